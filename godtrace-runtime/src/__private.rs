@@ -1,0 +1,15 @@
+//! What `#[traced]` expands to refers to these items by absolute path. Not public API: names
+//! and signatures here change without notice.
+pub use crate::record::{
+    ErrDebug, ErrDisplay, ErrOpaque, NotAResult, OkOfAny, OkOfResult, Outcome,
+};
+pub use crate::span::{CallSite, Instrumented, OpSpan, run_sync};
+pub use crate::value::{
+    Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable,
+};
+pub use opentelemetry::Value;
+
+/// Lets an `impl Future` returned by a desugared `async fn` capture lifetime `'a` in every
+/// edition (edition 2024 captures it anyway; earlier editions need the bound).
+pub trait Captures<'a> {}
+impl<T: ?Sized> Captures<'_> for T {}

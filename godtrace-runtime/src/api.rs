@@ -1,0 +1,131 @@
+//! The manual API beside `#[traced]`: spans by name, attributes and events on the current
+//! span, and the current ids.
+use crate::span::OpSpan;
+use crate::value;
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::{Context, ContextGuard, KeyValue, Value};
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+/// Starts a span named `name` as a child of the current span and makes it current until the
+/// returned guard is dropped.
+///
+/// ```
+/// let span = godtrace_runtime::span("royalty.distribute");
+/// span.set_attribute("royalty.recipients", 3);
+/// godtrace_runtime::add_event("payout.sent", [("amount.eth", 0.25.into())]);
+/// drop(span); // ends it
+/// ```
+pub fn span(name: impl Into<Cow<'static, str>>) -> SpanGuard {
+    let span = OpSpan::start_named(name.into());
+    let attached = span.context().map(|cx| cx.clone().attach());
+    SpanGuard {
+        span: Some(span),
+        attached,
+        _not_send: PhantomData,
+    }
+}
+
+/// A span started with [`span`]; current on this thread until dropped, which ends it.
+///
+/// Not `Send`: it marks the current span of the thread that created it. For async code,
+/// prefer `#[traced]`, which follows the future across threads.
+#[must_use = "the span ends when the guard is dropped"]
+pub struct SpanGuard {
+    span: Option<OpSpan>,
+    attached: Option<ContextGuard>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl SpanGuard {
+    /// Sets an attribute on this span (strings are cut at the attribute size limit).
+    pub fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
+        if let Some(span) = &self.span {
+            span.record_owned(KeyValue::new(key.into(), bounded(value.into())));
+        }
+    }
+
+    /// Adds an event with attributes to this span.
+    pub fn add_event<K: Into<Cow<'static, str>>>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        attributes: impl IntoIterator<Item = (K, Value)>,
+    ) {
+        if let Some(span) = &self.span {
+            span.add_event(name.into(), key_values(attributes));
+        }
+    }
+
+    /// Ends this span with status Error and `description`.
+    pub fn set_error(&self, description: impl Into<Cow<'static, str>>) {
+        if let Some(cx) = self.span.as_ref().and_then(OpSpan::context) {
+            cx.span().set_status(Status::error(description));
+        }
+    }
+}
+
+impl Drop for SpanGuard {
+    fn drop(&mut self) {
+        // Detach first so the parent is current again before this span is reported.
+        self.attached.take();
+        if let Some(span) = self.span.take() {
+            span.end();
+        }
+    }
+}
+
+/// Sets an attribute on the current span (no-op when there is none).
+///
+/// ```
+/// godtrace_runtime::set_attribute("wallet.address", "7xKX…9fQ");
+/// ```
+pub fn set_attribute(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
+    let cx = Context::current();
+    if cx.has_active_span() {
+        cx.span()
+            .set_attribute(KeyValue::new(key.into(), bounded(value.into())));
+    }
+}
+
+/// Adds an event to the current span (no-op when there is none).
+pub fn add_event<K: Into<Cow<'static, str>>>(
+    name: impl Into<Cow<'static, str>>,
+    attributes: impl IntoIterator<Item = (K, Value)>,
+) {
+    let cx = Context::current();
+    if cx.has_active_span() {
+        cx.span().add_event(name.into(), key_values(attributes));
+    }
+}
+
+/// The current trace id as 32 lowercase hex digits, or `None` outside any span.
+pub fn trace_id() -> Option<String> {
+    let cx = Context::current();
+    let sc = cx.span().span_context().clone();
+    sc.is_valid().then(|| sc.trace_id().to_string())
+}
+
+/// The current span id as 16 lowercase hex digits, or `None` outside any span.
+pub fn span_id() -> Option<String> {
+    let cx = Context::current();
+    let sc = cx.span().span_context().clone();
+    sc.is_valid().then(|| sc.span_id().to_string())
+}
+
+fn bounded(v: Value) -> Value {
+    match v {
+        Value::String(s) if s.as_str().len() > value::max_attribute_len() => {
+            value::bounded_str(s.as_str())
+        }
+        other => other,
+    }
+}
+
+fn key_values<K: Into<Cow<'static, str>>>(
+    attributes: impl IntoIterator<Item = (K, Value)>,
+) -> Vec<KeyValue> {
+    attributes
+        .into_iter()
+        .map(|(k, v)| KeyValue::new(k.into(), bounded(v)))
+        .collect()
+}

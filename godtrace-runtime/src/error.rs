@@ -1,0 +1,52 @@
+//! Errors returned by [`crate::init`].
+use std::fmt;
+
+/// Why [`crate::init`] could not install godtrace.
+///
+/// Every variant names what was wrong, so the message can be shown to the user as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InitError {
+    /// `init` was already called in this process (or `testing::capture` installed the test
+    /// provider first). godtrace keeps one global provider per process.
+    AlreadyInitialized,
+    /// A configuration value, from the builder or from the environment, is not valid.
+    InvalidValue {
+        /// The environment variable or builder setting that carried the value.
+        name: String,
+        /// The value as given.
+        value: String,
+        /// What would have been accepted.
+        expected: String,
+    },
+    /// The exporter could not be built.
+    Exporter(String),
+}
+
+impl InitError {
+    pub(crate) fn invalid(name: &str, value: &str, expected: &str) -> Self {
+        InitError::InvalidValue {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            expected: expected.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::AlreadyInitialized => {
+                f.write_str("godtrace is already initialized in this process")
+            }
+            InitError::InvalidValue {
+                name,
+                value,
+                expected,
+            } => write!(f, "{name}={value:?}: expected {expected}"),
+            InitError::Exporter(msg) => write!(f, "could not build the exporter: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}

@@ -1,0 +1,2 @@
+//! Where finished spans go.
+pub(crate) mod local;

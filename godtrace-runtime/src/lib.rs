@@ -1,0 +1,30 @@
+//! Runtime of [godtrace](https://docs.rs/godtrace): the global provider, the span hot path,
+//! value capture, the manual API, exporters and the test capture.
+//!
+//! Users depend on the `godtrace` crate, which re-exports everything public here together with
+//! the `#[traced]` attribute. Items under [`__private`] serve the code the macro generates and
+//! are not part of the public API.
+#![warn(missing_docs)]
+
+mod api;
+mod config;
+mod error;
+mod export;
+mod provider;
+mod record;
+mod span;
+pub mod testing;
+mod value;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use api::{SpanGuard, add_event, set_attribute, span, span_id, trace_id};
+pub use config::Config;
+pub use error::InitError;
+pub use provider::{Guard, init, is_enabled};
+pub use value::max_attribute_len;
+
+/// The OpenTelemetry API crate godtrace is built on, re-exported so that users name the same
+/// version (for `KeyValue`, `Value`, propagators and other OpenTelemetry-instrumented code).
+pub use opentelemetry as otel;

@@ -1,0 +1,278 @@
+//! The hot path: starting and ending the span of one traced call.
+//!
+//! Everything the macro generates goes through [`OpSpan::start`], [`run_sync`] and
+//! [`Instrumented`]; nothing else in the crate starts or ends an operation's span, so this
+//! file is the one to profile or replace.
+use crate::provider;
+use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue, Value};
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::Poll;
+
+/// What the macro knows about one traced function, in a `static` per function.
+pub struct CallSite {
+    operation: Option<&'static str>,
+    path: fn() -> &'static str,
+    file: &'static str,
+    line: u32,
+    function: OnceLock<&'static str>,
+}
+
+impl CallSite {
+    /// `path` returns the `type_name` of a fn item nested in the traced function, from which
+    /// the function's own path (with the impl's type for methods) is read once.
+    pub const fn new(
+        operation: Option<&'static str>,
+        path: fn() -> &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> Self {
+        CallSite {
+            operation,
+            path,
+            file,
+            line,
+            function: OnceLock::new(),
+        }
+    }
+
+    /// The traced function's path, e.g. `my_crate::wallet::Analyzer::profile`.
+    pub fn function(&self) -> &'static str {
+        self.function.get_or_init(|| {
+            let full = (self.path)();
+            full.rsplit_once("::").map_or(full, |(head, _)| head)
+        })
+    }
+
+    /// The span name: `operation = "…"` if given, else the function's path.
+    pub fn name(&self) -> &'static str {
+        match self.operation {
+            Some(op) => op,
+            None => self.function(),
+        }
+    }
+}
+
+/// The span of one traced call; empty when tracing is off.
+pub struct OpSpan {
+    cx: Option<Context>,
+}
+
+impl OpSpan {
+    /// Starts the span of a call at `site` as a child of the current context.
+    /// When godtrace is not initialised or disabled this is one relaxed load and a branch.
+    #[inline(always)]
+    pub fn start(site: &'static CallSite) -> OpSpan {
+        if !provider::is_enabled() {
+            return OpSpan { cx: None };
+        }
+        Self::start_enabled(site)
+    }
+
+    #[inline(never)]
+    fn start_enabled(site: &'static CallSite) -> OpSpan {
+        let Some(tracer) = provider::tracer() else {
+            return OpSpan { cx: None };
+        };
+        let parent = Context::current();
+        let builder = SpanBuilder::from_name(site.name()).with_attributes([
+            KeyValue::new("code.function.name", site.function()),
+            KeyValue::new("code.file.path", site.file),
+            KeyValue::new("code.line.number", i64::from(site.line)),
+        ]);
+        let span = tracer.build_with_context(builder, &parent);
+        OpSpan {
+            cx: Some(parent.with_span(span)),
+        }
+    }
+
+    /// Starts a span named `name` under the current context (the manual API).
+    pub(crate) fn start_named(name: std::borrow::Cow<'static, str>) -> OpSpan {
+        if !provider::is_enabled() {
+            return OpSpan { cx: None };
+        }
+        let Some(tracer) = provider::tracer() else {
+            return OpSpan { cx: None };
+        };
+        let parent = Context::current();
+        let span = tracer.build_with_context(SpanBuilder::from_name(name), &parent);
+        OpSpan {
+            cx: Some(parent.with_span(span)),
+        }
+    }
+
+    /// Whether anything recorded on this span will be kept (tracing on and sampled in).
+    #[inline(always)]
+    pub fn is_recording(&self) -> bool {
+        match &self.cx {
+            Some(cx) => cx.span().is_recording(),
+            None => false,
+        }
+    }
+
+    /// The context that makes this span current, for `attach`.
+    pub(crate) fn context(&self) -> Option<&Context> {
+        self.cx.as_ref()
+    }
+
+    /// Sets attribute `key` to `value`.
+    #[inline]
+    pub fn record(&self, key: &'static str, value: Value) {
+        if let Some(cx) = &self.cx {
+            cx.span().set_attribute(KeyValue::new(key, value));
+        }
+    }
+
+    pub(crate) fn record_owned(&self, attribute: KeyValue) {
+        if let Some(cx) = &self.cx {
+            cx.span().set_attribute(attribute);
+        }
+    }
+
+    pub(crate) fn add_event(&self, name: std::borrow::Cow<'static, str>, attrs: Vec<KeyValue>) {
+        if let Some(cx) = &self.cx {
+            cx.span().add_event(name, attrs);
+        }
+    }
+
+    /// Ends the span with status Error: `description`, and `error.type` = `error_type`.
+    pub fn record_error(&self, error_type: &'static str, description: fmt::Arguments<'_>) {
+        let Some(cx) = &self.cx else { return };
+        let span = cx.span();
+        if !span.is_recording() {
+            return;
+        }
+        let Value::String(text) = crate::value::bounded_fmt(description) else {
+            unreachable!("bounded_fmt returns a string")
+        };
+        span.set_attribute(KeyValue::new("error.type", error_type));
+        span.set_status(Status::error(text.to_string()));
+    }
+
+    fn record_panic(&self, payload: &(dyn Any + Send)) {
+        let Some(cx) = &self.cx else { return };
+        let span = cx.span();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("Box<dyn Any>");
+        let message = crate::value::bounded_str(message);
+        span.add_event(
+            "exception",
+            vec![
+                KeyValue::new("exception.type", "panic"),
+                KeyValue::new("exception.message", message.clone()),
+            ],
+        );
+        span.set_status(Status::error(message.as_str().into_owned()));
+    }
+
+    /// Ends the span now.
+    #[inline]
+    pub fn end(self) {
+        if let Some(cx) = &self.cx {
+            cx.span().end();
+        }
+    }
+}
+
+/// Runs a traced sync body: the span is current while `body` runs; a panic marks the span
+/// and goes on unwinding; `finish` records the outcome when the span is recording.
+#[inline(always)]
+pub fn run_sync<R>(span: OpSpan, body: impl FnOnce() -> R, finish: impl FnOnce(&OpSpan, &R)) -> R {
+    let Some(cx) = &span.cx else {
+        return body();
+    };
+    let attached = cx.clone().attach();
+    let outcome = catch_unwind(AssertUnwindSafe(body));
+    drop(attached);
+    match outcome {
+        Ok(ret) => {
+            if span.is_recording() {
+                finish(&span, &ret);
+            }
+            span.end();
+            ret
+        }
+        Err(payload) => {
+            span.record_panic(&*payload);
+            span.end();
+            resume_unwind(payload)
+        }
+    }
+}
+
+/// A traced future: its span started when the traced function was called, is current while
+/// the future is polled (on any thread), and ends when the future completes, panics, or is
+/// dropped unfinished (then marked `godtrace.cancelled = true`).
+pub struct Instrumented<F: Future, Fin> {
+    inner: F,
+    span: Option<OpSpan>,
+    finish: Option<Fin>,
+}
+
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
+    /// Wraps `inner`, which runs under `span`; `finish` records the output.
+    #[inline(always)]
+    pub fn new(span: OpSpan, inner: F, finish: Fin) -> Self {
+        Instrumented {
+            inner,
+            span: span.cx.is_some().then_some(span),
+            finish: Some(finish),
+        }
+    }
+}
+
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `inner` is structurally pinned: it is never moved out of `self`, and `Drop`
+        // below does not move it. `span` and `finish` are not pinned (plain moves are fine).
+        let this = unsafe { self.get_unchecked_mut() };
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        let Some(span) = &this.span else {
+            return inner.poll(task);
+        };
+        let attached = span.cx.as_ref().map(|cx| cx.clone().attach());
+        let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(task)));
+        drop(attached);
+        let span = this.span.take().expect("checked above");
+        let output = match polled {
+            Ok(poll) => match poll {
+                Poll::Pending => {
+                    this.span = Some(span);
+                    return Poll::Pending;
+                }
+                Poll::Ready(output) => output,
+            },
+            Err(payload) => {
+                span.record_panic(&*payload);
+                span.end();
+                resume_unwind(payload)
+            }
+        };
+        if span.is_recording()
+            && let Some(finish) = this.finish.take()
+        {
+            finish(&span, &output);
+        }
+        span.end();
+        Poll::Ready(output)
+    }
+}
+
+impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
+    fn drop(&mut self) {
+        if let Some(span) = self.span.take() {
+            span.record_owned(KeyValue::new("godtrace.cancelled", true));
+            span.end();
+        }
+    }
+}

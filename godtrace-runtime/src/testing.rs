@@ -1,0 +1,262 @@
+//! Assert on the spans your own code produced, from ordinary `#[test]`s.
+//!
+//! [`capture`] returns a [`Capture`] that collects every span of the traces whose root starts
+//! on the calling thread while it is alive (children on other threads included), so tests
+//! running in parallel each see only their own traces.
+//!
+//! ```
+//! use godtrace_runtime::testing;
+//!
+//! let capture = testing::capture();
+//! {
+//!     let _span = godtrace_runtime::span("checkout");
+//! }
+//! let span = capture.span("checkout");
+//! assert!(span.parent_span_id.is_none());
+//! ```
+//!
+//! If `init` was not called, `capture` installs a recording-only provider (every span
+//! sampled, nothing printed or exported). After that, `init` in the same process returns
+//! `AlreadyInitialized`: call `init` first where a test needs both.
+use opentelemetry::trace::{SpanId, Status, TraceId};
+use opentelemetry::{Context, Value};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::Duration;
+
+/// Number of live captures; the router does nothing while it is zero.
+static LIVE_CAPTURES: AtomicUsize = AtomicUsize::new(0);
+/// Which capture each captured trace belongs to.
+static ROUTES: LazyLock<Mutex<HashMap<TraceId, Weak<Sink>>>> = LazyLock::new(Default::default);
+
+thread_local! {
+    static CURRENT: RefCell<Vec<Arc<Sink>>> = const { RefCell::new(Vec::new()) };
+}
+
+#[derive(Default)]
+struct Sink {
+    spans: Mutex<Vec<FinishedSpan>>,
+}
+
+/// Collects finished spans; see the [module docs](self).
+#[must_use = "spans are captured only while the Capture is alive"]
+pub struct Capture {
+    sink: Arc<Sink>,
+}
+
+/// Starts capturing the traces rooted on this thread.
+pub fn capture() -> Capture {
+    if crate::provider::tracer().is_none() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_span_processor(CaptureRouter)
+            .build();
+        // Losing the race to another thread's `capture` or `init` is fine: theirs has the router too.
+        let _ = crate::provider::install(provider, &crate::Config::default().local_tree(false));
+    }
+    let sink = Arc::new(Sink::default());
+    CURRENT.with(|c| c.borrow_mut().push(sink.clone()));
+    LIVE_CAPTURES.fetch_add(1, Ordering::SeqCst);
+    Capture { sink }
+}
+
+impl Capture {
+    /// Every span finished so far, in the order they ended.
+    pub fn spans(&self) -> Vec<FinishedSpan> {
+        self.sink.spans.lock().unwrap().clone()
+    }
+
+    /// The one finished span named `name`.
+    ///
+    /// # Panics
+    /// When there is none or more than one (this is an assertion helper), listing the names
+    /// that were captured.
+    pub fn span(&self, name: &str) -> FinishedSpan {
+        let spans = self.spans();
+        let mut found = spans.iter().filter(|s| s.name == name);
+        match (found.next(), found.next()) {
+            (Some(s), None) => s.clone(),
+            (None, _) => panic!("no span named {name:?}; captured: {:?}", names(&spans)),
+            (Some(_), Some(_)) => panic!("more than one span named {name:?}"),
+        }
+    }
+
+    /// Every finished span named `name`.
+    pub fn spans_named(&self, name: &str) -> Vec<FinishedSpan> {
+        self.spans().into_iter().filter(|s| s.name == name).collect()
+    }
+
+    /// The finished children of `parent`, in the order they ended.
+    pub fn children(&self, parent: &FinishedSpan) -> Vec<FinishedSpan> {
+        self.spans()
+            .into_iter()
+            .filter(|s| s.parent_span_id == Some(parent.span_id) && s.trace_id == parent.trace_id)
+            .collect()
+    }
+}
+
+fn names(spans: &[FinishedSpan]) -> Vec<&str> {
+    spans.iter().map(|s| s.name.as_str()).collect()
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().retain(|s| !Arc::ptr_eq(s, &self.sink)));
+        LIVE_CAPTURES.fetch_sub(1, Ordering::SeqCst);
+        ROUTES
+            .lock()
+            .unwrap()
+            .retain(|_, sink| sink.strong_count() > 0 && !std::ptr::eq(sink.as_ptr(), &*self.sink));
+    }
+}
+
+/// One finished span, as a test sees it.
+#[derive(Clone, Debug)]
+pub struct FinishedSpan {
+    /// The span name.
+    pub name: String,
+    /// The trace it belongs to.
+    pub trace_id: TraceId,
+    /// Its own id.
+    pub span_id: SpanId,
+    /// Its parent's id; `None` for a root.
+    pub parent_span_id: Option<SpanId>,
+    /// Attributes, in the order they were set.
+    pub attributes: Vec<(String, Value)>,
+    /// Unset, Ok, or Error with a description.
+    pub status: Status,
+    /// Events, in the order they were added.
+    pub events: Vec<FinishedEvent>,
+    /// How long the span lasted.
+    pub duration: Duration,
+}
+
+/// One event of a [`FinishedSpan`].
+#[derive(Clone, Debug)]
+pub struct FinishedEvent {
+    /// The event name.
+    pub name: String,
+    /// Its attributes.
+    pub attributes: Vec<(String, Value)>,
+}
+
+impl FinishedSpan {
+    /// The value of attribute `key`, if set.
+    pub fn attr(&self, key: &str) -> Option<&Value> {
+        find(&self.attributes, key)
+    }
+
+    /// Whether the span ended with status Error.
+    pub fn is_error(&self) -> bool {
+        matches!(self.status, Status::Error { .. })
+    }
+
+    /// The Error status description, if the span failed.
+    pub fn error_message(&self) -> Option<&str> {
+        match &self.status {
+            Status::Error { description } => Some(description),
+            _ => None,
+        }
+    }
+
+    /// The first event named `name`.
+    pub fn event(&self, name: &str) -> Option<&FinishedEvent> {
+        self.events.iter().find(|e| e.name == name)
+    }
+}
+
+impl FinishedEvent {
+    /// The value of attribute `key`, if set.
+    pub fn attr(&self, key: &str) -> Option<&Value> {
+        find(&self.attributes, key)
+    }
+}
+
+fn find<'a>(attrs: &'a [(String, Value)], key: &str) -> Option<&'a Value> {
+    attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+impl From<&SpanData> for FinishedSpan {
+    fn from(data: &SpanData) -> Self {
+        let kv = |attrs: &[opentelemetry::KeyValue]| {
+            attrs
+                .iter()
+                .map(|kv| (kv.key.to_string(), kv.value.clone()))
+                .collect()
+        };
+        FinishedSpan {
+            name: data.name.to_string(),
+            trace_id: data.span_context.trace_id(),
+            span_id: data.span_context.span_id(),
+            parent_span_id: (data.parent_span_id != SpanId::INVALID).then_some(data.parent_span_id),
+            attributes: kv(&data.attributes),
+            status: data.status.clone(),
+            events: data
+                .events
+                .iter()
+                .map(|e| FinishedEvent {
+                    name: e.name.to_string(),
+                    attributes: kv(&e.attributes),
+                })
+                .collect(),
+            duration: data
+                .end_time
+                .duration_since(data.start_time)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The span processor every godtrace provider carries: hands finished spans to the capture
+/// that owns their trace. One atomic load per span while no capture is alive.
+#[derive(Debug)]
+pub(crate) struct CaptureRouter;
+
+impl SpanProcessor for CaptureRouter {
+    fn on_start(&self, span: &mut Span, _parent: &Context) {
+        if LIVE_CAPTURES.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let Some(sink) = CURRENT.with(|c| c.borrow().last().cloned()) else {
+            return;
+        };
+        use opentelemetry::trace::Span as _;
+        let trace_id = span.span_context().trace_id();
+        ROUTES
+            .lock()
+            .unwrap()
+            .entry(trace_id)
+            .or_insert_with(|| Arc::downgrade(&sink));
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if LIVE_CAPTURES.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let trace_id = span.span_context.trace_id();
+        let sink = ROUTES.lock().unwrap().get(&trace_id).and_then(Weak::upgrade);
+        if let Some(sink) = sink {
+            sink.spans.lock().unwrap().push(FinishedSpan::from(&span));
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Capture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Capture")
+            .field("spans", &self.sink.spans.lock().unwrap().len())
+            .finish()
+    }
+}

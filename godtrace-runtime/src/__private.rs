@@ -3,10 +3,8 @@
 pub use crate::record::{
     ErrDebug, ErrDisplay, ErrOpaque, NotAResult, OkOfAny, OkOfResult, Outcome,
 };
-pub use crate::span::{CallSite, Instrumented, OpSpan, run_sync};
-pub use crate::value::{
-    Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable,
-};
+pub use crate::span::{CallSite, Instrumented, OpSpan, instrument_future, run_sync};
+pub use crate::value::{Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable};
 pub use opentelemetry::Value;
 
 /// Lets an `impl Future` returned by a desugared `async fn` capture lifetime `'a` in every

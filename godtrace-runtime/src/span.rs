@@ -43,10 +43,7 @@ impl CallSite {
 
     /// The traced function's path, e.g. `my_crate::wallet::Analyzer::profile`.
     pub fn function(&self) -> &'static str {
-        self.function.get_or_init(|| {
-            let full = (self.path)();
-            full.rsplit_once("::").map_or(full, |(head, _)| head)
-        })
+        self.function.get_or_init(|| readable_path((self.path)()))
     }
 
     /// The span name: `operation = "…"` if given, else the function's path.
@@ -55,6 +52,32 @@ impl CallSite {
             Some(op) => op,
             None => self.function(),
         }
+    }
+}
+
+/// Turns the `type_name` of the helper fn nested in a traced function into that function's
+/// path: drops the helper's own segment, shows a trait impl's method under the implementing
+/// type (`<a::T as a::Tr>::m` becomes `a::T::m`) and drops unnamed generics (`T<_>`).
+/// Runs once per call site.
+fn readable_path(type_name: &'static str) -> &'static str {
+    let path = type_name
+        .rsplit_once("::")
+        .map_or(type_name, |(head, _)| head);
+    let mut out = path.to_owned();
+    if let Some(rest) = out.strip_prefix('<')
+        && let Some((ty, tail)) = rest.split_once(" as ")
+        && let Some((_, after)) = tail.split_once(">::")
+    {
+        out = format!("{ty}::{after}");
+    }
+    for unnamed in ["<_, _, _>", "<_, _>", "<_>"] {
+        out = out.replace(unnamed, "");
+    }
+    if out == path {
+        path
+    } else {
+        // Once per call site, for the life of the process: the name is borrowed by every span.
+        Box::leak(out.into_boxed_str())
     }
 }
 
@@ -186,24 +209,50 @@ impl OpSpan {
 /// and goes on unwinding; `finish` records the outcome when the span is recording.
 #[inline(always)]
 pub fn run_sync<R>(span: OpSpan, body: impl FnOnce() -> R, finish: impl FnOnce(&OpSpan, &R)) -> R {
-    let Some(cx) = &span.cx else {
+    if span.cx.is_none() {
         return body();
-    };
-    let attached = cx.clone().attach();
-    let outcome = catch_unwind(AssertUnwindSafe(body));
-    drop(attached);
-    match outcome {
-        Ok(ret) => {
-            if span.is_recording() {
-                finish(&span, &ret);
+    }
+    let ret = span.run_current(body);
+    if span.is_recording() {
+        finish(&span, &ret);
+    }
+    span.end();
+    ret
+}
+
+/// For a fn that is not `async` but returns a future (`impl Future`, `Pin<Box<dyn Future>>`,
+/// `#[async_trait]` methods): `make` builds the future with the span current, and the span
+/// then covers the future until it completes.
+#[inline(always)]
+pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output)>(
+    span: OpSpan,
+    make: impl FnOnce() -> F,
+    finish: Fin,
+) -> Instrumented<F, Fin> {
+    if span.cx.is_none() {
+        return Instrumented::new(span, make(), finish);
+    }
+    let inner = span.run_current(make);
+    Instrumented::new(span, inner, finish)
+}
+
+impl OpSpan {
+    /// Runs `f` with this span current; a panic in `f` ends the span as failed and goes on
+    /// unwinding.
+    #[inline(always)]
+    fn run_current<R>(&self, f: impl FnOnce() -> R) -> R {
+        let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
+        let outcome = catch_unwind(AssertUnwindSafe(f));
+        drop(attached);
+        match outcome {
+            Ok(ret) => ret,
+            Err(payload) => {
+                self.record_panic(&*payload);
+                if let Some(cx) = &self.cx {
+                    cx.span().end();
+                }
+                resume_unwind(payload)
             }
-            span.end();
-            ret
-        }
-        Err(payload) => {
-            span.record_panic(&*payload);
-            span.end();
-            resume_unwind(payload)
         }
     }
 }
@@ -237,26 +286,17 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
         // below does not move it. `span` and `finish` are not pinned (plain moves are fine).
         let this = unsafe { self.get_unchecked_mut() };
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        let Some(span) = &this.span else {
+        // Taken out while polling so that a panic, which ends the span in `run_current`,
+        // leaves nothing for `Drop` to mark as cancelled.
+        let Some(span) = this.span.take() else {
             return inner.poll(task);
         };
-        let attached = span.cx.as_ref().map(|cx| cx.clone().attach());
-        let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(task)));
-        drop(attached);
-        let span = this.span.take().expect("checked above");
-        let output = match polled {
-            Ok(poll) => match poll {
-                Poll::Pending => {
-                    this.span = Some(span);
-                    return Poll::Pending;
-                }
-                Poll::Ready(output) => output,
-            },
-            Err(payload) => {
-                span.record_panic(&*payload);
-                span.end();
-                resume_unwind(payload)
+        let output = match span.run_current(|| inner.poll(task)) {
+            Poll::Pending => {
+                this.span = Some(span);
+                return Poll::Pending;
             }
+            Poll::Ready(output) => output,
         };
         if span.is_recording()
             && let Some(finish) = this.finish.take()
@@ -274,5 +314,27 @@ impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
             span.record_owned(KeyValue::new("godtrace.cancelled", true));
             span.end();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_path;
+
+    #[test]
+    fn method_paths_read_as_type_then_method() {
+        assert_eq!(readable_path("app::wallet::free::h"), "app::wallet::free");
+        assert_eq!(
+            readable_path("app::wallet::Analyzer<_>::m::h"),
+            "app::wallet::Analyzer::m"
+        );
+        assert_eq!(
+            readable_path("<app::wallet::Analyzer<_> as app::wallet::Profile>::profile::h"),
+            "app::wallet::Analyzer::profile"
+        );
+        assert_eq!(
+            readable_path("app::wallet::Profile::dflt::h"),
+            "app::wallet::Profile::dflt"
+        );
     }
 }

@@ -87,7 +87,10 @@ impl Capture {
 
     /// Every finished span named `name`.
     pub fn spans_named(&self, name: &str) -> Vec<FinishedSpan> {
-        self.spans().into_iter().filter(|s| s.name == name).collect()
+        self.spans()
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect()
     }
 
     /// The finished children of `parent`, in the order they ended.
@@ -238,7 +241,11 @@ impl SpanProcessor for CaptureRouter {
             return;
         }
         let trace_id = span.span_context.trace_id();
-        let sink = ROUTES.lock().unwrap().get(&trace_id).and_then(Weak::upgrade);
+        let sink = ROUTES
+            .lock()
+            .unwrap()
+            .get(&trace_id)
+            .and_then(Weak::upgrade);
         if let Some(sink) = sink {
             sink.spans.lock().unwrap().push(FinishedSpan::from(&span));
         }

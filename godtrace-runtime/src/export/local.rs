@@ -110,7 +110,15 @@ pub(crate) fn render(mut spans: Vec<SpanData>, verbose: bool) -> String {
     let _ = writeln!(out, "trace {trace_id}");
     let count = roots.len();
     for (n, &root) in roots.iter().enumerate() {
-        write_span(&mut out, &spans, &children, root, "", n + 1 == count, verbose);
+        write_span(
+            &mut out,
+            &spans,
+            &children,
+            root,
+            "",
+            n + 1 == count,
+            verbose,
+        );
     }
     out
 }
@@ -130,7 +138,12 @@ fn write_span(
         .duration_since(span.start_time)
         .unwrap_or_default();
     let branch = if last { "└─ " } else { "├─ " };
-    let _ = write!(out, "{prefix}{branch}{}  {}", span.name, format_duration(duration));
+    let _ = write!(
+        out,
+        "{prefix}{branch}{}  {}",
+        span.name,
+        format_duration(duration)
+    );
     if let Status::Error { description } = &span.status {
         let _ = write!(out, "  ✗ {description}");
     }

@@ -1,0 +1,494 @@
+//! Code generation: one generator for sync fns, async fns and fns that return a future; the
+//! differences are the few lines in [`Shape`].
+use crate::attr::Options;
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{
+    Attribute, Block, FnArg, GenericParam, Ident, Item, Lifetime, LifetimeParam, Pat, ReturnType,
+    Signature, TraitItemFn, Type, Visibility,
+};
+
+/// A function with a body, from any item position (free, impl, trait default).
+struct Function {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    block: Block,
+}
+
+/// What the body produces, which decides how the span is kept open.
+enum Shape {
+    /// A plain value: the span covers the call.
+    Sync,
+    /// `async fn`: desugared to `fn -> impl Future`, so the span starts at the call and
+    /// covers the whole future.
+    Async,
+    /// A non-async fn returning `impl Future` or `Pin<Box<dyn Future>>` (also what
+    /// `#[async_trait]` produces): the span covers the returned future.
+    ReturnsFuture { boxed: bool },
+}
+
+pub(crate) fn expand(options: Options, item: TokenStream) -> TokenStream {
+    let mut errors = options.errors.clone();
+    let function = match parse_function(item.clone()) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    if let Some(f) = &function {
+        check_skips(&options, f, &mut errors);
+    }
+    match (function, errors.is_empty()) {
+        (Some(f), true) => generate(&options, f),
+        _ => {
+            // The item goes out unchanged beside the errors, so that editors keep completion
+            // inside a half-written traced function and no unrelated errors follow.
+            let mut out: TokenStream = errors.iter().map(syn::Error::to_compile_error).collect();
+            out.extend(item);
+            out
+        }
+    }
+}
+
+fn parse_function(item: TokenStream) -> syn::Result<Function> {
+    match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(f)) => {
+            if let Some(c) = f.sig.constness {
+                return Err(syn::Error::new_spanned(
+                    c,
+                    "a `const fn` cannot be traced: spans are recorded at run time, not at compile time",
+                ));
+            }
+            Ok(Function {
+                attrs: f.attrs,
+                vis: f.vis,
+                sig: f.sig,
+                block: *f.block,
+            })
+        }
+        Ok(other) => Err(not_a_function(&other)),
+        Err(e) => match syn::parse2::<TraitItemFn>(item) {
+            Ok(f) if f.default.is_none() => Err(syn::Error::new(
+                f.semi_token.map_or(f.sig.span(), |s| s.span()),
+                "`#[traced]` needs a function body: put it on the implementations of this trait method, or give the method a default body",
+            )),
+            _ => Err(e),
+        },
+    }
+}
+
+fn not_a_function(item: &Item) -> syn::Error {
+    let (what, at): (&str, TokenStream) = match item {
+        Item::Struct(i) => ("a struct", i.struct_token.to_token_stream()),
+        Item::Enum(i) => ("an enum", i.enum_token.to_token_stream()),
+        Item::Union(i) => ("a union", i.union_token.to_token_stream()),
+        Item::Const(i) => ("a const", i.const_token.to_token_stream()),
+        Item::Static(i) => ("a static", i.static_token.to_token_stream()),
+        Item::Mod(i) => ("a module", i.mod_token.to_token_stream()),
+        Item::Trait(i) => ("a trait", i.trait_token.to_token_stream()),
+        Item::Type(i) => ("a type alias", i.type_token.to_token_stream()),
+        Item::Use(i) => ("a use declaration", i.use_token.to_token_stream()),
+        Item::ForeignMod(i) => (
+            "an extern block (its functions have no body to trace)",
+            i.abi.to_token_stream(),
+        ),
+        Item::Impl(i) => {
+            return syn::Error::new_spanned(
+                i.impl_token,
+                "`#[traced]` goes on functions, not on an impl block: put it on each method to trace (with `#[async_trait]`, keep `#[async_trait]` on the impl block and `#[traced]` on the methods)",
+            );
+        }
+        other => ("this item", other.to_token_stream()),
+    };
+    syn::Error::new_spanned(
+        at,
+        format!("`#[traced]` goes on functions with a body; it cannot trace {what}"),
+    )
+}
+
+/// Every name in `skip(...)` must be a parameter, and `skip` only means something with
+/// `include_args`.
+fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
+    let params: Vec<Ident> = bound_params(&f.sig).into_iter().map(|(i, _)| i).collect();
+    for name in &options.skip {
+        if !params.contains(name) {
+            let listed = params.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>();
+            let hint = if listed.is_empty() {
+                "the function has no parameters to skip".to_owned()
+            } else {
+                format!("parameters: {}", listed.join(", "))
+            };
+            errors.push(syn::Error::new_spanned(
+                name,
+                format!("no parameter named `{name}`; {hint}"),
+            ));
+        }
+    }
+    if let (Some(span), false) = (options.skip_span, options.include_args) {
+        errors.push(syn::Error::new(
+            span,
+            "`skip(...)` does nothing without `include_args` (no argument is recorded by default): add `include_args` or remove `skip`",
+        ));
+    }
+}
+
+/// Each identifier a parameter pattern binds, with that parameter's type. `self` is left out:
+/// it is never recorded.
+fn bound_params(sig: &Signature) -> Vec<(Ident, Type)> {
+    let mut out = Vec::new();
+    for arg in &sig.inputs {
+        if let FnArg::Typed(pt) = arg {
+            let mut idents = Vec::new();
+            pattern_idents(&pt.pat, &mut idents);
+            out.extend(idents.into_iter().map(|i| (i, (*pt.ty).clone())));
+        }
+    }
+    out
+}
+
+fn pattern_idents(pat: &Pat, out: &mut Vec<Ident>) {
+    match pat {
+        Pat::Ident(p) => {
+            if p.ident != "self" {
+                out.push(p.ident.clone());
+            }
+            if let Some((_, sub)) = &p.subpat {
+                pattern_idents(sub, out);
+            }
+        }
+        Pat::Tuple(t) => t.elems.iter().for_each(|p| pattern_idents(p, out)),
+        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| pattern_idents(p, out)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| pattern_idents(&f.pat, out)),
+        Pat::Slice(s) => s.elems.iter().for_each(|p| pattern_idents(p, out)),
+        Pat::Reference(r) => pattern_idents(&r.pat, out),
+        Pat::Paren(p) => pattern_idents(&p.pat, out),
+        Pat::Type(t) => pattern_idents(&t.pat, out),
+        _ => {}
+    }
+}
+
+fn shape(sig: &Signature) -> Shape {
+    if sig.asyncness.is_some() {
+        return Shape::Async;
+    }
+    match &sig.output {
+        ReturnType::Type(_, ty) if is_impl_future(ty) => Shape::ReturnsFuture { boxed: false },
+        ReturnType::Type(_, ty) if is_pin_box_dyn_future(ty) => {
+            Shape::ReturnsFuture { boxed: true }
+        }
+        _ => Shape::Sync,
+    }
+}
+
+fn last_ident_is(path: &syn::Path, name: &str) -> bool {
+    path.segments.last().is_some_and(|s| s.ident == name)
+}
+
+fn bounds_have_future<'a>(mut bounds: impl Iterator<Item = &'a syn::TypeParamBound>) -> bool {
+    bounds.any(|b| matches!(b, syn::TypeParamBound::Trait(t) if last_ident_is(&t.path, "Future")))
+}
+
+fn is_impl_future(ty: &Type) -> bool {
+    matches!(ty, Type::ImplTrait(i) if bounds_have_future(i.bounds.iter()))
+}
+
+/// `Pin<Box<dyn Future<Output = T> + ...>>`, spelled with any path prefix.
+fn is_pin_box_dyn_future(ty: &Type) -> bool {
+    fn only_type_arg(ty: &Type, name: &str) -> Option<Type> {
+        let Type::Path(p) = ty else { return None };
+        let seg = p.path.segments.last()?;
+        if seg.ident != name {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(args) = &seg.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        })
+    }
+    only_type_arg(ty, "Pin")
+        .and_then(|b| only_type_arg(&b, "Box"))
+        .is_some_and(|d| matches!(d, Type::TraitObject(o) if bounds_have_future(o.bounds.iter())))
+}
+
+/// Whether a type can be written in a `let` (no `impl Trait` inside).
+fn is_nameable(ty: &Type) -> bool {
+    struct FindImpl(bool);
+    impl<'a> syn::visit::Visit<'a> for FindImpl {
+        fn visit_type_impl_trait(&mut self, _: &'a syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = FindImpl(false);
+    syn::visit::visit_type(&mut finder, ty);
+    !finder.0
+}
+
+fn generate(options: &Options, mut f: Function) -> TokenStream {
+    let krate = options
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::godtrace), ToTokens::to_token_stream);
+    let pv = quote!(#krate::__private);
+    let shape = shape(&f.sig);
+    let site_span = f.sig.ident.span();
+    let span_var = Ident::new("__godtrace_span", Span::mixed_site());
+
+    // The call site, once per function: name, code location, and the path read at run time.
+    let operation = match &options.operation {
+        Some(op) => quote!(::core::option::Option::Some(#op)),
+        None => quote!(::core::option::Option::None),
+    };
+    let file = quote_spanned!(site_span=> ::core::file!());
+    let line = quote_spanned!(site_span=> ::core::line!());
+    let site = quote! {
+        fn __godtrace_path() -> &'static str {
+            ::core::any::type_name_of_val(&__godtrace_path)
+        }
+        static __GODTRACE_SITE: #pv::CallSite =
+            #pv::CallSite::new(#operation, __godtrace_path, #file, #line);
+    };
+
+    // Arguments, recorded before the body runs (and moves them).
+    let recorded: Vec<(Ident, Type)> = if options.include_args {
+        bound_params(&f.sig)
+            .into_iter()
+            .filter(|(ident, _)| !options.skip.contains(ident))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let checks = recorded.iter().map(|(ident, ty)| {
+        let at = ty.span();
+        let value = Ident::new(&ident.to_string(), at);
+        quote_spanned!(at=> #pv::assert_recordable(&#value);)
+    });
+    let records = recorded.iter().map(|(ident, _)| {
+        let key = ident.to_string();
+        quote!(#span_var.record(#key, (&&&#pv::Probe(&#ident)).__godtrace_value());)
+    });
+    let record_args = if recorded.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            #(#checks)*
+            if #span_var.is_recording() {
+                #[allow(unused_imports)]
+                use #pv::{ValueDebug as _, ValueOpaque as _, ValueTyped as _};
+                #(#records)*
+            }
+        }
+    };
+
+    let finish = finish_closure(options, &f.sig, &pv);
+    let output_ty: Type = match &f.sig.output {
+        ReturnType::Type(_, ty) => (**ty).clone(),
+        ReturnType::Default => syn::parse_quote!(()),
+    };
+    // Pins the body's type to the declared one first, so that a wrong `return` or tail is
+    // reported at the user's own expression rather than in generated code.
+    let typed_return = if is_nameable(&output_ty) {
+        quote! {
+            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+            if false {
+                let __godtrace_typed: #output_ty = loop {};
+                return __godtrace_typed;
+            }
+        }
+    } else {
+        quote!()
+    };
+    let block = &f.block;
+
+    let call = match shape {
+        Shape::Sync => quote! {
+            #pv::run_sync(#span_var, move || { #typed_return #block }, #finish)
+        },
+        Shape::ReturnsFuture { boxed } => {
+            let fut = quote! {
+                #pv::instrument_future(#span_var, move || { #typed_return #block }, #finish)
+            };
+            if boxed {
+                quote!(::std::boxed::Box::pin(#fut))
+            } else {
+                fut
+            }
+        }
+        Shape::Async => {
+            let (moves, inner_output) = desugar_async(&mut f.sig, &pv);
+            let typed_return = if is_nameable(&inner_output) {
+                typed_return
+            } else {
+                quote!()
+            };
+            quote! {
+                #pv::Instrumented::new(#span_var, async move { #(#moves)* #typed_return #block }, #finish)
+            }
+        }
+    };
+
+    let Function {
+        attrs, vis, sig, ..
+    } = f;
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #site
+            let #span_var = #pv::OpSpan::start(&__GODTRACE_SITE);
+            #record_args
+            #call
+        }
+    }
+}
+
+/// The closure run when the call returns: `Err` values (any `Result`, found by type) mark the
+/// span failed; with `include_result` the value, or the `Ok` value, becomes `result`.
+fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> TokenStream {
+    let span = Ident::new("__godtrace_span", Span::mixed_site());
+    let ret = Ident::new("__godtrace_ret", Span::mixed_site());
+    let result = if options.include_result {
+        let at = match &sig.output {
+            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Default => sig.ident.span(),
+        };
+        let value = Ident::new("__godtrace_ok", at);
+        let check = quote_spanned!(at=> #pv::assert_recordable(#value););
+        quote! {
+            #[allow(unused_imports)]
+            use #pv::{OkOfAny as _, OkOfResult as _, ValueDebug as _, ValueOpaque as _, ValueTyped as _};
+            if let ::core::option::Option::Some(#value) = (&&&#pv::Outcome(#ret)).__godtrace_ok() {
+                #check
+                #span.record("result", (&&&#pv::Probe(#value)).__godtrace_value());
+            }
+        }
+    } else {
+        quote!()
+    };
+    quote! {
+        |#span: &#pv::OpSpan, #ret| {
+            #[allow(unused_imports)]
+            use #pv::{ErrDebug as _, ErrDisplay as _, ErrOpaque as _, NotAResult as _};
+            (&&&&#pv::Outcome(#ret)).__godtrace_error(#span);
+            #result
+        }
+    }
+}
+
+/// Rewrites `async fn f(args) -> T` into `fn f(args) -> impl Future<Output = T> + '_`, the
+/// way the compiler desugars it, so the span can start when `f` is called. Returns the
+/// statements that move every argument into the future (as an `async fn` does) and `T`.
+fn desugar_async(sig: &mut Signature, pv: &TokenStream) -> (Vec<TokenStream>, Type) {
+    sig.asyncness = None;
+    let output: Type = match &sig.output {
+        ReturnType::Type(_, ty) => (**ty).clone(),
+        ReturnType::Default => syn::parse_quote!(()),
+    };
+
+    // Name every elided lifetime in the inputs, so the returned future can be said to
+    // capture it whatever the caller's edition.
+    let mut namer = NameElided {
+        names: Vec::new(),
+        next: 0,
+    };
+    for arg in sig.inputs.iter_mut() {
+        match arg {
+            FnArg::Receiver(r) => {
+                if let Some((_, lifetime)) = &mut r.reference
+                    && lifetime.is_none()
+                {
+                    *lifetime = Some(namer.fresh());
+                }
+                namer.visit_type_mut(&mut r.ty);
+            }
+            FnArg::Typed(pt) => namer.visit_type_mut(&mut pt.ty),
+        }
+    }
+    for (i, name) in namer.names.iter().enumerate() {
+        sig.generics
+            .params
+            .insert(i, GenericParam::Lifetime(LifetimeParam::new(name.clone())));
+    }
+    let lifetimes: Vec<Lifetime> = sig
+        .generics
+        .lifetimes()
+        .map(|l| l.lifetime.clone())
+        .collect();
+    sig.output = syn::parse_quote! {
+        -> impl ::core::future::Future<Output = #output> #(+ #pv::Captures<#lifetimes>)*
+    };
+
+    // Move each argument into the future; `mut` moves inside with it.
+    let mut moves = Vec::new();
+    for (index, arg) in sig.inputs.iter_mut().enumerate() {
+        let FnArg::Typed(pt) = arg else { continue };
+        if let Pat::Wild(_) = &*pt.pat {
+            let name = format_ident!("_godtrace_arg{}", index, span = Span::mixed_site());
+            *pt.pat = syn::parse_quote!(#name);
+            moves.push(quote!(let #name = #name;));
+            continue;
+        }
+        let mut unmut = Unmut { moved: Vec::new() };
+        unmut.visit_pat_mut(&mut pt.pat);
+        moves.extend(unmut.moved);
+    }
+    (moves, output)
+}
+
+/// Gives each elided reference lifetime (`&T`, `'_`) a name; leaves `fn(&T)` and `Fn(&T)`
+/// alone, whose elided lifetimes are higher-ranked.
+struct NameElided {
+    names: Vec<Lifetime>,
+    next: usize,
+}
+
+impl NameElided {
+    fn fresh(&mut self) -> Lifetime {
+        let name = Lifetime::new(&format!("'__godtrace_l{}", self.next), Span::call_site());
+        self.next += 1;
+        self.names.push(name.clone());
+        name
+    }
+}
+
+impl VisitMut for NameElided {
+    fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
+        if r.lifetime.is_none() {
+            r.lifetime = Some(self.fresh());
+        }
+        syn::visit_mut::visit_type_reference_mut(self, r);
+    }
+    fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
+        if l.ident == "_" {
+            *l = self.fresh();
+        }
+    }
+    fn visit_type_bare_fn_mut(&mut self, _: &mut syn::TypeBareFn) {}
+    fn visit_parenthesized_generic_arguments_mut(
+        &mut self,
+        _: &mut syn::ParenthesizedGenericArguments,
+    ) {
+    }
+}
+
+/// Drops `mut` from the bindings of a parameter pattern and emits `let mut x = x;` for the
+/// future, so `mut` parameters stay mutable inside the body and nothing warns outside.
+struct Unmut {
+    moved: Vec<TokenStream>,
+}
+
+impl VisitMut for Unmut {
+    fn visit_pat_ident_mut(&mut self, p: &mut syn::PatIdent) {
+        let ident = &p.ident;
+        if ident != "self" && p.by_ref.is_none() {
+            let mutability = p.mutability.take();
+            self.moved.push(quote!(let #mutability #ident = #ident;));
+        }
+        syn::visit_mut::visit_pat_ident_mut(self, p);
+    }
+}

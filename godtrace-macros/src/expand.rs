@@ -398,14 +398,20 @@ fn desugar_async(sig: &mut Signature, pv: &TokenStream) -> (Vec<TokenStream>, Ty
     };
     for arg in sig.inputs.iter_mut() {
         match arg {
-            FnArg::Receiver(r) => {
+            // `&self` is held twice by syn, as `reference` and as the type `&Self`: both
+            // get the same name.
+            FnArg::Receiver(r) if r.colon_token.is_none() => {
                 if let Some((_, lifetime)) = &mut r.reference
                     && lifetime.is_none()
                 {
-                    *lifetime = Some(namer.fresh());
+                    let name = namer.fresh();
+                    if let Type::Reference(ty) = &mut *r.ty {
+                        ty.lifetime = Some(name.clone());
+                    }
+                    *lifetime = Some(name);
                 }
-                namer.visit_type_mut(&mut r.ty);
             }
+            FnArg::Receiver(r) => namer.visit_type_mut(&mut r.ty),
             FnArg::Typed(pt) => namer.visit_type_mut(&mut pt.ty),
         }
     }

@@ -246,7 +246,9 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let file = quote_spanned!(site_span=> ::core::file!());
-    let line = quote_spanned!(site_span=> ::core::line!());
+    // `line!()` would give the attribute's line (it reports the outermost expansion); the
+    // function's own name is where a reader looks.
+    let line = site_span.start().line as u32;
     let site = quote! {
         fn __godtrace_path() -> &'static str {
             ::core::any::type_name_of_val(&__godtrace_path)

@@ -1,0 +1,251 @@
+//! What a traced call records: names, arguments by type, results, errors, panics, code
+//! location, and size limits.
+use godtrace::otel::Value;
+use godtrace::testing;
+use godtrace::traced;
+
+#[traced(operation = "wallet.analyze")]
+fn named() {}
+
+#[test]
+fn operation_names_the_span_and_code_attributes_locate_it() {
+    let c = testing::capture();
+    named();
+    let s = c.span("wallet.analyze");
+    assert_eq!(
+        s.attr("code.function.name"),
+        Some(&Value::from("capture_rules::named"))
+    );
+    assert_eq!(
+        s.attr("code.file.path"),
+        Some(&Value::from("tests/capture_rules.rs"))
+    );
+    // The line of the function's name, not of the attribute or of generated code.
+    assert_eq!(s.attr("code.line.number"), Some(&Value::I64(8)));
+}
+
+#[derive(Debug)]
+#[allow(dead_code)]
+struct Order {
+    id: u32,
+}
+
+#[allow(clippy::too_many_arguments)]
+#[traced(include_args)]
+fn typed(
+    small: i8,
+    big: u64,
+    ratio: f32,
+    ok: bool,
+    label: &str,
+    owned: String,
+    letter: char,
+    order: Order,
+) {
+    let _ = (small, big, ratio, ok, label, owned, letter, order);
+}
+
+#[test]
+fn arguments_keep_their_types() {
+    let c = testing::capture();
+    typed(-3, 7, 0.5, true, "abc", "xyz".into(), 'q', Order { id: 9 });
+    let s = c.span("capture_rules::typed");
+    assert_eq!(s.attr("small"), Some(&Value::I64(-3)));
+    assert_eq!(s.attr("big"), Some(&Value::I64(7)));
+    assert_eq!(s.attr("ratio"), Some(&Value::F64(0.5)));
+    assert_eq!(s.attr("ok"), Some(&Value::Bool(true)));
+    assert_eq!(s.attr("label"), Some(&Value::from("abc")));
+    assert_eq!(s.attr("owned"), Some(&Value::from("xyz")));
+    assert_eq!(s.attr("letter"), Some(&Value::from("q")));
+    assert_eq!(s.attr("order"), Some(&Value::from("Order { id: 9 }")));
+}
+
+#[traced]
+fn no_options(secret: &str) -> usize {
+    secret.len()
+}
+
+#[traced(include_args, skip(password, api_key))]
+fn login(user: &str, password: &str, api_key: String) -> bool {
+    !user.is_empty() && !password.is_empty() && !api_key.is_empty()
+}
+
+struct Account;
+impl Account {
+    #[traced(include_args)]
+    fn deposit(&self, amount: u32) -> u32 {
+        amount
+    }
+}
+
+#[test]
+fn nothing_is_recorded_without_opting_in_and_skipped_never() {
+    let c = testing::capture();
+    no_options("hunter2");
+    login("ana", "hunter2", "k-123".into());
+    Account.deposit(5);
+    let s = c.span("capture_rules::no_options");
+    assert!(s.attr("secret").is_none());
+    assert!(!s.attributes.iter().any(|(_, v)| v.as_str() == "hunter2"));
+    let s = c.span("capture_rules::login");
+    assert_eq!(s.attr("user"), Some(&Value::from("ana")));
+    assert!(s.attr("password").is_none());
+    assert!(s.attr("api_key").is_none());
+    assert!(
+        !s.attributes
+            .iter()
+            .any(|(_, v)| v.as_str().contains("hunter2") || v.as_str().contains("k-123"))
+    );
+    let s = c.span("capture_rules::Account::deposit");
+    assert!(s.attr("self").is_none());
+    assert_eq!(s.attr("amount"), Some(&Value::I64(5)));
+}
+
+#[derive(Debug)]
+struct Score {
+    #[allow(dead_code)]
+    value: f64,
+}
+
+#[traced(include_result)]
+fn scored() -> Result<Score, String> {
+    Ok(Score { value: 0.9 })
+}
+
+#[traced(include_result)]
+fn plain_result() -> i32 {
+    42
+}
+
+#[traced]
+fn result_not_included() -> i32 {
+    42
+}
+
+#[test]
+fn include_result_records_the_value_or_the_ok_value() {
+    let c = testing::capture();
+    scored().unwrap();
+    plain_result();
+    result_not_included();
+    assert_eq!(
+        c.span("capture_rules::scored").attr("result"),
+        Some(&Value::from("Score { value: 0.9 }"))
+    );
+    assert_eq!(
+        c.span("capture_rules::plain_result").attr("result"),
+        Some(&Value::I64(42))
+    );
+    assert!(
+        c.span("capture_rules::result_not_included")
+            .attr("result")
+            .is_none()
+    );
+}
+
+mod errors {
+    #[derive(Debug)]
+    pub struct RpcError {
+        pub code: u16,
+    }
+    impl std::fmt::Display for RpcError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "rpc failed with {}", self.code)
+        }
+    }
+    #[derive(Debug)]
+    pub struct DebugOnly;
+}
+
+type Res<T> = Result<T, errors::RpcError>;
+
+#[traced(include_result)]
+fn through_alias(fail: bool) -> Res<u32> {
+    if fail {
+        Err(errors::RpcError { code: 503 })
+    } else {
+        Ok(1)
+    }
+}
+
+#[traced]
+fn debug_only_error() -> Result<(), errors::DebugOnly> {
+    Err(errors::DebugOnly)
+}
+
+#[test]
+fn errors_set_status_description_and_type_through_aliases() {
+    let c = testing::capture();
+    assert!(through_alias(true).is_err());
+    through_alias(false).unwrap();
+    assert!(debug_only_error().is_err());
+    let spans = c.spans_named("capture_rules::through_alias");
+    let failed = spans.iter().find(|s| s.is_error()).expect("failed span");
+    assert_eq!(failed.error_message(), Some("rpc failed with 503"));
+    assert_eq!(
+        failed.attr("error.type"),
+        Some(&Value::from("capture_rules::errors::RpcError"))
+    );
+    assert!(failed.attr("result").is_none());
+    let ok = spans.iter().find(|s| !s.is_error()).expect("ok span");
+    assert_eq!(ok.status, godtrace::otel::trace::Status::Unset);
+    assert!(ok.attr("error.type").is_none());
+    let d = c.span("capture_rules::debug_only_error");
+    assert_eq!(d.error_message(), Some("DebugOnly"));
+}
+
+#[traced]
+fn panics(msg: &'static str) {
+    panic!("{}", msg);
+}
+
+#[test]
+fn a_panic_marks_the_span_and_keeps_unwinding() {
+    let c = testing::capture();
+    let caught = std::panic::catch_unwind(|| panics("vault sealed"));
+    assert!(caught.is_err(), "the panic must reach the caller");
+    let s = c.span("capture_rules::panics");
+    assert!(s.is_error());
+    let e = s.event("exception").expect("exception event");
+    assert_eq!(
+        e.attr("exception.message"),
+        Some(&Value::from("vault sealed"))
+    );
+    assert!(e.attr("exception.type").is_some());
+}
+
+#[traced(include_args)]
+fn huge(blob: &str) -> usize {
+    blob.len()
+}
+
+#[test]
+fn long_values_are_truncated_with_a_marker() {
+    let c = testing::capture();
+    let blob = "ж".repeat(5000);
+    huge(&blob);
+    let Some(Value::String(v)) = c.span("capture_rules::huge").attr("blob").cloned() else {
+        panic!("blob not recorded as a string")
+    };
+    let v = v.as_str();
+    assert!(
+        v.len() <= godtrace::max_attribute_len() + 20,
+        "{} bytes",
+        v.len()
+    );
+    assert!(v.ends_with("[truncated]"));
+    assert!(v.starts_with("жжж"));
+}
+
+#[test]
+fn nested_calls_nest_and_parallel_tests_see_only_their_own_spans() {
+    let c = testing::capture();
+    login("outer", "x", "y".into());
+    let handle = std::thread::spawn(|| {
+        let other = testing::capture();
+        no_options("other thread");
+        other.spans().len()
+    });
+    assert_eq!(handle.join().unwrap(), 1);
+    assert!(c.spans_named("capture_rules::no_options").is_empty());
+}

@@ -10,6 +10,8 @@ pub(crate) struct Options {
     pub operation: Option<LitStr>,
     pub include_args: bool,
     pub include_result: bool,
+    /// Record the call in the operation's duration histogram (default on).
+    pub include_duration: bool,
     /// Parameter names never recorded.
     pub skip: Vec<Ident>,
     /// Where the `skip(...)` list was, for errors about it as a whole.
@@ -33,6 +35,7 @@ impl Options {
             operation: None,
             include_args: false,
             include_result: false,
+            include_duration: true,
             skip: Vec::new(),
             skip_span: None,
             krate: None,
@@ -71,12 +74,12 @@ impl Options {
                 &option.name,
                 "`operation` needs a value: `operation = \"name\"`",
             ),
-            ("include_args" | "include_result", value) => {
+            ("include_args" | "include_result" | "include_duration", value) => {
                 if let Some(on) = self.flag(&option.name, value) {
-                    if name == "include_args" {
-                        self.include_args = on;
-                    } else {
-                        self.include_result = on;
+                    match name.as_str() {
+                        "include_args" => self.include_args = on,
+                        "include_result" => self.include_result = on,
+                        _ => self.include_duration = on,
                     }
                 }
             }

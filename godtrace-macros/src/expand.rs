@@ -245,6 +245,7 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
         Some(op) => quote!(::core::option::Option::Some(#op)),
         None => quote!(::core::option::Option::None),
     };
+    let include_duration = options.include_duration;
     let file = quote_spanned!(site_span=> ::core::file!());
     // `line!()` would give the attribute's line (it reports the outermost expansion); the
     // function's own name is where a reader looks.
@@ -254,7 +255,7 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
             ::core::any::type_name_of_val(&__godtrace_path)
         }
         static __GODTRACE_SITE: #pv::CallSite =
-            #pv::CallSite::new(#operation, __godtrace_path, #file, #line);
+            #pv::CallSite::new(#operation, __godtrace_path, #file, #line, #include_duration);
     };
 
     // Arguments, recorded before the body runs (and moves them).
@@ -377,7 +378,9 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
             #[allow(unused_imports)]
             use #pv::{ErrDebug as _, ErrDisplay as _, ErrOpaque as _, NotAResult as _};
             (&&&&#pv::Outcome(#ret)).__godtrace_error(#span);
-            #result
+            if #span.is_recording() {
+                #result
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ mod api;
 mod config;
 mod error;
 mod export;
+mod metrics;
 mod provider;
 mod record;
 mod span;

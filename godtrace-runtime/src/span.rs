@@ -3,16 +3,19 @@
 //! Everything the macro generates goes through [`OpSpan::start`], [`run_sync`] and
 //! [`Instrumented`]; nothing else in the crate starts or ends an operation's span, so this
 //! file is the one to profile or replace.
+use crate::metrics::SiteMetrics;
 use crate::provider;
 use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
 use std::any::Any;
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::Poll;
+use std::time::Instant;
 
 /// What the macro knows about one traced function, in a `static` per function.
 pub struct CallSite {
@@ -21,6 +24,9 @@ pub struct CallSite {
     file: &'static str,
     line: u32,
     function: OnceLock<&'static str>,
+    include_duration: bool,
+    /// This operation's duration histogram handle, looked up once.
+    pub(crate) metrics: SiteMetrics,
 }
 
 impl CallSite {
@@ -31,6 +37,7 @@ impl CallSite {
         path: fn() -> &'static str,
         file: &'static str,
         line: u32,
+        include_duration: bool,
     ) -> Self {
         CallSite {
             operation,
@@ -38,6 +45,8 @@ impl CallSite {
             file,
             line,
             function: OnceLock::new(),
+            include_duration,
+            metrics: SiteMetrics::new(),
         }
     }
 
@@ -83,7 +92,17 @@ fn readable_path(type_name: &'static str) -> &'static str {
 
 /// The span of one traced call; empty when tracing is off.
 pub struct OpSpan {
+    /// The span, current while the call runs; `None` when tracing is off.
     cx: Option<Context>,
+    /// When the call started, for its duration histogram; `None` when not measured.
+    timing: Option<Timing>,
+    /// Set by an `Err` or a panic: the `error.type` label of the duration histogram.
+    error_type: Cell<Option<&'static str>>,
+}
+
+struct Timing {
+    site: &'static CallSite,
+    start: Instant,
 }
 
 impl OpSpan {
@@ -92,7 +111,7 @@ impl OpSpan {
     #[inline(always)]
     pub fn start(site: &'static CallSite) -> OpSpan {
         if !provider::is_enabled() {
-            return OpSpan { cx: None };
+            return OpSpan::OFF;
         }
         Self::start_enabled(site)
     }
@@ -100,7 +119,7 @@ impl OpSpan {
     #[inline(never)]
     fn start_enabled(site: &'static CallSite) -> OpSpan {
         let Some(tracer) = provider::tracer() else {
-            return OpSpan { cx: None };
+            return OpSpan::OFF;
         };
         let parent = Context::current();
         let builder = SpanBuilder::from_name(site.name()).with_attributes([
@@ -109,24 +128,45 @@ impl OpSpan {
             KeyValue::new("code.line.number", i64::from(site.line)),
         ]);
         let span = tracer.build_with_context(builder, &parent);
+        let timing = site.include_duration.then(|| Timing {
+            site,
+            start: Instant::now(),
+        });
         OpSpan {
             cx: Some(parent.with_span(span)),
+            timing,
+            error_type: Cell::new(None),
         }
     }
 
     /// Starts a span named `name` under the current context (the manual API).
     pub(crate) fn start_named(name: std::borrow::Cow<'static, str>) -> OpSpan {
         if !provider::is_enabled() {
-            return OpSpan { cx: None };
+            return OpSpan::OFF;
         }
         let Some(tracer) = provider::tracer() else {
-            return OpSpan { cx: None };
+            return OpSpan::OFF;
         };
         let parent = Context::current();
         let span = tracer.build_with_context(SpanBuilder::from_name(name), &parent);
         OpSpan {
             cx: Some(parent.with_span(span)),
+            timing: None,
+            error_type: Cell::new(None),
         }
+    }
+
+    const OFF: OpSpan = OpSpan {
+        cx: None,
+        timing: None,
+        error_type: Cell::new(None),
+    };
+
+    /// Whether the call is traced or measured at all (tracing on); when false the outcome
+    /// need not be looked at.
+    #[inline(always)]
+    pub fn is_active(&self) -> bool {
+        self.cx.is_some() || self.timing.is_some()
     }
 
     /// Whether anything recorded on this span will be kept (tracing on and sampled in).
@@ -165,6 +205,7 @@ impl OpSpan {
 
     /// Ends the span with status Error: `description`, and `error.type` = `error_type`.
     pub fn record_error(&self, error_type: &'static str, description: fmt::Arguments<'_>) {
+        self.error_type.set(Some(error_type));
         let Some(cx) = &self.cx else { return };
         let span = cx.span();
         if !span.is_recording() {
@@ -178,6 +219,7 @@ impl OpSpan {
     }
 
     fn record_panic(&self, payload: &(dyn Any + Send)) {
+        self.error_type.set(Some("panic"));
         let Some(cx) = &self.cx else { return };
         let span = cx.span();
         let message = payload
@@ -199,6 +241,23 @@ impl OpSpan {
     /// Ends the span now.
     #[inline]
     pub fn end(self) {
+        self.end_in_place();
+    }
+
+    fn end_in_place(&self) {
+        if let Some(timing) = &self.timing {
+            let exemplar = self
+                .cx
+                .as_ref()
+                .map(|cx| cx.span().span_context().clone())
+                .filter(|sc| sc.is_sampled());
+            timing.site.metrics.record(
+                timing.site,
+                timing.start.elapsed(),
+                self.error_type.get(),
+                exemplar.as_ref(),
+            );
+        }
         if let Some(cx) = &self.cx {
             cx.span().end();
         }
@@ -206,16 +265,15 @@ impl OpSpan {
 }
 
 /// Runs a traced sync body: the span is current while `body` runs; a panic marks the span
-/// and goes on unwinding; `finish` records the outcome when the span is recording.
+/// and goes on unwinding; `finish` records the outcome (errors always, for the duration
+/// histogram; values only when the span is recording).
 #[inline(always)]
 pub fn run_sync<R>(span: OpSpan, body: impl FnOnce() -> R, finish: impl FnOnce(&OpSpan, &R)) -> R {
-    if span.cx.is_none() {
+    if !span.is_active() {
         return body();
     }
     let ret = span.run_current(body);
-    if span.is_recording() {
-        finish(&span, &ret);
-    }
+    finish(&span, &ret);
     span.end();
     ret
 }
@@ -229,7 +287,7 @@ pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output)>(
     make: impl FnOnce() -> F,
     finish: Fin,
 ) -> Instrumented<F, Fin> {
-    if span.cx.is_none() {
+    if !span.is_active() {
         return Instrumented::new(span, make(), finish);
     }
     let inner = span.run_current(make);
@@ -248,9 +306,7 @@ impl OpSpan {
             Ok(ret) => ret,
             Err(payload) => {
                 self.record_panic(&*payload);
-                if let Some(cx) = &self.cx {
-                    cx.span().end();
-                }
+                self.end_in_place();
                 resume_unwind(payload)
             }
         }
@@ -272,7 +328,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
     pub fn new(span: OpSpan, inner: F, finish: Fin) -> Self {
         Instrumented {
             inner,
-            span: span.cx.is_some().then_some(span),
+            span: span.is_active().then_some(span),
             finish: Some(finish),
         }
     }
@@ -298,9 +354,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
             }
             Poll::Ready(output) => output,
         };
-        if span.is_recording()
-            && let Some(finish) = this.finish.take()
-        {
+        if let Some(finish) = this.finish.take() {
             finish(&span, &output);
         }
         span.end();

@@ -1,6 +1,7 @@
 //! Parsing `#[traced(...)]` options. Every problem becomes a `syn::Error` spanned at the
 //! token at fault; all of them are reported together.
 use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, Lit, LitStr, Token};
@@ -27,7 +28,7 @@ const OPTIONS: &[&str] = &[
     "skip",
     "crate",
 ];
-const VALID: &str = "valid options: `operation = \"name\"`, `include_args`, `include_result`, `skip(arg, ...)`, `crate = path`";
+const VALID: &str = "valid options: `operation = \"name\"`, `include_args`, `include_result`, `include_duration = false`, `skip(arg, ...)`, `crate = path`";
 
 impl Options {
     pub(crate) fn parse(tokens: TokenStream) -> Options {
@@ -84,7 +85,10 @@ impl Options {
                 }
             }
             ("skip", Value::List(tokens, span)) => {
-                match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(tokens) {
+                let names = |input: ParseStream| {
+                    Punctuated::<Ident, Token![,]>::parse_terminated_with(input, Ident::parse_any)
+                };
+                match names.parse2(tokens) {
                     Ok(names) => {
                         self.skip_span = Some(span);
                         for ident in names {

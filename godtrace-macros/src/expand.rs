@@ -70,14 +70,19 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
                 block: *f.block,
             })
         }
-        Ok(other) => Err(not_a_function(&other)),
-        Err(e) => match syn::parse2::<TraitItemFn>(item) {
-            Ok(f) if f.default.is_none() => Err(syn::Error::new(
-                f.semi_token.map_or(f.sig.span(), |s| s.span()),
-                "`#[traced]` needs a function body: put it on the implementations of this trait method, or give the method a default body",
+        // A trait method declaration or an `extern` block item: `fn f();`, no body.
+        Ok(Item::Verbatim(tokens)) => match syn::parse2::<TraitItemFn>(tokens.clone()) {
+            Ok(f) if f.default.is_none() => Err(syn::Error::new_spanned(
+                f.sig.fn_token,
+                "`#[traced]` needs a function body to trace: a trait method declaration or an `extern` block item has none; put `#[traced]` on the implementations (or give the trait method a default body)",
             )),
-            _ => Err(e),
+            _ => Err(syn::Error::new_spanned(
+                tokens,
+                "`#[traced]` goes on functions with a body; it cannot trace this item",
+            )),
         },
+        Ok(other) => Err(not_a_function(&other)),
+        Err(e) => Err(e),
     }
 }
 
@@ -136,15 +141,21 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
     }
 }
 
-/// Each identifier a parameter pattern binds, with that parameter's type. `self` is left out:
-/// it is never recorded.
-fn bound_params(sig: &Signature) -> Vec<(Ident, Type)> {
+/// Each identifier a parameter pattern binds, with the parameter's type when the pattern is
+/// that identifier alone (`None` inside a destructuring pattern). `self` is left out: it is
+/// never recorded.
+fn bound_params(sig: &Signature) -> Vec<(Ident, Option<Type>)> {
     let mut out = Vec::new();
     for arg in &sig.inputs {
         if let FnArg::Typed(pt) = arg {
+            let whole = matches!(&*pt.pat, Pat::Ident(p) if p.subpat.is_none());
             let mut idents = Vec::new();
             pattern_idents(&pt.pat, &mut idents);
-            out.extend(idents.into_iter().map(|i| (i, (*pt.ty).clone())));
+            out.extend(
+                idents
+                    .into_iter()
+                    .map(|i| (i, whole.then(|| (*pt.ty).clone()))),
+            );
         }
     }
     out
@@ -259,7 +270,7 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
     };
 
     // Arguments, recorded before the body runs (and moves them).
-    let recorded: Vec<(Ident, Type)> = if options.include_args {
+    let recorded: Vec<(Ident, Option<Type>)> = if options.include_args {
         bound_params(&f.sig)
             .into_iter()
             .filter(|(ident, _)| !options.skip.contains(ident))
@@ -267,10 +278,17 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
     } else {
         Vec::new()
     };
-    let checks = recorded.iter().map(|(ident, ty)| {
-        let at = ty.span();
-        let value = Ident::new(&ident.to_string(), at);
-        quote_spanned!(at=> #pv::assert_recordable(&#value);)
+    let checks = recorded.iter().map(|(ident, ty)| match ty {
+        // Naming the type itself puts the error under the whole parameter type.
+        Some(ty) if is_nameable(ty) => {
+            quote_spanned!(ty.span()=> #pv::assert_recordable_type::<#ty>();)
+        }
+        // `impl Trait` parameters and bindings inside a destructuring pattern.
+        _ => {
+            let at = ty.as_ref().map_or(ident.span(), Spanned::span);
+            let value = Ident::new(&ident.to_string(), at);
+            quote_spanned!(at=> #pv::assert_recordable(&#value);)
+        }
     });
     let records = recorded.iter().map(|(ident, _)| {
         let key = ident.to_string();
@@ -296,12 +314,14 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
     };
     // Pins the body's type to the declared one first, so that a wrong `return` or tail is
     // reported at the user's own expression rather than in generated code.
+    // Spanned at the declared type, so "return type inferred here" points at it.
+    let return_typed = quote_spanned!(output_ty.span()=> return __godtrace_typed;);
     let typed_return = if is_nameable(&output_ty) {
         quote! {
             #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
             if false {
                 let __godtrace_typed: #output_ty = loop {};
-                return __godtrace_typed;
+                #return_typed
             }
         }
     } else {
@@ -336,17 +356,22 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
         }
     };
 
+    let body = quote! {
+        #site
+        let #span_var = #pv::OpSpan::start(&__GODTRACE_SITE);
+        #record_args
+        #call
+    };
+    // The new body keeps the user's braces' span: the item then reads as the user's own code
+    // to the compiler, so lints such as `dead_code` still fire on it.
+    let mut body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, body);
+    body.set_span(f.block.brace_token.span.join());
     let Function {
         attrs, vis, sig, ..
     } = f;
     quote! {
         #(#attrs)*
-        #vis #sig {
-            #site
-            let #span_var = #pv::OpSpan::start(&__GODTRACE_SITE);
-            #record_args
-            #call
-        }
+        #vis #sig #body
     }
 }
 
@@ -357,7 +382,7 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
     let ret = Ident::new("__godtrace_ret", Span::mixed_site());
     let result = if options.include_result {
         let at = match &sig.output {
-            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Type(_, ty) => recorded_part_of(ty).span(),
             ReturnType::Default => sig.ident.span(),
         };
         let value = Ident::new("__godtrace_ok", at);
@@ -383,6 +408,19 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
             }
         }
     }
+}
+
+/// Where to point when a return value cannot be recorded: for `Result<T, E>` (or any
+/// `Path<T, ..>`), at `T`, which is what `include_result` records.
+fn recorded_part_of(ty: &Type) -> &Type {
+    if let Type::Path(p) = ty
+        && let Some(seg) = p.path.segments.last()
+        && let syn::PathArguments::AngleBracketed(args) = &seg.arguments
+        && let Some(syn::GenericArgument::Type(first)) = args.args.first()
+    {
+        return first;
+    }
+    ty
 }
 
 /// Rewrites `async fn f(args) -> T` into `fn f(args) -> impl Future<Output = T> + '_`, the

@@ -4,7 +4,10 @@ pub use crate::record::{
     ErrDebug, ErrDisplay, ErrOpaque, NotAResult, OkOfAny, OkOfResult, Outcome,
 };
 pub use crate::span::{CallSite, Instrumented, OpSpan, instrument_future, run_sync};
-pub use crate::value::{Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable};
+pub use crate::value::{
+    Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable,
+    assert_recordable_type,
+};
 pub use opentelemetry::Value;
 
 /// Lets an `impl Future` returned by a desugared `async fn` capture lifetime `'a` in every

@@ -111,7 +111,7 @@ impl OpSpan {
     #[inline(always)]
     pub fn start(site: &'static CallSite) -> OpSpan {
         if !provider::is_enabled() {
-            return OpSpan::OFF;
+            return OpSpan::off();
         }
         Self::start_enabled(site)
     }
@@ -119,7 +119,7 @@ impl OpSpan {
     #[inline(never)]
     fn start_enabled(site: &'static CallSite) -> OpSpan {
         let Some(tracer) = provider::tracer() else {
-            return OpSpan::OFF;
+            return OpSpan::off();
         };
         let parent = Context::current();
         let builder = SpanBuilder::from_name(site.name()).with_attributes([
@@ -142,10 +142,10 @@ impl OpSpan {
     /// Starts a span named `name` under the current context (the manual API).
     pub(crate) fn start_named(name: std::borrow::Cow<'static, str>) -> OpSpan {
         if !provider::is_enabled() {
-            return OpSpan::OFF;
+            return OpSpan::off();
         }
         let Some(tracer) = provider::tracer() else {
-            return OpSpan::OFF;
+            return OpSpan::off();
         };
         let parent = Context::current();
         let span = tracer.build_with_context(SpanBuilder::from_name(name), &parent);
@@ -156,11 +156,15 @@ impl OpSpan {
         }
     }
 
-    const OFF: OpSpan = OpSpan {
-        cx: None,
-        timing: None,
-        error_type: Cell::new(None),
-    };
+    /// Tracing off: nothing to record, nothing to measure.
+    #[inline(always)]
+    fn off() -> OpSpan {
+        OpSpan {
+            cx: None,
+            timing: None,
+            error_type: Cell::new(None),
+        }
+    }
 
     /// Whether the call is traced or measured at all (tracing on); when false the outcome
     /// need not be looked at.

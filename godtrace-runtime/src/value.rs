@@ -213,7 +213,11 @@ impl<T: ?Sized> ValueOpaque for Probe<'_, T> {
 pub trait Recordable {}
 impl<T: fmt::Debug + ?Sized> Recordable for T {}
 
-/// Compile-time check the macro emits for each captured value, spanned at its type.
+/// Compile-time check the macro emits for each captured parameter, naming its type.
+#[inline(always)]
+pub fn assert_recordable_type<T: Recordable + ?Sized>() {}
+
+/// The same check for a value whose type cannot be named (`impl Trait` parameters, results).
 #[inline(always)]
 pub fn assert_recordable<T: Recordable + ?Sized>(_: &T) {}
 

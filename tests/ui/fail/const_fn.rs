@@ -1,0 +1,8 @@
+use godtrace::traced;
+
+#[traced]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use godtrace::traced;
+
+#[traced(include_args, operation = "a", include_args)]
+fn twice(a: u32) -> u32 {
+    a
+}
+
+#[traced(operation = "a", operation = "b")]
+fn named_twice() {}
+
+fn main() {}

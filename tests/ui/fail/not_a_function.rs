@@ -1,0 +1,22 @@
+use godtrace::traced;
+
+#[traced]
+struct Wallet;
+
+#[traced]
+const LIMIT: u32 = 3;
+
+#[traced]
+static NAME: &str = "scanner";
+
+#[traced]
+mod inner {}
+
+#[traced]
+impl Wallet {
+    fn balance(&self) -> u64 {
+        0
+    }
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use godtrace::traced;
+
+#[traced("scan")]
+fn scan() {}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use godtrace::traced;
+
+#[traced(inclde_args)]
+fn near_miss(a: u32) -> u32 {
+    a
+}
+
+#[traced(verbose)]
+fn far_miss() {}
+
+fn main() {}

@@ -117,3 +117,39 @@ async fn a_panicking_future_marks_its_span() {
     );
     assert!(s.attr("godtrace.cancelled").is_none());
 }
+
+#[traced(parent = remote.as_ref())]
+async fn handle_request(remote: Option<godtrace::otel::Context>, id: u32) -> u32 {
+    tokio::task::yield_now().await;
+    id
+}
+
+#[traced]
+fn client_side() -> godtrace::otel::Context {
+    godtrace::otel::Context::current()
+}
+
+#[tokio::test]
+async fn parent_option_starts_the_span_under_the_given_context() {
+    let c = testing::capture();
+    let cx = client_side();
+    assert_eq!(handle_request(Some(cx), 1).await, 1);
+    assert_eq!(handle_request(None, 2).await, 2);
+    let client = c.span("async_context::client_side");
+    let handled = c.spans_named("async_context::handle_request");
+    assert_eq!(handled.len(), 2);
+    assert_eq!(
+        handled
+            .iter()
+            .filter(|s| s.parent_span_id == Some(client.span_id))
+            .count(),
+        1
+    );
+    assert_eq!(
+        handled
+            .iter()
+            .filter(|s| s.parent_span_id.is_none())
+            .count(),
+        1
+    );
+}

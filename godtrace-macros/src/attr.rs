@@ -18,6 +18,8 @@ pub(crate) struct Options {
     /// Where the `skip(...)` list was, for errors about it as a whole.
     pub skip_span: Option<Span>,
     pub krate: Option<syn::Path>,
+    /// `parent = expr`: the context to start under instead of the current one.
+    pub parent: Option<Expr>,
     pub errors: Vec<syn::Error>,
 }
 
@@ -26,9 +28,10 @@ const OPTIONS: &[&str] = &[
     "include_args",
     "include_result",
     "skip",
+    "parent",
     "crate",
 ];
-const VALID: &str = "valid options: `operation = \"name\"`, `include_args`, `include_result`, `include_duration = false`, `skip(arg, ...)`, `crate = path`";
+const VALID: &str = "valid options: `operation = \"name\"`, `include_args`, `include_result`, `include_duration = false`, `skip(arg, ...)`, `parent = context_expr`, `crate = path`";
 
 impl Options {
     pub(crate) fn parse(tokens: TokenStream) -> Options {
@@ -40,6 +43,7 @@ impl Options {
             skip: Vec::new(),
             skip_span: None,
             krate: None,
+            parent: None,
             errors: Vec::new(),
         };
         let mut seen: Vec<String> = Vec::new();
@@ -113,6 +117,11 @@ impl Options {
             ("skip", _) => self.error(
                 &option.name,
                 "`skip` takes a list: `skip(password, api_key)`",
+            ),
+            ("parent", Value::Expr(e)) => self.parent = Some(e),
+            ("parent", _) => self.error(
+                &option.name,
+                "`parent` takes an expression giving the parent context: `parent = &remote_cx`",
             ),
             ("crate", Value::Expr(Expr::Path(p))) => self.krate = Some(p.path),
             ("crate", _) => self.error(&option.name, "`crate` takes a path: `crate = my_godtrace`"),

@@ -356,9 +356,13 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
         }
     };
 
+    let start = match &options.parent {
+        None => quote!(#pv::OpSpan::start(&__GODTRACE_SITE)),
+        Some(parent) => quote!(#pv::OpSpan::start_child_of(&__GODTRACE_SITE, || #parent)),
+    };
     let body = quote! {
         #site
-        let #span_var = #pv::OpSpan::start(&__GODTRACE_SITE);
+        let #span_var = #start;
         #record_args
         #call
     };

@@ -90,6 +90,29 @@ fn readable_path(type_name: &'static str) -> &'static str {
     }
 }
 
+/// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
+/// of one, where `None` means "the current context".
+pub trait ParentContext {
+    /// The parent to start under; `None` for the current context.
+    fn into_parent(self) -> Option<Context>;
+}
+
+impl ParentContext for Context {
+    fn into_parent(self) -> Option<Context> {
+        Some(self)
+    }
+}
+impl ParentContext for &Context {
+    fn into_parent(self) -> Option<Context> {
+        Some(self.clone())
+    }
+}
+impl<P: ParentContext> ParentContext for Option<P> {
+    fn into_parent(self) -> Option<Context> {
+        self.and_then(ParentContext::into_parent)
+    }
+}
+
 /// The span of one traced call; empty when tracing is off.
 pub struct OpSpan {
     /// The span, current while the call runs; `None` when tracing is off.
@@ -113,15 +136,29 @@ impl OpSpan {
         if !provider::is_enabled() {
             return OpSpan::off();
         }
-        Self::start_enabled(site)
+        Self::start_enabled(site, None)
+    }
+
+    /// Starts the span of a call at `site` as a child of an explicit parent, e.g. a context
+    /// extracted from a request's headers (`#[traced(parent = ...)]`). `parent` is only
+    /// evaluated when tracing is on.
+    #[inline(always)]
+    pub fn start_child_of<P: ParentContext>(
+        site: &'static CallSite,
+        parent: impl FnOnce() -> P,
+    ) -> OpSpan {
+        if !provider::is_enabled() {
+            return OpSpan::off();
+        }
+        Self::start_enabled(site, parent().into_parent())
     }
 
     #[inline(never)]
-    fn start_enabled(site: &'static CallSite) -> OpSpan {
+    fn start_enabled(site: &'static CallSite, parent: Option<Context>) -> OpSpan {
         let Some(tracer) = provider::tracer() else {
             return OpSpan::off();
         };
-        let parent = Context::current();
+        let parent = parent.unwrap_or_else(Context::current);
         let builder = SpanBuilder::from_name(site.name()).with_attributes([
             KeyValue::new("code.function.name", site.function()),
             KeyValue::new("code.file.path", site.file),

@@ -1,0 +1,54 @@
+//! Before `init`, a traced call costs no allocation (and so records nothing).
+use godtrace::traced;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[traced(include_args, include_result)]
+fn sync_op(a: u64, label: &str) -> Result<u64, String> {
+    Ok(a + label.len() as u64)
+}
+
+#[traced(include_args)]
+async fn async_op(a: u64) -> u64 {
+    a * 2
+}
+
+#[test]
+fn traced_calls_before_init_allocate_nothing() {
+    let mut cx = Context::from_waker(Waker::noop());
+    // Warm up anything lazily initialised by the test harness itself.
+    let _ = sync_op(1, "x");
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let mut total = 0;
+    for i in 0..1000 {
+        total += sync_op(i, "wallet").unwrap();
+        let mut fut = pin!(async_op(i));
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => total += v,
+            Poll::Pending => unreachable!("async_op never waits"),
+        }
+    }
+    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    assert!(total > 0);
+    assert_eq!(after - before, 0, "allocations before init");
+    assert!(!godtrace::is_enabled());
+}

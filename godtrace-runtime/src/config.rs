@@ -1,79 +1,311 @@
 //! What [`crate::init`] installs: service identity, sampling, limits and where spans go.
+//!
+//! Two layers: values set through the builder methods, and the standard `OTEL_*` environment
+//! variables read by [`Config::from_env`] / [`Config::with_env`]. A value set in code always
+//! wins over the environment, whatever the order of the calls; anything set in neither place
+//! takes its default. Values are checked by [`crate::init`], which returns
+//! [`crate::InitError::InvalidValue`] naming the builder setting or variable at fault.
+use opentelemetry::Value;
+use std::time::Duration;
+
+mod env;
+mod settings;
+mod url;
+
+pub(crate) use settings::{BatchSettings, ExportSettings, Settings};
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// OTLP over gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`, default endpoint
+    /// `http://localhost:4317`). Needs the `otlp-grpc` feature.
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (`OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`, default
+    /// endpoint `http://localhost:4318/v1/traces`). Needs the `otlp-http` feature.
+    HttpProtobuf,
+}
+
+/// Compression of export requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// Send requests uncompressed (the default).
+    None,
+    /// Compress requests with gzip.
+    Gzip,
+}
+
+/// A context propagator `init` installs as OpenTelemetry's global text-map propagator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Propagator {
+    /// W3C Trace Context (`traceparent`, `tracestate`).
+    TraceContext,
+    /// W3C Baggage (`baggage`).
+    Baggage,
+}
 
 /// Configuration for [`crate::init`].
 ///
 /// ```
-/// let config = godtrace_runtime::Config::new("wallet-scanner")
-///     .sample_ratio(0.25)
-///     .max_attribute_len(512)
-///     .verbose(true);
+/// use std::time::Duration;
+/// use godtrace_runtime::{Config, Protocol};
+///
+/// let config = Config::new("wallet-scanner")
+///     .service_version("1.4.2")
+///     .resource_attribute("environment", "staging")
+///     .endpoint("http://collector:4317")
+///     .protocol(Protocol::Grpc)
+///     .header("authorization", "Bearer abc")
+///     .timeout(Duration::from_secs(5))
+///     .sample_ratio(0.25);
 /// # let _ = config;
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Configured from the environment, with code taking precedence:
+///
+/// ```
+/// let config = godtrace_runtime::Config::from_env().service_name("wallet-scanner");
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone, Default)]
 pub struct Config {
-    pub(crate) service_name: String,
-    pub(crate) enabled: bool,
-    pub(crate) sample_ratio: f64,
-    pub(crate) max_attribute_len: usize,
-    pub(crate) local_tree: bool,
-    pub(crate) verbose: bool,
+    pub(crate) code: Layer,
+    env: Option<Vec<(String, EnvValue)>>,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            service_name: "unknown_service".to_owned(),
-            enabled: true,
-            sample_ratio: 1.0,
-            max_attribute_len: crate::value::DEFAULT_MAX_ATTRIBUTE_LEN,
-            local_tree: true,
-            verbose: false,
-        }
-    }
+/// One environment variable's value, or the lossy text of a value that is not UTF-8.
+pub(crate) type EnvValue = Result<String, String>;
+
+/// The values one source (code or environment) gave; `None` means not given there.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Layer {
+    pub(crate) service_name: Option<String>,
+    pub(crate) service_version: Option<String>,
+    pub(crate) resource: Vec<(String, Value)>,
+    pub(crate) enabled: Option<bool>,
+    pub(crate) sample_ratio: Option<f64>,
+    pub(crate) parent_based: Option<bool>,
+    pub(crate) max_attribute_len: Option<usize>,
+    pub(crate) local_tree: Option<bool>,
+    pub(crate) verbose: Option<bool>,
+    pub(crate) endpoint: Option<String>,
+    pub(crate) traces_endpoint: Option<String>,
+    pub(crate) protocol: Option<Protocol>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) compression: Option<Compression>,
+    pub(crate) max_queue_size: Option<usize>,
+    pub(crate) max_export_batch_size: Option<usize>,
+    pub(crate) schedule_delay: Option<Duration>,
+    pub(crate) export_timeout: Option<Duration>,
+    pub(crate) propagators: Option<Vec<Propagator>>,
 }
 
 impl Config {
     /// A configuration for the service `service_name` (the `service.name` resource attribute),
-    /// with every other setting at its default.
+    /// with every other setting at its default. The environment is not read; see
+    /// [`Config::with_env`].
     pub fn new(service_name: impl Into<String>) -> Self {
-        Config {
-            service_name: service_name.into(),
-            ..Config::default()
-        }
+        Config::default().service_name(service_name)
     }
 
-    /// Turns all tracing on or off. Disabled, a traced call costs one relaxed atomic load.
-    pub fn enabled(mut self, enabled: bool) -> Self {
-        self.enabled = enabled;
+    /// A configuration read from the standard `OTEL_*` environment variables (the README
+    /// lists them). Builder calls on the result override what the environment says.
+    /// Invalid values are reported by [`crate::init`].
+    pub fn from_env() -> Self {
+        Config::default().with_env()
+    }
+
+    /// Also reads the standard `OTEL_*` environment variables, now. Values set through the
+    /// builder, before or after this call, win over them.
+    pub fn with_env(self) -> Self {
+        let vars = std::env::vars_os().filter_map(|(key, value)| {
+            let key = key.into_string().ok()?;
+            let value = value
+                .into_string()
+                .map_err(|raw| raw.to_string_lossy().into_owned());
+            Some((key, value))
+        });
+        self.read_env(vars)
+    }
+
+    /// Like [`Config::with_env`], reading the given `(name, value)` pairs instead of the
+    /// process environment (for tests, or a configuration kept elsewhere).
+    ///
+    /// ```
+    /// let config = godtrace_runtime::Config::new("svc")
+    ///     .with_env_vars([("OTEL_TRACES_SAMPLER", "always_off")]);
+    /// # let _ = config;
+    /// ```
+    pub fn with_env_vars<I, K, V>(self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.read_env(
+            vars.into_iter()
+                .map(|(key, value)| (key.into(), Ok(value.into()))),
+        )
+    }
+
+    fn read_env(mut self, vars: impl Iterator<Item = (String, EnvValue)>) -> Self {
+        self.env = Some(vars.filter(|(key, _)| key.starts_with("OTEL_")).collect());
         self
     }
 
-    /// The share of root spans recorded, from 0 to 1 (default 1). Children follow their
-    /// parent's decision; the decision is a pure function of the trace id. A value outside
-    /// 0..=1 makes [`crate::init`] return [`crate::InitError::InvalidValue`].
+    /// Checks every value and combines code, environment and defaults.
+    pub(crate) fn resolve(&self) -> Result<Settings, crate::InitError> {
+        let env = match &self.env {
+            Some(vars) => env::parse(vars)?,
+            None => Layer::default(),
+        };
+        settings::resolve(&self.code, &env)
+    }
+
+    /// The `service.name` resource attribute (env: `OTEL_SERVICE_NAME`; default
+    /// `unknown_service`).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.code.service_name = Some(name.into());
+        self
+    }
+
+    /// The `service.version` resource attribute, e.g. `env!("CARGO_PKG_VERSION")`.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.code.service_version = Some(version.into());
+        self
+    }
+
+    /// Adds a resource attribute (env: `OTEL_RESOURCE_ATTRIBUTES`), such as `environment` or
+    /// `region`. A key given in code replaces the same key from the environment.
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.code.resource.push((key.into(), value.into()));
+        self
+    }
+
+    /// Turns all tracing on or off (env: `OTEL_SDK_DISABLED`). Disabled, a traced call costs
+    /// one relaxed atomic load and nothing is exported.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.code.enabled = Some(enabled);
+        self
+    }
+
+    /// The share of root spans recorded, from 0 to 1 (default 1; env:
+    /// `OTEL_TRACES_SAMPLER_ARG`). The decision is a pure function of the trace id. A value
+    /// outside 0..=1 makes [`crate::init`] return [`crate::InitError::InvalidValue`].
     pub fn sample_ratio(mut self, ratio: f64) -> Self {
-        self.sample_ratio = ratio;
+        self.code.sample_ratio = Some(ratio);
+        self
+    }
+
+    /// Whether a child span follows its parent's sampling decision, including a remote
+    /// parent's (default true; env: the `parentbased_` samplers of `OTEL_TRACES_SAMPLER`).
+    /// When false, the ratio decides every span by its trace id.
+    pub fn parent_based(mut self, on: bool) -> Self {
+        self.code.parent_based = Some(on);
         self
     }
 
     /// The longest attribute value kept, in bytes (default 1024). Longer values are cut on a
     /// char boundary and end with a visible marker.
     pub fn max_attribute_len(mut self, bytes: usize) -> Self {
-        self.max_attribute_len = bytes;
+        self.code.max_attribute_len = Some(bytes);
         self
     }
 
-    /// Print each finished trace to stderr as an indented tree (default on while no other
-    /// exporter is configured).
+    /// Print each finished trace to stderr as an indented tree (default: on when no OTLP
+    /// exporter is configured, off when one is).
     pub fn local_tree(mut self, on: bool) -> Self {
-        self.local_tree = on;
+        self.code.local_tree = Some(on);
         self
     }
 
     /// Include every span's attributes in the local tree (default off: names, durations and
     /// error marks only).
     pub fn verbose(mut self, on: bool) -> Self {
-        self.verbose = on;
+        self.code.verbose = Some(on);
+        self
+    }
+
+    /// The OTLP base endpoint, e.g. `http://collector:4317` (env:
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`). Over HTTP, `/v1/traces` is appended, in code exactly as
+    /// from the environment. Setting an endpoint or a [`Config::protocol`] turns OTLP export on.
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.code.endpoint = Some(url.into());
+        self
+    }
+
+    /// The full traces URL, used as it is (env: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`). Wins
+    /// over [`Config::endpoint`].
+    pub fn traces_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.code.traces_endpoint = Some(url.into());
+        self
+    }
+
+    /// The OTLP transport (env: `OTEL_EXPORTER_OTLP_PROTOCOL`; default `http/protobuf` when the
+    /// `otlp-http` feature is on, else `grpc`). Turns OTLP export on.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.code.protocol = Some(protocol);
+        self
+    }
+
+    /// Adds a header (gRPC metadata) sent with every export, e.g. an auth token (env:
+    /// `OTEL_EXPORTER_OTLP_HEADERS`). A name given in code replaces the same name from the
+    /// environment.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.code.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// How long one export request may take (default 10 s; env:
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.code.timeout = Some(timeout);
+        self
+    }
+
+    /// Compression of export requests (default none; env: `OTEL_EXPORTER_OTLP_COMPRESSION`).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.code.compression = Some(compression);
+        self
+    }
+
+    /// Finished spans waiting for export at most (default 2048; env:
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`). Past that, spans are dropped and counted in
+    /// [`crate::stats`].
+    pub fn max_queue_size(mut self, spans: usize) -> Self {
+        self.code.max_queue_size = Some(spans);
+        self
+    }
+
+    /// Spans sent per export request at most (default 512; env:
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`); at most the queue size.
+    pub fn max_export_batch_size(mut self, spans: usize) -> Self {
+        self.code.max_export_batch_size = Some(spans);
+        self
+    }
+
+    /// The longest a finished span waits before it is sent (default 5 s; env:
+    /// `OTEL_BSP_SCHEDULE_DELAY`, in milliseconds). A full batch is sent at once.
+    pub fn schedule_delay(mut self, delay: Duration) -> Self {
+        self.code.schedule_delay = Some(delay);
+        self
+    }
+
+    /// The bound on [`crate::Guard::flush`] and on the shutdown when the guard drops
+    /// (default 30 s; env: `OTEL_BSP_EXPORT_TIMEOUT`, in milliseconds). Neither ever waits
+    /// longer, whatever the backend does.
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.code.export_timeout = Some(timeout);
+        self
+    }
+
+    /// The propagators installed as OpenTelemetry's global text-map propagator (default W3C
+    /// trace context and baggage; env: `OTEL_PROPAGATORS`). An empty list installs none.
+    pub fn propagators(mut self, propagators: impl IntoIterator<Item = Propagator>) -> Self {
+        self.code.propagators = Some(propagators.into_iter().collect());
         self
     }
 }

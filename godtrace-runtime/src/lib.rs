@@ -13,7 +13,9 @@ mod export;
 mod metrics;
 mod provider;
 mod record;
+mod sampler;
 mod span;
+mod stats;
 pub mod testing;
 mod value;
 
@@ -22,8 +24,10 @@ pub mod __private;
 
 pub use api::{SpanGuard, add_event, set_attribute, span, span_id, trace_id};
 pub use config::Config;
+pub use config::{Compression, Propagator, Protocol};
 pub use error::InitError;
 pub use provider::{Guard, init, is_enabled};
+pub use stats::{Stats, stats};
 pub use value::max_attribute_len;
 
 /// The OpenTelemetry API crate godtrace is built on, re-exported so that users name the same

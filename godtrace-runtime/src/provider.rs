@@ -1,10 +1,13 @@
 //! The one global provider: [`init`], its [`Guard`], and the switch the hot path reads.
-use crate::config::Config;
+use crate::config::{Config, Propagator, Settings};
 use crate::error::InitError;
 use crate::export;
+use opentelemetry::KeyValue;
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, TracerProviderBuilder};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -16,6 +19,8 @@ static STATE: OnceLock<State> = OnceLock::new();
 struct State {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
+    /// Bounds the shutdown when the guard drops.
+    shutdown_timeout: Duration,
 }
 
 /// Whether traced calls currently record spans.
@@ -30,8 +35,15 @@ pub(crate) fn tracer() -> Option<&'static SdkTracer> {
 
 /// Installs godtrace for this process and returns the guard that flushes it.
 ///
-/// The provider also becomes OpenTelemetry's global one, so other OpenTelemetry-instrumented
-/// code joins the same traces. A second call returns [`InitError::AlreadyInitialized`].
+/// With an OTLP endpoint or protocol configured (in code or through `OTEL_*` variables, see
+/// [`Config`]), finished spans are batched off the application's threads and exported; with
+/// none, each finished trace is printed to stderr. Also installs the configured text-map
+/// propagators (W3C trace context and baggage by default). The provider becomes
+/// OpenTelemetry's global one, so other OpenTelemetry-instrumented code joins the same traces.
+///
+/// `init` never waits for the network: an unreachable collector shows up later in
+/// [`crate::stats`], not here. It returns [`InitError::InvalidValue`] for a bad setting and
+/// [`InitError::AlreadyInitialized`] on a second call.
 ///
 /// ```
 /// let guard = godtrace_runtime::init(godtrace_runtime::Config::new("quickstart")).unwrap();
@@ -39,32 +51,132 @@ pub(crate) fn tracer() -> Option<&'static SdkTracer> {
 /// drop(guard); // flushes every finished span, then shuts down
 /// ```
 pub fn init(config: Config) -> Result<Guard, InitError> {
-    if !(0.0..=1.0).contains(&config.sample_ratio) {
-        return Err(InitError::invalid(
-            "sample_ratio",
-            &config.sample_ratio.to_string(),
-            "a number from 0 to 1",
-        ));
+    let settings = config.resolve()?;
+    if STATE.get().is_some() {
+        return Err(InitError::AlreadyInitialized);
     }
+    let resource = resource(&settings);
     let mut builder = SdkTracerProvider::builder()
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            config.sample_ratio,
-        ))))
-        .with_resource(
-            Resource::builder()
-                .with_service_name(config.service_name.clone())
-                .build(),
-        )
+        .with_sampler(settings.sampler)
+        .with_resource(resource.clone())
         .with_span_processor(crate::testing::CaptureRouter);
-    if config.local_tree {
-        builder = builder.with_span_processor(export::local::TreePrinter::new(config.verbose));
+    if settings.local_tree {
+        builder = builder.with_span_processor(export::local::TreePrinter::new(settings.verbose));
     }
-    install(builder.build(), &config)?;
+    if settings.enabled {
+        builder = with_exporter(builder, &settings, resource)?;
+    }
+    install_with(
+        builder.build(),
+        settings.max_attribute_len,
+        settings.enabled,
+        settings.batch.export_timeout,
+    )?;
+    opentelemetry::global::set_text_map_propagator(propagator(&settings.propagators));
     Ok(Guard { _private: () })
 }
 
-/// Installs `provider` as the process's one provider.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn with_exporter(
+    builder: TracerProviderBuilder,
+    settings: &Settings,
+    resource: Resource,
+) -> Result<TracerProviderBuilder, InitError> {
+    let Some(export) = settings.export.clone() else {
+        return Ok(builder);
+    };
+    let options = export::worker::Options {
+        request_timeout: export.timeout,
+        destination: export.endpoint.clone(),
+        resource,
+    };
+    let processor = export::batch::BatchProcessor::start(
+        settings.batch,
+        &crate::stats::COUNTERS,
+        options,
+        move || export::otlp::build(&export),
+    )?;
+    Ok(builder.with_span_processor(processor))
+}
+
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+fn with_exporter(
+    builder: TracerProviderBuilder,
+    _settings: &Settings,
+    _resource: Resource,
+) -> Result<TracerProviderBuilder, InitError> {
+    // `Config::resolve` rejects an exporter this build cannot provide.
+    Ok(builder)
+}
+
+/// `telemetry.sdk.*`, `host.name`, `process.pid`, then the configured attributes (which
+/// include `service.name` and `service.version`).
+fn resource(settings: &Settings) -> Resource {
+    let mut builder = Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
+        .with_attribute(KeyValue::new("process.pid", i64::from(std::process::id())));
+    if let Some(host) = host_name() {
+        builder = builder.with_attribute(KeyValue::new("host.name", host));
+    }
+    builder.with_attributes(settings.resource.clone()).build()
+}
+
+#[cfg(unix)]
+fn host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname writes at most that.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8(buf[..end].to_vec())
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+#[cfg(not(unix))]
+fn host_name() -> Option<String> {
+    std::env::var("COMPUTERNAME").ok().filter(|s| !s.is_empty())
+}
+
+fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
+    let parts: Vec<Box<dyn TextMapPropagator + Send + Sync>> = list
+        .iter()
+        .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match p {
+                Propagator::TraceContext => {
+                    Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new())
+                }
+                Propagator::Baggage => {
+                    Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new())
+                }
+            }
+        })
+        .collect();
+    TextMapCompositePropagator::new(parts)
+}
+
+/// Installs `provider` as the process's one provider, with the code settings of `config`
+/// (the test capture's path: no environment, no exporter).
 pub(crate) fn install(provider: SdkTracerProvider, config: &Config) -> Result<(), InitError> {
+    install_with(
+        provider,
+        config
+            .code
+            .max_attribute_len
+            .unwrap_or(crate::value::DEFAULT_MAX_ATTRIBUTE_LEN),
+        config.code.enabled.unwrap_or(true),
+        crate::config::BatchSettings::default().export_timeout,
+    )
+}
+
+fn install_with(
+    provider: SdkTracerProvider,
+    max_attribute_len: usize,
+    enabled: bool,
+    shutdown_timeout: Duration,
+) -> Result<(), InitError> {
     let tracer = provider.tracer("godtrace");
     let mut fresh = false;
     STATE.get_or_init(|| {
@@ -72,6 +184,7 @@ pub(crate) fn install(provider: SdkTracerProvider, config: &Config) -> Result<()
         State {
             provider: provider.clone(),
             tracer,
+            shutdown_timeout,
         }
     });
     if !fresh {
@@ -79,21 +192,25 @@ pub(crate) fn install(provider: SdkTracerProvider, config: &Config) -> Result<()
         let _ = provider.shutdown_with_timeout(Duration::from_secs(1));
         return Err(InitError::AlreadyInitialized);
     }
-    crate::value::set_max_attribute_len(config.max_attribute_len);
+    crate::value::set_max_attribute_len(max_attribute_len);
     opentelemetry::global::set_tracer_provider(provider);
-    ENABLED.store(config.enabled, Ordering::Relaxed);
+    ENABLED.store(enabled, Ordering::Relaxed);
     Ok(())
 }
 
 /// Keeps godtrace running; dropping it flushes every finished span and shuts the exporters
-/// down. Keep it alive in `main` (`let _guard = godtrace::init(...)?;`).
+/// down, within the export timeout ([`Config::export_timeout`]) whatever the backend does.
+/// Keep it alive in `main` (`let _guard = godtrace::init(...)?;`). It may be dropped
+/// anywhere, including inside async code on any tokio runtime.
 #[must_use = "dropping the guard shuts godtrace down at once"]
 pub struct Guard {
     _private: (),
 }
 
 impl Guard {
-    /// Exports every finished span now, without shutting down.
+    /// Exports every span finished so far, now, without shutting down. Returns once they are
+    /// delivered, or when the export timeout ([`Config::export_timeout`]) runs out; a failure
+    /// shows in [`crate::stats`].
     pub fn flush(&self) {
         if let Some(state) = STATE.get() {
             let _ = state.provider.force_flush();
@@ -105,7 +222,7 @@ impl Drop for Guard {
     fn drop(&mut self) {
         ENABLED.store(false, Ordering::Relaxed);
         if let Some(state) = STATE.get() {
-            let _ = state.provider.shutdown();
+            let _ = state.provider.shutdown_with_timeout(state.shutdown_timeout);
         }
     }
 }

@@ -1,0 +1,347 @@
+//! The standard `OTEL_*` environment variables, parsed into a [`Layer`].
+//!
+//! Every value is checked here, so an error names the variable it came from. An empty value
+//! counts as unset (as the OpenTelemetry specification says).
+use super::{Compression, EnvValue, Layer, Propagator, Protocol, url};
+use crate::InitError;
+use std::time::Duration;
+
+const SAMPLERS: &str = "one of always_on, always_off, traceidratio, parentbased_always_on, \
+                        parentbased_always_off, parentbased_traceidratio";
+
+/// Parses the variables godtrace reads; others are ignored.
+pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
+    let get = |name: &str| -> Result<Option<&str>, InitError> {
+        match vars.iter().rev().find(|(key, _)| key == name) {
+            None => Ok(None),
+            Some((_, Ok(value))) if value.trim().is_empty() => Ok(None),
+            Some((_, Ok(value))) => Ok(Some(value.as_str())),
+            Some((_, Err(lossy))) => Err(InitError::invalid(name, lossy, "valid UTF-8 text")),
+        }
+    };
+    let mut layer = Layer::default();
+
+    if let Some(v) = get("OTEL_SDK_DISABLED")? {
+        layer.enabled = Some(!parse_bool("OTEL_SDK_DISABLED", v)?);
+    }
+    layer.service_name = get("OTEL_SERVICE_NAME")?.map(str::to_owned);
+    if let Some(v) = get("OTEL_RESOURCE_ATTRIBUTES")? {
+        layer.resource = parse_pairs("OTEL_RESOURCE_ATTRIBUTES", v)?
+            .into_iter()
+            .map(|(k, v)| (k, v.into()))
+            .collect();
+    }
+    for (name, slot) in [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &mut layer.endpoint),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            &mut layer.traces_endpoint,
+        ),
+    ] {
+        if let Some(v) = get(name)? {
+            url::check(name, v)?;
+            *slot = Some(v.to_owned());
+        }
+    }
+    if let Some(v) = get("OTEL_EXPORTER_OTLP_PROTOCOL")? {
+        layer.protocol = Some(parse_protocol("OTEL_EXPORTER_OTLP_PROTOCOL", v)?);
+    }
+    if let Some(v) = get("OTEL_EXPORTER_OTLP_HEADERS")? {
+        let headers = parse_pairs("OTEL_EXPORTER_OTLP_HEADERS", v)?;
+        for (name, value) in &headers {
+            check_header("OTEL_EXPORTER_OTLP_HEADERS", v, name, value)?;
+        }
+        layer.headers = headers;
+    }
+    layer.timeout = millis(&get, "OTEL_EXPORTER_OTLP_TIMEOUT")?;
+    if let Some(v) = get("OTEL_EXPORTER_OTLP_COMPRESSION")? {
+        layer.compression = Some(match v.trim().to_ascii_lowercase().as_str() {
+            "gzip" => Compression::Gzip,
+            "none" => Compression::None,
+            _ => {
+                return Err(InitError::invalid(
+                    "OTEL_EXPORTER_OTLP_COMPRESSION",
+                    v,
+                    "gzip or none",
+                ));
+            }
+        });
+    }
+    parse_sampler(&get, &mut layer)?;
+    layer.max_queue_size = count(&get, "OTEL_BSP_MAX_QUEUE_SIZE")?;
+    layer.max_export_batch_size = count(&get, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE")?;
+    layer.schedule_delay = millis(&get, "OTEL_BSP_SCHEDULE_DELAY")?;
+    layer.export_timeout = millis(&get, "OTEL_BSP_EXPORT_TIMEOUT")?;
+    if let Some(v) = get("OTEL_PROPAGATORS")? {
+        layer.propagators = Some(parse_propagators(v)?);
+    }
+    Ok(layer)
+}
+
+type Get<'a> = dyn Fn(&str) -> Result<Option<&'a str>, InitError> + 'a;
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, InitError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(InitError::invalid(name, v, "true or false")),
+    }
+}
+
+pub(super) fn parse_protocol(name: &str, v: &str) -> Result<Protocol, InitError> {
+    match v.trim() {
+        "grpc" => Ok(Protocol::Grpc),
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        _ => Err(InitError::invalid(
+            name,
+            v,
+            "grpc or http/protobuf (http/json is not supported)",
+        )),
+    }
+}
+
+fn millis<'a>(get: &Get<'a>, name: &str) -> Result<Option<Duration>, InitError> {
+    let Some(v) = get(name)? else { return Ok(None) };
+    match v.trim().parse::<u64>() {
+        Ok(ms) if ms > 0 => Ok(Some(Duration::from_millis(ms))),
+        _ => Err(InitError::invalid(
+            name,
+            v,
+            "a whole number of milliseconds greater than 0",
+        )),
+    }
+}
+
+fn count<'a>(get: &Get<'a>, name: &str) -> Result<Option<usize>, InitError> {
+    let Some(v) = get(name)? else { return Ok(None) };
+    match v.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(Some(n)),
+        _ => Err(InitError::invalid(name, v, "a whole number greater than 0")),
+    }
+}
+
+fn parse_sampler<'a>(get: &Get<'a>, layer: &mut Layer) -> Result<(), InitError> {
+    let arg = match get("OTEL_TRACES_SAMPLER_ARG")? {
+        None => None,
+        Some(v) => match v.trim().parse::<f64>() {
+            Ok(r) if (0.0..=1.0).contains(&r) => Some(r),
+            _ => {
+                return Err(InitError::invalid(
+                    "OTEL_TRACES_SAMPLER_ARG",
+                    v,
+                    "a number from 0 to 1",
+                ));
+            }
+        },
+    };
+    let Some(sampler) = get("OTEL_TRACES_SAMPLER")? else {
+        return Ok(());
+    };
+    // The argument is read by the ratio samplers only (defaulting to 1, as specified).
+    let (ratio, parent_based) = match sampler.trim() {
+        "always_on" => (1.0, false),
+        "always_off" => (0.0, false),
+        "traceidratio" => (arg.unwrap_or(1.0), false),
+        "parentbased_always_on" => (1.0, true),
+        "parentbased_always_off" => (0.0, true),
+        "parentbased_traceidratio" => (arg.unwrap_or(1.0), true),
+        _ => return Err(InitError::invalid("OTEL_TRACES_SAMPLER", sampler, SAMPLERS)),
+    };
+    layer.sample_ratio = Some(ratio);
+    layer.parent_based = Some(parent_based);
+    Ok(())
+}
+
+fn parse_propagators(v: &str) -> Result<Vec<Propagator>, InitError> {
+    let expected = "a comma-separated list of tracecontext and baggage, or none \
+                    (b3, jaeger, xray and ottrace are not built in)";
+    let names: Vec<&str> = v.split(',').map(str::trim).collect();
+    if names == ["none"] {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for name in names {
+        let p = match name {
+            "tracecontext" => Propagator::TraceContext,
+            "baggage" => Propagator::Baggage,
+            _ => return Err(InitError::invalid("OTEL_PROPAGATORS", v, expected)),
+        };
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// `key=value,key2=value2` with percent-encoded values (W3C baggage style, as
+/// `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS` use).
+fn parse_pairs(name: &str, v: &str) -> Result<Vec<(String, String)>, InitError> {
+    let expected = "comma-separated key=value pairs, values percent-encoded";
+    let mut out = Vec::new();
+    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(InitError::invalid(name, v, expected));
+        };
+        let key = key.trim();
+        let value = percent_decode(value.trim());
+        match value {
+            Some(value) if !key.is_empty() => out.push((key.to_owned(), value)),
+            _ => return Err(InitError::invalid(name, v, expected)),
+        }
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A header name must be an HTTP token (lowercase is sent); a value must be visible ASCII or
+/// spaces.
+pub(super) fn check_header(
+    source: &str,
+    shown: &str,
+    name: &str,
+    value: &str,
+) -> Result<(), InitError> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    let name_ok = !name.is_empty() && name.chars().all(token);
+    let value_ok = value
+        .chars()
+        .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic());
+    if name_ok && value_ok {
+        Ok(())
+    } else {
+        Err(InitError::invalid(
+            source,
+            shown,
+            "header names made of letters, digits and !#$%&'*+-.^_`|~, and values of visible \
+             ASCII characters",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Result<Layer, InitError> {
+        let vars: Vec<_> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Ok(v.to_string())))
+            .collect();
+        parse(&vars)
+    }
+
+    fn message(pairs: &[(&str, &str)]) -> String {
+        env(pairs).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn sampler_variants_set_ratio_and_parent_rule() {
+        let cases = [
+            ("always_on", None, 1.0, false),
+            ("always_off", None, 0.0, false),
+            ("traceidratio", Some("0.25"), 0.25, false),
+            ("traceidratio", None, 1.0, false),
+            ("parentbased_always_on", None, 1.0, true),
+            ("parentbased_always_off", None, 0.0, true),
+            ("parentbased_traceidratio", Some("0.5"), 0.5, true),
+        ];
+        for (name, arg, ratio, parent) in cases {
+            let mut pairs = vec![("OTEL_TRACES_SAMPLER", name)];
+            pairs.extend(arg.map(|a| ("OTEL_TRACES_SAMPLER_ARG", a)));
+            let layer = env(&pairs).unwrap();
+            assert_eq!(layer.sample_ratio, Some(ratio), "{name}");
+            assert_eq!(layer.parent_based, Some(parent), "{name}");
+        }
+    }
+
+    #[test]
+    fn invalid_values_name_variable_value_and_what_is_accepted() {
+        assert_eq!(
+            message(&[("OTEL_TRACES_SAMPLER_ARG", "1.5")]),
+            r#"OTEL_TRACES_SAMPLER_ARG="1.5": expected a number from 0 to 1"#
+        );
+        assert!(message(&[("OTEL_TRACES_SAMPLER", "jaeger_remote")]).contains("always_on"));
+        assert!(message(&[("OTEL_SDK_DISABLED", "yes")]).contains("true or false"));
+        assert!(message(&[("OTEL_BSP_MAX_QUEUE_SIZE", "-1")]).contains("greater than 0"));
+        assert!(message(&[("OTEL_BSP_SCHEDULE_DELAY", "5s")]).contains("milliseconds"));
+        assert!(message(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).contains("grpc"));
+        assert!(message(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317")]).contains("http://"));
+        assert!(message(&[("OTEL_PROPAGATORS", "b3")]).contains("tracecontext"));
+        assert!(message(&[("OTEL_RESOURCE_ATTRIBUTES", "region")]).contains("key=value"));
+        assert!(message(&[("OTEL_EXPORTER_OTLP_HEADERS", "a b=c")]).contains("header names"));
+        assert!(message(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")]).contains("gzip"));
+    }
+
+    #[test]
+    fn non_utf8_values_are_errors() {
+        let vars = vec![("OTEL_SERVICE_NAME".to_owned(), Err("a\u{fffd}".to_owned()))];
+        let err = parse(&vars).unwrap_err().to_string();
+        assert!(err.starts_with("OTEL_SERVICE_NAME="), "{err}");
+        assert!(err.contains("UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn pairs_are_trimmed_and_percent_decoded() {
+        let layer = env(&[
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                " environment=prod , region=eu%2Cwest ",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Bearer%20t0k,x-team=core",
+            ),
+        ])
+        .unwrap();
+        let resource: Vec<_> = layer
+            .resource
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_string()))
+            .collect();
+        assert_eq!(
+            resource,
+            [("environment", "prod".into()), ("region", "eu,west".into())]
+        );
+        assert_eq!(
+            layer.headers,
+            [
+                ("authorization".to_owned(), "Bearer t0k".to_owned()),
+                ("x-team".to_owned(), "core".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_values_count_as_unset_and_propagators_parse() {
+        let layer = env(&[
+            ("OTEL_SERVICE_NAME", ""),
+            ("OTEL_PROPAGATORS", "tracecontext, baggage,tracecontext"),
+        ])
+        .unwrap();
+        assert_eq!(layer.service_name, None);
+        assert_eq!(
+            layer.propagators,
+            Some(vec![Propagator::TraceContext, Propagator::Baggage])
+        );
+        let none = env(&[("OTEL_PROPAGATORS", "none")]).unwrap();
+        assert_eq!(none.propagators, Some(vec![]));
+        let disabled = env(&[("OTEL_SDK_DISABLED", "TRUE")]).unwrap();
+        assert_eq!(disabled.enabled, Some(false));
+    }
+}

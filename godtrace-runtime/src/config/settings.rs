@@ -1,0 +1,470 @@
+//! Code over environment over defaults: the settings `init` acts on.
+use super::{Compression, Layer, Propagator, Protocol, env, url};
+use crate::InitError;
+use crate::sampler::RatioSampler;
+use opentelemetry::{KeyValue, Value};
+use std::time::Duration;
+
+/// Everything `init` needs, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) enabled: bool,
+    /// `service.name`, `service.version` and the user's attributes (code over environment).
+    pub(crate) resource: Vec<KeyValue>,
+    pub(crate) sampler: RatioSampler,
+    pub(crate) max_attribute_len: usize,
+    pub(crate) local_tree: bool,
+    pub(crate) verbose: bool,
+    pub(crate) export: Option<ExportSettings>,
+    pub(crate) batch: BatchSettings,
+    pub(crate) propagators: Vec<Propagator>,
+}
+
+/// Where and how spans are sent over OTLP.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExportSettings {
+    pub(crate) protocol: Protocol,
+    /// The URL as the transport uses it (with `/v1/traces` for HTTP).
+    pub(crate) endpoint: String,
+    /// Headers (lowercase names), code over environment.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) timeout: Duration,
+    pub(crate) compression: Compression,
+}
+
+/// The export queue and its worker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct BatchSettings {
+    pub(crate) max_queue_size: usize,
+    pub(crate) max_export_batch_size: usize,
+    pub(crate) schedule_delay: Duration,
+    /// Bounds each flush and the shutdown.
+    pub(crate) export_timeout: Duration,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+            schedule_delay: Duration::from_millis(5000),
+            export_timeout: Duration::from_millis(30_000),
+        }
+    }
+}
+
+/// The default timeout of one export request.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A value and the name to blame when it is wrong: the builder method or the variable.
+fn pick<T: Clone>(
+    code: &Option<T>,
+    code_name: &'static str,
+    env: &Option<T>,
+    env_name: &'static str,
+) -> Option<(T, &'static str)> {
+    match (code, env) {
+        (Some(v), _) => Some((v.clone(), code_name)),
+        (None, Some(v)) => Some((v.clone(), env_name)),
+        (None, None) => None,
+    }
+}
+
+pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> {
+    let ratio = code.sample_ratio.or(env.sample_ratio).unwrap_or(1.0);
+    if !(0.0..=1.0).contains(&ratio) {
+        return Err(InitError::invalid(
+            "sample_ratio",
+            &ratio.to_string(),
+            "a number from 0 to 1",
+        ));
+    }
+    let sampler = RatioSampler {
+        ratio,
+        parent_based: code.parent_based.or(env.parent_based).unwrap_or(true),
+    };
+    let export = resolve_export(code, env)?;
+    Ok(Settings {
+        enabled: code.enabled.or(env.enabled).unwrap_or(true),
+        resource: resolve_resource(code, env),
+        sampler,
+        max_attribute_len: code
+            .max_attribute_len
+            .unwrap_or(crate::value::DEFAULT_MAX_ATTRIBUTE_LEN),
+        local_tree: code.local_tree.unwrap_or(export.is_none()),
+        verbose: code.verbose.unwrap_or(false),
+        export,
+        batch: resolve_batch(code, env)?,
+        propagators: code
+            .propagators
+            .clone()
+            .or_else(|| env.propagators.clone())
+            .unwrap_or_else(|| vec![Propagator::TraceContext, Propagator::Baggage]),
+    })
+}
+
+fn resolve_resource(code: &Layer, env: &Layer) -> Vec<KeyValue> {
+    let mut attrs: Vec<(String, Value)> = Vec::new();
+    let set = |attrs: &mut Vec<(String, Value)>, key: &str, value: Value| match attrs
+        .iter_mut()
+        .find(|(k, _)| k == key)
+    {
+        Some(slot) => slot.1 = value,
+        None => attrs.push((key.to_owned(), value)),
+    };
+    // Later wins: environment attributes, OTEL_SERVICE_NAME, code attributes, code name.
+    for (k, v) in &env.resource {
+        set(&mut attrs, k, v.clone());
+    }
+    if let Some(name) = &env.service_name {
+        set(&mut attrs, "service.name", name.clone().into());
+    }
+    for (k, v) in &code.resource {
+        set(&mut attrs, k, v.clone());
+    }
+    if let Some(name) = &code.service_name {
+        set(&mut attrs, "service.name", name.clone().into());
+    }
+    if let Some(version) = &code.service_version {
+        set(&mut attrs, "service.version", version.clone().into());
+    }
+    if !attrs.iter().any(|(k, _)| k == "service.name") {
+        set(&mut attrs, "service.name", "unknown_service".into());
+    }
+    attrs
+        .into_iter()
+        .map(|(k, v)| KeyValue::new(k, v))
+        .collect()
+}
+
+fn resolve_export(code: &Layer, env: &Layer) -> Result<Option<ExportSettings>, InitError> {
+    let protocol = pick(
+        &code.protocol,
+        "protocol",
+        &env.protocol,
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    );
+    // Code over environment first; within one source the signal-specific URL wins.
+    let endpoint = [
+        (&code.traces_endpoint, "traces_endpoint", true),
+        (&code.endpoint, "endpoint", false),
+        (
+            &env.traces_endpoint,
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            true,
+        ),
+        (&env.endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT", false),
+    ]
+    .into_iter()
+    .find_map(|(url, name, full)| url.as_ref().map(|u| (u.clone(), name, full)));
+    if endpoint.is_none() && protocol.is_none() {
+        return Ok(None);
+    }
+    let (protocol, protocol_name) = match protocol {
+        Some(p) => p,
+        None => (
+            default_protocol(endpoint.as_ref().map_or("endpoint", |e| e.1))?,
+            "",
+        ),
+    };
+    check_compiled(protocol, protocol_name)?;
+    let endpoint = match endpoint {
+        Some((url, name, full)) => {
+            url::check(name, &url)?;
+            if full {
+                url
+            } else {
+                url::from_base(&url, protocol)
+            }
+        }
+        None => match protocol {
+            Protocol::Grpc => url::GRPC_DEFAULT.to_owned(),
+            Protocol::HttpProtobuf => url::from_base(url::HTTP_DEFAULT_BASE, protocol),
+        },
+    };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (source, list) in [
+        ("OTEL_EXPORTER_OTLP_HEADERS", &env.headers),
+        ("header", &code.headers),
+    ] {
+        for (name, value) in list {
+            env::check_header(source, &format!("{name}={value}"), name, value)?;
+            let name = name.to_ascii_lowercase();
+            headers.retain(|(n, _)| *n != name);
+            headers.push((name, value.clone()));
+        }
+    }
+    let timeout = match pick(
+        &code.timeout,
+        "timeout",
+        &env.timeout,
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+    ) {
+        Some((t, name)) => positive(t, name)?,
+        None => DEFAULT_TIMEOUT,
+    };
+    Ok(Some(ExportSettings {
+        protocol,
+        endpoint,
+        headers,
+        timeout,
+        compression: code
+            .compression
+            .or(env.compression)
+            .unwrap_or(Compression::None),
+    }))
+}
+
+/// `http/protobuf`, as the OpenTelemetry specification says, when that transport is built in.
+fn default_protocol(requested_by: &str) -> Result<Protocol, InitError> {
+    if cfg!(feature = "otlp-http") {
+        Ok(Protocol::HttpProtobuf)
+    } else if cfg!(feature = "otlp-grpc") {
+        Ok(Protocol::Grpc)
+    } else {
+        Err(InitError::invalid(
+            requested_by,
+            "(set)",
+            "no OTLP endpoint: this build has neither the otlp-grpc nor the otlp-http feature",
+        ))
+    }
+}
+
+fn check_compiled(protocol: Protocol, name: &str) -> Result<(), InitError> {
+    let (compiled, value, feature) = match protocol {
+        Protocol::Grpc => (cfg!(feature = "otlp-grpc"), "grpc", "otlp-grpc"),
+        Protocol::HttpProtobuf => (cfg!(feature = "otlp-http"), "http/protobuf", "otlp-http"),
+    };
+    if compiled {
+        Ok(())
+    } else {
+        Err(InitError::invalid(
+            if name.is_empty() { "protocol" } else { name },
+            value,
+            &format!("a protocol built into this godtrace (enable the {feature} feature)"),
+        ))
+    }
+}
+
+fn positive(d: Duration, name: &str) -> Result<Duration, InitError> {
+    if d.is_zero() {
+        Err(InitError::invalid(name, "0s", "a duration greater than 0"))
+    } else {
+        Ok(d)
+    }
+}
+
+fn resolve_batch(code: &Layer, env: &Layer) -> Result<BatchSettings, InitError> {
+    let d = BatchSettings::default();
+    let queue = pick(
+        &code.max_queue_size,
+        "max_queue_size",
+        &env.max_queue_size,
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+    );
+    let batch = pick(
+        &code.max_export_batch_size,
+        "max_export_batch_size",
+        &env.max_export_batch_size,
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    );
+    for (n, name) in [&queue, &batch].into_iter().flatten() {
+        if *n == 0 {
+            return Err(InitError::invalid(
+                name,
+                "0",
+                "a whole number greater than 0",
+            ));
+        }
+    }
+    let max_queue_size = queue.map_or(d.max_queue_size, |q| q.0);
+    let max_export_batch_size = match batch {
+        Some((b, name)) if b > max_queue_size => {
+            return Err(InitError::invalid(
+                name,
+                &b.to_string(),
+                &format!("at most the queue size ({max_queue_size})"),
+            ));
+        }
+        Some((b, _)) => b,
+        // The default batch never exceeds a smaller queue.
+        None => d.max_export_batch_size.min(max_queue_size),
+    };
+    let duration =
+        |c: &Option<Duration>, cn, e: &Option<Duration>, en, default| match pick(c, cn, e, en) {
+            Some((v, name)) => positive(v, name),
+            None => Ok(default),
+        };
+    Ok(BatchSettings {
+        max_queue_size,
+        max_export_batch_size,
+        schedule_delay: duration(
+            &code.schedule_delay,
+            "schedule_delay",
+            &env.schedule_delay,
+            "OTEL_BSP_SCHEDULE_DELAY",
+            d.schedule_delay,
+        )?,
+        export_timeout: duration(
+            &code.export_timeout,
+            "export_timeout",
+            &env.export_timeout,
+            "OTEL_BSP_EXPORT_TIMEOUT",
+            d.export_timeout,
+        )?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+    use crate::config::{Compression, Protocol};
+
+    fn settings(config: Config) -> super::Settings {
+        config.resolve().unwrap()
+    }
+
+    #[test]
+    fn no_endpoint_anywhere_means_no_exporter_and_the_local_tree() {
+        let s = settings(Config::new("svc").with_env_vars([("OTEL_SERVICE_NAME", "x")]));
+        assert!(s.export.is_none());
+        assert!(s.local_tree);
+    }
+
+    #[test]
+    fn the_same_base_endpoint_means_the_same_url_in_code_and_env() {
+        for protocol in ["http/protobuf", "grpc"] {
+            let from_env = settings(Config::new("svc").with_env_vars([
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ]));
+            let from_code = settings(
+                Config::new("svc")
+                    .endpoint("http://c:4318")
+                    .with_env_vars([("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)]),
+            );
+            assert_eq!(from_env.export, from_code.export, "{protocol}");
+        }
+        let http = settings(Config::new("svc").endpoint("http://c:4318"));
+        assert_eq!(http.export.unwrap().endpoint, "http://c:4318/v1/traces");
+        let full = settings(Config::new("svc").with_env_vars([
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:9/custom"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:1"),
+        ]));
+        assert_eq!(full.export.unwrap().endpoint, "http://c:9/custom");
+    }
+
+    #[test]
+    fn defaults_follow_the_protocol() {
+        let grpc = settings(Config::new("svc").protocol(Protocol::Grpc));
+        assert_eq!(grpc.export.unwrap().endpoint, "http://localhost:4317");
+        let http = settings(Config::new("svc").protocol(Protocol::HttpProtobuf));
+        let http = http.export.unwrap();
+        assert_eq!(http.endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(http.timeout.as_millis(), 10_000);
+    }
+
+    #[test]
+    fn code_wins_over_env_whatever_the_call_order() {
+        let env = [
+            ("OTEL_SERVICE_NAME", "from-env"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=env,x-env=1"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "100"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_TRACES_SAMPLER", "always_off"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "10"),
+            ("OTEL_SDK_DISABLED", "true"),
+        ];
+        let before = Config::new("from-code")
+            .endpoint("http://code:4317")
+            .traces_endpoint("http://code:1")
+            .header("Authorization", "code")
+            .timeout(std::time::Duration::from_millis(7))
+            .compression(Compression::None)
+            .sample_ratio(0.5)
+            .max_queue_size(20)
+            .enabled(true);
+        let s = settings(before.clone().with_env_vars(env));
+        let after = settings(
+            Config::default()
+                .with_env_vars(env)
+                .service_name("from-code"),
+        );
+        assert_eq!(after.resource[0].value.as_str(), "from-code");
+        assert!(s.enabled);
+        assert_eq!(s.sampler.ratio, 0.5);
+        assert!(
+            !s.sampler.parent_based,
+            "env's always_off still says not parent-based"
+        );
+        assert_eq!(s.batch.max_queue_size, 20);
+        let name = s
+            .resource
+            .iter()
+            .find(|kv| kv.key.as_str() == "service.name");
+        assert_eq!(name.unwrap().value.as_str(), "from-code");
+        let e = s.export.unwrap();
+        assert_eq!(e.endpoint, "http://code:1");
+        assert_eq!(e.protocol, Protocol::Grpc);
+        assert_eq!(e.timeout.as_millis(), 7);
+        assert_eq!(e.compression, Compression::None);
+        assert_eq!(
+            e.headers,
+            [
+                ("x-env".to_owned(), "1".to_owned()),
+                ("authorization".to_owned(), "code".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn batch_settings_are_checked_together() {
+        let err = Config::new("svc")
+            .with_env_vars([
+                ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+                ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "200"),
+            ])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            r#"OTEL_BSP_MAX_EXPORT_BATCH_SIZE="200": expected at most the queue size (100)"#
+        );
+        let small = settings(Config::new("svc").max_queue_size(8));
+        assert_eq!(small.batch.max_export_batch_size, 8);
+        let err = Config::new("svc").sample_ratio(1.5).resolve().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"sample_ratio="1.5": expected a number from 0 to 1"#
+        );
+        let err = Config::new("svc")
+            .endpoint("localhost:4317")
+            .resolve()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("endpoint=\"localhost:4317\""));
+    }
+
+    #[test]
+    fn resource_merges_env_then_code() {
+        let s = settings(
+            Config::new("svc")
+                .service_version("1.2.3")
+                .resource_attribute("region", "eu")
+                .resource_attribute("shards", 4_i64)
+                .with_env_vars([("OTEL_RESOURCE_ATTRIBUTES", "region=us,environment=prod")]),
+        );
+        let get = |k: &str| {
+            s.resource
+                .iter()
+                .find(|kv| kv.key.as_str() == k)
+                .map(|kv| kv.value.clone())
+        };
+        assert_eq!(get("region").unwrap().as_str(), "eu");
+        assert_eq!(get("environment").unwrap().as_str(), "prod");
+        assert_eq!(get("shards"), Some(opentelemetry::Value::I64(4)));
+        assert_eq!(get("service.version").unwrap().as_str(), "1.2.3");
+    }
+}

@@ -1,0 +1,209 @@
+//! Our batch span processor: a bounded queue on the application's side, one dedicated export
+//! thread on the other (see [`super::worker`]).
+//!
+//! The application's threads only ever take a short lock to push a finished span (or count it
+//! dropped when the queue is full); they never wait for the network. `force_flush` and
+//! `shutdown` block the calling thread on a condition variable with a deadline, and nothing
+//! they wait for runs on the caller's async runtime, so they cannot deadlock whatever runtime
+//! (or none) the caller is on.
+use super::worker::{self, Exporter};
+use crate::InitError;
+use crate::config::BatchSettings;
+use crate::stats::Counters;
+use opentelemetry::Context;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The queue and the signals between the application's threads and the export thread.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) state: Mutex<State>,
+    /// Wakes the export thread: a full batch, a flush, or shutdown.
+    pub(super) wake: Condvar,
+    /// Wakes flush and shutdown callers: an export finished, or the thread exited.
+    pub(super) progress: Condvar,
+    pub(super) settings: BatchSettings,
+    pub(super) counters: &'static Counters,
+    /// The shutdown deadline, for an export already in flight when shutdown starts.
+    pub(super) deadline: tokio::sync::watch::Sender<Option<Instant>>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) queue: VecDeque<SpanData>,
+    /// Spans ever pushed into the queue.
+    pub(super) pushed: u64,
+    /// The highest `pushed` count a pending flush waits for.
+    pub(super) flush_target: u64,
+    /// Spans taken from the queue whose export has finished (delivered or not).
+    pub(super) done: u64,
+    /// Set once by shutdown: the export thread sends what it can until then, and exits.
+    pub(super) shutdown_deadline: Option<Instant>,
+    pub(super) exited: bool,
+}
+
+impl Shared {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the queue consistent: keep going.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The span processor that feeds the export thread.
+#[derive(Debug)]
+pub(crate) struct BatchProcessor {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl BatchProcessor {
+    /// Starts the export thread, which builds its exporter with `make` inside its own runtime,
+    /// and returns once the exporter is built (or failed to build).
+    pub(crate) fn start<E, F>(
+        settings: BatchSettings,
+        counters: &'static Counters,
+        options: worker::Options,
+        make: F,
+    ) -> Result<Self, InitError>
+    where
+        E: Exporter,
+        F: FnOnce() -> Result<E, String> + Send + 'static,
+    {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            progress: Condvar::new(),
+            settings,
+            counters,
+            deadline: tokio::sync::watch::Sender::new(None),
+        });
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("godtrace-export".into())
+            .spawn(move || worker::run(thread_shared, options, make, ready_tx))
+            .map_err(|e| InitError::Exporter(format!("could not start the export thread: {e}")))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(BatchProcessor {
+                shared,
+                thread: Mutex::new(Some(thread)),
+            }),
+            Ok(Err(message)) => {
+                let _ = thread.join();
+                Err(InitError::Exporter(message))
+            }
+            Err(_) => Err(InitError::Exporter(
+                "the export thread stopped while starting".into(),
+            )),
+        }
+    }
+
+    /// Waits until `done(state)` or the thread exited, at most until `deadline`.
+    fn wait_until(&self, deadline: Instant, done: impl Fn(&State) -> bool) -> bool {
+        let mut state = self.shared.lock();
+        loop {
+            if done(&state) {
+                return true;
+            }
+            if state.exited {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            state = self
+                .shared
+                .progress
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+impl SpanProcessor for BatchProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        let counters = self.shared.counters;
+        let mut state = self.shared.lock();
+        if state.queue.len() >= self.shared.settings.max_queue_size
+            || state.shutdown_deadline.is_some()
+        {
+            drop(state);
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        state.queue.push_back(span);
+        state.pushed += 1;
+        let len = state.queue.len();
+        counters.queue_len.store(len as u64, Ordering::Relaxed);
+        drop(state);
+        counters.queued.fetch_add(1, Ordering::Relaxed);
+        if len == self.shared.settings.max_export_batch_size {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// Sends every span queued before the call; returns within the export timeout.
+    fn force_flush(&self) -> OTelSdkResult {
+        let timeout = self.shared.settings.export_timeout;
+        let target = {
+            let mut state = self.shared.lock();
+            if state.done >= state.pushed {
+                return Ok(());
+            }
+            if state.exited || state.shutdown_deadline.is_some() {
+                return Err(OTelSdkError::AlreadyShutdown);
+            }
+            state.flush_target = state.flush_target.max(state.pushed);
+            state.pushed
+        };
+        self.shared.wake.notify_one();
+        if self.wait_until(Instant::now() + timeout, |s| s.done >= target) {
+            Ok(())
+        } else {
+            Err(OTelSdkError::Timeout(timeout))
+        }
+    }
+
+    /// Sends what it can of the queue within `timeout`, then stops the export thread.
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let deadline = Instant::now() + timeout;
+        // The thread stops sending a little before the caller stops waiting, so that it
+        // normally gets to count what it could not send and exit in time.
+        let worker_deadline = deadline - (timeout / 10).min(Duration::from_millis(100));
+        {
+            let mut state = self.shared.lock();
+            if state.shutdown_deadline.is_some() {
+                return Err(OTelSdkError::AlreadyShutdown);
+            }
+            state.shutdown_deadline = Some(worker_deadline);
+        }
+        self.shared.deadline.send_replace(Some(worker_deadline));
+        self.shared.wake.notify_one();
+        if !self.wait_until(deadline, |s| s.exited) {
+            // Still finishing (its own deadline is the same): leave it, never block longer.
+            return Err(OTelSdkError::Timeout(timeout));
+        }
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            // It has exited its loop: joining only collects it.
+            let _ = thread.join();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "batch_tests.rs"]
+mod tests;

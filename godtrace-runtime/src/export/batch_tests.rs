@@ -1,0 +1,217 @@
+//! The batch processor against a scripted exporter: counts, flush, overflow, bounded shutdown.
+use super::*;
+use crate::export::worker::Options;
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{SpanEvents, SpanExporter, SpanLinks};
+use std::sync::atomic::AtomicU64;
+use std::time::SystemTime;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Accept,
+    Fail,
+    Hang,
+}
+
+#[derive(Debug)]
+struct Scripted {
+    mode: Mode,
+    received: Arc<AtomicU64>,
+}
+
+impl SpanExporter for Scripted {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        match self.mode {
+            Mode::Accept => {
+                self.received
+                    .fetch_add(batch.len() as u64, Ordering::SeqCst);
+                Ok(())
+            }
+            Mode::Fail => Err(OTelSdkError::InternalFailure("refused".into())),
+            Mode::Hang => std::future::pending().await,
+        }
+    }
+}
+
+fn span(i: u64) -> SpanData {
+    let context = SpanContext::new(
+        TraceId::from(u128::from(i) + 1),
+        SpanId::from(i + 1),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::default(),
+    );
+    SpanData {
+        span_context: context,
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Internal,
+        name: "work".into(),
+        start_time: SystemTime::now(),
+        end_time: SystemTime::now(),
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: SpanEvents::default(),
+        links: SpanLinks::default(),
+        status: Status::Unset,
+        instrumentation_scope: Default::default(),
+    }
+}
+
+fn start(
+    mode: Mode,
+    queue: usize,
+    batch: usize,
+) -> (BatchProcessor, Arc<AtomicU64>, &'static Counters) {
+    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+    let received = Arc::new(AtomicU64::new(0));
+    let settings = BatchSettings {
+        max_queue_size: queue,
+        max_export_batch_size: batch,
+        // Long: only size, flush and shutdown trigger exports in these tests.
+        schedule_delay: Duration::from_secs(600),
+        export_timeout: Duration::from_secs(20),
+    };
+    let options = Options {
+        request_timeout: Duration::from_secs(600),
+        destination: "scripted".into(),
+        resource: Resource::builder_empty().build(),
+    };
+    let exporter_received = received.clone();
+    let processor = BatchProcessor::start(settings, counters, options, move || {
+        Ok(Scripted {
+            mode,
+            received: exporter_received,
+        })
+    })
+    .unwrap();
+    (processor, received, counters)
+}
+
+fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::SeqCst)
+}
+
+/// Runs `f` on another thread and fails the test if it has not returned within a minute (a
+/// deadlock guard, not a timing assertion).
+fn returns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()).unwrap());
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the call never returned")
+}
+
+#[test]
+fn flush_delivers_every_queued_span() {
+    let (processor, received, counters) = start(Mode::Accept, 5000, 512);
+    for i in 0..1234 {
+        processor.on_end(span(i));
+    }
+    processor.force_flush().unwrap();
+    assert_eq!(get(&received), 1234);
+    assert_eq!(get(&counters.exported), 1234);
+    assert_eq!(get(&counters.queued), 1234);
+    assert_eq!(get(&counters.dropped), 0);
+    assert_eq!(get(&counters.queue_len), 0);
+    processor
+        .shutdown_with_timeout(Duration::from_secs(5))
+        .unwrap();
+}
+
+#[test]
+fn shutdown_delivers_what_is_queued_then_refuses_more() {
+    let (processor, received, counters) = start(Mode::Accept, 5000, 100);
+    for i in 0..3000 {
+        processor.on_end(span(i));
+    }
+    processor
+        .shutdown_with_timeout(Duration::from_secs(20))
+        .unwrap();
+    assert_eq!(get(&received), 3000);
+    processor.on_end(span(1));
+    assert_eq!(get(&counters.dropped), 1);
+    assert!(
+        processor
+            .shutdown_with_timeout(Duration::from_secs(1))
+            .is_err()
+    );
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_the_excess() {
+    let (processor, received, counters) = start(Mode::Hang, 10, 5);
+    for i in 0..100 {
+        processor.on_end(span(i));
+    }
+    let queued = get(&counters.queued);
+    let dropped = get(&counters.dropped);
+    assert_eq!(queued + dropped, 100);
+    // At most one batch is in the hung export, the rest of the queue holds 10.
+    assert!(dropped >= 100 - 10 - 5, "dropped {dropped}");
+    returns(move || {
+        let _ = processor.shutdown_with_timeout(Duration::from_millis(300));
+    });
+    assert_eq!(get(&received), 0);
+}
+
+#[test]
+fn failed_exports_are_counted_with_their_spans() {
+    let (processor, _, counters) = start(Mode::Fail, 100, 4);
+    for i in 0..10 {
+        processor.on_end(span(i));
+    }
+    processor.force_flush().unwrap();
+    assert_eq!(get(&counters.failed_spans), 10);
+    assert_eq!(get(&counters.failed_exports), 3);
+    assert_eq!(get(&counters.exported), 0);
+}
+
+#[test]
+fn shutdown_against_a_hung_backend_returns_and_counts_the_loss() {
+    let (processor, _, counters) = start(Mode::Hang, 100, 10);
+    for i in 0..25 {
+        processor.on_end(span(i));
+    }
+    let counted = returns(move || {
+        let result = processor.shutdown_with_timeout(Duration::from_millis(300));
+        (result.is_ok(), processor)
+    });
+    // The thread got to count every span as lost before exiting, or shutdown gave up first.
+    if counted.0 {
+        assert_eq!(get(&counters.failed_spans), 25);
+    }
+}
+
+#[test]
+fn unsampled_spans_are_ignored() {
+    let (processor, _, counters) = start(Mode::Accept, 10, 5);
+    let mut s = span(1);
+    s.span_context = SpanContext::new(
+        TraceId::from(5u128),
+        SpanId::from(5u64),
+        TraceFlags::default(),
+        false,
+        TraceState::default(),
+    );
+    processor.on_end(s);
+    assert_eq!(get(&counters.queued), 0);
+}
+
+#[test]
+fn an_exporter_that_cannot_be_built_is_an_init_error() {
+    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+    let options = Options {
+        request_timeout: Duration::from_secs(1),
+        destination: "nowhere".into(),
+        resource: Resource::builder_empty().build(),
+    };
+    let err =
+        BatchProcessor::start::<Scripted, _>(BatchSettings::default(), counters, options, || {
+            Err("bad endpoint".into())
+        })
+        .unwrap_err();
+    assert_eq!(err, InitError::Exporter("bad endpoint".into()));
+}

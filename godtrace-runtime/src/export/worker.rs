@@ -1,0 +1,262 @@
+//! The export thread: owns a current-thread tokio runtime and the exporter, takes batches from
+//! the queue by size, by delay, for a flush or at shutdown, and sends them one at a time.
+//!
+//! Everything the transport does (connections, retries, its own logging) runs on this thread,
+//! inside a telemetry-suppressed context, so it never records spans of its own and never waits
+//! on the application's runtime.
+use super::batch::Shared;
+use crate::stats::Counters;
+use opentelemetry::Context;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+/// An exporter the export thread can drive.
+pub(crate) trait Exporter: SpanExporter + 'static {}
+impl<E: SpanExporter + 'static> Exporter for E {}
+
+/// How often, at most, the thread reports dropped spans and failed exports on stderr.
+const REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What the export thread needs besides the queue.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Bounds each export request (`OTEL_EXPORTER_OTLP_TIMEOUT`).
+    pub(crate) request_timeout: Duration,
+    /// Where spans go, for messages.
+    pub(crate) destination: String,
+    pub(crate) resource: Resource,
+}
+
+/// The thread's body. Reports on `ready` whether the exporter could be built.
+pub(super) fn run<E: Exporter>(
+    shared: Arc<Shared>,
+    options: Options,
+    make: impl FnOnce() -> Result<E, String>,
+    ready: Sender<Result<(), String>>,
+) {
+    // Whatever runs on this thread (the transport, its logging, tracing bridges) records no
+    // spans: they would feed the queue this thread drains.
+    let _suppressed = Context::enter_telemetry_suppressed_scope();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("godtrace-export-blocking")
+        .on_thread_start(|| std::mem::forget(Context::enter_telemetry_suppressed_scope()))
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(format!("could not start the export runtime: {e}")));
+            return;
+        }
+    };
+    let exporter = {
+        let _entered = runtime.enter();
+        match make() {
+            Ok(mut exporter) => {
+                exporter.set_resource(&options.resource);
+                exporter
+            }
+            Err(message) => {
+                let _ = ready.send(Err(message));
+                return;
+            }
+        }
+    };
+    let _ = ready.send(Ok(()));
+    // Marks the thread exited however it ends, so flush and shutdown never wait on a dead one.
+    let _exit = ExitGuard(&shared);
+    let mut worker = Worker {
+        shared: &shared,
+        counters: shared.counters,
+        options: &options,
+        drops: Reporter::default(),
+        failures: Reporter::default(),
+    };
+    let deadline = worker.export_loop(&runtime, &exporter);
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let _ = exporter.shutdown_with_timeout(remaining);
+    drop(exporter);
+    // Blocking tasks (name resolution) are not waited for past the deadline.
+    runtime.shutdown_timeout(remaining.min(Duration::from_millis(200)));
+    worker.report(true);
+}
+
+/// Completes at the shutdown deadline; pending while there is none.
+async fn shutdown_deadline(deadline: &mut tokio::sync::watch::Receiver<Option<Instant>>) {
+    loop {
+        let current = *deadline.borrow_and_update();
+        if let Some(at) = current {
+            tokio::time::sleep_until(at.into()).await;
+            return;
+        }
+        if deadline.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+struct ExitGuard<'a>(&'a Shared);
+
+impl Drop for ExitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.lock().exited = true;
+        self.0.progress.notify_all();
+    }
+}
+
+struct Worker<'a> {
+    shared: &'a Shared,
+    counters: &'static Counters,
+    options: &'a Options,
+    drops: Reporter,
+    failures: Reporter,
+}
+
+/// Rate-limits one kind of message: the first at once, then one summary per interval.
+#[derive(Default)]
+struct Reporter {
+    reported: u64,
+    last: Option<Instant>,
+    last_error: String,
+}
+
+impl Reporter {
+    /// The count since the last message, if a message is due.
+    fn due(&mut self, total: u64, force: bool) -> Option<u64> {
+        let now = Instant::now();
+        let due = self.last.is_none_or(|at| now - at >= REPORT_INTERVAL) || force;
+        if total > self.reported && due {
+            let new = total - self.reported;
+            self.reported = total;
+            self.last = Some(now);
+            Some(new)
+        } else {
+            None
+        }
+    }
+}
+
+impl Worker<'_> {
+    /// Exports until shutdown; returns the shutdown deadline.
+    fn export_loop(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        exporter: &impl Exporter,
+    ) -> Instant {
+        let settings = self.shared.settings;
+        let mut timer = Instant::now() + settings.schedule_delay;
+        loop {
+            let (batch, shutdown) = self.next_batch(&mut timer);
+            self.report(false);
+            let taken = batch.len();
+            if taken > 0 {
+                self.export(runtime, exporter, batch, shutdown);
+            }
+            let mut state = self.shared.lock();
+            state.done += taken as u64;
+            self.shared.progress.notify_all();
+            if let Some(deadline) = state.shutdown_deadline
+                && state.queue.is_empty()
+            {
+                return deadline;
+            }
+        }
+    }
+
+    /// Waits for a full batch, the timer, a flush or shutdown, and takes up to one batch.
+    fn next_batch(&self, timer: &mut Instant) -> (Vec<SpanData>, Option<Instant>) {
+        let settings = self.shared.settings;
+        let mut state = self.shared.lock();
+        loop {
+            let now = Instant::now();
+            let flush = state.flush_target > state.done;
+            if state.shutdown_deadline.is_some()
+                || flush
+                || state.queue.len() >= settings.max_export_batch_size
+                || now >= *timer
+            {
+                break;
+            }
+            state = self
+                .shared
+                .wake
+                .wait_timeout(state, *timer - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        let n = state.queue.len().min(settings.max_export_batch_size);
+        let batch: Vec<SpanData> = state.queue.drain(..n).collect();
+        self.counters
+            .queue_len
+            .store(state.queue.len() as u64, Ordering::Relaxed);
+        if state.queue.is_empty() {
+            *timer = Instant::now() + settings.schedule_delay;
+        }
+        (batch, state.shutdown_deadline)
+    }
+
+    fn export(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        exporter: &impl Exporter,
+        batch: Vec<SpanData>,
+        shutdown: Option<Instant>,
+    ) {
+        let n = batch.len();
+        let mut budget = self.options.request_timeout;
+        if let Some(deadline) = shutdown {
+            budget = budget.min(deadline.saturating_duration_since(Instant::now()));
+        }
+        let outcome = if budget.is_zero() {
+            Err("shutdown ran out of time before sending them".to_owned())
+        } else {
+            let mut deadline = self.shared.deadline.subscribe();
+            runtime.block_on(async {
+                tokio::select! {
+                    result = tokio::time::timeout(budget, exporter.export(batch)) => match result {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err(format!("no answer within {budget:?}")),
+                    },
+                    () = shutdown_deadline(&mut deadline) => {
+                        Err("shutdown ran out of time while sending them".to_owned())
+                    }
+                }
+            })
+        };
+        match outcome {
+            Ok(()) => {
+                Counters::add(&self.counters.exported, n);
+                Counters::add(&self.counters.exports, 1);
+            }
+            Err(message) => {
+                Counters::add(&self.counters.failed_spans, n);
+                Counters::add(&self.counters.failed_exports, 1);
+                self.failures.last_error = message;
+            }
+        }
+    }
+
+    /// Writes due summaries of dropped and undelivered spans to stderr.
+    fn report(&mut self, force: bool) {
+        let dropped = self.counters.dropped.load(Ordering::Relaxed);
+        if let Some(new) = self.drops.due(dropped, force) {
+            eprintln!(
+                "godtrace: export queue full (max_queue_size {}): dropped {new} spans \
+                 ({dropped} in all)",
+                self.shared.settings.max_queue_size
+            );
+        }
+        let failed = self.counters.failed_spans.load(Ordering::Relaxed);
+        if let Some(new) = self.failures.due(failed, force) {
+            eprintln!(
+                "godtrace: could not export {new} spans to {} ({failed} in all): {}",
+                self.options.destination, self.failures.last_error
+            );
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Counters of the export pipeline, read through [`stats`].
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The process's export counters. Only the batch processor of the one installed provider
+/// writes them.
+pub(crate) static COUNTERS: Counters = Counters::new();
+
+/// Atomic counters behind [`Stats`].
+#[derive(Debug)]
+pub(crate) struct Counters {
+    pub(crate) queued: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) exported: AtomicU64,
+    pub(crate) failed_spans: AtomicU64,
+    pub(crate) exports: AtomicU64,
+    pub(crate) failed_exports: AtomicU64,
+    pub(crate) queue_len: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) const fn new() -> Self {
+        Counters {
+            queued: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            exported: AtomicU64::new(0),
+            failed_spans: AtomicU64::new(0),
+            exports: AtomicU64::new(0),
+            failed_exports: AtomicU64::new(0),
+            queue_len: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            spans_queued: get(&self.queued),
+            spans_dropped: get(&self.dropped),
+            spans_exported: get(&self.exported),
+            spans_failed: get(&self.failed_spans),
+            exports: get(&self.exports),
+            failed_exports: get(&self.failed_exports),
+            queue_len: get(&self.queue_len),
+        }
+    }
+}
+
+/// A snapshot of the OTLP export pipeline since `init`, from [`stats`].
+///
+/// Every finished, sampled span is either accepted into the export queue (`spans_queued`) or
+/// dropped because the queue was full (`spans_dropped`). A queued span is later either
+/// delivered (`spans_exported`) or lost with a failed export or at a shutdown that ran out of
+/// time (`spans_failed`). All zero when no OTLP exporter is configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Spans accepted into the export queue.
+    pub spans_queued: u64,
+    /// Spans dropped because the export queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    pub spans_dropped: u64,
+    /// Spans the backend accepted.
+    pub spans_exported: u64,
+    /// Queued spans that were not delivered: their export failed or timed out, or shutdown
+    /// ran out of time before sending them.
+    pub spans_failed: u64,
+    /// Export requests that succeeded.
+    pub exports: u64,
+    /// Export requests that failed or timed out.
+    pub failed_exports: u64,
+    /// Spans waiting in the queue right now.
+    pub queue_len: u64,
+}
+
+/// The export counters now; see [`Stats`].
+///
+/// ```
+/// let stats = godtrace_runtime::stats();
+/// assert!(stats.spans_exported <= stats.spans_queued);
+/// ```
+pub fn stats() -> Stats {
+    COUNTERS.snapshot()
+}

@@ -1,0 +1,64 @@
+# Arize Phoenix: a real OTLP backend (gRPC and HTTP/protobuf) with a query API, for the
+# end-to-end suites (tests/e2e_*.rs) and the fault tests that need a real backend.
+#
+# Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS array are set).
+# Installs Phoenix into a venv under $GODTRACE_CACHE once, starts it on 127.0.0.1 with free
+# ports and a throwaway data directory, waits until it answers, appends its PID to PIDS and
+# exports for the tests:
+#   GODTRACE_PHOENIX_HTTP   base URL (OTLP/HTTP at /v1/traces, query API at /v1/projects/...)
+#   GODTRACE_PHOENIX_GRPC   OTLP/gRPC endpoint
+#   GODTRACE_PHOENIX_VENV   the venv, for tests that start a Phoenix of their own
+#   GODTRACE_REQUIRE_E2E=1  so that a test missing the backend fails instead of skipping
+phoenix_version=20.26.1
+phoenix_venv="$GODTRACE_CACHE/phoenix-venv"
+phoenix_marker="$phoenix_venv/.godtrace-installed-$phoenix_version"
+
+if [ ! -e "$phoenix_marker" ]; then
+  echo "installing arize-phoenix==$phoenix_version into $phoenix_venv (about a minute)"
+  rm -rf "$phoenix_venv"
+  python3 -m venv "$phoenix_venv"
+  "$phoenix_venv/bin/pip" install --quiet --disable-pip-version-check \
+    "arize-phoenix==$phoenix_version"
+  touch "$phoenix_marker"
+fi
+
+# Two distinct free loopback ports, chosen by the kernel.
+read -r phoenix_http_port phoenix_grpc_port < <(python3 - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+for s in socks:
+    s.close()
+PY
+)
+
+phoenix_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-phoenix.XXXXXX")"
+PHOENIX_WORKING_DIR="$phoenix_dir" PHOENIX_HOST=127.0.0.1 \
+  PHOENIX_PORT="$phoenix_http_port" PHOENIX_GRPC_PORT="$phoenix_grpc_port" \
+  PHOENIX_TELEMETRY_ENABLED=false PHOENIX_ALLOW_EXTERNAL_RESOURCES=false \
+  "$phoenix_venv/bin/phoenix" serve >"$phoenix_dir/phoenix.log" 2>&1 &
+phoenix_pid=$!
+PIDS+=("$phoenix_pid")
+
+phoenix_deadline=$((SECONDS + 120))
+until curl -sf "http://127.0.0.1:$phoenix_http_port/healthz" >/dev/null 2>&1; do
+  if ! kill -0 "$phoenix_pid" 2>/dev/null; then
+    echo "Phoenix exited while starting; its log:" >&2
+    cat "$phoenix_dir/phoenix.log" >&2
+    exit 1
+  fi
+  if [ "$SECONDS" -ge "$phoenix_deadline" ]; then
+    echo "Phoenix did not answer /healthz within 120 s; its log:" >&2
+    tail -n 50 "$phoenix_dir/phoenix.log" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+
+export GODTRACE_PHOENIX_HTTP="http://127.0.0.1:$phoenix_http_port"
+export GODTRACE_PHOENIX_GRPC="http://127.0.0.1:$phoenix_grpc_port"
+export GODTRACE_PHOENIX_VENV="$phoenix_venv"
+export GODTRACE_REQUIRE_E2E=1
+echo "Phoenix $phoenix_version up: http $GODTRACE_PHOENIX_HTTP, grpc $GODTRACE_PHOENIX_GRPC (pid $phoenix_pid)"

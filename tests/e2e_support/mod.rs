@@ -1,0 +1,118 @@
+//! Shared by the end-to-end suites: finds the Phoenix backend `scripts/test` started, and
+//! queries spans back from it.
+#![allow(dead_code)]
+
+use serde_json::Value as Json;
+use std::time::{Duration, Instant};
+
+/// The Phoenix instance started by `scripts/backends/phoenix.sh`.
+pub struct Phoenix {
+    /// Base URL: OTLP/HTTP at `/v1/traces`, the query API under `/v1/projects`.
+    pub http: String,
+    /// OTLP/gRPC endpoint.
+    pub grpc: String,
+}
+
+/// The backend, or `None` (after printing why) when this run was not started by
+/// `scripts/test`. Panics when `GODTRACE_REQUIRE_E2E=1` says the backend must be there.
+pub fn phoenix() -> Option<Phoenix> {
+    let required = std::env::var("GODTRACE_REQUIRE_E2E").is_ok_and(|v| v == "1");
+    let (http, grpc) = match (
+        std::env::var("GODTRACE_PHOENIX_HTTP"),
+        std::env::var("GODTRACE_PHOENIX_GRPC"),
+    ) {
+        (Ok(http), Ok(grpc)) => (http, grpc),
+        _ if required => panic!(
+            "GODTRACE_REQUIRE_E2E=1 but GODTRACE_PHOENIX_HTTP/GODTRACE_PHOENIX_GRPC are not set: \
+             scripts/backends/phoenix.sh did not start the Phoenix backend"
+        ),
+        _ => {
+            eprintln!("skipped: this end-to-end test needs the Phoenix backend; run scripts/test");
+            return None;
+        }
+    };
+    let healthz = format!("{http}/healthz");
+    if let Err(e) = ureq::get(&healthz).call() {
+        panic!("the Phoenix backend at {http} does not answer {healthz}: {e}");
+    }
+    Some(Phoenix { http, grpc })
+}
+
+/// A project name of its own for this run, so that runs and suites never see each other's
+/// spans.
+pub fn unique_project(suite: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("godtrace-{suite}-{}-{nanos}", std::process::id())
+}
+
+impl Phoenix {
+    /// Every span stored in `project`, optionally of one trace (follows pagination).
+    pub fn spans(&self, project: &str, trace_id: Option<&str>) -> Vec<Json> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut url = format!("{}/v1/projects/{project}/spans?limit=1000", self.http);
+            if let Some(t) = trace_id {
+                url.push_str(&format!("&trace_id={t}"));
+            }
+            if let Some(c) = &cursor {
+                url.push_str(&format!("&cursor={c}"));
+            }
+            let body = match ureq::get(&url).call() {
+                Ok(mut response) => response.body_mut().read_to_string().unwrap_or_default(),
+                // The project does not exist until its first span has been stored.
+                Err(ureq::Error::StatusCode(404)) => return out,
+                Err(e) => panic!("querying {url}: {e}"),
+            };
+            let page: Json = serde_json::from_str(&body)
+                .unwrap_or_else(|e| panic!("{url} answered non-JSON ({e}): {body}"));
+            out.extend(page["data"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(next) if !next.is_empty() => cursor = Some(next.to_owned()),
+                _ => return out,
+            }
+        }
+    }
+
+    /// Polls `project` until `done` holds for its spans (of `trace_id` if given), at most
+    /// `within`; returns the last spans seen either way.
+    pub fn wait_for(
+        &self,
+        project: &str,
+        trace_id: Option<&str>,
+        within: Duration,
+        done: impl Fn(&[Json]) -> bool,
+    ) -> Vec<Json> {
+        let deadline = Instant::now() + within;
+        loop {
+            let spans = self.spans(project, trace_id);
+            if done(&spans) || Instant::now() >= deadline {
+                return spans;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+/// The span named `name`, with a message listing what is there when it is missing.
+pub fn named<'a>(spans: &'a [Json], name: &str) -> &'a Json {
+    let mut found = spans.iter().filter(|s| s["name"] == name);
+    match (found.next(), found.next()) {
+        (Some(s), None) => s,
+        (None, _) => panic!(
+            "no span named {name:?} in the backend; got {:?}",
+            names(spans)
+        ),
+        (Some(_), Some(_)) => panic!("more than one span named {name:?}"),
+    }
+}
+
+/// The names of `spans`.
+pub fn names(spans: &[Json]) -> Vec<&str> {
+    spans.iter().filter_map(|s| s["name"].as_str()).collect()
+}
+
+pub mod tree;

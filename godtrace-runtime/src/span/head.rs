@@ -17,15 +17,25 @@ use std::sync::LazyLock;
 pub(super) enum Head {
     /// Record the span. `root_trace_id` is set for a new trace.
     Sampled { root_trace_id: Option<TraceId> },
-    /// Do not record; `carry` is the context to make current while the call runs, so that
-    /// its children follow the decision (`None`: the caller's context, already current).
-    NotSampled { carry: Option<Context> },
+    /// Do not record. `carry` is the context to make current while the call runs, so that
+    /// its children follow the decision (`None`: the caller's context, already current);
+    /// `sampled_out_root` marks a trace dropped at its root here (see [`enter`]).
+    NotSampled {
+        carry: Option<Context>,
+        sampled_out_root: bool,
+    },
 }
 
 /// Decides whether a call at `site`, under `explicit` or else the current context, is
 /// recorded.
 #[inline]
 pub(super) fn decide(site: &CallSite, explicit: Option<&Context>) -> Head {
+    if explicit.is_none() && IN_SAMPLED_OUT_ROOT.get() {
+        return Head::NotSampled {
+            carry: None,
+            sampled_out_root: true,
+        };
+    }
     let (valid, sampled, trace_id) = match explicit {
         Some(cx) => parent_of(cx),
         None => Context::map_current(parent_of),
@@ -50,14 +60,41 @@ pub(super) fn decide(site: &CallSite, explicit: Option<&Context>) -> Head {
     }
     let carry = match explicit {
         Some(cx) => Some(cx.clone()),
-        // A new trace sampled out: its children must not start traces of their own.
-        None if !valid => Some(SAMPLED_OUT.clone()),
+        // A new trace sampled out: a thread-local mark (far cheaper than attaching a
+        // context) keeps its children from starting traces of their own.
+        None if !valid => {
+            return Head::NotSampled {
+                carry: None,
+                sampled_out_root: true,
+            };
+        }
         // The caller's context is current while a sync body runs; a future may run later
         // elsewhere, so it takes a handle (reference counts only, no allocation).
         None if site.carries_parent => Some(Context::current()),
         None => None,
     };
-    Head::NotSampled { carry }
+    Head::NotSampled {
+        carry,
+        sampled_out_root: false,
+    }
+}
+
+/// Marks (or clears) this thread as running under a sampled-out root; returns the previous
+/// mark, for [`leave`].
+#[inline(always)]
+pub(super) fn enter(sampled_out_root: bool) -> bool {
+    IN_SAMPLED_OUT_ROOT.replace(sampled_out_root)
+}
+
+#[inline(always)]
+pub(super) fn leave(previous: bool) {
+    IN_SAMPLED_OUT_ROOT.set(previous);
+}
+
+/// Under a sampled-out root, the context to propagate instead of the current one: a parent
+/// that is valid and not sampled, so downstream services drop the trace too.
+pub(crate) fn sampled_out_context() -> Option<Context> {
+    IN_SAMPLED_OUT_ROOT.get().then(|| SAMPLED_OUT.clone())
 }
 
 fn parent_of(cx: &Context) -> (bool, bool, TraceId) {
@@ -66,9 +103,8 @@ fn parent_of(cx: &Context) -> (bool, bool, TraceId) {
     (sc.is_valid(), sc.is_sampled(), sc.trace_id())
 }
 
-/// The context current under a sampled-out root: a parent that is valid and not sampled, so
-/// children (local, or remote through propagation) follow the decision. One per process, so
-/// sampled-out calls allocate nothing; its ids carry no meaning.
+/// What is propagated from under a sampled-out root: a parent that is valid and not sampled,
+/// so remote children follow the decision. One per process; its ids carry no meaning.
 static SAMPLED_OUT: LazyLock<Context> = LazyLock::new(|| {
     let ids = RandomIdGenerator::default();
     Context::new().with_remote_span_context(SpanContext::new(
@@ -81,6 +117,8 @@ static SAMPLED_OUT: LazyLock<Context> = LazyLock::new(|| {
 });
 
 thread_local! {
+    /// Set while a call whose trace was dropped at its root runs on this thread.
+    static IN_SAMPLED_OUT_ROOT: Cell<bool> = const { Cell::new(false) };
     static RNG: Cell<u64> = Cell::new(seed());
     static NEXT_TRACE_ID: Cell<Option<TraceId>> = const { Cell::new(None) };
     static DECIDED: Cell<bool> = const { Cell::new(false) };

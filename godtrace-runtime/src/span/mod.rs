@@ -6,7 +6,7 @@
 mod head;
 mod site;
 
-pub(crate) use head::{HandoffIds, already_sampled};
+pub(crate) use head::{HandoffIds, already_sampled, sampled_out_context};
 pub use site::CallSite;
 
 use crate::provider;
@@ -51,6 +51,9 @@ pub struct OpSpan {
     cx: Option<Context>,
     /// Whether the span is sampled in (read on every record, so kept here, not looked up).
     recording: bool,
+    /// The sampled-out-root mark to hold while the call runs (`head::enter`); `None` leaves
+    /// the thread's mark as it is.
+    scope: Option<bool>,
     /// When the call started, for its duration histogram; `None` when not measured.
     timing: Option<Timing>,
     /// Set by an `Err` or a panic: the `error.type` label of the duration histogram.
@@ -94,8 +97,14 @@ impl OpSpan {
             start: Instant::now(),
         });
         let root_trace_id = match head::decide(site, explicit.as_ref()) {
-            head::Head::NotSampled { carry } => {
+            head::Head::NotSampled {
+                carry,
+                sampled_out_root,
+            } => {
                 return OpSpan {
+                    // Whatever context is carried decides for the children; only a root
+                    // dropped here (or under one) sets the thread-local mark.
+                    scope: Some(sampled_out_root),
                     cx: carry,
                     recording: false,
                     timing,
@@ -119,6 +128,7 @@ impl OpSpan {
         };
         OpSpan {
             recording: span.is_recording(),
+            scope: Some(false),
             cx: Some(parent.with_span(span)),
             timing,
             error_type: Cell::new(None),
@@ -137,6 +147,7 @@ impl OpSpan {
         let span = tracer.build_with_context(SpanBuilder::from_name(name), &parent);
         OpSpan {
             recording: span.is_recording(),
+            scope: Some(false),
             cx: Some(parent.with_span(span)),
             timing: None,
             error_type: Cell::new(None),
@@ -149,6 +160,7 @@ impl OpSpan {
         OpSpan {
             cx: None,
             recording: false,
+            scope: None,
             timing: None,
             error_type: Cell::new(None),
         }
@@ -158,7 +170,7 @@ impl OpSpan {
     /// need not be looked at.
     #[inline(always)]
     pub fn is_active(&self) -> bool {
-        self.cx.is_some() || self.timing.is_some()
+        self.cx.is_some() || self.timing.is_some() || self.scope == Some(true)
     }
 
     /// Whether anything recorded on this span will be kept (tracing on and sampled in).
@@ -298,9 +310,13 @@ impl OpSpan {
     /// unwinding.
     #[inline(always)]
     fn run_current<R>(&self, f: impl FnOnce() -> R) -> R {
+        let marked = self.scope.map(head::enter);
         let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
         let outcome = catch_unwind(AssertUnwindSafe(f));
         drop(attached);
+        if let Some(previous) = marked {
+            head::leave(previous);
+        }
         match outcome {
             Ok(ret) => ret,
             Err(payload) => {

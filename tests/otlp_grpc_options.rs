@@ -3,5 +3,5 @@ mod otlp_support;
 
 #[test]
 fn grpc_exports_carry_headers_gzip_and_the_resource() {
-    otlp_support::options::run(otlp_support::Kind::Grpc, godtrace::Protocol::Grpc, "grpc");
+    otlp_support::options::run(otlp_support::Kind::Grpc, "grpc");
 }

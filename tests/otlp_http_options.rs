@@ -4,9 +4,5 @@ mod otlp_support;
 
 #[test]
 fn http_exports_carry_path_headers_gzip_and_the_resource() {
-    otlp_support::options::run(
-        otlp_support::Kind::Http,
-        godtrace::Protocol::HttpProtobuf,
-        "http/protobuf",
-    );
+    otlp_support::options::run(otlp_support::Kind::Http, "http/protobuf");
 }

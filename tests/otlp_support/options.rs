@@ -1,9 +1,9 @@
 //! Headers, compression, resource and endpoint path as a receiver sees them, for either
 //! transport: the environment gives some, code overrides part of it.
 use super::{Kind, Receiver};
-use godtrace::{Compression, Config, Protocol};
+use godtrace::{Compression, Config};
 
-pub fn run(kind: Kind, protocol: Protocol, protocol_name: &str) {
+pub fn run(kind: Kind, protocol_name: &str) {
     let receiver = Receiver::start(kind);
     let guard = godtrace::init(
         Config::new("options-from-code")

@@ -65,6 +65,11 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         return Err(InitError::AlreadyInitialized);
     }
     let resource = resource(&settings);
+    let metrics = config.metrics_settings(settings.export.as_ref())?;
+    let metrics_resource: Vec<KeyValue> = resource
+        .iter()
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
     let mut builder = SdkTracerProvider::builder()
         .with_sampler(settings.sampler)
         .with_id_generator(crate::span::HandoffIds::default())
@@ -75,6 +80,9 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     }
     if settings.enabled {
         builder = with_exporter(builder, &settings, resource)?;
+    }
+    if settings.enabled {
+        crate::metrics::install(metrics, metrics_resource)?;
     }
     install_with(
         builder.build(),
@@ -226,6 +234,7 @@ impl Guard {
     /// delivered, or when the export timeout ([`Config::export_timeout`]) runs out; a failure
     /// shows in [`crate::stats`].
     pub fn flush(&self) {
+        crate::metrics::flush();
         if let Some(state) = STATE.get() {
             let _ = state.provider.force_flush();
         }
@@ -235,6 +244,7 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         ENABLED.store(false, Ordering::Relaxed);
+        crate::metrics::shutdown();
         if let Some(state) = STATE.get() {
             let _ = state.provider.shutdown_with_timeout(state.shutdown_timeout);
         }

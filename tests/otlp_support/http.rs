@@ -74,7 +74,8 @@ fn serve(stream: TcpStream, sink: &Sink, stop: &AtomicBool) {
             headers,
             request,
         });
-        let response = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+        let response =
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
         if writer.write_all(response.as_bytes()).is_err() {
             return;
         }

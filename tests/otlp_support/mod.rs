@@ -51,7 +51,12 @@ impl Received {
         rs.resource
             .iter()
             .flat_map(|r| r.attributes.iter())
-            .map(|kv| (kv.key.clone(), text(kv.value.as_ref().and_then(|v| v.value.as_ref()))))
+            .map(|kv| {
+                (
+                    kv.key.clone(),
+                    text(kv.value.as_ref().and_then(|v| v.value.as_ref())),
+                )
+            })
             .collect()
     }
 
@@ -94,7 +99,10 @@ impl Sink {
     }
 
     pub fn span_names(&self) -> Vec<String> {
-        self.requests().iter().flat_map(Received::span_names).collect()
+        self.requests()
+            .iter()
+            .flat_map(Received::span_names)
+            .collect()
     }
 
     pub fn span_count(&self) -> usize {
@@ -111,7 +119,11 @@ impl Sink {
             if count >= n || now >= deadline {
                 return count;
             }
-            requests = self.changed.wait_timeout(requests, deadline - now).unwrap().0;
+            requests = self
+                .changed
+                .wait_timeout(requests, deadline - now)
+                .unwrap()
+                .0;
         }
     }
 }
@@ -214,7 +226,10 @@ fn bind(port: u16) -> TcpListener {
 
 /// Runs `f` on another thread; panics if it has not returned within `within` (a guard
 /// against deadlocks, not a timing assertion).
-pub fn returns_within<T: Send + 'static>(within: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+pub fn returns_within<T: Send + 'static>(
+    within: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(f());
@@ -222,4 +237,6 @@ pub fn returns_within<T: Send + 'static>(within: Duration, f: impl FnOnce() -> T
     rx.recv_timeout(within)
         .unwrap_or_else(|_| panic!("did not return within {within:?}: deadlock?"))
 }
+pub mod deliver;
+pub mod options;
 pub mod restart;

@@ -34,12 +34,19 @@ pub fn run(kind: Kind, protocol: Protocol) {
     record("before", 10);
     guard.flush();
     let stats = godtrace::stats();
-    assert_eq!((stats.spans_failed, stats.spans_exported), (10, 0), "{stats:?}");
+    assert_eq!(
+        (stats.spans_failed, stats.spans_exported),
+        (10, 0),
+        "{stats:?}"
+    );
 
     receiver.restart();
     record("while_up", 20);
     guard.flush();
-    assert_eq!(receiver.sink.wait_for_spans(20, Duration::from_secs(30)), 20);
+    assert_eq!(
+        receiver.sink.wait_for_spans(20, Duration::from_secs(30)),
+        20
+    );
 
     receiver.stop();
     record("while_down", 5);
@@ -53,7 +60,10 @@ pub fn run(kind: Kind, protocol: Protocol) {
     receiver.sink.wait_for_spans(50, Duration::from_secs(30));
     assert_eq!(count(&receiver, "after_restart"), 30);
     assert_eq!(count(&receiver, "while_up"), 20);
-    assert_eq!(count(&receiver, "before") + count(&receiver, "while_down"), 0);
+    assert_eq!(
+        count(&receiver, "before") + count(&receiver, "while_down"),
+        0
+    );
     let stats = godtrace::stats();
     assert_eq!(stats.spans_exported, 50, "{stats:?}");
     assert_eq!(stats.spans_dropped, 0, "{stats:?}");

@@ -10,7 +10,9 @@ mod api;
 mod config;
 mod error;
 mod export;
+pub mod links;
 mod metrics;
+pub mod propagation;
 mod provider;
 mod record;
 mod sampler;
@@ -30,6 +32,7 @@ pub use metrics::{
     CounterPoint, Exemplar, HistogramPoint, MetricData, MetricPoints, MetricValue, MetricsSnapshot,
     metrics_snapshot, record_counter, record_histogram,
 };
+pub use links::trace_url;
 pub use provider::{Guard, init, is_enabled};
 pub use stats::{Stats, stats};
 pub use value::max_attribute_len;

@@ -36,19 +36,55 @@ fn hostile_trace_contexts_start_new_roots_and_are_counted() {
     let oversized_state = format!("a={}", "x,b=".repeat(5000));
     let cases: Vec<(&str, HashMap<String, String>)> = vec![
         ("too short", headers(&[("traceparent", &valid[..54])])),
-        ("too long for version 00", headers(&[("traceparent", &format!("{valid}-00"))])),
-        ("trace id too long", headers(&[("traceparent", &format!("00-{TID}ab-{SID}-01"))])),
-        ("not hex", headers(&[("traceparent", &format!("00-{}zz-{SID}-01", &TID[..30]))])),
-        ("upper-case hex", headers(&[("traceparent", &valid.to_uppercase())])),
-        ("all-zero trace id", headers(&[("traceparent", &format!("00-{}-{SID}-01", "0".repeat(32)))])),
-        ("all-zero parent id", headers(&[("traceparent", &format!("00-{TID}-{}-01", "0".repeat(16)))])),
-        ("forbidden version ff", headers(&[("traceparent", &format!("ff-{TID}-{SID}-01"))])),
-        ("wrong separators", headers(&[("traceparent", &valid.replace('-', "_"))])),
+        (
+            "too long for version 00",
+            headers(&[("traceparent", &format!("{valid}-00"))]),
+        ),
+        (
+            "trace id too long",
+            headers(&[("traceparent", &format!("00-{TID}ab-{SID}-01"))]),
+        ),
+        (
+            "not hex",
+            headers(&[("traceparent", &format!("00-{}zz-{SID}-01", &TID[..30]))]),
+        ),
+        (
+            "upper-case hex",
+            headers(&[("traceparent", &valid.to_uppercase())]),
+        ),
+        (
+            "all-zero trace id",
+            headers(&[("traceparent", &format!("00-{}-{SID}-01", "0".repeat(32)))]),
+        ),
+        (
+            "all-zero parent id",
+            headers(&[("traceparent", &format!("00-{TID}-{}-01", "0".repeat(16)))]),
+        ),
+        (
+            "forbidden version ff",
+            headers(&[("traceparent", &format!("ff-{TID}-{SID}-01"))]),
+        ),
+        (
+            "wrong separators",
+            headers(&[("traceparent", &valid.replace('-', "_"))]),
+        ),
         ("empty", headers(&[("traceparent", "")])),
-        ("1 MB of junk", headers(&[("traceparent", &"7".repeat(1 << 20))])),
-        ("33 tracestate members", headers(&[("traceparent", &valid), ("tracestate", &too_many_members)])),
-        ("oversized tracestate", headers(&[("traceparent", &valid), ("tracestate", &oversized_state)])),
-        ("invalid tracestate key", headers(&[("traceparent", &valid), ("tracestate", "Bad Key=1")])),
+        (
+            "1 MB of junk",
+            headers(&[("traceparent", &"7".repeat(1 << 20))]),
+        ),
+        (
+            "33 tracestate members",
+            headers(&[("traceparent", &valid), ("tracestate", &too_many_members)]),
+        ),
+        (
+            "oversized tracestate",
+            headers(&[("traceparent", &valid), ("tracestate", &oversized_state)]),
+        ),
+        (
+            "invalid tracestate key",
+            headers(&[("traceparent", &valid), ("tracestate", "Bad Key=1")]),
+        ),
     ];
 
     let before = rejected();
@@ -58,14 +94,23 @@ fn hostile_trace_contexts_start_new_roots_and_are_counted() {
         let trace_id = handle(parent);
         assert_ne!(trace_id, TID, "{what}: joined the hostile trace");
     }
-    assert_eq!(rejected() - before, cases.len() as u64, "one count per rejected request");
+    assert_eq!(
+        rejected() - before,
+        cases.len() as u64,
+        "one count per rejected request"
+    );
     let roots = c.spans_named("server.handle");
     assert_eq!(roots.len(), cases.len());
-    assert!(roots.iter().all(|s| s.parent_span_id.is_none()), "every one a new root");
+    assert!(
+        roots.iter().all(|s| s.parent_span_id.is_none()),
+        "every one a new root"
+    );
 
     // A valid context, and a request with no trace context at all, are not rejections.
     let before = rejected();
-    assert!(propagation::is_remote_parent(&propagation::extract_map(&headers(&[("traceparent", &valid)]))));
+    assert!(propagation::is_remote_parent(&propagation::extract_map(
+        &headers(&[("traceparent", &valid)])
+    )));
     let _ = propagation::extract_map(&headers(&[("content-type", "application/json")]));
     let _ = propagation::extract_map(&headers(&[("tracestate", "a=1")]));
     assert_eq!(rejected(), before);
@@ -74,13 +119,23 @@ fn hostile_trace_contexts_start_new_roots_and_are_counted() {
     let before = rejected();
     let mut twice = http::HeaderMap::new();
     twice.append("traceparent", valid.parse().unwrap());
-    twice.append("traceparent", format!("00-{TID}-{}-01", "1".repeat(16)).parse().unwrap());
-    assert!(!propagation::is_remote_parent(&propagation::extract_headers(&twice)));
+    twice.append(
+        "traceparent",
+        format!("00-{TID}-{}-01", "1".repeat(16)).parse().unwrap(),
+    );
+    assert!(!propagation::is_remote_parent(
+        &propagation::extract_headers(&twice)
+    ));
     let mut opaque = http::HeaderMap::new();
     let mut bytes = valid.clone().into_bytes();
     bytes[10] = 0xE9;
-    opaque.insert("traceparent", http::HeaderValue::from_bytes(&bytes).unwrap());
-    assert!(!propagation::is_remote_parent(&propagation::extract_headers(&opaque)));
+    opaque.insert(
+        "traceparent",
+        http::HeaderValue::from_bytes(&bytes).unwrap(),
+    );
+    assert!(!propagation::is_remote_parent(
+        &propagation::extract_headers(&opaque)
+    ));
     assert_eq!(rejected() - before, 2);
 
     // A rejected trace context keeps the request's valid baggage; an oversized baggage header
@@ -93,7 +148,10 @@ fn hostile_trace_contexts_start_new_roots_and_are_counted() {
     assert_eq!(propagation::baggage(&cx).len(), 1);
     let huge = format!("k={}", "v".repeat(propagation::MAX_BAGGAGE_LEN));
     let cx = propagation::extract_map(&headers(&[("traceparent", &valid), ("baggage", &huge)]));
-    assert!(propagation::is_remote_parent(&cx), "the trace context itself is fine");
+    assert!(
+        propagation::is_remote_parent(&cx),
+        "the trace context itself is fine"
+    );
     assert!(propagation::baggage(&cx).is_empty());
     assert_eq!(godtrace::stats().baggage_rejected - baggage_before, 1);
 
@@ -126,6 +184,9 @@ fn hostile_trace_contexts_start_new_roots_and_are_counted() {
             not_accepted += 1;
         }
     }
-    assert!(not_accepted > 10_000, "most mutations break the header: {not_accepted}");
+    assert!(
+        not_accepted > 10_000,
+        "most mutations break the header: {not_accepted}"
+    );
     assert_eq!(rejected() - before, not_accepted);
 }

@@ -42,7 +42,10 @@ fn the_extracted_remote_span_is_the_parent_of_the_traced_handler() {
     let client = c.span("client.call");
     let handle = c.span("server.handle");
     let step = c.span("server.step");
-    assert_eq!(handle.trace_id, client.trace_id, "one trace across both sides");
+    assert_eq!(
+        handle.trace_id, client.trace_id,
+        "one trace across both sides"
+    );
     assert_eq!(handle.parent_span_id, Some(client.span_id));
     assert_eq!(step.parent_span_id, Some(handle.span_id));
     assert_eq!(seen_trace, client.trace_id.to_string());
@@ -65,10 +68,7 @@ async fn an_async_handler_runs_under_the_remote_parent_too() {
     let handle = c.span("server.handle_async");
     assert_eq!(handle.trace_id, client.trace_id);
     assert_eq!(handle.parent_span_id, Some(client.span_id));
-    assert_eq!(
-        c.span("server.step").parent_span_id,
-        Some(handle.span_id)
-    );
+    assert_eq!(c.span("server.step").parent_span_id, Some(handle.span_id));
 }
 
 #[test]
@@ -152,16 +152,25 @@ fn tracestate_is_carried_to_the_next_hop() {
             "traceparent".to_string(),
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_string(),
         ),
-        ("tracestate".to_string(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE".to_string()),
+        (
+            "tracestate".to_string(),
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE".to_string(),
+        ),
     ]);
     let parent = propagation::extract_map(&incoming);
     let _attached = parent.attach();
     let _span = godtrace::span("next.hop");
     let mut outgoing = HashMap::new();
     propagation::inject_map(&mut outgoing);
-    assert_eq!(outgoing["tracestate"], "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+    assert_eq!(
+        outgoing["tracestate"],
+        "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+    );
     assert!(outgoing["traceparent"].starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
-    assert!(!outgoing["traceparent"].contains("00f067aa0ba902b7"), "a new span id");
+    assert!(
+        !outgoing["traceparent"].contains("00f067aa0ba902b7"),
+        "a new span id"
+    );
 }
 
 #[test]
@@ -186,7 +195,10 @@ fn baggage_round_trips_with_characters_that_need_encoding() {
     let mut headers = http::HeaderMap::new();
     propagation::inject_context(&cx, &mut propagation::HeaderInjector(&mut headers));
     let back = propagation::extract_headers(&headers);
-    assert_eq!(back.baggage().get("tenant").map(|v| v.to_string()), Some("Acme, Inc. = \"ü\"".to_string()));
+    assert_eq!(
+        back.baggage().get("tenant").map(|v| v.to_string()),
+        Some("Acme, Inc. = \"ü\"".to_string())
+    );
 }
 
 #[test]
@@ -218,13 +230,19 @@ fn interoperates_with_the_opentelemetry_sdk_propagators() {
     let mut ours = HashMap::new();
     propagation::inject_context(&cx, &mut ours);
     let read = sdk.extract(&ours);
-    assert_eq!(read.span().span_context().span_id(), cx.span().span_context().span_id());
+    assert_eq!(
+        read.span().span_context().span_id(),
+        cx.span().span_context().span_id()
+    );
 
     // The SDK's writes, ours reads.
     let mut theirs = HashMap::new();
     sdk.inject_context(&cx, &mut theirs);
     let read = propagation::extract_map(&theirs);
-    assert_eq!(read.span().span_context().trace_id(), cx.span().span_context().trace_id());
+    assert_eq!(
+        read.span().span_context().trace_id(),
+        cx.span().span_context().trace_id()
+    );
 
     // Ours as a TextMapPropagator, as other OpenTelemetry code would call it.
     let w3c = W3cPropagator::new();

@@ -344,9 +344,7 @@ fn parse_fields(fields: &Fields<'_>) -> Result<Option<SpanContext>, Rejected> {
 }
 
 fn is_lower_hex(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    bytes.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Parses `version-traceid-parentid-flags` strictly (W3C Trace Context, level 2).
@@ -378,7 +376,11 @@ fn parse_traceparent(value: &str) -> Result<(TraceId, SpanId, TraceFlags), Rejec
     if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
         return Err(Rejected);
     }
-    Ok((trace_id, span_id, TraceFlags::new(flags) & TraceFlags::SAMPLED))
+    Ok((
+        trace_id,
+        span_id,
+        TraceFlags::new(flags) & TraceFlags::SAMPLED,
+    ))
 }
 
 /// Parses the `tracestate` headers (joined with commas, as HTTP allows) strictly.
@@ -415,7 +417,9 @@ fn valid_tracestate_key(key: &str) -> bool {
             && b.len() <= max
             && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
             && b[1..].iter().all(|&c| {
-                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'*' | b'/')
+                c.is_ascii_lowercase()
+                    || c.is_ascii_digit()
+                    || matches!(c, b'_' | b'-' | b'*' | b'/')
             })
     }
     match key.split_once('@') {
@@ -676,7 +680,9 @@ mod tests {
         assert!(!ok(&too_many.join(",")));
         assert!(!ok(&format!("a={}", "x".repeat(257))));
         assert!(!ok(&format!("a=b,{}", "c".repeat(MAX_TRACESTATE_LEN))));
-        for bad in ["a", "A=1", "a=1,a=2", "a=b=c", "a= ", "-a=1", "a@=1", "a=\u{7f}"] {
+        for bad in [
+            "a", "A=1", "a=1,a=2", "a=b=c", "a= ", "-a=1", "a@=1", "a=\u{7f}",
+        ] {
             assert!(!ok(bad), "accepted tracestate {bad:?}");
         }
         let sc = parent_of(&tp, Some("rojo=1,congo=2")).unwrap().unwrap();
@@ -686,7 +692,9 @@ mod tests {
     #[test]
     fn tracestate_headers_join() {
         let fields = Fields {
-            traceparent: Field::Values(vec!["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]),
+            traceparent: Field::Values(vec![
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ]),
             tracestate: Field::Values(vec!["a=1", "b=2"]),
         };
         let sc = parse_fields(&fields).ok().flatten().unwrap();

@@ -257,6 +257,11 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let include_duration = options.include_duration;
+    let sample_rate = match options.sample_rate {
+        Some(rate) => quote!(::core::option::Option::Some(#rate)),
+        None => quote!(::core::option::Option::None),
+    };
+    let carries_parent = !matches!(shape, Shape::Sync);
     let file = quote_spanned!(site_span=> ::core::file!());
     // `line!()` would give the attribute's line (it reports the outermost expansion); the
     // function's own name is where a reader looks.
@@ -266,7 +271,15 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
             ::core::any::type_name_of_val(&__godtrace_path)
         }
         static __GODTRACE_SITE: #pv::CallSite =
-            #pv::CallSite::new(#operation, __godtrace_path, #file, #line, #include_duration);
+            #pv::CallSite::new(
+                #operation,
+                __godtrace_path,
+                #file,
+                #line,
+                #include_duration,
+                #sample_rate,
+                #carries_parent,
+            );
     };
 
     // Arguments, recorded before the body runs (and moves them).

@@ -30,8 +30,8 @@ pub use config::{Compression, Propagator, Protocol};
 pub use error::InitError;
 pub use links::trace_url;
 pub use metrics::{
-    CounterPoint, Exemplar, HistogramPoint, MetricData, MetricPoints, MetricValue, MetricsSnapshot,
-    metrics_snapshot, record_counter, record_histogram,
+    CounterPoint, Exemplar, HistogramPoint, MetricData, MetricPoints, MetricValue, MetricsConfig,
+    MetricsSnapshot, metrics_snapshot, prometheus_addr, record_counter, record_histogram,
 };
 pub use provider::{Guard, init, is_enabled};
 pub use stats::{Stats, stats};

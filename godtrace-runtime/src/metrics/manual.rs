@@ -47,10 +47,12 @@ metric_values!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
 /// record_counter("nft.mints.total", 1, &[KeyValue::new("chain", "solana")]);
 /// ```
 pub fn record_counter(name: &str, value: impl MetricValue, attributes: &[KeyValue]) {
-    if !crate::provider::is_enabled() {
-        return;
+    if crate::provider::is_enabled() {
+        counter_add(name, value.to_f64(), attributes);
     }
-    let value = value.to_f64();
+}
+
+fn counter_add(name: &str, value: f64, attributes: &[KeyValue]) {
     let Some(Instrument::Counter(counter)) = instrument(name, Kind::Counter) else {
         return;
     };
@@ -79,10 +81,12 @@ pub fn record_counter(name: &str, value: impl MetricValue, attributes: &[KeyValu
 /// godtrace_runtime::record_histogram("watermark.confidence_score", 0.98, &[]);
 /// ```
 pub fn record_histogram(name: &str, value: impl MetricValue, attributes: &[KeyValue]) {
-    if !crate::provider::is_enabled() {
-        return;
+    if crate::provider::is_enabled() {
+        histogram_record(name, value.to_f64(), attributes);
     }
-    let value = value.to_f64();
+}
+
+fn histogram_record(name: &str, value: f64, attributes: &[KeyValue]) {
     let Some(Instrument::Histogram(histogram)) = instrument(name, Kind::Histogram) else {
         return;
     };
@@ -156,4 +160,45 @@ pub(crate) fn valid_name(name: &str) -> bool {
         && bytes
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::report::recent;
+
+    fn reports_about(needle: &str) -> usize {
+        recent().iter().filter(|m| m.contains(needle)).count()
+    }
+
+    #[test]
+    fn misuse_is_reported_once_and_dropped() {
+        for _ in 0..3 {
+            counter_add("manual.rs bad name", 1.0, &[]);
+            counter_add("manual.rs.negative", -1.0, &[]);
+            counter_add("manual.rs.negative", f64::INFINITY, &[]);
+            histogram_record("manual.rs.negative", 1.0, &[]);
+            histogram_record("manual.rs.nan", f64::NAN, &[]);
+            counter_add(DURATION_METRIC, 1.0, &[]);
+        }
+        assert_eq!(reports_about("\"manual.rs bad name\" is not a valid metric name"), 1);
+        assert_eq!(reports_about("\"manual.rs.negative\" got the increment"), 1);
+        assert_eq!(reports_about("\"manual.rs.negative\" is a Counter"), 1);
+        assert_eq!(reports_about("\"manual.rs.nan\" got NaN"), 1);
+        assert_eq!(reports_about("\"godtrace.operation.duration\" is not a valid"), 1);
+        let snap = registry().collect();
+        assert_eq!(snap.counter("manual.rs.negative", &[]), None);
+        assert!(snap.metric("manual.rs bad name").is_none());
+    }
+
+    #[test]
+    fn names_follow_the_opentelemetry_syntax() {
+        assert!(valid_name("nft.mints.total"));
+        assert!(valid_name("a/b-c_d.e9"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("9lives"));
+        assert!(!valid_name("has space"));
+        assert!(!valid_name(&"a".repeat(256)));
+        assert!(valid_name(&"a".repeat(255)));
+    }
 }

@@ -6,18 +6,27 @@
 //! series into one model that the exporters render.
 mod attrs;
 mod buckets;
+mod config;
 mod exemplar;
 mod limits;
 mod manual;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod otlp;
+mod prometheus;
 mod registry;
 mod report;
+mod runtime;
 mod series;
 mod site;
 mod snapshot;
 mod table;
 
+pub use config::MetricsConfig;
+pub(crate) use config::MetricsSettings;
 pub use exemplar::Exemplar;
 pub use manual::{MetricValue, record_counter, record_histogram};
+pub use runtime::prometheus_addr;
+pub(crate) use runtime::{flush, install, shutdown};
 pub(crate) use site::SiteMetrics;
 pub use snapshot::{CounterPoint, HistogramPoint, MetricData, MetricPoints, MetricsSnapshot};
 

@@ -42,3 +42,29 @@ pub(crate) fn once_for(key: &str, message: impl FnOnce() -> String) {
 pub(crate) fn recent() -> Vec<String> {
     RECENT.lock().unwrap().clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_problem_is_reported_once() {
+        let flag = AtomicBool::new(false);
+        for _ in 0..3 {
+            once(&flag, || "report.rs test flag".to_owned());
+            once_for("report.rs test key", || "report.rs test key".to_owned());
+        }
+        let recent = recent();
+        assert_eq!(
+            recent
+                .iter()
+                .filter(|m| *m == "report.rs test flag")
+                .count(),
+            1
+        );
+        assert_eq!(
+            recent.iter().filter(|m| *m == "report.rs test key").count(),
+            1
+        );
+    }
+}

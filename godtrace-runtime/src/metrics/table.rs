@@ -126,3 +126,33 @@ impl Series for super::series::CounterSeries {
         &self.attributes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::series::CounterSeries;
+
+    #[test]
+    fn past_the_limit_new_sets_share_the_overflow_series() {
+        let table: SeriesTable<CounterSeries> = SeriesTable::new("table.rs.limit");
+        let limit = limits::cardinality_limit("table.rs.limit");
+        for i in 0..limit + 5 {
+            table
+                .get_or_insert(&[KeyValue::new("i", i as i64)], CounterSeries::new)
+                .add(1.0);
+        }
+        // A known set still finds its own series.
+        table
+            .get_or_insert(&[KeyValue::new("i", 0)], CounterSeries::new)
+            .add(1.0);
+        let series = table.series();
+        assert_eq!(series.len(), limit + 1);
+        let overflow = series.last().unwrap().snapshot();
+        assert_eq!(overflow.attributes, vec![KeyValue::new(OVERFLOW_KEY, true)]);
+        assert_eq!(overflow.value, 5.0);
+        assert_eq!(series[0].snapshot().value, 2.0);
+        let reports = report::recent();
+        let about = |m: &&String| m.contains("\"table.rs.limit\" reached its cardinality limit");
+        assert_eq!(reports.iter().filter(about).count(), 1);
+    }
+}

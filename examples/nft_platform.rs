@@ -8,7 +8,7 @@
 //! ```
 //! With no collector configured, each trace prints to stderr as a tree with its attributes,
 //! and the metrics recorded are listed at the end. With `OTEL_EXPORTER_OTLP_ENDPOINT` set
-//! (e.g. `http://localhost:4317` for the docker-compose stack), the Jaeger link of each
+//! (e.g. `http://localhost:4318` for the docker-compose stack), the Jaeger link of each
 //! workflow is printed instead.
 use godtrace::otel::KeyValue;
 use godtrace::{MetricPoints, record_counter, record_histogram, traced};

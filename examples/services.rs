@@ -11,7 +11,7 @@
 //! ```
 //! With no collector configured each process prints its part of the trace to stderr as a
 //! tree (the same trace id in both). With `OTEL_EXPORTER_OTLP_ENDPOINT` set (e.g.
-//! `http://localhost:4317` for the docker-compose stack) both processes export, and the
+//! `http://localhost:4318` for the docker-compose stack) both processes export, and the
 //! client prints the Jaeger link of each call, where the two services show as one trace.
 //!
 //! Finally the client sends one request with a forged `traceparent` (all-zero ids): the
@@ -70,6 +70,18 @@ fn exporting() -> bool {
 
 fn init(service: &str) -> Result<godtrace::Guard, godtrace::InitError> {
     godtrace::init(godtrace::Config::new(service).verbose(true).with_env())
+}
+
+/// The client's configuration: the environment's, less the Prometheus endpoint, which
+/// belongs to the long-running server (both processes cannot listen on the same port).
+fn init_client() -> Result<godtrace::Guard, godtrace::InitError> {
+    let vars = std::env::vars()
+        .filter(|(key, _)| key != "GODTRACE_PROMETHEUS_LISTEN" && key != "OTEL_METRICS_EXPORTER");
+    godtrace::init(
+        godtrace::Config::new("wallet-gateway")
+            .verbose(true)
+            .with_env_vars(vars),
+    )
 }
 
 // --- both processes -----------------------------------------------------------------------
@@ -147,7 +159,7 @@ impl From<std::io::Error> for GatewayError {
 
 fn client(addr: &str, probe: bool) -> Result<(), Box<dyn Error>> {
     let addr = addr.trim_start_matches("http://").trim_end_matches('/');
-    let guard = init("wallet-gateway")?;
+    let guard = init_client()?;
     let mut failures = 0;
     for wallet in WALLETS {
         match screen_wallet(addr, wallet) {

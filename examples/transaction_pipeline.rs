@@ -8,7 +8,7 @@
 //! With no collector configured, each trace prints to stderr as a tree with its attributes.
 //! To see the traces in Jaeger instead (`docker compose --profile monitoring up -d`):
 //! ```text
-//! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 cargo run --example transaction_pipeline
+//! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run --example transaction_pipeline
 //! ```
 //! and open the link printed after each analysis.
 use godtrace::otel::KeyValue;

@@ -139,6 +139,7 @@ fn in_the_backend_the_server_spans_are_children_of_the_client_spans() {
     // Both processes (the server is started by the client) export to the backend.
     cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", &phoenix.http)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("OTEL_METRICS_EXPORTER", "none")
         .env(
             "OTEL_RESOURCE_ATTRIBUTES",
             format!("openinference.project.name={project}"),

@@ -155,6 +155,7 @@ fn with_an_endpoint_it_exports_and_prints_each_traces_jaeger_link() {
         Some(p) => {
             cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", &p.http)
                 .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+                .env("OTEL_METRICS_EXPORTER", "none")
                 .env(
                     "OTEL_RESOURCE_ATTRIBUTES",
                     format!("openinference.project.name={project}"),
@@ -167,6 +168,7 @@ fn with_an_endpoint_it_exports_and_prints_each_traces_jaeger_link() {
                 format!("http://127.0.0.1:{}", closed_port()),
             )
             .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env("OTEL_METRICS_EXPORTER", "none")
             .env("OTEL_EXPORTER_OTLP_TIMEOUT", "2000")
             .env("OTEL_BSP_EXPORT_TIMEOUT", "2000");
         }

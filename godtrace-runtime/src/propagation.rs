@@ -33,7 +33,8 @@
 //!
 //! # Carriers
 //! A `HashMap<String, String>` ([`inject_map`], [`extract_map`]), an `http::HeaderMap`
-//! ([`inject_headers`], [`extract_headers`], with the `http` cargo feature), or anything that
+//! (`inject_headers`, `extract_headers`, `HeaderInjector`, `HeaderExtractor`, with the `http`
+//! cargo feature), or anything that
 //! implements OpenTelemetry's [`Injector`] / [`Extractor`] ([`inject`], [`extract`]).
 //! [`W3cPropagator`] is the same logic as an OpenTelemetry [`TextMapPropagator`], for code
 //! that takes one.
@@ -295,6 +296,7 @@ enum Field<'a> {
     Absent,
     Values(Vec<&'a str>),
     /// Present but not text (e.g. not visible ASCII in an HTTP header).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     NotText,
 }
 

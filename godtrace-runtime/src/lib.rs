@@ -10,7 +10,9 @@ mod api;
 mod config;
 mod error;
 mod export;
+pub mod links;
 mod metrics;
+pub mod propagation;
 mod provider;
 mod record;
 mod sampler;
@@ -26,6 +28,7 @@ pub use api::{SpanGuard, add_event, set_attribute, span, span_id, trace_id};
 pub use config::Config;
 pub use config::{Compression, Propagator, Protocol};
 pub use error::InitError;
+pub use links::trace_url;
 pub use metrics::{
     CounterPoint, Exemplar, HistogramPoint, MetricData, MetricPoints, MetricValue, MetricsConfig,
     MetricsSnapshot, metrics_snapshot, prometheus_addr, record_counter, record_histogram,

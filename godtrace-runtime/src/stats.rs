@@ -44,6 +44,8 @@ impl Counters {
             exports: get(&self.exports),
             failed_exports: get(&self.failed_exports),
             queue_len: get(&self.queue_len),
+            contexts_rejected: crate::propagation::contexts_rejected(),
+            baggage_rejected: crate::propagation::baggage_rejected(),
         }
     }
 }
@@ -72,6 +74,13 @@ pub struct Stats {
     pub failed_exports: u64,
     /// Spans waiting in the queue right now.
     pub queue_len: u64,
+    /// Incoming trace contexts (`traceparent`/`tracestate`) rejected as malformed or hostile
+    /// since the process started; each such request started a new root trace. See
+    /// [`crate::propagation`].
+    pub contexts_rejected: u64,
+    /// Incoming `baggage` headers dropped as too long or not text since the process started.
+    /// Both propagation counts are kept with or without an exporter.
+    pub baggage_rejected: u64,
 }
 
 /// The export counters now; see [`Stats`].

@@ -1,0 +1,355 @@
+//! The scanner guide's pipeline: for each incoming transaction, transaction analysis, wallet
+//! analysis, pattern detection, risk scoring and a traversal of the wallet's funding graph,
+//! async, as one trace per transaction. The third wallet's analysis fails (its RPC times out).
+//!
+//! ```text
+//! cargo run --example transaction_pipeline
+//! ```
+//! With no collector configured, each trace prints to stderr as a tree with its attributes.
+//! To see the traces in Jaeger instead (`docker compose --profile monitoring up -d`):
+//! ```text
+//! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run --example transaction_pipeline
+//! ```
+//! and open the link printed after each analysis.
+use godtrace::otel::KeyValue;
+use godtrace::traced;
+use std::fmt;
+use std::time::Duration;
+
+/// One transaction the monitor picked up: (signature, signer wallet, token).
+const TRANSACTIONS: [(&str, &str, &str); 3] = [
+    (
+        "5VfYmGCdLz8yXkPq3sJ9aT2wR6nE4hK7uM1cB8vD2xQf",
+        "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU",
+        "pump4Mx8nQ2rT6wYb3",
+    ),
+    (
+        "4Nd1mBQtrMJ8sWcR5vXk2pL7yG3hF9aE6zU1oC4iT8nV",
+        "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM",
+        "pump9Kq2vB7nX4mZc1",
+    ),
+    (
+        "2ZE7R3sKp9XvL4mQ8tY1wN6bC3dF5gH7jA2eU9oI4rTz",
+        "Gh7QkzTimeout3yRpcW4LLmN8vB2xC6dF1aE9sJ5uK0",
+        "pump2Ls5wD8cV1bN7x",
+    ),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AlertLevel {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl AlertLevel {
+    fn from_score(score: f64) -> Self {
+        match score {
+            s if s >= 80.0 => AlertLevel::Critical,
+            s if s >= 60.0 => AlertLevel::High,
+            s if s >= 30.0 => AlertLevel::Medium,
+            _ => AlertLevel::Low,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            AlertLevel::Low => "LOW",
+            AlertLevel::Medium => "MEDIUM",
+            AlertLevel::High => "HIGH",
+            AlertLevel::Critical => "CRITICAL",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum ScanError {
+    RpcTimeout { method: &'static str, attempts: u32 },
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScanError::RpcTimeout { method, attempts } => {
+                write!(f, "RPC {method} timed out after {attempts} attempts")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScanError {}
+
+#[derive(Debug)]
+struct WalletProfile {
+    age_days: u32,
+    transactions: u32,
+    funded_by: &'static str,
+}
+
+#[derive(Debug)]
+struct Detection {
+    pattern: &'static str,
+    confidence: f64,
+}
+
+#[derive(Debug)]
+struct Report {
+    risk_score: f64,
+    alert: AlertLevel,
+    network_size: usize,
+}
+
+/// A stable pseudo-random number in 0..1 for a wallet and a salt (the example's stand-in for
+/// real model outputs).
+fn score_of(wallet: &str, salt: &str) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in wallet.bytes().chain(salt.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % 1000) as f64 / 1000.0
+}
+
+async fn io(ms: u64) {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+// --- 1. transaction analysis --------------------------------------------------------------
+
+#[traced(operation = "rpc.get_transaction")]
+async fn fetch_transaction(signature: &str) -> u64 {
+    io(3).await;
+    signature.len() as u64 * 1_000_000
+}
+
+#[traced(operation = "transaction.analyze")]
+async fn analyze_transaction(signature: &str, wallet: &str, token: &str) -> u64 {
+    godtrace::set_attribute("transaction.signature", signature.to_owned());
+    godtrace::set_attribute("wallet.address", wallet.to_owned());
+    godtrace::set_attribute("token.address", token.to_owned());
+    let lamports = fetch_transaction(signature).await;
+    godtrace::set_attribute("transaction.lamports", lamports as i64);
+    lamports
+}
+
+// --- 2. wallet analysis -------------------------------------------------------------------
+
+#[traced(operation = "rpc.get_account_info")]
+async fn get_account_info(wallet: &str) -> Result<u32, ScanError> {
+    // The third wallet's RPC node never answers in time.
+    if wallet.contains("Timeout") {
+        for attempt in 1..=3 {
+            io(4).await;
+            godtrace::add_event("rpc.retry", [("rpc.attempt", i64::from(attempt).into())]);
+        }
+        return Err(ScanError::RpcTimeout {
+            method: "getAccountInfo",
+            attempts: 3,
+        });
+    }
+    io(5).await;
+    // Account age in days: the first wallet was created just before the token launch.
+    Ok(if wallet.starts_with("7xKX") { 12 } else { 900 })
+}
+
+#[traced(operation = "db.wallet_history")]
+async fn wallet_history(wallet: &str) -> u32 {
+    io(2).await;
+    (score_of(wallet, "history") * 900.0) as u32
+}
+
+#[traced(operation = "wallet.analyze")]
+async fn analyze_wallet(wallet: &str) -> Result<WalletProfile, ScanError> {
+    godtrace::set_attribute("wallet.address", wallet.to_owned());
+    godtrace::set_attribute("analysis.type", "full");
+    let age_days = get_account_info(wallet).await?;
+    let transactions = wallet_history(wallet).await;
+    godtrace::set_attribute("wallet.age_days", i64::from(age_days));
+    godtrace::set_attribute("wallet.transactions", i64::from(transactions));
+    Ok(WalletProfile {
+        age_days,
+        transactions,
+        funded_by: "5tzFkiKscXHK5ZXCGbXZxdw7gTjjD1mBwuoFbhUvuAi9",
+    })
+}
+
+// --- 3. pattern detection -----------------------------------------------------------------
+
+#[traced(operation = "pattern.detect")]
+async fn detect(pattern: &'static str, wallet: &str, profile: &WalletProfile) -> Detection {
+    io(2 + pattern.len() as u64 % 4).await;
+    let youth = if profile.age_days < 120 { 0.3 } else { 0.0 };
+    let confidence = (score_of(wallet, pattern) * 0.7 + youth).min(0.99);
+    godtrace::set_attribute("pattern.type", pattern);
+    godtrace::set_attribute("wallet.address", wallet.to_owned());
+    godtrace::set_attribute("detection.confidence", (confidence * 100.0).round() / 100.0);
+    Detection {
+        pattern,
+        confidence,
+    }
+}
+
+/// The three detectors run concurrently; each is its own child span.
+async fn detect_patterns(wallet: &str, profile: &WalletProfile) -> Vec<Detection> {
+    let (insider, sybil, wash) = tokio::join!(
+        detect("dev_insider", wallet, profile),
+        detect("sybil_army", wallet, profile),
+        detect("wash_trading", wallet, profile),
+    );
+    vec![insider, sybil, wash]
+}
+
+// --- 4. risk scoring ----------------------------------------------------------------------
+
+#[traced(operation = "alert.dispatch")]
+async fn dispatch_alert(wallet: &str, level: AlertLevel) {
+    io(1).await;
+    godtrace::add_event(
+        "alert.raised",
+        [
+            ("alert.level", level.as_str().into()),
+            ("wallet.address", wallet.to_owned().into()),
+        ],
+    );
+    godtrace::record_counter(
+        "scanner.alerts.total",
+        1,
+        &[KeyValue::new("alert.level", level.as_str())],
+    );
+}
+
+#[traced(operation = "risk.score")]
+async fn score_risk(wallet: &str, profile: &WalletProfile, detections: &[Detection]) -> f64 {
+    let strongest = detections
+        .iter()
+        .map(|d| d.confidence)
+        .fold(0.0_f64, f64::max);
+    let activity = (f64::from(profile.transactions) / 900.0).min(1.0);
+    let score = ((strongest * 80.0 + activity * 20.0) * 10.0).round() / 10.0;
+    let level = AlertLevel::from_score(score);
+    godtrace::set_attribute("wallet.address", wallet.to_owned());
+    godtrace::set_attribute("risk.score", score);
+    godtrace::set_attribute("alert.level", level.as_str());
+    if let Some(top) = detections
+        .iter()
+        .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+    {
+        godtrace::set_attribute("pattern.type", top.pattern);
+    }
+    if matches!(level, AlertLevel::High | AlertLevel::Critical) {
+        dispatch_alert(wallet, level).await;
+    }
+    score
+}
+
+// --- 5. graph traversal -------------------------------------------------------------------
+
+#[traced(operation = "graph.hop")]
+async fn hop(depth: u32, frontier: Vec<String>) -> Vec<String> {
+    io(2).await;
+    let next: Vec<String> = frontier
+        .iter()
+        .flat_map(|w| {
+            let fan_out = 1 + (score_of(w, "fan") * 3.0) as usize;
+            (0..fan_out).map(move |i| format!("{}{i}", &w[..w.len().min(6)]))
+        })
+        .collect();
+    godtrace::set_attribute("graph.depth", i64::from(depth));
+    godtrace::set_attribute("nodes.discovered", next.len() as i64);
+    next
+}
+
+#[traced(operation = "graph.traverse")]
+async fn traverse(start: &str, funded_by: &str, max_depth: u32) -> usize {
+    godtrace::set_attribute("wallet.address", start.to_owned());
+    godtrace::set_attribute("graph.depth", i64::from(max_depth));
+    let mut frontier = vec![start.to_owned(), funded_by.to_owned()];
+    let mut discovered = 0;
+    for depth in 1..=max_depth {
+        // Each hop runs as its own task and still nests under this span.
+        frontier = tokio::spawn(hop(depth, frontier))
+            .await
+            .expect("graph hop task");
+        discovered += frontier.len();
+    }
+    godtrace::set_attribute("nodes.discovered", discovered as i64);
+    discovered
+}
+
+// --- the pipeline -------------------------------------------------------------------------
+
+/// One transaction through every stage; the root span of its trace.
+#[traced(operation = "scanner.full_analysis")]
+async fn full_analysis(signature: &str, wallet: &str, token: &str) -> Result<Report, ScanError> {
+    godtrace::set_attribute("transaction.signature", signature.to_owned());
+    godtrace::set_attribute("wallet.address", wallet.to_owned());
+    let outcome = pipeline(signature, wallet, token).await;
+    report(wallet, &outcome);
+    outcome
+}
+
+async fn pipeline(signature: &str, wallet: &str, token: &str) -> Result<Report, ScanError> {
+    analyze_transaction(signature, wallet, token).await;
+    let profile = analyze_wallet(wallet).await?;
+    let detections = detect_patterns(wallet, &profile).await;
+    let risk_score = score_risk(wallet, &profile, &detections).await;
+    let network_size = traverse(wallet, profile.funded_by, 3).await;
+    Ok(Report {
+        risk_score,
+        alert: AlertLevel::from_score(risk_score),
+        network_size,
+    })
+}
+
+/// Prints the outcome with the trace id, and the Jaeger link when traces are exported.
+fn report(wallet: &str, outcome: &Result<Report, ScanError>) {
+    let short = format!("{}…{}", &wallet[..4], &wallet[wallet.len() - 4..]);
+    match outcome {
+        Ok(r) => println!(
+            "{short}: risk {:.1} {} ({} wallets in its funding graph)",
+            r.risk_score,
+            r.alert.as_str(),
+            r.network_size
+        ),
+        Err(e) => println!("{short}: analysis failed: {e}"),
+    }
+    if let Some(trace_id) = godtrace::trace_id() {
+        println!("  trace id: {trace_id}");
+    }
+    if exporting()
+        && let Some(url) = godtrace::trace_url()
+    {
+        println!("  view at:  {url}");
+    }
+}
+
+/// Whether an OTLP endpoint is configured in the environment (then `init` exports instead of
+/// printing trees, and the Jaeger link is worth printing).
+fn exporting() -> bool {
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ]
+    .iter()
+    .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let config = godtrace::Config::new("transaction-pipeline")
+        .verbose(true)
+        .with_env();
+    let _guard = godtrace::init(config)?;
+    let mut failed = 0;
+    for (signature, wallet, token) in TRANSACTIONS {
+        if full_analysis(signature, wallet, token).await.is_err() {
+            failed += 1;
+        }
+    }
+    println!(
+        "{} transactions analysed, {failed} failed",
+        TRANSACTIONS.len()
+    );
+    Ok(())
+}

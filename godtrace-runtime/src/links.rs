@@ -1,0 +1,75 @@
+//! Links to a trace in the Jaeger UI, to print after an operation for debugging.
+//!
+//! The UI's base address is, in order: what [`set_jaeger_ui`] set, the `GODTRACE_JAEGER_UI`
+//! environment variable, or `http://localhost:16686` (the docker-compose stack).
+use std::sync::RwLock;
+
+/// The Jaeger UI base address used when nothing else is configured.
+pub const DEFAULT_JAEGER_UI: &str = "http://localhost:16686";
+
+/// The environment variable naming the Jaeger UI base address, e.g.
+/// `GODTRACE_JAEGER_UI=https://jaeger.internal.example`.
+pub const JAEGER_UI_ENV: &str = "GODTRACE_JAEGER_UI";
+
+static UI_OVERRIDE: RwLock<Option<String>> = RwLock::new(None);
+
+/// The link to the current trace in the Jaeger UI (`{ui}/trace/{trace id}`), or `None`
+/// outside any span (or before `init`).
+///
+/// ```
+/// let _capture = godtrace_runtime::testing::capture(); // or `init` in a real program
+/// let _span = godtrace_runtime::span("wallet.analyze");
+/// let url = godtrace_runtime::trace_url().unwrap();
+/// let id = godtrace_runtime::trace_id().unwrap();
+/// assert!(url.ends_with(&format!("/trace/{id}")));
+/// ```
+pub fn trace_url() -> Option<String> {
+    crate::trace_id().map(trace_url_for)
+}
+
+/// The Jaeger UI link to the trace `trace_id` (32 hex digits, as [`crate::trace_id`]
+/// returns).
+///
+/// ```
+/// use godtrace_runtime::links::trace_url_for;
+///
+/// let url = trace_url_for("4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert!(url.ends_with("/trace/4bf92f3577b34da6a3ce929d0e0e4736"));
+/// ```
+pub fn trace_url_for(trace_id: impl AsRef<str>) -> String {
+    format!("{}/trace/{}", jaeger_ui(), trace_id.as_ref())
+}
+
+/// The Jaeger UI base address in use, without a trailing slash.
+///
+/// ```
+/// let base = godtrace_runtime::links::jaeger_ui();
+/// assert!(!base.ends_with('/'));
+/// ```
+pub fn jaeger_ui() -> String {
+    let set = UI_OVERRIDE
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let base = set
+        .or_else(|| std::env::var(JAEGER_UI_ENV).ok())
+        .map(|s| s.trim().trim_end_matches('/').to_owned())
+        .filter(|s| !s.is_empty());
+    base.unwrap_or_else(|| DEFAULT_JAEGER_UI.to_owned())
+}
+
+/// Sets the Jaeger UI base address for this process, over `GODTRACE_JAEGER_UI`; an empty
+/// string goes back to the environment or the default.
+///
+/// ```
+/// use godtrace_runtime::links;
+///
+/// links::set_jaeger_ui("https://jaeger.example/");
+/// assert_eq!(links::trace_url_for("abc"), "https://jaeger.example/trace/abc");
+/// # links::set_jaeger_ui("");
+/// ```
+pub fn set_jaeger_ui(base: impl Into<String>) {
+    let base = base.into();
+    let value = (!base.trim().is_empty()).then_some(base);
+    *UI_OVERRIDE.write().unwrap_or_else(|e| e.into_inner()) = value;
+}

@@ -1,11 +1,10 @@
 //! Head sampling from the hot path: per-operation rates, children following their root, and
 //! sampled-out calls that allocate nothing. (One `init` per process: its own test binary.)
-use godtrace::otel::Context;
 use godtrace::{Config, testing, traced};
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Once;
-use std::cell::Cell;
 
 /// Counts this thread's allocations only: the other tests here run in parallel.
 struct Counting;
@@ -56,9 +55,7 @@ fn child(depth: u32) {
 fn sampled_out_root() -> HashMap<String, String> {
     child(2);
     let mut headers = HashMap::new();
-    godtrace::otel::global::get_text_map_propagator(|p| {
-        p.inject_context(&Context::current(), &mut headers)
-    });
+    godtrace::propagation::inject_map(&mut headers);
     headers
 }
 

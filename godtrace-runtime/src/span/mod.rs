@@ -12,6 +12,7 @@ pub use site::CallSite;
 use crate::provider;
 use opentelemetry::trace::{Span as _, SpanBuilder, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
+use quanta::Instant;
 use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
@@ -19,7 +20,6 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::Poll;
-use std::time::Instant;
 
 /// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
 /// of one, where `None` means "the current context".

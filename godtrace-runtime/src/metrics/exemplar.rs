@@ -154,7 +154,13 @@ mod tests {
             (ex.trace_id, ex.span_id, ex.value),
             (trace_id, span_id, 0.25)
         );
-        let age = SystemTime::now().duration_since(ex.time).unwrap_or_default();
-        assert!(ex.time > UNIX_EPOCH && age < Duration::from_secs(60), "{:?}", ex.time);
+        let age = SystemTime::now()
+            .duration_since(ex.time)
+            .unwrap_or_default();
+        assert!(
+            ex.time > UNIX_EPOCH && age < Duration::from_secs(60),
+            "{:?}",
+            ex.time
+        );
     }
 }

@@ -8,7 +8,7 @@ use super::config::Target;
 use super::registry::registry;
 use super::worker::Worker;
 use crate::InitError;
-use opentelemetry::KeyValue;
+use opentelemetry::{Context, KeyValue};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -64,8 +64,12 @@ fn run(
     commands: &mpsc::Receiver<Command>,
     ready: &mpsc::SyncSender<Result<(), String>>,
 ) {
+    // Whatever runs here (the transport and its logging, tracing bridges) records no spans.
+    let _suppressed = Context::enter_telemetry_suppressed_scope();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .thread_name("godtrace-metrics-blocking")
+        .on_thread_start(|| std::mem::forget(Context::enter_telemetry_suppressed_scope()))
         .build()
     {
         Ok(rt) => rt,

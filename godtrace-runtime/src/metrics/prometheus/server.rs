@@ -78,6 +78,7 @@ impl Drop for Server {
 }
 
 fn serve(listener: TcpListener, stop: &AtomicBool) {
+    let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;

@@ -1,7 +1,12 @@
 //! Sampling does not affect metrics: with every trace sampled out, each call is still measured
 //! (and leaves no exemplar). Also serves the result on a Prometheus endpoint bound by `init`,
-//! which stops with the guard. Its own test binary: it needs its own `init`.
-use godtrace::{Config, MetricsConfig, metrics_snapshot, prometheus_addr, traced};
+//! which stops with the guard, and applies the configured cardinality limit and buckets. Its
+//! own test binary: it needs its own `init`.
+use godtrace::otel::KeyValue;
+use godtrace::{
+    Config, MetricsConfig, metrics_snapshot, prometheus_addr, record_counter, record_histogram,
+    traced,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -30,7 +35,12 @@ fn sampled_out_calls_are_still_measured_and_served() {
         Config::new("metrics-sampled-out")
             .sample_ratio(0.0)
             .local_tree(false)
-            .metrics(MetricsConfig::new().prometheus_listen("127.0.0.1:0")),
+            .metrics(
+                MetricsConfig::new()
+                    .prometheus_listen("127.0.0.1:0")
+                    .cardinality_limit_for("sampled_out.limited", 2)
+                    .histogram_buckets("sampled_out.amounts", [1.0, 2.0]),
+            ),
     )
     .unwrap();
     for i in 0..10 {
@@ -65,6 +75,22 @@ fn sampled_out_calls_are_still_measured_and_served() {
     );
     assert!(om.ends_with("# EOF\n"));
     assert!(!om.contains(" # {trace_id="), "{om}");
+
+    // Past the limit, new attribute sets share one overflow series.
+    for user in 0..5 {
+        record_counter("sampled_out.limited", 1, &[KeyValue::new("user", user)]);
+    }
+    let snap = metrics_snapshot();
+    let user = |u: i64| snap.counter("sampled_out.limited", &[KeyValue::new("user", u)]);
+    assert_eq!((user(0), user(1), user(2)), (Some(1.0), Some(1.0), None));
+    let overflow = [KeyValue::new("otel.metric.overflow", true)];
+    assert_eq!(snap.counter("sampled_out.limited", &overflow), Some(3.0));
+    // Configured buckets.
+    record_histogram("sampled_out.amounts", 1.5, &[]);
+    let amounts = metrics_snapshot();
+    let amounts = amounts.histogram("sampled_out.amounts", &[]).unwrap();
+    assert_eq!(amounts.bounds, vec![1.0, 2.0]);
+    assert_eq!(amounts.bucket_counts, vec![0, 1, 0]);
 
     drop(guard);
     assert_eq!(prometheus_addr(), None);

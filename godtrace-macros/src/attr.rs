@@ -18,6 +18,8 @@ pub(crate) struct Options {
     /// Where the `skip(...)` list was, for errors about it as a whole.
     pub skip_span: Option<Span>,
     pub krate: Option<syn::Path>,
+    /// `sample_rate = 0.01`: the share of this operation's root calls recorded.
+    pub sample_rate: Option<f64>,
     /// `parent = expr`: the context to start under instead of the current one.
     pub parent: Option<Expr>,
     pub errors: Vec<syn::Error>,
@@ -28,10 +30,11 @@ const OPTIONS: &[&str] = &[
     "include_args",
     "include_result",
     "skip",
+    "sample_rate",
     "parent",
     "crate",
 ];
-const VALID: &str = "valid options: `operation = \"name\"`, `include_args`, `include_result`, `include_duration = false`, `skip(arg, ...)`, `parent = context_expr`, `crate = path`";
+const VALID: &str = "valid options: `operation = \"name\"`, `include_args`, `include_result`, `include_duration = false`, `skip(arg, ...)`, `sample_rate = 0.01`, `parent = context_expr`, `crate = path`";
 
 impl Options {
     pub(crate) fn parse(tokens: TokenStream) -> Options {
@@ -44,6 +47,7 @@ impl Options {
             skip_span: None,
             krate: None,
             parent: None,
+            sample_rate: None,
             errors: Vec::new(),
         };
         let mut seen: Vec<String> = Vec::new();
@@ -117,6 +121,29 @@ impl Options {
             ("skip", _) => self.error(
                 &option.name,
                 "`skip` takes a list: `skip(password, api_key)`",
+            ),
+            ("sample_rate", Value::Expr(Expr::Lit(syn::ExprLit { lit, .. }))) => {
+                let parsed = match &lit {
+                    Lit::Float(f) => f.base10_parse::<f64>().ok(),
+                    Lit::Int(i) => i.base10_parse::<u8>().ok().map(f64::from),
+                    _ => None,
+                };
+                match parsed {
+                    Some(rate) if (0.0..=1.0).contains(&rate) => self.sample_rate = Some(rate),
+                    Some(rate) => self.error(
+                        &lit,
+                        format!("`sample_rate` is the share of root calls recorded, from 0 to 1: {rate} is out of range"),
+                    ),
+                    None => self.error(&lit, "`sample_rate` takes a number from 0 to 1: `sample_rate = 0.01`"),
+                }
+            }
+            ("sample_rate", Value::Expr(e)) => self.error(
+                &e,
+                "`sample_rate` takes a number literal from 0 to 1: `sample_rate = 0.01`",
+            ),
+            ("sample_rate", _) => self.error(
+                &option.name,
+                "`sample_rate` needs a value: `sample_rate = 0.01`",
             ),
             ("parent", Value::Expr(e)) => self.parent = Some(e),
             ("parent", _) => self.error(

@@ -257,6 +257,11 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let include_duration = options.include_duration;
+    let sample_rate = match options.sample_rate {
+        Some(rate) => quote!(::core::option::Option::Some(#rate)),
+        None => quote!(::core::option::Option::None),
+    };
+    let carries_parent = !matches!(shape, Shape::Sync);
     let file = quote_spanned!(site_span=> ::core::file!());
     // `line!()` would give the attribute's line (it reports the outermost expansion); the
     // function's own name is where a reader looks.
@@ -266,7 +271,15 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
             ::core::any::type_name_of_val(&__godtrace_path)
         }
         static __GODTRACE_SITE: #pv::CallSite =
-            #pv::CallSite::new(#operation, __godtrace_path, #file, #line, #include_duration);
+            #pv::CallSite::new(
+                #operation,
+                __godtrace_path,
+                #file,
+                #line,
+                #include_duration,
+                #sample_rate,
+                #carries_parent,
+            );
     };
 
     // Arguments, recorded before the body runs (and moves them).
@@ -327,16 +340,28 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
     } else {
         quote!()
     };
-    let block = &f.block;
+    // The body's statements go in directly, inside braces that carry the span of the user's
+    // own braces: no lint sees extra braces, and a type error about the body's value points
+    // at the user's body, as it would without the attribute.
+    let braces = f.block.brace_token.span.join();
+    let stmts = &f.block.stmts;
+    let user_braces = |prefix: TokenStream| {
+        let mut group =
+            proc_macro2::Group::new(proc_macro2::Delimiter::Brace, quote!(#prefix #(#stmts)*));
+        group.set_span(braces);
+        group
+    };
 
     let call = match shape {
-        Shape::Sync => quote! {
-            #pv::run_sync(#span_var, move || { #typed_return #block }, #finish)
-        },
+        Shape::Sync => {
+            let body = user_braces(typed_return);
+            let closure = quote_spanned!(braces=> move || #body);
+            quote!(#pv::run_sync(#span_var, #closure, #finish))
+        }
         Shape::ReturnsFuture { boxed } => {
-            let fut = quote! {
-                #pv::instrument_future(#span_var, move || { #typed_return #block }, #finish)
-            };
+            let body = user_braces(typed_return);
+            let closure = quote_spanned!(braces=> move || #body);
+            let fut = quote!(#pv::instrument_future(#span_var, #closure, #finish));
             if boxed {
                 quote!(::std::boxed::Box::pin(#fut))
             } else {
@@ -344,14 +369,19 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
             }
         }
         Shape::Async => {
-            let (moves, inner_output) = desugar_async(&mut f.sig, &pv);
+            let mut used_outside: Vec<Ident> = recorded.iter().map(|(i, _)| i.clone()).collect();
+            if let Some(parent) = &options.parent {
+                used_outside.extend(idents_in(parent.to_token_stream()));
+            }
+            let (moves, inner_output) = desugar_async(&mut f.sig, &pv, &used_outside);
             let typed_return = if is_nameable(&inner_output) {
                 typed_return
             } else {
                 quote!()
             };
+            let body = user_braces(quote!(#(#moves)* #typed_return));
             quote! {
-                #pv::Instrumented::new(#span_var, async move { #(#moves)* #typed_return #block }, #finish)
+                #pv::Instrumented::new(#span_var, async move #body, #finish)
             }
         }
     };
@@ -414,6 +444,19 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
     }
 }
 
+/// Every identifier in `tokens`, at any depth.
+fn idents_in(tokens: TokenStream) -> Vec<Ident> {
+    let mut out = Vec::new();
+    for tt in tokens {
+        match tt {
+            proc_macro2::TokenTree::Ident(i) => out.push(i),
+            proc_macro2::TokenTree::Group(g) => out.extend(idents_in(g.stream())),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Where to point when a return value cannot be recorded: for `Result<T, E>` (or any
 /// `Path<T, ..>`), at `T`, which is what `include_result` records.
 fn recorded_part_of(ty: &Type) -> &Type {
@@ -430,9 +473,16 @@ fn recorded_part_of(ty: &Type) -> &Type {
 /// Rewrites `async fn f(args) -> T` into `fn f(args) -> impl Future<Output = T> + '_`, the
 /// way the compiler desugars it, so the span can start when `f` is called. Returns the
 /// statements that move every argument into the future (as an `async fn` does) and `T`.
-fn desugar_async(sig: &mut Signature, pv: &TokenStream) -> (Vec<TokenStream>, Type) {
+///
+/// `used_outside` names the parameters the generated code reads before the future exists
+/// (recorded arguments, the `parent` expression): the body need not use them.
+fn desugar_async(
+    sig: &mut Signature,
+    pv: &TokenStream,
+    used_outside: &[Ident],
+) -> (Vec<TokenStream>, Type) {
     sig.asyncness = None;
-    let output: Type = match &sig.output {
+    let mut output: Type = match &sig.output {
         ReturnType::Type(_, ty) => (**ty).clone(),
         ReturnType::Default => syn::parse_quote!(()),
     };
@@ -462,6 +512,11 @@ fn desugar_async(sig: &mut Signature, pv: &TokenStream) -> (Vec<TokenStream>, Ty
             FnArg::Typed(pt) => namer.visit_type_mut(&mut pt.ty),
         }
     }
+    // The output's elided lifetimes follow the elision rules against the now-named inputs,
+    // and are written out so that no lint sees one lifetime both named and elided.
+    if let Some(target) = elision_target(sig) {
+        FillElided { target }.visit_type_mut(&mut output);
+    }
     for (i, name) in namer.names.iter().enumerate() {
         sig.generics
             .params
@@ -486,7 +541,10 @@ fn desugar_async(sig: &mut Signature, pv: &TokenStream) -> (Vec<TokenStream>, Ty
             moves.push(quote!(let #name = #name;));
             continue;
         }
-        let mut unmut = Unmut { moved: Vec::new() };
+        let mut unmut = Unmut {
+            moved: Vec::new(),
+            used_outside,
+        };
         unmut.visit_pat_mut(&mut pt.pat);
         moves.extend(unmut.moved);
     }
@@ -529,18 +587,91 @@ impl VisitMut for NameElided {
     }
 }
 
-/// Drops `mut` from the bindings of a parameter pattern and emits `let mut x = x;` for the
-/// future, so `mut` parameters stay mutable inside the body and nothing warns outside.
-struct Unmut {
-    moved: Vec<TokenStream>,
+/// The lifetime an elided output lifetime stands for: `self`'s if it is borrowed, else the
+/// only lifetime of the inputs, if there is exactly one.
+fn elision_target(sig: &Signature) -> Option<Lifetime> {
+    let mut found: Vec<Lifetime> = Vec::new();
+    for arg in &sig.inputs {
+        match arg {
+            FnArg::Receiver(r) if r.colon_token.is_none() => {
+                if let Some((_, Some(l))) = &r.reference {
+                    return Some(l.clone());
+                }
+            }
+            FnArg::Receiver(r) => {
+                syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found), &r.ty)
+            }
+            FnArg::Typed(pt) => {
+                syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found), &pt.ty)
+            }
+        }
+    }
+    found.dedup();
+    match found.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    }
 }
 
-impl VisitMut for Unmut {
+struct CollectLifetimes<'a>(&'a mut Vec<Lifetime>);
+
+impl<'ast> syn::visit::Visit<'ast> for CollectLifetimes<'_> {
+    fn visit_lifetime(&mut self, l: &'ast Lifetime) {
+        if !self.0.contains(l) {
+            self.0.push(l.clone());
+        }
+    }
+    fn visit_type_bare_fn(&mut self, _: &'ast syn::TypeBareFn) {}
+    fn visit_parenthesized_generic_arguments(
+        &mut self,
+        _: &'ast syn::ParenthesizedGenericArguments,
+    ) {
+    }
+}
+
+/// Writes `target` where the output elides a lifetime (`&T`, `'_`).
+struct FillElided {
+    target: Lifetime,
+}
+
+impl VisitMut for FillElided {
+    fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
+        if r.lifetime.is_none() {
+            r.lifetime = Some(self.target.clone());
+        }
+        syn::visit_mut::visit_type_reference_mut(self, r);
+    }
+    fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
+        if l.ident == "_" {
+            *l = self.target.clone();
+        }
+    }
+    fn visit_type_bare_fn_mut(&mut self, _: &mut syn::TypeBareFn) {}
+    fn visit_parenthesized_generic_arguments_mut(
+        &mut self,
+        _: &mut syn::ParenthesizedGenericArguments,
+    ) {
+    }
+}
+
+/// Drops `mut` from the bindings of a parameter pattern and emits `let mut x = x;` for the
+/// future, so `mut` parameters stay mutable inside the body and nothing warns outside.
+struct Unmut<'a> {
+    moved: Vec<TokenStream>,
+    used_outside: &'a [Ident],
+}
+
+impl VisitMut for Unmut<'_> {
     fn visit_pat_ident_mut(&mut self, p: &mut syn::PatIdent) {
         let ident = &p.ident;
         if ident != "self" && p.by_ref.is_none() {
             let mutability = p.mutability.take();
-            self.moved.push(quote!(let #mutability #ident = #ident;));
+            let allow = self
+                .used_outside
+                .contains(ident)
+                .then(|| quote!(#[allow(unused_variables)]));
+            self.moved
+                .push(quote!(#allow let #mutability #ident = #ident;));
         }
         syn::visit_mut::visit_pat_ident_mut(self, p);
     }

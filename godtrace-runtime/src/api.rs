@@ -58,8 +58,8 @@ impl SpanGuard {
 
     /// Ends this span with status Error and `description`.
     pub fn set_error(&self, description: impl Into<Cow<'static, str>>) {
-        if let Some(cx) = self.span.as_ref().and_then(OpSpan::context) {
-            cx.span().set_status(Status::error(description));
+        if let Some(span) = &self.span {
+            span.set_status(Status::error(description));
         }
     }
 }

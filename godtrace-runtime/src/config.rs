@@ -73,6 +73,7 @@ pub enum Propagator {
 pub struct Config {
     pub(crate) code: Layer,
     env: Option<Vec<(String, EnvValue)>>,
+    pub(crate) metrics: crate::metrics::MetricsConfig,
 }
 
 /// One environment variable's value, or the lossy text of a value that is not UTF-8.
@@ -152,7 +153,10 @@ impl Config {
     }
 
     fn read_env(mut self, vars: impl Iterator<Item = (String, EnvValue)>) -> Self {
-        self.env = Some(vars.filter(|(key, _)| key.starts_with("OTEL_")).collect());
+        self.env = Some(
+            vars.filter(|(key, _)| key.starts_with("OTEL_") || key.starts_with("GODTRACE_"))
+                .collect(),
+        );
         self
     }
 
@@ -307,5 +311,23 @@ impl Config {
     pub fn propagators(mut self, propagators: impl IntoIterator<Item = Propagator>) -> Self {
         self.code.propagators = Some(propagators.into_iter().collect());
         self
+    }
+}
+
+impl Config {
+    /// Metrics exporters and limits: the Prometheus endpoint, OTLP push, cardinality limits
+    /// and histogram buckets (see [`MetricsConfig`](crate::MetricsConfig)). The environment
+    /// read by [`Config::with_env`] also fills its unset values.
+    pub fn metrics(mut self, metrics: crate::metrics::MetricsConfig) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The metrics settings, checked, with the trace export they default to.
+    pub(crate) fn metrics_settings(
+        &self,
+        traces: Option<&ExportSettings>,
+    ) -> Result<crate::metrics::MetricsSettings, crate::InitError> {
+        self.metrics.resolve(self.env.as_deref(), traces)
     }
 }

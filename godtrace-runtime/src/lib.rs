@@ -26,6 +26,10 @@ pub use api::{SpanGuard, add_event, set_attribute, span, span_id, trace_id};
 pub use config::Config;
 pub use config::{Compression, Propagator, Protocol};
 pub use error::InitError;
+pub use metrics::{
+    CounterPoint, Exemplar, HistogramPoint, MetricData, MetricPoints, MetricValue, MetricsConfig,
+    MetricsSnapshot, metrics_snapshot, prometheus_addr, record_counter, record_histogram,
+};
 pub use provider::{Guard, init, is_enabled};
 pub use stats::{Stats, stats};
 pub use value::max_attribute_len;

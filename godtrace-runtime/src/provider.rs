@@ -2,6 +2,7 @@
 use crate::config::{Config, Propagator, Settings};
 use crate::error::InitError;
 use crate::export;
+use crate::sampler::RatioSampler;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
@@ -19,6 +20,8 @@ static STATE: OnceLock<State> = OnceLock::new();
 struct State {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
+    /// Read by the hot path to decide before building anything (`span::head`).
+    sampler: RatioSampler,
     /// Bounds the shutdown when the guard drops.
     shutdown_timeout: Duration,
 }
@@ -31,6 +34,12 @@ pub fn is_enabled() -> bool {
 
 pub(crate) fn tracer() -> Option<&'static SdkTracer> {
     STATE.get().map(|s| &s.tracer)
+}
+
+/// The installed sampler (always on, parent based, before `init`).
+#[inline]
+pub(crate) fn sampler() -> RatioSampler {
+    STATE.get().map_or(RatioSampler::ALWAYS_ON, |s| s.sampler)
 }
 
 /// Installs godtrace for this process and returns the guard that flushes it.
@@ -56,8 +65,14 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         return Err(InitError::AlreadyInitialized);
     }
     let resource = resource(&settings);
+    let metrics = config.metrics_settings(settings.export.as_ref())?;
+    let metrics_resource: Vec<KeyValue> = resource
+        .iter()
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
     let mut builder = SdkTracerProvider::builder()
         .with_sampler(settings.sampler)
+        .with_id_generator(crate::span::HandoffIds::default())
         .with_resource(resource.clone())
         .with_span_processor(crate::testing::CaptureRouter);
     if settings.local_tree {
@@ -66,8 +81,12 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     if settings.enabled {
         builder = with_exporter(builder, &settings, resource)?;
     }
+    if settings.enabled {
+        crate::metrics::install(metrics, metrics_resource)?;
+    }
     install_with(
         builder.build(),
+        settings.sampler,
         settings.max_attribute_len,
         settings.enabled,
         settings.batch.export_timeout,
@@ -162,6 +181,7 @@ fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
 pub(crate) fn install(provider: SdkTracerProvider, config: &Config) -> Result<(), InitError> {
     install_with(
         provider,
+        RatioSampler::ALWAYS_ON,
         config
             .code
             .max_attribute_len
@@ -173,6 +193,7 @@ pub(crate) fn install(provider: SdkTracerProvider, config: &Config) -> Result<()
 
 fn install_with(
     provider: SdkTracerProvider,
+    sampler: RatioSampler,
     max_attribute_len: usize,
     enabled: bool,
     shutdown_timeout: Duration,
@@ -184,6 +205,7 @@ fn install_with(
         State {
             provider: provider.clone(),
             tracer,
+            sampler,
             shutdown_timeout,
         }
     });
@@ -212,6 +234,7 @@ impl Guard {
     /// delivered, or when the export timeout ([`Config::export_timeout`]) runs out; a failure
     /// shows in [`crate::stats`].
     pub fn flush(&self) {
+        crate::metrics::flush();
         if let Some(state) = STATE.get() {
             let _ = state.provider.force_flush();
         }
@@ -221,6 +244,7 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         ENABLED.store(false, Ordering::Relaxed);
+        crate::metrics::shutdown();
         if let Some(state) = STATE.get() {
             let _ = state.provider.shutdown_with_timeout(state.shutdown_timeout);
         }

@@ -36,6 +36,12 @@ pub(crate) struct RatioSampler {
 }
 
 impl RatioSampler {
+    /// Every root recorded, children follow their parent.
+    pub(crate) const ALWAYS_ON: RatioSampler = RatioSampler {
+        ratio: 1.0,
+        parent_based: true,
+    };
+
     fn decide(&self, parent: Option<&Context>, trace_id: TraceId) -> (bool, TraceState) {
         if let Some(cx) = parent
             && cx.has_active_span()
@@ -67,7 +73,16 @@ impl ShouldSample for RatioSampler {
         _attributes: &[KeyValue],
         _links: &[Link],
     ) -> SamplingResult {
-        let (sampled, trace_state) = self.decide(parent_context, trace_id);
+        // godtrace's hot path decides its own calls first (`span::head`), with per-operation
+        // rates this sampler does not know; its decision stands.
+        let (sampled, trace_state) = if crate::span::already_sampled() {
+            let state = parent_context
+                .map(|cx| cx.span().span_context().trace_state().clone())
+                .unwrap_or_default();
+            (true, state)
+        } else {
+            self.decide(parent_context, trace_id)
+        };
         SamplingResult {
             decision: if sampled {
                 SamplingDecision::RecordAndSample

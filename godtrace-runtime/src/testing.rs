@@ -53,6 +53,7 @@ pub struct Capture {
 pub fn capture() -> Capture {
     if crate::provider::tracer().is_none() {
         let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_id_generator(crate::span::HandoffIds::default())
             .with_span_processor(CaptureRouter)
             .build();
         // Losing the race to another thread's `capture` or `init` is fine: theirs has the router too.

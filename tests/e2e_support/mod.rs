@@ -92,7 +92,7 @@ impl Phoenix {
             if done(&spans) || Instant::now() >= deadline {
                 return spans;
             }
-            std::thread::sleep(Duration::from_millis(250));
+            std::thread::sleep(Duration::from_millis(1000));
         }
     }
 }

@@ -138,6 +138,17 @@ fn resolve_resource(code: &Layer, env: &Layer) -> Vec<KeyValue> {
 }
 
 fn resolve_export(code: &Layer, env: &Layer) -> Result<Option<ExportSettings>, InitError> {
+    // Checked even when nothing is exported: a bad value is reported, not ignored.
+    let headers = resolve_headers(code, env)?;
+    let timeout = match pick(
+        &code.timeout,
+        "timeout",
+        &env.timeout,
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+    ) {
+        Some((t, name)) => positive(t, name)?,
+        None => DEFAULT_TIMEOUT,
+    };
     let protocol = pick(
         &code.protocol,
         "protocol",
@@ -157,6 +168,9 @@ fn resolve_export(code: &Layer, env: &Layer) -> Result<Option<ExportSettings>, I
     ]
     .into_iter()
     .find_map(|(url, name, full)| url.as_ref().map(|u| (u.clone(), name, full)));
+    if let Some((url, name, _)) = &endpoint {
+        url::check(name, url)?;
+    }
     if endpoint.is_none() && protocol.is_none() {
         return Ok(None);
     }
@@ -169,19 +183,27 @@ fn resolve_export(code: &Layer, env: &Layer) -> Result<Option<ExportSettings>, I
     };
     check_compiled(protocol, protocol_name)?;
     let endpoint = match endpoint {
-        Some((url, name, full)) => {
-            url::check(name, &url)?;
-            if full {
-                url
-            } else {
-                url::from_base(&url, protocol)
-            }
-        }
+        Some((url, _, true)) => url,
+        Some((url, _, false)) => url::from_base(&url, protocol),
         None => match protocol {
             Protocol::Grpc => url::GRPC_DEFAULT.to_owned(),
             Protocol::HttpProtobuf => url::from_base(url::HTTP_DEFAULT_BASE, protocol),
         },
     };
+    Ok(Some(ExportSettings {
+        protocol,
+        endpoint,
+        headers,
+        timeout,
+        compression: code
+            .compression
+            .or(env.compression)
+            .unwrap_or(Compression::None),
+    }))
+}
+
+/// Environment headers, then code headers replacing the same (case-insensitive) names.
+fn resolve_headers(code: &Layer, env: &Layer) -> Result<Vec<(String, String)>, InitError> {
     let mut headers: Vec<(String, String)> = Vec::new();
     for (source, list) in [
         ("OTEL_EXPORTER_OTLP_HEADERS", &env.headers),
@@ -194,25 +216,7 @@ fn resolve_export(code: &Layer, env: &Layer) -> Result<Option<ExportSettings>, I
             headers.push((name, value.clone()));
         }
     }
-    let timeout = match pick(
-        &code.timeout,
-        "timeout",
-        &env.timeout,
-        "OTEL_EXPORTER_OTLP_TIMEOUT",
-    ) {
-        Some((t, name)) => positive(t, name)?,
-        None => DEFAULT_TIMEOUT,
-    };
-    Ok(Some(ExportSettings {
-        protocol,
-        endpoint,
-        headers,
-        timeout,
-        compression: code
-            .compression
-            .or(env.compression)
-            .unwrap_or(Compression::None),
-    }))
+    Ok(headers)
 }
 
 /// `http/protobuf`, as the OpenTelemetry specification says, when that transport is built in.

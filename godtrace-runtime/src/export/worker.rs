@@ -216,14 +216,20 @@ impl Worker<'_> {
         } else {
             let mut deadline = self.shared.deadline.subscribe();
             runtime.block_on(async {
-                tokio::select! {
-                    result = tokio::time::timeout(budget, exporter.export(batch)) => match result {
-                        Ok(Ok(())) => Ok(()),
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(_) => Err(format!("no answer within {budget:?}")),
-                    },
-                    () = shutdown_deadline(&mut deadline) => {
-                        Err("shutdown ran out of time while sending them".to_owned())
+                let send = tokio::time::timeout(budget, exporter.export(batch));
+                tokio::pin!(send);
+                loop {
+                    tokio::select! {
+                        result = &mut send => break match result {
+                            Ok(Ok(())) => Ok(()),
+                            Ok(Err(e)) => Err(e.to_string()),
+                            Err(_) => Err(format!("no answer within {budget:?}")),
+                        },
+                        () = shutdown_deadline(&mut deadline) => {
+                            break Err("shutdown ran out of time while sending them".to_owned());
+                        }
+                        // A slow backend does not hold back the report of dropped spans.
+                        () = tokio::time::sleep(Duration::from_secs(1)) => self.report(false),
                     }
                 }
             })

@@ -1,28 +1,37 @@
-//! Per-operation duration histograms and the manual counters and histograms.
+//! Metrics: every traced operation's duration histogram, the manual counters and histograms,
+//! and their export (a Prometheus scrape endpoint and OTLP push).
 //!
-//! Interim: the per-site handle exists so the hot path and the macro are wired; recording is
-//! implemented by the metrics issue.
-use crate::span::CallSite;
-use opentelemetry::trace::SpanContext;
-use std::time::Duration;
+//! Recording is lock-free: each call site caches its series ([`SiteMetrics`]), so a traced call
+//! adds to two atomics and looks nothing up. Collection ([`metrics_snapshot`]) reads every
+//! series into one model that the exporters render.
+mod attrs;
+mod buckets;
+mod config;
+mod exemplar;
+mod limits;
+mod manual;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod otlp;
+mod prometheus;
+mod registry;
+mod report;
+mod runtime;
+mod series;
+mod site;
+mod snapshot;
+mod table;
 
-/// One traced function's handle on its duration histogram, created on first use.
-pub struct SiteMetrics {}
+pub use config::MetricsConfig;
+pub(crate) use config::MetricsSettings;
+pub use exemplar::Exemplar;
+pub use manual::{MetricValue, record_counter, record_histogram};
+pub use runtime::prometheus_addr;
+pub(crate) use runtime::{flush, install, shutdown};
+pub(crate) use site::SiteMetrics;
+pub use snapshot::{CounterPoint, HistogramPoint, MetricData, MetricPoints, MetricsSnapshot};
 
-impl SiteMetrics {
-    pub(crate) const fn new() -> Self {
-        SiteMetrics {}
-    }
-
-    /// Records one call: its duration, its error type if it failed, and the sampled span it
-    /// belongs to (an exemplar candidate).
-    #[inline]
-    pub(crate) fn record(
-        &self,
-        _site: &CallSite,
-        _duration: Duration,
-        _error_type: Option<&'static str>,
-        _exemplar: Option<&SpanContext>,
-    ) {
-    }
+/// Every metric's current values (cumulative since recording started), as the exporters see
+/// them: for tests, and for anything that wants to read metrics in process.
+pub fn metrics_snapshot() -> MetricsSnapshot {
+    registry::registry().collect()
 }

@@ -17,7 +17,7 @@ fn result() -> Result<u32, String> {
     Ok(1)
 }
 
-#[traced(include_args = true, include_result = false, include_duration = false)]
+#[traced(include_args = true, include_result = false, include_duration = false, sample_rate = 0.5)]
 fn explicit_flags(a: u32) -> u32 {
     a
 }

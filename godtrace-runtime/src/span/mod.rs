@@ -3,9 +3,14 @@
 //! Everything the macro generates goes through [`OpSpan::start`], [`run_sync`] and
 //! [`Instrumented`]; nothing else in the crate starts or ends an operation's span, so this
 //! file is the one to profile or replace.
-use crate::metrics::SiteMetrics;
+mod head;
+mod site;
+
+pub(crate) use head::{HandoffIds, already_sampled};
+pub use site::CallSite;
+
 use crate::provider;
-use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{Span as _, SpanBuilder, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
 use std::any::Any;
 use std::cell::Cell;
@@ -13,82 +18,8 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::task::Poll;
 use std::time::Instant;
-
-/// What the macro knows about one traced function, in a `static` per function.
-pub struct CallSite {
-    operation: Option<&'static str>,
-    path: fn() -> &'static str,
-    file: &'static str,
-    line: u32,
-    function: OnceLock<&'static str>,
-    include_duration: bool,
-    /// This operation's duration histogram handle, looked up once.
-    pub(crate) metrics: SiteMetrics,
-}
-
-impl CallSite {
-    /// `path` returns the `type_name` of a fn item nested in the traced function, from which
-    /// the function's own path (with the impl's type for methods) is read once.
-    pub const fn new(
-        operation: Option<&'static str>,
-        path: fn() -> &'static str,
-        file: &'static str,
-        line: u32,
-        include_duration: bool,
-    ) -> Self {
-        CallSite {
-            operation,
-            path,
-            file,
-            line,
-            function: OnceLock::new(),
-            include_duration,
-            metrics: SiteMetrics::new(),
-        }
-    }
-
-    /// The traced function's path, e.g. `my_crate::wallet::Analyzer::profile`.
-    pub fn function(&self) -> &'static str {
-        self.function.get_or_init(|| readable_path((self.path)()))
-    }
-
-    /// The span name: `operation = "…"` if given, else the function's path.
-    pub fn name(&self) -> &'static str {
-        match self.operation {
-            Some(op) => op,
-            None => self.function(),
-        }
-    }
-}
-
-/// Turns the `type_name` of the helper fn nested in a traced function into that function's
-/// path: drops the helper's own segment, shows a trait impl's method under the implementing
-/// type (`<a::T as a::Tr>::m` becomes `a::T::m`) and drops unnamed generics (`T<_>`).
-/// Runs once per call site.
-fn readable_path(type_name: &'static str) -> &'static str {
-    let path = type_name
-        .rsplit_once("::")
-        .map_or(type_name, |(head, _)| head);
-    let mut out = path.to_owned();
-    if let Some(rest) = out.strip_prefix('<')
-        && let Some((ty, tail)) = rest.split_once(" as ")
-        && let Some((_, after)) = tail.split_once(">::")
-    {
-        out = format!("{ty}::{after}");
-    }
-    for unnamed in ["<_, _, _>", "<_, _>", "<_>"] {
-        out = out.replace(unnamed, "");
-    }
-    if out == path {
-        path
-    } else {
-        // Once per call site, for the life of the process: the name is borrowed by every span.
-        Box::leak(out.into_boxed_str())
-    }
-}
 
 /// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
 /// of one, where `None` means "the current context".
@@ -115,8 +46,11 @@ impl<P: ParentContext> ParentContext for Option<P> {
 
 /// The span of one traced call; empty when tracing is off.
 pub struct OpSpan {
-    /// The span, current while the call runs; `None` when tracing is off.
+    /// The context current while the call runs: the span's own when recording; the parent it
+    /// carries when sampled out (see `head::decide`); `None` when tracing is off.
     cx: Option<Context>,
+    /// Whether the span is sampled in (read on every record, so kept here, not looked up).
+    recording: bool,
     /// When the call started, for its duration histogram; `None` when not measured.
     timing: Option<Timing>,
     /// Set by an `Err` or a panic: the `error.type` label of the duration histogram.
@@ -154,22 +88,37 @@ impl OpSpan {
     }
 
     #[inline(never)]
-    fn start_enabled(site: &'static CallSite, parent: Option<Context>) -> OpSpan {
+    fn start_enabled(site: &'static CallSite, explicit: Option<Context>) -> OpSpan {
+        let timing = site.include_duration.then(|| Timing {
+            site,
+            start: Instant::now(),
+        });
+        let root_trace_id = match head::decide(site, explicit.as_ref()) {
+            head::Head::NotSampled { carry } => {
+                return OpSpan {
+                    cx: carry,
+                    recording: false,
+                    timing,
+                    error_type: Cell::new(None),
+                };
+            }
+            head::Head::Sampled { root_trace_id } => root_trace_id,
+        };
         let Some(tracer) = provider::tracer() else {
             return OpSpan::off();
         };
-        let parent = parent.unwrap_or_else(Context::current);
+        let parent = explicit.unwrap_or_else(Context::current);
         let builder = SpanBuilder::from_name(site.name()).with_attributes([
             KeyValue::new("code.function.name", site.function()),
             KeyValue::new("code.file.path", site.file),
             KeyValue::new("code.line.number", i64::from(site.line)),
         ]);
-        let span = tracer.build_with_context(builder, &parent);
-        let timing = site.include_duration.then(|| Timing {
-            site,
-            start: Instant::now(),
-        });
+        let span = {
+            let _decided = head::Handoff::set(root_trace_id);
+            tracer.build_with_context(builder, &parent)
+        };
         OpSpan {
+            recording: span.is_recording(),
             cx: Some(parent.with_span(span)),
             timing,
             error_type: Cell::new(None),
@@ -187,6 +136,7 @@ impl OpSpan {
         let parent = Context::current();
         let span = tracer.build_with_context(SpanBuilder::from_name(name), &parent);
         OpSpan {
+            recording: span.is_recording(),
             cx: Some(parent.with_span(span)),
             timing: None,
             error_type: Cell::new(None),
@@ -198,6 +148,7 @@ impl OpSpan {
     fn off() -> OpSpan {
         OpSpan {
             cx: None,
+            recording: false,
             timing: None,
             error_type: Cell::new(None),
         }
@@ -213,9 +164,16 @@ impl OpSpan {
     /// Whether anything recorded on this span will be kept (tracing on and sampled in).
     #[inline(always)]
     pub fn is_recording(&self) -> bool {
+        self.recording
+    }
+
+    /// This call's own span, when it records one. (When sampled out, `cx` holds a parent's
+    /// context, which must never be touched from here.)
+    #[inline]
+    fn own_span(&self) -> Option<opentelemetry::trace::SpanRef<'_>> {
         match &self.cx {
-            Some(cx) => cx.span().is_recording(),
-            None => false,
+            Some(cx) if self.recording => Some(cx.span()),
+            _ => None,
         }
     }
 
@@ -227,31 +185,33 @@ impl OpSpan {
     /// Sets attribute `key` to `value`.
     #[inline]
     pub fn record(&self, key: &'static str, value: Value) {
-        if let Some(cx) = &self.cx {
-            cx.span().set_attribute(KeyValue::new(key, value));
+        if let Some(span) = self.own_span() {
+            span.set_attribute(KeyValue::new(key, value));
         }
     }
 
     pub(crate) fn record_owned(&self, attribute: KeyValue) {
-        if let Some(cx) = &self.cx {
-            cx.span().set_attribute(attribute);
+        if let Some(span) = self.own_span() {
+            span.set_attribute(attribute);
         }
     }
 
     pub(crate) fn add_event(&self, name: std::borrow::Cow<'static, str>, attrs: Vec<KeyValue>) {
-        if let Some(cx) = &self.cx {
-            cx.span().add_event(name, attrs);
+        if let Some(span) = self.own_span() {
+            span.add_event(name, attrs);
+        }
+    }
+
+    pub(crate) fn set_status(&self, status: Status) {
+        if let Some(span) = self.own_span() {
+            span.set_status(status);
         }
     }
 
     /// Ends the span with status Error: `description`, and `error.type` = `error_type`.
     pub fn record_error(&self, error_type: &'static str, description: fmt::Arguments<'_>) {
         self.error_type.set(Some(error_type));
-        let Some(cx) = &self.cx else { return };
-        let span = cx.span();
-        if !span.is_recording() {
-            return;
-        }
+        let Some(span) = self.own_span() else { return };
         let Value::String(text) = crate::value::bounded_fmt(description) else {
             unreachable!("bounded_fmt returns a string")
         };
@@ -261,8 +221,7 @@ impl OpSpan {
 
     fn record_panic(&self, payload: &(dyn Any + Send)) {
         self.error_type.set(Some("panic"));
-        let Some(cx) = &self.cx else { return };
-        let span = cx.span();
+        let Some(span) = self.own_span() else { return };
         let message = payload
             .downcast_ref::<&str>()
             .copied()
@@ -288,9 +247,8 @@ impl OpSpan {
     fn end_in_place(&self) {
         if let Some(timing) = &self.timing {
             let exemplar = self
-                .cx
-                .as_ref()
-                .map(|cx| cx.span().span_context().clone())
+                .own_span()
+                .map(|span| span.span_context().clone())
                 .filter(|sc| sc.is_sampled());
             timing.site.metrics.record(
                 timing.site,
@@ -299,8 +257,8 @@ impl OpSpan {
                 exemplar.as_ref(),
             );
         }
-        if let Some(cx) = &self.cx {
-            cx.span().end();
+        if let Some(span) = self.own_span() {
+            span.end();
         }
     }
 }
@@ -409,27 +367,5 @@ impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
             span.record_owned(KeyValue::new("godtrace.cancelled", true));
             span.end();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::readable_path;
-
-    #[test]
-    fn method_paths_read_as_type_then_method() {
-        assert_eq!(readable_path("app::wallet::free::h"), "app::wallet::free");
-        assert_eq!(
-            readable_path("app::wallet::Analyzer<_>::m::h"),
-            "app::wallet::Analyzer::m"
-        );
-        assert_eq!(
-            readable_path("<app::wallet::Analyzer<_> as app::wallet::Profile>::profile::h"),
-            "app::wallet::Analyzer::profile"
-        );
-        assert_eq!(
-            readable_path("app::wallet::Profile::dflt::h"),
-            "app::wallet::Profile::dflt"
-        );
     }
 }

@@ -1,0 +1,183 @@
+//! [`MetricsConfig`]: where metrics go, and the limits they keep to. Code over environment
+//! over defaults, like the rest of [`Config`](crate::Config).
+use super::buckets::valid_bounds;
+use super::limits::Limits;
+use crate::InitError;
+use crate::config::{ExportSettings, Protocol};
+use std::sync::Arc;
+use std::time::Duration;
+
+mod env;
+mod resolve;
+
+pub(crate) use resolve::{MetricsSettings, Target};
+
+/// The Prometheus listen address that `OTEL_METRICS_EXPORTER=prometheus` uses when
+/// `GODTRACE_PROMETHEUS_LISTEN` is not set.
+pub(crate) const DEFAULT_PROMETHEUS_LISTEN: &str = "127.0.0.1:9464";
+/// How often metrics are pushed over OTLP unless configured (OpenTelemetry's default).
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Metrics settings, given to [`Config::metrics`](crate::Config::metrics).
+///
+/// Every traced operation records its duration whatever this says; these settings choose the
+/// exporters and the limits. Values set here win over the environment variables named on each
+/// method, read when the `Config` reads the environment ([`Config::from_env`](crate::Config::from_env)).
+///
+/// ```
+/// use std::time::Duration;
+/// use godtrace_runtime::{Config, MetricsConfig};
+///
+/// let config = Config::new("wallet-scanner").metrics(
+///     MetricsConfig::new()
+///         .prometheus_listen("0.0.0.0:9464")
+///         .export_interval(Duration::from_secs(15))
+///         .cardinality_limit(500)
+///         .histogram_buckets("royalty.amounts", [0.5, 1.0, 2.5, 5.0]),
+/// );
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MetricsConfig {
+    pub(crate) prometheus_listen: Option<String>,
+    pub(crate) otlp: Option<bool>,
+    pub(crate) otlp_endpoint: Option<String>,
+    pub(crate) otlp_protocol: Option<Protocol>,
+    pub(crate) export_interval: Option<Duration>,
+    pub(crate) export_timeout: Option<Duration>,
+    pub(crate) cardinality_limit: Option<usize>,
+    pub(crate) per_metric_limits: Vec<(String, usize)>,
+    pub(crate) buckets: Vec<(String, Vec<f64>)>,
+}
+
+impl MetricsConfig {
+    /// Every setting at its default: no Prometheus endpoint, OTLP push whenever spans are
+    /// exported over OTLP.
+    pub fn new() -> Self {
+        MetricsConfig::default()
+    }
+
+    /// Serves `/metrics` for Prometheus on `addr`, e.g. `0.0.0.0:9464` or `127.0.0.1:0` (env:
+    /// `GODTRACE_PROMETHEUS_LISTEN`; `OTEL_METRICS_EXPORTER=prometheus` alone listens on
+    /// `127.0.0.1:9464`). [`crate::init`] fails if the address cannot be bound.
+    pub fn prometheus_listen(mut self, addr: impl Into<String>) -> Self {
+        self.prometheus_listen = Some(addr.into());
+        self
+    }
+
+    /// Pushes metrics over OTLP, or not (env: `OTEL_METRICS_EXPORTER` listing `otlp`, or
+    /// `none`). Default: on exactly when spans are exported over OTLP or an OTLP metrics
+    /// endpoint is set.
+    pub fn otlp(mut self, on: bool) -> Self {
+        self.otlp = Some(on);
+        self
+    }
+
+    /// The full URL metrics are pushed to, used as it is (env:
+    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`). Default: the traces endpoint, with
+    /// `/v1/traces` turned into `/v1/metrics` over HTTP. Turns OTLP push on.
+    pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.otlp_endpoint = Some(url.into());
+        self
+    }
+
+    /// The OTLP transport for metrics (env: `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`). Default:
+    /// the traces' protocol.
+    pub fn otlp_protocol(mut self, protocol: Protocol) -> Self {
+        self.otlp_protocol = Some(protocol);
+        self
+    }
+
+    /// How often metrics are pushed over OTLP (default 60 s; env:
+    /// `OTEL_METRIC_EXPORT_INTERVAL`, in milliseconds). A last push happens at shutdown.
+    pub fn export_interval(mut self, interval: Duration) -> Self {
+        self.export_interval = Some(interval);
+        self
+    }
+
+    /// How long one push may take (default: the OTLP request timeout, 10 s; env:
+    /// `OTEL_METRIC_EXPORT_TIMEOUT`, in milliseconds). Also bounds the last push at shutdown.
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.export_timeout = Some(timeout);
+        self
+    }
+
+    /// The attribute sets each metric keeps at most (default 2000; env:
+    /// `GODTRACE_METRICS_CARDINALITY_LIMIT`). Past it, new sets are recorded together in one
+    /// series marked `otel.metric.overflow=true`, and the first overflow is reported once.
+    pub fn cardinality_limit(mut self, limit: usize) -> Self {
+        self.cardinality_limit = Some(limit);
+        self
+    }
+
+    /// The cardinality limit of metric `name` alone, e.g. `godtrace.operation.duration`.
+    pub fn cardinality_limit_for(mut self, name: impl Into<String>, limit: usize) -> Self {
+        self.per_metric_limits.push((name.into(), limit));
+        self
+    }
+
+    /// The bucket bounds (inclusive upper bounds, increasing) of manual histogram `name`,
+    /// instead of OpenTelemetry's defaults (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000,
+    /// 2500, 5000, 7500, 10000). The duration histogram's seconds buckets are fixed.
+    pub fn histogram_buckets(
+        mut self,
+        name: impl Into<String>,
+        bounds: impl IntoIterator<Item = f64>,
+    ) -> Self {
+        self.buckets
+            .push((name.into(), bounds.into_iter().collect()));
+        self
+    }
+
+    /// Checks every value and combines code (`self`), the environment and the trace export
+    /// settings into what `init` starts. `env` holds the variables the `Config` read, if any.
+    pub(crate) fn resolve(
+        &self,
+        env: Option<&[(String, Result<String, String>)]>,
+        traces: Option<&ExportSettings>,
+    ) -> Result<MetricsSettings, InitError> {
+        let env = match env {
+            Some(vars) => env::parse(vars)?,
+            None => env::EnvLayer::default(),
+        };
+        resolve::resolve(self, &env, traces)
+    }
+
+    /// The limits and buckets, checked.
+    fn limits(&self, env_limit: Option<usize>) -> Result<Limits, InitError> {
+        if self.cardinality_limit == Some(0) {
+            return Err(InitError::invalid(
+                "cardinality_limit",
+                "0",
+                "a limit of at least 1",
+            ));
+        }
+        let mut limits = Limits {
+            cardinality_limit: self.cardinality_limit.or(env_limit),
+            ..Limits::default()
+        };
+        for (name, limit) in &self.per_metric_limits {
+            if *limit == 0 {
+                return Err(InitError::invalid(
+                    &format!("cardinality_limit_for({name:?})"),
+                    "0",
+                    "a limit of at least 1",
+                ));
+            }
+            limits.per_metric.push((name.clone(), *limit));
+        }
+        for (name, bounds) in &self.buckets {
+            if !valid_bounds(bounds) {
+                return Err(InitError::invalid(
+                    &format!("histogram_buckets({name:?})"),
+                    &format!("{bounds:?}"),
+                    "finite bounds in strictly increasing order",
+                ));
+            }
+            limits
+                .buckets
+                .push((name.clone(), Arc::from(bounds.as_slice())));
+        }
+        Ok(limits)
+    }
+}

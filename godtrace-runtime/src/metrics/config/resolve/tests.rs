@@ -1,0 +1,175 @@
+use super::*;
+use crate::metrics::config::env;
+
+fn vars(pairs: &[(&str, &str)]) -> Vec<(String, Result<String, String>)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Ok(v.to_string())))
+        .collect()
+}
+
+fn traces(protocol: Protocol, endpoint: &str) -> ExportSettings {
+    ExportSettings {
+        protocol,
+        endpoint: endpoint.to_owned(),
+        headers: vec![("authorization".into(), "Bearer t".into())],
+        timeout: Duration::from_secs(3),
+        compression: Compression::Gzip,
+    }
+}
+
+#[test]
+fn metrics_follow_the_trace_export() {
+    let t = traces(Protocol::HttpProtobuf, "http://c:4318/v1/traces");
+    let s = MetricsConfig::new().resolve(None, Some(&t)).unwrap();
+    let target = s.otlp.unwrap();
+    assert_eq!(target.endpoint, "http://c:4318/v1/metrics");
+    assert_eq!(target.protocol, Protocol::HttpProtobuf);
+    assert_eq!(target.headers, t.headers);
+    assert_eq!(target.timeout, Duration::from_secs(3));
+    assert!(target.gzip);
+    assert_eq!(s.interval, DEFAULT_INTERVAL);
+    assert!(s.prometheus.is_none());
+
+    let g = traces(Protocol::Grpc, "http://c:4317");
+    let s = MetricsConfig::new().resolve(None, Some(&g)).unwrap();
+    assert_eq!(s.otlp.unwrap().endpoint, "http://c:4317");
+    // No trace export, no metrics push unless asked for.
+    assert!(
+        MetricsConfig::new()
+            .resolve(None, None)
+            .unwrap()
+            .otlp
+            .is_none()
+    );
+}
+
+#[test]
+fn environment_then_code() {
+    let env = vars(&[
+        ("GODTRACE_PROMETHEUS_LISTEN", "0.0.0.0:9464"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "1500"),
+        ("OTEL_METRIC_EXPORT_TIMEOUT", "700"),
+        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:4317"),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+        ("GODTRACE_METRICS_CARDINALITY_LIMIT", "10"),
+    ]);
+    let s = MetricsConfig::new().resolve(Some(&env), None).unwrap();
+    assert_eq!(s.prometheus.as_deref(), Some("0.0.0.0:9464"));
+    assert_eq!(s.interval, Duration::from_millis(1500));
+    let target = s.otlp.unwrap();
+    assert_eq!(
+        (target.endpoint.as_str(), target.protocol, target.timeout),
+        ("http://m:4317", Protocol::Grpc, Duration::from_millis(700))
+    );
+    assert_eq!(s.limits.cardinality_limit, Some(10));
+
+    let code = MetricsConfig::new()
+        .prometheus_listen("127.0.0.1:0")
+        .export_interval(Duration::from_secs(2))
+        .cardinality_limit(3)
+        .otlp(false);
+    let s = code.resolve(Some(&env), None).unwrap();
+    assert_eq!(s.prometheus.as_deref(), Some("127.0.0.1:0"));
+    assert_eq!(s.interval, Duration::from_secs(2));
+    assert_eq!(s.limits.cardinality_limit, Some(3));
+    assert!(s.otlp.is_none());
+}
+
+#[test]
+fn otel_metrics_exporter_switches_exporters() {
+    let t = traces(Protocol::Grpc, "http://c:4317");
+    let none = vars(&[("OTEL_METRICS_EXPORTER", "none")]);
+    assert!(
+        MetricsConfig::new()
+            .resolve(Some(&none), Some(&t))
+            .unwrap()
+            .otlp
+            .is_none()
+    );
+    let prom = vars(&[("OTEL_METRICS_EXPORTER", "prometheus")]);
+    let s = MetricsConfig::new().resolve(Some(&prom), Some(&t)).unwrap();
+    assert!(s.otlp.is_none());
+    assert_eq!(s.prometheus.as_deref(), Some(DEFAULT_PROMETHEUS_LISTEN));
+    let both = vars(&[("OTEL_METRICS_EXPORTER", "otlp, prometheus")]);
+    let s = MetricsConfig::new().resolve(Some(&both), None).unwrap();
+    assert!(s.otlp.is_some() && s.prometheus.is_some());
+}
+
+#[test]
+fn bad_values_name_their_source() {
+    let bad = |pairs: &[(&str, &str)]| {
+        let InitError::InvalidValue { name, .. } = env::parse(&vars(pairs)).unwrap_err() else {
+            panic!()
+        };
+        name
+    };
+    assert_eq!(
+        bad(&[("GODTRACE_PROMETHEUS_LISTEN", "9464")]),
+        "GODTRACE_PROMETHEUS_LISTEN"
+    );
+    assert_eq!(
+        bad(&[("OTEL_METRIC_EXPORT_INTERVAL", "0")]),
+        "OTEL_METRIC_EXPORT_INTERVAL"
+    );
+    assert_eq!(
+        bad(&[("OTEL_METRIC_EXPORT_INTERVAL", "1s")]),
+        "OTEL_METRIC_EXPORT_INTERVAL"
+    );
+    assert_eq!(
+        bad(&[("OTEL_METRICS_EXPORTER", "statsd")]),
+        "OTEL_METRICS_EXPORTER"
+    );
+    assert_eq!(
+        bad(&[("GODTRACE_METRICS_CARDINALITY_LIMIT", "-1")]),
+        "GODTRACE_METRICS_CARDINALITY_LIMIT"
+    );
+    assert_eq!(
+        bad(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "localhost:4317")]),
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+    );
+    let code_err = |c: MetricsConfig| match c.resolve(None, None).unwrap_err() {
+        InitError::InvalidValue { name, .. } => name,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        code_err(MetricsConfig::new().cardinality_limit(0)),
+        "cardinality_limit"
+    );
+    assert_eq!(
+        code_err(MetricsConfig::new().histogram_buckets("h", [2.0, 1.0])),
+        "histogram_buckets(\"h\")"
+    );
+    assert_eq!(
+        code_err(MetricsConfig::new().prometheus_listen("nope")),
+        "prometheus_listen"
+    );
+    assert_eq!(
+        code_err(MetricsConfig::new().export_interval(Duration::ZERO)),
+        "export_interval"
+    );
+}
+
+#[test]
+fn metrics_url_across_transports() {
+    assert_eq!(
+        metrics_url("http://c:4317", Protocol::Grpc, Protocol::HttpProtobuf),
+        "http://c:4317/v1/metrics"
+    );
+    assert_eq!(
+        metrics_url(
+            "http://c:4318/base/v1/traces",
+            Protocol::HttpProtobuf,
+            Protocol::Grpc
+        ),
+        "http://c:4318"
+    );
+    assert_eq!(
+        metrics_url(
+            "http://c:4318/base/v1/traces",
+            Protocol::HttpProtobuf,
+            Protocol::HttpProtobuf
+        ),
+        "http://c:4318/base/v1/metrics"
+    );
+}

@@ -1,0 +1,136 @@
+//! Exemplar slots: the trace of a recent sampled call, one slot per histogram bucket.
+//!
+//! A slot is a tiny seqlock over plain atomics. A sampled call writes the slot of the bucket it
+//! fell into, unless another writer holds it at that moment (then it skips: any recent call is
+//! a good exemplar). Readers retry a few times and give up on a slot that keeps changing.
+use opentelemetry::trace::{SpanContext, SpanId, TraceId};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The trace of one recorded measurement, attached to the histogram bucket it fell into.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Exemplar {
+    /// The trace the measured call belongs to.
+    pub trace_id: TraceId,
+    /// The measured call's span.
+    pub span_id: SpanId,
+    /// The measured value (seconds, for the duration histogram).
+    pub value: f64,
+    /// When it was recorded.
+    pub time: SystemTime,
+}
+
+/// One bucket's latest exemplar.
+#[derive(Debug)]
+pub(crate) struct ExemplarSlot {
+    /// Even: stable (0 = never written); odd: a write is in progress.
+    seq: AtomicU64,
+    trace_hi: AtomicU64,
+    trace_lo: AtomicU64,
+    span_id: AtomicU64,
+    value_bits: AtomicU64,
+    time_ns: AtomicU64,
+}
+
+impl ExemplarSlot {
+    pub(crate) const fn new() -> Self {
+        ExemplarSlot {
+            seq: AtomicU64::new(0),
+            trace_hi: AtomicU64::new(0),
+            trace_lo: AtomicU64::new(0),
+            span_id: AtomicU64::new(0),
+            value_bits: AtomicU64::new(0),
+            time_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// Stores `span`'s ids with `value`, now; skipped if another call is writing this slot.
+    pub(crate) fn write(&self, span: &SpanContext, value: f64) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        if seq & 1 == 1
+            || self
+                .seq
+                .compare_exchange(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        fence(Ordering::Release);
+        let trace = span.trace_id().to_bytes();
+        let (hi, lo) = trace.split_at(8);
+        let word = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes"));
+        let time_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        self.trace_hi.store(word(hi), Ordering::Relaxed);
+        self.trace_lo.store(word(lo), Ordering::Relaxed);
+        self.span_id.store(
+            u64::from_be_bytes(span.span_id().to_bytes()),
+            Ordering::Relaxed,
+        );
+        self.value_bits.store(value.to_bits(), Ordering::Relaxed);
+        self.time_ns.store(time_ns, Ordering::Relaxed);
+        self.seq.store(seq + 2, Ordering::Release);
+    }
+
+    /// The latest exemplar, if one was ever written and a consistent read succeeds.
+    pub(crate) fn read(&self) -> Option<Exemplar> {
+        for _ in 0..8 {
+            let before = self.seq.load(Ordering::Acquire);
+            if before == 0 {
+                return None;
+            }
+            if before & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let hi = self.trace_hi.load(Ordering::Relaxed);
+            let lo = self.trace_lo.load(Ordering::Relaxed);
+            let span_id = self.span_id.load(Ordering::Relaxed);
+            let value = f64::from_bits(self.value_bits.load(Ordering::Relaxed));
+            let time_ns = self.time_ns.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) != before {
+                continue;
+            }
+            let mut trace = [0u8; 16];
+            trace[..8].copy_from_slice(&hi.to_be_bytes());
+            trace[8..].copy_from_slice(&lo.to_be_bytes());
+            return Some(Exemplar {
+                trace_id: TraceId::from_bytes(trace),
+                span_id: SpanId::from_bytes(span_id.to_be_bytes()),
+                value,
+                time: UNIX_EPOCH + Duration::from_nanos(time_ns),
+            });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{TraceFlags, TraceState};
+
+    #[test]
+    fn a_written_slot_reads_back() {
+        let slot = ExemplarSlot::new();
+        assert_eq!(slot.read(), None);
+        let trace_id = TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap();
+        let span_id = SpanId::from_hex("b7ad6b7169203331").unwrap();
+        let cx = SpanContext::new(
+            trace_id,
+            span_id,
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
+        slot.write(&cx, 0.25);
+        let ex = slot.read().unwrap();
+        assert_eq!(
+            (ex.trace_id, ex.span_id, ex.value),
+            (trace_id, span_id, 0.25)
+        );
+        assert!(ex.time > UNIX_EPOCH);
+    }
+}

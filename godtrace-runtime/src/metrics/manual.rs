@@ -1,0 +1,204 @@
+//! The manual API: [`record_counter`] and [`record_histogram`].
+use super::limits;
+use super::registry::{Instrument, Manual, registry};
+use super::report;
+use super::series::{CounterSeries, ValueSeries};
+use super::snapshot::DURATION_METRIC;
+use super::table::SeriesTable;
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry::{Context, KeyValue};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A number [`record_counter`] and [`record_histogram`] accept: any integer or float type.
+pub trait MetricValue: Copy + sealed::Sealed {
+    /// The value as `f64`.
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! metric_values {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl MetricValue for $t {
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    )*};
+}
+metric_values!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
+
+/// Adds `value` to the counter `name` for the attribute set `attributes`.
+///
+/// The counter is created on first use and kept for the process; later calls find it by name
+/// (one map read). Exported as `name` over OTLP and, in Prometheus form, with dots turned to
+/// underscores and a `_total` suffix (`nft.mints.total` is `nft_mints_total`). An invalid name
+/// (see the README) or a negative or non-finite increment is reported once on stderr and the
+/// value is dropped; this never panics. Nothing is recorded while godtrace is not initialised.
+///
+/// ```
+/// use godtrace_runtime::{otel::KeyValue, record_counter};
+///
+/// record_counter("nft.mints.total", 1, &[KeyValue::new("chain", "solana")]);
+/// ```
+pub fn record_counter(name: &str, value: impl MetricValue, attributes: &[KeyValue]) {
+    if crate::provider::is_enabled() {
+        counter_add(name, value.to_f64(), attributes);
+    }
+}
+
+fn counter_add(name: &str, value: f64, attributes: &[KeyValue]) {
+    let Some(Instrument::Counter(counter)) = instrument(name, Kind::Counter) else {
+        return;
+    };
+    if !(value >= 0.0 && value.is_finite()) {
+        report::once(&counter.bad_value_reported, || {
+            format!(
+                "counter {name:?} got the increment {value}; counters only go up by finite, non-negative amounts: dropped"
+            )
+        });
+        return;
+    }
+    counter
+        .table
+        .get_or_insert(attributes, CounterSeries::new)
+        .add(value);
+}
+
+/// Records `value` in the histogram `name` for the attribute set `attributes`.
+///
+/// Created on first use with OpenTelemetry's default buckets (0, 5, 10, 25, … 10000) unless
+/// [`MetricsConfig::histogram_buckets`](crate::MetricsConfig::histogram_buckets) set others.
+/// Inside a sampled span, the bucket also keeps that span's trace as its exemplar. An invalid
+/// name or a NaN is reported once on stderr and dropped; this never panics.
+///
+/// ```
+/// godtrace_runtime::record_histogram("watermark.confidence_score", 0.98, &[]);
+/// ```
+pub fn record_histogram(name: &str, value: impl MetricValue, attributes: &[KeyValue]) {
+    if crate::provider::is_enabled() {
+        histogram_record(name, value.to_f64(), attributes);
+    }
+}
+
+fn histogram_record(name: &str, value: f64, attributes: &[KeyValue]) {
+    let Some(Instrument::Histogram(histogram)) = instrument(name, Kind::Histogram) else {
+        return;
+    };
+    if value.is_nan() {
+        report::once(&histogram.bad_value_reported, || {
+            format!("histogram {name:?} got NaN: dropped")
+        });
+        return;
+    }
+    let bounds = histogram.bounds.clone();
+    let exemplar = Context::map_current(|cx| {
+        let span = cx.span();
+        let span = span.span_context();
+        span.is_sampled().then(|| span.clone())
+    });
+    histogram
+        .table
+        .get_or_insert(attributes, |attrs| ValueSeries::new(attrs, bounds.clone()))
+        .record(value, exemplar.as_ref());
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Kind {
+    Counter,
+    Histogram,
+}
+
+/// The instrument `name` of `kind`, if the name is valid and not taken by the other kind.
+fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
+    if !valid_name(name) || name == DURATION_METRIC {
+        report::once_for(name, || {
+            format!(
+                "{name:?} is not a valid metric name (a letter, then up to 254 letters, digits, \
+                 '_', '.', '-' or '/'; and not {DURATION_METRIC}): values dropped"
+            )
+        });
+        return None;
+    }
+    let found = registry().instrument(name, || match kind {
+        Kind::Counter => Instrument::Counter(Arc::new(new_manual(name, Arc::from([])))),
+        Kind::Histogram => {
+            Instrument::Histogram(Arc::new(new_manual(name, limits::histogram_bounds(name))))
+        }
+    })?;
+    let found_kind = match found {
+        Instrument::Counter(_) => Kind::Counter,
+        Instrument::Histogram(_) => Kind::Histogram,
+    };
+    if found_kind != kind {
+        report::once_for(name, || {
+            format!("metric {name:?} is a {found_kind:?}; recording it as a {kind:?} is dropped")
+        });
+        return None;
+    }
+    Some(found)
+}
+
+fn new_manual<S: super::table::Series>(name: &str, bounds: Arc<[f64]>) -> Manual<S> {
+    Manual {
+        table: SeriesTable::new(name),
+        bounds,
+        bad_value_reported: AtomicBool::new(false),
+    }
+}
+
+/// OpenTelemetry's instrument name syntax: a letter, then up to 254 of `[A-Za-z0-9_.\-/]`.
+pub(crate) fn valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    matches!(bytes.first(), Some(b) if b.is_ascii_alphabetic())
+        && bytes.len() <= 255
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::report::recent;
+
+    fn reports_about(needle: &str) -> usize {
+        recent().iter().filter(|m| m.contains(needle)).count()
+    }
+
+    #[test]
+    fn misuse_is_reported_once_and_dropped() {
+        for _ in 0..3 {
+            counter_add("manual.rs bad name", 1.0, &[]);
+            counter_add("manual.rs.negative", -1.0, &[]);
+            counter_add("manual.rs.negative", f64::INFINITY, &[]);
+            histogram_record("manual.rs.negative", 1.0, &[]);
+            histogram_record("manual.rs.nan", f64::NAN, &[]);
+            counter_add(DURATION_METRIC, 1.0, &[]);
+        }
+        assert_eq!(reports_about("\"manual.rs bad name\" is not a valid metric name"), 1);
+        assert_eq!(reports_about("\"manual.rs.negative\" got the increment"), 1);
+        assert_eq!(reports_about("\"manual.rs.negative\" is a Counter"), 1);
+        assert_eq!(reports_about("\"manual.rs.nan\" got NaN"), 1);
+        assert_eq!(reports_about("\"godtrace.operation.duration\" is not a valid"), 1);
+        let snap = registry().collect();
+        assert_eq!(snap.counter("manual.rs.negative", &[]), None);
+        assert!(snap.metric("manual.rs bad name").is_none());
+    }
+
+    #[test]
+    fn names_follow_the_opentelemetry_syntax() {
+        assert!(valid_name("nft.mints.total"));
+        assert!(valid_name("a/b-c_d.e9"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("9lives"));
+        assert!(!valid_name("has space"));
+        assert!(!valid_name(&"a".repeat(256)));
+        assert!(valid_name(&"a".repeat(255)));
+    }
+}

@@ -1,0 +1,159 @@
+//! OTLP push: a background thread that collects every interval (and on flush and shutdown)
+//! and sends the snapshot to the configured receiver, with its own current-thread runtime, so
+//! it never depends on, or blocks, the application's.
+mod encode;
+mod transport;
+
+use super::config::Target;
+use super::registry::registry;
+use crate::InitError;
+use opentelemetry::KeyValue;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+enum Command {
+    Flush(mpsc::SyncSender<()>),
+    Stop,
+}
+
+/// The running push thread.
+pub(crate) struct Pusher {
+    commands: mpsc::Sender<Command>,
+    done: mpsc::Receiver<()>,
+    thread: Option<JoinHandle<()>>,
+    timeout: Duration,
+}
+
+impl Pusher {
+    /// Starts pushing to `target` every `interval`, with `resource` on every request.
+    pub(crate) fn start(
+        target: Target,
+        resource: Vec<KeyValue>,
+        interval: Duration,
+    ) -> Result<Pusher, InitError> {
+        let (commands, rx) = mpsc::channel();
+        let (ready_tx, ready) = mpsc::sync_channel(1);
+        let (done_tx, done) = mpsc::sync_channel(1);
+        let timeout = target.timeout;
+        let thread = std::thread::Builder::new()
+            .name("godtrace-metrics".into())
+            .spawn(move || {
+                run(&target, &resource, interval, &rx, &ready_tx);
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| InitError::Exporter(format!("could not start the metrics thread: {e}")))?;
+        match ready.recv() {
+            Ok(Ok(())) => Ok(Pusher {
+                commands,
+                done,
+                thread: Some(thread),
+                timeout,
+            }),
+            Ok(Err(e)) => Err(InitError::Exporter(e)),
+            Err(_) => Err(InitError::Exporter("the metrics thread stopped".into())),
+        }
+    }
+
+    /// Pushes now; returns when sent or after the export timeout.
+    pub(crate) fn flush(&self) {
+        let (ack, acked) = mpsc::sync_channel(1);
+        if self.commands.send(Command::Flush(ack)).is_ok() {
+            let _ = acked.recv_timeout(self.timeout + Duration::from_millis(100));
+        }
+    }
+
+    /// Pushes a last time and stops; returns within the export timeout whatever the receiver
+    /// does (leaving the thread to finish on its own if it must).
+    pub(crate) fn stop(mut self) {
+        let _ = self.commands.send(Command::Stop);
+        if self
+            .done
+            .recv_timeout(self.timeout + Duration::from_millis(100))
+            .is_ok()
+            && let Some(thread) = self.thread.take()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(
+    target: &Target,
+    resource: &[KeyValue],
+    interval: Duration,
+    commands: &mpsc::Receiver<Command>,
+    ready: &mpsc::SyncSender<Result<(), String>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(format!("could not start the metrics runtime: {e}")));
+            return;
+        }
+    };
+    let client = {
+        let _entered = runtime.enter();
+        transport::Client::new(target)
+    };
+    let mut client = match client {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(format!(
+                "OTLP metrics exporter for {}: {e}",
+                target.endpoint
+            )));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    let mut failing = false;
+    let mut push = |client: &mut transport::Client| {
+        let snapshot = registry().collect();
+        if snapshot.metrics().is_empty() {
+            return;
+        }
+        let request = encode::request(&snapshot, resource, registry().start, SystemTime::now());
+        let sent = runtime.block_on(async {
+            match tokio::time::timeout(target.timeout, client.send(request)).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("no answer within {:?}", target.timeout)),
+            }
+        });
+        match sent {
+            Ok(()) => failing = false,
+            Err(e) => {
+                // Once per run of failures, not once per interval.
+                if !failing {
+                    eprintln!(
+                        "godtrace: metrics export to {} failed: {e}",
+                        target.endpoint
+                    );
+                }
+                failing = true;
+            }
+        }
+    };
+    let mut next = Instant::now() + interval;
+    loop {
+        match commands.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                push(&mut client);
+                next = Instant::now() + interval;
+            }
+            Ok(Command::Flush(ack)) => {
+                push(&mut client);
+                let _ = ack.send(());
+            }
+            Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                push(&mut client);
+                break;
+            }
+        }
+    }
+    drop(client);
+    runtime.shutdown_timeout(Duration::from_millis(100));
+}

@@ -1,0 +1,139 @@
+//! The process's metrics: the duration histogram's series and the manual instruments by name.
+use super::report;
+use super::series::{CounterSeries, DurationSeries, ValueSeries};
+use super::snapshot::{DURATION_METRIC, MetricData, MetricPoints, MetricsSnapshot};
+use super::table::SeriesTable;
+use opentelemetry::KeyValue;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::SystemTime;
+
+/// Distinct manual instrument names kept at most; past that, new names are dropped (reported
+/// once), so that names built from data cannot grow memory without bound.
+const MAX_INSTRUMENTS: usize = 1000;
+
+/// A manual counter or histogram, created on its first use and kept for the process.
+pub(crate) struct Manual<S> {
+    pub(crate) table: SeriesTable<S>,
+    /// Bucket bounds (histograms only).
+    pub(crate) bounds: Arc<[f64]>,
+    /// Reported: a negative increment (counters) or a value that is not a number.
+    pub(crate) bad_value_reported: AtomicBool,
+}
+
+/// A manual instrument of either kind.
+#[derive(Clone)]
+pub(crate) enum Instrument {
+    Counter(Arc<Manual<CounterSeries>>),
+    Histogram(Arc<Manual<ValueSeries>>),
+}
+
+/// Everything recorded in this process.
+pub(crate) struct Registry {
+    durations: SeriesTable<DurationSeries>,
+    instruments: RwLock<HashMap<String, Instrument>>,
+    /// When recording started: the start of every cumulative series.
+    pub(crate) start: SystemTime,
+    too_many_reported: AtomicBool,
+}
+
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
+    durations: SeriesTable::new(DURATION_METRIC),
+    instruments: RwLock::new(HashMap::new()),
+    start: SystemTime::now(),
+    too_many_reported: AtomicBool::new(false),
+});
+
+/// The process's registry.
+pub(crate) fn registry() -> &'static Registry {
+    &REGISTRY
+}
+
+impl Registry {
+    /// The duration series of `operation` (and `error_type` for failures); called once per
+    /// call site and error type, never per call.
+    pub(crate) fn duration_series(
+        &self,
+        operation: &'static str,
+        error_type: Option<&'static str>,
+    ) -> Arc<DurationSeries> {
+        let mut attributes = vec![KeyValue::new("operation", operation)];
+        if let Some(error_type) = error_type {
+            attributes.push(KeyValue::new("error.type", error_type));
+        }
+        self.durations
+            .get_or_insert(&attributes, DurationSeries::new)
+    }
+
+    /// The instrument `name`, created by `make` on first use; `None` past the instrument cap.
+    pub(crate) fn instrument(
+        &self,
+        name: &str,
+        make: impl FnOnce() -> Instrument,
+    ) -> Option<Instrument> {
+        if let Some(found) = self
+            .instruments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Some(found.clone());
+        }
+        let mut instruments = self.instruments.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = instruments.get(name) {
+            return Some(found.clone());
+        }
+        if instruments.len() >= MAX_INSTRUMENTS {
+            report::once(&self.too_many_reported, || {
+                format!(
+                    "more than {MAX_INSTRUMENTS} metric names; {name:?} and later new names are dropped"
+                )
+            });
+            return None;
+        }
+        let instrument = make();
+        instruments.insert(name.to_owned(), instrument.clone());
+        Some(instrument)
+    }
+
+    /// Every metric's current values: the duration histogram, then the manual ones by name.
+    pub(crate) fn collect(&self) -> MetricsSnapshot {
+        let mut metrics = Vec::new();
+        let durations = self.durations.series();
+        if !durations.is_empty() {
+            metrics.push(MetricData {
+                name: DURATION_METRIC.to_owned(),
+                description: "Duration of traced operations; error.type is set on failures."
+                    .to_owned(),
+                unit: "s".to_owned(),
+                points: MetricPoints::Histogram(durations.iter().map(|s| s.snapshot()).collect()),
+            });
+        }
+        let mut manual: Vec<(String, Instrument)> = self
+            .instruments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(name, i)| (name.clone(), i.clone()))
+            .collect();
+        manual.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, instrument) in manual {
+            let points = match instrument {
+                Instrument::Counter(c) => {
+                    MetricPoints::Counter(c.table.series().iter().map(|s| s.snapshot()).collect())
+                }
+                Instrument::Histogram(h) => {
+                    MetricPoints::Histogram(h.table.series().iter().map(|s| s.snapshot()).collect())
+                }
+            };
+            metrics.push(MetricData {
+                name,
+                description: String::new(),
+                unit: String::new(),
+                points,
+            });
+        }
+        MetricsSnapshot { metrics }
+    }
+}

@@ -1,0 +1,70 @@
+//! Problems with how metrics are used, reported once each on stderr and never as a panic.
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LazyLock, Mutex};
+
+/// Distinct keyed reports kept at most; past that, new ones are dropped silently.
+const MAX_KEYS: usize = 1024;
+
+static SEEN: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Default::default);
+/// The latest messages, for tests.
+static RECENT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn emit(message: String) {
+    eprintln!("godtrace: {message}");
+    let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+    if recent.len() == 256 {
+        recent.remove(0);
+    }
+    recent.push(message);
+}
+
+/// Reports `message()` the first time `flag` is seen unset.
+pub(crate) fn once(flag: &AtomicBool, message: impl FnOnce() -> String) {
+    if !flag.load(Ordering::Relaxed) && !flag.swap(true, Ordering::Relaxed) {
+        emit(message());
+    }
+}
+
+/// Reports `message()` the first time `key` is reported.
+pub(crate) fn once_for(key: &str, message: impl FnOnce() -> String) {
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if seen.contains(key) || seen.len() >= MAX_KEYS {
+        return;
+    }
+    seen.insert(key.to_owned());
+    drop(seen);
+    emit(message());
+}
+
+/// Every message reported so far (the latest 256).
+#[cfg(test)]
+pub(crate) fn recent() -> Vec<String> {
+    RECENT.lock().unwrap().clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_problem_is_reported_once() {
+        let flag = AtomicBool::new(false);
+        for _ in 0..3 {
+            once(&flag, || "report.rs test flag".to_owned());
+            once_for("report.rs test key", || "report.rs test key".to_owned());
+        }
+        let recent = recent();
+        assert_eq!(
+            recent
+                .iter()
+                .filter(|m| *m == "report.rs test flag")
+                .count(),
+            1
+        );
+        assert_eq!(
+            recent.iter().filter(|m| *m == "report.rs test key").count(),
+            1
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! One time series each: lock-free atomic cells that calls add to and collection reads.
+use super::buckets::{DURATION_BOUNDS_SECONDS, DURATION_BUCKETS, duration_bucket, value_bucket};
+use super::exemplar::ExemplarSlot;
+use super::snapshot::{CounterPoint, HistogramPoint};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanContext;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// An `f64` that threads add to.
+#[derive(Debug, Default)]
+pub(crate) struct AtomicF64(AtomicU64);
+
+impl AtomicF64 {
+    pub(crate) fn add(&self, delta: f64) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + delta).to_bits())
+            });
+    }
+
+    pub(crate) fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+fn zeroed<const N: usize>() -> [AtomicU64; N] {
+    std::array::from_fn(|_| AtomicU64::new(0))
+}
+
+/// One `(operation, error.type)` series of the duration histogram. The sum is kept in whole
+/// nanoseconds, so that a call adds to two integers and nothing else.
+#[derive(Debug)]
+pub(crate) struct DurationSeries {
+    pub(crate) attributes: Vec<KeyValue>,
+    counts: [AtomicU64; DURATION_BUCKETS],
+    sum_ns: AtomicU64,
+    exemplars: [ExemplarSlot; DURATION_BUCKETS],
+}
+
+impl DurationSeries {
+    pub(crate) fn new(attributes: Vec<KeyValue>) -> Self {
+        DurationSeries {
+            attributes,
+            counts: zeroed(),
+            sum_ns: AtomicU64::new(0),
+            exemplars: std::array::from_fn(|_| ExemplarSlot::new()),
+        }
+    }
+
+    /// Adds one call of `ns` nanoseconds; a sampled call also leaves its trace in the bucket.
+    #[inline(always)]
+    pub(crate) fn record(&self, ns: u64, exemplar: Option<&SpanContext>) {
+        let bucket = duration_bucket(ns);
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+        if let Some(span) = exemplar {
+            self.exemplars[bucket].write(span, ns as f64 / 1e9);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> HistogramPoint {
+        let bucket_counts: Vec<u64> = self
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        HistogramPoint {
+            attributes: self.attributes.clone(),
+            bounds: DURATION_BOUNDS_SECONDS.to_vec(),
+            count: bucket_counts.iter().sum(),
+            bucket_counts,
+            sum: self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9,
+            exemplars: self.exemplars.iter().map(ExemplarSlot::read).collect(),
+        }
+    }
+}
+
+/// One attribute set of a manual histogram.
+#[derive(Debug)]
+pub(crate) struct ValueSeries {
+    pub(crate) attributes: Vec<KeyValue>,
+    bounds: Arc<[f64]>,
+    counts: Box<[AtomicU64]>,
+    sum: AtomicF64,
+    exemplars: Box<[ExemplarSlot]>,
+}
+
+impl ValueSeries {
+    pub(crate) fn new(attributes: Vec<KeyValue>, bounds: Arc<[f64]>) -> Self {
+        let buckets = bounds.len() + 1;
+        ValueSeries {
+            attributes,
+            counts: (0..buckets).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicF64::default(),
+            exemplars: (0..buckets).map(|_| ExemplarSlot::new()).collect(),
+            bounds,
+        }
+    }
+
+    pub(crate) fn record(&self, value: f64, exemplar: Option<&SpanContext>) {
+        let bucket = value_bucket(&self.bounds, value);
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum.add(value);
+        if let Some(span) = exemplar {
+            self.exemplars[bucket].write(span, value);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> HistogramPoint {
+        let bucket_counts: Vec<u64> = self
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        HistogramPoint {
+            attributes: self.attributes.clone(),
+            bounds: self.bounds.to_vec(),
+            count: bucket_counts.iter().sum(),
+            bucket_counts,
+            sum: self.sum.get(),
+            exemplars: self.exemplars.iter().map(ExemplarSlot::read).collect(),
+        }
+    }
+}
+
+/// One attribute set of a manual counter.
+#[derive(Debug)]
+pub(crate) struct CounterSeries {
+    pub(crate) attributes: Vec<KeyValue>,
+    total: AtomicF64,
+}
+
+impl CounterSeries {
+    pub(crate) fn new(attributes: Vec<KeyValue>) -> Self {
+        CounterSeries {
+            attributes,
+            total: AtomicF64::default(),
+        }
+    }
+
+    pub(crate) fn add(&self, value: f64) {
+        self.total.add(value);
+    }
+
+    pub(crate) fn snapshot(&self) -> CounterPoint {
+        CounterPoint {
+            attributes: self.attributes.clone(),
+            value: self.total.get(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_land_in_their_buckets_and_sum_in_seconds() {
+        let s = DurationSeries::new(vec![KeyValue::new("operation", "t")]);
+        s.record(50_000, None); // 50 µs
+        s.record(2_000_000, None); // 2 ms
+        s.record(20_000_000_000, None); // 20 s: +Inf
+        let p = s.snapshot();
+        assert_eq!(p.count, 3);
+        assert_eq!(p.bucket_counts[0], 1);
+        assert_eq!(p.bucket_counts[4], 1);
+        assert_eq!(p.bucket_counts[16], 1);
+        assert!((p.sum - 20.00205).abs() < 1e-9);
+        assert!(p.exemplars.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn values_and_totals_add_up() {
+        let h = ValueSeries::new(vec![], Arc::from(vec![1.0, 2.0]));
+        h.record(0.5, None);
+        h.record(2.0, None);
+        h.record(9.0, None);
+        let p = h.snapshot();
+        assert_eq!((p.count, p.bucket_counts.clone()), (3, vec![1, 1, 1]));
+        assert_eq!(p.sum, 11.5);
+        let c = CounterSeries::new(vec![]);
+        c.add(1.0);
+        c.add(2.5);
+        assert_eq!(c.snapshot().value, 3.5);
+    }
+}

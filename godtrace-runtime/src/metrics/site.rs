@@ -1,0 +1,74 @@
+//! The per-call-site cache the hot path records through: no lookup by name per call.
+use super::registry::registry;
+use super::series::DurationSeries;
+use crate::span::CallSite;
+use opentelemetry::trace::SpanContext;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// One traced function's handles on its duration-histogram series: the success series, found
+/// on the first call, and one per error type, found on that error's first occurrence.
+pub struct SiteMetrics {
+    ok: OnceLock<Arc<DurationSeries>>,
+    errors: OnceLock<ErrorNode>,
+}
+
+/// A lock-free, append-only list of this site's error series.
+struct ErrorNode {
+    error_type: &'static str,
+    series: Arc<DurationSeries>,
+    next: OnceLock<Box<ErrorNode>>,
+}
+
+impl SiteMetrics {
+    pub(crate) const fn new() -> Self {
+        SiteMetrics {
+            ok: OnceLock::new(),
+            errors: OnceLock::new(),
+        }
+    }
+
+    /// Records one call: its duration, its error type if it failed, and the sampled span it
+    /// belongs to (an exemplar candidate). After each series' first use: two relaxed atomic
+    /// adds, plus one exemplar write for a sampled call.
+    #[inline]
+    pub(crate) fn record(
+        &self,
+        site: &CallSite,
+        duration: Duration,
+        error_type: Option<&'static str>,
+        exemplar: Option<&SpanContext>,
+    ) {
+        let ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        let series = match error_type {
+            None => match self.ok.get() {
+                Some(series) => series,
+                None => self.first_ok(site),
+            },
+            Some(error_type) => self.error_series(site, error_type),
+        };
+        series.record(ns, exemplar);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first_ok(&self, site: &CallSite) -> &DurationSeries {
+        self.ok
+            .get_or_init(|| registry().duration_series(site.name(), None))
+    }
+
+    fn error_series(&self, site: &CallSite, error_type: &'static str) -> &DurationSeries {
+        let new_node = || ErrorNode {
+            error_type,
+            series: registry().duration_series(site.name(), Some(error_type)),
+            next: OnceLock::new(),
+        };
+        let mut node = self.errors.get_or_init(&new_node);
+        loop {
+            if std::ptr::eq(node.error_type, error_type) || node.error_type == error_type {
+                return &node.series;
+            }
+            node = node.next.get_or_init(|| Box::new(new_node()));
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! `#[traced]` in an edition 2021 crate: `async fn`s are desugared to `fn -> impl Future`,
+//! which in edition 2021 captures only the lifetimes it names, so the macro names them all.
+use godtrace::traced;
+use std::fmt::Debug;
+
+pub struct Ledger {
+    pub entries: Vec<u8>,
+}
+
+impl Ledger {
+    #[traced(include_args)]
+    pub async fn total(&self, label: &str, extra: &[u8]) -> usize {
+        self.entries.len() + label.len() + extra.len()
+    }
+
+    #[traced]
+    pub async fn first(&self) -> Option<&u8> {
+        self.entries.first()
+    }
+
+    #[traced]
+    pub async fn describe(&mut self, x: impl Debug + Send) -> String {
+        self.entries.push(0);
+        format!("{x:?}")
+    }
+}
+
+#[traced]
+pub async fn pick<'a>(a: &'a str, b: &str) -> &'a str {
+    let _ = b;
+    a
+}
+
+pub trait Source {
+    #[allow(async_fn_in_trait)]
+    async fn read(&self, key: &str) -> usize;
+}
+
+impl Source for Ledger {
+    #[traced]
+    async fn read(&self, key: &str) -> usize {
+        key.len() + self.entries.len()
+    }
+}
+
+/// # Safety
+/// `p` must be valid for reads.
+#[traced]
+pub unsafe fn peek(p: *const u8) -> u8 {
+    *p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_shape_traces_in_edition_2021() {
+        let capture = godtrace::testing::capture();
+        let mut ledger = Ledger { entries: vec![7] };
+        assert_eq!(ledger.total("ab", &[1]).await, 4);
+        assert_eq!(ledger.first().await, Some(&7));
+        assert_eq!(ledger.describe(3).await, "3");
+        assert_eq!(pick("x", "y").await, "x");
+        assert_eq!(ledger.read("key").await, 5);
+        assert_eq!(unsafe { peek(&9) }, 9);
+        let names: Vec<String> = capture.spans().into_iter().map(|s| s.name).collect();
+        for name in [
+            "Ledger::total",
+            "Ledger::first",
+            "Ledger::describe",
+            "pick",
+            "Ledger::read",
+            "peek",
+        ] {
+            let full = format!("godtrace_edition_2021::{name}");
+            assert!(names.contains(&full), "{full} missing from {names:?}");
+        }
+    }
+}

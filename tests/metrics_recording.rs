@@ -1,0 +1,213 @@
+//! The duration histogram and the manual API, read back through `metrics_snapshot`.
+//! Each test uses its own operation and metric names: the registry is process-wide.
+use godtrace::otel::KeyValue;
+use godtrace::otel::trace::TraceId;
+use godtrace::{
+    HistogramPoint, metrics_snapshot, record_counter, record_histogram, testing, traced,
+};
+use std::time::Duration;
+
+#[derive(Debug)]
+struct LedgerError;
+
+impl std::fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ledger unavailable")
+    }
+}
+
+#[traced(operation = "rec.sync.quick")]
+fn quick(i: u32) -> u32 {
+    i + 1
+}
+
+#[traced(operation = "rec.sync.slow")]
+fn slow() {
+    std::thread::sleep(Duration::from_millis(30));
+}
+
+#[traced(operation = "rec.sync.fallible")]
+fn fallible(fail: bool) -> Result<u32, LedgerError> {
+    if fail { Err(LedgerError) } else { Ok(7) }
+}
+
+#[traced(operation = "rec.sync.panics")]
+fn panics() {
+    panic!("boom");
+}
+
+#[traced(operation = "rec.sync.opted_out", include_duration = false)]
+fn opted_out() -> u32 {
+    1
+}
+
+#[traced(operation = "rec.async.wait")]
+async fn wait(ms: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    ms
+}
+
+#[traced(operation = "rec.async.fallible")]
+async fn async_fallible(fail: bool) -> Result<(), LedgerError> {
+    tokio::task::yield_now().await;
+    if fail { Err(LedgerError) } else { Ok(()) }
+}
+
+/// The one bucket holding every observation of `p`, checking count and sum agree.
+fn only_bucket(p: &HistogramPoint) -> usize {
+    let filled: Vec<usize> = (0..p.bucket_counts.len())
+        .filter(|&i| p.bucket_counts[i] > 0)
+        .collect();
+    assert_eq!(filled.len(), 1, "{p:?}");
+    filled[0]
+}
+
+#[test]
+fn sync_calls_are_counted_summed_and_bucketed() {
+    let _c = testing::capture();
+    for i in 0..3 {
+        quick(i);
+    }
+    slow();
+    let snap = metrics_snapshot();
+    let q = snap.operation("rec.sync.quick").expect("quick series");
+    assert_eq!(q.count, 3);
+    assert_eq!(q.bucket_counts.iter().sum::<u64>(), 3);
+    assert!(q.sum > 0.0);
+    assert_eq!(
+        q.attributes,
+        vec![KeyValue::new("operation", "rec.sync.quick")]
+    );
+
+    let s = snap.operation("rec.sync.slow").expect("slow series");
+    assert_eq!(s.count, 1);
+    assert!(s.sum >= 0.030, "{}", s.sum);
+    // One observation: it sits in the bucket its own value belongs to, above 25 ms.
+    let bucket = only_bucket(s);
+    assert_eq!(bucket, s.bucket_of(s.sum));
+    assert!(bucket >= 8 && s.bounds[7] == 0.025, "{s:?}");
+    // Seconds, from 100 µs to 10 s.
+    assert_eq!(s.bounds.first(), Some(&0.0001));
+    assert_eq!(s.bounds.last(), Some(&10.0));
+}
+
+#[test]
+fn the_error_label_is_set_on_failures_only() {
+    let _c = testing::capture();
+    fallible(false).unwrap();
+    fallible(false).unwrap();
+    fallible(true).unwrap_err();
+    let _ = std::panic::catch_unwind(panics);
+    let snap = metrics_snapshot();
+    let ok = snap.operation("rec.sync.fallible").unwrap();
+    assert_eq!(ok.count, 2);
+    assert!(ok.attr("error.type").is_none());
+    let err_type = std::any::type_name::<LedgerError>();
+    let err = snap
+        .operation_errors("rec.sync.fallible", err_type)
+        .unwrap();
+    assert_eq!(err.count, 1);
+    assert_eq!(snap.operation_points("rec.sync.fallible").len(), 2);
+    let panicked = snap.operation_errors("rec.sync.panics", "panic").unwrap();
+    assert_eq!(panicked.count, 1);
+    assert!(snap.operation("rec.sync.panics").is_none());
+}
+
+#[test]
+fn include_duration_false_records_nothing() {
+    let c = testing::capture();
+    assert_eq!(opted_out(), 1);
+    // The span is still there; only the histogram is skipped.
+    c.span("rec.sync.opted_out");
+    assert!(
+        metrics_snapshot()
+            .operation_points("rec.sync.opted_out")
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_calls_cover_the_whole_future() {
+    let _c = testing::capture();
+    wait(20).await;
+    tokio::spawn(wait(20)).await.unwrap();
+    async_fallible(false).await.unwrap();
+    async_fallible(true).await.unwrap_err();
+    let snap = metrics_snapshot();
+    let w = snap.operation("rec.async.wait").unwrap();
+    assert_eq!(w.count, 2);
+    assert!(w.sum >= 0.040, "{}", w.sum);
+    // Both calls slept 20 ms: none can sit at or below the 10 ms bound.
+    assert_eq!(w.bucket_counts[..=6].iter().sum::<u64>(), 0, "{w:?}");
+    assert_eq!(snap.operation("rec.async.fallible").unwrap().count, 1);
+    let err_type = std::any::type_name::<LedgerError>();
+    assert_eq!(
+        snap.operation_errors("rec.async.fallible", err_type)
+            .unwrap()
+            .count,
+        1
+    );
+}
+
+#[traced(operation = "rec.exemplar")]
+fn with_exemplar() {}
+
+#[test]
+fn a_sampled_call_leaves_its_trace_in_its_bucket() {
+    let c = testing::capture();
+    with_exemplar();
+    let span = c.span("rec.exemplar");
+    let snap = metrics_snapshot();
+    let p = snap.operation("rec.exemplar").unwrap();
+    let bucket = only_bucket(p);
+    let ex = p.exemplars[bucket].expect("an exemplar in the filled bucket");
+    assert_eq!(ex.trace_id, span.trace_id);
+    assert_eq!(ex.span_id, span.span_id);
+    assert_ne!(ex.trace_id, TraceId::INVALID);
+    assert_eq!(p.bucket_of(ex.value), bucket);
+    assert_eq!(p.exemplars.iter().flatten().count(), 1);
+}
+
+#[test]
+fn manual_counters_add_per_attribute_set() {
+    let _c = testing::capture();
+    let sol = [KeyValue::new("chain", "solana")];
+    record_counter("rec.nft.mints.total", 1, &sol);
+    record_counter("rec.nft.mints.total", 2u64, &sol);
+    record_counter("rec.nft.mints.total", 1.5, &[KeyValue::new("chain", "eth")]);
+    record_counter("rec.nft.mints.total", 4, &[]);
+    // Dropped, reported once, never a panic:
+    record_counter("rec.nft.mints.total", -1, &sol);
+    record_counter("9 not a name", 1, &[]);
+    record_counter("", 1, &[]);
+    record_histogram("rec.nft.mints.total", 1, &[]); // already a counter
+    let snap = metrics_snapshot();
+    assert_eq!(snap.counter("rec.nft.mints.total", &sol), Some(3.0));
+    assert_eq!(
+        snap.counter("rec.nft.mints.total", &[KeyValue::new("chain", "eth")]),
+        Some(1.5)
+    );
+    assert_eq!(snap.counter("rec.nft.mints.total", &[]), Some(4.0));
+    assert!(snap.metric("9 not a name").is_none());
+}
+
+#[test]
+fn manual_histograms_bucket_their_values() {
+    let _c = testing::capture();
+    let attrs = [KeyValue::new("kind", "royalty"), KeyValue::new("tier", 2)];
+    let reversed = [KeyValue::new("tier", 2), KeyValue::new("kind", "royalty")];
+    for v in [2.5, 7.0, 7.5, 600.0] {
+        record_histogram("rec.royalty.amounts", v, &attrs);
+    }
+    record_histogram("rec.royalty.amounts", 20_000, &reversed);
+    record_histogram("rec.royalty.amounts", f64::NAN, &attrs); // dropped
+    let snap = metrics_snapshot();
+    let h = snap.histogram("rec.royalty.amounts", &reversed).unwrap();
+    assert_eq!(h.count, 5);
+    assert_eq!(h.sum, 20_617.0);
+    // Default bounds 0, 5, 10, 25, 50, 75, 100, 250, 500, 750, ...
+    assert_eq!(h.bucket_counts[1], 1); // 2.5 in (0, 5]
+    assert_eq!(h.bucket_counts[2], 2); // 7.0, 7.5 in (5, 10]
+    assert_eq!(h.bucket_counts[9], 1); // 600 in (500, 750]
+    assert_eq!(*h.bucket_counts.last().unwrap(), 1); // 20000 above 10000
+}

@@ -95,9 +95,14 @@ fn op_plain(x: u64) -> u64 {
 fn op_plain_async(x: u64) -> u64 {
     block_on(plain_async(x))
 }
-/// References for the duration histogram's cost: one monotonic and one wall-clock reading.
+/// References for the duration histogram's cost: one monotonic, one TSC-based (fastant, the
+/// clock fastrace uses) and one wall-clock reading.
 fn op_instant_now(x: u64) -> u64 {
     let now = std::time::Instant::now();
+    x ^ std::hint::black_box(&now) as *const _ as u64
+}
+fn op_fastant_now(x: u64) -> u64 {
+    let now = fastant::Instant::now();
     x ^ std::hint::black_box(&now) as *const _ as u64
 }
 fn op_system_time_now(x: u64) -> u64 {
@@ -322,6 +327,7 @@ pub fn all() -> Vec<Case> {
         time("plain/async", Nothing, op_plain_async),
         time("reference/Instant::now", Nothing, op_instant_now),
         time("reference/SystemTime::now", Nothing, op_system_time_now),
+        time("reference/fastant::Instant::now", Nothing, op_fastant_now),
         time("tracing/no-subscriber/sync", Nothing, op_tracing),
         time("tracing/no-subscriber/async", Nothing, op_tracing_async),
         time(
@@ -376,25 +382,27 @@ pub fn all() -> Vec<Case> {
         ),
         time("godtrace/sampled-in/sync", SAMPLED_IN, op_godtrace),
         time("godtrace/sampled-in/async", SAMPLED_IN, op_godtrace_async),
+        // The same recording with no export pipeline competing for the two cores: the
+        // include_args and duration targets compare per-call recording costs, judged here.
         time(
-            "godtrace/sampled-in/no-duration/sync",
-            SAMPLED_IN,
+            "godtrace/sampled-in-no-exporter/sync",
+            GodtraceNoExporter,
+            op_godtrace,
+        ),
+        time(
+            "godtrace/sampled-in-no-exporter/no-duration/sync",
+            GodtraceNoExporter,
             op_godtrace_no_duration,
         ),
         time(
-            "godtrace/sampled-in/3-args/sync",
-            SAMPLED_IN,
+            "godtrace/sampled-in-no-exporter/3-args/sync",
+            GodtraceNoExporter,
             op_godtrace_three,
         ),
         time(
-            "godtrace/sampled-in/3-args-include_args/sync",
-            SAMPLED_IN,
-            op_godtrace_three_recorded,
-        ),
-        time(
-            "godtrace/sampled-in/no-exporter/sync",
+            "godtrace/sampled-in-no-exporter/3-args-include_args/sync",
             GodtraceNoExporter,
-            op_godtrace,
+            op_godtrace_three_recorded,
         ),
     ];
     let memory = |id, setup, op, spans_per_op| Case {

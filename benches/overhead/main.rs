@@ -71,18 +71,20 @@ fn parent() {
     let load_before = report::loadavg();
     let mut results: Vec<(cases::Case, u32, Fields)> = Vec::new();
     let mut plan: Vec<(cases::Case, u32)> = Vec::new();
+    // Timing and memory cases once per round (a round runs each case once, in order), then
+    // the throughput search once.
     for round in 1..=rounds {
         plan.extend(
             selected
                 .iter()
-                .filter(|c| c.kind == cases::Kind::Time)
+                .filter(|c| c.kind != cases::Kind::Throughput)
                 .map(|c| (*c, round)),
         );
     }
     plan.extend(
         selected
             .iter()
-            .filter(|c| c.kind != cases::Kind::Time)
+            .filter(|c| c.kind == cases::Kind::Throughput)
             .map(|c| (*c, 1)),
     );
     let total = plan.len();

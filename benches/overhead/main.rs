@@ -68,7 +68,7 @@ fn parent() {
         .filter(|&r| r > 0)
         .unwrap_or(2);
     let started = Instant::now();
-    let load_before = report::loadavg();
+    let cpu_before = report::CpuTicks::now();
     let mut results: Vec<(cases::Case, u32, Fields)> = Vec::new();
     let mut plan: Vec<(cases::Case, u32)> = Vec::new();
     // Timing and memory cases once per round (a round runs each case once, in order), then
@@ -99,7 +99,7 @@ fn parent() {
         }
     }
     eprintln!("all cases in {:.0?}", started.elapsed());
-    let text = report::render(&results, rounds, &load_before);
+    let text = report::render(&results, rounds, cpu_before);
     println!("{text}");
 }
 

@@ -81,6 +81,10 @@ fn fmt_ns(v: Option<f64>) -> String {
     }
 }
 
+fn fmt_delta(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{v:+.2}"))
+}
+
 fn fmt_ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
@@ -136,23 +140,70 @@ fn machine() -> String {
     )
 }
 
-/// `/proc/loadavg`'s three load averages.
-pub fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
+/// CPU time, in clock ticks: the whole machine's busy and total time (`/proc/stat`), and
+/// this process's own plus its waited-for children's (`/proc/self/stat`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuTicks {
+    busy: u64,
+    total: u64,
+    ours: u64,
 }
 
-pub fn render(results: &Results, rounds: u32, load_before: &str) -> String {
+impl CpuTicks {
+    pub fn now() -> CpuTicks {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let cpu: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let total: u64 = cpu.iter().take(8).sum();
+        let idle = cpu.get(3).copied().unwrap_or(0) + cpu.get(4).copied().unwrap_or(0);
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // Fields after the parenthesised command: utime stime cutime cstime are 14..=17.
+        let ours = own
+            .rsplit_once(')')
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(4)
+                    .filter_map(|n| n.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        CpuTicks {
+            busy: total - idle,
+            total,
+            ours,
+        }
+    }
+}
+
+/// The share of the machine's CPU that other processes used between `before` and now.
+fn others_share(before: CpuTicks) -> Option<f64> {
+    let now = CpuTicks::now();
+    let total = now.total.checked_sub(before.total)?;
+    let others = (now.busy - before.busy).saturating_sub(now.ours - before.ours);
+    (total > 0).then(|| others as f64 / total as f64)
+}
+
+pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
     let v = View { results, rounds };
     let mut out = String::new();
     let counted = results.iter().any(|(_, _, f)| f.contains_key("allocs_thread"));
     let _ = writeln!(
         out,
-        "\n## Results\n\n{}\n- load average (1, 5, 15 min) before the run: {load_before}; \
-         after: {} (anything above ~0.3 means other processes shared the 2 cores)",
+        "\n## Results\n\n{}\n- other processes used {} of the machine's CPU time during the \
+         run (from /proc/stat, less this run's own processes; 0% = a quiet machine)",
         machine(),
-        loadavg()
+        others_share(before).map_or_else(|| "an unknown share".into(), |s| format!(
+            "{:.0}%",
+            s * 100.0
+        )),
     );
     let _ = writeln!(
         out,
@@ -347,11 +398,11 @@ fn targets(v: &View<'_>, counted: bool) -> Vec<String> {
     for state in ["uninit", "disabled"] {
         let g = ns(&format!("godtrace/{state}/sync"));
         lines.push(format!(
-            "{}: {state}, sync within 1 ns of the plain call: {} ns vs {} ns (+{} ns)",
+            "{}: {state}, sync within 1 ns of the plain call: {} ns vs {} ns ({} ns)",
             verdict(both(g, plain, |g, p| g - p <= 1.0)),
             fmt_ns(g),
             fmt_ns(plain),
-            fmt_ns(g.zip(plain).map(|(g, p)| g - p)),
+            fmt_delta(g.zip(plain).map(|(g, p)| g - p)),
         ));
     }
     let tracing_async = ns("tracing/no-subscriber/async");
@@ -425,8 +476,8 @@ fn targets(v: &View<'_>, counted: bool) -> Vec<String> {
         .reduce(f64::max);
     lines.push(format!(
         "{}: sampled in, peak memory bounded by the queue over {} spans: +{} MiB over the \
-         RSS before the loop (worst run) (judged bounded at ≤ 32 MiB: the 2048-span queue plus one batch \
-         in flight and the allocator's slack); {} dropped, {} queued",
+         RSS before the loop in the worst run, judged bounded at ≤ 32 MiB (the 2048-span queue, \
+         one batch in flight, the allocator's slack); run 1: {} dropped, {} queued",
         verdict(growth.map(|g| g <= 32.0)),
         crate::cases::MEMORY_SPANS,
         fmt_opt(growth, 1),
@@ -447,11 +498,11 @@ fn targets(v: &View<'_>, counted: bool) -> Vec<String> {
         let on = ns(&format!("godtrace/{state}/sync"));
         let off = ns(&format!("godtrace/{state}/no-duration/sync"));
         lines.push(format!(
-            "{}: duration histogram on ≤ +20 ns over off ({state}): {} ns vs {} ns (+{} ns)",
+            "{}: duration histogram on ≤ +20 ns over off ({state}): {} ns vs {} ns ({} ns)",
             verdict(both(on, off, |on, off| on - off <= 20.0)),
             fmt_ns(on),
             fmt_ns(off),
-            fmt_ns(on.zip(off).map(|(a, b)| a - b)),
+            fmt_delta(on.zip(off).map(|(a, b)| a - b)),
         ));
     }
     let sustained = v.first("throughput/godtrace/otlp-grpc", "sustained");

@@ -34,7 +34,7 @@ fn inventory(item: u64) -> u64 {
 #[traced(operation = "shop.payment")]
 fn payment(attempt: u64) -> Result<(), PaymentDeclined> {
     std::thread::sleep(Duration::from_millis(1));
-    if attempt % 4 == 0 {
+    if attempt.is_multiple_of(4) {
         Err(PaymentDeclined)
     } else {
         Ok(())

@@ -65,9 +65,7 @@ async fn metrics_reach_an_otlp_grpc_receiver() {
     .await
     .unwrap();
 
-    let received = collector
-        .exported_metrics(1, Duration::from_secs(30))
-        .await;
+    let received = collector.exported_metrics(1, Duration::from_secs(30)).await;
     let requests: Vec<Value> = received
         .iter()
         .map(|m| serde_json::to_value(m).unwrap())
@@ -95,9 +93,17 @@ async fn metrics_reach_an_otlp_grpc_receiver() {
     let orders = metric(&requests, "otlp.grpc.orders");
     let sum = &orders["data"]["Sum"];
     assert_eq!(sum["is_monotonic"], true);
-    assert_eq!(point(&sum["data_points"], &["eu"])["value"]["AsDouble"], 5.0);
+    assert_eq!(
+        point(&sum["data_points"], &["eu"])["value"]["AsDouble"],
+        5.0
+    );
     let amounts = metric(&requests, "otlp.grpc.amounts");
-    assert_eq!(point(&amounts["data"]["Histogram"]["data_points"], &[])["sum"], 7.5);
+    assert_eq!(
+        point(&amounts["data"]["Histogram"]["data_points"], &[])["sum"],
+        7.5
+    );
 
-    tokio::task::spawn_blocking(move || drop(guard)).await.unwrap();
+    tokio::task::spawn_blocking(move || drop(guard))
+        .await
+        .unwrap();
 }

@@ -53,8 +53,15 @@ fn serve_one(stream: &TcpStream, log: &Log) -> std::io::Result<bool> {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
         }
     }
-    let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let len: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0u8; len];
     reader.read_exact(&mut body)?;
     if header("content-encoding").as_deref() == Some("gzip") {
@@ -67,7 +74,9 @@ fn serve_one(stream: &TcpStream, log: &Log) -> std::io::Result<bool> {
         log.lock().unwrap().push(Received { headers, request });
     }
     let mut out = stream;
-    out.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")?;
+    out.write_all(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
+    )?;
     Ok(true)
 }
 
@@ -85,8 +94,15 @@ fn string_attr(p: &HistogramDataPoint, key: &str) -> Option<String> {
 
 /// The duration point of `otlp_http.work` in `request`, if there.
 fn work_point(request: &ExportMetricsServiceRequest) -> Option<HistogramDataPoint> {
-    let metrics = &request.resource_metrics.first()?.scope_metrics.first()?.metrics;
-    let metric = metrics.iter().find(|m| m.name == "godtrace.operation.duration")?;
+    let metrics = &request
+        .resource_metrics
+        .first()?
+        .scope_metrics
+        .first()?
+        .metrics;
+    let metric = metrics
+        .iter()
+        .find(|m| m.name == "godtrace.operation.duration")?;
     let Some(Data::Histogram(h)) = &metric.data else {
         return None;
     };
@@ -117,7 +133,10 @@ fn metrics_are_pushed_over_http_on_the_interval() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let pushes = loop {
         let got: Vec<Received> = log.lock().unwrap().clone();
-        let with_work = got.iter().filter(|r| work_point(&r.request).is_some()).count();
+        let with_work = got
+            .iter()
+            .filter(|r| work_point(&r.request).is_some())
+            .count();
         if with_work >= 2 || Instant::now() > deadline {
             break got;
         }
@@ -129,7 +148,11 @@ fn metrics_are_pushed_over_http_on_the_interval() {
         .find(|r| work_point(&r.request).is_some())
         .expect("a push with the operation");
     assert!(
-        pushes.iter().filter(|r| work_point(&r.request).is_some()).count() >= 2,
+        pushes
+            .iter()
+            .filter(|r| work_point(&r.request).is_some())
+            .count()
+            >= 2,
         "expected repeated pushes"
     );
     let point = work_point(&last.request).unwrap();
@@ -140,7 +163,12 @@ fn metrics_are_pushed_over_http_on_the_interval() {
     assert!(resource.attributes.iter().any(|kv| kv.key == "service.name"
         && matches!(kv.value.as_ref().and_then(|v| v.value.as_ref()),
             Some(AnyValue::StringValue(s)) if s == "metrics-otlp-http")));
-    let header = |n: &str| last.headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    let header = |n: &str| {
+        last.headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
     assert_eq!(header("x-tenant"), Some("t1"));
     assert_eq!(header("content-encoding"), Some("gzip"));
     assert_eq!(header("content-type"), Some("application/x-protobuf"));

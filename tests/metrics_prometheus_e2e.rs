@@ -65,7 +65,11 @@ fn query(prometheus: &str, promql: &str) -> Vec<(String, f64)> {
         .iter()
         .map(|r| {
             let op = r["metric"]["operation"].as_str().unwrap_or("").to_owned();
-            let v = r["value"][1].as_str().unwrap().parse::<f64>().unwrap_or(f64::NAN);
+            let v = r["value"][1]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap_or(f64::NAN);
             (op, v)
         })
         .collect()
@@ -73,10 +77,16 @@ fn query(prometheus: &str, promql: &str) -> Vec<(String, f64)> {
 
 /// The trace ids of the exemplars stored for the duration buckets in the last five minutes.
 fn exemplar_trace_ids(prometheus: &str) -> Vec<String> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let url = format!("{prometheus}/api/v1/query_exemplars");
     let body = ureq::get(&url)
-        .query("query", "godtrace_operation_duration_seconds_bucket{job=\"godtrace-e2e\"}")
+        .query(
+            "query",
+            "godtrace_operation_duration_seconds_bucket{job=\"godtrace-e2e\"}",
+        )
         .query("start", (now - 300).to_string())
         .query("end", (now + 60).to_string())
         .call()

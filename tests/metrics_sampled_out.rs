@@ -14,7 +14,11 @@ fn work(fail: bool) -> Result<(), std::fmt::Error> {
 fn get(addr: SocketAddr, accept: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: test\r\nAccept: {accept}\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: test\r\nAccept: {accept}\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -46,18 +50,26 @@ fn sampled_out_calls_are_still_measured_and_served() {
     let text = get(addr, "text/plain");
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
     assert!(
-        text.contains("godtrace_operation_duration_seconds_count{operation=\"sampled_out.work\"} 8\n"),
+        text.contains(
+            "godtrace_operation_duration_seconds_count{operation=\"sampled_out.work\"} 8\n"
+        ),
         "{text}"
     );
     assert!(text.contains(
         "godtrace_operation_duration_seconds_count{error_type=\"core::fmt::Error\",operation=\"sampled_out.work\"} 2\n"
     ));
     let om = get(addr, "application/openmetrics-text;version=1.0.0");
-    assert!(om.contains("Content-Type: application/openmetrics-text"), "{om}");
+    assert!(
+        om.contains("Content-Type: application/openmetrics-text"),
+        "{om}"
+    );
     assert!(om.ends_with("# EOF\n"));
     assert!(!om.contains(" # {trace_id="), "{om}");
 
     drop(guard);
     assert_eq!(prometheus_addr(), None);
-    assert!(TcpStream::connect(addr).is_err(), "the endpoint stops with the guard");
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "the endpoint stops with the guard"
+    );
 }

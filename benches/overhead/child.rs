@@ -90,11 +90,13 @@ fn memory(case: &Case, kept: &Kept, ops: u64, out: &mut Out) {
     // Resets VmHWM to the current RSS (Linux ≥ 4.0), so the peak is this loop's.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let base = measure::proc_status_kib("VmRSS");
+    let switches = measure::context_switches();
     let start = Instant::now();
     for i in 0..ops {
         black_box(op(black_box(i)));
     }
     let secs = start.elapsed().as_secs_f64();
+    let switches_after = measure::context_switches();
     let peak_run = measure::proc_status_kib("VmHWM");
     let flush_start = Instant::now();
     if let Some(guard) = &kept.godtrace {
@@ -114,6 +116,10 @@ fn memory(case: &Case, kept: &Kept, ops: u64, out: &mut Out) {
     out.put("rss_peak_run_kib", peak_run);
     out.put("rss_peak_kib", measure::proc_status_kib("VmHWM"));
     out.put("flush_secs", format_args!("{flush_secs:.3}"));
+    // The measuring thread's: voluntary = it blocked (e.g. on a lock), involuntary = it was
+    // preempted (another thread needed its core).
+    out.put("blocked", switches_after.0 - switches.0);
+    out.put("preempted", switches_after.1 - switches.1);
 }
 
 /// One paced attempt: `rate` spans per second for `length`, then a flush.

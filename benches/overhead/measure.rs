@@ -192,3 +192,17 @@ pub fn proc_status_kib(field: &str) -> u64 {
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
+
+/// The calling thread's (voluntary, involuntary) context switches so far; zeros where there is
+/// no procfs.
+pub fn context_switches() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+    let get = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (get("voluntary_ctxt_switches"), get("nonvoluntary_ctxt_switches"))
+}

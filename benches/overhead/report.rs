@@ -307,9 +307,11 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
             "\n### Peak memory over {} spans, one thread recording as fast as it can\n\n\
              RSS before the loop, peak during it (VmHWM, reset first), peak including the \
              flush of whatever backlog is left.\n\n\
+             The measuring thread's context switches during the loop: *blocked* (it waited, \
+             e.g. on a lock) and *preempted* (another thread took its core).\n\n\
              | case | run | calls | ns/call | RSS before MiB | peak during MiB | peak incl. flush \
-             MiB | flush s | spans dropped / queued / exported |\n\
-             |---|---|---|---|---|---|---|---|---|",
+             MiB | flush s | blocked / preempted | spans dropped / queued / exported |\n\
+             |---|---|---|---|---|---|---|---|---|---|",
             crate::cases::MEMORY_SPANS
         );
         for case in memory {
@@ -328,7 +330,7 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "| {} | {round} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {drops} |",
+                    "| {} | {round} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {} / {} | {drops} |",
                     case.id,
                     fmt_opt(calls, 0),
                     fmt_ns(ns),
@@ -336,6 +338,8 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
                     kib_to_mib(num(f, "rss_peak_run_kib")),
                     kib_to_mib(num(f, "rss_peak_kib")),
                     fmt_opt(num(f, "flush_secs"), 2),
+                    fmt_opt(num(f, "blocked"), 0),
+                    fmt_opt(num(f, "preempted"), 0),
                 );
             }
         }

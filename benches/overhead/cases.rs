@@ -194,16 +194,22 @@ impl fastrace::collector::Reporter for DiscardReporter {
 pub enum Setup {
     Nothing,
     /// tracing + tracing-opentelemetry + SDK batch processor (default settings), discarding.
-    TracingOtel { ratio: f64 },
+    TracingOtel {
+        ratio: f64,
+    },
     /// opentelemetry SDK tracer, batch processor (default settings), discarding.
-    OtelSdk { ratio: f64 },
+    OtelSdk {
+        ratio: f64,
+    },
     /// fastrace with a discarding reporter (default collector config).
     Fastrace,
     /// `godtrace::init(Config::new(..).enabled(false))`.
     GodtraceDisabled,
     /// `godtrace::init` with this sample ratio, exporting over OTLP/gRPC (default queue and
     /// batch settings) to a discarding receiver process on loopback.
-    GodtraceExport { ratio: f64 },
+    GodtraceExport {
+        ratio: f64,
+    },
     /// `godtrace::init` sampling everything, with no exporter and `local_tree(false)`: spans
     /// are recorded, then dropped when they end.
     GodtraceNoExporter,

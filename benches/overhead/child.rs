@@ -1,5 +1,5 @@
 //! The body of one case's process: set up, measure, print one result line, exit.
-use crate::cases::{Case, Kind, Kept};
+use crate::cases::{Case, Kept, Kind};
 use crate::measure::{self, Budget};
 use crate::{RESULT_PREFIX, cases};
 use std::fmt::Write as _;

@@ -204,5 +204,8 @@ pub fn context_switches() -> (u64, u64) {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
     };
-    (get("voluntary_ctxt_switches"), get("nonvoluntary_ctxt_switches"))
+    (
+        get("voluntary_ctxt_switches"),
+        get("nonvoluntary_ctxt_switches"),
+    )
 }

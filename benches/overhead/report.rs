@@ -194,16 +194,18 @@ fn others_share(before: CpuTicks) -> Option<f64> {
 pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
     let v = View { results, rounds };
     let mut out = String::new();
-    let counted = results.iter().any(|(_, _, f)| f.contains_key("allocs_thread"));
+    let counted = results
+        .iter()
+        .any(|(_, _, f)| f.contains_key("allocs_thread"));
     let _ = writeln!(
         out,
         "\n## Results\n\n{}\n- other processes used {} of the machine's CPU time during the \
          run (from /proc/stat, less this run's own processes; 0% = a quiet machine)",
         machine(),
-        others_share(before).map_or_else(|| "an unknown share".into(), |s| format!(
-            "{:.0}%",
-            s * 100.0
-        )),
+        others_share(before).map_or_else(
+            || "an unknown share".into(),
+            |s| format!("{:.0}%", s * 100.0)
+        ),
     );
     let _ = writeln!(
         out,
@@ -231,7 +233,11 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
         " best ns | × plain | p10–p90 run 1 | allocs/call (thread) | allocs/call (all threads) \
          | spans dropped / queued |"
     );
-    let _ = writeln!(out, "|---|{}---|---|---|---|---|---|", "---|".repeat(rounds as usize));
+    let _ = writeln!(
+        out,
+        "|---|{}---|---|---|---|---|---|",
+        "---|".repeat(rounds as usize)
+    );
     for case in &timing {
         let id = case.id;
         let runs: Vec<f64> = (1..=rounds)
@@ -267,13 +273,25 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
     // godtrace against each peer.
     let peers: [(&str, &str, &str); 8] = [
         ("plain", "plain/sync", "plain/async"),
-        ("tracing, no subscriber", "tracing/no-subscriber/sync", "tracing/no-subscriber/async"),
+        (
+            "tracing, no subscriber",
+            "tracing/no-subscriber/sync",
+            "tracing/no-subscriber/async",
+        ),
         ("tracing-otel in", "tracing-otel/sampled-in/sync", ""),
         ("tracing-otel out", "tracing-otel/sampled-out/sync", ""),
         ("otel in_span in", "otel-sdk/sampled-in/sync", ""),
         ("otel in_span out", "otel-sdk/sampled-out/sync", ""),
-        ("fastrace root/call", "fastrace/root-per-call/sync", "fastrace/root-per-call/async"),
-        ("fastrace 100/root", "fastrace/100-children-per-root/sync", ""),
+        (
+            "fastrace root/call",
+            "fastrace/root-per-call/sync",
+            "fastrace/root-per-call/async",
+        ),
+        (
+            "fastrace 100/root",
+            "fastrace/100-children-per-root/sync",
+            "",
+        ),
     ];
     let _ = write!(
         out,

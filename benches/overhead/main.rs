@@ -89,7 +89,7 @@ fn parent() {
     );
     let total = plan.len();
     for (n, (case, round)) in plan.into_iter().enumerate() {
-        eprint!("[{:>2}/{total}] run {round} {:<46}", n + 1, case.id);
+        eprint!("[{:>2}/{total}] run {round} {:<58}", n + 1, case.id);
         match run_child(case.id) {
             Ok(fields) => {
                 eprintln!("{}", report::one_line(&case, &fields));

@@ -1,0 +1,444 @@
+//! The cases: one tiny function, instrumented by each crate, and how each crate is set up.
+//!
+//! Every instrumented function has the same body as the plain one and is `#[inline(never)]`,
+//! so each case pays for one real call plus its instrumentation.
+use crate::measure::block_on;
+use crate::receiver::Receiver;
+use godtrace::traced;
+use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
+};
+use std::sync::OnceLock;
+
+/// The work every case does: a multiply and a rotate.
+macro_rules! body {
+    ($x:expr) => {
+        ($x).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
+    };
+}
+
+#[inline(never)]
+fn plain(x: u64) -> u64 {
+    body!(x)
+}
+
+#[inline(never)]
+async fn plain_async(x: u64) -> u64 {
+    body!(x)
+}
+
+// `skip_all`: godtrace records no arguments unless asked (`include_args`), so neither does
+// the tracing peer.
+#[tracing::instrument(skip_all)]
+#[inline(never)]
+fn tracing_work(x: u64) -> u64 {
+    body!(x)
+}
+
+#[tracing::instrument(skip_all)]
+#[inline(never)]
+async fn tracing_work_async(x: u64) -> u64 {
+    body!(x)
+}
+
+#[fastrace::trace]
+#[inline(never)]
+fn fastrace_work(x: u64) -> u64 {
+    body!(x)
+}
+
+#[fastrace::trace]
+#[inline(never)]
+async fn fastrace_work_async(x: u64) -> u64 {
+    body!(x)
+}
+
+#[traced]
+#[inline(never)]
+fn godtrace_work(x: u64) -> u64 {
+    body!(x)
+}
+
+#[traced]
+#[inline(never)]
+async fn godtrace_work_async(x: u64) -> u64 {
+    body!(x)
+}
+
+#[traced(include_duration = false)]
+#[inline(never)]
+fn godtrace_work_no_duration(x: u64) -> u64 {
+    body!(x)
+}
+
+#[traced]
+#[inline(never)]
+fn godtrace_three(n: i64, wallet: &str, deep: bool) -> u64 {
+    body!(n as u64 ^ wallet.len() as u64 ^ u64::from(deep))
+}
+
+#[traced(include_args)]
+#[inline(never)]
+fn godtrace_three_recorded(n: i64, wallet: &str, deep: bool) -> u64 {
+    body!(n as u64 ^ wallet.len() as u64 ^ u64::from(deep))
+}
+
+const WALLET: &str = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU";
+
+// --- the operations the harness times: `fn(u64) -> u64`, one or more traced calls each ---
+
+fn op_plain(x: u64) -> u64 {
+    plain(x)
+}
+fn op_plain_async(x: u64) -> u64 {
+    block_on(plain_async(x))
+}
+/// References for the duration histogram's cost: one monotonic, one TSC-based (fastant, the
+/// clock fastrace uses) and one wall-clock reading.
+fn op_instant_now(x: u64) -> u64 {
+    let now = std::time::Instant::now();
+    x ^ std::hint::black_box(&now) as *const _ as u64
+}
+fn op_fastant_now(x: u64) -> u64 {
+    let now = fastant::Instant::now();
+    x ^ std::hint::black_box(&now) as *const _ as u64
+}
+fn op_system_time_now(x: u64) -> u64 {
+    let now = std::time::SystemTime::now();
+    x ^ std::hint::black_box(&now) as *const _ as u64
+}
+
+fn op_tracing(x: u64) -> u64 {
+    tracing_work(x)
+}
+fn op_tracing_async(x: u64) -> u64 {
+    block_on(tracing_work_async(x))
+}
+
+static OTEL_TRACER: OnceLock<SdkTracer> = OnceLock::new();
+
+fn op_otel_in_span(x: u64) -> u64 {
+    let tracer = OTEL_TRACER.get().expect("set up before timing");
+    tracer.in_span("work", |_cx| body!(x))
+}
+
+/// godtrace starts a new trace for each call that has no parent; so does this: a root span
+/// per call with the `#[trace]` function under it (two fastrace spans per call).
+fn op_fastrace_root(x: u64) -> u64 {
+    let root = fastrace::Span::root("call", fastrace::collector::SpanContext::random());
+    let _parent = root.set_local_parent();
+    fastrace_work(x)
+}
+
+fn op_fastrace_root_async(x: u64) -> u64 {
+    let root = fastrace::Span::root("call", fastrace::collector::SpanContext::random());
+    let _parent = root.set_local_parent();
+    block_on(fastrace_work_async(x))
+}
+
+/// fastrace's cheapest shape: `FASTRACE_CHILDREN` calls under one root (its cost amortised).
+const FASTRACE_CHILDREN: u64 = 100;
+
+fn op_fastrace_children(x: u64) -> u64 {
+    let root = fastrace::Span::root("batch", fastrace::collector::SpanContext::random());
+    let _parent = root.set_local_parent();
+    let mut acc = 0;
+    for i in 0..FASTRACE_CHILDREN {
+        acc ^= fastrace_work(std::hint::black_box(x ^ i));
+    }
+    acc
+}
+
+fn op_godtrace(x: u64) -> u64 {
+    godtrace_work(x)
+}
+fn op_godtrace_async(x: u64) -> u64 {
+    block_on(godtrace_work_async(x))
+}
+fn op_godtrace_no_duration(x: u64) -> u64 {
+    godtrace_work_no_duration(x)
+}
+fn op_godtrace_three(x: u64) -> u64 {
+    godtrace_three(x as i64, std::hint::black_box(WALLET), x & 1 == 0)
+}
+fn op_godtrace_three_recorded(x: u64) -> u64 {
+    godtrace_three_recorded(x as i64, std::hint::black_box(WALLET), x & 1 == 0)
+}
+
+// --- set-ups ---
+
+/// A span exporter that drops every batch: the peers' "discarding exporter".
+#[derive(Debug)]
+struct DiscardExporter;
+
+impl SpanExporter for DiscardExporter {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        drop(batch);
+        std::future::ready(Ok(()))
+    }
+}
+
+/// A fastrace reporter that drops every batch.
+struct DiscardReporter;
+
+impl fastrace::collector::Reporter for DiscardReporter {
+    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+        drop(spans);
+    }
+}
+
+/// How a case's process is set up before timing.
+#[derive(Debug, Clone, Copy)]
+pub enum Setup {
+    Nothing,
+    /// tracing + tracing-opentelemetry + SDK batch processor (default settings), discarding.
+    TracingOtel {
+        ratio: f64,
+    },
+    /// opentelemetry SDK tracer, batch processor (default settings), discarding.
+    OtelSdk {
+        ratio: f64,
+    },
+    /// fastrace with a discarding reporter (default collector config).
+    Fastrace,
+    /// `godtrace::init(Config::new(..).enabled(false))`.
+    GodtraceDisabled,
+    /// `godtrace::init` with this sample ratio, exporting over OTLP/gRPC (default queue and
+    /// batch settings) to a discarding receiver process on loopback.
+    GodtraceExport {
+        ratio: f64,
+    },
+    /// `godtrace::init` sampling everything, with no exporter and `local_tree(false)`: spans
+    /// are recorded, then dropped when they end.
+    GodtraceNoExporter,
+}
+
+impl Setup {
+    pub fn is_godtrace(self) -> bool {
+        matches!(
+            self,
+            Setup::GodtraceDisabled | Setup::GodtraceExport { .. } | Setup::GodtraceNoExporter
+        )
+    }
+}
+
+/// What a set-up keeps alive until the process exits.
+#[derive(Default)]
+pub struct Kept {
+    pub receiver: Option<Receiver>,
+    pub godtrace: Option<godtrace::Guard>,
+    pub provider: Option<SdkTracerProvider>,
+}
+
+fn sdk_provider(ratio: f64) -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            ratio,
+        ))))
+        .with_span_processor(BatchSpanProcessor::builder(DiscardExporter).build())
+        .build()
+}
+
+/// The config of the exporting godtrace cases, against `receiver`.
+pub fn godtrace_export_config(receiver: &Receiver, ratio: f64) -> godtrace::Config {
+    godtrace::Config::new("godtrace-bench")
+        .endpoint(receiver.endpoint())
+        .protocol(godtrace::Protocol::Grpc)
+        .sample_ratio(ratio)
+        .local_tree(false)
+}
+
+pub fn set_up(setup: Setup) -> Kept {
+    let mut kept = Kept::default();
+    match setup {
+        Setup::Nothing => {}
+        Setup::TracingOtel { ratio } => {
+            use tracing_subscriber::layer::SubscriberExt as _;
+            let provider = sdk_provider(ratio);
+            let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+                .expect("first subscriber of this process");
+            kept.provider = Some(provider);
+        }
+        Setup::OtelSdk { ratio } => {
+            let provider = sdk_provider(ratio);
+            let _ = OTEL_TRACER.set(provider.tracer("bench"));
+            kept.provider = Some(provider);
+        }
+        Setup::Fastrace => {
+            fastrace::set_reporter(DiscardReporter, fastrace::collector::Config::default());
+        }
+        Setup::GodtraceDisabled => {
+            let config = godtrace::Config::new("godtrace-bench").enabled(false);
+            kept.godtrace = Some(godtrace::init(config).expect("init"));
+        }
+        Setup::GodtraceExport { ratio } => {
+            let receiver = Receiver::spawn();
+            let config = godtrace_export_config(&receiver, ratio);
+            kept.godtrace = Some(godtrace::init(config).expect("init"));
+            kept.receiver = Some(receiver);
+        }
+        Setup::GodtraceNoExporter => {
+            let config = godtrace::Config::new("godtrace-bench").local_tree(false);
+            kept.godtrace = Some(godtrace::init(config).expect("init"));
+        }
+    }
+    kept
+}
+
+/// What a case measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// ns per call (and allocations per call with `GODTRACE_BENCH_ALLOC=1`).
+    Time,
+    /// Peak RSS while running `ops` operations as fast as possible.
+    Memory { ops: u64 },
+    /// The highest rate of spans exported over OTLP/gRPC with no drops.
+    Throughput,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    pub id: &'static str,
+    pub kind: Kind,
+    pub setup: Setup,
+    pub op: fn(u64) -> u64,
+    /// Traced calls per `op`.
+    pub calls_per_op: u64,
+    /// Spans recorded per `op` (fastrace's root-per-call records two).
+    pub spans_per_op: u64,
+}
+
+const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
+    Case {
+        id,
+        kind: Kind::Time,
+        setup,
+        op,
+        calls_per_op: 1,
+        spans_per_op: 1,
+    }
+}
+
+pub const SAMPLED_IN: Setup = Setup::GodtraceExport { ratio: 1.0 };
+pub const SAMPLED_OUT: Setup = Setup::GodtraceExport { ratio: 0.0 };
+
+/// Every case, in the order they run and print.
+pub fn all() -> Vec<Case> {
+    use Setup::*;
+    let mut cases = vec![
+        time("plain/sync", Nothing, op_plain),
+        time("plain/async", Nothing, op_plain_async),
+        time("reference/Instant::now", Nothing, op_instant_now),
+        time("reference/SystemTime::now", Nothing, op_system_time_now),
+        time("reference/fastant::Instant::now", Nothing, op_fastant_now),
+        time("tracing/no-subscriber/sync", Nothing, op_tracing),
+        time("tracing/no-subscriber/async", Nothing, op_tracing_async),
+        time(
+            "tracing-otel/sampled-in/sync",
+            TracingOtel { ratio: 1.0 },
+            op_tracing,
+        ),
+        time(
+            "tracing-otel/sampled-out/sync",
+            TracingOtel { ratio: 0.0 },
+            op_tracing,
+        ),
+        time(
+            "otel-sdk/sampled-in/sync",
+            OtelSdk { ratio: 1.0 },
+            op_otel_in_span,
+        ),
+        time(
+            "otel-sdk/sampled-out/sync",
+            OtelSdk { ratio: 0.0 },
+            op_otel_in_span,
+        ),
+        time("fastrace/root-per-call/sync", Fastrace, op_fastrace_root),
+        time(
+            "fastrace/root-per-call/async",
+            Fastrace,
+            op_fastrace_root_async,
+        ),
+        Case {
+            calls_per_op: FASTRACE_CHILDREN,
+            spans_per_op: FASTRACE_CHILDREN + 1,
+            ..time(
+                "fastrace/100-children-per-root/sync",
+                Fastrace,
+                op_fastrace_children,
+            )
+        },
+        time("godtrace/uninit/sync", Nothing, op_godtrace),
+        time("godtrace/uninit/async", Nothing, op_godtrace_async),
+        time("godtrace/disabled/sync", GodtraceDisabled, op_godtrace),
+        time(
+            "godtrace/disabled/async",
+            GodtraceDisabled,
+            op_godtrace_async,
+        ),
+        time("godtrace/sampled-out/sync", SAMPLED_OUT, op_godtrace),
+        time("godtrace/sampled-out/async", SAMPLED_OUT, op_godtrace_async),
+        time(
+            "godtrace/sampled-out/no-duration/sync",
+            SAMPLED_OUT,
+            op_godtrace_no_duration,
+        ),
+        time("godtrace/sampled-in/sync", SAMPLED_IN, op_godtrace),
+        time("godtrace/sampled-in/async", SAMPLED_IN, op_godtrace_async),
+        // The same recording with no export pipeline competing for the two cores: the
+        // include_args and duration targets compare per-call recording costs, judged here.
+        time(
+            "godtrace/sampled-in-no-exporter/sync",
+            GodtraceNoExporter,
+            op_godtrace,
+        ),
+        time(
+            "godtrace/sampled-in-no-exporter/no-duration/sync",
+            GodtraceNoExporter,
+            op_godtrace_no_duration,
+        ),
+        time(
+            "godtrace/sampled-in-no-exporter/3-args/sync",
+            GodtraceNoExporter,
+            op_godtrace_three,
+        ),
+        time(
+            "godtrace/sampled-in-no-exporter/3-args-include_args/sync",
+            GodtraceNoExporter,
+            op_godtrace_three_recorded,
+        ),
+    ];
+    let memory = |id, setup, op, spans_per_op| Case {
+        kind: Kind::Memory {
+            ops: MEMORY_SPANS / spans_per_op,
+        },
+        spans_per_op,
+        ..time(id, setup, op)
+    };
+    cases.extend([
+        memory("memory/godtrace/sampled-in", SAMPLED_IN, op_godtrace, 1),
+        memory(
+            "memory/fastrace/root-per-call",
+            Fastrace,
+            op_fastrace_root,
+            2,
+        ),
+        memory(
+            "memory/otel-sdk/sampled-in",
+            OtelSdk { ratio: 1.0 },
+            op_otel_in_span,
+            1,
+        ),
+        Case {
+            kind: Kind::Throughput,
+            ..time("throughput/godtrace/otlp-grpc", SAMPLED_IN, op_godtrace)
+        },
+    ]);
+    cases
+}
+
+/// Spans each memory case records.
+pub const MEMORY_SPANS: u64 = 2_000_000;

@@ -1,0 +1,133 @@
+//! Issue 6: the per-call overhead of godtrace next to its peers, in one `cargo bench` run.
+//!
+//! ```text
+//! cargo bench --bench overhead                         # ns per call, memory, throughput
+//! GODTRACE_BENCH_ALLOC=1 cargo bench --bench overhead  # + allocations per call
+//! cargo bench --bench overhead -- godtrace/sampled     # only the cases whose id contains it
+//! ```
+//!
+//! godtrace, tracing, OpenTelemetry and fastrace all keep process-global state (one
+//! `godtrace::init` per process), so every case runs in a process of its own: this binary
+//! re-executes itself once per case (and per run) with `GODTRACE_BENCH_CASE` naming it,
+//! reads the one result line the child prints, and prints the tables. Nothing (global
+//! subscriber, exporter backlog, allocator state) carries over from one case to the next.
+//!
+//! Other settings: `GODTRACE_BENCH_ROUNDS` (runs of every timing case, default 2),
+//! `GODTRACE_BENCH_QUICK=1` (short samples, for checking the harness itself),
+//! `GODTRACE_BENCH_CASE=<id> GODTRACE_BENCH_PROFILE_CALLS=<n>` on the bench executable (one
+//! case, exactly n calls in `profile_loop`, no output: for perf or callgrind).
+mod cases;
+mod child;
+mod measure;
+mod receiver;
+mod report;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+#[global_allocator]
+static ALLOC: measure::CountingAlloc = measure::CountingAlloc;
+
+/// Names the case a child process runs.
+const CASE_VAR: &str = "GODTRACE_BENCH_CASE";
+/// Prefixes the result line a child prints.
+const RESULT_PREFIX: &str = "@@godtrace-bench ";
+
+/// One child's result: `key=value` fields.
+pub type Fields = BTreeMap<String, String>;
+
+fn main() {
+    if std::env::var(receiver::ROLE_VAR).as_deref() == Ok("receiver") {
+        receiver::run();
+    }
+    if let Ok(id) = std::env::var(CASE_VAR) {
+        let case = cases::all()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no case {id:?}"));
+        child::run(case);
+    }
+    parent();
+}
+
+/// Runs every selected case in its own process and prints the report.
+fn parent() {
+    // `cargo bench` passes `--bench`; anything else not starting with `-` filters by id.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let selected: Vec<cases::Case> = cases::all()
+        .into_iter()
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.id.contains(f.as_str())))
+        .collect();
+    let rounds: u32 = std::env::var("GODTRACE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(2);
+    let started = Instant::now();
+    let cpu_before = report::CpuTicks::now();
+    let mut results: Vec<(cases::Case, u32, Fields)> = Vec::new();
+    let mut plan: Vec<(cases::Case, u32)> = Vec::new();
+    // Timing and memory cases once per round (a round runs each case once, in order), then
+    // the throughput search once.
+    for round in 1..=rounds {
+        plan.extend(
+            selected
+                .iter()
+                .filter(|c| c.kind != cases::Kind::Throughput)
+                .map(|c| (*c, round)),
+        );
+    }
+    plan.extend(
+        selected
+            .iter()
+            .filter(|c| c.kind == cases::Kind::Throughput)
+            .map(|c| (*c, 1)),
+    );
+    let total = plan.len();
+    for (n, (case, round)) in plan.into_iter().enumerate() {
+        eprint!("[{:>2}/{total}] run {round} {:<58}", n + 1, case.id);
+        match run_child(case.id) {
+            Ok(fields) => {
+                eprintln!("{}", report::one_line(&case, &fields));
+                results.push((case, round, fields));
+            }
+            Err(message) => eprintln!("FAILED\n{message}"),
+        }
+    }
+    eprintln!("all cases in {:.0?}", started.elapsed());
+    let text = report::render(&results, rounds, cpu_before);
+    println!("{text}");
+}
+
+/// Runs one case in a fresh process and parses its result line.
+fn run_child(id: &str) -> Result<Fields, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let output = Command::new(exe)
+        .env(CASE_VAR, id)
+        .env_remove(receiver::ROLE_VAR)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not start: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().find_map(|l| l.strip_prefix(RESULT_PREFIX));
+    match line {
+        Some(line) if output.status.success() => Ok(line
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()),
+        _ => {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
+            Err(format!(
+                "{}\n{}",
+                output.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ))
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! A discarding OTLP/gRPC trace receiver on loopback, run as a process of its own (this bench
+//! binary re-executed with `GODTRACE_BENCH_ROLE=receiver`), so that what it costs never
+//! shows in the measured process's memory. It decodes each request (tonic/prost), counts the
+//! spans and answers success. It exits when its standard input closes, i.e. when the case
+//! process that started it exits, however that happens.
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The environment variable naming this process's role.
+pub const ROLE_VAR: &str = "GODTRACE_BENCH_ROLE";
+
+/// A running receiver; dropping it (or exiting) closes its stdin and it exits.
+pub struct Receiver {
+    pub port: u16,
+    child: Child,
+}
+
+impl Receiver {
+    /// Starts one and waits for its port.
+    pub fn spawn() -> Receiver {
+        let exe = std::env::current_exe().expect("the bench binary's path");
+        let mut child = Command::new(exe)
+            .env(ROLE_VAR, "receiver")
+            .env_remove(super::CASE_VAR)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the receiver process");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("read the receiver's port");
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("receiver said {line:?}, not its port"));
+        Receiver { port, child }
+    }
+
+    /// `http://127.0.0.1:PORT`, for `Config::endpoint`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Default)]
+struct Discard {
+    spans: AtomicU64,
+}
+
+#[tonic::async_trait]
+impl TraceService for Discard {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let n: usize = request
+            .get_ref()
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        self.spans.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+// glibc's nice(3); the bench has no libc dependency of its own.
+#[cfg(target_os = "linux")]
+unsafe extern "C" {
+    fn nice(inc: std::ffi::c_int) -> std::ffi::c_int;
+}
+
+/// The receiver process's body: serves until stdin closes, then exits.
+pub fn run() -> ! {
+    // A real collector runs elsewhere. Here it shares the two cores with the measured thread
+    // and godtrace's export thread, so it yields to both: the lowest priority.
+    #[cfg(target_os = "linux")]
+    // SAFETY: nice(3) only changes this process's scheduling priority.
+    unsafe {
+        nice(19);
+    }
+    // Exit as soon as the case process is gone (its end of our stdin closes).
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        std::process::exit(0);
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("receiver runtime");
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let port = listener.local_addr().expect("bound address").port();
+        println!("PORT {port}");
+        // Like a real collector (Go sets TCP_NODELAY on every connection): without it, Nagle
+        // and delayed ACKs hold each response for milliseconds and cap the export rate.
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(Discard::default()))
+            .serve_with_incoming(incoming)
+            .await
+            .expect("serve OTLP/gRPC");
+    });
+    std::process::exit(0)
+}

@@ -8,7 +8,7 @@ use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, TracerProviderBuilder};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanProcessor};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -73,14 +73,15 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     let mut builder = SdkTracerProvider::builder()
         .with_sampler(settings.sampler)
         .with_id_generator(crate::span::HandoffIds::default())
-        .with_resource(resource.clone())
-        .with_span_processor(crate::testing::CaptureRouter);
+        .with_resource(resource.clone());
+    let mut owners: Vec<Box<dyn SpanProcessor>> = Vec::new();
     if settings.local_tree {
-        builder = builder.with_span_processor(export::local::TreePrinter::new(settings.verbose));
+        owners.push(Box::new(export::local::TreePrinter::new(settings.verbose)));
     }
     if settings.enabled {
-        builder = with_exporter(builder, &settings, resource)?;
+        owners.extend(exporter(&settings, resource)?);
     }
+    builder = builder.with_span_processor(export::fanout::Fanout::new(owners));
     if settings.enabled {
         crate::metrics::install(metrics, metrics_resource)?;
     }
@@ -95,14 +96,14 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     Ok(Guard { _private: () })
 }
 
+/// The batch exporter the settings ask for, if any.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-fn with_exporter(
-    builder: TracerProviderBuilder,
+fn exporter(
     settings: &Settings,
     resource: Resource,
-) -> Result<TracerProviderBuilder, InitError> {
+) -> Result<Option<Box<dyn SpanProcessor>>, InitError> {
     let Some(export) = settings.export.clone() else {
-        return Ok(builder);
+        return Ok(None);
     };
     let options = export::worker::Options {
         request_timeout: export.timeout,
@@ -115,17 +116,16 @@ fn with_exporter(
         options,
         move || export::otlp::build(&export),
     )?;
-    Ok(builder.with_span_processor(processor))
+    Ok(Some(Box::new(processor)))
 }
 
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
-fn with_exporter(
-    builder: TracerProviderBuilder,
+fn exporter(
     _settings: &Settings,
     _resource: Resource,
-) -> Result<TracerProviderBuilder, InitError> {
+) -> Result<Option<Box<dyn SpanProcessor>>, InitError> {
     // `Config::resolve` rejects an exporter this build cannot provide.
-    Ok(builder)
+    Ok(None)
 }
 
 /// `telemetry.sdk.*`, `host.name`, `process.pid`, then the configured attributes (which

@@ -54,7 +54,7 @@ pub fn capture() -> Capture {
     if crate::provider::tracer().is_none() {
         let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
             .with_id_generator(crate::span::HandoffIds::default())
-            .with_span_processor(CaptureRouter)
+            .with_span_processor(crate::export::fanout::Fanout::new(Vec::new()))
             .build();
         // Losing the race to another thread's `capture` or `init` is fine: theirs has the router too.
         let _ = crate::provider::install(provider, &crate::Config::default().local_tree(false));
@@ -220,6 +220,24 @@ impl From<&SpanData> for FinishedSpan {
 #[derive(Debug)]
 pub(crate) struct CaptureRouter;
 
+impl CaptureRouter {
+    /// Copies `span` into the capture that owns its trace, if any.
+    pub(crate) fn offer(span: &SpanData) {
+        if LIVE_CAPTURES.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let trace_id = span.span_context.trace_id();
+        let sink = ROUTES
+            .lock()
+            .unwrap()
+            .get(&trace_id)
+            .and_then(Weak::upgrade);
+        if let Some(sink) = sink {
+            sink.spans.lock().unwrap().push(FinishedSpan::from(span));
+        }
+    }
+}
+
 impl SpanProcessor for CaptureRouter {
     fn on_start(&self, span: &mut Span, _parent: &Context) {
         if LIVE_CAPTURES.load(Ordering::Relaxed) == 0 {
@@ -238,18 +256,7 @@ impl SpanProcessor for CaptureRouter {
     }
 
     fn on_end(&self, span: SpanData) {
-        if LIVE_CAPTURES.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        let trace_id = span.span_context.trace_id();
-        let sink = ROUTES
-            .lock()
-            .unwrap()
-            .get(&trace_id)
-            .and_then(Weak::upgrade);
-        if let Some(sink) = sink {
-            sink.spans.lock().unwrap().push(FinishedSpan::from(&span));
-        }
+        CaptureRouter::offer(&span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {

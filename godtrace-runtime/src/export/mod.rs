@@ -1,4 +1,5 @@
 //! Where finished spans go.
+pub(crate) mod fanout;
 pub(crate) mod local;
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]

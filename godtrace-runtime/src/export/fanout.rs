@@ -40,17 +40,11 @@ impl SpanProcessor for Fanout {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.owners
-            .iter()
-            .map(|o| o.force_flush())
-            .fold(Ok(()), |acc, r| acc.and(r))
+        every(&self.owners, |o| o.force_flush())
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.owners
-            .iter()
-            .map(|o| o.shutdown_with_timeout(timeout))
-            .fold(Ok(()), |acc, r| acc.and(r))
+        every(&self.owners, |o| o.shutdown_with_timeout(timeout))
     }
 
     fn set_resource(&mut self, resource: &Resource) {
@@ -58,4 +52,19 @@ impl SpanProcessor for Fanout {
             owner.set_resource(resource);
         }
     }
+}
+
+/// Runs `f` on every owner (one failing does not spare the others) and returns the first error.
+fn every(
+    owners: &[Box<dyn SpanProcessor>],
+    f: impl Fn(&dyn SpanProcessor) -> OTelSdkResult,
+) -> OTelSdkResult {
+    let mut first = Ok(());
+    for owner in owners {
+        let result = f(owner.as_ref());
+        if first.is_ok() {
+            first = result;
+        }
+    }
+    first
 }

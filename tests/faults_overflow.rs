@@ -3,7 +3,8 @@
 mod otlp_support;
 use godtrace::{Config, Protocol};
 use otlp_support::{Kind, Receiver, deliver};
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CHILD: &str = "GODTRACE_FAULTS_OVERFLOW_CHILD";
@@ -35,7 +36,13 @@ fn overflow() {
         stats.spans_dropped >= spans - (QUEUE + BATCH) as u64,
         "{stats:?}"
     );
+    let started = Instant::now();
     drop(guard);
+    let shutdown = started.elapsed();
+    assert!(
+        shutdown <= Duration::from_secs(3),
+        "shutdown took {shutdown:?}"
+    );
     let stats = godtrace::stats();
     assert_eq!(stats.spans_exported, 0, "{stats:?}");
     assert_eq!(
@@ -51,19 +58,40 @@ fn a_full_queue_drops_counts_and_logs_once_per_interval() {
         return;
     }
     let started = Instant::now();
-    let out = Command::new(std::env::current_exe().unwrap())
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "a_full_queue_drops_counts_and_logs_once_per_interval",
             "--exact",
             "--nocapture",
         ])
         .env(CHILD, "1")
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run the child");
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    // A deadlock guard: the child's work and its bounded shutdown take seconds.
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the child did not finish within 120 s: shutdown is not bounded");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let elapsed = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(status.success(), "child failed:\n{stdout}\n{stderr}");
     let reports = stderr
         .lines()
         .filter(|l| l.contains("export queue full"))

@@ -326,8 +326,12 @@ impl Config {
     /// The metrics settings, checked, with the trace export they default to.
     pub(crate) fn metrics_settings(
         &self,
-        traces: Option<&ExportSettings>,
+        settings: &Settings,
     ) -> Result<crate::metrics::MetricsSettings, crate::InitError> {
-        self.metrics.resolve(self.env.as_deref(), traces)
+        self.metrics.resolve(
+            self.env.as_deref(),
+            settings.export.as_ref(),
+            settings.batch.export_timeout,
+        )
     }
 }

@@ -65,7 +65,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         return Err(InitError::AlreadyInitialized);
     }
     let resource = resource(&settings);
-    let metrics = config.metrics_settings(settings.export.as_ref())?;
+    let metrics = config.metrics_settings(&settings)?;
     let metrics_resource: Vec<KeyValue> = resource
         .iter()
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
@@ -234,19 +234,21 @@ impl Guard {
     /// delivered, or when the export timeout ([`Config::export_timeout`]) runs out; a failure
     /// shows in [`crate::stats`].
     pub fn flush(&self) {
-        crate::metrics::flush();
+        let metrics = crate::metrics::flush_begin();
         if let Some(state) = STATE.get() {
             let _ = state.provider.force_flush();
         }
+        metrics.wait();
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         ENABLED.store(false, Ordering::Relaxed);
-        crate::metrics::shutdown();
+        let metrics = crate::metrics::shutdown_begin();
         if let Some(state) = STATE.get() {
             let _ = state.provider.shutdown_with_timeout(state.shutdown_timeout);
         }
+        metrics.wait();
     }
 }

@@ -30,6 +30,10 @@ impl Counters {
         }
     }
 
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code, reason = "only the exporters count")
+    )]
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }

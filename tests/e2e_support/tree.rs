@@ -14,7 +14,15 @@ async fn leaf(i: i64) -> i64 {
     godtrace::set_attribute("item.price", 2.5);
     godtrace::set_attribute("item.fresh", i % 2 == 0);
     godtrace::set_attribute("item.label", format!("item-{i}"));
+    godtrace::set_attribute("thread.name", thread_name());
     i * 2
+}
+
+fn thread_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_owned()
 }
 
 #[traced(operation = "e2e.middle")]
@@ -38,6 +46,7 @@ async fn middle() -> i64 {
 #[traced(operation = "e2e.root")]
 async fn root() -> (i64, String) {
     let trace_id = godtrace::trace_id().expect("inside the root span");
+    godtrace::set_attribute("thread.name", thread_name());
     (middle().await, trace_id)
 }
 
@@ -66,6 +75,8 @@ pub fn run(phoenix: &Phoenix, protocol: Protocol, suite: &str) {
         .enable_all()
         .build()
         .unwrap();
+    // The root and middle spans run on this thread (block_on); each leaf is a task on one of
+    // the runtime's worker threads.
     let (total, trace_id) = runtime.block_on(root());
     assert_eq!(total, 6);
     assert!(pay().is_err());
@@ -107,6 +118,10 @@ fn check_tree(spans: &[Json], trace_id: &str) {
     assert_eq!(leaves.len(), 3);
     for leaf in leaves {
         assert_eq!(leaf["parent_id"], middle["context"]["span_id"], "{leaf:#}");
+        assert_ne!(
+            leaf["attributes"]["thread.name"], root["attributes"]["thread.name"],
+            "the leaf ran on another thread"
+        );
     }
 }
 

@@ -135,7 +135,16 @@ fn parse_sampler<'a>(get: &Get<'a>, layer: &mut Layer) -> Result<(), InitError> 
         },
     };
     let Some(sampler) = get("OTEL_TRACES_SAMPLER")? else {
-        return Ok(());
+        // A ratio with no sampler to read it would be ignored: say so instead.
+        return match (arg, get("OTEL_TRACES_SAMPLER_ARG")?) {
+            (Some(_), Some(v)) => Err(InitError::invalid(
+                "OTEL_TRACES_SAMPLER_ARG",
+                v,
+                "it only with OTEL_TRACES_SAMPLER=traceidratio or parentbased_traceidratio \
+                 (OTEL_TRACES_SAMPLER is not set)",
+            )),
+            _ => Ok(()),
+        };
     };
     // The argument is read by the ratio samplers only (defaulting to 1, as specified).
     let (ratio, parent_based) = match sampler.trim() {
@@ -286,6 +295,18 @@ mod tests {
         assert!(message(&[("OTEL_RESOURCE_ATTRIBUTES", "region")]).contains("key=value"));
         assert!(message(&[("OTEL_EXPORTER_OTLP_HEADERS", "a b=c")]).contains("header names"));
         assert!(message(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")]).contains("gzip"));
+    }
+
+    #[test]
+    fn a_sampler_argument_without_a_sampler_is_an_error() {
+        assert!(message(&[("OTEL_TRACES_SAMPLER_ARG", "0.1")]).contains("OTEL_TRACES_SAMPLER="));
+        // The specification has the other samplers ignore it.
+        let layer = env(&[
+            ("OTEL_TRACES_SAMPLER", "always_on"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+        ])
+        .unwrap();
+        assert_eq!(layer.sample_ratio, Some(1.0));
     }
 
     #[test]

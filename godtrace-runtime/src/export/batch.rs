@@ -138,6 +138,7 @@ impl SpanProcessor for BatchProcessor {
         let mut state = self.shared.lock();
         if state.queue.len() >= self.shared.settings.max_queue_size
             || state.shutdown_deadline.is_some()
+            || state.exited
         {
             drop(state);
             counters.dropped.fetch_add(1, Ordering::Relaxed);

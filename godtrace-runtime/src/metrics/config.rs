@@ -130,17 +130,19 @@ impl MetricsConfig {
     }
 
     /// Checks every value and combines code (`self`), the environment and the trace export
-    /// settings into what `init` starts. `env` holds the variables the `Config` read, if any.
+    /// settings into what `init` starts. `env` holds the variables the `Config` read, if any;
+    /// `bound` is the guard's flush and shutdown bound (`Config::export_timeout`).
     pub(crate) fn resolve(
         &self,
         env: Option<&[(String, Result<String, String>)]>,
         traces: Option<&ExportSettings>,
+        bound: Duration,
     ) -> Result<MetricsSettings, InitError> {
         let env = match env {
             Some(vars) => env::parse(vars)?,
             None => env::EnvLayer::default(),
         };
-        resolve::resolve(self, &env, traces)
+        resolve::resolve(self, &env, traces, bound)
     }
 
     /// The limits and buckets, checked.

@@ -59,9 +59,7 @@ impl ExemplarSlot {
         let trace = span.trace_id().to_bytes();
         let (hi, lo) = trace.split_at(8);
         let word = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes"));
-        let time_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
+        let time_ns = wall_clock_ns();
         self.trace_hi.store(word(hi), Ordering::Relaxed);
         self.trace_lo.store(word(lo), Ordering::Relaxed);
         self.span_id.store(
@@ -107,6 +105,31 @@ impl ExemplarSlot {
     }
 }
 
+/// Now, in nanoseconds since the Unix epoch, to a few milliseconds: exemplar timestamps need
+/// no more, and on Linux the coarse clock costs a fifth of `SystemTime::now`.
+#[cfg(target_os = "linux")]
+fn wall_clock_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME_COARSE exists on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if rc != 0 {
+        return SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    }
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[cfg(not(target_os = "linux"))]
+fn wall_clock_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +154,13 @@ mod tests {
             (ex.trace_id, ex.span_id, ex.value),
             (trace_id, span_id, 0.25)
         );
-        assert!(ex.time > UNIX_EPOCH);
+        let age = SystemTime::now()
+            .duration_since(ex.time)
+            .unwrap_or_default();
+        assert!(
+            ex.time > UNIX_EPOCH && age < Duration::from_secs(60),
+            "{:?}",
+            ex.time
+        );
     }
 }

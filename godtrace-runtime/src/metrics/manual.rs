@@ -181,11 +181,17 @@ mod tests {
             histogram_record("manual.rs.nan", f64::NAN, &[]);
             counter_add(DURATION_METRIC, 1.0, &[]);
         }
-        assert_eq!(reports_about("\"manual.rs bad name\" is not a valid metric name"), 1);
+        assert_eq!(
+            reports_about("\"manual.rs bad name\" is not a valid metric name"),
+            1
+        );
         assert_eq!(reports_about("\"manual.rs.negative\" got the increment"), 1);
         assert_eq!(reports_about("\"manual.rs.negative\" is a Counter"), 1);
         assert_eq!(reports_about("\"manual.rs.nan\" got NaN"), 1);
-        assert_eq!(reports_about("\"godtrace.operation.duration\" is not a valid"), 1);
+        assert_eq!(
+            reports_about("\"godtrace.operation.duration\" is not a valid"),
+            1
+        );
         let snap = registry().collect();
         assert_eq!(snap.counter("manual.rs.negative", &[]), None);
         assert!(snap.metric("manual.rs bad name").is_none());

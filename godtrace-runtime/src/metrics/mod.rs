@@ -20,13 +20,14 @@ mod series;
 mod site;
 mod snapshot;
 mod table;
+mod worker;
 
 pub use config::MetricsConfig;
 pub(crate) use config::MetricsSettings;
 pub use exemplar::Exemplar;
 pub use manual::{MetricValue, record_counter, record_histogram};
 pub use runtime::prometheus_addr;
-pub(crate) use runtime::{flush, install, shutdown};
+pub(crate) use runtime::{flush_begin, install, shutdown_begin};
 pub(crate) use site::SiteMetrics;
 pub use snapshot::{CounterPoint, HistogramPoint, MetricData, MetricPoints, MetricsSnapshot};
 

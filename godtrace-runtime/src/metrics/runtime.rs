@@ -2,10 +2,12 @@
 use super::config::MetricsSettings;
 use super::limits;
 use super::prometheus::Server;
+use super::worker::Worker;
 use crate::InitError;
 use opentelemetry::KeyValue;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use super::otlp::Pusher;
@@ -14,16 +16,51 @@ use super::otlp::Pusher;
 struct Pusher;
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
 impl Pusher {
-    fn flush(&self) {}
-    fn stop(self) {}
+    fn flush_begin(&self) -> mpsc::Receiver<()> {
+        mpsc::sync_channel(1).1
+    }
+    fn stop_begin(self) -> Option<Worker> {
+        None
+    }
 }
 
 struct Running {
     prometheus: Option<Server>,
     otlp: Option<Pusher>,
+    /// The longest the guard waits for metrics on flush and shutdown.
+    bound: Duration,
 }
 
 static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
+
+/// Metrics work the guard started and may wait for, within the bound it was given; the guard
+/// does its own (span) work meanwhile.
+#[must_use]
+pub(crate) struct Pending {
+    deadline: Instant,
+    acks: Vec<mpsc::Receiver<()>>,
+    workers: Vec<Worker>,
+}
+
+impl Pending {
+    fn none() -> Pending {
+        Pending {
+            deadline: Instant::now(),
+            acks: Vec::new(),
+            workers: Vec::new(),
+        }
+    }
+
+    /// Waits for the work, at most until the deadline.
+    pub(crate) fn wait(self) {
+        for ack in self.acks {
+            let _ = ack.recv_timeout(self.deadline.saturating_duration_since(Instant::now()));
+        }
+        for worker in self.workers {
+            worker.wait_until(self.deadline);
+        }
+    }
+}
 
 /// Puts the limits in force and starts the configured exporters. `resource` goes with every
 /// OTLP push. Fails, starting nothing, if the Prometheus address cannot be bound.
@@ -45,41 +82,55 @@ pub(crate) fn install(settings: MetricsSettings, resource: Vec<KeyValue>) -> Res
         let _ = resource;
         None
     };
+    let running = Running {
+        prometheus,
+        otlp,
+        bound: settings.bound,
+    };
     let previous = RUNNING
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .replace(Running { prometheus, otlp });
+        .replace(running);
     if let Some(previous) = previous {
-        stop(previous);
+        stop_begin(previous).wait();
     }
     Ok(())
 }
 
-/// Pushes metrics over OTLP now, if configured (within the export timeout).
-pub(crate) fn flush() {
+/// Starts an OTLP push now, if configured; wait on the result for it to be sent.
+pub(crate) fn flush_begin() -> Pending {
     let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(Running {
-        otlp: Some(pusher), ..
-    }) = running.as_ref()
-    {
-        pusher.flush();
+    let Some(running) = running.as_ref() else {
+        return Pending::none();
+    };
+    Pending {
+        deadline: Instant::now() + running.bound,
+        acks: running.otlp.iter().map(Pusher::flush_begin).collect(),
+        workers: Vec::new(),
     }
 }
 
-/// Stops the Prometheus endpoint and pushes a last time over OTLP.
-pub(crate) fn shutdown() {
+/// Stops the Prometheus endpoint and starts the last OTLP push; wait on the result for both.
+pub(crate) fn shutdown_begin() -> Pending {
     let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner()).take();
-    if let Some(running) = running {
-        stop(running);
+    match running {
+        Some(running) => stop_begin(running),
+        None => Pending::none(),
     }
 }
 
-fn stop(running: Running) {
-    if let Some(server) = running.prometheus {
-        server.stop();
+fn stop_begin(running: Running) -> Pending {
+    let mut workers = Vec::new();
+    if let Some(mut server) = running.prometheus {
+        workers.extend(server.stop_begin());
     }
     if let Some(pusher) = running.otlp {
-        pusher.stop();
+        workers.extend(pusher.stop_begin());
+    }
+    Pending {
+        deadline: Instant::now() + running.bound,
+        acks: Vec::new(),
+        workers,
     }
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct MetricsSettings {
     pub(crate) otlp: Option<Target>,
     pub(crate) interval: Duration,
     pub(crate) limits: Limits,
+    /// The longest the guard's flush and shutdown wait for metrics.
+    pub(crate) bound: Duration,
 }
 
 /// An OTLP metrics destination.
@@ -36,6 +38,7 @@ pub(crate) fn resolve(
     code: &MetricsConfig,
     env: &EnvLayer,
     traces: Option<&ExportSettings>,
+    bound: Duration,
 ) -> Result<MetricsSettings, InitError> {
     let prometheus = match (&code.prometheus_listen, &env.prometheus_listen) {
         (Some(addr), _) => {
@@ -80,7 +83,7 @@ pub(crate) fn resolve(
         }
     });
     let otlp = if otlp_on {
-        Some(target(code, env, traces)?)
+        Some(target(code, env, traces, bound)?)
     } else {
         None
     };
@@ -89,6 +92,7 @@ pub(crate) fn resolve(
         otlp,
         interval,
         limits: code.limits(env.cardinality_limit)?,
+        bound,
     })
 }
 
@@ -96,6 +100,7 @@ fn target(
     code: &MetricsConfig,
     env: &EnvLayer,
     traces: Option<&ExportSettings>,
+    bound: Duration,
 ) -> Result<Target, InitError> {
     let (protocol, protocol_name) = match (code.otlp_protocol, env.otlp_protocol, traces) {
         (Some(p), _, _) => (p, "otlp_protocol"),
@@ -127,11 +132,12 @@ fn target(
         protocol,
         endpoint,
         headers: traces.map(|t| t.headers.clone()).unwrap_or_default(),
+        // The traces' request timeout, when inherited, is kept within the flush bound: a push
+        // that hangs longer would only delay the next one.
         timeout: code
             .export_timeout
             .or(env.timeout)
-            .or(traces.map(|t| t.timeout))
-            .unwrap_or(DEFAULT_TIMEOUT),
+            .unwrap_or_else(|| traces.map_or(DEFAULT_TIMEOUT, |t| t.timeout).min(bound)),
         gzip: traces.is_some_and(|t| t.compression == Compression::Gzip),
     })
 }

@@ -6,10 +6,10 @@ mod transport;
 
 use super::config::Target;
 use super::registry::registry;
+use super::worker::Worker;
 use crate::InitError;
-use opentelemetry::KeyValue;
+use opentelemetry::{Context, KeyValue};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 enum Command {
@@ -20,9 +20,7 @@ enum Command {
 /// The running push thread.
 pub(crate) struct Pusher {
     commands: mpsc::Sender<Command>,
-    done: mpsc::Receiver<()>,
-    thread: Option<JoinHandle<()>>,
-    timeout: Duration,
+    worker: Worker,
 }
 
 impl Pusher {
@@ -34,47 +32,28 @@ impl Pusher {
     ) -> Result<Pusher, InitError> {
         let (commands, rx) = mpsc::channel();
         let (ready_tx, ready) = mpsc::sync_channel(1);
-        let (done_tx, done) = mpsc::sync_channel(1);
-        let timeout = target.timeout;
-        let thread = std::thread::Builder::new()
-            .name("godtrace-metrics".into())
-            .spawn(move || {
-                run(&target, &resource, interval, &rx, &ready_tx);
-                let _ = done_tx.send(());
-            })
-            .map_err(|e| InitError::Exporter(format!("could not start the metrics thread: {e}")))?;
+        let worker = Worker::spawn("godtrace-metrics", move || {
+            run(&target, &resource, interval, &rx, &ready_tx);
+        })
+        .map_err(|e| InitError::Exporter(format!("could not start the metrics thread: {e}")))?;
         match ready.recv() {
-            Ok(Ok(())) => Ok(Pusher {
-                commands,
-                done,
-                thread: Some(thread),
-                timeout,
-            }),
+            Ok(Ok(())) => Ok(Pusher { commands, worker }),
             Ok(Err(e)) => Err(InitError::Exporter(e)),
             Err(_) => Err(InitError::Exporter("the metrics thread stopped".into())),
         }
     }
 
-    /// Pushes now; returns when sent or after the export timeout.
-    pub(crate) fn flush(&self) {
+    /// Asks for a push now; the receiver hears when it is done.
+    pub(crate) fn flush_begin(&self) -> mpsc::Receiver<()> {
         let (ack, acked) = mpsc::sync_channel(1);
-        if self.commands.send(Command::Flush(ack)).is_ok() {
-            let _ = acked.recv_timeout(self.timeout + Duration::from_millis(100));
-        }
+        let _ = self.commands.send(Command::Flush(ack));
+        acked
     }
 
-    /// Pushes a last time and stops; returns within the export timeout whatever the receiver
-    /// does (leaving the thread to finish on its own if it must).
-    pub(crate) fn stop(mut self) {
+    /// Asks for a last push and the end of the thread, which the caller may wait for.
+    pub(crate) fn stop_begin(self) -> Option<Worker> {
         let _ = self.commands.send(Command::Stop);
-        if self
-            .done
-            .recv_timeout(self.timeout + Duration::from_millis(100))
-            .is_ok()
-            && let Some(thread) = self.thread.take()
-        {
-            let _ = thread.join();
-        }
+        Some(self.worker)
     }
 }
 
@@ -85,8 +64,12 @@ fn run(
     commands: &mpsc::Receiver<Command>,
     ready: &mpsc::SyncSender<Result<(), String>>,
 ) {
+    // Whatever runs here (the transport and its logging, tracing bridges) records no spans.
+    let _suppressed = Context::enter_telemetry_suppressed_scope();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .thread_name("godtrace-metrics-blocking")
+        .on_thread_start(|| std::mem::forget(Context::enter_telemetry_suppressed_scope()))
         .build()
     {
         Ok(rt) => rt,

@@ -6,13 +6,13 @@
 //! the server) wakes the accept loop and joins the thread.
 use super::render::{Format, render};
 use crate::metrics::metrics_snapshot;
+use crate::metrics::worker::Worker;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The longest request head read.
 const MAX_HEAD: usize = 16 * 1024;
@@ -23,7 +23,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct Server {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    worker: Option<Worker>,
 }
 
 impl Server {
@@ -33,13 +33,11 @@ impl Server {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("godtrace-prometheus".into())
-            .spawn(move || serve(listener, &flag))?;
+        let worker = Worker::spawn("godtrace-prometheus", move || serve(listener, &flag))?;
         Ok(Server {
             addr,
             stop,
-            thread: Some(thread),
+            worker: Some(worker),
         })
     }
 
@@ -49,14 +47,16 @@ impl Server {
     }
 
     /// Stops accepting and joins the thread (after the request in progress, if any).
+    #[cfg(test)]
     pub(crate) fn stop(mut self) {
-        self.shutdown();
+        if let Some(worker) = self.stop_begin() {
+            worker.wait_until(Instant::now() + 2 * IO_TIMEOUT);
+        }
     }
 
-    fn shutdown(&mut self) {
-        let Some(thread) = self.thread.take() else {
-            return;
-        };
+    /// Stops accepting; the returned thread ends after the request in progress, if any.
+    pub(crate) fn stop_begin(&mut self) -> Option<Worker> {
+        let worker = self.worker.take()?;
         self.stop.store(true, Ordering::SeqCst);
         // Wake the blocking accept with a connection of our own.
         let ip = match self.addr.ip() {
@@ -64,21 +64,21 @@ impl Server {
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         };
-        let woke = TcpStream::connect_timeout(&SocketAddr::new(ip, self.addr.port()), IO_TIMEOUT);
-        if woke.is_ok() {
-            let _ = thread.join();
-        }
-        // Otherwise leave the thread blocked in accept rather than hang the caller.
+        let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, self.addr.port()), IO_TIMEOUT);
+        Some(worker)
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.shutdown();
+        if let Some(worker) = self.stop_begin() {
+            worker.wait_until(Instant::now() + Duration::from_secs(1));
+        }
     }
 }
 
 fn serve(listener: TcpListener, stop: &AtomicBool) {
+    let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;

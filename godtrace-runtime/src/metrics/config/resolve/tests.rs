@@ -1,6 +1,8 @@
 use super::*;
 use crate::metrics::config::env;
 
+const B: Duration = Duration::from_secs(30);
+
 fn vars(pairs: &[(&str, &str)]) -> Vec<(String, Result<String, String>)> {
     pairs
         .iter()
@@ -21,7 +23,7 @@ fn traces(protocol: Protocol, endpoint: &str) -> ExportSettings {
 #[test]
 fn metrics_follow_the_trace_export() {
     let t = traces(Protocol::HttpProtobuf, "http://c:4318/v1/traces");
-    let s = MetricsConfig::new().resolve(None, Some(&t)).unwrap();
+    let s = MetricsConfig::new().resolve(None, Some(&t), B).unwrap();
     let target = s.otlp.unwrap();
     assert_eq!(target.endpoint, "http://c:4318/v1/metrics");
     assert_eq!(target.protocol, Protocol::HttpProtobuf);
@@ -32,16 +34,24 @@ fn metrics_follow_the_trace_export() {
     assert!(s.prometheus.is_none());
 
     let g = traces(Protocol::Grpc, "http://c:4317");
-    let s = MetricsConfig::new().resolve(None, Some(&g)).unwrap();
+    let s = MetricsConfig::new().resolve(None, Some(&g), B).unwrap();
     assert_eq!(s.otlp.unwrap().endpoint, "http://c:4317");
     // No trace export, no metrics push unless asked for.
     assert!(
         MetricsConfig::new()
-            .resolve(None, None)
+            .resolve(None, None, B)
             .unwrap()
             .otlp
             .is_none()
     );
+    // An inherited request timeout longer than the flush bound is cut to it.
+    let slow = ExportSettings {
+        timeout: Duration::from_secs(600),
+        ..g
+    };
+    let s = MetricsConfig::new().resolve(None, Some(&slow), B).unwrap();
+    assert_eq!(s.otlp.unwrap().timeout, B);
+    assert_eq!(s.bound, B);
 }
 
 #[test]
@@ -54,7 +64,7 @@ fn environment_then_code() {
         ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
         ("GODTRACE_METRICS_CARDINALITY_LIMIT", "10"),
     ]);
-    let s = MetricsConfig::new().resolve(Some(&env), None).unwrap();
+    let s = MetricsConfig::new().resolve(Some(&env), None, B).unwrap();
     assert_eq!(s.prometheus.as_deref(), Some("0.0.0.0:9464"));
     assert_eq!(s.interval, Duration::from_millis(1500));
     let target = s.otlp.unwrap();
@@ -69,7 +79,7 @@ fn environment_then_code() {
         .export_interval(Duration::from_secs(2))
         .cardinality_limit(3)
         .otlp(false);
-    let s = code.resolve(Some(&env), None).unwrap();
+    let s = code.resolve(Some(&env), None, B).unwrap();
     assert_eq!(s.prometheus.as_deref(), Some("127.0.0.1:0"));
     assert_eq!(s.interval, Duration::from_secs(2));
     assert_eq!(s.limits.cardinality_limit, Some(3));
@@ -82,17 +92,19 @@ fn otel_metrics_exporter_switches_exporters() {
     let none = vars(&[("OTEL_METRICS_EXPORTER", "none")]);
     assert!(
         MetricsConfig::new()
-            .resolve(Some(&none), Some(&t))
+            .resolve(Some(&none), Some(&t), B)
             .unwrap()
             .otlp
             .is_none()
     );
     let prom = vars(&[("OTEL_METRICS_EXPORTER", "prometheus")]);
-    let s = MetricsConfig::new().resolve(Some(&prom), Some(&t)).unwrap();
+    let s = MetricsConfig::new()
+        .resolve(Some(&prom), Some(&t), B)
+        .unwrap();
     assert!(s.otlp.is_none());
     assert_eq!(s.prometheus.as_deref(), Some(DEFAULT_PROMETHEUS_LISTEN));
     let both = vars(&[("OTEL_METRICS_EXPORTER", "otlp, prometheus")]);
-    let s = MetricsConfig::new().resolve(Some(&both), None).unwrap();
+    let s = MetricsConfig::new().resolve(Some(&both), None, B).unwrap();
     assert!(s.otlp.is_some() && s.prometheus.is_some());
 }
 
@@ -128,7 +140,7 @@ fn bad_values_name_their_source() {
         bad(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "localhost:4317")]),
         "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
     );
-    let code_err = |c: MetricsConfig| match c.resolve(None, None).unwrap_err() {
+    let code_err = |c: MetricsConfig| match c.resolve(None, None, B).unwrap_err() {
         InitError::InvalidValue { name, .. } => name,
         other => panic!("{other:?}"),
     };

@@ -1,0 +1,86 @@
+# Prometheus (Debian's package): scrapes the metrics example for the end-to-end metrics suite
+# (tests/metrics_prometheus_e2e.rs), which queries it with PromQL.
+#
+# Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS array are set).
+# Unpacks the package into $GODTRACE_CACHE/prometheus once (no system service is installed),
+# starts it on 127.0.0.1 with a free port, exemplar storage on, a throwaway TSDB, and one
+# scrape job (every second) for the address the test will serve metrics on; waits until it
+# is ready, appends its PID to PIDS and exports for the tests:
+#   GODTRACE_PROMETHEUS_URL            Prometheus's base URL (query API at /api/v1/...)
+#   GODTRACE_PROMETHEUS_TARGET         the host:port it scrapes; the test serves /metrics there
+#   GODTRACE_REQUIRE_E2E=1             so that a test missing the backend fails, not skips
+prometheus_root="$GODTRACE_CACHE/prometheus"
+prometheus_bin="$prometheus_root/usr/bin/prometheus"
+
+if [ ! -x "$prometheus_bin" ]; then
+  echo "unpacking Debian's prometheus package into $prometheus_root"
+  prometheus_deb_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-prometheus-deb.XXXXXX")"
+  if ! (cd "$prometheus_deb_dir" && apt-get download prometheus >/dev/null 2>&1); then
+    # Stale or missing package lists: refresh them once and retry.
+    apt-get update -qq >/dev/null 2>&1 || true
+    if ! (cd "$prometheus_deb_dir" && apt-get download prometheus); then
+      echo "prometheus.sh: 'apt-get download prometheus' failed; the end-to-end metrics suite" >&2
+      echo "needs Debian's prometheus package (run as root with the Debian archive reachable)." >&2
+      exit 1
+    fi
+  fi
+  rm -rf "$prometheus_root"
+  dpkg -x "$prometheus_deb_dir"/prometheus_*.deb "$prometheus_root"
+  rm -rf "$prometheus_deb_dir"
+  if [ ! -x "$prometheus_bin" ]; then
+    echo "prometheus.sh: the package has no usr/bin/prometheus" >&2
+    exit 1
+  fi
+fi
+
+# Two distinct free loopback ports: Prometheus's own, and the scrape target's.
+read -r prometheus_port prometheus_target_port < <(python3 - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+for s in socks:
+    s.close()
+PY
+)
+
+prometheus_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-prometheus.XXXXXX")"
+cat >"$prometheus_dir/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: godtrace-e2e
+    static_configs:
+      - targets: ["127.0.0.1:$prometheus_target_port"]
+YAML
+"$prometheus_bin" \
+  --config.file="$prometheus_dir/prometheus.yml" \
+  --web.listen-address="127.0.0.1:$prometheus_port" \
+  --storage.tsdb.path="$prometheus_dir/data" \
+  --enable-feature=exemplar-storage \
+  >"$prometheus_dir/prometheus.log" 2>&1 &
+prometheus_pid=$!
+PIDS+=("$prometheus_pid")
+
+prometheus_deadline=$((SECONDS + 60))
+until curl -sf "http://127.0.0.1:$prometheus_port/-/ready" >/dev/null 2>&1; do
+  if ! kill -0 "$prometheus_pid" 2>/dev/null; then
+    echo "Prometheus exited while starting; its log:" >&2
+    cat "$prometheus_dir/prometheus.log" >&2
+    exit 1
+  fi
+  if [ "$SECONDS" -ge "$prometheus_deadline" ]; then
+    echo "Prometheus was not ready within 60 s; its log:" >&2
+    tail -n 50 "$prometheus_dir/prometheus.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+
+export GODTRACE_PROMETHEUS_URL="http://127.0.0.1:$prometheus_port"
+export GODTRACE_PROMETHEUS_TARGET="127.0.0.1:$prometheus_target_port"
+export GODTRACE_REQUIRE_E2E=1
+echo "Prometheus up: $GODTRACE_PROMETHEUS_URL, scraping $GODTRACE_PROMETHEUS_TARGET (pid $prometheus_pid)"

@@ -1,0 +1,191 @@
+//! End to end with a real Prometheus (started by `scripts/backends/prometheus.sh`): it scrapes
+//! the `metrics_server` example, and PromQL reads back the 95th percentile latency per
+//! operation, the error ratio (non-zero only for the failing operation) and the exemplars
+//! linking buckets to traces.
+//!
+//! Without `GODTRACE_PROMETHEUS_URL` (plain `cargo test`) it prints "skipped: run
+//! scripts/test", unless `GODTRACE_REQUIRE_E2E=1`, when it fails.
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const OPERATIONS: [&str; 3] = ["shop.checkout", "shop.inventory", "shop.payment"];
+const FAILING: &str = "shop.payment";
+
+const P95: &str = "histogram_quantile(0.95, sum by (operation, le) \
+    (rate(godtrace_operation_duration_seconds_bucket{job=\"godtrace-e2e\"}[30s])))";
+/// The Grafana dashboard's error-ratio query (deploy/grafana), for this job.
+const ERROR_RATIO: &str = "(sum by (operation) (rate(godtrace_operation_duration_seconds_count\
+    {job=\"godtrace-e2e\", error_type!=\"\"}[30s])) or 0 * sum by (operation) \
+    (rate(godtrace_operation_duration_seconds_count{job=\"godtrace-e2e\"}[30s]))) / sum by \
+    (operation) (rate(godtrace_operation_duration_seconds_count{job=\"godtrace-e2e\"}[30s]))";
+
+/// Kills the example when the test ends, however it ends.
+struct Example(Child);
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn example_binary() -> PathBuf {
+    // target/<profile>/deps/<this test> -> target/<profile>/examples/metrics_server
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("metrics_server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo test` builds the examples (or run `cargo build --example metrics_server`)",
+        bin.display()
+    );
+    bin
+}
+
+/// `query`'s instant vector as (operation, value) pairs.
+fn query(prometheus: &str, promql: &str) -> Vec<(String, f64)> {
+    let url = format!("{prometheus}/api/v1/query");
+    let body = ureq::get(&url)
+        .query("query", promql)
+        .call()
+        .unwrap_or_else(|e| panic!("querying {url}: {e}"))
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let json: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["status"], "success", "{body}");
+    json["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let op = r["metric"]["operation"].as_str().unwrap_or("").to_owned();
+            let v = r["value"][1]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap_or(f64::NAN);
+            (op, v)
+        })
+        .collect()
+}
+
+/// The trace ids of the exemplars stored for the duration buckets in the last five minutes.
+fn exemplar_trace_ids(prometheus: &str) -> Vec<String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let url = format!("{prometheus}/api/v1/query_exemplars");
+    let body = ureq::get(&url)
+        .query(
+            "query",
+            "godtrace_operation_duration_seconds_bucket{job=\"godtrace-e2e\"}",
+        )
+        .query("start", (now - 300).to_string())
+        .query("end", (now + 60).to_string())
+        .call()
+        .unwrap_or_else(|e| panic!("querying {url}: {e}"))
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let json: Value = serde_json::from_str(&body).unwrap();
+    json["data"]
+        .as_array()
+        .map(|series| {
+            series
+                .iter()
+                .flat_map(|s| s["exemplars"].as_array().cloned().unwrap_or_default())
+                .filter_map(|e| e["labels"]["trace_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn prometheus_reads_latency_quantiles_error_ratios_and_exemplars() {
+    let Ok(prometheus) = std::env::var("GODTRACE_PROMETHEUS_URL") else {
+        assert!(
+            std::env::var("GODTRACE_REQUIRE_E2E").as_deref() != Ok("1"),
+            "GODTRACE_REQUIRE_E2E=1 but GODTRACE_PROMETHEUS_URL is not set: \
+             scripts/backends/prometheus.sh did not run"
+        );
+        println!("skipped: run scripts/test");
+        return;
+    };
+    let target = std::env::var("GODTRACE_PROMETHEUS_TARGET")
+        .expect("GODTRACE_PROMETHEUS_TARGET: the address Prometheus scrapes");
+    if let Err(e) = ureq::get(format!("{prometheus}/-/ready")).call() {
+        panic!("Prometheus at {prometheus} is not ready: {e}");
+    }
+
+    let mut example = Example(
+        Command::new(example_binary())
+            .env_clear()
+            .env("GODTRACE_PROMETHEUS_LISTEN", &target)
+            .args(["--seconds", "300"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the metrics_server example"),
+    );
+    let mut first_line = String::new();
+    BufReader::new(example.0.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    assert!(
+        first_line.starts_with(&format!("serving http://{target}/metrics")),
+        "the example did not start serving: {first_line:?}"
+    );
+
+    // Scraped every second; rates need a few samples. Poll, bounded.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (p95, ratio, exemplars) = loop {
+        let p95 = query(&prometheus, P95);
+        let ratio = query(&prometheus, ERROR_RATIO);
+        let exemplars = exemplar_trace_ids(&prometheus);
+        let complete = |v: &[(String, f64)]| {
+            OPERATIONS
+                .iter()
+                .all(|op| v.iter().any(|(o, x)| o == op && x.is_finite()))
+        };
+        let failing_seen = ratio.iter().any(|(o, x)| o == FAILING && *x > 0.0);
+        if complete(&p95) && complete(&ratio) && failing_seen && !exemplars.is_empty() {
+            break (p95, ratio, exemplars);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus did not return every operation within 120 s:\n\
+             p95 {p95:?}\nerror ratio {ratio:?}\nexemplars {exemplars:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+
+    let mut ops: Vec<&str> = p95.iter().map(|(o, _)| o.as_str()).collect();
+    ops.sort();
+    assert_eq!(ops, OPERATIONS, "p95 per operation: {p95:?}");
+    for (op, seconds) in &p95 {
+        assert!(*seconds > 0.0 && *seconds < 10.0, "{op}: {seconds}");
+    }
+    // Every inventory call sleeps 2 ms: none sits in a bucket at or below 1 ms.
+    let inventory = p95.iter().find(|(o, _)| o == "shop.inventory").unwrap().1;
+    assert!(inventory > 0.001, "p95 of shop.inventory: {inventory}");
+
+    for (op, r) in &ratio {
+        if op == FAILING {
+            assert!(*r > 0.0 && *r < 1.0, "error ratio of {op}: {r}");
+        } else {
+            assert_eq!(*r, 0.0, "error ratio of {op} ({ratio:?})");
+        }
+    }
+    for trace_id in &exemplars {
+        assert!(
+            trace_id.len() == 32 && trace_id.chars().all(|c| c.is_ascii_hexdigit()),
+            "exemplar trace_id {trace_id:?}"
+        );
+    }
+}

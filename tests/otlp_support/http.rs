@@ -56,6 +56,14 @@ fn serve(stream: TcpStream, sink: &Sink, stop: &AtomicBool) {
         let Some((path, headers, body)) = read_request(&mut reader, stop) else {
             return;
         };
+        if path != "/v1/traces" {
+            // Not a trace export (e.g. godtrace's metrics push to /v1/metrics): not counted.
+            let response = "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
+            if writer.write_all(response.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        }
         let gzip = headers
             .iter()
             .any(|(k, v)| k == "content-encoding" && v == "gzip");

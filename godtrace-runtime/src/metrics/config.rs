@@ -10,7 +10,9 @@ use std::time::Duration;
 mod env;
 mod resolve;
 
-pub(crate) use resolve::{MetricsSettings, Target};
+pub(crate) use resolve::MetricsSettings;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) use resolve::Target;
 
 /// The Prometheus listen address that `OTEL_METRICS_EXPORTER=prometheus` uses when
 /// `GODTRACE_PROMETHEUS_LISTEN` is not set.

@@ -34,6 +34,10 @@ pub(crate) struct Registry {
     durations: SeriesTable<DurationSeries>,
     instruments: RwLock<HashMap<String, Instrument>>,
     /// When recording started: the start of every cumulative series.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
     pub(crate) start: SystemTime,
     too_many_reported: AtomicBool,
 }

@@ -79,7 +79,8 @@ pub(crate) fn install(settings: MetricsSettings, resource: Vec<KeyValue>) -> Res
     };
     #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
     let otlp: Option<Pusher> = {
-        let _ = resource;
+        // No transport: `resolve` rejects OTLP settings, so there is nothing to push.
+        let _ = (resource, settings.otlp, settings.interval);
         None
     };
     let running = Running {

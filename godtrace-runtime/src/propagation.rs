@@ -26,7 +26,7 @@
 //!
 //! On the server, hand the extracted context to the handler:
 //!
-//! ```ignore
+//! ```text
 //! #[godtrace::traced(operation = "risk.score_request", parent = &parent)]
 //! async fn handle(parent: godtrace::otel::Context, body: Request) -> Response { ... }
 //! ```

@@ -124,6 +124,13 @@ async fn handle_request(remote: Option<godtrace::otel::Context>, id: u32) -> u32
     id
 }
 
+#[traced(parent = remote)]
+async fn handle_by_value(remote: godtrace::otel::Context, id: u32) -> u32 {
+    tokio::task::yield_now().await;
+    drop(remote);
+    id
+}
+
 #[traced]
 fn client_side() -> godtrace::otel::Context {
     godtrace::otel::Context::current()
@@ -135,7 +142,15 @@ async fn parent_option_starts_the_span_under_the_given_context() {
     let cx = client_side();
     assert_eq!(handle_request(Some(cx), 1).await, 1);
     assert_eq!(handle_request(None, 2).await, 2);
-    let client = c.span("async_context::client_side");
+    assert_eq!(handle_by_value(client_side(), 3).await, 3);
+    let clients = c.spans_named("async_context::client_side");
+    let by_value = c.span("async_context::handle_by_value");
+    assert!(
+        clients
+            .iter()
+            .any(|s| Some(s.span_id) == by_value.parent_span_id)
+    );
+    let client = clients[0].clone();
     let handled = c.spans_named("async_context::handle_request");
     assert_eq!(handled.len(), 2);
     assert_eq!(

@@ -1,26 +1,14 @@
 //! Before `init`, a traced call costs no allocation (and so records nothing).
 use godtrace::traced;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
-struct Counting;
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod alloc_support;
+use alloc_support::{CountingAllocator, allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[traced(include_args, include_result)]
 fn sync_op(a: u64, label: &str) -> Result<u64, String> {
@@ -37,7 +25,7 @@ fn traced_calls_before_init_allocate_nothing() {
     let mut cx = Context::from_waker(Waker::noop());
     // Warm up anything lazily initialised by the test harness itself.
     let _ = sync_op(1, "x");
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     let mut total = 0;
     for i in 0..1000 {
         total += sync_op(i, "wallet").unwrap();
@@ -47,7 +35,7 @@ fn traced_calls_before_init_allocate_nothing() {
             Poll::Pending => unreachable!("async_op never waits"),
         }
     }
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let after = allocations();
     assert!(total > 0);
     assert_eq!(after - before, 0, "allocations before init");
     assert!(!godtrace::is_enabled());

@@ -1,27 +1,14 @@
 //! Head sampling from the hot path: per-operation rates, children following their root, and
 //! sampled-out calls that allocate nothing. (One `init` per process: its own test binary.)
 use godtrace::{Config, testing, traced};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Once;
 
-/// Counts this thread's allocations only: the other tests here run in parallel.
-struct Counting;
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod alloc_support;
+use alloc_support::{CountingAllocator, allocations};
+
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Every test here runs under a configured ratio of 0: nothing is recorded unless an
 /// operation's own `sample_rate` says so.
@@ -122,7 +109,7 @@ fn sampled_out_calls_allocate_nothing() {
     // First calls create each operation's metric series; steady state is what is measured.
     hot(1, "warm", true);
     let _ = std::pin::pin!(hot_async(1)).as_mut().poll(&mut cx);
-    let before = ALLOCATIONS.get();
+    let before = allocations();
     let mut total = 0;
     for i in 0..1000 {
         total += hot(i, "wallet", i % 2 == 0);
@@ -130,9 +117,9 @@ fn sampled_out_calls_allocate_nothing() {
             total += v;
         }
     }
-    let allocations = ALLOCATIONS.get() - before;
+    let made = allocations() - before;
     assert!(total > 0);
-    assert_eq!(allocations, 0, "allocations in 2000 sampled-out calls");
+    assert_eq!(made, 0, "allocations in 2000 sampled-out calls");
 }
 
 use std::future::Future;

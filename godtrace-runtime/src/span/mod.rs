@@ -43,6 +43,14 @@ impl<P: ParentContext> ParentContext for Option<P> {
         self.and_then(ParentContext::into_parent)
     }
 }
+impl<'a, P> ParentContext for &'a Option<P>
+where
+    &'a P: ParentContext,
+{
+    fn into_parent(self) -> Option<Context> {
+        self.as_ref().and_then(ParentContext::into_parent)
+    }
+}
 
 /// The span of one traced call; empty when tracing is off.
 pub struct OpSpan {

@@ -1,13 +1,13 @@
 //! Code generation: one generator for sync fns, async fns and fns that return a future; the
 //! differences are the few lines in [`Shape`].
+mod async_fn;
+
 use crate::attr::Options;
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::visit_mut::VisitMut;
 use syn::{
-    Attribute, Block, FnArg, GenericParam, Ident, Item, Lifetime, LifetimeParam, Pat, ReturnType,
-    Signature, TraitItemFn, Type, Visibility,
+    Attribute, Block, FnArg, Ident, Item, Pat, ReturnType, Signature, TraitItemFn, Type, Visibility,
 };
 
 /// A function with a body, from any item position (free, impl, trait default).
@@ -373,7 +373,7 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
             if let Some(parent) = &options.parent {
                 used_outside.extend(idents_in(parent.to_token_stream()));
             }
-            let (moves, inner_output) = desugar_async(&mut f.sig, &pv, &used_outside);
+            let (moves, inner_output) = async_fn::desugar(&mut f.sig, &pv, &used_outside);
             let typed_return = if is_nameable(&inner_output) {
                 typed_return
             } else {
@@ -388,6 +388,11 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
 
     let start = match &options.parent {
         None => quote!(#pv::OpSpan::start(&__GODTRACE_SITE)),
+        // A bare parameter name is read by reference: the parameter itself still moves into
+        // the body (and, for an async fn, into its future).
+        Some(syn::Expr::Path(p)) if p.path.get_ident().is_some() => {
+            quote!(#pv::OpSpan::start_child_of(&__GODTRACE_SITE, || &#p))
+        }
         Some(parent) => quote!(#pv::OpSpan::start_child_of(&__GODTRACE_SITE, || #parent)),
     };
     let body = quote! {
@@ -468,211 +473,4 @@ fn recorded_part_of(ty: &Type) -> &Type {
         return first;
     }
     ty
-}
-
-/// Rewrites `async fn f(args) -> T` into `fn f(args) -> impl Future<Output = T> + '_`, the
-/// way the compiler desugars it, so the span can start when `f` is called. Returns the
-/// statements that move every argument into the future (as an `async fn` does) and `T`.
-///
-/// `used_outside` names the parameters the generated code reads before the future exists
-/// (recorded arguments, the `parent` expression): the body need not use them.
-fn desugar_async(
-    sig: &mut Signature,
-    pv: &TokenStream,
-    used_outside: &[Ident],
-) -> (Vec<TokenStream>, Type) {
-    sig.asyncness = None;
-    let mut output: Type = match &sig.output {
-        ReturnType::Type(_, ty) => (**ty).clone(),
-        ReturnType::Default => syn::parse_quote!(()),
-    };
-
-    // Name every elided lifetime in the inputs, so the returned future can be said to
-    // capture it whatever the caller's edition.
-    let mut namer = NameElided {
-        names: Vec::new(),
-        next: 0,
-    };
-    for arg in sig.inputs.iter_mut() {
-        match arg {
-            // `&self` is held twice by syn, as `reference` and as the type `&Self`: both
-            // get the same name.
-            FnArg::Receiver(r) if r.colon_token.is_none() => {
-                if let Some((_, lifetime)) = &mut r.reference
-                    && lifetime.is_none()
-                {
-                    let name = namer.fresh();
-                    if let Type::Reference(ty) = &mut *r.ty {
-                        ty.lifetime = Some(name.clone());
-                    }
-                    *lifetime = Some(name);
-                }
-            }
-            FnArg::Receiver(r) => namer.visit_type_mut(&mut r.ty),
-            FnArg::Typed(pt) => namer.visit_type_mut(&mut pt.ty),
-        }
-    }
-    // The output's elided lifetimes follow the elision rules against the now-named inputs,
-    // and are written out so that no lint sees one lifetime both named and elided.
-    if let Some(target) = elision_target(sig) {
-        FillElided { target }.visit_type_mut(&mut output);
-    }
-    for (i, name) in namer.names.iter().enumerate() {
-        sig.generics
-            .params
-            .insert(i, GenericParam::Lifetime(LifetimeParam::new(name.clone())));
-    }
-    let lifetimes: Vec<Lifetime> = sig
-        .generics
-        .lifetimes()
-        .map(|l| l.lifetime.clone())
-        .collect();
-    sig.output = syn::parse_quote! {
-        -> impl ::core::future::Future<Output = #output> #(+ #pv::Captures<#lifetimes>)*
-    };
-
-    // Move each argument into the future; `mut` moves inside with it.
-    let mut moves = Vec::new();
-    for (index, arg) in sig.inputs.iter_mut().enumerate() {
-        let FnArg::Typed(pt) = arg else { continue };
-        if let Pat::Wild(_) = &*pt.pat {
-            let name = format_ident!("_godtrace_arg{}", index, span = Span::mixed_site());
-            *pt.pat = syn::parse_quote!(#name);
-            moves.push(quote!(let #name = #name;));
-            continue;
-        }
-        let mut unmut = Unmut {
-            moved: Vec::new(),
-            used_outside,
-        };
-        unmut.visit_pat_mut(&mut pt.pat);
-        moves.extend(unmut.moved);
-    }
-    (moves, output)
-}
-
-/// Gives each elided reference lifetime (`&T`, `'_`) a name; leaves `fn(&T)` and `Fn(&T)`
-/// alone, whose elided lifetimes are higher-ranked.
-struct NameElided {
-    names: Vec<Lifetime>,
-    next: usize,
-}
-
-impl NameElided {
-    fn fresh(&mut self) -> Lifetime {
-        let name = Lifetime::new(&format!("'__godtrace_l{}", self.next), Span::call_site());
-        self.next += 1;
-        self.names.push(name.clone());
-        name
-    }
-}
-
-impl VisitMut for NameElided {
-    fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
-        if r.lifetime.is_none() {
-            r.lifetime = Some(self.fresh());
-        }
-        syn::visit_mut::visit_type_reference_mut(self, r);
-    }
-    fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
-        if l.ident == "_" {
-            *l = self.fresh();
-        }
-    }
-    fn visit_type_bare_fn_mut(&mut self, _: &mut syn::TypeBareFn) {}
-    fn visit_parenthesized_generic_arguments_mut(
-        &mut self,
-        _: &mut syn::ParenthesizedGenericArguments,
-    ) {
-    }
-}
-
-/// The lifetime an elided output lifetime stands for: `self`'s if it is borrowed, else the
-/// only lifetime of the inputs, if there is exactly one.
-fn elision_target(sig: &Signature) -> Option<Lifetime> {
-    let mut found: Vec<Lifetime> = Vec::new();
-    for arg in &sig.inputs {
-        match arg {
-            FnArg::Receiver(r) if r.colon_token.is_none() => {
-                if let Some((_, Some(l))) = &r.reference {
-                    return Some(l.clone());
-                }
-            }
-            FnArg::Receiver(r) => {
-                syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found), &r.ty)
-            }
-            FnArg::Typed(pt) => {
-                syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found), &pt.ty)
-            }
-        }
-    }
-    found.dedup();
-    match found.as_slice() {
-        [only] => Some(only.clone()),
-        _ => None,
-    }
-}
-
-struct CollectLifetimes<'a>(&'a mut Vec<Lifetime>);
-
-impl<'ast> syn::visit::Visit<'ast> for CollectLifetimes<'_> {
-    fn visit_lifetime(&mut self, l: &'ast Lifetime) {
-        if !self.0.contains(l) {
-            self.0.push(l.clone());
-        }
-    }
-    fn visit_type_bare_fn(&mut self, _: &'ast syn::TypeBareFn) {}
-    fn visit_parenthesized_generic_arguments(
-        &mut self,
-        _: &'ast syn::ParenthesizedGenericArguments,
-    ) {
-    }
-}
-
-/// Writes `target` where the output elides a lifetime (`&T`, `'_`).
-struct FillElided {
-    target: Lifetime,
-}
-
-impl VisitMut for FillElided {
-    fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
-        if r.lifetime.is_none() {
-            r.lifetime = Some(self.target.clone());
-        }
-        syn::visit_mut::visit_type_reference_mut(self, r);
-    }
-    fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
-        if l.ident == "_" {
-            *l = self.target.clone();
-        }
-    }
-    fn visit_type_bare_fn_mut(&mut self, _: &mut syn::TypeBareFn) {}
-    fn visit_parenthesized_generic_arguments_mut(
-        &mut self,
-        _: &mut syn::ParenthesizedGenericArguments,
-    ) {
-    }
-}
-
-/// Drops `mut` from the bindings of a parameter pattern and emits `let mut x = x;` for the
-/// future, so `mut` parameters stay mutable inside the body and nothing warns outside.
-struct Unmut<'a> {
-    moved: Vec<TokenStream>,
-    used_outside: &'a [Ident],
-}
-
-impl VisitMut for Unmut<'_> {
-    fn visit_pat_ident_mut(&mut self, p: &mut syn::PatIdent) {
-        let ident = &p.ident;
-        if ident != "self" && p.by_ref.is_none() {
-            let mutability = p.mutability.take();
-            let allow = self
-                .used_outside
-                .contains(ident)
-                .then(|| quote!(#[allow(unused_variables)]));
-            self.moved
-                .push(quote!(#allow let #mutability #ident = #ident;));
-        }
-        syn::visit_mut::visit_pat_ident_mut(self, p);
-    }
 }

@@ -265,23 +265,11 @@ fn print_trace_link(what: &str) {
     if let Some(id) = godtrace::trace_id() {
         println!("  trace id: {id}");
     }
-    if exporting()
+    if godtrace::is_exporting()
         && let Some(url) = godtrace::trace_url()
     {
         println!("  view at:  {url}");
     }
-}
-
-/// Whether an OTLP endpoint is configured in the environment (then `init` exports instead of
-/// printing trees).
-fn exporting() -> bool {
-    [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ]
-    .iter()
-    .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()))
 }
 
 /// Lists the counters and histograms the workflows recorded (`name{attributes} value`).

@@ -56,18 +56,6 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 }
 
-/// Whether an OTLP endpoint is configured in the environment (then `init` exports instead of
-/// printing trees, and the Jaeger link is worth printing).
-fn exporting() -> bool {
-    [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ]
-    .iter()
-    .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()))
-}
-
 fn init(service: &str) -> Result<godtrace::Guard, godtrace::InitError> {
     godtrace::init(godtrace::Config::new(service).verbose(true).with_env())
 }
@@ -186,7 +174,7 @@ fn screen_wallet(addr: &str, wallet: &str) -> Result<String, GatewayError> {
     godtrace::set_attribute("wallet.address", wallet.to_owned());
     let verdict = call_risk_service(addr, wallet)?;
     godtrace::set_attribute("risk.verdict", verdict.clone());
-    if exporting()
+    if godtrace::is_exporting()
         && let Some(url) = godtrace::trace_url()
     {
         println!("wallet-gateway: view at {url}");

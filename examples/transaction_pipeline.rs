@@ -316,23 +316,11 @@ fn report(wallet: &str, outcome: &Result<Report, ScanError>) {
     if let Some(trace_id) = godtrace::trace_id() {
         println!("  trace id: {trace_id}");
     }
-    if exporting()
+    if godtrace::is_exporting()
         && let Some(url) = godtrace::trace_url()
     {
         println!("  view at:  {url}");
     }
-}
-
-/// Whether an OTLP endpoint is configured in the environment (then `init` exports instead of
-/// printing trees, and the Jaeger link is worth printing).
-fn exporting() -> bool {
-    [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ]
-    .iter()
-    .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()))
 }
 
 #[tokio::main]

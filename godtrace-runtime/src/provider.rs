@@ -15,6 +15,8 @@ use std::time::Duration;
 
 /// Read on every traced call: false before `init`, when disabled, and after shutdown.
 static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Whether `init` installed an OTLP trace exporter.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
 static STATE: OnceLock<State> = OnceLock::new();
 
 struct State {
@@ -34,6 +36,17 @@ pub fn is_enabled() -> bool {
 
 pub(crate) fn tracer() -> Option<&'static SdkTracer> {
     STATE.get().map(|s| &s.tracer)
+}
+
+/// Whether finished spans are exported over OTLP (an endpoint or protocol was configured, in
+/// code or in the environment), rather than printed as local trees. Examples use it to decide
+/// whether a Jaeger link is worth printing.
+///
+/// ```
+/// assert!(!godtrace_runtime::is_exporting()); // before `init`
+/// ```
+pub fn is_exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
 }
 
 /// The installed sampler (always on, parent based, before `init`).
@@ -116,6 +129,7 @@ fn exporter(
         options,
         move || export::otlp::build(&export),
     )?;
+    EXPORTING.store(true, Ordering::Relaxed);
     Ok(Some(Box::new(processor)))
 }
 

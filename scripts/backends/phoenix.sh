@@ -42,20 +42,9 @@ PHOENIX_WORKING_DIR="$phoenix_dir" PHOENIX_HOST=127.0.0.1 \
 phoenix_pid=$!
 PIDS+=("$phoenix_pid")
 
-phoenix_deadline=$((SECONDS + 120))
-until curl -sf "http://127.0.0.1:$phoenix_http_port/healthz" >/dev/null 2>&1; do
-  if ! kill -0 "$phoenix_pid" 2>/dev/null; then
-    echo "Phoenix exited while starting; its log:" >&2
-    cat "$phoenix_dir/phoenix.log" >&2
-    exit 1
-  fi
-  if [ "$SECONDS" -ge "$phoenix_deadline" ]; then
-    echo "Phoenix did not answer /healthz within 120 s; its log:" >&2
-    tail -n 50 "$phoenix_dir/phoenix.log" >&2
-    exit 1
-  fi
-  sleep 0.5
-done
+# shellcheck source=../lib/wait-ready.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/wait-ready.sh"
+wait_ready Phoenix "$phoenix_pid" "http://127.0.0.1:$phoenix_http_port/healthz" "$phoenix_dir/phoenix.log" 120
 
 export GODTRACE_PHOENIX_HTTP="http://127.0.0.1:$phoenix_http_port"
 export GODTRACE_PHOENIX_GRPC="http://127.0.0.1:$phoenix_grpc_port"

@@ -65,20 +65,9 @@ YAML
 prometheus_pid=$!
 PIDS+=("$prometheus_pid")
 
-prometheus_deadline=$((SECONDS + 60))
-until curl -sf "http://127.0.0.1:$prometheus_port/-/ready" >/dev/null 2>&1; do
-  if ! kill -0 "$prometheus_pid" 2>/dev/null; then
-    echo "Prometheus exited while starting; its log:" >&2
-    cat "$prometheus_dir/prometheus.log" >&2
-    exit 1
-  fi
-  if [ "$SECONDS" -ge "$prometheus_deadline" ]; then
-    echo "Prometheus was not ready within 60 s; its log:" >&2
-    tail -n 50 "$prometheus_dir/prometheus.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
+# shellcheck source=../lib/wait-ready.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/wait-ready.sh"
+wait_ready Prometheus "$prometheus_pid" "http://127.0.0.1:$prometheus_port/-/ready" "$prometheus_dir/prometheus.log" 60
 
 export GODTRACE_PROMETHEUS_URL="http://127.0.0.1:$prometheus_port"
 export GODTRACE_PROMETHEUS_TARGET="127.0.0.1:$prometheus_target_port"

@@ -1,0 +1,20 @@
+# wait_ready NAME PID URL LOG SECONDS
+# Polls URL until it answers; fails (exit 1, with the server's log) if the process PID exits or
+# SECONDS pass first. Sourced by the backend scripts.
+wait_ready() {
+  local name=$1 pid=$2 url=$3 log=$4 limit=$5
+  local deadline=$((SECONDS + limit))
+  until curl -sf "$url" >/dev/null 2>&1; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$name exited while starting; its log:" >&2
+      cat "$log" >&2
+      exit 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "$name did not answer $url within $limit s; its log:" >&2
+      tail -n 50 "$log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+}

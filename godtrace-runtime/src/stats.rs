@@ -54,12 +54,14 @@ impl Counters {
     }
 }
 
-/// A snapshot of the OTLP export pipeline since `init`, from [`stats`].
+/// A snapshot of the OTLP export pipeline since `init`, and of rejected incoming contexts,
+/// from [`stats`].
 ///
 /// Every finished, sampled span is either accepted into the export queue (`spans_queued`) or
 /// dropped because the queue was full (`spans_dropped`). A queued span is later either
 /// delivered (`spans_exported`) or lost with a failed export or at a shutdown that ran out of
-/// time (`spans_failed`). All zero when no OTLP exporter is configured.
+/// time (`spans_failed`). The span counts stay zero when no OTLP exporter is configured; the
+/// propagation counts are kept either way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

@@ -360,16 +360,19 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
 impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin> {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
         // SAFETY: `inner` is structurally pinned: it is never moved out of `self`, and `Drop`
         // below does not move it. `span` and `finish` are not pinned (plain moves are fine).
         let this = unsafe { self.get_unchecked_mut() };
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        // Off: a discriminant test, no move of the (empty) span slot.
+        if this.span.is_none() {
+            return inner.poll(task);
+        }
         // Taken out while polling so that a panic, which ends the span in `run_current`,
         // leaves nothing for `Drop` to mark as cancelled.
-        let Some(span) = this.span.take() else {
-            return inner.poll(task);
-        };
+        let span = this.span.take().expect("checked above");
         let output = match span.run_current(|| inner.poll(task)) {
             Poll::Pending => {
                 this.span = Some(span);
@@ -386,7 +389,18 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
 }
 
 impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
+    #[inline]
     fn drop(&mut self) {
+        if self.span.is_some() {
+            self.cancel();
+        }
+    }
+}
+
+impl<F: Future, Fin> Instrumented<F, Fin> {
+    /// Dropped before completion: ends the span, marked cancelled.
+    #[cold]
+    fn cancel(&mut self) {
         if let Some(span) = self.span.take() {
             span.record_owned(KeyValue::new("godtrace.cancelled", true));
             span.end();

@@ -3,6 +3,7 @@
 //! Everything the macro generates goes through [`OpSpan::start`], [`run_sync`] and
 //! [`Instrumented`]; nothing else in the crate starts or ends an operation's span, so this
 //! file is the one to profile or replace.
+mod clock;
 mod head;
 mod site;
 
@@ -68,8 +69,11 @@ pub struct OpSpan {
     error_type: Cell<Option<&'static str>>,
 }
 
+/// When the call started, for its span's timestamps and its duration histogram.
 struct Timing {
-    site: &'static CallSite,
+    /// The call site whose histogram records the duration; `None` with
+    /// `include_duration = false`.
+    histogram: Option<&'static CallSite>,
     start: Instant,
 }
 
@@ -100,10 +104,7 @@ impl OpSpan {
 
     #[inline(never)]
     fn start_enabled(site: &'static CallSite, explicit: Option<Context>) -> OpSpan {
-        let timing = site.include_duration.then(|| Timing {
-            site,
-            start: Instant::now(),
-        });
+        let measured = site.include_duration.then(Instant::now);
         let root_trace_id = match head::decide(site, explicit.as_ref()) {
             head::Head::NotSampled {
                 carry,
@@ -115,7 +116,10 @@ impl OpSpan {
                     scope: Some(sampled_out_root),
                     cx: carry,
                     recording: false,
-                    timing,
+                    timing: measured.map(|start| Timing {
+                        histogram: Some(site),
+                        start,
+                    }),
                     error_type: Cell::new(None),
                 };
             }
@@ -125,11 +129,14 @@ impl OpSpan {
             return OpSpan::off();
         };
         let parent = explicit.unwrap_or_else(Context::current);
-        let builder = SpanBuilder::from_name(site.name()).with_attributes([
-            KeyValue::new("code.function.name", site.function()),
-            KeyValue::new("code.file.path", site.file),
-            KeyValue::new("code.line.number", i64::from(site.line)),
-        ]);
+        let start = measured.unwrap_or_else(Instant::now);
+        let builder = SpanBuilder::from_name(site.name())
+            .with_start_time(clock::wall(start))
+            .with_attributes([
+                KeyValue::new("code.function.name", site.function()),
+                KeyValue::new("code.file.path", site.file),
+                KeyValue::new("code.line.number", i64::from(site.line)),
+            ]);
         let span = {
             let _decided = head::Handoff::set(root_trace_id);
             tracer.build_with_context(builder, &parent)
@@ -138,7 +145,10 @@ impl OpSpan {
             recording: span.is_recording(),
             scope: Some(false),
             cx: Some(parent.with_span(span)),
-            timing,
+            timing: Some(Timing {
+                histogram: site.include_duration.then_some(site),
+                start,
+            }),
             error_type: Cell::new(None),
         }
     }
@@ -265,20 +275,27 @@ impl OpSpan {
     }
 
     fn end_in_place(&self) {
-        if let Some(timing) = &self.timing {
+        let Some(timing) = &self.timing else {
+            if let Some(span) = self.own_span() {
+                span.end();
+            }
+            return;
+        };
+        let end = Instant::now();
+        if let Some(site) = timing.histogram {
             let exemplar = self
                 .own_span()
                 .map(|span| span.span_context().clone())
                 .filter(|sc| sc.is_sampled());
-            timing.site.metrics.record(
-                timing.site,
-                timing.start.elapsed(),
+            site.metrics.record(
+                site,
+                end.duration_since(timing.start),
                 self.error_type.get(),
                 exemplar.as_ref(),
             );
         }
         if let Some(span) = self.own_span() {
-            span.end();
+            span.end_with_timestamp(clock::wall(end));
         }
     }
 }

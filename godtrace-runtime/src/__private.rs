@@ -8,7 +8,13 @@ pub use crate::value::{
     Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable,
     assert_recordable_type,
 };
-pub use opentelemetry::Value;
+pub use opentelemetry::{KeyValue, Value};
+
+/// The parent of a call without `parent = ...`: the current context.
+#[inline(always)]
+pub fn no_parent() -> Option<opentelemetry::Context> {
+    None
+}
 
 /// Lets an `impl Future` returned by a desugared `async fn` capture lifetime `'a` in every
 /// edition (edition 2024 captures it anyway; earlier editions need the bound).

@@ -303,16 +303,18 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
             quote_spanned!(at=> #pv::assert_recordable(&#value);)
         }
     });
+    // Recorded into the span's attributes as it is built, and only when it is sampled in.
+    let attrs = Ident::new("__godtrace_attrs", Span::mixed_site());
     let records = recorded.iter().map(|(ident, _)| {
         let key = ident.to_string();
-        quote!(#span_var.record(#key, (&&&#pv::Probe(&#ident)).__godtrace_value());)
+        quote!(#attrs.push(#pv::KeyValue::new(#key, (&&&#pv::Probe(&#ident)).__godtrace_value()));)
     });
+    let arg_count = recorded.len();
     let record_args = if recorded.is_empty() {
-        quote!()
+        quote!(|_| {})
     } else {
         quote! {
-            #(#checks)*
-            if #span_var.is_recording() {
+            |#attrs: &mut ::std::vec::Vec<#pv::KeyValue>| {
                 #[allow(unused_imports)]
                 use #pv::{ValueDebug as _, ValueOpaque as _, ValueTyped as _};
                 #(#records)*
@@ -386,19 +388,18 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
         }
     };
 
-    let start = match &options.parent {
-        None => quote!(#pv::OpSpan::start(&__GODTRACE_SITE)),
+    let parent = match &options.parent {
+        None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
         // the body (and, for an async fn, into its future).
-        Some(syn::Expr::Path(p)) if p.path.get_ident().is_some() => {
-            quote!(#pv::OpSpan::start_child_of(&__GODTRACE_SITE, || &#p))
-        }
-        Some(parent) => quote!(#pv::OpSpan::start_child_of(&__GODTRACE_SITE, || #parent)),
+        Some(syn::Expr::Path(p)) if p.path.get_ident().is_some() => quote!(|| &#p),
+        Some(parent) => quote!(|| #parent),
     };
     let body = quote! {
         #site
-        let #span_var = #start;
-        #record_args
+        #(#checks)*
+        let #span_var =
+            #pv::OpSpan::start(&__GODTRACE_SITE, #parent, #arg_count, #record_args);
         #call
     };
     // The new body keeps the user's braces' span: the item then reads as the user's own code

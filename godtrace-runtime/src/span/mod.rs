@@ -78,32 +78,36 @@ struct Timing {
 }
 
 impl OpSpan {
-    /// Starts the span of a call at `site` as a child of the current context.
-    /// When godtrace is not initialised or disabled this is one relaxed load and a branch.
+    /// Starts the span of a call at `site`, under `parent` (evaluated only when tracing is on;
+    /// `None` means the current context), with the call's `arg_count` recorded arguments
+    /// pushed by `record_args` into the span's attributes as it is built, and only when it is
+    /// sampled in. When godtrace is not initialised or disabled this is one relaxed load and
+    /// a branch.
     #[inline(always)]
-    pub fn start(site: &'static CallSite) -> OpSpan {
-        if !provider::is_enabled() {
-            return OpSpan::off();
-        }
-        Self::start_enabled(site, None)
-    }
-
-    /// Starts the span of a call at `site` as a child of an explicit parent, e.g. a context
-    /// extracted from a request's headers (`#[traced(parent = ...)]`). `parent` is only
-    /// evaluated when tracing is on.
-    #[inline(always)]
-    pub fn start_child_of<P: ParentContext>(
+    pub fn start<P: ParentContext>(
         site: &'static CallSite,
         parent: impl FnOnce() -> P,
+        arg_count: usize,
+        record_args: impl FnOnce(&mut Vec<KeyValue>),
     ) -> OpSpan {
         if !provider::is_enabled() {
             return OpSpan::off();
         }
-        Self::start_enabled(site, parent().into_parent())
+        let mut record_args = Some(record_args);
+        Self::start_enabled(site, parent().into_parent(), arg_count, &mut |attrs| {
+            if let Some(record) = record_args.take() {
+                record(attrs);
+            }
+        })
     }
 
     #[inline(never)]
-    fn start_enabled(site: &'static CallSite, explicit: Option<Context>) -> OpSpan {
+    fn start_enabled(
+        site: &'static CallSite,
+        explicit: Option<Context>,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> OpSpan {
         let measured = site.include_duration.then(Instant::now);
         let root_trace_id = match head::decide(site, explicit.as_ref()) {
             head::Head::NotSampled {
@@ -130,13 +134,17 @@ impl OpSpan {
         };
         let parent = explicit.unwrap_or_else(Context::current);
         let start = measured.unwrap_or_else(Instant::now);
+        // One allocation for every attribute known at the start.
+        let mut attributes = Vec::with_capacity(3 + arg_count);
+        attributes.extend([
+            KeyValue::new("code.function.name", site.function()),
+            KeyValue::new("code.file.path", site.file),
+            KeyValue::new("code.line.number", i64::from(site.line)),
+        ]);
+        record_args(&mut attributes);
         let builder = SpanBuilder::from_name(site.name())
             .with_start_time(clock::wall(start))
-            .with_attributes([
-                KeyValue::new("code.function.name", site.function()),
-                KeyValue::new("code.file.path", site.file),
-                KeyValue::new("code.line.number", i64::from(site.line)),
-            ]);
+            .with_attributes(attributes);
         let span = {
             let _decided = head::Handoff::set(root_trace_id);
             tracer.build_with_context(builder, &parent)

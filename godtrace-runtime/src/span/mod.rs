@@ -18,6 +18,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::Poll;
@@ -366,7 +367,8 @@ impl OpSpan {
 /// dropped unfinished (then marked `godtrace.cancelled = true`).
 pub struct Instrumented<F: Future, Fin> {
     inner: F,
-    span: Option<OpSpan>,
+    /// Dropped only by `Drop` below (taken when set), so the off path has no drop glue to run.
+    span: ManuallyDrop<Option<OpSpan>>,
     finish: Option<Fin>,
 }
 
@@ -376,7 +378,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
     pub fn new(span: OpSpan, inner: F, finish: Fin) -> Self {
         Instrumented {
             inner,
-            span: span.is_active().then_some(span),
+            span: ManuallyDrop::new(span.is_active().then_some(span)),
             finish: Some(finish),
         }
     }
@@ -400,7 +402,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
         let span = this.span.take().expect("checked above");
         let output = match span.run_current(|| inner.poll(task)) {
             Poll::Pending => {
-                this.span = Some(span);
+                *this.span = Some(span);
                 return Poll::Pending;
             }
             Poll::Ready(output) => output,

@@ -90,9 +90,11 @@ impl OpSpan {
         parent: impl FnOnce() -> P,
         arg_count: usize,
         record_args: impl FnOnce(&mut Vec<KeyValue>),
-    ) -> OpSpan {
+    ) -> Option<OpSpan> {
         if !provider::is_enabled() {
-            return OpSpan::off();
+            // `None`, not an empty span: the off path then writes one tag and has nothing
+            // to drop.
+            return None;
         }
         let mut record_args = Some(record_args);
         Self::start_enabled(site, parent().into_parent(), arg_count, &mut |attrs| {
@@ -108,14 +110,18 @@ impl OpSpan {
         explicit: Option<Context>,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
-    ) -> OpSpan {
+    ) -> Option<OpSpan> {
         let measured = site.include_duration.then(Instant::now);
         let root_trace_id = match head::decide(site, explicit.as_ref()) {
             head::Head::NotSampled {
                 carry,
                 sampled_out_root,
             } => {
-                return OpSpan {
+                // Nothing to carry, mark or measure: the call runs as if untraced.
+                if carry.is_none() && !sampled_out_root && measured.is_none() {
+                    return None;
+                }
+                return Some(OpSpan {
                     // Whatever context is carried decides for the children; only a root
                     // dropped here (or under one) sets the thread-local mark.
                     scope: Some(sampled_out_root),
@@ -126,13 +132,11 @@ impl OpSpan {
                         start,
                     }),
                     error_type: Cell::new(None),
-                };
+                });
             }
             head::Head::Sampled { root_trace_id } => root_trace_id,
         };
-        let Some(tracer) = provider::tracer() else {
-            return OpSpan::off();
-        };
+        let tracer = provider::tracer()?;
         let parent = explicit.unwrap_or_else(Context::current);
         let start = measured.unwrap_or_else(Instant::now);
         // One allocation for every attribute known at the start.
@@ -150,7 +154,7 @@ impl OpSpan {
             let _decided = head::Handoff::set(root_trace_id);
             tracer.build_with_context(builder, &parent)
         };
-        OpSpan {
+        Some(OpSpan {
             recording: span.is_recording(),
             scope: Some(false),
             cx: Some(parent.with_span(span)),
@@ -159,7 +163,7 @@ impl OpSpan {
                 start,
             }),
             error_type: Cell::new(None),
-        }
+        })
     }
 
     /// Starts a span named `name` under the current context (the manual API).
@@ -191,13 +195,6 @@ impl OpSpan {
             timing: None,
             error_type: Cell::new(None),
         }
-    }
-
-    /// Whether the call is traced or measured at all (tracing on); when false the outcome
-    /// need not be looked at.
-    #[inline(always)]
-    pub fn is_active(&self) -> bool {
-        self.cx.is_some() || self.timing.is_some() || self.scope == Some(true)
     }
 
     /// Whether anything recorded on this span will be kept (tracing on and sampled in).
@@ -313,10 +310,14 @@ impl OpSpan {
 /// and goes on unwinding; `finish` records the outcome (errors always, for the duration
 /// histogram; values only when the span is recording).
 #[inline(always)]
-pub fn run_sync<R>(span: OpSpan, body: impl FnOnce() -> R, finish: impl FnOnce(&OpSpan, &R)) -> R {
-    if !span.is_active() {
+pub fn run_sync<R>(
+    span: Option<OpSpan>,
+    body: impl FnOnce() -> R,
+    finish: impl FnOnce(&OpSpan, &R),
+) -> R {
+    let Some(span) = span else {
         return body();
-    }
+    };
     let ret = span.run_current(body);
     finish(&span, &ret);
     span.end();
@@ -328,15 +329,15 @@ pub fn run_sync<R>(span: OpSpan, body: impl FnOnce() -> R, finish: impl FnOnce(&
 /// then covers the future until it completes.
 #[inline(always)]
 pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output)>(
-    span: OpSpan,
+    span: Option<OpSpan>,
     make: impl FnOnce() -> F,
     finish: Fin,
 ) -> Instrumented<F, Fin> {
-    if !span.is_active() {
-        return Instrumented::new(span, make(), finish);
-    }
+    let Some(span) = span else {
+        return Instrumented::new(None, make(), finish);
+    };
     let inner = span.run_current(make);
-    Instrumented::new(span, inner, finish)
+    Instrumented::new(Some(span), inner, finish)
 }
 
 impl OpSpan {
@@ -375,10 +376,10 @@ pub struct Instrumented<F: Future, Fin> {
 impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
     /// Wraps `inner`, which runs under `span`; `finish` records the output.
     #[inline(always)]
-    pub fn new(span: OpSpan, inner: F, finish: Fin) -> Self {
+    pub fn new(span: Option<OpSpan>, inner: F, finish: Fin) -> Self {
         Instrumented {
             inner,
-            span: ManuallyDrop::new(span.is_active().then_some(span)),
+            span: ManuallyDrop::new(span),
             finish: Some(finish),
         }
     }

@@ -26,12 +26,13 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 /// Number of live captures; the router does nothing while it is zero.
 static LIVE_CAPTURES: AtomicUsize = AtomicUsize::new(0);
-/// Which capture each captured trace belongs to.
+/// Which capture each captured trace belongs to. Every lock here recovers from poisoning: a
+/// test that panicked must not break the captures of the tests running beside it.
 static ROUTES: LazyLock<Mutex<HashMap<TraceId, Weak<Sink>>>> = LazyLock::new(Default::default);
 
 thread_local! {
@@ -68,7 +69,11 @@ pub fn capture() -> Capture {
 impl Capture {
     /// Every span finished so far, in the order they ended.
     pub fn spans(&self) -> Vec<FinishedSpan> {
-        self.sink.spans.lock().unwrap().clone()
+        self.sink
+            .spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The one finished span named `name`.
@@ -113,7 +118,7 @@ impl Drop for Capture {
         LIVE_CAPTURES.fetch_sub(1, Ordering::SeqCst);
         ROUTES
             .lock()
-            .unwrap()
+            .unwrap_or_else(PoisonError::into_inner)
             .retain(|_, sink| sink.strong_count() > 0 && !std::ptr::eq(sink.as_ptr(), &*self.sink));
     }
 }
@@ -229,11 +234,14 @@ impl CaptureRouter {
         let trace_id = span.span_context.trace_id();
         let sink = ROUTES
             .lock()
-            .unwrap()
+            .unwrap_or_else(PoisonError::into_inner)
             .get(&trace_id)
             .and_then(Weak::upgrade);
         if let Some(sink) = sink {
-            sink.spans.lock().unwrap().push(FinishedSpan::from(span));
+            sink.spans
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(FinishedSpan::from(span));
         }
     }
 }
@@ -250,7 +258,7 @@ impl SpanProcessor for CaptureRouter {
         let trace_id = span.span_context().trace_id();
         ROUTES
             .lock()
-            .unwrap()
+            .unwrap_or_else(PoisonError::into_inner)
             .entry(trace_id)
             .or_insert_with(|| Arc::downgrade(&sink));
     }
@@ -271,7 +279,15 @@ impl SpanProcessor for CaptureRouter {
 impl fmt::Debug for Capture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Capture")
-            .field("spans", &self.sink.spans.lock().unwrap().len())
+            .field(
+                "spans",
+                &self
+                    .sink
+                    .spans
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .len(),
+            )
             .finish()
     }
 }

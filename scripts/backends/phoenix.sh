@@ -23,16 +23,9 @@ if [ ! -e "$phoenix_marker" ]; then
 fi
 
 # Two distinct free loopback ports, chosen by the kernel.
-read -r phoenix_http_port phoenix_grpc_port < <(python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-for s in socks:
-    s.close()
-PY
-)
+# shellcheck source=../lib/backend.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/backend.sh"
+read -r phoenix_http_port phoenix_grpc_port < <(free_ports 2)
 
 phoenix_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-phoenix.XXXXXX")"
 PHOENIX_WORKING_DIR="$phoenix_dir" PHOENIX_HOST=127.0.0.1 \
@@ -42,8 +35,6 @@ PHOENIX_WORKING_DIR="$phoenix_dir" PHOENIX_HOST=127.0.0.1 \
 phoenix_pid=$!
 PIDS+=("$phoenix_pid")
 
-# shellcheck source=../lib/wait-ready.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/wait-ready.sh"
 wait_ready Phoenix "$phoenix_pid" "http://127.0.0.1:$phoenix_http_port/healthz" "$phoenix_dir/phoenix.log" 120
 
 export GODTRACE_PHOENIX_HTTP="http://127.0.0.1:$phoenix_http_port"

@@ -34,16 +34,9 @@ if [ ! -x "$prometheus_bin" ]; then
 fi
 
 # Two distinct free loopback ports: Prometheus's own, and the scrape target's.
-read -r prometheus_port prometheus_target_port < <(python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-for s in socks:
-    s.close()
-PY
-)
+# shellcheck source=../lib/backend.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/backend.sh"
+read -r prometheus_port prometheus_target_port < <(free_ports 2)
 
 prometheus_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-prometheus.XXXXXX")"
 cat >"$prometheus_dir/prometheus.yml" <<YAML
@@ -65,8 +58,6 @@ YAML
 prometheus_pid=$!
 PIDS+=("$prometheus_pid")
 
-# shellcheck source=../lib/wait-ready.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/wait-ready.sh"
 wait_ready Prometheus "$prometheus_pid" "http://127.0.0.1:$prometheus_port/-/ready" "$prometheus_dir/prometheus.log" 60
 
 export GODTRACE_PROMETHEUS_URL="http://127.0.0.1:$prometheus_port"

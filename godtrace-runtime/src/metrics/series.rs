@@ -29,6 +29,25 @@ fn zeroed<const N: usize>() -> [AtomicU64; N] {
     std::array::from_fn(|_| AtomicU64::new(0))
 }
 
+/// A histogram series as read at one moment.
+fn histogram_point(
+    attributes: &[KeyValue],
+    bounds: &[f64],
+    counts: &[AtomicU64],
+    sum: f64,
+    exemplars: &[ExemplarSlot],
+) -> HistogramPoint {
+    let bucket_counts: Vec<u64> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    HistogramPoint {
+        attributes: attributes.to_vec(),
+        bounds: bounds.to_vec(),
+        count: bucket_counts.iter().sum(),
+        bucket_counts,
+        sum,
+        exemplars: exemplars.iter().map(ExemplarSlot::read).collect(),
+    }
+}
+
 /// One `(operation, error.type)` series of the duration histogram. The sum is kept in whole
 /// nanoseconds, so that a call adds to two integers and nothing else.
 #[derive(Debug)]
@@ -61,19 +80,13 @@ impl DurationSeries {
     }
 
     pub(crate) fn snapshot(&self) -> HistogramPoint {
-        let bucket_counts: Vec<u64> = self
-            .counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect();
-        HistogramPoint {
-            attributes: self.attributes.clone(),
-            bounds: DURATION_BOUNDS_SECONDS.to_vec(),
-            count: bucket_counts.iter().sum(),
-            bucket_counts,
-            sum: self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9,
-            exemplars: self.exemplars.iter().map(ExemplarSlot::read).collect(),
-        }
+        histogram_point(
+            &self.attributes,
+            &DURATION_BOUNDS_SECONDS,
+            &self.counts,
+            self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9,
+            &self.exemplars,
+        )
     }
 }
 
@@ -109,19 +122,13 @@ impl ValueSeries {
     }
 
     pub(crate) fn snapshot(&self) -> HistogramPoint {
-        let bucket_counts: Vec<u64> = self
-            .counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect();
-        HistogramPoint {
-            attributes: self.attributes.clone(),
-            bounds: self.bounds.to_vec(),
-            count: bucket_counts.iter().sum(),
-            bucket_counts,
-            sum: self.sum.get(),
-            exemplars: self.exemplars.iter().map(ExemplarSlot::read).collect(),
-        }
+        histogram_point(
+            &self.attributes,
+            &self.bounds,
+            &self.counts,
+            self.sum.get(),
+            &self.exemplars,
+        )
     }
 }
 

@@ -1,6 +1,21 @@
+# Helpers for the backend scripts (sourced by them).
+
+# free_ports N: prints N distinct free loopback ports, chosen by the kernel.
+free_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+for s in socks:
+    s.close()
+PY
+}
+
 # wait_ready NAME PID URL LOG SECONDS
 # Polls URL until it answers; fails (exit 1, with the server's log) if the process PID exits or
-# SECONDS pass first. Sourced by the backend scripts.
+# SECONDS pass first.
 wait_ready() {
   local name=$1 pid=$2 url=$3 log=$4 limit=$5
   local deadline=$((SECONDS + limit))

@@ -249,3 +249,17 @@ fn nested_calls_nest_and_parallel_tests_see_only_their_own_spans() {
     assert_eq!(handle.join().unwrap(), 1);
     assert!(c.spans_named("capture_rules::no_options").is_empty());
 }
+
+#[traced(sample_rate = 0.0)]
+fn dropped_root() {
+    drop(godtrace::span("manual.inside_dropped_root"));
+    named();
+}
+
+#[test]
+fn children_of_a_root_sampled_out_by_its_rate_are_not_recorded_either() {
+    // Everything else here is sampled in: only this operation's own rate drops it.
+    let c = testing::capture();
+    dropped_root();
+    assert!(c.spans().is_empty(), "{:?}", c.spans());
+}

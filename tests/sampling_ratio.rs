@@ -41,6 +41,8 @@ fn child(depth: u32) {
 #[traced]
 fn sampled_out_root() -> HashMap<String, String> {
     child(2);
+    // A manual span follows the root's decision too.
+    drop(godtrace::span("manual.child"));
     let mut headers = HashMap::new();
     godtrace::propagation::inject_map(&mut headers);
     headers

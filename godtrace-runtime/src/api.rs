@@ -18,9 +18,12 @@ use std::marker::PhantomData;
 /// ```
 pub fn span(name: impl Into<Cow<'static, str>>) -> SpanGuard {
     let span = OpSpan::start_named(name.into());
-    let attached = span.context().map(|cx| cx.clone().attach());
+    let attached = span
+        .as_ref()
+        .and_then(OpSpan::context)
+        .map(|cx| cx.clone().attach());
     SpanGuard {
-        span: Some(span),
+        span,
         attached,
         _not_send: PhantomData,
     }

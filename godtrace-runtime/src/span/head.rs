@@ -30,7 +30,7 @@ pub(super) enum Head {
 /// recorded.
 #[inline]
 pub(super) fn decide(site: &CallSite, explicit: Option<&Context>) -> Head {
-    if explicit.is_none() && IN_SAMPLED_OUT_ROOT.get() {
+    if explicit.is_none() && in_sampled_out_root() {
         return Head::NotSampled {
             carry: None,
             sampled_out_root: true,
@@ -86,6 +86,12 @@ pub(super) fn enter(sampled_out_root: bool) -> bool {
     IN_SAMPLED_OUT_ROOT.replace(sampled_out_root)
 }
 
+/// Whether this thread runs under a root godtrace sampled out.
+#[inline(always)]
+pub(super) fn in_sampled_out_root() -> bool {
+    IN_SAMPLED_OUT_ROOT.get()
+}
+
 #[inline(always)]
 pub(super) fn leave(previous: bool) {
     IN_SAMPLED_OUT_ROOT.set(previous);
@@ -94,7 +100,7 @@ pub(super) fn leave(previous: bool) {
 /// Under a sampled-out root, the context to propagate instead of the current one: a parent
 /// that is valid and not sampled, so downstream services drop the trace too.
 pub(crate) fn sampled_out_context() -> Option<Context> {
-    IN_SAMPLED_OUT_ROOT.get().then(|| SAMPLED_OUT.clone())
+    in_sampled_out_root().then(|| SAMPLED_OUT.clone())
 }
 
 fn parent_of(cx: &Context) -> (bool, bool, TraceId) {

@@ -57,14 +57,15 @@ where
 /// The span of one traced call; empty when tracing is off.
 pub struct OpSpan {
     /// The context current while the call runs: the span's own when recording; the parent it
-    /// carries when sampled out (see `head::decide`); `None` when tracing is off.
+    /// carries when sampled out (see `head::decide`); `None` when the caller's context stays.
     cx: Option<Context>,
     /// Whether the span is sampled in (read on every record, so kept here, not looked up).
     recording: bool,
     /// The sampled-out-root mark to hold while the call runs (`head::enter`); `None` leaves
     /// the thread's mark as it is.
     scope: Option<bool>,
-    /// When the call started, for its duration histogram; `None` when not measured.
+    /// When the call started, for its span's timestamps and duration histogram; `None` for
+    /// manual spans and unmeasured sampled-out calls.
     timing: Option<Timing>,
     /// Set by an `Err` or a panic: the `error.type` label of the duration histogram.
     error_type: Cell<Option<&'static str>>,
@@ -166,35 +167,23 @@ impl OpSpan {
         })
     }
 
-    /// Starts a span named `name` under the current context (the manual API).
-    pub(crate) fn start_named(name: std::borrow::Cow<'static, str>) -> OpSpan {
-        if !provider::is_enabled() {
-            return OpSpan::off();
+    /// Starts a span named `name` under the current context (the manual API); `None` when
+    /// tracing is off or the call runs under a root godtrace sampled out (its children,
+    /// manual ones included, follow that decision).
+    pub(crate) fn start_named(name: std::borrow::Cow<'static, str>) -> Option<OpSpan> {
+        if !provider::is_enabled() || head::in_sampled_out_root() {
+            return None;
         }
-        let Some(tracer) = provider::tracer() else {
-            return OpSpan::off();
-        };
+        let tracer = provider::tracer()?;
         let parent = Context::current();
         let span = tracer.build_with_context(SpanBuilder::from_name(name), &parent);
-        OpSpan {
+        Some(OpSpan {
             recording: span.is_recording(),
             scope: Some(false),
             cx: Some(parent.with_span(span)),
             timing: None,
             error_type: Cell::new(None),
-        }
-    }
-
-    /// Tracing off: nothing to record, nothing to measure.
-    #[inline(always)]
-    fn off() -> OpSpan {
-        OpSpan {
-            cx: None,
-            recording: false,
-            scope: None,
-            timing: None,
-            error_type: Cell::new(None),
-        }
+        })
     }
 
     /// Whether anything recorded on this span will be kept (tracing on and sampled in).
@@ -221,9 +210,7 @@ impl OpSpan {
     /// Sets attribute `key` to `value`.
     #[inline]
     pub fn record(&self, key: &'static str, value: Value) {
-        if let Some(span) = self.own_span() {
-            span.set_attribute(KeyValue::new(key, value));
-        }
+        self.record_owned(KeyValue::new(key, value));
     }
 
     pub(crate) fn record_owned(&self, attribute: KeyValue) {

@@ -1,11 +1,10 @@
 //! The manual API beside `#[traced]`: spans by name, attributes and events on the current
 //! span, and the current ids.
-use crate::span::OpSpan;
+use crate::span::{self, Current, EnteredSpan, OpSpan, with_current};
 use crate::value;
 use opentelemetry::trace::{Status, TraceContextExt};
-use opentelemetry::{Context, ContextGuard, KeyValue, Value};
+use opentelemetry::{KeyValue, Value};
 use std::borrow::Cow;
-use std::marker::PhantomData;
 
 /// Starts a span named `name` as a child of the current span and makes it current until the
 /// returned guard is dropped.
@@ -17,15 +16,8 @@ use std::marker::PhantomData;
 /// drop(span); // ends it
 /// ```
 pub fn span(name: impl Into<Cow<'static, str>>) -> SpanGuard {
-    let span = OpSpan::start_named(name.into());
-    let attached = span
-        .as_ref()
-        .and_then(OpSpan::context)
-        .map(|cx| cx.clone().attach());
     SpanGuard {
-        span,
-        attached,
-        _not_send: PhantomData,
+        span: OpSpan::start_named(name.into()).map(EnteredSpan::new),
     }
 }
 
@@ -35,16 +27,15 @@ pub fn span(name: impl Into<Cow<'static, str>>) -> SpanGuard {
 /// prefer `#[traced]`, which follows the future across threads.
 #[must_use = "the span ends when the guard is dropped"]
 pub struct SpanGuard {
-    span: Option<OpSpan>,
-    attached: Option<ContextGuard>,
-    _not_send: PhantomData<*const ()>,
+    span: Option<EnteredSpan>,
 }
 
 impl SpanGuard {
     /// Sets an attribute on this span (strings are cut at the attribute size limit).
     pub fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
         if let Some(span) = &self.span {
-            span.record_owned(KeyValue::new(key.into(), bounded(value.into())));
+            span.span()
+                .record_owned(KeyValue::new(key.into(), bounded(value.into())));
         }
     }
 
@@ -55,24 +46,14 @@ impl SpanGuard {
         attributes: impl IntoIterator<Item = (K, Value)>,
     ) {
         if let Some(span) = &self.span {
-            span.add_event(name.into(), key_values(attributes));
+            span.span().add_event(name.into(), key_values(attributes));
         }
     }
 
     /// Ends this span with status Error and `description`.
     pub fn set_error(&self, description: impl Into<Cow<'static, str>>) {
         if let Some(span) = &self.span {
-            span.set_status(Status::error(description));
-        }
-    }
-}
-
-impl Drop for SpanGuard {
-    fn drop(&mut self) {
-        // Detach first so the parent is current again before this span is reported.
-        self.attached.take();
-        if let Some(span) = self.span.take() {
-            span.end();
+            span.span().set_status(Status::error(description));
         }
     }
 }
@@ -83,11 +64,12 @@ impl Drop for SpanGuard {
 /// godtrace_runtime::set_attribute("wallet.address", "7xKX…9fQ");
 /// ```
 pub fn set_attribute(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-    let cx = Context::current();
-    if cx.has_active_span() {
-        cx.span()
-            .set_attribute(KeyValue::new(key.into(), bounded(value.into())));
-    }
+    let attribute = KeyValue::new(key.into(), bounded(value.into()));
+    with_current(|current| match current {
+        Current::Own(live) => live.set_attribute(attribute),
+        Current::Other(cx) => cx.span().set_attribute(attribute),
+        Current::None | Current::Suppressed => {}
+    });
 }
 
 /// Adds an event to the current span (no-op when there is none).
@@ -95,24 +77,22 @@ pub fn add_event<K: Into<Cow<'static, str>>>(
     name: impl Into<Cow<'static, str>>,
     attributes: impl IntoIterator<Item = (K, Value)>,
 ) {
-    let cx = Context::current();
-    if cx.has_active_span() {
-        cx.span().add_event(name.into(), key_values(attributes));
-    }
+    let (name, attributes) = (name.into(), key_values(attributes));
+    with_current(|current| match current {
+        Current::Own(live) => live.add_event(name, attributes),
+        Current::Other(cx) => cx.span().add_event(name, attributes),
+        Current::None | Current::Suppressed => {}
+    });
 }
 
 /// The current trace id as 32 lowercase hex digits, or `None` outside any span.
 pub fn trace_id() -> Option<String> {
-    let cx = Context::current();
-    let sc = cx.span().span_context().clone();
-    sc.is_valid().then(|| sc.trace_id().to_string())
+    span::current_span_context().map(|sc| sc.trace_id().to_string())
 }
 
 /// The current span id as 16 lowercase hex digits, or `None` outside any span.
 pub fn span_id() -> Option<String> {
-    let cx = Context::current();
-    let sc = cx.span().span_context().clone();
-    sc.is_valid().then(|| sc.span_id().to_string())
+    span::current_span_context().map(|sc| sc.span_id().to_string())
 }
 
 fn bounded(v: Value) -> Value {

@@ -180,26 +180,26 @@ fn traceparent(sc: &SpanContext) -> String {
 /// godtrace_runtime::propagation::inject(&mut carrier);
 /// ```
 pub fn inject<I: Injector + ?Sized>(injector: &mut I) {
-    Context::map_current(|cx| {
-        // Under a root that godtrace sampled out, nothing is attached (that is what keeps
-        // the dropped calls cheap): propagate "not sampled" so downstream drops it too.
-        if !cx.has_active_span()
-            && let Some(sampled_out) = crate::span::sampled_out_context()
-        {
-            let baggage = cx.baggage();
-            let cx = if baggage.is_empty() {
-                sampled_out
-            } else {
-                sampled_out.with_baggage(
-                    baggage
-                        .iter()
-                        .map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone())),
-                )
-            };
-            return inject_context(&cx, injector);
-        }
-        inject_context(cx, injector)
-    });
+    // The current span is godtrace's own or OpenTelemetry's, whichever is innermost.
+    let cx = crate::span::current_context();
+    // Under a root that godtrace sampled out, nothing is current (that is what keeps the
+    // dropped calls cheap): propagate "not sampled" so downstream drops it too.
+    if !cx.has_active_span()
+        && let Some(sampled_out) = crate::span::sampled_out_context()
+    {
+        let baggage = cx.baggage();
+        let cx = if baggage.is_empty() {
+            sampled_out
+        } else {
+            sampled_out.with_baggage(
+                baggage
+                    .iter()
+                    .map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone())),
+            )
+        };
+        return inject_context(&cx, injector);
+    }
+    inject_context(&cx, injector)
 }
 
 /// Writes `cx` (its span, and any baggage) into `injector`.

@@ -2,15 +2,15 @@
 use crate::config::{Config, Propagator, Settings};
 use crate::error::InitError;
 use crate::export;
+use crate::export::fanout::{Fanout, SdkProcessor, SpanQueue};
 use crate::sampler::RatioSampler;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanProcessor};
-use std::sync::OnceLock;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Read on every traced call: false before `init`, when disabled, and after shutdown.
@@ -21,7 +21,8 @@ static STATE: OnceLock<State> = OnceLock::new();
 
 struct State {
     provider: SdkTracerProvider,
-    tracer: SdkTracer,
+    /// Where finished spans go; the provider's span processor feeds the same one.
+    fanout: Arc<Fanout>,
     /// Read by the hot path to decide before building anything (`span::head`).
     sampler: RatioSampler,
     /// Bounds the shutdown when the guard drops.
@@ -34,8 +35,22 @@ pub fn is_enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-pub(crate) fn tracer() -> Option<&'static SdkTracer> {
-    STATE.get().map(|s| &s.tracer)
+/// Whether a provider is installed (by `init` or the test capture).
+pub(crate) fn is_installed() -> bool {
+    STATE.get().is_some()
+}
+
+/// Where godtrace's own finished spans go.
+#[inline]
+pub(crate) fn fanout() -> Option<&'static Fanout> {
+    STATE.get().map(|s| &*s.fanout)
+}
+
+/// Whether a recorded span is made current in OpenTelemetry's context too, so that other
+/// OpenTelemetry code (a third-party tracer, `Context::current()`) sees it.
+#[inline]
+pub(crate) fn attaches_otel_context() -> bool {
+    true
 }
 
 /// Whether finished spans are exported over OTLP (an endpoint or protocol was configured, in
@@ -83,23 +98,24 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         .iter()
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
         .collect();
-    let mut builder = SdkTracerProvider::builder()
+    let builder = SdkTracerProvider::builder()
         .with_sampler(settings.sampler)
-        .with_id_generator(crate::span::HandoffIds::default())
         .with_resource(resource.clone());
-    let mut owners: Vec<Box<dyn SpanProcessor>> = Vec::new();
-    if settings.local_tree {
-        owners.push(Box::new(export::local::TreePrinter::new(settings.verbose)));
-    }
-    if settings.enabled {
-        owners.extend(exporter(&settings, resource)?);
-    }
-    builder = builder.with_span_processor(export::fanout::Fanout::new(owners));
+    let local = settings
+        .local_tree
+        .then(|| export::local::TreePrinter::new(settings.verbose));
+    let queue = if settings.enabled {
+        exporter(&settings, resource)?
+    } else {
+        None
+    };
+    let fanout = Arc::new(Fanout::new(local, queue));
     if settings.enabled {
         crate::metrics::install(metrics, metrics_resource)?;
     }
     install_with(
-        builder.build(),
+        builder,
+        fanout,
         settings.sampler,
         settings.max_attribute_len,
         settings.enabled,
@@ -114,7 +130,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
 fn exporter(
     settings: &Settings,
     resource: Resource,
-) -> Result<Option<Box<dyn SpanProcessor>>, InitError> {
+) -> Result<Option<Box<dyn SpanQueue>>, InitError> {
     let Some(export) = settings.export.clone() else {
         return Ok(None);
     };
@@ -137,7 +153,7 @@ fn exporter(
 fn exporter(
     _settings: &Settings,
     _resource: Resource,
-) -> Result<Option<Box<dyn SpanProcessor>>, InitError> {
+) -> Result<Option<Box<dyn SpanQueue>>, InitError> {
     // `Config::resolve` rejects an exporter this build cannot provide.
     Ok(None)
 }
@@ -190,11 +206,12 @@ fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
     TextMapCompositePropagator::new(parts)
 }
 
-/// Installs `provider` as the process's one provider, with the code settings of `config`
-/// (the test capture's path: no environment, no exporter).
-pub(crate) fn install(provider: SdkTracerProvider, config: &Config) -> Result<(), InitError> {
+/// Installs a provider whose spans go nowhere but the test capture, with the code settings of
+/// `config` (the test capture's path: no environment, no exporter).
+pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
     install_with(
-        provider,
+        SdkTracerProvider::builder(),
+        Arc::new(Fanout::default()),
         RatioSampler::ALWAYS_ON,
         config
             .code
@@ -206,19 +223,22 @@ pub(crate) fn install(provider: SdkTracerProvider, config: &Config) -> Result<()
 }
 
 fn install_with(
-    provider: SdkTracerProvider,
+    builder: opentelemetry_sdk::trace::TracerProviderBuilder,
+    fanout: Arc<Fanout>,
     sampler: RatioSampler,
     max_attribute_len: usize,
     enabled: bool,
     shutdown_timeout: Duration,
 ) -> Result<(), InitError> {
-    let tracer = provider.tracer("godtrace");
+    let provider = builder
+        .with_span_processor(SdkProcessor(fanout.clone()))
+        .build();
     let mut fresh = false;
     STATE.get_or_init(|| {
         fresh = true;
         State {
             provider: provider.clone(),
-            tracer,
+            fanout,
             sampler,
             shutdown_timeout,
         }

@@ -73,16 +73,9 @@ impl ShouldSample for RatioSampler {
         _attributes: &[KeyValue],
         _links: &[Link],
     ) -> SamplingResult {
-        // godtrace's hot path decides its own calls first (`span::head`), with per-operation
-        // rates this sampler does not know; its decision stands.
-        let (sampled, trace_state) = if crate::span::already_sampled() {
-            let state = parent_context
-                .map(|cx| cx.span().span_context().trace_state().clone())
-                .unwrap_or_default();
-            (true, state)
-        } else {
-            self.decide(parent_context, trace_id)
-        };
+        // godtrace's own spans never come here (`span::head` decides them); this serves
+        // other OpenTelemetry code using the provider, with the same rule.
+        let (sampled, trace_state) = self.decide(parent_context, trace_id);
         SamplingResult {
             decision: if sampled {
                 SamplingDecision::RecordAndSample

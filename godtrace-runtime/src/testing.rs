@@ -52,13 +52,9 @@ pub struct Capture {
 
 /// Starts capturing the traces rooted on this thread.
 pub fn capture() -> Capture {
-    if crate::provider::tracer().is_none() {
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-            .with_id_generator(crate::span::HandoffIds::default())
-            .with_span_processor(crate::export::fanout::Fanout::new(Vec::new()))
-            .build();
+    if !crate::provider::is_installed() {
         // Losing the race to another thread's `capture` or `init` is fine: theirs has the router too.
-        let _ = crate::provider::install(provider, &crate::Config::default().local_tree(false));
+        let _ = crate::provider::install_capture_only(&crate::Config::default().local_tree(false));
     }
     let sink = Arc::new(Sink::default());
     CURRENT.with(|c| c.borrow_mut().push(sink.clone()));
@@ -226,6 +222,12 @@ impl From<&SpanData> for FinishedSpan {
 pub(crate) struct CaptureRouter;
 
 impl CaptureRouter {
+    /// Whether any capture is alive (one relaxed load).
+    #[inline]
+    pub(crate) fn is_active() -> bool {
+        LIVE_CAPTURES.load(Ordering::Relaxed) != 0
+    }
+
     /// Copies `span` into the capture that owns its trace, if any.
     pub(crate) fn offer(span: &SpanData) {
         if LIVE_CAPTURES.load(Ordering::Relaxed) == 0 {
@@ -246,21 +248,31 @@ impl CaptureRouter {
     }
 }
 
+/// A span of trace `trace_id` starts on this thread: the trace goes to this thread's capture,
+/// unless it already has one. One relaxed load while no capture is alive.
+#[inline]
+pub(crate) fn route(trace_id: TraceId) {
+    if CaptureRouter::is_active() {
+        route_slow(trace_id);
+    }
+}
+
+#[cold]
+fn route_slow(trace_id: TraceId) {
+    let Some(sink) = CURRENT.with(|c| c.borrow().last().cloned()) else {
+        return;
+    };
+    ROUTES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(trace_id)
+        .or_insert_with(|| Arc::downgrade(&sink));
+}
+
 impl SpanProcessor for CaptureRouter {
     fn on_start(&self, span: &mut Span, _parent: &Context) {
-        if LIVE_CAPTURES.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        let Some(sink) = CURRENT.with(|c| c.borrow().last().cloned()) else {
-            return;
-        };
         use opentelemetry::trace::Span as _;
-        let trace_id = span.span_context().trace_id();
-        ROUTES
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(trace_id)
-            .or_insert_with(|| Arc::downgrade(&sink));
+        route(span.span_context().trace_id());
     }
 
     fn on_end(&self, span: SpanData) {

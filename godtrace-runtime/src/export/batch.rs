@@ -6,9 +6,11 @@
 //! `shutdown` block the calling thread on a condition variable with a deadline, and nothing
 //! they wait for runs on the caller's async runtime, so they cannot deadlock whatever runtime
 //! (or none) the caller is on.
+use super::fanout::SpanQueue;
 use super::worker::{self, Exporter};
 use crate::InitError;
 use crate::config::BatchSettings;
+use crate::span::Finished;
 use crate::stats::Counters;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -33,9 +35,34 @@ pub(super) struct Shared {
     pub(super) deadline: tokio::sync::watch::Sender<Option<Instant>>,
 }
 
+/// A queued span: godtrace's own record (its `SpanData` is built on the export thread) or
+/// another OpenTelemetry span, already built by the SDK.
+pub(super) enum Queued {
+    Own(Finished),
+    Sdk(SpanData),
+}
+
+impl Queued {
+    pub(super) fn into_span_data(self) -> SpanData {
+        match self {
+            Queued::Own(span) => span.into_span_data(),
+            Queued::Sdk(span) => span,
+        }
+    }
+}
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Queued::Own(_) => "Own",
+            Queued::Sdk(_) => "Sdk",
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct State {
-    pub(super) queue: VecDeque<SpanData>,
+    pub(super) queue: VecDeque<Queued>,
     /// Spans ever pushed into the queue.
     pub(super) pushed: u64,
     /// The highest `pushed` count a pending flush waits for.
@@ -127,13 +154,15 @@ impl BatchProcessor {
     }
 }
 
-impl SpanProcessor for BatchProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+impl SpanQueue for BatchProcessor {
+    fn push_own(&self, span: Finished) {
+        self.push(Queued::Own(span));
+    }
+}
 
-    fn on_end(&self, span: SpanData) {
-        if !span.span_context.is_sampled() {
-            return;
-        }
+impl BatchProcessor {
+    /// Queues `span`, or counts it dropped when the queue is full or shutting down.
+    fn push(&self, span: Queued) {
         let counters = self.shared.counters;
         let mut state = self.shared.lock();
         if state.queue.len() >= self.shared.settings.max_queue_size
@@ -152,6 +181,16 @@ impl SpanProcessor for BatchProcessor {
         counters.queued.fetch_add(1, Ordering::Relaxed);
         if len == self.shared.settings.max_export_batch_size {
             self.shared.wake.notify_one();
+        }
+    }
+}
+
+impl SpanProcessor for BatchProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if span.span_context.is_sampled() {
+            self.push(Queued::Sdk(span));
         }
     }
 

@@ -1,67 +1,111 @@
-//! The one span processor every provider gets: the test capture looks at each finished span
-//! by reference, then the exporters take it. With several processors the SDK would clone every
-//! span for each of them (`SpanData::clone`, about a third of a sampled span's cost).
+//! Where every finished span goes: the test capture looks at it by reference, the tree printer
+//! keeps a copy, the batch queue takes it.
+//!
+//! godtrace's own spans arrive here as [`Finished`] records. When only the batch queue wants
+//! them, they go into it as they are, and the export thread builds their `SpanData`; the
+//! application's thread then allocates nothing. Spans from other OpenTelemetry code come
+//! through the SDK as `SpanData`, through [`SdkProcessor`]; it is the provider's one span
+//! processor (with several, the SDK would clone every span for each of them).
+use crate::span::Finished;
 use crate::testing::CaptureRouter;
 use opentelemetry::Context;
-use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug)]
+/// A queue that takes godtrace's own records as well as `SpanData`.
+pub(crate) trait SpanQueue: SpanProcessor {
+    /// Queues `span` (or counts it dropped).
+    fn push_own(&self, span: Finished);
+}
+
+#[derive(Debug, Default)]
 pub(crate) struct Fanout {
-    /// Processors that keep the span (tree printer, batch exporter); the last one is handed
-    /// the original, the others a copy.
-    owners: Vec<Box<dyn SpanProcessor>>,
+    /// The tree printer, when spans are printed locally.
+    local: Option<super::local::TreePrinter>,
+    /// The batch exporter, when spans are exported.
+    queue: Option<Box<dyn SpanQueue>>,
 }
 
 impl Fanout {
-    pub(crate) fn new(owners: Vec<Box<dyn SpanProcessor>>) -> Self {
-        Fanout { owners }
+    pub(crate) fn new(
+        local: Option<super::local::TreePrinter>,
+        queue: Option<Box<dyn SpanQueue>>,
+    ) -> Self {
+        Fanout { local, queue }
+    }
+
+    /// A finished span of godtrace's own.
+    pub(crate) fn on_own_end(&self, span: Finished) {
+        if self.local.is_none() && !CaptureRouter::is_active() {
+            if let Some(queue) = &self.queue {
+                queue.push_own(span);
+            }
+            return;
+        }
+        self.on_span_data(span.into_span_data());
+    }
+
+    fn on_span_data(&self, span: SpanData) {
+        CaptureRouter::offer(&span);
+        match (&self.local, &self.queue) {
+            (Some(local), Some(queue)) => {
+                local.on_end(span.clone());
+                queue.on_end(span);
+            }
+            (Some(local), None) => local.on_end(span),
+            (None, Some(queue)) => queue.on_end(span),
+            (None, None) => {}
+        }
+    }
+
+    fn owners(&self) -> impl Iterator<Item = &dyn SpanProcessor> {
+        let local = self.local.as_ref().map(|l| l as &dyn SpanProcessor);
+        let queue = self.queue.as_deref().map(|q| q as &dyn SpanProcessor);
+        local.into_iter().chain(queue)
+    }
+
+    pub(crate) fn force_flush(&self) -> OTelSdkResult {
+        every(self.owners(), |o| o.force_flush())
+    }
+
+    pub(crate) fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        every(self.owners(), |o| o.shutdown_with_timeout(timeout))
     }
 }
 
-impl SpanProcessor for Fanout {
+/// The SDK's view of the [`Fanout`], for spans other OpenTelemetry code starts through the
+/// provider.
+#[derive(Debug)]
+pub(crate) struct SdkProcessor(pub(crate) Arc<Fanout>);
+
+impl SpanProcessor for SdkProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
         CaptureRouter.on_start(span, cx);
-        for owner in &self.owners {
-            owner.on_start(span, cx);
-        }
     }
 
     fn on_end(&self, span: SpanData) {
-        CaptureRouter::offer(&span);
-        if let Some((last, rest)) = self.owners.split_last() {
-            for owner in rest {
-                owner.on_end(span.clone());
-            }
-            last.on_end(span);
-        }
+        self.0.on_span_data(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        every(&self.owners, |o| o.force_flush())
+        self.0.force_flush()
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        every(&self.owners, |o| o.shutdown_with_timeout(timeout))
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        for owner in &mut self.owners {
-            owner.set_resource(resource);
-        }
+        self.0.shutdown_with_timeout(timeout)
     }
 }
 
 /// Runs `f` on every owner (one failing does not spare the others) and returns the first error.
-fn every(
-    owners: &[Box<dyn SpanProcessor>],
+fn every<'a>(
+    owners: impl Iterator<Item = &'a dyn SpanProcessor>,
     f: impl Fn(&dyn SpanProcessor) -> OTelSdkResult,
 ) -> OTelSdkResult {
     let mut first = Ok(());
     for owner in owners {
-        let result = f(owner.as_ref());
+        let result = f(owner);
         if first.is_ok() {
             first = result;
         }

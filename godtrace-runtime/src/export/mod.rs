@@ -10,3 +10,10 @@ mod http_client;
 pub(crate) mod otlp;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod worker;
+
+/// Hands a finished span of godtrace's own to the installed provider's sinks.
+pub(crate) fn submit(span: crate::span::Finished) {
+    if let Some(fanout) = crate::provider::fanout() {
+        fanout.on_own_end(span);
+    }
+}

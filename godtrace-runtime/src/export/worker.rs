@@ -4,7 +4,7 @@
 //! Everything the transport does (connections, retries, its own logging) runs on this thread,
 //! inside a telemetry-suppressed context, so it never records spans of its own and never waits
 //! on the application's runtime.
-use super::batch::Shared;
+use super::batch::{Queued, Shared};
 use crate::stats::Counters;
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
@@ -169,6 +169,13 @@ impl Worker<'_> {
 
     /// Waits for a full batch, the timer, a flush or shutdown, and takes up to one batch.
     fn next_batch(&self, timer: &mut Instant) -> (Vec<SpanData>, Option<Instant>) {
+        let (taken, shutdown) = self.take_batch(timer);
+        // Built here, off the lock: the application's threads only queued records.
+        let batch = taken.into_iter().map(Queued::into_span_data).collect();
+        (batch, shutdown)
+    }
+
+    fn take_batch(&self, timer: &mut Instant) -> (Vec<Queued>, Option<Instant>) {
         let settings = self.shared.settings;
         let mut state = self.shared.lock();
         loop {
@@ -189,7 +196,7 @@ impl Worker<'_> {
                 .0;
         }
         let n = state.queue.len().min(settings.max_export_batch_size);
-        let batch: Vec<SpanData> = state.queue.drain(..n).collect();
+        let batch: Vec<Queued> = state.queue.drain(..n).collect();
         self.counters
             .queue_len
             .store(state.queue.len() as u64, Ordering::Relaxed);

@@ -1,11 +1,7 @@
 //! The head-sampling decision, made before anything is built: a sampled-out call reads its
-//! parent, decides, and allocates nothing.
-//!
-//! A sampled-in call is then built by the SDK with the decision handed over through two
-//! thread-locals ([`Handoff`]): the trace id chosen here becomes the root's trace id (through
-//! [`HandoffIds`], the provider's id generator) and the SDK sampler records it without deciding
-//! again (it honours a per-operation `sample_rate` it knows nothing of).
-use super::site::CallSite;
+//! parent, decides, and allocates nothing; a sampled-in call gets its ids here too (a
+//! per-thread xorshift generator: no lock, no syscall).
+use super::current;
 use crate::provider;
 use crate::sampler::should_sample_root;
 use opentelemetry::Context;
@@ -15,8 +11,13 @@ use std::cell::Cell;
 use std::sync::LazyLock;
 
 pub(super) enum Head {
-    /// Record the span. `root_trace_id` is set for a new trace.
-    Sampled { root_trace_id: Option<TraceId> },
+    /// Record the span, with these ids, under `parent` (`None`: a new trace).
+    Sampled {
+        span_context: SpanContext,
+        parent: Option<SpanContext>,
+    },
+    /// Telemetry is suppressed here: nothing is recorded or measured.
+    Suppressed,
     /// Do not record. `carry` is the context to make current while the call runs, so that
     /// its children follow the decision (`None`: the caller's context, already current);
     /// `sampled_out_root` marks a trace dropped at its root here (see [`enter`]).
@@ -26,51 +27,63 @@ pub(super) enum Head {
     },
 }
 
-/// Decides whether a call at `site`, under `explicit` or else the current context, is
-/// recorded.
+/// What the decision depends on besides the parent.
+pub(super) struct Rule {
+    /// `#[traced(sample_rate = ..)]`, instead of the configured ratio for new traces.
+    pub(super) sample_rate: Option<f64>,
+    /// Whether a sampled-out call must carry its parent along (it may run later, elsewhere).
+    pub(super) carries_parent: bool,
+}
+
+/// Decides whether a call, under `explicit` or else the current span, is recorded.
 #[inline]
-pub(super) fn decide(site: &CallSite, explicit: Option<&Context>) -> Head {
+pub(super) fn decide(rule: Rule, explicit: Option<&Context>) -> Head {
     if explicit.is_none() && in_sampled_out_root() {
         return Head::NotSampled {
             carry: None,
             sampled_out_root: true,
         };
     }
-    let (valid, sampled, trace_id) = match explicit {
-        Some(cx) => parent_of(cx),
-        None => Context::map_current(parent_of),
+    let parent = match explicit {
+        Some(cx) if cx.is_telemetry_suppressed() => return Head::Suppressed,
+        Some(cx) => Some(cx.span().span_context().clone()).filter(SpanContext::is_valid),
+        None => match current::parent() {
+            Ok(parent) => parent,
+            Err(current::Suppressed) => return Head::Suppressed,
+        },
     };
     let sampler = provider::sampler();
-    let keep = if valid && sampler.parent_based {
-        sampled
-    } else {
-        let trace_id = if valid { trace_id } else { fresh_trace_id() };
-        let ratio = site.sample_rate.unwrap_or(sampler.ratio);
-        if should_sample_root(trace_id, ratio) {
-            return Head::Sampled {
-                root_trace_id: (!valid).then_some(trace_id),
-            };
-        }
-        false
+    let trace_id = parent
+        .as_ref()
+        .map_or_else(fresh_trace_id, SpanContext::trace_id);
+    let keep = match &parent {
+        Some(p) if sampler.parent_based => p.is_sampled(),
+        _ => should_sample_root(trace_id, rule.sample_rate.unwrap_or(sampler.ratio)),
     };
     if keep {
+        let state = parent
+            .as_ref()
+            .map_or(TraceState::NONE, |p| p.trace_state().clone());
+        let span_context =
+            SpanContext::new(trace_id, fresh_span_id(), TraceFlags::SAMPLED, false, state);
         return Head::Sampled {
-            root_trace_id: None,
+            span_context,
+            parent,
         };
     }
     let carry = match explicit {
         Some(cx) => Some(cx.clone()),
         // A new trace sampled out: a thread-local mark (far cheaper than attaching a
         // context) keeps its children from starting traces of their own.
-        None if !valid => {
+        None if parent.is_none() => {
             return Head::NotSampled {
                 carry: None,
                 sampled_out_root: true,
             };
         }
         // The caller's context is current while a sync body runs; a future may run later
-        // elsewhere, so it takes a handle (reference counts only, no allocation).
-        None if site.carries_parent => Some(Context::current()),
+        // elsewhere, so it takes a handle along.
+        None if rule.carries_parent => Some(current::context()),
         None => None,
     };
     Head::NotSampled {
@@ -103,12 +116,6 @@ pub(crate) fn sampled_out_context() -> Option<Context> {
     in_sampled_out_root().then(|| SAMPLED_OUT.clone())
 }
 
-fn parent_of(cx: &Context) -> (bool, bool, TraceId) {
-    let span = cx.span();
-    let sc = span.span_context();
-    (sc.is_valid(), sc.is_sampled(), sc.trace_id())
-}
-
 /// What is propagated from under a sampled-out root: a parent that is valid and not sampled,
 /// so remote children follow the decision. One per process; its ids carry no meaning.
 static SAMPLED_OUT: LazyLock<Context> = LazyLock::new(|| {
@@ -126,8 +133,6 @@ thread_local! {
     /// Set while a call whose trace was dropped at its root runs on this thread.
     static IN_SAMPLED_OUT_ROOT: Cell<bool> = const { Cell::new(false) };
     static RNG: Cell<u64> = Cell::new(seed());
-    static NEXT_TRACE_ID: Cell<Option<TraceId>> = const { Cell::new(None) };
-    static DECIDED: Cell<bool> = const { Cell::new(false) };
 }
 
 fn seed() -> u64 {
@@ -136,62 +141,28 @@ fn seed() -> u64 {
     RandomState::new().hash_one(std::thread::current().id()) | 1
 }
 
-/// A new random, non-zero trace id (xorshift64*, per thread: no lock, no syscall).
-fn fresh_trace_id() -> TraceId {
+/// The next number of this thread's xorshift64* generator.
+#[inline]
+fn next_random() -> u64 {
     RNG.with(|rng| {
-        let next = || {
-            let mut x = rng.get();
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            rng.set(x);
-            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        };
-        let id = (u128::from(next()) << 64) | u128::from(next());
-        TraceId::from(id.max(1))
+        let mut x = rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        rng.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     })
 }
 
-/// Hands this thread's decision to the SDK for the span built next; cleared when dropped.
-pub(super) struct Handoff;
-
-impl Handoff {
-    pub(super) fn set(root_trace_id: Option<TraceId>) -> Handoff {
-        NEXT_TRACE_ID.set(root_trace_id);
-        DECIDED.set(true);
-        Handoff
-    }
+/// A new random, non-zero trace id.
+fn fresh_trace_id() -> TraceId {
+    let id = (u128::from(next_random()) << 64) | u128::from(next_random());
+    TraceId::from(id.max(1))
 }
 
-impl Drop for Handoff {
-    fn drop(&mut self) {
-        NEXT_TRACE_ID.set(None);
-        DECIDED.set(false);
-    }
-}
-
-/// Whether the span being built was already decided (sampled in) by godtrace's hot path; the
-/// SDK sampler then records it as is.
-pub(crate) fn already_sampled() -> bool {
-    DECIDED.get()
-}
-
-/// The provider's id generator: the trace id godtrace chose for a new trace, else random.
-#[derive(Debug, Default)]
-pub(crate) struct HandoffIds {
-    random: RandomIdGenerator,
-}
-
-impl IdGenerator for HandoffIds {
-    fn new_trace_id(&self) -> TraceId {
-        NEXT_TRACE_ID
-            .take()
-            .unwrap_or_else(|| self.random.new_trace_id())
-    }
-
-    fn new_span_id(&self) -> SpanId {
-        self.random.new_span_id()
-    }
+/// A new random, non-zero span id.
+fn fresh_span_id() -> SpanId {
+    SpanId::from(next_random().max(1))
 }
 
 #[cfg(test)]
@@ -207,15 +178,9 @@ mod tests {
     }
 
     #[test]
-    fn the_handoff_is_used_once_then_cleared() {
-        let ids = HandoffIds::default();
-        let chosen = TraceId::from(42u128);
-        {
-            let _h = Handoff::set(Some(chosen));
-            assert!(already_sampled());
-            assert_eq!(ids.new_trace_id(), chosen);
-            assert_ne!(ids.new_trace_id(), chosen);
-        }
-        assert!(!already_sampled());
+    fn fresh_span_ids_are_valid_and_distinct() {
+        let a = fresh_span_id();
+        assert_ne!(a, SpanId::INVALID);
+        assert_ne!(a, fresh_span_id());
     }
 }

@@ -4,17 +4,25 @@
 //! [`Instrumented`]; nothing else in the crate starts or ends an operation's span, so this
 //! file is the one to profile or replace.
 mod clock;
+mod current;
 mod head;
+mod live;
 mod site;
 
-pub(crate) use head::{HandoffIds, already_sampled, sampled_out_context};
+pub(crate) use current::{
+    Current, context as current_context, span_context as current_span_context, with_current,
+};
+pub(crate) use head::sampled_out_context;
+pub(crate) use live::Finished;
 pub use site::CallSite;
 
 use crate::provider;
-use opentelemetry::trace::{Span as _, SpanBuilder, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue, Value};
+use live::{Live, Name};
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use quanta::Instant;
 use std::any::Any;
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -54,18 +62,19 @@ where
     }
 }
 
-/// The span of one traced call; empty when tracing is off.
+/// The span of one traced call, while it runs.
 pub struct OpSpan {
-    /// The context current while the call runs: the span's own when recording; the parent it
-    /// carries when sampled out (see `head::decide`); `None` when the caller's context stays.
+    /// OpenTelemetry's context to make current while the call runs: the span's own (so
+    /// other OpenTelemetry code joins it), or the parent a sampled-out call carries (see
+    /// `head::decide`); `None` leaves the caller's context current.
     cx: Option<Context>,
-    /// Whether the span is sampled in (read on every record, so kept here, not looked up).
-    recording: bool,
+    /// The span godtrace records; `None` when sampled out.
+    live: Option<Live>,
     /// The sampled-out-root mark to hold while the call runs (`head::enter`); `None` leaves
     /// the thread's mark as it is.
     scope: Option<bool>,
     /// When the call started, for its span's timestamps and duration histogram; `None` for
-    /// manual spans and unmeasured sampled-out calls.
+    /// unmeasured sampled-out calls.
     timing: Option<Timing>,
     /// Set by an `Err` or a panic: the `error.type` label of the duration histogram.
     error_type: Cell<Option<&'static str>>,
@@ -74,17 +83,16 @@ pub struct OpSpan {
 /// When the call started, for its span's timestamps and its duration histogram.
 struct Timing {
     /// The call site whose histogram records the duration; `None` with
-    /// `include_duration = false`.
+    /// `include_duration = false` and for manual spans.
     histogram: Option<&'static CallSite>,
     start: Instant,
 }
 
 impl OpSpan {
     /// Starts the span of a call at `site`, under `parent` (evaluated only when tracing is on;
-    /// `None` means the current context), with the call's `arg_count` recorded arguments
-    /// pushed by `record_args` into the span's attributes as it is built, and only when it is
-    /// sampled in. When godtrace is not initialised or disabled this is one relaxed load and
-    /// a branch.
+    /// `None` means the current span), with the call's `arg_count` recorded arguments pushed
+    /// by `record_args` into the span's attributes, only when it is sampled in. When godtrace
+    /// is not initialised or disabled this is one relaxed load and a branch.
     #[inline(always)]
     pub fn start<P: ParentContext>(
         site: &'static CallSite,
@@ -113,7 +121,12 @@ impl OpSpan {
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
         let measured = site.include_duration.then(Instant::now);
-        let root_trace_id = match head::decide(site, explicit.as_ref()) {
+        let rule = head::Rule {
+            sample_rate: site.sample_rate,
+            carries_parent: site.carries_parent,
+        };
+        match head::decide(rule, explicit.as_ref()) {
+            head::Head::Suppressed => None,
             head::Head::NotSampled {
                 carry,
                 sampled_out_root,
@@ -122,89 +135,99 @@ impl OpSpan {
                 if carry.is_none() && !sampled_out_root && measured.is_none() {
                     return None;
                 }
-                return Some(OpSpan {
+                Some(OpSpan {
                     // Whatever context is carried decides for the children; only a root
                     // dropped here (or under one) sets the thread-local mark.
                     scope: Some(sampled_out_root),
                     cx: carry,
-                    recording: false,
+                    live: None,
                     timing: measured.map(|start| Timing {
                         histogram: Some(site),
                         start,
                     }),
                     error_type: Cell::new(None),
-                });
+                })
             }
-            head::Head::Sampled { root_trace_id } => root_trace_id,
-        };
-        let tracer = provider::tracer()?;
-        let parent = explicit.unwrap_or_else(Context::current);
-        let start = measured.unwrap_or_else(Instant::now);
-        // One allocation for every attribute known at the start.
-        let mut attributes = Vec::with_capacity(3 + arg_count);
-        attributes.extend([
-            KeyValue::new("code.function.name", site.function()),
-            KeyValue::new("code.file.path", site.file),
-            KeyValue::new("code.line.number", i64::from(site.line)),
-        ]);
-        record_args(&mut attributes);
-        let builder = SpanBuilder::from_name(site.name())
-            .with_start_time(clock::wall(start))
-            .with_attributes(attributes);
-        let span = {
-            let _decided = head::Handoff::set(root_trace_id);
-            tracer.build_with_context(builder, &parent)
-        };
-        Some(OpSpan {
-            recording: span.is_recording(),
-            scope: Some(false),
-            cx: Some(parent.with_span(span)),
-            timing: Some(Timing {
-                histogram: site.include_duration.then_some(site),
-                start,
-            }),
-            error_type: Cell::new(None),
-        })
+            head::Head::Sampled {
+                span_context,
+                parent,
+            } => {
+                let start = measured.unwrap_or_else(Instant::now);
+                // Capacity 0 does not allocate: a call without recorded arguments has none.
+                let mut attributes = Vec::with_capacity(arg_count);
+                record_args(&mut attributes);
+                let live = Live::new(span_context, parent.as_ref(), Name::Site(site), attributes);
+                Some(OpSpan::recording(
+                    live,
+                    explicit,
+                    site.include_duration.then_some(site),
+                    start,
+                ))
+            }
+        }
     }
 
-    /// Starts a span named `name` under the current context (the manual API); `None` when
-    /// tracing is off or the call runs under a root godtrace sampled out (its children,
-    /// manual ones included, follow that decision).
-    pub(crate) fn start_named(name: std::borrow::Cow<'static, str>) -> Option<OpSpan> {
-        if !provider::is_enabled() || head::in_sampled_out_root() {
+    /// The span of a sampled-in call, with the OpenTelemetry context to attach while it runs.
+    fn recording(
+        live: Live,
+        explicit: Option<Context>,
+        histogram: Option<&'static CallSite>,
+        start: Instant,
+    ) -> OpSpan {
+        crate::testing::route(live.span_context.trace_id());
+        let cx = if provider::attaches_otel_context() {
+            let base = explicit.unwrap_or_else(Context::current);
+            Some(base.with_remote_span_context(live.span_context.clone()))
+        } else {
+            explicit
+        };
+        OpSpan {
+            cx,
+            live: Some(live),
+            scope: Some(false),
+            timing: Some(Timing { histogram, start }),
+            error_type: Cell::new(None),
+        }
+    }
+
+    /// Starts a span named `name` under the current span (the manual API); `None` when
+    /// tracing is off or the span is sampled out (a new trace dropped at its root marks the
+    /// thread while the span is current, so its children follow).
+    pub(crate) fn start_named(name: Cow<'static, str>) -> Option<OpSpan> {
+        if !provider::is_enabled() {
             return None;
         }
-        let tracer = provider::tracer()?;
-        let parent = Context::current();
-        let span = tracer.build_with_context(SpanBuilder::from_name(name), &parent);
-        Some(OpSpan {
-            recording: span.is_recording(),
-            scope: Some(false),
-            cx: Some(parent.with_span(span)),
-            timing: None,
-            error_type: Cell::new(None),
-        })
+        let rule = head::Rule {
+            sample_rate: None,
+            carries_parent: false,
+        };
+        match head::decide(rule, None) {
+            head::Head::Suppressed => None,
+            head::Head::NotSampled {
+                carry: _,
+                sampled_out_root,
+            } => sampled_out_root.then(|| OpSpan {
+                cx: None,
+                live: None,
+                scope: Some(true),
+                timing: None,
+                error_type: Cell::new(None),
+            }),
+            head::Head::Sampled {
+                span_context,
+                parent,
+            } => {
+                let start = Instant::now();
+                let live = Live::new(span_context, parent.as_ref(), Name::Given(name), Vec::new());
+                Some(OpSpan::recording(live, None, None, start))
+            }
+        }
     }
 
     /// Whether anything recorded on this span will be kept (tracing on and sampled in).
     #[inline(always)]
     pub fn is_recording(&self) -> bool {
-        self.recording
-    }
-
-    /// This call's own span, when it records one. (When sampled out, `cx` holds a parent's
-    /// context, which must never be touched from here.)
-    #[inline]
-    fn own_span(&self) -> Option<opentelemetry::trace::SpanRef<'_>> {
-        match &self.cx {
-            Some(cx) if self.recording => Some(cx.span()),
-            _ => None,
-        }
-    }
-
-    /// The context that makes this span current, for `attach`.
-    pub(crate) fn context(&self) -> Option<&Context> {
-        self.cx.as_ref()
+        self.live.is_some()
     }
 
     /// Sets attribute `key` to `value`.
@@ -214,51 +237,51 @@ impl OpSpan {
     }
 
     pub(crate) fn record_owned(&self, attribute: KeyValue) {
-        if let Some(span) = self.own_span() {
-            span.set_attribute(attribute);
+        if let Some(live) = &self.live {
+            live.set_attribute(attribute);
         }
     }
 
-    pub(crate) fn add_event(&self, name: std::borrow::Cow<'static, str>, attrs: Vec<KeyValue>) {
-        if let Some(span) = self.own_span() {
-            span.add_event(name, attrs);
+    pub(crate) fn add_event(&self, name: Cow<'static, str>, attrs: Vec<KeyValue>) {
+        if let Some(live) = &self.live {
+            live.add_event(name, attrs);
         }
     }
 
     pub(crate) fn set_status(&self, status: Status) {
-        if let Some(span) = self.own_span() {
-            span.set_status(status);
+        if let Some(live) = &self.live {
+            live.set_status(status);
         }
     }
 
     /// Ends the span with status Error: `description`, and `error.type` = `error_type`.
     pub fn record_error(&self, error_type: &'static str, description: fmt::Arguments<'_>) {
         self.error_type.set(Some(error_type));
-        let Some(span) = self.own_span() else { return };
+        let Some(live) = &self.live else { return };
         let Value::String(text) = crate::value::bounded_fmt(description) else {
             unreachable!("bounded_fmt returns a string")
         };
-        span.set_attribute(KeyValue::new("error.type", error_type));
-        span.set_status(Status::error(text.to_string()));
+        live.set_attribute(KeyValue::new("error.type", error_type));
+        live.set_status(Status::error(text.to_string()));
     }
 
     fn record_panic(&self, payload: &(dyn Any + Send)) {
         self.error_type.set(Some("panic"));
-        let Some(span) = self.own_span() else { return };
+        let Some(live) = &self.live else { return };
         let message = payload
             .downcast_ref::<&str>()
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("Box<dyn Any>");
         let message = crate::value::bounded_str(message);
-        span.add_event(
-            "exception",
+        live.add_event(
+            "exception".into(),
             vec![
                 KeyValue::new("exception.type", "panic"),
                 KeyValue::new("exception.message", message.clone()),
             ],
         );
-        span.set_status(Status::error(message.as_str().into_owned()));
+        live.set_status(Status::error(message.as_str().into_owned()));
     }
 
     /// Ends the span now.
@@ -269,26 +292,85 @@ impl OpSpan {
 
     fn end_in_place(&self) {
         let Some(timing) = &self.timing else {
-            if let Some(span) = self.own_span() {
-                span.end();
-            }
             return;
         };
         let end = Instant::now();
         if let Some(site) = timing.histogram {
-            let exemplar = self
-                .own_span()
-                .map(|span| span.span_context().clone())
-                .filter(|sc| sc.is_sampled());
+            let exemplar = self.live.as_ref().map(|live| &live.span_context);
             site.metrics.record(
                 site,
                 end.duration_since(timing.start),
                 self.error_type.get(),
-                exemplar.as_ref(),
+                exemplar,
             );
         }
-        if let Some(span) = self.own_span() {
-            span.end_with_timestamp(clock::wall(end));
+        if let Some(live) = &self.live {
+            crate::export::submit(live.finish(timing.start, end));
+        }
+    }
+
+    /// Makes this span current on this thread until [`Entered::exit`].
+    ///
+    /// # Safety
+    /// `self` must stay at the same address until then.
+    #[inline(always)]
+    unsafe fn enter(&self) -> Entered {
+        let marked = self.scope.map(head::enter);
+        // OpenTelemetry's context first: the entry below records what it shows.
+        let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
+        if let Some(live) = &self.live {
+            // SAFETY: forwarded to our caller.
+            unsafe { current::enter(live) };
+        }
+        Entered { marked, attached }
+    }
+}
+
+/// A manual span, current on this thread until dropped, which ends it. Boxed so that the
+/// thread's stack of current spans can point at it wherever the guard is moved.
+pub(crate) struct EnteredSpan {
+    span: Box<OpSpan>,
+    entered: Option<Entered>,
+}
+
+impl EnteredSpan {
+    pub(crate) fn new(span: OpSpan) -> EnteredSpan {
+        let span = Box::new(span);
+        // SAFETY: the box keeps the span in place until `drop` exits it.
+        let entered = Some(unsafe { span.enter() });
+        EnteredSpan { span, entered }
+    }
+
+    pub(crate) fn span(&self) -> &OpSpan {
+        &self.span
+    }
+}
+
+impl Drop for EnteredSpan {
+    fn drop(&mut self) {
+        // Exit first so that the parent is current again before this span is reported.
+        if let Some(entered) = self.entered.take() {
+            entered.exit(&self.span);
+        }
+        self.span.end_in_place();
+    }
+}
+
+/// What [`OpSpan::enter`] changed on this thread, to undo.
+struct Entered {
+    marked: Option<bool>,
+    attached: Option<ContextGuard>,
+}
+
+impl Entered {
+    /// Undoes [`OpSpan::enter`] of `span`, wherever it is on the thread's stack.
+    fn exit(self, span: &OpSpan) {
+        if let Some(live) = &span.live {
+            current::remove(live);
+        }
+        drop(self.attached);
+        if let Some(previous) = self.marked {
+            head::leave(previous);
         }
     }
 }
@@ -332,13 +414,10 @@ impl OpSpan {
     /// unwinding.
     #[inline(always)]
     fn run_current<R>(&self, f: impl FnOnce() -> R) -> R {
-        let marked = self.scope.map(head::enter);
-        let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
+        // SAFETY: `self` is borrowed, so it stays in place, until `exit`.
+        let entered = unsafe { self.enter() };
         let outcome = catch_unwind(AssertUnwindSafe(f));
-        drop(attached);
-        if let Some(previous) = marked {
-            head::leave(previous);
-        }
+        entered.exit(self);
         match outcome {
             Ok(ret) => ret,
             Err(payload) => {

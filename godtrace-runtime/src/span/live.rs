@@ -1,0 +1,171 @@
+//! A span godtrace records itself, without the SDK: ids, one clock reading at each end, and the
+//! attributes, events and status set while it runs. It stays inline in its `OpSpan` (no
+//! allocation for a span without attributes) and becomes [`SpanData`] only where it is
+//! exported or captured, which for OTLP is the export thread.
+use super::clock;
+use super::site::CallSite;
+use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use quanta::Instant;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::LazyLock;
+
+/// The SDK's default span limits, which godtrace's own spans keep too.
+const MAX_ATTRIBUTES: usize = 128;
+const MAX_EVENTS: usize = 128;
+
+/// What names a span: a traced function's call site (its name and `code.*` attributes are
+/// read when the span is exported) or a name given to the manual API.
+#[derive(Clone)]
+pub(crate) enum Name {
+    Site(&'static CallSite),
+    Given(Cow<'static, str>),
+}
+
+/// A span while it runs.
+pub(crate) struct Live {
+    pub(crate) span_context: SpanContext,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    name: Name,
+    fields: RefCell<Fields>,
+}
+
+/// What is set on a span while it runs.
+#[derive(Default)]
+struct Fields {
+    attributes: Vec<KeyValue>,
+    dropped_attributes: u32,
+    events: Vec<Event>,
+    dropped_events: u32,
+    status: Status,
+}
+
+/// A span that has ended, on its way to the exporter or the test capture.
+pub(crate) struct Finished {
+    span_context: SpanContext,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    name: Name,
+    start: Instant,
+    end: Instant,
+    fields: Fields,
+}
+
+impl Live {
+    /// A span with id `span_context` under `parent` (`None` for a root), with `attributes`
+    /// set from the start.
+    pub(crate) fn new(
+        span_context: SpanContext,
+        parent: Option<&SpanContext>,
+        name: Name,
+        attributes: Vec<KeyValue>,
+    ) -> Live {
+        Live {
+            span_context,
+            parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
+            parent_is_remote: parent.is_some_and(SpanContext::is_remote),
+            name,
+            fields: RefCell::new(Fields {
+                attributes,
+                ..Fields::default()
+            }),
+        }
+    }
+
+    pub(crate) fn set_attribute(&self, attribute: KeyValue) {
+        let mut fields = self.fields.borrow_mut();
+        if fields.attributes.len() < MAX_ATTRIBUTES {
+            fields.attributes.push(attribute);
+        } else {
+            fields.dropped_attributes += 1;
+        }
+    }
+
+    pub(crate) fn add_event(&self, name: Cow<'static, str>, attributes: Vec<KeyValue>) {
+        let mut fields = self.fields.borrow_mut();
+        if fields.events.len() < MAX_EVENTS {
+            let timestamp = clock::wall(Instant::now());
+            fields
+                .events
+                .push(Event::new(name, timestamp, attributes, 0));
+        } else {
+            fields.dropped_events += 1;
+        }
+    }
+
+    /// Sets the status; as in OpenTelemetry, Ok is final and Unset never replaces anything.
+    pub(crate) fn set_status(&self, status: Status) {
+        let mut fields = self.fields.borrow_mut();
+        if status > fields.status {
+            fields.status = status;
+        }
+    }
+
+    /// Ends the span: what was set on it moves into the returned record.
+    pub(crate) fn finish(&self, start: Instant, end: Instant) -> Finished {
+        Finished {
+            span_context: self.span_context.clone(),
+            parent_span_id: self.parent_span_id,
+            parent_is_remote: self.parent_is_remote,
+            name: self.name.clone(),
+            start,
+            end,
+            fields: std::mem::take(&mut *self.fields.borrow_mut()),
+        }
+    }
+}
+
+/// The instrumentation scope of godtrace's own spans.
+static SCOPE: LazyLock<InstrumentationScope> = LazyLock::new(|| {
+    InstrumentationScope::builder("godtrace")
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+});
+
+impl Finished {
+    /// The exporters' form: a traced function's `code.*` attributes come first, then what was
+    /// recorded.
+    pub(crate) fn into_span_data(self) -> SpanData {
+        let Fields {
+            attributes: recorded,
+            dropped_attributes,
+            events,
+            dropped_events,
+            status,
+        } = self.fields;
+        let (name, attributes) = match self.name {
+            Name::Site(site) => {
+                let mut attributes = Vec::with_capacity(3 + recorded.len());
+                attributes.extend([
+                    KeyValue::new("code.function.name", site.function()),
+                    KeyValue::new("code.file.path", site.file),
+                    KeyValue::new("code.line.number", i64::from(site.line)),
+                ]);
+                attributes.extend(recorded);
+                (Cow::Borrowed(site.name()), attributes)
+            }
+            Name::Given(name) => (name, recorded),
+        };
+        let mut span_events = SpanEvents::default();
+        span_events.events = events;
+        span_events.dropped_count = dropped_events;
+        SpanData {
+            span_context: self.span_context,
+            parent_span_id: self.parent_span_id,
+            parent_span_is_remote: self.parent_is_remote,
+            span_kind: SpanKind::Internal,
+            name,
+            start_time: clock::wall(self.start),
+            end_time: clock::wall(self.end),
+            attributes,
+            dropped_attributes_count: dropped_attributes,
+            events: span_events,
+            links: SpanLinks::default(),
+            status,
+            instrumentation_scope: SCOPE.clone(),
+        }
+    }
+}

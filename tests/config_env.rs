@@ -24,6 +24,7 @@ fn the_issue_example_reads_exactly() {
 fn every_variable_rejects_bad_values_by_name() {
     let cases = [
         ("OTEL_SDK_DISABLED", "maybe", "true or false"),
+        ("GODTRACE_OTEL_CONTEXT", "sometimes", "true or false"),
         ("OTEL_RESOURCE_ATTRIBUTES", "environment", "key=value"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317", "http://"),
         (

@@ -3,7 +3,7 @@
 use crate::span::{self, Current, EnteredSpan, OpSpan, with_current};
 use crate::value;
 use opentelemetry::trace::{Status, TraceContextExt};
-use opentelemetry::{KeyValue, Value};
+use opentelemetry::{Context, KeyValue, Value};
 use std::borrow::Cow;
 
 /// Starts a span named `name` as a child of the current span and makes it current until the
@@ -93,6 +93,26 @@ pub fn trace_id() -> Option<String> {
 /// The current span id as 16 lowercase hex digits, or `None` outside any span.
 pub fn span_id() -> Option<String> {
     span::current_span_context().map(|sc| sc.span_id().to_string())
+}
+
+/// The current span as an OpenTelemetry [`Context`], for code that takes one: a parent for
+/// `#[traced(parent = ...)]` on work handed to another task, a propagator of your own, or
+/// another OpenTelemetry API. With [`crate::Config::otel_context`] on (the default)
+/// `Context::current()` gives the same; with it off, this is the way.
+///
+/// ```
+/// use godtrace_runtime::otel::trace::TraceContextExt;
+///
+/// let _capture = godtrace_runtime::testing::capture();
+/// let _span = godtrace_runtime::span("batch.schedule");
+/// let cx = godtrace_runtime::current_context();
+/// assert_eq!(
+///     Some(cx.span().span_context().span_id().to_string()),
+///     godtrace_runtime::span_id()
+/// );
+/// ```
+pub fn current_context() -> Context {
+    span::current_context()
 }
 
 fn bounded(v: Value) -> Value {

@@ -91,6 +91,7 @@ pub(crate) struct Layer {
     pub(crate) max_attribute_len: Option<usize>,
     pub(crate) local_tree: Option<bool>,
     pub(crate) verbose: Option<bool>,
+    pub(crate) otel_context: Option<bool>,
     pub(crate) endpoint: Option<String>,
     pub(crate) traces_endpoint: Option<String>,
     pub(crate) protocol: Option<Protocol>,
@@ -230,6 +231,19 @@ impl Config {
     /// error marks only).
     pub fn verbose(mut self, on: bool) -> Self {
         self.code.verbose = Some(on);
+        self
+    }
+
+    /// Whether each recorded span is also made current in OpenTelemetry's [`Context`] while it
+    /// runs (default true; env: `GODTRACE_OTEL_CONTEXT`), so that other OpenTelemetry code
+    /// (a third-party tracer, `Context::current()`, a propagator you built) sees it. That costs
+    /// one allocation per recorded span; with `false`, recording a span allocates nothing on
+    /// the calling thread, and godtrace's own API ([`crate::trace_id`],
+    /// [`crate::propagation`], [`crate::current_context`]) still sees every span.
+    ///
+    /// [`Context`]: opentelemetry::Context
+    pub fn otel_context(mut self, on: bool) -> Self {
+        self.code.otel_context = Some(on);
         self
     }
 

@@ -24,7 +24,7 @@ mod value;
 #[doc(hidden)]
 pub mod __private;
 
-pub use api::{SpanGuard, add_event, set_attribute, span, span_id, trace_id};
+pub use api::{SpanGuard, add_event, current_context, set_attribute, span, span_id, trace_id};
 pub use config::Config;
 pub use config::{Compression, Propagator, Protocol};
 pub use error::InitError;

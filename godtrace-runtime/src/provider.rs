@@ -15,6 +15,8 @@ use std::time::Duration;
 
 /// Read on every traced call: false before `init`, when disabled, and after shutdown.
 static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Whether recorded spans are made current in OpenTelemetry's context too.
+static OTEL_CONTEXT: AtomicBool = AtomicBool::new(true);
 /// Whether `init` installed an OTLP trace exporter.
 static EXPORTING: AtomicBool = AtomicBool::new(false);
 static STATE: OnceLock<State> = OnceLock::new();
@@ -50,7 +52,7 @@ pub(crate) fn fanout() -> Option<&'static Fanout> {
 /// OpenTelemetry code (a third-party tracer, `Context::current()`) sees it.
 #[inline]
 pub(crate) fn attaches_otel_context() -> bool {
-    true
+    OTEL_CONTEXT.load(Ordering::Relaxed)
 }
 
 /// Whether finished spans are exported over OTLP (an endpoint or protocol was configured, in
@@ -116,10 +118,13 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     install_with(
         builder,
         fanout,
-        settings.sampler,
-        settings.max_attribute_len,
-        settings.enabled,
-        settings.batch.export_timeout,
+        Switches {
+            sampler: settings.sampler,
+            max_attribute_len: settings.max_attribute_len,
+            enabled: settings.enabled,
+            otel_context: settings.otel_context,
+            shutdown_timeout: settings.batch.export_timeout,
+        },
     )?;
     opentelemetry::global::set_text_map_propagator(propagator(&settings.propagators));
     Ok(Guard { _private: () })
@@ -212,24 +217,40 @@ pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
     install_with(
         SdkTracerProvider::builder(),
         Arc::new(Fanout::default()),
-        RatioSampler::ALWAYS_ON,
-        config
-            .code
-            .max_attribute_len
-            .unwrap_or(crate::value::DEFAULT_MAX_ATTRIBUTE_LEN),
-        config.code.enabled.unwrap_or(true),
-        crate::config::BatchSettings::default().export_timeout,
+        Switches {
+            sampler: RatioSampler::ALWAYS_ON,
+            max_attribute_len: config
+                .code
+                .max_attribute_len
+                .unwrap_or(crate::value::DEFAULT_MAX_ATTRIBUTE_LEN),
+            enabled: config.code.enabled.unwrap_or(true),
+            otel_context: config.code.otel_context.unwrap_or(true),
+            shutdown_timeout: crate::config::BatchSettings::default().export_timeout,
+        },
     )
+}
+
+/// The settings the installed provider's hot path and shutdown read.
+struct Switches {
+    sampler: RatioSampler,
+    max_attribute_len: usize,
+    enabled: bool,
+    otel_context: bool,
+    shutdown_timeout: Duration,
 }
 
 fn install_with(
     builder: opentelemetry_sdk::trace::TracerProviderBuilder,
     fanout: Arc<Fanout>,
-    sampler: RatioSampler,
-    max_attribute_len: usize,
-    enabled: bool,
-    shutdown_timeout: Duration,
+    switches: Switches,
 ) -> Result<(), InitError> {
+    let Switches {
+        sampler,
+        max_attribute_len,
+        enabled,
+        otel_context,
+        shutdown_timeout,
+    } = switches;
     let provider = builder
         .with_span_processor(SdkProcessor(fanout.clone()))
         .build();
@@ -249,6 +270,7 @@ fn install_with(
         return Err(InitError::AlreadyInitialized);
     }
     crate::value::set_max_attribute_len(max_attribute_len);
+    OTEL_CONTEXT.store(otel_context, Ordering::Relaxed);
     opentelemetry::global::set_tracer_provider(provider);
     ENABLED.store(enabled, Ordering::Relaxed);
     Ok(())

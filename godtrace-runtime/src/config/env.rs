@@ -72,6 +72,9 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
     layer.max_export_batch_size = count(&get, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE")?;
     layer.schedule_delay = millis(&get, "OTEL_BSP_SCHEDULE_DELAY")?;
     layer.export_timeout = millis(&get, "OTEL_BSP_EXPORT_TIMEOUT")?;
+    if let Some(v) = get("GODTRACE_OTEL_CONTEXT")? {
+        layer.otel_context = Some(parse_bool("GODTRACE_OTEL_CONTEXT", v)?);
+    }
     if let Some(v) = get("OTEL_PROPAGATORS")? {
         layer.propagators = Some(parse_propagators(v)?);
     }

@@ -15,6 +15,7 @@ pub(crate) struct Settings {
     pub(crate) max_attribute_len: usize,
     pub(crate) local_tree: bool,
     pub(crate) verbose: bool,
+    pub(crate) otel_context: bool,
     pub(crate) export: Option<ExportSettings>,
     pub(crate) batch: BatchSettings,
     pub(crate) propagators: Vec<Propagator>,
@@ -93,6 +94,7 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
             .unwrap_or(crate::value::DEFAULT_MAX_ATTRIBUTE_LEN),
         local_tree: code.local_tree.unwrap_or(export.is_none()),
         verbose: code.verbose.unwrap_or(false),
+        otel_context: code.otel_context.or(env.otel_context).unwrap_or(true),
         export,
         batch: resolve_batch(code, env)?,
         propagators: code

@@ -154,6 +154,22 @@ fn op_fastrace_children(x: u64) -> u64 {
 fn op_godtrace(x: u64) -> u64 {
     godtrace_work(x)
 }
+/// The same shape as `op_fastrace_children`: `FASTRACE_CHILDREN` traced calls under one
+/// traced root.
+#[traced]
+#[inline(never)]
+fn godtrace_batch(x: u64) -> u64 {
+    let mut acc = 0;
+    for i in 0..FASTRACE_CHILDREN {
+        acc ^= godtrace_work(std::hint::black_box(x ^ i));
+    }
+    acc
+}
+
+fn op_godtrace_children(x: u64) -> u64 {
+    godtrace_batch(x)
+}
+
 fn op_godtrace_async(x: u64) -> u64 {
     block_on(godtrace_work_async(x))
 }
@@ -209,6 +225,8 @@ pub enum Setup {
     /// batch settings) to a discarding receiver process on loopback.
     GodtraceExport {
         ratio: f64,
+        /// `Config::otel_context`: attach each recorded span to OpenTelemetry's context.
+        otel_context: bool,
     },
     /// `godtrace::init` sampling everything, with no exporter and `local_tree(false)`: spans
     /// are recorded, then dropped when they end.
@@ -274,9 +292,12 @@ pub fn set_up(setup: Setup) -> Kept {
             let config = godtrace::Config::new("godtrace-bench").enabled(false);
             kept.godtrace = Some(godtrace::init(config).expect("init"));
         }
-        Setup::GodtraceExport { ratio } => {
+        Setup::GodtraceExport {
+            ratio,
+            otel_context,
+        } => {
             let receiver = Receiver::spawn();
-            let config = godtrace_export_config(&receiver, ratio);
+            let config = godtrace_export_config(&receiver, ratio).otel_context(otel_context);
             kept.godtrace = Some(godtrace::init(config).expect("init"));
             kept.receiver = Some(receiver);
         }
@@ -322,8 +343,18 @@ const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
     }
 }
 
-pub const SAMPLED_IN: Setup = Setup::GodtraceExport { ratio: 1.0 };
-pub const SAMPLED_OUT: Setup = Setup::GodtraceExport { ratio: 0.0 };
+pub const SAMPLED_IN: Setup = Setup::GodtraceExport {
+    ratio: 1.0,
+    otel_context: true,
+};
+pub const SAMPLED_IN_NO_OTEL_CONTEXT: Setup = Setup::GodtraceExport {
+    ratio: 1.0,
+    otel_context: false,
+};
+pub const SAMPLED_OUT: Setup = Setup::GodtraceExport {
+    ratio: 0.0,
+    otel_context: true,
+};
 
 /// Every case, in the order they run and print.
 pub fn all() -> Vec<Case> {
@@ -388,6 +419,34 @@ pub fn all() -> Vec<Case> {
         ),
         time("godtrace/sampled-in/sync", SAMPLED_IN, op_godtrace),
         time("godtrace/sampled-in/async", SAMPLED_IN, op_godtrace_async),
+        time(
+            "godtrace/sampled-in/no-otel-context/sync",
+            SAMPLED_IN_NO_OTEL_CONTEXT,
+            op_godtrace,
+        ),
+        time(
+            "godtrace/sampled-in/no-otel-context/async",
+            SAMPLED_IN_NO_OTEL_CONTEXT,
+            op_godtrace_async,
+        ),
+        Case {
+            calls_per_op: FASTRACE_CHILDREN,
+            spans_per_op: FASTRACE_CHILDREN + 1,
+            ..time(
+                "godtrace/100-children-per-root/sync",
+                SAMPLED_IN,
+                op_godtrace_children,
+            )
+        },
+        Case {
+            calls_per_op: FASTRACE_CHILDREN,
+            spans_per_op: FASTRACE_CHILDREN + 1,
+            ..time(
+                "godtrace/100-children-per-root/no-otel-context/sync",
+                SAMPLED_IN_NO_OTEL_CONTEXT,
+                op_godtrace_children,
+            )
+        },
         // The same recording with no export pipeline competing for the two cores: the
         // include_args and duration targets compare per-call recording costs, judged here.
         time(

@@ -12,6 +12,9 @@
 //! reads the one result line the child prints, and prints the tables. Nothing (global
 //! subscriber, exporter backlog, allocator state) carries over from one case to the next.
 //!
+//! `cargo test` runs this binary too, without `--bench`: it then checks the harness only (every
+//! timing case once, short samples, no memory or throughput case) and fails if a case fails.
+//!
 //! Other settings: `GODTRACE_BENCH_ROUNDS` (runs of every timing case, default 2),
 //! `GODTRACE_BENCH_QUICK=1` (short samples, for checking the harness itself),
 //! `GODTRACE_BENCH_CASE=<id> GODTRACE_BENCH_PROFILE_CALLS=<n>` on the bench executable (one
@@ -54,6 +57,7 @@ fn main() {
 /// Runs every selected case in its own process and prints the report.
 fn parent() {
     // `cargo bench` passes `--bench`; anything else not starting with `-` filters by id.
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -61,12 +65,14 @@ fn parent() {
     let selected: Vec<cases::Case> = cases::all()
         .into_iter()
         .filter(|c| filters.is_empty() || filters.iter().any(|f| c.id.contains(f.as_str())))
+        .filter(|c| !smoke || c.kind == cases::Kind::Time)
         .collect();
     let rounds: u32 = std::env::var("GODTRACE_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .filter(|&r| r > 0)
-        .unwrap_or(2);
+        .filter(|&r| r > 0 && !smoke)
+        .unwrap_or(if smoke { 1 } else { 2 });
+    let mut failed = 0;
     let started = Instant::now();
     let cpu_before = report::CpuTicks::now();
     let mut results: Vec<(cases::Case, u32, Fields)> = Vec::new();
@@ -90,23 +96,38 @@ fn parent() {
     let total = plan.len();
     for (n, (case, round)) in plan.into_iter().enumerate() {
         eprint!("[{:>2}/{total}] run {round} {:<58}", n + 1, case.id);
-        match run_child(case.id) {
+        match run_child(case.id, smoke) {
             Ok(fields) => {
                 eprintln!("{}", report::one_line(&case, &fields));
                 results.push((case, round, fields));
             }
-            Err(message) => eprintln!("FAILED\n{message}"),
+            Err(message) => {
+                failed += 1;
+                eprintln!("FAILED\n{message}");
+            }
         }
     }
     eprintln!("all cases in {:.0?}", started.elapsed());
+    if smoke {
+        // Debug-build figures mean nothing: only whether every case ran.
+        if failed > 0 {
+            eprintln!("{failed} cases failed");
+            std::process::exit(1);
+        }
+        return;
+    }
     let text = report::render(&results, rounds, cpu_before);
     println!("{text}");
 }
 
 /// Runs one case in a fresh process and parses its result line.
-fn run_child(id: &str) -> Result<Fields, String> {
+fn run_child(id: &str, smoke: bool) -> Result<Fields, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let output = Command::new(exe)
+    let mut command = Command::new(exe);
+    if smoke {
+        command.env("GODTRACE_BENCH_QUICK", "1");
+    }
+    let output = command
         .env(CASE_VAR, id)
         .env_remove(receiver::ROLE_VAR)
         .stdin(Stdio::null())

@@ -454,40 +454,65 @@ fn targets(v: &View<'_>, counted: bool) -> Vec<String> {
             },
         ));
     }
-    for flavor in ["sync", "async"] {
-        let g = ns(&format!("godtrace/sampled-in/{flavor}"));
-        let f = ns(&format!("fastrace/root-per-call/{flavor}"));
-        let f100 = ns("fastrace/100-children-per-root/sync");
+    for (variant, label) in [("", ""), ("no-otel-context/", ", otel_context(false)")] {
+        for flavor in ["sync", "async"] {
+            let g = ns(&format!("godtrace/sampled-in/{variant}{flavor}"));
+            let f = ns(&format!("fastrace/root-per-call/{flavor}"));
+            lines.push(format!(
+                "{}: sampled in, exported ({flavor}{label}) at or below fastrace with its \
+                 reporter, root per call: {} ns vs {} ns ({})",
+                verdict(both(g, f, |g, f| g <= f)),
+                fmt_ns(g),
+                fmt_ns(f),
+                fmt_ratio(g, f),
+            ));
+        }
+    }
+    let f100 = ns("fastrace/100-children-per-root/sync");
+    for (variant, label) in [
+        ("", "sync"),
+        ("no-otel-context/", "sync, otel_context(false)"),
+    ] {
+        let g = ns(&format!("godtrace/100-children-per-root/{variant}sync"));
         lines.push(format!(
-            "{}: sampled in, exported ({flavor}) at or below fastrace with its reporter: {} ns \
-             vs fastrace root-per-call {} ns ({}); vs fastrace 100 children per root (sync) {} ns \
-             ({})",
-            verdict(both(g, f, |g, f| g <= f)),
+            "{}: sampled in, exported, 100 children per root ({label}) at or below fastrace in \
+             the same shape: {} ns vs {} ns per call ({})",
+            verdict(both(g, f100, |g, f| g <= f)),
             fmt_ns(g),
-            fmt_ns(f),
-            fmt_ratio(g, f),
             fmt_ns(f100),
             fmt_ratio(g, f100),
         ));
     }
-    let amortised = v.mean("godtrace/sampled-in/sync", "allocs_all");
-    lines.push(format!(
-        "{}: sampled in, ≤ 0.1 allocations per span amortised (all threads): {}",
-        verdict(if counted {
-            amortised.map(|a| a <= 0.1)
-        } else {
-            None
-        }),
-        if counted {
-            format!(
-                "{} per span (calling thread alone: {})",
-                fmt_opt(amortised, 2),
-                fmt_opt(v.mean("godtrace/sampled-in/sync", "allocs_thread"), 2)
-            )
-        } else {
-            "not counted (GODTRACE_BENCH_ALLOC=1)".into()
-        }
-    ));
+    for (id, label) in [
+        (
+            "godtrace/sampled-in/sync",
+            "default, the span attached to OpenTelemetry's context",
+        ),
+        (
+            "godtrace/sampled-in/no-otel-context/sync",
+            "otel_context(false)",
+        ),
+    ] {
+        let thread = v.mean(id, "allocs_thread");
+        let all = v.mean(id, "allocs_all");
+        lines.push(format!(
+            "{}: sampled in ({label}), ≤ 0.1 allocations per span amortised: {}",
+            verdict(if counted {
+                thread.map(|a| a <= 0.1)
+            } else {
+                None
+            }),
+            if counted {
+                format!(
+                    "{} on the calling thread, {} counting the export thread's",
+                    fmt_opt(thread, 2),
+                    fmt_opt(all, 2)
+                )
+            } else {
+                "not counted (GODTRACE_BENCH_ALLOC=1)".into()
+            }
+        ));
+    }
     let mem = "memory/godtrace/sampled-in";
     // The worst run: a bound must hold every time.
     let growth = (1..=v.rounds)

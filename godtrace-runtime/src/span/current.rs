@@ -1,25 +1,19 @@
-//! Which godtrace span is current on this thread: a stack of the spans entered and not yet
-//! left, beside OpenTelemetry's own context stack.
+//! Which godtrace span is current on this thread: a list of the spans entered and not yet
+//! left, linked through the spans themselves, beside OpenTelemetry's own context stack.
 //!
-//! Each entry remembers which span OpenTelemetry's context showed when it was entered (the
+//! Each span remembers which span OpenTelemetry's context showed when it was entered (the
 //! span itself when godtrace attaches it there). While the two agree, godtrace's span is the
 //! innermost one; once other code makes another OpenTelemetry context current (a third-party
 //! span, a remote parent the user attached), that one is.
 use super::live::Live;
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::ptr::NonNull;
 
-#[derive(Clone, Copy)]
-struct Entry {
-    live: NonNull<Live>,
-    /// The span id OpenTelemetry's current context showed right after this entry was made.
-    otel_seen: SpanId,
-}
-
 thread_local! {
-    static STACK: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+    /// The innermost entered span; each links to the one entered before it (`Live::prev`).
+    static TOP: Cell<Option<NonNull<Live>>> = const { Cell::new(None) };
 }
 
 /// Makes `live` the current span of this thread until [`remove`] takes it off.
@@ -27,23 +21,31 @@ thread_local! {
 /// # Safety
 /// `live` must stay valid, at the same address, until then.
 pub(super) unsafe fn enter(live: &Live) {
-    let otel_seen = otel_span_id();
-    let entry = Entry {
-        live: NonNull::from(live),
-        otel_seen,
-    };
-    // During thread teardown the stack may be gone: the span then is not current.
-    let _ = STACK.try_with(|stack| stack.borrow_mut().push(entry));
+    live.otel_seen.set(otel_span_id());
+    TOP.with(|top| {
+        live.prev.set(top.get());
+        top.set(Some(NonNull::from(live)));
+    });
 }
 
 /// Takes `live` off, wherever it is: normally on top, but a manual span's guard may be
 /// dropped out of order, or outlive the traced call it was made in.
 pub(super) fn remove(live: &Live) {
     let target = NonNull::from(live);
-    let _ = STACK.try_with(|stack| {
-        let mut stack = stack.borrow_mut();
-        if let Some(at) = stack.iter().rposition(|e| e.live == target) {
-            stack.remove(at);
+    TOP.with(|top| {
+        if top.get() == Some(target) {
+            top.set(live.prev.get());
+            return;
+        }
+        let mut node = top.get();
+        while let Some(entered) = node {
+            // SAFETY: every span on the list is valid until it is taken off (`enter`).
+            let entered = unsafe { entered.as_ref() };
+            if entered.prev.get() == Some(target) {
+                entered.prev.set(live.prev.get());
+                return;
+            }
+            node = entered.prev.get();
         }
     });
 }
@@ -65,21 +67,16 @@ pub(crate) enum Current<'a> {
 
 /// Runs `f` with the innermost current span of this thread.
 pub(crate) fn with_current<R>(f: impl FnOnce(Current<'_>) -> R) -> R {
-    let top = STACK
-        .try_with(|stack| stack.borrow().last().copied())
-        .ok()
-        .flatten();
+    let top = TOP.with(Cell::get);
     Context::map_current(|cx| {
         if cx.is_telemetry_suppressed() {
             return f(Current::Suppressed);
         }
         let otel = cx.span().span_context().span_id();
-        match top {
-            // SAFETY: entries are valid until they are taken off (`enter`'s contract), and
-            // the reference does not outlive this call.
-            Some(entry) if entry.otel_seen == otel => {
-                f(Current::Own(unsafe { entry.live.as_ref() }))
-            }
+        // SAFETY: spans on the list are valid until they are taken off (`enter`), and the
+        // reference does not outlive this call.
+        match top.map(|entered| unsafe { entered.as_ref() }) {
+            Some(entered) if entered.otel_seen.get() == otel => f(Current::Own(entered)),
             _ if cx.has_active_span() => f(Current::Other(cx)),
             _ => f(Current::None),
         }

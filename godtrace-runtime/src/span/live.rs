@@ -9,7 +9,8 @@ use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use quanta::Instant;
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::ptr::NonNull;
 use std::sync::LazyLock;
 
 /// The SDK's default span limits, which godtrace's own spans keep too.
@@ -24,13 +25,31 @@ pub(crate) enum Name {
     Given(Cow<'static, str>),
 }
 
-/// A span while it runs.
+/// A span while it runs. Boxed (from a per-thread pool of spares, so that recording allocates
+/// nothing in the steady state) to keep `OpSpan`, and the futures that hold one, small, and to
+/// give it a fixed address for the thread's list of current spans.
 pub(crate) struct Live {
     pub(crate) span_context: SpanContext,
     parent_span_id: SpanId,
     parent_is_remote: bool,
     name: Name,
     fields: RefCell<Fields>,
+    /// The span that was current when this one was entered (see `current`).
+    pub(super) prev: Cell<Option<NonNull<Live>>>,
+    /// The span id OpenTelemetry's current context showed when this one was entered.
+    pub(super) otel_seen: Cell<SpanId>,
+}
+
+// SAFETY: `prev` is only read through the list of the thread the span is entered on, and a
+// span is taken off that list before its call returns or its future's poll does, so a span
+// that moves to another thread carries no link anyone follows. Every other field is `Send`.
+unsafe impl Send for Live {}
+
+/// Spare boxes kept per thread, at most.
+const MAX_SPARES: usize = 64;
+
+thread_local! {
+    static SPARES: RefCell<Vec<Box<Live>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// What is set on a span while it runs.
@@ -62,8 +81,8 @@ impl Live {
         parent: Option<&SpanContext>,
         name: Name,
         attributes: Vec<KeyValue>,
-    ) -> Live {
-        Live {
+    ) -> Box<Live> {
+        let live = Live {
             span_context,
             parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
             parent_is_remote: parent.is_some_and(SpanContext::is_remote),
@@ -72,7 +91,30 @@ impl Live {
                 attributes,
                 ..Fields::default()
             }),
+            prev: Cell::new(None),
+            otel_seen: Cell::new(SpanId::INVALID),
+        };
+        let spare = SPARES
+            .try_with(|spares| spares.borrow_mut().pop())
+            .ok()
+            .flatten();
+        match spare {
+            Some(mut boxed) => {
+                *boxed = live;
+                boxed
+            }
+            None => Box::new(live),
         }
+    }
+
+    /// Keeps `boxed` for the next span started on this thread (the span has ended).
+    pub(crate) fn recycle(boxed: Box<Live>) {
+        let _ = SPARES.try_with(|spares| {
+            let mut spares = spares.borrow_mut();
+            if spares.len() < MAX_SPARES {
+                spares.push(boxed);
+            }
+        });
     }
 
     pub(crate) fn set_attribute(&self, attribute: KeyValue) {

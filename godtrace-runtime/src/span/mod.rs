@@ -69,7 +69,7 @@ pub struct OpSpan {
     /// `head::decide`); `None` leaves the caller's context current.
     cx: Option<Context>,
     /// The span godtrace records; `None` when sampled out.
-    live: Option<Live>,
+    live: Option<Box<Live>>,
     /// The sampled-out-root mark to hold while the call runs (`head::enter`); `None` leaves
     /// the thread's mark as it is.
     scope: Option<bool>,
@@ -169,7 +169,7 @@ impl OpSpan {
 
     /// The span of a sampled-in call, with the OpenTelemetry context to attach while it runs.
     fn recording(
-        live: Live,
+        live: Box<Live>,
         explicit: Option<Context>,
         histogram: Option<&'static CallSite>,
         start: Instant,
@@ -353,6 +353,15 @@ impl Drop for EnteredSpan {
             entered.exit(&self.span);
         }
         self.span.end_in_place();
+    }
+}
+
+impl Drop for OpSpan {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(live) = self.live.take() {
+            Live::recycle(live);
+        }
     }
 }
 

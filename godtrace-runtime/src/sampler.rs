@@ -11,6 +11,16 @@ use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 /// Whether a root span of trace `trace_id` is recorded when the operation's ratio is `rate`
 /// (0 = never, 1 = always; out-of-range values are clamped).
 pub(crate) fn should_sample_root(trace_id: TraceId, rate: f64) -> bool {
+    let bytes = trace_id.to_bytes();
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&bytes[8..]);
+    keeps_low_half(u64::from_be_bytes(low), rate)
+}
+
+/// [`should_sample_root`] for a trace id whose low 64 bits are `low` (the rule reads nothing
+/// else, so a new trace is decided before its high half is drawn).
+#[inline]
+pub(crate) fn keeps_low_half(low: u64, rate: f64) -> bool {
     if rate >= 1.0 {
         return true;
     }
@@ -19,10 +29,7 @@ pub(crate) fn should_sample_root(trace_id: TraceId, rate: f64) -> bool {
     }
     // `rate < 1`, so the bound is below 2^63 and the cast does not saturate.
     let bound = (rate * (1u64 << 63) as f64) as u64;
-    let bytes = trace_id.to_bytes();
-    let mut low = [0u8; 8];
-    low.copy_from_slice(&bytes[8..]);
-    (u64::from_be_bytes(low) >> 1) < bound
+    (low >> 1) < bound
 }
 
 /// The sampler [`crate::init`] installs: trace-id ratio for roots and, when `parent_based`, a

@@ -90,14 +90,49 @@ pub(crate) fn span_context() -> Option<SpanContext> {
 
 /// The parent of a span starting here: the innermost current span (`None` for a new trace),
 /// or `Err` where telemetry is suppressed.
+///
+/// Every traced call reads this, sampled out or not, so OpenTelemetry's context is looked at
+/// through a closure that only compares ids; a parent is cloned outside it.
+#[inline]
 pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
-    with_current(|current| match current {
-        Current::Own(live) => Ok(Some(live.span_context.clone())),
-        Current::Other(cx) => Ok(Some(cx.span().span_context().clone())),
-        Current::None => Ok(None),
-        Current::Suppressed => Err(Suppressed),
-    })
-    .map(|parent| parent.filter(SpanContext::is_valid))
+    let top = TOP.with(Cell::get);
+    // SAFETY: spans on the list are valid until they are taken off (`enter`), and the
+    // reference does not outlive this call.
+    let top = top.map(|entered| unsafe { entered.as_ref() });
+    let own_seen = top.map(|entered| entered.otel_seen.get());
+    let seen = Context::map_current(|cx| {
+        if cx.is_telemetry_suppressed() {
+            return Seen::Suppressed;
+        }
+        let current = cx.span().span_context().span_id();
+        if own_seen == Some(current) {
+            Seen::Own
+        } else if current != SpanId::INVALID {
+            Seen::Other
+        } else {
+            Seen::Nothing
+        }
+    });
+    match (seen, top) {
+        (Seen::Own, Some(entered)) => Ok(Some(entered.span_context.clone())),
+        (Seen::Other, _) => Ok(other_parent()),
+        (Seen::Suppressed, _) => Err(Suppressed),
+        _ => Ok(None),
+    }
+}
+
+/// What OpenTelemetry's current context shows, next to this thread's innermost span.
+enum Seen {
+    Own,
+    Other,
+    Nothing,
+    Suppressed,
+}
+
+/// The span context of OpenTelemetry's current context (set by other code), if valid.
+#[cold]
+fn other_parent() -> Option<SpanContext> {
+    Context::map_current(|cx| Some(cx.span().span_context().clone()).filter(SpanContext::is_valid))
 }
 
 /// Telemetry is suppressed on this thread.

@@ -3,7 +3,7 @@
 //! per-thread xorshift generator: no lock, no syscall).
 use super::current;
 use crate::provider;
-use crate::sampler::should_sample_root;
+use crate::sampler::{keeps_low_half, should_sample_root};
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
@@ -53,12 +53,20 @@ pub(super) fn decide(rule: Rule, explicit: Option<&Context>) -> Head {
         },
     };
     let sampler = provider::sampler();
-    let trace_id = parent
-        .as_ref()
-        .map_or_else(fresh_trace_id, SpanContext::trace_id);
-    let keep = match &parent {
-        Some(p) if sampler.parent_based => p.is_sampled(),
-        _ => should_sample_root(trace_id, rule.sample_rate.unwrap_or(sampler.ratio)),
+    let ratio = rule.sample_rate.unwrap_or(sampler.ratio);
+    let (keep, trace_id) = match &parent {
+        Some(p) if sampler.parent_based => (p.is_sampled(), p.trace_id()),
+        Some(p) => (should_sample_root(p.trace_id(), ratio), p.trace_id()),
+        None => {
+            // The rule reads the low half only: the high half is drawn for kept traces.
+            let low = next_random();
+            let keep = keeps_low_half(low, ratio);
+            let high = if keep { next_random() } else { 0 };
+            (
+                keep,
+                TraceId::from((u128::from(high) << 64 | u128::from(low)).max(1)),
+            )
+        }
     };
     if keep {
         let state = parent
@@ -132,9 +140,12 @@ static SAMPLED_OUT: LazyLock<Context> = LazyLock::new(|| {
 thread_local! {
     /// Set while a call whose trace was dropped at its root runs on this thread.
     static IN_SAMPLED_OUT_ROOT: Cell<bool> = const { Cell::new(false) };
-    static RNG: Cell<u64> = Cell::new(seed());
+    /// Seeded on first use (zero means not yet: xorshift never reaches it).
+    static RNG: Cell<u64> = const { Cell::new(0) };
 }
 
+#[cold]
+#[inline(never)]
 fn seed() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     // RandomState is seeded from the OS once per thread; never zero for xorshift.
@@ -146,18 +157,15 @@ fn seed() -> u64 {
 fn next_random() -> u64 {
     RNG.with(|rng| {
         let mut x = rng.get();
+        if x == 0 {
+            x = seed();
+        }
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
         rng.set(x);
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     })
-}
-
-/// A new random, non-zero trace id.
-fn fresh_trace_id() -> TraceId {
-    let id = (u128::from(next_random()) << 64) | u128::from(next_random());
-    TraceId::from(id.max(1))
 }
 
 /// A new random, non-zero span id.
@@ -168,14 +176,6 @@ fn fresh_span_id() -> SpanId {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fresh_trace_ids_are_valid_and_distinct() {
-        let a = fresh_trace_id();
-        let b = fresh_trace_id();
-        assert_ne!(a, TraceId::INVALID);
-        assert_ne!(a, b);
-    }
 
     #[test]
     fn fresh_span_ids_are_valid_and_distinct() {

@@ -49,6 +49,7 @@ unsafe impl Send for Live {}
 const MAX_SPARES: usize = 64;
 
 thread_local! {
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is kept for reuse")]
     static SPARES: RefCell<Vec<Box<Live>>> = const { RefCell::new(Vec::new()) };
 }
 

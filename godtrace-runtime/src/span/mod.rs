@@ -287,7 +287,10 @@ impl OpSpan {
     /// Ends the span now.
     #[inline]
     pub fn end(self) {
-        self.end_in_place();
+        // A sampled-out call that is not measured has nothing to do here.
+        if self.timing.is_some() {
+            self.end_in_place();
+        }
     }
 
     fn end_in_place(&self) {
@@ -372,7 +375,8 @@ struct Entered {
 }
 
 impl Entered {
-    /// Undoes [`OpSpan::enter`] of `span`, wherever it is on the thread's stack.
+    /// Undoes [`OpSpan::enter`] of `span`, wherever it is on the thread's list.
+    #[inline(always)]
     fn exit(self, span: &OpSpan) {
         if let Some(live) = &span.live {
             current::remove(live);

@@ -2,7 +2,7 @@
 use crate::config::{Config, Propagator, Settings};
 use crate::error::InitError;
 use crate::export;
-use crate::export::fanout::{Fanout, SdkProcessor, SpanQueue};
+use crate::export::fanout::{Fanout, Queue, SdkProcessor};
 use crate::sampler::RatioSampler;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
@@ -37,9 +37,20 @@ pub fn is_enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// Whether a provider is installed (by `init` or the test capture).
+/// Set once the installed provider's settings are all in place.
+static READY: AtomicBool = AtomicBool::new(false);
+
+/// Whether a provider is installed (by `init` or the test capture); when one is being
+/// installed by another thread, waits until it is in place, so that a caller that goes on to
+/// trace sees its settings.
 pub(crate) fn is_installed() -> bool {
-    STATE.get().is_some()
+    if STATE.get().is_none() {
+        return false;
+    }
+    while !READY.load(Ordering::Acquire) {
+        std::thread::yield_now();
+    }
+    true
 }
 
 /// Where godtrace's own finished spans go.
@@ -132,10 +143,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
 
 /// The batch exporter the settings ask for, if any.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-fn exporter(
-    settings: &Settings,
-    resource: Resource,
-) -> Result<Option<Box<dyn SpanQueue>>, InitError> {
+fn exporter(settings: &Settings, resource: Resource) -> Result<Option<Queue>, InitError> {
     let Some(export) = settings.export.clone() else {
         return Ok(None);
     };
@@ -151,14 +159,11 @@ fn exporter(
         move || export::otlp::build(&export),
     )?;
     EXPORTING.store(true, Ordering::Relaxed);
-    Ok(Some(Box::new(processor)))
+    Ok(Some(processor))
 }
 
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
-fn exporter(
-    _settings: &Settings,
-    _resource: Resource,
-) -> Result<Option<Box<dyn SpanQueue>>, InitError> {
+fn exporter(_settings: &Settings, _resource: Resource) -> Result<Option<Queue>, InitError> {
     // `Config::resolve` rejects an exporter this build cannot provide.
     Ok(None)
 }
@@ -251,6 +256,8 @@ fn install_with(
         otel_context,
         shutdown_timeout,
     } = switches;
+    // Before the provider is published: calibrating the clock takes a moment.
+    crate::span::warm_up();
     let provider = builder
         .with_span_processor(SdkProcessor(fanout.clone()))
         .build();
@@ -273,6 +280,7 @@ fn install_with(
     OTEL_CONTEXT.store(otel_context, Ordering::Relaxed);
     opentelemetry::global::set_tracer_provider(provider);
     ENABLED.store(enabled, Ordering::Relaxed);
+    READY.store(true, Ordering::Release);
     Ok(())
 }
 

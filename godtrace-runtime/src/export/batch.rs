@@ -6,7 +6,6 @@
 //! `shutdown` block the calling thread on a condition variable with a deadline, and nothing
 //! they wait for runs on the caller's async runtime, so they cannot deadlock whatever runtime
 //! (or none) the caller is on.
-use super::fanout::SpanQueue;
 use super::worker::{self, Exporter};
 use crate::InitError;
 use crate::config::BatchSettings;
@@ -154,14 +153,15 @@ impl BatchProcessor {
     }
 }
 
-impl SpanQueue for BatchProcessor {
-    fn push_own(&self, span: Finished) {
+impl BatchProcessor {
+    /// Queues a finished span of godtrace's own (or counts it dropped).
+    #[inline]
+    pub(crate) fn push_own(&self, span: Finished) {
         self.push(Queued::Own(span));
     }
-}
 
-impl BatchProcessor {
     /// Queues `span`, or counts it dropped when the queue is full or shutting down.
+    #[inline]
     fn push(&self, span: Queued) {
         let counters = self.shared.counters;
         let mut state = self.shared.lock();

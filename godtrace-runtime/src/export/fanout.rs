@@ -14,10 +14,37 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A queue that takes godtrace's own records as well as `SpanData`.
-pub(crate) trait SpanQueue: SpanProcessor {
-    /// Queues `span` (or counts it dropped).
-    fn push_own(&self, span: Finished);
+/// The batch queue to the export thread (a concrete type, so that queuing a record is
+/// inlined into the end of a span).
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) type Queue = super::batch::BatchProcessor;
+
+/// No exporter is built in: there is never a queue.
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+#[derive(Debug)]
+pub(crate) enum Queue {}
+
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+impl Queue {
+    fn push_own(&self, _span: Finished) {
+        match *self {}
+    }
+}
+
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+impl SpanProcessor for Queue {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {
+        match *self {}
+    }
+    fn on_end(&self, _span: SpanData) {
+        match *self {}
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        match *self {}
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        match *self {}
+    }
 }
 
 #[derive(Debug, Default)]
@@ -25,18 +52,16 @@ pub(crate) struct Fanout {
     /// The tree printer, when spans are printed locally.
     local: Option<super::local::TreePrinter>,
     /// The batch exporter, when spans are exported.
-    queue: Option<Box<dyn SpanQueue>>,
+    queue: Option<Queue>,
 }
 
 impl Fanout {
-    pub(crate) fn new(
-        local: Option<super::local::TreePrinter>,
-        queue: Option<Box<dyn SpanQueue>>,
-    ) -> Self {
+    pub(crate) fn new(local: Option<super::local::TreePrinter>, queue: Option<Queue>) -> Self {
         Fanout { local, queue }
     }
 
     /// A finished span of godtrace's own.
+    #[inline]
     pub(crate) fn on_own_end(&self, span: Finished) {
         if self.local.is_none() && !CaptureRouter::is_active() {
             if let Some(queue) = &self.queue {
@@ -44,6 +69,11 @@ impl Fanout {
             }
             return;
         }
+        self.on_own_end_slow(span);
+    }
+
+    #[cold]
+    fn on_own_end_slow(&self, span: Finished) {
         self.on_span_data(span.into_span_data());
     }
 
@@ -62,7 +92,7 @@ impl Fanout {
 
     fn owners(&self) -> impl Iterator<Item = &dyn SpanProcessor> {
         let local = self.local.as_ref().map(|l| l as &dyn SpanProcessor);
-        let queue = self.queue.as_deref().map(|q| q as &dyn SpanProcessor);
+        let queue = self.queue.as_ref().map(|q| q as &dyn SpanProcessor);
         local.into_iter().chain(queue)
     }
 

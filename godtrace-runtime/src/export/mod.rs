@@ -12,6 +12,7 @@ pub(crate) mod otlp;
 pub(crate) mod worker;
 
 /// Hands a finished span of godtrace's own to the installed provider's sinks.
+#[inline]
 pub(crate) fn submit(span: crate::span::Finished) {
     if let Some(fanout) = crate::provider::fanout() {
         fanout.on_own_end(span);

@@ -3,11 +3,11 @@
 //! allocation for a span without attributes) and becomes [`SpanData`] only where it is
 //! exported or captured, which for OTLP is the export thread.
 use super::clock;
+use super::clock::Tick;
 use super::site::CallSite;
 use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-use quanta::Instant;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
@@ -69,8 +69,8 @@ pub(crate) struct Finished {
     parent_span_id: SpanId,
     parent_is_remote: bool,
     name: Name,
-    start: Instant,
-    end: Instant,
+    start: Tick,
+    end: Tick,
     fields: Fields,
 }
 
@@ -130,7 +130,7 @@ impl Live {
     pub(crate) fn add_event(&self, name: Cow<'static, str>, attributes: Vec<KeyValue>) {
         let mut fields = self.fields.borrow_mut();
         if fields.events.len() < MAX_EVENTS {
-            let timestamp = clock::wall(Instant::now());
+            let timestamp = clock::wall(clock::now());
             fields
                 .events
                 .push(Event::new(name, timestamp, attributes, 0));
@@ -148,7 +148,7 @@ impl Live {
     }
 
     /// Ends the span: what was set on it moves into the returned record.
-    pub(crate) fn finish(&self, start: Instant, end: Instant) -> Finished {
+    pub(crate) fn finish(&self, start: Tick, end: Tick) -> Finished {
         Finished {
             span_context: self.span_context.clone(),
             parent_span_id: self.parent_span_id,

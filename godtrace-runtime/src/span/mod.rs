@@ -17,10 +17,10 @@ pub(crate) use live::Finished;
 pub use site::CallSite;
 
 use crate::provider;
+use clock::Tick;
 use live::{Live, Name};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
-use quanta::Instant;
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -30,6 +30,12 @@ use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::Poll;
+
+/// Calibrates the clock and anchors it to the wall clock now, at install, rather than in the
+/// first traced call.
+pub(crate) fn warm_up() {
+    let _ = clock::wall(clock::now());
+}
 
 /// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
 /// of one, where `None` means "the current context".
@@ -85,7 +91,7 @@ struct Timing {
     /// The call site whose histogram records the duration; `None` with
     /// `include_duration = false` and for manual spans.
     histogram: Option<&'static CallSite>,
-    start: Instant,
+    start: Tick,
 }
 
 impl OpSpan {
@@ -120,7 +126,7 @@ impl OpSpan {
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
-        let measured = site.include_duration.then(Instant::now);
+        let measured = site.include_duration.then(clock::now);
         let rule = head::Rule {
             sample_rate: site.sample_rate,
             carries_parent: site.carries_parent,
@@ -152,7 +158,7 @@ impl OpSpan {
                 span_context,
                 parent,
             } => {
-                let start = measured.unwrap_or_else(Instant::now);
+                let start = measured.unwrap_or_else(clock::now);
                 // Capacity 0 does not allocate: a call without recorded arguments has none.
                 let mut attributes = Vec::with_capacity(arg_count);
                 record_args(&mut attributes);
@@ -172,7 +178,7 @@ impl OpSpan {
         live: Box<Live>,
         explicit: Option<Context>,
         histogram: Option<&'static CallSite>,
-        start: Instant,
+        start: Tick,
     ) -> OpSpan {
         crate::testing::route(live.span_context.trace_id());
         let cx = if provider::attaches_otel_context() {
@@ -217,7 +223,7 @@ impl OpSpan {
                 span_context,
                 parent,
             } => {
-                let start = Instant::now();
+                let start = clock::now();
                 let live = Live::new(span_context, parent.as_ref(), Name::Given(name), Vec::new());
                 Some(OpSpan::recording(live, None, None, start))
             }
@@ -297,12 +303,12 @@ impl OpSpan {
         let Some(timing) = &self.timing else {
             return;
         };
-        let end = Instant::now();
+        let end = clock::now();
         if let Some(site) = timing.histogram {
             let exemplar = self.live.as_ref().map(|live| &live.span_context);
             site.metrics.record(
                 site,
-                end.duration_since(timing.start),
+                std::time::Duration::from_nanos(clock::nanos_between(timing.start, end)),
                 self.error_type.get(),
                 exemplar,
             );

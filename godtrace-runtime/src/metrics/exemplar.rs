@@ -3,6 +3,7 @@
 //! A slot is a tiny seqlock over plain atomics. A sampled call writes the slot of the bucket it
 //! fell into, unless another writer holds it at that moment (then it skips: any recent call is
 //! a good exemplar). Readers retry a few times and give up on a slot that keeps changing.
+use crate::span::clock::{self, Tick};
 use opentelemetry::trace::{SpanContext, SpanId, TraceId};
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,7 +31,14 @@ pub(crate) struct ExemplarSlot {
     span_id: AtomicU64,
     value_bits: AtomicU64,
     time_ns: AtomicU64,
+    /// The clock tick of the last write by a traced call ([`ExemplarSlot::write_at`]).
+    tick: AtomicU64,
 }
+
+/// How long a traced call's exemplar stands before another call of the same bucket replaces
+/// it: scrapes come seconds apart, so a fresher one is never seen, and skipping the write
+/// keeps a hot operation's sampled calls to one relaxed load here.
+const MIN_EXEMPLAR_AGE_NS: u64 = 1_000_000;
 
 impl ExemplarSlot {
     pub(crate) const fn new() -> Self {
@@ -41,7 +49,20 @@ impl ExemplarSlot {
             span_id: AtomicU64::new(0),
             value_bits: AtomicU64::new(0),
             time_ns: AtomicU64::new(0),
+            tick: AtomicU64::new(0),
         }
+    }
+
+    /// [`ExemplarSlot::write`] for a traced call that ended at `at`, unless this slot was
+    /// written less than a millisecond before.
+    #[inline]
+    pub(crate) fn write_at(&self, span: &SpanContext, value: f64, at: Tick) {
+        let last = self.tick.load(Ordering::Relaxed);
+        if last != 0 && clock::nanos_between(Tick::from_raw(last), at) < MIN_EXEMPLAR_AGE_NS {
+            return;
+        }
+        self.tick.store(at.raw().max(1), Ordering::Relaxed);
+        self.write(span, value);
     }
 
     /// Stores `span`'s ids with `value`, now; skipped if another call is writing this slot.
@@ -162,5 +183,26 @@ mod tests {
             "{:?}",
             ex.time
         );
+    }
+
+    #[test]
+    fn a_traced_call_replaces_an_exemplar_only_once_it_is_a_millisecond_old() {
+        let slot = ExemplarSlot::new();
+        let span = |id: u64| {
+            SpanContext::new(
+                TraceId::from(u128::from(id)),
+                SpanId::from(id),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::NONE,
+            )
+        };
+        let first = clock::now();
+        slot.write_at(&span(1), 0.5, first);
+        slot.write_at(&span(2), 0.5, first);
+        assert_eq!(slot.read().unwrap().span_id, SpanId::from(1));
+        std::thread::sleep(Duration::from_millis(2));
+        slot.write_at(&span(3), 0.5, clock::now());
+        assert_eq!(slot.read().unwrap().span_id, SpanId::from(3));
     }
 }

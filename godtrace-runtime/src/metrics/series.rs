@@ -2,6 +2,7 @@
 use super::buckets::{DURATION_BOUNDS_SECONDS, DURATION_BUCKETS, duration_bucket, value_bucket};
 use super::exemplar::ExemplarSlot;
 use super::snapshot::{CounterPoint, HistogramPoint};
+use crate::span::clock::Tick;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanContext;
 use std::sync::Arc;
@@ -70,12 +71,12 @@ impl DurationSeries {
 
     /// Adds one call of `ns` nanoseconds; a sampled call also leaves its trace in the bucket.
     #[inline(always)]
-    pub(crate) fn record(&self, ns: u64, exemplar: Option<&SpanContext>) {
+    pub(crate) fn record(&self, ns: u64, exemplar: Option<(&SpanContext, Tick)>) {
         let bucket = duration_bucket(ns);
         self.counts[bucket].fetch_add(1, Ordering::Relaxed);
         self.sum_ns.fetch_add(ns, Ordering::Relaxed);
-        if let Some(span) = exemplar {
-            self.exemplars[bucket].write(span, ns as f64 / 1e9);
+        if let Some((span, at)) = exemplar {
+            self.exemplars[bucket].write_at(span, ns as f64 / 1e9, at);
         }
     }
 

@@ -2,9 +2,9 @@
 use super::registry::registry;
 use super::series::DurationSeries;
 use crate::span::CallSite;
+use crate::span::clock::Tick;
 use opentelemetry::trace::SpanContext;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 /// One traced function's handles on its duration-histogram series: the success series, found
 /// on the first call, and one per error type, found on that error's first occurrence.
@@ -35,11 +35,10 @@ impl SiteMetrics {
     pub(crate) fn record(
         &self,
         site: &CallSite,
-        duration: Duration,
+        ns: u64,
         error_type: Option<&'static str>,
-        exemplar: Option<&SpanContext>,
+        exemplar: Option<(&SpanContext, Tick)>,
     ) {
-        let ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
         let series = match error_type {
             None => match self.ok.get() {
                 Some(series) => series,

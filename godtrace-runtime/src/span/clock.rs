@@ -16,6 +16,17 @@ static ANCHOR: LazyLock<(u64, SystemTime)> = LazyLock::new(|| (CLOCK.raw(), Syst
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Tick(u64);
 
+impl Tick {
+    /// The raw counter value, for storing in an atomic.
+    pub(crate) fn raw(self) -> u64 {
+        self.0
+    }
+
+    pub(crate) fn from_raw(raw: u64) -> Tick {
+        Tick(raw)
+    }
+}
+
 /// The clock now.
 #[inline]
 pub(crate) fn now() -> Tick {

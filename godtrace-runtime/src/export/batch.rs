@@ -154,6 +154,20 @@ impl BatchProcessor {
 }
 
 impl BatchProcessor {
+    /// Whether the queue has room, by the length last published (no lock); when it has none,
+    /// the span about to be queued is counted dropped here. The locked check in `push` stays
+    /// the one that bounds the queue.
+    #[inline]
+    pub(crate) fn has_room(&self) -> bool {
+        let counters = self.shared.counters;
+        let room =
+            counters.queue_len.load(Ordering::Relaxed) < self.shared.settings.max_queue_size as u64;
+        if !room {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        room
+    }
+
     /// Queues a finished span of godtrace's own (or counts it dropped).
     #[inline]
     pub(crate) fn push_own(&self, span: Finished) {

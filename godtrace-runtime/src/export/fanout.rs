@@ -26,6 +26,9 @@ pub(crate) enum Queue {}
 
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
 impl Queue {
+    fn has_room(&self) -> bool {
+        match *self {}
+    }
     fn push_own(&self, _span: Finished) {
         match *self {}
     }
@@ -62,14 +65,17 @@ impl Fanout {
 
     /// A finished span of godtrace's own.
     #[inline]
-    pub(crate) fn on_own_end(&self, span: Finished) {
+    pub(crate) fn on_own_end(&self, finish: impl FnOnce() -> Finished) {
         if self.local.is_none() && !CaptureRouter::is_active() {
-            if let Some(queue) = &self.queue {
-                queue.push_own(span);
+            // Only the queue wants it: a full queue counts it dropped before it is built.
+            if let Some(queue) = &self.queue
+                && queue.has_room()
+            {
+                queue.push_own(finish());
             }
             return;
         }
-        self.on_own_end_slow(span);
+        self.on_own_end_slow(finish());
     }
 
     #[cold]

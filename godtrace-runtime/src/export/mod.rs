@@ -11,10 +11,11 @@ pub(crate) mod otlp;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod worker;
 
-/// Hands a finished span of godtrace's own to the installed provider's sinks.
+/// Hands a finished span of godtrace's own, built by `finish` only if something will take
+/// it, to the installed provider's sinks.
 #[inline]
-pub(crate) fn submit(span: crate::span::Finished) {
+pub(crate) fn submit(finish: impl FnOnce() -> crate::span::Finished) {
     if let Some(fanout) = crate::provider::fanout() {
-        fanout.on_own_end(span);
+        fanout.on_own_end(finish);
     }
 }

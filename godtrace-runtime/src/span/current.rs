@@ -16,12 +16,15 @@ thread_local! {
     static TOP: Cell<Option<NonNull<Live>>> = const { Cell::new(None) };
 }
 
-/// Makes `live` the current span of this thread until [`remove`] takes it off.
+/// Makes `live` the current span of this thread until [`remove`] takes it off. `otel_seen` is
+/// the span id OpenTelemetry's current context shows, when the caller knows it (it is read
+/// otherwise).
 ///
 /// # Safety
 /// `live` must stay valid, at the same address, until then.
-pub(super) unsafe fn enter(live: &Live) {
-    live.otel_seen.set(otel_span_id());
+#[inline]
+pub(super) unsafe fn enter(live: &Live, otel_seen: Option<SpanId>) {
+    live.otel_seen.set(otel_seen.unwrap_or_else(otel_span_id));
     TOP.with(|top| {
         live.prev.set(top.get());
         top.set(Some(NonNull::from(live)));

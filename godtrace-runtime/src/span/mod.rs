@@ -76,6 +76,8 @@ pub struct OpSpan {
     cx: Option<Context>,
     /// The span godtrace records; `None` when sampled out.
     live: Option<Box<Live>>,
+    /// Whether `cx` holds this span itself (attached to OpenTelemetry's context).
+    attaches_own: bool,
     /// The sampled-out-root mark to hold while the call runs (`head::enter`); `None` leaves
     /// the thread's mark as it is.
     scope: Option<bool>,
@@ -147,6 +149,7 @@ impl OpSpan {
                     scope: Some(sampled_out_root),
                     cx: carry,
                     live: None,
+                    attaches_own: false,
                     timing: measured.map(|start| Timing {
                         histogram: Some(site),
                         start,
@@ -181,7 +184,8 @@ impl OpSpan {
         start: Tick,
     ) -> OpSpan {
         crate::testing::route(live.span_context.trace_id());
-        let cx = if provider::attaches_otel_context() {
+        let attaches_own = provider::attaches_otel_context();
+        let cx = if attaches_own {
             let base = explicit.unwrap_or_else(Context::current);
             Some(base.with_remote_span_context(live.span_context.clone()))
         } else {
@@ -190,6 +194,7 @@ impl OpSpan {
         OpSpan {
             cx,
             live: Some(live),
+            attaches_own,
             scope: Some(false),
             timing: Some(Timing { histogram, start }),
             error_type: Cell::new(None),
@@ -215,6 +220,7 @@ impl OpSpan {
             } => sampled_out_root.then(|| OpSpan {
                 cx: None,
                 live: None,
+                attaches_own: false,
                 scope: Some(true),
                 timing: None,
                 error_type: Cell::new(None),
@@ -314,7 +320,7 @@ impl OpSpan {
             );
         }
         if let Some(live) = &self.live {
-            crate::export::submit(live.finish(timing.start, end));
+            crate::export::submit(|| live.finish(timing.start, end));
         }
     }
 
@@ -328,8 +334,10 @@ impl OpSpan {
         // OpenTelemetry's context first: the entry below records what it shows.
         let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
         if let Some(live) = &self.live {
+            // What OpenTelemetry's context shows now: this span, when it was just attached.
+            let otel_seen = self.attaches_own.then(|| live.span_context.span_id());
             // SAFETY: forwarded to our caller.
-            unsafe { current::enter(live) };
+            unsafe { current::enter(live, otel_seen) };
         }
         Entered { marked, attached }
     }

@@ -227,6 +227,8 @@ pub enum Setup {
         ratio: f64,
         /// `Config::otel_context`: attach each recorded span to OpenTelemetry's context.
         otel_context: bool,
+        /// `Config::max_queue_size`; 0 for the default (2048).
+        queue: usize,
     },
     /// `godtrace::init` sampling everything, with no exporter and `local_tree(false)`: spans
     /// are recorded, then dropped when they end.
@@ -295,9 +297,13 @@ pub fn set_up(setup: Setup) -> Kept {
         Setup::GodtraceExport {
             ratio,
             otel_context,
+            queue,
         } => {
             let receiver = Receiver::spawn();
-            let config = godtrace_export_config(&receiver, ratio).otel_context(otel_context);
+            let mut config = godtrace_export_config(&receiver, ratio).otel_context(otel_context);
+            if queue > 0 {
+                config = config.max_queue_size(queue);
+            }
             kept.godtrace = Some(godtrace::init(config).expect("init"));
             kept.receiver = Some(receiver);
         }
@@ -330,6 +336,8 @@ pub struct Case {
     pub calls_per_op: u64,
     /// Spans recorded per `op` (fastrace's root-per-call records two).
     pub spans_per_op: u64,
+    /// Timed briefly (`Budget::short`), so that a queue of `KEPT_QUEUE` never fills.
+    pub short: bool,
 }
 
 const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
@@ -340,20 +348,45 @@ const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
         op,
         calls_per_op: 1,
         spans_per_op: 1,
+        short: false,
+    }
+}
+
+/// A case timed briefly against a queue that never fills: the cost of a span that is kept.
+const fn kept(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
+    Case {
+        short: true,
+        ..time(id, setup, op)
     }
 }
 
 pub const SAMPLED_IN: Setup = Setup::GodtraceExport {
     ratio: 1.0,
     otel_context: true,
+    queue: 0,
 };
 pub const SAMPLED_IN_NO_OTEL_CONTEXT: Setup = Setup::GodtraceExport {
     ratio: 1.0,
     otel_context: false,
+    queue: 0,
 };
 pub const SAMPLED_OUT: Setup = Setup::GodtraceExport {
     ratio: 0.0,
     otel_context: true,
+    queue: 0,
+};
+/// A queue larger than every span a short case records (`Case::short`): every span is kept
+/// and exported, none dropped, as with the peers' discarding exporters, which keep up.
+const KEPT_QUEUE: usize = 1 << 22;
+pub const KEPT: Setup = Setup::GodtraceExport {
+    ratio: 1.0,
+    otel_context: true,
+    queue: KEPT_QUEUE,
+};
+pub const KEPT_NO_OTEL_CONTEXT: Setup = Setup::GodtraceExport {
+    ratio: 1.0,
+    otel_context: false,
+    queue: KEPT_QUEUE,
 };
 
 /// Every case, in the order they run and print.
@@ -444,6 +477,37 @@ pub fn all() -> Vec<Case> {
             ..time(
                 "godtrace/100-children-per-root/no-otel-context/sync",
                 SAMPLED_IN_NO_OTEL_CONTEXT,
+                op_godtrace_children,
+            )
+        },
+        // Every span kept: the comparison with fastrace, whose reporter keeps up.
+        kept("godtrace/sampled-in/kept/sync", KEPT, op_godtrace),
+        kept("godtrace/sampled-in/kept/async", KEPT, op_godtrace_async),
+        kept(
+            "godtrace/sampled-in/kept/no-otel-context/sync",
+            KEPT_NO_OTEL_CONTEXT,
+            op_godtrace,
+        ),
+        kept(
+            "godtrace/sampled-in/kept/no-otel-context/async",
+            KEPT_NO_OTEL_CONTEXT,
+            op_godtrace_async,
+        ),
+        Case {
+            calls_per_op: FASTRACE_CHILDREN,
+            spans_per_op: FASTRACE_CHILDREN + 1,
+            ..kept(
+                "godtrace/100-children-per-root/kept/sync",
+                KEPT,
+                op_godtrace_children,
+            )
+        },
+        Case {
+            calls_per_op: FASTRACE_CHILDREN,
+            spans_per_op: FASTRACE_CHILDREN + 1,
+            ..kept(
+                "godtrace/100-children-per-root/kept/no-otel-context/sync",
+                KEPT_NO_OTEL_CONTEXT,
                 op_godtrace_children,
             )
         },

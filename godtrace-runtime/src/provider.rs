@@ -152,6 +152,7 @@ fn exporter(settings: &Settings, resource: Resource) -> Result<Option<Queue>, In
         destination: export.endpoint.clone(),
         resource,
     };
+    crate::span::set_max_returned(settings.batch.max_queue_size);
     let processor = export::batch::BatchProcessor::start(
         settings.batch,
         &crate::stats::COUNTERS,

@@ -9,7 +9,7 @@
 use super::worker::{self, Exporter};
 use crate::InitError;
 use crate::config::BatchSettings;
-use crate::span::Finished;
+use crate::span::{Finished, Live};
 use crate::stats::Counters;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -38,14 +38,22 @@ pub(super) struct Shared {
 /// another OpenTelemetry span, already built by the SDK.
 pub(super) enum Queued {
     Own(Finished),
-    Sdk(SpanData),
+    /// Boxed, so that a queue slot is the size of godtrace's own record (a pointer and two
+    /// ticks); spans from other OpenTelemetry code are the rare case.
+    Sdk(Box<SpanData>),
 }
 
 impl Queued {
-    pub(super) fn into_span_data(self) -> SpanData {
+    /// The exporters' form; the box of one of godtrace's own spans goes into `emptied`.
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    pub(super) fn into_span_data(self, emptied: &mut Vec<Box<Live>>) -> SpanData {
         match self {
-            Queued::Own(span) => span.into_span_data(),
-            Queued::Sdk(span) => span,
+            Queued::Own(span) => {
+                let (data, live) = span.into_span_data();
+                emptied.push(live);
+                data
+            }
+            Queued::Sdk(span) => *span,
         }
     }
 }
@@ -171,12 +179,17 @@ impl BatchProcessor {
     /// Queues a finished span of godtrace's own (or counts it dropped).
     #[inline]
     pub(crate) fn push_own(&self, span: Finished) {
-        self.push(Queued::Own(span));
+        if let Err(Queued::Own(span)) = self.push(Queued::Own(span)) {
+            // Refused after all (full, or shutting down): its box serves this thread again.
+            let (_, live) = span.into_span_data();
+            Live::recycle(live);
+        }
     }
 
-    /// Queues `span`, or counts it dropped when the queue is full or shutting down.
+    /// Queues `span`, or counts it dropped when the queue is full or shutting down (and
+    /// gives it back).
     #[inline]
-    fn push(&self, span: Queued) {
+    fn push(&self, span: Queued) -> Result<(), Queued> {
         let counters = self.shared.counters;
         let mut state = self.shared.lock();
         if state.queue.len() >= self.shared.settings.max_queue_size
@@ -185,7 +198,7 @@ impl BatchProcessor {
         {
             drop(state);
             counters.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
+            return Err(span);
         }
         state.queue.push_back(span);
         state.pushed += 1;
@@ -196,6 +209,7 @@ impl BatchProcessor {
         if len == self.shared.settings.max_export_batch_size {
             self.shared.wake.notify_one();
         }
+        Ok(())
     }
 }
 
@@ -204,7 +218,7 @@ impl SpanProcessor for BatchProcessor {
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            self.push(Queued::Sdk(span));
+            let _ = self.push(Queued::Sdk(Box::new(span)));
         }
     }
 

@@ -6,7 +6,7 @@
 //! application's thread then allocates nothing. Spans from other OpenTelemetry code come
 //! through the SDK as `SpanData`, through [`SdkProcessor`]; it is the provider's one span
 //! processor (with several, the SDK would clone every span for each of them).
-use crate::span::Finished;
+use crate::span::{Finished, Live};
 use crate::testing::CaptureRouter;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -63,24 +63,33 @@ impl Fanout {
         Fanout { local, queue }
     }
 
+    /// Whether a finished span of godtrace's own would be taken: by the tree printer or a
+    /// live capture, or by the queue if it has room (if not, it is counted dropped).
+    #[inline]
+    pub(crate) fn accepts_own(&self) -> bool {
+        if self.local.is_some() || CaptureRouter::is_active() {
+            return true;
+        }
+        self.queue.as_ref().is_some_and(Queue::has_room)
+    }
+
     /// A finished span of godtrace's own.
     #[inline]
-    pub(crate) fn on_own_end(&self, finish: impl FnOnce() -> Finished) {
+    pub(crate) fn on_own_end(&self, span: Finished) {
         if self.local.is_none() && !CaptureRouter::is_active() {
-            // Only the queue wants it: a full queue counts it dropped before it is built.
-            if let Some(queue) = &self.queue
-                && queue.has_room()
-            {
-                queue.push_own(finish());
+            if let Some(queue) = &self.queue {
+                queue.push_own(span);
             }
             return;
         }
-        self.on_own_end_slow(finish());
+        self.on_own_end_slow(span);
     }
 
     #[cold]
     fn on_own_end_slow(&self, span: Finished) {
-        self.on_span_data(span.into_span_data());
+        let (data, emptied) = span.into_span_data();
+        Live::recycle(emptied);
+        self.on_span_data(data);
     }
 
     fn on_span_data(&self, span: SpanData) {

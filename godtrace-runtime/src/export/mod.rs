@@ -11,11 +11,17 @@ pub(crate) mod otlp;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod worker;
 
-/// Hands a finished span of godtrace's own, built by `finish` only if something will take
-/// it, to the installed provider's sinks.
+/// Whether a finished span of godtrace's own would be taken now; when only a full queue would
+/// take it, it is counted dropped here, before its record is handed over.
 #[inline]
-pub(crate) fn submit(finish: impl FnOnce() -> crate::span::Finished) {
+pub(crate) fn accepts_own() -> bool {
+    crate::provider::fanout().is_some_and(fanout::Fanout::accepts_own)
+}
+
+/// Hands a finished span of godtrace's own to the installed provider's sinks.
+#[inline]
+pub(crate) fn submit(span: crate::span::Finished) {
     if let Some(fanout) = crate::provider::fanout() {
-        fanout.on_own_end(finish);
+        fanout.on_own_end(span);
     }
 }

@@ -170,8 +170,14 @@ impl Worker<'_> {
     /// Waits for a full batch, the timer, a flush or shutdown, and takes up to one batch.
     fn next_batch(&self, timer: &mut Instant) -> (Vec<SpanData>, Option<Instant>) {
         let (taken, shutdown) = self.take_batch(timer);
-        // Built here, off the lock: the application's threads only queued records.
-        let batch = taken.into_iter().map(Queued::into_span_data).collect();
+        // Built here, off the lock: the application's threads only queued records; their
+        // emptied boxes go back to them.
+        let mut emptied = Vec::with_capacity(taken.len());
+        let batch = taken
+            .into_iter()
+            .map(|span| span.into_span_data(&mut emptied))
+            .collect();
+        crate::span::return_spares(&mut emptied);
         (batch, shutdown)
     }
 

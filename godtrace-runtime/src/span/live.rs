@@ -11,7 +11,8 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 /// The SDK's default span limits, which godtrace's own spans keep too.
 const MAX_ATTRIBUTES: usize = 128;
@@ -47,6 +48,18 @@ unsafe impl Send for Live {}
 
 /// Spare boxes kept per thread, at most.
 const MAX_SPARES: usize = 64;
+/// Boxes the export thread has emptied, for any thread to take, at most: as many as the queue
+/// holds (set at install), so that memory stays bounded by the configured queue.
+static MAX_RETURNED: AtomicUsize = AtomicUsize::new(4096);
+/// How many boxes a thread takes from the returned ones at a time.
+const REFILL: usize = 32;
+
+/// Boxes of spans the export thread has turned into `SpanData`: they were taken from the
+/// recording threads' pools, and go back to them from here, a batch per lock.
+#[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+static RETURNED: Mutex<Vec<Box<Live>>> = Mutex::new(Vec::new());
+/// How many boxes `RETURNED` holds, readable without its lock.
+static RETURNED_LEN: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is kept for reuse")]
@@ -63,15 +76,12 @@ struct Fields {
     status: Status,
 }
 
-/// A span that has ended, on its way to the exporter or the test capture.
+/// A span that has ended, on its way to the exporter or the test capture: its box itself
+/// (moving it is moving a pointer), and when it started and ended.
 pub(crate) struct Finished {
-    span_context: SpanContext,
-    parent_span_id: SpanId,
-    parent_is_remote: bool,
-    name: Name,
+    live: Box<Live>,
     start: Tick,
     end: Tick,
-    fields: Fields,
 }
 
 impl Live {
@@ -96,7 +106,13 @@ impl Live {
             otel_seen: Cell::new(SpanId::INVALID),
         };
         let spare = SPARES
-            .try_with(|spares| spares.borrow_mut().pop())
+            .try_with(|spares| {
+                let mut spares = spares.borrow_mut();
+                if spares.is_empty() {
+                    refill(&mut spares);
+                }
+                spares.pop()
+            })
             .ok()
             .flatten();
         match spare {
@@ -147,18 +163,58 @@ impl Live {
         }
     }
 
-    /// Ends the span: what was set on it moves into the returned record.
-    pub(crate) fn finish(&self, start: Tick, end: Tick) -> Finished {
+    /// Ends the span.
+    pub(crate) fn finish(self: Box<Live>, start: Tick, end: Tick) -> Finished {
         Finished {
-            span_context: self.span_context.clone(),
-            parent_span_id: self.parent_span_id,
-            parent_is_remote: self.parent_is_remote,
-            name: self.name.clone(),
+            live: self,
             start,
             end,
-            fields: std::mem::take(&mut *self.fields.borrow_mut()),
         }
     }
+}
+
+/// Keeps up to `queue_size` emptied boxes for reuse (the export queue's size).
+#[cfg_attr(
+    not(any(feature = "otlp-grpc", feature = "otlp-http")),
+    allow(dead_code, reason = "only the export thread returns boxes")
+)]
+pub(crate) fn set_max_returned(queue_size: usize) {
+    MAX_RETURNED.store(queue_size.max(REFILL), Ordering::Relaxed);
+}
+
+/// Takes a batch of the boxes the export thread returned.
+#[cold]
+#[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+fn refill(spares: &mut Vec<Box<Live>>) {
+    // Nothing returned (the export thread is behind, or there is none): no lock to take.
+    if RETURNED_LEN.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mut returned = RETURNED.lock().unwrap_or_else(PoisonError::into_inner);
+    let at = returned.len().saturating_sub(REFILL);
+    spares.extend(returned.drain(at..));
+    RETURNED_LEN.store(returned.len(), Ordering::Relaxed);
+}
+
+/// Hands emptied boxes back for the recording threads, keeping at most `MAX_RETURNED`.
+#[cfg_attr(
+    not(any(feature = "otlp-grpc", feature = "otlp-http")),
+    allow(dead_code, reason = "only the export thread returns boxes")
+)]
+#[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+pub(crate) fn return_spares(boxes: &mut Vec<Box<Live>>) {
+    if boxes.is_empty() {
+        return;
+    }
+    let mut returned = RETURNED.lock().unwrap_or_else(PoisonError::into_inner);
+    let room = MAX_RETURNED
+        .load(Ordering::Relaxed)
+        .saturating_sub(returned.len());
+    let keep = boxes.len().min(room);
+    returned.extend(boxes.drain(..keep));
+    RETURNED_LEN.store(returned.len(), Ordering::Relaxed);
+    drop(returned);
+    boxes.clear();
 }
 
 /// The instrumentation scope of godtrace's own spans.
@@ -170,16 +226,23 @@ static SCOPE: LazyLock<InstrumentationScope> = LazyLock::new(|| {
 
 impl Finished {
     /// The exporters' form: a traced function's `code.*` attributes come first, then what was
-    /// recorded.
-    pub(crate) fn into_span_data(self) -> SpanData {
+    /// recorded. The emptied box is handed back, for reuse.
+    pub(crate) fn into_span_data(self) -> (SpanData, Box<Live>) {
+        let Finished {
+            mut live,
+            start,
+            end,
+        } = self;
         let Fields {
             attributes: recorded,
             dropped_attributes,
             events,
             dropped_events,
             status,
-        } = self.fields;
-        let (name, attributes) = match self.name {
+        } = std::mem::take(live.fields.get_mut());
+        let span_context = std::mem::replace(&mut live.span_context, SpanContext::NONE);
+        let name = std::mem::replace(&mut live.name, Name::Given(Cow::Borrowed("")));
+        let (name, attributes) = match name {
             Name::Site(site) => {
                 let mut attributes = Vec::with_capacity(3 + recorded.len());
                 attributes.extend([
@@ -195,20 +258,21 @@ impl Finished {
         let mut span_events = SpanEvents::default();
         span_events.events = events;
         span_events.dropped_count = dropped_events;
-        SpanData {
-            span_context: self.span_context,
-            parent_span_id: self.parent_span_id,
-            parent_span_is_remote: self.parent_is_remote,
+        let data = SpanData {
+            span_context,
+            parent_span_id: live.parent_span_id,
+            parent_span_is_remote: live.parent_is_remote,
             span_kind: SpanKind::Internal,
             name,
-            start_time: clock::wall(self.start),
-            end_time: clock::wall(self.end),
+            start_time: clock::wall(start),
+            end_time: clock::wall(end),
             attributes,
             dropped_attributes_count: dropped_attributes,
             events: span_events,
             links: SpanLinks::default(),
             status,
             instrumentation_scope: SCOPE.clone(),
-        }
+        };
+        (data, live)
     }
 }

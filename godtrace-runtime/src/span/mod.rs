@@ -13,12 +13,14 @@ pub(crate) use current::{
     Current, context as current_context, span_context as current_span_context, with_current,
 };
 pub(crate) use head::sampled_out_context;
-pub(crate) use live::Finished;
+pub(crate) use live::{Finished, Live};
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) use live::{return_spares, set_max_returned};
 pub use site::CallSite;
 
 use crate::provider;
 use clock::Tick;
-use live::{Live, Name};
+use live::Name;
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
@@ -298,14 +300,14 @@ impl OpSpan {
 
     /// Ends the span now.
     #[inline]
-    pub fn end(self) {
+    pub fn end(mut self) {
         // A sampled-out call that is not measured has nothing to do here.
         if self.timing.is_some() {
             self.end_in_place();
         }
     }
 
-    fn end_in_place(&self) {
+    fn end_in_place(&mut self) {
         let Some(timing) = &self.timing else {
             return;
         };
@@ -319,8 +321,13 @@ impl OpSpan {
                 exemplar,
             );
         }
-        if let Some(live) = &self.live {
-            crate::export::submit(|| live.finish(timing.start, end));
+        // Something takes the record (a full queue counts it dropped instead, and the box
+        // stays here, for this thread's next span).
+        if self.live.is_some() && crate::export::accepts_own() {
+            let start = timing.start;
+            if let Some(live) = self.live.take() {
+                crate::export::submit(live.finish(start, end));
+            }
         }
     }
 
@@ -421,7 +428,7 @@ pub fn run_sync<R>(
 /// as the untraced body needs, which is what the off path pays for.
 #[inline(never)]
 fn run_sync_traced<R>(
-    span: OpSpan,
+    mut span: OpSpan,
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&OpSpan, &R),
 ) -> R {
@@ -440,7 +447,7 @@ pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output)>(
     make: impl FnOnce() -> F,
     finish: Fin,
 ) -> Instrumented<F, Fin> {
-    let Some(span) = span else {
+    let Some(mut span) = span else {
         return Instrumented::new(None, make(), finish);
     };
     let inner = span.run_current(make);
@@ -451,7 +458,7 @@ impl OpSpan {
     /// Runs `f` with this span current; a panic in `f` ends the span as failed and goes on
     /// unwinding.
     #[inline(always)]
-    fn run_current<R>(&self, f: impl FnOnce() -> R) -> R {
+    fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
         // SAFETY: `self` is borrowed, so it stays in place, until `exit`.
         let entered = unsafe { self.enter() };
         let outcome = catch_unwind(AssertUnwindSafe(f));
@@ -504,7 +511,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
         }
         // Taken out while polling so that a panic, which ends the span in `run_current`,
         // leaves nothing for `Drop` to mark as cancelled.
-        let span = this.span.take().expect("checked above");
+        let mut span = this.span.take().expect("checked above");
         let output = match span.run_current(|| inner.poll(task)) {
             Poll::Pending => {
                 *this.span = Some(span);

@@ -23,6 +23,10 @@ pub fn run(case: Case) -> ! {
         .ok()
         .and_then(|n| n.parse().ok())
     {
+        if case.short {
+            // Boxes for every span the loop records, as in the timed case.
+            warm_queue(&case, &kept, 2 * calls * case.spans_per_op);
+        }
         for i in 0..10_000 {
             black_box((case.op)(black_box(i)));
         }
@@ -33,7 +37,15 @@ pub fn run(case: Case) -> ! {
     let mut out = Out::default();
     out.put("case", case.id);
     if case.short {
-        warm_queue(&case, &kept);
+        let spans = if std::env::var_os("GODTRACE_BENCH_QUICK").is_some() {
+            10_000
+        } else {
+            // More than the timed part records (about a million spans at ~100 ns): the
+            // export thread, slower than one recording thread, hands their boxes back while
+            // this flushes.
+            2_000_000
+        };
+        warm_queue(&case, &kept, spans);
     }
     match case.kind {
         Kind::Time => time(&case, &mut out),
@@ -71,14 +83,7 @@ fn profile_loop(op: fn(u64) -> u64, calls: u64) {
 /// them, so that their memory (the queue's, and the records' boxes, which the export thread
 /// hands back for reuse) is in place when timing starts, as in a service that has been
 /// running for a while with an exporter that keeps up.
-fn warm_queue(case: &Case, kept: &Kept) {
-    let spans = if std::env::var_os("GODTRACE_BENCH_QUICK").is_some() {
-        10_000
-    } else {
-        // More than the timed part records (about a million spans at ~100 ns): the export
-        // thread, slower than one recording thread, hands their boxes back while this flushes.
-        2_000_000
-    };
+fn warm_queue(case: &Case, kept: &Kept, spans: u64) {
     let calls = spans / case.spans_per_op;
     for i in 0..calls {
         black_box((case.op)(black_box(i)));

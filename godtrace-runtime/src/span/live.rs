@@ -10,6 +10,7 @@ use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex, PoisonError};
@@ -56,14 +57,12 @@ const REFILL: usize = 32;
 
 /// Boxes of spans the export thread has turned into `SpanData`: they were taken from the
 /// recording threads' pools, and go back to them from here, a batch per lock.
-#[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
-static RETURNED: Mutex<Vec<Box<Live>>> = Mutex::new(Vec::new());
+static RETURNED: Mutex<Vec<Spare>> = Mutex::new(Vec::new());
 /// How many boxes `RETURNED` holds, readable without its lock.
 static RETURNED_LEN: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    #[allow(clippy::vec_box, reason = "the boxes themselves are what is kept for reuse")]
-    static SPARES: RefCell<Vec<Box<Live>>> = const { RefCell::new(Vec::new()) };
+    static SPARES: RefCell<Vec<Spare>> = const { RefCell::new(Vec::new()) };
 }
 
 /// What is set on a span while it runs.
@@ -116,20 +115,19 @@ impl Live {
             .ok()
             .flatten();
         match spare {
-            Some(mut boxed) => {
-                *boxed = live;
-                boxed
-            }
+            // Its previous span was dropped where it was emptied: nothing to drop here.
+            Some(spare) => Box::write(spare.0, live),
             None => Box::new(live),
         }
     }
 
     /// Keeps `boxed` for the next span started on this thread (the span has ended).
     pub(crate) fn recycle(boxed: Box<Live>) {
+        let spare = Spare::from(boxed);
         let _ = SPARES.try_with(|spares| {
             let mut spares = spares.borrow_mut();
             if spares.len() < MAX_SPARES {
-                spares.push(boxed);
+                spares.push(spare);
             }
         });
     }
@@ -184,8 +182,7 @@ pub(crate) fn set_max_returned(queue_size: usize) {
 
 /// Takes a batch of the boxes the export thread returned.
 #[cold]
-#[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
-fn refill(spares: &mut Vec<Box<Live>>) {
+fn refill(spares: &mut Vec<Spare>) {
     // Nothing returned (the export thread is behind, or there is none): no lock to take.
     if RETURNED_LEN.load(Ordering::Relaxed) == 0 {
         return;
@@ -206,15 +203,30 @@ pub(crate) fn return_spares(boxes: &mut Vec<Box<Live>>) {
     if boxes.is_empty() {
         return;
     }
+    // Emptied here, on the export thread, rather than where the box is next used.
+    let mut spares: Vec<Spare> = boxes.drain(..).map(Spare::from).collect();
     let mut returned = RETURNED.lock().unwrap_or_else(PoisonError::into_inner);
     let room = MAX_RETURNED
         .load(Ordering::Relaxed)
         .saturating_sub(returned.len());
-    let keep = boxes.len().min(room);
-    returned.extend(boxes.drain(..keep));
+    spares.truncate(room);
+    returned.extend(spares);
     RETURNED_LEN.store(returned.len(), Ordering::Relaxed);
-    drop(returned);
-    boxes.clear();
+}
+
+/// A box whose span has been dropped, ready for the next one.
+struct Spare(Box<MaybeUninit<Live>>);
+
+impl From<Box<Live>> for Spare {
+    fn from(boxed: Box<Live>) -> Spare {
+        let raw = Box::into_raw(boxed);
+        // SAFETY: `raw` comes from a live `Box<Live>`: its contents are dropped once, here, and
+        // the allocation is taken back as uninitialised memory of the same layout.
+        unsafe {
+            std::ptr::drop_in_place(raw);
+            Spare(Box::from_raw(raw.cast::<MaybeUninit<Live>>()))
+        }
+    }
 }
 
 /// The instrumentation scope of godtrace's own spans.

@@ -352,6 +352,16 @@ const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
     }
 }
 
+/// `case` in fastrace's batched shape: `FASTRACE_CHILDREN` traced calls per operation, under
+/// one root.
+const fn batched(case: Case) -> Case {
+    Case {
+        calls_per_op: FASTRACE_CHILDREN,
+        spans_per_op: FASTRACE_CHILDREN + 1,
+        ..case
+    }
+}
+
 /// A case timed briefly against a queue that never fills: the cost of a span that is kept.
 const fn kept(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
     Case {
@@ -426,15 +436,11 @@ pub fn all() -> Vec<Case> {
             Fastrace,
             op_fastrace_root_async,
         ),
-        Case {
-            calls_per_op: FASTRACE_CHILDREN,
-            spans_per_op: FASTRACE_CHILDREN + 1,
-            ..time(
-                "fastrace/100-children-per-root/sync",
-                Fastrace,
-                op_fastrace_children,
-            )
-        },
+        batched(time(
+            "fastrace/100-children-per-root/sync",
+            Fastrace,
+            op_fastrace_children,
+        )),
         time("godtrace/uninit/sync", Nothing, op_godtrace),
         time("godtrace/uninit/async", Nothing, op_godtrace_async),
         time("godtrace/disabled/sync", GodtraceDisabled, op_godtrace),
@@ -462,24 +468,16 @@ pub fn all() -> Vec<Case> {
             SAMPLED_IN_NO_OTEL_CONTEXT,
             op_godtrace_async,
         ),
-        Case {
-            calls_per_op: FASTRACE_CHILDREN,
-            spans_per_op: FASTRACE_CHILDREN + 1,
-            ..time(
-                "godtrace/100-children-per-root/sync",
-                SAMPLED_IN,
-                op_godtrace_children,
-            )
-        },
-        Case {
-            calls_per_op: FASTRACE_CHILDREN,
-            spans_per_op: FASTRACE_CHILDREN + 1,
-            ..time(
-                "godtrace/100-children-per-root/no-otel-context/sync",
-                SAMPLED_IN_NO_OTEL_CONTEXT,
-                op_godtrace_children,
-            )
-        },
+        batched(time(
+            "godtrace/100-children-per-root/sync",
+            SAMPLED_IN,
+            op_godtrace_children,
+        )),
+        batched(time(
+            "godtrace/100-children-per-root/no-otel-context/sync",
+            SAMPLED_IN_NO_OTEL_CONTEXT,
+            op_godtrace_children,
+        )),
         // Every span kept: the comparison with fastrace, whose reporter keeps up.
         kept("godtrace/sampled-in/kept/sync", KEPT, op_godtrace),
         kept("godtrace/sampled-in/kept/async", KEPT, op_godtrace_async),
@@ -493,24 +491,16 @@ pub fn all() -> Vec<Case> {
             KEPT_NO_OTEL_CONTEXT,
             op_godtrace_async,
         ),
-        Case {
-            calls_per_op: FASTRACE_CHILDREN,
-            spans_per_op: FASTRACE_CHILDREN + 1,
-            ..kept(
-                "godtrace/100-children-per-root/kept/sync",
-                KEPT,
-                op_godtrace_children,
-            )
-        },
-        Case {
-            calls_per_op: FASTRACE_CHILDREN,
-            spans_per_op: FASTRACE_CHILDREN + 1,
-            ..kept(
-                "godtrace/100-children-per-root/kept/no-otel-context/sync",
-                KEPT_NO_OTEL_CONTEXT,
-                op_godtrace_children,
-            )
-        },
+        batched(kept(
+            "godtrace/100-children-per-root/kept/sync",
+            KEPT,
+            op_godtrace_children,
+        )),
+        batched(kept(
+            "godtrace/100-children-per-root/kept/no-otel-context/sync",
+            KEPT_NO_OTEL_CONTEXT,
+            op_godtrace_children,
+        )),
         // The same recording with no export pipeline competing for the two cores: the
         // include_args and duration targets compare per-call recording costs, judged here.
         time(

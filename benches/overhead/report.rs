@@ -457,41 +457,34 @@ fn targets(v: &View<'_>, counted: bool) -> Vec<String> {
     // The peers' discarding exporters keep up, so the comparison is with the cases whose
     // queue never fills (`/kept/`); the default-queue cases, where the OTLP export thread
     // cannot keep up and most spans are counted dropped unbuilt, are shown beside them.
+    // (godtrace case, its default-queue twin, fastrace case, what is compared)
+    let mut versus = Vec::new();
     for (variant, label) in [("", ""), ("no-otel-context/", ", otel_context(false)")] {
         for flavor in ["sync", "async"] {
-            let g = ns(&format!("godtrace/sampled-in/kept/{variant}{flavor}"));
-            let dropping = ns(&format!("godtrace/sampled-in/{variant}{flavor}"));
-            let f = ns(&format!("fastrace/root-per-call/{flavor}"));
-            lines.push(format!(
-                "{}: sampled in, exported ({flavor}{label}) at or below fastrace with its \
-                 reporter, root per call, every span kept: {} ns vs {} ns ({}); with the default \
-                 queue, most spans dropped: {} ns",
-                verdict(both(g, f, |g, f| g <= f)),
-                fmt_ns(g),
-                fmt_ns(f),
-                fmt_ratio(g, f),
-                fmt_ns(dropping),
+            versus.push((
+                format!("godtrace/sampled-in/kept/{variant}{flavor}"),
+                format!("godtrace/sampled-in/{variant}{flavor}"),
+                format!("fastrace/root-per-call/{flavor}"),
+                format!(" ({flavor}{label}) at or below fastrace with its reporter, root per call"),
             ));
         }
-    }
-    let f100 = ns("fastrace/100-children-per-root/sync");
-    for (variant, label) in [
-        ("", "sync"),
-        ("no-otel-context/", "sync, otel_context(false)"),
-    ] {
-        let g = ns(&format!(
-            "godtrace/100-children-per-root/kept/{variant}sync"
+        versus.push((
+            format!("godtrace/100-children-per-root/kept/{variant}sync"),
+            format!("godtrace/100-children-per-root/{variant}sync"),
+            "fastrace/100-children-per-root/sync".to_owned(),
+            format!(", 100 children per root (sync{label}) at or below fastrace in the same shape"),
         ));
-        let dropping = ns(&format!("godtrace/100-children-per-root/{variant}sync"));
+    }
+    for (kept, dropping, peer, what) in versus {
+        let (g, d, f) = (ns(&kept), ns(&dropping), ns(&peer));
         lines.push(format!(
-            "{}: sampled in, exported, 100 children per root ({label}) at or below fastrace in \
-             the same shape, every span kept: {} ns vs {} ns per call ({}); with the default \
-             queue, most spans dropped: {} ns",
-            verdict(both(g, f100, |g, f| g <= f)),
+            "{}: sampled in, exported{what}, every span kept: {} ns vs {} ns ({}); with the \
+             default queue, most spans dropped: {} ns",
+            verdict(both(g, f, |g, f| g <= f)),
             fmt_ns(g),
-            fmt_ns(f100),
-            fmt_ratio(g, f100),
-            fmt_ns(dropping),
+            fmt_ns(f),
+            fmt_ratio(g, f),
+            fmt_ns(d),
         ));
     }
     for (id, label) in [

@@ -63,7 +63,7 @@ fn guards_moved_around_keep_their_place() {
     }
     // Moved (the vector reallocates) and dropped from the middle.
     guards.reserve(64);
-    guards.remove(1);
+    drop(guards.remove(1));
     after();
     guards.clear();
     let (g0, g1, g2) = (c.span("g0"), c.span("g1"), c.span("g2"));

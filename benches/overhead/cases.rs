@@ -73,6 +73,12 @@ fn godtrace_work_no_duration(x: u64) -> u64 {
     body!(x)
 }
 
+#[traced(include_duration = false)]
+#[inline(never)]
+async fn godtrace_work_no_duration_async(x: u64) -> u64 {
+    body!(x)
+}
+
 #[traced]
 #[inline(never)]
 fn godtrace_three(n: i64, wallet: &str, deep: bool) -> u64 {
@@ -175,6 +181,9 @@ fn op_godtrace_async(x: u64) -> u64 {
 }
 fn op_godtrace_no_duration(x: u64) -> u64 {
     godtrace_work_no_duration(x)
+}
+fn op_godtrace_no_duration_async(x: u64) -> u64 {
+    block_on(godtrace_work_no_duration_async(x))
 }
 fn op_godtrace_three(x: u64) -> u64 {
     godtrace_three(x as i64, std::hint::black_box(WALLET), x & 1 == 0)
@@ -455,6 +464,11 @@ pub fn all() -> Vec<Case> {
             "godtrace/sampled-out/no-duration/sync",
             SAMPLED_OUT,
             op_godtrace_no_duration,
+        ),
+        time(
+            "godtrace/sampled-out/no-duration/async",
+            SAMPLED_OUT,
+            op_godtrace_no_duration_async,
         ),
         time("godtrace/sampled-in/sync", SAMPLED_IN, op_godtrace),
         time("godtrace/sampled-in/async", SAMPLED_IN, op_godtrace_async),

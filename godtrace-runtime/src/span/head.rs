@@ -36,7 +36,7 @@ pub(super) struct Rule {
 }
 
 /// Decides whether a call, under `explicit` or else the current span, is recorded.
-#[inline]
+#[inline(always)]
 pub(super) fn decide(rule: Rule, explicit: Option<&Context>) -> Head {
     if explicit.is_none() && in_sampled_out_root() {
         return Head::NotSampled {

@@ -351,7 +351,7 @@ impl OpSpan {
 }
 
 /// A manual span, current on this thread until dropped, which ends it. Boxed so that the
-/// thread's stack of current spans can point at it wherever the guard is moved.
+/// thread's list of current spans can point at it wherever the guard is moved.
 pub(crate) struct EnteredSpan {
     span: Box<OpSpan>,
     entered: Option<Entered>,

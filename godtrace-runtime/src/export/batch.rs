@@ -162,11 +162,11 @@ impl BatchProcessor {
 }
 
 impl BatchProcessor {
-    /// Whether the queue has room, by the length last published (no lock); when it has none,
-    /// the span about to be queued is counted dropped here. The locked check in `push` stays
-    /// the one that bounds the queue.
+    /// Whether the queue takes one more span, by the length last published (no lock); when
+    /// it does not, that span is counted dropped here, before anything is handed over. The
+    /// locked check in `push` stays the one that bounds the queue.
     #[inline]
-    pub(crate) fn has_room(&self) -> bool {
+    pub(crate) fn accepts(&self) -> bool {
         let counters = self.shared.counters;
         let room =
             counters.queue_len.load(Ordering::Relaxed) < self.shared.settings.max_queue_size as u64;
@@ -181,8 +181,7 @@ impl BatchProcessor {
     pub(crate) fn push_own(&self, span: Finished) {
         if let Err(Queued::Own(span)) = self.push(Queued::Own(span)) {
             // Refused after all (full, or shutting down): its box serves this thread again.
-            let (_, live) = span.into_span_data();
-            Live::recycle(live);
+            Live::recycle(span.into_live());
         }
     }
 

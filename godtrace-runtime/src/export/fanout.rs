@@ -6,6 +6,7 @@
 //! application's thread then allocates nothing. Spans from other OpenTelemetry code come
 //! through the SDK as `SpanData`, through [`SdkProcessor`]; it is the provider's one span
 //! processor (with several, the SDK would clone every span for each of them).
+use crate::span::clock::Tick;
 use crate::span::{Finished, Live};
 use crate::testing::CaptureRouter;
 use opentelemetry::Context;
@@ -26,7 +27,7 @@ pub(crate) enum Queue {}
 
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
 impl Queue {
-    fn has_room(&self) -> bool {
+    fn accepts(&self) -> bool {
         match *self {}
     }
     fn push_own(&self, _span: Finished) {
@@ -63,26 +64,23 @@ impl Fanout {
         Fanout { local, queue }
     }
 
-    /// Whether a finished span of godtrace's own would be taken: by the tree printer or a
-    /// live capture, or by the queue if it has room (if not, it is counted dropped).
+    /// A finished span of godtrace's own: queued as it is when only the queue wants it
+    /// (or, when the queue is full, counted dropped and left in `live`); turned into
+    /// `SpanData` here when the tree printer or a capture wants it too.
     #[inline]
-    pub(crate) fn accepts_own(&self) -> bool {
-        if self.local.is_some() || CaptureRouter::is_active() {
-            return true;
-        }
-        self.queue.as_ref().is_some_and(Queue::has_room)
-    }
-
-    /// A finished span of godtrace's own.
-    #[inline]
-    pub(crate) fn on_own_end(&self, span: Finished) {
+    pub(crate) fn on_own_end(&self, live: &mut Option<Box<Live>>, start: Tick, end: Tick) {
         if self.local.is_none() && !CaptureRouter::is_active() {
-            if let Some(queue) = &self.queue {
-                queue.push_own(span);
+            if let Some(queue) = &self.queue
+                && queue.accepts()
+                && let Some(live) = live.take()
+            {
+                queue.push_own(live.finish(start, end));
             }
             return;
         }
-        self.on_own_end_slow(span);
+        if let Some(live) = live.take() {
+            self.on_own_end_slow(live.finish(start, end));
+        }
     }
 
     #[cold]

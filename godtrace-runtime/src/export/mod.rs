@@ -11,17 +11,16 @@ pub(crate) mod otlp;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod worker;
 
-/// Whether a finished span of godtrace's own would be taken now; when only a full queue would
-/// take it, it is counted dropped here, before its record is handed over.
+/// Hands a finished span of godtrace's own, which ran from `start` to `end`, to the installed
+/// provider's sinks; `live` keeps its box when nothing takes it (a full queue counts it
+/// dropped), for this thread's next span.
 #[inline]
-pub(crate) fn accepts_own() -> bool {
-    crate::provider::fanout().is_some_and(fanout::Fanout::accepts_own)
-}
-
-/// Hands a finished span of godtrace's own to the installed provider's sinks.
-#[inline]
-pub(crate) fn submit(span: crate::span::Finished) {
+pub(crate) fn submit(
+    live: &mut Option<Box<crate::span::Live>>,
+    start: crate::span::clock::Tick,
+    end: crate::span::clock::Tick,
+) {
     if let Some(fanout) = crate::provider::fanout() {
-        fanout.on_own_end(span);
+        fanout.on_own_end(live, start, end);
     }
 }

@@ -70,20 +70,42 @@ pub(crate) enum Current<'a> {
 
 /// Runs `f` with the innermost current span of this thread.
 pub(crate) fn with_current<R>(f: impl FnOnce(Current<'_>) -> R) -> R {
-    let top = TOP.with(Cell::get);
-    Context::map_current(|cx| {
-        if cx.is_telemetry_suppressed() {
-            return f(Current::Suppressed);
-        }
-        let otel = cx.span().span_context().span_id();
-        // SAFETY: spans on the list are valid until they are taken off (`enter`), and the
-        // reference does not outlive this call.
-        match top.map(|entered| unsafe { entered.as_ref() }) {
-            Some(entered) if entered.otel_seen.get() == otel => f(Current::Own(entered)),
-            _ if cx.has_active_span() => f(Current::Other(cx)),
-            _ => f(Current::None),
-        }
+    let top = top();
+    Context::map_current(|cx| match innermost(cx, top) {
+        Seen::Own => f(Current::Own(
+            top.expect("`Own` is only seen with a span on the list"),
+        )),
+        Seen::Other => f(Current::Other(cx)),
+        Seen::Nothing => f(Current::None),
+        Seen::Suppressed => f(Current::Suppressed),
     })
+}
+
+/// The innermost span this thread entered and has not left.
+#[inline]
+fn top<'a>() -> Option<&'a Live> {
+    // SAFETY: spans on the list are valid until they are taken off (`enter`'s contract); the
+    // callers use the reference within the call that read it, while the span is entered.
+    TOP.with(Cell::get)
+        .map(|entered| unsafe { entered.as_ref() })
+}
+
+/// The one rule for which span is innermost: godtrace's own while OpenTelemetry's context
+/// still shows what it showed when that span was entered; else OpenTelemetry's, if it has a
+/// span. Only compares ids, so the hot path's closure over OpenTelemetry's context stays small.
+#[inline]
+fn innermost(cx: &Context, top: Option<&Live>) -> Seen {
+    if cx.is_telemetry_suppressed() {
+        return Seen::Suppressed;
+    }
+    let current = cx.span().span_context().span_id();
+    if top.is_some_and(|entered| entered.otel_seen.get() == current) {
+        Seen::Own
+    } else if current != SpanId::INVALID {
+        Seen::Other
+    } else {
+        Seen::Nothing
+    }
 }
 
 /// The span context of the innermost current span, if any.
@@ -98,29 +120,12 @@ pub(crate) fn span_context() -> Option<SpanContext> {
 /// through a closure that only compares ids; a parent is cloned outside it.
 #[inline]
 pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
-    let top = TOP.with(Cell::get);
-    // SAFETY: spans on the list are valid until they are taken off (`enter`), and the
-    // reference does not outlive this call.
-    let top = top.map(|entered| unsafe { entered.as_ref() });
-    let own_seen = top.map(|entered| entered.otel_seen.get());
-    let seen = Context::map_current(|cx| {
-        if cx.is_telemetry_suppressed() {
-            return Seen::Suppressed;
-        }
-        let current = cx.span().span_context().span_id();
-        if own_seen == Some(current) {
-            Seen::Own
-        } else if current != SpanId::INVALID {
-            Seen::Other
-        } else {
-            Seen::Nothing
-        }
-    });
-    match (seen, top) {
-        (Seen::Own, Some(entered)) => Ok(Some(entered.span_context.clone())),
-        (Seen::Other, _) => Ok(other_parent()),
-        (Seen::Suppressed, _) => Err(Suppressed),
-        _ => Ok(None),
+    let top = top();
+    match Context::map_current(|cx| innermost(cx, top)) {
+        Seen::Own => Ok(top.map(|entered| entered.span_context.clone())),
+        Seen::Other => Ok(other_parent()),
+        Seen::Nothing => Ok(None),
+        Seen::Suppressed => Err(Suppressed),
     }
 }
 

@@ -237,6 +237,15 @@ static SCOPE: LazyLock<InstrumentationScope> = LazyLock::new(|| {
 });
 
 impl Finished {
+    /// Its box, for reuse, when it is not exported after all.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code, reason = "only the export queue refuses spans")
+    )]
+    pub(crate) fn into_live(self) -> Box<Live> {
+        self.live
+    }
+
     /// The exporters' form: a traced function's `code.*` attributes come first, then what was
     /// recorded. The emptied box is handed back, for reuse.
     pub(crate) fn into_span_data(self) -> (SpanData, Box<Live>) {

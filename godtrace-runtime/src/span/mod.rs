@@ -76,10 +76,9 @@ pub struct OpSpan {
     /// other OpenTelemetry code joins it), or the parent a sampled-out call carries (see
     /// `head::decide`); `None` leaves the caller's context current.
     cx: Option<Context>,
-    /// The span godtrace records; `None` when sampled out.
+    /// The span godtrace records; `None` when sampled out. Boxed: the thread's list of
+    /// current spans points at it, wherever this `OpSpan` moves.
     live: Option<Box<Live>>,
-    /// Whether `cx` holds this span itself (attached to OpenTelemetry's context).
-    attaches_own: bool,
     /// The sampled-out-root mark to hold while the call runs (`head::enter`); `None` leaves
     /// the thread's mark as it is.
     scope: Option<bool>,
@@ -151,7 +150,6 @@ impl OpSpan {
                     scope: Some(sampled_out_root),
                     cx: carry,
                     live: None,
-                    attaches_own: false,
                     timing: measured.map(|start| Timing {
                         histogram: Some(site),
                         start,
@@ -186,8 +184,7 @@ impl OpSpan {
         start: Tick,
     ) -> OpSpan {
         crate::testing::route(live.span_context.trace_id());
-        let attaches_own = provider::attaches_otel_context();
-        let cx = if attaches_own {
+        let cx = if provider::attaches_otel_context() {
             let base = explicit.unwrap_or_else(Context::current);
             Some(base.with_remote_span_context(live.span_context.clone()))
         } else {
@@ -196,7 +193,6 @@ impl OpSpan {
         OpSpan {
             cx,
             live: Some(live),
-            attaches_own,
             scope: Some(false),
             timing: Some(Timing { histogram, start }),
             error_type: Cell::new(None),
@@ -222,7 +218,6 @@ impl OpSpan {
             } => sampled_out_root.then(|| OpSpan {
                 cx: None,
                 live: None,
-                attaches_own: false,
                 scope: Some(true),
                 timing: None,
                 error_type: Cell::new(None),
@@ -321,28 +316,25 @@ impl OpSpan {
                 exemplar,
             );
         }
-        // Something takes the record (a full queue counts it dropped instead, and the box
-        // stays here, for this thread's next span).
-        if self.live.is_some() && crate::export::accepts_own() {
-            let start = timing.start;
-            if let Some(live) = self.live.take() {
-                crate::export::submit(live.finish(start, end));
-            }
+        if self.live.is_some() {
+            crate::export::submit(&mut self.live, timing.start, end);
         }
     }
 
     /// Makes this span current on this thread until [`Entered::exit`].
     ///
     /// # Safety
-    /// `self` must stay at the same address until then.
+    /// `self.live` (the box the thread's list points at) must be neither dropped nor taken
+    /// until then; `self` itself may move.
     #[inline(always)]
     unsafe fn enter(&self) -> Entered {
         let marked = self.scope.map(head::enter);
         // OpenTelemetry's context first: the entry below records what it shows.
         let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
         if let Some(live) = &self.live {
-            // What OpenTelemetry's context shows now: this span, when it was just attached.
-            let otel_seen = self.attaches_own.then(|| live.span_context.span_id());
+            // What OpenTelemetry's context shows now: this span, when it was just attached
+            // (`recording` attaches a span's own context exactly when this setting is on).
+            let otel_seen = provider::attaches_otel_context().then(|| live.span_context.span_id());
             // SAFETY: forwarded to our caller.
             unsafe { current::enter(live, otel_seen) };
         }
@@ -350,17 +342,16 @@ impl OpSpan {
     }
 }
 
-/// A manual span, current on this thread until dropped, which ends it. Boxed so that the
-/// thread's list of current spans can point at it wherever the guard is moved.
+/// A manual span, current on this thread until dropped, which ends it. The guard may move:
+/// the thread's list points at the span's own box.
 pub(crate) struct EnteredSpan {
-    span: Box<OpSpan>,
+    span: OpSpan,
     entered: Option<Entered>,
 }
 
 impl EnteredSpan {
     pub(crate) fn new(span: OpSpan) -> EnteredSpan {
-        let span = Box::new(span);
-        // SAFETY: the box keeps the span in place until `drop` exits it.
+        // SAFETY: `span.live` is only taken by `end_in_place`, which `drop` calls after exit.
         let entered = Some(unsafe { span.enter() });
         EnteredSpan { span, entered }
     }
@@ -459,7 +450,7 @@ impl OpSpan {
     /// unwinding.
     #[inline(always)]
     fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        // SAFETY: `self` is borrowed, so it stays in place, until `exit`.
+        // SAFETY: `self` is borrowed until `exit`, and nothing here takes `self.live` before.
         let entered = unsafe { self.enter() };
         let outcome = catch_unwind(AssertUnwindSafe(f));
         entered.exit(self);

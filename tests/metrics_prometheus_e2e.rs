@@ -47,18 +47,25 @@ fn example_binary() -> PathBuf {
     bin
 }
 
-/// `query`'s instant vector as (operation, value) pairs.
-fn query(prometheus: &str, promql: &str) -> Vec<(String, f64)> {
-    let url = format!("{prometheus}/api/v1/query");
-    let body = ureq::get(&url)
-        .query("query", promql)
+/// The JSON answer of Prometheus's HTTP API at `url` with these query parameters.
+fn get_json(url: &str, params: &[(&str, &str)]) -> Value {
+    let mut request = ureq::get(url);
+    for (key, value) in params {
+        request = request.query(*key, *value);
+    }
+    let body = request
         .call()
         .unwrap_or_else(|e| panic!("querying {url}: {e}"))
         .body_mut()
         .read_to_string()
         .unwrap();
-    let json: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(json["status"], "success", "{body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url} answered {body:?}: {e}"))
+}
+
+/// `query`'s instant vector as (operation, value) pairs.
+fn query(prometheus: &str, promql: &str) -> Vec<(String, f64)> {
+    let json = get_json(&format!("{prometheus}/api/v1/query"), &[("query", promql)]);
+    assert_eq!(json["status"], "success", "{json}");
     json["data"]["result"]
         .as_array()
         .unwrap()
@@ -81,20 +88,18 @@ fn exemplar_trace_ids(prometheus: &str) -> Vec<String> {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let url = format!("{prometheus}/api/v1/query_exemplars");
-    let body = ureq::get(&url)
-        .query(
-            "query",
-            "godtrace_operation_duration_seconds_bucket{job=\"godtrace-e2e\"}",
-        )
-        .query("start", (now - 300).to_string())
-        .query("end", (now + 60).to_string())
-        .call()
-        .unwrap_or_else(|e| panic!("querying {url}: {e}"))
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    let json: Value = serde_json::from_str(&body).unwrap();
+    let (start, end) = ((now - 300).to_string(), (now + 60).to_string());
+    let json = get_json(
+        &format!("{prometheus}/api/v1/query_exemplars"),
+        &[
+            (
+                "query",
+                "godtrace_operation_duration_seconds_bucket{job=\"godtrace-e2e\"}",
+            ),
+            ("start", &start),
+            ("end", &end),
+        ],
+    );
     json["data"]
         .as_array()
         .map(|series| {

@@ -1,199 +1,318 @@
 //! Parsing `#[traced(...)]` options. Every problem becomes a `syn::Error` spanned at the
 //! token at fault; all of them are reported together.
+//!
+//! Each option has one row in [`options_table!`]: its slot in [`Options`], its name, how it
+//! is written in messages and an example the tests parse. Nothing else names an option, so a
+//! new one cannot miss its duplicate check, its "did you mean" or its place in the messages.
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, Lit, LitStr, Token};
 
-/// The options, as written.
-pub(crate) struct Options {
-    pub operation: Option<LitStr>,
-    pub include_args: bool,
-    pub include_result: bool,
-    /// Record the call in the operation's duration histogram (default on).
-    pub include_duration: bool,
-    /// Parameter names never recorded.
-    pub skip: Vec<Ident>,
-    /// Where the `skip(...)` list was, for errors about it as a whole.
-    pub skip_span: Option<Span>,
-    pub krate: Option<syn::Path>,
-    /// `sample_rate = 0.01`: the share of this operation's root calls recorded.
-    pub sample_rate: Option<f64>,
-    /// `parent = expr`: the context to start under instead of the current one.
-    pub parent: Option<Expr>,
-    pub errors: Vec<syn::Error>,
+/// One option's slot: its value (the default until the option is written), and where it was
+/// written. Setting it twice is an error at the second name.
+pub(crate) struct Attr<T> {
+    name: &'static str,
+    value: T,
+    /// The option was written (even with a value that did not parse).
+    seen: bool,
+    /// Where the value was written, once it parsed.
+    at: Option<Span>,
 }
 
-const OPTIONS: &[&str] = &[
-    "operation",
-    "include_args",
-    "include_result",
-    "skip",
-    "sample_rate",
-    "parent",
-    "crate",
-];
-const VALID: &str = "valid options: `operation = \"name\"`, `include_args`, `include_result`, `include_duration = false`, `skip(arg, ...)`, `sample_rate = 0.01`, `parent = context_expr`, `crate = path`";
+impl<T> Attr<T> {
+    fn new(name: &'static str, default: T) -> Attr<T> {
+        Attr {
+            name,
+            value: default,
+            seen: false,
+            at: None,
+        }
+    }
+
+    /// The value written, or the default.
+    pub(crate) fn get(&self) -> &T {
+        &self.value
+    }
+
+    /// Where the option's value was written, if it was.
+    pub(crate) fn span(&self) -> Option<Span> {
+        self.at
+    }
+
+    /// Takes the option written at `name`: `parse` reads its value (pushing its own errors),
+    /// unless the option was written before.
+    fn fill(
+        &mut self,
+        name: &Ident,
+        errors: &mut Vec<syn::Error>,
+        parse: impl FnOnce(&mut Vec<syn::Error>) -> Option<(T, Span)>,
+    ) {
+        if self.seen {
+            let option = self.name;
+            errors.push(syn::Error::new_spanned(
+                name,
+                format!("`{option}` is given more than once"),
+            ));
+            return;
+        }
+        self.seen = true;
+        if let Some((value, at)) = parse(errors) {
+            self.value = value;
+            self.at = Some(at);
+        }
+    }
+}
+
+/// The one table of options: `slot: type = default, CONST = "name", "how it is written",
+/// "an example";`. Generates [`Options`], the name constants `apply` matches on, and
+/// [`TABLE`].
+macro_rules! options_table {
+    ($($slot:ident: $ty:ty = $default:expr, $constant:ident = $name:literal, $syntax:literal, $example:literal;)*) => {
+        /// The options, as written.
+        pub(crate) struct Options {
+            $(pub(crate) $slot: Attr<$ty>,)*
+            pub(crate) errors: Vec<syn::Error>,
+        }
+
+        impl Options {
+            fn unset() -> Options {
+                Options {
+                    $($slot: Attr::new($name, $default),)*
+                    errors: Vec::new(),
+                }
+            }
+        }
+
+        $(const $constant: &str = $name;)*
+
+        /// Every option: name, how it is written, an example.
+        pub(crate) const TABLE: &[(&str, &str, &str)] = &[$(($name, $syntax, $example),)*];
+    };
+}
+
+options_table! {
+    operation: Option<LitStr> = None, OPERATION = "operation", "`operation = \"name\"`", "operation = \"a.b\"";
+    include_args: bool = false, INCLUDE_ARGS = "include_args", "`include_args`", "include_args";
+    include_result: bool = false, INCLUDE_RESULT = "include_result", "`include_result`", "include_result";
+    include_duration: bool = true, INCLUDE_DURATION = "include_duration", "`include_duration = false`", "include_duration = false";
+    skip: Vec<Ident> = Vec::new(), SKIP = "skip", "`skip(arg, ...)`", "skip(password)";
+    sample_rate: Option<f64> = None, SAMPLE_RATE = "sample_rate", "`sample_rate = 0.01`", "sample_rate = 0.5";
+    parent: Option<Expr> = None, PARENT = "parent", "`parent = context_expr`", "parent = &cx";
+    krate: Option<syn::Path> = None, CRATE = "crate", "`crate = path`", "crate = godtrace";
+}
+
+/// The list of valid options, for messages.
+fn valid() -> String {
+    let written: Vec<&str> = TABLE.iter().map(|(_, syntax, _)| *syntax).collect();
+    format!("valid options: {}", written.join(", "))
+}
 
 impl Options {
     pub(crate) fn parse(tokens: TokenStream) -> Options {
-        let mut options = Options {
-            operation: None,
-            include_args: false,
-            include_result: false,
-            include_duration: true,
-            skip: Vec::new(),
-            skip_span: None,
-            krate: None,
-            parent: None,
-            sample_rate: None,
-            errors: Vec::new(),
-        };
-        let mut seen: Vec<String> = Vec::new();
+        let mut options = Options::unset();
         for segment in split_commas(tokens) {
             match Option_::parse.parse2(segment) {
-                Ok(option) => options.apply(option, &mut seen),
+                Ok(option) => options.apply(option),
                 Err(e) => options.errors.push(e),
             }
         }
         options
     }
 
-    fn apply(&mut self, option: Option_, seen: &mut Vec<String>) {
-        let name = option.name.to_string();
-        if OPTIONS.contains(&name.as_str()) {
-            if seen.contains(&name) {
-                self.error(&option.name, format!("`{name}` is given more than once"));
-                return;
-            }
-            seen.push(name.clone());
-        }
-        match (name.as_str(), option.value) {
-            ("operation", Value::Expr(Expr::Lit(lit))) => match lit.lit {
-                Lit::Str(s) if !s.value().trim().is_empty() => self.operation = Some(s),
-                Lit::Str(s) => self.error(&s, "`operation` must not be empty or blank"),
-                other => self.error(&other, "`operation` takes a string: `operation = \"name\"`"),
-            },
-            ("operation", Value::Expr(e)) => self.error(
-                &e,
-                "`operation` takes a string literal: `operation = \"name\"`",
-            ),
-            ("operation", _) => self.error(
-                &option.name,
-                "`operation` needs a value: `operation = \"name\"`",
-            ),
-            ("include_args" | "include_result" | "include_duration", value) => {
-                if let Some(on) = self.flag(&option.name, value) {
-                    match name.as_str() {
-                        "include_args" => self.include_args = on,
-                        "include_result" => self.include_result = on,
-                        _ => self.include_duration = on,
-                    }
-                }
-            }
-            ("skip", Value::List(tokens, span)) => {
-                let names = |input: ParseStream| {
-                    Punctuated::<Ident, Token![,]>::parse_terminated_with(input, Ident::parse_any)
-                };
-                match names.parse2(tokens) {
-                    Ok(names) => {
-                        self.skip_span = Some(span);
-                        for ident in names {
-                            if ident == "self" {
-                                self.error(
-                                    &ident,
-                                    "`self` is never recorded; remove it from `skip`",
-                                );
-                            } else if self.skip.contains(&ident) {
-                                self.error(&ident, format!("`{ident}` is skipped more than once"));
-                            } else {
-                                self.skip.push(ident);
-                            }
-                        }
-                    }
-                    Err(e) => self.errors.push(syn::Error::new(
-                        e.span(),
-                        "`skip` takes parameter names: `skip(password, api_key)`",
-                    )),
-                }
-            }
-            ("skip", _) => self.error(
-                &option.name,
-                "`skip` takes a list: `skip(password, api_key)`",
-            ),
-            ("sample_rate", Value::Expr(Expr::Lit(syn::ExprLit { lit, .. }))) => {
-                let parsed = match &lit {
-                    Lit::Float(f) => f.base10_parse::<f64>().ok(),
-                    Lit::Int(i) => i.base10_parse::<u8>().ok().map(f64::from),
-                    _ => None,
-                };
-                match parsed {
-                    Some(rate) if (0.0..=1.0).contains(&rate) => self.sample_rate = Some(rate),
-                    Some(rate) => self.error(
-                        &lit,
-                        format!("`sample_rate` is the share of root calls recorded, from 0 to 1: {rate} is out of range"),
-                    ),
-                    None => self.error(&lit, "`sample_rate` takes a number from 0 to 1: `sample_rate = 0.01`"),
-                }
-            }
-            ("sample_rate", Value::Expr(e)) => self.error(
-                &e,
-                "`sample_rate` takes a number literal from 0 to 1: `sample_rate = 0.01`",
-            ),
-            ("sample_rate", _) => self.error(
-                &option.name,
-                "`sample_rate` needs a value: `sample_rate = 0.01`",
-            ),
-            ("parent", Value::Expr(e)) => self.parent = Some(e),
-            ("parent", _) => self.error(
-                &option.name,
-                "`parent` takes an expression giving the parent context: `parent = &remote_cx`",
-            ),
-            ("crate", Value::Expr(Expr::Path(p))) => self.krate = Some(p.path),
-            ("crate", _) => self.error(&option.name, "`crate` takes a path: `crate = my_godtrace`"),
-            (_, _) => {
-                let mut msg = format!("unknown option `{name}`");
-                if let Some(near) = nearest(&name) {
+    fn apply(&mut self, Option_ { name, value }: Option_) {
+        let errors = &mut self.errors;
+        let key = name.to_string();
+        let at = name.span();
+        match key.as_str() {
+            OPERATION => self.operation.fill(&name, errors, |e| {
+                Some((Some(operation(&name, value, e)?), at))
+            }),
+            INCLUDE_ARGS => self
+                .include_args
+                .fill(&name, errors, |e| Some((flag(&name, value, e)?, at))),
+            INCLUDE_RESULT => self
+                .include_result
+                .fill(&name, errors, |e| Some((flag(&name, value, e)?, at))),
+            INCLUDE_DURATION => self
+                .include_duration
+                .fill(&name, errors, |e| Some((flag(&name, value, e)?, at))),
+            SKIP => self.skip.fill(&name, errors, |e| skip(&name, value, e)),
+            SAMPLE_RATE => self.sample_rate.fill(&name, errors, |e| {
+                Some((Some(sample_rate(&name, value, e)?), at))
+            }),
+            PARENT => self.parent.fill(&name, errors, |e| {
+                Some((Some(parent(&name, value, e)?), at))
+            }),
+            CRATE => self
+                .krate
+                .fill(&name, errors, |e| Some((Some(krate(&name, value, e)?), at))),
+            _ => {
+                let mut msg = format!("unknown option `{key}`");
+                if let Some(near) = nearest(&key) {
                     msg.push_str(&format!("; did you mean `{near}`?"));
                 }
-                msg.push_str(&format!("\n{VALID}"));
-                self.error(&option.name, msg);
+                msg.push_str(&format!("\n{}", valid()));
+                error(errors, &name, msg);
             }
         }
     }
+}
 
-    /// A flag is written bare (`include_args`) or as `include_args = true|false`.
-    fn flag(&mut self, name: &Ident, value: Value) -> Option<bool> {
-        match value {
-            Value::None => Some(true),
-            Value::Expr(Expr::Lit(syn::ExprLit {
-                lit: Lit::Bool(b), ..
-            })) => Some(b.value),
-            Value::Expr(e) => {
-                self.error(
-                    &e,
-                    format!(
-                        "`{name}` is a flag: write `{name}` or `{name} = true` / `{name} = false`"
-                    ),
-                );
-                None
-            }
-            Value::List(_, span) => {
-                self.errors.push(syn::Error::new(
-                    span,
-                    format!(
-                        "`{name}` is a flag: write `{name}` or `{name} = true` / `{name} = false`"
-                    ),
-                ));
-                None
-            }
+fn error(errors: &mut Vec<syn::Error>, at: impl quote::ToTokens, msg: impl std::fmt::Display) {
+    errors.push(syn::Error::new_spanned(at, msg));
+}
+
+fn operation(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<LitStr> {
+    match value {
+        Value::Expr(Expr::Lit(lit)) => match lit.lit {
+            Lit::Str(s) if !s.value().trim().is_empty() => return Some(s),
+            Lit::Str(s) => error(errors, &s, "`operation` must not be empty or blank"),
+            other => error(
+                errors,
+                &other,
+                "`operation` takes a string: `operation = \"name\"`",
+            ),
+        },
+        Value::Expr(e) => error(
+            errors,
+            &e,
+            "`operation` takes a string literal: `operation = \"name\"`",
+        ),
+        _ => error(
+            errors,
+            name,
+            "`operation` needs a value: `operation = \"name\"`",
+        ),
+    }
+    None
+}
+
+/// A flag is written bare (`include_args`) or as `include_args = true|false`.
+fn flag(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<bool> {
+    let msg = format!("`{name}` is a flag: write `{name}` or `{name} = true` / `{name} = false`");
+    match value {
+        Value::None => Some(true),
+        Value::Expr(Expr::Lit(syn::ExprLit {
+            lit: Lit::Bool(b), ..
+        })) => Some(b.value),
+        Value::Expr(e) => {
+            error(errors, &e, msg);
+            None
+        }
+        Value::List(_, span) => {
+            errors.push(syn::Error::new(span, msg));
+            None
         }
     }
+}
 
-    fn error(&mut self, at: impl quote::ToTokens, msg: impl std::fmt::Display) {
-        self.errors.push(syn::Error::new_spanned(at, msg));
+/// `skip(a, b)`: the names, and where the list is (for errors about it as a whole).
+fn skip(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<(Vec<Ident>, Span)> {
+    let Value::List(tokens, span) = value else {
+        error(
+            errors,
+            name,
+            "`skip` takes a list: `skip(password, api_key)`",
+        );
+        return None;
+    };
+    let names = |input: ParseStream| {
+        Punctuated::<Ident, Token![,]>::parse_terminated_with(input, Ident::parse_any)
+    };
+    let names = match names.parse2(tokens) {
+        Ok(names) => names,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                "`skip` takes parameter names: `skip(password, api_key)`",
+            ));
+            return None;
+        }
+    };
+    let mut skipped: Vec<Ident> = Vec::new();
+    for ident in names {
+        if ident == "self" {
+            error(
+                errors,
+                &ident,
+                "`self` is never recorded; remove it from `skip`",
+            );
+        } else if skipped.contains(&ident) {
+            error(
+                errors,
+                &ident,
+                format!("`{ident}` is skipped more than once"),
+            );
+        } else {
+            skipped.push(ident);
+        }
     }
+    Some((skipped, span))
+}
+
+fn sample_rate(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<f64> {
+    let lit = match value {
+        Value::Expr(Expr::Lit(syn::ExprLit { lit, .. })) => lit,
+        Value::Expr(e) => {
+            error(
+                errors,
+                &e,
+                "`sample_rate` takes a number literal from 0 to 1: `sample_rate = 0.01`",
+            );
+            return None;
+        }
+        _ => {
+            error(
+                errors,
+                name,
+                "`sample_rate` needs a value: `sample_rate = 0.01`",
+            );
+            return None;
+        }
+    };
+    let parsed = match &lit {
+        Lit::Float(f) => f.base10_parse::<f64>().ok(),
+        Lit::Int(i) => i.base10_parse::<u8>().ok().map(f64::from),
+        _ => None,
+    };
+    match parsed {
+        Some(rate) if (0.0..=1.0).contains(&rate) => return Some(rate),
+        Some(rate) => error(
+            errors,
+            &lit,
+            format!(
+                "`sample_rate` is the share of root calls recorded, from 0 to 1: {rate} is out of range"
+            ),
+        ),
+        None => error(
+            errors,
+            &lit,
+            "`sample_rate` takes a number from 0 to 1: `sample_rate = 0.01`",
+        ),
+    }
+    None
+}
+
+fn parent(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<Expr> {
+    if let Value::Expr(e) = value {
+        return Some(e);
+    }
+    error(
+        errors,
+        name,
+        "`parent` takes an expression giving the parent context: `parent = &remote_cx`",
+    );
+    None
+}
+
+fn krate(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<syn::Path> {
+    if let Value::Expr(Expr::Path(p)) = value {
+        return Some(p.path);
+    }
+    error(errors, name, "`crate` takes a path: `crate = my_godtrace`");
+    None
 }
 
 /// One comma-separated option.
@@ -222,7 +341,7 @@ impl Parse for Option_ {
         }
         let name = input
             .call(syn::ext::IdentExt::parse_any)
-            .map_err(|e| syn::Error::new(e.span(), format!("expected an option\n{VALID}")))?;
+            .map_err(|e| syn::Error::new(e.span(), format!("expected an option\n{}", valid())))?;
         let value = if input.peek(Token![=]) {
             let eq: Token![=] = input.parse()?;
             if input.is_empty() {
@@ -261,9 +380,9 @@ fn split_commas(tokens: TokenStream) -> Vec<TokenStream> {
 
 /// The valid option closest to a misspelt one, if it is close enough to be a typo.
 fn nearest(name: &str) -> Option<&'static str> {
-    OPTIONS
+    TABLE
         .iter()
-        .map(|o| (edit_distance(name, o), *o))
+        .map(|(o, _, _)| (edit_distance(name, o), *o))
         .filter(|(d, o)| *d <= 2.max(o.len() / 4))
         .min()
         .map(|(_, o)| o)
@@ -289,13 +408,4 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn near_misses_are_suggested() {
-        assert_eq!(nearest("inclde_args"), Some("include_args"));
-        assert_eq!(nearest("operaton"), Some("operation"));
-        assert_eq!(nearest("verbose"), None);
-    }
-}
+mod tests;

@@ -1,5 +1,6 @@
 //! The `#[traced]` attribute of [godtrace](https://docs.rs/godtrace). Use it through the
-//! `godtrace` crate (`use godtrace::traced;`); its options are documented there.
+//! `godtrace` crate (`use godtrace::traced;`); its options are documented there, on
+//! `godtrace::traced`, and listed once in `attr.rs`.
 use proc_macro::TokenStream;
 
 mod attr;

@@ -119,7 +119,7 @@ fn not_a_function(item: &Item) -> syn::Error {
 /// `include_args`.
 fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
     let params: Vec<Ident> = bound_params(&f.sig).into_iter().map(|(i, _)| i).collect();
-    for name in &options.skip {
+    for name in options.skip.get() {
         if !params.contains(name) {
             let listed = params.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>();
             let hint = if listed.is_empty() {
@@ -133,7 +133,7 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
             ));
         }
     }
-    if let (Some(span), false) = (options.skip_span, options.include_args) {
+    if let (Some(span), false) = (options.skip.span(), *options.include_args.get()) {
         errors.push(syn::Error::new(
             span,
             "`skip(...)` does nothing without `include_args` (no argument is recorded by default): add `include_args` or remove `skip`",
@@ -244,6 +244,7 @@ fn is_nameable(ty: &Type) -> bool {
 fn generate(options: &Options, mut f: Function) -> TokenStream {
     let krate = options
         .krate
+        .get()
         .as_ref()
         .map_or_else(|| quote!(::godtrace), ToTokens::to_token_stream);
     let pv = quote!(#krate::__private);
@@ -252,12 +253,12 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
     let span_var = Ident::new("__godtrace_span", Span::mixed_site());
 
     // The call site, once per function: name, code location, and the path read at run time.
-    let operation = match &options.operation {
+    let operation = match options.operation.get() {
         Some(op) => quote!(::core::option::Option::Some(#op)),
         None => quote!(::core::option::Option::None),
     };
-    let include_duration = options.include_duration;
-    let sample_rate = match options.sample_rate {
+    let include_duration = *options.include_duration.get();
+    let sample_rate = match options.sample_rate.get() {
         Some(rate) => quote!(::core::option::Option::Some(#rate)),
         None => quote!(::core::option::Option::None),
     };
@@ -283,10 +284,10 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
     };
 
     // Arguments, recorded before the body runs (and moves them).
-    let recorded: Vec<(Ident, Option<Type>)> = if options.include_args {
+    let recorded: Vec<(Ident, Option<Type>)> = if *options.include_args.get() {
         bound_params(&f.sig)
             .into_iter()
-            .filter(|(ident, _)| !options.skip.contains(ident))
+            .filter(|(ident, _)| !options.skip.get().contains(ident))
             .collect()
     } else {
         Vec::new()
@@ -372,7 +373,7 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
         }
         Shape::Async => {
             let mut used_outside: Vec<Ident> = recorded.iter().map(|(i, _)| i.clone()).collect();
-            if let Some(parent) = &options.parent {
+            if let Some(parent) = options.parent.get() {
                 used_outside.extend(idents_in(parent.to_token_stream()));
             }
             let (moves, inner_output) = async_fn::desugar(&mut f.sig, &pv, &used_outside);
@@ -388,7 +389,7 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
         }
     };
 
-    let parent = match &options.parent {
+    let parent = match options.parent.get() {
         None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
         // the body (and, for an async fn, into its future).
@@ -420,7 +421,7 @@ fn generate(options: &Options, mut f: Function) -> TokenStream {
 fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> TokenStream {
     let span = Ident::new("__godtrace_span", Span::mixed_site());
     let ret = Ident::new("__godtrace_ret", Span::mixed_site());
-    let result = if options.include_result {
+    let result = if *options.include_result.get() {
         let at = match &sig.output {
             ReturnType::Type(_, ty) => recorded_part_of(ty).span(),
             ReturnType::Default => sig.ident.span(),

@@ -8,4 +8,7 @@ fn twice(a: u32) -> u32 {
 #[traced(operation = "a", operation = "b")]
 fn named_twice() {}
 
+#[traced(include_duration = false, include_duration = true)]
+fn measured_twice() {}
+
 fn main() {}

@@ -5,6 +5,9 @@ fn near_miss(a: u32) -> u32 {
     a
 }
 
+#[traced(include_duraton = false)]
+fn measured() {}
+
 #[traced(verbose)]
 fn far_miss() {}
 

@@ -32,6 +32,14 @@ async fn combined(id: u64, key: String) -> Result<u64, std::io::Error> {
     Ok(id + key.len() as u64)
 }
 
+#[traced(parent = godtrace::otel::Context::current())]
+fn with_parent() {}
+
+#[traced(parent = None::<godtrace::otel::Context>, include_args)]
+async fn with_optional_parent(a: u8) -> u8 {
+    a
+}
+
 mod renamed {
     use godtrace as gt;
 
@@ -50,4 +58,6 @@ fn main() {
     skipped("a", "b");
     let _ = combined(1, "k".into());
     renamed::through_a_renamed_crate(1);
+    with_parent();
+    let _ = with_optional_parent(1);
 }

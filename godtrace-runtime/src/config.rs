@@ -6,13 +6,26 @@
 //! takes its default. Values are checked by [`crate::init`], which returns
 //! [`crate::InitError::InvalidValue`] naming the builder setting or variable at fault.
 use opentelemetry::Value;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod env;
 mod settings;
 mod url;
 
-pub(crate) use settings::{BatchSettings, ExportSettings, Settings};
+pub(crate) use env::parse_millis;
+pub(crate) use settings::{
+    BatchSettings, ExportSettings, MAX_DURATION, Settings, bounded_duration,
+};
+
+/// The instant `timeout` from now. A span of time past what [`Instant`] can hold (a setting
+/// that slipped past the bounds `init` checks) waits a day instead of panicking: a panic here
+/// would abort a process already unwinding, or stop the export thread for good.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(24 * 60 * 60)))
+        .unwrap_or(now)
+}
 
 /// The OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //!
 //! Every value is checked here, so an error names the variable it came from. An empty value
 //! counts as unset (as the OpenTelemetry specification says).
-use super::{Compression, EnvValue, Layer, Propagator, Protocol, url};
+use super::{Compression, EnvValue, Layer, MAX_DURATION, Propagator, Protocol, url};
 use crate::InitError;
 use std::time::Duration;
 
@@ -105,12 +105,19 @@ pub(super) fn parse_protocol(name: &str, v: &str) -> Result<Protocol, InitError>
 
 fn millis<'a>(get: &Get<'a>, name: &str) -> Result<Option<Duration>, InitError> {
     let Some(v) = get(name)? else { return Ok(None) };
+    parse_millis(name, v).map(Some)
+}
+
+/// A whole number of milliseconds from 1 to [`MAX_DURATION`]'s, as the `OTEL_*` durations are
+/// given; an error quoting the value as given otherwise.
+pub(crate) fn parse_millis(name: &str, v: &str) -> Result<Duration, InitError> {
+    let max = MAX_DURATION.as_millis();
     match v.trim().parse::<u64>() {
-        Ok(ms) if ms > 0 => Ok(Some(Duration::from_millis(ms))),
+        Ok(ms) if ms > 0 && u128::from(ms) <= max => Ok(Duration::from_millis(ms)),
         _ => Err(InitError::invalid(
             name,
             v,
-            "a whole number of milliseconds greater than 0",
+            &format!("a whole number of milliseconds from 1 to {max} (1 hour)"),
         )),
     }
 }

@@ -5,6 +5,7 @@
 //! inside a telemetry-suppressed context, so it never records spans of its own and never waits
 //! on the application's runtime.
 use super::batch::{Queued, Shared};
+use crate::config::deadline_after;
 use crate::stats::Counters;
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
@@ -148,7 +149,7 @@ impl Worker<'_> {
         exporter: &impl Exporter,
     ) -> Instant {
         let settings = self.shared.settings;
-        let mut timer = Instant::now() + settings.schedule_delay;
+        let mut timer = deadline_after(settings.schedule_delay);
         loop {
             let (batch, shutdown) = self.next_batch(&mut timer);
             self.report(false);
@@ -207,7 +208,7 @@ impl Worker<'_> {
             .queue_len
             .store(state.queue.len() as u64, Ordering::Relaxed);
         if state.queue.is_empty() {
-            *timer = Instant::now() + settings.schedule_delay;
+            *timer = deadline_after(settings.schedule_delay);
         }
         (batch, state.shutdown_deadline)
     }

@@ -4,6 +4,7 @@ use super::limits;
 use super::prometheus::Server;
 use super::worker::Worker;
 use crate::InitError;
+use crate::config::deadline_after;
 use opentelemetry::KeyValue;
 use std::net::SocketAddr;
 use std::sync::{Mutex, mpsc};
@@ -105,7 +106,7 @@ pub(crate) fn flush_begin() -> Pending {
         return Pending::none();
     };
     Pending {
-        deadline: Instant::now() + running.bound,
+        deadline: deadline_after(running.bound),
         acks: running.otlp.iter().map(Pusher::flush_begin).collect(),
         workers: Vec::new(),
     }
@@ -129,7 +130,7 @@ fn stop_begin(running: Running) -> Pending {
         workers.extend(pusher.stop_begin());
     }
     Pending {
-        deadline: Instant::now() + running.bound,
+        deadline: deadline_after(running.bound),
         acks: Vec::new(),
         workers,
     }

@@ -2,7 +2,7 @@
 use super::env::EnvLayer;
 use super::{DEFAULT_INTERVAL, DEFAULT_PROMETHEUS_LISTEN, MetricsConfig};
 use crate::InitError;
-use crate::config::{Compression, ExportSettings, Protocol};
+use crate::config::{Compression, ExportSettings, Protocol, bounded_duration};
 use crate::metrics::limits::Limits;
 use std::time::Duration;
 
@@ -54,23 +54,13 @@ pub(crate) fn resolve(
     if let Some(url) = &code.otlp_endpoint {
         check_url("otlp_endpoint", url)?;
     }
-    let interval = code
-        .export_interval
-        .or(env.interval)
-        .unwrap_or(DEFAULT_INTERVAL);
-    if interval.is_zero() {
-        return Err(InitError::invalid(
-            "export_interval",
-            "0s",
-            "a duration greater than 0",
-        ));
-    }
-    if code.export_timeout.is_some_and(|t| t.is_zero()) {
-        return Err(InitError::invalid(
-            "export_timeout",
-            "0s",
-            "a duration greater than 0",
-        ));
+    // The environment's values were checked, with their own names, as they were read.
+    let interval = match code.export_interval {
+        Some(interval) => bounded_duration(interval, "export_interval")?,
+        None => env.interval.unwrap_or(DEFAULT_INTERVAL),
+    };
+    if let Some(timeout) = code.export_timeout {
+        bounded_duration(timeout, "export_timeout")?;
     }
     let otlp_on = code.otlp.unwrap_or_else(|| match env.exporters {
         Some((otlp, _)) => otlp,

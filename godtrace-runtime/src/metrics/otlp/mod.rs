@@ -8,6 +8,7 @@ use super::config::Target;
 use super::registry::registry;
 use super::worker::Worker;
 use crate::InitError;
+use crate::config::deadline_after;
 use opentelemetry::{Context, KeyValue};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
@@ -120,12 +121,12 @@ fn run(
             }
         }
     };
-    let mut next = Instant::now() + interval;
+    let mut next = deadline_after(interval);
     loop {
         match commands.recv_timeout(next.saturating_duration_since(Instant::now())) {
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 push(&mut client);
-                next = Instant::now() + interval;
+                next = deadline_after(interval);
             }
             Ok(Command::Flush(ack)) => {
                 push(&mut client);

@@ -4,7 +4,7 @@
 use godtrace::{Config, InitError, MetricsConfig, testing, traced};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -34,17 +34,26 @@ const CASE: &str = "INIT_ONCE_CASE";
 /// Spans are sent nowhere that answers: `init` never waits for the collector.
 const COLLECTOR: &str = "http://127.0.0.1:9";
 
-/// Runs `test` (this file's test of that name) in a fresh process with `CASE` set, and fails
-/// if the child fails. Returns whether this is the child, which then runs the case itself.
-fn in_child_process(test: &str) -> bool {
-    if std::env::var_os(CASE).is_some_and(|case| case == test) {
-        return true;
-    }
+/// Whether this process is the child that runs `test`'s case.
+fn is_child(test: &str) -> bool {
+    std::env::var_os(CASE).is_some_and(|case| case == test)
+}
+
+/// Runs `test` (this file's test of that name) in a fresh process with `CASE` set, fails if
+/// the child fails, and returns what it wrote to stderr.
+fn run_child(test: &str) -> String {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CASE, test)
+        .stderr(Stdio::piped())
         .spawn()
         .expect("run the child");
+    let mut pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    });
     // A deadlock guard, not a timing assertion.
     let started = Instant::now();
     let status = loop {
@@ -57,7 +66,17 @@ fn in_child_process(test: &str) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(status.success(), "{test}: the child failed");
+    let stderr = stderr.join().unwrap();
+    assert!(status.success(), "{test}: the child failed:\n{stderr}");
+    stderr
+}
+
+/// In the parent, runs `test` in a child and returns false; in that child, returns true.
+fn in_child_process(test: &str) -> bool {
+    if is_child(test) {
+        return true;
+    }
+    run_child(test);
     false
 }
 
@@ -177,14 +196,42 @@ fn eight_racing_inits() {
 
 #[test]
 fn concurrent_inits_install_exactly_one_configuration() {
-    if std::env::var_os(CASE).is_some() {
-        if in_child_process("concurrent_inits_install_exactly_one_configuration") {
-            eight_racing_inits();
-        }
+    const TEST: &str = "concurrent_inits_install_exactly_one_configuration";
+    if is_child(TEST) {
+        eight_racing_inits();
         return;
     }
     // Three fresh processes: which racer gets there first differs from run to run.
     for _ in 0..3 {
-        in_child_process("concurrent_inits_install_exactly_one_configuration");
+        run_child(TEST);
     }
+}
+
+#[test]
+fn export_failures_never_show_the_endpoint_credentials() {
+    const TEST: &str = "export_failures_never_show_the_endpoint_credentials";
+    if is_child(TEST) {
+        // Nothing listens on port 9: every span and metrics export fails, and says so.
+        let guard = godtrace::init(
+            Config::new("secrets")
+                .endpoint("http://user:s3cr3t@127.0.0.1:9")
+                .protocol(godtrace::Protocol::HttpProtobuf)
+                .timeout(Duration::from_secs(2)),
+        )
+        .expect("init");
+        assert_eq!(work(), 7);
+        guard.flush();
+        drop(guard);
+        assert!(
+            godtrace::stats().spans_failed > 0,
+            "{:?}",
+            godtrace::stats()
+        );
+        return;
+    }
+    let stderr = run_child(TEST);
+    assert!(stderr.contains("could not export"), "{stderr}");
+    assert!(stderr.contains("metrics export"), "{stderr}");
+    assert!(stderr.contains("<redacted>@127.0.0.1:9"), "{stderr}");
+    assert!(!stderr.contains("s3cr3t"), "{stderr}");
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 mod env;
 mod settings;
-mod url;
+pub(crate) mod url;
 
 pub(crate) use env::parse_millis;
 pub(crate) use settings::{

@@ -178,10 +178,11 @@ fn resolve_export(code: &Layer, env: &Layer) -> Result<Option<ExportSettings>, I
         (&env.endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT", false),
     ]
     .into_iter()
-    .find_map(|(url, name, full)| url.as_ref().map(|u| (u.clone(), name, full)));
-    if let Some((url, name, _)) = &endpoint {
-        url::check(name, url)?;
-    }
+    .find_map(|(url, name, full)| url.as_ref().map(|u| (u, name, full)));
+    let endpoint = match endpoint {
+        Some((u, name, full)) => Some((url::normalize(name, u, url::TRACES_EXAMPLE)?, name, full)),
+        None => None,
+    };
     if endpoint.is_none() && protocol.is_none() {
         return Ok(None);
     }
@@ -221,7 +222,8 @@ fn resolve_headers(code: &Layer, env: &Layer) -> Result<Vec<(String, String)>, I
         ("header", &code.headers),
     ] {
         for (name, value) in list {
-            env::check_header(source, &format!("{name}={value}"), name, value)?;
+            // The value is a credential: the error names the header only.
+            env::check_header(source, &format!("{name}=<redacted>"), name, value)?;
             let name = name.to_ascii_lowercase();
             headers.retain(|(n, _)| *n != name);
             headers.push((name, value.clone()));
@@ -553,6 +555,41 @@ mod tests {
         }
         let max = settings(Config::new("s").max_queue_size(super::MAX_QUEUE_SIZE));
         assert_eq!(max.batch.max_queue_size, 1 << 20);
+    }
+
+    #[test]
+    fn builder_header_values_and_endpoint_credentials_never_appear_in_errors() {
+        let err = Config::new("s")
+            .header("authorization", "Bearer s3cr3t\r\n")
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(r#"header="authorization=<redacted>""#),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"), "{err}");
+        for config in [
+            Config::new("s").endpoint("https://u:s3cr3t@c:4318"),
+            Config::new("s").traces_endpoint("http://u:s3cr3t@c:99999/v1/traces"),
+        ] {
+            let err = config.resolve().unwrap_err().to_string();
+            assert!(!err.contains("s3cr3t"), "{err}");
+        }
+    }
+
+    #[test]
+    fn upper_case_schemes_are_sent_in_lower_case_on_both_signals() {
+        let s = settings(Config::new("s").endpoint("HTTP://c:4318"));
+        let traces = s.export.clone().unwrap();
+        assert_eq!(traces.endpoint, "http://c:4318/v1/traces");
+        let config = Config::new("s")
+            .endpoint("HTTP://c:4318")
+            .metrics(crate::MetricsConfig::new().otlp_endpoint("Http://m:4318/v1/metrics"));
+        let metrics = config.metrics_settings(&s).unwrap().otlp.unwrap();
+        assert_eq!(metrics.endpoint, "http://m:4318/v1/metrics");
+        let derived = Config::new("s").metrics_settings(&s).unwrap().otlp.unwrap();
+        assert_eq!(derived.endpoint, "http://c:4318/v1/metrics");
     }
 
     #[test]

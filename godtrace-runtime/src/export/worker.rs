@@ -5,7 +5,7 @@
 //! inside a telemetry-suppressed context, so it never records spans of its own and never waits
 //! on the application's runtime.
 use super::batch::{Queued, Shared};
-use crate::config::deadline_after;
+use crate::config::{deadline_after, url};
 use crate::stats::Counters;
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
@@ -27,7 +27,8 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 pub(crate) struct Options {
     /// Bounds each export request (`OTEL_EXPORTER_OTLP_TIMEOUT`).
     pub(crate) request_timeout: Duration,
-    /// Where spans go, for messages.
+    /// Where spans go, for messages (which show it, and errors quoting it, with any
+    /// credentials in it redacted).
     pub(crate) destination: String,
     pub(crate) resource: Resource,
 }
@@ -256,7 +257,8 @@ impl Worker<'_> {
             Err(message) => {
                 Counters::add(&self.counters.failed_spans, n);
                 Counters::add(&self.counters.failed_exports, 1);
-                self.failures.last_error = message;
+                // Transport errors quote the URL, credentials included.
+                self.failures.last_error = url::scrub(&message, &self.options.destination);
             }
         }
     }
@@ -275,7 +277,8 @@ impl Worker<'_> {
         if let Some(new) = self.failures.due(failed, force) {
             eprintln!(
                 "godtrace: could not export {new} spans to {} ({failed} in all): {}",
-                self.options.destination, self.failures.last_error
+                url::redacted(&self.options.destination),
+                self.failures.last_error
             );
         }
     }

@@ -57,8 +57,10 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
         layer.exporters = Some((otlp, prometheus));
     }
     if let Some(v) = get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")? {
-        super::resolve::check_url("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", v)?;
-        layer.otlp_endpoint = Some(v.to_owned());
+        layer.otlp_endpoint = Some(super::resolve::check_url(
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            v,
+        )?);
     }
     if let Some(v) = get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")? {
         layer.otlp_protocol = Some(match v {

@@ -8,7 +8,7 @@ use super::config::Target;
 use super::registry::registry;
 use super::worker::Worker;
 use crate::InitError;
-use crate::config::deadline_after;
+use crate::config::{deadline_after, url};
 use opentelemetry::{Context, KeyValue};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
@@ -86,10 +86,8 @@ fn run(
     let mut client = match client {
         Ok(c) => c,
         Err(e) => {
-            let _ = ready.send(Err(format!(
-                "OTLP metrics exporter for {}: {e}",
-                target.endpoint
-            )));
+            let message = format!("OTLP metrics exporter for {}: {e}", target.endpoint);
+            let _ = ready.send(Err(url::scrub(&message, &target.endpoint)));
             return;
         }
     };
@@ -112,10 +110,12 @@ fn run(
             Err(e) => {
                 // Once per run of failures, not once per interval.
                 if !failing {
-                    eprintln!(
+                    // Transport errors quote the URL: never with its credentials.
+                    let message = format!(
                         "godtrace: metrics export to {} failed: {e}",
                         target.endpoint
                     );
+                    eprintln!("{}", url::scrub(&message, &target.endpoint));
                 }
                 failing = true;
             }

@@ -290,7 +290,7 @@ impl Config {
         self
     }
 
-    /// How long one export request may take (default 10 s; env:
+    /// How long one export request may take (default 10 s, at most 1 hour; env:
     /// `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.code.timeout = Some(timeout);
@@ -303,9 +303,9 @@ impl Config {
         self
     }
 
-    /// Finished spans waiting for export at most (default 2048; env:
+    /// Finished spans waiting for export at most (default 2048, at most 1,048,576; env:
     /// `OTEL_BSP_MAX_QUEUE_SIZE`). Past that, spans are dropped and counted in
-    /// [`crate::stats`].
+    /// [`crate::stats`]. A queued span holds about 240 bytes plus its attributes.
     pub fn max_queue_size(mut self, spans: usize) -> Self {
         self.code.max_queue_size = Some(spans);
         self
@@ -318,7 +318,7 @@ impl Config {
         self
     }
 
-    /// The longest a finished span waits before it is sent (default 5 s; env:
+    /// The longest a finished span waits before it is sent (default 5 s, at most 1 hour; env:
     /// `OTEL_BSP_SCHEDULE_DELAY`, in milliseconds). A full batch is sent at once.
     pub fn schedule_delay(mut self, delay: Duration) -> Self {
         self.code.schedule_delay = Some(delay);
@@ -326,8 +326,8 @@ impl Config {
     }
 
     /// The bound on [`crate::Guard::flush`] and on the shutdown when the guard drops
-    /// (default 30 s; env: `OTEL_BSP_EXPORT_TIMEOUT`, in milliseconds). Neither ever waits
-    /// longer, whatever the backend does.
+    /// (default 30 s, at most 1 hour; env: `OTEL_BSP_EXPORT_TIMEOUT`, in milliseconds).
+    /// Neither ever waits longer, whatever the backend does.
     pub fn export_timeout(mut self, timeout: Duration) -> Self {
         self.code.export_timeout = Some(timeout);
         self

@@ -61,9 +61,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// far from what an `Instant` deadline can hold, so no setting can make a deadline overflow.
 pub(crate) const MAX_DURATION: Duration = Duration::from_secs(60 * 60);
 
-/// The most spans the export queue may hold (2^20). A queued span of godtrace's own keeps its
-/// pooled record, about 250 bytes before its attributes, so the queue at this bound holds
-/// about 250 MiB plus the spans' attribute values.
+/// The most spans the export queue may hold (2^20). A queued span of godtrace's own takes a
+/// 24-byte queue slot and keeps its pooled 208-byte record, so the queue at this bound holds
+/// about 240 MiB plus the spans' attribute values.
 pub(crate) const MAX_QUEUE_SIZE: usize = 1 << 20;
 
 /// A value and the name to blame when it is wrong: the builder method or the variable.

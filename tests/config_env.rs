@@ -59,7 +59,13 @@ fn every_variable_rejects_bad_values_by_name() {
                 value: got,
                 expected,
             } => {
-                assert_eq!((name.as_str(), got.as_str()), (var, value));
+                // What is not a `name=value` header may be a credential: it is redacted.
+                let shown = if var == "OTEL_EXPORTER_OTLP_HEADERS" {
+                    "<redacted>"
+                } else {
+                    value
+                };
+                assert_eq!((name.as_str(), got.as_str()), (var, shown));
                 assert!(expected.contains(accepted), "{var}: {expected}");
             }
             other => panic!("{var}={value}: {other:?}"),
@@ -83,6 +89,58 @@ fn bad_builder_values_are_named_too() {
     );
     assert!(err(Config::new("c").header("bad header", "x")).starts_with("header="));
     assert!(err(Config::new("c").timeout(std::time::Duration::ZERO)).starts_with("timeout="));
+}
+
+#[test]
+fn ports_outside_1_to_65535_are_init_errors_on_both_signals() {
+    for var in [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    ] {
+        for url in ["http://localhost:70000", "http://localhost:0/v1/x"] {
+            match init_error(&[(var, url)]) {
+                InitError::InvalidValue { name, expected, .. } => {
+                    assert_eq!(name, var);
+                    assert!(expected.contains("1 to 65535"), "{var}: {expected}");
+                }
+                other => panic!("{var}={url}: {other:?}"),
+            }
+        }
+    }
+    let err = |config: Config| godtrace::init(config).err().expect("rejected").to_string();
+    assert!(err(Config::new("c").endpoint("http://h:65536")).starts_with("endpoint="));
+    let metrics = godtrace::MetricsConfig::new().otlp_endpoint("http://h:0/v1/metrics");
+    assert!(err(Config::new("c").metrics(metrics)).starts_with("otlp_endpoint="));
+}
+
+#[test]
+fn secrets_never_appear_in_init_errors() {
+    let secret = "s3cr3t";
+    let errors = [
+        init_error(&[(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer s3cr3t,x",
+        )]),
+        init_error(&[(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%0As3cr3t",
+        )]),
+        init_error(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://user:s3cr3t@c:4318")]),
+        init_error(&[(
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "http://user:s3cr3t@c:0",
+        )]),
+        godtrace::init(Config::new("c").header("authorization", "Bearer s3cr3t\n"))
+            .err()
+            .expect("rejected"),
+    ];
+    for err in errors {
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+    }
 }
 
 #[test]

@@ -6,13 +6,26 @@
 //! takes its default. Values are checked by [`crate::init`], which returns
 //! [`crate::InitError::InvalidValue`] naming the builder setting or variable at fault.
 use opentelemetry::Value;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod env;
 mod settings;
-mod url;
+pub(crate) mod url;
 
-pub(crate) use settings::{BatchSettings, ExportSettings, Settings};
+pub(crate) use env::parse_millis;
+pub(crate) use settings::{
+    BatchSettings, ExportSettings, MAX_DURATION, Settings, bounded_duration,
+};
+
+/// The instant `timeout` from now. A span of time past what [`Instant`] can hold (a setting
+/// that slipped past the bounds `init` checks) waits a day instead of panicking: a panic here
+/// would abort a process already unwinding, or stop the export thread for good.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(24 * 60 * 60)))
+        .unwrap_or(now)
+}
 
 /// The OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +290,7 @@ impl Config {
         self
     }
 
-    /// How long one export request may take (default 10 s; env:
+    /// How long one export request may take (default 10 s, at most 1 hour; env:
     /// `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.code.timeout = Some(timeout);
@@ -290,9 +303,9 @@ impl Config {
         self
     }
 
-    /// Finished spans waiting for export at most (default 2048; env:
+    /// Finished spans waiting for export at most (default 2048, at most 1,048,576; env:
     /// `OTEL_BSP_MAX_QUEUE_SIZE`). Past that, spans are dropped and counted in
-    /// [`crate::stats`].
+    /// [`crate::stats`]. A queued span holds about 240 bytes plus its attributes.
     pub fn max_queue_size(mut self, spans: usize) -> Self {
         self.code.max_queue_size = Some(spans);
         self
@@ -305,7 +318,7 @@ impl Config {
         self
     }
 
-    /// The longest a finished span waits before it is sent (default 5 s; env:
+    /// The longest a finished span waits before it is sent (default 5 s, at most 1 hour; env:
     /// `OTEL_BSP_SCHEDULE_DELAY`, in milliseconds). A full batch is sent at once.
     pub fn schedule_delay(mut self, delay: Duration) -> Self {
         self.code.schedule_delay = Some(delay);
@@ -313,8 +326,8 @@ impl Config {
     }
 
     /// The bound on [`crate::Guard::flush`] and on the shutdown when the guard drops
-    /// (default 30 s; env: `OTEL_BSP_EXPORT_TIMEOUT`, in milliseconds). Neither ever waits
-    /// longer, whatever the backend does.
+    /// (default 30 s, at most 1 hour; env: `OTEL_BSP_EXPORT_TIMEOUT`, in milliseconds).
+    /// Neither ever waits longer, whatever the backend does.
     pub fn export_timeout(mut self, timeout: Duration) -> Self {
         self.code.export_timeout = Some(timeout);
         self

@@ -10,7 +10,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Read on every traced call: false before `init`, when disabled, and after shutdown.
@@ -93,7 +93,10 @@ pub(crate) fn sampler() -> RatioSampler {
 ///
 /// `init` never waits for the network: an unreachable collector shows up later in
 /// [`crate::stats`], not here. It returns [`InitError::InvalidValue`] for a bad setting and
-/// [`InitError::AlreadyInitialized`] on a second call.
+/// [`InitError::AlreadyInitialized`] on a second call. Calls from several threads at once
+/// install exactly one configuration, the first to get there; the others return
+/// `AlreadyInitialized`. An `init` that fails (a Prometheus port in use, say) stops whatever
+/// it had started and installs nothing, so a later call may succeed.
 ///
 /// ```
 /// let guard = godtrace_runtime::init(godtrace_runtime::Config::new("quickstart")).unwrap();
@@ -102,11 +105,14 @@ pub(crate) fn sampler() -> RatioSampler {
 /// ```
 pub fn init(config: Config) -> Result<Guard, InitError> {
     let settings = config.resolve()?;
+    let metrics = config.metrics_settings(&settings)?;
+    // Held until the provider is installed or everything this call started is stopped: a
+    // concurrent `init` waits here, then finds the winner's provider.
+    let _installing = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     if STATE.get().is_some() {
         return Err(InitError::AlreadyInitialized);
     }
     let resource = resource(&settings);
-    let metrics = config.metrics_settings(&settings)?;
     let metrics_resource: Vec<KeyValue> = resource
         .iter()
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
@@ -122,11 +128,21 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     } else {
         None
     };
+    let exporting = queue.is_some();
     let fanout = Arc::new(Fanout::new(local, queue));
-    if settings.enabled {
-        crate::metrics::install(metrics, metrics_resource)?;
-    }
-    install_with(
+    let metrics = if settings.enabled {
+        match crate::metrics::start(metrics, metrics_resource) {
+            Ok(started) => Some(started),
+            Err(e) => {
+                // Joins the export thread: a failed `init` leaves no thread behind.
+                let _ = fanout.shutdown_with_timeout(STOP_UNUSED);
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
+    let installed = install_with(
         builder,
         fanout,
         Switches {
@@ -136,10 +152,26 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
             otel_context: settings.otel_context,
             shutdown_timeout: settings.batch.export_timeout,
         },
-    )?;
+    );
+    if let Err(e) = installed {
+        if let Some(metrics) = metrics {
+            metrics.stop();
+        }
+        return Err(e);
+    }
+    if let Some(metrics) = metrics {
+        metrics.publish();
+    }
+    EXPORTING.store(exporting, Ordering::Relaxed);
     opentelemetry::global::set_text_map_propagator(propagator(&settings.propagators));
     Ok(Guard { _private: () })
 }
+
+/// Held while a provider is being installed, by `init` or the test capture.
+static INSTALLING: Mutex<()> = Mutex::new(());
+
+/// How long a failed `init` waits for the export thread it started, which has nothing queued.
+const STOP_UNUSED: Duration = Duration::from_secs(5);
 
 /// The batch exporter the settings ask for, if any.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -159,7 +191,6 @@ fn exporter(settings: &Settings, resource: Resource) -> Result<Option<Queue>, In
         options,
         move || export::otlp::build(&export),
     )?;
-    EXPORTING.store(true, Ordering::Relaxed);
     Ok(Some(processor))
 }
 
@@ -220,6 +251,7 @@ fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
 /// Installs a provider whose spans go nowhere but the test capture, with the code settings of
 /// `config` (the test capture's path: no environment, no exporter).
 pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
+    let _installing = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     install_with(
         SdkTracerProvider::builder(),
         Arc::new(Fanout::default()),

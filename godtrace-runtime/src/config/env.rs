@@ -2,7 +2,7 @@
 //!
 //! Every value is checked here, so an error names the variable it came from. An empty value
 //! counts as unset (as the OpenTelemetry specification says).
-use super::{Compression, EnvValue, Layer, Propagator, Protocol, url};
+use super::{Compression, EnvValue, Layer, MAX_DURATION, Propagator, Protocol, url};
 use crate::InitError;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
     }
     layer.service_name = get("OTEL_SERVICE_NAME")?.map(str::to_owned);
     if let Some(v) = get("OTEL_RESOURCE_ATTRIBUTES")? {
-        layer.resource = parse_pairs("OTEL_RESOURCE_ATTRIBUTES", v)?
+        layer.resource = parse_pairs("OTEL_RESOURCE_ATTRIBUTES", v, v)?
             .into_iter()
             .map(|(k, v)| (k, v.into()))
             .collect();
@@ -39,17 +39,18 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
         ),
     ] {
         if let Some(v) = get(name)? {
-            url::check(name, v)?;
-            *slot = Some(v.to_owned());
+            *slot = Some(url::normalize(name, v, url::TRACES_EXAMPLE)?);
         }
     }
     if let Some(v) = get("OTEL_EXPORTER_OTLP_PROTOCOL")? {
         layer.protocol = Some(parse_protocol("OTEL_EXPORTER_OTLP_PROTOCOL", v)?);
     }
     if let Some(v) = get("OTEL_EXPORTER_OTLP_HEADERS")? {
-        let headers = parse_pairs("OTEL_EXPORTER_OTLP_HEADERS", v)?;
+        // Header values are credentials: an error shows the names only.
+        let shown = redact_header_values(v);
+        let headers = parse_pairs("OTEL_EXPORTER_OTLP_HEADERS", v, &shown)?;
         for (name, value) in &headers {
-            check_header("OTEL_EXPORTER_OTLP_HEADERS", v, name, value)?;
+            check_header("OTEL_EXPORTER_OTLP_HEADERS", &shown, name, value)?;
         }
         layer.headers = headers;
     }
@@ -105,12 +106,19 @@ pub(super) fn parse_protocol(name: &str, v: &str) -> Result<Protocol, InitError>
 
 fn millis<'a>(get: &Get<'a>, name: &str) -> Result<Option<Duration>, InitError> {
     let Some(v) = get(name)? else { return Ok(None) };
+    parse_millis(name, v).map(Some)
+}
+
+/// A whole number of milliseconds from 1 to [`MAX_DURATION`]'s, as the `OTEL_*` durations are
+/// given; an error quoting the value as given otherwise.
+pub(crate) fn parse_millis(name: &str, v: &str) -> Result<Duration, InitError> {
+    let max = MAX_DURATION.as_millis();
     match v.trim().parse::<u64>() {
-        Ok(ms) if ms > 0 => Ok(Some(Duration::from_millis(ms))),
+        Ok(ms) if ms > 0 && u128::from(ms) <= max => Ok(Duration::from_millis(ms)),
         _ => Err(InitError::invalid(
             name,
             v,
-            "a whole number of milliseconds greater than 0",
+            &format!("a whole number of milliseconds from 1 to {max} (1 hour)"),
         )),
     }
 }
@@ -186,22 +194,36 @@ fn parse_propagators(v: &str) -> Result<Vec<Propagator>, InitError> {
 }
 
 /// `key=value,key2=value2` with percent-encoded values (W3C baggage style, as
-/// `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS` use).
-fn parse_pairs(name: &str, v: &str) -> Result<Vec<(String, String)>, InitError> {
+/// `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS` use). An error shows `v` as
+/// `shown`.
+fn parse_pairs(name: &str, v: &str, shown: &str) -> Result<Vec<(String, String)>, InitError> {
     let expected = "comma-separated key=value pairs, values percent-encoded";
     let mut out = Vec::new();
     for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let Some((key, value)) = item.split_once('=') else {
-            return Err(InitError::invalid(name, v, expected));
+            return Err(InitError::invalid(name, shown, expected));
         };
         let key = key.trim();
         let value = percent_decode(value.trim());
         match value {
             Some(value) if !key.is_empty() => out.push((key.to_owned(), value)),
-            _ => return Err(InitError::invalid(name, v, expected)),
+            _ => return Err(InitError::invalid(name, shown, expected)),
         }
     }
     Ok(out)
+}
+
+/// `name=value,...` with every value, and every item that is not a pair, replaced by
+/// `<redacted>`: what a header list may show in a message.
+fn redact_header_values(v: &str) -> String {
+    v.split(',')
+        .map(|item| match item.split_once('=') {
+            Some((name, _)) => format!("{name}=<redacted>"),
+            None if item.trim().is_empty() => item.to_owned(),
+            None => "<redacted>".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -222,7 +244,7 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 /// A header name must be an HTTP token (lowercase is sent); a value must be visible ASCII or
-/// spaces.
+/// spaces. `shown` is what the error quotes: never a header value.
 pub(super) fn check_header(
     source: &str,
     shown: &str,
@@ -298,6 +320,44 @@ mod tests {
         assert!(message(&[("OTEL_RESOURCE_ATTRIBUTES", "region")]).contains("key=value"));
         assert!(message(&[("OTEL_EXPORTER_OTLP_HEADERS", "a b=c")]).contains("header names"));
         assert!(message(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")]).contains("gzip"));
+    }
+
+    #[test]
+    fn header_values_never_appear_in_errors() {
+        for v in [
+            "authorization=Bearer%0As3cr3t",
+            "authorization=s3cr3t,broken",
+            "s3cr3t",
+            "authorization=%zzs3cr3t",
+            "bad name=s3cr3t",
+        ] {
+            let err = message(&[("OTEL_EXPORTER_OTLP_HEADERS", v)]);
+            assert!(err.starts_with("OTEL_EXPORTER_OTLP_HEADERS="), "{err}");
+            assert!(!err.contains("s3cr3t"), "{v}: {err}");
+        }
+        let err = message(&[(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%0As3cr3t",
+        )]);
+        assert!(err.contains("authorization=<redacted>"), "{err}");
+    }
+
+    #[test]
+    fn endpoints_are_normalised_and_their_credentials_never_shown() {
+        let layer = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "HTTP://c:4318")]).unwrap();
+        assert_eq!(layer.endpoint.as_deref(), Some("http://c:4318"));
+        for v in [
+            "http://u:s3cr3t@c:70000",
+            "https://u:s3cr3t@c:4318",
+            "http://u:s3cr3t@c:0",
+        ] {
+            let err = message(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", v)]);
+            assert!(
+                err.starts_with("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="),
+                "{err}"
+            );
+            assert!(!err.contains("s3cr3t"), "{v}: {err}");
+        }
     }
 
     #[test]

@@ -57,6 +57,15 @@ impl Default for BatchSettings {
 /// The default timeout of one export request.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The longest timeout, delay or interval accepted (one hour): far past any useful value, and
+/// far from what an `Instant` deadline can hold, so no setting can make a deadline overflow.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(60 * 60);
+
+/// The most spans the export queue may hold (2^20). A queued span of godtrace's own takes a
+/// 24-byte queue slot and keeps its pooled 208-byte record, so the queue at this bound holds
+/// about 240 MiB plus the spans' attribute values.
+pub(crate) const MAX_QUEUE_SIZE: usize = 1 << 20;
+
 /// A value and the name to blame when it is wrong: the builder method or the variable.
 fn pick<T: Clone>(
     code: &Option<T>,
@@ -148,7 +157,7 @@ fn resolve_export(code: &Layer, env: &Layer) -> Result<Option<ExportSettings>, I
         &env.timeout,
         "OTEL_EXPORTER_OTLP_TIMEOUT",
     ) {
-        Some((t, name)) => positive(t, name)?,
+        Some((t, name)) => bounded_duration(t, name)?,
         None => DEFAULT_TIMEOUT,
     };
     let protocol = pick(
@@ -169,10 +178,11 @@ fn resolve_export(code: &Layer, env: &Layer) -> Result<Option<ExportSettings>, I
         (&env.endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT", false),
     ]
     .into_iter()
-    .find_map(|(url, name, full)| url.as_ref().map(|u| (u.clone(), name, full)));
-    if let Some((url, name, _)) = &endpoint {
-        url::check(name, url)?;
-    }
+    .find_map(|(url, name, full)| url.as_ref().map(|u| (u, name, full)));
+    let endpoint = match endpoint {
+        Some((u, name, full)) => Some((url::normalize(name, u, url::TRACES_EXAMPLE)?, name, full)),
+        None => None,
+    };
     if endpoint.is_none() && protocol.is_none() {
         return Ok(None);
     }
@@ -212,7 +222,8 @@ fn resolve_headers(code: &Layer, env: &Layer) -> Result<Vec<(String, String)>, I
         ("header", &code.headers),
     ] {
         for (name, value) in list {
-            env::check_header(source, &format!("{name}={value}"), name, value)?;
+            // The value is a credential: the error names the header only.
+            env::check_header(source, &format!("{name}=<redacted>"), name, value)?;
             let name = name.to_ascii_lowercase();
             headers.retain(|(n, _)| *n != name);
             headers.push((name, value.clone()));
@@ -252,9 +263,16 @@ fn check_compiled(protocol: Protocol, name: &str) -> Result<(), InitError> {
     }
 }
 
-fn positive(d: Duration, name: &str) -> Result<Duration, InitError> {
+/// `d` if it is more than zero and at most [`MAX_DURATION`]; an error naming `name` otherwise.
+pub(crate) fn bounded_duration(d: Duration, name: &str) -> Result<Duration, InitError> {
     if d.is_zero() {
         Err(InitError::invalid(name, "0s", "a duration greater than 0"))
+    } else if d > MAX_DURATION {
+        Err(InitError::invalid(
+            name,
+            &format!("{d:?}"),
+            "a duration of at most 1 hour (3600000 ms)",
+        ))
     } else {
         Ok(d)
     }
@@ -275,11 +293,11 @@ fn resolve_batch(code: &Layer, env: &Layer) -> Result<BatchSettings, InitError> 
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
     );
     for (n, name) in [&queue, &batch].into_iter().flatten() {
-        if *n == 0 {
+        if *n == 0 || *n > MAX_QUEUE_SIZE {
             return Err(InitError::invalid(
                 name,
-                "0",
-                "a whole number greater than 0",
+                &n.to_string(),
+                &format!("a whole number from 1 to {MAX_QUEUE_SIZE}"),
             ));
         }
     }
@@ -298,7 +316,7 @@ fn resolve_batch(code: &Layer, env: &Layer) -> Result<BatchSettings, InitError> 
     };
     let duration =
         |c: &Option<Duration>, cn, e: &Option<Duration>, en, default| match pick(c, cn, e, en) {
-            Some((v, name)) => positive(v, name),
+            Some((v, name)) => bounded_duration(v, name),
             None => Ok(default),
         };
     Ok(BatchSettings {
@@ -323,8 +341,8 @@ fn resolve_batch(code: &Layer, env: &Layer) -> Result<BatchSettings, InitError> 
 
 #[cfg(test)]
 mod tests {
-    use crate::Config;
     use crate::config::{Compression, Protocol};
+    use crate::{Config, InitError};
 
     fn settings(config: Config) -> super::Settings {
         config.resolve().unwrap()
@@ -451,6 +469,127 @@ mod tests {
             .resolve()
             .unwrap_err();
         assert!(err.to_string().starts_with("endpoint=\"localhost:4317\""));
+    }
+
+    #[test]
+    fn durations_past_an_hour_are_rejected_by_name() {
+        use std::time::Duration;
+        let huge = "18446744073709551615";
+        let cases = [
+            (
+                Config::new("s").export_timeout(Duration::MAX),
+                "export_timeout",
+            ),
+            (
+                Config::new("s").schedule_delay(Duration::MAX),
+                "schedule_delay",
+            ),
+            (Config::new("s").timeout(Duration::MAX), "timeout"),
+            (
+                Config::new("s").export_timeout(Duration::from_millis(3_600_001)),
+                "export_timeout",
+            ),
+            (
+                Config::new("s").with_env_vars([("OTEL_BSP_EXPORT_TIMEOUT", huge)]),
+                "OTEL_BSP_EXPORT_TIMEOUT",
+            ),
+            (
+                Config::new("s").with_env_vars([("OTEL_BSP_SCHEDULE_DELAY", huge)]),
+                "OTEL_BSP_SCHEDULE_DELAY",
+            ),
+            (
+                Config::new("s").with_env_vars([("OTEL_EXPORTER_OTLP_TIMEOUT", "3600001")]),
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+            ),
+        ];
+        for (config, expected_name) in cases {
+            match config.resolve().unwrap_err() {
+                InitError::InvalidValue { name, expected, .. } => {
+                    assert_eq!(name, expected_name);
+                    assert!(expected.contains("1 hour"), "{name}: {expected}");
+                }
+                other => panic!("{expected_name}: {other:?}"),
+            }
+        }
+        let hour = Duration::from_secs(3600);
+        let s = settings(
+            Config::new("s")
+                .export_timeout(hour)
+                .schedule_delay(hour)
+                .with_env_vars([("OTEL_EXPORTER_OTLP_TIMEOUT", "3600000")]),
+        );
+        assert_eq!(
+            (s.batch.export_timeout, s.batch.schedule_delay),
+            (hour, hour)
+        );
+    }
+
+    #[test]
+    fn the_queue_size_has_an_upper_bound() {
+        let over = (super::MAX_QUEUE_SIZE + 1).to_string();
+        for (config, expected_name) in [
+            (
+                Config::new("s").max_queue_size(super::MAX_QUEUE_SIZE + 1),
+                "max_queue_size",
+            ),
+            (
+                Config::new("s").max_queue_size(usize::MAX),
+                "max_queue_size",
+            ),
+            (
+                Config::new("s").with_env_vars([("OTEL_BSP_MAX_QUEUE_SIZE", over.as_str())]),
+                "OTEL_BSP_MAX_QUEUE_SIZE",
+            ),
+            (
+                Config::new("s").with_env_vars([("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", over.as_str())]),
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            ),
+        ] {
+            match config.resolve().unwrap_err() {
+                InitError::InvalidValue { name, expected, .. } => {
+                    assert_eq!(name, expected_name);
+                    assert!(expected.contains("1048576"), "{name}: {expected}");
+                }
+                other => panic!("{expected_name}: {other:?}"),
+            }
+        }
+        let max = settings(Config::new("s").max_queue_size(super::MAX_QUEUE_SIZE));
+        assert_eq!(max.batch.max_queue_size, 1 << 20);
+    }
+
+    #[test]
+    fn builder_header_values_and_endpoint_credentials_never_appear_in_errors() {
+        let err = Config::new("s")
+            .header("authorization", "Bearer s3cr3t\r\n")
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(r#"header="authorization=<redacted>""#),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"), "{err}");
+        for config in [
+            Config::new("s").endpoint("https://u:s3cr3t@c:4318"),
+            Config::new("s").traces_endpoint("http://u:s3cr3t@c:99999/v1/traces"),
+        ] {
+            let err = config.resolve().unwrap_err().to_string();
+            assert!(!err.contains("s3cr3t"), "{err}");
+        }
+    }
+
+    #[test]
+    fn upper_case_schemes_are_sent_in_lower_case_on_both_signals() {
+        let s = settings(Config::new("s").endpoint("HTTP://c:4318"));
+        let traces = s.export.clone().unwrap();
+        assert_eq!(traces.endpoint, "http://c:4318/v1/traces");
+        let config = Config::new("s")
+            .endpoint("HTTP://c:4318")
+            .metrics(crate::MetricsConfig::new().otlp_endpoint("Http://m:4318/v1/metrics"));
+        let metrics = config.metrics_settings(&s).unwrap().otlp.unwrap();
+        assert_eq!(metrics.endpoint, "http://m:4318/v1/metrics");
+        let derived = Config::new("s").metrics_settings(&s).unwrap().otlp.unwrap();
+        assert_eq!(derived.endpoint, "http://c:4318/v1/metrics");
     }
 
     #[test]

@@ -8,31 +8,86 @@ pub(super) const GRPC_DEFAULT: &str = "http://localhost:4317";
 /// The default HTTP base endpoint (Jaeger's and the collector's OTLP/HTTP port).
 pub(super) const HTTP_DEFAULT_BASE: &str = "http://localhost:4318";
 
-/// Checks that `value` is an absolute `http://` or `https://` URL with a host.
-pub(super) fn check(name: &str, value: &str) -> Result<(), InitError> {
-    let rest = value
-        .strip_prefix("http://")
-        .or_else(|| value.strip_prefix("https://"));
-    let host_ok = rest.is_some_and(|rest| {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        !authority.is_empty() && !authority.starts_with(':')
-    });
-    if !host_ok || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(InitError::invalid(
-            name,
-            value,
-            "an absolute URL starting with http:// or https://, such as http://localhost:4317",
-        ));
+/// What an endpoint URL must look like, for error messages.
+pub(crate) const TRACES_EXAMPLE: &str = "http://localhost:4317";
+
+/// Checks that `value` is an absolute `http://` URL with a host and, if it names a port, a
+/// port from 1 to 65535; returns it with the scheme in lower case (`HTTP://h` is `http://h`),
+/// so that a URL the transports would refuse on every export is refused here instead. The
+/// error shows the value with any user-info (`user:password@`) redacted.
+pub(crate) fn normalize(name: &str, value: &str, example: &str) -> Result<String, InitError> {
+    let invalid = |expected: &str| InitError::invalid(name, &redacted(value), expected);
+    let scheme_end = value.find("://").map_or(0, |i| i + 3);
+    let scheme = value[..scheme_end].to_ascii_lowercase();
+    let rest = &value[scheme_end..];
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let well_formed = (scheme == "http://" || scheme == "https://")
+        && !host_port.is_empty()
+        && !host_port.starts_with(':')
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !well_formed {
+        return Err(invalid(&format!(
+            "an absolute URL starting with http:// or https://, such as {example}"
+        )));
+    }
+    if !port_ok(host_port) {
+        return Err(invalid(&format!(
+            "a URL whose port is a number from 1 to 65535, such as {example}"
+        )));
     }
     // No TLS stack is built in yet: say so now rather than fail on every export.
-    if value.starts_with("https://") {
-        return Err(InitError::invalid(
-            name,
-            value,
+    if scheme == "https://" {
+        return Err(invalid(
             "an http:// URL (this build of godtrace has no TLS support)",
         ));
     }
-    Ok(())
+    Ok(format!("{scheme}{rest}"))
+}
+
+/// Whether the port of `host[:port]` (or `[v6][:port]`), if there is one, is 1..=65535.
+fn port_ok(host_port: &str) -> bool {
+    let after_host = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((_, after)) => after,
+            None => return false,
+        },
+        None => host_port.find(':').map_or("", |i| &host_port[i..]),
+    };
+    match after_host.strip_prefix(':') {
+        None => after_host.is_empty(),
+        Some(port) => {
+            port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p != 0)
+        }
+    }
+}
+
+/// The user-info of `url` (`user:password` in `http://user:password@host/`), if any.
+fn userinfo(url: &str) -> Option<&str> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let authority = url[start..].split(['/', '?', '#']).next().unwrap_or("");
+    let info = &authority[..authority.rfind('@')?];
+    (!info.is_empty()).then_some(info)
+}
+
+/// `url` with its user-info replaced by `<redacted>`, for messages: it is a credential.
+pub(crate) fn redacted(url: &str) -> String {
+    scrub(url, url)
+}
+
+/// `message` with every copy of `url`'s user-info, and of its password alone, replaced by
+/// `<redacted>`: transport errors quote the URL they failed on.
+pub(crate) fn scrub(message: &str, url: &str) -> String {
+    let Some(info) = userinfo(url) else {
+        return message.to_owned();
+    };
+    let mut out = message.replace(info, "<redacted>");
+    if let Some((_, password)) = info.split_once(':')
+        && !password.is_empty()
+    {
+        out = out.replace(password, "<redacted>");
+    }
+    out
 }
 
 /// The URL spans are sent to, from a base endpoint: over HTTP `/v1/traces` is appended (after
@@ -57,6 +112,10 @@ mod tests {
         assert_eq!(from_base("http://h:4317", Protocol::Grpc), "http://h:4317");
     }
 
+    fn check(name: &str, value: &str) -> Result<String, InitError> {
+        normalize(name, value, TRACES_EXAMPLE)
+    }
+
     #[test]
     fn urls_need_a_scheme_and_a_host() {
         assert!(check("x", "http://127.0.0.1:4317").is_ok());
@@ -70,5 +129,67 @@ mod tests {
         ] {
             assert!(check("x", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ports_outside_1_to_65535_are_refused_by_name() {
+        for bad in [
+            "http://localhost:70000",
+            "http://localhost:0",
+            "http://localhost:65536/v1/traces",
+            "http://localhost:-1",
+            "http://localhost:+80",
+            "http://localhost:4317x",
+            "http://[::1]:99999",
+            "http://[::1",
+        ] {
+            let err = check("OTEL_EXPORTER_OTLP_ENDPOINT", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("OTEL_EXPORTER_OTLP_ENDPOINT="),
+                "{bad}: {err}"
+            );
+        }
+        let port = check("x", "http://h:0").unwrap_err().to_string();
+        assert!(port.contains("from 1 to 65535"), "{port}");
+        for good in [
+            "http://h:1",
+            "http://h:65535/p",
+            "http://[::1]/",
+            "http://h",
+        ] {
+            assert_eq!(check("x", good).unwrap(), good);
+        }
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_sent_in_lower_case() {
+        assert_eq!(
+            check("x", "HTTP://localhost:4318").unwrap(),
+            "http://localhost:4318"
+        );
+        assert_eq!(check("x", "Http://Host/A").unwrap(), "http://Host/A");
+        assert!(
+            check("x", "HTTPS://h")
+                .unwrap_err()
+                .to_string()
+                .contains("TLS")
+        );
+    }
+
+    #[test]
+    fn user_info_never_appears_in_errors_or_messages() {
+        let url = "https://user:s3cr3t@collector:4318/v1/traces";
+        let err = check("endpoint", url).unwrap_err().to_string();
+        assert!(!err.contains("s3cr3t") && !err.contains("user:"), "{err}");
+        assert!(err.contains("<redacted>@collector:4318"), "{err}");
+        let err = check("endpoint", "http://user:s3cr3t@h:70000").unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        let message = format!("error sending request for url ({url}): refused, s3cr3t");
+        let scrubbed = scrub(&message, url);
+        assert!(!scrubbed.contains("s3cr3t"), "{scrubbed}");
+        assert_eq!(redacted("http://h:1/p@x"), "http://h:1/p@x");
+        assert_eq!(redacted("http://tok@h/"), "http://<redacted>@h/");
     }
 }

@@ -8,7 +8,7 @@
 //! (or none) the caller is on.
 use super::worker::{self, Exporter};
 use crate::InitError;
-use crate::config::BatchSettings;
+use crate::config::{BatchSettings, deadline_after};
 use crate::span::{Finished, Live};
 use crate::stats::Counters;
 use opentelemetry::Context;
@@ -236,7 +236,7 @@ impl SpanProcessor for BatchProcessor {
             state.pushed
         };
         self.shared.wake.notify_one();
-        if self.wait_until(Instant::now() + timeout, |s| s.done >= target) {
+        if self.wait_until(deadline_after(timeout), |s| s.done >= target) {
             Ok(())
         } else {
             Err(OTelSdkError::Timeout(timeout))
@@ -245,7 +245,7 @@ impl SpanProcessor for BatchProcessor {
 
     /// Sends what it can of the queue within `timeout`, then stops the export thread.
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         // The thread stops sending a little before the caller stops waiting, so that it
         // normally gets to count what it could not send and exit in time.
         let worker_deadline = deadline - (timeout / 10).min(Duration::from_millis(100));

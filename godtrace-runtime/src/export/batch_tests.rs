@@ -215,3 +215,43 @@ fn an_exporter_that_cannot_be_built_is_an_init_error() {
         .unwrap_err();
     assert_eq!(err, InitError::Exporter("bad endpoint".into()));
 }
+
+#[test]
+fn durations_past_what_an_instant_holds_never_panic() {
+    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+    let received = Arc::new(AtomicU64::new(0));
+    let settings = BatchSettings {
+        max_queue_size: 100,
+        max_export_batch_size: 50,
+        schedule_delay: Duration::MAX,
+        export_timeout: Duration::MAX,
+    };
+    let options = Options {
+        request_timeout: Duration::MAX,
+        destination: "scripted".into(),
+        resource: Resource::builder_empty().build(),
+    };
+    let exporter_received = received.clone();
+    let processor = BatchProcessor::start(settings, counters, options, move || {
+        Ok(Scripted {
+            mode: Mode::Accept,
+            received: exporter_received,
+        })
+    })
+    .unwrap();
+    for i in 0..10 {
+        processor.on_end(span(i));
+    }
+    let processor = returns(move || {
+        processor.force_flush().unwrap();
+        processor
+    });
+    assert_eq!(
+        get(&received),
+        10,
+        "the export thread is alive and sent them"
+    );
+    processor.on_end(span(11));
+    returns(move || processor.shutdown_with_timeout(Duration::MAX).unwrap());
+    assert_eq!(get(&received), 11);
+}

@@ -15,7 +15,13 @@ pub(crate) fn build(settings: &ExportSettings) -> Result<SpanExporter, String> {
         #[allow(unreachable_patterns)]
         other => return Err(format!("{other:?} is not built into this godtrace")),
     };
-    built.map_err(|e| format!("OTLP exporter for {}: {e}", settings.endpoint))
+    // The message may quote the endpoint: never with its credentials.
+    built.map_err(|e| {
+        crate::config::url::scrub(
+            &format!("OTLP exporter for {}: {e}", settings.endpoint),
+            &settings.endpoint,
+        )
+    })
 }
 
 fn gzip(settings: &ExportSettings) -> Option<opentelemetry_otlp::Compression> {

@@ -5,6 +5,7 @@
 //! inside a telemetry-suppressed context, so it never records spans of its own and never waits
 //! on the application's runtime.
 use super::batch::{Queued, Shared};
+use crate::config::{deadline_after, url};
 use crate::stats::Counters;
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
@@ -26,7 +27,8 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 pub(crate) struct Options {
     /// Bounds each export request (`OTEL_EXPORTER_OTLP_TIMEOUT`).
     pub(crate) request_timeout: Duration,
-    /// Where spans go, for messages.
+    /// Where spans go, for messages (which show it, and errors quoting it, with any
+    /// credentials in it redacted).
     pub(crate) destination: String,
     pub(crate) resource: Resource,
 }
@@ -148,7 +150,7 @@ impl Worker<'_> {
         exporter: &impl Exporter,
     ) -> Instant {
         let settings = self.shared.settings;
-        let mut timer = Instant::now() + settings.schedule_delay;
+        let mut timer = deadline_after(settings.schedule_delay);
         loop {
             let (batch, shutdown) = self.next_batch(&mut timer);
             self.report(false);
@@ -207,7 +209,7 @@ impl Worker<'_> {
             .queue_len
             .store(state.queue.len() as u64, Ordering::Relaxed);
         if state.queue.is_empty() {
-            *timer = Instant::now() + settings.schedule_delay;
+            *timer = deadline_after(settings.schedule_delay);
         }
         (batch, state.shutdown_deadline)
     }
@@ -255,7 +257,8 @@ impl Worker<'_> {
             Err(message) => {
                 Counters::add(&self.counters.failed_spans, n);
                 Counters::add(&self.counters.failed_exports, 1);
-                self.failures.last_error = message;
+                // Transport errors quote the URL, credentials included.
+                self.failures.last_error = url::scrub(&message, &self.options.destination);
             }
         }
     }
@@ -274,7 +277,8 @@ impl Worker<'_> {
         if let Some(new) = self.failures.due(failed, force) {
             eprintln!(
                 "godtrace: could not export {new} spans to {} ({failed} in all): {}",
-                self.options.destination, self.failures.last_error
+                url::redacted(&self.options.destination),
+                self.failures.last_error
             );
         }
     }

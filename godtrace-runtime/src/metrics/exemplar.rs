@@ -6,7 +6,7 @@
 use crate::span::clock::{self, Tick};
 use opentelemetry::trace::{SpanContext, SpanId, TraceId};
 use std::sync::atomic::{AtomicU64, Ordering, fence};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// The trace of one recorded measurement, attached to the histogram bucket it fell into.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,7 +30,9 @@ pub(crate) struct ExemplarSlot {
     trace_lo: AtomicU64,
     span_id: AtomicU64,
     value_bits: AtomicU64,
-    time_ns: AtomicU64,
+    /// The clock reading it was recorded at: made a wall-clock time when read, by the clock
+    /// that times the spans, so an exemplar's time is its span's end.
+    at: AtomicU64,
     /// The clock tick of the last write by a traced call ([`ExemplarSlot::write_at`]).
     tick: AtomicU64,
 }
@@ -48,7 +50,7 @@ impl ExemplarSlot {
             trace_lo: AtomicU64::new(0),
             span_id: AtomicU64::new(0),
             value_bits: AtomicU64::new(0),
-            time_ns: AtomicU64::new(0),
+            at: AtomicU64::new(0),
             tick: AtomicU64::new(0),
         }
     }
@@ -62,11 +64,15 @@ impl ExemplarSlot {
             return;
         }
         self.tick.store(at.raw().max(1), Ordering::Relaxed);
-        self.write(span, value);
+        self.store(span, value, at);
     }
 
     /// Stores `span`'s ids with `value`, now; skipped if another call is writing this slot.
     pub(crate) fn write(&self, span: &SpanContext, value: f64) {
+        self.store(span, value, clock::now());
+    }
+
+    fn store(&self, span: &SpanContext, value: f64, at: Tick) {
         let seq = self.seq.load(Ordering::Relaxed);
         if seq & 1 == 1
             || self
@@ -80,7 +86,6 @@ impl ExemplarSlot {
         let trace = span.trace_id().to_bytes();
         let (hi, lo) = trace.split_at(8);
         let word = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes"));
-        let time_ns = wall_clock_ns();
         self.trace_hi.store(word(hi), Ordering::Relaxed);
         self.trace_lo.store(word(lo), Ordering::Relaxed);
         self.span_id.store(
@@ -88,7 +93,7 @@ impl ExemplarSlot {
             Ordering::Relaxed,
         );
         self.value_bits.store(value.to_bits(), Ordering::Relaxed);
-        self.time_ns.store(time_ns, Ordering::Relaxed);
+        self.at.store(at.raw(), Ordering::Relaxed);
         self.seq.store(seq + 2, Ordering::Release);
     }
 
@@ -107,7 +112,7 @@ impl ExemplarSlot {
             let lo = self.trace_lo.load(Ordering::Relaxed);
             let span_id = self.span_id.load(Ordering::Relaxed);
             let value = f64::from_bits(self.value_bits.load(Ordering::Relaxed));
-            let time_ns = self.time_ns.load(Ordering::Relaxed);
+            let at = self.at.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) != before {
                 continue;
@@ -119,42 +124,18 @@ impl ExemplarSlot {
                 trace_id: TraceId::from_bytes(trace),
                 span_id: SpanId::from_bytes(span_id.to_be_bytes()),
                 value,
-                time: UNIX_EPOCH + Duration::from_nanos(time_ns),
+                time: clock::wall(Tick::from_raw(at)),
             });
         }
         None
     }
 }
 
-/// Now, in nanoseconds since the Unix epoch, to a few milliseconds: exemplar timestamps need
-/// no more, and on Linux the coarse clock costs a fifth of `SystemTime::now`.
-#[cfg(target_os = "linux")]
-fn wall_clock_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME_COARSE exists on Linux.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-    if rc != 0 {
-        return SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-    }
-    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-#[cfg(not(target_os = "linux"))]
-fn wall_clock_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use opentelemetry::trace::{TraceFlags, TraceState};
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn a_written_slot_reads_back() {
@@ -204,5 +185,26 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         slot.write_at(&span(3), 0.5, clock::now());
         assert_eq!(slot.read().unwrap().span_id, SpanId::from(3));
+    }
+
+    #[test]
+    fn a_traced_call_exemplar_is_timed_by_the_clock_of_its_span() {
+        let slot = ExemplarSlot::new();
+        let cx = SpanContext::new(
+            TraceId::from(7u128),
+            SpanId::from(7u64),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
+        let end = clock::now();
+        slot.write_at(&cx, 0.5, end);
+        // The span's end time, by the anchor in use before or after the read.
+        let before = clock::wall(end);
+        let time = slot.read().unwrap().time;
+        assert!(
+            time == before || time == clock::wall(end),
+            "{time:?} vs {before:?}"
+        );
     }
 }

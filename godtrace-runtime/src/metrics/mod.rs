@@ -27,7 +27,7 @@ pub(crate) use config::MetricsSettings;
 pub use exemplar::Exemplar;
 pub use manual::{MetricValue, record_counter, record_histogram};
 pub use runtime::prometheus_addr;
-pub(crate) use runtime::{flush_begin, install, shutdown_begin};
+pub(crate) use runtime::{flush_begin, shutdown_begin, start};
 pub(crate) use site::SiteMetrics;
 pub use snapshot::{CounterPoint, HistogramPoint, MetricData, MetricPoints, MetricsSnapshot};
 

@@ -4,6 +4,7 @@ use super::limits;
 use super::prometheus::Server;
 use super::worker::Worker;
 use crate::InitError;
+use crate::config::deadline_after;
 use opentelemetry::KeyValue;
 use std::net::SocketAddr;
 use std::sync::{Mutex, mpsc};
@@ -62,10 +63,20 @@ impl Pending {
     }
 }
 
-/// Puts the limits in force and starts the configured exporters. `resource` goes with every
-/// OTLP push. Fails, starting nothing, if the Prometheus address cannot be bound.
-pub(crate) fn install(settings: MetricsSettings, resource: Vec<KeyValue>) -> Result<(), InitError> {
-    limits::set(settings.limits);
+/// Exporters `init` has started but not yet put in service: nothing global has changed until
+/// [`Started::publish`], so an `init` that fails later stops them and leaves no trace.
+#[must_use = "started exporters are either published or stopped"]
+pub(crate) struct Started {
+    running: Running,
+    limits: limits::Limits,
+}
+
+/// Starts the configured exporters. `resource` goes with every OTLP push. Fails, leaving
+/// nothing running, if the Prometheus address cannot be bound or the push cannot start.
+pub(crate) fn start(
+    settings: MetricsSettings,
+    resource: Vec<KeyValue>,
+) -> Result<Started, InitError> {
     let prometheus = match &settings.prometheus {
         Some(addr) => Some(Server::start(addr.as_str()).map_err(|e| {
             InitError::Exporter(format!("could not serve Prometheus metrics on {addr}: {e}"))
@@ -74,7 +85,18 @@ pub(crate) fn install(settings: MetricsSettings, resource: Vec<KeyValue>) -> Res
     };
     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     let otlp = match settings.otlp {
-        Some(target) => Some(Pusher::start(target, resource, settings.interval)?),
+        Some(target) => match Pusher::start(target, resource, settings.interval) {
+            Ok(pusher) => Some(pusher),
+            Err(e) => {
+                stop_begin(Running {
+                    prometheus,
+                    otlp: None,
+                    bound: settings.bound,
+                })
+                .wait();
+                return Err(e);
+            }
+        },
         None => None,
     };
     #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
@@ -83,19 +105,35 @@ pub(crate) fn install(settings: MetricsSettings, resource: Vec<KeyValue>) -> Res
         let _ = (resource, settings.otlp, settings.interval);
         None
     };
-    let running = Running {
-        prometheus,
-        otlp,
-        bound: settings.bound,
-    };
-    let previous = RUNNING
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .replace(running);
-    if let Some(previous) = previous {
-        stop_begin(previous).wait();
+    Ok(Started {
+        running: Running {
+            prometheus,
+            otlp,
+            bound: settings.bound,
+        },
+        limits: settings.limits,
+    })
+}
+
+impl Started {
+    /// Puts the limits in force and makes these the exporters that flush, shutdown and
+    /// [`prometheus_addr`] see.
+    pub(crate) fn publish(self) {
+        limits::set(self.limits);
+        let previous = RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(self.running);
+        if let Some(previous) = previous {
+            stop_begin(previous).wait();
+        }
     }
-    Ok(())
+
+    /// Stops the exporters (an `init` that failed after starting them), joining their threads
+    /// within the flush bound.
+    pub(crate) fn stop(self) {
+        stop_begin(self.running).wait();
+    }
 }
 
 /// Starts an OTLP push now, if configured; wait on the result for it to be sent.
@@ -105,7 +143,7 @@ pub(crate) fn flush_begin() -> Pending {
         return Pending::none();
     };
     Pending {
-        deadline: Instant::now() + running.bound,
+        deadline: deadline_after(running.bound),
         acks: running.otlp.iter().map(Pusher::flush_begin).collect(),
         workers: Vec::new(),
     }
@@ -129,7 +167,7 @@ fn stop_begin(running: Running) -> Pending {
         workers.extend(pusher.stop_begin());
     }
     Pending {
-        deadline: Instant::now() + running.bound,
+        deadline: deadline_after(running.bound),
         acks: Vec::new(),
         workers,
     }

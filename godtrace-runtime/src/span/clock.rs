@@ -3,14 +3,20 @@
 //! span is exported). A traced call reads the counter twice in all: the same two readings
 //! serve its histogram and its span's start and end.
 use quanta::Clock;
-use std::sync::LazyLock;
-use std::time::SystemTime;
+use std::sync::{LazyLock, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
 
 /// The one calibrated clock every reading comes from and is scaled by.
 static CLOCK: LazyLock<Clock> = LazyLock::new(Clock::new);
 
-/// The same moment on both clocks, read once.
-static ANCHOR: LazyLock<(u64, SystemTime)> = LazyLock::new(|| (CLOCK.raw(), SystemTime::now()));
+/// The same moment on both clocks, read again once a reading is `REANCHOR_AFTER` past it.
+static ANCHOR: AnchorCell = AnchorCell::new(REANCHOR_AFTER);
+
+/// How long one anchor serves: the counter drifts from the system clock (which NTP keeps
+/// right, and which may be stepped) by up to a few hundred parts per million, so a span is
+/// placed on the wall clock within a few milliseconds however long the process has run. A
+/// re-anchor costs one `SystemTime::now`, once per period, on whichever thread converts.
+const REANCHOR_AFTER: Duration = Duration::from_secs(10);
 
 /// One raw reading of the clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,14 +45,76 @@ pub(crate) fn nanos_between(start: Tick, end: Tick) -> u64 {
     CLOCK.delta_as_nanos(start.0, end.0)
 }
 
-/// The wall-clock time of `at`. Drift against the system clock is that of the TSC against
-/// NTP over the life of the process (parts per million), well below what a trace view shows.
+/// The wall-clock time of `at`, by the current anchor.
 pub(crate) fn wall(at: Tick) -> SystemTime {
-    let (anchor, system) = *ANCHOR;
-    if at.0 >= anchor {
-        system + std::time::Duration::from_nanos(CLOCK.delta_as_nanos(anchor, at.0))
-    } else {
-        system - std::time::Duration::from_nanos(CLOCK.delta_as_nanos(at.0, anchor))
+    ANCHOR.anchor_for(at.0).wall_of(at.0)
+}
+
+/// The wall-clock times of `start` and `end`, by one anchor: a re-anchor in between never
+/// puts the end before the start.
+pub(crate) fn wall_span(start: Tick, end: Tick) -> (SystemTime, SystemTime) {
+    let anchor = ANCHOR.anchor_for(start.0.max(end.0));
+    (anchor.wall_of(start.0), anchor.wall_of(end.0))
+}
+
+/// A counter reading and the wall-clock time at that moment.
+#[derive(Clone, Copy, Debug)]
+struct Anchor {
+    tick: u64,
+    system: SystemTime,
+}
+
+impl Anchor {
+    fn now() -> Anchor {
+        Anchor {
+            tick: CLOCK.raw(),
+            system: SystemTime::now(),
+        }
+    }
+
+    fn wall_of(self, at: u64) -> SystemTime {
+        if at >= self.tick {
+            self.system + Duration::from_nanos(CLOCK.delta_as_nanos(self.tick, at))
+        } else {
+            self.system - Duration::from_nanos(CLOCK.delta_as_nanos(at, self.tick))
+        }
+    }
+}
+
+/// The anchor in use, replaced by a fresh one when a reading is more than `max_age` past it.
+struct AnchorCell {
+    anchor: RwLock<Option<Anchor>>,
+    max_age: Duration,
+}
+
+impl AnchorCell {
+    const fn new(max_age: Duration) -> AnchorCell {
+        AnchorCell {
+            anchor: RwLock::new(None),
+            max_age,
+        }
+    }
+
+    /// The anchor to convert `latest` (and earlier readings) with.
+    fn anchor_for(&self, latest: u64) -> Anchor {
+        let current = *self.anchor.read().unwrap_or_else(PoisonError::into_inner);
+        match current {
+            Some(anchor) if self.serves(anchor, latest) => anchor,
+            _ => {
+                let mut slot = self.anchor.write().unwrap_or_else(PoisonError::into_inner);
+                // Another thread may have just replaced it: every caller then uses that one.
+                match *slot {
+                    Some(anchor) if self.serves(anchor, latest) => anchor,
+                    _ => *slot.insert(Anchor::now()),
+                }
+            }
+        }
+    }
+
+    /// Whether `anchor` is recent enough for a reading at `latest`.
+    fn serves(&self, anchor: Anchor, latest: u64) -> bool {
+        latest <= anchor.tick
+            || CLOCK.delta_as_nanos(anchor.tick, latest) <= self.max_age.as_nanos() as u64
     }
 }
 
@@ -65,6 +133,42 @@ mod tests {
             at + slack >= before && at <= after + slack,
             "{at:?} not in {before:?}..{after:?}"
         );
+    }
+
+    #[test]
+    fn a_stale_anchor_is_replaced_and_a_fresh_one_kept() {
+        let hour = Duration::from_secs(3600);
+        // An anchor an hour off the system clock, as drift would make one over a long uptime.
+        let drifted = || Anchor {
+            tick: CLOCK.raw(),
+            system: SystemTime::now() - hour,
+        };
+        let kept = AnchorCell::new(hour);
+        *kept.anchor.write().unwrap() = Some(drifted());
+        let at = wall(now());
+        let by_kept = kept.anchor_for(now().0).wall_of(now().0);
+        assert!(
+            by_kept + hour / 2 < at,
+            "a fresh anchor serves until it is stale"
+        );
+
+        let stale = AnchorCell::new(Duration::ZERO);
+        let injected = drifted();
+        *stale.anchor.write().unwrap() = Some(injected);
+        // Any reading past the anchor is stale with a zero period.
+        let mut later = now();
+        while CLOCK.delta_as_nanos(injected.tick, later.0) == 0 {
+            later = now();
+        }
+        let before = SystemTime::now();
+        let converted = stale.anchor_for(later.0).wall_of(later.0);
+        let slack = Duration::from_millis(5);
+        assert!(
+            converted + slack >= before && converted <= SystemTime::now() + slack,
+            "re-anchored on the system clock: {converted:?} vs {before:?}"
+        );
+        let replaced = stale.anchor.read().unwrap().unwrap();
+        assert!(replaced.tick > injected.tick);
     }
 
     #[test]

@@ -279,14 +279,15 @@ impl Finished {
         let mut span_events = SpanEvents::default();
         span_events.events = events;
         span_events.dropped_count = dropped_events;
+        let (start_time, end_time) = clock::wall_span(start, end);
         let data = SpanData {
             span_context,
             parent_span_id: live.parent_span_id,
             parent_span_is_remote: live.parent_is_remote,
             span_kind: SpanKind::Internal,
             name,
-            start_time: clock::wall(start),
-            end_time: clock::wall(end),
+            start_time,
+            end_time,
             attributes,
             dropped_attributes_count: dropped_attributes,
             events: span_events,

@@ -31,14 +31,7 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
     };
     let millis = |name: &str| -> Result<Option<Duration>, InitError> {
         let Some(v) = get(name)? else { return Ok(None) };
-        match v.parse::<u64>() {
-            Ok(ms) if ms > 0 => Ok(Some(Duration::from_millis(ms))),
-            _ => Err(InitError::invalid(
-                name,
-                v,
-                "a whole number of milliseconds greater than 0",
-            )),
-        }
+        crate::config::parse_millis(name, v).map(Some)
     };
     let mut layer = EnvLayer::default();
     if let Some(v) = get("GODTRACE_PROMETHEUS_LISTEN")? {
@@ -64,8 +57,10 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
         layer.exporters = Some((otlp, prometheus));
     }
     if let Some(v) = get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")? {
-        super::resolve::check_url("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", v)?;
-        layer.otlp_endpoint = Some(v.to_owned());
+        layer.otlp_endpoint = Some(super::resolve::check_url(
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            v,
+        )?);
     }
     if let Some(v) = get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")? {
         layer.otlp_protocol = Some(match v {

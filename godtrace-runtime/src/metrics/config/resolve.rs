@@ -2,7 +2,7 @@
 use super::env::EnvLayer;
 use super::{DEFAULT_INTERVAL, DEFAULT_PROMETHEUS_LISTEN, MetricsConfig};
 use crate::InitError;
-use crate::config::{Compression, ExportSettings, Protocol};
+use crate::config::{Compression, ExportSettings, Protocol, bounded_duration};
 use crate::metrics::limits::Limits;
 use std::time::Duration;
 
@@ -51,26 +51,18 @@ pub(crate) fn resolve(
         }
         (None, None) => None,
     };
-    if let Some(url) = &code.otlp_endpoint {
-        check_url("otlp_endpoint", url)?;
-    }
-    let interval = code
-        .export_interval
-        .or(env.interval)
-        .unwrap_or(DEFAULT_INTERVAL);
-    if interval.is_zero() {
-        return Err(InitError::invalid(
-            "export_interval",
-            "0s",
-            "a duration greater than 0",
-        ));
-    }
-    if code.export_timeout.is_some_and(|t| t.is_zero()) {
-        return Err(InitError::invalid(
-            "export_timeout",
-            "0s",
-            "a duration greater than 0",
-        ));
+    let code_endpoint = code
+        .otlp_endpoint
+        .as_deref()
+        .map(|url| check_url("otlp_endpoint", url))
+        .transpose()?;
+    // The environment's values were checked, with their own names, as they were read.
+    let interval = match code.export_interval {
+        Some(interval) => bounded_duration(interval, "export_interval")?,
+        None => env.interval.unwrap_or(DEFAULT_INTERVAL),
+    };
+    if let Some(timeout) = code.export_timeout {
+        bounded_duration(timeout, "export_timeout")?;
     }
     let otlp_on = code.otlp.unwrap_or_else(|| match env.exporters {
         Some((otlp, _)) => otlp,
@@ -83,7 +75,7 @@ pub(crate) fn resolve(
         }
     });
     let otlp = if otlp_on {
-        Some(target(code, env, traces, bound)?)
+        Some(target(code, code_endpoint, env, traces, bound)?)
     } else {
         None
     };
@@ -96,8 +88,10 @@ pub(crate) fn resolve(
     })
 }
 
+/// `code_endpoint` is `code`'s endpoint, checked and normalised.
 fn target(
     code: &MetricsConfig,
+    code_endpoint: Option<String>,
     env: &EnvLayer,
     traces: Option<&ExportSettings>,
     bound: Duration,
@@ -120,8 +114,9 @@ fn target(
             "a protocol built into this godtrace (features otlp-grpc, otlp-http)",
         ));
     }
-    let endpoint = match (&code.otlp_endpoint, &env.otlp_endpoint, traces) {
-        (Some(url), _, _) | (None, Some(url), _) => url.clone(),
+    let endpoint = match (code_endpoint, &env.otlp_endpoint, traces) {
+        (Some(url), _, _) => url,
+        (None, Some(url), _) => url.clone(),
         (None, None, Some(t)) => metrics_url(&t.endpoint, t.protocol, protocol),
         (None, None, None) => match protocol {
             Protocol::Grpc => "http://localhost:4317".to_owned(),
@@ -162,21 +157,10 @@ fn metrics_url(traces_url: &str, traces_protocol: Protocol, protocol: Protocol) 
     }
 }
 
-/// An `http://` URL with a host (no TLS stack is built in).
-pub(crate) fn check_url(name: &str, value: &str) -> Result<(), InitError> {
-    let authority = value
-        .strip_prefix("http://")
-        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
-    match authority {
-        Some(a) if !a.is_empty() && !a.starts_with(':') && !value.contains(char::is_whitespace) => {
-            Ok(())
-        }
-        _ => Err(InitError::invalid(
-            name,
-            value,
-            "an absolute http:// URL with a host, such as http://localhost:4318/v1/metrics",
-        )),
-    }
+/// An `http://` URL with a host and a valid port (no TLS stack is built in), with its scheme
+/// in lower case.
+pub(crate) fn check_url(name: &str, value: &str) -> Result<String, InitError> {
+    crate::config::url::normalize(name, value, "http://localhost:4318/v1/metrics")
 }
 
 /// `host:port` or `[v6]:port`, with a numeric port.

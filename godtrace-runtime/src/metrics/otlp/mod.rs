@@ -8,6 +8,7 @@ use super::config::Target;
 use super::registry::registry;
 use super::worker::Worker;
 use crate::InitError;
+use crate::config::{deadline_after, url};
 use opentelemetry::{Context, KeyValue};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
@@ -85,10 +86,8 @@ fn run(
     let mut client = match client {
         Ok(c) => c,
         Err(e) => {
-            let _ = ready.send(Err(format!(
-                "OTLP metrics exporter for {}: {e}",
-                target.endpoint
-            )));
+            let message = format!("OTLP metrics exporter for {}: {e}", target.endpoint);
+            let _ = ready.send(Err(url::scrub(&message, &target.endpoint)));
             return;
         }
     };
@@ -111,21 +110,23 @@ fn run(
             Err(e) => {
                 // Once per run of failures, not once per interval.
                 if !failing {
-                    eprintln!(
+                    // Transport errors quote the URL: never with its credentials.
+                    let message = format!(
                         "godtrace: metrics export to {} failed: {e}",
                         target.endpoint
                     );
+                    eprintln!("{}", url::scrub(&message, &target.endpoint));
                 }
                 failing = true;
             }
         }
     };
-    let mut next = Instant::now() + interval;
+    let mut next = deadline_after(interval);
     loop {
         match commands.recv_timeout(next.saturating_duration_since(Instant::now())) {
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 push(&mut client);
-                next = Instant::now() + interval;
+                next = deadline_after(interval);
             }
             Ok(Command::Flush(ack)) => {
                 push(&mut client);

@@ -185,3 +185,36 @@ fn metrics_url_across_transports() {
         "http://c:4318/base/v1/metrics"
     );
 }
+
+#[test]
+fn intervals_and_timeouts_past_an_hour_are_rejected_by_name() {
+    let name_of = |c: MetricsConfig, env: &[(&str, &str)]| match c
+        .resolve(Some(&vars(env)), None, B)
+        .unwrap_err()
+    {
+        InitError::InvalidValue { name, expected, .. } => {
+            assert!(expected.contains("1 hour"), "{name}: {expected}");
+            name
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        name_of(MetricsConfig::new().export_interval(Duration::MAX), &[]),
+        "export_interval"
+    );
+    assert_eq!(
+        name_of(MetricsConfig::new().export_timeout(Duration::MAX), &[]),
+        "export_timeout"
+    );
+    for var in ["OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT"] {
+        assert_eq!(
+            name_of(MetricsConfig::new(), &[(var, "18446744073709551615")]),
+            var
+        );
+    }
+    let hour = MetricsConfig::new().export_interval(Duration::from_secs(3600));
+    assert_eq!(
+        hour.resolve(None, None, B).unwrap().interval,
+        Duration::from_secs(3600)
+    );
+}

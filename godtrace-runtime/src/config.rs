@@ -16,6 +16,7 @@ pub(crate) use env::parse_millis;
 pub(crate) use settings::{
     BatchSettings, ExportSettings, MAX_DURATION, Settings, bounded_duration,
 };
+pub(crate) use url::redacted as redacted_url;
 
 /// The instant `timeout` from now. A span of time past what [`Instant`] can hold (a setting
 /// that slipped past the bounds `init` checks) waits a day instead of panicking: a panic here
@@ -82,11 +83,37 @@ pub enum Propagator {
 /// let config = godtrace_runtime::Config::from_env().service_name("wallet-scanner");
 /// # let _ = config;
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Config {
     pub(crate) code: Layer,
     env: Option<Vec<(String, EnvValue)>>,
     pub(crate) metrics: crate::metrics::MetricsConfig,
+}
+
+/// Header values and the user-info of endpoints are credentials, and a `Config` is often
+/// logged: they are shown as `<redacted>`, and of the environment only the variable names.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut code = self.code.clone();
+        for (_, value) in &mut code.headers {
+            *value = "<redacted>".to_owned();
+        }
+        for endpoint in [&mut code.endpoint, &mut code.traces_endpoint]
+            .into_iter()
+            .flatten()
+        {
+            *endpoint = url::redacted(endpoint);
+        }
+        let env: Option<Vec<&str>> = self
+            .env
+            .as_ref()
+            .map(|vars| vars.iter().map(|(name, _)| name.as_str()).collect());
+        f.debug_struct("Config")
+            .field("code", &code)
+            .field("env_variables", &env)
+            .field("metrics", &self.metrics)
+            .finish()
+    }
 }
 
 /// One environment variable's value, or the lossy text of a value that is not UTF-8.
@@ -360,5 +387,33 @@ impl Config {
             settings.export.as_ref(),
             settings.batch.export_timeout,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+    use crate::MetricsConfig;
+
+    /// A logged `Config` shows which settings are there, never a credential.
+    #[test]
+    fn debug_output_shows_no_credential() {
+        let config = Config::new("svc")
+            .endpoint("https://user:hunter2@collector:4318")
+            .header("authorization", "Bearer s3cr3t-token")
+            .with_env_vars([("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=env-s3cr3t")])
+            .metrics(MetricsConfig::new().otlp_endpoint("http://m:pw-metrics@collector:4318"));
+        let shown = format!("{config:?} {config:#?}");
+        for secret in ["hunter2", "s3cr3t-token", "env-s3cr3t", "pw-metrics"] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+        for kept in [
+            "authorization",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "collector:4318",
+            "svc",
+        ] {
+            assert!(shown.contains(kept), "{kept} missing from {shown}");
+        }
     }
 }

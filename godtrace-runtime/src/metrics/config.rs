@@ -39,7 +39,7 @@ pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// );
 /// # let _ = config;
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MetricsConfig {
     pub(crate) prometheus_listen: Option<String>,
     pub(crate) otlp: Option<bool>,
@@ -50,6 +50,29 @@ pub struct MetricsConfig {
     pub(crate) cardinality_limit: Option<usize>,
     pub(crate) per_metric_limits: Vec<(String, usize)>,
     pub(crate) buckets: Vec<(String, Vec<f64>)>,
+}
+
+/// The endpoint's user-info is a credential: shown as `<redacted>`.
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("prometheus_listen", &self.prometheus_listen)
+            .field("otlp", &self.otlp)
+            .field(
+                "otlp_endpoint",
+                &self
+                    .otlp_endpoint
+                    .as_deref()
+                    .map(crate::config::redacted_url),
+            )
+            .field("otlp_protocol", &self.otlp_protocol)
+            .field("export_interval", &self.export_interval)
+            .field("export_timeout", &self.export_timeout)
+            .field("cardinality_limit", &self.cardinality_limit)
+            .field("per_metric_limits", &self.per_metric_limits)
+            .field("buckets", &self.buckets)
+            .finish()
+    }
 }
 
 impl MetricsConfig {

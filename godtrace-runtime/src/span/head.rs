@@ -70,49 +70,55 @@ pub(super) fn decide(rule: Rule, explicit: Option<&Context>) -> Head {
     };
     let sampler = provider::sampler();
     let ratio = rule.sample_rate.unwrap_or(sampler.ratio);
-    let Some(parent) = parent else {
-        // The rule reads the low half only: the high half is drawn for kept traces.
-        let low = next_random();
-        if !keeps_low_half(low, ratio) {
-            // A new trace sampled out: a thread-local mark (far cheaper than attaching a
-            // context) keeps its children from starting traces of their own, and is all its
-            // ids are made of.
-            return Head::NotSampled {
-                // An explicit parent without a span still carries the request's baggage.
-                carry: explicit.cloned(),
-                sampled_out_root: low,
-            };
+    let (keep, trace_id) = match &parent {
+        Some(p) if sampler.parent_based => (p.is_sampled(), p.trace_id()),
+        Some(p) => (should_sample_root(p.trace_id(), ratio), p.trace_id()),
+        None => {
+            // The rule reads the low half only: the high half is drawn for kept traces.
+            let low = next_random();
+            if !keeps_low_half(low, ratio) {
+                // A new trace sampled out: a thread-local mark (far cheaper than attaching a
+                // context) keeps its children from starting traces of their own, and is all
+                // its ids are made of. An explicit parent without a span still carries the
+                // request's baggage.
+                return Head::NotSampled {
+                    carry: explicit.cloned(),
+                    sampled_out_root: low,
+                };
+            }
+            let high = next_random();
+            (
+                true,
+                TraceId::from(u128::from(high) << 64 | u128::from(low)),
+            )
         }
-        let trace_id = TraceId::from(u128::from(next_random()) << 64 | u128::from(low));
-        let flags = TraceFlags::SAMPLED | RANDOM;
-        let span_context =
-            SpanContext::new(trace_id, fresh_span_id(), flags, false, TraceState::NONE);
-        return Head::Sampled {
-            span_context,
-            parent: None,
-        };
-    };
-    let keep = if sampler.parent_based {
-        parent.is_sampled()
-    } else {
-        should_sample_root(parent.trace_id(), ratio)
     };
     if keep {
-        let span_context = child_of(&parent, TraceFlags::SAMPLED);
+        let span_context = match &parent {
+            Some(p) => child_of(p, TraceFlags::SAMPLED),
+            None => SpanContext::new(
+                trace_id,
+                fresh_span_id(),
+                TraceFlags::SAMPLED | RANDOM,
+                false,
+                TraceState::NONE,
+            ),
+        };
         return Head::Sampled {
             span_context,
-            parent: Some(parent),
+            parent,
         };
     }
-    let carry = match explicit {
-        Some(cx) => Some(unrecorded_under(cx, &parent)),
+    let carry = match (explicit, &parent) {
+        (Some(cx), Some(p)) => Some(unrecorded_under(cx, p)),
         // A parent from another process, made current by the caller: outgoing requests must
         // not name it with flags this call changed (see `unrecorded_under`).
-        None if parent.is_remote() => Some(unrecorded_under(&current::context(), &parent)),
+        (None, Some(p)) if p.is_remote() => Some(unrecorded_under(&current::context(), p)),
         // The caller's context is current while a sync body runs; a future may run later
         // elsewhere, so it takes a handle along.
-        None if rule.carries_parent => Some(current::context()),
-        None => None,
+        (None, Some(_)) if rule.carries_parent => Some(current::context()),
+        // (A new trace is kept or has returned above.)
+        (_, None) | (None, Some(_)) => None,
     };
     Head::NotSampled {
         carry,

@@ -41,56 +41,63 @@
 //!
 //! # Untrusted input
 //! Headers come from the network, so extraction never panics and never fails. The rules
-//! follow [W3C Trace Context Level 2](https://www.w3.org/TR/trace-context-2/), cited by section
-//! title:
+//! follow [W3C Trace Context Level 2](https://www.w3.org/TR/trace-context-2/), cited by
+//! section title:
 //!
-//! - A `traceparent` that is not exactly what *Traceparent Header* allows is ignored and the request starts a
-//!   **new root** trace, without its `tracestate` (*Tracestate Header*: "If the vendor failed to
-//!   parse traceparent, it MUST NOT attempt to parse tracestate"; *Processing Model*, "A
-//!   traceparent is Received", step 2). Rejected are, among
-//!   others: a wrong length, non-hex or upper-case hex digits, an all-zero trace id or parent
-//!   id, version `ff`, version `00` with extra fields, several `traceparent` headers, bytes
-//!   that are not visible ASCII. A later version with extra fields is read by its first four
-//!   fields (*Versioning of traceparent*).
+//! - A `traceparent` that is not exactly what *Traceparent Header* allows is ignored and
+//!   the request starts a **new root** trace, without its `tracestate` (*Tracestate
+//!   Header*: "If the vendor failed to parse traceparent, it MUST NOT attempt to parse
+//!   tracestate"; *Processing Model*, "A traceparent is Received", step 2). Rejected are,
+//!   among others: a wrong length, non-hex or upper-case hex digits, an all-zero trace id
+//!   or parent id, version `ff`, version `00` with extra fields, several `traceparent`
+//!   headers, bytes that are not visible ASCII. A later version with extra fields is read
+//!   by its first four fields (*Versioning of traceparent*).
 //! - A `tracestate` that is not a valid list is **dropped as a whole, and the trace
-//!   continues** under the valid `traceparent` (*Tracestate Header*: "failure to parse tracestate MUST
-//!   NOT affect the parsing of traceparent"; *Processing Model* step 3: "the vendor MAY
-//!   discard the entire header"): more than 32 members (*list*), an invalid key (*Key*) or value (*Value*), a member without `=`, longer than [`MAX_TRACESTATE_LEN`] bytes in all, or
-//!   not text. The whole header rather than the bad members, because a list that breaks the
-//!   grammar may be cut or joined anywhere: what looks like a good member beside a bad one
-//!   is not known to be what its vendor wrote.
-//! - Of members with the same key, the first is kept and the later ones dropped (*Mutating the
-//!   tracestate Field*: vendors "MAY also discard duplicate keys"); the rest of
-//!   the list and the trace are kept.
+//!   continues** under the valid `traceparent` (*Tracestate Header*: "failure to parse
+//!   tracestate MUST NOT affect the parsing of traceparent"; *Processing Model* step 3:
+//!   "the vendor MAY discard the entire header"): more than 32 members (*list*), an invalid
+//!   key (*Key*) or value (*Value*), a member without `=`, longer than
+//!   [`MAX_TRACESTATE_LEN`] bytes in all, or not text. The whole header rather than the bad
+//!   members, because a list that breaks the grammar may be cut or joined anywhere: what
+//!   looks like a good member beside a bad one is not known to be what its vendor wrote.
+//! - Of members with the same key, the first is kept and the later ones dropped (*Mutating
+//!   the tracestate Field*: vendors "MAY also discard duplicate keys"); the rest of the
+//!   list and the trace are kept.
 //! - Keys follow the Level 2 grammar (*Key*): `(lcalpha / DIGIT) 0*255(keychar)`, where
-//!   `keychar` is `lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`, so `foo@`, `foo@@bar` and
-//!   `foo@bar@baz` are valid keys.
+//!   `keychar` is `lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`, so `foo@`, `foo@@bar`
+//!   and `foo@bar@baz` are valid keys.
 //!
 //! Each rejection, of a `traceparent` or of (part of) a `tracestate`, is counted in
 //! [`Stats::contexts_rejected`](crate::Stats::contexts_rejected). A `baggage` header longer
 //! than [`MAX_BAGGAGE_LEN`] bytes is dropped and counted in
-//! [`Stats::baggage_rejected`](crate::Stats::baggage_rejected); malformed baggage entries are
-//! skipped. Baggage is independent of the trace context: a rejected `traceparent` keeps the
-//! request's valid baggage.
+//! [`Stats::baggage_rejected`](crate::Stats::baggage_rejected); malformed baggage entries
+//! are skipped. Baggage is independent of the trace context: a rejected `traceparent` keeps
+//! the request's valid baggage.
 //!
 //! # Trace flags
 //! The `sampled` (`0x01`) and `random` (`0x02`) flags are read and written; other bits are
 //! written as zero (*Other Flags*). An incoming random flag, set or unset, goes out
-//! unchanged on every `traceparent` of the same trace; new traces set it (*Random Trace ID Flag*). A traced call that is not recorded under a parent from another process
-//! propagates a span id of its own with its decision in the `sampled` flag, as *Mutating the
-//! traceparent Field* allows the flag to change only with a new `parent-id`.
+//! unchanged on every `traceparent` of the same trace; new traces set it (*Random Trace ID
+//! Flag*). A traced call that is not recorded under a parent from another process
+//! propagates a span id of its own with its decision in the `sampled` flag, as *Mutating
+//! the traceparent Field* allows the flag to change only with a new `parent-id`.
+//!
+//! Under a root godtrace sampled out, [`inject`] writes that root's own trace id and span
+//! id, not sampled, so that downstream drops the trace too: the same for every call under
+//! that root, different for every root (*trace-id*: "SHOULD be globally unique").
 //!
 //! # How a trace state travels
 //! The members travel in OpenTelemetry's [`TraceState`], inside the span context: a span's
 //! children copy it, OpenTelemetry code sees it, and the exporter sends it with each span.
-//! That type refuses some keys the specification allows (opentelemetry 0.33 takes at most 13
-//! characters after an `@`, and only one `@`), so when it cannot hold every member, the
+//! That type refuses some keys the specification allows (opentelemetry 0.33 takes at most
+//! 13 characters after an `@`, and only one `@`), so when it cannot hold every member, the
 //! span context holds the members it accepts and the extracted [`Context`] also holds the
 //! whole list as godtrace received it. [`inject_context`] writes that whole list for any
-//! span context of the same trace whose trace state is still the one it was made with (so
-//! a trace state that OpenTelemetry code changed goes out as changed). Everything derived
-//! from the extracted context (a traced call under it, its children, [`crate::current_context`])
-//! keeps the whole list; exported spans show the part OpenTelemetry holds.
+//! span context of the same trace whose trace state is still the one it was made with (so a
+//! trace state that OpenTelemetry code changed goes out as changed). Everything derived
+//! from the extracted context (a traced call under it, its children,
+//! [`crate::current_context`]) keeps the whole list; exported spans show the part
+//! OpenTelemetry holds.
 //!
 //! These functions always speak W3C Trace Context and Baggage, whatever `OTEL_PROPAGATORS`
 //! says; that setting chooses the global propagator [`crate::init`] installs for other

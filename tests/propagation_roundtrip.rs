@@ -526,3 +526,22 @@ fn a_whole_tracestate_survives_an_unsampled_hop_and_a_manual_span() {
     assert_eq!(sent["tracestate"], state);
     assert!(sent["traceparent"].contains(TID));
 }
+
+#[traced(operation = "dropped.handler", parent = &parent, sample_rate = 0.0)]
+fn dropped_handler(parent: Context) -> HashMap<String, String> {
+    nested_call()
+}
+
+#[test]
+fn a_request_without_traceparent_sampled_out_sends_its_decision_and_baggage_on() {
+    let c = testing::capture();
+    let incoming = HashMap::from([("baggage".to_string(), "tenant=acme".to_string())]);
+    let first = dropped_handler(propagation::extract_map(&incoming));
+    let second = dropped_handler(propagation::extract_map(&incoming));
+    assert_eq!(first["baggage"], "tenant=acme");
+    let (_, trace, _, flags) = fields(&first["traceparent"]);
+    assert_eq!(flags, "02", "not sampled: downstream drops it too");
+    let (_, other_trace, _, _) = fields(&second["traceparent"]);
+    assert_ne!(trace, other_trace, "two requests, two traces");
+    assert!(c.spans().is_empty(), "{:?}", c.spans());
+}

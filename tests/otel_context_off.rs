@@ -74,7 +74,7 @@ fn spans_nest_and_propagate_without_otel_context_and_allocate_nothing() {
     assert_eq!(seen.context_span_id, span_id);
     assert_eq!(
         seen.traceparent.as_deref(),
-        Some(format!("00-{trace_id}-{span_id}-01").as_str())
+        Some(format!("00-{trace_id}-{span_id}-03").as_str())
     );
 
     // Warm up (thread-locals, the queue's buffer), then count.

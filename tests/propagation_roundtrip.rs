@@ -79,7 +79,7 @@ fn inject_writes_the_current_span_and_extract_reads_it_back() {
     propagation::inject_map(&mut map);
     let tp = &map["traceparent"];
     let (trace_id, span_id) = (godtrace::trace_id().unwrap(), godtrace::span_id().unwrap());
-    assert_eq!(tp, &format!("00-{trace_id}-{span_id}-01"));
+    assert_eq!(tp, &format!("00-{trace_id}-{span_id}-03"));
     drop(span);
 
     let cx = propagation::extract_map(&map);
@@ -251,4 +251,297 @@ fn interoperates_with_the_opentelemetry_sdk_propagators() {
     assert_eq!(via_trait["traceparent"], ours["traceparent"]);
     let fields: Vec<&str> = w3c.fields().collect();
     assert_eq!(fields, ["traceparent", "tracestate", "baggage"]);
+}
+
+// --- W3C Trace Context Level 2: extract → traced call → inject, header by header ---
+
+const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SID: &str = "00f067aa0ba902b7";
+
+/// The headers of an outgoing call made from a traced handler under `parent`, and from a
+/// traced call nested in it (both must carry the same trace state and flags).
+#[traced(operation = "server.forward", parent = &parent)]
+fn forward(parent: Context) -> [HashMap<String, String>; 2] {
+    let mut outgoing = HashMap::new();
+    propagation::inject_map(&mut outgoing);
+    [outgoing, nested_call()]
+}
+
+#[traced(operation = "server.nested_call")]
+fn nested_call() -> HashMap<String, String> {
+    let mut outgoing = HashMap::new();
+    propagation::inject_map(&mut outgoing);
+    outgoing
+}
+
+/// Sends `traceparent` (and `tracestate`) through a traced handler; the headers it sends on.
+fn through_handler(traceparent: &str, tracestate: Option<&str>) -> [HashMap<String, String>; 2] {
+    let mut incoming = HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
+    if let Some(state) = tracestate {
+        incoming.insert("tracestate".to_string(), state.to_string());
+    }
+    forward(propagation::extract_map(&incoming))
+}
+
+/// `(version, trace id, parent id, flags)` of a `traceparent`.
+fn fields(traceparent: &str) -> (String, String, String, String) {
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{traceparent}");
+    (
+        parts[0].into(),
+        parts[1].into(),
+        parts[2].into(),
+        parts[3].into(),
+    )
+}
+
+#[traced(operation = "dropped.request", sample_rate = 0.0)]
+fn dropped_request() -> (String, String, Option<String>, Option<String>, Context) {
+    let mut first = HashMap::new();
+    propagation::inject_map(&mut first);
+    let mut second = HashMap::new();
+    nested_inject(&mut second);
+    (
+        first.remove("traceparent").expect("a traceparent"),
+        second.remove("traceparent").expect("a traceparent"),
+        godtrace::trace_id(),
+        godtrace::span_id(),
+        godtrace::current_context(),
+    )
+}
+
+#[traced(operation = "dropped.request.child")]
+fn nested_inject(headers: &mut HashMap<String, String>) {
+    propagation::inject_map(headers);
+}
+
+#[test]
+fn sampled_out_roots_send_ids_of_their_own_downstream() {
+    let c = testing::capture();
+    let mut trace_ids = std::collections::HashSet::new();
+    let mut span_ids = std::collections::HashSet::new();
+    for _ in 0..1000 {
+        let (first, nested, trace_id, span_id, cx) = dropped_request();
+        assert_eq!(first, nested, "one root, one traceparent");
+        let (version, trace, parent, flags) = fields(&first);
+        assert_eq!(version, "00");
+        assert_eq!(flags, "02", "not sampled, random trace id");
+        assert_eq!(
+            trace_id.as_deref(),
+            Some(trace.as_str()),
+            "trace_id() agrees"
+        );
+        assert_eq!(
+            span_id.as_deref(),
+            Some(parent.as_str()),
+            "span_id() agrees"
+        );
+        let span = cx.span();
+        let sc = span.span_context();
+        assert_eq!(sc.trace_id().to_string(), trace, "current_context() agrees");
+        assert_eq!(sc.span_id().to_string(), parent);
+        assert!(!sc.is_sampled());
+        trace_ids.insert(trace);
+        span_ids.insert(parent);
+    }
+    assert_eq!(trace_ids.len(), 1000, "a trace id per unrelated request");
+    assert_eq!(span_ids.len(), 1000, "a parent id per unrelated request");
+    assert!(c.spans().is_empty(), "nothing recorded: {:?}", c.spans());
+}
+
+#[test]
+fn a_new_root_sets_the_random_flag() {
+    let _c = testing::capture();
+    let headers = client_call();
+    let (_, trace, _, flags) = fields(&headers["traceparent"]);
+    assert_eq!(flags, "03", "sampled, random trace id");
+    assert_ne!(trace, "0".repeat(32));
+}
+
+#[test]
+fn an_incoming_random_flag_is_kept_on_every_outgoing_traceparent() {
+    let c = testing::capture();
+    for (incoming, outgoing) in [("03", "03"), ("01", "01"), ("02", "02"), ("00", "00")] {
+        let sent = through_handler(&format!("00-{TID}-{SID}-{incoming}"), None);
+        for headers in &sent {
+            let (version, trace, parent, flags) = fields(&headers["traceparent"]);
+            assert_eq!(version, "00");
+            assert_eq!(trace, TID, "flags {incoming}: same trace");
+            assert_ne!(parent, SID, "flags {incoming}: a parent id of this service");
+            assert_eq!(flags, outgoing, "flags {incoming} went out as {flags}");
+        }
+    }
+    // The sampled ones were recorded, under the caller's span.
+    let handlers = c.spans_named("server.forward");
+    assert_eq!(handlers.len(), 2);
+    assert!(
+        handlers
+            .iter()
+            .all(|s| s.parent_span_id.map(|p| p.to_string()).as_deref() == Some(SID))
+    );
+}
+
+#[test]
+fn an_unsampled_parent_goes_on_with_its_flags_and_a_new_parent_id() {
+    let c = testing::capture();
+    let [outgoing, nested] =
+        through_handler(&format!("00-{TID}-{SID}-02"), Some("congo=t61rcWkgMzE"));
+    let (_, trace, parent, flags) = fields(&outgoing["traceparent"]);
+    assert_eq!(trace, TID);
+    assert_eq!(flags, "02", "the random flag is not rewritten");
+    assert_ne!(
+        parent, SID,
+        "the flags may change only with a new parent id"
+    );
+    assert_eq!(outgoing["tracestate"], "congo=t61rcWkgMzE");
+    assert_eq!(nested["traceparent"], outgoing["traceparent"]);
+    assert_eq!(nested["tracestate"], "congo=t61rcWkgMzE");
+    assert!(
+        c.spans().is_empty(),
+        "the caller did not sample: {:?}",
+        c.spans()
+    );
+}
+
+/// Sends a valid `traceparent` with `tracestate` through a traced handler: asserts the trace
+/// continued, and returns the `tracestate` sent on (the same from the nested call).
+fn tracestate_sent_on(tracestate: &str) -> Option<String> {
+    let [outgoing, nested] = through_handler(&format!("00-{TID}-{SID}-01"), Some(tracestate));
+    for headers in [&outgoing, &nested] {
+        let (_, trace, parent, flags) = fields(&headers["traceparent"]);
+        assert_eq!(trace, TID, "{tracestate:?}: the trace continues");
+        assert_ne!(parent, SID);
+        assert_eq!(flags, "01");
+    }
+    assert_eq!(outgoing.get("tracestate"), nested.get("tracestate"));
+    outgoing.get("tracestate").cloned()
+}
+
+#[test]
+fn an_invalid_tracestate_is_dropped_and_the_trace_continues() {
+    let c = testing::capture();
+    let too_many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+    let oversized = format!("a={}", "x,b=".repeat(5000));
+    let bad_value = format!("foo=1,bar={}", "v".repeat(257));
+    for state in [
+        "FOO=1",
+        "foo=bar=baz",
+        "@foo=1,bar=2",
+        "foo=,bar=3",
+        "foo.bar=1",
+        &too_many.join(","),
+        &oversized,
+        &bad_value,
+    ] {
+        assert_eq!(tracestate_sent_on(state), None, "{state:?} was sent on");
+    }
+    let handlers = c.spans_named("server.forward");
+    assert_eq!(handlers.len(), 8);
+    assert!(
+        handlers.iter().all(|s| s.trace_id.to_string() == TID
+            && s.parent_span_id.map(|p| p.to_string()).as_deref() == Some(SID)),
+        "every handler ran under the caller's span"
+    );
+}
+
+#[test]
+fn a_tracestate_header_that_is_not_text_is_dropped_and_the_trace_continues() {
+    let c = testing::capture();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("traceparent", format!("00-{TID}-{SID}-01").parse().unwrap());
+    headers.insert(
+        "tracestate",
+        http::HeaderValue::from_bytes(b"foo=\xe9t\xe9").unwrap(),
+    );
+    let [outgoing, _] = forward(propagation::extract_headers(&headers));
+    let (_, trace, _, _) = fields(&outgoing["traceparent"]);
+    assert_eq!(trace, TID);
+    assert!(!outgoing.contains_key("tracestate"), "{outgoing:?}");
+    let handler = c.span("server.forward");
+    assert_eq!(
+        handler.parent_span_id.map(|p| p.to_string()).as_deref(),
+        Some(SID)
+    );
+}
+
+#[test]
+fn duplicate_tracestate_keys_keep_the_first_member_and_the_trace() {
+    let _c = testing::capture();
+    assert_eq!(tracestate_sent_on("foo=1,foo=1").as_deref(), Some("foo=1"));
+    assert_eq!(
+        tracestate_sent_on("foo=1,bar=2,foo=3").as_deref(),
+        Some("foo=1,bar=2")
+    );
+    // Split over two headers, as HTTP allows.
+    let mut headers = http::HeaderMap::new();
+    headers.insert("traceparent", format!("00-{TID}-{SID}-01").parse().unwrap());
+    headers.append("tracestate", "foo=1".parse().unwrap());
+    headers.append("tracestate", "foo=2".parse().unwrap());
+    let [outgoing, _] = forward(propagation::extract_headers(&headers));
+    assert!(outgoing["traceparent"].contains(TID));
+    assert_eq!(outgoing["tracestate"], "foo=1");
+}
+
+#[test]
+fn level_2_tracestate_keys_are_sent_on_unchanged() {
+    let _c = testing::capture();
+    let system_14 = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+    let key_256 = "z".repeat(256);
+    for state in [
+        "foo@=1,bar=2".to_string(),
+        "foo@@bar=1,bar=2".to_string(),
+        "foo@bar@baz=1,bar=2".to_string(),
+        format!("foo=1,{system_14}=1"),
+        format!("{system_14}=1"),
+        format!("foo=1,{key_256}=1"),
+        format!("foo=1,{}@v=1", "t".repeat(242)),
+        format!("foo=1,t@{}=1", "v".repeat(15)),
+    ] {
+        assert_eq!(
+            tracestate_sent_on(&state).as_deref(),
+            Some(state.as_str()),
+            "{state:?}"
+        );
+    }
+}
+
+#[test]
+fn a_whole_tracestate_survives_an_unsampled_hop_and_a_manual_span() {
+    let _c = testing::capture();
+    let system_14 = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+    let state = format!("foo@@bar=1,{system_14}=2,rojo=3");
+    let [outgoing, nested] = through_handler(&format!("00-{TID}-{SID}-00"), Some(&state));
+    assert_eq!(outgoing["tracestate"], state);
+    assert_eq!(nested["tracestate"], state);
+
+    // An extracted context made current by hand, and a manual span under it.
+    let incoming = HashMap::from([
+        ("traceparent".to_string(), format!("00-{TID}-{SID}-01")),
+        ("tracestate".to_string(), state.clone()),
+    ]);
+    let _attached = propagation::extract_map(&incoming).attach();
+    let _span = godtrace::span("next.hop");
+    let mut sent = HashMap::new();
+    propagation::inject_map(&mut sent);
+    assert_eq!(sent["tracestate"], state);
+    assert!(sent["traceparent"].contains(TID));
+}
+
+#[traced(operation = "dropped.handler", parent = &parent, sample_rate = 0.0)]
+fn dropped_handler(parent: Context) -> HashMap<String, String> {
+    nested_call()
+}
+
+#[test]
+fn a_request_without_traceparent_sampled_out_sends_its_decision_and_baggage_on() {
+    let c = testing::capture();
+    let incoming = HashMap::from([("baggage".to_string(), "tenant=acme".to_string())]);
+    let first = dropped_handler(propagation::extract_map(&incoming));
+    let second = dropped_handler(propagation::extract_map(&incoming));
+    assert_eq!(first["baggage"], "tenant=acme");
+    let (_, trace, _, flags) = fields(&first["traceparent"]);
+    assert_eq!(flags, "02", "not sampled: downstream drops it too");
+    let (_, other_trace, _, _) = fields(&second["traceparent"]);
+    assert_ne!(trace, other_trace, "two requests, two traces");
+    assert!(c.spans().is_empty(), "{:?}", c.spans());
 }

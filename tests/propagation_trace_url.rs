@@ -11,6 +11,11 @@ fn analyze() -> (String, String) {
     )
 }
 
+#[traced(operation = "wallet.dropped", sample_rate = 0.0)]
+fn dropped() -> (Option<String>, Option<String>) {
+    (godtrace::trace_id(), godtrace::trace_url())
+}
+
 #[test]
 fn the_link_opens_the_current_trace_in_the_configured_jaeger_ui() {
     let _c = testing::capture();
@@ -42,6 +47,11 @@ fn the_link_opens_the_current_trace_in_the_configured_jaeger_ui() {
         format!("http://127.0.0.1:26686/trace/{id}"),
         "code wins over the environment"
     );
+
+    // A trace sampled out at its root has an id to propagate, but nothing to open.
+    let (id, url) = dropped();
+    assert!(id.is_some());
+    assert_eq!(url, None, "no link to a trace that is not recorded");
 
     links::set_jaeger_ui("");
     unsafe { std::env::set_var(links::JAEGER_UI_ENV, "") };

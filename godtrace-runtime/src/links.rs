@@ -14,7 +14,8 @@ pub const JAEGER_UI_ENV: &str = "GODTRACE_JAEGER_UI";
 static UI_OVERRIDE: RwLock<Option<String>> = RwLock::new(None);
 
 /// The link to the current trace in the Jaeger UI (`{ui}/trace/{trace id}`), or `None`
-/// outside any span (or before `init`).
+/// outside any span (or before `init`), or when the current trace is not recorded (sampled
+/// out: there is nothing to open, although [`crate::trace_id`] gives the id it propagates).
 ///
 /// ```
 /// let _capture = godtrace_runtime::testing::capture(); // or `init` in a real program
@@ -24,7 +25,9 @@ static UI_OVERRIDE: RwLock<Option<String>> = RwLock::new(None);
 /// assert!(url.ends_with(&format!("/trace/{id}")));
 /// ```
 pub fn trace_url() -> Option<String> {
-    crate::trace_id().map(trace_url_for)
+    crate::span::current_span_context()
+        .filter(|sc| sc.is_sampled())
+        .map(|sc| trace_url_for(sc.trace_id().to_string()))
 }
 
 /// The Jaeger UI link to the trace `trace_id` (32 hex digits, as [`crate::trace_id`]

@@ -40,18 +40,64 @@
 //! that takes one.
 //!
 //! # Untrusted input
-//! Headers come from the network, so extraction never panics and never fails: a `traceparent`
-//! or `tracestate` that is not exactly what the W3C specification allows is ignored as a
-//! whole and the request starts a **new root** trace. Rejected are, among others: a wrong
-//! length, non-hex or upper-case hex digits, an all-zero trace id or parent id, version `ff`,
-//! several `traceparent` headers, bytes that are not visible ASCII, a `tracestate` with more
-//! than 32 members, a duplicate key, an invalid key or value, or longer than
-//! [`MAX_TRACESTATE_LEN`] bytes. Each rejection is counted in
+//! Headers come from the network, so extraction never panics and never fails. The rules
+//! follow [W3C Trace Context Level 2](https://www.w3.org/TR/trace-context-2/), cited by
+//! section title:
+//!
+//! - A `traceparent` that is not exactly what *Traceparent Header* allows is ignored and
+//!   the request starts a **new root** trace, without its `tracestate` (*Tracestate
+//!   Header*: "If the vendor failed to parse traceparent, it MUST NOT attempt to parse
+//!   tracestate"; *Processing Model*, "A traceparent is Received", step 2). Rejected are,
+//!   among others: a wrong length, non-hex or upper-case hex digits, an all-zero trace id
+//!   or parent id, version `ff`, version `00` with extra fields, several `traceparent`
+//!   headers, bytes that are not visible ASCII. A later version with extra fields is read
+//!   by its first four fields (*Versioning of traceparent*).
+//! - A `tracestate` that is not a valid list is **dropped as a whole, and the trace
+//!   continues** under the valid `traceparent` (*Tracestate Header*: "failure to parse
+//!   tracestate MUST NOT affect the parsing of traceparent"; *Processing Model* step 3:
+//!   "the vendor MAY discard the entire header"): more than 32 members (*list*), an invalid
+//!   key (*Key*) or value (*Value*), a member without `=`, longer than
+//!   [`MAX_TRACESTATE_LEN`] bytes in all, or not text. The whole header rather than the bad
+//!   members, because a list that breaks the grammar may be cut or joined anywhere: what
+//!   looks like a good member beside a bad one is not known to be what its vendor wrote.
+//! - Of members with the same key, the first is kept and the later ones dropped (*Mutating
+//!   the tracestate Field*: vendors "MAY also discard duplicate keys"); the rest of the
+//!   list and the trace are kept.
+//! - Keys follow the Level 2 grammar (*Key*): `(lcalpha / DIGIT) 0*255(keychar)`, where
+//!   `keychar` is `lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`, so `foo@`, `foo@@bar`
+//!   and `foo@bar@baz` are valid keys.
+//!
+//! Each rejection, of a `traceparent` or of (part of) a `tracestate`, is counted in
 //! [`Stats::contexts_rejected`](crate::Stats::contexts_rejected). A `baggage` header longer
 //! than [`MAX_BAGGAGE_LEN`] bytes is dropped and counted in
-//! [`Stats::baggage_rejected`](crate::Stats::baggage_rejected); malformed baggage entries are
-//! skipped. Baggage is independent of the trace context: a rejected `traceparent` keeps the
-//! request's valid baggage.
+//! [`Stats::baggage_rejected`](crate::Stats::baggage_rejected); malformed baggage entries
+//! are skipped. Baggage is independent of the trace context: a rejected `traceparent` keeps
+//! the request's valid baggage.
+//!
+//! # Trace flags
+//! The `sampled` (`0x01`) and `random` (`0x02`) flags are read and written; other bits are
+//! written as zero (*Other Flags*). An incoming random flag, set or unset, goes out
+//! unchanged on every `traceparent` of the same trace; new traces set it (*Random Trace ID
+//! Flag*). A traced call that is not recorded under a parent from another process
+//! propagates a span id of its own with its decision in the `sampled` flag, as *Mutating
+//! the traceparent Field* allows the flag to change only with a new `parent-id`.
+//!
+//! Under a root godtrace sampled out, [`inject`] writes that root's own trace id and span
+//! id, not sampled, so that downstream drops the trace too: the same for every call under
+//! that root, different for every root (*trace-id*: "SHOULD be globally unique").
+//!
+//! # How a trace state travels
+//! The members travel in OpenTelemetry's [`TraceState`], inside the span context: a span's
+//! children copy it, OpenTelemetry code sees it, and the exporter sends it with each span.
+//! That type refuses some keys the specification allows (opentelemetry 0.33 takes at most
+//! 13 characters after an `@`, and only one `@`), so when it cannot hold every member, the
+//! span context holds the members it accepts and the extracted [`Context`] also holds the
+//! whole list as godtrace received it. [`inject_context`] writes that whole list for any
+//! span context of the same trace whose trace state is still the one it was made with (so a
+//! trace state that OpenTelemetry code changed goes out as changed). Everything derived
+//! from the extracted context (a traced call under it, its children,
+//! [`crate::current_context`]) keeps the whole list; exported spans show the part
+//! OpenTelemetry holds.
 //!
 //! These functions always speak W3C Trace Context and Baggage, whatever `OTEL_PROPAGATORS`
 //! says; that setting chooses the global propagator [`crate::init`] installs for other
@@ -75,7 +121,7 @@ pub const TRACESTATE: &str = "tracestate";
 pub const BAGGAGE: &str = "baggage";
 
 /// The longest `tracestate` accepted, in bytes (all its headers together); a longer one is
-/// rejected as hostile and the request starts a new root.
+/// dropped (the trace continues without it).
 pub const MAX_TRACESTATE_LEN: usize = 8192;
 /// The most list members a `tracestate` may have (the W3C limit).
 pub const MAX_TRACESTATE_MEMBERS: usize = 32;
@@ -88,7 +134,8 @@ const MAX_TRACEPARENT_LEN: usize = 512;
 static CONTEXTS_REJECTED: AtomicU64 = AtomicU64::new(0);
 static BAGGAGE_REJECTED: AtomicU64 = AtomicU64::new(0);
 
-/// Incoming trace contexts rejected since the process started (see the module docs).
+/// Incoming trace contexts rejected, wholly or in part, since the process started (see the
+/// module docs).
 pub(crate) fn contexts_rejected() -> u64 {
     CONTEXTS_REJECTED.load(Ordering::Relaxed)
 }
@@ -134,7 +181,7 @@ impl TextMapPropagator for W3cPropagator {
         let sc = span.span_context();
         if sc.is_valid() {
             injector.set(TRACEPARENT, traceparent(sc));
-            let state = sc.trace_state().header();
+            let state = tracestate_header(cx, sc);
             if !state.is_empty() {
                 injector.set(TRACESTATE, state);
             }
@@ -148,8 +195,8 @@ impl TextMapPropagator for W3cPropagator {
             tracestate: field(extractor.get_all(TRACESTATE)),
         };
         let cx = match remote_parent(&fields) {
-            Ok(Some(sc)) => cx.with_remote_span_context(sc),
-            Ok(None) | Err(Rejected) => cx.clone(),
+            Some(incoming) => incoming.under(cx),
+            None => cx.clone(),
         };
         with_baggage(cx, extractor.get(BAGGAGE), false)
     }
@@ -159,14 +206,43 @@ impl TextMapPropagator for W3cPropagator {
     }
 }
 
-/// `00-{trace id}-{span id}-{flags}`, keeping only the sampled flag.
+/// The trace flags this version of the specification defines: sampled and random.
+fn known_flags() -> TraceFlags {
+    TraceFlags::SAMPLED | crate::span::RANDOM
+}
+
+/// `00-{trace id}-{span id}-{flags}`, keeping the sampled and random flags.
 fn traceparent(sc: &SpanContext) -> String {
     format!(
         "00-{}-{}-{:02x}",
         sc.trace_id(),
         sc.span_id(),
-        sc.trace_flags() & TraceFlags::SAMPLED
+        sc.trace_flags() & known_flags()
     )
+}
+
+/// The `tracestate` to send with `sc` from `cx`: the whole list extracted, when `cx` holds
+/// one of this trace that OpenTelemetry's type could only hold in part and `sc` still holds
+/// that part (see the module docs); else `sc`'s own.
+fn tracestate_header(cx: &Context, sc: &SpanContext) -> String {
+    match cx.get::<FullTraceState>() {
+        Some(full) if full.trace_id == sc.trace_id() && &full.held == sc.trace_state() => {
+            full.header.clone()
+        }
+        _ => sc.trace_state().header(),
+    }
+}
+
+/// An extracted `tracestate` that OpenTelemetry's [`TraceState`] holds only in part, kept
+/// whole in the [`Context`] beside the span context.
+#[derive(Debug)]
+struct FullTraceState {
+    /// The trace it came with.
+    trace_id: TraceId,
+    /// The part the span context's [`TraceState`] holds.
+    held: TraceState,
+    /// The whole list, as it goes out.
+    header: String,
 }
 
 /// Writes the current context (the current span, and any baggage) into `injector`.
@@ -180,26 +256,9 @@ fn traceparent(sc: &SpanContext) -> String {
 /// godtrace_runtime::propagation::inject(&mut carrier);
 /// ```
 pub fn inject<I: Injector + ?Sized>(injector: &mut I) {
-    // The current span is godtrace's own or OpenTelemetry's, whichever is innermost.
-    let cx = crate::span::current_context();
-    // Under a root that godtrace sampled out, nothing is current (that is what keeps the
-    // dropped calls cheap): propagate "not sampled" so downstream drops it too.
-    if !cx.has_active_span()
-        && let Some(sampled_out) = crate::span::sampled_out_context()
-    {
-        let baggage = cx.baggage();
-        let cx = if baggage.is_empty() {
-            sampled_out
-        } else {
-            sampled_out.with_baggage(
-                baggage
-                    .iter()
-                    .map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone())),
-            )
-        };
-        return inject_context(&cx, injector);
-    }
-    inject_context(&cx, injector)
+    // The current span is godtrace's own or OpenTelemetry's, whichever is innermost; under a
+    // root godtrace sampled out, that root's own ids, not sampled, so downstream drops it too.
+    inject_context(&crate::span::current_context(), injector)
 }
 
 /// Writes `cx` (its span, and any baggage) into `injector`.
@@ -332,20 +391,63 @@ struct Fields<'a> {
     tracestate: Field<'a>,
 }
 
-/// The carrier held a trace context that is not valid W3C Trace Context.
+/// The carrier held a `traceparent` that is not valid W3C Trace Context.
 struct Rejected;
 
-/// `Ok(None)` when there is no `traceparent`, `Ok(Some)` for a valid one, `Err` (counted)
-/// for anything else.
-fn remote_parent(fields: &Fields<'_>) -> Result<Option<SpanContext>, Rejected> {
-    let result = parse_fields(fields);
-    if result.is_err() {
-        CONTEXTS_REJECTED.fetch_add(1, Ordering::Relaxed);
-    }
-    result
+/// A valid incoming trace context.
+struct Incoming {
+    parent: SpanContext,
+    /// The whole `tracestate`, when the parent's [`TraceState`] holds only part of it.
+    full_state: Option<String>,
+    /// Whether (part of) the `tracestate` was dropped.
+    state_rejected: bool,
 }
 
-fn parse_fields(fields: &Fields<'_>) -> Result<Option<SpanContext>, Rejected> {
+impl Incoming {
+    /// `base` with this remote parent (and the whole trace state, when needed).
+    fn under(self, base: &Context) -> Context {
+        let full = match self.full_state {
+            Some(header) => Some(FullTraceState {
+                trace_id: self.parent.trace_id(),
+                held: self.parent.trace_state().clone(),
+                header,
+            }),
+            // A whole list `base` holds from before must not be taken for this one's.
+            None if base.get::<FullTraceState>().is_some() => Some(FullTraceState {
+                trace_id: TraceId::INVALID,
+                held: TraceState::NONE,
+                header: String::new(),
+            }),
+            None => None,
+        };
+        let cx = base.with_remote_span_context(self.parent);
+        match full {
+            Some(full) => cx.with_value(full),
+            None => cx,
+        }
+    }
+}
+
+/// The carrier's remote parent: `None` when there is no valid `traceparent`. Counts a
+/// rejected `traceparent`, and a valid one whose `tracestate` was dropped in whole or part.
+fn remote_parent(fields: &Fields<'_>) -> Option<Incoming> {
+    match parse_fields(fields) {
+        Ok(incoming) => {
+            if incoming.as_ref().is_some_and(|i| i.state_rejected) {
+                CONTEXTS_REJECTED.fetch_add(1, Ordering::Relaxed);
+            }
+            incoming
+        }
+        Err(Rejected) => {
+            CONTEXTS_REJECTED.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// `Ok(None)` when there is no `traceparent`, `Ok(Some)` for a valid one (with what could be
+/// kept of the `tracestate`), `Err` for anything else.
+fn parse_fields(fields: &Fields<'_>) -> Result<Option<Incoming>, Rejected> {
     let value = match &fields.traceparent {
         Field::Absent => return Ok(None),
         Field::NotText => return Err(Rejected),
@@ -354,21 +456,31 @@ fn parse_fields(fields: &Fields<'_>) -> Result<Option<SpanContext>, Rejected> {
         Field::Values(v) => v[0],
     };
     let (trace_id, span_id, flags) = parse_traceparent(value)?;
-    let state = match &fields.tracestate {
-        Field::Absent => TraceState::NONE,
-        Field::NotText => return Err(Rejected),
-        Field::Values(parts) => parse_tracestate(parts)?,
+    // A bad `tracestate` never costs the trace: it is dropped, and the trace continues.
+    let (members, state_rejected) = match &fields.tracestate {
+        Field::Absent => (Members::default(), false),
+        Field::NotText => (Members::default(), true),
+        Field::Values(parts) => match parse_tracestate(parts) {
+            Ok(members) => {
+                let dropped = members.duplicates_dropped;
+                (members, dropped)
+            }
+            Err(BadTraceState) => (Members::default(), true),
+        },
     };
-    Ok(Some(SpanContext::new(
-        trace_id, span_id, flags, true, state,
-    )))
+    let (state, full_state) = trace_state(&members.list);
+    Ok(Some(Incoming {
+        parent: SpanContext::new(trace_id, span_id, flags, true, state),
+        full_state,
+        state_rejected,
+    }))
 }
 
 fn is_lower_hex(bytes: &[u8]) -> bool {
     bytes.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Parses `version-traceid-parentid-flags` strictly (W3C Trace Context, level 2).
+/// Parses `version-traceid-parentid-flags` strictly (W3C Trace Context Level 2, *Traceparent Header*).
 fn parse_traceparent(value: &str) -> Result<(TraceId, SpanId, TraceFlags), Rejected> {
     // Optional whitespace around the value is allowed by HTTP.
     let value = value.trim_matches([' ', '\t']);
@@ -397,59 +509,84 @@ fn parse_traceparent(value: &str) -> Result<(TraceId, SpanId, TraceFlags), Rejec
     if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
         return Err(Rejected);
     }
-    Ok((
-        trace_id,
-        span_id,
-        TraceFlags::new(flags) & TraceFlags::SAMPLED,
-    ))
+    // Unknown flags are reserved: kept as zero (*Other Flags*).
+    Ok((trace_id, span_id, TraceFlags::new(flags) & known_flags()))
 }
 
-/// Parses the `tracestate` headers (joined with commas, as HTTP allows) strictly.
-fn parse_tracestate(parts: &[&str]) -> Result<TraceState, Rejected> {
+/// The `tracestate` headers are not a valid list (they are dropped).
+struct BadTraceState;
+
+/// The members of a valid `tracestate`, in order.
+#[derive(Default)]
+struct Members<'a> {
+    list: Vec<(&'a str, &'a str)>,
+    /// Whether later members with an earlier member's key were left out.
+    duplicates_dropped: bool,
+}
+
+/// Parses the `tracestate` headers (joined with commas, as HTTP allows) strictly; of members
+/// with the same key, keeps the first.
+fn parse_tracestate<'a>(parts: &[&'a str]) -> Result<Members<'a>, BadTraceState> {
     let total: usize = parts.iter().map(|p| p.len() + 1).sum();
     if total > MAX_TRACESTATE_LEN + 1 {
-        return Err(Rejected);
+        return Err(BadTraceState);
     }
-    let mut members = Vec::new();
+    let mut members = Members::default();
     let mut keys = HashSet::new();
+    let mut count = 0;
     for member in parts.iter().flat_map(|p| p.split(',')) {
         let member = member.trim_matches([' ', '\t']);
         if member.is_empty() {
             // Empty members are allowed and ignored.
             continue;
         }
-        if members.len() == MAX_TRACESTATE_MEMBERS {
-            return Err(Rejected);
+        count += 1;
+        if count > MAX_TRACESTATE_MEMBERS {
+            return Err(BadTraceState);
         }
-        let (key, value) = member.split_once('=').ok_or(Rejected)?;
-        if !valid_tracestate_key(key) || !valid_tracestate_value(value) || !keys.insert(key) {
-            return Err(Rejected);
+        let (key, value) = member.split_once('=').ok_or(BadTraceState)?;
+        if !valid_tracestate_key(key) || !valid_tracestate_value(value) {
+            return Err(BadTraceState);
         }
-        members.push((key, value));
+        if keys.insert(key) {
+            members.list.push((key, value));
+        } else {
+            members.duplicates_dropped = true;
+        }
     }
-    TraceState::from_key_value(members).map_err(|_| Rejected)
+    Ok(members)
 }
 
-/// `simple-key` or `tenant-id@system-id` (W3C Trace Context, level 2).
+/// OpenTelemetry's [`TraceState`] of `members`, and the whole list as a header when that type
+/// refuses some of them (it then holds the others; see the module docs).
+fn trace_state(members: &[(&str, &str)]) -> (TraceState, Option<String>) {
+    if let Ok(state) = TraceState::from_key_value(members.iter().copied()) {
+        return (state, None);
+    }
+    let accepted = members
+        .iter()
+        .copied()
+        .filter(|&member| TraceState::from_key_value([member]).is_ok());
+    let held = TraceState::from_key_value(accepted).unwrap_or_default();
+    let whole: Vec<String> = members.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    (held, Some(whole.join(",")))
+}
+
+/// `key = (lcalpha / DIGIT) 0*255(keychar)`, `keychar = lcalpha / DIGIT / "_" / "-" / "*" /
+/// "/" / "@"` (W3C Trace Context Level 2, *Key*).
 fn valid_tracestate_key(key: &str) -> bool {
-    fn body(part: &str, max: usize) -> bool {
-        let b = part.as_bytes();
-        !b.is_empty()
-            && b.len() <= max
-            && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-            && b[1..].iter().all(|&c| {
-                c.is_ascii_lowercase()
-                    || c.is_ascii_digit()
-                    || matches!(c, b'_' | b'-' | b'*' | b'/')
-            })
-    }
-    match key.split_once('@') {
-        None => body(key, 256),
-        Some((tenant, system)) => body(tenant, 241) && body(system, 14),
-    }
+    let b = key.as_bytes();
+    !b.is_empty()
+        && b.len() <= 256
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b[1..].iter().all(|&c| {
+            c.is_ascii_lowercase()
+                || c.is_ascii_digit()
+                || matches!(c, b'_' | b'-' | b'*' | b'/' | b'@')
+        })
 }
 
-/// 1 to 256 printable ASCII characters but `,` and `=`, not ending in a space.
+/// 1 to 256 printable ASCII characters but `,` and `=`, not ending in a space (*Value*).
 fn valid_tracestate_value(value: &str) -> bool {
     let b = value.as_bytes();
     !b.is_empty()
@@ -462,8 +599,8 @@ fn valid_tracestate_value(value: &str) -> bool {
 /// A new context with the carrier's remote parent (when valid) and baggage.
 fn from_fields(fields: &Fields<'_>, baggage: Option<&str>, baggage_not_text: bool) -> Context {
     let cx = match remote_parent(fields) {
-        Ok(Some(sc)) => Context::new().with_remote_span_context(sc),
-        Ok(None) | Err(Rejected) => Context::new(),
+        Some(incoming) => incoming.under(&Context::new()),
+        None => Context::new(),
     };
     with_baggage(cx, baggage, baggage_not_text)
 }
@@ -633,12 +770,16 @@ mod tests {
     const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     const SID: &str = "00f067aa0ba902b7";
 
-    fn parent_of(traceparent: &str, tracestate: Option<&str>) -> Result<Option<SpanContext>, ()> {
+    fn incoming(traceparent: &str, tracestate: Option<&str>) -> Result<Option<Incoming>, ()> {
         let fields = Fields {
             traceparent: Field::Values(vec![traceparent]),
             tracestate: tracestate.map_or(Field::Absent, |s| Field::Values(vec![s])),
         };
         parse_fields(&fields).map_err(|_| ())
+    }
+
+    fn parent_of(traceparent: &str, tracestate: Option<&str>) -> Result<Option<SpanContext>, ()> {
+        incoming(traceparent, tracestate).map(|i| i.map(|i| i.parent))
     }
 
     #[test]
@@ -688,26 +829,54 @@ mod tests {
         }
     }
 
+    /// The `tracestate` kept of `state` (as it goes out), with a valid `traceparent`; `None`
+    /// when it was dropped. The trace itself is always kept.
+    fn kept_state(state: &str) -> Option<String> {
+        let tp = format!("00-{TID}-{SID}-01");
+        let incoming = incoming(&tp, Some(state)).unwrap().unwrap();
+        assert_eq!(incoming.parent.trace_id().to_string(), TID, "{state:?}");
+        let header = incoming
+            .full_state
+            .unwrap_or_else(|| incoming.parent.trace_state().header());
+        (!incoming.state_rejected).then_some(header)
+    }
+
     #[test]
     fn tracestate_rules() {
-        let tp = format!("00-{TID}-{SID}-01");
-        let ok = |s: &str| parent_of(&tp, Some(s)).is_ok();
-        assert!(ok("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"));
-        assert!(ok("tenant@vendor=x, , a-b_c*d/e=1 2"));
-        assert!(ok(""));
+        let kept = |s: &str| kept_state(s).is_some();
+        assert!(kept("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"));
+        assert!(kept("tenant@vendor=x, , a-b_c*d/e=1 2"));
+        assert!(kept(""));
         let members: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
-        assert!(ok(&members.join(",")));
+        assert!(kept(&members.join(",")));
         let too_many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
-        assert!(!ok(&too_many.join(",")));
-        assert!(!ok(&format!("a={}", "x".repeat(257))));
-        assert!(!ok(&format!("a=b,{}", "c".repeat(MAX_TRACESTATE_LEN))));
+        assert!(!kept(&too_many.join(",")));
+        assert!(!kept(&format!("a={}", "x".repeat(257))));
+        assert!(!kept(&format!("a=b,{}", "c".repeat(MAX_TRACESTATE_LEN))));
         for bad in [
-            "a", "A=1", "a=1,a=2", "a=b=c", "a= ", "-a=1", "a@=1", "a=\u{7f}",
+            "a", "A=1", "a=b=c", "a= ", "-a=1", "@a=1", "a=\u{7f}", "a=1,b=",
         ] {
-            assert!(!ok(bad), "accepted tracestate {bad:?}");
+            assert!(!kept(bad), "kept tracestate {bad:?}");
         }
-        let sc = parent_of(&tp, Some("rojo=1,congo=2")).unwrap().unwrap();
-        assert_eq!(sc.trace_state().header(), "rojo=1,congo=2");
+        assert_eq!(kept_state("rojo=1,congo=2").unwrap(), "rojo=1,congo=2");
+    }
+
+    #[test]
+    fn level_2_keys_are_kept_whole_even_where_opentelemetry_refuses_them() {
+        let system_14 = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+        for key in ["foo@", "foo@@bar", "foo@bar@baz", system_14.as_str(), "z@"] {
+            let state = format!("a=1,{key}=2,b=3");
+            assert_eq!(kept_state(&state).as_deref(), Some(state.as_str()));
+        }
+        assert!(kept_state(&format!("{}=1", "z".repeat(257))).is_none());
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_first_member() {
+        let tp = format!("00-{TID}-{SID}-01");
+        let incoming = incoming(&tp, Some("foo=1,bar=2,foo=3")).unwrap().unwrap();
+        assert_eq!(incoming.parent.trace_state().header(), "foo=1,bar=2");
+        assert!(incoming.state_rejected, "counted");
     }
 
     #[test]
@@ -718,8 +887,8 @@ mod tests {
             ]),
             tracestate: Field::Values(vec!["a=1", "b=2"]),
         };
-        let sc = parse_fields(&fields).ok().flatten().unwrap();
-        assert_eq!(sc.trace_state().header(), "a=1,b=2");
+        let incoming = parse_fields(&fields).ok().flatten().unwrap();
+        assert_eq!(incoming.parent.trace_state().header(), "a=1,b=2");
     }
 
     #[test]
@@ -739,6 +908,30 @@ mod tests {
             tracestate: Field::Values(vec!["a=1"]),
         };
         assert!(matches!(parse_fields(&fields), Ok(None)));
+    }
+
+    #[test]
+    fn flags_other_than_sampled_and_random_are_read_and_written_as_zero() {
+        let sc = parent_of(&format!("00-{TID}-{SID}-ff"), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(sc.trace_flags(), known_flags());
+        let random = parent_of(&format!("00-{TID}-{SID}-02"), None)
+            .unwrap()
+            .unwrap();
+        assert!(!random.is_sampled());
+        let mut map: HashMap<String, String> = HashMap::new();
+        inject_context(&Context::new().with_remote_span_context(random), &mut map);
+        assert_eq!(map[TRACEPARENT], format!("00-{TID}-{SID}-02"));
+        let all = SpanContext::new(
+            TraceId::from_hex(TID).unwrap(),
+            SpanId::from_hex(SID).unwrap(),
+            TraceFlags::new(0xff),
+            false,
+            TraceState::NONE,
+        );
+        inject_context(&Context::new().with_remote_span_context(all), &mut map);
+        assert_eq!(map[TRACEPARENT], format!("00-{TID}-{SID}-03"));
     }
 
     #[test]

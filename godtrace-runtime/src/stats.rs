@@ -80,9 +80,9 @@ pub struct Stats {
     pub failed_exports: u64,
     /// Spans waiting in the queue right now.
     pub queue_len: u64,
-    /// Incoming trace contexts (`traceparent`/`tracestate`) rejected as malformed or hostile
-    /// since the process started; each such request started a new root trace. See
-    /// [`crate::propagation`].
+    /// Incoming trace contexts rejected, wholly or in part, as malformed or hostile since the
+    /// process started: a bad `traceparent` starts a new root trace, a bad `tracestate` is
+    /// dropped while the trace continues. See [`crate::propagation`].
     pub contexts_rejected: u64,
     /// Incoming `baggage` headers dropped as too long or not text since the process started.
     /// Both propagation counts are kept with or without an exporter.

@@ -108,9 +108,13 @@ fn innermost(cx: &Context, top: Option<&Live>) -> Seen {
     }
 }
 
-/// The span context of the innermost current span, if any.
+/// The span context of the innermost current span, if any; under a root godtrace sampled
+/// out (nothing current), the ids that root propagates.
 pub(crate) fn span_context() -> Option<SpanContext> {
-    parent().ok().flatten()
+    parent()
+        .ok()
+        .flatten()
+        .or_else(super::head::sampled_out_span_context)
 }
 
 /// The parent of a span starting here: the innermost current span (`None` for a new trace),
@@ -147,7 +151,8 @@ fn other_parent() -> Option<SpanContext> {
 pub(super) struct Suppressed;
 
 /// OpenTelemetry's form of the innermost current span, for code that takes a [`Context`]: the
-/// current context, with godtrace's span in it when that is the innermost one.
+/// current context, with godtrace's span in it when that is the innermost one, or the ids of
+/// the sampled-out root this thread runs under when no span is current.
 pub(crate) fn context() -> Context {
     let own = with_current(|current| match current {
         Current::Own(live) => Some(live.span_context.clone()),
@@ -158,6 +163,11 @@ pub(crate) fn context() -> Context {
         Some(sc) if cx.span().span_context().span_id() != sc.span_id() => {
             cx.with_remote_span_context(sc)
         }
-        _ => cx,
+        Some(_) => cx,
+        None if cx.has_active_span() => cx,
+        None => match super::head::sampled_out_span_context() {
+            Some(sc) => cx.with_remote_span_context(sc),
+            None => cx,
+        },
     }
 }

@@ -12,7 +12,7 @@ mod site;
 pub(crate) use current::{
     Current, context as current_context, span_context as current_span_context, with_current,
 };
-pub(crate) use head::sampled_out_context;
+pub(crate) use head::RANDOM;
 pub(crate) use live::{Finished, Live};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use live::{return_spares, set_max_returned};
@@ -79,9 +79,9 @@ pub struct OpSpan {
     /// The span godtrace records; `None` when sampled out. Boxed: the thread's list of
     /// current spans points at it, wherever this `OpSpan` moves.
     live: Option<Box<Live>>,
-    /// The sampled-out-root mark to hold while the call runs (`head::enter`); `None` leaves
-    /// the thread's mark as it is.
-    scope: Option<bool>,
+    /// The sampled-out-root mark to hold while the call runs (`head::enter`): the root's
+    /// random bits, or 0 for none.
+    scope: u64,
     /// When the call started, for its span's timestamps and duration histogram; `None` for
     /// unmeasured sampled-out calls.
     timing: Option<Timing>,
@@ -141,13 +141,13 @@ impl OpSpan {
                 sampled_out_root,
             } => {
                 // Nothing to carry, mark or measure: the call runs as if untraced.
-                if carry.is_none() && !sampled_out_root && measured.is_none() {
+                if carry.is_none() && sampled_out_root == 0 && measured.is_none() {
                     return None;
                 }
                 Some(OpSpan {
                     // Whatever context is carried decides for the children; only a root
                     // dropped here (or under one) sets the thread-local mark.
-                    scope: Some(sampled_out_root),
+                    scope: sampled_out_root,
                     cx: carry,
                     live: None,
                     timing: measured.map(|start| Timing {
@@ -193,7 +193,7 @@ impl OpSpan {
         OpSpan {
             cx,
             live: Some(live),
-            scope: Some(false),
+            scope: 0,
             timing: Some(Timing { histogram, start }),
             error_type: Cell::new(None),
         }
@@ -213,12 +213,12 @@ impl OpSpan {
         match head::decide(rule, None) {
             head::Head::Suppressed => None,
             head::Head::NotSampled {
-                carry: _,
+                carry,
                 sampled_out_root,
-            } => sampled_out_root.then(|| OpSpan {
-                cx: None,
+            } => (carry.is_some() || sampled_out_root != 0).then(|| OpSpan {
+                cx: carry,
                 live: None,
-                scope: Some(true),
+                scope: sampled_out_root,
                 timing: None,
                 error_type: Cell::new(None),
             }),
@@ -328,7 +328,7 @@ impl OpSpan {
     /// until then; `self` itself may move.
     #[inline(always)]
     unsafe fn enter(&self) -> Entered {
-        let marked = self.scope.map(head::enter);
+        let marked = head::enter(self.scope);
         // OpenTelemetry's context first: the entry below records what it shows.
         let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
         if let Some(live) = &self.live {
@@ -382,7 +382,7 @@ impl Drop for OpSpan {
 
 /// What [`OpSpan::enter`] changed on this thread, to undo.
 struct Entered {
-    marked: Option<bool>,
+    marked: u64,
     attached: Option<ContextGuard>,
 }
 
@@ -394,9 +394,7 @@ impl Entered {
             current::remove(live);
         }
         drop(self.attached);
-        if let Some(previous) = self.marked {
-            head::leave(previous);
-        }
+        head::leave(self.marked);
     }
 }
 

@@ -26,7 +26,8 @@ fn trace_context_crosses_services_and_baggage_is_left_out() {
     };
     assert_eq!(
         headers.get("traceparent"),
-        Some(&format!("00-{trace_id}-{span_id}-01"))
+        Some(&format!("00-{trace_id}-{span_id}-03")),
+        "godtrace's own W3C propagator is the global one: a new root's random flag goes out"
     );
     assert!(!headers.contains_key("baggage"), "{headers:?}");
 
@@ -39,4 +40,26 @@ fn trace_context_crosses_services_and_baggage_is_left_out() {
     let server = capture.span("server.handle");
     assert_eq!(server.trace_id.to_string(), trace_id);
     assert_eq!(server.parent_span_id.map(|s| s.to_string()), Some(span_id));
+
+    global_propagator_keeps_level_2_tracestate_and_the_random_flag();
+}
+
+/// OpenTelemetry-instrumented code uses the propagator `init` installs: godtrace's own, so a
+/// Level 2 tracestate that OpenTelemetry's `TraceState` refuses (a 14-character system id)
+/// and the random flag pass through it unchanged. (Part of the test above: one `init` per
+/// process.)
+fn global_propagator_keeps_level_2_tracestate_and_the_random_flag() {
+    let tracestate = format!("{}@{}=1,other=2", "t".repeat(241), "v".repeat(14));
+    let incoming = HashMap::from([
+        (
+            "traceparent".to_owned(),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03".to_owned(),
+        ),
+        ("tracestate".to_owned(), tracestate.clone()),
+    ]);
+    let cx = global::get_text_map_propagator(|p| p.extract(&incoming));
+    let mut outgoing = HashMap::new();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut outgoing));
+    assert_eq!(outgoing.get("traceparent"), incoming.get("traceparent"));
+    assert_eq!(outgoing.get("tracestate"), Some(&tracestate));
 }

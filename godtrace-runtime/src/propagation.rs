@@ -158,15 +158,28 @@ pub(crate) fn baggage_rejected() -> u64 {
 /// Unlike [`extract`], its [`TextMapPropagator::extract_with_context`] keeps what the given
 /// context holds (its span included) when the carrier has no valid trace context, as the
 /// trait specifies.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct W3cPropagator {
-    _private: (),
+    /// Whether `baggage` is carried too (`init` installs it without, when the configured
+    /// propagators leave baggage out).
+    baggage: bool,
+}
+
+impl Default for W3cPropagator {
+    fn default() -> Self {
+        W3cPropagator::new()
+    }
 }
 
 impl W3cPropagator {
-    /// The propagator.
+    /// The propagator: `traceparent`, `tracestate` and `baggage`.
     pub const fn new() -> Self {
-        W3cPropagator { _private: () }
+        W3cPropagator { baggage: true }
+    }
+
+    /// `traceparent` and `tracestate` only (`OTEL_PROPAGATORS=tracecontext`).
+    pub(crate) const fn trace_context_only() -> Self {
+        W3cPropagator { baggage: false }
     }
 }
 
@@ -186,7 +199,9 @@ impl TextMapPropagator for W3cPropagator {
                 injector.set(TRACESTATE, state);
             }
         }
-        BaggagePropagator::new().inject_context(cx, injector);
+        if self.baggage {
+            BaggagePropagator::new().inject_context(cx, injector);
+        }
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
@@ -198,6 +213,9 @@ impl TextMapPropagator for W3cPropagator {
             Some(incoming) => incoming.under(cx),
             None => cx.clone(),
         };
+        if !self.baggage {
+            return cx;
+        }
         with_baggage(cx, extractor.get(BAGGAGE), false)
     }
 

@@ -236,8 +236,10 @@ fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
         .iter()
         .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
             match p {
+                // godtrace's own parser, so that OpenTelemetry-instrumented code sees the
+                // same rules (random flag, Level 2 tracestate, hostile-input counters).
                 Propagator::TraceContext => {
-                    Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new())
+                    Box::new(crate::propagation::W3cPropagator::trace_context_only())
                 }
                 Propagator::Baggage => {
                     Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new())

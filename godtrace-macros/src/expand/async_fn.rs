@@ -4,7 +4,10 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::visit_mut::VisitMut;
-use syn::{FnArg, GenericParam, Ident, Lifetime, LifetimeParam, Pat, ReturnType, Signature, Type};
+use syn::{
+    FnArg, GenericParam, Ident, Lifetime, LifetimeParam, Pat, ReceiverKind, ReturnType, Signature,
+    Type,
+};
 
 /// Rewrites `async fn f(args) -> T` into `fn f(args) -> impl Future<Output = T> + '_`, the
 /// way the compiler desugars it, so the span can start when `f` is called. Returns the
@@ -33,20 +36,12 @@ pub(super) fn desugar(
     };
     for arg in sig.inputs.iter_mut() {
         match arg {
-            // `&self` is held twice by syn, as `reference` and as the type `&Self`: both
-            // get the same name.
-            FnArg::Receiver(r) if r.colon_token.is_none() => {
-                if let Some((_, lifetime)) = &mut r.reference
-                    && lifetime.is_none()
-                {
-                    let name = fresh();
-                    if let Type::Reference(ty) = &mut *r.ty {
-                        ty.lifetime = Some(name.clone());
-                    }
-                    *lifetime = Some(name);
-                }
-            }
-            FnArg::Receiver(r) => FillElided { next: &mut fresh }.visit_type_mut(&mut r.ty),
+            FnArg::Receiver(r) => match &mut r.kind {
+                ReceiverKind::Reference(_, lifetime @ None, _) => *lifetime = Some(fresh()),
+                ReceiverKind::Typed(_, ty) => FillElided { next: &mut fresh }.visit_type_mut(ty),
+                // `self`, and `&'a self` whose lifetime is already named.
+                _ => {}
+            },
             FnArg::Typed(pt) => FillElided { next: &mut fresh }.visit_type_mut(&mut pt.ty),
         }
     }
@@ -110,7 +105,7 @@ impl<F: FnMut() -> Lifetime> VisitMut for FillElided<F> {
             *l = (self.next)();
         }
     }
-    fn visit_type_bare_fn_mut(&mut self, _: &mut syn::TypeBareFn) {}
+    fn visit_type_fn_ptr_mut(&mut self, _: &mut syn::TypeFnPtr) {}
     fn visit_parenthesized_generic_arguments_mut(
         &mut self,
         _: &mut syn::ParenthesizedGenericArguments,
@@ -124,14 +119,13 @@ fn elision_target(sig: &Signature) -> Option<Lifetime> {
     let mut found: Vec<Lifetime> = Vec::new();
     for arg in &sig.inputs {
         match arg {
-            FnArg::Receiver(r) if r.colon_token.is_none() => {
-                if let Some((_, Some(l))) = &r.reference {
-                    return Some(l.clone());
+            FnArg::Receiver(r) => match &r.kind {
+                ReceiverKind::Reference(_, Some(l), _) => return Some(l.clone()),
+                ReceiverKind::Typed(_, ty) => {
+                    syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found), ty)
                 }
-            }
-            FnArg::Receiver(r) => {
-                syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found), &r.ty)
-            }
+                _ => {}
+            },
             FnArg::Typed(pt) => {
                 syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found), &pt.ty)
             }
@@ -152,7 +146,7 @@ impl<'ast> syn::visit::Visit<'ast> for CollectLifetimes<'_> {
             self.0.push(l.clone());
         }
     }
-    fn visit_type_bare_fn(&mut self, _: &'ast syn::TypeBareFn) {}
+    fn visit_type_fn_ptr(&mut self, _: &'ast syn::TypeFnPtr) {}
     fn visit_parenthesized_generic_arguments(
         &mut self,
         _: &'ast syn::ParenthesizedGenericArguments,

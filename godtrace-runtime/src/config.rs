@@ -14,7 +14,7 @@ pub(crate) mod url;
 
 pub(crate) use env::parse_millis;
 pub(crate) use settings::{
-    BatchSettings, ExportSettings, MAX_DURATION, Settings, bounded_duration,
+    BatchSettings, ExportSettings, MAX_DURATION, Settings, bounded_duration, check_compiled,
 };
 pub(crate) use url::redacted as redacted_url;
 

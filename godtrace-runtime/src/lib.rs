@@ -21,6 +21,9 @@ mod stats;
 pub mod testing;
 mod value;
 
+#[cfg(test)]
+mod features_tests;
+
 #[doc(hidden)]
 pub mod __private;
 

@@ -247,7 +247,9 @@ fn default_protocol(requested_by: &str) -> Result<Protocol, InitError> {
     }
 }
 
-fn check_compiled(protocol: Protocol, name: &str) -> Result<(), InitError> {
+/// Ok if this build has `protocol`'s transport; otherwise an error naming `name` and the Cargo
+/// feature to enable.
+pub(crate) fn check_compiled(protocol: Protocol, name: &str) -> Result<(), InitError> {
     let (compiled, value, feature) = match protocol {
         Protocol::Grpc => (cfg!(feature = "otlp-grpc"), "grpc", "otlp-grpc"),
         Protocol::HttpProtobuf => (cfg!(feature = "otlp-http"), "http/protobuf", "otlp-http"),
@@ -356,6 +358,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(all(feature = "otlp-grpc", feature = "otlp-http")),
+        ignore = "needs the otlp-grpc and otlp-http features"
+    )]
     fn the_same_base_endpoint_means_the_same_url_in_code_and_env() {
         for protocol in ["http/protobuf", "grpc"] {
             let from_env = settings(Config::new("svc").with_env_vars([
@@ -379,6 +385,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(all(feature = "otlp-grpc", feature = "otlp-http")),
+        ignore = "needs the otlp-grpc and otlp-http features"
+    )]
     fn defaults_follow_the_protocol() {
         let grpc = settings(Config::new("svc").protocol(Protocol::Grpc));
         assert_eq!(grpc.export.unwrap().endpoint, "http://localhost:4317");
@@ -389,6 +399,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "otlp-grpc"), ignore = "needs the otlp-grpc feature")]
     fn code_wins_over_env_whatever_the_call_order() {
         let env = [
             ("OTEL_SERVICE_NAME", "from-env"),
@@ -579,6 +590,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "otlp-http"), ignore = "needs the otlp-http feature")]
     fn upper_case_schemes_are_sent_in_lower_case_on_both_signals() {
         let s = settings(Config::new("s").endpoint("HTTP://c:4318"));
         let traces = s.export.clone().unwrap();

@@ -2,7 +2,7 @@
 use super::env::EnvLayer;
 use super::{DEFAULT_INTERVAL, DEFAULT_PROMETHEUS_LISTEN, MetricsConfig};
 use crate::InitError;
-use crate::config::{Compression, ExportSettings, Protocol, bounded_duration};
+use crate::config::{Compression, ExportSettings, Protocol, bounded_duration, check_compiled};
 use crate::metrics::limits::Limits;
 use std::time::Duration;
 
@@ -100,20 +100,13 @@ fn target(
         (Some(p), _, _) => (p, "otlp_protocol"),
         (None, Some(p), _) => (p, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"),
         (None, None, Some(t)) => (t.protocol, "protocol"),
-        (None, None, None) if cfg!(feature = "otlp-http") => (Protocol::HttpProtobuf, "protocol"),
-        (None, None, None) => (Protocol::Grpc, "protocol"),
+        // gRPC only when it is the one transport built in.
+        (None, None, None) if cfg!(feature = "otlp-grpc") && !cfg!(feature = "otlp-http") => {
+            (Protocol::Grpc, "protocol")
+        }
+        (None, None, None) => (Protocol::HttpProtobuf, "protocol"),
     };
-    let compiled = match protocol {
-        Protocol::Grpc => cfg!(feature = "otlp-grpc"),
-        Protocol::HttpProtobuf => cfg!(feature = "otlp-http"),
-    };
-    if !compiled {
-        return Err(InitError::invalid(
-            protocol_name,
-            &format!("{protocol:?}"),
-            "a protocol built into this godtrace (features otlp-grpc, otlp-http)",
-        ));
-    }
+    check_compiled(protocol, protocol_name)?;
     let endpoint = match (code_endpoint, &env.otlp_endpoint, traces) {
         (Some(url), _, _) => url,
         (None, Some(url), _) => url.clone(),

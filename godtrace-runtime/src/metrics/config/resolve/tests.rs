@@ -21,6 +21,10 @@ fn traces(protocol: Protocol, endpoint: &str) -> ExportSettings {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(feature = "otlp-grpc", feature = "otlp-http")),
+    ignore = "needs the otlp-grpc and otlp-http features"
+)]
 fn metrics_follow_the_trace_export() {
     let t = traces(Protocol::HttpProtobuf, "http://c:4318/v1/traces");
     let s = MetricsConfig::new().resolve(None, Some(&t), B).unwrap();
@@ -55,6 +59,7 @@ fn metrics_follow_the_trace_export() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "otlp-grpc"), ignore = "needs the otlp-grpc feature")]
 fn environment_then_code() {
     let env = vars(&[
         ("GODTRACE_PROMETHEUS_LISTEN", "0.0.0.0:9464"),
@@ -87,6 +92,7 @@ fn environment_then_code() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "otlp-grpc"), ignore = "needs the otlp-grpc feature")]
 fn otel_metrics_exporter_switches_exporters() {
     let t = traces(Protocol::Grpc, "http://c:4317");
     let none = vars(&[("OTEL_METRICS_EXPORTER", "none")]);

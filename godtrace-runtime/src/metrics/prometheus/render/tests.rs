@@ -43,7 +43,7 @@ fn sample() -> MetricsSnapshot {
 
 #[test]
 fn text_format() {
-    let text = render(&sample(), Format::Text);
+    let text = render(&sample(), Format::Text, &mut Families::default());
     let expected = "\
 # HELP godtrace_operation_duration_seconds Duration of traced operations.
 # TYPE godtrace_operation_duration_seconds histogram
@@ -60,7 +60,7 @@ nft_mints_total{chain=\"sol\"} 3
 
 #[test]
 fn openmetrics_format_carries_exemplars() {
-    let text = render(&sample(), Format::OpenMetrics);
+    let text = render(&sample(), Format::OpenMetrics, &mut Families::default());
     assert!(text.contains("# TYPE godtrace_operation_duration_seconds histogram\n"));
     assert!(text.contains("# UNIT godtrace_operation_duration_seconds seconds\n"));
     assert!(text.contains(

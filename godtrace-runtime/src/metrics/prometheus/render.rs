@@ -45,15 +45,18 @@ pub fn prometheus_exposition(accept: Option<&str>) -> PrometheusExposition {
 
 /// Who holds which family in what this process exposes; the duration histogram's family is
 /// reserved for it from the start.
-static FAMILIES: LazyLock<Mutex<Families>> = LazyLock::new(|| {
+static FAMILIES: LazyLock<Mutex<Families>> = LazyLock::new(|| Mutex::new(with_duration()));
+
+/// No family taken but the duration histogram's.
+fn with_duration() -> Families {
     let mut families = Families::default();
     let _ = families.claim(
         DURATION_METRIC,
         &family_name(DURATION_METRIC, "s", false),
         false,
     );
-    Mutex::new(families)
-});
+    families
+}
 
 /// The process's metrics in `format`.
 pub(crate) fn render_registry(format: Format) -> String {

@@ -28,12 +28,17 @@ pub struct PrometheusExposition {
 /// authentication, say), with or without the built-in endpoint running.
 ///
 /// ```
-/// // In a handler of `GET /metrics`, with the request's `Accept` header:
-/// let accept: Option<&str> = Some("application/openmetrics-text; version=1.0.0");
-/// let exposition = godtrace_runtime::prometheus_exposition(accept);
+/// use godtrace_runtime::{Config, prometheus_exposition, record_counter};
+///
+/// let _guard = godtrace_runtime::init(Config::new("docs")).unwrap();
+/// record_counter("orders.placed", 1, &[]);
+/// // In the handler of `GET /metrics`, with the request's `Accept` header:
+/// let accept = Some("application/openmetrics-text; version=1.0.0");
+/// let exposition = prometheus_exposition(accept);
+/// // Answer with status 200, this `Content-Type` and this body.
 /// assert!(exposition.content_type.starts_with("application/openmetrics-text"));
+/// assert!(exposition.body.contains("\norders_placed_total 1\n"));
 /// assert!(exposition.body.ends_with("# EOF\n"));
-/// // Answer with status 200, `Content-Type: {exposition.content_type}` and the body.
 /// ```
 pub fn prometheus_exposition(accept: Option<&str>) -> PrometheusExposition {
     let format = negotiate(accept);

@@ -24,7 +24,8 @@ fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     s.write_all(request).unwrap();
     let _ = s.shutdown(std::net::Shutdown::Write);
     let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    s.read_to_string(&mut out)
+        .unwrap_or_else(|e| panic!("no whole answer within {PATIENCE:?}: {e} (so far {out:?})"));
     out
 }
 
@@ -53,9 +54,12 @@ fn closed_unanswered(stream: &TcpStream) -> bool {
 }
 
 /// A client that sends a request head one byte every 100 ms (never its end) on a thread of
-/// its own. Its thread returns whether the server closed the connection within [`PATIENCE`];
+/// its own. Its thread returns whether the server closed the connection within `patience`;
 /// `sent` counts the bytes written so far.
-fn trickle(addr: SocketAddr) -> (Arc<std::sync::atomic::AtomicUsize>, JoinHandle<bool>) {
+fn trickle(
+    addr: SocketAddr,
+    patience: Duration,
+) -> (Arc<std::sync::atomic::AtomicUsize>, JoinHandle<bool>) {
     let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = sent.clone();
     let client = std::thread::spawn(move || {
@@ -65,7 +69,7 @@ fn trickle(addr: SocketAddr) -> (Arc<std::sync::atomic::AtomicUsize>, JoinHandle
         let head = b"GET /metrics HTTP/1.1\r\nX-Slow: ".iter();
         let start = Instant::now();
         for byte in head.chain(std::iter::repeat(&b'a')) {
-            if start.elapsed() > PATIENCE {
+            if start.elapsed() > patience {
                 return false;
             }
             if s.write_all(&[*byte]).is_err() {
@@ -206,7 +210,7 @@ fn a_client_trickling_its_request_is_cut_off_at_the_deadline() {
     )
     .unwrap();
     let addr = server.local_addr();
-    let (sent, slow) = trickle(addr);
+    let (sent, slow) = trickle(addr, PATIENCE);
     wait_for("the slow client sends its first bytes", || {
         sent.load(Ordering::SeqCst) >= 3
     });
@@ -259,7 +263,9 @@ fn stop_is_prompt_and_frees_the_port_whatever_clients_do() {
     let server = patient_server();
     let addr = server.local_addr();
     let idle = TcpStream::connect(addr).unwrap();
-    let (sent, slow) = trickle(addr);
+    // It keeps going for longer than the stop may take: a server that waited for it would not
+    // stop in time.
+    let (sent, slow) = trickle(addr, 2 * PATIENCE);
     wait_for("the slow client sends its first bytes", || {
         sent.load(Ordering::SeqCst) >= 3
     });

@@ -126,8 +126,8 @@ fn trickle(addr: SocketAddr, sent: &AtomicUsize, give_up: &AtomicBool) -> bool {
     unreachable!("the byte source never ends")
 }
 
-/// The health and last error Prometheus reports for the target it scrapes at `target`.
-fn target_health(prometheus: &str, target: &str) -> (String, String) {
+/// The health, last error and last scrape time Prometheus reports for its target `target`.
+fn target_state(prometheus: &str, target: &str) -> [String; 3] {
     let json = get_json(
         &format!("{prometheus}/api/v1/targets"),
         &[("state", "active")],
@@ -138,10 +138,32 @@ fn target_health(prometheus: &str, target: &str) -> (String, String) {
         .iter()
         .find(|t| t["labels"]["instance"] == target)
         .map(|t| {
-            let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
-            (text(&t["health"]), text(&t["lastError"]))
+            ["health", "lastError", "lastScrape"].map(|k| t[k].as_str().unwrap_or("").to_owned())
         })
         .unwrap_or_else(|| panic!("Prometheus does not scrape {target}: {json}"))
+}
+
+/// The health and last error of a scrape that began after this call: the second one reported
+/// after it (the first may have begun before).
+fn health_of_a_new_scrape(prometheus: &str, target: &str) -> (String, String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let [_, _, mut last] = target_state(prometheus, target);
+    let mut scrapes = 0;
+    loop {
+        let [health, error, scraped] = target_state(prometheus, target);
+        if scraped != last {
+            scrapes += 1;
+            last = scraped;
+            if scrapes == 2 {
+                return (health, error);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus reported no new scrape of {target} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn example_binary() -> PathBuf {
@@ -308,8 +330,8 @@ fn prometheus_reads_latency_quantiles_error_ratios_and_exemplars() {
             "exemplar trace_id {trace_id:?}"
         );
     }
-    // The latest scrape, with the stragglers still connected, was whole and parsed.
-    let (health, last_error) = target_health(&prometheus, &target);
+    // A scrape made with the stragglers connected was whole and parsed.
+    let (health, last_error) = health_of_a_new_scrape(&prometheus, &target);
     assert_eq!(
         (health.as_str(), last_error.as_str()),
         ("up", ""),

@@ -179,10 +179,19 @@ fn handle(stream: TcpStream, stop: &AtomicBool, limits: Limits) -> io::Result<()
             Response::error(431, "Request Header Fields Too Large").head_only(head_method)
         }
     };
-    let mut writer = Timed::new(&stream, stop, limits.write_deadline);
-    response.write_to(&mut writer)?;
+    send(&stream, &response, stop, limits.write_deadline)?;
     let _ = stream.shutdown(std::net::Shutdown::Write);
     Ok(())
+}
+
+/// Writes `response` whole within `within`, or fails.
+fn send(
+    stream: &TcpStream,
+    response: &Response,
+    stop: &AtomicBool,
+    within: Duration,
+) -> io::Result<()> {
+    response.write_to(&mut Timed::new(stream, stop, within))
 }
 
 /// Reads and writes of one connection that give up at `deadline` or when the server stops,

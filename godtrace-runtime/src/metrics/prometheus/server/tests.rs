@@ -286,3 +286,39 @@ fn stop_is_prompt_and_frees_the_port_whatever_clients_do() {
     assert!(slow.join().unwrap(), "the slow client was not let go");
     assert!(closed_unanswered(&idle), "the idle client was not let go");
 }
+
+#[test]
+fn a_slow_reader_is_cut_off_at_the_write_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (served, _) = listener.accept().unwrap();
+    // About 100 KiB/s: every write makes progress long before any per-write timeout, and 32 MiB
+    // would take minutes.
+    let reading = Arc::new(AtomicBool::new(true));
+    let still_reading = reading.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while still_reading.load(Ordering::SeqCst) && (&client).read(&mut buf).is_ok() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let response = Response {
+        status: 200,
+        reason: "OK",
+        content_type: "text/plain",
+        body: "x".repeat(32 << 20),
+        head_only: false,
+    };
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let stop = AtomicBool::new(false);
+        let sent = send(&served, &response, &stop, Duration::from_secs(1));
+        let _ = done.send(sent.map_err(|e| e.kind()));
+    });
+    let sent = finished
+        .recv_timeout(PATIENCE)
+        .expect("still writing to a slow reader after 30 s");
+    assert_eq!(sent, Err(io::ErrorKind::TimedOut));
+    reading.store(false, Ordering::SeqCst);
+    reader.join().unwrap();
+}

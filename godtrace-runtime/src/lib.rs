@@ -33,6 +33,7 @@ pub use metrics::{
     CounterPoint, Exemplar, HistogramPoint, MetricData, MetricPoints, MetricValue, MetricsConfig,
     MetricsSnapshot, metrics_snapshot, prometheus_addr, record_counter, record_histogram,
 };
+pub use metrics::{PrometheusExposition, prometheus_exposition};
 pub use provider::{Guard, init, is_enabled, is_exporting};
 pub use stats::{Stats, stats};
 pub use value::max_attribute_len;

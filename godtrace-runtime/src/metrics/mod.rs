@@ -26,6 +26,7 @@ pub use config::MetricsConfig;
 pub(crate) use config::MetricsSettings;
 pub use exemplar::Exemplar;
 pub use manual::{MetricValue, record_counter, record_histogram};
+pub use prometheus::{PrometheusExposition, prometheus_exposition};
 pub use runtime::prometheus_addr;
 pub(crate) use runtime::{flush_begin, shutdown_begin, start};
 pub(crate) use site::SiteMetrics;

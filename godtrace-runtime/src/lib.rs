@@ -35,7 +35,7 @@ pub use metrics::{
 };
 pub use provider::{Guard, init, is_enabled, is_exporting};
 pub use stats::{Stats, stats};
-pub use value::max_attribute_len;
+pub use value::{MAX_ATTRIBUTE_KEY_LEN, max_attribute_len};
 
 /// The OpenTelemetry API crate godtrace is built on, re-exported so that users name the same
 /// version (for `KeyValue`, `Value`, propagators and other OpenTelemetry-instrumented code).

@@ -242,7 +242,8 @@ pub(crate) fn display_text<T: fmt::Display + ?Sized>(value: &T) -> String {
     bounded_fmt(format_args!("{value}"), DISPLAY_PANICKED)
 }
 
-/// Values recorded with their own OpenTelemetry type rather than as `Debug` text.
+/// Values recorded with their own OpenTelemetry type rather than as `Debug` text, and lists,
+/// whose `Debug` text is written without visiting every element.
 pub trait Typed {
     /// The attribute value.
     fn typed_value(&self) -> Value;
@@ -308,6 +309,42 @@ impl Typed for std::borrow::Cow<'_, str> {
         bounded_str(self)
     }
 }
+/// Lists: their `Debug` text, as `{:?}` writes it, but visiting elements only until the text
+/// reaches the limit. `Debug` of a slice goes through `debug_list`, which keeps iterating every
+/// element after the writer refused one (about 2 ns each: 200 ms for 100 MB of bytes).
+impl<T: fmt::Debug> Typed for [T] {
+    fn typed_value(&self) -> Value {
+        Value::String(StringValue::from(debug_text(&ListUntilFull(self))))
+    }
+}
+impl<T: fmt::Debug> Typed for Vec<T> {
+    fn typed_value(&self) -> Value {
+        self.as_slice().typed_value()
+    }
+}
+impl<T: fmt::Debug, const N: usize> Typed for [T; N] {
+    fn typed_value(&self) -> Value {
+        self.as_slice().typed_value()
+    }
+}
+
+/// Formats `[a, b, c]` like a slice's `Debug` (not alternate), stopping at the first write
+/// the writer refuses.
+struct ListUntilFull<'a, T>(&'a [T]);
+
+impl<T: fmt::Debug> fmt::Debug for ListUntilFull<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            item.fmt(f)?;
+        }
+        f.write_str("]")
+    }
+}
+
 impl<T: Typed + ?Sized> Typed for &T {
     fn typed_value(&self) -> Value {
         (**self).typed_value()
@@ -484,6 +521,24 @@ mod tests {
         assert_eq!(display_text(&PanicsWhenFormatted), DISPLAY_PANICKED);
         let probe = &&&Probe(&PanicsWhenFormatted);
         assert_eq!(probe.__godtrace_value(), Value::from(DEBUG_PANICKED));
+    }
+
+    #[test]
+    fn lists_read_as_their_debug_text_cut_at_the_limit() {
+        let v = vec![Some(1), None];
+        assert_eq!(v.typed_value(), Value::from(format!("{v:?}")));
+        assert_eq!([0u8; 0].typed_value(), Value::from("[]"));
+        let nested = [vec!["a\"b"], vec![]];
+        assert_eq!(nested.typed_value(), Value::from(format!("{nested:?}")));
+        let big = vec![7u8; 100_000];
+        let Value::String(text) = (&&&Probe(&big)).__godtrace_value() else {
+            panic!("not a string")
+        };
+        assert!(text.as_str().starts_with("[7, 7, "));
+        assert_eq!(
+            text.as_str().len(),
+            max_attribute_len() + TRUNCATION_MARKER.len()
+        );
     }
 
     #[test]

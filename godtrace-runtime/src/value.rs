@@ -55,29 +55,40 @@ pub(crate) fn bounded_text(s: &str, limit: usize) -> String {
 /// `limit / 8` elements and `limit` bytes of text in all; other values as they are.
 pub(crate) fn bounded_value(value: Value, limit: usize) -> Value {
     match value {
-        Value::String(s) if s.as_str().len() > limit => {
-            Value::String(StringValue::from(bounded_text(s.as_str(), limit)))
-        }
-        Value::Array(array) => Value::Array(bounded_array(array, limit)),
+        Value::String(s) if s.as_str().len() > limit => bounded_value_of(&Value::String(s), limit),
+        Value::Array(array) => Value::Array(bounded_array(&array, limit)),
         other => other,
     }
 }
 
-fn bounded_array(array: Array, limit: usize) -> Array {
+/// [`bounded_value`] of a borrowed value: only what is kept is copied.
+pub(crate) fn bounded_value_of(value: &Value, limit: usize) -> Value {
+    match value {
+        Value::String(s) if s.as_str().len() > limit => {
+            Value::String(StringValue::from(bounded_text(s.as_str(), limit)))
+        }
+        Value::Array(array) => Value::Array(bounded_array(array, limit)),
+        other => other.clone(),
+    }
+}
+
+/// Whether [`bounded_value`] would keep `value` as it is.
+pub(crate) fn is_within(value: &Value, limit: usize) -> bool {
+    match value {
+        Value::String(s) => s.as_str().len() <= limit,
+        // Rare in attributes: always copied through `bounded_array` rather than measured.
+        Value::Array(_) => false,
+        _ => true,
+    }
+}
+
+fn bounded_array(array: &Array, limit: usize) -> Array {
     let max_elements = (limit / 8).max(1);
+    let first = |len: usize| len.min(max_elements);
     match array {
-        Array::Bool(mut v) => {
-            v.truncate(max_elements);
-            Array::Bool(v)
-        }
-        Array::I64(mut v) => {
-            v.truncate(max_elements);
-            Array::I64(v)
-        }
-        Array::F64(mut v) => {
-            v.truncate(max_elements);
-            Array::F64(v)
-        }
+        Array::Bool(v) => Array::Bool(v[..first(v.len())].to_vec()),
+        Array::I64(v) => Array::I64(v[..first(v.len())].to_vec()),
+        Array::F64(v) => Array::F64(v[..first(v.len())].to_vec()),
         Array::String(v) => Array::String(bounded_strings(v, max_elements, limit)),
         // A kind of array added to OpenTelemetry later: its text form, bounded.
         other => Array::String(vec![StringValue::from(bounded_text(
@@ -89,23 +100,24 @@ fn bounded_array(array: Array, limit: usize) -> Array {
 
 /// The first strings of `strings`, at most `max_elements` of them and `limit` bytes in all;
 /// the last one kept may be cut.
-fn bounded_strings(
-    strings: Vec<StringValue>,
-    max_elements: usize,
-    limit: usize,
-) -> Vec<StringValue> {
+fn bounded_strings(strings: &[StringValue], max_elements: usize, limit: usize) -> Vec<StringValue> {
     let mut room = limit;
     let mut kept = Vec::with_capacity(strings.len().min(max_elements));
-    for s in strings.into_iter().take(max_elements) {
+    for s in strings.iter().take(max_elements) {
         if s.as_str().len() <= room {
             room -= s.as_str().len();
-            kept.push(s);
+            kept.push(s.clone());
         } else {
             kept.push(StringValue::from(bounded_text(s.as_str(), room)));
             break;
         }
     }
     kept
+}
+
+/// The first [`MAX_ATTRIBUTE_KEY_LEN`] bytes of `key`, cut on a char boundary.
+pub(crate) fn key_prefix(key: &str) -> &str {
+    &key[..floor_char_boundary(key, MAX_ATTRIBUTE_KEY_LEN)]
 }
 
 /// `key` cut to [`MAX_ATTRIBUTE_KEY_LEN`] bytes on a char boundary; a borrowed key stays

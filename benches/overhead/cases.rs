@@ -255,6 +255,42 @@ fn op_godtrace_huge_error(x: u64) -> u64 {
     godtrace_huge_error(x, huge_text()).unwrap_or(x)
 }
 
+/// Attribute sets for `record_counter`: 3 attributes, 10,000 distinct keys, and 10,000 with
+/// every key given twice (the last value wins).
+fn counter_attributes(kind: usize) -> &'static [opentelemetry::KeyValue] {
+    use opentelemetry::KeyValue;
+    static SETS: OnceLock<[Vec<KeyValue>; 3]> = OnceLock::new();
+    let sets = SETS.get_or_init(|| {
+        [
+            vec![
+                KeyValue::new("chain", "solana"),
+                KeyValue::new("kind", "mint"),
+                KeyValue::new("tier", 3),
+            ],
+            (0..10_000)
+                .map(|i| KeyValue::new(format!("attr.{i}"), i))
+                .collect(),
+            (0..10_000)
+                .map(|i| KeyValue::new(format!("attr.{}", i % 5_000), i))
+                .collect(),
+        ]
+    });
+    &sets[kind]
+}
+
+fn op_record_counter_3(x: u64) -> u64 {
+    godtrace::record_counter("bench.counter", 1, counter_attributes(0));
+    body!(x)
+}
+fn op_record_counter_10000(x: u64) -> u64 {
+    godtrace::record_counter("bench.counter", 1, counter_attributes(1));
+    body!(x)
+}
+fn op_record_counter_10000_duplicated(x: u64) -> u64 {
+    godtrace::record_counter("bench.counter", 1, counter_attributes(2));
+    body!(x)
+}
+
 // --- set-ups ---
 
 /// A span exporter that drops every batch: the peers' "discarding exporter".
@@ -615,6 +651,22 @@ pub fn all() -> Vec<Case> {
             "godtrace/sampled-in-no-exporter/100MB-error/sync",
             GodtraceNoExporter,
             op_godtrace_huge_error,
+        ),
+        // The manual counter: the cost grows with the attribute count as O(n log n).
+        time(
+            "godtrace/record_counter/3-attributes",
+            GodtraceNoExporter,
+            op_record_counter_3,
+        ),
+        time(
+            "godtrace/record_counter/10000-attributes",
+            GodtraceNoExporter,
+            op_record_counter_10000,
+        ),
+        time(
+            "godtrace/record_counter/10000-attributes-keys-twice",
+            GodtraceNoExporter,
+            op_record_counter_10000_duplicated,
         ),
         // The exception: `Debug` of a `str` inside a struct scans the whole string for
         // characters to escape before writing any of it (std's code, ~1 ns a byte).

@@ -63,7 +63,7 @@ pub(crate) fn attributes_footprint(attributes: &[KeyValue]) -> usize {
         Value::Array(Array::Bool(a)) => a.len(),
         _ => 0,
     };
-    attributes.len() * size_of::<KeyValue>()
+    size_of_val(attributes)
         + attributes
             .iter()
             .map(|kv| kv.key.as_str().len() + text(&kv.value))

@@ -192,6 +192,105 @@ fn op_godtrace_three_recorded(x: u64) -> u64 {
     godtrace_three_recorded(x as i64, std::hint::black_box(WALLET), x & 1 == 0)
 }
 
+/// 100 MB, the size of an argument no one should pay for in full: recording it must cost
+/// O(max_attribute_len), not O(its size).
+const HUGE: usize = 100 << 20;
+
+fn huge_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| "x".repeat(HUGE))
+}
+
+fn huge_bytes() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| vec![7; HUGE])
+}
+
+/// A struct holding a huge string, recorded through its derived `Debug`.
+#[derive(Debug)]
+struct Upload {
+    #[allow(dead_code)]
+    body: &'static str,
+}
+
+#[traced(include_args)]
+#[inline(never)]
+fn godtrace_huge_str(x: u64, body: &str) -> u64 {
+    body!(x ^ body.len() as u64)
+}
+
+#[traced(include_args)]
+#[inline(never)]
+fn godtrace_huge_bytes(x: u64, body: &[u8]) -> u64 {
+    body!(x ^ body.len() as u64)
+}
+
+#[traced(include_args)]
+#[inline(never)]
+fn godtrace_huge_struct(x: u64, upload: &Upload) -> u64 {
+    body!(x ^ upload.body.len() as u64)
+}
+
+/// Fails with a 100 MB message, the span's status description.
+#[traced]
+#[inline(never)]
+fn godtrace_huge_error(x: u64, message: &'static str) -> Result<u64, &'static str> {
+    if std::hint::black_box(true) {
+        Err(message)
+    } else {
+        Ok(body!(x))
+    }
+}
+
+fn op_godtrace_huge_str(x: u64) -> u64 {
+    godtrace_huge_str(x, huge_text())
+}
+fn op_godtrace_huge_bytes(x: u64) -> u64 {
+    godtrace_huge_bytes(x, huge_bytes())
+}
+fn op_godtrace_huge_struct(x: u64) -> u64 {
+    godtrace_huge_struct(x, &Upload { body: huge_text() })
+}
+fn op_godtrace_huge_error(x: u64) -> u64 {
+    godtrace_huge_error(x, huge_text()).unwrap_or(x)
+}
+
+/// Attribute sets for `record_counter`: 3 attributes, 10,000 distinct keys, and 10,000 with
+/// every key given twice (the last value wins).
+fn counter_attributes(kind: usize) -> &'static [opentelemetry::KeyValue] {
+    use opentelemetry::KeyValue;
+    static SETS: OnceLock<[Vec<KeyValue>; 3]> = OnceLock::new();
+    let sets = SETS.get_or_init(|| {
+        [
+            vec![
+                KeyValue::new("chain", "solana"),
+                KeyValue::new("kind", "mint"),
+                KeyValue::new("tier", 3),
+            ],
+            (0..10_000)
+                .map(|i| KeyValue::new(format!("attr.{i}"), i))
+                .collect(),
+            (0..10_000)
+                .map(|i| KeyValue::new(format!("attr.{}", i % 5_000), i))
+                .collect(),
+        ]
+    });
+    &sets[kind]
+}
+
+fn op_record_counter_3(x: u64) -> u64 {
+    godtrace::record_counter("bench.counter", 1, counter_attributes(0));
+    body!(x)
+}
+fn op_record_counter_10000(x: u64) -> u64 {
+    godtrace::record_counter("bench.counter", 1, counter_attributes(1));
+    body!(x)
+}
+fn op_record_counter_10000_duplicated(x: u64) -> u64 {
+    godtrace::record_counter("bench.counter", 1, counter_attributes(2));
+    body!(x)
+}
+
 // --- set-ups ---
 
 /// A span exporter that drops every batch: the peers' "discarding exporter".
@@ -536,6 +635,45 @@ pub fn all() -> Vec<Case> {
             "godtrace/sampled-in-no-exporter/3-args-include_args/sync",
             GodtraceNoExporter,
             op_godtrace_three_recorded,
+        ),
+        // A 100 MB argument or error message: recording costs O(the attribute limit).
+        time(
+            "godtrace/sampled-in-no-exporter/100MB-str-arg/sync",
+            GodtraceNoExporter,
+            op_godtrace_huge_str,
+        ),
+        time(
+            "godtrace/sampled-in-no-exporter/100MB-bytes-arg/sync",
+            GodtraceNoExporter,
+            op_godtrace_huge_bytes,
+        ),
+        time(
+            "godtrace/sampled-in-no-exporter/100MB-error/sync",
+            GodtraceNoExporter,
+            op_godtrace_huge_error,
+        ),
+        // The manual counter: the cost grows with the attribute count as O(n log n).
+        time(
+            "godtrace/record_counter/3-attributes",
+            GodtraceNoExporter,
+            op_record_counter_3,
+        ),
+        time(
+            "godtrace/record_counter/10000-attributes",
+            GodtraceNoExporter,
+            op_record_counter_10000,
+        ),
+        time(
+            "godtrace/record_counter/10000-attributes-keys-twice",
+            GodtraceNoExporter,
+            op_record_counter_10000_duplicated,
+        ),
+        // The exception: `Debug` of a `str` inside a struct scans the whole string for
+        // characters to escape before writing any of it (std's code, ~1 ns a byte).
+        time(
+            "godtrace/sampled-in-no-exporter/100MB-in-struct-arg/sync",
+            GodtraceNoExporter,
+            op_godtrace_huge_struct,
         ),
     ];
     let memory = |id, setup, op, spans_per_op| Case {

@@ -549,6 +549,19 @@ fn targets(v: &View<'_>, counted: bool) -> Vec<String> {
         fmt_ns(without),
         fmt_ratio(with, without),
     ));
+    for (case, what) in [
+        ("100MB-str-arg", "a 100 MB &str argument"),
+        ("100MB-bytes-arg", "a 100 MB &[u8] argument"),
+        ("100MB-error", "a 100 MB error message"),
+    ] {
+        let huge = ns(&format!("godtrace/sampled-in-no-exporter/{case}/sync"));
+        lines.push(format!(
+            "{}: recording {what} costs O(max_attribute_len), judged ≤ 50 µs a call (sampled \
+             in, no exporter): {} ns",
+            verdict(huge.map(|t| t <= 50_000.0)),
+            fmt_ns(huge),
+        ));
+    }
     for state in ["sampled-out", "sampled-in-no-exporter"] {
         let on = ns(&format!("godtrace/{state}/sync"));
         let off = ns(&format!("godtrace/{state}/no-duration/sync"));

@@ -31,22 +31,25 @@ pub struct SpanGuard {
 }
 
 impl SpanGuard {
-    /// Sets an attribute on this span (strings are cut at the attribute size limit).
+    /// Sets an attribute on this span (the key is cut at 256 bytes, strings at the attribute
+    /// size limit).
     pub fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
         if let Some(span) = &self.span {
             span.span()
-                .record_owned(KeyValue::new(key.into(), bounded(value.into())));
+                .record_owned(attribute(key.into(), value.into()));
         }
     }
 
-    /// Adds an event with attributes to this span.
+    /// Adds an event with attributes to this span (at most 128 kept; the others are counted as
+    /// dropped on the event).
     pub fn add_event<K: Into<Cow<'static, str>>>(
         &self,
         name: impl Into<Cow<'static, str>>,
         attributes: impl IntoIterator<Item = (K, Value)>,
     ) {
         if let Some(span) = &self.span {
-            span.span().add_event(name.into(), key_values(attributes));
+            span.span()
+                .add_event(name.into(), event_attributes(attributes));
         }
     }
 
@@ -58,13 +61,15 @@ impl SpanGuard {
     }
 }
 
-/// Sets an attribute on the current span (no-op when there is none).
+/// Sets an attribute on the current span (no-op when there is none). The key is cut at
+/// [`MAX_ATTRIBUTE_KEY_LEN`](crate::MAX_ATTRIBUTE_KEY_LEN) bytes, a string value at
+/// [`max_attribute_len`](crate::max_attribute_len).
 ///
 /// ```
 /// godtrace_runtime::set_attribute("wallet.address", "7xKX…9fQ");
 /// ```
 pub fn set_attribute(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-    let attribute = KeyValue::new(key.into(), bounded(value.into()));
+    let attribute = attribute(key.into(), value.into());
     with_current(|current| match current {
         Current::Own(live) => live.set_attribute(attribute),
         Current::Other(cx) => cx.span().set_attribute(attribute),
@@ -72,15 +77,19 @@ pub fn set_attribute(key: impl Into<Cow<'static, str>>, value: impl Into<Value>)
     });
 }
 
-/// Adds an event to the current span (no-op when there is none).
+/// Adds an event to the current span (no-op when there is none). It keeps its first 128
+/// attributes (OpenTelemetry's default event attribute count limit) and counts the others as
+/// dropped; keys and values are bounded as in [`set_attribute`].
 pub fn add_event<K: Into<Cow<'static, str>>>(
     name: impl Into<Cow<'static, str>>,
     attributes: impl IntoIterator<Item = (K, Value)>,
 ) {
-    let (name, attributes) = (name.into(), key_values(attributes));
+    let (name, attributes) = (name.into(), event_attributes(attributes));
     with_current(|current| match current {
         Current::Own(live) => live.add_event(name, attributes),
-        Current::Other(cx) => cx.span().add_event(name, attributes),
+        // OpenTelemetry's span API takes no count of dropped attributes; its SDK applies its
+        // own limits to what it is given.
+        Current::Other(cx) => cx.span().add_event(name, attributes.into_parts().0),
         Current::None | Current::Suppressed => {}
     });
 }
@@ -115,20 +124,25 @@ pub fn current_context() -> Context {
     span::current_context()
 }
 
-fn bounded(v: Value) -> Value {
-    match v {
-        Value::String(s) if s.as_str().len() > value::max_attribute_len() => {
-            value::bounded_str(s.as_str())
-        }
-        other => other,
-    }
+/// An attribute with its key cut to [`value::MAX_ATTRIBUTE_KEY_LEN`] bytes and its value to
+/// the attribute size limit.
+fn attribute(key: Cow<'static, str>, v: Value) -> KeyValue {
+    KeyValue::new(
+        value::bounded_key(key),
+        value::bounded_value(v, value::max_attribute_len()),
+    )
 }
 
-fn key_values<K: Into<Cow<'static, str>>>(
+/// An event's attributes, bounded: the first [`value::MAX_EVENT_ATTRIBUTES`] are converted and
+/// kept, the rest only counted.
+fn event_attributes<K: Into<Cow<'static, str>>>(
     attributes: impl IntoIterator<Item = (K, Value)>,
-) -> Vec<KeyValue> {
-    attributes
-        .into_iter()
-        .map(|(k, v)| KeyValue::new(k.into(), bounded(v)))
-        .collect()
+) -> value::EventAttributes {
+    let mut attributes = attributes.into_iter();
+    let kept = attributes
+        .by_ref()
+        .take(value::MAX_EVENT_ATTRIBUTES)
+        .map(|(k, v)| attribute(k.into(), v))
+        .collect();
+    value::EventAttributes::new(kept, attributes.count())
 }

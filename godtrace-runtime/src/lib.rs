@@ -36,7 +36,7 @@ pub use metrics::{
 pub use metrics::{PrometheusExposition, prometheus_exposition};
 pub use provider::{Guard, init, is_enabled, is_exporting};
 pub use stats::{Stats, stats};
-pub use value::max_attribute_len;
+pub use value::{MAX_ATTRIBUTE_KEY_LEN, max_attribute_len};
 
 /// The OpenTelemetry API crate godtrace is built on, re-exported so that users name the same
 /// version (for `KeyValue`, `Value`, propagators and other OpenTelemetry-instrumented code).

@@ -4,7 +4,7 @@ use super::registry::{Instrument, Manual, registry};
 use super::report;
 use super::series::{CounterSeries, ValueSeries};
 use super::snapshot::DURATION_METRIC;
-use super::table::SeriesTable;
+use super::table::{MANUAL_SERIES, SeriesTable};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, KeyValue};
 use std::sync::Arc;
@@ -146,7 +146,7 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
 
 fn new_manual<S: super::table::Series>(name: &str, bounds: Arc<[f64]>) -> Manual<S> {
     Manual {
-        table: SeriesTable::new(name),
+        table: SeriesTable::budgeted(name, &MANUAL_SERIES),
         bounds,
         bad_value_reported: AtomicBool::new(false),
     }

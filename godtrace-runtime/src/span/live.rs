@@ -141,13 +141,20 @@ impl Live {
         }
     }
 
-    pub(crate) fn add_event(&self, name: Cow<'static, str>, attributes: Vec<KeyValue>) {
+    /// Adds an event, keeping at most `MAX_EVENT_ATTRIBUTES` of its attributes and counting
+    /// the others as dropped on the event.
+    pub(crate) fn add_event(
+        &self,
+        name: Cow<'static, str>,
+        attributes: impl Into<crate::value::EventAttributes>,
+    ) {
         let mut fields = self.fields.borrow_mut();
         if fields.events.len() < MAX_EVENTS {
+            let (kept, dropped) = attributes.into().into_parts();
             let timestamp = clock::wall(clock::now());
             fields
                 .events
-                .push(Event::new(name, timestamp, attributes, 0));
+                .push(Event::new(name, timestamp, kept, dropped));
         } else {
             fields.dropped_events += 1;
         }

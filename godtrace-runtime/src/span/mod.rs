@@ -26,7 +26,6 @@ use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -251,7 +250,7 @@ impl OpSpan {
         }
     }
 
-    pub(crate) fn add_event(&self, name: Cow<'static, str>, attrs: Vec<KeyValue>) {
+    pub(crate) fn add_event(&self, name: Cow<'static, str>, attrs: crate::value::EventAttributes) {
         if let Some(live) = &self.live {
             live.add_event(name, attrs);
         }
@@ -263,15 +262,13 @@ impl OpSpan {
         }
     }
 
-    /// Ends the span with status Error: `description`, and `error.type` = `error_type`.
-    pub fn record_error(&self, error_type: &'static str, description: fmt::Arguments<'_>) {
+    /// Ends the span with status Error: `description()` (called only when the span is
+    /// recording), and `error.type` = `error_type`.
+    pub fn record_error(&self, error_type: &'static str, description: impl FnOnce() -> String) {
         self.error_type.set(Some(error_type));
         let Some(live) = &self.live else { return };
-        let Value::String(text) = crate::value::bounded_fmt(description) else {
-            unreachable!("bounded_fmt returns a string")
-        };
         live.set_attribute(KeyValue::new("error.type", error_type));
-        live.set_status(Status::error(text.to_string()));
+        live.set_status(Status::error(description()));
     }
 
     fn record_panic(&self, payload: &(dyn Any + Send)) {

@@ -537,3 +537,6 @@ impl<F: Future, Fin> Instrumented<F, Fin> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,7 +13,7 @@ pub(crate) use current::{
     Current, context as current_context, span_context as current_span_context, with_current,
 };
 pub(crate) use head::sampled_out_context;
-pub(crate) use live::{Finished, Live};
+pub(crate) use live::{Finished, Live, LiveBox};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use live::{return_spares, set_max_returned};
 pub use site::CallSite;
@@ -28,6 +28,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
@@ -76,9 +77,9 @@ pub struct OpSpan {
     /// other OpenTelemetry code joins it), or the parent a sampled-out call carries (see
     /// `head::decide`); `None` leaves the caller's context current.
     cx: Option<Context>,
-    /// The span godtrace records; `None` when sampled out. Boxed: the thread's list of
+    /// The span godtrace records; `None` when sampled out. On the heap: the thread's list of
     /// current spans points at it, wherever this `OpSpan` moves.
-    live: Option<Box<Live>>,
+    live: Option<LiveBox>,
     /// The sampled-out-root mark to hold while the call runs (`head::enter`); `None` leaves
     /// the thread's mark as it is.
     scope: Option<bool>,
@@ -129,6 +130,10 @@ impl OpSpan {
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
+        // A call made while the thread exits runs untraced (see `otel_context_usable`).
+        if !current::otel_context_usable() {
+            return None;
+        }
         let measured = site.include_duration.then(clock::now);
         let rule = head::Rule {
             sample_rate: site.sample_rate,
@@ -165,7 +170,7 @@ impl OpSpan {
                 // Capacity 0 does not allocate: a call without recorded arguments has none.
                 let mut attributes = Vec::with_capacity(arg_count);
                 record_args(&mut attributes);
-                let live = Live::new(span_context, parent.as_ref(), Name::Site(site), attributes);
+                let live = Live::start(span_context, parent.as_ref(), Name::Site(site), attributes);
                 Some(OpSpan::recording(
                     live,
                     explicit,
@@ -178,7 +183,7 @@ impl OpSpan {
 
     /// The span of a sampled-in call, with the OpenTelemetry context to attach while it runs.
     fn recording(
-        live: Box<Live>,
+        live: LiveBox,
         explicit: Option<Context>,
         histogram: Option<&'static CallSite>,
         start: Tick,
@@ -203,7 +208,7 @@ impl OpSpan {
     /// tracing is off or the span is sampled out (a new trace dropped at its root marks the
     /// thread while the span is current, so its children follow).
     pub(crate) fn start_named(name: Cow<'static, str>) -> Option<OpSpan> {
-        if !provider::is_enabled() {
+        if !provider::is_enabled() || !current::otel_context_usable() {
             return None;
         }
         let rule = head::Rule {
@@ -227,7 +232,8 @@ impl OpSpan {
                 parent,
             } => {
                 let start = clock::now();
-                let live = Live::new(span_context, parent.as_ref(), Name::Given(name), Vec::new());
+                let live =
+                    Live::start(span_context, parent.as_ref(), Name::Given(name), Vec::new());
                 Some(OpSpan::recording(live, None, None, start))
             }
         }
@@ -321,13 +327,10 @@ impl OpSpan {
         }
     }
 
-    /// Makes this span current on this thread until [`Entered::exit`].
-    ///
-    /// # Safety
-    /// `self.live` (the box the thread's list points at) must be neither dropped nor taken
-    /// until then; `self` itself may move.
+    /// Makes this span current on this thread until [`Entered::exit`]; `self` may move in
+    /// between (the thread's list points at the record, which does not).
     #[inline(always)]
-    unsafe fn enter(&self) -> Entered {
+    fn enter(&self) -> Entered {
         let marked = self.scope.map(head::enter);
         // OpenTelemetry's context first: the entry below records what it shows.
         let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
@@ -335,25 +338,30 @@ impl OpSpan {
             // What OpenTelemetry's context shows now: this span, when it was just attached
             // (`recording` attaches a span's own context exactly when this setting is on).
             let otel_seen = provider::attaches_otel_context().then(|| live.span_context.span_id());
-            // SAFETY: forwarded to our caller.
-            unsafe { current::enter(live, otel_seen) };
+            current::enter(live, otel_seen);
         }
         Entered { marked, attached }
     }
 }
 
 /// A manual span, current on this thread until dropped, which ends it. The guard may move:
-/// the thread's list points at the span's own box.
+/// the thread's list points at the span's own record. Not `Send` (nor `Sync`): it is the
+/// current span of the thread that made it, and leaving it on another would undo that
+/// thread's state from the wrong one.
 pub(crate) struct EnteredSpan {
     span: OpSpan,
     entered: Option<Entered>,
+    _this_thread: PhantomData<*const ()>,
 }
 
 impl EnteredSpan {
     pub(crate) fn new(span: OpSpan) -> EnteredSpan {
-        // SAFETY: `span.live` is only taken by `end_in_place`, which `drop` calls after exit.
-        let entered = Some(unsafe { span.enter() });
-        EnteredSpan { span, entered }
+        let entered = Some(span.enter());
+        EnteredSpan {
+            span,
+            entered,
+            _this_thread: PhantomData,
+        }
     }
 
     pub(crate) fn span(&self) -> &OpSpan {
@@ -364,19 +372,15 @@ impl EnteredSpan {
 impl Drop for EnteredSpan {
     fn drop(&mut self) {
         // Exit first so that the parent is current again before this span is reported.
-        if let Some(entered) = self.entered.take() {
+        if let Some(mut entered) = self.entered.take() {
+            // A guard dropped while its thread exits (kept in a thread-local): OpenTelemetry's
+            // context may be gone, and the thread with it, so its entry is left as it is.
+            if !current::otel_context_usable() {
+                std::mem::forget(entered.attached.take());
+            }
             entered.exit(&self.span);
         }
         self.span.end_in_place();
-    }
-}
-
-impl Drop for OpSpan {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(live) = self.live.take() {
-            Live::recycle(live);
-        }
     }
 }
 
@@ -450,8 +454,7 @@ impl OpSpan {
     /// unwinding.
     #[inline(always)]
     fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        // SAFETY: `self` is borrowed until `exit`, and nothing here takes `self.live` before.
-        let entered = unsafe { self.enter() };
+        let entered = self.enter();
         let outcome = catch_unwind(AssertUnwindSafe(f));
         entered.exit(self);
         match outcome {
@@ -492,12 +495,15 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
 
     #[inline]
     fn poll(self: Pin<&mut Self>, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `inner` is structurally pinned: it is never moved out of `self`, and `Drop`
-        // below does not move it. `span` and `finish` are not pinned (plain moves are fine).
+        // SAFETY: only `inner` is treated as pinned (below), and it is never moved out of
+        // `self`, nor by `Drop`; `span` and `finish` are not pinned (plain moves are fine).
         let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never moved
+        // out of it (see above).
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        // Off: a discriminant test, no move of the (empty) span slot.
-        if this.span.is_none() {
+        // Off: a discriminant test, no move of the (empty) span slot. Polled while the thread
+        // exits (see `otel_context_usable`): untraced.
+        if this.span.is_none() || !current::otel_context_usable() {
             return inner.poll(task);
         }
         // Taken out while polling so that a panic, which ends the span in `run_current`,

@@ -169,3 +169,24 @@ fn guard_outlives_its_call() {
         Some(&Value::Bool(true))
     );
 }
+
+#[test]
+fn span_dropped_while_current_leaves_the_list() {
+    let capture = testing::capture();
+    let outer = crate::span("outer.manual");
+    let span = OpSpan::start_named("dropped".into()).expect("sampled in");
+    let entered = span.enter();
+    // Its owner let go without leaving: the record is taken off the list before it is reused.
+    drop(span);
+    drop(entered.attached);
+    crate::set_attribute("after", true);
+    let reused = crate::span("reused");
+    crate::set_attribute("on", "reused");
+    drop(reused);
+    drop(outer);
+    assert_eq!(
+        capture.span("outer.manual").attr("after"),
+        Some(&Value::Bool(true))
+    );
+    assert!(child_of(&capture, "reused", "outer.manual"));
+}

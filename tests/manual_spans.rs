@@ -224,6 +224,15 @@ fn a_traced_call_made_while_a_thread_exits_runs_untraced() {
         .join()
         .expect("the thread exits cleanly");
         assert_eq!(AT_EXIT.load(Ordering::SeqCst), 42, "the traced call ran");
+        // Same, on a thread whose first traced call is the one made while it exits.
+        AT_EXIT.store(0, Ordering::SeqCst);
+        std::thread::spawn(|| {
+            CALLS_AT_EXIT.with(|_| {});
+            let _ = godtrace::otel::Context::current();
+        })
+        .join()
+        .expect("the thread exits cleanly");
+        assert_eq!(AT_EXIT.load(Ordering::SeqCst), 42, "the traced call ran");
         return;
     }
     // An abort would take the whole test binary down: the thread exits in a child process.

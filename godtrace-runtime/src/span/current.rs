@@ -27,8 +27,12 @@ thread_local! {
 /// at the latest, when it ends or is dropped). `otel_seen` is the span id OpenTelemetry's
 /// current context shows, when the caller knows it (it is read otherwise). A span already on
 /// the list stays where it is.
+///
+/// # Safety
+/// Until the span is taken off, its owner `live` stays on this thread: the list is this
+/// thread's, and the record is not `Sync`.
 #[inline]
-pub(super) fn enter(live: &LiveBox, otel_seen: Option<SpanId>) {
+pub(super) unsafe fn enter(live: &LiveBox, otel_seen: Option<SpanId>) {
     if live.linked.replace(true) {
         return;
     }
@@ -40,9 +44,8 @@ pub(super) fn enter(live: &LiveBox, otel_seen: Option<SpanId>) {
 }
 
 /// Takes `live` off this thread's list, wherever it is: normally on top, but a manual span's
-/// guard may be dropped out of order, or outlive the traced call it was made in. Returns
-/// whether it was there.
-pub(super) fn remove(live: &Live) -> bool {
+/// guard may be dropped out of order, or outlive the traced call it was made in.
+pub(super) fn remove(live: &Live) {
     TOP.with(|top| {
         let found = if top.get().is_some_and(|entered| entered.is(live)) {
             top.set(live.prev.get());
@@ -53,8 +56,7 @@ pub(super) fn remove(live: &Live) -> bool {
         if found {
             live.linked.set(false);
         }
-        found
-    })
+    });
 }
 
 /// Takes `live` off the list below `node`, its top; returns whether it was there.

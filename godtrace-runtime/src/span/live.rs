@@ -49,8 +49,8 @@ pub(crate) struct Live {
 // SAFETY: `prev` is only followed through the list of the thread the span is linked on
 // (`current` links and unlinks on the calling thread only), and a span's owner takes it off that
 // list before it ends or is dropped (`LiveBox::take_box`), so a span that reaches another
-// thread as a `Box` (a `Finished` for the export thread) carries no link anyone follows. Every
-// other field is `Send`.
+// thread as a `Box` (a `Finished` for the export thread) carries no link anyone follows. The
+// `Cell`s and `RefCell` are `Send`; a span is never shared between threads (not `Sync`).
 unsafe impl Send for Live {}
 
 /// The owner of a running span's record: the pointer `Box::into_raw` gave, freed or recycled in
@@ -64,9 +64,9 @@ unsafe impl Send for Live {}
 /// are `Cell`s and a `RefCell`) until `take_box` takes it back, off the list.
 pub(crate) struct LiveBox(NonNull<Live>);
 
-// SAFETY: a `LiveBox` owns its `Live`, which is `Send`. A span still linked on another
-// thread's list when its owner releases it is never freed (`take_box`), so moving the owner
-// between threads cannot leave that list pointing at freed memory.
+// SAFETY: a `LiveBox` owns its `Live`, which is `Send`. While the span is linked, its owner
+// stays on the thread whose list points at it (`current::enter`'s contract), so no two threads
+// reach the record at once.
 unsafe impl Send for LiveBox {}
 
 impl Deref for LiveBox {
@@ -85,9 +85,7 @@ impl Deref for LiveBox {
 impl Drop for LiveBox {
     #[inline]
     fn drop(&mut self) {
-        if let Some(boxed) = self.take_box() {
-            Live::recycle(boxed);
-        }
+        Live::recycle(self.take_box());
     }
 }
 
@@ -103,49 +101,33 @@ impl LiveBox {
     }
 
     /// The record as a `Box` again: the one place its pointer is taken back, by `drop` or by
-    /// `finish` (which then forgets the owner). Takes the span off this thread's list first if
-    /// it is still there; `None` when it is linked on another thread's list, which then keeps
-    /// it, leaked (never the case with this crate's callers: a span is left on the thread that
-    /// entered it, before it ends).
+    /// `finish` (which then forgets the owner). A span still on this thread's list (its owner
+    /// let go without leaving it) is taken off first.
     #[inline]
-    fn take_box(&mut self) -> Option<Box<Live>> {
-        if self.linked.get() && !super::current::remove(self) {
-            return None;
+    fn take_box(&mut self) -> Box<Live> {
+        if self.linked.get() {
+            super::current::remove(self);
         }
         // SAFETY: the pointer came from `Box::leak` in `new` and is taken back once (the two
-        // callers never both run for one owner). The span is on no list (checked or removed
-        // just above), so no `Link` to it remains, and no reference from `deref` outlives the
-        // `&mut self` borrowed here.
-        Some(unsafe { Box::from_raw(self.0.as_ptr()) })
+        // callers never both run for one owner). The span is on no list (a linked span is on
+        // this thread's, `current::enter`'s contract, and was just taken off), so no `Link` to
+        // it remains, and no reference from `deref` outlives the `&mut self` borrowed here.
+        unsafe { Box::from_raw(self.0.as_ptr()) }
     }
 
     /// Ends the span.
     pub(crate) fn finish(mut self, start: Tick, end: Tick) -> Finished {
-        let live = self.take_box().unwrap_or_else(|| self.moved_out());
-        // Its box was taken back above (or stays with another thread's list): nothing to drop.
+        let live = self.take_box();
+        // Its box was taken back just above: nothing left to drop.
         std::mem::forget(self);
         Finished { live, start, end }
-    }
-
-    /// What the span recorded, in a new box, for a span another thread's list still points at.
-    #[cold]
-    fn moved_out(&self) -> Box<Live> {
-        Box::new(Live {
-            span_context: self.span_context.clone(),
-            parent_span_id: self.parent_span_id,
-            parent_is_remote: self.parent_is_remote,
-            name: self.name.clone(),
-            fields: RefCell::new(self.fields.take()),
-            prev: Cell::new(None),
-            linked: Cell::new(false),
-            otel_seen: Cell::new(self.otel_seen.get()),
-        })
     }
 }
 
 /// A pointer to a span on this thread's list of current spans (`current`): the list's top and
-/// each span's `prev`. A span is linked (`Live::linked`) exactly while it is on the list, and
-/// its owner takes it off before it frees or recycles it (`LiveBox::take_box`).
+/// each span's `prev`. A span is linked (`Live::linked`) exactly while it is on the list, its
+/// owner stays on that thread meanwhile (`current::enter`'s contract), and takes it off before
+/// it frees or recycles it (`LiveBox::take_box`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct Link(NonNull<Live>);
 

@@ -329,8 +329,11 @@ impl OpSpan {
 
     /// Makes this span current on this thread until [`Entered::exit`]; `self` may move in
     /// between (the thread's list points at the record, which does not).
+    ///
+    /// # Safety
+    /// `self` stays on this thread until then (`current::enter`).
     #[inline(always)]
-    fn enter(&self) -> Entered {
+    unsafe fn enter(&self) -> Entered {
         let marked = self.scope.map(head::enter);
         // OpenTelemetry's context first: the entry below records what it shows.
         let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
@@ -338,7 +341,8 @@ impl OpSpan {
             // What OpenTelemetry's context shows now: this span, when it was just attached
             // (`recording` attaches a span's own context exactly when this setting is on).
             let otel_seen = provider::attaches_otel_context().then(|| live.span_context.span_id());
-            current::enter(live, otel_seen);
+            // SAFETY: forwarded to our caller.
+            unsafe { current::enter(live, otel_seen) };
         }
         Entered { marked, attached }
     }
@@ -356,7 +360,9 @@ pub(crate) struct EnteredSpan {
 
 impl EnteredSpan {
     pub(crate) fn new(span: OpSpan) -> EnteredSpan {
-        let entered = Some(span.enter());
+        // SAFETY: the span is moved into an `EnteredSpan`, which is not `Send`, and left in its
+        // `drop`: it stays on this thread until then.
+        let entered = Some(unsafe { span.enter() });
         EnteredSpan {
             span,
             entered,
@@ -454,7 +460,8 @@ impl OpSpan {
     /// unwinding.
     #[inline(always)]
     fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        let entered = self.enter();
+        // SAFETY: `self` is borrowed by this frame, on this thread, until `exit` below.
+        let entered = unsafe { self.enter() };
         let outcome = catch_unwind(AssertUnwindSafe(f));
         entered.exit(self);
         match outcome {

@@ -175,7 +175,8 @@ fn span_dropped_while_current_leaves_the_list() {
     let capture = testing::capture();
     let outer = crate::span("outer.manual");
     let span = OpSpan::start_named("dropped".into()).expect("sampled in");
-    let entered = span.enter();
+    // SAFETY: `span` stays in this frame, on this thread.
+    let entered = unsafe { span.enter() };
     // Its owner let go without leaving: the record is taken off the list before it is reused.
     drop(span);
     drop(entered.attached);

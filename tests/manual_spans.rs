@@ -4,6 +4,7 @@
 //! thread, in a `Drop`, during an unwind, after the capture is gone, while a thread exits.
 use godtrace::testing;
 use godtrace::traced;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 #[test]
@@ -208,6 +209,8 @@ impl Drop for CallsAtExit {
 
 thread_local! {
     static CALLS_AT_EXIT: CallsAtExit = const { CallsAtExit };
+    /// A manual span kept by a thread until it exits, and ended then.
+    static KEPT_SPAN: RefCell<Option<godtrace::SpanGuard>> = const { RefCell::new(None) };
 }
 
 #[test]
@@ -219,7 +222,10 @@ fn a_traced_call_made_while_a_thread_exits_runs_untraced() {
             // Registered first, so dropped last: after OpenTelemetry's thread-local context,
             // which the traced call below creates, is gone.
             CALLS_AT_EXIT.with(|_| {});
+            KEPT_SPAN.with(|_| {});
             assert_eq!(handler(3), 6);
+            let kept = godtrace::span("kept.until.exit");
+            KEPT_SPAN.with(|slot| *slot.borrow_mut() = Some(kept));
         })
         .join()
         .expect("the thread exits cleanly");

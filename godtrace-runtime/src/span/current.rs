@@ -18,9 +18,11 @@ use std::panic::catch_unwind;
 thread_local! {
     /// The innermost entered span; each links to the one entered before it (`Live::prev`).
     static TOP: Cell<Option<Link>> = const { Cell::new(None) };
-    /// Reachable from this thread's first traced call until the thread starts dropping its
-    /// thread-locals; see [`otel_context_usable`].
-    static OTEL_CONTEXT_ALIVE: Sentinel = Sentinel::register();
+    /// Whether OpenTelemetry's context can be read on this thread; see [`otel_context_usable`].
+    static OTEL_CONTEXT: Cell<OtelContext> = const { Cell::new(OtelContext::Unchecked) };
+    /// Dropped while the thread exits, no later than OpenTelemetry's context, which it marks
+    /// gone; see [`otel_context_usable`].
+    static SENTINEL: Sentinel = const { Sentinel };
 }
 
 /// Makes `live` the current span of this thread until [`remove`] takes it off (its owner does,
@@ -80,39 +82,55 @@ fn unlink_below_top(mut node: Option<Link>, live: &Live) -> bool {
 /// it with `LocalKey::with` (`Context::current`, `map_current`, `attach` and the guard's drop),
 /// which panics once the thread's destructors have dropped it; a panic in a thread-local
 /// destructor (where a traced call made from another thread-local's `Drop` runs) aborts. It
-/// has no `try_with`, so this asks a thread-local of ours that is dropped no later than
-/// OpenTelemetry's: a thread runs its thread-local destructors in the reverse order of their
+/// has no `try_with`, so a sentinel of ours tells instead, dropped no later than OpenTelemetry's
+/// context: a thread runs its thread-local destructors in the reverse order of their
 /// registration (glibc's `__cxa_thread_atexit_impl` and the standard library's own list both
-/// do), a lazily initialised thread-local registers its destructor just after its initialiser
-/// returns, and ours touches OpenTelemetry's context in its initialiser. So while
-/// `try_with` reaches ours, OpenTelemetry's is alive; once ours is gone, traced calls run
-/// untraced.
+/// do), a thread-local registers its destructor on first use, and the sentinel is first used
+/// just after OpenTelemetry's context ([`check_otel_context`]). Its destructor marks the
+/// context gone; the mark itself needs no destructor, so it stays readable to the end.
 #[inline]
 pub(super) fn otel_context_usable() -> bool {
-    OTEL_CONTEXT_ALIVE
-        .try_with(|sentinel| sentinel.otel_context_alive)
-        .unwrap_or(false)
-}
-
-/// See [`otel_context_usable`]. Its `Drop` (which does nothing) is what makes the standard
-/// library drop it, and so report it gone, while the thread exits.
-struct Sentinel {
-    otel_context_alive: bool,
-}
-
-impl Sentinel {
-    #[cold]
-    fn register() -> Sentinel {
-        // Registers OpenTelemetry's thread-local before ours. When it was already dropped
-        // (first traced call on this thread made while it exits), reading it panics: caught
-        // here, once per thread, and the thread then records nothing.
-        let otel_context_alive = catch_unwind(|| Context::map_current(|_| ())).is_ok();
-        Sentinel { otel_context_alive }
+    match OTEL_CONTEXT.get() {
+        OtelContext::Alive => true,
+        OtelContext::Gone => false,
+        OtelContext::Unchecked => check_otel_context(),
     }
 }
 
+/// What this thread knows of OpenTelemetry's context.
+#[derive(Clone, Copy)]
+enum OtelContext {
+    /// Not looked at yet: the sentinel is not registered.
+    Unchecked,
+    Alive,
+    /// Dropped, or being dropped, with the thread's other thread-locals.
+    Gone,
+}
+
+/// Registers the sentinel after OpenTelemetry's context, once per thread.
+#[cold]
+#[inline(never)]
+fn check_otel_context() -> bool {
+    // Reading the context registers its destructor. It panics when the context was already
+    // dropped (this thread's first traced call is made while it exits): caught here, once, and
+    // the thread then records nothing.
+    let alive =
+        catch_unwind(|| Context::map_current(|_| ())).is_ok() && SENTINEL.try_with(|_| {}).is_ok();
+    OTEL_CONTEXT.set(if alive {
+        OtelContext::Alive
+    } else {
+        OtelContext::Gone
+    });
+    alive
+}
+
+/// See [`otel_context_usable`].
+struct Sentinel;
+
 impl Drop for Sentinel {
-    fn drop(&mut self) {}
+    fn drop(&mut self) {
+        OTEL_CONTEXT.set(OtelContext::Gone);
+    }
 }
 
 fn otel_span_id() -> SpanId {

@@ -116,6 +116,7 @@ impl LiveBox {
     }
 
     /// Ends the span.
+    #[inline]
     pub(crate) fn finish(mut self, start: Tick, end: Tick) -> Finished {
         let live = self.take_box();
         // Its box was taken back just above: nothing left to drop.

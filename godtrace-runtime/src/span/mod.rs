@@ -380,7 +380,8 @@ impl Drop for EnteredSpan {
         // Exit first so that the parent is current again before this span is reported.
         if let Some(mut entered) = self.entered.take() {
             // A guard dropped while its thread exits (kept in a thread-local): OpenTelemetry's
-            // context may be gone, and the thread with it, so its entry is left as it is.
+            // context may already be dropped, so its entry there is left, not popped (the
+            // thread is ending; the guard's `Drop` would abort).
             if !current::otel_context_usable() {
                 std::mem::forget(entered.attached.take());
             }

@@ -53,8 +53,8 @@ pub(crate) struct Live {
 // `Cell`s and `RefCell` are `Send`; a span is never shared between threads (not `Sync`).
 unsafe impl Send for Live {}
 
-/// The owner of a running span's record: the pointer `Box::into_raw` gave, freed or recycled in
-/// one place ([`LiveBox::take_box`]).
+/// The owner of a running span's record: the pointer of a leaked `Box`, taken back (to be freed or
+/// recycled) in one place ([`LiveBox::take_box`]).
 ///
 /// Not a `Box`, because the thread's list of current spans points into the record while its
 /// owner moves (a guard returned or pushed into a `Vec`, a future moved between polls): moving

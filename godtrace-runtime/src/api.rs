@@ -5,6 +5,7 @@ use crate::value;
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 /// Starts a span named `name` as a child of the current span and makes it current until the
 /// returned guard is dropped.
@@ -18,16 +19,29 @@ use std::borrow::Cow;
 pub fn span(name: impl Into<Cow<'static, str>>) -> SpanGuard {
     SpanGuard {
         span: OpSpan::start_named(name.into()).map(EnteredSpan::new),
+        _this_thread: PhantomData,
     }
 }
 
 /// A span started with [`span`]; current on this thread until dropped, which ends it.
 ///
-/// Not `Send`: it marks the current span of the thread that created it. For async code,
-/// prefer `#[traced]`, which follows the future across threads.
+/// Not `Send` (nor `Sync`): it marks the current span of the thread that created it. For
+/// async code, prefer `#[traced]`, which follows the future across threads.
+///
+/// ```compile_fail
+/// fn send_to_another_thread<T: Send>(_: T) {}
+/// send_to_another_thread(godtrace_runtime::span("job"));
+/// ```
+///
+/// ```compile_fail
+/// fn share_with_another_thread<T: Sync>(_: &T) {}
+/// share_with_another_thread(&godtrace_runtime::span("job"));
+/// ```
 #[must_use = "the span ends when the guard is dropped"]
 pub struct SpanGuard {
     span: Option<EnteredSpan>,
+    /// Its own `!Send` and `!Sync`, whatever the fields are.
+    _this_thread: PhantomData<*const ()>,
 }
 
 impl SpanGuard {

@@ -5,6 +5,12 @@
 //! the `#[traced]` attribute. Items under [`__private`] serve the code the macro generates and
 //! are not part of the public API.
 #![warn(missing_docs)]
+// Every unsafe block says why it is sound, and holds one unsafe operation, so that the
+// comment is about that one.
+#![deny(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
 
 mod api;
 mod config;

@@ -16,7 +16,7 @@ pub(crate) mod worker;
 /// dropped), for this thread's next span.
 #[inline]
 pub(crate) fn submit(
-    live: &mut Option<Box<crate::span::Live>>,
+    live: &mut Option<crate::span::LiveBox>,
     start: crate::span::clock::Tick,
     end: crate::span::clock::Tick,
 ) {

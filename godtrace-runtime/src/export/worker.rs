@@ -7,7 +7,6 @@
 use super::batch::{Queued, Shared};
 use crate::config::{deadline_after, url};
 use crate::stats::Counters;
-use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::sync::Arc;
@@ -40,21 +39,14 @@ pub(super) fn run<E: Exporter>(
     make: impl FnOnce() -> Result<E, String>,
     ready: Sender<Result<(), String>>,
 ) {
-    // Whatever runs on this thread (the transport, its logging, tracing bridges) records no
-    // spans: they would feed the queue this thread drains.
-    let _suppressed = Context::enter_telemetry_suppressed_scope();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .thread_name("godtrace-export-blocking")
-        .on_thread_start(|| std::mem::forget(Context::enter_telemetry_suppressed_scope()))
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = ready.send(Err(format!("could not start the export runtime: {e}")));
-            return;
-        }
-    };
+    let (_suppressed, runtime) =
+        match crate::otlp::thread::suppressed_runtime("godtrace-export-blocking") {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
     let exporter = {
         let _entered = runtime.enter();
         match make() {
@@ -258,6 +250,7 @@ impl Worker<'_> {
                 Counters::add(&self.counters.failed_spans, n);
                 Counters::add(&self.counters.failed_exports, 1);
                 // Transport errors quote the URL, credentials included.
+                let message = crate::otlp::client::explain(&message);
                 self.failures.last_error = url::scrub(&message, &self.options.destination);
             }
         }

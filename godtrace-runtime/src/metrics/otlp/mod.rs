@@ -4,12 +4,12 @@
 mod encode;
 mod transport;
 
-use super::config::Target;
 use super::registry::registry;
 use super::worker::Worker;
 use crate::InitError;
+use crate::config::OtlpTarget as Target;
 use crate::config::{deadline_after, url};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::KeyValue;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -65,20 +65,14 @@ fn run(
     commands: &mpsc::Receiver<Command>,
     ready: &mpsc::SyncSender<Result<(), String>>,
 ) {
-    // Whatever runs here (the transport and its logging, tracing bridges) records no spans.
-    let _suppressed = Context::enter_telemetry_suppressed_scope();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .thread_name("godtrace-metrics-blocking")
-        .on_thread_start(|| std::mem::forget(Context::enter_telemetry_suppressed_scope()))
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = ready.send(Err(format!("could not start the metrics runtime: {e}")));
-            return;
-        }
-    };
+    let (_suppressed, runtime) =
+        match crate::otlp::thread::suppressed_runtime("godtrace-metrics-blocking") {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
     let client = {
         let _entered = runtime.enter();
         transport::Client::new(target)
@@ -112,8 +106,9 @@ fn run(
                 if !failing {
                     // Transport errors quote the URL: never with its credentials.
                     let message = format!(
-                        "godtrace: metrics export to {} failed: {e}",
-                        target.endpoint
+                        "godtrace: metrics export to {} failed: {}",
+                        target.endpoint,
+                        crate::otlp::client::explain(&e)
                     );
                     eprintln!("{}", url::scrub(&message, &target.endpoint));
                 }

@@ -25,6 +25,25 @@ pub(crate) fn build(target: &OtlpTarget) -> Result<SpanExporter, String> {
     })
 }
 
+/// The last transport error of the HTTP client, with its sources: opentelemetry-otlp reports a
+/// failed request as "network error" only, and the reason (a certificate the server sent that
+/// does not verify, say) is what the user needs. One exporter per process: one slot.
+#[cfg(feature = "otlp-http")]
+static LAST_TRANSPORT_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Takes the HTTP client's last transport error, if one happened since the last call.
+pub(crate) fn take_transport_error() -> Option<String> {
+    #[cfg(feature = "otlp-http")]
+    {
+        let mut slot = LAST_TRANSPORT_ERROR
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.take()
+    }
+    #[cfg(not(feature = "otlp-http"))]
+    None
+}
+
 fn gzip(target: &OtlpTarget) -> Option<opentelemetry_otlp::Compression> {
     (target.compression == Compression::Gzip).then_some(opentelemetry_otlp::Compression::Gzip)
 }
@@ -98,9 +117,12 @@ impl opentelemetry_http::HttpClient for HeaderClient {
         for (name, value) in &self.headers {
             request.headers_mut().insert(name.clone(), value.clone());
         }
-        self.inner
-            .send_bytes(request)
-            .await
-            .map_err(|e| crate::otlp::client::chain(&*e).into())
+        self.inner.send_bytes(request).await.map_err(|e| {
+            let detail = crate::otlp::client::chain(&*e);
+            *LAST_TRANSPORT_ERROR
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(detail.clone());
+            detail.into()
+        })
     }
 }

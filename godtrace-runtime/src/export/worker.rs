@@ -241,6 +241,8 @@ impl Worker<'_> {
                 }
             })
         };
+        // Taken either way, so that a failure never shows an older request's reason.
+        let transport_error = super::otlp::take_transport_error();
         match outcome {
             Ok(()) => {
                 Counters::add(&self.counters.exported, n);
@@ -249,6 +251,10 @@ impl Worker<'_> {
             Err(message) => {
                 Counters::add(&self.counters.failed_spans, n);
                 Counters::add(&self.counters.failed_exports, 1);
+                let message = match transport_error {
+                    Some(detail) => format!("{message}: {detail}"),
+                    None => message,
+                };
                 // Transport errors quote the URL, credentials included.
                 let message = crate::otlp::client::explain(&message);
                 self.failures.last_error = url::scrub(&message, &self.options.destination);

@@ -136,22 +136,19 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     out
 }
 
-/// `message` with a plain reason added when it is a certificate failure, so that a failed
-/// export says what to fix.
+/// `message` with a plain reason put first when it is a TLS failure, so that a failed export
+/// says what to fix.
 pub(crate) fn explain(message: &str) -> String {
+    const NAME_MISMATCH: &str =
+        "name mismatch: the server's certificate is not valid for the endpoint's host name";
     let reasons = [
         (
             "UnknownIssuer",
-            "unknown issuer: the server's certificate is not signed by a trusted CA (set OTEL_EXPORTER_OTLP_CERTIFICATE to its CA)",
+            "unknown issuer: the server's certificate is not signed by a trusted CA (set \
+             OTEL_EXPORTER_OTLP_CERTIFICATE to its CA)",
         ),
-        (
-            "NotValidForName",
-            "name mismatch: the server's certificate is not valid for the endpoint's host name",
-        ),
-        (
-            "not valid for name",
-            "name mismatch: the server's certificate is not valid for the endpoint's host name",
-        ),
+        ("NotValidForName", NAME_MISMATCH),
+        ("not valid for name", NAME_MISMATCH),
         ("Expired", "expired: the server's certificate has expired"),
         (
             "NotValidYet",
@@ -159,11 +156,34 @@ pub(crate) fn explain(message: &str) -> String {
         ),
         (
             "CertificateRequired",
-            "the server requires a client certificate (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and _CLIENT_KEY)",
+            "the server requires a client certificate (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE \
+             and OTEL_EXPORTER_OTLP_CLIENT_KEY)",
+        ),
+        (
+            "close_notify",
+            "the server closed the connection after the handshake (as one requiring a client \
+             certificate does when none is sent)",
         ),
     ];
     match reasons.iter().find(|(marker, _)| message.contains(marker)) {
-        Some((_, reason)) => format!("TLS certificate error, {reason}: {message}"),
+        Some((_, reason)) => format!("TLS: {reason}: {message}"),
         None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explain;
+
+    #[test]
+    fn tls_failures_are_explained_first_and_other_errors_left_alone() {
+        let issuer = explain("transport error: invalid peer certificate: UnknownIssuer");
+        assert!(issuer.starts_with("TLS: unknown issuer: "), "{issuer}");
+        assert!(issuer.ends_with("UnknownIssuer"), "{issuer}");
+        let name = explain(r#"invalid peer certificate: certificate not valid for name "h""#);
+        assert!(name.starts_with("TLS: name mismatch: "), "{name}");
+        let expired = explain("invalid peer certificate: Expired");
+        assert!(expired.starts_with("TLS: expired: "), "{expired}");
+        assert_eq!(explain("connection refused"), "connection refused");
     }
 }

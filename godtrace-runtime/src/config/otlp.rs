@@ -275,10 +275,23 @@ fn resolve_tls(sources: &Sources<'_>, endpoint: &str) -> Result<Tls, InitError> 
     let key = sources.first(|l| l.client_key.as_ref());
     let client = match (cert, key) {
         (None, None) => None,
-        (Some(cert), Some(key)) => Some((
-            read_pem(cert, PemKind::Certificates)?,
-            read_pem(key, PemKind::PrivateKey)?,
-        )),
+        (Some(cert), Some(key)) => {
+            let pair = (
+                read_pem(cert, PemKind::Certificates)?,
+                read_pem(key, PemKind::PrivateKey)?,
+            );
+            check_identity(&pair.0, &pair.1).map_err(|why| {
+                InitError::invalid(
+                    &key.name,
+                    &key.value.display().to_string(),
+                    &format!(
+                        "the private key of the client certificate {} ({why})",
+                        cert.value.display()
+                    ),
+                )
+            })?;
+            Some(pair)
+        }
         (Some(one), None) | (None, Some(one)) => {
             return Err(InitError::invalid(
                 &one.name,
@@ -348,6 +361,16 @@ fn check_pem(pem: &[u8], kind: PemKind) -> Result<(), String> {
             .map(drop)
             .map_err(|_| "a PEM file with a PKCS#8, PKCS#1 or SEC1 private key".into()),
     }
+}
+
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn check_identity(cert: &PemFile, key: &PemFile) -> Result<(), String> {
+    crate::otlp::client::check_identity(&cert.pem, &key.pem)
+}
+
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+fn check_identity(_cert: &PemFile, _key: &PemFile) -> Result<(), String> {
+    Ok(())
 }
 
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]

@@ -3,6 +3,9 @@
 //! HTTPS and over gRPC with TLS; mTLS works with the client certificate and fails, counted,
 //! without it; an unknown CA and a wrong host name fail with the reason on stderr, once.
 //!
+//! Metrics over TLS go to an in-process gRPC receiver requiring a client certificate (Phoenix
+//! takes traces only).
+//!
 //! A file of its own because every case needs its own `init` (one per process): the one test
 //! runs each case in a child process of this binary, all at once, and checks what each child
 //! asserted and printed.
@@ -10,8 +13,15 @@ mod e2e_support;
 
 use e2e_support::{Phoenix, TlsQuery};
 use godtrace::{Config, MetricsConfig, Protocol, traced};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Set in a child: the case it runs.
@@ -205,11 +215,20 @@ const CASES: &[Case] = &[
     ),
 ];
 
+/// Metrics cases: Phoenix takes traces only, so metrics go to an in-process gRPC receiver
+/// serving TLS with the PKI's server certificate and requiring a client certificate.
+const METRICS_WITH_CERT: &str = "metrics_mtls_grpc";
+const METRICS_WITHOUT_CERT: &str = "metrics_mtls_grpc_no_cert";
+
 #[test]
 fn spans_cross_tls_and_mtls_and_certificate_failures_say_why() {
     if let Ok(name) = std::env::var(CASE_VAR) {
+        let backends = backends().expect("backends in the child");
+        if name.starts_with("metrics_") {
+            return run_metrics_case(name == METRICS_WITH_CERT, &backends.pki);
+        }
         let case = CASES.iter().find(|c| c.name == name).expect("known case");
-        return run_case(case, &backends().expect("backends in the child"));
+        return run_case(case, &backends);
     }
     let Some(backends) = backends() else {
         return;
@@ -218,7 +237,26 @@ fn spans_cross_tls_and_mtls_and_certificate_failures_say_why() {
         .iter()
         .map(|case| (case, spawn_case(case, &backends)))
         .collect();
+    let metrics: Vec<_> = [METRICS_WITH_CERT, METRICS_WITHOUT_CERT]
+        .into_iter()
+        .map(|name| (name, spawn(name, |_| {})))
+        .collect();
     let mut failed = Vec::new();
+    for (name, child) in metrics {
+        let output = child.wait_with_output().expect("wait for the case");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for line in stderr.lines().filter(|l| l.starts_with("godtrace:")) {
+            eprintln!("case {name}: {line}");
+        }
+        let reports = stderr.matches("godtrace: metrics export to").count();
+        let expected = usize::from(name == METRICS_WITHOUT_CERT);
+        if !output.status.success() || reports != expected {
+            failed.push(format!(
+                "case {name}: {} with {reports} failure reports (expected {expected})\n{stderr}",
+                output.status
+            ));
+        }
+    }
     for (case, child) in children {
         let output = child.wait_with_output().expect("wait for the case");
         for line in String::from_utf8_lossy(&output.stderr).lines() {
@@ -238,12 +276,13 @@ fn spans_cross_tls_and_mtls_and_certificate_failures_say_why() {
     assert!(failed.is_empty(), "{}", failed.join("\n\n"));
 }
 
-fn spawn_case(case: &Case, backends: &Backends) -> std::process::Child {
+/// Runs case `name` in a child process of this binary, its environment set by `set_env`.
+fn spawn(name: &str, set_env: impl FnOnce(&mut Command)) -> std::process::Child {
     let test = "spans_cross_tls_and_mtls_and_certificate_failures_say_why";
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CASE_VAR, case.name)
+        .env(CASE_VAR, name)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     // A child reads only what its case sets.
@@ -252,7 +291,17 @@ fn spawn_case(case: &Case, backends: &Backends) -> std::process::Child {
             command.env_remove(name);
         }
     }
-    let pki = &backends.pki;
+    set_env(&mut command);
+    command.spawn().expect("spawn the case")
+}
+
+fn spawn_case(case: &Case, backends: &Backends) -> std::process::Child {
+    spawn(case.name, |command| {
+        set_case_env(case, &backends.pki, command)
+    })
+}
+
+fn set_case_env(case: &Case, pki: &Path, command: &mut Command) {
     let prefix = match case.via {
         Via::GenericEnv => Some("OTEL_EXPORTER_OTLP_"),
         Via::TracesEnv => Some("OTEL_EXPORTER_OTLP_TRACES_"),
@@ -270,7 +319,6 @@ fn spawn_case(case: &Case, backends: &Backends) -> std::process::Child {
             command.env(format!("{prefix}CLIENT_KEY"), pki.join("client.key"));
         }
     }
-    command.spawn().expect("spawn the case")
 }
 
 /// What the parent checks of a child: it passed, and a failure was reported once, with why.
@@ -372,5 +420,88 @@ fn query_tls(pki: &Path, case: &Case) -> TlsQuery {
         ca: pki.join("ca.crt"),
         client: matches!(case.server, Server::Mtls)
             .then(|| (pki.join("client.crt"), pki.join("client.key"))),
+    }
+}
+
+type MetricsLog = Arc<Mutex<Vec<ExportMetricsServiceRequest>>>;
+
+struct MetricsReceiver(MetricsLog);
+
+#[tonic::async_trait]
+impl MetricsService for MetricsReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.0.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// A gRPC metrics receiver serving TLS (certificate for localhost) and requiring a client
+/// certificate signed by the PKI's CA; returns its endpoint.
+async fn start_mtls_receiver(log: MetricsLog, pki: &Path) -> String {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let read = |name: &str| std::fs::read(pki.join(name)).unwrap();
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(read("server.crt"), read("server.key")))
+        .client_ca_root(Certificate::from_pem(read("ca.crt")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .tls_config(tls)
+            .unwrap()
+            .add_service(MetricsServiceServer::new(MetricsReceiver(log)))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    format!("https://localhost:{}", addr.port())
+}
+
+/// In the child: metrics pushed over gRPC with TLS arrive with the client certificate (given
+/// through the environment), and fail, reported once, without it.
+fn run_metrics_case(with_cert: bool, pki: &Path) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let log = MetricsLog::default();
+    let endpoint = runtime.block_on(start_mtls_receiver(log.clone(), pki));
+    let ca = pki.join("ca.crt").display().to_string();
+    let (cert, key) = (pki.join("client.crt"), pki.join("client.key"));
+    let mut vars = vec![("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", ca)];
+    if with_cert {
+        vars.push((
+            "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+            cert.display().to_string(),
+        ));
+        vars.push((
+            "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+            key.display().to_string(),
+        ));
+    }
+    let guard = godtrace::init(
+        Config::new("godtrace-e2e-tls-metrics")
+            .local_tree(false)
+            .with_env_vars(vars)
+            .metrics(
+                MetricsConfig::new()
+                    .otlp_endpoint(endpoint)
+                    .otlp_protocol(Protocol::Grpc)
+                    .export_timeout(Duration::from_secs(5)),
+            ),
+    )
+    .expect("init");
+    checkout(2);
+    guard.flush();
+    drop(guard);
+    let received = log.lock().unwrap().len();
+    if with_cert {
+        assert!(received >= 1, "no metrics request arrived");
+    } else {
+        assert_eq!(received, 0, "metrics arrived without a client certificate");
     }
 }

@@ -261,7 +261,7 @@ fn resolve_batch(code: &Layer, env: &Layer) -> Result<BatchSettings, InitError> 
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Compression, Protocol};
+    use crate::config::{Compression, OtlpTarget, Protocol};
     use crate::{Config, InitError};
 
     fn settings(config: Config) -> super::Settings {
@@ -510,6 +510,123 @@ mod tests {
         assert_eq!(metrics.endpoint, "http://m:4318/v1/metrics");
         let derived = Config::new("s").metrics_settings(&s).unwrap().otlp.unwrap();
         assert_eq!(derived.endpoint, "http://c:4318/v1/metrics");
+    }
+
+    fn both(vars: &[(&str, &str)]) -> (OtlpTarget, OtlpTarget) {
+        let config = Config::new("s").with_env_vars(vars.iter().copied());
+        let spans = settings(config.clone());
+        let metrics = config.metrics_settings(&spans).unwrap().otlp.unwrap();
+        (spans.export.unwrap(), metrics)
+    }
+
+    #[test]
+    fn each_signal_reads_its_own_variables_over_the_generic_ones() {
+        let (traces, metrics) = both(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://base:4318"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-generic=1"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9/custom"),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "x-metrics=2"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "3000"),
+            ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+        ]);
+        // Traces: their own protocol; the generic base endpoint, used as is over gRPC.
+        assert_eq!(traces.protocol, Protocol::Grpc);
+        assert_eq!(traces.endpoint, "http://base:4318");
+        assert_eq!(traces.headers, [("x-generic".to_owned(), "1".to_owned())]);
+        assert_eq!(traces.timeout.as_millis(), 2000);
+        assert_eq!(traces.compression, Compression::None);
+        // Metrics: their own endpoint as is, their own headers instead of the generic ones.
+        assert_eq!(metrics.protocol, Protocol::HttpProtobuf);
+        assert_eq!(metrics.endpoint, "http://m:9/custom");
+        assert_eq!(metrics.headers, [("x-metrics".to_owned(), "2".to_owned())]);
+        assert_eq!(metrics.timeout.as_millis(), 3000);
+        assert_eq!(metrics.compression, Compression::Gzip);
+    }
+
+    #[test]
+    fn a_generic_base_endpoint_gets_each_signals_path_over_http() {
+        let (traces, metrics) = both(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318/otel/")]);
+        assert_eq!(traces.endpoint, "https://c:4318/otel/v1/traces");
+        assert_eq!(metrics.endpoint, "https://c:4318/otel/v1/metrics");
+        let (traces, metrics) = both(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/v1/traces"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://base:4317"),
+        ]);
+        assert_eq!(traces.endpoint, "http://t:1/v1/traces");
+        assert_eq!(metrics.endpoint, "http://base:4317");
+    }
+
+    #[test]
+    fn schemeless_grpc_endpoints_follow_insecure() {
+        let secure = settings(Config::new("s").with_env_vars([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]));
+        assert_eq!(secure.export.unwrap().endpoint, "https://collector:4317");
+        let insecure = settings(Config::new("s").with_env_vars([
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+        ]));
+        assert_eq!(insecure.export.unwrap().endpoint, "http://collector:4317");
+        let http = Config::new("s")
+            .with_env_vars([("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")])
+            .resolve()
+            .unwrap_err();
+        assert!(http.to_string().contains("http://"), "{http}");
+    }
+
+    #[test]
+    fn otel_traces_exporter_chooses_otlp_console_or_none() {
+        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+        let none =
+            settings(Config::new("s").with_env_vars([endpoint, ("OTEL_TRACES_EXPORTER", "none")]));
+        assert!(none.export.is_none() && !none.local_tree);
+        let console =
+            settings(Config::new("s").with_env_vars([("OTEL_TRACES_EXPORTER", "console")]));
+        assert!(console.export.is_none() && console.local_tree);
+        let otlp = settings(Config::new("s").with_env_vars([("OTEL_TRACES_EXPORTER", "otlp")]));
+        assert_eq!(
+            otlp.export.unwrap().endpoint,
+            "http://localhost:4318/v1/traces"
+        );
+        assert!(!otlp.local_tree);
+        let both =
+            settings(Config::new("s").with_env_vars([("OTEL_TRACES_EXPORTER", "otlp,console")]));
+        assert!(both.export.is_some() && both.local_tree);
+        // An endpoint set in code wins over the environment's "none".
+        let code = settings(
+            Config::new("s")
+                .endpoint("http://c:4318")
+                .with_env_vars([("OTEL_TRACES_EXPORTER", "none")]),
+        );
+        assert!(code.export.is_some());
+    }
+
+    #[test]
+    fn span_limits_come_from_the_environment() {
+        let s = settings(Config::new("s").with_env_vars([
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "10"),
+            ("OTEL_SPAN_EVENT_COUNT_LIMIT", "3"),
+            ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "2"),
+        ]));
+        assert_eq!(s.max_attribute_len, 64);
+        let limits = s.span_limits;
+        assert_eq!(
+            (limits.attributes, limits.events, limits.event_attributes),
+            (10, 3, 2)
+        );
+        let code = settings(
+            Config::new("s")
+                .max_attribute_len(100)
+                .with_env_vars([("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64")]),
+        );
+        assert_eq!(code.max_attribute_len, 100);
+        assert_eq!(settings(Config::new("s")).span_limits.attributes, 128);
     }
 
     #[test]

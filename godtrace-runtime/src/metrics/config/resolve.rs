@@ -102,8 +102,18 @@ fn target(
         Some(t) => metrics_url(&t.endpoint, t.protocol, protocol),
         None => otlp::default_endpoint(protocol, Signal::Metrics),
     };
+    // Metrics with no endpoint of their own (nor a generic one) follow the trace export, its
+    // protocol included; otherwise the protocol's default is the specification's.
+    let own_endpoint = [
+        sources.code_signal,
+        sources.code,
+        sources.env_signal,
+        sources.env,
+    ]
+    .iter()
+    .any(|layer| layer.endpoint.is_some());
     let fallback = Fallback {
-        protocol: traces.map(|t| t.protocol),
+        protocol: traces.filter(|_| !own_endpoint).map(|t| t.protocol),
         endpoint: Some(&derive),
     };
     let mut target = otlp::resolve(Signal::Metrics, sources, fallback)?;

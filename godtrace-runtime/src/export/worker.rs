@@ -39,28 +39,20 @@ pub(super) fn run<E: Exporter>(
     make: impl FnOnce() -> Result<E, String>,
     ready: Sender<Result<(), String>>,
 ) {
-    let (_suppressed, runtime) =
-        match crate::otlp::thread::suppressed_runtime("godtrace-export-blocking") {
-            Ok(started) => started,
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        };
-    let exporter = {
-        let _entered = runtime.enter();
-        match make() {
-            Ok(mut exporter) => {
-                exporter.set_resource(&options.resource);
-                exporter
-            }
-            Err(message) => {
-                let _ = ready.send(Err(message));
-                return;
-            }
-        }
+    let build = || {
+        make().map(|mut exporter| {
+            exporter.set_resource(&options.resource);
+            exporter
+        })
     };
-    let _ = ready.send(Ok(()));
+    let report = |result| {
+        let _ = ready.send(result);
+    };
+    let Some(started) = crate::otlp::thread::start("godtrace-export-blocking", build, report)
+    else {
+        return;
+    };
+    let (runtime, exporter, _suppressed) = (started.runtime, started.client, started.suppressed);
     // Marks the thread exited however it ends, so flush and shutdown never wait on a dead one.
     let _exit = ExitGuard(&shared);
     let mut worker = Worker {

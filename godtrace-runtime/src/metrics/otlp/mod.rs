@@ -65,27 +65,20 @@ fn run(
     commands: &mpsc::Receiver<Command>,
     ready: &mpsc::SyncSender<Result<(), String>>,
 ) {
-    let (_suppressed, runtime) =
-        match crate::otlp::thread::suppressed_runtime("godtrace-metrics-blocking") {
-            Ok(started) => started,
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        };
-    let client = {
-        let _entered = runtime.enter();
-        transport::Client::new(target)
-    };
-    let mut client = match client {
-        Ok(c) => c,
-        Err(e) => {
+    let build = || {
+        transport::Client::new(target).map_err(|e| {
             let message = format!("OTLP metrics exporter for {}: {e}", target.endpoint);
-            let _ = ready.send(Err(url::scrub(&message, &target.endpoint)));
-            return;
-        }
+            url::scrub(&message, &target.endpoint)
+        })
     };
-    let _ = ready.send(Ok(()));
+    let report = |result| {
+        let _ = ready.send(result);
+    };
+    let Some(started) = crate::otlp::thread::start("godtrace-metrics-blocking", build, report)
+    else {
+        return;
+    };
+    let (runtime, mut client, _suppressed) = (started.runtime, started.client, started.suppressed);
     let mut failing = false;
     let mut push = |client: &mut transport::Client| {
         let snapshot = registry().collect();

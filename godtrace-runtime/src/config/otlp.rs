@@ -181,7 +181,10 @@ pub(crate) fn resolve(
         }
         None => match fallback.protocol {
             Some(p) => p,
-            None => default_protocol()?,
+            None => {
+                let asked_by = sources.first(|l| l.endpoint.as_ref());
+                default_protocol(asked_by.map_or("protocol", |e| e.name.as_str()))?
+            }
         },
     };
     let insecure = sources
@@ -380,14 +383,14 @@ fn check_pem(_pem: &[u8], _kind: PemKind) -> Result<(), String> {
 }
 
 /// `http/protobuf`, as the OpenTelemetry specification says, when that transport is built in.
-fn default_protocol() -> Result<Protocol, InitError> {
+fn default_protocol(requested_by: &str) -> Result<Protocol, InitError> {
     if cfg!(feature = "otlp-http") {
         Ok(Protocol::HttpProtobuf)
     } else if cfg!(feature = "otlp-grpc") {
         Ok(Protocol::Grpc)
     } else {
         Err(InitError::invalid(
-            "endpoint",
+            requested_by,
             "(set)",
             "no OTLP endpoint: this build has neither the otlp-grpc nor the otlp-http feature",
         ))

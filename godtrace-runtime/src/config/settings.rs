@@ -261,7 +261,7 @@ fn resolve_batch(code: &Layer, env: &Layer) -> Result<BatchSettings, InitError> 
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Compression, OtlpTarget, Protocol};
+    use crate::config::{Compression, Protocol};
     use crate::{Config, InitError};
 
     fn settings(config: Config) -> super::Settings {
@@ -512,13 +512,16 @@ mod tests {
         assert_eq!(derived.endpoint, "http://c:4318/v1/metrics");
     }
 
-    fn both(vars: &[(&str, &str)]) -> (OtlpTarget, OtlpTarget) {
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
+    fn both(vars: &[(&str, &str)]) -> (super::OtlpTarget, super::OtlpTarget) {
         let config = Config::new("s").with_env_vars(vars.iter().copied());
         let spans = settings(config.clone());
         let metrics = config.metrics_settings(&spans).unwrap().otlp.unwrap();
         (spans.export.unwrap(), metrics)
     }
 
+    // Both transports are built in (the default features).
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
     #[test]
     fn each_signal_reads_its_own_variables_over_the_generic_ones() {
         let (traces, metrics) = both(&[
@@ -545,6 +548,8 @@ mod tests {
         assert_eq!(metrics.compression, Compression::Gzip);
     }
 
+    // Both transports are built in (the default features).
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
     #[test]
     fn a_generic_base_endpoint_gets_each_signals_path_over_http() {
         let (traces, metrics) = both(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318/otel/")]);
@@ -559,6 +564,8 @@ mod tests {
         assert_eq!(metrics.endpoint, "http://base:4317");
     }
 
+    // Both transports are built in (the default features).
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
     #[test]
     fn schemeless_grpc_endpoints_follow_insecure() {
         let secure = settings(Config::new("s").with_env_vars([
@@ -579,6 +586,8 @@ mod tests {
         assert!(http.to_string().contains("http://"), "{http}");
     }
 
+    // Both transports are built in (the default features).
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
     #[test]
     fn otel_traces_exporter_chooses_otlp_console_or_none() {
         let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");

@@ -246,6 +246,20 @@ fn certificate_files_missing_or_broken_are_init_errors_naming_variable_and_file(
         .to_string();
         assert!(err.starts_with("OTEL_EXPORTER_OTLP_CLIENT_KEY="), "{err}");
         assert!(!err.contains("c2VjcmV0"), "{err}");
+        // A real key, but not the certificate's.
+        let err = init_error(&[
+            https,
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                &format!("{dir}/client.crt"),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                &format!("{dir}/server.key"),
+            ),
+        ])
+        .to_string();
+        assert!(err.starts_with("OTEL_EXPORTER_OTLP_CLIENT_KEY="), "{err}");
     }
 }
 

@@ -3,8 +3,8 @@
 //! HTTPS and over gRPC with TLS; mTLS works with the client certificate and fails, counted,
 //! without it; an unknown CA and a wrong host name fail with the reason on stderr, once.
 //!
-//! Metrics over TLS go to an in-process gRPC receiver requiring a client certificate (Phoenix
-//! takes traces only).
+//! Metrics over TLS go to in-process receivers (Phoenix takes traces only): gRPC requiring a
+//! client certificate, and HTTPS.
 //!
 //! A file of its own because every case needs its own `init` (one per process): the one test
 //! runs each case in a child process of this binary, all at once, and checks what each child
@@ -19,8 +19,11 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -219,11 +222,16 @@ const CASES: &[Case] = &[
 /// serving TLS with the PKI's server certificate and requiring a client certificate.
 const METRICS_WITH_CERT: &str = "metrics_mtls_grpc";
 const METRICS_WITHOUT_CERT: &str = "metrics_mtls_grpc_no_cert";
+/// Metrics over HTTPS, to an in-process receiver (rustls) with the PKI's server certificate.
+const METRICS_HTTPS: &str = "metrics_https";
 
 #[test]
 fn spans_cross_tls_and_mtls_and_certificate_failures_say_why() {
     if let Ok(name) = std::env::var(CASE_VAR) {
         let backends = backends().expect("backends in the child");
+        if name == METRICS_HTTPS {
+            return run_https_metrics_case(&backends.pki);
+        }
         if name.starts_with("metrics_") {
             return run_metrics_case(name == METRICS_WITH_CERT, &backends.pki);
         }
@@ -237,7 +245,7 @@ fn spans_cross_tls_and_mtls_and_certificate_failures_say_why() {
         .iter()
         .map(|case| (case, spawn_case(case, &backends)))
         .collect();
-    let metrics: Vec<_> = [METRICS_WITH_CERT, METRICS_WITHOUT_CERT]
+    let metrics: Vec<_> = [METRICS_WITH_CERT, METRICS_WITHOUT_CERT, METRICS_HTTPS]
         .into_iter()
         .map(|name| (name, spawn(name, |_| {})))
         .collect();
@@ -504,4 +512,96 @@ fn run_metrics_case(with_cert: bool, pki: &Path) {
     } else {
         assert_eq!(received, 0, "metrics arrived without a client certificate");
     }
+}
+
+/// An HTTPS receiver (rustls, the PKI's server certificate for localhost) counting the OTLP
+/// metrics requests posted to it; returns its metrics URL.
+fn start_https_receiver(pki: &Path) -> (String, Arc<AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<_> = CertificateDer::pem_file_iter(pki.join("server.crt"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(pki.join("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(AtomicUsize::new(0));
+    let count = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (config, count) = (config.clone(), count.clone());
+            std::thread::spawn(move || {
+                let tls = rustls::ServerConnection::new(config).unwrap();
+                let mut reader = BufReader::new(rustls::StreamOwned::new(tls, stream));
+                while answer_one(&mut reader, &count).unwrap_or(false) {}
+            });
+        }
+    });
+    (format!("https://localhost:{port}/v1/metrics"), received)
+}
+
+/// Reads one HTTP request, counts it when it is a metrics request, answers 200; false when
+/// the connection is done.
+fn answer_one(
+    reader: &mut BufReader<impl Read + Write>,
+    count: &AtomicUsize,
+) -> std::io::Result<bool> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line)? == 0 {
+        return Ok(false);
+    }
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end().to_ascii_lowercase();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(value) = line.strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    if request_line.starts_with("POST /v1/metrics ") && !body.is_empty() {
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+    let stream = reader.get_mut();
+    stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")?;
+    stream.flush()?;
+    Ok(true)
+}
+
+/// In the child: metrics pushed over HTTPS, the CA given through the builder, arrive.
+fn run_https_metrics_case(pki: &Path) {
+    let (endpoint, received) = start_https_receiver(pki);
+    let guard = godtrace::init(
+        Config::new("godtrace-e2e-tls-metrics-http")
+            .local_tree(false)
+            .certificate(pki.join("ca.crt"))
+            .metrics(
+                MetricsConfig::new()
+                    .otlp_endpoint(endpoint)
+                    .otlp_protocol(Protocol::HttpProtobuf)
+                    .export_timeout(Duration::from_secs(5)),
+            ),
+    )
+    .expect("init");
+    checkout(3);
+    guard.flush();
+    drop(guard);
+    assert!(
+        received.load(Ordering::Relaxed) >= 1,
+        "no metrics request arrived"
+    );
 }

@@ -271,8 +271,8 @@ impl Config {
         self
     }
 
-    /// Print each finished trace to stderr as an indented tree (default: on when no OTLP
-    /// exporter is configured, off when one is).
+    /// Print each finished trace to stderr as an indented tree (env: `OTEL_TRACES_EXPORTER`
+    /// listing `console`; default: on when no OTLP exporter is configured, off when one is).
     pub fn local_tree(mut self, on: bool) -> Self {
         self.code.local_tree = Some(on);
         self
@@ -298,9 +298,11 @@ impl Config {
         self
     }
 
-    /// The OTLP base endpoint, e.g. `http://collector:4317` (env:
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`). Over HTTP, `/v1/traces` is appended, in code exactly as
-    /// from the environment. Setting an endpoint or a [`Config::protocol`] turns OTLP export on.
+    /// The OTLP base endpoint of spans and metrics, e.g. `http://collector:4317` or
+    /// `https://collector:4318` (TLS; see [`Config::certificate`]) (env:
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`). Over HTTP, `/v1/traces` (`/v1/metrics`) is appended, in
+    /// code exactly as from the environment. Setting an endpoint or a [`Config::protocol`]
+    /// turns OTLP export on.
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
         self.code.otlp.endpoint = Some(otlp::Named::new(url.into(), "endpoint"));
         self

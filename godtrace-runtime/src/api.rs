@@ -147,15 +147,15 @@ fn attribute(key: Cow<'static, str>, v: Value) -> KeyValue {
     )
 }
 
-/// An event's attributes, bounded: the first [`value::MAX_EVENT_ATTRIBUTES`] are converted and
-/// kept, the rest only counted.
+/// An event's attributes, bounded: the first ones up to the event attribute count limit are
+/// converted and kept, the rest only counted.
 fn event_attributes<K: Into<Cow<'static, str>>>(
     attributes: impl IntoIterator<Item = (K, Value)>,
 ) -> value::EventAttributes {
     let mut attributes = attributes.into_iter();
     let kept = attributes
         .by_ref()
-        .take(value::MAX_EVENT_ATTRIBUTES)
+        .take(crate::config::limits::event_attributes())
         .map(|(k, v)| attribute(k.into(), v))
         .collect();
     value::EventAttributes::new(kept, attributes.count())

@@ -18,6 +18,8 @@ mod error;
 mod export;
 pub mod links;
 mod metrics;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod otlp;
 pub mod propagation;
 mod provider;
 mod record;

@@ -163,6 +163,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         metrics.publish();
     }
     EXPORTING.store(exporting, Ordering::Relaxed);
+    crate::config::limits::set(settings.span_limits);
     opentelemetry::global::set_text_map_propagator(propagator(&settings.propagators));
     Ok(Guard { _private: () })
 }

@@ -136,11 +136,8 @@ pub(crate) fn bounded_key(key: Cow<'static, str>) -> Cow<'static, str> {
     }
 }
 
-/// Attributes an event keeps, at most: OpenTelemetry's default event attribute count limit
-/// (`OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`).
-pub(crate) const MAX_EVENT_ATTRIBUTES: usize = 128;
-
-/// An event's attributes: at most [`MAX_EVENT_ATTRIBUTES`], and how many more were dropped.
+/// An event's attributes: at most the event attribute count limit
+/// (`OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, default 128), and how many more were dropped.
 pub(crate) struct EventAttributes {
     kept: Vec<KeyValue>,
     dropped: u32,
@@ -149,8 +146,9 @@ pub(crate) struct EventAttributes {
 impl EventAttributes {
     /// `kept`, cut to the limit, after `dropped` others were left out already.
     pub(crate) fn new(mut kept: Vec<KeyValue>, dropped: usize) -> EventAttributes {
-        let over = kept.len().saturating_sub(MAX_EVENT_ATTRIBUTES);
-        kept.truncate(MAX_EVENT_ATTRIBUTES);
+        let limit = crate::config::limits::event_attributes();
+        let over = kept.len().saturating_sub(limit);
+        kept.truncate(limit);
         EventAttributes {
             kept,
             dropped: u32::try_from(dropped.saturating_add(over)).unwrap_or(u32::MAX),
@@ -587,9 +585,12 @@ mod tests {
     fn an_event_keeps_its_first_attributes_and_counts_the_others() {
         let attributes: Vec<KeyValue> = (0..1000).map(|i| KeyValue::new("k", i)).collect();
         let (kept, dropped) = EventAttributes::new(attributes, 7).into_parts();
-        assert_eq!(kept.len(), MAX_EVENT_ATTRIBUTES);
+        assert_eq!(kept.len(), crate::config::limits::DEFAULT_COUNT_LIMIT);
         assert_eq!(kept[0], KeyValue::new("k", 0));
-        assert_eq!(dropped, 1000 - MAX_EVENT_ATTRIBUTES as u32 + 7);
+        assert_eq!(
+            dropped,
+            1000 - crate::config::limits::DEFAULT_COUNT_LIMIT as u32 + 7
+        );
     }
 
     #[test]

@@ -16,9 +16,8 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex, PoisonError};
 
-/// The SDK's default span limits, which godtrace's own spans keep too.
-const MAX_ATTRIBUTES: usize = 128;
-const MAX_EVENTS: usize = 128;
+/// The span limits (SDK defaults unless `OTEL_SPAN_*_COUNT_LIMIT` say otherwise).
+use crate::config::limits::{span_attributes as max_attributes, span_events as max_events};
 
 /// What names a span: a traced function's call site (its name and `code.*` attributes are
 /// read when the span is exported) or a name given to the manual API.
@@ -240,22 +239,22 @@ impl Live {
 
     pub(crate) fn set_attribute(&self, attribute: KeyValue) {
         let mut fields = self.fields.borrow_mut();
-        if fields.attributes.len() < MAX_ATTRIBUTES {
+        if fields.attributes.len() < max_attributes() {
             fields.attributes.push(attribute);
         } else {
             fields.dropped_attributes += 1;
         }
     }
 
-    /// Adds an event, keeping at most `MAX_EVENT_ATTRIBUTES` of its attributes and counting
-    /// the others as dropped on the event.
+    /// Adds an event, keeping at most the event attribute count limit of its attributes and
+    /// counting the others as dropped on the event.
     pub(crate) fn add_event(
         &self,
         name: Cow<'static, str>,
         attributes: impl Into<crate::value::EventAttributes>,
     ) {
         let mut fields = self.fields.borrow_mut();
-        if fields.events.len() < MAX_EVENTS {
+        if fields.events.len() < max_events() {
             let (kept, dropped) = attributes.into().into_parts();
             let timestamp = clock::wall(clock::now());
             fields

@@ -5,8 +5,8 @@ use super::report;
 use super::series::{CounterSeries, ValueSeries};
 use super::snapshot::DURATION_METRIC;
 use super::table::{MANUAL_SERIES, SeriesTable};
-use opentelemetry::trace::TraceContextExt;
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanContext;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -97,11 +97,9 @@ fn histogram_record(name: &str, value: f64, attributes: &[KeyValue]) {
         return;
     }
     let bounds = histogram.bounds.clone();
-    let exemplar = Context::map_current(|cx| {
-        let span = cx.span();
-        let span = span.span_context();
-        span.is_sampled().then(|| span.clone())
-    });
+    // The innermost span, godtrace's own included (also with `otel_context(false)`), read so
+    // that a call made while the thread exits never touches OpenTelemetry's dropped context.
+    let exemplar = crate::span::current_span_context().filter(SpanContext::is_sampled);
     histogram
         .table
         .get_or_insert(attributes, |attrs| ValueSeries::new(attrs, bounds.clone()))

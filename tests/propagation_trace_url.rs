@@ -1,4 +1,4 @@
-//! `godtrace::trace_url()`: the Jaeger UI link to the current trace, printed after an
+//! `godtrace::links::trace_url()`: the Jaeger UI link to the current trace, printed after an
 //! operation as the guides do. One test function: it changes the process environment.
 use godtrace::links;
 use godtrace::{testing, traced};
@@ -7,20 +7,20 @@ use godtrace::{testing, traced};
 fn analyze() -> (String, String) {
     (
         godtrace::trace_id().unwrap(),
-        godtrace::trace_url().expect("inside a span"),
+        godtrace::links::trace_url().expect("inside a span"),
     )
 }
 
 #[traced(operation = "wallet.dropped", sample_rate = 0.0)]
 fn dropped() -> (Option<String>, Option<String>) {
-    (godtrace::trace_id(), godtrace::trace_url())
+    (godtrace::trace_id(), godtrace::links::trace_url())
 }
 
 #[test]
 fn the_link_opens_the_current_trace_in_the_configured_jaeger_ui() {
     let _c = testing::capture();
     assert_eq!(
-        godtrace::trace_url(),
+        godtrace::links::trace_url(),
         None,
         "no current trace outside a span"
     );

@@ -279,15 +279,15 @@ fn counter_attributes(kind: usize) -> &'static [opentelemetry::KeyValue] {
 }
 
 fn op_record_counter_3(x: u64) -> u64 {
-    godtrace::record_counter("bench.counter", 1, counter_attributes(0));
+    godtrace::metrics::record_counter("bench.counter", 1, counter_attributes(0));
     body!(x)
 }
 fn op_record_counter_10000(x: u64) -> u64 {
-    godtrace::record_counter("bench.counter", 1, counter_attributes(1));
+    godtrace::metrics::record_counter("bench.counter", 1, counter_attributes(1));
     body!(x)
 }
 fn op_record_counter_10000_duplicated(x: u64) -> u64 {
-    godtrace::record_counter("bench.counter", 1, counter_attributes(2));
+    godtrace::metrics::record_counter("bench.counter", 1, counter_attributes(2));
     body!(x)
 }
 

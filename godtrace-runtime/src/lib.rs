@@ -10,8 +10,9 @@ mod api;
 mod config;
 mod error;
 mod export;
+pub mod limits;
 pub mod links;
-mod metrics;
+pub mod metrics;
 pub mod propagation;
 mod provider;
 mod record;
@@ -25,18 +26,11 @@ mod value;
 pub mod __private;
 
 pub use api::{SpanGuard, add_event, current_context, set_attribute, span, span_id, trace_id};
-pub use config::Config;
-pub use config::{Compression, Propagator, Protocol};
+pub use config::{Compression, Config, Propagator, Protocol};
 pub use error::InitError;
-pub use links::trace_url;
-pub use metrics::{
-    CounterPoint, Exemplar, HistogramPoint, MetricData, MetricPoints, MetricValue, MetricsConfig,
-    MetricsSnapshot, metrics_snapshot, prometheus_addr, record_counter, record_histogram,
-};
-pub use metrics::{PrometheusExposition, prometheus_exposition};
-pub use provider::{Guard, init, is_enabled, is_exporting};
+pub use metrics::config::MetricsConfig;
+pub use provider::{Guard, init, is_enabled};
 pub use stats::{Stats, stats};
-pub use value::{MAX_ATTRIBUTE_KEY_LEN, max_attribute_len};
 
 /// The OpenTelemetry API crate godtrace is built on, re-exported so that users name the same
 /// version (for `KeyValue`, `Value`, propagators and other OpenTelemetry-instrumented code).

@@ -4,7 +4,8 @@
 //! Users depend on the `godtrace` crate, which re-exports everything public here together with
 //! the `#[traced]` attribute. Items under [`__private`] serve the code the macro generates and
 //! are not part of the public API.
-#![warn(missing_docs)]
+// What is public is what the root and its modules re-export; nothing else says `pub`.
+#![warn(unreachable_pub)]
 
 mod api;
 mod config;

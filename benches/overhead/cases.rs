@@ -509,8 +509,20 @@ pub const KEPT_NO_OTEL_CONTEXT: Setup = Setup::GodtraceExport {
 
 /// Every case, in the order they run and print.
 pub fn all() -> Vec<Case> {
+    [
+        peers(),
+        godtrace_off_and_sampled_out(),
+        godtrace_exported(),
+        godtrace_recording(),
+        memory_and_throughput(),
+    ]
+    .concat()
+}
+
+/// The bare call, clock readings for reference, and the peers: tracing, OpenTelemetry, fastrace.
+fn peers() -> Vec<Case> {
     use Setup::*;
-    let mut cases = vec![
+    vec![
         time("plain/sync", Nothing, op_plain),
         time("plain/async", Nothing, op_plain_async),
         time("reference/Instant::now", Nothing, op_instant_now),
@@ -549,6 +561,13 @@ pub fn all() -> Vec<Case> {
             Fastrace,
             op_fastrace_children,
         )),
+    ]
+}
+
+/// godtrace not initialised, disabled, and sampling calls out.
+fn godtrace_off_and_sampled_out() -> Vec<Case> {
+    use Setup::*;
+    vec![
         time("godtrace/uninit/sync", Nothing, op_godtrace),
         time("godtrace/uninit/async", Nothing, op_godtrace_async),
         time("godtrace/disabled/sync", GodtraceDisabled, op_godtrace),
@@ -569,6 +588,12 @@ pub fn all() -> Vec<Case> {
             SAMPLED_OUT,
             op_godtrace_no_duration_async,
         ),
+    ]
+}
+
+/// godtrace recording and exporting over OTLP/gRPC: default queue, then every span kept.
+fn godtrace_exported() -> Vec<Case> {
+    vec![
         time("godtrace/sampled-in/sync", SAMPLED_IN, op_godtrace),
         time("godtrace/sampled-in/async", SAMPLED_IN, op_godtrace_async),
         time(
@@ -614,6 +639,13 @@ pub fn all() -> Vec<Case> {
             KEPT_NO_OTEL_CONTEXT,
             op_godtrace_children,
         )),
+    ]
+}
+
+/// godtrace recording with no exporter: arguments, huge inputs, the manual counter.
+fn godtrace_recording() -> Vec<Case> {
+    use Setup::*;
+    vec![
         // The same recording with no export pipeline competing for the two cores: the
         // include_args and duration targets compare per-call recording costs, judged here.
         time(
@@ -675,7 +707,12 @@ pub fn all() -> Vec<Case> {
             GodtraceNoExporter,
             op_godtrace_huge_struct,
         ),
-    ];
+    ]
+}
+
+/// Peak memory over many spans, and the export throughput.
+fn memory_and_throughput() -> Vec<Case> {
+    use Setup::*;
     let memory = |id, setup, op, spans_per_op| Case {
         kind: Kind::Memory {
             ops: MEMORY_SPANS / spans_per_op,
@@ -683,7 +720,7 @@ pub fn all() -> Vec<Case> {
         spans_per_op,
         ..time(id, setup, op)
     };
-    cases.extend([
+    vec![
         memory("memory/godtrace/sampled-in", SAMPLED_IN, op_godtrace, 1),
         memory(
             "memory/fastrace/root-per-call",
@@ -701,8 +738,7 @@ pub fn all() -> Vec<Case> {
             kind: Kind::Throughput,
             ..time("throughput/godtrace/otlp-grpc", SAMPLED_IN, op_godtrace)
         },
-    ]);
-    cases
+    ]
 }
 
 /// Spans each memory case records.

@@ -1,7 +1,7 @@
 //! Metrics: every traced operation's duration histogram, the manual counters and histograms
 //! ([`record_counter`], [`record_histogram`]), and their export: a Prometheus scrape endpoint
 //! ([`prometheus_addr`], or [`prometheus_exposition`] for an application's own router) and
-//! OTLP push, both configured with [`MetricsConfig`](crate::MetricsConfig).
+//! OTLP push, both configured with [`MetricsConfig`].
 //!
 //! ```
 //! use godtrace_runtime::metrics::{self, MetricPoints};

@@ -88,7 +88,8 @@
 //! that root, different for every root (*trace-id*: "SHOULD be globally unique").
 //!
 //! # How a trace state travels
-//! The members travel in OpenTelemetry's [`TraceState`], inside the span context: a span's
+//! The members travel in OpenTelemetry's
+//! [`TraceState`](opentelemetry::trace::TraceState), inside the span context: a span's
 //! children copy it, OpenTelemetry code sees it, and the exporter sends it with each span.
 //! That type refuses some keys the specification allows (opentelemetry 0.33 takes at most
 //! 13 characters after an `@`, and only one `@`), so when it cannot hold every member, the

@@ -10,16 +10,16 @@ use opentelemetry_sdk::propagation::BaggagePropagator;
 use std::sync::OnceLock;
 
 /// W3C Trace Context and Baggage as an OpenTelemetry [`TextMapPropagator`], with the checks
-/// and counters described in the [module docs](self).
+/// and counters described in the [module docs](crate::propagation).
 ///
-/// [`inject`] and [`extract`] use it; hand it to code that takes a propagator, or install it
+/// [`inject`](super::inject) and [`extract`](super::extract) use it; hand it to code that takes a propagator, or install it
 /// as OpenTelemetry's global one (after [`crate::init`], which installs its own):
 ///
 /// ```
 /// opentelemetry::global::set_text_map_propagator(godtrace_runtime::propagation::W3cPropagator::new());
 /// ```
 ///
-/// Unlike [`extract`], its [`TextMapPropagator::extract_with_context`] keeps what the given
+/// Unlike [`extract`](super::extract), its [`TextMapPropagator::extract_with_context`] keeps what the given
 /// context holds (its span included) when the carrier has no valid trace context, as the
 /// trait specifies.
 #[derive(Debug, Clone, Copy)]

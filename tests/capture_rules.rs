@@ -229,7 +229,7 @@ fn long_values_are_truncated_with_a_marker() {
     };
     let v = v.as_str();
     assert!(
-        v.len() <= godtrace::max_attribute_len() + 20,
+        v.len() <= godtrace::limits::max_attribute_len() + 20,
         "{} bytes",
         v.len()
     );
@@ -325,7 +325,7 @@ fn a_panicking_debug_or_display_changes_nothing_but_the_recorded_text() {
         Some("<Debug panicked>")
     );
     // Every call is in the duration histogram too.
-    let snap = godtrace::metrics_snapshot();
+    let snap = godtrace::metrics::metrics_snapshot();
     assert!(
         snap.operation("capture.explosive_arg")
             .is_some_and(|p| p.count >= 1)
@@ -363,7 +363,7 @@ fn a_huge_debug_value_or_error_is_cut_at_the_limit() {
     let body = "ж".repeat(1 << 20);
     store(&Document { body: body.clone() });
     assert!(reject(&body).is_err());
-    let limit = godtrace::max_attribute_len();
+    let limit = godtrace::limits::max_attribute_len();
     let Some(Value::String(text)) = c.span("capture_rules::store").attr("document").cloned() else {
         panic!("document not recorded as a string")
     };
@@ -399,7 +399,7 @@ fn keys_and_event_attributes_are_bounded() {
     );
     drop(span);
     let s = c.span("capture.bounded_keys");
-    let max_key = 256; // godtrace::MAX_ATTRIBUTE_KEY_LEN, the documented bound
+    let max_key = 256; // godtrace::limits::MAX_ATTRIBUTE_KEY_LEN, the documented bound
     assert_eq!(s.attributes[0].0, "k".repeat(max_key));
     // Cut on a char boundary: 'é' is two bytes, so one 'k' fewer fits.
     assert_eq!(s.attributes[1].0, format!("é{}", "k".repeat(max_key - 2)));
@@ -410,5 +410,8 @@ fn keys_and_event_attributes_are_bounded() {
         panic!("list not recorded as a string array")
     };
     let text: usize = list.iter().map(|v| v.as_str().len()).sum();
-    assert!(text <= godtrace::max_attribute_len() + 20, "{text} bytes");
+    assert!(
+        text <= godtrace::limits::max_attribute_len() + 20,
+        "{text} bytes"
+    );
 }

@@ -201,7 +201,7 @@ impl Drop for CallsAtExit {
         let span = godtrace::span("at.exit");
         godtrace::set_attribute("thread.exiting", true);
         let _ = (godtrace::span_id(), godtrace::current_context());
-        godtrace::record_histogram("at.exit.seconds", 0.5, &[]);
+        godtrace::metrics::record_histogram("at.exit.seconds", 0.5, &[]);
         let closed = close_connection(41);
         drop(span);
         AT_EXIT.store(closed, Ordering::SeqCst);

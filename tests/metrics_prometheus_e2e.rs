@@ -11,7 +11,8 @@
 //! scripts/test", unless `GODTRACE_REQUIRE_E2E=1`, when it fails.
 //!
 //! Also (no Prometheus needed): dropping the guard stops the endpoint whatever its clients do.
-use godtrace::{Config, MetricsConfig, prometheus_addr};
+use godtrace::metrics::prometheus_addr;
+use godtrace::{Config, MetricsConfig};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

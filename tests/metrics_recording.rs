@@ -1,10 +1,9 @@
 //! The duration histogram and the manual API, read back through `metrics_snapshot`.
 //! Each test uses its own operation and metric names: the registry is process-wide.
+use godtrace::metrics::{HistogramPoint, metrics_snapshot, record_counter, record_histogram};
 use godtrace::otel::KeyValue;
 use godtrace::otel::trace::TraceId;
-use godtrace::{
-    HistogramPoint, metrics_snapshot, record_counter, record_histogram, testing, traced,
-};
+use godtrace::{testing, traced};
 use std::time::Duration;
 
 #[derive(Debug)]
@@ -233,10 +232,10 @@ fn huge_attribute_keys_and_values_are_cut_and_a_set_keeps_32_attributes() {
     let mut sets = Vec::new();
     for metric in ["rec.huge.attributes", "rec.huge.attributes.hist"] {
         match &snap.metric(metric).expect("recorded").points {
-            godtrace::MetricPoints::Counter(points) => {
+            godtrace::metrics::MetricPoints::Counter(points) => {
                 sets.extend(points.iter().map(|p| (p.attributes.clone(), p.value)));
             }
-            godtrace::MetricPoints::Histogram(points) => {
+            godtrace::metrics::MetricPoints::Histogram(points) => {
                 sets.extend(
                     points
                         .iter()
@@ -282,7 +281,7 @@ fn of_a_key_given_twice_the_last_value_wins() {
         KeyValue::new("kind", "mint"),
     ];
     assert_eq!(snap.counter("rec.duplicates.total", &only), Some(3.0));
-    let Some(godtrace::MetricPoints::Counter(points)) =
+    let Some(godtrace::metrics::MetricPoints::Counter(points)) =
         snap.metric("rec.duplicates.total").map(|m| &m.points)
     else {
         panic!("not a counter")

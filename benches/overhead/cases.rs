@@ -279,15 +279,15 @@ fn counter_attributes(kind: usize) -> &'static [opentelemetry::KeyValue] {
 }
 
 fn op_record_counter_3(x: u64) -> u64 {
-    godtrace::record_counter("bench.counter", 1, counter_attributes(0));
+    godtrace::metrics::record_counter("bench.counter", 1, counter_attributes(0));
     body!(x)
 }
 fn op_record_counter_10000(x: u64) -> u64 {
-    godtrace::record_counter("bench.counter", 1, counter_attributes(1));
+    godtrace::metrics::record_counter("bench.counter", 1, counter_attributes(1));
     body!(x)
 }
 fn op_record_counter_10000_duplicated(x: u64) -> u64 {
-    godtrace::record_counter("bench.counter", 1, counter_attributes(2));
+    godtrace::metrics::record_counter("bench.counter", 1, counter_attributes(2));
     body!(x)
 }
 
@@ -494,8 +494,9 @@ pub const SAMPLED_OUT: Setup = Setup::GodtraceExport {
     queue: 0,
 };
 /// A queue larger than every span a short case records (`Case::short`): every span is kept
-/// and exported, none dropped, as with the peers' discarding exporters, which keep up.
-const KEPT_QUEUE: usize = 1 << 22;
+/// and exported, none dropped, as with the peers' discarding exporters, which keep up. The
+/// largest `init` accepts (2^20 spans; 2^22 was used before `init` bounded it).
+const KEPT_QUEUE: usize = 1 << 20;
 pub const KEPT: Setup = Setup::GodtraceExport {
     ratio: 1.0,
     otel_context: true,
@@ -509,8 +510,20 @@ pub const KEPT_NO_OTEL_CONTEXT: Setup = Setup::GodtraceExport {
 
 /// Every case, in the order they run and print.
 pub fn all() -> Vec<Case> {
+    [
+        peers(),
+        godtrace_off_and_sampled_out(),
+        godtrace_exported(),
+        godtrace_recording(),
+        memory_and_throughput(),
+    ]
+    .concat()
+}
+
+/// The bare call, clock readings for reference, and the peers: tracing, OpenTelemetry, fastrace.
+fn peers() -> Vec<Case> {
     use Setup::*;
-    let mut cases = vec![
+    vec![
         time("plain/sync", Nothing, op_plain),
         time("plain/async", Nothing, op_plain_async),
         time("reference/Instant::now", Nothing, op_instant_now),
@@ -549,6 +562,13 @@ pub fn all() -> Vec<Case> {
             Fastrace,
             op_fastrace_children,
         )),
+    ]
+}
+
+/// godtrace not initialised, disabled, and sampling calls out.
+fn godtrace_off_and_sampled_out() -> Vec<Case> {
+    use Setup::*;
+    vec![
         time("godtrace/uninit/sync", Nothing, op_godtrace),
         time("godtrace/uninit/async", Nothing, op_godtrace_async),
         time("godtrace/disabled/sync", GodtraceDisabled, op_godtrace),
@@ -569,6 +589,12 @@ pub fn all() -> Vec<Case> {
             SAMPLED_OUT,
             op_godtrace_no_duration_async,
         ),
+    ]
+}
+
+/// godtrace recording and exporting over OTLP/gRPC: default queue, then every span kept.
+fn godtrace_exported() -> Vec<Case> {
+    vec![
         time("godtrace/sampled-in/sync", SAMPLED_IN, op_godtrace),
         time("godtrace/sampled-in/async", SAMPLED_IN, op_godtrace_async),
         time(
@@ -614,6 +640,13 @@ pub fn all() -> Vec<Case> {
             KEPT_NO_OTEL_CONTEXT,
             op_godtrace_children,
         )),
+    ]
+}
+
+/// godtrace recording with no exporter: arguments, huge inputs, the manual counter.
+fn godtrace_recording() -> Vec<Case> {
+    use Setup::*;
+    vec![
         // The same recording with no export pipeline competing for the two cores: the
         // include_args and duration targets compare per-call recording costs, judged here.
         time(
@@ -675,7 +708,12 @@ pub fn all() -> Vec<Case> {
             GodtraceNoExporter,
             op_godtrace_huge_struct,
         ),
-    ];
+    ]
+}
+
+/// Peak memory over many spans, and the export throughput.
+fn memory_and_throughput() -> Vec<Case> {
+    use Setup::*;
     let memory = |id, setup, op, spans_per_op| Case {
         kind: Kind::Memory {
             ops: MEMORY_SPANS / spans_per_op,
@@ -683,7 +721,7 @@ pub fn all() -> Vec<Case> {
         spans_per_op,
         ..time(id, setup, op)
     };
-    cases.extend([
+    vec![
         memory("memory/godtrace/sampled-in", SAMPLED_IN, op_godtrace, 1),
         memory(
             "memory/fastrace/root-per-call",
@@ -701,8 +739,7 @@ pub fn all() -> Vec<Case> {
             kind: Kind::Throughput,
             ..time("throughput/godtrace/otlp-grpc", SAMPLED_IN, op_godtrace)
         },
-    ]);
-    cases
+    ]
 }
 
 /// Spans each memory case records.

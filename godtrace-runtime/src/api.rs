@@ -76,8 +76,8 @@ impl SpanGuard {
 }
 
 /// Sets an attribute on the current span (no-op when there is none). The key is cut at
-/// [`MAX_ATTRIBUTE_KEY_LEN`](crate::MAX_ATTRIBUTE_KEY_LEN) bytes, a string value at
-/// [`max_attribute_len`](crate::max_attribute_len).
+/// [`MAX_ATTRIBUTE_KEY_LEN`](crate::limits::MAX_ATTRIBUTE_KEY_LEN) bytes, a string value at
+/// [`max_attribute_len`](crate::limits::max_attribute_len).
 ///
 /// ```
 /// godtrace_runtime::set_attribute("wallet.address", "7xKX…9fQ");

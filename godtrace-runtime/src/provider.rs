@@ -71,7 +71,7 @@ pub(crate) fn attaches_otel_context() -> bool {
 /// whether a Jaeger link is worth printing.
 ///
 /// ```
-/// assert!(!godtrace_runtime::is_exporting()); // before `init`
+/// assert!(!godtrace_runtime::links::is_exporting()); // before `init`
 /// ```
 pub fn is_exporting() -> bool {
     EXPORTING.load(Ordering::Relaxed)

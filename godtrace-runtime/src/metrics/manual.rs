@@ -42,7 +42,7 @@ metric_values!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
 /// value is dropped; this never panics. Nothing is recorded while godtrace is not initialised.
 ///
 /// ```
-/// use godtrace_runtime::{otel::KeyValue, record_counter};
+/// use godtrace_runtime::{metrics::record_counter, otel::KeyValue};
 ///
 /// record_counter("nft.mints.total", 1, &[KeyValue::new("chain", "solana")]);
 /// ```
@@ -78,7 +78,7 @@ fn counter_add(name: &str, value: f64, attributes: &[KeyValue]) {
 /// name or a NaN is reported once on stderr and dropped; this never panics.
 ///
 /// ```
-/// godtrace_runtime::record_histogram("watermark.confidence_score", 0.98, &[]);
+/// godtrace_runtime::metrics::record_histogram("watermark.confidence_score", 0.98, &[]);
 /// ```
 pub fn record_histogram(name: &str, value: impl MetricValue, attributes: &[KeyValue]) {
     if crate::provider::is_enabled() {

@@ -28,7 +28,8 @@ pub struct PrometheusExposition {
 /// authentication, say), with or without the built-in endpoint running.
 ///
 /// ```
-/// use godtrace_runtime::{Config, prometheus_exposition, record_counter};
+/// use godtrace_runtime::Config;
+/// use godtrace_runtime::metrics::{prometheus_exposition, record_counter};
 ///
 /// let _guard = godtrace_runtime::init(Config::new("docs")).unwrap();
 /// record_counter("orders.placed", 1, &[]);

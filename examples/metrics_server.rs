@@ -10,8 +10,9 @@
 //! call lands in `godtrace_operation_duration_seconds`; failures carry `error_type`, and each
 //! bucket in the OpenMetrics exposition links to the trace of a recent call.
 //! The end-to-end test (`tests/metrics_prometheus_e2e.rs`) runs this against a real Prometheus.
+use godtrace::metrics::{prometheus_addr, record_counter};
 use godtrace::otel::KeyValue;
-use godtrace::{Config, MetricsConfig, prometheus_addr, record_counter, traced};
+use godtrace::{Config, MetricsConfig, traced};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]

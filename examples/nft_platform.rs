@@ -10,8 +10,9 @@
 //! and the metrics recorded are listed at the end. With `OTEL_EXPORTER_OTLP_ENDPOINT` set
 //! (e.g. `http://localhost:4318` for the docker-compose stack), the Jaeger link of each
 //! workflow is printed instead.
+use godtrace::metrics::{MetricPoints, record_counter, record_histogram};
 use godtrace::otel::KeyValue;
-use godtrace::{MetricPoints, record_counter, record_histogram, traced};
+use godtrace::traced;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -265,8 +266,8 @@ fn print_trace_link(what: &str) {
     if let Some(id) = godtrace::trace_id() {
         println!("  trace id: {id}");
     }
-    if godtrace::is_exporting()
-        && let Some(url) = godtrace::trace_url()
+    if godtrace::links::is_exporting()
+        && let Some(url) = godtrace::links::trace_url()
     {
         println!("  view at:  {url}");
     }
@@ -274,7 +275,7 @@ fn print_trace_link(what: &str) {
 
 /// Lists the counters and histograms the workflows recorded (`name{attributes} value`).
 fn print_metrics() {
-    let snapshot = godtrace::metrics_snapshot();
+    let snapshot = godtrace::metrics::metrics_snapshot();
     println!("metrics:");
     for metric in snapshot.metrics() {
         if metric.name.starts_with("godtrace.") {

@@ -174,8 +174,8 @@ fn screen_wallet(addr: &str, wallet: &str) -> Result<String, GatewayError> {
     godtrace::set_attribute("wallet.address", wallet.to_owned());
     let verdict = call_risk_service(addr, wallet)?;
     godtrace::set_attribute("risk.verdict", verdict.clone());
-    if godtrace::is_exporting()
-        && let Some(url) = godtrace::trace_url()
+    if godtrace::links::is_exporting()
+        && let Some(url) = godtrace::links::trace_url()
     {
         println!("wallet-gateway: view at {url}");
     }

@@ -211,7 +211,7 @@ async fn dispatch_alert(wallet: &str, level: AlertLevel) {
             ("wallet.address", wallet.to_owned().into()),
         ],
     );
-    godtrace::record_counter(
+    godtrace::metrics::record_counter(
         "scanner.alerts.total",
         1,
         &[KeyValue::new("alert.level", level.as_str())],
@@ -316,8 +316,8 @@ fn report(wallet: &str, outcome: &Result<Report, ScanError>) {
     if let Some(trace_id) = godtrace::trace_id() {
         println!("  trace id: {trace_id}");
     }
-    if godtrace::is_exporting()
-        && let Some(url) = godtrace::trace_url()
+    if godtrace::links::is_exporting()
+        && let Some(url) = godtrace::links::trace_url()
     {
         println!("  view at:  {url}");
     }

@@ -1,16 +1,24 @@
-//! godtrace: one attribute turns any Rust function into a traced operation.
+#![doc = include_str!("../docs/overview.md")]
 //!
-//! ```
-//! use godtrace::traced;
+//! # Where things are
 //!
-//! #[traced(operation = "wallet.analyze", include_args)]
-//! fn analyze(wallet: &str, depth: u32) -> Result<u32, String> {
-//!     Ok(depth * 2)
-//! }
+//! The everyday API is at the root: [`traced`], [`init`] with its [`Config`] (and the types
+//! its methods take: [`Protocol`], [`Compression`], [`Propagator`], [`MetricsConfig`]), the
+//! [`Guard`] that flushes when dropped, the manual API ([`span`], [`set_attribute`],
+//! [`add_event`], [`trace_id`], [`span_id`], [`current_context`]) and the export counters
+//! ([`stats`]). The rest is in modules:
 //!
-//! let _guard = godtrace::init(godtrace::Config::new("doc-example")).unwrap();
-//! analyze("7xKX", 3).unwrap();
-//! ```
+//! - [`metrics`]: counters and histograms of your own, the in-process snapshot, the
+//!   Prometheus endpoint's address and exposition;
+//! - [`propagation`]: W3C Trace Context and Baggage across process boundaries;
+//! - [`testing`]: capture spans in your own tests;
+//! - [`links`]: a link to the current trace in the Jaeger UI;
+//! - [`limits`]: the bounds on recorded keys and values;
+//! - [`otel`]: the OpenTelemetry API crate godtrace is built on.
+//!
+//! The README has the whole manual: configuration and the environment, sampling, export,
+//! metrics, propagation, and the cost of each.
+
 /// Turns a function or method, sync or async, into a traced operation: a span around each
 /// call, a point in the operation's duration histogram, and (opt-in) its arguments and result
 /// as attributes.
@@ -45,3 +53,17 @@
 /// ```
 pub use godtrace_macros::traced;
 pub use godtrace_runtime::*;
+
+#[cfg(test)]
+mod tests {
+    /// The crate page opens with the README's opening: one text, checked rather than copied.
+    #[test]
+    fn the_readme_opens_with_the_crate_overview() {
+        let readme = include_str!("../README.md");
+        let overview = include_str!("../docs/overview.md");
+        assert!(
+            readme.starts_with(&format!("# godtrace\n\n{overview}")),
+            "README.md must open with docs/overview.md, word for word"
+        );
+    }
+}

@@ -229,7 +229,7 @@ fn long_values_are_truncated_with_a_marker() {
     };
     let v = v.as_str();
     assert!(
-        v.len() <= godtrace::max_attribute_len() + 20,
+        v.len() <= godtrace::limits::max_attribute_len() + 20,
         "{} bytes",
         v.len()
     );
@@ -262,4 +262,156 @@ fn children_of_a_root_sampled_out_by_its_rate_are_not_recorded_either() {
     let c = testing::capture();
     dropped_root();
     assert!(c.spans().is_empty(), "{:?}", c.spans());
+}
+
+/// A value whose `Debug` and `Display` panic, as a buggy impl in user code might.
+struct Explosive;
+impl std::fmt::Debug for Explosive {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Debug of Explosive (expected by this test)")
+    }
+}
+impl std::fmt::Display for Explosive {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Display of Explosive (expected by this test)")
+    }
+}
+
+#[traced(operation = "capture.explosive_arg", include_args)]
+fn explosive_arg(value: &Explosive, n: u32) -> u32 {
+    let _ = value;
+    n + 1
+}
+
+#[traced(operation = "capture.explosive_result", include_result)]
+fn explosive_result() -> Explosive {
+    Explosive
+}
+
+#[traced(operation = "capture.explosive_error")]
+fn explosive_error() -> Result<(), Explosive> {
+    Err(Explosive)
+}
+
+#[traced(operation = "capture.explosive_debug_error")]
+fn explosive_debug_error() -> Result<(), std::collections::HashMap<u8, Explosive>> {
+    Err([(1, Explosive)].into())
+}
+
+#[test]
+fn a_panicking_debug_or_display_changes_nothing_but_the_recorded_text() {
+    let c = testing::capture();
+    // The body runs and the caller gets its value: no panic escapes recording.
+    assert_eq!(explosive_arg(&Explosive, 41), 42);
+    let _ = explosive_result();
+    assert!(explosive_error().is_err());
+    assert!(explosive_debug_error().is_err());
+    let arg = c.span("capture.explosive_arg");
+    assert_eq!(arg.attr("value"), Some(&Value::from("<Debug panicked>")));
+    assert_eq!(arg.attr("n"), Some(&Value::I64(41)));
+    assert_eq!(
+        c.span("capture.explosive_result").attr("result"),
+        Some(&Value::from("<Debug panicked>"))
+    );
+    let failed = c.span("capture.explosive_error");
+    assert_eq!(failed.error_message(), Some("<Display panicked>"));
+    assert_eq!(
+        failed.attr("error.type"),
+        Some(&Value::from("capture_rules::Explosive"))
+    );
+    // The error's Debug, when it has no Display.
+    assert_eq!(
+        c.span("capture.explosive_debug_error").error_message(),
+        Some("<Debug panicked>")
+    );
+    // Every call is in the duration histogram too.
+    let snap = godtrace::metrics::metrics_snapshot();
+    assert!(
+        snap.operation("capture.explosive_arg")
+            .is_some_and(|p| p.count >= 1)
+    );
+    assert!(
+        snap.operation("capture.explosive_result")
+            .is_some_and(|p| p.count >= 1)
+    );
+    let error_type = "capture_rules::Explosive";
+    assert!(
+        snap.operation_errors("capture.explosive_error", error_type)
+            .is_some_and(|p| p.count >= 1)
+    );
+}
+
+#[derive(Debug)]
+#[allow(dead_code)]
+struct Document {
+    body: String,
+}
+
+#[traced(include_args)]
+fn store(document: &Document) -> usize {
+    document.body.len()
+}
+
+#[traced]
+fn reject(reason: &str) -> Result<(), String> {
+    Err(reason.to_owned())
+}
+
+#[test]
+fn a_huge_debug_value_or_error_is_cut_at_the_limit() {
+    let c = testing::capture();
+    let body = "ж".repeat(1 << 20);
+    store(&Document { body: body.clone() });
+    assert!(reject(&body).is_err());
+    let limit = godtrace::limits::max_attribute_len();
+    let Some(Value::String(text)) = c.span("capture_rules::store").attr("document").cloned() else {
+        panic!("document not recorded as a string")
+    };
+    let text = text.as_str();
+    assert!(text.starts_with("Document { body: \"жж"), "{text}");
+    assert_eq!(text.strip_suffix("…[truncated]").map(str::len), Some(limit));
+    let message = c
+        .span("capture_rules::reject")
+        .error_message()
+        .unwrap()
+        .to_owned();
+    // Cut on a char boundary: 'ж' is two bytes and the limit is even.
+    assert_eq!(
+        message.strip_suffix("…[truncated]").map(str::len),
+        Some(limit)
+    );
+}
+
+#[test]
+fn keys_and_event_attributes_are_bounded() {
+    let c = testing::capture();
+    let span = godtrace::span("capture.bounded_keys");
+    span.set_attribute("k".repeat(10_000), 1);
+    godtrace::set_attribute(format!("é{}", "k".repeat(10_000)), 2);
+    span.add_event(
+        "many",
+        (0..1000).map(|i| (format!("attr.{i}"), Value::I64(i))),
+    );
+    godtrace::add_event("long.key", [("v".repeat(10_000), Value::from("x"))]);
+    span.set_attribute(
+        "list",
+        Value::Array(vec![godtrace::otel::StringValue::from("abcdefgh"); 100_000].into()),
+    );
+    drop(span);
+    let s = c.span("capture.bounded_keys");
+    let max_key = 256; // godtrace::limits::MAX_ATTRIBUTE_KEY_LEN, the documented bound
+    assert_eq!(s.attributes[0].0, "k".repeat(max_key));
+    // Cut on a char boundary: 'é' is two bytes, so one 'k' fewer fits.
+    assert_eq!(s.attributes[1].0, format!("é{}", "k".repeat(max_key - 2)));
+    assert_eq!(s.event("many").unwrap().attributes.len(), 128);
+    assert_eq!(s.event("many").unwrap().attributes[127].0, "attr.127");
+    assert_eq!(s.event("long.key").unwrap().attributes[0].0.len(), max_key);
+    let Some(Value::Array(godtrace::otel::Array::String(list))) = s.attr("list") else {
+        panic!("list not recorded as a string array")
+    };
+    let text: usize = list.iter().map(|v| v.as_str().len()).sum();
+    assert!(
+        text <= godtrace::limits::max_attribute_len() + 20,
+        "{text} bytes"
+    );
 }

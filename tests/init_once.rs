@@ -135,8 +135,8 @@ fn a_failed_init_leaves_no_thread_behind_and_a_later_one_succeeds() {
     if cfg!(target_os = "linux") {
         assert_eq!(settles_at(before), before, "threads left behind by {err}");
     }
-    assert!(!godtrace::is_exporting());
-    assert_eq!(godtrace::prometheus_addr(), None);
+    assert!(!godtrace::links::is_exporting());
+    assert_eq!(godtrace::metrics::prometheus_addr(), None);
     // Nothing was installed: the next `init` is the first.
     let guard = godtrace::init(
         Config::new("init-after-failure")
@@ -144,7 +144,9 @@ fn a_failed_init_leaves_no_thread_behind_and_a_later_one_succeeds() {
             .metrics(MetricsConfig::new().prometheus_listen("127.0.0.1:0")),
     )
     .expect("init after a failed one");
-    let port = godtrace::prometheus_addr().expect("serving").port();
+    let port = godtrace::metrics::prometheus_addr()
+        .expect("serving")
+        .port();
     assert!(scrape_status(port).is_some_and(|s| s.contains(" 200 ")));
     drop(guard);
 }
@@ -185,7 +187,10 @@ fn eight_racing_inits() {
         }
     }
     let winner = ports[winners[0]];
-    assert_eq!(godtrace::prometheus_addr().map(|a| a.port()), Some(winner));
+    assert_eq!(
+        godtrace::metrics::prometheus_addr().map(|a| a.port()),
+        Some(winner)
+    );
     let status = scrape_status(winner).expect("the winner's port serves");
     assert!(status.contains(" 200 "), "{status}");
     for &port in ports.iter().filter(|&&p| p != winner) {

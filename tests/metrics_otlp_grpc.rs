@@ -2,8 +2,9 @@
 //! (opentelemetry-proto), which decodes every request. Its own binary: it needs its own
 //! `init`. (fake-opentelemetry-collector does the same, but as a dev-dependency it changes
 //! how rustc prints paths in the trybuild suite's expected errors.)
+use godtrace::metrics::{record_counter, record_histogram};
 use godtrace::otel::KeyValue;
-use godtrace::{Config, MetricsConfig, Protocol, record_counter, record_histogram, traced};
+use godtrace::{Config, MetricsConfig, Protocol, traced};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };

@@ -1,7 +1,8 @@
 //! OTLP metrics over HTTP/protobuf, pushed on the export interval, received by a small HTTP
 //! server here that decodes each body as an `ExportMetricsServiceRequest` (prost, the OTLP
 //! protobuf definitions). Gzip and headers come from the trace export settings.
-use godtrace::{Compression, Config, MetricsConfig, Protocol, record_counter, traced};
+use godtrace::metrics::record_counter;
+use godtrace::{Compression, Config, MetricsConfig, Protocol, traced};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::metrics::v1::{HistogramDataPoint, metric::Data};

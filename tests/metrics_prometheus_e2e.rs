@@ -3,12 +3,24 @@
 //! operation, the error ratio (non-zero only for the failing operation) and the exemplars
 //! linking buckets to traces.
 //!
+//! Meanwhile ten idle clients and one sending a byte every 100 ms stay connected to the
+//! endpoint: Prometheus's scrapes (1 s timeout) go through all the same, and it reports the
+//! target healthy, with no scrape or parse error.
+//!
 //! Without `GODTRACE_PROMETHEUS_URL` (plain `cargo test`) it prints "skipped: run
 //! scripts/test", unless `GODTRACE_REQUIRE_E2E=1`, when it fails.
+//!
+//! Also (no Prometheus needed): dropping the guard stops the endpoint whatever its clients do.
+use godtrace::metrics::prometheus_addr;
+use godtrace::{Config, MetricsConfig};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const OPERATIONS: [&str; 3] = ["shop.checkout", "shop.inventory", "shop.payment"];
@@ -29,6 +41,129 @@ impl Drop for Example {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Clients that hold connections to `addr` without finishing a request, until dropped: `idle`
+/// connections that send nothing (re-opened whenever the server closes one) and one that
+/// sends a byte every 100 ms.
+struct Stragglers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Stragglers {
+    fn start(addr: SocketAddr, idle: usize) -> Stragglers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let idle_stop = stop.clone();
+        let idlers = std::thread::spawn(move || {
+            let mut held: Vec<Option<TcpStream>> = (0..idle).map(|_| None).collect();
+            while !idle_stop.load(Ordering::SeqCst) {
+                for slot in &mut held {
+                    if slot.as_ref().is_none_or(|s| !open(s)) {
+                        *slot = TcpStream::connect(addr).ok();
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let trickle_stop = stop.clone();
+        let trickler = std::thread::spawn(move || {
+            while !trickle_stop.load(Ordering::SeqCst) {
+                let sent = AtomicUsize::new(0);
+                trickle(addr, &sent, &trickle_stop);
+            }
+        });
+        Stragglers {
+            stop,
+            threads: vec![idlers, trickler],
+        }
+    }
+}
+
+impl Drop for Stragglers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Whether the server has neither answered nor closed `stream`.
+fn open(stream: &TcpStream) -> bool {
+    let _ = stream.set_nonblocking(true);
+    matches!(
+        (&mut &*stream).read(&mut [0u8; 1]),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    )
+}
+
+/// Sends a request head to `addr` a byte every 100 ms, never its end, counting the bytes in
+/// `sent`, until the server lets go (true) or `give_up` is set (false).
+fn trickle(addr: SocketAddr, sent: &AtomicUsize, give_up: &AtomicBool) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return true;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+    let head = b"GET /metrics HTTP/1.1\r\nX-Slow: ".iter();
+    for byte in head.chain(std::iter::repeat(&b'a')) {
+        if give_up.load(Ordering::SeqCst) {
+            return false;
+        }
+        if s.write_all(&[*byte]).is_err() {
+            return true;
+        }
+        sent.fetch_add(1, Ordering::SeqCst);
+        match s.read(&mut [0u8; 1]) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            _ => return true,
+        }
+    }
+    unreachable!("the byte source never ends")
+}
+
+/// The health, last error and last scrape time Prometheus reports for its target `target`.
+fn target_state(prometheus: &str, target: &str) -> [String; 3] {
+    let json = get_json(
+        &format!("{prometheus}/api/v1/targets"),
+        &[("state", "active")],
+    );
+    json["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["labels"]["instance"] == target)
+        .map(|t| {
+            ["health", "lastError", "lastScrape"].map(|k| t[k].as_str().unwrap_or("").to_owned())
+        })
+        .unwrap_or_else(|| panic!("Prometheus does not scrape {target}: {json}"))
+}
+
+/// The health and last error of a scrape that began after this call: the second one reported
+/// after it (the first may have begun before).
+fn health_of_a_new_scrape(prometheus: &str, target: &str) -> (String, String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let [_, _, mut last] = target_state(prometheus, target);
+    let mut scrapes = 0;
+    loop {
+        let [health, error, scraped] = target_state(prometheus, target);
+        if scraped != last {
+            scrapes += 1;
+            last = scraped;
+            if scrapes == 2 {
+                return (health, error);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus reported no new scrape of {target} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -147,6 +282,9 @@ fn prometheus_reads_latency_quantiles_error_ratios_and_exemplars() {
         "the example did not start serving: {first_line:?}"
     );
 
+    // Clients that would hold a one-at-a-time server for good (1 s scrape timeout).
+    let stragglers = Stragglers::start(target.parse().unwrap(), 10);
+
     // Scraped every second; rates need a few samples. Poll, bounded.
     let deadline = Instant::now() + Duration::from_secs(120);
     let (p95, ratio, exemplars) = loop {
@@ -193,4 +331,52 @@ fn prometheus_reads_latency_quantiles_error_ratios_and_exemplars() {
             "exemplar trace_id {trace_id:?}"
         );
     }
+    // A scrape made with the stragglers connected was whole and parsed.
+    let (health, last_error) = health_of_a_new_scrape(&prometheus, &target);
+    assert_eq!(
+        (health.as_str(), last_error.as_str()),
+        ("up", ""),
+        "the target's health"
+    );
+    drop(stragglers);
+}
+
+/// With a client sending a byte every 100 ms connected, dropping the guard stops the endpoint
+/// at once: the port is free when `drop` returns. The guard's bound (20 s) is shorter than the
+/// client's patience (60 s), so an endpoint that waited for the client would still hold the
+/// port after the guard gave up on it; no clock is read.
+#[test]
+fn dropping_the_guard_stops_the_endpoint_whatever_clients_do() {
+    let guard = godtrace::init(
+        Config::new("prometheus-e2e-stop")
+            .local_tree(false)
+            .export_timeout(Duration::from_secs(20))
+            .metrics(MetricsConfig::new().prometheus_listen("127.0.0.1:0")),
+    )
+    .unwrap();
+    let addr = prometheus_addr().expect("the endpoint runs");
+    let sent = Arc::new(AtomicUsize::new(0));
+    let give_up = Arc::new(AtomicBool::new(false));
+    let slow = {
+        let (sent, give_up) = (sent.clone(), give_up.clone());
+        std::thread::spawn(move || trickle(addr, &sent, &give_up))
+    };
+    let patience = {
+        let give_up = give_up.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(60));
+            give_up.store(true, Ordering::SeqCst);
+        })
+    };
+    // Half a second of bytes: the endpoint is serving this client.
+    while sent.load(Ordering::SeqCst) < 5 {
+        assert!(!slow.is_finished(), "the slow client was cut off early");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let start = Instant::now();
+    drop(guard);
+    println!("the guard dropped in {:?}", start.elapsed());
+    TcpListener::bind(addr).expect("the port is free once the guard has dropped");
+    assert!(slow.join().unwrap(), "the slow client was never let go");
+    drop(patience);
 }

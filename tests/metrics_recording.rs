@@ -1,10 +1,9 @@
 //! The duration histogram and the manual API, read back through `metrics_snapshot`.
 //! Each test uses its own operation and metric names: the registry is process-wide.
+use godtrace::metrics::{HistogramPoint, metrics_snapshot, record_counter, record_histogram};
 use godtrace::otel::KeyValue;
 use godtrace::otel::trace::TraceId;
-use godtrace::{
-    HistogramPoint, metrics_snapshot, record_counter, record_histogram, testing, traced,
-};
+use godtrace::{testing, traced};
 use std::time::Duration;
 
 #[derive(Debug)]
@@ -210,4 +209,82 @@ fn manual_histograms_bucket_their_values() {
     assert_eq!(h.bucket_counts[2], 2); // 7.0, 7.5 in (5, 10]
     assert_eq!(h.bucket_counts[9], 1); // 600 in (500, 750]
     assert_eq!(*h.bucket_counts.last().unwrap(), 1); // 20000 above 10000
+}
+
+#[test]
+fn huge_attribute_keys_and_values_are_cut_and_a_set_keeps_32_attributes() {
+    let _c = testing::capture();
+    let value: std::sync::Arc<str> = "v".repeat(1 << 14).into();
+    let huge: Vec<KeyValue> = (0..64)
+        .map(|i| {
+            let key: std::sync::Arc<str> = format!("{i:02}{}", "k".repeat(1 << 14)).into();
+            KeyValue::new(key, value.clone())
+        })
+        .collect();
+    for i in 0..300 {
+        let mut set = huge.clone();
+        // '#' sorts before the digits: among the first 32 attributes by key, which are kept.
+        set.push(KeyValue::new("#series", i));
+        record_counter("rec.huge.attributes", 1, &set);
+        record_histogram("rec.huge.attributes.hist", 1.0, &set);
+    }
+    let snap = metrics_snapshot();
+    let mut sets = Vec::new();
+    for metric in ["rec.huge.attributes", "rec.huge.attributes.hist"] {
+        match &snap.metric(metric).expect("recorded").points {
+            godtrace::metrics::MetricPoints::Counter(points) => {
+                sets.extend(points.iter().map(|p| (p.attributes.clone(), p.value)));
+            }
+            godtrace::metrics::MetricPoints::Histogram(points) => {
+                sets.extend(
+                    points
+                        .iter()
+                        .map(|p| (p.attributes.clone(), p.count as f64)),
+                );
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(sets.len(), 600);
+    for (attributes, total) in &sets {
+        assert_eq!(*total, 1.0);
+        assert_eq!(attributes.len(), 32);
+        assert_eq!(attributes[0].key.as_str(), "#series");
+        for kv in &attributes[1..] {
+            assert_eq!(kv.key.as_str().len(), 256);
+            let text = kv.value.as_str();
+            assert_eq!(text.strip_suffix("…[truncated]").map(str::len), Some(256));
+        }
+    }
+}
+
+#[test]
+fn of_a_key_given_twice_the_last_value_wins() {
+    let _c = testing::capture();
+    let twice = [
+        KeyValue::new("chain", "ethereum"),
+        KeyValue::new("kind", "mint"),
+        KeyValue::new("chain", "solana"),
+    ];
+    record_counter("rec.duplicates.total", 1, &twice);
+    record_counter(
+        "rec.duplicates.total",
+        2,
+        &[
+            KeyValue::new("kind", "mint"),
+            KeyValue::new("chain", "solana"),
+        ],
+    );
+    let snap = metrics_snapshot();
+    let only = [
+        KeyValue::new("chain", "solana"),
+        KeyValue::new("kind", "mint"),
+    ];
+    assert_eq!(snap.counter("rec.duplicates.total", &only), Some(3.0));
+    let Some(godtrace::metrics::MetricPoints::Counter(points)) =
+        snap.metric("rec.duplicates.total").map(|m| &m.points)
+    else {
+        panic!("not a counter")
+    };
+    assert_eq!(points.len(), 1);
 }

@@ -2,11 +2,9 @@
 //! (and leaves no exemplar). Also serves the result on a Prometheus endpoint bound by `init`,
 //! which stops with the guard, and applies the configured cardinality limit and buckets. Its
 //! own test binary: it needs its own `init`.
+use godtrace::metrics::{metrics_snapshot, prometheus_addr, record_counter, record_histogram};
 use godtrace::otel::KeyValue;
-use godtrace::{
-    Config, MetricsConfig, metrics_snapshot, prometheus_addr, record_counter, record_histogram,
-    traced,
-};
+use godtrace::{Config, MetricsConfig, traced};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;

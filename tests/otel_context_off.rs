@@ -25,7 +25,7 @@ struct Seen {
 #[traced(operation = "off.inner")]
 fn inner() -> Seen {
     let mut carrier = HashMap::new();
-    godtrace::propagation::inject_map(&mut carrier);
+    godtrace::propagation::inject(&mut carrier);
     Seen {
         otel_has_span: godtrace::otel::Context::current().has_active_span(),
         trace_id: godtrace::trace_id(),

@@ -12,14 +12,14 @@ const SID: &str = "00f067aa0ba902b7";
 #[traced(operation = "server.forward", parent = &parent)]
 fn forward(parent: Context) -> [HashMap<String, String>; 2] {
     let mut outgoing = HashMap::new();
-    propagation::inject_map(&mut outgoing);
+    propagation::inject(&mut outgoing);
     [outgoing, nested_call()]
 }
 
 #[traced(operation = "server.nested_call")]
 fn nested_call() -> HashMap<String, String> {
     let mut outgoing = HashMap::new();
-    propagation::inject_map(&mut outgoing);
+    propagation::inject(&mut outgoing);
     outgoing
 }
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 #[traced(operation = "client.call")]
 fn client_call() -> HashMap<String, String> {
     let mut headers = HashMap::new();
-    propagation::inject_map(&mut headers);
+    propagation::inject(&mut headers);
     headers
 }
 
@@ -76,7 +76,7 @@ fn inject_writes_the_current_span_and_extract_reads_it_back() {
     let _c = testing::capture();
     let span = godtrace::span("outgoing");
     let mut map = HashMap::new();
-    propagation::inject_map(&mut map);
+    propagation::inject(&mut map);
     let tp = &map["traceparent"];
     let (trace_id, span_id) = (godtrace::trace_id().unwrap(), godtrace::span_id().unwrap());
     assert_eq!(tp, &format!("00-{trace_id}-{span_id}-03"));
@@ -93,7 +93,7 @@ fn inject_writes_the_current_span_and_extract_reads_it_back() {
 fn outside_any_span_nothing_is_injected_and_a_request_without_headers_is_a_root() {
     let c = testing::capture();
     let mut map = HashMap::new();
-    propagation::inject_map(&mut map);
+    propagation::inject(&mut map);
     assert!(map.is_empty(), "{map:?}");
 
     let parent = propagation::extract_map(&map);
@@ -161,7 +161,7 @@ fn tracestate_is_carried_to_the_next_hop() {
     let _attached = parent.attach();
     let _span = godtrace::span("next.hop");
     let mut outgoing = HashMap::new();
-    propagation::inject_map(&mut outgoing);
+    propagation::inject(&mut outgoing);
     assert_eq!(
         outgoing["tracestate"],
         "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
@@ -263,14 +263,14 @@ const SID: &str = "00f067aa0ba902b7";
 #[traced(operation = "server.forward", parent = &parent)]
 fn forward(parent: Context) -> [HashMap<String, String>; 2] {
     let mut outgoing = HashMap::new();
-    propagation::inject_map(&mut outgoing);
+    propagation::inject(&mut outgoing);
     [outgoing, nested_call()]
 }
 
 #[traced(operation = "server.nested_call")]
 fn nested_call() -> HashMap<String, String> {
     let mut outgoing = HashMap::new();
-    propagation::inject_map(&mut outgoing);
+    propagation::inject(&mut outgoing);
     outgoing
 }
 
@@ -298,7 +298,7 @@ fn fields(traceparent: &str) -> (String, String, String, String) {
 #[traced(operation = "dropped.request", sample_rate = 0.0)]
 fn dropped_request() -> (String, String, Option<String>, Option<String>, Context) {
     let mut first = HashMap::new();
-    propagation::inject_map(&mut first);
+    propagation::inject(&mut first);
     let mut second = HashMap::new();
     nested_inject(&mut second);
     (
@@ -312,7 +312,7 @@ fn dropped_request() -> (String, String, Option<String>, Option<String>, Context
 
 #[traced(operation = "dropped.request.child")]
 fn nested_inject(headers: &mut HashMap<String, String>) {
-    propagation::inject_map(headers);
+    propagation::inject(headers);
 }
 
 #[test]
@@ -522,7 +522,7 @@ fn a_whole_tracestate_survives_an_unsampled_hop_and_a_manual_span() {
     let _attached = propagation::extract_map(&incoming).attach();
     let _span = godtrace::span("next.hop");
     let mut sent = HashMap::new();
-    propagation::inject_map(&mut sent);
+    propagation::inject(&mut sent);
     assert_eq!(sent["tracestate"], state);
     assert!(sent["traceparent"].contains(TID));
 }

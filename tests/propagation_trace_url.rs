@@ -1,4 +1,4 @@
-//! `godtrace::trace_url()`: the Jaeger UI link to the current trace, printed after an
+//! `godtrace::links::trace_url()`: the Jaeger UI link to the current trace, printed after an
 //! operation as the guides do. One test function: it changes the process environment.
 use godtrace::links;
 use godtrace::{testing, traced};
@@ -7,26 +7,26 @@ use godtrace::{testing, traced};
 fn analyze() -> (String, String) {
     (
         godtrace::trace_id().unwrap(),
-        godtrace::trace_url().expect("inside a span"),
+        godtrace::links::trace_url().expect("inside a span"),
     )
 }
 
 #[traced(operation = "wallet.dropped", sample_rate = 0.0)]
 fn dropped() -> (Option<String>, Option<String>) {
-    (godtrace::trace_id(), godtrace::trace_url())
+    (godtrace::trace_id(), godtrace::links::trace_url())
 }
 
 #[test]
 fn the_link_opens_the_current_trace_in_the_configured_jaeger_ui() {
     let _c = testing::capture();
     assert_eq!(
-        godtrace::trace_url(),
+        godtrace::links::trace_url(),
         None,
         "no current trace outside a span"
     );
 
-    // SAFETY (for set_var/remove_var): this binary has one test, and nothing else in it
-    // reads or writes the environment concurrently.
+    // SAFETY: this binary has one test, and nothing else in it reads or writes the
+    // environment concurrently (so for each `set_var` below too).
     unsafe { std::env::remove_var(links::JAEGER_UI_ENV) };
     let (id, url) = analyze();
     assert_eq!(id.len(), 32);
@@ -36,6 +36,7 @@ fn the_link_opens_the_current_trace_in_the_configured_jaeger_ui() {
         "the default UI"
     );
 
+    // SAFETY: as above, no other thread touches the environment.
     unsafe { std::env::set_var(links::JAEGER_UI_ENV, "https://jaeger.internal.example/") };
     let (id, url) = analyze();
     assert_eq!(url, format!("https://jaeger.internal.example/trace/{id}"));
@@ -54,6 +55,7 @@ fn the_link_opens_the_current_trace_in_the_configured_jaeger_ui() {
     assert_eq!(url, None, "no link to a trace that is not recorded");
 
     links::set_jaeger_ui("");
+    // SAFETY: as above, no other thread touches the environment.
     unsafe { std::env::set_var(links::JAEGER_UI_ENV, "") };
     assert_eq!(
         links::jaeger_ui(),

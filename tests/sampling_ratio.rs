@@ -44,7 +44,7 @@ fn sampled_out_root() -> HashMap<String, String> {
     // A manual span follows the root's decision too.
     drop(godtrace::span("manual.child"));
     let mut headers = HashMap::new();
-    godtrace::propagation::inject_map(&mut headers);
+    godtrace::propagation::inject(&mut headers);
     headers
 }
 

@@ -219,6 +219,7 @@ fn destructuring_and_mut_parameters() {
 /// `p` must be valid for reads.
 #[traced]
 unsafe fn read_raw(p: *const u32) -> u32 {
+    // SAFETY: the caller guarantees `p` is valid for reads.
     unsafe { *p }
 }
 
@@ -226,6 +227,7 @@ unsafe fn read_raw(p: *const u32) -> u32 {
 fn unsafe_fn() {
     let c = testing::capture();
     let v = 7u32;
+    // SAFETY: `&v` is a valid pointer to a live `u32`.
     assert_eq!(unsafe { read_raw(&v) }, 7);
     only(&c, "read_raw");
 }

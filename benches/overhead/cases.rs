@@ -192,6 +192,105 @@ fn op_godtrace_three_recorded(x: u64) -> u64 {
     godtrace_three_recorded(x as i64, std::hint::black_box(WALLET), x & 1 == 0)
 }
 
+/// 100 MB, the size of an argument no one should pay for in full: recording it must cost
+/// O(max_attribute_len), not O(its size).
+const HUGE: usize = 100 << 20;
+
+fn huge_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| "x".repeat(HUGE))
+}
+
+fn huge_bytes() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| vec![7; HUGE])
+}
+
+/// A struct holding a huge string, recorded through its derived `Debug`.
+#[derive(Debug)]
+struct Upload {
+    #[allow(dead_code)]
+    body: &'static str,
+}
+
+#[traced(include_args)]
+#[inline(never)]
+fn godtrace_huge_str(x: u64, body: &str) -> u64 {
+    body!(x ^ body.len() as u64)
+}
+
+#[traced(include_args)]
+#[inline(never)]
+fn godtrace_huge_bytes(x: u64, body: &[u8]) -> u64 {
+    body!(x ^ body.len() as u64)
+}
+
+#[traced(include_args)]
+#[inline(never)]
+fn godtrace_huge_struct(x: u64, upload: &Upload) -> u64 {
+    body!(x ^ upload.body.len() as u64)
+}
+
+/// Fails with a 100 MB message, the span's status description.
+#[traced]
+#[inline(never)]
+fn godtrace_huge_error(x: u64, message: &'static str) -> Result<u64, &'static str> {
+    if std::hint::black_box(true) {
+        Err(message)
+    } else {
+        Ok(body!(x))
+    }
+}
+
+fn op_godtrace_huge_str(x: u64) -> u64 {
+    godtrace_huge_str(x, huge_text())
+}
+fn op_godtrace_huge_bytes(x: u64) -> u64 {
+    godtrace_huge_bytes(x, huge_bytes())
+}
+fn op_godtrace_huge_struct(x: u64) -> u64 {
+    godtrace_huge_struct(x, &Upload { body: huge_text() })
+}
+fn op_godtrace_huge_error(x: u64) -> u64 {
+    godtrace_huge_error(x, huge_text()).unwrap_or(x)
+}
+
+/// Attribute sets for `record_counter`: 3 attributes, 10,000 distinct keys, and 10,000 with
+/// every key given twice (the last value wins).
+fn counter_attributes(kind: usize) -> &'static [opentelemetry::KeyValue] {
+    use opentelemetry::KeyValue;
+    static SETS: OnceLock<[Vec<KeyValue>; 3]> = OnceLock::new();
+    let sets = SETS.get_or_init(|| {
+        [
+            vec![
+                KeyValue::new("chain", "solana"),
+                KeyValue::new("kind", "mint"),
+                KeyValue::new("tier", 3),
+            ],
+            (0..10_000)
+                .map(|i| KeyValue::new(format!("attr.{i}"), i))
+                .collect(),
+            (0..10_000)
+                .map(|i| KeyValue::new(format!("attr.{}", i % 5_000), i))
+                .collect(),
+        ]
+    });
+    &sets[kind]
+}
+
+fn op_record_counter_3(x: u64) -> u64 {
+    godtrace::metrics::record_counter("bench.counter", 1, counter_attributes(0));
+    body!(x)
+}
+fn op_record_counter_10000(x: u64) -> u64 {
+    godtrace::metrics::record_counter("bench.counter", 1, counter_attributes(1));
+    body!(x)
+}
+fn op_record_counter_10000_duplicated(x: u64) -> u64 {
+    godtrace::metrics::record_counter("bench.counter", 1, counter_attributes(2));
+    body!(x)
+}
+
 // --- set-ups ---
 
 /// A span exporter that drops every batch: the peers' "discarding exporter".
@@ -395,8 +494,9 @@ pub const SAMPLED_OUT: Setup = Setup::GodtraceExport {
     queue: 0,
 };
 /// A queue larger than every span a short case records (`Case::short`): every span is kept
-/// and exported, none dropped, as with the peers' discarding exporters, which keep up.
-const KEPT_QUEUE: usize = 1 << 22;
+/// and exported, none dropped, as with the peers' discarding exporters, which keep up. The
+/// largest `init` accepts (2^20 spans; 2^22 was used before `init` bounded it).
+const KEPT_QUEUE: usize = 1 << 20;
 pub const KEPT: Setup = Setup::GodtraceExport {
     ratio: 1.0,
     otel_context: true,
@@ -410,8 +510,20 @@ pub const KEPT_NO_OTEL_CONTEXT: Setup = Setup::GodtraceExport {
 
 /// Every case, in the order they run and print.
 pub fn all() -> Vec<Case> {
+    [
+        peers(),
+        godtrace_off_and_sampled_out(),
+        godtrace_exported(),
+        godtrace_recording(),
+        memory_and_throughput(),
+    ]
+    .concat()
+}
+
+/// The bare call, clock readings for reference, and the peers: tracing, OpenTelemetry, fastrace.
+fn peers() -> Vec<Case> {
     use Setup::*;
-    let mut cases = vec![
+    vec![
         time("plain/sync", Nothing, op_plain),
         time("plain/async", Nothing, op_plain_async),
         time("reference/Instant::now", Nothing, op_instant_now),
@@ -450,6 +562,13 @@ pub fn all() -> Vec<Case> {
             Fastrace,
             op_fastrace_children,
         )),
+    ]
+}
+
+/// godtrace not initialised, disabled, and sampling calls out.
+fn godtrace_off_and_sampled_out() -> Vec<Case> {
+    use Setup::*;
+    vec![
         time("godtrace/uninit/sync", Nothing, op_godtrace),
         time("godtrace/uninit/async", Nothing, op_godtrace_async),
         time("godtrace/disabled/sync", GodtraceDisabled, op_godtrace),
@@ -470,6 +589,12 @@ pub fn all() -> Vec<Case> {
             SAMPLED_OUT,
             op_godtrace_no_duration_async,
         ),
+    ]
+}
+
+/// godtrace recording and exporting over OTLP/gRPC: default queue, then every span kept.
+fn godtrace_exported() -> Vec<Case> {
+    vec![
         time("godtrace/sampled-in/sync", SAMPLED_IN, op_godtrace),
         time("godtrace/sampled-in/async", SAMPLED_IN, op_godtrace_async),
         time(
@@ -515,6 +640,13 @@ pub fn all() -> Vec<Case> {
             KEPT_NO_OTEL_CONTEXT,
             op_godtrace_children,
         )),
+    ]
+}
+
+/// godtrace recording with no exporter: arguments, huge inputs, the manual counter.
+fn godtrace_recording() -> Vec<Case> {
+    use Setup::*;
+    vec![
         // The same recording with no export pipeline competing for the two cores: the
         // include_args and duration targets compare per-call recording costs, judged here.
         time(
@@ -537,7 +669,51 @@ pub fn all() -> Vec<Case> {
             GodtraceNoExporter,
             op_godtrace_three_recorded,
         ),
-    ];
+        // A 100 MB argument or error message: recording costs O(the attribute limit).
+        time(
+            "godtrace/sampled-in-no-exporter/100MB-str-arg/sync",
+            GodtraceNoExporter,
+            op_godtrace_huge_str,
+        ),
+        time(
+            "godtrace/sampled-in-no-exporter/100MB-bytes-arg/sync",
+            GodtraceNoExporter,
+            op_godtrace_huge_bytes,
+        ),
+        time(
+            "godtrace/sampled-in-no-exporter/100MB-error/sync",
+            GodtraceNoExporter,
+            op_godtrace_huge_error,
+        ),
+        // The manual counter: the cost grows with the attribute count as O(n log n).
+        time(
+            "godtrace/record_counter/3-attributes",
+            GodtraceNoExporter,
+            op_record_counter_3,
+        ),
+        time(
+            "godtrace/record_counter/10000-attributes",
+            GodtraceNoExporter,
+            op_record_counter_10000,
+        ),
+        time(
+            "godtrace/record_counter/10000-attributes-keys-twice",
+            GodtraceNoExporter,
+            op_record_counter_10000_duplicated,
+        ),
+        // The exception: `Debug` of a `str` inside a struct scans the whole string for
+        // characters to escape before writing any of it (std's code, ~1 ns a byte).
+        time(
+            "godtrace/sampled-in-no-exporter/100MB-in-struct-arg/sync",
+            GodtraceNoExporter,
+            op_godtrace_huge_struct,
+        ),
+    ]
+}
+
+/// Peak memory over many spans, and the export throughput.
+fn memory_and_throughput() -> Vec<Case> {
+    use Setup::*;
     let memory = |id, setup, op, spans_per_op| Case {
         kind: Kind::Memory {
             ops: MEMORY_SPANS / spans_per_op,
@@ -545,7 +721,7 @@ pub fn all() -> Vec<Case> {
         spans_per_op,
         ..time(id, setup, op)
     };
-    cases.extend([
+    vec![
         memory("memory/godtrace/sampled-in", SAMPLED_IN, op_godtrace, 1),
         memory(
             "memory/fastrace/root-per-call",
@@ -563,8 +739,7 @@ pub fn all() -> Vec<Case> {
             kind: Kind::Throughput,
             ..time("throughput/godtrace/otlp-grpc", SAMPLED_IN, op_godtrace)
         },
-    ]);
-    cases
+    ]
 }
 
 /// Spans each memory case records.

@@ -24,6 +24,7 @@ mod child;
 mod measure;
 mod receiver;
 mod report;
+mod targets;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};

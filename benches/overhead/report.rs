@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 type Results = [(Case, u32, Fields)];
 
-fn num(fields: &Fields, key: &str) -> Option<f64> {
+pub fn num(fields: &Fields, key: &str) -> Option<f64> {
     fields.get(key)?.parse().ok()
 }
 
@@ -37,13 +37,13 @@ fn kib_to_mib(kib: Option<f64>) -> f64 {
     kib.map_or(f64::NAN, |k| k / 1024.0)
 }
 
-struct View<'a> {
+pub struct View<'a> {
     results: &'a Results,
-    rounds: u32,
+    pub rounds: u32,
 }
 
 impl View<'_> {
-    fn fields(&self, id: &str, round: u32) -> Option<&Fields> {
+    pub fn fields(&self, id: &str, round: u32) -> Option<&Fields> {
         self.results
             .iter()
             .find(|(c, r, _)| c.id == id && *r == round)
@@ -52,19 +52,19 @@ impl View<'_> {
 
     /// The lowest of the runs' medians, ns per call: on a shared machine, other processes
     /// only ever add time, so the quieter run is the better estimate of the code's cost.
-    fn ns(&self, id: &str) -> Option<f64> {
+    pub fn ns(&self, id: &str) -> Option<f64> {
         (1..=self.rounds)
             .filter_map(|r| num(self.fields(id, r)?, "ns"))
             .reduce(f64::min)
     }
 
     /// A field of the first run that has it.
-    fn first(&self, id: &str, key: &str) -> Option<f64> {
+    pub fn first(&self, id: &str, key: &str) -> Option<f64> {
         (1..=self.rounds).find_map(|r| num(self.fields(id, r)?, key))
     }
 
     /// The mean over the runs of a field.
-    fn mean(&self, id: &str, key: &str) -> Option<f64> {
+    pub fn mean(&self, id: &str, key: &str) -> Option<f64> {
         let runs: Vec<f64> = (1..=self.rounds)
             .filter_map(|r| num(self.fields(id, r)?, key))
             .collect();
@@ -72,7 +72,7 @@ impl View<'_> {
     }
 }
 
-fn fmt_ns(v: Option<f64>) -> String {
+pub fn fmt_ns(v: Option<f64>) -> String {
     match v {
         Some(v) if v >= 100.0 => format!("{v:.0}"),
         Some(v) if v >= 10.0 => format!("{v:.1}"),
@@ -81,18 +81,18 @@ fn fmt_ns(v: Option<f64>) -> String {
     }
 }
 
-fn fmt_delta(v: Option<f64>) -> String {
+pub fn fmt_delta(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:+.2}"))
 }
 
-fn fmt_ratio(a: Option<f64>, b: Option<f64>) -> String {
+pub fn fmt_ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
         _ => "–".into(),
     }
 }
 
-fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+pub fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.digits$}"))
 }
 
@@ -191,12 +191,36 @@ fn others_share(before: CpuTicks) -> Option<f64> {
     (total > 0).then(|| others as f64 / total as f64)
 }
 
+/// The whole report: how and where it was measured, the tables, and the targets' verdicts.
 pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
     let v = View { results, rounds };
-    let mut out = String::new();
     let counted = results
         .iter()
         .any(|(_, _, f)| f.contains_key("allocs_thread"));
+    let mut out = conditions(rounds, counted, before);
+    let timing: Vec<&Case> = dedup(results, |c| c.kind == Kind::Time);
+    per_call_table(&mut out, &v, &timing);
+    peer_table(&mut out, &v, &timing);
+    memory_table(
+        &mut out,
+        &v,
+        &dedup(results, |c| matches!(c.kind, Kind::Memory { .. })),
+    );
+    throughput(
+        &mut out,
+        &v,
+        &dedup(results, |c| c.kind == Kind::Throughput),
+    );
+    let _ = write!(out, "\n### Issue 6 targets, judged on this run\n\n");
+    for line in crate::targets::targets(&v, counted) {
+        let _ = writeln!(out, "- {line}");
+    }
+    out
+}
+
+/// The machine, the load other processes put on it, and what the figures are.
+fn conditions(rounds: u32, counted: bool, before: CpuTicks) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "\n## Results\n\n{}\n- other processes used {} of the machine's CPU time during the \
@@ -221,9 +245,13 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
             "not counted in this run (set GODTRACE_BENCH_ALLOC=1)"
         }
     );
+    out
+}
 
-    // Per call.
-    let timing: Vec<&Case> = dedup(results, |c| c.kind == Kind::Time);
+/// Every timing case: each run's median, the best, the ratio to the plain call, allocations
+/// and drops.
+fn per_call_table(out: &mut String, v: &View<'_>, timing: &[&Case]) {
+    let rounds = v.rounds;
     let _ = write!(out, "### Per call\n\n| case |");
     for r in 1..=rounds {
         let _ = write!(out, " run {r} ns |");
@@ -238,7 +266,7 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
         "|---|{}---|---|---|---|---|---|",
         "---|".repeat(rounds as usize)
     );
-    for case in &timing {
+    for case in timing {
         let id = case.id;
         let runs: Vec<f64> = (1..=rounds)
             .filter_map(|r| num(v.fields(id, r)?, "ns"))
@@ -269,8 +297,10 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
             fmt_opt(v.mean(id, "allocs_all"), 2),
         );
     }
+}
 
-    // godtrace against each peer.
+/// Each godtrace case divided by each peer's.
+fn peer_table(out: &mut String, v: &View<'_>, timing: &[&Case]) {
     let peers: [(&str, &str, &str); 8] = [
         ("plain", "plain/sync", "plain/async"),
         (
@@ -316,9 +346,10 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
         }
         out.push('\n');
     }
+}
 
-    // Memory.
-    let memory = dedup(results, |c| matches!(c.kind, Kind::Memory { .. }));
+/// Peak memory of each memory case, every run.
+fn memory_table(out: &mut String, v: &View<'_>, memory: &[&Case]) {
     if !memory.is_empty() {
         let _ = writeln!(
             out,
@@ -333,7 +364,7 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
             crate::cases::MEMORY_SPANS
         );
         for case in memory {
-            for round in 1..=rounds {
+            for round in 1..=v.rounds {
                 let Some(f) = v.fields(case.id, round) else {
                     continue;
                 };
@@ -362,9 +393,11 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
             }
         }
     }
+}
 
-    // Throughput.
-    for case in dedup(results, |c| c.kind == Kind::Throughput) {
+/// The highest export rate with nothing dropped.
+fn throughput(out: &mut String, v: &View<'_>, cases: &[&Case]) {
+    for case in cases {
         let f = v.fields(case.id, 1).expect("listed");
         let _ = writeln!(
             out,
@@ -381,12 +414,6 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
             f.get("ladder").map_or("", String::as_str),
         );
     }
-
-    let _ = write!(out, "\n### Issue 6 targets, judged on this run\n\n");
-    for line in targets(&v, counted) {
-        let _ = writeln!(out, "- {line}");
-    }
-    out
 }
 
 /// Each case once, in run order.
@@ -398,174 +425,4 @@ fn dedup(results: &Results, keep: impl Fn(&Case) -> bool) -> Vec<&Case> {
         }
     }
     seen
-}
-
-fn verdict(ok: Option<bool>) -> &'static str {
-    match ok {
-        Some(true) => "**met**",
-        Some(false) => "**NOT met**",
-        None => "not measured",
-    }
-}
-
-fn targets(v: &View<'_>, counted: bool) -> Vec<String> {
-    let ns = |id: &str| v.ns(id);
-    let both = |a: Option<f64>, b: Option<f64>, ok: fn(f64, f64) -> bool| match (a, b) {
-        (Some(a), Some(b)) => Some(ok(a, b)),
-        _ => None,
-    };
-    let mut lines = Vec::new();
-
-    let plain = ns("plain/sync");
-    for state in ["uninit", "disabled"] {
-        let g = ns(&format!("godtrace/{state}/sync"));
-        lines.push(format!(
-            "{}: {state}, sync within 1 ns of the plain call: {} ns vs {} ns ({} ns)",
-            verdict(both(g, plain, |g, p| g - p <= 1.0)),
-            fmt_ns(g),
-            fmt_ns(plain),
-            fmt_delta(g.zip(plain).map(|(g, p)| g - p)),
-        ));
-    }
-    let tracing_async = ns("tracing/no-subscriber/async");
-    for state in ["uninit", "disabled"] {
-        let g = ns(&format!("godtrace/{state}/async"));
-        lines.push(format!(
-            "{}: {state}, async no slower than tracing without a subscriber: {} ns vs {} ns",
-            verdict(both(g, tracing_async, |g, t| g <= t)),
-            fmt_ns(g),
-            fmt_ns(tracing_async),
-        ));
-    }
-    // The tracing decision is judged without the duration histogram, whose own cost has its
-    // own target below; the default (histogram on) is shown beside it.
-    for flavor in ["sync", "async"] {
-        let id = format!("godtrace/sampled-out/no-duration/{flavor}");
-        let g = ns(&id);
-        let with_histogram = ns(&format!("godtrace/sampled-out/{flavor}"));
-        let allocs = v.mean(&id, "allocs_thread");
-        let ok = g.map(|g| g <= 15.0 && (!counted || allocs == Some(0.0)));
-        lines.push(format!(
-            "{}: sampled out ({flavor}) ≤ 15 ns and zero allocations: {} ns, {} allocations \
-             per call (with the duration histogram, the default: {} ns)",
-            verdict(ok),
-            fmt_ns(g),
-            if counted {
-                fmt_opt(allocs, 2)
-            } else {
-                "not counted".into()
-            },
-            fmt_ns(with_histogram),
-        ));
-    }
-    // The peers' discarding exporters keep up, so the comparison is with the cases whose
-    // queue never fills (`/kept/`); the default-queue cases, where the OTLP export thread
-    // cannot keep up and most spans are counted dropped unbuilt, are shown beside them.
-    // (godtrace case, its default-queue twin, fastrace case, what is compared)
-    let mut versus = Vec::new();
-    for (variant, label) in [("", ""), ("no-otel-context/", ", otel_context(false)")] {
-        for flavor in ["sync", "async"] {
-            versus.push((
-                format!("godtrace/sampled-in/kept/{variant}{flavor}"),
-                format!("godtrace/sampled-in/{variant}{flavor}"),
-                format!("fastrace/root-per-call/{flavor}"),
-                format!(" ({flavor}{label}) at or below fastrace with its reporter, root per call"),
-            ));
-        }
-        versus.push((
-            format!("godtrace/100-children-per-root/kept/{variant}sync"),
-            format!("godtrace/100-children-per-root/{variant}sync"),
-            "fastrace/100-children-per-root/sync".to_owned(),
-            format!(", 100 children per root (sync{label}) at or below fastrace in the same shape"),
-        ));
-    }
-    for (kept, dropping, peer, what) in versus {
-        let (g, d, f) = (ns(&kept), ns(&dropping), ns(&peer));
-        lines.push(format!(
-            "{}: sampled in, exported{what}, every span kept: {} ns vs {} ns ({}); with the \
-             default queue, most spans dropped: {} ns",
-            verdict(both(g, f, |g, f| g <= f)),
-            fmt_ns(g),
-            fmt_ns(f),
-            fmt_ratio(g, f),
-            fmt_ns(d),
-        ));
-    }
-    for (id, label) in [
-        (
-            "godtrace/sampled-in/kept/sync",
-            "default, the span attached to OpenTelemetry's context",
-        ),
-        (
-            "godtrace/sampled-in/kept/no-otel-context/sync",
-            "otel_context(false)",
-        ),
-    ] {
-        let thread = v.mean(id, "allocs_thread");
-        let all = v.mean(id, "allocs_all");
-        lines.push(format!(
-            "{}: sampled in ({label}), every span kept, ≤ 0.1 allocations per span amortised: {}",
-            verdict(if counted {
-                thread.map(|a| a <= 0.1)
-            } else {
-                None
-            }),
-            if counted {
-                format!(
-                    "{} on the calling thread, {} counting the export thread's",
-                    fmt_opt(thread, 2),
-                    fmt_opt(all, 2)
-                )
-            } else {
-                "not counted (GODTRACE_BENCH_ALLOC=1)".into()
-            }
-        ));
-    }
-    let mem = "memory/godtrace/sampled-in";
-    // The worst run: a bound must hold every time.
-    let growth = (1..=v.rounds)
-        .filter_map(|r| {
-            let f = v.fields(mem, r)?;
-            Some((num(f, "rss_peak_kib")? - num(f, "rss_base_kib")?) / 1024.0)
-        })
-        .reduce(f64::max);
-    lines.push(format!(
-        "{}: sampled in, peak memory bounded by the queue over {} spans: +{} MiB over the \
-         RSS before the loop in the worst run, judged bounded at ≤ 32 MiB (the 2048-span queue, \
-         one batch in flight, the allocator's slack); run 1: {} dropped, {} queued",
-        verdict(growth.map(|g| g <= 32.0)),
-        crate::cases::MEMORY_SPANS,
-        fmt_opt(growth, 1),
-        fmt_opt(v.first(mem, "dropped"), 0),
-        fmt_opt(v.first(mem, "queued"), 0),
-    ));
-    let with = ns("godtrace/sampled-in-no-exporter/3-args-include_args/sync");
-    let without = ns("godtrace/sampled-in-no-exporter/3-args/sync");
-    lines.push(format!(
-        "{}: include_args with three arguments (int, &str, bool) ≤ 2× the same call without \
-         (sampled in, no exporter): {} ns vs {} ns ({})",
-        verdict(both(with, without, |w, o| w <= 2.0 * o)),
-        fmt_ns(with),
-        fmt_ns(without),
-        fmt_ratio(with, without),
-    ));
-    for state in ["sampled-out", "sampled-in-no-exporter"] {
-        let on = ns(&format!("godtrace/{state}/sync"));
-        let off = ns(&format!("godtrace/{state}/no-duration/sync"));
-        lines.push(format!(
-            "{}: duration histogram on ≤ +20 ns over off ({state}): {} ns vs {} ns ({} ns)",
-            verdict(both(on, off, |on, off| on - off <= 20.0)),
-            fmt_ns(on),
-            fmt_ns(off),
-            fmt_delta(on.zip(off).map(|(a, b)| a - b)),
-        ));
-    }
-    let sustained = v.first("throughput/godtrace/otlp-grpc", "sustained");
-    lines.push(format!(
-        "{}: export throughput over OTLP/gRPC to a loopback receiver, no drops at the default \
-         queue size, reported: {} spans/s",
-        verdict(sustained.map(|s| s > 0.0)),
-        fmt_opt(sustained, 0),
-    ));
-    lines
 }

@@ -5,6 +5,7 @@ use crate::value;
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 /// Starts a span named `name` as a child of the current span and makes it current until the
 /// returned guard is dropped.
@@ -18,35 +19,51 @@ use std::borrow::Cow;
 pub fn span(name: impl Into<Cow<'static, str>>) -> SpanGuard {
     SpanGuard {
         span: OpSpan::start_named(name.into()).map(EnteredSpan::new),
+        _this_thread: PhantomData,
     }
 }
 
 /// A span started with [`span`]; current on this thread until dropped, which ends it.
 ///
-/// Not `Send`: it marks the current span of the thread that created it. For async code,
-/// prefer `#[traced]`, which follows the future across threads.
+/// Not `Send` (nor `Sync`): it marks the current span of the thread that created it. For
+/// async code, prefer `#[traced]`, which follows the future across threads.
+///
+/// ```compile_fail
+/// fn send_to_another_thread<T: Send>(_: T) {}
+/// send_to_another_thread(godtrace_runtime::span("job"));
+/// ```
+///
+/// ```compile_fail
+/// fn share_with_another_thread<T: Sync>(_: &T) {}
+/// share_with_another_thread(&godtrace_runtime::span("job"));
+/// ```
 #[must_use = "the span ends when the guard is dropped"]
 pub struct SpanGuard {
     span: Option<EnteredSpan>,
+    /// Its own `!Send` and `!Sync`, whatever the fields are.
+    _this_thread: PhantomData<*const ()>,
 }
 
 impl SpanGuard {
-    /// Sets an attribute on this span (strings are cut at the attribute size limit).
+    /// Sets an attribute on this span (the key is cut at 256 bytes, strings at the attribute
+    /// size limit).
     pub fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
         if let Some(span) = &self.span {
             span.span()
-                .record_owned(KeyValue::new(key.into(), bounded(value.into())));
+                .record_owned(attribute(key.into(), value.into()));
         }
     }
 
-    /// Adds an event with attributes to this span.
+    /// Adds an event with attributes to this span (at most 128 kept; the others are counted as
+    /// dropped on the event).
     pub fn add_event<K: Into<Cow<'static, str>>>(
         &self,
         name: impl Into<Cow<'static, str>>,
         attributes: impl IntoIterator<Item = (K, Value)>,
     ) {
         if let Some(span) = &self.span {
-            span.span().add_event(name.into(), key_values(attributes));
+            span.span()
+                .add_event(name.into(), event_attributes(attributes));
         }
     }
 
@@ -58,13 +75,15 @@ impl SpanGuard {
     }
 }
 
-/// Sets an attribute on the current span (no-op when there is none).
+/// Sets an attribute on the current span (no-op when there is none). The key is cut at
+/// [`MAX_ATTRIBUTE_KEY_LEN`](crate::limits::MAX_ATTRIBUTE_KEY_LEN) bytes, a string value at
+/// [`max_attribute_len`](crate::limits::max_attribute_len).
 ///
 /// ```
 /// godtrace_runtime::set_attribute("wallet.address", "7xKX…9fQ");
 /// ```
 pub fn set_attribute(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-    let attribute = KeyValue::new(key.into(), bounded(value.into()));
+    let attribute = attribute(key.into(), value.into());
     with_current(|current| match current {
         Current::Own(live) => live.set_attribute(attribute),
         Current::Other(cx) => cx.span().set_attribute(attribute),
@@ -72,15 +91,19 @@ pub fn set_attribute(key: impl Into<Cow<'static, str>>, value: impl Into<Value>)
     });
 }
 
-/// Adds an event to the current span (no-op when there is none).
+/// Adds an event to the current span (no-op when there is none). It keeps its first 128
+/// attributes (OpenTelemetry's default event attribute count limit) and counts the others as
+/// dropped; keys and values are bounded as in [`set_attribute`].
 pub fn add_event<K: Into<Cow<'static, str>>>(
     name: impl Into<Cow<'static, str>>,
     attributes: impl IntoIterator<Item = (K, Value)>,
 ) {
-    let (name, attributes) = (name.into(), key_values(attributes));
+    let (name, attributes) = (name.into(), event_attributes(attributes));
     with_current(|current| match current {
         Current::Own(live) => live.add_event(name, attributes),
-        Current::Other(cx) => cx.span().add_event(name, attributes),
+        // OpenTelemetry's span API takes no count of dropped attributes; its SDK applies its
+        // own limits to what it is given.
+        Current::Other(cx) => cx.span().add_event(name, attributes.into_parts().0),
         Current::None | Current::Suppressed => {}
     });
 }
@@ -115,20 +138,25 @@ pub fn current_context() -> Context {
     span::current_context()
 }
 
-fn bounded(v: Value) -> Value {
-    match v {
-        Value::String(s) if s.as_str().len() > value::max_attribute_len() => {
-            value::bounded_str(s.as_str())
-        }
-        other => other,
-    }
+/// An attribute with its key cut to [`value::MAX_ATTRIBUTE_KEY_LEN`] bytes and its value to
+/// the attribute size limit.
+fn attribute(key: Cow<'static, str>, v: Value) -> KeyValue {
+    KeyValue::new(
+        value::bounded_key(key),
+        value::bounded_value(v, value::max_attribute_len()),
+    )
 }
 
-fn key_values<K: Into<Cow<'static, str>>>(
+/// An event's attributes, bounded: the first ones up to the event attribute count limit are
+/// converted and kept, the rest only counted.
+fn event_attributes<K: Into<Cow<'static, str>>>(
     attributes: impl IntoIterator<Item = (K, Value)>,
-) -> Vec<KeyValue> {
-    attributes
-        .into_iter()
-        .map(|(k, v)| KeyValue::new(k.into(), bounded(v)))
-        .collect()
+) -> value::EventAttributes {
+    let mut attributes = attributes.into_iter();
+    let kept = attributes
+        .by_ref()
+        .take(crate::config::limits::event_attributes())
+        .map(|(k, v)| attribute(k.into(), v))
+        .collect();
+    value::EventAttributes::new(kept, attributes.count())
 }

@@ -8,14 +8,14 @@
 use opentelemetry::Value;
 use std::time::{Duration, Instant};
 
-mod env;
+pub(crate) mod env;
+pub(crate) mod limits;
+pub(crate) mod otlp;
 mod settings;
 pub(crate) mod url;
 
-pub(crate) use env::parse_millis;
-pub(crate) use settings::{
-    BatchSettings, ExportSettings, MAX_DURATION, Settings, bounded_duration, check_compiled,
-};
+pub(crate) use otlp::{OtlpTarget, bounded_duration};
+pub(crate) use settings::{BatchSettings, MAX_DURATION, Settings};
 pub(crate) use url::redacted as redacted_url;
 
 /// The instant `timeout` from now. A span of time past what [`Instant`] can hold (a setting
@@ -95,15 +95,8 @@ pub struct Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut code = self.code.clone();
-        for (_, value) in &mut code.headers {
-            *value = "<redacted>".to_owned();
-        }
-        for endpoint in [&mut code.endpoint, &mut code.traces_endpoint]
-            .into_iter()
-            .flatten()
-        {
-            *endpoint = url::redacted(endpoint);
-        }
+        code.otlp = code.otlp.redacted();
+        code.traces = code.traces.redacted();
         let env: Option<Vec<&str>> = self
             .env
             .as_ref()
@@ -119,6 +112,22 @@ impl std::fmt::Debug for Config {
 /// One environment variable's value, or the lossy text of a value that is not UTF-8.
 pub(crate) type EnvValue = Result<String, String>;
 
+/// What `OTEL_TRACES_EXPORTER` lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TracesExporter {
+    pub(crate) otlp: bool,
+    /// The local tree.
+    pub(crate) console: bool,
+}
+
+/// The span count limits one source gave.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SpanLimitsLayer {
+    pub(crate) attributes: Option<usize>,
+    pub(crate) events: Option<usize>,
+    pub(crate) event_attributes: Option<usize>,
+}
+
 /// The values one source (code or environment) gave; `None` means not given there.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Layer {
@@ -132,12 +141,13 @@ pub(crate) struct Layer {
     pub(crate) local_tree: Option<bool>,
     pub(crate) verbose: Option<bool>,
     pub(crate) otel_context: Option<bool>,
-    pub(crate) endpoint: Option<String>,
-    pub(crate) traces_endpoint: Option<String>,
-    pub(crate) protocol: Option<Protocol>,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) compression: Option<Compression>,
+    /// The generic OTLP settings, shared by spans and metrics.
+    pub(crate) otlp: otlp::OtlpLayer,
+    /// The spans' own OTLP settings.
+    pub(crate) traces: otlp::OtlpLayer,
+    /// `OTEL_TRACES_EXPORTER`.
+    pub(crate) traces_exporter: Option<TracesExporter>,
+    pub(crate) span_limits: SpanLimitsLayer,
     pub(crate) max_queue_size: Option<usize>,
     pub(crate) max_export_batch_size: Option<usize>,
     pub(crate) schedule_delay: Option<Duration>,
@@ -253,15 +263,16 @@ impl Config {
         self
     }
 
-    /// The longest attribute value kept, in bytes (default 1024). Longer values are cut on a
-    /// char boundary and end with a visible marker.
+    /// The longest attribute value kept, in bytes (default 1024; env:
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`). Longer values are cut on a char boundary and end
+    /// with a visible marker.
     pub fn max_attribute_len(mut self, bytes: usize) -> Self {
         self.code.max_attribute_len = Some(bytes);
         self
     }
 
-    /// Print each finished trace to stderr as an indented tree (default: on when no OTLP
-    /// exporter is configured, off when one is).
+    /// Print each finished trace to stderr as an indented tree (env: `OTEL_TRACES_EXPORTER`
+    /// listing `console`; default: on when no OTLP exporter is configured, off when one is).
     pub fn local_tree(mut self, on: bool) -> Self {
         self.code.local_tree = Some(on);
         self
@@ -287,25 +298,28 @@ impl Config {
         self
     }
 
-    /// The OTLP base endpoint, e.g. `http://collector:4317` (env:
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`). Over HTTP, `/v1/traces` is appended, in code exactly as
-    /// from the environment. Setting an endpoint or a [`Config::protocol`] turns OTLP export on.
+    /// The OTLP base endpoint of spans and metrics, e.g. `http://collector:4317` or
+    /// `https://collector:4318` (TLS; see [`Config::certificate`]) (env:
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`). Over HTTP, `/v1/traces` (`/v1/metrics`) is appended, in
+    /// code exactly as from the environment. Setting an endpoint or a [`Config::protocol`]
+    /// turns OTLP export on.
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
-        self.code.endpoint = Some(url.into());
+        self.code.otlp.endpoint = Some(otlp::Named::new(url.into(), "endpoint"));
         self
     }
 
     /// The full traces URL, used as it is (env: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`). Wins
     /// over [`Config::endpoint`].
     pub fn traces_endpoint(mut self, url: impl Into<String>) -> Self {
-        self.code.traces_endpoint = Some(url.into());
+        self.code.traces.endpoint = Some(otlp::Named::new(url.into(), "traces_endpoint"));
         self
     }
 
-    /// The OTLP transport (env: `OTEL_EXPORTER_OTLP_PROTOCOL`; default `http/protobuf` when the
-    /// `otlp-http` feature is on, else `grpc`). Turns OTLP export on.
+    /// The OTLP transport (env: `OTEL_EXPORTER_OTLP_PROTOCOL`, or `..._TRACES_PROTOCOL` for
+    /// spans alone; default `http/protobuf` when the `otlp-http` feature is on, else `grpc`).
+    /// Turns OTLP export on.
     pub fn protocol(mut self, protocol: Protocol) -> Self {
-        self.code.protocol = Some(protocol);
+        self.code.otlp.protocol = Some(otlp::Named::new(protocol, "protocol"));
         self
     }
 
@@ -313,20 +327,46 @@ impl Config {
     /// `OTEL_EXPORTER_OTLP_HEADERS`). A name given in code replaces the same name from the
     /// environment.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.code.headers.push((name.into(), value.into()));
+        let header = (name.into(), value.into());
+        self.code
+            .otlp
+            .headers
+            .push(otlp::Named::new(header, "header"));
         self
     }
 
     /// How long one export request may take (default 10 s, at most 1 hour; env:
     /// `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.code.timeout = Some(timeout);
+        self.code.otlp.timeout = Some(otlp::Named::new(timeout, "timeout"));
         self
     }
 
     /// Compression of export requests (default none; env: `OTEL_EXPORTER_OTLP_COMPRESSION`).
     pub fn compression(mut self, compression: Compression) -> Self {
-        self.code.compression = Some(compression);
+        self.code.otlp.compression = Some(otlp::Named::new(compression, "compression"));
+        self
+    }
+
+    /// The CA certificate (PEM) that `https://` endpoints must be signed by, instead of the
+    /// platform's root certificates (env: `OTEL_EXPORTER_OTLP_CERTIFICATE`). Read by
+    /// [`crate::init`], which fails if the file is missing or holds no certificate.
+    pub fn certificate(mut self, ca_pem_file: impl Into<std::path::PathBuf>) -> Self {
+        self.code.otlp.certificate = Some(otlp::Named::new(ca_pem_file.into(), "certificate"));
+        self
+    }
+
+    /// The client certificate chain and its private key (PEM files) presented to `https://`
+    /// endpoints that ask for one (mutual TLS; env: `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`
+    /// and `OTEL_EXPORTER_OTLP_CLIENT_KEY`). Read by [`crate::init`].
+    pub fn client_certificate(
+        mut self,
+        cert_pem_file: impl Into<std::path::PathBuf>,
+        key_pem_file: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        let (cert, key) = (cert_pem_file.into(), key_pem_file.into());
+        self.code.otlp.client_certificate = Some(otlp::Named::new(cert, "client_certificate"));
+        self.code.otlp.client_key = Some(otlp::Named::new(key, "client_certificate"));
         self
     }
 
@@ -382,8 +422,14 @@ impl Config {
         &self,
         settings: &Settings,
     ) -> Result<crate::metrics::MetricsSettings, crate::InitError> {
+        let env = match &self.env {
+            Some(vars) => env::parse(vars)?,
+            None => Layer::default(),
+        };
         self.metrics.resolve(
             self.env.as_deref(),
+            &self.code.otlp,
+            &env.otlp,
             settings.export.as_ref(),
             settings.batch.export_timeout,
         )

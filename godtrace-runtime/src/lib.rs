@@ -4,14 +4,18 @@
 //! Users depend on the `godtrace` crate, which re-exports everything public here together with
 //! the `#[traced]` attribute. Items under [`__private`] serve the code the macro generates and
 //! are not part of the public API.
-#![warn(missing_docs)]
+// What is public is what the root and its modules re-export; nothing else says `pub`.
+#![warn(unreachable_pub)]
 
 mod api;
 mod config;
 mod error;
 mod export;
+pub mod limits;
 pub mod links;
-mod metrics;
+pub mod metrics;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod otlp;
 pub mod propagation;
 mod provider;
 mod record;
@@ -29,17 +33,11 @@ mod features_tests;
 pub mod __private;
 
 pub use api::{SpanGuard, add_event, current_context, set_attribute, span, span_id, trace_id};
-pub use config::Config;
-pub use config::{Compression, Propagator, Protocol};
+pub use config::{Compression, Config, Propagator, Protocol};
 pub use error::InitError;
-pub use links::trace_url;
-pub use metrics::{
-    CounterPoint, Exemplar, HistogramPoint, MetricData, MetricPoints, MetricValue, MetricsConfig,
-    MetricsSnapshot, metrics_snapshot, prometheus_addr, record_counter, record_histogram,
-};
-pub use provider::{Guard, init, is_enabled, is_exporting};
+pub use metrics::config::MetricsConfig;
+pub use provider::{Guard, init, is_enabled};
 pub use stats::{Stats, stats};
-pub use value::max_attribute_len;
 
 /// The OpenTelemetry API crate godtrace is built on, re-exported so that users name the same
 /// version (for `KeyValue`, `Value`, propagators and other OpenTelemetry-instrumented code).

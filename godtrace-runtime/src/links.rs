@@ -1,8 +1,11 @@
 //! Links to a trace in the Jaeger UI, to print after an operation for debugging.
 //!
 //! The UI's base address is, in order: what [`set_jaeger_ui`] set, the `GODTRACE_JAEGER_UI`
-//! environment variable, or `http://localhost:16686` (the docker-compose stack).
+//! environment variable, or `http://localhost:16686` (the docker-compose stack). A link leads
+//! somewhere only when spans are exported ([`is_exporting`]).
 use std::sync::RwLock;
+
+pub use crate::provider::is_exporting;
 
 /// The Jaeger UI base address used when nothing else is configured.
 pub const DEFAULT_JAEGER_UI: &str = "http://localhost:16686";
@@ -20,7 +23,7 @@ static UI_OVERRIDE: RwLock<Option<String>> = RwLock::new(None);
 /// ```
 /// let _capture = godtrace_runtime::testing::capture(); // or `init` in a real program
 /// let _span = godtrace_runtime::span("wallet.analyze");
-/// let url = godtrace_runtime::trace_url().unwrap();
+/// let url = godtrace_runtime::links::trace_url().unwrap();
 /// let id = godtrace_runtime::trace_id().unwrap();
 /// assert!(url.ends_with(&format!("/trace/{id}")));
 /// ```

@@ -71,7 +71,7 @@ pub(crate) fn attaches_otel_context() -> bool {
 /// whether a Jaeger link is worth printing.
 ///
 /// ```
-/// assert!(!godtrace_runtime::is_exporting()); // before `init`
+/// assert!(!godtrace_runtime::links::is_exporting()); // before `init`
 /// ```
 pub fn is_exporting() -> bool {
     EXPORTING.load(Ordering::Relaxed)
@@ -163,6 +163,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         metrics.publish();
     }
     EXPORTING.store(exporting, Ordering::Relaxed);
+    crate::config::limits::set(settings.span_limits);
     opentelemetry::global::set_text_map_propagator(propagator(&settings.propagators));
     Ok(Guard { _private: () })
 }

@@ -1,7 +1,11 @@
 //! How a finished call's outcome is read: `Err` values (recognised by type, through any alias)
 //! and the `Ok` value for `include_result`. The macro calls these through autoref, so the most
 //! specific impl that applies to the concrete type wins, with no specialization.
+//!
+//! The user's `Display` and `Debug` run only when the span is recording, through
+//! [`value::display_text`] and [`value::debug_text`], which bound the text and catch a panic.
 use crate::span::OpSpan;
+use crate::value;
 use std::fmt;
 
 /// Wraps a reference to a function's return value for the probes below.
@@ -15,7 +19,7 @@ pub trait ErrDisplay {
 impl<T, E: fmt::Display> ErrDisplay for &&&Outcome<'_, Result<T, E>> {
     fn __godtrace_error(&self, span: &OpSpan) {
         if let Err(e) = self.0 {
-            span.record_error(std::any::type_name::<E>(), format_args!("{e}"));
+            span.record_error(std::any::type_name::<E>(), || value::display_text(e));
         }
     }
 }
@@ -28,7 +32,7 @@ pub trait ErrDebug {
 impl<T, E: fmt::Debug> ErrDebug for &&Outcome<'_, Result<T, E>> {
     fn __godtrace_error(&self, span: &OpSpan) {
         if let Err(e) = self.0 {
-            span.record_error(std::any::type_name::<E>(), format_args!("{e:?}"));
+            span.record_error(std::any::type_name::<E>(), || value::debug_text(e));
         }
     }
 }
@@ -42,7 +46,7 @@ impl<T, E> ErrOpaque for &Outcome<'_, Result<T, E>> {
     fn __godtrace_error(&self, span: &OpSpan) {
         if self.0.is_err() {
             let ty = std::any::type_name::<E>();
-            span.record_error(ty, format_args!("{ty}"));
+            span.record_error(ty, || ty.to_owned());
         }
     }
 }

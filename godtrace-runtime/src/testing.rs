@@ -259,7 +259,12 @@ pub(crate) fn route(trace_id: TraceId) {
 
 #[cold]
 fn route_slow(trace_id: TraceId) {
-    let Some(sink) = CURRENT.with(|c| c.borrow().last().cloned()) else {
+    // `try_with`: a traced call can run while the thread exits, after this is dropped.
+    let Some(sink) = CURRENT
+        .try_with(|c| c.borrow().last().cloned())
+        .ok()
+        .flatten()
+    else {
         return;
     };
     ROUTES

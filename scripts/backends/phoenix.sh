@@ -2,11 +2,16 @@
 # end-to-end suites (tests/e2e_*.rs) and the fault tests that need a real backend.
 #
 # Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS array are set).
-# Installs Phoenix into a venv under $GODTRACE_CACHE once, starts it on 127.0.0.1 with free
-# ports and a throwaway data directory, waits until it answers, appends its PID to PIDS and
-# exports for the tests:
+# Installs Phoenix into a venv under $GODTRACE_CACHE once, then starts three of them at once on
+# 127.0.0.1 with free ports and throwaway data directories: plaintext, TLS, and TLS requiring
+# a client certificate (mTLS), with a PKI made now by openssl (scripts/lib/tls.sh). Waits until
+# all three answer, appends their PIDs to PIDS and exports for the tests:
 #   GODTRACE_PHOENIX_HTTP   base URL (OTLP/HTTP at /v1/traces, query API at /v1/projects/...)
 #   GODTRACE_PHOENIX_GRPC   OTLP/gRPC endpoint
+#   GODTRACE_PHOENIX_TLS_HTTP / _TLS_GRPC    the TLS Phoenix (https://127.0.0.1:PORT)
+#   GODTRACE_PHOENIX_MTLS_HTTP / _MTLS_GRPC  the mTLS Phoenix (https://localhost:PORT; its
+#                           certificate names localhost only)
+#   GODTRACE_TLS_DIR        the PKI (ca.crt, client.crt, client.key, other-ca.crt, ...)
 #   GODTRACE_PHOENIX_VENV   the venv, for tests that start a Phoenix of their own
 #   GODTRACE_REQUIRE_E2E=1  so that a test missing the backend fails instead of skipping
 phoenix_version=20.26.1
@@ -22,23 +27,58 @@ if [ ! -e "$phoenix_marker" ]; then
   touch "$phoenix_marker"
 fi
 
-# Two distinct free loopback ports, chosen by the kernel.
 # shellcheck source=../lib/backend.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/backend.sh"
-read -r phoenix_http_port phoenix_grpc_port < <(free_ports 2)
+# shellcheck source=../lib/tls.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/tls.sh"
 
-phoenix_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-phoenix.XXXXXX")"
-PHOENIX_WORKING_DIR="$phoenix_dir" PHOENIX_HOST=127.0.0.1 \
-  PHOENIX_PORT="$phoenix_http_port" PHOENIX_GRPC_PORT="$phoenix_grpc_port" \
-  PHOENIX_TELEMETRY_ENABLED=false PHOENIX_ALLOW_EXTERNAL_RESOURCES=false \
-  "$phoenix_venv/bin/phoenix" serve >"$phoenix_dir/phoenix.log" 2>&1 &
-phoenix_pid=$!
-PIDS+=("$phoenix_pid")
+# phoenix_start NAME HTTP_PORT GRPC_PORT [VAR=VALUE...]: starts one Phoenix in the background
+# with the extra environment given; sets phoenix_pid and phoenix_log.
+phoenix_start() {
+  local name=$1 http_port=$2 grpc_port=$3
+  shift 3
+  local dir
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-phoenix-$name.XXXXXX")"
+  phoenix_log="$dir/phoenix.log"
+  env PHOENIX_WORKING_DIR="$dir" PHOENIX_HOST=127.0.0.1 \
+    PHOENIX_PORT="$http_port" PHOENIX_GRPC_PORT="$grpc_port" \
+    PHOENIX_TELEMETRY_ENABLED=false PHOENIX_ALLOW_EXTERNAL_RESOURCES=false "$@" \
+    "$phoenix_venv/bin/phoenix" serve >"$phoenix_log" 2>&1 &
+  phoenix_pid=$!
+  PIDS+=("$phoenix_pid")
+}
 
-wait_ready Phoenix "$phoenix_pid" "http://127.0.0.1:$phoenix_http_port/healthz" "$phoenix_dir/phoenix.log" 120
+read -r phoenix_http_port phoenix_grpc_port tls_http_port tls_grpc_port \
+  mtls_http_port mtls_grpc_port < <(free_ports 6)
+tls_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-pki.XXXXXX")"
+make_test_pki "$tls_dir"
+
+phoenix_start plain "$phoenix_http_port" "$phoenix_grpc_port"
+plain_pid=$phoenix_pid plain_log=$phoenix_log
+phoenix_start tls "$tls_http_port" "$tls_grpc_port" PHOENIX_TLS_ENABLED=true \
+  PHOENIX_TLS_CERT_FILE="$tls_dir/server.crt" PHOENIX_TLS_KEY_FILE="$tls_dir/server.key"
+tls_pid=$phoenix_pid tls_log=$phoenix_log
+phoenix_start mtls "$mtls_http_port" "$mtls_grpc_port" PHOENIX_TLS_ENABLED=true \
+  PHOENIX_TLS_CERT_FILE="$tls_dir/local.crt" PHOENIX_TLS_KEY_FILE="$tls_dir/local.key" \
+  PHOENIX_TLS_CA_FILE="$tls_dir/ca.crt" PHOENIX_TLS_VERIFY_CLIENT=true
+mtls_pid=$phoenix_pid mtls_log=$phoenix_log
+
+# A TLS Phoenix takes 25-35 s to answer on two CPUs: the three start together.
+wait_ready Phoenix "$plain_pid" "http://127.0.0.1:$phoenix_http_port/healthz" "$plain_log" 120
+wait_ready "Phoenix (TLS)" "$tls_pid" "https://127.0.0.1:$tls_http_port/healthz" "$tls_log" 180 \
+  --cacert "$tls_dir/ca.crt"
+wait_ready "Phoenix (mTLS)" "$mtls_pid" "https://localhost:$mtls_http_port/healthz" "$mtls_log" 180 \
+  --cacert "$tls_dir/ca.crt" --cert "$tls_dir/client.crt" --key "$tls_dir/client.key"
 
 export GODTRACE_PHOENIX_HTTP="http://127.0.0.1:$phoenix_http_port"
 export GODTRACE_PHOENIX_GRPC="http://127.0.0.1:$phoenix_grpc_port"
+export GODTRACE_PHOENIX_TLS_HTTP="https://127.0.0.1:$tls_http_port"
+export GODTRACE_PHOENIX_TLS_GRPC="https://127.0.0.1:$tls_grpc_port"
+export GODTRACE_PHOENIX_MTLS_HTTP="https://localhost:$mtls_http_port"
+export GODTRACE_PHOENIX_MTLS_GRPC="https://localhost:$mtls_grpc_port"
+export GODTRACE_TLS_DIR="$tls_dir"
 export GODTRACE_PHOENIX_VENV="$phoenix_venv"
 export GODTRACE_REQUIRE_E2E=1
-echo "Phoenix $phoenix_version up: http $GODTRACE_PHOENIX_HTTP, grpc $GODTRACE_PHOENIX_GRPC (pid $phoenix_pid)"
+echo "Phoenix $phoenix_version up: http $GODTRACE_PHOENIX_HTTP, grpc $GODTRACE_PHOENIX_GRPC" \
+  "(pid $plain_pid); TLS $GODTRACE_PHOENIX_TLS_HTTP, $GODTRACE_PHOENIX_TLS_GRPC (pid $tls_pid);" \
+  "mTLS $GODTRACE_PHOENIX_MTLS_HTTP, $GODTRACE_PHOENIX_MTLS_GRPC (pid $mtls_pid)"

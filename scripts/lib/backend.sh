@@ -13,13 +13,14 @@ for s in socks:
 PY
 }
 
-# wait_ready NAME PID URL LOG SECONDS
-# Polls URL until it answers; fails (exit 1, with the server's log) if the process PID exits or
-# SECONDS pass first.
+# wait_ready NAME PID URL LOG SECONDS [CURL_OPTION...]
+# Polls URL until it answers (curl with the given options, e.g. --cacert for HTTPS); fails
+# (exit 1, with the server's log) if the process PID exits or SECONDS pass first.
 wait_ready() {
   local name=$1 pid=$2 url=$3 log=$4 limit=$5
+  shift 5
   local deadline=$((SECONDS + limit))
-  until curl -sf "$url" >/dev/null 2>&1; do
+  until curl -sf "$@" "$url" >/dev/null 2>&1; do
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "$name exited while starting; its log:" >&2
       cat "$log" >&2

@@ -14,9 +14,11 @@ unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // `try_with`: the thread-local may already be gone while a thread exits.
         let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: our caller's contract for `alloc` is `System.alloc`'s.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` above, that is from `System`, with this `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }
 }

@@ -11,6 +11,17 @@ pub struct Phoenix {
     pub http: String,
     /// OTLP/gRPC endpoint.
     pub grpc: String,
+    /// For a TLS Phoenix: how its query API is reached.
+    pub tls: Option<TlsQuery>,
+}
+
+/// The certificates a TLS Phoenix's query API is queried with (by `curl`: the test build has
+/// no TLS client of its own).
+pub struct TlsQuery {
+    /// The CA the server's certificate is checked against.
+    pub ca: std::path::PathBuf,
+    /// The client certificate and key, for a Phoenix that requires one.
+    pub client: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 /// The backend, or `None` (after printing why) when this run was not started by
@@ -35,7 +46,11 @@ pub fn phoenix() -> Option<Phoenix> {
     if let Err(e) = ureq::get(&healthz).call() {
         panic!("the Phoenix backend at {http} does not answer {healthz}: {e}");
     }
-    Some(Phoenix { http, grpc })
+    Some(Phoenix {
+        http,
+        grpc,
+        tls: None,
+    })
 }
 
 /// A project name of its own for this run, so that runs and suites never see each other's
@@ -61,11 +76,9 @@ impl Phoenix {
             if let Some(c) = &cursor {
                 url.push_str(&format!("&cursor={c}"));
             }
-            let body = match ureq::get(&url).call() {
-                Ok(mut response) => response.body_mut().read_to_string().unwrap_or_default(),
-                // The project does not exist until its first span has been stored.
-                Err(ureq::Error::StatusCode(404)) => return out,
-                Err(e) => panic!("querying {url}: {e}"),
+            // The project does not exist until its first span has been stored.
+            let Some(body) = self.get(&url) else {
+                return out;
             };
             let page: Json = serde_json::from_str(&body)
                 .unwrap_or_else(|e| panic!("{url} answered non-JSON ({e}): {body}"));
@@ -74,6 +87,34 @@ impl Phoenix {
                 Some(next) if !next.is_empty() => cursor = Some(next.to_owned()),
                 _ => return out,
             }
+        }
+    }
+
+    /// The body of `url`, or `None` when it answers 404.
+    fn get(&self, url: &str) -> Option<String> {
+        let Some(tls) = &self.tls else {
+            return match ureq::get(url).call() {
+                Ok(mut response) => Some(response.body_mut().read_to_string().unwrap_or_default()),
+                Err(ureq::Error::StatusCode(404)) => None,
+                Err(e) => panic!("querying {url}: {e}"),
+            };
+        };
+        let mut curl = std::process::Command::new("curl");
+        curl.args(["-sS", "-w", "\n%{http_code}", "--cacert"])
+            .arg(&tls.ca);
+        if let Some((cert, key)) = &tls.client {
+            curl.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
+        let output = curl.arg(url).output().expect("run curl");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+        match status {
+            "200" => Some(body.to_owned()),
+            "404" => None,
+            _ => panic!(
+                "querying {url}: HTTP {status} {body} {}",
+                String::from_utf8_lossy(&output.stderr)
+            ),
         }
     }
 

@@ -21,14 +21,39 @@ pub fn run(kind: Kind, protocol_name: &str) {
                     "OTEL_EXPORTER_OTLP_HEADERS",
                     "authorization=Bearer%20from-env,x-tenant=acme",
                 ),
+                // The span limits of the specification.
+                ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "16"),
+                ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2"),
+                ("OTEL_SPAN_EVENT_COUNT_LIMIT", "1"),
+                ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "1"),
             ]),
     )
     .expect("init");
-    drop(godtrace::span("options.check"));
+    {
+        let _span = godtrace::span("options.check");
+        godtrace::set_attribute("a.long", "x".repeat(100));
+        godtrace::set_attribute("a.two", 2_i64);
+        godtrace::set_attribute("a.three", 3_i64);
+        for name in ["first", "second"] {
+            godtrace::add_event(name, [("e.one", 1_i64.into()), ("e.two", 2_i64.into())]);
+        }
+    }
     guard.flush();
     let requests = receiver.sink.requests();
     let request = requests.first().expect("one export request");
     assert_eq!(request.span_names(), ["options.check"]);
+    let span = &request.request.resource_spans[0].scope_spans[0].spans[0];
+    let keys: Vec<&str> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    assert!(
+        keys.contains(&"a.long") && keys.contains(&"a.two"),
+        "{keys:?}"
+    );
+    assert!(!keys.contains(&"a.three"), "{keys:?}");
+    let long = format!("{:?}", span.attributes.iter().find(|kv| kv.key == "a.long"));
+    assert!(!long.contains(&"x".repeat(17)), "{long}");
+    assert_eq!(span.events.len(), 1, "{:?}", span.events);
+    assert_eq!(span.events[0].name, "first");
+    assert_eq!(span.events[0].attributes.len(), 1);
 
     assert_eq!(request.header("authorization"), Some("Bearer from-code"));
     assert_eq!(request.header("x-tenant"), Some("acme"));

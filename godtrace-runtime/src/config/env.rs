@@ -1,88 +1,186 @@
-//! The standard `OTEL_*` environment variables, parsed into a [`Layer`].
+//! The one reader of the `OTEL_*` and `GODTRACE_*` environment variables, for spans and
+//! metrics alike, and the span variables parsed into a [`Layer`].
 //!
-//! Every value is checked here, so an error names the variable it came from. An empty value
-//! counts as unset (as the OpenTelemetry specification says).
+//! Every value is checked here, so an error names the variable it came from. Values are
+//! trimmed; an empty value counts as unset (as the OpenTelemetry specification says).
+use super::otlp::{Named, OtlpLayer, Signal};
 use super::{Compression, EnvValue, Layer, MAX_DURATION, Propagator, Protocol, url};
 use crate::InitError;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const SAMPLERS: &str = "one of always_on, always_off, traceidratio, parentbased_always_on, \
                         parentbased_always_off, parentbased_traceidratio";
 
-/// Parses the variables godtrace reads; others are ignored.
-pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
-    let get = |name: &str| -> Result<Option<&str>, InitError> {
-        match vars.iter().rev().find(|(key, _)| key == name) {
+/// The variables a `Config` read, with typed, checked getters.
+#[derive(Clone, Copy)]
+pub(crate) struct Vars<'a>(pub(crate) &'a [(String, EnvValue)]);
+
+impl<'a> Vars<'a> {
+    /// The trimmed value of `name`; `None` when unset or empty; an error when not UTF-8.
+    pub(crate) fn get(&self, name: &str) -> Result<Option<&'a str>, InitError> {
+        match self.0.iter().rev().find(|(key, _)| key == name) {
             None => Ok(None),
             Some((_, Ok(value))) if value.trim().is_empty() => Ok(None),
-            Some((_, Ok(value))) => Ok(Some(value.as_str())),
+            Some((_, Ok(value))) => Ok(Some(value.trim())),
             Some((_, Err(lossy))) => Err(InitError::invalid(name, lossy, "valid UTF-8 text")),
         }
-    };
-    let mut layer = Layer::default();
-
-    if let Some(v) = get("OTEL_SDK_DISABLED")? {
-        layer.enabled = Some(!parse_bool("OTEL_SDK_DISABLED", v)?);
     }
-    layer.service_name = get("OTEL_SERVICE_NAME")?.map(str::to_owned);
-    if let Some(v) = get("OTEL_RESOURCE_ATTRIBUTES")? {
+
+    /// `name` parsed by `parse(name, value)`, if set.
+    fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str, &'a str) -> Result<T, InitError>,
+    ) -> Result<Option<T>, InitError> {
+        self.get(name)?.map(|v| parse(name, v)).transpose()
+    }
+
+    /// A whole number of milliseconds from 1 to 1 hour.
+    pub(crate) fn millis(&self, name: &str) -> Result<Option<Duration>, InitError> {
+        self.parsed(name, parse_millis)
+    }
+
+    /// A whole number greater than 0.
+    pub(crate) fn count(&self, name: &str) -> Result<Option<usize>, InitError> {
+        self.parsed(name, |name, v| match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(InitError::invalid(name, v, "a whole number greater than 0")),
+        })
+    }
+
+    /// `true` or `false`, in any case.
+    pub(crate) fn bool(&self, name: &str) -> Result<Option<bool>, InitError> {
+        self.parsed(name, parse_bool)
+    }
+
+    /// `grpc` or `http/protobuf`.
+    pub(crate) fn protocol(&self, name: &str) -> Result<Option<Protocol>, InitError> {
+        self.parsed(name, parse_protocol)
+    }
+
+    /// An endpoint URL, normalised when it has a scheme (a gRPC endpoint may come without
+    /// one: the target adds it, see `OTEL_EXPORTER_OTLP_INSECURE`).
+    pub(crate) fn url(&self, name: &str) -> Result<Option<String>, InitError> {
+        self.parsed(name, |name, v| {
+            if v.contains("://") {
+                url::normalize(name, v, url::EXAMPLE)
+            } else {
+                Ok(v.to_owned())
+            }
+        })
+    }
+
+    /// A file path.
+    fn path(&self, name: &str) -> Result<Option<Named<PathBuf>>, InitError> {
+        Ok(self.get(name)?.map(|v| Named::new(PathBuf::from(v), name)))
+    }
+
+    /// The OTLP variables of `signal` (`OTEL_EXPORTER_OTLP_TRACES_*`), or the generic ones
+    /// (`OTEL_EXPORTER_OTLP_*`) for `None`.
+    pub(crate) fn otlp(&self, signal: Option<Signal>) -> Result<OtlpLayer, InitError> {
+        let infix = signal.map_or("", Signal::env_infix);
+        let var = |field: &str| format!("OTEL_EXPORTER_OTLP_{infix}{field}");
+        fn named<T>(name: String) -> impl FnOnce(T) -> Named<T> {
+            move |value| Named::new(value, name)
+        }
+        let headers_name = var("HEADERS");
+        Ok(OtlpLayer {
+            endpoint: self.url(&var("ENDPOINT"))?.map(named(var("ENDPOINT"))),
+            protocol: self.protocol(&var("PROTOCOL"))?.map(named(var("PROTOCOL"))),
+            headers: match self.get(&headers_name)? {
+                Some(v) => parse_headers(&headers_name, v)?
+                    .into_iter()
+                    .map(|pair| Named::new(pair, headers_name.clone()))
+                    .collect(),
+                None => Vec::new(),
+            },
+            timeout: self.millis(&var("TIMEOUT"))?.map(named(var("TIMEOUT"))),
+            compression: self
+                .parsed(&var("COMPRESSION"), parse_compression)?
+                .map(named(var("COMPRESSION"))),
+            certificate: self.path(&var("CERTIFICATE"))?,
+            client_certificate: self.path(&var("CLIENT_CERTIFICATE"))?,
+            client_key: self.path(&var("CLIENT_KEY"))?,
+            insecure: self.bool(&var("INSECURE"))?.map(named(var("INSECURE"))),
+        })
+    }
+}
+
+/// Parses the span variables godtrace reads; others are ignored.
+pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
+    let vars = Vars(vars);
+    let mut layer = Layer {
+        enabled: vars.bool("OTEL_SDK_DISABLED")?.map(|disabled| !disabled),
+        service_name: vars.get("OTEL_SERVICE_NAME")?.map(str::to_owned),
+        otlp: vars.otlp(None)?,
+        traces: vars.otlp(Some(Signal::Traces))?,
+        max_queue_size: vars.count("OTEL_BSP_MAX_QUEUE_SIZE")?,
+        max_export_batch_size: vars.count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")?,
+        schedule_delay: vars.millis("OTEL_BSP_SCHEDULE_DELAY")?,
+        export_timeout: vars.millis("OTEL_BSP_EXPORT_TIMEOUT")?,
+        otel_context: vars.bool("GODTRACE_OTEL_CONTEXT")?,
+        max_attribute_len: vars.count("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT")?,
+        span_limits: super::SpanLimitsLayer {
+            attributes: vars.count("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")?,
+            events: vars.count("OTEL_SPAN_EVENT_COUNT_LIMIT")?,
+            event_attributes: vars.count("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT")?,
+        },
+        ..Layer::default()
+    };
+    if let Some(v) = vars.get("OTEL_RESOURCE_ATTRIBUTES")? {
         layer.resource = parse_pairs("OTEL_RESOURCE_ATTRIBUTES", v, v)?
             .into_iter()
             .map(|(k, v)| (k, v.into()))
             .collect();
     }
-    for (name, slot) in [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &mut layer.endpoint),
-        (
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            &mut layer.traces_endpoint,
-        ),
-    ] {
-        if let Some(v) = get(name)? {
-            *slot = Some(url::normalize(name, v, url::TRACES_EXAMPLE)?);
-        }
+    if let Some(v) = vars.get("OTEL_TRACES_EXPORTER")? {
+        layer.traces_exporter = Some(parse_traces_exporter(v)?);
     }
-    if let Some(v) = get("OTEL_EXPORTER_OTLP_PROTOCOL")? {
-        layer.protocol = Some(parse_protocol("OTEL_EXPORTER_OTLP_PROTOCOL", v)?);
-    }
-    if let Some(v) = get("OTEL_EXPORTER_OTLP_HEADERS")? {
-        // Header values are credentials: an error shows the names only.
-        let shown = redact_header_values(v);
-        let headers = parse_pairs("OTEL_EXPORTER_OTLP_HEADERS", v, &shown)?;
-        for (name, value) in &headers {
-            check_header("OTEL_EXPORTER_OTLP_HEADERS", &shown, name, value)?;
-        }
-        layer.headers = headers;
-    }
-    layer.timeout = millis(&get, "OTEL_EXPORTER_OTLP_TIMEOUT")?;
-    if let Some(v) = get("OTEL_EXPORTER_OTLP_COMPRESSION")? {
-        layer.compression = Some(match v.trim().to_ascii_lowercase().as_str() {
-            "gzip" => Compression::Gzip,
-            "none" => Compression::None,
-            _ => {
-                return Err(InitError::invalid(
-                    "OTEL_EXPORTER_OTLP_COMPRESSION",
-                    v,
-                    "gzip or none",
-                ));
-            }
-        });
-    }
-    parse_sampler(&get, &mut layer)?;
-    layer.max_queue_size = count(&get, "OTEL_BSP_MAX_QUEUE_SIZE")?;
-    layer.max_export_batch_size = count(&get, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE")?;
-    layer.schedule_delay = millis(&get, "OTEL_BSP_SCHEDULE_DELAY")?;
-    layer.export_timeout = millis(&get, "OTEL_BSP_EXPORT_TIMEOUT")?;
-    if let Some(v) = get("GODTRACE_OTEL_CONTEXT")? {
-        layer.otel_context = Some(parse_bool("GODTRACE_OTEL_CONTEXT", v)?);
-    }
-    if let Some(v) = get("OTEL_PROPAGATORS")? {
+    parse_sampler(&vars, &mut layer)?;
+    if let Some(v) = vars.get("OTEL_PROPAGATORS")? {
         layer.propagators = Some(parse_propagators(v)?);
     }
     Ok(layer)
 }
 
-type Get<'a> = dyn Fn(&str) -> Result<Option<&'a str>, InitError> + 'a;
+/// `OTEL_TRACES_EXPORTER`: which of OTLP export and the local tree (`console`) are on.
+fn parse_traces_exporter(v: &str) -> Result<super::TracesExporter, InitError> {
+    let mut out = super::TracesExporter::default();
+    for name in v.split(',').map(str::trim) {
+        match name {
+            "otlp" => out.otlp = true,
+            "console" => out.console = true,
+            "none" => {}
+            _ => {
+                return Err(InitError::invalid(
+                    "OTEL_TRACES_EXPORTER",
+                    v,
+                    "a comma-separated list of otlp, console (the local tree) or none",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `key=value,...` headers, checked; an error shows the names only (values are credentials).
+fn parse_headers(name: &str, v: &str) -> Result<Vec<(String, String)>, InitError> {
+    let shown = redact_header_values(v);
+    let headers = parse_pairs(name, v, &shown)?;
+    for (key, value) in &headers {
+        check_header(name, &shown, key, value)?;
+    }
+    Ok(headers)
+}
+
+fn parse_compression(name: &str, v: &str) -> Result<Compression, InitError> {
+    match v.to_ascii_lowercase().as_str() {
+        "gzip" => Ok(Compression::Gzip),
+        "none" => Ok(Compression::None),
+        _ => Err(InitError::invalid(name, v, "gzip or none")),
+    }
+}
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, InitError> {
     match v.trim().to_ascii_lowercase().as_str() {
@@ -104,11 +202,6 @@ pub(super) fn parse_protocol(name: &str, v: &str) -> Result<Protocol, InitError>
     }
 }
 
-fn millis<'a>(get: &Get<'a>, name: &str) -> Result<Option<Duration>, InitError> {
-    let Some(v) = get(name)? else { return Ok(None) };
-    parse_millis(name, v).map(Some)
-}
-
 /// A whole number of milliseconds from 1 to [`MAX_DURATION`]'s, as the `OTEL_*` durations are
 /// given; an error quoting the value as given otherwise.
 pub(crate) fn parse_millis(name: &str, v: &str) -> Result<Duration, InitError> {
@@ -123,15 +216,8 @@ pub(crate) fn parse_millis(name: &str, v: &str) -> Result<Duration, InitError> {
     }
 }
 
-fn count<'a>(get: &Get<'a>, name: &str) -> Result<Option<usize>, InitError> {
-    let Some(v) = get(name)? else { return Ok(None) };
-    match v.trim().parse::<usize>() {
-        Ok(n) if n > 0 => Ok(Some(n)),
-        _ => Err(InitError::invalid(name, v, "a whole number greater than 0")),
-    }
-}
-
-fn parse_sampler<'a>(get: &Get<'a>, layer: &mut Layer) -> Result<(), InitError> {
+fn parse_sampler(vars: &Vars<'_>, layer: &mut Layer) -> Result<(), InitError> {
+    let get = |name: &str| vars.get(name);
     let arg = match get("OTEL_TRACES_SAMPLER_ARG")? {
         None => None,
         Some(v) => match v.trim().parse::<f64>() {
@@ -245,7 +331,7 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// A header name must be an HTTP token (lowercase is sent); a value must be visible ASCII or
 /// spaces. `shown` is what the error quotes: never a header value.
-pub(super) fn check_header(
+pub(crate) fn check_header(
     source: &str,
     shown: &str,
     name: &str,
@@ -315,7 +401,7 @@ mod tests {
         assert!(message(&[("OTEL_BSP_MAX_QUEUE_SIZE", "-1")]).contains("greater than 0"));
         assert!(message(&[("OTEL_BSP_SCHEDULE_DELAY", "5s")]).contains("milliseconds"));
         assert!(message(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).contains("grpc"));
-        assert!(message(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317")]).contains("http://"));
+        assert!(message(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://c:4317")]).contains("http://"));
         assert!(message(&[("OTEL_PROPAGATORS", "b3")]).contains("tracecontext"));
         assert!(message(&[("OTEL_RESOURCE_ATTRIBUTES", "region")]).contains("key=value"));
         assert!(message(&[("OTEL_EXPORTER_OTLP_HEADERS", "a b=c")]).contains("header names"));
@@ -345,10 +431,12 @@ mod tests {
     #[test]
     fn endpoints_are_normalised_and_their_credentials_never_shown() {
         let layer = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "HTTP://c:4318")]).unwrap();
-        assert_eq!(layer.endpoint.as_deref(), Some("http://c:4318"));
+        let endpoint = layer.otlp.endpoint.unwrap();
+        assert_eq!(endpoint.value, "http://c:4318");
+        assert_eq!(endpoint.name, "OTEL_EXPORTER_OTLP_ENDPOINT");
         for v in [
             "http://u:s3cr3t@c:70000",
-            "https://u:s3cr3t@c:4318",
+            "https://u:s3cr3t@c:0",
             "http://u:s3cr3t@c:0",
         ] {
             let err = message(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", v)]);
@@ -402,8 +490,9 @@ mod tests {
             resource,
             [("environment", "prod".into()), ("region", "eu,west".into())]
         );
+        let headers: Vec<_> = layer.otlp.headers.into_iter().map(|h| h.value).collect();
         assert_eq!(
-            layer.headers,
+            headers,
             [
                 ("authorization".to_owned(), "Bearer t0k".to_owned()),
                 ("x-team".to_owned(), "core".to_owned())

@@ -1,5 +1,7 @@
 //! Code over environment over defaults: the settings `init` acts on.
-use super::{Compression, Layer, Propagator, Protocol, env, url};
+use super::limits::{MAX_COUNT_LIMIT, SpanLimits};
+use super::otlp::{self, Fallback, OtlpTarget, Signal, Sources};
+use super::{Layer, Propagator};
 use crate::InitError;
 use crate::sampler::RatioSampler;
 use opentelemetry::{KeyValue, Value};
@@ -13,24 +15,13 @@ pub(crate) struct Settings {
     pub(crate) resource: Vec<KeyValue>,
     pub(crate) sampler: RatioSampler,
     pub(crate) max_attribute_len: usize,
+    pub(crate) span_limits: SpanLimits,
     pub(crate) local_tree: bool,
     pub(crate) verbose: bool,
     pub(crate) otel_context: bool,
-    pub(crate) export: Option<ExportSettings>,
+    pub(crate) export: Option<OtlpTarget>,
     pub(crate) batch: BatchSettings,
     pub(crate) propagators: Vec<Propagator>,
-}
-
-/// Where and how spans are sent over OTLP.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ExportSettings {
-    pub(crate) protocol: Protocol,
-    /// The URL as the transport uses it (with `/v1/traces` for HTTP).
-    pub(crate) endpoint: String,
-    /// Headers (lowercase names), code over environment.
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) timeout: Duration,
-    pub(crate) compression: Compression,
 }
 
 /// The export queue and its worker.
@@ -53,9 +44,6 @@ impl Default for BatchSettings {
         }
     }
 }
-
-/// The default timeout of one export request.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The longest timeout, delay or interval accepted (one hour): far past any useful value, and
 /// far from what an `Instant` deadline can hold, so no setting can make a deadline overflow.
@@ -94,14 +82,20 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
         parent_based: code.parent_based.or(env.parent_based).unwrap_or(true),
     };
     let export = resolve_export(code, env)?;
+    let console = env.traces_exporter.is_some_and(|e| e.console);
     Ok(Settings {
         enabled: code.enabled.or(env.enabled).unwrap_or(true),
         resource: resolve_resource(code, env),
         sampler,
         max_attribute_len: code
             .max_attribute_len
+            .or(env.max_attribute_len)
             .unwrap_or(crate::value::DEFAULT_MAX_ATTRIBUTE_LEN),
-        local_tree: code.local_tree.unwrap_or(export.is_none()),
+        span_limits: resolve_span_limits(env)?,
+        local_tree: code.local_tree.unwrap_or(match env.traces_exporter {
+            Some(_) => console,
+            None => export.is_none(),
+        }),
         verbose: code.verbose.unwrap_or(false),
         otel_context: code.otel_context.or(env.otel_context).unwrap_or(true),
         export,
@@ -148,136 +142,60 @@ fn resolve_resource(code: &Layer, env: &Layer) -> Vec<KeyValue> {
         .collect()
 }
 
-fn resolve_export(code: &Layer, env: &Layer) -> Result<Option<ExportSettings>, InitError> {
+/// The spans' OTLP target, if spans are exported: an endpoint or protocol set anywhere, or
+/// `OTEL_TRACES_EXPORTER=otlp`; not when that variable leaves `otlp` out (unless code sets an
+/// endpoint or protocol, which wins).
+fn resolve_export(code: &Layer, env: &Layer) -> Result<Option<OtlpTarget>, InitError> {
+    let sources = Sources {
+        code_signal: &code.traces,
+        code: &code.otlp,
+        env_signal: &env.traces,
+        env: &env.otlp,
+    };
     // Checked even when nothing is exported: a bad value is reported, not ignored.
-    let headers = resolve_headers(code, env)?;
-    let timeout = match pick(
-        &code.timeout,
-        "timeout",
-        &env.timeout,
-        "OTEL_EXPORTER_OTLP_TIMEOUT",
-    ) {
-        Some((t, name)) => bounded_duration(t, name)?,
-        None => DEFAULT_TIMEOUT,
+    otlp::check_unused(&sources)?;
+    let in_code = code.traces.asks_for_export() || code.otlp.asks_for_export();
+    let on = match env.traces_exporter {
+        _ if in_code => true,
+        Some(listed) => listed.otlp,
+        None => sources.asks_for_export(),
     };
-    let protocol = pick(
-        &code.protocol,
-        "protocol",
-        &env.protocol,
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    );
-    // Code over environment first; within one source the signal-specific URL wins.
-    let endpoint = [
-        (&code.traces_endpoint, "traces_endpoint", true),
-        (&code.endpoint, "endpoint", false),
-        (
-            &env.traces_endpoint,
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            true,
-        ),
-        (&env.endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT", false),
-    ]
-    .into_iter()
-    .find_map(|(url, name, full)| url.as_ref().map(|u| (u, name, full)));
-    let endpoint = match endpoint {
-        Some((u, name, full)) => Some((url::normalize(name, u, url::TRACES_EXAMPLE)?, name, full)),
-        None => None,
-    };
-    if endpoint.is_none() && protocol.is_none() {
+    if !on {
         return Ok(None);
     }
-    let (protocol, protocol_name) = match protocol {
-        Some(p) => p,
-        None => (
-            default_protocol(endpoint.as_ref().map_or("endpoint", |e| e.1))?,
-            "",
-        ),
+    let no_fallback = Fallback {
+        protocol: None,
+        endpoint: None,
     };
-    check_compiled(protocol, protocol_name)?;
-    let endpoint = match endpoint {
-        Some((url, _, true)) => url,
-        Some((url, _, false)) => url::from_base(&url, protocol),
-        None => match protocol {
-            Protocol::Grpc => url::GRPC_DEFAULT.to_owned(),
-            Protocol::HttpProtobuf => url::from_base(url::HTTP_DEFAULT_BASE, protocol),
-        },
-    };
-    Ok(Some(ExportSettings {
-        protocol,
-        endpoint,
-        headers,
-        timeout,
-        compression: code
-            .compression
-            .or(env.compression)
-            .unwrap_or(Compression::None),
-    }))
+    otlp::resolve(Signal::Traces, &sources, no_fallback).map(Some)
 }
 
-/// Environment headers, then code headers replacing the same (case-insensitive) names.
-fn resolve_headers(code: &Layer, env: &Layer) -> Result<Vec<(String, String)>, InitError> {
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for (source, list) in [
-        ("OTEL_EXPORTER_OTLP_HEADERS", &env.headers),
-        ("header", &code.headers),
-    ] {
-        for (name, value) in list {
-            // The value is a credential: the error names the header only.
-            env::check_header(source, &format!("{name}=<redacted>"), name, value)?;
-            let name = name.to_ascii_lowercase();
-            headers.retain(|(n, _)| *n != name);
-            headers.push((name, value.clone()));
-        }
-    }
-    Ok(headers)
-}
-
-/// `http/protobuf`, as the OpenTelemetry specification says, when that transport is built in.
-fn default_protocol(requested_by: &str) -> Result<Protocol, InitError> {
-    if cfg!(feature = "otlp-http") {
-        Ok(Protocol::HttpProtobuf)
-    } else if cfg!(feature = "otlp-grpc") {
-        Ok(Protocol::Grpc)
-    } else {
-        Err(InitError::invalid(
-            requested_by,
-            "(set)",
-            "no OTLP endpoint: this build has neither the otlp-grpc nor the otlp-http feature",
-        ))
-    }
-}
-
-/// Ok if this build has `protocol`'s transport; otherwise an error naming `name` and the Cargo
-/// feature to enable.
-pub(crate) fn check_compiled(protocol: Protocol, name: &str) -> Result<(), InitError> {
-    let (compiled, value, feature) = match protocol {
-        Protocol::Grpc => (cfg!(feature = "otlp-grpc"), "grpc", "otlp-grpc"),
-        Protocol::HttpProtobuf => (cfg!(feature = "otlp-http"), "http/protobuf", "otlp-http"),
-    };
-    if compiled {
-        Ok(())
-    } else {
-        Err(InitError::invalid(
-            if name.is_empty() { "protocol" } else { name },
-            value,
-            &format!("a protocol built into this godtrace (enable the {feature} feature)"),
-        ))
-    }
-}
-
-/// `d` if it is more than zero and at most [`MAX_DURATION`]; an error naming `name` otherwise.
-pub(crate) fn bounded_duration(d: Duration, name: &str) -> Result<Duration, InitError> {
-    if d.is_zero() {
-        Err(InitError::invalid(name, "0s", "a duration greater than 0"))
-    } else if d > MAX_DURATION {
-        Err(InitError::invalid(
+/// The span count limits: each from 1 to [`MAX_COUNT_LIMIT`].
+fn resolve_span_limits(env: &Layer) -> Result<SpanLimits, InitError> {
+    let d = SpanLimits::default();
+    let limit = |value: Option<usize>, name: &str, default: usize| match value {
+        Some(n) if n > MAX_COUNT_LIMIT => Err(InitError::invalid(
             name,
-            &format!("{d:?}"),
-            "a duration of at most 1 hour (3600000 ms)",
-        ))
-    } else {
-        Ok(d)
-    }
+            &n.to_string(),
+            &format!("a whole number from 1 to {MAX_COUNT_LIMIT}"),
+        )),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    let l = env.span_limits;
+    Ok(SpanLimits {
+        attributes: limit(
+            l.attributes,
+            "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+            d.attributes,
+        )?,
+        events: limit(l.events, "OTEL_SPAN_EVENT_COUNT_LIMIT", d.events)?,
+        event_attributes: limit(
+            l.event_attributes,
+            "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+            d.event_attributes,
+        )?,
+    })
 }
 
 fn resolve_batch(code: &Layer, env: &Layer) -> Result<BatchSettings, InitError> {
@@ -318,7 +236,7 @@ fn resolve_batch(code: &Layer, env: &Layer) -> Result<BatchSettings, InitError> 
     };
     let duration =
         |c: &Option<Duration>, cn, e: &Option<Duration>, en, default| match pick(c, cn, e, en) {
-            Some((v, name)) => bounded_duration(v, name),
+            Some((v, name)) => otlp::bounded_duration(v, name),
             None => Ok(default),
         };
     Ok(BatchSettings {
@@ -358,10 +276,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(
-        not(all(feature = "otlp-grpc", feature = "otlp-http")),
-        ignore = "needs the otlp-grpc and otlp-http features"
-    )]
     fn the_same_base_endpoint_means_the_same_url_in_code_and_env() {
         for protocol in ["http/protobuf", "grpc"] {
             let from_env = settings(Config::new("svc").with_env_vars([
@@ -385,10 +299,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(
-        not(all(feature = "otlp-grpc", feature = "otlp-http")),
-        ignore = "needs the otlp-grpc and otlp-http features"
-    )]
     fn defaults_follow_the_protocol() {
         let grpc = settings(Config::new("svc").protocol(Protocol::Grpc));
         assert_eq!(grpc.export.unwrap().endpoint, "http://localhost:4317");
@@ -399,7 +309,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(not(feature = "otlp-grpc"), ignore = "needs the otlp-grpc feature")]
     fn code_wins_over_env_whatever_the_call_order() {
         let env = [
             ("OTEL_SERVICE_NAME", "from-env"),
@@ -581,7 +490,7 @@ mod tests {
         );
         assert!(!err.contains("s3cr3t"), "{err}");
         for config in [
-            Config::new("s").endpoint("https://u:s3cr3t@c:4318"),
+            Config::new("s").endpoint("https://u:s3cr3t@c:0"),
             Config::new("s").traces_endpoint("http://u:s3cr3t@c:99999/v1/traces"),
         ] {
             let err = config.resolve().unwrap_err().to_string();
@@ -590,7 +499,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(not(feature = "otlp-http"), ignore = "needs the otlp-http feature")]
     fn upper_case_schemes_are_sent_in_lower_case_on_both_signals() {
         let s = settings(Config::new("s").endpoint("HTTP://c:4318"));
         let traces = s.export.clone().unwrap();
@@ -602,6 +510,132 @@ mod tests {
         assert_eq!(metrics.endpoint, "http://m:4318/v1/metrics");
         let derived = Config::new("s").metrics_settings(&s).unwrap().otlp.unwrap();
         assert_eq!(derived.endpoint, "http://c:4318/v1/metrics");
+    }
+
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
+    fn both(vars: &[(&str, &str)]) -> (super::OtlpTarget, super::OtlpTarget) {
+        let config = Config::new("s").with_env_vars(vars.iter().copied());
+        let spans = settings(config.clone());
+        let metrics = config.metrics_settings(&spans).unwrap().otlp.unwrap();
+        (spans.export.unwrap(), metrics)
+    }
+
+    // Both transports are built in (the default features).
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
+    #[test]
+    fn each_signal_reads_its_own_variables_over_the_generic_ones() {
+        let (traces, metrics) = both(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://base:4318"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-generic=1"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9/custom"),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "x-metrics=2"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "3000"),
+            ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+        ]);
+        // Traces: their own protocol; the generic base endpoint, used as is over gRPC.
+        assert_eq!(traces.protocol, Protocol::Grpc);
+        assert_eq!(traces.endpoint, "http://base:4318");
+        assert_eq!(traces.headers, [("x-generic".to_owned(), "1".to_owned())]);
+        assert_eq!(traces.timeout.as_millis(), 2000);
+        assert_eq!(traces.compression, Compression::None);
+        // Metrics: their own endpoint as is, their own headers instead of the generic ones.
+        assert_eq!(metrics.protocol, Protocol::HttpProtobuf);
+        assert_eq!(metrics.endpoint, "http://m:9/custom");
+        assert_eq!(metrics.headers, [("x-metrics".to_owned(), "2".to_owned())]);
+        assert_eq!(metrics.timeout.as_millis(), 3000);
+        assert_eq!(metrics.compression, Compression::Gzip);
+    }
+
+    // Both transports are built in (the default features).
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
+    #[test]
+    fn a_generic_base_endpoint_gets_each_signals_path_over_http() {
+        let (traces, metrics) = both(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318/otel/")]);
+        assert_eq!(traces.endpoint, "https://c:4318/otel/v1/traces");
+        assert_eq!(metrics.endpoint, "https://c:4318/otel/v1/metrics");
+        let (traces, metrics) = both(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/v1/traces"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://base:4317"),
+        ]);
+        assert_eq!(traces.endpoint, "http://t:1/v1/traces");
+        assert_eq!(metrics.endpoint, "http://base:4317");
+    }
+
+    // Both transports are built in (the default features).
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
+    #[test]
+    fn schemeless_grpc_endpoints_follow_insecure() {
+        let secure = settings(Config::new("s").with_env_vars([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]));
+        assert_eq!(secure.export.unwrap().endpoint, "https://collector:4317");
+        let insecure = settings(Config::new("s").with_env_vars([
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+        ]));
+        assert_eq!(insecure.export.unwrap().endpoint, "http://collector:4317");
+        let http = Config::new("s")
+            .with_env_vars([("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")])
+            .resolve()
+            .unwrap_err();
+        assert!(http.to_string().contains("http://"), "{http}");
+    }
+
+    // Both transports are built in (the default features).
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
+    #[test]
+    fn otel_traces_exporter_chooses_otlp_console_or_none() {
+        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+        let none =
+            settings(Config::new("s").with_env_vars([endpoint, ("OTEL_TRACES_EXPORTER", "none")]));
+        assert!(none.export.is_none() && !none.local_tree);
+        let console =
+            settings(Config::new("s").with_env_vars([("OTEL_TRACES_EXPORTER", "console")]));
+        assert!(console.export.is_none() && console.local_tree);
+        let otlp = settings(Config::new("s").with_env_vars([("OTEL_TRACES_EXPORTER", "otlp")]));
+        assert_eq!(
+            otlp.export.unwrap().endpoint,
+            "http://localhost:4318/v1/traces"
+        );
+        assert!(!otlp.local_tree);
+        let both =
+            settings(Config::new("s").with_env_vars([("OTEL_TRACES_EXPORTER", "otlp,console")]));
+        assert!(both.export.is_some() && both.local_tree);
+        // An endpoint set in code wins over the environment's "none".
+        let code = settings(
+            Config::new("s")
+                .endpoint("http://c:4318")
+                .with_env_vars([("OTEL_TRACES_EXPORTER", "none")]),
+        );
+        assert!(code.export.is_some());
+    }
+
+    #[test]
+    fn span_limits_come_from_the_environment() {
+        let s = settings(Config::new("s").with_env_vars([
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "10"),
+            ("OTEL_SPAN_EVENT_COUNT_LIMIT", "3"),
+            ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "2"),
+        ]));
+        assert_eq!(s.max_attribute_len, 64);
+        let limits = s.span_limits;
+        assert_eq!(
+            (limits.attributes, limits.events, limits.event_attributes),
+            (10, 3, 2)
+        );
+        let code = settings(
+            Config::new("s")
+                .max_attribute_len(100)
+                .with_env_vars([("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64")]),
+        );
+        assert_eq!(code.max_attribute_len, 100);
+        assert_eq!(settings(Config::new("s")).span_limits.attributes, 128);
     }
 
     #[test]

@@ -9,9 +9,9 @@ pub(super) const GRPC_DEFAULT: &str = "http://localhost:4317";
 pub(super) const HTTP_DEFAULT_BASE: &str = "http://localhost:4318";
 
 /// What an endpoint URL must look like, for error messages.
-pub(crate) const TRACES_EXAMPLE: &str = "http://localhost:4317";
+pub(crate) const EXAMPLE: &str = "https://collector:4318";
 
-/// Checks that `value` is an absolute `http://` URL with a host and, if it names a port, a
+/// Checks that `value` is an absolute `http://` or `https://` URL with a host and, if it names a port, a
 /// port from 1 to 65535; returns it with the scheme in lower case (`HTTP://h` is `http://h`),
 /// so that a URL the transports would refuse on every export is refused here instead. The
 /// error shows the value with any user-info (`user:password@`) redacted.
@@ -35,12 +35,6 @@ pub(crate) fn normalize(name: &str, value: &str, example: &str) -> Result<String
         return Err(invalid(&format!(
             "a URL whose port is a number from 1 to 65535, such as {example}"
         )));
-    }
-    // No TLS stack is built in yet: say so now rather than fail on every export.
-    if scheme == "https://" {
-        return Err(invalid(
-            "an http:// URL (this build of godtrace has no TLS support)",
-        ));
     }
     Ok(format!("{scheme}{rest}"))
 }
@@ -90,12 +84,25 @@ pub(crate) fn scrub(message: &str, url: &str) -> String {
     out
 }
 
-/// The URL spans are sent to, from a base endpoint: over HTTP `/v1/traces` is appended (after
-/// the base's own path, if any); over gRPC the base is the endpoint.
-pub(super) fn from_base(base: &str, protocol: Protocol) -> String {
+/// The URL a signal is sent to, from a base endpoint: over HTTP the signal's `path`
+/// (`/v1/traces`) is appended (after the base's own path, if any); over gRPC the base is the
+/// endpoint.
+pub(crate) fn from_base(base: &str, protocol: Protocol, path: &str) -> String {
     match protocol {
         Protocol::Grpc => base.to_owned(),
-        Protocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+        Protocol::HttpProtobuf => format!("{}{path}", base.trim_end_matches('/')),
+    }
+}
+
+/// A gRPC endpoint given without a scheme (`collector:4317`) gets one as the specification
+/// says: `https://`, or `http://` with `OTEL_EXPORTER_OTLP_INSECURE=true`. Anything else is
+/// returned as it is (and checked by [`normalize`]).
+pub(crate) fn with_grpc_scheme(value: &str, protocol: Protocol, insecure: bool) -> String {
+    if protocol == Protocol::Grpc && !value.contains("://") && !value.is_empty() {
+        let scheme = if insecure { "http://" } else { "https://" };
+        format!("{scheme}{value}")
+    } else {
+        value.to_owned()
     }
 }
 
@@ -106,14 +113,41 @@ mod tests {
     #[test]
     fn http_base_endpoints_get_the_traces_path() {
         let http = Protocol::HttpProtobuf;
-        assert_eq!(from_base("http://h:4318", http), "http://h:4318/v1/traces");
-        assert_eq!(from_base("http://h:4318/", http), "http://h:4318/v1/traces");
-        assert_eq!(from_base("http://h/otel", http), "http://h/otel/v1/traces");
-        assert_eq!(from_base("http://h:4317", Protocol::Grpc), "http://h:4317");
+        let t = "/v1/traces";
+        assert_eq!(
+            from_base("http://h:4318", http, t),
+            "http://h:4318/v1/traces"
+        );
+        assert_eq!(
+            from_base("http://h:4318/", http, t),
+            "http://h:4318/v1/traces"
+        );
+        assert_eq!(
+            from_base("http://h/otel", http, t),
+            "http://h/otel/v1/traces"
+        );
+        assert_eq!(
+            from_base("http://h:4317", Protocol::Grpc, t),
+            "http://h:4317"
+        );
+        assert_eq!(
+            from_base("https://h", http, "/v1/metrics"),
+            "https://h/v1/metrics"
+        );
+    }
+
+    #[test]
+    fn schemeless_grpc_endpoints_are_secure_unless_insecure_is_set() {
+        let grpc = Protocol::Grpc;
+        assert_eq!(with_grpc_scheme("c:4317", grpc, false), "https://c:4317");
+        assert_eq!(with_grpc_scheme("c:4317", grpc, true), "http://c:4317");
+        assert_eq!(with_grpc_scheme("http://c:1", grpc, false), "http://c:1");
+        let http = with_grpc_scheme("c:4318", Protocol::HttpProtobuf, true);
+        assert!(check("x", &http).is_err(), "{http}");
     }
 
     fn check(name: &str, value: &str) -> Result<String, InitError> {
-        normalize(name, value, TRACES_EXAMPLE)
+        normalize(name, value, EXAMPLE)
     }
 
     #[test]
@@ -170,20 +204,16 @@ mod tests {
             "http://localhost:4318"
         );
         assert_eq!(check("x", "Http://Host/A").unwrap(), "http://Host/A");
-        assert!(
-            check("x", "HTTPS://h")
-                .unwrap_err()
-                .to_string()
-                .contains("TLS")
-        );
+        assert_eq!(check("x", "HTTPS://h:443/p").unwrap(), "https://h:443/p");
     }
 
     #[test]
     fn user_info_never_appears_in_errors_or_messages() {
         let url = "https://user:s3cr3t@collector:4318/v1/traces";
-        let err = check("endpoint", url).unwrap_err().to_string();
+        let bad = "https://user:s3cr3t@collector:0/v1/traces";
+        let err = check("endpoint", bad).unwrap_err().to_string();
         assert!(!err.contains("s3cr3t") && !err.contains("user:"), "{err}");
-        assert!(err.contains("<redacted>@collector:4318"), "{err}");
+        assert!(err.contains("<redacted>@collector:0"), "{err}");
         let err = check("endpoint", "http://user:s3cr3t@h:70000").unwrap_err();
         assert!(!err.to_string().contains("s3cr3t"), "{err}");
         let message = format!("error sending request for url ({url}): refused, s3cr3t");

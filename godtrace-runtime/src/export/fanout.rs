@@ -7,7 +7,7 @@
 //! through the SDK as `SpanData`, through [`SdkProcessor`]; it is the provider's one span
 //! processor (with several, the SDK would clone every span for each of them).
 use crate::span::clock::Tick;
-use crate::span::{Finished, Live};
+use crate::span::{Finished, Live, LiveBox};
 use crate::testing::CaptureRouter;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -68,7 +68,7 @@ impl Fanout {
     /// (or, when the queue is full, counted dropped and left in `live`); turned into
     /// `SpanData` here when the tree printer or a capture wants it too.
     #[inline]
-    pub(crate) fn on_own_end(&self, live: &mut Option<Box<Live>>, start: Tick, end: Tick) {
+    pub(crate) fn on_own_end(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
         if self.local.is_none() && !CaptureRouter::is_active() {
             if let Some(queue) = &self.queue
                 && queue.accepts()

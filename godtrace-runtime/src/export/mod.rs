@@ -4,8 +4,6 @@ pub(crate) mod local;
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod batch;
-#[cfg(feature = "otlp-http")]
-mod http_client;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod otlp;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -16,7 +14,7 @@ pub(crate) mod worker;
 /// dropped), for this thread's next span.
 #[inline]
 pub(crate) fn submit(
-    live: &mut Option<Box<crate::span::Live>>,
+    live: &mut Option<crate::span::LiveBox>,
     start: crate::span::clock::Tick,
     end: crate::span::clock::Tick,
 ) {

@@ -7,7 +7,6 @@
 use super::batch::{Queued, Shared};
 use crate::config::{deadline_after, url};
 use crate::stats::Counters;
-use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::sync::Arc;
@@ -40,35 +39,20 @@ pub(super) fn run<E: Exporter>(
     make: impl FnOnce() -> Result<E, String>,
     ready: Sender<Result<(), String>>,
 ) {
-    // Whatever runs on this thread (the transport, its logging, tracing bridges) records no
-    // spans: they would feed the queue this thread drains.
-    let _suppressed = Context::enter_telemetry_suppressed_scope();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .thread_name("godtrace-export-blocking")
-        .on_thread_start(|| std::mem::forget(Context::enter_telemetry_suppressed_scope()))
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = ready.send(Err(format!("could not start the export runtime: {e}")));
-            return;
-        }
+    let build = || {
+        make().map(|mut exporter| {
+            exporter.set_resource(&options.resource);
+            exporter
+        })
     };
-    let exporter = {
-        let _entered = runtime.enter();
-        match make() {
-            Ok(mut exporter) => {
-                exporter.set_resource(&options.resource);
-                exporter
-            }
-            Err(message) => {
-                let _ = ready.send(Err(message));
-                return;
-            }
-        }
+    let report = |result| {
+        let _ = ready.send(result);
     };
-    let _ = ready.send(Ok(()));
+    let Some(started) = crate::otlp::thread::start("godtrace-export-blocking", build, report)
+    else {
+        return;
+    };
+    let (runtime, exporter, _suppressed) = (started.runtime, started.client, started.suppressed);
     // Marks the thread exited however it ends, so flush and shutdown never wait on a dead one.
     let _exit = ExitGuard(&shared);
     let mut worker = Worker {
@@ -249,6 +233,8 @@ impl Worker<'_> {
                 }
             })
         };
+        // Taken either way, so that a failure never shows an older request's reason.
+        let transport_error = super::otlp::take_transport_error();
         match outcome {
             Ok(()) => {
                 Counters::add(&self.counters.exported, n);
@@ -257,7 +243,12 @@ impl Worker<'_> {
             Err(message) => {
                 Counters::add(&self.counters.failed_spans, n);
                 Counters::add(&self.counters.failed_exports, 1);
+                let message = match transport_error {
+                    Some(detail) => format!("{message}: {detail}"),
+                    None => message,
+                };
                 // Transport errors quote the URL, credentials included.
+                let message = crate::otlp::client::explain(&message);
                 self.failures.last_error = url::scrub(&message, &self.options.destination);
             }
         }

@@ -1,7 +1,37 @@
-//! Attribute sets as series keys: an order-independent hash and a canonical (sorted) form.
-use opentelemetry::KeyValue;
+//! Attribute sets as series keys: an order-independent hash and a canonical form (bounded,
+//! sorted by key, one value per key).
+//!
+//! A metric's attribute set is bounded before it is stored: keys are cut at
+//! [`MAX_ATTRIBUTE_KEY_LEN`] bytes, string values at [`MAX_VALUE_LEN`] bytes (with the
+//! truncation marker), arrays at `MAX_VALUE_LEN / 8` elements and `MAX_VALUE_LEN` bytes of text,
+//! and a set keeps at most [`MAX_ATTRIBUTES`] attributes (the first by key). Of a key given
+//! twice the last value wins, as in OpenTelemetry.
+use crate::value::{self, MAX_ATTRIBUTE_KEY_LEN};
+use opentelemetry::{Key, KeyValue, StringValue};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+
+/// The longest string value of a metric attribute, in bytes (before the truncation marker).
+pub(crate) const MAX_VALUE_LEN: usize = 256;
+/// Attributes a metric's attribute set keeps, at most.
+pub(crate) const MAX_ATTRIBUTES: usize = 32;
+/// The most heap bytes one bounded value holds: a string array's `MAX_VALUE_LEN / 8`
+/// elements and `MAX_VALUE_LEN` bytes of text, the last element cut with the marker. (A string
+/// holds at most `MAX_VALUE_LEN` and the marker.)
+pub(crate) const MAX_VALUE_BYTES: usize =
+    (MAX_VALUE_LEN / 8) * size_of::<StringValue>() + MAX_VALUE_LEN + value::TRUNCATION_MARKER.len();
+/// The most heap bytes one bounded attribute set holds, as
+/// [`attributes_footprint`](super::series::attributes_footprint) counts them.
+pub(crate) const MAX_SET_BYTES: usize =
+    MAX_ATTRIBUTES * (size_of::<KeyValue>() + MAX_ATTRIBUTE_KEY_LEN + MAX_VALUE_BYTES);
+// The README's figure for one set (43,200 bytes with opentelemetry 0.33's types).
+const _: () = assert!(
+    MAX_SET_BYTES <= 42 * 1024 + 256,
+    "update the README's metrics memory"
+);
+/// Sets up to this size that need no cutting are looked up as given, with no copy; the
+/// pairwise comparison this takes stays below 16² steps.
+const LOOKED_UP_AS_GIVEN: usize = 16;
 
 /// A hash of the set `attributes`, the same whatever their order.
 pub(crate) fn set_hash(attributes: &[KeyValue]) -> u64 {
@@ -12,26 +42,63 @@ pub(crate) fn set_hash(attributes: &[KeyValue]) -> u64 {
     })
 }
 
-/// Whether `a` and `b` hold the same pairs, in any order.
-pub(crate) fn same_set(a: &[KeyValue], b: &[KeyValue]) -> bool {
-    a.len() == b.len() && a.iter().all(|kv| b.iter().any(|other| other == kv))
+/// Whether `attributes` is already its own canonical form but for the order: few, nothing to
+/// cut, and (checked by the caller's comparison) no key twice.
+pub(crate) fn usable_as_given(attributes: &[KeyValue]) -> bool {
+    attributes.len() <= LOOKED_UP_AS_GIVEN
+        && attributes.iter().all(|kv| {
+            kv.key.as_str().len() <= MAX_ATTRIBUTE_KEY_LEN
+                && value::is_within(&kv.value, MAX_VALUE_LEN)
+        })
 }
 
-/// The stored form: sorted by key, and of a key given twice only the last value.
-pub(crate) fn canonical(attributes: &[KeyValue]) -> Vec<KeyValue> {
-    let mut out: Vec<KeyValue> = Vec::with_capacity(attributes.len());
-    for kv in attributes.iter().rev() {
-        if !out.iter().any(|o| o.key == kv.key) {
-            out.push(kv.clone());
+/// Whether the canonical set `stored` holds the pairs of `given`, a small set (see
+/// [`usable_as_given`]) in any order. `stored` has distinct keys, so equal lengths and every
+/// stored pair found in `given` mean `given` is a permutation of it.
+pub(crate) fn same_set(stored: &[KeyValue], given: &[KeyValue]) -> bool {
+    stored.len() == given.len() && stored.iter().all(|kv| given.iter().any(|g| g == kv))
+}
+
+/// The canonical form of `attributes`, and how many attributes past [`MAX_ATTRIBUTES`] it
+/// left out. Sorting dominates: O(n log n) in the number of attributes, duplicates included,
+/// and only the kept attributes are copied (their bounded part).
+pub(crate) fn canonical(attributes: &[KeyValue]) -> (Vec<KeyValue>, usize) {
+    let key_of = |at: usize| value::key_prefix(attributes[at].key.as_str());
+    let mut order: Vec<usize> = (0..attributes.len()).collect();
+    // Stable: the attributes of one key stay in the order given, the last one last.
+    order.sort_by(|&a, &b| key_of(a).cmp(key_of(b)));
+    let mut out = Vec::with_capacity(order.len().min(MAX_ATTRIBUTES));
+    let mut left_out = 0;
+    for (i, &at) in order.iter().enumerate() {
+        let superseded = order
+            .get(i + 1)
+            .is_some_and(|&next| key_of(next) == key_of(at));
+        if superseded {
+            continue;
         }
+        if out.len() == MAX_ATTRIBUTES {
+            left_out += 1;
+            continue;
+        }
+        out.push(bounded(&attributes[at]));
     }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    out
+    (out, left_out)
+}
+
+fn bounded(kv: &KeyValue) -> KeyValue {
+    let key = kv.key.as_str();
+    let key = if key.len() <= MAX_ATTRIBUTE_KEY_LEN {
+        kv.key.clone()
+    } else {
+        Key::from(value::key_prefix(key).to_owned())
+    };
+    KeyValue::new(key, value::bounded_value_of(&kv.value, MAX_VALUE_LEN))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry::Value;
 
     #[test]
     fn order_does_not_matter_and_the_last_duplicate_wins() {
@@ -39,9 +106,56 @@ mod tests {
         let b = [KeyValue::new("y", "b"), KeyValue::new("x", 1)];
         assert_eq!(set_hash(&a), set_hash(&b));
         assert!(same_set(&a, &b));
-        assert_eq!(canonical(&b), a.to_vec());
-        let dup = [KeyValue::new("x", 2), KeyValue::new("x", 1)];
-        assert_eq!(canonical(&dup), vec![KeyValue::new("x", 1)]);
-        assert!(!same_set(&a, &dup));
+        assert_eq!(canonical(&b), (a.to_vec(), 0));
+        let dup = [
+            KeyValue::new("x", 2),
+            KeyValue::new("y", "b"),
+            KeyValue::new("x", 1),
+        ];
+        assert_eq!(canonical(&dup), (a.to_vec(), 0));
+        assert!(!same_set(&a, &dup[..2]));
+        assert!(!same_set(
+            &a,
+            &[KeyValue::new("x", 1), KeyValue::new("x", 1)]
+        ));
+    }
+
+    #[test]
+    fn keys_values_and_the_set_are_bounded() {
+        let long_key = "k".repeat(10_000);
+        let long_value = "é".repeat(10_000);
+        let mut given: Vec<KeyValue> = (0..100)
+            .map(|i| KeyValue::new(format!("{i:03}{long_key}"), long_value.clone()))
+            .collect();
+        given.push(KeyValue::new("z", Value::Array(vec![1i64; 10_000].into())));
+        assert!(!usable_as_given(&given));
+        let (kept, left_out) = canonical(&given);
+        assert_eq!(
+            (kept.len(), left_out),
+            (MAX_ATTRIBUTES, 101 - MAX_ATTRIBUTES)
+        );
+        // The first by key.
+        assert!(kept[0].key.as_str().starts_with("000k"));
+        for kv in &kept {
+            assert_eq!(kv.key.as_str().len(), MAX_ATTRIBUTE_KEY_LEN);
+            let text = kv.value.as_str();
+            let body = text.strip_suffix(value::TRUNCATION_MARKER).unwrap();
+            assert_eq!(body.len(), MAX_VALUE_LEN);
+        }
+        let (kept, _) = canonical(&given[100..]);
+        assert_eq!(
+            kept[0].value,
+            Value::Array(vec![1i64; MAX_VALUE_LEN / 8].into())
+        );
+    }
+
+    #[test]
+    fn keys_equal_once_cut_are_one_key() {
+        let base = "k".repeat(MAX_ATTRIBUTE_KEY_LEN);
+        let given = [
+            KeyValue::new(format!("{base}a"), 1),
+            KeyValue::new(format!("{base}b"), 2),
+        ];
+        assert_eq!(canonical(&given), (vec![KeyValue::new(base, 2)], 0));
     }
 }

@@ -3,7 +3,8 @@
 use super::buckets::valid_bounds;
 use super::limits::Limits;
 use crate::InitError;
-use crate::config::{ExportSettings, Protocol};
+use crate::config::otlp::OtlpLayer;
+use crate::config::{OtlpTarget, Protocol};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +12,6 @@ mod env;
 mod resolve;
 
 pub(crate) use resolve::MetricsSettings;
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) use resolve::Target;
 
 /// The Prometheus listen address that `OTEL_METRICS_EXPORTER=prometheus` uses when
 /// `GODTRACE_PROMETHEUS_LISTEN` is not set.
@@ -99,15 +98,18 @@ impl MetricsConfig {
     }
 
     /// The full URL metrics are pushed to, used as it is (env:
-    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`). Default: the traces endpoint, with
-    /// `/v1/traces` turned into `/v1/metrics` over HTTP. Turns OTLP push on.
+    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`). Default: the base endpoint
+    /// ([`Config::endpoint`](crate::Config::endpoint), `OTEL_EXPORTER_OTLP_ENDPOINT`) with
+    /// `/v1/metrics` over HTTP, else the traces endpoint with `/v1/traces` turned into
+    /// `/v1/metrics`. Turns OTLP push on.
     pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
         self.otlp_endpoint = Some(url.into());
         self
     }
 
     /// The OTLP transport for metrics (env: `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`). Default:
-    /// the traces' protocol.
+    /// the generic protocol ([`Config::protocol`](crate::Config::protocol),
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`), else the traces' protocol.
     pub fn otlp_protocol(mut self, protocol: Protocol) -> Self {
         self.otlp_protocol = Some(protocol);
         self
@@ -121,7 +123,8 @@ impl MetricsConfig {
     }
 
     /// How long one push may take (default: the OTLP request timeout, 10 s; at most 1 hour; env:
-    /// `OTEL_METRIC_EXPORT_TIMEOUT`, in milliseconds). Also bounds the last push at shutdown.
+    /// `OTEL_METRIC_EXPORT_TIMEOUT`, else `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`, in
+    /// milliseconds). Also bounds the last push at shutdown.
     pub fn export_timeout(mut self, timeout: Duration) -> Self {
         self.export_timeout = Some(timeout);
         self
@@ -156,18 +159,25 @@ impl MetricsConfig {
 
     /// Checks every value and combines code (`self`), the environment and the trace export
     /// settings into what `init` starts. `env` holds the variables the `Config` read, if any;
+    /// `code_otlp` and `env_otlp` are the generic OTLP settings of code and environment;
     /// `bound` is the guard's flush and shutdown bound (`Config::export_timeout`).
     pub(crate) fn resolve(
         &self,
         env: Option<&[(String, Result<String, String>)]>,
-        traces: Option<&ExportSettings>,
+        code_otlp: &OtlpLayer,
+        env_otlp: &OtlpLayer,
+        traces: Option<&OtlpTarget>,
         bound: Duration,
     ) -> Result<MetricsSettings, InitError> {
         let env = match env {
             Some(vars) => env::parse(vars)?,
             None => env::EnvLayer::default(),
         };
-        resolve::resolve(self, &env, traces, bound)
+        let generic = resolve::Generic {
+            code: code_otlp,
+            env: env_otlp,
+        };
+        resolve::resolve(self, &env, &generic, traces, bound)
     }
 
     /// The limits and buckets, checked.

@@ -4,9 +4,9 @@ use super::registry::{Instrument, Manual, registry};
 use super::report;
 use super::series::{CounterSeries, ValueSeries};
 use super::snapshot::DURATION_METRIC;
-use super::table::SeriesTable;
-use opentelemetry::trace::TraceContextExt;
-use opentelemetry::{Context, KeyValue};
+use super::table::{MANUAL_SERIES, SeriesTable};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanContext;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -42,7 +42,7 @@ metric_values!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
 /// value is dropped; this never panics. Nothing is recorded while godtrace is not initialised.
 ///
 /// ```
-/// use godtrace_runtime::{otel::KeyValue, record_counter};
+/// use godtrace_runtime::{metrics::record_counter, otel::KeyValue};
 ///
 /// record_counter("nft.mints.total", 1, &[KeyValue::new("chain", "solana")]);
 /// ```
@@ -78,7 +78,7 @@ fn counter_add(name: &str, value: f64, attributes: &[KeyValue]) {
 /// name or a NaN is reported once on stderr and dropped; this never panics.
 ///
 /// ```
-/// godtrace_runtime::record_histogram("watermark.confidence_score", 0.98, &[]);
+/// godtrace_runtime::metrics::record_histogram("watermark.confidence_score", 0.98, &[]);
 /// ```
 pub fn record_histogram(name: &str, value: impl MetricValue, attributes: &[KeyValue]) {
     if crate::provider::is_enabled() {
@@ -97,11 +97,9 @@ fn histogram_record(name: &str, value: f64, attributes: &[KeyValue]) {
         return;
     }
     let bounds = histogram.bounds.clone();
-    let exemplar = Context::map_current(|cx| {
-        let span = cx.span();
-        let span = span.span_context();
-        span.is_sampled().then(|| span.clone())
-    });
+    // The innermost span, godtrace's own included (also with `otel_context(false)`), read so
+    // that a call made while the thread exits never touches OpenTelemetry's dropped context.
+    let exemplar = crate::span::current_span_context().filter(SpanContext::is_sampled);
     histogram
         .table
         .get_or_insert(attributes, |attrs| ValueSeries::new(attrs, bounds.clone()))
@@ -146,7 +144,7 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
 
 fn new_manual<S: super::table::Series>(name: &str, bounds: Arc<[f64]>) -> Manual<S> {
     Manual {
-        table: SeriesTable::new(name),
+        table: SeriesTable::budgeted(name, &MANUAL_SERIES),
         bounds,
         bad_value_reported: AtomicBool::new(false),
     }

@@ -1,12 +1,26 @@
-//! Metrics: every traced operation's duration histogram, the manual counters and histograms,
-//! and their export (a Prometheus scrape endpoint and OTLP push).
+//! Metrics: every traced operation's duration histogram, the manual counters and histograms
+//! ([`record_counter`], [`record_histogram`]), and their export: a Prometheus scrape endpoint
+//! ([`prometheus_addr`], or [`prometheus_exposition`] for an application's own router) and
+//! OTLP push, both configured with [`MetricsConfig`].
 //!
-//! Recording is lock-free: each call site caches its series ([`SiteMetrics`]), so a traced call
-//! adds to two atomics and looks nothing up. Collection ([`metrics_snapshot`]) reads every
-//! series into one model that the exporters render.
+//! ```
+//! use godtrace_runtime::metrics::{self, MetricPoints};
+//! use godtrace_runtime::otel::KeyValue;
+//!
+//! let _capture = godtrace_runtime::testing::capture(); // or `init` in a real program
+//! metrics::record_counter("orders.placed", 2, &[KeyValue::new("region", "eu")]);
+//! let snapshot = metrics::metrics_snapshot();
+//! let orders = snapshot.metric("orders.placed").unwrap();
+//! assert!(matches!(orders.points, MetricPoints::Counter(_)));
+//! assert_eq!(snapshot.counter("orders.placed", &[KeyValue::new("region", "eu")]), Some(2.0));
+//! ```
+//!
+//! Recording is lock-free: each call site caches its series, so a traced call adds to two
+//! atomics and looks nothing up. Collection ([`metrics_snapshot`]) reads every series into one
+//! model that the exporters render.
 mod attrs;
 mod buckets;
-mod config;
+pub(crate) mod config;
 mod exemplar;
 mod limits;
 mod manual;
@@ -22,10 +36,10 @@ mod snapshot;
 mod table;
 mod worker;
 
-pub use config::MetricsConfig;
-pub(crate) use config::MetricsSettings;
+pub(crate) use config::{MetricsConfig, MetricsSettings};
 pub use exemplar::Exemplar;
 pub use manual::{MetricValue, record_counter, record_histogram};
+pub use prometheus::{PrometheusExposition, prometheus_exposition};
 pub use runtime::prometheus_addr;
 pub(crate) use runtime::{flush_begin, shutdown_begin, start};
 pub(crate) use site::SiteMetrics;

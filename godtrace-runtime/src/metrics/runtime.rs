@@ -176,7 +176,7 @@ fn stop_begin(running: Running) -> Pending {
 /// The address the Prometheus endpoint listens on, while it runs: useful with port 0.
 ///
 /// ```
-/// assert_eq!(godtrace_runtime::prometheus_addr(), None); // not configured
+/// assert_eq!(godtrace_runtime::metrics::prometheus_addr(), None); // not configured
 /// ```
 pub fn prometheus_addr() -> Option<SocketAddr> {
     let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());

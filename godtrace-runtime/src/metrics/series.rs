@@ -3,8 +3,8 @@ use super::buckets::{DURATION_BOUNDS_SECONDS, DURATION_BUCKETS, duration_bucket,
 use super::exemplar::ExemplarSlot;
 use super::snapshot::{CounterPoint, HistogramPoint};
 use crate::span::clock::Tick;
-use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanContext;
+use opentelemetry::{Array, KeyValue, StringValue, Value};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -49,6 +49,27 @@ fn histogram_point(
     }
 }
 
+/// The bytes `attributes` hold, on the heap: the vector and the text of every key and value
+/// (counted even when borrowed from a `'static` string, for a bound that never falls short).
+pub(crate) fn attributes_footprint(attributes: &[KeyValue]) -> usize {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.as_str().len(),
+        Value::Array(Array::String(a)) => a
+            .iter()
+            .map(|s| size_of::<StringValue>() + s.as_str().len())
+            .sum(),
+        Value::Array(Array::I64(a)) => a.len() * 8,
+        Value::Array(Array::F64(a)) => a.len() * 8,
+        Value::Array(Array::Bool(a)) => a.len(),
+        _ => 0,
+    };
+    size_of_val(attributes)
+        + attributes
+            .iter()
+            .map(|kv| kv.key.as_str().len() + text(&kv.value))
+            .sum::<usize>()
+}
+
 /// One `(operation, error.type)` series of the duration histogram. The sum is kept in whole
 /// nanoseconds, so that a call adds to two integers and nothing else.
 #[derive(Debug)]
@@ -78,6 +99,11 @@ impl DurationSeries {
         if let Some((span, at)) = exemplar {
             self.exemplars[bucket].write_at(span, ns as f64 / 1e9, at);
         }
+    }
+
+    /// The bytes this series holds.
+    pub(crate) fn footprint(&self) -> usize {
+        size_of::<Self>() + attributes_footprint(&self.attributes)
     }
 
     pub(crate) fn snapshot(&self) -> HistogramPoint {
@@ -122,6 +148,14 @@ impl ValueSeries {
         }
     }
 
+    /// The bytes this series holds (its bucket bounds are shared by the metric's series).
+    pub(crate) fn footprint(&self) -> usize {
+        size_of::<Self>()
+            + self.counts.len() * size_of::<AtomicU64>()
+            + self.exemplars.len() * size_of::<ExemplarSlot>()
+            + attributes_footprint(&self.attributes)
+    }
+
     pub(crate) fn snapshot(&self) -> HistogramPoint {
         histogram_point(
             &self.attributes,
@@ -150,6 +184,11 @@ impl CounterSeries {
 
     pub(crate) fn add(&self, value: f64) {
         self.total.add(value);
+    }
+
+    /// The bytes this series holds.
+    pub(crate) fn footprint(&self) -> usize {
+        size_of::<Self>() + attributes_footprint(&self.attributes)
     }
 
     pub(crate) fn snapshot(&self) -> CounterPoint {

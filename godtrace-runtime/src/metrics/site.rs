@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 /// One traced function's handles on its duration-histogram series: the success series, found
 /// on the first call, and one per error type, found on that error's first occurrence.
-pub struct SiteMetrics {
+pub(crate) struct SiteMetrics {
     ok: OnceLock<Arc<DurationSeries>>,
     errors: OnceLock<ErrorNode>,
 }

@@ -6,11 +6,11 @@ use opentelemetry::{KeyValue, Value};
 /// The name of the duration histogram every traced operation records into.
 pub(crate) const DURATION_METRIC: &str = "godtrace.operation.duration";
 
-/// Every metric's values at one moment, from [`metrics_snapshot`](crate::metrics_snapshot).
+/// Every metric's values at one moment, from [`metrics_snapshot`](crate::metrics::metrics_snapshot).
 ///
 /// ```
-/// godtrace_runtime::record_counter("docs.snapshot.calls", 2, &[]);
-/// let snapshot = godtrace_runtime::metrics_snapshot();
+/// godtrace_runtime::metrics::record_counter("docs.snapshot.calls", 2, &[]);
+/// let snapshot = godtrace_runtime::metrics::metrics_snapshot();
 /// // Recorded only while godtrace is initialised (or `testing::capture` installed it).
 /// let _ = snapshot.counter("docs.snapshot.calls", &[]);
 /// ```

@@ -1,18 +1,56 @@
-//! The series of one metric, keyed by attribute set, bounded by the cardinality limit.
-use super::attrs::{canonical, same_set, set_hash};
+//! The series of one metric, keyed by attribute set, bounded by the cardinality limit and,
+//! for the manual metrics, by one memory budget shared by all of them.
+use super::attrs::{MAX_ATTRIBUTES, canonical, same_set, set_hash, usable_as_given};
 use super::{limits, report};
 use opentelemetry::KeyValue;
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 /// The attribute that marks the series collecting every attribute set past the limit.
 pub(crate) const OVERFLOW_KEY: &str = "otel.metric.overflow";
 
-/// What a table stores: a series that knows its attribute set.
+/// The bytes all the manual metrics' series may hold together (their attribute sets, buckets
+/// and table entries); past it, new attribute sets go to their metric's overflow series.
+pub(crate) const SERIES_MEMORY_BUDGET: usize = 128 << 20;
+
+/// Bytes that series count against, up to a limit.
+pub(crate) struct Budget {
+    held: AtomicUsize,
+    limit: usize,
+}
+
+impl Budget {
+    pub(crate) const fn new(limit: usize) -> Budget {
+        Budget {
+            held: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Counts `bytes` against the budget, if they fit. Series are never freed, so nothing is
+    /// given back.
+    fn reserve(&self, bytes: usize) -> bool {
+        self.held
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                held.checked_add(bytes).filter(|&total| total <= self.limit)
+            })
+            .is_ok()
+    }
+}
+
+/// The budget of every manual metric's series.
+pub(crate) static MANUAL_SERIES: Budget = Budget::new(SERIES_MEMORY_BUDGET);
+/// A table's own bytes per series, over the series' [`Series::footprint`]: the `Arc`'s
+/// counts, the slot in the creation-order list and the hash map's entry, with its slack.
+pub(crate) const ENTRY_OVERHEAD: usize = 96;
+
+/// What a table stores: a series that knows its attribute set and its size.
 pub(crate) trait Series {
     /// The canonical attribute set.
     fn attributes(&self) -> &[KeyValue];
+    /// The bytes the series holds.
+    fn footprint(&self) -> usize;
 }
 
 struct Entries<S> {
@@ -21,59 +59,110 @@ struct Entries<S> {
     all: Vec<Arc<S>>,
 }
 
+/// Reported at most once per table.
+#[derive(Default)]
+struct Reported {
+    overflow: AtomicBool,
+    budget: AtomicBool,
+    too_many_attributes: AtomicBool,
+}
+
 /// One metric's series.
 pub(crate) struct SeriesTable<S> {
     metric: String,
+    /// What its series count against (the manual metrics': [`MANUAL_SERIES`]).
+    budget: Option<&'static Budget>,
     entries: RwLock<Entries<S>>,
     overflow: OnceLock<Arc<S>>,
-    overflow_reported: AtomicBool,
+    reported: Reported,
 }
 
 impl<S: Series> SeriesTable<S> {
+    /// A table bounded by the cardinality limit only (the duration histogram's, whose
+    /// attributes are call sites' names: the memory budget must never starve it).
     pub(crate) fn new(metric: impl Into<String>) -> Self {
         SeriesTable {
             metric: metric.into(),
+            budget: None,
             entries: RwLock::new(Entries {
                 by_hash: HashMap::new(),
                 all: Vec::new(),
             }),
             overflow: OnceLock::new(),
-            overflow_reported: AtomicBool::new(false),
+            reported: Reported::default(),
         }
     }
 
-    /// The series of `attributes`: found, created with `make` while under the limit, or else
-    /// the overflow series (reported once).
+    /// A table bounded by the cardinality limit and `budget` (a manual metric's:
+    /// [`MANUAL_SERIES`]).
+    pub(crate) fn budgeted(metric: impl Into<String>, budget: &'static Budget) -> Self {
+        SeriesTable {
+            budget: Some(budget),
+            ..Self::new(metric)
+        }
+    }
+
+    /// The series of `attributes`: found, created with `make` while under the limits, or else
+    /// the overflow series (reported once). The cost is linear in the number of attributes
+    /// (with a sort: O(n log n)), duplicated keys included; of a key given twice the last
+    /// value wins.
     pub(crate) fn get_or_insert(
         &self,
         attributes: &[KeyValue],
         make: impl Fn(Vec<KeyValue>) -> S,
     ) -> Arc<S> {
-        if let Some(found) = self.find(set_hash(attributes), attributes) {
+        // The common case, a few short attributes: found with no copy.
+        if usable_as_given(attributes)
+            && let Some(found) = self.find(set_hash(attributes), |s| same_set(s, attributes))
+        {
             return found;
         }
-        let key = canonical(attributes);
+        let (key, left_out) = canonical(attributes);
+        if left_out > 0 {
+            report::once(&self.reported.too_many_attributes, || {
+                format!(
+                    "metric {:?} got a set of more than {MAX_ATTRIBUTES} attributes; only the \
+                     first {MAX_ATTRIBUTES} by key are kept",
+                    self.metric
+                )
+            });
+        }
         let hash = set_hash(&key);
+        if let Some(found) = self.find(hash, |s| s == key.as_slice()) {
+            return found;
+        }
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(found) = lookup(&entries.by_hash, hash, &key) {
+        if let Some(found) = lookup(&entries.by_hash, hash, |s| s == key.as_slice()) {
             return found;
         }
         let limit = limits::cardinality_limit(&self.metric);
         if entries.all.len() >= limit {
             drop(entries);
-            report::once(&self.overflow_reported, || {
+            report::once(&self.reported.overflow, || {
                 format!(
                     "metric {:?} reached its cardinality limit of {limit} attribute sets; \
                      further sets are recorded with {OVERFLOW_KEY}=true",
                     self.metric
                 )
             });
-            return self
-                .overflow
-                .get_or_init(|| Arc::new(make(vec![KeyValue::new(OVERFLOW_KEY, true)])))
-                .clone();
+            return self.overflow(&make);
         }
-        let series = Arc::new(make(key));
+        let series = make(key);
+        if let Some(budget) = self.budget
+            && !budget.reserve(series.footprint() + ENTRY_OVERHEAD)
+        {
+            drop(entries);
+            report::once(&self.reported.budget, || {
+                format!(
+                    "the metrics' series reached their memory budget of {} KiB; new attribute \
+                     sets of {:?} are recorded with {OVERFLOW_KEY}=true",
+                    budget.limit >> 10,
+                    self.metric
+                )
+            });
+            return self.overflow(&make);
+        }
+        let series = Arc::new(series);
         entries
             .by_hash
             .entry(hash)
@@ -83,9 +172,16 @@ impl<S: Series> SeriesTable<S> {
         series
     }
 
-    fn find(&self, hash: u64, attributes: &[KeyValue]) -> Option<Arc<S>> {
+    /// The series of every set past the limits: one per metric, outside the budget.
+    fn overflow(&self, make: &impl Fn(Vec<KeyValue>) -> S) -> Arc<S> {
+        self.overflow
+            .get_or_init(|| Arc::new(make(vec![KeyValue::new(OVERFLOW_KEY, true)])))
+            .clone()
+    }
+
+    fn find(&self, hash: u64, same: impl Fn(&[KeyValue]) -> bool) -> Option<Arc<S>> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        lookup(&entries.by_hash, hash, attributes)
+        lookup(&entries.by_hash, hash, same)
     }
 
     /// Every series, in creation order, the overflow series last.
@@ -100,12 +196,12 @@ impl<S: Series> SeriesTable<S> {
 fn lookup<S: Series>(
     by_hash: &HashMap<u64, Vec<Arc<S>>>,
     hash: u64,
-    attributes: &[KeyValue],
+    same: impl Fn(&[KeyValue]) -> bool,
 ) -> Option<Arc<S>> {
     by_hash
         .get(&hash)?
         .iter()
-        .find(|s| same_set(s.attributes(), attributes))
+        .find(|s| same(s.attributes()))
         .cloned()
 }
 
@@ -113,11 +209,17 @@ impl Series for super::series::DurationSeries {
     fn attributes(&self) -> &[KeyValue] {
         &self.attributes
     }
+    fn footprint(&self) -> usize {
+        self.footprint()
+    }
 }
 
 impl Series for super::series::ValueSeries {
     fn attributes(&self) -> &[KeyValue] {
         &self.attributes
+    }
+    fn footprint(&self) -> usize {
+        self.footprint()
     }
 }
 
@@ -125,11 +227,15 @@ impl Series for super::series::CounterSeries {
     fn attributes(&self) -> &[KeyValue] {
         &self.attributes
     }
+    fn footprint(&self) -> usize {
+        self.footprint()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::attrs::{MAX_ATTRIBUTES, MAX_SET_BYTES};
     use crate::metrics::series::CounterSeries;
 
     #[test]
@@ -154,5 +260,100 @@ mod tests {
         let reports = report::recent();
         let about = |m: &&String| m.contains("\"table.rs.limit\" reached its cardinality limit");
         assert_eq!(reports.iter().filter(about).count(), 1);
+    }
+
+    /// `n` attributes with 100 kB keys and values, shared (cheap to clone).
+    fn huge_attributes(n: usize) -> Vec<KeyValue> {
+        let value: std::sync::Arc<str> = "v".repeat(100_000).into();
+        (0..n)
+            .map(|i| {
+                let key: std::sync::Arc<str> = format!("{i:03}{}", "k".repeat(100_000)).into();
+                KeyValue::new(key, value.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn what_a_metric_keeps_is_bounded_whatever_it_is_given() {
+        static UNLIMITED: Budget = Budget::new(usize::MAX);
+        let table: SeriesTable<CounterSeries> = SeriesTable::budgeted("table.rs.huge", &UNLIMITED);
+        let limit = limits::cardinality_limit("table.rs.huge");
+        let huge = huge_attributes(100);
+        for i in 0..limit + 10 {
+            let mut set = huge.clone();
+            // '#' sorts before the digits: among the sets' first attributes by key.
+            set.push(KeyValue::new("#id", i as i64));
+            table.get_or_insert(&set, CounterSeries::new).add(1.0);
+        }
+        let series = table.series();
+        assert_eq!(series.len(), limit + 1);
+        for s in &series {
+            assert!(s.attributes.len() <= MAX_ATTRIBUTES);
+            assert!(super::super::series::attributes_footprint(&s.attributes) <= MAX_SET_BYTES);
+        }
+        let held: usize = series.iter().map(|s| s.footprint() + ENTRY_OVERHEAD).sum();
+        let bound = (limit + 1) * (size_of::<CounterSeries>() + MAX_SET_BYTES + ENTRY_OVERHEAD);
+        assert!(
+            held <= bound,
+            "{held} bytes held, over the bound of {bound}"
+        );
+        // What one set keeps: 31 cut attributes and the id, sorted by key.
+        let first = &series[0].attributes;
+        assert_eq!(first[0], KeyValue::new("#id", 0));
+        assert_eq!(first[1].key.as_str().len(), 256);
+        assert_eq!(first[1].value.as_str().len(), 256 + "…[truncated]".len());
+    }
+
+    #[test]
+    fn past_the_memory_budget_new_sets_share_the_overflow_series() {
+        static SMALL: Budget = Budget::new(64 << 10);
+        let table: SeriesTable<CounterSeries> = SeriesTable::budgeted("table.rs.budget", &SMALL);
+        let huge = huge_attributes(40);
+        for i in 0..50 {
+            let mut set = huge.clone();
+            set.push(KeyValue::new("#id", i));
+            table.get_or_insert(&set, CounterSeries::new).add(1.0);
+        }
+        let series = table.series();
+        let kept = series.len() - 1;
+        assert!((1..10).contains(&kept), "{kept} sets kept in 64 KiB");
+        let overflow = series.last().unwrap().snapshot();
+        assert_eq!(overflow.attributes, vec![KeyValue::new(OVERFLOW_KEY, true)]);
+        assert_eq!(overflow.value, (50 - kept) as f64);
+        assert!(SMALL.held.load(Ordering::Relaxed) <= 64 << 10);
+        let reports = report::recent();
+        let about = |m: &&String| m.contains("memory budget") && m.contains("table.rs.budget");
+        assert_eq!(reports.iter().filter(about).count(), 1);
+    }
+
+    #[test]
+    fn a_set_with_duplicated_keys_is_the_set_of_their_last_values() {
+        let table: SeriesTable<CounterSeries> = SeriesTable::new("table.rs.duplicates");
+        let given = [
+            KeyValue::new("a", 1),
+            KeyValue::new("b", 1),
+            KeyValue::new("a", 2),
+        ];
+        table.get_or_insert(&given, CounterSeries::new).add(1.0);
+        let deduplicated = [KeyValue::new("b", 1), KeyValue::new("a", 2)];
+        table
+            .get_or_insert(&deduplicated, CounterSeries::new)
+            .add(1.0);
+        // 10,000 attributes, two keys: the last of each is the same set again.
+        let wide: Vec<KeyValue> = (0..10_000)
+            .map(|i| match i % 2 {
+                0 => KeyValue::new("a", i / 2),
+                _ => KeyValue::new("b", 1),
+            })
+            .chain([KeyValue::new("a", 2)])
+            .collect();
+        table.get_or_insert(&wide, CounterSeries::new).add(1.0);
+        let series = table.series();
+        assert_eq!(series.len(), 1);
+        assert_eq!(
+            series[0].attributes,
+            vec![KeyValue::new("a", 2), KeyValue::new("b", 1)]
+        );
+        assert_eq!(series[0].snapshot().value, 3.0);
     }
 }

@@ -7,7 +7,11 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 /// The one calibrated clock every reading comes from and is scaled by.
+#[cfg(not(miri))]
 static CLOCK: LazyLock<Clock> = LazyLock::new(Clock::new);
+/// Miri cannot read the TSC: a clock that stays at zero (every span lasts 0 ns).
+#[cfg(miri)]
+static CLOCK: LazyLock<Clock> = LazyLock::new(|| Clock::mock().0);
 
 /// The same moment on both clocks, read again once a reading is `REANCHOR_AFTER` past it.
 static ANCHOR: AnchorCell = AnchorCell::new(REANCHOR_AFTER);

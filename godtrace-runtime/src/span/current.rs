@@ -5,52 +5,132 @@
 //! span itself when godtrace attaches it there). While the two agree, godtrace's span is the
 //! innermost one; once other code makes another OpenTelemetry context current (a third-party
 //! span, a remote parent the user attached), that one is.
-use super::live::Live;
+//!
+//! Thread-local state here never fails to be reached: the list and the marks of `head` need
+//! no destructor (a `const` thread-local of a type without `Drop` stays readable while the
+//! thread exits). OpenTelemetry's context is another matter: see [`otel_context_usable`].
+use super::live::{Link, Live, LiveBox};
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
 use std::cell::Cell;
-use std::ptr::NonNull;
+use std::panic::catch_unwind;
 
 thread_local! {
     /// The innermost entered span; each links to the one entered before it (`Live::prev`).
-    static TOP: Cell<Option<NonNull<Live>>> = const { Cell::new(None) };
+    static TOP: Cell<Option<Link>> = const { Cell::new(None) };
+    /// Whether OpenTelemetry's context can be read on this thread; see [`otel_context_usable`].
+    static OTEL_CONTEXT: Cell<OtelContext> = const { Cell::new(OtelContext::Unchecked) };
+    /// Dropped while the thread exits, no later than OpenTelemetry's context, which it marks
+    /// gone; see [`otel_context_usable`].
+    static SENTINEL: Sentinel = const { Sentinel };
 }
 
-/// Makes `live` the current span of this thread until [`remove`] takes it off. `otel_seen` is
-/// the span id OpenTelemetry's current context shows, when the caller knows it (it is read
-/// otherwise).
+/// Makes `live` the current span of this thread until [`remove`] takes it off (its owner does,
+/// at the latest, when it ends or is dropped). `otel_seen` is the span id OpenTelemetry's
+/// current context shows, when the caller knows it (it is read otherwise). A span already on
+/// the list stays where it is.
 ///
 /// # Safety
-/// `live` must stay valid, at the same address, until then.
+/// Until the span is taken off, its owner `live` stays on this thread: the list is this
+/// thread's, and the record is not `Sync`.
 #[inline]
-pub(super) unsafe fn enter(live: &Live, otel_seen: Option<SpanId>) {
+pub(super) unsafe fn enter(live: &LiveBox, otel_seen: Option<SpanId>) {
+    if live.linked.replace(true) {
+        return;
+    }
     live.otel_seen.set(otel_seen.unwrap_or_else(otel_span_id));
     TOP.with(|top| {
         live.prev.set(top.get());
-        top.set(Some(NonNull::from(live)));
+        top.set(Some(live.link()));
     });
 }
 
-/// Takes `live` off, wherever it is: normally on top, but a manual span's guard may be
-/// dropped out of order, or outlive the traced call it was made in.
+/// Takes `live` off this thread's list, wherever it is: normally on top, but a manual span's
+/// guard may be dropped out of order, or outlive the traced call it was made in.
 pub(super) fn remove(live: &Live) {
-    let target = NonNull::from(live);
     TOP.with(|top| {
-        if top.get() == Some(target) {
+        let found = if top.get().is_some_and(|entered| entered.is(live)) {
             top.set(live.prev.get());
-            return;
-        }
-        let mut node = top.get();
-        while let Some(entered) = node {
-            // SAFETY: every span on the list is valid until it is taken off (`enter`).
-            let entered = unsafe { entered.as_ref() };
-            if entered.prev.get() == Some(target) {
-                entered.prev.set(live.prev.get());
-                return;
-            }
-            node = entered.prev.get();
+            true
+        } else {
+            unlink_below_top(top.get(), live)
+        };
+        if found {
+            live.linked.set(false);
         }
     });
+}
+
+/// Takes `live` off the list below `node`, its top; returns whether it was there.
+fn unlink_below_top(mut node: Option<Link>, live: &Live) -> bool {
+    while let Some(entered) = node {
+        // SAFETY: `entered` was read from this thread's list, and nothing below takes it off.
+        let entered = unsafe { entered.get() };
+        if entered.prev.get().is_some_and(|prev| prev.is(live)) {
+            entered.prev.set(live.prev.get());
+            return true;
+        }
+        node = entered.prev.get();
+    }
+    false
+}
+
+/// Whether OpenTelemetry's current context can be read on this thread: false once the thread
+/// has started dropping its thread-locals, where reading it would abort the process.
+///
+/// OpenTelemetry keeps the current context in a lazily initialised `thread_local!` and reaches
+/// it with `LocalKey::with` (`Context::current`, `map_current`, `attach` and the guard's drop),
+/// which panics once the thread's destructors have dropped it; a panic in a thread-local
+/// destructor (where a traced call made from another thread-local's `Drop` runs) aborts. It
+/// has no `try_with`, so a sentinel of ours tells instead, dropped no later than OpenTelemetry's
+/// context: a thread runs its thread-local destructors in the reverse order of their
+/// registration (glibc's `__cxa_thread_atexit_impl` and the standard library's own list both
+/// do), a thread-local registers its destructor on first use, and the sentinel is first used
+/// just after OpenTelemetry's context ([`check_otel_context`]). Its destructor marks the
+/// context gone; the mark itself needs no destructor, so it stays readable to the end.
+#[inline]
+pub(super) fn otel_context_usable() -> bool {
+    match OTEL_CONTEXT.get() {
+        OtelContext::Alive => true,
+        OtelContext::Gone => false,
+        OtelContext::Unchecked => check_otel_context(),
+    }
+}
+
+/// What this thread knows of OpenTelemetry's context.
+#[derive(Clone, Copy)]
+enum OtelContext {
+    /// Not looked at yet: the sentinel is not registered.
+    Unchecked,
+    Alive,
+    /// Dropped, or being dropped, with the thread's other thread-locals.
+    Gone,
+}
+
+/// Registers the sentinel after OpenTelemetry's context, once per thread.
+#[cold]
+#[inline(never)]
+fn check_otel_context() -> bool {
+    // Reading the context registers its destructor. It panics when the context was already
+    // dropped (this thread's first traced call is made while it exits): caught here, once, and
+    // the thread then records nothing.
+    let alive =
+        catch_unwind(|| Context::map_current(|_| ())).is_ok() && SENTINEL.try_with(|_| {}).is_ok();
+    OTEL_CONTEXT.set(if alive {
+        OtelContext::Alive
+    } else {
+        OtelContext::Gone
+    });
+    alive
+}
+
+/// See [`otel_context_usable`].
+struct Sentinel;
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        OTEL_CONTEXT.set(OtelContext::Gone);
+    }
 }
 
 fn otel_span_id() -> SpanId {
@@ -64,12 +144,16 @@ pub(crate) enum Current<'a> {
     Other(&'a Context),
     None,
     /// Telemetry is suppressed here (the export thread, or code that asked for it): nothing
-    /// is recorded, so that exporting never produces spans of its own.
+    /// is recorded, so that exporting never produces spans of its own. Also while the thread
+    /// exits (see [`otel_context_usable`]).
     Suppressed,
 }
 
 /// Runs `f` with the innermost current span of this thread.
 pub(crate) fn with_current<R>(f: impl FnOnce(Current<'_>) -> R) -> R {
+    if !otel_context_usable() {
+        return f(Current::Suppressed);
+    }
     let top = top();
     Context::map_current(|cx| match innermost(cx, top) {
         Seen::Own => f(Current::Own(
@@ -84,10 +168,10 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Current<'_>) -> R) -> R {
 /// The innermost span this thread entered and has not left.
 #[inline]
 fn top<'a>() -> Option<&'a Live> {
-    // SAFETY: spans on the list are valid until they are taken off (`enter`'s contract); the
-    // callers use the reference within the call that read it, while the span is entered.
-    TOP.with(Cell::get)
-        .map(|entered| unsafe { entered.as_ref() })
+    let top = TOP.with(Cell::get)?;
+    // SAFETY: `top` is on this thread's list; the callers use the reference within the call
+    // that read it, in which no span is ended or dropped.
+    Some(unsafe { top.get() })
 }
 
 /// The one rule for which span is innermost: godtrace's own while OpenTelemetry's context
@@ -111,6 +195,9 @@ fn innermost(cx: &Context, top: Option<&Live>) -> Seen {
 /// The span context of the innermost current span, if any; under a root godtrace sampled
 /// out (nothing current), the ids that root propagates.
 pub(crate) fn span_context() -> Option<SpanContext> {
+    if !otel_context_usable() {
+        return None;
+    }
     parent()
         .ok()
         .flatten()
@@ -121,7 +208,8 @@ pub(crate) fn span_context() -> Option<SpanContext> {
 /// or `Err` where telemetry is suppressed.
 ///
 /// Every traced call reads this, sampled out or not, so OpenTelemetry's context is looked at
-/// through a closure that only compares ids; a parent is cloned outside it.
+/// through a closure that only compares ids; a parent is cloned outside it. The caller has
+/// checked [`otel_context_usable`].
 #[inline]
 pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
     let top = top();
@@ -154,6 +242,9 @@ pub(super) struct Suppressed;
 /// current context, with godtrace's span in it when that is the innermost one, or the ids of
 /// the sampled-out root this thread runs under when no span is current.
 pub(crate) fn context() -> Context {
+    if !otel_context_usable() {
+        return Context::new();
+    }
     let own = with_current(|current| match current {
         Current::Own(live) => Some(live.span_context.clone()),
         Current::Other(_) | Current::None | Current::Suppressed => None,

@@ -11,13 +11,13 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::mem::MaybeUninit;
+use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex, PoisonError};
 
-/// The SDK's default span limits, which godtrace's own spans keep too.
-const MAX_ATTRIBUTES: usize = 128;
-const MAX_EVENTS: usize = 128;
+/// The span limits (SDK defaults unless `OTEL_SPAN_*_COUNT_LIMIT` say otherwise).
+use crate::config::limits::{span_attributes as max_attributes, span_events as max_events};
 
 /// What names a span: a traced function's call site (its name and `code.*` attributes are
 /// read when the span is exported) or a name given to the manual API.
@@ -27,9 +27,10 @@ pub(crate) enum Name {
     Given(Cow<'static, str>),
 }
 
-/// A span while it runs. Boxed (from a per-thread pool of spares, so that recording allocates
-/// nothing in the steady state) to keep `OpSpan`, and the futures that hold one, small, and to
-/// give it a fixed address for the thread's list of current spans.
+/// A span while it runs. On the heap (in a box from a per-thread pool of spares, so that
+/// recording allocates nothing in the steady state) to keep `OpSpan`, and the futures that hold
+/// one, small, and to give it a fixed address for the thread's list of current spans. Owned
+/// through a [`LiveBox`] while it runs, a plain `Box` once it has ended ([`Finished`]).
 pub(crate) struct Live {
     pub(crate) span_context: SpanContext,
     parent_span_id: SpanId,
@@ -37,15 +38,117 @@ pub(crate) struct Live {
     name: Name,
     fields: RefCell<Fields>,
     /// The span that was current when this one was entered (see `current`).
-    pub(super) prev: Cell<Option<NonNull<Live>>>,
+    pub(super) prev: Cell<Option<Link>>,
+    /// Whether the span is on this thread's list of current spans (see [`Link`]).
+    pub(super) linked: Cell<bool>,
     /// The span id OpenTelemetry's current context showed when this one was entered.
     pub(super) otel_seen: Cell<SpanId>,
 }
 
-// SAFETY: `prev` is only read through the list of the thread the span is entered on, and a
-// span is taken off that list before its call returns or its future's poll does, so a span
-// that moves to another thread carries no link anyone follows. Every other field is `Send`.
+// SAFETY: `prev` is only followed through the list of the thread the span is linked on
+// (`current` links and unlinks on the calling thread only), and a span's owner takes it off that
+// list before it ends or is dropped (`LiveBox::take_box`), so a span that reaches another
+// thread as a `Box` (a `Finished` for the export thread) carries no link anyone follows. The
+// `Cell`s and `RefCell` are `Send`; a span is never shared between threads (not `Sync`).
 unsafe impl Send for Live {}
+
+/// The owner of a running span's record: the pointer of a leaked `Box`, taken back (to be freed or
+/// recycled) in one place ([`LiveBox::take_box`]).
+///
+/// Not a `Box`, because the thread's list of current spans points into the record while its
+/// owner moves (a guard returned or pushed into a `Vec`, a future moved between polls): moving
+/// a `Box` asserts unique access to what it points at, which invalidates every other pointer
+/// into it (undefined behaviour under Stacked and Tree Borrows). Moving a `LiveBox` moves a
+/// plain pointer; the record is only ever read through shared references (its mutable parts
+/// are `Cell`s and a `RefCell`) until `take_box` takes it back, off the list.
+pub(crate) struct LiveBox(NonNull<Live>);
+
+// SAFETY: a `LiveBox` owns its `Live`, which is `Send`. While the span is linked, its owner
+// stays on the thread whose list points at it (`current::enter`'s contract), so no two threads
+// reach the record at once.
+unsafe impl Send for LiveBox {}
+
+impl Deref for LiveBox {
+    type Target = Live;
+
+    #[inline(always)]
+    fn deref(&self) -> &Live {
+        // SAFETY: the pointer comes from a `Box` (`LiveBox::new`) and the record stays
+        // allocated until `take_box`, which takes the owner by `&mut` (after the last use of
+        // this reference) and only once. No `&mut Live` exists while the owner does: the record
+        // is only read through shared references like this one and `Link::get`.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Drop for LiveBox {
+    #[inline]
+    fn drop(&mut self) {
+        Live::recycle(self.take_box());
+    }
+}
+
+impl LiveBox {
+    fn new(boxed: Box<Live>) -> LiveBox {
+        LiveBox(NonNull::from(Box::leak(boxed)))
+    }
+
+    /// The pointer the thread's list of current spans keeps (see `current::enter`).
+    #[inline(always)]
+    pub(super) fn link(&self) -> Link {
+        Link(self.0)
+    }
+
+    /// The record as a `Box` again: the one place its pointer is taken back, by `drop` or by
+    /// `finish` (which then forgets the owner). A span still on this thread's list (its owner
+    /// let go without leaving it) is taken off first.
+    #[inline]
+    fn take_box(&mut self) -> Box<Live> {
+        if self.linked.get() {
+            super::current::remove(self);
+        }
+        // SAFETY: the pointer came from `Box::leak` in `new` and is taken back once (the two
+        // callers never both run for one owner). The span is on no list (a linked span is on
+        // this thread's, `current::enter`'s contract, and was just taken off), so no `Link` to
+        // it remains, and no reference from `deref` outlives the `&mut self` borrowed here.
+        unsafe { Box::from_raw(self.0.as_ptr()) }
+    }
+
+    /// Ends the span.
+    #[inline]
+    pub(crate) fn finish(mut self, start: Tick, end: Tick) -> Finished {
+        let live = self.take_box();
+        // Its box was taken back just above: nothing left to drop.
+        std::mem::forget(self);
+        Finished { live, start, end }
+    }
+}
+
+/// A pointer to a span on this thread's list of current spans (`current`): the list's top and
+/// each span's `prev`. A span is linked (`Live::linked`) exactly while it is on the list, its
+/// owner stays on that thread meanwhile (`current::enter`'s contract), and takes it off before
+/// it frees or recycles it (`LiveBox::take_box`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) struct Link(NonNull<Live>);
+
+impl Link {
+    /// The span this points at.
+    ///
+    /// # Safety
+    /// The span must be on this thread's list, and stay there while the reference is used.
+    #[inline(always)]
+    pub(super) unsafe fn get<'a>(self) -> &'a Live {
+        // SAFETY: a span on the list is allocated (its owner takes it off before freeing it,
+        // see the type's doc) and only read through shared references while it is there.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Whether this points at `live`.
+    #[inline(always)]
+    pub(super) fn is(self, live: &Live) -> bool {
+        std::ptr::eq(self.0.as_ptr(), live)
+    }
+}
 
 /// Spare boxes kept per thread, at most.
 const MAX_SPARES: usize = 64;
@@ -76,7 +179,8 @@ struct Fields {
 }
 
 /// A span that has ended, on its way to the exporter or the test capture: its box itself
-/// (moving it is moving a pointer), and when it started and ended.
+/// (moving it is moving a pointer; no list points into it any more), and when it started and
+/// ended.
 pub(crate) struct Finished {
     live: Box<Live>,
     start: Tick,
@@ -86,12 +190,12 @@ pub(crate) struct Finished {
 impl Live {
     /// A span with id `span_context` under `parent` (`None` for a root), with `attributes`
     /// set from the start.
-    pub(crate) fn new(
+    pub(crate) fn start(
         span_context: SpanContext,
         parent: Option<&SpanContext>,
         name: Name,
         attributes: Vec<KeyValue>,
-    ) -> Box<Live> {
+    ) -> LiveBox {
         let live = Live {
             span_context,
             parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
@@ -102,6 +206,7 @@ impl Live {
                 ..Fields::default()
             }),
             prev: Cell::new(None),
+            linked: Cell::new(false),
             otel_seen: Cell::new(SpanId::INVALID),
         };
         let spare = SPARES
@@ -114,11 +219,11 @@ impl Live {
             })
             .ok()
             .flatten();
-        match spare {
+        LiveBox::new(match spare {
             // Its previous span was dropped where it was emptied: nothing to drop here.
             Some(spare) => Box::write(spare.0, live),
             None => Box::new(live),
-        }
+        })
     }
 
     /// Keeps `boxed` for the next span started on this thread (the span has ended).
@@ -134,20 +239,27 @@ impl Live {
 
     pub(crate) fn set_attribute(&self, attribute: KeyValue) {
         let mut fields = self.fields.borrow_mut();
-        if fields.attributes.len() < MAX_ATTRIBUTES {
+        if fields.attributes.len() < max_attributes() {
             fields.attributes.push(attribute);
         } else {
             fields.dropped_attributes += 1;
         }
     }
 
-    pub(crate) fn add_event(&self, name: Cow<'static, str>, attributes: Vec<KeyValue>) {
+    /// Adds an event, keeping at most the event attribute count limit of its attributes and
+    /// counting the others as dropped on the event.
+    pub(crate) fn add_event(
+        &self,
+        name: Cow<'static, str>,
+        attributes: impl Into<crate::value::EventAttributes>,
+    ) {
         let mut fields = self.fields.borrow_mut();
-        if fields.events.len() < MAX_EVENTS {
+        if fields.events.len() < max_events() {
+            let (kept, dropped) = attributes.into().into_parts();
             let timestamp = clock::wall(clock::now());
             fields
                 .events
-                .push(Event::new(name, timestamp, attributes, 0));
+                .push(Event::new(name, timestamp, kept, dropped));
         } else {
             fields.dropped_events += 1;
         }
@@ -158,15 +270,6 @@ impl Live {
         let mut fields = self.fields.borrow_mut();
         if status > fields.status {
             fields.status = status;
-        }
-    }
-
-    /// Ends the span.
-    pub(crate) fn finish(self: Box<Live>, start: Tick, end: Tick) -> Finished {
-        Finished {
-            live: self,
-            start,
-            end,
         }
     }
 }
@@ -220,12 +323,13 @@ struct Spare(Box<MaybeUninit<Live>>);
 impl From<Box<Live>> for Spare {
     fn from(boxed: Box<Live>) -> Spare {
         let raw = Box::into_raw(boxed);
-        // SAFETY: `raw` comes from a live `Box<Live>`: its contents are dropped once, here, and
-        // the allocation is taken back as uninitialised memory of the same layout.
-        unsafe {
-            std::ptr::drop_in_place(raw);
-            Spare(Box::from_raw(raw.cast::<MaybeUninit<Live>>()))
-        }
+        // SAFETY: `raw` comes from a `Box<Live>`, so it points at a valid, initialised `Live`
+        // that nothing else refers to; its contents are dropped once, here.
+        unsafe { std::ptr::drop_in_place(raw) };
+        // SAFETY: the allocation is the `Box`'s (global allocator, layout of `Live`, which
+        // `MaybeUninit<Live>` shares), taken back once; its contents were dropped just above,
+        // and `MaybeUninit` does not drop them again.
+        Spare(unsafe { Box::from_raw(raw.cast::<MaybeUninit<Live>>()) })
     }
 }
 

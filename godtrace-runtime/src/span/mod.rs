@@ -13,7 +13,7 @@ pub(crate) use current::{
     Current, context as current_context, span_context as current_span_context, with_current,
 };
 pub(crate) use head::RANDOM;
-pub(crate) use live::{Finished, Live};
+pub(crate) use live::{Finished, Live, LiveBox};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use live::{return_spares, set_max_returned};
 pub use site::CallSite;
@@ -26,8 +26,8 @@ use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
@@ -76,9 +76,9 @@ pub struct OpSpan {
     /// other OpenTelemetry code joins it), or the parent a sampled-out call carries (see
     /// `head::decide`); `None` leaves the caller's context current.
     cx: Option<Context>,
-    /// The span godtrace records; `None` when sampled out. Boxed: the thread's list of
+    /// The span godtrace records; `None` when sampled out. On the heap: the thread's list of
     /// current spans points at it, wherever this `OpSpan` moves.
-    live: Option<Box<Live>>,
+    live: Option<LiveBox>,
     /// The sampled-out-root mark to hold while the call runs (`head::enter`): the root's
     /// random bits, or 0 for none.
     scope: u64,
@@ -129,6 +129,10 @@ impl OpSpan {
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
+        // A call made while the thread exits runs untraced (see `otel_context_usable`).
+        if !current::otel_context_usable() {
+            return None;
+        }
         let measured = site.include_duration.then(clock::now);
         let rule = head::Rule {
             sample_rate: site.sample_rate,
@@ -165,7 +169,7 @@ impl OpSpan {
                 // Capacity 0 does not allocate: a call without recorded arguments has none.
                 let mut attributes = Vec::with_capacity(arg_count);
                 record_args(&mut attributes);
-                let live = Live::new(span_context, parent.as_ref(), Name::Site(site), attributes);
+                let live = Live::start(span_context, parent.as_ref(), Name::Site(site), attributes);
                 Some(OpSpan::recording(
                     live,
                     explicit,
@@ -178,7 +182,7 @@ impl OpSpan {
 
     /// The span of a sampled-in call, with the OpenTelemetry context to attach while it runs.
     fn recording(
-        live: Box<Live>,
+        live: LiveBox,
         explicit: Option<Context>,
         histogram: Option<&'static CallSite>,
         start: Tick,
@@ -203,7 +207,7 @@ impl OpSpan {
     /// tracing is off or the span is sampled out (a new trace dropped at its root marks the
     /// thread while the span is current, so its children follow).
     pub(crate) fn start_named(name: Cow<'static, str>) -> Option<OpSpan> {
-        if !provider::is_enabled() {
+        if !provider::is_enabled() || !current::otel_context_usable() {
             return None;
         }
         let rule = head::Rule {
@@ -227,7 +231,8 @@ impl OpSpan {
                 parent,
             } => {
                 let start = clock::now();
-                let live = Live::new(span_context, parent.as_ref(), Name::Given(name), Vec::new());
+                let live =
+                    Live::start(span_context, parent.as_ref(), Name::Given(name), Vec::new());
                 Some(OpSpan::recording(live, None, None, start))
             }
         }
@@ -251,7 +256,7 @@ impl OpSpan {
         }
     }
 
-    pub(crate) fn add_event(&self, name: Cow<'static, str>, attrs: Vec<KeyValue>) {
+    pub(crate) fn add_event(&self, name: Cow<'static, str>, attrs: crate::value::EventAttributes) {
         if let Some(live) = &self.live {
             live.add_event(name, attrs);
         }
@@ -263,15 +268,13 @@ impl OpSpan {
         }
     }
 
-    /// Ends the span with status Error: `description`, and `error.type` = `error_type`.
-    pub fn record_error(&self, error_type: &'static str, description: fmt::Arguments<'_>) {
+    /// Ends the span with status Error: `description()` (called only when the span is
+    /// recording), and `error.type` = `error_type`.
+    pub fn record_error(&self, error_type: &'static str, description: impl FnOnce() -> String) {
         self.error_type.set(Some(error_type));
         let Some(live) = &self.live else { return };
-        let Value::String(text) = crate::value::bounded_fmt(description) else {
-            unreachable!("bounded_fmt returns a string")
-        };
         live.set_attribute(KeyValue::new("error.type", error_type));
-        live.set_status(Status::error(text.to_string()));
+        live.set_status(Status::error(description()));
     }
 
     fn record_panic(&self, payload: &(dyn Any + Send)) {
@@ -321,11 +324,11 @@ impl OpSpan {
         }
     }
 
-    /// Makes this span current on this thread until [`Entered::exit`].
+    /// Makes this span current on this thread until [`Entered::exit`]; `self` may move in
+    /// between (the thread's list points at the record, which does not).
     ///
     /// # Safety
-    /// `self.live` (the box the thread's list points at) must be neither dropped nor taken
-    /// until then; `self` itself may move.
+    /// `self` stays on this thread until then (`current::enter`).
     #[inline(always)]
     unsafe fn enter(&self) -> Entered {
         let marked = head::enter(self.scope);
@@ -343,17 +346,25 @@ impl OpSpan {
 }
 
 /// A manual span, current on this thread until dropped, which ends it. The guard may move:
-/// the thread's list points at the span's own box.
+/// the thread's list points at the span's own record. Not `Send` (nor `Sync`): it is the
+/// current span of the thread that made it, and leaving it on another would undo that
+/// thread's state from the wrong one.
 pub(crate) struct EnteredSpan {
     span: OpSpan,
     entered: Option<Entered>,
+    _this_thread: PhantomData<*const ()>,
 }
 
 impl EnteredSpan {
     pub(crate) fn new(span: OpSpan) -> EnteredSpan {
-        // SAFETY: `span.live` is only taken by `end_in_place`, which `drop` calls after exit.
+        // SAFETY: the span is moved into an `EnteredSpan`, which is not `Send`, and left in its
+        // `drop`: it stays on this thread until then.
         let entered = Some(unsafe { span.enter() });
-        EnteredSpan { span, entered }
+        EnteredSpan {
+            span,
+            entered,
+            _this_thread: PhantomData,
+        }
     }
 
     pub(crate) fn span(&self) -> &OpSpan {
@@ -364,19 +375,16 @@ impl EnteredSpan {
 impl Drop for EnteredSpan {
     fn drop(&mut self) {
         // Exit first so that the parent is current again before this span is reported.
-        if let Some(entered) = self.entered.take() {
+        if let Some(mut entered) = self.entered.take() {
+            // A guard dropped while its thread exits (kept in a thread-local): OpenTelemetry's
+            // context may already be dropped, so its entry there is left, not popped (the
+            // thread is ending; the guard's `Drop` would abort).
+            if !current::otel_context_usable() {
+                std::mem::forget(entered.attached.take());
+            }
             entered.exit(&self.span);
         }
         self.span.end_in_place();
-    }
-}
-
-impl Drop for OpSpan {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(live) = self.live.take() {
-            Live::recycle(live);
-        }
     }
 }
 
@@ -448,7 +456,7 @@ impl OpSpan {
     /// unwinding.
     #[inline(always)]
     fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        // SAFETY: `self` is borrowed until `exit`, and nothing here takes `self.live` before.
+        // SAFETY: `self` is borrowed by this frame, on this thread, until `exit` below.
         let entered = unsafe { self.enter() };
         let outcome = catch_unwind(AssertUnwindSafe(f));
         entered.exit(self);
@@ -490,12 +498,15 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
 
     #[inline]
     fn poll(self: Pin<&mut Self>, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `inner` is structurally pinned: it is never moved out of `self`, and `Drop`
-        // below does not move it. `span` and `finish` are not pinned (plain moves are fine).
+        // SAFETY: only `inner` is treated as pinned (below), and it is never moved out of
+        // `self`, nor by `Drop`; `span` and `finish` are not pinned (plain moves are fine).
         let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never moved
+        // out of it (see above).
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        // Off: a discriminant test, no move of the (empty) span slot.
-        if this.span.is_none() {
+        // Off: a discriminant test, no move of the (empty) span slot. Polled while the thread
+        // exits (see `otel_context_usable`): untraced.
+        if this.span.is_none() || !current::otel_context_usable() {
             return inner.poll(task);
         }
         // Taken out while polling so that a panic, which ends the span in `run_current`,
@@ -535,3 +546,6 @@ impl<F: Future, Fin> Instrumented<F, Fin> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

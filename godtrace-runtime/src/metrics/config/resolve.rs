@@ -1,13 +1,12 @@
-//! Code over environment over the trace export's settings over defaults.
+//! Code over environment over defaults, with the trace export's endpoint as the metrics'
+//! default; the OTLP target itself is resolved as the spans' is ([`crate::config::otlp`]).
 use super::env::EnvLayer;
 use super::{DEFAULT_INTERVAL, DEFAULT_PROMETHEUS_LISTEN, MetricsConfig};
 use crate::InitError;
-use crate::config::{Compression, ExportSettings, Protocol, bounded_duration, check_compiled};
+use crate::config::otlp::{self, Fallback, Named, OtlpLayer, Signal, Sources};
+use crate::config::{OtlpTarget, Protocol, bounded_duration};
 use crate::metrics::limits::Limits;
 use std::time::Duration;
-
-/// The OTLP request timeout when neither metrics nor traces set one.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What `init` starts for metrics.
 #[derive(Debug, Clone)]
@@ -15,29 +14,24 @@ pub(crate) struct MetricsSettings {
     /// The address the Prometheus endpoint binds, if on.
     pub(crate) prometheus: Option<String>,
     /// Where metrics are pushed over OTLP, if on.
-    pub(crate) otlp: Option<Target>,
+    pub(crate) otlp: Option<OtlpTarget>,
     pub(crate) interval: Duration,
     pub(crate) limits: Limits,
     /// The longest the guard's flush and shutdown wait for metrics.
     pub(crate) bound: Duration,
 }
 
-/// An OTLP metrics destination.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Target {
-    pub(crate) protocol: Protocol,
-    /// The URL as the transport uses it (with `/v1/metrics` for HTTP).
-    pub(crate) endpoint: String,
-    pub(crate) headers: Vec<(String, String)>,
-    /// Bounds each push.
-    pub(crate) timeout: Duration,
-    pub(crate) gzip: bool,
+/// The generic OTLP settings (code and environment) metrics share with spans.
+pub(crate) struct Generic<'a> {
+    pub(crate) code: &'a OtlpLayer,
+    pub(crate) env: &'a OtlpLayer,
 }
 
 pub(crate) fn resolve(
     code: &MetricsConfig,
     env: &EnvLayer,
-    traces: Option<&ExportSettings>,
+    generic: &Generic<'_>,
+    traces: Option<&OtlpTarget>,
     bound: Duration,
 ) -> Result<MetricsSettings, InitError> {
     let prometheus = match (&code.prometheus_listen, &env.prometheus_listen) {
@@ -51,11 +45,6 @@ pub(crate) fn resolve(
         }
         (None, None) => None,
     };
-    let code_endpoint = code
-        .otlp_endpoint
-        .as_deref()
-        .map(|url| check_url("otlp_endpoint", url))
-        .transpose()?;
     // The environment's values were checked, with their own names, as they were read.
     let interval = match code.export_interval {
         Some(interval) => bounded_duration(interval, "export_interval")?,
@@ -64,18 +53,19 @@ pub(crate) fn resolve(
     if let Some(timeout) = code.export_timeout {
         bounded_duration(timeout, "export_timeout")?;
     }
+    let code_signal = code_layer(code);
+    let sources = Sources {
+        code_signal: &code_signal,
+        code: generic.code,
+        env_signal: &env.otlp,
+        env: generic.env,
+    };
     let otlp_on = code.otlp.unwrap_or_else(|| match env.exporters {
         Some((otlp, _)) => otlp,
-        None => {
-            traces.is_some()
-                || code.otlp_endpoint.is_some()
-                || env.otlp_endpoint.is_some()
-                || code.otlp_protocol.is_some()
-                || env.otlp_protocol.is_some()
-        }
+        None => traces.is_some() || sources.asks_for_export(),
     });
     let otlp = if otlp_on {
-        Some(target(code, code_endpoint, env, traces, bound)?)
+        Some(target(&sources, traces, bound)?)
     } else {
         None
     };
@@ -88,46 +78,52 @@ pub(crate) fn resolve(
     })
 }
 
-/// `code_endpoint` is `code`'s endpoint, checked and normalised.
+/// The metrics' own OTLP settings given in code.
+fn code_layer(code: &MetricsConfig) -> OtlpLayer {
+    OtlpLayer {
+        endpoint: code
+            .otlp_endpoint
+            .clone()
+            .map(|url| Named::new(url, "otlp_endpoint")),
+        protocol: code.otlp_protocol.map(|p| Named::new(p, "otlp_protocol")),
+        timeout: code.export_timeout.map(|t| Named::new(t, "export_timeout")),
+        ..OtlpLayer::default()
+    }
+}
+
+/// The metrics target; with no endpoint set for metrics or generically, the trace export's
+/// (HTTP: `/v1/traces` becomes `/v1/metrics`).
 fn target(
-    code: &MetricsConfig,
-    code_endpoint: Option<String>,
-    env: &EnvLayer,
-    traces: Option<&ExportSettings>,
+    sources: &Sources<'_>,
+    traces: Option<&OtlpTarget>,
     bound: Duration,
-) -> Result<Target, InitError> {
-    let (protocol, protocol_name) = match (code.otlp_protocol, env.otlp_protocol, traces) {
-        (Some(p), _, _) => (p, "otlp_protocol"),
-        (None, Some(p), _) => (p, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"),
-        (None, None, Some(t)) => (t.protocol, "protocol"),
-        // gRPC only when it is the one transport built in.
-        (None, None, None) if cfg!(feature = "otlp-grpc") && !cfg!(feature = "otlp-http") => {
-            (Protocol::Grpc, "protocol")
-        }
-        (None, None, None) => (Protocol::HttpProtobuf, "protocol"),
+) -> Result<OtlpTarget, InitError> {
+    let derive = |protocol: Protocol| match traces {
+        Some(t) => metrics_url(&t.endpoint, t.protocol, protocol),
+        None => otlp::default_endpoint(protocol, Signal::Metrics),
     };
-    check_compiled(protocol, protocol_name)?;
-    let endpoint = match (code_endpoint, &env.otlp_endpoint, traces) {
-        (Some(url), _, _) => url,
-        (None, Some(url), _) => url.clone(),
-        (None, None, Some(t)) => metrics_url(&t.endpoint, t.protocol, protocol),
-        (None, None, None) => match protocol {
-            Protocol::Grpc => "http://localhost:4317".to_owned(),
-            Protocol::HttpProtobuf => "http://localhost:4318/v1/metrics".to_owned(),
-        },
+    // Metrics with no endpoint of their own (nor a generic one) follow the trace export, its
+    // protocol included; otherwise the protocol's default is the specification's.
+    let own_endpoint = [
+        sources.code_signal,
+        sources.code,
+        sources.env_signal,
+        sources.env,
+    ]
+    .iter()
+    .any(|layer| layer.endpoint.is_some());
+    let fallback = Fallback {
+        protocol: traces.filter(|_| !own_endpoint).map(|t| t.protocol),
+        endpoint: Some(&derive),
     };
-    Ok(Target {
-        protocol,
-        endpoint,
-        headers: traces.map(|t| t.headers.clone()).unwrap_or_default(),
-        // The traces' request timeout, when inherited, is kept within the flush bound: a push
-        // that hangs longer would only delay the next one.
-        timeout: code
-            .export_timeout
-            .or(env.timeout)
-            .unwrap_or_else(|| traces.map_or(DEFAULT_TIMEOUT, |t| t.timeout).min(bound)),
-        gzip: traces.is_some_and(|t| t.compression == Compression::Gzip),
-    })
+    let mut target = otlp::resolve(Signal::Metrics, sources, fallback)?;
+    // A request timeout not set for metrics is kept within the flush bound: a push that
+    // hangs longer would only delay the next one.
+    let own_timeout = sources.code_signal.timeout.is_some() || sources.env_signal.timeout.is_some();
+    if !own_timeout {
+        target.timeout = target.timeout.min(bound);
+    }
+    Ok(target)
 }
 
 /// The metrics URL beside a traces URL: over HTTP `/v1/traces` becomes `/v1/metrics`; over
@@ -144,16 +140,7 @@ fn metrics_url(traces_url: &str, traces_protocol: Protocol, protocol: Protocol) 
             .map_or(base.len(), |i| scheme_end + i);
         base[..authority_end].to_owned()
     };
-    match protocol {
-        Protocol::Grpc => base,
-        Protocol::HttpProtobuf => format!("{}/v1/metrics", base.trim_end_matches('/')),
-    }
-}
-
-/// An `http://` URL with a host and a valid port (no TLS stack is built in), with its scheme
-/// in lower case.
-pub(crate) fn check_url(name: &str, value: &str) -> Result<String, InitError> {
-    crate::config::url::normalize(name, value, "http://localhost:4318/v1/metrics")
+    crate::config::url::from_base(&base, protocol, "/v1/metrics")
 }
 
 /// `host:port` or `[v6]:port`, with a numeric port.

@@ -4,12 +4,12 @@
 mod encode;
 mod transport;
 
-use super::config::Target;
 use super::registry::registry;
 use super::worker::Worker;
 use crate::InitError;
+use crate::config::OtlpTarget as Target;
 use crate::config::{deadline_after, url};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::KeyValue;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -65,33 +65,20 @@ fn run(
     commands: &mpsc::Receiver<Command>,
     ready: &mpsc::SyncSender<Result<(), String>>,
 ) {
-    // Whatever runs here (the transport and its logging, tracing bridges) records no spans.
-    let _suppressed = Context::enter_telemetry_suppressed_scope();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .thread_name("godtrace-metrics-blocking")
-        .on_thread_start(|| std::mem::forget(Context::enter_telemetry_suppressed_scope()))
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = ready.send(Err(format!("could not start the metrics runtime: {e}")));
-            return;
-        }
-    };
-    let client = {
-        let _entered = runtime.enter();
-        transport::Client::new(target)
-    };
-    let mut client = match client {
-        Ok(c) => c,
-        Err(e) => {
+    let build = || {
+        transport::Client::new(target).map_err(|e| {
             let message = format!("OTLP metrics exporter for {}: {e}", target.endpoint);
-            let _ = ready.send(Err(url::scrub(&message, &target.endpoint)));
-            return;
-        }
+            url::scrub(&message, &target.endpoint)
+        })
     };
-    let _ = ready.send(Ok(()));
+    let report = |result| {
+        let _ = ready.send(result);
+    };
+    let Some(started) = crate::otlp::thread::start("godtrace-metrics-blocking", build, report)
+    else {
+        return;
+    };
+    let (runtime, mut client, _suppressed) = (started.runtime, started.client, started.suppressed);
     let mut failing = false;
     let mut push = |client: &mut transport::Client| {
         let snapshot = registry().collect();
@@ -112,8 +99,9 @@ fn run(
                 if !failing {
                     // Transport errors quote the URL: never with its credentials.
                     let message = format!(
-                        "godtrace: metrics export to {} failed: {e}",
-                        target.endpoint
+                        "godtrace: metrics export to {} failed: {}",
+                        target.endpoint,
+                        crate::otlp::client::explain(&e)
                     );
                     eprintln!("{}", url::scrub(&message, &target.endpoint));
                 }

@@ -1,7 +1,7 @@
 //! Sending one `ExportMetricsServiceRequest`: over gRPC with tonic's generated client, or over
 //! HTTP as a protobuf body with reqwest. Built and driven inside the push thread's runtime.
-use crate::config::Protocol;
-use crate::metrics::config::Target;
+use crate::config::{Compression, OtlpTarget as Target, Protocol};
+use crate::otlp::client;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 
 /// A connection to the configured receiver.
@@ -43,7 +43,7 @@ impl Client {
 mod grpc {
     use super::*;
     use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-    use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+    use tonic::metadata::MetadataMap;
     use tonic::transport::Channel;
 
     pub(crate) struct Client {
@@ -53,21 +53,9 @@ mod grpc {
 
     impl Client {
         pub(super) fn new(target: &Target) -> Result<Client, String> {
-            let mut metadata = MetadataMap::new();
-            for (name, value) in &target.headers {
-                let key =
-                    MetadataKey::from_bytes(name.as_bytes()).map_err(|e| format!("{name}: {e}"))?;
-                let value =
-                    MetadataValue::try_from(value.as_str()).map_err(|e| format!("{name}: {e}"))?;
-                metadata.insert(key, value);
-            }
-            let channel = Channel::from_shared(target.endpoint.clone())
-                .map_err(|e| format!("{}: {e}", target.endpoint))?
-                .connect_timeout(target.timeout)
-                .timeout(target.timeout)
-                .connect_lazy();
-            let mut inner = MetricsServiceClient::new(channel);
-            if target.gzip {
+            let metadata = client::grpc_metadata(target)?;
+            let mut inner = MetricsServiceClient::new(client::grpc_channel(target)?);
+            if target.compression == Compression::Gzip {
                 inner = inner.send_compressed(tonic::codec::CompressionEncoding::Gzip);
             }
             Ok(Client { inner, metadata })
@@ -84,7 +72,7 @@ mod grpc {
                 Err(status) => Err(format!(
                     "gRPC status {:?}: {}",
                     status.code(),
-                    status.message()
+                    client::chain(&status)
                 )),
             }
         }
@@ -100,30 +88,17 @@ mod http {
     pub(crate) struct Client {
         inner: reqwest::Client,
         url: String,
-        headers: reqwest::header::HeaderMap,
+        headers: ::http::HeaderMap,
         gzip: bool,
     }
 
     impl Client {
         pub(super) fn new(target: &Target) -> Result<Client, String> {
-            let mut headers = reqwest::header::HeaderMap::new();
-            for (name, value) in &target.headers {
-                let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|e| format!("{name}: {e}"))?;
-                let value = reqwest::header::HeaderValue::from_str(value)
-                    .map_err(|e| format!("{name}: {e}"))?;
-                headers.insert(name, value);
-            }
-            let inner = reqwest::Client::builder()
-                .timeout(target.timeout)
-                .connect_timeout(target.timeout)
-                .build()
-                .map_err(|e| format!("could not build the HTTP client: {e}"))?;
             Ok(Client {
-                inner,
+                inner: client::http_client(target)?,
                 url: target.endpoint.clone(),
-                headers,
-                gzip: target.gzip,
+                headers: client::http_headers(target)?,
+                gzip: target.compression == Compression::Gzip,
             })
         }
 
@@ -148,7 +123,7 @@ mod http {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| format!("{}: {e}", self.url))?;
+                .map_err(|e| format!("{}: {}", self.url, client::chain(&e)))?;
             let status = response.status();
             if status.is_success() {
                 Ok(())

@@ -1,5 +1,8 @@
 //! OpenTelemetry names in Prometheus form: `godtrace.operation.duration` with unit `s` becomes
 //! `godtrace_operation_duration_seconds`, attribute `error.type` becomes label `error_type`.
+//! Several names can map to one family (`orders.placed`, `orders_placed`); [`Families`] keeps
+//! the exposition valid by giving each family, and the names of its series, to one instrument.
+use std::collections::HashMap;
 
 /// Replaces every character Prometheus does not allow with `_` (runs of `_` collapse), and
 /// prefixes `_` when the name would start with a digit. `colons` allows `:` (metric names).
@@ -55,6 +58,52 @@ pub(crate) fn label_name(key: &str) -> String {
     }
 }
 
+/// The names a family of this kind takes in an exposition: its own and its series'. An
+/// OpenMetrics parser rejects a second family that takes any of them (`_created` included,
+/// though godtrace does not write it).
+fn taken_names(family: &str, counter: bool) -> impl Iterator<Item = String> + '_ {
+    let suffixes: &[&str] = if counter {
+        &["", "_total", "_created"]
+    } else {
+        &["", "_bucket", "_sum", "_count", "_created"]
+    };
+    suffixes
+        .iter()
+        .map(move |suffix| format!("{family}{suffix}"))
+}
+
+/// Which instrument each family name and series name belongs to. The first instrument to
+/// claim a name keeps it for as long as this lives, so what a scraper sees under a name never
+/// changes hands.
+#[derive(Debug, Default)]
+pub(crate) struct Families {
+    /// Name in the exposition -> the OpenTelemetry name of the instrument it belongs to.
+    owners: HashMap<String, String>,
+}
+
+impl Families {
+    /// Gives `family` (of a counter or a histogram) to `instrument`; `Err` with the instrument
+    /// that already holds one of its names. Claiming again what one holds succeeds.
+    pub(crate) fn claim(
+        &mut self,
+        instrument: &str,
+        family: &str,
+        counter: bool,
+    ) -> Result<(), String> {
+        for name in taken_names(family, counter) {
+            if let Some(owner) = self.owners.get(&name)
+                && owner != instrument
+            {
+                return Err(owner.clone());
+            }
+        }
+        for name in taken_names(family, counter) {
+            self.owners.insert(name, instrument.to_owned());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +128,65 @@ mod tests {
         assert_eq!(label_name("operation"), "operation");
         assert_eq!(label_name("1st"), "key_1st");
         assert_eq!(label_name("otel.metric.overflow"), "otel_metric_overflow");
+    }
+
+    /// Claims `(name, counter)` in order; the names refused.
+    fn refused(instruments: &[(&str, bool)]) -> Vec<String> {
+        let mut families = Families::default();
+        let mut refused = Vec::new();
+        for &(name, counter) in instruments {
+            if families
+                .claim(name, &family_name(name, "", counter), counter)
+                .is_err()
+            {
+                refused.push(name.to_owned());
+            }
+        }
+        refused
+    }
+
+    #[test]
+    fn a_family_or_series_name_belongs_to_one_instrument() {
+        // Same family after sanitizing, or after a counter's `_total` is stripped.
+        assert_eq!(
+            refused(&[
+                ("orders.placed", true),
+                ("orders_placed", true),
+                ("orders.placed.total", true),
+                ("orders-placed", false)
+            ]),
+            ["orders_placed", "orders.placed.total", "orders-placed"]
+        );
+        // A family named like another's series, either way round.
+        assert_eq!(
+            refused(&[
+                ("latency", false),
+                ("latency.count", true),
+                ("latency.bucket", false),
+                ("latency.sum", false),
+                ("latency.created", true),
+                ("hits", true),
+                ("hits.total", false),
+                ("hits.created", false),
+            ]),
+            [
+                "latency.count",
+                "latency.bucket",
+                "latency.sum",
+                "latency.created",
+                "hits.total",
+                "hits.created"
+            ]
+        );
+        // Claiming again what one holds is fine; names that differ stay apart.
+        assert!(
+            refused(&[
+                ("a.b", true),
+                ("a.b", true),
+                ("a.bc", true),
+                ("a.b.c", false)
+            ])
+            .is_empty()
+        );
     }
 }

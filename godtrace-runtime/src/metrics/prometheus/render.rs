@@ -1,9 +1,101 @@
 //! The exposition formats: Prometheus text 0.0.4 and OpenMetrics 1.0 (which carries exemplars).
-use super::names::{family_name, label_name};
+use super::names::{Families, family_name, label_name};
+use crate::metrics::registry::registry;
+use crate::metrics::report;
+use crate::metrics::snapshot::DURATION_METRIC;
 use crate::metrics::{Exemplar, HistogramPoint, MetricData, MetricPoints, MetricsSnapshot};
 use opentelemetry::KeyValue;
 use std::fmt::Write as _;
+use std::sync::{LazyLock, Mutex};
 use std::time::UNIX_EPOCH;
+
+/// The metrics rendered for one request: what to answer it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PrometheusExposition {
+    /// The `Content-Type` header to send: `text/plain; version=0.0.4; charset=utf-8` or
+    /// `application/openmetrics-text; version=1.0.0; charset=utf-8`.
+    pub content_type: &'static str,
+    /// The metrics in that format.
+    pub body: String,
+}
+
+/// Every metric in the Prometheus exposition format that a request's `Accept` header asks
+/// for: OpenMetrics 1.0 (with exemplars) when it prefers `application/openmetrics-text`, else
+/// the text format 0.0.4. This is what the built-in endpoint
+/// ([`MetricsConfig::prometheus_listen`](crate::MetricsConfig::prometheus_listen)) answers, for
+/// serving `/metrics` from the application's own HTTP server instead (behind its
+/// authentication, say), with or without the built-in endpoint running.
+///
+/// ```
+/// use godtrace_runtime::Config;
+/// use godtrace_runtime::metrics::{prometheus_exposition, record_counter};
+///
+/// let _guard = godtrace_runtime::init(Config::new("docs")).unwrap();
+/// record_counter("orders.placed", 1, &[]);
+/// // In the handler of `GET /metrics`, with the request's `Accept` header:
+/// let accept = Some("application/openmetrics-text; version=1.0.0");
+/// let exposition = prometheus_exposition(accept);
+/// // Answer with status 200, this `Content-Type` and this body.
+/// assert!(exposition.content_type.starts_with("application/openmetrics-text"));
+/// assert!(exposition.body.contains("\norders_placed_total 1\n"));
+/// assert!(exposition.body.ends_with("# EOF\n"));
+/// ```
+pub fn prometheus_exposition(accept: Option<&str>) -> PrometheusExposition {
+    let format = negotiate(accept);
+    PrometheusExposition {
+        content_type: format.content_type(),
+        body: render_registry(format),
+    }
+}
+
+/// Who holds which family in what this process exposes; the duration histogram's family is
+/// reserved for it from the start.
+static FAMILIES: LazyLock<Mutex<Families>> = LazyLock::new(|| Mutex::new(with_duration()));
+
+/// No family taken but the duration histogram's.
+fn with_duration() -> Families {
+    let mut families = Families::default();
+    let _ = families.claim(
+        DURATION_METRIC,
+        &family_name(DURATION_METRIC, "s", false),
+        false,
+    );
+    families
+}
+
+/// The process's metrics in `format`.
+pub(crate) fn render_registry(format: Format) -> String {
+    let snapshot = registry().collect();
+    let mut families = FAMILIES.lock().unwrap_or_else(|e| e.into_inner());
+    render(&snapshot, format, &mut families)
+}
+
+/// OpenMetrics when the `Accept` header prefers it to the text format, else text.
+pub(crate) fn negotiate(accept: Option<&str>) -> Format {
+    let Some(accept) = accept else {
+        return Format::Text;
+    };
+    let (mut openmetrics, mut text) = (0.0f64, 0.0f64);
+    for range in accept.split(',') {
+        let mut params = range.split(';');
+        let media = params.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = params
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f64>().ok())
+            .unwrap_or(1.0);
+        match media.as_str() {
+            "application/openmetrics-text" => openmetrics = openmetrics.max(q),
+            "text/plain" | "text/*" | "*/*" => text = text.max(q),
+            _ => {}
+        }
+    }
+    if openmetrics > 0.0 && openmetrics >= text {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    }
+}
 
 /// Which exposition format to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,11 +115,28 @@ impl Format {
     }
 }
 
-/// The whole snapshot in `format`.
-pub(crate) fn render(snapshot: &MetricsSnapshot, format: Format) -> String {
+/// The whole snapshot in `format`, but for each metric whose family (or one of its series)
+/// `families` gives to another instrument: that one is left out and reported once.
+pub(crate) fn render(
+    snapshot: &MetricsSnapshot,
+    format: Format,
+    families: &mut Families,
+) -> String {
     let mut out = String::new();
     for metric in snapshot.metrics() {
-        family(&mut out, metric, format);
+        let counter = matches!(metric.points, MetricPoints::Counter(_));
+        let name = family_name(&metric.name, &metric.unit, counter);
+        if let Err(owner) = families.claim(&metric.name, &name, counter) {
+            report::once_for(&format!("prometheus family of {}", metric.name), || {
+                format!(
+                    "metric {:?} is not exposed to Prometheus: its family {name} (or one of its \
+                     series) is taken by {owner:?}; rename one of them",
+                    metric.name
+                )
+            });
+            continue;
+        }
+        family(&mut out, metric, &name, format);
     }
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
@@ -35,9 +144,8 @@ pub(crate) fn render(snapshot: &MetricsSnapshot, format: Format) -> String {
     out
 }
 
-fn family(out: &mut String, metric: &MetricData, format: Format) {
+fn family(out: &mut String, metric: &MetricData, name: &str, format: Format) {
     let counter = matches!(metric.points, MetricPoints::Counter(_));
-    let name = family_name(&metric.name, &metric.unit, counter);
     let (kind, empty) = match &metric.points {
         MetricPoints::Counter(points) => ("counter", points.is_empty()),
         MetricPoints::Histogram(points) => ("histogram", points.is_empty()),
@@ -48,7 +156,7 @@ fn family(out: &mut String, metric: &MetricData, format: Format) {
     // The text format names a counter's family with its `_total` suffix; OpenMetrics without.
     let meta_name = match (counter, format) {
         (true, Format::Text) => format!("{name}_total"),
-        _ => name.clone(),
+        _ => name.to_owned(),
     };
     if !metric.description.is_empty() {
         let help = metric
@@ -64,13 +172,13 @@ fn family(out: &mut String, metric: &MetricData, format: Format) {
     match &metric.points {
         MetricPoints::Counter(points) => {
             for p in points {
-                let labels = labels(&p.attributes, None);
+                let labels = labels(&p.attributes, false, None);
                 let _ = writeln!(out, "{name}_total{labels} {}", number(p.value));
             }
         }
         MetricPoints::Histogram(points) => {
             for p in points {
-                histogram(out, &name, p, format);
+                histogram(out, name, p, format);
             }
         }
     }
@@ -84,7 +192,7 @@ fn histogram(out: &mut String, name: &str, p: &HistogramPoint, format: Format) {
             .bounds
             .get(i)
             .map_or_else(|| "+Inf".to_owned(), |b| number(*b));
-        let labels = labels(&p.attributes, Some(&le));
+        let labels = labels(&p.attributes, true, Some(&le));
         let _ = write!(out, "{name}_bucket{labels} {cumulative}");
         if format == Format::OpenMetrics
             && let Some(Some(ex)) = p.exemplars.get(i)
@@ -93,7 +201,7 @@ fn histogram(out: &mut String, name: &str, p: &HistogramPoint, format: Format) {
         }
         out.push('\n');
     }
-    let labels = labels(&p.attributes, None);
+    let labels = labels(&p.attributes, true, None);
     let _ = writeln!(out, "{name}_sum{labels} {}", number(p.sum));
     let _ = writeln!(out, "{name}_count{labels} {}", p.count);
 }
@@ -112,11 +220,15 @@ fn exemplar(out: &mut String, ex: &Exemplar) {
 }
 
 /// `{a="x",b="y"}` (with `le` last when given), or nothing for no labels. Two attributes
-/// whose keys sanitize to the same label have their values joined with `;`.
-fn labels(attributes: &[KeyValue], le: Option<&str>) -> String {
+/// whose keys sanitize to the same label have their values joined with `;`; a histogram's
+/// attribute `le` is labelled `key_le`, as its buckets' own `le` takes that label.
+fn labels(attributes: &[KeyValue], histogram: bool, le: Option<&str>) -> String {
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(attributes.len() + 1);
     for kv in attributes {
-        let name = label_name(kv.key.as_str());
+        let mut name = label_name(kv.key.as_str());
+        if histogram && name == "le" {
+            name.insert_str(0, "key_");
+        }
         let value = kv.value.as_str();
         match pairs.iter_mut().find(|(n, _)| *n == name) {
             Some((_, v)) => {

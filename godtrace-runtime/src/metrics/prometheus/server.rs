@@ -1,42 +1,89 @@
-//! A minimal HTTP/1.1 server for `/metrics`, on one background thread over `std::net`.
+//! A minimal HTTP/1.1 server for `/metrics` over `std::net`.
 //!
-//! One request per connection (`Connection: close`), handled in turn; reads and writes time
-//! out, so a stuck client delays a scrape by at most a few seconds. A malformed request gets a
-//! 4xx answer; nothing a client sends can panic the thread. [`Server::stop`] (or dropping
-//! the server) wakes the accept loop and joins the thread.
-use super::render::{Format, render};
-use crate::metrics::metrics_snapshot;
+//! One thread accepts; each connection is served on a thread of its own, at most
+//! [`Limits::max_connections`] at once (past that, a new connection is closed at once), so an
+//! idle or slow client never delays another scrape. One request per connection
+//! (`Connection: close`). The whole request head must arrive within one deadline and the whole
+//! response must be written within another: reads and writes wait in short slices, so a client
+//! sending a byte at a time cannot stretch them. A malformed request gets a 4xx answer;
+//! nothing a client sends can panic a thread.
+//!
+//! [`Server::stop_begin`] ends everything within about one slice, whatever clients do: the
+//! accepting thread closes the listener (the port is free again) and joins every connection
+//! thread, and those give up their client as soon as they see the stop flag.
+use super::render::{Format, negotiate, render_registry};
 use crate::metrics::worker::Worker;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The longest request head read.
 const MAX_HEAD: usize = 16 * 1024;
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a blocked read or write waits before it checks its deadline and the stop flag:
+/// this bounds how long a stop waits for a connection.
+const SLICE: Duration = Duration::from_millis(50);
+/// How often the accepting thread looks for a new connection when none is waiting: the most a
+/// scrape waits to be accepted.
+const ACCEPT_POLL: Duration = Duration::from_millis(20);
+
+/// What one client may take from the server.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Connections served at once; one more is closed as soon as it is accepted.
+    pub(crate) max_connections: usize,
+    /// From accepting a connection to the end of its request head.
+    pub(crate) head_deadline: Duration,
+    /// From the start to the end of writing the response.
+    pub(crate) write_deadline: Duration,
+}
+
+impl Limits {
+    /// A Prometheus scrape sends its head at once and times out after 10 s by default; 16
+    /// connections leave room for several scrapers next to stray clients.
+    pub(crate) const DEFAULT: Limits = Limits {
+        max_connections: 16,
+        head_deadline: Duration::from_secs(5),
+        write_deadline: Duration::from_secs(10),
+    };
+}
 
 /// The running endpoint.
 #[derive(Debug)]
 pub(crate) struct Server {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    /// Dropped to wake the accepting thread at once.
+    wake: Option<mpsc::Sender<()>>,
     worker: Option<Worker>,
 }
 
 impl Server {
-    /// Binds `listen` (e.g. `0.0.0.0:9464`, `127.0.0.1:0`) and serves on a new thread.
+    /// Binds `listen` (e.g. `0.0.0.0:9464`, `127.0.0.1:0`) and serves on a new thread; fails
+    /// (serving nothing, binding nothing) when the address cannot be bound.
     pub(crate) fn start(listen: impl ToSocketAddrs) -> io::Result<Server> {
+        Server::start_with(listen, Limits::DEFAULT)
+    }
+
+    /// [`Server::start`] with other limits.
+    pub(crate) fn start_with(listen: impl ToSocketAddrs, limits: Limits) -> io::Result<Server> {
         let listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
+        // Polled, so that the accepting thread never blocks where a stop cannot reach it.
+        listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
+        let (wake, woken) = mpsc::channel();
         let flag = stop.clone();
-        let worker = Worker::spawn("godtrace-prometheus", move || serve(listener, &flag))?;
+        let worker = Worker::spawn("godtrace-prometheus", move || {
+            serve(listener, &flag, &woken, limits)
+        })?;
         Ok(Server {
             addr,
             stop,
+            wake: Some(wake),
             worker: Some(worker),
         })
     }
@@ -46,25 +93,21 @@ impl Server {
         self.addr
     }
 
-    /// Stops accepting and joins the thread (after the request in progress, if any).
+    /// Stops serving and waits up to `bound` for every thread to end; true when they did (the
+    /// port is free then).
     #[cfg(test)]
-    pub(crate) fn stop(mut self) {
-        if let Some(worker) = self.stop_begin() {
-            worker.wait_until(Instant::now() + 2 * IO_TIMEOUT);
-        }
+    pub(crate) fn stop_within(mut self, bound: Duration) -> bool {
+        self.stop_begin()
+            .is_none_or(|worker| worker.wait_until(Instant::now() + bound))
     }
 
-    /// Stops accepting; the returned thread ends after the request in progress, if any.
+    /// Stops accepting and tells every connection to give up; the returned thread closes the
+    /// listener, joins the connection threads and ends within about one [`SLICE`]. `None` when
+    /// already stopped.
     pub(crate) fn stop_begin(&mut self) -> Option<Worker> {
         let worker = self.worker.take()?;
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept with a connection of our own.
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, self.addr.port()), IO_TIMEOUT);
+        self.wake = None;
         Some(worker)
     }
 }
@@ -77,51 +120,182 @@ impl Drop for Server {
     }
 }
 
-fn serve(listener: TcpListener, stop: &AtomicBool) {
-    let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
-    for conn in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        match conn {
-            Ok(stream) => {
-                let _ = catch_unwind(AssertUnwindSafe(|| handle(stream)));
+/// The accepting thread: hands each connection to a thread of its own until stopped, then
+/// closes the listener and joins them.
+fn serve(
+    listener: TcpListener,
+    stop: &Arc<AtomicBool>,
+    woken: &mpsc::Receiver<()>,
+    limits: Limits,
+) {
+    let mut connections: Vec<JoinHandle<()>> = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        let pause = match listener.accept() {
+            Ok((stream, _)) => {
+                connections.retain(|c| !c.is_finished());
+                if connections.len() < limits.max_connections {
+                    connections.extend(spawn_connection(stream, stop.clone(), limits));
+                }
+                // Past the limit the stream is dropped here: closed at once.
+                continue;
             }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ACCEPT_POLL,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // E.g. out of file descriptors: back off instead of spinning.
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => ACCEPT_POLL * 5,
+        };
+        if let Err(mpsc::RecvTimeoutError::Disconnected) = woken.recv_timeout(pause) {
+            break;
         }
+    }
+    drop(listener);
+    for connection in connections {
+        let _ = connection.join();
     }
 }
 
-fn handle(mut stream: TcpStream) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let response = match read_head(&mut stream)? {
-        Some(head) => respond(&head),
-        None => Response::error(431, "Request Header Fields Too Large"),
+/// Serves `stream` on a new thread; `None` (the stream closed) when no thread can be made.
+fn spawn_connection(
+    stream: TcpStream,
+    stop: Arc<AtomicBool>,
+    limits: Limits,
+) -> Option<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("godtrace-prometheus-conn".to_owned())
+        .spawn(move || {
+            let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
+            let _ = catch_unwind(AssertUnwindSafe(|| handle(stream, &stop, limits)));
+        })
+        .ok()
+}
+
+fn handle(stream: TcpStream, stop: &AtomicBool, limits: Limits) -> io::Result<()> {
+    // Some platforms hand out accepted sockets non-blocking like their listener.
+    stream.set_nonblocking(false)?;
+    let mut reader = Timed::new(&stream, stop, limits.head_deadline);
+    let response = match read_head(&mut reader)? {
+        Head::Complete(head) => respond(&head),
+        Head::TooLarge { head_method } => {
+            Response::error(431, "Request Header Fields Too Large").head_only(head_method)
+        }
     };
-    response.write_to(&mut stream)?;
-    stream.flush()?;
+    send(&stream, &response, stop, limits.write_deadline)?;
     let _ = stream.shutdown(std::net::Shutdown::Write);
     Ok(())
 }
 
-/// Reads up to the blank line that ends the request head; `None` when it is too long.
-fn read_head(stream: &mut TcpStream) -> io::Result<Option<String>> {
+/// Writes `response` whole within `within`, or fails.
+fn send(
+    stream: &TcpStream,
+    response: &Response,
+    stop: &AtomicBool,
+    within: Duration,
+) -> io::Result<()> {
+    response.write_to(&mut Timed::new(stream, stop, within))
+}
+
+/// Reads and writes of one connection that give up at `deadline` or when the server stops,
+/// however the client paces its bytes.
+struct Timed<'a> {
+    stream: &'a TcpStream,
+    stop: &'a AtomicBool,
+    deadline: Instant,
+}
+
+impl<'a> Timed<'a> {
+    fn new(stream: &'a TcpStream, stop: &'a AtomicBool, within: Duration) -> Timed<'a> {
+        Timed {
+            stream,
+            stop,
+            // A deadline too far to represent is no deadline: a year will do.
+            deadline: Instant::now()
+                .checked_add(within)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600)),
+        }
+    }
+
+    /// How long the next blocking call may wait, or why it may not.
+    fn next_wait(&self) -> io::Result<Duration> {
+        if self.stop.load(Ordering::SeqCst) {
+            return Err(io::Error::other("the server is stopping"));
+        }
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        Ok(left.clamp(Duration::from_millis(1), SLICE))
+    }
+
+    /// Runs `io` until it does something other than time out its slice.
+    fn retry<T>(
+        &mut self,
+        mut io: impl FnMut(&mut Self, Duration) -> io::Result<T>,
+    ) -> io::Result<T> {
+        loop {
+            let wait = self.next_wait()?;
+            match io(self, wait) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Read for Timed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.retry(|t, wait| {
+            t.stream.set_read_timeout(Some(wait))?;
+            (&mut &*t.stream).read(buf)
+        })
+    }
+}
+
+impl Write for Timed<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.retry(|t, wait| {
+            t.stream.set_write_timeout(Some(wait))?;
+            (&mut &*t.stream).write(buf)
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What came before the blank line that ends a request head.
+enum Head {
+    Complete(String),
+    /// Longer than [`MAX_HEAD`]; `head_method` when it is a `HEAD` request.
+    TooLarge {
+        head_method: bool,
+    },
+}
+
+/// Reads up to the blank line that ends the request head.
+fn read_head(stream: &mut impl Read) -> io::Result<Head> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
         if let Some(end) = find_end(&buf) {
             buf.truncate(end);
-            return Ok(Some(String::from_utf8_lossy(&buf).into_owned()));
+            return Ok(Head::Complete(String::from_utf8_lossy(&buf).into_owned()));
         }
         if buf.len() > MAX_HEAD {
-            return Ok(None);
+            return Ok(Head::TooLarge {
+                head_method: buf.starts_with(b"HEAD "),
+            });
         }
         let n = stream.read(&mut chunk)?;
         if n == 0 {
             // Closed early: answer whatever arrived (likely a 400).
-            return Ok(Some(String::from_utf8_lossy(&buf).into_owned()));
+            return Ok(Head::Complete(String::from_utf8_lossy(&buf).into_owned()));
         }
         buf.extend_from_slice(&chunk[..n]);
     }
@@ -141,6 +315,7 @@ struct Response {
     reason: &'static str,
     content_type: &'static str,
     body: String,
+    /// An answer to `HEAD`: the head of the answer to `GET`, without the body.
     head_only: bool,
 }
 
@@ -155,7 +330,12 @@ impl Response {
         }
     }
 
-    fn write_to(&self, stream: &mut TcpStream) -> io::Result<()> {
+    fn head_only(mut self, head_only: bool) -> Response {
+        self.head_only = head_only;
+        self
+    }
+
+    fn write_to(&self, stream: &mut impl Write) -> io::Result<()> {
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
             self.status,
@@ -179,15 +359,16 @@ fn respond(head: &str) -> Response {
     let mut lines = head.lines();
     let request_line = lines.next().unwrap_or("");
     let parts: Vec<&str> = request_line.split_whitespace().collect();
+    let head_method = parts.first() == Some(&"HEAD");
     let [method, target, version] = parts[..] else {
-        return Response::error(400, "Bad Request");
+        return Response::error(400, "Bad Request").head_only(head_method);
     };
     if !version.starts_with("HTTP/1.") {
-        return Response::error(400, "Bad Request");
+        return Response::error(400, "Bad Request").head_only(head_method);
     }
     let path = target.split('?').next().unwrap_or("");
     if path != "/metrics" {
-        return Response::error(404, "Not Found");
+        return Response::error(404, "Not Found").head_only(head_method);
     }
     if method != "GET" && method != "HEAD" {
         return Response::error(405, "Method Not Allowed");
@@ -198,39 +379,13 @@ fn respond(head: &str) -> Response {
             .eq_ignore_ascii_case("accept")
             .then(|| value.trim())
     });
-    let format = negotiate(accept);
+    let format: Format = negotiate(accept);
     Response {
         status: 200,
         reason: "OK",
         content_type: format.content_type(),
-        body: render(&metrics_snapshot(), format),
-        head_only: method == "HEAD",
-    }
-}
-
-/// OpenMetrics when the `Accept` header prefers it to the text format, else text.
-pub(crate) fn negotiate(accept: Option<&str>) -> Format {
-    let Some(accept) = accept else {
-        return Format::Text;
-    };
-    let (mut openmetrics, mut text) = (0.0f64, 0.0f64);
-    for range in accept.split(',') {
-        let mut params = range.split(';');
-        let media = params.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = params
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f64>().ok())
-            .unwrap_or(1.0);
-        match media.as_str() {
-            "application/openmetrics-text" => openmetrics = openmetrics.max(q),
-            "text/plain" | "text/*" | "*/*" => text = text.max(q),
-            _ => {}
-        }
-    }
-    if openmetrics > 0.0 && openmetrics >= text {
-        Format::OpenMetrics
-    } else {
-        Format::Text
+        body: render_registry(format),
+        head_only: head_method,
     }
 }
 

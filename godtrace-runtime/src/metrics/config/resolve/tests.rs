@@ -1,5 +1,28 @@
 use super::*;
+use crate::config::Compression;
 use crate::metrics::config::env;
+
+/// Metrics resolved with no generic OTLP setting in code or environment.
+trait ResolveAlone {
+    fn resolve_alone(
+        &self,
+        env: Option<&[(String, Result<String, String>)]>,
+        traces: Option<&OtlpTarget>,
+        bound: Duration,
+    ) -> Result<MetricsSettings, InitError>;
+}
+
+impl ResolveAlone for MetricsConfig {
+    fn resolve_alone(
+        &self,
+        env: Option<&[(String, Result<String, String>)]>,
+        traces: Option<&OtlpTarget>,
+        bound: Duration,
+    ) -> Result<MetricsSettings, InitError> {
+        let none = OtlpLayer::default();
+        self.resolve(env, &none, &none, traces, bound)
+    }
+}
 
 const B: Duration = Duration::from_secs(30);
 
@@ -10,13 +33,14 @@ fn vars(pairs: &[(&str, &str)]) -> Vec<(String, Result<String, String>)> {
         .collect()
 }
 
-fn traces(protocol: Protocol, endpoint: &str) -> ExportSettings {
-    ExportSettings {
+fn traces(protocol: Protocol, endpoint: &str) -> OtlpTarget {
+    OtlpTarget {
         protocol,
         endpoint: endpoint.to_owned(),
         headers: vec![("authorization".into(), "Bearer t".into())],
         timeout: Duration::from_secs(3),
         compression: Compression::Gzip,
+        tls: Default::default(),
     }
 }
 
@@ -26,34 +50,42 @@ fn traces(protocol: Protocol, endpoint: &str) -> ExportSettings {
     ignore = "needs the otlp-grpc and otlp-http features"
 )]
 fn metrics_follow_the_trace_export() {
-    let t = traces(Protocol::HttpProtobuf, "http://c:4318/v1/traces");
-    let s = MetricsConfig::new().resolve(None, Some(&t), B).unwrap();
+    let config = crate::Config::new("s")
+        .endpoint("http://c:4318")
+        .header("authorization", "Bearer t")
+        .timeout(Duration::from_secs(3))
+        .compression(Compression::Gzip);
+    let spans = config.resolve().unwrap();
+    let s = config.metrics_settings(&spans).unwrap();
     let target = s.otlp.unwrap();
+    let t = spans.export.unwrap();
     assert_eq!(target.endpoint, "http://c:4318/v1/metrics");
     assert_eq!(target.protocol, Protocol::HttpProtobuf);
     assert_eq!(target.headers, t.headers);
     assert_eq!(target.timeout, Duration::from_secs(3));
-    assert!(target.gzip);
+    assert_eq!(target.compression, Compression::Gzip);
     assert_eq!(s.interval, DEFAULT_INTERVAL);
     assert!(s.prometheus.is_none());
 
     let g = traces(Protocol::Grpc, "http://c:4317");
-    let s = MetricsConfig::new().resolve(None, Some(&g), B).unwrap();
+    let s = MetricsConfig::new()
+        .resolve_alone(None, Some(&g), B)
+        .unwrap();
     assert_eq!(s.otlp.unwrap().endpoint, "http://c:4317");
     // No trace export, no metrics push unless asked for.
     assert!(
         MetricsConfig::new()
-            .resolve(None, None, B)
+            .resolve_alone(None, None, B)
             .unwrap()
             .otlp
             .is_none()
     );
     // An inherited request timeout longer than the flush bound is cut to it.
-    let slow = ExportSettings {
-        timeout: Duration::from_secs(600),
-        ..g
-    };
-    let s = MetricsConfig::new().resolve(None, Some(&slow), B).unwrap();
+    let slow = crate::Config::new("s")
+        .protocol(Protocol::Grpc)
+        .timeout(Duration::from_secs(600))
+        .export_timeout(B);
+    let s = slow.metrics_settings(&slow.resolve().unwrap()).unwrap();
     assert_eq!(s.otlp.unwrap().timeout, B);
     assert_eq!(s.bound, B);
 }
@@ -69,7 +101,9 @@ fn environment_then_code() {
         ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
         ("GODTRACE_METRICS_CARDINALITY_LIMIT", "10"),
     ]);
-    let s = MetricsConfig::new().resolve(Some(&env), None, B).unwrap();
+    let s = MetricsConfig::new()
+        .resolve_alone(Some(&env), None, B)
+        .unwrap();
     assert_eq!(s.prometheus.as_deref(), Some("0.0.0.0:9464"));
     assert_eq!(s.interval, Duration::from_millis(1500));
     let target = s.otlp.unwrap();
@@ -84,7 +118,7 @@ fn environment_then_code() {
         .export_interval(Duration::from_secs(2))
         .cardinality_limit(3)
         .otlp(false);
-    let s = code.resolve(Some(&env), None, B).unwrap();
+    let s = code.resolve_alone(Some(&env), None, B).unwrap();
     assert_eq!(s.prometheus.as_deref(), Some("127.0.0.1:0"));
     assert_eq!(s.interval, Duration::from_secs(2));
     assert_eq!(s.limits.cardinality_limit, Some(3));
@@ -98,19 +132,21 @@ fn otel_metrics_exporter_switches_exporters() {
     let none = vars(&[("OTEL_METRICS_EXPORTER", "none")]);
     assert!(
         MetricsConfig::new()
-            .resolve(Some(&none), Some(&t), B)
+            .resolve_alone(Some(&none), Some(&t), B)
             .unwrap()
             .otlp
             .is_none()
     );
     let prom = vars(&[("OTEL_METRICS_EXPORTER", "prometheus")]);
     let s = MetricsConfig::new()
-        .resolve(Some(&prom), Some(&t), B)
+        .resolve_alone(Some(&prom), Some(&t), B)
         .unwrap();
     assert!(s.otlp.is_none());
     assert_eq!(s.prometheus.as_deref(), Some(DEFAULT_PROMETHEUS_LISTEN));
     let both = vars(&[("OTEL_METRICS_EXPORTER", "otlp, prometheus")]);
-    let s = MetricsConfig::new().resolve(Some(&both), None, B).unwrap();
+    let s = MetricsConfig::new()
+        .resolve_alone(Some(&both), None, B)
+        .unwrap();
     assert!(s.otlp.is_some() && s.prometheus.is_some());
 }
 
@@ -143,10 +179,18 @@ fn bad_values_name_their_source() {
         "GODTRACE_METRICS_CARDINALITY_LIMIT"
     );
     assert_eq!(
-        bad(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "localhost:4317")]),
+        bad(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "ftp://c")]),
         "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
     );
-    let code_err = |c: MetricsConfig| match c.resolve(None, None, B).unwrap_err() {
+    // Without a scheme, only a gRPC endpoint is complete (the scheme follows _INSECURE).
+    let schemeless = vars(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "localhost:4317")]);
+    match MetricsConfig::new().resolve_alone(Some(&schemeless), None, B) {
+        Err(InitError::InvalidValue { name, .. }) => {
+            assert_eq!(name, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+        }
+        other => panic!("{other:?}"),
+    }
+    let code_err = |c: MetricsConfig| match c.resolve_alone(None, None, B).unwrap_err() {
         InitError::InvalidValue { name, .. } => name,
         other => panic!("{other:?}"),
     };
@@ -195,7 +239,7 @@ fn metrics_url_across_transports() {
 #[test]
 fn intervals_and_timeouts_past_an_hour_are_rejected_by_name() {
     let name_of = |c: MetricsConfig, env: &[(&str, &str)]| match c
-        .resolve(Some(&vars(env)), None, B)
+        .resolve_alone(Some(&vars(env)), None, B)
         .unwrap_err()
     {
         InitError::InvalidValue { name, expected, .. } => {
@@ -220,7 +264,7 @@ fn intervals_and_timeouts_past_an_hour_are_rejected_by_name() {
     }
     let hour = MetricsConfig::new().export_interval(Duration::from_secs(3600));
     assert_eq!(
-        hour.resolve(None, None, B).unwrap().interval,
+        hour.resolve_alone(None, None, B).unwrap().interval,
         Duration::from_secs(3600)
     );
 }

@@ -1,6 +1,7 @@
 use super::*;
 use crate::metrics::CounterPoint;
 use opentelemetry::trace::{SpanId, TraceId};
+use std::io::Write as _;
 use std::time::Duration;
 
 fn sample() -> MetricsSnapshot {
@@ -43,7 +44,7 @@ fn sample() -> MetricsSnapshot {
 
 #[test]
 fn text_format() {
-    let text = render(&sample(), Format::Text);
+    let text = render(&sample(), Format::Text, &mut Families::default());
     let expected = "\
 # HELP godtrace_operation_duration_seconds Duration of traced operations.
 # TYPE godtrace_operation_duration_seconds histogram
@@ -60,7 +61,7 @@ nft_mints_total{chain=\"sol\"} 3
 
 #[test]
 fn openmetrics_format_carries_exemplars() {
-    let text = render(&sample(), Format::OpenMetrics);
+    let text = render(&sample(), Format::OpenMetrics, &mut Families::default());
     assert!(text.contains("# TYPE godtrace_operation_duration_seconds histogram\n"));
     assert!(text.contains("# UNIT godtrace_operation_duration_seconds seconds\n"));
     assert!(text.contains(
@@ -70,4 +71,245 @@ fn openmetrics_format_carries_exemplars() {
     assert!(text.contains("# TYPE nft_mints counter\nnft_mints_total{chain=\"sol\"} 3\n"));
     assert!(text.ends_with("# EOF\n"));
     assert_eq!(text.matches(" # {").count(), 1);
+}
+
+fn counter(name: &str, value: f64) -> MetricData {
+    MetricData {
+        name: name.into(),
+        description: String::new(),
+        unit: String::new(),
+        points: MetricPoints::Counter(vec![CounterPoint {
+            attributes: vec![],
+            value,
+        }]),
+    }
+}
+
+fn histogram(name: &str, unit: &str, attributes: Vec<KeyValue>, sum: f64) -> MetricData {
+    MetricData {
+        name: name.into(),
+        description: String::new(),
+        unit: unit.into(),
+        points: MetricPoints::Histogram(vec![HistogramPoint {
+            attributes,
+            bounds: vec![1.0],
+            bucket_counts: vec![1, 1],
+            count: 2,
+            sum,
+            exemplars: vec![None, None],
+        }]),
+    }
+}
+
+/// Instruments whose Prometheus names clash, each after the one that keeps the name; every
+/// value tells which instrument a line comes from.
+fn clashing() -> MetricsSnapshot {
+    MetricsSnapshot {
+        metrics: vec![
+            histogram(DURATION_METRIC, "s", vec![], 1.5),
+            counter("orders.placed", 1.0),
+            counter("orders_placed", 102.0),
+            counter("orders.placed.total", 103.0),
+            histogram("godtrace.operation.duration.seconds", "", vec![], 104.5),
+            histogram("latency", "", vec![], 5.5),
+            counter("latency.count", 106.0),
+            histogram("latency.bucket", "", vec![], 107.5),
+            counter("hits", 8.0),
+            histogram("hits.total", "", vec![], 109.5),
+        ],
+    }
+}
+
+#[test]
+fn clashing_families_leave_the_first_instrument_only() {
+    let refused = [
+        "orders_placed",
+        "orders.placed.total",
+        "godtrace.operation.duration.seconds",
+        "latency.count",
+        "latency.bucket",
+        "hits.total",
+    ];
+    let mut families = with_duration();
+    for format in [Format::Text, Format::OpenMetrics, Format::Text] {
+        let text = render(&clashing(), format, &mut families);
+        assert!(text.contains("orders_placed_total 1\n"), "{text}");
+        assert!(
+            text.contains("godtrace_operation_duration_seconds_sum 1.5\n"),
+            "{text}"
+        );
+        assert!(text.contains("latency_sum 5.5\n"), "{text}");
+        assert!(text.contains("hits_total 8\n"), "{text}");
+        for value in [
+            " 102\n", " 103\n", " 104.5\n", " 106\n", " 107.5\n", " 109.5\n",
+        ] {
+            assert!(!text.contains(value), "a refused instrument in {text}");
+        }
+        assert_eq!(text.matches("# TYPE").count(), 4, "{text}");
+    }
+    // Reported once each, whatever the number of scrapes.
+    let reports = report::recent();
+    for name in refused {
+        let about = format!("metric {name:?} is not exposed to Prometheus");
+        assert_eq!(
+            reports.iter().filter(|m| m.starts_with(&about)).count(),
+            1,
+            "{about} in {reports:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_family_stays_with_the_instrument_exposed_first() {
+    let mut families = with_duration();
+    // `orders_placed` is scraped before `orders.placed` (which sorts first) exists.
+    let first = MetricsSnapshot {
+        metrics: vec![counter("orders_placed", 2.0)],
+    };
+    let _ = render(&first, Format::Text, &mut families);
+    let later = MetricsSnapshot {
+        metrics: vec![counter("orders.placed", 1.0), counter("orders_placed", 2.0)],
+    };
+    let text = render(&later, Format::Text, &mut families);
+    assert_eq!(
+        text,
+        "# TYPE orders_placed_total counter\norders_placed_total 2\n"
+    );
+    // The duration histogram's family is its own even before it has a point.
+    let early = MetricsSnapshot {
+        metrics: vec![histogram(
+            "godtrace.operation.duration.seconds",
+            "",
+            vec![],
+            4.5,
+        )],
+    };
+    assert_eq!(render(&early, Format::Text, &mut with_duration()), "");
+}
+
+#[test]
+fn a_histogram_attribute_named_le_keeps_its_own_label() {
+    let snapshot = MetricsSnapshot {
+        metrics: vec![histogram("sizes", "", vec![KeyValue::new("le", "x")], 1.0)],
+    };
+    let text = render(&snapshot, Format::Text, &mut Families::default());
+    assert!(
+        text.contains("sizes_bucket{key_le=\"x\",le=\"1\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("sizes_sum{key_le=\"x\"} 1\n"), "{text}");
+}
+
+#[test]
+fn the_exposition_follows_the_accept_header() {
+    let om = prometheus_exposition(Some("application/openmetrics-text; version=1.0.0"));
+    assert_eq!(
+        om.content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(om.body.ends_with("# EOF\n"), "{}", om.body);
+    for accept in [None, Some("text/plain;version=0.0.4"), Some("*/*")] {
+        let text = prometheus_exposition(accept);
+        assert_eq!(
+            text.content_type,
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        assert!(!text.body.contains("# EOF"), "{}", text.body);
+    }
+}
+
+/// What the `prometheus_client` Python package's parser for `format` makes of `exposition`:
+/// one `name type samples` line per family. `None` (after saying why) when the package is
+/// not installed and no CI requires it.
+fn reference_parse(format: Format, exposition: &str) -> Option<String> {
+    use std::process::{Command, Stdio};
+    let python =
+        std::env::var("GODTRACE_PROMETHEUS_CLIENT_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let has_parser = Command::new(&python)
+        .args(["-c", "import prometheus_client"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_parser {
+        let required = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+            || std::env::var("GODTRACE_REQUIRE_E2E").as_deref() == Ok("1");
+        assert!(
+            !required,
+            "{python} cannot import prometheus_client: scripts/backends/prometheus_client.sh \
+             installs it and sets GODTRACE_PROMETHEUS_CLIENT_PYTHON"
+        );
+        println!(
+            "skipped: {python} cannot import prometheus_client (run scripts/test, or set \
+             GODTRACE_PROMETHEUS_CLIENT_PYTHON to a python that can)"
+        );
+        return None;
+    }
+    let module = match format {
+        Format::Text => "prometheus_client.parser",
+        Format::OpenMetrics => "prometheus_client.openmetrics.parser",
+    };
+    let script = format!(
+        "import sys\nfrom {module} import text_string_to_metric_families as parse\n\
+         for f in parse(sys.stdin.read()):\n    print(f.name, f.type, len(f.samples))\n"
+    );
+    let mut child = Command::new(&python)
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{module} rejects:\n{exposition}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn the_reference_parsers_accept_both_formats() {
+    let mut awkward = sample();
+    // (The duration histogram is in both.)
+    awkward
+        .metrics
+        .extend(clashing().metrics.into_iter().skip(1));
+    awkward.metrics.push(MetricData {
+        description: "line one\nline \\ two".into(),
+        ..histogram(
+            "odd.labels",
+            "",
+            vec![
+                KeyValue::new("le", "x"),
+                KeyValue::new("a.b", "back\\slash"),
+                KeyValue::new("a_b", "new\nline"),
+                KeyValue::new("9lives", "\"quoted\""),
+            ],
+            1e300,
+        )
+    });
+    let families = "\
+godtrace_operation_duration_seconds histogram 5
+nft_mints counter 1
+orders_placed counter 1
+latency histogram 4
+hits counter 1
+odd_labels histogram 4
+";
+    for format in [Format::Text, Format::OpenMetrics] {
+        let exposition = render(&awkward, format, &mut with_duration());
+        let Some(parsed) = reference_parse(format, &exposition) else {
+            return;
+        };
+        assert_eq!(parsed, families, "{format:?}:\n{exposition}");
+        // And what the process serves now, whatever the other tests recorded.
+        let _ = reference_parse(format, &render_registry(format));
+    }
 }

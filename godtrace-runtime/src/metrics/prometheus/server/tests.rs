@@ -1,13 +1,105 @@
 use super::*;
 
+/// Longer than any of these tests takes on a loaded machine, and far shorter than a test
+/// runner's patience: a wait for something that does not happen gives up after this.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A server whose request deadlines outlast every test, so that a test can tell "served
+/// concurrently" from "served after the others gave up" without racing a clock.
+fn patient_server() -> Server {
+    Server::start_with(
+        "127.0.0.1:0",
+        Limits {
+            head_deadline: 2 * PATIENCE,
+            write_deadline: 2 * PATIENCE,
+            ..Limits::DEFAULT
+        },
+    )
+    .unwrap()
+}
+
 fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
     s.write_all(request).unwrap();
     let _ = s.shutdown(std::net::Shutdown::Write);
     let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    s.read_to_string(&mut out)
+        .unwrap_or_else(|e| panic!("no whole answer within {PATIENCE:?}: {e} (so far {out:?})"));
     out
+}
+
+/// Whether the server has neither answered nor closed `stream` yet.
+fn still_waiting(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let waiting = matches!(
+        (&mut &*stream).read(&mut [0u8; 1]),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock
+    );
+    stream.set_nonblocking(false).unwrap();
+    waiting
+}
+
+/// Whether the server closes `stream` (without answering) within [`PATIENCE`].
+fn closed_unanswered(stream: &TcpStream) -> bool {
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    match (&mut &*stream).read(&mut [0u8; 1]) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// A client that sends a request head one byte every 100 ms (never its end) on a thread of
+/// its own. Its thread returns whether the server closed the connection within `patience`;
+/// `sent` counts the bytes written so far.
+fn trickle(
+    addr: SocketAddr,
+    patience: Duration,
+) -> (Arc<std::sync::atomic::AtomicUsize>, JoinHandle<bool>) {
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    let client = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let head = b"GET /metrics HTTP/1.1\r\nX-Slow: ".iter();
+        let start = Instant::now();
+        for byte in head.chain(std::iter::repeat(&b'a')) {
+            if start.elapsed() > patience {
+                return false;
+            }
+            if s.write_all(&[*byte]).is_err() {
+                return true;
+            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            match s.read(&mut [0u8; 1]) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                // Closed, reset or answered: the server is done with it.
+                _ => return true,
+            }
+        }
+        unreachable!("the byte source never ends")
+    });
+    (sent, client)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still not after {PATIENCE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]
@@ -44,11 +136,6 @@ fn serves_metrics_and_survives_bad_requests() {
         "{om}"
     );
     assert!(om.ends_with("# EOF\n"), "{om}");
-    let head = exchange(addr, b"HEAD /metrics HTTP/1.0\r\n\r\n");
-    assert!(
-        head.starts_with("HTTP/1.1 200") && head.ends_with("\r\n\r\n"),
-        "{head}"
-    );
     assert!(exchange(addr, b"GET /nope HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
     assert!(exchange(addr, b"POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
     assert!(exchange(addr, b"\x00\xff garbage\r\n\r\n").starts_with("HTTP/1.1 400"));
@@ -58,6 +145,180 @@ fn serves_metrics_and_survives_bad_requests() {
     assert!(exchange(addr, &huge).starts_with("HTTP/1.1 431"));
     // Still serving after all that.
     assert!(exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 200"));
-    server.stop();
+    assert!(server.stop_within(PATIENCE));
     assert!(TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn head_answers_carry_no_body() {
+    let server = Server::start("127.0.0.1:0").unwrap();
+    let addr = server.local_addr();
+    let ok = exchange(
+        addr,
+        b"HEAD /metrics HTTP/1.1\r\nAccept: application/openmetrics-text\r\n\r\n",
+    );
+    assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+    assert!(ok.ends_with("\r\n\r\n"), "a body after the head: {ok}");
+    // The length GET would send: at least the OpenMetrics `# EOF` line.
+    let length: usize = ok
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no Content-Length: {ok}"));
+    assert!(length >= "# EOF\n".len(), "{ok}");
+    let mut huge = b"HEAD /metrics HTTP/1.1\r\nX: ".to_vec();
+    huge.resize(MAX_HEAD + 2048, b'a');
+    for (request, status) in [
+        (&b"HEAD /nope HTTP/1.1\r\n\r\n"[..], "404"),
+        (b"HEAD /metrics HTTP/2.0\r\n\r\n", "400"),
+        (b"HEAD /metrics\r\n\r\n", "400"),
+        (&huge, "431"),
+    ] {
+        let answer = exchange(addr, request);
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")) && answer.ends_with("\r\n\r\n"),
+            "HEAD answered with a body: {answer:?}"
+        );
+    }
+}
+
+#[test]
+fn idle_connections_do_not_delay_a_scrape() {
+    let server = patient_server();
+    let addr = server.local_addr();
+    let idle: Vec<TcpStream> = (0..10).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let ok = exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    // Answered while every idle connection was still waiting: the scrape did not queue
+    // behind them (one at a time, each would have been given up on, or answered, first).
+    for (i, stream) in idle.iter().enumerate() {
+        assert!(
+            still_waiting(stream),
+            "idle connection {i} was done with before the scrape"
+        );
+    }
+}
+
+#[test]
+fn a_client_trickling_its_request_is_cut_off_at_the_deadline() {
+    let server = Server::start_with(
+        "127.0.0.1:0",
+        Limits {
+            head_deadline: Duration::from_secs(1),
+            ..Limits::DEFAULT
+        },
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    let (sent, slow) = trickle(addr, PATIENCE);
+    wait_for("the slow client sends its first bytes", || {
+        sent.load(Ordering::SeqCst) >= 3
+    });
+    // Others are served meanwhile.
+    let ok = exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    // A byte every 100 ms resets no per-read timeout: the 1 s deadline holds for the whole
+    // head, so the connection ends long before PATIENCE (30 s) does.
+    assert!(
+        slow.join().unwrap(),
+        "a client sending a byte every 100 ms kept its connection for {PATIENCE:?}"
+    );
+}
+
+#[test]
+fn connections_past_the_limit_are_closed_at_once() {
+    let server = Server::start_with(
+        "127.0.0.1:0",
+        Limits {
+            max_connections: 2,
+            head_deadline: 2 * PATIENCE,
+            write_deadline: 2 * PATIENCE,
+        },
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    let first = TcpStream::connect(addr).unwrap();
+    let _second = TcpStream::connect(addr).unwrap();
+    // Accepted in order: both slots are taken (for 60 s) when the third arrives.
+    let third = TcpStream::connect(addr).unwrap();
+    assert!(
+        closed_unanswered(&third),
+        "a connection past the limit was kept"
+    );
+    assert!(still_waiting(&first));
+    // A slot frees when its client leaves.
+    drop(first);
+    wait_for("a scrape is served once a slot is free", || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.starts_with("HTTP/1.1 200")
+    });
+}
+
+#[test]
+fn stop_is_prompt_and_frees_the_port_whatever_clients_do() {
+    let server = patient_server();
+    let addr = server.local_addr();
+    // It keeps going for longer than the stop may take: a server that waited for it would not
+    // stop in time.
+    let (sent, slow) = trickle(addr, 2 * PATIENCE);
+    // Half a second of bytes: long past being accepted (the server looks every 20 ms). Were
+    // it not, the stop would still have to be prompt; the test would only show less.
+    wait_for("the slow client sends its first bytes", || {
+        sent.load(Ordering::SeqCst) >= 5
+    });
+    let idle = TcpStream::connect(addr).unwrap();
+    let start = Instant::now();
+    // Their deadlines are 60 s away; the stop does not wait for them. (The guard waits 1 s;
+    // the generous bound here only keeps a loaded machine from failing the test.)
+    assert!(
+        server.stop_within(PATIENCE),
+        "the server's threads outlived the stop by {PATIENCE:?}"
+    );
+    println!(
+        "stopped in {:?} with an idle and a slow client",
+        start.elapsed()
+    );
+    TcpListener::bind(addr).expect("the port is free once the server stopped");
+    assert!(slow.join().unwrap(), "the slow client was not let go");
+    assert!(closed_unanswered(&idle), "the idle client was not let go");
+}
+
+#[test]
+fn a_slow_reader_is_cut_off_at_the_write_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (served, _) = listener.accept().unwrap();
+    // About 100 KiB/s: every write makes progress long before any per-write timeout, and 32 MiB
+    // would take minutes.
+    let reading = Arc::new(AtomicBool::new(true));
+    let still_reading = reading.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while still_reading.load(Ordering::SeqCst) && (&client).read(&mut buf).is_ok() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let response = Response {
+        status: 200,
+        reason: "OK",
+        content_type: "text/plain",
+        body: "x".repeat(32 << 20),
+        head_only: false,
+    };
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let stop = AtomicBool::new(false);
+        let sent = send(&served, &response, &stop, Duration::from_secs(1));
+        let _ = done.send(sent.map_err(|e| e.kind()));
+    });
+    let sent = finished
+        .recv_timeout(PATIENCE)
+        .expect("still writing to a slow reader after 30 s");
+    assert_eq!(sent, Err(io::ErrorKind::TimedOut));
+    reading.store(false, Ordering::SeqCst);
+    reader.join().unwrap();
 }

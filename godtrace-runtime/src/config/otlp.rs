@@ -1,0 +1,429 @@
+//! One signal's OTLP target (protocol, endpoint, headers, timeout, compression, TLS), resolved
+//! the same way for spans and metrics: the signal's own setting over the generic one, code over
+//! the environment, then the default. A signal endpoint is used as it is; a base endpoint gets
+//! `/v1/traces` or `/v1/metrics` over HTTP.
+use super::{Compression, MAX_DURATION, Protocol, url};
+use crate::InitError;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The default timeout of one export request.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which telemetry a target carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    /// The signal's part of its variable names (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`).
+    pub(crate) fn env_infix(self) -> &'static str {
+        match self {
+            Signal::Traces => "TRACES_",
+            Signal::Metrics => "METRICS_",
+        }
+    }
+
+    /// The path an HTTP base endpoint gets.
+    fn http_path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/v1/traces",
+            Signal::Metrics => "/v1/metrics",
+        }
+    }
+}
+
+/// A value and the setting it came from (builder method or variable), for error messages.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Named<T> {
+    pub(crate) value: T,
+    pub(crate) name: String,
+}
+
+impl<T> Named<T> {
+    pub(crate) fn new(value: T, name: impl Into<String>) -> Self {
+        Named {
+            value,
+            name: name.into(),
+        }
+    }
+}
+
+/// The OTLP values one source gave: code or environment, generic or one signal's. `None`
+/// means not given there.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OtlpLayer {
+    /// As given (the environment's already checked when it has a scheme).
+    pub(crate) endpoint: Option<Named<String>>,
+    pub(crate) protocol: Option<Named<Protocol>>,
+    pub(crate) headers: Vec<Named<(String, String)>>,
+    pub(crate) timeout: Option<Named<Duration>>,
+    pub(crate) compression: Option<Named<Compression>>,
+    pub(crate) certificate: Option<Named<PathBuf>>,
+    pub(crate) client_certificate: Option<Named<PathBuf>>,
+    pub(crate) client_key: Option<Named<PathBuf>>,
+    pub(crate) insecure: Option<Named<bool>>,
+}
+
+impl OtlpLayer {
+    /// A copy safe to log: header values and endpoint user-info redacted.
+    pub(crate) fn redacted(&self) -> OtlpLayer {
+        let mut out = self.clone();
+        for header in &mut out.headers {
+            header.value.1 = "<redacted>".to_owned();
+        }
+        if let Some(endpoint) = &mut out.endpoint {
+            endpoint.value = url::redacted(&endpoint.value);
+        }
+        out
+    }
+
+    /// Whether this layer asks for OTLP export (an endpoint or a protocol).
+    pub(crate) fn asks_for_export(&self) -> bool {
+        self.endpoint.is_some() || self.protocol.is_some()
+    }
+}
+
+/// Where and how one signal is sent over OTLP.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OtlpTarget {
+    pub(crate) protocol: Protocol,
+    /// The URL as the transport uses it (with `/v1/traces` or `/v1/metrics` for HTTP).
+    pub(crate) endpoint: String,
+    /// Headers (lowercase names), code over environment.
+    pub(crate) headers: Vec<(String, String)>,
+    /// Bounds each export request.
+    pub(crate) timeout: Duration,
+    pub(crate) compression: Compression,
+    pub(crate) tls: Tls,
+}
+
+/// The TLS material of an `https://` target, read and checked at `init`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Tls {
+    /// The only CA trusted, instead of the platform's roots.
+    pub(crate) ca: Option<PemFile>,
+    /// The client certificate chain and its private key (mTLS).
+    pub(crate) client: Option<(PemFile, PemFile)>,
+}
+
+/// A PEM file's content. Its `Debug` shows the path only: a key file is a secret.
+#[derive(Clone, PartialEq)]
+pub(crate) struct PemFile {
+    pub(crate) path: PathBuf,
+    pub(crate) pem: Arc<[u8]>,
+}
+
+impl std::fmt::Debug for PemFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PemFile({})", self.path.display())
+    }
+}
+
+/// The four sources of one signal, in precedence order: code for the signal, code generic,
+/// environment for the signal, environment generic.
+pub(crate) struct Sources<'a> {
+    pub(crate) code_signal: &'a OtlpLayer,
+    pub(crate) code: &'a OtlpLayer,
+    pub(crate) env_signal: &'a OtlpLayer,
+    pub(crate) env: &'a OtlpLayer,
+}
+
+impl<'a> Sources<'a> {
+    /// The layers in precedence order, each with whether it is the signal's own.
+    fn ordered(&self) -> [(&'a OtlpLayer, bool); 4] {
+        [
+            (self.code_signal, true),
+            (self.code, false),
+            (self.env_signal, true),
+            (self.env, false),
+        ]
+    }
+
+    /// The first value `field` finds, by precedence.
+    fn first<T>(
+        &self,
+        field: impl Fn(&'a OtlpLayer) -> Option<&'a Named<T>>,
+    ) -> Option<&'a Named<T>> {
+        self.ordered()
+            .into_iter()
+            .find_map(|(layer, _)| field(layer))
+    }
+
+    /// Whether any source asks for export of this signal.
+    pub(crate) fn asks_for_export(&self) -> bool {
+        self.ordered()
+            .iter()
+            .any(|(layer, _)| layer.asks_for_export())
+    }
+}
+
+/// What a signal falls back to when no source sets its protocol or endpoint (metrics: the
+/// trace export's).
+pub(crate) struct Fallback<'a> {
+    pub(crate) protocol: Option<Protocol>,
+    pub(crate) endpoint: Option<&'a dyn Fn(Protocol) -> String>,
+}
+
+/// Checks every value of `sources` and resolves `signal`'s target.
+pub(crate) fn resolve(
+    signal: Signal,
+    sources: &Sources<'_>,
+    fallback: Fallback<'_>,
+) -> Result<OtlpTarget, InitError> {
+    let protocol = match sources.first(|l| l.protocol.as_ref()) {
+        Some(p) => {
+            check_compiled(p.value, &p.name)?;
+            p.value
+        }
+        None => match fallback.protocol {
+            Some(p) => p,
+            None => {
+                let asked_by = sources.first(|l| l.endpoint.as_ref());
+                default_protocol(asked_by.map_or("protocol", |e| e.name.as_str()))?
+            }
+        },
+    };
+    let insecure = sources
+        .first(|l| l.insecure.as_ref())
+        .is_some_and(|i| i.value);
+    let endpoint = match sources
+        .ordered()
+        .into_iter()
+        .find_map(|(layer, own)| layer.endpoint.as_ref().map(|e| (e, own)))
+    {
+        Some((given, own)) => {
+            let with_scheme = url::with_grpc_scheme(&given.value, protocol, insecure);
+            let url = url::normalize(&given.name, &with_scheme, url::EXAMPLE)?;
+            if own {
+                url
+            } else {
+                url::from_base(&url, protocol, signal.http_path())
+            }
+        }
+        None => match fallback.endpoint {
+            Some(derive) => derive(protocol),
+            None => default_endpoint(protocol, signal),
+        },
+    };
+    let timeout = match sources.first(|l| l.timeout.as_ref()) {
+        Some(t) => bounded_duration(t.value, &t.name)?,
+        None => DEFAULT_TIMEOUT,
+    };
+    let tls = resolve_tls(sources, &endpoint)?;
+    Ok(OtlpTarget {
+        protocol,
+        endpoint,
+        headers: resolve_headers(sources)?,
+        timeout,
+        compression: sources
+            .first(|l| l.compression.as_ref())
+            .map_or(Compression::None, |c| c.value),
+        tls,
+    })
+}
+
+/// Checks the values that `resolve` would, but which may go unused (headers, timeout): a bad
+/// value is reported even when the signal is not exported.
+pub(crate) fn check_unused(sources: &Sources<'_>) -> Result<(), InitError> {
+    resolve_headers(sources)?;
+    if let Some(t) = sources.first(|l| l.timeout.as_ref()) {
+        bounded_duration(t.value, &t.name)?;
+    }
+    Ok(())
+}
+
+/// The environment's headers (the signal's variable over the generic one, as a whole), then
+/// code headers replacing the same (case-insensitive) names.
+pub(crate) fn resolve_headers(sources: &Sources<'_>) -> Result<Vec<(String, String)>, InitError> {
+    let env = if sources.env_signal.headers.is_empty() {
+        &sources.env.headers
+    } else {
+        &sources.env_signal.headers
+    };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for header in env
+        .iter()
+        .chain(&sources.code.headers)
+        .chain(&sources.code_signal.headers)
+    {
+        let (name, value) = &header.value;
+        // The value is a credential: the error names the header only.
+        super::env::check_header(&header.name, &format!("{name}=<redacted>"), name, value)?;
+        let name = name.to_ascii_lowercase();
+        headers.retain(|(n, _)| *n != name);
+        headers.push((name, value.clone()));
+    }
+    Ok(headers)
+}
+
+/// `http://localhost:4317` over gRPC, `http://localhost:4318/v1/{signal}` over HTTP.
+pub(crate) fn default_endpoint(protocol: Protocol, signal: Signal) -> String {
+    match protocol {
+        Protocol::Grpc => url::GRPC_DEFAULT.to_owned(),
+        Protocol::HttpProtobuf => {
+            url::from_base(url::HTTP_DEFAULT_BASE, protocol, signal.http_path())
+        }
+    }
+}
+
+/// The CA and client certificate files, read and parsed now: a missing or broken file is an
+/// error naming its setting and path, not a failure on every export.
+fn resolve_tls(sources: &Sources<'_>, endpoint: &str) -> Result<Tls, InitError> {
+    let ca = sources.first(|l| l.certificate.as_ref());
+    let cert = sources.first(|l| l.client_certificate.as_ref());
+    let key = sources.first(|l| l.client_key.as_ref());
+    let client = match (cert, key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            let pair = (
+                read_pem(cert, PemKind::Certificates)?,
+                read_pem(key, PemKind::PrivateKey)?,
+            );
+            check_identity(&pair.0, &pair.1).map_err(|why| {
+                InitError::invalid(
+                    &key.name,
+                    &key.value.display().to_string(),
+                    &format!(
+                        "the private key of the client certificate {} ({why})",
+                        cert.value.display()
+                    ),
+                )
+            })?;
+            Some(pair)
+        }
+        (Some(one), None) | (None, Some(one)) => {
+            return Err(InitError::invalid(
+                &one.name,
+                &one.value.display().to_string(),
+                "a client certificate and its key, both (the other is not set)",
+            ));
+        }
+    };
+    let tls = Tls {
+        ca: ca
+            .map(|ca| read_pem(ca, PemKind::Certificates))
+            .transpose()?,
+        client,
+    };
+    // A certificate for a plaintext endpoint would be ignored: say so instead.
+    if let Some(set) = ca.or(cert)
+        && tls != Tls::default()
+        && !endpoint.starts_with("https://")
+    {
+        return Err(InitError::invalid(
+            &set.name,
+            &set.value.display().to_string(),
+            &format!(
+                "an https:// endpoint with a certificate (the endpoint is {})",
+                url::redacted(endpoint)
+            ),
+        ));
+    }
+    Ok(tls)
+}
+
+#[derive(Clone, Copy)]
+enum PemKind {
+    Certificates,
+    PrivateKey,
+}
+
+fn read_pem(file: &Named<PathBuf>, kind: PemKind) -> Result<PemFile, InitError> {
+    let shown = file.value.display().to_string();
+    let pem = std::fs::read(&file.value).map_err(|e| {
+        InitError::invalid(&file.name, &shown, &format!("a readable PEM file ({e})"))
+    })?;
+    if let Err(problem) = check_pem(&pem, kind) {
+        return Err(InitError::invalid(&file.name, &shown, &problem));
+    }
+    Ok(PemFile {
+        path: file.value.clone(),
+        pem: pem.into(),
+    })
+}
+
+/// Whether `pem` holds what `kind` needs; what was expected otherwise.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn check_pem(pem: &[u8], kind: PemKind) -> Result<(), String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    match kind {
+        PemKind::Certificates => {
+            let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
+            match certs {
+                Ok(certs) if !certs.is_empty() => Ok(()),
+                Ok(_) => Err("a PEM file with at least one CERTIFICATE (none found)".into()),
+                Err(e) => Err(format!("a PEM file of certificates ({e:?})")),
+            }
+        }
+        PemKind::PrivateKey => PrivateKeyDer::from_pem_slice(pem)
+            .map(drop)
+            .map_err(|_| "a PEM file with a PKCS#8, PKCS#1 or SEC1 private key".into()),
+    }
+}
+
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn check_identity(cert: &PemFile, key: &PemFile) -> Result<(), String> {
+    crate::otlp::client::check_identity(&cert.pem, &key.pem)
+}
+
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+fn check_identity(_cert: &PemFile, _key: &PemFile) -> Result<(), String> {
+    Ok(())
+}
+
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+fn check_pem(_pem: &[u8], _kind: PemKind) -> Result<(), String> {
+    // No transport to use it: `resolve` has already refused the protocol.
+    Ok(())
+}
+
+/// `http/protobuf`, as the OpenTelemetry specification says, when that transport is built in.
+fn default_protocol(requested_by: &str) -> Result<Protocol, InitError> {
+    if cfg!(feature = "otlp-http") {
+        Ok(Protocol::HttpProtobuf)
+    } else if cfg!(feature = "otlp-grpc") {
+        Ok(Protocol::Grpc)
+    } else {
+        Err(InitError::invalid(
+            requested_by,
+            "(set)",
+            "no OTLP endpoint: this build has neither the otlp-grpc nor the otlp-http feature",
+        ))
+    }
+}
+
+fn check_compiled(protocol: Protocol, name: &str) -> Result<(), InitError> {
+    let (compiled, value, feature) = match protocol {
+        Protocol::Grpc => (cfg!(feature = "otlp-grpc"), "grpc", "otlp-grpc"),
+        Protocol::HttpProtobuf => (cfg!(feature = "otlp-http"), "http/protobuf", "otlp-http"),
+    };
+    if compiled {
+        Ok(())
+    } else {
+        Err(InitError::invalid(
+            name,
+            value,
+            &format!("a protocol built into this godtrace (enable the {feature} feature)"),
+        ))
+    }
+}
+
+/// `d` if it is more than zero and at most [`MAX_DURATION`]; an error naming `name` otherwise.
+pub(crate) fn bounded_duration(d: Duration, name: &str) -> Result<Duration, InitError> {
+    if d.is_zero() {
+        Err(InitError::invalid(name, "0s", "a duration greater than 0"))
+    } else if d > MAX_DURATION {
+        Err(InitError::invalid(
+            name,
+            &format!("{d:?}"),
+            "a duration of at most 1 hour (3600000 ms)",
+        ))
+    } else {
+        Ok(d)
+    }
+}

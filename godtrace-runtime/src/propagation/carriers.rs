@@ -1,0 +1,146 @@
+//! Carriers beyond OpenTelemetry's own: a `HashMap` read without regard to case, and (feature
+//! `http`) an `http::HeaderMap`.
+use opentelemetry::propagation::Extractor;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+/// A `HashMap` read with case-insensitive keys.
+pub(super) struct CaseInsensitive<'a, S>(pub(super) &'a HashMap<String, String, S>);
+
+impl<S: BuildHasher> Extractor for CaseInsensitive<'_, S> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.get_all(key).and_then(|v| v.first().copied())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let values: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!values.is_empty()).then_some(values)
+    }
+}
+
+#[cfg(feature = "http")]
+pub use self::http_carrier::{HeaderExtractor, HeaderInjector, extract_headers, inject_headers};
+
+#[cfg(feature = "http")]
+mod http_carrier {
+    use super::super::context::from_fields;
+    use super::super::w3c::{Field, Fields};
+    use super::super::{BAGGAGE, TRACEPARENT, TRACESTATE};
+    use http::header::{HeaderMap, HeaderName, HeaderValue};
+    use opentelemetry::Context;
+    use opentelemetry::propagation::{Extractor, Injector};
+
+    /// Writes the current context into HTTP headers (feature `http`). A value that is not a
+    /// valid header value is left out rather than failing the request.
+    ///
+    /// ```
+    /// let mut headers = http::HeaderMap::new();
+    /// godtrace_runtime::propagation::inject_headers(&mut headers);
+    /// ```
+    pub fn inject_headers(headers: &mut HeaderMap) {
+        super::super::inject(&mut HeaderInjector(headers));
+    }
+
+    /// The context of an incoming request's headers (feature `http`); see
+    /// [`extract`](super::super::extract). A `traceparent` or `tracestate` header that is not visible
+    /// ASCII is rejected like any malformed one.
+    ///
+    /// ```
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert(
+    ///     "traceparent",
+    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap(),
+    /// );
+    /// let parent = godtrace_runtime::propagation::extract_headers(&headers);
+    /// assert!(godtrace_runtime::propagation::is_remote_parent(&parent));
+    /// ```
+    pub fn extract_headers(headers: &HeaderMap) -> Context {
+        let fields = Fields {
+            traceparent: field(headers, TRACEPARENT),
+            tracestate: field(headers, TRACESTATE),
+        };
+        let baggage = headers.get(BAGGAGE).map(HeaderValue::to_str);
+        let not_text = matches!(baggage, Some(Err(_)));
+        from_fields(&fields, baggage.and_then(Result::ok), not_text)
+    }
+
+    fn field<'a>(headers: &'a HeaderMap, name: &str) -> Field<'a> {
+        let mut values = Vec::new();
+        for value in headers.get_all(name) {
+            match value.to_str() {
+                Ok(v) => values.push(v),
+                Err(_) => return Field::NotText,
+            }
+        }
+        if values.is_empty() {
+            Field::Absent
+        } else {
+            Field::Values(values)
+        }
+    }
+
+    /// An OpenTelemetry [`Injector`] writing into an `http::HeaderMap` (feature `http`).
+    ///
+    /// ```
+    /// use godtrace_runtime::propagation::{HeaderInjector, inject};
+    ///
+    /// let mut headers = http::HeaderMap::new();
+    /// inject(&mut HeaderInjector(&mut headers));
+    /// ```
+    #[derive(Debug)]
+    pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
+
+    impl Injector for HeaderInjector<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(key.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                self.0.insert(name, value);
+            }
+        }
+    }
+
+    /// An OpenTelemetry [`Extractor`] reading an `http::HeaderMap` (feature `http`); values
+    /// that are not visible ASCII read as absent. Prefer [`extract_headers`], which rejects
+    /// and counts them.
+    ///
+    /// ```
+    /// use godtrace_runtime::propagation::{HeaderExtractor, extract};
+    ///
+    /// let headers = http::HeaderMap::new();
+    /// let cx = extract(&HeaderExtractor(&headers));
+    /// # let _ = cx;
+    /// ```
+    #[derive(Debug, Clone, Copy)]
+    pub struct HeaderExtractor<'a>(pub &'a HeaderMap);
+
+    impl Extractor for HeaderExtractor<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(HeaderName::as_str).collect()
+        }
+
+        fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+            let values: Vec<&str> = self
+                .0
+                .get_all(key)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            (!values.is_empty()).then_some(values)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! [`W3cPropagator`]: the checks of this module as an OpenTelemetry [`TextMapPropagator`].
+use super::context::{remote_parent, tracestate_header, with_baggage};
+use super::w3c::{Fields, field, traceparent};
+use super::{BAGGAGE, TRACEPARENT, TRACESTATE};
+use opentelemetry::Context;
+use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry_sdk::propagation::BaggagePropagator;
+use std::sync::OnceLock;
+
+/// W3C Trace Context and Baggage as an OpenTelemetry [`TextMapPropagator`], with the checks
+/// and counters described in the [module docs](crate::propagation).
+///
+/// [`inject`](super::inject) and [`extract`](super::extract) use it; hand it to code that takes a propagator, or install it
+/// as OpenTelemetry's global one (after [`crate::init`], which installs its own):
+///
+/// ```
+/// opentelemetry::global::set_text_map_propagator(godtrace_runtime::propagation::W3cPropagator::new());
+/// ```
+///
+/// Unlike [`extract`](super::extract), its [`TextMapPropagator::extract_with_context`] keeps what the given
+/// context holds (its span included) when the carrier has no valid trace context, as the
+/// trait specifies.
+#[derive(Debug, Clone, Copy)]
+pub struct W3cPropagator {
+    /// Whether `baggage` is carried too (`init` installs it without, when the configured
+    /// propagators leave baggage out).
+    baggage: bool,
+}
+
+impl Default for W3cPropagator {
+    fn default() -> Self {
+        W3cPropagator::new()
+    }
+}
+
+impl W3cPropagator {
+    /// The propagator: `traceparent`, `tracestate` and `baggage`.
+    pub const fn new() -> Self {
+        W3cPropagator { baggage: true }
+    }
+
+    /// `traceparent` and `tracestate` only (`OTEL_PROPAGATORS=tracecontext`).
+    pub(crate) const fn trace_context_only() -> Self {
+        W3cPropagator { baggage: false }
+    }
+}
+
+fn fields() -> &'static [String; 3] {
+    static FIELDS: OnceLock<[String; 3]> = OnceLock::new();
+    FIELDS.get_or_init(|| [TRACEPARENT.into(), TRACESTATE.into(), BAGGAGE.into()])
+}
+
+impl TextMapPropagator for W3cPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let sc = span.span_context();
+        if sc.is_valid() {
+            injector.set(TRACEPARENT, traceparent(sc));
+            let state = tracestate_header(cx, sc);
+            if !state.is_empty() {
+                injector.set(TRACESTATE, state);
+            }
+        }
+        if self.baggage {
+            BaggagePropagator::new().inject_context(cx, injector);
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let fields = Fields {
+            traceparent: field(extractor.get_all(TRACEPARENT)),
+            tracestate: field(extractor.get_all(TRACESTATE)),
+        };
+        let cx = match remote_parent(&fields) {
+            Some(incoming) => incoming.under(cx),
+            None => cx.clone(),
+        };
+        if !self.baggage {
+            return cx;
+        }
+        with_baggage(cx, extractor.get(BAGGAGE), false)
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(fields())
+    }
+}

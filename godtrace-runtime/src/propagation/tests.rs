@@ -1,0 +1,188 @@
+//! Unit tests of the parsing rules and of what `inject` writes.
+use super::w3c::{Field, Fields, Incoming, known_flags, parse_fields};
+use super::*;
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+
+const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SID: &str = "00f067aa0ba902b7";
+
+fn incoming(traceparent: &str, tracestate: Option<&str>) -> Result<Option<Incoming>, ()> {
+    let fields = Fields {
+        traceparent: Field::Values(vec![traceparent]),
+        tracestate: tracestate.map_or(Field::Absent, |s| Field::Values(vec![s])),
+    };
+    parse_fields(&fields).map_err(|_| ())
+}
+
+fn parent_of(traceparent: &str, tracestate: Option<&str>) -> Result<Option<SpanContext>, ()> {
+    incoming(traceparent, tracestate).map(|i| i.map(|i| i.parent))
+}
+
+#[test]
+fn valid_traceparents_parse() {
+    let sc = parent_of(&format!("00-{TID}-{SID}-01"), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(sc.trace_id().to_string(), TID);
+    assert_eq!(sc.span_id().to_string(), SID);
+    assert!(sc.is_sampled() && sc.is_remote());
+    let unsampled = parent_of(&format!("00-{TID}-{SID}-00"), None)
+        .unwrap()
+        .unwrap();
+    assert!(!unsampled.is_sampled());
+    // Unknown flags are dropped; a future version may append fields.
+    let future = parent_of(&format!("cc-{TID}-{SID}-09-what-the-future-holds"), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(future.trace_flags(), TraceFlags::SAMPLED);
+    assert!(parent_of(&format!(" 00-{TID}-{SID}-01\t"), None).is_ok());
+}
+
+#[test]
+fn malformed_traceparents_are_rejected() {
+    let long_tid = format!("{TID}00");
+    let cases = [
+        String::new(),
+        "garbage".into(),
+        format!("00-{TID}-{SID}"),
+        format!("00-{TID}-{SID}-"),
+        format!("00-{TID}-{SID}-01-"),
+        format!("00-{TID}-{SID}-01-extra"),
+        format!("00-{long_tid}-{SID}-01"),
+        format!("00-{TID}-{SID}00-01"),
+        format!("00-{}-{SID}-01", TID.to_uppercase()),
+        format!("00-{TID}-{SID}-0G"),
+        format!("0x-{TID}-{SID}-01"),
+        format!("ff-{TID}-{SID}-01"),
+        format!("00_{TID}-{SID}-01"),
+        format!("00-{}-{SID}-01", "0".repeat(32)),
+        format!("00-{TID}-{}-01", "0".repeat(16)),
+        format!("00-{}é-{SID}-01", &TID[..31]),
+        format!("01-{TID}-{SID}-01{}", "-x".repeat(300)),
+    ];
+    for case in cases {
+        assert!(parent_of(&case, None).is_err(), "accepted {case:?}");
+    }
+}
+
+/// The `tracestate` kept of `state` (as it goes out), with a valid `traceparent`; `None`
+/// when it was dropped. The trace itself is always kept.
+fn kept_state(state: &str) -> Option<String> {
+    let tp = format!("00-{TID}-{SID}-01");
+    let incoming = incoming(&tp, Some(state)).unwrap().unwrap();
+    assert_eq!(incoming.parent.trace_id().to_string(), TID, "{state:?}");
+    let header = incoming
+        .full_state
+        .unwrap_or_else(|| incoming.parent.trace_state().header());
+    (!incoming.state_rejected).then_some(header)
+}
+
+#[test]
+fn tracestate_rules() {
+    let kept = |s: &str| kept_state(s).is_some();
+    assert!(kept("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"));
+    assert!(kept("tenant@vendor=x, , a-b_c*d/e=1 2"));
+    assert!(kept(""));
+    let members: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
+    assert!(kept(&members.join(",")));
+    let too_many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+    assert!(!kept(&too_many.join(",")));
+    assert!(!kept(&format!("a={}", "x".repeat(257))));
+    assert!(!kept(&format!("a=b,{}", "c".repeat(MAX_TRACESTATE_LEN))));
+    for bad in [
+        "a", "A=1", "a=b=c", "a= ", "-a=1", "@a=1", "a=\u{7f}", "a=1,b=",
+    ] {
+        assert!(!kept(bad), "kept tracestate {bad:?}");
+    }
+    assert_eq!(kept_state("rojo=1,congo=2").unwrap(), "rojo=1,congo=2");
+}
+
+#[test]
+fn level_2_keys_are_kept_whole_even_where_opentelemetry_refuses_them() {
+    let system_14 = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+    for key in ["foo@", "foo@@bar", "foo@bar@baz", system_14.as_str(), "z@"] {
+        let state = format!("a=1,{key}=2,b=3");
+        assert_eq!(kept_state(&state).as_deref(), Some(state.as_str()));
+    }
+    assert!(kept_state(&format!("{}=1", "z".repeat(257))).is_none());
+}
+
+#[test]
+fn duplicate_keys_keep_the_first_member() {
+    let tp = format!("00-{TID}-{SID}-01");
+    let incoming = incoming(&tp, Some("foo=1,bar=2,foo=3")).unwrap().unwrap();
+    assert_eq!(incoming.parent.trace_state().header(), "foo=1,bar=2");
+    assert!(incoming.state_rejected, "counted");
+}
+
+#[test]
+fn tracestate_headers_join() {
+    let fields = Fields {
+        traceparent: Field::Values(vec![
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ]),
+        tracestate: Field::Values(vec!["a=1", "b=2"]),
+    };
+    let incoming = parse_fields(&fields).ok().flatten().unwrap();
+    assert_eq!(incoming.parent.trace_state().header(), "a=1,b=2");
+}
+
+#[test]
+fn several_traceparents_are_rejected() {
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let fields = Fields {
+        traceparent: Field::Values(vec![tp, tp]),
+        tracestate: Field::Absent,
+    };
+    assert!(parse_fields(&fields).is_err());
+}
+
+#[test]
+fn no_traceparent_is_a_root_not_a_rejection() {
+    let fields = Fields {
+        traceparent: Field::Absent,
+        tracestate: Field::Values(vec!["a=1"]),
+    };
+    assert!(matches!(parse_fields(&fields), Ok(None)));
+}
+
+#[test]
+fn flags_other_than_sampled_and_random_are_read_and_written_as_zero() {
+    let sc = parent_of(&format!("00-{TID}-{SID}-ff"), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(sc.trace_flags(), known_flags());
+    let random = parent_of(&format!("00-{TID}-{SID}-02"), None)
+        .unwrap()
+        .unwrap();
+    assert!(!random.is_sampled());
+    let mut map: HashMap<String, String> = HashMap::new();
+    inject_context(&Context::new().with_remote_span_context(random), &mut map);
+    assert_eq!(map[TRACEPARENT], format!("00-{TID}-{SID}-02"));
+    let all = SpanContext::new(
+        TraceId::from_hex(TID).unwrap(),
+        SpanId::from_hex(SID).unwrap(),
+        TraceFlags::new(0xff),
+        false,
+        TraceState::NONE,
+    );
+    inject_context(&Context::new().with_remote_span_context(all), &mut map);
+    assert_eq!(map[TRACEPARENT], format!("00-{TID}-{SID}-03"));
+}
+
+#[test]
+fn inject_writes_sampled_flag_and_state() {
+    let sc = SpanContext::new(
+        TraceId::from_hex(TID).unwrap(),
+        SpanId::from_hex(SID).unwrap(),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::from_key_value([("k", "v")]).unwrap(),
+    );
+    let cx = Context::new().with_remote_span_context(sc);
+    let mut map: HashMap<String, String> = HashMap::new();
+    inject_context(&cx, &mut map);
+    assert_eq!(map[TRACEPARENT], format!("00-{TID}-{SID}-01"));
+    assert_eq!(map[TRACESTATE], "k=v");
+    assert!(!map.contains_key(BAGGAGE));
+}

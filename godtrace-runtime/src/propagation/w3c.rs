@@ -1,0 +1,209 @@
+//! W3C Trace Context itself: `traceparent` and `tracestate` parsed strictly and written, with
+//! no OpenTelemetry context or global state involved (the rules are in the module docs).
+use super::{MAX_TRACESTATE_LEN, MAX_TRACESTATE_MEMBERS};
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+use std::collections::HashSet;
+
+/// The longest `traceparent` accepted. Version 00 is exactly 55 bytes; later versions may
+/// append fields, up to this bound.
+const MAX_TRACEPARENT_LEN: usize = 512;
+
+/// The trace flags this version of the specification defines: sampled and random.
+pub(super) fn known_flags() -> TraceFlags {
+    TraceFlags::SAMPLED | crate::span::RANDOM
+}
+
+/// `00-{trace id}-{span id}-{flags}`, keeping the sampled and random flags.
+pub(super) fn traceparent(sc: &SpanContext) -> String {
+    format!(
+        "00-{}-{}-{:02x}",
+        sc.trace_id(),
+        sc.span_id(),
+        sc.trace_flags() & known_flags()
+    )
+}
+
+/// A header as the checks see it.
+pub(super) enum Field<'a> {
+    Absent,
+    Values(Vec<&'a str>),
+    /// Present but not text (e.g. not visible ASCII in an HTTP header).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    NotText,
+}
+
+pub(super) fn field(values: Option<Vec<&str>>) -> Field<'_> {
+    match values {
+        None => Field::Absent,
+        Some(v) if v.is_empty() => Field::Absent,
+        Some(v) => Field::Values(v),
+    }
+}
+
+pub(super) struct Fields<'a> {
+    pub(super) traceparent: Field<'a>,
+    pub(super) tracestate: Field<'a>,
+}
+
+/// The carrier held a `traceparent` that is not valid W3C Trace Context.
+pub(super) struct Rejected;
+
+/// A valid incoming trace context.
+pub(super) struct Incoming {
+    pub(super) parent: SpanContext,
+    /// The whole `tracestate`, when the parent's [`TraceState`] holds only part of it.
+    pub(super) full_state: Option<String>,
+    /// Whether (part of) the `tracestate` was dropped.
+    pub(super) state_rejected: bool,
+}
+
+/// `Ok(None)` when there is no `traceparent`, `Ok(Some)` for a valid one (with what could be
+/// kept of the `tracestate`), `Err` for anything else.
+pub(super) fn parse_fields(fields: &Fields<'_>) -> Result<Option<Incoming>, Rejected> {
+    let value = match &fields.traceparent {
+        Field::Absent => return Ok(None),
+        Field::NotText => return Err(Rejected),
+        // One request, one parent: several `traceparent` headers are ambiguous.
+        Field::Values(v) if v.len() != 1 => return Err(Rejected),
+        Field::Values(v) => v[0],
+    };
+    let (trace_id, span_id, flags) = parse_traceparent(value)?;
+    // A bad `tracestate` never costs the trace: it is dropped, and the trace continues.
+    let (members, state_rejected) = match &fields.tracestate {
+        Field::Absent => (Members::default(), false),
+        Field::NotText => (Members::default(), true),
+        Field::Values(parts) => match parse_tracestate(parts) {
+            Ok(members) => {
+                let dropped = members.duplicates_dropped;
+                (members, dropped)
+            }
+            Err(BadTraceState) => (Members::default(), true),
+        },
+    };
+    let (state, full_state) = trace_state(&members.list);
+    Ok(Some(Incoming {
+        parent: SpanContext::new(trace_id, span_id, flags, true, state),
+        full_state,
+        state_rejected,
+    }))
+}
+
+fn is_lower_hex(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Parses `version-traceid-parentid-flags` strictly (W3C Trace Context Level 2, *Traceparent Header*).
+fn parse_traceparent(value: &str) -> Result<(TraceId, SpanId, TraceFlags), Rejected> {
+    // Optional whitespace around the value is allowed by HTTP.
+    let value = value.trim_matches([' ', '\t']);
+    let b = value.as_bytes();
+    if b.len() < 55 || b.len() > MAX_TRACEPARENT_LEN || !value.is_ascii() {
+        return Err(Rejected);
+    }
+    let (version, trace_id, span_id, flags) = (&b[0..2], &b[3..35], &b[36..52], &b[53..55]);
+    if b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
+        return Err(Rejected);
+    }
+    if ![version, trace_id, span_id, flags]
+        .iter()
+        .all(|part| is_lower_hex(part))
+        || version == b"ff"
+    {
+        return Err(Rejected);
+    }
+    // Version 00 has exactly four fields; a later version may append `-...`.
+    if b.len() > 55 && (version == b"00" || b[55] != b'-') {
+        return Err(Rejected);
+    }
+    let trace_id = TraceId::from_hex(&value[3..35]).map_err(|_| Rejected)?;
+    let span_id = SpanId::from_hex(&value[36..52]).map_err(|_| Rejected)?;
+    let flags = u8::from_str_radix(&value[53..55], 16).map_err(|_| Rejected)?;
+    if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
+        return Err(Rejected);
+    }
+    // Unknown flags are reserved: kept as zero (*Other Flags*).
+    Ok((trace_id, span_id, TraceFlags::new(flags) & known_flags()))
+}
+
+/// The `tracestate` headers are not a valid list (they are dropped).
+struct BadTraceState;
+
+/// The members of a valid `tracestate`, in order.
+#[derive(Default)]
+struct Members<'a> {
+    list: Vec<(&'a str, &'a str)>,
+    /// Whether later members with an earlier member's key were left out.
+    duplicates_dropped: bool,
+}
+
+/// Parses the `tracestate` headers (joined with commas, as HTTP allows) strictly; of members
+/// with the same key, keeps the first.
+fn parse_tracestate<'a>(parts: &[&'a str]) -> Result<Members<'a>, BadTraceState> {
+    let total: usize = parts.iter().map(|p| p.len() + 1).sum();
+    if total > MAX_TRACESTATE_LEN + 1 {
+        return Err(BadTraceState);
+    }
+    let mut members = Members::default();
+    let mut keys = HashSet::new();
+    let mut count = 0;
+    for member in parts.iter().flat_map(|p| p.split(',')) {
+        let member = member.trim_matches([' ', '\t']);
+        if member.is_empty() {
+            // Empty members are allowed and ignored.
+            continue;
+        }
+        count += 1;
+        if count > MAX_TRACESTATE_MEMBERS {
+            return Err(BadTraceState);
+        }
+        let (key, value) = member.split_once('=').ok_or(BadTraceState)?;
+        if !valid_tracestate_key(key) || !valid_tracestate_value(value) {
+            return Err(BadTraceState);
+        }
+        if keys.insert(key) {
+            members.list.push((key, value));
+        } else {
+            members.duplicates_dropped = true;
+        }
+    }
+    Ok(members)
+}
+
+/// OpenTelemetry's [`TraceState`] of `members`, and the whole list as a header when that type
+/// refuses some of them (it then holds the others; see the module docs).
+fn trace_state(members: &[(&str, &str)]) -> (TraceState, Option<String>) {
+    if let Ok(state) = TraceState::from_key_value(members.iter().copied()) {
+        return (state, None);
+    }
+    let accepted = members
+        .iter()
+        .copied()
+        .filter(|&member| TraceState::from_key_value([member]).is_ok());
+    let held = TraceState::from_key_value(accepted).unwrap_or_default();
+    let whole: Vec<String> = members.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    (held, Some(whole.join(",")))
+}
+
+/// `key = (lcalpha / DIGIT) 0*255(keychar)`, `keychar = lcalpha / DIGIT / "_" / "-" / "*" /
+/// "/" / "@"` (W3C Trace Context Level 2, *Key*).
+fn valid_tracestate_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    !b.is_empty()
+        && b.len() <= 256
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b[1..].iter().all(|&c| {
+            c.is_ascii_lowercase()
+                || c.is_ascii_digit()
+                || matches!(c, b'_' | b'-' | b'*' | b'/' | b'@')
+        })
+}
+
+/// 1 to 256 printable ASCII characters but `,` and `=`, not ending in a space (*Value*).
+fn valid_tracestate_value(value: &str) -> bool {
+    let b = value.as_bytes();
+    !b.is_empty()
+        && b.len() <= 256
+        && b.iter()
+            .all(|&c| (0x20..=0x7e).contains(&c) && c != b',' && c != b'=')
+        && b[b.len() - 1] != b' '
+}

@@ -1,0 +1,193 @@
+//! The span module's soundness tests: the shapes in which spans are entered, moved and left,
+//! small enough to run under Miri (`scripts/miri`), which checks every access to a span's
+//! record against the aliasing rules. Each asserts the spans that come out, too.
+use super::{CallSite, Instrumented, OpSpan, run_sync};
+use crate::testing::{self, Capture, FinishedSpan};
+use opentelemetry::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+static OUTER: CallSite = site(Some("outer"));
+static INNER: CallSite = site(Some("inner"));
+static POLLED: CallSite = site(Some("polled"));
+
+const fn site(operation: Option<&'static str>) -> CallSite {
+    CallSite::new(
+        operation,
+        || "span::tests::f::h",
+        file!(),
+        1,
+        false,
+        None,
+        false,
+    )
+}
+
+/// Starts a traced call at `site` under the current span (what the macro generates).
+fn start(site: &'static CallSite) -> Option<OpSpan> {
+    OpSpan::start(site, || None::<opentelemetry::Context>, 0, |_| {})
+}
+
+/// A traced sync call at `site` running `body`.
+fn traced<R>(site: &'static CallSite, body: impl FnOnce() -> R) -> R {
+    run_sync(start(site), body, |_, _| {})
+}
+
+fn child_of(capture: &Capture, child: &str, parent: &str) -> bool {
+    let parent: FinishedSpan = capture.span(parent);
+    capture.span(child).parent_span_id == Some(parent.span_id)
+}
+
+#[test]
+fn manual_span_kept_while_current() {
+    let capture = testing::capture();
+    // The shape of `godtrace::span`'s doc example.
+    let span = crate::span("royalty.distribute");
+    span.set_attribute("royalty.recipients", 3);
+    crate::add_event("payout.sent", [("amount.eth", Value::F64(0.25))]);
+    crate::set_attribute("via.current", true);
+    drop(span);
+    let span = capture.span("royalty.distribute");
+    assert_eq!(span.attr("royalty.recipients"), Some(&Value::I64(3)));
+    assert_eq!(span.attr("via.current"), Some(&Value::Bool(true)));
+    assert!(span.event("payout.sent").is_some());
+}
+
+#[test]
+fn nested_sync_calls() {
+    let capture = testing::capture();
+    let answer = traced(&OUTER, || {
+        traced(&INNER, || crate::set_attribute("depth", 2));
+        crate::set_attribute("depth", 1);
+        42
+    });
+    assert_eq!(answer, 42);
+    assert!(child_of(&capture, "inner", "outer"));
+    assert_eq!(capture.span("inner").attr("depth"), Some(&Value::I64(2)));
+    assert_eq!(capture.span("outer").attr("depth"), Some(&Value::I64(1)));
+}
+
+/// Pending on its first poll, ready on the second; makes a traced call and a manual span
+/// each time it is polled.
+struct TwoPolls {
+    polled: u32,
+}
+
+impl Future for TwoPolls {
+    type Output = u32;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+        self.polled += 1;
+        traced(&INNER, || {
+            crate::set_attribute("poll", i64::from(self.polled))
+        });
+        let _manual = crate::span("in.poll");
+        if self.polled == 2 {
+            Poll::Ready(7)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn polled_future() {
+    let capture = testing::capture();
+    let mut future = Instrumented::new(start(&POLLED), TwoPolls { polled: 0 }, |_, _| {});
+    let mut task = Context::from_waker(Waker::noop());
+    // SAFETY: `future` is a local that is not moved again before it is dropped.
+    let mut future = unsafe { Pin::new_unchecked(&mut future) };
+    assert_eq!(future.as_mut().poll(&mut task), Poll::Pending);
+    assert_eq!(future.as_mut().poll(&mut task), Poll::Ready(7));
+    assert_eq!(capture.spans_named("inner").len(), 2);
+    assert_eq!(capture.spans_named("in.poll").len(), 2);
+    let polled = capture.span("polled");
+    assert!(
+        capture
+            .spans_named("inner")
+            .iter()
+            .all(|inner| inner.parent_span_id == Some(polled.span_id))
+    );
+}
+
+#[test]
+fn guards_dropped_out_of_order() {
+    let capture = testing::capture();
+    let a = crate::span("a");
+    let b = crate::span("b");
+    drop(a);
+    let c = crate::span("c");
+    crate::set_attribute("on", "c");
+    drop(b);
+    crate::set_attribute("still", "c");
+    drop(c);
+    assert!(child_of(&capture, "b", "a"));
+    assert!(child_of(&capture, "c", "b"));
+    assert_eq!(capture.span("c").attr("still"), Some(&Value::from("c")));
+}
+
+fn returns_guard(name: &'static str) -> crate::SpanGuard {
+    crate::span(name)
+}
+
+#[test]
+fn guards_moved() {
+    let capture = testing::capture();
+    let returned = returns_guard("returned");
+    crate::set_attribute("moved", "returned");
+    let mut guards = Vec::new();
+    guards.push(returned);
+    guards.push(crate::span("pushed"));
+    crate::set_attribute("moved", "pushed");
+    let moved = guards.pop();
+    crate::set_attribute("after.pop", true);
+    drop(moved);
+    crate::set_attribute("after.drop", true);
+    drop(guards);
+    assert!(child_of(&capture, "pushed", "returned"));
+    let returned = capture.span("returned");
+    assert_eq!(returned.attr("moved"), Some(&Value::from("returned")));
+    assert_eq!(returned.attr("after.drop"), Some(&Value::Bool(true)));
+    assert_eq!(
+        capture.span("pushed").attr("after.pop"),
+        Some(&Value::Bool(true))
+    );
+}
+
+#[test]
+fn guard_outlives_its_call() {
+    let capture = testing::capture();
+    let guard = traced(&OUTER, || crate::span("escaped"));
+    crate::set_attribute("after.call", true);
+    traced(&INNER, || {});
+    drop(guard);
+    assert!(child_of(&capture, "escaped", "outer"));
+    assert!(child_of(&capture, "inner", "escaped"));
+    assert_eq!(
+        capture.span("escaped").attr("after.call"),
+        Some(&Value::Bool(true))
+    );
+}
+
+#[test]
+fn span_dropped_while_current_leaves_the_list() {
+    let capture = testing::capture();
+    let outer = crate::span("outer.manual");
+    let span = OpSpan::start_named("dropped".into()).expect("sampled in");
+    // SAFETY: `span` stays in this frame, on this thread.
+    let entered = unsafe { span.enter() };
+    // Its owner let go without leaving: the record is taken off the list before it is reused.
+    drop(span);
+    drop(entered.attached);
+    crate::set_attribute("after", true);
+    let reused = crate::span("reused");
+    crate::set_attribute("on", "reused");
+    drop(reused);
+    drop(outer);
+    assert_eq!(
+        capture.span("outer.manual").attr("after"),
+        Some(&Value::Bool(true))
+    );
+    assert!(child_of(&capture, "reused", "outer.manual"));
+}

@@ -276,6 +276,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(all(feature = "otlp-grpc", feature = "otlp-http")),
+        ignore = "needs the otlp-grpc and otlp-http features"
+    )]
     fn the_same_base_endpoint_means_the_same_url_in_code_and_env() {
         for protocol in ["http/protobuf", "grpc"] {
             let from_env = settings(Config::new("svc").with_env_vars([
@@ -299,6 +303,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(all(feature = "otlp-grpc", feature = "otlp-http")),
+        ignore = "needs the otlp-grpc and otlp-http features"
+    )]
     fn defaults_follow_the_protocol() {
         let grpc = settings(Config::new("svc").protocol(Protocol::Grpc));
         assert_eq!(grpc.export.unwrap().endpoint, "http://localhost:4317");
@@ -309,6 +317,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(all(feature = "otlp-grpc", feature = "otlp-http")),
+        ignore = "needs the otlp-grpc and otlp-http features"
+    )]
     fn code_wins_over_env_whatever_the_call_order() {
         let env = [
             ("OTEL_SERVICE_NAME", "from-env"),
@@ -364,6 +376,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(all(feature = "otlp-grpc", feature = "otlp-http")),
+        ignore = "needs the otlp-grpc and otlp-http features"
+    )]
     fn batch_settings_are_checked_together() {
         let err = Config::new("svc")
             .with_env_vars([
@@ -499,6 +515,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(all(feature = "otlp-grpc", feature = "otlp-http")),
+        ignore = "needs the otlp-grpc and otlp-http features"
+    )]
     fn upper_case_schemes_are_sent_in_lower_case_on_both_signals() {
         let s = settings(Config::new("s").endpoint("HTTP://c:4318"));
         let traces = s.export.clone().unwrap();

@@ -1,0 +1,161 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Result<Layer, InitError> {
+    let vars: Vec<_> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Ok(v.to_string())))
+        .collect();
+    parse(&vars)
+}
+
+fn message(pairs: &[(&str, &str)]) -> String {
+    env(pairs).unwrap_err().to_string()
+}
+
+#[test]
+fn sampler_variants_set_ratio_and_parent_rule() {
+    let cases = [
+        ("always_on", None, 1.0, false),
+        ("always_off", None, 0.0, false),
+        ("traceidratio", Some("0.25"), 0.25, false),
+        ("traceidratio", None, 1.0, false),
+        ("parentbased_always_on", None, 1.0, true),
+        ("parentbased_always_off", None, 0.0, true),
+        ("parentbased_traceidratio", Some("0.5"), 0.5, true),
+    ];
+    for (name, arg, ratio, parent) in cases {
+        let mut pairs = vec![("OTEL_TRACES_SAMPLER", name)];
+        pairs.extend(arg.map(|a| ("OTEL_TRACES_SAMPLER_ARG", a)));
+        let layer = env(&pairs).unwrap();
+        assert_eq!(layer.sample_ratio, Some(ratio), "{name}");
+        assert_eq!(layer.parent_based, Some(parent), "{name}");
+    }
+}
+
+#[test]
+fn invalid_values_name_variable_value_and_what_is_accepted() {
+    assert_eq!(
+        message(&[("OTEL_TRACES_SAMPLER_ARG", "1.5")]),
+        r#"OTEL_TRACES_SAMPLER_ARG="1.5": expected a number from 0 to 1"#
+    );
+    assert!(message(&[("OTEL_TRACES_SAMPLER", "jaeger_remote")]).contains("always_on"));
+    assert!(message(&[("OTEL_SDK_DISABLED", "yes")]).contains("true or false"));
+    assert!(message(&[("OTEL_BSP_MAX_QUEUE_SIZE", "-1")]).contains("greater than 0"));
+    assert!(message(&[("OTEL_BSP_SCHEDULE_DELAY", "5s")]).contains("milliseconds"));
+    assert!(message(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).contains("grpc"));
+    assert!(message(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://c:4317")]).contains("http://"));
+    assert!(message(&[("OTEL_PROPAGATORS", "b3")]).contains("tracecontext"));
+    assert!(message(&[("OTEL_RESOURCE_ATTRIBUTES", "region")]).contains("key=value"));
+    assert!(message(&[("OTEL_EXPORTER_OTLP_HEADERS", "a b=c")]).contains("header names"));
+    assert!(message(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")]).contains("gzip"));
+}
+
+#[test]
+fn header_values_never_appear_in_errors() {
+    for v in [
+        "authorization=Bearer%0As3cr3t",
+        "authorization=s3cr3t,broken",
+        "s3cr3t",
+        "authorization=%zzs3cr3t",
+        "bad name=s3cr3t",
+    ] {
+        let err = message(&[("OTEL_EXPORTER_OTLP_HEADERS", v)]);
+        assert!(err.starts_with("OTEL_EXPORTER_OTLP_HEADERS="), "{err}");
+        assert!(!err.contains("s3cr3t"), "{v}: {err}");
+    }
+    let err = message(&[(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "authorization=Bearer%0As3cr3t",
+    )]);
+    assert!(err.contains("authorization=<redacted>"), "{err}");
+}
+
+#[test]
+fn endpoints_are_normalised_and_their_credentials_never_shown() {
+    let layer = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "HTTP://c:4318")]).unwrap();
+    let endpoint = layer.otlp.endpoint.unwrap();
+    assert_eq!(endpoint.value, "http://c:4318");
+    assert_eq!(endpoint.name, "OTEL_EXPORTER_OTLP_ENDPOINT");
+    for v in [
+        "http://u:s3cr3t@c:70000",
+        "https://u:s3cr3t@c:0",
+        "http://u:s3cr3t@c:0",
+    ] {
+        let err = message(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", v)]);
+        assert!(
+            err.starts_with("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"), "{v}: {err}");
+    }
+}
+
+#[test]
+fn a_sampler_argument_without_a_sampler_is_an_error() {
+    assert!(message(&[("OTEL_TRACES_SAMPLER_ARG", "0.1")]).contains("OTEL_TRACES_SAMPLER="));
+    // The specification has the other samplers ignore it.
+    let layer = env(&[
+        ("OTEL_TRACES_SAMPLER", "always_on"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+    ])
+    .unwrap();
+    assert_eq!(layer.sample_ratio, Some(1.0));
+}
+
+#[test]
+fn non_utf8_values_are_errors() {
+    let vars = vec![("OTEL_SERVICE_NAME".to_owned(), Err("a\u{fffd}".to_owned()))];
+    let err = parse(&vars).unwrap_err().to_string();
+    assert!(err.starts_with("OTEL_SERVICE_NAME="), "{err}");
+    assert!(err.contains("UTF-8"), "{err}");
+}
+
+#[test]
+fn pairs_are_trimmed_and_percent_decoded() {
+    let layer = env(&[
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            " environment=prod , region=eu%2Cwest ",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20t0k,x-team=core",
+        ),
+    ])
+    .unwrap();
+    let resource: Vec<_> = layer
+        .resource
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.to_string()))
+        .collect();
+    assert_eq!(
+        resource,
+        [("environment", "prod".into()), ("region", "eu,west".into())]
+    );
+    let headers: Vec<_> = layer.otlp.headers.into_iter().map(|h| h.value).collect();
+    assert_eq!(
+        headers,
+        [
+            ("authorization".to_owned(), "Bearer t0k".to_owned()),
+            ("x-team".to_owned(), "core".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn empty_values_count_as_unset_and_propagators_parse() {
+    let layer = env(&[
+        ("OTEL_SERVICE_NAME", ""),
+        ("OTEL_PROPAGATORS", "tracecontext, baggage,tracecontext"),
+    ])
+    .unwrap();
+    assert_eq!(layer.service_name, None);
+    assert_eq!(
+        layer.propagators,
+        Some(vec![Propagator::TraceContext, Propagator::Baggage])
+    );
+    let none = env(&[("OTEL_PROPAGATORS", "none")]).unwrap();
+    assert_eq!(none.propagators, Some(vec![]));
+    let disabled = env(&[("OTEL_SDK_DISABLED", "TRUE")]).unwrap();
+    assert_eq!(disabled.enabled, Some(false));
+}

@@ -1,0 +1,165 @@
+use super::*;
+
+#[test]
+fn long_strings_are_cut_on_a_char_boundary_with_a_marker() {
+    let s = "é".repeat(1000); // 2000 bytes
+    let Value::String(v) = bounded_str(&s) else {
+        panic!("not a string")
+    };
+    let v = v.as_str();
+    assert!(v.ends_with(TRUNCATION_MARKER));
+    let body = v.strip_suffix(TRUNCATION_MARKER).unwrap();
+    assert_eq!(body.len(), 1024);
+    assert!(body.chars().all(|c| c == 'é'));
+}
+
+#[test]
+fn short_strings_are_kept_whole() {
+    assert_eq!(bounded_str("abc"), Value::from("abc"));
+}
+
+#[test]
+fn huge_debug_output_stops_at_the_limit() {
+    let v = vec![7u8; 100_000];
+    let s = debug_text(&v);
+    assert_eq!(s.len(), max_attribute_len() + TRUNCATION_MARKER.len());
+    assert!(s.starts_with("[7, 7, 7"));
+}
+
+/// Writes `chunk` in one `write_str`, as `String`'s `Display` and `Debug` of a large
+/// struct field do, then records whether it was asked to write on.
+struct OneChunk<'a> {
+    chunk: &'a str,
+    after: std::cell::Cell<bool>,
+}
+impl fmt::Display for OneChunk<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.chunk)?;
+        self.after.set(true);
+        f.write_str("after")
+    }
+}
+
+#[test]
+fn a_huge_chunk_is_copied_only_up_to_the_limit() {
+    let big = "x".repeat(8 << 20);
+    let value = OneChunk {
+        chunk: &big,
+        after: std::cell::Cell::new(false),
+    };
+    let (text, largest) = counting_alloc::largest_during(|| display_text(&value));
+    assert_eq!(text.len(), max_attribute_len() + TRUNCATION_MARKER.len());
+    assert!(text.ends_with(TRUNCATION_MARKER));
+    // The old writer appended the whole chunk before checking the limit: 8 MiB here.
+    assert!(
+        largest <= 4 * max_attribute_len(),
+        "{largest} bytes allocated at once"
+    );
+    assert!(!value.after.get(), "the walk went on past the limit");
+    let (text, largest) = counting_alloc::largest_during(|| debug_text(&big));
+    assert_eq!(text.len(), max_attribute_len() + TRUNCATION_MARKER.len());
+    assert!(
+        largest <= 4 * max_attribute_len(),
+        "{largest} bytes allocated at once"
+    );
+}
+
+#[test]
+fn formatted_text_is_cut_on_a_char_boundary_and_marked_only_when_cut() {
+    let limit = max_attribute_len();
+    let text = display_text(&"é".repeat(limit));
+    let body = text.strip_suffix(TRUNCATION_MARKER).expect("marked");
+    assert_eq!(body.len(), limit);
+    // One byte short of a whole 'é' at the limit: the cut falls before it.
+    let text = display_text(&format!("a{}", "é".repeat(limit)));
+    let body = text.strip_suffix(TRUNCATION_MARKER).expect("marked");
+    assert_eq!(body.len(), limit - 1);
+    assert_eq!(display_text(&"a".repeat(limit)), "a".repeat(limit));
+}
+
+struct PanicsWhenFormatted;
+impl fmt::Debug for PanicsWhenFormatted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("partial")?;
+        panic!("Debug of PanicsWhenFormatted (expected by this test)")
+    }
+}
+impl fmt::Display for PanicsWhenFormatted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("partial")?;
+        panic!("Display of PanicsWhenFormatted (expected by this test)")
+    }
+}
+
+#[test]
+fn a_panicking_debug_or_display_is_recorded_as_a_marker() {
+    assert_eq!(debug_text(&PanicsWhenFormatted), DEBUG_PANICKED);
+    assert_eq!(display_text(&PanicsWhenFormatted), DISPLAY_PANICKED);
+    let probe = &&&Probe(&PanicsWhenFormatted);
+    assert_eq!(probe.__godtrace_value(), Value::from(DEBUG_PANICKED));
+}
+
+#[test]
+fn lists_read_as_their_debug_text_cut_at_the_limit() {
+    let v = vec![Some(1), None];
+    assert_eq!(v.typed_value(), Value::from(format!("{v:?}")));
+    assert_eq!([0u8; 0].typed_value(), Value::from("[]"));
+    let nested = [vec!["a\"b"], vec![]];
+    assert_eq!(nested.typed_value(), Value::from(format!("{nested:?}")));
+    let big = vec![7u8; 100_000];
+    let Value::String(text) = (&&&Probe(&big)).__godtrace_value() else {
+        panic!("not a string")
+    };
+    assert!(text.as_str().starts_with("[7, 7, "));
+    assert_eq!(
+        text.as_str().len(),
+        max_attribute_len() + TRUNCATION_MARKER.len()
+    );
+}
+
+#[test]
+fn keys_are_cut_on_a_char_boundary_and_borrowed_keys_stay_borrowed() {
+    let long: &'static str = Box::leak("k".repeat(1000).into_boxed_str());
+    let cut = bounded_key(Cow::Borrowed(long));
+    assert!(matches!(cut, Cow::Borrowed(_)));
+    assert_eq!(cut.len(), MAX_ATTRIBUTE_KEY_LEN);
+    let cut = bounded_key(Cow::Owned(format!("k{}", "é".repeat(1000))));
+    assert_eq!(cut.len(), MAX_ATTRIBUTE_KEY_LEN - 1);
+    assert_eq!(bounded_key(Cow::Borrowed("short")), "short");
+}
+
+#[test]
+fn arrays_keep_limit_over_8_elements_and_limit_bytes_of_text() {
+    let ints = Value::Array(Array::I64(vec![1; 10_000]));
+    let Value::Array(Array::I64(kept)) = bounded_value(ints, 256) else {
+        panic!("not an int array")
+    };
+    assert_eq!(kept.len(), 32);
+    let strings: Vec<StringValue> = (0..10_000).map(|_| "abcdefghij".into()).collect();
+    let Value::Array(Array::String(kept)) = bounded_value(Value::Array(strings.into()), 256) else {
+        panic!("not a string array")
+    };
+    let text: usize = kept.iter().map(|s| s.as_str().len()).sum();
+    assert!(
+        kept.len() <= 32 && text <= 256 + TRUNCATION_MARKER.len(),
+        "{kept:?}"
+    );
+}
+
+#[test]
+fn an_event_keeps_its_first_attributes_and_counts_the_others() {
+    let attributes: Vec<KeyValue> = (0..1000).map(|i| KeyValue::new("k", i)).collect();
+    let (kept, dropped) = EventAttributes::new(attributes, 7).into_parts();
+    assert_eq!(kept.len(), crate::config::limits::DEFAULT_COUNT_LIMIT);
+    assert_eq!(kept[0], KeyValue::new("k", 0));
+    assert_eq!(
+        dropped,
+        1000 - crate::config::limits::DEFAULT_COUNT_LIMIT as u32 + 7
+    );
+}
+
+#[test]
+fn wide_integers_that_do_not_fit_keep_their_digits() {
+    assert_eq!(u64::MAX.typed_value(), Value::from(u64::MAX.to_string()));
+    assert_eq!(42u64.typed_value(), Value::I64(42));
+}

@@ -61,7 +61,7 @@ fn a_full_queue_drops_counts_and_logs_once_per_interval() {
     let started = Instant::now();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
-            "a_full_queue_drops_counts_and_logs_once_per_interval",
+            "faults_overflow::a_full_queue_drops_counts_and_logs_once_per_interval",
             "--exact",
             "--nocapture",
         ])

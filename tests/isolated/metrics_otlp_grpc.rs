@@ -1,5 +1,5 @@
 //! OTLP metrics over gRPC, received by tonic's generated server for the OTLP metrics service
-//! (opentelemetry-proto), which decodes every request. Its own binary: it needs its own
+//! (opentelemetry-proto), which decodes every request. Its own process: it needs its own
 //! `init`. (fake-opentelemetry-collector does the same, but as a dev-dependency it changes
 //! how rustc prints paths in the trybuild suite's expected errors.)
 use godtrace::otel::KeyValue;

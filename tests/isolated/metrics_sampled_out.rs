@@ -1,7 +1,7 @@
 //! Sampling does not affect metrics: with every trace sampled out, each call is still measured
 //! (and leaves no exemplar). Also serves the result on a Prometheus endpoint bound by `init`,
 //! which stops with the guard, and applies the configured cardinality limit and buckets. Its
-//! own test binary: it needs its own `init`.
+//! own process: it needs its own `init`.
 use godtrace::otel::KeyValue;
 use godtrace::{
     Config, MetricsConfig, metrics_snapshot, prometheus_addr, record_counter, record_histogram,

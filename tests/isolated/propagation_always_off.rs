@@ -1,7 +1,7 @@
 //! `OTEL_TRACES_SAMPLER=always_off` under a caller that sampled: nothing is recorded, so the
 //! `traceparent` sent on must not say "sampled" — and, since W3C Trace Context lets the
 //! `sampled` flag change only with a new parent id, it names a span id of this service.
-//! (Its own test binary: the sampler is chosen once per process, by `init`.)
+//! (Its own process: the sampler is chosen once per process, by `init`.)
 use godtrace::otel::Context;
 use godtrace::{Config, propagation, testing, traced};
 use std::collections::HashMap;

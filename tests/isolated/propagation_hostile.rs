@@ -2,7 +2,7 @@
 //! fails the request; a bad `traceparent` starts a new root trace, a bad `tracestate` is
 //! dropped while the trace continues, and both are counted in `godtrace::stats()`.
 //!
-//! One test function: the counters are process-wide, so nothing else in this binary may move
+//! One test function: the counters are process-wide, so nothing else in this process may move
 //! them while it counts.
 use godtrace::otel::Context;
 use godtrace::propagation;

@@ -26,8 +26,8 @@ fn the_link_opens_the_current_trace_in_the_configured_jaeger_ui() {
         "no current trace outside a span"
     );
 
-    // SAFETY (for set_var/remove_var): this binary has one test, and nothing else in it
-    // reads or writes the environment concurrently.
+    // SAFETY (for set_var/remove_var): this test runs alone in its process (`own_process!`),
+    // and nothing else in it reads or writes the environment concurrently.
     unsafe { std::env::remove_var(links::JAEGER_UI_ENV) };
     let (id, url) = analyze();
     assert_eq!(id.len(), 32);

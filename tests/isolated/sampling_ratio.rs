@@ -1,5 +1,5 @@
 //! Head sampling from the hot path: per-operation rates, children following their root, and
-//! sampled-out calls that allocate nothing. (One `init` per process: its own test binary.)
+//! sampled-out calls that allocate nothing. (One `init` per process: each test in its own.)
 use godtrace::{Config, testing, traced};
 use std::collections::HashMap;
 use std::sync::Once;

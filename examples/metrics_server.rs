@@ -9,7 +9,7 @@
 //! `shop.payment` fails one call in four (`checkout` retries it, so it still succeeds). Every
 //! call lands in `godtrace_operation_duration_seconds`; failures carry `error_type`, and each
 //! bucket in the OpenMetrics exposition links to the trace of a recent call.
-//! The end-to-end test (`tests/metrics_prometheus_e2e.rs`) runs this against a real Prometheus.
+//! The end-to-end test (`tests/e2e/metrics_prometheus_e2e.rs`) runs this against a real Prometheus.
 use godtrace::metrics::{prometheus_addr, record_counter};
 use godtrace::otel::KeyValue;
 use godtrace::{Config, MetricsConfig, traced};

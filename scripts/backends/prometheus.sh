@@ -1,5 +1,5 @@
 # Prometheus (Debian's package): scrapes the metrics example for the end-to-end metrics suite
-# (tests/metrics_prometheus_e2e.rs), which queries it with PromQL.
+# (tests/e2e/metrics_prometheus_e2e.rs), which queries it with PromQL.
 #
 # Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS array are set).
 # Unpacks the package into $GODTRACE_CACHE/prometheus once (no system service is installed),

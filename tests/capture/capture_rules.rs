@@ -1,0 +1,426 @@
+//! What a traced call records: names, arguments by type, results, errors, panics, code
+//! location, and size limits.
+use godtrace::otel::Value;
+use godtrace::testing;
+use godtrace::traced;
+
+#[traced(operation = "wallet.analyze")]
+fn named() {}
+
+#[test]
+fn operation_names_the_span_and_code_attributes_locate_it() {
+    let c = testing::capture();
+    named();
+    let s = c.span("wallet.analyze");
+    assert_eq!(
+        s.attr("code.function.name"),
+        Some(&Value::from("capture::capture_rules::named"))
+    );
+    assert_eq!(
+        s.attr("code.file.path"),
+        Some(&Value::from("tests/capture/capture_rules.rs"))
+    );
+    // The line of the function's name, not of the attribute or of generated code.
+    assert_eq!(s.attr("code.line.number"), Some(&Value::I64(8)));
+}
+
+#[derive(Debug)]
+#[allow(dead_code)]
+struct Order {
+    id: u32,
+}
+
+#[allow(clippy::too_many_arguments)]
+#[traced(include_args)]
+fn typed(
+    small: i8,
+    big: u64,
+    ratio: f32,
+    ok: bool,
+    label: &str,
+    owned: String,
+    letter: char,
+    order: Order,
+) {
+    let _ = (small, big, ratio, ok, label, owned, letter, order);
+}
+
+#[test]
+fn arguments_keep_their_types() {
+    let c = testing::capture();
+    typed(-3, 7, 0.5, true, "abc", "xyz".into(), 'q', Order { id: 9 });
+    let s = c.span("capture::capture_rules::typed");
+    assert_eq!(s.attr("small"), Some(&Value::I64(-3)));
+    assert_eq!(s.attr("big"), Some(&Value::I64(7)));
+    assert_eq!(s.attr("ratio"), Some(&Value::F64(0.5)));
+    assert_eq!(s.attr("ok"), Some(&Value::Bool(true)));
+    assert_eq!(s.attr("label"), Some(&Value::from("abc")));
+    assert_eq!(s.attr("owned"), Some(&Value::from("xyz")));
+    assert_eq!(s.attr("letter"), Some(&Value::from("q")));
+    assert_eq!(s.attr("order"), Some(&Value::from("Order { id: 9 }")));
+}
+
+#[traced]
+fn no_options(secret: &str) -> usize {
+    secret.len()
+}
+
+#[traced(include_args, skip(password, api_key))]
+fn login(user: &str, password: &str, api_key: String) -> bool {
+    !user.is_empty() && !password.is_empty() && !api_key.is_empty()
+}
+
+struct Account;
+impl Account {
+    #[traced(include_args)]
+    fn deposit(&self, amount: u32) -> u32 {
+        amount
+    }
+}
+
+#[test]
+fn nothing_is_recorded_without_opting_in_and_skipped_never() {
+    let c = testing::capture();
+    no_options("hunter2");
+    login("ana", "hunter2", "k-123".into());
+    Account.deposit(5);
+    let s = c.span("capture::capture_rules::no_options");
+    assert!(s.attr("secret").is_none());
+    assert!(!s.attributes.iter().any(|(_, v)| v.as_str() == "hunter2"));
+    let s = c.span("capture::capture_rules::login");
+    assert_eq!(s.attr("user"), Some(&Value::from("ana")));
+    assert!(s.attr("password").is_none());
+    assert!(s.attr("api_key").is_none());
+    assert!(
+        !s.attributes
+            .iter()
+            .any(|(_, v)| v.as_str().contains("hunter2") || v.as_str().contains("k-123"))
+    );
+    let s = c.span("capture::capture_rules::Account::deposit");
+    assert!(s.attr("self").is_none());
+    assert_eq!(s.attr("amount"), Some(&Value::I64(5)));
+}
+
+#[derive(Debug)]
+struct Score {
+    #[allow(dead_code)]
+    value: f64,
+}
+
+#[traced(include_result)]
+fn scored() -> Result<Score, String> {
+    Ok(Score { value: 0.9 })
+}
+
+#[traced(include_result)]
+fn plain_result() -> i32 {
+    42
+}
+
+#[traced]
+fn result_not_included() -> i32 {
+    42
+}
+
+#[test]
+fn include_result_records_the_value_or_the_ok_value() {
+    let c = testing::capture();
+    scored().unwrap();
+    plain_result();
+    result_not_included();
+    assert_eq!(
+        c.span("capture::capture_rules::scored").attr("result"),
+        Some(&Value::from("Score { value: 0.9 }"))
+    );
+    assert_eq!(
+        c.span("capture::capture_rules::plain_result")
+            .attr("result"),
+        Some(&Value::I64(42))
+    );
+    assert!(
+        c.span("capture::capture_rules::result_not_included")
+            .attr("result")
+            .is_none()
+    );
+}
+
+mod errors {
+    #[derive(Debug)]
+    pub struct RpcError {
+        pub code: u16,
+    }
+    impl std::fmt::Display for RpcError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "rpc failed with {}", self.code)
+        }
+    }
+    #[derive(Debug)]
+    pub struct DebugOnly;
+}
+
+type Res<T> = Result<T, errors::RpcError>;
+
+#[traced(include_result)]
+fn through_alias(fail: bool) -> Res<u32> {
+    if fail {
+        Err(errors::RpcError { code: 503 })
+    } else {
+        Ok(1)
+    }
+}
+
+#[traced]
+fn debug_only_error() -> Result<(), errors::DebugOnly> {
+    Err(errors::DebugOnly)
+}
+
+#[test]
+fn errors_set_status_description_and_type_through_aliases() {
+    let c = testing::capture();
+    assert!(through_alias(true).is_err());
+    through_alias(false).unwrap();
+    assert!(debug_only_error().is_err());
+    let spans = c.spans_named("capture::capture_rules::through_alias");
+    let failed = spans.iter().find(|s| s.is_error()).expect("failed span");
+    assert_eq!(failed.error_message(), Some("rpc failed with 503"));
+    assert_eq!(
+        failed.attr("error.type"),
+        Some(&Value::from("capture::capture_rules::errors::RpcError"))
+    );
+    assert!(failed.attr("result").is_none());
+    let ok = spans.iter().find(|s| !s.is_error()).expect("ok span");
+    assert_eq!(ok.status, godtrace::otel::trace::Status::Unset);
+    assert!(ok.attr("error.type").is_none());
+    let d = c.span("capture::capture_rules::debug_only_error");
+    assert_eq!(d.error_message(), Some("DebugOnly"));
+}
+
+#[traced]
+fn panics(msg: &'static str) {
+    panic!("{}", msg);
+}
+
+#[test]
+fn a_panic_marks_the_span_and_keeps_unwinding() {
+    let c = testing::capture();
+    let caught = std::panic::catch_unwind(|| panics("vault sealed"));
+    assert!(caught.is_err(), "the panic must reach the caller");
+    let s = c.span("capture::capture_rules::panics");
+    assert!(s.is_error());
+    let e = s.event("exception").expect("exception event");
+    assert_eq!(
+        e.attr("exception.message"),
+        Some(&Value::from("vault sealed"))
+    );
+    assert!(e.attr("exception.type").is_some());
+}
+
+#[traced(include_args)]
+fn huge(blob: &str) -> usize {
+    blob.len()
+}
+
+#[test]
+fn long_values_are_truncated_with_a_marker() {
+    let c = testing::capture();
+    let blob = "ж".repeat(5000);
+    huge(&blob);
+    let Some(Value::String(v)) = c.span("capture::capture_rules::huge").attr("blob").cloned()
+    else {
+        panic!("blob not recorded as a string")
+    };
+    let v = v.as_str();
+    assert!(
+        v.len() <= godtrace::limits::max_attribute_len() + 20,
+        "{} bytes",
+        v.len()
+    );
+    assert!(v.ends_with("[truncated]"));
+    assert!(v.starts_with("жжж"));
+}
+
+#[test]
+fn nested_calls_nest_and_parallel_tests_see_only_their_own_spans() {
+    let c = testing::capture();
+    login("outer", "x", "y".into());
+    let handle = std::thread::spawn(|| {
+        let other = testing::capture();
+        no_options("other thread");
+        other.spans().len()
+    });
+    assert_eq!(handle.join().unwrap(), 1);
+    assert!(
+        c.spans_named("capture::capture_rules::no_options")
+            .is_empty()
+    );
+}
+
+#[traced(sample_rate = 0.0)]
+fn dropped_root() {
+    drop(godtrace::span("manual.inside_dropped_root"));
+    named();
+}
+
+#[test]
+fn children_of_a_root_sampled_out_by_its_rate_are_not_recorded_either() {
+    // Everything else here is sampled in: only this operation's own rate drops it.
+    let c = testing::capture();
+    dropped_root();
+    assert!(c.spans().is_empty(), "{:?}", c.spans());
+}
+
+/// A value whose `Debug` and `Display` panic, as a buggy impl in user code might.
+struct Explosive;
+impl std::fmt::Debug for Explosive {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Debug of Explosive (expected by this test)")
+    }
+}
+impl std::fmt::Display for Explosive {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Display of Explosive (expected by this test)")
+    }
+}
+
+#[traced(operation = "capture.explosive_arg", include_args)]
+fn explosive_arg(value: &Explosive, n: u32) -> u32 {
+    let _ = value;
+    n + 1
+}
+
+#[traced(operation = "capture.explosive_result", include_result)]
+fn explosive_result() -> Explosive {
+    Explosive
+}
+
+#[traced(operation = "capture.explosive_error")]
+fn explosive_error() -> Result<(), Explosive> {
+    Err(Explosive)
+}
+
+#[traced(operation = "capture.explosive_debug_error")]
+fn explosive_debug_error() -> Result<(), std::collections::HashMap<u8, Explosive>> {
+    Err([(1, Explosive)].into())
+}
+
+#[test]
+fn a_panicking_debug_or_display_changes_nothing_but_the_recorded_text() {
+    let c = testing::capture();
+    // The body runs and the caller gets its value: no panic escapes recording.
+    assert_eq!(explosive_arg(&Explosive, 41), 42);
+    let _ = explosive_result();
+    assert!(explosive_error().is_err());
+    assert!(explosive_debug_error().is_err());
+    let arg = c.span("capture.explosive_arg");
+    assert_eq!(arg.attr("value"), Some(&Value::from("<Debug panicked>")));
+    assert_eq!(arg.attr("n"), Some(&Value::I64(41)));
+    assert_eq!(
+        c.span("capture.explosive_result").attr("result"),
+        Some(&Value::from("<Debug panicked>"))
+    );
+    let failed = c.span("capture.explosive_error");
+    assert_eq!(failed.error_message(), Some("<Display panicked>"));
+    assert_eq!(
+        failed.attr("error.type"),
+        Some(&Value::from("capture::capture_rules::Explosive"))
+    );
+    // The error's Debug, when it has no Display.
+    assert_eq!(
+        c.span("capture.explosive_debug_error").error_message(),
+        Some("<Debug panicked>")
+    );
+    // Every call is in the duration histogram too.
+    let snap = godtrace::metrics::metrics_snapshot();
+    assert!(
+        snap.operation("capture.explosive_arg")
+            .is_some_and(|p| p.count >= 1)
+    );
+    assert!(
+        snap.operation("capture.explosive_result")
+            .is_some_and(|p| p.count >= 1)
+    );
+    let error_type = "capture::capture_rules::Explosive";
+    assert!(
+        snap.operation_errors("capture.explosive_error", error_type)
+            .is_some_and(|p| p.count >= 1)
+    );
+}
+
+#[derive(Debug)]
+#[allow(dead_code)]
+struct Document {
+    body: String,
+}
+
+#[traced(include_args)]
+fn store(document: &Document) -> usize {
+    document.body.len()
+}
+
+#[traced]
+fn reject(reason: &str) -> Result<(), String> {
+    Err(reason.to_owned())
+}
+
+#[test]
+fn a_huge_debug_value_or_error_is_cut_at_the_limit() {
+    let c = testing::capture();
+    let body = "ж".repeat(1 << 20);
+    store(&Document { body: body.clone() });
+    assert!(reject(&body).is_err());
+    let limit = godtrace::limits::max_attribute_len();
+    let Some(Value::String(text)) = c
+        .span("capture::capture_rules::store")
+        .attr("document")
+        .cloned()
+    else {
+        panic!("document not recorded as a string")
+    };
+    let text = text.as_str();
+    assert!(text.starts_with("Document { body: \"жж"), "{text}");
+    assert_eq!(text.strip_suffix("…[truncated]").map(str::len), Some(limit));
+    let message = c
+        .span("capture::capture_rules::reject")
+        .error_message()
+        .unwrap()
+        .to_owned();
+    // Cut on a char boundary: 'ж' is two bytes and the limit is even.
+    assert_eq!(
+        message.strip_suffix("…[truncated]").map(str::len),
+        Some(limit)
+    );
+}
+
+#[test]
+fn keys_and_event_attributes_are_bounded() {
+    let c = testing::capture();
+    let span = godtrace::span("capture.bounded_keys");
+    span.set_attribute("k".repeat(10_000), 1);
+    godtrace::set_attribute(format!("é{}", "k".repeat(10_000)), 2);
+    span.add_event(
+        "many",
+        (0..1000).map(|i| (format!("attr.{i}"), Value::I64(i))),
+    );
+    godtrace::add_event("long.key", [("v".repeat(10_000), Value::from("x"))]);
+    span.set_attribute(
+        "list",
+        Value::Array(vec![godtrace::otel::StringValue::from("abcdefgh"); 100_000].into()),
+    );
+    drop(span);
+    let s = c.span("capture.bounded_keys");
+    let max_key = 256; // godtrace::limits::MAX_ATTRIBUTE_KEY_LEN, the documented bound
+    assert_eq!(s.attributes[0].0, "k".repeat(max_key));
+    // Cut on a char boundary: 'é' is two bytes, so one 'k' fewer fits.
+    assert_eq!(s.attributes[1].0, format!("é{}", "k".repeat(max_key - 2)));
+    assert_eq!(s.event("many").unwrap().attributes.len(), 128);
+    assert_eq!(s.event("many").unwrap().attributes[127].0, "attr.127");
+    assert_eq!(s.event("long.key").unwrap().attributes[0].0.len(), max_key);
+    let Some(Value::Array(godtrace::otel::Array::String(list))) = s.attr("list") else {
+        panic!("list not recorded as a string array")
+    };
+    let text: usize = list.iter().map(|v| v.as_str().len()).sum();
+    assert!(
+        text <= godtrace::limits::max_attribute_len() + 20,
+        "{text} bytes"
+    );
+}

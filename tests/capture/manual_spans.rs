@@ -1,0 +1,266 @@
+//! Manual spans (`godtrace::span`) nest by what is current on the thread, however their guards
+//! are moved or dropped: out of order, returned out of the traced call they were made in, or
+//! kept across threads' work. And traced calls keep working wherever they are made: on another
+//! thread, in a `Drop`, during an unwind, after the capture is gone, while a thread exits.
+use godtrace::testing;
+use godtrace::traced;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+#[test]
+fn a_guard_dropped_out_of_order_leaves_the_others_current() {
+    let c = testing::capture();
+    let a = godtrace::span("a");
+    let b = godtrace::span("b");
+    drop(a);
+    {
+        let _c = godtrace::span("c");
+    }
+    drop(b);
+    {
+        let _d = godtrace::span("d");
+    }
+    let (a, b, cs, d) = (c.span("a"), c.span("b"), c.span("c"), c.span("d"));
+    assert_eq!(b.parent_span_id, Some(a.span_id));
+    assert_eq!(
+        cs.parent_span_id,
+        Some(b.span_id),
+        "b stayed current after a ended"
+    );
+    assert_eq!(d.parent_span_id, None, "nothing is current once both ended");
+    assert_eq!(godtrace::span_id(), None);
+}
+
+#[traced(operation = "make_guard")]
+fn make_guard() -> godtrace::SpanGuard {
+    godtrace::span("outlives_its_call")
+}
+
+#[traced(operation = "after")]
+fn after() {}
+
+#[test]
+fn a_guard_returned_out_of_a_traced_call_stays_current_until_dropped() {
+    let c = testing::capture();
+    let guard = make_guard();
+    after();
+    let inner_id = godtrace::span_id();
+    drop(guard);
+    after();
+    let made = c.span("make_guard");
+    let inner = c.span("outlives_its_call");
+    let afters = c.spans_named("after");
+    assert_eq!(inner.parent_span_id, Some(made.span_id));
+    assert_eq!(inner_id, Some(inner.span_id.to_string()));
+    assert_eq!(afters.len(), 2);
+    assert_eq!(afters[0].parent_span_id, Some(inner.span_id));
+    assert_eq!(afters[1].parent_span_id, None);
+}
+
+#[test]
+fn guards_moved_around_keep_their_place() {
+    let c = testing::capture();
+    let mut guards: Vec<godtrace::SpanGuard> = Vec::new();
+    for name in ["g0", "g1", "g2"] {
+        guards.push(godtrace::span(name));
+    }
+    // Moved (the vector reallocates) and dropped from the middle.
+    guards.reserve(64);
+    drop(guards.remove(1));
+    after();
+    guards.clear();
+    let (g0, g1, g2) = (c.span("g0"), c.span("g1"), c.span("g2"));
+    assert_eq!(g1.parent_span_id, Some(g0.span_id));
+    assert_eq!(g2.parent_span_id, Some(g1.span_id));
+    assert_eq!(c.span("after").parent_span_id, Some(g2.span_id));
+}
+
+#[traced(operation = "close_connection", include_result)]
+fn close_connection(id: u32) -> u32 {
+    godtrace::set_attribute("connection.id", i64::from(id));
+    id + 1
+}
+
+/// Makes a traced call when dropped, and keeps what it returned.
+struct Connection {
+    id: u32,
+    closed: &'static AtomicU32,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let _span = godtrace::span("connection.drop");
+        self.closed
+            .store(close_connection(self.id), Ordering::SeqCst);
+    }
+}
+
+#[traced(operation = "handler")]
+fn handler(id: u32) -> u32 {
+    id * 2
+}
+
+#[traced(operation = "worker", parent = &parent)]
+fn worker(parent: godtrace::otel::Context, id: u32) -> u32 {
+    handler(id)
+}
+
+#[test]
+fn traced_calls_on_another_thread_run_and_follow_a_parent_handed_to_them() {
+    let c = testing::capture();
+    let dispatch = godtrace::span("dispatch");
+    let parent = godtrace::current_context();
+    let (handled, joined) = std::thread::spawn(move || {
+        // A root of its own (this thread has no capture) and a child of `dispatch`.
+        (handler(4), worker(parent, 5))
+    })
+    .join()
+    .expect("the thread's traced calls do not panic");
+    drop(dispatch);
+    assert_eq!((handled, joined), (8, 10));
+    let (dispatch, worker) = (c.span("dispatch"), c.span("worker"));
+    assert_eq!(worker.parent_span_id, Some(dispatch.span_id));
+    let handlers = c.spans_named("handler");
+    assert_eq!(
+        handlers.len(),
+        1,
+        "the unparented call is not this thread's trace"
+    );
+    assert_eq!(handlers[0].parent_span_id, Some(worker.span_id));
+}
+
+#[test]
+fn a_traced_call_in_drop_runs_under_the_current_span() {
+    static CLOSED: AtomicU32 = AtomicU32::new(0);
+    let c = testing::capture();
+    {
+        let _request = godtrace::span("request");
+        let _connection = Connection {
+            id: 1,
+            closed: &CLOSED,
+        };
+    }
+    assert_eq!(CLOSED.load(Ordering::SeqCst), 2);
+    let (request, dropping, close) = (
+        c.span("request"),
+        c.span("connection.drop"),
+        c.span("close_connection"),
+    );
+    assert_eq!(dropping.parent_span_id, Some(request.span_id));
+    assert_eq!(close.parent_span_id, Some(dropping.span_id));
+    assert_eq!(close.attr("connection.id"), Some(&1i64.into()));
+}
+
+#[traced(operation = "fails_holding_a_connection")]
+fn fails_holding_a_connection(closed: &'static AtomicU32) {
+    let _connection = Connection { id: 10, closed };
+    panic!("lost the connection");
+}
+
+#[test]
+fn a_traced_call_in_drop_during_an_unwind_runs_and_the_panic_goes_on() {
+    static CLOSED: AtomicU32 = AtomicU32::new(0);
+    let c = testing::capture();
+    let caught = std::panic::catch_unwind(|| fails_holding_a_connection(&CLOSED));
+    assert!(caught.is_err(), "the panic reaches the caller");
+    assert_eq!(CLOSED.load(Ordering::SeqCst), 11);
+    let failed = c.span("fails_holding_a_connection");
+    assert!(failed.is_error());
+    let dropping = c.span("connection.drop");
+    assert_eq!(dropping.parent_span_id, Some(failed.span_id));
+    assert_eq!(
+        c.span("close_connection").parent_span_id,
+        Some(dropping.span_id)
+    );
+}
+
+#[test]
+fn traced_calls_after_the_capture_is_dropped_run_and_return() {
+    let c = testing::capture();
+    let kept = godtrace::span("kept.past.the.capture");
+    drop(c);
+    assert_eq!(handler(21), 42);
+    godtrace::set_attribute("after.capture", true);
+    drop(kept);
+    assert_eq!(handler(1), 2);
+    assert_eq!(godtrace::span_id(), None);
+}
+
+/// Set by the child process of the test below: which test it is there to run.
+const CHILD: &str = "GODTRACE_MANUAL_SPANS_CHILD";
+
+/// What the traced calls made from a thread-local's destructor returned (0: never ran).
+static AT_EXIT: AtomicU32 = AtomicU32::new(0);
+
+/// A thread-local whose destructor makes traced calls, as a connection pool or a buffered
+/// writer kept per thread would.
+struct CallsAtExit;
+
+impl Drop for CallsAtExit {
+    fn drop(&mut self) {
+        let span = godtrace::span("at.exit");
+        godtrace::set_attribute("thread.exiting", true);
+        let _ = (godtrace::span_id(), godtrace::current_context());
+        godtrace::metrics::record_histogram("at.exit.seconds", 0.5, &[]);
+        let closed = close_connection(41);
+        drop(span);
+        AT_EXIT.store(closed, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static CALLS_AT_EXIT: CallsAtExit = const { CallsAtExit };
+    /// A manual span kept by a thread until it exits, and ended then.
+    static KEPT_SPAN: RefCell<Option<godtrace::SpanGuard>> = const { RefCell::new(None) };
+}
+
+#[test]
+fn a_traced_call_made_while_a_thread_exits_runs_untraced() {
+    const NAME: &str = "a_traced_call_made_while_a_thread_exits_runs_untraced";
+    if std::env::var_os(CHILD).is_some() {
+        let _c = testing::capture();
+        std::thread::spawn(|| {
+            // Registered first, so dropped last: after OpenTelemetry's thread-local context,
+            // which the traced call below creates, is gone.
+            CALLS_AT_EXIT.with(|_| {});
+            KEPT_SPAN.with(|_| {});
+            assert_eq!(handler(3), 6);
+            let kept = godtrace::span("kept.until.exit");
+            KEPT_SPAN.with(|slot| *slot.borrow_mut() = Some(kept));
+        })
+        .join()
+        .expect("the thread exits cleanly");
+        assert_eq!(AT_EXIT.load(Ordering::SeqCst), 42, "the traced call ran");
+        // Same, on a thread whose first traced call is the one made while it exits.
+        AT_EXIT.store(0, Ordering::SeqCst);
+        std::thread::spawn(|| {
+            CALLS_AT_EXIT.with(|_| {});
+            let _ = godtrace::otel::Context::current();
+        })
+        .join()
+        .expect("the thread exits cleanly");
+        assert_eq!(AT_EXIT.load(Ordering::SeqCst), 42, "the traced call ran");
+        return;
+    }
+    // An abort would take the whole test binary down: the thread exits in a child process.
+    // The test's path in this binary: its module path without the crate's name.
+    let path = module_path!()
+        .split_once("::")
+        .map_or(NAME.to_owned(), |(_, module)| format!("{module}::{NAME}"));
+    let child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([path.as_str(), "--exact", "--test-threads=1", "--nocapture"])
+        .env(CHILD, NAME)
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    let stderr = String::from_utf8_lossy(&child.stderr);
+    assert!(
+        child.status.success(),
+        "child: {}\n{stdout}\n{stderr}",
+        child.status
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran the test: {stdout}"
+    );
+}

@@ -1,0 +1,397 @@
+//! Every function shape `#[traced]` accepts compiles and records one span per call, with the
+//! right name and parent.
+use godtrace::testing::{self, Capture};
+use godtrace::traced;
+use std::future::Future;
+use std::pin::Pin;
+
+const MOD: &str = "capture::shapes";
+
+fn only(capture: &Capture, name: &str) -> godtrace::testing::FinishedSpan {
+    capture.span(&format!("{MOD}::{name}"))
+}
+
+#[traced]
+fn free_sync(x: u32) -> u32 {
+    x + 1
+}
+
+#[traced]
+async fn free_async(x: u32) -> u32 {
+    tokio::task::yield_now().await;
+    x + 1
+}
+
+#[test]
+fn free_functions() {
+    let c = testing::capture();
+    assert_eq!(free_sync(1), 2);
+    assert_eq!(futures_block_on(free_async(1)), 2);
+    only(&c, "free_sync");
+    only(&c, "free_async");
+}
+
+struct Wallet {
+    balance: u64,
+}
+
+impl Wallet {
+    #[traced]
+    fn new(balance: u64) -> Self {
+        Wallet { balance }
+    }
+    #[traced]
+    fn by_ref(&self) -> u64 {
+        self.balance
+    }
+    #[traced]
+    fn by_mut(&mut self, add: u64) {
+        self.balance += add;
+    }
+    #[traced]
+    fn by_value(self) -> u64 {
+        self.balance
+    }
+    #[traced]
+    fn boxed(self: Box<Self>) -> u64 {
+        self.balance
+    }
+    #[traced]
+    fn pinned(self: Pin<&mut Self>) -> u64 {
+        self.balance
+    }
+    #[traced]
+    async fn async_ref(&self, extra: &u64) -> u64 {
+        tokio::task::yield_now().await;
+        self.balance + extra
+    }
+    #[traced]
+    async fn async_mut(&mut self) {
+        tokio::task::yield_now().await;
+        self.balance += 1;
+    }
+}
+
+#[test]
+fn methods_with_every_receiver() {
+    let c = testing::capture();
+    let mut w = Wallet::new(10);
+    assert_eq!(w.by_ref(), 10);
+    w.by_mut(5);
+    let mut pinned = Wallet::new(3);
+    assert_eq!(Pin::new(&mut pinned).pinned(), 3);
+    assert_eq!(Box::new(Wallet::new(2)).boxed(), 2);
+    assert_eq!(futures_block_on(w.async_ref(&1)), 16);
+    futures_block_on(w.async_mut());
+    assert_eq!(w.by_value(), 16);
+    for name in [
+        "by_ref",
+        "by_mut",
+        "by_value",
+        "boxed",
+        "pinned",
+        "async_ref",
+        "async_mut",
+    ] {
+        only(&c, &format!("Wallet::{name}"));
+    }
+    assert_eq!(c.spans_named(&format!("{MOD}::Wallet::new")).len(), 3);
+}
+
+trait Scorer {
+    fn score(&self, input: i64) -> i64;
+
+    #[traced]
+    fn describe(&self) -> String {
+        format!("score of 1 is {}", self.score(1))
+    }
+
+    #[traced]
+    async fn score_later(&self, input: i64) -> i64 {
+        tokio::task::yield_now().await;
+        self.score(input)
+    }
+}
+
+struct Doubler;
+
+impl Scorer for Doubler {
+    #[traced]
+    fn score(&self, input: i64) -> i64 {
+        input * 2
+    }
+}
+
+#[test]
+fn trait_impl_and_default_methods() {
+    let c = testing::capture();
+    assert_eq!(Doubler.describe(), "score of 1 is 2");
+    assert_eq!(futures_block_on(Doubler.score_later(4)), 8);
+    let describe = only(&c, "Scorer::describe");
+    let scores = c.spans_named(&format!("{MOD}::Doubler::score"));
+    assert_eq!(scores.len(), 2);
+    assert!(
+        scores
+            .iter()
+            .any(|s| s.parent_span_id == Some(describe.span_id))
+    );
+    only(&c, "Scorer::score_later");
+}
+
+#[traced]
+fn generic_where<'a, T, U>(items: &'a [T], extra: U) -> Option<&'a T>
+where
+    T: PartialOrd + std::fmt::Debug,
+    U: Into<usize>,
+{
+    let _ = extra.into();
+    items.iter().fold(None, |best: Option<&T>, x| match best {
+        Some(b) if b >= x => Some(b),
+        _ => Some(x),
+    })
+}
+
+#[traced]
+async fn generic_async<'a, T: Clone + Send + Sync>(items: &'a [T], _unused: &str) -> Vec<T> {
+    tokio::task::yield_now().await;
+    items.to_vec()
+}
+
+#[traced]
+fn impl_trait_in_and_out(values: impl IntoIterator<Item = u8>) -> impl Iterator<Item = u8> {
+    values
+        .into_iter()
+        .map(|v| v * 2)
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+#[test]
+fn generics_lifetimes_and_impl_trait() {
+    let c = testing::capture();
+    assert_eq!(generic_where(&[1, 5, 3], 2u8), Some(&5));
+    assert_eq!(futures_block_on(generic_async(&["a"], "x")), vec!["a"]);
+    assert_eq!(
+        impl_trait_in_and_out([1, 2]).collect::<Vec<_>>(),
+        vec![2, 4]
+    );
+    only(&c, "generic_where");
+    only(&c, "generic_async");
+    only(&c, "impl_trait_in_and_out");
+}
+
+struct Point {
+    x: i32,
+    y: i32,
+}
+
+#[traced(include_args)]
+fn patterns((a, b): (i32, i32), Point { x, y }: Point, mut acc: Vec<i32>, _: u8) -> Vec<i32> {
+    acc.extend([a, b, x, y]);
+    acc
+}
+
+#[traced(include_args)]
+async fn async_patterns((a, b): (i32, i32), mut acc: Vec<i32>, _: u8) -> Vec<i32> {
+    tokio::task::yield_now().await;
+    acc.push(a + b);
+    acc
+}
+
+#[test]
+fn destructuring_and_mut_parameters() {
+    let c = testing::capture();
+    assert_eq!(
+        patterns((1, 2), Point { x: 3, y: 4 }, vec![0], 9),
+        vec![0, 1, 2, 3, 4]
+    );
+    assert_eq!(futures_block_on(async_patterns((1, 2), vec![], 0)), vec![3]);
+    let s = only(&c, "patterns");
+    for (k, v) in [("a", 1), ("b", 2), ("x", 3), ("y", 4)] {
+        assert_eq!(s.attr(k), Some(&godtrace::otel::Value::I64(v)), "{k}");
+    }
+    assert!(s.attr("acc").is_some());
+    let s = only(&c, "async_patterns");
+    assert_eq!(s.attr("a"), Some(&godtrace::otel::Value::I64(1)));
+}
+
+/// # Safety
+/// `p` must be valid for reads.
+#[traced]
+unsafe fn read_raw(p: *const u32) -> u32 {
+    // SAFETY: the caller guarantees `p` is valid for reads.
+    unsafe { *p }
+}
+
+#[test]
+fn unsafe_fn() {
+    let c = testing::capture();
+    let v = 7u32;
+    // SAFETY: `&v` is a valid pointer to a live `u32`.
+    assert_eq!(unsafe { read_raw(&v) }, 7);
+    only(&c, "read_raw");
+}
+
+#[derive(Debug)]
+struct Invalid;
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("invalid input")
+    }
+}
+
+fn parse(s: &str) -> Result<u32, Invalid> {
+    s.parse().map_err(|_| Invalid)
+}
+
+#[traced]
+fn early_return_and_question_mark(s: &str) -> Result<u32, Invalid> {
+    if s.is_empty() {
+        return Ok(0);
+    }
+    let n = parse(s)?;
+    Ok(n + 1)
+}
+
+#[traced]
+async fn async_question_mark(s: &str) -> Result<u32, Invalid> {
+    tokio::task::yield_now().await;
+    if s == "early" {
+        return Ok(100);
+    }
+    Ok(parse(s)? * 2)
+}
+
+#[test]
+fn early_return_and_try_operator() {
+    let c = testing::capture();
+    assert_eq!(early_return_and_question_mark("").unwrap(), 0);
+    assert_eq!(early_return_and_question_mark("4").unwrap(), 5);
+    assert!(early_return_and_question_mark("x").is_err());
+    assert_eq!(futures_block_on(async_question_mark("early")).unwrap(), 100);
+    assert!(futures_block_on(async_question_mark("y")).is_err());
+    let spans = c.spans_named(&format!("{MOD}::early_return_and_question_mark"));
+    assert_eq!(spans.iter().filter(|s| s.is_error()).count(), 1);
+    let spans = c.spans_named(&format!("{MOD}::async_question_mark"));
+    assert_eq!(spans.iter().filter(|s| s.is_error()).count(), 1);
+}
+
+#[traced]
+fn fib(n: u32) -> u64 {
+    if n < 2 {
+        n as u64
+    } else {
+        fib(n - 1) + fib(n - 2)
+    }
+}
+
+#[traced]
+async fn countdown(n: u32) -> u32 {
+    if n == 0 {
+        0
+    } else {
+        Box::pin(countdown(n - 1)).await + 1
+    }
+}
+
+#[test]
+fn recursion_nests_each_call_under_its_caller() {
+    let c = testing::capture();
+    assert_eq!(fib(4), 3);
+    assert_eq!(futures_block_on(countdown(3)), 3);
+    let fibs = c.spans_named(&format!("{MOD}::fib"));
+    assert_eq!(fibs.len(), 9);
+    assert_eq!(
+        fibs.iter().filter(|s| s.parent_span_id.is_none()).count(),
+        1
+    );
+    let counts = c.spans_named(&format!("{MOD}::countdown"));
+    assert_eq!(counts.len(), 4);
+    // A chain: every span but the root is the child of another countdown span.
+    let ids: Vec<_> = counts.iter().map(|s| s.span_id).collect();
+    assert_eq!(
+        counts
+            .iter()
+            .filter(|s| s.parent_span_id.is_some_and(|p| ids.contains(&p)))
+            .count(),
+        3
+    );
+}
+
+#[traced]
+fn returns_impl_future(x: u32) -> impl Future<Output = u32> {
+    async move {
+        tokio::task::yield_now().await;
+        free_sync(x)
+    }
+}
+
+#[traced]
+fn returns_boxed_future<'a>(name: &'a str) -> Pin<Box<dyn Future<Output = usize> + Send + 'a>> {
+    Box::pin(async move {
+        tokio::task::yield_now().await;
+        free_sync(1);
+        name.len()
+    })
+}
+
+#[test]
+fn functions_returning_futures_span_the_whole_future() {
+    let c = testing::capture();
+    assert_eq!(futures_block_on(returns_impl_future(1)), 2);
+    assert_eq!(futures_block_on(returns_boxed_future("abc")), 3);
+    let a = only(&c, "returns_impl_future");
+    let b = only(&c, "returns_boxed_future");
+    let inner = c.spans_named(&format!("{MOD}::free_sync"));
+    assert_eq!(inner.len(), 2);
+    // The work done while the future is polled nests under the function's span.
+    assert!(inner.iter().any(|s| s.parent_span_id == Some(a.span_id)));
+    assert!(inner.iter().any(|s| s.parent_span_id == Some(b.span_id)));
+}
+
+#[async_trait::async_trait]
+trait Detector {
+    async fn detect(&self, wallet: &str) -> Result<f64, String>;
+    #[traced]
+    async fn detect_twice(&self, wallet: &str) -> f64 {
+        self.detect(wallet).await.unwrap_or(0.0) * 2.0
+    }
+}
+
+struct Pattern;
+
+#[async_trait::async_trait]
+impl Detector for Pattern {
+    #[traced(include_args, include_result)]
+    async fn detect(&self, wallet: &str) -> Result<f64, String> {
+        tokio::task::yield_now().await;
+        if wallet.is_empty() {
+            return Err("empty wallet".into());
+        }
+        Ok(0.5)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_trait_methods() {
+    let c = testing::capture();
+    assert_eq!(Pattern.detect_twice("w1").await, 1.0);
+    assert!(Pattern.detect("").await.is_err());
+    let outer = only(&c, "Detector::detect_twice");
+    let detects = c.spans_named(&format!("{MOD}::Pattern::detect"));
+    assert_eq!(detects.len(), 2);
+    let ok = detects.iter().find(|s| !s.is_error()).unwrap();
+    assert_eq!(ok.parent_span_id, Some(outer.span_id));
+    assert_eq!(ok.attr("wallet"), Some(&"w1".into()));
+    assert_eq!(ok.attr("result"), Some(&godtrace::otel::Value::F64(0.5)));
+    let err = detects.iter().find(|s| s.is_error()).unwrap();
+    assert_eq!(err.error_message(), Some("empty wallet"));
+}
+
+/// A minimal executor, so the shape tests do not depend on a runtime being entered.
+fn futures_block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}

@@ -1,0 +1,51 @@
+//! Graceful shutdown with several thousand spans recorded: every one arrives in the real
+//! backend, counted there (over gRPC; one `init` per process).
+use crate::support::e2e as e2e_support;
+use godtrace::{Config, Protocol, traced};
+use std::time::Duration;
+
+const CALLS: usize = 1500;
+
+#[traced(operation = "bulk.child")]
+fn child(i: usize) -> usize {
+    i * 3
+}
+
+#[traced(operation = "bulk.root")]
+fn root(i: usize) -> usize {
+    godtrace::set_attribute("bulk.i", i as i64);
+    child(i)
+}
+
+#[test]
+fn every_span_recorded_before_shutdown_arrives_in_the_backend() {
+    crate::support::own_process!();
+    let Some(phoenix) = e2e_support::phoenix() else {
+        return;
+    };
+    let project = e2e_support::unique_project("shutdown");
+    let guard = godtrace::init(
+        Config::new("godtrace-e2e-shutdown")
+            .endpoint(phoenix.grpc.clone())
+            .protocol(Protocol::Grpc)
+            .resource_attribute("openinference.project.name", project.clone())
+            .max_queue_size(2 * CALLS)
+            // Nothing leaves before shutdown: it alone must deliver them all.
+            .schedule_delay(Duration::from_secs(600)),
+    )
+    .expect("init");
+    for i in 0..CALLS {
+        root(i);
+    }
+    assert_eq!(godtrace::stats().spans_queued, (2 * CALLS) as u64);
+    drop(guard);
+    let stats = godtrace::stats();
+    assert_eq!(stats.spans_exported, (2 * CALLS) as u64, "{stats:?}");
+
+    let spans = phoenix.wait_for(&project, None, Duration::from_secs(120), |s| {
+        s.len() >= 2 * CALLS
+    });
+    assert_eq!(spans.len(), 2 * CALLS, "spans stored in project {project}");
+    let roots = spans.iter().filter(|s| s["name"] == "bulk.root").count();
+    assert_eq!(roots, CALLS);
+}

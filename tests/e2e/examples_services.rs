@@ -1,0 +1,207 @@
+//! `cargo run --example services`: a client process and a server process talking HTTP on
+//! 127.0.0.1 produce one trace — the server's spans are children of the client's.
+//!
+//! Checked twice: locally from what both processes print (always), and in the real backend
+//! that scripts/test starts (Phoenix), where the parent links are read back from storage.
+use crate::support::e2e as e2e_support;
+use crate::support::examples as examples_support;
+
+use examples_support::{field, local, parse_trees, run};
+use serde_json::Value as Json;
+use std::time::Duration;
+
+/// A call the client made: (wallet, trace id, id of the span that made the HTTP call).
+struct Call {
+    wallet: String,
+    trace_id: String,
+    span_id: String,
+}
+
+/// A request the server handled: (wallet, its trace id, the remote parent it extracted).
+struct Handled {
+    wallet: String,
+    trace_id: String,
+    parent_span_id: String,
+    contexts_rejected: u64,
+}
+
+fn calls(stdout: &str) -> Vec<Call> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("wallet-gateway: call "))
+        .map(|l| Call {
+            wallet: field(l, "wallet").unwrap().to_owned(),
+            trace_id: field(l, "trace_id").unwrap().to_owned(),
+            span_id: field(l, "span_id").unwrap().to_owned(),
+        })
+        .collect()
+}
+
+fn handled(stdout: &str) -> Vec<Handled> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("risk-service: request "))
+        .map(|l| Handled {
+            wallet: field(l, "wallet").unwrap().to_owned(),
+            trace_id: field(l, "trace_id").unwrap().to_owned(),
+            parent_span_id: field(l, "parent_span_id").unwrap().to_owned(),
+            contexts_rejected: field(l, "contexts_rejected").unwrap().parse().unwrap(),
+        })
+        .collect()
+}
+
+#[test]
+fn the_server_process_continues_the_client_process_trace() {
+    let (stdout, stderr) = run(local("services"));
+    let calls = calls(&stdout);
+    let handled = handled(&stdout);
+    assert_eq!(calls.len(), 3, "{stdout}");
+    assert_eq!(
+        handled.len(),
+        4,
+        "three calls and the forged probe:\n{stdout}"
+    );
+
+    for call in &calls {
+        assert_eq!(call.trace_id.len(), 32);
+        let served = handled
+            .iter()
+            .find(|h| h.trace_id == call.trace_id)
+            .unwrap_or_else(|| {
+                panic!("the server never joined trace {}:\n{stdout}", call.trace_id)
+            });
+        assert_eq!(served.wallet, call.wallet);
+        assert_eq!(
+            served.parent_span_id, call.span_id,
+            "the server's handler starts under the client's call span"
+        );
+    }
+
+    // The forged traceparent: served anyway, under a new trace, and counted.
+    let probe = handled
+        .iter()
+        .find(|h| h.parent_span_id == "none")
+        .unwrap_or_else(|| panic!("no request without a remote parent:\n{stdout}"));
+    assert!(calls.iter().all(|c| c.trace_id != probe.trace_id));
+    assert_eq!(probe.contexts_rejected, 1);
+    assert!(
+        stdout.contains("wallet-gateway: probe → 200 risk"),
+        "{stdout}"
+    );
+
+    // Both processes printed their part of each trace as a tree, under the same trace id.
+    let trees = parse_trees(&stderr);
+    for call in &calls {
+        let parts: Vec<_> = trees
+            .iter()
+            .filter(|t| t.trace_id == call.trace_id)
+            .collect();
+        let mut roots: Vec<&str> = parts.iter().map(|t| t.root().name.as_str()).collect();
+        roots.sort();
+        assert_eq!(
+            roots,
+            ["gateway.screen_wallet", "risk_service.score_request"],
+            "{stderr}"
+        );
+        let client = parts
+            .iter()
+            .find(|t| t.root().name == "gateway.screen_wallet")
+            .unwrap();
+        assert_eq!(client.children_of(client.root()), ["risk_service.call"]);
+        let server = parts
+            .iter()
+            .find(|t| t.root().name == "risk_service.score_request")
+            .unwrap();
+        assert_eq!(
+            server.children_of(server.root()),
+            ["pattern.detect", "risk.score"]
+        );
+        // The baggage the client set arrived with the request.
+        assert_eq!(
+            server.root().attr("scan.batch"),
+            Some("screening-2026-11-25T13")
+        );
+    }
+    assert!(
+        !stdout.contains("view at"),
+        "no link without an endpoint:\n{stdout}"
+    );
+}
+
+#[test]
+fn in_the_backend_the_server_spans_are_children_of_the_client_spans() {
+    let Some(phoenix) = e2e_support::phoenix() else {
+        println!("skipped: run scripts/test");
+        return;
+    };
+    let project = e2e_support::unique_project("example-services");
+    let mut cmd = local("services");
+    // Both processes (the server is started by the client) export to the backend.
+    cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", &phoenix.http)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("OTEL_METRICS_EXPORTER", "none")
+        .env(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            format!("openinference.project.name={project}"),
+        );
+    let (stdout, _) = run(cmd);
+    let calls = calls(&stdout);
+    assert_eq!(calls.len(), 3, "{stdout}");
+
+    for call in &calls {
+        let link = format!(
+            "wallet-gateway: view at http://localhost:16686/trace/{}",
+            call.trace_id
+        );
+        assert!(stdout.contains(&link), "missing {link:?} in:\n{stdout}");
+
+        let spans = phoenix.wait_for(
+            &project,
+            Some(&call.trace_id),
+            Duration::from_secs(30),
+            |s| s.len() >= 5,
+        );
+        assert_eq!(
+            spans.len(),
+            5,
+            "trace {} in {project}: {:?}",
+            call.trace_id,
+            e2e_support::names(&spans)
+        );
+        let id = |s: &Json| s["context"]["span_id"].clone();
+        let screen = e2e_support::named(&spans, "gateway.screen_wallet");
+        let http_call = e2e_support::named(&spans, "risk_service.call");
+        let handler = e2e_support::named(&spans, "risk_service.score_request");
+        assert!(screen["parent_id"].is_null(), "{screen:#}");
+        assert_eq!(http_call["parent_id"], id(screen));
+        assert_eq!(http_call["context"]["span_id"], call.span_id.as_str());
+        // Across the process boundary: the server's root span hangs under the client's call.
+        assert_eq!(handler["parent_id"], id(http_call), "{handler:#}");
+        assert_eq!(
+            handler["attributes"]["wallet.address"],
+            call.wallet.as_str()
+        );
+        assert_eq!(
+            handler["attributes"]["scan.batch"],
+            "screening-2026-11-25T13"
+        );
+        for child in ["pattern.detect", "risk.score"] {
+            let span = e2e_support::named(&spans, child);
+            assert_eq!(span["parent_id"], id(handler), "{span:#}");
+        }
+    }
+
+    // The forged probe is its own trace, a root on the server.
+    let probe = handled(&stdout)
+        .into_iter()
+        .find(|h| h.parent_span_id == "none")
+        .expect("the probe was handled");
+    let spans = phoenix.wait_for(
+        &project,
+        Some(&probe.trace_id),
+        Duration::from_secs(30),
+        |s| s.len() >= 3,
+    );
+    let root = e2e_support::named(&spans, "risk_service.score_request");
+    assert!(root["parent_id"].is_null(), "{root:#}");
+}

@@ -1,7 +1,0 @@
-//! Backend down at start, then up, down and up again, over HTTP/protobuf.
-mod otlp_support;
-
-#[test]
-fn spans_recorded_while_the_http_backend_is_up_arrive_across_restarts() {
-    otlp_support::restart::run(otlp_support::Kind::Http, godtrace::Protocol::HttpProtobuf);
-}

@@ -1,0 +1,54 @@
+//! A backend that accepts connections and never answers: traced calls never wait for it, and
+//! flush and shutdown return within the configured export timeout.
+use crate::support::otlp as otlp_support;
+use godtrace::{Config, Protocol};
+use otlp_support::{Kind, Receiver, deliver, returns_within};
+use std::time::{Duration, Instant};
+
+/// The configured bound, and the slack allowed over it for scheduling on a loaded machine.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(2);
+const SLACK: Duration = Duration::from_secs(2);
+
+#[test]
+fn a_silent_backend_blocks_no_call_and_shutdown_keeps_its_bound() {
+    crate::support::own_process!();
+    let receiver = Receiver::start(Kind::BlackHole);
+    let guard = godtrace::init(
+        Config::new("faults-unreachable")
+            .endpoint(receiver.endpoint())
+            .protocol(Protocol::Grpc)
+            // One request may hang far longer than flush and shutdown may take.
+            .timeout(Duration::from_secs(600))
+            .max_export_batch_size(10)
+            .schedule_delay(Duration::from_millis(10))
+            .export_timeout(EXPORT_TIMEOUT),
+    )
+    .expect("init");
+
+    // The export thread is soon stuck in a request that never ends; the calls go on.
+    let guard = returns_within(Duration::from_secs(60), move || {
+        for i in 0..2000 {
+            deliver::work_sync(i);
+        }
+        guard
+    });
+    let stats = godtrace::stats();
+    assert_eq!(stats.exports + stats.failed_exports, 0, "{stats:?}");
+    assert_eq!(stats.spans_queued + stats.spans_dropped, 6000, "{stats:?}");
+
+    let started = Instant::now();
+    guard.flush();
+    let flush = started.elapsed();
+    assert!(flush <= EXPORT_TIMEOUT + SLACK, "flush took {flush:?}");
+
+    let started = Instant::now();
+    drop(guard);
+    let shutdown = started.elapsed();
+    assert!(
+        shutdown <= EXPORT_TIMEOUT + SLACK,
+        "shutdown took {shutdown:?}"
+    );
+    let stats = godtrace::stats();
+    assert_eq!(stats.spans_exported, 0, "{stats:?}");
+    assert_eq!(receiver.sink.span_count(), 0);
+}

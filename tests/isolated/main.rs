@@ -1,0 +1,34 @@
+//! Suites that need a process of their own: they call `init` (once per process), change the
+//! environment or read process-wide counters. Every test starts with `own_process!()`, which
+//! re-runs this binary on that one test in a child process (see tests/README.md).
+#[path = "../support/mod.rs"]
+mod support;
+
+// Counts allocations per thread (for the "allocates nothing" tests); other threads' tests
+// in the same process do not disturb the count.
+#[global_allocator]
+static ALLOCATIONS: support::alloc::CountingAllocator = support::alloc::CountingAllocator;
+
+mod before_init;
+mod config_env;
+mod config_propagators;
+mod config_sampling;
+mod disabled;
+mod faults_one_worker;
+mod faults_overflow;
+mod faults_restart_grpc;
+mod faults_restart_http;
+mod faults_rust_log;
+mod faults_tokio_test;
+mod faults_unreachable;
+mod init_once;
+mod metrics_otlp_grpc;
+mod metrics_otlp_http;
+mod metrics_sampled_out;
+mod otel_context_off;
+mod otlp_grpc_options;
+mod otlp_http_options;
+mod propagation_always_off;
+mod propagation_hostile;
+mod propagation_trace_url;
+mod sampling_ratio;

@@ -1,0 +1,178 @@
+//! OTLP metrics over HTTP/protobuf, pushed on the export interval, received by a small HTTP
+//! server here that decodes each body as an `ExportMetricsServiceRequest` (prost, the OTLP
+//! protobuf definitions). Gzip and headers come from the trace export settings.
+use godtrace::metrics::record_counter;
+use godtrace::{Compression, Config, MetricsConfig, Protocol, traced};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::metrics::v1::{HistogramDataPoint, metric::Data};
+use prost::Message;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+struct Received {
+    headers: Vec<(String, String)>,
+    request: ExportMetricsServiceRequest,
+}
+
+type Log = Arc<Mutex<Vec<Received>>>;
+
+/// Serves every connection on its own thread; keeps what was posted to `/v1/metrics`.
+fn receiver() -> (String, Log) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log: Log = Arc::default();
+    let keep = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let keep = keep.clone();
+            std::thread::spawn(move || while serve_one(&stream, &keep).unwrap_or(false) {});
+        }
+    });
+    (format!("http://{addr}"), log)
+}
+
+/// Reads one request and answers 200; false when the connection is done.
+fn serve_one(stream: &TcpStream, log: &Log) -> std::io::Result<bool> {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line)? == 0 {
+        return Ok(false);
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let len: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body)?;
+    if header("content-encoding").as_deref() == Some("gzip") {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut plain)?;
+        body = plain;
+    }
+    if request_line.split_whitespace().nth(1) == Some("/v1/metrics") {
+        let request = ExportMetricsServiceRequest::decode(&body[..]).expect("a metrics request");
+        log.lock().unwrap().push(Received { headers, request });
+    }
+    let mut out = stream;
+    out.write_all(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
+    )?;
+    Ok(true)
+}
+
+#[traced(operation = "otlp_http.work")]
+fn work() {}
+
+fn string_attr(p: &HistogramDataPoint, key: &str) -> Option<String> {
+    p.attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            AnyValue::StringValue(s) => Some(s.clone()),
+            _ => None,
+        }
+    })
+}
+
+/// The duration point of `otlp_http.work` in `request`, if there.
+fn work_point(request: &ExportMetricsServiceRequest) -> Option<HistogramDataPoint> {
+    let metrics = &request
+        .resource_metrics
+        .first()?
+        .scope_metrics
+        .first()?
+        .metrics;
+    let metric = metrics
+        .iter()
+        .find(|m| m.name == "godtrace.operation.duration")?;
+    let Some(Data::Histogram(h)) = &metric.data else {
+        return None;
+    };
+    h.data_points
+        .iter()
+        .find(|p| string_attr(p, "operation").as_deref() == Some("otlp_http.work"))
+        .cloned()
+}
+
+#[test]
+fn metrics_are_pushed_over_http_on_the_interval() {
+    crate::support::own_process!();
+    let (endpoint, log) = receiver();
+    let guard = godtrace::init(
+        Config::new("metrics-otlp-http")
+            .endpoint(&endpoint)
+            .protocol(Protocol::HttpProtobuf)
+            .compression(Compression::Gzip)
+            .header("x-tenant", "t1")
+            .local_tree(false)
+            .metrics(MetricsConfig::new().export_interval(Duration::from_millis(200))),
+    )
+    .unwrap();
+    for _ in 0..4 {
+        work();
+    }
+    record_counter("otlp.http.orders", 1, &[]);
+    // Pushed by the interval alone: wait (bounded) for two pushes carrying our calls.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pushes = loop {
+        let got: Vec<Received> = log.lock().unwrap().clone();
+        let with_work = got
+            .iter()
+            .filter(|r| work_point(&r.request).is_some())
+            .count();
+        if with_work >= 2 || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let last = pushes
+        .iter()
+        .rev()
+        .find(|r| work_point(&r.request).is_some())
+        .expect("a push with the operation");
+    assert!(
+        pushes
+            .iter()
+            .filter(|r| work_point(&r.request).is_some())
+            .count()
+            >= 2,
+        "expected repeated pushes"
+    );
+    let point = work_point(&last.request).unwrap();
+    assert_eq!(point.count, 4);
+    assert_eq!(point.bucket_counts.iter().sum::<u64>(), 4);
+    assert!(point.start_time_unix_nano > 0 && point.time_unix_nano >= point.start_time_unix_nano);
+    let resource = last.request.resource_metrics[0].resource.as_ref().unwrap();
+    assert!(resource.attributes.iter().any(|kv| kv.key == "service.name"
+        && matches!(kv.value.as_ref().and_then(|v| v.value.as_ref()),
+            Some(AnyValue::StringValue(s)) if s == "metrics-otlp-http")));
+    let header = |n: &str| {
+        last.headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("x-tenant"), Some("t1"));
+    assert_eq!(header("content-encoding"), Some("gzip"));
+    assert_eq!(header("content-type"), Some("application/x-protobuf"));
+    drop(guard);
+}

@@ -1,0 +1,125 @@
+//! `Config::otel_context(false)`: godtrace's spans are not made current in OpenTelemetry's
+//! context, so a recorded span allocates nothing on the calling thread; parents, ids,
+//! propagation and export still see every span.
+use crate::support::alloc as alloc_support;
+use crate::support::otlp as otlp_support;
+use alloc_support::allocations;
+use godtrace::otel::trace::TraceContextExt;
+use godtrace::{Config, Protocol, traced};
+use otlp_support::{Kind, Receiver};
+use std::collections::HashMap;
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+struct Seen {
+    otel_has_span: bool,
+    trace_id: Option<String>,
+    span_id: Option<String>,
+    context_span_id: String,
+    traceparent: Option<String>,
+}
+
+#[traced(operation = "off.inner")]
+fn inner() -> Seen {
+    let mut carrier = HashMap::new();
+    godtrace::propagation::inject(&mut carrier);
+    Seen {
+        otel_has_span: godtrace::otel::Context::current().has_active_span(),
+        trace_id: godtrace::trace_id(),
+        span_id: godtrace::span_id(),
+        context_span_id: godtrace::current_context()
+            .span()
+            .span_context()
+            .span_id()
+            .to_string(),
+        traceparent: carrier.remove("traceparent"),
+    }
+}
+
+#[traced(operation = "off.outer")]
+async fn outer() -> Seen {
+    tokio::task::yield_now().await;
+    inner()
+}
+
+#[traced(operation = "off.leaf")]
+fn leaf(i: u64) -> u64 {
+    std::hint::black_box(i)
+}
+
+#[test]
+fn spans_nest_and_propagate_without_otel_context_and_allocate_nothing() {
+    crate::support::own_process!();
+    let receiver = Receiver::start(Kind::Grpc);
+    let guard = godtrace::init(
+        Config::new("otel-context-off")
+            .endpoint(receiver.endpoint())
+            .protocol(Protocol::Grpc)
+            .otel_context(false),
+    )
+    .expect("init");
+
+    let seen = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+        .block_on(outer());
+    assert!(
+        !seen.otel_has_span,
+        "the span was attached to OpenTelemetry's context"
+    );
+    let (trace_id, span_id) = (seen.trace_id.unwrap(), seen.span_id.unwrap());
+    assert_eq!(seen.context_span_id, span_id);
+    assert_eq!(
+        seen.traceparent.as_deref(),
+        Some(format!("00-{trace_id}-{span_id}-03").as_str())
+    );
+
+    // Warm up (thread-locals, the queue's buffer), then count.
+    for i in 0..2_000 {
+        leaf(i);
+    }
+    guard.flush();
+    let calls = 1_000;
+    let before = allocations();
+    for i in 0..calls {
+        leaf(i);
+    }
+    let allocated = allocations() - before;
+    assert!(
+        allocated * 10 <= calls as usize,
+        "{allocated} allocations for {calls} recorded spans"
+    );
+
+    guard.flush();
+    let expected = 2 + 2_000 + calls as usize;
+    assert_eq!(
+        receiver
+            .sink
+            .wait_for_spans(expected, Duration::from_secs(30)),
+        expected
+    );
+    let spans: Vec<_> = receiver
+        .sink
+        .requests()
+        .into_iter()
+        .flat_map(|r| r.request.resource_spans)
+        .flat_map(|rs| rs.scope_spans)
+        .flat_map(|ss| ss.spans)
+        .collect();
+    let outer = spans.iter().find(|s| s.name == "off.outer").unwrap();
+    let inner = spans.iter().find(|s| s.name == "off.inner").unwrap();
+    assert_eq!(inner.parent_span_id, outer.span_id);
+    assert_eq!(inner.trace_id, outer.trace_id);
+    assert_eq!(hex(&inner.span_id), span_id);
+    let code_line = inner
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "code.function.name");
+    assert!(code_line.is_some(), "code.* attributes are exported");
+    drop(guard);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

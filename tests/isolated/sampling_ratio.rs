@@ -1,0 +1,131 @@
+//! Head sampling from the hot path: per-operation rates, children following their root, and
+//! sampled-out calls that allocate nothing. (One `init` per process: each test in its own.)
+use godtrace::{Config, testing, traced};
+use std::collections::HashMap;
+use std::sync::Once;
+
+use crate::support::alloc as alloc_support;
+use alloc_support::allocations;
+
+/// Every test here runs under a configured ratio of 0: nothing is recorded unless an
+/// operation's own `sample_rate` says so.
+fn setup() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let guard = godtrace::init(Config::new("sampling").sample_ratio(0.0).local_tree(false))
+            .expect("init");
+        std::mem::forget(guard);
+    });
+}
+
+#[traced(sample_rate = 0.25)]
+fn quarter() {}
+
+#[traced(sample_rate = 1.0)]
+fn always(depth: u32) {
+    if depth > 0 {
+        child(depth - 1);
+    }
+}
+
+#[traced]
+fn child(depth: u32) {
+    if depth > 0 {
+        child(depth - 1);
+    }
+}
+
+#[traced]
+fn sampled_out_root() -> HashMap<String, String> {
+    child(2);
+    // A manual span follows the root's decision too.
+    drop(godtrace::span("manual.child"));
+    let mut headers = HashMap::new();
+    godtrace::propagation::inject(&mut headers);
+    headers
+}
+
+#[test]
+fn a_per_operation_rate_records_that_share_of_roots() {
+    crate::support::own_process!();
+    setup();
+    let c = testing::capture();
+    let calls = 4000;
+    for _ in 0..calls {
+        quarter();
+    }
+    let kept = c.spans_named("isolated::sampling_ratio::quarter").len();
+    // Binomial(4000, 0.25): mean 1000, sd 27.4; ±6 sd never fails by chance in practice.
+    assert!((836..=1164).contains(&kept), "kept {kept} of {calls}");
+}
+
+#[test]
+fn children_follow_their_root_either_way() {
+    crate::support::own_process!();
+    setup();
+    let c = testing::capture();
+    always(2);
+    assert_eq!(c.spans_named("isolated::sampling_ratio::always").len(), 1);
+    let root = c.span("isolated::sampling_ratio::always");
+    let children = c.spans_named("isolated::sampling_ratio::child");
+    assert_eq!(children.len(), 2, "sampled-in root records its children");
+    assert!(children.iter().all(|s| s.trace_id == root.trace_id));
+
+    let c = testing::capture();
+    let headers = sampled_out_root();
+    assert!(c.spans().is_empty(), "{:?}", c.spans());
+    // Downstream services are told not to record this trace either.
+    let traceparent = headers.get("traceparent").expect("traceparent injected");
+    assert!(
+        traceparent.ends_with("-02"),
+        "not sampled, random id: {traceparent}"
+    );
+}
+
+#[traced(sample_rate = 0.0)]
+async fn never_recorded_async() {
+    tokio::task::yield_now().await;
+    child(1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampled_out_future_keeps_its_children_out_on_other_threads() {
+    crate::support::own_process!();
+    setup();
+    let c = testing::capture();
+    tokio::spawn(never_recorded_async()).await.unwrap();
+    assert!(c.spans().is_empty(), "{:?}", c.spans());
+}
+
+#[traced(include_args)]
+fn hot(a: u64, label: &str, flag: bool) -> u64 {
+    a + label.len() as u64 + u64::from(flag)
+}
+
+#[traced]
+async fn hot_async(a: u64) -> u64 {
+    a + 1
+}
+
+#[test]
+fn sampled_out_calls_allocate_nothing() {
+    crate::support::own_process!();
+    setup();
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    // First calls create each operation's metric series; steady state is what is measured.
+    hot(1, "warm", true);
+    let _ = std::pin::pin!(hot_async(1)).as_mut().poll(&mut cx);
+    let before = allocations();
+    let mut total = 0;
+    for i in 0..1000 {
+        total += hot(i, "wallet", i % 2 == 0);
+        if let std::task::Poll::Ready(v) = std::pin::pin!(hot_async(i)).as_mut().poll(&mut cx) {
+            total += v;
+        }
+    }
+    let made = allocations() - before;
+    assert!(total > 0);
+    assert_eq!(made, 0, "allocations in 2000 sampled-out calls");
+}
+
+use std::future::Future;

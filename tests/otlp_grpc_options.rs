@@ -1,7 +1,0 @@
-//! OTLP/gRPC options end to end in process: metadata (code over environment), gzip, resource.
-mod otlp_support;
-
-#[test]
-fn grpc_exports_carry_headers_gzip_and_the_resource() {
-    otlp_support::options::run(otlp_support::Kind::Grpc, "grpc");
-}

@@ -1,8 +1,0 @@
-//! OTLP/HTTP options end to end in process: `/v1/traces` appended to the base endpoint,
-//! headers (code over environment), gzip, resource.
-mod otlp_support;
-
-#[test]
-fn http_exports_carry_path_headers_gzip_and_the_resource() {
-    otlp_support::options::run(otlp_support::Kind::Http, "http/protobuf");
-}

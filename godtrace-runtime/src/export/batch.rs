@@ -9,11 +9,12 @@
 use super::worker::{self, Exporter};
 use crate::InitError;
 use crate::config::{BatchSettings, deadline_after};
-use crate::span::{Finished, Live};
+use crate::span::clock::Tick;
+use crate::span::sink::Sink;
+use crate::span::{Finished, Live, LiveBox};
 use crate::stats::Counters;
-use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::SpanData;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -212,17 +213,30 @@ impl BatchProcessor {
     }
 }
 
-impl SpanProcessor for BatchProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-
+/// The batch queue as a sink: godtrace's own spans are queued as records, and their `SpanData`
+/// is built on the export thread.
+impl Sink for BatchProcessor {
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
             let _ = self.push(Queued::Sdk(Box::new(span)));
         }
     }
 
+    fn takes_records(&self) -> bool {
+        true
+    }
+
+    #[inline]
+    fn on_record(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
+        if self.accepts()
+            && let Some(live) = live.take()
+        {
+            self.push_own(live.finish(start, end));
+        }
+    }
+
     /// Sends every span queued before the call; returns within the export timeout.
-    fn force_flush(&self) -> OTelSdkResult {
+    fn flush(&self) -> OTelSdkResult {
         let timeout = self.shared.settings.export_timeout;
         let target = {
             let mut state = self.shared.lock();
@@ -244,7 +258,7 @@ impl SpanProcessor for BatchProcessor {
     }
 
     /// Sends what it can of the queue within `timeout`, then stops the export thread.
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
         let deadline = deadline_after(timeout);
         // The thread stops sending a little before the caller stops waiting, so that it
         // normally gets to count what it could not send and exit in time.

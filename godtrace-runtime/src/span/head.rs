@@ -15,7 +15,7 @@
 //! uniform over 64 bits). A span continuing a trace keeps its parent's random flag, set or
 //! unset, as the same section requires for every outgoing `traceparent` with that trace id.
 use super::current;
-use crate::provider;
+use super::switches;
 use crate::sampler::{keeps_low_half, should_sample_root};
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
@@ -68,7 +68,7 @@ pub(super) fn decide(rule: Rule, explicit: Option<&Context>) -> Head {
             Err(current::Suppressed) => return Head::Suppressed,
         },
     };
-    let sampler = provider::sampler();
+    let sampler = switches::sampler();
     let ratio = rule.sample_rate.unwrap_or(sampler.ratio);
     let (keep, trace_id) = match &parent {
         Some(p) if sampler.parent_based => (p.is_sampled(), p.trace_id()),

@@ -7,7 +7,9 @@ pub(crate) mod clock;
 mod current;
 mod head;
 mod live;
+pub(crate) mod sink;
 mod site;
+pub(crate) mod switches;
 
 pub(crate) use current::{
     Current, context as current_context, span_context as current_span_context, with_current,
@@ -18,7 +20,6 @@ pub(crate) use live::{Finished, Live, LiveBox};
 pub(crate) use live::{return_spares, set_max_returned};
 pub use site::CallSite;
 
-use crate::provider;
 use clock::Tick;
 use live::Name;
 use opentelemetry::trace::{Status, TraceContextExt};
@@ -109,7 +110,7 @@ impl OpSpan {
         arg_count: usize,
         record_args: impl FnOnce(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
-        if !provider::is_enabled() {
+        if !switches::is_enabled() {
             // `None`, not an empty span: the off path then writes one tag and has nothing
             // to drop.
             return None;
@@ -187,8 +188,10 @@ impl OpSpan {
         histogram: Option<&'static CallSite>,
         start: Tick,
     ) -> OpSpan {
-        crate::testing::route(live.span_context.trace_id());
-        let cx = if provider::attaches_otel_context() {
+        if let Some(pipeline) = sink::installed() {
+            pipeline.on_start(live.span_context.trace_id());
+        }
+        let cx = if switches::attaches_otel_context() {
             let base = explicit.unwrap_or_else(Context::current);
             Some(base.with_remote_span_context(live.span_context.clone()))
         } else {
@@ -207,7 +210,7 @@ impl OpSpan {
     /// tracing is off or the span is sampled out (a new trace dropped at its root marks the
     /// thread while the span is current, so its children follow).
     pub(crate) fn start_named(name: Cow<'static, str>) -> Option<OpSpan> {
-        if !provider::is_enabled() || !current::otel_context_usable() {
+        if !switches::is_enabled() || !current::otel_context_usable() {
             return None;
         }
         let rule = head::Rule {
@@ -313,14 +316,16 @@ impl OpSpan {
         if let Some(site) = timing.histogram {
             let exemplar = self.live.as_ref().map(|live| (&live.span_context, end));
             site.metrics.record(
-                site,
+                || site.name(),
                 clock::nanos_between(timing.start, end),
                 self.error_type.get(),
                 exemplar,
             );
         }
-        if self.live.is_some() {
-            crate::export::submit(&mut self.live, timing.start, end);
+        if self.live.is_some()
+            && let Some(pipeline) = sink::installed()
+        {
+            pipeline.on_own_end(&mut self.live, timing.start, end);
         }
     }
 
@@ -337,7 +342,7 @@ impl OpSpan {
         if let Some(live) = &self.live {
             // What OpenTelemetry's context shows now: this span, when it was just attached
             // (`recording` attaches a span's own context exactly when this setting is on).
-            let otel_seen = provider::attaches_otel_context().then(|| live.span_context.span_id());
+            let otel_seen = switches::attaches_otel_context().then(|| live.span_context.span_id());
             // SAFETY: forwarded to our caller.
             unsafe { current::enter(live, otel_seen) };
         }

@@ -1,0 +1,47 @@
+//! The settings the hot path reads on every call, set once by `init` (or the test capture):
+//! whether tracing is on, whether recorded spans are made current in OpenTelemetry's context,
+//! and the sampler. Kept here, not in the provider, so that the hot path imports no wiring.
+use crate::sampler::RatioSampler;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// False before `init`, when disabled, and after shutdown.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Whether recorded spans are made current in OpenTelemetry's context too.
+static OTEL_CONTEXT: AtomicBool = AtomicBool::new(true);
+/// The installed sampler.
+static SAMPLER: OnceLock<RatioSampler> = OnceLock::new();
+
+/// Whether traced calls currently record spans.
+#[inline(always)]
+pub fn is_enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Turns recording on or off.
+pub(crate) fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether a recorded span is made current in OpenTelemetry's context too, so that other
+/// OpenTelemetry code (a third-party tracer, `Context::current()`) sees it.
+#[inline]
+pub(crate) fn attaches_otel_context() -> bool {
+    OTEL_CONTEXT.load(Ordering::Relaxed)
+}
+
+/// Sets [`attaches_otel_context`].
+pub(crate) fn set_attaches_otel_context(on: bool) {
+    OTEL_CONTEXT.store(on, Ordering::Relaxed);
+}
+
+/// The installed sampler (always on, parent based, before `init`).
+#[inline]
+pub(crate) fn sampler() -> RatioSampler {
+    SAMPLER.get().copied().unwrap_or(RatioSampler::ALWAYS_ON)
+}
+
+/// Installs the sampler (once; the provider is installed once).
+pub(crate) fn set_sampler(sampler: RatioSampler) {
+    let _ = SAMPLER.set(sampler);
+}

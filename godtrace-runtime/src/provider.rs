@@ -97,7 +97,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         sinks.push(Box::new(export::local::TreePrinter::new(settings.verbose)));
     }
     let queue = if settings.enabled {
-        exporter(&settings, resource)?
+        exporter(&config, &settings, resource)?
     } else {
         None
     };
@@ -148,29 +148,52 @@ static INSTALLING: Mutex<()> = Mutex::new(());
 /// How long a failed `init` waits for the export thread it started, which has nothing queued.
 const STOP_UNUSED: Duration = Duration::from_secs(5);
 
-/// The batch exporter the settings ask for, if any.
+/// The batch exporter the configuration asks for, if any: the user's own, or OTLP.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-fn exporter(settings: &Settings, resource: Resource) -> Result<Option<Box<dyn Sink>>, InitError> {
-    let Some(export) = settings.export.clone() else {
+fn exporter(
+    config: &Config,
+    settings: &Settings,
+    resource: Resource,
+) -> Result<Option<Box<dyn Sink>>, InitError> {
+    let custom = config.span_exporter.as_ref().and_then(|slot| slot.take());
+    let target = settings.export.clone();
+    if custom.is_none() && target.is_none() {
         return Ok(None);
-    };
-    let options = export::worker::Options {
-        request_timeout: export.timeout,
-        destination: export.endpoint.clone(),
-        resource,
-    };
+    }
     crate::span::set_max_returned(settings.batch.max_queue_size);
-    let processor = export::batch::BatchProcessor::start(
-        settings.batch,
-        &crate::stats::COUNTERS,
-        options,
-        move || export::otlp::build(&export),
-    )?;
+    let options = |request_timeout, destination| export::worker::Options {
+        request_timeout,
+        destination,
+        resource: resource.clone(),
+    };
+    let counters = &crate::stats::COUNTERS;
+    let processor = match (custom, target) {
+        (Some(custom), _) => export::batch::BatchProcessor::start(
+            settings.batch,
+            counters,
+            options(
+                settings.batch.export_timeout,
+                "the configured span exporter".into(),
+            ),
+            move || Ok(custom),
+        )?,
+        (None, Some(target)) => export::batch::BatchProcessor::start(
+            settings.batch,
+            counters,
+            options(target.timeout, target.endpoint.clone()),
+            move || export::otlp::build(&target),
+        )?,
+        (None, None) => return Ok(None),
+    };
     Ok(Some(Box::new(processor)))
 }
 
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
-fn exporter(_settings: &Settings, _resource: Resource) -> Result<Option<Box<dyn Sink>>, InitError> {
+fn exporter(
+    _config: &Config,
+    _settings: &Settings,
+    _resource: Resource,
+) -> Result<Option<Box<dyn Sink>>, InitError> {
     // `Config::resolve` rejects an exporter this build cannot provide.
     Ok(None)
 }

@@ -5,6 +5,8 @@ pub(crate) mod sdk;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod batch;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) mod custom;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod otlp;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod worker;

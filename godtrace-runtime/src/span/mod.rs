@@ -15,9 +15,9 @@ pub(crate) use current::{
     Current, context as current_context, span_context as current_span_context, with_current,
 };
 pub(crate) use head::RANDOM;
-pub(crate) use live::{Finished, Live, LiveBox};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) use live::{return_spares, set_max_returned};
+pub(crate) use live::{Finished, return_spares, set_max_returned};
+pub(crate) use live::{Live, LiveBox};
 pub use site::CallSite;
 
 use clock::Tick;

@@ -18,7 +18,7 @@ pub(crate) use head::RANDOM;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use live::{Finished, return_spares, set_max_returned};
 pub(crate) use live::{Live, LiveBox};
-pub use site::CallSite;
+pub use site::{CallSite, SiteOptions};
 
 use clock::Tick;
 use live::Name;

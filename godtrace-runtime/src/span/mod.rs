@@ -1,12 +1,16 @@
 //! The hot path: starting and ending the span of one traced call.
 //!
 //! Everything the macro generates goes through [`OpSpan::start`], [`run_sync`] and
-//! [`Instrumented`]; nothing else in the crate starts or ends an operation's span, so this
-//! file is the one to profile or replace.
+//! [`Instrumented`] (in `future`); nothing else in the crate starts or ends an operation's
+//! span, so this module is the one to profile or replace. It imports no wiring: what `init`
+//! installed is read through `switches` (on/off, OpenTelemetry context, sampler) and `sink`
+//! (where finished spans go).
 pub(crate) mod clock;
 mod current;
+mod future;
 mod head;
 mod live;
+mod manual;
 pub(crate) mod sink;
 mod site;
 pub(crate) mod switches;
@@ -14,10 +18,12 @@ pub(crate) mod switches;
 pub(crate) use current::{
     Current, context as current_context, span_context as current_span_context, with_current,
 };
+pub use future::{Instrumented, instrument_future};
 pub(crate) use head::RANDOM;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use live::{Finished, return_spares, set_max_returned};
 pub(crate) use live::{Live, LiveBox};
+pub(crate) use manual::EnteredSpan;
 pub use site::{CallSite, SiteOptions};
 
 use clock::Tick;
@@ -27,12 +33,7 @@ use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::future::Future;
-use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::pin::Pin;
-use std::task::Poll;
 
 /// Calibrates the clock and anchors it to the wall clock now, at install, rather than in the
 /// first traced call.
@@ -350,49 +351,6 @@ impl OpSpan {
     }
 }
 
-/// A manual span, current on this thread until dropped, which ends it. The guard may move:
-/// the thread's list points at the span's own record. Not `Send` (nor `Sync`): it is the
-/// current span of the thread that made it, and leaving it on another would undo that
-/// thread's state from the wrong one.
-pub(crate) struct EnteredSpan {
-    span: OpSpan,
-    entered: Option<Entered>,
-    _this_thread: PhantomData<*const ()>,
-}
-
-impl EnteredSpan {
-    pub(crate) fn new(span: OpSpan) -> EnteredSpan {
-        // SAFETY: the span is moved into an `EnteredSpan`, which is not `Send`, and left in its
-        // `drop`: it stays on this thread until then.
-        let entered = Some(unsafe { span.enter() });
-        EnteredSpan {
-            span,
-            entered,
-            _this_thread: PhantomData,
-        }
-    }
-
-    pub(crate) fn span(&self) -> &OpSpan {
-        &self.span
-    }
-}
-
-impl Drop for EnteredSpan {
-    fn drop(&mut self) {
-        // Exit first so that the parent is current again before this span is reported.
-        if let Some(mut entered) = self.entered.take() {
-            // A guard dropped while its thread exits (kept in a thread-local): OpenTelemetry's
-            // context may already be dropped, so its entry there is left, not popped (the
-            // thread is ending; the guard's `Drop` would abort).
-            if !current::otel_context_usable() {
-                std::mem::forget(entered.attached.take());
-            }
-            entered.exit(&self.span);
-        }
-        self.span.end_in_place();
-    }
-}
-
 /// What [`OpSpan::enter`] changed on this thread, to undo.
 struct Entered {
     marked: u64,
@@ -440,22 +398,6 @@ fn run_sync_traced<R>(
     ret
 }
 
-/// For a fn that is not `async` but returns a future (`impl Future`, `Pin<Box<dyn Future>>`,
-/// `#[async_trait]` methods): `make` builds the future with the span current, and the span
-/// then covers the future until it completes.
-#[inline(always)]
-pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output)>(
-    span: Option<OpSpan>,
-    make: impl FnOnce() -> F,
-    finish: Fin,
-) -> Instrumented<F, Fin> {
-    let Some(mut span) = span else {
-        return Instrumented::new(None, make(), finish);
-    };
-    let inner = span.run_current(make);
-    Instrumented::new(Some(span), inner, finish)
-}
-
 impl OpSpan {
     /// Runs `f` with this span current; a panic in `f` ends the span as failed and goes on
     /// unwinding.
@@ -472,82 +414,6 @@ impl OpSpan {
                 self.end_in_place();
                 resume_unwind(payload)
             }
-        }
-    }
-}
-
-/// A traced future: its span started when the traced function was called, is current while
-/// the future is polled (on any thread), and ends when the future completes, panics, or is
-/// dropped unfinished (then marked `godtrace.cancelled = true`).
-pub struct Instrumented<F: Future, Fin> {
-    inner: F,
-    /// Dropped only by `Drop` below (taken when set), so the off path has no drop glue to run.
-    span: ManuallyDrop<Option<OpSpan>>,
-    finish: Option<Fin>,
-}
-
-impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
-    /// Wraps `inner`, which runs under `span`; `finish` records the output.
-    #[inline(always)]
-    pub fn new(span: Option<OpSpan>, inner: F, finish: Fin) -> Self {
-        Instrumented {
-            inner,
-            span: ManuallyDrop::new(span),
-            finish: Some(finish),
-        }
-    }
-}
-
-impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin> {
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        // SAFETY: only `inner` is treated as pinned (below), and it is never moved out of
-        // `self`, nor by `Drop`; `span` and `finish` are not pinned (plain moves are fine).
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never moved
-        // out of it (see above).
-        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        // Off: a discriminant test, no move of the (empty) span slot. Polled while the thread
-        // exits (see `otel_context_usable`): untraced.
-        if this.span.is_none() || !current::otel_context_usable() {
-            return inner.poll(task);
-        }
-        // Taken out while polling so that a panic, which ends the span in `run_current`,
-        // leaves nothing for `Drop` to mark as cancelled.
-        let mut span = this.span.take().expect("checked above");
-        let output = match span.run_current(|| inner.poll(task)) {
-            Poll::Pending => {
-                *this.span = Some(span);
-                return Poll::Pending;
-            }
-            Poll::Ready(output) => output,
-        };
-        if let Some(finish) = this.finish.take() {
-            finish(&span, &output);
-        }
-        span.end();
-        Poll::Ready(output)
-    }
-}
-
-impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
-    #[inline]
-    fn drop(&mut self) {
-        if self.span.is_some() {
-            self.cancel();
-        }
-    }
-}
-
-impl<F: Future, Fin> Instrumented<F, Fin> {
-    /// Dropped before completion: ends the span, marked cancelled.
-    #[cold]
-    fn cancel(&mut self) {
-        if let Some(span) = self.span.take() {
-            span.record_owned(KeyValue::new("godtrace.cancelled", true));
-            span.end();
         }
     }
 }

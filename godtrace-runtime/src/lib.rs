@@ -23,7 +23,6 @@ mod otlp;
 pub mod propagation;
 mod provider;
 mod record;
-mod sampler;
 mod span;
 mod stats;
 pub mod testing;

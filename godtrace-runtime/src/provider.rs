@@ -3,7 +3,7 @@ use crate::config::{Config, Propagator, Settings};
 use crate::error::InitError;
 use crate::export;
 use crate::export::sdk::SdkProcessor;
-use crate::sampler::RatioSampler;
+use crate::span::sampling::RatioSampler;
 use crate::span::sink::{self, Pipeline, Sink};
 use crate::span::switches;
 use opentelemetry::KeyValue;

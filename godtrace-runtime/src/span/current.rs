@@ -6,7 +6,7 @@
 //! innermost one; once other code makes another OpenTelemetry context current (a third-party
 //! span, a remote parent the user attached), that one is.
 //!
-//! Thread-local state here never fails to be reached: the list and the marks of `head` need
+//! Thread-local state here never fails to be reached: the list and the mark of `sampled_out` need
 //! no destructor (a `const` thread-local of a type without `Drop` stays readable while the
 //! thread exits). OpenTelemetry's context is another matter: see [`otel_context_usable`].
 use super::live::{Link, Live, LiveBox};
@@ -201,7 +201,7 @@ pub(crate) fn span_context() -> Option<SpanContext> {
     parent()
         .ok()
         .flatten()
-        .or_else(super::head::sampled_out_span_context)
+        .or_else(super::sampled_out::sampled_out_span_context)
 }
 
 /// The parent of a span starting here: the innermost current span (`None` for a new trace),
@@ -256,7 +256,7 @@ pub(crate) fn context() -> Context {
         }
         Some(_) => cx,
         None if cx.has_active_span() => cx,
-        None => match super::head::sampled_out_span_context() {
+        None => match super::sampled_out::sampled_out_span_context() {
             Some(sc) => cx.with_remote_span_context(sc),
             None => cx,
         },

@@ -8,9 +8,10 @@
 pub(crate) mod clock;
 mod current;
 mod future;
-mod head;
 mod live;
 mod manual;
+mod sampled_out;
+pub(crate) mod sampling;
 pub(crate) mod sink;
 mod site;
 pub(crate) mod switches;
@@ -19,11 +20,11 @@ pub(crate) use current::{
     Current, context as current_context, span_context as current_span_context, with_current,
 };
 pub use future::{Instrumented, instrument_future};
-pub(crate) use head::RANDOM;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use live::{Finished, return_spares, set_max_returned};
 pub(crate) use live::{Live, LiveBox};
 pub(crate) use manual::EnteredSpan;
+pub(crate) use sampled_out::RANDOM;
 pub use site::{CallSite, SiteOptions};
 
 use clock::Tick;
@@ -76,12 +77,12 @@ where
 pub struct OpSpan {
     /// OpenTelemetry's context to make current while the call runs: the span's own (so
     /// other OpenTelemetry code joins it), or the parent a sampled-out call carries (see
-    /// `head::decide`); `None` leaves the caller's context current.
+    /// `sampling::decide`); `None` leaves the caller's context current.
     cx: Option<Context>,
     /// The span godtrace records; `None` when sampled out. On the heap: the thread's list of
     /// current spans points at it, wherever this `OpSpan` moves.
     live: Option<LiveBox>,
-    /// The sampled-out-root mark to hold while the call runs (`head::enter`): the root's
+    /// The sampled-out-root mark to hold while the call runs (`sampled_out::replace_mark`): the root's
     /// random bits, or 0 for none.
     scope: u64,
     /// When the call started, for its span's timestamps and duration histogram; `None` for
@@ -136,13 +137,13 @@ impl OpSpan {
             return None;
         }
         let measured = site.include_duration.then(clock::now);
-        let rule = head::Rule {
+        let rule = sampling::SiteRule {
             sample_rate: site.sample_rate,
             carries_parent: site.carries_parent,
         };
-        match head::decide(rule, explicit.as_ref()) {
-            head::Head::Suppressed => None,
-            head::Head::NotSampled {
+        match sampling::decide(rule, explicit.as_ref()) {
+            sampling::Decision::Suppressed => None,
+            sampling::Decision::NotSampled {
                 carry,
                 sampled_out_root,
             } => {
@@ -163,7 +164,7 @@ impl OpSpan {
                     error_type: Cell::new(None),
                 })
             }
-            head::Head::Sampled {
+            sampling::Decision::Sampled {
                 span_context,
                 parent,
             } => {
@@ -214,13 +215,13 @@ impl OpSpan {
         if !switches::is_enabled() || !current::otel_context_usable() {
             return None;
         }
-        let rule = head::Rule {
+        let rule = sampling::SiteRule {
             sample_rate: None,
             carries_parent: false,
         };
-        match head::decide(rule, None) {
-            head::Head::Suppressed => None,
-            head::Head::NotSampled {
+        match sampling::decide(rule, None) {
+            sampling::Decision::Suppressed => None,
+            sampling::Decision::NotSampled {
                 carry,
                 sampled_out_root,
             } => (carry.is_some() || sampled_out_root != 0).then(|| OpSpan {
@@ -230,7 +231,7 @@ impl OpSpan {
                 timing: None,
                 error_type: Cell::new(None),
             }),
-            head::Head::Sampled {
+            sampling::Decision::Sampled {
                 span_context,
                 parent,
             } => {
@@ -337,7 +338,7 @@ impl OpSpan {
     /// `self` stays on this thread until then (`current::enter`).
     #[inline(always)]
     unsafe fn enter(&self) -> Entered {
-        let marked = head::enter(self.scope);
+        let marked = sampled_out::replace_mark(self.scope);
         // OpenTelemetry's context first: the entry below records what it shows.
         let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
         if let Some(live) = &self.live {
@@ -365,7 +366,7 @@ impl Entered {
             current::remove(live);
         }
         drop(self.attached);
-        head::leave(self.marked);
+        sampled_out::restore_mark(self.marked);
     }
 }
 

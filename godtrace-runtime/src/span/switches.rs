@@ -1,7 +1,7 @@
 //! The settings the hot path reads on every call, set once by `init` (or the test capture):
 //! whether tracing is on, whether recorded spans are made current in OpenTelemetry's context,
 //! and the sampler. Kept here, not in the provider, so that the hot path imports no wiring.
-use crate::sampler::RatioSampler;
+use crate::span::sampling::RatioSampler;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 

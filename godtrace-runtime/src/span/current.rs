@@ -9,15 +9,13 @@
 //! Thread-local state here never fails to be reached: the list and the mark of `sampled_out` need
 //! no destructor (a `const` thread-local of a type without `Drop` stays readable while the
 //! thread exits). OpenTelemetry's context is another matter: see [`otel_context_usable`].
-use super::live::{Link, Live, LiveBox};
+use super::live::{self, Live, LiveBox};
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
 use std::cell::Cell;
 use std::panic::catch_unwind;
 
 thread_local! {
-    /// The innermost entered span; each links to the one entered before it (`Live::prev`).
-    static TOP: Cell<Option<Link>> = const { Cell::new(None) };
     /// Whether OpenTelemetry's context can be read on this thread; see [`otel_context_usable`].
     static OTEL_CONTEXT: Cell<OtelContext> = const { Cell::new(OtelContext::Unchecked) };
     /// Dropped while the thread exits, no later than OpenTelemetry's context, which it marks
@@ -34,45 +32,16 @@ thread_local! {
 /// Until the span is taken off, its owner `live` stays on this thread: the list is this
 /// thread's, and the record is not `Sync`.
 #[inline]
-pub(super) unsafe fn enter(live: &LiveBox, otel_seen: Option<SpanId>) {
-    if live.linked.replace(true) {
-        return;
-    }
-    live.otel_seen.set(otel_seen.unwrap_or_else(otel_span_id));
-    TOP.with(|top| {
-        live.prev.set(top.get());
-        top.set(Some(live.link()));
-    });
+pub(super) unsafe fn push(live: &LiveBox, otel_seen: Option<SpanId>) {
+    // SAFETY: forwarded to our caller.
+    unsafe { live::push_current(live, || otel_seen.unwrap_or_else(otel_span_id)) };
 }
 
 /// Takes `live` off this thread's list, wherever it is: normally on top, but a manual span's
 /// guard may be dropped out of order, or outlive the traced call it was made in.
+#[inline]
 pub(super) fn remove(live: &Live) {
-    TOP.with(|top| {
-        let found = if top.get().is_some_and(|entered| entered.is(live)) {
-            top.set(live.prev.get());
-            true
-        } else {
-            unlink_below_top(top.get(), live)
-        };
-        if found {
-            live.linked.set(false);
-        }
-    });
-}
-
-/// Takes `live` off the list below `node`, its top; returns whether it was there.
-fn unlink_below_top(mut node: Option<Link>, live: &Live) -> bool {
-    while let Some(entered) = node {
-        // SAFETY: `entered` was read from this thread's list, and nothing below takes it off.
-        let entered = unsafe { entered.get() };
-        if entered.prev.get().is_some_and(|prev| prev.is(live)) {
-            entered.prev.set(live.prev.get());
-            return true;
-        }
-        node = entered.prev.get();
-    }
-    false
+    live::remove_current(live);
 }
 
 /// Whether OpenTelemetry's current context can be read on this thread: false once the thread
@@ -168,7 +137,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Current<'_>) -> R) -> R {
 /// The innermost span this thread entered and has not left.
 #[inline]
 fn top<'a>() -> Option<&'a Live> {
-    let top = TOP.with(Cell::get)?;
+    let top = live::list_top()?;
     // SAFETY: `top` is on this thread's list; the callers use the reference within the call
     // that read it, in which no span is ended or dropped.
     Some(unsafe { top.get() })

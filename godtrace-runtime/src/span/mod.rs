@@ -335,7 +335,7 @@ impl OpSpan {
     /// between (the thread's list points at the record, which does not).
     ///
     /// # Safety
-    /// `self` stays on this thread until then (`current::enter`).
+    /// `self` stays on this thread until then (`current::push`).
     #[inline(always)]
     unsafe fn enter(&self) -> Entered {
         let marked = sampled_out::replace_mark(self.scope);
@@ -346,7 +346,7 @@ impl OpSpan {
             // (`recording` attaches a span's own context exactly when this setting is on).
             let otel_seen = switches::attaches_otel_context().then(|| live.span_context.span_id());
             // SAFETY: forwarded to our caller.
-            unsafe { current::enter(live, otel_seen) };
+            unsafe { current::push(live, otel_seen) };
         }
         Entered { marked, attached }
     }

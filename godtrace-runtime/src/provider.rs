@@ -19,9 +19,10 @@ pub use crate::span::switches::is_enabled;
 
 /// Whether `init` installed an OTLP trace exporter.
 static EXPORTING: AtomicBool = AtomicBool::new(false);
-static STATE: OnceLock<State> = OnceLock::new();
+static STATE: OnceLock<Installed> = OnceLock::new();
 
-struct State {
+/// What `init` (or the test capture) installed, for the guard.
+struct Installed {
     provider: SdkTracerProvider,
     /// Bounds the shutdown when the guard drops.
     shutdown_timeout: Duration,
@@ -161,7 +162,7 @@ fn exporter(
         return Ok(None);
     }
     crate::span::set_max_returned(settings.batch.max_queue_size);
-    let options = |request_timeout, destination| export::worker::Options {
+    let options = |request_timeout, destination| export::worker::ExportSetup {
         request_timeout,
         destination,
         resource: resource.clone(),
@@ -305,7 +306,7 @@ fn install_with(
         }
     };
     let provider = builder.with_span_processor(SdkProcessor(pipeline)).build();
-    let _ = STATE.set(State {
+    let _ = STATE.set(Installed {
         provider: provider.clone(),
         shutdown_timeout,
     });

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 /// The queue and the signals between the application's threads and the export thread.
 #[derive(Debug)]
 pub(super) struct Shared {
-    pub(super) state: Mutex<State>,
+    pub(super) state: Mutex<QueueState>,
     /// Wakes the export thread: a full batch, a flush, or shutdown.
     pub(super) wake: Condvar,
     /// Wakes flush and shutdown callers: an export finished, or the thread exited.
@@ -68,8 +68,9 @@ impl std::fmt::Debug for Queued {
     }
 }
 
+/// The queue and its counts, behind `Shared`'s lock.
 #[derive(Debug, Default)]
-pub(super) struct State {
+pub(super) struct QueueState {
     pub(super) queue: VecDeque<Queued>,
     /// Spans ever pushed into the queue.
     pub(super) pushed: u64,
@@ -83,7 +84,7 @@ pub(super) struct State {
 }
 
 impl Shared {
-    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, QueueState> {
         // A panic while holding the lock leaves the queue consistent: keep going.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -102,7 +103,7 @@ impl BatchProcessor {
     pub(crate) fn start<E, F>(
         settings: BatchSettings,
         counters: &'static Counters,
-        options: worker::Options,
+        options: worker::ExportSetup,
         make: F,
     ) -> Result<Self, InitError>
     where
@@ -110,7 +111,7 @@ impl BatchProcessor {
         F: FnOnce() -> Result<E, String> + Send + 'static,
     {
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(QueueState::default()),
             wake: Condvar::new(),
             progress: Condvar::new(),
             settings,
@@ -139,7 +140,7 @@ impl BatchProcessor {
     }
 
     /// Waits until `done(state)` or the thread exited, at most until `deadline`.
-    fn wait_until(&self, deadline: Instant, done: impl Fn(&State) -> bool) -> bool {
+    fn wait_until(&self, deadline: Instant, done: impl Fn(&QueueState) -> bool) -> bool {
         let mut state = self.shared.lock();
         loop {
             if done(&state) {

@@ -1,6 +1,6 @@
 //! The batch processor against a scripted exporter: counts, flush, overflow, bounded shutdown.
 use super::*;
-use crate::export::worker::Options;
+use crate::export::worker::ExportSetup;
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
@@ -75,7 +75,7 @@ fn start(
         schedule_delay: Duration::from_secs(600),
         export_timeout: Duration::from_secs(20),
     };
-    let options = Options {
+    let options = ExportSetup {
         request_timeout: Duration::from_secs(600),
         destination: "scripted".into(),
         resource: Resource::builder_empty().build(),
@@ -195,7 +195,7 @@ fn unsampled_spans_are_ignored() {
 #[test]
 fn an_exporter_that_cannot_be_built_is_an_init_error() {
     let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
-    let options = Options {
+    let options = ExportSetup {
         request_timeout: Duration::from_secs(1),
         destination: "nowhere".into(),
         resource: Resource::builder_empty().build(),
@@ -218,7 +218,7 @@ fn durations_past_what_an_instant_holds_never_panic() {
         schedule_delay: Duration::MAX,
         export_timeout: Duration::MAX,
     };
-    let options = Options {
+    let options = ExportSetup {
         request_timeout: Duration::MAX,
         destination: "scripted".into(),
         resource: Resource::builder_empty().build(),

@@ -17,11 +17,12 @@ const MAX_PENDING_TRACES: usize = 1024;
 #[derive(Debug)]
 pub(crate) struct TreePrinter {
     verbose: bool,
-    pending: Mutex<Pending>,
+    pending: Mutex<UnprintedTraces>,
 }
 
+/// The spans of traces whose local root has not ended yet, oldest trace first.
 #[derive(Debug, Default)]
-struct Pending {
+struct UnprintedTraces {
     traces: HashMap<TraceId, Vec<SpanData>>,
     order: std::collections::VecDeque<TraceId>,
 }
@@ -30,7 +31,7 @@ impl TreePrinter {
     pub(crate) fn new(verbose: bool) -> Self {
         TreePrinter {
             verbose,
-            pending: Mutex::new(Pending::default()),
+            pending: Mutex::new(UnprintedTraces::default()),
         }
     }
 

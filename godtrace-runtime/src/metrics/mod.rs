@@ -8,6 +8,7 @@ mod attrs;
 mod buckets;
 mod config;
 mod exemplar;
+mod lifecycle;
 mod limits;
 mod manual;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -15,7 +16,6 @@ mod otlp;
 mod prometheus;
 mod registry;
 mod report;
-mod runtime;
 mod series;
 mod site;
 mod snapshot;
@@ -25,10 +25,10 @@ mod worker;
 pub use config::MetricsConfig;
 pub(crate) use config::MetricsSettings;
 pub use exemplar::Exemplar;
+pub use lifecycle::prometheus_addr;
+pub(crate) use lifecycle::{flush_begin, shutdown_begin, start};
 pub use manual::{MetricValue, record_counter, record_histogram};
 pub use prometheus::{PrometheusExposition, prometheus_exposition};
-pub use runtime::prometheus_addr;
-pub(crate) use runtime::{flush_begin, shutdown_begin, start};
 pub(crate) use site::SiteMetrics;
 pub use snapshot::{CounterPoint, HistogramPoint, MetricData, MetricPoints, MetricsSnapshot};
 

@@ -125,12 +125,12 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Current<'_>) -> R) -> R {
     }
     let top = top();
     Context::map_current(|cx| match innermost(cx, top) {
-        Seen::Own => f(Current::Own(
-            top.expect("`Own` is only seen with a span on the list"),
+        InnermostKind::Own => f(Current::Own(
+            top.expect("`Own` is only found with a span on the list"),
         )),
-        Seen::Other => f(Current::Other(cx)),
-        Seen::Nothing => f(Current::None),
-        Seen::Suppressed => f(Current::Suppressed),
+        InnermostKind::Other => f(Current::Other(cx)),
+        InnermostKind::Nothing => f(Current::None),
+        InnermostKind::Suppressed => f(Current::Suppressed),
     })
 }
 
@@ -147,17 +147,17 @@ fn top<'a>() -> Option<&'a Live> {
 /// still shows what it showed when that span was entered; else OpenTelemetry's, if it has a
 /// span. Only compares ids, so the hot path's closure over OpenTelemetry's context stays small.
 #[inline]
-fn innermost(cx: &Context, top: Option<&Live>) -> Seen {
+fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
     if cx.is_telemetry_suppressed() {
-        return Seen::Suppressed;
+        return InnermostKind::Suppressed;
     }
     let current = cx.span().span_context().span_id();
     if top.is_some_and(|entered| entered.otel_seen.get() == current) {
-        Seen::Own
+        InnermostKind::Own
     } else if current != SpanId::INVALID {
-        Seen::Other
+        InnermostKind::Other
     } else {
-        Seen::Nothing
+        InnermostKind::Nothing
     }
 }
 
@@ -183,15 +183,16 @@ pub(crate) fn span_context() -> Option<SpanContext> {
 pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
     let top = top();
     match Context::map_current(|cx| innermost(cx, top)) {
-        Seen::Own => Ok(top.map(|entered| entered.span_context.clone())),
-        Seen::Other => Ok(other_parent()),
-        Seen::Nothing => Ok(None),
-        Seen::Suppressed => Err(Suppressed),
+        InnermostKind::Own => Ok(top.map(|entered| entered.span_context.clone())),
+        InnermostKind::Other => Ok(other_parent()),
+        InnermostKind::Nothing => Ok(None),
+        InnermostKind::Suppressed => Err(Suppressed),
     }
 }
 
-/// What OpenTelemetry's current context shows, next to this thread's innermost span.
-enum Seen {
+/// Which [`Current`] the innermost span is, without borrowing it: what a closure over
+/// OpenTelemetry's context returns, so that it stays small (the span is read outside it).
+enum InnermostKind {
     Own,
     Other,
     Nothing,

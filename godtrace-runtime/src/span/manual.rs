@@ -1,5 +1,5 @@
 //! Manual spans (`godtrace::span`): entered when made, current on this thread until dropped.
-use super::{Entered, OpSpan, current};
+use super::{MadeCurrent, OpSpan, current};
 use std::marker::PhantomData;
 
 /// A manual span, current on this thread until dropped, which ends it. The guard may move:
@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 /// thread's state from the wrong one.
 pub(crate) struct EnteredSpan {
     span: OpSpan,
-    entered: Option<Entered>,
+    entered: Option<MadeCurrent>,
     _this_thread: PhantomData<*const ()>,
 }
 
@@ -16,7 +16,7 @@ impl EnteredSpan {
     pub(crate) fn new(span: OpSpan) -> EnteredSpan {
         // SAFETY: the span is moved into an `EnteredSpan`, which is not `Send`, and left in its
         // `drop`: it stays on this thread until then.
-        let entered = Some(unsafe { span.enter() });
+        let entered = Some(unsafe { span.make_current() });
         EnteredSpan {
             span,
             entered,
@@ -39,7 +39,7 @@ impl Drop for EnteredSpan {
             if !current::otel_context_usable() {
                 std::mem::forget(entered.attached.take());
             }
-            entered.exit(&self.span);
+            entered.undo(&self.span);
         }
         self.span.end_in_place();
     }

@@ -331,13 +331,13 @@ impl OpSpan {
         }
     }
 
-    /// Makes this span current on this thread until [`Entered::exit`]; `self` may move in
+    /// Makes this span current on this thread until [`MadeCurrent::undo`]; `self` may move in
     /// between (the thread's list points at the record, which does not).
     ///
     /// # Safety
     /// `self` stays on this thread until then (`current::push`).
     #[inline(always)]
-    unsafe fn enter(&self) -> Entered {
+    unsafe fn make_current(&self) -> MadeCurrent {
         let marked = sampled_out::replace_mark(self.scope);
         // OpenTelemetry's context first: the entry below records what it shows.
         let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
@@ -348,20 +348,20 @@ impl OpSpan {
             // SAFETY: forwarded to our caller.
             unsafe { current::push(live, otel_seen) };
         }
-        Entered { marked, attached }
+        MadeCurrent { marked, attached }
     }
 }
 
-/// What [`OpSpan::enter`] changed on this thread, to undo.
-struct Entered {
+/// What [`OpSpan::make_current`] changed on this thread, to undo.
+struct MadeCurrent {
     marked: u64,
     attached: Option<ContextGuard>,
 }
 
-impl Entered {
-    /// Undoes [`OpSpan::enter`] of `span`, wherever it is on the thread's list.
+impl MadeCurrent {
+    /// Undoes [`OpSpan::make_current`] of `span`, wherever it is on the thread's list.
     #[inline(always)]
-    fn exit(self, span: &OpSpan) {
+    fn undo(self, span: &OpSpan) {
         if let Some(live) = &span.live {
             current::remove(live);
         }
@@ -404,10 +404,10 @@ impl OpSpan {
     /// unwinding.
     #[inline(always)]
     fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        // SAFETY: `self` is borrowed by this frame, on this thread, until `exit` below.
-        let entered = unsafe { self.enter() };
+        // SAFETY: `self` is borrowed by this frame, on this thread, until `undo` below.
+        let entered = unsafe { self.make_current() };
         let outcome = catch_unwind(AssertUnwindSafe(f));
-        entered.exit(self);
+        entered.undo(self);
         match outcome {
             Ok(ret) => ret,
             Err(payload) => {

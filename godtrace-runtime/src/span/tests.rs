@@ -178,7 +178,7 @@ fn span_dropped_while_current_leaves_the_list() {
     let outer = crate::span("outer.manual");
     let span = OpSpan::start_named("dropped".into()).expect("sampled in");
     // SAFETY: `span` stays in this frame, on this thread.
-    let entered = unsafe { span.enter() };
+    let entered = unsafe { span.make_current() };
     // Its owner let go without leaving: the record is taken off the list before it is reused.
     drop(span);
     drop(entered.attached);

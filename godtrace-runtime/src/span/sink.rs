@@ -145,9 +145,16 @@ impl Pipeline {
     }
 }
 
-/// Runs every result to completion and returns the first error.
+/// Runs every one of `results` (lazy: each is a sink's flush or shutdown, and one failing must
+/// not spare the others) and returns the first error.
 fn first_error(results: impl Iterator<Item = OTelSdkResult>) -> OTelSdkResult {
-    results.fold(Ok(()), |first, result| first.and(result))
+    let mut first = Ok(());
+    for result in results {
+        if first.is_ok() {
+            first = result;
+        }
+    }
+    first
 }
 
 static PIPELINE: OnceLock<Pipeline> = OnceLock::new();
@@ -166,4 +173,135 @@ pub(crate) fn install(pipeline: Pipeline) -> Result<&'static Pipeline, Pipeline>
 #[inline]
 pub(crate) fn installed() -> Option<&'static Pipeline> {
     PIPELINE.get()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::clock;
+    use super::super::live::Name;
+    use super::*;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
+    use opentelemetry_sdk::error::OTelSdkError;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+
+    /// Counts what reaches it.
+    #[derive(Debug, Default)]
+    struct Counting {
+        wants_span_data: AtomicBool,
+        takes_records: bool,
+        fails: bool,
+        span_data: AtomicUsize,
+        records: AtomicUsize,
+        flushes: AtomicUsize,
+        shutdowns: AtomicUsize,
+    }
+
+    impl Sink for Arc<Counting> {
+        fn wants_span_data(&self) -> bool {
+            self.wants_span_data.load(Relaxed)
+        }
+        fn on_end(&self, _span: SpanData) {
+            self.span_data.fetch_add(1, Relaxed);
+        }
+        fn takes_records(&self) -> bool {
+            self.takes_records
+        }
+        fn on_record(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
+            if let Some(live) = live.take() {
+                self.records.fetch_add(1, Relaxed);
+                Live::recycle(live.finish(start, end).into_live());
+            }
+        }
+        fn flush(&self) -> OTelSdkResult {
+            self.flushes.fetch_add(1, Relaxed);
+            self.result()
+        }
+        fn shutdown(&self, _timeout: Duration) -> OTelSdkResult {
+            self.shutdowns.fetch_add(1, Relaxed);
+            self.result()
+        }
+    }
+
+    impl Counting {
+        fn result(&self) -> OTelSdkResult {
+            if self.fails {
+                Err(OTelSdkError::InternalFailure("refused".into()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn sink(wants_span_data: bool, takes_records: bool, fails: bool) -> Arc<Counting> {
+        Arc::new(Counting {
+            wants_span_data: AtomicBool::new(wants_span_data),
+            takes_records,
+            fails,
+            ..Counting::default()
+        })
+    }
+
+    fn pipeline(sinks: &[&Arc<Counting>]) -> Pipeline {
+        let boxed = sinks
+            .iter()
+            .map(|s| Box::new(Arc::clone(s)) as Box<dyn Sink>);
+        Pipeline::new(boxed.collect())
+    }
+
+    fn finished_span() -> Option<LiveBox> {
+        let ids = SpanContext::new(
+            TraceId::from(7),
+            SpanId::from(9),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
+        Some(Live::start(ids, None, Name::Given("s".into()), Vec::new()))
+    }
+
+    fn end_own_span(pipeline: &Pipeline) -> Option<LiveBox> {
+        let mut live = finished_span();
+        let now = clock::now();
+        pipeline.on_own_end(&mut live, now, now);
+        live
+    }
+
+    #[test]
+    fn the_record_sink_takes_records_while_no_other_sink_wants_span_data() {
+        let queue = sink(true, true, false);
+        let capture = sink(false, false, false);
+        let pipeline = pipeline(&[&capture, &queue]);
+        assert!(end_own_span(&pipeline).is_none(), "the record was taken");
+        assert_eq!(queue.records.load(Relaxed), 1);
+        assert_eq!(queue.span_data.load(Relaxed), 0);
+        assert_eq!(capture.span_data.load(Relaxed), 0);
+
+        // A capture comes alive: every sink that wants it gets the span as `SpanData`.
+        capture.wants_span_data.store(true, Relaxed);
+        assert!(end_own_span(&pipeline).is_none());
+        assert_eq!(queue.records.load(Relaxed), 1);
+        assert_eq!(queue.span_data.load(Relaxed), 1);
+        assert_eq!(capture.span_data.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn a_span_nothing_takes_stays_with_its_owner() {
+        let idle = sink(false, false, false);
+        assert!(end_own_span(&pipeline(&[&idle])).is_some());
+        assert!(end_own_span(&Pipeline::default()).is_some());
+    }
+
+    #[test]
+    fn flush_and_shutdown_reach_every_sink_when_one_fails() {
+        let failing = sink(true, false, true);
+        let fine = sink(true, false, false);
+        let pipeline = pipeline(&[&failing, &fine]);
+        assert!(pipeline.flush().is_err());
+        assert!(pipeline.shutdown(Duration::from_secs(1)).is_err());
+        for sink in [&failing, &fine] {
+            assert_eq!(sink.flushes.load(Relaxed), 1);
+            assert_eq!(sink.shutdowns.load(Relaxed), 1);
+        }
+    }
 }

@@ -494,8 +494,9 @@ pub const SAMPLED_OUT: Setup = Setup::GodtraceExport {
     queue: 0,
 };
 /// A queue larger than every span a short case records (`Case::short`): every span is kept
-/// and exported, none dropped, as with the peers' discarding exporters, which keep up.
-const KEPT_QUEUE: usize = 1 << 22;
+/// and exported, none dropped, as with the peers' discarding exporters, which keep up. The
+/// largest queue `init` accepts (`max_queue_size` is at most 2^20).
+const KEPT_QUEUE: usize = 1 << 20;
 pub const KEPT: Setup = Setup::GodtraceExport {
     ratio: 1.0,
     otel_context: true,

@@ -18,6 +18,7 @@
 //! If `init` was not called, `capture` installs a recording-only provider (every span
 //! sampled, nothing printed or exported). After that, `init` in the same process returns
 //! `AlreadyInitialized`: call `init` first where a test needs both.
+use crate::span::sink::{Interest, Sink};
 use opentelemetry::Value;
 use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
@@ -264,9 +265,9 @@ fn route(trace_id: TraceId) {
         .or_insert_with(|| Arc::downgrade(&sink));
 }
 
-impl crate::span::sink::Sink for CaptureSink {
-    fn watches_starts(&self) -> bool {
-        true
+impl Sink for CaptureSink {
+    fn watches_starts(&self) -> Option<Interest> {
+        Some(Interest::WhileNonZero(&LIVE_CAPTURES))
     }
 
     #[inline]
@@ -276,9 +277,8 @@ impl crate::span::sink::Sink for CaptureSink {
         }
     }
 
-    #[inline]
-    fn wants_span_data(&self) -> bool {
-        CaptureSink::is_active()
+    fn wants_span_data(&self) -> Interest {
+        Interest::WhileNonZero(&LIVE_CAPTURES)
     }
 
     fn on_end(&self, span: SpanData) {

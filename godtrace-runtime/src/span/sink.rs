@@ -11,27 +11,39 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::SpanData;
 use std::fmt;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+/// When a sink wants something: what the pipeline reads on the hot path, once per span, with
+/// no call into the sink.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Interest {
+    /// Always.
+    Always,
+    /// While this counter is not zero (the test capture: while a capture is alive).
+    WhileNonZero(&'static AtomicUsize),
+}
 
 /// Something that takes finished spans: godtrace's own (as records or as `SpanData`) and those
 /// of other OpenTelemetry code using the provider (always as `SpanData`).
 pub(crate) trait Sink: Send + Sync + fmt::Debug {
-    /// Whether [`Sink::on_start`] does anything (only such sinks are told of starts).
-    fn watches_starts(&self) -> bool {
-        false
+    /// When the sink is told that a recorded span starts ([`Sink::on_start`]); `None`: never.
+    fn watches_starts(&self) -> Option<Interest> {
+        None
     }
 
-    /// A recorded span of trace `trace_id` starts on this thread.
+    /// A recorded span of trace `trace_id` starts on this thread (called while the sink's
+    /// [`Sink::watches_starts`] interest holds, and possibly at other times).
     fn on_start(&self, _trace_id: TraceId) {}
 
-    /// Whether the sink has a use for finished spans as `SpanData` right now (the test
-    /// capture: only while a capture is alive). When no sink does, godtrace's own spans go to
-    /// the record sink as they are, and no `SpanData` is built on the application's thread.
-    fn wants_span_data(&self) -> bool {
-        true
+    /// When the sink wants finished spans as `SpanData`. While no sink but the record sink
+    /// does, godtrace's own spans go to the record sink as they are, and no `SpanData` is
+    /// built on the application's thread.
+    fn wants_span_data(&self) -> Interest {
+        Interest::Always
     }
 
-    /// A finished span.
+    /// A finished span (called while the sink's [`Sink::wants_span_data`] interest holds).
     fn on_end(&self, span: SpanData);
 
     /// Whether the sink takes godtrace's own finished spans as records ([`Sink::on_record`]),
@@ -57,36 +69,90 @@ pub(crate) trait Sink: Send + Sync + fmt::Debug {
     }
 }
 
+/// Whether any of a set of [`Interest`]s holds now, read without calling into the sinks.
+#[derive(Debug, Default)]
+struct Interests {
+    always: bool,
+    counters: Box<[&'static AtomicUsize]>,
+}
+
+impl Interests {
+    fn of(interests: impl Iterator<Item = Interest>) -> Interests {
+        let mut always = false;
+        let mut counters = Vec::new();
+        for interest in interests {
+            match interest {
+                Interest::Always => always = true,
+                Interest::WhileNonZero(counter) => counters.push(counter),
+            }
+        }
+        Interests {
+            always,
+            counters: counters.into(),
+        }
+    }
+
+    #[inline]
+    fn hold(&self) -> bool {
+        self.always || self.counters.iter().any(|n| n.load(Ordering::Relaxed) != 0)
+    }
+}
+
 /// The sinks of the installed provider.
 #[derive(Debug, Default)]
 pub(crate) struct Pipeline {
+    /// Every sink but the record sink, in the order given.
     sinks: Vec<Box<dyn Sink>>,
-    /// The index of the sink that takes records, if one does.
-    record_sink: Option<usize>,
-    /// The indices of the sinks that watch starts.
-    start_watchers: Vec<usize>,
+    /// The sink that takes records, if one does.
+    record_sink: Option<Box<dyn Sink>>,
+    /// When a sink other than the record sink wants `SpanData`.
+    others_want_span_data: Interests,
+    /// When a sink watches starts.
+    watching_starts: Interests,
 }
 
 impl Pipeline {
     /// A pipeline over `sinks` (the first that takes records gets them; any other one gets
     /// `SpanData` like the rest).
-    pub(crate) fn new(sinks: Vec<Box<dyn Sink>>) -> Pipeline {
-        let record_sink = sinks.iter().position(|s| s.takes_records());
-        let start_watchers = (0..sinks.len())
-            .filter(|&i| sinks[i].watches_starts())
-            .collect();
+    pub(crate) fn new(mut sinks: Vec<Box<dyn Sink>>) -> Pipeline {
+        let record_sink = sinks
+            .iter()
+            .position(|s| s.takes_records())
+            .map(|i| sinks.remove(i));
+        let others_want_span_data = Interests::of(sinks.iter().map(|s| s.wants_span_data()));
+        let watching_starts = Interests::of(
+            sinks
+                .iter()
+                .chain(&record_sink)
+                .filter_map(|s| s.watches_starts()),
+        );
         Pipeline {
             sinks,
             record_sink,
-            start_watchers,
+            others_want_span_data,
+            watching_starts,
         }
+    }
+
+    /// Every sink, the record sink last.
+    fn all(&self) -> impl Iterator<Item = &dyn Sink> {
+        self.sinks.iter().chain(&self.record_sink).map(|s| &**s)
     }
 
     /// A recorded span of trace `trace_id` starts on this thread.
     #[inline]
     pub(crate) fn on_start(&self, trace_id: TraceId) {
-        for &i in &self.start_watchers {
-            self.sinks[i].on_start(trace_id);
+        if self.watching_starts.hold() {
+            self.tell_start(trace_id);
+        }
+    }
+
+    #[cold]
+    fn tell_start(&self, trace_id: TraceId) {
+        for sink in self.all() {
+            if sink.watches_starts().is_some() {
+                sink.on_start(trace_id);
+            }
         }
     }
 
@@ -95,22 +161,15 @@ impl Pipeline {
     /// wants it. A span nothing takes stays in `live`.
     #[inline]
     pub(crate) fn on_own_end(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
-        if !self.others_want_span_data() {
-            if let Some(i) = self.record_sink {
-                self.sinks[i].on_record(live, start, end);
+        if !self.others_want_span_data.hold() {
+            if let Some(sink) = &self.record_sink {
+                sink.on_record(live, start, end);
             }
             return;
         }
         if let Some(live) = live.take() {
             self.on_own_end_slow(live.finish(start, end));
         }
-    }
-
-    /// Whether a sink other than the record sink wants `SpanData` now.
-    #[inline]
-    fn others_want_span_data(&self) -> bool {
-        let mut sinks = self.sinks.iter().enumerate();
-        sinks.any(|(i, sink)| Some(i) != self.record_sink && sink.wants_span_data())
     }
 
     #[cold]
@@ -120,10 +179,10 @@ impl Pipeline {
         self.on_end(data);
     }
 
-    /// A finished span as `SpanData`: a copy to each sink that wants it, the span itself to
-    /// the last one.
+    /// A finished span as `SpanData`: a copy to each sink that wants it now, the span itself
+    /// to the last one.
     pub(crate) fn on_end(&self, span: SpanData) {
-        let mut wanting = self.sinks.iter().filter(|s| s.wants_span_data());
+        let mut wanting = self.all().filter(|s| wants_now(s.wants_span_data()));
         let Some(mut sink) = wanting.next() else {
             return;
         };
@@ -136,12 +195,20 @@ impl Pipeline {
 
     /// Flushes every sink (one failing does not spare the others); the first error.
     pub(crate) fn flush(&self) -> OTelSdkResult {
-        first_error(self.sinks.iter().map(|s| s.flush()))
+        first_error(self.all().map(|s| s.flush()))
     }
 
     /// Shuts every sink down within `timeout`; the first error.
     pub(crate) fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
-        first_error(self.sinks.iter().map(|s| s.shutdown(timeout)))
+        first_error(self.all().map(|s| s.shutdown(timeout)))
+    }
+}
+
+/// Whether `interest` holds now.
+fn wants_now(interest: Interest) -> bool {
+    match interest {
+        Interest::Always => true,
+        Interest::WhileNonZero(counter) => counter.load(Ordering::Relaxed) != 0,
     }
 }
 
@@ -183,12 +250,13 @@ mod tests {
     use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
     use opentelemetry_sdk::error::OTelSdkError;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+    use std::sync::atomic::Ordering::Relaxed;
 
     /// Counts what reaches it.
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     struct Counting {
-        wants_span_data: AtomicBool,
+        /// Non-zero while it wants `SpanData` (leaked: an interest's counter is `'static`).
+        wants_span_data: &'static AtomicUsize,
         takes_records: bool,
         fails: bool,
         span_data: AtomicUsize,
@@ -198,8 +266,8 @@ mod tests {
     }
 
     impl Sink for Arc<Counting> {
-        fn wants_span_data(&self) -> bool {
-            self.wants_span_data.load(Relaxed)
+        fn wants_span_data(&self) -> Interest {
+            Interest::WhileNonZero(self.wants_span_data)
         }
         fn on_end(&self, _span: SpanData) {
             self.span_data.fetch_add(1, Relaxed);
@@ -235,10 +303,13 @@ mod tests {
 
     fn sink(wants_span_data: bool, takes_records: bool, fails: bool) -> Arc<Counting> {
         Arc::new(Counting {
-            wants_span_data: AtomicBool::new(wants_span_data),
+            wants_span_data: Box::leak(Box::new(AtomicUsize::new(wants_span_data.into()))),
             takes_records,
             fails,
-            ..Counting::default()
+            span_data: AtomicUsize::new(0),
+            records: AtomicUsize::new(0),
+            flushes: AtomicUsize::new(0),
+            shutdowns: AtomicUsize::new(0),
         })
     }
 
@@ -278,7 +349,7 @@ mod tests {
         assert_eq!(capture.span_data.load(Relaxed), 0);
 
         // A capture comes alive: every sink that wants it gets the span as `SpanData`.
-        capture.wants_span_data.store(true, Relaxed);
+        capture.wants_span_data.store(1, Relaxed);
         assert!(end_own_span(&pipeline).is_none());
         assert_eq!(queue.records.load(Relaxed), 1);
         assert_eq!(queue.span_data.load(Relaxed), 1);

@@ -37,8 +37,8 @@ pub(crate) fn set_attaches_otel_context(on: bool) {
 
 /// The installed sampler (always on, parent based, before `init`).
 #[inline]
-pub(crate) fn sampler() -> RatioSampler {
-    SAMPLER.get().copied().unwrap_or(RatioSampler::ALWAYS_ON)
+pub(crate) fn sampler() -> &'static RatioSampler {
+    SAMPLER.get().unwrap_or(&RatioSampler::ALWAYS_ON)
 }
 
 /// Installs the sampler (once; the provider is installed once).

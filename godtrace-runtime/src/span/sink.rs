@@ -69,32 +69,47 @@ pub(crate) trait Sink: Send + Sync + fmt::Debug {
     }
 }
 
-/// Whether any of a set of [`Interest`]s holds now, read without calling into the sinks.
+/// Whether any of a set of [`Interest`]s holds now, read without calling into the sinks (one
+/// branch, and one load while a counter decides).
 #[derive(Debug, Default)]
-struct Interests {
-    always: bool,
-    counters: Box<[&'static AtomicUsize]>,
+enum Gate {
+    /// No interest.
+    #[default]
+    Closed,
+    /// One interest is `Always`.
+    Open,
+    /// While this counter is not zero.
+    WhileNonZero(&'static AtomicUsize),
+    /// While any of these counters is not zero.
+    WhileAnyNonZero(Box<[&'static AtomicUsize]>),
 }
 
-impl Interests {
-    fn of(interests: impl Iterator<Item = Interest>) -> Interests {
-        let mut always = false;
+impl Gate {
+    fn of(interests: impl Iterator<Item = Interest>) -> Gate {
         let mut counters = Vec::new();
         for interest in interests {
             match interest {
-                Interest::Always => always = true,
+                Interest::Always => return Gate::Open,
                 Interest::WhileNonZero(counter) => counters.push(counter),
             }
         }
-        Interests {
-            always,
-            counters: counters.into(),
+        match counters[..] {
+            [] => Gate::Closed,
+            [counter] => Gate::WhileNonZero(counter),
+            _ => Gate::WhileAnyNonZero(counters.into()),
         }
     }
 
     #[inline]
-    fn hold(&self) -> bool {
-        self.always || self.counters.iter().any(|n| n.load(Ordering::Relaxed) != 0)
+    fn is_open(&self) -> bool {
+        match self {
+            Gate::Closed => false,
+            Gate::Open => true,
+            Gate::WhileNonZero(counter) => counter.load(Ordering::Relaxed) != 0,
+            Gate::WhileAnyNonZero(counters) => {
+                counters.iter().any(|n| n.load(Ordering::Relaxed) != 0)
+            }
+        }
     }
 }
 
@@ -106,9 +121,9 @@ pub(crate) struct Pipeline {
     /// The sink that takes records, if one does.
     record_sink: Option<Box<dyn Sink>>,
     /// When a sink other than the record sink wants `SpanData`.
-    others_want_span_data: Interests,
+    others_want_span_data: Gate,
     /// When a sink watches starts.
-    watching_starts: Interests,
+    watching_starts: Gate,
 }
 
 impl Pipeline {
@@ -119,8 +134,8 @@ impl Pipeline {
             .iter()
             .position(|s| s.takes_records())
             .map(|i| sinks.remove(i));
-        let others_want_span_data = Interests::of(sinks.iter().map(|s| s.wants_span_data()));
-        let watching_starts = Interests::of(
+        let others_want_span_data = Gate::of(sinks.iter().map(|s| s.wants_span_data()));
+        let watching_starts = Gate::of(
             sinks
                 .iter()
                 .chain(&record_sink)
@@ -142,7 +157,7 @@ impl Pipeline {
     /// A recorded span of trace `trace_id` starts on this thread.
     #[inline]
     pub(crate) fn on_start(&self, trace_id: TraceId) {
-        if self.watching_starts.hold() {
+        if self.watching_starts.is_open() {
             self.tell_start(trace_id);
         }
     }
@@ -161,7 +176,7 @@ impl Pipeline {
     /// wants it. A span nothing takes stays in `live`.
     #[inline]
     pub(crate) fn on_own_end(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
-        if !self.others_want_span_data.hold() {
+        if !self.others_want_span_data.is_open() {
             if let Some(sink) = &self.record_sink {
                 sink.on_record(live, start, end);
             }

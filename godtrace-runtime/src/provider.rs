@@ -310,7 +310,7 @@ fn install_with(
         provider: provider.clone(),
         shutdown_timeout,
     });
-    switches::set_sampler(sampler);
+    crate::span::sampling::install(sampler);
     crate::value::set_max_attribute_len(max_attribute_len);
     switches::set_attaches_otel_context(otel_context);
     opentelemetry::global::set_tracer_provider(provider);

@@ -1,6 +1,7 @@
 //! The instrumented future: a traced future's span is current while it is polled (on any
 //! thread) and ends when it completes, panics, or is dropped unfinished.
-use super::{OpSpan, current};
+use super::current;
+use super::op::OpSpan;
 use opentelemetry::KeyValue;
 use std::future::Future;
 use std::mem::ManuallyDrop;

@@ -1,5 +1,6 @@
 //! Manual spans (`godtrace::span`): entered when made, current on this thread until dropped.
-use super::{MadeCurrent, OpSpan, current};
+use super::current;
+use super::op::{MadeCurrent, OpSpan};
 use std::marker::PhantomData;
 
 /// A manual span, current on this thread until dropped, which ends it. The guard may move:

@@ -20,13 +20,14 @@
 //! flag, set or unset, as the same section requires for every outgoing `traceparent` with
 //! that trace id.
 use super::sampled_out::RANDOM;
-use super::{current, sampled_out, switches};
+use super::{current, sampled_out};
 use opentelemetry::trace::{
     Link, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 use std::cell::Cell;
+use std::sync::OnceLock;
 
 /// The head decision of one call.
 pub(super) enum Decision {
@@ -73,7 +74,7 @@ pub(super) fn decide(rule: SiteRule, explicit: Option<&Context>) -> Decision {
             Err(current::Suppressed) => return Decision::Suppressed,
         },
     };
-    let sampler = switches::sampler();
+    let sampler = installed();
     let ratio = rule.sample_rate.unwrap_or(sampler.ratio);
     let (keep, trace_id) = match &parent {
         Some(p) => (sampler.keeps_child_of(p, ratio), p.trace_id()),
@@ -215,6 +216,20 @@ pub(crate) fn keeps_low_half(low: u64, rate: f64) -> bool {
     // `rate < 1`, so the bound is below 2^63 and the cast does not saturate.
     let bound = (rate * (1u64 << 63) as f64) as u64;
     (low >> 1) < bound
+}
+
+/// The sampler `init` installed (it is installed once).
+static INSTALLED: OnceLock<RatioSampler> = OnceLock::new();
+
+/// The installed sampler (always on, parent based, before `init`).
+#[inline]
+pub(crate) fn installed() -> &'static RatioSampler {
+    INSTALLED.get().unwrap_or(&RatioSampler::ALWAYS_ON)
+}
+
+/// Installs `sampler` for godtrace's own spans (the SDK's provider gets its own copy).
+pub(crate) fn install(sampler: RatioSampler) {
+    let _ = INSTALLED.set(sampler);
 }
 
 /// The sampler [`crate::init`] installs: trace-id ratio for roots and, when `parent_based`, a

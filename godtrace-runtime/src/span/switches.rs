@@ -1,16 +1,13 @@
-//! The settings the hot path reads on every call, set once by `init` (or the test capture):
-//! whether tracing is on, whether recorded spans are made current in OpenTelemetry's context,
-//! and the sampler. Kept here, not in the provider, so that the hot path imports no wiring.
-use crate::span::sampling::RatioSampler;
-use std::sync::OnceLock;
+//! The switches the hot path reads on every call, set by `init` (or the test capture): whether
+//! tracing is on, and whether recorded spans are made current in OpenTelemetry's context. (The
+//! installed sampler is in `sampling`, with the rules it configures.) Kept here, not in the
+//! provider, so that the hot path imports no wiring.
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// False before `init`, when disabled, and after shutdown.
 static ENABLED: AtomicBool = AtomicBool::new(false);
 /// Whether recorded spans are made current in OpenTelemetry's context too.
 static OTEL_CONTEXT: AtomicBool = AtomicBool::new(true);
-/// The installed sampler.
-static SAMPLER: OnceLock<RatioSampler> = OnceLock::new();
 
 /// Whether traced calls currently record spans.
 #[inline(always)]
@@ -33,15 +30,4 @@ pub(crate) fn attaches_otel_context() -> bool {
 /// Sets [`attaches_otel_context`].
 pub(crate) fn set_attaches_otel_context(on: bool) {
     OTEL_CONTEXT.store(on, Ordering::Relaxed);
-}
-
-/// The installed sampler (always on, parent based, before `init`).
-#[inline]
-pub(crate) fn sampler() -> &'static RatioSampler {
-    SAMPLER.get().unwrap_or(&RatioSampler::ALWAYS_ON)
-}
-
-/// Installs the sampler (once; the provider is installed once).
-pub(crate) fn set_sampler(sampler: RatioSampler) {
-    let _ = SAMPLER.set(sampler);
 }

@@ -22,9 +22,9 @@ pub(crate) use current::{
     Current, context as current_context, span_context as current_span_context, with_current,
 };
 pub use future::{Instrumented, instrument_future};
+pub(crate) use live::Live;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) use live::{Finished, return_spares, set_max_returned};
-pub(crate) use live::{Live, LiveBox};
+pub(crate) use live::{Finished, LiveBox, return_spares, set_max_returned};
 pub(crate) use manual::EnteredSpan;
 pub use op::{OpSpan, ParentContext, run_sync};
 pub(crate) use sampled_out::RANDOM;

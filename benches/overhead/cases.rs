@@ -495,7 +495,7 @@ pub const SAMPLED_OUT: Setup = Setup::GodtraceExport {
 };
 /// A queue larger than every span a short case records (`Case::short`): every span is kept
 /// and exported, none dropped, as with the peers' discarding exporters, which keep up. The
-/// largest `init` accepts (2^20 spans; 2^22 was used before `init` bounded it).
+/// largest queue `init` accepts (`max_queue_size` is at most 2^20).
 const KEPT_QUEUE: usize = 1 << 20;
 pub const KEPT: Setup = Setup::GodtraceExport {
     ratio: 1.0,

@@ -3,7 +3,9 @@
 pub use crate::record::{
     ErrDebug, ErrDisplay, ErrOpaque, NotAResult, OkOfAny, OkOfResult, Outcome,
 };
-pub use crate::span::{CallSite, Instrumented, OpSpan, ParentContext, instrument_future, run_sync};
+pub use crate::span::{
+    CallSite, Instrumented, OpSpan, ParentContext, SiteOptions, instrument_future, run_sync,
+};
 pub use crate::value::{
     Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable,
     assert_recordable_type,

@@ -88,6 +88,9 @@ pub struct Config {
     pub(crate) code: Layer,
     env: Option<Vec<(String, EnvValue)>>,
     pub(crate) metrics: crate::metrics::MetricsConfig,
+    /// An exporter of the user's own, instead of OTLP ([`Config::span_exporter`]).
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    pub(crate) span_exporter: Option<crate::export::custom::ExporterSlot>,
 }
 
 /// Header values and the user-info of endpoints are credentials, and a `Config` is often
@@ -105,6 +108,7 @@ impl std::fmt::Debug for Config {
             .field("code", &code)
             .field("env_variables", &env)
             .field("metrics", &self.metrics)
+            .field("span_exporter", &self.has_span_exporter())
             .finish()
     }
 }
@@ -217,7 +221,23 @@ impl Config {
             Some(vars) => env::parse(vars)?,
             None => Layer::default(),
         };
-        settings::resolve(&self.code, &env)
+        let mut settings = settings::resolve(&self.code, &env)?;
+        if self.has_span_exporter() {
+            // Spans go to the exporter given in code, not to an OTLP target; the local tree
+            // is off unless asked for.
+            settings.export = None;
+            let console = env.traces_exporter.is_some_and(|e| e.console);
+            settings.local_tree = self.code.local_tree.unwrap_or(console);
+        }
+        Ok(settings)
+    }
+
+    /// Whether spans go to an exporter of the user's own.
+    fn has_span_exporter(&self) -> bool {
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+        return self.span_exporter.is_some();
+        #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+        return false;
     }
 
     /// The `service.name` resource attribute (env: `OTEL_SERVICE_NAME`; default
@@ -409,6 +429,62 @@ impl Config {
 }
 
 impl Config {
+    /// Sends finished spans to `exporter` (any OpenTelemetry `SpanExporter`) instead of OTLP:
+    /// it runs on godtrace's export thread, fed by the same bounded queue as the OTLP
+    /// exporter (so [`Config::max_queue_size`], [`Config::max_export_batch_size`],
+    /// [`Config::schedule_delay`] and [`Config::export_timeout`] apply, and a slow exporter
+    /// never blocks a traced call). OTLP trace settings are then ignored (metrics still use
+    /// them), and the local tree is off unless asked for. [`Guard::flush`](crate::Guard::flush)
+    /// returns once the exporter has been handed every span finished before it; dropping the
+    /// guard shuts the exporter down. The `init` that uses this `Config` (or a clone of it)
+    /// takes the exporter.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::error::OTelSdkResult;
+    /// use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// /// Keeps the names of the spans it is sent, and whether it was shut down.
+    /// #[derive(Debug, Default, Clone)]
+    /// struct Names {
+    ///     sent: Arc<Mutex<Vec<String>>>,
+    ///     shut_down: Arc<Mutex<bool>>,
+    /// }
+    ///
+    /// impl SpanExporter for Names {
+    ///     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+    ///         let mut sent = self.sent.lock().unwrap();
+    ///         sent.extend(batch.iter().map(|span| span.name.to_string()));
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+    ///         *self.shut_down.lock().unwrap() = true;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let names = Names::default();
+    /// let config = godtrace_runtime::Config::new("svc").span_exporter(names.clone());
+    /// let guard = godtrace_runtime::init(config).unwrap();
+    /// {
+    ///     let _span = godtrace_runtime::span("checkout");
+    /// }
+    /// guard.flush();
+    /// assert_eq!(*names.sent.lock().unwrap(), ["checkout"]);
+    /// drop(guard);
+    /// assert!(*names.shut_down.lock().unwrap());
+    /// ```
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    pub fn span_exporter(
+        mut self,
+        exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
+    ) -> Self {
+        self.span_exporter = Some(crate::export::custom::ExporterSlot::new(exporter));
+        self
+    }
+
     /// Metrics exporters and limits: the Prometheus endpoint, OTLP push, cardinality limits
     /// and histogram buckets (see [`MetricsConfig`](crate::MetricsConfig)). The environment
     /// read by [`Config::with_env`] also fills its unset values.
@@ -461,5 +537,29 @@ mod tests {
         ] {
             assert!(shown.contains(kept), "{kept} missing from {shown}");
         }
+    }
+
+    /// An exporter given in code takes the spans: no OTLP target for them, no local tree
+    /// unless asked for.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    #[test]
+    fn a_span_exporter_replaces_otlp_and_the_local_tree() {
+        #[derive(Debug, Clone)]
+        struct Nowhere;
+        impl opentelemetry_sdk::trace::SpanExporter for Nowhere {
+            async fn export(
+                &self,
+                _batch: Vec<opentelemetry_sdk::trace::SpanData>,
+            ) -> opentelemetry_sdk::error::OTelSdkResult {
+                Ok(())
+            }
+        }
+        let exporter = Nowhere;
+        let config = Config::new("svc").endpoint("http://collector:4317");
+        assert!(config.resolve().unwrap().export.is_some());
+        let settings = config.span_exporter(exporter.clone()).resolve().unwrap();
+        assert!(settings.export.is_none() && !settings.local_tree);
+        let with_tree = Config::new("svc").span_exporter(exporter).local_tree(true);
+        assert!(with_tree.resolve().unwrap().local_tree);
     }
 }

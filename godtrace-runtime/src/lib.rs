@@ -19,7 +19,6 @@ mod otlp;
 pub mod propagation;
 mod provider;
 mod record;
-mod sampler;
 mod span;
 mod stats;
 pub mod testing;

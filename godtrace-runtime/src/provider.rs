@@ -2,39 +2,30 @@
 use crate::config::{Config, Propagator, Settings};
 use crate::error::InitError;
 use crate::export;
-use crate::export::fanout::{Fanout, Queue, SdkProcessor};
-use crate::sampler::RatioSampler;
+use crate::export::sdk::SdkProcessor;
+use crate::span::sampling::RatioSampler;
+use crate::span::sink::{self, Pipeline, Sink};
+use crate::span::switches;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-/// Read on every traced call: false before `init`, when disabled, and after shutdown.
-static ENABLED: AtomicBool = AtomicBool::new(false);
-/// Whether recorded spans are made current in OpenTelemetry's context too.
-static OTEL_CONTEXT: AtomicBool = AtomicBool::new(true);
+pub use crate::span::switches::is_enabled;
+
 /// Whether `init` installed an OTLP trace exporter.
 static EXPORTING: AtomicBool = AtomicBool::new(false);
-static STATE: OnceLock<State> = OnceLock::new();
+static STATE: OnceLock<Installed> = OnceLock::new();
 
-struct State {
+/// What `init` (or the test capture) installed, for the guard.
+struct Installed {
     provider: SdkTracerProvider,
-    /// Where finished spans go; the provider's span processor feeds the same one.
-    fanout: Arc<Fanout>,
-    /// Read by the hot path to decide before building anything (`span::head`).
-    sampler: RatioSampler,
     /// Bounds the shutdown when the guard drops.
     shutdown_timeout: Duration,
-}
-
-/// Whether traced calls currently record spans.
-#[inline(always)]
-pub fn is_enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
 }
 
 /// Set once the installed provider's settings are all in place.
@@ -53,19 +44,6 @@ pub(crate) fn is_installed() -> bool {
     true
 }
 
-/// Where godtrace's own finished spans go.
-#[inline]
-pub(crate) fn fanout() -> Option<&'static Fanout> {
-    STATE.get().map(|s| &*s.fanout)
-}
-
-/// Whether a recorded span is made current in OpenTelemetry's context too, so that other
-/// OpenTelemetry code (a third-party tracer, `Context::current()`) sees it.
-#[inline]
-pub(crate) fn attaches_otel_context() -> bool {
-    OTEL_CONTEXT.load(Ordering::Relaxed)
-}
-
 /// Whether finished spans are exported over OTLP (an endpoint or protocol was configured, in
 /// code or in the environment), rather than printed as local trees. Examples use it to decide
 /// whether a Jaeger link is worth printing.
@@ -75,12 +53,6 @@ pub(crate) fn attaches_otel_context() -> bool {
 /// ```
 pub fn is_exporting() -> bool {
     EXPORTING.load(Ordering::Relaxed)
-}
-
-/// The installed sampler (always on, parent based, before `init`).
-#[inline]
-pub(crate) fn sampler() -> RatioSampler {
-    STATE.get().map_or(RatioSampler::ALWAYS_ON, |s| s.sampler)
 }
 
 /// Installs godtrace for this process and returns the guard that flushes it.
@@ -120,22 +92,25 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     let builder = SdkTracerProvider::builder()
         .with_sampler(settings.sampler)
         .with_resource(resource.clone());
-    let local = settings
-        .local_tree
-        .then(|| export::local::TreePrinter::new(settings.verbose));
+    // The capture first: it takes a copy, the last sink the span itself.
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(crate::testing::CaptureSink)];
+    if settings.local_tree {
+        sinks.push(Box::new(export::local::TreePrinter::new(settings.verbose)));
+    }
     let queue = if settings.enabled {
-        exporter(&settings, resource)?
+        exporter(&config, &settings, resource)?
     } else {
         None
     };
     let exporting = queue.is_some();
-    let fanout = Arc::new(Fanout::new(local, queue));
+    sinks.extend(queue);
+    let pipeline = Pipeline::new(sinks);
     let metrics = if settings.enabled {
         match crate::metrics::start(metrics, metrics_resource) {
             Ok(started) => Some(started),
             Err(e) => {
                 // Joins the export thread: a failed `init` leaves no thread behind.
-                let _ = fanout.shutdown_with_timeout(STOP_UNUSED);
+                let _ = pipeline.shutdown(STOP_UNUSED);
                 return Err(e);
             }
         }
@@ -144,7 +119,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     };
     let installed = install_with(
         builder,
-        fanout,
+        pipeline,
         Switches {
             sampler: settings.sampler,
             max_attribute_len: settings.max_attribute_len,
@@ -174,29 +149,52 @@ static INSTALLING: Mutex<()> = Mutex::new(());
 /// How long a failed `init` waits for the export thread it started, which has nothing queued.
 const STOP_UNUSED: Duration = Duration::from_secs(5);
 
-/// The batch exporter the settings ask for, if any.
+/// The batch exporter the configuration asks for, if any: the user's own, or OTLP.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-fn exporter(settings: &Settings, resource: Resource) -> Result<Option<Queue>, InitError> {
-    let Some(export) = settings.export.clone() else {
+fn exporter(
+    config: &Config,
+    settings: &Settings,
+    resource: Resource,
+) -> Result<Option<Box<dyn Sink>>, InitError> {
+    let custom = config.span_exporter.as_ref().and_then(|slot| slot.take());
+    let target = settings.export.clone();
+    if custom.is_none() && target.is_none() {
         return Ok(None);
-    };
-    let options = export::worker::Options {
-        request_timeout: export.timeout,
-        destination: export.endpoint.clone(),
-        resource,
-    };
+    }
     crate::span::set_max_returned(settings.batch.max_queue_size);
-    let processor = export::batch::BatchProcessor::start(
-        settings.batch,
-        &crate::stats::COUNTERS,
-        options,
-        move || export::otlp::build(&export),
-    )?;
-    Ok(Some(processor))
+    let options = |request_timeout, destination| export::worker::ExportSetup {
+        request_timeout,
+        destination,
+        resource: resource.clone(),
+    };
+    let counters = &crate::stats::COUNTERS;
+    let processor = match (custom, target) {
+        (Some(custom), _) => export::batch::BatchProcessor::start(
+            settings.batch,
+            counters,
+            options(
+                settings.batch.export_timeout,
+                "the configured span exporter".into(),
+            ),
+            move || Ok(custom),
+        )?,
+        (None, Some(target)) => export::batch::BatchProcessor::start(
+            settings.batch,
+            counters,
+            options(target.timeout, target.endpoint.clone()),
+            move || export::otlp::build(&target),
+        )?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(Box::new(processor)))
 }
 
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
-fn exporter(_settings: &Settings, _resource: Resource) -> Result<Option<Queue>, InitError> {
+fn exporter(
+    _config: &Config,
+    _settings: &Settings,
+    _resource: Resource,
+) -> Result<Option<Box<dyn Sink>>, InitError> {
     // `Config::resolve` rejects an exporter this build cannot provide.
     Ok(None)
 }
@@ -257,7 +255,7 @@ pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
     let _installing = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     install_with(
         SdkTracerProvider::builder(),
-        Arc::new(Fanout::default()),
+        Pipeline::new(vec![Box::new(crate::testing::CaptureSink)]),
         Switches {
             sampler: RatioSampler::ALWAYS_ON,
             max_attribute_len: config
@@ -282,7 +280,7 @@ struct Switches {
 
 fn install_with(
     builder: opentelemetry_sdk::trace::TracerProviderBuilder,
-    fanout: Arc<Fanout>,
+    pipeline: Pipeline,
     switches: Switches,
 ) -> Result<(), InitError> {
     let Switches {
@@ -294,28 +292,29 @@ fn install_with(
     } = switches;
     // Before the provider is published: calibrating the clock takes a moment.
     crate::span::warm_up();
-    let provider = builder
-        .with_span_processor(SdkProcessor(fanout.clone()))
-        .build();
-    let mut fresh = false;
-    STATE.get_or_init(|| {
-        fresh = true;
-        State {
-            provider: provider.clone(),
-            fanout,
-            sampler,
-            shutdown_timeout,
-        }
-    });
-    if !fresh {
-        // Ours was not installed: release what it holds without touching the running one.
-        let _ = provider.shutdown_with_timeout(Duration::from_secs(1));
+    if STATE.get().is_some() {
+        // Ours is not installed: release what it holds without touching the running one.
+        let _ = pipeline.shutdown(Duration::from_secs(1));
         return Err(InitError::AlreadyInitialized);
     }
+    // Installed once (under `INSTALLING`, with `STATE` below), for the life of the process.
+    let pipeline = match sink::install(pipeline) {
+        Ok(installed) => installed,
+        Err(refused) => {
+            let _ = refused.shutdown(Duration::from_secs(1));
+            return Err(InitError::AlreadyInitialized);
+        }
+    };
+    let provider = builder.with_span_processor(SdkProcessor(pipeline)).build();
+    let _ = STATE.set(Installed {
+        provider: provider.clone(),
+        shutdown_timeout,
+    });
+    crate::span::sampling::install(sampler);
     crate::value::set_max_attribute_len(max_attribute_len);
-    OTEL_CONTEXT.store(otel_context, Ordering::Relaxed);
+    switches::set_attaches_otel_context(otel_context);
     opentelemetry::global::set_tracer_provider(provider);
-    ENABLED.store(enabled, Ordering::Relaxed);
+    switches::set_enabled(enabled);
     READY.store(true, Ordering::Release);
     Ok(())
 }
@@ -344,7 +343,7 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        ENABLED.store(false, Ordering::Relaxed);
+        switches::set_enabled(false);
         let metrics = crate::metrics::shutdown_begin();
         if let Some(state) = STATE.get() {
             let _ = state.provider.shutdown_with_timeout(state.shutdown_timeout);

@@ -18,10 +18,10 @@
 //! If `init` was not called, `capture` installs a recording-only provider (every span
 //! sampled, nothing printed or exported). After that, `init` in the same process returns
 //! `AlreadyInitialized`: call `init` first where a test needs both.
+use crate::span::sink::{Interest, Sink};
+use opentelemetry::Value;
 use opentelemetry::trace::{SpanId, Status, TraceId};
-use opentelemetry::{Context, Value};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::SpanData;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -33,21 +33,22 @@ use std::time::Duration;
 static LIVE_CAPTURES: AtomicUsize = AtomicUsize::new(0);
 /// Which capture each captured trace belongs to. Every lock here recovers from poisoning: a
 /// test that panicked must not break the captures of the tests running beside it.
-static ROUTES: LazyLock<Mutex<HashMap<TraceId, Weak<Sink>>>> = LazyLock::new(Default::default);
+static ROUTES: LazyLock<Mutex<HashMap<TraceId, Weak<CapturedSpans>>>> =
+    LazyLock::new(Default::default);
 
 thread_local! {
-    static CURRENT: RefCell<Vec<Arc<Sink>>> = const { RefCell::new(Vec::new()) };
+    static CURRENT: RefCell<Vec<Arc<CapturedSpans>>> = const { RefCell::new(Vec::new()) };
 }
 
 #[derive(Default)]
-struct Sink {
+struct CapturedSpans {
     spans: Mutex<Vec<FinishedSpan>>,
 }
 
 /// Collects finished spans; see the [module docs](self).
 #[must_use = "spans are captured only while the Capture is alive"]
 pub struct Capture {
-    sink: Arc<Sink>,
+    sink: Arc<CapturedSpans>,
 }
 
 /// Starts capturing the traces rooted on this thread.
@@ -56,7 +57,7 @@ pub fn capture() -> Capture {
         // Losing the race to another thread's `capture` or `init` is fine: theirs has the router too.
         let _ = crate::provider::install_capture_only(&crate::Config::default().local_tree(false));
     }
-    let sink = Arc::new(Sink::default());
+    let sink = Arc::new(CapturedSpans::default());
     CURRENT.with(|c| c.borrow_mut().push(sink.clone()));
     LIVE_CAPTURES.fetch_add(1, Ordering::SeqCst);
     Capture { sink }
@@ -216,23 +217,20 @@ impl From<&SpanData> for FinishedSpan {
     }
 }
 
-/// The span processor every godtrace provider carries: hands finished spans to the capture
+/// The test capture as a sink, in every godtrace provider: hands finished spans to the capture
 /// that owns their trace. One atomic load per span while no capture is alive.
 #[derive(Debug)]
-pub(crate) struct CaptureRouter;
+pub(crate) struct CaptureSink;
 
-impl CaptureRouter {
+impl CaptureSink {
     /// Whether any capture is alive (one relaxed load).
     #[inline]
-    pub(crate) fn is_active() -> bool {
+    fn is_active() -> bool {
         LIVE_CAPTURES.load(Ordering::Relaxed) != 0
     }
 
     /// Copies `span` into the capture that owns its trace, if any.
-    pub(crate) fn offer(span: &SpanData) {
-        if LIVE_CAPTURES.load(Ordering::Relaxed) == 0 {
-            return;
-        }
+    fn offer(span: &SpanData) {
         let trace_id = span.span_context.trace_id();
         let sink = ROUTES
             .lock()
@@ -249,16 +247,9 @@ impl CaptureRouter {
 }
 
 /// A span of trace `trace_id` starts on this thread: the trace goes to this thread's capture,
-/// unless it already has one. One relaxed load while no capture is alive.
-#[inline]
-pub(crate) fn route(trace_id: TraceId) {
-    if CaptureRouter::is_active() {
-        route_slow(trace_id);
-    }
-}
-
+/// unless it already has one.
 #[cold]
-fn route_slow(trace_id: TraceId) {
+fn route(trace_id: TraceId) {
     // `try_with`: a traced call can run while the thread exits, after this is dropped.
     let Some(sink) = CURRENT
         .try_with(|c| c.borrow().last().cloned())
@@ -274,22 +265,24 @@ fn route_slow(trace_id: TraceId) {
         .or_insert_with(|| Arc::downgrade(&sink));
 }
 
-impl SpanProcessor for CaptureRouter {
-    fn on_start(&self, span: &mut Span, _parent: &Context) {
-        use opentelemetry::trace::Span as _;
-        route(span.span_context().trace_id());
+impl Sink for CaptureSink {
+    fn watches_starts(&self) -> Option<Interest> {
+        Some(Interest::WhileNonZero(&LIVE_CAPTURES))
+    }
+
+    #[inline]
+    fn on_start(&self, trace_id: TraceId) {
+        if CaptureSink::is_active() {
+            route(trace_id);
+        }
+    }
+
+    fn wants_span_data(&self) -> Interest {
+        Interest::WhileNonZero(&LIVE_CAPTURES)
     }
 
     fn on_end(&self, span: SpanData) {
-        CaptureRouter::offer(&span);
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
+        CaptureSink::offer(&span);
     }
 }
 

@@ -87,13 +87,15 @@ fn call_site(options: &Options, sig: &Signature, shape: &Shape, pv: &TokenStream
         }
         static __GODTRACE_SITE: #pv::CallSite =
             #pv::CallSite::new(
-                #operation,
                 __godtrace_path,
                 #file,
                 #line,
-                #include_duration,
-                #sample_rate,
-                #carries_parent,
+                #pv::SiteOptions {
+                    operation: #operation,
+                    include_duration: #include_duration,
+                    sample_rate: #sample_rate,
+                    carries_parent: #carries_parent,
+                },
             );
     }
 }

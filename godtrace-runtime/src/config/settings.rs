@@ -3,7 +3,7 @@ use super::limits::{MAX_COUNT_LIMIT, SpanLimits};
 use super::otlp::{self, Fallback, OtlpTarget, Signal, Sources};
 use super::{Layer, Propagator};
 use crate::InitError;
-use crate::sampler::RatioSampler;
+use crate::span::sampling::RatioSampler;
 use opentelemetry::{KeyValue, Value};
 use std::time::Duration;
 

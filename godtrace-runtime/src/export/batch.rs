@@ -9,11 +9,12 @@
 use super::worker::{self, Exporter};
 use crate::InitError;
 use crate::config::{BatchSettings, deadline_after};
-use crate::span::{Finished, Live};
+use crate::span::clock::Tick;
+use crate::span::sink::Sink;
+use crate::span::{Finished, Live, LiveBox};
 use crate::stats::Counters;
-use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::SpanData;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 /// The queue and the signals between the application's threads and the export thread.
 #[derive(Debug)]
 pub(super) struct Shared {
-    pub(super) state: Mutex<State>,
+    pub(super) state: Mutex<QueueState>,
     /// Wakes the export thread: a full batch, a flush, or shutdown.
     pub(super) wake: Condvar,
     /// Wakes flush and shutdown callers: an export finished, or the thread exited.
@@ -67,8 +68,9 @@ impl std::fmt::Debug for Queued {
     }
 }
 
+/// The queue and its counts, behind `Shared`'s lock.
 #[derive(Debug, Default)]
-pub(super) struct State {
+pub(super) struct QueueState {
     pub(super) queue: VecDeque<Queued>,
     /// Spans ever pushed into the queue.
     pub(super) pushed: u64,
@@ -82,7 +84,7 @@ pub(super) struct State {
 }
 
 impl Shared {
-    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, QueueState> {
         // A panic while holding the lock leaves the queue consistent: keep going.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -101,7 +103,7 @@ impl BatchProcessor {
     pub(crate) fn start<E, F>(
         settings: BatchSettings,
         counters: &'static Counters,
-        options: worker::Options,
+        options: worker::ExportSetup,
         make: F,
     ) -> Result<Self, InitError>
     where
@@ -109,7 +111,7 @@ impl BatchProcessor {
         F: FnOnce() -> Result<E, String> + Send + 'static,
     {
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(QueueState::default()),
             wake: Condvar::new(),
             progress: Condvar::new(),
             settings,
@@ -138,7 +140,7 @@ impl BatchProcessor {
     }
 
     /// Waits until `done(state)` or the thread exited, at most until `deadline`.
-    fn wait_until(&self, deadline: Instant, done: impl Fn(&State) -> bool) -> bool {
+    fn wait_until(&self, deadline: Instant, done: impl Fn(&QueueState) -> bool) -> bool {
         let mut state = self.shared.lock();
         loop {
             if done(&state) {
@@ -212,17 +214,30 @@ impl BatchProcessor {
     }
 }
 
-impl SpanProcessor for BatchProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-
+/// The batch queue as a sink: godtrace's own spans are queued as records, and their `SpanData`
+/// is built on the export thread.
+impl Sink for BatchProcessor {
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
             let _ = self.push(Queued::Sdk(Box::new(span)));
         }
     }
 
+    fn takes_records(&self) -> bool {
+        true
+    }
+
+    #[inline]
+    fn on_record(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
+        if self.accepts()
+            && let Some(live) = live.take()
+        {
+            self.push_own(live.finish(start, end));
+        }
+    }
+
     /// Sends every span queued before the call; returns within the export timeout.
-    fn force_flush(&self) -> OTelSdkResult {
+    fn flush(&self) -> OTelSdkResult {
         let timeout = self.shared.settings.export_timeout;
         let target = {
             let mut state = self.shared.lock();
@@ -244,7 +259,7 @@ impl SpanProcessor for BatchProcessor {
     }
 
     /// Sends what it can of the queue within `timeout`, then stops the export thread.
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
         let deadline = deadline_after(timeout);
         // The thread stops sending a little before the caller stops waiting, so that it
         // normally gets to count what it could not send and exit in time.

@@ -1,6 +1,6 @@
 //! The batch processor against a scripted exporter: counts, flush, overflow, bounded shutdown.
 use super::*;
-use crate::export::worker::Options;
+use crate::export::worker::ExportSetup;
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
@@ -75,7 +75,7 @@ fn start(
         schedule_delay: Duration::from_secs(600),
         export_timeout: Duration::from_secs(20),
     };
-    let options = Options {
+    let options = ExportSetup {
         request_timeout: Duration::from_secs(600),
         destination: "scripted".into(),
         resource: Resource::builder_empty().build(),
@@ -110,15 +110,13 @@ fn flush_delivers_every_queued_span() {
     for i in 0..1234 {
         processor.on_end(span(i));
     }
-    processor.force_flush().unwrap();
+    processor.flush().unwrap();
     assert_eq!(get(&received), 1234);
     assert_eq!(get(&counters.exported), 1234);
     assert_eq!(get(&counters.queued), 1234);
     assert_eq!(get(&counters.dropped), 0);
     assert_eq!(get(&counters.queue_len), 0);
-    processor
-        .shutdown_with_timeout(Duration::from_secs(5))
-        .unwrap();
+    processor.shutdown(Duration::from_secs(5)).unwrap();
 }
 
 #[test]
@@ -127,17 +125,11 @@ fn shutdown_delivers_what_is_queued_then_refuses_more() {
     for i in 0..3000 {
         processor.on_end(span(i));
     }
-    processor
-        .shutdown_with_timeout(Duration::from_secs(20))
-        .unwrap();
+    processor.shutdown(Duration::from_secs(20)).unwrap();
     assert_eq!(get(&received), 3000);
     processor.on_end(span(1));
     assert_eq!(get(&counters.dropped), 1);
-    assert!(
-        processor
-            .shutdown_with_timeout(Duration::from_secs(1))
-            .is_err()
-    );
+    assert!(processor.shutdown(Duration::from_secs(1)).is_err());
 }
 
 #[test]
@@ -152,7 +144,7 @@ fn a_full_queue_drops_and_counts_the_excess() {
     // At most one batch is in the hung export, the rest of the queue holds 10.
     assert!(dropped >= 100 - 10 - 5, "dropped {dropped}");
     returns(move || {
-        let _ = processor.shutdown_with_timeout(Duration::from_millis(300));
+        let _ = processor.shutdown(Duration::from_millis(300));
     });
     assert_eq!(get(&received), 0);
 }
@@ -163,7 +155,7 @@ fn failed_exports_are_counted_with_their_spans() {
     for i in 0..10 {
         processor.on_end(span(i));
     }
-    processor.force_flush().unwrap();
+    processor.flush().unwrap();
     assert_eq!(get(&counters.failed_spans), 10);
     assert_eq!(get(&counters.failed_exports), 3);
     assert_eq!(get(&counters.exported), 0);
@@ -176,7 +168,7 @@ fn shutdown_against_a_hung_backend_returns_and_counts_the_loss() {
         processor.on_end(span(i));
     }
     let counted = returns(move || {
-        let result = processor.shutdown_with_timeout(Duration::from_millis(300));
+        let result = processor.shutdown(Duration::from_millis(300));
         (result.is_ok(), processor)
     });
     // The thread got to count every span as lost before exiting, or shutdown gave up first.
@@ -203,7 +195,7 @@ fn unsampled_spans_are_ignored() {
 #[test]
 fn an_exporter_that_cannot_be_built_is_an_init_error() {
     let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
-    let options = Options {
+    let options = ExportSetup {
         request_timeout: Duration::from_secs(1),
         destination: "nowhere".into(),
         resource: Resource::builder_empty().build(),
@@ -226,7 +218,7 @@ fn durations_past_what_an_instant_holds_never_panic() {
         schedule_delay: Duration::MAX,
         export_timeout: Duration::MAX,
     };
-    let options = Options {
+    let options = ExportSetup {
         request_timeout: Duration::MAX,
         destination: "scripted".into(),
         resource: Resource::builder_empty().build(),
@@ -243,7 +235,7 @@ fn durations_past_what_an_instant_holds_never_panic() {
         processor.on_end(span(i));
     }
     let processor = returns(move || {
-        processor.force_flush().unwrap();
+        processor.flush().unwrap();
         processor
     });
     assert_eq!(
@@ -252,6 +244,6 @@ fn durations_past_what_an_instant_holds_never_panic() {
         "the export thread is alive and sent them"
     );
     processor.on_end(span(11));
-    returns(move || processor.shutdown_with_timeout(Duration::MAX).unwrap());
+    returns(move || processor.shutdown(Duration::MAX).unwrap());
     assert_eq!(get(&received), 11);
 }

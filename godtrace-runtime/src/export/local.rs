@@ -1,8 +1,8 @@
 //! The zero-setup view: each finished trace printed to stderr as an indented tree.
-use opentelemetry::Context;
+use crate::span::sink::Sink;
 use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::SpanData;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -17,11 +17,12 @@ const MAX_PENDING_TRACES: usize = 1024;
 #[derive(Debug)]
 pub(crate) struct TreePrinter {
     verbose: bool,
-    pending: Mutex<Pending>,
+    pending: Mutex<UnprintedTraces>,
 }
 
+/// The spans of traces whose local root has not ended yet, oldest trace first.
 #[derive(Debug, Default)]
-struct Pending {
+struct UnprintedTraces {
     traces: HashMap<TraceId, Vec<SpanData>>,
     order: std::collections::VecDeque<TraceId>,
 }
@@ -30,7 +31,7 @@ impl TreePrinter {
     pub(crate) fn new(verbose: bool) -> Self {
         TreePrinter {
             verbose,
-            pending: Mutex::new(Pending::default()),
+            pending: Mutex::new(UnprintedTraces::default()),
         }
     }
 
@@ -41,9 +42,8 @@ impl TreePrinter {
     }
 }
 
-impl SpanProcessor for TreePrinter {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-
+/// The tree printer as a sink: it wants every span as `SpanData`.
+impl Sink for TreePrinter {
     fn on_end(&self, span: SpanData) {
         let trace_id = span.span_context.trace_id();
         let is_local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
@@ -70,7 +70,7 @@ impl SpanProcessor for TreePrinter {
         }
     }
 
-    fn force_flush(&self) -> OTelSdkResult {
+    fn flush(&self) -> OTelSdkResult {
         let all: Vec<_> = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             pending.order.clear();
@@ -82,8 +82,8 @@ impl SpanProcessor for TreePrinter {
         Ok(())
     }
 
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        self.force_flush()
+    fn shutdown(&self, _timeout: Duration) -> OTelSdkResult {
+        self.flush()
     }
 }
 

@@ -23,7 +23,7 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What the export thread needs besides the queue.
 #[derive(Debug, Clone)]
-pub(crate) struct Options {
+pub(crate) struct ExportSetup {
     /// Bounds each export request (`OTEL_EXPORTER_OTLP_TIMEOUT`).
     pub(crate) request_timeout: Duration,
     /// Where spans go, for messages (which show it, and errors quoting it, with any
@@ -35,7 +35,7 @@ pub(crate) struct Options {
 /// The thread's body. Reports on `ready` whether the exporter could be built.
 pub(super) fn run<E: Exporter>(
     shared: Arc<Shared>,
-    options: Options,
+    options: ExportSetup,
     make: impl FnOnce() -> Result<E, String>,
     ready: Sender<Result<(), String>>,
 ) {
@@ -55,7 +55,7 @@ pub(super) fn run<E: Exporter>(
     let (runtime, exporter, _suppressed) = (started.runtime, started.client, started.suppressed);
     // Marks the thread exited however it ends, so flush and shutdown never wait on a dead one.
     let _exit = ExitGuard(&shared);
-    let mut worker = Worker {
+    let mut worker = ExportLoop {
         shared: &shared,
         counters: shared.counters,
         options: &options,
@@ -94,10 +94,11 @@ impl Drop for ExitGuard<'_> {
     }
 }
 
-struct Worker<'a> {
+/// The export thread's loop state: what it reads from the queue and reports on stderr.
+struct ExportLoop<'a> {
     shared: &'a Shared,
     counters: &'static Counters,
-    options: &'a Options,
+    options: &'a ExportSetup,
     drops: Reporter,
     failures: Reporter,
 }
@@ -126,7 +127,7 @@ impl Reporter {
     }
 }
 
-impl Worker<'_> {
+impl ExportLoop<'_> {
     /// Exports until shutdown; returns the shutdown deadline.
     fn export_loop(
         &mut self,

@@ -47,7 +47,7 @@ metric_values!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
 /// record_counter("nft.mints.total", 1, &[KeyValue::new("chain", "solana")]);
 /// ```
 pub fn record_counter(name: &str, value: impl MetricValue, attributes: &[KeyValue]) {
-    if crate::provider::is_enabled() {
+    if crate::span::switches::is_enabled() {
         counter_add(name, value.to_f64(), attributes);
     }
 }
@@ -81,7 +81,7 @@ fn counter_add(name: &str, value: f64, attributes: &[KeyValue]) {
 /// godtrace_runtime::metrics::record_histogram("watermark.confidence_score", 0.98, &[]);
 /// ```
 pub fn record_histogram(name: &str, value: impl MetricValue, attributes: &[KeyValue]) {
-    if crate::provider::is_enabled() {
+    if crate::span::switches::is_enabled() {
         histogram_record(name, value.to_f64(), attributes);
     }
 }

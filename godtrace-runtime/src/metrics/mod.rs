@@ -22,6 +22,7 @@ mod attrs;
 mod buckets;
 pub(crate) mod config;
 mod exemplar;
+mod lifecycle;
 mod limits;
 mod manual;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -29,7 +30,6 @@ mod otlp;
 mod prometheus;
 mod registry;
 mod report;
-mod runtime;
 mod series;
 mod site;
 mod snapshot;
@@ -38,10 +38,10 @@ mod worker;
 
 pub(crate) use config::{MetricsConfig, MetricsSettings};
 pub use exemplar::Exemplar;
+pub use lifecycle::prometheus_addr;
+pub(crate) use lifecycle::{flush_begin, shutdown_begin, start};
 pub use manual::{MetricValue, record_counter, record_histogram};
 pub use prometheus::{PrometheusExposition, prometheus_exposition};
-pub use runtime::prometheus_addr;
-pub(crate) use runtime::{flush_begin, shutdown_begin, start};
 pub(crate) use site::SiteMetrics;
 pub use snapshot::{CounterPoint, HistogramPoint, MetricData, MetricPoints, MetricsSnapshot};
 

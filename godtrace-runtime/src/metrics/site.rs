@@ -1,7 +1,6 @@
 //! The per-call-site cache the hot path records through: no lookup by name per call.
 use super::registry::registry;
 use super::series::DurationSeries;
-use crate::span::CallSite;
 use crate::span::clock::Tick;
 use opentelemetry::trace::SpanContext;
 use std::sync::{Arc, OnceLock};
@@ -28,13 +27,14 @@ impl SiteMetrics {
         }
     }
 
-    /// Records one call: its duration, its error type if it failed, and the sampled span it
-    /// belongs to (an exemplar candidate). After each series' first use: two relaxed atomic
-    /// adds, plus one exemplar write for a sampled call.
+    /// Records one call of the operation `name()` (read only when a series is first looked
+    /// up): its duration, its error type if it failed, and the sampled span it belongs to (an
+    /// exemplar candidate). After each series' first use: two relaxed atomic adds, plus one
+    /// exemplar write for a sampled call.
     #[inline]
     pub(crate) fn record(
         &self,
-        site: &CallSite,
+        name: impl Fn() -> &'static str,
         ns: u64,
         error_type: Option<&'static str>,
         exemplar: Option<(&SpanContext, Tick)>,
@@ -42,24 +42,24 @@ impl SiteMetrics {
         let series = match error_type {
             None => match self.ok.get() {
                 Some(series) => series,
-                None => self.first_ok(site),
+                None => self.first_ok(name()),
             },
-            Some(error_type) => self.error_series(site, error_type),
+            Some(error_type) => self.error_series(name(), error_type),
         };
         series.record(ns, exemplar);
     }
 
     #[cold]
     #[inline(never)]
-    fn first_ok(&self, site: &CallSite) -> &DurationSeries {
+    fn first_ok(&self, name: &'static str) -> &DurationSeries {
         self.ok
-            .get_or_init(|| registry().duration_series(site.name(), None))
+            .get_or_init(|| registry().duration_series(name, None))
     }
 
-    fn error_series(&self, site: &CallSite, error_type: &'static str) -> &DurationSeries {
+    fn error_series(&self, name: &'static str, error_type: &'static str) -> &DurationSeries {
         let new_node = || ErrorNode {
             error_type,
-            series: registry().duration_series(site.name(), Some(error_type)),
+            series: registry().duration_series(name, Some(error_type)),
             next: OnceLock::new(),
         };
         let mut node = self.errors.get_or_init(&new_node);

@@ -6,14 +6,17 @@ use std::time::Instant;
 
 /// A named thread; it counts as finished when its closure returns or unwinds.
 #[derive(Debug)]
-pub(crate) struct Worker {
+pub(crate) struct JoinableThread {
     /// Disconnects when the thread's closure (which owns the sender) is gone.
     done: mpsc::Receiver<()>,
     thread: JoinHandle<()>,
 }
 
-impl Worker {
-    pub(crate) fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<Worker> {
+impl JoinableThread {
+    pub(crate) fn spawn(
+        name: &str,
+        f: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<JoinableThread> {
         let (alive, done) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
@@ -21,7 +24,7 @@ impl Worker {
                 let _alive = alive;
                 f();
             })?;
-        Ok(Worker { done, thread })
+        Ok(JoinableThread { done, thread })
     }
 
     /// Joins the thread if it finishes by `deadline`; otherwise leaves it to finish alone.
@@ -44,10 +47,10 @@ mod tests {
 
     #[test]
     fn waits_for_a_finished_thread_and_not_for_a_stuck_one() {
-        let quick = Worker::spawn("quick", || {}).unwrap();
+        let quick = JoinableThread::spawn("quick", || {}).unwrap();
         assert!(quick.wait_until(Instant::now() + Duration::from_secs(30)));
         let (release, stuck_until) = mpsc::channel::<()>();
-        let stuck = Worker::spawn("stuck", move || {
+        let stuck = JoinableThread::spawn("stuck", move || {
             let _ = stuck_until.recv();
         })
         .unwrap();

@@ -6,18 +6,16 @@
 //! innermost one; once other code makes another OpenTelemetry context current (a third-party
 //! span, a remote parent the user attached), that one is.
 //!
-//! Thread-local state here never fails to be reached: the list and the marks of `head` need
+//! Thread-local state here never fails to be reached: the list and the mark of `sampled_out` need
 //! no destructor (a `const` thread-local of a type without `Drop` stays readable while the
 //! thread exits). OpenTelemetry's context is another matter: see [`otel_context_usable`].
-use super::live::{Link, Live, LiveBox};
+use super::live::{self, Live, LiveBox};
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
 use std::cell::Cell;
 use std::panic::catch_unwind;
 
 thread_local! {
-    /// The innermost entered span; each links to the one entered before it (`Live::prev`).
-    static TOP: Cell<Option<Link>> = const { Cell::new(None) };
     /// Whether OpenTelemetry's context can be read on this thread; see [`otel_context_usable`].
     static OTEL_CONTEXT: Cell<OtelContext> = const { Cell::new(OtelContext::Unchecked) };
     /// Dropped while the thread exits, no later than OpenTelemetry's context, which it marks
@@ -34,45 +32,16 @@ thread_local! {
 /// Until the span is taken off, its owner `live` stays on this thread: the list is this
 /// thread's, and the record is not `Sync`.
 #[inline]
-pub(super) unsafe fn enter(live: &LiveBox, otel_seen: Option<SpanId>) {
-    if live.linked.replace(true) {
-        return;
-    }
-    live.otel_seen.set(otel_seen.unwrap_or_else(otel_span_id));
-    TOP.with(|top| {
-        live.prev.set(top.get());
-        top.set(Some(live.link()));
-    });
+pub(super) unsafe fn push(live: &LiveBox, otel_seen: Option<SpanId>) {
+    // SAFETY: forwarded to our caller.
+    unsafe { live::push_current(live, || otel_seen.unwrap_or_else(otel_span_id)) };
 }
 
 /// Takes `live` off this thread's list, wherever it is: normally on top, but a manual span's
 /// guard may be dropped out of order, or outlive the traced call it was made in.
+#[inline]
 pub(super) fn remove(live: &Live) {
-    TOP.with(|top| {
-        let found = if top.get().is_some_and(|entered| entered.is(live)) {
-            top.set(live.prev.get());
-            true
-        } else {
-            unlink_below_top(top.get(), live)
-        };
-        if found {
-            live.linked.set(false);
-        }
-    });
-}
-
-/// Takes `live` off the list below `node`, its top; returns whether it was there.
-fn unlink_below_top(mut node: Option<Link>, live: &Live) -> bool {
-    while let Some(entered) = node {
-        // SAFETY: `entered` was read from this thread's list, and nothing below takes it off.
-        let entered = unsafe { entered.get() };
-        if entered.prev.get().is_some_and(|prev| prev.is(live)) {
-            entered.prev.set(live.prev.get());
-            return true;
-        }
-        node = entered.prev.get();
-    }
-    false
+    live::remove_current(live);
 }
 
 /// Whether OpenTelemetry's current context can be read on this thread: false once the thread
@@ -156,19 +125,19 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Current<'_>) -> R) -> R {
     }
     let top = top();
     Context::map_current(|cx| match innermost(cx, top) {
-        Seen::Own => f(Current::Own(
-            top.expect("`Own` is only seen with a span on the list"),
+        InnermostKind::Own => f(Current::Own(
+            top.expect("`Own` is only found with a span on the list"),
         )),
-        Seen::Other => f(Current::Other(cx)),
-        Seen::Nothing => f(Current::None),
-        Seen::Suppressed => f(Current::Suppressed),
+        InnermostKind::Other => f(Current::Other(cx)),
+        InnermostKind::Nothing => f(Current::None),
+        InnermostKind::Suppressed => f(Current::Suppressed),
     })
 }
 
 /// The innermost span this thread entered and has not left.
 #[inline]
 fn top<'a>() -> Option<&'a Live> {
-    let top = TOP.with(Cell::get)?;
+    let top = live::list_top()?;
     // SAFETY: `top` is on this thread's list; the callers use the reference within the call
     // that read it, in which no span is ended or dropped.
     Some(unsafe { top.get() })
@@ -178,17 +147,17 @@ fn top<'a>() -> Option<&'a Live> {
 /// still shows what it showed when that span was entered; else OpenTelemetry's, if it has a
 /// span. Only compares ids, so the hot path's closure over OpenTelemetry's context stays small.
 #[inline]
-fn innermost(cx: &Context, top: Option<&Live>) -> Seen {
+fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
     if cx.is_telemetry_suppressed() {
-        return Seen::Suppressed;
+        return InnermostKind::Suppressed;
     }
     let current = cx.span().span_context().span_id();
     if top.is_some_and(|entered| entered.otel_seen.get() == current) {
-        Seen::Own
+        InnermostKind::Own
     } else if current != SpanId::INVALID {
-        Seen::Other
+        InnermostKind::Other
     } else {
-        Seen::Nothing
+        InnermostKind::Nothing
     }
 }
 
@@ -201,7 +170,7 @@ pub(crate) fn span_context() -> Option<SpanContext> {
     parent()
         .ok()
         .flatten()
-        .or_else(super::head::sampled_out_span_context)
+        .or_else(super::sampled_out::sampled_out_span_context)
 }
 
 /// The parent of a span starting here: the innermost current span (`None` for a new trace),
@@ -214,15 +183,16 @@ pub(crate) fn span_context() -> Option<SpanContext> {
 pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
     let top = top();
     match Context::map_current(|cx| innermost(cx, top)) {
-        Seen::Own => Ok(top.map(|entered| entered.span_context.clone())),
-        Seen::Other => Ok(other_parent()),
-        Seen::Nothing => Ok(None),
-        Seen::Suppressed => Err(Suppressed),
+        InnermostKind::Own => Ok(top.map(|entered| entered.span_context.clone())),
+        InnermostKind::Other => Ok(other_parent()),
+        InnermostKind::Nothing => Ok(None),
+        InnermostKind::Suppressed => Err(Suppressed),
     }
 }
 
-/// What OpenTelemetry's current context shows, next to this thread's innermost span.
-enum Seen {
+/// Which [`Current`] the innermost span is, without borrowing it: what a closure over
+/// OpenTelemetry's context returns, so that it stays small (the span is read outside it).
+enum InnermostKind {
     Own,
     Other,
     Nothing,
@@ -256,7 +226,7 @@ pub(crate) fn context() -> Context {
         }
         Some(_) => cx,
         None if cx.has_active_span() => cx,
-        None => match super::head::sampled_out_span_context() {
+        None => match super::sampled_out::sampled_out_span_context() {
             Some(sc) => cx.with_remote_span_context(sc),
             None => cx,
         },

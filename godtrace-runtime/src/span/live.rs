@@ -64,7 +64,7 @@ unsafe impl Send for Live {}
 pub(crate) struct LiveBox(NonNull<Live>);
 
 // SAFETY: a `LiveBox` owns its `Live`, which is `Send`. While the span is linked, its owner
-// stays on the thread whose list points at it (`current::enter`'s contract), so no two threads
+// stays on the thread whose list points at it (`current::push`'s contract), so no two threads
 // reach the record at once.
 unsafe impl Send for LiveBox {}
 
@@ -93,7 +93,7 @@ impl LiveBox {
         LiveBox(NonNull::from(Box::leak(boxed)))
     }
 
-    /// The pointer the thread's list of current spans keeps (see `current::enter`).
+    /// The pointer the thread's list of current spans keeps (see `current::push`).
     #[inline(always)]
     pub(super) fn link(&self) -> Link {
         Link(self.0)
@@ -105,11 +105,11 @@ impl LiveBox {
     #[inline]
     fn take_box(&mut self) -> Box<Live> {
         if self.linked.get() {
-            super::current::remove(self);
+            remove_current(self);
         }
         // SAFETY: the pointer came from `Box::leak` in `new` and is taken back once (the two
         // callers never both run for one owner). The span is on no list (a linked span is on
-        // this thread's, `current::enter`'s contract, and was just taken off), so no `Link` to
+        // this thread's, `current::push`'s contract, and was just taken off), so no `Link` to
         // it remains, and no reference from `deref` outlives the `&mut self` borrowed here.
         unsafe { Box::from_raw(self.0.as_ptr()) }
     }
@@ -124,9 +124,72 @@ impl LiveBox {
     }
 }
 
+thread_local! {
+    /// The top of this thread's list of current spans: the innermost entered span; each links
+    /// to the one entered before it (`Live::prev`). No destructor: readable while the thread
+    /// exits.
+    static TOP: Cell<Option<Link>> = const { Cell::new(None) };
+}
+
+/// The top of this thread's list of current spans (`current` reads it).
+#[inline]
+pub(super) fn list_top() -> Option<Link> {
+    TOP.with(Cell::get)
+}
+
+/// Puts `live` on top of this thread's list of current spans until [`remove_current`] takes
+/// it off (its owner does, at the latest, when it ends or is dropped); `otel_seen` gives the
+/// span id OpenTelemetry's current context shows. A span already on the list stays where it
+/// is.
+///
+/// # Safety
+/// Until the span is taken off, its owner `live` stays on this thread: the list is this
+/// thread's, and the record is not `Sync`.
+#[inline]
+pub(super) unsafe fn push_current(live: &LiveBox, otel_seen: impl FnOnce() -> SpanId) {
+    if live.linked.replace(true) {
+        return;
+    }
+    live.otel_seen.set(otel_seen());
+    TOP.with(|top| {
+        live.prev.set(top.get());
+        top.set(Some(live.link()));
+    });
+}
+
+/// Takes `live` off this thread's list, wherever it is: normally on top, but a manual span's
+/// guard may be dropped out of order, or outlive the traced call it was made in.
+pub(super) fn remove_current(live: &Live) {
+    TOP.with(|top| {
+        let found = if top.get().is_some_and(|entered| entered.is(live)) {
+            top.set(live.prev.get());
+            true
+        } else {
+            unlink_below_top(top.get(), live)
+        };
+        if found {
+            live.linked.set(false);
+        }
+    });
+}
+
+/// Takes `live` off the list below `node`, its top; returns whether it was there.
+fn unlink_below_top(mut node: Option<Link>, live: &Live) -> bool {
+    while let Some(entered) = node {
+        // SAFETY: `entered` was read from this thread's list, and nothing below takes it off.
+        let entered = unsafe { entered.get() };
+        if entered.prev.get().is_some_and(|prev| prev.is(live)) {
+            entered.prev.set(live.prev.get());
+            return true;
+        }
+        node = entered.prev.get();
+    }
+    false
+}
+
 /// A pointer to a span on this thread's list of current spans (`current`): the list's top and
 /// each span's `prev`. A span is linked (`Live::linked`) exactly while it is on the list, its
-/// owner stays on that thread meanwhile (`current::enter`'s contract), and takes it off before
+/// owner stays on that thread meanwhile (`current::push`'s contract), and takes it off before
 /// it frees or recycles it (`LiveBox::take_box`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct Link(NonNull<Live>);

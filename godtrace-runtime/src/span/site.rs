@@ -20,19 +20,37 @@ pub struct CallSite {
     pub(crate) metrics: SiteMetrics,
 }
 
+/// What `#[traced(...)]` and the function's shape say about one call site.
+#[derive(Debug, Clone, Copy)]
+pub struct SiteOptions {
+    /// `operation = "…"`: the span name, instead of the function's path.
+    pub operation: Option<&'static str>,
+    /// `include_duration`: whether the call's duration goes into its histogram.
+    pub include_duration: bool,
+    /// `sample_rate = ..`: the share of this operation's root calls recorded, instead of the
+    /// configured ratio.
+    pub sample_rate: Option<f64>,
+    /// Whether the call's span must carry its parent along: an async fn or a fn returning a
+    /// future runs later, possibly on another thread.
+    pub carries_parent: bool,
+}
+
 impl CallSite {
-    #[allow(clippy::too_many_arguments)]
-    /// `path` returns the `type_name` of a fn item nested in the traced function, from which
-    /// the function's own path (with the impl's type for methods) is read once.
+    /// The call site of the traced function at `file`:`line`, with `options`. `path`
+    /// returns the `type_name` of a fn item nested in the traced function, from which the
+    /// function's own path (with the impl's type for methods) is read once.
     pub const fn new(
-        operation: Option<&'static str>,
         path: fn() -> &'static str,
         file: &'static str,
         line: u32,
-        include_duration: bool,
-        sample_rate: Option<f64>,
-        carries_parent: bool,
+        options: SiteOptions,
     ) -> Self {
+        let SiteOptions {
+            operation,
+            include_duration,
+            sample_rate,
+            carries_parent,
+        } = options;
         CallSite {
             operation,
             path,

@@ -1,7 +1,7 @@
 //! The span module's soundness tests: the shapes in which spans are entered, moved and left,
 //! small enough to run under Miri (`scripts/miri`), which checks every access to a span's
 //! record against the aliasing rules. Each asserts the spans that come out, too.
-use super::{CallSite, Instrumented, OpSpan, run_sync};
+use super::{CallSite, Instrumented, OpSpan, SiteOptions, run_sync};
 use crate::testing::{self, Capture, FinishedSpan};
 use opentelemetry::Value;
 use std::future::Future;
@@ -14,13 +14,15 @@ static POLLED: CallSite = site(Some("polled"));
 
 const fn site(operation: Option<&'static str>) -> CallSite {
     CallSite::new(
-        operation,
         || "span::tests::f::h",
         file!(),
         1,
-        false,
-        None,
-        false,
+        SiteOptions {
+            operation,
+            include_duration: false,
+            sample_rate: None,
+            carries_parent: false,
+        },
     )
 }
 
@@ -176,7 +178,7 @@ fn span_dropped_while_current_leaves_the_list() {
     let outer = crate::span("outer.manual");
     let span = OpSpan::start_named("dropped".into()).expect("sampled in");
     // SAFETY: `span` stays in this frame, on this thread.
-    let entered = unsafe { span.enter() };
+    let entered = unsafe { span.make_current() };
     // Its owner let go without leaving: the record is taken off the list before it is reused.
     drop(span);
     drop(entered.attached);

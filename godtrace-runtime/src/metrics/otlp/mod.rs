@@ -5,7 +5,7 @@ mod encode;
 mod transport;
 
 use super::registry::registry;
-use super::worker::Worker;
+use super::worker::JoinableThread;
 use crate::InitError;
 use crate::config::OtlpTarget as Target;
 use crate::config::{deadline_after, url};
@@ -21,7 +21,7 @@ enum Command {
 /// The running push thread.
 pub(crate) struct Pusher {
     commands: mpsc::Sender<Command>,
-    worker: Worker,
+    worker: JoinableThread,
 }
 
 impl Pusher {
@@ -33,7 +33,7 @@ impl Pusher {
     ) -> Result<Pusher, InitError> {
         let (commands, rx) = mpsc::channel();
         let (ready_tx, ready) = mpsc::sync_channel(1);
-        let worker = Worker::spawn("godtrace-metrics", move || {
+        let worker = JoinableThread::spawn("godtrace-metrics", move || {
             run(&target, &resource, interval, &rx, &ready_tx);
         })
         .map_err(|e| InitError::Exporter(format!("could not start the metrics thread: {e}")))?;
@@ -52,7 +52,7 @@ impl Pusher {
     }
 
     /// Asks for a last push and the end of the thread, which the caller may wait for.
-    pub(crate) fn stop_begin(self) -> Option<Worker> {
+    pub(crate) fn stop_begin(self) -> Option<JoinableThread> {
         let _ = self.commands.send(Command::Stop);
         Some(self.worker)
     }

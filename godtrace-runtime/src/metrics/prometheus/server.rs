@@ -12,7 +12,7 @@
 //! accepting thread closes the listener (the port is free again) and joins every connection
 //! thread, and those give up their client as soon as they see the stop flag.
 use super::render::{Format, negotiate, render_registry};
-use crate::metrics::worker::Worker;
+use crate::metrics::worker::JoinableThread;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -58,7 +58,7 @@ pub(crate) struct Server {
     stop: Arc<AtomicBool>,
     /// Dropped to wake the accepting thread at once.
     wake: Option<mpsc::Sender<()>>,
-    worker: Option<Worker>,
+    worker: Option<JoinableThread>,
 }
 
 impl Server {
@@ -77,7 +77,7 @@ impl Server {
         let stop = Arc::new(AtomicBool::new(false));
         let (wake, woken) = mpsc::channel();
         let flag = stop.clone();
-        let worker = Worker::spawn("godtrace-prometheus", move || {
+        let worker = JoinableThread::spawn("godtrace-prometheus", move || {
             serve(listener, &flag, &woken, limits)
         })?;
         Ok(Server {
@@ -104,7 +104,7 @@ impl Server {
     /// Stops accepting and tells every connection to give up; the returned thread closes the
     /// listener, joins the connection threads and ends within about one [`SLICE`]. `None` when
     /// already stopped.
-    pub(crate) fn stop_begin(&mut self) -> Option<Worker> {
+    pub(crate) fn stop_begin(&mut self) -> Option<JoinableThread> {
         let worker = self.worker.take()?;
         self.stop.store(true, Ordering::SeqCst);
         self.wake = None;

@@ -1,8 +1,8 @@
-//! Starting and stopping the exporters: called by `init` and by the guard.
+//! The metrics exporters' lifecycle: started by `init`, flushed and stopped by the guard.
 use super::config::MetricsSettings;
 use super::limits;
 use super::prometheus::Server;
-use super::worker::Worker;
+use super::worker::JoinableThread;
 use crate::InitError;
 use crate::config::deadline_after;
 use opentelemetry::KeyValue;
@@ -20,7 +20,7 @@ impl Pusher {
     fn flush_begin(&self) -> mpsc::Receiver<()> {
         mpsc::sync_channel(1).1
     }
-    fn stop_begin(self) -> Option<Worker> {
+    fn stop_begin(self) -> Option<JoinableThread> {
         None
     }
 }
@@ -37,15 +37,15 @@ static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
 /// Metrics work the guard started and may wait for, within the bound it was given; the guard
 /// does its own (span) work meanwhile.
 #[must_use]
-pub(crate) struct Pending {
+pub(crate) struct MetricsInFlight {
     deadline: Instant,
     acks: Vec<mpsc::Receiver<()>>,
-    workers: Vec<Worker>,
+    workers: Vec<JoinableThread>,
 }
 
-impl Pending {
-    fn none() -> Pending {
-        Pending {
+impl MetricsInFlight {
+    fn none() -> MetricsInFlight {
+        MetricsInFlight {
             deadline: Instant::now(),
             acks: Vec::new(),
             workers: Vec::new(),
@@ -137,12 +137,12 @@ impl Started {
 }
 
 /// Starts an OTLP push now, if configured; wait on the result for it to be sent.
-pub(crate) fn flush_begin() -> Pending {
+pub(crate) fn flush_begin() -> MetricsInFlight {
     let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
     let Some(running) = running.as_ref() else {
-        return Pending::none();
+        return MetricsInFlight::none();
     };
-    Pending {
+    MetricsInFlight {
         deadline: deadline_after(running.bound),
         acks: running.otlp.iter().map(Pusher::flush_begin).collect(),
         workers: Vec::new(),
@@ -150,15 +150,15 @@ pub(crate) fn flush_begin() -> Pending {
 }
 
 /// Stops the Prometheus endpoint and starts the last OTLP push; wait on the result for both.
-pub(crate) fn shutdown_begin() -> Pending {
+pub(crate) fn shutdown_begin() -> MetricsInFlight {
     let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner()).take();
     match running {
         Some(running) => stop_begin(running),
-        None => Pending::none(),
+        None => MetricsInFlight::none(),
     }
 }
 
-fn stop_begin(running: Running) -> Pending {
+fn stop_begin(running: Running) -> MetricsInFlight {
     let mut workers = Vec::new();
     if let Some(mut server) = running.prometheus {
         workers.extend(server.stop_begin());
@@ -166,7 +166,7 @@ fn stop_begin(running: Running) -> Pending {
     if let Some(pusher) = running.otlp {
         workers.extend(pusher.stop_begin());
     }
-    Pending {
+    MetricsInFlight {
         deadline: deadline_after(running.bound),
         acks: Vec::new(),
         workers,

@@ -1,0 +1,388 @@
+//! The span of one traced call ([`OpSpan`]): its start (the head decision, the record), its
+//! end (the duration histogram, the hand-off to the sinks), and the sync path ([`run_sync`]).
+use super::clock::{self, Tick};
+use super::live::{LiveBox, Name};
+use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::{Context, ContextGuard, KeyValue, Value};
+use std::any::Any;
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+/// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
+/// of one, where `None` means "the current context".
+pub trait ParentContext {
+    /// The parent to start under; `None` for the current context.
+    fn into_parent(self) -> Option<Context>;
+}
+
+impl ParentContext for Context {
+    fn into_parent(self) -> Option<Context> {
+        Some(self)
+    }
+}
+impl ParentContext for &Context {
+    fn into_parent(self) -> Option<Context> {
+        Some(self.clone())
+    }
+}
+impl<P: ParentContext> ParentContext for Option<P> {
+    fn into_parent(self) -> Option<Context> {
+        self.and_then(ParentContext::into_parent)
+    }
+}
+impl<'a, P> ParentContext for &'a Option<P>
+where
+    &'a P: ParentContext,
+{
+    fn into_parent(self) -> Option<Context> {
+        self.as_ref().and_then(ParentContext::into_parent)
+    }
+}
+
+/// The span of one traced call, while it runs.
+pub struct OpSpan {
+    /// OpenTelemetry's context to make current while the call runs: the span's own (so
+    /// other OpenTelemetry code joins it), or the parent a sampled-out call carries (see
+    /// `sampling::decide`); `None` leaves the caller's context current.
+    cx: Option<Context>,
+    /// The span godtrace records; `None` when sampled out. On the heap: the thread's list of
+    /// current spans points at it, wherever this `OpSpan` moves.
+    live: Option<LiveBox>,
+    /// The sampled-out-root mark to hold while the call runs (`sampled_out::replace_mark`): the root's
+    /// random bits, or 0 for none.
+    scope: u64,
+    /// When the call started, for its span's timestamps and duration histogram; `None` for
+    /// unmeasured sampled-out calls.
+    timing: Option<Timing>,
+    /// Set by an `Err` or a panic: the `error.type` label of the duration histogram.
+    error_type: Cell<Option<&'static str>>,
+}
+
+/// When the call started, for its span's timestamps and its duration histogram.
+struct Timing {
+    /// The call site whose histogram records the duration; `None` with
+    /// `include_duration = false` and for manual spans.
+    histogram: Option<&'static CallSite>,
+    start: Tick,
+}
+
+impl OpSpan {
+    /// Starts the span of a call at `site`, under `parent` (evaluated only when tracing is on;
+    /// `None` means the current span), with the call's `arg_count` recorded arguments pushed
+    /// by `record_args` into the span's attributes, only when it is sampled in. When godtrace
+    /// is not initialised or disabled this is one relaxed load and a branch.
+    #[inline(always)]
+    pub fn start<P: ParentContext>(
+        site: &'static CallSite,
+        parent: impl FnOnce() -> P,
+        arg_count: usize,
+        record_args: impl FnOnce(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
+        if !switches::is_enabled() {
+            // `None`, not an empty span: the off path then writes one tag and has nothing
+            // to drop.
+            return None;
+        }
+        let mut record_args = Some(record_args);
+        Self::start_enabled(site, parent().into_parent(), arg_count, &mut |attrs| {
+            if let Some(record) = record_args.take() {
+                record(attrs);
+            }
+        })
+    }
+
+    #[inline(never)]
+    fn start_enabled(
+        site: &'static CallSite,
+        explicit: Option<Context>,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
+        // A call made while the thread exits runs untraced (see `otel_context_usable`).
+        if !current::otel_context_usable() {
+            return None;
+        }
+        let measured = site.include_duration.then(clock::now);
+        let rule = sampling::SiteRule {
+            sample_rate: site.sample_rate,
+            carries_parent: site.carries_parent,
+        };
+        match sampling::decide(rule, explicit.as_ref()) {
+            sampling::Decision::Suppressed => None,
+            sampling::Decision::NotSampled {
+                carry,
+                sampled_out_root,
+            } => {
+                // Nothing to carry, mark or measure: the call runs as if untraced.
+                if carry.is_none() && sampled_out_root == 0 && measured.is_none() {
+                    return None;
+                }
+                Some(OpSpan {
+                    // Whatever context is carried decides for the children; only a root
+                    // dropped here (or under one) sets the thread-local mark.
+                    scope: sampled_out_root,
+                    cx: carry,
+                    live: None,
+                    timing: measured.map(|start| Timing {
+                        histogram: Some(site),
+                        start,
+                    }),
+                    error_type: Cell::new(None),
+                })
+            }
+            sampling::Decision::Sampled {
+                span_context,
+                parent,
+            } => {
+                let start = measured.unwrap_or_else(clock::now);
+                // Capacity 0 does not allocate: a call without recorded arguments has none.
+                let mut attributes = Vec::with_capacity(arg_count);
+                record_args(&mut attributes);
+                let live = Live::start(span_context, parent.as_ref(), Name::Site(site), attributes);
+                Some(OpSpan::recording(
+                    live,
+                    explicit,
+                    site.include_duration.then_some(site),
+                    start,
+                ))
+            }
+        }
+    }
+
+    /// The span of a sampled-in call, with the OpenTelemetry context to attach while it runs.
+    fn recording(
+        live: LiveBox,
+        explicit: Option<Context>,
+        histogram: Option<&'static CallSite>,
+        start: Tick,
+    ) -> OpSpan {
+        if let Some(pipeline) = sink::installed() {
+            pipeline.on_start(live.span_context.trace_id());
+        }
+        let cx = if switches::attaches_otel_context() {
+            let base = explicit.unwrap_or_else(Context::current);
+            Some(base.with_remote_span_context(live.span_context.clone()))
+        } else {
+            explicit
+        };
+        OpSpan {
+            cx,
+            live: Some(live),
+            scope: 0,
+            timing: Some(Timing { histogram, start }),
+            error_type: Cell::new(None),
+        }
+    }
+
+    /// Starts a span named `name` under the current span (the manual API); `None` when
+    /// tracing is off or the span is sampled out (a new trace dropped at its root marks the
+    /// thread while the span is current, so its children follow).
+    pub(crate) fn start_named(name: Cow<'static, str>) -> Option<OpSpan> {
+        if !switches::is_enabled() || !current::otel_context_usable() {
+            return None;
+        }
+        let rule = sampling::SiteRule {
+            sample_rate: None,
+            carries_parent: false,
+        };
+        match sampling::decide(rule, None) {
+            sampling::Decision::Suppressed => None,
+            sampling::Decision::NotSampled {
+                carry,
+                sampled_out_root,
+            } => (carry.is_some() || sampled_out_root != 0).then(|| OpSpan {
+                cx: carry,
+                live: None,
+                scope: sampled_out_root,
+                timing: None,
+                error_type: Cell::new(None),
+            }),
+            sampling::Decision::Sampled {
+                span_context,
+                parent,
+            } => {
+                let start = clock::now();
+                let live =
+                    Live::start(span_context, parent.as_ref(), Name::Given(name), Vec::new());
+                Some(OpSpan::recording(live, None, None, start))
+            }
+        }
+    }
+
+    /// Whether anything recorded on this span will be kept (tracing on and sampled in).
+    #[inline(always)]
+    pub fn is_recording(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Sets attribute `key` to `value`.
+    #[inline]
+    pub fn record(&self, key: &'static str, value: Value) {
+        self.record_owned(KeyValue::new(key, value));
+    }
+
+    pub(crate) fn record_owned(&self, attribute: KeyValue) {
+        if let Some(live) = &self.live {
+            live.set_attribute(attribute);
+        }
+    }
+
+    pub(crate) fn add_event(&self, name: Cow<'static, str>, attrs: crate::value::EventAttributes) {
+        if let Some(live) = &self.live {
+            live.add_event(name, attrs);
+        }
+    }
+
+    pub(crate) fn set_status(&self, status: Status) {
+        if let Some(live) = &self.live {
+            live.set_status(status);
+        }
+    }
+
+    /// Ends the span with status Error: `description()` (called only when the span is
+    /// recording), and `error.type` = `error_type`.
+    pub fn record_error(&self, error_type: &'static str, description: impl FnOnce() -> String) {
+        self.error_type.set(Some(error_type));
+        let Some(live) = &self.live else { return };
+        live.set_attribute(KeyValue::new("error.type", error_type));
+        live.set_status(Status::error(description()));
+    }
+
+    fn record_panic(&self, payload: &(dyn Any + Send)) {
+        self.error_type.set(Some("panic"));
+        let Some(live) = &self.live else { return };
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("Box<dyn Any>");
+        let message = crate::value::bounded_str(message);
+        live.add_event(
+            "exception".into(),
+            vec![
+                KeyValue::new("exception.type", "panic"),
+                KeyValue::new("exception.message", message.clone()),
+            ],
+        );
+        live.set_status(Status::error(message.as_str().into_owned()));
+    }
+
+    /// Ends the span now.
+    #[inline]
+    pub fn end(mut self) {
+        // A sampled-out call that is not measured has nothing to do here.
+        if self.timing.is_some() {
+            self.end_in_place();
+        }
+    }
+
+    pub(super) fn end_in_place(&mut self) {
+        let Some(timing) = &self.timing else {
+            return;
+        };
+        let end = clock::now();
+        if let Some(site) = timing.histogram {
+            let exemplar = self.live.as_ref().map(|live| (&live.span_context, end));
+            site.metrics.record(
+                || site.name(),
+                clock::nanos_between(timing.start, end),
+                self.error_type.get(),
+                exemplar,
+            );
+        }
+        if self.live.is_some()
+            && let Some(pipeline) = sink::installed()
+        {
+            pipeline.on_own_end(&mut self.live, timing.start, end);
+        }
+    }
+
+    /// Makes this span current on this thread until [`MadeCurrent::undo`]; `self` may move in
+    /// between (the thread's list points at the record, which does not).
+    ///
+    /// # Safety
+    /// `self` stays on this thread until then (`current::push`).
+    #[inline(always)]
+    pub(super) unsafe fn make_current(&self) -> MadeCurrent {
+        let marked = sampled_out::replace_mark(self.scope);
+        // OpenTelemetry's context first: the entry below records what it shows.
+        let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
+        if let Some(live) = &self.live {
+            // What OpenTelemetry's context shows now: this span, when it was just attached
+            // (`recording` attaches a span's own context exactly when this setting is on).
+            let otel_seen = switches::attaches_otel_context().then(|| live.span_context.span_id());
+            // SAFETY: forwarded to our caller.
+            unsafe { current::push(live, otel_seen) };
+        }
+        MadeCurrent { marked, attached }
+    }
+}
+
+/// What [`OpSpan::make_current`] changed on this thread, to undo.
+pub(super) struct MadeCurrent {
+    marked: u64,
+    pub(super) attached: Option<ContextGuard>,
+}
+
+impl MadeCurrent {
+    /// Undoes [`OpSpan::make_current`] of `span`, wherever it is on the thread's list.
+    #[inline(always)]
+    pub(super) fn undo(self, span: &OpSpan) {
+        if let Some(live) = &span.live {
+            current::remove(live);
+        }
+        drop(self.attached);
+        sampled_out::restore_mark(self.marked);
+    }
+}
+
+/// Runs a traced sync body: the span is current while `body` runs; a panic marks the span
+/// and goes on unwinding; `finish` records the outcome (errors always, for the duration
+/// histogram; values only when the span is recording).
+#[inline(always)]
+pub fn run_sync<R>(
+    span: Option<OpSpan>,
+    body: impl FnOnce() -> R,
+    finish: impl FnOnce(&OpSpan, &R),
+) -> R {
+    match span {
+        None => body(),
+        Some(span) => run_sync_traced(span, body, finish),
+    }
+}
+
+/// `run_sync` with a span, out of line: the traced function's own frame then stays as small
+/// as the untraced body needs, which is what the off path pays for.
+#[inline(never)]
+fn run_sync_traced<R>(
+    mut span: OpSpan,
+    body: impl FnOnce() -> R,
+    finish: impl FnOnce(&OpSpan, &R),
+) -> R {
+    let ret = span.run_current(body);
+    finish(&span, &ret);
+    span.end();
+    ret
+}
+
+impl OpSpan {
+    /// Runs `f` with this span current; a panic in `f` ends the span as failed and goes on
+    /// unwinding.
+    #[inline(always)]
+    pub(super) fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        // SAFETY: `self` is borrowed by this frame, on this thread, until `undo` below.
+        let entered = unsafe { self.make_current() };
+        let outcome = catch_unwind(AssertUnwindSafe(f));
+        entered.undo(self);
+        match outcome {
+            Ok(ret) => ret,
+            Err(payload) => {
+                self.record_panic(&*payload);
+                self.end_in_place();
+                resume_unwind(payload)
+            }
+        }
+    }
+}

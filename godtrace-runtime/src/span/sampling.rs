@@ -1,0 +1,408 @@
+//! Sampling in one place: the ratio rule, the parent-based rule, the head decision of
+//! godtrace's own spans, and the SDK sampler that applies the same rules to the spans of other
+//! OpenTelemetry code.
+//!
+//! The ratio decision is a pure function of the trace id (the rule every OpenTelemetry SDK's
+//! `TraceIdRatioBased` sampler uses: the low 8 bytes of the id, shifted right by one, compared
+//! with `ratio * 2^63`), so every godtrace service, and every other SDK using that rule, keeps
+//! or drops a given trace the same way.
+//!
+//! The head decision is made before anything is built: a sampled-out call reads its parent,
+//! decides, and allocates nothing; a sampled-in call gets its ids here too (a per-thread
+//! xorshift generator: no lock, no syscall). A new trace dropped at its root draws no ids
+//! either (see `sampled_out`).
+//!
+//! Trace flags (W3C Trace Context Level 2, *trace-flags*): a new trace sets the random flag
+//! (`0x02`), as *Random Trace ID Flag* asks when at least the right-most 7 bytes of the
+//! trace id are random (or pseudo-random, uniform over [0, 2^56-1]): they are the output of a
+//! xorshift64* generator seeded from the operating system's randomness for each thread
+//! (pseudo-random, uniform over 64 bits). A span continuing a trace keeps its parent's random
+//! flag, set or unset, as the same section requires for every outgoing `traceparent` with
+//! that trace id.
+use super::sampled_out::RANDOM;
+use super::{current, sampled_out};
+use opentelemetry::trace::{
+    Link, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+/// The head decision of one call.
+pub(super) enum Decision {
+    /// Record the span, with these ids, under `parent` (`None`: a new trace).
+    Sampled {
+        span_context: SpanContext,
+        parent: Option<SpanContext>,
+    },
+    /// Telemetry is suppressed here: nothing is recorded or measured.
+    Suppressed,
+    /// Do not record. `carry` is the context to make current while the call runs, so that
+    /// its children follow the decision (`None`: the caller's context, already current);
+    /// `sampled_out_root` is the mark of a trace dropped at its root here or above (see
+    /// `sampled_out::replace_mark`; 0 for none).
+    NotSampled {
+        carry: Option<Context>,
+        sampled_out_root: u64,
+    },
+}
+
+/// What the decision depends on besides the parent: the call site's options.
+pub(super) struct SiteRule {
+    /// `#[traced(sample_rate = ..)]`, instead of the configured ratio for new traces.
+    pub(super) sample_rate: Option<f64>,
+    /// Whether a sampled-out call must carry its parent along (it may run later, elsewhere).
+    pub(super) carries_parent: bool,
+}
+
+/// Decides whether a call, under `explicit` or else the current span, is recorded.
+#[inline(always)]
+pub(super) fn decide(rule: SiteRule, explicit: Option<&Context>) -> Decision {
+    let mark = sampled_out::mark();
+    if explicit.is_none() && mark != 0 {
+        return Decision::NotSampled {
+            carry: None,
+            sampled_out_root: mark,
+        };
+    }
+    let parent = match explicit {
+        Some(cx) if cx.is_telemetry_suppressed() => return Decision::Suppressed,
+        Some(cx) => Some(cx.span().span_context().clone()).filter(SpanContext::is_valid),
+        None => match current::parent() {
+            Ok(parent) => parent,
+            Err(current::Suppressed) => return Decision::Suppressed,
+        },
+    };
+    let sampler = installed();
+    let ratio = rule.sample_rate.unwrap_or(sampler.ratio);
+    let (keep, trace_id) = match &parent {
+        Some(p) => (sampler.keeps_child_of(p, ratio), p.trace_id()),
+        None => {
+            // The rule reads the low half only: the high half is drawn for kept traces.
+            let low = next_random();
+            if !keeps_low_half(low, ratio) {
+                // A new trace sampled out: a thread-local mark (far cheaper than attaching a
+                // context) keeps its children from starting traces of their own, and is all
+                // its ids are made of. An explicit parent without a span still carries the
+                // request's baggage.
+                return Decision::NotSampled {
+                    carry: explicit.cloned(),
+                    sampled_out_root: low,
+                };
+            }
+            let high = next_random();
+            (
+                true,
+                TraceId::from(u128::from(high) << 64 | u128::from(low)),
+            )
+        }
+    };
+    if keep {
+        let span_context = match &parent {
+            Some(p) => child_of(p, TraceFlags::SAMPLED),
+            None => SpanContext::new(
+                trace_id,
+                fresh_span_id(),
+                TraceFlags::SAMPLED | RANDOM,
+                false,
+                TraceState::NONE,
+            ),
+        };
+        return Decision::Sampled {
+            span_context,
+            parent,
+        };
+    }
+    let carry = match (explicit, &parent) {
+        (Some(cx), Some(p)) => Some(unrecorded_under(cx, p)),
+        // A parent from another process, made current by the caller: outgoing requests must
+        // not name it with flags this call changed (see `unrecorded_under`).
+        (None, Some(p)) if p.is_remote() => Some(unrecorded_under(&current::context(), p)),
+        // The caller's context is current while a sync body runs; a future may run later
+        // elsewhere, so it takes a handle along.
+        (None, Some(_)) if rule.carries_parent => Some(current::context()),
+        // (A new trace is kept or has returned above.)
+        (_, None) | (None, Some(_)) => None,
+    };
+    Decision::NotSampled {
+        carry,
+        sampled_out_root: 0,
+    }
+}
+
+/// A span context of this process under `parent`: same trace, new span id, `sampled` as
+/// given, the parent's random flag and trace state kept.
+fn child_of(parent: &SpanContext, sampled: TraceFlags) -> SpanContext {
+    SpanContext::new(
+        parent.trace_id(),
+        fresh_span_id(),
+        (parent.trace_flags() & RANDOM) | sampled,
+        false,
+        parent.trace_state().clone(),
+    )
+}
+
+/// The context a call that is not recorded carries under `parent` (the span of `base`).
+///
+/// A parent from another process gets a span id of this call: outgoing requests then name
+/// this service's operation as their parent with its own decision in the `sampled` flag
+/// (W3C Trace Context, *Mutating the traceparent Field*: the flag may change only with
+/// a new `parent-id`), instead of forwarding the caller's id with rewritten flags. The random
+/// flag and the trace state are kept. A parent of this process is carried as it is: its
+/// flags already say what this process does with the trace.
+#[cold]
+fn unrecorded_under(base: &Context, parent: &SpanContext) -> Context {
+    if !parent.is_remote() {
+        return base.clone();
+    }
+    base.with_remote_span_context(child_of(parent, TraceFlags::NOT_SAMPLED))
+}
+
+thread_local! {
+    /// Seeded on first use (zero means not yet: xorshift never reaches it).
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+#[cold]
+#[inline(never)]
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    // RandomState is seeded from the OS once per thread; never zero for xorshift.
+    RandomState::new().hash_one(std::thread::current().id()) | 1
+}
+
+/// The next number of this thread's xorshift64* generator; never zero (the state never is,
+/// and the multiplier is odd).
+#[inline]
+fn next_random() -> u64 {
+    RNG.with(|rng| {
+        let mut x = rng.get();
+        if x == 0 {
+            x = seed();
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        rng.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    })
+}
+
+/// A new random, non-zero span id.
+fn fresh_span_id() -> SpanId {
+    SpanId::from(next_random().max(1))
+}
+
+/// Whether a root span of trace `trace_id` is recorded when the operation's ratio is `rate`
+/// (0 = never, 1 = always; out-of-range values are clamped).
+pub(crate) fn should_sample_root(trace_id: TraceId, rate: f64) -> bool {
+    let bytes = trace_id.to_bytes();
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&bytes[8..]);
+    keeps_low_half(u64::from_be_bytes(low), rate)
+}
+
+/// [`should_sample_root`] for a trace id whose low 64 bits are `low` (the rule reads nothing
+/// else, so a new trace is decided before its high half is drawn).
+#[inline]
+pub(crate) fn keeps_low_half(low: u64, rate: f64) -> bool {
+    if rate >= 1.0 {
+        return true;
+    }
+    if rate.is_nan() || rate <= 0.0 {
+        return false;
+    }
+    // `rate < 1`, so the bound is below 2^63 and the cast does not saturate.
+    let bound = (rate * (1u64 << 63) as f64) as u64;
+    (low >> 1) < bound
+}
+
+/// The sampler `init` installed (it is installed once).
+static INSTALLED: OnceLock<RatioSampler> = OnceLock::new();
+
+/// The installed sampler (always on, parent based, before `init`).
+#[inline]
+pub(crate) fn installed() -> &'static RatioSampler {
+    INSTALLED.get().unwrap_or(&RatioSampler::ALWAYS_ON)
+}
+
+/// Installs `sampler` for godtrace's own spans (the SDK's provider gets its own copy).
+pub(crate) fn install(sampler: RatioSampler) {
+    let _ = INSTALLED.set(sampler);
+}
+
+/// The sampler [`crate::init`] installs: trace-id ratio for roots and, when `parent_based`, a
+/// child follows its parent's decision (local or remote parent alike).
+///
+/// `always_on` is ratio 1, `always_off` ratio 0 (see `OTEL_TRACES_SAMPLER`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RatioSampler {
+    pub(crate) ratio: f64,
+    pub(crate) parent_based: bool,
+}
+
+impl RatioSampler {
+    /// Every root recorded, children follow their parent.
+    pub(crate) const ALWAYS_ON: RatioSampler = RatioSampler {
+        ratio: 1.0,
+        parent_based: true,
+    };
+
+    /// The parent-based rule, for godtrace's spans and the SDK's alike: when `parent_based`,
+    /// a child follows its parent's decision (local or remote parent alike); otherwise the
+    /// ratio (`ratio`: the call site's own, or the configured one) decides by trace id.
+    #[inline]
+    fn keeps_child_of(&self, parent: &SpanContext, ratio: f64) -> bool {
+        if self.parent_based {
+            parent.is_sampled()
+        } else {
+            should_sample_root(parent.trace_id(), ratio)
+        }
+    }
+
+    fn decide(&self, parent: Option<&Context>, trace_id: TraceId) -> (bool, TraceState) {
+        if let Some(cx) = parent
+            && cx.has_active_span()
+        {
+            let parent_span = cx.span();
+            let parent_cx = parent_span.span_context();
+            if parent_cx.is_valid() {
+                let state = parent_cx.trace_state().clone();
+                return (self.keeps_child_of(parent_cx, self.ratio), state);
+            }
+        }
+        (
+            should_sample_root(trace_id, self.ratio),
+            TraceState::default(),
+        )
+    }
+}
+
+impl ShouldSample for RatioSampler {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        _name: &str,
+        _span_kind: &SpanKind,
+        _attributes: &[KeyValue],
+        _links: &[Link],
+    ) -> SamplingResult {
+        // godtrace's own spans never come here (`decide` above does); this serves
+        // other OpenTelemetry code using the provider, with the same rule.
+        let (sampled, trace_state) = self.decide(parent_context, trace_id);
+        SamplingResult {
+            decision: if sampled {
+                SamplingDecision::RecordAndSample
+            } else {
+                SamplingDecision::Drop
+            },
+            attributes: Vec::new(),
+            trace_state,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_span_ids_are_valid_and_distinct() {
+        let a = fresh_span_id();
+        assert_ne!(a, SpanId::INVALID);
+        assert_ne!(a, fresh_span_id());
+    }
+
+    #[test]
+    fn a_remote_parent_gets_a_new_span_id_when_the_call_is_not_recorded() {
+        let parent = SpanContext::new(
+            TraceId::from(7),
+            SpanId::from(9),
+            TraceFlags::SAMPLED | RANDOM,
+            true,
+            TraceState::from_key_value([("k", "v")]).unwrap(),
+        );
+        let cx = unrecorded_under(&Context::new(), &parent);
+        let span = cx.span();
+        let child = span.span_context();
+        assert_eq!(child.trace_id(), parent.trace_id());
+        assert_ne!(child.span_id(), parent.span_id());
+        assert_eq!(child.trace_flags(), RANDOM, "not sampled, still random");
+        assert_eq!(child.trace_state(), parent.trace_state());
+    }
+
+    mod sdk_sampler {
+        use super::*;
+        use opentelemetry::trace::{SpanContext, SpanId, TraceFlags};
+
+        fn id(low: u64) -> TraceId {
+            TraceId::from_bytes(((0xabcd_u128) << 64 | u128::from(low)).to_be_bytes())
+        }
+
+        #[test]
+        fn ratio_rule_compares_the_low_half_of_the_trace_id() {
+            // low >> 1 = 2^62 - 1 is just under half of 2^63.
+            assert!(should_sample_root(id((1 << 63) - 2), 0.5));
+            assert!(!should_sample_root(id(1 << 63), 0.5));
+            assert!(should_sample_root(id(u64::MAX), 1.0));
+            assert!(!should_sample_root(id(0), 0.0));
+            assert!(should_sample_root(id(0), 1e-9));
+            assert!(!should_sample_root(id(0), f64::NAN));
+        }
+
+        #[test]
+        fn ratio_rule_matches_the_sdk_ratio_sampler() {
+            let sdk = opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(0.3);
+            let ours = RatioSampler {
+                ratio: 0.3,
+                parent_based: false,
+            };
+            for i in 0..2000u64 {
+                let trace_id = id(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let decide = |s: &dyn ShouldSample| {
+                    s.should_sample(None, trace_id, "x", &SpanKind::Internal, &[], &[])
+                        .decision
+                };
+                assert_eq!(decide(&sdk), decide(&ours), "trace {trace_id}");
+            }
+        }
+
+        fn remote_parent(sampled: bool) -> Context {
+            let flags = if sampled {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::default()
+            };
+            let span = SpanContext::new(id(7), SpanId::from(9), flags, true, TraceState::NONE);
+            Context::new().with_remote_span_context(span)
+        }
+
+        #[test]
+        fn a_child_follows_its_remote_parent_when_parent_based() {
+            let never = RatioSampler {
+                ratio: 0.0,
+                parent_based: true,
+            };
+            let always = RatioSampler {
+                ratio: 1.0,
+                parent_based: true,
+            };
+            assert!(never.decide(Some(&remote_parent(true)), id(7)).0);
+            assert!(!always.decide(Some(&remote_parent(false)), id(7)).0);
+            // No parent: the ratio decides.
+            assert!(!never.decide(Some(&Context::new()), id(7)).0);
+            assert!(always.decide(None, id(7)).0);
+        }
+
+        #[test]
+        fn without_parent_based_the_ratio_decides_children_too() {
+            let never = RatioSampler {
+                ratio: 0.0,
+                parent_based: false,
+            };
+            assert!(!never.decide(Some(&remote_parent(true)), id(7)).0);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+use super::Config;
+use crate::MetricsConfig;
+
+/// A logged `Config` shows which settings are there, never a credential.
+#[test]
+fn debug_output_shows_no_credential() {
+    let config = Config::new("svc")
+        .endpoint("https://user:hunter2@collector:4318")
+        .header("authorization", "Bearer s3cr3t-token")
+        .with_env_vars([("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=env-s3cr3t")])
+        .metrics(MetricsConfig::new().otlp_endpoint("http://m:pw-metrics@collector:4318"));
+    let shown = format!("{config:?} {config:#?}");
+    for secret in ["hunter2", "s3cr3t-token", "env-s3cr3t", "pw-metrics"] {
+        assert!(!shown.contains(secret), "{secret} shown in {shown}");
+    }
+    for kept in [
+        "authorization",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "collector:4318",
+        "svc",
+    ] {
+        assert!(shown.contains(kept), "{kept} missing from {shown}");
+    }
+}
+
+/// An exporter given in code takes the spans: no OTLP target for them, no local tree
+/// unless asked for.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+#[test]
+fn a_span_exporter_replaces_otlp_and_the_local_tree() {
+    #[derive(Debug, Clone)]
+    struct Nowhere;
+    impl opentelemetry_sdk::trace::SpanExporter for Nowhere {
+        async fn export(
+            &self,
+            _batch: Vec<opentelemetry_sdk::trace::SpanData>,
+        ) -> opentelemetry_sdk::error::OTelSdkResult {
+            Ok(())
+        }
+    }
+    let exporter = Nowhere;
+    let config = Config::new("svc").endpoint("http://collector:4317");
+    assert!(config.resolve().unwrap().export.is_some());
+    let settings = config.span_exporter(exporter.clone()).resolve().unwrap();
+    assert!(settings.export.is_none() && !settings.local_tree);
+    let with_tree = Config::new("svc").span_exporter(exporter).local_tree(true);
+    assert!(with_tree.resolve().unwrap().local_tree);
+}

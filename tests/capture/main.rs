@@ -1,6 +1,9 @@
 //! Suites that only use `godtrace::testing::capture()`, never `init`: each capture sees only the
 //! traces rooted on its own thread, so these tests share one process and run in parallel.
 //! Span names carry this binary's name: `capture::<file>::<function>` (see tests/README.md).
+#[path = "../support/mod.rs"]
+mod support;
+
 mod async_context;
 mod capture_rules;
 mod manual_spans;

@@ -255,24 +255,7 @@ fn interoperates_with_the_opentelemetry_sdk_propagators() {
 
 // --- W3C Trace Context Level 2: extract → traced call → inject, header by header ---
 
-const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const SID: &str = "00f067aa0ba902b7";
-
-/// The headers of an outgoing call made from a traced handler under `parent`, and from a
-/// traced call nested in it (both must carry the same trace state and flags).
-#[traced(operation = "server.forward", parent = &parent)]
-fn forward(parent: Context) -> [HashMap<String, String>; 2] {
-    let mut outgoing = HashMap::new();
-    propagation::inject(&mut outgoing);
-    [outgoing, nested_call()]
-}
-
-#[traced(operation = "server.nested_call")]
-fn nested_call() -> HashMap<String, String> {
-    let mut outgoing = HashMap::new();
-    propagation::inject(&mut outgoing);
-    outgoing
-}
+use crate::support::w3c::{SID, TID, forward, nested_call};
 
 /// Sends `traceparent` (and `tracestate`) through a traced handler; the headers it sends on.
 fn through_handler(traceparent: &str, tracestate: Option<&str>) -> [HashMap<String, String>; 2] {

@@ -2,26 +2,10 @@
 //! `traceparent` sent on must not say "sampled" — and, since W3C Trace Context lets the
 //! `sampled` flag change only with a new parent id, it names a span id of this service.
 //! (Its own process: the sampler is chosen once per process, by `init`.)
-use godtrace::otel::Context;
-use godtrace::{Config, propagation, testing, traced};
+use godtrace::{Config, propagation, testing};
 use std::collections::HashMap;
 
-const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const SID: &str = "00f067aa0ba902b7";
-
-#[traced(operation = "server.forward", parent = &parent)]
-fn forward(parent: Context) -> [HashMap<String, String>; 2] {
-    let mut outgoing = HashMap::new();
-    propagation::inject(&mut outgoing);
-    [outgoing, nested_call()]
-}
-
-#[traced(operation = "server.nested_call")]
-fn nested_call() -> HashMap<String, String> {
-    let mut outgoing = HashMap::new();
-    propagation::inject(&mut outgoing);
-    outgoing
-}
+use crate::support::w3c::{SID, TID, forward};
 
 #[test]
 fn always_off_sends_its_own_decision_with_a_new_parent_id() {

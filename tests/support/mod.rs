@@ -8,6 +8,7 @@ pub mod e2e;
 pub mod examples;
 pub mod otlp;
 pub mod process;
+pub mod w3c;
 
 /// Runs the rest of the calling test in a fresh process of this test binary, alone: in the
 /// parent, re-runs the binary on this one test and returns once the child has passed; in the

@@ -11,18 +11,13 @@
 use crate::support::e2e as e2e_support;
 use e2e_support::{Phoenix, TlsQuery};
 use godtrace::{Config, MetricsConfig, Protocol, traced};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Set in a child: the case it runs.
@@ -433,22 +428,7 @@ fn query_tls(pki: &Path, case: &Case) -> TlsQuery {
     }
 }
 
-type MetricsLog = Arc<Mutex<Vec<ExportMetricsServiceRequest>>>;
-
-struct MetricsReceiver(MetricsLog);
-
-#[tonic::async_trait]
-impl MetricsService for MetricsReceiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportMetricsServiceRequest>,
-    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        self.0.lock().unwrap().push(request.into_inner());
-        Ok(tonic::Response::new(ExportMetricsServiceResponse {
-            partial_success: None,
-        }))
-    }
-}
+use crate::support::otlp::metrics::{MetricsLog, MetricsReceiver};
 
 /// A gRPC metrics receiver serving TLS (certificate for localhost) and requiring a client
 /// certificate signed by the PKI's CA; returns its endpoint.

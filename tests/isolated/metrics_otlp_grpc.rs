@@ -5,34 +5,14 @@
 use godtrace::metrics::{record_counter, record_histogram};
 use godtrace::otel::KeyValue;
 use godtrace::{Config, MetricsConfig, Protocol, traced};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
 use opentelemetry_proto::tonic::common::v1::KeyValue as ProtoKeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::metrics::v1::{Metric, metric::Data, number_data_point};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-type Log = Arc<Mutex<Vec<ExportMetricsServiceRequest>>>;
-
-struct Receiver(Log);
-
-#[tonic::async_trait]
-impl MetricsService for Receiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportMetricsServiceRequest>,
-    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        self.0.lock().unwrap().push(request.into_inner());
-        Ok(tonic::Response::new(ExportMetricsServiceResponse {
-            partial_success: None,
-        }))
-    }
-}
+use crate::support::otlp::metrics::{MetricsLog as Log, MetricsReceiver as Receiver};
 
 /// Starts the receiver on the test's runtime; returns its endpoint.
 async fn start_receiver(log: Log) -> String {

@@ -238,5 +238,6 @@ pub fn returns_within<T: Send + 'static>(
         .unwrap_or_else(|_| panic!("did not return within {within:?}: deadlock?"))
 }
 pub mod deliver;
+pub mod metrics;
 pub mod options;
 pub mod restart;

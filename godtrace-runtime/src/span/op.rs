@@ -3,7 +3,7 @@
 use super::clock::{self, Tick};
 use super::live::{LiveBox, Name};
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
-use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::trace::{SpanContext, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -232,6 +232,13 @@ impl OpSpan {
     pub(crate) fn add_event(&self, name: Cow<'static, str>, attrs: crate::value::EventAttributes) {
         if let Some(live) = &self.live {
             live.add_event(name, attrs);
+        }
+    }
+
+    /// Links this span to `span_context` (see `Live::add_link`).
+    pub(crate) fn add_link(&self, span_context: SpanContext) {
+        if let Some(live) = &self.live {
+            live.add_link(span_context);
         }
     }
 

@@ -6,7 +6,10 @@ mod support;
 
 mod async_context;
 mod capture_rules;
+mod error_types;
 mod manual_spans;
 mod metrics_recording;
 mod propagation_roundtrip;
 mod shapes;
+mod span_links;
+mod threads;

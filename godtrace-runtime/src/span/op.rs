@@ -41,6 +41,9 @@ where
     }
 }
 
+/// `error.type` of a call that panicked: on its span and on its duration histogram's series.
+const PANIC_ERROR_TYPE: &str = "panic";
+
 /// The span of one traced call, while it runs.
 pub struct OpSpan {
     /// OpenTelemetry's context to make current while the call runs: the span's own (so
@@ -258,8 +261,10 @@ impl OpSpan {
     }
 
     fn record_panic(&self, payload: &(dyn Any + Send)) {
-        self.error_type.set(Some("panic"));
+        self.error_type.set(Some(PANIC_ERROR_TYPE));
         let Some(live) = &self.live else { return };
+        // The same value as the duration histogram's label, so that a dashboard joins them.
+        live.set_attribute(KeyValue::new("error.type", PANIC_ERROR_TYPE));
         let message = payload
             .downcast_ref::<&str>()
             .copied()
@@ -269,7 +274,7 @@ impl OpSpan {
         live.add_event(
             "exception".into(),
             vec![
-                KeyValue::new("exception.type", "panic"),
+                KeyValue::new("exception.type", PANIC_ERROR_TYPE),
                 KeyValue::new("exception.message", message.clone()),
             ],
         );

@@ -107,7 +107,12 @@ fn time(case: &Case, out: &mut Out) {
     out.put("samples", t.samples);
     out.put("batch", t.batch);
     if measure::alloc_counting_requested() {
-        let ops = (20_000 / case.calls_per_op).max(1);
+        // 20,000 calls, or as many as take about a second: a case that is slow by design
+        // (the 100 MB inputs) would otherwise count for minutes.
+        let per_op_ns = (t.median * case.calls_per_op as f64).max(1.0);
+        let ops = (20_000 / case.calls_per_op)
+            .min((1e9 / per_op_ns) as u64)
+            .max(1);
         let a = measure::count_allocs(&mut op, case.calls_per_op, ops);
         out.put("allocs_thread", format_args!("{:.3}", a.this_thread));
         out.put("allocs_all", format_args!("{:.3}", a.all_threads));

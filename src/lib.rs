@@ -51,7 +51,7 @@
 ///     Ok(wallet.len() as u32 + api_key.len() as u32)
 /// }
 /// ```
-pub use godtrace_macros::traced;
+pub use godtrace_macros::{traced, untraced};
 pub use godtrace_runtime::*;
 
 #[cfg(test)]

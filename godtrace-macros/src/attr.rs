@@ -435,7 +435,11 @@ impl Parse for FieldEntry {
             key.push_str(&part.unraw().to_string());
         }
         if !input.peek(Token![=]) {
-            return Err(input.error(NAME));
+            return Err(if input.is_empty() || input.peek(Token![,]) {
+                syn::Error::new_spanned(&at, format!("field `{key}` needs a value: `{key} = expr`"))
+            } else {
+                input.error(NAME)
+            });
         }
         let _: Token![=] = input.parse()?;
         if input.is_empty() || input.peek(Token![,]) {

@@ -37,7 +37,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         // A bare parameter name is read by reference: the parameter itself still moves into
         // the body (and, for an async fn, into its future).
         Some(syn::Expr::Path(p)) if p.path.get_ident().is_some() => {
-            let call = parent_call(&krate, quote!(&#p), p.span());
+            let call = parent_call(&krate, quote_spanned!(p.span()=> &#p), p.span());
             quote!(|| #call)
         }
         Some(parent) => {
@@ -164,7 +164,8 @@ impl RecordedArgs {
         let fields = options.fields.get().iter().map(|field| {
             let key = &field.key;
             let expr = &field.value;
-            let value = Ident::new("__godtrace_field", Span::mixed_site());
+            // At the expression: an unrecordable value is reported under it.
+            let value = Ident::new("__godtrace_field", expr.span());
             let check = quote_spanned!(expr.span()=> #pv::assert_recordable(#value););
             quote! {{
                 let #value = &(#expr);

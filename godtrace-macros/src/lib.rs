@@ -6,6 +6,9 @@ use proc_macro::TokenStream;
 mod attr;
 mod expand;
 
+/// What a `#[traced]` impl block writes into the `#[untraced]` of a method it leaves alone.
+const IN_TRACED_BLOCK: &str = "__godtrace_in_traced_block";
+
 /// Turns a function or method, sync or async, into a traced operation. See the `godtrace`
 /// crate for the options.
 #[proc_macro_attribute]
@@ -19,7 +22,9 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 /// it; anywhere else it is an error.
 #[proc_macro_attribute]
 pub fn untraced(args: TokenStream, item: TokenStream) -> TokenStream {
-    let _ = args;
+    if args.to_string() == IN_TRACED_BLOCK {
+        return item;
+    }
     let mut out: proc_macro2::TokenStream = syn::Error::new(
         proc_macro2::Span::call_site(),
         "`#[untraced]` only means something on a method of a `#[traced]` impl block",

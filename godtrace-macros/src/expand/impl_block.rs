@@ -25,6 +25,10 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
         let ImplItem::Fn(method) = item else { continue };
         if let Some(marker) = take_attr(&mut method.attrs, "untraced") {
             check_opt_out(&marker, &method.attrs, &mut errors);
+            // Kept, so the user's import of it is used, with the mark that it was seen here.
+            let path = marker.path();
+            let seen = Ident::new(crate::IN_TRACED_BLOCK, proc_macro2::Span::call_site());
+            method.attrs.insert(0, syn::parse_quote!(#[#path(#seen)]));
             continue;
         }
         if !errors.is_empty() {

@@ -1,7 +1,8 @@
 //! What `#[traced]` expands to refers to these items by absolute path. Not public API: names
 //! and signatures here change without notice.
 pub use crate::record::{
-    ErrDebug, ErrDisplay, ErrOpaque, NotAResult, OkOfAny, OkOfResult, Outcome,
+    DynError, ErrChain, ErrDebug, ErrDisplay, ErrErased, ErrOpaque, NotAResult, OkOfAny,
+    OkOfResult, Outcome,
 };
 pub use crate::span::{
     CallSite, Instrumented, OpSpan, ParentContext, SiteOptions, instrument_future, run_sync,

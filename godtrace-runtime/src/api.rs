@@ -2,7 +2,7 @@
 //! span, and the current ids.
 use crate::span::{self, Current, EnteredSpan, with_current};
 use crate::value;
-use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::trace::{SpanContext, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -65,6 +65,32 @@ impl SpanGuard {
         if let Some(span) = &self.span {
             span.span()
                 .add_event(name.into(), event_attributes(attributes));
+        }
+    }
+
+    /// Links this span to `span_context`, a span it follows from (a batch's messages, the
+    /// request that queued this job): exported as an OTLP link, which trace views show beside
+    /// the parent. At most `OTEL_SPAN_LINK_COUNT_LIMIT` (default 128) are kept, the others
+    /// counted as dropped; an invalid context is ignored.
+    ///
+    /// ```
+    /// use godtrace_runtime::otel::trace::TraceContextExt;
+    ///
+    /// let capture = godtrace_runtime::testing::capture();
+    /// let queued = {
+    ///     let _enqueue = godtrace_runtime::span("job.enqueue");
+    ///     godtrace_runtime::current_context().span().span_context().clone()
+    /// };
+    /// let job = godtrace_runtime::span("job.run");
+    /// job.follows_from(&queued);
+    /// drop(job);
+    /// assert_eq!(capture.span("job.run").links[0].span_id(), queued.span_id());
+    /// ```
+    pub fn follows_from(&self, span_context: &SpanContext) {
+        if let Some(span) = &self.span
+            && span_context.is_valid()
+        {
+            span.span().add_link(span_context.clone());
         }
     }
 

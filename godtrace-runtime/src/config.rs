@@ -130,6 +130,7 @@ pub(crate) struct SpanLimitsLayer {
     pub(crate) attributes: Option<usize>,
     pub(crate) events: Option<usize>,
     pub(crate) event_attributes: Option<usize>,
+    pub(crate) links: Option<usize>,
 }
 
 /// The values one source (code or environment) gave; `None` means not given there.

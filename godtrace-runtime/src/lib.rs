@@ -22,6 +22,7 @@ mod record;
 mod span;
 mod stats;
 pub mod testing;
+pub mod thread;
 mod value;
 
 // Tests of builds that leave a transport out (scripts/features runs them).
@@ -39,6 +40,7 @@ pub use metrics::config::MetricsConfig;
 pub use provider::{Guard, init, is_enabled};
 pub use span::ParentContext;
 pub use stats::{Stats, stats};
+pub use thread::in_current_span;
 
 /// The OpenTelemetry API crate godtrace is built on, re-exported so that users name the same
 /// version (for `KeyValue`, `Value`, propagators and other OpenTelemetry-instrumented code).

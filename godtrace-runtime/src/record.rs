@@ -3,13 +3,63 @@
 //! specific impl that applies to the concrete type wins, with no specialization.
 //!
 //! The user's `Display` and `Debug` run only when the span is recording, through
-//! [`value::display_text`] and [`value::debug_text`], which bound the text and catch a panic.
+//! [`value::display_text`] and [`value::debug_text`], which bound the text and catch a panic;
+//! the one exception is naming a type-erased error (see [`error_type`]), which the duration
+//! histogram's label needs on every failed call.
+//!
+//! `error.type`, the span attribute and the histogram label, is one low-cardinality value per
+//! kind of failure, as OpenTelemetry's semantic conventions ask: the `Err` type's name, or, for
+//! a type-erased error (`Box<dyn Error>`, `anyhow::Error`), the name of the innermost cause
+//! (see [`error_type`]). The status description of an error keeps its `source()` chain, joined
+//! with ": " (anyhow's `{:#}` form).
+mod error_type;
+
 use crate::span::OpSpan;
 use crate::value;
+pub use error_type::DynError;
+use std::error::Error;
 use std::fmt;
+use std::ops::Deref;
 
 /// Wraps a reference to a function's return value for the probes below.
 pub struct Outcome<'a, T: ?Sized>(pub &'a T);
+
+/// `Err(e)` with `e: Error`: status Error, description the `source()` chain of `e`.
+pub trait ErrChain {
+    /// Records the error, if any, on `span`.
+    fn __godtrace_error(&self, span: &OpSpan);
+}
+impl<T, E: Error> ErrChain for &&&&&Outcome<'_, Result<T, E>> {
+    fn __godtrace_error(&self, span: &OpSpan) {
+        if let Err(e) = self.0 {
+            span.record_error(std::any::type_name::<E>(), || {
+                value::display_text(&error_type::Chain(e))
+            });
+        }
+    }
+}
+
+/// `Err(e)` with `e` a type-erased error (it derefs to `dyn Error`: `Box<dyn Error>`,
+/// `anyhow::Error`, `Arc<dyn Error>`): `error.type` names its innermost cause, the description
+/// is its `source()` chain.
+pub trait ErrErased {
+    /// Records the error, if any, on `span`.
+    fn __godtrace_error(&self, span: &OpSpan);
+}
+impl<T, E> ErrErased for &&&&Outcome<'_, Result<T, E>>
+where
+    E: Deref,
+    E::Target: DynError,
+{
+    fn __godtrace_error(&self, span: &OpSpan) {
+        if let Err(e) = self.0 {
+            let e = e.deref().as_dyn_error();
+            span.record_error(error_type::erased(e), || {
+                value::display_text(&error_type::Chain(e))
+            });
+        }
+    }
+}
 
 /// `Err(e)` with `e: Display`: status Error, description `e.to_string()`.
 pub trait ErrDisplay {

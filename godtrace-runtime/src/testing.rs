@@ -20,7 +20,7 @@
 //! `AlreadyInitialized`: call `init` first where a test needs both.
 use crate::span::sink::{Interest, Sink};
 use opentelemetry::Value;
-use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -139,6 +139,10 @@ pub struct FinishedSpan {
     pub status: Status,
     /// Events, in the order they were added.
     pub events: Vec<FinishedEvent>,
+    /// The span contexts it links to (`SpanGuard::follows_from`), in the order they were added.
+    pub links: Vec<SpanContext>,
+    /// How many links were dropped over the span link count limit.
+    pub dropped_links: u32,
     /// How long the span lasted.
     pub duration: Duration,
 }
@@ -212,6 +216,8 @@ impl From<&SpanData> for FinishedSpan {
                     attributes: kv(&e.attributes),
                 })
                 .collect(),
+            links: data.links.iter().map(|l| l.span_context.clone()).collect(),
+            dropped_links: data.links.dropped_count,
             duration: data
                 .end_time
                 .duration_since(data.start_time)

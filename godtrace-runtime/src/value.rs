@@ -206,9 +206,14 @@ impl fmt::Write for BoundedWriter {
 /// The text `args` formats to, bounded by [`max_attribute_len`] and marked when cut;
 /// `panicked` instead when the user's `Debug` or `Display` panics.
 fn bounded_fmt(args: fmt::Arguments<'_>, panicked: &'static str) -> String {
+    bounded_fmt_to(args, max_attribute_len(), panicked)
+}
+
+/// [`bounded_fmt`] with a limit of `limit` bytes.
+fn bounded_fmt_to(args: fmt::Arguments<'_>, limit: usize, panicked: &'static str) -> String {
     let mut w = BoundedWriter {
         buf: String::new(),
-        limit: max_attribute_len(),
+        limit,
         truncated: false,
     };
     // Recording must never change what the traced function does, so a panicking `Debug` or
@@ -245,6 +250,12 @@ fn drop_payload(payload: Box<dyn Any + Send>) {
 /// The `Debug` text of `value`, bounded; [`DEBUG_PANICKED`] if its `Debug` panics.
 pub(crate) fn debug_text<T: fmt::Debug + ?Sized>(value: &T) -> String {
     bounded_fmt(format_args!("{value:?}"), DEBUG_PANICKED)
+}
+
+/// The first `limit` bytes of the `Debug` text of `value` (marked when cut);
+/// [`DEBUG_PANICKED`] if its `Debug` panics. Stops the `Debug` implementation at the limit.
+pub(crate) fn debug_prefix<T: fmt::Debug + ?Sized>(value: &T, limit: usize) -> String {
+    bounded_fmt_to(format_args!("{value:?}"), limit, DEBUG_PANICKED)
 }
 
 /// The `Display` text of `value`, bounded; [`DISPLAY_PANICKED`] if its `Display` panics.

@@ -299,8 +299,8 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
     quote! {
         |#span: &#pv::OpSpan, #ret| {
             #[allow(unused_imports)]
-            use #pv::{ErrDebug as _, ErrDisplay as _, ErrOpaque as _, NotAResult as _};
-            (&&&&#pv::Outcome(#ret)).__godtrace_error(#span);
+            use #pv::{ErrChain as _, ErrDebug as _, ErrDisplay as _, ErrErased as _, ErrOpaque as _, NotAResult as _};
+            (&&&&&&#pv::Outcome(#ret)).__godtrace_error(#span);
             if #span.is_recording() {
                 #result
             }

@@ -125,6 +125,7 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
             attributes: vars.count("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")?,
             events: vars.count("OTEL_SPAN_EVENT_COUNT_LIMIT")?,
             event_attributes: vars.count("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT")?,
+            links: vars.count("OTEL_SPAN_LINK_COUNT_LIMIT")?,
         },
         ..Layer::default()
     };

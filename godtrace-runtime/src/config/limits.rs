@@ -1,5 +1,6 @@
 //! The span count limits the hot path reads (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`,
-//! `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`), set once by `init`.
+//! `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`,
+//! `OTEL_SPAN_LINK_COUNT_LIMIT`), set once by `init`.
 //! Relaxed atomics: a thread that reads an old limit keeps a few more or fewer items.
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,6 +14,7 @@ pub(crate) const MAX_COUNT_LIMIT: usize = 1 << 16;
 static SPAN_ATTRIBUTES: AtomicUsize = AtomicUsize::new(DEFAULT_COUNT_LIMIT);
 static SPAN_EVENTS: AtomicUsize = AtomicUsize::new(DEFAULT_COUNT_LIMIT);
 static EVENT_ATTRIBUTES: AtomicUsize = AtomicUsize::new(DEFAULT_COUNT_LIMIT);
+static SPAN_LINKS: AtomicUsize = AtomicUsize::new(DEFAULT_COUNT_LIMIT);
 
 /// The span count limits `init` installs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,7 @@ pub(crate) struct SpanLimits {
     pub(crate) attributes: usize,
     pub(crate) events: usize,
     pub(crate) event_attributes: usize,
+    pub(crate) links: usize,
 }
 
 impl Default for SpanLimits {
@@ -28,6 +31,7 @@ impl Default for SpanLimits {
             attributes: DEFAULT_COUNT_LIMIT,
             events: DEFAULT_COUNT_LIMIT,
             event_attributes: DEFAULT_COUNT_LIMIT,
+            links: DEFAULT_COUNT_LIMIT,
         }
     }
 }
@@ -37,6 +41,7 @@ pub(crate) fn set(limits: SpanLimits) {
     SPAN_ATTRIBUTES.store(limits.attributes, Ordering::Relaxed);
     SPAN_EVENTS.store(limits.events, Ordering::Relaxed);
     EVENT_ATTRIBUTES.store(limits.event_attributes, Ordering::Relaxed);
+    SPAN_LINKS.store(limits.links, Ordering::Relaxed);
 }
 
 /// Attributes one span keeps at most; more are counted as dropped.
@@ -55,4 +60,10 @@ pub(crate) fn span_events() -> usize {
 #[inline]
 pub(crate) fn event_attributes() -> usize {
     EVENT_ATTRIBUTES.load(Ordering::Relaxed)
+}
+
+/// Links one span keeps at most; more are counted as dropped.
+#[inline]
+pub(crate) fn span_links() -> usize {
+    SPAN_LINKS.load(Ordering::Relaxed)
 }

@@ -195,6 +195,7 @@ fn resolve_span_limits(env: &Layer) -> Result<SpanLimits, InitError> {
             "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
             d.event_attributes,
         )?,
+        links: limit(l.links, "OTEL_SPAN_LINK_COUNT_LIMIT", d.links)?,
     })
 }
 

@@ -58,7 +58,7 @@ pub(super) fn remove(live: &Live) {
 /// just after OpenTelemetry's context ([`check_otel_context`]). Its destructor marks the
 /// context gone; the mark itself needs no destructor, so it stays readable to the end.
 #[inline]
-pub(super) fn otel_context_usable() -> bool {
+pub(crate) fn otel_context_usable() -> bool {
     match OTEL_CONTEXT.get() {
         OtelContext::Alive => true,
         OtelContext::Gone => false,

@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex, PoisonError};
 
 /// The span limits (SDK defaults unless `OTEL_SPAN_*_COUNT_LIMIT` say otherwise).
-use crate::config::limits::{span_attributes as max_attributes, span_events as max_events};
+use crate::config::limits::{
+    span_attributes as max_attributes, span_events as max_events, span_links as max_links,
+};
 
 /// What names a span: a traced function's call site (its name, kind and `code.*` attributes
 /// are read when the span is exported) or a name and kind given to the manual API.
@@ -238,6 +240,9 @@ struct Fields {
     dropped_attributes: u32,
     events: Vec<Event>,
     dropped_events: u32,
+    /// Spans this one follows from (`SpanGuard::follows_from`).
+    links: Vec<opentelemetry::trace::Link>,
+    dropped_links: u32,
     status: Status,
 }
 
@@ -325,6 +330,19 @@ impl Live {
                 .push(Event::new(name, timestamp, kept, dropped));
         } else {
             fields.dropped_events += 1;
+        }
+    }
+
+    /// Links this span to `span_context` (one it follows from), keeping at most the span link
+    /// count limit and counting the others as dropped.
+    pub(crate) fn add_link(&self, span_context: SpanContext) {
+        let mut fields = self.fields.borrow_mut();
+        if fields.links.len() < max_links() {
+            fields
+                .links
+                .push(opentelemetry::trace::Link::with_context(span_context));
+        } else {
+            fields.dropped_links += 1;
         }
     }
 
@@ -426,6 +444,8 @@ impl Finished {
             dropped_attributes,
             events,
             dropped_events,
+            links,
+            dropped_links,
             status,
         } = std::mem::take(live.fields.get_mut());
         let span_context = std::mem::replace(&mut live.span_context, SpanContext::NONE);
@@ -449,6 +469,9 @@ impl Finished {
         let mut span_events = SpanEvents::default();
         span_events.events = events;
         span_events.dropped_count = dropped_events;
+        let mut span_links = SpanLinks::default();
+        span_links.links = links;
+        span_links.dropped_count = dropped_links;
         let (start_time, end_time) = clock::wall_span(start, end);
         let data = SpanData {
             span_context,
@@ -461,7 +484,7 @@ impl Finished {
             attributes,
             dropped_attributes_count: dropped_attributes,
             events: span_events,
-            links: SpanLinks::default(),
+            links: span_links,
             status,
             instrumentation_scope: SCOPE.clone(),
         };

@@ -3,7 +3,7 @@
 use super::clock::{self, Tick};
 use super::live::{LiveBox, Name};
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -45,6 +45,9 @@ where
         self.as_ref().and_then(ParentContext::into_parent)
     }
 }
+
+/// `error.type` of a call that panicked: on its span and on its duration histogram's series.
+const PANIC_ERROR_TYPE: &str = "panic";
 
 /// The span of one traced call, while it runs.
 pub struct OpSpan {
@@ -244,6 +247,13 @@ impl OpSpan {
         }
     }
 
+    /// Links this span to `span_context` (see `Live::add_link`).
+    pub(crate) fn add_link(&self, span_context: SpanContext) {
+        if let Some(live) = &self.live {
+            live.add_link(span_context);
+        }
+    }
+
     pub(crate) fn set_status(&self, status: Status) {
         if let Some(live) = &self.live {
             live.set_status(status);
@@ -260,8 +270,10 @@ impl OpSpan {
     }
 
     fn record_panic(&self, payload: &(dyn Any + Send)) {
-        self.error_type.set(Some("panic"));
+        self.error_type.set(Some(PANIC_ERROR_TYPE));
         let Some(live) = &self.live else { return };
+        // The same value as the duration histogram's label, so that a dashboard joins them.
+        live.set_attribute(KeyValue::new("error.type", PANIC_ERROR_TYPE));
         let message = payload
             .downcast_ref::<&str>()
             .copied()
@@ -271,7 +283,7 @@ impl OpSpan {
         live.add_event(
             "exception".into(),
             vec![
-                KeyValue::new("exception.type", "panic"),
+                KeyValue::new("exception.type", PANIC_ERROR_TYPE),
                 KeyValue::new("exception.message", message.clone()),
             ],
         );

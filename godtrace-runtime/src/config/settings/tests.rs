@@ -377,12 +377,18 @@ fn span_limits_come_from_the_environment() {
         ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "10"),
         ("OTEL_SPAN_EVENT_COUNT_LIMIT", "3"),
         ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "2"),
+        ("OTEL_SPAN_LINK_COUNT_LIMIT", "5"),
     ]));
     assert_eq!(s.max_attribute_len, 64);
     let limits = s.span_limits;
     assert_eq!(
-        (limits.attributes, limits.events, limits.event_attributes),
-        (10, 3, 2)
+        (
+            limits.attributes,
+            limits.events,
+            limits.event_attributes,
+            limits.links
+        ),
+        (10, 3, 2, 5)
     );
     let code = settings(
         Config::new("s")
@@ -391,6 +397,7 @@ fn span_limits_come_from_the_environment() {
     );
     assert_eq!(code.max_attribute_len, 100);
     assert_eq!(settings(Config::new("s")).span_limits.attributes, 128);
+    assert_eq!(settings(Config::new("s")).span_limits.links, 128);
 }
 
 #[test]

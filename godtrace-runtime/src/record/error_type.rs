@@ -1,0 +1,203 @@
+//! `error.type` for type-erased errors, and the cause chain of the status description.
+//!
+//! A `Box<dyn Error>` or `anyhow::Error` has no type name of its own worth a dashboard (every
+//! boxed error shares the same `alloc::boxed::Box<dyn core::error::Error + ...>`), and Rust
+//! keeps no type names at run time. So the innermost cause of the `source()` chain (what
+//! actually failed) is named instead:
+//! 1. a standard library error found by downcasting is named as it is when it is the `Err` type
+//!    itself (`std::io::error::Error`, `core::num::error::ParseIntError`, ...), so that a
+//!    boxed and an unboxed failure land in the same series;
+//! 2. otherwise the type or variant name its `Debug` text starts with (`Timeout` for
+//!    `Timeout { after: 30 }`, `NotFound` for `NotFound("x")`), when it is a plain identifier
+//!    of at most [`MAX_NAME_LEN`] bytes;
+//! 3. otherwise `_OTHER`, OpenTelemetry's fallback value (e.g. a boxed `String` or an
+//!    `anyhow!("message")`, whose `Debug` text is the message).
+//!
+//! Names found through `Debug` are kept for the process (the histogram label is a
+//! `&'static str`), at most [`MAX_NAMES`] of them; any later new name is `_OTHER`, so that
+//! cardinality and memory stay bounded whatever the errors print.
+use std::error::Error;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+
+/// OpenTelemetry's `error.type` for an error with no better name.
+pub(crate) const OTHER: &str = "_OTHER";
+/// The longest name taken from a `Debug` text.
+pub(crate) const MAX_NAME_LEN: usize = 64;
+/// The most distinct names taken from `Debug` texts in one process.
+pub(crate) const MAX_NAMES: usize = 128;
+/// The most links of a `source()` chain followed (a chain may, wrongly, loop).
+const MAX_CHAIN: usize = 32;
+
+/// Errors that erase their type: what `Box<dyn Error>` and `anyhow::Error` deref to.
+pub trait DynError {
+    /// The error as a plain `dyn Error`.
+    fn as_dyn_error(&self) -> &(dyn Error + 'static);
+}
+impl DynError for dyn Error + 'static {
+    fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+        self
+    }
+}
+impl DynError for dyn Error + Send + 'static {
+    fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+        self
+    }
+}
+impl DynError for dyn Error + Send + Sync + 'static {
+    fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+        self
+    }
+}
+
+/// An error and its causes, written as "outer: cause: root cause".
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn Error + 'a));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        for _ in 1..MAX_CHAIN {
+            let Some(cause) = next else { break };
+            write!(f, ": {cause}")?;
+            next = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// `error.type` of a type-erased error: see the module docs.
+pub(crate) fn erased(error: &(dyn Error + 'static)) -> &'static str {
+    let root = innermost(error);
+    known_std_error(root).unwrap_or_else(|| debug_name(root))
+}
+
+/// The last error of `error`'s `source()` chain.
+fn innermost<'a>(error: &'a (dyn Error + 'static)) -> &'a (dyn Error + 'static) {
+    let mut root = error;
+    for _ in 1..MAX_CHAIN {
+        match root.source() {
+            Some(cause) => root = cause,
+            None => break,
+        }
+    }
+    root
+}
+
+/// The type name of `error` when it is one of the standard library's errors.
+fn known_std_error(error: &(dyn Error + 'static)) -> Option<&'static str> {
+    macro_rules! first_of {
+        ($($ty:ty),* $(,)?) => {
+            $(if error.is::<$ty>() {
+                return Some(std::any::type_name::<$ty>());
+            })*
+        };
+    }
+    first_of!(
+        std::io::Error,
+        std::fmt::Error,
+        std::num::ParseIntError,
+        std::num::ParseFloatError,
+        std::num::TryFromIntError,
+        std::str::Utf8Error,
+        std::str::ParseBoolError,
+        std::string::FromUtf8Error,
+        std::char::ParseCharError,
+        std::net::AddrParseError,
+        std::time::SystemTimeError,
+        std::env::VarError,
+    );
+    None
+}
+
+/// The identifier `error`'s `Debug` text starts with, kept for the process; [`OTHER`] when
+/// there is none or no room for another.
+fn debug_name(error: &(dyn Error + 'static)) -> &'static str {
+    let text = crate::value::debug_prefix(error, MAX_NAME_LEN + 1);
+    match leading_identifier(&text) {
+        Some(name) => intern(name),
+        None => OTHER,
+    }
+}
+
+/// `text`'s leading identifier, when what follows it shows a type or variant name: the end, or
+/// ` {`, `(` (a struct, a tuple), and it is at most [`MAX_NAME_LEN`] bytes.
+pub(crate) fn leading_identifier(text: &str) -> Option<&str> {
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    let (name, rest) = text.split_at(end);
+    let starts_well = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    let ends_well = rest.is_empty() || rest.starts_with(" {") || rest.starts_with('(');
+    (starts_well && ends_well && name.len() <= MAX_NAME_LEN).then_some(name)
+}
+
+/// Names taken from `Debug` texts so far.
+static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+/// `name` as a `&'static str`: the one kept already, or a new one while fewer than
+/// [`MAX_NAMES`] are kept; else [`OTHER`].
+fn intern(name: &str) -> &'static str {
+    intern_in(&NAMES, name)
+}
+
+/// [`intern`] into `names`.
+fn intern_in(names: &Mutex<Vec<&'static str>>, name: &str) -> &'static str {
+    let mut names = names.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(kept) = names.iter().find(|kept| **kept == name) {
+        return kept;
+    }
+    if names.len() >= MAX_NAMES {
+        return OTHER;
+    }
+    // Leaked on purpose: at most MAX_NAMES names of at most MAX_NAME_LEN bytes per process.
+    let kept: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.push(kept);
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leading_identifier_is_a_type_or_variant_name() {
+        assert_eq!(leading_identifier("Timeout { after: 30 }"), Some("Timeout"));
+        assert_eq!(leading_identifier("NotFound(\"x\")"), Some("NotFound"));
+        assert_eq!(leading_identifier("Closed"), Some("Closed"));
+        assert_eq!(leading_identifier("\"a message\""), None);
+        assert_eq!(leading_identifier("failed: disk full"), None);
+        assert_eq!(leading_identifier("3 retries"), None);
+        assert_eq!(leading_identifier(&"A".repeat(MAX_NAME_LEN + 1)), None);
+    }
+
+    #[test]
+    fn names_are_bounded() {
+        let names = Mutex::new(Vec::new());
+        for i in 0..MAX_NAMES {
+            assert_eq!(intern_in(&names, &format!("Name{i}")), format!("Name{i}"));
+        }
+        assert_eq!(intern_in(&names, "Name3"), "Name3");
+        assert_eq!(intern_in(&names, "NeverSeenBefore"), OTHER);
+        assert_eq!(names.lock().unwrap().len(), MAX_NAMES);
+    }
+
+    #[test]
+    fn a_chain_loop_is_cut() {
+        #[derive(Debug)]
+        struct Loop;
+        impl fmt::Display for Loop {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("again")
+            }
+        }
+        impl Error for Loop {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(&Loop)
+            }
+        }
+        let text = Chain(&Loop).to_string();
+        assert_eq!(text.matches("again").count(), MAX_CHAIN);
+        assert_eq!(erased(&Loop), "Loop");
+    }
+}

@@ -36,10 +36,38 @@
 /// | `sample_rate = 0.01` | record this share of the operation's root calls instead of the configured ratio |
 /// | `parent = expr` | start under this context (`Context`, `&Context`, or an `Option` of one) instead of the current span |
 /// | `crate = path` | where godtrace is, for a renamed dependency |
+/// | `kind = server` | the OpenTelemetry span kind: `server`, `client`, `producer`, `consumer` or `internal` (the default) |
+/// | `fields(user.id = user.id, attempt = n + 1)` | attributes computed at the call, before the body runs and only when the span is sampled in; values typed as with `include_args`; names are dotted identifiers |
 ///
 /// Flags may also be written `include_args = true` / `= false`. Every misuse is a compile
 /// error at the offending token, all of them reported at once. A function that returns
 /// `Err(e)` or panics ends its span with status Error and `error.type`.
+///
+/// # On an `impl` block
+///
+/// `#[traced(...)]` on an `impl` block (inherent or trait, with `#[async_trait]` written
+/// above or below it) traces every method with a body, `const fn`s excepted, with the block's
+/// options. A method's own `#[traced(...)]` wins option by option (the block's other options
+/// still apply); [`#[untraced]`](untraced) leaves a method alone. `operation` is refused on a
+/// block (every method would get the same name), and a block's `skip(..)` applies to the
+/// methods that have that parameter.
+///
+/// ```
+/// use godtrace::{traced, untraced};
+///
+/// struct Ledger;
+///
+/// #[traced(kind = server, include_args)]
+/// impl Ledger {
+///     fn balance(&self, account: &str) -> u64 { account.len() as u64 }
+///
+///     #[traced(kind = client)] // still records its arguments
+///     async fn fetch(&self, id: u64) -> u64 { id }
+///
+///     #[untraced]
+///     fn hot_path(&self) {}
+/// }
+/// ```
 ///
 /// # Example
 ///
@@ -52,6 +80,10 @@
 /// }
 /// ```
 pub use godtrace_macros::traced;
+
+/// Leaves one method of a `#[traced]` impl block untraced (see [`traced`]); anywhere else it is
+/// a compile error.
+pub use godtrace_macros::untraced;
 pub use godtrace_runtime::*;
 
 #[cfg(test)]

@@ -101,6 +101,26 @@ options_table! {
     sample_rate: Option<f64> = None, SAMPLE_RATE = "sample_rate", "`sample_rate = 0.01`", "sample_rate = 0.5";
     parent: Option<Expr> = None, PARENT = "parent", "`parent = context_expr`", "parent = &cx";
     krate: Option<syn::Path> = None, CRATE = "crate", "`crate = path`", "crate = godtrace";
+    kind: Option<Ident> = None, KIND = "kind", "`kind = server|client|producer|consumer|internal`", "kind = server";
+    fields: Vec<Field> = Vec::new(), FIELDS = "fields", "`fields(name = expr, ...)`", "fields(user.id = 7)";
+}
+
+/// The span kinds `kind = ..` accepts, as written and as `SpanKind` variants.
+pub(crate) const KINDS: &[(&str, &str)] = &[
+    ("server", "Server"),
+    ("client", "Client"),
+    ("producer", "Producer"),
+    ("consumer", "Consumer"),
+    ("internal", "Internal"),
+];
+
+/// One `fields(...)` entry: the attribute key (dotted identifiers), where it is written, and
+/// the expression giving its value.
+pub(crate) struct Field {
+    pub(crate) key: String,
+    /// The key's tokens, for errors about it.
+    pub(crate) at: TokenStream,
+    pub(crate) value: Expr,
 }
 
 /// The list of valid options, for messages.
@@ -148,6 +168,10 @@ impl Options {
             CRATE => self
                 .krate
                 .fill(&name, errors, |e| Some((Some(krate(&name, value, e)?), at))),
+            KIND => self
+                .kind
+                .fill(&name, errors, |e| Some((Some(kind(&name, value, e)?), at))),
+            FIELDS => self.fields.fill(&name, errors, |e| fields(&name, value, e)),
             _ => {
                 let mut msg = format!("unknown option `{key}`");
                 if let Some(near) = nearest(&key) {
@@ -315,6 +339,117 @@ fn krate(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<syn
     None
 }
 
+fn kind(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<Ident> {
+    let valid: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+    let valid = valid.join(", ");
+    match value {
+        Value::Expr(Expr::Path(p)) if p.path.get_ident().is_some() => {
+            let ident = p.path.get_ident().expect("checked").clone();
+            if let Some((_, variant)) = KINDS.iter().find(|(k, _)| ident == k) {
+                return Some(Ident::new(variant, ident.span()));
+            }
+            error(
+                errors,
+                &ident,
+                format!("unknown span kind `{ident}`; valid kinds: {valid}"),
+            );
+        }
+        Value::Expr(e) => error(
+            errors,
+            &e,
+            format!("`kind` takes one of: {valid} (`kind = server`)"),
+        ),
+        _ => error(
+            errors,
+            name,
+            format!("`kind` needs a value, one of: {valid} (`kind = server`)"),
+        ),
+    }
+    None
+}
+
+/// `fields(a = expr, b.c = expr)`: each key once, each a dotted path of identifiers.
+fn fields(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<(Vec<Field>, Span)> {
+    const USAGE: &str =
+        "`fields` takes `name = expr` pairs: `fields(user.id = user.id, retries = n)`";
+    let Value::List(tokens, span) = value else {
+        error(errors, name, USAGE);
+        return None;
+    };
+    let entries = |input: ParseStream| Punctuated::<FieldEntry, Token![,]>::parse_terminated(input);
+    let entries = match entries.parse2(tokens) {
+        Ok(entries) => entries,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    let mut out: Vec<Field> = Vec::new();
+    for FieldEntry { key, at, value } in entries {
+        if out.iter().any(|f| f.key == key) {
+            error(
+                errors,
+                &at,
+                format!("field `{key}` is given more than once"),
+            );
+        } else if key.len() > MAX_KEY_LEN {
+            let len = key.len();
+            error(
+                errors,
+                &at,
+                format!("field name is {len} bytes long; at most {MAX_KEY_LEN}"),
+            );
+        } else {
+            out.push(Field { key, at, value });
+        }
+    }
+    Some((out, span))
+}
+
+/// The longest attribute key recorded (the runtime's `MAX_ATTRIBUTE_KEY_LEN`).
+const MAX_KEY_LEN: usize = 256;
+
+/// `a.b.c = expr` inside `fields(...)`.
+struct FieldEntry {
+    key: String,
+    at: TokenStream,
+    value: Expr,
+}
+
+impl Parse for FieldEntry {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        const NAME: &str =
+            "a field name is identifiers joined by dots, then `=`: `fields(user.id = user.id)`";
+        let first = input
+            .call(Ident::parse_any)
+            .map_err(|e| syn::Error::new(e.span(), NAME))?;
+        let mut key = first.unraw().to_string();
+        let mut at = quote::quote!(#first);
+        while input.peek(Token![.]) {
+            let dot: Token![.] = input.parse()?;
+            let part = input
+                .call(Ident::parse_any)
+                .map_err(|e| syn::Error::new(e.span(), NAME))?;
+            at.extend(quote::quote!(#dot #part));
+            key.push('.');
+            key.push_str(&part.unraw().to_string());
+        }
+        if !input.peek(Token![=]) {
+            return Err(if input.is_empty() || input.peek(Token![,]) {
+                syn::Error::new_spanned(&at, format!("field `{key}` needs a value: `{key} = expr`"))
+            } else {
+                input.error(NAME)
+            });
+        }
+        let _: Token![=] = input.parse()?;
+        if input.is_empty() || input.peek(Token![,]) {
+            return Err(input.error(format!("field `{key}` needs a value after `=`")));
+        }
+        let value: Expr = input.parse()?;
+        Ok(FieldEntry { key, at, value })
+    }
+}
+
 /// One comma-separated option.
 struct Option_ {
     name: Ident,
@@ -365,8 +500,16 @@ impl Parse for Option_ {
     }
 }
 
+/// The name an option segment starts with (`skip` in `skip(a)`).
+pub(crate) fn option_name(segment: &TokenStream) -> Option<String> {
+    match segment.clone().into_iter().next()? {
+        TokenTree::Ident(i) => Some(i.unraw().to_string()),
+        _ => None,
+    }
+}
+
 /// Splits at top-level commas, so that one bad option does not hide the others.
-fn split_commas(tokens: TokenStream) -> Vec<TokenStream> {
+pub(crate) fn split_commas(tokens: TokenStream) -> Vec<TokenStream> {
     let mut segments = vec![TokenStream::new()];
     for tt in tokens {
         match &tt {

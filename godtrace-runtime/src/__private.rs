@@ -11,6 +11,7 @@ pub use crate::value::{
     Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable,
     assert_recordable_type,
 };
+pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{KeyValue, Value};
 
 /// The parent of a call without `parent = ...`: the current context.

@@ -1,11 +1,13 @@
 //! The manual API beside `#[traced]`: spans by name, attributes and events on the current
 //! span, and the current ids.
-use crate::span::{self, Current, EnteredSpan, OpSpan, with_current};
+use crate::span::{self, Current, EnteredSpan, with_current};
 use crate::value;
 use opentelemetry::trace::{SpanContext, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 use std::borrow::Cow;
 use std::marker::PhantomData;
+
+pub(crate) mod builder;
 
 /// Starts a span named `name` as a child of the current span and makes it current until the
 /// returned guard is dropped.
@@ -16,11 +18,10 @@ use std::marker::PhantomData;
 /// godtrace_runtime::add_event("payout.sent", [("amount.eth", 0.25.into())]);
 /// drop(span); // ends it
 /// ```
+///
+/// [`span_builder`](crate::span_builder) starts one with more settings (its kind).
 pub fn span(name: impl Into<Cow<'static, str>>) -> SpanGuard {
-    SpanGuard {
-        span: OpSpan::start_named(name.into()).map(EnteredSpan::new),
-        _this_thread: PhantomData,
-    }
+    builder::span_builder(name).start()
 }
 
 /// A span started with [`span`]; current on this thread until dropped, which ends it.

@@ -32,14 +32,18 @@ mod features_tests;
 #[doc(hidden)]
 pub mod __private;
 
+pub use api::builder::{SpanBuilder, span_builder};
 pub use api::{SpanGuard, add_event, current_context, set_attribute, span, span_id, trace_id};
 pub use config::{Compression, Config, Propagator, Protocol};
 pub use error::InitError;
 pub use metrics::config::MetricsConfig;
 pub use provider::{Guard, init, is_enabled};
+pub use span::ParentContext;
 pub use stats::{Stats, stats};
 pub use thread::in_current_span;
 
 /// The OpenTelemetry API crate godtrace is built on, re-exported so that users name the same
 /// version (for `KeyValue`, `Value`, propagators and other OpenTelemetry-instrumented code).
 pub use opentelemetry as otel;
+/// The kind of a span (`#[traced(kind = ..)]`, [`SpanBuilder::kind`]), as OpenTelemetry exports it.
+pub use opentelemetry::trace::SpanKind;

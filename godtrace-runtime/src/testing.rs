@@ -20,7 +20,7 @@
 //! `AlreadyInitialized`: call `init` first where a test needs both.
 use crate::span::sink::{Interest, Sink};
 use opentelemetry::Value;
-use opentelemetry::trace::{SpanContext, SpanId, Status, TraceId};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -131,6 +131,8 @@ pub struct FinishedSpan {
     pub span_id: SpanId,
     /// Its parent's id; `None` for a root.
     pub parent_span_id: Option<SpanId>,
+    /// Its kind (`Internal` unless `kind = ..` or [`SpanBuilder::kind`](crate::SpanBuilder::kind) said otherwise).
+    pub kind: SpanKind,
     /// Attributes, in the order they were set.
     pub attributes: Vec<(String, Value)>,
     /// Unset, Ok, or Error with a description.
@@ -203,6 +205,7 @@ impl From<&SpanData> for FinishedSpan {
             trace_id: data.span_context.trace_id(),
             span_id: data.span_context.span_id(),
             parent_span_id: (data.parent_span_id != SpanId::INVALID).then_some(data.parent_span_id),
+            kind: data.span_kind.clone(),
             attributes: kv(&data.attributes),
             status: data.status.clone(),
             events: data

@@ -7,6 +7,7 @@ mod support;
 mod async_context;
 mod capture_rules;
 mod error_types;
+mod kinds_fields_impls;
 mod manual_spans;
 mod metrics_recording;
 mod propagation_roundtrip;

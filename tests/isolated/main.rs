@@ -29,6 +29,7 @@ mod metrics_sampled_out;
 mod otel_context_off;
 mod otlp_grpc_options;
 mod otlp_http_options;
+mod otlp_span_kinds;
 mod propagation_always_off;
 mod propagation_hostile;
 mod propagation_trace_url;

@@ -94,3 +94,21 @@ fn written_in(line: &str, name: &str) -> bool {
             && matches!(after, Some('=' | '(' | ',' | ')'))
     })
 }
+
+#[test]
+fn field_names_are_bounded_and_dotted() {
+    let long = "a".repeat(257);
+    let options = parse(&format!("fields({long} = 1)"));
+    assert_eq!(
+        messages(&options),
+        ["field name is 257 bytes long; at most 256"]
+    );
+    let options = parse("fields(r#type.name = 1, http.request.method = 2)");
+    let keys: Vec<&str> = options
+        .fields
+        .get()
+        .iter()
+        .map(|f| f.key.as_str())
+        .collect();
+    assert_eq!(keys, ["type.name", "http.request.method"]);
+}

@@ -36,8 +36,14 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
         // the body (and, for an async fn, into its future).
-        Some(syn::Expr::Path(p)) if p.path.get_ident().is_some() => quote!(|| &#p),
-        Some(parent) => quote!(|| #parent),
+        Some(syn::Expr::Path(p)) if p.path.get_ident().is_some() => {
+            let call = parent_call(&krate, quote_spanned!(p.span()=> &#p), p.span());
+            quote!(|| #call)
+        }
+        Some(parent) => {
+            let call = parent_call(&krate, quote!(#parent), parent.span());
+            quote!(|| #call)
+        }
     };
     let RecordedArgs {
         checks,
@@ -64,6 +70,13 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     }
 }
 
+/// The parent expression turned into a context through the public `ParentContext` trait,
+/// spanned at the user's expression: a value that is not a context is reported there, by the
+/// trait's own message, naming no hidden item.
+fn parent_call(krate: &TokenStream, expr: TokenStream, at: Span) -> TokenStream {
+    quote_spanned!(at=> #krate::ParentContext::into_parent(#expr))
+}
+
 /// The call site, once per function: name, code location, and the path read at run time.
 fn call_site(options: &Options, sig: &Signature, shape: &Shape, pv: &TokenStream) -> TokenStream {
     let site_span = sig.ident.span();
@@ -77,6 +90,11 @@ fn call_site(options: &Options, sig: &Signature, shape: &Shape, pv: &TokenStream
         None => quote!(::core::option::Option::None),
     };
     let carries_parent = !matches!(shape, Shape::Sync);
+    let kind = options
+        .kind
+        .get()
+        .clone()
+        .unwrap_or_else(|| Ident::new("Internal", Span::call_site()));
     let file = quote_spanned!(site_span=> ::core::file!());
     // `line!()` would give the attribute's line (it reports the outermost expansion); the
     // function's own name is where a reader looks.
@@ -95,6 +113,7 @@ fn call_site(options: &Options, sig: &Signature, shape: &Shape, pv: &TokenStream
                     include_duration: #include_duration,
                     sample_rate: #sample_rate,
                     carries_parent: #carries_parent,
+                    kind: #pv::SpanKind::#kind,
                 },
             );
     }
@@ -140,7 +159,23 @@ impl RecordedArgs {
             let key = ident.to_string();
             quote!(#attrs.push(#pv::KeyValue::new(#key, (&&&#pv::Probe(&#ident)).__godtrace_value()));)
         });
-        let record = if recorded.is_empty() {
+        // `fields(...)`: each expression evaluated once, by reference, and checked where it
+        // is written.
+        let fields = options.fields.get().iter().map(|field| {
+            let key = &field.key;
+            let expr = &field.value;
+            // At the expression: an unrecordable value is reported under it.
+            let value = Ident::new("__godtrace_field", expr.span());
+            let check = quote_spanned!(expr.span()=> #pv::assert_recordable(#value););
+            quote! {{
+                let #value = &(#expr);
+                #check
+                #attrs.push(#pv::KeyValue::new(#key, (&&&#pv::Probe(#value)).__godtrace_value()));
+            }}
+        });
+        let records = records.chain(fields).collect::<Vec<_>>();
+        let count = recorded.len() + options.fields.get().len();
+        let record = if records.is_empty() {
             quote!(|_| {})
         } else {
             quote! {
@@ -152,7 +187,7 @@ impl RecordedArgs {
             }
         };
         RecordedArgs {
-            count: recorded.len(),
+            count,
             names: recorded.into_iter().map(|(ident, _)| ident).collect(),
             checks,
             record,
@@ -222,6 +257,9 @@ fn call_body(
             let mut used_outside = recorded.to_vec();
             if let Some(parent) = options.parent.get() {
                 used_outside.extend(idents_in(parent.to_token_stream()));
+            }
+            for field in options.fields.get() {
+                used_outside.extend(idents_in(field.value.to_token_stream()));
             }
             let (moves, inner_output) = async_fn::desugar(&mut f.sig, pv, &used_outside);
             let typed_return = if is_nameable(&inner_output) {

@@ -2,6 +2,7 @@
 //! differences are the few lines in [`Shape`].
 mod async_fn;
 mod generate;
+mod impl_block;
 
 use crate::attr::Options;
 use proc_macro2::TokenStream;
@@ -30,7 +31,10 @@ enum Shape {
     ReturnsFuture { boxed: bool },
 }
 
-pub(crate) fn expand(options: Options, item: TokenStream) -> TokenStream {
+pub(crate) fn expand(options: Options, args: TokenStream, item: TokenStream) -> TokenStream {
+    if let Ok(Item::Impl(block)) = syn::parse2::<Item>(item.clone()) {
+        return impl_block::expand(options, args, block);
+    }
     let mut errors = options.errors.clone();
     let function = match parse_function(item.clone()) {
         Ok(f) => Some(f),
@@ -104,12 +108,6 @@ fn not_a_function(item: &Item) -> syn::Error {
             "an extern block (its functions have no body to trace)",
             i.abi.to_token_stream(),
         ),
-        Item::Impl(i) => {
-            return syn::Error::new_spanned(
-                i.impl_token,
-                "`#[traced]` goes on functions, not on an impl block: put it on each method to trace (with `#[async_trait]`, keep `#[async_trait]` on the impl block and `#[traced]` on the methods)",
-            );
-        }
         other => ("this item", other.to_token_stream()),
     };
     syn::Error::new_spanned(
@@ -134,6 +132,18 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
                 name,
                 format!("no parameter named `{name}`; {hint}"),
             ));
+        }
+    }
+    if *options.include_args.get() {
+        for field in options.fields.get() {
+            if params.iter().any(|p| *p == field.key)
+                && !options.skip.get().iter().any(|s| *s == field.key)
+            {
+                errors.push(syn::Error::new_spanned(
+                    &field.at,
+                    format!("`{}` is already recorded by `include_args`: rename the field or `skip` the parameter", field.key),
+                ));
+            }
         }
     }
     if let (Some(span), false) = (options.skip.span(), *options.include_args.get()) {

@@ -21,12 +21,12 @@ use crate::config::limits::{
     span_attributes as max_attributes, span_events as max_events, span_links as max_links,
 };
 
-/// What names a span: a traced function's call site (its name and `code.*` attributes are
-/// read when the span is exported) or a name given to the manual API.
+/// What names a span: a traced function's call site (its name, kind and `code.*` attributes
+/// are read when the span is exported) or a name and kind given to the manual API.
 #[derive(Clone)]
 pub(crate) enum Name {
     Site(&'static CallSite),
-    Given(Cow<'static, str>),
+    Given(Cow<'static, str>, SpanKind),
 }
 
 /// A span while it runs. On the heap (in a box from a per-thread pool of spares, so that
@@ -449,8 +449,11 @@ impl Finished {
             status,
         } = std::mem::take(live.fields.get_mut());
         let span_context = std::mem::replace(&mut live.span_context, SpanContext::NONE);
-        let name = std::mem::replace(&mut live.name, Name::Given(Cow::Borrowed("")));
-        let (name, attributes) = match name {
+        let name = std::mem::replace(
+            &mut live.name,
+            Name::Given(Cow::Borrowed(""), SpanKind::Internal),
+        );
+        let (name, span_kind, attributes) = match name {
             Name::Site(site) => {
                 let mut attributes = Vec::with_capacity(3 + recorded.len());
                 attributes.extend([
@@ -459,9 +462,9 @@ impl Finished {
                     KeyValue::new("code.line.number", i64::from(site.line)),
                 ]);
                 attributes.extend(recorded);
-                (Cow::Borrowed(site.name()), attributes)
+                (Cow::Borrowed(site.name()), site.kind.clone(), attributes)
             }
-            Name::Given(name) => (name, recorded),
+            Name::Given(name, kind) => (name, kind, recorded),
         };
         let mut span_events = SpanEvents::default();
         span_events.events = events;
@@ -474,7 +477,7 @@ impl Finished {
             span_context,
             parent_span_id: live.parent_span_id,
             parent_span_is_remote: live.parent_is_remote,
-            span_kind: SpanKind::Internal,
+            span_kind,
             name,
             start_time,
             end_time,

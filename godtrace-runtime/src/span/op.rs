@@ -3,7 +3,7 @@
 use super::clock::{self, Tick};
 use super::live::{LiveBox, Name};
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
-use opentelemetry::trace::{SpanContext, Status, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -12,6 +12,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 /// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
 /// of one, where `None` means "the current context".
+#[diagnostic::on_unimplemented(
+    message = "`parent = ..` takes an OpenTelemetry context, not `{Self}`",
+    label = "not a context",
+    note = "accepted: `Context`, `&Context`, `Option<Context>` or `&Option<Context>` (`None` means the current span); `godtrace::current_context()` gives the current one, a propagator's `extract` a remote one"
+)]
 pub trait ParentContext {
     /// The parent to start under; `None` for the current context.
     fn into_parent(self) -> Option<Context>;
@@ -179,10 +184,10 @@ impl OpSpan {
         }
     }
 
-    /// Starts a span named `name` under the current span (the manual API); `None` when
-    /// tracing is off or the span is sampled out (a new trace dropped at its root marks the
-    /// thread while the span is current, so its children follow).
-    pub(crate) fn start_named(name: Cow<'static, str>) -> Option<OpSpan> {
+    /// Starts a span named `name` of `kind` under the current span (the manual API); `None`
+    /// when tracing is off or the span is sampled out (a new trace dropped at its root marks
+    /// the thread while the span is current, so its children follow).
+    pub(crate) fn start_named(name: Cow<'static, str>, kind: SpanKind) -> Option<OpSpan> {
         if !switches::is_enabled() || !current::otel_context_usable() {
             return None;
         }
@@ -207,8 +212,12 @@ impl OpSpan {
                 parent,
             } => {
                 let start = clock::now();
-                let live =
-                    Live::start(span_context, parent.as_ref(), Name::Given(name), Vec::new());
+                let live = Live::start(
+                    span_context,
+                    parent.as_ref(),
+                    Name::Given(name, kind),
+                    Vec::new(),
+                );
                 Some(OpSpan::recording(live, None, None, start))
             }
         }

@@ -262,7 +262,7 @@ mod tests {
     use super::super::clock;
     use super::super::live::Name;
     use super::*;
-    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceState};
     use opentelemetry_sdk::error::OTelSdkError;
     use std::sync::Arc;
     use std::sync::atomic::Ordering::Relaxed;
@@ -343,7 +343,12 @@ mod tests {
             false,
             TraceState::NONE,
         );
-        Some(Live::start(ids, None, Name::Given("s".into()), Vec::new()))
+        Some(Live::start(
+            ids,
+            None,
+            Name::Given("s".into(), SpanKind::Internal),
+            Vec::new(),
+        ))
     }
 
     fn end_own_span(pipeline: &Pipeline) -> Option<LiveBox> {

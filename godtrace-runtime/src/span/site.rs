@@ -1,5 +1,6 @@
 //! One traced function's static description, built by the macro.
 use crate::metrics::SiteMetrics;
+use opentelemetry::trace::SpanKind;
 use std::sync::OnceLock;
 
 /// What the macro knows about one traced function, in a `static` per function.
@@ -16,12 +17,14 @@ pub struct CallSite {
     /// Whether the call's span must carry its parent along (async fns and fns returning a
     /// future run later, possibly on another thread, where the caller's context is gone).
     pub(crate) carries_parent: bool,
+    /// `kind = ..`: the span kind exported (internal unless given).
+    pub(crate) kind: SpanKind,
     /// This operation's duration histogram handle, looked up once.
     pub(crate) metrics: SiteMetrics,
 }
 
 /// What `#[traced(...)]` and the function's shape say about one call site.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SiteOptions {
     /// `operation = "…"`: the span name, instead of the function's path.
     pub operation: Option<&'static str>,
@@ -33,6 +36,8 @@ pub struct SiteOptions {
     /// Whether the call's span must carry its parent along: an async fn or a fn returning a
     /// future runs later, possibly on another thread.
     pub carries_parent: bool,
+    /// `kind = ..`: the OpenTelemetry span kind of the call's span.
+    pub kind: SpanKind,
 }
 
 impl CallSite {
@@ -50,6 +55,7 @@ impl CallSite {
             include_duration,
             sample_rate,
             carries_parent,
+            kind,
         } = options;
         CallSite {
             operation,
@@ -60,6 +66,7 @@ impl CallSite {
             include_duration,
             sample_rate,
             carries_parent,
+            kind,
             metrics: SiteMetrics::new(),
         }
     }

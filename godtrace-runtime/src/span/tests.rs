@@ -22,6 +22,7 @@ const fn site(operation: Option<&'static str>) -> CallSite {
             include_duration: false,
             sample_rate: None,
             carries_parent: false,
+            kind: opentelemetry::trace::SpanKind::Internal,
         },
     )
 }
@@ -176,7 +177,8 @@ fn guard_outlives_its_call() {
 fn span_dropped_while_current_leaves_the_list() {
     let capture = testing::capture();
     let outer = crate::span("outer.manual");
-    let span = OpSpan::start_named("dropped".into()).expect("sampled in");
+    let span = OpSpan::start_named("dropped".into(), opentelemetry::trace::SpanKind::Internal)
+        .expect("sampled in");
     // SAFETY: `span` stays in this frame, on this thread.
     let entered = unsafe { span.make_current() };
     // Its owner let go without leaving: the record is taken off the list before it is reused.

@@ -13,10 +13,6 @@ static NAME: &str = "scanner";
 mod inner {}
 
 #[traced]
-impl Wallet {
-    fn balance(&self) -> u64 {
-        0
-    }
-}
+trait Balance {}
 
 fn main() {}

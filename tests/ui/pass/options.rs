@@ -40,6 +40,14 @@ async fn with_optional_parent(a: u8) -> u8 {
     a
 }
 
+#[traced(kind = server)]
+fn serving() {}
+
+#[traced(kind = client, fields(peer.name = host, attempt = n + 1))]
+async fn calling(host: &str, n: u32) -> u32 {
+    n
+}
+
 mod renamed {
     use godtrace as gt;
 
@@ -60,4 +68,6 @@ fn main() {
     renamed::through_a_renamed_crate(1);
     with_parent();
     let _ = with_optional_parent(1);
+    serving();
+    let _ = calling("ledger", 1);
 }

@@ -1,0 +1,51 @@
+//! [`span_builder`]: a manual span with more than a name. Each setting is one method on
+//! [`SpanBuilder`]; [`SpanBuilder::start`] starts the span as [`span`](crate::span) does.
+use super::SpanGuard;
+use crate::span::{EnteredSpan, OpSpan};
+use opentelemetry::trace::SpanKind;
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+/// Describes a span named `name` to start with [`SpanBuilder::start`]; `span_builder(name)
+/// .start()` is [`span(name)`](crate::span).
+///
+/// ```
+/// use godtrace_runtime::SpanKind;
+///
+/// let capture = godtrace_runtime::testing::capture();
+/// let call = godtrace_runtime::span_builder("ledger.fetch").kind(SpanKind::Client).start();
+/// drop(call);
+/// assert_eq!(capture.span("ledger.fetch").kind, SpanKind::Client);
+/// ```
+pub fn span_builder(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+    SpanBuilder {
+        name: name.into(),
+        kind: SpanKind::Internal,
+    }
+}
+
+/// A manual span not started yet: see [`span_builder`].
+#[must_use = "nothing is recorded until `start` is called"]
+#[derive(Debug, Clone)]
+pub struct SpanBuilder {
+    name: Cow<'static, str>,
+    kind: SpanKind,
+}
+
+impl SpanBuilder {
+    /// The OpenTelemetry span kind exported (`Internal` unless set): `Server` for a request
+    /// received, `Client` for one sent, `Producer`/`Consumer` for messages.
+    pub fn kind(mut self, kind: SpanKind) -> SpanBuilder {
+        self.kind = kind;
+        self
+    }
+
+    /// Starts the span as a child of the current span and makes it current until the returned
+    /// guard is dropped.
+    pub fn start(self) -> SpanGuard {
+        SpanGuard {
+            span: OpSpan::start_named(self.name, self.kind).map(EnteredSpan::new),
+            _this_thread: PhantomData,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+use godtrace::traced;
+
+#[traced(fields(user.id = id, user.id = 2))]
+fn duplicate(id: u64) {}
+
+#[traced(fields("user" = 1))]
+fn quoted_name() {}
+
+#[traced(fields(user::id = 1))]
+fn path_name() {}
+
+#[traced(fields(user.id))]
+fn without_value() {}
+
+#[traced(fields = 1)]
+fn not_a_list() {}
+
+#[traced(include_args, fields(id = id + 1))]
+fn shadows_an_argument(id: u64) {}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use godtrace::traced;
+
+#[traced(kind = sever)]
+fn misspelt() {}
+
+#[traced(kind = "server")]
+fn quoted() {}
+
+#[traced(kind)]
+fn without_value() {}
+
+fn main() {}

@@ -428,7 +428,7 @@ impl<T: ?Sized> ValueOpaque for Probe<'_, T> {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be recorded as a span attribute because it does not implement `Debug`",
     label = "not recordable",
-    note = "name it in `skip(...)` to leave it out of the span, or implement `Debug` for it"
+    note = "implement `Debug` for it, or leave it out of the span: `skip(..)` for an argument, no `include_result` for a result, not in `fields(..)`"
 )]
 pub trait Recordable {}
 impl<T: fmt::Debug + ?Sized> Recordable for T {}

@@ -1,4 +1,4 @@
-//! Work handed to another thread (`spawn_blocking`, `std::thread::spawn`, a pool of one's own)
+//! Work handed to another thread (`spawn_blocking`, `std::thread::spawn`, rayon, a pool of one's own)
 //! stays in the trace of the span current where it was handed over, with
 //! `godtrace::in_current_span` or `godtrace::thread::spawn`; without them, it starts a trace
 //! of its own.
@@ -42,6 +42,20 @@ fn thread_spawn_with_the_helper_stays_in_the_trace() {
         godtrace::thread::spawn(|| hash_block(8)).join().unwrap();
     }
     assert_child_of(&c, "threads.report");
+}
+
+#[test]
+fn a_rayon_pool_runs_a_wrapped_job_in_the_trace() {
+    let c = testing::capture();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a rayon pool");
+    {
+        let _scan = godtrace::span("threads.scan");
+        pool.install(godtrace::in_current_span(|| hash_block(10)));
+    }
+    assert_child_of(&c, "threads.scan");
 }
 
 #[test]

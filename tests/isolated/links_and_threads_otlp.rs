@@ -22,14 +22,7 @@ fn received_spans(receiver: &Receiver, expected: usize) -> Vec<Span> {
             .wait_for_spans(expected, Duration::from_secs(30)),
         expected
     );
-    receiver
-        .sink
-        .requests()
-        .into_iter()
-        .flat_map(|r| r.request.resource_spans)
-        .flat_map(|rs| rs.scope_spans)
-        .flat_map(|ss| ss.spans)
-        .collect()
+    receiver.sink.spans()
 }
 
 fn named<'a>(spans: &'a [Span], name: &str) -> &'a Span {

@@ -99,14 +99,7 @@ fn spans_nest_and_propagate_without_otel_context_and_allocate_nothing() {
             .wait_for_spans(expected, Duration::from_secs(30)),
         expected
     );
-    let spans: Vec<_> = receiver
-        .sink
-        .requests()
-        .into_iter()
-        .flat_map(|r| r.request.resource_spans)
-        .flat_map(|rs| rs.scope_spans)
-        .flat_map(|ss| ss.spans)
-        .collect();
+    let spans: Vec<_> = receiver.sink.spans();
     let outer = spans.iter().find(|s| s.name == "off.outer").unwrap();
     let inner = spans.iter().find(|s| s.name == "off.inner").unwrap();
     assert_eq!(inner.parent_span_id, outer.span_id);

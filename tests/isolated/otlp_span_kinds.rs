@@ -49,14 +49,7 @@ fn span_kinds_and_fields_reach_the_collector() {
     guard.flush();
     assert_eq!(receiver.sink.wait_for_spans(5, Duration::from_secs(30)), 5);
 
-    let spans: Vec<_> = receiver
-        .sink
-        .requests()
-        .into_iter()
-        .flat_map(|r| r.request.resource_spans)
-        .flat_map(|rs| rs.scope_spans)
-        .flat_map(|ss| ss.spans)
-        .collect();
+    let spans: Vec<_> = receiver.sink.spans();
     let kind_of = |suffix: &str| {
         let span = spans
             .iter()

@@ -109,6 +109,16 @@ impl Sink {
         self.span_names().len()
     }
 
+    /// Every span received so far, decoded, in the order they arrived.
+    pub fn spans(&self) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+        self.requests()
+            .into_iter()
+            .flat_map(|r| r.request.resource_spans)
+            .flat_map(|rs| rs.scope_spans)
+            .flat_map(|ss| ss.spans)
+            .collect()
+    }
+
     /// Waits until at least `n` spans arrived, at most `within`; returns the count.
     pub fn wait_for_spans(&self, n: usize, within: Duration) -> usize {
         let deadline = Instant::now() + within;

@@ -7,22 +7,10 @@ use godtrace::otel::trace::TraceContextExt;
 use godtrace::{Config, Protocol, traced};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use otlp_support::{Kind, Receiver};
-use std::time::Duration;
 
 #[traced(operation = "otlp.threads.work")]
 fn work() -> u64 {
     std::hint::black_box(3)
-}
-
-/// Every span the receiver got.
-fn received_spans(receiver: &Receiver, expected: usize) -> Vec<Span> {
-    assert_eq!(
-        receiver
-            .sink
-            .wait_for_spans(expected, Duration::from_secs(30)),
-        expected
-    );
-    receiver.sink.spans()
 }
 
 fn named<'a>(spans: &'a [Span], name: &str) -> &'a Span {
@@ -51,7 +39,7 @@ fn a_link_arrives_over_otlp_with_its_trace_and_span_ids() {
         consume.follows_from(&produced);
     }
     guard.flush();
-    let spans = received_spans(&receiver, 2);
+    let spans = receiver.sink.wait_spans(2);
     let consume = named(&spans, "otlp.links.consume");
     assert_eq!(consume.links.len(), 1, "{consume:?}");
     let link = &consume.links[0];
@@ -80,7 +68,7 @@ fn in_current_span_carries_the_span_without_otel_context() {
             .unwrap();
     }
     guard.flush();
-    let spans = received_spans(&receiver, 3);
+    let spans = receiver.sink.wait_spans(3);
     let job = named(&spans, "otlp.threads.job");
     let children: Vec<&Span> = spans
         .iter()

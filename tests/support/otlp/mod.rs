@@ -109,6 +109,12 @@ impl Sink {
         self.span_names().len()
     }
 
+    /// The spans received, decoded, once exactly `n` have arrived (within 30 s).
+    pub fn wait_spans(&self, n: usize) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+        assert_eq!(self.wait_for_spans(n, Duration::from_secs(30)), n);
+        self.spans()
+    }
+
     /// Every span received so far, decoded, in the order they arrived.
     pub fn spans(&self) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
         self.requests()

@@ -144,36 +144,65 @@ fn op_fastrace_root_async(x: u64) -> u64 {
     block_on(fastrace_work_async(x))
 }
 
-/// fastrace's cheapest shape: `FASTRACE_CHILDREN` calls under one root (its cost amortised).
+/// fastrace's cheapest shape: `N` calls under one root (its cost amortised).
 const FASTRACE_CHILDREN: u64 = 100;
+/// The same shape with ten times the children.
+const MANY_CHILDREN: u64 = 1000;
 
-fn op_fastrace_children(x: u64) -> u64 {
+fn op_fastrace_children<const N: u64>(x: u64) -> u64 {
     let root = fastrace::Span::root("batch", fastrace::collector::SpanContext::random());
     let _parent = root.set_local_parent();
     let mut acc = 0;
-    for i in 0..FASTRACE_CHILDREN {
+    for i in 0..N {
         acc ^= fastrace_work(std::hint::black_box(x ^ i));
     }
     acc
 }
 
+/// `N` async children awaited one after the other under one root, in one `block_on`.
+fn op_fastrace_children_async<const N: u64>(x: u64) -> u64 {
+    let root = fastrace::Span::root("batch", fastrace::collector::SpanContext::random());
+    let _parent = root.set_local_parent();
+    block_on(async {
+        let mut acc = 0;
+        for i in 0..N {
+            acc ^= fastrace_work_async(std::hint::black_box(x ^ i)).await;
+        }
+        acc
+    })
+}
+
 fn op_godtrace(x: u64) -> u64 {
     godtrace_work(x)
 }
-/// The same shape as `op_fastrace_children`: `FASTRACE_CHILDREN` traced calls under one
-/// traced root.
+/// The same shape as `op_fastrace_children`: `N` traced calls under one traced root.
 #[traced]
 #[inline(never)]
-fn godtrace_batch(x: u64) -> u64 {
+fn godtrace_batch<const N: u64>(x: u64) -> u64 {
     let mut acc = 0;
-    for i in 0..FASTRACE_CHILDREN {
+    for i in 0..N {
         acc ^= godtrace_work(std::hint::black_box(x ^ i));
     }
     acc
 }
 
-fn op_godtrace_children(x: u64) -> u64 {
-    godtrace_batch(x)
+fn op_godtrace_children<const N: u64>(x: u64) -> u64 {
+    godtrace_batch::<N>(x)
+}
+
+/// The same shape as `op_fastrace_children_async`.
+#[traced]
+#[inline(never)]
+async fn godtrace_batch_async<const N: u64>(x: u64) -> u64 {
+    let mut acc = 0;
+    for i in 0..N {
+        acc ^= godtrace_work_async(std::hint::black_box(x ^ i)).await;
+    }
+    acc
+}
+
+fn op_godtrace_children_async<const N: u64>(x: u64) -> u64 {
+    block_on(godtrace_batch_async::<N>(x))
 }
 
 fn op_godtrace_async(x: u64) -> u64 {
@@ -446,6 +475,9 @@ pub struct Case {
     pub spans_per_op: u64,
     /// Timed briefly (`Budget::short`), so that a queue of `KEPT_QUEUE` never fills.
     pub short: bool,
+    /// Threads recording at once: the timed one, and `threads - 1` running the same operation
+    /// in a loop meanwhile (the per-call cost while another thread records).
+    pub threads: u32,
 }
 
 const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
@@ -457,17 +489,22 @@ const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
         calls_per_op: 1,
         spans_per_op: 1,
         short: false,
+        threads: 1,
     }
 }
 
-/// `case` in fastrace's batched shape: `FASTRACE_CHILDREN` traced calls per operation, under
-/// one root.
-const fn batched(case: Case) -> Case {
+/// `case` in fastrace's batched shape: `children` traced calls per operation, under one root.
+const fn batched(children: u64, case: Case) -> Case {
     Case {
-        calls_per_op: FASTRACE_CHILDREN,
-        spans_per_op: FASTRACE_CHILDREN + 1,
+        calls_per_op: children,
+        spans_per_op: children + 1,
         ..case
     }
+}
+
+/// `case` timed while a second thread runs the same operation.
+const fn two_threads(case: Case) -> Case {
+    Case { threads: 2, ..case }
 }
 
 /// A case timed briefly against a queue that never fills: the cost of a span that is kept.
@@ -515,6 +552,7 @@ pub fn all() -> Vec<Case> {
         godtrace_off_and_sampled_out(),
         godtrace_exported(),
         godtrace_recording(),
+        godtrace_two_threads(),
         memory_and_throughput(),
     ]
     .concat()
@@ -557,11 +595,38 @@ fn peers() -> Vec<Case> {
             Fastrace,
             op_fastrace_root_async,
         ),
-        batched(time(
-            "fastrace/100-children-per-root/sync",
-            Fastrace,
-            op_fastrace_children,
-        )),
+        batched(
+            FASTRACE_CHILDREN,
+            time(
+                "fastrace/100-children-per-root/sync",
+                Fastrace,
+                op_fastrace_children::<FASTRACE_CHILDREN>,
+            ),
+        ),
+        batched(
+            FASTRACE_CHILDREN,
+            time(
+                "fastrace/100-children-per-root/async",
+                Fastrace,
+                op_fastrace_children_async::<FASTRACE_CHILDREN>,
+            ),
+        ),
+        batched(
+            MANY_CHILDREN,
+            time(
+                "fastrace/1000-children-per-root/sync",
+                Fastrace,
+                op_fastrace_children::<MANY_CHILDREN>,
+            ),
+        ),
+        batched(
+            MANY_CHILDREN,
+            time(
+                "fastrace/1000-children-per-root/async",
+                Fastrace,
+                op_fastrace_children_async::<MANY_CHILDREN>,
+            ),
+        ),
     ]
 }
 
@@ -607,38 +672,84 @@ fn godtrace_exported() -> Vec<Case> {
             SAMPLED_IN_NO_OTEL_CONTEXT,
             op_godtrace_async,
         ),
-        batched(time(
-            "godtrace/100-children-per-root/sync",
-            SAMPLED_IN,
-            op_godtrace_children,
+        batched(
+            FASTRACE_CHILDREN,
+            time(
+                "godtrace/100-children-per-root/sync",
+                SAMPLED_IN,
+                op_godtrace_children::<FASTRACE_CHILDREN>,
+            ),
+        ),
+        batched(
+            FASTRACE_CHILDREN,
+            time(
+                "godtrace/100-children-per-root/no-otel-context/sync",
+                SAMPLED_IN_NO_OTEL_CONTEXT,
+                op_godtrace_children::<FASTRACE_CHILDREN>,
+            ),
+        ),
+    ]
+    .into_iter()
+    .chain(godtrace_kept())
+    .collect()
+}
+
+/// Every span kept (the comparison with fastrace, whose reporter keeps up), in fastrace's
+/// three shapes, sync and async, by default and with `otel_context(false)`.
+fn godtrace_kept() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (setup, variant) in [(KEPT, ""), (KEPT_NO_OTEL_CONTEXT, "no-otel-context/")] {
+        // (shape, children per root: 0 for a root per call, sync op, async op)
+        let shapes: [(&str, u64, fn(u64) -> u64, fn(u64) -> u64); 3] = [
+            ("sampled-in", 0, op_godtrace, op_godtrace_async),
+            (
+                "100-children-per-root",
+                FASTRACE_CHILDREN,
+                op_godtrace_children::<FASTRACE_CHILDREN>,
+                op_godtrace_children_async::<FASTRACE_CHILDREN>,
+            ),
+            (
+                "1000-children-per-root",
+                MANY_CHILDREN,
+                op_godtrace_children::<MANY_CHILDREN>,
+                op_godtrace_children_async::<MANY_CHILDREN>,
+            ),
+        ];
+        for (shape, children, sync, asynchronous) in shapes {
+            for (flavor, op) in [("sync", sync), ("async", asynchronous)] {
+                let id = format!("godtrace/{shape}/kept/{variant}{flavor}");
+                // Case ids are `&'static str`: a few dozen bytes, once per process.
+                let case = kept(Box::leak(id.into_boxed_str()), setup, op);
+                cases.push(if children > 0 {
+                    batched(children, case)
+                } else {
+                    case
+                });
+            }
+        }
+    }
+    cases
+}
+
+/// Two threads recording at once: each case is timed on one thread while another runs the
+/// same operation; its one-thread twin is the same id without `two-threads/`.
+fn godtrace_two_threads() -> Vec<Case> {
+    use Setup::*;
+    vec![
+        two_threads(time(
+            "godtrace/two-threads/sampled-out/sync",
+            SAMPLED_OUT,
+            op_godtrace,
         )),
-        batched(time(
-            "godtrace/100-children-per-root/no-otel-context/sync",
-            SAMPLED_IN_NO_OTEL_CONTEXT,
-            op_godtrace_children,
+        two_threads(time(
+            "godtrace/two-threads/sampled-in-no-exporter/sync",
+            GodtraceNoExporter,
+            op_godtrace,
         )),
-        // Every span kept: the comparison with fastrace, whose reporter keeps up.
-        kept("godtrace/sampled-in/kept/sync", KEPT, op_godtrace),
-        kept("godtrace/sampled-in/kept/async", KEPT, op_godtrace_async),
-        kept(
-            "godtrace/sampled-in/kept/no-otel-context/sync",
+        two_threads(kept(
+            "godtrace/two-threads/sampled-in/kept/no-otel-context/sync",
             KEPT_NO_OTEL_CONTEXT,
             op_godtrace,
-        ),
-        kept(
-            "godtrace/sampled-in/kept/no-otel-context/async",
-            KEPT_NO_OTEL_CONTEXT,
-            op_godtrace_async,
-        ),
-        batched(kept(
-            "godtrace/100-children-per-root/kept/sync",
-            KEPT,
-            op_godtrace_children,
-        )),
-        batched(kept(
-            "godtrace/100-children-per-root/kept/no-otel-context/sync",
-            KEPT_NO_OTEL_CONTEXT,
-            op_godtrace_children,
         )),
     ]
 }

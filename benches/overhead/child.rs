@@ -94,6 +94,7 @@ fn warm_queue(case: &Case, kept: &Kept, spans: u64) {
 }
 
 fn time(case: &Case, out: &mut Out) {
+    let _others = Others::start(case);
     let mut op = case.op;
     let budget = if case.short {
         Budget::short()
@@ -116,6 +117,47 @@ fn time(case: &Case, out: &mut Out) {
         let a = measure::count_allocs(&mut op, case.calls_per_op, ops);
         out.put("allocs_thread", format_args!("{:.3}", a.this_thread));
         out.put("allocs_all", format_args!("{:.3}", a.all_threads));
+    }
+}
+
+/// The threads running a case's operation beside the timed one, until dropped.
+struct Others {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Others {
+    /// `case.threads - 1` threads calling `case.op` in a loop, each running once it is started.
+    fn start(case: &Case) -> Others {
+        use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let running = std::sync::Arc::new(AtomicU32::new(0));
+        let threads = (1..case.threads)
+            .map(|_| {
+                let (stop, running, op) = (stop.clone(), running.clone(), case.op);
+                std::thread::spawn(move || {
+                    running.fetch_add(1, Ordering::SeqCst);
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        black_box(op(black_box(i)));
+                        i = i.wrapping_add(1);
+                    }
+                })
+            })
+            .collect::<Vec<_>>();
+        while running.load(Ordering::SeqCst) + 1 < case.threads {
+            std::thread::yield_now();
+        }
+        Others { stop, threads }
+    }
+}
+
+impl Drop for Others {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
     }
 }
 

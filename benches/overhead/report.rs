@@ -211,7 +211,10 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
         &v,
         &dedup(results, |c| c.kind == Kind::Throughput),
     );
-    let _ = write!(out, "\n### Issue 6 targets, judged on this run\n\n");
+    let _ = write!(
+        out,
+        "\n### Targets (issues 6 and 18), judged on this run\n\n"
+    );
     for line in crate::targets::targets(&v, counted) {
         let _ = writeln!(out, "- {line}");
     }
@@ -301,7 +304,7 @@ fn per_call_table(out: &mut String, v: &View<'_>, timing: &[&Case]) {
 
 /// Each godtrace case divided by each peer's.
 fn peer_table(out: &mut String, v: &View<'_>, timing: &[&Case]) {
-    let peers: [(&str, &str, &str); 8] = [
+    let peers: [(&str, &str, &str); 10] = [
         ("plain", "plain/sync", "plain/async"),
         (
             "tracing, no subscriber",
@@ -320,8 +323,14 @@ fn peer_table(out: &mut String, v: &View<'_>, timing: &[&Case]) {
         (
             "fastrace 100/root",
             "fastrace/100-children-per-root/sync",
-            "",
+            "fastrace/100-children-per-root/async",
         ),
+        (
+            "fastrace 1000/root",
+            "fastrace/1000-children-per-root/sync",
+            "fastrace/1000-children-per-root/async",
+        ),
+        ("Instant::now", "reference/Instant::now", ""),
     ];
     let _ = write!(
         out,

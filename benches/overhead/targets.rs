@@ -1,4 +1,6 @@
-//! The issue-6 targets, each judged on this run's figures.
+//! The targets (issue 6's, and issue 18's for the calling thread), each judged on this run's
+//! figures. Targets in ns are stated as ratios to `Instant::now()` measured in the same run:
+//! absolute ns move by 2× from run to run on a shared machine, ratios much less.
 use crate::report::{View, fmt_delta, fmt_ns, fmt_opt, fmt_ratio, num};
 
 fn verdict(ok: Option<bool>) -> &'static str {
@@ -21,6 +23,7 @@ pub fn targets(v: &View<'_>, counted: bool) -> Vec<String> {
     sampled_out(v, counted, &mut lines);
     versus_fastrace(v, &mut lines);
     allocations(v, counted, &mut lines);
+    two_threads(v, &mut lines);
     bounds(v, &mut lines);
     histogram_and_throughput(v, &mut lines);
     lines
@@ -29,16 +32,18 @@ pub fn targets(v: &View<'_>, counted: bool) -> Vec<String> {
 /// The off paths (not initialised, disabled) against the plain call and tracing.
 fn off_path(v: &View<'_>, lines: &mut Vec<String>) {
     let ns = |id: &str| v.ns(id);
-    let plain = ns("plain/sync");
-    for state in ["uninit", "disabled"] {
-        let g = ns(&format!("godtrace/{state}/sync"));
-        lines.push(format!(
-            "{}: {state}, sync within 1 ns of the plain call: {} ns vs {} ns ({} ns)",
-            verdict(both(g, plain, |g, p| g - p <= 1.0)),
-            fmt_ns(g),
-            fmt_ns(plain),
-            fmt_delta(g.zip(plain).map(|(g, p)| g - p)),
-        ));
+    for flavor in ["sync", "async"] {
+        let plain = ns(&format!("plain/{flavor}"));
+        for state in ["uninit", "disabled"] {
+            let g = ns(&format!("godtrace/{state}/{flavor}"));
+            lines.push(format!(
+                "{}: {state}, {flavor} within 1 ns of the plain call: {} ns vs {} ns ({} ns)",
+                verdict(both(g, plain, |g, p| g - p <= 1.0)),
+                fmt_ns(g),
+                fmt_ns(plain),
+                fmt_delta(g.zip(plain).map(|(g, p)| g - p)),
+            ));
+        }
     }
     let tracing_async = ns("tracing/no-subscriber/async");
     for state in ["uninit", "disabled"] {
@@ -52,22 +57,27 @@ fn off_path(v: &View<'_>, lines: &mut Vec<String>) {
     }
 }
 
-/// The sampling decision alone, against its 15 ns and zero-allocation target.
+/// The sampling decision alone, at most half an `Instant::now()` and allocation-free.
 fn sampled_out(v: &View<'_>, counted: bool, lines: &mut Vec<String>) {
     let ns = |id: &str| v.ns(id);
-    // The tracing decision is judged without the duration histogram, whose own cost has its
-    // own target below; the default (histogram on) is shown beside it.
+    let clock = ns("reference/Instant::now");
+    // The decision is judged without the duration histogram, whose own cost has its own
+    // target below; the default (histogram on) is shown beside it.
     for flavor in ["sync", "async"] {
         let id = format!("godtrace/sampled-out/no-duration/{flavor}");
         let g = ns(&id);
         let with_histogram = ns(&format!("godtrace/sampled-out/{flavor}"));
         let allocs = v.mean(&id, "allocs_thread");
-        let ok = g.map(|g| g <= 15.0 && (!counted || allocs == Some(0.0)));
+        let ok =
+            both(g, clock, |g, c| g <= 0.5 * c).map(|ok| ok && (!counted || allocs == Some(0.0)));
         lines.push(format!(
-            "{}: sampled out ({flavor}) ≤ 15 ns and zero allocations: {} ns, {} allocations \
-             per call (with the duration histogram, the default: {} ns)",
+            "{}: sampled out ({flavor}), the decision ≤ 0.5× `Instant::now()`, zero allocations: \
+             {} ns = {} `Instant::now()` ({} ns), {} allocations per call (with the duration \
+             histogram, the default: {} ns)",
             verdict(ok),
             fmt_ns(g),
+            fmt_ratio(g, clock),
+            fmt_ns(clock),
             if counted {
                 fmt_opt(allocs, 2)
             } else {
@@ -78,74 +88,89 @@ fn sampled_out(v: &View<'_>, counted: bool, lines: &mut Vec<String>) {
     }
 }
 
-/// Sampled in and exported, against fastrace with its reporter.
+/// fastrace's three shapes (a root per call, 100 and 1000 children per root), sync and async.
+const SHAPES: [(&str, &str); 3] = [
+    ("sampled-in", "root-per-call"),
+    ("100-children-per-root", "100-children-per-root"),
+    ("1000-children-per-root", "1000-children-per-root"),
+];
+
+/// A kept span, by default and with `otel_context(false)`, against fastrace with its reporter
+/// in the same shape (its discarding reporter keeps up: so do the `/kept/` cases' queues).
 fn versus_fastrace(v: &View<'_>, lines: &mut Vec<String>) {
     let ns = |id: &str| v.ns(id);
-    // The peers' discarding exporters keep up, so the comparison is with the cases whose
-    // queue never fills (`/kept/`); the default-queue cases, where the OTLP export thread
-    // cannot keep up and most spans are counted dropped unbuilt, are shown beside them.
-    // (godtrace case, its default-queue twin, fastrace case, what is compared)
-    let mut versus = Vec::new();
-    for (variant, label) in [("", ""), ("no-otel-context/", ", otel_context(false)")] {
+    for (ours, theirs) in SHAPES {
         for flavor in ["sync", "async"] {
-            versus.push((
-                format!("godtrace/sampled-in/kept/{variant}{flavor}"),
-                format!("godtrace/sampled-in/{variant}{flavor}"),
-                format!("fastrace/root-per-call/{flavor}"),
-                format!(" ({flavor}{label}) at or below fastrace with its reporter, root per call"),
+            let peer = ns(&format!("fastrace/{theirs}/{flavor}"));
+            let default = ns(&format!("godtrace/{ours}/kept/{flavor}"));
+            let off = ns(&format!("godtrace/{ours}/kept/no-otel-context/{flavor}"));
+            lines.push(format!(
+                "{}: kept span ≤ fastrace, {theirs} ({flavor}), default configuration: {} ns \
+                 vs {} ns ({}); with otel_context(false): {} ns ({}, {})",
+                verdict(both(default, peer, |g, f| g <= f)),
+                fmt_ns(default),
+                fmt_ns(peer),
+                fmt_ratio(default, peer),
+                fmt_ns(off),
+                fmt_ratio(off, peer),
+                verdict(both(off, peer, |g, f| g <= f)),
             ));
         }
-        versus.push((
-            format!("godtrace/100-children-per-root/kept/{variant}sync"),
-            format!("godtrace/100-children-per-root/{variant}sync"),
-            "fastrace/100-children-per-root/sync".to_owned(),
-            format!(", 100 children per root (sync{label}) at or below fastrace in the same shape"),
-        ));
-    }
-    for (kept, dropping, peer, what) in versus {
-        let (g, d, f) = (ns(&kept), ns(&dropping), ns(&peer));
-        lines.push(format!(
-            "{}: sampled in, exported{what}, every span kept: {} ns vs {} ns ({}); with the \
-             default queue, most spans dropped: {} ns",
-            verdict(both(g, f, |g, f| g <= f)),
-            fmt_ns(g),
-            fmt_ns(f),
-            fmt_ratio(g, f),
-            fmt_ns(d),
-        ));
     }
 }
 
-/// Allocations per kept span.
+/// Allocations per kept span on the calling thread: none, in every shape.
 fn allocations(v: &View<'_>, counted: bool, lines: &mut Vec<String>) {
-    for (id, label) in [
-        (
-            "godtrace/sampled-in/kept/sync",
-            "default, the span attached to OpenTelemetry's context",
-        ),
-        (
-            "godtrace/sampled-in/kept/no-otel-context/sync",
-            "otel_context(false)",
-        ),
+    for (variant, label) in [
+        ("", "default configuration"),
+        ("no-otel-context/", "otel_context(false)"),
     ] {
-        let thread = v.mean(id, "allocs_thread");
-        let all = v.mean(id, "allocs_all");
+        let per_case: Vec<(String, Option<f64>)> = SHAPES
+            .iter()
+            .flat_map(|(ours, _)| {
+                ["sync", "async"].map(|f| {
+                    let id = format!("godtrace/{ours}/kept/{variant}{f}");
+                    let allocs = v.mean(&id, "allocs_thread");
+                    (id, allocs)
+                })
+            })
+            .collect();
+        let worst = per_case.iter().filter_map(|(_, a)| *a).reduce(f64::max);
+        // "0" as printed with two decimals: a warm-up leftover (a pool refill) may amortise
+        // to a few per million calls.
         lines.push(format!(
-            "{}: sampled in ({label}), every span kept, ≤ 0.1 allocations per span amortised: {}",
+            "{}: kept span, 0 allocations on the calling thread ({label}), every shape, sync \
+             and async: {}",
             verdict(if counted {
-                thread.map(|a| a <= 0.1)
+                worst.map(|a| a < 0.005)
             } else {
                 None
             }),
             if counted {
-                format!(
-                    "{} on the calling thread, {} counting the export thread's",
-                    fmt_opt(thread, 2),
-                    fmt_opt(all, 2)
-                )
+                format!("at most {} per span", fmt_opt(worst, 3))
             } else {
                 "not counted (GODTRACE_BENCH_ALLOC=1)".into()
             }
+        ));
+    }
+}
+
+/// Two threads recording at once, each call at most 1.2× one thread's.
+fn two_threads(v: &View<'_>, lines: &mut Vec<String>) {
+    for twin in [
+        "sampled-out/sync",
+        "sampled-in-no-exporter/sync",
+        "sampled-in/kept/no-otel-context/sync",
+    ] {
+        let two = v.ns(&format!("godtrace/two-threads/{twin}"));
+        let one = v.ns(&format!("godtrace/{twin}"));
+        lines.push(format!(
+            "{}: two threads recording at once ≤ 1.2× one thread per call ({twin}): {} ns vs {} \
+             ns ({})",
+            verdict(both(two, one, |t, o| t <= 1.2 * o)),
+            fmt_ns(two),
+            fmt_ns(one),
+            fmt_ratio(two, one),
         ));
     }
 }
@@ -199,17 +224,29 @@ fn bounds(v: &View<'_>, lines: &mut Vec<String>) {
 /// The duration histogram's cost, and the export throughput reported.
 fn histogram_and_throughput(v: &View<'_>, lines: &mut Vec<String>) {
     let ns = |id: &str| v.ns(id);
-    for state in ["sampled-out", "sampled-in-no-exporter"] {
-        let on = ns(&format!("godtrace/{state}/sync"));
-        let off = ns(&format!("godtrace/{state}/no-duration/sync"));
+    let clock = ns("reference/Instant::now");
+    for flavor in ["sync", "async"] {
+        let on = ns(&format!("godtrace/sampled-out/{flavor}"));
+        let off = ns(&format!("godtrace/sampled-out/no-duration/{flavor}"));
+        let added = on.zip(off).map(|(a, b)| a - b);
         lines.push(format!(
-            "{}: duration histogram on ≤ +20 ns over off ({state}): {} ns vs {} ns ({} ns)",
-            verdict(both(on, off, |on, off| on - off <= 20.0)),
+            "{}: the duration histogram adds ≤ 0.3× `Instant::now()` (sampled out, {flavor}): \
+             {} ns vs {} ns without: {} ns = {} `Instant::now()`",
+            verdict(both(added, clock, |a, c| a <= 0.3 * c)),
             fmt_ns(on),
             fmt_ns(off),
-            fmt_delta(on.zip(off).map(|(a, b)| a - b)),
+            fmt_delta(added),
+            fmt_ratio(added, clock),
         ));
     }
+    let on = ns("godtrace/sampled-in-no-exporter/sync");
+    let off = ns("godtrace/sampled-in-no-exporter/no-duration/sync");
+    lines.push(format!(
+        "(shown) the duration histogram sampled in (no exporter): {} ns vs {} ns ({} ns)",
+        fmt_ns(on),
+        fmt_ns(off),
+        fmt_delta(on.zip(off).map(|(a, b)| a - b)),
+    ));
     let sustained = v.first("throughput/godtrace/otlp-grpc", "sustained");
     lines.push(format!(
         "{}: export throughput over OTLP/gRPC to a loopback receiver, no drops at the default \

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! Recording is lock-free: each call site caches its series, so a traced call adds to two
-//! atomics and looks nothing up. Collection ([`metrics_snapshot`]) reads every series into one
+//! counters of its own thread's (no locked instruction, no cache line shared with another
+//! recording thread) and looks nothing up. Collection ([`metrics_snapshot`]) reads every series into one
 //! model that the exporters render.
 mod attrs;
 mod buckets;
@@ -34,6 +35,7 @@ mod series;
 mod site;
 mod snapshot;
 mod table;
+mod thread_cells;
 mod worker;
 
 pub(crate) use config::{MetricsConfig, MetricsSettings};

@@ -2,6 +2,7 @@
 use super::buckets::{DURATION_BOUNDS_SECONDS, DURATION_BUCKETS, duration_bucket, value_bucket};
 use super::exemplar::ExemplarSlot;
 use super::snapshot::{CounterPoint, HistogramPoint};
+use super::thread_cells::ThreadCells;
 use crate::span::clock::Tick;
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
@@ -71,12 +72,12 @@ pub(crate) fn attributes_footprint(attributes: &[KeyValue]) -> usize {
 }
 
 /// One `(operation, error.type)` series of the duration histogram. The sum is kept in whole
-/// nanoseconds, so that a call adds to two integers and nothing else.
+/// nanoseconds, so that a call adds to two integers and nothing else; the counts are kept per
+/// recording thread (`thread_cells`), so that a call adds to cells no other thread writes.
 #[derive(Debug)]
 pub(crate) struct DurationSeries {
     pub(crate) attributes: Vec<KeyValue>,
-    counts: [AtomicU64; DURATION_BUCKETS],
-    sum_ns: AtomicU64,
+    cells: ThreadCells,
     exemplars: [ExemplarSlot; DURATION_BUCKETS],
 }
 
@@ -84,8 +85,7 @@ impl DurationSeries {
     pub(crate) fn new(attributes: Vec<KeyValue>) -> Self {
         DurationSeries {
             attributes,
-            counts: zeroed(),
-            sum_ns: AtomicU64::new(0),
+            cells: ThreadCells::default(),
             exemplars: std::array::from_fn(|_| ExemplarSlot::new()),
         }
     }
@@ -94,8 +94,7 @@ impl DurationSeries {
     #[inline(always)]
     pub(crate) fn record(&self, ns: u64, exemplar: Option<(&SpanContext, Tick)>) {
         let bucket = duration_bucket(ns);
-        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
-        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+        self.cells.add(bucket, ns);
         if let Some((span, at)) = exemplar {
             self.exemplars[bucket].write_at(span, ns as f64 / 1e9, at);
         }
@@ -103,17 +102,20 @@ impl DurationSeries {
 
     /// The bytes this series holds.
     pub(crate) fn footprint(&self) -> usize {
-        size_of::<Self>() + attributes_footprint(&self.attributes)
+        size_of::<Self>() + self.cells.heap_bytes() + attributes_footprint(&self.attributes)
     }
 
     pub(crate) fn snapshot(&self) -> HistogramPoint {
-        histogram_point(
-            &self.attributes,
-            &DURATION_BOUNDS_SECONDS,
-            &self.counts,
-            self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9,
-            &self.exemplars,
-        )
+        let (counts, sum_ns) = self.cells.read();
+        let bucket_counts = counts.to_vec();
+        HistogramPoint {
+            attributes: self.attributes.clone(),
+            bounds: DURATION_BOUNDS_SECONDS.to_vec(),
+            count: bucket_counts.iter().sum(),
+            bucket_counts,
+            sum: sum_ns as f64 / 1e9,
+            exemplars: self.exemplars.iter().map(ExemplarSlot::read).collect(),
+        }
     }
 }
 

@@ -27,10 +27,6 @@ impl AtomicF64 {
     }
 }
 
-fn zeroed<const N: usize>() -> [AtomicU64; N] {
-    std::array::from_fn(|_| AtomicU64::new(0))
-}
-
 /// A histogram series as read at one moment.
 fn histogram_point(
     attributes: &[KeyValue],

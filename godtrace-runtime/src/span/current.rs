@@ -124,7 +124,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Current<'_>) -> R) -> R {
         return f(Current::Suppressed);
     }
     let top = top();
-    Context::map_current(|cx| match innermost(cx, cx.span().span_context().span_id(), top) {
+    Context::map_current(|cx| match innermost(cx, top) {
         InnermostKind::Own => f(Current::Own(
             top.expect("`Own` is only found with a span on the list"),
         )),
@@ -147,10 +147,11 @@ fn top<'a>() -> Option<&'a Live> {
 /// still shows what it showed when that span was entered; else OpenTelemetry's, if it has a
 /// span. Only compares ids, so the hot path's closure over OpenTelemetry's context stays small.
 #[inline]
-fn innermost(cx: &Context, current: SpanId, top: Option<&Live>) -> InnermostKind {
+fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
     if cx.is_telemetry_suppressed() {
         return InnermostKind::Suppressed;
     }
+    let current = cx.span().span_context().span_id();
     if top.is_some_and(|entered| entered.otel_seen.get() == current) {
         InnermostKind::Own
     } else if current != SpanId::INVALID {
@@ -168,28 +169,23 @@ pub(crate) fn span_context() -> Option<SpanContext> {
     }
     parent()
         .ok()
-        .and_then(|(parent, _)| parent)
+        .flatten()
         .or_else(super::sampled_out::sampled_out_span_context)
 }
 
 /// The parent of a span starting here: the innermost current span (`None` for a new trace),
-/// with the span id OpenTelemetry's current context shows (what a span entered next records,
-/// see [`push`]); or `Err` where telemetry is suppressed.
+/// or `Err` where telemetry is suppressed.
 ///
 /// Every traced call reads this, sampled out or not, so OpenTelemetry's context is looked at
 /// through a closure that only compares ids; a parent is cloned outside it. The caller has
 /// checked [`otel_context_usable`].
 #[inline]
-pub(super) fn parent() -> Result<(Option<SpanContext>, SpanId), Suppressed> {
+pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
     let top = top();
-    let (kind, seen) = Context::map_current(|cx| {
-        let seen = cx.span().span_context().span_id();
-        (innermost(cx, seen, top), seen)
-    });
-    match kind {
-        InnermostKind::Own => Ok((top.map(|entered| entered.span_context.clone()), seen)),
-        InnermostKind::Other => Ok((other_parent(), seen)),
-        InnermostKind::Nothing => Ok((None, seen)),
+    match Context::map_current(|cx| innermost(cx, top)) {
+        InnermostKind::Own => Ok(top.map(|entered| entered.span_context.clone())),
+        InnermostKind::Other => Ok(other_parent()),
+        InnermostKind::Nothing => Ok(None),
         InnermostKind::Suppressed => Err(Suppressed),
     }
 }

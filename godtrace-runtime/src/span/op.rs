@@ -3,7 +3,7 @@
 use super::clock::{self, Tick};
 use super::live::{LiveBox, Name};
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -66,18 +66,6 @@ pub struct OpSpan {
     timing: Option<Timing>,
     /// Set by an `Err` or a panic: the `error.type` label of the duration histogram.
     error_type: Cell<Option<&'static str>>,
-    /// The span id OpenTelemetry's context showed when the span started, if read then: what
-    /// a sync call, entered right after, records without reading the context again.
-    otel_seen_at_start: Option<SpanId>,
-}
-
-/// The ids and start of a sampled-in call, on their way to its record.
-struct Sampled {
-    span_context: SpanContext,
-    parent: Option<SpanContext>,
-    otel_seen: Option<SpanId>,
-    arg_count: usize,
-    start: Tick,
 }
 
 /// When the call started, for its span's timestamps and its duration histogram.
@@ -150,54 +138,25 @@ impl OpSpan {
                         start,
                     }),
                     error_type: Cell::new(None),
-                    otel_seen_at_start: None,
                 })
             }
             sampling::Decision::Sampled {
                 span_context,
                 parent,
-                otel_seen,
-            } => Some(Self::start_sampled(
-                site,
-                explicit,
-                record_args,
-                Sampled {
-                    span_context,
-                    parent,
-                    otel_seen,
-                    arg_count,
-                    start: measured.unwrap_or_else(clock::now),
-                },
-            )),
+            } => {
+                let start = measured.unwrap_or_else(clock::now);
+                // Capacity 0 does not allocate: a call without recorded arguments has none.
+                let mut attributes = Vec::with_capacity(arg_count);
+                record_args(&mut attributes);
+                let live = Live::start(span_context, parent.as_ref(), Name::Site(site), attributes);
+                Some(OpSpan::recording(
+                    live,
+                    explicit,
+                    site.include_duration.then_some(site),
+                    start,
+                ))
+            }
         }
-    }
-
-    /// The span of a sampled-in call: out of line, so that the sampled-out path's frame stays
-    /// small.
-    #[inline(never)]
-    fn start_sampled(
-        site: &'static CallSite,
-        explicit: Option<Context>,
-        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
-        sampled: Sampled,
-    ) -> OpSpan {
-        // Capacity 0 does not allocate: a call without recorded arguments has none.
-        let mut attributes = Vec::with_capacity(sampled.arg_count);
-        record_args(&mut attributes);
-        let live = Live::start(
-            sampled.span_context,
-            sampled.parent.as_ref(),
-            Name::Site(site),
-            attributes,
-        );
-        let mut span = OpSpan::recording(
-            live,
-            explicit,
-            site.include_duration.then_some(site),
-            sampled.start,
-        );
-        span.otel_seen_at_start = sampled.otel_seen;
-        span
     }
 
     /// The span of a sampled-in call, with the OpenTelemetry context to attach while it runs.
@@ -211,12 +170,8 @@ impl OpSpan {
             pipeline.on_start(live.span_context.trace_id());
         }
         let cx = if switches::attaches_otel_context() {
-            let own = live.span_context.clone();
-            // The current context is read in place: no clone of it to drop.
-            Some(match explicit {
-                Some(base) => base.with_remote_span_context(own),
-                None => Context::map_current(|base| base.with_remote_span_context(own)),
-            })
+            let base = explicit.unwrap_or_else(Context::current);
+            Some(base.with_remote_span_context(live.span_context.clone()))
         } else {
             explicit
         };
@@ -226,7 +181,6 @@ impl OpSpan {
             scope: 0,
             timing: Some(Timing { histogram, start }),
             error_type: Cell::new(None),
-            otel_seen_at_start: None,
         }
     }
 
@@ -256,12 +210,10 @@ impl OpSpan {
                 scope: sampled_out_root,
                 timing: None,
                 error_type: Cell::new(None),
-                otel_seen_at_start: None,
             }),
             sampling::Decision::Sampled {
                 span_context,
                 parent,
-                otel_seen: _,
             } => {
                 let start = clock::now();
                 let live = Live::start(
@@ -395,29 +347,13 @@ impl OpSpan {
     /// `self` stays on this thread until then (`current::push`).
     #[inline(always)]
     pub(super) unsafe fn make_current(&self) -> MadeCurrent {
-        // SAFETY: forwarded to our caller.
-        unsafe { self.enter(self.cx.clone(), None) }
-    }
-
-    /// [`OpSpan::make_current`] with OpenTelemetry context `cx` to attach, and, when `cx` is
-    /// `None`, the span id OpenTelemetry's context shows if the caller knows it.
-    ///
-    /// # Safety
-    /// As for [`OpSpan::make_current`].
-    #[inline(always)]
-    unsafe fn enter(&self, cx: Option<Context>, otel_seen: Option<SpanId>) -> MadeCurrent {
         let marked = sampled_out::replace_mark(self.scope);
         // OpenTelemetry's context first: the entry below records what it shows.
-        let attached = cx.map(Context::attach);
+        let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
         if let Some(live) = &self.live {
             // What OpenTelemetry's context shows now: this span, when it was just attached
-            // (`recording` attaches a span's own context exactly when this setting is on); or
-            // what the caller saw, when nothing was attached since.
-            let otel_seen = if switches::attaches_otel_context() {
-                Some(live.span_context.span_id())
-            } else {
-                otel_seen.filter(|_| attached.is_none())
-            };
+            // (`recording` attaches a span's own context exactly when this setting is on).
+            let otel_seen = switches::attaches_otel_context().then(|| live.span_context.span_id());
             // SAFETY: forwarded to our caller.
             unsafe { current::push(live, otel_seen) };
         }
@@ -466,7 +402,7 @@ fn run_sync_traced<R>(
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&OpSpan, &R),
 ) -> R {
-    let ret = span.run_current_once(body);
+    let ret = span.run_current(body);
     finish(&span, &ret);
     span.end();
     ret
@@ -479,25 +415,6 @@ impl OpSpan {
     pub(super) fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
         // SAFETY: `self` is borrowed by this frame, on this thread, until `undo` below.
         let entered = unsafe { self.make_current() };
-        self.run_entered(entered, f)
-    }
-
-    /// [`OpSpan::run_current`] for a span current only this once, right after it started (a
-    /// sync call): its OpenTelemetry context is attached as it is, not cloned, and what the
-    /// context showed at the start is not read again.
-    #[inline(always)]
-    fn run_current_once<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        let cx = self.cx.take();
-        let otel_seen = self.otel_seen_at_start.take();
-        // SAFETY: `self` is borrowed by this frame, on this thread, until `undo` in
-        // `run_entered`.
-        let entered = unsafe { self.enter(cx, otel_seen) };
-        self.run_entered(entered, f)
-    }
-
-    /// Runs `f` in the span `entered` made current, then undoes that.
-    #[inline(always)]
-    fn run_entered<R>(&mut self, entered: MadeCurrent, f: impl FnOnce() -> R) -> R {
         let outcome = catch_unwind(AssertUnwindSafe(f));
         entered.undo(self);
         match outcome {

@@ -31,12 +31,10 @@ use std::sync::OnceLock;
 
 /// The head decision of one call.
 pub(super) enum Decision {
-    /// Record the span, with these ids, under `parent` (`None`: a new trace). `otel_seen`: the
-    /// span id OpenTelemetry's current context showed, when it was read (no explicit parent).
+    /// Record the span, with these ids, under `parent` (`None`: a new trace).
     Sampled {
         span_context: SpanContext,
         parent: Option<SpanContext>,
-        otel_seen: Option<SpanId>,
     },
     /// Telemetry is suppressed here: nothing is recorded or measured.
     Suppressed,
@@ -68,14 +66,11 @@ pub(super) fn decide(rule: SiteRule, explicit: Option<&Context>) -> Decision {
             sampled_out_root: mark,
         };
     }
-    let (parent, otel_seen) = match explicit {
+    let parent = match explicit {
         Some(cx) if cx.is_telemetry_suppressed() => return Decision::Suppressed,
-        Some(cx) => (
-            Some(cx.span().span_context().clone()).filter(SpanContext::is_valid),
-            None,
-        ),
+        Some(cx) => Some(cx.span().span_context().clone()).filter(SpanContext::is_valid),
         None => match current::parent() {
-            Ok((parent, seen)) => (parent, Some(seen)),
+            Ok(parent) => parent,
             Err(current::Suppressed) => return Decision::Suppressed,
         },
     };
@@ -117,7 +112,6 @@ pub(super) fn decide(rule: SiteRule, explicit: Option<&Context>) -> Decision {
         return Decision::Sampled {
             span_context,
             parent,
-            otel_seen,
         };
     }
     let carry = match (explicit, &parent) {

@@ -118,64 +118,69 @@ impl ThreadCells {
 /// This thread's slot, claimed on first use; `None` when all are taken or the thread exits.
 #[inline]
 fn this_thread_slot() -> Option<usize> {
-    SLOT.try_with(|slot| match slot.0.get() {
-        UNCLAIMED => slot.claim(),
+    // A `const` thread-local without `Drop`: one load, no registration check, readable while
+    // the thread exits.
+    match SLOT.get() {
+        UNCLAIMED => claim(),
         NONE_FREE => None,
         owned => Some(usize::from(owned)),
-    })
-    .ok()
-    .flatten()
+    }
 }
 
 /// A slot index, or one of these.
 const UNCLAIMED: u8 = u8::MAX;
 const NONE_FREE: u8 = u8::MAX - 1;
 
-/// This thread's slot; gives it back when the thread exits.
-struct ThreadSlot(Cell<u8>);
-
 thread_local! {
-    static SLOT: ThreadSlot = const { ThreadSlot(Cell::new(UNCLAIMED)) };
+    /// This thread's slot.
+    static SLOT: Cell<u8> = const { Cell::new(UNCLAIMED) };
+    /// Gives the slot back when the thread exits; touched once, when the slot is claimed.
+    static RELEASE: Release = const { Release };
 }
 
-impl ThreadSlot {
-    #[cold]
-    #[inline(never)]
-    fn claim(&self) -> Option<usize> {
-        let mut taken = TAKEN.load(Ordering::Relaxed);
-        loop {
-            let free = (!taken).trailing_zeros() as usize;
-            if free >= SLOTS {
-                // Not retried: the thread uses the shared cells for the rest of its life.
-                self.0.set(NONE_FREE);
-                return None;
+#[cold]
+#[inline(never)]
+fn claim() -> Option<usize> {
+    // No slot for a thread whose destructors are running: it would never give it back.
+    if RELEASE.try_with(|_| ()).is_err() {
+        SLOT.set(NONE_FREE);
+        return None;
+    }
+    let mut taken = TAKEN.load(Ordering::Relaxed);
+    loop {
+        let free = (!taken).trailing_zeros() as usize;
+        if free >= SLOTS {
+            // Not retried: the thread uses the shared cells for the rest of its life.
+            SLOT.set(NONE_FREE);
+            return None;
+        }
+        // Acquire: this thread's first load of the slot's cells sees the previous owner's last
+        // store (it released the slot after it).
+        match TAKEN.compare_exchange_weak(
+            taken,
+            taken | 1 << free,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => {
+                SLOT.set(free as u8);
+                return Some(free);
             }
-            // Acquire: this thread's first load of the slot's cells sees the previous
-            // owner's last store (it released the slot after it).
-            match TAKEN.compare_exchange_weak(
-                taken,
-                taken | 1 << free,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    self.0.set(free as u8);
-                    return Some(free);
-                }
-                Err(now) => taken = now,
-            }
+            Err(now) => taken = now,
         }
     }
 }
 
-impl Drop for ThreadSlot {
+/// See `RELEASE`.
+struct Release;
+
+impl Drop for Release {
     fn drop(&mut self) {
-        let slot = self.0.get();
+        let slot = SLOT.replace(NONE_FREE);
         if usize::from(slot) < SLOTS {
             // Release: the next owner's claim (acquire) sees every store of this thread.
             TAKEN.fetch_and(!(1 << slot), Ordering::Release);
         }
-        self.0.set(NONE_FREE);
     }
 }
 

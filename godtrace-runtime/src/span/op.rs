@@ -347,9 +347,19 @@ impl OpSpan {
     /// `self` stays on this thread until then (`current::push`).
     #[inline(always)]
     pub(super) unsafe fn make_current(&self) -> MadeCurrent {
+        // SAFETY: forwarded to our caller.
+        unsafe { self.enter(self.cx.clone()) }
+    }
+
+    /// [`OpSpan::make_current`], attaching `cx` (this span's context, or none).
+    ///
+    /// # Safety
+    /// As for [`OpSpan::make_current`].
+    #[inline(always)]
+    unsafe fn enter(&self, cx: Option<Context>) -> MadeCurrent {
         let marked = sampled_out::replace_mark(self.scope);
         // OpenTelemetry's context first: the entry below records what it shows.
-        let attached = self.cx.as_ref().map(|cx| cx.clone().attach());
+        let attached = cx.map(Context::attach);
         if let Some(live) = &self.live {
             // What OpenTelemetry's context shows now: this span, when it was just attached
             // (`recording` attaches a span's own context exactly when this setting is on).
@@ -402,7 +412,7 @@ fn run_sync_traced<R>(
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&OpSpan, &R),
 ) -> R {
-    let ret = span.run_current(body);
+    let ret = span.run_current_once(body);
     finish(&span, &ret);
     span.end();
     ret
@@ -413,8 +423,26 @@ impl OpSpan {
     /// unwinding.
     #[inline(always)]
     pub(super) fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        // SAFETY: `self` is borrowed by this frame, on this thread, until `undo` below.
+        // SAFETY: `self` is borrowed by this frame, on this thread, until `undo` in
+        // `run_entered`.
         let entered = unsafe { self.make_current() };
+        self.run_entered(entered, f)
+    }
+
+    /// [`OpSpan::run_current`] for a span current only this once (a sync call): its
+    /// OpenTelemetry context is attached as it is, not cloned (and the clone dropped).
+    #[inline(always)]
+    fn run_current_once<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let cx = self.cx.take();
+        // SAFETY: `self` is borrowed by this frame, on this thread, until `undo` in
+        // `run_entered`.
+        let entered = unsafe { self.enter(cx) };
+        self.run_entered(entered, f)
+    }
+
+    /// Runs `f` in the span `entered` made current, then undoes that.
+    #[inline(always)]
+    fn run_entered<R>(&mut self, entered: MadeCurrent, f: impl FnOnce() -> R) -> R {
         let outcome = catch_unwind(AssertUnwindSafe(f));
         entered.undo(self);
         match outcome {

@@ -43,7 +43,10 @@ impl Cells {
     #[inline]
     fn add_owned(&self, bucket: usize, ns: u64) {
         let count = &self.counts[bucket];
-        count.store(count.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        count.store(
+            count.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
         self.sum_ns.store(
             self.sum_ns.load(Ordering::Relaxed).wrapping_add(ns),
             Ordering::Relaxed,

@@ -38,10 +38,19 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
     /// Wraps `inner`, which runs under `span`; `finish` records the output.
     #[inline(always)]
     pub fn new(span: Option<OpSpan>, inner: F, finish: Fin) -> Self {
-        Instrumented {
-            inner,
-            span: ManuallyDrop::new(span),
-            finish: Some(finish),
+        // Built in each arm, so that the off path writes the empty slot's tag alone, not a
+        // copy of the whole (uninitialised) `Option<OpSpan>`.
+        match span {
+            None => Instrumented {
+                inner,
+                span: ManuallyDrop::new(None),
+                finish: Some(finish),
+            },
+            Some(span) => Instrumented {
+                inner,
+                span: ManuallyDrop::new(Some(span)),
+                finish: Some(finish),
+            },
         }
     }
 }

@@ -694,13 +694,16 @@ fn godtrace_exported() -> Vec<Case> {
     .collect()
 }
 
+/// One of fastrace's shapes: its id, children per root (0 for a root per call), the sync and
+/// the async operation.
+type Shape = (&'static str, u64, fn(u64) -> u64, fn(u64) -> u64);
+
 /// Every span kept (the comparison with fastrace, whose reporter keeps up), in fastrace's
 /// three shapes, sync and async, by default and with `otel_context(false)`.
 fn godtrace_kept() -> Vec<Case> {
     let mut cases = Vec::new();
     for (setup, variant) in [(KEPT, ""), (KEPT_NO_OTEL_CONTEXT, "no-otel-context/")] {
-        // (shape, children per root: 0 for a root per call, sync op, async op)
-        let shapes: [(&str, u64, fn(u64) -> u64, fn(u64) -> u64); 3] = [
+        let shapes: [Shape; 3] = [
             ("sampled-in", 0, op_godtrace, op_godtrace_async),
             (
                 "100-children-per-root",

@@ -82,24 +82,31 @@ impl ThreadCells {
     /// Adds one call of `ns` nanoseconds to `bucket`, in this thread's cells.
     #[inline]
     pub(crate) fn add(&self, bucket: usize, ns: u64) {
-        match this_thread_slot() {
-            Some(slot) => self.cells_of(slot).add_owned(bucket, ns),
-            None => self.shared.add_shared(bucket, ns),
+        // One load and one compare on the common path: a claimed slot whose cells exist.
+        let slot = usize::from(SLOT.get());
+        if let Some(cells) = self.per_slot.get(slot).and_then(OnceLock::get) {
+            cells.add_owned(bucket, ns);
+        } else {
+            self.add_first(slot, bucket, ns);
         }
     }
 
-    #[inline]
-    fn cells_of(&self, slot: usize) -> &Cells {
-        match self.per_slot[slot].get() {
-            Some(cells) => cells,
-            None => self.first_use(slot),
-        }
-    }
-
+    /// `add` on a thread's first call here: claims its slot, or creates its cells, or (no slot
+    /// to have) adds to the shared cells.
     #[cold]
     #[inline(never)]
-    fn first_use(&self, slot: usize) -> &Cells {
-        self.per_slot[slot].get_or_init(Box::default)
+    fn add_first(&self, slot: usize, bucket: usize, ns: u64) {
+        let slot = if slot == usize::from(UNCLAIMED) {
+            claim()
+        } else {
+            Some(slot).filter(|&slot| slot < SLOTS)
+        };
+        match slot {
+            Some(slot) => self.per_slot[slot]
+                .get_or_init(Box::default)
+                .add_owned(bucket, ns),
+            None => self.shared.add_shared(bucket, ns),
+        }
     }
 
     /// The bucket counts and the sum in nanoseconds, over every thread's cells.
@@ -118,29 +125,19 @@ impl ThreadCells {
     }
 }
 
-/// This thread's slot, claimed on first use; `None` when all are taken or the thread exits.
-#[inline]
-fn this_thread_slot() -> Option<usize> {
-    // A `const` thread-local without `Drop`: one load, no registration check, readable while
-    // the thread exits.
-    match SLOT.get() {
-        UNCLAIMED => claim(),
-        NONE_FREE => None,
-        owned => Some(usize::from(owned)),
-    }
-}
-
 /// A slot index, or one of these.
 const UNCLAIMED: u8 = u8::MAX;
 const NONE_FREE: u8 = u8::MAX - 1;
 
 thread_local! {
-    /// This thread's slot.
+    /// This thread's slot, claimed on its first recorded duration. A `const` thread-local
+    /// without `Drop`: one load, no registration check, readable while the thread exits.
     static SLOT: Cell<u8> = const { Cell::new(UNCLAIMED) };
     /// Gives the slot back when the thread exits; touched once, when the slot is claimed.
     static RELEASE: Release = const { Release };
 }
 
+/// Claims a free slot for this thread; `None` when all are taken or the thread exits.
 #[cold]
 #[inline(never)]
 fn claim() -> Option<usize> {

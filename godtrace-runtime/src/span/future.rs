@@ -63,25 +63,36 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
         // SAFETY: only `inner` is treated as pinned (below), and it is never moved out of
         // `self`, nor by `Drop`; `span` and `finish` are not pinned (plain moves are fine).
         let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never moved
-        // out of it (see above).
-        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
         // Off: a discriminant test, no move of the (empty) span slot. Polled while the thread
         // exits (see `otel_context_usable`): untraced.
         if this.span.is_none() || !current::otel_context_usable() {
-            return inner.poll(task);
+            // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never
+            // moved out of it (see above).
+            return unsafe { Pin::new_unchecked(&mut this.inner) }.poll(task);
         }
+        this.poll_traced(task)
+    }
+}
+
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
+    /// `poll` with a span, out of line: the off path's frame then stays as small as the
+    /// inner future's poll needs. Called by `poll` only, on the pinned future's fields.
+    #[inline(never)]
+    fn poll_traced(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
+        // pinned there and never moved out of it (see `poll`).
+        let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
         // Taken out while polling so that a panic, which ends the span in `run_current`,
         // leaves nothing for `Drop` to mark as cancelled.
-        let mut span = this.span.take().expect("checked above");
+        let mut span = self.span.take().expect("checked by `poll`");
         let output = match span.run_current(|| inner.poll(task)) {
             Poll::Pending => {
-                *this.span = Some(span);
+                *self.span = Some(span);
                 return Poll::Pending;
             }
             Poll::Ready(output) => output,
         };
-        if let Some(finish) = this.finish.take() {
+        if let Some(finish) = self.finish.take() {
             finish(&span, &output);
         }
         span.end();

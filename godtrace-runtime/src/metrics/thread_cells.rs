@@ -215,6 +215,28 @@ mod tests {
     }
 
     #[test]
+    fn threads_beyond_the_slots_share_cells_and_lose_no_count() {
+        let cells = ThreadCells::default();
+        let threads = SLOTS + 6;
+        // Every thread records once, then waits for all the others: more threads than slots
+        // are alive at once, so some find none free and add to the shared cells.
+        let all_recorded = std::sync::Barrier::new(threads);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    cells.add(1, 5);
+                    all_recorded.wait();
+                    cells.add(1, 5);
+                });
+            }
+        });
+        let (counts, sum) = cells.read();
+        assert_eq!(counts[1], 2 * threads as u64);
+        assert_eq!(sum, 10 * threads as u64);
+        assert!(cells.shared.counts[1].load(Ordering::Relaxed) >= 2);
+    }
+
+    #[test]
     fn two_threads_write_cells_of_their_own() {
         let cells = ThreadCells::default();
         cells.add(0, 1);

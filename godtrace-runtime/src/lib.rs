@@ -8,6 +8,8 @@
 #![warn(unreachable_pub)]
 
 mod api;
+#[cfg(any(feature = "tracing", feature = "log"))]
+mod bridge;
 mod config;
 mod error;
 mod export;
@@ -33,6 +35,10 @@ mod features_tests;
 pub mod __private;
 
 pub use api::builder::{SpanBuilder, span_builder};
+#[cfg(feature = "log")]
+pub use bridge::log;
+#[cfg(feature = "tracing")]
+pub use bridge::tracing;
 pub use api::detached::Span;
 pub use api::{SpanGuard, add_event, current_context, set_attribute, span, span_id, trace_id};
 pub use config::{Compression, Config, Propagator, Protocol};

@@ -7,7 +7,7 @@ use opentelemetry::{KeyValue, Value};
 use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
-use tracing_core::field::{Field, Visit};
+use tracing::field::{Field, Visit};
 
 /// The span's new name.
 const NAME: &str = "otel.name";

@@ -1,0 +1,193 @@
+//! The godtrace span of one bridged `tracing` span: started under the right parent, written by
+//! the layer only, behind a lock (a `tracing` span may be entered on several threads at once).
+use super::fields::{SpanUpdates, SpanVisitor};
+use crate::span::{DetachedSpan, OpSpan};
+use crate::value::EventAttributes;
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue, Value};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
+use tracing::Metadata;
+use tracing::span::Record as Values;
+
+/// Where a new `tracing` span starts.
+pub(super) enum Parent {
+    /// Under the innermost current span of this thread.
+    Current,
+    /// Under this context (a bridged span's, given as `parent:`).
+    Explicit(Context),
+    /// A new trace (`parent: None`).
+    Root,
+}
+
+/// A recorded bridged span.
+pub(super) struct Record {
+    /// `None` once ended.
+    span: Mutex<Option<DetachedSpan>>,
+}
+
+impl Record {
+    /// Starts the span named `name` under `parent`: its record when it is recorded, and the
+    /// context its children start under (its own ids, or, sampled out, the decision it
+    /// carries). `None` when there is nothing to keep (telemetry suppressed here).
+    pub(super) fn start(
+        name: Cow<'static, str>,
+        kind: Option<SpanKind>,
+        parent: Parent,
+    ) -> Option<(Option<Record>, Context)> {
+        let explicit = match &parent {
+            Parent::Current => None,
+            Parent::Explicit(cx) => Some(cx.clone()),
+            Parent::Root => Some(Context::new()),
+        };
+        let span = OpSpan::start_named(name, kind.unwrap_or(SpanKind::Internal), explicit)
+            .map(DetachedSpan::new);
+        match span {
+            Some(span) if span.span().is_recording() => {
+                let context = span.context();
+                let record = Record {
+                    span: Mutex::new(Some(span)),
+                };
+                Some((Some(record), context))
+            }
+            // Sampled out: children follow the decision its own context carries (a root's
+            // ids), or, under a sampled-out parent, that parent's.
+            span => {
+                let own = span.map(|s| s.context()).filter(has_span);
+                let carried = own.or_else(|| match parent {
+                    Parent::Current => Some(crate::span::current_context()),
+                    Parent::Explicit(cx) => Some(cx),
+                    Parent::Root => None,
+                });
+                carried.filter(has_span).map(|cx| (None, cx))
+            }
+        }
+    }
+
+    /// Runs `f` on the span while it is not ended.
+    fn with(&self, f: impl FnOnce(&OpSpan)) {
+        // A panic elsewhere while the lock was held left nothing half-written that matters here.
+        let span = self.span.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(span) = &*span {
+            f(span.span());
+        }
+    }
+
+    /// Sets `attributes` (keys and values bounded already).
+    pub(super) fn set_attributes(&self, attributes: Vec<(&'static str, Value)>) {
+        self.with(|span| {
+            for (key, value) in attributes {
+                span.record_owned(KeyValue::new(key, value));
+            }
+        });
+    }
+
+    /// Records fields given later (`Span::record`): attributes, and the status `otel.*` asks for.
+    pub(super) fn record(&self, values: &Values<'_>) {
+        let mut attributes = Vec::with_capacity(values.len());
+        let mut updates = SpanUpdates::default();
+        // The user's `Debug` runs outside the lock.
+        values.record(&mut SpanVisitor {
+            attributes: Some(&mut attributes),
+            updates: &mut updates,
+        });
+        let status = updates.status();
+        self.with(|span| {
+            for (key, value) in attributes {
+                span.record_owned(KeyValue::new(key, value));
+            }
+            if let Some(status) = status {
+                span.set_status(status);
+            }
+        });
+    }
+
+    /// Adds an event.
+    pub(super) fn add_event(&self, name: Cow<'static, str>, attributes: EventAttributes) {
+        self.with(|span| span.add_event(name, attributes));
+    }
+
+    /// Sets the status (Ok is final; Unset never replaces anything).
+    pub(super) fn set_status(&self, status: Status) {
+        self.with(|span| span.set_status(status));
+    }
+
+    /// Links the span to one it follows from.
+    pub(super) fn follows_from(&self, span_context: SpanContext) {
+        if span_context.is_valid() {
+            self.with(|span| span.add_link(span_context));
+        }
+    }
+
+    /// Ends the span (once; later calls do nothing).
+    pub(super) fn end(&self) {
+        let span = self
+            .span
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        // Ended outside the lock: ending hands the span to the sinks.
+        drop(span);
+    }
+}
+
+/// Whether `cx` has a span context to carry.
+fn has_span(cx: &Context) -> bool {
+    cx.span().span_context().is_valid()
+}
+
+/// The most call sites whose function name is kept (each is a few dozen bytes, for the life
+/// of the process); past it, spans of new call sites get no `code.function.name`.
+const MAX_FUNCTION_NAMES: usize = 4096;
+
+/// `code.function.name` of spans of each call site, by the address of its metadata.
+static FUNCTION_NAMES: LazyLock<RwLock<HashMap<usize, Option<&'static str>>>> =
+    LazyLock::new(Default::default);
+
+/// `code.function.name` for a span of `meta`: its module path and name, for a span named
+/// like a function (as `#[instrument]` names them); `None` for other names (`"db.query"`),
+/// which say nothing of the function. Built once per call site.
+pub(super) fn function_name(meta: &'static Metadata<'static>) -> Option<&'static str> {
+    let key = std::ptr::from_ref(meta) as usize;
+    let names = FUNCTION_NAMES.read().unwrap_or_else(PoisonError::into_inner);
+    if let Some(name) = names.get(&key) {
+        return *name;
+    }
+    drop(names);
+    let name = is_identifier(meta.name())
+        .then(|| meta.module_path())
+        .flatten()
+        .map(|module| &*Box::leak(format!("{module}::{}", meta.name()).into_boxed_str()));
+    let mut names = FUNCTION_NAMES.write().unwrap_or_else(PoisonError::into_inner);
+    if names.len() < MAX_FUNCTION_NAMES {
+        // Another thread may have got there first: its leaked name is kept, ours is one more
+        // (bounded: once per call site and thread race).
+        return *names.entry(key).or_insert(name);
+    }
+    None
+}
+
+/// Whether `name` is a Rust identifier (what `#[instrument]` names a span after).
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_identifier;
+
+    #[test]
+    fn only_identifiers_name_a_function() {
+        assert!(is_identifier("fetch_wallet"));
+        assert!(is_identifier("_x1"));
+        assert!(!is_identifier("db.query"));
+        assert!(!is_identifier("GET /"));
+        assert!(!is_identifier("1x"));
+        assert!(!is_identifier(""));
+    }
+}

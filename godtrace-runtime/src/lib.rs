@@ -35,12 +35,12 @@ mod features_tests;
 pub mod __private;
 
 pub use api::builder::{SpanBuilder, span_builder};
+pub use api::detached::Span;
+pub use api::{SpanGuard, add_event, current_context, set_attribute, span, span_id, trace_id};
 #[cfg(feature = "log")]
 pub use bridge::log;
 #[cfg(feature = "tracing")]
 pub use bridge::tracing;
-pub use api::detached::Span;
-pub use api::{SpanGuard, add_event, current_context, set_attribute, span, span_id, trace_id};
 pub use config::{Compression, Config, Propagator, Protocol};
 pub use error::InitError;
 pub use metrics::config::MetricsConfig;

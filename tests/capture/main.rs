@@ -15,3 +15,4 @@ mod propagation_roundtrip;
 mod shapes;
 mod span_links;
 mod threads;
+mod tracing_bridge;

@@ -42,6 +42,11 @@ impl<L: log::Log> TraceIdLogger<L> {
         }
     }
 
+    /// The wrapped logger.
+    pub fn into_inner(self) -> L {
+        self.inner
+    }
+
     /// Whether the message starts with `[trace_id=… span_id=…] ` (on by default; the
     /// key-values are added either way, for loggers that print them).
     pub fn prefix(mut self, on: bool) -> TraceIdLogger<L> {
@@ -67,7 +72,10 @@ impl<L: log::Log> log::Log for TraceIdLogger<L> {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if self.span_events.is_some_and(|level| record.level() <= level) {
+        if self
+            .span_events
+            .is_some_and(|level| record.level() <= level)
+        {
             record_event(record);
         }
         let Some(ids) = super::current_ids() else {

@@ -28,7 +28,8 @@ pub(crate) fn add_event_to_current(name: Cow<'static, str>, attributes: Vec<KeyV
             #[cfg(not(feature = "tracing"))]
             let attributes = (name, attributes);
             // Another OpenTelemetry span (its SDK applies its own limits).
-            cx.span().add_event(attributes.0, attributes.1.into_parts().0);
+            cx.span()
+                .add_event(attributes.0, attributes.1.into_parts().0);
         }
         Current::None | Current::Suppressed => {}
     });

@@ -55,13 +55,13 @@ use self::fields::{EventVisitor, SpanUpdates, SpanVisitor};
 use self::record::{Parent, Record};
 use crate::span::{Current, otel_context_usable, switches, with_current};
 use crate::value::EventAttributes;
+use ::tracing::span::{Attributes, Id, Record as Values};
+use ::tracing::{Event, Level, Metadata, Subscriber};
 use opentelemetry::trace::{SpanContext, SpanId, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
-use ::tracing::span::{Attributes, Id, Record as Values};
-use ::tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -239,10 +239,7 @@ fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
             updates: &mut updates,
         });
     }
-    let name = updates
-        .name
-        .take()
-        .unwrap_or(Cow::Borrowed(meta.name()));
+    let name = updates.name.take().unwrap_or(Cow::Borrowed(meta.name()));
     let (record, context) = Record::start(name, updates.kind.take(), parent)?;
     let record = record.map(|record| {
         let mut attributes = Vec::with_capacity(meta.fields().len() + 3);
@@ -252,9 +249,7 @@ fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
             updates: &mut updates,
         });
         record.set_attributes(attributes);
-        if let Some(status) = updates.status() {
-            record.set_status(status);
-        }
+        record.update_status(updates);
         Arc::new(record)
     });
     Some(Bridged { context, record })
@@ -405,7 +400,9 @@ fn entered_record(cx: &Context) -> Option<Arc<Record>> {
         .try_with(|entered| {
             let entered = entered.borrow();
             let last = entered.last()?;
-            (last.span_id == current).then(|| last.record.clone()).flatten()
+            (last.span_id == current)
+                .then(|| last.record.clone())
+                .flatten()
         })
         .ok()
         .flatten()

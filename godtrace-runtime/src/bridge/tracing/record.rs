@@ -23,8 +23,16 @@ pub(super) enum Parent {
 
 /// A recorded bridged span.
 pub(super) struct Record {
+    inner: Mutex<Inner>,
+}
+
+/// What the lock of a [`Record`] guards.
+struct Inner {
     /// `None` once ended.
-    span: Mutex<Option<DetachedSpan>>,
+    span: Option<DetachedSpan>,
+    /// The status `otel.status_code` and its description ask for, set when the span ends
+    /// (the two fields may be recorded at different times).
+    status: SpanUpdates,
 }
 
 impl Record {
@@ -47,7 +55,10 @@ impl Record {
             Some(span) if span.span().is_recording() => {
                 let context = span.context();
                 let record = Record {
-                    span: Mutex::new(Some(span)),
+                    inner: Mutex::new(Inner {
+                        span: Some(span),
+                        status: SpanUpdates::default(),
+                    }),
                 };
                 Some((Some(record), context))
             }
@@ -65,12 +76,26 @@ impl Record {
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic elsewhere while the lock was held left nothing half-written that matters here.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Runs `f` on the span while it is not ended.
     fn with(&self, f: impl FnOnce(&OpSpan)) {
-        // A panic elsewhere while the lock was held left nothing half-written that matters here.
-        let span = self.span.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(span) = &*span {
+        if let Some(span) = &self.lock().span {
             f(span.span());
+        }
+    }
+
+    /// Keeps the status parts of `updates` for the end.
+    pub(super) fn update_status(&self, updates: SpanUpdates) {
+        let status = &mut self.lock().status;
+        if updates.ok.is_some() {
+            status.ok = updates.ok;
+        }
+        if updates.description.is_some() {
+            status.description = updates.description;
         }
     }
 
@@ -92,15 +117,8 @@ impl Record {
             attributes: Some(&mut attributes),
             updates: &mut updates,
         });
-        let status = updates.status();
-        self.with(|span| {
-            for (key, value) in attributes {
-                span.record_owned(KeyValue::new(key, value));
-            }
-            if let Some(status) = status {
-                span.set_status(status);
-            }
-        });
+        self.set_attributes(attributes);
+        self.update_status(updates);
     }
 
     /// Adds an event.
@@ -122,11 +140,14 @@ impl Record {
 
     /// Ends the span (once; later calls do nothing).
     pub(super) fn end(&self) {
-        let span = self
-            .span
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let span = {
+            let mut inner = self.lock();
+            let status = inner.status.status();
+            if let (Some(span), Some(status)) = (&inner.span, status) {
+                span.span().set_status(status);
+            }
+            inner.span.take()
+        };
         // Ended outside the lock: ending hands the span to the sinks.
         drop(span);
     }
@@ -150,7 +171,9 @@ static FUNCTION_NAMES: LazyLock<RwLock<HashMap<usize, Option<&'static str>>>> =
 /// which say nothing of the function. Built once per call site.
 pub(super) fn function_name(meta: &'static Metadata<'static>) -> Option<&'static str> {
     let key = std::ptr::from_ref(meta) as usize;
-    let names = FUNCTION_NAMES.read().unwrap_or_else(PoisonError::into_inner);
+    let names = FUNCTION_NAMES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner);
     if let Some(name) = names.get(&key) {
         return *name;
     }
@@ -159,7 +182,9 @@ pub(super) fn function_name(meta: &'static Metadata<'static>) -> Option<&'static
         .then(|| meta.module_path())
         .flatten()
         .map(|module| &*Box::leak(format!("{module}::{}", meta.name()).into_boxed_str()));
-    let mut names = FUNCTION_NAMES.write().unwrap_or_else(PoisonError::into_inner);
+    let mut names = FUNCTION_NAMES
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
     if names.len() < MAX_FUNCTION_NAMES {
         // Another thread may have got there first: its leaked name is kept, ours is one more
         // (bounded: once per call site and thread race).
@@ -171,9 +196,7 @@ pub(super) fn function_name(meta: &'static Metadata<'static>) -> Option<&'static
 /// Whether `name` is a Rust identifier (what `#[instrument]` names a span after).
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c == '_' || c.is_alphabetic())
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
         && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 

@@ -34,3 +34,4 @@ mod propagation_always_off;
 mod propagation_hostile;
 mod propagation_trace_url;
 mod sampling_ratio;
+mod tracing_bridge_otel_off;

@@ -341,13 +341,18 @@ pub enum Setup {
     /// `godtrace::init` sampling everything, with no exporter and `local_tree(false)`: spans
     /// are recorded, then dropped when they end.
     GodtraceNoExporter,
+    /// godtrace's `tracing` layer as the subscriber, every span kept (`bridge::set_up`).
+    GodtraceBridge,
 }
 
 impl Setup {
     pub fn is_godtrace(self) -> bool {
         matches!(
             self,
-            Setup::GodtraceDisabled | Setup::GodtraceExport { .. } | Setup::GodtraceNoExporter
+            Setup::GodtraceDisabled
+                | Setup::GodtraceExport { .. }
+                | Setup::GodtraceNoExporter
+                | Setup::GodtraceBridge
         )
     }
 }
@@ -419,6 +424,7 @@ pub fn set_up(setup: Setup) -> Kept {
             let config = godtrace::Config::new("godtrace-bench").local_tree(false);
             kept.godtrace = Some(godtrace::init(config).expect("init"));
         }
+        Setup::GodtraceBridge => crate::bridge::set_up(&mut kept),
     }
     kept
 }
@@ -448,7 +454,7 @@ pub struct Case {
     pub short: bool,
 }
 
-const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
+pub const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
     Case {
         id,
         kind: Kind::Time,
@@ -471,7 +477,7 @@ const fn batched(case: Case) -> Case {
 }
 
 /// A case timed briefly against a queue that never fills: the cost of a span that is kept.
-const fn kept(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
+pub const fn kept(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
     Case {
         short: true,
         ..time(id, setup, op)
@@ -516,6 +522,7 @@ pub fn all() -> Vec<Case> {
         godtrace_exported(),
         godtrace_recording(),
         memory_and_throughput(),
+        crate::bridge::cases(),
     ]
     .concat()
 }

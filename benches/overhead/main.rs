@@ -19,6 +19,7 @@
 //! `GODTRACE_BENCH_QUICK=1` (short samples, for checking the harness itself),
 //! `GODTRACE_BENCH_CASE=<id> GODTRACE_BENCH_PROFILE_CALLS=<n>` on the bench executable (one
 //! case, exactly n calls in `profile_loop`, no output: for perf or callgrind).
+mod bridge;
 mod cases;
 mod child;
 mod measure;

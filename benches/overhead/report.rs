@@ -215,6 +215,7 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
     for line in crate::targets::targets(&v, counted) {
         let _ = writeln!(out, "- {line}");
     }
+    crate::bridge::report(&mut out, &v);
     out
 }
 

@@ -8,6 +8,7 @@ mod e2e_phoenix_grpc;
 mod e2e_phoenix_http;
 mod e2e_phoenix_shutdown;
 mod e2e_phoenix_tls;
+mod e2e_phoenix_tracing_bridge;
 mod examples_nft_platform;
 mod examples_services;
 mod examples_transaction_pipeline;

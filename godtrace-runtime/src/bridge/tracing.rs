@@ -10,13 +10,12 @@
 //!
 //! let capture = godtrace_runtime::testing::capture(); // or `godtrace::init(..)`
 //! let subscriber = tracing_subscriber::registry().with(godtrace_runtime::tracing::layer());
-//! tracing_core::dispatcher::with_default(&subscriber.into(), || {
-//!     let root = godtrace_runtime::span("request");
-//!     let query = tracing_core::span::Id::from_u64(1); // (use `tracing::info_span!` in real code)
-//!     # let _ = query;
-//!     drop(root);
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let _request = godtrace_runtime::span("request");
+//!     let _query = tracing::info_span!("db.query", rows = 3).entered(); // a child of `request`
 //! });
-//! assert!(capture.spans().iter().any(|s| s.name == "request"));
+//! let query = capture.span("db.query");
+//! assert_eq!(query.parent_span_id, Some(capture.span("request").span_id));
 //! ```
 //!
 //! - **Parents, both ways.** A `tracing` span started inside a `#[traced]` call is its child;
@@ -73,7 +72,7 @@ use tracing_subscriber::registry::LookupSpan;
 ///
 /// let subscriber = tracing_subscriber::registry().with(
 ///     godtrace_runtime::tracing::layer()
-///         .min_event_level(tracing_core::Level::DEBUG)
+///         .min_event_level(tracing::Level::DEBUG)
 ///         .error_events_fail_span(true),
 /// );
 /// # drop(subscriber);

@@ -7,15 +7,19 @@ pub mod log;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 
-use crate::span::{Current, with_current};
 use crate::value::{self, EventAttributes};
-use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry::trace::SpanContext;
 use opentelemetry::{KeyValue, Value};
-use std::borrow::Cow;
 
+#[cfg(feature = "log")]
 /// Adds an event to the innermost current span: a `#[traced]` or manual span, or a `tracing`
 /// span the bridge entered on this thread. Its attributes are bounded as every event's.
-pub(crate) fn add_event_to_current(name: Cow<'static, str>, attributes: Vec<KeyValue>) {
+pub(crate) fn add_event_to_current(
+    name: std::borrow::Cow<'static, str>,
+    attributes: Vec<KeyValue>,
+) {
+    use crate::span::{Current, with_current};
+    use opentelemetry::trace::TraceContextExt as _;
     let attributes = bounded_event_attributes(attributes);
     with_current(|current| match current {
         Current::Own(live) => live.add_event(name, attributes),

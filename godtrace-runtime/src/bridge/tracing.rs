@@ -320,6 +320,7 @@ fn add_event_to_innermost(name: Cow<'static, str>, attributes: EventAttributes, 
     });
 }
 
+#[cfg(feature = "log")]
 /// Adds an event to the `tracing` span entered last on this thread when `cx` (the current
 /// OpenTelemetry context) is that span's; gives the event back otherwise.
 pub(super) fn add_event_to_entered(

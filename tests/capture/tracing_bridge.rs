@@ -356,6 +356,30 @@ fn tracing_spans_under_a_sampled_out_root_stay_out() {
     assert!(names.is_empty(), "{names:?}");
 }
 
+#[traced(sample_rate = 0.0)]
+fn sampled_out_root_with_span() -> tracing::Span {
+    tracing::info_span!("bridge.out.handed")
+}
+
+#[test]
+fn a_span_started_elsewhere_under_a_sampled_out_span_keeps_the_decision() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let handed = sampled_out_root_with_span();
+    // Another thread, with no sampled-out root of its own, starts a child under the span.
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    let child = std::thread::spawn(move || {
+        let _subscriber = tracing::dispatcher::set_default(&dispatch);
+        handed.in_scope(|| tracing::info_span!("bridge.out.child"))
+    })
+    .join()
+    .unwrap();
+    // Back here, outside the root: what runs under the child stays out of the trace too.
+    child.in_scope(traced_leaf);
+    let names: Vec<_> = c.spans().into_iter().map(|s| s.name).collect();
+    assert!(names.is_empty(), "{names:?}");
+}
+
 #[test]
 fn parent_none_starts_a_new_trace_and_an_explicit_parent_is_followed() {
     let c = testing::capture();

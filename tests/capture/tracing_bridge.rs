@@ -587,3 +587,14 @@ fn a_tracing_instrumented_library_nests_between_traced_calls() {
     assert_eq!(request.attr("method"), Some(&Value::from("GET")));
     assert_eq!(request.attr("uri"), Some(&Value::from("/wallets/7")));
 }
+
+#[test]
+fn the_layer_added_twice_does_not_panic() {
+    let c = testing::capture();
+    let subscriber = tracing_subscriber::registry()
+        .with(godtrace::tracing::layer())
+        .with(godtrace::tracing::layer());
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+    drop(tracing::info_span!("bridge.twice").entered());
+    assert!(!c.spans_named("bridge.twice").is_empty());
+}

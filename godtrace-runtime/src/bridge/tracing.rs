@@ -141,7 +141,9 @@ where
         let Some(span) = ctx.span(id) else { return };
         let parent = parent_of(attrs, &ctx);
         if let Some(bridged) = start(attrs, parent) {
-            span.extensions_mut().insert(bridged);
+            // `replace`, not `insert` (which panics on a second value): the layer added twice
+            // to one subscriber records the span twice rather than panicking.
+            span.extensions_mut().replace(bridged);
         }
     }
 

@@ -244,6 +244,9 @@ struct Fields {
     links: Vec<opentelemetry::trace::Link>,
     dropped_links: u32,
     status: Status,
+    /// A new name and kind, given after the span started (`Live::rename`).
+    #[cfg(feature = "tracing")]
+    renamed: (Option<Cow<'static, str>>, Option<SpanKind>),
 }
 
 /// A span that has ended, on its way to the exporter or the test capture: its box itself
@@ -343,6 +346,19 @@ impl Live {
                 .push(opentelemetry::trace::Link::with_context(span_context));
         } else {
             fields.dropped_links += 1;
+        }
+    }
+
+    /// Gives the span a new name and/or kind (a bridged `tracing` span's `otel.name` or
+    /// `otel.kind` recorded after it started), applied when it is exported.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn rename(&self, name: Option<Cow<'static, str>>, kind: Option<SpanKind>) {
+        let renamed = &mut self.fields.borrow_mut().renamed;
+        if name.is_some() {
+            renamed.0 = name;
+        }
+        if kind.is_some() {
+            renamed.1 = kind;
         }
     }
 
@@ -447,6 +463,8 @@ impl Finished {
             links,
             dropped_links,
             status,
+            #[cfg(feature = "tracing")]
+            renamed,
         } = std::mem::take(live.fields.get_mut());
         let span_context = std::mem::replace(&mut live.span_context, SpanContext::NONE);
         let name = std::mem::replace(
@@ -466,6 +484,8 @@ impl Finished {
             }
             Name::Given(name, kind) => (name, kind, recorded),
         };
+        #[cfg(feature = "tracing")]
+        let (name, span_kind) = (renamed.0.unwrap_or(name), renamed.1.unwrap_or(span_kind));
         let mut span_events = SpanEvents::default();
         span_events.events = events;
         span_events.dropped_count = dropped_events;

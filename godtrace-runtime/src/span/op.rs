@@ -264,6 +264,14 @@ impl OpSpan {
         }
     }
 
+    /// See `Live::rename`.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn rename(&self, name: Option<Cow<'static, str>>, kind: Option<SpanKind>) {
+        if let Some(live) = &self.live {
+            live.rename(name, kind);
+        }
+    }
+
     /// Ends the span with status Error: `description()` (called only when the span is
     /// recording), and `error.type` = `error_type`.
     pub fn record_error(&self, error_type: &'static str, description: impl FnOnce() -> String) {

@@ -118,6 +118,10 @@ impl Record {
             updates: &mut updates,
         });
         self.set_attributes(attributes);
+        let (name, kind) = (updates.name.take(), updates.kind.take());
+        if name.is_some() || kind.is_some() {
+            self.with(|span| span.rename(name, kind));
+        }
         self.update_status(updates);
     }
 

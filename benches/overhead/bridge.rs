@@ -33,14 +33,15 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// godtrace recording every span, exporting over OTLP/gRPC with a queue that never fills, and
-/// its layer as the process's subscriber.
+/// godtrace recording every span into a discarding exporter (as the peer's SDK does), with a
+/// queue that never fills, and its layer as the process's subscriber.
 pub fn set_up(kept: &mut Kept) {
     use tracing_subscriber::layer::SubscriberExt as _;
-    let receiver = crate::receiver::Receiver::spawn();
-    let config = crate::cases::godtrace_export_config(&receiver, 1.0).max_queue_size(1 << 20);
+    let config = godtrace::Config::new("godtrace-bench")
+        .local_tree(false)
+        .span_exporter(crate::cases::DiscardExporter)
+        .max_queue_size(1 << 20);
     kept.godtrace = Some(godtrace::init(config).expect("init"));
-    kept.receiver = Some(receiver);
     let subscriber = tracing_subscriber::registry().with(godtrace::tracing::layer());
     tracing::subscriber::set_global_default(subscriber).expect("first subscriber of this process");
 }

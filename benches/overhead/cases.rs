@@ -295,7 +295,7 @@ fn op_record_counter_10000_duplicated(x: u64) -> u64 {
 
 /// A span exporter that drops every batch: the peers' "discarding exporter".
 #[derive(Debug)]
-struct DiscardExporter;
+pub struct DiscardExporter;
 
 impl SpanExporter for DiscardExporter {
     fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {

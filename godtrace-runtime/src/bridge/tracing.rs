@@ -257,15 +257,15 @@ fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
 }
 
 /// `code.*` attributes from a span's metadata, as `#[traced]` records them.
-fn code_attributes(meta: &'static Metadata<'static>, attributes: &mut Vec<(&'static str, Value)>) {
+fn code_attributes(meta: &'static Metadata<'static>, attributes: &mut Vec<KeyValue>) {
     if let Some(file) = meta.file() {
-        attributes.push(("code.file.path", Value::from(file)));
+        attributes.push(KeyValue::new("code.file.path", file));
     }
     if let Some(line) = meta.line() {
-        attributes.push(("code.line.number", Value::I64(i64::from(line))));
+        attributes.push(KeyValue::new("code.line.number", i64::from(line)));
     }
     if let Some(function) = record::function_name(meta) {
-        attributes.push(("code.function.name", Value::from(function)));
+        attributes.push(KeyValue::new("code.function.name", function));
     }
 }
 

@@ -317,6 +317,23 @@ impl Live {
         }
     }
 
+    /// Sets `attributes`, in order: into the span's own list when it has none yet (no copy,
+    /// no allocation), keeping at most the span attribute count limit.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn set_attributes(&self, mut attributes: Vec<KeyValue>) {
+        let mut fields = self.fields.borrow_mut();
+        if !fields.attributes.is_empty() {
+            drop(fields);
+            attributes.into_iter().for_each(|a| self.set_attribute(a));
+            return;
+        }
+        let limit = max_attributes();
+        let over = attributes.len().saturating_sub(limit);
+        attributes.truncate(limit);
+        fields.attributes = attributes;
+        fields.dropped_attributes += u32::try_from(over).unwrap_or(u32::MAX);
+    }
+
     /// Adds an event, keeping at most the event attribute count limit of its attributes and
     /// counting the others as dropped on the event.
     pub(crate) fn add_event(

@@ -48,14 +48,14 @@ pub(super) fn has_span_updates<'a>(mut names: impl Iterator<Item = &'a str>) -> 
 /// Reads a span's fields: the `otel.*` ones into `updates`, the others, when `attributes` is
 /// given (the span is recording), as attributes.
 pub(super) struct SpanVisitor<'a> {
-    pub(super) attributes: Option<&'a mut Vec<(&'static str, Value)>>,
+    pub(super) attributes: Option<&'a mut Vec<KeyValue>>,
     pub(super) updates: &'a mut SpanUpdates,
 }
 
 impl SpanVisitor<'_> {
     fn push(&mut self, field: &Field, value: impl FnOnce() -> Value) {
         if let Some(attributes) = &mut self.attributes {
-            attributes.push((key_prefix(field.name()), value()));
+            attributes.push(KeyValue::new(key_prefix(field.name()), value()));
         }
     }
 
@@ -103,8 +103,8 @@ impl Visit for SpanVisitor<'_> {
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
         if let Some(attributes) = &mut self.attributes {
             let text = Value::from(display_text(value));
-            attributes.push((EXCEPTION_MESSAGE, text.clone()));
-            attributes.push((key_prefix(field.name()), text));
+            attributes.push(KeyValue::new(EXCEPTION_MESSAGE, text.clone()));
+            attributes.push(KeyValue::new(key_prefix(field.name()), text));
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {

@@ -4,7 +4,7 @@ use super::fields::{SpanUpdates, SpanVisitor};
 use crate::span::{DetachedSpan, OpSpan};
 use crate::value::EventAttributes;
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
-use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry::{Context, KeyValue};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
@@ -100,12 +100,10 @@ impl Record {
     }
 
     /// Sets `attributes` (keys and values bounded already).
-    pub(super) fn set_attributes(&self, attributes: Vec<(&'static str, Value)>) {
-        self.with(|span| {
-            for (key, value) in attributes {
-                span.record_owned(KeyValue::new(key, value));
-            }
-        });
+    pub(super) fn set_attributes(&self, attributes: Vec<KeyValue>) {
+        if !attributes.is_empty() {
+            self.with(|span| span.record_all(attributes));
+        }
     }
 
     /// Records fields given later (`Span::record`): attributes, and the status `otel.*` asks for.

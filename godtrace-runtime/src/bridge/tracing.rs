@@ -60,7 +60,6 @@ use opentelemetry::trace::{SpanContext, SpanId, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::sync::Arc;
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -121,7 +120,7 @@ struct Bridged {
     context: Context,
     /// `None` when the span is not recorded (sampled out): its context still carries that
     /// decision to its children.
-    record: Option<Arc<Record>>,
+    record: Option<Record>,
 }
 
 impl Bridged {
@@ -148,20 +147,26 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Values<'_>, ctx: LayerContext<'_, S>) {
-        if let Some(record) = record_of(id, &ctx) {
-            record.record(values);
+        if with_record(id, &ctx, |_| ()).is_none() {
+            return;
         }
+        // The user's `Debug` runs before any lock is taken.
+        let (attributes, updates) = record::fields_of(values);
+        with_record(id, &ctx, |record| record.apply(attributes, updates));
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
-        let Some(record) = record_of(id, &ctx) else {
+        let Some(other) = ctx.span(follows) else {
             return;
         };
-        if let Some(other) = ctx.span(follows)
-            && let Some(bridged) = other.extensions().get::<Bridged>()
-        {
-            record.follows_from(bridged.span_context());
-        }
+        let Some(followed) = other
+            .extensions()
+            .get::<Bridged>()
+            .map(Bridged::span_context)
+        else {
+            return;
+        };
+        with_record(id, &ctx, |record| record.follows_from(followed));
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
@@ -171,18 +176,17 @@ where
         }
         let fails = self.fails_span(event);
         if let Some(parent) = event.parent() {
-            if let Some(record) = record_of(parent, &ctx) {
+            if with_record(parent, &ctx, |_| ()).is_some() {
                 let (name, attributes) = event_of(event);
-                record.add_event(name.clone(), attributes);
-                if fails {
-                    record.set_status(Status::error(name));
-                }
+                with_record(parent, &ctx, |record| {
+                    record.add_event(name, attributes, fails);
+                });
             }
             return;
         }
         if event.is_contextual() && has_current_span() {
             let (name, attributes) = event_of(event);
-            add_event_to_innermost(name, attributes, fails);
+            add_event_to_innermost(&ctx, name, attributes, fails);
         }
     }
 
@@ -201,6 +205,8 @@ where
     fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
         let bridged = span.extensions_mut().remove::<Bridged>();
+        // Ended once the span's extensions are no longer borrowed: ending hands it to the sinks.
+        drop(span);
         if let Some(record) = bridged.and_then(|b| b.record) {
             record.end();
         }
@@ -241,18 +247,16 @@ fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
         });
     }
     let name = updates.name.take().unwrap_or(Cow::Borrowed(meta.name()));
-    let (record, context) = Record::start(name, updates.kind.take(), parent)?;
-    let record = record.map(|record| {
+    let (mut record, context) = Record::start(name, updates.kind.take(), parent)?;
+    if let Some(record) = &mut record {
         let mut attributes = Vec::with_capacity(meta.fields().len() + 3);
         code_attributes(meta, &mut attributes);
         attrs.record(&mut SpanVisitor {
             attributes: Some(&mut attributes),
             updates: &mut updates,
         });
-        record.set_attributes(attributes);
-        record.update_status(updates);
-        Arc::new(record)
-    });
+        record.init(attributes, updates);
+    }
     Some(Bridged { context, record })
 }
 
@@ -269,14 +273,15 @@ fn code_attributes(meta: &'static Metadata<'static>, attributes: &mut Vec<KeyVal
     }
 }
 
-/// The record of the bridged span `id`, if it is recorded.
-fn record_of<S>(id: &Id, ctx: &LayerContext<'_, S>) -> Option<Arc<Record>>
+/// Runs `f` on the record of the bridged span `id`, if it is recorded (with the span's
+/// extensions borrowed: `f` runs none of the user's code).
+fn with_record<S, R>(id: &Id, ctx: &LayerContext<'_, S>, f: impl FnOnce(&Record) -> R) -> Option<R>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let span = ctx.span(id)?;
     let extensions = span.extensions();
-    extensions.get::<Bridged>()?.record.clone()
+    extensions.get::<Bridged>()?.record.as_ref().map(f)
 }
 
 /// A span event of `event`: its name (message, `exception`, or its metadata's name), then
@@ -300,26 +305,45 @@ fn has_current_span() -> bool {
     with_current(|current| matches!(current, Current::Own(_) | Current::Other(_)))
 }
 
-/// Adds an event to the innermost current span, marking it failed when `fails`.
-fn add_event_to_innermost(name: Cow<'static, str>, attributes: EventAttributes, fails: bool) {
-    let status = fails.then(|| Status::error(name.clone()));
-    with_current(|current| match current {
+/// Adds an event to the innermost current span, marking it failed when `fails`: a
+/// `#[traced]` or manual span, or the current `tracing` span when its context is the current
+/// one.
+fn add_event_to_innermost<S>(
+    ctx: &LayerContext<'_, S>,
+    name: Cow<'static, str>,
+    attributes: EventAttributes,
+    fails: bool,
+) where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let mut event = Some((name, attributes));
+    let other = with_current(|current| match current {
         Current::Own(live) => {
-            live.add_event(name, attributes);
-            if let Some(status) = status {
-                live.set_status(status);
-            }
-        }
-        Current::Other(cx) => {
-            if let Some(record) = entered_record(cx) {
-                record.add_event(name, attributes);
-                if let Some(status) = status {
-                    record.set_status(status);
+            if let Some((name, attributes)) = event.take() {
+                if fails {
+                    live.set_status(Status::error(name.clone()));
                 }
+                live.add_event(name, attributes);
             }
+            None
         }
-        Current::None | Current::Suppressed => {}
+        Current::Other(cx) => Some(cx.span().span_context().span_id()),
+        Current::None | Current::Suppressed => None,
     });
+    // Outside OpenTelemetry's context: the registry is looked up here.
+    let (Some(current), Some((name, attributes))) = (other, event) else {
+        return;
+    };
+    let Some(span) = ctx.lookup_current() else {
+        return;
+    };
+    let extensions = span.extensions();
+    if let Some(bridged) = extensions.get::<Bridged>()
+        && bridged.context.span().span_context().span_id() == current
+        && let Some(record) = &bridged.record
+    {
+        record.add_event(name, attributes, fails);
+    }
 }
 
 #[cfg(feature = "log")]
@@ -330,20 +354,30 @@ pub(super) fn add_event_to_entered(
     name: Cow<'static, str>,
     attributes: EventAttributes,
 ) -> Option<(Cow<'static, str>, EventAttributes)> {
-    match entered_record(cx) {
-        Some(record) => {
-            record.add_event(name, attributes);
-            None
-        }
-        None => Some((name, attributes)),
-    }
+    let current = cx.span().span_context().span_id();
+    let Some(id) = entered_id(current) else {
+        return Some((name, attributes));
+    };
+    let mut event = Some((name, attributes));
+    // The span's record is in the registry of the current subscriber.
+    ::tracing::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span = registry.span(&id)?;
+        let extensions = span.extensions();
+        let record = extensions.get::<Bridged>()?.record.as_ref()?;
+        let (name, attributes) = event.take()?;
+        record.add_event(name, attributes, false);
+        Some(())
+    });
+    event
 }
 
 /// A `tracing` span entered on this thread: its context stays attached until it is exited.
 struct Entry {
     id: u64,
+    /// Its godtrace span, for `log` records made inside it.
+    #[cfg_attr(not(feature = "log"), allow(dead_code, reason = "read by the log bridge"))]
     span_id: SpanId,
-    record: Option<Arc<Record>>,
     /// Dropped by `exit`, or with the thread's other state (see `Drop`).
     guard: Option<ContextGuard>,
 }
@@ -373,7 +407,6 @@ fn enter(id: &Id, bridged: &Bridged) {
     let entry = Entry {
         id: id.into_u64(),
         span_id: bridged.context.span().span_context().span_id(),
-        record: bridged.record.clone(),
         guard: Some(bridged.context.clone().attach()),
     };
     // Refused while the thread exits: the entry is dropped (its context detached) at once.
@@ -395,16 +428,15 @@ fn exit(id: &Id) {
     drop(entry);
 }
 
-/// The record of the `tracing` span entered last on this thread, when `cx` shows it.
-fn entered_record(cx: &Context) -> Option<Arc<Record>> {
-    let current = cx.span().span_context().span_id();
+/// The id of the `tracing` span entered last on this thread, when its godtrace span is
+/// `current`.
+#[cfg(feature = "log")]
+fn entered_id(current: SpanId) -> Option<Id> {
     ENTERED
         .try_with(|entered| {
             let entered = entered.borrow();
             let last = entered.last()?;
-            (last.span_id == current)
-                .then(|| last.record.clone())
-                .flatten()
+            (last.span_id == current).then(|| Id::from_u64(last.id))
         })
         .ok()
         .flatten()

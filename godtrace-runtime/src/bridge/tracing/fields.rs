@@ -31,6 +31,16 @@ pub(super) struct SpanUpdates {
 }
 
 impl SpanUpdates {
+    /// Keeps the status parts of `later` (the two fields may be recorded at different times).
+    pub(super) fn merge(&mut self, later: SpanUpdates) {
+        if later.ok.is_some() {
+            self.ok = later.ok;
+        }
+        if later.description.is_some() {
+            self.description = later.description;
+        }
+    }
+
     /// The status the fields ask for, if any.
     pub(super) fn status(&mut self) -> Option<Status> {
         match self.ok? {

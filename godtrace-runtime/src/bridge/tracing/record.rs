@@ -88,49 +88,44 @@ impl Record {
         }
     }
 
-    /// Keeps the status parts of `updates` for the end.
-    pub(super) fn update_status(&self, updates: SpanUpdates) {
-        let status = &mut self.lock().status;
-        if updates.ok.is_some() {
-            status.ok = updates.ok;
+    /// Sets a new span's first `attributes` and the status its fields ask for (no lock:
+    /// the record is not shared yet).
+    pub(super) fn init(&mut self, attributes: Vec<KeyValue>, updates: SpanUpdates) {
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(span) = &inner.span {
+            span.span().record_all(attributes);
         }
-        if updates.description.is_some() {
-            status.description = updates.description;
-        }
+        inner.status.merge(updates);
     }
 
-    /// Sets `attributes` (keys and values bounded already).
-    pub(super) fn set_attributes(&self, attributes: Vec<KeyValue>) {
-        if !attributes.is_empty() {
-            self.with(|span| span.record_all(attributes));
-        }
-    }
-
-    /// Records fields given later (`Span::record`): attributes, and the status `otel.*` asks for.
-    pub(super) fn record(&self, values: &Values<'_>) {
-        let mut attributes = Vec::with_capacity(values.len());
-        let mut updates = SpanUpdates::default();
-        // The user's `Debug` runs outside the lock.
-        values.record(&mut SpanVisitor {
-            attributes: Some(&mut attributes),
-            updates: &mut updates,
-        });
-        self.set_attributes(attributes);
+    /// Applies fields recorded later (`Span::record`, read by [`fields_of`]): attributes,
+    /// the name and kind, and the status `otel.*` asks for.
+    pub(super) fn apply(&self, attributes: Vec<KeyValue>, mut updates: SpanUpdates) {
         let (name, kind) = (updates.name.take(), updates.kind.take());
-        if name.is_some() || kind.is_some() {
-            self.with(|span| span.rename(name, kind));
+        let mut inner = self.lock();
+        if let Some(span) = &inner.span {
+            let span = span.span();
+            attributes.into_iter().for_each(|a| span.record_owned(a));
+            if name.is_some() || kind.is_some() {
+                span.rename(name, kind);
+            }
         }
-        self.update_status(updates);
+        inner.status.merge(updates);
     }
 
-    /// Adds an event.
-    pub(super) fn add_event(&self, name: Cow<'static, str>, attributes: EventAttributes) {
-        self.with(|span| span.add_event(name, attributes));
-    }
-
-    /// Sets the status (Ok is final; Unset never replaces anything).
-    pub(super) fn set_status(&self, status: Status) {
-        self.with(|span| span.set_status(status));
+    /// Adds an event; when `fails`, marks the span failed with the event's name.
+    pub(super) fn add_event(
+        &self,
+        name: Cow<'static, str>,
+        attributes: EventAttributes,
+        fails: bool,
+    ) {
+        self.with(|span| {
+            if fails {
+                span.set_status(Status::error(name.clone()));
+            }
+            span.add_event(name, attributes);
+        });
     }
 
     /// Links the span to one it follows from.
@@ -140,19 +135,28 @@ impl Record {
         }
     }
 
-    /// Ends the span (once; later calls do nothing).
-    pub(super) fn end(&self) {
-        let span = {
-            let mut inner = self.lock();
-            let status = inner.status.status();
-            if let (Some(span), Some(status)) = (&inner.span, status) {
-                span.span().set_status(status);
-            }
-            inner.span.take()
-        };
-        // Ended outside the lock: ending hands the span to the sinks.
-        drop(span);
+    /// Ends the span, with the status its fields asked for.
+    pub(super) fn end(self) {
+        let mut inner = self
+            .inner
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let (Some(span), Some(status)) = (&inner.span, inner.status.status()) {
+            span.span().set_status(status);
+        }
+        drop(inner.span);
     }
+}
+
+/// Reads fields recorded later (`Span::record`): their attributes and `otel.*` updates.
+pub(super) fn fields_of(values: &Values<'_>) -> (Vec<KeyValue>, SpanUpdates) {
+    let mut attributes = Vec::with_capacity(values.len());
+    let mut updates = SpanUpdates::default();
+    values.record(&mut SpanVisitor {
+        attributes: Some(&mut attributes),
+        updates: &mut updates,
+    });
+    (attributes, updates)
 }
 
 /// Whether `cx` has a span context to carry.
@@ -165,8 +169,31 @@ fn has_span(cx: &Context) -> bool {
 const MAX_FUNCTION_NAMES: usize = 4096;
 
 /// `code.function.name` of spans of each call site, by the address of its metadata.
-static FUNCTION_NAMES: LazyLock<RwLock<HashMap<usize, Option<&'static str>>>> =
+static FUNCTION_NAMES: LazyLock<RwLock<HashMap<usize, Option<&'static str>, AddressHash>>> =
     LazyLock::new(Default::default);
+
+/// Hashes an address by itself (addresses of `static` metadata are distinct, and their low
+/// bits are alignment): a lookup per span costs no SipHash.
+type AddressHash = std::hash::BuildHasherDefault<AddressHasher>;
+
+/// See [`AddressHash`].
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        // Spread the bits hashbrown reads (top 7 for the tag, low ones for the bucket).
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(byte);
+        }
+    }
+    fn write_usize(&mut self, address: usize) {
+        self.0 = address as u64;
+    }
+}
 
 /// `code.function.name` for a span of `meta`: its module path and name, for a span named
 /// like a function (as `#[instrument]` names them); `None` for other names (`"db.query"`),

@@ -376,7 +376,10 @@ pub(super) fn add_event_to_entered(
 struct Entry {
     id: u64,
     /// Its godtrace span, for `log` records made inside it.
-    #[cfg_attr(not(feature = "log"), allow(dead_code, reason = "read by the log bridge"))]
+    #[cfg_attr(
+        not(feature = "log"),
+        allow(dead_code, reason = "read by the log bridge")
+    )]
     span_id: SpanId,
     /// Dropped by `exit`, or with the thread's other state (see `Drop`).
     guard: Option<ContextGuard>,

@@ -6,6 +6,7 @@ use crate::value::EventAttributes;
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
 use tracing::Metadata;
@@ -200,6 +201,28 @@ impl std::hash::Hasher for AddressHasher {
 /// which say nothing of the function. Built once per call site.
 pub(super) fn function_name(meta: &'static Metadata<'static>) -> Option<&'static str> {
     let key = std::ptr::from_ref(meta) as usize;
+    let cached = SEEN.try_with(|seen| seen.borrow().get(&key).copied());
+    if let Ok(Some(name)) = cached {
+        return name;
+    }
+    let name = shared_function_name(key, meta);
+    let _ = SEEN.try_with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if seen.len() < MAX_FUNCTION_NAMES {
+            seen.insert(key, name);
+        }
+    });
+    name
+}
+
+thread_local! {
+    /// The names this thread has looked up already: found again without a lock.
+    static SEEN: RefCell<HashMap<usize, Option<&'static str>, AddressHash>> =
+        RefCell::new(HashMap::default());
+}
+
+/// [`function_name`] from the process-wide map, built there on first use.
+fn shared_function_name(key: usize, meta: &'static Metadata<'static>) -> Option<&'static str> {
     let names = FUNCTION_NAMES
         .read()
         .unwrap_or_else(PoisonError::into_inner);

@@ -2,7 +2,7 @@
 //! tracing-opentelemetry's conventions (`otel.name`, `otel.kind`, `otel.status_code`,
 //! `otel.status_description`, `error`, an event's `message`).
 use crate::value::{self, bounded_str, debug_text, display_text, key_prefix};
-use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry::trace::SpanKind;
 use opentelemetry::{KeyValue, Value};
 use std::borrow::Cow;
 use std::error::Error;
@@ -28,26 +28,6 @@ pub(super) struct SpanUpdates {
     /// `Some(true)` for `ok`, `Some(false)` for `error`.
     pub(super) ok: Option<bool>,
     pub(super) description: Option<String>,
-}
-
-impl SpanUpdates {
-    /// Keeps the status parts of `later` (the two fields may be recorded at different times).
-    pub(super) fn merge(&mut self, later: SpanUpdates) {
-        if later.ok.is_some() {
-            self.ok = later.ok;
-        }
-        if later.description.is_some() {
-            self.description = later.description;
-        }
-    }
-
-    /// The status the fields ask for, if any.
-    pub(super) fn status(&mut self) -> Option<Status> {
-        match self.ok? {
-            true => Some(Status::Ok),
-            false => Some(Status::error(self.description.take().unwrap_or_default())),
-        }
-    }
 }
 
 /// Whether any of `names` is one of the `otel.*` fields that change the span.

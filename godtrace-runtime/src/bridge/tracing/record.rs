@@ -29,11 +29,23 @@ pub(super) struct Record {
 
 /// What the lock of a [`Record`] guards.
 struct Inner {
-    /// `None` once ended.
-    span: Option<DetachedSpan>,
-    /// The status `otel.status_code` and its description ask for, set when the span ends
-    /// (the two fields may be recorded at different times).
-    status: SpanUpdates,
+    span: DetachedSpan,
+    /// What `otel.status_code` asks for (`Some(true)`: Ok), set when the span ends with
+    /// `otel.status_description` (the two fields may be recorded at different times).
+    ok: Option<bool>,
+    description: Option<String>,
+}
+
+impl Inner {
+    /// Keeps the status parts of `updates`.
+    fn merge(&mut self, updates: SpanUpdates) {
+        if updates.ok.is_some() {
+            self.ok = updates.ok;
+        }
+        if updates.description.is_some() {
+            self.description = updates.description;
+        }
+    }
 }
 
 impl Record {
@@ -57,8 +69,9 @@ impl Record {
                 let context = span.context();
                 let record = Record {
                     inner: Mutex::new(Inner {
-                        span: Some(span),
-                        status: SpanUpdates::default(),
+                        span,
+                        ok: None,
+                        description: None,
                     }),
                 };
                 Some((Some(record), context))
@@ -82,21 +95,17 @@ impl Record {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on the span while it is not ended.
+    /// Runs `f` on the span.
     fn with(&self, f: impl FnOnce(&OpSpan)) {
-        if let Some(span) = &self.lock().span {
-            f(span.span());
-        }
+        f(self.lock().span.span());
     }
 
     /// Sets a new span's first `attributes` and the status its fields ask for (no lock:
     /// the record is not shared yet).
     pub(super) fn init(&mut self, attributes: Vec<KeyValue>, updates: SpanUpdates) {
         let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
-        if let Some(span) = &inner.span {
-            span.span().record_all(attributes);
-        }
-        inner.status.merge(updates);
+        inner.span.span().record_all(attributes);
+        inner.merge(updates);
     }
 
     /// Applies fields recorded later (`Span::record`, read by [`fields_of`]): attributes,
@@ -104,14 +113,12 @@ impl Record {
     pub(super) fn apply(&self, attributes: Vec<KeyValue>, mut updates: SpanUpdates) {
         let (name, kind) = (updates.name.take(), updates.kind.take());
         let mut inner = self.lock();
-        if let Some(span) = &inner.span {
-            let span = span.span();
-            attributes.into_iter().for_each(|a| span.record_owned(a));
-            if name.is_some() || kind.is_some() {
-                span.rename(name, kind);
-            }
+        let span = inner.span.span();
+        attributes.into_iter().for_each(|a| span.record_owned(a));
+        if name.is_some() || kind.is_some() {
+            span.rename(name, kind);
         }
-        inner.status.merge(updates);
+        inner.merge(updates);
     }
 
     /// Adds an event; when `fails`, marks the span failed with the event's name.
@@ -138,13 +145,19 @@ impl Record {
 
     /// Ends the span, with the status its fields asked for.
     pub(super) fn end(self) {
-        let mut inner = self
+        let inner = self
             .inner
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
-        if let (Some(span), Some(status)) = (&inner.span, inner.status.status()) {
-            span.span().set_status(status);
+        let status = match inner.ok {
+            Some(true) => Some(Status::Ok),
+            Some(false) => Some(Status::error(inner.description.unwrap_or_default())),
+            None => None,
+        };
+        if let Some(status) = status {
+            inner.span.span().set_status(status);
         }
+        // Dropping the span ends it.
         drop(inner.span);
     }
 }

@@ -56,7 +56,9 @@ impl<L: log::Log> TraceIdLogger<L> {
 
     /// Records at `level` or more severe, logged inside a span, also become events of that
     /// span (named after the message, with `level`, `target` and the record's key-values),
-    /// as the `tracing` layer does for `tracing` events (its default level is INFO).
+    /// as the `tracing` layer does for `tracing` events (its default level is INFO). Inside a
+    /// `tracing` span (bridged by `godtrace::tracing::layer()`), the event reaches it when the
+    /// current subscriber is built on tracing-subscriber's `Registry`, as usual.
     pub fn span_events(mut self, level: log::Level) -> TraceIdLogger<L> {
         self.span_events = Some(level);
         self

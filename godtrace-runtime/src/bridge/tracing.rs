@@ -235,6 +235,7 @@ where
 
 /// Starts the godtrace span of a new `tracing` span; `None` when there is nothing to keep
 /// (tracing suppressed here).
+#[inline]
 fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
     let meta = attrs.metadata();
     let mut updates = SpanUpdates::default();
@@ -247,8 +248,8 @@ fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
         });
     }
     let name = updates.name.take().unwrap_or(Cow::Borrowed(meta.name()));
-    let (mut record, context) = Record::start(name, updates.kind.take(), parent)?;
-    if let Some(record) = &mut record {
+    let mut bridged = Record::start(name, updates.kind.take(), parent)?;
+    if let Some(record) = &mut bridged.record {
         let mut attributes = Vec::with_capacity(meta.fields().len() + 3);
         code_attributes(meta, &mut attributes);
         attrs.record(&mut SpanVisitor {
@@ -257,7 +258,7 @@ fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
         });
         record.init(attributes, updates);
     }
-    Some(Bridged { context, record })
+    Some(bridged)
 }
 
 /// `code.*` attributes from a span's metadata, as `#[traced]` records them.

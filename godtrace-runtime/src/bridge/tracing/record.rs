@@ -1,5 +1,6 @@
 //! The godtrace span of one bridged `tracing` span: started under the right parent, written by
 //! the layer only, behind a lock (a `tracing` span may be entered on several threads at once).
+use super::Bridged;
 use super::fields::{SpanUpdates, SpanVisitor};
 use crate::span::{DetachedSpan, OpSpan};
 use crate::value::EventAttributes;
@@ -52,11 +53,12 @@ impl Record {
     /// Starts the span named `name` under `parent`: its record when it is recorded, and the
     /// context its children start under (its own ids, or, sampled out, the decision it
     /// carries). `None` when there is nothing to keep (telemetry suppressed here).
+    #[inline]
     pub(super) fn start(
         name: Cow<'static, str>,
         kind: Option<SpanKind>,
         parent: Parent,
-    ) -> Option<(Option<Record>, Context)> {
+    ) -> Option<Bridged> {
         let explicit = match &parent {
             Parent::Current => None,
             Parent::Explicit(cx) => Some(cx.clone()),
@@ -65,17 +67,16 @@ impl Record {
         let span = OpSpan::start_named(name, kind.unwrap_or(SpanKind::Internal), explicit)
             .map(DetachedSpan::new);
         match span {
-            Some(span) if span.span().is_recording() => {
-                let context = span.context();
-                let record = Record {
+            Some(span) if span.span().is_recording() => Some(Bridged {
+                context: span.context(),
+                record: Some(Record {
                     inner: Mutex::new(Inner {
                         span,
                         ok: None,
                         description: None,
                     }),
-                };
-                Some((Some(record), context))
-            }
+                }),
+            }),
             // Sampled out: children follow the decision its own context carries (a root's
             // ids), or, under a sampled-out parent, that parent's.
             span => {
@@ -85,7 +86,10 @@ impl Record {
                     Parent::Explicit(cx) => Some(cx),
                     Parent::Root => None,
                 });
-                carried.filter(has_span).map(|cx| (None, cx))
+                carried.filter(has_span).map(|context| Bridged {
+                    context,
+                    record: None,
+                })
             }
         }
     }

@@ -9,6 +9,8 @@
 
 mod api;
 mod config;
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+pub mod db;
 mod error;
 mod export;
 pub mod limits;

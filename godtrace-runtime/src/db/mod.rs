@@ -10,3 +10,10 @@
 mod redis_command;
 #[cfg(feature = "sqlx")]
 mod sql;
+mod call;
+#[cfg(feature = "sqlx")]
+mod generated;
+#[cfg(feature = "sqlx")]
+pub mod sqlx;
+#[cfg(feature = "redis")]
+pub mod redis;

@@ -80,9 +80,10 @@ fn command_name(arg: &[u8]) -> Option<String> {
 }
 
 /// The text of a pipeline: its commands' texts joined by `; `, at most `cap` bytes (then `…`).
-pub(crate) fn pipeline_text<'c>(commands: impl IntoIterator<Item = &'c str>, cap: usize) -> String {
+pub(crate) fn pipeline_text<S: AsRef<str>>(commands: impl IntoIterator<Item = S>, cap: usize) -> String {
     let mut text = String::new();
     for command in commands {
+        let command = command.as_ref();
         let separator = if text.is_empty() { "" } else { "; " };
         if text.len() + separator.len() + command.len() > cap {
             text.push_str(if text.is_empty() { "…" } else { "; …" });
@@ -152,6 +153,6 @@ mod tests {
         assert_eq!(pipeline_text(["SET ? ?", "GET ?"], 100), "SET ? ?; GET ?");
         assert_eq!(pipeline_text(["SET ? ?", "GET ?"], 10), "SET ? ?; …");
         assert_eq!(pipeline_text(["SET ? ?"], 3), "…");
-        assert_eq!(pipeline_text([], 3), "");
+        assert_eq!(pipeline_text::<&str>([], 3), "");
     }
 }

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod db_postgres;
 mod e2e_phoenix_grpc;
 mod e2e_phoenix_http;
 mod e2e_phoenix_shutdown;

@@ -145,9 +145,11 @@ impl Call {
             .collect();
         if let Some(failure) = failure {
             if let Some(code) = &failure.status_code {
-                self.span.set_attribute("db.response.status_code", code.clone());
+                self.span
+                    .set_attribute("db.response.status_code", code.clone());
             }
-            self.span.set_attribute("error.type", failure.error_type.clone());
+            self.span
+                .set_attribute("error.type", failure.error_type.clone());
             self.span.set_error(failure.description);
             attributes.push(KeyValue::new("error.type", failure.error_type));
         }

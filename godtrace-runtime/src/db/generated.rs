@@ -62,7 +62,10 @@ impl<'a, T> Generated<'a, T> {
     }
 
     fn take(&self) -> Option<T> {
-        self.slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+        self.slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 }
 
@@ -128,7 +131,10 @@ mod tests {
             None
         });
         let mut cx = Context::from_waker(Waker::noop());
-        assert_eq!(Pin::new(&mut stream).poll_next(&mut cx), Poll::Ready(Some(1)));
+        assert_eq!(
+            Pin::new(&mut stream).poll_next(&mut cx),
+            Poll::Ready(Some(1))
+        );
         drop(stream);
         assert_eq!(Arc::strong_count(&owned), 1);
     }

@@ -6,14 +6,14 @@
 //! conventions (`SELECT wallets`, `GET`), and a point in the `db.client.operation.duration`
 //! histogram. Values never reach a span: SQL literals and every Redis argument are recorded
 //! as `?`, and the values bound to a query are not read at all.
+mod call;
+#[cfg(feature = "sqlx")]
+mod generated;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "redis")]
 mod redis_command;
 #[cfg(feature = "sqlx")]
 mod sql;
-mod call;
-#[cfg(feature = "sqlx")]
-mod generated;
 #[cfg(feature = "sqlx")]
 pub mod sqlx;
-#[cfg(feature = "redis")]
-pub mod redis;

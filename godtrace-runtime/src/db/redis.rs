@@ -194,7 +194,10 @@ fn client_failure(error: &RedisError) -> Failure {
     let (error_type, description) = if error.is_timeout() {
         ("timeout", "timed out waiting for the server")
     } else if error.is_connection_dropped() {
-        ("connection_dropped", "the connection to the server was lost")
+        (
+            "connection_dropped",
+            "the connection to the server was lost",
+        )
     } else if error.is_io_error() {
         ("io", "I/O error")
     } else {

@@ -80,7 +80,10 @@ fn command_name(arg: &[u8]) -> Option<String> {
 }
 
 /// The text of a pipeline: its commands' texts joined by `; `, at most `cap` bytes (then `…`).
-pub(crate) fn pipeline_text<S: AsRef<str>>(commands: impl IntoIterator<Item = S>, cap: usize) -> String {
+pub(crate) fn pipeline_text<S: AsRef<str>>(
+    commands: impl IntoIterator<Item = S>,
+    cap: usize,
+) -> String {
     let mut text = String::new();
     for command in commands {
         let command = command.as_ref();

@@ -81,7 +81,10 @@ impl TracedPool {
         let waited = Instant::now();
         let result = self.pool.begin().await;
         if let Some(call) = &call {
-            call.set_attribute("db.client.connection.wait_time", waited.elapsed().as_secs_f64());
+            call.set_attribute(
+                "db.client.connection.wait_time",
+                waited.elapsed().as_secs_f64(),
+            );
         }
         finish(call, result.as_ref().map(|_| None));
         Ok(TracedTransaction {
@@ -216,9 +219,15 @@ fn failure(error: &Error) -> Failure {
         Error::Io(io) => ("Io", format!("I/O error: {}", io.kind())),
         Error::Tls(_) => ("Tls", "TLS error".to_owned()),
         Error::Protocol(_) => ("Protocol", "protocol error".to_owned()),
-        Error::PoolTimedOut => ("PoolTimedOut", "timed out waiting for a connection".to_owned()),
+        Error::PoolTimedOut => (
+            "PoolTimedOut",
+            "timed out waiting for a connection".to_owned(),
+        ),
         Error::PoolClosed => ("PoolClosed", "the pool is closed".to_owned()),
-        Error::WorkerCrashed => ("WorkerCrashed", "the connection's worker crashed".to_owned()),
+        Error::WorkerCrashed => (
+            "WorkerCrashed",
+            "the connection's worker crashed".to_owned(),
+        ),
         Error::Configuration(_) => ("Configuration", "configuration error".to_owned()),
         Error::Encode(_) => ("Encode", "a bound value could not be encoded".to_owned()),
         Error::Decode(_) | Error::ColumnDecode { .. } => {
@@ -248,7 +257,9 @@ where
     S: Stream<Item = Result<Step, Error>> + Unpin,
 {
     let mut rows: u64 = 0;
-    while let Some(item) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_next(cx)).await {
+    while let Some(item) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_next(cx)).await
+    {
         match item {
             Ok(step) => {
                 rows += u64::from(matches!(step, Either::Right(_)));
@@ -270,7 +281,10 @@ where
 /// Notes on `call` how long acquiring a pooled connection took.
 fn note_wait(call: &Option<Call>, waited: Instant) {
     if let Some(call) = call {
-        call.set_attribute("db.client.connection.wait_time", waited.elapsed().as_secs_f64());
+        call.set_attribute(
+            "db.client.connection.wait_time",
+            waited.elapsed().as_secs_f64(),
+        );
     }
 }
 
@@ -318,7 +332,10 @@ impl<'p> Executor<'p> for &'_ TracedPool {
                 }
                 Err(error) => Err(error),
             };
-            finish(call, result.as_ref().map(|row| Some(u64::from(row.is_some()))));
+            finish(
+                call,
+                result.as_ref().map(|row| Some(u64::from(row.is_some()))),
+            );
             result
         })
     }
@@ -331,7 +348,10 @@ impl<'p> Executor<'p> for &'_ TracedPool {
         self.pool.prepare_with(sql, parameters)
     }
 
-    fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<Describe<Postgres>, Error>> {
+    fn describe<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+    ) -> BoxFuture<'e, Result<Describe<Postgres>, Error>> {
         self.pool.describe(sql)
     }
 }
@@ -369,7 +389,10 @@ where
     }
     Box::pin(async move {
         let result = future.await;
-        finish(call, result.as_ref().map(|row| Some(u64::from(row.is_some()))));
+        finish(
+            call,
+            result.as_ref().map(|row| Some(u64::from(row.is_some()))),
+        );
         result
     })
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod db_postgres;
+mod db_redis;
 mod e2e_phoenix_grpc;
 mod e2e_phoenix_http;
 mod e2e_phoenix_shutdown;

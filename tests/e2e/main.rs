@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod db_phoenix;
 mod db_postgres;
 mod db_redis;
 mod e2e_phoenix_grpc;

@@ -10,12 +10,17 @@ use serde_json::Value as Json;
 use std::time::Duration;
 
 #[traced(operation = "e2e.db.lookup")]
-async fn lookup(pool: &TracedPool, cache: &mut TracedConnection<MultiplexedConnection>, key: &str) -> String {
-    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_catalog.pg_class WHERE relname = $1")
-        .bind("no-such-table")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+async fn lookup(
+    pool: &TracedPool,
+    cache: &mut TracedConnection<MultiplexedConnection>,
+    key: &str,
+) -> String {
+    let tables: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_catalog.pg_class WHERE relname = $1")
+            .bind("no-such-table")
+            .fetch_one(pool)
+            .await
+            .unwrap();
     assert_eq!(tables, 0);
     redis::cmd("SET")
         .arg(key)
@@ -57,9 +62,15 @@ fn database_spans_arrive_in_phoenix_under_the_traced_operation() {
     });
     guard.flush();
 
-    let spans = phoenix.wait_for(&project, Some(&trace_id), Duration::from_secs(30), |s| s.len() >= 3);
+    let spans = phoenix.wait_for(&project, Some(&trace_id), Duration::from_secs(30), |s| {
+        s.len() >= 3
+    });
     let names = e2e_support::names(&spans);
-    assert_eq!(spans.len(), 3, "trace {trace_id} in project {project}: {names:?}");
+    assert_eq!(
+        spans.len(),
+        3,
+        "trace {trace_id} in project {project}: {names:?}"
+    );
     let op = e2e_support::named(&spans, "e2e.db.lookup");
     let select = e2e_support::named(&spans, "SELECT pg_catalog.pg_class");
     let set = e2e_support::named(&spans, "SET");

@@ -516,6 +516,7 @@ pub fn all() -> Vec<Case> {
         godtrace_exported(),
         godtrace_recording(),
         memory_and_throughput(),
+        crate::db::cases(),
     ]
     .concat()
 }

@@ -77,15 +77,9 @@ impl TracedPool {
     /// [`commit`](TracedTransaction::commit) and [`rollback`](TracedTransaction::rollback).
     /// Dropped without either, it is rolled back by sqlx, untraced.
     pub async fn begin(&self) -> Result<TracedTransaction, Error> {
+        // The span covers acquiring the connection and sending BEGIN (sqlx does both).
         let call = start_named(&self.endpoint, "BEGIN");
-        let waited = Instant::now();
         let result = self.pool.begin().await;
-        if let Some(call) = &call {
-            call.set_attribute(
-                "db.client.connection.wait_time",
-                waited.elapsed().as_secs_f64(),
-            );
-        }
         finish(call, result.as_ref().map(|_| None));
         Ok(TracedTransaction {
             tx: result?,

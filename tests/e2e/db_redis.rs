@@ -37,11 +37,14 @@ async fn manager(client: &Client) -> TracedConnection<ConnectionManager> {
     TracedConnection::new(conn, client.get_connection_info())
 }
 
+/// What `cache_profile` read back: the GET, the pipeline's replies, the transaction's.
+type Replies = (Option<String>, (String, i64), Vec<i64>);
+
 #[traced(operation = "e2e::db_redis::cache_profile")]
 async fn cache_profile(
     conn: &mut TracedConnection<ConnectionManager>,
     key: &str,
-) -> RedisResult<(Option<String>, (String, i64), Vec<i64>)> {
+) -> RedisResult<Replies> {
     cmd("SET")
         .arg(key)
         .arg("profile-secret")

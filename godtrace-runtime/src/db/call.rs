@@ -121,6 +121,7 @@ impl Call {
     }
 
     /// Notes that results reached the caller: dropping the call later is not a cancellation.
+    #[cfg(feature = "sqlx")]
     pub(crate) fn delivered(&mut self) {
         self.delivered = true;
     }

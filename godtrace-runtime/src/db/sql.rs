@@ -35,7 +35,7 @@ pub(crate) fn summarize(sql: &str, text_cap: Option<usize>) -> SqlSummary {
         bytes: sql.as_bytes(),
         pos: 0,
         end: sql.len().min(MAX_SCAN_LEN),
-        out: text_cap.map(|cap| Output::new(cap)),
+        out: text_cap.map(Output::new),
         parser: Parser::default(),
     };
     scanner.run();

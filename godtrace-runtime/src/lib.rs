@@ -11,6 +11,8 @@ mod api;
 mod config;
 mod error;
 mod export;
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+pub mod layers;
 pub mod limits;
 pub mod links;
 pub mod metrics;

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 
 pub(crate) mod builder;
+pub(crate) mod detached;
 
 /// Starts a span named `name` as a child of the current span and makes it current until the
 /// returned guard is dropped.

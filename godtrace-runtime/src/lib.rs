@@ -35,6 +35,7 @@ mod features_tests;
 pub mod __private;
 
 pub use api::builder::{SpanBuilder, span_builder};
+pub use api::detached::Span;
 pub use api::{SpanGuard, add_event, current_context, set_attribute, span, span_id, trace_id};
 pub use config::{Compression, Config, Propagator, Protocol};
 pub use error::InitError;

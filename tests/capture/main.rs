@@ -6,6 +6,7 @@ mod support;
 
 mod async_context;
 mod capture_rules;
+mod detached_spans;
 mod error_types;
 mod kinds_fields_impls;
 mod manual_spans;

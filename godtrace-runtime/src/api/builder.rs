@@ -1,7 +1,9 @@
 //! [`span_builder`]: a manual span with more than a name. Each setting is one method on
 //! [`SpanBuilder`]; [`SpanBuilder::start`] starts the span as [`span`](crate::span) does.
 use super::SpanGuard;
-use crate::span::{EnteredSpan, OpSpan};
+use super::detached::Span;
+use crate::span::{DetachedSpan, EnteredSpan, OpSpan, ParentContext};
+use opentelemetry::Context;
 use opentelemetry::trace::SpanKind;
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -21,6 +23,7 @@ pub fn span_builder(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
     SpanBuilder {
         name: name.into(),
         kind: SpanKind::Internal,
+        parent: None,
     }
 }
 
@@ -30,6 +33,7 @@ pub fn span_builder(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
 pub struct SpanBuilder {
     name: Cow<'static, str>,
     kind: SpanKind,
+    parent: Option<Context>,
 }
 
 impl SpanBuilder {
@@ -40,12 +44,28 @@ impl SpanBuilder {
         self
     }
 
-    /// Starts the span as a child of the current span and makes it current until the returned
-    /// guard is dropped.
+    /// The span's parent: a context extracted from a request's headers, or one taken with
+    /// [`current_context`](crate::current_context) elsewhere. Anything `#[traced(parent = ..)]`
+    /// takes; `None` (the default) means the current span.
+    pub fn parent(mut self, parent: impl ParentContext) -> SpanBuilder {
+        self.parent = parent.into_parent();
+        self
+    }
+
+    /// Starts the span as a child of its parent (the current span unless [`parent`] set one)
+    /// and makes it current until the returned guard is dropped.
+    ///
+    /// [`parent`]: SpanBuilder::parent
     pub fn start(self) -> SpanGuard {
         SpanGuard {
-            span: OpSpan::start_named(self.name, self.kind).map(EnteredSpan::new),
+            span: OpSpan::start_named(self.name, self.kind, self.parent).map(EnteredSpan::new),
             _this_thread: PhantomData,
         }
+    }
+
+    /// Starts the span without making it current: a [`Span`] that can move to another thread
+    /// or be held by a future, current only inside [`Span::in_scope`].
+    pub fn start_detached(self) -> Span {
+        Span::new(OpSpan::start_named(self.name, self.kind, self.parent).map(DetachedSpan::new))
     }
 }

@@ -1,6 +1,5 @@
 //! Per-metric settings read when a series or instrument is created: the cardinality limit and
 //! a manual histogram's bucket bounds. `install` sets them; until then the defaults apply.
-use super::buckets::DEFAULT_BOUNDS;
 use std::sync::{Arc, RwLock};
 
 /// Attribute sets a metric keeps unless configured otherwise (OpenTelemetry's default).
@@ -36,12 +35,12 @@ pub(crate) fn cardinality_limit(metric: &str) -> usize {
         .unwrap_or(DEFAULT_CARDINALITY_LIMIT)
 }
 
-/// The bucket bounds of manual histogram `metric`.
-pub(crate) fn histogram_bounds(metric: &str) -> Arc<[f64]> {
+/// The bucket bounds of manual histogram `metric`: the configured ones, else `default`.
+pub(crate) fn histogram_bounds(metric: &str, default: &[f64]) -> Arc<[f64]> {
     let current = CURRENT.read().unwrap_or_else(|e| e.into_inner());
     current
         .as_ref()
         .and_then(|l| l.buckets.iter().find(|(name, _)| name == metric))
         .map(|(_, b)| b.clone())
-        .unwrap_or_else(|| Arc::from(DEFAULT_BOUNDS.as_slice()))
+        .unwrap_or_else(|| Arc::from(default))
 }

@@ -1,4 +1,5 @@
 //! The manual API: [`record_counter`] and [`record_histogram`].
+use super::buckets::DEFAULT_BOUNDS;
 use super::limits;
 use super::registry::{Instrument, Manual, registry};
 use super::report;
@@ -86,8 +87,32 @@ pub fn record_histogram(name: &str, value: impl MetricValue, attributes: &[KeyVa
     }
 }
 
+/// [`record_histogram`] for the integrations' semantic-convention histograms
+/// (`http.server.request.duration`, `db.client.operation.duration`…): created with
+/// `default_bounds` (the convention's buckets) unless
+/// [`MetricsConfig::histogram_buckets`](crate::MetricsConfig::histogram_buckets) set others.
+#[allow(
+    dead_code,
+    reason = "used by the integrations, each behind its own feature"
+)]
+pub(crate) fn record_histogram_with_bounds(
+    name: &str,
+    value: f64,
+    attributes: &[KeyValue],
+    default_bounds: &'static [f64],
+) {
+    if crate::span::switches::is_enabled() {
+        histogram_record_in(name, value, attributes, default_bounds);
+    }
+}
+
 fn histogram_record(name: &str, value: f64, attributes: &[KeyValue]) {
-    let Some(Instrument::Histogram(histogram)) = instrument(name, Kind::Histogram) else {
+    histogram_record_in(name, value, attributes, &DEFAULT_BOUNDS);
+}
+
+fn histogram_record_in(name: &str, value: f64, attributes: &[KeyValue], default_bounds: &[f64]) {
+    let Some(Instrument::Histogram(histogram)) = instrument(name, Kind::Histogram(default_bounds))
+    else {
         return;
     };
     if value.is_nan() {
@@ -106,10 +131,17 @@ fn histogram_record(name: &str, value: f64, attributes: &[KeyValue]) {
         .record(value, exemplar.as_ref());
 }
 
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Kind {
+/// Which instrument a call records into; a histogram with the bounds it gets when created.
+#[derive(Clone, Copy, Debug)]
+enum Kind<'a> {
     Counter,
-    Histogram,
+    Histogram(&'a [f64]),
+}
+
+impl Kind<'_> {
+    fn is_counter(self) -> bool {
+        matches!(self, Kind::Counter)
+    }
 }
 
 /// The instrument `name` of `kind`, if the name is valid and not taken by the other kind.
@@ -125,17 +157,20 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
     }
     let found = registry().instrument(name, || match kind {
         Kind::Counter => Instrument::Counter(Arc::new(new_manual(name, Arc::from([])))),
-        Kind::Histogram => {
-            Instrument::Histogram(Arc::new(new_manual(name, limits::histogram_bounds(name))))
-        }
+        Kind::Histogram(default) => Instrument::Histogram(Arc::new(new_manual(
+            name,
+            limits::histogram_bounds(name, default),
+        ))),
     })?;
-    let found_kind = match found {
-        Instrument::Counter(_) => Kind::Counter,
-        Instrument::Histogram(_) => Kind::Histogram,
-    };
-    if found_kind != kind {
+    let found_counter = matches!(found, Instrument::Counter(_));
+    if found_counter != kind.is_counter() {
+        let (found_kind, kind) = if found_counter {
+            ("Counter", "Histogram")
+        } else {
+            ("Histogram", "Counter")
+        };
         report::once_for(name, || {
-            format!("metric {name:?} is a {found_kind:?}; recording it as a {kind:?} is dropped")
+            format!("metric {name:?} is a {found_kind}; recording it as a {kind} is dropped")
         });
         return None;
     }
@@ -193,6 +228,24 @@ mod tests {
         let snap = registry().collect();
         assert_eq!(snap.counter("manual.rs.negative", &[]), None);
         assert!(snap.metric("manual.rs bad name").is_none());
+    }
+
+    #[test]
+    fn a_semantic_convention_histogram_gets_its_own_buckets() {
+        const SECONDS: [f64; 3] = [0.005, 0.01, 0.025];
+        record_histogram_with_bounds_unchecked("manual.rs.semconv.duration", 0.007, &SECONDS);
+        let snap = registry().collect();
+        let points = snap
+            .histogram("manual.rs.semconv.duration", &[])
+            .expect("recorded");
+        assert_eq!(points.bounds, SECONDS);
+        assert_eq!(points.bucket_counts, vec![0, 1, 0, 0]);
+    }
+
+    /// [`record_histogram_with_bounds`] without the on/off switch, which these unit tests do
+    /// not turn on.
+    fn record_histogram_with_bounds_unchecked(name: &str, value: f64, bounds: &'static [f64]) {
+        histogram_record_in(name, value, &[], bounds);
     }
 
     #[test]

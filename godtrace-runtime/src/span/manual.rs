@@ -45,3 +45,41 @@ impl Drop for EnteredSpan {
         self.span.end_in_place();
     }
 }
+
+/// A manual span started detached: current nowhere until [`DetachedSpan::in_scope`], ended
+/// when dropped. `Send`: it is current on a thread only within `in_scope`, which borrows it
+/// mutably, so it never is on two threads' lists, nor left on one.
+pub(crate) struct DetachedSpan {
+    span: OpSpan,
+}
+
+impl DetachedSpan {
+    pub(crate) fn new(span: OpSpan) -> DetachedSpan {
+        DetachedSpan { span }
+    }
+
+    pub(crate) fn span(&self) -> &OpSpan {
+        &self.span
+    }
+
+    /// Runs `f` with this span current on this thread; a panic in `f` ends the span as failed
+    /// and goes on unwinding. While the thread exits (see `otel_context_usable`), `f` runs
+    /// untraced.
+    pub(crate) fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        if !current::otel_context_usable() {
+            return f();
+        }
+        self.span.run_current(f)
+    }
+
+    /// This span as OpenTelemetry's context (see `OpSpan::context`).
+    pub(crate) fn context(&self) -> opentelemetry::Context {
+        self.span.context()
+    }
+}
+
+impl Drop for DetachedSpan {
+    fn drop(&mut self) {
+        self.span.end_in_place();
+    }
+}

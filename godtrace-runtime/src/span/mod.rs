@@ -26,7 +26,7 @@ pub use future::{Instrumented, instrument_future};
 pub(crate) use live::Live;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use live::{Finished, LiveBox, return_spares, set_max_returned};
-pub(crate) use manual::EnteredSpan;
+pub(crate) use manual::{DetachedSpan, EnteredSpan};
 pub use op::{OpSpan, ParentContext, run_sync};
 pub(crate) use sampled_out::RANDOM;
 pub use site::{CallSite, SiteOptions};

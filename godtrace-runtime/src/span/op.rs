@@ -184,10 +184,14 @@ impl OpSpan {
         }
     }
 
-    /// Starts a span named `name` of `kind` under the current span (the manual API); `None`
-    /// when tracing is off or the span is sampled out (a new trace dropped at its root marks
-    /// the thread while the span is current, so its children follow).
-    pub(crate) fn start_named(name: Cow<'static, str>, kind: SpanKind) -> Option<OpSpan> {
+    /// Starts a span named `name` of `kind` under `explicit`, or the current span when `None`
+    /// (the manual API); `None` when tracing is off or the span is sampled out (a new trace
+    /// dropped at its root marks the thread while the span is current, so its children follow).
+    pub(crate) fn start_named(
+        name: Cow<'static, str>,
+        kind: SpanKind,
+        explicit: Option<Context>,
+    ) -> Option<OpSpan> {
         if !switches::is_enabled() || !current::otel_context_usable() {
             return None;
         }
@@ -195,7 +199,7 @@ impl OpSpan {
             sample_rate: None,
             carries_parent: false,
         };
-        match sampling::decide(rule, None) {
+        match sampling::decide(rule, explicit.as_ref()) {
             sampling::Decision::Suppressed => None,
             sampling::Decision::NotSampled {
                 carry,
@@ -218,7 +222,7 @@ impl OpSpan {
                     Name::Given(name, kind),
                     Vec::new(),
                 );
-                Some(OpSpan::recording(live, None, None, start))
+                Some(OpSpan::recording(live, explicit, None, start))
             }
         }
     }
@@ -299,8 +303,10 @@ impl OpSpan {
         }
     }
 
+    /// Ends the span where it is; a second call does nothing (a span ended by a panic in
+    /// `run_current` may be ended again by its owner).
     pub(super) fn end_in_place(&mut self) {
-        let Some(timing) = &self.timing else {
+        let Some(timing) = self.timing.take() else {
             return;
         };
         let end = clock::now();
@@ -317,6 +323,20 @@ impl OpSpan {
             && let Some(pipeline) = sink::installed()
         {
             pipeline.on_own_end(&mut self.live, timing.start, end);
+        }
+    }
+
+    /// This span as OpenTelemetry's context, for a child started elsewhere or for headers to
+    /// inject: its own ids when recording, else what it carries for its children (a sampled-out
+    /// parent's, or the ids of the sampled-out root it is).
+    pub(super) fn context(&self) -> Context {
+        let base = self.cx.clone().unwrap_or_default();
+        match &self.live {
+            Some(live) => base.with_remote_span_context(live.span_context.clone()),
+            None if self.scope != 0 => {
+                base.with_remote_span_context(sampled_out::ids_of_sampled_out_root(self.scope))
+            }
+            None => base,
         }
     }
 

@@ -42,7 +42,7 @@ pub(crate) fn sampled_out_span_context() -> Option<SpanContext> {
 /// The ids of the sampled-out root marked `mark`: the mark is the low half of the trace id
 /// (the random bits the sampling decision read, as for a kept trace); the high half and the
 /// span id are different bijective mixes of it.
-fn ids_of_sampled_out_root(mark: u64) -> SpanContext {
+pub(super) fn ids_of_sampled_out_root(mark: u64) -> SpanContext {
     let high = mix(mark ^ 0x6a09_e667_f3bc_c908);
     let span = mix(mark ^ 0xbb67_ae85_84ca_a73b);
     SpanContext::new(

@@ -177,8 +177,12 @@ fn guard_outlives_its_call() {
 fn span_dropped_while_current_leaves_the_list() {
     let capture = testing::capture();
     let outer = crate::span("outer.manual");
-    let span = OpSpan::start_named("dropped".into(), opentelemetry::trace::SpanKind::Internal)
-        .expect("sampled in");
+    let span = OpSpan::start_named(
+        "dropped".into(),
+        opentelemetry::trace::SpanKind::Internal,
+        None,
+    )
+    .expect("sampled in");
     // SAFETY: `span` stays in this frame, on this thread.
     let entered = unsafe { span.make_current() };
     // Its owner let go without leaving: the record is taken off the list before it is reused.
@@ -194,4 +198,33 @@ fn span_dropped_while_current_leaves_the_list() {
         Some(&Value::Bool(true))
     );
     assert!(child_of(&capture, "reused", "outer.manual"));
+}
+
+#[test]
+fn detached_span_in_scope_on_two_threads_in_turn() {
+    let capture = testing::capture();
+    let mut request = crate::span_builder("request").start_detached();
+    request.in_scope(|| drop(crate::span("first")));
+    let mut request = std::thread::spawn(move || {
+        request.in_scope(|| {
+            crate::set_attribute("on.second.thread", true);
+            drop(crate::span("second"));
+        });
+        request
+    })
+    .join()
+    .unwrap();
+    request.set_attribute("status", 200);
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        request.in_scope(|| panic!("handler"))
+    }));
+    assert!(unwound.is_err());
+    drop(request);
+    assert!(child_of(&capture, "first", "request"));
+    assert!(child_of(&capture, "second", "request"));
+    let request = capture.span("request");
+    assert_eq!(request.attr("on.second.thread"), Some(&Value::Bool(true)));
+    assert_eq!(request.attr("status"), Some(&Value::I64(200)));
+    assert!(request.is_error());
+    assert_eq!(capture.spans_named("request").len(), 1);
 }

@@ -1,0 +1,131 @@
+//! [`Span`]: a manual span that is not current anywhere until [`Span::in_scope`], and may
+//! move between threads: a request's span in a server layer, a query's in a database wrapper.
+use super::{attribute, event_attributes};
+use crate::span::DetachedSpan;
+use opentelemetry::trace::{SpanContext, Status};
+use opentelemetry::{Context, Value};
+use std::borrow::Cow;
+
+/// A span started with [`SpanBuilder::start_detached`](crate::SpanBuilder::start_detached):
+/// current only inside [`Span::in_scope`], ended by [`Span::end`] or when dropped. It is
+/// `Send`, so it can follow a request's future across threads, and not `Sync`.
+///
+/// ```
+/// use godtrace_runtime::SpanKind;
+///
+/// let capture = godtrace_runtime::testing::capture();
+/// let mut request = godtrace_runtime::span_builder("GET /wallets/{id}")
+///     .kind(SpanKind::Server)
+///     .start_detached();
+/// request.in_scope(|| {
+///     let _lookup = godtrace_runtime::span("wallet.lookup"); // a child of the request
+/// });
+/// request.set_attribute("http.response.status_code", 200);
+/// request.end();
+/// assert_eq!(
+///     capture.span("wallet.lookup").parent_span_id,
+///     Some(capture.span("GET /wallets/{id}").span_id)
+/// );
+/// ```
+///
+/// Not `Sync`: one thread at a time records on it.
+///
+/// ```compile_fail
+/// fn share_with_another_thread<T: Sync>(_: &T) {}
+/// share_with_another_thread(&godtrace_runtime::Span::none());
+/// ```
+#[must_use = "the span ends when dropped"]
+pub struct Span {
+    span: Option<DetachedSpan>,
+}
+
+impl Span {
+    pub(crate) fn new(span: Option<DetachedSpan>) -> Span {
+        Span { span }
+    }
+
+    /// A span that records nothing: what a layer holds when tracing is off.
+    pub fn none() -> Span {
+        Span { span: None }
+    }
+
+    /// Whether anything recorded on this span is kept (tracing on and the span sampled in).
+    pub fn is_recording(&self) -> bool {
+        self.span.as_ref().is_some_and(|s| s.span().is_recording())
+    }
+
+    /// Sets an attribute on this span (the key is cut at 256 bytes, strings at the attribute
+    /// size limit).
+    pub fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
+        if let Some(span) = self.recording() {
+            span.span()
+                .record_owned(attribute(key.into(), value.into()));
+        }
+    }
+
+    /// Adds an event with attributes to this span (at most 128 attributes kept; the others
+    /// are counted as dropped on the event).
+    pub fn add_event<K: Into<Cow<'static, str>>>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        attributes: impl IntoIterator<Item = (K, Value)>,
+    ) {
+        if let Some(span) = self.recording() {
+            span.span()
+                .add_event(name.into(), event_attributes(attributes));
+        }
+    }
+
+    /// Marks this span failed: status Error with `description`.
+    pub fn set_error(&self, description: impl Into<Cow<'static, str>>) {
+        if let Some(span) = self.recording() {
+            span.span().set_status(Status::error(description));
+        }
+    }
+
+    /// Links this span to `span_context`, a span it follows from (see
+    /// [`SpanGuard::follows_from`](crate::SpanGuard::follows_from)).
+    pub fn follows_from(&self, span_context: &SpanContext) {
+        if let Some(span) = self.recording()
+            && span_context.is_valid()
+        {
+            span.span().add_link(span_context.clone());
+        }
+    }
+
+    /// This span as an OpenTelemetry [`Context`]: the parent to inject into an outgoing
+    /// request's headers, or to start work elsewhere under (`parent = ..`). A span sampled out
+    /// gives the ids it propagates (not sampled), so downstream services follow the decision;
+    /// with tracing off, an empty context.
+    pub fn context(&self) -> Context {
+        self.span
+            .as_ref()
+            .map_or_else(Context::new, DetachedSpan::context)
+    }
+
+    /// Runs `f` with this span current on this thread: spans started inside are its children.
+    /// A panic in `f` ends the span as failed and goes on unwinding.
+    pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        match &mut self.span {
+            Some(span) => span.in_scope(f),
+            None => f(),
+        }
+    }
+
+    /// Ends the span now (dropping it does the same).
+    pub fn end(self) {
+        drop(self);
+    }
+
+    fn recording(&self) -> Option<&DetachedSpan> {
+        self.span.as_ref().filter(|s| s.span().is_recording())
+    }
+}
+
+impl std::fmt::Debug for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Span")
+            .field("recording", &self.is_recording())
+            .finish()
+    }
+}

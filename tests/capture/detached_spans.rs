@@ -1,0 +1,124 @@
+//! Detached spans (`SpanBuilder::start_detached`): what a server layer or a database wrapper
+//! holds across a request's future. Current only inside `in_scope`, on whichever thread runs
+//! it; parented explicitly by a remote context; ended once, however it ends.
+use godtrace::otel::trace::TraceContextExt;
+use godtrace::propagation;
+use godtrace::{SpanKind, testing, traced};
+use std::collections::HashMap;
+
+#[traced(operation = "capture::detached_spans::handler_step")]
+fn handler_step() {}
+
+const REMOTE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+fn remote_parent(traceparent: &str) -> godtrace::otel::Context {
+    propagation::extract_map(&HashMap::from([(
+        "traceparent".to_string(),
+        traceparent.to_string(),
+    )]))
+}
+
+#[test]
+fn a_detached_span_under_a_remote_parent_is_current_only_in_scope_on_any_thread() {
+    let c = testing::capture();
+    let mut request = godtrace::span_builder("capture::detached_spans::GET /wallets")
+        .kind(SpanKind::Server)
+        .parent(remote_parent(REMOTE))
+        .start_detached();
+    assert_eq!(godtrace::span_id(), None, "not current once started");
+    // The span follows the request to another thread, where its children nest under it.
+    let request = std::thread::spawn(move || {
+        request.in_scope(handler_step);
+        request
+    })
+    .join()
+    .unwrap();
+    handler_step(); // outside the scope: a root of its own
+    request.set_attribute("http.response.status_code", 200);
+    request.end();
+
+    let server = c.span("capture::detached_spans::GET /wallets");
+    assert_eq!(server.kind, SpanKind::Server);
+    assert_eq!(
+        server.trace_id.to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(
+        server.parent_span_id.unwrap().to_string(),
+        "00f067aa0ba902b7"
+    );
+    assert_eq!(server.attr("http.response.status_code"), Some(&200.into()));
+    let steps = c.spans_named("capture::detached_spans::handler_step");
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert_eq!(steps[0].parent_span_id, Some(server.span_id));
+    assert_eq!(steps[0].trace_id, server.trace_id);
+    assert_eq!(steps[1].parent_span_id, None);
+}
+
+#[test]
+fn its_context_is_what_an_outgoing_request_carries() {
+    let c = testing::capture();
+    let call = godtrace::span_builder("capture::detached_spans::client call")
+        .kind(SpanKind::Client)
+        .start_detached();
+    let mut headers = HashMap::new();
+    propagation::inject_context(&call.context(), &mut headers);
+    call.end();
+    let client = c.span("capture::detached_spans::client call");
+    assert_eq!(
+        headers["traceparent"],
+        format!("00-{}-{}-03", client.trace_id, client.span_id)
+    );
+}
+
+#[test]
+fn a_sampled_out_parent_is_followed_and_its_decision_propagates() {
+    let c = testing::capture();
+    let call = godtrace::span_builder("capture::detached_spans::unsampled")
+        .parent(remote_parent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+        ))
+        .start_detached();
+    assert!(!call.is_recording());
+    let cx = call.context();
+    let sc = cx.span().span_context().clone();
+    assert!(sc.is_valid() && !sc.is_sampled());
+    assert_eq!(
+        sc.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    call.end();
+    assert!(c.spans().is_empty(), "{:?}", c.spans());
+}
+
+#[test]
+fn a_panic_in_scope_ends_the_span_failed_and_dropping_it_later_reports_nothing_more() {
+    let c = testing::capture();
+    let mut request = godtrace::span_builder("capture::detached_spans::panicking").start_detached();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        request.in_scope(|| panic!("handler failed"))
+    }));
+    assert!(unwound.is_err());
+    drop(request);
+    let spans = c.spans_named("capture::detached_spans::panicking");
+    assert_eq!(spans.len(), 1, "ended once: {spans:?}");
+    assert!(spans[0].is_error());
+}
+
+#[test]
+fn dropping_it_ends_it_and_with_tracing_off_it_records_nothing() {
+    let c = testing::capture();
+    drop(godtrace::span_builder("capture::detached_spans::dropped").start_detached());
+    assert_eq!(c.spans_named("capture::detached_spans::dropped").len(), 1);
+    let mut none = godtrace::Span::none();
+    assert!(!none.is_recording());
+    assert_eq!(none.in_scope(|| 7), 7);
+    assert!(!none.context().span().span_context().is_valid());
+}
+
+/// A request's future holds its span across `.await`s that may resume on another thread.
+#[test]
+fn a_span_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&godtrace::Span::none());
+}

@@ -137,12 +137,16 @@ impl Exchange {
         if let Some(error_type) = &self.error_type {
             attributes.push(KeyValue::new("error.type", error_type.to_string()));
         }
-        crate::metrics::record_histogram_with_bounds(
-            histogram,
-            self.started.elapsed().as_secs_f64(),
-            &attributes,
-            semconv::DURATION_BUCKETS,
-        );
+        let seconds = self.started.elapsed().as_secs_f64();
+        // In the span's scope, so that the point's exemplar is this request's span.
+        self.span.in_scope(|| {
+            crate::metrics::record_histogram_with_bounds(
+                histogram,
+                seconds,
+                &attributes,
+                semconv::DURATION_BUCKETS,
+            );
+        });
     }
 
     fn finish_grpc(&mut self) {

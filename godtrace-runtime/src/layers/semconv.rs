@@ -136,8 +136,9 @@ pub(crate) fn redacted_url(url: &str) -> String {
     };
     if let Some(query_at) = full.find('?') {
         let end = full[query_at..].find('#').map_or(full.len(), |i| query_at + i);
-        let query = redacted_query(&full[query_at + 1..end]);
-        full.replace_range(query_at + 1..end, &query);
+        if let Cow::Owned(query) = redacted_query(&full[query_at + 1..end]) {
+            full.replace_range(query_at + 1..end, &query);
+        }
     }
     bounded_text(&full, MAX_TEXT_LEN)
 }

@@ -85,7 +85,10 @@ impl Exchange {
     pub(crate) fn on_service_error<E>(&mut self) {
         self.responded = true;
         let name = std::any::type_name::<E>();
-        self.error_type = Some(Cow::Borrowed(semconv::cut(name, semconv::MAX_NAME_PART_LEN)));
+        self.error_type = Some(Cow::Borrowed(semconv::cut(
+            name,
+            semconv::MAX_NAME_PART_LEN,
+        )));
     }
 
     /// The request failed in transport (`timeout`, `connect`, ...): no response.
@@ -119,8 +122,10 @@ impl Exchange {
             Role::GrpcServer | Role::GrpcClient => self.finish_grpc(),
         }
         if let Some(error_type) = &self.error_type {
-            self.span.set_attribute("error.type", error_type.to_string());
-            self.span.set_error(error_description(error_type, self.responded));
+            self.span
+                .set_attribute("error.type", error_type.to_string());
+            self.span
+                .set_error(error_description(error_type, self.responded));
         }
     }
 
@@ -129,7 +134,10 @@ impl Exchange {
         if let Some(status) = self.http_status {
             self.span
                 .set_attribute("http.response.status_code", i64::from(status));
-            attributes.push(KeyValue::new("http.response.status_code", i64::from(status)));
+            attributes.push(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status),
+            ));
             if is_error(status) && self.error_type.is_none() {
                 self.error_type = Some(Cow::Owned(status.to_string()));
             }
@@ -154,7 +162,8 @@ impl Exchange {
             // No `grpc-status` anywhere: a gRPC peer always sends one, so the exchange broke
             // off (or the peer is not gRPC); an HTTP error status says why.
             if let Some(status) = self.http_status.filter(|s| *s != 200) {
-                self.error_type.get_or_insert(Cow::Owned(status.to_string()));
+                self.error_type
+                    .get_or_insert(Cow::Owned(status.to_string()));
             }
             return;
         };

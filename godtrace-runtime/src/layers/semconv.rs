@@ -33,7 +33,10 @@ pub(crate) fn method(method: &http::Method) -> (&'static str, Option<String>) {
     ];
     match KNOWN.iter().find(|known| **known == method.as_str()) {
         Some(known) => (known, None),
-        None => ("_OTHER", Some(bounded_text(method.as_str(), MAX_NAME_PART_LEN))),
+        None => (
+            "_OTHER",
+            Some(bounded_text(method.as_str(), MAX_NAME_PART_LEN)),
+        ),
     }
 }
 
@@ -128,14 +131,19 @@ pub(crate) fn redacted_url(url: &str) -> String {
             let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
             let (authority, tail) = rest.split_at(authority_end);
             match authority.rfind('@') {
-                Some(at) => format!("{scheme}://REDACTED:REDACTED@{}{tail}", &authority[at + 1..]),
+                Some(at) => format!(
+                    "{scheme}://REDACTED:REDACTED@{}{tail}",
+                    &authority[at + 1..]
+                ),
                 None => url.to_owned(),
             }
         }
         None => url.to_owned(),
     };
     if let Some(query_at) = full.find('?') {
-        let end = full[query_at..].find('#').map_or(full.len(), |i| query_at + i);
+        let end = full[query_at..]
+            .find('#')
+            .map_or(full.len(), |i| query_at + i);
         if let Cow::Owned(query) = redacted_query(&full[query_at + 1..end]) {
             full.replace_range(query_at + 1..end, &query);
         }
@@ -218,7 +226,8 @@ pub(crate) fn grpc_service_and_method(path: &str) -> Option<(&str, &str)> {
     let plain = |s: &str| {
         !s.is_empty()
             && s.len() <= MAX_NAME_PART_LEN
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
     };
     (plain(service) && plain(method)).then_some((service, method))
 }
@@ -240,7 +249,10 @@ mod tests {
 
     #[test]
     fn span_names_follow_the_http_conventions() {
-        assert_eq!(http_span_name("GET", Some("/users/{id}")), "GET /users/{id}");
+        assert_eq!(
+            http_span_name("GET", Some("/users/{id}")),
+            "GET /users/{id}"
+        );
         assert_eq!(http_span_name("POST", None), "POST");
         assert_eq!(http_span_name("_OTHER", Some("/x")), "HTTP /x");
         assert_eq!(http_span_name("_OTHER", None), "HTTP");
@@ -252,12 +264,24 @@ mod tests {
     #[test]
     fn authorities_split_into_host_and_port() {
         assert_eq!(host_and_port("example.com"), Some(("example.com", None)));
-        assert_eq!(host_and_port("127.0.0.1:8080"), Some(("127.0.0.1", Some(8080))));
+        assert_eq!(
+            host_and_port("127.0.0.1:8080"),
+            Some(("127.0.0.1", Some(8080)))
+        );
         assert_eq!(host_and_port("[::1]:443"), Some(("[::1]", Some(443))));
         assert_eq!(host_and_port("[::1]"), Some(("[::1]", None)));
         assert_eq!(host_and_port("user:pw@host:1"), Some(("host", Some(1))));
         // Hostile or broken: no address rather than a wrong one, never a panic.
-        for bad in ["", ":80", "host:99999", "host:x", "[::1", "[::1]x", "a b", "h\u{0}st"] {
+        for bad in [
+            "",
+            ":80",
+            "host:99999",
+            "host:x",
+            "[::1",
+            "[::1]x",
+            "a b",
+            "h\u{0}st",
+        ] {
             assert_eq!(host_and_port(bad), None, "{bad:?}");
         }
         assert_eq!(host_and_port(&"a".repeat(10_000)), None);
@@ -284,7 +308,10 @@ mod tests {
             "http://REDACTED:REDACTED@host/path"
         );
         // An `@` in the path or query is not userinfo.
-        assert_eq!(redacted_url("http://host/a@b?c=d@e"), "http://host/a@b?c=d@e");
+        assert_eq!(
+            redacted_url("http://host/a@b?c=d@e"),
+            "http://host/a@b?c=d@e"
+        );
         assert_eq!(
             redacted_url("https://s3.example.com/o?AWSAccessKeyId=AK&Signature=xyz&v=2"),
             "https://s3.example.com/o?AWSAccessKeyId=REDACTED&Signature=REDACTED&v=2"
@@ -311,7 +338,10 @@ mod tests {
     fn grpc_paths_name_service_and_method() {
         assert_eq!(
             grpc_service_and_method("/opentelemetry.proto.collector.trace.v1.TraceService/Export"),
-            Some(("opentelemetry.proto.collector.trace.v1.TraceService", "Export"))
+            Some((
+                "opentelemetry.proto.collector.trace.v1.TraceService",
+                "Export"
+            ))
         );
         for bad in ["", "/", "/svc", "/svc/", "//m", "/a/b/c", "/a b/m"] {
             assert_eq!(grpc_service_and_method(bad), None, "{bad:?}");

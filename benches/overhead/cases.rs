@@ -448,7 +448,7 @@ pub struct Case {
     pub short: bool,
 }
 
-const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
+pub(crate) const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
     Case {
         id,
         kind: Kind::Time,
@@ -516,6 +516,7 @@ pub fn all() -> Vec<Case> {
         godtrace_exported(),
         godtrace_recording(),
         memory_and_throughput(),
+        crate::layers::cases(),
     ]
     .concat()
 }

@@ -21,6 +21,7 @@
 //! case, exactly n calls in `profile_loop`, no output: for perf or callgrind).
 mod cases;
 mod child;
+mod layers;
 mod measure;
 mod receiver;
 mod report;

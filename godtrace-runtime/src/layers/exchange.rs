@@ -1,6 +1,11 @@
 //! One request in flight through a layer: its span, when it started, and what the response
 //! said so far. Ending it (drop) sets the status, records the duration and ends the span, so
 //! a request dropped anywhere (cancelled future, body dropped mid-stream) is never leaked.
+// Each layer's feature uses its part of this: with all of them on, nothing is unused.
+#![cfg_attr(
+    not(all(feature = "tower", feature = "reqwest", feature = "tonic")),
+    allow(dead_code)
+)]
 use super::semconv::{self, CANCELLED};
 use crate::Span;
 use http::HeaderMap;
@@ -14,13 +19,10 @@ pub(crate) enum Role {
     /// An HTTP server span: 5xx is an error; `http.server.request.duration` is recorded.
     HttpServer,
     /// An HTTP client span: 4xx and 5xx are errors; `http.client.request.duration` is recorded.
-    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
     HttpClient,
     /// A gRPC server span: only the server-failure codes are errors.
-    #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
     GrpcServer,
     /// A gRPC client span: every code but OK is an error.
-    #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
     GrpcClient,
 }
 
@@ -57,7 +59,6 @@ impl Exchange {
     }
 
     /// The span, to describe the request further.
-    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
     pub(crate) fn span(&self) -> &Span {
         &self.span
     }
@@ -92,7 +93,6 @@ impl Exchange {
     }
 
     /// The request failed in transport (`timeout`, `connect`, ...): no response.
-    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
     pub(crate) fn on_transport_error(&mut self, error_type: &'static str) {
         self.responded = true;
         self.error_type = Some(Cow::Borrowed(error_type));

@@ -38,12 +38,10 @@ impl<S> Layer<S> for GrpcServerLayer {
 /// A tower [`Layer`] for gRPC clients (around a tonic `Channel`): a CLIENT span per call,
 /// its context injected into the request's headers. Every code but OK marks it Error.
 ///
-/// ```no_run
-/// # async fn connect() -> Result<(), Box<dyn std::error::Error>> {
-/// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:4317").connect().await?;
-/// let traced = tower_layer::Layer::layer(&godtrace_runtime::layers::GrpcClientLayer::new(), channel);
-/// // e.g. `TraceServiceClient::new(traced)`
-/// # let _ = traced; Ok(()) }
+/// ```text
+/// let channel = tonic::transport::Endpoint::from_static("http://risk:50051").connect().await?;
+/// let origin = "http://risk:50051".parse()?; // server.address and server.port on the spans
+/// let client = ScoringClient::with_origin(GrpcClientLayer::new().layer(channel), origin);
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GrpcClientLayer {

@@ -1,6 +1,11 @@
 //! The OpenTelemetry semantic conventions the layers follow (HTTP and RPC spans and metrics,
 //! stable HTTP conventions v1.26+): names, attribute values and status rules, as pure
 //! functions of what a request and its response say.
+// Each layer's feature uses its part of these: with all of them on, nothing is unused.
+#![cfg_attr(
+    not(all(feature = "tower", feature = "reqwest", feature = "tonic")),
+    allow(dead_code)
+)]
 use crate::value::{bounded_text, floor_char_boundary};
 use std::borrow::Cow;
 

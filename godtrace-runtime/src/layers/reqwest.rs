@@ -12,7 +12,8 @@ use reqwest_middleware::{Middleware, Next};
 /// transport errors mark it Error. Put it after (inside) a retry middleware so that each
 /// attempt is its own span.
 ///
-/// ```
+/// ```no_run
+/// // (no_run: this repository's reqwest has no TLS provider of its own; yours has one.)
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
 ///     .with(godtrace_runtime::layers::TracingMiddleware::new())
 ///     .build();

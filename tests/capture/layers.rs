@@ -504,3 +504,46 @@ async fn each_retry_is_a_client_span_and_credentials_never_reach_url_full() {
         "the password is nowhere"
     );
 }
+
+#[tokio::test]
+async fn hostile_uris_and_hosts_are_bounded_or_left_out_never_a_panic() {
+    let capture = testing::capture();
+    let long_path = format!("/{}", "a".repeat(60_000));
+    let cases: Vec<(String, &[u8])> = vec![
+        // Absolute form, an odd port, escapes: recorded as they are.
+        ("https://evil.example:65535/%00%ff?q=1".to_owned(), b"x"),
+        // A path of 60 KB (near the longest URI `http` takes) and a host that is not text.
+        (long_path, b"h\xffst:80"),
+        // A host with a port out of range, and one with a space.
+        ("/a".to_owned(), b"host:99999"),
+        ("/b".to_owned(), b"ho st"),
+    ];
+    for (uri, host) in &cases {
+        let service = HttpServerLayer::new().layer(tower::service_fn(|_req| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+        }));
+        let request = http::Request::builder()
+            .uri(uri.as_str())
+            .header("host", http::HeaderValue::from_bytes(host).unwrap())
+            .body(String::new())
+            .unwrap();
+        assert_eq!(service.oneshot(request).await.unwrap().status(), 200);
+    }
+    let spans: Vec<FinishedSpan> = capture
+        .spans_named("GET")
+        .into_iter()
+        .filter(|s| s.kind == SpanKind::Server)
+        .collect();
+    assert_eq!(spans.len(), cases.len());
+    assert_eq!(str_attr(&spans[0], "url.scheme"), Some("https"));
+    assert_eq!(str_attr(&spans[0], "url.path"), Some("/%00%ff"));
+    // The authority of an absolute-form URI wins over `Host`.
+    assert_eq!(str_attr(&spans[0], "server.address"), Some("evil.example"));
+    assert_eq!(int_attr(&spans[0], "server.port"), Some(65535));
+    let path = str_attr(&spans[1], "url.path").unwrap();
+    assert!(path.len() <= 2048 + 32, "bounded: {} bytes", path.len());
+    for span in &spans[1..] {
+        assert_eq!(span.attr("server.address"), None, "{span:#?}");
+        assert_eq!(span.attr("server.port"), None);
+    }
+}

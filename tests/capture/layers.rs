@@ -33,10 +33,15 @@ async fn serve(routes: axum::Router) -> SocketAddr {
     addr
 }
 
-/// A plain reqwest client. This workspace builds reqwest with `rustls-no-provider` (godtrace's
-/// OTLP client brings its own): a client needs a process-wide provider.
-fn plain_client() -> reqwest::Client {
+/// This workspace builds reqwest with `rustls-no-provider` (godtrace's OTLP client brings its
+/// own): a reqwest client needs a process-wide provider.
+fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A plain reqwest client.
+fn plain_client() -> reqwest::Client {
+    install_tls_provider();
     reqwest::Client::new()
 }
 
@@ -546,4 +551,61 @@ async fn hostile_uris_and_hosts_are_bounded_or_left_out_never_a_panic() {
         assert_eq!(span.attr("server.address"), None, "{span:#?}");
         assert_eq!(span.attr("server.port"), None);
     }
+}
+
+#[tokio::test]
+async fn transport_failures_are_client_errors_with_their_error_type() {
+    let capture = testing::capture();
+    let routes = axum::Router::new().route(
+        "/layers/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        }),
+    );
+    let addr = serve(routes).await;
+    install_tls_provider();
+    let client = reqwest_middleware::ClientBuilder::new(
+        reqwest::Client::builder()
+            .timeout(Duration::from_millis(100))
+            .build()
+            .unwrap(),
+    )
+    .with(TracingMiddleware::new())
+    .build();
+    let closed = crate::support::examples::closed_port();
+    let refused = client
+        .get(format!("http://127.0.0.1:{closed}/layers/nobody"))
+        .send()
+        .await;
+    assert!(refused.is_err());
+    let timed_out = client
+        .get(format!("http://{addr}/layers/slow"))
+        .send()
+        .await;
+    assert!(timed_out.is_err());
+
+    let spans: Vec<FinishedSpan> = capture
+        .spans_named("GET")
+        .into_iter()
+        .filter(|s| s.kind == SpanKind::Client)
+        .collect();
+    assert_eq!(spans.len(), 2, "{:#?}", capture.spans());
+    for (span, error_type) in spans.iter().zip(["connect", "timeout"]) {
+        assert!(span.is_error(), "{span:#?}");
+        assert_eq!(str_attr(span, "error.type"), Some(error_type));
+        assert_eq!(span.attr("http.response.status_code"), None);
+    }
+    let snapshot = metrics_snapshot();
+    let refused_point = snapshot.histogram(
+        "http.client.request.duration",
+        &[
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("server.address", "127.0.0.1"),
+            KeyValue::new("server.port", i64::from(closed)),
+            KeyValue::new("error.type", "connect"),
+        ],
+    );
+    assert_eq!(refused_point.map(|p| p.count), Some(1));
 }

@@ -448,7 +448,7 @@ pub struct Case {
     pub short: bool,
 }
 
-const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
+pub(crate) const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
     Case {
         id,
         kind: Kind::Time,
@@ -517,6 +517,7 @@ pub fn all() -> Vec<Case> {
         godtrace_recording(),
         memory_and_throughput(),
         crate::db::cases(),
+        crate::layers::cases(),
     ]
     .concat()
 }

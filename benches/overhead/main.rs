@@ -22,6 +22,7 @@
 mod cases;
 mod child;
 mod db;
+mod layers;
 mod measure;
 mod receiver;
 mod report;

@@ -13,6 +13,8 @@ mod config;
 pub mod db;
 mod error;
 mod export;
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+pub mod layers;
 pub mod limits;
 pub mod links;
 pub mod metrics;

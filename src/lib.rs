@@ -13,9 +13,10 @@
 //! - [`propagation`]: W3C Trace Context and Baggage across process boundaries;
 //! - `layers` (cargo features `tower`, `axum`, `reqwest`, `tonic`): server and client spans
 //!   for axum/hyper, reqwest and tonic;
+//! - `db` (cargo features `sqlx`, `redis`): PostgreSQL queries and Redis commands as client
+//!   spans;
 //! - [`testing`]: capture spans in your own tests;
 //! - [`links`]: a link to the current trace in the Jaeger UI;
-//! - `db` (features `sqlx`, `redis`): PostgreSQL queries and Redis commands as client spans;
 //! - [`limits`]: the bounds on recorded keys and values;
 //! - [`otel`]: the OpenTelemetry API crate godtrace is built on.
 //!

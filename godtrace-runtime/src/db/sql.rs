@@ -34,7 +34,8 @@ pub(crate) fn summarize(sql: &str, text_cap: Option<usize>) -> SqlSummary {
         sql,
         bytes: sql.as_bytes(),
         pos: 0,
-        end: sql.len().min(MAX_SCAN_LEN),
+        // On a char boundary: tokens are slices of `sql`.
+        end: floor_char_boundary(sql, MAX_SCAN_LEN),
         out: text_cap.map(Output::new),
         parser: Parser::default(),
     };
@@ -648,6 +649,18 @@ mod tests {
         // Deeply nested comments and parentheses.
         let nested = "/*".repeat(MAX_SCAN_LEN) + &"(".repeat(MAX_SCAN_LEN);
         assert_eq!(summarize(&nested, Some(16)).text.as_deref(), Some("…"));
+    }
+
+    #[test]
+    fn the_scan_limit_inside_a_multibyte_char_is_no_panic() {
+        // A word, a quoted identifier and a comment, each with a 2-byte char across the limit.
+        for prefix in ["SELECT ", "SELECT \"", "SELECT /*", "SELECT '"] {
+            let pad = "a".repeat(MAX_SCAN_LEN - prefix.len() - 1);
+            let sql = format!("{prefix}{pad}é tail");
+            assert!(!sql.is_char_boundary(MAX_SCAN_LEN));
+            let text = summarize(&sql, Some(usize::MAX)).text.unwrap();
+            assert!(text.ends_with('…') && !text.contains("tail"), "{prefix}");
+        }
     }
 
     #[test]

@@ -352,3 +352,37 @@ fn a_connection_the_server_terminated_fails_its_next_query_without_hanging() {
     assert!(matches!(expected.as_str(), "57P01" | "Io"), "{error:?}");
     assert_eq!(string_attr(last, "error.type"), expected);
 }
+
+#[traced(operation = "e2e::db_postgres::pool_exhausted")]
+async fn pool_exhausted(pool: &TracedPool) -> sqlx::Error {
+    let _held = pool.acquire().await.unwrap(); // the pool's only connection
+    sqlx::query("SELECT 1").fetch_all(pool).await.unwrap_err()
+}
+
+/// Waiting for a pooled connection is part of the query's span, and a wait that times out
+/// fails it as such.
+#[test]
+fn a_pool_wait_that_times_out_fails_the_query_span() {
+    let Some(url) = db::database_url() else {
+        return;
+    };
+    let c = testing::capture();
+    let error = run(async {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_millis(200))
+            .connect(&url)
+            .await
+            .unwrap();
+        pool_exhausted(&TracedPool::new(pool)).await
+    });
+    assert!(matches!(error, sqlx::Error::PoolTimedOut), "{error:?}");
+    let select = c.span("SELECT");
+    assert!(select.is_error());
+    assert_eq!(string_attr(&select, "error.type"), "PoolTimedOut");
+    assert!(
+        select.duration >= Duration::from_millis(200),
+        "{:?}",
+        select.duration
+    );
+}

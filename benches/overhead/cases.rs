@@ -454,7 +454,7 @@ pub struct Case {
     pub short: bool,
 }
 
-pub const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
+pub(crate) const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
     Case {
         id,
         kind: Kind::Time,
@@ -522,6 +522,8 @@ pub fn all() -> Vec<Case> {
         godtrace_exported(),
         godtrace_recording(),
         memory_and_throughput(),
+        crate::db::cases(),
+        crate::layers::cases(),
         crate::bridge::cases(),
     ]
     .concat()

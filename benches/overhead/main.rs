@@ -22,6 +22,8 @@
 mod bridge;
 mod cases;
 mod child;
+mod db;
+mod layers;
 mod measure;
 mod receiver;
 mod report;

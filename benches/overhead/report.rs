@@ -201,6 +201,7 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
     let timing: Vec<&Case> = dedup(results, |c| c.kind == Kind::Time);
     per_call_table(&mut out, &v, &timing);
     peer_table(&mut out, &v, &timing);
+    crate::layers::table(&mut out, &v);
     memory_table(
         &mut out,
         &v,

@@ -11,8 +11,12 @@ mod api;
 #[cfg(any(feature = "tracing", feature = "log"))]
 mod bridge;
 mod config;
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+pub mod db;
 mod error;
 mod export;
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+pub mod layers;
 pub mod limits;
 pub mod links;
 pub mod metrics;

@@ -9,6 +9,7 @@ mod capture_rules;
 mod detached_spans;
 mod error_types;
 mod kinds_fields_impls;
+mod layers;
 mod manual_spans;
 mod metrics_recording;
 mod propagation_roundtrip;

@@ -22,6 +22,7 @@ mod faults_rust_log;
 mod faults_tokio_test;
 mod faults_unreachable;
 mod init_once;
+mod layers_hostile;
 mod links_and_threads_otlp;
 mod metrics_otlp_grpc;
 mod metrics_otlp_http;

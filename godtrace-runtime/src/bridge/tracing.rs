@@ -99,8 +99,8 @@ impl GodtraceLayer {
         self
     }
 
-    /// Whether an ERROR event (or one carrying an `error` field) marks the span it is in as
-    /// failed, with the event's message as the status description (off by default).
+    /// Whether an ERROR event marks the span it is in as failed, with the event's name (its
+    /// message) as the status description (off by default).
     pub fn error_events_fail_span(mut self, on: bool) -> GodtraceLayer {
         self.error_events_fail_span = on;
         self

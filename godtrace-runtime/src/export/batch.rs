@@ -37,7 +37,7 @@ pub(super) struct Shared {
 
 /// A queued span: godtrace's own record (its `SpanData` is built on the export thread) or
 /// another OpenTelemetry span, already built by the SDK.
-pub(super) enum Queued {
+pub(crate) enum Queued {
     Own(Finished),
     /// Boxed, so that a queue slot is the size of godtrace's own record (a pointer and two
     /// ticks); spans from other OpenTelemetry code are the rare case.
@@ -47,7 +47,7 @@ pub(super) enum Queued {
 impl Queued {
     /// The exporters' form; the box of one of godtrace's own spans goes into `emptied`.
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
-    pub(super) fn into_span_data(self, emptied: &mut Vec<Box<Live>>) -> SpanData {
+    pub(crate) fn into_span_data(self, emptied: &mut Vec<Box<Live>>) -> SpanData {
         match self {
             Queued::Own(span) => {
                 let (data, live) = span.into_span_data();

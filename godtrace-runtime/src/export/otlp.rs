@@ -1,128 +1,241 @@
-//! The span exporter (opentelemetry-otlp) for the configured transport, on the shared
-//! transport of [`crate::otlp::client`]. Built on the export thread, inside its runtime: the
-//! gRPC channel and the HTTP client belong to that runtime.
-use crate::config::{Compression, OtlpTarget, Protocol};
-use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+//! The OTLP span exporter: each batch encoded by [`super::encode`] into one reused buffer and
+//! sent as it is, over the shared transport of [`crate::otlp::client`] (a tonic channel with a
+//! pass-through codec, or reqwest with a protobuf body). Built on the export thread, inside its
+//! runtime: the gRPC channel and the HTTP client belong to that runtime.
+use super::batch::Queued;
+use super::encode::RequestEncoder;
+use super::worker::Exporter;
+use crate::config::{OtlpTarget, Protocol};
+use crate::span::Live;
+use opentelemetry_sdk::Resource;
+use std::time::Duration;
 
-/// Builds the exporter. Endpoint, timeout, compression, headers and TLS are all passed in
-/// code, so opentelemetry-otlp's own reading of the environment changes none of them (our
-/// headers are set last, over any it read).
-pub(crate) fn build(target: &OtlpTarget) -> Result<SpanExporter, String> {
+/// Encodes and sends batches to one OTLP receiver.
+pub(crate) struct OtlpExporter {
+    encoder: Option<RequestEncoder>,
+    transport: Transport,
+}
+
+enum Transport {
+    #[cfg(feature = "otlp-grpc")]
+    Grpc(grpc::Client),
+    #[cfg(feature = "otlp-http")]
+    Http(http::Client),
+}
+
+/// Builds the exporter. Endpoint, timeout, compression, headers and TLS all come from
+/// `target`; nothing here reads the environment.
+pub(crate) fn build(target: &OtlpTarget) -> Result<OtlpExporter, String> {
     let built = match target.protocol {
         #[cfg(feature = "otlp-grpc")]
-        Protocol::Grpc => grpc(target),
+        Protocol::Grpc => grpc::Client::new(target).map(Transport::Grpc),
         #[cfg(feature = "otlp-http")]
-        Protocol::HttpProtobuf => http(target),
+        Protocol::HttpProtobuf => http::Client::new(target).map(Transport::Http),
         #[allow(unreachable_patterns)]
         other => return Err(format!("{other:?} is not built into this godtrace")),
     };
     // The message may quote the endpoint: never with its credentials.
-    built.map_err(|e| {
+    let transport = built.map_err(|e| {
         crate::config::url::scrub(
             &format!("OTLP exporter for {}: {e}", target.endpoint),
             &target.endpoint,
         )
+    })?;
+    Ok(OtlpExporter {
+        encoder: None,
+        transport,
     })
 }
 
-/// The last transport error of the HTTP client, with its sources: opentelemetry-otlp reports a
-/// failed request as "network error" only, and the reason (a certificate the server sent that
-/// does not verify, say) is what the user needs. One exporter per process: one slot.
-#[cfg(feature = "otlp-http")]
-static LAST_TRANSPORT_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-
-/// Takes the HTTP client's last transport error, if one happened since the last call.
-pub(crate) fn take_transport_error() -> Option<String> {
-    #[cfg(feature = "otlp-http")]
-    {
-        let mut slot = LAST_TRANSPORT_ERROR
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        slot.take()
+impl Exporter for OtlpExporter {
+    fn set_resource(&mut self, resource: &Resource) {
+        self.encoder = Some(RequestEncoder::new(resource));
     }
-    #[cfg(not(feature = "otlp-http"))]
-    None
+
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    async fn export_batch(
+        &mut self,
+        batch: &mut Vec<Queued>,
+        emptied: &mut Vec<Box<Live>>,
+    ) -> Result<(), String> {
+        let encoder = self
+            .encoder
+            .get_or_insert_with(|| RequestEncoder::new(&Resource::builder_empty().build()));
+        let request = encoder.encode(batch, emptied);
+        match &mut self.transport {
+            #[cfg(feature = "otlp-grpc")]
+            Transport::Grpc(client) => client.send(request).await,
+            #[cfg(feature = "otlp-http")]
+            Transport::Http(client) => client.send(request).await,
+        }
+    }
+
+    fn shutdown(&mut self, _timeout: Duration) {}
 }
 
-fn gzip(target: &OtlpTarget) -> Option<opentelemetry_otlp::Compression> {
-    (target.compression == Compression::Gzip).then_some(opentelemetry_otlp::Compression::Gzip)
-}
-
+/// OTLP/gRPC: the encoded request goes into the gRPC frame as it is (tonic compresses it
+/// when gzip is on); the answer is not decoded (an `ExportTraceServiceResponse` carries at
+/// most a partial success, which the SDK's exporter did not act on either).
 #[cfg(feature = "otlp-grpc")]
-fn grpc(target: &OtlpTarget) -> Result<SpanExporter, String> {
-    use opentelemetry_otlp::WithTonicConfig;
+mod grpc {
+    use crate::config::{Compression, OtlpTarget};
+    use crate::otlp::client;
+    use bytes::{Buf, BufMut, Bytes};
+    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+    use tonic::metadata::MetadataMap;
+    use tonic::transport::Channel;
 
-    let metadata = crate::otlp::client::grpc_metadata(target)?;
-    let interceptor = move |mut request: tonic::Request<()>| {
-        for entry in metadata.iter() {
-            if let tonic::metadata::KeyAndValueRef::Ascii(key, value) = entry {
-                request.metadata_mut().insert(key.clone(), value.clone());
+    const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+    pub(super) struct Client {
+        inner: tonic::client::Grpc<Channel>,
+        metadata: MetadataMap,
+    }
+
+    impl Client {
+        pub(super) fn new(target: &OtlpTarget) -> Result<Client, String> {
+            let metadata = client::grpc_metadata(target)?;
+            let mut inner = tonic::client::Grpc::new(client::grpc_channel(target)?);
+            if target.compression == Compression::Gzip {
+                inner = inner.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+            }
+            Ok(Client { inner, metadata })
+        }
+
+        pub(super) async fn send(&mut self, request: &[u8]) -> Result<(), String> {
+            let failed = |status: tonic::Status| {
+                format!(
+                    "gRPC status {:?}: {}",
+                    status.code(),
+                    client::chain(&status)
+                )
+            };
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| format!("gRPC channel: {}", client::chain(&e)))?;
+            let mut request = tonic::Request::new(Bytes::copy_from_slice(request));
+            *request.metadata_mut() = self.metadata.clone();
+            let path = tonic::codegen::http::uri::PathAndQuery::from_static(EXPORT);
+            self.inner
+                .unary(request, path, Passthrough)
+                .await
+                .map(drop)
+                .map_err(failed)
+        }
+    }
+
+    /// Sends bytes already encoded; reads the answer's bytes and keeps nothing.
+    #[derive(Debug, Clone, Copy, Default)]
+    struct Passthrough;
+
+    impl Codec for Passthrough {
+        type Encode = Bytes;
+        type Decode = ();
+        type Encoder = Passthrough;
+        type Decoder = Passthrough;
+
+        fn encoder(&mut self) -> Passthrough {
+            Passthrough
+        }
+        fn decoder(&mut self) -> Passthrough {
+            Passthrough
+        }
+    }
+
+    impl Encoder for Passthrough {
+        type Item = Bytes;
+        type Error = tonic::Status;
+
+        fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+            dst.put_slice(&item);
+            Ok(())
+        }
+    }
+
+    impl Decoder for Passthrough {
+        type Item = ();
+        type Error = tonic::Status;
+
+        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
+            src.advance(src.remaining());
+            Ok(Some(()))
+        }
+    }
+}
+
+/// OTLP/HTTP: a `POST` of the encoded request (gzipped when asked) with the configured
+/// headers, set last so they win.
+#[cfg(feature = "otlp-http")]
+mod http {
+    use crate::config::{Compression, OtlpTarget};
+    use crate::otlp::client;
+    use std::io::Write as _;
+
+    pub(super) struct Client {
+        inner: reqwest::Client,
+        url: String,
+        headers: ::http::HeaderMap,
+        gzip: bool,
+        /// The compressed body, reused.
+        compressed: Vec<u8>,
+    }
+
+    impl Client {
+        pub(super) fn new(target: &OtlpTarget) -> Result<Client, String> {
+            let mut headers = ::http::HeaderMap::new();
+            headers.insert(
+                ::http::header::CONTENT_TYPE,
+                ::http::HeaderValue::from_static("application/x-protobuf"),
+            );
+            let gzip = target.compression == Compression::Gzip;
+            if gzip {
+                headers.insert(
+                    ::http::header::CONTENT_ENCODING,
+                    ::http::HeaderValue::from_static("gzip"),
+                );
+            }
+            headers.extend(client::http_headers(target)?);
+            Ok(Client {
+                inner: client::http_client(target)?,
+                url: target.endpoint.clone(),
+                headers,
+                gzip,
+                compressed: Vec::new(),
+            })
+        }
+
+        pub(super) async fn send(&mut self, request: &[u8]) -> Result<(), String> {
+            let body = if self.gzip {
+                self.compressed.clear();
+                let mut encoder = flate2::write::GzEncoder::new(
+                    std::mem::take(&mut self.compressed),
+                    flate2::Compression::fast(),
+                );
+                let written = encoder.write_all(request);
+                self.compressed = encoder.finish().map_err(|e| format!("gzip: {e}"))?;
+                written.map_err(|e| format!("gzip: {e}"))?;
+                bytes::Bytes::copy_from_slice(&self.compressed)
+            } else {
+                bytes::Bytes::copy_from_slice(request)
+            };
+            let response = self
+                .inner
+                .post(&self.url)
+                .headers(self.headers.clone())
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| format!("{}: {}", self.url, client::chain(&e)))?;
+            let status = response.status();
+            // The body (a partial success, or an error's details) is read, so that the
+            // connection serves the next request.
+            let _ = response.bytes().await;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(format!("{}: HTTP {status}", self.url))
             }
         }
-        Ok(request)
-    };
-    let mut builder = SpanExporter::builder()
-        .with_tonic()
-        .with_channel(crate::otlp::client::grpc_channel(target)?)
-        .with_timeout(target.timeout)
-        .with_interceptor(interceptor);
-    if let Some(c) = gzip(target) {
-        builder = builder.with_compression(c);
-    }
-    builder.build().map_err(|e| e.to_string())
-}
-
-#[cfg(feature = "otlp-http")]
-fn http(target: &OtlpTarget) -> Result<SpanExporter, String> {
-    use opentelemetry_otlp::WithHttpConfig;
-
-    let client = HeaderClient {
-        inner: crate::otlp::client::http_client(target)?,
-        headers: crate::otlp::client::http_headers(target)?,
-    };
-    let mut builder = SpanExporter::builder()
-        .with_http()
-        .with_endpoint(target.endpoint.clone())
-        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-        .with_timeout(target.timeout)
-        .with_http_client(client);
-    if let Some(c) = gzip(target) {
-        builder = builder.with_compression(c);
-    }
-    builder.build().map_err(|e| e.to_string())
-}
-
-/// The HTTP client of the OTLP/HTTP exporter: reqwest's async client, run by the export
-/// thread's runtime, always the one used whatever HTTP client features of opentelemetry-otlp
-/// other crates turn on. It sets the configured headers last, so they win over any the
-/// exporter read from the environment, and its errors carry their sources (a TLS failure's
-/// reason is in one).
-#[cfg(feature = "otlp-http")]
-#[derive(Debug)]
-struct HeaderClient {
-    inner: reqwest::Client,
-    headers: http::HeaderMap,
-}
-
-#[cfg(feature = "otlp-http")]
-#[async_trait::async_trait]
-impl opentelemetry_http::HttpClient for HeaderClient {
-    async fn send_bytes(
-        &self,
-        mut request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
-    ) -> Result<
-        opentelemetry_http::Response<opentelemetry_http::Bytes>,
-        opentelemetry_http::HttpError,
-    > {
-        for (name, value) in &self.headers {
-            request.headers_mut().insert(name.clone(), value.clone());
-        }
-        self.inner.send_bytes(request).await.map_err(|e| {
-            let detail = crate::otlp::client::chain(&*e);
-            *LAST_TRANSPORT_ERROR
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(detail.clone());
-            detail.into()
-        })
     }
 }

@@ -6,17 +6,58 @@
 //! on the application's runtime.
 use super::batch::{Queued, Shared};
 use crate::config::{deadline_after, url};
+use crate::span::Live;
 use crate::stats::Counters;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-/// An exporter the export thread can drive.
-pub(crate) trait Exporter: SpanExporter + 'static {}
-impl<E: SpanExporter + 'static> Exporter for E {}
+/// An exporter the export thread can drive: the OTLP exporter, which encodes the queued
+/// records itself, or any `SpanExporter` (the user's own), which gets them as `SpanData`.
+pub(crate) trait Exporter: 'static {
+    /// The resource of every span it exports.
+    fn set_resource(&mut self, resource: &Resource);
+
+    /// Exports `batch`, which it empties: the boxes of godtrace's own spans go into
+    /// `emptied`, for reuse. An error says why the batch was not delivered.
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    fn export_batch(
+        &mut self,
+        batch: &mut Vec<Queued>,
+        emptied: &mut Vec<Box<Live>>,
+    ) -> impl Future<Output = Result<(), String>>;
+
+    /// Called once, after the last export.
+    fn shutdown(&mut self, timeout: Duration);
+}
+
+impl<E: SpanExporter + 'static> Exporter for E {
+    fn set_resource(&mut self, resource: &Resource) {
+        SpanExporter::set_resource(self, resource);
+    }
+
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    fn export_batch(
+        &mut self,
+        batch: &mut Vec<Queued>,
+        emptied: &mut Vec<Box<Live>>,
+    ) -> impl Future<Output = Result<(), String>> {
+        let spans: Vec<SpanData> = batch
+            .drain(..)
+            .map(|span| span.into_span_data(emptied))
+            .collect();
+        let export = SpanExporter::export(self, spans);
+        async move { export.await.map_err(|e| e.to_string()) }
+    }
+
+    fn shutdown(&mut self, timeout: Duration) {
+        let _ = self.shutdown_with_timeout(timeout);
+    }
+}
 
 /// How often, at most, the thread reports dropped spans and failed exports on stderr.
 const REPORT_INTERVAL: Duration = Duration::from_secs(10);
@@ -52,7 +93,8 @@ pub(super) fn run<E: Exporter>(
     else {
         return;
     };
-    let (runtime, exporter, _suppressed) = (started.runtime, started.client, started.suppressed);
+    let (runtime, mut exporter, _suppressed) =
+        (started.runtime, started.client, started.suppressed);
     // Marks the thread exited however it ends, so flush and shutdown never wait on a dead one.
     let _exit = ExitGuard(&shared);
     let mut worker = ExportLoop {
@@ -62,9 +104,9 @@ pub(super) fn run<E: Exporter>(
         drops: Reporter::default(),
         failures: Reporter::default(),
     };
-    let deadline = worker.export_loop(&runtime, &exporter);
+    let deadline = worker.export_loop(&runtime, &mut exporter);
     let remaining = deadline.saturating_duration_since(Instant::now());
-    let _ = exporter.shutdown_with_timeout(remaining);
+    exporter.shutdown(remaining);
     drop(exporter);
     // Blocking tasks (name resolution) are not waited for past the deadline.
     runtime.shutdown_timeout(remaining.min(Duration::from_millis(200)));
@@ -132,16 +174,27 @@ impl ExportLoop<'_> {
     fn export_loop(
         &mut self,
         runtime: &tokio::runtime::Runtime,
-        exporter: &impl Exporter,
+        exporter: &mut impl Exporter,
     ) -> Instant {
         let settings = self.shared.settings;
         let mut timer = deadline_after(settings.schedule_delay);
+        // Reused from batch to batch: the export thread allocates nothing per span.
+        let mut batch = Vec::with_capacity(settings.max_export_batch_size);
+        let mut emptied = Vec::with_capacity(settings.max_export_batch_size);
         loop {
-            let (batch, shutdown) = self.next_batch(&mut timer);
+            let shutdown = self.take_batch(&mut timer, &mut batch);
             self.report(false);
             let taken = batch.len();
             if taken > 0 {
-                self.export(runtime, exporter, batch, shutdown);
+                self.export(runtime, exporter, &mut batch, &mut emptied, shutdown);
+                // Whatever the exporter left (it failed before taking them) is dropped.
+                for span in batch.drain(..) {
+                    if let Queued::Own(span) = span {
+                        emptied.push(span.into_live());
+                    }
+                }
+                // The emptied boxes go back to the application's threads.
+                crate::span::return_spares(&mut emptied);
             }
             let mut state = self.shared.lock();
             state.done += taken as u64;
@@ -154,21 +207,9 @@ impl ExportLoop<'_> {
         }
     }
 
-    /// Waits for a full batch, the timer, a flush or shutdown, and takes up to one batch.
-    fn next_batch(&self, timer: &mut Instant) -> (Vec<SpanData>, Option<Instant>) {
-        let (taken, shutdown) = self.take_batch(timer);
-        // Built here, off the lock: the application's threads only queued records; their
-        // emptied boxes go back to them.
-        let mut emptied = Vec::with_capacity(taken.len());
-        let batch = taken
-            .into_iter()
-            .map(|span| span.into_span_data(&mut emptied))
-            .collect();
-        crate::span::return_spares(&mut emptied);
-        (batch, shutdown)
-    }
-
-    fn take_batch(&self, timer: &mut Instant) -> (Vec<Queued>, Option<Instant>) {
+    /// Waits for a full batch, the timer, a flush or shutdown, and takes up to one batch into
+    /// `batch`; returns the shutdown deadline, if shutdown has begun.
+    fn take_batch(&self, timer: &mut Instant, batch: &mut Vec<Queued>) -> Option<Instant> {
         let settings = self.shared.settings;
         let mut state = self.shared.lock();
         loop {
@@ -189,21 +230,23 @@ impl ExportLoop<'_> {
                 .0;
         }
         let n = state.queue.len().min(settings.max_export_batch_size);
-        let batch: Vec<Queued> = state.queue.drain(..n).collect();
+        batch.extend(state.queue.drain(..n));
         self.counters
             .queue_len
             .store(state.queue.len() as u64, Ordering::Relaxed);
         if state.queue.is_empty() {
             *timer = deadline_after(settings.schedule_delay);
         }
-        (batch, state.shutdown_deadline)
+        state.shutdown_deadline
     }
 
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     fn export(
         &mut self,
         runtime: &tokio::runtime::Runtime,
-        exporter: &impl Exporter,
-        batch: Vec<SpanData>,
+        exporter: &mut impl Exporter,
+        batch: &mut Vec<Queued>,
+        emptied: &mut Vec<Box<Live>>,
         shutdown: Option<Instant>,
     ) {
         let n = batch.len();
@@ -216,13 +259,13 @@ impl ExportLoop<'_> {
         } else {
             let mut deadline = self.shared.deadline.subscribe();
             runtime.block_on(async {
-                let send = tokio::time::timeout(budget, exporter.export(batch));
+                let send = tokio::time::timeout(budget, exporter.export_batch(batch, emptied));
                 tokio::pin!(send);
                 loop {
                     tokio::select! {
                         result = &mut send => break match result {
                             Ok(Ok(())) => Ok(()),
-                            Ok(Err(e)) => Err(e.to_string()),
+                            Ok(Err(e)) => Err(e),
                             Err(_) => Err(format!("no answer within {budget:?}")),
                         },
                         () = shutdown_deadline(&mut deadline) => {
@@ -234,8 +277,6 @@ impl ExportLoop<'_> {
                 }
             })
         };
-        // Taken either way, so that a failure never shows an older request's reason.
-        let transport_error = super::otlp::take_transport_error();
         match outcome {
             Ok(()) => {
                 Counters::add(&self.counters.exported, n);
@@ -244,10 +285,6 @@ impl ExportLoop<'_> {
             Err(message) => {
                 Counters::add(&self.counters.failed_spans, n);
                 Counters::add(&self.counters.failed_exports, 1);
-                let message = match transport_error {
-                    Some(detail) => format!("{message}: {detail}"),
-                    None => message,
-                };
                 // Transport errors quote the URL, credentials included.
                 let message = crate::otlp::client::explain(&message);
                 self.failures.last_error = url::scrub(&message, &self.options.destination);

@@ -432,6 +432,8 @@ pub enum Kind {
     Memory { ops: u64 },
     /// The highest rate of spans exported over OTLP/gRPC with no drops.
     Throughput,
+    /// Spans recorded at a fixed rate and exported: drops, CPU per span (`export.rs`).
+    Export,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -516,6 +518,7 @@ pub fn all() -> Vec<Case> {
         godtrace_exported(),
         godtrace_recording(),
         memory_and_throughput(),
+        crate::export::cases(),
     ]
     .concat()
 }

@@ -59,10 +59,11 @@ impl Drop for Receiver {
     }
 }
 
+/// Spans decoded, printed when the receiver exits (`export.rs` reads it).
+static SPANS: AtomicU64 = AtomicU64::new(0);
+
 #[derive(Default)]
-struct Discard {
-    spans: AtomicU64,
-}
+struct Discard;
 
 #[tonic::async_trait]
 impl TraceService for Discard {
@@ -77,7 +78,7 @@ impl TraceService for Discard {
             .flat_map(|r| &r.scope_spans)
             .map(|s| s.spans.len())
             .sum();
-        self.spans.fetch_add(n as u64, Ordering::Relaxed);
+        SPANS.fetch_add(n as u64, Ordering::Relaxed);
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))
@@ -90,20 +91,27 @@ unsafe extern "C" {
     fn nice(inc: std::ffi::c_int) -> std::ffi::c_int;
 }
 
-/// The receiver process's body: serves until stdin closes, then exits.
-pub fn run() -> ! {
-    // A real collector runs elsewhere. Here it shares the two cores with the measured thread
-    // and godtrace's export thread, so it yields to both: the lowest priority.
+/// A real collector runs elsewhere. Here it shares the two cores with the measured thread
+/// and godtrace's export thread, so it yields to both: the lowest priority.
+pub fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: nice(3) only changes this process's scheduling priority.
     unsafe {
         nice(19);
     }
-    // Exit as soon as the case process is gone (its end of our stdin closes).
+}
+
+/// The receiver process's body: serves until stdin closes, then exits.
+pub fn run() -> ! {
+    lower_priority();
+    // Exit as soon as the case process is gone (its end of our stdin closes), saying how many
+    // spans it decoded.
     std::thread::spawn(|| {
         let mut sink = [0u8; 64];
         let mut stdin = std::io::stdin();
         while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        println!("SPANS {}", SPANS.load(Ordering::Relaxed));
+        let _ = std::io::Write::flush(&mut std::io::stdout());
         std::process::exit(0);
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -121,7 +129,7 @@ pub fn run() -> ! {
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(Discard::default()))
+            .add_service(TraceServiceServer::new(Discard))
             .serve_with_incoming(incoming)
             .await
             .expect("serve OTLP/gRPC");

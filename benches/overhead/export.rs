@@ -290,6 +290,7 @@ impl ExportReceiver {
         let role = if http { HTTP_ROLE } else { "receiver" };
         let mut child = Command::new(exe)
             .env(crate::receiver::ROLE_VAR, role)
+            .env(crate::receiver::NORMAL_PRIORITY_VAR, "1")
             .env_remove(CASE_VAR)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The environment variable naming this process's role.
 pub const ROLE_VAR: &str = "GODTRACE_BENCH_ROLE";
+/// Set: the receiver runs at normal priority.
+pub const NORMAL_PRIORITY_VAR: &str = "GODTRACE_BENCH_RECEIVER_NORMAL_PRIORITY";
 
 /// A running receiver; dropping it (or exiting) closes its stdin and it exits.
 pub struct Receiver {
@@ -92,8 +94,13 @@ unsafe extern "C" {
 }
 
 /// A real collector runs elsewhere. Here it shares the two cores with the measured thread
-/// and godtrace's export thread, so it yields to both: the lowest priority.
+/// and godtrace's export thread, so it yields to both: the lowest priority. Unless
+/// `NORMAL_PRIORITY_VAR` is set: the export cases measure CPU time, not wall time, and need
+/// a receiver that keeps up on a machine other processes load.
 pub fn lower_priority() {
+    if std::env::var_os(NORMAL_PRIORITY_VAR).is_some() {
+        return;
+    }
     #[cfg(target_os = "linux")]
     // SAFETY: nice(3) only changes this process's scheduling priority.
     unsafe {
@@ -129,7 +136,11 @@ pub fn run() -> ! {
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(Discard))
+            // gzip accepted, as a collector accepts it (the gzip export cases send it).
+            .add_service(
+                TraceServiceServer::new(Discard)
+                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+            )
             .serve_with_incoming(incoming)
             .await
             .expect("serve OTLP/gRPC");

@@ -11,6 +11,7 @@
 mod wire;
 
 use super::batch::Queued;
+use crate::span::clock::UnixClock;
 use crate::span::{Finished, Live, Name, Recorded};
 use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
@@ -105,6 +106,13 @@ impl RequestEncoder {
         &self.buf
     }
 
+    /// The request `encode` just wrote, handed over as it is (no copy: the transport sends
+    /// it and frees it); the next one is written into a buffer of the same size.
+    pub(crate) fn take_request(&mut self) -> Vec<u8> {
+        let capacity = self.buf.capacity().min(KEEP_CAPACITY);
+        std::mem::replace(&mut self.buf, Vec::with_capacity(capacity))
+    }
+
     /// Writes the request for `batch` into `buf`, reading godtrace's own spans in place
     /// (and taking the `SpanData` of other code's).
     fn write_request(&mut self, batch: &mut [Queued]) {
@@ -127,10 +135,12 @@ impl RequestEncoder {
                 })
                 .peekable();
             if own.peek().is_some() {
+                // One anchor for the batch: every span in it ended before now.
+                let clock = UnixClock::now();
                 put_message(buf, 2, 3, |buf| {
                     buf.extend_from_slice(&scope.scope);
                     for span in own {
-                        put_own_span(buf, sites, span);
+                        put_own_span(buf, sites, span, clock);
                     }
                     buf.extend_from_slice(&scope.schema_url);
                 });
@@ -145,21 +155,21 @@ impl RequestEncoder {
 type Sites = HashMap<usize, SiteParts, BuildHasherDefault<AddressHasher>>;
 
 /// One of godtrace's own spans (`ScopeSpans.spans`, field 2).
-fn put_own_span(buf: &mut Vec<u8>, sites: &mut Sites, span: &mut Finished) {
+fn put_own_span(buf: &mut Vec<u8>, sites: &mut Sites, span: &mut Finished, clock: UnixClock) {
     let span = span.recorded();
     let site = match span.name {
         Name::Site(site) => {
             let key = std::ptr::from_ref::<crate::span::CallSite>(site) as usize;
-            if sites.len() >= MAX_SITES && !sites.contains_key(&key) {
-                None
-            } else {
+            if sites.len() < MAX_SITES {
                 Some(&*sites.entry(key).or_insert_with(|| SiteParts::of(site)))
+            } else {
+                sites.get(&key)
             }
         }
         Name::Given(..) => None,
     };
     // Two bytes of length: most spans are 128 bytes to 16 KiB.
-    put_message(buf, 2, 2, |buf| put_span(buf, &span, site));
+    put_message(buf, 2, 2, |buf| put_span(buf, &span, site, clock));
 }
 
 /// The spans of other OpenTelemetry code in `batch` (taken out, an empty span left in their
@@ -277,23 +287,32 @@ fn span_flags(trace_flags: u8, parent_is_remote: bool) -> u32 {
     u32::from(trace_flags) | HAS_IS_REMOTE | if parent_is_remote { IS_REMOTE } else { 0 }
 }
 
-/// A `Span` message's body, fields in tag order.
-fn put_span(buf: &mut Vec<u8>, span: &Recorded<'_>, site: Option<&SiteParts>) {
+/// A `Span` message's body, fields in tag order. The small fixed-size fields are gathered
+/// on the stack and copied in a few writes.
+fn put_span(buf: &mut Vec<u8>, span: &Recorded<'_>, site: Option<&SiteParts>, clock: UnixClock) {
     let ids = span.span_context;
-    put_len_field(buf, 1, &ids.trace_id().to_bytes());
-    put_len_field(buf, 2, &ids.span_id().to_bytes());
-    put_trace_state(buf, 3, ids);
-    if span.parent_span_id != SpanId::INVALID {
-        put_len_field(buf, 4, &span.parent_span_id.to_bytes());
+    let has_state = *ids.trace_state() != opentelemetry::trace::TraceState::NONE;
+    let mut head = Small::new();
+    head.bytes_field(1, &ids.trace_id().to_bytes());
+    head.bytes_field(2, &ids.span_id().to_bytes());
+    if has_state {
+        buf.extend_from_slice(head.as_slice());
+        head = Small::new();
+        put_string(buf, 3, &ids.trace_state().header());
     }
+    if span.parent_span_id != SpanId::INVALID {
+        head.bytes_field(4, &span.parent_span_id.to_bytes());
+    }
+    buf.extend_from_slice(head.as_slice());
     match (span.name, site) {
         (_, Some(site)) => buf.extend_from_slice(&site.name_and_kind),
         (Name::Site(site), None) => put_name_and_kind(buf, site.name(), &site.kind),
         (Name::Given(name, kind), None) => put_name_and_kind(buf, name, kind),
     }
-    let (start, end) = crate::span::clock::wall_span(span.start, span.end);
-    put_fixed64(buf, 7, unix_nanos(start));
-    put_fixed64(buf, 8, unix_nanos(end));
+    let mut times = Small::new();
+    times.fixed64_field(7, clock.nanos(span.start));
+    times.fixed64_field(8, clock.nanos(span.end));
+    buf.extend_from_slice(times.as_slice());
     match (span.name, site) {
         (_, Some(site)) => buf.extend_from_slice(&site.code),
         (Name::Site(site), None) => put_code_attributes(buf, site),
@@ -311,34 +330,91 @@ fn put_span(buf: &mut Vec<u8>, span: &Recorded<'_>, site: Option<&SiteParts>) {
     }
     put_uint(buf, 12, u64::from(span.dropped_events));
     for link in span.links {
-        put_message(buf, 13, 1, |buf| {
-            let ids = &link.span_context;
-            put_len_field(buf, 1, &ids.trace_id().to_bytes());
-            put_len_field(buf, 2, &ids.span_id().to_bytes());
-            put_trace_state(buf, 3, ids);
-            put_attributes(buf, 4, &link.attributes);
-            put_uint(buf, 5, u64::from(link.dropped_attributes_count));
-            put_fixed32(
-                buf,
-                6,
-                span_flags(ids.trace_flags().to_u8(), ids.is_remote()),
-            );
-        });
+        put_message(buf, 13, 1, |buf| put_link(buf, link));
     }
     put_uint(buf, 14, u64::from(span.dropped_links));
-    put_message(buf, 15, 1, |buf| match span.status {
-        Status::Unset => {}
-        Status::Ok => put_uint(buf, 3, 1),
-        Status::Error { description } => {
-            put_string(buf, 2, description);
-            put_uint(buf, 3, 2);
-        }
-    });
+    put_status_and_flags(buf, span);
+}
+
+/// A `Link` message's body.
+fn put_link(buf: &mut Vec<u8>, link: &opentelemetry::trace::Link) {
+    let ids = &link.span_context;
+    put_len_field(buf, 1, &ids.trace_id().to_bytes());
+    put_len_field(buf, 2, &ids.span_id().to_bytes());
+    put_trace_state(buf, 3, ids);
+    put_attributes(buf, 4, &link.attributes);
+    put_uint(buf, 5, u64::from(link.dropped_attributes_count));
     put_fixed32(
         buf,
-        16,
-        span_flags(ids.trace_flags().to_u8(), span.parent_is_remote),
+        6,
+        span_flags(ids.trace_flags().to_u8(), ids.is_remote()),
     );
+}
+
+/// `Span.status` (always set, as the SDK path sets it) and `Span.flags`.
+fn put_status_and_flags(buf: &mut Vec<u8>, span: &Recorded<'_>) {
+    let flags = span_flags(
+        span.span_context.trace_flags().to_u8(),
+        span.parent_is_remote,
+    );
+    let mut tail = Small::new();
+    match span.status {
+        Status::Unset => tail.extend(&[15 << 3 | 2, 0]),
+        Status::Ok => tail.extend(&[15 << 3 | 2, 2, 3 << 3, 1]),
+        Status::Error { description } => {
+            put_message(buf, 15, 1, |buf| {
+                put_string(buf, 2, description);
+                put_uint(buf, 3, 2);
+            });
+        }
+    }
+    // Field 16, fixed32: a two-byte tag.
+    tail.extend(&[16 << 3 | 5 | 0x80, 1]);
+    tail.extend(&flags.to_le_bytes());
+    buf.extend_from_slice(tail.as_slice());
+}
+
+/// Up to 64 bytes of fixed-size fields, gathered before one copy into the request.
+struct Small {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Small {
+    #[inline(always)]
+    fn new() -> Small {
+        Small {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn extend(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// A bytes field of at most 16 bytes (an id), whose tag and length are one byte each.
+    #[inline(always)]
+    fn bytes_field(&mut self, field: u8, bytes: &[u8]) {
+        self.extend(&[field << 3 | 2, bytes.len() as u8]);
+        self.extend(bytes);
+    }
+
+    /// A fixed64 field, left out when zero.
+    #[inline(always)]
+    fn fixed64_field(&mut self, field: u8, value: u64) {
+        if value != 0 {
+            self.extend(&[field << 3 | 1]);
+            self.extend(&value.to_le_bytes());
+        }
+    }
+
+    #[inline(always)]
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 /// The W3C `tracestate` header of `ids`, if it has one (it is rare, and only then built).

@@ -101,11 +101,13 @@ pub fn run(case: &Case) -> Vec<(String, String)> {
     paced(rate, Duration::from_millis(300));
     guard.flush();
     let before = Sample::now();
+    let receiver_before = receiver.cpu_ns();
     let start = Instant::now();
     let recorded = paced(rate, Duration::from_secs_f64(secs));
     let elapsed = start.elapsed().as_secs_f64();
     guard.flush();
     let after = Sample::now();
+    let receiver_cpu = receiver.cpu_ns() - receiver_before;
     let exported_total = godtrace::stats().spans_exported;
     drop(guard);
     let received = receiver.finish();
@@ -137,6 +139,10 @@ pub fn run(case: &Case) -> Vec<(String, String)> {
             "{:.1}",
             per_span(after.main_thread_ns - before.main_thread_ns)
         ),
+    );
+    put(
+        "receiver_ns_per_span",
+        format!("{:.0}", per_span(receiver_cpu)),
     );
     put("exported_total", exported_total.to_string());
     put("received_total", received.to_string());
@@ -312,6 +318,24 @@ impl ExportReceiver {
         }
     }
 
+    /// The receiver process's CPU time so far, ns (`/proc/<pid>/stat`, 10 ms ticks).
+    fn cpu_ns(&self) -> u64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let ticks: u64 = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|n| n.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        // USER_HZ is 100 on Linux.
+        ticks * 10_000_000
+    }
+
     /// Stops the receiver; the spans it decoded.
     fn finish(&mut self) -> u64 {
         drop(self.child.stdin.take());
@@ -443,8 +467,9 @@ pub fn render(results: &[(Case, u32, Fields)]) -> String {
          CPU/span: the whole process's CPU time (every thread, getrusage) ÷ spans exported; \
          export: the export thread's own CPU time.\n\n\
          | case | rate (target → achieved) | dropped | exported | received | CPU ns/span | \
-         × Instant::now ({}) | record ns/span | export ns/span | export M spans/s/core |\n\
-         |---|---|---|---|---|---|---|---|---|---|",
+         × Instant::now ({}) | record ns/span | export ns/span | export M spans/s/core | \
+         receiver ns/span |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|",
         rows.first()
             .and_then(|(_, _, f)| f.get("instant_ns"))
             .map_or_else(|| "?".to_owned(), |ns| format!("{ns} ns"))
@@ -454,7 +479,7 @@ pub fn render(results: &[(Case, u32, Fields)]) -> String {
         let g = |k: &str| f.get(k).map_or("?", String::as_str);
         let _ = writeln!(
             out,
-            "| {} | {:.2} M → {:.2} M/s | {} | {} | {} | {} | {:.1}× | {} | {} | {:.2} |",
+            "| {} | {:.2} M → {:.2} M/s | {} | {} | {} | {} | {:.1}× | {} | {} | {:.2} | {} |",
             case.id,
             num(f, "target_rate").unwrap_or(f64::NAN) / 1e6,
             num(f, "achieved_rate").unwrap_or(f64::NAN) / 1e6,
@@ -466,6 +491,7 @@ pub fn render(results: &[(Case, u32, Fields)]) -> String {
             g("record_ns_per_span"),
             g("export_ns_per_span"),
             num(f, "export_spans_per_core_sec").unwrap_or(f64::NAN) / 1e6,
+            g("receiver_ns_per_span"),
         );
         let met = |ok: bool| if ok { "met" } else { "NOT met" };
         let dropped = num(f, "dropped").unwrap_or(f64::NAN);

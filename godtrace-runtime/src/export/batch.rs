@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub(super) struct Shared {
     pub(super) state: Mutex<QueueState>,
-    /// Wakes the export thread: a full batch, a flush, or shutdown.
-    pub(super) wake: Condvar,
+    /// Wakes the export thread: a full batch, a flush, or shutdown (it waits inside its
+    /// runtime, on its requests in flight too).
+    pub(super) wake: tokio::sync::Notify,
     /// Wakes flush and shutdown callers: an export finished, or the thread exited.
     pub(super) progress: Condvar,
     pub(super) settings: BatchSettings,
@@ -112,7 +113,7 @@ impl BatchProcessor {
     {
         let shared = Arc::new(Shared {
             state: Mutex::new(QueueState::default()),
-            wake: Condvar::new(),
+            wake: tokio::sync::Notify::new(),
             progress: Condvar::new(),
             settings,
             counters,

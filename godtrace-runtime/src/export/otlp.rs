@@ -8,11 +8,13 @@ use super::worker::Exporter;
 use crate::config::{OtlpTarget, Protocol};
 use crate::span::Live;
 use opentelemetry_sdk::Resource;
+use std::cell::RefCell;
 use std::time::Duration;
 
 /// Encodes and sends batches to one OTLP receiver.
 pub(crate) struct OtlpExporter {
-    encoder: Option<RequestEncoder>,
+    /// Used by the export thread only, between sends.
+    encoder: RefCell<RequestEncoder>,
     transport: Transport,
 }
 
@@ -42,28 +44,30 @@ pub(crate) fn build(target: &OtlpTarget) -> Result<OtlpExporter, String> {
         )
     })?;
     Ok(OtlpExporter {
-        encoder: None,
+        // Replaced with the configured resource's before the first batch.
+        encoder: RefCell::new(RequestEncoder::new(&Resource::builder_empty().build())),
         transport,
     })
 }
 
 impl Exporter for OtlpExporter {
+    /// Two: the next batch is encoded, and the receiver decodes one, while another is sent.
+    const IN_FLIGHT: usize = 2;
+    type Request = Vec<u8>;
+
     fn set_resource(&mut self, resource: &Resource) {
-        self.encoder = Some(RequestEncoder::new(resource));
+        self.encoder = RefCell::new(RequestEncoder::new(resource));
     }
 
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
-    async fn export_batch(
-        &mut self,
-        batch: &mut Vec<Queued>,
-        emptied: &mut Vec<Box<Live>>,
-    ) -> Result<(), String> {
-        let encoder = self
-            .encoder
-            .get_or_insert_with(|| RequestEncoder::new(&Resource::builder_empty().build()));
+    fn prepare(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) -> Vec<u8> {
+        let mut encoder = self.encoder.borrow_mut();
         encoder.encode(batch, emptied);
-        let request = encoder.take_request();
-        match &mut self.transport {
+        encoder.take_request()
+    }
+
+    async fn send(&self, request: Vec<u8>) -> Result<(), String> {
+        match &self.transport {
             #[cfg(feature = "otlp-grpc")]
             Transport::Grpc(client) => client.send(request).await,
             #[cfg(feature = "otlp-http")]
@@ -103,7 +107,7 @@ mod grpc {
             Ok(Client { inner, metadata })
         }
 
-        pub(super) async fn send(&mut self, request: Vec<u8>) -> Result<(), String> {
+        pub(super) async fn send(&self, request: Vec<u8>) -> Result<(), String> {
             let failed = |status: tonic::Status| {
                 format!(
                     "gRPC status {:?}: {}",
@@ -111,14 +115,16 @@ mod grpc {
                     client::chain(&status)
                 )
             };
-            self.inner
+            // A handle per request (the channel is shared): two can be in flight.
+            let mut inner = self.inner.clone();
+            inner
                 .ready()
                 .await
                 .map_err(|e| format!("gRPC channel: {}", client::chain(&e)))?;
             let mut request = tonic::Request::new(Bytes::from(request));
             *request.metadata_mut() = self.metadata.clone();
             let path = tonic::codegen::http::uri::PathAndQuery::from_static(EXPORT);
-            self.inner
+            inner
                 .unary(request, path, Passthrough)
                 .await
                 .map(drop)
@@ -203,7 +209,7 @@ mod http {
             })
         }
 
-        pub(super) async fn send(&mut self, request: Vec<u8>) -> Result<(), String> {
+        pub(super) async fn send(&self, request: Vec<u8>) -> Result<(), String> {
             let body = if self.gzip {
                 // Fast compression: spans are repetitive, and level 6 costs several times the
                 // CPU of encoding them for a few percent less.

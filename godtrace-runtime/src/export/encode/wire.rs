@@ -18,7 +18,7 @@ const FIXED32: u32 = 5;
 #[inline]
 pub(super) fn varint_len(value: u64) -> usize {
     // One byte per 7 bits, at least one.
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[inline]

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The environment variable naming this process's role.
 pub const ROLE_VAR: &str = "GODTRACE_BENCH_ROLE";
-/// Set: the receiver runs at normal priority.
+/// Set (by the export cases): the receiver runs at normal priority, on two worker threads.
 pub const NORMAL_PRIORITY_VAR: &str = "GODTRACE_BENCH_RECEIVER_NORMAL_PRIORITY";
 
 /// A running receiver; dropping it (or exiting) closes its stdin and it exits.
@@ -121,10 +121,20 @@ pub fn run() -> ! {
         let _ = std::io::Write::flush(&mut std::io::stdout());
         std::process::exit(0);
     });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("receiver runtime");
+    // The export cases want a receiver like a collector: a worker per core, so that it decodes
+    // two requests at once. The others keep the one-thread receiver their figures were taken
+    // with.
+    let runtime = if std::env::var_os(NORMAL_PRIORITY_VAR).is_some() {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("receiver runtime");
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

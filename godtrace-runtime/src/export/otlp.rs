@@ -78,97 +78,130 @@ impl Exporter for OtlpExporter {
     fn shutdown(&mut self, _timeout: Duration) {}
 }
 
-/// OTLP/gRPC: the encoded request goes into the gRPC frame as it is (tonic compresses it
-/// when gzip is on); the answer is not decoded (an `ExportTraceServiceResponse` carries at
-/// most a partial success, which the SDK's exporter did not act on either).
+/// OTLP/gRPC: one unary call on the tonic channel, framed here: the encoded request goes into
+/// the gRPC message as it is, gzipped at the fast level when asked (tonic's own compression is
+/// fixed at level 6, several times the CPU of encoding the spans). The answer's message (a
+/// partial success at most, which the SDK's exporter did not act on either) is read and
+/// dropped; its `grpc-status` decides.
 #[cfg(feature = "otlp-grpc")]
 mod grpc {
     use crate::config::{Compression, OtlpTarget};
     use crate::otlp::client;
-    use bytes::{Buf, BufMut, Bytes};
-    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-    use tonic::metadata::MetadataMap;
+    use bytes::Bytes;
+    use http_body_util::BodyExt as _;
+    use tonic::codegen::Service as _;
     use tonic::transport::Channel;
 
     const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
     pub(super) struct Client {
-        inner: tonic::client::Grpc<Channel>,
-        metadata: MetadataMap,
+        channel: Channel,
+        /// The configured headers, and gRPC's own.
+        headers: http::HeaderMap,
+        gzip: bool,
     }
 
     impl Client {
         pub(super) fn new(target: &OtlpTarget) -> Result<Client, String> {
-            let metadata = client::grpc_metadata(target)?;
-            let mut inner = tonic::client::Grpc::new(client::grpc_channel(target)?);
-            if target.compression == Compression::Gzip {
-                inner = inner.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+            let gzip = target.compression == Compression::Gzip;
+            let mut headers = client::grpc_metadata(target)?.into_headers();
+            let fixed = [
+                ("content-type", "application/grpc"),
+                ("te", "trailers"),
+                ("grpc-accept-encoding", "identity,gzip"),
+            ];
+            for (name, value) in fixed {
+                headers.insert(name, http::HeaderValue::from_static(value));
             }
-            Ok(Client { inner, metadata })
+            if gzip {
+                headers.insert("grpc-encoding", http::HeaderValue::from_static("gzip"));
+            }
+            Ok(Client {
+                channel: client::grpc_channel(target)?,
+                headers,
+                gzip,
+            })
         }
 
         pub(super) async fn send(&self, request: Vec<u8>) -> Result<(), String> {
-            let failed = |status: tonic::Status| {
-                format!(
-                    "gRPC status {:?}: {}",
-                    status.code(),
-                    client::chain(&status)
-                )
+            let message = if self.gzip {
+                super::gzip(&request)?
+            } else {
+                request
             };
+            let length = u32::try_from(message.len())
+                .map_err(|_| format!("a request of {} bytes is too large", message.len()))?;
+            // The gRPC frame: compressed flag, big-endian length, message.
+            let mut frame = Vec::with_capacity(5 + message.len());
+            frame.push(u8::from(self.gzip));
+            frame.extend_from_slice(&length.to_be_bytes());
+            frame.extend_from_slice(&message);
+            drop(message);
+            let mut call = http::Request::post(EXPORT)
+                .body(tonic::body::Body::new(http_body_util::Full::new(
+                    Bytes::from(frame),
+                )))
+                .map_err(|e| e.to_string())?;
+            *call.headers_mut() = self.headers.clone();
             // A handle per request (the channel is shared): two can be in flight.
-            let mut inner = self.inner.clone();
-            inner
-                .ready()
+            let mut channel = self.channel.clone();
+            std::future::poll_fn(|cx| channel.poll_ready(cx))
                 .await
                 .map_err(|e| format!("gRPC channel: {}", client::chain(&e)))?;
-            let mut request = tonic::Request::new(Bytes::from(request));
-            *request.metadata_mut() = self.metadata.clone();
-            let path = tonic::codegen::http::uri::PathAndQuery::from_static(EXPORT);
-            inner
-                .unary(request, path, Passthrough)
+            let response = channel
+                .call(call)
                 .await
-                .map(drop)
-                .map_err(failed)
+                .map_err(|e| format!("gRPC: {}", client::chain(&e)))?;
+            let (head, body) = response.into_parts();
+            if !head.status.is_success() {
+                return Err(format!("gRPC: HTTP {}", head.status));
+            }
+            // Trailers-only answers carry the status in the headers.
+            let status = grpc_status(&head.headers);
+            let trailers = if status.is_none() {
+                let collected = body
+                    .collect()
+                    .await
+                    .map_err(|e| format!("gRPC: {}", client::chain(&e)))?;
+                collected.trailers().cloned()
+            } else {
+                None
+            };
+            let status = status.or_else(|| trailers.as_ref().and_then(grpc_status));
+            match status {
+                Some((0, _)) => Ok(()),
+                Some((code, message)) => Err(format!(
+                    "gRPC status {:?}: {message}",
+                    tonic::Code::from(code)
+                )),
+                None => Err("gRPC: the answer has no grpc-status".to_owned()),
+            }
         }
     }
 
-    /// Sends bytes already encoded; reads the answer's bytes and keeps nothing.
-    #[derive(Debug, Clone, Copy, Default)]
-    struct Passthrough;
-
-    impl Codec for Passthrough {
-        type Encode = Bytes;
-        type Decode = ();
-        type Encoder = Passthrough;
-        type Decoder = Passthrough;
-
-        fn encoder(&mut self) -> Passthrough {
-            Passthrough
-        }
-        fn decoder(&mut self) -> Passthrough {
-            Passthrough
-        }
+    /// `grpc-status` and `grpc-message` of `headers`, if the status is there.
+    fn grpc_status(headers: &http::HeaderMap) -> Option<(i32, String)> {
+        let code = headers.get("grpc-status")?.to_str().ok()?.parse().ok()?;
+        let message = headers
+            .get("grpc-message")
+            .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+            .unwrap_or_default();
+        Some((code, message))
     }
+}
 
-    impl Encoder for Passthrough {
-        type Item = Bytes;
-        type Error = tonic::Status;
-
-        fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-            dst.put_slice(&item);
-            Ok(())
-        }
-    }
-
-    impl Decoder for Passthrough {
-        type Item = ();
-        type Error = tonic::Status;
-
-        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
-            src.advance(src.remaining());
-            Ok(Some(()))
-        }
-    }
+/// `request` gzipped at the fast level: spans are repetitive, and level 6 costs several times
+/// the CPU of encoding them for a few percent less.
+fn gzip(request: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(request.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder
+        .write_all(request)
+        .map_err(|e| format!("gzip: {e}"))?;
+    encoder.finish().map_err(|e| format!("gzip: {e}"))
 }
 
 /// OTLP/HTTP: a `POST` of the encoded request (gzipped when asked) with the configured
@@ -177,7 +210,6 @@ mod grpc {
 mod http {
     use crate::config::{Compression, OtlpTarget};
     use crate::otlp::client;
-    use std::io::Write as _;
 
     pub(super) struct Client {
         inner: reqwest::Client,
@@ -211,16 +243,7 @@ mod http {
 
         pub(super) async fn send(&self, request: Vec<u8>) -> Result<(), String> {
             let body = if self.gzip {
-                // Fast compression: spans are repetitive, and level 6 costs several times the
-                // CPU of encoding them for a few percent less.
-                let mut encoder = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(request.len() / 4),
-                    flate2::Compression::fast(),
-                );
-                encoder
-                    .write_all(&request)
-                    .map_err(|e| format!("gzip: {e}"))?;
-                encoder.finish().map_err(|e| format!("gzip: {e}"))?
+                super::gzip(&request)?
             } else {
                 request
             };

@@ -438,6 +438,8 @@ pub enum Kind {
     Memory { ops: u64 },
     /// The highest rate of spans exported over OTLP/gRPC with no drops.
     Throughput,
+    /// Spans recorded at a fixed rate and exported: drops, CPU per span (`export.rs`).
+    Export,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -525,6 +527,7 @@ pub fn all() -> Vec<Case> {
         crate::db::cases(),
         crate::layers::cases(),
         crate::bridge::cases(),
+        crate::export::cases(),
     ]
     .concat()
 }

@@ -23,6 +23,7 @@ pub fn one_line(case: &Case, f: &Fields) -> String {
             "{:.0} spans/s sustained",
             num(f, "sustained").unwrap_or(f64::NAN)
         ),
+        Kind::Export => crate::export::one_line(f),
     };
     if let Some(a) = num(f, "allocs_thread") {
         let _ = write!(s, "  {a:.2} allocs/call");
@@ -212,6 +213,7 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
         &v,
         &dedup(results, |c| c.kind == Kind::Throughput),
     );
+    out.push_str(&crate::export::render(results));
     let _ = write!(out, "\n### Issue 6 targets, judged on this run\n\n");
     for line in crate::targets::targets(&v, counted) {
         let _ = writeln!(out, "- {line}");

@@ -448,11 +448,55 @@ impl From<Box<Live>> for Spare {
 }
 
 /// The instrumentation scope of godtrace's own spans.
-static SCOPE: LazyLock<InstrumentationScope> = LazyLock::new(|| {
+pub(crate) static SCOPE: LazyLock<InstrumentationScope> = LazyLock::new(|| {
     InstrumentationScope::builder("godtrace")
         .with_version(env!("CARGO_PKG_VERSION"))
         .build()
 });
+
+/// A finished span's record as it stands, borrowed: what the OTLP encoder
+/// (`export::encode`) reads in place, with no `SpanData` built.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) struct Recorded<'a> {
+    pub(crate) span_context: &'a SpanContext,
+    pub(crate) parent_span_id: SpanId,
+    pub(crate) parent_is_remote: bool,
+    pub(crate) name: &'a Name,
+    /// What was recorded; a traced function's `code.*` attributes are not among them.
+    pub(crate) attributes: &'a [KeyValue],
+    pub(crate) dropped_attributes: u32,
+    pub(crate) events: &'a [Event],
+    pub(crate) dropped_events: u32,
+    pub(crate) links: &'a [opentelemetry::trace::Link],
+    pub(crate) dropped_links: u32,
+    pub(crate) status: &'a Status,
+    pub(crate) start: Tick,
+    pub(crate) end: Tick,
+}
+
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+impl Finished {
+    /// The record, borrowed for encoding.
+    pub(crate) fn recorded(&mut self) -> Recorded<'_> {
+        let live = &mut *self.live;
+        let fields = live.fields.get_mut();
+        Recorded {
+            span_context: &live.span_context,
+            parent_span_id: live.parent_span_id,
+            parent_is_remote: live.parent_is_remote,
+            name: &live.name,
+            attributes: &fields.attributes,
+            dropped_attributes: fields.dropped_attributes,
+            events: &fields.events,
+            dropped_events: fields.dropped_events,
+            links: &fields.links,
+            dropped_links: fields.dropped_links,
+            status: &fields.status,
+            start: self.start,
+            end: self.end,
+        }
+    }
+}
 
 impl Finished {
     /// Its box, for reuse, when it is not exported after all.

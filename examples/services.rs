@@ -1,8 +1,9 @@
-//! Two services in two processes, one trace: `wallet-gateway` (the client) asks
-//! `risk-service` (the server) to score wallets over HTTP on 127.0.0.1. The client injects its
-//! trace context (W3C `traceparent`, plus `baggage`) into the request headers; the server
-//! extracts it and runs its handler with `#[traced(parent = ...)]`, so the server's spans are
-//! children of the client's.
+//! Two services in two processes, one trace: `wallet-gateway` (a reqwest client) asks
+//! `risk-service` (an axum server) to score wallets over HTTP on 127.0.0.1. Nothing in either
+//! handles trace context by hand: godtrace's reqwest middleware opens a CLIENT span per
+//! request and injects its context (W3C `traceparent`, plus `baggage`) into the headers; its
+//! server layer extracts it and opens a SERVER span under it, current while the handler runs,
+//! so the handler's `#[traced]` functions nest under it.
 //!
 //! ```text
 //! cargo run --example services                      # both: the server as a child process, then the client
@@ -12,25 +13,33 @@
 //! With no collector configured each process prints its part of the trace to stderr as a
 //! tree (the same trace id in both). With `OTEL_EXPORTER_OTLP_ENDPOINT` set (e.g.
 //! `http://localhost:4318` for the docker-compose stack) both processes export, and the
-//! client prints the Jaeger link of each call, where the two services show as one trace.
+//! client prints the Jaeger link of each call, where the two services show as one trace:
+//!
+//! ```text
+//! gateway.screen_wallet                         wallet-gateway
+//! └─ risk_service.call                          wallet-gateway
+//!    └─ POST                                    wallet-gateway  (client)
+//!       └─ POST /risk/score/{wallet}            risk-service    (server)
+//!          └─ risk_service.score_request        risk-service
+//!             ├─ pattern.detect                 risk-service
+//!             └─ risk.score                     risk-service
+//! ```
 //!
 //! Finally the client sends one request with a forged `traceparent` (all-zero ids): the
 //! server rejects it, starts a new trace, and counts it in `godtrace::stats()`.
 //!
-//! The HTTP here is a deliberately minimal HTTP/1.1 over `std::net` (one request per
-//! connection) so the example has no web framework; with one, the same two calls —
-//! `propagation::inject_headers` on the request and `propagation::extract_headers` on the
-//! server — go in a client middleware and a server middleware. `extract_headers` and
-//! `HeaderInjector` need godtrace's `http` cargo feature.
+//! The layers need godtrace's cargo features `axum` (the server layer, naming spans by the
+//! matched route) and `reqwest` (the client middleware).
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use godtrace::layers::{HttpServerLayer, TracingMiddleware};
 use godtrace::otel::baggage::BaggageExt;
 use godtrace::otel::{Context, KeyValue};
-use godtrace::propagation::{self, HeaderInjector};
-use godtrace::traced;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use godtrace::{propagation, traced};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use std::error::Error;
 use std::fmt;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,9 +51,7 @@ const WALLETS: [&str; 3] = [
     "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM",
     "DRpbCBMxVnDK7maPM5tGv6MvB3v1sRMC86PZ8okm21hy",
 ];
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_HEAD: usize = 16 * 1024;
-const MAX_BODY: usize = 64 * 1024;
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,20 +63,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 }
 
-fn init(service: &str) -> Result<godtrace::Guard, godtrace::InitError> {
-    godtrace::init(godtrace::Config::new(service).verbose(true).with_env())
-}
-
-/// The client's configuration: the environment's, less the Prometheus endpoint, which
-/// belongs to the long-running server (both processes cannot listen on the same port).
-fn init_client() -> Result<godtrace::Guard, godtrace::InitError> {
-    let vars = std::env::vars()
-        .filter(|(key, _)| key != "GODTRACE_PROMETHEUS_LISTEN" && key != "OTEL_METRICS_EXPORTER");
-    godtrace::init(
-        godtrace::Config::new("wallet-gateway")
-            .verbose(true)
-            .with_env_vars(vars),
-    )
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 // --- both processes -----------------------------------------------------------------------
@@ -122,16 +120,28 @@ fn demo() -> Result<(), Box<dyn Error>> {
 
 // --- the client: wallet-gateway -----------------------------------------------------------
 
+/// The client's configuration: the environment's, less the Prometheus endpoint, which
+/// belongs to the long-running server (both processes cannot listen on the same port).
+fn init_client() -> Result<godtrace::Guard, godtrace::InitError> {
+    let vars = std::env::vars()
+        .filter(|(key, _)| key != "GODTRACE_PROMETHEUS_LISTEN" && key != "OTEL_METRICS_EXPORTER");
+    godtrace::init(
+        godtrace::Config::new("wallet-gateway")
+            .verbose(true)
+            .with_env_vars(vars),
+    )
+}
+
 #[derive(Debug)]
 enum GatewayError {
-    Io(std::io::Error),
+    Http(reqwest_middleware::Error),
     Status(u16, String),
 }
 
 impl fmt::Display for GatewayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GatewayError::Io(e) => write!(f, "risk-service unreachable: {e}"),
+            GatewayError::Http(e) => write!(f, "risk-service unreachable: {e}"),
             GatewayError::Status(code, body) => write!(f, "risk-service answered {code}: {body}"),
         }
     }
@@ -139,18 +149,38 @@ impl fmt::Display for GatewayError {
 
 impl Error for GatewayError {}
 
-impl From<std::io::Error> for GatewayError {
-    fn from(e: std::io::Error) -> Self {
-        GatewayError::Io(e)
+impl From<reqwest_middleware::Error> for GatewayError {
+    fn from(e: reqwest_middleware::Error) -> Self {
+        GatewayError::Http(e)
     }
+}
+
+impl From<reqwest::Error> for GatewayError {
+    fn from(e: reqwest::Error) -> Self {
+        GatewayError::Http(e.into())
+    }
+}
+
+/// A plain reqwest client. (reqwest's default features bring a TLS crypto provider; this
+/// repository builds reqwest without one, so the example installs rustls' ring provider.)
+fn reqwest_client() -> reqwest::Result<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(TIMEOUT).build()
 }
 
 fn client(addr: &str, probe: bool) -> Result<(), Box<dyn Error>> {
     let addr = addr.trim_start_matches("http://").trim_end_matches('/');
     let guard = init_client()?;
+    // godtrace's middleware: a CLIENT span per request, its context in the headers. The
+    // second one only prints the `traceparent` it sent, to show what crosses the wire.
+    let http = ClientBuilder::new(reqwest_client()?)
+        .with(TracingMiddleware::new())
+        .with(ShowTraceparent)
+        .build();
+    let runtime = runtime()?;
     let mut failures = 0;
     for wallet in WALLETS {
-        match screen_wallet(addr, wallet) {
+        match runtime.block_on(screen_wallet(&http, addr, wallet)) {
             Ok(verdict) => println!("wallet-gateway: {wallet} → {verdict}"),
             Err(e) => {
                 failures += 1;
@@ -159,8 +189,9 @@ fn client(addr: &str, probe: bool) -> Result<(), Box<dyn Error>> {
         }
     }
     if probe {
-        forged_request(addr)?;
+        runtime.block_on(forged_request(addr))?;
     }
+    drop(runtime);
     drop(guard); // flush before the demo stops the server
     if failures > 0 {
         return Err(format!("{failures} calls failed").into());
@@ -170,9 +201,15 @@ fn client(addr: &str, probe: bool) -> Result<(), Box<dyn Error>> {
 
 /// One screening: the root span of a trace that continues in the risk service.
 #[traced(operation = "gateway.screen_wallet")]
-fn screen_wallet(addr: &str, wallet: &str) -> Result<String, GatewayError> {
+async fn screen_wallet(
+    http: &ClientWithMiddleware,
+    addr: &str,
+    wallet: &str,
+) -> Result<String, GatewayError> {
     godtrace::set_attribute("wallet.address", wallet.to_owned());
-    let verdict = call_risk_service(addr, wallet)?;
+    // Baggage rides along with the trace context to every service downstream.
+    let batch = godtrace::current_context().with_baggage([KeyValue::new("scan.batch", BATCH)]);
+    let verdict = score(batch, http, addr, wallet).await?;
     godtrace::set_attribute("risk.verdict", verdict.clone());
     if godtrace::links::is_exporting()
         && let Some(url) = godtrace::links::trace_url()
@@ -182,133 +219,134 @@ fn screen_wallet(addr: &str, wallet: &str) -> Result<String, GatewayError> {
     Ok(verdict)
 }
 
-/// The outgoing HTTP call. Its span is the one the server's spans hang under.
-#[traced(operation = "risk_service.call")]
-fn call_risk_service(addr: &str, wallet: &str) -> Result<String, GatewayError> {
-    let cx = Context::current().with_baggage([KeyValue::new("scan.batch", BATCH)]);
-    let mut headers = HeaderMap::new();
-    propagation::inject_context(&cx, &mut HeaderInjector(&mut headers));
-    godtrace::set_attribute("http.request.method", "POST");
-    godtrace::set_attribute("server.address", addr.to_owned());
-    godtrace::set_attribute("url.path", "/risk/score");
-    println!(
-        "wallet-gateway: call wallet={wallet} trace_id={} span_id={}",
-        godtrace::trace_id().unwrap_or_default(),
-        godtrace::span_id().unwrap_or_default()
-    );
-    let (status, body) = post(addr, "/risk/score", &headers, wallet)?;
-    godtrace::set_attribute("http.response.status_code", i64::from(status));
+/// The outgoing call, made under `cx` (the screening's span, with baggage): the middleware's
+/// CLIENT span starts under it and sends both on.
+#[traced(operation = "risk_service.call", parent = &cx)]
+async fn score(
+    cx: Context,
+    http: &ClientWithMiddleware,
+    addr: &str,
+    wallet: &str,
+) -> Result<String, GatewayError> {
+    let response = http
+        .post(format!("http://{addr}/risk/score/{wallet}"))
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body = response.text().await?;
     if status != 200 {
         return Err(GatewayError::Status(status, body));
     }
     Ok(body)
 }
 
-/// A request whose `traceparent` was forged (all-zero ids), sent outside any span.
-fn forged_request(addr: &str) -> Result<(), Box<dyn Error>> {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "traceparent",
-        HeaderValue::from_static("00-00000000000000000000000000000000-0000000000000000-01"),
-    );
-    let wallet = WALLETS[0];
-    println!("wallet-gateway: probe wallet={wallet} with a forged traceparent");
-    let (status, body) = post(addr, "/risk/score", &headers, wallet)?;
-    // Still served: a bad trace context never fails the request, it only starts a new trace.
-    println!("wallet-gateway: probe → {status} {body}");
-    Ok(())
+/// Prints each request's URL and the `traceparent` godtrace's middleware put on it.
+struct ShowTraceparent;
+
+#[async_trait::async_trait]
+impl Middleware for ShowTraceparent {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let traceparent = request
+            .headers()
+            .get(propagation::TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none");
+        println!(
+            "wallet-gateway: call url={} traceparent={traceparent}",
+            request.url()
+        );
+        next.run(request, extensions).await
+    }
 }
 
-/// POSTs `body` with `headers`; returns the status code and the response body.
-fn post(
-    addr: &str,
-    path: &str,
-    headers: &HeaderMap,
-    body: &str,
-) -> Result<(u16, String), std::io::Error> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut request = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\n").into_bytes();
-    for (name, value) in headers {
-        request.extend_from_slice(name.as_str().as_bytes());
-        request.extend_from_slice(b": ");
-        request.extend_from_slice(value.as_bytes());
-        request.extend_from_slice(b"\r\n");
-    }
-    request.extend_from_slice(
-        format!(
-            "Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
+/// A request whose `traceparent` was forged (all-zero ids), sent without the middleware.
+async fn forged_request(addr: &str) -> Result<(), Box<dyn Error>> {
+    let wallet = WALLETS[0];
+    println!("wallet-gateway: probe wallet={wallet} with a forged traceparent");
+    let response = reqwest_client()?
+        .post(format!("http://{addr}/risk/score/{wallet}"))
+        .header(
+            propagation::TRACEPARENT,
+            "00-00000000000000000000000000000000-0000000000000000-01",
         )
-        .as_bytes(),
+        .send()
+        .await?;
+    // Still served: a bad trace context never fails the request, it only starts a new trace.
+    let status = response.status().as_u16();
+    println!(
+        "wallet-gateway: probe → {status} {}",
+        response.text().await?
     );
-    stream.write_all(&request)?;
-    let mut reader = BufReader::new(stream);
-    let (status_line, _, body) = read_message(&mut reader)?;
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad(format!("bad status line {status_line:?}")))?;
-    Ok((status, body))
+    Ok(())
 }
 
 // --- the server: risk-service -------------------------------------------------------------
 
 fn server(addr: &str) -> Result<(), Box<dyn Error>> {
-    let _guard = init("risk-service")?;
-    let listener = TcpListener::bind(addr)?;
+    let _guard = godtrace::init(
+        godtrace::Config::new("risk-service")
+            .verbose(true)
+            .with_env(),
+    )?;
+    let app = axum::Router::new()
+        .route("/risk/score/{wallet}", axum::routing::post(score_handler))
+        // One line: a SERVER span per request, under the caller's context.
+        .layer(HttpServerLayer::new());
+    let runtime = runtime()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
     println!(
         "risk-service: listening on http://{} (Enter or end of input stops it)",
         listener.local_addr()?
     );
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                if let Err(e) = serve_connection(stream) {
-                    eprintln!("risk-service: connection error: {e}");
-                }
-            });
-        }
-    });
     // Runs until stdin ends or a line is entered; dropping the guard then flushes the spans.
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        let _ = stop.send(());
+    });
+    runtime.block_on(async {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    })?;
     println!("risk-service: stopping");
     Ok(())
 }
 
-/// Reads one request, handles it under the caller's trace context, writes the response.
-fn serve_connection(stream: TcpStream) -> Result<(), Box<dyn Error>> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut reader = BufReader::new(stream);
-    let (request_line, headers, body) = read_message(&mut reader)?;
-    let (status, reply) = if request_line.starts_with("POST /risk/score ") {
-        // The caller's context: its span becomes the parent of ours. A missing or malformed
-        // traceparent gives a fresh context instead, and the handler starts a new trace.
-        let parent = propagation::extract_headers(&headers);
-        match score_request(parent, body.trim().to_owned()) {
-            Ok(verdict) => (200, verdict),
-            Err(e) => (422, e.to_string()),
-        }
-    } else {
-        (404, "not found".to_owned())
-    };
-    let reason = match status {
-        200 => "OK",
-        404 => "Not Found",
-        _ => "Unprocessable Content",
-    };
-    let mut stream = reader.into_inner();
-    write!(
-        stream,
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-        reply.len()
-    )?;
-    stream.flush()?;
-    Ok(())
+/// The axum handler: runs under the server layer's span.
+async fn score_handler(
+    Path(wallet): Path<String>,
+    headers: HeaderMap,
+) -> Result<String, (StatusCode, String)> {
+    print_request(&wallet, &headers);
+    score_request(wallet).map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+}
+
+/// Prints the trace this request joined: the caller's span id (from its `traceparent`) when
+/// the server span continues the caller's trace, `none` when it had to start a new one.
+fn print_request(wallet: &str, headers: &HeaderMap) {
+    let trace_id = godtrace::trace_id().unwrap_or_default();
+    let caller = headers
+        .get(propagation::TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|tp| {
+            let mut fields = tp.split('-').skip(1);
+            let (caller_trace, caller_span) = (fields.next()?, fields.next()?);
+            (caller_trace == trace_id).then(|| caller_span.to_owned())
+        });
+    println!(
+        "risk-service: request wallet={wallet} trace_id={trace_id} parent_span_id={} contexts_rejected={}",
+        caller.as_deref().unwrap_or("none"),
+        godtrace::stats().contexts_rejected
+    );
 }
 
 #[derive(Debug)]
@@ -320,22 +358,12 @@ impl fmt::Display for InvalidWallet {
     }
 }
 
-/// The request handler, started under the context extracted from the request headers.
-#[traced(operation = "risk_service.score_request", parent = &parent)]
-fn score_request(parent: Context, wallet: String) -> Result<String, InvalidWallet> {
-    let remote = propagation::is_remote_parent(&parent).then(|| {
-        use godtrace::otel::trace::TraceContextExt;
-        parent.span().span_context().span_id().to_string()
-    });
-    println!(
-        "risk-service: request wallet={wallet} trace_id={} parent_span_id={} contexts_rejected={}",
-        godtrace::trace_id().unwrap_or_default(),
-        remote.as_deref().unwrap_or("none"),
-        godtrace::stats().contexts_rejected
-    );
+/// The request's work, a child of the server layer's span.
+#[traced(operation = "risk_service.score_request")]
+fn score_request(wallet: String) -> Result<String, InvalidWallet> {
     godtrace::set_attribute("wallet.address", wallet.clone());
     // Baggage set by the caller arrives with the context.
-    for entry in propagation::baggage(&parent) {
+    for entry in propagation::baggage(&godtrace::current_context()) {
         godtrace::set_attribute(entry.key.to_string(), entry.value);
     }
     if wallet.len() < 32 {
@@ -367,56 +395,4 @@ fn score_risk(confidence: f64) -> f64 {
     let score = (confidence * 1000.0).round() / 10.0;
     godtrace::set_attribute("risk.score", score);
     score
-}
-
-// --- minimal HTTP/1.1 ---------------------------------------------------------------------
-
-fn bad(message: String) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
-}
-
-/// Reads a request or response: its first line, its headers and its body (by
-/// Content-Length), with bounded sizes.
-fn read_message(reader: &mut impl BufRead) -> std::io::Result<(String, HeaderMap, String)> {
-    let mut head_len = 0;
-    let mut next_line = |reader: &mut dyn BufRead| -> std::io::Result<Vec<u8>> {
-        let mut line = Vec::new();
-        reader.take(MAX_HEAD as u64).read_until(b'\n', &mut line)?;
-        head_len += line.len();
-        if head_len > MAX_HEAD || !line.ends_with(b"\n") {
-            return Err(bad("header section too long or cut short".into()));
-        }
-        while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            line.pop();
-        }
-        Ok(line)
-    };
-    let first = String::from_utf8_lossy(&next_line(reader)?).into_owned();
-    let mut headers = HeaderMap::new();
-    loop {
-        let line = next_line(reader)?;
-        if line.is_empty() {
-            break;
-        }
-        let colon = line
-            .iter()
-            .position(|b| *b == b':')
-            .ok_or_else(|| bad("header line without a colon".into()))?;
-        let name = HeaderName::from_bytes(&line[..colon]).map_err(|e| bad(e.to_string()))?;
-        let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii())
-            .map_err(|e| bad(e.to_string()))?;
-        headers.append(name, value);
-    }
-    let length: usize = match headers.get(http::header::CONTENT_LENGTH) {
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .filter(|n| *n <= MAX_BODY)
-            .ok_or_else(|| bad("bad Content-Length".into()))?,
-        None => 0,
-    };
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    Ok((first, headers, String::from_utf8_lossy(&body).into_owned()))
 }

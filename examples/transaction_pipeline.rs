@@ -11,9 +11,22 @@
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run --example transaction_pipeline
 //! ```
 //! and open the link printed after each analysis.
+//!
+//! With `DATABASE_URL` (PostgreSQL) set, each report is stored in table `scanner_reports`;
+//! with `REDIS_URL` set, wallet profiles are cached in Redis for five minutes (a second run
+//! skips the RPC for cached wallets). Their queries and commands are client spans of the
+//! trace (`docker compose --profile databases up -d` starts both):
+//! ```text
+//! DATABASE_URL=postgres://godtrace:godtrace@localhost:5432/scanner \
+//! REDIS_URL=redis://localhost:6379/ cargo run --example transaction_pipeline
+//! ```
+use godtrace::db::redis::TracedConnection;
+use godtrace::db::sqlx::TracedPool;
 use godtrace::otel::KeyValue;
 use godtrace::traced;
+use redis::aio::ConnectionManager;
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// One transaction the monitor picked up: (signature, signer wallet, token).
@@ -162,8 +175,15 @@ async fn wallet_history(wallet: &str) -> u32 {
 async fn analyze_wallet(wallet: &str) -> Result<WalletProfile, ScanError> {
     godtrace::set_attribute("wallet.address", wallet.to_owned());
     godtrace::set_attribute("analysis.type", "full");
-    let age_days = get_account_info(wallet).await?;
-    let transactions = wallet_history(wallet).await;
+    let (age_days, transactions) = match cached_profile(wallet).await {
+        Some(cached) => cached,
+        None => {
+            let age_days = get_account_info(wallet).await?;
+            let transactions = wallet_history(wallet).await;
+            cache_profile(wallet, age_days, transactions).await;
+            (age_days, transactions)
+        }
+    };
     godtrace::set_attribute("wallet.age_days", i64::from(age_days));
     godtrace::set_attribute("wallet.transactions", i64::from(transactions));
     Ok(WalletProfile {
@@ -171,6 +191,110 @@ async fn analyze_wallet(wallet: &str) -> Result<WalletProfile, ScanError> {
         transactions,
         funded_by: "5tzFkiKscXHK5ZXCGbXZxdw7gTjjD1mBwuoFbhUvuAi9",
     })
+}
+
+// --- storage (optional: DATABASE_URL, REDIS_URL) ------------------------------------------
+
+/// Where results go when the environment names a database and a cache.
+struct Storage {
+    reports: Option<TracedPool>,
+    profiles: Option<TracedConnection<ConnectionManager>>,
+}
+
+static STORAGE: OnceLock<Storage> = OnceLock::new();
+
+/// How long a cached wallet profile is trusted.
+const PROFILE_TTL_SECONDS: u64 = 300;
+
+fn profile_key(wallet: &str) -> String {
+    format!("scanner:wallet-profile:{wallet}")
+}
+
+/// The wallet's cached `(age_days, transactions)`, if Redis is configured and has them.
+async fn cached_profile(wallet: &str) -> Option<(u32, u32)> {
+    let mut cache = STORAGE.get()?.profiles.clone()?;
+    let cached: Option<String> = redis::cmd("GET")
+        .arg(profile_key(wallet))
+        .query_async(&mut cache)
+        .await
+        .ok()?;
+    let (age, transactions) = cached?
+        .split_once(',')
+        .map(|(a, t)| (a.parse(), t.parse()))?;
+    Some((age.ok()?, transactions.ok()?))
+}
+
+/// Caches the wallet's profile (a cache that fails is skipped: the span records why).
+async fn cache_profile(wallet: &str, age_days: u32, transactions: u32) {
+    let Some(mut cache) = STORAGE.get().and_then(|s| s.profiles.clone()) else {
+        return;
+    };
+    let _ = redis::cmd("SET")
+        .arg(profile_key(wallet))
+        .arg(format!("{age_days},{transactions}"))
+        .arg("EX")
+        .arg(PROFILE_TTL_SECONDS)
+        .query_async::<()>(&mut cache)
+        .await;
+}
+
+#[traced(operation = "report.store")]
+async fn store_report(
+    pool: &TracedPool,
+    signature: &str,
+    wallet: &str,
+    report: &Report,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO scanner_reports (signature, wallet, risk_score, alert_level, network_size) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (signature) DO UPDATE SET \
+         risk_score = excluded.risk_score, alert_level = excluded.alert_level, \
+         network_size = excluded.network_size, analysed_at = now()",
+    )
+    .bind(signature)
+    .bind(wallet)
+    .bind(report.risk_score)
+    .bind(report.alert.as_str())
+    .bind(report.network_size as i64)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Connects to what `DATABASE_URL` and `REDIS_URL` name (each optional), saying which.
+async fn connect_storage() -> Result<Storage, Box<dyn std::error::Error>> {
+    let reports = match std::env::var("DATABASE_URL") {
+        Ok(url) => {
+            let pool = TracedPool::new(sqlx::PgPool::connect(&url).await?);
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS scanner_reports (signature text PRIMARY KEY, \
+                 wallet text NOT NULL, risk_score double precision NOT NULL, \
+                 alert_level text NOT NULL, network_size bigint NOT NULL, \
+                 analysed_at timestamptz NOT NULL DEFAULT now())",
+            )
+            .execute(pool.inner())
+            .await?;
+            println!("storing reports in PostgreSQL (DATABASE_URL), table scanner_reports");
+            Some(pool)
+        }
+        Err(_) => {
+            println!("DATABASE_URL not set: reports are not stored");
+            None
+        }
+    };
+    let profiles = match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            let client = redis::Client::open(url)?;
+            let manager = client.get_connection_manager().await?;
+            println!("caching wallet profiles in Redis (REDIS_URL) for {PROFILE_TTL_SECONDS} s");
+            Some(TracedConnection::new(manager, client.get_connection_info()))
+        }
+        Err(_) => {
+            println!("REDIS_URL not set: wallet profiles are not cached");
+            None
+        }
+    };
+    Ok(Storage { reports, profiles })
 }
 
 // --- 3. pattern detection -----------------------------------------------------------------
@@ -284,6 +408,11 @@ async fn full_analysis(signature: &str, wallet: &str, token: &str) -> Result<Rep
     godtrace::set_attribute("transaction.signature", signature.to_owned());
     godtrace::set_attribute("wallet.address", wallet.to_owned());
     let outcome = pipeline(signature, wallet, token).await;
+    if let (Ok(report), Some(pool)) = (&outcome, STORAGE.get().and_then(|s| s.reports.as_ref()))
+        && let Err(e) = store_report(pool, signature, wallet, report).await
+    {
+        println!("storing the report failed: {e}");
+    }
     report(wallet, &outcome);
     outcome
 }
@@ -329,6 +458,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .verbose(true)
         .with_env();
     let _guard = godtrace::init(config)?;
+    let storage = connect_storage().await?;
+    let _ = STORAGE.set(storage);
     let mut failed = 0;
     for (signature, wallet, token) in TRANSACTIONS {
         if full_analysis(signature, wallet, token).await.is_err() {

@@ -11,6 +11,10 @@
 //! - [`metrics`]: counters and histograms of your own, the in-process snapshot, the
 //!   Prometheus endpoint's address and exposition;
 //! - [`propagation`]: W3C Trace Context and Baggage across process boundaries;
+//! - `layers` (cargo features `tower`, `axum`, `reqwest`, `tonic`): server and client spans
+//!   for axum/hyper, reqwest and tonic;
+//! - `db` (cargo features `sqlx`, `redis`): PostgreSQL queries and Redis commands as client
+//!   spans;
 //! - [`testing`]: capture spans in your own tests;
 //! - [`links`]: a link to the current trace in the Jaeger UI;
 //! - [`limits`]: the bounds on recorded keys and values;

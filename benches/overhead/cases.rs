@@ -324,7 +324,7 @@ fn op_record_counter_10000_duplicated(x: u64) -> u64 {
 
 /// A span exporter that drops every batch: the peers' "discarding exporter".
 #[derive(Debug)]
-struct DiscardExporter;
+pub struct DiscardExporter;
 
 impl SpanExporter for DiscardExporter {
     fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
@@ -370,13 +370,18 @@ pub enum Setup {
     /// `godtrace::init` sampling everything, with no exporter and `local_tree(false)`: spans
     /// are recorded, then dropped when they end.
     GodtraceNoExporter,
+    /// godtrace's `tracing` layer as the subscriber, every span kept (`bridge::set_up`).
+    GodtraceBridge,
 }
 
 impl Setup {
     pub fn is_godtrace(self) -> bool {
         matches!(
             self,
-            Setup::GodtraceDisabled | Setup::GodtraceExport { .. } | Setup::GodtraceNoExporter
+            Setup::GodtraceDisabled
+                | Setup::GodtraceExport { .. }
+                | Setup::GodtraceNoExporter
+                | Setup::GodtraceBridge
         )
     }
 }
@@ -448,6 +453,7 @@ pub fn set_up(setup: Setup) -> Kept {
             let config = godtrace::Config::new("godtrace-bench").local_tree(false);
             kept.godtrace = Some(godtrace::init(config).expect("init"));
         }
+        Setup::GodtraceBridge => crate::bridge::set_up(&mut kept),
     }
     kept
 }
@@ -461,6 +467,8 @@ pub enum Kind {
     Memory { ops: u64 },
     /// The highest rate of spans exported over OTLP/gRPC with no drops.
     Throughput,
+    /// Spans recorded at a fixed rate and exported: drops, CPU per span (`export.rs`).
+    Export,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -480,7 +488,7 @@ pub struct Case {
     pub threads: u32,
 }
 
-const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
+pub(crate) const fn time(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
     Case {
         id,
         kind: Kind::Time,
@@ -508,7 +516,7 @@ const fn two_threads(case: Case) -> Case {
 }
 
 /// A case timed briefly against a queue that never fills: the cost of a span that is kept.
-const fn kept(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
+pub const fn kept(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
     Case {
         short: true,
         ..time(id, setup, op)
@@ -554,6 +562,10 @@ pub fn all() -> Vec<Case> {
         godtrace_recording(),
         godtrace_two_threads(),
         memory_and_throughput(),
+        crate::db::cases(),
+        crate::layers::cases(),
+        crate::bridge::cases(),
+        crate::export::cases(),
     ]
     .concat()
 }

@@ -53,6 +53,11 @@ pub fn run(case: Case) -> ! {
         Kind::Time => time(&case, &mut out),
         Kind::Memory { ops } => memory(&case, &kept, ops, &mut out),
         Kind::Throughput => throughput(&case, &kept, &mut out),
+        Kind::Export => {
+            for (key, value) in crate::export::run(&case) {
+                out.put(&key, value);
+            }
+        }
     }
     if case.setup.is_godtrace() {
         let stats = godtrace::stats();

@@ -19,8 +19,12 @@
 //! `GODTRACE_BENCH_QUICK=1` (short samples, for checking the harness itself),
 //! `GODTRACE_BENCH_CASE=<id> GODTRACE_BENCH_PROFILE_CALLS=<n>` on the bench executable (one
 //! case, exactly n calls in `profile_loop`, no output: for perf or callgrind).
+mod bridge;
 mod cases;
 mod child;
+mod db;
+mod export;
+mod layers;
 mod measure;
 mod receiver;
 mod report;
@@ -42,8 +46,10 @@ const RESULT_PREFIX: &str = "@@godtrace-bench ";
 pub type Fields = BTreeMap<String, String>;
 
 fn main() {
-    if std::env::var(receiver::ROLE_VAR).as_deref() == Ok("receiver") {
-        receiver::run();
+    match std::env::var(receiver::ROLE_VAR).as_deref() {
+        Ok("receiver") => receiver::run(),
+        Ok(export::HTTP_ROLE) => export::run_http_receiver(),
+        _ => {}
     }
     if let Ok(id) = std::env::var(CASE_VAR) {
         let case = cases::all()
@@ -84,14 +90,14 @@ fn parent() {
         plan.extend(
             selected
                 .iter()
-                .filter(|c| c.kind != cases::Kind::Throughput)
+                .filter(|c| !matches!(c.kind, cases::Kind::Throughput | cases::Kind::Export))
                 .map(|c| (*c, round)),
         );
     }
     plan.extend(
         selected
             .iter()
-            .filter(|c| c.kind == cases::Kind::Throughput)
+            .filter(|c| matches!(c.kind, cases::Kind::Throughput | cases::Kind::Export))
             .map(|c| (*c, 1)),
     );
     let total = plan.len();

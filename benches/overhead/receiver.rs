@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The environment variable naming this process's role.
 pub const ROLE_VAR: &str = "GODTRACE_BENCH_ROLE";
+/// Set (by the export cases): the receiver runs at normal priority, on two worker threads.
+pub const NORMAL_PRIORITY_VAR: &str = "GODTRACE_BENCH_RECEIVER_NORMAL_PRIORITY";
 
 /// A running receiver; dropping it (or exiting) closes its stdin and it exits.
 pub struct Receiver {
@@ -59,10 +61,11 @@ impl Drop for Receiver {
     }
 }
 
+/// Spans decoded, printed when the receiver exits (`export.rs` reads it).
+static SPANS: AtomicU64 = AtomicU64::new(0);
+
 #[derive(Default)]
-struct Discard {
-    spans: AtomicU64,
-}
+struct Discard;
 
 #[tonic::async_trait]
 impl TraceService for Discard {
@@ -77,7 +80,7 @@ impl TraceService for Discard {
             .flat_map(|r| &r.scope_spans)
             .map(|s| s.spans.len())
             .sum();
-        self.spans.fetch_add(n as u64, Ordering::Relaxed);
+        SPANS.fetch_add(n as u64, Ordering::Relaxed);
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))
@@ -90,26 +93,48 @@ unsafe extern "C" {
     fn nice(inc: std::ffi::c_int) -> std::ffi::c_int;
 }
 
-/// The receiver process's body: serves until stdin closes, then exits.
-pub fn run() -> ! {
-    // A real collector runs elsewhere. Here it shares the two cores with the measured thread
-    // and godtrace's export thread, so it yields to both: the lowest priority.
+/// A real collector runs elsewhere. Here it shares the two cores with the measured thread
+/// and godtrace's export thread, so it yields to both: the lowest priority. Unless
+/// `NORMAL_PRIORITY_VAR` is set: the export cases measure CPU time, not wall time, and need
+/// a receiver that keeps up on a machine other processes load.
+pub fn lower_priority() {
+    if std::env::var_os(NORMAL_PRIORITY_VAR).is_some() {
+        return;
+    }
     #[cfg(target_os = "linux")]
     // SAFETY: nice(3) only changes this process's scheduling priority.
     unsafe {
         nice(19);
     }
-    // Exit as soon as the case process is gone (its end of our stdin closes).
+}
+
+/// The receiver process's body: serves until stdin closes, then exits.
+pub fn run() -> ! {
+    lower_priority();
+    // Exit as soon as the case process is gone (its end of our stdin closes), saying how many
+    // spans it decoded.
     std::thread::spawn(|| {
         let mut sink = [0u8; 64];
         let mut stdin = std::io::stdin();
         while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        println!("SPANS {}", SPANS.load(Ordering::Relaxed));
+        let _ = std::io::Write::flush(&mut std::io::stdout());
         std::process::exit(0);
     });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("receiver runtime");
+    // The export cases want a receiver like a collector: a worker per core, so that it decodes
+    // two requests at once. The others keep the one-thread receiver their figures were taken
+    // with.
+    let runtime = if std::env::var_os(NORMAL_PRIORITY_VAR).is_some() {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("receiver runtime");
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -121,7 +146,11 @@ pub fn run() -> ! {
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(Discard::default()))
+            // gzip accepted, as a collector accepts it (the gzip export cases send it).
+            .add_service(
+                TraceServiceServer::new(Discard)
+                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+            )
             .serve_with_incoming(incoming)
             .await
             .expect("serve OTLP/gRPC");

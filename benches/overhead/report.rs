@@ -23,6 +23,7 @@ pub fn one_line(case: &Case, f: &Fields) -> String {
             "{:.0} spans/s sustained",
             num(f, "sustained").unwrap_or(f64::NAN)
         ),
+        Kind::Export => crate::export::one_line(f),
     };
     if let Some(a) = num(f, "allocs_thread") {
         let _ = write!(s, "  {a:.2} allocs/call");
@@ -201,6 +202,7 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
     let timing: Vec<&Case> = dedup(results, |c| c.kind == Kind::Time);
     per_call_table(&mut out, &v, &timing);
     peer_table(&mut out, &v, &timing);
+    crate::layers::table(&mut out, &v);
     memory_table(
         &mut out,
         &v,
@@ -211,6 +213,7 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
         &v,
         &dedup(results, |c| c.kind == Kind::Throughput),
     );
+    out.push_str(&crate::export::render(results));
     let _ = write!(
         out,
         "\n### Targets (issues 6 and 18), judged on this run\n\n"
@@ -218,6 +221,7 @@ pub fn render(results: &Results, rounds: u32, before: CpuTicks) -> String {
     for line in crate::targets::targets(&v, counted) {
         let _ = writeln!(out, "- {line}");
     }
+    crate::bridge::report(&mut out, &v);
     out
 }
 

@@ -50,10 +50,7 @@ impl SpanGuard {
     /// Sets an attribute on this span (the key is cut at 256 bytes, strings at the attribute
     /// size limit).
     pub fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-        if let Some(span) = &self.span {
-            span.span()
-                .record_owned(attribute(key.into(), value.into()));
-        }
+        self.on().set_attribute(key.into(), value.into());
     }
 
     /// Adds an event with attributes to this span (at most 128 kept; the others are counted as
@@ -63,10 +60,7 @@ impl SpanGuard {
         name: impl Into<Cow<'static, str>>,
         attributes: impl IntoIterator<Item = (K, Value)>,
     ) {
-        if let Some(span) = &self.span {
-            span.span()
-                .add_event(name.into(), event_attributes(attributes));
-        }
+        self.on().add_event(name.into(), attributes);
     }
 
     /// Links this span to `span_context`, a span it follows from (a batch's messages, the
@@ -88,17 +82,51 @@ impl SpanGuard {
     /// assert_eq!(capture.span("job.run").links[0].span_id(), queued.span_id());
     /// ```
     pub fn follows_from(&self, span_context: &SpanContext) {
-        if let Some(span) = &self.span
-            && span_context.is_valid()
-        {
-            span.span().add_link(span_context.clone());
-        }
+        self.on().follows_from(span_context);
     }
 
     /// Ends this span with status Error and `description`.
     pub fn set_error(&self, description: impl Into<Cow<'static, str>>) {
-        if let Some(span) = &self.span {
-            span.span().set_status(Status::error(description));
+        self.on().set_error(description.into());
+    }
+
+    fn on(&self) -> OnSpan<'_> {
+        OnSpan(self.span.as_ref().map(EnteredSpan::span))
+    }
+}
+
+/// What [`SpanGuard`] and [`Span`](crate::Span) record on the span they hold (none with
+/// tracing off), bounded as everything recorded is.
+struct OnSpan<'a>(Option<&'a span::OpSpan>);
+
+impl OnSpan<'_> {
+    fn set_attribute(&self, key: Cow<'static, str>, value: Value) {
+        if let Some(span) = self.0 {
+            span.record_owned(attribute(key, value));
+        }
+    }
+
+    fn add_event<K: Into<Cow<'static, str>>>(
+        &self,
+        name: Cow<'static, str>,
+        attributes: impl IntoIterator<Item = (K, Value)>,
+    ) {
+        if let Some(span) = self.0 {
+            span.add_event(name, event_attributes(attributes));
+        }
+    }
+
+    fn follows_from(&self, span_context: &SpanContext) {
+        if let Some(span) = self.0
+            && span_context.is_valid()
+        {
+            span.add_link(span_context.clone());
+        }
+    }
+
+    fn set_error(&self, description: Cow<'static, str>) {
+        if let Some(span) = self.0 {
+            span.set_status(Status::error(description));
         }
     }
 }

@@ -8,9 +8,15 @@
 #![warn(unreachable_pub)]
 
 mod api;
+#[cfg(any(feature = "tracing", feature = "log"))]
+mod bridge;
 mod config;
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+pub mod db;
 mod error;
 mod export;
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+pub mod layers;
 pub mod limits;
 pub mod links;
 pub mod metrics;
@@ -35,6 +41,10 @@ pub mod __private;
 pub use api::builder::{SpanBuilder, span_builder};
 pub use api::detached::Span;
 pub use api::{SpanGuard, add_event, current_context, set_attribute, span, span_id, trace_id};
+#[cfg(feature = "log")]
+pub use bridge::log;
+#[cfg(feature = "tracing")]
+pub use bridge::tracing;
 pub use config::{Compression, Config, Propagator, Protocol};
 pub use error::InitError;
 pub use metrics::config::MetricsConfig;

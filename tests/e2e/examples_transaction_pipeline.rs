@@ -1,6 +1,7 @@
 //! `cargo run --example transaction_pipeline`: the scanner guide's pipeline. Without an
 //! endpoint it prints one tree per transaction; with one it prints each trace's Jaeger link
 //! (and, under scripts/test, the spans are read back from the real backend).
+use crate::support::db;
 use crate::support::e2e as e2e_support;
 use crate::support::examples as examples_support;
 
@@ -217,4 +218,98 @@ fn with_an_endpoint_it_exports_and_prints_each_traces_jaeger_link() {
         }
     }
     assert_eq!(failed, 1, "one wallet fails");
+}
+
+/// With `DATABASE_URL` and `REDIS_URL` (the servers `scripts/test` starts): the reports are
+/// stored and the wallet profiles cached, each query and command a span of its transaction's
+/// trace; a second run reads the profiles from the cache instead of the RPC.
+#[test]
+fn with_a_database_and_a_cache_it_stores_reports_and_caches_wallet_profiles() {
+    let (Some(database_url), Some(redis_url)) = (db::database_url(), db::redis_url()) else {
+        return;
+    };
+    let wallets = [
+        "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU",
+        "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM",
+    ];
+    let mut cache = redis::Client::open(redis_url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for wallet in wallets {
+        redis::cmd("DEL")
+            .arg(format!("scanner:wallet-profile:{wallet}"))
+            .exec(&mut cache)
+            .unwrap();
+    }
+    // The server's clock, so that only the reports these runs store are counted.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pool = runtime
+        .block_on(sqlx::PgPool::connect(&database_url))
+        .unwrap();
+    let started: f64 = runtime
+        .block_on(sqlx::query_scalar("SELECT extract(epoch FROM now())::float8").fetch_one(&pool))
+        .unwrap();
+    let with_storage = || {
+        let mut cmd = local("transaction_pipeline");
+        cmd.env("DATABASE_URL", &database_url)
+            .env("REDIS_URL", &redis_url);
+        run(cmd)
+    };
+
+    let (stdout, stderr) = with_storage();
+    assert!(
+        stdout.contains("storing reports in PostgreSQL (DATABASE_URL)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("caching wallet profiles in Redis (REDIS_URL)"),
+        "{stdout}"
+    );
+    let trees = parse_trees(&stderr);
+    let ok: Vec<&Tree> = trees.iter().filter(|t| t.root().error.is_none()).collect();
+    assert_eq!(ok.len(), 2, "{stderr}");
+    for tree in ok {
+        assert_eq!(
+            tree.children_of(tree.one("wallet.analyze")),
+            ["GET", "rpc.get_account_info", "db.wallet_history", "SET"],
+            "a cache miss, then the profile cached:\n{stderr}"
+        );
+        let store = tree.one("report.store");
+        assert_eq!(tree.parent_name(store), Some("scanner.full_analysis"));
+        assert_eq!(tree.children_of(store), ["INSERT scanner_reports"]);
+        let insert = tree.one("INSERT scanner_reports");
+        assert_eq!(insert.attr("db.system.name"), Some("postgresql"));
+    }
+
+    let (_, stderr) = with_storage();
+    for tree in parse_trees(&stderr)
+        .iter()
+        .filter(|t| t.root().error.is_none())
+    {
+        assert_eq!(
+            tree.children_of(tree.one("wallet.analyze")),
+            ["GET"],
+            "the second run reads the cached profile:\n{stderr}"
+        );
+    }
+
+    let stored: i64 = runtime
+        .block_on(
+            sqlx::query_scalar(
+                "SELECT count(*) FROM scanner_reports WHERE wallet = ANY($1) \
+             AND extract(epoch FROM analysed_at) >= $2",
+            )
+            .bind(&wallets[..])
+            .bind(started)
+            .fetch_one(&pool),
+        )
+        .unwrap();
+    assert_eq!(
+        stored, 2,
+        "one report per analysed transaction, stored by these runs"
+    );
 }

@@ -1,8 +1,41 @@
-//! OTLP/gRPC options end to end in process: metadata (code over environment), gzip, resource.
+//! OTLP/gRPC options end to end in process: metadata (code over environment), gzip, resource;
+//! an error status.
 use crate::support::otlp as otlp_support;
+use godtrace::{Compression, Config, Protocol};
+use otlp_support::{Kind, Receiver, deliver};
 
 #[test]
 fn grpc_exports_carry_headers_gzip_and_the_resource() {
     crate::support::own_process!();
     otlp_support::options::run(otlp_support::Kind::Grpc, "grpc");
+}
+
+#[test]
+fn a_grpc_error_status_counts_the_spans_failed_not_exported() {
+    crate::support::own_process!();
+    let receiver = Receiver::start(Kind::GrpcRefusing);
+    let guard = godtrace::init(
+        Config::new("grpc-refused")
+            .endpoint(receiver.endpoint())
+            .protocol(Protocol::Grpc)
+            .compression(Compression::Gzip),
+    )
+    .expect("init");
+    for i in 0..10 {
+        deliver::work_sync(i);
+    }
+    guard.flush();
+    let stats = godtrace::stats();
+    // The receiver decoded the (gzipped) requests, then refused them.
+    let decoded: usize = receiver
+        .sink
+        .requests()
+        .iter()
+        .map(|r| r.span_names().len())
+        .sum();
+    assert_eq!(decoded as u64, stats.spans_queued, "{stats:?}");
+    assert_eq!(stats.spans_exported, 0, "{stats:?}");
+    assert_eq!(stats.spans_failed, stats.spans_queued, "{stats:?}");
+    assert!(stats.failed_exports > 0, "{stats:?}");
+    drop(guard);
 }

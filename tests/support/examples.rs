@@ -50,6 +50,9 @@ pub fn local(name: &str) -> Command {
         cmd.env_remove(var);
     }
     cmd.env_remove("GODTRACE_JAEGER_UI");
+    // The transaction_pipeline example stores and caches only when these are set.
+    cmd.env_remove("DATABASE_URL");
+    cmd.env_remove("REDIS_URL");
     cmd
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod alloc;
+pub mod db;
 pub mod e2e;
 pub mod examples;
 pub mod otlp;

@@ -1,8 +1,8 @@
 //! [`Span`]: a manual span that is not current anywhere until [`Span::in_scope`], and may
 //! move between threads: a request's span in a server layer, a query's in a database wrapper.
-use super::{attribute, event_attributes};
+use super::OnSpan;
 use crate::span::DetachedSpan;
-use opentelemetry::trace::{SpanContext, Status};
+use opentelemetry::trace::SpanContext;
 use opentelemetry::{Context, Value};
 use std::borrow::Cow;
 
@@ -57,10 +57,7 @@ impl Span {
     /// Sets an attribute on this span (the key is cut at 256 bytes, strings at the attribute
     /// size limit).
     pub fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) {
-        if let Some(span) = self.recording() {
-            span.span()
-                .record_owned(attribute(key.into(), value.into()));
-        }
+        self.on().set_attribute(key.into(), value.into());
     }
 
     /// Adds an event with attributes to this span (at most 128 attributes kept; the others
@@ -70,27 +67,18 @@ impl Span {
         name: impl Into<Cow<'static, str>>,
         attributes: impl IntoIterator<Item = (K, Value)>,
     ) {
-        if let Some(span) = self.recording() {
-            span.span()
-                .add_event(name.into(), event_attributes(attributes));
-        }
+        self.on().add_event(name.into(), attributes);
     }
 
     /// Marks this span failed: status Error with `description`.
     pub fn set_error(&self, description: impl Into<Cow<'static, str>>) {
-        if let Some(span) = self.recording() {
-            span.span().set_status(Status::error(description));
-        }
+        self.on().set_error(description.into());
     }
 
     /// Links this span to `span_context`, a span it follows from (see
     /// [`SpanGuard::follows_from`](crate::SpanGuard::follows_from)).
     pub fn follows_from(&self, span_context: &SpanContext) {
-        if let Some(span) = self.recording()
-            && span_context.is_valid()
-        {
-            span.span().add_link(span_context.clone());
-        }
+        self.on().follows_from(span_context);
     }
 
     /// This span as an OpenTelemetry [`Context`]: the parent to inject into an outgoing
@@ -117,8 +105,8 @@ impl Span {
         drop(self);
     }
 
-    fn recording(&self) -> Option<&DetachedSpan> {
-        self.span.as_ref().filter(|s| s.span().is_recording())
+    fn on(&self) -> OnSpan<'_> {
+        OnSpan(self.span.as_ref().map(DetachedSpan::span))
     }
 }
 

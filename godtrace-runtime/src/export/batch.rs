@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub(super) struct Shared {
     pub(super) state: Mutex<QueueState>,
-    /// Wakes the export thread: a full batch, a flush, or shutdown.
-    pub(super) wake: Condvar,
+    /// Wakes the export thread: a full batch, a flush, or shutdown (it waits inside its
+    /// runtime, on its requests in flight too).
+    pub(super) wake: tokio::sync::Notify,
     /// Wakes flush and shutdown callers: an export finished, or the thread exited.
     pub(super) progress: Condvar,
     pub(super) settings: BatchSettings,
@@ -37,7 +38,7 @@ pub(super) struct Shared {
 
 /// A queued span: godtrace's own record (its `SpanData` is built on the export thread) or
 /// another OpenTelemetry span, already built by the SDK.
-pub(super) enum Queued {
+pub(crate) enum Queued {
     Own(Finished),
     /// Boxed, so that a queue slot is the size of godtrace's own record (a pointer and two
     /// ticks); spans from other OpenTelemetry code are the rare case.
@@ -47,7 +48,7 @@ pub(super) enum Queued {
 impl Queued {
     /// The exporters' form; the box of one of godtrace's own spans goes into `emptied`.
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
-    pub(super) fn into_span_data(self, emptied: &mut Vec<Box<Live>>) -> SpanData {
+    pub(crate) fn into_span_data(self, emptied: &mut Vec<Box<Live>>) -> SpanData {
         match self {
             Queued::Own(span) => {
                 let (data, live) = span.into_span_data();
@@ -112,7 +113,7 @@ impl BatchProcessor {
     {
         let shared = Arc::new(Shared {
             state: Mutex::new(QueueState::default()),
-            wake: Condvar::new(),
+            wake: tokio::sync::Notify::new(),
             progress: Condvar::new(),
             settings,
             counters,

@@ -247,3 +247,72 @@ fn durations_past_what_an_instant_holds_never_panic() {
     returns(move || processor.shutdown(Duration::MAX).unwrap());
     assert_eq!(get(&received), 11);
 }
+
+/// An exporter that keeps two requests in flight, as the OTLP one does; each request waits
+/// until two are in flight or some time has passed, and records how many were at once.
+#[derive(Debug, Default)]
+struct TwoAtOnce {
+    in_flight: AtomicU64,
+    most_at_once: AtomicU64,
+    delivered: AtomicU64,
+}
+
+/// The exporter's handle on the export thread (the test keeps another).
+struct TwoAtOnceHandle(Arc<TwoAtOnce>);
+
+impl worker::Exporter for TwoAtOnceHandle {
+    const IN_FLIGHT: usize = 2;
+    type Request = usize;
+
+    fn set_resource(&mut self, _resource: &Resource) {}
+
+    fn prepare(&self, batch: &mut Vec<Queued>, _emptied: &mut Vec<Box<Live>>) -> usize {
+        batch.drain(..).count()
+    }
+
+    async fn send(&self, spans: usize) -> Result<(), String> {
+        let this = &self.0;
+        let now = this.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        this.most_at_once.fetch_max(now, Ordering::SeqCst);
+        for _ in 0..200 {
+            if this.most_at_once.load(Ordering::SeqCst) >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        this.in_flight.fetch_sub(1, Ordering::SeqCst);
+        this.delivered.fetch_add(spans as u64, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn shutdown(&mut self, _timeout: Duration) {}
+}
+
+#[test]
+fn two_requests_are_in_flight_and_flush_waits_for_both() {
+    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+    let exporter = Arc::new(TwoAtOnce::default());
+    let settings = BatchSettings {
+        max_queue_size: 5000,
+        max_export_batch_size: 100,
+        schedule_delay: Duration::from_secs(600),
+        export_timeout: Duration::from_secs(20),
+    };
+    let options = ExportSetup {
+        request_timeout: Duration::from_secs(600),
+        destination: "two at once".into(),
+        resource: Resource::builder_empty().build(),
+    };
+    let made = TwoAtOnceHandle(exporter.clone());
+    let processor = BatchProcessor::start(settings, counters, options, move || Ok(made)).unwrap();
+    for i in 0..1000 {
+        processor.on_end(span(i));
+    }
+    processor.flush().unwrap();
+    // Every span queued before the flush is delivered and counted when it returns.
+    assert_eq!(get(&exporter.delivered), 1000);
+    assert_eq!(get(&counters.exported), 1000);
+    assert_eq!(get(&counters.exports), 10);
+    assert_eq!(get(&exporter.most_at_once), 2);
+    processor.shutdown(Duration::from_secs(5)).unwrap();
+}

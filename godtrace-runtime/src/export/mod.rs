@@ -7,6 +7,8 @@ pub(crate) mod batch;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod custom;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) mod encode;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod otlp;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod worker;

@@ -1,128 +1,269 @@
-//! The span exporter (opentelemetry-otlp) for the configured transport, on the shared
-//! transport of [`crate::otlp::client`]. Built on the export thread, inside its runtime: the
-//! gRPC channel and the HTTP client belong to that runtime.
-use crate::config::{Compression, OtlpTarget, Protocol};
-use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+//! The OTLP span exporter: each batch encoded by [`super::encode`] into one reused buffer and
+//! sent as it is, over the shared transport of [`crate::otlp::client`] (a tonic channel with a
+//! pass-through codec, or reqwest with a protobuf body). Built on the export thread, inside its
+//! runtime: the gRPC channel and the HTTP client belong to that runtime.
+use super::batch::Queued;
+use super::encode::RequestEncoder;
+use super::worker::Exporter;
+use crate::config::{OtlpTarget, Protocol};
+use crate::span::Live;
+use opentelemetry_sdk::Resource;
+use std::cell::RefCell;
+use std::time::Duration;
 
-/// Builds the exporter. Endpoint, timeout, compression, headers and TLS are all passed in
-/// code, so opentelemetry-otlp's own reading of the environment changes none of them (our
-/// headers are set last, over any it read).
-pub(crate) fn build(target: &OtlpTarget) -> Result<SpanExporter, String> {
+/// Encodes and sends batches to one OTLP receiver.
+pub(crate) struct OtlpExporter {
+    /// Used by the export thread only, between sends.
+    encoder: RefCell<RequestEncoder>,
+    transport: Transport,
+}
+
+enum Transport {
+    #[cfg(feature = "otlp-grpc")]
+    Grpc(grpc::Client),
+    #[cfg(feature = "otlp-http")]
+    Http(http::Client),
+}
+
+/// Builds the exporter. Endpoint, timeout, compression, headers and TLS all come from
+/// `target`; nothing here reads the environment.
+pub(crate) fn build(target: &OtlpTarget) -> Result<OtlpExporter, String> {
     let built = match target.protocol {
         #[cfg(feature = "otlp-grpc")]
-        Protocol::Grpc => grpc(target),
+        Protocol::Grpc => grpc::Client::new(target).map(Transport::Grpc),
         #[cfg(feature = "otlp-http")]
-        Protocol::HttpProtobuf => http(target),
+        Protocol::HttpProtobuf => http::Client::new(target).map(Transport::Http),
         #[allow(unreachable_patterns)]
         other => return Err(format!("{other:?} is not built into this godtrace")),
     };
     // The message may quote the endpoint: never with its credentials.
-    built.map_err(|e| {
+    let transport = built.map_err(|e| {
         crate::config::url::scrub(
             &format!("OTLP exporter for {}: {e}", target.endpoint),
             &target.endpoint,
         )
+    })?;
+    Ok(OtlpExporter {
+        // Replaced with the configured resource's before the first batch.
+        encoder: RefCell::new(RequestEncoder::new(&Resource::builder_empty().build())),
+        transport,
     })
 }
 
-/// The last transport error of the HTTP client, with its sources: opentelemetry-otlp reports a
-/// failed request as "network error" only, and the reason (a certificate the server sent that
-/// does not verify, say) is what the user needs. One exporter per process: one slot.
-#[cfg(feature = "otlp-http")]
-static LAST_TRANSPORT_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+impl Exporter for OtlpExporter {
+    /// Two: the next batch is encoded, and the receiver decodes one, while another is sent.
+    const IN_FLIGHT: usize = 2;
+    type Request = Vec<u8>;
 
-/// Takes the HTTP client's last transport error, if one happened since the last call.
-pub(crate) fn take_transport_error() -> Option<String> {
-    #[cfg(feature = "otlp-http")]
-    {
-        let mut slot = LAST_TRANSPORT_ERROR
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        slot.take()
+    fn set_resource(&mut self, resource: &Resource) {
+        self.encoder = RefCell::new(RequestEncoder::new(resource));
     }
-    #[cfg(not(feature = "otlp-http"))]
-    None
+
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    fn prepare(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) -> Vec<u8> {
+        let mut encoder = self.encoder.borrow_mut();
+        encoder.encode(batch, emptied);
+        encoder.take_request()
+    }
+
+    async fn send(&self, request: Vec<u8>) -> Result<(), String> {
+        match &self.transport {
+            #[cfg(feature = "otlp-grpc")]
+            Transport::Grpc(client) => client.send(request).await,
+            #[cfg(feature = "otlp-http")]
+            Transport::Http(client) => client.send(request).await,
+        }
+    }
+
+    fn shutdown(&mut self, _timeout: Duration) {}
 }
 
-fn gzip(target: &OtlpTarget) -> Option<opentelemetry_otlp::Compression> {
-    (target.compression == Compression::Gzip).then_some(opentelemetry_otlp::Compression::Gzip)
-}
-
+/// OTLP/gRPC: one unary call on the tonic channel, framed here: the encoded request goes into
+/// the gRPC message as it is, gzipped at the fast level when asked (tonic's own compression is
+/// fixed at level 6, several times the CPU of encoding the spans). The answer's message (a
+/// partial success at most, which the SDK's exporter did not act on either) is read and
+/// dropped; its `grpc-status` decides.
 #[cfg(feature = "otlp-grpc")]
-fn grpc(target: &OtlpTarget) -> Result<SpanExporter, String> {
-    use opentelemetry_otlp::WithTonicConfig;
+mod grpc {
+    use crate::config::{Compression, OtlpTarget};
+    use crate::otlp::client;
+    use bytes::Bytes;
+    use http_body_util::BodyExt as _;
+    use tonic::codegen::Service as _;
+    use tonic::transport::Channel;
 
-    let metadata = crate::otlp::client::grpc_metadata(target)?;
-    let interceptor = move |mut request: tonic::Request<()>| {
-        for entry in metadata.iter() {
-            if let tonic::metadata::KeyAndValueRef::Ascii(key, value) = entry {
-                request.metadata_mut().insert(key.clone(), value.clone());
+    const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+    pub(super) struct Client {
+        channel: Channel,
+        /// The configured headers, and gRPC's own.
+        headers: http::HeaderMap,
+        gzip: bool,
+    }
+
+    impl Client {
+        pub(super) fn new(target: &OtlpTarget) -> Result<Client, String> {
+            let gzip = target.compression == Compression::Gzip;
+            let mut headers = client::grpc_metadata(target)?.into_headers();
+            let fixed = [
+                ("content-type", "application/grpc"),
+                ("te", "trailers"),
+                ("grpc-accept-encoding", "identity,gzip"),
+            ];
+            for (name, value) in fixed {
+                headers.insert(name, http::HeaderValue::from_static(value));
+            }
+            if gzip {
+                headers.insert("grpc-encoding", http::HeaderValue::from_static("gzip"));
+            }
+            Ok(Client {
+                channel: client::grpc_channel(target)?,
+                headers,
+                gzip,
+            })
+        }
+
+        pub(super) async fn send(&self, request: Vec<u8>) -> Result<(), String> {
+            let message = if self.gzip {
+                super::gzip(&request)?
+            } else {
+                request
+            };
+            let length = u32::try_from(message.len())
+                .map_err(|_| format!("a request of {} bytes is too large", message.len()))?;
+            // The gRPC frame: compressed flag, big-endian length, message.
+            let mut frame = Vec::with_capacity(5 + message.len());
+            frame.push(u8::from(self.gzip));
+            frame.extend_from_slice(&length.to_be_bytes());
+            frame.extend_from_slice(&message);
+            drop(message);
+            let mut call = http::Request::post(EXPORT)
+                .body(tonic::body::Body::new(http_body_util::Full::new(
+                    Bytes::from(frame),
+                )))
+                .map_err(|e| e.to_string())?;
+            *call.headers_mut() = self.headers.clone();
+            // A handle per request (the channel is shared): two can be in flight.
+            let mut channel = self.channel.clone();
+            std::future::poll_fn(|cx| channel.poll_ready(cx))
+                .await
+                .map_err(|e| format!("gRPC channel: {}", client::chain(&e)))?;
+            let response = channel
+                .call(call)
+                .await
+                .map_err(|e| format!("gRPC: {}", client::chain(&e)))?;
+            let (head, body) = response.into_parts();
+            if !head.status.is_success() {
+                return Err(format!("gRPC: HTTP {}", head.status));
+            }
+            // Trailers-only answers carry the status in the headers.
+            let status = grpc_status(&head.headers);
+            let trailers = if status.is_none() {
+                let collected = body
+                    .collect()
+                    .await
+                    .map_err(|e| format!("gRPC: {}", client::chain(&e)))?;
+                collected.trailers().cloned()
+            } else {
+                None
+            };
+            let status = status.or_else(|| trailers.as_ref().and_then(grpc_status));
+            match status {
+                Some((0, _)) => Ok(()),
+                Some((code, message)) => Err(format!(
+                    "gRPC status {:?}: {message}",
+                    tonic::Code::from(code)
+                )),
+                None => Err("gRPC: the answer has no grpc-status".to_owned()),
             }
         }
-        Ok(request)
-    };
-    let mut builder = SpanExporter::builder()
-        .with_tonic()
-        .with_channel(crate::otlp::client::grpc_channel(target)?)
-        .with_timeout(target.timeout)
-        .with_interceptor(interceptor);
-    if let Some(c) = gzip(target) {
-        builder = builder.with_compression(c);
     }
-    builder.build().map_err(|e| e.to_string())
-}
 
-#[cfg(feature = "otlp-http")]
-fn http(target: &OtlpTarget) -> Result<SpanExporter, String> {
-    use opentelemetry_otlp::WithHttpConfig;
-
-    let client = HeaderClient {
-        inner: crate::otlp::client::http_client(target)?,
-        headers: crate::otlp::client::http_headers(target)?,
-    };
-    let mut builder = SpanExporter::builder()
-        .with_http()
-        .with_endpoint(target.endpoint.clone())
-        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-        .with_timeout(target.timeout)
-        .with_http_client(client);
-    if let Some(c) = gzip(target) {
-        builder = builder.with_compression(c);
+    /// `grpc-status` and `grpc-message` of `headers`, if the status is there.
+    fn grpc_status(headers: &http::HeaderMap) -> Option<(i32, String)> {
+        let code = headers.get("grpc-status")?.to_str().ok()?.parse().ok()?;
+        let message = headers
+            .get("grpc-message")
+            .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+            .unwrap_or_default();
+        Some((code, message))
     }
-    builder.build().map_err(|e| e.to_string())
 }
 
-/// The HTTP client of the OTLP/HTTP exporter: reqwest's async client, run by the export
-/// thread's runtime, always the one used whatever HTTP client features of opentelemetry-otlp
-/// other crates turn on. It sets the configured headers last, so they win over any the
-/// exporter read from the environment, and its errors carry their sources (a TLS failure's
-/// reason is in one).
-#[cfg(feature = "otlp-http")]
-#[derive(Debug)]
-struct HeaderClient {
-    inner: reqwest::Client,
-    headers: http::HeaderMap,
+/// `request` gzipped at the fast level: spans are repetitive, and level 6 costs several times
+/// the CPU of encoding them for a few percent less.
+fn gzip(request: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(request.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder
+        .write_all(request)
+        .map_err(|e| format!("gzip: {e}"))?;
+    encoder.finish().map_err(|e| format!("gzip: {e}"))
 }
 
+/// OTLP/HTTP: a `POST` of the encoded request (gzipped when asked) with the configured
+/// headers, set last so they win.
 #[cfg(feature = "otlp-http")]
-#[async_trait::async_trait]
-impl opentelemetry_http::HttpClient for HeaderClient {
-    async fn send_bytes(
-        &self,
-        mut request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
-    ) -> Result<
-        opentelemetry_http::Response<opentelemetry_http::Bytes>,
-        opentelemetry_http::HttpError,
-    > {
-        for (name, value) in &self.headers {
-            request.headers_mut().insert(name.clone(), value.clone());
+mod http {
+    use crate::config::{Compression, OtlpTarget};
+    use crate::otlp::client;
+
+    pub(super) struct Client {
+        inner: reqwest::Client,
+        url: String,
+        headers: ::http::HeaderMap,
+        gzip: bool,
+    }
+
+    impl Client {
+        pub(super) fn new(target: &OtlpTarget) -> Result<Client, String> {
+            let mut headers = ::http::HeaderMap::new();
+            headers.insert(
+                ::http::header::CONTENT_TYPE,
+                ::http::HeaderValue::from_static("application/x-protobuf"),
+            );
+            let gzip = target.compression == Compression::Gzip;
+            if gzip {
+                headers.insert(
+                    ::http::header::CONTENT_ENCODING,
+                    ::http::HeaderValue::from_static("gzip"),
+                );
+            }
+            headers.extend(client::http_headers(target)?);
+            Ok(Client {
+                inner: client::http_client(target)?,
+                url: target.endpoint.clone(),
+                headers,
+                gzip,
+            })
         }
-        self.inner.send_bytes(request).await.map_err(|e| {
-            let detail = crate::otlp::client::chain(&*e);
-            *LAST_TRANSPORT_ERROR
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(detail.clone());
-            detail.into()
-        })
+
+        pub(super) async fn send(&self, request: Vec<u8>) -> Result<(), String> {
+            let body = if self.gzip {
+                super::gzip(&request)?
+            } else {
+                request
+            };
+            let response = self
+                .inner
+                .post(&self.url)
+                .headers(self.headers.clone())
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| format!("{}: {}", self.url, client::chain(&e)))?;
+            let status = response.status();
+            // The body (a partial success, or an error's details) is read, so that the
+            // connection serves the next request.
+            let _ = response.bytes().await;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(format!("{}: HTTP {status}", self.url))
+            }
+        }
     }
 }

@@ -6,17 +6,70 @@
 //! on the application's runtime.
 use super::batch::{Queued, Shared};
 use crate::config::{deadline_after, url};
+use crate::span::Live;
 use crate::stats::Counters;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-/// An exporter the export thread can drive.
-pub(crate) trait Exporter: SpanExporter + 'static {}
-impl<E: SpanExporter + 'static> Exporter for E {}
+/// An exporter the export thread can drive: the OTLP exporter, which encodes the queued
+/// records itself, or any `SpanExporter` (the user's own), which gets them as `SpanData`.
+pub(crate) trait Exporter: 'static {
+    /// Requests it may have in flight at once: the thread prepares the next batch (and the
+    /// receiver can work on one) while another is sent.
+    const IN_FLIGHT: usize;
+
+    /// What a batch becomes before it is sent.
+    type Request;
+
+    /// The resource of every span it exports.
+    fn set_resource(&mut self, resource: &Resource);
+
+    /// Turns `batch` into a request, emptying it: the boxes of godtrace's own spans go into
+    /// `emptied`, for reuse.
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    fn prepare(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) -> Self::Request;
+
+    /// Sends `request`. An error says why it was not delivered.
+    fn send(&self, request: Self::Request) -> impl Future<Output = Result<(), String>> + '_;
+
+    /// Called once, after the last export.
+    fn shutdown(&mut self, timeout: Duration);
+}
+
+impl<E: SpanExporter + 'static> Exporter for E {
+    /// `SpanExporter::export` takes one batch at a time.
+    const IN_FLIGHT: usize = 1;
+    type Request = Vec<SpanData>;
+
+    fn set_resource(&mut self, resource: &Resource) {
+        SpanExporter::set_resource(self, resource);
+    }
+
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    fn prepare(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) -> Vec<SpanData> {
+        batch
+            .drain(..)
+            .map(|span| span.into_span_data(emptied))
+            .collect()
+    }
+
+    fn send(&self, spans: Vec<SpanData>) -> impl Future<Output = Result<(), String>> + '_ {
+        let export = SpanExporter::export(self, spans);
+        async move { export.await.map_err(|e| e.to_string()) }
+    }
+
+    fn shutdown(&mut self, timeout: Duration) {
+        let _ = self.shutdown_with_timeout(timeout);
+    }
+}
 
 /// How often, at most, the thread reports dropped spans and failed exports on stderr.
 const REPORT_INTERVAL: Duration = Duration::from_secs(10);
@@ -52,7 +105,8 @@ pub(super) fn run<E: Exporter>(
     else {
         return;
     };
-    let (runtime, exporter, _suppressed) = (started.runtime, started.client, started.suppressed);
+    let (runtime, mut exporter, _suppressed) =
+        (started.runtime, started.client, started.suppressed);
     // Marks the thread exited however it ends, so flush and shutdown never wait on a dead one.
     let _exit = ExitGuard(&shared);
     let mut worker = ExportLoop {
@@ -62,9 +116,9 @@ pub(super) fn run<E: Exporter>(
         drops: Reporter::default(),
         failures: Reporter::default(),
     };
-    let deadline = worker.export_loop(&runtime, &exporter);
+    let deadline = runtime.block_on(worker.export_loop(&exporter));
     let remaining = deadline.saturating_duration_since(Instant::now());
-    let _ = exporter.shutdown_with_timeout(remaining);
+    exporter.shutdown(remaining);
     drop(exporter);
     // Blocking tasks (name resolution) are not waited for past the deadline.
     runtime.shutdown_timeout(remaining.min(Duration::from_millis(200)));
@@ -127,132 +181,178 @@ impl Reporter {
     }
 }
 
+/// One request in flight.
+struct Sending<'a> {
+    send: Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>,
+    spans: usize,
+    /// Set once it has completed; it is accounted for in the order requests were made.
+    outcome: Option<Result<(), String>>,
+}
+
 impl ExportLoop<'_> {
-    /// Exports until shutdown; returns the shutdown deadline.
-    fn export_loop(
-        &mut self,
-        runtime: &tokio::runtime::Runtime,
-        exporter: &impl Exporter,
-    ) -> Instant {
+    /// Exports until shutdown; returns the shutdown deadline. Runs inside the thread's
+    /// runtime: the requests in flight progress while it waits for the next batch.
+    async fn export_loop<E: Exporter>(&mut self, exporter: &E) -> Instant {
         let settings = self.shared.settings;
         let mut timer = deadline_after(settings.schedule_delay);
+        // Reused from batch to batch: the export thread allocates nothing per span.
+        let mut batch = Vec::with_capacity(settings.max_export_batch_size);
+        let mut emptied = Vec::with_capacity(settings.max_export_batch_size);
+        let mut in_flight: VecDeque<Sending<'_>> = VecDeque::with_capacity(E::IN_FLIGHT);
         loop {
-            let (batch, shutdown) = self.next_batch(&mut timer);
             self.report(false);
-            let taken = batch.len();
-            if taken > 0 {
-                self.export(runtime, exporter, batch, shutdown);
-            }
-            let mut state = self.shared.lock();
-            state.done += taken as u64;
-            self.shared.progress.notify_all();
-            if let Some(deadline) = state.shutdown_deadline
-                && state.queue.is_empty()
+            let sending: usize = in_flight.iter().map(|s| s.spans).sum();
+            if in_flight.len() < E::IN_FLIGHT
+                && let Some(shutdown) = self.take_batch(&mut timer, &mut batch, sending)
             {
-                return deadline;
+                let spans = batch.len();
+                match self.budget(shutdown) {
+                    Some(budget) => {
+                        let request = exporter.prepare(&mut batch, &mut emptied);
+                        let send = self.bounded(exporter.send(request), budget);
+                        in_flight.push_back(Sending {
+                            send,
+                            spans,
+                            outcome: None,
+                        });
+                    }
+                    None => {
+                        let failed = Err("shutdown ran out of time before sending them".into());
+                        self.account(spans, failed);
+                    }
+                }
+                // Whatever was not taken (a failure before sending) is dropped; the emptied
+                // boxes go back to the application's threads.
+                for span in batch.drain(..) {
+                    if let Queued::Own(span) = span {
+                        emptied.push(span.into_live());
+                    }
+                }
+                crate::span::return_spares(&mut emptied);
+                continue;
+            }
+            if in_flight.is_empty() {
+                if let Some(deadline) = self.finished() {
+                    return deadline;
+                }
+                self.wait_for_batch(timer).await;
+                continue;
+            }
+            let room = in_flight.len() < E::IN_FLIGHT;
+            tokio::select! {
+                () = any_completes(&mut in_flight) => {}
+                () = self.shared.wake.notified(), if room => {}
+                () = tokio::time::sleep_until(timer.into()), if room => {}
+                // A slow backend does not hold back the report of dropped spans.
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            while in_flight.front().is_some_and(|s| s.outcome.is_some()) {
+                let done = in_flight.pop_front().expect("checked");
+                self.account(done.spans, done.outcome.expect("checked"));
             }
         }
     }
 
-    /// Waits for a full batch, the timer, a flush or shutdown, and takes up to one batch.
-    fn next_batch(&self, timer: &mut Instant) -> (Vec<SpanData>, Option<Instant>) {
-        let (taken, shutdown) = self.take_batch(timer);
-        // Built here, off the lock: the application's threads only queued records; their
-        // emptied boxes go back to them.
-        let mut emptied = Vec::with_capacity(taken.len());
-        let batch = taken
-            .into_iter()
-            .map(|span| span.into_span_data(&mut emptied))
-            .collect();
-        crate::span::return_spares(&mut emptied);
-        (batch, shutdown)
+    /// Waits for a full batch, the timer, a flush or shutdown.
+    async fn wait_for_batch(&self, timer: Instant) {
+        tokio::select! {
+            () = self.shared.wake.notified() => {}
+            () = tokio::time::sleep_until(timer.into()) => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
     }
 
-    fn take_batch(&self, timer: &mut Instant) -> (Vec<Queued>, Option<Instant>) {
+    /// The shutdown deadline, once shutdown has begun and the queue is empty (the caller
+    /// has nothing in flight).
+    fn finished(&self) -> Option<Instant> {
+        let state = self.shared.lock();
+        state.shutdown_deadline.filter(|_| state.queue.is_empty())
+    }
+
+    /// Takes up to one batch into `batch` when one is due (full, the timer, a flush or
+    /// shutdown) and the queue is not empty; `sending` spans are in flight. Returns the
+    /// shutdown deadline, if shutdown has begun, when it took one.
+    fn take_batch(
+        &self,
+        timer: &mut Instant,
+        batch: &mut Vec<Queued>,
+        sending: usize,
+    ) -> Option<Option<Instant>> {
         let settings = self.shared.settings;
         let mut state = self.shared.lock();
-        loop {
-            let now = Instant::now();
-            let flush = state.flush_target > state.done;
-            if state.shutdown_deadline.is_some()
-                || flush
-                || state.queue.len() >= settings.max_export_batch_size
-                || now >= *timer
-            {
-                break;
+        let now = Instant::now();
+        if state.queue.is_empty() {
+            if now >= *timer {
+                *timer = deadline_after(settings.schedule_delay);
             }
-            state = self
-                .shared
-                .wake
-                .wait_timeout(state, *timer - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            return None;
+        }
+        let flush = state.flush_target > state.done + sending as u64;
+        let due = state.shutdown_deadline.is_some()
+            || flush
+            || state.queue.len() >= settings.max_export_batch_size
+            || now >= *timer;
+        if !due {
+            return None;
         }
         let n = state.queue.len().min(settings.max_export_batch_size);
-        let batch: Vec<Queued> = state.queue.drain(..n).collect();
+        batch.extend(state.queue.drain(..n));
         self.counters
             .queue_len
             .store(state.queue.len() as u64, Ordering::Relaxed);
         if state.queue.is_empty() {
             *timer = deadline_after(settings.schedule_delay);
         }
-        (batch, state.shutdown_deadline)
+        Some(state.shutdown_deadline)
     }
 
-    fn export(
-        &mut self,
-        runtime: &tokio::runtime::Runtime,
-        exporter: &impl Exporter,
-        batch: Vec<SpanData>,
-        shutdown: Option<Instant>,
-    ) {
-        let n = batch.len();
+    /// How long the next request may take: the request timeout, or what is left before the
+    /// shutdown deadline; `None` when nothing is.
+    fn budget(&self, shutdown: Option<Instant>) -> Option<Duration> {
         let mut budget = self.options.request_timeout;
         if let Some(deadline) = shutdown {
             budget = budget.min(deadline.saturating_duration_since(Instant::now()));
         }
-        let outcome = if budget.is_zero() {
-            Err("shutdown ran out of time before sending them".to_owned())
-        } else {
-            let mut deadline = self.shared.deadline.subscribe();
-            runtime.block_on(async {
-                let send = tokio::time::timeout(budget, exporter.export(batch));
-                tokio::pin!(send);
-                loop {
-                    tokio::select! {
-                        result = &mut send => break match result {
-                            Ok(Ok(())) => Ok(()),
-                            Ok(Err(e)) => Err(e.to_string()),
-                            Err(_) => Err(format!("no answer within {budget:?}")),
-                        },
-                        () = shutdown_deadline(&mut deadline) => {
-                            break Err("shutdown ran out of time while sending them".to_owned());
-                        }
-                        // A slow backend does not hold back the report of dropped spans.
-                        () = tokio::time::sleep(Duration::from_secs(1)) => self.report(false),
-                    }
+        (!budget.is_zero()).then_some(budget)
+    }
+
+    /// `send`, bounded by `budget` and by the shutdown deadline.
+    fn bounded<'a>(
+        &self,
+        send: impl Future<Output = Result<(), String>> + 'a,
+        budget: Duration,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + 'a>> {
+        let mut deadline = self.shared.deadline.subscribe();
+        Box::pin(async move {
+            tokio::select! {
+                result = tokio::time::timeout(budget, send) => match result {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(format!("no answer within {budget:?}")),
+                },
+                () = shutdown_deadline(&mut deadline) => {
+                    Err("shutdown ran out of time while sending them".to_owned())
                 }
-            })
-        };
-        // Taken either way, so that a failure never shows an older request's reason.
-        let transport_error = super::otlp::take_transport_error();
+            }
+        })
+    }
+
+    /// Counts a finished request of `spans` spans, and wakes flush and shutdown callers.
+    fn account(&mut self, spans: usize, outcome: Result<(), String>) {
         match outcome {
             Ok(()) => {
-                Counters::add(&self.counters.exported, n);
+                Counters::add(&self.counters.exported, spans);
                 Counters::add(&self.counters.exports, 1);
             }
             Err(message) => {
-                Counters::add(&self.counters.failed_spans, n);
+                Counters::add(&self.counters.failed_spans, spans);
                 Counters::add(&self.counters.failed_exports, 1);
-                let message = match transport_error {
-                    Some(detail) => format!("{message}: {detail}"),
-                    None => message,
-                };
                 // Transport errors quote the URL, credentials included.
                 let message = crate::otlp::client::explain(&message);
                 self.failures.last_error = url::scrub(&message, &self.options.destination);
             }
         }
+        self.shared.lock().done += spans as u64;
+        self.shared.progress.notify_all();
     }
 
     /// Writes due summaries of dropped and undelivered spans to stderr.
@@ -274,4 +374,19 @@ impl ExportLoop<'_> {
             );
         }
     }
+}
+
+/// Completes when one of the requests in flight completes (its outcome is then set).
+async fn any_completes(in_flight: &mut VecDeque<Sending<'_>>) {
+    std::future::poll_fn(|cx| {
+        let mut any = false;
+        for sending in in_flight.iter_mut().filter(|s| s.outcome.is_none()) {
+            if let Poll::Ready(outcome) = sending.send.as_mut().poll(cx) {
+                sending.outcome = Some(outcome);
+                any = true;
+            }
+        }
+        if any { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
 }

@@ -61,6 +61,44 @@ pub(crate) fn wall_span(start: Tick, end: Tick) -> (SystemTime, SystemTime) {
     (anchor.wall_of(start.0), anchor.wall_of(end.0))
 }
 
+/// Readings turned into Unix time in nanoseconds (0 before 1970), as OTLP carries them, by
+/// the anchor [`wall_span`] would use for any reading up to now: what it gives, with one lock
+/// and no `SystemTime` arithmetic per reading (the OTLP encoder takes one per batch).
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UnixClock {
+    tick: u64,
+    /// The anchor's wall-clock time, ns since the Unix epoch (negative before it).
+    base: i128,
+}
+
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+impl UnixClock {
+    /// The conversion by the current anchor (a fresh one if it no longer serves now).
+    pub(crate) fn now() -> UnixClock {
+        let anchor = ANCHOR.anchor_for(CLOCK.raw());
+        let base = match anchor.system.duration_since(std::time::UNIX_EPOCH) {
+            Ok(since) => since.as_nanos() as i128,
+            Err(before) => -(before.duration().as_nanos() as i128),
+        };
+        UnixClock {
+            tick: anchor.tick,
+            base,
+        }
+    }
+
+    /// `at` in ns since the Unix epoch.
+    #[inline]
+    pub(crate) fn nanos(self, at: Tick) -> u64 {
+        let nanos = if at.0 >= self.tick {
+            self.base + i128::from(CLOCK.delta_as_nanos(self.tick, at.0))
+        } else {
+            self.base - i128::from(CLOCK.delta_as_nanos(at.0, self.tick))
+        };
+        nanos.max(0) as u64
+    }
+}
+
 /// A counter reading and the wall-clock time at that moment.
 #[derive(Clone, Copy, Debug)]
 struct Anchor {

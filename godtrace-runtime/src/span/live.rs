@@ -244,6 +244,9 @@ struct Fields {
     links: Vec<opentelemetry::trace::Link>,
     dropped_links: u32,
     status: Status,
+    /// A new name and kind, given after the span started (`Live::rename`).
+    #[cfg(feature = "tracing")]
+    renamed: (Option<Cow<'static, str>>, Option<SpanKind>),
 }
 
 /// A span that has ended, on its way to the exporter or the test capture: its box itself
@@ -314,6 +317,23 @@ impl Live {
         }
     }
 
+    /// Sets `attributes`, in order: into the span's own list when it has none yet (no copy,
+    /// no allocation), keeping at most the span attribute count limit.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn set_attributes(&self, mut attributes: Vec<KeyValue>) {
+        let mut fields = self.fields.borrow_mut();
+        if !fields.attributes.is_empty() {
+            drop(fields);
+            attributes.into_iter().for_each(|a| self.set_attribute(a));
+            return;
+        }
+        let limit = max_attributes();
+        let over = attributes.len().saturating_sub(limit);
+        attributes.truncate(limit);
+        fields.attributes = attributes;
+        fields.dropped_attributes += u32::try_from(over).unwrap_or(u32::MAX);
+    }
+
     /// Adds an event, keeping at most the event attribute count limit of its attributes and
     /// counting the others as dropped on the event.
     pub(crate) fn add_event(
@@ -343,6 +363,19 @@ impl Live {
                 .push(opentelemetry::trace::Link::with_context(span_context));
         } else {
             fields.dropped_links += 1;
+        }
+    }
+
+    /// Gives the span a new name and/or kind (a bridged `tracing` span's `otel.name` or
+    /// `otel.kind` recorded after it started), applied when it is exported.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn rename(&self, name: Option<Cow<'static, str>>, kind: Option<SpanKind>) {
+        let renamed = &mut self.fields.borrow_mut().renamed;
+        if name.is_some() {
+            renamed.0 = name;
+        }
+        if kind.is_some() {
+            renamed.1 = kind;
         }
     }
 
@@ -415,11 +448,55 @@ impl From<Box<Live>> for Spare {
 }
 
 /// The instrumentation scope of godtrace's own spans.
-static SCOPE: LazyLock<InstrumentationScope> = LazyLock::new(|| {
+pub(crate) static SCOPE: LazyLock<InstrumentationScope> = LazyLock::new(|| {
     InstrumentationScope::builder("godtrace")
         .with_version(env!("CARGO_PKG_VERSION"))
         .build()
 });
+
+/// A finished span's record as it stands, borrowed: what the OTLP encoder
+/// (`export::encode`) reads in place, with no `SpanData` built.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) struct Recorded<'a> {
+    pub(crate) span_context: &'a SpanContext,
+    pub(crate) parent_span_id: SpanId,
+    pub(crate) parent_is_remote: bool,
+    pub(crate) name: &'a Name,
+    /// What was recorded; a traced function's `code.*` attributes are not among them.
+    pub(crate) attributes: &'a [KeyValue],
+    pub(crate) dropped_attributes: u32,
+    pub(crate) events: &'a [Event],
+    pub(crate) dropped_events: u32,
+    pub(crate) links: &'a [opentelemetry::trace::Link],
+    pub(crate) dropped_links: u32,
+    pub(crate) status: &'a Status,
+    pub(crate) start: Tick,
+    pub(crate) end: Tick,
+}
+
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+impl Finished {
+    /// The record, borrowed for encoding.
+    pub(crate) fn recorded(&mut self) -> Recorded<'_> {
+        let live = &mut *self.live;
+        let fields = live.fields.get_mut();
+        Recorded {
+            span_context: &live.span_context,
+            parent_span_id: live.parent_span_id,
+            parent_is_remote: live.parent_is_remote,
+            name: &live.name,
+            attributes: &fields.attributes,
+            dropped_attributes: fields.dropped_attributes,
+            events: &fields.events,
+            dropped_events: fields.dropped_events,
+            links: &fields.links,
+            dropped_links: fields.dropped_links,
+            status: &fields.status,
+            start: self.start,
+            end: self.end,
+        }
+    }
+}
 
 impl Finished {
     /// Its box, for reuse, when it is not exported after all.
@@ -447,6 +524,8 @@ impl Finished {
             links,
             dropped_links,
             status,
+            #[cfg(feature = "tracing")]
+            renamed,
         } = std::mem::take(live.fields.get_mut());
         let span_context = std::mem::replace(&mut live.span_context, SpanContext::NONE);
         let name = std::mem::replace(
@@ -466,6 +545,8 @@ impl Finished {
             }
             Name::Given(name, kind) => (name, kind, recorded),
         };
+        #[cfg(feature = "tracing")]
+        let (name, span_kind) = (renamed.0.unwrap_or(name), renamed.1.unwrap_or(span_kind));
         let mut span_events = SpanEvents::default();
         span_events.events = events;
         span_events.dropped_count = dropped_events;

@@ -25,7 +25,7 @@ pub(crate) use current::{
 pub use future::{Instrumented, instrument_future};
 pub(crate) use live::Live;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) use live::{Finished, LiveBox, return_spares, set_max_returned};
+pub(crate) use live::{Finished, LiveBox, Name, Recorded, SCOPE, return_spares, set_max_returned};
 pub(crate) use manual::{DetachedSpan, EnteredSpan};
 pub use op::{OpSpan, ParentContext, run_sync};
 pub(crate) use sampled_out::RANDOM;

@@ -264,6 +264,22 @@ impl OpSpan {
         }
     }
 
+    /// See `Live::set_attributes`.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn record_all(&self, attributes: Vec<KeyValue>) {
+        if let Some(live) = &self.live {
+            live.set_attributes(attributes);
+        }
+    }
+
+    /// See `Live::rename`.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn rename(&self, name: Option<Cow<'static, str>>, kind: Option<SpanKind>) {
+        if let Some(live) = &self.live {
+            live.rename(name, kind);
+        }
+    }
+
     /// Ends the span with status Error: `description()` (called only when the span is
     /// recording), and `error.type` = `error_type`.
     pub fn record_error(&self, error_type: &'static str, description: impl FnOnce() -> String) {
@@ -330,6 +346,16 @@ impl OpSpan {
     /// inject: its own ids when recording, else what it carries for its children (a sampled-out
     /// parent's, or the ids of the sampled-out root it is).
     pub(super) fn context(&self) -> Context {
+        match (&self.live, &self.cx) {
+            // `recording` put the span in `cx` already (spans attached to OpenTelemetry's
+            // context): shared, not built again.
+            (Some(live), Some(cx))
+                if cx.span().span_context().span_id() == live.span_context.span_id() =>
+            {
+                return cx.clone();
+            }
+            _ => {}
+        }
         let base = self.cx.clone().unwrap_or_default();
         match &self.live {
             Some(live) => base.with_remote_span_context(live.span_context.clone()),

@@ -12,6 +12,8 @@ use std::thread::JoinHandle;
 
 struct Service {
     sink: Arc<Sink>,
+    /// Answers an error status after recording the request.
+    refuse: bool,
 }
 
 #[tonic::async_trait]
@@ -32,6 +34,9 @@ impl TraceService for Service {
             headers,
             request: request.into_inner(),
         });
+        if self.refuse {
+            return Err(tonic::Status::unavailable("refused by the test receiver"));
+        }
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))
@@ -44,7 +49,7 @@ pub(super) struct Server {
 }
 
 impl Server {
-    pub(super) fn start(listener: std::net::TcpListener, sink: Arc<Sink>) -> Server {
+    pub(super) fn start(listener: std::net::TcpListener, sink: Arc<Sink>, refuse: bool) -> Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let _quiet = Context::enter_telemetry_suppressed_scope();
@@ -58,7 +63,7 @@ impl Server {
                 listener.set_nonblocking(true).unwrap();
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                let service = TraceServiceServer::new(Service { sink })
+                let service = TraceServiceServer::new(Service { sink, refuse })
                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
                 let server = tonic::transport::Server::builder()
                     .add_service(service)

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Grpc,
+    /// gRPC that decodes each request, then answers an error status (UNAVAILABLE).
+    GrpcRefusing,
     Http,
     /// Accepts TCP connections and never reads or answers.
     BlackHole,
@@ -188,7 +190,11 @@ impl Receiver {
         assert!(self.running.is_none(), "already running");
         let listener = bind(self.port);
         self.running = Some(match self.kind {
-            Kind::Grpc => Running::Grpc(grpc::Server::start(listener, self.sink.clone())),
+            Kind::Grpc | Kind::GrpcRefusing => Running::Grpc(grpc::Server::start(
+                listener,
+                self.sink.clone(),
+                self.kind == Kind::GrpcRefusing,
+            )),
             Kind::Http | Kind::BlackHole => {
                 let stop = Arc::new(AtomicBool::new(false));
                 let thread = http::start(listener, self.sink.clone(), stop.clone(), self.kind);

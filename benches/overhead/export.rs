@@ -1,0 +1,517 @@
+//! Issue 18, the export path: spans recorded at a fixed rate (1 M/s by default) for a few
+//! seconds, exported over OTLP (HTTP and gRPC, gzip off and on) with the default queue and
+//! batch settings to a receiver process on loopback that decodes every request.
+//!
+//! ```text
+//! cargo bench --bench overhead -- export/    # only these cases
+//! ```
+//!
+//! Each case prints the spans dropped (`godtrace::stats()`), the whole process's CPU time
+//! (`getrusage`, every thread) per exported span next to `Instant::now()` measured in the
+//! same process, and the export thread's own CPU time per span (its spans per second of CPU).
+//! `GODTRACE_BENCH_EXPORT_RATE` (spans/s) and `GODTRACE_BENCH_EXPORT_SECS` change the load;
+//! `GODTRACE_BENCH_EXPORT_SPANS=<n>` records n spans unpaced, flushes and exits (a fixed
+//! workload for callgrind).
+use crate::cases::{Case, Kind, Setup};
+use crate::report::num;
+use crate::{CASE_VAR, Fields};
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The receiver role of this module's HTTP receiver (the gRPC one is `receiver.rs`'s).
+pub const HTTP_ROLE: &str = "receiver-http";
+
+#[godtrace::traced]
+#[inline(never)]
+fn exported_work(x: u64) -> u64 {
+    x.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
+}
+
+fn op_exported(x: u64) -> u64 {
+    exported_work(x)
+}
+
+const fn export_case(id: &'static str) -> Case {
+    Case {
+        id,
+        kind: Kind::Export,
+        setup: Setup::Nothing,
+        op: op_exported,
+        calls_per_op: 1,
+        spans_per_op: 1,
+        short: false,
+    }
+}
+
+/// The export cases: both transports, gzip off and on.
+pub fn cases() -> Vec<Case> {
+    vec![
+        export_case("export/otlp-http"),
+        export_case("export/otlp-http-gzip"),
+        export_case("export/otlp-grpc"),
+        export_case("export/otlp-grpc-gzip"),
+    ]
+}
+
+fn env_f64(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v: &f64| *v > 0.0)
+        .unwrap_or(default)
+}
+
+/// The case's process: set up, record at the rate, report.
+pub fn run(case: &Case) -> Vec<(String, String)> {
+    let http = case.id.contains("http");
+    let gzip = case.id.contains("gzip");
+    let mut receiver = ExportReceiver::spawn(http);
+    let config = godtrace::Config::new("godtrace-bench")
+        .endpoint(receiver.endpoint.clone())
+        .protocol(if http {
+            godtrace::Protocol::HttpProtobuf
+        } else {
+            godtrace::Protocol::Grpc
+        })
+        .compression(if gzip {
+            godtrace::Compression::Gzip
+        } else {
+            godtrace::Compression::None
+        })
+        .local_tree(false);
+    let guard = godtrace::init(config).expect("init");
+    if let Some(n) = std::env::var("GODTRACE_BENCH_EXPORT_SPANS")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        fixed_workload(&guard, n);
+        drop(guard);
+        let _ = receiver.finish();
+        std::process::exit(0);
+    }
+    let quick = std::env::var_os("GODTRACE_BENCH_QUICK").is_some();
+    let rate = env_f64("GODTRACE_BENCH_EXPORT_RATE", 1e6);
+    let secs = env_f64("GODTRACE_BENCH_EXPORT_SECS", if quick { 0.3 } else { 4.0 });
+    let instant_ns = instant_now_ns();
+    // Warm: connections open, boxes in the pools, the call site's parts encoded.
+    paced(rate, Duration::from_millis(300));
+    guard.flush();
+    let before = Sample::now();
+    let receiver_before = receiver.cpu_ns();
+    let start = Instant::now();
+    let recorded = paced(rate, Duration::from_secs_f64(secs));
+    let elapsed = start.elapsed().as_secs_f64();
+    guard.flush();
+    let after = Sample::now();
+    let receiver_cpu = receiver.cpu_ns() - receiver_before;
+    let exported_total = godtrace::stats().spans_exported;
+    drop(guard);
+    let received = receiver.finish();
+
+    let exported = after.exported - before.exported;
+    let per_span = |ns: u64| ns as f64 / exported.max(1) as f64;
+    let cpu = per_span(after.process_ns - before.process_ns);
+    let export_cpu = per_span(after.export_thread_ns - before.export_thread_ns);
+    let mut out = Vec::new();
+    let mut put = |k: &str, v: String| out.push((k.to_owned(), v));
+    put("target_rate", format!("{rate:.0}"));
+    put("achieved_rate", format!("{:.0}", recorded as f64 / elapsed));
+    put("secs", format!("{elapsed:.2}"));
+    put("recorded", recorded.to_string());
+    put("exported", exported.to_string());
+    put("dropped", (after.dropped - before.dropped).to_string());
+    put("failed", (after.failed - before.failed).to_string());
+    put("instant_ns", format!("{instant_ns:.2}"));
+    put("cpu_ns_per_span", format!("{cpu:.1}"));
+    put("cpu_vs_instant", format!("{:.2}", cpu / instant_ns));
+    put("export_ns_per_span", format!("{export_cpu:.1}"));
+    put(
+        "export_spans_per_core_sec",
+        format!("{:.0}", 1e9 / export_cpu.max(1e-9)),
+    );
+    put(
+        "record_ns_per_span",
+        format!(
+            "{:.1}",
+            per_span(after.main_thread_ns - before.main_thread_ns)
+        ),
+    );
+    put(
+        "receiver_ns_per_span",
+        format!("{:.0}", per_span(receiver_cpu)),
+    );
+    put("exported_total", exported_total.to_string());
+    put("received_total", received.to_string());
+    out
+}
+
+/// Records `n` spans as fast as possible and flushes.
+fn fixed_workload(guard: &godtrace::Guard, n: u64) {
+    for i in 0..n {
+        black_box(op_exported(black_box(i)));
+        if i % 1024 == 1023 {
+            // Below the queue's size: the fixed workload drops nothing.
+            guard.flush();
+        }
+    }
+    guard.flush();
+}
+
+/// Records spans at `rate` per second for `length`, in bursts of about a millisecond's
+/// (at most 256, an eighth of the default queue); returns how many. Few bursts keep the
+/// pacing's own sleeps out of the CPU time per span.
+fn paced(rate: f64, length: Duration) -> u64 {
+    let burst = (rate / 1000.0).clamp(1.0, 256.0) as u64;
+    let start = Instant::now();
+    let mut n = 0u64;
+    loop {
+        for _ in 0..burst {
+            black_box(op_exported(black_box(n)));
+            n += 1;
+        }
+        let now = start.elapsed();
+        if now >= length {
+            return n;
+        }
+        let due = Duration::from_secs_f64(n as f64 / rate);
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+    }
+}
+
+/// `Instant::now()`'s cost in this process, ns: the lowest of a few runs.
+fn instant_now_ns() -> f64 {
+    let calls = 2_000_000u32;
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..calls {
+                black_box(Instant::now());
+            }
+            start.elapsed().as_nanos() as f64 / f64::from(calls)
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// CPU times and counters at one moment.
+struct Sample {
+    /// Every thread of the process, user + system (`getrusage(RUSAGE_SELF)`).
+    process_ns: u64,
+    /// The export thread's (`/proc/self/task/*/schedstat`).
+    export_thread_ns: u64,
+    /// The recording thread's (this one).
+    main_thread_ns: u64,
+    exported: u64,
+    dropped: u64,
+    failed: u64,
+}
+
+impl Sample {
+    fn now() -> Sample {
+        let stats = godtrace::stats();
+        Sample {
+            process_ns: process_cpu_ns(),
+            export_thread_ns: thread_cpu_ns(|comm| comm == "godtrace-export"),
+            main_thread_ns: thread_cpu_ns_of("thread-self"),
+            exported: stats.spans_exported,
+            dropped: stats.spans_dropped,
+            failed: stats.spans_failed,
+        }
+    }
+}
+
+#[repr(C)]
+struct Timeval {
+    sec: i64,
+    usec: i64,
+}
+
+#[repr(C)]
+struct Rusage {
+    utime: Timeval,
+    stime: Timeval,
+    rest: [i64; 14],
+}
+
+unsafe extern "C" {
+    fn getrusage(who: std::ffi::c_int, usage: *mut Rusage) -> std::ffi::c_int;
+}
+
+/// User + system CPU time of every thread of this process, ns.
+fn process_cpu_ns() -> u64 {
+    let mut usage = Rusage {
+        utime: Timeval { sec: 0, usec: 0 },
+        stime: Timeval { sec: 0, usec: 0 },
+        rest: [0; 14],
+    };
+    // SAFETY: `usage` is a valid, writable `struct rusage` (x86-64/aarch64 Linux layout:
+    // two timevals and fourteen longs); RUSAGE_SELF is 0.
+    let rc = unsafe { getrusage(0, &mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    let ns = |t: &Timeval| t.sec as u64 * 1_000_000_000 + t.usec as u64 * 1_000;
+    ns(&usage.utime) + ns(&usage.stime)
+}
+
+/// The CPU time of the threads whose name `keep` accepts, ns.
+fn thread_cpu_ns(keep: impl Fn(&str) -> bool) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| keep(c.trim()))
+        })
+        .map(|task| schedstat_ns(&task.path().join("schedstat")))
+        .sum()
+}
+
+fn thread_cpu_ns_of(task: &str) -> u64 {
+    schedstat_ns(&std::path::Path::new("/proc").join(task).join("schedstat"))
+}
+
+/// The first field of a `schedstat` file: time spent on a CPU, ns.
+fn schedstat_ns(path: &std::path::Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A receiver process (gRPC: `receiver.rs`'s; HTTP: this module's), which decodes every
+/// request and, when its standard input closes, prints how many spans it decoded.
+struct ExportReceiver {
+    endpoint: String,
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl ExportReceiver {
+    fn spawn(http: bool) -> ExportReceiver {
+        let exe = std::env::current_exe().expect("the bench binary's path");
+        let role = if http { HTTP_ROLE } else { "receiver" };
+        let mut child = Command::new(exe)
+            .env(crate::receiver::ROLE_VAR, role)
+            .env(crate::receiver::NORMAL_PRIORITY_VAR, "1")
+            .env_remove(CASE_VAR)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the receiver process");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the receiver's port");
+        let port: u16 = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("receiver said {line:?}, not its port"));
+        ExportReceiver {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+            stdout,
+        }
+    }
+
+    /// The receiver process's CPU time so far, ns (`/proc/<pid>/stat`, 10 ms ticks).
+    fn cpu_ns(&self) -> u64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let ticks: u64 = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|n| n.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        // USER_HZ is 100 on Linux.
+        ticks * 10_000_000
+    }
+
+    /// Stops the receiver; the spans it decoded.
+    fn finish(&mut self) -> u64 {
+        drop(self.child.stdin.take());
+        let mut rest = String::new();
+        let _ = self.stdout.read_to_string(&mut rest);
+        let _ = self.child.wait();
+        rest.lines()
+            .find_map(|l| l.strip_prefix("SPANS ")?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Spans the HTTP receiver decoded.
+static HTTP_SPANS: AtomicU64 = AtomicU64::new(0);
+
+/// The HTTP/protobuf receiver process: HTTP/1.1 keep-alive, each `POST` body gunzipped when
+/// it says so and decoded with prost, answered 200. A thread per connection; lowest
+/// priority, as `receiver.rs`'s.
+pub fn run_http_receiver() -> ! {
+    crate::receiver::lower_priority();
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        println!("SPANS {}", HTTP_SPANS.load(Ordering::Relaxed));
+        let _ = std::io::stdout().flush();
+        std::process::exit(0);
+    });
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    println!("PORT {}", listener.local_addr().expect("bound").port());
+    let _ = std::io::stdout().flush();
+    for stream in listener.incoming().flatten() {
+        let _ = stream.set_nodelay(true);
+        std::thread::spawn(move || serve_http(stream));
+    }
+    std::process::exit(0)
+}
+
+fn serve_http(stream: std::net::TcpStream) {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+    let mut writer = stream.try_clone().expect("clone the stream");
+    let mut reader = BufReader::new(stream);
+    let mut body = Vec::new();
+    let mut plain = Vec::new();
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let (mut len, mut gzip) = (0usize, false);
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+                if name == "content-length" {
+                    len = value.parse().unwrap_or(0);
+                } else if name == "content-encoding" {
+                    gzip = value.eq_ignore_ascii_case("gzip");
+                }
+            }
+        }
+        body.resize(len, 0);
+        if let Err(e) = reader.read_exact(&mut body) {
+            if e.kind() != ErrorKind::UnexpectedEof {
+                eprintln!("receiver: {e}");
+            }
+            return;
+        }
+        let bytes = if gzip {
+            plain.clear();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut plain)
+                .expect("a gzip body");
+            &plain[..]
+        } else {
+            &body[..]
+        };
+        let request = ExportTraceServiceRequest::decode(bytes).expect("an OTLP trace request");
+        let spans: usize = request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        HTTP_SPANS.fetch_add(spans as u64, Ordering::Relaxed);
+        let ok =
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+        if writer.write_all(ok.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// The progress line of an export case.
+pub fn one_line(f: &Fields) -> String {
+    format!(
+        "{:.0} ns CPU/span ({:.1}× Instant::now), export {:.2} M spans/s/core, {} dropped",
+        num(f, "cpu_ns_per_span").unwrap_or(f64::NAN),
+        num(f, "cpu_vs_instant").unwrap_or(f64::NAN),
+        num(f, "export_spans_per_core_sec").unwrap_or(f64::NAN) / 1e6,
+        f.get("dropped").map_or("?", String::as_str),
+    )
+}
+
+/// The export table and the issue-18 export targets, judged on this run.
+pub fn render(results: &[(Case, u32, Fields)]) -> String {
+    let rows: Vec<&(Case, u32, Fields)> = results
+        .iter()
+        .filter(|(c, _, _)| c.kind == Kind::Export)
+        .collect();
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n### Export path (issue 18)\n\n\
+         Spans recorded at a fixed rate by one thread, default queue (2048) and batch (512), \
+         exported to a receiver process on loopback that decodes every request (prost). \
+         CPU/span: the whole process's CPU time (every thread, getrusage) ÷ spans exported; \
+         export: the export thread's own CPU time.\n\n\
+         | case | rate (target → achieved) | dropped | exported | received | CPU ns/span | \
+         × Instant::now ({}) | record ns/span | export ns/span | export M spans/s/core | \
+         receiver ns/span |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|",
+        rows.first()
+            .and_then(|(_, _, f)| f.get("instant_ns"))
+            .map_or_else(|| "?".to_owned(), |ns| format!("{ns} ns"))
+    );
+    let mut verdicts = Vec::new();
+    for (case, _, f) in &rows {
+        let g = |k: &str| f.get(k).map_or("?", String::as_str);
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} M → {:.2} M/s | {} | {} | {} | {} | {:.1}× | {} | {} | {:.2} | {} |",
+            case.id,
+            num(f, "target_rate").unwrap_or(f64::NAN) / 1e6,
+            num(f, "achieved_rate").unwrap_or(f64::NAN) / 1e6,
+            g("dropped"),
+            g("exported"),
+            g("received_total"),
+            g("cpu_ns_per_span"),
+            num(f, "cpu_vs_instant").unwrap_or(f64::NAN),
+            g("record_ns_per_span"),
+            g("export_ns_per_span"),
+            num(f, "export_spans_per_core_sec").unwrap_or(f64::NAN) / 1e6,
+            g("receiver_ns_per_span"),
+        );
+        let met = |ok: bool| if ok { "met" } else { "NOT met" };
+        let dropped = num(f, "dropped").unwrap_or(f64::NAN);
+        let ratio = num(f, "cpu_vs_instant").unwrap_or(f64::NAN);
+        let per_core = num(f, "export_spans_per_core_sec").unwrap_or(f64::NAN);
+        verdicts.push(format!(
+            "{}: no drops at {:.1} M spans/s: {} ({dropped} dropped); total CPU ≤ 15× \
+             Instant::now: {} ({ratio:.1}×); export ≥ 2 M spans/s per core: {} ({:.2} M)",
+            case.id,
+            num(f, "target_rate").unwrap_or(f64::NAN) / 1e6,
+            met(dropped == 0.0),
+            met(ratio <= 15.0),
+            met(per_core >= 2e6),
+            per_core / 1e6,
+        ));
+    }
+    let _ = writeln!(out, "\nIssue 18 export targets, judged on this run:\n");
+    for v in verdicts {
+        let _ = writeln!(out, "- {v}");
+    }
+    out
+}

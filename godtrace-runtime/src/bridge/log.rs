@@ -1,0 +1,182 @@
+//! godtrace's trace ids on `log` records, and `log` records as span events (cargo feature
+//! `log`).
+//!
+//! [`TraceIdLogger`] wraps the logger you install (env_logger, simplelog, …): a record
+//! logged inside a span reaches it with `trace_id` and `span_id` as key-values and, by
+//! default, at the start of its message, so a line can be pasted into a trace search:
+//!
+//! ```
+//! struct Stderr;
+//! impl log::Log for Stderr {
+//!     fn enabled(&self, _: &log::Metadata<'_>) -> bool { true }
+//!     fn log(&self, record: &log::Record<'_>) { eprintln!("{} {}", record.level(), record.args()) }
+//!     fn flush(&self) {}
+//! }
+//!
+//! let logger = godtrace_runtime::log::TraceIdLogger::new(Stderr).span_events(log::Level::Info);
+//! log::set_max_level(log::LevelFilter::Info);
+//! let _ = log::set_boxed_logger(Box::new(logger));
+//! // INFO [trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7] charged
+//! ```
+use opentelemetry::{KeyValue, Value};
+use std::borrow::Cow;
+
+/// A [`log::Log`] that hands every record to `inner`, with the ids of the current span
+/// (a `#[traced]` call, a manual span, or a bridged `tracing` span) added when there is one;
+/// optionally it also records the records inside a span as span events.
+#[derive(Debug)]
+pub struct TraceIdLogger<L> {
+    inner: L,
+    prefix: bool,
+    /// Records at this level or more severe become span events; `None`: none do.
+    span_events: Option<log::Level>,
+}
+
+impl<L: log::Log> TraceIdLogger<L> {
+    /// Wraps `inner`: ids as key-values and at the start of the message; no span events.
+    pub fn new(inner: L) -> TraceIdLogger<L> {
+        TraceIdLogger {
+            inner,
+            prefix: true,
+            span_events: None,
+        }
+    }
+
+    /// The wrapped logger.
+    pub fn into_inner(self) -> L {
+        self.inner
+    }
+
+    /// Whether the message starts with `[trace_id=… span_id=…] ` (on by default; the
+    /// key-values are added either way, for loggers that print them).
+    pub fn prefix(mut self, on: bool) -> TraceIdLogger<L> {
+        self.prefix = on;
+        self
+    }
+
+    /// Records at `level` or more severe, logged inside a span, also become events of that
+    /// span (named after the message, with `level`, `target` and the record's key-values),
+    /// as the `tracing` layer does for `tracing` events (its default level is INFO). Inside a
+    /// `tracing` span (bridged by `godtrace::tracing::layer()`), the event reaches it when the
+    /// current subscriber is built on tracing-subscriber's `Registry`, as usual.
+    pub fn span_events(mut self, level: log::Level) -> TraceIdLogger<L> {
+        self.span_events = Some(level);
+        self
+    }
+}
+
+impl<L: log::Log> log::Log for TraceIdLogger<L> {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.inner.enabled(metadata)
+            || self
+                .span_events
+                .is_some_and(|level| metadata.level() <= level)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self
+            .span_events
+            .is_some_and(|level| record.level() <= level)
+        {
+            record_event(record);
+        }
+        let Some(ids) = super::current_ids() else {
+            return self.inner.log(record);
+        };
+        let trace_id = ids.trace_id();
+        let span_id = ids.span_id();
+        let key_values = WithIds {
+            ids: [
+                ("trace_id", log::kv::Value::from_display(&trace_id)),
+                ("span_id", log::kv::Value::from_display(&span_id)),
+            ],
+            inner: record.key_values(),
+        };
+        let mut builder = record.to_builder();
+        builder.key_values(&key_values);
+        if self.prefix {
+            self.inner.log(
+                &builder
+                    .args(format_args!(
+                        "[trace_id={trace_id} span_id={span_id}] {}",
+                        record.args()
+                    ))
+                    .build(),
+            );
+        } else {
+            self.inner.log(&builder.build());
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}
+
+/// A record's key-values, with the ids first.
+struct WithIds<'a> {
+    ids: [(&'static str, log::kv::Value<'a>); 2],
+    inner: &'a dyn log::kv::Source,
+}
+
+impl log::kv::Source for WithIds<'_> {
+    fn visit<'kvs>(
+        &'kvs self,
+        visitor: &mut dyn log::kv::VisitSource<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        for (key, value) in &self.ids {
+            visitor.visit_pair(log::kv::Key::from_str(key), value.clone())?;
+        }
+        self.inner.visit(visitor)
+    }
+}
+
+/// Adds `record` as an event of the current span, if there is one.
+fn record_event(record: &log::Record<'_>) {
+    if super::current_ids().is_none_or(|ids| !ids.is_sampled()) {
+        return;
+    }
+    let mut attributes = vec![
+        super::level_attribute(level_name(record.level())),
+        KeyValue::new("target", Value::from(record.target().to_owned())),
+    ];
+    let mut fields = Fields(&mut attributes);
+    let _ = record.key_values().visit(&mut fields);
+    let name = crate::value::display_text(record.args());
+    super::add_event_to_current(Cow::Owned(name), attributes);
+}
+
+/// The level as `tracing` writes it, so that events from both read alike.
+fn level_name(level: log::Level) -> &'static str {
+    match level {
+        log::Level::Error => "ERROR",
+        log::Level::Warn => "WARN",
+        log::Level::Info => "INFO",
+        log::Level::Debug => "DEBUG",
+        log::Level::Trace => "TRACE",
+    }
+}
+
+/// Collects a record's key-values as event attributes (text, bounded).
+struct Fields<'a>(&'a mut Vec<KeyValue>);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for Fields<'_> {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        let key = crate::value::key_prefix(key.as_str()).to_owned();
+        let value = if let Some(n) = value.to_i64() {
+            Value::I64(n)
+        } else if let Some(x) = value.to_f64() {
+            Value::F64(x)
+        } else if let Some(b) = value.to_bool() {
+            Value::Bool(b)
+        } else {
+            Value::from(crate::value::display_text(&value))
+        };
+        self.0.push(KeyValue::new(key, value));
+        Ok(())
+    }
+}

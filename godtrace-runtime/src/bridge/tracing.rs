@@ -1,0 +1,447 @@
+//! `tracing` spans and events in godtrace's traces, and godtrace's ids on fmt lines (cargo
+//! feature `tracing`).
+//!
+//! [`layer()`] is a [`tracing_subscriber::Layer`] that records each `tracing` span as a
+//! godtrace span, through godtrace's own recorder (not the OpenTelemetry SDK), in the same
+//! trace as the `#[traced]` calls around and inside it:
+//!
+//! ```
+//! use tracing_subscriber::layer::SubscriberExt;
+//!
+//! let capture = godtrace_runtime::testing::capture(); // or `godtrace::init(..)`
+//! let subscriber = tracing_subscriber::registry().with(godtrace_runtime::tracing::layer());
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let _request = godtrace_runtime::span("request");
+//!     let _query = tracing::info_span!("db.query", rows = 3).entered(); // a child of `request`
+//! });
+//! let query = capture.span("db.query");
+//! assert_eq!(query.parent_span_id, Some(capture.span("request").span_id));
+//! ```
+//!
+//! - **Parents, both ways.** A `tracing` span started inside a `#[traced]` call is its child;
+//!   a `#[traced]` call made while a `tracing` span is entered is that span's child; across
+//!   `.await` (`Instrument`ed futures and `#[traced]` ones) and threads alike. An explicit
+//!   `parent:` is followed (`parent: None` starts a new trace).
+//! - **Sampling** is decided once per trace: a `tracing` span under a sampled-out root is
+//!   sampled out, and so is everything under it.
+//! - **Fields** become typed attributes (integers, floats, `bool`, strings; `Debug` and
+//!   `Display` values as text), bounded as every value (`Config::max_attribute_len`);
+//!   `Span::record` lands on the span later. `otel.name`, `otel.kind`, `otel.status_code` and
+//!   `otel.status_description` (or `otel.status_message`) set the span's name, kind and status
+//!   as tracing-opentelemetry reads them; an error value (`field = &err as &dyn Error`) is
+//!   recorded as its text, with `exception.message`.
+//! - **Events** inside a span become span events (named after their message; `level`,
+//!   `target` and their fields as attributes) from [`GodtraceLayer::min_event_level`] up
+//!   (INFO by default); an event with an `error` field and no message is named `exception`.
+//!   [`GodtraceLayer::error_events_fail_span`] makes an ERROR event mark its span failed.
+//! - **Code location**: `code.file.path`, `code.line.number`, and `code.function.name`
+//!   (the module path and the span name) for a span named like a function, as
+//!   `#[instrument]` names them.
+//!
+//! Which spans and events reach godtrace is decided by the subscriber's filters: a global
+//! `EnvFilter`, or one on this layer alone (`layer().with_filter(..)`).
+//!
+//! [`TraceIds`] puts the current span's `trace_id` and `span_id` on every line of
+//! tracing-subscriber's fmt layer:
+//! `tracing_subscriber::fmt::layer().map_event_format(godtrace::tracing::TraceIds::new)`.
+mod fields;
+mod fmt;
+mod record;
+
+pub use fmt::TraceIds;
+
+use self::fields::{EventVisitor, SpanUpdates, SpanVisitor};
+use self::record::{Parent, Record};
+use crate::span::{Current, otel_context_usable, switches, with_current};
+use crate::value::EventAttributes;
+use ::tracing::span::{Attributes, Id, Record as Values};
+use ::tracing::{Event, Level, Metadata, Subscriber};
+use opentelemetry::trace::{SpanContext, SpanId, Status, TraceContextExt};
+use opentelemetry::{Context, ContextGuard, KeyValue, Value};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use tracing_subscriber::layer::{Context as LayerContext, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The layer recording `tracing` spans and events as godtrace spans; see the
+/// [module docs](self).
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// let subscriber = tracing_subscriber::registry().with(
+///     godtrace_runtime::tracing::layer()
+///         .min_event_level(tracing::Level::DEBUG)
+///         .error_events_fail_span(true),
+/// );
+/// # drop(subscriber);
+/// ```
+pub fn layer() -> GodtraceLayer {
+    GodtraceLayer {
+        min_event_level: Level::INFO,
+        error_events_fail_span: false,
+    }
+}
+
+/// A [`tracing_subscriber::Layer`] that records `tracing` spans as godtrace spans: made by
+/// [`layer()`].
+#[derive(Debug, Clone)]
+pub struct GodtraceLayer {
+    min_event_level: Level,
+    error_events_fail_span: bool,
+}
+
+impl GodtraceLayer {
+    /// Events at `level` or more severe become span events (INFO by default: DEBUG and TRACE
+    /// events are left out).
+    pub fn min_event_level(mut self, level: Level) -> GodtraceLayer {
+        self.min_event_level = level;
+        self
+    }
+
+    /// Whether an ERROR event marks the span it is in as failed, with the event's name (its
+    /// message) as the status description (off by default).
+    pub fn error_events_fail_span(mut self, on: bool) -> GodtraceLayer {
+        self.error_events_fail_span = on;
+        self
+    }
+
+    /// Whether `event` marks its span failed.
+    fn fails_span(&self, event: &Event<'_>) -> bool {
+        self.error_events_fail_span && *event.metadata().level() == Level::ERROR
+    }
+}
+
+/// What the bridge keeps in a `tracing` span's extensions: the span's context, made current
+/// (for godtrace's parent lookup and for other OpenTelemetry code) on each thread that enters
+/// it, and its record, written only by the layer, behind a lock (a `tracing` span may be
+/// entered on several threads at once).
+struct Bridged {
+    context: Context,
+    /// `None` when the span is not recorded (sampled out): its context still carries that
+    /// decision to its children.
+    record: Option<Record>,
+}
+
+impl Bridged {
+    fn span_context(&self) -> SpanContext {
+        self.context.span().span_context().clone()
+    }
+}
+
+impl<S> Layer<S> for GodtraceLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        if !switches::is_enabled() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let parent = parent_of(attrs, &ctx);
+        if let Some(bridged) = start(attrs, parent) {
+            // `replace`, not `insert` (which panics on a second value): the layer added twice
+            // to one subscriber records the span twice rather than panicking.
+            span.extensions_mut().replace(bridged);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Values<'_>, ctx: LayerContext<'_, S>) {
+        if with_record(id, &ctx, |_| ()).is_none() {
+            return;
+        }
+        // The user's `Debug` runs before any lock is taken.
+        let (attributes, updates) = record::fields_of(values);
+        with_record(id, &ctx, |record| record.apply(attributes, updates));
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        let Some(other) = ctx.span(follows) else {
+            return;
+        };
+        let Some(followed) = other
+            .extensions()
+            .get::<Bridged>()
+            .map(Bridged::span_context)
+        else {
+            return;
+        };
+        with_record(id, &ctx, |record| record.follows_from(followed));
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+        let meta = event.metadata();
+        if *meta.level() > self.min_event_level || !switches::is_enabled() {
+            return;
+        }
+        let fails = self.fails_span(event);
+        if let Some(parent) = event.parent() {
+            if with_record(parent, &ctx, |_| ()).is_some() {
+                let (name, attributes) = event_of(event);
+                with_record(parent, &ctx, |record| {
+                    record.add_event(name, attributes, fails);
+                });
+            }
+            return;
+        }
+        if event.is_contextual() && has_current_span() {
+            let (name, attributes) = event_of(event);
+            add_event_to_innermost(&ctx, name, attributes, fails);
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let extensions = span.extensions();
+        if let Some(bridged) = extensions.get::<Bridged>() {
+            enter(id, bridged);
+        }
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: LayerContext<'_, S>) {
+        exit(id);
+    }
+
+    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let bridged = span.extensions_mut().remove::<Bridged>();
+        // Ended once the span's extensions are no longer borrowed: ending hands it to the sinks.
+        drop(span);
+        if let Some(record) = bridged.and_then(|b| b.record) {
+            record.end();
+        }
+    }
+}
+
+/// Where a new `tracing` span goes: under its explicit parent (a bridged span's context), at
+/// the root for `parent: None`, else under the innermost current span (a `#[traced]` call,
+/// or the `tracing` span entered here, whose context is current).
+fn parent_of<S>(attrs: &Attributes<'_>, ctx: &LayerContext<'_, S>) -> Parent
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if attrs.is_root() {
+        return Parent::Root;
+    }
+    let explicit = attrs.parent().and_then(|id| ctx.span(id));
+    match explicit {
+        Some(parent) => match parent.extensions().get::<Bridged>() {
+            Some(bridged) => Parent::Explicit(bridged.context.clone()),
+            None => Parent::Current,
+        },
+        None => Parent::Current,
+    }
+}
+
+/// Starts the godtrace span of a new `tracing` span; `None` when there is nothing to keep
+/// (tracing suppressed here).
+#[inline]
+fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
+    let meta = attrs.metadata();
+    let mut updates = SpanUpdates::default();
+    // The name and kind are needed before the span starts; the other fields only once it is
+    // known to be recorded.
+    if fields::has_span_updates(meta.fields().iter().map(|f| f.name())) {
+        attrs.record(&mut SpanVisitor {
+            attributes: None,
+            updates: &mut updates,
+        });
+    }
+    let name = updates.name.take().unwrap_or(Cow::Borrowed(meta.name()));
+    let mut bridged = Record::start(name, updates.kind.take(), parent)?;
+    if let Some(record) = &mut bridged.record {
+        let mut attributes = Vec::with_capacity(meta.fields().len() + 3);
+        code_attributes(meta, &mut attributes);
+        attrs.record(&mut SpanVisitor {
+            attributes: Some(&mut attributes),
+            updates: &mut updates,
+        });
+        record.init(attributes, updates);
+    }
+    Some(bridged)
+}
+
+/// `code.*` attributes from a span's metadata, as `#[traced]` records them.
+fn code_attributes(meta: &'static Metadata<'static>, attributes: &mut Vec<KeyValue>) {
+    if let Some(file) = meta.file() {
+        attributes.push(KeyValue::new("code.file.path", file));
+    }
+    if let Some(line) = meta.line() {
+        attributes.push(KeyValue::new("code.line.number", i64::from(line)));
+    }
+    if let Some(function) = record::function_name(meta) {
+        attributes.push(KeyValue::new("code.function.name", function));
+    }
+}
+
+/// Runs `f` on the record of the bridged span `id`, if it is recorded (with the span's
+/// extensions borrowed: `f` runs none of the user's code).
+fn with_record<S, R>(id: &Id, ctx: &LayerContext<'_, S>, f: impl FnOnce(&Record) -> R) -> Option<R>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let span = ctx.span(id)?;
+    let extensions = span.extensions();
+    extensions.get::<Bridged>()?.record.as_ref().map(f)
+}
+
+/// A span event of `event`: its name (message, `exception`, or its metadata's name), then
+/// `level`, `target` and its fields.
+fn event_of(event: &Event<'_>) -> (Cow<'static, str>, EventAttributes) {
+    let meta = event.metadata();
+    let mut visitor = EventVisitor::new(meta.fields().len() + 2);
+    visitor
+        .attributes
+        .push(super::level_attribute(meta.level().as_str()));
+    visitor
+        .attributes
+        .push(KeyValue::new("target", Value::from(meta.target())));
+    event.record(&mut visitor);
+    let (name, attributes) = visitor.finish(meta.name());
+    (name, super::bounded_event_attributes(attributes))
+}
+
+/// Whether a span is current on this thread (cheap: ids only), before an event is built.
+fn has_current_span() -> bool {
+    with_current(|current| matches!(current, Current::Own(_) | Current::Other(_)))
+}
+
+/// Adds an event to the innermost current span, marking it failed when `fails`: a
+/// `#[traced]` or manual span, or the current `tracing` span when its context is the current
+/// one.
+fn add_event_to_innermost<S>(
+    ctx: &LayerContext<'_, S>,
+    name: Cow<'static, str>,
+    attributes: EventAttributes,
+    fails: bool,
+) where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let mut event = Some((name, attributes));
+    let other = with_current(|current| match current {
+        Current::Own(live) => {
+            if let Some((name, attributes)) = event.take() {
+                if fails {
+                    live.set_status(Status::error(name.clone()));
+                }
+                live.add_event(name, attributes);
+            }
+            None
+        }
+        Current::Other(cx) => Some(cx.span().span_context().span_id()),
+        Current::None | Current::Suppressed => None,
+    });
+    // Outside OpenTelemetry's context: the registry is looked up here.
+    let (Some(current), Some((name, attributes))) = (other, event) else {
+        return;
+    };
+    let Some(span) = ctx.lookup_current() else {
+        return;
+    };
+    let extensions = span.extensions();
+    if let Some(bridged) = extensions.get::<Bridged>()
+        && bridged.context.span().span_context().span_id() == current
+        && let Some(record) = &bridged.record
+    {
+        record.add_event(name, attributes, fails);
+    }
+}
+
+#[cfg(feature = "log")]
+/// Adds an event to the `tracing` span entered last on this thread when `cx` (the current
+/// OpenTelemetry context) is that span's; gives the event back otherwise.
+pub(super) fn add_event_to_entered(
+    cx: &Context,
+    name: Cow<'static, str>,
+    attributes: EventAttributes,
+) -> Option<(Cow<'static, str>, EventAttributes)> {
+    let current = cx.span().span_context().span_id();
+    let Some(id) = entered_id(current) else {
+        return Some((name, attributes));
+    };
+    let mut event = Some((name, attributes));
+    // The span's record is in the registry of the current subscriber.
+    ::tracing::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span = registry.span(&id)?;
+        let extensions = span.extensions();
+        let record = extensions.get::<Bridged>()?.record.as_ref()?;
+        let (name, attributes) = event.take()?;
+        record.add_event(name, attributes, false);
+        Some(())
+    });
+    event
+}
+
+/// A `tracing` span entered on this thread: its context stays attached until it is exited.
+struct Entry {
+    id: u64,
+    /// Its godtrace span, for `log` records made inside it.
+    #[cfg_attr(
+        not(feature = "log"),
+        allow(dead_code, reason = "read by the log bridge")
+    )]
+    span_id: SpanId,
+    /// Dropped by `exit`, or with the thread's other state (see `Drop`).
+    guard: Option<ContextGuard>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        // A thread exiting with the span entered drops this with its thread-locals, maybe
+        // after OpenTelemetry's context, which its guard's `drop` would then reach (and abort).
+        if let Some(guard) = self.guard.take()
+            && !otel_context_usable()
+        {
+            std::mem::forget(guard);
+        }
+    }
+}
+
+thread_local! {
+    /// The `tracing` spans entered on this thread and not exited, innermost last.
+    static ENTERED: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Makes `bridged`'s context current on this thread until [`exit`] of `id`.
+fn enter(id: &Id, bridged: &Bridged) {
+    if !otel_context_usable() {
+        return;
+    }
+    let entry = Entry {
+        id: id.into_u64(),
+        span_id: bridged.context.span().span_context().span_id(),
+        guard: Some(bridged.context.clone().attach()),
+    };
+    // Refused while the thread exits: the entry is dropped (its context detached) at once.
+    let _ = ENTERED.try_with(|entered| entered.borrow_mut().push(entry));
+}
+
+/// Undoes the latest [`enter`] of `id` on this thread (tracing exits spans in any order).
+fn exit(id: &Id) {
+    let id = id.into_u64();
+    let entry = ENTERED
+        .try_with(|entered| {
+            let mut entered = entered.borrow_mut();
+            let at = entered.iter().rposition(|entry| entry.id == id)?;
+            Some(entered.remove(at))
+        })
+        .ok()
+        .flatten();
+    // Dropped outside the borrow of `ENTERED`: detaching runs OpenTelemetry's code.
+    drop(entry);
+}
+
+/// The id of the `tracing` span entered last on this thread, when its godtrace span is
+/// `current`.
+#[cfg(feature = "log")]
+fn entered_id(current: SpanId) -> Option<Id> {
+    ENTERED
+        .try_with(|entered| {
+            let entered = entered.borrow();
+            let last = entered.last()?;
+            (last.span_id == current).then(|| Id::from_u64(last.id))
+        })
+        .ok()
+        .flatten()
+}

@@ -1,0 +1,285 @@
+//! The godtrace span of one bridged `tracing` span: started under the right parent, written by
+//! the layer only, behind a lock (a `tracing` span may be entered on several threads at once).
+use super::Bridged;
+use super::fields::{SpanUpdates, SpanVisitor};
+use crate::span::{DetachedSpan, OpSpan};
+use crate::value::EventAttributes;
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
+use tracing::Metadata;
+use tracing::span::Record as Values;
+
+/// Where a new `tracing` span starts.
+pub(super) enum Parent {
+    /// Under the innermost current span of this thread.
+    Current,
+    /// Under this context (a bridged span's, given as `parent:`).
+    Explicit(Context),
+    /// A new trace (`parent: None`).
+    Root,
+}
+
+/// A recorded bridged span.
+pub(super) struct Record {
+    inner: Mutex<Inner>,
+}
+
+/// What the lock of a [`Record`] guards.
+struct Inner {
+    span: DetachedSpan,
+    /// What `otel.status_code` asks for (`Some(true)`: Ok), set when the span ends with
+    /// `otel.status_description` (the two fields may be recorded at different times).
+    ok: Option<bool>,
+    description: Option<String>,
+}
+
+impl Inner {
+    /// Keeps the status parts of `updates`.
+    fn merge(&mut self, updates: SpanUpdates) {
+        if updates.ok.is_some() {
+            self.ok = updates.ok;
+        }
+        if updates.description.is_some() {
+            self.description = updates.description;
+        }
+    }
+}
+
+impl Record {
+    /// Starts the span named `name` under `parent`: its record when it is recorded, and the
+    /// context its children start under (its own ids, or, sampled out, the decision it
+    /// carries). `None` when there is nothing to keep (telemetry suppressed here).
+    #[inline]
+    pub(super) fn start(
+        name: Cow<'static, str>,
+        kind: Option<SpanKind>,
+        parent: Parent,
+    ) -> Option<Bridged> {
+        let explicit = match &parent {
+            Parent::Current => None,
+            Parent::Explicit(cx) => Some(cx.clone()),
+            Parent::Root => Some(Context::new()),
+        };
+        let span = OpSpan::start_named(name, kind.unwrap_or(SpanKind::Internal), explicit)
+            .map(DetachedSpan::new);
+        match span {
+            Some(span) if span.span().is_recording() => Some(Bridged {
+                context: span.context(),
+                record: Some(Record {
+                    inner: Mutex::new(Inner {
+                        span,
+                        ok: None,
+                        description: None,
+                    }),
+                }),
+            }),
+            // Sampled out: children follow the decision its own context carries (a root's
+            // ids), or, under a sampled-out parent, that parent's.
+            span => {
+                let own = span.map(|s| s.context()).filter(has_span);
+                let carried = own.or_else(|| match parent {
+                    Parent::Current => Some(crate::span::current_context()),
+                    Parent::Explicit(cx) => Some(cx),
+                    Parent::Root => None,
+                });
+                carried.filter(has_span).map(|context| Bridged {
+                    context,
+                    record: None,
+                })
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic elsewhere while the lock was held left nothing half-written that matters here.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the span.
+    fn with(&self, f: impl FnOnce(&OpSpan)) {
+        f(self.lock().span.span());
+    }
+
+    /// Sets a new span's first `attributes` and the status its fields ask for (no lock:
+    /// the record is not shared yet).
+    pub(super) fn init(&mut self, attributes: Vec<KeyValue>, updates: SpanUpdates) {
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        inner.span.span().record_all(attributes);
+        inner.merge(updates);
+    }
+
+    /// Applies fields recorded later (`Span::record`, read by [`fields_of`]): attributes,
+    /// the name and kind, and the status `otel.*` asks for.
+    pub(super) fn apply(&self, attributes: Vec<KeyValue>, mut updates: SpanUpdates) {
+        let (name, kind) = (updates.name.take(), updates.kind.take());
+        let mut inner = self.lock();
+        let span = inner.span.span();
+        attributes.into_iter().for_each(|a| span.record_owned(a));
+        if name.is_some() || kind.is_some() {
+            span.rename(name, kind);
+        }
+        inner.merge(updates);
+    }
+
+    /// Adds an event; when `fails`, marks the span failed with the event's name.
+    pub(super) fn add_event(
+        &self,
+        name: Cow<'static, str>,
+        attributes: EventAttributes,
+        fails: bool,
+    ) {
+        self.with(|span| {
+            if fails {
+                span.set_status(Status::error(name.clone()));
+            }
+            span.add_event(name, attributes);
+        });
+    }
+
+    /// Links the span to one it follows from.
+    pub(super) fn follows_from(&self, span_context: SpanContext) {
+        if span_context.is_valid() {
+            self.with(|span| span.add_link(span_context));
+        }
+    }
+
+    /// Ends the span, with the status its fields asked for.
+    pub(super) fn end(self) {
+        let inner = self
+            .inner
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let status = match inner.ok {
+            Some(true) => Some(Status::Ok),
+            Some(false) => Some(Status::error(inner.description.unwrap_or_default())),
+            None => None,
+        };
+        if let Some(status) = status {
+            inner.span.span().set_status(status);
+        }
+        // Dropping the span ends it.
+        drop(inner.span);
+    }
+}
+
+/// Reads fields recorded later (`Span::record`): their attributes and `otel.*` updates.
+pub(super) fn fields_of(values: &Values<'_>) -> (Vec<KeyValue>, SpanUpdates) {
+    let mut attributes = Vec::with_capacity(values.len());
+    let mut updates = SpanUpdates::default();
+    values.record(&mut SpanVisitor {
+        attributes: Some(&mut attributes),
+        updates: &mut updates,
+    });
+    (attributes, updates)
+}
+
+/// Whether `cx` has a span context to carry.
+fn has_span(cx: &Context) -> bool {
+    cx.span().span_context().is_valid()
+}
+
+/// The most call sites whose function name is kept (each is a few dozen bytes, for the life
+/// of the process); past it, spans of new call sites get no `code.function.name`.
+const MAX_FUNCTION_NAMES: usize = 4096;
+
+/// `code.function.name` of spans of each call site, by the address of its metadata.
+static FUNCTION_NAMES: LazyLock<RwLock<HashMap<usize, Option<&'static str>, AddressHash>>> =
+    LazyLock::new(Default::default);
+
+/// Hashes an address by itself (addresses of `static` metadata are distinct, and their low
+/// bits are alignment): a lookup per span costs no SipHash.
+type AddressHash = std::hash::BuildHasherDefault<AddressHasher>;
+
+/// See [`AddressHash`].
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        // Spread the bits hashbrown reads (top 7 for the tag, low ones for the bucket).
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(byte);
+        }
+    }
+    fn write_usize(&mut self, address: usize) {
+        self.0 = address as u64;
+    }
+}
+
+/// `code.function.name` for a span of `meta`: its module path and name, for a span named
+/// like a function (as `#[instrument]` names them); `None` for other names (`"db.query"`),
+/// which say nothing of the function. Built once per call site.
+pub(super) fn function_name(meta: &'static Metadata<'static>) -> Option<&'static str> {
+    let key = std::ptr::from_ref(meta) as usize;
+    let cached = SEEN.try_with(|seen| seen.borrow().get(&key).copied());
+    if let Ok(Some(name)) = cached {
+        return name;
+    }
+    let name = shared_function_name(key, meta);
+    let _ = SEEN.try_with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if seen.len() < MAX_FUNCTION_NAMES {
+            seen.insert(key, name);
+        }
+    });
+    name
+}
+
+thread_local! {
+    /// The names this thread has looked up already: found again without a lock.
+    static SEEN: RefCell<HashMap<usize, Option<&'static str>, AddressHash>> =
+        RefCell::new(HashMap::default());
+}
+
+/// [`function_name`] from the process-wide map, built there on first use.
+fn shared_function_name(key: usize, meta: &'static Metadata<'static>) -> Option<&'static str> {
+    let names = FUNCTION_NAMES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(name) = names.get(&key) {
+        return *name;
+    }
+    drop(names);
+    let name = is_identifier(meta.name())
+        .then(|| meta.module_path())
+        .flatten()
+        .map(|module| &*Box::leak(format!("{module}::{}", meta.name()).into_boxed_str()));
+    let mut names = FUNCTION_NAMES
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
+    if names.len() < MAX_FUNCTION_NAMES {
+        // Another thread may have got there first: its leaked name is kept, ours is one more
+        // (bounded: once per call site and thread race).
+        return *names.entry(key).or_insert(name);
+    }
+    None
+}
+
+/// Whether `name` is a Rust identifier (what `#[instrument]` names a span after).
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_identifier;
+
+    #[test]
+    fn only_identifiers_name_a_function() {
+        assert!(is_identifier("fetch_wallet"));
+        assert!(is_identifier("_x1"));
+        assert!(!is_identifier("db.query"));
+        assert!(!is_identifier("GET /"));
+        assert!(!is_identifier("1x"));
+        assert!(!is_identifier(""));
+    }
+}

@@ -1,0 +1,188 @@
+//! One database call as it is recorded, whatever the driver: a `Client` span named after the
+//! database conventions, and a point in `db.client.operation.duration` when it ends.
+use crate::{Span, span_builder};
+use opentelemetry::trace::SpanKind;
+use opentelemetry::{KeyValue, StringValue, Value};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The duration histogram of the OpenTelemetry database client conventions.
+pub(crate) const DURATION_METRIC: &str = "db.client.operation.duration";
+/// Its buckets in seconds, as the conventions give them.
+pub(crate) static DURATION_BUCKETS: [f64; 9] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0];
+
+/// `error.type` of a call whose future was dropped before the server answered.
+pub(crate) const CANCELLED: &str = "cancelled";
+
+/// Whether calls are recorded at all (tracing on): checked before any parsing, so that a
+/// program with godtrace off pays one atomic load per call.
+pub(crate) fn enabled() -> bool {
+    crate::span::switches::is_enabled()
+}
+
+/// Where a client's calls go, recorded on each of its spans and metric points.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    /// `db.system.name`: `postgresql`, `redis`.
+    pub(crate) system: &'static str,
+    /// `db.namespace`: the database name, or the Redis database index.
+    pub(crate) namespace: Option<StringValue>,
+    /// `server.address` (a host name, an IP address, or a Unix socket path).
+    pub(crate) address: Option<StringValue>,
+    /// `server.port` (none for a Unix socket).
+    pub(crate) port: Option<u16>,
+}
+
+/// How a call failed, as recorded: nothing here comes from the statement or its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// `error.type`: the SQLSTATE or server error code, else the client error's kind.
+    pub(crate) error_type: Cow<'static, str>,
+    /// `db.response.status_code`: the code the server answered with, if it answered.
+    pub(crate) status_code: Option<String>,
+    /// The span's status description.
+    pub(crate) description: String,
+}
+
+/// A call in flight: ends (span and metric point) on `succeed`, `fail`, or when dropped
+/// unfinished (a cancelled call, unless it had already delivered results).
+#[derive(Debug)]
+pub(crate) struct Call {
+    span: Span,
+    started: Instant,
+    endpoint: Arc<Endpoint>,
+    operation: Option<StringValue>,
+    collection: Option<StringValue>,
+    /// Something was handed to the caller: a call dropped now was not cancelled.
+    delivered: bool,
+    finished: bool,
+}
+
+impl Call {
+    /// Starts the span of a call named after `operation` and `collection` (the system's name
+    /// when neither is known), with `text` as `db.query.text` if the span is recorded.
+    pub(crate) fn start(
+        endpoint: &Arc<Endpoint>,
+        operation: Option<String>,
+        collection: Option<String>,
+        text: impl FnOnce() -> Option<String>,
+    ) -> Call {
+        let name: Cow<'static, str> = match (&operation, &collection) {
+            (Some(op), Some(coll)) => format!("{op} {coll}").into(),
+            (Some(op), None) => op.clone().into(),
+            _ => endpoint.system.into(),
+        };
+        let span = span_builder(name).kind(SpanKind::Client).start_detached();
+        let call = Call {
+            span,
+            started: Instant::now(),
+            endpoint: endpoint.clone(),
+            operation: operation.map(StringValue::from),
+            collection: collection.map(StringValue::from),
+            delivered: false,
+            finished: false,
+        };
+        if call.span.is_recording() {
+            for (key, value) in call.attributes() {
+                call.span.set_attribute(key, value);
+            }
+            if let Some(text) = text() {
+                call.span.set_attribute("db.query.text", text);
+            }
+        }
+        call
+    }
+
+    /// The attributes shared by the span and the metric point.
+    fn attributes(&self) -> Vec<(&'static str, Value)> {
+        let mut attributes = Vec::with_capacity(7);
+        attributes.push(("db.system.name", self.endpoint.system.into()));
+        let optional = [
+            ("db.namespace", &self.endpoint.namespace),
+            ("db.operation.name", &self.operation),
+            ("db.collection.name", &self.collection),
+            ("server.address", &self.endpoint.address),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                attributes.push((key, value.clone().into()));
+            }
+        }
+        if let Some(port) = self.endpoint.port {
+            attributes.push(("server.port", i64::from(port).into()));
+        }
+        attributes
+    }
+
+    /// Sets an attribute on the span (when it is recorded).
+    pub(crate) fn set_attribute(&self, key: &'static str, value: impl Into<Value>) {
+        self.span.set_attribute(key, value);
+    }
+
+    /// Notes that results reached the caller: dropping the call later is not a cancellation.
+    #[cfg(feature = "sqlx")]
+    pub(crate) fn delivered(&mut self) {
+        self.delivered = true;
+    }
+
+    /// Ends the call as a success.
+    pub(crate) fn succeed(mut self) {
+        self.finish(None);
+    }
+
+    /// Ends the call as failed.
+    pub(crate) fn fail(mut self, failure: Failure) {
+        self.finish(Some(failure));
+    }
+
+    fn finish(&mut self, failure: Option<Failure>) {
+        self.finished = true;
+        let elapsed = self.started.elapsed();
+        let mut attributes: Vec<KeyValue> = self
+            .attributes()
+            .into_iter()
+            .map(|(key, value)| KeyValue::new(key, value))
+            .collect();
+        if let Some(failure) = failure {
+            if let Some(code) = &failure.status_code {
+                self.span
+                    .set_attribute("db.response.status_code", code.clone());
+            }
+            self.span
+                .set_attribute("error.type", failure.error_type.clone());
+            self.span.set_error(failure.description);
+            attributes.push(KeyValue::new("error.type", failure.error_type));
+        }
+        record_duration(elapsed, &attributes);
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let failure = (!self.delivered).then(|| Failure {
+            error_type: CANCELLED.into(),
+            status_code: None,
+            description: "cancelled before the server answered".to_owned(),
+        });
+        self.finish(failure);
+    }
+}
+
+fn record_duration(elapsed: Duration, attributes: &[KeyValue]) {
+    crate::metrics::record_histogram_with_bounds(
+        DURATION_METRIC,
+        elapsed.as_secs_f64(),
+        attributes,
+        &DURATION_BUCKETS,
+    );
+}
+
+/// The longest `db.query.text` worth building: the attribute limit, less the `…` that marks
+/// a cut text (a longer text would be cut again).
+pub(crate) fn query_text_cap() -> usize {
+    crate::limits::max_attribute_len().saturating_sub('…'.len_utf8())
+}

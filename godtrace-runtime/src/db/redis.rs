@@ -1,0 +1,219 @@
+//! Redis through the [redis](https://docs.rs/redis) crate's async connections (feature
+//! `redis`): wrap a connection once, and each command sent on it is a `Client` span.
+//!
+//! ```no_run
+//! # async fn run() -> redis::RedisResult<()> {
+//! use godtrace_runtime::db::redis::TracedConnection;
+//! use redis::AsyncTypedCommands;
+//!
+//! let client = redis::Client::open("redis://127.0.0.1/")?;
+//! let conn = client.get_multiplexed_async_connection().await?;
+//! let mut conn = TracedConnection::new(conn, client.get_connection_info());
+//! conn.set("wallet:7xKX", "profile").await?; // a span `SET`, db.query.text `SET ? ?`
+//! redis::pipe().get("a").get("b").query_async::<()>(&mut conn).await?; // one span `PIPELINE`
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`TracedConnection`] wraps anything that implements `redis::aio::ConnectionLike`: a
+//! `MultiplexedConnection`, a `ConnectionManager` (it stays `Clone`), or a type of your own.
+//! What each span records: `db.system.name` = `redis`, `db.namespace` (the database index),
+//! `db.operation.name` (the command, `GET`, or `CONFIG GET` for a command with a
+//! subcommand), `db.query.text` = the command with each argument written `?`, `server.address`,
+//! `server.port`, and on failure `error.type` and `db.response.status_code` (the server's
+//! error code, `WRONGTYPE`, or the kind of client error: `timeout`, `io`). Arguments, keys
+//! included, are never recorded: keys often hold user ids or tokens. A pipeline is one span
+//! named `PIPELINE` (`MULTI` for a transaction, `pipe().atomic()`) with
+//! `db.operation.batch.size` and its commands' texts joined by `; `.
+use super::call::{self, Call, Endpoint, Failure};
+use super::redis_command;
+use ::redis::aio::ConnectionLike;
+use ::redis::{Arg, Cmd, ConnectionAddr, ConnectionInfo, Pipeline, RedisError, RedisFuture, Value};
+use opentelemetry::StringValue;
+use std::sync::Arc;
+
+/// An async Redis connection whose commands record client spans. It implements
+/// `redis::aio::ConnectionLike`, so every command API of the redis crate takes it.
+#[derive(Clone)]
+pub struct TracedConnection<C> {
+    inner: C,
+    endpoint: Arc<Endpoint>,
+}
+
+impl<C> TracedConnection<C> {
+    /// Wraps `inner`, a connection to the server `info` describes (the address, port and
+    /// database its spans record): `client.get_connection_info()`.
+    pub fn new(inner: C, info: &ConnectionInfo) -> TracedConnection<C> {
+        TracedConnection {
+            inner,
+            endpoint: Arc::new(endpoint_of(info)),
+        }
+    }
+
+    /// The wrapped connection (its commands are not traced).
+    pub fn inner(&mut self) -> &mut C {
+        &mut self.inner
+    }
+
+    /// The wrapped connection.
+    pub fn into_inner(self) -> C {
+        self.inner
+    }
+}
+
+impl<C> std::fmt::Debug for TracedConnection<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedConnection")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+fn endpoint_of(info: &ConnectionInfo) -> Endpoint {
+    let (address, port) = match info.addr() {
+        ConnectionAddr::Tcp(host, port) => (Some(host.clone()), Some(*port)),
+        ConnectionAddr::TcpTls { host, port, .. } => (Some(host.clone()), Some(*port)),
+        ConnectionAddr::Unix(path) => (Some(path.display().to_string()), None),
+        _ => (None, None),
+    };
+    Endpoint {
+        system: "redis",
+        namespace: Some(shared(&info.redis_settings().db().to_string())),
+        address: address.as_deref().map(shared),
+        port,
+    }
+}
+
+/// A string shared by every call's attributes (cloned by reference count, not copied).
+fn shared(text: &str) -> StringValue {
+    StringValue::from(Arc::<str>::from(text))
+}
+
+/// The bytes of an argument; a scan cursor (or a kind of argument this code does not know) is
+/// an argument like the others.
+fn arg_bytes(arg: Arg<&[u8]>) -> &[u8] {
+    match arg {
+        Arg::Simple(bytes) => bytes,
+        _ => b"0",
+    }
+}
+
+impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        if !call::enabled() {
+            return self.inner.req_packed_command(cmd);
+        }
+        let summary = redis_command::summarize(cmd.args_iter().map(arg_bytes));
+        let call = Call::start(&self.endpoint, summary.operation, None, || {
+            Some(summary.text)
+        });
+        let reply = self.inner.req_packed_command(cmd);
+        Box::pin(async move {
+            let result = reply.await;
+            finish(call, result.as_ref().map(std::slice::from_ref));
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        if !call::enabled() {
+            return self.inner.req_packed_commands(pipeline, offset, count);
+        }
+        let operation = if pipeline.is_transaction() {
+            "MULTI"
+        } else {
+            "PIPELINE"
+        };
+        let call = Call::start(&self.endpoint, Some(operation.to_owned()), None, || {
+            Some(pipeline_text(pipeline))
+        });
+        call.set_attribute("db.operation.batch.size", pipeline.len() as i64);
+        let replies = self.inner.req_packed_commands(pipeline, offset, count);
+        Box::pin(async move {
+            let result = replies.await;
+            finish(call, result.as_ref().map(Vec::as_slice));
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
+
+/// The texts of a pipeline's commands joined by `; `, bounded by the attribute limit.
+fn pipeline_text(pipeline: &Pipeline) -> String {
+    // Lazy: the commands past the cap are never summarized.
+    let texts = pipeline
+        .cmd_iter()
+        .map(|cmd| redis_command::summarize(cmd.args_iter().map(arg_bytes)).text);
+    redis_command::pipeline_text(texts, call::query_text_cap())
+}
+
+/// Ends `call` with the replies: a server error among them (the first) fails it.
+fn finish(call: Call, result: Result<&[Value], &RedisError>) {
+    match result {
+        Ok(replies) => match replies.iter().find_map(server_error) {
+            Some(failure) => call.fail(failure),
+            None => call.succeed(),
+        },
+        Err(error) => call.fail(client_failure(error)),
+    }
+}
+
+/// A reply that is a server error (`-WRONGTYPE ...`): its code, never its message (which can
+/// quote the arguments).
+fn server_error(reply: &Value) -> Option<Failure> {
+    let Value::ServerError(error) = reply else {
+        return None;
+    };
+    let code = bounded_code(error.code());
+    Some(Failure {
+        error_type: code.clone().into(),
+        status_code: Some(code.clone()),
+        description: format!("server error {code}"),
+    })
+}
+
+/// How a client-side error is recorded: the server's code when it carries one, else what
+/// kind of failure it was.
+fn client_failure(error: &RedisError) -> Failure {
+    if let Some(code) = error.code() {
+        let code = bounded_code(code);
+        return Failure {
+            error_type: code.clone().into(),
+            status_code: Some(code.clone()),
+            description: format!("server error {code}"),
+        };
+    }
+    let (error_type, description) = if error.is_timeout() {
+        ("timeout", "timed out waiting for the server")
+    } else if error.is_connection_dropped() {
+        (
+            "connection_dropped",
+            "the connection to the server was lost",
+        )
+    } else if error.is_io_error() {
+        ("io", "I/O error")
+    } else {
+        ("client", "client error")
+    };
+    Failure {
+        error_type: error_type.into(),
+        status_code: None,
+        description: format!("{description} ({})", error.category()),
+    }
+}
+
+/// A server error code (`ERR`, `WRONGTYPE`, a module's own) cut to 32 bytes of its ASCII.
+fn bounded_code(code: &str) -> String {
+    code.chars()
+        .filter(char::is_ascii_graphic)
+        .take(32)
+        .collect()
+}

@@ -1,0 +1,444 @@
+//! PostgreSQL through [sqlx](https://docs.rs/sqlx) (feature `sqlx`): wrap the pool once, and
+//! each query run on it is a `Client` span.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), sqlx::Error> {
+//! use godtrace_runtime::db::sqlx::TracedPool;
+//!
+//! let pool = TracedPool::new(sqlx::PgPool::connect("postgres://localhost/scanner").await?);
+//! // A span `SELECT wallets` with db.query.text `SELECT risk FROM wallets WHERE id = $1`:
+//! let rows = sqlx::query("SELECT risk FROM wallets WHERE id = $1")
+//!     .bind(7_i64)
+//!     .fetch_all(&pool)
+//!     .await?;
+//! let mut tx = pool.begin().await?; // a span `BEGIN`
+//! sqlx::query("UPDATE wallets SET risk = 0.9 WHERE id = 7").execute(&mut tx).await?;
+//! tx.commit().await?; // a span `COMMIT`
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What each span records: `db.system.name` = `postgresql`, `db.namespace` (the database),
+//! `db.operation.name` and `db.collection.name` (read from the statement: `SELECT`, its first
+//! table), `db.query.text` with every literal replaced by `?` (bound `$1` values are never
+//! read), `server.address`, `server.port`, `db.response.returned_rows`, and on failure
+//! `db.response.status_code` (the SQLSTATE) and `error.type` (the SQLSTATE, or the kind of
+//! client error). On the pool, `db.client.connection.wait_time` is the time (seconds) spent
+//! waiting for a connection. Inside a transaction each statement is its own span.
+use super::call::{self, Call, Endpoint, Failure};
+use super::generated::{Generated, Yielder};
+use super::sql;
+use ::sqlx::pool::PoolConnection;
+use ::sqlx::postgres::{
+    PgConnection, PgPool, PgQueryResult, PgRow, PgStatement, PgTypeInfo, Postgres,
+};
+use ::sqlx::{Describe, Either, Error, Execute, Executor, Transaction};
+use futures_core::Stream;
+use futures_core::future::BoxFuture;
+use futures_core::stream::BoxStream;
+use opentelemetry::StringValue;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One result of a query: a statement's outcome or a row.
+type Step = Either<PgQueryResult, PgRow>;
+
+/// A PostgreSQL pool whose queries record client spans: pass `&pool` where sqlx takes an
+/// executor (`query(..).fetch_all(&pool)`). Cloning it is cheap (the pool is shared).
+#[derive(Debug, Clone)]
+pub struct TracedPool {
+    pool: PgPool,
+    endpoint: Arc<Endpoint>,
+}
+
+impl TracedPool {
+    /// Wraps `pool`; the database, host and port its spans record are read from its
+    /// connect options.
+    pub fn new(pool: PgPool) -> TracedPool {
+        let endpoint = Arc::new(endpoint_of(&pool));
+        TracedPool { pool, endpoint }
+    }
+
+    /// The wrapped pool (its queries are not traced).
+    pub fn inner(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A connection of the pool held for several queries, each traced.
+    pub async fn acquire(&self) -> Result<TracedConnection, Error> {
+        let conn = self.pool.acquire().await?;
+        Ok(TracedConnection {
+            conn,
+            endpoint: self.endpoint.clone(),
+        })
+    }
+
+    /// Starts a transaction (a `BEGIN` span); its statements are traced, and so are its
+    /// [`commit`](TracedTransaction::commit) and [`rollback`](TracedTransaction::rollback).
+    /// Dropped without either, it is rolled back by sqlx, untraced.
+    pub async fn begin(&self) -> Result<TracedTransaction, Error> {
+        // The span covers acquiring the connection and sending BEGIN (sqlx does both).
+        let call = start_named(&self.endpoint, "BEGIN");
+        let result = self.pool.begin().await;
+        finish(call, result.as_ref().map(|_| None));
+        Ok(TracedTransaction {
+            tx: result?,
+            endpoint: self.endpoint.clone(),
+        })
+    }
+}
+
+/// A pooled connection whose queries record client spans: `query(..).execute(&mut conn)`.
+#[derive(Debug)]
+pub struct TracedConnection {
+    conn: PoolConnection<Postgres>,
+    endpoint: Arc<Endpoint>,
+}
+
+impl TracedConnection {
+    /// The wrapped connection (its queries are not traced).
+    pub fn inner(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+}
+
+/// An open transaction whose statements record client spans: `query(..).execute(&mut tx)`.
+#[derive(Debug)]
+pub struct TracedTransaction {
+    tx: Transaction<'static, Postgres>,
+    endpoint: Arc<Endpoint>,
+}
+
+impl TracedTransaction {
+    /// Commits (a `COMMIT` span).
+    pub async fn commit(self) -> Result<(), Error> {
+        let call = start_named(&self.endpoint, "COMMIT");
+        let result = self.tx.commit().await;
+        finish(call, result.as_ref().map(|_| None));
+        result
+    }
+
+    /// Rolls back (a `ROLLBACK` span).
+    pub async fn rollback(self) -> Result<(), Error> {
+        let call = start_named(&self.endpoint, "ROLLBACK");
+        let result = self.tx.rollback().await;
+        finish(call, result.as_ref().map(|_| None));
+        result
+    }
+
+    /// The wrapped transaction's connection (its queries are not traced).
+    pub fn inner(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+/// The endpoint every span of `pool` names: its database, host (or socket) and port.
+fn endpoint_of(pool: &PgPool) -> Endpoint {
+    let options = pool.connect_options();
+    let (address, port) = match options.get_socket() {
+        Some(socket) => (socket.display().to_string(), None),
+        None => (options.get_host().to_owned(), Some(options.get_port())),
+    };
+    Endpoint {
+        system: "postgresql",
+        namespace: options.get_database().map(shared),
+        address: Some(shared(&address)),
+        port,
+    }
+}
+
+/// A string shared by every call's attributes (cloned by reference count, not copied).
+fn shared(text: &str) -> StringValue {
+    StringValue::from(Arc::<str>::from(text))
+}
+
+/// The call of statement `sql`, or `None` with tracing off.
+fn start_statement(endpoint: &Arc<Endpoint>, sql: &str) -> Option<Call> {
+    if !call::enabled() {
+        return None;
+    }
+    let summary = sql::summarize(sql, None);
+    Some(Call::start(
+        endpoint,
+        summary.operation,
+        summary.collection,
+        || sql::summarize(sql, Some(call::query_text_cap())).text,
+    ))
+}
+
+/// The call of a transaction command (`BEGIN`, `COMMIT`, `ROLLBACK`), or `None` with
+/// tracing off.
+fn start_named(endpoint: &Arc<Endpoint>, operation: &'static str) -> Option<Call> {
+    call::enabled().then(|| {
+        Call::start(endpoint, Some(operation.to_owned()), None, || {
+            Some(operation.to_owned())
+        })
+    })
+}
+
+/// Ends `call` with `result` (the rows returned, when known).
+fn finish(call: Option<Call>, result: Result<Option<u64>, &Error>) {
+    let Some(call) = call else { return };
+    match result {
+        Ok(rows) => {
+            if let Some(rows) = rows {
+                call.set_attribute("db.response.returned_rows", rows as i64);
+            }
+            call.succeed();
+        }
+        Err(error) => call.fail(failure(error)),
+    }
+}
+
+/// How a sqlx error is recorded: the SQLSTATE for a database error (with the constraint it
+/// names), the kind of error otherwise. Never the server's message: it can quote values
+/// (`invalid input syntax for type integer: "..."`).
+fn failure(error: &Error) -> Failure {
+    if let Error::Database(db) = error {
+        let code = db
+            .code()
+            .map(|c| c.chars().take(16).collect::<String>())
+            .unwrap_or_else(|| "unknown".to_owned());
+        let description = match db.constraint() {
+            Some(constraint) => format!("SQLSTATE {code} (constraint {constraint})"),
+            None => format!("SQLSTATE {code}"),
+        };
+        return Failure {
+            error_type: code.clone().into(),
+            status_code: Some(code),
+            description,
+        };
+    }
+    let (error_type, description): (&'static str, String) = match error {
+        Error::Io(io) => ("Io", format!("I/O error: {}", io.kind())),
+        Error::Tls(_) => ("Tls", "TLS error".to_owned()),
+        Error::Protocol(_) => ("Protocol", "protocol error".to_owned()),
+        Error::PoolTimedOut => (
+            "PoolTimedOut",
+            "timed out waiting for a connection".to_owned(),
+        ),
+        Error::PoolClosed => ("PoolClosed", "the pool is closed".to_owned()),
+        Error::WorkerCrashed => (
+            "WorkerCrashed",
+            "the connection's worker crashed".to_owned(),
+        ),
+        Error::Configuration(_) => ("Configuration", "configuration error".to_owned()),
+        Error::Encode(_) => ("Encode", "a bound value could not be encoded".to_owned()),
+        Error::Decode(_) | Error::ColumnDecode { .. } => {
+            ("Decode", "a value could not be decoded".to_owned())
+        }
+        Error::TypeNotFound { .. } => ("TypeNotFound", "type not found".to_owned()),
+        Error::ColumnNotFound(_) | Error::ColumnIndexOutOfBounds { .. } => {
+            ("ColumnNotFound", "column not found".to_owned())
+        }
+        _ => ("_OTHER", "client error".to_owned()),
+    };
+    Failure {
+        error_type: error_type.into(),
+        status_code: None,
+        description,
+    }
+}
+
+/// Forwards `stream`'s results to the caller through `yielder`, counting rows; ends `call`
+/// when the stream ends or fails. Returns the error that ends the stream, if any.
+async fn relay<S>(
+    mut stream: S,
+    mut call: Option<Call>,
+    yielder: Yielder<Result<Step, Error>>,
+) -> Option<Result<Step, Error>>
+where
+    S: Stream<Item = Result<Step, Error>> + Unpin,
+{
+    let mut rows: u64 = 0;
+    while let Some(item) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_next(cx)).await
+    {
+        match item {
+            Ok(step) => {
+                rows += u64::from(matches!(step, Either::Right(_)));
+                if let Some(call) = &mut call {
+                    call.delivered();
+                }
+                yielder.send(Ok(step)).await;
+            }
+            Err(error) => {
+                finish(call, Err(&error));
+                return Some(Err(error));
+            }
+        }
+    }
+    finish(call, Ok(Some(rows)));
+    None
+}
+
+/// Notes on `call` how long acquiring a pooled connection took.
+fn note_wait(call: &Option<Call>, waited: Instant) {
+    if let Some(call) = call {
+        call.set_attribute(
+            "db.client.connection.wait_time",
+            waited.elapsed().as_secs_f64(),
+        );
+    }
+}
+
+impl<'p> Executor<'p> for &'_ TracedPool {
+    type Database = Postgres;
+
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Step, Error>>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let Some(call) = start_statement(&self.endpoint, query.sql()) else {
+            return self.pool.fetch_many(query);
+        };
+        let pool = self.pool.clone();
+        Box::pin(Generated::new(move |yielder| async move {
+            let call = Some(call);
+            let waited = Instant::now();
+            let mut conn = match pool.acquire().await {
+                Ok(conn) => conn,
+                Err(error) => {
+                    finish(call, Err(&error));
+                    return Some(Err(error));
+                }
+            };
+            note_wait(&call, waited);
+            relay(conn.fetch_many(query), call, yielder).await
+        }))
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<PgRow>, Error>>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let Some(call) = start_statement(&self.endpoint, query.sql()) else {
+            return self.pool.fetch_optional(query);
+        };
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let call = Some(call);
+            let waited = Instant::now();
+            let result = match pool.acquire().await {
+                Ok(mut conn) => {
+                    note_wait(&call, waited);
+                    conn.fetch_optional(query).await
+                }
+                Err(error) => Err(error),
+            };
+            finish(
+                call,
+                result.as_ref().map(|row| Some(u64::from(row.is_some()))),
+            );
+            result
+        })
+    }
+
+    fn prepare_with<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+        parameters: &'e [PgTypeInfo],
+    ) -> BoxFuture<'e, Result<PgStatement<'q>, Error>> {
+        self.pool.prepare_with(sql, parameters)
+    }
+
+    fn describe<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+    ) -> BoxFuture<'e, Result<Describe<Postgres>, Error>> {
+        self.pool.describe(sql)
+    }
+}
+
+/// Runs `query` on `conn` with a span (the shared path of connections and transactions).
+fn fetch_many_on<'e, 'q: 'e, E>(
+    conn: &'e mut PgConnection,
+    endpoint: &Arc<Endpoint>,
+    query: E,
+) -> BoxStream<'e, Result<Step, Error>>
+where
+    E: 'q + Execute<'q, Postgres>,
+{
+    let call = start_statement(endpoint, query.sql());
+    let stream = conn.fetch_many(query);
+    if call.is_none() {
+        return stream;
+    }
+    Box::pin(Generated::new(move |yielder| relay(stream, call, yielder)))
+}
+
+/// [`fetch_many_on`] for one row at most.
+fn fetch_optional_on<'e, 'q: 'e, E>(
+    conn: &'e mut PgConnection,
+    endpoint: &Arc<Endpoint>,
+    query: E,
+) -> BoxFuture<'e, Result<Option<PgRow>, Error>>
+where
+    E: 'q + Execute<'q, Postgres>,
+{
+    let call = start_statement(endpoint, query.sql());
+    let future = conn.fetch_optional(query);
+    if call.is_none() {
+        return future;
+    }
+    Box::pin(async move {
+        let result = future.await;
+        finish(
+            call,
+            result.as_ref().map(|row| Some(u64::from(row.is_some()))),
+        );
+        result
+    })
+}
+
+/// Implements `Executor` for `&mut` a wrapper that derefs to a `PgConnection`.
+macro_rules! traced_connection_executor {
+    ($wrapper:ty, $conn:ident) => {
+        impl<'c> Executor<'c> for &'c mut $wrapper {
+            type Database = Postgres;
+
+            fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Step, Error>>
+            where
+                'c: 'e,
+                E: 'q + Execute<'q, Postgres>,
+            {
+                fetch_many_on(&mut *self.$conn, &self.endpoint, query)
+            }
+
+            fn fetch_optional<'e, 'q: 'e, E>(
+                self,
+                query: E,
+            ) -> BoxFuture<'e, Result<Option<PgRow>, Error>>
+            where
+                'c: 'e,
+                E: 'q + Execute<'q, Postgres>,
+            {
+                fetch_optional_on(&mut *self.$conn, &self.endpoint, query)
+            }
+
+            fn prepare_with<'e, 'q: 'e>(
+                self,
+                sql: &'q str,
+                parameters: &'e [PgTypeInfo],
+            ) -> BoxFuture<'e, Result<PgStatement<'q>, Error>>
+            where
+                'c: 'e,
+            {
+                (&mut *self.$conn).prepare_with(sql, parameters)
+            }
+
+            fn describe<'e, 'q: 'e>(
+                self,
+                sql: &'q str,
+            ) -> BoxFuture<'e, Result<Describe<Postgres>, Error>>
+            where
+                'c: 'e,
+            {
+                (&mut *self.$conn).describe(sql)
+            }
+        }
+    };
+}
+
+traced_connection_executor!(TracedConnection, conn);
+traced_connection_executor!(TracedTransaction, tx);

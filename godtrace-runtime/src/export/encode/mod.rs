@@ -1,0 +1,448 @@
+//! OTLP trace requests (`ExportTraceServiceRequest`, protobuf) written straight from the
+//! recorded spans into one reused buffer: no `SpanData`, no `opentelemetry-proto` structs, no
+//! allocation per span. What never changes is encoded once: the resource and the
+//! instrumentation scope per exporter, each traced function's name, kind and `code.*`
+//! attributes per call site.
+//!
+//! The bytes decode into exactly what the SDK path (`SpanData` turned into
+//! `opentelemetry-proto` messages by `opentelemetry-proto`'s conversions) produced for the same
+//! spans (see the tests). Spans of other OpenTelemetry code, which arrive as `SpanData`, go
+//! through those conversions, each under its own scope.
+mod wire;
+
+use super::batch::Queued;
+use crate::span::clock::UnixClock;
+use crate::span::{Finished, Live, Name, Recorded};
+use opentelemetry::InstrumentationScope;
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanData;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::time::{SystemTime, UNIX_EPOCH};
+use wire::{
+    put_attributes, put_fixed32, put_fixed64, put_key_value, put_len_field, put_message,
+    put_string, put_uint,
+};
+
+/// Call sites whose constant parts are kept, at most: a program has as many as it has traced
+/// functions; past this bound the rest are encoded on each span.
+const MAX_SITES: usize = 4096;
+
+/// A request buffer larger than this after an export is given back, so that one batch of
+/// huge spans does not hold its memory for the life of the process.
+const KEEP_CAPACITY: usize = 8 << 20;
+
+/// Writes the requests of one exporter.
+pub(crate) struct RequestEncoder {
+    buf: Vec<u8>,
+    /// `ResourceSpans.resource` (field 1), tag included.
+    resource: Vec<u8>,
+    /// `ResourceSpans.schema_url` (field 3), tag included; empty when there is none.
+    resource_schema_url: Vec<u8>,
+    /// `ScopeSpans.scope` and `ScopeSpans.schema_url` of godtrace's own spans.
+    scope: ScopeParts,
+    sites: Sites,
+    /// Spans of other OpenTelemetry code in the current batch (rare), kept for reuse.
+    sdk: Vec<SpanData>,
+}
+
+/// An instrumentation scope's fields of `ScopeSpans`, tags included.
+struct ScopeParts {
+    scope: Vec<u8>,
+    schema_url: Vec<u8>,
+}
+
+/// The fields of a traced function's spans that are the same on every span, tags included.
+struct SiteParts {
+    /// `Span.name` and `Span.kind`.
+    name_and_kind: Box<[u8]>,
+    /// The three `code.*` attributes (`Span.attributes`), which come first.
+    code: Box<[u8]>,
+}
+
+impl RequestEncoder {
+    /// An encoder for spans of `resource`.
+    pub(crate) fn new(resource: &Resource) -> Self {
+        let mut encoded = Vec::new();
+        put_message(&mut encoded, 1, 2, |buf| {
+            for (key, value) in resource.iter() {
+                put_key_value(buf, 1, key.as_str(), value);
+            }
+        });
+        let mut resource_schema_url = Vec::new();
+        put_string(
+            &mut resource_schema_url,
+            3,
+            resource.schema_url().unwrap_or_default(),
+        );
+        RequestEncoder {
+            buf: Vec::new(),
+            resource: encoded,
+            resource_schema_url,
+            scope: ScopeParts::of(&crate::span::SCOPE),
+            sites: HashMap::default(),
+            sdk: Vec::new(),
+        }
+    }
+
+    /// The request for `batch`, which it empties: the boxes of godtrace's own spans go into
+    /// `emptied`, for reuse.
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    pub(crate) fn encode(
+        &mut self,
+        batch: &mut Vec<Queued>,
+        emptied: &mut Vec<Box<Live>>,
+    ) -> &[u8] {
+        if self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
+        }
+        self.write_request(batch);
+        for queued in batch.drain(..) {
+            if let Queued::Own(span) = queued {
+                emptied.push(span.into_live());
+            }
+        }
+        &self.buf
+    }
+
+    /// The request `encode` just wrote, handed over as it is (no copy: the transport sends
+    /// it and frees it); the next one is written into a buffer of the same size.
+    pub(crate) fn take_request(&mut self) -> Vec<u8> {
+        let capacity = self.buf.capacity().min(KEEP_CAPACITY);
+        std::mem::replace(&mut self.buf, Vec::with_capacity(capacity))
+    }
+
+    /// Writes the request for `batch` into `buf`, reading godtrace's own spans in place
+    /// (and taking the `SpanData` of other code's).
+    fn write_request(&mut self, batch: &mut [Queued]) {
+        let RequestEncoder {
+            buf,
+            resource,
+            resource_schema_url,
+            scope,
+            sites,
+            sdk,
+        } = self;
+        buf.clear();
+        put_message(buf, 1, 3, |buf| {
+            buf.extend_from_slice(resource);
+            let mut own = batch
+                .iter_mut()
+                .filter_map(|queued| match queued {
+                    Queued::Own(span) => Some(span),
+                    Queued::Sdk(_) => None,
+                })
+                .peekable();
+            if own.peek().is_some() {
+                // One anchor for the batch: every span in it ended before now.
+                let clock = UnixClock::now();
+                put_message(buf, 2, 3, |buf| {
+                    buf.extend_from_slice(&scope.scope);
+                    for span in own {
+                        put_own_span(buf, sites, span, clock);
+                    }
+                    buf.extend_from_slice(&scope.schema_url);
+                });
+            }
+            put_sdk_spans(buf, sdk, batch);
+            buf.extend_from_slice(resource_schema_url);
+        });
+    }
+}
+
+/// The call sites' constant parts, by the site's address.
+type Sites = HashMap<usize, SiteParts, BuildHasherDefault<AddressHasher>>;
+
+/// One of godtrace's own spans (`ScopeSpans.spans`, field 2).
+fn put_own_span(buf: &mut Vec<u8>, sites: &mut Sites, span: &mut Finished, clock: UnixClock) {
+    let span = span.recorded();
+    let site = match span.name {
+        Name::Site(site) => {
+            let key = std::ptr::from_ref::<crate::span::CallSite>(site) as usize;
+            if sites.len() < MAX_SITES {
+                Some(&*sites.entry(key).or_insert_with(|| SiteParts::of(site)))
+            } else {
+                sites.get(&key)
+            }
+        }
+        Name::Given(..) => None,
+    };
+    // Two bytes of length: most spans are 128 bytes to 16 KiB.
+    put_message(buf, 2, 2, |buf| put_span(buf, &span, site, clock));
+}
+
+/// The spans of other OpenTelemetry code in `batch` (taken out, an empty span left in their
+/// place), grouped by scope as the SDK path groups them, through `opentelemetry-proto`'s
+/// conversions: `ScopeSpans` fields of a `ResourceSpans`.
+fn put_sdk_spans(buf: &mut Vec<u8>, sdk: &mut Vec<SpanData>, batch: &mut [Queued]) {
+    sdk.clear();
+    for queued in batch.iter_mut() {
+        if let Queued::Sdk(span) = queued {
+            sdk.push(std::mem::replace(&mut **span, empty_span_data()));
+        }
+    }
+    if sdk.is_empty() {
+        return;
+    }
+    let grouped = opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
+        std::mem::take(sdk),
+        &Default::default(),
+    );
+    for scope_spans in grouped.into_iter().flat_map(|r| r.scope_spans) {
+        prost::encoding::message::encode(2, &scope_spans, buf);
+    }
+}
+
+/// A `SpanData` with nothing in it, to take a queued one's place.
+fn empty_span_data() -> SpanData {
+    SpanData {
+        span_context: SpanContext::NONE,
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Internal,
+        name: "".into(),
+        start_time: UNIX_EPOCH,
+        end_time: UNIX_EPOCH,
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: Default::default(),
+        links: Default::default(),
+        status: Status::Unset,
+        instrumentation_scope: Default::default(),
+    }
+}
+
+impl ScopeParts {
+    fn of(scope: &InstrumentationScope) -> Self {
+        let mut encoded = Vec::new();
+        put_message(&mut encoded, 1, 1, |buf| {
+            put_string(buf, 1, scope.name());
+            put_string(buf, 2, scope.version().unwrap_or_default());
+            for kv in scope.attributes() {
+                put_key_value(buf, 3, kv.key.as_str(), &kv.value);
+            }
+        });
+        let mut schema_url = Vec::new();
+        put_string(&mut schema_url, 3, scope.schema_url().unwrap_or_default());
+        ScopeParts {
+            scope: encoded,
+            schema_url,
+        }
+    }
+}
+
+impl SiteParts {
+    fn of(site: &crate::span::CallSite) -> Self {
+        let mut name_and_kind = Vec::new();
+        put_name_and_kind(&mut name_and_kind, site.name(), &site.kind);
+        let mut code = Vec::new();
+        put_code_attributes(&mut code, site);
+        SiteParts {
+            name_and_kind: name_and_kind.into(),
+            code: code.into(),
+        }
+    }
+}
+
+/// `code.function.name`, `code.file.path`, `code.line.number`: what the SDK path puts first.
+fn put_code_attributes(buf: &mut Vec<u8>, site: &crate::span::CallSite) {
+    use opentelemetry::Value;
+    put_key_value(buf, 9, "code.function.name", &Value::from(site.function()));
+    put_key_value(buf, 9, "code.file.path", &Value::from(site.file));
+    put_key_value(
+        buf,
+        9,
+        "code.line.number",
+        &Value::I64(i64::from(site.line)),
+    );
+}
+
+fn put_name_and_kind(buf: &mut Vec<u8>, name: &str, kind: &SpanKind) {
+    put_string(buf, 5, name);
+    put_uint(buf, 6, kind_number(kind));
+}
+
+/// `Span.SpanKind`'s number.
+fn kind_number(kind: &SpanKind) -> u64 {
+    match kind {
+        SpanKind::Internal => 1,
+        SpanKind::Server => 2,
+        SpanKind::Client => 3,
+        SpanKind::Producer => 4,
+        SpanKind::Consumer => 5,
+    }
+}
+
+/// Nanoseconds since the Unix epoch, 0 before it (as the SDK path has it).
+fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// `Span.flags`: the trace flags, and whether the parent is remote (OTLP's span flags).
+fn span_flags(trace_flags: u8, parent_is_remote: bool) -> u32 {
+    const HAS_IS_REMOTE: u32 = 0x100;
+    const IS_REMOTE: u32 = 0x200;
+    u32::from(trace_flags) | HAS_IS_REMOTE | if parent_is_remote { IS_REMOTE } else { 0 }
+}
+
+/// A `Span` message's body, fields in tag order. The small fixed-size fields are gathered
+/// on the stack and copied in a few writes.
+fn put_span(buf: &mut Vec<u8>, span: &Recorded<'_>, site: Option<&SiteParts>, clock: UnixClock) {
+    let ids = span.span_context;
+    let has_state = *ids.trace_state() != opentelemetry::trace::TraceState::NONE;
+    let mut head = Small::new();
+    head.bytes_field(1, &ids.trace_id().to_bytes());
+    head.bytes_field(2, &ids.span_id().to_bytes());
+    if has_state {
+        buf.extend_from_slice(head.as_slice());
+        head = Small::new();
+        put_string(buf, 3, &ids.trace_state().header());
+    }
+    if span.parent_span_id != SpanId::INVALID {
+        head.bytes_field(4, &span.parent_span_id.to_bytes());
+    }
+    buf.extend_from_slice(head.as_slice());
+    match (span.name, site) {
+        (_, Some(site)) => buf.extend_from_slice(&site.name_and_kind),
+        (Name::Site(site), None) => put_name_and_kind(buf, site.name(), &site.kind),
+        (Name::Given(name, kind), None) => put_name_and_kind(buf, name, kind),
+    }
+    let mut times = Small::new();
+    times.fixed64_field(7, clock.nanos(span.start));
+    times.fixed64_field(8, clock.nanos(span.end));
+    buf.extend_from_slice(times.as_slice());
+    match (span.name, site) {
+        (_, Some(site)) => buf.extend_from_slice(&site.code),
+        (Name::Site(site), None) => put_code_attributes(buf, site),
+        (Name::Given(..), None) => {}
+    }
+    put_attributes(buf, 9, span.attributes);
+    put_uint(buf, 10, u64::from(span.dropped_attributes));
+    for event in span.events {
+        put_message(buf, 11, 1, |buf| {
+            put_fixed64(buf, 1, unix_nanos(event.timestamp));
+            put_string(buf, 2, &event.name);
+            put_attributes(buf, 3, &event.attributes);
+            put_uint(buf, 4, u64::from(event.dropped_attributes_count));
+        });
+    }
+    put_uint(buf, 12, u64::from(span.dropped_events));
+    for link in span.links {
+        put_message(buf, 13, 1, |buf| put_link(buf, link));
+    }
+    put_uint(buf, 14, u64::from(span.dropped_links));
+    put_status_and_flags(buf, span);
+}
+
+/// A `Link` message's body.
+fn put_link(buf: &mut Vec<u8>, link: &opentelemetry::trace::Link) {
+    let ids = &link.span_context;
+    put_len_field(buf, 1, &ids.trace_id().to_bytes());
+    put_len_field(buf, 2, &ids.span_id().to_bytes());
+    put_trace_state(buf, 3, ids);
+    put_attributes(buf, 4, &link.attributes);
+    put_uint(buf, 5, u64::from(link.dropped_attributes_count));
+    put_fixed32(
+        buf,
+        6,
+        span_flags(ids.trace_flags().to_u8(), ids.is_remote()),
+    );
+}
+
+/// `Span.status` (always set, as the SDK path sets it) and `Span.flags`.
+fn put_status_and_flags(buf: &mut Vec<u8>, span: &Recorded<'_>) {
+    let flags = span_flags(
+        span.span_context.trace_flags().to_u8(),
+        span.parent_is_remote,
+    );
+    let mut tail = Small::new();
+    match span.status {
+        Status::Unset => tail.extend(&[15 << 3 | 2, 0]),
+        Status::Ok => tail.extend(&[15 << 3 | 2, 2, 3 << 3, 1]),
+        Status::Error { description } => {
+            put_message(buf, 15, 1, |buf| {
+                put_string(buf, 2, description);
+                put_uint(buf, 3, 2);
+            });
+        }
+    }
+    // Field 16, fixed32: a two-byte tag.
+    tail.extend(&[16 << 3 | 5 | 0x80, 1]);
+    tail.extend(&flags.to_le_bytes());
+    buf.extend_from_slice(tail.as_slice());
+}
+
+/// Up to 64 bytes of fixed-size fields, gathered before one copy into the request.
+struct Small {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Small {
+    #[inline(always)]
+    fn new() -> Small {
+        Small {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn extend(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// A bytes field of at most 16 bytes (an id), whose tag and length are one byte each.
+    #[inline(always)]
+    fn bytes_field(&mut self, field: u8, bytes: &[u8]) {
+        self.extend(&[field << 3 | 2, bytes.len() as u8]);
+        self.extend(bytes);
+    }
+
+    /// A fixed64 field, left out when zero.
+    #[inline(always)]
+    fn fixed64_field(&mut self, field: u8, value: u64) {
+        if value != 0 {
+            self.extend(&[field << 3 | 1]);
+            self.extend(&value.to_le_bytes());
+        }
+    }
+
+    #[inline(always)]
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The W3C `tracestate` header of `ids`, if it has one (it is rare, and only then built).
+fn put_trace_state(buf: &mut Vec<u8>, field: u32, ids: &SpanContext) {
+    let state = ids.trace_state();
+    if *state != opentelemetry::trace::TraceState::NONE {
+        put_string(buf, field, &state.header());
+    }
+}
+
+/// Hashes a call site's address: one multiply, no state to seed (the keys are addresses
+/// of statics, not input anyone controls).
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+//! One request in flight through a layer: its span, when it started, and what the response
+//! said so far. Ending it (drop) sets the status, records the duration and ends the span, so
+//! a request dropped anywhere (cancelled future, body dropped mid-stream) is never leaked.
+// Each layer's feature uses its part of this: with all of them on, nothing is unused.
+#![cfg_attr(
+    not(all(feature = "tower", feature = "reqwest", feature = "tonic")),
+    allow(dead_code)
+)]
+use super::semconv::{self, CANCELLED};
+use crate::Span;
+use http::HeaderMap;
+use opentelemetry::KeyValue;
+use std::borrow::Cow;
+use std::time::Instant;
+
+/// Which side of which protocol an exchange records: the status rules differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// An HTTP server span: 5xx is an error; `http.server.request.duration` is recorded.
+    HttpServer,
+    /// An HTTP client span: 4xx and 5xx are errors; `http.client.request.duration` is recorded.
+    HttpClient,
+    /// A gRPC server span: only the server-failure codes are errors.
+    GrpcServer,
+    /// A gRPC client span: every code but OK is an error.
+    GrpcClient,
+}
+
+/// A request in flight; see the module docs.
+pub(crate) struct Exchange {
+    span: Span,
+    role: Role,
+    started: Instant,
+    /// The attributes of the duration histogram known at the start (method, route, scheme).
+    metric_attributes: Vec<KeyValue>,
+    http_status: Option<u16>,
+    grpc_code: Option<i64>,
+    error_type: Option<Cow<'static, str>>,
+    responded: bool,
+}
+
+impl Exchange {
+    pub(crate) fn new(span: Span, role: Role, metric_attributes: Vec<KeyValue>) -> Exchange {
+        Exchange {
+            span,
+            role,
+            started: Instant::now(),
+            metric_attributes,
+            http_status: None,
+            grpc_code: None,
+            error_type: None,
+            responded: false,
+        }
+    }
+
+    /// Runs `f` with this exchange's span current (the inner service's code nests under it).
+    pub(crate) fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.span.in_scope(f)
+    }
+
+    /// The span, to describe the request further.
+    pub(crate) fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// The response head arrived: its status, and for gRPC a trailers-only `grpc-status`.
+    pub(crate) fn on_response(&mut self, status: http::StatusCode, headers: &HeaderMap) {
+        self.responded = true;
+        self.http_status = Some(status.as_u16());
+        if matches!(self.role, Role::GrpcServer | Role::GrpcClient) {
+            self.on_trailers(headers);
+        }
+    }
+
+    /// Trailers (or a trailers-only head) arrived: the gRPC status, when they hold one.
+    pub(crate) fn on_trailers(&mut self, trailers: &HeaderMap) {
+        if let Some(code) = trailers
+            .get("grpc-status")
+            .and_then(|v| semconv::grpc_status(v.as_bytes()))
+        {
+            self.grpc_code = Some(code);
+        }
+    }
+
+    /// The inner service failed (no response): `error.type` is the error's type name.
+    pub(crate) fn on_service_error<E>(&mut self) {
+        self.responded = true;
+        let name = std::any::type_name::<E>();
+        self.error_type = Some(Cow::Borrowed(semconv::cut(
+            name,
+            semconv::MAX_NAME_PART_LEN,
+        )));
+    }
+
+    /// The request failed in transport (`timeout`, `connect`, ...): no response.
+    pub(crate) fn on_transport_error(&mut self, error_type: &'static str) {
+        self.responded = true;
+        self.error_type = Some(Cow::Borrowed(error_type));
+    }
+
+    /// The response body failed while streaming.
+    pub(crate) fn on_body_error(&mut self) {
+        if self.error_type.is_none() {
+            self.error_type = Some(Cow::Borrowed("body_error"));
+        }
+    }
+
+    /// Sets the final status and attributes on the span and records the duration.
+    fn finish(&mut self) {
+        if !self.responded {
+            self.error_type = Some(Cow::Borrowed(CANCELLED));
+        }
+        match self.role {
+            Role::HttpServer => self.finish_http(
+                semconv::HTTP_SERVER_DURATION,
+                semconv::server_status_is_error,
+            ),
+            Role::HttpClient => self.finish_http(
+                semconv::HTTP_CLIENT_DURATION,
+                semconv::client_status_is_error,
+            ),
+            Role::GrpcServer | Role::GrpcClient => self.finish_grpc(),
+        }
+        if let Some(error_type) = &self.error_type {
+            self.span
+                .set_attribute("error.type", error_type.to_string());
+            self.span
+                .set_error(error_description(error_type, self.responded));
+        }
+    }
+
+    fn finish_http(&mut self, histogram: &str, is_error: fn(u16) -> bool) {
+        let mut attributes = std::mem::take(&mut self.metric_attributes);
+        if let Some(status) = self.http_status {
+            self.span
+                .set_attribute("http.response.status_code", i64::from(status));
+            attributes.push(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status),
+            ));
+            if is_error(status) && self.error_type.is_none() {
+                self.error_type = Some(Cow::Owned(status.to_string()));
+            }
+        }
+        if let Some(error_type) = &self.error_type {
+            attributes.push(KeyValue::new("error.type", error_type.to_string()));
+        }
+        let seconds = self.started.elapsed().as_secs_f64();
+        // In the span's scope, so that the point's exemplar is this request's span.
+        self.span.in_scope(|| {
+            crate::metrics::record_histogram_with_bounds(
+                histogram,
+                seconds,
+                &attributes,
+                semconv::DURATION_BUCKETS,
+            );
+        });
+    }
+
+    fn finish_grpc(&mut self) {
+        let Some(code) = self.grpc_code else {
+            // No `grpc-status` anywhere: a gRPC peer always sends one, so the exchange broke
+            // off (or the peer is not gRPC); an HTTP error status says why.
+            if let Some(status) = self.http_status.filter(|s| *s != 200) {
+                self.error_type
+                    .get_or_insert(Cow::Owned(status.to_string()));
+            }
+            return;
+        };
+        self.span.set_attribute("rpc.grpc.status_code", code);
+        let is_error = match self.role {
+            Role::GrpcServer => semconv::grpc_server_code_is_error(code),
+            _ => semconv::grpc_client_code_is_error(code),
+        };
+        if is_error && self.error_type.is_none() {
+            self.error_type = Some(Cow::Borrowed(semconv::grpc_code_name(code)));
+        }
+    }
+}
+
+fn error_description(error_type: &str, responded: bool) -> String {
+    if responded {
+        error_type.to_owned()
+    } else {
+        "request cancelled before a response".to_owned()
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        self.finish();
+        // The span itself ends when `self.span` is dropped, right after.
+    }
+}

@@ -1,0 +1,122 @@
+//! The HTTP client middleware (feature `reqwest`): a CLIENT span per request sent through a
+//! [`reqwest_middleware::ClientWithMiddleware`], its context injected into the headers.
+use super::exchange::{Exchange, Role};
+use super::semconv;
+use crate::propagation::{self, HeaderInjector};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
+use reqwest_middleware::{Middleware, Next};
+
+/// A [`reqwest_middleware`] middleware: each request through it is a CLIENT span (its parent
+/// the current span) named by its method, with the HTTP client attributes; 4xx, 5xx and
+/// transport errors mark it Error. Put it after (inside) a retry middleware so that each
+/// attempt is its own span.
+///
+/// ```no_run
+/// // (no_run: this repository's reqwest has no TLS provider of its own; yours has one.)
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(godtrace_runtime::layers::TracingMiddleware::new())
+///     .build();
+/// # let _ = client;
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingMiddleware {
+    _private: (),
+}
+
+impl TracingMiddleware {
+    /// The middleware; it has no settings.
+    pub fn new() -> TracingMiddleware {
+        TracingMiddleware { _private: () }
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for TracingMiddleware {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        // Dropped before the response (a timeout around `send`), the exchange ends the span
+        // as cancelled.
+        let mut exchange = start(&mut request);
+        let result = next.run(request, extensions).await;
+        match &result {
+            Ok(response) => {
+                if let Some(version) = semconv::protocol_version(response.version()) {
+                    exchange
+                        .span()
+                        .set_attribute("network.protocol.version", version);
+                }
+                exchange.on_response(response.status(), response.headers());
+            }
+            Err(error) => exchange.on_transport_error(error_type(error)),
+        }
+        result
+    }
+}
+
+fn start(request: &mut reqwest::Request) -> Exchange {
+    let (method, method_original) = semconv::method(request.method());
+    let url = request.url();
+    let scheme = match url.scheme() {
+        "https" => "https",
+        _ => "http",
+    };
+    let host = url
+        .host_str()
+        .map(|h| semconv::cut(h, semconv::MAX_NAME_PART_LEN).to_owned());
+    let port = url.port_or_known_default();
+    let span = crate::span_builder(semconv::http_span_name(method, None))
+        .kind(SpanKind::Client)
+        .start_detached();
+    if span.is_recording() {
+        span.set_attribute("http.request.method", method);
+        if let Some(original) = method_original {
+            span.set_attribute("http.request.method_original", original);
+        }
+        span.set_attribute("url.full", semconv::redacted_url(url.as_str()));
+        if let Some(host) = &host {
+            span.set_attribute("server.address", host.clone());
+        }
+        if let Some(port) = port {
+            span.set_attribute("server.port", i64::from(port));
+        }
+    }
+    propagation::inject_context(&span.context(), &mut HeaderInjector(request.headers_mut()));
+    let mut metric = vec![
+        KeyValue::new("http.request.method", method),
+        KeyValue::new("url.scheme", scheme),
+    ];
+    if let Some(host) = host {
+        metric.push(KeyValue::new("server.address", host));
+    }
+    if let Some(port) = port {
+        metric.push(KeyValue::new("server.port", i64::from(port)));
+    }
+    Exchange::new(span, Role::HttpClient, metric)
+}
+
+/// `error.type` of a request that got no response: what failed, in a few fixed words.
+fn error_type(error: &reqwest_middleware::Error) -> &'static str {
+    let reqwest_middleware::Error::Reqwest(error) = error else {
+        return "middleware";
+    };
+    if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect"
+    } else if error.is_redirect() {
+        "redirect"
+    } else if error.is_body() {
+        "body"
+    } else if error.is_decode() {
+        "decode"
+    } else if error.is_request() {
+        "request"
+    } else {
+        "_OTHER"
+    }
+}

@@ -1,0 +1,355 @@
+//! The OpenTelemetry semantic conventions the layers follow (HTTP and RPC spans and metrics,
+//! stable HTTP conventions v1.26+): names, attribute values and status rules, as pure
+//! functions of what a request and its response say.
+// Each layer's feature uses its part of these: with all of them on, nothing is unused.
+#![cfg_attr(
+    not(all(feature = "tower", feature = "reqwest", feature = "tonic")),
+    allow(dead_code)
+)]
+use crate::value::{bounded_text, floor_char_boundary};
+use std::borrow::Cow;
+
+/// The buckets the HTTP semantic conventions advise for request durations, in seconds.
+pub(crate) const DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+/// The server's request-duration histogram (seconds).
+pub(crate) const HTTP_SERVER_DURATION: &str = "http.server.request.duration";
+/// The client's request-duration histogram (seconds).
+pub(crate) const HTTP_CLIENT_DURATION: &str = "http.client.request.duration";
+
+/// The longest route or host kept in a span name or a metric attribute, in bytes: both come
+/// from the request (a route from the application, a host from the network), and every
+/// distinct value is a new name or series.
+pub(crate) const MAX_NAME_PART_LEN: usize = 256;
+/// The most bytes of a URL or header kept in an attribute (before the attribute size limit
+/// applies too): hostile requests send megabytes.
+pub(crate) const MAX_TEXT_LEN: usize = 2048;
+
+/// `error.type` of a request the caller dropped before a response (client gone, timeout of
+/// an outer layer).
+pub(crate) const CANCELLED: &str = "cancelled";
+
+/// The method as the conventions record it: the known method's canonical name, or `_OTHER`
+/// with the original (bounded) for `http.request.method_original`.
+pub(crate) fn method(method: &http::Method) -> (&'static str, Option<String>) {
+    const KNOWN: [&str; 9] = [
+        "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
+    ];
+    match KNOWN.iter().find(|known| **known == method.as_str()) {
+        Some(known) => (known, None),
+        None => (
+            "_OTHER",
+            Some(bounded_text(method.as_str(), MAX_NAME_PART_LEN)),
+        ),
+    }
+}
+
+/// The span name `{method} {route}`, `{method}` without a route; `HTTP` stands for a method
+/// that is not one of the known ones (its text is the client's, so not a name).
+pub(crate) fn http_span_name(method: &'static str, route: Option<&str>) -> String {
+    let method = if method == "_OTHER" { "HTTP" } else { method };
+    match route {
+        Some(route) => format!("{method} {}", cut(route, MAX_NAME_PART_LEN)),
+        None => method.to_owned(),
+    }
+}
+
+/// `s` cut to `limit` bytes on a char boundary (no marker: for names, where the cut text is
+/// still the best name there is).
+pub(crate) fn cut(s: &str, limit: usize) -> &str {
+    &s[..floor_char_boundary(s, limit)]
+}
+
+/// `server.address` and `server.port` of an authority (`host[:port]`, `[v6]:port`), or `None`
+/// when it is not one. The port is `None` when absent (the scheme's default is the caller's
+/// to fill in).
+pub(crate) fn host_and_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let authority = authority.rsplit('@').next()?; // userinfo is never an address
+    if authority.is_empty() || authority.len() > MAX_NAME_PART_LEN {
+        return None;
+    }
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        match after.strip_prefix(':') {
+            Some(port) => (&authority[..v6.len() + 2], Some(port)),
+            None if after.is_empty() => (&authority[..v6.len() + 2], None),
+            None => return None,
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let valid_host = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~[]:%".contains(&b));
+    if !valid_host {
+        return None;
+    }
+    match port {
+        None => Some((host, None)),
+        Some(port) => Some((host, Some(port.parse().ok()?))),
+    }
+}
+
+/// The default port of a scheme, for `server.port` when the authority names none.
+pub(crate) fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+/// `network.protocol.version` of an HTTP version: `1.0`, `1.1`, `2`, `3`.
+pub(crate) fn protocol_version(version: http::Version) -> Option<&'static str> {
+    match version {
+        http::Version::HTTP_09 => Some("0.9"),
+        http::Version::HTTP_10 => Some("1.0"),
+        http::Version::HTTP_11 => Some("1.1"),
+        http::Version::HTTP_2 => Some("2"),
+        http::Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
+}
+
+/// Whether a server span with this response status is an error: 5xx only (a 4xx is the
+/// client's mistake, not the server's).
+pub(crate) fn server_status_is_error(status: u16) -> bool {
+    status >= 500
+}
+
+/// Whether a client span with this response status is an error: 4xx and 5xx.
+pub(crate) fn client_status_is_error(status: u16) -> bool {
+    status >= 400
+}
+
+/// `url.full` for a client span: the URL with any `user:password@` replaced by
+/// `REDACTED:REDACTED@` (the conventions' advice), bounded. The query string is kept, as the
+/// conventions do by default, except the values of the keys they list as sensitive.
+pub(crate) fn redacted_url(url: &str) -> String {
+    let mut full = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            match authority.rfind('@') {
+                Some(at) => format!(
+                    "{scheme}://REDACTED:REDACTED@{}{tail}",
+                    &authority[at + 1..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    };
+    if let Some(query_at) = full.find('?') {
+        let end = full[query_at..]
+            .find('#')
+            .map_or(full.len(), |i| query_at + i);
+        if let Cow::Owned(query) = redacted_query(&full[query_at + 1..end]) {
+            full.replace_range(query_at + 1..end, &query);
+        }
+    }
+    bounded_text(&full, MAX_TEXT_LEN)
+}
+
+/// Query keys whose values the conventions say to redact (`url.query`): signatures and
+/// credentials of pre-signed URLs.
+const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+
+fn redacted_query(query: &str) -> Cow<'_, str> {
+    let sensitive = |pair: &str| {
+        let key = pair.split('=').next().unwrap_or_default();
+        SENSITIVE_QUERY_KEYS.contains(&key) && pair.contains('=')
+    };
+    if !query.split('&').any(sensitive) {
+        return Cow::Borrowed(query);
+    }
+    let pairs: Vec<Cow<'_, str>> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if sensitive(pair) => Cow::Owned(format!("{key}=REDACTED")),
+            _ => Cow::Borrowed(pair),
+        })
+        .collect();
+    Cow::Owned(pairs.join("&"))
+}
+
+/// The name of a gRPC status code, for `error.type` (the conventions' `rpc.grpc.status_code`
+/// is the number).
+pub(crate) fn grpc_code_name(code: i64) -> &'static str {
+    match code {
+        0 => "OK",
+        1 => "CANCELLED",
+        2 => "UNKNOWN",
+        3 => "INVALID_ARGUMENT",
+        4 => "DEADLINE_EXCEEDED",
+        5 => "NOT_FOUND",
+        6 => "ALREADY_EXISTS",
+        7 => "PERMISSION_DENIED",
+        8 => "RESOURCE_EXHAUSTED",
+        9 => "FAILED_PRECONDITION",
+        10 => "ABORTED",
+        11 => "OUT_OF_RANGE",
+        12 => "UNIMPLEMENTED",
+        13 => "INTERNAL",
+        14 => "UNAVAILABLE",
+        15 => "DATA_LOSS",
+        16 => "UNAUTHENTICATED",
+        _ => "_OTHER",
+    }
+}
+
+/// The gRPC status code of a `grpc-status` value: `0..=16`, anything else `None`.
+pub(crate) fn grpc_status(value: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(value).ok()?;
+    if text.is_empty() || text.len() > 2 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|code| *code <= 16)
+}
+
+/// Whether a server span ending with this gRPC code is an error: only the codes that mean
+/// the server failed (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
+/// DATA_LOSS); the others are the caller's.
+pub(crate) fn grpc_server_code_is_error(code: i64) -> bool {
+    matches!(code, 2 | 4 | 12 | 13 | 14 | 15)
+}
+
+/// Whether a client span ending with this gRPC code is an error: every code but OK.
+pub(crate) fn grpc_client_code_is_error(code: i64) -> bool {
+    code != 0
+}
+
+/// `rpc.service` and `rpc.method` of a gRPC path `/{package.Service}/{Method}`, or `None` when
+/// the path is not one (bounded).
+pub(crate) fn grpc_service_and_method(path: &str) -> Option<(&str, &str)> {
+    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.len() <= MAX_NAME_PART_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    };
+    (plain(service) && plain(method)).then_some((service, method))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_methods_keep_their_name_and_others_are_other() {
+        assert_eq!(method(&http::Method::GET), ("GET", None));
+        assert_eq!(method(&http::Method::PATCH), ("PATCH", None));
+        let custom = http::Method::from_bytes(b"PURGE").unwrap();
+        assert_eq!(method(&custom), ("_OTHER", Some("PURGE".to_owned())));
+        // Methods are case-sensitive: `get` is not GET.
+        let lower = http::Method::from_bytes(b"get").unwrap();
+        assert_eq!(method(&lower).0, "_OTHER");
+    }
+
+    #[test]
+    fn span_names_follow_the_http_conventions() {
+        assert_eq!(
+            http_span_name("GET", Some("/users/{id}")),
+            "GET /users/{id}"
+        );
+        assert_eq!(http_span_name("POST", None), "POST");
+        assert_eq!(http_span_name("_OTHER", Some("/x")), "HTTP /x");
+        assert_eq!(http_span_name("_OTHER", None), "HTTP");
+        let long = "/é".repeat(400);
+        let name = http_span_name("GET", Some(&long));
+        assert!(name.len() <= 4 + MAX_NAME_PART_LEN, "{}", name.len());
+    }
+
+    #[test]
+    fn authorities_split_into_host_and_port() {
+        assert_eq!(host_and_port("example.com"), Some(("example.com", None)));
+        assert_eq!(
+            host_and_port("127.0.0.1:8080"),
+            Some(("127.0.0.1", Some(8080)))
+        );
+        assert_eq!(host_and_port("[::1]:443"), Some(("[::1]", Some(443))));
+        assert_eq!(host_and_port("[::1]"), Some(("[::1]", None)));
+        assert_eq!(host_and_port("user:pw@host:1"), Some(("host", Some(1))));
+        // Hostile or broken: no address rather than a wrong one, never a panic.
+        for bad in [
+            "",
+            ":80",
+            "host:99999",
+            "host:x",
+            "[::1",
+            "[::1]x",
+            "a b",
+            "h\u{0}st",
+        ] {
+            assert_eq!(host_and_port(bad), None, "{bad:?}");
+        }
+        assert_eq!(host_and_port(&"a".repeat(10_000)), None);
+    }
+
+    #[test]
+    fn server_errors_are_5xx_and_client_errors_4xx_and_5xx() {
+        assert!(!server_status_is_error(404));
+        assert!(server_status_is_error(500));
+        assert!(!server_status_is_error(302));
+        assert!(client_status_is_error(404));
+        assert!(client_status_is_error(503));
+        assert!(!client_status_is_error(204));
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            redacted_url("https://alice:s3cret@api.example.com:8443/v1/x?q=1#frag"),
+            "https://REDACTED:REDACTED@api.example.com:8443/v1/x?q=1#frag"
+        );
+        assert_eq!(
+            redacted_url("http://token@host/path"),
+            "http://REDACTED:REDACTED@host/path"
+        );
+        // An `@` in the path or query is not userinfo.
+        assert_eq!(
+            redacted_url("http://host/a@b?c=d@e"),
+            "http://host/a@b?c=d@e"
+        );
+        assert_eq!(
+            redacted_url("https://s3.example.com/o?AWSAccessKeyId=AK&Signature=xyz&v=2"),
+            "https://s3.example.com/o?AWSAccessKeyId=REDACTED&Signature=REDACTED&v=2"
+        );
+        let huge = format!("http://host/{}", "p".repeat(100_000));
+        assert!(redacted_url(&huge).len() < MAX_TEXT_LEN + 32);
+    }
+
+    #[test]
+    fn grpc_statuses_parse_and_only_server_failures_are_server_errors() {
+        assert_eq!(grpc_status(b"0"), Some(0));
+        assert_eq!(grpc_status(b"14"), Some(14));
+        for bad in [&b""[..], b"17", b"-1", b"007", b"1x", b"\xff"] {
+            assert_eq!(grpc_status(bad), None, "{bad:?}");
+        }
+        let server_errors: Vec<i64> = (0..=16).filter(|c| grpc_server_code_is_error(*c)).collect();
+        assert_eq!(server_errors, [2, 4, 12, 13, 14, 15]);
+        assert!(!grpc_client_code_is_error(0));
+        assert!((1..=16).all(grpc_client_code_is_error));
+        assert_eq!(grpc_code_name(5), "NOT_FOUND");
+    }
+
+    #[test]
+    fn grpc_paths_name_service_and_method() {
+        assert_eq!(
+            grpc_service_and_method("/opentelemetry.proto.collector.trace.v1.TraceService/Export"),
+            Some((
+                "opentelemetry.proto.collector.trace.v1.TraceService",
+                "Export"
+            ))
+        );
+        for bad in ["", "/", "/svc", "/svc/", "//m", "/a/b/c", "/a b/m"] {
+            assert_eq!(grpc_service_and_method(bad), None, "{bad:?}");
+        }
+    }
+}

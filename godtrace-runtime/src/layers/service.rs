@@ -1,0 +1,112 @@
+//! The tower service every layer builds: it starts an [`Exchange`] for each request, keeps its
+//! span current while the inner service runs, and hands the exchange on to the response body.
+use super::body::TracedBody;
+use super::exchange::Exchange;
+use http::{Request, Response};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use tower_service::Service;
+
+/// How a layer starts the exchange of a request (reading, and for clients writing, its
+/// headers): one per kind of layer.
+pub(crate) type Start = fn(&mut http::request::Parts) -> Exchange;
+
+/// A service traced by one of the [`crate::layers`] layers.
+#[derive(Clone)]
+pub struct TracedService<S> {
+    inner: S,
+    start: Start,
+}
+
+impl<S> TracedService<S> {
+    pub(crate) fn new(inner: S, start: Start) -> TracedService<S> {
+        TracedService { inner, start }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for TracedService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TracedService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
+{
+    type Response = Response<TracedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let (mut parts, body) = request.into_parts();
+        let mut exchange = (self.start)(&mut parts);
+        let request = Request::from_parts(parts, body);
+        // Services may do their work in `call` already: that too is under the span.
+        let inner = exchange.in_scope(|| self.inner.call(request));
+        ResponseFuture {
+            inner,
+            exchange: Some(exchange),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of a [`TracedService`]. Dropped before it completes (the client
+    /// went away, an outer timeout fired), it ends the span with `error.type` `cancelled`.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        exchange: Option<Exchange>,
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<TracedBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut inner = this.inner;
+        let result = match this.exchange.as_mut() {
+            Some(exchange) => ready!(exchange.in_scope(|| inner.as_mut().poll(cx))),
+            // Polled after completion: the inner future's own contract applies.
+            None => ready!(inner.poll(cx)),
+        };
+        let Some(mut exchange) = this.exchange.take() else {
+            return Poll::Ready(result.map(|r| r.map(TracedBody::finished)));
+        };
+        Poll::Ready(match result {
+            Ok(response) => {
+                exchange.on_response(response.status(), response.headers());
+                Ok(response.map(|body| TracedBody::new(body, exchange)))
+            }
+            Err(e) => {
+                exchange.on_service_error::<E>();
+                Err(e)
+            }
+        })
+    }
+}

@@ -1,0 +1,611 @@
+//! The framework layers (`godtrace::layers`, issue 14): an axum server on 127.0.0.1:0 with
+//! `HttpServerLayer`, a reqwest client with `TracingMiddleware`, and a tonic service with the
+//! gRPC layers, all on the test's own (current-thread) runtime so that every span of the
+//! exchange belongs to this test's capture.
+use godtrace::layers::{GrpcClientLayer, GrpcServerLayer, HttpServerLayer, TracingMiddleware};
+use godtrace::metrics::metrics_snapshot;
+use godtrace::otel::{KeyValue, Value};
+use godtrace::testing::{self, Capture, FinishedSpan};
+use godtrace::{SpanKind, traced};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tower::{Layer, ServiceExt};
+
+#[traced(operation = "capture::layers::load_wallet")]
+async fn load_wallet(id: &str) -> usize {
+    tokio::task::yield_now().await; // the handler's span survives a suspension
+    id.len()
+}
+
+/// Serves `routes` behind the server layer on a free port of 127.0.0.1, on this runtime.
+async fn serve(routes: axum::Router) -> SocketAddr {
+    let app = routes.layer(HttpServerLayer::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// This workspace builds reqwest with `rustls-no-provider` (godtrace's OTLP client brings its
+/// own): a reqwest client needs a process-wide provider.
+fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A plain reqwest client.
+fn plain_client() -> reqwest::Client {
+    install_tls_provider();
+    reqwest::Client::new()
+}
+
+fn client() -> reqwest_middleware::ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(plain_client())
+        .with(TracingMiddleware::new())
+        .build()
+}
+
+fn str_attr<'a>(span: &'a FinishedSpan, key: &str) -> Option<&'a str> {
+    match span.attr(key)? {
+        Value::String(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn int_attr(span: &FinishedSpan, key: &str) -> Option<i64> {
+    match span.attr(key)? {
+        Value::I64(i) => Some(*i),
+        _ => None,
+    }
+}
+
+/// The one span of `kind`, named `name`.
+fn one(capture: &Capture, name: &str, kind: SpanKind) -> FinishedSpan {
+    let spans: Vec<FinishedSpan> = capture
+        .spans_named(name)
+        .into_iter()
+        .filter(|s| s.kind == kind)
+        .collect();
+    assert_eq!(spans.len(), 1, "{name} {kind:?}: {:#?}", capture.spans());
+    spans.into_iter().next().unwrap()
+}
+
+#[traced(operation = "capture::layers::checkout")]
+async fn checkout(url: String) -> String {
+    let response = client().get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn client_span_server_span_and_handler_spans_form_one_trace() {
+    let capture = testing::capture();
+    let routes = axum::Router::new().route(
+        "/layers/wallets/{id}",
+        axum::routing::get(
+            |axum::extract::Path(id): axum::extract::Path<String>| async move {
+                load_wallet(&id).await.to_string()
+            },
+        ),
+    );
+    let addr = serve(routes).await;
+    let body = checkout(format!("http://{addr}/layers/wallets/7xKX?page=2")).await;
+    assert_eq!(body, "4");
+
+    let root = capture.span("capture::layers::checkout");
+    let client = one(&capture, "GET", SpanKind::Client);
+    let server = one(&capture, "GET /layers/wallets/{id}", SpanKind::Server);
+    let handler = capture.span("capture::layers::load_wallet");
+    // One trace: checkout → client span → (over HTTP) server span → handler span.
+    for span in [&client, &server, &handler] {
+        assert_eq!(span.trace_id, root.trace_id, "{span:#?}");
+    }
+    assert_eq!(client.parent_span_id, Some(root.span_id));
+    assert_eq!(server.parent_span_id, Some(client.span_id));
+    assert_eq!(handler.parent_span_id, Some(server.span_id));
+
+    assert_eq!(str_attr(&server, "http.request.method"), Some("GET"));
+    assert_eq!(
+        str_attr(&server, "http.route"),
+        Some("/layers/wallets/{id}")
+    );
+    assert_eq!(str_attr(&server, "url.path"), Some("/layers/wallets/7xKX"));
+    assert_eq!(str_attr(&server, "url.scheme"), Some("http"));
+    assert_eq!(int_attr(&server, "http.response.status_code"), Some(200));
+    assert_eq!(str_attr(&server, "server.address"), Some("127.0.0.1"));
+    assert_eq!(
+        int_attr(&server, "server.port"),
+        Some(i64::from(addr.port()))
+    );
+    assert_eq!(str_attr(&server, "network.protocol.version"), Some("1.1"));
+    assert!(!server.is_error());
+
+    assert_eq!(str_attr(&client, "http.request.method"), Some("GET"));
+    let url = format!("http://{addr}/layers/wallets/7xKX?page=2");
+    assert_eq!(str_attr(&client, "url.full"), Some(url.as_str()));
+    assert_eq!(str_attr(&client, "server.address"), Some("127.0.0.1"));
+    assert_eq!(
+        int_attr(&client, "server.port"),
+        Some(i64::from(addr.port()))
+    );
+    assert_eq!(int_attr(&client, "http.response.status_code"), Some(200));
+    assert_eq!(str_attr(&client, "network.protocol.version"), Some("1.1"));
+    assert!(!client.is_error());
+
+    // One point in each duration histogram, with the conventions' buckets.
+    let snapshot = metrics_snapshot();
+    let served = snapshot
+        .histogram(
+            "http.server.request.duration",
+            &[
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("url.scheme", "http"),
+                KeyValue::new("http.route", "/layers/wallets/{id}"),
+                KeyValue::new("http.response.status_code", 200),
+            ],
+        )
+        .unwrap_or_else(|| panic!("{:#?}", snapshot.metric("http.server.request.duration")));
+    assert_eq!(served.count, 1);
+    assert_eq!(served.bounds[..3], [0.005, 0.01, 0.025]);
+    assert_eq!(served.bounds.last(), Some(&10.0));
+    let sent = snapshot
+        .histogram(
+            "http.client.request.duration",
+            &[
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("url.scheme", "http"),
+                KeyValue::new("server.address", "127.0.0.1"),
+                KeyValue::new("server.port", i64::from(addr.port())),
+                KeyValue::new("http.response.status_code", 200),
+            ],
+        )
+        .unwrap_or_else(|| panic!("{:#?}", snapshot.metric("http.client.request.duration")));
+    assert_eq!(sent.count, 1);
+}
+
+#[tokio::test]
+async fn a_5xx_fails_both_spans_and_a_4xx_only_the_client_span() {
+    use axum::http::StatusCode;
+    let capture = testing::capture();
+    let routes = axum::Router::new()
+        .route(
+            "/layers/broken",
+            axum::routing::post(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+        )
+        .route(
+            "/layers/absent",
+            axum::routing::post(|| async { StatusCode::NOT_FOUND }),
+        );
+    let addr = serve(routes).await;
+    let client = client();
+    for path in ["broken", "absent"] {
+        let _root = godtrace::span("capture::layers::probe");
+        let response = client
+            .post(format!("http://{addr}/layers/{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error() || response.status().is_server_error());
+    }
+
+    let broken = one(&capture, "POST /layers/broken", SpanKind::Server);
+    assert!(broken.is_error(), "{broken:#?}");
+    assert_eq!(str_attr(&broken, "error.type"), Some("503"));
+    assert_eq!(int_attr(&broken, "http.response.status_code"), Some(503));
+    let absent = one(&capture, "POST /layers/absent", SpanKind::Server);
+    assert!(
+        !absent.is_error(),
+        "a 4xx is the client's mistake: {absent:#?}"
+    );
+    assert_eq!(absent.attr("error.type"), None);
+
+    let clients: Vec<FinishedSpan> = capture
+        .spans_named("POST")
+        .into_iter()
+        .filter(|s| s.kind == SpanKind::Client)
+        .collect();
+    assert_eq!(clients.len(), 2);
+    for (client, status) in clients.iter().zip(["503", "404"]) {
+        assert!(client.is_error(), "{client:#?}");
+        assert_eq!(str_attr(client, "error.type"), Some(status));
+    }
+
+    let snapshot = metrics_snapshot();
+    let failed = snapshot.histogram(
+        "http.server.request.duration",
+        &[
+            KeyValue::new("http.request.method", "POST"),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("http.route", "/layers/broken"),
+            KeyValue::new("http.response.status_code", 503),
+            KeyValue::new("error.type", "503"),
+        ],
+    );
+    assert_eq!(failed.map(|p| p.count), Some(1));
+}
+
+#[tokio::test]
+async fn hostile_request_heads_start_a_new_trace_and_never_fail_the_request() {
+    let capture = testing::capture();
+    let routes =
+        axum::Router::new().route("/layers/hostile", axum::routing::get(|| async { "served" }));
+    let addr = serve(routes).await;
+    let plain = plain_client();
+    let huge_agent = "A".repeat(64 * 1024);
+    let response = plain
+        .get(format!("http://{addr}/layers/hostile"))
+        .header("traceparent", "00-zzzz-not-a-context-01")
+        .header("tracestate", "x".repeat(10_000))
+        .header("user-agent", huge_agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "served");
+    // Bytes that are not visible ASCII in the context headers.
+    let response = plain
+        .get(format!("http://{addr}/layers/hostile"))
+        .header(
+            "traceparent",
+            reqwest::header::HeaderValue::from_bytes(b"00-\xff\xfe-01").unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let served = capture.spans_named("GET /layers/hostile");
+    assert_eq!(served.len(), 2, "{:#?}", capture.spans());
+    for span in &served {
+        assert_eq!(span.parent_span_id, None, "a new root: {span:#?}");
+        assert_eq!(span.kind, SpanKind::Server);
+    }
+    assert_ne!(served[0].trace_id, served[1].trace_id);
+    let agent = str_attr(&served[0], "user_agent.original").unwrap();
+    assert!(agent.len() <= 4096, "bounded: {} bytes", agent.len());
+}
+
+#[tokio::test]
+async fn an_unknown_method_is_other_and_keeps_its_original() {
+    let capture = testing::capture();
+    let service = HttpServerLayer::new().layer(tower::service_fn(|_req| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+    }));
+    let request = http::Request::builder()
+        .method(http::Method::from_bytes(b"PURGE").unwrap())
+        .uri("/layers/cache")
+        .header("host", "cache.internal:8080")
+        .body(String::new())
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    drop(response);
+
+    let span = one(&capture, "HTTP", SpanKind::Server);
+    assert_eq!(str_attr(&span, "http.request.method"), Some("_OTHER"));
+    assert_eq!(
+        str_attr(&span, "http.request.method_original"),
+        Some("PURGE")
+    );
+    assert_eq!(str_attr(&span, "server.address"), Some("cache.internal"));
+    assert_eq!(int_attr(&span, "server.port"), Some(8080));
+}
+
+#[tokio::test]
+async fn a_request_dropped_before_its_response_ends_its_span_as_cancelled() {
+    let capture = testing::capture();
+    let service = HttpServerLayer::new().layer(tower::service_fn(|_req| async {
+        load_wallet("never answered").await;
+        std::future::pending::<Result<http::Response<String>, std::convert::Infallible>>().await
+    }));
+    let request = http::Request::builder()
+        .uri("/layers/slow")
+        .body(String::new())
+        .unwrap();
+    let timed_out = tokio::time::timeout(Duration::from_millis(20), service.oneshot(request)).await;
+    assert!(timed_out.is_err());
+
+    let span = one(&capture, "GET", SpanKind::Server);
+    assert!(span.is_error(), "{span:#?}");
+    assert_eq!(str_attr(&span, "error.type"), Some("cancelled"));
+    assert_eq!(span.attr("http.response.status_code"), None);
+    // The work done before the drop still nests under it.
+    let handler = capture.span("capture::layers::load_wallet");
+    assert_eq!(handler.parent_span_id, Some(span.span_id));
+}
+
+// --- gRPC ---------------------------------------------------------------------------------
+
+/// A trace service that answers by the number of resource spans it gets: 0 → OK,
+/// 1 → INVALID_ARGUMENT (the caller's fault), 2 → INTERNAL (the server's).
+struct Collector;
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        load_wallet("collector").await;
+        match request.into_inner().resource_spans.len() {
+            0 => Ok(tonic::Response::new(ExportTraceServiceResponse::default())),
+            1 => Err(tonic::Status::invalid_argument("bad batch")),
+            _ => Err(tonic::Status::internal("store failed")),
+        }
+    }
+}
+
+#[tokio::test]
+async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
+    const NAME: &str = "opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    let capture = testing::capture();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .layer(GrpcServerLayer::new())
+            .add_service(TraceServiceServer::new(Collector))
+            .serve_with_incoming(incoming),
+    );
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    // The origin puts the server's address in the request URI, where the layer reads it.
+    let origin: http::Uri = format!("http://{addr}").parse().unwrap();
+    let mut client = TraceServiceClient::with_origin(GrpcClientLayer::new().layer(channel), origin);
+    let batch = |n: usize| ExportTraceServiceRequest {
+        resource_spans: vec![Default::default(); n],
+    };
+    let calls = godtrace::span("capture::layers::grpc_calls");
+    assert!(client.export(batch(0)).await.is_ok());
+    let invalid = client.export(batch(1)).await.unwrap_err();
+    assert_eq!(invalid.code(), tonic::Code::InvalidArgument);
+    let internal = client.export(batch(2)).await.unwrap_err();
+    assert_eq!(internal.code(), tonic::Code::Internal);
+    drop(calls);
+
+    let root = capture.span("capture::layers::grpc_calls");
+    let clients: Vec<FinishedSpan> = capture
+        .spans_named(NAME)
+        .into_iter()
+        .filter(|s| s.kind == SpanKind::Client)
+        .collect();
+    let servers: Vec<FinishedSpan> = capture
+        .spans_named(NAME)
+        .into_iter()
+        .filter(|s| s.kind == SpanKind::Server)
+        .collect();
+    assert_eq!(
+        (clients.len(), servers.len()),
+        (3, 3),
+        "{:#?}",
+        capture.spans()
+    );
+    let handlers = capture.spans_named("capture::layers::load_wallet");
+    for ((code, server_fails), client) in [(0, false), (3, false), (13, true)].iter().zip(&clients)
+    {
+        assert_eq!(client.parent_span_id, Some(root.span_id));
+        let server = servers
+            .iter()
+            .find(|s| s.parent_span_id == Some(client.span_id))
+            .unwrap_or_else(|| panic!("no server span under {client:#?}"));
+        assert!(
+            handlers
+                .iter()
+                .any(|h| h.parent_span_id == Some(server.span_id)),
+            "the service's code runs under the server span"
+        );
+        for span in [client, server] {
+            assert_eq!(str_attr(span, "rpc.system"), Some("grpc"));
+            assert_eq!(
+                str_attr(span, "rpc.service"),
+                Some("opentelemetry.proto.collector.trace.v1.TraceService")
+            );
+            assert_eq!(str_attr(span, "rpc.method"), Some("Export"));
+            assert_eq!(
+                int_attr(span, "rpc.grpc.status_code"),
+                Some(*code),
+                "{span:#?}"
+            );
+        }
+        assert_eq!(client.is_error(), *code != 0, "{client:#?}");
+        assert_eq!(server.is_error(), *server_fails, "{server:#?}");
+        assert_eq!(str_attr(client, "server.address"), Some("127.0.0.1"));
+    }
+}
+
+/// Retries a request once when it answers 5xx: each attempt goes through the middlewares
+/// after it, so each is a CLIENT span of its own.
+struct RetryOnce;
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for RetryOnce {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let again = request.try_clone().expect("a body that can be sent twice");
+        let first = next.clone().run(request, extensions).await?;
+        if first.status().is_server_error() {
+            return next.run(again, extensions).await;
+        }
+        Ok(first)
+    }
+}
+
+#[tokio::test]
+async fn each_retry_is_a_client_span_and_credentials_never_reach_url_full() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let capture = testing::capture();
+    let failed_once = std::sync::Arc::new(AtomicBool::new(false));
+    let routes = axum::Router::new().route(
+        "/layers/flaky",
+        axum::routing::get(move || async move {
+            if failed_once.swap(true, Ordering::SeqCst) {
+                axum::http::StatusCode::OK
+            } else {
+                axum::http::StatusCode::BAD_GATEWAY
+            }
+        }),
+    );
+    let addr = serve(routes).await;
+    let client = reqwest_middleware::ClientBuilder::new(plain_client())
+        .with(RetryOnce)
+        .with(TracingMiddleware::new())
+        .build();
+    let response = client
+        .get(format!("http://alice:s3cret@{addr}/layers/flaky?page=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let attempts: Vec<FinishedSpan> = capture
+        .spans_named("GET")
+        .into_iter()
+        .filter(|s| s.kind == SpanKind::Client)
+        .collect();
+    assert_eq!(attempts.len(), 2, "{:#?}", capture.spans());
+    assert_eq!(
+        int_attr(&attempts[0], "http.response.status_code"),
+        Some(502)
+    );
+    assert!(attempts[0].is_error());
+    assert_eq!(
+        int_attr(&attempts[1], "http.response.status_code"),
+        Some(200)
+    );
+    assert!(!attempts[1].is_error());
+    let servers = capture.spans_named("GET /layers/flaky");
+    for attempt in &attempts {
+        assert_eq!(
+            servers
+                .iter()
+                .filter(|s| s.parent_span_id == Some(attempt.span_id))
+                .count(),
+            1,
+            "one server span under each attempt"
+        );
+        // reqwest moves `user:password@` into an Authorization header before middlewares
+        // run (a URL that keeps it is redacted: the runtime's unit tests).
+        let url = str_attr(attempt, "url.full").unwrap();
+        assert_eq!(url, format!("http://{addr}/layers/flaky?page=1"));
+    }
+    assert!(
+        capture
+            .spans()
+            .iter()
+            .flat_map(|s| &s.attributes)
+            .all(|(_, v)| !v.as_str().contains("s3cret")),
+        "the password is nowhere"
+    );
+}
+
+#[tokio::test]
+async fn hostile_uris_and_hosts_are_bounded_or_left_out_never_a_panic() {
+    let capture = testing::capture();
+    let long_path = format!("/{}", "a".repeat(60_000));
+    let cases: Vec<(String, &[u8])> = vec![
+        // Absolute form, an odd port, escapes: recorded as they are.
+        ("https://evil.example:65535/%00%ff?q=1".to_owned(), b"x"),
+        // A path of 60 KB (near the longest URI `http` takes) and a host that is not text.
+        (long_path, b"h\xffst:80"),
+        // A host with a port out of range, and one with a space.
+        ("/a".to_owned(), b"host:99999"),
+        ("/b".to_owned(), b"ho st"),
+    ];
+    for (uri, host) in &cases {
+        let service = HttpServerLayer::new().layer(tower::service_fn(|_req| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+        }));
+        let request = http::Request::builder()
+            .uri(uri.as_str())
+            .header("host", http::HeaderValue::from_bytes(host).unwrap())
+            .body(String::new())
+            .unwrap();
+        assert_eq!(service.oneshot(request).await.unwrap().status(), 200);
+    }
+    let spans: Vec<FinishedSpan> = capture
+        .spans_named("GET")
+        .into_iter()
+        .filter(|s| s.kind == SpanKind::Server)
+        .collect();
+    assert_eq!(spans.len(), cases.len());
+    assert_eq!(str_attr(&spans[0], "url.scheme"), Some("https"));
+    assert_eq!(str_attr(&spans[0], "url.path"), Some("/%00%ff"));
+    // The authority of an absolute-form URI wins over `Host`.
+    assert_eq!(str_attr(&spans[0], "server.address"), Some("evil.example"));
+    assert_eq!(int_attr(&spans[0], "server.port"), Some(65535));
+    let path = str_attr(&spans[1], "url.path").unwrap();
+    assert!(path.len() <= 2048 + 32, "bounded: {} bytes", path.len());
+    for span in &spans[1..] {
+        assert_eq!(span.attr("server.address"), None, "{span:#?}");
+        assert_eq!(span.attr("server.port"), None);
+    }
+}
+
+#[tokio::test]
+async fn transport_failures_are_client_errors_with_their_error_type() {
+    let capture = testing::capture();
+    let routes = axum::Router::new().route(
+        "/layers/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        }),
+    );
+    let addr = serve(routes).await;
+    install_tls_provider();
+    let client = reqwest_middleware::ClientBuilder::new(
+        reqwest::Client::builder()
+            .timeout(Duration::from_millis(100))
+            .build()
+            .unwrap(),
+    )
+    .with(TracingMiddleware::new())
+    .build();
+    let closed = crate::support::examples::closed_port();
+    let refused = client
+        .get(format!("http://127.0.0.1:{closed}/layers/nobody"))
+        .send()
+        .await;
+    assert!(refused.is_err());
+    let timed_out = client
+        .get(format!("http://{addr}/layers/slow"))
+        .send()
+        .await;
+    assert!(timed_out.is_err());
+
+    let spans: Vec<FinishedSpan> = capture
+        .spans_named("GET")
+        .into_iter()
+        .filter(|s| s.kind == SpanKind::Client)
+        .collect();
+    assert_eq!(spans.len(), 2, "{:#?}", capture.spans());
+    for (span, error_type) in spans.iter().zip(["connect", "timeout"]) {
+        assert!(span.is_error(), "{span:#?}");
+        assert_eq!(str_attr(span, "error.type"), Some(error_type));
+        assert_eq!(span.attr("http.response.status_code"), None);
+    }
+    let snapshot = metrics_snapshot();
+    let refused_point = snapshot.histogram(
+        "http.client.request.duration",
+        &[
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("server.address", "127.0.0.1"),
+            KeyValue::new("server.port", i64::from(closed)),
+            KeyValue::new("error.type", "connect"),
+        ],
+    );
+    assert_eq!(refused_point.map(|p| p.count), Some(1));
+}

@@ -1,0 +1,606 @@
+//! The `tracing` bridge (feature `tracing`): `tracing` spans and events recorded as godtrace
+//! spans in the same trace as `#[traced]` calls, both ways, across `.await`, `Instrument`ed
+//! futures and threads; fields, `otel.*` fields, events, filters; the trace ids on fmt lines
+//! and on `log` records. Each test sets its subscriber for its own thread (`set_default`):
+//! the suite shares one process.
+use godtrace::otel::Value;
+use godtrace::testing::{self, Capture};
+use godtrace::{SpanKind, traced};
+use std::sync::{Arc, Mutex};
+use tracing::Instrument as _;
+use tracing::instrument::WithSubscriber as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::{Layer as _, filter};
+
+/// The subscriber most tests use: the registry and godtrace's layer, nothing else.
+fn bridged() -> tracing::subscriber::DefaultGuard {
+    tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(godtrace::tracing::layer()),
+    )
+}
+
+fn is_child(c: &Capture, child: &str, parent: &str) -> bool {
+    let (child, parent) = (c.span(child), c.span(parent));
+    child.parent_span_id == Some(parent.span_id) && child.trace_id == parent.trace_id
+}
+
+#[traced]
+fn traced_leaf() {}
+
+#[traced]
+fn traced_root_with_tracing_span_inside() {
+    let span = tracing::info_span!("bridge.query", table = "wallets");
+    let _entered = span.enter();
+    traced_leaf();
+}
+
+#[test]
+fn traced_root_then_tracing_span_then_traced_call_is_one_tree() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    traced_root_with_tracing_span_inside();
+
+    let root = "capture::tracing_bridge::traced_root_with_tracing_span_inside";
+    assert!(is_child(&c, "bridge.query", root));
+    assert!(is_child(
+        &c,
+        "capture::tracing_bridge::traced_leaf",
+        "bridge.query"
+    ));
+    let query = c.span("bridge.query");
+    assert_eq!(query.attr("table"), Some(&Value::from("wallets")));
+    assert_eq!(
+        query.attr("code.file.path"),
+        Some(&Value::from(file!())),
+        "the span's call site"
+    );
+    assert!(matches!(query.attr("code.line.number"), Some(Value::I64(line)) if *line > 0));
+}
+
+#[test]
+fn a_span_named_like_a_function_gets_its_function_name() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    drop(tracing::info_span!("load_wallet").entered());
+    drop(tracing::info_span!("db.load").entered());
+    assert_eq!(
+        c.span("load_wallet").attr("code.function.name"),
+        Some(&Value::from("capture::tracing_bridge::load_wallet"))
+    );
+    assert_eq!(c.span("db.load").attr("code.function.name"), None);
+}
+
+#[traced]
+async fn traced_async_leaf() {
+    tokio::task::yield_now().await;
+}
+
+#[traced]
+async fn traced_async_root() {
+    let fetch = async {
+        tokio::task::yield_now().await;
+        traced_async_leaf().await;
+        // Moved to another worker thread, still under the instrumented span.
+        tokio::spawn(traced_async_leaf().with_current_subscriber())
+            .await
+            .unwrap();
+    };
+    fetch.instrument(tracing::info_span!("bridge.fetch")).await;
+}
+
+#[test]
+fn traced_then_instrumented_tracing_span_then_traced_across_await_and_threads() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    runtime.block_on(traced_async_root().with_current_subscriber());
+
+    let root = "capture::tracing_bridge::traced_async_root";
+    assert!(is_child(&c, "bridge.fetch", root));
+    let fetch = c.span("bridge.fetch");
+    let leaves = c.spans_named("capture::tracing_bridge::traced_async_leaf");
+    assert_eq!(leaves.len(), 2);
+    for leaf in leaves {
+        assert_eq!(leaf.parent_span_id, Some(fetch.span_id));
+        assert_eq!(leaf.trace_id, fetch.trace_id);
+    }
+}
+
+#[test]
+fn a_tracing_span_entered_on_two_threads_at_once_parents_both() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let root = godtrace::span("bridge.batch");
+    let shared = tracing::info_span!("bridge.shared");
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (span, barrier, dispatch) = (shared.clone(), barrier.clone(), dispatch.clone());
+            std::thread::spawn(move || {
+                let _subscriber = tracing::dispatcher::set_default(&dispatch);
+                span.in_scope(|| {
+                    // Both threads are inside the span at the same time.
+                    barrier.wait();
+                    traced_leaf();
+                    tracing::info!(worker = true, "bridge.step");
+                    barrier.wait();
+                });
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    drop(shared);
+    drop(root);
+
+    assert!(is_child(&c, "bridge.shared", "bridge.batch"));
+    let shared = c.span("bridge.shared");
+    for leaf in c.spans_named("capture::tracing_bridge::traced_leaf") {
+        assert_eq!(leaf.parent_span_id, Some(shared.span_id));
+    }
+    let steps = shared.events.iter().filter(|e| e.name == "bridge.step");
+    assert_eq!(steps.count(), 2);
+}
+
+#[derive(Debug)]
+#[allow(dead_code, reason = "read through Debug")]
+struct Wallet {
+    id: u32,
+}
+
+#[test]
+fn fields_become_typed_bounded_attributes() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let long = "x".repeat(5000);
+    let wallet = Wallet { id: 7 };
+    drop(
+        tracing::info_span!(
+            "bridge.fields",
+            count = -3i64,
+            big = u64::MAX,
+            small = 42u64,
+            ratio = 0.5f64,
+            ok = true,
+            name = "alice",
+            shown = %"display",
+            wallet = ?wallet,
+            long = long.as_str(),
+        )
+        .entered(),
+    );
+
+    let span = c.span("bridge.fields");
+    assert_eq!(span.attr("count"), Some(&Value::I64(-3)));
+    assert_eq!(span.attr("big"), Some(&Value::from(u64::MAX.to_string())));
+    assert_eq!(span.attr("small"), Some(&Value::I64(42)));
+    assert_eq!(span.attr("ratio"), Some(&Value::F64(0.5)));
+    assert_eq!(span.attr("ok"), Some(&Value::Bool(true)));
+    assert_eq!(span.attr("name"), Some(&Value::from("alice")));
+    assert_eq!(span.attr("shown"), Some(&Value::from("display")));
+    assert_eq!(span.attr("wallet"), Some(&Value::from("Wallet { id: 7 }")));
+    let long = span.attr("long").unwrap().as_str();
+    assert!(
+        long.len() < 1100 && long.ends_with("…[truncated]"),
+        "{long}"
+    );
+}
+
+#[test]
+fn fields_recorded_later_land_on_the_span() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let span = tracing::info_span!(
+        "bridge.later",
+        rows = tracing::field::Empty,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+    );
+    span.record("rows", 12);
+    span.record("otel.name", "GET /wallets/{id}");
+    span.record("otel.kind", "server");
+    span.record("otel.status_code", "ERROR");
+    span.record("otel.status_description", "timed out");
+    drop(span);
+
+    let span = c.span("GET /wallets/{id}");
+    assert!(c.spans_named("bridge.later").is_empty(), "renamed");
+    assert_eq!(span.kind, SpanKind::Server);
+    assert_eq!(span.attr("rows"), Some(&Value::I64(12)));
+    assert_eq!(span.error_message(), Some("timed out"));
+}
+
+#[test]
+fn otel_fields_set_name_kind_and_status() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let route = "/wallets";
+    drop(
+        tracing::info_span!(
+            "request",
+            otel.name = %format!("GET {route}"),
+            otel.kind = "server",
+            otel.status_code = "ok",
+        )
+        .entered(),
+    );
+    drop(tracing::info_span!("bridge.rpc", otel.kind = "Client").entered());
+    drop(
+        tracing::info_span!(
+            "bridge.failing",
+            otel.status_code = "error",
+            otel.status_message = "refused"
+        )
+        .entered(),
+    );
+
+    let request = c.span("GET /wallets");
+    assert_eq!(request.kind, SpanKind::Server);
+    assert_eq!(request.status, godtrace::otel::trace::Status::Ok);
+    assert!(c.spans_named("request").is_empty(), "renamed");
+    assert_eq!(c.span("bridge.rpc").kind, SpanKind::Client);
+    assert_eq!(c.span("bridge.failing").error_message(), Some("refused"));
+}
+
+#[traced]
+fn traced_with_event() {
+    tracing::warn!(attempt = 2, "retrying inside traced");
+}
+
+#[test]
+fn events_become_span_events_from_info_up_by_default() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    {
+        let _span = tracing::info_span!("bridge.events").entered();
+        tracing::info!(rows = 3, "fetched");
+        tracing::debug!("too verbose");
+        tracing::error!(error = "disk full");
+        traced_with_event();
+    }
+    let span = c.span("bridge.events");
+    let names: Vec<_> = span.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["fetched", "exception"], "DEBUG left out");
+    let fetched = span.event("fetched").unwrap();
+    assert_eq!(fetched.attr("rows"), Some(&Value::I64(3)));
+    assert_eq!(fetched.attr("level"), Some(&Value::from("INFO")));
+    assert_eq!(
+        fetched.attr("target"),
+        Some(&Value::from("capture::tracing_bridge"))
+    );
+    let exception = span.event("exception").unwrap();
+    assert_eq!(
+        exception.attr("exception.message"),
+        Some(&Value::from("disk full"))
+    );
+    assert!(
+        !span.is_error(),
+        "an ERROR event does not fail the span by default"
+    );
+    // An event inside a `#[traced]` call goes to that call's span, the innermost.
+    let traced = c.span("capture::tracing_bridge::traced_with_event");
+    assert_eq!(traced.events[0].name, "retrying inside traced");
+    assert_eq!(traced.events[0].attr("attempt"), Some(&Value::I64(2)));
+}
+
+#[test]
+fn the_event_level_is_configurable_and_error_events_can_fail_the_span() {
+    let c = testing::capture();
+    let layer = godtrace::tracing::layer()
+        .min_event_level(tracing::Level::DEBUG)
+        .error_events_fail_span(true);
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    {
+        let _span = tracing::info_span!("bridge.strict").entered();
+        tracing::debug!("now kept");
+        tracing::trace!("still too verbose");
+        tracing::error!("payment declined");
+    }
+    let span = c.span("bridge.strict");
+    let names: Vec<_> = span.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["now kept", "payment declined"]);
+    assert_eq!(span.error_message(), Some("payment declined"));
+}
+
+#[test]
+fn a_filter_decides_which_spans_reach_godtrace() {
+    let c = testing::capture();
+    let layer = godtrace::tracing::layer().with_filter(
+        filter::Targets::new()
+            .with_target("noisy", tracing::Level::ERROR)
+            .with_default(tracing::Level::INFO),
+    );
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    {
+        let _outer = tracing::info_span!("bridge.kept").entered();
+        let _noisy = tracing::info_span!(target: "noisy", "bridge.noisy").entered();
+        let _debug = tracing::debug_span!("bridge.debug").entered();
+        traced_leaf();
+    }
+    let names: Vec<_> = c.spans().into_iter().map(|s| s.name).collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "bridge.noisy" || n == "bridge.debug"),
+        "{names:?}"
+    );
+    // What the filter leaves out is skipped: the call nests under the nearest kept span.
+    assert!(is_child(
+        &c,
+        "capture::tracing_bridge::traced_leaf",
+        "bridge.kept"
+    ));
+}
+
+#[traced(sample_rate = 0.0)]
+async fn sampled_out_root() {
+    let child = async {
+        traced_async_leaf().await;
+        let inner = tracing::info_span!("bridge.out.inner");
+        traced_async_leaf().instrument(inner).await;
+    };
+    child.instrument(tracing::info_span!("bridge.out")).await;
+}
+
+#[test]
+fn tracing_spans_under_a_sampled_out_root_stay_out() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    // One thread: a span wrongly starting a trace of its own would be captured here.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(sampled_out_root());
+    let names: Vec<_> = c.spans().into_iter().map(|s| s.name).collect();
+    assert!(names.is_empty(), "{names:?}");
+}
+
+#[traced(sample_rate = 0.0)]
+fn sampled_out_root_with_span() -> tracing::Span {
+    tracing::info_span!("bridge.out.handed")
+}
+
+#[test]
+fn a_span_started_elsewhere_under_a_sampled_out_span_keeps_the_decision() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let handed = sampled_out_root_with_span();
+    // Another thread, with no sampled-out root of its own, starts a child under the span.
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    let child = std::thread::spawn(move || {
+        let _subscriber = tracing::dispatcher::set_default(&dispatch);
+        handed.in_scope(|| tracing::info_span!("bridge.out.child"))
+    })
+    .join()
+    .unwrap();
+    // Back here, outside the root: what runs under the child stays out of the trace too.
+    child.in_scope(traced_leaf);
+    let names: Vec<_> = c.spans().into_iter().map(|s| s.name).collect();
+    assert!(names.is_empty(), "{names:?}");
+}
+
+#[test]
+fn parent_none_starts_a_new_trace_and_an_explicit_parent_is_followed() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let request = tracing::info_span!("bridge.request");
+    {
+        let _traced_root = godtrace::span("bridge.unrelated");
+        drop(tracing::info_span!(parent: None, "bridge.detached").entered());
+        drop(tracing::info_span!(parent: &request, "bridge.explicit").entered());
+    }
+    drop(request);
+    let detached = c.span("bridge.detached");
+    assert_eq!(detached.parent_span_id, None);
+    assert_ne!(detached.trace_id, c.span("bridge.unrelated").trace_id);
+    assert!(is_child(&c, "bridge.explicit", "bridge.request"));
+}
+
+/// A `MakeWriter` that keeps what the fmt layer writes.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        std::io::Write::write(&mut *self.0.lock().unwrap(), bytes)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[traced]
+fn traced_logging() {
+    tracing::info!("inside traced");
+}
+
+#[test]
+fn fmt_lines_carry_the_ids_of_the_current_span() {
+    let c = testing::capture();
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .map_event_format(godtrace::tracing::TraceIds::new);
+    let _subscriber = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(godtrace::tracing::layer())
+            .with(fmt),
+    );
+    tracing::info!("outside any span");
+    {
+        let _span = tracing::info_span!("bridge.logged").entered();
+        tracing::info!("inside tracing span");
+        traced_logging();
+    }
+    let logged = c.span("bridge.logged");
+    let traced = c.span("capture::tracing_bridge::traced_logging");
+    let text = lines.text();
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(!line("outside any span").contains("trace_id="), "{text}");
+    assert!(
+        line("inside tracing span").starts_with(&format!(
+            "trace_id={} span_id={} ",
+            logged.trace_id, logged.span_id
+        )),
+        "{text}"
+    );
+    assert!(
+        line("inside traced").starts_with(&format!(
+            "trace_id={} span_id={} ",
+            traced.trace_id, traced.span_id
+        )),
+        "{text}"
+    );
+}
+
+/// A `log::Log` that keeps each record's message and key-values.
+#[derive(Default)]
+struct Records(Mutex<Vec<String>>);
+
+impl log::Log for Records {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        struct Collect(String);
+        impl<'kvs> log::kv::VisitSource<'kvs> for Collect {
+            fn visit_pair(
+                &mut self,
+                key: log::kv::Key<'kvs>,
+                value: log::kv::Value<'kvs>,
+            ) -> Result<(), log::kv::Error> {
+                self.0.push_str(&format!(" {key}={value}"));
+                Ok(())
+            }
+        }
+        let mut line = Collect(record.args().to_string());
+        record.key_values().visit(&mut line).unwrap();
+        self.0.lock().unwrap().push(line.0);
+    }
+    fn flush(&self) {}
+}
+
+fn log_info(logger: &dyn log::Log, message: &str) {
+    let order = [("order", 17)];
+    logger.log(
+        &log::Record::builder()
+            .args(format_args!("{message}"))
+            .level(log::Level::Info)
+            .target("shop")
+            .key_values(&order)
+            .build(),
+    );
+}
+
+#[traced]
+fn traced_checkout(logger: &dyn log::Log) {
+    log_info(logger, "charged");
+}
+
+#[test]
+fn log_records_carry_the_ids_and_can_become_span_events() {
+    let c = testing::capture();
+    let logger =
+        godtrace::log::TraceIdLogger::new(Records::default()).span_events(log::Level::Info);
+    log_info(&logger, "idle");
+    traced_checkout(&logger);
+    let _subscriber = bridged();
+    tracing::info_span!("bridge.log").in_scope(|| log_info(&logger, "in tracing span"));
+
+    let checkout = c.span("capture::tracing_bridge::traced_checkout");
+    let lines = logger_lines(logger);
+    assert_eq!(lines[0], "idle order=17");
+    assert_eq!(
+        lines[1],
+        format!(
+            "[trace_id={0} span_id={1}] charged trace_id={0} span_id={1} order=17",
+            checkout.trace_id, checkout.span_id
+        )
+    );
+    let event = checkout
+        .event("charged")
+        .expect("the record as a span event");
+    assert_eq!(event.attr("level"), Some(&Value::from("INFO")));
+    assert_eq!(event.attr("target"), Some(&Value::from("shop")));
+    assert_eq!(event.attr("order"), Some(&Value::I64(17)));
+    let bridged = c.span("bridge.log");
+    assert!(lines[2].contains(&format!("span_id={}", bridged.span_id)));
+    assert!(bridged.event("in tracing span").is_some());
+}
+
+fn logger_lines(logger: godtrace::log::TraceIdLogger<Records>) -> Vec<String> {
+    let records = logger.into_inner();
+    records.0.into_inner().unwrap()
+}
+
+#[traced]
+async fn traced_client() -> u16 {
+    use tower::{Service as _, ServiceExt as _};
+    let mut service = tower::ServiceBuilder::new()
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .service_fn(|_request: http::Request<String>| async {
+            traced_async_leaf().await;
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+        });
+    let request = http::Request::get("/wallets/7")
+        .body(String::new())
+        .unwrap();
+    let response = service.ready().await.unwrap().call(request).await.unwrap();
+    response.status().as_u16()
+}
+
+#[test]
+fn a_tracing_instrumented_library_nests_between_traced_calls() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert_eq!(runtime.block_on(traced_client()), 200);
+
+    // tower-http's TraceLayer opens a span named `request` for each request.
+    assert!(is_child(
+        &c,
+        "request",
+        "capture::tracing_bridge::traced_client"
+    ));
+    assert!(is_child(
+        &c,
+        "capture::tracing_bridge::traced_async_leaf",
+        "request"
+    ));
+    let request = c.span("request");
+    assert_eq!(request.attr("method"), Some(&Value::from("GET")));
+    assert_eq!(request.attr("uri"), Some(&Value::from("/wallets/7")));
+}
+
+#[test]
+fn the_layer_added_twice_does_not_panic() {
+    let c = testing::capture();
+    let subscriber = tracing_subscriber::registry()
+        .with(godtrace::tracing::layer())
+        .with(godtrace::tracing::layer());
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+    drop(tracing::info_span!("bridge.twice").entered());
+    assert!(!c.spans_named("bridge.twice").is_empty());
+}

@@ -1,0 +1,271 @@
+//! Redis through `godtrace::db::redis` against the server `scripts/test` starts
+//! (scripts/backends/redis.sh; skipped without it unless `GODTRACE_REQUIRE_E2E=1`): each
+//! command is a client span under the traced operation, a pipeline one span, and no argument
+//! is ever recorded.
+use crate::support::db::{self, OwnRedis, all_text, int_attr, string_attr, unique};
+use godtrace::db::redis::TracedConnection;
+use godtrace::otel::KeyValue;
+use godtrace::testing::{self, FinishedSpan};
+use godtrace::{SpanKind, traced};
+use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Client, RedisResult, cmd, pipe};
+use std::time::Duration;
+
+/// Every test's bound: a test that hangs fails instead.
+const BOUND: Duration = Duration::from_secs(60);
+
+fn run<F: std::future::Future>(future: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        tokio::time::timeout(BOUND, future)
+            .await
+            .expect("the test finished within its bound")
+    })
+}
+
+fn port_of(url: &str) -> i64 {
+    let after_host = url.rsplit_once(':').unwrap().1;
+    after_host.trim_end_matches('/').parse().unwrap()
+}
+
+async fn manager(client: &Client) -> TracedConnection<ConnectionManager> {
+    let conn = client.get_connection_manager().await.expect("connect");
+    TracedConnection::new(conn, client.get_connection_info())
+}
+
+/// What `cache_profile` read back: the GET, the pipeline's replies, the transaction's.
+type Replies = (Option<String>, (String, i64), Vec<i64>);
+
+#[traced(operation = "e2e::db_redis::cache_profile")]
+async fn cache_profile(
+    conn: &mut TracedConnection<ConnectionManager>,
+    key: &str,
+) -> RedisResult<Replies> {
+    cmd("SET")
+        .arg(key)
+        .arg("profile-secret")
+        .arg("EX")
+        .arg(60)
+        .query_async::<()>(conn)
+        .await?;
+    let cached: Option<String> = cmd("GET").arg(key).query_async(conn).await?;
+    let counter = format!("{key}:count");
+    let piped: (String, i64) = pipe()
+        .get(key)
+        .incr(&counter, 5)
+        .expire(&counter, 60)
+        .ignore()
+        .query_async(conn)
+        .await?;
+    let counts: Vec<i64> = pipe()
+        .atomic()
+        .incr(&counter, 1)
+        .incr(&counter, 1)
+        .query_async(conn)
+        .await?;
+    Ok((cached, piped, counts))
+}
+
+#[test]
+fn commands_and_pipelines_are_client_spans_without_keys_or_values() {
+    let Some(url) = db::redis_url() else {
+        return;
+    };
+    let c = testing::capture();
+    let key = unique("wallet-secret-key");
+    let (cached, piped, counts) = run(async {
+        let client = Client::open(url.as_str()).unwrap();
+        let mut conn = manager(&client).await;
+        cache_profile(&mut conn, &key)
+            .await
+            .expect("the commands succeed")
+    });
+    // What the commands return is untouched.
+    assert_eq!(cached.as_deref(), Some("profile-secret"));
+    assert_eq!(piped, ("profile-secret".to_owned(), 5));
+    assert_eq!(counts, [6, 7]);
+
+    let op = c.span("e2e::db_redis::cache_profile");
+    let children = c.children(&op);
+    let names: Vec<&str> = children.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["SET", "GET", "PIPELINE", "MULTI"], "{children:#?}");
+    for span in &children {
+        assert_eq!(span.kind, SpanKind::Client);
+        assert_eq!(span.trace_id, op.trace_id);
+        assert!(!span.is_error(), "{span:#?}");
+        assert_eq!(string_attr(span, "db.system.name"), "redis");
+        assert_eq!(string_attr(span, "db.namespace"), "0");
+        assert_eq!(string_attr(span, "server.address"), "127.0.0.1");
+        assert_eq!(int_attr(span, "server.port"), port_of(&url));
+        let text = all_text(span);
+        assert!(!text.contains("secret"), "a key or value recorded: {text}");
+    }
+    assert_eq!(string_attr(&children[0], "db.operation.name"), "SET");
+    assert_eq!(string_attr(&children[0], "db.query.text"), "SET ? ? ? ?");
+    assert_eq!(string_attr(&children[1], "db.query.text"), "GET ?");
+    let pipeline = &children[2];
+    assert_eq!(int_attr(pipeline, "db.operation.batch.size"), 3);
+    assert_eq!(
+        string_attr(pipeline, "db.query.text"),
+        "GET ?; INCRBY ? ?; EXPIRE ? ?"
+    );
+    let multi = &children[3];
+    assert_eq!(string_attr(multi, "db.operation.name"), "MULTI");
+    assert_eq!(int_attr(multi, "db.operation.batch.size"), 2);
+
+    let snapshot = godtrace::metrics::metrics_snapshot();
+    let get = snapshot.histogram(
+        "db.client.operation.duration",
+        &[
+            KeyValue::new("db.system.name", "redis"),
+            KeyValue::new("db.namespace", "0"),
+            KeyValue::new("db.operation.name", "GET"),
+            KeyValue::new("server.address", "127.0.0.1"),
+            KeyValue::new("server.port", port_of(&url)),
+        ],
+    );
+    assert!(get.is_some_and(|p| p.count >= 1), "{snapshot:#?}");
+}
+
+#[traced(operation = "e2e::db_redis::wrong_type")]
+async fn wrong_type(
+    conn: &mut TracedConnection<MultiplexedConnection>,
+    key: &str,
+) -> redis::RedisError {
+    cmd("SET")
+        .arg(key)
+        .arg("a-string")
+        .query_async::<()>(conn)
+        .await
+        .unwrap();
+    cmd("LPUSH")
+        .arg(key)
+        .arg("pushed-secret")
+        .query_async::<i64>(conn)
+        .await
+        .unwrap_err()
+}
+
+async fn multiplexed(
+    url: &str,
+    config: &AsyncConnectionConfig,
+) -> TracedConnection<MultiplexedConnection> {
+    let client = Client::open(url).unwrap();
+    let conn = client
+        .get_multiplexed_async_connection_with_config(config)
+        .await
+        .expect("connect");
+    TracedConnection::new(conn, client.get_connection_info())
+}
+
+#[test]
+fn a_server_error_records_its_code_and_not_its_message() {
+    let Some(url) = db::redis_url() else {
+        return;
+    };
+    let c = testing::capture();
+    let key = unique("typed");
+    let error = run(async {
+        let mut conn = multiplexed(&url, &AsyncConnectionConfig::new()).await;
+        wrong_type(&mut conn, &key).await
+    });
+    assert_eq!(error.code(), Some("WRONGTYPE"));
+    let children = c.children(&c.span("e2e::db_redis::wrong_type"));
+    let lpush = &children[1];
+    assert_eq!(lpush.name, "LPUSH");
+    assert!(lpush.is_error());
+    assert_eq!(string_attr(lpush, "error.type"), "WRONGTYPE");
+    assert_eq!(string_attr(lpush, "db.response.status_code"), "WRONGTYPE");
+    assert!(!all_text(lpush).contains("pushed-secret"));
+}
+
+#[traced(operation = "e2e::db_redis::blocked")]
+async fn blocked(
+    conn: &mut TracedConnection<MultiplexedConnection>,
+    key: &str,
+) -> redis::RedisError {
+    // BLPOP waits 5 s on an empty list; the connection gives up after 200 ms.
+    cmd("BLPOP")
+        .arg(key)
+        .arg(5)
+        .query_async::<Option<(String, String)>>(conn)
+        .await
+        .unwrap_err()
+}
+
+#[test]
+fn a_response_timeout_is_recorded_as_a_timeout() {
+    let Some(url) = db::redis_url() else {
+        return;
+    };
+    let c = testing::capture();
+    let key = unique("empty");
+    let error = run(async {
+        let config =
+            AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_millis(200)));
+        let mut conn = multiplexed(&url, &config).await;
+        blocked(&mut conn, &key).await
+    });
+    assert!(error.is_timeout(), "{error:?}");
+    let span = c.span("BLPOP");
+    assert!(span.is_error());
+    assert_eq!(string_attr(&span, "error.type"), "timeout");
+    assert!(
+        span.duration < Duration::from_secs(5),
+        "{:?}",
+        span.duration
+    );
+}
+
+#[traced(operation = "e2e::db_redis::server_gone")]
+async fn server_gone(
+    conn: &mut TracedConnection<MultiplexedConnection>,
+    server: &mut OwnRedis,
+) -> redis::RedisError {
+    cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query_async::<()>(conn)
+        .await
+        .unwrap();
+    server.kill();
+    cmd("GET")
+        .arg("k")
+        .query_async::<Option<String>>(conn)
+        .await
+        .expect_err("the server is gone")
+}
+
+#[test]
+fn a_server_stopped_in_the_middle_fails_the_next_command_without_hanging() {
+    if db::redis_url().is_none() {
+        return;
+    }
+    let c = testing::capture();
+    let mut server = OwnRedis::start();
+    let error = run(async {
+        let config =
+            AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(10)));
+        let mut conn = multiplexed(&server.url, &config).await;
+        server_gone(&mut conn, &mut server).await
+    });
+    let children: Vec<FinishedSpan> = c.children(&c.span("e2e::db_redis::server_gone"));
+    let names: Vec<&str> = children.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["SET", "GET"]);
+    assert!(!children[0].is_error());
+    let get = &children[1];
+    assert!(get.is_error(), "{get:#?}");
+    let error_type = string_attr(get, "error.type");
+    assert!(
+        matches!(error_type.as_str(), "io" | "connection_dropped"),
+        "{error_type} for {error:?}"
+    );
+    assert!(
+        !error.is_timeout(),
+        "the loss was noticed, not waited out: {error:?}"
+    );
+}

@@ -67,6 +67,7 @@ const fn case(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
         calls_per_op: 1,
         spans_per_op: 1,
         short: false,
+        threads: 1,
     }
 }
 

@@ -44,6 +44,7 @@ const fn export_case(id: &'static str) -> Case {
         calls_per_op: 1,
         spans_per_op: 1,
         short: false,
+        threads: 1,
     }
 }
 

@@ -1,4 +1,4 @@
-//! The tables (Markdown, to paste into BENCHMARKS.md) and the issue-6 targets, judged on
+//! The tables (Markdown, to paste into BENCHMARKS.md) and the targets (issues 6 and 18), judged on
 //! this run's numbers.
 use crate::Fields;
 use crate::cases::{Case, Kind};

@@ -9,8 +9,8 @@ use crate::InitError;
 use crate::config::OtlpTarget as Target;
 use crate::config::{deadline_after, url};
 use crate::otlp::transport::{self, Transport};
-use prost::Message as _;
 use opentelemetry::KeyValue;
+use prost::Message as _;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 

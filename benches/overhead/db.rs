@@ -12,7 +12,7 @@
 //! drives it), so the difference between `bare` and `traced/*` is the integration's cost per
 //! call: parsing the statement, the span (recorded, then dropped: no exporter) and the
 //! duration histogram.
-use crate::cases::{Case, Kind, Setup};
+use crate::cases::{Case, Setup, time as case};
 use godtrace::db::redis::TracedConnection;
 use godtrace::db::sqlx::TracedPool;
 use redis::aio::MultiplexedConnection;
@@ -56,19 +56,6 @@ pub fn cases() -> Vec<Case> {
         ]);
     }
     cases
-}
-
-const fn case(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
-    Case {
-        id,
-        kind: Kind::Time,
-        setup,
-        op,
-        calls_per_op: 1,
-        spans_per_op: 1,
-        short: false,
-        threads: 1,
-    }
 }
 
 fn runtime() -> Runtime {

@@ -64,11 +64,13 @@ phoenix_start mtls "$mtls_http_port" "$mtls_grpc_port" PHOENIX_TLS_ENABLED=true 
 mtls_pid=$phoenix_pid mtls_log=$phoenix_log
 
 # A TLS Phoenix takes 25-35 s to answer on two CPUs: the three start together.
-wait_ready Phoenix "$plain_pid" "http://127.0.0.1:$phoenix_http_port/healthz" "$plain_log" 120
-wait_ready "Phoenix (TLS)" "$tls_pid" "https://127.0.0.1:$tls_http_port/healthz" "$tls_log" 180 \
-  --cacert "$tls_dir/ca.crt"
-wait_ready "Phoenix (mTLS)" "$mtls_pid" "https://localhost:$mtls_http_port/healthz" "$mtls_log" 180 \
-  --cacert "$tls_dir/ca.crt" --cert "$tls_dir/client.crt" --key "$tls_dir/client.key"
+wait_until_ready Phoenix "$plain_pid" 120 "$plain_log" \
+  curl -sf "http://127.0.0.1:$phoenix_http_port/healthz"
+wait_until_ready "Phoenix (TLS)" "$tls_pid" 180 "$tls_log" \
+  curl -sf --cacert "$tls_dir/ca.crt" "https://127.0.0.1:$tls_http_port/healthz"
+wait_until_ready "Phoenix (mTLS)" "$mtls_pid" 180 "$mtls_log" \
+  curl -sf --cacert "$tls_dir/ca.crt" --cert "$tls_dir/client.crt" --key "$tls_dir/client.key" \
+  "https://localhost:$mtls_http_port/healthz"
 
 export GODTRACE_PHOENIX_HTTP="http://127.0.0.1:$phoenix_http_port"
 export GODTRACE_PHOENIX_GRPC="http://127.0.0.1:$phoenix_grpc_port"

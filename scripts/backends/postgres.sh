@@ -12,26 +12,26 @@
 # package creates, and the server runs as that user (setpriv execs it, so the PID is the
 # server's own).
 
+# shellcheck source=../lib/backend.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/backend.sh"
+
 # postgres_bin_dir: the newest installed server's bin directory, or nothing.
 postgres_bin_dir() {
   local dir
-  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-  if [ -n "$dir" ] && [ -x "$dir/postgres" ] && [ -x "$dir/initdb" ]; then
-    echo "$dir"
-  fi
+  for dir in /usr/lib/postgresql/*/bin; do
+    if [ -x "$dir/postgres" ] && [ -x "$dir/initdb" ]; then
+      echo "$dir"
+    fi
+  done | sort -V | tail -n 1
 }
 
 postgres_bin="$(postgres_bin_dir)"
 if [ -z "$postgres_bin" ]; then
   echo "installing Debian's postgresql package"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null 2>&1; then
-    # Stale or missing package lists: refresh them once and retry.
-    apt-get update -qq >/dev/null 2>&1 || true
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; then
-      echo "postgres.sh: 'apt-get install postgresql' failed; the database suites need a" >&2
-      echo "PostgreSQL server (run as root with the Debian archive reachable)." >&2
-      exit 1
-    fi
+  if ! apt_get install --no-install-recommends postgresql; then
+    echo "postgres.sh: 'apt-get install postgresql' failed; the database suites need a" >&2
+    echo "PostgreSQL server (run as root with the Debian archive reachable)." >&2
+    exit 1
   fi
   postgres_bin="$(postgres_bin_dir)"
   if [ -z "$postgres_bin" ]; then
@@ -44,11 +44,14 @@ fi
 # execs the command, so a background job's $! is the server itself.
 postgres_as_owner=()
 if [ "$(id -u)" -eq 0 ]; then
+  if ! id postgres >/dev/null 2>&1; then
+    echo "postgres.sh: running as root, but there is no 'postgres' user to run the server as" >&2
+    echo "(the postgresql-common package creates it; PostgreSQL refuses to run as root)." >&2
+    exit 1
+  fi
   postgres_as_owner=(setpriv --reuid=postgres --regid=postgres --init-groups --)
 fi
 
-# shellcheck source=../lib/backend.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/backend.sh"
 read -r postgres_port < <(free_ports 1)
 postgres_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-postgres.XXXXXX")"
 if [ "$(id -u)" -eq 0 ]; then
@@ -68,20 +71,8 @@ fi
 postgres_pid=$!
 PIDS+=("$postgres_pid")
 
-postgres_deadline=$((SECONDS + 60))
-until "$postgres_bin/pg_isready" -q -h 127.0.0.1 -p "$postgres_port"; do
-  if ! kill -0 "$postgres_pid" 2>/dev/null; then
-    echo "PostgreSQL exited while starting; its log:" >&2
-    cat "$postgres_dir/postgres.log" >&2
-    exit 1
-  fi
-  if [ "$SECONDS" -ge "$postgres_deadline" ]; then
-    echo "PostgreSQL did not answer on 127.0.0.1:$postgres_port within 60 s; its log:" >&2
-    tail -n 50 "$postgres_dir/postgres.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
+wait_until_ready PostgreSQL "$postgres_pid" 60 "$postgres_dir/postgres.log" \
+  "$postgres_bin/pg_isready" -q -h 127.0.0.1 -p "$postgres_port"
 "$postgres_bin/createdb" -h 127.0.0.1 -p "$postgres_port" -U godtrace godtrace_test
 
 export GODTRACE_TEST_DATABASE_URL="postgres://godtrace@127.0.0.1:$postgres_port/godtrace_test"

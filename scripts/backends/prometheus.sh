@@ -9,20 +9,19 @@
 #   GODTRACE_PROMETHEUS_URL            Prometheus's base URL (query API at /api/v1/...)
 #   GODTRACE_PROMETHEUS_TARGET         the host:port it scrapes; the test serves /metrics there
 #   GODTRACE_REQUIRE_E2E=1             so that a test missing the backend fails, not skips
+# shellcheck source=../lib/backend.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/backend.sh"
+
 prometheus_root="$GODTRACE_CACHE/prometheus"
 prometheus_bin="$prometheus_root/usr/bin/prometheus"
 
 if [ ! -x "$prometheus_bin" ]; then
   echo "unpacking Debian's prometheus package into $prometheus_root"
   prometheus_deb_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-prometheus-deb.XXXXXX")"
-  if ! (cd "$prometheus_deb_dir" && apt-get download prometheus >/dev/null 2>&1); then
-    # Stale or missing package lists: refresh them once and retry.
-    apt-get update -qq >/dev/null 2>&1 || true
-    if ! (cd "$prometheus_deb_dir" && apt-get download prometheus); then
-      echo "prometheus.sh: 'apt-get download prometheus' failed; the end-to-end metrics suite" >&2
-      echo "needs Debian's prometheus package (run as root with the Debian archive reachable)." >&2
-      exit 1
-    fi
+  if ! (cd "$prometheus_deb_dir" && apt_get download prometheus); then
+    echo "prometheus.sh: 'apt-get download prometheus' failed; the end-to-end metrics suite" >&2
+    echo "needs Debian's prometheus package (run as root with the Debian archive reachable)." >&2
+    exit 1
   fi
   rm -rf "$prometheus_root"
   dpkg -x "$prometheus_deb_dir"/prometheus_*.deb "$prometheus_root"
@@ -34,8 +33,6 @@ if [ ! -x "$prometheus_bin" ]; then
 fi
 
 # Two distinct free loopback ports: Prometheus's own, and the scrape target's.
-# shellcheck source=../lib/backend.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/backend.sh"
 read -r prometheus_port prometheus_target_port < <(free_ports 2)
 
 prometheus_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-prometheus.XXXXXX")"
@@ -58,7 +55,8 @@ YAML
 prometheus_pid=$!
 PIDS+=("$prometheus_pid")
 
-wait_ready Prometheus "$prometheus_pid" "http://127.0.0.1:$prometheus_port/-/ready" "$prometheus_dir/prometheus.log" 60
+wait_until_ready Prometheus "$prometheus_pid" 60 "$prometheus_dir/prometheus.log" \
+  curl -sf "http://127.0.0.1:$prometheus_port/-/ready"
 
 export GODTRACE_PROMETHEUS_URL="http://127.0.0.1:$prometheus_port"
 export GODTRACE_PROMETHEUS_TARGET="127.0.0.1:$prometheus_target_port"

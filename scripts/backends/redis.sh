@@ -9,21 +9,18 @@
 #   GODTRACE_REDIS_SERVER     the redis-server binary, for a test that starts (and stops) a
 #                             server of its own
 #   GODTRACE_REQUIRE_E2E=1    so that a test missing the server fails instead of skipping
+# shellcheck source=../lib/backend.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/backend.sh"
+
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
   echo "installing Debian's redis-server package"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null 2>&1; then
-    # Stale or missing package lists: refresh them once and retry.
-    apt-get update -qq >/dev/null 2>&1 || true
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; then
-      echo "redis.sh: 'apt-get install redis-server' failed; the cache suites need a Redis" >&2
-      echo "server (run as root with the Debian archive reachable)." >&2
-      exit 1
-    fi
+  if ! apt_get install --no-install-recommends redis-server; then
+    echo "redis.sh: 'apt-get install redis-server' failed; the cache suites need a Redis" >&2
+    echo "server (run as root with the Debian archive reachable)." >&2
+    exit 1
   fi
 fi
 
-# shellcheck source=../lib/backend.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/backend.sh"
 read -r redis_port < <(free_ports 1)
 redis_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-redis.XXXXXX")"
 # No RDB snapshots, no append-only file: nothing outlives the run.
@@ -32,20 +29,11 @@ redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$redis_dir" --save "" 
 redis_pid=$!
 PIDS+=("$redis_pid")
 
-redis_deadline=$((SECONDS + 30))
-until [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = "PONG" ]; do
-  if ! kill -0 "$redis_pid" 2>/dev/null; then
-    echo "Redis exited while starting; its log:" >&2
-    cat "$redis_dir/redis.log" >&2
-    exit 1
-  fi
-  if [ "$SECONDS" -ge "$redis_deadline" ]; then
-    echo "Redis did not answer on 127.0.0.1:$redis_port within 30 s; its log:" >&2
-    tail -n 50 "$redis_dir/redis.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+# redis_answers_ping PORT: whether the server on PORT is up (PONG, not an error such as LOADING).
+redis_answers_ping() {
+  [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ]
+}
+wait_until_ready Redis "$redis_pid" 30 "$redis_dir/redis.log" redis_answers_ping "$redis_port"
 
 export GODTRACE_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/"
 GODTRACE_REDIS_SERVER="$(command -v redis-server)"

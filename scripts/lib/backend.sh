@@ -13,21 +13,36 @@ for s in socks:
 PY
 }
 
-# wait_ready NAME PID URL LOG SECONDS [CURL_OPTION...]
-# Polls URL until it answers (curl with the given options, e.g. --cacert for HTTPS); fails
-# (exit 1, with the server's log) if the process PID exits or SECONDS pass first.
-wait_ready() {
-  local name=$1 pid=$2 url=$3 log=$4 limit=$5
-  shift 5
+# apt_get ARG...: `apt-get -y ARG...` without questions. A fresh machine has no package lists
+# yet: they are fetched first. Lists gone stale (the mirror no longer has the version they
+# name) make the command fail: they are fetched again and the command retried once, with its
+# output shown this time. Returns apt-get's status.
+apt_get() {
+  if ! compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then
+    apt-get update -qq || true
+  fi
+  if DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@" >/dev/null 2>&1; then
+    return 0
+  fi
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@"
+}
+
+# wait_until_ready NAME PID SECONDS LOG CHECK...
+# Runs the command CHECK... (output discarded) every 0.2 s until it succeeds; fails (exit 1,
+# with the server's log LOG) if the process PID exits or SECONDS pass first.
+wait_until_ready() {
+  local name=$1 pid=$2 limit=$3 log=$4
+  shift 4
   local deadline=$((SECONDS + limit))
-  until curl -sf "$@" "$url" >/dev/null 2>&1; do
+  until "$@" >/dev/null 2>&1; do
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "$name exited while starting; its log:" >&2
       cat "$log" >&2
       exit 1
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "$name did not answer $url within $limit s; its log:" >&2
+      echo "$name was not ready within $limit s (checked with: $*); its log:" >&2
       tail -n 50 "$log" >&2
       exit 1
     fi

@@ -4,7 +4,7 @@ use crate::support::db;
 use crate::support::e2e as e2e_support;
 use godtrace::db::redis::TracedConnection;
 use godtrace::db::sqlx::TracedPool;
-use godtrace::{Config, Protocol, traced};
+use godtrace::{Protocol, traced};
 use redis::aio::MultiplexedConnection;
 use serde_json::Value as Json;
 use std::time::Duration;
@@ -41,18 +41,9 @@ fn database_spans_arrive_in_phoenix_under_the_traced_operation() {
         return;
     };
     let project = e2e_support::unique_project("db");
-    let guard = godtrace::init(
-        Config::new("godtrace-e2e-db")
-            .endpoint(phoenix.http.clone())
-            .protocol(Protocol::HttpProtobuf)
-            .resource_attribute("openinference.project.name", project.clone()),
-    )
-    .expect("init");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let guard = godtrace::init(phoenix.config("godtrace-e2e-db", Protocol::HttpProtobuf, &project))
+        .expect("init");
+    let runtime = crate::support::two_worker_runtime();
     let trace_id = runtime.block_on(async {
         let pool = TracedPool::new(sqlx::PgPool::connect(&database_url).await.unwrap());
         let client = redis::Client::open(redis_url.as_str()).unwrap();

@@ -2,16 +2,15 @@
 //! (scripts/backends/postgres.sh; skipped without it unless `GODTRACE_REQUIRE_E2E=1`): each
 //! query is a client span under the traced operation that ran it, with the statement's
 //! literals as `?`, and failures carry their SQLSTATE.
-use crate::support::db::{self, all_text, int_attr, string_attr, unique};
+use crate::support::db::{
+    self, all_text, assert_client_span, duration_attributes, int_attr, run, string_attr, unique,
+};
 use godtrace::db::sqlx::TracedPool;
 use godtrace::otel::KeyValue;
 use godtrace::testing::{self, FinishedSpan};
-use godtrace::{SpanKind, traced};
+use godtrace::traced;
 use sqlx::Row;
 use std::time::Duration;
-
-/// Every test's bound: a test that hangs fails instead.
-const BOUND: Duration = Duration::from_secs(60);
 
 async fn connect(url: &str) -> TracedPool {
     let pool = sqlx::postgres::PgPoolOptions::new()
@@ -21,25 +20,6 @@ async fn connect(url: &str) -> TracedPool {
         .await
         .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
     TracedPool::new(pool)
-}
-
-/// The port in a `postgres://user@host:PORT/db` URL.
-fn port_of(url: &str) -> i64 {
-    let after_host = url.rsplit_once(':').unwrap().1;
-    after_host.split('/').next().unwrap().parse().unwrap()
-}
-
-fn run<F: std::future::Future>(future: F) -> F::Output {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        tokio::time::timeout(BOUND, future)
-            .await
-            .expect("the test finished within its bound")
-    })
 }
 
 #[traced(operation = "e2e::db_postgres::store_scan")]
@@ -68,6 +48,24 @@ async fn store_scan(pool: &TracedPool, table: &str) -> Result<(Vec<String>, Stri
         .await?;
     tx.commit().await?;
     Ok((rows.iter().map(|r| r.get(0)).collect(), note))
+}
+
+/// The duration point's attributes for `operation` on `table`, failed with `error` if any.
+fn postgres_duration_attributes(
+    operation: &'static str,
+    table: &str,
+    url: &str,
+    error: Option<&'static str>,
+) -> Vec<KeyValue> {
+    let collection = KeyValue::new("db.collection.name", table.to_owned());
+    let error = error.map(|e| KeyValue::new("error.type", e));
+    duration_attributes(
+        "postgresql",
+        "godtrace_test",
+        operation,
+        url,
+        std::iter::once(collection).chain(error),
+    )
 }
 
 fn assert_no_value(spans: &[FinishedSpan], values: &[&str]) {
@@ -119,13 +117,7 @@ fn queries_are_client_spans_under_the_traced_operation_without_their_values() {
         "{children:#?}"
     );
     for span in &children {
-        assert_eq!(span.kind, SpanKind::Client, "{}", span.name);
-        assert_eq!(span.trace_id, op.trace_id);
-        assert!(!span.is_error(), "{span:#?}");
-        assert_eq!(string_attr(span, "db.system.name"), "postgresql");
-        assert_eq!(string_attr(span, "db.namespace"), "godtrace_test");
-        assert_eq!(string_attr(span, "server.address"), "127.0.0.1");
-        assert_eq!(int_attr(span, "server.port"), port_of(&url));
+        assert_client_span(span, &op, "postgresql", "godtrace_test", &url);
     }
     let select = &children[3];
     assert_eq!(string_attr(select, "db.operation.name"), "SELECT");
@@ -160,14 +152,7 @@ fn queries_are_client_spans_under_the_traced_operation_without_their_values() {
 
     // The duration histogram, with the conventions' buckets and attributes.
     let snapshot = godtrace::metrics::metrics_snapshot();
-    let attributes = [
-        KeyValue::new("db.system.name", "postgresql"),
-        KeyValue::new("db.namespace", "godtrace_test"),
-        KeyValue::new("db.operation.name", "SELECT"),
-        KeyValue::new("db.collection.name", table.clone()),
-        KeyValue::new("server.address", "127.0.0.1"),
-        KeyValue::new("server.port", port_of(&url)),
-    ];
+    let attributes = postgres_duration_attributes("SELECT", &table, &url, None);
     let point = snapshot
         .histogram("db.client.operation.duration", &attributes)
         .unwrap_or_else(|| panic!("no point with {attributes:?}: {snapshot:#?}"));
@@ -243,15 +228,7 @@ fn a_syntax_error_and_a_constraint_violation_record_their_sqlstate() {
     let duplicate_point = snapshot
         .histogram(
             "db.client.operation.duration",
-            &[
-                KeyValue::new("db.system.name", "postgresql"),
-                KeyValue::new("db.namespace", "godtrace_test"),
-                KeyValue::new("db.operation.name", "INSERT"),
-                KeyValue::new("db.collection.name", table.clone()),
-                KeyValue::new("server.address", "127.0.0.1"),
-                KeyValue::new("server.port", port_of(&url)),
-                KeyValue::new("error.type", "23505"),
-            ],
+            &postgres_duration_attributes("INSERT", &table, &url, Some("23505")),
         )
         .expect("a point for the failed insert");
     assert_eq!(duplicate_point.count, 1);

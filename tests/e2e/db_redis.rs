@@ -2,35 +2,16 @@
 //! (scripts/backends/redis.sh; skipped without it unless `GODTRACE_REQUIRE_E2E=1`): each
 //! command is a client span under the traced operation, a pipeline one span, and no argument
 //! is ever recorded.
-use crate::support::db::{self, OwnRedis, all_text, int_attr, string_attr, unique};
+use crate::support::db::{
+    self, OwnRedis, all_text, assert_client_span, duration_attributes, int_attr, run, string_attr,
+    unique,
+};
 use godtrace::db::redis::TracedConnection;
-use godtrace::otel::KeyValue;
 use godtrace::testing::{self, FinishedSpan};
-use godtrace::{SpanKind, traced};
+use godtrace::traced;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, RedisResult, cmd, pipe};
 use std::time::Duration;
-
-/// Every test's bound: a test that hangs fails instead.
-const BOUND: Duration = Duration::from_secs(60);
-
-fn run<F: std::future::Future>(future: F) -> F::Output {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        tokio::time::timeout(BOUND, future)
-            .await
-            .expect("the test finished within its bound")
-    })
-}
-
-fn port_of(url: &str) -> i64 {
-    let after_host = url.rsplit_once(':').unwrap().1;
-    after_host.trim_end_matches('/').parse().unwrap()
-}
 
 async fn manager(client: &Client) -> TracedConnection<ConnectionManager> {
     let conn = client.get_connection_manager().await.expect("connect");
@@ -94,13 +75,7 @@ fn commands_and_pipelines_are_client_spans_without_keys_or_values() {
     let names: Vec<&str> = children.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["SET", "GET", "PIPELINE", "MULTI"], "{children:#?}");
     for span in &children {
-        assert_eq!(span.kind, SpanKind::Client);
-        assert_eq!(span.trace_id, op.trace_id);
-        assert!(!span.is_error(), "{span:#?}");
-        assert_eq!(string_attr(span, "db.system.name"), "redis");
-        assert_eq!(string_attr(span, "db.namespace"), "0");
-        assert_eq!(string_attr(span, "server.address"), "127.0.0.1");
-        assert_eq!(int_attr(span, "server.port"), port_of(&url));
+        assert_client_span(span, &op, "redis", "0", &url);
         let text = all_text(span);
         assert!(!text.contains("secret"), "a key or value recorded: {text}");
     }
@@ -120,13 +95,7 @@ fn commands_and_pipelines_are_client_spans_without_keys_or_values() {
     let snapshot = godtrace::metrics::metrics_snapshot();
     let get = snapshot.histogram(
         "db.client.operation.duration",
-        &[
-            KeyValue::new("db.system.name", "redis"),
-            KeyValue::new("db.namespace", "0"),
-            KeyValue::new("db.operation.name", "GET"),
-            KeyValue::new("server.address", "127.0.0.1"),
-            KeyValue::new("server.port", port_of(&url)),
-        ],
+        &duration_attributes("redis", "0", "GET", &url, []),
     );
     assert!(get.is_some_and(|p| p.count >= 1), "{snapshot:#?}");
 }

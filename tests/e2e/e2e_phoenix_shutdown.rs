@@ -1,7 +1,7 @@
 //! Graceful shutdown with several thousand spans recorded: every one arrives in the real
 //! backend, counted there (over gRPC; one `init` per process).
 use crate::support::e2e as e2e_support;
-use godtrace::{Config, Protocol, traced};
+use godtrace::{Protocol, traced};
 use std::time::Duration;
 
 const CALLS: usize = 1500;
@@ -25,10 +25,8 @@ fn every_span_recorded_before_shutdown_arrives_in_the_backend() {
     };
     let project = e2e_support::unique_project("shutdown");
     let guard = godtrace::init(
-        Config::new("godtrace-e2e-shutdown")
-            .endpoint(phoenix.grpc.clone())
-            .protocol(Protocol::Grpc)
-            .resource_attribute("openinference.project.name", project.clone())
+        phoenix
+            .config("godtrace-e2e-shutdown", Protocol::Grpc, &project)
             .max_queue_size(2 * CALLS)
             // Nothing leaves before shutdown: it alone must deliver them all.
             .schedule_delay(Duration::from_secs(600)),

@@ -2,7 +2,7 @@
 //! `tracing`) arrives in Phoenix as one trace, fields as attributes, events as events.
 use crate::support::e2e as e2e_support;
 use e2e_support::{named, names, unique_project};
-use godtrace::{Config, Protocol, traced};
+use godtrace::{Protocol, traced};
 use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -26,13 +26,9 @@ fn a_bridged_tree_arrives_with_fields_as_attributes_and_events() {
         return;
     };
     let project = unique_project("tracing-bridge");
-    let guard = godtrace::init(
-        Config::new("godtrace-e2e-bridge")
-            .endpoint(phoenix.http.clone())
-            .protocol(Protocol::HttpProtobuf)
-            .resource_attribute("openinference.project.name", project.clone()),
-    )
-    .expect("init");
+    let guard =
+        godtrace::init(phoenix.config("godtrace-e2e-bridge", Protocol::HttpProtobuf, &project))
+            .expect("init");
     let subscriber = tracing_subscriber::registry().with(godtrace::tracing::layer());
     let trace_id = tracing::subscriber::with_default(subscriber, root);
     guard.flush();

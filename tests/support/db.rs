@@ -2,7 +2,8 @@
 //! their URLs, a Redis server of a test's own (to stop in the middle), and span helpers.
 #![allow(dead_code)]
 
-use godtrace::otel::Value;
+use godtrace::SpanKind;
+use godtrace::otel::{KeyValue, Value};
 use godtrace::testing::FinishedSpan;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,6 +34,63 @@ pub fn database_url() -> Option<String> {
 /// The Redis server of `scripts/backends/redis.sh`.
 pub fn redis_url() -> Option<String> {
     server_url("GODTRACE_TEST_REDIS_URL", "redis.sh")
+}
+
+/// Every database test's bound: a test that hangs fails instead.
+const BOUND: Duration = Duration::from_secs(60);
+
+/// Runs `future` on a runtime of its own, failing the test when it takes longer than
+/// [`BOUND`].
+pub fn run<F: std::future::Future>(future: F) -> F::Output {
+    super::two_worker_runtime().block_on(async {
+        tokio::time::timeout(BOUND, future)
+            .await
+            .expect("the test finished within its bound")
+    })
+}
+
+/// The port in a `scheme://[user@]host:PORT/...` URL.
+pub fn port_of(url: &str) -> i64 {
+    let after_host = url.rsplit_once(':').unwrap().1;
+    after_host.split('/').next().unwrap().parse().unwrap()
+}
+
+/// Checks what every span of a database client call carries: a client span of `op`'s trace,
+/// not failed, naming the database system, the namespace and the server at `url`.
+pub fn assert_client_span(
+    span: &FinishedSpan,
+    op: &FinishedSpan,
+    system: &str,
+    namespace: &str,
+    url: &str,
+) {
+    assert_eq!(span.kind, SpanKind::Client, "{}", span.name);
+    assert_eq!(span.trace_id, op.trace_id);
+    assert!(!span.is_error(), "{span:#?}");
+    assert_eq!(string_attr(span, "db.system.name"), system);
+    assert_eq!(string_attr(span, "db.namespace"), namespace);
+    assert_eq!(string_attr(span, "server.address"), "127.0.0.1");
+    assert_eq!(int_attr(span, "server.port"), port_of(url));
+}
+
+/// The attributes of the `db.client.operation.duration` point of `operation` on the server
+/// at `url`, with `extra` ones (the collection, the error type) after them.
+pub fn duration_attributes(
+    system: &'static str,
+    namespace: &'static str,
+    operation: &'static str,
+    url: &str,
+    extra: impl IntoIterator<Item = KeyValue>,
+) -> Vec<KeyValue> {
+    let mut attributes = vec![
+        KeyValue::new("db.system.name", system),
+        KeyValue::new("db.namespace", namespace),
+        KeyValue::new("db.operation.name", operation),
+        KeyValue::new("server.address", "127.0.0.1"),
+        KeyValue::new("server.port", port_of(url)),
+    ];
+    attributes.extend(extra);
+    attributes
 }
 
 /// A name no other test or run uses (for tables and keys).

@@ -11,6 +11,16 @@ pub mod otlp;
 pub mod process;
 pub mod w3c;
 
+/// A tokio runtime with two worker threads and its I/O and time drivers on: what the
+/// suites that drive real clients (databases, the Phoenix scenario) run them on.
+pub fn two_worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Runs the rest of the calling test in a fresh process of this test binary, alone: in the
 /// parent, re-runs the binary on this one test and returns once the child has passed; in the
 /// child, falls through to the body. Put it first in every test of a suite that calls `init`,

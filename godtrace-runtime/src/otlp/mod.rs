@@ -1,5 +1,7 @@
-//! The OTLP plumbing both signals share: the export thread's runtime ([`thread`]) and the
-//! transport ([`client`]: gRPC channel, HTTP client, headers, TLS). The span exporter
+//! The OTLP plumbing both signals share: the export thread's runtime ([`thread`]), the
+//! connection settings ([`client`]: gRPC channel, HTTP client, headers, TLS) and the
+//! transport that sends an encoded request over them ([`transport`]). The span exporter
 //! (`export::otlp`) and the metrics push (`metrics::otlp`) are built on them.
 pub(crate) mod client;
 pub(crate) mod thread;
+pub(crate) mod transport;

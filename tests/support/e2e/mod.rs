@@ -2,6 +2,7 @@
 //! queries spans back from it.
 #![allow(dead_code)]
 
+use godtrace::{Config, Protocol};
 use serde_json::Value as Json;
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,19 @@ pub fn unique_project(suite: &str) -> String {
 }
 
 impl Phoenix {
+    /// The `Config` of service `service` that exports to this Phoenix over `protocol` into
+    /// its project `project` (Phoenix files spans by the resource's project name).
+    pub fn config(&self, service: &str, protocol: Protocol, project: &str) -> Config {
+        let endpoint = match protocol {
+            Protocol::Grpc => self.grpc.clone(),
+            _ => self.http.clone(),
+        };
+        Config::new(service)
+            .endpoint(endpoint)
+            .protocol(protocol)
+            .resource_attribute("openinference.project.name", project.to_owned())
+    }
+
     /// Every span stored in `project`, optionally of one trace (follows pagination).
     pub fn spans(&self, project: &str, trace_id: Option<&str>) -> Vec<Json> {
         let mut out = Vec::new();

@@ -2,7 +2,7 @@
 //! threads, typed attributes, an event, and a failed call; then every part is read back from
 //! the backend.
 use super::{Phoenix, named, names, unique_project};
-use godtrace::{Config, Protocol, traced};
+use godtrace::{Protocol, traced};
 use serde_json::Value as Json;
 use std::time::Duration;
 
@@ -58,23 +58,8 @@ fn pay() -> Result<(), String> {
 /// Exports the scenario over `protocol` and checks what the backend stored.
 pub fn run(phoenix: &Phoenix, protocol: Protocol, suite: &str) {
     let project = unique_project(suite);
-    let endpoint = match protocol {
-        Protocol::Grpc => phoenix.grpc.clone(),
-        _ => phoenix.http.clone(),
-    };
-    let guard = godtrace::init(
-        Config::new("godtrace-e2e")
-            .endpoint(endpoint)
-            .protocol(protocol)
-            .resource_attribute("openinference.project.name", project.clone()),
-    )
-    .expect("init");
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let guard = godtrace::init(phoenix.config("godtrace-e2e", protocol, &project)).expect("init");
+    let runtime = crate::support::two_worker_runtime();
     // The root and middle spans run on this thread (block_on); each leaf is a task on one of
     // the runtime's worker threads.
     let (total, trace_id) = runtime.block_on(root());

@@ -2,14 +2,15 @@
 //! and sends the snapshot to the configured receiver, with its own current-thread runtime, so
 //! it never depends on, or blocks, the application's.
 mod encode;
-mod transport;
 
 use super::registry::registry;
 use super::worker::JoinableThread;
 use crate::InitError;
 use crate::config::OtlpTarget as Target;
 use crate::config::{deadline_after, url};
+use crate::otlp::transport::{self, Transport};
 use opentelemetry::KeyValue;
+use prost::Message as _;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -66,7 +67,7 @@ fn run(
     ready: &mpsc::SyncSender<Result<(), String>>,
 ) {
     let build = || {
-        transport::Client::new(target).map_err(|e| {
+        Transport::new(target, transport::METRICS).map_err(|e| {
             let message = format!("OTLP metrics exporter for {}: {e}", target.endpoint);
             url::scrub(&message, &target.endpoint)
         })
@@ -78,14 +79,15 @@ fn run(
     else {
         return;
     };
-    let (runtime, mut client, _suppressed) = (started.runtime, started.client, started.suppressed);
+    let (runtime, client, _suppressed) = (started.runtime, started.client, started.suppressed);
     let mut failing = false;
-    let mut push = |client: &mut transport::Client| {
+    let mut push = |client: &Transport| {
         let snapshot = registry().collect();
         if snapshot.metrics().is_empty() {
             return;
         }
-        let request = encode::request(&snapshot, resource, registry().start, SystemTime::now());
+        let request = encode::request(&snapshot, resource, registry().start, SystemTime::now())
+            .encode_to_vec();
         let sent = runtime.block_on(async {
             match tokio::time::timeout(target.timeout, client.send(request)).await {
                 Ok(result) => result,
@@ -113,15 +115,15 @@ fn run(
     loop {
         match commands.recv_timeout(next.saturating_duration_since(Instant::now())) {
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                push(&mut client);
+                push(&client);
                 next = deadline_after(interval);
             }
             Ok(Command::Flush(ack)) => {
-                push(&mut client);
+                push(&client);
                 let _ = ack.send(());
             }
             Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                push(&mut client);
+                push(&client);
                 break;
             }
         }

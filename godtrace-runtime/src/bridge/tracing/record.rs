@@ -7,7 +7,7 @@ use crate::value::EventAttributes;
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
 use tracing::Metadata;
@@ -218,24 +218,34 @@ impl std::hash::Hasher for AddressHasher {
 /// which say nothing of the function. Built once per call site.
 pub(super) fn function_name(meta: &'static Metadata<'static>) -> Option<&'static str> {
     let key = std::ptr::from_ref(meta) as usize;
-    let cached = SEEN.try_with(|seen| seen.borrow().get(&key).copied());
+    let slot = recent_slot(key);
+    let cached = RECENT.try_with(|recent| {
+        let (seen, name) = recent[slot].get();
+        (seen == key).then_some(name)
+    });
     if let Ok(Some(name)) = cached {
         return name;
     }
     let name = shared_function_name(key, meta);
-    let _ = SEEN.try_with(|seen| {
-        let mut seen = seen.borrow_mut();
-        if seen.len() < MAX_FUNCTION_NAMES {
-            seen.insert(key, name);
-        }
-    });
+    let _ = RECENT.try_with(|recent| recent[slot].set((key, name)));
     name
 }
 
+/// How many call sites [`RECENT`] holds (a power of two).
+const RECENT_SLOTS: usize = 64;
+
 thread_local! {
-    /// The names this thread has looked up already: found again without a lock.
-    static SEEN: RefCell<HashMap<usize, Option<&'static str>, AddressHash>> =
-        RefCell::new(HashMap::default());
+    /// The names this thread looked up last, one per slot of their address's hash: found
+    /// again with one comparison, without a lock or a hash map. `const` and without `Drop`:
+    /// no destructor to register, readable while the thread exits.
+    static RECENT: [Cell<(usize, Option<&'static str>)>; RECENT_SLOTS] =
+        const { [const { Cell::new((0, None)) }; RECENT_SLOTS] };
+}
+
+/// The slot of [`RECENT`] for the metadata at `address`.
+fn recent_slot(address: usize) -> usize {
+    // The top bits of a Fibonacci hash: spread even for addresses a few bytes apart.
+    (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (usize::BITS - RECENT_SLOTS.trailing_zeros())
 }
 
 /// [`function_name`] from the process-wide map, built there on first use.

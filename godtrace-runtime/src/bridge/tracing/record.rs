@@ -148,21 +148,18 @@ impl Record {
     }
 
     /// Ends the span, with the status its fields asked for.
-    pub(super) fn end(self) {
-        let inner = self
-            .inner
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
+    pub(super) fn end(mut self) {
+        // In place (no lock: the record is no longer shared), not moved out of the lock.
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
         let status = match inner.ok {
             Some(true) => Some(Status::Ok),
-            Some(false) => Some(Status::error(inner.description.unwrap_or_default())),
+            Some(false) => Some(Status::error(inner.description.take().unwrap_or_default())),
             None => None,
         };
         if let Some(status) = status {
             inner.span.span().set_status(status);
         }
-        // Dropping the span ends it.
-        drop(inner.span);
+        // Dropping the record drops its span, which ends it.
     }
 }
 

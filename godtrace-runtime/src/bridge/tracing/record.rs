@@ -242,7 +242,8 @@ thread_local! {
 /// The slot of [`RECENT`] for the metadata at `address`.
 fn recent_slot(address: usize) -> usize {
     // The top bits of a Fibonacci hash: spread even for addresses a few bytes apart.
-    (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (usize::BITS - RECENT_SLOTS.trailing_zeros())
+    (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize
+        >> (usize::BITS - RECENT_SLOTS.trailing_zeros())
 }
 
 /// [`function_name`] from the process-wide map, built there on first use.

@@ -31,8 +31,16 @@ pub(super) struct Record {
 /// What the lock of a [`Record`] guards.
 struct Inner {
     span: DetachedSpan,
-    /// What `otel.status_code` asks for (`Some(true)`: Ok), set when the span ends with
-    /// `otel.status_description` (the two fields may be recorded at different times).
+    /// What `otel.status_code` and `otel.status_description` ask for, set when the span
+    /// ends (the two fields may be recorded at different times). Boxed: most spans have
+    /// neither, and a smaller record is cheaper to move into the span's extensions.
+    asked: Option<Box<AskedStatus>>,
+}
+
+/// See [`Inner::asked`].
+#[derive(Default)]
+struct AskedStatus {
+    /// `Some(true)`: Ok.
     ok: Option<bool>,
     description: Option<String>,
 }
@@ -40,11 +48,15 @@ struct Inner {
 impl Inner {
     /// Keeps the status parts of `updates`.
     fn merge(&mut self, updates: SpanUpdates) {
+        if updates.ok.is_none() && updates.description.is_none() {
+            return;
+        }
+        let asked = self.asked.get_or_insert_default();
         if updates.ok.is_some() {
-            self.ok = updates.ok;
+            asked.ok = updates.ok;
         }
         if updates.description.is_some() {
-            self.description = updates.description;
+            asked.description = updates.description;
         }
     }
 }
@@ -70,11 +82,7 @@ impl Record {
             Some(span) if span.span().is_recording() => Some(Bridged {
                 context: span.context(),
                 record: Some(Record {
-                    inner: Mutex::new(Inner {
-                        span,
-                        ok: None,
-                        description: None,
-                    }),
+                    inner: Mutex::new(Inner { span, asked: None }),
                 }),
             }),
             // Sampled out: children follow the decision its own context carries (a root's
@@ -151,11 +159,11 @@ impl Record {
     pub(super) fn end(mut self) {
         // In place (no lock: the record is no longer shared), not moved out of the lock.
         let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let status = match inner.ok {
+        let status = inner.asked.take().and_then(|asked| match asked.ok {
             Some(true) => Some(Status::Ok),
-            Some(false) => Some(Status::error(inner.description.take().unwrap_or_default())),
+            Some(false) => Some(Status::error(asked.description.unwrap_or_default())),
             None => None,
-        };
+        });
         if let Some(status) = status {
             inner.span.span().set_status(status);
         }

@@ -57,6 +57,34 @@ fn traced_root_then_tracing_span_then_traced_call_is_one_tree() {
     assert!(matches!(query.attr("code.line.number"), Some(Value::I64(line)) if *line > 0));
 }
 
+#[traced]
+fn traced_after_exits() {}
+
+#[test]
+fn spans_exited_out_of_order_leave_the_one_still_entered_current() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let outer = tracing::info_span!("bridge.outer");
+    let outer_entered = outer.enter();
+    let inner = tracing::info_span!("bridge.inner");
+    let inner_entered = inner.enter();
+    // The outer span is exited first: the inner one, entered after it, stays current.
+    drop(outer_entered);
+    traced_leaf();
+    drop(inner_entered);
+    traced_after_exits();
+    drop((outer, inner));
+
+    assert!(is_child(&c, "bridge.inner", "bridge.outer"));
+    assert!(is_child(
+        &c,
+        "capture::tracing_bridge::traced_leaf",
+        "bridge.inner"
+    ));
+    let after = c.span("capture::tracing_bridge::traced_after_exits");
+    assert_eq!(after.parent_span_id, None, "nothing is entered any more");
+}
+
 #[test]
 fn a_span_named_like_a_function_gets_its_function_name() {
     let c = testing::capture();

@@ -207,7 +207,11 @@ where
         let bridged = span.extensions_mut().remove::<Bridged>();
         // Ended once the span's extensions are no longer borrowed: ending hands it to the sinks.
         drop(span);
-        if let Some(record) = bridged.and_then(|b| b.record) {
+        if let Some(Bridged {
+            record: Some(record),
+            ..
+        }) = bridged
+        {
             record.end();
         }
     }
@@ -423,6 +427,10 @@ fn exit(id: &Id) {
     let entry = ENTERED
         .try_with(|entered| {
             let mut entered = entered.borrow_mut();
+            // Innermost first: spans are nearly always exited in the order they were entered.
+            if entered.last().is_some_and(|entry| entry.id == id) {
+                return entered.pop();
+            }
             let at = entered.iter().rposition(|entry| entry.id == id)?;
             Some(entered.remove(at))
         })

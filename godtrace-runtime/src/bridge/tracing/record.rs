@@ -7,7 +7,7 @@ use crate::value::EventAttributes;
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
 use tracing::Metadata;
@@ -31,8 +31,16 @@ pub(super) struct Record {
 /// What the lock of a [`Record`] guards.
 struct Inner {
     span: DetachedSpan,
-    /// What `otel.status_code` asks for (`Some(true)`: Ok), set when the span ends with
-    /// `otel.status_description` (the two fields may be recorded at different times).
+    /// What `otel.status_code` and `otel.status_description` ask for, set when the span
+    /// ends (the two fields may be recorded at different times). Boxed: most spans have
+    /// neither, and a smaller record is cheaper to move into the span's extensions.
+    asked: Option<Box<AskedStatus>>,
+}
+
+/// See [`Inner::asked`].
+#[derive(Default)]
+struct AskedStatus {
+    /// `Some(true)`: Ok.
     ok: Option<bool>,
     description: Option<String>,
 }
@@ -40,11 +48,15 @@ struct Inner {
 impl Inner {
     /// Keeps the status parts of `updates`.
     fn merge(&mut self, updates: SpanUpdates) {
+        if updates.ok.is_none() && updates.description.is_none() {
+            return;
+        }
+        let asked = self.asked.get_or_insert_default();
         if updates.ok.is_some() {
-            self.ok = updates.ok;
+            asked.ok = updates.ok;
         }
         if updates.description.is_some() {
-            self.description = updates.description;
+            asked.description = updates.description;
         }
     }
 }
@@ -70,11 +82,7 @@ impl Record {
             Some(span) if span.span().is_recording() => Some(Bridged {
                 context: span.context(),
                 record: Some(Record {
-                    inner: Mutex::new(Inner {
-                        span,
-                        ok: None,
-                        description: None,
-                    }),
+                    inner: Mutex::new(Inner { span, asked: None }),
                 }),
             }),
             // Sampled out: children follow the decision its own context carries (a root's
@@ -148,21 +156,18 @@ impl Record {
     }
 
     /// Ends the span, with the status its fields asked for.
-    pub(super) fn end(self) {
-        let inner = self
-            .inner
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
-        let status = match inner.ok {
+    pub(super) fn end(mut self) {
+        // In place (no lock: the record is no longer shared), not moved out of the lock.
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let status = inner.asked.take().and_then(|asked| match asked.ok {
             Some(true) => Some(Status::Ok),
-            Some(false) => Some(Status::error(inner.description.unwrap_or_default())),
+            Some(false) => Some(Status::error(asked.description.unwrap_or_default())),
             None => None,
-        };
+        });
         if let Some(status) = status {
             inner.span.span().set_status(status);
         }
-        // Dropping the span ends it.
-        drop(inner.span);
+        // Dropping the record drops its span, which ends it.
     }
 }
 
@@ -218,24 +223,35 @@ impl std::hash::Hasher for AddressHasher {
 /// which say nothing of the function. Built once per call site.
 pub(super) fn function_name(meta: &'static Metadata<'static>) -> Option<&'static str> {
     let key = std::ptr::from_ref(meta) as usize;
-    let cached = SEEN.try_with(|seen| seen.borrow().get(&key).copied());
+    let slot = recent_slot(key);
+    let cached = RECENT.try_with(|recent| {
+        let (seen, name) = recent[slot].get();
+        (seen == key).then_some(name)
+    });
     if let Ok(Some(name)) = cached {
         return name;
     }
     let name = shared_function_name(key, meta);
-    let _ = SEEN.try_with(|seen| {
-        let mut seen = seen.borrow_mut();
-        if seen.len() < MAX_FUNCTION_NAMES {
-            seen.insert(key, name);
-        }
-    });
+    let _ = RECENT.try_with(|recent| recent[slot].set((key, name)));
     name
 }
 
+/// How many call sites [`RECENT`] holds (a power of two).
+const RECENT_SLOTS: usize = 64;
+
 thread_local! {
-    /// The names this thread has looked up already: found again without a lock.
-    static SEEN: RefCell<HashMap<usize, Option<&'static str>, AddressHash>> =
-        RefCell::new(HashMap::default());
+    /// The names this thread looked up last, one per slot of their address's hash: found
+    /// again with one comparison, without a lock or a hash map. `const` and without `Drop`:
+    /// no destructor to register, readable while the thread exits.
+    static RECENT: [Cell<(usize, Option<&'static str>)>; RECENT_SLOTS] =
+        const { [const { Cell::new((0, None)) }; RECENT_SLOTS] };
+}
+
+/// The slot of [`RECENT`] for the metadata at `address`.
+fn recent_slot(address: usize) -> usize {
+    // The top bits of a Fibonacci hash: spread even for addresses a few bytes apart.
+    (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize
+        >> (usize::BITS - RECENT_SLOTS.trailing_zeros())
 }
 
 /// [`function_name`] from the process-wide map, built there on first use.

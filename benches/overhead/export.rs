@@ -358,14 +358,7 @@ static HTTP_SPANS: AtomicU64 = AtomicU64::new(0);
 /// priority, as `receiver.rs`'s.
 pub fn run_http_receiver() -> ! {
     crate::receiver::lower_priority();
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-        println!("SPANS {}", HTTP_SPANS.load(Ordering::Relaxed));
-        let _ = std::io::stdout().flush();
-        std::process::exit(0);
-    });
+    crate::receiver::exit_when_stdin_closes(&HTTP_SPANS);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     println!("PORT {}", listener.local_addr().expect("bound").port());
     let _ = std::io::stdout().flush();

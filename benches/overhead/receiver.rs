@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -57,6 +57,13 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         drop(self.child.stdin.take());
+        // It exits on its own once its stdin closes; a receiver that does not within 10 s is
+        // killed, so that a fault of its own never stalls the bench.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
@@ -87,6 +94,23 @@ impl TraceService for Discard {
     }
 }
 
+/// Exits the receiver process as soon as the case process is gone (its end of our stdin
+/// closes), saying how many spans it decoded.
+pub fn exit_when_stdin_closes(spans: &'static AtomicU64) {
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        // Only the export cases read this line; the others closed their end of our stdout,
+        // and a failed write must not keep the receiver alive (`println!` would panic here,
+        // ending this thread and leaving the server running).
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "SPANS {}", spans.load(Ordering::Relaxed));
+        let _ = stdout.flush();
+        std::process::exit(0);
+    });
+}
+
 // glibc's nice(3); the bench has no libc dependency of its own.
 #[cfg(target_os = "linux")]
 unsafe extern "C" {
@@ -111,16 +135,7 @@ pub fn lower_priority() {
 /// The receiver process's body: serves until stdin closes, then exits.
 pub fn run() -> ! {
     lower_priority();
-    // Exit as soon as the case process is gone (its end of our stdin closes), saying how many
-    // spans it decoded.
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-        println!("SPANS {}", SPANS.load(Ordering::Relaxed));
-        let _ = std::io::Write::flush(&mut std::io::stdout());
-        std::process::exit(0);
-    });
+    exit_when_stdin_closes(&SPANS);
     // The export cases want a receiver like a collector: a worker per core, so that it decodes
     // two requests at once. The others keep the one-thread receiver their figures were taken
     // with.

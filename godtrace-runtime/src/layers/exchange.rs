@@ -13,6 +13,10 @@ use opentelemetry::KeyValue;
 use std::borrow::Cow;
 use std::time::Instant;
 
+/// How many attributes the end of an exchange adds to its histogram's: a status and
+/// `error.type`.
+pub(crate) const METRIC_ATTRIBUTES_ADDED: usize = 2;
+
 /// Which side of which protocol an exchange records: the status rules differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -31,7 +35,8 @@ pub(crate) struct Exchange {
     span: Span,
     role: Role,
     started: Instant,
-    /// The attributes of the duration histogram known at the start (method, route, scheme).
+    /// The attributes of the duration histogram known at the start (method, route, scheme),
+    /// with room for the ones the end adds (status, `error.type`): one allocation.
     metric_attributes: Vec<KeyValue>,
     http_status: Option<u16>,
     grpc_code: Option<i64>,
@@ -40,6 +45,8 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
+    /// An exchange of `span`; `metric_attributes` has room for [`METRIC_ATTRIBUTES_ADDED`]
+    /// more.
     pub(crate) fn new(span: Span, role: Role, metric_attributes: Vec<KeyValue>) -> Exchange {
         Exchange {
             span,
@@ -111,30 +118,24 @@ impl Exchange {
             self.error_type = Some(Cow::Borrowed(CANCELLED));
         }
         match self.role {
-            Role::HttpServer => self.finish_http(
-                semconv::HTTP_SERVER_DURATION,
-                semconv::server_status_is_error,
-            ),
-            Role::HttpClient => self.finish_http(
-                semconv::HTTP_CLIENT_DURATION,
-                semconv::client_status_is_error,
-            ),
+            Role::HttpServer => self.finish_http(semconv::server_status_is_error),
+            Role::HttpClient => self.finish_http(semconv::client_status_is_error),
             Role::GrpcServer | Role::GrpcClient => self.finish_grpc(),
         }
+        self.record_duration();
         if let Some(error_type) = &self.error_type {
             self.span
-                .set_attribute("error.type", error_type.to_string());
+                .set_attribute("error.type", error_value(error_type));
             self.span
                 .set_error(error_description(error_type, self.responded));
         }
     }
 
-    fn finish_http(&mut self, histogram: &str, is_error: fn(u16) -> bool) {
-        let mut attributes = std::mem::take(&mut self.metric_attributes);
+    fn finish_http(&mut self, is_error: fn(u16) -> bool) {
         if let Some(status) = self.http_status {
             self.span
                 .set_attribute("http.response.status_code", i64::from(status));
-            attributes.push(KeyValue::new(
+            self.metric_attributes.push(KeyValue::new(
                 "http.response.status_code",
                 i64::from(status),
             ));
@@ -142,19 +143,29 @@ impl Exchange {
                 self.error_type = Some(Cow::Owned(status.to_string()));
             }
         }
+    }
+
+    /// Records the exchange's duration in its role's histogram (seconds, the conventions'
+    /// buckets), with this request's span as the point's exemplar.
+    fn record_duration(&mut self) {
+        let histogram = match self.role {
+            Role::HttpServer => semconv::HTTP_SERVER_DURATION,
+            Role::HttpClient => semconv::HTTP_CLIENT_DURATION,
+            Role::GrpcServer => semconv::RPC_SERVER_DURATION,
+            Role::GrpcClient => semconv::RPC_CLIENT_DURATION,
+        };
         if let Some(error_type) = &self.error_type {
-            attributes.push(KeyValue::new("error.type", error_type.to_string()));
+            self.metric_attributes
+                .push(KeyValue::new("error.type", error_value(error_type)));
         }
         let seconds = self.started.elapsed().as_secs_f64();
-        // In the span's scope, so that the point's exemplar is this request's span.
-        self.span.in_scope(|| {
-            crate::metrics::record_histogram_with_bounds(
-                histogram,
-                seconds,
-                &attributes,
-                semconv::DURATION_BUCKETS,
-            );
-        });
+        crate::metrics::record_histogram_for_span(
+            histogram,
+            seconds,
+            &self.metric_attributes,
+            semconv::DURATION_BUCKETS,
+            self.span.recording_span_context(),
+        );
     }
 
     fn finish_grpc(&mut self) {
@@ -168,6 +179,10 @@ impl Exchange {
             return;
         };
         self.span.set_attribute("rpc.grpc.status_code", code);
+        self.metric_attributes.push(KeyValue::new(
+            "rpc.response.status_code",
+            semconv::grpc_code_name(code),
+        ));
         let is_error = match self.role {
             Role::GrpcServer => semconv::grpc_server_code_is_error(code),
             _ => semconv::grpc_client_code_is_error(code),
@@ -178,11 +193,19 @@ impl Exchange {
     }
 }
 
-fn error_description(error_type: &str, responded: bool) -> String {
+/// `error.type` as an attribute value: a static one is not copied.
+fn error_value(error_type: &Cow<'static, str>) -> opentelemetry::Value {
+    match error_type {
+        Cow::Borrowed(s) => opentelemetry::Value::from(*s),
+        Cow::Owned(s) => opentelemetry::Value::from(s.clone()),
+    }
+}
+
+fn error_description(error_type: &Cow<'static, str>, responded: bool) -> Cow<'static, str> {
     if responded {
-        error_type.to_owned()
+        error_type.clone()
     } else {
-        "request cancelled before a response".to_owned()
+        Cow::Borrowed("request cancelled before a response")
     }
 }
 

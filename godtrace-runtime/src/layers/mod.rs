@@ -51,6 +51,8 @@ mod grpc;
 mod http_server;
 #[cfg(feature = "reqwest")]
 mod reqwest;
+#[cfg(feature = "axum")]
+mod routes;
 mod semconv;
 #[cfg(feature = "tower")]
 mod service;

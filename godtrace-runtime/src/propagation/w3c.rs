@@ -26,6 +26,9 @@ pub(super) fn traceparent(sc: &SpanContext) -> String {
 /// A header as the checks see it.
 pub(super) enum Field<'a> {
     Absent,
+    /// Exactly one value: the common case, read without collecting into a `Vec`.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    One(&'a str),
     Values(Vec<&'a str>),
     /// Present but not text (e.g. not visible ASCII in an HTTP header).
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
@@ -63,6 +66,7 @@ pub(super) fn parse_fields(fields: &Fields<'_>) -> Result<Option<Incoming>, Reje
     let value = match &fields.traceparent {
         Field::Absent => return Ok(None),
         Field::NotText => return Err(Rejected),
+        Field::One(v) => v,
         // One request, one parent: several `traceparent` headers are ambiguous.
         Field::Values(v) if v.len() != 1 => return Err(Rejected),
         Field::Values(v) => v[0],
@@ -72,13 +76,8 @@ pub(super) fn parse_fields(fields: &Fields<'_>) -> Result<Option<Incoming>, Reje
     let (members, state_rejected) = match &fields.tracestate {
         Field::Absent => (Members::default(), false),
         Field::NotText => (Members::default(), true),
-        Field::Values(parts) => match parse_tracestate(parts) {
-            Ok(members) => {
-                let dropped = members.duplicates_dropped;
-                (members, dropped)
-            }
-            Err(BadTraceState) => (Members::default(), true),
-        },
+        Field::One(part) => tracestate_members(std::slice::from_ref(part)),
+        Field::Values(parts) => tracestate_members(parts),
     };
     let (state, full_state) = trace_state(&members.list);
     Ok(Some(Incoming {
@@ -86,6 +85,17 @@ pub(super) fn parse_fields(fields: &Fields<'_>) -> Result<Option<Incoming>, Reje
         full_state,
         state_rejected,
     }))
+}
+
+/// The members of the `tracestate` headers to keep, and whether some were dropped.
+fn tracestate_members<'a>(parts: &[&'a str]) -> (Members<'a>, bool) {
+    match parse_tracestate(parts) {
+        Ok(members) => {
+            let dropped = members.duplicates_dropped;
+            (members, dropped)
+        }
+        Err(BadTraceState) => (Members::default(), true),
+    }
 }
 
 fn is_lower_hex(bytes: &[u8]) -> bool {
@@ -172,6 +182,9 @@ fn parse_tracestate<'a>(parts: &[&'a str]) -> Result<Members<'a>, BadTraceState>
 /// OpenTelemetry's [`TraceState`] of `members`, and the whole list as a header when that type
 /// refuses some of them (it then holds the others; see the module docs).
 fn trace_state(members: &[(&str, &str)]) -> (TraceState, Option<String>) {
+    if members.is_empty() {
+        return (TraceState::NONE, None);
+    }
     if let Ok(state) = TraceState::from_key_value(members.iter().copied()) {
         return (state, None);
     }

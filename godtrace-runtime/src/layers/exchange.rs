@@ -17,6 +17,21 @@ use std::time::Instant;
 /// `error.type`.
 pub(crate) const METRIC_ATTRIBUTES_ADDED: usize = 2;
 
+/// The attributes of an exchange's duration histogram known at its start.
+pub(crate) enum MetricBase {
+    /// An HTTP server request on a route kept for the process (or none): its series is kept
+    /// by shape (see `series`), so its attributes are never built per request.
+    #[cfg(feature = "tower")]
+    Server {
+        method: &'static str,
+        scheme: &'static str,
+        route: Option<&'static str>,
+    },
+    /// Any other: the attributes, with room for the [`METRIC_ATTRIBUTES_ADDED`] the end adds
+    /// (one allocation).
+    Attributes(Vec<KeyValue>),
+}
+
 /// Which side of which protocol an exchange records: the status rules differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -35,9 +50,8 @@ pub(crate) struct Exchange {
     span: Span,
     role: Role,
     started: Instant,
-    /// The attributes of the duration histogram known at the start (method, route, scheme),
-    /// with room for the ones the end adds (status, `error.type`): one allocation.
-    metric_attributes: Vec<KeyValue>,
+    /// What the duration histogram's attributes are made of, known at the start.
+    metric: MetricBase,
     http_status: Option<u16>,
     grpc_code: Option<i64>,
     error_type: Option<Cow<'static, str>>,
@@ -45,14 +59,13 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    /// An exchange of `span`; `metric_attributes` has room for [`METRIC_ATTRIBUTES_ADDED`]
-    /// more.
-    pub(crate) fn new(span: Span, role: Role, metric_attributes: Vec<KeyValue>) -> Exchange {
+    /// An exchange of `span`, its duration recorded with the attributes `metric` starts.
+    pub(crate) fn new(span: Span, role: Role, metric: MetricBase) -> Exchange {
         Exchange {
             span,
             role,
             started: Instant::now(),
-            metric_attributes,
+            metric,
             http_status: None,
             grpc_code: None,
             error_type: None,
@@ -135,10 +148,6 @@ impl Exchange {
         if let Some(status) = self.http_status {
             self.span
                 .set_attribute("http.response.status_code", i64::from(status));
-            self.metric_attributes.push(KeyValue::new(
-                "http.response.status_code",
-                i64::from(status),
-            ));
             if is_error(status) && self.error_type.is_none() {
                 self.error_type = Some(Cow::Owned(status.to_string()));
             }
@@ -148,24 +157,62 @@ impl Exchange {
     /// Records the exchange's duration in its role's histogram (seconds, the conventions'
     /// buckets), with this request's span as the point's exemplar.
     fn record_duration(&mut self) {
-        let histogram = match self.role {
-            Role::HttpServer => semconv::HTTP_SERVER_DURATION,
-            Role::HttpClient => semconv::HTTP_CLIENT_DURATION,
-            Role::GrpcServer => semconv::RPC_SERVER_DURATION,
-            Role::GrpcClient => semconv::RPC_CLIENT_DURATION,
-        };
-        if let Some(error_type) = &self.error_type {
-            self.metric_attributes
-                .push(KeyValue::new("error.type", error_value(error_type)));
-        }
         let seconds = self.started.elapsed().as_secs_f64();
+        let exemplar = self.span.recording_span_context();
+        let (histogram, status) = match self.role {
+            Role::HttpServer => (semconv::HTTP_SERVER_DURATION, self.http_status_value()),
+            Role::HttpClient => (semconv::HTTP_CLIENT_DURATION, self.http_status_value()),
+            Role::GrpcServer => (semconv::RPC_SERVER_DURATION, self.grpc_status_value()),
+            Role::GrpcClient => (semconv::RPC_CLIENT_DURATION, self.grpc_status_value()),
+        };
+        let attributes = match &mut self.metric {
+            #[cfg(feature = "tower")]
+            MetricBase::Server {
+                method,
+                scheme,
+                route,
+            } => {
+                let shape = super::series::ServerShape {
+                    method,
+                    scheme,
+                    route: *route,
+                    status: self.http_status,
+                    error_type: self.error_type.clone(),
+                };
+                return super::series::record_server(shape, seconds, exemplar);
+            }
+            MetricBase::Attributes(attributes) => attributes,
+        };
+        attributes.extend(status);
+        if let Some(error_type) = &self.error_type {
+            attributes.push(KeyValue::new("error.type", error_value(error_type)));
+        }
         crate::metrics::record_histogram_for_span(
             histogram,
             seconds,
-            &self.metric_attributes,
+            attributes,
             semconv::DURATION_BUCKETS,
-            self.span.recording_span_context(),
+            exemplar,
         );
+    }
+
+    /// `http.response.status_code`, when a response came.
+    fn http_status_value(&self) -> Option<KeyValue> {
+        let status = self.http_status?;
+        Some(KeyValue::new(
+            "http.response.status_code",
+            i64::from(status),
+        ))
+    }
+
+    /// `rpc.response.status_code` (the code's name, as the current RPC conventions have it),
+    /// when the call ended with one.
+    fn grpc_status_value(&self) -> Option<KeyValue> {
+        let code = self.grpc_code?;
+        Some(KeyValue::new(
+            "rpc.response.status_code",
+            semconv::grpc_code_name(code),
+        ))
     }
 
     fn finish_grpc(&mut self) {
@@ -179,10 +226,6 @@ impl Exchange {
             return;
         };
         self.span.set_attribute("rpc.grpc.status_code", code);
-        self.metric_attributes.push(KeyValue::new(
-            "rpc.response.status_code",
-            semconv::grpc_code_name(code),
-        ));
         let is_error = match self.role {
             Role::GrpcServer => semconv::grpc_server_code_is_error(code),
             _ => semconv::grpc_client_code_is_error(code),

@@ -1,7 +1,7 @@
 //! gRPC layers (feature `tonic`): SERVER and CLIENT spans named `{rpc.service}/{rpc.method}`
 //! with the RPC semantic conventions' attributes. They are tower layers over HTTP/2 requests,
 //! so they serve tonic and any other tower-based gRPC stack.
-use super::exchange::{Exchange, METRIC_ATTRIBUTES_ADDED, Role};
+use super::exchange::{Exchange, METRIC_ATTRIBUTES_ADDED, MetricBase, Role};
 use super::http_server::{push_server_address, text};
 use super::semconv;
 use super::service::TracedService;
@@ -102,12 +102,12 @@ fn rpc_name(request: &Parts) -> Cow<'static, str> {
 /// The attributes of `rpc.server.call.duration` and `rpc.client.call.duration` known at the
 /// start, as the current RPC conventions name them: `rpc.system.name`, `rpc.method` (the
 /// fully-qualified `service/method`) and, for clients, `server.address` and `server.port`.
-fn metric_attributes(name: Cow<'static, str>, address: &[KeyValue]) -> Vec<KeyValue> {
+fn metric_attributes(name: Cow<'static, str>, address: &[KeyValue]) -> MetricBase {
     let mut attributes = Vec::with_capacity(2 + address.len() + METRIC_ATTRIBUTES_ADDED);
     attributes.push(KeyValue::new("rpc.system.name", "grpc"));
     attributes.push(KeyValue::new("rpc.method", name));
     attributes.extend_from_slice(address);
-    attributes
+    MetricBase::Attributes(attributes)
 }
 
 /// Sets the span's attributes; returns its `server.address` and `server.port`, for the

@@ -1,6 +1,6 @@
 //! The HTTP server layer (feature `tower`): a SERVER span per request, under the caller's
 //! context, with the HTTP semantic conventions' attributes and duration histogram.
-use super::exchange::{Exchange, METRIC_ATTRIBUTES_ADDED, Role};
+use super::exchange::{Exchange, METRIC_ATTRIBUTES_ADDED, MetricBase, Role};
 #[cfg(feature = "axum")]
 use super::routes;
 use super::semconv;
@@ -81,13 +81,33 @@ fn start(request: &mut Parts) -> Exchange {
         }
         span.set_bounded_attributes(attributes);
     }
-    let mut metric = Vec::with_capacity(3 + METRIC_ATTRIBUTES_ADDED);
-    metric.push(KeyValue::new("http.request.method", method));
-    metric.push(KeyValue::new("url.scheme", scheme));
-    if let Some(route) = route {
-        metric.push(KeyValue::new("http.route", route.value()));
+    Exchange::new(span, Role::HttpServer, metric_base(method, scheme, route))
+}
+
+/// The histogram's attributes: a shape whose series is kept when the route is, else the
+/// attributes themselves.
+fn metric_base(
+    method: &'static str,
+    scheme: &'static str,
+    route: Option<MatchedRoute<'_>>,
+) -> MetricBase {
+    let route = match route {
+        None => None,
+        #[cfg(feature = "axum")]
+        Some(MatchedRoute::Kept(route)) => Some(route.template),
+        Some(text @ MatchedRoute::Text(_)) => {
+            let mut attributes = Vec::with_capacity(3 + METRIC_ATTRIBUTES_ADDED);
+            attributes.push(KeyValue::new("http.request.method", method));
+            attributes.push(KeyValue::new("url.scheme", scheme));
+            attributes.push(KeyValue::new("http.route", text.value()));
+            return MetricBase::Attributes(attributes);
+        }
+    };
+    MetricBase::Server {
+        method,
+        scheme,
+        route,
     }
-    Exchange::new(span, Role::HttpServer, metric)
 }
 
 /// The route a request matched: kept for the process (no copy per request) or, past the

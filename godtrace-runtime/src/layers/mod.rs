@@ -55,6 +55,8 @@ mod reqwest;
 mod routes;
 mod semconv;
 #[cfg(feature = "tower")]
+mod series;
+#[cfg(feature = "tower")]
 mod service;
 
 #[cfg(feature = "tower")]

@@ -1,6 +1,6 @@
 //! The HTTP client middleware (feature `reqwest`): a CLIENT span per request sent through a
 //! [`reqwest_middleware::ClientWithMiddleware`], its context injected into the headers.
-use super::exchange::{Exchange, METRIC_ATTRIBUTES_ADDED, Role};
+use super::exchange::{Exchange, METRIC_ATTRIBUTES_ADDED, MetricBase, Role};
 use super::semconv;
 use crate::propagation::{self, HeaderInjector};
 use opentelemetry::trace::SpanKind;
@@ -104,7 +104,7 @@ fn start(request: &mut reqwest::Request) -> Exchange {
     if let Some(port) = port {
         metric.push(KeyValue::new("server.port", i64::from(port)));
     }
-    Exchange::new(span, Role::HttpClient, metric)
+    Exchange::new(span, Role::HttpClient, MetricBase::Attributes(metric))
 }
 
 /// The most attributes a client span gets: five at the start, the protocol version and

@@ -127,6 +127,53 @@ pub(crate) fn record_histogram_for_span(
     }
 }
 
+/// One series of a histogram, found once and recorded into many times: for a layer that
+/// keeps the series of the attribute sets it sees, so that a request looks nothing up in
+/// the registry.
+#[allow(
+    dead_code,
+    reason = "used by the integrations, each behind its own feature"
+)]
+#[derive(Clone)]
+pub(crate) struct HistogramSeries(Arc<ValueSeries>);
+
+#[allow(
+    dead_code,
+    reason = "used by the integrations, each behind its own feature"
+)]
+impl HistogramSeries {
+    /// The series of `attributes` in histogram `name` (created with `default_bounds`, as
+    /// [`record_histogram_with_bounds`] does); `None` when the name is refused or godtrace
+    /// is off.
+    pub(crate) fn find(
+        name: &str,
+        attributes: &[KeyValue],
+        default_bounds: &'static [f64],
+    ) -> Option<HistogramSeries> {
+        if !crate::span::switches::is_enabled() {
+            return None;
+        }
+        let Some(Instrument::Histogram(histogram)) =
+            instrument(name, Kind::Histogram(default_bounds))
+        else {
+            return None;
+        };
+        let bounds = histogram.bounds.clone();
+        Some(HistogramSeries(
+            histogram
+                .table
+                .get_or_insert(attributes, |attrs| ValueSeries::new(attrs, bounds.clone())),
+        ))
+    }
+
+    /// Records `value` (not NaN: a duration), with `span` as its exemplar when sampled.
+    pub(crate) fn record(&self, value: f64, span: Option<&SpanContext>) {
+        if crate::span::switches::is_enabled() {
+            self.0.record(value, span.filter(|s| s.is_sampled()));
+        }
+    }
+}
+
 fn histogram_record(name: &str, value: f64, attributes: &[KeyValue]) {
     histogram_record_in(name, value, attributes, &DEFAULT_BOUNDS, current_exemplar);
 }

@@ -419,6 +419,43 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
         assert_eq!(server.is_error(), *server_fails, "{server:#?}");
         assert_eq!(str_attr(client, "server.address"), Some("127.0.0.1"));
     }
+
+    // One point per call in each call-duration histogram (seconds, the conventions' buckets),
+    // by the current RPC conventions' attributes; error.type only on failures.
+    let snapshot = metrics_snapshot();
+    let common = [
+        KeyValue::new("rpc.system.name", "grpc"),
+        KeyValue::new("rpc.method", NAME),
+    ];
+    let address = [
+        KeyValue::new("server.address", "127.0.0.1"),
+        KeyValue::new("server.port", i64::from(addr.port())),
+    ];
+    for (status, server_error, client_error) in [
+        ("OK", None, None),
+        ("INVALID_ARGUMENT", None, Some("INVALID_ARGUMENT")),
+        ("INTERNAL", Some("INTERNAL"), Some("INTERNAL")),
+    ] {
+        let with = |error: Option<&'static str>, extra: &[KeyValue]| {
+            let mut attributes = common.to_vec();
+            attributes.push(KeyValue::new("rpc.response.status_code", status));
+            attributes.extend(error.map(|e| KeyValue::new("error.type", e)));
+            attributes.extend_from_slice(extra);
+            attributes
+        };
+        for (histogram, attributes) in [
+            ("rpc.server.call.duration", with(server_error, &[])),
+            ("rpc.client.call.duration", with(client_error, &address)),
+        ] {
+            let point = snapshot
+                .histogram(histogram, &attributes)
+                .unwrap_or_else(|| panic!("{attributes:?}: {:#?}", snapshot.metric(histogram)));
+            assert_eq!(point.count, 1, "{histogram} {attributes:?}");
+            assert_eq!(point.bounds.first(), Some(&0.005));
+            assert_eq!(point.bounds.last(), Some(&10.0));
+            assert!(point.sum > 0.0 && point.sum < 10.0, "seconds: {}", point.sum);
+        }
+    }
 }
 
 /// Retries a request once when it answers 5xx: each attempt goes through the middlewares

@@ -453,7 +453,11 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
             assert_eq!(point.count, 1, "{histogram} {attributes:?}");
             assert_eq!(point.bounds.first(), Some(&0.005));
             assert_eq!(point.bounds.last(), Some(&10.0));
-            assert!(point.sum > 0.0 && point.sum < 10.0, "seconds: {}", point.sum);
+            assert!(
+                point.sum > 0.0 && point.sum < 10.0,
+                "seconds: {}",
+                point.sum
+            );
         }
     }
 }

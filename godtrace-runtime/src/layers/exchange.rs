@@ -137,10 +137,9 @@ impl Exchange {
         }
         self.record_duration();
         if let Some(error_type) = &self.error_type {
+            self.span.set_attribute("error.type", error_type.clone());
             self.span
-                .set_attribute("error.type", error_value(error_type));
-            self.span
-                .set_error(error_description(error_type, self.responded));
+                .set_error(error_description(error_type.clone(), self.responded));
         }
     }
 
@@ -165,6 +164,8 @@ impl Exchange {
             Role::GrpcServer => (semconv::RPC_SERVER_DURATION, self.grpc_status_value()),
             Role::GrpcClient => (semconv::RPC_CLIENT_DURATION, self.grpc_status_value()),
         };
+        // Without the server layer (feature `tower`) there is only the one kind.
+        #[cfg_attr(not(feature = "tower"), allow(clippy::infallible_destructuring_match))]
         let attributes = match &mut self.metric {
             #[cfg(feature = "tower")]
             MetricBase::Server {
@@ -185,7 +186,7 @@ impl Exchange {
         };
         attributes.extend(status);
         if let Some(error_type) = &self.error_type {
-            attributes.push(KeyValue::new("error.type", error_value(error_type)));
+            attributes.push(KeyValue::new("error.type", error_type.clone()));
         }
         crate::metrics::record_histogram_for_span(
             histogram,
@@ -236,17 +237,9 @@ impl Exchange {
     }
 }
 
-/// `error.type` as an attribute value: a static one is not copied.
-fn error_value(error_type: &Cow<'static, str>) -> opentelemetry::Value {
-    match error_type {
-        Cow::Borrowed(s) => opentelemetry::Value::from(*s),
-        Cow::Owned(s) => opentelemetry::Value::from(s.clone()),
-    }
-}
-
-fn error_description(error_type: &Cow<'static, str>, responded: bool) -> Cow<'static, str> {
+fn error_description(error_type: Cow<'static, str>, responded: bool) -> Cow<'static, str> {
     if responded {
-        error_type.clone()
+        error_type
     } else {
         Cow::Borrowed("request cancelled before a response")
     }

@@ -5,7 +5,9 @@
 //! Templates are the application's (axum's matched routes), so there are few of them; the
 //! table still stops growing at [`MAX_ROUTES`], past which a request's name and route are
 //! copied per request as before, so that memory stays bounded whatever the router holds.
+use super::series::WordHasher;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::{LazyLock, OnceLock, RwLock};
 
 /// The most route templates kept.
@@ -35,8 +37,9 @@ impl Route {
     }
 }
 
-static ROUTES: LazyLock<RwLock<HashMap<&'static str, &'static Route>>> =
-    LazyLock::new(|| RwLock::new(HashMap::new()));
+type Routes = HashMap<&'static str, &'static Route, BuildHasherDefault<WordHasher>>;
+
+static ROUTES: LazyLock<RwLock<Routes>> = LazyLock::new(|| RwLock::new(Routes::default()));
 
 /// The kept `template`, added on first sight; `None` once [`MAX_ROUTES`] are kept.
 pub(super) fn interned(template: &str) -> Option<&'static Route> {

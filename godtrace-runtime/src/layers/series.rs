@@ -84,11 +84,11 @@ pub(super) fn record_server(
     series.record(seconds, exemplar);
 }
 
-/// A hasher for a few short words (FxHash's multiply-and-rotate): the shapes are the
-/// process's own few, not an attacker's choice of keys (routes are the application's, and
-/// the table is bounded), so a keyed hash would only cost time.
+/// A hasher for a few short words (FxHash's multiply-and-rotate): the shapes and route
+/// templates are the process's own few, not an attacker's choice of keys (routes are the
+/// application's, and both tables are bounded), so a keyed hash would only cost time.
 #[derive(Default)]
-struct WordHasher(u64);
+pub(super) struct WordHasher(u64);
 
 impl Hasher for WordHasher {
     fn write(&mut self, bytes: &[u8]) {

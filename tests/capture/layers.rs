@@ -650,3 +650,39 @@ async fn transport_failures_are_client_errors_with_their_error_type() {
     );
     assert_eq!(refused_point.map(|p| p.count), Some(1));
 }
+
+#[traced(operation = "capture::layers::chunk")]
+fn chunk(i: u32) -> Result<String, std::io::Error> {
+    Ok(format!("part{i};"))
+}
+
+#[tokio::test]
+async fn a_streamed_body_runs_under_the_server_span() {
+    use tokio_stream::StreamExt as _;
+    let capture = testing::capture();
+    // A body of unknown length: the stream's code runs as the server polls the body, and its
+    // spans nest under the request's (a body of known length is polled without the span).
+    let routes = axum::Router::new().route(
+        "/layers/stream",
+        axum::routing::get(|| async {
+            axum::body::Body::from_stream(tokio_stream::iter(0..3).map(chunk))
+        }),
+    );
+    let addr = serve(routes).await;
+    let body = plain_client()
+        .get(format!("http://{addr}/layers/stream"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "part0;part1;part2;");
+
+    let server = one(&capture, "GET /layers/stream", SpanKind::Server);
+    let chunks = capture.spans_named("capture::layers::chunk");
+    assert_eq!(chunks.len(), 3, "{:#?}", capture.spans());
+    for chunk in &chunks {
+        assert_eq!(chunk.parent_span_id, Some(server.span_id), "{chunk:#?}");
+    }
+}

@@ -419,6 +419,47 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
         assert_eq!(server.is_error(), *server_fails, "{server:#?}");
         assert_eq!(str_attr(client, "server.address"), Some("127.0.0.1"));
     }
+
+    // One point per call in each call-duration histogram (seconds, the conventions' buckets),
+    // by the current RPC conventions' attributes; error.type only on failures.
+    let snapshot = metrics_snapshot();
+    let common = [
+        KeyValue::new("rpc.system.name", "grpc"),
+        KeyValue::new("rpc.method", NAME),
+    ];
+    let address = [
+        KeyValue::new("server.address", "127.0.0.1"),
+        KeyValue::new("server.port", i64::from(addr.port())),
+    ];
+    for (status, server_error, client_error) in [
+        ("OK", None, None),
+        ("INVALID_ARGUMENT", None, Some("INVALID_ARGUMENT")),
+        ("INTERNAL", Some("INTERNAL"), Some("INTERNAL")),
+    ] {
+        let with = |error: Option<&'static str>, extra: &[KeyValue]| {
+            let mut attributes = common.to_vec();
+            attributes.push(KeyValue::new("rpc.response.status_code", status));
+            attributes.extend(error.map(|e| KeyValue::new("error.type", e)));
+            attributes.extend_from_slice(extra);
+            attributes
+        };
+        for (histogram, attributes) in [
+            ("rpc.server.call.duration", with(server_error, &[])),
+            ("rpc.client.call.duration", with(client_error, &address)),
+        ] {
+            let point = snapshot
+                .histogram(histogram, &attributes)
+                .unwrap_or_else(|| panic!("{attributes:?}: {:#?}", snapshot.metric(histogram)));
+            assert_eq!(point.count, 1, "{histogram} {attributes:?}");
+            assert_eq!(point.bounds.first(), Some(&0.005));
+            assert_eq!(point.bounds.last(), Some(&10.0));
+            assert!(
+                point.sum > 0.0 && point.sum < 10.0,
+                "seconds: {}",
+                point.sum
+            );
+        }
+    }
 }
 
 /// Retries a request once when it answers 5xx: each attempt goes through the middlewares
@@ -608,4 +649,40 @@ async fn transport_failures_are_client_errors_with_their_error_type() {
         ],
     );
     assert_eq!(refused_point.map(|p| p.count), Some(1));
+}
+
+#[traced(operation = "capture::layers::chunk")]
+fn chunk(i: u32) -> Result<String, std::io::Error> {
+    Ok(format!("part{i};"))
+}
+
+#[tokio::test]
+async fn a_streamed_body_runs_under_the_server_span() {
+    use tokio_stream::StreamExt as _;
+    let capture = testing::capture();
+    // A body of unknown length: the stream's code runs as the server polls the body, and its
+    // spans nest under the request's (a body of known length is polled without the span).
+    let routes = axum::Router::new().route(
+        "/layers/stream",
+        axum::routing::get(|| async {
+            axum::body::Body::from_stream(tokio_stream::iter(0..3).map(chunk))
+        }),
+    );
+    let addr = serve(routes).await;
+    let body = plain_client()
+        .get(format!("http://{addr}/layers/stream"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "part0;part1;part2;");
+
+    let server = one(&capture, "GET /layers/stream", SpanKind::Server);
+    let chunks = capture.spans_named("capture::layers::chunk");
+    assert_eq!(chunks.len(), 3, "{:#?}", capture.spans());
+    for chunk in &chunks {
+        assert_eq!(chunk.parent_span_id, Some(server.span_id), "{chunk:#?}");
+    }
 }

@@ -100,6 +100,23 @@ impl Span {
         }
     }
 
+    /// Sets `attributes` (already bounded) at once: one list, no growth (see
+    /// `Live::set_attributes`); for the layers, which know a request's attributes up front.
+    #[cfg(any(feature = "tower", feature = "reqwest"))]
+    pub(crate) fn set_bounded_attributes(&self, attributes: Vec<opentelemetry::KeyValue>) {
+        if let Some(span) = &self.span {
+            span.span().record_all(attributes);
+        }
+    }
+
+    /// The span's ids while it records (for a metric's exemplar).
+    #[cfg(any(feature = "tower", feature = "reqwest"))]
+    pub(crate) fn recording_span_context(&self) -> Option<&SpanContext> {
+        self.span
+            .as_ref()
+            .and_then(|span| span.span().recording_span_context())
+    }
+
     /// Ends the span now (dropping it does the same).
     pub fn end(self) {
         drop(self);

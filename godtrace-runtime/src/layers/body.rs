@@ -12,14 +12,27 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         exchange: Option<Exchange>,
+        // Whether polling the body may run the application's code (see `new`).
+        streams: bool,
     }
 }
 
 impl<B: Body> TracedBody<B> {
     /// Wraps `inner`; an already finished body ends the exchange at once.
+    ///
+    /// A body whose exact length is known before it is sent is in memory (a `String`, a
+    /// `Full`, axum's bodies made of them): polling it runs no application code, so its
+    /// polls do not make the span current (that would cost more than the poll). A body of
+    /// unknown length (a stream) may run the application's code as it is polled: its polls
+    /// are under the span, so that spans started there nest under the request's.
     pub(crate) fn new(inner: B, exchange: Exchange) -> TracedBody<B> {
         let exchange = (!inner.is_end_stream()).then_some(exchange);
-        TracedBody { inner, exchange }
+        let streams = inner.size_hint().exact().is_none();
+        TracedBody {
+            inner,
+            exchange,
+            streams,
+        }
     }
 
     /// Wraps `inner` with no exchange (the future was polled again after completing).
@@ -27,6 +40,7 @@ impl<B: Body> TracedBody<B> {
         TracedBody {
             inner,
             exchange: None,
+            streams: false,
         }
     }
 }
@@ -51,8 +65,10 @@ impl<B: Body> Body for TracedBody<B> {
         let mut inner = this.inner;
         let frame = match this.exchange {
             // A streaming body runs the application's code: keep its spans under ours.
-            Some(exchange) => ready!(exchange.in_scope(|| inner.as_mut().poll_frame(cx))),
-            None => ready!(inner.as_mut().poll_frame(cx)),
+            Some(exchange) if *this.streams => {
+                ready!(exchange.in_scope(|| inner.as_mut().poll_frame(cx)))
+            }
+            _ => ready!(inner.as_mut().poll_frame(cx)),
         };
         if let Some(exchange) = this.exchange {
             match &frame {

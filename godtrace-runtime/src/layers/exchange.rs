@@ -13,6 +13,25 @@ use opentelemetry::KeyValue;
 use std::borrow::Cow;
 use std::time::Instant;
 
+/// How many attributes the end of an exchange adds to its histogram's: a status and
+/// `error.type`.
+pub(crate) const METRIC_ATTRIBUTES_ADDED: usize = 2;
+
+/// The attributes of an exchange's duration histogram known at its start.
+pub(crate) enum MetricBase {
+    /// An HTTP server request on a route kept for the process (or none): its series is kept
+    /// by shape (see `series`), so its attributes are never built per request.
+    #[cfg(feature = "tower")]
+    Server {
+        method: &'static str,
+        scheme: &'static str,
+        route: Option<&'static str>,
+    },
+    /// Any other: the attributes, with room for the [`METRIC_ATTRIBUTES_ADDED`] the end adds
+    /// (one allocation).
+    Attributes(Vec<KeyValue>),
+}
+
 /// Which side of which protocol an exchange records: the status rules differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -31,8 +50,8 @@ pub(crate) struct Exchange {
     span: Span,
     role: Role,
     started: Instant,
-    /// The attributes of the duration histogram known at the start (method, route, scheme).
-    metric_attributes: Vec<KeyValue>,
+    /// What the duration histogram's attributes are made of, known at the start.
+    metric: MetricBase,
     http_status: Option<u16>,
     grpc_code: Option<i64>,
     error_type: Option<Cow<'static, str>>,
@@ -40,12 +59,13 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    pub(crate) fn new(span: Span, role: Role, metric_attributes: Vec<KeyValue>) -> Exchange {
+    /// An exchange of `span`, its duration recorded with the attributes `metric` starts.
+    pub(crate) fn new(span: Span, role: Role, metric: MetricBase) -> Exchange {
         Exchange {
             span,
             role,
             started: Instant::now(),
-            metric_attributes,
+            metric,
             http_status: None,
             grpc_code: None,
             error_type: None,
@@ -111,50 +131,89 @@ impl Exchange {
             self.error_type = Some(Cow::Borrowed(CANCELLED));
         }
         match self.role {
-            Role::HttpServer => self.finish_http(
-                semconv::HTTP_SERVER_DURATION,
-                semconv::server_status_is_error,
-            ),
-            Role::HttpClient => self.finish_http(
-                semconv::HTTP_CLIENT_DURATION,
-                semconv::client_status_is_error,
-            ),
+            Role::HttpServer => self.finish_http(semconv::server_status_is_error),
+            Role::HttpClient => self.finish_http(semconv::client_status_is_error),
             Role::GrpcServer | Role::GrpcClient => self.finish_grpc(),
         }
+        self.record_duration();
         if let Some(error_type) = &self.error_type {
+            self.span.set_attribute("error.type", error_type.clone());
             self.span
-                .set_attribute("error.type", error_type.to_string());
-            self.span
-                .set_error(error_description(error_type, self.responded));
+                .set_error(error_description(error_type.clone(), self.responded));
         }
     }
 
-    fn finish_http(&mut self, histogram: &str, is_error: fn(u16) -> bool) {
-        let mut attributes = std::mem::take(&mut self.metric_attributes);
+    fn finish_http(&mut self, is_error: fn(u16) -> bool) {
         if let Some(status) = self.http_status {
             self.span
                 .set_attribute("http.response.status_code", i64::from(status));
-            attributes.push(KeyValue::new(
-                "http.response.status_code",
-                i64::from(status),
-            ));
             if is_error(status) && self.error_type.is_none() {
                 self.error_type = Some(Cow::Owned(status.to_string()));
             }
         }
-        if let Some(error_type) = &self.error_type {
-            attributes.push(KeyValue::new("error.type", error_type.to_string()));
-        }
+    }
+
+    /// Records the exchange's duration in its role's histogram (seconds, the conventions'
+    /// buckets), with this request's span as the point's exemplar.
+    fn record_duration(&mut self) {
         let seconds = self.started.elapsed().as_secs_f64();
-        // In the span's scope, so that the point's exemplar is this request's span.
-        self.span.in_scope(|| {
-            crate::metrics::record_histogram_with_bounds(
-                histogram,
-                seconds,
-                &attributes,
-                semconv::DURATION_BUCKETS,
-            );
-        });
+        let exemplar = self.span.recording_span_context();
+        let (histogram, status) = match self.role {
+            Role::HttpServer => (semconv::HTTP_SERVER_DURATION, self.http_status_value()),
+            Role::HttpClient => (semconv::HTTP_CLIENT_DURATION, self.http_status_value()),
+            Role::GrpcServer => (semconv::RPC_SERVER_DURATION, self.grpc_status_value()),
+            Role::GrpcClient => (semconv::RPC_CLIENT_DURATION, self.grpc_status_value()),
+        };
+        // Without the server layer (feature `tower`) there is only the one kind.
+        #[cfg_attr(not(feature = "tower"), allow(clippy::infallible_destructuring_match))]
+        let attributes = match &mut self.metric {
+            #[cfg(feature = "tower")]
+            MetricBase::Server {
+                method,
+                scheme,
+                route,
+            } => {
+                let shape = super::series::ServerShape {
+                    method,
+                    scheme,
+                    route: *route,
+                    status: self.http_status,
+                    error_type: self.error_type.clone(),
+                };
+                return super::series::record_server(shape, seconds, exemplar);
+            }
+            MetricBase::Attributes(attributes) => attributes,
+        };
+        attributes.extend(status);
+        if let Some(error_type) = &self.error_type {
+            attributes.push(KeyValue::new("error.type", error_type.clone()));
+        }
+        crate::metrics::record_histogram_for_span(
+            histogram,
+            seconds,
+            attributes,
+            semconv::DURATION_BUCKETS,
+            exemplar,
+        );
+    }
+
+    /// `http.response.status_code`, when a response came.
+    fn http_status_value(&self) -> Option<KeyValue> {
+        let status = self.http_status?;
+        Some(KeyValue::new(
+            "http.response.status_code",
+            i64::from(status),
+        ))
+    }
+
+    /// `rpc.response.status_code` (the code's name, as the current RPC conventions have it),
+    /// when the call ended with one.
+    fn grpc_status_value(&self) -> Option<KeyValue> {
+        let code = self.grpc_code?;
+        Some(KeyValue::new(
+            "rpc.response.status_code",
+            semconv::grpc_code_name(code),
+        ))
     }
 
     fn finish_grpc(&mut self) {
@@ -178,11 +237,11 @@ impl Exchange {
     }
 }
 
-fn error_description(error_type: &str, responded: bool) -> String {
+fn error_description(error_type: Cow<'static, str>, responded: bool) -> Cow<'static, str> {
     if responded {
-        error_type.to_owned()
+        error_type
     } else {
-        "request cancelled before a response".to_owned()
+        Cow::Borrowed("request cancelled before a response")
     }
 }
 

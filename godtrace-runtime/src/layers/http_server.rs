@@ -1,13 +1,15 @@
 //! The HTTP server layer (feature `tower`): a SERVER span per request, under the caller's
 //! context, with the HTTP semantic conventions' attributes and duration histogram.
-use super::exchange::{Exchange, Role};
+use super::exchange::{Exchange, METRIC_ATTRIBUTES_ADDED, MetricBase, Role};
+#[cfg(feature = "axum")]
+use super::routes;
 use super::semconv;
 use super::service::TracedService;
-use crate::Span;
 use crate::propagation;
 use http::request::Parts;
-use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
+use opentelemetry::{KeyValue, Value};
+use std::borrow::Cow;
 use tower_layer::Layer;
 
 /// A tower [`Layer`] for HTTP servers (axum, hyper): each request becomes a SERVER span under
@@ -47,63 +49,133 @@ fn start(request: &mut Parts) -> Exchange {
     // Godtrace's own parser: hostile headers are rejected (a new trace) and counted.
     let parent = propagation::extract_headers(&request.headers);
     let (method, method_original) = semconv::method(&request.method);
-    let route = matched_route(request).map(|r| semconv::cut(r, semconv::MAX_NAME_PART_LEN));
+    let route = matched_route(request);
     let scheme = match request.uri.scheme_str() {
         Some("https") => "https",
         _ => "http",
     };
-    let span = crate::span_builder(semconv::http_span_name(method, route))
+    let span = crate::span_builder(span_name(method, route))
         .kind(SpanKind::Server)
         .parent(parent)
         .start_detached();
     if span.is_recording() {
-        span.set_attribute("http.request.method", method);
+        // Set at once, in a list with room for the response's: one allocation per span.
+        let mut attributes = Vec::with_capacity(SPAN_ATTRIBUTES);
+        attributes.push(KeyValue::new("http.request.method", method));
         if let Some(original) = method_original {
-            span.set_attribute("http.request.method_original", original);
+            attributes.push(KeyValue::new("http.request.method_original", original));
         }
-        span.set_attribute("url.scheme", scheme);
-        span.set_attribute("url.path", path(request));
+        attributes.push(KeyValue::new("url.scheme", scheme));
+        attributes.push(text("url.path", request.uri.path()));
         if let Some(route) = route {
-            span.set_attribute("http.route", route.to_owned());
+            let limit = crate::value::max_attribute_len();
+            let value = crate::value::bounded_value(route.value(), limit);
+            attributes.push(KeyValue::new("http.route", value));
         }
-        set_server_address(&span, request, scheme);
+        push_server_address(&mut attributes, request, scheme);
         if let Some(version) = semconv::protocol_version(request.version) {
-            span.set_attribute("network.protocol.version", version);
+            attributes.push(KeyValue::new("network.protocol.version", version));
         }
-        if let Some(agent) = header_text(request, http::header::USER_AGENT) {
-            span.set_attribute("user_agent.original", agent);
+        if let Some(agent) = header_str(request, http::header::USER_AGENT) {
+            attributes.push(text("user_agent.original", agent));
         }
+        span.set_bounded_attributes(attributes);
     }
-    let mut metric = vec![
-        KeyValue::new("http.request.method", method),
-        KeyValue::new("url.scheme", scheme),
-    ];
-    if let Some(route) = route {
-        metric.push(KeyValue::new("http.route", route.to_owned()));
-    }
-    Exchange::new(span, Role::HttpServer, metric)
+    Exchange::new(span, Role::HttpServer, metric_base(method, scheme, route))
 }
 
-/// The route template axum matched (`/users/{id}`), with feature `axum`.
+/// The histogram's attributes: a shape whose series is kept when the route is, else the
+/// attributes themselves.
+fn metric_base(
+    method: &'static str,
+    scheme: &'static str,
+    route: Option<MatchedRoute<'_>>,
+) -> MetricBase {
+    let route = match route {
+        None => None,
+        #[cfg(feature = "axum")]
+        Some(MatchedRoute::Kept(route)) => Some(route.template),
+        Some(text @ MatchedRoute::Text(_)) => {
+            let mut attributes = Vec::with_capacity(3 + METRIC_ATTRIBUTES_ADDED);
+            attributes.push(KeyValue::new("http.request.method", method));
+            attributes.push(KeyValue::new("url.scheme", scheme));
+            attributes.push(KeyValue::new("http.route", text.value()));
+            return MetricBase::Attributes(attributes);
+        }
+    };
+    MetricBase::Server {
+        method,
+        scheme,
+        route,
+    }
+}
+
+/// The route a request matched: kept for the process (no copy per request) or, past the
+/// table's bound, its own text.
+#[derive(Clone, Copy)]
+enum MatchedRoute<'a> {
+    #[cfg(feature = "axum")]
+    Kept(&'static routes::Route),
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    Text(&'a str),
+}
+
+impl MatchedRoute<'_> {
+    fn value(self) -> Value {
+        match self {
+            #[cfg(feature = "axum")]
+            MatchedRoute::Kept(route) => Value::from(route.template),
+            MatchedRoute::Text(text) => Value::from(text.to_owned()),
+        }
+    }
+}
+
+fn span_name(method: &'static str, route: Option<MatchedRoute<'_>>) -> Cow<'static, str> {
+    match route {
+        #[cfg(feature = "axum")]
+        Some(MatchedRoute::Kept(route)) => Cow::Borrowed(route.span_name(method)),
+        Some(MatchedRoute::Text(text)) => semconv::http_span_name(method, Some(text)),
+        None => semconv::http_span_name(method, None),
+    }
+}
+
+/// The most attributes a server span gets: ten at the start, the status and `error.type` at
+/// the end.
+const SPAN_ATTRIBUTES: usize = 12;
+
+/// An attribute of text from the request: cut at [`semconv::MAX_TEXT_LEN`], then bounded by
+/// the attribute size limit as [`Span::set_attribute`](crate::Span::set_attribute) bounds
+/// values (one copy of what is kept).
+pub(super) fn text(key: &'static str, value: &str) -> KeyValue {
+    let value = semconv::cut(value, semconv::MAX_TEXT_LEN);
+    KeyValue::new(
+        key,
+        crate::value::bounded_text(value, crate::value::max_attribute_len()),
+    )
+}
+
+/// The route template axum matched (`/users/{id}`), with feature `axum`, cut to the name
+/// part limit.
 #[cfg(feature = "axum")]
-fn matched_route(request: &Parts) -> Option<&str> {
-    request
+fn matched_route(request: &Parts) -> Option<MatchedRoute<'_>> {
+    let template = request
         .extensions
-        .get::<axum::extract::MatchedPath>()
-        .map(axum::extract::MatchedPath::as_str)
+        .get::<axum::extract::MatchedPath>()?
+        .as_str();
+    let template = semconv::cut(template, semconv::MAX_NAME_PART_LEN);
+    Some(match routes::interned(template) {
+        Some(kept) => MatchedRoute::Kept(kept),
+        None => MatchedRoute::Text(template),
+    })
 }
 
 #[cfg(not(feature = "axum"))]
-fn matched_route(_: &Parts) -> Option<&str> {
+fn matched_route(_: &Parts) -> Option<MatchedRoute<'_>> {
     None
 }
 
-fn path(request: &Parts) -> String {
-    semconv::cut(request.uri.path(), semconv::MAX_TEXT_LEN).to_owned()
-}
-
 /// `server.address` and `server.port`, from the `:authority` (HTTP/2) or the `Host` header.
-pub(super) fn set_server_address(span: &Span, request: &Parts, scheme: &str) {
+pub(super) fn push_server_address(attributes: &mut Vec<KeyValue>, request: &Parts, scheme: &str) {
     let authority = request
         .uri
         .authority()
@@ -115,15 +187,14 @@ pub(super) fn set_server_address(span: &Span, request: &Parts, scheme: &str) {
                 .and_then(|h| h.to_str().ok())
         });
     if let Some((host, port)) = authority.and_then(semconv::host_and_port) {
-        span.set_attribute("server.address", host.to_owned());
+        attributes.push(text("server.address", host));
         if let Some(port) = port.or_else(|| semconv::default_port(scheme)) {
-            span.set_attribute("server.port", i64::from(port));
+            attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
     }
 }
 
-/// A header's value as text, bounded; `None` when absent or not visible ASCII.
-fn header_text(request: &Parts, name: http::header::HeaderName) -> Option<String> {
-    let value = request.headers.get(name)?.to_str().ok()?;
-    Some(semconv::cut(value, semconv::MAX_TEXT_LEN).to_owned())
+/// A header's value; `None` when absent or not visible ASCII.
+fn header_str(request: &Parts, name: http::header::HeaderName) -> Option<&str> {
+    request.headers.get(name)?.to_str().ok()
 }

@@ -22,9 +22,11 @@
 //!   `url.scheme`, `http.route`, `http.response.status_code`, `server.address`,
 //!   `server.port` (from `:authority` or `Host`), `network.protocol.version`,
 //!   `user_agent.original`. A 5xx response is Error with `error.type` the status code; a 4xx
-//!   is not (the client's mistake). The span is current while the handler runs and while the
-//!   response body streams, so `#[traced]` functions nest under it; it ends when the body
-//!   has been sent. Histogram `http.server.request.duration` (seconds).
+//!   is not (the client's mistake). The span is current while the handler runs and while a
+//!   response body of unknown length streams, so `#[traced]` functions nest under it (a
+//!   body whose length is known up front is in memory and runs no code of the
+//!   application's); it ends when the body has been sent. Histogram
+//!   `http.server.request.duration` (seconds).
 //! - **HTTP client**: kind CLIENT, named `{method}`, attributes `http.request.method`,
 //!   `url.full` (`user:password@` replaced by `REDACTED:REDACTED@`, the values of signature
 //!   query keys redacted), `server.address`, `server.port`, `http.response.status_code`,
@@ -36,6 +38,10 @@
 //!   `server.address`, `server.port`. The status comes from `grpc-status` in the response
 //!   head (trailers-only responses: errors) or in the trailers (a streamed or unary body);
 //!   a call that ends without one (dropped mid-stream) has no `rpc.grpc.status_code`.
+//!   Histograms `rpc.server.call.duration` and `rpc.client.call.duration` (seconds; the
+//!   current RPC conventions' names and attributes: `rpc.system.name`, `rpc.method` as
+//!   `{service}/{method}`, `rpc.response.status_code` as the code's name, `error.type`, and
+//!   for clients `server.address` and `server.port`).
 //!
 //! Durations use the buckets the conventions advise (5 ms to 10 s) unless
 //! [`MetricsConfig::histogram_buckets`](crate::MetricsConfig::histogram_buckets) sets others.
@@ -51,7 +57,11 @@ mod grpc;
 mod http_server;
 #[cfg(feature = "reqwest")]
 mod reqwest;
+#[cfg(feature = "axum")]
+mod routes;
 mod semconv;
+#[cfg(feature = "tower")]
+mod series;
 #[cfg(feature = "tower")]
 mod service;
 

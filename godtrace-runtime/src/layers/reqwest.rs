@@ -1,11 +1,12 @@
 //! The HTTP client middleware (feature `reqwest`): a CLIENT span per request sent through a
 //! [`reqwest_middleware::ClientWithMiddleware`], its context injected into the headers.
-use super::exchange::{Exchange, Role};
+use super::exchange::{Exchange, METRIC_ATTRIBUTES_ADDED, MetricBase, Role};
 use super::semconv;
 use crate::propagation::{self, HeaderInjector};
-use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
+use opentelemetry::{KeyValue, StringValue};
 use reqwest_middleware::{Middleware, Next};
+use std::sync::Arc;
 
 /// A [`reqwest_middleware`] middleware: each request through it is a CLIENT span (its parent
 /// the current span) named by its method, with the HTTP client attributes; 4xx, 5xx and
@@ -65,38 +66,60 @@ fn start(request: &mut reqwest::Request) -> Exchange {
         "https" => "https",
         _ => "http",
     };
+    // One copy of the host, shared by the span and the histogram.
     let host = url
         .host_str()
-        .map(|h| semconv::cut(h, semconv::MAX_NAME_PART_LEN).to_owned());
+        .map(|h| server_address(semconv::cut(h, semconv::MAX_NAME_PART_LEN)));
     let port = url.port_or_known_default();
     let span = crate::span_builder(semconv::http_span_name(method, None))
         .kind(SpanKind::Client)
         .start_detached();
     if span.is_recording() {
-        span.set_attribute("http.request.method", method);
+        // Set at once, with room for the response's: one allocation per span.
+        let mut attributes = Vec::with_capacity(SPAN_ATTRIBUTES);
+        attributes.push(KeyValue::new("http.request.method", method));
         if let Some(original) = method_original {
-            span.set_attribute("http.request.method_original", original);
+            attributes.push(KeyValue::new("http.request.method_original", original));
         }
-        span.set_attribute("url.full", semconv::redacted_url(url.as_str()));
+        let full = semconv::redacted_url(url.as_str()).into();
+        attributes.push(KeyValue::new(
+            "url.full",
+            crate::value::bounded_value(full, crate::value::max_attribute_len()),
+        ));
         if let Some(host) = &host {
-            span.set_attribute("server.address", host.clone());
+            attributes.push(KeyValue::new("server.address", host.clone()));
         }
         if let Some(port) = port {
-            span.set_attribute("server.port", i64::from(port));
+            attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
+        span.set_bounded_attributes(attributes);
     }
     propagation::inject_context(&span.context(), &mut HeaderInjector(request.headers_mut()));
-    let mut metric = vec![
-        KeyValue::new("http.request.method", method),
-        KeyValue::new("url.scheme", scheme),
-    ];
+    let mut metric = Vec::with_capacity(4 + METRIC_ATTRIBUTES_ADDED);
+    metric.push(KeyValue::new("http.request.method", method));
+    metric.push(KeyValue::new("url.scheme", scheme));
     if let Some(host) = host {
         metric.push(KeyValue::new("server.address", host));
     }
     if let Some(port) = port {
         metric.push(KeyValue::new("server.port", i64::from(port)));
     }
-    Exchange::new(span, Role::HttpClient, metric)
+    Exchange::new(span, Role::HttpClient, MetricBase::Attributes(metric))
+}
+
+/// The most attributes a client span gets: five at the start, the protocol version and
+/// status with the response, `error.type` at the end.
+const SPAN_ATTRIBUTES: usize = 8;
+
+/// `server.address` as a shared value, bounded by the attribute size limit.
+fn server_address(host: &str) -> StringValue {
+    let limit = crate::value::max_attribute_len();
+    let host: Arc<str> = if host.len() <= limit {
+        Arc::from(host)
+    } else {
+        crate::value::bounded_text(host, limit).into()
+    };
+    StringValue::from(host)
 }
 
 /// `error.type` of a request that got no response: what failed, in a few fixed words.

@@ -9,7 +9,7 @@
 use crate::value::{bounded_text, floor_char_boundary};
 use std::borrow::Cow;
 
-/// The buckets the HTTP semantic conventions advise for request durations, in seconds.
+/// The buckets the HTTP and RPC semantic conventions advise for durations, in seconds.
 pub(crate) const DURATION_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
@@ -17,6 +17,11 @@ pub(crate) const DURATION_BUCKETS: &[f64] = &[
 pub(crate) const HTTP_SERVER_DURATION: &str = "http.server.request.duration";
 /// The client's request-duration histogram (seconds).
 pub(crate) const HTTP_CLIENT_DURATION: &str = "http.client.request.duration";
+/// A gRPC server's call-duration histogram (seconds), as the RPC conventions name it since
+/// v1.38 (earlier ones had `rpc.server.duration`, in milliseconds).
+pub(crate) const RPC_SERVER_DURATION: &str = "rpc.server.call.duration";
+/// A gRPC client's call-duration histogram (seconds; earlier `rpc.client.duration`, ms).
+pub(crate) const RPC_CLIENT_DURATION: &str = "rpc.client.call.duration";
 
 /// The longest route or host kept in a span name or a metric attribute, in bytes: both come
 /// from the request (a route from the application, a host from the network), and every
@@ -47,11 +52,12 @@ pub(crate) fn method(method: &http::Method) -> (&'static str, Option<String>) {
 
 /// The span name `{method} {route}`, `{method}` without a route; `HTTP` stands for a method
 /// that is not one of the known ones (its text is the client's, so not a name).
-pub(crate) fn http_span_name(method: &'static str, route: Option<&str>) -> String {
+pub(crate) fn http_span_name(method: &'static str, route: Option<&str>) -> Cow<'static, str> {
     let method = if method == "_OTHER" { "HTTP" } else { method };
     match route {
-        Some(route) => format!("{method} {}", cut(route, MAX_NAME_PART_LEN)),
-        None => method.to_owned(),
+        Some(route) => Cow::Owned(format!("{method} {}", cut(route, MAX_NAME_PART_LEN))),
+        // The common name of a request without a route costs no allocation.
+        None => Cow::Borrowed(method),
     }
 }
 

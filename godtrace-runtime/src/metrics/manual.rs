@@ -102,15 +102,95 @@ pub(crate) fn record_histogram_with_bounds(
     default_bounds: &'static [f64],
 ) {
     if crate::span::switches::is_enabled() {
-        histogram_record_in(name, value, attributes, default_bounds);
+        histogram_record_in(name, value, attributes, default_bounds, current_exemplar);
+    }
+}
+
+/// [`record_histogram_with_bounds`] whose exemplar is `span` (when sampled) rather than the
+/// current span: for a layer that records when its request ends, where making the request's
+/// span current again only to be read here would cost more than the recording.
+#[allow(
+    dead_code,
+    reason = "used by the integrations, each behind its own feature"
+)]
+pub(crate) fn record_histogram_for_span(
+    name: &str,
+    value: f64,
+    attributes: &[KeyValue],
+    default_bounds: &'static [f64],
+    span: Option<&SpanContext>,
+) {
+    if crate::span::switches::is_enabled() {
+        histogram_record_in(name, value, attributes, default_bounds, || {
+            span.filter(|s| s.is_sampled()).cloned()
+        });
+    }
+}
+
+/// One series of a histogram, found once and recorded into many times: for a layer that
+/// keeps the series of the attribute sets it sees, so that a request looks nothing up in
+/// the registry.
+#[allow(
+    dead_code,
+    reason = "used by the integrations, each behind its own feature"
+)]
+#[derive(Clone)]
+pub(crate) struct HistogramSeries(Arc<ValueSeries>);
+
+#[allow(
+    dead_code,
+    reason = "used by the integrations, each behind its own feature"
+)]
+impl HistogramSeries {
+    /// The series of `attributes` in histogram `name` (created with `default_bounds`, as
+    /// [`record_histogram_with_bounds`] does); `None` when the name is refused or godtrace
+    /// is off.
+    pub(crate) fn find(
+        name: &str,
+        attributes: &[KeyValue],
+        default_bounds: &'static [f64],
+    ) -> Option<HistogramSeries> {
+        if !crate::span::switches::is_enabled() {
+            return None;
+        }
+        let Some(Instrument::Histogram(histogram)) =
+            instrument(name, Kind::Histogram(default_bounds))
+        else {
+            return None;
+        };
+        let bounds = histogram.bounds.clone();
+        Some(HistogramSeries(
+            histogram
+                .table
+                .get_or_insert(attributes, |attrs| ValueSeries::new(attrs, bounds.clone())),
+        ))
+    }
+
+    /// Records `value` (not NaN: a duration), with `span` as its exemplar when sampled.
+    pub(crate) fn record(&self, value: f64, span: Option<&SpanContext>) {
+        if crate::span::switches::is_enabled() {
+            self.0.record(value, span.filter(|s| s.is_sampled()));
+        }
     }
 }
 
 fn histogram_record(name: &str, value: f64, attributes: &[KeyValue]) {
-    histogram_record_in(name, value, attributes, &DEFAULT_BOUNDS);
+    histogram_record_in(name, value, attributes, &DEFAULT_BOUNDS, current_exemplar);
 }
 
-fn histogram_record_in(name: &str, value: f64, attributes: &[KeyValue], default_bounds: &[f64]) {
+/// The innermost span, godtrace's own included (also with `otel_context(false)`), read so
+/// that a call made while the thread exits never touches OpenTelemetry's dropped context.
+fn current_exemplar() -> Option<SpanContext> {
+    crate::span::current_span_context().filter(SpanContext::is_sampled)
+}
+
+fn histogram_record_in(
+    name: &str,
+    value: f64,
+    attributes: &[KeyValue],
+    default_bounds: &[f64],
+    exemplar: impl FnOnce() -> Option<SpanContext>,
+) {
     let Some(Instrument::Histogram(histogram)) = instrument(name, Kind::Histogram(default_bounds))
     else {
         return;
@@ -122,9 +202,7 @@ fn histogram_record_in(name: &str, value: f64, attributes: &[KeyValue], default_
         return;
     }
     let bounds = histogram.bounds.clone();
-    // The innermost span, godtrace's own included (also with `otel_context(false)`), read so
-    // that a call made while the thread exits never touches OpenTelemetry's dropped context.
-    let exemplar = crate::span::current_span_context().filter(SpanContext::is_sampled);
+    let exemplar = exemplar();
     histogram
         .table
         .get_or_insert(attributes, |attrs| ValueSeries::new(attrs, bounds.clone()))
@@ -245,7 +323,7 @@ mod tests {
     /// [`record_histogram_with_bounds`] without the on/off switch, which these unit tests do
     /// not turn on.
     fn record_histogram_with_bounds_unchecked(name: &str, value: f64, bounds: &'static [f64]) {
-        histogram_record_in(name, value, &[], bounds);
+        histogram_record_in(name, value, &[], bounds, current_exemplar);
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub(crate) use lifecycle::{flush_begin, shutdown_begin, start};
     unused_imports,
     reason = "used by the integrations, each behind its own feature"
 )]
-pub(crate) use manual::record_histogram_with_bounds;
+pub(crate) use manual::{HistogramSeries, record_histogram_for_span, record_histogram_with_bounds};
 pub use manual::{MetricValue, record_counter, record_histogram};
 pub use prometheus::{PrometheusExposition, prometheus_exposition};
 pub(crate) use site::SiteMetrics;

@@ -64,28 +64,41 @@ mod http_carrier {
     /// assert!(godtrace_runtime::propagation::is_remote_parent(&parent));
     /// ```
     pub fn extract_headers(headers: &HeaderMap) -> Context {
+        let traceparent = field(headers, TRACEPARENT);
+        // Without a `traceparent` the `tracestate` is never read: not looked up either.
+        let tracestate = match traceparent {
+            Field::Absent => Field::Absent,
+            _ => field(headers, TRACESTATE),
+        };
         let fields = Fields {
-            traceparent: field(headers, TRACEPARENT),
-            tracestate: field(headers, TRACESTATE),
+            traceparent,
+            tracestate,
         };
         let baggage = headers.get(BAGGAGE).map(HeaderValue::to_str);
         let not_text = matches!(baggage, Some(Err(_)));
         from_fields(&fields, baggage.and_then(Result::ok), not_text)
     }
 
+    /// The values of header `name`; one value (the common case) is read without a `Vec`.
     fn field<'a>(headers: &'a HeaderMap, name: &str) -> Field<'a> {
-        let mut values = Vec::new();
-        for value in headers.get_all(name) {
+        let mut all = headers.get_all(name).iter();
+        let Some(first) = all.next() else {
+            return Field::Absent;
+        };
+        let Ok(first) = first.to_str() else {
+            return Field::NotText;
+        };
+        let Some(second) = all.next() else {
+            return Field::One(first);
+        };
+        let mut values = vec![first];
+        for value in std::iter::once(second).chain(all) {
             match value.to_str() {
                 Ok(v) => values.push(v),
                 Err(_) => return Field::NotText,
             }
         }
-        if values.is_empty() {
-            Field::Absent
-        } else {
-            Field::Values(values)
-        }
+        Field::Values(values)
     }
 
     /// An OpenTelemetry [`Injector`] writing into an `http::HeaderMap` (feature `http`).

@@ -26,6 +26,9 @@ pub(super) fn traceparent(sc: &SpanContext) -> String {
 /// A header as the checks see it.
 pub(super) enum Field<'a> {
     Absent,
+    /// Exactly one value: the common case, read without collecting into a `Vec`.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    One(&'a str),
     Values(Vec<&'a str>),
     /// Present but not text (e.g. not visible ASCII in an HTTP header).
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
@@ -63,6 +66,7 @@ pub(super) fn parse_fields(fields: &Fields<'_>) -> Result<Option<Incoming>, Reje
     let value = match &fields.traceparent {
         Field::Absent => return Ok(None),
         Field::NotText => return Err(Rejected),
+        Field::One(v) => v,
         // One request, one parent: several `traceparent` headers are ambiguous.
         Field::Values(v) if v.len() != 1 => return Err(Rejected),
         Field::Values(v) => v[0],
@@ -72,13 +76,8 @@ pub(super) fn parse_fields(fields: &Fields<'_>) -> Result<Option<Incoming>, Reje
     let (members, state_rejected) = match &fields.tracestate {
         Field::Absent => (Members::default(), false),
         Field::NotText => (Members::default(), true),
-        Field::Values(parts) => match parse_tracestate(parts) {
-            Ok(members) => {
-                let dropped = members.duplicates_dropped;
-                (members, dropped)
-            }
-            Err(BadTraceState) => (Members::default(), true),
-        },
+        Field::One(part) => tracestate_members(std::slice::from_ref(part)),
+        Field::Values(parts) => tracestate_members(parts),
     };
     let (state, full_state) = trace_state(&members.list);
     Ok(Some(Incoming {
@@ -86,6 +85,29 @@ pub(super) fn parse_fields(fields: &Fields<'_>) -> Result<Option<Incoming>, Reje
         full_state,
         state_rejected,
     }))
+}
+
+/// The members of the `tracestate` headers to keep, and whether some were dropped.
+fn tracestate_members<'a>(parts: &[&'a str]) -> (Members<'a>, bool) {
+    match parse_tracestate(parts) {
+        Ok(members) => {
+            let dropped = members.duplicates_dropped;
+            (members, dropped)
+        }
+        Err(BadTraceState) => (Members::default(), true),
+    }
+}
+
+/// The number at most 16 lower-case hex digits write; `None` for any other byte.
+fn hex_value(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, &d| {
+        let nibble = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            _ => return None,
+        };
+        Some((n << 4) | u64::from(nibble))
+    })
 }
 
 fn is_lower_hex(bytes: &[u8]) -> bool {
@@ -104,20 +126,19 @@ fn parse_traceparent(value: &str) -> Result<(TraceId, SpanId, TraceFlags), Rejec
     if b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
         return Err(Rejected);
     }
-    if ![version, trace_id, span_id, flags]
-        .iter()
-        .all(|part| is_lower_hex(part))
-        || version == b"ff"
-    {
+    if !is_lower_hex(version) || version == b"ff" {
         return Err(Rejected);
     }
     // Version 00 has exactly four fields; a later version may append `-...`.
     if b.len() > 55 && (version == b"00" || b[55] != b'-') {
         return Err(Rejected);
     }
-    let trace_id = TraceId::from_hex(&value[3..35]).map_err(|_| Rejected)?;
-    let span_id = SpanId::from_hex(&value[36..52]).map_err(|_| Rejected)?;
-    let flags = u8::from_str_radix(&value[53..55], 16).map_err(|_| Rejected)?;
+    // Checked and read in one pass: every request with a context pays for this parse.
+    let high = hex_value(&trace_id[..16]).ok_or(Rejected)?;
+    let low = hex_value(&trace_id[16..]).ok_or(Rejected)?;
+    let trace_id = TraceId::from((u128::from(high) << 64) | u128::from(low));
+    let span_id = SpanId::from(hex_value(span_id).ok_or(Rejected)?);
+    let flags = hex_value(flags).ok_or(Rejected)? as u8;
     if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
         return Err(Rejected);
     }
@@ -172,6 +193,9 @@ fn parse_tracestate<'a>(parts: &[&'a str]) -> Result<Members<'a>, BadTraceState>
 /// OpenTelemetry's [`TraceState`] of `members`, and the whole list as a header when that type
 /// refuses some of them (it then holds the others; see the module docs).
 fn trace_state(members: &[(&str, &str)]) -> (TraceState, Option<String>) {
+    if members.is_empty() {
+        return (TraceState::NONE, None);
+    }
     if let Ok(state) = TraceState::from_key_value(members.iter().copied()) {
         return (state, None);
     }

@@ -319,7 +319,7 @@ impl Live {
 
     /// Sets `attributes`, in order: into the span's own list when it has none yet (no copy,
     /// no allocation), keeping at most the span attribute count limit.
-    #[cfg(feature = "tracing")]
+    #[cfg(any(feature = "tracing", feature = "tower", feature = "reqwest"))]
     pub(crate) fn set_attributes(&self, mut attributes: Vec<KeyValue>) {
         let mut fields = self.fields.borrow_mut();
         if !fields.attributes.is_empty() {

@@ -233,6 +233,12 @@ impl OpSpan {
         self.live.is_some()
     }
 
+    /// The span's ids while it records (a metric's exemplar): `None` when sampled out.
+    #[cfg(any(feature = "tower", feature = "reqwest"))]
+    pub(crate) fn recording_span_context(&self) -> Option<&SpanContext> {
+        self.live.as_ref().map(|live| &live.span_context)
+    }
+
     /// Sets attribute `key` to `value`.
     #[inline]
     pub fn record(&self, key: &'static str, value: Value) {
@@ -265,7 +271,7 @@ impl OpSpan {
     }
 
     /// See `Live::set_attributes`.
-    #[cfg(feature = "tracing")]
+    #[cfg(any(feature = "tracing", feature = "tower", feature = "reqwest"))]
     pub(crate) fn record_all(&self, attributes: Vec<KeyValue>) {
         if let Some(live) = &self.live {
             live.set_attributes(attributes);

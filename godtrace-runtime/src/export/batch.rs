@@ -14,7 +14,7 @@ use crate::config::{BatchSettings, deadline_after};
 use crate::span::clock::Tick;
 use crate::span::sink::Sink;
 use crate::span::{Finished, Live, LiveBox};
-use crate::stats::Counters;
+use crate::stats::{Counters, Pending};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::SpanData;
 use std::collections::VecDeque;
@@ -90,6 +90,13 @@ pub(super) struct QueueState {
     pub(super) exited: bool,
 }
 
+impl Pending for Shared {
+    /// Moves what the lanes hold to the queue, where it is counted.
+    fn publish(&self) {
+        lanes::collect(self, &mut self.lock(), false);
+    }
+}
+
 impl Shared {
     pub(super) fn lock(&self) -> MutexGuard<'_, QueueState> {
         // A panic while holding the lock leaves the queue consistent: keep going.
@@ -126,6 +133,9 @@ impl BatchProcessor {
             budget: Budget::new(settings.max_queue_size),
             deadline: tokio::sync::watch::Sender::new(None),
         });
+        let pending: Arc<dyn Pending> = shared.clone();
+        *counters.pending.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Arc::downgrade(&pending));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()

@@ -171,12 +171,13 @@ fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>)
 }
 
 /// A new chunk of slots for a lane (0 when the queue is full). Wakes the export thread when a
-/// batch's worth of slots is in use, or none is left: it collects the lanes then.
+/// batch's worth of slots is in use: it collects the lanes then. A full queue wakes nobody
+/// (the chunk that filled it did), so that a span dropped costs no shared write but its count.
 #[cold]
 fn refill(shared: &Shared) -> usize {
     let settings = &shared.settings;
     let got = shared.budget.take(shared.budget.chunk);
-    if got == 0 || shared.budget.used(settings.max_queue_size) >= settings.max_export_batch_size {
+    if got > 0 && shared.budget.used(settings.max_queue_size) >= settings.max_export_batch_size {
         shared.wake.notify_one();
     }
     got

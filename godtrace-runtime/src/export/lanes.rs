@@ -34,8 +34,10 @@ thread_local! {
     static LANE: RefCell<Option<Arc<Lane>>> = const { RefCell::new(None) };
 }
 
-/// One recording thread's buffer for one processor.
+/// One recording thread's buffer for one processor. Aligned to two cache lines (the unit
+/// adjacent-line prefetchers pull in), so that no other thread's lane shares one with it.
 #[derive(Debug)]
+#[repr(align(128))]
 pub(super) struct Lane {
     owner: u64,
     state: Mutex<LaneState>,

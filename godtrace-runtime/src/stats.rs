@@ -1,5 +1,12 @@
 //! Counters of the export pipeline, read through [`stats`].
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Weak};
+
+/// Holds spans not counted yet (the export's per-thread buffers): counts them when asked.
+pub(crate) trait Pending: Send + Sync {
+    /// Counts every span handed over so far in [`Counters::queued`] (or dropped).
+    fn publish(&self);
+}
 
 /// The process's export counters. Only the batch processor of the one installed provider
 /// writes them.
@@ -15,6 +22,9 @@ pub(crate) struct Counters {
     pub(crate) exports: AtomicU64,
     pub(crate) failed_exports: AtomicU64,
     pub(crate) queue_len: AtomicU64,
+    /// The batch processor's buffers, published before each snapshot so that the counts
+    /// include every span recorded before it.
+    pub(crate) pending: Mutex<Option<Weak<dyn Pending>>>,
 }
 
 impl Counters {
@@ -27,6 +37,7 @@ impl Counters {
             exports: AtomicU64::new(0),
             failed_exports: AtomicU64::new(0),
             queue_len: AtomicU64::new(0),
+            pending: Mutex::new(None),
         }
     }
 
@@ -39,6 +50,11 @@ impl Counters {
     }
 
     fn snapshot(&self) -> Stats {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pending) = pending.as_ref().and_then(Weak::upgrade) {
+            pending.publish();
+        }
+        drop(pending);
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Stats {
             spans_queued: get(&self.queued),

@@ -1,18 +1,20 @@
 //! Our batch span processor: a bounded queue on the application's side, one dedicated export
 //! thread on the other (see [`super::worker`]).
 //!
-//! The application's threads only ever take a short lock to push a finished span (or count it
-//! dropped when the queue is full); they never wait for the network. `force_flush` and
+//! The application's threads append finished spans to their own lanes (see [`super::lanes`])
+//! and never take a lock another recording thread takes, nor wait for the network; a span
+//! that finds the queue full is counted dropped. `force_flush` and
 //! `shutdown` block the calling thread on a condition variable with a deadline, and nothing
 //! they wait for runs on the caller's async runtime, so they cannot deadlock whatever runtime
 //! (or none) the caller is on.
+use super::lanes::{self, Budget, Handed, Lane};
 use super::worker::{self, Exporter};
 use crate::InitError;
 use crate::config::{BatchSettings, deadline_after};
 use crate::span::clock::Tick;
 use crate::span::sink::Sink;
 use crate::span::{Finished, Live, LiveBox};
-use crate::stats::Counters;
+use crate::stats::{Counters, Pending};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::SpanData;
 use std::collections::VecDeque;
@@ -32,6 +34,8 @@ pub(super) struct Shared {
     pub(super) progress: Condvar,
     pub(super) settings: BatchSettings,
     pub(super) counters: &'static Counters,
+    /// The queue's slots, shared by the lanes and the central queue.
+    pub(super) budget: Budget,
     /// The shutdown deadline, for an export already in flight when shutdown starts.
     pub(super) deadline: tokio::sync::watch::Sender<Option<Instant>>,
 }
@@ -73,6 +77,8 @@ impl std::fmt::Debug for Queued {
 #[derive(Debug, Default)]
 pub(super) struct QueueState {
     pub(super) queue: VecDeque<Queued>,
+    /// Every recording thread's lane, collected into `queue` by the export thread.
+    pub(super) lanes: Vec<Arc<Lane>>,
     /// Spans ever pushed into the queue.
     pub(super) pushed: u64,
     /// The highest `pushed` count a pending flush waits for.
@@ -82,6 +88,13 @@ pub(super) struct QueueState {
     /// Set once by shutdown: the export thread sends what it can until then, and exits.
     pub(super) shutdown_deadline: Option<Instant>,
     pub(super) exited: bool,
+}
+
+impl Pending for Shared {
+    /// Moves what the lanes hold to the queue, where it is counted.
+    fn publish(&self) {
+        lanes::collect(self, &mut self.lock(), false);
+    }
 }
 
 impl Shared {
@@ -117,8 +130,12 @@ impl BatchProcessor {
             progress: Condvar::new(),
             settings,
             counters,
+            budget: Budget::new(settings.max_queue_size),
             deadline: tokio::sync::watch::Sender::new(None),
         });
+        let pending: Arc<dyn Pending> = shared.clone();
+        *counters.pending.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Arc::downgrade(&pending));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -165,20 +182,6 @@ impl BatchProcessor {
 }
 
 impl BatchProcessor {
-    /// Whether the queue takes one more span, by the length last published (no lock); when
-    /// it does not, that span is counted dropped here, before anything is handed over. The
-    /// locked check in `push` stays the one that bounds the queue.
-    #[inline]
-    pub(crate) fn accepts(&self) -> bool {
-        let counters = self.shared.counters;
-        let room =
-            counters.queue_len.load(Ordering::Relaxed) < self.shared.settings.max_queue_size as u64;
-        if !room {
-            counters.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        room
-    }
-
     /// Queues a finished span of godtrace's own (or counts it dropped).
     #[inline]
     pub(crate) fn push_own(&self, span: Finished) {
@@ -194,10 +197,7 @@ impl BatchProcessor {
     fn push(&self, span: Queued) -> Result<(), Queued> {
         let counters = self.shared.counters;
         let mut state = self.shared.lock();
-        if state.queue.len() >= self.shared.settings.max_queue_size
-            || state.shutdown_deadline.is_some()
-            || state.exited
-        {
+        if state.shutdown_deadline.is_some() || state.exited || self.shared.budget.take(1) == 0 {
             drop(state);
             counters.dropped.fetch_add(1, Ordering::Relaxed);
             return Err(span);
@@ -230,9 +230,13 @@ impl Sink for BatchProcessor {
 
     #[inline]
     fn on_record(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
-        if self.accepts()
+        let handed = lanes::hand_over(&self.shared, || {
+            live.take().map(|live| live.finish(start, end))
+        });
+        if let Handed::Unreachable = handed
             && let Some(live) = live.take()
         {
+            // This thread's lane is gone (its storage is being destroyed): the shared queue.
             self.push_own(live.finish(start, end));
         }
     }
@@ -242,6 +246,8 @@ impl Sink for BatchProcessor {
         let timeout = self.shared.settings.export_timeout;
         let target = {
             let mut state = self.shared.lock();
+            // Every span recorded before the call, on any thread, joins the queue now.
+            lanes::collect(&self.shared, &mut state, false);
             if state.done >= state.pushed {
                 return Ok(());
             }
@@ -270,6 +276,8 @@ impl Sink for BatchProcessor {
             if state.shutdown_deadline.is_some() {
                 return Err(OTelSdkError::AlreadyShutdown);
             }
+            // What the lanes hold is sent with the rest; from now on they refuse spans.
+            lanes::collect(&self.shared, &mut state, true);
             state.shutdown_deadline = Some(worker_deadline);
         }
         self.shared.deadline.send_replace(Some(worker_deadline));

@@ -316,3 +316,177 @@ fn two_requests_are_in_flight_and_flush_waits_for_both() {
     assert_eq!(get(&exporter.most_at_once), 2);
     processor.shutdown(Duration::from_secs(5)).unwrap();
 }
+
+/// Records one of godtrace's own spans through `processor`, as the recording path does.
+fn record_own(processor: &BatchProcessor, i: u64) {
+    let ids = SpanContext::new(
+        TraceId::from(u128::from(i) + 1),
+        SpanId::from(i + 1),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::default(),
+    );
+    let name = crate::span::Name::Given("own".into(), SpanKind::Internal);
+    let mut live = Some(crate::span::Live::start(ids, None, name, Vec::new()));
+    let start = crate::span::clock::now();
+    processor.on_record(&mut live, start, crate::span::clock::now());
+    if let Some(refused) = live {
+        drop(refused);
+    }
+}
+
+/// `processor` shared by `threads` threads, each recording `spans` spans then exiting.
+fn record_on_threads(processor: &Arc<BatchProcessor>, threads: u64, spans: u64) {
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let processor = processor.clone();
+            std::thread::spawn(move || {
+                for i in 0..spans {
+                    record_own(&processor, t * spans + i);
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+}
+
+#[test]
+fn spans_from_many_threads_are_all_exported_on_flush() {
+    let (processor, received, counters) = start(Mode::Accept, 100_000, 512);
+    let processor = Arc::new(processor);
+    // Threads that stay alive with spans in their lanes, and the test thread itself.
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let wait = Arc::new(Mutex::new(wait));
+    let (recorded_tx, recorded) = std::sync::mpsc::channel();
+    let alive: Vec<_> = (0..3u64)
+        .map(|t| {
+            let (processor, wait, recorded_tx) =
+                (processor.clone(), wait.clone(), recorded_tx.clone());
+            std::thread::spawn(move || {
+                for i in 0..1000 {
+                    record_own(&processor, 10_000 * (t + 1) + i);
+                }
+                recorded_tx.send(()).unwrap();
+                let _ = wait.lock().unwrap().recv();
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        recorded.recv().unwrap();
+    }
+    for i in 0..77 {
+        record_own(&processor, 90_000 + i);
+    }
+    processor.flush().unwrap();
+    assert_eq!(get(&received), 3077);
+    assert_eq!(get(&counters.queued), 3077);
+    assert_eq!(get(&counters.dropped), 0);
+    drop(go);
+    for thread in alive {
+        thread.join().unwrap();
+    }
+    processor.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn a_thread_that_exits_with_buffered_spans_loses_none() {
+    let (processor, received, counters) = start(Mode::Accept, 100_000, 512);
+    let processor = Arc::new(processor);
+    // Fewer than a batch per thread: every one of them is still buffered when its thread exits.
+    record_on_threads(&processor, 4, 100);
+    processor.flush().unwrap();
+    assert_eq!(get(&received), 400);
+    // And at shutdown, without a flush.
+    record_on_threads(&processor, 2, 50);
+    processor.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(get(&received), 500);
+    assert_eq!(get(&counters.exported), 500);
+    assert_eq!(get(&counters.dropped), 0);
+}
+
+#[test]
+fn an_idle_threads_spans_are_exported_within_the_schedule_delay() {
+    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+    let received = Arc::new(AtomicU64::new(0));
+    let settings = BatchSettings {
+        max_queue_size: 2048,
+        max_export_batch_size: 512,
+        schedule_delay: Duration::from_millis(50),
+        export_timeout: Duration::from_secs(20),
+    };
+    let options = ExportSetup {
+        request_timeout: Duration::from_secs(20),
+        destination: "scripted".into(),
+        resource: Resource::builder_empty().build(),
+    };
+    let exporter_received = received.clone();
+    let processor = BatchProcessor::start(settings, counters, options, move || {
+        Ok(Scripted {
+            mode: Mode::Accept,
+            received: exporter_received,
+        })
+    })
+    .unwrap();
+    // This thread keeps running (it is the test's) but records nothing more, and nobody
+    // flushes: only the export thread's own schedule can send them.
+    for i in 0..10 {
+        record_own(&processor, i);
+    }
+    let waited = Instant::now();
+    while get(&received) < 10 && waited.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(get(&received), 10);
+    processor.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn the_queue_bound_holds_across_threads_and_counts_drops() {
+    // The export hangs: nothing leaves the queue once the first batch is in flight.
+    let (processor, received, counters) = start(Mode::Hang, 100, 10);
+    let processor = Arc::new(processor);
+    record_on_threads(&processor, 4, 500);
+    // Shutdown collects what the exited threads left: the bound is the queue plus the one
+    // batch in flight, and every other span was counted dropped.
+    returns(move || {
+        let _ = processor.shutdown(Duration::from_millis(300));
+    });
+    let queued = get(&counters.queued);
+    let dropped = get(&counters.dropped);
+    assert_eq!(queued + dropped, 2000, "queued {queued}, dropped {dropped}");
+    assert!(queued <= 100 + 10, "queued {queued}");
+    assert_eq!(get(&received), 0);
+}
+
+#[test]
+fn recording_threads_never_wait_for_the_shared_queue_lock() {
+    let (processor, received, _) = start(Mode::Accept, 100_000, 512);
+    let processor = Arc::new(processor);
+    let (registered_tx, registered) = std::sync::mpsc::channel();
+    let (go_tx, go) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let recorder = {
+        let processor = processor.clone();
+        std::thread::spawn(move || {
+            record_own(&processor, 0);
+            registered_tx.send(()).unwrap();
+            go.recv().unwrap();
+            for i in 1..200 {
+                record_own(&processor, i);
+            }
+            done_tx.send(()).unwrap();
+        })
+    };
+    registered.recv().unwrap();
+    // The export thread and flush hold this lock; a recording thread must not need it.
+    let held = processor.shared.lock();
+    go_tx.send(()).unwrap();
+    let finished = done.recv_timeout(Duration::from_secs(20));
+    drop(held);
+    finished.expect("recording waited for the shared queue's lock");
+    recorder.join().unwrap();
+    processor.flush().unwrap();
+    assert_eq!(get(&received), 200);
+}

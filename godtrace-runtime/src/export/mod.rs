@@ -9,6 +9,8 @@ pub(crate) mod custom;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod encode;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod lanes;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod otlp;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod worker;

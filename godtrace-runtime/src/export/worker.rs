@@ -143,7 +143,11 @@ struct ExitGuard<'a>(&'a Shared);
 
 impl Drop for ExitGuard<'_> {
     fn drop(&mut self) {
-        self.0.lock().exited = true;
+        let mut state = self.0.lock();
+        state.exited = true;
+        // Nothing will send what the lanes hold: they refuse (and count) spans from now on.
+        super::lanes::collect(self.0, &mut state, true);
+        drop(state);
         self.0.progress.notify_all();
     }
 }
@@ -265,7 +269,9 @@ impl ExportLoop<'_> {
     /// The shutdown deadline, once shutdown has begun and the queue is empty (the caller
     /// has nothing in flight).
     fn finished(&self) -> Option<Instant> {
-        let state = self.shared.lock();
+        let mut state = self.shared.lock();
+        let closing = state.shutdown_deadline.is_some();
+        super::lanes::collect(self.shared, &mut state, closing);
         state.shutdown_deadline.filter(|_| state.queue.is_empty())
     }
 
@@ -280,6 +286,8 @@ impl ExportLoop<'_> {
     ) -> Option<Option<Instant>> {
         let settings = self.shared.settings;
         let mut state = self.shared.lock();
+        let closing = state.shutdown_deadline.is_some();
+        super::lanes::collect(self.shared, &mut state, closing);
         let now = Instant::now();
         if state.queue.is_empty() {
             if now >= *timer {
@@ -297,6 +305,7 @@ impl ExportLoop<'_> {
         }
         let n = state.queue.len().min(settings.max_export_batch_size);
         batch.extend(state.queue.drain(..n));
+        self.shared.budget.give_back(n);
         self.counters
             .queue_len
             .store(state.queue.len() as u64, Ordering::Relaxed);

@@ -140,10 +140,14 @@ mod grpc {
             let status = status.or_else(|| trailers.as_ref().and_then(grpc_status));
             match status {
                 Some((0, _)) => Ok(()),
-                Some((code, message)) => Err(format!(
-                    "gRPC status {:?}: {message}",
-                    tonic::Code::from(code)
-                )),
+                Some((code, message)) => {
+                    let code = tonic::Code::from(code);
+                    Err(if message.is_empty() {
+                        format!("gRPC status {code:?}")
+                    } else {
+                        format!("gRPC status {code:?}: {message}")
+                    })
+                }
                 None => Err("gRPC: the answer has no grpc-status".to_owned()),
             }
         }
@@ -152,9 +156,10 @@ mod grpc {
     /// `grpc-status` and `grpc-message` of `headers`, if the status is there.
     fn grpc_status(headers: &http::HeaderMap) -> Option<(i32, String)> {
         let code = headers.get("grpc-status")?.to_str().ok()?.parse().ok()?;
+        // The server's words, in a message of ours: bounded.
         let message = headers
             .get("grpc-message")
-            .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+            .map(|m| String::from_utf8_lossy(&m.as_bytes()[..m.len().min(256)]).into_owned())
             .unwrap_or_default();
         Some((code, message))
     }

@@ -66,8 +66,6 @@ fn start(
     queue: usize,
     batch: usize,
 ) -> (BatchProcessor, Arc<AtomicU64>, &'static Counters) {
-    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
-    let received = Arc::new(AtomicU64::new(0));
     let settings = BatchSettings {
         max_queue_size: queue,
         max_export_batch_size: batch,
@@ -75,8 +73,19 @@ fn start(
         schedule_delay: Duration::from_secs(600),
         export_timeout: Duration::from_secs(20),
     };
+    start_with(mode, settings, Duration::from_secs(600))
+}
+
+/// A processor over a scripted exporter: what it received, and its counters.
+fn start_with(
+    mode: Mode,
+    settings: BatchSettings,
+    request_timeout: Duration,
+) -> (BatchProcessor, Arc<AtomicU64>, &'static Counters) {
+    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+    let received = Arc::new(AtomicU64::new(0));
     let options = ExportSetup {
-        request_timeout: Duration::from_secs(600),
+        request_timeout,
         destination: "scripted".into(),
         resource: Resource::builder_empty().build(),
     };
@@ -210,27 +219,13 @@ fn an_exporter_that_cannot_be_built_is_an_init_error() {
 
 #[test]
 fn durations_past_what_an_instant_holds_never_panic() {
-    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
-    let received = Arc::new(AtomicU64::new(0));
     let settings = BatchSettings {
         max_queue_size: 100,
         max_export_batch_size: 50,
         schedule_delay: Duration::MAX,
         export_timeout: Duration::MAX,
     };
-    let options = ExportSetup {
-        request_timeout: Duration::MAX,
-        destination: "scripted".into(),
-        resource: Resource::builder_empty().build(),
-    };
-    let exporter_received = received.clone();
-    let processor = BatchProcessor::start(settings, counters, options, move || {
-        Ok(Scripted {
-            mode: Mode::Accept,
-            received: exporter_received,
-        })
-    })
-    .unwrap();
+    let (processor, received, _) = start_with(Mode::Accept, settings, Duration::MAX);
     for i in 0..10 {
         processor.on_end(span(i));
     }
@@ -408,27 +403,13 @@ fn a_thread_that_exits_with_buffered_spans_loses_none() {
 
 #[test]
 fn an_idle_threads_spans_are_exported_within_the_schedule_delay() {
-    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
-    let received = Arc::new(AtomicU64::new(0));
     let settings = BatchSettings {
         max_queue_size: 2048,
         max_export_batch_size: 512,
         schedule_delay: Duration::from_millis(50),
         export_timeout: Duration::from_secs(20),
     };
-    let options = ExportSetup {
-        request_timeout: Duration::from_secs(20),
-        destination: "scripted".into(),
-        resource: Resource::builder_empty().build(),
-    };
-    let exporter_received = received.clone();
-    let processor = BatchProcessor::start(settings, counters, options, move || {
-        Ok(Scripted {
-            mode: Mode::Accept,
-            received: exporter_received,
-        })
-    })
-    .unwrap();
+    let (processor, received, _) = start_with(Mode::Accept, settings, Duration::from_secs(20));
     // This thread keeps running (it is the test's) but records nothing more, and nobody
     // flushes: only the export thread's own schedule can send them.
     for i in 0..10 {

@@ -50,21 +50,14 @@ fn start(request: &mut Parts) -> Exchange {
     let parent = propagation::extract_headers(&request.headers);
     let (method, method_original) = semconv::method(&request.method);
     let route = matched_route(request);
-    let scheme = match request.uri.scheme_str() {
-        Some("https") => "https",
-        _ => "http",
-    };
+    let scheme = semconv::url_scheme(request.uri.scheme_str());
     let span = crate::span_builder(span_name(method, route))
         .kind(SpanKind::Server)
         .parent(parent)
         .start_detached();
     if span.is_recording() {
-        // Set at once, in a list with room for the response's: one allocation per span.
-        let mut attributes = Vec::with_capacity(SPAN_ATTRIBUTES);
-        attributes.push(KeyValue::new("http.request.method", method));
-        if let Some(original) = method_original {
-            attributes.push(KeyValue::new("http.request.method_original", original));
-        }
+        let mut attributes =
+            semconv::http_method_attributes(method, method_original, SPAN_ATTRIBUTES);
         attributes.push(KeyValue::new("url.scheme", scheme));
         attributes.push(text("url.path", request.uri.path()));
         if let Some(route) = route {

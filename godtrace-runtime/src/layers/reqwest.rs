@@ -62,10 +62,7 @@ impl Middleware for TracingMiddleware {
 fn start(request: &mut reqwest::Request) -> Exchange {
     let (method, method_original) = semconv::method(request.method());
     let url = request.url();
-    let scheme = match url.scheme() {
-        "https" => "https",
-        _ => "http",
-    };
+    let scheme = semconv::url_scheme(Some(url.scheme()));
     // One copy of the host, shared by the span and the histogram.
     let host = url
         .host_str()
@@ -75,12 +72,8 @@ fn start(request: &mut reqwest::Request) -> Exchange {
         .kind(SpanKind::Client)
         .start_detached();
     if span.is_recording() {
-        // Set at once, with room for the response's: one allocation per span.
-        let mut attributes = Vec::with_capacity(SPAN_ATTRIBUTES);
-        attributes.push(KeyValue::new("http.request.method", method));
-        if let Some(original) = method_original {
-            attributes.push(KeyValue::new("http.request.method_original", original));
-        }
+        let mut attributes =
+            semconv::http_method_attributes(method, method_original, SPAN_ATTRIBUTES);
         let full = semconv::redacted_url(url.as_str()).into();
         attributes.push(KeyValue::new(
             "url.full",

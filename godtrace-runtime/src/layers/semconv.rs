@@ -7,6 +7,7 @@
     allow(dead_code)
 )]
 use crate::value::{bounded_text, floor_char_boundary};
+use opentelemetry::KeyValue;
 use std::borrow::Cow;
 
 /// The buckets the HTTP and RPC semantic conventions advise for durations, in seconds.
@@ -47,6 +48,30 @@ pub(crate) fn method(method: &http::Method) -> (&'static str, Option<String>) {
             "_OTHER",
             Some(bounded_text(method.as_str(), MAX_NAME_PART_LEN)),
         ),
+    }
+}
+
+/// The first of an HTTP span's attributes, which are set at once: a list with room for
+/// `capacity` (one allocation per span), opened with `http.request.method` and, for a method
+/// outside the known ones, `http.request.method_original`.
+pub(crate) fn http_method_attributes(
+    method: &'static str,
+    original: Option<String>,
+    capacity: usize,
+) -> Vec<KeyValue> {
+    let mut attributes = Vec::with_capacity(capacity);
+    attributes.push(KeyValue::new("http.request.method", method));
+    if let Some(original) = original {
+        attributes.push(KeyValue::new("http.request.method_original", original));
+    }
+    attributes
+}
+
+/// `url.scheme`: `https`, else `http`.
+pub(crate) fn url_scheme(scheme: Option<&str>) -> &'static str {
+    match scheme {
+        Some("https") => "https",
+        _ => "http",
     }
 }
 

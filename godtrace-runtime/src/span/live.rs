@@ -119,9 +119,12 @@ impl LiveBox {
     /// Ends the span.
     #[inline]
     pub(crate) fn finish(mut self, start: Tick, end: Tick) -> Finished {
-        let live = self.take_box();
+        #[cfg_attr(not(feature = "tracing"), allow(unused_mut))]
+        let mut live = self.take_box();
         // Its box was taken back just above: nothing left to drop.
         std::mem::forget(self);
+        #[cfg(feature = "tracing")]
+        live.apply_rename();
         Finished { live, start, end }
     }
 }
@@ -379,6 +382,22 @@ impl Live {
         }
     }
 
+    /// Makes a name and kind given by [`Live::rename`] the span's own, once, as it ends: every
+    /// reader of a finished span (the OTLP encoder, `SpanData`) then sees the one name.
+    #[cfg(feature = "tracing")]
+    fn apply_rename(&mut self) {
+        let (name, kind) = std::mem::take(&mut self.fields.get_mut().renamed);
+        if name.is_none() && kind.is_none() {
+            return;
+        }
+        let placeholder = Name::Given(Cow::Borrowed(""), SpanKind::Internal);
+        let (old_name, old_kind) = match std::mem::replace(&mut self.name, placeholder) {
+            Name::Site(site) => (Cow::Borrowed(site.name()), site.kind.clone()),
+            Name::Given(name, kind) => (name, kind),
+        };
+        self.name = Name::Given(name.unwrap_or(old_name), kind.unwrap_or(old_kind));
+    }
+
     /// Sets the status; as in OpenTelemetry, Ok is final and Unset never replaces anything.
     pub(crate) fn set_status(&self, status: Status) {
         let mut fields = self.fields.borrow_mut();
@@ -524,8 +543,9 @@ impl Finished {
             links,
             dropped_links,
             status,
+            // Applied to the name when the span ended (`LiveBox::finish`).
             #[cfg(feature = "tracing")]
-            renamed,
+                renamed: _,
         } = std::mem::take(live.fields.get_mut());
         let span_context = std::mem::replace(&mut live.span_context, SpanContext::NONE);
         let name = std::mem::replace(
@@ -545,8 +565,6 @@ impl Finished {
             }
             Name::Given(name, kind) => (name, kind, recorded),
         };
-        #[cfg(feature = "tracing")]
-        let (name, span_kind) = (renamed.0.unwrap_or(name), renamed.1.unwrap_or(span_kind));
         let mut span_events = SpanEvents::default();
         span_events.events = events;
         span_events.dropped_count = dropped_events;

@@ -230,6 +230,32 @@ fn requests_decode_into_what_the_sdk_path_produced() {
     assert_eq!(encoder.sites.len(), 2);
 }
 
+/// A bridged `tracing` span renamed after it started (`otel.name`, `otel.kind` recorded late)
+/// is exported under its new name and kind, as the SDK path gives it.
+#[cfg(feature = "tracing")]
+#[test]
+fn a_span_renamed_after_it_started_is_encoded_with_its_new_name() {
+    let resource = Resource::builder_empty().build();
+    let mut encoder = RequestEncoder::new(&resource);
+    let live = Live::start(
+        ids(3, 4, TraceFlags::SAMPLED, false, ""),
+        None,
+        Name::Given("info_span".into(), SpanKind::Internal),
+        Vec::new(),
+    );
+    live.rename(Some("GET /wallets".into()), Some(SpanKind::Server));
+    let start = clock::now();
+    check(
+        &mut encoder,
+        vec![Queued::Own(live.finish(start, start))],
+        &resource,
+    );
+    let request = ExportTraceServiceRequest::decode(&encoder.buf[..]).expect("valid");
+    let span = &request.resource_spans[0].scope_spans[0].spans[0];
+    assert_eq!(span.name, "GET /wallets");
+    assert_eq!(span.kind, 2, "SPAN_KIND_SERVER");
+}
+
 #[test]
 fn counts_past_the_limits_are_encoded_as_dropped() {
     let resource = Resource::builder_empty().build();

@@ -176,8 +176,8 @@ pub fn span_id() -> Option<String> {
 
 /// The current span as an OpenTelemetry [`Context`], for code that takes one: a parent for
 /// `#[traced(parent = ...)]` on work handed to another task, a propagator of your own, or
-/// another OpenTelemetry API. With [`crate::Config::otel_context`] on (the default)
-/// `Context::current()` gives the same; with it off, this is the way.
+/// another OpenTelemetry API. With [`crate::Config::otel_context`] on,
+/// `Context::current()` gives the same; off (the default), this is the way.
 ///
 /// ```
 /// use godtrace_runtime::otel::trace::TraceContextExt;

@@ -307,11 +307,12 @@ impl Config {
     }
 
     /// Whether each recorded span is also made current in OpenTelemetry's [`Context`] while it
-    /// runs (default true; env: `GODTRACE_OTEL_CONTEXT`), so that other OpenTelemetry code
-    /// (a third-party tracer, `Context::current()`, a propagator you built) sees it. That costs
-    /// one allocation per recorded span; with `false`, recording a span allocates nothing on
-    /// the calling thread, and godtrace's own API ([`crate::trace_id`],
-    /// [`crate::propagation`], [`crate::current_context`]) still sees every span.
+    /// runs (default false; env: `GODTRACE_OTEL_CONTEXT`), so that `Context::current()` and
+    /// tracers of a provider of your own see it. That costs one allocation per recorded span.
+    /// Off, recording a span allocates nothing on the calling thread; godtrace's own API
+    /// ([`crate::trace_id`], [`crate::propagation`], [`crate::current_context`]), its W3C
+    /// propagator and the tracers of OpenTelemetry's global provider (installed by `init`)
+    /// still see every span.
     ///
     /// [`Context`]: opentelemetry::Context
     pub fn otel_context(mut self, on: bool) -> Self {

@@ -15,6 +15,7 @@ mod config;
 pub mod db;
 mod error;
 mod export;
+mod global_tracer;
 #[cfg(any(feature = "tower", feature = "reqwest"))]
 pub mod layers;
 pub mod limits;

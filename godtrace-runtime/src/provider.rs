@@ -263,7 +263,7 @@ pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
                 .max_attribute_len
                 .unwrap_or(crate::value::DEFAULT_MAX_ATTRIBUTE_LEN),
             enabled: config.code.enabled.unwrap_or(true),
-            otel_context: config.code.otel_context.unwrap_or(true),
+            otel_context: config.code.otel_context.unwrap_or(false),
             shutdown_timeout: crate::config::BatchSettings::default().export_timeout,
         },
     )
@@ -313,7 +313,7 @@ fn install_with(
     crate::span::sampling::install(sampler);
     crate::value::set_max_attribute_len(max_attribute_len);
     switches::set_attaches_otel_context(otel_context);
-    opentelemetry::global::set_tracer_provider(provider);
+    opentelemetry::global::set_tracer_provider(crate::global_tracer::GlobalProvider(provider));
     switches::set_enabled(enabled);
     READY.store(true, Ordering::Release);
     Ok(())

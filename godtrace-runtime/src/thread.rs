@@ -8,7 +8,7 @@
 
 /// Wraps `work` so that it runs, wherever and whenever it is called, under the span current
 /// here and now: traced calls inside become children of it, in the same trace (sampled out
-/// with it when it is sampled out). Works with `Config::otel_context(false)` too: godtrace's
+/// with it when it is sampled out). Works whether or not `Config::otel_context` is on: godtrace's
 /// own current span is carried, not only OpenTelemetry's context.
 ///
 /// ```

@@ -133,7 +133,7 @@ async fn handle_by_value(remote: godtrace::otel::Context, id: u32) -> u32 {
 
 #[traced]
 fn client_side() -> godtrace::otel::Context {
-    godtrace::otel::Context::current()
+    godtrace::current_context()
 }
 
 #[tokio::test]

@@ -224,7 +224,7 @@ fn interoperates_with_the_opentelemetry_sdk_propagators() {
     let _c = testing::capture();
     let sdk = opentelemetry_sdk::propagation::TraceContextPropagator::new();
     let _span = godtrace::span("interop");
-    let cx = Context::current();
+    let cx = godtrace::current_context();
 
     // Ours writes, the SDK's reads.
     let mut ours = HashMap::new();

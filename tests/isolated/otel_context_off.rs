@@ -1,6 +1,7 @@
-//! `Config::otel_context(false)`: godtrace's spans are not made current in OpenTelemetry's
-//! context, so a recorded span allocates nothing on the calling thread; parents, ids,
-//! propagation and export still see every span.
+//! `Config::otel_context`: off by default, godtrace's spans are not made current in
+//! OpenTelemetry's context, so a recorded span allocates nothing on the calling thread;
+//! parents, ids, propagation and export still see every span. On, `Context::current()` shows
+//! them too.
 use crate::support::alloc as alloc_support;
 use crate::support::otlp as otlp_support;
 use alloc_support::allocations;
@@ -47,14 +48,13 @@ fn leaf(i: u64) -> u64 {
 }
 
 #[test]
-fn spans_nest_and_propagate_without_otel_context_and_allocate_nothing() {
+fn by_default_spans_nest_and_propagate_without_otel_context_and_allocate_nothing() {
     crate::support::own_process!();
     let receiver = Receiver::start(Kind::Grpc);
     let guard = godtrace::init(
         Config::new("otel-context-off")
             .endpoint(receiver.endpoint())
-            .protocol(Protocol::Grpc)
-            .otel_context(false),
+            .protocol(Protocol::Grpc),
     )
     .expect("init");
 
@@ -103,6 +103,55 @@ fn spans_nest_and_propagate_without_otel_context_and_allocate_nothing() {
         .iter()
         .find(|kv| kv.key == "code.function.name");
     assert!(code_line.is_some(), "code.* attributes are exported");
+    drop(guard);
+}
+
+#[traced(operation = "on.inner")]
+fn reads_otel_context() -> (Option<String>, String) {
+    use godtrace::otel::trace::{Span, Tracer, TracerProvider};
+    let cx = godtrace::otel::Context::current();
+    // A tracer that is not godtrace's global one sees the span only through the attach.
+    let sdk = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let child = sdk
+        .tracer("own-provider")
+        .start_with_context("own.child", &cx);
+    let parent = child.span_context().trace_id().to_string();
+    drop(child);
+    (
+        Some(cx.span().span_context().span_id().to_string()).filter(|_| cx.has_active_span()),
+        parent,
+    )
+}
+
+#[traced(operation = "on.panics")]
+fn panics_inside() {
+    panic!("in the body");
+}
+
+#[test]
+fn with_otel_context_on_opentelemetrys_current_context_shows_the_span() {
+    crate::support::own_process!();
+    let receiver = Receiver::start(Kind::Grpc);
+    let guard = godtrace::init(
+        Config::new("otel-context-on")
+            .endpoint(receiver.endpoint())
+            .protocol(Protocol::Grpc)
+            .otel_context(true),
+    )
+    .expect("init");
+    let otel_span =
+        || godtrace::otel::Context::map_current(|cx| cx.span().span_context().span_id());
+    let before = otel_span();
+    let (seen, child_trace) = reads_otel_context();
+    assert_eq!(otel_span(), before, "the caller's context is given back");
+    let panicked = std::panic::catch_unwind(panics_inside);
+    assert!(panicked.is_err());
+    assert_eq!(otel_span(), before, "the context is given back on a panic");
+    guard.flush();
+    let spans = receiver.sink.wait_spans(2);
+    let inner = spans.iter().find(|s| s.name == "on.inner").unwrap();
+    assert_eq!(seen, Some(hex(&inner.span_id)));
+    assert_eq!(child_trace, hex(&inner.trace_id));
     drop(guard);
 }
 

@@ -97,7 +97,7 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
             None => export.is_none(),
         }),
         verbose: code.verbose.unwrap_or(false),
-        otel_context: code.otel_context.or(env.otel_context).unwrap_or(true),
+        otel_context: code.otel_context.or(env.otel_context).unwrap_or(false),
         export,
         batch: resolve_batch(code, env)?,
         propagators: code

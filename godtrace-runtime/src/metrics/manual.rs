@@ -178,7 +178,7 @@ fn histogram_record(name: &str, value: f64, attributes: &[KeyValue]) {
     histogram_record_in(name, value, attributes, &DEFAULT_BOUNDS, current_exemplar);
 }
 
-/// The innermost span, godtrace's own included (also with `otel_context(false)`), read so
+/// The innermost span, godtrace's own included (whether or not `otel_context` is on), read so
 /// that a call made while the thread exits never touches OpenTelemetry's dropped context.
 fn current_exemplar() -> Option<SpanContext> {
     crate::span::current_span_context().filter(SpanContext::is_sampled)

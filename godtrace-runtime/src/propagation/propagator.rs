@@ -55,7 +55,10 @@ fn fields() -> &'static [String; 3] {
 impl TextMapPropagator for W3cPropagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
         let span = cx.span();
-        let sc = span.span_context();
+        // Handed the current context while godtrace's span is not attached to it (the
+        // default): godtrace's span is the one to propagate.
+        let own = crate::span::own_span_under(cx);
+        let sc = own.as_ref().unwrap_or_else(|| span.span_context());
         if sc.is_valid() {
             injector.set(TRACEPARENT, traceparent(sc));
             let state = tracestate_header(cx, sc);

@@ -161,6 +161,26 @@ fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
     }
 }
 
+/// The span other OpenTelemetry code handed `cx` as the current context should start under
+/// or inject, when godtrace's spans are not attached to OpenTelemetry's context
+/// (`Config::otel_context(false)`, the default): godtrace's innermost span, if `cx` still shows
+/// what OpenTelemetry's context showed when that span was entered. `None`: use `cx` as it is
+/// (with the attach on, `cx` already has godtrace's span).
+///
+/// A context built apart from the current one that happens to show the same span (or none,
+/// like `Context::new()` when nothing else is current) reads as the current one here: ids are
+/// all a context can be compared by.
+pub(crate) fn own_span_under(cx: &Context) -> Option<SpanContext> {
+    if super::switches::attaches_otel_context() || !otel_context_usable() {
+        return None;
+    }
+    let top = top()?;
+    match innermost(cx, Some(top)) {
+        InnermostKind::Own => Some(top.span_context.clone()),
+        InnermostKind::Other | InnermostKind::Nothing | InnermostKind::Suppressed => None,
+    }
+}
+
 /// The span context of the innermost current span, if any; under a root godtrace sampled
 /// out (nothing current), the ids that root propagates.
 pub(crate) fn span_context() -> Option<SpanContext> {

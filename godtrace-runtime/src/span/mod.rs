@@ -19,8 +19,8 @@ mod site;
 pub(crate) mod switches;
 
 pub(crate) use current::{
-    Current, context as current_context, otel_context_usable, span_context as current_span_context,
-    with_current,
+    Current, context as current_context, otel_context_usable, own_span_under,
+    span_context as current_span_context, with_current,
 };
 pub use future::{Instrumented, instrument_future};
 pub(crate) use live::Live;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// False before `init`, when disabled, and after shutdown.
 static ENABLED: AtomicBool = AtomicBool::new(false);
 /// Whether recorded spans are made current in OpenTelemetry's context too.
-static OTEL_CONTEXT: AtomicBool = AtomicBool::new(true);
+static OTEL_CONTEXT: AtomicBool = AtomicBool::new(false);
 
 /// Whether traced calls currently record spans.
 #[inline(always)]

@@ -71,29 +71,34 @@ fn nested_sync_calls() {
     assert_eq!(capture.span("outer").attr("depth"), Some(&Value::I64(1)));
 }
 
-/// A sync call's span is current in OpenTelemetry's context while its body runs (its context is
-/// attached as it is, not a clone), and the caller's context is current again once the call
-/// returns or panics.
+/// By default a sync call's span is current for godtrace only: OpenTelemetry's context is left
+/// as it was (nothing attached, nothing allocated), and the caller's span is current again once
+/// the call returns or panics.
 #[test]
-fn sync_calls_attach_their_context_and_give_it_back() {
+fn sync_calls_leave_opentelemetrys_context_alone_and_give_the_current_span_back() {
     use opentelemetry::trace::TraceContextExt;
     let capture = testing::capture();
     let otel_span = || opentelemetry::Context::map_current(|cx| cx.span().span_context().span_id());
+    let own_span = || crate::span_id().unwrap_or_default();
     let before = otel_span();
-    let (in_outer, in_inner, back_in_outer) = traced(&OUTER, || {
-        let in_outer = otel_span();
-        let in_inner = traced(&INNER, otel_span);
-        (in_outer, in_inner, otel_span())
+    let (in_outer, in_inner, back_in_outer, otel_inside) = traced(&OUTER, || {
+        let in_outer = own_span();
+        let in_inner = traced(&INNER, own_span);
+        (in_outer, in_inner, own_span(), otel_span())
     });
-    assert_eq!(otel_span(), before);
-    assert_eq!(in_outer, capture.span("outer").span_id);
-    assert_eq!(in_inner, capture.span("inner").span_id);
+    assert_eq!(otel_inside, before, "attached to OpenTelemetry's context");
+    assert_eq!(in_outer, capture.span("outer").span_id.to_string());
+    assert_eq!(in_inner, capture.span("inner").span_id.to_string());
     assert_eq!(back_in_outer, in_outer);
     assert!(child_of(&capture, "inner", "outer"));
 
     let panicked = std::panic::catch_unwind(|| traced(&POLLED, || panic!("in the body")));
     assert!(panicked.is_err());
-    assert_eq!(otel_span(), before, "the context is given back on a panic");
+    assert_eq!(
+        crate::span_id(),
+        None,
+        "the current span is given back on a panic"
+    );
     assert_eq!(
         capture.span("polled").status,
         opentelemetry::trace::Status::error("in the body")

@@ -525,17 +525,17 @@ pub const fn kept(id: &'static str, setup: Setup, op: fn(u64) -> u64) -> Case {
 
 pub const SAMPLED_IN: Setup = Setup::GodtraceExport {
     ratio: 1.0,
-    otel_context: true,
+    otel_context: false,
     queue: 0,
 };
-pub const SAMPLED_IN_NO_OTEL_CONTEXT: Setup = Setup::GodtraceExport {
+pub const SAMPLED_IN_OTEL_CONTEXT: Setup = Setup::GodtraceExport {
     ratio: 1.0,
-    otel_context: false,
+    otel_context: true,
     queue: 0,
 };
 pub const SAMPLED_OUT: Setup = Setup::GodtraceExport {
     ratio: 0.0,
-    otel_context: true,
+    otel_context: false,
     queue: 0,
 };
 /// A queue larger than every span a short case records (`Case::short`): every span is kept
@@ -544,12 +544,12 @@ pub const SAMPLED_OUT: Setup = Setup::GodtraceExport {
 const KEPT_QUEUE: usize = 1 << 20;
 pub const KEPT: Setup = Setup::GodtraceExport {
     ratio: 1.0,
-    otel_context: true,
+    otel_context: false,
     queue: KEPT_QUEUE,
 };
-pub const KEPT_NO_OTEL_CONTEXT: Setup = Setup::GodtraceExport {
+pub const KEPT_OTEL_CONTEXT: Setup = Setup::GodtraceExport {
     ratio: 1.0,
-    otel_context: false,
+    otel_context: true,
     queue: KEPT_QUEUE,
 };
 
@@ -675,13 +675,13 @@ fn godtrace_exported() -> Vec<Case> {
         time("godtrace/sampled-in/sync", SAMPLED_IN, op_godtrace),
         time("godtrace/sampled-in/async", SAMPLED_IN, op_godtrace_async),
         time(
-            "godtrace/sampled-in/no-otel-context/sync",
-            SAMPLED_IN_NO_OTEL_CONTEXT,
+            "godtrace/sampled-in/otel-context/sync",
+            SAMPLED_IN_OTEL_CONTEXT,
             op_godtrace,
         ),
         time(
-            "godtrace/sampled-in/no-otel-context/async",
-            SAMPLED_IN_NO_OTEL_CONTEXT,
+            "godtrace/sampled-in/otel-context/async",
+            SAMPLED_IN_OTEL_CONTEXT,
             op_godtrace_async,
         ),
         batched(
@@ -695,8 +695,8 @@ fn godtrace_exported() -> Vec<Case> {
         batched(
             FASTRACE_CHILDREN,
             time(
-                "godtrace/100-children-per-root/no-otel-context/sync",
-                SAMPLED_IN_NO_OTEL_CONTEXT,
+                "godtrace/100-children-per-root/otel-context/sync",
+                SAMPLED_IN_OTEL_CONTEXT,
                 op_godtrace_children::<FASTRACE_CHILDREN>,
             ),
         ),
@@ -711,10 +711,10 @@ fn godtrace_exported() -> Vec<Case> {
 type Shape = (&'static str, u64, fn(u64) -> u64, fn(u64) -> u64);
 
 /// Every span kept (the comparison with fastrace, whose reporter keeps up), in fastrace's
-/// three shapes, sync and async, by default and with `otel_context(false)`.
+/// three shapes, sync and async, by default and with `otel_context(true)`.
 fn godtrace_kept() -> Vec<Case> {
     let mut cases = Vec::new();
-    for (setup, variant) in [(KEPT, ""), (KEPT_NO_OTEL_CONTEXT, "no-otel-context/")] {
+    for (setup, variant) in [(KEPT, ""), (KEPT_OTEL_CONTEXT, "otel-context/")] {
         let shapes: [Shape; 3] = [
             ("sampled-in", 0, op_godtrace, op_godtrace_async),
             (
@@ -762,8 +762,8 @@ fn godtrace_two_threads() -> Vec<Case> {
             op_godtrace,
         )),
         two_threads(kept(
-            "godtrace/two-threads/sampled-in/kept/no-otel-context/sync",
-            KEPT_NO_OTEL_CONTEXT,
+            "godtrace/two-threads/sampled-in/kept/sync",
+            KEPT,
             op_godtrace,
         )),
     ]

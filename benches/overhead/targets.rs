@@ -95,7 +95,7 @@ const SHAPES: [(&str, &str); 3] = [
     ("1000-children-per-root", "1000-children-per-root"),
 ];
 
-/// A kept span, by default and with `otel_context(false)`, against fastrace with its reporter
+/// A kept span, by default and with `otel_context(true)`, against fastrace with its reporter
 /// in the same shape (its discarding reporter keeps up: so do the `/kept/` cases' queues).
 fn versus_fastrace(v: &View<'_>, lines: &mut Vec<String>) {
     let ns = |id: &str| v.ns(id);
@@ -103,56 +103,46 @@ fn versus_fastrace(v: &View<'_>, lines: &mut Vec<String>) {
         for flavor in ["sync", "async"] {
             let peer = ns(&format!("fastrace/{theirs}/{flavor}"));
             let default = ns(&format!("godtrace/{ours}/kept/{flavor}"));
-            let off = ns(&format!("godtrace/{ours}/kept/no-otel-context/{flavor}"));
+            let on = ns(&format!("godtrace/{ours}/kept/otel-context/{flavor}"));
             lines.push(format!(
                 "{}: kept span ≤ fastrace, {theirs} ({flavor}), default configuration: {} ns \
-                 vs {} ns ({}); with otel_context(false): {} ns ({}, {})",
+                 vs {} ns ({}); with otel_context(true): {} ns ({}, {})",
                 verdict(both(default, peer, |g, f| g <= f)),
                 fmt_ns(default),
                 fmt_ns(peer),
                 fmt_ratio(default, peer),
-                fmt_ns(off),
-                fmt_ratio(off, peer),
-                verdict(both(off, peer, |g, f| g <= f)),
+                fmt_ns(on),
+                fmt_ratio(on, peer),
+                verdict(both(on, peer, |g, f| g <= f)),
             ));
         }
     }
 }
 
-/// Allocations per kept span on the calling thread: none, in every shape.
+/// Allocations per kept span on the calling thread in the default configuration: none, in
+/// every shape. (With `otel_context(true)` OpenTelemetry builds a `Context` per span.)
 fn allocations(v: &View<'_>, counted: bool, lines: &mut Vec<String>) {
-    for (variant, label) in [
-        ("", "default configuration"),
-        ("no-otel-context/", "otel_context(false)"),
-    ] {
-        let per_case: Vec<(String, Option<f64>)> = SHAPES
-            .iter()
-            .flat_map(|(ours, _)| {
-                ["sync", "async"].map(|f| {
-                    let id = format!("godtrace/{ours}/kept/{variant}{f}");
-                    let allocs = v.mean(&id, "allocs_thread");
-                    (id, allocs)
-                })
-            })
-            .collect();
-        let worst = per_case.iter().filter_map(|(_, a)| *a).reduce(f64::max);
-        // "0" as printed with two decimals: a warm-up leftover (a pool refill) may amortise
-        // to a few per million calls.
-        lines.push(format!(
-            "{}: kept span, 0 allocations on the calling thread ({label}), every shape, sync \
-             and async: {}",
-            verdict(if counted {
-                worst.map(|a| a < 0.005)
-            } else {
-                None
-            }),
-            if counted {
-                format!("at most {} per span", fmt_opt(worst, 3))
-            } else {
-                "not counted (GODTRACE_BENCH_ALLOC=1)".into()
-            }
-        ));
-    }
+    let worst = SHAPES
+        .iter()
+        .flat_map(|(ours, _)| ["sync", "async"].map(|f| format!("godtrace/{ours}/kept/{f}")))
+        .filter_map(|id| v.mean(&id, "allocs_thread"))
+        .reduce(f64::max);
+    // "0" as printed with two decimals: a warm-up leftover (a pool refill) may amortise to a
+    // few per million calls.
+    lines.push(format!(
+        "{}: kept span, 0 allocations on the calling thread (default configuration), every \
+         shape, sync and async: {}",
+        verdict(if counted {
+            worst.map(|a| a < 0.005)
+        } else {
+            None
+        }),
+        if counted {
+            format!("at most {} per span", fmt_opt(worst, 3))
+        } else {
+            "not counted (GODTRACE_BENCH_ALLOC=1)".into()
+        }
+    ));
 }
 
 /// Two threads recording at once, each call at most 1.2× one thread's. Meaningful only with
@@ -161,7 +151,7 @@ fn two_threads(v: &View<'_>, lines: &mut Vec<String>) {
     for twin in [
         "sampled-out/sync",
         "sampled-in-no-exporter/sync",
-        "sampled-in/kept/no-otel-context/sync",
+        "sampled-in/kept/sync",
     ] {
         let two = v.ns(&format!("godtrace/two-threads/{twin}"));
         let one = v.ns(&format!("godtrace/{twin}"));

@@ -170,7 +170,7 @@ fn parse_headers(name: &str, v: &str) -> Result<Vec<(String, String)>, InitError
     let shown = redact_header_values(v);
     let headers = parse_pairs(name, v, &shown)?;
     for (key, value) in &headers {
-        check_header(name, &shown, key, value)?;
+        super::otlp::check_header(name, &shown, key, value)?;
     }
     Ok(headers)
 }
@@ -328,31 +328,6 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-/// A header name must be an HTTP token (lowercase is sent); a value must be visible ASCII or
-/// spaces. `shown` is what the error quotes: never a header value.
-pub(crate) fn check_header(
-    source: &str,
-    shown: &str,
-    name: &str,
-    value: &str,
-) -> Result<(), InitError> {
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    let name_ok = !name.is_empty() && name.chars().all(token);
-    let value_ok = value
-        .chars()
-        .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic());
-    if name_ok && value_ok {
-        Ok(())
-    } else {
-        Err(InitError::invalid(
-            source,
-            shown,
-            "header names made of letters, digits and !#$%&'*+-.^_`|~, and values of visible \
-             ASCII characters",
-        ))
-    }
 }
 
 #[cfg(test)]

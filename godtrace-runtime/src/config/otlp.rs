@@ -252,7 +252,7 @@ pub(crate) fn resolve_headers(sources: &Sources<'_>) -> Result<Vec<(String, Stri
     {
         let (name, value) = &header.value;
         // The value is a credential: the error names the header only.
-        super::env::check_header(&header.name, &format!("{name}=<redacted>"), name, value)?;
+        check_header(&header.name, &format!("{name}=<redacted>"), name, value)?;
         let name = name.to_ascii_lowercase();
         headers.retain(|(n, _)| *n != name);
         headers.push((name, value.clone()));
@@ -366,9 +366,25 @@ fn check_pem(pem: &[u8], kind: PemKind) -> Result<(), String> {
     }
 }
 
+/// Whether the client certificate chain and key (PEM) make an identity rustls accepts: a key
+/// it can load, matching the certificate. An error says why, never quoting the key.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 fn check_identity(cert: &PemFile, key: &PemFile) -> Result<(), String> {
-    crate::otlp::client::check_identity(&cert.pem, &key.pem)
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<_> = CertificateDer::pem_slice_iter(&cert.pem)
+        .collect::<Result<_, _>>()
+        .map_err(|_| "a PEM file of certificates".to_owned())?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&key.pem).map_err(|_| "a PEM private key".to_owned())?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_client_auth_cert(chain, key)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
@@ -425,5 +441,30 @@ pub(crate) fn bounded_duration(d: Duration, name: &str) -> Result<Duration, Init
         ))
     } else {
         Ok(d)
+    }
+}
+
+/// A header name must be an HTTP token (lowercase is sent); a value must be visible ASCII or
+/// spaces. `shown` is what the error quotes: never a header value.
+pub(crate) fn check_header(
+    source: &str,
+    shown: &str,
+    name: &str,
+    value: &str,
+) -> Result<(), InitError> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    let name_ok = !name.is_empty() && name.chars().all(token);
+    let value_ok = value
+        .chars()
+        .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic());
+    if name_ok && value_ok {
+        Ok(())
+    } else {
+        Err(InitError::invalid(
+            source,
+            shown,
+            "header names made of letters, digits and !#$%&'*+-.^_`|~, and values of visible \
+             ASCII characters",
+        ))
     }
 }

@@ -121,25 +121,6 @@ fn rustls_config(tls: &Tls, secure: bool) -> Result<rustls::ClientConfig, String
     }
 }
 
-/// Whether the client certificate chain and key (PEM) make an identity rustls accepts: a key
-/// it can load, matching the certificate. An error says why, never quoting the key.
-pub(crate) fn check_identity(cert_pem: &[u8], key_pem: &[u8]) -> Result<(), String> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let chain: Vec<_> = CertificateDer::pem_slice_iter(cert_pem)
-        .collect::<Result<_, _>>()
-        .map_err(|_| "a PEM file of certificates".to_owned())?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| "a PEM private key".to_owned())?;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_client_auth_cert(chain, key)
-        .map(drop)
-        .map_err(|e| e.to_string())
-}
-
 /// `error` and its sources, `: `-separated: a TLS failure's reason is in a source.
 pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();

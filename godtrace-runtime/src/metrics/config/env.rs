@@ -2,7 +2,6 @@
 //! [`crate::config::env`]: `GODTRACE_PROMETHEUS_LISTEN`, `GODTRACE_METRICS_CARDINALITY_LIMIT`,
 //! `OTEL_METRICS_EXPORTER`, `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT` and the
 //! metrics' own OTLP variables (`OTEL_EXPORTER_OTLP_METRICS_*`). An empty value counts as unset.
-use super::resolve::check_listen;
 use crate::InitError;
 use crate::config::env::Vars;
 use crate::config::otlp::{Named, OtlpLayer, Signal};
@@ -55,4 +54,20 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
         layer.exporters = Some((otlp, prometheus));
     }
     Ok(layer)
+}
+
+/// `host:port` or `[v6]:port`, with a numeric port.
+pub(crate) fn check_listen(name: &str, value: &str) -> Result<(), InitError> {
+    let ok = value
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(InitError::invalid(
+            name,
+            value,
+            "a listen address host:port, such as 0.0.0.0:9464 or 127.0.0.1:9464",
+        ))
+    }
 }

@@ -1,6 +1,6 @@
 //! Code over environment over defaults, with the trace export's endpoint as the metrics'
 //! default; the OTLP target itself is resolved as the spans' is ([`crate::config::otlp`]).
-use super::env::EnvLayer;
+use super::env::{EnvLayer, check_listen};
 use super::{DEFAULT_INTERVAL, DEFAULT_PROMETHEUS_LISTEN, MetricsConfig};
 use crate::InitError;
 use crate::config::otlp::{self, Fallback, Named, OtlpLayer, Signal, Sources};
@@ -141,22 +141,6 @@ fn metrics_url(traces_url: &str, traces_protocol: Protocol, protocol: Protocol) 
         base[..authority_end].to_owned()
     };
     crate::config::url::from_base(&base, protocol, "/v1/metrics")
-}
-
-/// `host:port` or `[v6]:port`, with a numeric port.
-pub(crate) fn check_listen(name: &str, value: &str) -> Result<(), InitError> {
-    let ok = value
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-    if ok {
-        Ok(())
-    } else {
-        Err(InitError::invalid(
-            name,
-            value,
-            "a listen address host:port, such as 0.0.0.0:9464 or 127.0.0.1:9464",
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! GODTRACE_BENCH_ALLOC=1 cargo bench --bench overhead -- bridge/    # + allocations per span
 //! ```
 use crate::cases::{Case, Kept, Setup, kept, time};
-use crate::report::{View, fmt_ns, fmt_opt, fmt_ratio};
+use crate::figures::{View, fmt_ns, fmt_opt, fmt_ratio};
 use std::fmt::Write as _;
 
 const GODTRACE: &str = "bridge/godtrace-layer/2-fields/sync";
@@ -24,7 +24,11 @@ fn op_span_with_two_fields(x: u64) -> u64 {
 /// The two cases: every span kept by each (a queue that never fills, a discarding exporter).
 pub fn cases() -> Vec<Case> {
     vec![
-        kept(GODTRACE, Setup::GodtraceBridge, op_span_with_two_fields),
+        kept(
+            GODTRACE,
+            Setup::GodtraceCustom(set_up),
+            op_span_with_two_fields,
+        ),
         time(
             TRACING_OTEL,
             Setup::TracingOtel { ratio: 1.0 },

@@ -370,8 +370,9 @@ pub enum Setup {
     /// `godtrace::init` sampling everything, with no exporter and `local_tree(false)`: spans
     /// are recorded, then dropped when they end.
     GodtraceNoExporter,
-    /// godtrace's `tracing` layer as the subscriber, every span kept (`bridge::set_up`).
-    GodtraceBridge,
+    /// godtrace set up by the section that owns the case (e.g. `bridge::set_up`: its
+    /// `tracing` layer as the subscriber, every span kept).
+    GodtraceCustom(fn(&mut Kept)),
 }
 
 impl Setup {
@@ -381,7 +382,7 @@ impl Setup {
             Setup::GodtraceDisabled
                 | Setup::GodtraceExport { .. }
                 | Setup::GodtraceNoExporter
-                | Setup::GodtraceBridge
+                | Setup::GodtraceCustom(_)
         )
     }
 }
@@ -453,7 +454,7 @@ pub fn set_up(setup: Setup) -> Kept {
             let config = godtrace::Config::new("godtrace-bench").local_tree(false);
             kept.godtrace = Some(godtrace::init(config).expect("init"));
         }
-        Setup::GodtraceBridge => crate::bridge::set_up(&mut kept),
+        Setup::GodtraceCustom(set_up) => set_up(&mut kept),
     }
     kept
 }
@@ -553,8 +554,9 @@ pub const KEPT_OTEL_CONTEXT: Setup = Setup::GodtraceExport {
     queue: KEPT_QUEUE,
 };
 
-/// Every case, in the order they run and print.
-pub fn all() -> Vec<Case> {
+/// The peers and godtrace's calling-thread, memory and throughput cases, in the order they run
+/// and print (the other sections' cases follow them: `all_cases` in `main.rs`).
+pub fn calling_thread() -> Vec<Case> {
     [
         peers(),
         godtrace_off_and_sampled_out(),
@@ -562,10 +564,6 @@ pub fn all() -> Vec<Case> {
         godtrace_recording(),
         godtrace_two_threads(),
         memory_and_throughput(),
-        crate::db::cases(),
-        crate::layers::cases(),
-        crate::bridge::cases(),
-        crate::export::cases(),
     ]
     .concat()
 }

@@ -13,7 +13,7 @@
 //! `GODTRACE_BENCH_EXPORT_SPANS=<n>` records n spans unpaced, flushes and exits (a fixed
 //! workload for callgrind).
 use crate::cases::{Case, Kind, Setup};
-use crate::report::num;
+use crate::figures::num;
 use crate::{CASE_VAR, Fields};
 use std::fmt::Write as _;
 use std::hint::black_box;

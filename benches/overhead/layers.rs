@@ -13,8 +13,8 @@
 //! `TraceLayer::new_for_http()`, reads no `traceparent` and records no semantic-convention
 //! attributes or duration histogram; godtrace's does all three.
 use crate::cases::{Case, SAMPLED_IN, Setup};
+use crate::figures::{View, fmt_ns, fmt_ratio};
 use crate::measure::block_on;
-use crate::report::{View, fmt_ns, fmt_ratio};
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use tower::{Layer, ServiceExt};

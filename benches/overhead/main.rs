@@ -24,6 +24,7 @@ mod cases;
 mod child;
 mod db;
 mod export;
+mod figures;
 mod layers;
 mod measure;
 mod receiver;
@@ -52,13 +53,25 @@ fn main() {
         _ => {}
     }
     if let Ok(id) = std::env::var(CASE_VAR) {
-        let case = cases::all()
+        let case = all_cases()
             .into_iter()
             .find(|c| c.id == id)
             .unwrap_or_else(|| panic!("no case {id:?}"));
         child::run(case);
     }
     parent();
+}
+
+/// Every case, in the order they run and print.
+fn all_cases() -> Vec<cases::Case> {
+    [
+        cases::calling_thread(),
+        db::cases(),
+        layers::cases(),
+        bridge::cases(),
+        export::cases(),
+    ]
+    .concat()
 }
 
 /// Runs every selected case in its own process and prints the report.
@@ -69,7 +82,7 @@ fn parent() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let selected: Vec<cases::Case> = cases::all()
+    let selected: Vec<cases::Case> = all_cases()
         .into_iter()
         .filter(|c| filters.is_empty() || filters.iter().any(|f| c.id.contains(f.as_str())))
         .filter(|c| !smoke || c.kind == cases::Kind::Time)

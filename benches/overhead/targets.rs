@@ -1,7 +1,7 @@
 //! The targets (issue 6's, and issue 18's for the calling thread), each judged on this run's
 //! figures. Targets in ns are stated as ratios to `Instant::now()` measured in the same run:
 //! absolute ns move by 2× from run to run on a shared machine, ratios much less.
-use crate::report::{View, fmt_delta, fmt_ns, fmt_opt, fmt_ratio, num};
+use crate::figures::{View, fmt_delta, fmt_ns, fmt_opt, fmt_ratio, num};
 
 fn verdict(ok: Option<bool>) -> &'static str {
     match ok {

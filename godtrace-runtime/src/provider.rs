@@ -93,7 +93,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         .with_sampler(settings.sampler)
         .with_resource(resource.clone());
     // The capture first: it takes a copy, the last sink the span itself.
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(crate::testing::CaptureSink)];
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(crate::testing::sink::CaptureSink)];
     if settings.local_tree {
         sinks.push(Box::new(export::local::TreePrinter::new(settings.verbose)));
     }
@@ -255,7 +255,7 @@ pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
     let _installing = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     install_with(
         SdkTracerProvider::builder(),
-        Pipeline::new(vec![Box::new(crate::testing::CaptureSink)]),
+        Pipeline::new(vec![Box::new(crate::testing::sink::CaptureSink)]),
         Switches {
             sampler: RatioSampler::ALWAYS_ON,
             max_attribute_len: config

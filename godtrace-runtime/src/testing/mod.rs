@@ -1,0 +1,110 @@
+//! Assert on the spans your own code produced, from ordinary `#[test]`s.
+//!
+//! [`capture`] returns a [`Capture`] that collects every span of the traces whose root starts
+//! on the calling thread while it is alive (children on other threads included), so tests
+//! running in parallel each see only their own traces.
+//!
+//! ```
+//! use godtrace_runtime::testing;
+//!
+//! let capture = testing::capture();
+//! {
+//!     let _span = godtrace_runtime::span("checkout");
+//! }
+//! let span = capture.span("checkout");
+//! assert!(span.parent_span_id.is_none());
+//! ```
+//!
+//! If `init` was not called, `capture` installs a recording-only provider (every span
+//! sampled, nothing printed or exported). After that, `init` in the same process returns
+//! `AlreadyInitialized`: call `init` first where a test needs both.
+mod finished;
+pub(crate) mod sink;
+
+pub use finished::{FinishedEvent, FinishedSpan};
+use sink::CapturedSpans;
+use std::fmt;
+use std::sync::{Arc, PoisonError};
+
+/// Collects finished spans; see the [module docs](self).
+#[must_use = "spans are captured only while the Capture is alive"]
+pub struct Capture {
+    sink: Arc<CapturedSpans>,
+}
+
+/// Starts capturing the traces rooted on this thread.
+pub fn capture() -> Capture {
+    if !crate::provider::is_installed() {
+        // Losing the race to another thread's `capture` or `init` is fine: theirs has the router too.
+        let _ = crate::provider::install_capture_only(&crate::Config::default().local_tree(false));
+    }
+    Capture { sink: sink::open() }
+}
+
+impl Capture {
+    /// Every span finished so far, in the order they ended.
+    pub fn spans(&self) -> Vec<FinishedSpan> {
+        self.sink
+            .spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The one finished span named `name`.
+    ///
+    /// # Panics
+    /// When there is none or more than one (this is an assertion helper), listing the names
+    /// that were captured.
+    pub fn span(&self, name: &str) -> FinishedSpan {
+        let spans = self.spans();
+        let mut found = spans.iter().filter(|s| s.name == name);
+        match (found.next(), found.next()) {
+            (Some(s), None) => s.clone(),
+            (None, _) => panic!("no span named {name:?}; captured: {:?}", names(&spans)),
+            (Some(_), Some(_)) => panic!("more than one span named {name:?}"),
+        }
+    }
+
+    /// Every finished span named `name`.
+    pub fn spans_named(&self, name: &str) -> Vec<FinishedSpan> {
+        self.spans()
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect()
+    }
+
+    /// The finished children of `parent`, in the order they ended.
+    pub fn children(&self, parent: &FinishedSpan) -> Vec<FinishedSpan> {
+        self.spans()
+            .into_iter()
+            .filter(|s| s.parent_span_id == Some(parent.span_id) && s.trace_id == parent.trace_id)
+            .collect()
+    }
+}
+
+fn names(spans: &[FinishedSpan]) -> Vec<&str> {
+    spans.iter().map(|s| s.name.as_str()).collect()
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        sink::close(&self.sink);
+    }
+}
+
+impl fmt::Debug for Capture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Capture")
+            .field(
+                "spans",
+                &self
+                    .sink
+                    .spans
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .len(),
+            )
+            .finish()
+    }
+}

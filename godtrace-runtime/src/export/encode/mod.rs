@@ -35,7 +35,9 @@ const KEEP_CAPACITY: usize = 8 << 20;
 
 /// Writes the requests of one exporter.
 pub(crate) struct RequestEncoder {
+    /// The request, behind `head_room` bytes left for the transport (a gRPC frame's head).
     buf: Vec<u8>,
+    head_room: usize,
     /// `ResourceSpans.resource` (field 1), tag included.
     resource: Vec<u8>,
     /// `ResourceSpans.schema_url` (field 3), tag included; empty when there is none.
@@ -78,12 +80,19 @@ impl RequestEncoder {
         );
         RequestEncoder {
             buf: Vec::new(),
+            head_room: 0,
             resource: encoded,
             resource_schema_url,
             scope: ScopeParts::of(&crate::span::SCOPE),
             sites: HashMap::default(),
             sdk: Vec::new(),
         }
+    }
+
+    /// Leaves `bytes` free in front of every request from now on, for the transport to fill
+    /// (see [`RequestEncoder::request_mut`]).
+    pub(crate) fn set_head_room(&mut self, bytes: usize) {
+        self.head_room = bytes;
     }
 
     /// The request for `batch`, which it empties: the boxes of godtrace's own spans go into
@@ -103,14 +112,14 @@ impl RequestEncoder {
                 emptied.push(span.into_live());
             }
         }
-        &self.buf
+        &self.buf[self.head_room..]
     }
 
-    /// The request `encode` just wrote, handed over as it is (no copy: the transport sends
-    /// it and frees it); the next one is written into a buffer of the same size.
-    pub(crate) fn take_request(&mut self) -> Vec<u8> {
-        let capacity = self.buf.capacity().min(KEEP_CAPACITY);
-        std::mem::replace(&mut self.buf, Vec::with_capacity(capacity))
+    /// The buffer of the request `encode` just wrote, head room included: the transport
+    /// fills the head room, and takes the buffer (no copy) or compresses it and leaves it
+    /// for the next request.
+    pub(crate) fn request_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
     }
 
     /// Writes the request for `batch` into `buf`, reading godtrace's own spans in place
@@ -118,6 +127,7 @@ impl RequestEncoder {
     fn write_request(&mut self, batch: &mut [Queued]) {
         let RequestEncoder {
             buf,
+            head_room,
             resource,
             resource_schema_url,
             scope,
@@ -125,6 +135,7 @@ impl RequestEncoder {
             sdk,
         } = self;
         buf.clear();
+        buf.resize(*head_room, 0);
         put_message(buf, 1, 3, |buf| {
             buf.extend_from_slice(resource);
             let mut own = batch

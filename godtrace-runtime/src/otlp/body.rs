@@ -12,6 +12,10 @@ use std::cell::RefCell;
 /// Bytes of a gRPC frame's head: the compressed flag and the message's big-endian length.
 pub(crate) const GRPC_HEAD: usize = 5;
 
+/// The most room left for the next request after an uncompressed one is taken: one batch of
+/// huge spans does not keep its memory for the next ones (the span encoder's own bound).
+const MAX_KEPT_ROOM: usize = 8 << 20;
+
 /// Turns encoded requests into bodies, for one transport.
 pub(crate) struct BodyWriter {
     /// Bytes in front of the message: [`GRPC_HEAD`] over gRPC, none over HTTP.
@@ -43,14 +47,20 @@ impl BodyWriter {
 
     /// The body of `request`, an encoded request behind [`BodyWriter::head_room`] free
     /// bytes. Uncompressed, it is `request` itself (moved out: an empty buffer of the same
-    /// size is left); compressed, a new buffer, and `request` is left as it was, for reuse.
+    /// capacity, up to a bound, is left); compressed, a new buffer, and `request` is left as
+    /// it was, for reuse.
     pub(crate) fn body(&self, request: &mut Vec<u8>) -> Result<Vec<u8>, String> {
         let mut body = match &self.gzip {
             Some(gzip) => {
                 let mut gzip = gzip.try_borrow_mut().map_err(|_| "gzip: compressor busy")?;
                 compress(&mut gzip, request, self.frame_head)?
             }
-            None => std::mem::replace(request, Vec::with_capacity(request.len())),
+            // The next request is about the size of this one: room for it, so that it is not
+            // written into a buffer that keeps growing (and copying) from empty.
+            None => {
+                let room = request.capacity().min(MAX_KEPT_ROOM);
+                std::mem::replace(request, Vec::with_capacity(room))
+            }
         };
         if self.frame_head == GRPC_HEAD {
             let length = u32::try_from(body.len() - GRPC_HEAD)
@@ -76,8 +86,9 @@ impl BodyWriter {
 /// `input` as one gzip member, behind `head` zero bytes, in a buffer of about its size.
 fn compress(gzip: &mut Compress, input: &[u8], head: usize) -> Result<Vec<u8>, String> {
     gzip.reset();
-    // OTLP spans compress about fourfold at the fast level; the buffer grows if not.
-    let mut out = Vec::with_capacity(head + input.len() / 4 + 64);
+    // OTLP spans compress about fivefold at the fast level: room for twice that (never
+    // written, so nearly free), and the buffer grows if even that is short.
+    let mut out = Vec::with_capacity(head + input.len() / 2 + 64);
     out.resize(head, 0);
     loop {
         let consumed = gzip.total_in() as usize;

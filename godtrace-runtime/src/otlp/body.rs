@@ -124,7 +124,7 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                if seed % 2 == 0 {
+                if seed.is_multiple_of(2) {
                     x as u8
                 } else {
                     (i % 7) as u8

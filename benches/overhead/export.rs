@@ -8,7 +8,8 @@
 //!
 //! Each case prints the spans dropped (`godtrace::stats()`), the whole process's CPU time
 //! (`getrusage`, every thread) per exported span next to `Instant::now()` measured in the
-//! same process, and the export thread's own CPU time per span (its spans per second of CPU).
+//! same process, the export thread's own CPU time per span (its spans per second of CPU) and
+//! how often it was woken, per 512 spans (the default batch).
 //! `GODTRACE_BENCH_EXPORT_RATE` (spans/s) and `GODTRACE_BENCH_EXPORT_SECS` change the load;
 //! `GODTRACE_BENCH_EXPORT_SPANS=<n>` records n spans unpaced, flushes and exits (a fixed
 //! workload for callgrind).
@@ -142,6 +143,13 @@ pub fn run(case: &Case) -> Vec<(String, String)> {
         ),
     );
     put(
+        "export_wakeups_per_batch",
+        format!(
+            "{:.2}",
+            (after.export_wakeups - before.export_wakeups) as f64 * 512.0 / exported.max(1) as f64
+        ),
+    );
+    put(
         "receiver_ns_per_span",
         format!("{:.0}", per_span(receiver_cpu)),
     );
@@ -207,6 +215,8 @@ struct Sample {
     export_thread_ns: u64,
     /// The recording thread's (this one).
     main_thread_ns: u64,
+    /// Times the export thread went to sleep and was woken (its voluntary context switches).
+    export_wakeups: u64,
     exported: u64,
     dropped: u64,
     failed: u64,
@@ -219,6 +229,7 @@ impl Sample {
             process_ns: process_cpu_ns(),
             export_thread_ns: thread_cpu_ns(|comm| comm == "godtrace-export"),
             main_thread_ns: thread_cpu_ns_of("thread-self"),
+            export_wakeups: export_thread_wakeups(),
             exported: stats.spans_exported,
             dropped: stats.spans_dropped,
             failed: stats.spans_failed,
@@ -269,6 +280,27 @@ fn thread_cpu_ns(keep: impl Fn(&str) -> bool) -> u64 {
             std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| keep(c.trim()))
         })
         .map(|task| schedstat_ns(&task.path().join("schedstat")))
+        .sum()
+}
+
+/// The export thread's voluntary context switches (`/proc/self/task/*/status`).
+fn export_thread_wakeups() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|c| c.trim() == "godtrace-export")
+        })
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        })
         .sum()
 }
 
@@ -463,8 +495,8 @@ pub fn render(results: &[(Case, u32, Fields)]) -> String {
          export: the export thread's own CPU time.\n\n\
          | case | rate (target → achieved) | dropped | exported | received | CPU ns/span | \
          × Instant::now ({}) | record ns/span | export ns/span | export M spans/s/core | \
-         receiver ns/span |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|",
+         export wake-ups per 512 spans | receiver ns/span |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|",
         rows.first()
             .and_then(|(_, _, f)| f.get("instant_ns"))
             .map_or_else(|| "?".to_owned(), |ns| format!("{ns} ns"))
@@ -474,7 +506,7 @@ pub fn render(results: &[(Case, u32, Fields)]) -> String {
         let g = |k: &str| f.get(k).map_or("?", String::as_str);
         let _ = writeln!(
             out,
-            "| {} | {:.2} M → {:.2} M/s | {} | {} | {} | {} | {:.1}× | {} | {} | {:.2} | {} |",
+            "| {} | {:.2} M → {:.2} M/s | {} | {} | {} | {} | {:.1}× | {} | {} | {:.2} | {} | {} |",
             case.id,
             num(f, "target_rate").unwrap_or(f64::NAN) / 1e6,
             num(f, "achieved_rate").unwrap_or(f64::NAN) / 1e6,
@@ -486,6 +518,7 @@ pub fn render(results: &[(Case, u32, Fields)]) -> String {
             g("record_ns_per_span"),
             g("export_ns_per_span"),
             num(f, "export_spans_per_core_sec").unwrap_or(f64::NAN) / 1e6,
+            g("export_wakeups_per_batch"),
             g("receiver_ns_per_span"),
         );
         let met = |ok: bool| if ok { "met" } else { "NOT met" };

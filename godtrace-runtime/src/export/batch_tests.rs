@@ -471,3 +471,21 @@ fn recording_threads_never_wait_for_the_shared_queue_lock() {
     processor.flush().unwrap();
     assert_eq!(get(&received), 200);
 }
+
+#[test]
+fn a_batch_worth_of_queue_slots_is_sent_without_waiting_for_the_delay() {
+    // A schedule delay of ten minutes: only the queue's filling can send these.
+    let (processor, received, _) = start(Mode::Accept, 2048, 512);
+    // Fewer spans than a batch, but with the slots this thread holds for its next ones, a
+    // batch's worth of the queue: the export thread is woken and must not go back to sleep.
+    for i in 0..500 {
+        record_own(&processor, i);
+    }
+    let waited = Instant::now();
+    while get(&received) == 0 && waited.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = get(&received);
+    assert!(sent >= 400, "{sent} of 500 sent before the schedule delay");
+    processor.shutdown(Duration::from_secs(5)).unwrap();
+}

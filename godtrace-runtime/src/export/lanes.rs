@@ -116,7 +116,7 @@ impl Budget {
     }
 
     /// Slots in use (spans queued, in lanes, or held by lanes), for the wake-up rule.
-    fn used(&self, max_queue_size: usize) -> usize {
+    pub(super) fn used(&self, max_queue_size: usize) -> usize {
         max_queue_size.saturating_sub(self.free.load(Ordering::Relaxed))
     }
 }

@@ -1,5 +1,5 @@
 //! The OTLP span exporter: each batch encoded by [`super::encode`] into one reused buffer and
-//! sent as it is, over the transport every signal shares ([`crate::otlp::transport`]: a
+//! sent as it is (or gzipped from it), over the transport every signal shares ([`crate::otlp::transport`]: a
 //! gRPC call framed by hand on a tonic channel, or reqwest with a protobuf body). Built on the export thread, inside its
 //! runtime: the gRPC channel and the HTTP client belong to that runtime.
 use super::batch::Queued;
@@ -29,9 +29,11 @@ pub(crate) fn build(target: &OtlpTarget) -> Result<OtlpExporter, String> {
             &target.endpoint,
         )
     })?;
+    let mut encoder = RequestEncoder::new(&Resource::builder_empty().build());
+    encoder.set_head_room(transport.head_room());
     Ok(OtlpExporter {
         // Replaced with the configured resource's before the first batch.
-        encoder: RefCell::new(RequestEncoder::new(&Resource::builder_empty().build())),
+        encoder: RefCell::new(encoder),
         transport,
     })
 }
@@ -39,21 +41,29 @@ pub(crate) fn build(target: &OtlpTarget) -> Result<OtlpExporter, String> {
 impl Exporter for OtlpExporter {
     /// Two: the next batch is encoded, and the receiver decodes one, while another is sent.
     const IN_FLIGHT: usize = 2;
-    type Request = Vec<u8>;
+    /// The body as it goes on the wire (compressed, framed), or why there is none.
+    type Request = Result<Vec<u8>, String>;
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.encoder = RefCell::new(RequestEncoder::new(resource));
+        let mut encoder = RequestEncoder::new(resource);
+        encoder.set_head_room(self.transport.head_room());
+        self.encoder = RefCell::new(encoder);
     }
 
+    /// Encodes the batch and, on this thread before the send starts, compresses or frames it.
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
-    fn prepare(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) -> Vec<u8> {
+    fn prepare(
+        &self,
+        batch: &mut Vec<Queued>,
+        emptied: &mut Vec<Box<Live>>,
+    ) -> Result<Vec<u8>, String> {
         let mut encoder = self.encoder.borrow_mut();
         encoder.encode(batch, emptied);
-        encoder.take_request()
+        self.transport.body(encoder.request_mut())
     }
 
-    async fn send(&self, request: Vec<u8>) -> Result<(), String> {
-        self.transport.send(request).await
+    async fn send(&self, body: Result<Vec<u8>, String>) -> Result<(), String> {
+        self.transport.send_body(body?).await
     }
 
     fn shutdown(&mut self, _timeout: Duration) {}

@@ -285,6 +285,11 @@ impl ExportLoop<'_> {
         sending: usize,
     ) -> Option<Option<Instant>> {
         let settings = self.shared.settings;
+        // Slots in use before the lanes give back those they hold unused: a batch's worth is
+        // what woke this thread. Collecting takes that credit back, so that the recording
+        // thread's next span takes a chunk again and, were a batch of spans still required,
+        // wakes this thread again: a wake-up every few spans until the batch fills.
+        let slots_used = self.shared.budget.used(settings.max_queue_size);
         let mut state = self.shared.lock();
         let closing = state.shutdown_deadline.is_some();
         super::lanes::collect(self.shared, &mut state, closing);
@@ -299,6 +304,7 @@ impl ExportLoop<'_> {
         let due = state.shutdown_deadline.is_some()
             || flush
             || state.queue.len() >= settings.max_export_batch_size
+            || slots_used >= settings.max_export_batch_size
             || now >= *timer;
         if !due {
             return None;

@@ -3,15 +3,21 @@
 //! exporter and the metrics push both send through [`Transport`]; only the gRPC method and
 //! the endpoint differ. Built inside the export thread's runtime, which the channel and the
 //! HTTP client belong to.
-use crate::config::{OtlpTarget, Protocol};
+use super::body::BodyWriter;
+use crate::config::{Compression, OtlpTarget, Protocol};
 
 /// The gRPC method of the trace service's export.
 pub(crate) const TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 /// The gRPC method of the metrics service's export.
 pub(crate) const METRICS: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
-/// A connection to the configured receiver.
-pub(crate) enum Transport {
+/// A connection to the configured receiver, and how its request bodies are written.
+pub(crate) struct Transport {
+    wire: Wire,
+    body: BodyWriter,
+}
+
+enum Wire {
     #[cfg(feature = "otlp-grpc")]
     Grpc(grpc::Client),
     #[cfg(feature = "otlp-http")]
@@ -22,34 +28,61 @@ impl Transport {
     /// Builds the transport of `target` (endpoint, timeout, compression, headers and TLS);
     /// over gRPC, requests call `grpc_method` ([`TRACES`] or [`METRICS`]). Connects lazily.
     pub(crate) fn new(target: &OtlpTarget, grpc_method: &'static str) -> Result<Self, String> {
-        match target.protocol {
+        let gzip = target.compression == Compression::Gzip;
+        let (wire, grpc) = match target.protocol {
             #[cfg(feature = "otlp-grpc")]
-            Protocol::Grpc => grpc::Client::new(target, grpc_method).map(Transport::Grpc),
+            Protocol::Grpc => (
+                grpc::Client::new(target, grpc_method).map(Wire::Grpc)?,
+                true,
+            ),
             #[cfg(feature = "otlp-http")]
-            Protocol::HttpProtobuf => http::Client::new(target).map(Transport::Http),
+            Protocol::HttpProtobuf => (http::Client::new(target).map(Wire::Http)?, false),
             #[allow(unreachable_patterns)]
             other => {
                 let _ = grpc_method;
-                Err(format!("{other:?} is not built into this godtrace"))
+                return Err(format!("{other:?} is not built into this godtrace"));
             }
-        }
+        };
+        Ok(Transport {
+            wire,
+            body: BodyWriter::new(grpc, gzip),
+        })
+    }
+
+    /// Bytes an encoded request should leave free at its start, for [`Transport::body`]:
+    /// then it is sent without a copy.
+    pub(crate) fn head_room(&self) -> usize {
+        self.body.head_room()
+    }
+
+    /// The body of `request`, an encoded export request behind [`Transport::head_room`]
+    /// free bytes (see [`BodyWriter::body`]: compressed, `request` is left for reuse).
+    pub(crate) fn body(&self, request: &mut Vec<u8>) -> Result<Vec<u8>, String> {
+        self.body.body(request)
     }
 
     /// Sends `request`, an encoded export request of the signal this transport was built
-    /// for; an error says what went wrong.
+    /// for (without head room); an error says what went wrong.
     pub(crate) async fn send(&self, request: Vec<u8>) -> Result<(), String> {
-        match self {
+        let body = self.body.body_of(request)?;
+        self.send_body(body).await
+    }
+
+    /// Sends a body [`Transport::body`] wrote.
+    pub(crate) async fn send_body(&self, body: Vec<u8>) -> Result<(), String> {
+        match &self.wire {
             #[cfg(feature = "otlp-grpc")]
-            Transport::Grpc(client) => client.send(request).await,
+            Wire::Grpc(client) => client.send(body).await,
             #[cfg(feature = "otlp-http")]
-            Transport::Http(client) => client.send(request).await,
+            Wire::Http(client) => client.send(body).await,
         }
     }
 }
 
-/// OTLP/gRPC: one unary call on the tonic channel, framed here: the encoded request goes into
-/// the gRPC message as it is, gzipped at the fast level when asked (tonic's own compression is
-/// fixed at level 6, several times the CPU of encoding the spans). The answer's message (a
+/// OTLP/gRPC: one unary call on the tonic channel, framed here ([`BodyWriter`]): the encoded
+/// request goes into the gRPC message as it is, gzipped at the fast level when asked (tonic's
+/// own compression is fixed at level 6, several times the CPU of encoding the spans). The
+/// answer's message (a
 /// partial success at most, which the SDK's exporter did not act on either) is read and
 /// dropped; its `grpc-status` decides.
 #[cfg(feature = "otlp-grpc")]
@@ -63,11 +96,10 @@ mod grpc {
 
     pub(crate) struct Client {
         channel: Channel,
-        /// The export method's path.
-        method: &'static str,
+        /// The export method's path, parsed once.
+        method: http::Uri,
         /// The configured headers, and gRPC's own.
         headers: http::HeaderMap,
-        gzip: bool,
     }
 
     impl Client {
@@ -87,27 +119,14 @@ mod grpc {
             }
             Ok(Client {
                 channel: client::grpc_channel(target)?,
-                method,
+                method: http::Uri::from_static(method),
                 headers,
-                gzip,
             })
         }
 
-        pub(super) async fn send(&self, request: Vec<u8>) -> Result<(), String> {
-            let message = if self.gzip {
-                super::gzip(&request)?
-            } else {
-                request
-            };
-            let length = u32::try_from(message.len())
-                .map_err(|_| format!("a request of {} bytes is too large", message.len()))?;
-            // The gRPC frame: compressed flag, big-endian length, message.
-            let mut frame = Vec::with_capacity(5 + message.len());
-            frame.push(u8::from(self.gzip));
-            frame.extend_from_slice(&length.to_be_bytes());
-            frame.extend_from_slice(&message);
-            drop(message);
-            let mut call = http::Request::post(self.method)
+        /// Sends `frame`, one gRPC frame (head included).
+        pub(super) async fn send(&self, frame: Vec<u8>) -> Result<(), String> {
+            let mut call = http::Request::post(self.method.clone())
                 .body(tonic::body::Body::new(http_body_util::Full::new(
                     Bytes::from(frame),
                 )))
@@ -165,20 +184,6 @@ mod grpc {
     }
 }
 
-/// `request` gzipped at the fast level: spans and metrics are repetitive, and level 6 costs several times
-/// the CPU of encoding them for a few percent less.
-fn gzip(request: &[u8]) -> Result<Vec<u8>, String> {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(request.len() / 4),
-        flate2::Compression::fast(),
-    );
-    encoder
-        .write_all(request)
-        .map_err(|e| format!("gzip: {e}"))?;
-    encoder.finish().map_err(|e| format!("gzip: {e}"))
-}
-
 /// OTLP/HTTP: a `POST` of the encoded request (gzipped when asked) with the configured
 /// headers, set last so they win.
 #[cfg(feature = "otlp-http")]
@@ -189,8 +194,10 @@ mod http {
     pub(crate) struct Client {
         inner: reqwest::Client,
         url: String,
+        /// `url` parsed once (not on every request); `None` when it does not parse, and
+        /// reqwest says why on each request.
+        parsed: Option<reqwest::Url>,
         headers: ::http::HeaderMap,
-        gzip: bool,
     }
 
     impl Client {
@@ -200,8 +207,7 @@ mod http {
                 ::http::header::CONTENT_TYPE,
                 ::http::HeaderValue::from_static("application/x-protobuf"),
             );
-            let gzip = target.compression == Compression::Gzip;
-            if gzip {
+            if target.compression == Compression::Gzip {
                 headers.insert(
                     ::http::header::CONTENT_ENCODING,
                     ::http::HeaderValue::from_static("gzip"),
@@ -211,20 +217,18 @@ mod http {
             Ok(Client {
                 inner: client::http_client(target)?,
                 url: target.endpoint.clone(),
+                parsed: reqwest::Url::parse(&target.endpoint).ok(),
                 headers,
-                gzip,
             })
         }
 
-        pub(super) async fn send(&self, request: Vec<u8>) -> Result<(), String> {
-            let body = if self.gzip {
-                super::gzip(&request)?
-            } else {
-                request
+        /// Sends `body`, the request as it goes on the wire (gzipped when configured).
+        pub(super) async fn send(&self, body: Vec<u8>) -> Result<(), String> {
+            let post = match &self.parsed {
+                Some(url) => self.inner.post(url.clone()),
+                None => self.inner.post(&self.url),
             };
-            let response = self
-                .inner
-                .post(&self.url)
+            let response = post
                 .headers(self.headers.clone())
                 .body(body)
                 .send()

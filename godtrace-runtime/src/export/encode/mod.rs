@@ -35,7 +35,9 @@ const KEEP_CAPACITY: usize = 8 << 20;
 
 /// Writes the requests of one exporter.
 pub(crate) struct RequestEncoder {
+    /// The request, behind `head_room` bytes left for the transport (a gRPC frame's head).
     buf: Vec<u8>,
+    head_room: usize,
     /// `ResourceSpans.resource` (field 1), tag included.
     resource: Vec<u8>,
     /// `ResourceSpans.schema_url` (field 3), tag included; empty when there is none.
@@ -53,13 +55,19 @@ struct ScopeParts {
     schema_url: Vec<u8>,
 }
 
-/// The fields of a traced function's spans that are the same on every span, tags included.
+/// The fields of a traced function's spans that are the same on every span, tags included,
+/// around the times, which differ: `Span.name`, `Span.kind`, the tags of
+/// `Span.start_time_unix_nano` and `Span.end_time_unix_nano` each followed by eight bytes for
+/// its value, and the three `code.*` attributes (`Span.attributes`), which come first. A span
+/// copies them in one piece and writes its times in place.
 struct SiteParts {
-    /// `Span.name` and `Span.kind`.
-    name_and_kind: Box<[u8]>,
-    /// The three `code.*` attributes (`Span.attributes`), which come first.
-    code: Box<[u8]>,
+    bytes: Box<[u8]>,
+    /// Where the start time's tag is in `bytes`.
+    times_at: usize,
 }
+
+/// The start and end times' fields: a tag and eight bytes each.
+const TIMES_LEN: usize = 18;
 
 impl RequestEncoder {
     /// An encoder for spans of `resource`.
@@ -78,12 +86,19 @@ impl RequestEncoder {
         );
         RequestEncoder {
             buf: Vec::new(),
+            head_room: 0,
             resource: encoded,
             resource_schema_url,
             scope: ScopeParts::of(&crate::span::SCOPE),
             sites: HashMap::default(),
             sdk: Vec::new(),
         }
+    }
+
+    /// Leaves `bytes` free in front of every request from now on, for the transport to fill
+    /// (see [`RequestEncoder::request_mut`]).
+    pub(crate) fn set_head_room(&mut self, bytes: usize) {
+        self.head_room = bytes;
     }
 
     /// The request for `batch`, which it empties: the boxes of godtrace's own spans go into
@@ -103,14 +118,14 @@ impl RequestEncoder {
                 emptied.push(span.into_live());
             }
         }
-        &self.buf
+        &self.buf[self.head_room..]
     }
 
-    /// The request `encode` just wrote, handed over as it is (no copy: the transport sends
-    /// it and frees it); the next one is written into a buffer of the same size.
-    pub(crate) fn take_request(&mut self) -> Vec<u8> {
-        let capacity = self.buf.capacity().min(KEEP_CAPACITY);
-        std::mem::replace(&mut self.buf, Vec::with_capacity(capacity))
+    /// The buffer of the request `encode` just wrote, head room included: the transport
+    /// fills the head room, and takes the buffer (no copy) or compresses it and leaves it
+    /// for the next request.
+    pub(crate) fn request_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
     }
 
     /// Writes the request for `batch` into `buf`, reading godtrace's own spans in place
@@ -118,6 +133,7 @@ impl RequestEncoder {
     fn write_request(&mut self, batch: &mut [Queued]) {
         let RequestEncoder {
             buf,
+            head_room,
             resource,
             resource_schema_url,
             scope,
@@ -125,6 +141,7 @@ impl RequestEncoder {
             sdk,
         } = self;
         buf.clear();
+        buf.resize(*head_room, 0);
         put_message(buf, 1, 3, |buf| {
             buf.extend_from_slice(resource);
             let mut own = batch
@@ -234,14 +251,28 @@ impl ScopeParts {
 
 impl SiteParts {
     fn of(site: &crate::span::CallSite) -> Self {
-        let mut name_and_kind = Vec::new();
-        put_name_and_kind(&mut name_and_kind, site.name(), &site.kind);
-        let mut code = Vec::new();
-        put_code_attributes(&mut code, site);
-        SiteParts {
-            name_and_kind: name_and_kind.into(),
-            code: code.into(),
+        let mut bytes = Vec::new();
+        put_name_and_kind(&mut bytes, site.name(), &site.kind);
+        let times_at = bytes.len();
+        for field in [7, 8] {
+            bytes.push(field << 3 | 1);
+            bytes.extend_from_slice(&[0; 8]);
         }
+        put_code_attributes(&mut bytes, site);
+        SiteParts {
+            bytes: bytes.into(),
+            times_at,
+        }
+    }
+
+    /// Its parts, with the times `start` and `end` (ns since the Unix epoch, neither 0).
+    #[inline]
+    fn put(&self, buf: &mut Vec<u8>, start: u64, end: u64) {
+        let at = buf.len() + self.times_at;
+        buf.extend_from_slice(&self.bytes);
+        let times = &mut buf[at..at + TIMES_LEN];
+        times[1..9].copy_from_slice(&start.to_le_bytes());
+        times[10..18].copy_from_slice(&end.to_le_bytes());
     }
 }
 
@@ -304,19 +335,20 @@ fn put_span(buf: &mut Vec<u8>, span: &Recorded<'_>, site: Option<&SiteParts>, cl
         head.bytes_field(4, &span.parent_span_id.to_bytes());
     }
     buf.extend_from_slice(head.as_slice());
+    let (start, end) = (clock.nanos(span.start), clock.nanos(span.end));
     match (span.name, site) {
-        (_, Some(site)) => buf.extend_from_slice(&site.name_and_kind),
-        (Name::Site(site), None) => put_name_and_kind(buf, site.name(), &site.kind),
-        (Name::Given(name, kind), None) => put_name_and_kind(buf, name, kind),
-    }
-    let mut times = Small::new();
-    times.fixed64_field(7, clock.nanos(span.start));
-    times.fixed64_field(8, clock.nanos(span.end));
-    buf.extend_from_slice(times.as_slice());
-    match (span.name, site) {
-        (_, Some(site)) => buf.extend_from_slice(&site.code),
-        (Name::Site(site), None) => put_code_attributes(buf, site),
-        (Name::Given(..), None) => {}
+        // The common case: the call site's parts and the times in one piece. A time of 0 (a
+        // clock before 1970) is left out, as prost leaves it out.
+        (_, Some(site)) if start != 0 && end != 0 => site.put(buf, start, end),
+        (Name::Site(site), _) => {
+            put_name_and_kind(buf, site.name(), &site.kind);
+            put_times(buf, start, end);
+            put_code_attributes(buf, site);
+        }
+        (Name::Given(name, kind), _) => {
+            put_name_and_kind(buf, name, kind);
+            put_times(buf, start, end);
+        }
     }
     put_attributes(buf, 9, span.attributes);
     put_uint(buf, 10, u64::from(span.dropped_attributes));
@@ -334,6 +366,14 @@ fn put_span(buf: &mut Vec<u8>, span: &Recorded<'_>, site: Option<&SiteParts>, cl
     }
     put_uint(buf, 14, u64::from(span.dropped_links));
     put_status_and_flags(buf, span);
+}
+
+/// `Span.start_time_unix_nano` and `Span.end_time_unix_nano`, each left out when 0.
+fn put_times(buf: &mut Vec<u8>, start: u64, end: u64) {
+    let mut times = Small::new();
+    times.fixed64_field(7, start);
+    times.fixed64_field(8, end);
+    buf.extend_from_slice(times.as_slice());
 }
 
 /// A `Link` message's body.

@@ -472,3 +472,46 @@ fn random_and_hostile_spans_encode_as_prost_encodes_them() {
         ExportTraceServiceRequest::decode(&bytes[..]).expect("a valid request");
     }
 }
+
+#[test]
+fn a_reused_buffer_holds_the_head_room_and_the_latest_request_only() {
+    let resource = resource();
+    let mut encoder = RequestEncoder::new(&resource);
+    encoder.set_head_room(5);
+    let start = clock::now();
+    let flags = TraceFlags::SAMPLED;
+    // A large request first, its head room filled in as the transport does.
+    let mut large: Vec<Queued> = (1..=40)
+        .map(|i| {
+            Queued::Own(recorded(
+                Name::Site(&CHECKOUT),
+                ids(7, i, flags, false, ""),
+                None,
+                start,
+            ))
+        })
+        .collect();
+    let mut emptied = Vec::new();
+    encoder.encode(&mut large, &mut emptied);
+    encoder.request_mut()[..5].copy_from_slice(&[0xEE; 5]);
+    // Then a small one, into the same buffer.
+    let mut small = vec![Queued::Own(recorded(
+        Name::Given(Cow::Borrowed("small"), SpanKind::Server),
+        ids(8, 1, flags, false, ""),
+        None,
+        start,
+    ))];
+    encoder.write_request(&mut small);
+    let bytes = encoder.buf.clone();
+    assert_eq!(
+        bytes[..5],
+        [0; 5],
+        "the head room is cleared for the transport"
+    );
+    let expected = sdk_path(small, &resource).encode_to_vec();
+    assert!(
+        bytes[5..] == expected,
+        "only the latest request, as prost writes it"
+    );
+    crate::span::return_spares(&mut emptied);
+}

@@ -122,3 +122,36 @@ fn a_span_is_send() {
     fn assert_send<T: Send>(_: &T) {}
     assert_send(&godtrace::Span::none());
 }
+
+/// What an outgoing call's middleware does under `#[traced(parent = cx)]`: its detached span's
+/// context carries the baggage of `cx` along with its own ids.
+#[traced(operation = "capture::detached_spans::call_with_baggage", parent = &cx)]
+async fn call_with_baggage(cx: godtrace::otel::Context) -> HashMap<String, String> {
+    tokio::task::yield_now().await;
+    let client = godtrace::span_builder("capture::detached_spans::POST /score")
+        .kind(SpanKind::Client)
+        .start_detached();
+    let mut headers = HashMap::new();
+    propagation::inject_context(&client.context(), &mut headers);
+    headers
+}
+
+#[tokio::test]
+async fn a_detached_span_started_under_baggage_propagates_it() {
+    use godtrace::otel::KeyValue;
+    use godtrace::otel::baggage::BaggageExt;
+    let c = testing::capture();
+    let root = godtrace::span("capture::detached_spans::screen");
+    let cx = godtrace::current_context().with_baggage([KeyValue::new("scan.batch", "b-7")]);
+    let headers = call_with_baggage(cx).await;
+    drop(root);
+    assert_eq!(
+        headers.get("baggage").map(String::as_str),
+        Some("scan.batch=b-7")
+    );
+    let client = c.span("capture::detached_spans::POST /score");
+    assert!(
+        headers["traceparent"].contains(&client.span_id.to_string()),
+        "{headers:?}"
+    );
+}

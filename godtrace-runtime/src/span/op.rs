@@ -362,7 +362,16 @@ impl OpSpan {
             }
             _ => {}
         }
-        let base = self.cx.clone().unwrap_or_default();
+        // Without a context of its own (godtrace's spans are not attached to OpenTelemetry's
+        // by default), the current one: what it carries besides a span, such as baggage, goes
+        // on with this span's ids.
+        let base = self.cx.clone().unwrap_or_else(|| {
+            if current::otel_context_usable() {
+                Context::current()
+            } else {
+                Context::new()
+            }
+        });
         match &self.live {
             Some(live) => base.with_remote_span_context(live.span_context.clone()),
             None if self.scope != 0 => {

@@ -179,7 +179,7 @@ pub(crate) fn span_context() -> Option<SpanContext> {
 /// Every traced call reads this, sampled out or not, so OpenTelemetry's context is looked at
 /// through a closure that only compares ids; a parent is cloned outside it. The caller has
 /// checked [`otel_context_usable`].
-#[inline]
+#[inline(always)]
 pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
     let top = top();
     match Context::map_current(|cx| innermost(cx, top)) {

@@ -341,11 +341,15 @@ impl Live {
         name: Name,
         attributes: Vec<KeyValue>,
     ) {
-        self.span_context = span_context;
+        // The emptied values replaced here own no memory (`SpanContext::NONE`, a borrowed
+        // name, a vector that never allocated): forgotten, not dropped, which spares the
+        // drop code's branches. (Were one to own memory, it would leak, nothing worse.)
+        std::mem::forget(std::mem::replace(&mut self.span_context, span_context));
         self.parent_span_id = parent.map_or(SpanId::INVALID, SpanContext::span_id);
         self.parent_is_remote = parent.is_some_and(SpanContext::is_remote);
-        self.name = name;
-        self.fields.get_mut().attributes = attributes;
+        std::mem::forget(std::mem::replace(&mut self.name, name));
+        let fields = self.fields.get_mut();
+        std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));
     }
 
     /// Keeps `boxed` for the next span started on this thread (the span has ended).

@@ -15,7 +15,7 @@
 //! and counted, as before.
 use super::batch::{QueueState, Queued, Shared};
 use crate::span::Finished;
-use std::cell::{RefCell, UnsafeCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,7 +35,20 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     /// This thread's lane, for the processor that registered it last.
-    static LANE: RefCell<Option<Arc<Lane>>> = const { RefCell::new(None) };
+    static LANE: RefCell<OwnedLane> = const { RefCell::new(OwnedLane(None)) };
+    /// The lane `LANE` holds, for the hot path: read without a borrow or a check of `LANE`'s
+    /// state. Null until a lane is registered, and from the moment `LANE` is destroyed (no
+    /// destructor of its own: readable to the end of the thread).
+    static LANE_PTR: Cell<*const Lane> = const { Cell::new(std::ptr::null()) };
+}
+
+/// What `LANE` holds: nulls `LANE_PTR` before the lane it points at can go.
+struct OwnedLane(Option<Arc<Lane>>);
+
+impl Drop for OwnedLane {
+    fn drop(&mut self) {
+        LANE_PTR.set(std::ptr::null());
+    }
 }
 
 /// One recording thread's buffer for one processor. Aligned to two cache lines (the unit
@@ -228,15 +241,39 @@ pub(super) enum Handed {
 /// on first use. `finish` runs only once a slot is secured.
 #[inline]
 pub(super) fn hand_over(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) -> Handed {
+    // SAFETY: a non-null `LANE_PTR` points at the lane `LANE` holds (set with it, below), which
+    // stays allocated while `LANE` holds it: it is replaced only in `hand_over_slow`, never
+    // while this reference is in use (nothing below calls back into this module's callers),
+    // and `LANE`'s destructor nulls `LANE_PTR` before dropping it.
+    match unsafe { LANE_PTR.get().as_ref() } {
+        Some(lane) if lane.owner == shared.budget.id => push(shared, lane, finish),
+        _ => hand_over_slow(shared, finish),
+    }
+}
+
+/// [`hand_over`] through `LANE` itself: registers this thread's lane for `shared`, or finds
+/// that it cannot be reached.
+#[cold]
+#[inline(never)]
+fn hand_over_slow(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) -> Handed {
     LANE.try_with(|slot| {
         let Ok(mut slot) = slot.try_borrow_mut() else {
             return Handed::Unreachable;
         };
-        let lane = match &*slot {
-            Some(lane) if lane.owner == shared.budget.id => lane,
-            _ => slot.insert(register(shared)),
+        let lane = match &slot.0 {
+            Some(lane) if lane.owner == shared.budget.id => lane.clone(),
+            _ => {
+                let lane = register(shared);
+                // The new lane is held before the pointer to it is published, and the old one
+                // (if any) let go after.
+                let old = slot.0.replace(lane.clone());
+                LANE_PTR.set(Arc::as_ptr(&lane));
+                drop(old);
+                lane
+            }
         };
-        push(shared, lane, finish)
+        drop(slot);
+        push(shared, &lane, finish)
     })
     .unwrap_or(Handed::Unreachable)
 }

@@ -280,7 +280,7 @@ fn hand_over_slow(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) ->
 
 /// Publishes a span into the ring without a lock while the lane holds a budget slot and the
 /// ring has room; otherwise [`push_locked`].
-#[inline]
+#[inline(always)]
 fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
     // Relaxed: only this thread raises the count; a lowered limit makes the swap below fail.
     let cursor = lane.cursor.load(Ordering::Relaxed);
@@ -451,7 +451,9 @@ mod tests {
     use std::sync::Condvar;
     use std::time::Duration;
 
-    fn shared(max_queue_size: usize) -> Shared {
+    /// A processor's queue state, counting into `counters` (each test's own static: a leaked
+    /// one would be reported by Miri).
+    fn shared(max_queue_size: usize, counters: &'static Counters) -> Shared {
         Shared {
             state: Mutex::new(QueueState::default()),
             wake: tokio::sync::Notify::new(),
@@ -462,7 +464,7 @@ mod tests {
                 schedule_delay: Duration::from_secs(600),
                 export_timeout: Duration::from_secs(20),
             },
-            counters: Box::leak(Box::new(Counters::new())),
+            counters,
             budget: Budget::new(max_queue_size),
             deadline: tokio::sync::watch::Sender::new(None),
         }
@@ -504,7 +506,8 @@ mod tests {
 
     #[test]
     fn spans_keep_their_order_through_a_full_ring_and_the_counts_wrapping() {
-        let shared = shared(10_000);
+        static COUNTERS: Counters = Counters::new();
+        let shared = shared(10_000, &COUNTERS);
         let lane = Arc::new(Lane::new(shared.budget.id, false));
         // Counts close to 2^32, so that they wrap while this runs.
         let near_wrap = u32::MAX - 40;
@@ -530,7 +533,8 @@ mod tests {
 
     #[test]
     fn a_closed_lane_refuses_and_counts_spans_and_a_dropped_lane_frees_its_spans() {
-        let shared = shared(1000);
+        static COUNTERS: Counters = Counters::new();
+        let shared = shared(1000, &COUNTERS);
         let lane = Arc::new(Lane::new(shared.budget.id, false));
         shared.lock().lanes.push(lane.clone());
         for i in 0..5 {
@@ -548,7 +552,8 @@ mod tests {
 
     #[test]
     fn a_collection_racing_the_recording_thread_loses_no_span() {
-        let shared = Arc::new(shared(100_000));
+        static COUNTERS: Counters = Counters::new();
+        let shared = Arc::new(shared(100_000, &COUNTERS));
         let total: u64 = if cfg!(miri) { 300 } else { 20_000 };
         let recorder = {
             let shared = shared.clone();

@@ -263,6 +263,7 @@ pub(crate) struct Finished {
 impl Live {
     /// A span with id `span_context` under `parent` (`None` for a root), with `attributes`
     /// set from the start.
+    #[inline(always)]
     pub(crate) fn start(
         span_context: SpanContext,
         parent: Option<&SpanContext>,

@@ -102,6 +102,7 @@ impl Drop for Sentinel {
     }
 }
 
+#[inline]
 fn otel_span_id() -> SpanId {
     Context::map_current(|cx| cx.span().span_context().span_id())
 }

@@ -163,6 +163,7 @@ pub(super) unsafe fn push_current(live: &LiveBox, otel_seen: impl FnOnce() -> Sp
 
 /// Takes `live` off this thread's list, wherever it is: normally on top, but a manual span's
 /// guard may be dropped out of order, or outlive the traced call it was made in.
+#[inline]
 pub(super) fn remove_current(live: &Live) {
     TOP.with(|top| {
         let found = if top.get().is_some_and(|entered| entered.is(live)) {
@@ -178,6 +179,8 @@ pub(super) fn remove_current(live: &Live) {
 }
 
 /// Takes `live` off the list below `node`, its top; returns whether it was there.
+#[cold]
+#[inline(never)]
 fn unlink_below_top(mut node: Option<Link>, live: &Live) -> bool {
     while let Some(entered) = node {
         // SAFETY: `entered` was read from this thread's list, and nothing below takes it off.

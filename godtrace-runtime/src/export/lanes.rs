@@ -135,8 +135,8 @@ impl Lane {
 
     /// The ring slot of the `i`th span.
     #[inline(always)]
-    fn slot(&self, i: u32) -> *mut MaybeUninit<Finished> {
-        self.ring[(i % RING) as usize].get()
+    fn slot(&self, i: u32) -> *mut Finished {
+        self.ring[(i % RING) as usize].get().cast::<Finished>()
     }
 
     /// Moves the published spans out of the ring into `to`, oldest first. Called with `state`'s
@@ -153,7 +153,7 @@ impl Lane {
             // thread (visible: the acquire load above), which nobody else reads or writes while
             // it is in that range, and which is moved out once: `head` passes it below, under
             // the lock every reader holds.
-            unsafe { (*self.slot(i)).assume_init_read() }
+            unsafe { self.slot(i).read() }
         }));
         // Release: the slots are read before their thread writes them again.
         self.head.store(published, Ordering::Release);
@@ -169,7 +169,7 @@ impl Drop for Lane {
             let i = head.wrapping_add(k);
             // SAFETY: `&mut self`: nobody else reaches the lane; slots in `head..published`
             // hold a span not moved out yet, dropped once here.
-            unsafe { (*self.slot(i)).assume_init_drop() };
+            unsafe { std::ptr::drop_in_place(self.slot(i)) };
         }
     }
 }
@@ -298,7 +298,7 @@ fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>)
     // fewer than `RING` spans, so its span (if any) was moved out before `head` passed it
     // (acquire load above); nobody reads it until the swap below publishes it, and only this
     // thread writes slots.
-    unsafe { (*slot).write(span) };
+    unsafe { slot.write(span) };
     // Release: the span is written before it is published.
     match lane.cursor.compare_exchange(
         cursor,
@@ -311,7 +311,7 @@ fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>)
             // A collection took the lane's slots back (or closed it) meanwhile: the span was
             // not published, and is still this thread's.
             // SAFETY: written just above and not published, so nobody else read it.
-            let span = unsafe { (*slot).assume_init_read() };
+            let span = unsafe { slot.read() };
             push_locked(shared, lane, || Some(span))
         }
     }
@@ -351,7 +351,7 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
     };
     // SAFETY: as in `push`: the ring has room (made just above), and the slot at `published`
     // is outside `head..published`; the lock is held, so no collection runs meanwhile.
-    unsafe { (*lane.slot(published)).write(span) };
+    unsafe { lane.slot(published).write(span) };
     // Release: the span is written before it is published.
     lane.cursor
         .store(join(published.wrapping_add(1), limit), Ordering::Release);

@@ -380,9 +380,11 @@ fn register(shared: &Shared) -> Arc<Lane> {
     lane
 }
 
-/// Moves every lane's spans to the end of the central queue, takes back their unused slots,
-/// and forgets the lanes of threads that have exited. With `close`, the lanes take no more
-/// spans. Returns how many spans it moved.
+/// Moves every lane's spans to the end of the central queue, and forgets the lanes of threads
+/// that have exited. Takes back the slots the lanes hold and have not used when the queue is
+/// half full or more (so that idle threads' slots serve the others), from the lanes of exited
+/// threads, and with `close`, when the lanes take no more spans. Returns how many spans it
+/// moved.
 pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> usize {
     let QueueState {
         lanes,
@@ -390,6 +392,10 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
         pushed,
         ..
     } = queue;
+    let max_queue_size = shared.settings.max_queue_size;
+    // While half the queue is free, a lane keeps its slots: its thread then takes no lock for
+    // its next spans (at most a chunk per thread is held this way).
+    let short = shared.budget.used(max_queue_size) >= max_queue_size / 2;
     let mut moved = 0;
     lanes.retain(|lane| {
         // Read before the spans are taken: a thread that has let go of its lane has published
@@ -397,8 +403,10 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
         let exited = Arc::strong_count(lane) == 1;
         fence(Ordering::Acquire);
         let mut state = lane.lock();
-        let unused = take_back_slots(lane);
-        shared.budget.give_back(unused);
+        if short || exited || close {
+            let unused = take_back_slots(lane);
+            shared.budget.give_back(unused);
+        }
         moved += state.spans.len();
         central.extend(state.spans.drain(..).map(Queued::Own));
         if state.spans.capacity() > KEPT_CAPACITY {
@@ -523,12 +531,43 @@ mod tests {
                 collect(&shared, &mut shared.lock(), false);
             }
         }
-        let moved_last = collect(&shared, &mut shared.lock(), false);
+        let moved_last = collect(&shared, &mut shared.lock(), true);
         assert!(moved_last > 0);
         assert_eq!(drain_ids(&shared), (0..total).collect::<Vec<_>>());
         assert_eq!(shared.counters.queued.load(Ordering::Relaxed), total);
-        // Every slot the lane took and did not use went back to the budget.
+        // Closed: every slot the lane took and did not use went back to the budget.
         assert_eq!(shared.budget.used(10_000), total as usize);
+    }
+
+    #[test]
+    fn a_lane_keeps_its_slots_while_half_the_queue_is_free_and_gives_them_back_after() {
+        static COUNTERS: Counters = Counters::new();
+        let shared = shared(256, &COUNTERS);
+        let lane = Arc::new(Lane::new(shared.budget.id, false));
+        shared.lock().lanes.push(lane.clone());
+        assert!(push_span(&shared, &lane, 0));
+        // One chunk taken (256 / 32 = 8 slots), one used.
+        assert_eq!(shared.budget.used(256), 8);
+        collect(&shared, &mut shared.lock(), false);
+        assert_eq!(shared.budget.used(256), 8, "kept: the queue is mostly free");
+        for i in 1..8 {
+            assert!(
+                push_span(&shared, &lane, i),
+                "published without a new chunk"
+            );
+        }
+        assert_eq!(shared.budget.used(256), 8);
+        // The queue more than half full (spans taken for export are given back later).
+        assert_eq!(shared.budget.take(130), 130);
+        assert!(push_span(&shared, &lane, 8));
+        assert_eq!(shared.budget.used(256), 8 + 130 + 8);
+        collect(&shared, &mut shared.lock(), false);
+        assert_eq!(
+            shared.budget.used(256),
+            9 + 130,
+            "the 7 unused slots went back"
+        );
+        assert_eq!(drain_ids(&shared), (0..9).collect::<Vec<_>>());
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! The per-thread hand-off of finished spans from the recording threads to the export thread.
 //!
-//! Each recording thread appends its spans to its own lane: a buffer behind a lock only that
-//! thread and the export thread ever take, so two recording threads share no cache line on
-//! the common path. A lane is registered in the processor's queue state; the export thread
+//! Each recording thread appends its spans to its own lane: a ring it writes without a lock
+//! (one compare-and-swap per span) and a buffer behind a lock only that thread and the export
+//! thread ever take, so two recording threads share no cache line on the common path. A lane
+//! is registered in the processor's queue state; the export thread
 //! collects every lane on each of its turns (a full batch, the schedule delay, a flush,
 //! shutdown), so a span never waits in the lane of an idle or exited thread longer than the
 //! schedule delay.
 //!
 //! The queue bound (`OTEL_BSP_MAX_QUEUE_SIZE`) is a budget of slots shared by every thread:
 //! a lane takes slots from it a chunk at a time (one atomic operation per chunk), and the
-//! export thread gives them back when it takes spans for export and when it collects a lane
-//! (its unused slots). Spans in lanes, in the central queue and slots held by lanes together
+//! export thread gives them back when it takes spans for export, and a lane's unused ones when
+//! it collects the lane of an exited thread, any lane once the queue is half full, and every
+//! lane at shutdown. Spans in lanes, in the central queue and slots held by lanes together
 //! never exceed the bound, so memory stays bounded and a span that finds no slot is dropped
 //! and counted, as before.
 use super::batch::{QueueState, Queued, Shared};

@@ -1,22 +1,25 @@
 //! The per-thread hand-off of finished spans from the recording threads to the export thread.
 //!
-//! Each recording thread appends its spans to its own lane: a buffer behind a lock only that
-//! thread and the export thread ever take, so two recording threads share no cache line on
-//! the common path. A lane is registered in the processor's queue state; the export thread
+//! Each recording thread appends its spans to its own lane: a ring it writes without a lock
+//! (one compare-and-swap per span) and a buffer behind a lock only that thread and the export
+//! thread ever take, so two recording threads share no cache line on the common path. A lane
+//! is registered in the processor's queue state; the export thread
 //! collects every lane on each of its turns (a full batch, the schedule delay, a flush,
 //! shutdown), so a span never waits in the lane of an idle or exited thread longer than the
 //! schedule delay.
 //!
 //! The queue bound (`OTEL_BSP_MAX_QUEUE_SIZE`) is a budget of slots shared by every thread:
 //! a lane takes slots from it a chunk at a time (one atomic operation per chunk), and the
-//! export thread gives them back when it takes spans for export and when it collects a lane
-//! (its unused slots). Spans in lanes, in the central queue and slots held by lanes together
+//! export thread gives them back when it takes spans for export, and a lane's unused ones when
+//! it collects the lane of an exited thread, any lane once the queue is half full, and every
+//! lane at shutdown. Spans in lanes, in the central queue and slots held by lanes together
 //! never exceed the bound, so memory stays bounded and a span that finds no slot is dropped
 //! and counted, as before.
 use super::batch::{QueueState, Queued, Shared};
 use crate::span::Finished;
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Slots a lane takes from the budget at a time, at most.
@@ -26,46 +29,150 @@ const MAX_CHUNK: usize = 64;
 /// burst does not keep its memory once handed over.
 const KEPT_CAPACITY: usize = 4 * MAX_CHUNK;
 
+/// Spans a lane's ring holds (a power of two, so that a slot's index is a mask).
+const RING: u32 = 64;
+
 /// Tells processors apart (an address could be reused by a later one).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     /// This thread's lane, for the processor that registered it last.
-    static LANE: RefCell<Option<Arc<Lane>>> = const { RefCell::new(None) };
+    static LANE: RefCell<OwnedLane> = const { RefCell::new(OwnedLane(None)) };
+    /// The lane `LANE` holds, for the hot path: read without a borrow or a check of `LANE`'s
+    /// state. Null until a lane is registered, and from the moment `LANE` is destroyed (no
+    /// destructor of its own: readable to the end of the thread).
+    static LANE_PTR: Cell<*const Lane> = const { Cell::new(std::ptr::null()) };
+}
+
+/// What `LANE` holds: nulls `LANE_PTR` before the lane it points at can go.
+struct OwnedLane(Option<Arc<Lane>>);
+
+impl Drop for OwnedLane {
+    fn drop(&mut self) {
+        LANE_PTR.set(std::ptr::null());
+    }
 }
 
 /// One recording thread's buffer for one processor. Aligned to two cache lines (the unit
 /// adjacent-line prefetchers pull in), so that no other thread's lane shares one with it.
-#[derive(Debug)]
+///
+/// Its thread appends a span without a lock: it writes the span into the ring and publishes it
+/// with one compare-and-swap of `cursor`, which also takes one of the lane's slots of the
+/// budget. Everything else (taking a new chunk of the budget, a full ring, a closed lane, and
+/// the export thread's collection) happens under `state`'s lock.
 #[repr(align(128))]
 pub(super) struct Lane {
     owner: u64,
+    /// The low half: spans ever published into the ring (only the lane's thread raises it);
+    /// the high half: how far that count may go with the budget slots the lane holds (raised by
+    /// the lane's thread, lowered to the low half by a collection, both under `state`'s lock).
+    /// One word, so that publishing a span and a collection taking the lane's slots back
+    /// cannot both succeed on the same slot.
+    cursor: AtomicU64,
+    /// Spans ever taken out of the ring; changed under `state`'s lock only.
+    head: AtomicU32,
+    /// Slot `i % RING` holds the `i`th span published while `i` is in `head..published`
+    /// (counted modulo 2^32, like the counts themselves).
+    ring: [UnsafeCell<MaybeUninit<Finished>>; RING as usize],
     state: Mutex<LaneState>,
 }
 
+// SAFETY: a ring slot is written only by the lane's thread, while it is outside the published
+// range (`head <= i < published` fails for it), and read (moved out) only under `state`'s lock,
+// while it is inside it; `cursor`'s release/acquire pairs order the write before the read, and
+// `head`'s the read before the next write (see `push` and `take_published`). The rest is
+// atomics and a `Mutex`. `Finished` is `Send`.
+unsafe impl Sync for Lane {}
+
+/// What a lane holds besides its ring, behind its lock.
 #[derive(Default)]
 struct LaneState {
+    /// Spans moved out of a full ring by its thread, older than any still in the ring.
     spans: Vec<Finished>,
-    /// Slots taken from the budget and not used yet.
-    credit: usize,
     /// Set when the processor shuts down: the lane takes no more spans.
     closed: bool,
 }
 
-impl std::fmt::Debug for LaneState {
+impl std::fmt::Debug for Lane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LaneState")
-            .field("spans", &self.spans.len())
-            .field("credit", &self.credit)
-            .field("closed", &self.closed)
-            .finish()
+        let (published, limit) = split(self.cursor.load(Ordering::Relaxed));
+        f.debug_struct("Lane")
+            .field("owner", &self.owner)
+            .field("published", &published)
+            .field("limit", &limit)
+            .field("head", &self.head.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
     }
 }
 
+/// `cursor`'s halves: spans published, and how far that count may go.
+#[inline(always)]
+fn split(cursor: u64) -> (u32, u32) {
+    (cursor as u32, (cursor >> 32) as u32)
+}
+
+#[inline(always)]
+fn join(published: u32, limit: u32) -> u64 {
+    u64::from(limit) << 32 | u64::from(published)
+}
+
 impl Lane {
+    fn new(owner: u64, closed: bool) -> Lane {
+        Lane {
+            owner,
+            cursor: AtomicU64::new(0),
+            head: AtomicU32::new(0),
+            ring: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
+            state: Mutex::new(LaneState {
+                closed,
+                ..LaneState::default()
+            }),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, LaneState> {
         // A panic while holding the lock leaves the buffer consistent: keep going.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The ring slot of the `i`th span.
+    #[inline(always)]
+    fn slot(&self, i: u32) -> *mut Finished {
+        self.ring[(i % RING) as usize].get().cast::<Finished>()
+    }
+
+    /// Moves the published spans out of the ring into `to`, oldest first. Called with `state`'s
+    /// lock held (`_locked`), by the collection or by the lane's own thread.
+    fn take_published(&self, _locked: &mut LaneState, to: &mut impl Extend<Finished>) -> usize {
+        // Acquire: the spans published so far are written (their thread's release).
+        let (published, _) = split(self.cursor.load(Ordering::Acquire));
+        // Only changed under the lock, which is held.
+        let head = self.head.load(Ordering::Relaxed);
+        let count = published.wrapping_sub(head);
+        to.extend((0..count).map(|k| {
+            let i = head.wrapping_add(k);
+            // SAFETY: `head <= i < published`: the slot holds a span published by the lane's
+            // thread (visible: the acquire load above), which nobody else reads or writes while
+            // it is in that range, and which is moved out once: `head` passes it below, under
+            // the lock every reader holds.
+            unsafe { self.slot(i).read() }
+        }));
+        // Release: the slots are read before their thread writes them again.
+        self.head.store(published, Ordering::Release);
+        count as usize
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        let (published, _) = split(*self.cursor.get_mut());
+        let head = *self.head.get_mut();
+        for k in 0..published.wrapping_sub(head) {
+            let i = head.wrapping_add(k);
+            // SAFETY: `&mut self`: nobody else reaches the lane; slots in `head..published`
+            // hold a span not moved out yet, dropped once here.
+            unsafe { std::ptr::drop_in_place(self.slot(i)) };
+        }
     }
 }
 
@@ -136,39 +243,120 @@ pub(super) enum Handed {
 /// on first use. `finish` runs only once a slot is secured.
 #[inline]
 pub(super) fn hand_over(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) -> Handed {
+    // SAFETY: a non-null `LANE_PTR` points at the lane `LANE` holds (set with it, below), which
+    // stays allocated while `LANE` holds it: it is replaced only in `hand_over_slow`, never
+    // while this reference is in use (nothing below calls back into this module's callers),
+    // and `LANE`'s destructor nulls `LANE_PTR` before dropping it.
+    match unsafe { LANE_PTR.get().as_ref() } {
+        Some(lane) if lane.owner == shared.budget.id => push(shared, lane, finish),
+        _ => hand_over_slow(shared, finish),
+    }
+}
+
+/// [`hand_over`] through `LANE` itself: registers this thread's lane for `shared`, or finds
+/// that it cannot be reached.
+#[cold]
+#[inline(never)]
+fn hand_over_slow(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) -> Handed {
     LANE.try_with(|slot| {
         let Ok(mut slot) = slot.try_borrow_mut() else {
             return Handed::Unreachable;
         };
-        let lane = match &*slot {
-            Some(lane) if lane.owner == shared.budget.id => lane,
-            _ => slot.insert(register(shared)),
+        let lane = match &slot.0 {
+            Some(lane) if lane.owner == shared.budget.id => lane.clone(),
+            _ => {
+                let lane = register(shared);
+                // The new lane is held before the pointer to it is published, and the old one
+                // (if any) let go after.
+                let old = slot.0.replace(lane.clone());
+                LANE_PTR.set(Arc::as_ptr(&lane));
+                drop(old);
+                lane
+            }
         };
-        push(shared, lane, finish)
+        drop(slot);
+        push(shared, &lane, finish)
     })
     .unwrap_or(Handed::Unreachable)
 }
 
-#[inline]
+/// Publishes a span into the ring without a lock while the lane holds a budget slot and the
+/// ring has room; otherwise [`push_locked`].
+#[inline(always)]
 fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
+    // Relaxed: only this thread raises the count; a lowered limit makes the swap below fail.
+    let cursor = lane.cursor.load(Ordering::Relaxed);
+    let (published, limit) = split(cursor);
+    // Acquire: the collection has moved the spans out of the slots before `head`.
+    let head = lane.head.load(Ordering::Acquire);
+    if published == limit || published.wrapping_sub(head) == RING {
+        return push_locked(shared, lane, finish);
+    }
+    let Some(span) = finish() else {
+        return Handed::Queued;
+    };
+    let slot = lane.slot(published);
+    // SAFETY: the slot's index is `published`, outside `head..published`, and the ring holds
+    // fewer than `RING` spans, so its span (if any) was moved out before `head` passed it
+    // (acquire load above); nobody reads it until the swap below publishes it, and only this
+    // thread writes slots.
+    unsafe { slot.write(span) };
+    // Release: the span is written before it is published.
+    match lane.cursor.compare_exchange(
+        cursor,
+        join(published.wrapping_add(1), limit),
+        Ordering::Release,
+        Ordering::Relaxed,
+    ) {
+        Ok(_) => Handed::Queued,
+        Err(_) => {
+            // A collection took the lane's slots back (or closed it) meanwhile: the span was
+            // not published, and is still this thread's.
+            // SAFETY: written just above and not published, so nobody else read it.
+            let span = unsafe { slot.read() };
+            push_locked(shared, lane, || Some(span))
+        }
+    }
+}
+
+/// Appends a span under the lane's lock: takes a new chunk of the budget when the lane has no
+/// slot left, makes room in a full ring, or refuses (and counts) the span.
+#[cold]
+#[inline(never)]
+fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
     let mut state = lane.lock();
     if state.closed {
         drop(state);
         shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
         return Handed::Dropped;
     }
-    if state.credit == 0 {
-        state.credit = refill(shared);
-        if state.credit == 0 {
+    // Nobody else changes `cursor` while the lock is held.
+    let (published, mut limit) = split(lane.cursor.load(Ordering::Relaxed));
+    if published == limit {
+        let got = refill(shared);
+        if got == 0 {
             drop(state);
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return Handed::Dropped;
         }
+        // `got` is at most `MAX_CHUNK`.
+        limit = published.wrapping_add(got as u32);
+        lane.cursor.store(join(published, limit), Ordering::Relaxed);
     }
-    if let Some(span) = finish() {
-        state.credit -= 1;
-        state.spans.push(span);
+    if published.wrapping_sub(lane.head.load(Ordering::Relaxed)) == RING {
+        let mut spans = std::mem::take(&mut state.spans);
+        lane.take_published(&mut state, &mut spans);
+        state.spans = spans;
     }
+    let Some(span) = finish() else {
+        return Handed::Queued;
+    };
+    // SAFETY: as in `push`: the ring has room (made just above), and the slot at `published`
+    // is outside `head..published`; the lock is held, so no collection runs meanwhile.
+    unsafe { lane.slot(published).write(span) };
+    // Release: the span is written before it is published.
+    lane.cursor
+        .store(join(published.wrapping_add(1), limit), Ordering::Release);
     Handed::Queued
 }
 
@@ -188,20 +376,17 @@ fn refill(shared: &Shared) -> usize {
 #[cold]
 fn register(shared: &Shared) -> Arc<Lane> {
     let mut queue = shared.lock();
-    let lane = Arc::new(Lane {
-        owner: shared.budget.id,
-        state: Mutex::new(LaneState {
-            closed: queue.shutdown_deadline.is_some() || queue.exited,
-            ..LaneState::default()
-        }),
-    });
+    let closed = queue.shutdown_deadline.is_some() || queue.exited;
+    let lane = Arc::new(Lane::new(shared.budget.id, closed));
     queue.lanes.push(lane.clone());
     lane
 }
 
-/// Moves every lane's spans to the end of the central queue, takes back their unused slots,
-/// and forgets the lanes of threads that have exited. With `close`, the lanes take no more
-/// spans. Returns how many spans it moved.
+/// Moves every lane's spans to the end of the central queue, and forgets the lanes of threads
+/// that have exited. Takes back the slots the lanes hold and have not used when the queue is
+/// half full or more (so that idle threads' slots serve the others), from the lanes of exited
+/// threads, and with `close`, when the lanes take no more spans. Returns how many spans it
+/// moved.
 pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> usize {
     let QueueState {
         lanes,
@@ -209,19 +394,32 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
         pushed,
         ..
     } = queue;
+    let max_queue_size = shared.settings.max_queue_size;
+    // While half the queue is free, a lane keeps its slots: its thread then takes no lock for
+    // its next spans (at most a chunk per thread is held this way).
+    let short = shared.budget.used(max_queue_size) >= max_queue_size / 2;
     let mut moved = 0;
     lanes.retain(|lane| {
+        // Read before the spans are taken: a thread that has let go of its lane has published
+        // its last span already (acquire: ordered after it), and the lane can go once emptied.
+        let exited = Arc::strong_count(lane) == 1;
+        fence(Ordering::Acquire);
         let mut state = lane.lock();
+        if short || exited || close {
+            let unused = take_back_slots(lane);
+            shared.budget.give_back(unused);
+        }
         moved += state.spans.len();
         central.extend(state.spans.drain(..).map(Queued::Own));
         if state.spans.capacity() > KEPT_CAPACITY {
             state.spans.shrink_to(KEPT_CAPACITY);
         }
-        shared.budget.give_back(std::mem::take(&mut state.credit));
+        let mut ring = Vec::new();
+        moved += lane.take_published(&mut state, &mut ring);
+        central.extend(ring.into_iter().map(Queued::Own));
         state.closed |= close;
         drop(state);
-        // Only the list holds it: its thread has exited, and it is empty.
-        Arc::strong_count(lane) > 1
+        !exited
     });
     *pushed += moved as u64;
     if moved > 0 {
@@ -231,4 +429,195 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
             .fetch_add(moved as u64, Ordering::Relaxed);
     }
     moved
+}
+
+/// Takes back the budget slots `lane` holds and has not used (called under its lock): its
+/// thread publishes no more spans until it takes a new chunk. Returns how many.
+fn take_back_slots(lane: &Lane) -> usize {
+    // Acquire: the spans published before the swap are written.
+    let mut cursor = lane.cursor.load(Ordering::Acquire);
+    loop {
+        let (published, limit) = split(cursor);
+        match lane.cursor.compare_exchange_weak(
+            cursor,
+            join(published, published),
+            Ordering::Acquire,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return limit.wrapping_sub(published) as usize,
+            Err(now) => cursor = now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BatchSettings;
+    use crate::span::clock::Tick;
+    use crate::span::{Live, Name};
+    use crate::stats::Counters;
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
+    use std::sync::Condvar;
+    use std::time::Duration;
+
+    /// A processor's queue state, counting into `counters` (each test's own static: a leaked
+    /// one would be reported by Miri).
+    fn shared(max_queue_size: usize, counters: &'static Counters) -> Shared {
+        Shared {
+            state: Mutex::new(QueueState::default()),
+            wake: tokio::sync::Notify::new(),
+            progress: Condvar::new(),
+            settings: BatchSettings {
+                max_queue_size,
+                max_export_batch_size: max_queue_size,
+                schedule_delay: Duration::from_secs(600),
+                export_timeout: Duration::from_secs(20),
+            },
+            counters,
+            budget: Budget::new(max_queue_size),
+            deadline: tokio::sync::watch::Sender::new(None),
+        }
+    }
+
+    /// A finished span whose span id is `i + 1`.
+    fn finished(i: u64) -> Finished {
+        let ids = SpanContext::new(
+            TraceId::from(1),
+            SpanId::from(i + 1),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
+        let name = Name::Given("s".into(), SpanKind::Internal);
+        let live = Live::start(ids, None, name, Vec::new());
+        live.finish(Tick::from_raw(0), Tick::from_raw(1))
+    }
+
+    /// The span ids of what the central queue holds, taken out of it.
+    fn drain_ids(shared: &Shared) -> Vec<u64> {
+        let mut emptied = Vec::new();
+        let ids = shared
+            .lock()
+            .queue
+            .drain(..)
+            .map(|queued| {
+                let data = queued.into_span_data(&mut emptied);
+                u64::from_be_bytes(data.span_context.span_id().to_bytes()) - 1
+            })
+            .collect();
+        crate::span::return_spares(&mut emptied);
+        ids
+    }
+
+    fn push_span(shared: &Shared, lane: &Lane, i: u64) -> bool {
+        matches!(push(shared, lane, || Some(finished(i))), Handed::Queued)
+    }
+
+    #[test]
+    fn spans_keep_their_order_through_a_full_ring_and_the_counts_wrapping() {
+        static COUNTERS: Counters = Counters::new();
+        let shared = shared(10_000, &COUNTERS);
+        let lane = Arc::new(Lane::new(shared.budget.id, false));
+        // Counts close to 2^32, so that they wrap while this runs.
+        let near_wrap = u32::MAX - 40;
+        lane.cursor
+            .store(join(near_wrap, near_wrap), Ordering::Relaxed);
+        lane.head.store(near_wrap, Ordering::Relaxed);
+        shared.lock().lanes.push(lane.clone());
+        let total = 3 * u64::from(RING) + 7;
+        for i in 0..total {
+            assert!(push_span(&shared, &lane, i));
+            // A collection now and then, rarer than the ring fills.
+            if i % 150 == 149 {
+                collect(&shared, &mut shared.lock(), false);
+            }
+        }
+        let moved_last = collect(&shared, &mut shared.lock(), true);
+        assert!(moved_last > 0);
+        assert_eq!(drain_ids(&shared), (0..total).collect::<Vec<_>>());
+        assert_eq!(shared.counters.queued.load(Ordering::Relaxed), total);
+        // Closed: every slot the lane took and did not use went back to the budget.
+        assert_eq!(shared.budget.used(10_000), total as usize);
+    }
+
+    #[test]
+    fn a_lane_keeps_its_slots_while_half_the_queue_is_free_and_gives_them_back_after() {
+        static COUNTERS: Counters = Counters::new();
+        let shared = shared(256, &COUNTERS);
+        let lane = Arc::new(Lane::new(shared.budget.id, false));
+        shared.lock().lanes.push(lane.clone());
+        assert!(push_span(&shared, &lane, 0));
+        // One chunk taken (256 / 32 = 8 slots), one used.
+        assert_eq!(shared.budget.used(256), 8);
+        collect(&shared, &mut shared.lock(), false);
+        assert_eq!(shared.budget.used(256), 8, "kept: the queue is mostly free");
+        for i in 1..8 {
+            assert!(
+                push_span(&shared, &lane, i),
+                "published without a new chunk"
+            );
+        }
+        assert_eq!(shared.budget.used(256), 8);
+        // The queue more than half full (spans taken for export are given back later).
+        assert_eq!(shared.budget.take(130), 130);
+        assert!(push_span(&shared, &lane, 8));
+        assert_eq!(shared.budget.used(256), 8 + 130 + 8);
+        collect(&shared, &mut shared.lock(), false);
+        assert_eq!(
+            shared.budget.used(256),
+            9 + 130,
+            "the 7 unused slots went back"
+        );
+        assert_eq!(drain_ids(&shared), (0..9).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_closed_lane_refuses_and_counts_spans_and_a_dropped_lane_frees_its_spans() {
+        static COUNTERS: Counters = Counters::new();
+        let shared = shared(1000, &COUNTERS);
+        let lane = Arc::new(Lane::new(shared.budget.id, false));
+        shared.lock().lanes.push(lane.clone());
+        for i in 0..5 {
+            assert!(push_span(&shared, &lane, i));
+        }
+        collect(&shared, &mut shared.lock(), true);
+        assert_eq!(drain_ids(&shared), vec![0, 1, 2, 3, 4]);
+        assert!(!push_span(&shared, &lane, 5));
+        assert_eq!(shared.counters.dropped.load(Ordering::Relaxed), 1);
+        // Spans still in a ring when its lane goes are dropped with it (Miri checks for leaks).
+        let orphan = Lane::new(shared.budget.id, false);
+        assert!(push_span(&shared, &orphan, 6));
+        drop(orphan);
+    }
+
+    #[test]
+    fn a_collection_racing_the_recording_thread_loses_no_span() {
+        static COUNTERS: Counters = Counters::new();
+        let shared = Arc::new(shared(100_000, &COUNTERS));
+        let total: u64 = if cfg!(miri) { 300 } else { 20_000 };
+        let recorder = {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                for i in 0..total {
+                    assert!(matches!(
+                        hand_over(&shared, || Some(finished(i))),
+                        Handed::Queued
+                    ));
+                }
+            })
+        };
+        let mut ids = Vec::new();
+        while !recorder.is_finished() {
+            collect(&shared, &mut shared.lock(), false);
+            ids.extend(drain_ids(&shared));
+        }
+        recorder.join().unwrap();
+        collect(&shared, &mut shared.lock(), false);
+        ids.extend(drain_ids(&shared));
+        assert_eq!(ids, (0..total).collect::<Vec<_>>());
+        assert_eq!(shared.counters.dropped.load(Ordering::Relaxed), 0);
+        // The exited thread's lane was forgotten once emptied.
+        assert!(shared.lock().lanes.is_empty());
+    }
 }

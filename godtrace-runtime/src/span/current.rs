@@ -102,6 +102,7 @@ impl Drop for Sentinel {
     }
 }
 
+#[inline]
 fn otel_span_id() -> SpanId {
     Context::map_current(|cx| cx.span().span_context().span_id())
 }
@@ -199,7 +200,7 @@ pub(crate) fn span_context() -> Option<SpanContext> {
 /// Every traced call reads this, sampled out or not, so OpenTelemetry's context is looked at
 /// through a closure that only compares ids; a parent is cloned outside it. The caller has
 /// checked [`otel_context_usable`].
-#[inline]
+#[inline(always)]
 pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
     let top = top();
     match Context::map_current(|cx| innermost(cx, top)) {

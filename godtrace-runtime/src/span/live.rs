@@ -10,7 +10,6 @@ use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
-use std::mem::MaybeUninit;
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -164,6 +163,7 @@ pub(super) unsafe fn push_current(live: &LiveBox, otel_seen: impl FnOnce() -> Sp
 
 /// Takes `live` off this thread's list, wherever it is: normally on top, but a manual span's
 /// guard may be dropped out of order, or outlive the traced call it was made in.
+#[inline]
 pub(super) fn remove_current(live: &Live) {
     TOP.with(|top| {
         let found = if top.get().is_some_and(|entered| entered.is(live)) {
@@ -179,6 +179,8 @@ pub(super) fn remove_current(live: &Live) {
 }
 
 /// Takes `live` off the list below `node`, its top; returns whether it was there.
+#[cold]
+#[inline(never)]
 fn unlink_below_top(mut node: Option<Link>, live: &Live) -> bool {
     while let Some(entered) = node {
         // SAFETY: `entered` was read from this thread's list, and nothing below takes it off.
@@ -264,25 +266,13 @@ pub(crate) struct Finished {
 impl Live {
     /// A span with id `span_context` under `parent` (`None` for a root), with `attributes`
     /// set from the start.
+    #[inline(always)]
     pub(crate) fn start(
         span_context: SpanContext,
         parent: Option<&SpanContext>,
         name: Name,
         attributes: Vec<KeyValue>,
     ) -> LiveBox {
-        let live = Live {
-            span_context,
-            parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
-            parent_is_remote: parent.is_some_and(SpanContext::is_remote),
-            name,
-            fields: RefCell::new(Fields {
-                attributes,
-                ..Fields::default()
-            }),
-            prev: Cell::new(None),
-            linked: Cell::new(false),
-            otel_seen: Cell::new(SpanId::INVALID),
-        };
         let spare = SPARES
             .try_with(|spares| {
                 let mut spares = spares.borrow_mut();
@@ -293,11 +283,77 @@ impl Live {
             })
             .ok()
             .flatten();
-        LiveBox::new(match spare {
-            // Its previous span was dropped where it was emptied: nothing to drop here.
-            Some(spare) => Box::write(spare.0, live),
-            None => Box::new(live),
-        })
+        match spare {
+            // Only what differs from an emptied record is written: no record is built on the
+            // stack and copied into the box.
+            Some(Spare(mut boxed)) => {
+                boxed.reuse(span_context, parent, name, attributes);
+                LiveBox::new(boxed)
+            }
+            None => Live::start_boxed(span_context, parent, name, attributes),
+        }
+    }
+
+    /// [`Live::start`] in a new box (no spare at hand: the first spans of a thread).
+    #[cold]
+    #[inline(never)]
+    fn start_boxed(
+        span_context: SpanContext,
+        parent: Option<&SpanContext>,
+        name: Name,
+        attributes: Vec<KeyValue>,
+    ) -> LiveBox {
+        let mut boxed = Box::new(Live::emptied());
+        boxed.reuse(span_context, parent, name, attributes);
+        LiveBox::new(boxed)
+    }
+
+    /// A record as [`Live::empty`] leaves it.
+    fn emptied() -> Live {
+        Live {
+            span_context: SpanContext::NONE,
+            parent_span_id: SpanId::INVALID,
+            parent_is_remote: false,
+            name: Name::Given(Cow::Borrowed(""), SpanKind::Internal),
+            fields: RefCell::new(Fields::default()),
+            prev: Cell::new(None),
+            linked: Cell::new(false),
+            otel_seen: Cell::new(SpanId::INVALID),
+        }
+    }
+
+    /// Drops what the span held, keeping its box: every field is then as in
+    /// [`Live::emptied`], which [`Live::reuse`] relies on.
+    fn empty(&mut self) {
+        self.span_context = SpanContext::NONE;
+        self.parent_span_id = SpanId::INVALID;
+        self.parent_is_remote = false;
+        self.name = Name::Given(Cow::Borrowed(""), SpanKind::Internal);
+        *self.fields.get_mut() = Fields::default();
+        *self.prev.get_mut() = None;
+        *self.linked.get_mut() = false;
+        *self.otel_seen.get_mut() = SpanId::INVALID;
+    }
+
+    /// Makes an emptied record (see [`Live::empty`]) the record of a new span: only the fields
+    /// a new span sets differently are written.
+    #[inline(always)]
+    fn reuse(
+        &mut self,
+        span_context: SpanContext,
+        parent: Option<&SpanContext>,
+        name: Name,
+        attributes: Vec<KeyValue>,
+    ) {
+        // The emptied values replaced here own no memory (`SpanContext::NONE`, a borrowed
+        // name, a vector that never allocated): forgotten, not dropped, which spares the
+        // drop code's branches. (Were one to own memory, it would leak, nothing worse.)
+        std::mem::forget(std::mem::replace(&mut self.span_context, span_context));
+        self.parent_span_id = parent.map_or(SpanId::INVALID, SpanContext::span_id);
+        self.parent_is_remote = parent.is_some_and(SpanContext::is_remote);
+        std::mem::forget(std::mem::replace(&mut self.name, name));
+        let fields = self.fields.get_mut();
+        std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));
     }
 
     /// Keeps `boxed` for the next span started on this thread (the span has ended).
@@ -385,11 +441,19 @@ impl Live {
     /// Makes a name and kind given by [`Live::rename`] the span's own, once, as it ends: every
     /// reader of a finished span (the OTLP encoder, `SpanData`) then sees the one name.
     #[cfg(feature = "tracing")]
+    #[inline(always)]
     fn apply_rename(&mut self) {
-        let (name, kind) = std::mem::take(&mut self.fields.get_mut().renamed);
-        if name.is_none() && kind.is_none() {
-            return;
+        let renamed = &self.fields.get_mut().renamed;
+        if renamed.0.is_some() || renamed.1.is_some() {
+            self.apply_rename_slow();
         }
+    }
+
+    #[cfg(feature = "tracing")]
+    #[cold]
+    #[inline(never)]
+    fn apply_rename_slow(&mut self) {
+        let (name, kind) = std::mem::take(&mut self.fields.get_mut().renamed);
         let placeholder = Name::Given(Cow::Borrowed(""), SpanKind::Internal);
         let (old_name, old_kind) = match std::mem::replace(&mut self.name, placeholder) {
             Name::Site(site) => (Cow::Borrowed(site.name()), site.kind.clone()),
@@ -450,19 +514,14 @@ pub(crate) fn return_spares(boxes: &mut Vec<Box<Live>>) {
     RETURNED_LEN.store(returned.len(), Ordering::Relaxed);
 }
 
-/// A box whose span has been dropped, ready for the next one.
-struct Spare(Box<MaybeUninit<Live>>);
+/// A box whose span has ended, emptied ([`Live::empty`]) where it was given up, ready for the
+/// next one.
+struct Spare(Box<Live>);
 
 impl From<Box<Live>> for Spare {
-    fn from(boxed: Box<Live>) -> Spare {
-        let raw = Box::into_raw(boxed);
-        // SAFETY: `raw` comes from a `Box<Live>`, so it points at a valid, initialised `Live`
-        // that nothing else refers to; its contents are dropped once, here.
-        unsafe { std::ptr::drop_in_place(raw) };
-        // SAFETY: the allocation is the `Box`'s (global allocator, layout of `Live`, which
-        // `MaybeUninit<Live>` shares), taken back once; its contents were dropped just above,
-        // and `MaybeUninit` does not drop them again.
-        Spare(unsafe { Box::from_raw(raw.cast::<MaybeUninit<Live>>()) })
+    fn from(mut boxed: Box<Live>) -> Spare {
+        boxed.empty();
+        Spare(boxed)
     }
 }
 

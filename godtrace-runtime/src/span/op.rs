@@ -160,6 +160,7 @@ impl OpSpan {
     }
 
     /// The span of a sampled-in call, with the OpenTelemetry context to attach while it runs.
+    #[inline(always)]
     fn recording(
         live: LiveBox,
         explicit: Option<Context>,

@@ -8,7 +8,11 @@ use std::time::{Duration, SystemTime};
 
 /// The one calibrated clock every reading comes from and is scaled by.
 #[cfg(not(miri))]
-static CLOCK: LazyLock<Clock> = LazyLock::new(Clock::new);
+static CLOCK: LazyLock<Clock> = LazyLock::new(|| {
+    let clock = Clock::new();
+    tsc::note_source(&clock);
+    clock
+});
 /// Miri cannot read the TSC: a clock that stays at zero (every span lasts 0 ns).
 #[cfg(miri)]
 static CLOCK: LazyLock<Clock> = LazyLock::new(|| Clock::mock().0);
@@ -40,7 +44,51 @@ impl Tick {
 /// The clock now.
 #[inline]
 pub(crate) fn now() -> Tick {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    if let Some(tick) = tsc::read() {
+        return Tick(tick);
+    }
     Tick(CLOCK.raw())
+}
+
+/// The counter read in line, where the clock's source is the CPU's time-stamp counter: the
+/// same value `Clock::raw` gives, without its call, its lazy-initialisation check and its
+/// match on the source (a traced call reads the clock twice).
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+mod tsc {
+    use quanta::Clock;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Set once the calibrated clock is known to read the time-stamp counter.
+    static IS_SOURCE: AtomicBool = AtomicBool::new(false);
+
+    /// The counter now, if it is the clock's source; `None` otherwise, and until the clock
+    /// is first used.
+    #[inline(always)]
+    pub(super) fn read() -> Option<u64> {
+        if IS_SOURCE.load(Ordering::Relaxed) {
+            // SAFETY: `rdtsc` exists on every x86_64 CPU and reads no memory.
+            Some(unsafe { std::arch::x86_64::_rdtsc() })
+        } else {
+            None
+        }
+    }
+
+    /// Notes whether `clock` reads the time-stamp counter: its reading falls between two of
+    /// the counter's, taken just around it (a clock in nanoseconds never does: the counter
+    /// runs at a different rate, and from a different origin). A thread moved between CPUs
+    /// in between may miss it: tried a few times, and the slow reading kept if all miss.
+    pub(super) fn note_source(clock: &Clock) {
+        let reads_counter = (0..4).any(|_| {
+            // SAFETY: as in `read`.
+            let before = unsafe { std::arch::x86_64::_rdtsc() };
+            let reading = clock.raw();
+            // SAFETY: as in `read`.
+            let after = unsafe { std::arch::x86_64::_rdtsc() };
+            before <= reading && reading <= after
+        });
+        IS_SOURCE.store(reads_counter, Ordering::Relaxed);
+    }
 }
 
 /// Nanoseconds from `start` to `end` (zero if `end` is not later).

@@ -8,6 +8,7 @@ use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 /// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
@@ -94,13 +95,89 @@ impl OpSpan {
             return None;
         }
         let mut record_args = Some(record_args);
-        Self::start_enabled(site, parent().into_parent(), arg_count, &mut |attrs| {
+        let record_args = &mut |attrs: &mut Vec<KeyValue>| {
             if let Some(record) = record_args.take() {
                 record(attrs);
             }
-        })
+        };
+        match parent().into_parent() {
+            // Known at compile time for a call site without `parent = ..`.
+            None => Self::start_current(site, arg_count, record_args),
+            explicit => Self::start_enabled(site, explicit, arg_count, record_args),
+        }
     }
 
+    /// [`OpSpan::start`] under the current span: the path every call without `parent = ..`
+    /// takes, kept short for the calls it does not record (a new trace dropped at its root, a
+    /// child of one), which read no more than the thread's state and the sampler's bound.
+    #[inline(never)]
+    fn start_current(
+        site: &'static CallSite,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
+        // A call made while the thread exits runs untraced (see `otel_context_usable`).
+        if !current::otel_context_usable() {
+            return None;
+        }
+        let measured = site.include_duration.then(clock::now);
+        let mark = sampled_out::mark();
+        if mark != 0 {
+            // Under a root godtrace dropped on this thread: dropped too. A sync call runs on
+            // this thread, inside the root's mark, so it only has a duration to record; a
+            // future may be polled elsewhere, so it takes the mark along.
+            if measured.is_none() && !site.carries_parent {
+                return None;
+            }
+            return Some(OpSpan::sampled_out(site, mark, measured));
+        }
+        let parent = match current::parent() {
+            Ok(parent) => parent,
+            Err(current::Suppressed) => return None,
+        };
+        if parent.is_none() {
+            let low = sampling::next_random();
+            if !sampling::keeps_new_trace(site.sample_rate, low) {
+                return Some(OpSpan::sampled_out(site, low, measured));
+            }
+            return Some(Self::start_new_trace(
+                site, low, measured, arg_count, record_args,
+            ));
+        }
+        Self::start_decided(site, None, parent, measured, arg_count, record_args)
+    }
+
+    /// The span of a call that starts a new trace, kept at its root.
+    #[inline(never)]
+    fn start_new_trace(
+        site: &'static CallSite,
+        low: u64,
+        measured: Option<Tick>,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> OpSpan {
+        let span_context = sampling::new_root(low);
+        Self::start_sampled(site, None, span_context, None, measured, arg_count, record_args)
+    }
+
+    /// A call not recorded, outside any span (or under one godtrace dropped), measured from
+    /// `measured` when its site records durations; `mark` is the dropped root's, for the
+    /// thread to hold while the call runs.
+    #[inline(always)]
+    fn sampled_out(site: &'static CallSite, mark: u64, measured: Option<Tick>) -> OpSpan {
+        OpSpan {
+            cx: None,
+            live: None,
+            scope: mark,
+            timing: measured.map(|start| Timing {
+                histogram: Some(site),
+                start,
+            }),
+            error_type: Cell::new(None),
+        }
+    }
+
+    /// [`OpSpan::start`] under `explicit`, or the current span when `None`.
     #[inline(never)]
     fn start_enabled(
         site: &'static CallSite,
@@ -117,7 +194,40 @@ impl OpSpan {
             sample_rate: site.sample_rate,
             carries_parent: site.carries_parent,
         };
-        match sampling::decide(rule, explicit.as_ref()) {
+        let decision = sampling::decide(rule, explicit.as_ref());
+        Self::start_as_decided(site, explicit, decision, measured, arg_count, record_args)
+    }
+
+    /// [`OpSpan::start_enabled`] once the parent is known: outside a sampled-out root's mark
+    /// unless `explicit` is given.
+    #[inline(never)]
+    fn start_decided(
+        site: &'static CallSite,
+        explicit: Option<Context>,
+        parent: Option<SpanContext>,
+        measured: Option<Tick>,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
+        let rule = sampling::SiteRule {
+            sample_rate: site.sample_rate,
+            carries_parent: site.carries_parent,
+        };
+        let decision = sampling::decide_under(rule, explicit.as_ref(), parent);
+        Self::start_as_decided(site, explicit, decision, measured, arg_count, record_args)
+    }
+
+    /// The span of a call as `decision` says.
+    #[inline(always)]
+    fn start_as_decided(
+        site: &'static CallSite,
+        explicit: Option<Context>,
+        decision: sampling::Decision,
+        measured: Option<Tick>,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
+        match decision {
             sampling::Decision::Suppressed => None,
             sampling::Decision::NotSampled {
                 carry,
@@ -143,20 +253,39 @@ impl OpSpan {
             sampling::Decision::Sampled {
                 span_context,
                 parent,
-            } => {
-                let start = measured.unwrap_or_else(clock::now);
-                // Capacity 0 does not allocate: a call without recorded arguments has none.
-                let mut attributes = Vec::with_capacity(arg_count);
-                record_args(&mut attributes);
-                let live = Live::start(span_context, parent.as_ref(), Name::Site(site), attributes);
-                Some(OpSpan::recording(
-                    live,
-                    explicit,
-                    site.include_duration.then_some(site),
-                    start,
-                ))
-            }
+            } => Some(Self::start_sampled(
+                site,
+                explicit,
+                span_context,
+                parent,
+                measured,
+                arg_count,
+                record_args,
+            )),
         }
+    }
+
+    /// The span of a call sampled in, with ids `span_context`, under `parent`.
+    fn start_sampled(
+        site: &'static CallSite,
+        explicit: Option<Context>,
+        span_context: SpanContext,
+        parent: Option<SpanContext>,
+        measured: Option<Tick>,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> OpSpan {
+        let start = measured.unwrap_or_else(clock::now);
+        // Capacity 0 does not allocate: a call without recorded arguments has none.
+        let mut attributes = Vec::with_capacity(arg_count);
+        record_args(&mut attributes);
+        let live = Live::start(span_context, parent.as_ref(), Name::Site(site), attributes);
+        OpSpan::recording(
+            live,
+            explicit,
+            site.include_duration.then_some(site),
+            start,
+        )
     }
 
     /// The span of a sampled-in call, with the OpenTelemetry context to attach while it runs.
@@ -327,11 +456,30 @@ impl OpSpan {
 
     /// Ends the span where it is; a second call does nothing (a span ended by a panic in
     /// `run_current` may be ended again by its owner).
+    #[inline(always)]
     pub(super) fn end_in_place(&mut self) {
         let Some(timing) = self.timing.take() else {
             return;
         };
         let end = clock::now();
+        if self.live.is_some() {
+            return self.end_recorded(timing, end);
+        }
+        // Not recorded: its duration alone, without an exemplar.
+        if let Some(site) = timing.histogram {
+            site.metrics.record(
+                || site.name(),
+                clock::nanos_between(timing.start, end),
+                self.error_type.get(),
+                None,
+            );
+        }
+    }
+
+    /// [`OpSpan::end_in_place`] of a span that records: its duration with the span as the
+    /// exemplar, and the span to the sinks.
+    #[inline(never)]
+    fn end_recorded(&mut self, timing: Timing, end: Tick) {
         if let Some(site) = timing.histogram {
             let exemplar = self.live.as_ref().map(|live| (&live.span_context, end));
             site.metrics.record(
@@ -346,6 +494,13 @@ impl OpSpan {
         {
             pipeline.on_own_end(&mut self.live, timing.start, end);
         }
+    }
+
+    /// Whether dropping this span has anything to release (an OpenTelemetry context or a
+    /// record): a sampled-out call usually has neither.
+    #[inline(always)]
+    pub(super) fn owns_anything(&self) -> bool {
+        self.cx.is_some() || self.live.is_some()
     }
 
     /// This span as OpenTelemetry's context, for a child started elsewhere or for headers to
@@ -430,24 +585,57 @@ pub fn run_sync<R>(
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&OpSpan, &R),
 ) -> R {
-    match span {
+    // Not moved again: `run_sync_traced` works on the span where `OpSpan::start` wrote it,
+    // and drops it there.
+    let mut span = ManuallyDrop::new(span);
+    match &mut *span {
         None => body(),
-        Some(span) => run_sync_traced(span, body, finish),
+        // SAFETY: `span` is never used again here, nor dropped (it is a `ManuallyDrop`).
+        Some(span) => unsafe { run_sync_traced(span, body, finish) },
     }
 }
 
 /// `run_sync` with a span, out of line: the traced function's own frame then stays as small
 /// as the untraced body needs, which is what the off path pays for.
+///
+/// # Safety
+/// `span` is dropped here, in place, on return or unwind: the caller never uses it again.
 #[inline(never)]
-fn run_sync_traced<R>(
-    mut span: OpSpan,
+unsafe fn run_sync_traced<R>(
+    span: &mut OpSpan,
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&OpSpan, &R),
 ) -> R {
-    let ret = span.run_current_once(body);
-    finish(&span, &ret);
-    span.end();
+    let span = DropInPlace(span);
+    let ret = span.0.run_current_once(body);
+    finish(span.0, &ret);
+    span.0.end_in_place();
     ret
+}
+
+/// Drops the span it holds, in place, when it goes out of scope (returns or unwinds).
+struct DropInPlace<'a>(&'a mut OpSpan);
+
+impl Drop for DropInPlace<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // Most sampled-out calls own nothing: a test, no call of the drop glue.
+        if self.0.owns_anything() {
+            // SAFETY: the span is not used again (see `run_sync_traced`).
+            unsafe { drop_span(self.0) }
+        }
+    }
+}
+
+/// Drops `span` in place.
+///
+/// # Safety
+/// `span` is not used again, nor dropped elsewhere.
+#[cold]
+#[inline(never)]
+unsafe fn drop_span(span: &mut OpSpan) {
+    // SAFETY: forwarded to our caller.
+    unsafe { std::ptr::drop_in_place(span) }
 }
 
 impl OpSpan {

@@ -28,6 +28,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 use std::cell::Cell;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The head decision of one call.
 pub(super) enum Decision {
@@ -74,43 +75,39 @@ pub(super) fn decide(rule: SiteRule, explicit: Option<&Context>) -> Decision {
             Err(current::Suppressed) => return Decision::Suppressed,
         },
     };
+    decide_under(rule, explicit, parent)
+}
+
+/// [`decide`] once the parent is known (`parent`: the span of `explicit`, or else the current
+/// span; `None` for a new trace), outside a sampled-out root's mark unless `explicit` is given.
+pub(super) fn decide_under(
+    rule: SiteRule,
+    explicit: Option<&Context>,
+    parent: Option<SpanContext>,
+) -> Decision {
+    let Some(p) = &parent else {
+        // The rule reads the low half only: the high half is drawn for kept traces.
+        let low = next_random();
+        if !keeps_new_trace(rule.sample_rate, low) {
+            // A new trace sampled out: a thread-local mark (far cheaper than attaching a
+            // context) keeps its children from starting traces of their own, and is all its
+            // ids are made of. An explicit parent without a span still carries the request's
+            // baggage.
+            return Decision::NotSampled {
+                carry: explicit.cloned(),
+                sampled_out_root: low,
+            };
+        }
+        return Decision::Sampled {
+            span_context: new_root(low),
+            parent: None,
+        };
+    };
     let sampler = installed();
     let ratio = rule.sample_rate.unwrap_or(sampler.ratio);
-    let (keep, trace_id) = match &parent {
-        Some(p) => (sampler.keeps_child_of(p, ratio), p.trace_id()),
-        None => {
-            // The rule reads the low half only: the high half is drawn for kept traces.
-            let low = next_random();
-            if !keeps_low_half(low, ratio) {
-                // A new trace sampled out: a thread-local mark (far cheaper than attaching a
-                // context) keeps its children from starting traces of their own, and is all
-                // its ids are made of. An explicit parent without a span still carries the
-                // request's baggage.
-                return Decision::NotSampled {
-                    carry: explicit.cloned(),
-                    sampled_out_root: low,
-                };
-            }
-            let high = next_random();
-            (
-                true,
-                TraceId::from(u128::from(high) << 64 | u128::from(low)),
-            )
-        }
-    };
-    if keep {
-        let span_context = match &parent {
-            Some(p) => child_of(p, TraceFlags::SAMPLED),
-            None => SpanContext::new(
-                trace_id,
-                fresh_span_id(),
-                TraceFlags::SAMPLED | RANDOM,
-                false,
-                TraceState::NONE,
-            ),
-        };
+    if sampler.keeps_child_of(p, ratio) {
         return Decision::Sampled {
-            span_context,
+            span_context: child_of(p, TraceFlags::SAMPLED),
             parent,
         };
     }
@@ -129,6 +126,49 @@ pub(super) fn decide(rule: SiteRule, explicit: Option<&Context>) -> Decision {
         carry,
         sampled_out_root: 0,
     }
+}
+
+/// Whether a new trace whose trace id has `low` as its low half is recorded, by the call site's
+/// `sample_rate` or else the installed ratio: [`keeps_low_half`] with the installed ratio's
+/// bound computed once, at install, rather than on every root call.
+#[inline(always)]
+pub(super) fn keeps_new_trace(sample_rate: Option<f64>, low: u64) -> bool {
+    let bound = match sample_rate {
+        None => ROOT_BOUND.load(Ordering::Relaxed),
+        Some(rate) => low_half_bound(rate),
+    };
+    (low >> 1) < bound
+}
+
+/// The bound the ratio rule compares a trace id's low half, shifted right by one, with:
+/// `rate * 2^63`, or above every such value when `rate >= 1` (all kept), or 0 when `rate` is
+/// not above 0 (none kept).
+#[inline]
+fn low_half_bound(rate: f64) -> u64 {
+    if rate >= 1.0 {
+        return u64::MAX;
+    }
+    if rate.is_nan() || rate <= 0.0 {
+        return 0;
+    }
+    // `rate < 1`, so the bound is below 2^63 and the cast does not saturate.
+    (rate * (1u64 << 63) as f64) as u64
+}
+
+/// [`low_half_bound`] of the installed sampler's ratio (always on before `init`).
+static ROOT_BOUND: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// The span context of a new trace kept at its root, whose trace id's low half is `low` (the
+/// bits the ratio rule read); the high half and the span id are drawn now.
+pub(super) fn new_root(low: u64) -> SpanContext {
+    let high = next_random();
+    SpanContext::new(
+        TraceId::from(u128::from(high) << 64 | u128::from(low)),
+        fresh_span_id(),
+        TraceFlags::SAMPLED | RANDOM,
+        false,
+        TraceState::NONE,
+    )
 }
 
 /// A span context of this process under `parent`: same trace, new span id, `sampled` as
@@ -175,7 +215,7 @@ fn seed() -> u64 {
 /// The next number of this thread's xorshift64* generator; never zero (the state never is,
 /// and the multiplier is odd).
 #[inline]
-fn next_random() -> u64 {
+pub(super) fn next_random() -> u64 {
     RNG.with(|rng| {
         let mut x = rng.get();
         if x == 0 {
@@ -207,15 +247,7 @@ pub(crate) fn should_sample_root(trace_id: TraceId, rate: f64) -> bool {
 /// else, so a new trace is decided before its high half is drawn).
 #[inline]
 pub(crate) fn keeps_low_half(low: u64, rate: f64) -> bool {
-    if rate >= 1.0 {
-        return true;
-    }
-    if rate.is_nan() || rate <= 0.0 {
-        return false;
-    }
-    // `rate < 1`, so the bound is below 2^63 and the cast does not saturate.
-    let bound = (rate * (1u64 << 63) as f64) as u64;
-    (low >> 1) < bound
+    (low >> 1) < low_half_bound(rate)
 }
 
 /// The sampler `init` installed (it is installed once).
@@ -229,7 +261,9 @@ pub(crate) fn installed() -> &'static RatioSampler {
 
 /// Installs `sampler` for godtrace's own spans (the SDK's provider gets its own copy).
 pub(crate) fn install(sampler: RatioSampler) {
-    let _ = INSTALLED.set(sampler);
+    if INSTALLED.set(sampler).is_ok() {
+        ROOT_BOUND.store(low_half_bound(sampler.ratio), Ordering::Relaxed);
+    }
 }
 
 /// The sampler [`crate::init`] installs: trace-id ratio for roots and, when `parent_based`, a

@@ -190,6 +190,18 @@ pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
     }
 }
 
+/// Whether a span starting here has a parent ([`parent`] reads it), without reading it: the
+/// test a call sampled out at its root stops at. `Err` where telemetry is suppressed.
+#[inline]
+pub(super) fn has_parent() -> Result<bool, Suppressed> {
+    let top = top();
+    match Context::map_current(|cx| innermost(cx, top)) {
+        InnermostKind::Own | InnermostKind::Other => Ok(true),
+        InnermostKind::Nothing => Ok(false),
+        InnermostKind::Suppressed => Err(Suppressed),
+    }
+}
+
 /// Which [`Current`] the innermost span is, without borrowing it: what a closure over
 /// OpenTelemetry's context returns, so that it stays small (the span is read outside it).
 enum InnermostKind {

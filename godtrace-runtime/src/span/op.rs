@@ -2,13 +2,13 @@
 //! end (the duration histogram, the hand-off to the sinks), and the sync path ([`run_sync`]).
 use super::clock::{self, Tick};
 use super::live::{LiveBox, Name};
+use super::sampling::Quick;
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 /// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
@@ -107,44 +107,42 @@ impl OpSpan {
         }
     }
 
-    /// [`OpSpan::start`] under the current span: the path every call without `parent = ..`
-    /// takes, kept short for the calls it does not record (a new trace dropped at its root, a
-    /// child of one), which read no more than the thread's state and the sampler's bound.
+    /// [`OpSpan::start`] under the current span: the path of every call without `parent =
+    /// ..`. The calls godtrace does not record stop at [`sampling::quick`] and get their span
+    /// built here; the others go on out of line.
     #[inline(never)]
     fn start_current(
         site: &'static CallSite,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
-        // A call made while the thread exits runs untraced (see `otel_context_usable`).
-        if !current::otel_context_usable() {
-            return None;
+        match sampling::quick(site) {
+            Quick::SampledOut(mark) => Some(OpSpan::sampled_out(
+                site,
+                mark,
+                site.include_duration.then(clock::now),
+            )),
+            Quick::Untraced => None,
+            Quick::KeptRoot(low) => Self::start_new_trace(site, low, arg_count, record_args),
+            Quick::UnderParent => Self::start_under_current(site, arg_count, record_args),
         }
+    }
+
+    /// The span of a call under the current span (a parent is current).
+    #[inline(never)]
+    fn start_under_current(
+        site: &'static CallSite,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
         let measured = site.include_duration.then(clock::now);
-        let mark = sampled_out::mark();
-        if mark != 0 {
-            // Under a root godtrace dropped on this thread: dropped too. A sync call runs on
-            // this thread, inside the root's mark, so it only has a duration to record; a
-            // future may be polled elsewhere, so it takes the mark along.
-            if measured.is_none() && !site.carries_parent {
-                return None;
-            }
-            return Some(OpSpan::sampled_out(site, mark, measured));
-        }
-        let parent = match current::parent() {
-            Ok(parent) => parent,
-            Err(current::Suppressed) => return None,
+        let parent = current::parent().ok()?;
+        let rule = sampling::SiteRule {
+            sample_rate: site.sample_rate,
+            carries_parent: site.carries_parent,
         };
-        if parent.is_none() {
-            let low = sampling::next_random();
-            if !sampling::keeps_new_trace(site.sample_rate, low) {
-                return Some(OpSpan::sampled_out(site, low, measured));
-            }
-            return Some(Self::start_new_trace(
-                site, low, measured, arg_count, record_args,
-            ));
-        }
-        Self::start_decided(site, None, parent, measured, arg_count, record_args)
+        let decision = sampling::decide_under(rule, None, parent);
+        Self::start_as_decided(site, None, decision, measured, arg_count, record_args)
     }
 
     /// The span of a call that starts a new trace, kept at its root.
@@ -152,12 +150,20 @@ impl OpSpan {
     fn start_new_trace(
         site: &'static CallSite,
         low: u64,
-        measured: Option<Tick>,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
-    ) -> OpSpan {
+    ) -> Option<OpSpan> {
+        let measured = site.include_duration.then(clock::now);
         let span_context = sampling::new_root(low);
-        Self::start_sampled(site, None, span_context, None, measured, arg_count, record_args)
+        Some(Self::start_sampled(
+            site,
+            None,
+            span_context,
+            None,
+            measured,
+            arg_count,
+            record_args,
+        ))
     }
 
     /// A call not recorded, outside any span (or under one godtrace dropped), measured from
@@ -195,25 +201,6 @@ impl OpSpan {
             carries_parent: site.carries_parent,
         };
         let decision = sampling::decide(rule, explicit.as_ref());
-        Self::start_as_decided(site, explicit, decision, measured, arg_count, record_args)
-    }
-
-    /// [`OpSpan::start_enabled`] once the parent is known: outside a sampled-out root's mark
-    /// unless `explicit` is given.
-    #[inline(never)]
-    fn start_decided(
-        site: &'static CallSite,
-        explicit: Option<Context>,
-        parent: Option<SpanContext>,
-        measured: Option<Tick>,
-        arg_count: usize,
-        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
-    ) -> Option<OpSpan> {
-        let rule = sampling::SiteRule {
-            sample_rate: site.sample_rate,
-            carries_parent: site.carries_parent,
-        };
-        let decision = sampling::decide_under(rule, explicit.as_ref(), parent);
         Self::start_as_decided(site, explicit, decision, measured, arg_count, record_args)
     }
 
@@ -266,6 +253,7 @@ impl OpSpan {
     }
 
     /// The span of a call sampled in, with ids `span_context`, under `parent`.
+    #[inline(always)]
     fn start_sampled(
         site: &'static CallSite,
         explicit: Option<Context>,
@@ -503,6 +491,20 @@ impl OpSpan {
         self.cx.is_some() || self.live.is_some()
     }
 
+    /// Drops what this span owns, leaving it nothing to drop.
+    #[inline(always)]
+    fn release(&mut self) {
+        if self.owns_anything() {
+            self.release_owned();
+        }
+    }
+
+    #[inline(never)]
+    fn release_owned(&mut self) {
+        self.cx = None;
+        self.live = None;
+    }
+
     /// This span as OpenTelemetry's context, for a child started elsewhere or for headers to
     /// inject: its own ids when recording, else what it carries for its children (a sampled-out
     /// parent's, or the ids of the sampled-out root it is).
@@ -581,61 +583,34 @@ impl MadeCurrent {
 /// histogram; values only when the span is recording).
 #[inline(always)]
 pub fn run_sync<R>(
-    span: Option<OpSpan>,
+    mut span: Option<OpSpan>,
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&OpSpan, &R),
 ) -> R {
-    // Not moved again: `run_sync_traced` works on the span where `OpSpan::start` wrote it,
-    // and drops it there.
-    let mut span = ManuallyDrop::new(span);
-    match &mut *span {
-        None => body(),
-        // SAFETY: `span` is never used again here, nor dropped (it is a `ManuallyDrop`).
-        Some(span) => unsafe { run_sync_traced(span, body, finish) },
-    }
+    // By reference: `run_sync_traced` works on the span where `OpSpan::start` wrote it.
+    let Some(traced) = &mut span else {
+        return body();
+    };
+    let ret = run_sync_traced(traced, body, finish);
+    // Released by `run_sync_traced`: nothing is left to drop (an unwind drops it as usual).
+    std::mem::forget(span);
+    ret
 }
 
 /// `run_sync` with a span, out of line: the traced function's own frame then stays as small
-/// as the untraced body needs, which is what the off path pays for.
-///
-/// # Safety
-/// `span` is dropped here, in place, on return or unwind: the caller never uses it again.
+/// as the untraced body needs, which is what the off path pays for. Ends the span and
+/// releases what it owns, leaving it nothing to drop.
 #[inline(never)]
-unsafe fn run_sync_traced<R>(
+fn run_sync_traced<R>(
     span: &mut OpSpan,
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&OpSpan, &R),
 ) -> R {
-    let span = DropInPlace(span);
-    let ret = span.0.run_current_once(body);
-    finish(span.0, &ret);
-    span.0.end_in_place();
+    let ret = span.run_current_once(body);
+    finish(span, &ret);
+    span.end_in_place();
+    span.release();
     ret
-}
-
-/// Drops the span it holds, in place, when it goes out of scope (returns or unwinds).
-struct DropInPlace<'a>(&'a mut OpSpan);
-
-impl Drop for DropInPlace<'_> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        // Most sampled-out calls own nothing: a test, no call of the drop glue.
-        if self.0.owns_anything() {
-            // SAFETY: the span is not used again (see `run_sync_traced`).
-            unsafe { drop_span(self.0) }
-        }
-    }
-}
-
-/// Drops `span` in place.
-///
-/// # Safety
-/// `span` is not used again, nor dropped elsewhere.
-#[cold]
-#[inline(never)]
-unsafe fn drop_span(span: &mut OpSpan) {
-    // SAFETY: forwarded to our caller.
-    unsafe { std::ptr::drop_in_place(span) }
 }
 
 impl OpSpan {

@@ -20,7 +20,7 @@
 //! flag, set or unset, as the same section requires for every outgoing `traceparent` with
 //! that trace id.
 use super::sampled_out::RANDOM;
-use super::{current, sampled_out};
+use super::{CallSite, current, sampled_out};
 use opentelemetry::trace::{
     Link, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
@@ -47,6 +47,53 @@ pub(super) enum Decision {
         carry: Option<Context>,
         sampled_out_root: u64,
     },
+}
+
+/// The head decision of a call under the current span as far as the thread's state tells,
+/// before anything is built: where most calls godtrace does not record stop.
+pub(super) enum Quick {
+    /// Not traced: the thread exits, telemetry is suppressed, or a sync call under a dropped
+    /// root has no duration to record.
+    Untraced,
+    /// Not recorded: under the dropped root with this mark, or a new trace dropped here and
+    /// marked so (see `sampled_out`).
+    SampledOut(u64),
+    /// A new trace kept at its root, the low half of whose trace id is this.
+    KeptRoot(u64),
+    /// A span is current: [`decide_under`] decides, under it.
+    UnderParent,
+}
+
+/// [`Quick`] for a call at `site` under the current span.
+#[inline(always)]
+pub(super) fn quick(site: &CallSite) -> Quick {
+    // A call made while the thread exits runs untraced (see `otel_context_usable`).
+    if !current::otel_context_usable() {
+        return Quick::Untraced;
+    }
+    let mark = sampled_out::mark();
+    if mark != 0 {
+        // Under a root godtrace dropped on this thread: dropped too. A sync call runs on this
+        // thread, inside the root's mark, so it only has a duration to record; a future may
+        // be polled elsewhere, so it takes the mark along.
+        if !site.include_duration && !site.carries_parent {
+            return Quick::Untraced;
+        }
+        return Quick::SampledOut(mark);
+    }
+    match current::has_parent() {
+        Err(current::Suppressed) => Quick::Untraced,
+        Ok(true) => Quick::UnderParent,
+        Ok(false) => {
+            // The rule reads the low half only: the high half is drawn for kept traces.
+            let low = next_random();
+            if keeps_new_trace(site.sample_rate, low) {
+                Quick::KeptRoot(low)
+            } else {
+                Quick::SampledOut(low)
+            }
+        }
+    }
 }
 
 /// What the decision depends on besides the parent: the call site's options.
@@ -80,6 +127,7 @@ pub(super) fn decide(rule: SiteRule, explicit: Option<&Context>) -> Decision {
 
 /// [`decide`] once the parent is known (`parent`: the span of `explicit`, or else the current
 /// span; `None` for a new trace), outside a sampled-out root's mark unless `explicit` is given.
+#[inline(always)]
 pub(super) fn decide_under(
     rule: SiteRule,
     explicit: Option<&Context>,

@@ -286,6 +286,29 @@ mod tests {
         assert!(replaced.tick > injected.tick);
     }
 
+    /// The counter read in line and its one-multiplication scale give what the calibrated
+    /// clock gives: readings in its order, durations within a nanosecond of its own.
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    #[test]
+    fn the_in_line_counter_agrees_with_the_calibrated_clock() {
+        let first = now();
+        let between = CLOCK.raw();
+        let last = now();
+        assert!(first.0 <= between && between <= last.0, "one source");
+        if tsc::read().is_none() {
+            return; // not reading the counter: `now` is `CLOCK.raw()` itself
+        }
+        for ticks in [0, 1, 3, 1_000, 123_456_789, 1 << 40, 3 << 50, u64::MAX / 2] {
+            let ours = nanos_between(Tick(7), Tick(7 + ticks));
+            let calibrated = CLOCK.delta_as_nanos(7, 7 + ticks);
+            assert!(
+                ours.abs_diff(calibrated) <= 1 + calibrated / (1 << 38),
+                "{ticks} ticks: {ours} vs {calibrated} ns"
+            );
+        }
+        assert_eq!(nanos_between(Tick(9), Tick(5)), 0, "not later: zero");
+    }
+
     #[test]
     fn durations_are_in_nanoseconds() {
         let start = now();

@@ -268,12 +268,7 @@ impl OpSpan {
         let mut attributes = Vec::with_capacity(arg_count);
         record_args(&mut attributes);
         let live = Live::start(span_context, parent.as_ref(), Name::Site(site), attributes);
-        OpSpan::recording(
-            live,
-            explicit,
-            site.include_duration.then_some(site),
-            start,
-        )
+        OpSpan::recording(live, explicit, site.include_duration.then_some(site), start)
     }
 
     /// The span of a sampled-in call, with the OpenTelemetry context to attach while it runs.
@@ -648,5 +643,158 @@ impl OpSpan {
                 resume_unwind(payload)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The decisions `sampling::quick` takes without the general path, checked against what
+    //! the general path decides: a span of other code in OpenTelemetry's context is a parent,
+    //! a dropped root's mark holds through children that build no span, and a call that is
+    //! not recorded is still measured, panics included.
+    use super::super::{
+        CallSite, Instrumented, OpSpan, SiteOptions, current_span_context, run_sync,
+    };
+    use crate::testing;
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry::{Context, KeyValue};
+    use std::future::Future;
+    use std::task::Waker;
+
+    const fn site(
+        operation: &'static str,
+        sample_rate: f64,
+        include_duration: bool,
+        carries_parent: bool,
+    ) -> CallSite {
+        CallSite::new(
+            || "span::op::tests::f",
+            file!(),
+            1,
+            SiteOptions {
+                operation: Some(operation),
+                include_duration,
+                sample_rate: Some(sample_rate),
+                carries_parent,
+                kind: opentelemetry::trace::SpanKind::Internal,
+            },
+        )
+    }
+
+    fn start(site: &'static CallSite) -> Option<OpSpan> {
+        OpSpan::start(site, || None::<Context>, 0, |_: &mut Vec<KeyValue>| {})
+    }
+
+    fn traced<R>(site: &'static CallSite, body: impl FnOnce() -> R) -> R {
+        run_sync(start(site), body, |_, _| {})
+    }
+
+    /// A span of other code, made current in OpenTelemetry's context.
+    fn other_codes_span(sampled: bool) -> Context {
+        let flags = if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        let span = SpanContext::new(
+            TraceId::from(0x5eed_u128 << 64 | 0xabc),
+            SpanId::from(0x77),
+            flags,
+            false,
+            TraceState::NONE,
+        );
+        Context::new().with_remote_span_context(span)
+    }
+
+    static NEVER_AT_ROOT: CallSite = site("op.tests.never_at_root", 0.0, false, false);
+    static ALWAYS_AT_ROOT: CallSite = site("op.tests.always_at_root", 1.0, false, false);
+
+    #[test]
+    fn a_span_of_other_code_decides_for_a_call_under_it() {
+        let capture = testing::capture();
+        // Dropped at its root, kept under a sampled span of other code.
+        traced(&NEVER_AT_ROOT, || {});
+        assert!(capture.spans_named("op.tests.never_at_root").is_empty());
+        {
+            let _attached = other_codes_span(true).attach();
+            traced(&NEVER_AT_ROOT, || {});
+        }
+        let kept = capture.span("op.tests.never_at_root");
+        assert_eq!(kept.parent_span_id, Some(SpanId::from(0x77)));
+
+        // Kept at its root, dropped under a span of other code that is not sampled.
+        {
+            let _attached = other_codes_span(false).attach();
+            traced(&ALWAYS_AT_ROOT, || {});
+        }
+        assert!(capture.spans_named("op.tests.always_at_root").is_empty());
+        traced(&ALWAYS_AT_ROOT, || {});
+        assert_eq!(capture.spans_named("op.tests.always_at_root").len(), 1);
+    }
+
+    static DROPPED_ROOT: CallSite = site("op.tests.dropped_root", 0.0, false, false);
+    static UNMEASURED_CHILD: CallSite = site("op.tests.unmeasured_child", 1.0, false, false);
+    static GRANDCHILD: CallSite = site("op.tests.grandchild", 1.0, true, false);
+
+    #[test]
+    fn a_dropped_roots_mark_holds_through_children_that_build_no_span() {
+        let capture = testing::capture();
+        let (at_root, in_grandchild) = traced(&DROPPED_ROOT, || {
+            let at_root = current_span_context().expect("the dropped root's ids");
+            // A sync child with nothing to measure builds no span; its own child still runs
+            // under the root's mark, dropped although its site keeps every root.
+            let in_grandchild = traced(&UNMEASURED_CHILD, || {
+                assert!(start(&UNMEASURED_CHILD).is_none(), "nothing to build");
+                traced(&GRANDCHILD, current_span_context)
+            });
+            (at_root, in_grandchild)
+        });
+        assert!(!at_root.is_sampled());
+        assert_eq!(in_grandchild, Some(at_root));
+        assert_eq!(
+            current_span_context(),
+            None,
+            "the mark is cleared after the root"
+        );
+        assert!(capture.spans().is_empty(), "{:?}", capture.spans());
+    }
+
+    static PANICS_SYNC: CallSite = site("op.tests.panics.sync", 0.0, true, false);
+    static PANICS_ASYNC: CallSite = site("op.tests.panics.async", 0.0, true, true);
+
+    fn panic_count(operation: &str) -> u64 {
+        crate::metrics::metrics_snapshot()
+            .operation_errors(operation, "panic")
+            .map_or(0, |point| point.count)
+    }
+
+    #[test]
+    fn a_call_not_recorded_that_panics_is_measured_as_a_panic() {
+        let _capture = testing::capture();
+        let sync = std::panic::catch_unwind(|| traced(&PANICS_SYNC, || panic!("sync")));
+        assert!(sync.is_err());
+        assert_eq!(panic_count("op.tests.panics.sync"), 1);
+        assert_eq!(
+            current_span_context(),
+            None,
+            "the mark is cleared by the unwind"
+        );
+
+        let mut future = Box::pin(Instrumented::new(
+            start(&PANICS_ASYNC),
+            async { panic!("async") },
+            |_: &OpSpan, _: &()| {},
+        ));
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            future
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(Waker::noop()))
+        }));
+        assert!(polled.is_err());
+        drop(future);
+        assert_eq!(panic_count("op.tests.panics.async"), 1, "measured once");
+        assert_eq!(current_span_context(), None);
     }
 }

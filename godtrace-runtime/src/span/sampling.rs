@@ -390,6 +390,46 @@ impl ShouldSample for RatioSampler {
 mod tests {
     use super::*;
 
+    /// A new trace is kept as the SDK's ratio sampler keeps it, by a site's own rate or by
+    /// the installed ratio (whose bound is computed once, at install).
+    #[test]
+    fn a_new_trace_is_kept_as_the_sdk_ratio_sampler_keeps_it() {
+        let _capture = crate::testing::capture(); // installs a sampler
+        let rates = [0.0, -1.0, f64::NAN, 1e-9, 0.25, 0.5, 0.999, 1.0, 7.0];
+        let lows = [
+            0,
+            1,
+            2,
+            (1 << 62) - 1,
+            1 << 62,
+            (1 << 63) - 2,
+            1 << 63,
+            u64::MAX,
+        ];
+        let sdk_keeps = |rate: f64, low: u64| {
+            let sdk = opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(rate);
+            let trace_id = TraceId::from(0xabcd_u128 << 64 | u128::from(low));
+            matches!(
+                sdk.should_sample(None, trace_id, "x", &SpanKind::Internal, &[], &[])
+                    .decision,
+                SamplingDecision::RecordAndSample
+            )
+        };
+        for low in lows {
+            for rate in rates {
+                // NaN is not a rate: no root kept.
+                let by_sdk = !rate.is_nan() && sdk_keeps(rate, low);
+                assert_eq!(keeps_new_trace(Some(rate), low), by_sdk, "{rate} {low}");
+            }
+            let installed = installed().ratio;
+            assert_eq!(
+                keeps_new_trace(None, low),
+                sdk_keeps(installed, low),
+                "installed {installed}, {low}"
+            );
+        }
+    }
+
     #[test]
     fn fresh_span_ids_are_valid_and_distinct() {
         let a = fresh_span_id();

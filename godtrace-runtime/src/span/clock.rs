@@ -57,41 +57,39 @@ pub(crate) fn now() -> Tick {
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 mod tsc {
     use quanta::Clock;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicU64, Ordering};
 
-    /// Set once the calibrated clock is known to read the time-stamp counter.
-    static IS_SOURCE: AtomicBool = AtomicBool::new(false);
-    /// Nanoseconds per counter tick, in units of 2^-[`SHIFT`]: the calibrated clock's own
-    /// scale, read from it once (its conversion of 2^`SHIFT` ticks).
+    /// Nanoseconds per counter tick, in units of 2^-[`SHIFT`] (the calibrated clock's own
+    /// scale, read from it once: its conversion of 2^`SHIFT` ticks), once the clock is known
+    /// to read the time-stamp counter; 0 otherwise.
     static NANOS_PER_TICK: AtomicU64 = AtomicU64::new(0);
     /// The fixed point of [`NANOS_PER_TICK`]: precise to one part in 2^40 and more for any
     /// counter slower than 64 GHz, and far from overflowing the 128-bit product.
     const SHIFT: u32 = 40;
+
+    /// The counter now, if it is the clock's source; `None` otherwise, and until the clock
+    /// is first used.
+    #[inline(always)]
+    pub(super) fn read() -> Option<u64> {
+        if NANOS_PER_TICK.load(Ordering::Relaxed) != 0 {
+            // SAFETY: `rdtsc` exists on every x86_64 CPU and reads no memory.
+            Some(unsafe { std::arch::x86_64::_rdtsc() })
+        } else {
+            None
+        }
+    }
 
     /// The nanoseconds between two counter readings (zero if `end` is not later), scaled as
     /// the calibrated clock scales them, with one multiplication; `None` if the counter is
     /// not the clock's source.
     #[inline(always)]
     pub(super) fn nanos_between(start: u64, end: u64) -> Option<u64> {
-        // Acquire: the scale stored before the flag is seen with it.
-        if !IS_SOURCE.load(Ordering::Acquire) {
+        let scale = NANOS_PER_TICK.load(Ordering::Relaxed);
+        if scale == 0 {
             return None;
         }
         let ticks = end.saturating_sub(start);
-        let scale = NANOS_PER_TICK.load(Ordering::Relaxed);
         Some(((u128::from(ticks) * u128::from(scale)) >> SHIFT) as u64)
-    }
-
-    /// The counter now, if it is the clock's source; `None` otherwise, and until the clock
-    /// is first used.
-    #[inline(always)]
-    pub(super) fn read() -> Option<u64> {
-        if IS_SOURCE.load(Ordering::Relaxed) {
-            // SAFETY: `rdtsc` exists on every x86_64 CPU and reads no memory.
-            Some(unsafe { std::arch::x86_64::_rdtsc() })
-        } else {
-            None
-        }
     }
 
     /// Notes whether `clock` reads the time-stamp counter: its reading falls between two of
@@ -107,8 +105,12 @@ mod tsc {
             let after = unsafe { std::arch::x86_64::_rdtsc() };
             before <= reading && reading <= after
         });
-        NANOS_PER_TICK.store(clock.delta_as_nanos(0, 1 << SHIFT), Ordering::Relaxed);
-        IS_SOURCE.store(reads_counter, Ordering::Release);
+        if reads_counter {
+            // Never 0 (that would take a counter faster than 2^40 GHz): 0 means "not the
+            // source".
+            let scale = clock.delta_as_nanos(0, 1 << SHIFT).max(1);
+            NANOS_PER_TICK.store(scale, Ordering::Relaxed);
+        }
     }
 }
 

@@ -190,6 +190,13 @@ pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
     }
 }
 
+/// [`otel_context_usable`] as far as this thread already knows: `false` until its first check
+/// has run (the hot path then takes the general one, which runs it).
+#[inline(always)]
+pub(super) fn otel_context_known_usable() -> bool {
+    matches!(OTEL_CONTEXT.get(), OtelContext::Alive)
+}
+
 /// Whether a span starting here has a parent ([`parent`] reads it), without reading it: the
 /// test a call sampled out at its root stops at. `Err` where telemetry is suppressed.
 #[inline]

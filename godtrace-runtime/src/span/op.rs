@@ -125,6 +125,7 @@ impl OpSpan {
             Quick::Untraced => None,
             Quick::KeptRoot(low) => Self::start_new_trace(site, low, arg_count, record_args),
             Quick::UnderParent => Self::start_under_current(site, arg_count, record_args),
+            Quick::Unknown => Self::start_enabled(site, None, arg_count, record_args),
         }
     }
 
@@ -759,6 +760,30 @@ mod tests {
             "the mark is cleared after the root"
         );
         assert!(capture.spans().is_empty(), "{:?}", capture.spans());
+    }
+
+    /// A thread's first traced calls (before its generator is seeded, before OpenTelemetry's
+    /// context was checked) take the general path, and decide as later calls do.
+    #[test]
+    fn a_threads_first_calls_decide_as_later_ones() {
+        std::thread::spawn(|| {
+            let capture = testing::capture();
+            for _ in 0..2 {
+                traced(&DROPPED_ROOT, || traced(&UNMEASURED_CHILD, || {}));
+            }
+            assert!(capture.spans().is_empty(), "{:?}", capture.spans());
+        })
+        .join()
+        .unwrap();
+        std::thread::spawn(|| {
+            let capture = testing::capture();
+            traced(&ALWAYS_AT_ROOT, || traced(&UNMEASURED_CHILD, || {}));
+            let root = capture.span("op.tests.always_at_root");
+            let child = capture.span("op.tests.unmeasured_child");
+            assert_eq!(child.parent_span_id, Some(root.span_id));
+        })
+        .join()
+        .unwrap();
     }
 
     static PANICS_SYNC: CallSite = site("op.tests.panics.sync", 0.0, true, false);

@@ -62,14 +62,17 @@ pub(super) enum Quick {
     KeptRoot(u64),
     /// A span is current: [`decide_under`] decides, under it.
     UnderParent,
+    /// The thread's state is not set up yet (its first traced call) or it exits: [`decide`]
+    /// decides, after the checks that set it up.
+    Unknown,
 }
 
 /// [`Quick`] for a call at `site` under the current span.
 #[inline(always)]
 pub(super) fn quick(site: &CallSite) -> Quick {
-    // A call made while the thread exits runs untraced (see `otel_context_usable`).
-    if !current::otel_context_usable() {
-        return Quick::Untraced;
+    // Nothing on this path calls out (the first call on a thread sets up what it reads).
+    if !current::otel_context_known_usable() {
+        return Quick::Unknown;
     }
     let mark = sampled_out::mark();
     if mark != 0 {
@@ -86,7 +89,9 @@ pub(super) fn quick(site: &CallSite) -> Quick {
         Ok(true) => Quick::UnderParent,
         Ok(false) => {
             // The rule reads the low half only: the high half is drawn for kept traces.
-            let low = next_random();
+            let Some(low) = next_random_if_seeded() else {
+                return Quick::Unknown;
+            };
             if keeps_new_trace(site.sample_rate, low) {
                 Quick::KeptRoot(low)
             } else {
@@ -264,16 +269,26 @@ fn seed() -> u64 {
 /// and the multiplier is odd).
 #[inline]
 pub(super) fn next_random() -> u64 {
+    if let Some(random) = next_random_if_seeded() {
+        return random;
+    }
+    RNG.with(|rng| rng.set(seed()));
+    next_random_if_seeded().expect("seeded: never zero")
+}
+
+/// [`next_random`] once this thread's generator is seeded; `None` before.
+#[inline(always)]
+fn next_random_if_seeded() -> Option<u64> {
     RNG.with(|rng| {
         let mut x = rng.get();
         if x == 0 {
-            x = seed();
+            return None;
         }
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
         rng.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        Some(x.wrapping_mul(0x2545_f491_4f6c_dd1d))
     })
 }
 

@@ -197,15 +197,33 @@ pub(super) fn otel_context_known_usable() -> bool {
     matches!(OTEL_CONTEXT.get(), OtelContext::Alive)
 }
 
-/// Whether a span starting here has a parent ([`parent`] reads it), without reading it: the
-/// test a call sampled out at its root stops at. `Err` where telemetry is suppressed.
+/// Which span a span starting here has as its parent ([`parent`] reads it), without reading
+/// it: `None` for a new trace, the test a call sampled out at its root stops at. `Err` where
+/// telemetry is suppressed.
 #[inline]
-pub(super) fn has_parent() -> Result<bool, Suppressed> {
+pub(super) fn parent_at() -> Result<Option<ParentAt>, Suppressed> {
     let top = top();
     match Context::map_current(|cx| innermost(cx, top)) {
-        InnermostKind::Own | InnermostKind::Other => Ok(true),
-        InnermostKind::Nothing => Ok(false),
+        InnermostKind::Own => Ok(Some(ParentAt::Own)),
+        InnermostKind::Other => Ok(Some(ParentAt::Other)),
+        InnermostKind::Nothing => Ok(None),
         InnermostKind::Suppressed => Err(Suppressed),
+    }
+}
+
+/// Where [`parent_at`] found the parent: godtrace's innermost span, or OpenTelemetry's context.
+pub(super) enum ParentAt {
+    Own,
+    Other,
+}
+
+impl ParentAt {
+    /// The parent's ids, as [`parent`] reads them, while nothing changed since [`parent_at`].
+    pub(super) fn span_context(self) -> Option<SpanContext> {
+        match self {
+            ParentAt::Own => top().map(|entered| entered.span_context.clone()),
+            ParentAt::Other => other_parent(),
+        }
     }
 }
 

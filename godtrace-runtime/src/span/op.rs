@@ -124,7 +124,7 @@ impl OpSpan {
             )),
             Quick::Untraced => None,
             Quick::KeptRoot(low) => Self::start_new_trace(site, low, arg_count, record_args),
-            Quick::UnderParent => Self::start_under_current(site, arg_count, record_args),
+            Quick::UnderParent(at) => Self::start_under_current(site, at, arg_count, record_args),
             Quick::Unknown => Self::start_enabled(site, None, arg_count, record_args),
         }
     }
@@ -133,11 +133,12 @@ impl OpSpan {
     #[inline(never)]
     fn start_under_current(
         site: &'static CallSite,
+        at: current::ParentAt,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
         let measured = site.include_duration.then(clock::now);
-        let parent = current::parent().ok()?;
+        let parent = at.span_context();
         let rule = sampling::SiteRule {
             sample_rate: site.sample_rate,
             carries_parent: site.carries_parent,

@@ -60,8 +60,8 @@ pub(super) enum Quick {
     SampledOut(u64),
     /// A new trace kept at its root, the low half of whose trace id is this.
     KeptRoot(u64),
-    /// A span is current: [`decide_under`] decides, under it.
-    UnderParent,
+    /// A span is current, found there: [`decide_under`] decides, under it.
+    UnderParent(current::ParentAt),
     /// The thread's state is not set up yet (its first traced call) or it exits: [`decide`]
     /// decides, after the checks that set it up.
     Unknown,
@@ -84,10 +84,10 @@ pub(super) fn quick(site: &CallSite) -> Quick {
         }
         return Quick::SampledOut(mark);
     }
-    match current::has_parent() {
+    match current::parent_at() {
         Err(current::Suppressed) => Quick::Untraced,
-        Ok(true) => Quick::UnderParent,
-        Ok(false) => {
+        Ok(Some(at)) => Quick::UnderParent(at),
+        Ok(None) => {
             // The rule reads the low half only: the high half is drawn for kept traces.
             let Some(low) = next_random_if_seeded() else {
                 return Quick::Unknown;

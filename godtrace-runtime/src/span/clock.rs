@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 #[cfg(not(miri))]
 static CLOCK: LazyLock<Clock> = LazyLock::new(|| {
     let clock = Clock::new();
+    #[cfg(target_arch = "x86_64")]
     tsc::note_source(&clock);
     clock
 });

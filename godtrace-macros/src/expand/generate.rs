@@ -14,24 +14,10 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         .as_ref()
         .map_or_else(|| quote!(::godtrace), ToTokens::to_token_stream);
     let pv = quote!(#krate::__private);
-    let span_var = Ident::new("__godtrace_span", Span::mixed_site());
-
     let site = call_site(options, &f.sig, &shape, &pv);
     let args = RecordedArgs::new(options, &f.sig, &pv);
     let finish = finish_closure(options, &f.sig, &pv);
     let call = call_body(options, &mut f, shape, &pv, &args.names);
-    let call = match call {
-        Call::Sync(closure) => quote!(#pv::run_sync(#span_var, #closure, #finish)),
-        Call::Future(closure, boxed) => {
-            let fut = quote!(#pv::instrument_future(#span_var, #closure, #finish));
-            if boxed {
-                quote!(::std::boxed::Box::pin(#fut))
-            } else {
-                fut
-            }
-        }
-        Call::Async(future) => quote!(#pv::Instrumented::new(#span_var, #future, #finish)),
-    };
     let parent = match options.parent.get() {
         None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
@@ -51,10 +37,25 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         record,
         ..
     } = args;
+    // The span is started in the argument list of the call that takes it, before the body's
+    // closure or future moves the arguments it records: it is written where that call reads
+    // it, never copied in between.
+    let start = quote!(#pv::OpSpan::start(&__GODTRACE_SITE, #parent, #count, #record));
+    let call = match call {
+        Call::Sync(closure) => quote!(#pv::run_sync(#start, #closure, #finish)),
+        Call::Future(closure, boxed) => {
+            let fut = quote!(#pv::instrument_future(#start, #closure, #finish));
+            if boxed {
+                quote!(::std::boxed::Box::pin(#fut))
+            } else {
+                fut
+            }
+        }
+        Call::Async(future) => quote!(#pv::Instrumented::new(#start, #future, #finish)),
+    };
     let body = quote! {
         #site
         #(#checks)*
-        let #span_var = #pv::OpSpan::start(&__GODTRACE_SITE, #parent, #count, #record);
         #call
     };
     // The new body keeps the user's braces' span: the item then reads as the user's own code

@@ -31,7 +31,7 @@ impl SiteMetrics {
     /// up): its duration, its error type if it failed, and the sampled span it belongs to (an
     /// exemplar candidate). After each series' first use: two relaxed atomic adds, plus one
     /// exemplar write for a sampled call.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(
         &self,
         name: impl Fn() -> &'static str,
@@ -39,18 +39,29 @@ impl SiteMetrics {
         error_type: Option<&'static str>,
         exemplar: Option<(&SpanContext, Tick)>,
     ) {
+        // In line: a successful call once its series is found; the rest out of line.
+        match (error_type, self.ok.get()) {
+            (None, Some(series)) => series.record(ns, exemplar),
+            _ => self.record_first_or_failed(name(), ns, error_type, exemplar),
+        }
+    }
+
+    /// [`SiteMetrics::record`] of a failed call, or of the first successful one.
+    #[inline(never)]
+    fn record_first_or_failed(
+        &self,
+        name: &'static str,
+        ns: u64,
+        error_type: Option<&'static str>,
+        exemplar: Option<(&SpanContext, Tick)>,
+    ) {
         let series = match error_type {
-            None => match self.ok.get() {
-                Some(series) => series,
-                None => self.first_ok(name()),
-            },
-            Some(error_type) => self.error_series(name(), error_type),
+            None => self.first_ok(name),
+            Some(error_type) => self.error_series(name, error_type),
         };
         series.record(ns, exemplar);
     }
 
-    #[cold]
-    #[inline(never)]
     fn first_ok(&self, name: &'static str) -> &DurationSeries {
         self.ok
             .get_or_init(|| registry().duration_series(name, None))

@@ -211,6 +211,43 @@ pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
     }
 }
 
+/// [`otel_context_usable`] as far as this thread already knows: `false` until its first check
+/// has run (the hot path then takes the general one, which runs it).
+#[inline(always)]
+pub(super) fn otel_context_known_usable() -> bool {
+    matches!(OTEL_CONTEXT.get(), OtelContext::Alive)
+}
+
+/// Which span a span starting here has as its parent ([`parent`] reads it), without reading
+/// it: `None` for a new trace, the test a call sampled out at its root stops at. `Err` where
+/// telemetry is suppressed.
+#[inline]
+pub(super) fn parent_at() -> Result<Option<ParentAt>, Suppressed> {
+    let top = top();
+    match Context::map_current(|cx| innermost(cx, top)) {
+        InnermostKind::Own => Ok(Some(ParentAt::Own)),
+        InnermostKind::Other => Ok(Some(ParentAt::Other)),
+        InnermostKind::Nothing => Ok(None),
+        InnermostKind::Suppressed => Err(Suppressed),
+    }
+}
+
+/// Where [`parent_at`] found the parent: godtrace's innermost span, or OpenTelemetry's context.
+pub(super) enum ParentAt {
+    Own,
+    Other,
+}
+
+impl ParentAt {
+    /// The parent's ids, as [`parent`] reads them, while nothing changed since [`parent_at`].
+    pub(super) fn span_context(self) -> Option<SpanContext> {
+        match self {
+            ParentAt::Own => top().map(|entered| entered.span_context.clone()),
+            ParentAt::Other => other_parent(),
+        }
+    }
+}
+
 /// Which [`Current`] the innermost span is, without borrowing it: what a closure over
 /// OpenTelemetry's context returns, so that it stays small (the span is read outside it).
 enum InnermostKind {

@@ -82,21 +82,39 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
         // pinned there and never moved out of it (see `poll`).
         let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
-        // Taken out while polling so that a panic, which ends the span in `run_current`,
-        // leaves nothing for `Drop` to mark as cancelled.
-        let mut span = self.span.take().expect("checked by `poll`");
+        let slot = ClearOnUnwind(&mut self.span);
+        let span = slot.0.as_mut().expect("checked by `poll`");
         let output = match span.run_current(|| inner.poll(task)) {
             Poll::Pending => {
-                *self.span = Some(span);
+                std::mem::forget(slot);
                 return Poll::Pending;
             }
             Poll::Ready(output) => output,
         };
         if let Some(finish) = self.finish.take() {
-            finish(&span, &output);
+            finish(span, &output);
         }
-        span.end();
+        span.end_in_place();
+        std::mem::forget(slot);
+        // Ended: `Drop` finds nothing to mark cancelled. A span owning nothing (most
+        // sampled-out calls) only has the slot's tag written.
+        if self.span.as_ref().is_some_and(OpSpan::owns_anything) {
+            drop(self.span.take());
+        } else {
+            std::mem::forget(self.span.take());
+        }
         Poll::Ready(output)
+    }
+}
+
+/// Empties a traced future's span slot if polling it (or recording its outcome) unwinds: a
+/// panic ends the span in `run_current`, and leaves nothing for `Drop` to mark as cancelled.
+struct ClearOnUnwind<'a>(&'a mut Option<OpSpan>);
+
+impl Drop for ClearOnUnwind<'_> {
+    #[cold]
+    fn drop(&mut self) {
+        drop(self.0.take());
     }
 }
 

@@ -2,6 +2,7 @@
 //! end (the duration histogram, the hand-off to the sinks), and the sync path ([`run_sync`]).
 use super::clock::{self, Tick};
 use super::live::{LiveBox, Name};
+use super::sampling::Quick;
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
@@ -94,13 +95,97 @@ impl OpSpan {
             return None;
         }
         let mut record_args = Some(record_args);
-        Self::start_enabled(site, parent().into_parent(), arg_count, &mut |attrs| {
+        let record_args = &mut |attrs: &mut Vec<KeyValue>| {
             if let Some(record) = record_args.take() {
                 record(attrs);
             }
-        })
+        };
+        match parent().into_parent() {
+            // Known at compile time for a call site without `parent = ..`.
+            None => Self::start_current(site, arg_count, record_args),
+            explicit => Self::start_enabled(site, explicit, arg_count, record_args),
+        }
     }
 
+    /// [`OpSpan::start`] under the current span: the path of every call without `parent =
+    /// ..`. The calls godtrace does not record stop at [`sampling::quick`] and get their span
+    /// built here; the others go on out of line.
+    #[inline(never)]
+    fn start_current(
+        site: &'static CallSite,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
+        match sampling::quick(site) {
+            Quick::SampledOut(mark) => Some(OpSpan::sampled_out(
+                site,
+                mark,
+                site.include_duration.then(clock::now),
+            )),
+            Quick::Untraced => None,
+            Quick::KeptRoot(low) => Self::start_new_trace(site, low, arg_count, record_args),
+            Quick::UnderParent(at) => Self::start_under_current(site, at, arg_count, record_args),
+            Quick::Unknown => Self::start_enabled(site, None, arg_count, record_args),
+        }
+    }
+
+    /// The span of a call under the current span (a parent is current).
+    #[inline(never)]
+    fn start_under_current(
+        site: &'static CallSite,
+        at: current::ParentAt,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
+        let measured = site.include_duration.then(clock::now);
+        let parent = at.span_context();
+        let rule = sampling::SiteRule {
+            sample_rate: site.sample_rate,
+            carries_parent: site.carries_parent,
+        };
+        let decision = sampling::decide_under(rule, None, parent);
+        Self::start_as_decided(site, None, decision, measured, arg_count, record_args)
+    }
+
+    /// The span of a call that starts a new trace, kept at its root.
+    #[inline(never)]
+    fn start_new_trace(
+        site: &'static CallSite,
+        low: u64,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
+        let measured = site.include_duration.then(clock::now);
+        let span_context = sampling::new_root(low);
+        Some(Self::start_sampled(
+            site,
+            None,
+            span_context,
+            None,
+            measured,
+            arg_count,
+            record_args,
+        ))
+    }
+
+    /// A call not recorded, outside any span (or under one godtrace dropped), measured from
+    /// `measured` when its site records durations; `mark` is the dropped root's, for the
+    /// thread to hold while the call runs.
+    #[inline(always)]
+    fn sampled_out(site: &'static CallSite, mark: u64, measured: Option<Tick>) -> OpSpan {
+        OpSpan {
+            cx: None,
+            live: None,
+            scope: mark,
+            timing: measured.map(|start| Timing {
+                histogram: Some(site),
+                start,
+            }),
+            error_type: Cell::new(None),
+        }
+    }
+
+    /// [`OpSpan::start`] under `explicit`, or the current span when `None`.
     #[inline(never)]
     fn start_enabled(
         site: &'static CallSite,
@@ -117,7 +202,21 @@ impl OpSpan {
             sample_rate: site.sample_rate,
             carries_parent: site.carries_parent,
         };
-        match sampling::decide(rule, explicit.as_ref()) {
+        let decision = sampling::decide(rule, explicit.as_ref());
+        Self::start_as_decided(site, explicit, decision, measured, arg_count, record_args)
+    }
+
+    /// The span of a call as `decision` says.
+    #[inline(always)]
+    fn start_as_decided(
+        site: &'static CallSite,
+        explicit: Option<Context>,
+        decision: sampling::Decision,
+        measured: Option<Tick>,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
+        match decision {
             sampling::Decision::Suppressed => None,
             sampling::Decision::NotSampled {
                 carry,
@@ -143,20 +242,35 @@ impl OpSpan {
             sampling::Decision::Sampled {
                 span_context,
                 parent,
-            } => {
-                let start = measured.unwrap_or_else(clock::now);
-                // Capacity 0 does not allocate: a call without recorded arguments has none.
-                let mut attributes = Vec::with_capacity(arg_count);
-                record_args(&mut attributes);
-                let live = Live::start(span_context, parent.as_ref(), Name::Site(site), attributes);
-                Some(OpSpan::recording(
-                    live,
-                    explicit,
-                    site.include_duration.then_some(site),
-                    start,
-                ))
-            }
+            } => Some(Self::start_sampled(
+                site,
+                explicit,
+                span_context,
+                parent,
+                measured,
+                arg_count,
+                record_args,
+            )),
         }
+    }
+
+    /// The span of a call sampled in, with ids `span_context`, under `parent`.
+    #[inline(always)]
+    fn start_sampled(
+        site: &'static CallSite,
+        explicit: Option<Context>,
+        span_context: SpanContext,
+        parent: Option<SpanContext>,
+        measured: Option<Tick>,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> OpSpan {
+        let start = measured.unwrap_or_else(clock::now);
+        // Capacity 0 does not allocate: a call without recorded arguments has none.
+        let mut attributes = Vec::with_capacity(arg_count);
+        record_args(&mut attributes);
+        let live = Live::start(span_context, parent.as_ref(), Name::Site(site), attributes);
+        OpSpan::recording(live, explicit, site.include_duration.then_some(site), start)
     }
 
     /// The span of a sampled-in call, with the OpenTelemetry context to attach while it runs.
@@ -328,11 +442,30 @@ impl OpSpan {
 
     /// Ends the span where it is; a second call does nothing (a span ended by a panic in
     /// `run_current` may be ended again by its owner).
+    #[inline(always)]
     pub(super) fn end_in_place(&mut self) {
         let Some(timing) = self.timing.take() else {
             return;
         };
         let end = clock::now();
+        if self.live.is_some() {
+            return self.end_recorded(timing, end);
+        }
+        // Not recorded: its duration alone, without an exemplar.
+        if let Some(site) = timing.histogram {
+            site.metrics.record(
+                || site.name(),
+                clock::nanos_between(timing.start, end),
+                self.error_type.get(),
+                None,
+            );
+        }
+    }
+
+    /// [`OpSpan::end_in_place`] of a span that records: its duration with the span as the
+    /// exemplar, and the span to the sinks.
+    #[inline(never)]
+    fn end_recorded(&mut self, timing: Timing, end: Tick) {
         if let Some(site) = timing.histogram {
             let exemplar = self.live.as_ref().map(|live| (&live.span_context, end));
             site.metrics.record(
@@ -347,6 +480,27 @@ impl OpSpan {
         {
             pipeline.on_own_end(&mut self.live, timing.start, end);
         }
+    }
+
+    /// Whether dropping this span has anything to release (an OpenTelemetry context or a
+    /// record): a sampled-out call usually has neither.
+    #[inline(always)]
+    pub(super) fn owns_anything(&self) -> bool {
+        self.cx.is_some() || self.live.is_some()
+    }
+
+    /// Drops what this span owns, leaving it nothing to drop.
+    #[inline(always)]
+    fn release(&mut self) {
+        if self.owns_anything() {
+            self.release_owned();
+        }
+    }
+
+    #[inline(never)]
+    fn release_owned(&mut self) {
+        self.cx = None;
+        self.live = None;
     }
 
     /// This span as OpenTelemetry's context, for a child started elsewhere or for headers to
@@ -436,27 +590,33 @@ impl MadeCurrent {
 /// histogram; values only when the span is recording).
 #[inline(always)]
 pub fn run_sync<R>(
-    span: Option<OpSpan>,
+    mut span: Option<OpSpan>,
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&OpSpan, &R),
 ) -> R {
-    match span {
-        None => body(),
-        Some(span) => run_sync_traced(span, body, finish),
-    }
+    // By reference: `run_sync_traced` works on the span where `OpSpan::start` wrote it.
+    let Some(traced) = &mut span else {
+        return body();
+    };
+    let ret = run_sync_traced(traced, body, finish);
+    // Released by `run_sync_traced`: nothing is left to drop (an unwind drops it as usual).
+    std::mem::forget(span);
+    ret
 }
 
 /// `run_sync` with a span, out of line: the traced function's own frame then stays as small
-/// as the untraced body needs, which is what the off path pays for.
+/// as the untraced body needs, which is what the off path pays for. Ends the span and
+/// releases what it owns, leaving it nothing to drop.
 #[inline(never)]
 fn run_sync_traced<R>(
-    mut span: OpSpan,
+    span: &mut OpSpan,
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&OpSpan, &R),
 ) -> R {
     let ret = span.run_current_once(body);
-    finish(&span, &ret);
-    span.end();
+    finish(span, &ret);
+    span.end_in_place();
+    span.release();
     ret
 }
 
@@ -495,5 +655,182 @@ impl OpSpan {
                 resume_unwind(payload)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The decisions `sampling::quick` takes without the general path, checked against what
+    //! the general path decides: a span of other code in OpenTelemetry's context is a parent,
+    //! a dropped root's mark holds through children that build no span, and a call that is
+    //! not recorded is still measured, panics included.
+    use super::super::{
+        CallSite, Instrumented, OpSpan, SiteOptions, current_span_context, run_sync,
+    };
+    use crate::testing;
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry::{Context, KeyValue};
+    use std::future::Future;
+    use std::task::Waker;
+
+    const fn site(
+        operation: &'static str,
+        sample_rate: f64,
+        include_duration: bool,
+        carries_parent: bool,
+    ) -> CallSite {
+        CallSite::new(
+            || "span::op::tests::f",
+            file!(),
+            1,
+            SiteOptions {
+                operation: Some(operation),
+                include_duration,
+                sample_rate: Some(sample_rate),
+                carries_parent,
+                kind: opentelemetry::trace::SpanKind::Internal,
+            },
+        )
+    }
+
+    fn start(site: &'static CallSite) -> Option<OpSpan> {
+        OpSpan::start(site, || None::<Context>, 0, |_: &mut Vec<KeyValue>| {})
+    }
+
+    fn traced<R>(site: &'static CallSite, body: impl FnOnce() -> R) -> R {
+        run_sync(start(site), body, |_, _| {})
+    }
+
+    /// A span of other code, made current in OpenTelemetry's context.
+    fn other_codes_span(sampled: bool) -> Context {
+        let flags = if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        let span = SpanContext::new(
+            TraceId::from(0x5eed_u128 << 64 | 0xabc),
+            SpanId::from(0x77),
+            flags,
+            false,
+            TraceState::NONE,
+        );
+        Context::new().with_remote_span_context(span)
+    }
+
+    static NEVER_AT_ROOT: CallSite = site("op.tests.never_at_root", 0.0, false, false);
+    static ALWAYS_AT_ROOT: CallSite = site("op.tests.always_at_root", 1.0, false, false);
+
+    #[test]
+    fn a_span_of_other_code_decides_for_a_call_under_it() {
+        let capture = testing::capture();
+        // Dropped at its root, kept under a sampled span of other code.
+        traced(&NEVER_AT_ROOT, || {});
+        assert!(capture.spans_named("op.tests.never_at_root").is_empty());
+        {
+            let _attached = other_codes_span(true).attach();
+            traced(&NEVER_AT_ROOT, || {});
+        }
+        let kept = capture.span("op.tests.never_at_root");
+        assert_eq!(kept.parent_span_id, Some(SpanId::from(0x77)));
+
+        // Kept at its root, dropped under a span of other code that is not sampled.
+        {
+            let _attached = other_codes_span(false).attach();
+            traced(&ALWAYS_AT_ROOT, || {});
+        }
+        assert!(capture.spans_named("op.tests.always_at_root").is_empty());
+        traced(&ALWAYS_AT_ROOT, || {});
+        assert_eq!(capture.spans_named("op.tests.always_at_root").len(), 1);
+    }
+
+    static DROPPED_ROOT: CallSite = site("op.tests.dropped_root", 0.0, false, false);
+    static UNMEASURED_CHILD: CallSite = site("op.tests.unmeasured_child", 1.0, false, false);
+    static GRANDCHILD: CallSite = site("op.tests.grandchild", 1.0, true, false);
+
+    #[test]
+    fn a_dropped_roots_mark_holds_through_children_that_build_no_span() {
+        let capture = testing::capture();
+        let (at_root, in_grandchild) = traced(&DROPPED_ROOT, || {
+            let at_root = current_span_context().expect("the dropped root's ids");
+            // A sync child with nothing to measure builds no span; its own child still runs
+            // under the root's mark, dropped although its site keeps every root.
+            let in_grandchild = traced(&UNMEASURED_CHILD, || {
+                assert!(start(&UNMEASURED_CHILD).is_none(), "nothing to build");
+                traced(&GRANDCHILD, current_span_context)
+            });
+            (at_root, in_grandchild)
+        });
+        assert!(!at_root.is_sampled());
+        assert_eq!(in_grandchild, Some(at_root));
+        assert_eq!(
+            current_span_context(),
+            None,
+            "the mark is cleared after the root"
+        );
+        assert!(capture.spans().is_empty(), "{:?}", capture.spans());
+    }
+
+    /// A thread's first traced calls (before its generator is seeded, before OpenTelemetry's
+    /// context was checked) take the general path, and decide as later calls do.
+    #[test]
+    fn a_threads_first_calls_decide_as_later_ones() {
+        std::thread::spawn(|| {
+            let capture = testing::capture();
+            for _ in 0..2 {
+                traced(&DROPPED_ROOT, || traced(&UNMEASURED_CHILD, || {}));
+            }
+            assert!(capture.spans().is_empty(), "{:?}", capture.spans());
+        })
+        .join()
+        .unwrap();
+        std::thread::spawn(|| {
+            let capture = testing::capture();
+            traced(&ALWAYS_AT_ROOT, || traced(&UNMEASURED_CHILD, || {}));
+            let root = capture.span("op.tests.always_at_root");
+            let child = capture.span("op.tests.unmeasured_child");
+            assert_eq!(child.parent_span_id, Some(root.span_id));
+        })
+        .join()
+        .unwrap();
+    }
+
+    static PANICS_SYNC: CallSite = site("op.tests.panics.sync", 0.0, true, false);
+    static PANICS_ASYNC: CallSite = site("op.tests.panics.async", 0.0, true, true);
+
+    fn panic_count(operation: &str) -> u64 {
+        crate::metrics::metrics_snapshot()
+            .operation_errors(operation, "panic")
+            .map_or(0, |point| point.count)
+    }
+
+    #[test]
+    fn a_call_not_recorded_that_panics_is_measured_as_a_panic() {
+        let _capture = testing::capture();
+        let sync = std::panic::catch_unwind(|| traced(&PANICS_SYNC, || panic!("sync")));
+        assert!(sync.is_err());
+        assert_eq!(panic_count("op.tests.panics.sync"), 1);
+        assert_eq!(
+            current_span_context(),
+            None,
+            "the mark is cleared by the unwind"
+        );
+
+        let mut future = Box::pin(Instrumented::new(
+            start(&PANICS_ASYNC),
+            async { panic!("async") },
+            |_: &OpSpan, _: &()| {},
+        ));
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            future
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(Waker::noop()))
+        }));
+        assert!(polled.is_err());
+        drop(future);
+        assert_eq!(panic_count("op.tests.panics.async"), 1, "measured once");
+        assert_eq!(current_span_context(), None);
     }
 }

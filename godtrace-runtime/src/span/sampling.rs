@@ -20,7 +20,7 @@
 //! flag, set or unset, as the same section requires for every outgoing `traceparent` with
 //! that trace id.
 use super::sampled_out::RANDOM;
-use super::{current, sampled_out};
+use super::{CallSite, current, sampled_out};
 use opentelemetry::trace::{
     Link, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
@@ -28,6 +28,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 use std::cell::Cell;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The head decision of one call.
 pub(super) enum Decision {
@@ -46,6 +47,58 @@ pub(super) enum Decision {
         carry: Option<Context>,
         sampled_out_root: u64,
     },
+}
+
+/// The head decision of a call under the current span as far as the thread's state tells,
+/// before anything is built: where most calls godtrace does not record stop.
+pub(super) enum Quick {
+    /// Not traced: the thread exits, telemetry is suppressed, or a sync call under a dropped
+    /// root has no duration to record.
+    Untraced,
+    /// Not recorded: under the dropped root with this mark, or a new trace dropped here and
+    /// marked so (see `sampled_out`).
+    SampledOut(u64),
+    /// A new trace kept at its root, the low half of whose trace id is this.
+    KeptRoot(u64),
+    /// A span is current, found there: [`decide_under`] decides, under it.
+    UnderParent(current::ParentAt),
+    /// The thread's state is not set up yet (its first traced call) or it exits: [`decide`]
+    /// decides, after the checks that set it up.
+    Unknown,
+}
+
+/// [`Quick`] for a call at `site` under the current span.
+#[inline(always)]
+pub(super) fn quick(site: &CallSite) -> Quick {
+    // Nothing on this path calls out (the first call on a thread sets up what it reads).
+    if !current::otel_context_known_usable() {
+        return Quick::Unknown;
+    }
+    let mark = sampled_out::mark();
+    if mark != 0 {
+        // Under a root godtrace dropped on this thread: dropped too. A sync call runs on this
+        // thread, inside the root's mark, so it only has a duration to record; a future may
+        // be polled elsewhere, so it takes the mark along.
+        if !site.include_duration && !site.carries_parent {
+            return Quick::Untraced;
+        }
+        return Quick::SampledOut(mark);
+    }
+    match current::parent_at() {
+        Err(current::Suppressed) => Quick::Untraced,
+        Ok(Some(at)) => Quick::UnderParent(at),
+        Ok(None) => {
+            // The rule reads the low half only: the high half is drawn for kept traces.
+            let Some(low) = next_random_if_seeded() else {
+                return Quick::Unknown;
+            };
+            if keeps_new_trace(site.sample_rate, low) {
+                Quick::KeptRoot(low)
+            } else {
+                Quick::SampledOut(low)
+            }
+        }
+    }
 }
 
 /// What the decision depends on besides the parent: the call site's options.
@@ -74,43 +127,40 @@ pub(super) fn decide(rule: SiteRule, explicit: Option<&Context>) -> Decision {
             Err(current::Suppressed) => return Decision::Suppressed,
         },
     };
+    decide_under(rule, explicit, parent)
+}
+
+/// [`decide`] once the parent is known (`parent`: the span of `explicit`, or else the current
+/// span; `None` for a new trace), outside a sampled-out root's mark unless `explicit` is given.
+#[inline(always)]
+pub(super) fn decide_under(
+    rule: SiteRule,
+    explicit: Option<&Context>,
+    parent: Option<SpanContext>,
+) -> Decision {
+    let Some(p) = &parent else {
+        // The rule reads the low half only: the high half is drawn for kept traces.
+        let low = next_random();
+        if !keeps_new_trace(rule.sample_rate, low) {
+            // A new trace sampled out: a thread-local mark (far cheaper than attaching a
+            // context) keeps its children from starting traces of their own, and is all its
+            // ids are made of. An explicit parent without a span still carries the request's
+            // baggage.
+            return Decision::NotSampled {
+                carry: explicit.cloned(),
+                sampled_out_root: low,
+            };
+        }
+        return Decision::Sampled {
+            span_context: new_root(low),
+            parent: None,
+        };
+    };
     let sampler = installed();
     let ratio = rule.sample_rate.unwrap_or(sampler.ratio);
-    let (keep, trace_id) = match &parent {
-        Some(p) => (sampler.keeps_child_of(p, ratio), p.trace_id()),
-        None => {
-            // The rule reads the low half only: the high half is drawn for kept traces.
-            let low = next_random();
-            if !keeps_low_half(low, ratio) {
-                // A new trace sampled out: a thread-local mark (far cheaper than attaching a
-                // context) keeps its children from starting traces of their own, and is all
-                // its ids are made of. An explicit parent without a span still carries the
-                // request's baggage.
-                return Decision::NotSampled {
-                    carry: explicit.cloned(),
-                    sampled_out_root: low,
-                };
-            }
-            let high = next_random();
-            (
-                true,
-                TraceId::from(u128::from(high) << 64 | u128::from(low)),
-            )
-        }
-    };
-    if keep {
-        let span_context = match &parent {
-            Some(p) => child_of(p, TraceFlags::SAMPLED),
-            None => SpanContext::new(
-                trace_id,
-                fresh_span_id(),
-                TraceFlags::SAMPLED | RANDOM,
-                false,
-                TraceState::NONE,
-            ),
-        };
+    if sampler.keeps_child_of(p, ratio) {
         return Decision::Sampled {
-            span_context,
+            span_context: child_of(p, TraceFlags::SAMPLED),
             parent,
         };
     }
@@ -129,6 +179,49 @@ pub(super) fn decide(rule: SiteRule, explicit: Option<&Context>) -> Decision {
         carry,
         sampled_out_root: 0,
     }
+}
+
+/// Whether a new trace whose trace id has `low` as its low half is recorded, by the call site's
+/// `sample_rate` or else the installed ratio: [`keeps_low_half`] with the installed ratio's
+/// bound computed once, at install, rather than on every root call.
+#[inline(always)]
+pub(super) fn keeps_new_trace(sample_rate: Option<f64>, low: u64) -> bool {
+    let bound = match sample_rate {
+        None => ROOT_BOUND.load(Ordering::Relaxed),
+        Some(rate) => low_half_bound(rate),
+    };
+    (low >> 1) < bound
+}
+
+/// The bound the ratio rule compares a trace id's low half, shifted right by one, with:
+/// `rate * 2^63`, or above every such value when `rate >= 1` (all kept), or 0 when `rate` is
+/// not above 0 (none kept).
+#[inline]
+fn low_half_bound(rate: f64) -> u64 {
+    if rate >= 1.0 {
+        return u64::MAX;
+    }
+    if rate.is_nan() || rate <= 0.0 {
+        return 0;
+    }
+    // `rate < 1`, so the bound is below 2^63 and the cast does not saturate.
+    (rate * (1u64 << 63) as f64) as u64
+}
+
+/// [`low_half_bound`] of the installed sampler's ratio (always on before `init`).
+static ROOT_BOUND: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// The span context of a new trace kept at its root, whose trace id's low half is `low` (the
+/// bits the ratio rule read); the high half and the span id are drawn now.
+pub(super) fn new_root(low: u64) -> SpanContext {
+    let high = next_random();
+    SpanContext::new(
+        TraceId::from(u128::from(high) << 64 | u128::from(low)),
+        fresh_span_id(),
+        TraceFlags::SAMPLED | RANDOM,
+        false,
+        TraceState::NONE,
+    )
 }
 
 /// A span context of this process under `parent`: same trace, new span id, `sampled` as
@@ -175,17 +268,27 @@ fn seed() -> u64 {
 /// The next number of this thread's xorshift64* generator; never zero (the state never is,
 /// and the multiplier is odd).
 #[inline]
-fn next_random() -> u64 {
+pub(super) fn next_random() -> u64 {
+    if let Some(random) = next_random_if_seeded() {
+        return random;
+    }
+    RNG.with(|rng| rng.set(seed()));
+    next_random_if_seeded().expect("seeded: never zero")
+}
+
+/// [`next_random`] once this thread's generator is seeded; `None` before.
+#[inline(always)]
+fn next_random_if_seeded() -> Option<u64> {
     RNG.with(|rng| {
         let mut x = rng.get();
         if x == 0 {
-            x = seed();
+            return None;
         }
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
         rng.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        Some(x.wrapping_mul(0x2545_f491_4f6c_dd1d))
     })
 }
 
@@ -207,15 +310,7 @@ pub(crate) fn should_sample_root(trace_id: TraceId, rate: f64) -> bool {
 /// else, so a new trace is decided before its high half is drawn).
 #[inline]
 pub(crate) fn keeps_low_half(low: u64, rate: f64) -> bool {
-    if rate >= 1.0 {
-        return true;
-    }
-    if rate.is_nan() || rate <= 0.0 {
-        return false;
-    }
-    // `rate < 1`, so the bound is below 2^63 and the cast does not saturate.
-    let bound = (rate * (1u64 << 63) as f64) as u64;
-    (low >> 1) < bound
+    (low >> 1) < low_half_bound(rate)
 }
 
 /// The sampler `init` installed (it is installed once).
@@ -229,7 +324,9 @@ pub(crate) fn installed() -> &'static RatioSampler {
 
 /// Installs `sampler` for godtrace's own spans (the SDK's provider gets its own copy).
 pub(crate) fn install(sampler: RatioSampler) {
-    let _ = INSTALLED.set(sampler);
+    if INSTALLED.set(sampler).is_ok() {
+        ROOT_BOUND.store(low_half_bound(sampler.ratio), Ordering::Relaxed);
+    }
 }
 
 /// The sampler [`crate::init`] installs: trace-id ratio for roots and, when `parent_based`, a
@@ -307,6 +404,46 @@ impl ShouldSample for RatioSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A new trace is kept as the SDK's ratio sampler keeps it, by a site's own rate or by
+    /// the installed ratio (whose bound is computed once, at install).
+    #[test]
+    fn a_new_trace_is_kept_as_the_sdk_ratio_sampler_keeps_it() {
+        let _capture = crate::testing::capture(); // installs a sampler
+        let rates = [0.0, -1.0, f64::NAN, 1e-9, 0.25, 0.5, 0.999, 1.0, 7.0];
+        let lows = [
+            0,
+            1,
+            2,
+            (1 << 62) - 1,
+            1 << 62,
+            (1 << 63) - 2,
+            1 << 63,
+            u64::MAX,
+        ];
+        let sdk_keeps = |rate: f64, low: u64| {
+            let sdk = opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(rate);
+            let trace_id = TraceId::from(0xabcd_u128 << 64 | u128::from(low));
+            matches!(
+                sdk.should_sample(None, trace_id, "x", &SpanKind::Internal, &[], &[])
+                    .decision,
+                SamplingDecision::RecordAndSample
+            )
+        };
+        for low in lows {
+            for rate in rates {
+                // NaN is not a rate: no root kept.
+                let by_sdk = !rate.is_nan() && sdk_keeps(rate, low);
+                assert_eq!(keeps_new_trace(Some(rate), low), by_sdk, "{rate} {low}");
+            }
+            let installed = installed().ratio;
+            assert_eq!(
+                keeps_new_trace(None, low),
+                sdk_keeps(installed, low),
+                "installed {installed}, {low}"
+            );
+        }
+    }
 
     #[test]
     fn fresh_span_ids_are_valid_and_distinct() {

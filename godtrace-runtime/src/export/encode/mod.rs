@@ -90,7 +90,7 @@ impl RequestEncoder {
             resource: encoded,
             resource_schema_url,
             scope: ScopeParts::of(&crate::span::SCOPE),
-            sites: HashMap::default(),
+            sites: Sites::default(),
             sdk: Vec::new(),
         }
     }
@@ -168,25 +168,157 @@ impl RequestEncoder {
     }
 }
 
-/// The call sites' constant parts, by the site's address.
-type Sites = HashMap<usize, SiteParts, BuildHasherDefault<AddressHasher>>;
+/// The call sites' constant parts, found by the site's address.
+#[derive(Default)]
+struct Sites {
+    /// Where each site's parts are in `parts`.
+    index: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
+    parts: Vec<SiteParts>,
+    /// The last site looked up and where its parts are: a batch's spans mostly come from a
+    /// few sites in runs, found without hashing.
+    last: Option<(usize, usize)>,
+}
+
+impl Sites {
+    /// The parts of `site`, encoded on its first span; `None` past [`MAX_SITES`] sites.
+    #[inline]
+    fn parts_of(&mut self, site: &crate::span::CallSite) -> Option<&SiteParts> {
+        let key = std::ptr::from_ref::<crate::span::CallSite>(site) as usize;
+        if let Some((last, at)) = self.last
+            && last == key
+        {
+            return self.parts.get(at);
+        }
+        let at = match self.index.get(&key) {
+            Some(&at) => at,
+            None if self.parts.len() < MAX_SITES => {
+                self.parts.push(SiteParts::of(site));
+                self.index.insert(key, self.parts.len() - 1);
+                self.parts.len() - 1
+            }
+            None => return None,
+        };
+        self.last = Some((key, at));
+        self.parts.get(at)
+    }
+}
 
 /// One of godtrace's own spans (`ScopeSpans.spans`, field 2).
 fn put_own_span(buf: &mut Vec<u8>, sites: &mut Sites, span: &mut Finished, clock: UnixClock) {
     let span = span.recorded();
     let site = match span.name {
-        Name::Site(site) => {
-            let key = std::ptr::from_ref::<crate::span::CallSite>(site) as usize;
-            if sites.len() < MAX_SITES {
-                Some(&*sites.entry(key).or_insert_with(|| SiteParts::of(site)))
-            } else {
-                sites.get(&key)
-            }
-        }
+        Name::Site(site) => sites.parts_of(site),
         Name::Given(..) => None,
     };
+    if let Some(site) = site
+        && put_plain_span(buf, &span, site, clock)
+    {
+        return;
+    }
     // Two bytes of length: most spans are 128 bytes to 16 KiB.
     put_message(buf, 2, 2, |buf| put_span(buf, &span, site, clock));
+}
+
+/// The common span, `ScopeSpans.spans` (field 2) tag and length included: a call site's,
+/// with no trace state, events, links or error status (its fields are few and their sizes
+/// known). Its length is summed first, so that the span is written once, in place, with no
+/// room guessed for the length and no move when the guess is wrong. `false`, and nothing
+/// written, for any other span.
+#[inline]
+fn put_plain_span(
+    buf: &mut Vec<u8>,
+    span: &Recorded<'_>,
+    site: &SiteParts,
+    clock: UnixClock,
+) -> bool {
+    let ids = span.span_context;
+    let status: &[u8] = match span.status {
+        Status::Unset => &[15 << 3 | 2, 0],
+        Status::Ok => &[15 << 3 | 2, 2, 3 << 3, 1],
+        Status::Error { .. } => return false,
+    };
+    if !span.events.is_empty()
+        || !span.links.is_empty()
+        || *ids.trace_state() != opentelemetry::trace::TraceState::NONE
+    {
+        return false;
+    }
+    let (start, end) = (clock.nanos(span.start), clock.nanos(span.end));
+    if start == 0 || end == 0 {
+        return false;
+    }
+    let mut head = [0u8; IDS_LEN];
+    head[0] = 1 << 3 | 2;
+    head[1] = 16;
+    head[2..18].copy_from_slice(&ids.trace_id().to_bytes());
+    head[18] = 2 << 3 | 2;
+    head[19] = 8;
+    head[20..28].copy_from_slice(&ids.span_id().to_bytes());
+    let head = if span.parent_span_id == SpanId::INVALID {
+        &head[..28]
+    } else {
+        head[28] = 4 << 3 | 2;
+        head[29] = 8;
+        head[30..38].copy_from_slice(&span.parent_span_id.to_bytes());
+        &head[..]
+    };
+    let counts = [
+        (10, span.dropped_attributes),
+        (12, span.dropped_events),
+        (14, span.dropped_links),
+    ];
+    let len = head.len()
+        + site.bytes.len()
+        + span.attributes.iter().map(key_value_field_len).sum::<usize>()
+        + counts.iter().map(|&(_, n)| uint_field_len(n)).sum::<usize>()
+        + status.len()
+        + FLAGS_LEN;
+    buf.reserve(1 + wire::varint_len(len as u64) + len);
+    buf.push(2 << 3 | 2);
+    wire::put_varint(buf, len as u64);
+    buf.extend_from_slice(head);
+    site.put(buf, start, end);
+    put_attributes(buf, 9, span.attributes);
+    put_uint(buf, 10, u64::from(span.dropped_attributes));
+    put_uint(buf, 12, u64::from(span.dropped_events));
+    put_uint(buf, 14, u64::from(span.dropped_links));
+    buf.extend_from_slice(status);
+    buf.extend_from_slice(&flags_field(span));
+    true
+}
+
+/// The trace, span and parent ids' fields: a tag, a length and the id each.
+const IDS_LEN: usize = 2 * (2 + 8) + 2 + 16;
+
+/// `Span.flags` (field 16, fixed32): a two-byte tag and four bytes.
+const FLAGS_LEN: usize = 6;
+
+/// `Span.flags`, tag included.
+#[inline]
+fn flags_field(span: &Recorded<'_>) -> [u8; FLAGS_LEN] {
+    let flags = span_flags(
+        span.span_context.trace_flags().to_u8(),
+        span.parent_is_remote,
+    );
+    let [a, b, c, d] = flags.to_le_bytes();
+    [16 << 3 | 5 | 0x80, 1, a, b, c, d]
+}
+
+/// The length of a uint32 field numbered below 16 (a one-byte tag), 0 when it is left out.
+#[inline]
+fn uint_field_len(value: u32) -> usize {
+    if value == 0 {
+        0
+    } else {
+        1 + wire::varint_len(u64::from(value))
+    }
+}
+
+/// The length of `Span.attributes` field (number 9) holding `kv`, tag included.
+#[inline]
+fn key_value_field_len(kv: &opentelemetry::KeyValue) -> usize {
+    let len = wire::key_value_len(kv.key.as_str(), &kv.value);
+    1 + wire::varint_len(len as u64) + len
 }
 
 /// The spans of other OpenTelemetry code in `batch` (taken out, an empty span left in their
@@ -393,10 +525,6 @@ fn put_link(buf: &mut Vec<u8>, link: &opentelemetry::trace::Link) {
 
 /// `Span.status` (always set, as the SDK path sets it) and `Span.flags`.
 fn put_status_and_flags(buf: &mut Vec<u8>, span: &Recorded<'_>) {
-    let flags = span_flags(
-        span.span_context.trace_flags().to_u8(),
-        span.parent_is_remote,
-    );
     let mut tail = Small::new();
     match span.status {
         Status::Unset => tail.extend(&[15 << 3 | 2, 0]),
@@ -408,9 +536,7 @@ fn put_status_and_flags(buf: &mut Vec<u8>, span: &Recorded<'_>) {
             });
         }
     }
-    // Field 16, fixed32: a two-byte tag.
-    tail.extend(&[16 << 3 | 5 | 0x80, 1]);
-    tail.extend(&flags.to_le_bytes());
+    tail.extend(&flags_field(span));
     buf.extend_from_slice(tail.as_slice());
 }
 

@@ -227,7 +227,7 @@ fn requests_decode_into_what_the_sdk_path_produced() {
         ];
         check(&mut encoder, batch, &resource);
     }
-    assert_eq!(encoder.sites.len(), 2);
+    assert_eq!(encoder.sites.parts.len(), 2);
 }
 
 /// A bridged `tracing` span renamed after it started (`otel.name`, `otel.kind` recorded late)

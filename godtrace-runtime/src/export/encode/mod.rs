@@ -232,9 +232,11 @@ fn put_plain_span(
     clock: UnixClock,
 ) -> bool {
     let ids = span.span_context;
-    let status: &[u8] = match span.status {
-        Status::Unset => &[15 << 3 | 2, 0],
-        Status::Ok => &[15 << 3 | 2, 2, 3 << 3, 1],
+    // `Span.status` then `Span.flags`: the first `tail_len` bytes of `tail`.
+    let [f0, f1, f2, f3, f4, f5] = flags_field(span);
+    let (tail, tail_len) = match span.status {
+        Status::Unset => ([15 << 3 | 2, 0, f0, f1, f2, f3, f4, f5, 0, 0], 8),
+        Status::Ok => ([15 << 3 | 2, 2, 3 << 3, 1, f0, f1, f2, f3, f4, f5], 10),
         Status::Error { .. } => return false,
     };
     if !span.events.is_empty()
@@ -254,37 +256,44 @@ fn put_plain_span(
     head[18] = 2 << 3 | 2;
     head[19] = 8;
     head[20..28].copy_from_slice(&ids.span_id().to_bytes());
-    let head = if span.parent_span_id == SpanId::INVALID {
-        &head[..28]
+    let head_len = if span.parent_span_id == SpanId::INVALID {
+        IDS_LEN - 10
     } else {
         head[28] = 4 << 3 | 2;
         head[29] = 8;
         head[30..38].copy_from_slice(&span.parent_span_id.to_bytes());
-        &head[..]
+        IDS_LEN
     };
     let counts = [
         (10, span.dropped_attributes),
         (12, span.dropped_events),
         (14, span.dropped_links),
     ];
-    let len = head.len()
+    let len = head_len
         + site.bytes.len()
         + span.attributes.iter().map(key_value_field_len).sum::<usize>()
         + counts.iter().map(|&(_, n)| uint_field_len(n)).sum::<usize>()
-        + status.len()
-        + FLAGS_LEN;
-    buf.reserve(1 + wire::varint_len(len as u64) + len);
+        + tail_len;
+    // Room for the whole arrays below: copies of a fixed size are a few moves, not a call;
+    // what is past their used part is cut off after each.
+    buf.reserve(1 + wire::varint_len(len as u64) + len + IDS_LEN + tail.len());
     buf.push(2 << 3 | 2);
     wire::put_varint(buf, len as u64);
-    buf.extend_from_slice(head);
+    put_front(buf, &head, head_len);
     site.put(buf, start, end);
     put_attributes(buf, 9, span.attributes);
     put_uint(buf, 10, u64::from(span.dropped_attributes));
     put_uint(buf, 12, u64::from(span.dropped_events));
     put_uint(buf, 14, u64::from(span.dropped_links));
-    buf.extend_from_slice(status);
-    buf.extend_from_slice(&flags_field(span));
+    put_front(buf, &tail, tail_len);
     true
+}
+
+/// The first `len` bytes of `bytes`: all of them copied (a fixed size), the rest cut off.
+#[inline(always)]
+fn put_front<const N: usize>(buf: &mut Vec<u8>, bytes: &[u8; N], len: usize) {
+    buf.extend_from_slice(bytes);
+    buf.truncate(buf.len() - (N - len.min(N)));
 }
 
 /// The trace, span and parent ids' fields: a tag, a length and the id each.

@@ -536,7 +536,12 @@ impl Fields {
         let owns_memory = attributes.capacity() != 0
             || events.capacity() != 0
             || links.capacity() != 0
-            || matches!(status, Status::Error { description: Cow::Owned(_) });
+            || matches!(
+                status,
+                Status::Error {
+                    description: Cow::Owned(_)
+                }
+            );
         #[cfg(feature = "tracing")]
         let owns_memory = owns_memory || matches!(renamed.0, Some(Cow::Owned(_)));
         let old = std::mem::take(self);
@@ -566,7 +571,11 @@ mod clear_tests {
             ..Fields::default()
         };
         fields.clear();
-        assert_eq!(Arc::strong_count(&text), 1, "the attribute's value was dropped");
+        assert_eq!(
+            Arc::strong_count(&text),
+            1,
+            "the attribute's value was dropped"
+        );
         assert!(fields.attributes.is_empty() && fields.attributes.capacity() == 0);
         assert_eq!((fields.dropped_attributes, fields.dropped_events), (0, 0));
         assert_eq!(fields.status, Status::Unset);

@@ -64,6 +64,19 @@ struct SiteParts {
     bytes: Box<[u8]>,
     /// Where the start time's tag is in `bytes`.
     times_at: usize,
+    /// The site's whole span when nothing was recorded on it, without a parent and with one.
+    bare: [BareSpan; 2],
+}
+
+/// A span of a call site with nothing recorded on it (no attributes, counts, events, links,
+/// trace state, status): `ScopeSpans.spans` tag and length included, with zeros where its
+/// ids, times and flags go. Such a span is one copy and a few writes.
+struct BareSpan {
+    bytes: Box<[u8]>,
+    /// Where the trace id's tag is.
+    ids_at: usize,
+    /// Where the start time's tag is.
+    times_at: usize,
 }
 
 /// The start and end times' fields: a tag and eight bytes each.
@@ -249,6 +262,20 @@ fn put_plain_span(
     if start == 0 || end == 0 {
         return false;
     }
+    if span.attributes.is_empty()
+        && matches!(span.status, Status::Unset)
+        && (span.dropped_attributes | span.dropped_events | span.dropped_links) == 0
+    {
+        let [.., f2, f3, f4, f5] = flags_field(span);
+        site.put_bare(
+            buf,
+            ids,
+            span.parent_span_id,
+            (start, end),
+            [f2, f3, f4, f5],
+        );
+        return true;
+    }
     let mut head = [0u8; IDS_LEN];
     head[0] = 1 << 3 | 2;
     head[1] = 16;
@@ -271,8 +298,15 @@ fn put_plain_span(
     ];
     let len = head_len
         + site.bytes.len()
-        + span.attributes.iter().map(key_value_field_len).sum::<usize>()
-        + counts.iter().map(|&(_, n)| uint_field_len(n)).sum::<usize>()
+        + span
+            .attributes
+            .iter()
+            .map(key_value_field_len)
+            .sum::<usize>()
+        + counts
+            .iter()
+            .map(|&(_, n)| uint_field_len(n))
+            .sum::<usize>()
         + tail_len;
     // Room for the whole arrays below: copies of a fixed size are a few moves, not a call;
     // what is past their used part is cut off after each.
@@ -400,12 +434,75 @@ impl SiteParts {
             bytes.extend_from_slice(&[0; 8]);
         }
         put_code_attributes(&mut bytes, site);
+        let bare = [false, true].map(|parent| BareSpan::of(&bytes, times_at, parent));
         SiteParts {
             bytes: bytes.into(),
             times_at,
+            bare,
         }
     }
 
+    /// The span of this site with nothing recorded on it: `ids`, under `parent` (or none),
+    /// from `start` to `end` (ns since the Unix epoch, neither 0), with span flags `flags`.
+    #[inline]
+    fn put_bare(
+        &self,
+        buf: &mut Vec<u8>,
+        ids: &SpanContext,
+        parent: SpanId,
+        (start, end): (u64, u64),
+        flags: [u8; 4],
+    ) {
+        let has_parent = parent != SpanId::INVALID;
+        let bare = &self.bare[usize::from(has_parent)];
+        let at = buf.len();
+        buf.extend_from_slice(&bare.bytes);
+        let span = &mut buf[at..];
+        let i = bare.ids_at;
+        span[i + 2..i + 18].copy_from_slice(&ids.trace_id().to_bytes());
+        span[i + 20..i + 28].copy_from_slice(&ids.span_id().to_bytes());
+        if has_parent {
+            span[i + 30..i + 38].copy_from_slice(&parent.to_bytes());
+        }
+        let t = bare.times_at;
+        span[t + 1..t + 9].copy_from_slice(&start.to_le_bytes());
+        span[t + 10..t + 18].copy_from_slice(&end.to_le_bytes());
+        let end_at = span.len();
+        span[end_at - 4..].copy_from_slice(&flags);
+    }
+}
+
+impl BareSpan {
+    /// The bare span of a site whose parts are `parts` (the start time's tag at `times_at`),
+    /// with a parent id or without.
+    fn of(parts: &[u8], times_at: usize, parent: bool) -> BareSpan {
+        let ids_len = if parent { IDS_LEN } else { IDS_LEN - 10 };
+        let mut head = [0u8; IDS_LEN];
+        head[0] = 1 << 3 | 2;
+        head[1] = 16;
+        head[18] = 2 << 3 | 2;
+        head[19] = 8;
+        head[28] = 4 << 3 | 2;
+        head[29] = 8;
+        // Status unset (an empty message), then the flags.
+        let tail = [15 << 3 | 2, 0, 16 << 3 | 5 | 0x80, 1, 0, 0, 0, 0];
+        let len = ids_len + parts.len() + tail.len();
+        let mut bytes = vec![2 << 3 | 2];
+        wire::put_varint(&mut bytes, len as u64);
+        let ids_at = bytes.len();
+        bytes.extend_from_slice(&head[..ids_len]);
+        let times_at = bytes.len() + times_at;
+        bytes.extend_from_slice(parts);
+        bytes.extend_from_slice(&tail);
+        BareSpan {
+            bytes: bytes.into(),
+            ids_at,
+            times_at,
+        }
+    }
+}
+
+impl SiteParts {
     /// Its parts, with the times `start` and `end` (ns since the Unix epoch, neither 0).
     #[inline]
     fn put(&self, buf: &mut Vec<u8>, start: u64, end: u64) {

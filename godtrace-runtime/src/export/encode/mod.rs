@@ -387,7 +387,7 @@ fn put_sdk_spans(buf: &mut Vec<u8>, sdk: &mut Vec<SpanData>, batch: &mut [Queued
 }
 
 /// A `SpanData` with nothing in it, to take a queued one's place.
-fn empty_span_data() -> SpanData {
+pub(crate) fn empty_span_data() -> SpanData {
     SpanData {
         span_context: SpanContext::NONE,
         parent_span_id: SpanId::INVALID,

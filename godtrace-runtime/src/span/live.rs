@@ -553,40 +553,6 @@ impl Fields {
     }
 }
 
-#[cfg(test)]
-mod clear_tests {
-    use super::*;
-    use opentelemetry::{KeyValue, StringValue};
-    use std::sync::Arc;
-
-    #[test]
-    fn clearing_drops_what_the_fields_own_and_leaves_the_defaults() {
-        let text: Arc<str> = Arc::from("a value held elsewhere too");
-        let description: Arc<str> = Arc::from("x");
-        let mut fields = Fields {
-            attributes: vec![KeyValue::new("k", StringValue::from(text.clone()))],
-            dropped_attributes: 3,
-            status: Status::error(description.to_string()),
-            dropped_events: 1,
-            ..Fields::default()
-        };
-        fields.clear();
-        assert_eq!(
-            Arc::strong_count(&text),
-            1,
-            "the attribute's value was dropped"
-        );
-        assert!(fields.attributes.is_empty() && fields.attributes.capacity() == 0);
-        assert_eq!((fields.dropped_attributes, fields.dropped_events), (0, 0));
-        assert_eq!(fields.status, Status::Unset);
-        // Owning nothing: cleared all the same.
-        fields.dropped_links = 2;
-        fields.status = Status::Ok;
-        fields.clear();
-        assert_eq!((fields.dropped_links, &fields.status), (0, &Status::Unset));
-    }
-}
-
 /// A box whose span has ended, emptied ([`Live::empty`]) where it was given up, ready for the
 /// next one.
 struct Spare(Box<Live>);
@@ -720,5 +686,39 @@ impl Finished {
             instrumentation_scope: SCOPE.clone(),
         };
         (data, live)
+    }
+}
+
+#[cfg(test)]
+mod clear_tests {
+    use super::*;
+    use opentelemetry::{KeyValue, StringValue};
+    use std::sync::Arc;
+
+    #[test]
+    fn clearing_drops_what_the_fields_own_and_leaves_the_defaults() {
+        let text: Arc<str> = Arc::from("a value held elsewhere too");
+        let description: Arc<str> = Arc::from("x");
+        let mut fields = Fields {
+            attributes: vec![KeyValue::new("k", StringValue::from(text.clone()))],
+            dropped_attributes: 3,
+            status: Status::error(description.to_string()),
+            dropped_events: 1,
+            ..Fields::default()
+        };
+        fields.clear();
+        assert_eq!(
+            Arc::strong_count(&text),
+            1,
+            "the attribute's value was dropped"
+        );
+        assert!(fields.attributes.is_empty() && fields.attributes.capacity() == 0);
+        assert_eq!((fields.dropped_attributes, fields.dropped_events), (0, 0));
+        assert_eq!(fields.status, Status::Unset);
+        // Owning nothing: cleared all the same.
+        fields.dropped_links = 2;
+        fields.status = Status::Ok;
+        fields.clear();
+        assert_eq!((fields.dropped_links, &fields.status), (0, &Status::Unset));
     }
 }

@@ -530,7 +530,11 @@ fn spans_with_little_recorded_decode_into_what_the_sdk_path_produced() {
         let live = Live::start(
             ids(7, n, flags, false, ""),
             parent,
-            Name::Site(if n % 2 == 0 { &CHECKOUT } else { &NAMED }),
+            Name::Site(if n.is_multiple_of(2) {
+                &CHECKOUT
+            } else {
+                &NAMED
+            }),
             Vec::new(),
         );
         edit(&live);

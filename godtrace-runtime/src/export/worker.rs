@@ -310,7 +310,7 @@ impl ExportLoop<'_> {
             return None;
         }
         let n = state.queue.len().min(settings.max_export_batch_size);
-        batch.extend(state.queue.drain(..n));
+        take_front(&mut state.queue, n, batch);
         self.shared.budget.give_back(n);
         self.counters
             .queue_len
@@ -391,6 +391,23 @@ impl ExportLoop<'_> {
     }
 }
 
+/// Moves the first `n` spans of `queue` into `batch` (empty) by handing over memory, not
+/// span by span: the whole queue becomes the batch, and the queue takes the batch's memory;
+/// or the rest of the queue moves to memory of its own, in one copy.
+fn take_front(queue: &mut VecDeque<Queued>, n: usize, batch: &mut Vec<Queued>) {
+    if !batch.is_empty() {
+        // Not the export loop's case: what the batch holds is kept.
+        batch.extend(queue.drain(..n));
+        return;
+    }
+    let rest = if n == queue.len() {
+        VecDeque::from(std::mem::take(batch))
+    } else {
+        queue.split_off(n)
+    };
+    *batch = Vec::from(std::mem::replace(queue, rest));
+}
+
 /// Completes when one of the requests in flight completes (its outcome is then set).
 async fn any_completes(in_flight: &mut VecDeque<Sending<'_>>) {
     std::future::poll_fn(|cx| {
@@ -404,4 +421,66 @@ async fn any_completes(in_flight: &mut VecDeque<Sending<'_>>) {
         if any { Poll::Ready(()) } else { Poll::Pending }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_sdk::trace::SpanData;
+
+    fn span(n: u64) -> Queued {
+        let mut data = crate::export::encode::empty_span_data();
+        data.dropped_attributes_count = n as u32;
+        Queued::Sdk(Box::new(data))
+    }
+
+    fn numbers<'a>(spans: impl IntoIterator<Item = &'a Queued>) -> Vec<u32> {
+        spans
+            .into_iter()
+            .map(|q| match q {
+                Queued::Sdk(data) => {
+                    let data: &SpanData = data;
+                    data.dropped_attributes_count
+                }
+                Queued::Own(_) => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn taking_the_front_of_the_queue_keeps_every_span_in_order() {
+        for (len, n, wrap) in [
+            (6, 6, 0),
+            (6, 4, 0),
+            (6, 4, 3),
+            (6, 6, 5),
+            (6, 0, 2),
+            (1, 1, 0),
+        ] {
+            let mut queue = VecDeque::with_capacity(8);
+            // Wrapped: the queue's first spans at the end of its memory, the rest at the start.
+            for _ in 0..wrap {
+                queue.push_back(span(99));
+                queue.pop_front();
+            }
+            queue.extend((0..len).map(span));
+            let mut batch = Vec::with_capacity(4);
+            take_front(&mut queue, n, &mut batch);
+            let all: Vec<u32> = (0..len as u32).collect();
+            assert_eq!(numbers(&batch), all[..n], "{len} {n} {wrap}");
+            assert_eq!(numbers(&queue), all[n..], "{len} {n} {wrap}");
+            // Both go on being used.
+            queue.push_back(span(7));
+            assert_eq!(numbers(queue.back()), [7]);
+            batch.clear();
+            take_front(&mut queue, 1, &mut batch);
+            assert_eq!(batch.len(), 1);
+        }
+        // A batch that already holds spans keeps them.
+        let mut queue: VecDeque<Queued> = (0..3).map(span).collect();
+        let mut batch = vec![span(9)];
+        take_front(&mut queue, 2, &mut batch);
+        assert_eq!(numbers(&batch), [9, 0, 1]);
+        assert_eq!(numbers(&queue), [2]);
+    }
 }

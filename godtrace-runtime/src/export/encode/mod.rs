@@ -64,6 +64,19 @@ struct SiteParts {
     bytes: Box<[u8]>,
     /// Where the start time's tag is in `bytes`.
     times_at: usize,
+    /// The site's whole span when nothing was recorded on it, without a parent and with one.
+    bare: [BareSpan; 2],
+}
+
+/// A span of a call site with nothing recorded on it (no attributes, counts, events, links,
+/// trace state, status): `ScopeSpans.spans` tag and length included, with zeros where its
+/// ids, times and flags go. Such a span is one copy and a few writes.
+struct BareSpan {
+    bytes: Box<[u8]>,
+    /// Where the trace id's tag is.
+    ids_at: usize,
+    /// Where the start time's tag is.
+    times_at: usize,
 }
 
 /// The start and end times' fields: a tag and eight bytes each.
@@ -90,7 +103,7 @@ impl RequestEncoder {
             resource: encoded,
             resource_schema_url,
             scope: ScopeParts::of(&crate::span::SCOPE),
-            sites: HashMap::default(),
+            sites: Sites::default(),
             sdk: Vec::new(),
         }
     }
@@ -168,25 +181,187 @@ impl RequestEncoder {
     }
 }
 
-/// The call sites' constant parts, by the site's address.
-type Sites = HashMap<usize, SiteParts, BuildHasherDefault<AddressHasher>>;
+/// The call sites' constant parts, found by the site's address.
+#[derive(Default)]
+struct Sites {
+    /// Where each site's parts are in `parts`.
+    index: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
+    parts: Vec<SiteParts>,
+    /// The last site looked up and where its parts are: a batch's spans mostly come from a
+    /// few sites in runs, found without hashing.
+    last: Option<(usize, usize)>,
+}
+
+impl Sites {
+    /// The parts of `site`, encoded on its first span; `None` past [`MAX_SITES`] sites.
+    #[inline]
+    fn parts_of(&mut self, site: &crate::span::CallSite) -> Option<&SiteParts> {
+        let key = std::ptr::from_ref::<crate::span::CallSite>(site) as usize;
+        if let Some((last, at)) = self.last
+            && last == key
+        {
+            return self.parts.get(at);
+        }
+        let at = match self.index.get(&key) {
+            Some(&at) => at,
+            None if self.parts.len() < MAX_SITES => {
+                self.parts.push(SiteParts::of(site));
+                self.index.insert(key, self.parts.len() - 1);
+                self.parts.len() - 1
+            }
+            None => return None,
+        };
+        self.last = Some((key, at));
+        self.parts.get(at)
+    }
+}
 
 /// One of godtrace's own spans (`ScopeSpans.spans`, field 2).
 fn put_own_span(buf: &mut Vec<u8>, sites: &mut Sites, span: &mut Finished, clock: UnixClock) {
     let span = span.recorded();
     let site = match span.name {
-        Name::Site(site) => {
-            let key = std::ptr::from_ref::<crate::span::CallSite>(site) as usize;
-            if sites.len() < MAX_SITES {
-                Some(&*sites.entry(key).or_insert_with(|| SiteParts::of(site)))
-            } else {
-                sites.get(&key)
-            }
-        }
+        Name::Site(site) => sites.parts_of(site),
         Name::Given(..) => None,
     };
+    if let Some(site) = site
+        && put_plain_span(buf, &span, site, clock)
+    {
+        return;
+    }
     // Two bytes of length: most spans are 128 bytes to 16 KiB.
     put_message(buf, 2, 2, |buf| put_span(buf, &span, site, clock));
+}
+
+/// The common span, `ScopeSpans.spans` (field 2) tag and length included: a call site's,
+/// with no trace state, events, links or error status (its fields are few and their sizes
+/// known). Its length is summed first, so that the span is written once, in place, with no
+/// room guessed for the length and no move when the guess is wrong. `false`, and nothing
+/// written, for any other span.
+#[inline]
+fn put_plain_span(
+    buf: &mut Vec<u8>,
+    span: &Recorded<'_>,
+    site: &SiteParts,
+    clock: UnixClock,
+) -> bool {
+    let ids = span.span_context;
+    // `Span.status` then `Span.flags`: the first `tail_len` bytes of `tail`.
+    let [f0, f1, f2, f3, f4, f5] = flags_field(span);
+    let (tail, tail_len) = match span.status {
+        Status::Unset => ([15 << 3 | 2, 0, f0, f1, f2, f3, f4, f5, 0, 0], 8),
+        Status::Ok => ([15 << 3 | 2, 2, 3 << 3, 1, f0, f1, f2, f3, f4, f5], 10),
+        Status::Error { .. } => return false,
+    };
+    if !span.events.is_empty()
+        || !span.links.is_empty()
+        || *ids.trace_state() != opentelemetry::trace::TraceState::NONE
+    {
+        return false;
+    }
+    let (start, end) = (clock.nanos(span.start), clock.nanos(span.end));
+    if start == 0 || end == 0 {
+        return false;
+    }
+    if span.attributes.is_empty()
+        && matches!(span.status, Status::Unset)
+        && (span.dropped_attributes | span.dropped_events | span.dropped_links) == 0
+    {
+        let [.., f2, f3, f4, f5] = flags_field(span);
+        site.put_bare(
+            buf,
+            ids,
+            span.parent_span_id,
+            (start, end),
+            [f2, f3, f4, f5],
+        );
+        return true;
+    }
+    let mut head = [0u8; IDS_LEN];
+    head[0] = 1 << 3 | 2;
+    head[1] = 16;
+    head[2..18].copy_from_slice(&ids.trace_id().to_bytes());
+    head[18] = 2 << 3 | 2;
+    head[19] = 8;
+    head[20..28].copy_from_slice(&ids.span_id().to_bytes());
+    let head_len = if span.parent_span_id == SpanId::INVALID {
+        IDS_LEN - 10
+    } else {
+        head[28] = 4 << 3 | 2;
+        head[29] = 8;
+        head[30..38].copy_from_slice(&span.parent_span_id.to_bytes());
+        IDS_LEN
+    };
+    let counts = [
+        (10, span.dropped_attributes),
+        (12, span.dropped_events),
+        (14, span.dropped_links),
+    ];
+    let len = head_len
+        + site.bytes.len()
+        + span
+            .attributes
+            .iter()
+            .map(key_value_field_len)
+            .sum::<usize>()
+        + counts
+            .iter()
+            .map(|&(_, n)| uint_field_len(n))
+            .sum::<usize>()
+        + tail_len;
+    // Room for the whole arrays below: copies of a fixed size are a few moves, not a call;
+    // what is past their used part is cut off after each.
+    buf.reserve(1 + wire::varint_len(len as u64) + len + IDS_LEN + tail.len());
+    buf.push(2 << 3 | 2);
+    wire::put_varint(buf, len as u64);
+    put_front(buf, &head, head_len);
+    site.put(buf, start, end);
+    put_attributes(buf, 9, span.attributes);
+    put_uint(buf, 10, u64::from(span.dropped_attributes));
+    put_uint(buf, 12, u64::from(span.dropped_events));
+    put_uint(buf, 14, u64::from(span.dropped_links));
+    put_front(buf, &tail, tail_len);
+    true
+}
+
+/// The first `len` bytes of `bytes`: all of them copied (a fixed size), the rest cut off.
+#[inline(always)]
+fn put_front<const N: usize>(buf: &mut Vec<u8>, bytes: &[u8; N], len: usize) {
+    buf.extend_from_slice(bytes);
+    buf.truncate(buf.len() - (N - len.min(N)));
+}
+
+/// The trace, span and parent ids' fields: a tag, a length and the id each.
+const IDS_LEN: usize = 2 * (2 + 8) + 2 + 16;
+
+/// `Span.flags` (field 16, fixed32): a two-byte tag and four bytes.
+const FLAGS_LEN: usize = 6;
+
+/// `Span.flags`, tag included.
+#[inline]
+fn flags_field(span: &Recorded<'_>) -> [u8; FLAGS_LEN] {
+    let flags = span_flags(
+        span.span_context.trace_flags().to_u8(),
+        span.parent_is_remote,
+    );
+    let [a, b, c, d] = flags.to_le_bytes();
+    [16 << 3 | 5 | 0x80, 1, a, b, c, d]
+}
+
+/// The length of a uint32 field numbered below 16 (a one-byte tag), 0 when it is left out.
+#[inline]
+fn uint_field_len(value: u32) -> usize {
+    if value == 0 {
+        0
+    } else {
+        1 + wire::varint_len(u64::from(value))
+    }
+}
+
+/// The length of `Span.attributes` field (number 9) holding `kv`, tag included.
+#[inline]
+fn key_value_field_len(kv: &opentelemetry::KeyValue) -> usize {
+    let len = wire::key_value_len(kv.key.as_str(), &kv.value);
+    1 + wire::varint_len(len as u64) + len
 }
 
 /// The spans of other OpenTelemetry code in `batch` (taken out, an empty span left in their
@@ -212,7 +387,7 @@ fn put_sdk_spans(buf: &mut Vec<u8>, sdk: &mut Vec<SpanData>, batch: &mut [Queued
 }
 
 /// A `SpanData` with nothing in it, to take a queued one's place.
-fn empty_span_data() -> SpanData {
+pub(crate) fn empty_span_data() -> SpanData {
     SpanData {
         span_context: SpanContext::NONE,
         parent_span_id: SpanId::INVALID,
@@ -259,12 +434,75 @@ impl SiteParts {
             bytes.extend_from_slice(&[0; 8]);
         }
         put_code_attributes(&mut bytes, site);
+        let bare = [false, true].map(|parent| BareSpan::of(&bytes, times_at, parent));
         SiteParts {
             bytes: bytes.into(),
             times_at,
+            bare,
         }
     }
 
+    /// The span of this site with nothing recorded on it: `ids`, under `parent` (or none),
+    /// from `start` to `end` (ns since the Unix epoch, neither 0), with span flags `flags`.
+    #[inline]
+    fn put_bare(
+        &self,
+        buf: &mut Vec<u8>,
+        ids: &SpanContext,
+        parent: SpanId,
+        (start, end): (u64, u64),
+        flags: [u8; 4],
+    ) {
+        let has_parent = parent != SpanId::INVALID;
+        let bare = &self.bare[usize::from(has_parent)];
+        let at = buf.len();
+        buf.extend_from_slice(&bare.bytes);
+        let span = &mut buf[at..];
+        let i = bare.ids_at;
+        span[i + 2..i + 18].copy_from_slice(&ids.trace_id().to_bytes());
+        span[i + 20..i + 28].copy_from_slice(&ids.span_id().to_bytes());
+        if has_parent {
+            span[i + 30..i + 38].copy_from_slice(&parent.to_bytes());
+        }
+        let t = bare.times_at;
+        span[t + 1..t + 9].copy_from_slice(&start.to_le_bytes());
+        span[t + 10..t + 18].copy_from_slice(&end.to_le_bytes());
+        let end_at = span.len();
+        span[end_at - 4..].copy_from_slice(&flags);
+    }
+}
+
+impl BareSpan {
+    /// The bare span of a site whose parts are `parts` (the start time's tag at `times_at`),
+    /// with a parent id or without.
+    fn of(parts: &[u8], times_at: usize, parent: bool) -> BareSpan {
+        let ids_len = if parent { IDS_LEN } else { IDS_LEN - 10 };
+        let mut head = [0u8; IDS_LEN];
+        head[0] = 1 << 3 | 2;
+        head[1] = 16;
+        head[18] = 2 << 3 | 2;
+        head[19] = 8;
+        head[28] = 4 << 3 | 2;
+        head[29] = 8;
+        // Status unset (an empty message), then the flags.
+        let tail = [15 << 3 | 2, 0, 16 << 3 | 5 | 0x80, 1, 0, 0, 0, 0];
+        let len = ids_len + parts.len() + tail.len();
+        let mut bytes = vec![2 << 3 | 2];
+        wire::put_varint(&mut bytes, len as u64);
+        let ids_at = bytes.len();
+        bytes.extend_from_slice(&head[..ids_len]);
+        let times_at = bytes.len() + times_at;
+        bytes.extend_from_slice(parts);
+        bytes.extend_from_slice(&tail);
+        BareSpan {
+            bytes: bytes.into(),
+            ids_at,
+            times_at,
+        }
+    }
+}
+
+impl SiteParts {
     /// Its parts, with the times `start` and `end` (ns since the Unix epoch, neither 0).
     #[inline]
     fn put(&self, buf: &mut Vec<u8>, start: u64, end: u64) {
@@ -393,10 +631,6 @@ fn put_link(buf: &mut Vec<u8>, link: &opentelemetry::trace::Link) {
 
 /// `Span.status` (always set, as the SDK path sets it) and `Span.flags`.
 fn put_status_and_flags(buf: &mut Vec<u8>, span: &Recorded<'_>) {
-    let flags = span_flags(
-        span.span_context.trace_flags().to_u8(),
-        span.parent_is_remote,
-    );
     let mut tail = Small::new();
     match span.status {
         Status::Unset => tail.extend(&[15 << 3 | 2, 0]),
@@ -408,9 +642,7 @@ fn put_status_and_flags(buf: &mut Vec<u8>, span: &Recorded<'_>) {
             });
         }
     }
-    // Field 16, fixed32: a two-byte tag.
-    tail.extend(&[16 << 3 | 5 | 0x80, 1]);
-    tail.extend(&flags.to_le_bytes());
+    tail.extend(&flags_field(span));
     buf.extend_from_slice(tail.as_slice());
 }
 

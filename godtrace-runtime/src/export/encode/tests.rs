@@ -227,7 +227,7 @@ fn requests_decode_into_what_the_sdk_path_produced() {
         ];
         check(&mut encoder, batch, &resource);
     }
-    assert_eq!(encoder.sites.len(), 2);
+    assert_eq!(encoder.sites.parts.len(), 2);
 }
 
 /// A bridged `tracing` span renamed after it started (`otel.name`, `otel.kind` recorded late)
@@ -514,4 +514,49 @@ fn a_reused_buffer_holds_the_head_room_and_the_latest_request_only() {
         "only the latest request, as prost writes it"
     );
     crate::span::return_spares(&mut emptied);
+}
+
+/// Spans of a call site with little or nothing recorded take the shortcuts (the site's whole
+/// span copied, or its length summed first): with and without a parent, local or remote,
+/// sampled or not, with a status, an attribute or a count, they decode as the SDK path's.
+#[test]
+fn spans_with_little_recorded_decode_into_what_the_sdk_path_produced() {
+    let resource = resource();
+    let mut encoder = RequestEncoder::new(&resource);
+    let start = clock::now();
+    let local = ids(7, 70, TraceFlags::SAMPLED, false, "");
+    let remote = ids(7, 71, TraceFlags::default(), true, "");
+    let span = |n: u64, parent: Option<&SpanContext>, flags, edit: &dyn Fn(&Live)| {
+        let live = Live::start(
+            ids(7, n, flags, false, ""),
+            parent,
+            Name::Site(if n.is_multiple_of(2) {
+                &CHECKOUT
+            } else {
+                &NAMED
+            }),
+            Vec::new(),
+        );
+        edit(&live);
+        Queued::Own(live.finish(start, Tick::from_raw(start.raw() + 1_000 * n)))
+    };
+    let nothing = |_: &Live| {};
+    for _ in 0..2 {
+        let batch = vec![
+            span(1, None, TraceFlags::SAMPLED, &nothing),
+            span(2, Some(&local), TraceFlags::SAMPLED, &nothing),
+            span(3, Some(&remote), TraceFlags::default(), &nothing),
+            span(4, None, TraceFlags::default(), &|l| {
+                l.set_status(Status::Ok)
+            }),
+            span(5, Some(&remote), TraceFlags::SAMPLED, &|l| {
+                l.set_attribute(KeyValue::new("one", "attribute"))
+            }),
+            span(6, Some(&local), TraceFlags::SAMPLED, &|l| {
+                l.set_status(Status::Ok);
+                l.set_attribute(KeyValue::new("n", 300_i64));
+            }),
+        ];
+        check(&mut encoder, batch, &resource);
+    }
 }

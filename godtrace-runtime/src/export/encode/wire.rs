@@ -199,17 +199,24 @@ fn put_string_element(buf: &mut Vec<u8>, s: &StringValue) {
 /// path sets it).
 pub(super) fn put_key_value(buf: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
     let value_len = any_value_len(value);
+    put_tag(buf, field, LEN);
+    put_varint(buf, key_value_len(key, value) as u64);
+    put_string(buf, 1, key);
+    put_tag(buf, 2, LEN);
+    put_varint(buf, value_len as u64);
+    put_any_value(buf, value);
+}
+
+/// The length of a `KeyValue` message of `key` and `value` (tags included, its own length
+/// not).
+#[inline]
+pub(super) fn key_value_len(key: &str, value: &Value) -> usize {
     let key_len = if key.is_empty() {
         0
     } else {
         field_len(key.len())
     };
-    put_tag(buf, field, LEN);
-    put_varint(buf, (key_len + field_len(value_len)) as u64);
-    put_string(buf, 1, key);
-    put_tag(buf, 2, LEN);
-    put_varint(buf, value_len as u64);
-    put_any_value(buf, value);
+    key_len + field_len(any_value_len(value))
 }
 
 /// Every attribute of `attributes` as a `KeyValue` field `field`.

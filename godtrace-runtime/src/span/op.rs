@@ -482,6 +482,14 @@ impl OpSpan {
         }
     }
 
+    /// The sampled-out-root mark this span holds, when that is all it does (nothing to
+    /// carry, record or measure, nothing owned): a future then keeps the mark alone, and
+    /// makes it current on each poll without a span to end.
+    #[inline(always)]
+    pub(super) fn mark_only(&self) -> Option<u64> {
+        (self.timing.is_none() && !self.owns_anything()).then_some(self.scope)
+    }
+
     /// Whether dropping this span has anything to release (an OpenTelemetry context or a
     /// record): a sampled-out call usually has neither.
     #[inline(always)]

@@ -149,16 +149,18 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
             finish(span, &output);
         }
         span.end_in_place();
+        let owns_anything = span.owns_anything();
         std::mem::forget(slot);
         // Ended: `Drop` finds nothing to mark cancelled. A span owning nothing (most
         // sampled-out calls) only has the slot's tag written.
-        let ended = std::mem::replace(&mut *self.traced, Traced::Off);
-        if let Traced::Span(span) = ended {
-            if span.owns_anything() {
-                drop(span);
-            } else {
-                std::mem::forget(span);
-            }
+        let off = ManuallyDrop::new(Traced::Off);
+        if owns_anything {
+            drop(ManuallyDrop::into_inner(std::mem::replace(
+                &mut self.traced,
+                off,
+            )));
+        } else {
+            self.traced = off;
         }
         Poll::Ready(output)
     }

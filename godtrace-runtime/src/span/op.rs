@@ -868,9 +868,14 @@ mod tests {
         }
     }
 
-    fn observed(panics: bool) -> std::pin::Pin<Box<impl Future<Output = Vec<Option<SpanContext>>>>> {
+    fn observed(
+        panics: bool,
+    ) -> std::pin::Pin<Box<impl Future<Output = Vec<Option<SpanContext>>>>> {
         let span = start(&MARKED_ASYNC);
-        assert!(span.as_ref().and_then(OpSpan::mark_only).is_some(), "only a mark");
+        assert!(
+            span.as_ref().and_then(OpSpan::mark_only).is_some(),
+            "only a mark"
+        );
         let inner = ObservedTwice {
             seen: Vec::new(),
             panics,
@@ -893,7 +898,11 @@ mod tests {
         };
         let root = seen[0].clone().expect("the root's ids on the first poll");
         assert!(!root.is_sampled());
-        assert_eq!(seen, vec![Some(root.clone()); 2], "the same ids on every poll");
+        assert_eq!(
+            seen,
+            vec![Some(root.clone()); 2],
+            "the same ids on every poll"
+        );
         assert_eq!(current_span_context(), None, "cleared after the last poll");
         drop(future);
 

@@ -87,7 +87,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
         // SAFETY: only `inner` is treated as pinned (below), and it is never moved out of
         // `self`, nor by `Drop`; `traced` and `finish` are not pinned (plain moves are fine).
         let this = unsafe { self.get_unchecked_mut() };
-        // Polled while the thread exits (see `otel_context_usable`): untraced.
+        // Off, or polled while the thread exits (see `otel_context_usable`): untraced.
         let mark = match &*this.traced {
             Traced::Off => None,
             _ if !current::otel_context_usable() => None,

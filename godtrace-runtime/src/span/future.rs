@@ -39,11 +39,8 @@ pub struct Instrumented<F: Future, Fin> {
 enum Traced {
     /// Nothing: tracing is off, or the call is not traced.
     Off,
-    /// A sampled-out call with nothing to carry, record or measure: only the mark of the
-    /// sampled-out root it runs under (`OpSpan::mark_only`), for the thread to hold while
-    /// the future is polled. No span is kept, ended or cancelled.
-    Mark(u64),
-    /// A span to make current on each poll and to end.
+    /// A span to make current on each poll and to end; a sampled-out one that holds only
+    /// a root's mark (`OpSpan::mark_only`) just has the mark held while it is polled.
     Span(OpSpan),
 }
 
@@ -59,21 +56,10 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
                 traced: ManuallyDrop::new(Traced::Off),
                 finish: Some(finish),
             },
-            Some(span) => match span.mark_only() {
-                Some(mark) => {
-                    // Owns nothing (see `mark_only`): there is nothing to drop.
-                    std::mem::forget(span);
-                    Instrumented {
-                        inner,
-                        traced: ManuallyDrop::new(Traced::Mark(mark)),
-                        finish: Some(finish),
-                    }
-                }
-                None => Instrumented {
-                    inner,
-                    traced: ManuallyDrop::new(Traced::Span(span)),
-                    finish: Some(finish),
-                },
+            Some(span) => Instrumented {
+                inner,
+                traced: ManuallyDrop::new(Traced::Span(span)),
+                finish: Some(finish),
             },
         }
     }
@@ -91,16 +77,23 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
         let mark = match &*this.traced {
             Traced::Off => None,
             _ if !current::otel_context_usable() => None,
-            Traced::Mark(mark) => Some(*mark),
-            Traced::Span(_) => return this.poll_traced(task),
+            Traced::Span(span) => match span.mark_only() {
+                Some(mark) => Some(mark),
+                None => return this.poll_traced(task),
+            },
         };
         // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never
         // moved out of it (see above).
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        match mark {
-            None => inner.poll(task),
-            Some(mark) => poll_marked(mark, inner, task),
+        let Some(mark) = mark else {
+            return inner.poll(task);
+        };
+        let output = poll_marked(mark, inner, task);
+        if output.is_ready() {
+            // Nothing to end, nor to mark cancelled; nothing owned to drop (`ManuallyDrop`).
+            this.traced = ManuallyDrop::new(Traced::Off);
         }
+        output
     }
 }
 

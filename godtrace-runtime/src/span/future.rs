@@ -1,7 +1,7 @@
 //! The instrumented future: a traced future's span is current while it is polled (on any
 //! thread) and ends when it completes, panics, or is dropped unfinished.
-use super::current;
 use super::op::OpSpan;
+use super::{current, sampled_out};
 use opentelemetry::KeyValue;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -29,26 +29,36 @@ pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output)>(
 /// dropped unfinished (then marked `godtrace.cancelled = true`).
 pub struct Instrumented<F: Future, Fin> {
     inner: F,
-    /// Dropped only by `Drop` below (taken when set), so the off path has no drop glue to run.
-    span: ManuallyDrop<Option<OpSpan>>,
+    /// Dropped only by `Drop` below (taken when a span), so the other states have no drop
+    /// glue to run.
+    traced: ManuallyDrop<Traced>,
     finish: Option<Fin>,
+}
+
+/// What a traced future holds of its call's span.
+enum Traced {
+    /// Nothing: tracing is off, or the call is not traced.
+    Off,
+    /// A span to make current on each poll and to end; a sampled-out one that holds only
+    /// a root's mark (`OpSpan::mark_only`) just has the mark held while it is polled.
+    Span(OpSpan),
 }
 
 impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
     /// Wraps `inner`, which runs under `span`; `finish` records the output.
     #[inline(always)]
     pub fn new(span: Option<OpSpan>, inner: F, finish: Fin) -> Self {
-        // Built in each arm, so that the off path writes the empty slot's tag alone, not a
-        // copy of the whole (uninitialised) `Option<OpSpan>`.
+        // Built in each arm, so that the states without a span write their own fields
+        // alone, not a copy of the whole (partly uninitialised) `Option<OpSpan>`.
         match span {
             None => Instrumented {
                 inner,
-                span: ManuallyDrop::new(None),
+                traced: ManuallyDrop::new(Traced::Off),
                 finish: Some(finish),
             },
             Some(span) => Instrumented {
                 inner,
-                span: ManuallyDrop::new(Some(span)),
+                traced: ManuallyDrop::new(Traced::Span(span)),
                 finish: Some(finish),
             },
         }
@@ -58,32 +68,69 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
 impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin> {
     type Output = F::Output;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
         // SAFETY: only `inner` is treated as pinned (below), and it is never moved out of
-        // `self`, nor by `Drop`; `span` and `finish` are not pinned (plain moves are fine).
+        // `self`, nor by `Drop`; `traced` and `finish` are not pinned (plain moves are fine).
         let this = unsafe { self.get_unchecked_mut() };
-        // Off: a discriminant test, no move of the (empty) span slot. Polled while the thread
-        // exits (see `otel_context_usable`): untraced.
-        if this.span.is_none() || !current::otel_context_usable() {
-            // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never
-            // moved out of it (see above).
-            return unsafe { Pin::new_unchecked(&mut this.inner) }.poll(task);
+        // Off, or polled while the thread exits (see `otel_context_usable`): untraced.
+        let mark = match &*this.traced {
+            Traced::Off => None,
+            _ if !current::otel_context_usable() => None,
+            Traced::Span(span) => match span.mark_only() {
+                Some(mark) => Some(mark),
+                None => return this.poll_traced(task),
+            },
+        };
+        // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never
+        // moved out of it (see above).
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        let Some(mark) = mark else {
+            return inner.poll(task);
+        };
+        let output = poll_marked(mark, inner, task);
+        if output.is_ready() {
+            // Nothing to end, nor to mark cancelled; nothing owned to drop (`ManuallyDrop`).
+            this.traced = ManuallyDrop::new(Traced::Off);
         }
-        this.poll_traced(task)
+        output
+    }
+}
+
+/// Polls `inner` with the thread marked `mark` (a sampled-out root's), as its span would
+/// mark it; the previous mark is back on return and on unwind.
+#[inline(always)]
+fn poll_marked<F: Future>(
+    mark: u64,
+    inner: Pin<&mut F>,
+    task: &mut std::task::Context<'_>,
+) -> Poll<F::Output> {
+    let _restore = RestoreMark(sampled_out::replace_mark(mark));
+    inner.poll(task)
+}
+
+/// Puts back the thread's sampled-out-root mark it holds when dropped.
+struct RestoreMark(u64);
+
+impl Drop for RestoreMark {
+    #[inline(always)]
+    fn drop(&mut self) {
+        sampled_out::restore_mark(self.0);
     }
 }
 
 impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
-    /// `poll` with a span, out of line: the off path's frame then stays as small as the
+    /// `poll` with a span, out of line: the other paths' frame then stays as small as the
     /// inner future's poll needs. Called by `poll` only, on the pinned future's fields.
     #[inline(never)]
     fn poll_traced(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
         // pinned there and never moved out of it (see `poll`).
         let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
-        let slot = ClearOnUnwind(&mut self.span);
-        let span = slot.0.as_mut().expect("checked by `poll`");
+        let slot = ClearOnUnwind(&mut self.traced);
+        let Traced::Span(span) = &mut *slot.0 else {
+            unreachable!("checked by `poll`")
+        };
         let output = match span.run_current(|| inner.poll(task)) {
             Poll::Pending => {
                 std::mem::forget(slot);
@@ -95,13 +142,18 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
             finish(span, &output);
         }
         span.end_in_place();
+        let owns_anything = span.owns_anything();
         std::mem::forget(slot);
         // Ended: `Drop` finds nothing to mark cancelled. A span owning nothing (most
         // sampled-out calls) only has the slot's tag written.
-        if self.span.as_ref().is_some_and(OpSpan::owns_anything) {
-            drop(self.span.take());
+        let off = ManuallyDrop::new(Traced::Off);
+        if owns_anything {
+            drop(ManuallyDrop::into_inner(std::mem::replace(
+                &mut self.traced,
+                off,
+            )));
         } else {
-            std::mem::forget(self.span.take());
+            self.traced = off;
         }
         Poll::Ready(output)
     }
@@ -109,19 +161,19 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
 
 /// Empties a traced future's span slot if polling it (or recording its outcome) unwinds: a
 /// panic ends the span in `run_current`, and leaves nothing for `Drop` to mark as cancelled.
-struct ClearOnUnwind<'a>(&'a mut Option<OpSpan>);
+struct ClearOnUnwind<'a>(&'a mut Traced);
 
 impl Drop for ClearOnUnwind<'_> {
     #[cold]
     fn drop(&mut self) {
-        drop(self.0.take());
+        drop(std::mem::replace(self.0, Traced::Off));
     }
 }
 
 impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
     #[inline]
     fn drop(&mut self) {
-        if self.span.is_some() {
+        if let Traced::Span(_) = &*self.traced {
             self.cancel();
         }
     }
@@ -131,7 +183,7 @@ impl<F: Future, Fin> Instrumented<F, Fin> {
     /// Dropped before completion: ends the span, marked cancelled.
     #[cold]
     fn cancel(&mut self) {
-        if let Some(span) = self.span.take() {
+        if let Traced::Span(span) = std::mem::replace(&mut *self.traced, Traced::Off) {
             span.record_owned(KeyValue::new("godtrace.cancelled", true));
             span.end();
         }

@@ -482,6 +482,14 @@ impl OpSpan {
         }
     }
 
+    /// The sampled-out-root mark this span holds, when that is all it does (nothing to
+    /// carry, record or measure, nothing owned): a future then keeps the mark alone, and
+    /// makes it current on each poll without a span to end.
+    #[inline(always)]
+    pub(super) fn mark_only(&self) -> Option<u64> {
+        (self.timing.is_none() && !self.owns_anything()).then_some(self.scope)
+    }
+
     /// Whether dropping this span has anything to release (an OpenTelemetry context or a
     /// record): a sampled-out call usually has neither.
     #[inline(always)]
@@ -832,5 +840,79 @@ mod tests {
         drop(future);
         assert_eq!(panic_count("op.tests.panics.async"), 1, "measured once");
         assert_eq!(current_span_context(), None);
+    }
+
+    static MARKED_ASYNC: CallSite = site("op.tests.marked_async", 0.0, false, true);
+    static UNDER_MARK: CallSite = site("op.tests.under_mark", 1.0, true, false);
+
+    /// Pending on its first poll, ready on its second; each poll reads the current span and
+    /// makes a traced call, and panics if asked to.
+    struct ObservedTwice {
+        seen: Vec<Option<SpanContext>>,
+        panics: bool,
+    }
+
+    impl Future for ObservedTwice {
+        type Output = Vec<Option<SpanContext>>;
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Self::Output> {
+            assert!(!self.panics, "polled");
+            let seen = traced(&UNDER_MARK, current_span_context);
+            self.seen.push(seen);
+            if self.seen.len() < 2 {
+                return std::task::Poll::Pending;
+            }
+            std::task::Poll::Ready(std::mem::take(&mut self.seen))
+        }
+    }
+
+    fn observed(
+        panics: bool,
+    ) -> std::pin::Pin<Box<impl Future<Output = Vec<Option<SpanContext>>>>> {
+        let span = start(&MARKED_ASYNC);
+        assert!(
+            span.as_ref().and_then(OpSpan::mark_only).is_some(),
+            "only a mark"
+        );
+        let inner = ObservedTwice {
+            seen: Vec::new(),
+            panics,
+        };
+        Box::pin(Instrumented::new(span, inner, |_: &OpSpan, _: &_| {}))
+    }
+
+    /// An async root sampled out with nothing to measure keeps its mark alone: the same
+    /// sampled-out ids on every poll, its children dropped with it, and the mark gone
+    /// between polls, after the last one, and after a panic.
+    #[test]
+    fn an_async_root_holding_only_a_mark_holds_it_on_every_poll() {
+        let capture = testing::capture();
+        let mut task = std::task::Context::from_waker(Waker::noop());
+        let mut future = observed(false);
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        assert_eq!(current_span_context(), None, "not held between polls");
+        let std::task::Poll::Ready(seen) = future.as_mut().poll(&mut task) else {
+            panic!("ready on the second poll");
+        };
+        let root = seen[0].clone().expect("the root's ids on the first poll");
+        assert!(!root.is_sampled());
+        assert_eq!(
+            seen,
+            vec![Some(root.clone()); 2],
+            "the same ids on every poll"
+        );
+        assert_eq!(current_span_context(), None, "cleared after the last poll");
+        drop(future);
+
+        let mut future = observed(true);
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            future.as_mut().poll(&mut task)
+        }));
+        assert!(polled.is_err());
+        assert_eq!(current_span_context(), None, "cleared by the unwind");
+        drop(future);
+        assert!(capture.spans().is_empty(), "{:?}", capture.spans());
     }
 }

@@ -254,6 +254,34 @@ struct Fields {
     renamed: (Option<Cow<'static, str>>, Option<SpanKind>),
 }
 
+/// What a span's record keeps of its parent: its span id (invalid for a root) and whether it
+/// came from another process.
+#[derive(Clone, Copy)]
+pub(crate) struct ParentIds {
+    span_id: SpanId,
+    is_remote: bool,
+}
+
+impl ParentIds {
+    /// The parent of a root span.
+    pub(crate) const NONE: ParentIds = ParentIds {
+        span_id: SpanId::INVALID,
+        is_remote: false,
+    };
+
+    /// The ids of `parent` (`None` for a root).
+    #[inline(always)]
+    pub(crate) fn of(parent: Option<&SpanContext>) -> ParentIds {
+        match parent {
+            Some(parent) => ParentIds {
+                span_id: parent.span_id(),
+                is_remote: parent.is_remote(),
+            },
+            None => ParentIds::NONE,
+        }
+    }
+}
+
 /// A span that has ended, on its way to the exporter or the test capture: its box itself
 /// (moving it is moving a pointer; no list points into it any more), and when it started and
 /// ended.
@@ -270,6 +298,17 @@ impl Live {
     pub(crate) fn start(
         span_context: SpanContext,
         parent: Option<&SpanContext>,
+        name: Name,
+        attributes: Vec<KeyValue>,
+    ) -> LiveBox {
+        Live::start_under(span_context, ParentIds::of(parent), name, attributes)
+    }
+
+    /// [`Live::start`] with the parent's ids already read (they are all a record keeps of it).
+    #[inline(always)]
+    pub(crate) fn start_under(
+        span_context: SpanContext,
+        parent: ParentIds,
         name: Name,
         attributes: Vec<KeyValue>,
     ) -> LiveBox {
@@ -299,7 +338,7 @@ impl Live {
     #[inline(never)]
     fn start_boxed(
         span_context: SpanContext,
-        parent: Option<&SpanContext>,
+        parent: ParentIds,
         name: Name,
         attributes: Vec<KeyValue>,
     ) -> LiveBox {
@@ -341,7 +380,7 @@ impl Live {
     fn reuse(
         &mut self,
         span_context: SpanContext,
-        parent: Option<&SpanContext>,
+        parent: ParentIds,
         name: Name,
         attributes: Vec<KeyValue>,
     ) {
@@ -349,8 +388,8 @@ impl Live {
         // name, a vector that never allocated): forgotten, not dropped, which spares the
         // drop code's branches. (Were one to own memory, it would leak, nothing worse.)
         std::mem::forget(std::mem::replace(&mut self.span_context, span_context));
-        self.parent_span_id = parent.map_or(SpanId::INVALID, SpanContext::span_id);
-        self.parent_is_remote = parent.is_some_and(SpanContext::is_remote);
+        self.parent_span_id = parent.span_id;
+        self.parent_is_remote = parent.is_remote;
         std::mem::forget(std::mem::replace(&mut self.name, name));
         let fields = self.fields.get_mut();
         std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));

@@ -1,7 +1,7 @@
 //! The span of one traced call ([`OpSpan`]): its start (the head decision, the record), its
 //! end (the duration histogram, the hand-off to the sinks), and the sync path ([`run_sync`]).
 use super::clock::{self, Tick};
-use super::live::{LiveBox, Name};
+use super::live::{LiveBox, Name, ParentIds};
 use super::sampling::Quick;
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
@@ -138,6 +138,24 @@ impl OpSpan {
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
         let measured = site.include_duration.then(clock::now);
+        // A kept child of godtrace's own span, the common case: its ids come from the parent's
+        // record, read in place (no copy of the parent's ids, no decision to carry around).
+        let kept = at.with_own(|parent| {
+            let parent = &parent.span_context;
+            sampling::kept_child_of(site.sample_rate, parent)
+                .map(|span_context| (span_context, ParentIds::of(Some(parent))))
+        });
+        if let Some(Some((span_context, parent))) = kept {
+            return Some(Self::start_sampled(
+                site,
+                None,
+                span_context,
+                parent,
+                measured,
+                arg_count,
+                record_args,
+            ));
+        }
         let parent = at.span_context();
         let rule = sampling::SiteRule {
             sample_rate: site.sample_rate,
@@ -161,7 +179,7 @@ impl OpSpan {
             site,
             None,
             span_context,
-            None,
+            ParentIds::NONE,
             measured,
             arg_count,
             record_args,
@@ -246,7 +264,7 @@ impl OpSpan {
                 site,
                 explicit,
                 span_context,
-                parent,
+                ParentIds::of(parent.as_ref()),
                 measured,
                 arg_count,
                 record_args,
@@ -254,13 +272,13 @@ impl OpSpan {
         }
     }
 
-    /// The span of a call sampled in, with ids `span_context`, under `parent`.
+    /// The span of a call sampled in, with ids `span_context`, under the span of ids `parent`.
     #[inline(always)]
     fn start_sampled(
         site: &'static CallSite,
         explicit: Option<Context>,
         span_context: SpanContext,
-        parent: Option<SpanContext>,
+        parent: ParentIds,
         measured: Option<Tick>,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
@@ -269,7 +287,7 @@ impl OpSpan {
         // Capacity 0 does not allocate: a call without recorded arguments has none.
         let mut attributes = Vec::with_capacity(arg_count);
         record_args(&mut attributes);
-        let live = Live::start(span_context, parent.as_ref(), Name::Site(site), attributes);
+        let live = Live::start_under(span_context, parent, Name::Site(site), attributes);
         OpSpan::recording(live, explicit, site.include_duration.then_some(site), start)
     }
 

@@ -44,6 +44,10 @@ pub(crate) struct Live {
     pub(super) linked: Cell<bool>,
     /// The span id OpenTelemetry's current context showed when this one was entered.
     pub(super) otel_seen: Cell<SpanId>,
+    /// The span id OpenTelemetry's current context showed when the span's parent was read,
+    /// when the start path read it: what a sync call, entered right after its start, then
+    /// records as `otel_seen` without reading the context again.
+    pub(super) otel_seen_at_start: Option<SpanId>,
 }
 
 // SAFETY: `prev` is only followed through the list of the thread the span is linked on
@@ -260,6 +264,9 @@ struct Fields {
 pub(crate) struct ParentIds {
     span_id: SpanId,
     is_remote: bool,
+    /// The span id OpenTelemetry's current context showed when the parent was read, if the
+    /// caller knows it (see `Live::otel_seen_at_start`).
+    otel_seen: Option<SpanId>,
 }
 
 impl ParentIds {
@@ -267,6 +274,7 @@ impl ParentIds {
     pub(crate) const NONE: ParentIds = ParentIds {
         span_id: SpanId::INVALID,
         is_remote: false,
+        otel_seen: None,
     };
 
     /// The ids of `parent` (`None` for a root).
@@ -276,8 +284,18 @@ impl ParentIds {
             Some(parent) => ParentIds {
                 span_id: parent.span_id(),
                 is_remote: parent.is_remote(),
+                otel_seen: None,
             },
             None => ParentIds::NONE,
+        }
+    }
+
+    /// These ids, read where OpenTelemetry's current context showed span id `otel_seen`.
+    #[inline(always)]
+    pub(crate) fn seen_with(self, otel_seen: SpanId) -> ParentIds {
+        ParentIds {
+            otel_seen: Some(otel_seen),
+            ..self
         }
     }
 }
@@ -358,6 +376,7 @@ impl Live {
             prev: Cell::new(None),
             linked: Cell::new(false),
             otel_seen: Cell::new(SpanId::INVALID),
+            otel_seen_at_start: None,
         }
     }
 
@@ -372,6 +391,7 @@ impl Live {
         *self.prev.get_mut() = None;
         *self.linked.get_mut() = false;
         *self.otel_seen.get_mut() = SpanId::INVALID;
+        self.otel_seen_at_start = None;
     }
 
     /// Makes an emptied record (see [`Live::empty`]) the record of a new span: only the fields
@@ -390,6 +410,7 @@ impl Live {
         std::mem::forget(std::mem::replace(&mut self.span_context, span_context));
         self.parent_span_id = parent.span_id;
         self.parent_is_remote = parent.is_remote;
+        self.otel_seen_at_start = parent.otel_seen;
         std::mem::forget(std::mem::replace(&mut self.name, name));
         let fields = self.fields.get_mut();
         std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));

@@ -4,7 +4,7 @@ use super::clock::{self, Tick};
 use super::live::{LiveBox, Name, ParentIds};
 use super::sampling::Quick;
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
-use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -140,10 +140,12 @@ impl OpSpan {
         let measured = site.include_duration.then(clock::now);
         // A kept child of godtrace's own span, the common case: its ids come from the parent's
         // record, read in place (no copy of the parent's ids, no decision to carry around).
+        // OpenTelemetry's context showed what it showed when the parent was entered (that is
+        // how `parent_at` found it innermost).
         let kept = at.with_own(|parent| {
-            let parent = &parent.span_context;
-            sampling::kept_child_of(site.sample_rate, parent)
-                .map(|span_context| (span_context, ParentIds::of(Some(parent))))
+            let ids = ParentIds::of(Some(&parent.span_context)).seen_with(parent.otel_seen.get());
+            sampling::kept_child_of(site.sample_rate, &parent.span_context)
+                .map(|span_context| (span_context, ids))
         });
         if let Some(Some((span_context, parent))) = kept {
             return Some(Self::start_sampled(
@@ -179,7 +181,8 @@ impl OpSpan {
             site,
             None,
             span_context,
-            ParentIds::NONE,
+            // `quick` found no span in OpenTelemetry's context either.
+            ParentIds::NONE.seen_with(SpanId::INVALID),
             measured,
             arg_count,
             record_args,
@@ -562,22 +565,30 @@ impl OpSpan {
     #[inline(always)]
     pub(super) unsafe fn make_current(&self) -> MadeCurrent {
         // SAFETY: forwarded to our caller.
-        unsafe { self.enter(self.cx.clone()) }
+        unsafe { self.enter(self.cx.clone(), false) }
     }
 
-    /// [`OpSpan::make_current`], attaching `cx` (this span's context, or none).
+    /// [`OpSpan::make_current`], attaching `cx` (this span's context, or none). `just_started`:
+    /// nothing ran since the span started but its arguments' recording (a sync call), so
+    /// OpenTelemetry's context shows what it showed then.
     ///
     /// # Safety
     /// As for [`OpSpan::make_current`].
     #[inline(always)]
-    unsafe fn enter(&self, cx: Option<Context>) -> MadeCurrent {
+    unsafe fn enter(&self, cx: Option<Context>, just_started: bool) -> MadeCurrent {
         let marked = sampled_out::replace_mark(self.scope);
         // OpenTelemetry's context first: the entry below records what it shows.
         let attached = cx.map(Context::attach);
         if let Some(live) = &self.live {
             // What OpenTelemetry's context shows now: this span, when it was just attached
             // (`recording` attaches a span's own context exactly when this setting is on).
-            let otel_seen = switches::attaches_otel_context().then(|| live.span_context.span_id());
+            let otel_seen = if switches::attaches_otel_context() {
+                Some(live.span_context.span_id())
+            } else if just_started {
+                live.otel_seen_at_start
+            } else {
+                None
+            };
             // SAFETY: forwarded to our caller.
             unsafe { current::push(live, otel_seen) };
         }
@@ -656,7 +667,7 @@ impl OpSpan {
         let cx = self.cx.take();
         // SAFETY: `self` is borrowed by this frame, on this thread, until `undo` in
         // `run_entered`.
-        let entered = unsafe { self.enter(cx) };
+        let entered = unsafe { self.enter(cx, true) };
         self.run_entered(entered, f)
     }
 

@@ -80,7 +80,8 @@ struct Timing {
 impl OpSpan {
     /// Starts the span of a call at `site`, under `parent` (evaluated only when tracing is on;
     /// `None` means the current span), with the call's `arg_count` recorded arguments pushed
-    /// by `record_args` into the span's attributes, only when it is sampled in. When godtrace
+    /// by `record_args` into the span's attributes, only when it is sampled in (`record_args`
+    /// is not called when `arg_count` is 0: it has nothing to push then). When godtrace
     /// is not initialised or disabled this is one relaxed load and a branch.
     #[inline(always)]
     pub fn start<P: ParentContext>(
@@ -287,9 +288,13 @@ impl OpSpan {
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> OpSpan {
         let start = measured.unwrap_or_else(clock::now);
-        // Capacity 0 does not allocate: a call without recorded arguments has none.
-        let mut attributes = Vec::with_capacity(arg_count);
-        record_args(&mut attributes);
+        // A call without recorded arguments has nothing to call (its `record_args` pushes
+        // nothing) and an attribute list that never allocates.
+        let attributes = if arg_count == 0 {
+            Vec::new()
+        } else {
+            recorded_args(arg_count, record_args)
+        };
         let live = Live::start_under(span_context, parent, Name::Site(site), attributes);
         OpSpan::recording(live, explicit, site.include_duration.then_some(site), start)
     }
@@ -594,6 +599,17 @@ impl OpSpan {
         }
         MadeCurrent { marked, attached }
     }
+}
+
+/// The `arg_count` attributes `record_args` pushes, in a list of that capacity.
+#[inline(never)]
+fn recorded_args(
+    arg_count: usize,
+    record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+) -> Vec<KeyValue> {
+    let mut attributes = Vec::with_capacity(arg_count);
+    record_args(&mut attributes);
+    attributes
 }
 
 /// What [`OpSpan::make_current`] changed on this thread, to undo.

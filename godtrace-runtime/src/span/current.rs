@@ -233,12 +233,23 @@ pub(super) fn parent_at() -> Result<Option<ParentAt>, Suppressed> {
 }
 
 /// Where [`parent_at`] found the parent: godtrace's innermost span, or OpenTelemetry's context.
+#[derive(Clone, Copy)]
 pub(super) enum ParentAt {
     Own,
     Other,
 }
 
 impl ParentAt {
+    /// Runs `f` with the parent when it is godtrace's innermost span, while nothing changed
+    /// since [`parent_at`]; `None` when the parent is OpenTelemetry's.
+    #[inline(always)]
+    pub(super) fn with_own<R>(self, f: impl FnOnce(&Live) -> R) -> Option<R> {
+        match self {
+            ParentAt::Own => top().map(f),
+            ParentAt::Other => None,
+        }
+    }
+
     /// The parent's ids, as [`parent`] reads them, while nothing changed since [`parent_at`].
     pub(super) fn span_context(self) -> Option<SpanContext> {
         match self {

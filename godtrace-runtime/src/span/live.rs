@@ -44,6 +44,10 @@ pub(crate) struct Live {
     pub(super) linked: Cell<bool>,
     /// The span id OpenTelemetry's current context showed when this one was entered.
     pub(super) otel_seen: Cell<SpanId>,
+    /// The span id OpenTelemetry's current context showed when the span's parent was read,
+    /// when the start path read it: what a sync call, entered right after its start, then
+    /// records as `otel_seen` without reading the context again.
+    pub(super) otel_seen_at_start: Option<SpanId>,
 }
 
 // SAFETY: `prev` is only followed through the list of the thread the span is linked on
@@ -254,6 +258,48 @@ struct Fields {
     renamed: (Option<Cow<'static, str>>, Option<SpanKind>),
 }
 
+/// What a span's record keeps of its parent: its span id (invalid for a root) and whether it
+/// came from another process.
+#[derive(Clone, Copy)]
+pub(crate) struct ParentIds {
+    span_id: SpanId,
+    is_remote: bool,
+    /// The span id OpenTelemetry's current context showed when the parent was read, if the
+    /// caller knows it (see `Live::otel_seen_at_start`).
+    otel_seen: Option<SpanId>,
+}
+
+impl ParentIds {
+    /// The parent of a root span.
+    pub(crate) const NONE: ParentIds = ParentIds {
+        span_id: SpanId::INVALID,
+        is_remote: false,
+        otel_seen: None,
+    };
+
+    /// The ids of `parent` (`None` for a root).
+    #[inline(always)]
+    pub(crate) fn of(parent: Option<&SpanContext>) -> ParentIds {
+        match parent {
+            Some(parent) => ParentIds {
+                span_id: parent.span_id(),
+                is_remote: parent.is_remote(),
+                otel_seen: None,
+            },
+            None => ParentIds::NONE,
+        }
+    }
+
+    /// These ids, read where OpenTelemetry's current context showed span id `otel_seen`.
+    #[inline(always)]
+    pub(crate) fn seen_with(self, otel_seen: SpanId) -> ParentIds {
+        ParentIds {
+            otel_seen: Some(otel_seen),
+            ..self
+        }
+    }
+}
+
 /// A span that has ended, on its way to the exporter or the test capture: its box itself
 /// (moving it is moving a pointer; no list points into it any more), and when it started and
 /// ended.
@@ -270,6 +316,17 @@ impl Live {
     pub(crate) fn start(
         span_context: SpanContext,
         parent: Option<&SpanContext>,
+        name: Name,
+        attributes: Vec<KeyValue>,
+    ) -> LiveBox {
+        Live::start_under(span_context, ParentIds::of(parent), name, attributes)
+    }
+
+    /// [`Live::start`] with the parent's ids already read (they are all a record keeps of it).
+    #[inline(always)]
+    pub(crate) fn start_under(
+        span_context: SpanContext,
+        parent: ParentIds,
         name: Name,
         attributes: Vec<KeyValue>,
     ) -> LiveBox {
@@ -299,7 +356,7 @@ impl Live {
     #[inline(never)]
     fn start_boxed(
         span_context: SpanContext,
-        parent: Option<&SpanContext>,
+        parent: ParentIds,
         name: Name,
         attributes: Vec<KeyValue>,
     ) -> LiveBox {
@@ -319,6 +376,7 @@ impl Live {
             prev: Cell::new(None),
             linked: Cell::new(false),
             otel_seen: Cell::new(SpanId::INVALID),
+            otel_seen_at_start: None,
         }
     }
 
@@ -333,6 +391,7 @@ impl Live {
         *self.prev.get_mut() = None;
         *self.linked.get_mut() = false;
         *self.otel_seen.get_mut() = SpanId::INVALID;
+        self.otel_seen_at_start = None;
     }
 
     /// Makes an emptied record (see [`Live::empty`]) the record of a new span: only the fields
@@ -341,7 +400,7 @@ impl Live {
     fn reuse(
         &mut self,
         span_context: SpanContext,
-        parent: Option<&SpanContext>,
+        parent: ParentIds,
         name: Name,
         attributes: Vec<KeyValue>,
     ) {
@@ -349,8 +408,9 @@ impl Live {
         // name, a vector that never allocated): forgotten, not dropped, which spares the
         // drop code's branches. (Were one to own memory, it would leak, nothing worse.)
         std::mem::forget(std::mem::replace(&mut self.span_context, span_context));
-        self.parent_span_id = parent.map_or(SpanId::INVALID, SpanContext::span_id);
-        self.parent_is_remote = parent.is_some_and(SpanContext::is_remote);
+        self.parent_span_id = parent.span_id;
+        self.parent_is_remote = parent.is_remote;
+        self.otel_seen_at_start = parent.otel_seen;
         std::mem::forget(std::mem::replace(&mut self.name, name));
         let fields = self.fields.get_mut();
         std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));

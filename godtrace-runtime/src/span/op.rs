@@ -1,10 +1,10 @@
 //! The span of one traced call ([`OpSpan`]): its start (the head decision, the record), its
 //! end (the duration histogram, the hand-off to the sinks), and the sync path ([`run_sync`]).
 use super::clock::{self, Tick};
-use super::live::{LiveBox, Name};
+use super::live::{LiveBox, Name, ParentIds};
 use super::sampling::Quick;
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
-use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -80,7 +80,8 @@ struct Timing {
 impl OpSpan {
     /// Starts the span of a call at `site`, under `parent` (evaluated only when tracing is on;
     /// `None` means the current span), with the call's `arg_count` recorded arguments pushed
-    /// by `record_args` into the span's attributes, only when it is sampled in. When godtrace
+    /// by `record_args` into the span's attributes, only when it is sampled in (`record_args`
+    /// is not called when `arg_count` is 0: it has nothing to push then). When godtrace
     /// is not initialised or disabled this is one relaxed load and a branch.
     #[inline(always)]
     pub fn start<P: ParentContext>(
@@ -138,6 +139,26 @@ impl OpSpan {
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
         let measured = site.include_duration.then(clock::now);
+        // A kept child of godtrace's own span, the common case: its ids come from the parent's
+        // record, read in place (no copy of the parent's ids, no decision to carry around).
+        // OpenTelemetry's context showed what it showed when the parent was entered (that is
+        // how `parent_at` found it innermost).
+        let kept = at.with_own(|parent| {
+            let ids = ParentIds::of(Some(&parent.span_context)).seen_with(parent.otel_seen.get());
+            sampling::kept_child_of(site.sample_rate, &parent.span_context)
+                .map(|span_context| (span_context, ids))
+        });
+        if let Some(Some((span_context, parent))) = kept {
+            return Some(Self::start_sampled(
+                site,
+                None,
+                span_context,
+                parent,
+                measured,
+                arg_count,
+                record_args,
+            ));
+        }
         let parent = at.span_context();
         let rule = sampling::SiteRule {
             sample_rate: site.sample_rate,
@@ -161,7 +182,8 @@ impl OpSpan {
             site,
             None,
             span_context,
-            None,
+            // `quick` found no span in OpenTelemetry's context either.
+            ParentIds::NONE.seen_with(SpanId::INVALID),
             measured,
             arg_count,
             record_args,
@@ -246,7 +268,7 @@ impl OpSpan {
                 site,
                 explicit,
                 span_context,
-                parent,
+                ParentIds::of(parent.as_ref()),
                 measured,
                 arg_count,
                 record_args,
@@ -254,22 +276,26 @@ impl OpSpan {
         }
     }
 
-    /// The span of a call sampled in, with ids `span_context`, under `parent`.
+    /// The span of a call sampled in, with ids `span_context`, under the span of ids `parent`.
     #[inline(always)]
     fn start_sampled(
         site: &'static CallSite,
         explicit: Option<Context>,
         span_context: SpanContext,
-        parent: Option<SpanContext>,
+        parent: ParentIds,
         measured: Option<Tick>,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> OpSpan {
         let start = measured.unwrap_or_else(clock::now);
-        // Capacity 0 does not allocate: a call without recorded arguments has none.
-        let mut attributes = Vec::with_capacity(arg_count);
-        record_args(&mut attributes);
-        let live = Live::start(span_context, parent.as_ref(), Name::Site(site), attributes);
+        // A call without recorded arguments has nothing to call (its `record_args` pushes
+        // nothing) and an attribute list that never allocates.
+        let attributes = if arg_count == 0 {
+            Vec::new()
+        } else {
+            recorded_args(arg_count, record_args)
+        };
+        let live = Live::start_under(span_context, parent, Name::Site(site), attributes);
         OpSpan::recording(live, explicit, site.include_duration.then_some(site), start)
     }
 
@@ -552,27 +578,46 @@ impl OpSpan {
     #[inline(always)]
     pub(super) unsafe fn make_current(&self) -> MadeCurrent {
         // SAFETY: forwarded to our caller.
-        unsafe { self.enter(self.cx.clone()) }
+        unsafe { self.enter(self.cx.clone(), false) }
     }
 
-    /// [`OpSpan::make_current`], attaching `cx` (this span's context, or none).
+    /// [`OpSpan::make_current`], attaching `cx` (this span's context, or none). `just_started`:
+    /// nothing ran since the span started but its arguments' recording (a sync call), so
+    /// OpenTelemetry's context shows what it showed then.
     ///
     /// # Safety
     /// As for [`OpSpan::make_current`].
     #[inline(always)]
-    unsafe fn enter(&self, cx: Option<Context>) -> MadeCurrent {
+    unsafe fn enter(&self, cx: Option<Context>, just_started: bool) -> MadeCurrent {
         let marked = sampled_out::replace_mark(self.scope);
         // OpenTelemetry's context first: the entry below records what it shows.
         let attached = cx.map(Context::attach);
         if let Some(live) = &self.live {
             // What OpenTelemetry's context shows now: this span, when it was just attached
             // (`recording` attaches a span's own context exactly when this setting is on).
-            let otel_seen = switches::attaches_otel_context().then(|| live.span_context.span_id());
+            let otel_seen = if switches::attaches_otel_context() {
+                Some(live.span_context.span_id())
+            } else if just_started {
+                live.otel_seen_at_start
+            } else {
+                None
+            };
             // SAFETY: forwarded to our caller.
             unsafe { current::push(live, otel_seen) };
         }
         MadeCurrent { marked, attached }
     }
+}
+
+/// The `arg_count` attributes `record_args` pushes, in a list of that capacity.
+#[inline(never)]
+fn recorded_args(
+    arg_count: usize,
+    record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+) -> Vec<KeyValue> {
+    let mut attributes = Vec::with_capacity(arg_count);
+    record_args(&mut attributes);
+    attributes
 }
 
 /// What [`OpSpan::make_current`] changed on this thread, to undo.
@@ -646,7 +691,7 @@ impl OpSpan {
         let cx = self.cx.take();
         // SAFETY: `self` is borrowed by this frame, on this thread, until `undo` in
         // `run_entered`.
-        let entered = unsafe { self.enter(cx) };
+        let entered = unsafe { self.enter(cx, true) };
         self.run_entered(entered, f)
     }
 

@@ -156,11 +156,9 @@ pub(super) fn decide_under(
             parent: None,
         };
     };
-    let sampler = installed();
-    let ratio = rule.sample_rate.unwrap_or(sampler.ratio);
-    if sampler.keeps_child_of(p, ratio) {
+    if let Some(span_context) = kept_child_of(rule.sample_rate, p) {
         return Decision::Sampled {
-            span_context: child_of(p, TraceFlags::SAMPLED),
+            span_context,
             parent,
         };
     }
@@ -179,6 +177,19 @@ pub(super) fn decide_under(
         carry,
         sampled_out_root: 0,
     }
+}
+
+/// The ids of a span under `parent` when the installed sampler keeps it (by the call site's
+/// `sample_rate`, or else the installed ratio, where the sampler is not parent based); `None`
+/// when it drops it.
+#[inline(always)]
+pub(super) fn kept_child_of(sample_rate: Option<f64>, parent: &SpanContext) -> Option<SpanContext> {
+    let sampler = installed();
+    let ratio = sample_rate.unwrap_or(sampler.ratio);
+    if sampler.keeps_child_of(parent, ratio) {
+        return Some(child_of(parent, TraceFlags::SAMPLED));
+    }
+    None
 }
 
 /// Whether a new trace whose trace id has `low` as its low half is recorded, by the call site's

@@ -69,47 +69,59 @@ pub(crate) trait Sink: Send + Sync + fmt::Debug {
     }
 }
 
-/// Whether any of a set of [`Interest`]s holds now, read without calling into the sinks (one
-/// branch, and one load while a counter decides).
-#[derive(Debug, Default)]
-enum Gate {
-    /// No interest.
-    #[default]
-    Closed,
-    /// One interest is `Always`.
-    Open,
-    /// While this counter is not zero.
-    WhileNonZero(&'static AtomicUsize),
-    /// While any of these counters is not zero.
-    WhileAnyNonZero(Box<[&'static AtomicUsize]>),
+/// Whether any of a set of [`Interest`]s holds now, read without calling into the sinks: one
+/// counter always (a constant one for "never" and "always", so that every gate reads the same
+/// way, without a match), and the others only when there are more.
+#[derive(Debug)]
+struct Gate {
+    /// Open while not zero.
+    first: &'static AtomicUsize,
+    /// Further counters, each opening the gate while not zero (rarely any).
+    more: Box<[&'static AtomicUsize]>,
+}
+
+/// The counter of a gate that never opens: never changed.
+static NEVER: AtomicUsize = AtomicUsize::new(0);
+/// The counter of a gate always open: never changed.
+static ALWAYS: AtomicUsize = AtomicUsize::new(1);
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate::with(&NEVER, Vec::new())
+    }
 }
 
 impl Gate {
+    fn with(first: &'static AtomicUsize, more: Vec<&'static AtomicUsize>) -> Gate {
+        Gate {
+            first,
+            more: more.into_boxed_slice(),
+        }
+    }
+
     fn of(interests: impl Iterator<Item = Interest>) -> Gate {
         let mut counters = Vec::new();
         for interest in interests {
             match interest {
-                Interest::Always => return Gate::Open,
+                Interest::Always => return Gate::with(&ALWAYS, Vec::new()),
                 Interest::WhileNonZero(counter) => counters.push(counter),
             }
         }
-        match counters[..] {
-            [] => Gate::Closed,
-            [counter] => Gate::WhileNonZero(counter),
-            _ => Gate::WhileAnyNonZero(counters.into()),
+        if counters.is_empty() {
+            return Gate::default();
         }
+        let first = counters.remove(0);
+        Gate::with(first, counters)
     }
 
     #[inline]
     fn is_open(&self) -> bool {
-        match self {
-            Gate::Closed => false,
-            Gate::Open => true,
-            Gate::WhileNonZero(counter) => counter.load(Ordering::Relaxed) != 0,
-            Gate::WhileAnyNonZero(counters) => {
-                counters.iter().any(|n| n.load(Ordering::Relaxed) != 0)
-            }
-        }
+        self.first.load(Ordering::Relaxed) != 0 || (!self.more.is_empty() && self.more_open())
+    }
+
+    #[cold]
+    fn more_open(&self) -> bool {
+        self.more.iter().any(|n| n.load(Ordering::Relaxed) != 0)
     }
 }
 

@@ -29,8 +29,8 @@ impl SiteMetrics {
 
     /// Records one call of the operation `name()` (read only when a series is first looked
     /// up): its duration, its error type if it failed, and the sampled span it belongs to (an
-    /// exemplar candidate). After each series' first use: two relaxed atomic adds, plus one
-    /// exemplar write for a sampled call.
+    /// exemplar candidate). After each series' first use: two adds to this thread's own
+    /// cells, plus one exemplar write for a sampled call.
     #[inline(always)]
     pub(crate) fn record(
         &self,

@@ -1,13 +1,14 @@
 //! Our batch span processor: a bounded queue on the application's side, one dedicated export
 //! thread on the other (see [`super::worker`]).
 //!
-//! The application's threads append finished spans to their own lanes (see [`super::lanes`])
+//! The application's threads append finished spans to their own lanes (see [`super::lanes`],
+//! which also holds the queue state this processor and the export thread share)
 //! and never take a lock another recording thread takes, nor wait for the network; a span
 //! that finds the queue full is counted dropped. `force_flush` and
 //! `shutdown` block the calling thread on a condition variable with a deadline, and nothing
 //! they wait for runs on the caller's async runtime, so they cannot deadlock whatever runtime
 //! (or none) the caller is on.
-use super::lanes::{self, Budget, Handed, Lane};
+use super::lanes::{self, Budget, Handed, QueueState, Queued, Shared};
 use super::worker::{self, Exporter};
 use crate::InitError;
 use crate::config::{BatchSettings, deadline_after};
@@ -17,92 +18,10 @@ use crate::span::{Finished, Live, LiveBox};
 use crate::stats::{Counters, Pending};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::SpanData;
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// The queue and the signals between the application's threads and the export thread.
-#[derive(Debug)]
-pub(super) struct Shared {
-    pub(super) state: Mutex<QueueState>,
-    /// Wakes the export thread: a full batch, a flush, or shutdown (it waits inside its
-    /// runtime, on its requests in flight too).
-    pub(super) wake: tokio::sync::Notify,
-    /// Wakes flush and shutdown callers: an export finished, or the thread exited.
-    pub(super) progress: Condvar,
-    pub(super) settings: BatchSettings,
-    pub(super) counters: &'static Counters,
-    /// The queue's slots, shared by the lanes and the central queue.
-    pub(super) budget: Budget,
-    /// The shutdown deadline, for an export already in flight when shutdown starts.
-    pub(super) deadline: tokio::sync::watch::Sender<Option<Instant>>,
-}
-
-/// A queued span: godtrace's own record (its `SpanData` is built on the export thread) or
-/// another OpenTelemetry span, already built by the SDK.
-pub(crate) enum Queued {
-    Own(Finished),
-    /// Boxed, so that a queue slot is the size of godtrace's own record (a pointer and two
-    /// ticks); spans from other OpenTelemetry code are the rare case.
-    Sdk(Box<SpanData>),
-}
-
-impl Queued {
-    /// The exporters' form; the box of one of godtrace's own spans goes into `emptied`.
-    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
-    pub(crate) fn into_span_data(self, emptied: &mut Vec<Box<Live>>) -> SpanData {
-        match self {
-            Queued::Own(span) => {
-                let (data, live) = span.into_span_data();
-                emptied.push(live);
-                data
-            }
-            Queued::Sdk(span) => *span,
-        }
-    }
-}
-
-impl std::fmt::Debug for Queued {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Queued::Own(_) => "Own",
-            Queued::Sdk(_) => "Sdk",
-        })
-    }
-}
-
-/// The queue and its counts, behind `Shared`'s lock.
-#[derive(Debug, Default)]
-pub(super) struct QueueState {
-    pub(super) queue: VecDeque<Queued>,
-    /// Every recording thread's lane, collected into `queue` by the export thread.
-    pub(super) lanes: Vec<Arc<Lane>>,
-    /// Spans ever pushed into the queue.
-    pub(super) pushed: u64,
-    /// The highest `pushed` count a pending flush waits for.
-    pub(super) flush_target: u64,
-    /// Spans taken from the queue whose export has finished (delivered or not).
-    pub(super) done: u64,
-    /// Set once by shutdown: the export thread sends what it can until then, and exits.
-    pub(super) shutdown_deadline: Option<Instant>,
-    pub(super) exited: bool,
-}
-
-impl Pending for Shared {
-    /// Moves what the lanes hold to the queue, where it is counted.
-    fn publish(&self) {
-        lanes::collect(self, &mut self.lock(), false);
-    }
-}
-
-impl Shared {
-    pub(super) fn lock(&self) -> MutexGuard<'_, QueueState> {
-        // A panic while holding the lock leaves the queue consistent: keep going.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// The span processor that feeds the export thread.
 #[derive(Debug)]

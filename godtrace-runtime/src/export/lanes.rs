@@ -1,4 +1,5 @@
-//! The per-thread hand-off of finished spans from the recording threads to the export thread.
+//! The queue between the recording threads and the export thread ([`Shared`]: the central
+//! queue, its counts and signals) and the per-thread hand-off of finished spans into it.
 //!
 //! Each recording thread appends its spans to its own lane: a ring it writes without a lock
 //! (one compare-and-swap per span) and a buffer behind a lock only that thread and the export
@@ -15,12 +16,97 @@
 //! lane at shutdown. Spans in lanes, in the central queue and slots held by lanes together
 //! never exceed the bound, so memory stays bounded and a span that finds no slot is dropped
 //! and counted, as before.
-use super::batch::{QueueState, Queued, Shared};
-use crate::span::Finished;
+use crate::config::BatchSettings;
+use crate::span::{Finished, Live};
+use crate::stats::{Counters, Pending};
+use opentelemetry_sdk::trace::SpanData;
 use std::cell::{Cell, RefCell, UnsafeCell};
+use std::collections::VecDeque;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// The queue and the signals between the application's threads and the export thread.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) state: Mutex<QueueState>,
+    /// Wakes the export thread: a full batch, a flush, or shutdown (it waits inside its
+    /// runtime, on its requests in flight too).
+    pub(super) wake: tokio::sync::Notify,
+    /// Wakes flush and shutdown callers: an export finished, or the thread exited.
+    pub(super) progress: Condvar,
+    pub(super) settings: BatchSettings,
+    pub(super) counters: &'static Counters,
+    /// The queue's slots, shared by the lanes and the central queue.
+    pub(super) budget: Budget,
+    /// The shutdown deadline, for an export already in flight when shutdown starts.
+    pub(super) deadline: tokio::sync::watch::Sender<Option<Instant>>,
+}
+
+/// A queued span: godtrace's own record (its `SpanData` is built on the export thread) or
+/// another OpenTelemetry span, already built by the SDK.
+pub(crate) enum Queued {
+    Own(Finished),
+    /// Boxed, so that a queue slot is the size of godtrace's own record (a pointer and two
+    /// ticks); spans from other OpenTelemetry code are the rare case.
+    Sdk(Box<SpanData>),
+}
+
+impl Queued {
+    /// The exporters' form; the box of one of godtrace's own spans goes into `emptied`.
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    pub(crate) fn into_span_data(self, emptied: &mut Vec<Box<Live>>) -> SpanData {
+        match self {
+            Queued::Own(span) => {
+                let (data, live) = span.into_span_data();
+                emptied.push(live);
+                data
+            }
+            Queued::Sdk(span) => *span,
+        }
+    }
+}
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Queued::Own(_) => "Own",
+            Queued::Sdk(_) => "Sdk",
+        })
+    }
+}
+
+/// The queue and its counts, behind `Shared`'s lock.
+#[derive(Debug, Default)]
+pub(super) struct QueueState {
+    pub(super) queue: VecDeque<Queued>,
+    /// Every recording thread's lane, collected into `queue` by the export thread.
+    pub(super) lanes: Vec<Arc<Lane>>,
+    /// Spans ever pushed into the queue.
+    pub(super) pushed: u64,
+    /// The highest `pushed` count a pending flush waits for.
+    pub(super) flush_target: u64,
+    /// Spans taken from the queue whose export has finished (delivered or not).
+    pub(super) done: u64,
+    /// Set once by shutdown: the export thread sends what it can until then, and exits.
+    pub(super) shutdown_deadline: Option<Instant>,
+    pub(super) exited: bool,
+}
+
+impl Pending for Shared {
+    /// Moves what the lanes hold to the queue, where it is counted.
+    fn publish(&self) {
+        collect(self, &mut self.lock(), false);
+    }
+}
+
+impl Shared {
+    pub(super) fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // A panic while holding the lock leaves the queue consistent: keep going.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// Slots a lane takes from the budget at a time, at most.
 const MAX_CHUNK: usize = 64;

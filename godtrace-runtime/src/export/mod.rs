@@ -9,7 +9,7 @@ pub(crate) mod custom;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod encode;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-mod lanes;
+pub(crate) mod lanes;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod otlp;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]

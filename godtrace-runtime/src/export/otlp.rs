@@ -2,8 +2,8 @@
 //! sent as it is (or gzipped from it), over the transport every signal shares ([`crate::otlp::transport`]: a
 //! gRPC call framed by hand on a tonic channel, or reqwest with a protobuf body). Built on the export thread, inside its
 //! runtime: the gRPC channel and the HTTP client belong to that runtime.
-use super::batch::Queued;
 use super::encode::RequestEncoder;
+use super::lanes::Queued;
 use super::worker::Exporter;
 use crate::config::OtlpTarget;
 use crate::otlp::transport::{self, Transport};

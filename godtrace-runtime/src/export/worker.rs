@@ -4,7 +4,7 @@
 //! Everything the transport does (connections, retries, its own logging) runs on this thread,
 //! inside a telemetry-suppressed context, so it never records spans of its own and never waits
 //! on the application's runtime.
-use super::batch::{Queued, Shared};
+use super::lanes::{Queued, Shared};
 use crate::config::{deadline_after, url};
 use crate::span::Live;
 use crate::stats::Counters;

@@ -10,7 +10,7 @@
 //! through those conversions, each under its own scope.
 mod wire;
 
-use super::batch::Queued;
+use super::lanes::Queued;
 use crate::span::clock::UnixClock;
 use crate::span::{Finished, Live, Name, Recorded};
 use opentelemetry::InstrumentationScope;

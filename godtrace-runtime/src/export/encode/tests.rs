@@ -2,7 +2,7 @@
 //! `opentelemetry-proto` messages by `opentelemetry-proto`'s conversions, must give the same
 //! request, decoded and byte for byte.
 use super::RequestEncoder;
-use crate::export::batch::Queued;
+use crate::export::lanes::Queued;
 use crate::span::clock::{self, Tick};
 use crate::span::{CallSite, Finished, Live, Name, SiteOptions};
 use opentelemetry::trace::{

@@ -160,10 +160,7 @@ impl OpSpan {
             ));
         }
         let parent = at.span_context();
-        let rule = sampling::SiteRule {
-            sample_rate: site.sample_rate,
-            carries_parent: site.carries_parent,
-        };
+        let rule = site_rule(site);
         let decision = sampling::decide_under(rule, None, parent);
         Self::start_as_decided(site, None, decision, measured, arg_count, record_args)
     }
@@ -220,10 +217,7 @@ impl OpSpan {
             return None;
         }
         let measured = site.include_duration.then(clock::now);
-        let rule = sampling::SiteRule {
-            sample_rate: site.sample_rate,
-            carries_parent: site.carries_parent,
-        };
+        let rule = site_rule(site);
         let decision = sampling::decide(rule, explicit.as_ref());
         Self::start_as_decided(site, explicit, decision, measured, arg_count, record_args)
     }
@@ -606,6 +600,15 @@ impl OpSpan {
             unsafe { current::push(live, otel_seen) };
         }
         MadeCurrent { marked, attached }
+    }
+}
+
+/// The sampling rule of a traced function's call site.
+#[inline(always)]
+fn site_rule(site: &CallSite) -> sampling::SiteRule {
+    sampling::SiteRule {
+        sample_rate: site.sample_rate,
+        carries_parent: site.carries_parent,
     }
 }
 

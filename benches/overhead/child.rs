@@ -110,6 +110,7 @@ fn time(case: &Case, out: &mut Out) {
     };
     let t = measure::time(&mut op, case.calls_per_op, budget);
     out.put("ns", format_args!("{:.3}", t.median));
+    out.put("cpu_ns", format_args!("{:.3}", t.cpu_median));
     out.put("p10", format_args!("{:.3}", t.p10));
     out.put("p90", format_args!("{:.3}", t.p90));
     out.put("samples", t.samples);

@@ -35,6 +35,13 @@ impl<'a> View<'a> {
             .reduce(f64::min)
     }
 
+    /// The lowest of the runs' medians on the timed thread's CPU clock, ns per call.
+    pub fn cpu_ns(&self, id: &str) -> Option<f64> {
+        (1..=self.rounds)
+            .filter_map(|r| num(self.fields(id, r)?, "cpu_ns"))
+            .reduce(f64::min)
+    }
+
     /// A field of the first run that has it.
     pub fn first(&self, id: &str, key: &str) -> Option<f64> {
         (1..=self.rounds).find_map(|r| num(self.fields(id, r)?, key))

@@ -201,12 +201,12 @@ fn per_call_table(out: &mut String, v: &View<'_>, timing: &[&Case]) {
     }
     let _ = writeln!(
         out,
-        " best ns | × plain | p10–p90 run 1 | allocs/call (thread) | allocs/call (all threads) \
-         | spans dropped / queued |"
+        " best ns | × plain | best thread CPU ns | p10–p90 run 1 | allocs/call (thread) \
+         | allocs/call (all threads) | spans dropped / queued |"
     );
     let _ = writeln!(
         out,
-        "|---|{}---|---|---|---|---|---|",
+        "|---|{}---|---|---|---|---|---|---|",
         "---|".repeat(rounds as usize)
     );
     for case in timing {
@@ -231,9 +231,10 @@ fn per_call_table(out: &mut String, v: &View<'_>, timing: &[&Case]) {
         };
         let _ = writeln!(
             out,
-            " {} | {} | {}–{} | {} | {} | {drops} |",
+            " {} | {} | {} | {}–{} | {} | {} | {drops} |",
             fmt_ns(v.ns(id)),
             fmt_ratio(v.ns(id), v.ns(plain_of(id))),
+            fmt_ns(v.cpu_ns(id)),
             fmt_ns(v.first(id, "p10")),
             fmt_ns(v.first(id, "p90")),
             fmt_opt(v.mean(id, "allocs_thread"), 2),

@@ -39,6 +39,9 @@ pub struct Instrumented<F: Future, Fin> {
 enum Traced {
     /// Nothing: tracing is off, or the call is not traced.
     Off,
+    /// A sampled-out call with nothing to carry, record or measure: only the mark of the
+    /// sampled-out root it runs under (`OpSpan::mark_only`), held while the future is polled.
+    Mark(u64),
     /// A span to make current on each poll and to end; a sampled-out one that holds only
     /// a root's mark (`OpSpan::mark_only`) just has the mark held while it is polled.
     Span(OpSpan),
@@ -56,10 +59,24 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
                 traced: ManuallyDrop::new(Traced::Off),
                 finish: Some(finish),
             },
-            Some(span) => Instrumented {
-                inner,
-                traced: ManuallyDrop::new(Traced::Span(span)),
-                finish: Some(finish),
+            // Read field by field as `OpSpan::start` wrote them: the future then holds two
+            // words, not a copy of the whole span whose wide loads would wait for the
+            // callee's narrower stores.
+            Some(span) => match span.mark_only() {
+                Some(mark) => {
+                    // Owns nothing (see `mark_only`): there is nothing to drop.
+                    std::mem::forget(span);
+                    Instrumented {
+                        inner,
+                        traced: ManuallyDrop::new(Traced::Mark(mark)),
+                        finish: Some(finish),
+                    }
+                }
+                None => Instrumented {
+                    inner,
+                    traced: ManuallyDrop::new(Traced::Span(span)),
+                    finish: Some(finish),
+                },
             },
         }
     }
@@ -77,10 +94,8 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
         let mark = match &*this.traced {
             Traced::Off => None,
             _ if !current::otel_context_usable() => None,
-            Traced::Span(span) => match span.mark_only() {
-                Some(mark) => Some(mark),
-                None => return this.poll_traced(task),
-            },
+            Traced::Mark(mark) => Some(*mark),
+            Traced::Span(_) => return this.poll_traced(task),
         };
         // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never
         // moved out of it (see above).

@@ -1,5 +1,7 @@
 //! The export thread: owns a current-thread tokio runtime and the exporter, takes batches from
-//! the queue by size, by delay, for a flush or at shutdown, and sends them one at a time.
+//! the queue by size, by delay, for a flush or at shutdown, and sends them in order, up to the
+//! exporter's number of requests in flight at once (the OTLP exporter encodes the next batches
+//! meanwhile, so that the queue's slots are free while the receiver answers).
 //!
 //! Everything the transport does (connections, retries, its own logging) runs on this thread,
 //! inside a telemetry-suppressed context, so it never records spans of its own and never waits

@@ -484,18 +484,29 @@ impl SiteParts {
         let at = buf.len();
         buf.extend_from_slice(&bare.bytes);
         let span = &mut buf[at..];
+        // Each field's place as an array: one bounds check for it, then writes at fixed offsets.
         let i = bare.ids_at;
-        span[i + 2..i + 18].copy_from_slice(&ids.trace_id().to_bytes());
-        span[i + 20..i + 28].copy_from_slice(&ids.span_id().to_bytes());
-        if has_parent {
-            span[i + 30..i + 38].copy_from_slice(&parent.to_bytes());
+        if let Some(head) = fixed::<28>(span, i) {
+            head[2..18].copy_from_slice(&ids.trace_id().to_bytes());
+            head[20..28].copy_from_slice(&ids.span_id().to_bytes());
         }
-        let t = bare.times_at;
-        span[t + 1..t + 9].copy_from_slice(&start.to_le_bytes());
-        span[t + 10..t + 18].copy_from_slice(&end.to_le_bytes());
-        let end_at = span.len();
-        span[end_at - 4..].copy_from_slice(&flags);
+        if has_parent && let Some(parent_id) = fixed::<8>(span, i + 30) {
+            *parent_id = parent.to_bytes();
+        }
+        if let Some(times) = fixed::<TIMES_LEN>(span, bare.times_at) {
+            times[1..9].copy_from_slice(&start.to_le_bytes());
+            times[10..18].copy_from_slice(&end.to_le_bytes());
+        }
+        if let Some(tail) = fixed::<4>(span, span.len().wrapping_sub(4)) {
+            *tail = flags;
+        }
     }
+}
+
+/// The `N` bytes of `bytes` from `at`, if there are that many.
+#[inline(always)]
+fn fixed<const N: usize>(bytes: &mut [u8], at: usize) -> Option<&mut [u8; N]> {
+    bytes.get_mut(at..at.checked_add(N)?)?.try_into().ok()
 }
 
 impl BareSpan {

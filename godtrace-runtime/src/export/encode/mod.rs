@@ -157,6 +157,7 @@ impl RequestEncoder {
         buf.resize(*head_room, 0);
         put_message(buf, 1, 3, |buf| {
             buf.extend_from_slice(resource);
+            let mut own = 0;
             if batch.iter().any(|queued| matches!(queued, Queued::Own(_))) {
                 // One anchor for the batch: every span in it ended before now.
                 let clock = UnixClock::now();
@@ -168,12 +169,16 @@ impl RequestEncoder {
                         }
                         if let Queued::Own(span) = &mut batch[at] {
                             put_own_span(buf, sites, span, clock);
+                            own += 1;
                         }
                     }
                     buf.extend_from_slice(&scope.schema_url);
                 });
             }
-            put_sdk_spans(buf, sdk, batch);
+            // Spans of other code are rare: the batch is not searched for them when all are ours.
+            if own < batch.len() {
+                put_sdk_spans(buf, sdk, batch);
+            }
             buf.extend_from_slice(resource_schema_url);
         });
     }

@@ -500,9 +500,7 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
         if state.spans.capacity() > KEPT_CAPACITY {
             state.spans.shrink_to(KEPT_CAPACITY);
         }
-        let mut ring = Vec::new();
-        moved += lane.take_published(&mut state, &mut ring);
-        central.extend(ring.into_iter().map(Queued::Own));
+        moved += lane.take_published(&mut state, &mut IntoQueue(central));
         state.closed |= close;
         drop(state);
         !exited
@@ -515,6 +513,15 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
             .fetch_add(moved as u64, Ordering::Relaxed);
     }
     moved
+}
+
+/// The central queue as a destination of a lane's spans: each moved once, straight in.
+struct IntoQueue<'a>(&'a mut VecDeque<Queued>);
+
+impl Extend<Finished> for IntoQueue<'_> {
+    fn extend<I: IntoIterator<Item = Finished>>(&mut self, spans: I) {
+        self.0.extend(spans.into_iter().map(Queued::Own));
+    }
 }
 
 /// Takes back the budget slots `lane` holds and has not used (called under its lock): its

@@ -41,6 +41,9 @@ pub(crate) fn build(target: &OtlpTarget) -> Result<OtlpExporter, String> {
 impl Exporter for OtlpExporter {
     /// Two: the next batch is encoded, and the receiver decodes one, while another is sent.
     const IN_FLIGHT: usize = 2;
+    /// Encoded requests are compact, and encoding the next batches while two are sent frees
+    /// the queue's slots for the spans recorded meanwhile.
+    const PREPARE_AHEAD: bool = true;
     /// The body as it goes on the wire (compressed, framed), or why there is none.
     type Request = Result<Vec<u8>, String>;
 

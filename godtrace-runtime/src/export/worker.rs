@@ -1,5 +1,7 @@
 //! The export thread: owns a current-thread tokio runtime and the exporter, takes batches from
-//! the queue by size, by delay, for a flush or at shutdown, and sends them one at a time.
+//! the queue by size, by delay, for a flush or at shutdown, and sends them in order, up to the
+//! exporter's number of requests in flight at once (the OTLP exporter encodes the next batches
+//! meanwhile, so that the queue's slots are free while the receiver answers).
 //!
 //! Everything the transport does (connections, retries, its own logging) runs on this thread,
 //! inside a telemetry-suppressed context, so it never records spans of its own and never waits
@@ -25,6 +27,12 @@ pub(crate) trait Exporter: 'static {
     /// Requests it may have in flight at once: the thread prepares the next batch (and the
     /// receiver can work on one) while another is sent.
     const IN_FLIGHT: usize;
+
+    /// Whether batches are taken from the queue and prepared while `IN_FLIGHT` requests are
+    /// in flight, up to the queue's size in spans: then a slow answer does not hold the
+    /// queue's slots, and spans recorded meanwhile find room. For exporters whose requests
+    /// are compact (encoded bytes); a `SpanExporter`'s are `SpanData`, and wait in the queue.
+    const PREPARE_AHEAD: bool = false;
 
     /// What a batch becomes before it is sent.
     type Request;
@@ -185,6 +193,12 @@ impl Reporter {
     }
 }
 
+/// A request prepared and not sent yet: it waits for one in flight to finish.
+struct Prepared<R> {
+    request: R,
+    spans: usize,
+}
+
 /// One request in flight.
 struct Sending<'a> {
     send: Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>,
@@ -196,6 +210,12 @@ struct Sending<'a> {
 impl ExportLoop<'_> {
     /// Exports until shutdown; returns the shutdown deadline. Runs inside the thread's
     /// runtime: the requests in flight progress while it waits for the next batch.
+    ///
+    /// A batch is taken from the queue (its slots given back) when it is due and either a
+    /// request may start, or, with [`Exporter::PREPARE_AHEAD`], fewer than the queue's size
+    /// of spans are prepared and waiting: the queue's slots then only ever hold spans nobody
+    /// has taken, and memory stays bounded by the queue, the prepared requests (at most the
+    /// queue's size in spans) and those in flight.
     async fn export_loop<E: Exporter>(&mut self, exporter: &E) -> Instant {
         let settings = self.shared.settings;
         let mut timer = deadline_after(settings.schedule_delay);
@@ -203,29 +223,24 @@ impl ExportLoop<'_> {
         let mut batch = Vec::with_capacity(settings.max_export_batch_size);
         let mut emptied = Vec::with_capacity(settings.max_export_batch_size);
         let mut in_flight: VecDeque<Sending<'_>> = VecDeque::with_capacity(E::IN_FLIGHT);
+        let mut prepared: VecDeque<Prepared<E::Request>> = VecDeque::new();
         loop {
             self.report(false);
-            let sending: usize = in_flight.iter().map(|s| s.spans).sum();
-            if in_flight.len() < E::IN_FLIGHT
-                && let Some(shutdown) = self.take_batch(&mut timer, &mut batch, sending)
+            while in_flight.len() < E::IN_FLIGHT
+                && let Some(next) = prepared.pop_front()
             {
+                self.start_send(exporter, next, &mut in_flight);
+            }
+            let waiting: usize = prepared.iter().map(|p| p.spans).sum();
+            let sending = waiting + in_flight.iter().map(|s| s.spans).sum::<usize>();
+            let may_take = in_flight.len() < E::IN_FLIGHT
+                || (E::PREPARE_AHEAD
+                    && waiting + settings.max_export_batch_size <= settings.max_queue_size);
+            if may_take && self.take_batch(&mut timer, &mut batch, sending) {
                 let spans = batch.len();
-                match self.budget(shutdown) {
-                    Some(budget) => {
-                        let request = exporter.prepare(&mut batch, &mut emptied);
-                        let send = self.bounded(exporter.send(request), budget);
-                        in_flight.push_back(Sending {
-                            send,
-                            spans,
-                            outcome: None,
-                        });
-                    }
-                    None => {
-                        let failed = Err("shutdown ran out of time before sending them".into());
-                        self.account(spans, failed);
-                    }
-                }
-                // Whatever was not taken (a failure before sending) is dropped; the emptied
+                let request = exporter.prepare(&mut batch, &mut emptied);
+                prepared.push_back(Prepared { request, spans });
+                // Whatever was not taken (a failure before preparing) is dropped; the emptied
                 // boxes go back to the application's threads.
                 for span in batch.drain(..) {
                     if let Queued::Own(span) = span {
@@ -242,17 +257,38 @@ impl ExportLoop<'_> {
                 self.wait_for_batch(timer).await;
                 continue;
             }
-            let room = in_flight.len() < E::IN_FLIGHT;
             tokio::select! {
                 () = any_completes(&mut in_flight) => {}
-                () = self.shared.wake.notified(), if room => {}
-                () = tokio::time::sleep_until(timer.into()), if room => {}
+                () = self.shared.wake.notified(), if may_take => {}
+                () = tokio::time::sleep_until(timer.into()), if may_take => {}
                 // A slow backend does not hold back the report of dropped spans.
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             while in_flight.front().is_some_and(|s| s.outcome.is_some()) {
                 let done = in_flight.pop_front().expect("checked");
                 self.account(done.spans, done.outcome.expect("checked"));
+            }
+        }
+    }
+
+    /// Starts sending `next`, bounded by the request timeout and the shutdown deadline; counts
+    /// it failed when shutdown has no time left for it.
+    fn start_send<'e, E: Exporter>(
+        &mut self,
+        exporter: &'e E,
+        next: Prepared<E::Request>,
+        in_flight: &mut VecDeque<Sending<'e>>,
+    ) {
+        let shutdown = *self.shared.deadline.borrow();
+        match self.budget(shutdown) {
+            Some(budget) => in_flight.push_back(Sending {
+                send: self.bounded(exporter.send(next.request), budget),
+                spans: next.spans,
+                outcome: None,
+            }),
+            None => {
+                let failed = Err("shutdown ran out of time before sending them".into());
+                self.account(next.spans, failed);
             }
         }
     }
@@ -276,14 +312,9 @@ impl ExportLoop<'_> {
     }
 
     /// Takes up to one batch into `batch` when one is due (full, the timer, a flush or
-    /// shutdown) and the queue is not empty; `sending` spans are in flight. Returns the
-    /// shutdown deadline, if shutdown has begun, when it took one.
-    fn take_batch(
-        &self,
-        timer: &mut Instant,
-        batch: &mut Vec<Queued>,
-        sending: usize,
-    ) -> Option<Option<Instant>> {
+    /// shutdown) and the queue is not empty; `sending` spans are prepared or in flight.
+    /// Returns whether it took one.
+    fn take_batch(&self, timer: &mut Instant, batch: &mut Vec<Queued>, sending: usize) -> bool {
         let settings = self.shared.settings;
         // Slots in use before the lanes give back those they hold unused: a batch's worth is
         // what woke this thread. Collecting takes that credit back, so that the recording
@@ -298,7 +329,7 @@ impl ExportLoop<'_> {
             if now >= *timer {
                 *timer = deadline_after(settings.schedule_delay);
             }
-            return None;
+            return false;
         }
         let flush = state.flush_target > state.done + sending as u64;
         let due = state.shutdown_deadline.is_some()
@@ -307,7 +338,7 @@ impl ExportLoop<'_> {
             || slots_used >= settings.max_export_batch_size
             || now >= *timer;
         if !due {
-            return None;
+            return false;
         }
         let n = state.queue.len().min(settings.max_export_batch_size);
         take_front(&mut state.queue, n, batch);
@@ -318,7 +349,7 @@ impl ExportLoop<'_> {
         if state.queue.is_empty() {
             *timer = deadline_after(settings.schedule_delay);
         }
-        Some(state.shutdown_deadline)
+        true
     }
 
     /// How long the next request may take: the request timeout, or what is left before the
@@ -445,6 +476,119 @@ mod tests {
                 Queued::Own(_) => unreachable!(),
             })
             .collect()
+    }
+
+    /// A sampled span of other OpenTelemetry code, numbered `n`.
+    fn sampled(n: u64) -> SpanData {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+        let mut data = crate::export::encode::empty_span_data();
+        data.span_context = SpanContext::new(
+            TraceId::from(u128::from(n) + 1),
+            SpanId::from(n + 1),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
+        data
+    }
+
+    /// An exporter of two requests in flight that prepares ahead, whose requests are held
+    /// until `open`; it counts what it prepared, sent and delivered.
+    #[derive(Default)]
+    struct Gated {
+        open: std::sync::atomic::AtomicBool,
+        prepared: std::sync::atomic::AtomicU64,
+        started: std::sync::atomic::AtomicU64,
+        delivered: std::sync::atomic::AtomicU64,
+        /// The most spans prepared and not yet sent at any time.
+        most_waiting: std::sync::atomic::AtomicU64,
+    }
+
+    struct GatedHandle(Arc<Gated>);
+
+    impl Exporter for GatedHandle {
+        const IN_FLIGHT: usize = 2;
+        const PREPARE_AHEAD: bool = true;
+        type Request = usize;
+
+        fn set_resource(&mut self, _resource: &Resource) {}
+
+        fn prepare(&self, batch: &mut Vec<Queued>, _emptied: &mut Vec<Box<Live>>) -> usize {
+            let spans = batch.drain(..).count() as u64;
+            let prepared = self.0.prepared.fetch_add(spans, Ordering::SeqCst) + spans;
+            let waiting = prepared - self.0.started.load(Ordering::SeqCst);
+            self.0.most_waiting.fetch_max(waiting, Ordering::SeqCst);
+            spans as usize
+        }
+
+        async fn send(&self, spans: usize) -> Result<(), String> {
+            let gated = &self.0;
+            gated.started.fetch_add(spans as u64, Ordering::SeqCst);
+            while !gated.open.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            gated.delivered.fetch_add(spans as u64, Ordering::SeqCst);
+            Ok(())
+        }
+
+        fn shutdown(&mut self, _timeout: Duration) {}
+    }
+
+    #[test]
+    fn spans_taken_while_both_requests_are_in_flight_leave_the_queue_room() {
+        use crate::span::sink::Sink as _;
+        let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+        let gated = Arc::new(Gated::default());
+        let settings = crate::config::BatchSettings {
+            max_queue_size: 100,
+            max_export_batch_size: 10,
+            schedule_delay: Duration::from_secs(600),
+            export_timeout: Duration::from_secs(20),
+        };
+        let options = ExportSetup {
+            request_timeout: Duration::from_secs(600),
+            destination: "gated".into(),
+            resource: Resource::builder_empty().build(),
+        };
+        let made = GatedHandle(gated.clone());
+        let processor =
+            super::super::batch::BatchProcessor::start(settings, counters, options, move || {
+                Ok(made)
+            })
+            .unwrap();
+        // Both requests hang. A batch at a time, each prepared before the next is recorded:
+        // the queue's 100 slots hold none of them, and 2 requests of 10 are in flight, so
+        // the next 100 spans fit in the prepared requests and the 100 after in the queue.
+        let total = 20 + 100 + 100;
+        for step in 0..total / 10 {
+            for i in 0..10 {
+                processor.on_end(sampled(step * 10 + i));
+            }
+            // The export thread's turn (a liveness wait, not a timing assertion).
+            let waited = Instant::now();
+            while gated.prepared.load(Ordering::SeqCst) < (step + 1) * 10
+                && gated.prepared.load(Ordering::SeqCst) < 120
+                && waited.elapsed() < Duration::from_secs(2)
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        assert_eq!(counters.dropped.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            gated.started.load(Ordering::SeqCst),
+            20,
+            "two requests in flight"
+        );
+        // Bounded: what waits prepared is at most the queue's size.
+        assert_eq!(gated.most_waiting.load(Ordering::SeqCst), 100);
+        // One more span finds the queue full.
+        processor.on_end(sampled(total));
+        assert_eq!(counters.dropped.load(Ordering::SeqCst), 1);
+        gated.open.store(true, Ordering::SeqCst);
+        processor.flush().unwrap();
+        assert_eq!(gated.delivered.load(Ordering::SeqCst), total);
+        assert_eq!(counters.exported.load(Ordering::SeqCst), total);
+        processor.shutdown(Duration::from_secs(5)).unwrap();
     }
 
     #[test]

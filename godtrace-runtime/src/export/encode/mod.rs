@@ -157,28 +157,59 @@ impl RequestEncoder {
         buf.resize(*head_room, 0);
         put_message(buf, 1, 3, |buf| {
             buf.extend_from_slice(resource);
-            let mut own = batch
-                .iter_mut()
-                .filter_map(|queued| match queued {
-                    Queued::Own(span) => Some(span),
-                    Queued::Sdk(_) => None,
-                })
-                .peekable();
-            if own.peek().is_some() {
+            let mut own = 0;
+            if batch.iter().any(|queued| matches!(queued, Queued::Own(_))) {
                 // One anchor for the batch: every span in it ended before now.
                 let clock = UnixClock::now();
                 put_message(buf, 2, 3, |buf| {
                     buf.extend_from_slice(&scope.scope);
-                    for span in own {
-                        put_own_span(buf, sites, span, clock);
+                    for at in 0..batch.len() {
+                        if let Some(Queued::Own(ahead)) = batch.get_mut(at + PREFETCH_AHEAD) {
+                            prefetch(ahead);
+                        }
+                        if let Queued::Own(span) = &mut batch[at] {
+                            put_own_span(buf, sites, span, clock);
+                            own += 1;
+                        }
                     }
                     buf.extend_from_slice(&scope.schema_url);
                 });
             }
-            put_sdk_spans(buf, sdk, batch);
+            // Spans of other code are rare: the batch is not searched for them when all are ours.
+            if own < batch.len() {
+                put_sdk_spans(buf, sdk, batch);
+            }
             buf.extend_from_slice(resource_schema_url);
         });
     }
+}
+
+/// How many spans ahead of the one being encoded the encoder asks for its record.
+const PREFETCH_AHEAD: usize = 4;
+
+/// Asks the CPU to start loading the parts of `span`'s record the encoder reads: it was
+/// written on the recording thread's core, and each of its cache lines comes from there, a
+/// wait of hundreds of cycles when it is met unannounced.
+#[inline(always)]
+fn prefetch(span: &mut Finished) {
+    let span = span.recorded();
+    let lines = [
+        std::ptr::from_ref(span.span_context).cast::<u8>(),
+        std::ptr::from_ref(span.span_context)
+            .cast::<u8>()
+            .wrapping_add(64),
+        std::ptr::from_ref(span.name).cast::<u8>(),
+        std::ptr::from_ref(span.status).cast::<u8>(),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    for line in lines {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: SSE is part of every x86_64 CPU; a prefetch is a hint that reads nothing
+        // the program sees and never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = lines;
 }
 
 /// The call sites' constant parts, found by the site's address.
@@ -458,18 +489,29 @@ impl SiteParts {
         let at = buf.len();
         buf.extend_from_slice(&bare.bytes);
         let span = &mut buf[at..];
+        // Each field's place as an array: one bounds check for it, then writes at fixed offsets.
         let i = bare.ids_at;
-        span[i + 2..i + 18].copy_from_slice(&ids.trace_id().to_bytes());
-        span[i + 20..i + 28].copy_from_slice(&ids.span_id().to_bytes());
-        if has_parent {
-            span[i + 30..i + 38].copy_from_slice(&parent.to_bytes());
+        if let Some(head) = fixed::<28>(span, i) {
+            head[2..18].copy_from_slice(&ids.trace_id().to_bytes());
+            head[20..28].copy_from_slice(&ids.span_id().to_bytes());
         }
-        let t = bare.times_at;
-        span[t + 1..t + 9].copy_from_slice(&start.to_le_bytes());
-        span[t + 10..t + 18].copy_from_slice(&end.to_le_bytes());
-        let end_at = span.len();
-        span[end_at - 4..].copy_from_slice(&flags);
+        if has_parent && let Some(parent_id) = fixed::<8>(span, i + 30) {
+            *parent_id = parent.to_bytes();
+        }
+        if let Some(times) = fixed::<TIMES_LEN>(span, bare.times_at) {
+            times[1..9].copy_from_slice(&start.to_le_bytes());
+            times[10..18].copy_from_slice(&end.to_le_bytes());
+        }
+        if let Some(tail) = fixed::<4>(span, span.len().wrapping_sub(4)) {
+            *tail = flags;
+        }
     }
+}
+
+/// The `N` bytes of `bytes` from `at`, if there are that many.
+#[inline(always)]
+fn fixed<const N: usize>(bytes: &mut [u8], at: usize) -> Option<&mut [u8; N]> {
+    bytes.get_mut(at..at.checked_add(N)?)?.try_into().ok()
 }
 
 impl BareSpan {

@@ -5,7 +5,7 @@
 use super::clock;
 use super::clock::Tick;
 use super::site::CallSite;
-use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status, TraceFlags};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
@@ -330,17 +330,7 @@ impl Live {
         name: Name,
         attributes: Vec<KeyValue>,
     ) -> LiveBox {
-        let spare = SPARES
-            .try_with(|spares| {
-                let mut spares = spares.borrow_mut();
-                if spares.is_empty() {
-                    refill(&mut spares);
-                }
-                spares.pop()
-            })
-            .ok()
-            .flatten();
-        match spare {
+        match take_spare() {
             // Only what differs from an emptied record is written: no record is built on the
             // stack and copied into the box.
             Some(Spare(mut boxed)) => {
@@ -349,6 +339,36 @@ impl Live {
             }
             None => Live::start_boxed(span_context, parent, name, attributes),
         }
+    }
+
+    /// A kept child of `parent`, the innermost span of this thread, as a traced call starts
+    /// it: its ids are written into the record straight from the parent's (same trace, trace
+    /// state and random flag; a fresh span id), with nothing built on the stack and copied.
+    #[inline(always)]
+    pub(crate) fn start_child(
+        parent: &Live,
+        name: Name,
+        attributes: Option<Vec<KeyValue>>,
+    ) -> LiveBox {
+        let ids = &parent.span_context;
+        let Some(Spare(mut boxed)) = take_spare() else {
+            let span_context = super::sampling::child_of(ids, TraceFlags::SAMPLED);
+            let parent = ParentIds::of(Some(ids)).seen_with(parent.otel_seen.get());
+            let attributes = attributes.unwrap_or_default();
+            return Live::start_boxed(span_context, parent, name, attributes);
+        };
+        // As in `reuse`: the emptied values replaced here own no memory.
+        let span_context = super::sampling::child_of(ids, TraceFlags::SAMPLED);
+        std::mem::forget(std::mem::replace(&mut boxed.span_context, span_context));
+        boxed.parent_span_id = ids.span_id();
+        boxed.parent_is_remote = ids.is_remote();
+        boxed.otel_seen_at_start = Some(parent.otel_seen.get());
+        std::mem::forget(std::mem::replace(&mut boxed.name, name));
+        if let Some(attributes) = attributes {
+            let fields = boxed.fields.get_mut();
+            std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));
+        }
+        LiveBox::new(boxed)
     }
 
     /// [`Live::start`] in a new box (no spare at hand: the first spans of a thread).
@@ -529,6 +549,21 @@ impl Live {
             fields.status = status;
         }
     }
+}
+
+/// An emptied box for a new span of this thread, if one is at hand.
+#[inline(always)]
+fn take_spare() -> Option<Spare> {
+    SPARES
+        .try_with(|spares| {
+            let mut spares = spares.borrow_mut();
+            if spares.is_empty() {
+                refill(&mut spares);
+            }
+            spares.pop()
+        })
+        .ok()
+        .flatten()
 }
 
 /// Keeps up to `queue_size` emptied boxes for reuse (the export queue's size).

@@ -125,40 +125,58 @@ impl OpSpan {
             )),
             Quick::Untraced => None,
             Quick::KeptRoot(low) => Self::start_new_trace(site, low, arg_count, record_args),
+            Quick::UnderParent(current::ParentAt::Own(parent))
+                if sampling::keeps_child_of_own(site.sample_rate, &parent.span_context) =>
+            {
+                Some(Self::start_own_child(site, parent, arg_count, record_args))
+            }
             Quick::UnderParent(at) => Self::start_under_current(site, at, arg_count, record_args),
             Quick::Unknown => Self::start_enabled(site, None, arg_count, record_args),
         }
     }
 
-    /// The span of a call under the current span (a parent is current).
+    /// A kept child of godtrace's own span, the common case of a call under a span: its ids
+    /// are written into its record straight from the parent's, read in place (no copy of the
+    /// parent's ids, no decision to carry around). OpenTelemetry's context shows what it
+    /// showed when the parent was entered (that is how `parent_at` found it innermost).
+    #[inline(always)]
+    fn start_own_child(
+        site: &'static CallSite,
+        parent: &Live,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> OpSpan {
+        let start = clock::now();
+        // A call without recorded arguments keeps the emptied record's attribute list.
+        let attributes = (arg_count != 0).then(|| recorded_args(arg_count, record_args));
+        let live = Live::start_child(parent, Name::Site(site), attributes);
+        sink::on_start(live.span_context.trace_id());
+        OpSpan {
+            cx: if switches::attaches_otel_context() {
+                Some(Context::current().with_remote_span_context(live.span_context.clone()))
+            } else {
+                None
+            },
+            live: Some(live),
+            scope: 0,
+            timing: Some(Timing {
+                histogram: site.include_duration.then_some(site),
+                start,
+            }),
+            error_type: Cell::new(None),
+        }
+    }
+
+    /// The span of a call under the current span (a parent is current), other than a kept
+    /// child of godtrace's own ([`OpSpan::start_own_child`]).
     #[inline(never)]
     fn start_under_current(
         site: &'static CallSite,
-        at: current::ParentAt,
+        at: current::ParentAt<'_>,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
         let measured = site.include_duration.then(clock::now);
-        // A kept child of godtrace's own span, the common case: its ids come from the parent's
-        // record, read in place (no copy of the parent's ids, no decision to carry around).
-        // OpenTelemetry's context showed what it showed when the parent was entered (that is
-        // how `parent_at` found it innermost).
-        let kept = at.with_own(|parent| {
-            let ids = ParentIds::of(Some(&parent.span_context)).seen_with(parent.otel_seen.get());
-            sampling::kept_child_of(site.sample_rate, &parent.span_context)
-                .map(|span_context| (span_context, ids))
-        });
-        if let Some(Some((span_context, parent))) = kept {
-            return Some(Self::start_sampled(
-                site,
-                None,
-                span_context,
-                parent,
-                measured,
-                arg_count,
-                record_args,
-            ));
-        }
         let parent = at.span_context();
         let rule = site_rule(site);
         let decision = sampling::decide_under(rule, None, parent);
@@ -301,9 +319,7 @@ impl OpSpan {
         histogram: Option<&'static CallSite>,
         start: Tick,
     ) -> OpSpan {
-        if let Some(pipeline) = sink::installed() {
-            pipeline.on_start(live.span_context.trace_id());
-        }
+        sink::on_start(live.span_context.trace_id());
         let cx = if switches::attaches_otel_context() {
             let base = explicit.unwrap_or_else(Context::current);
             Some(base.with_remote_span_context(live.span_context.clone()))

@@ -295,29 +295,35 @@ fn seed() -> u64 {
 
 /// The next number of this thread's xorshift64* generator; never zero (the state never is,
 /// and the multiplier is odd).
-#[inline]
+#[inline(always)]
 pub(super) fn next_random() -> u64 {
-    if let Some(random) = next_random_if_seeded() {
-        return random;
+    match next_random_if_seeded() {
+        Some(random) => random,
+        None => seed_and_next_random(),
     }
-    RNG.with(|rng| rng.set(seed()));
+}
+
+/// [`next_random`] on this thread's first draw: seeds its generator first.
+#[cold]
+#[inline(never)]
+fn seed_and_next_random() -> u64 {
+    RNG.set(seed());
     next_random_if_seeded().expect("seeded: never zero")
 }
 
 /// [`next_random`] once this thread's generator is seeded; `None` before.
 #[inline(always)]
 fn next_random_if_seeded() -> Option<u64> {
-    RNG.with(|rng| {
-        let mut x = rng.get();
-        if x == 0 {
-            return None;
-        }
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        rng.set(x);
-        Some(x.wrapping_mul(0x2545_f491_4f6c_dd1d))
-    })
+    // `get` and `set` of a `const` thread-local without a destructor: a load and a store.
+    let mut x = RNG.get();
+    if x == 0 {
+        return None;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    RNG.set(x);
+    Some(x.wrapping_mul(0x2545_f491_4f6c_dd1d))
 }
 
 /// A new random, non-zero span id.

@@ -11,7 +11,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::SpanData;
 use std::fmt;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// When a sink wants something: what the pipeline reads on the hot path, once per span, with
@@ -114,7 +114,7 @@ impl Gate {
         Gate::with(first, counters)
     }
 
-    #[inline]
+    #[inline(always)]
     fn is_open(&self) -> bool {
         self.first.load(Ordering::Relaxed) != 0 || (!self.more.is_empty() && self.more_open())
     }
@@ -167,7 +167,7 @@ impl Pipeline {
     }
 
     /// A recorded span of trace `trace_id` starts on this thread.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn on_start(&self, trace_id: TraceId) {
         if self.watching_starts.is_open() {
             self.tell_start(trace_id);
@@ -258,29 +258,19 @@ pub(crate) fn install(pipeline: Pipeline) -> Result<&'static Pipeline, Pipeline>
     let mut ours = Some(pipeline);
     let installed = PIPELINE.get_or_init(|| ours.take().expect("taken once"));
     match ours {
-        None => {
-            let watched = !std::ptr::eq(installed.watching_starts.first, &NEVER);
-            STARTS_WATCHED.store(watched, Ordering::Relaxed);
-            Ok(installed)
-        }
+        None => Ok(installed),
         Some(refused) => Err(refused),
     }
 }
 
 /// Tells the installed pipeline's sinks that watch starts that a recorded span of trace
-/// `trace_id` starts on this thread: one relaxed load when none does (the test capture is
-/// the only sink that does).
+/// `trace_id` starts on this thread (in line: a few loads while none wants to know).
 #[inline(always)]
 pub(crate) fn on_start(trace_id: TraceId) {
-    if STARTS_WATCHED.load(Ordering::Relaxed)
-        && let Some(pipeline) = installed()
-    {
+    if let Some(pipeline) = installed() {
         pipeline.on_start(trace_id);
     }
 }
-
-/// Whether the installed pipeline has a sink that watches starts (set at install).
-static STARTS_WATCHED: AtomicBool = AtomicBool::new(false);
 
 /// The installed pipeline, if any.
 #[inline]

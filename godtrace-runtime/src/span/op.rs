@@ -818,6 +818,58 @@ mod tests {
         assert_eq!(capture.spans_named("op.tests.always_at_root").len(), 1);
     }
 
+    static KEPT_PARENT: CallSite = site("op.tests.kept_parent", 0.0, true, false);
+    static KEPT_CHILD: CallSite = site("op.tests.kept_child", 0.0, true, false);
+
+    /// A kept child of godtrace's own span (its ids written from the parent's record) is in
+    /// its parent's trace, with its trace state and random flag, set or not (W3C Trace
+    /// Context Level 2), and a span id of its own: valid, never its parent's or a sibling's.
+    #[test]
+    fn a_kept_childs_ids_are_its_own_in_its_parents_trace() {
+        use super::super::RANDOM;
+        let capture = testing::capture();
+        for flags in [TraceFlags::SAMPLED, TraceFlags::SAMPLED | RANDOM] {
+            let state = TraceState::from_key_value([("vendor", "v1")]).unwrap();
+            let remote = SpanContext::new(
+                TraceId::from(0x5eed_u128 << 64 | 0xabc),
+                SpanId::from(0x77),
+                flags,
+                true,
+                state.clone(),
+            );
+            let attached = Context::new().with_remote_span_context(remote).attach();
+            let (parent, children) = traced(&KEPT_PARENT, || {
+                let children: Vec<SpanContext> = (0..3)
+                    .map(|_| traced(&KEPT_CHILD, || current_span_context().unwrap()))
+                    .collect();
+                (current_span_context().unwrap(), children)
+            });
+            drop(attached);
+            assert!(parent.is_valid() && parent.is_sampled() && !parent.is_remote());
+            let mut span_ids = vec![parent.span_id()];
+            for child in &children {
+                assert!(child.is_valid(), "{child:?}");
+                assert_eq!(child.trace_id(), parent.trace_id());
+                assert_eq!(
+                    child.trace_flags(),
+                    flags,
+                    "sampled, the parent's random flag"
+                );
+                assert_eq!(child.trace_state(), &state);
+                assert!(!child.is_remote());
+                assert!(!span_ids.contains(&child.span_id()), "{child:?}");
+                span_ids.push(child.span_id());
+            }
+            let recorded = capture.spans_named("op.tests.kept_child");
+            let recorded: Vec<_> = recorded[recorded.len() - 3..].to_vec();
+            for (span, child) in recorded.iter().zip(&children) {
+                assert_eq!(span.span_id, child.span_id());
+                assert_eq!(span.trace_id, parent.trace_id());
+                assert_eq!(span.parent_span_id, Some(parent.span_id()));
+            }
+        }
+    }
+
     static DROPPED_ROOT: CallSite = site("op.tests.dropped_root", 0.0, false, false);
     static UNMEASURED_CHILD: CallSite = site("op.tests.unmeasured_child", 1.0, false, false);
     static GRANDCHILD: CallSite = site("op.tests.grandchild", 1.0, true, false);

@@ -233,8 +233,10 @@ pub(super) fn parent_at<'a>() -> Result<Option<ParentAt<'a>>, Suppressed> {
     }
 }
 
-/// Where [`parent_at`] found the parent: godtrace's innermost span (valid while nothing
-/// changed since: the call that read it starts its span), or OpenTelemetry's context.
+/// Where [`parent_at`] found the parent: godtrace's innermost span, or OpenTelemetry's context.
+/// The span is read within the start that found it, before the call's arguments are recorded
+/// (the caller's code, which could end it): no span is ended or dropped in between, as
+/// [`top`] requires.
 #[derive(Clone, Copy)]
 pub(super) enum ParentAt<'a> {
     Own(&'a Live),

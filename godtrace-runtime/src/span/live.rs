@@ -343,19 +343,15 @@ impl Live {
 
     /// A kept child of `parent`, the innermost span of this thread, as a traced call starts
     /// it: its ids are written into the record straight from the parent's (same trace, trace
-    /// state and random flag; a fresh span id), with nothing built on the stack and copied.
+    /// state and random flag; a fresh span id), with nothing built on the stack and copied,
+    /// and no attributes yet ([`Live::set_start_attributes`]).
     #[inline(always)]
-    pub(crate) fn start_child(
-        parent: &Live,
-        name: Name,
-        attributes: Option<Vec<KeyValue>>,
-    ) -> LiveBox {
+    pub(crate) fn start_child(parent: &Live, name: Name) -> LiveBox {
         let ids = &parent.span_context;
         let Some(Spare(mut boxed)) = take_spare() else {
             let span_context = super::sampling::child_of(ids, TraceFlags::SAMPLED);
             let parent = ParentIds::of(Some(ids)).seen_with(parent.otel_seen.get());
-            let attributes = attributes.unwrap_or_default();
-            return Live::start_boxed(span_context, parent, name, attributes);
+            return Live::start_boxed(span_context, parent, name, Vec::new());
         };
         // As in `reuse`: the emptied values replaced here own no memory.
         let span_context = super::sampling::child_of(ids, TraceFlags::SAMPLED);
@@ -364,11 +360,13 @@ impl Live {
         boxed.parent_is_remote = ids.is_remote();
         boxed.otel_seen_at_start = Some(parent.otel_seen.get());
         std::mem::forget(std::mem::replace(&mut boxed.name, name));
-        if let Some(attributes) = attributes {
-            let fields = boxed.fields.get_mut();
-            std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));
-        }
         LiveBox::new(boxed)
+    }
+
+    /// Gives a span just started by [`Live::start_child`] (its attribute list still empty) the
+    /// attributes recorded from its call's arguments.
+    pub(crate) fn set_start_attributes(&self, attributes: Vec<KeyValue>) {
+        self.fields.borrow_mut().attributes = attributes;
     }
 
     /// [`Live::start`] in a new box (no spare at hand: the first spans of a thread).

@@ -147,9 +147,12 @@ impl OpSpan {
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> OpSpan {
         let start = clock::now();
-        // A call without recorded arguments keeps the emptied record's attribute list.
-        let attributes = (arg_count != 0).then(|| recorded_args(arg_count, record_args));
-        let live = Live::start_child(parent, Name::Site(site), attributes);
+        // The parent is read first, before the arguments are recorded: that runs the caller's
+        // code (`Debug` and the like), after which `parent` may no longer be current.
+        let live = Live::start_child(parent, Name::Site(site));
+        if arg_count != 0 {
+            live.set_start_attributes(recorded_args(arg_count, record_args));
+        }
         sink::on_start(live.span_context.trace_id());
         OpSpan {
             cx: if switches::attaches_otel_context() {

@@ -240,6 +240,7 @@ static ROOT_BOUND: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// The span context of a new trace kept at its root, whose trace id's low half is `low` (the
 /// bits the ratio rule read); the high half and the span id are drawn now.
+#[inline]
 pub(super) fn new_root(low: u64) -> SpanContext {
     let high = next_random();
     SpanContext::new(
@@ -255,12 +256,19 @@ pub(super) fn new_root(low: u64) -> SpanContext {
 /// given, the parent's random flag and trace state kept.
 #[inline(always)]
 pub(super) fn child_of(parent: &SpanContext, sampled: TraceFlags) -> SpanContext {
+    // Most traces carry no trace state: the empty one is then written as the constant it is,
+    // not copied from the parent.
+    let trace_state = if *parent.trace_state() == TraceState::NONE {
+        TraceState::NONE
+    } else {
+        parent.trace_state().clone()
+    };
     SpanContext::new(
         parent.trace_id(),
         fresh_span_id(),
         (parent.trace_flags() & RANDOM) | sampled,
         false,
-        parent.trace_state().clone(),
+        trace_state,
     )
 }
 
@@ -307,14 +315,15 @@ pub(super) fn next_random() -> u64 {
 #[cold]
 #[inline(never)]
 fn seed_and_next_random() -> u64 {
-    RNG.set(seed());
+    RNG.with(|rng| rng.set(seed()));
     next_random_if_seeded().expect("seeded: never zero")
 }
 
 /// [`next_random`] once this thread's generator is seeded; `None` before.
 #[inline(always)]
 fn next_random_if_seeded() -> Option<u64> {
-    // `get` and `set` of a `const` thread-local without a destructor: a load and a store.
+    // A load and a store of a `const` thread-local without a destructor (`with`, not
+    // `LocalKey::set`, which goes through the lazy-initialisation path).
     let mut x = RNG.get();
     if x == 0 {
         return None;
@@ -322,7 +331,7 @@ fn next_random_if_seeded() -> Option<u64> {
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
-    RNG.set(x);
+    RNG.with(|rng| rng.set(x));
     Some(x.wrapping_mul(0x2545_f491_4f6c_dd1d))
 }
 

@@ -122,12 +122,11 @@ impl LiveBox {
     /// Ends the span.
     #[inline]
     pub(crate) fn finish(mut self, start: Tick, end: Tick) -> Finished {
-        #[cfg_attr(not(feature = "tracing"), allow(unused_mut))]
-        let mut live = self.take_box();
+        let live = self.take_box();
         // Its box was taken back just above: nothing left to drop.
         std::mem::forget(self);
-        #[cfg(feature = "tracing")]
-        live.apply_rename();
+        // A name given after the start (`Live::rename`) is applied where the span is read, off
+        // the calling thread (`Finished::recorded`, `Finished::into_span_data`).
         Finished { live, start, end }
     }
 }
@@ -516,8 +515,8 @@ impl Live {
         }
     }
 
-    /// Makes a name and kind given by [`Live::rename`] the span's own, once, as it ends: every
-    /// reader of a finished span (the OTLP encoder, `SpanData`) then sees the one name.
+    /// Makes a name and kind given by [`Live::rename`] the span's own, once, where a finished
+    /// span is read (for the OTLP encoder, or as `SpanData`): every reader sees the one name.
     #[cfg(feature = "tracing")]
     #[inline(always)]
     fn apply_rename(&mut self) {
@@ -689,6 +688,8 @@ impl Finished {
     /// The record, borrowed for encoding.
     pub(crate) fn recorded(&mut self) -> Recorded<'_> {
         let live = &mut *self.live;
+        #[cfg(feature = "tracing")]
+        live.apply_rename();
         let fields = live.fields.get_mut();
         Recorded {
             span_context: &live.span_context,
@@ -726,6 +727,8 @@ impl Finished {
             start,
             end,
         } = self;
+        #[cfg(feature = "tracing")]
+        live.apply_rename();
         let Fields {
             attributes: recorded,
             dropped_attributes,
@@ -734,7 +737,7 @@ impl Finished {
             links,
             dropped_links,
             status,
-            // Applied to the name when the span ended (`LiveBox::finish`).
+            // Applied to the name just above.
             #[cfg(feature = "tracing")]
                 renamed: _,
         } = std::mem::take(live.fields.get_mut());

@@ -873,6 +873,34 @@ mod tests {
         }
     }
 
+    static ARGS_PARENT: CallSite = site("op.tests.args_parent", 1.0, true, false);
+    static ARGS_CHILD: CallSite = site("op.tests.args_child", 1.0, true, false);
+
+    /// A kept child's recorded arguments are its attributes, however the recording runs: here
+    /// it starts and ends a span of its own while the child starts.
+    #[test]
+    fn a_kept_childs_recorded_arguments_are_its_attributes() {
+        let capture = testing::capture();
+        traced(&ARGS_PARENT, || {
+            let span = OpSpan::start(
+                &ARGS_CHILD,
+                || None::<Context>,
+                2,
+                |attrs: &mut Vec<KeyValue>| {
+                    traced(&KEPT_CHILD, || {});
+                    attrs.push(KeyValue::new("wallet", "7xKX"));
+                    attrs.push(KeyValue::new("n", 3));
+                },
+            );
+            run_sync(span, || {}, |_, _| {});
+        });
+        let parent = capture.span("op.tests.args_parent");
+        let child = capture.span("op.tests.args_child");
+        assert_eq!(child.parent_span_id, Some(parent.span_id));
+        assert_eq!(child.attr("wallet"), Some(&"7xKX".into()));
+        assert_eq!(child.attr("n"), Some(&3.into()));
+    }
+
     static DROPPED_ROOT: CallSite = site("op.tests.dropped_root", 0.0, false, false);
     static UNMEASURED_CHILD: CallSite = site("op.tests.unmeasured_child", 1.0, false, false);
     static GRANDCHILD: CallSite = site("op.tests.grandchild", 1.0, true, false);

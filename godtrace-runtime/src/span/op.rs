@@ -96,10 +96,18 @@ impl OpSpan {
             return None;
         }
         let mut record_args = Some(record_args);
-        let record_args = &mut |attrs: &mut Vec<KeyValue>| {
+        let mut recording = |attrs: &mut Vec<KeyValue>| {
             if let Some(record) = record_args.take() {
                 record(attrs);
             }
+        };
+        // Without recorded arguments (known at compile time), a closure that holds nothing:
+        // the call site builds no state for it.
+        let mut nothing = |_: &mut Vec<KeyValue>| {};
+        let record_args: &mut dyn FnMut(&mut Vec<KeyValue>) = if arg_count == 0 {
+            &mut nothing
+        } else {
+            &mut recording
         };
         match parent().into_parent() {
             // Known at compile time for a call site without `parent = ..`.

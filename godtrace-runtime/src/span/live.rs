@@ -362,8 +362,8 @@ impl Live {
         LiveBox::new(boxed)
     }
 
-    /// Gives a span just started by [`Live::start_child`] (its attribute list still empty) the
-    /// attributes recorded from its call's arguments.
+    /// Gives a span just started (by [`Live::start_child`] or [`Live::start_under`], its
+    /// attribute list still empty) the attributes recorded from its call's arguments.
     pub(crate) fn set_start_attributes(&self, attributes: Vec<KeyValue>) {
         self.fields.borrow_mut().attributes = attributes;
     }
@@ -429,8 +429,15 @@ impl Live {
         self.parent_is_remote = parent.is_remote;
         self.otel_seen_at_start = parent.otel_seen;
         std::mem::forget(std::mem::replace(&mut self.name, name));
-        let fields = self.fields.get_mut();
-        std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));
+        // An empty list that never allocated (known at compile time where the caller passes
+        // `Vec::new()`): the emptied record's own stays.
+        if attributes.capacity() != 0 {
+            let fields = self.fields.get_mut();
+            std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));
+        } else {
+            // Nothing to free: no drop call.
+            std::mem::forget(attributes);
+        }
     }
 
     /// Keeps `boxed` for the next span started on this thread (the span has ended).

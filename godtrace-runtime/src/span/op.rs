@@ -312,13 +312,11 @@ impl OpSpan {
     ) -> OpSpan {
         let start = measured.unwrap_or_else(clock::now);
         // A call without recorded arguments has nothing to call (its `record_args` pushes
-        // nothing) and an attribute list that never allocates.
-        let attributes = if arg_count == 0 {
-            Vec::new()
-        } else {
-            recorded_args(arg_count, record_args)
-        };
-        let live = Live::start_under(span_context, parent, Name::Site(site), attributes);
+        // nothing) and keeps the emptied record's attribute list.
+        let live = Live::start_under(span_context, parent, Name::Site(site), Vec::new());
+        if arg_count != 0 {
+            live.set_start_attributes(recorded_args(arg_count, record_args));
+        }
         OpSpan::recording(live, explicit, site.include_duration.then_some(site), start)
     }
 

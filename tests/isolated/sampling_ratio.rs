@@ -129,3 +129,23 @@ fn sampled_out_calls_allocate_nothing() {
 }
 
 use std::future::Future;
+
+/// A sampler that is not parent based decides every span by its trace id and the ratio,
+/// godtrace's own children too: a root its operation's rate keeps has its children dropped
+/// where the configured ratio drops its trace.
+#[test]
+fn without_the_parent_rule_children_of_a_kept_root_follow_the_ratio() {
+    crate::support::own_process!();
+    let guard = godtrace::init(
+        Config::new("sampling")
+            .sample_ratio(0.0)
+            .parent_based(false)
+            .local_tree(false),
+    )
+    .expect("init");
+    let c = testing::capture();
+    always(2);
+    assert_eq!(c.spans_named("isolated::sampling_ratio::always").len(), 1);
+    assert!(c.spans_named("isolated::sampling_ratio::child").is_empty());
+    drop(guard);
+}

@@ -149,8 +149,11 @@ impl Sink for BatchProcessor {
 
     #[inline]
     fn on_record(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
-        let handed = lanes::hand_over(&self.shared, || {
-            live.take().map(|live| live.finish(start, end))
+        // The closure takes the ticks by value and the record through a reborrow: nothing of
+        // it is spilled to the stack for the hand-off to read back.
+        let taken = &mut *live;
+        let handed = lanes::hand_over(&self.shared, move || {
+            taken.take().map(|live| live.finish(start, end))
         });
         if let Handed::Unreachable = handed
             && let Some(live) = live.take()

@@ -219,13 +219,14 @@ pub(super) fn otel_context_known_usable() -> bool {
 }
 
 /// Which span a span starting here has as its parent ([`parent`] reads it), without reading
-/// it: `None` for a new trace, the test a call sampled out at its root stops at. `Err` where
-/// telemetry is suppressed.
+/// its ids: `None` for a new trace, the test a call sampled out at its root stops at. `Err`
+/// where telemetry is suppressed.
 #[inline]
-pub(super) fn parent_at() -> Result<Option<ParentAt>, Suppressed> {
+pub(super) fn parent_at<'a>() -> Result<Option<ParentAt<'a>>, Suppressed> {
     let top = top();
     match Context::map_current(|cx| innermost(cx, top)) {
-        InnermostKind::Own => Ok(Some(ParentAt::Own)),
+        // `Own` is only found with a span on the list.
+        InnermostKind::Own => Ok(top.map(ParentAt::Own)),
         InnermostKind::Other => Ok(Some(ParentAt::Other)),
         InnermostKind::Nothing => Ok(None),
         InnermostKind::Suppressed => Err(Suppressed),
@@ -233,27 +234,20 @@ pub(super) fn parent_at() -> Result<Option<ParentAt>, Suppressed> {
 }
 
 /// Where [`parent_at`] found the parent: godtrace's innermost span, or OpenTelemetry's context.
+/// The span is read within the start that found it, before the call's arguments are recorded
+/// (the caller's code, which could end it): no span is ended or dropped in between, as
+/// [`top`] requires.
 #[derive(Clone, Copy)]
-pub(super) enum ParentAt {
-    Own,
+pub(super) enum ParentAt<'a> {
+    Own(&'a Live),
     Other,
 }
 
-impl ParentAt {
-    /// Runs `f` with the parent when it is godtrace's innermost span, while nothing changed
-    /// since [`parent_at`]; `None` when the parent is OpenTelemetry's.
-    #[inline(always)]
-    pub(super) fn with_own<R>(self, f: impl FnOnce(&Live) -> R) -> Option<R> {
-        match self {
-            ParentAt::Own => top().map(f),
-            ParentAt::Other => None,
-        }
-    }
-
+impl ParentAt<'_> {
     /// The parent's ids, as [`parent`] reads them, while nothing changed since [`parent_at`].
     pub(super) fn span_context(self) -> Option<SpanContext> {
         match self {
-            ParentAt::Own => top().map(|entered| entered.span_context.clone()),
+            ParentAt::Own(parent) => Some(parent.span_context.clone()),
             ParentAt::Other => other_parent(),
         }
     }

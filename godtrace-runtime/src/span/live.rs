@@ -5,7 +5,7 @@
 use super::clock;
 use super::clock::Tick;
 use super::site::CallSite;
-use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status, TraceFlags};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
@@ -122,12 +122,11 @@ impl LiveBox {
     /// Ends the span.
     #[inline]
     pub(crate) fn finish(mut self, start: Tick, end: Tick) -> Finished {
-        #[cfg_attr(not(feature = "tracing"), allow(unused_mut))]
-        let mut live = self.take_box();
+        let live = self.take_box();
         // Its box was taken back just above: nothing left to drop.
         std::mem::forget(self);
-        #[cfg(feature = "tracing")]
-        live.apply_rename();
+        // A name given after the start (`Live::rename`) is applied where the span is read, off
+        // the calling thread (`Finished::recorded`, `Finished::into_span_data`).
         Finished { live, start, end }
     }
 }
@@ -330,17 +329,7 @@ impl Live {
         name: Name,
         attributes: Vec<KeyValue>,
     ) -> LiveBox {
-        let spare = SPARES
-            .try_with(|spares| {
-                let mut spares = spares.borrow_mut();
-                if spares.is_empty() {
-                    refill(&mut spares);
-                }
-                spares.pop()
-            })
-            .ok()
-            .flatten();
-        match spare {
+        match take_spare() {
             // Only what differs from an emptied record is written: no record is built on the
             // stack and copied into the box.
             Some(Spare(mut boxed)) => {
@@ -349,6 +338,34 @@ impl Live {
             }
             None => Live::start_boxed(span_context, parent, name, attributes),
         }
+    }
+
+    /// A kept child of `parent`, the innermost span of this thread, as a traced call starts
+    /// it: its ids are written into the record straight from the parent's (same trace, trace
+    /// state and random flag; a fresh span id), with nothing built on the stack and copied,
+    /// and no attributes yet ([`Live::set_start_attributes`]).
+    #[inline(always)]
+    pub(crate) fn start_child(parent: &Live, name: Name) -> LiveBox {
+        let ids = &parent.span_context;
+        let Some(Spare(mut boxed)) = take_spare() else {
+            let span_context = super::sampling::child_of(ids, TraceFlags::SAMPLED);
+            let parent = ParentIds::of(Some(ids)).seen_with(parent.otel_seen.get());
+            return Live::start_boxed(span_context, parent, name, Vec::new());
+        };
+        // As in `reuse`: the emptied values replaced here own no memory.
+        let span_context = super::sampling::child_of(ids, TraceFlags::SAMPLED);
+        std::mem::forget(std::mem::replace(&mut boxed.span_context, span_context));
+        boxed.parent_span_id = ids.span_id();
+        boxed.parent_is_remote = ids.is_remote();
+        boxed.otel_seen_at_start = Some(parent.otel_seen.get());
+        std::mem::forget(std::mem::replace(&mut boxed.name, name));
+        LiveBox::new(boxed)
+    }
+
+    /// Gives a span just started (by [`Live::start_child`] or [`Live::start_under`], its
+    /// attribute list still empty) the attributes recorded from its call's arguments.
+    pub(crate) fn set_start_attributes(&self, attributes: Vec<KeyValue>) {
+        self.fields.borrow_mut().attributes = attributes;
     }
 
     /// [`Live::start`] in a new box (no spare at hand: the first spans of a thread).
@@ -412,8 +429,15 @@ impl Live {
         self.parent_is_remote = parent.is_remote;
         self.otel_seen_at_start = parent.otel_seen;
         std::mem::forget(std::mem::replace(&mut self.name, name));
-        let fields = self.fields.get_mut();
-        std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));
+        // An empty list that never allocated (known at compile time where the caller passes
+        // `Vec::new()`): the emptied record's own stays.
+        if attributes.capacity() != 0 {
+            let fields = self.fields.get_mut();
+            std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));
+        } else {
+            // Nothing to free: no drop call.
+            std::mem::forget(attributes);
+        }
     }
 
     /// Keeps `boxed` for the next span started on this thread (the span has ended).
@@ -498,8 +522,8 @@ impl Live {
         }
     }
 
-    /// Makes a name and kind given by [`Live::rename`] the span's own, once, as it ends: every
-    /// reader of a finished span (the OTLP encoder, `SpanData`) then sees the one name.
+    /// Makes a name and kind given by [`Live::rename`] the span's own, once, where a finished
+    /// span is read (for the OTLP encoder, or as `SpanData`): every reader sees the one name.
     #[cfg(feature = "tracing")]
     #[inline(always)]
     fn apply_rename(&mut self) {
@@ -529,6 +553,21 @@ impl Live {
             fields.status = status;
         }
     }
+}
+
+/// An emptied box for a new span of this thread, if one is at hand.
+#[inline(always)]
+fn take_spare() -> Option<Spare> {
+    SPARES
+        .try_with(|spares| {
+            let mut spares = spares.borrow_mut();
+            if spares.is_empty() {
+                refill(&mut spares);
+            }
+            spares.pop()
+        })
+        .ok()
+        .flatten()
 }
 
 /// Keeps up to `queue_size` emptied boxes for reuse (the export queue's size).
@@ -656,6 +695,8 @@ impl Finished {
     /// The record, borrowed for encoding.
     pub(crate) fn recorded(&mut self) -> Recorded<'_> {
         let live = &mut *self.live;
+        #[cfg(feature = "tracing")]
+        live.apply_rename();
         let fields = live.fields.get_mut();
         Recorded {
             span_context: &live.span_context,
@@ -693,6 +734,8 @@ impl Finished {
             start,
             end,
         } = self;
+        #[cfg(feature = "tracing")]
+        live.apply_rename();
         let Fields {
             attributes: recorded,
             dropped_attributes,
@@ -701,7 +744,7 @@ impl Finished {
             links,
             dropped_links,
             status,
-            // Applied to the name when the span ended (`LiveBox::finish`).
+            // Applied to the name just above.
             #[cfg(feature = "tracing")]
                 renamed: _,
         } = std::mem::take(live.fields.get_mut());

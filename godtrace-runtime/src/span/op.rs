@@ -96,10 +96,18 @@ impl OpSpan {
             return None;
         }
         let mut record_args = Some(record_args);
-        let record_args = &mut |attrs: &mut Vec<KeyValue>| {
+        let mut recording = |attrs: &mut Vec<KeyValue>| {
             if let Some(record) = record_args.take() {
                 record(attrs);
             }
+        };
+        // Without recorded arguments (known at compile time), a closure that holds nothing:
+        // the call site builds no state for it.
+        let mut nothing = |_: &mut Vec<KeyValue>| {};
+        let record_args: &mut dyn FnMut(&mut Vec<KeyValue>) = if arg_count == 0 {
+            &mut nothing
+        } else {
+            &mut recording
         };
         match parent().into_parent() {
             // Known at compile time for a call site without `parent = ..`.
@@ -125,40 +133,61 @@ impl OpSpan {
             )),
             Quick::Untraced => None,
             Quick::KeptRoot(low) => Self::start_new_trace(site, low, arg_count, record_args),
+            Quick::UnderParent(current::ParentAt::Own(parent))
+                if sampling::keeps_child_of_own(site.sample_rate, &parent.span_context) =>
+            {
+                Some(Self::start_own_child(site, parent, arg_count, record_args))
+            }
             Quick::UnderParent(at) => Self::start_under_current(site, at, arg_count, record_args),
             Quick::Unknown => Self::start_enabled(site, None, arg_count, record_args),
         }
     }
 
-    /// The span of a call under the current span (a parent is current).
+    /// A kept child of godtrace's own span, the common case of a call under a span: its ids
+    /// are written into its record straight from the parent's, read in place (no copy of the
+    /// parent's ids, no decision to carry around). OpenTelemetry's context shows what it
+    /// showed when the parent was entered (that is how `parent_at` found it innermost).
+    #[inline(always)]
+    fn start_own_child(
+        site: &'static CallSite,
+        parent: &Live,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> OpSpan {
+        let start = clock::now();
+        // The parent is read first, before the arguments are recorded: that runs the caller's
+        // code (`Debug` and the like), after which `parent` may no longer be current.
+        let live = Live::start_child(parent, Name::Site(site));
+        if arg_count != 0 {
+            live.set_start_attributes(recorded_args(arg_count, record_args));
+        }
+        sink::on_start(live.span_context.trace_id());
+        OpSpan {
+            cx: if switches::attaches_otel_context() {
+                Some(Context::current().with_remote_span_context(live.span_context.clone()))
+            } else {
+                None
+            },
+            live: Some(live),
+            scope: 0,
+            timing: Some(Timing {
+                histogram: site.include_duration.then_some(site),
+                start,
+            }),
+            error_type: Cell::new(None),
+        }
+    }
+
+    /// The span of a call under the current span (a parent is current), other than a kept
+    /// child of godtrace's own ([`OpSpan::start_own_child`]).
     #[inline(never)]
     fn start_under_current(
         site: &'static CallSite,
-        at: current::ParentAt,
+        at: current::ParentAt<'_>,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
         let measured = site.include_duration.then(clock::now);
-        // A kept child of godtrace's own span, the common case: its ids come from the parent's
-        // record, read in place (no copy of the parent's ids, no decision to carry around).
-        // OpenTelemetry's context showed what it showed when the parent was entered (that is
-        // how `parent_at` found it innermost).
-        let kept = at.with_own(|parent| {
-            let ids = ParentIds::of(Some(&parent.span_context)).seen_with(parent.otel_seen.get());
-            sampling::kept_child_of(site.sample_rate, &parent.span_context)
-                .map(|span_context| (span_context, ids))
-        });
-        if let Some(Some((span_context, parent))) = kept {
-            return Some(Self::start_sampled(
-                site,
-                None,
-                span_context,
-                parent,
-                measured,
-                arg_count,
-                record_args,
-            ));
-        }
         let parent = at.span_context();
         let rule = site_rule(site);
         let decision = sampling::decide_under(rule, None, parent);
@@ -283,13 +312,11 @@ impl OpSpan {
     ) -> OpSpan {
         let start = measured.unwrap_or_else(clock::now);
         // A call without recorded arguments has nothing to call (its `record_args` pushes
-        // nothing) and an attribute list that never allocates.
-        let attributes = if arg_count == 0 {
-            Vec::new()
-        } else {
-            recorded_args(arg_count, record_args)
-        };
-        let live = Live::start_under(span_context, parent, Name::Site(site), attributes);
+        // nothing) and keeps the emptied record's attribute list.
+        let live = Live::start_under(span_context, parent, Name::Site(site), Vec::new());
+        if arg_count != 0 {
+            live.set_start_attributes(recorded_args(arg_count, record_args));
+        }
         OpSpan::recording(live, explicit, site.include_duration.then_some(site), start)
     }
 
@@ -301,9 +328,7 @@ impl OpSpan {
         histogram: Option<&'static CallSite>,
         start: Tick,
     ) -> OpSpan {
-        if let Some(pipeline) = sink::installed() {
-            pipeline.on_start(live.span_context.trace_id());
-        }
+        sink::on_start(live.span_context.trace_id());
         let cx = if switches::attaches_otel_context() {
             let base = explicit.unwrap_or_else(Context::current);
             Some(base.with_remote_span_context(live.span_context.clone()))
@@ -800,6 +825,86 @@ mod tests {
         assert!(capture.spans_named("op.tests.always_at_root").is_empty());
         traced(&ALWAYS_AT_ROOT, || {});
         assert_eq!(capture.spans_named("op.tests.always_at_root").len(), 1);
+    }
+
+    static KEPT_PARENT: CallSite = site("op.tests.kept_parent", 0.0, true, false);
+    static KEPT_CHILD: CallSite = site("op.tests.kept_child", 0.0, true, false);
+
+    /// A kept child of godtrace's own span (its ids written from the parent's record) is in
+    /// its parent's trace, with its trace state and random flag, set or not (W3C Trace
+    /// Context Level 2), and a span id of its own: valid, never its parent's or a sibling's.
+    #[test]
+    fn a_kept_childs_ids_are_its_own_in_its_parents_trace() {
+        use super::super::RANDOM;
+        let capture = testing::capture();
+        for flags in [TraceFlags::SAMPLED, TraceFlags::SAMPLED | RANDOM] {
+            let state = TraceState::from_key_value([("vendor", "v1")]).unwrap();
+            let remote = SpanContext::new(
+                TraceId::from(0x5eed_u128 << 64 | 0xabc),
+                SpanId::from(0x77),
+                flags,
+                true,
+                state.clone(),
+            );
+            let attached = Context::new().with_remote_span_context(remote).attach();
+            let (parent, children) = traced(&KEPT_PARENT, || {
+                let children: Vec<SpanContext> = (0..3)
+                    .map(|_| traced(&KEPT_CHILD, || current_span_context().unwrap()))
+                    .collect();
+                (current_span_context().unwrap(), children)
+            });
+            drop(attached);
+            assert!(parent.is_valid() && parent.is_sampled() && !parent.is_remote());
+            let mut span_ids = vec![parent.span_id()];
+            for child in &children {
+                assert!(child.is_valid(), "{child:?}");
+                assert_eq!(child.trace_id(), parent.trace_id());
+                assert_eq!(
+                    child.trace_flags(),
+                    flags,
+                    "sampled, the parent's random flag"
+                );
+                assert_eq!(child.trace_state(), &state);
+                assert!(!child.is_remote());
+                assert!(!span_ids.contains(&child.span_id()), "{child:?}");
+                span_ids.push(child.span_id());
+            }
+            let recorded = capture.spans_named("op.tests.kept_child");
+            let recorded: Vec<_> = recorded[recorded.len() - 3..].to_vec();
+            for (span, child) in recorded.iter().zip(&children) {
+                assert_eq!(span.span_id, child.span_id());
+                assert_eq!(span.trace_id, parent.trace_id());
+                assert_eq!(span.parent_span_id, Some(parent.span_id()));
+            }
+        }
+    }
+
+    static ARGS_PARENT: CallSite = site("op.tests.args_parent", 1.0, true, false);
+    static ARGS_CHILD: CallSite = site("op.tests.args_child", 1.0, true, false);
+
+    /// A kept child's recorded arguments are its attributes, however the recording runs: here
+    /// it starts and ends a span of its own while the child starts.
+    #[test]
+    fn a_kept_childs_recorded_arguments_are_its_attributes() {
+        let capture = testing::capture();
+        traced(&ARGS_PARENT, || {
+            let span = OpSpan::start(
+                &ARGS_CHILD,
+                || None::<Context>,
+                2,
+                |attrs: &mut Vec<KeyValue>| {
+                    traced(&KEPT_CHILD, || {});
+                    attrs.push(KeyValue::new("wallet", "7xKX"));
+                    attrs.push(KeyValue::new("n", 3));
+                },
+            );
+            run_sync(span, || {}, |_, _| {});
+        });
+        let parent = capture.span("op.tests.args_parent");
+        let child = capture.span("op.tests.args_child");
+        assert_eq!(child.parent_span_id, Some(parent.span_id));
+        assert_eq!(child.attr("wallet"), Some(&"7xKX".into()));
+        assert_eq!(child.attr("n"), Some(&3.into()));
     }
 
     static DROPPED_ROOT: CallSite = site("op.tests.dropped_root", 0.0, false, false);

@@ -28,7 +28,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 use std::cell::Cell;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The head decision of one call.
 pub(super) enum Decision {
@@ -51,7 +51,7 @@ pub(super) enum Decision {
 
 /// The head decision of a call under the current span as far as the thread's state tells,
 /// before anything is built: where most calls godtrace does not record stop.
-pub(super) enum Quick {
+pub(super) enum Quick<'a> {
     /// Not traced: the thread exits, telemetry is suppressed, or a sync call under a dropped
     /// root has no duration to record.
     Untraced,
@@ -61,7 +61,7 @@ pub(super) enum Quick {
     /// A new trace kept at its root, the low half of whose trace id is this.
     KeptRoot(u64),
     /// A span is current, found there: [`decide_under`] decides, under it.
-    UnderParent(current::ParentAt),
+    UnderParent(current::ParentAt<'a>),
     /// The thread's state is not set up yet (its first traced call) or it exits: [`decide`]
     /// decides, after the checks that set it up.
     Unknown,
@@ -69,7 +69,7 @@ pub(super) enum Quick {
 
 /// [`Quick`] for a call at `site` under the current span.
 #[inline(always)]
-pub(super) fn quick(site: &CallSite) -> Quick {
+pub(super) fn quick<'a>(site: &CallSite) -> Quick<'a> {
     // Nothing on this path calls out (the first call on a thread sets up what it reads).
     if !current::otel_context_known_usable() {
         return Quick::Unknown;
@@ -192,6 +192,22 @@ pub(super) fn kept_child_of(sample_rate: Option<f64>, parent: &SpanContext) -> O
     None
 }
 
+/// Whether the installed sampler keeps a span under `parent`, a span godtrace records (by
+/// the call site's `sample_rate`, or else the installed ratio, where the sampler is not parent
+/// based): [`kept_child_of`] without the ids, and without reading the sampler where it is
+/// parent based (the default).
+#[inline(always)]
+pub(super) fn keeps_child_of_own(sample_rate: Option<f64>, parent: &SpanContext) -> bool {
+    if PARENT_BASED.load(Ordering::Relaxed) {
+        return parent.is_sampled();
+    }
+    let sampler = installed();
+    sampler.keeps_child_of(parent, sample_rate.unwrap_or(sampler.ratio))
+}
+
+/// Whether the installed sampler is parent based (as before `init`).
+static PARENT_BASED: AtomicBool = AtomicBool::new(true);
+
 /// Whether a new trace whose trace id has `low` as its low half is recorded, by the call site's
 /// `sample_rate` or else the installed ratio: [`keeps_low_half`] with the installed ratio's
 /// bound computed once, at install, rather than on every root call.
@@ -224,6 +240,7 @@ static ROOT_BOUND: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// The span context of a new trace kept at its root, whose trace id's low half is `low` (the
 /// bits the ratio rule read); the high half and the span id are drawn now.
+#[inline]
 pub(super) fn new_root(low: u64) -> SpanContext {
     let high = next_random();
     SpanContext::new(
@@ -237,13 +254,21 @@ pub(super) fn new_root(low: u64) -> SpanContext {
 
 /// A span context of this process under `parent`: same trace, new span id, `sampled` as
 /// given, the parent's random flag and trace state kept.
-fn child_of(parent: &SpanContext, sampled: TraceFlags) -> SpanContext {
+#[inline(always)]
+pub(super) fn child_of(parent: &SpanContext, sampled: TraceFlags) -> SpanContext {
+    // Most traces carry no trace state: the empty one is then written as the constant it is,
+    // not copied from the parent.
+    let trace_state = if *parent.trace_state() == TraceState::NONE {
+        TraceState::NONE
+    } else {
+        parent.trace_state().clone()
+    };
     SpanContext::new(
         parent.trace_id(),
         fresh_span_id(),
         (parent.trace_flags() & RANDOM) | sampled,
         false,
-        parent.trace_state().clone(),
+        trace_state,
     )
 }
 
@@ -278,11 +303,18 @@ fn seed() -> u64 {
 
 /// The next number of this thread's xorshift64* generator; never zero (the state never is,
 /// and the multiplier is odd).
-#[inline]
+#[inline(always)]
 pub(super) fn next_random() -> u64 {
-    if let Some(random) = next_random_if_seeded() {
-        return random;
+    match next_random_if_seeded() {
+        Some(random) => random,
+        None => seed_and_next_random(),
     }
+}
+
+/// [`next_random`] on this thread's first draw: seeds its generator first.
+#[cold]
+#[inline(never)]
+fn seed_and_next_random() -> u64 {
     RNG.with(|rng| rng.set(seed()));
     next_random_if_seeded().expect("seeded: never zero")
 }
@@ -290,21 +322,22 @@ pub(super) fn next_random() -> u64 {
 /// [`next_random`] once this thread's generator is seeded; `None` before.
 #[inline(always)]
 fn next_random_if_seeded() -> Option<u64> {
-    RNG.with(|rng| {
-        let mut x = rng.get();
-        if x == 0 {
-            return None;
-        }
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        rng.set(x);
-        Some(x.wrapping_mul(0x2545_f491_4f6c_dd1d))
-    })
+    // A load and a store of a `const` thread-local without a destructor (`with`, not
+    // `LocalKey::set`, which goes through the lazy-initialisation path).
+    let mut x = RNG.get();
+    if x == 0 {
+        return None;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    RNG.with(|rng| rng.set(x));
+    Some(x.wrapping_mul(0x2545_f491_4f6c_dd1d))
 }
 
 /// A new random, non-zero span id.
-fn fresh_span_id() -> SpanId {
+#[inline(always)]
+pub(super) fn fresh_span_id() -> SpanId {
     SpanId::from(next_random().max(1))
 }
 
@@ -337,6 +370,7 @@ pub(crate) fn installed() -> &'static RatioSampler {
 pub(crate) fn install(sampler: RatioSampler) {
     if INSTALLED.set(sampler).is_ok() {
         ROOT_BOUND.store(low_half_bound(sampler.ratio), Ordering::Relaxed);
+        PARENT_BASED.store(sampler.parent_based, Ordering::Relaxed);
     }
 }
 

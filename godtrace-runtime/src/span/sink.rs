@@ -114,7 +114,7 @@ impl Gate {
         Gate::with(first, counters)
     }
 
-    #[inline]
+    #[inline(always)]
     fn is_open(&self) -> bool {
         self.first.load(Ordering::Relaxed) != 0 || (!self.more.is_empty() && self.more_open())
     }
@@ -167,7 +167,7 @@ impl Pipeline {
     }
 
     /// A recorded span of trace `trace_id` starts on this thread.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn on_start(&self, trace_id: TraceId) {
         if self.watching_starts.is_open() {
             self.tell_start(trace_id);
@@ -260,6 +260,15 @@ pub(crate) fn install(pipeline: Pipeline) -> Result<&'static Pipeline, Pipeline>
     match ours {
         None => Ok(installed),
         Some(refused) => Err(refused),
+    }
+}
+
+/// Tells the installed pipeline's sinks that watch starts that a recorded span of trace
+/// `trace_id` starts on this thread (in line: a few loads while none wants to know).
+#[inline(always)]
+pub(crate) fn on_start(trace_id: TraceId) {
+    if let Some(pipeline) = installed() {
+        pipeline.on_start(trace_id);
     }
 }
 

@@ -407,8 +407,25 @@ impl Live {
     /// nothing (a trace state that is none, a call site's or a borrowed name): every start
     /// writes them again. `prev` and `otel_seen` are written when the span is entered, before
     /// anything reads them (`push_current`).
-    #[inline]
+    #[inline(always)]
     fn empty(&mut self) {
+        if self.holds_anything() {
+            self.empty_what_it_holds();
+        }
+    }
+
+    /// Whether [`Live::empty`] has anything to write: every field read, one branch.
+    #[inline(always)]
+    fn holds_anything(&mut self) -> bool {
+        let trace_state = *self.span_context.trace_state() != TraceState::NONE;
+        let owned_name = matches!(self.name, Name::Given(Cow::Owned(_), _));
+        trace_state | owned_name | *self.linked.get_mut() | self.fields.get_mut().hold_anything()
+    }
+
+    /// [`Live::empty`] of a record that holds something: each field that does is reset. Out of
+    /// line, to keep the common case (nothing held) a few reads and a branch.
+    #[inline(never)]
+    fn empty_what_it_holds(&mut self) {
         if *self.span_context.trace_state() != TraceState::NONE {
             self.span_context = SpanContext::NONE;
         }
@@ -632,6 +649,29 @@ pub(crate) fn return_spares(boxes: &mut Vec<Box<Live>>) {
 }
 
 impl Fields {
+    /// Whether any field differs from `Fields::default()` (see [`Live::holds_anything`]).
+    #[inline(always)]
+    fn hold_anything(&self) -> bool {
+        // Every field named: a new one must be considered here.
+        let Fields {
+            attributes,
+            dropped_attributes,
+            events,
+            dropped_events,
+            links,
+            dropped_links,
+            status,
+            #[cfg(feature = "tracing")]
+            renamed,
+        } = self;
+        let capacity = attributes.capacity() | events.capacity() | links.capacity();
+        let dropped = dropped_attributes | dropped_events | dropped_links;
+        let held = (capacity != 0) | (dropped != 0) | !matches!(status, Status::Unset);
+        #[cfg(feature = "tracing")]
+        let held = held | renamed.0.is_some() | renamed.1.is_some();
+        held
+    }
+
     /// Back to `Fields::default()`, writing only the fields that differ from it: in the common
     /// case (nothing recorded but the attributes given at the start, often none) this reads
     /// the fields and writes nothing (see [`Live::empty`]). What owns memory is dropped, so a
@@ -866,31 +906,78 @@ mod reuse_tests {
         )
     }
 
-    /// Ends a span that recorded everything a record holds, over every limit, and keeps its
-    /// box for this thread's next span; returns the box's address.
-    fn record_everything_then_recycle() -> *const Live {
+    /// What a span records before its box is recycled: each on its own (a record holding only
+    /// that must be emptied all the same), or all of it over every limit.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Held {
+        Attribute,
+        Event,
+        Link,
+        StatusOk,
+        #[cfg(feature = "tracing")]
+        KindGivenLater,
+        Everything,
+    }
+
+    const HELD: &[Held] = &[
+        Held::Attribute,
+        Held::Event,
+        Held::Link,
+        Held::StatusOk,
+        #[cfg(feature = "tracing")]
+        Held::KindGivenLater,
+        Held::Everything,
+    ];
+
+    /// Ends a span that recorded `held` and keeps its box for this thread's next span;
+    /// returns the box's address.
+    fn record_then_recycle(held: Held) -> *const Live {
         let parent = ids(1, true, TraceState::NONE);
-        let trace_state = TraceState::from_str("vendor=value").unwrap();
-        let name = Name::Given(Cow::Owned("first".to_owned()), SpanKind::Server);
-        let attributes = vec![KeyValue::new("given", 1)];
-        let live = Live::start(ids(2, false, trace_state), Some(&parent), name, attributes);
+        let every = held == Held::Everything;
+        let (live, limits) = if every {
+            let trace_state = TraceState::from_str("vendor=value").unwrap();
+            let name = Name::Given(Cow::Owned("first".to_owned()), SpanKind::Server);
+            let attributes = vec![KeyValue::new("given", 1)];
+            let ids = ids(2, false, trace_state);
+            let live = Live::start(ids, Some(&parent), name, attributes);
+            // Over every limit: the dropped counts are set too.
+            (live, (max_attributes(), max_events(), max_links()))
+        } else {
+            let name = Name::Given(Cow::Borrowed("first"), SpanKind::Internal);
+            let live = Live::start(ids(2, false, TraceState::NONE), None, name, Vec::new());
+            (live, (0, 0, 0))
+        };
         // SAFETY: `live` stays on this thread, and its owner takes it off the list when it ends.
         unsafe { push_current(&live, || SpanId::from(3)) };
-        for i in 0..=max_attributes() {
-            live.set_attribute(KeyValue::new("recorded", format!("value {i}")));
+        if every || held == Held::Attribute {
+            for i in 0..=limits.0 {
+                live.set_attribute(KeyValue::new("recorded", format!("value {i}")));
+            }
         }
-        for _ in 0..=max_events() {
-            live.add_event(Cow::Owned("event".to_owned()), vec![KeyValue::new("e", 1)]);
+        if every || held == Held::Event {
+            for _ in 0..=limits.1 {
+                live.add_event(Cow::Owned("event".to_owned()), vec![KeyValue::new("e", 1)]);
+            }
         }
-        for _ in 0..=max_links() {
-            live.add_link(parent.clone());
+        if every || held == Held::Link {
+            for _ in 0..=limits.2 {
+                live.add_link(parent.clone());
+            }
         }
-        live.set_status(Status::error("failed".to_owned()));
+        match held {
+            Held::StatusOk => live.set_status(Status::Ok),
+            Held::Everything => live.set_status(Status::error("failed".to_owned())),
+            _ => {}
+        }
         #[cfg(feature = "tracing")]
-        live.rename(
-            Some(Cow::Owned("renamed".to_owned())),
-            Some(SpanKind::Client),
-        );
+        match held {
+            Held::KindGivenLater => live.rename(None, Some(SpanKind::Client)),
+            Held::Everything => live.rename(
+                Some(Cow::Owned("renamed".to_owned())),
+                Some(SpanKind::Client),
+            ),
+            _ => {}
+        }
         let address: *const Live = &*live;
         let finished = live.finish(Tick::from_raw(0), Tick::from_raw(1));
         Live::recycle(finished.into_live());
@@ -930,13 +1017,16 @@ mod reuse_tests {
 
     #[test]
     fn a_root_started_on_a_reused_record_shows_nothing_of_the_span_before() {
-        let address = record_everything_then_recycle();
-        let expected = ids(4, false, TraceState::NONE);
-        let name = Name::Given(Cow::Borrowed("second"), SpanKind::Internal);
-        let live = Live::start(expected.clone(), None, name, Vec::new());
-        assert!(std::ptr::eq(&*live, address), "the recycled box is reused");
-        assert_eq!(live.otel_seen_at_start, None);
-        assert_clean(live, &expected, (SpanId::INVALID, false), "second");
+        for &held in HELD {
+            let address = record_then_recycle(held);
+            let expected = ids(4, false, TraceState::NONE);
+            let name = Name::Given(Cow::Borrowed("second"), SpanKind::Internal);
+            let live = Live::start(expected.clone(), None, name, Vec::new());
+            assert!(std::ptr::eq(&*live, address), "the recycled box is reused");
+            assert_eq!(live.otel_seen_at_start, None);
+            println!("after a span that held {held:?}");
+            assert_clean(live, &expected, (SpanId::INVALID, false), "second");
+        }
     }
 
     #[test]
@@ -946,14 +1036,17 @@ mod reuse_tests {
         let parent = Live::start(parent, None, name, Vec::new());
         // SAFETY: `parent` stays on this thread, and its owner takes it off the list when dropped.
         unsafe { push_current(&parent, || SpanId::from(6)) };
-        let address = record_everything_then_recycle();
-        let name = Name::Given(Cow::Borrowed("child"), SpanKind::Internal);
-        let child = Live::start_child(&parent, name);
-        assert!(std::ptr::eq(&*child, address), "the recycled box is reused");
-        assert_eq!(child.otel_seen_at_start, Some(SpanId::from(6)));
-        let expected = child.span_context.clone();
-        assert_eq!(expected.trace_id(), parent.span_context.trace_id());
-        assert_eq!(expected.trace_state(), &TraceState::NONE);
-        assert_clean(child, &expected, (SpanId::from(5), false), "child");
+        for &held in HELD {
+            let address = record_then_recycle(held);
+            let name = Name::Given(Cow::Borrowed("child"), SpanKind::Internal);
+            let child = Live::start_child(&parent, name);
+            assert!(std::ptr::eq(&*child, address), "the recycled box is reused");
+            assert_eq!(child.otel_seen_at_start, Some(SpanId::from(6)));
+            let expected = child.span_context.clone();
+            assert_eq!(expected.trace_id(), parent.span_context.trace_id());
+            assert_eq!(expected.trace_state(), &TraceState::NONE);
+            println!("after a span that held {held:?}");
+            assert_clean(child, &expected, (SpanId::from(5), false), "child");
+        }
     }
 }

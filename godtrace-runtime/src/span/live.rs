@@ -451,8 +451,9 @@ impl Live {
         attributes: Vec<KeyValue>,
     ) {
         // The values replaced here own no memory (`Live::empty` left a trace state that is
-        // none, a call site's or a borrowed name, a vector that never allocated): forgotten, not dropped, which spares the
-        // drop code's branches. (Were one to own memory, it would leak, nothing worse.)
+        // none, a call site's or a borrowed name, a vector that never allocated): forgotten,
+        // not dropped, which spares the drop code's branches. (Were one to own memory, it
+        // would leak, nothing worse.)
         std::mem::forget(std::mem::replace(&mut self.span_context, span_context));
         self.parent_span_id = parent.span_id;
         self.parent_is_remote = parent.is_remote;
@@ -672,10 +673,9 @@ impl Fields {
         held
     }
 
-    /// Back to `Fields::default()`, writing only the fields that differ from it: in the common
-    /// case (nothing recorded but the attributes given at the start, often none) this reads
-    /// the fields and writes nothing (see [`Live::empty`]). What owns memory is dropped, so a
-    /// reused record keeps no capacity from an earlier span.
+    /// Back to `Fields::default()`, writing only the fields that differ from it (see
+    /// [`Live::empty`]: a record holding only attributes leaves its other lines unwritten).
+    /// What owns memory is dropped, so a reused record keeps no capacity from an earlier span.
     #[inline]
     fn clear(&mut self) {
         // Every field named: a new one must be considered here.

@@ -5,7 +5,7 @@
 use super::clock;
 use super::clock::Tick;
 use super::site::CallSite;
-use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status, TraceFlags};
+use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
@@ -382,7 +382,7 @@ impl Live {
         LiveBox::new(boxed)
     }
 
-    /// A record as [`Live::empty`] leaves it.
+    /// A new record, owning nothing, as [`Live::empty`] leaves one.
     fn emptied() -> Live {
         Live {
             span_context: SpanContext::NONE,
@@ -397,18 +397,47 @@ impl Live {
         }
     }
 
-    /// Drops what the span held, keeping its box: every field is then as in
-    /// [`Live::emptied`], which [`Live::reuse`] relies on.
+    /// Drops what the span held, keeping its box, for the next span: afterwards the record owns
+    /// no memory and its [`Fields`] are at their defaults, which [`Live::reuse`] and
+    /// [`Live::start_child`] rely on.
+    ///
+    /// Only what holds something is written: this runs on the export thread for every span it
+    /// exported, and a line written there is one the recording thread must pull back, modified,
+    /// when it takes the box. The ids, parent and name are left as they are when they own
+    /// nothing (a trace state that is none, a call site's or a borrowed name): every start
+    /// writes them again. `prev` and `otel_seen` are written when the span is entered, before
+    /// anything reads them (`push_current`).
+    #[inline(always)]
     fn empty(&mut self) {
-        self.span_context = SpanContext::NONE;
-        self.parent_span_id = SpanId::INVALID;
-        self.parent_is_remote = false;
-        self.name = Name::Given(Cow::Borrowed(""), SpanKind::Internal);
+        if self.holds_anything() {
+            self.empty_what_it_holds();
+        }
+    }
+
+    /// Whether [`Live::empty`] has anything to write: every field read, one branch.
+    #[inline(always)]
+    fn holds_anything(&mut self) -> bool {
+        let trace_state = *self.span_context.trace_state() != TraceState::NONE;
+        let owned_name = matches!(self.name, Name::Given(Cow::Owned(_), _));
+        trace_state | owned_name | *self.linked.get_mut() | self.fields.get_mut().hold_anything()
+    }
+
+    /// [`Live::empty`] of a record that holds something: each field that does is reset. Out of
+    /// line, to keep the common case (nothing held) a few reads and a branch.
+    #[inline(never)]
+    fn empty_what_it_holds(&mut self) {
+        if *self.span_context.trace_state() != TraceState::NONE {
+            self.span_context = SpanContext::NONE;
+        }
+        if matches!(self.name, Name::Given(Cow::Owned(_), _)) {
+            self.name = Name::Given(Cow::Borrowed(""), SpanKind::Internal);
+        }
         self.fields.get_mut().clear();
-        *self.prev.get_mut() = None;
-        *self.linked.get_mut() = false;
-        *self.otel_seen.get_mut() = SpanId::INVALID;
-        self.otel_seen_at_start = None;
+        // False already: a span is taken off its thread's list before its box is given up
+        // (`LiveBox::take_box`).
+        if *self.linked.get_mut() {
+            *self.linked.get_mut() = false;
+        }
     }
 
     /// Makes an emptied record (see [`Live::empty`]) the record of a new span: only the fields
@@ -421,9 +450,10 @@ impl Live {
         name: Name,
         attributes: Vec<KeyValue>,
     ) {
-        // The emptied values replaced here own no memory (`SpanContext::NONE`, a borrowed
-        // name, a vector that never allocated): forgotten, not dropped, which spares the
-        // drop code's branches. (Were one to own memory, it would leak, nothing worse.)
+        // The values replaced here own no memory (`Live::empty` left a trace state that is
+        // none, a call site's or a borrowed name, a vector that never allocated): forgotten,
+        // not dropped, which spares the drop code's branches. (Were one to own memory, it
+        // would leak, nothing worse.)
         std::mem::forget(std::mem::replace(&mut self.span_context, span_context));
         self.parent_span_id = parent.span_id;
         self.parent_is_remote = parent.is_remote;
@@ -602,52 +632,84 @@ pub(crate) fn return_spares(boxes: &mut Vec<Box<Live>>) {
     if boxes.is_empty() {
         return;
     }
-    // Emptied here, on the export thread, rather than where the box is next used.
-    let mut spares: Vec<Spare> = boxes.drain(..).map(Spare::from).collect();
+    // Emptied here, on the export thread, and outside the lock the recording threads take.
+    for boxed in boxes.iter_mut() {
+        boxed.empty();
+    }
     let mut returned = RETURNED.lock().unwrap_or_else(PoisonError::into_inner);
     let room = MAX_RETURNED
         .load(Ordering::Relaxed)
         .saturating_sub(returned.len());
-    spares.truncate(room);
-    returned.extend(spares);
+    let kept = boxes.len().min(room);
+    // Emptied just above.
+    returned.extend(boxes.drain(..kept).map(Spare));
     RETURNED_LEN.store(returned.len(), Ordering::Relaxed);
+    drop(returned);
+    // No room for these: freed, outside the lock.
+    boxes.clear();
 }
 
 impl Fields {
-    /// Back to `Fields::default()`. What owns no memory (the common case: nothing recorded but
-    /// the attributes given at the start, often none) is overwritten without running its drop
-    /// code, which costs the export thread, returning a batch's boxes, more than the rest of
-    /// emptying a record.
+    /// Whether any field differs from `Fields::default()` (see [`Live::holds_anything`]).
+    #[inline(always)]
+    fn hold_anything(&self) -> bool {
+        // Every field named: a new one must be considered here.
+        let Fields {
+            attributes,
+            dropped_attributes,
+            events,
+            dropped_events,
+            links,
+            dropped_links,
+            status,
+            #[cfg(feature = "tracing")]
+            renamed,
+        } = self;
+        let capacity = attributes.capacity() | events.capacity() | links.capacity();
+        let dropped = dropped_attributes | dropped_events | dropped_links;
+        let held = (capacity != 0) | (dropped != 0) | !matches!(status, Status::Unset);
+        #[cfg(feature = "tracing")]
+        let held = held | renamed.0.is_some() | renamed.1.is_some();
+        held
+    }
+
+    /// Back to `Fields::default()`, writing only the fields that differ from it (see
+    /// [`Live::empty`]: a record holding only attributes leaves its other lines unwritten).
+    /// What owns memory is dropped, so a reused record keeps no capacity from an earlier span.
     #[inline]
     fn clear(&mut self) {
         // Every field named: a new one must be considered here.
         let Fields {
             attributes,
-            dropped_attributes: _,
+            dropped_attributes,
             events,
-            dropped_events: _,
+            dropped_events,
             links,
-            dropped_links: _,
+            dropped_links,
             status,
             #[cfg(feature = "tracing")]
             renamed,
-        } = &*self;
-        let owns_memory = attributes.capacity() != 0
-            || events.capacity() != 0
-            || links.capacity() != 0
-            || matches!(
-                status,
-                Status::Error {
-                    description: Cow::Owned(_)
-                }
-            );
+        } = self;
+        if attributes.capacity() != 0 {
+            *attributes = Vec::new();
+        }
+        if events.capacity() != 0 {
+            *events = Vec::new();
+        }
+        if links.capacity() != 0 {
+            *links = Vec::new();
+        }
+        for dropped in [dropped_attributes, dropped_events, dropped_links] {
+            if *dropped != 0 {
+                *dropped = 0;
+            }
+        }
+        if !matches!(status, Status::Unset) {
+            *status = Status::Unset;
+        }
         #[cfg(feature = "tracing")]
-        let owns_memory = owns_memory || matches!(renamed.0, Some(Cow::Owned(_)));
-        let old = std::mem::take(self);
-        if owns_memory {
-            drop(old);
-        } else {
-            std::mem::forget(old);
+        if renamed.0.is_some() || renamed.1.is_some() {
+            *renamed = (None, None);
         }
     }
 }
@@ -823,5 +885,168 @@ mod clear_tests {
         fields.status = Status::Ok;
         fields.clear();
         assert_eq!((fields.dropped_links, &fields.status), (0, &Status::Unset));
+    }
+}
+
+#[cfg(test)]
+mod reuse_tests {
+    use super::*;
+    use opentelemetry::trace::TraceId;
+    use std::str::FromStr;
+
+    fn ids(span_id: u64, is_remote: bool, trace_state: TraceState) -> SpanContext {
+        let trace_id = TraceId::from(7_u128);
+        let span_id = SpanId::from(span_id);
+        SpanContext::new(
+            trace_id,
+            span_id,
+            TraceFlags::SAMPLED,
+            is_remote,
+            trace_state,
+        )
+    }
+
+    /// What a span records before its box is recycled: each on its own (a record holding only
+    /// that must be emptied all the same), or all of it over every limit.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Held {
+        Attribute,
+        Event,
+        Link,
+        StatusOk,
+        #[cfg(feature = "tracing")]
+        KindGivenLater,
+        Everything,
+    }
+
+    const HELD: &[Held] = &[
+        Held::Attribute,
+        Held::Event,
+        Held::Link,
+        Held::StatusOk,
+        #[cfg(feature = "tracing")]
+        Held::KindGivenLater,
+        Held::Everything,
+    ];
+
+    /// Ends a span that recorded `held` and keeps its box for this thread's next span;
+    /// returns the box's address.
+    fn record_then_recycle(held: Held) -> *const Live {
+        let parent = ids(1, true, TraceState::NONE);
+        let every = held == Held::Everything;
+        let (live, limits) = if every {
+            let trace_state = TraceState::from_str("vendor=value").unwrap();
+            let name = Name::Given(Cow::Owned("first".to_owned()), SpanKind::Server);
+            let attributes = vec![KeyValue::new("given", 1)];
+            let ids = ids(2, false, trace_state);
+            let live = Live::start(ids, Some(&parent), name, attributes);
+            // Over every limit: the dropped counts are set too.
+            (live, (max_attributes(), max_events(), max_links()))
+        } else {
+            let name = Name::Given(Cow::Borrowed("first"), SpanKind::Internal);
+            let live = Live::start(ids(2, false, TraceState::NONE), None, name, Vec::new());
+            (live, (0, 0, 0))
+        };
+        // SAFETY: `live` stays on this thread, and its owner takes it off the list when it ends.
+        unsafe { push_current(&live, || SpanId::from(3)) };
+        if every || held == Held::Attribute {
+            for i in 0..=limits.0 {
+                live.set_attribute(KeyValue::new("recorded", format!("value {i}")));
+            }
+        }
+        if every || held == Held::Event {
+            for _ in 0..=limits.1 {
+                live.add_event(Cow::Owned("event".to_owned()), vec![KeyValue::new("e", 1)]);
+            }
+        }
+        if every || held == Held::Link {
+            for _ in 0..=limits.2 {
+                live.add_link(parent.clone());
+            }
+        }
+        match held {
+            Held::StatusOk => live.set_status(Status::Ok),
+            Held::Everything => live.set_status(Status::error("failed".to_owned())),
+            _ => {}
+        }
+        #[cfg(feature = "tracing")]
+        match held {
+            Held::KindGivenLater => live.rename(None, Some(SpanKind::Client)),
+            Held::Everything => live.rename(
+                Some(Cow::Owned("renamed".to_owned())),
+                Some(SpanKind::Client),
+            ),
+            _ => {}
+        }
+        let address: *const Live = &*live;
+        let finished = live.finish(Tick::from_raw(0), Tick::from_raw(1));
+        Live::recycle(finished.into_live());
+        address
+    }
+
+    /// What the next span from the same box must show: nothing of the span before.
+    fn assert_clean(live: LiveBox, expected: &SpanContext, parent: (SpanId, bool), name: &str) {
+        assert!(!live.linked.get(), "a new span is on no list");
+        let fields = live.fields.borrow();
+        let capacities = (fields.attributes.capacity(), fields.events.capacity());
+        assert_eq!(capacities, (0, 0), "no memory kept from the span before");
+        assert_eq!(
+            fields.links.capacity(),
+            0,
+            "no memory kept from the span before"
+        );
+        drop(fields);
+        let (data, _) = live
+            .finish(Tick::from_raw(2), Tick::from_raw(3))
+            .into_span_data();
+        assert_eq!(&data.span_context, expected);
+        assert_eq!(data.span_context.trace_state(), expected.trace_state());
+        assert_eq!((data.parent_span_id, data.parent_span_is_remote), parent);
+        assert_eq!(
+            (data.name.as_ref(), &data.span_kind),
+            (name, &SpanKind::Internal)
+        );
+        assert!(data.attributes.is_empty(), "{:?}", data.attributes);
+        assert_eq!(data.dropped_attributes_count, 0);
+        assert!(data.events.events.is_empty());
+        assert_eq!(data.events.dropped_count, 0);
+        assert!(data.links.links.is_empty());
+        assert_eq!(data.links.dropped_count, 0);
+        assert_eq!(data.status, Status::Unset);
+    }
+
+    #[test]
+    fn a_root_started_on_a_reused_record_shows_nothing_of_the_span_before() {
+        for &held in HELD {
+            let address = record_then_recycle(held);
+            let expected = ids(4, false, TraceState::NONE);
+            let name = Name::Given(Cow::Borrowed("second"), SpanKind::Internal);
+            let live = Live::start(expected.clone(), None, name, Vec::new());
+            assert!(std::ptr::eq(&*live, address), "the recycled box is reused");
+            assert_eq!(live.otel_seen_at_start, None);
+            println!("after a span that held {held:?}");
+            assert_clean(live, &expected, (SpanId::INVALID, false), "second");
+        }
+    }
+
+    #[test]
+    fn a_child_started_on_a_reused_record_shows_nothing_of_the_span_before() {
+        let parent = ids(5, false, TraceState::NONE);
+        let name = Name::Given(Cow::Borrowed("parent"), SpanKind::Internal);
+        let parent = Live::start(parent, None, name, Vec::new());
+        // SAFETY: `parent` stays on this thread, and its owner takes it off the list when dropped.
+        unsafe { push_current(&parent, || SpanId::from(6)) };
+        for &held in HELD {
+            let address = record_then_recycle(held);
+            let name = Name::Given(Cow::Borrowed("child"), SpanKind::Internal);
+            let child = Live::start_child(&parent, name);
+            assert!(std::ptr::eq(&*child, address), "the recycled box is reused");
+            assert_eq!(child.otel_seen_at_start, Some(SpanId::from(6)));
+            let expected = child.span_context.clone();
+            assert_eq!(expected.trace_id(), parent.span_context.trace_id());
+            assert_eq!(expected.trace_state(), &TraceState::NONE);
+            println!("after a span that held {held:?}");
+            assert_clean(child, &expected, (SpanId::from(5), false), "child");
+        }
     }
 }

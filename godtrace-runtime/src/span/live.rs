@@ -5,7 +5,7 @@
 use super::clock;
 use super::clock::Tick;
 use super::site::CallSite;
-use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
+use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
@@ -340,20 +340,18 @@ impl Live {
         }
     }
 
-    /// A kept child of `parent`, the innermost span of this thread, as a traced call starts
-    /// it: its ids are written into the record straight from the parent's (same trace, trace
-    /// state and random flag; a fresh span id), with nothing built on the stack and copied,
-    /// and no attributes yet ([`Live::set_start_attributes`]).
+    /// A kept child of `parent`, the innermost span of this thread, with ids `span_context`
+    /// (the caller's decision, in `parent`'s trace), as a traced call starts it: the parent's
+    /// ids are written into the record straight from the parent's, with nothing built on the
+    /// stack and copied, and no attributes yet ([`Live::set_start_attributes`]).
     #[inline(always)]
-    pub(crate) fn start_child(parent: &Live, name: Name) -> LiveBox {
+    pub(crate) fn start_child(parent: &Live, span_context: SpanContext, name: Name) -> LiveBox {
         let ids = &parent.span_context;
         let Some(Spare(mut boxed)) = take_spare() else {
-            let span_context = super::sampling::child_of(ids, TraceFlags::SAMPLED);
             let parent = ParentIds::of(Some(ids)).seen_with(parent.otel_seen.get());
             return Live::start_boxed(span_context, parent, name, Vec::new());
         };
         // As in `reuse`: the emptied values replaced here own no memory.
-        let span_context = super::sampling::child_of(ids, TraceFlags::SAMPLED);
         std::mem::forget(std::mem::replace(&mut boxed.span_context, span_context));
         boxed.parent_span_id = ids.span_id();
         boxed.parent_is_remote = ids.is_remote();
@@ -673,44 +671,11 @@ impl Fields {
         held
     }
 
-    /// Back to `Fields::default()`, writing only the fields that differ from it (see
-    /// [`Live::empty`]: a record holding only attributes leaves its other lines unwritten).
-    /// What owns memory is dropped, so a reused record keeps no capacity from an earlier span.
+    /// Back to `Fields::default()` (called only when [`Fields::hold_anything`]). What owns
+    /// memory is dropped, so a reused record keeps no capacity from an earlier span.
     #[inline]
     fn clear(&mut self) {
-        // Every field named: a new one must be considered here.
-        let Fields {
-            attributes,
-            dropped_attributes,
-            events,
-            dropped_events,
-            links,
-            dropped_links,
-            status,
-            #[cfg(feature = "tracing")]
-            renamed,
-        } = self;
-        if attributes.capacity() != 0 {
-            *attributes = Vec::new();
-        }
-        if events.capacity() != 0 {
-            *events = Vec::new();
-        }
-        if links.capacity() != 0 {
-            *links = Vec::new();
-        }
-        for dropped in [dropped_attributes, dropped_events, dropped_links] {
-            if *dropped != 0 {
-                *dropped = 0;
-            }
-        }
-        if !matches!(status, Status::Unset) {
-            *status = Status::Unset;
-        }
-        #[cfg(feature = "tracing")]
-        if renamed.0.is_some() || renamed.1.is_some() {
-            *renamed = (None, None);
-        }
+        *self = Fields::default();
     }
 }
 
@@ -891,7 +856,7 @@ mod clear_tests {
 #[cfg(test)]
 mod reuse_tests {
     use super::*;
-    use opentelemetry::trace::TraceId;
+    use opentelemetry::trace::{TraceFlags, TraceId};
     use std::str::FromStr;
 
     fn ids(span_id: u64, is_remote: bool, trace_state: TraceState) -> SpanContext {
@@ -1039,12 +1004,10 @@ mod reuse_tests {
         for &held in HELD {
             let address = record_then_recycle(held);
             let name = Name::Given(Cow::Borrowed("child"), SpanKind::Internal);
-            let child = Live::start_child(&parent, name);
+            let expected = ids(8, false, TraceState::NONE);
+            let child = Live::start_child(&parent, expected.clone(), name);
             assert!(std::ptr::eq(&*child, address), "the recycled box is reused");
             assert_eq!(child.otel_seen_at_start, Some(SpanId::from(6)));
-            let expected = child.span_context.clone();
-            assert_eq!(expected.trace_id(), parent.span_context.trace_id());
-            assert_eq!(expected.trace_state(), &TraceState::NONE);
             println!("after a span that held {held:?}");
             assert_clean(child, &expected, (SpanId::from(5), false), "child");
         }

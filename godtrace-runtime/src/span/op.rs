@@ -4,7 +4,7 @@ use super::clock::{self, Tick};
 use super::live::{LiveBox, Name, ParentIds};
 use super::sampling::Quick;
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -157,7 +157,8 @@ impl OpSpan {
         let start = clock::now();
         // The parent is read first, before the arguments are recorded: that runs the caller's
         // code (`Debug` and the like), after which `parent` may no longer be current.
-        let live = Live::start_child(parent, Name::Site(site));
+        let span_context = sampling::child_of(&parent.span_context, TraceFlags::SAMPLED);
+        let live = Live::start_child(parent, span_context, Name::Site(site));
         if arg_count != 0 {
             live.set_start_attributes(recorded_args(arg_count, record_args));
         }

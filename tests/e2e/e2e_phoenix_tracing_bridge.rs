@@ -36,7 +36,13 @@ fn a_bridged_tree_arrives_with_fields_as_attributes_and_events() {
     let spans = phoenix.wait_for(&project, Some(&trace_id), Duration::from_secs(30), |s| {
         s.len() >= 3
     });
-    assert_eq!(spans.len(), 3, "trace {trace_id}: {:?}", names(&spans));
+    assert_eq!(
+        spans.len(),
+        3,
+        "trace {trace_id}: {:?} {:?}",
+        names(&spans),
+        godtrace::stats()
+    );
     let (root, query, leaf) = (
         named(&spans, "e2e.bridge.root"),
         named(&spans, "e2e.bridge.query"),

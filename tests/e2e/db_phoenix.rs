@@ -7,7 +7,6 @@ use godtrace::db::sqlx::TracedPool;
 use godtrace::{Protocol, traced};
 use redis::aio::MultiplexedConnection;
 use serde_json::Value as Json;
-use std::time::Duration;
 
 #[traced(operation = "e2e.db.lookup")]
 async fn lookup(
@@ -53,9 +52,7 @@ fn database_spans_arrive_in_phoenix_under_the_traced_operation() {
     });
     guard.flush();
 
-    let spans = phoenix.wait_for(&project, Some(&trace_id), Duration::from_secs(30), |s| {
-        s.len() >= 3
-    });
+    let spans = phoenix.wait_for(&project, Some(&trace_id), |s| s.len() >= 3);
     let names = e2e_support::names(&spans);
     assert_eq!(
         spans.len(),

@@ -411,9 +411,7 @@ fn run_case(case: &Case, backends: &Backends) {
         grpc,
         tls: Some(query_tls(pki, case)),
     };
-    let spans = phoenix.wait_for(&project, Some(&trace_id), Duration::from_secs(60), |s| {
-        s.len() >= 2
-    });
+    let spans = phoenix.wait_for(&project, Some(&trace_id), |s| s.len() >= 2);
     let child = e2e_support::named(&spans, "tls.checkout");
     let root = e2e_support::named(&spans, "tls.request");
     assert_eq!(child["parent_id"], root["context"]["span_id"]);

@@ -3,7 +3,6 @@
 use crate::support::e2e as e2e_support;
 use e2e_support::{named, names, unique_project};
 use godtrace::{Protocol, traced};
-use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 #[traced(operation = "e2e.bridge.leaf")]
@@ -33,9 +32,7 @@ fn a_bridged_tree_arrives_with_fields_as_attributes_and_events() {
     let trace_id = tracing::subscriber::with_default(subscriber, root);
     guard.flush();
 
-    let spans = phoenix.wait_for(&project, Some(&trace_id), Duration::from_secs(30), |s| {
-        s.len() >= 3
-    });
+    let spans = phoenix.wait_for(&project, Some(&trace_id), |s| s.len() >= 3);
     assert_eq!(
         spans.len(),
         3,

@@ -13,7 +13,6 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind as ProtoKind;
 use serde_json::Value as Json;
-use std::time::Duration;
 
 /// The server span's name: method and axum's matched route.
 const SERVER_SPAN: &str = "POST /risk/score/{wallet}";
@@ -183,12 +182,7 @@ fn in_the_backend_the_server_spans_are_children_of_the_client_spans() {
         );
         assert!(stdout.contains(&link), "missing {link:?} in:\n{stdout}");
 
-        let spans = phoenix.wait_for(
-            &project,
-            Some(&call.trace_id),
-            Duration::from_secs(30),
-            |s| s.len() >= 7,
-        );
+        let spans = phoenix.wait_for(&project, Some(&call.trace_id), |s| s.len() >= 7);
         assert_eq!(
             spans.len(),
             7,
@@ -236,12 +230,7 @@ fn in_the_backend_the_server_spans_are_children_of_the_client_spans() {
         .into_iter()
         .find(|h| h.parent_span_id == "none")
         .expect("the probe was handled");
-    let spans = phoenix.wait_for(
-        &project,
-        Some(&probe.trace_id),
-        Duration::from_secs(30),
-        |s| s.len() >= 4,
-    );
+    let spans = phoenix.wait_for(&project, Some(&probe.trace_id), |s| s.len() >= 4);
     let root = e2e_support::named(&spans, SERVER_SPAN);
     assert!(root["parent_id"].is_null(), "{root:#}");
 }

@@ -7,7 +7,6 @@ use crate::support::examples as examples_support;
 
 use examples_support::{Tree, closed_port, local, parse_trees, run};
 use std::collections::HashSet;
-use std::time::Duration;
 
 const STAGES: [&str; 7] = [
     "transaction.analyze",
@@ -191,7 +190,7 @@ fn with_an_endpoint_it_exports_and_prints_each_traces_jaeger_link() {
     let Some(phoenix) = phoenix else { return };
     let mut failed = 0;
     for id in &ids {
-        let spans = phoenix.wait_for(&project, Some(id), Duration::from_secs(30), |s| {
+        let spans = phoenix.wait_for(&project, Some(id), |s| {
             s.iter().any(|s| s["name"] == "scanner.full_analysis")
         });
         let root = e2e_support::named(&spans, "scanner.full_analysis");
@@ -203,7 +202,7 @@ fn with_an_endpoint_it_exports_and_prints_each_traces_jaeger_link() {
             assert_eq!(wallet["parent_id"], root["context"]["span_id"]);
             assert_eq!(wallet["status_code"], "ERROR");
         } else {
-            let spans = phoenix.wait_for(&project, Some(id), Duration::from_secs(30), |s| {
+            let spans = phoenix.wait_for(&project, Some(id), |s| {
                 s.iter().any(|s| s["name"] == "graph.hop")
                     && s.iter().filter(|s| s["name"] == "graph.hop").count() == 3
             });

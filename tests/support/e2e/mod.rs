@@ -133,15 +133,14 @@ impl Phoenix {
     }
 
     /// Polls `project` until `done` holds for its spans (of `trace_id` if given), at most
-    /// `within`; returns the last spans seen either way.
+    /// [`STORED_WITHIN`]; returns the last spans seen either way.
     pub fn wait_for(
         &self,
         project: &str,
         trace_id: Option<&str>,
-        within: Duration,
         done: impl Fn(&[Json]) -> bool,
     ) -> Vec<Json> {
-        let deadline = Instant::now() + within;
+        let deadline = Instant::now() + STORED_WITHIN;
         loop {
             let spans = self.spans(project, trace_id);
             if done(&spans) || Instant::now() >= deadline {
@@ -150,6 +149,52 @@ impl Phoenix {
             std::thread::sleep(Duration::from_millis(1000));
         }
     }
+
+    /// How many spans `project` holds: one small GraphQL answer, where [`Phoenix::spans`]
+    /// makes Phoenix serialise every span (seconds of its CPU for thousands of spans, taken
+    /// from the ingestion of every other suite running at the same time).
+    pub fn span_count(&self, project: &str) -> usize {
+        let query = format!(r#"{{ getProjectByName(name: "{project}") {{ recordCount }} }}"#);
+        let url = format!("{}/graphql?query={}", self.http, percent_encode(&query));
+        let body = self
+            .get(&url)
+            .unwrap_or_else(|| panic!("{url} answered 404"));
+        let answer: Json = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{url} answered non-JSON ({e}): {body}"));
+        // `null` until the project's first span has been stored.
+        answer["data"]["getProjectByName"]["recordCount"]
+            .as_u64()
+            .unwrap_or(0) as usize
+    }
+
+    /// Polls the count of `project` until it reaches `count`, at most [`STORED_WITHIN`];
+    /// returns the last count seen.
+    pub fn wait_for_count(&self, project: &str, count: usize) -> usize {
+        let deadline = Instant::now() + STORED_WITHIN;
+        loop {
+            let seen = self.span_count(project);
+            if seen >= count || Instant::now() >= deadline {
+                return seen;
+            }
+            std::thread::sleep(Duration::from_millis(1000));
+        }
+    }
+}
+
+/// How long a suite waits for its spans to be stored. Phoenix stores spans through one queue
+/// shared by every suite running at once: behind the shutdown suite's 3,000 spans, on two
+/// CPUs, three spans have been seen to wait more than 30 s. Waiting returns as soon as the
+/// spans are there, so a long bound costs a passing run nothing.
+pub const STORED_WITHIN: Duration = Duration::from_secs(120);
+
+/// `text` with every byte but ASCII letters and digits as `%XX`, for a URL's query string.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The span named `name`, with a message listing what is there when it is missing.

@@ -70,9 +70,7 @@ pub fn run(phoenix: &Phoenix, protocol: Protocol, suite: &str) {
     assert_eq!(stats.spans_exported, 6, "{stats:?}");
     assert_eq!(stats.spans_failed + stats.spans_dropped, 0, "{stats:?}");
 
-    let spans = phoenix.wait_for(&project, Some(&trace_id), Duration::from_secs(30), |s| {
-        s.len() >= 5
-    });
+    let spans = phoenix.wait_for(&project, Some(&trace_id), |s| s.len() >= 5);
     assert_eq!(
         spans.len(),
         5,
@@ -83,7 +81,7 @@ pub fn run(phoenix: &Phoenix, protocol: Protocol, suite: &str) {
     check_leaf_attributes(&spans);
     check_event(named(&spans, "e2e.middle"));
 
-    let all = phoenix.wait_for(&project, None, Duration::from_secs(30), |s| s.len() >= 6);
+    let all = phoenix.wait_for(&project, None, |s| s.len() >= 6);
     let pay = named(&all, "e2e.pay");
     assert_eq!(pay["status_code"], "ERROR", "{pay:#}");
     assert_eq!(pay["status_message"], "card declined: insufficient funds");

@@ -1,7 +1,7 @@
 # Arize Phoenix: a real OTLP backend (gRPC and HTTP/protobuf) with a query API, for the
 # end-to-end suites (tests/e2e_*.rs) and the fault tests that need a real backend.
 #
-# Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS array are set).
+# Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS and DIRS arrays are set).
 # Installs Phoenix into a venv under $GODTRACE_CACHE once, then starts three of them at once on
 # 127.0.0.1 with free ports and throwaway data directories: plaintext, TLS, and TLS requiring
 # a client certificate (mTLS), with a PKI made now by openssl (scripts/lib/tls.sh). Waits until
@@ -39,6 +39,7 @@ phoenix_start() {
   shift 3
   local dir
   dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-phoenix-$name.XXXXXX")"
+  DIRS+=("$dir")
   phoenix_log="$dir/phoenix.log"
   env PHOENIX_WORKING_DIR="$dir" PHOENIX_HOST=127.0.0.1 \
     PHOENIX_PORT="$http_port" PHOENIX_GRPC_PORT="$grpc_port" \
@@ -51,6 +52,7 @@ phoenix_start() {
 read -r phoenix_http_port phoenix_grpc_port tls_http_port tls_grpc_port \
   mtls_http_port mtls_grpc_port < <(free_ports 6)
 tls_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-pki.XXXXXX")"
+DIRS+=("$tls_dir")
 make_test_pki "$tls_dir"
 
 phoenix_start plain "$phoenix_http_port" "$phoenix_grpc_port"

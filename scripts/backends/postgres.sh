@@ -1,7 +1,7 @@
 # PostgreSQL (Debian's package): the server the database suites (tests/e2e/db_*.rs) query
 # through `godtrace::db::sqlx`.
 #
-# Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS array are set).
+# Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS and DIRS arrays are set).
 # Installs the package when no server binary is found (`apt-get install postgresql`; no system
 # service is used), makes a throwaway cluster (initdb, trust authentication: it listens on
 # 127.0.0.1 only), starts it on a free port, creates the test database, appends its PID to
@@ -54,6 +54,7 @@ fi
 
 read -r postgres_port < <(free_ports 1)
 postgres_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-postgres.XXXXXX")"
+DIRS+=("$postgres_dir")
 if [ "$(id -u)" -eq 0 ]; then
   chown postgres:postgres "$postgres_dir"
 fi

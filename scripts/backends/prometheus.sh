@@ -1,7 +1,7 @@
 # Prometheus (Debian's package): scrapes the metrics example for the end-to-end metrics suite
 # (tests/e2e/metrics_prometheus_e2e.rs), which queries it with PromQL.
 #
-# Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS array are set).
+# Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS and DIRS arrays are set).
 # Unpacks the package into $GODTRACE_CACHE/prometheus once (no system service is installed),
 # starts it on 127.0.0.1 with a free port, exemplar storage on, a throwaway TSDB, and one
 # scrape job (every second) for the address the test will serve metrics on; waits until it
@@ -36,6 +36,7 @@ fi
 read -r prometheus_port prometheus_target_port < <(free_ports 2)
 
 prometheus_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-prometheus.XXXXXX")"
+DIRS+=("$prometheus_dir")
 cat >"$prometheus_dir/prometheus.yml" <<YAML
 global:
   scrape_interval: 1s

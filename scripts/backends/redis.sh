@@ -1,7 +1,7 @@
 # Redis (Debian's redis-server package): the server the cache suites (tests/e2e/db_*.rs) talk
 # to through `godtrace::db::redis`.
 #
-# Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS array are set).
+# Sourced by scripts/test (set -euo pipefail, GODTRACE_CACHE and the PIDS and DIRS arrays are set).
 # Installs the package when redis-server is missing (`apt-get install redis-server`; no
 # system service is used), starts one server on 127.0.0.1 with a free port and no
 # persistence, appends its PID to PIDS and exports for the tests:
@@ -23,6 +23,7 @@ fi
 
 read -r redis_port < <(free_ports 1)
 redis_dir="$(mktemp -d "${TMPDIR:-/tmp}/godtrace-redis.XXXXXX")"
+DIRS+=("$redis_dir")
 # No RDB snapshots, no append-only file: nothing outlives the run.
 redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$redis_dir" --save "" \
   --appendonly no --daemonize no --logfile "$redis_dir/redis.log" >/dev/null 2>&1 &

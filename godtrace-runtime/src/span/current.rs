@@ -6,18 +6,16 @@
 //! innermost one; once other code makes another OpenTelemetry context current (a third-party
 //! span, a remote parent the user attached), that one is.
 //!
-//! Thread-local state here never fails to be reached: the list and the mark of `sampled_out` need
-//! no destructor (a `const` thread-local of a type without `Drop` stays readable while the
-//! thread exits). OpenTelemetry's context is another matter: see [`otel_context_usable`].
+//! Thread-local state here never fails to be reached: the list, the mark of `sampled_out` and
+//! what this thread knows of OpenTelemetry's context are in `live::ThisThread`, which needs no
+//! destructor (a `const` thread-local of a type without `Drop` stays readable while the thread
+//! exits). OpenTelemetry's context is another matter: see [`otel_context_usable`].
 use super::live::{self, Live, LiveBox};
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
-use std::cell::Cell;
 use std::panic::catch_unwind;
 
 thread_local! {
-    /// Whether OpenTelemetry's context can be read on this thread; see [`otel_context_usable`].
-    static OTEL_CONTEXT: Cell<OtelContext> = const { Cell::new(OtelContext::Unchecked) };
     /// Dropped while the thread exits, no later than OpenTelemetry's context, which it marks
     /// gone; see [`otel_context_usable`].
     static SENTINEL: Sentinel = const { Sentinel };
@@ -35,6 +33,18 @@ thread_local! {
 pub(super) unsafe fn push(live: &LiveBox, otel_seen: Option<SpanId>) {
     // SAFETY: forwarded to our caller.
     unsafe { live::push_current(live, || otel_seen.unwrap_or_else(otel_span_id)) };
+}
+
+/// [`push`] of a span just started, so on no list yet (its owner's first entry, that of a
+/// sync call).
+///
+/// # Safety
+/// As for [`push`], and `live` was never entered.
+#[inline(always)]
+pub(super) unsafe fn push_started(live: &LiveBox, otel_seen: Option<SpanId>) {
+    let otel_seen = otel_seen.unwrap_or_else(otel_span_id);
+    // SAFETY: never entered, so on no list; the rest is forwarded to our caller.
+    unsafe { live::push_unlinked(live, otel_seen) };
 }
 
 /// Takes `live` off this thread's list, wherever it is: normally on top, but a manual span's
@@ -59,21 +69,10 @@ pub(super) fn remove(live: &Live) {
 /// context gone; the mark itself needs no destructor, so it stays readable to the end.
 #[inline]
 pub(crate) fn otel_context_usable() -> bool {
-    match OTEL_CONTEXT.get() {
-        OtelContext::Alive => true,
-        OtelContext::Gone => false,
-        OtelContext::Unchecked => check_otel_context(),
+    match live::this_thread().otel_context_usable.get() {
+        Some(usable) => usable,
+        None => check_otel_context(),
     }
-}
-
-/// What this thread knows of OpenTelemetry's context.
-#[derive(Clone, Copy)]
-enum OtelContext {
-    /// Not looked at yet: the sentinel is not registered.
-    Unchecked,
-    Alive,
-    /// Dropped, or being dropped, with the thread's other thread-locals.
-    Gone,
 }
 
 /// Registers the sentinel after OpenTelemetry's context, once per thread.
@@ -85,11 +84,7 @@ fn check_otel_context() -> bool {
     // the thread then records nothing.
     let alive =
         catch_unwind(|| Context::map_current(|_| ())).is_ok() && SENTINEL.try_with(|_| {}).is_ok();
-    OTEL_CONTEXT.set(if alive {
-        OtelContext::Alive
-    } else {
-        OtelContext::Gone
-    });
+    live::this_thread().otel_context_usable.set(Some(alive));
     alive
 }
 
@@ -98,7 +93,7 @@ struct Sentinel;
 
 impl Drop for Sentinel {
     fn drop(&mut self) {
-        OTEL_CONTEXT.set(OtelContext::Gone);
+        live::this_thread().otel_context_usable.set(Some(false));
     }
 }
 
@@ -215,7 +210,7 @@ pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
 /// has run (the hot path then takes the general one, which runs it).
 #[inline(always)]
 pub(super) fn otel_context_known_usable() -> bool {
-    matches!(OTEL_CONTEXT.get(), OtelContext::Alive)
+    live::this_thread().otel_context_usable.get() == Some(true)
 }
 
 /// Which span a span starting here has as its parent ([`parent`] reads it), without reading

@@ -44,10 +44,12 @@ pub(crate) struct Live {
     pub(super) linked: Cell<bool>,
     /// The span id OpenTelemetry's current context showed when this one was entered.
     pub(super) otel_seen: Cell<SpanId>,
-    /// The span id OpenTelemetry's current context showed when the span's parent was read,
-    /// when the start path read it: what a sync call, entered right after its start, then
-    /// records as `otel_seen` without reading the context again.
-    pub(super) otel_seen_at_start: Option<SpanId>,
+    /// The span id OpenTelemetry's current context shows when a sync call enters the span
+    /// right after its start, when the start path knows it: what it showed when the span's
+    /// parent was read, or the span's own when the span's context is attached there
+    /// (`Config::otel_context`). The call then records it as `otel_seen` without reading
+    /// the context again.
+    pub(super) otel_seen_at_start: Cell<Option<SpanId>>,
 }
 
 // SAFETY: `prev` is only followed through the list of the thread the span is linked on
@@ -131,17 +133,126 @@ impl LiveBox {
     }
 }
 
-thread_local! {
+/// What the hot path keeps of this thread, in one thread-local: a traced call then computes
+/// one thread-local address, where a thread-local per value cost two or three instructions
+/// each. No destructor: readable while the thread exits.
+pub(super) struct ThisThread {
     /// The top of this thread's list of current spans: the innermost entered span; each links
-    /// to the one entered before it (`Live::prev`). No destructor: readable while the thread
-    /// exits.
-    static TOP: Cell<Option<Link>> = const { Cell::new(None) };
+    /// to the one entered before it (`Live::prev`).
+    top: Cell<Option<Link>>,
+    /// The mark of the sampled-out root this thread runs under (`sampled_out`); 0 for none.
+    pub(super) sampled_out_root: Cell<u64>,
+    /// The state of this thread's random generator (`sampling`); 0 until it is seeded.
+    pub(super) random: Cell<u64>,
+    /// Whether OpenTelemetry's context can be read on this thread (see
+    /// `current::otel_context_usable`); `None` until checked.
+    pub(super) otel_context_usable: Cell<Option<bool>>,
+    /// This thread's spare records, emptied, for its next spans (recording then allocates
+    /// nothing in the steady state): the first `spare_count`, each a leaked `Box` owned here
+    /// (the others are left as they were: not owned, never read). Not a `Vec`, which would need
+    /// a destructor (and a `RefCell`).
+    spares: [Cell<NonNull<Live>>; MAX_SPARES],
+    /// How many of `spares` hold a record.
+    spare_count: Cell<usize>,
+    /// Whether this thread keeps spares: `None` until its first is kept, which registers
+    /// [`SparesOwner`] to free them when the thread exits; `false` once that has run (or
+    /// could not be registered, the thread exiting already).
+    keeps_spares: Cell<Option<bool>>,
+}
+
+thread_local! {
+    static THIS_THREAD: ThisThread = const {
+        ThisThread {
+            top: Cell::new(None),
+            sampled_out_root: Cell::new(0),
+            random: Cell::new(0),
+            otel_context_usable: Cell::new(None),
+            spares: [const { Cell::new(NonNull::dangling()) }; MAX_SPARES],
+            spare_count: Cell::new(0),
+            keeps_spares: Cell::new(None),
+        }
+    };
+    /// Frees this thread's spare records when the thread exits ([`ThisThread`] has no
+    /// destructor, so that it stays readable to the end).
+    static SPARES_OWNER: SparesOwner = const { SparesOwner };
+}
+
+impl ThisThread {
+    /// The spare kept last, if any.
+    #[inline(always)]
+    fn pop_spare(&self) -> Option<Spare> {
+        let last = self.spare_count.get().checked_sub(1)?;
+        let spare = self.spares[last].get();
+        self.spare_count.set(last);
+        // SAFETY: the first `spare_count` of `spares` hold boxes leaked by `keep_spare` or
+        // `refill` on this thread, each once; this one was just left out of them, so it is
+        // taken back once.
+        Some(Spare(unsafe { Box::from_raw(spare.as_ptr()) }))
+    }
+
+    /// Keeps `spare` for this thread's next span, or frees it when the thread has enough
+    /// (or exits).
+    #[inline]
+    fn keep_spare(&self, spare: Spare) {
+        let count = self.spare_count.get();
+        let Some(slot) = self.spares.get(count) else {
+            return;
+        };
+        if !self.keeps_spares() {
+            return;
+        }
+        slot.set(NonNull::from(Box::leak(spare.0)));
+        self.spare_count.set(count + 1);
+    }
+
+    /// Whether this thread may keep spares: the first time, registers [`SparesOwner`]; not
+    /// once it has run (the thread exits).
+    #[inline]
+    fn keeps_spares(&self) -> bool {
+        match self.keeps_spares.get() {
+            Some(keeps) => keeps,
+            None => {
+                let keeps = SPARES_OWNER.try_with(|_| {}).is_ok();
+                self.keeps_spares.set(Some(keeps));
+                keeps
+            }
+        }
+    }
+}
+
+/// See [`SPARES_OWNER`].
+struct SparesOwner;
+
+impl Drop for SparesOwner {
+    fn drop(&mut self) {
+        let thread = this_thread();
+        // A span ended after this (from another thread-local's destructor) frees its record.
+        thread.keeps_spares.set(Some(false));
+        while let Some(spare) = thread.pop_spare() {
+            drop(spare);
+        }
+    }
+}
+
+/// This thread's [`ThisThread`].
+///
+/// A reference rather than a closure run by `LocalKey::with`: that call, generic over the
+/// closure, was left out of line (a call through the thread-local's accessor) where the
+/// closure was any bigger than one read.
+#[inline(always)]
+pub(super) fn this_thread() -> &'static ThisThread {
+    let thread = THIS_THREAD.with(std::ptr::from_ref);
+    // SAFETY: a `const` thread-local without a destructor is never dropped: it stays valid as
+    // long as its thread runs code, the thread-locals' destructors included. The reference
+    // cannot leave this thread: `ThisThread` is not `Sync` (its `Cell`s), so the reference is
+    // not `Send`, and cannot be put in a `static` either.
+    unsafe { &*thread }
 }
 
 /// The top of this thread's list of current spans (`current` reads it).
 #[inline]
 pub(super) fn list_top() -> Option<Link> {
-    TOP.with(Cell::get)
+    this_thread().top.get()
 }
 
 /// Puts `live` on top of this thread's list of current spans until [`remove_current`] takes
@@ -154,31 +265,41 @@ pub(super) fn list_top() -> Option<Link> {
 /// thread's, and the record is not `Sync`.
 #[inline]
 pub(super) unsafe fn push_current(live: &LiveBox, otel_seen: impl FnOnce() -> SpanId) {
-    if live.linked.replace(true) {
+    if live.linked.get() {
         return;
     }
-    live.otel_seen.set(otel_seen());
-    TOP.with(|top| {
-        live.prev.set(top.get());
-        top.set(Some(live.link()));
-    });
+    // SAFETY: not on the list (checked just above); the rest is forwarded to our caller.
+    unsafe { push_unlinked(live, otel_seen()) };
+}
+
+/// [`push_current`] of a span known not to be on the list (one just started), which
+/// `otel_seen` entered.
+///
+/// # Safety
+/// As for [`push_current`], and `live` is on no list.
+#[inline(always)]
+pub(super) unsafe fn push_unlinked(live: &LiveBox, otel_seen: SpanId) {
+    live.linked.set(true);
+    live.otel_seen.set(otel_seen);
+    let top = &this_thread().top;
+    live.prev.set(top.get());
+    top.set(Some(live.link()));
 }
 
 /// Takes `live` off this thread's list, wherever it is: normally on top, but a manual span's
 /// guard may be dropped out of order, or outlive the traced call it was made in.
 #[inline]
 pub(super) fn remove_current(live: &Live) {
-    TOP.with(|top| {
-        let found = if top.get().is_some_and(|entered| entered.is(live)) {
-            top.set(live.prev.get());
-            true
-        } else {
-            unlink_below_top(top.get(), live)
-        };
-        if found {
-            live.linked.set(false);
-        }
-    });
+    let top = &this_thread().top;
+    let found = if top.get().is_some_and(|entered| entered.is(live)) {
+        top.set(live.prev.get());
+        true
+    } else {
+        unlink_below_top(top.get(), live)
+    };
+    if found {
+        live.linked.set(false);
+    }
 }
 
 /// Takes `live` off the list below `node`, its top; returns whether it was there.
@@ -230,16 +351,14 @@ const MAX_SPARES: usize = 64;
 static MAX_RETURNED: AtomicUsize = AtomicUsize::new(4096);
 /// How many boxes a thread takes from the returned ones at a time.
 const REFILL: usize = 32;
+// `refill` takes a batch into a thread's empty pool of spares, which keeps all of it.
+const _: () = assert!(REFILL <= MAX_SPARES);
 
 /// Boxes of spans the export thread has turned into `SpanData`: they were taken from the
 /// recording threads' pools, and go back to them from here, a batch per lock.
 static RETURNED: Mutex<Vec<Spare>> = Mutex::new(Vec::new());
 /// How many boxes `RETURNED` holds, readable without its lock.
 static RETURNED_LEN: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static SPARES: RefCell<Vec<Spare>> = const { RefCell::new(Vec::new()) };
-}
 
 /// What is set on a span while it runs.
 #[derive(Default)]
@@ -340,22 +459,44 @@ impl Live {
         }
     }
 
-    /// A kept child of `parent`, the innermost span of this thread, with ids `span_context`
-    /// (the caller's decision, in `parent`'s trace), as a traced call starts it: the parent's
-    /// ids are written into the record straight from the parent's, with nothing built on the
-    /// stack and copied, and no attributes yet ([`Live::set_start_attributes`]).
+    /// [`Live::start_under`] without attributes yet ([`Live::set_start_attributes`]), with the
+    /// ids `ids` makes once the record is taken: they are then written into it in place, not
+    /// built on the stack and copied.
     #[inline(always)]
-    pub(crate) fn start_child(parent: &Live, span_context: SpanContext, name: Name) -> LiveBox {
+    pub(crate) fn start_with_ids(
+        ids: impl FnOnce() -> SpanContext,
+        parent: ParentIds,
+        name: Name,
+    ) -> LiveBox {
+        let Some(Spare(mut boxed)) = take_spare() else {
+            return Live::start_boxed(ids(), parent, name, Vec::new());
+        };
+        boxed.reuse(ids(), parent, name, Vec::new());
+        LiveBox::new(boxed)
+    }
+
+    /// A kept child of `parent`, the innermost span of this thread, with the ids `child_of`
+    /// makes from the parent's (the caller's decision, in `parent`'s trace), as a traced call
+    /// starts it: the ids are written into the record straight from the parent's, with nothing
+    /// built on the stack and copied (the record is taken first), and no attributes yet
+    /// ([`Live::set_start_attributes`]).
+    #[inline(always)]
+    pub(crate) fn start_child(
+        parent: &Live,
+        child_of: impl FnOnce(&SpanContext) -> SpanContext,
+        name: Name,
+    ) -> LiveBox {
         let ids = &parent.span_context;
         let Some(Spare(mut boxed)) = take_spare() else {
+            let span_context = child_of(ids);
             let parent = ParentIds::of(Some(ids)).seen_with(parent.otel_seen.get());
             return Live::start_boxed(span_context, parent, name, Vec::new());
         };
         // As in `reuse`: the emptied values replaced here own no memory.
-        std::mem::forget(std::mem::replace(&mut boxed.span_context, span_context));
+        std::mem::forget(std::mem::replace(&mut boxed.span_context, child_of(ids)));
         boxed.parent_span_id = ids.span_id();
         boxed.parent_is_remote = ids.is_remote();
-        boxed.otel_seen_at_start = Some(parent.otel_seen.get());
+        *boxed.otel_seen_at_start.get_mut() = Some(parent.otel_seen.get());
         std::mem::forget(std::mem::replace(&mut boxed.name, name));
         LiveBox::new(boxed)
     }
@@ -391,7 +532,7 @@ impl Live {
             prev: Cell::new(None),
             linked: Cell::new(false),
             otel_seen: Cell::new(SpanId::INVALID),
-            otel_seen_at_start: None,
+            otel_seen_at_start: Cell::new(None),
         }
     }
 
@@ -455,7 +596,7 @@ impl Live {
         std::mem::forget(std::mem::replace(&mut self.span_context, span_context));
         self.parent_span_id = parent.span_id;
         self.parent_is_remote = parent.is_remote;
-        self.otel_seen_at_start = parent.otel_seen;
+        *self.otel_seen_at_start.get_mut() = parent.otel_seen;
         std::mem::forget(std::mem::replace(&mut self.name, name));
         // An empty list that never allocated (known at compile time where the caller passes
         // `Vec::new()`): the emptied record's own stays.
@@ -471,12 +612,7 @@ impl Live {
     /// Keeps `boxed` for the next span started on this thread (the span has ended).
     pub(crate) fn recycle(boxed: Box<Live>) {
         let spare = Spare::from(boxed);
-        let _ = SPARES.try_with(|spares| {
-            let mut spares = spares.borrow_mut();
-            if spares.len() < MAX_SPARES {
-                spares.push(spare);
-            }
-        });
+        this_thread().keep_spare(spare);
     }
 
     pub(crate) fn set_attribute(&self, attribute: KeyValue) {
@@ -586,16 +722,11 @@ impl Live {
 /// An emptied box for a new span of this thread, if one is at hand.
 #[inline(always)]
 fn take_spare() -> Option<Spare> {
-    SPARES
-        .try_with(|spares| {
-            let mut spares = spares.borrow_mut();
-            if spares.is_empty() {
-                refill(&mut spares);
-            }
-            spares.pop()
-        })
-        .ok()
-        .flatten()
+    let thread = this_thread();
+    match thread.pop_spare() {
+        Some(spare) => Some(spare),
+        None => refill(thread),
+    }
 }
 
 /// Keeps up to `queue_size` emptied boxes for reuse (the export queue's size).
@@ -607,17 +738,26 @@ pub(crate) fn set_max_returned(queue_size: usize) {
     MAX_RETURNED.store(queue_size.max(REFILL), Ordering::Relaxed);
 }
 
-/// Takes a batch of the boxes the export thread returned.
+/// Takes a batch of the boxes the export thread returned into this thread's spares (which
+/// are none), and one of them.
 #[cold]
-fn refill(spares: &mut Vec<Spare>) {
+fn refill(thread: &ThisThread) -> Option<Spare> {
     // Nothing returned (the export thread is behind, or there is none): no lock to take.
-    if RETURNED_LEN.load(Ordering::Relaxed) == 0 {
-        return;
+    if RETURNED_LEN.load(Ordering::Relaxed) == 0 || !thread.keeps_spares() {
+        return None;
     }
     let mut returned = RETURNED.lock().unwrap_or_else(PoisonError::into_inner);
     let at = returned.len().saturating_sub(REFILL);
-    spares.extend(returned.drain(at..));
+    // At most `REFILL` (below `MAX_SPARES`) into an empty pool: every one is kept, written
+    // here in one pass, without `keep_spare`'s checks.
+    let taken = returned.drain(at..);
+    thread.spare_count.set(taken.len());
+    for (slot, Spare(spare)) in thread.spares.iter().zip(taken) {
+        slot.set(NonNull::from(Box::leak(spare)));
+    }
     RETURNED_LEN.store(returned.len(), Ordering::Relaxed);
+    drop(returned);
+    thread.pop_spare()
 }
 
 /// Hands emptied boxes back for the recording threads, keeping at most `MAX_RETURNED`.
@@ -988,7 +1128,7 @@ mod reuse_tests {
             let name = Name::Given(Cow::Borrowed("second"), SpanKind::Internal);
             let live = Live::start(expected.clone(), None, name, Vec::new());
             assert!(std::ptr::eq(&*live, address), "the recycled box is reused");
-            assert_eq!(live.otel_seen_at_start, None);
+            assert_eq!(live.otel_seen_at_start.get(), None);
             println!("after a span that held {held:?}");
             assert_clean(live, &expected, (SpanId::INVALID, false), "second");
         }
@@ -1005,9 +1145,9 @@ mod reuse_tests {
             let address = record_then_recycle(held);
             let name = Name::Given(Cow::Borrowed("child"), SpanKind::Internal);
             let expected = ids(8, false, TraceState::NONE);
-            let child = Live::start_child(&parent, expected.clone(), name);
+            let child = Live::start_child(&parent, |_| expected.clone(), name);
             assert!(std::ptr::eq(&*child, address), "the recycled box is reused");
-            assert_eq!(child.otel_seen_at_start, Some(SpanId::from(6)));
+            assert_eq!(child.otel_seen_at_start.get(), Some(SpanId::from(6)));
             println!("after a span that held {held:?}");
             assert_clean(child, &expected, (SpanId::from(5), false), "child");
         }

@@ -9,6 +9,7 @@ use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 /// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
@@ -136,7 +137,7 @@ impl OpSpan {
             Quick::UnderParent(current::ParentAt::Own(parent))
                 if sampling::keeps_child_of_own(site.sample_rate, &parent.span_context) =>
             {
-                Some(Self::start_own_child(site, parent, arg_count, record_args))
+                Self::start_own_child(site, parent, arg_count, record_args)
             }
             Quick::UnderParent(at) => Self::start_under_current(site, at, arg_count, record_args),
             Quick::Unknown => Self::start_enabled(site, None, arg_count, record_args),
@@ -153,22 +154,24 @@ impl OpSpan {
         parent: &Live,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
-    ) -> OpSpan {
+    ) -> Option<OpSpan> {
         let start = clock::now();
         // The parent is read first, before the arguments are recorded: that runs the caller's
         // code (`Debug` and the like), after which `parent` may no longer be current.
-        let span_context = sampling::child_of(&parent.span_context, TraceFlags::SAMPLED);
-        let live = Live::start_child(parent, span_context, Name::Site(site));
+        let child_of = |ids: &SpanContext| sampling::child_of(ids, TraceFlags::SAMPLED);
+        let live = Live::start_child(parent, child_of, Name::Site(site));
         if arg_count != 0 {
             live.set_start_attributes(recorded_args(arg_count, record_args));
         }
         sink::on_start(live.span_context.trace_id());
-        OpSpan {
-            cx: if switches::attaches_otel_context() {
-                Some(Context::current().with_remote_span_context(live.span_context.clone()))
-            } else {
-                None
-            },
+        if switches::attaches_otel_context() {
+            return Self::with_own_context(site, live, start);
+        }
+        // Written in place, its context `None`'s tag alone (when one arm of the initialiser
+        // gave `Some`, the whole `Option<Context>` was copied through the stack; so was the
+        // timing, when the two paths shared it).
+        Some(OpSpan {
+            cx: None,
             live: Some(live),
             scope: 0,
             timing: Some(Timing {
@@ -176,7 +179,35 @@ impl OpSpan {
                 start,
             }),
             error_type: Cell::new(None),
-        }
+        })
+    }
+
+    /// The span of a kept child ([`OpSpan::start_own_child`]) or a new trace kept at its root
+    /// ([`OpSpan::start_new_trace`]) where godtrace attaches its spans to OpenTelemetry's
+    /// context: its own ids over the current context.
+    #[cold]
+    #[inline(never)]
+    fn with_own_context(site: &'static CallSite, live: LiveBox, start: Tick) -> Option<OpSpan> {
+        let cx = Self::attaches_own_context(&live, Context::current());
+        Some(OpSpan {
+            cx: Some(cx),
+            live: Some(live),
+            scope: 0,
+            timing: Some(Timing {
+                histogram: site.include_duration.then_some(site),
+                start,
+            }),
+            error_type: Cell::new(None),
+        })
+    }
+
+    /// `live`'s ids over `base`: the OpenTelemetry context to attach while a span runs, where
+    /// godtrace attaches its spans there (`Config::otel_context`). Once attached, that context
+    /// shows this span, which a sync call records when it enters the span.
+    fn attaches_own_context(live: &Live, base: Context) -> Context {
+        live.otel_seen_at_start
+            .set(Some(live.span_context.span_id()));
+        base.with_remote_span_context(live.span_context.clone())
     }
 
     /// The span of a call under the current span (a parent is current), other than a kept
@@ -203,18 +234,31 @@ impl OpSpan {
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
-        let measured = site.include_duration.then(clock::now);
-        let span_context = sampling::new_root(low);
-        Some(Self::start_sampled(
-            site,
-            None,
-            span_context,
+        let start = clock::now();
+        let live = Live::start_with_ids(
+            || sampling::new_root(low),
             // `quick` found no span in OpenTelemetry's context either.
             ParentIds::NONE.seen_with(SpanId::INVALID),
-            measured,
-            arg_count,
-            record_args,
-        ))
+            Name::Site(site),
+        );
+        if arg_count != 0 {
+            live.set_start_attributes(recorded_args(arg_count, record_args));
+        }
+        sink::on_start(live.span_context.trace_id());
+        if switches::attaches_otel_context() {
+            return Self::with_own_context(site, live, start);
+        }
+        // As for a kept child (`start_own_child`): written in place.
+        Some(OpSpan {
+            cx: None,
+            live: Some(live),
+            scope: 0,
+            timing: Some(Timing {
+                histogram: site.include_duration.then_some(site),
+                start,
+            }),
+            error_type: Cell::new(None),
+        })
     }
 
     /// A call not recorded, outside any span (or under one godtrace dropped), measured from
@@ -332,7 +376,7 @@ impl OpSpan {
         sink::on_start(live.span_context.trace_id());
         let cx = if switches::attaches_otel_context() {
             let base = explicit.unwrap_or_else(Context::current);
-            Some(base.with_remote_span_context(live.span_context.clone()))
+            Some(Self::attaches_own_context(&live, base))
         } else {
             explicit
         };
@@ -597,35 +641,27 @@ impl OpSpan {
     /// `self` stays on this thread until then (`current::push`).
     #[inline(always)]
     pub(super) unsafe fn make_current(&self) -> MadeCurrent {
+        let marked = sampled_out::replace_mark(self.scope);
+        // OpenTelemetry's context first: the entry below records what it shows.
+        let attached = self.cx.clone().map(Context::attach);
         // SAFETY: forwarded to our caller.
-        unsafe { self.enter(self.cx.clone(), false) }
+        unsafe { self.push_current() };
+        MadeCurrent { marked, attached }
     }
 
-    /// [`OpSpan::make_current`], attaching `cx` (this span's context, or none). `just_started`:
-    /// nothing ran since the span started but its arguments' recording (a sync call), so
-    /// OpenTelemetry's context shows what it showed then.
+    /// [`OpSpan::make_current`]'s entry on the thread's list, once its context is attached.
     ///
     /// # Safety
     /// As for [`OpSpan::make_current`].
     #[inline(always)]
-    unsafe fn enter(&self, cx: Option<Context>, just_started: bool) -> MadeCurrent {
-        let marked = sampled_out::replace_mark(self.scope);
-        // OpenTelemetry's context first: the entry below records what it shows.
-        let attached = cx.map(Context::attach);
+    unsafe fn push_current(&self) {
         if let Some(live) = &self.live {
             // What OpenTelemetry's context shows now: this span, when it was just attached
             // (`recording` attaches a span's own context exactly when this setting is on).
-            let otel_seen = if switches::attaches_otel_context() {
-                Some(live.span_context.span_id())
-            } else if just_started {
-                live.otel_seen_at_start
-            } else {
-                None
-            };
+            let otel_seen = switches::attaches_otel_context().then(|| live.span_context.span_id());
             // SAFETY: forwarded to our caller.
             unsafe { current::push(live, otel_seen) };
         }
-        MadeCurrent { marked, attached }
     }
 }
 
@@ -707,28 +743,51 @@ impl OpSpan {
     /// unwinding.
     #[inline(always)]
     pub(super) fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        // SAFETY: `self` is borrowed by this frame, on this thread, until `undo` in
-        // `run_entered`.
-        let entered = unsafe { self.make_current() };
-        self.run_entered(entered, f)
+        // `make_current` and `MadeCurrent::undo`, with the guard held as in
+        // `run_current_once` (dropped by hand, never by an unwind).
+        let marked = sampled_out::replace_mark(self.scope);
+        let attached = ManuallyDrop::new(self.cx.clone().map(Context::attach));
+        // SAFETY: `self` is borrowed by this frame, on this thread, until `remove` below.
+        unsafe { self.push_current() };
+        let outcome = catch_unwind(AssertUnwindSafe(f));
+        if let Some(live) = &self.live {
+            current::remove(live);
+        }
+        drop(ManuallyDrop::into_inner(attached));
+        sampled_out::restore_mark(marked);
+        self.returned(outcome)
     }
 
-    /// [`OpSpan::run_current`] for a span current only this once (a sync call): its
-    /// OpenTelemetry context is attached as it is, not cloned (and the clone dropped).
+    /// [`OpSpan::run_current`] for a span current only this once, right after its start (a
+    /// sync call): its OpenTelemetry context is attached as it is, not cloned (and the clone
+    /// dropped), and OpenTelemetry's context shows what the start saw, when it looked (nothing
+    /// ran since but the recording of the call's arguments), or else this span when it is
+    /// attached there (see `OpSpan::attaches_own_context`).
     #[inline(always)]
     fn run_current_once<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        let cx = self.cx.take();
-        // SAFETY: `self` is borrowed by this frame, on this thread, until `undo` in
-        // `run_entered`.
-        let entered = unsafe { self.enter(cx, true) };
-        self.run_entered(entered, f)
+        let marked = sampled_out::replace_mark(self.scope);
+        // OpenTelemetry's context first: the entry below records what it shows. Dropped by
+        // hand below, never by an unwind (none passes in between: the call's panic is
+        // caught), which spares it a slot in memory for the unwind path.
+        let attached = ManuallyDrop::new(self.cx.take().map(Context::attach));
+        if let Some(live) = &self.live {
+            // SAFETY: a span just started was never entered; `self` is borrowed by this
+            // frame, on this thread, until `remove` below.
+            unsafe { current::push_started(live, live.otel_seen_at_start.get()) };
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(f));
+        if let Some(live) = &self.live {
+            current::remove(live);
+        }
+        drop(ManuallyDrop::into_inner(attached));
+        sampled_out::restore_mark(marked);
+        self.returned(outcome)
     }
 
-    /// Runs `f` in the span `entered` made current, then undoes that.
+    /// What the call that ran in this span returned, or its panic resumed, with the span
+    /// ended as failed.
     #[inline(always)]
-    fn run_entered<R>(&mut self, entered: MadeCurrent, f: impl FnOnce() -> R) -> R {
-        let outcome = catch_unwind(AssertUnwindSafe(f));
-        entered.undo(self);
+    fn returned<R>(&mut self, outcome: std::thread::Result<R>) -> R {
         match outcome {
             Ok(ret) => ret,
             Err(payload) => {

@@ -5,8 +5,8 @@
 //! the trace id and span id that go downstream are derived from that mark only when
 //! something reads them ([`sampled_out_span_context`]): unique per trace, the same on every
 //! read under one root, and free when nothing reads them.
+use super::live::this_thread;
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-use std::cell::Cell;
 
 /// The W3C Level 2 random-trace-id flag (`0x02`).
 pub(crate) const RANDOM: TraceFlags = TraceFlags::new(0x02);
@@ -15,19 +15,19 @@ pub(crate) const RANDOM: TraceFlags = TraceFlags::new(0x02);
 /// returns the previous mark, for [`restore_mark`].
 #[inline(always)]
 pub(super) fn replace_mark(mark: u64) -> u64 {
-    SAMPLED_OUT_ROOT.replace(mark)
+    this_thread().sampled_out_root.replace(mark)
 }
 
 /// The mark of the root godtrace sampled out that this thread runs under; 0 for none.
 #[inline(always)]
 pub(super) fn mark() -> u64 {
-    SAMPLED_OUT_ROOT.get()
+    this_thread().sampled_out_root.get()
 }
 
 /// Puts back the mark [`replace_mark`] returned.
 #[inline(always)]
 pub(super) fn restore_mark(previous: u64) {
-    SAMPLED_OUT_ROOT.set(previous);
+    this_thread().sampled_out_root.set(previous);
 }
 
 /// Under a root godtrace sampled out, the span context to show and propagate for it: valid
@@ -59,12 +59,6 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
-}
-
-thread_local! {
-    /// While a call whose trace was dropped at its root runs on this thread: that root's
-    /// mark (never zero); 0 otherwise.
-    static SAMPLED_OUT_ROOT: Cell<u64> = const { Cell::new(0) };
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 //! (pseudo-random, uniform over 64 bits). A span continuing a trace keeps its parent's random
 //! flag, set or unset, as the same section requires for every outgoing `traceparent` with
 //! that trace id.
+use super::live::this_thread;
 use super::sampled_out::RANDOM;
 use super::{CallSite, current, sampled_out};
 use opentelemetry::trace::{
@@ -26,7 +27,6 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
-use std::cell::Cell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -243,12 +243,14 @@ static ROOT_BOUND: AtomicU64 = AtomicU64::new(u64::MAX);
 #[inline]
 pub(super) fn new_root(low: u64) -> SpanContext {
     let high = next_random();
+    let span_id = fresh_span_id();
     SpanContext::new(
         TraceId::from(u128::from(high) << 64 | u128::from(low)),
-        fresh_span_id(),
+        span_id,
         TraceFlags::SAMPLED | RANDOM,
         false,
-        TraceState::NONE,
+        // Its tag alone written (see `child_of`).
+        TraceState::default(),
     )
 }
 
@@ -256,16 +258,20 @@ pub(super) fn new_root(low: u64) -> SpanContext {
 /// given, the parent's random flag and trace state kept.
 #[inline(always)]
 pub(super) fn child_of(parent: &SpanContext, sampled: TraceFlags) -> SpanContext {
-    // Most traces carry no trace state: the empty one is then written as the constant it is,
-    // not copied from the parent.
+    // Drawn first: what is read of the parent below then goes straight where the caller
+    // writes the ids, not through the stack around the generator's (cold) seeding call.
+    let span_id = fresh_span_id();
+    // Most traces carry no trace state: the empty one is then written as the value it is, not
+    // copied from the parent. Built by `default()`, not copied from the `NONE` constant: that
+    // writes its tag alone, where the constant was copied whole, through the stack.
     let trace_state = if *parent.trace_state() == TraceState::NONE {
-        TraceState::NONE
+        TraceState::default()
     } else {
         parent.trace_state().clone()
     };
     SpanContext::new(
         parent.trace_id(),
-        fresh_span_id(),
+        span_id,
         (parent.trace_flags() & RANDOM) | sampled,
         false,
         trace_state,
@@ -286,11 +292,6 @@ fn unrecorded_under(base: &Context, parent: &SpanContext) -> Context {
         return base.clone();
     }
     base.with_remote_span_context(child_of(parent, TraceFlags::NOT_SAMPLED))
-}
-
-thread_local! {
-    /// Seeded on first use (zero means not yet: xorshift never reaches it).
-    static RNG: Cell<u64> = const { Cell::new(0) };
 }
 
 #[cold]
@@ -315,23 +316,22 @@ pub(super) fn next_random() -> u64 {
 #[cold]
 #[inline(never)]
 fn seed_and_next_random() -> u64 {
-    RNG.with(|rng| rng.set(seed()));
+    this_thread().random.set(seed());
     next_random_if_seeded().expect("seeded: never zero")
 }
 
 /// [`next_random`] once this thread's generator is seeded; `None` before.
 #[inline(always)]
 fn next_random_if_seeded() -> Option<u64> {
-    // A load and a store of a `const` thread-local without a destructor (`with`, not
-    // `LocalKey::set`, which goes through the lazy-initialisation path).
-    let mut x = RNG.get();
+    // A load and a store of a `const` thread-local without a destructor.
+    let mut x = this_thread().random.get();
     if x == 0 {
         return None;
     }
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
-    RNG.with(|rng| rng.set(x));
+    this_thread().random.set(x);
     Some(x.wrapping_mul(0x2545_f491_4f6c_dd1d))
 }
 

@@ -42,6 +42,12 @@ pub(crate) struct ExemplarSlot {
 /// keeps a hot operation's sampled calls to one relaxed load here.
 const MIN_EXEMPLAR_AGE_NS: u64 = 1_000_000;
 
+/// The longest time in ticks that is shorter than [`MIN_EXEMPLAR_AGE_NS`]: an exemplar written
+/// at most this many ticks before a call stands (compared without scaling the ticks).
+pub(crate) fn fresh_ticks() -> u64 {
+    clock::ticks_within(MIN_EXEMPLAR_AGE_NS - 1)
+}
+
 impl ExemplarSlot {
     pub(crate) const fn new() -> Self {
         ExemplarSlot {
@@ -55,16 +61,23 @@ impl ExemplarSlot {
         }
     }
 
-    /// [`ExemplarSlot::write`] for a traced call that ended at `at`, unless this slot was
-    /// written less than a millisecond before.
+    /// [`ExemplarSlot::write`] of `value()` for a traced call that ended at `at`, unless this
+    /// slot was written at most `fresh_ticks` before (less than a millisecond: see
+    /// [`fresh_ticks`]). `value` is called only when the slot is written.
     #[inline]
-    pub(crate) fn write_at(&self, span: &SpanContext, value: f64, at: Tick) {
+    pub(crate) fn write_at(
+        &self,
+        span: &SpanContext,
+        at: Tick,
+        fresh_ticks: u64,
+        value: impl FnOnce() -> f64,
+    ) {
         let last = self.tick.load(Ordering::Relaxed);
-        if last != 0 && clock::nanos_between(Tick::from_raw(last), at) < MIN_EXEMPLAR_AGE_NS {
+        if last != 0 && clock::ticks_between(Tick::from_raw(last), at) <= fresh_ticks {
             return;
         }
         self.tick.store(at.raw().max(1), Ordering::Relaxed);
-        self.store(span, value, at);
+        self.store(span, value(), at);
     }
 
     /// Stores `span`'s ids with `value`, now; skipped if another call is writing this slot.
@@ -178,12 +191,13 @@ mod tests {
                 TraceState::NONE,
             )
         };
+        let fresh = fresh_ticks();
         let first = clock::now();
-        slot.write_at(&span(1), 0.5, first);
-        slot.write_at(&span(2), 0.5, first);
+        slot.write_at(&span(1), first, fresh, || 0.5);
+        slot.write_at(&span(2), first, fresh, || 0.5);
         assert_eq!(slot.read().unwrap().span_id, SpanId::from(1));
         std::thread::sleep(Duration::from_millis(2));
-        slot.write_at(&span(3), 0.5, clock::now());
+        slot.write_at(&span(3), clock::now(), fresh, || 0.5);
         assert_eq!(slot.read().unwrap().span_id, SpanId::from(3));
     }
 
@@ -198,7 +212,7 @@ mod tests {
             TraceState::NONE,
         );
         let end = clock::now();
-        slot.write_at(&cx, 0.5, end);
+        slot.write_at(&cx, end, fresh_ticks(), || 0.5);
         // The span's end time, by the anchor in use before or after the read.
         let before = clock::wall(end);
         let time = slot.read().unwrap().time;

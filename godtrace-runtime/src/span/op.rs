@@ -501,7 +501,7 @@ impl OpSpan {
         if let Some(site) = timing.histogram {
             site.metrics.record(
                 || site.name(),
-                clock::nanos_between(timing.start, end),
+                clock::ticks_between(timing.start, end),
                 self.error_type.get(),
                 None,
             );
@@ -516,14 +516,14 @@ impl OpSpan {
             let exemplar = self.live.as_ref().map(|live| (&live.span_context, end));
             site.metrics.record(
                 || site.name(),
-                clock::nanos_between(timing.start, end),
+                clock::ticks_between(timing.start, end),
                 self.error_type.get(),
                 exemplar,
             );
         }
-        if self.live.is_some()
-            && let Some(pipeline) = sink::installed()
-        {
+        // The record is still there (`end_in_place` calls this for a span with one, and the
+        // histogram does not touch it): no need to test it again.
+        if let Some(pipeline) = sink::installed() {
             pipeline.on_own_end(&mut self.live, timing.start, end);
         }
     }

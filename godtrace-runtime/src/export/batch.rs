@@ -134,6 +134,26 @@ impl BatchProcessor {
     }
 }
 
+impl BatchProcessor {
+    /// [`Sink::on_record`] of a span its lane's common path did not take (a first span, a new
+    /// budget chunk, a full ring, a lane out of reach).
+    #[cold]
+    #[inline(never)]
+    fn hand_over(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
+        // The closure takes the ticks by value and the record through a reborrow.
+        let taken = &mut *live;
+        let handed = lanes::hand_over(&self.shared, move || {
+            taken.take().map(|live| live.finish(start, end))
+        });
+        if let Handed::Unreachable = handed
+            && let Some(live) = live.take()
+        {
+            // This thread's lane is gone (its storage is being destroyed): the shared queue.
+            self.push_own(live.finish(start, end));
+        }
+    }
+}
+
 /// The batch queue as a sink: godtrace's own spans are queued as records, and their `SpanData`
 /// is built on the export thread.
 impl Sink for BatchProcessor {
@@ -149,17 +169,8 @@ impl Sink for BatchProcessor {
 
     #[inline]
     fn on_record(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
-        // The closure takes the ticks by value and the record through a reborrow: nothing of
-        // it is spilled to the stack for the hand-off to read back.
-        let taken = &mut *live;
-        let handed = lanes::hand_over(&self.shared, move || {
-            taken.take().map(|live| live.finish(start, end))
-        });
-        if let Handed::Unreachable = handed
-            && let Some(live) = live.take()
-        {
-            // This thread's lane is gone (its storage is being destroyed): the shared queue.
-            self.push_own(live.finish(start, end));
+        if !lanes::append_own(&self.shared, live, start, end) {
+            self.hand_over(live, start, end);
         }
     }
 

@@ -17,7 +17,8 @@
 //! never exceed the bound, so memory stays bounded and a span that finds no slot is dropped
 //! and counted, as before.
 use crate::config::BatchSettings;
-use crate::span::{Finished, Live};
+use crate::span::clock::Tick;
+use crate::span::{Finished, Live, LiveBox};
 use crate::stats::{Counters, Pending};
 use opentelemetry_sdk::trace::SpanData;
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -339,6 +340,65 @@ pub(super) fn hand_over(shared: &Shared, finish: impl FnOnce() -> Option<Finishe
     }
 }
 
+/// Appends the span `live` holds, ended at `end`, to this thread's lane of `shared` when that
+/// takes no lock: the lane is registered, holds a budget slot and has room in its ring. Returns
+/// `false`, with `live` untouched, when it does not: [`hand_over`] then takes the span.
+///
+/// [`hand_over`]'s common path, with the record and the ticks as they are: nothing is built for
+/// a closure (it would be written to the stack on every call, for the slow path to read).
+#[inline(always)]
+pub(super) fn append_own(
+    shared: &Shared,
+    live: &mut Option<LiveBox>,
+    start: Tick,
+    end: Tick,
+) -> bool {
+    // SAFETY: as in `hand_over`.
+    let Some(lane) = (unsafe { LANE_PTR.get().as_ref() }) else {
+        return false;
+    };
+    if lane.owner != shared.budget.id {
+        return false;
+    }
+    // As in `push`.
+    let cursor = lane.cursor.load(Ordering::Relaxed);
+    let (published, limit) = split(cursor);
+    let head = lane.head.load(Ordering::Acquire);
+    if published == limit || published.wrapping_sub(head) == RING {
+        return false;
+    }
+    if let Some(live) = live.take() {
+        publish(shared, lane, cursor, live.finish(start, end));
+    }
+    true
+}
+
+/// Writes `span` into the ring slot `cursor` says is next and publishes it, or (a collection
+/// took the lane's slots back meanwhile) appends it under the lock. The ring has room and the
+/// lane holds a budget slot at `cursor` (checked by the caller).
+#[inline(always)]
+fn publish(shared: &Shared, lane: &Lane, cursor: u64, span: Finished) {
+    let (published, limit) = split(cursor);
+    let slot = lane.slot(published);
+    // SAFETY: as in `push`.
+    unsafe { slot.write(span) };
+    // Release: the span is written before it is published.
+    if lane
+        .cursor
+        .compare_exchange(
+            cursor,
+            join(published.wrapping_add(1), limit),
+            Ordering::Release,
+            Ordering::Relaxed,
+        )
+        .is_err()
+    {
+        // SAFETY: as in `push`.
+        let span = unsafe { slot.read() };
+        push_locked(shared, lane, || Some(span));
+    }
+}
+
 /// [`hand_over`] through `LANE` itself: registers this thread's lane for `shared`, or finds
 /// that it cannot be reached.
 #[cold]
@@ -381,28 +441,8 @@ fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>)
     let Some(span) = finish() else {
         return Handed::Queued;
     };
-    let slot = lane.slot(published);
-    // SAFETY: the slot's index is `published`, outside `head..published`, and the ring holds
-    // fewer than `RING` spans, so its span (if any) was moved out before `head` passed it
-    // (acquire load above); nobody reads it until the swap below publishes it, and only this
-    // thread writes slots.
-    unsafe { slot.write(span) };
-    // Release: the span is written before it is published.
-    match lane.cursor.compare_exchange(
-        cursor,
-        join(published.wrapping_add(1), limit),
-        Ordering::Release,
-        Ordering::Relaxed,
-    ) {
-        Ok(_) => Handed::Queued,
-        Err(_) => {
-            // A collection took the lane's slots back (or closed it) meanwhile: the span was
-            // not published, and is still this thread's.
-            // SAFETY: written just above and not published, so nobody else read it.
-            let span = unsafe { slot.read() };
-            push_locked(shared, lane, || Some(span))
-        }
-    }
+    publish(shared, lane, cursor, span);
+    Handed::Queued
 }
 
 /// Appends a span under the lane's lock: takes a new chunk of the budget when the lane has no

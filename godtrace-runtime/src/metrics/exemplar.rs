@@ -33,8 +33,10 @@ pub(crate) struct ExemplarSlot {
     /// The clock reading it was recorded at: made a wall-clock time when read, by the clock
     /// that times the spans, so an exemplar's time is its span's end.
     at: AtomicU64,
-    /// The clock tick of the last write by a traced call ([`ExemplarSlot::write_at`]).
-    tick: AtomicU64,
+    /// The earliest clock reading at which a traced call replaces the exemplar
+    /// ([`ExemplarSlot::write_at`]): just past a millisecond after the last one it wrote; 0
+    /// before any. One comparison per call, the age computed once per write.
+    next_write: AtomicU64,
 }
 
 /// How long a traced call's exemplar stands before another call of the same bucket replaces
@@ -57,7 +59,7 @@ impl ExemplarSlot {
             span_id: AtomicU64::new(0),
             value_bits: AtomicU64::new(0),
             at: AtomicU64::new(0),
-            tick: AtomicU64::new(0),
+            next_write: AtomicU64::new(0),
         }
     }
 
@@ -72,11 +74,12 @@ impl ExemplarSlot {
         fresh_ticks: u64,
         value: impl FnOnce() -> f64,
     ) {
-        let last = self.tick.load(Ordering::Relaxed);
-        if last != 0 && clock::ticks_between(Tick::from_raw(last), at) <= fresh_ticks {
+        // Also when `at` is before the last write (a counter read on another CPU): kept.
+        if at.raw() < self.next_write.load(Ordering::Relaxed) {
             return;
         }
-        self.tick.store(at.raw().max(1), Ordering::Relaxed);
+        let next = at.raw().saturating_add(fresh_ticks).saturating_add(1);
+        self.next_write.store(next, Ordering::Relaxed);
         self.store(span, value(), at);
     }
 

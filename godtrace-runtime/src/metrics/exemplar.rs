@@ -63,24 +63,21 @@ impl ExemplarSlot {
         }
     }
 
-    /// [`ExemplarSlot::write`] of `value()` for a traced call that ended at `at`, unless this
-    /// slot was written at most `fresh_ticks` before (less than a millisecond: see
-    /// [`fresh_ticks`]). `value` is called only when the slot is written.
-    #[inline]
-    pub(crate) fn write_at(
-        &self,
-        span: &SpanContext,
-        at: Tick,
-        fresh_ticks: u64,
-        value: impl FnOnce() -> f64,
-    ) {
-        // Also when `at` is before the last write (a counter read on another CPU): kept.
-        if at.raw() < self.next_write.load(Ordering::Relaxed) {
-            return;
-        }
+    /// Whether a traced call that ended at `at` replaces this exemplar
+    /// ([`ExemplarSlot::write_at`]): unless the slot was written at most the minimum age before
+    /// (less than a millisecond: see [`fresh_ticks`]), or after `at` (a counter read on another
+    /// CPU). One load and a comparison.
+    #[inline(always)]
+    pub(crate) fn is_due(&self, at: Tick) -> bool {
+        at.raw() >= self.next_write.load(Ordering::Relaxed)
+    }
+
+    /// [`ExemplarSlot::write`] of `value` for a traced call that ended at `at`, for which the
+    /// slot [`is_due`](ExemplarSlot::is_due): none replaces it for `fresh_ticks` more.
+    pub(crate) fn write_at(&self, span: &SpanContext, at: Tick, fresh_ticks: u64, value: f64) {
         let next = at.raw().saturating_add(fresh_ticks).saturating_add(1);
         self.next_write.store(next, Ordering::Relaxed);
-        self.store(span, value(), at);
+        self.store(span, value, at);
     }
 
     /// Stores `span`'s ids with `value`, now; skipped if another call is writing this slot.
@@ -195,12 +192,18 @@ mod tests {
             )
         };
         let fresh = fresh_ticks();
+        // What a traced call does (`DurationSeries::record`).
+        let traced_call = |id: u64, at: Tick| {
+            if slot.is_due(at) {
+                slot.write_at(&span(id), at, fresh, 0.5);
+            }
+        };
         let first = clock::now();
-        slot.write_at(&span(1), first, fresh, || 0.5);
-        slot.write_at(&span(2), first, fresh, || 0.5);
+        traced_call(1, first);
+        traced_call(2, first);
         assert_eq!(slot.read().unwrap().span_id, SpanId::from(1));
         std::thread::sleep(Duration::from_millis(2));
-        slot.write_at(&span(3), clock::now(), fresh, || 0.5);
+        traced_call(3, clock::now());
         assert_eq!(slot.read().unwrap().span_id, SpanId::from(3));
     }
 
@@ -215,7 +218,7 @@ mod tests {
             TraceState::NONE,
         );
         let end = clock::now();
-        slot.write_at(&cx, end, fresh_ticks(), || 0.5);
+        slot.write_at(&cx, end, fresh_ticks(), 0.5);
         // The span's end time, by the anchor in use before or after the read.
         let before = clock::wall(end);
         let time = slot.read().unwrap().time;

@@ -99,11 +99,20 @@ impl DurationSeries {
     pub(crate) fn record(&self, ticks: u64, exemplar: Option<(&SpanContext, Tick)>) {
         let bucket = self.bounds.bucket(ticks);
         self.cells.add(bucket, ticks);
-        if let Some((span, at)) = exemplar {
-            self.exemplars[bucket].write_at(span, at, self.exemplar_fresh_ticks, || {
-                clock::nanos_of_ticks(ticks) as f64 / 1e9
-            });
+        if let Some((span, at)) = exemplar
+            && self.exemplars[bucket].is_due(at)
+        {
+            self.write_exemplar(bucket, span, at, ticks);
         }
+    }
+
+    /// Writes a traced call's exemplar into `bucket`'s slot, which is due: at most once a
+    /// millisecond per slot, out of line.
+    #[cold]
+    #[inline(never)]
+    fn write_exemplar(&self, bucket: usize, span: &SpanContext, at: Tick, ticks: u64) {
+        let seconds = clock::nanos_of_ticks(ticks) as f64 / 1e9;
+        self.exemplars[bucket].write_at(span, at, self.exemplar_fresh_ticks, seconds);
     }
 
     /// The bytes this series holds.

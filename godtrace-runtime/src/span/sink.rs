@@ -170,10 +170,10 @@ impl Pipeline {
     /// A pipeline over `sinks` (the first that takes records gets them; any other one gets
     /// `SpanData` like the rest).
     pub(crate) fn new(mut sinks: Vec<Box<dyn Sink>>) -> Pipeline {
-        let record_sink = sinks
-            .iter()
-            .position(|s| s.takes_records())
-            .map_or_else(|| Box::new(NoRecordSink) as Box<dyn Sink>, |i| sinks.remove(i));
+        let record_sink = sinks.iter().position(|s| s.takes_records()).map_or_else(
+            || Box::new(NoRecordSink) as Box<dyn Sink>,
+            |i| sinks.remove(i),
+        );
         let others_want_span_data = Gate::of(sinks.iter().map(|s| s.wants_span_data()));
         let watching_starts = Gate::of(
             sinks
@@ -452,7 +452,11 @@ mod tests {
         assert_eq!(queue.span_data.load(Relaxed), 1);
         second.wants_span_data.store(0, Relaxed);
         assert!(end_own_span(&pipeline).is_none());
-        assert_eq!(queue.records.load(Relaxed), 2, "neither wants SpanData again");
+        assert_eq!(
+            queue.records.load(Relaxed),
+            2,
+            "neither wants SpanData again"
+        );
     }
 
     #[test]

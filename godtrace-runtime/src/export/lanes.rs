@@ -17,8 +17,7 @@
 //! never exceed the bound, so memory stays bounded and a span that finds no slot is dropped
 //! and counted, as before.
 use crate::config::BatchSettings;
-use crate::span::clock::Tick;
-use crate::span::{Finished, Live, LiveBox};
+use crate::span::{Finished, Live};
 use crate::stats::{Counters, Pending};
 use opentelemetry_sdk::trace::SpanData;
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -350,36 +349,29 @@ pub(super) fn hand_over(shared: &Shared, finish: impl FnOnce() -> Option<Finishe
     }
 }
 
-/// Appends the span `live` holds, ended at `end`, to this thread's lane of `shared` when that
-/// takes no lock: the lane is registered, holds a budget slot and has room in its ring. Returns
-/// `false`, with `live` untouched, when it does not: [`hand_over`] then takes the span.
+/// Appends `span` to this thread's lane of `shared` when that takes no lock: the lane is
+/// registered and holds a budget slot (the ring then has room). Gives the span back when it
+/// does not: [`hand_over`] then takes it.
 ///
-/// [`hand_over`]'s common path, with the record and the ticks as they are: nothing is built for
-/// a closure (it would be written to the stack on every call, for the slow path to read).
+/// [`hand_over`]'s common path, with the span as it is: nothing is built for a closure (it
+/// would be written to the stack on every call, for the slow path to read).
 #[inline(always)]
-pub(super) fn append_own(
-    shared: &Shared,
-    live: &mut Option<LiveBox>,
-    start: Tick,
-    end: Tick,
-) -> bool {
+pub(super) fn try_append(shared: &Shared, span: Finished) -> Result<(), Finished> {
     // SAFETY: as in `hand_over`.
     let Some(lane) = (unsafe { LANE_PTR.get().as_ref() }) else {
-        return false;
+        return Err(span);
     };
     if lane.owner != shared.budget.id {
-        return false;
+        return Err(span);
     }
     // As in `push`.
     let cursor = lane.cursor.load(Ordering::Relaxed);
     let (published, limit) = split(cursor);
     if published == limit {
-        return false;
+        return Err(span);
     }
-    if let Some(live) = live.take() {
-        publish(shared, lane, cursor, live.finish(start, end));
-    }
-    true
+    publish(shared, lane, cursor, span);
+    Ok(())
 }
 
 /// Writes `span` into the ring slot `cursor` says is next and publishes it, or (a collection

@@ -55,23 +55,15 @@ impl TickBounds {
         TickBounds(DURATION_BOUNDS_NS.map(ticks_within))
     }
 
-    /// The bucket a duration of `ticks` falls into (a bound is inclusive). Short calls, the
-    /// common case, stop at the first comparison, in line; longer ones (100 µs and more, for
-    /// which a call is nothing) search the other bounds out of line, so that every traced
-    /// function's end does not carry the search.
+    /// Whether a duration of `ticks` falls into the first bucket: short calls, the common case.
     #[inline(always)]
-    pub(crate) fn bucket(&self, ticks: u64) -> usize {
-        if ticks <= self.0[0] {
-            0
-        } else {
-            self.bucket_after_first(ticks)
-        }
+    pub(crate) fn in_first(&self, ticks: u64) -> bool {
+        ticks <= self.0[0]
     }
 
-    /// [`TickBounds::bucket`] of a duration beyond the first bound.
-    #[inline(never)]
-    fn bucket_after_first(&self, ticks: u64) -> usize {
-        let mut i = 1;
+    /// The bucket a duration of `ticks` falls into (a bound is inclusive).
+    pub(crate) fn bucket(&self, ticks: u64) -> usize {
+        let mut i = 0;
         while i < self.0.len() && ticks > self.0[i] {
             i += 1;
         }

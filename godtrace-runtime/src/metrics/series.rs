@@ -94,10 +94,27 @@ impl DurationSeries {
     }
 
     /// Adds one call that lasted `ticks` (`clock::ticks_between`); a sampled call also leaves
-    /// its trace in the bucket.
+    /// its trace in the bucket. A short call (the first bucket, under 100 µs) in line; a longer
+    /// one, for which a call is nothing, out of line: every traced function's end carries the
+    /// first case alone.
     #[inline(always)]
     pub(crate) fn record(&self, ticks: u64, exemplar: Option<(&SpanContext, Tick)>) {
-        let bucket = self.bounds.bucket(ticks);
+        if self.bounds.in_first(ticks) {
+            self.record_in(0, ticks, exemplar);
+        } else {
+            self.record_long(ticks, exemplar);
+        }
+    }
+
+    /// [`DurationSeries::record`] of a call beyond the first bucket.
+    #[inline(never)]
+    fn record_long(&self, ticks: u64, exemplar: Option<(&SpanContext, Tick)>) {
+        self.record_in(self.bounds.bucket(ticks), ticks, exemplar);
+    }
+
+    /// [`DurationSeries::record`] of a call in `bucket`.
+    #[inline(always)]
+    fn record_in(&self, bucket: usize, ticks: u64, exemplar: Option<(&SpanContext, Tick)>) {
         self.cells.add(bucket, ticks);
         if let Some((span, at)) = exemplar
             && self.exemplars[bucket].is_due(at)

@@ -134,6 +134,25 @@ impl BatchProcessor {
     }
 }
 
+impl BatchProcessor {
+    /// [`Sink::on_record`] of a span its lane's common path did not take (a first span, a new
+    /// budget chunk, a lane out of reach, a full queue).
+    #[cold]
+    #[inline(never)]
+    fn hand_over(&self, span: Finished) {
+        let mut span = Some(span);
+        let handed = lanes::hand_over(&self.shared, || span.take());
+        let Some(span) = span else { return };
+        if let Handed::Unreachable = handed {
+            // This thread's lane is gone (its storage is being destroyed): the shared queue.
+            self.push_own(span);
+        } else {
+            // Refused (counted dropped): its box serves this thread again.
+            Live::recycle(span.into_live());
+        }
+    }
+}
+
 /// The batch queue as a sink: godtrace's own spans are queued as records, and their `SpanData`
 /// is built on the export thread.
 impl Sink for BatchProcessor {
@@ -149,17 +168,12 @@ impl Sink for BatchProcessor {
 
     #[inline]
     fn on_record(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
-        // The closure takes the ticks by value and the record through a reborrow: nothing of
-        // it is spilled to the stack for the hand-off to read back.
-        let taken = &mut *live;
-        let handed = lanes::hand_over(&self.shared, move || {
-            taken.take().map(|live| live.finish(start, end))
-        });
-        if let Handed::Unreachable = handed
-            && let Some(live) = live.take()
-        {
-            // This thread's lane is gone (its storage is being destroyed): the shared queue.
-            self.push_own(live.finish(start, end));
+        // Ended before its lane is looked at: the rare call ending it may make (a span still
+        // on the thread's list) then comes before the hand-off, which keeps fewer values
+        // across it. A span the queue refuses gives its box back to this thread's spares.
+        let Some(live) = live.take() else { return };
+        if let Err(span) = lanes::try_append(&self.shared, live.finish(start, end)) {
+            self.hand_over(span);
         }
     }
 

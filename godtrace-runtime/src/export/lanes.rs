@@ -118,6 +118,9 @@ const KEPT_CAPACITY: usize = 4 * MAX_CHUNK;
 /// Spans a lane's ring holds (a power of two, so that a slot's index is a mask).
 const RING: u32 = 64;
 
+// A chunk of the budget fits in an empty ring (see `Lane::cursor`).
+const _: () = assert!(MAX_CHUNK <= RING as usize);
+
 /// Tells processors apart (an address could be reused by a later one).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -144,8 +147,8 @@ impl Drop for OwnedLane {
 ///
 /// Its thread appends a span without a lock: it writes the span into the ring and publishes it
 /// with one compare-and-swap of `cursor`, which also takes one of the lane's slots of the
-/// budget. Everything else (taking a new chunk of the budget, a full ring, a closed lane, and
-/// the export thread's collection) happens under `state`'s lock.
+/// budget. Everything else (taking a new chunk of the budget, making room in the ring for it, a
+/// closed lane, and the export thread's collection) happens under `state`'s lock.
 #[repr(align(128))]
 pub(super) struct Lane {
     owner: u64,
@@ -154,6 +157,11 @@ pub(super) struct Lane {
     /// the lane's thread, lowered to the low half by a collection, both under `state`'s lock).
     /// One word, so that publishing a span and a collection taking the lane's slots back
     /// cannot both succeed on the same slot.
+    ///
+    /// The limit is never more than [`RING`] past `head` (`push_locked` empties the ring into
+    /// the buffer before it raises the limit further; a collection only lowers the limit and
+    /// raises `head`): a span published below the limit finds its ring slot free, so that the
+    /// lock-free path tests the limit alone.
     cursor: AtomicU64,
     /// Spans ever taken out of the ring; changed under `state`'s lock only.
     head: AtomicU32,
@@ -166,8 +174,9 @@ pub(super) struct Lane {
 // SAFETY: a ring slot is written only by the lane's thread, while it is outside the published
 // range (`head <= i < published` fails for it), and read (moved out) only under `state`'s lock,
 // while it is inside it; `cursor`'s release/acquire pairs order the write before the read, and
-// `head`'s the read before the next write (see `push` and `take_published`). The rest is
-// atomics and a `Mutex`. `Finished` is `Send`.
+// the lock the read before the next write (the thread writes slot `i` only below a limit it
+// raised under the lock, after `head` had passed `i - RING`: see `cursor` and `push`). The rest
+// is atomics and a `Mutex`. `Finished` is `Send`.
 unsafe impl Sync for Lane {}
 
 /// What a lane holds besides its ring, behind its lock.
@@ -243,8 +252,9 @@ impl Lane {
             // the lock every reader holds.
             unsafe { self.slot(i).read() }
         }));
-        // Release: the slots are read before their thread writes them again.
-        self.head.store(published, Ordering::Release);
+        // Relaxed: the lock orders these reads before the slots are written again (their thread
+        // writes them only below a limit it raises under the lock: see `cursor`).
+        self.head.store(published, Ordering::Relaxed);
         count as usize
     }
 }
@@ -339,6 +349,61 @@ pub(super) fn hand_over(shared: &Shared, finish: impl FnOnce() -> Option<Finishe
     }
 }
 
+/// Appends `span` to this thread's lane of `shared` when that takes no lock: the lane is
+/// registered and holds a budget slot (the ring then has room). Gives the span back when it
+/// does not: [`hand_over`] then takes it.
+///
+/// [`hand_over`]'s common path, with the span as it is: nothing is built for a closure (it
+/// would be written to the stack on every call, for the slow path to read).
+#[inline(always)]
+pub(super) fn try_append(shared: &Shared, span: Finished) -> Result<(), Finished> {
+    // SAFETY: as in `hand_over`.
+    let Some(lane) = (unsafe { LANE_PTR.get().as_ref() }) else {
+        return Err(span);
+    };
+    if lane.owner != shared.budget.id {
+        return Err(span);
+    }
+    // As in `push`.
+    let cursor = lane.cursor.load(Ordering::Relaxed);
+    let (published, limit) = split(cursor);
+    if published == limit {
+        return Err(span);
+    }
+    publish(shared, lane, cursor, span);
+    Ok(())
+}
+
+/// Writes `span` into the ring slot `cursor` says is next and publishes it, or (a collection
+/// took the lane's slots back meanwhile) appends it under the lock. The lane holds a budget
+/// slot at `cursor` (checked by the caller), so the ring has room (see `Lane::cursor`).
+#[inline(always)]
+fn publish(shared: &Shared, lane: &Lane, cursor: u64, span: Finished) {
+    let (published, limit) = split(cursor);
+    let slot = lane.slot(published);
+    // SAFETY: the slot's index is `published`, outside `head..published`, and below the limit,
+    // which this thread raised under the lane's lock when `head` was at most `RING` below it
+    // (see `Lane::cursor`): the slot's previous span, `RING` spans earlier, was moved out under
+    // that lock before this thread took it. Nobody reads the slot until the swap below
+    // publishes it, and only this thread writes slots.
+    unsafe { slot.write(span) };
+    // Release: the span is written before it is published.
+    if lane
+        .cursor
+        .compare_exchange(
+            cursor,
+            join(published.wrapping_add(1), limit),
+            Ordering::Release,
+            Ordering::Relaxed,
+        )
+        .is_err()
+    {
+        // SAFETY: written just above and not published, so nobody else read it.
+        let span = unsafe { slot.read() };
+        push_locked(shared, lane, || Some(span));
+    }
+}
+
 /// [`hand_over`] through `LANE` itself: registers this thread's lane for `shared`, or finds
 /// that it cannot be reached.
 #[cold]
@@ -366,47 +431,25 @@ fn hand_over_slow(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) ->
     .unwrap_or(Handed::Unreachable)
 }
 
-/// Publishes a span into the ring without a lock while the lane holds a budget slot and the
-/// ring has room; otherwise [`push_locked`].
+/// Publishes a span into the ring without a lock while the lane holds a budget slot (the ring
+/// then has room: see `Lane::cursor`); otherwise [`push_locked`].
 #[inline(always)]
 fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
     // Relaxed: only this thread raises the count; a lowered limit makes the swap below fail.
     let cursor = lane.cursor.load(Ordering::Relaxed);
     let (published, limit) = split(cursor);
-    // Acquire: the collection has moved the spans out of the slots before `head`.
-    let head = lane.head.load(Ordering::Acquire);
-    if published == limit || published.wrapping_sub(head) == RING {
+    if published == limit {
         return push_locked(shared, lane, finish);
     }
     let Some(span) = finish() else {
         return Handed::Queued;
     };
-    let slot = lane.slot(published);
-    // SAFETY: the slot's index is `published`, outside `head..published`, and the ring holds
-    // fewer than `RING` spans, so its span (if any) was moved out before `head` passed it
-    // (acquire load above); nobody reads it until the swap below publishes it, and only this
-    // thread writes slots.
-    unsafe { slot.write(span) };
-    // Release: the span is written before it is published.
-    match lane.cursor.compare_exchange(
-        cursor,
-        join(published.wrapping_add(1), limit),
-        Ordering::Release,
-        Ordering::Relaxed,
-    ) {
-        Ok(_) => Handed::Queued,
-        Err(_) => {
-            // A collection took the lane's slots back (or closed it) meanwhile: the span was
-            // not published, and is still this thread's.
-            // SAFETY: written just above and not published, so nobody else read it.
-            let span = unsafe { slot.read() };
-            push_locked(shared, lane, || Some(span))
-        }
-    }
+    publish(shared, lane, cursor, span);
+    Handed::Queued
 }
 
 /// Appends a span under the lane's lock: takes a new chunk of the budget when the lane has no
-/// slot left, makes room in a full ring, or refuses (and counts) the span.
+/// slot left (making room in the ring for it), or refuses (and counts) the span.
 #[cold]
 #[inline(never)]
 fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
@@ -425,20 +468,23 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return Handed::Dropped;
         }
-        // `got` is at most `MAX_CHUNK`.
+        // `got` is at most `MAX_CHUNK`, no more than `RING`.
         limit = published.wrapping_add(got as u32);
+        // The limit stays within `RING` of `head` (see `Lane::cursor`): the spans still in the
+        // ring move to the buffer (older than any published after them), freeing every slot.
+        if limit.wrapping_sub(lane.head.load(Ordering::Relaxed)) > RING {
+            let mut spans = std::mem::take(&mut state.spans);
+            lane.take_published(&mut state, &mut spans);
+            state.spans = spans;
+        }
         lane.cursor.store(join(published, limit), Ordering::Relaxed);
-    }
-    if published.wrapping_sub(lane.head.load(Ordering::Relaxed)) == RING {
-        let mut spans = std::mem::take(&mut state.spans);
-        lane.take_published(&mut state, &mut spans);
-        state.spans = spans;
     }
     let Some(span) = finish() else {
         return Handed::Queued;
     };
-    // SAFETY: as in `push`: the ring has room (made just above), and the slot at `published`
-    // is outside `head..published`; the lock is held, so no collection runs meanwhile.
+    // SAFETY: the slot at `published` is outside `head..published` and below the limit, at
+    // most `RING` past `head` (see `Lane::cursor`), so its previous span was moved out, under
+    // the lock, which is held: no collection runs meanwhile.
     unsafe { lane.slot(published).write(span) };
     // Release: the span is written before it is published.
     lane.cursor

@@ -1,4 +1,5 @@
 //! Bucket boundaries: the duration histogram's (fixed, in seconds) and the manual histograms'.
+use crate::span::clock;
 
 /// Upper bounds (inclusive) of the duration histogram's buckets, in seconds: from 100 µs to
 /// 10 s. A last, unbounded bucket (`+Inf`) follows.
@@ -7,7 +8,7 @@ pub(crate) const DURATION_BOUNDS_SECONDS: [f64; 16] = [
     5.0, 10.0,
 ];
 
-/// The same bounds in nanoseconds, compared on the hot path without floating point.
+/// The same bounds in nanoseconds, made ticks once ([`TickBounds`]) for the hot path.
 const DURATION_BOUNDS_NS: [u64; 16] = [
     100_000,
     250_000,
@@ -36,15 +37,38 @@ pub(crate) const DEFAULT_BOUNDS: [f64; 15] = [
     10000.0,
 ];
 
-/// The bucket a duration of `ns` nanoseconds falls into (a bound is inclusive). Short calls,
-/// the common case, stop at the first comparison.
-#[inline(always)]
-pub(crate) fn duration_bucket(ns: u64) -> usize {
-    let mut i = 0;
-    while i < DURATION_BOUNDS_NS.len() && ns > DURATION_BOUNDS_NS[i] {
-        i += 1;
+/// The duration histogram's bounds as durations in the clock's ticks: a traced call's
+/// duration is put in its bucket without being scaled to nanoseconds first.
+#[derive(Debug)]
+pub(crate) struct TickBounds([u64; DURATION_BOUNDS_NS.len()]);
+
+impl TickBounds {
+    /// The bounds by the process's clock (`ticks <= bound` exactly when the duration's
+    /// nanoseconds are within the bound's).
+    pub(crate) fn of_clock() -> TickBounds {
+        TickBounds::with(clock::ticks_within)
     }
-    i
+
+    /// The bounds, each the longest duration in ticks that `ticks_within` says lasts at most
+    /// the bound's nanoseconds.
+    pub(crate) fn with(ticks_within: impl Fn(u64) -> u64) -> TickBounds {
+        TickBounds(DURATION_BOUNDS_NS.map(ticks_within))
+    }
+
+    /// Whether a duration of `ticks` falls into the first bucket: short calls, the common case.
+    #[inline(always)]
+    pub(crate) fn in_first(&self, ticks: u64) -> bool {
+        ticks <= self.0[0]
+    }
+
+    /// The bucket a duration of `ticks` falls into (a bound is inclusive).
+    pub(crate) fn bucket(&self, ticks: u64) -> usize {
+        let mut i = 0;
+        while i < self.0.len() && ticks > self.0[i] {
+            i += 1;
+        }
+        i
+    }
 }
 
 /// The bucket `value` falls into among `bounds` (inclusive upper bounds, increasing).
@@ -61,6 +85,18 @@ pub(crate) fn valid_bounds(bounds: &[f64]) -> bool {
 mod tests {
     use super::*;
 
+    /// By the process's clock, a duration of a bound's nanoseconds is in the bound's bucket and
+    /// one a tick longer than the bound in the next.
+    #[test]
+    fn the_clocks_bounds_split_durations_at_the_bounds_nanoseconds() {
+        let bounds = TickBounds::of_clock();
+        for (i, &ns) in DURATION_BOUNDS_NS.iter().enumerate() {
+            let last = clock::ticks_within(ns);
+            assert_eq!(bounds.bucket(last), i, "{ns} ns");
+            assert_eq!(bounds.bucket(last + 1), i + 1, "{ns} ns");
+        }
+    }
+
     #[test]
     fn nanosecond_bounds_match_the_seconds() {
         for (ns, s) in DURATION_BOUNDS_NS.iter().zip(DURATION_BOUNDS_SECONDS) {
@@ -70,11 +106,13 @@ mod tests {
 
     #[test]
     fn a_bound_belongs_to_its_own_bucket() {
-        assert_eq!(duration_bucket(0), 0);
-        assert_eq!(duration_bucket(100_000), 0);
-        assert_eq!(duration_bucket(100_001), 1);
-        assert_eq!(duration_bucket(10_000_000_000), 15);
-        assert_eq!(duration_bucket(u64::MAX), 16);
+        // A clock whose ticks are nanoseconds.
+        let bounds = TickBounds::with(|ns| ns);
+        assert_eq!(bounds.bucket(0), 0);
+        assert_eq!(bounds.bucket(100_000), 0);
+        assert_eq!(bounds.bucket(100_001), 1);
+        assert_eq!(bounds.bucket(10_000_000_000), 15);
+        assert_eq!(bounds.bucket(u64::MAX), 16);
         assert_eq!(value_bucket(&DEFAULT_BOUNDS, -1.0), 0);
         assert_eq!(value_bucket(&DEFAULT_BOUNDS, 5.0), 1);
         assert_eq!(value_bucket(&DEFAULT_BOUNDS, 5.5), 2);

@@ -33,14 +33,22 @@ pub(crate) struct ExemplarSlot {
     /// The clock reading it was recorded at: made a wall-clock time when read, by the clock
     /// that times the spans, so an exemplar's time is its span's end.
     at: AtomicU64,
-    /// The clock tick of the last write by a traced call ([`ExemplarSlot::write_at`]).
-    tick: AtomicU64,
+    /// The earliest clock reading at which a traced call replaces the exemplar
+    /// ([`ExemplarSlot::write_at`]): just past a millisecond after the last one it wrote; 0
+    /// before any. One comparison per call, the age computed once per write.
+    next_write: AtomicU64,
 }
 
 /// How long a traced call's exemplar stands before another call of the same bucket replaces
 /// it: scrapes come seconds apart, so a fresher one is never seen, and skipping the write
 /// keeps a hot operation's sampled calls to one relaxed load here.
 const MIN_EXEMPLAR_AGE_NS: u64 = 1_000_000;
+
+/// The longest time in ticks that is shorter than [`MIN_EXEMPLAR_AGE_NS`]: an exemplar written
+/// at most this many ticks before a call stands (compared without scaling the ticks).
+pub(crate) fn fresh_ticks() -> u64 {
+    clock::ticks_within(MIN_EXEMPLAR_AGE_NS - 1)
+}
 
 impl ExemplarSlot {
     pub(crate) const fn new() -> Self {
@@ -51,19 +59,24 @@ impl ExemplarSlot {
             span_id: AtomicU64::new(0),
             value_bits: AtomicU64::new(0),
             at: AtomicU64::new(0),
-            tick: AtomicU64::new(0),
+            next_write: AtomicU64::new(0),
         }
     }
 
-    /// [`ExemplarSlot::write`] for a traced call that ended at `at`, unless this slot was
-    /// written less than a millisecond before.
-    #[inline]
-    pub(crate) fn write_at(&self, span: &SpanContext, value: f64, at: Tick) {
-        let last = self.tick.load(Ordering::Relaxed);
-        if last != 0 && clock::nanos_between(Tick::from_raw(last), at) < MIN_EXEMPLAR_AGE_NS {
-            return;
-        }
-        self.tick.store(at.raw().max(1), Ordering::Relaxed);
+    /// Whether a traced call that ended at `at` replaces this exemplar
+    /// ([`ExemplarSlot::write_at`]): unless the slot was written at most the minimum age before
+    /// (less than a millisecond: see [`fresh_ticks`]), or after `at` (a counter read on another
+    /// CPU). One load and a comparison.
+    #[inline(always)]
+    pub(crate) fn is_due(&self, at: Tick) -> bool {
+        at.raw() >= self.next_write.load(Ordering::Relaxed)
+    }
+
+    /// [`ExemplarSlot::write`] of `value` for a traced call that ended at `at`, for which the
+    /// slot [`is_due`](ExemplarSlot::is_due): none replaces it for `fresh_ticks` more.
+    pub(crate) fn write_at(&self, span: &SpanContext, at: Tick, fresh_ticks: u64, value: f64) {
+        let next = at.raw().saturating_add(fresh_ticks).saturating_add(1);
+        self.next_write.store(next, Ordering::Relaxed);
         self.store(span, value, at);
     }
 
@@ -178,12 +191,19 @@ mod tests {
                 TraceState::NONE,
             )
         };
+        let fresh = fresh_ticks();
+        // What a traced call does (`DurationSeries::record`).
+        let traced_call = |id: u64, at: Tick| {
+            if slot.is_due(at) {
+                slot.write_at(&span(id), at, fresh, 0.5);
+            }
+        };
         let first = clock::now();
-        slot.write_at(&span(1), 0.5, first);
-        slot.write_at(&span(2), 0.5, first);
+        traced_call(1, first);
+        traced_call(2, first);
         assert_eq!(slot.read().unwrap().span_id, SpanId::from(1));
         std::thread::sleep(Duration::from_millis(2));
-        slot.write_at(&span(3), 0.5, clock::now());
+        traced_call(3, clock::now());
         assert_eq!(slot.read().unwrap().span_id, SpanId::from(3));
     }
 
@@ -198,7 +218,7 @@ mod tests {
             TraceState::NONE,
         );
         let end = clock::now();
-        slot.write_at(&cx, 0.5, end);
+        slot.write_at(&cx, end, fresh_ticks(), 0.5);
         // The span's end time, by the anchor in use before or after the read.
         let before = clock::wall(end);
         let time = slot.read().unwrap().time;

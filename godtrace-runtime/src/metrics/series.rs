@@ -1,9 +1,9 @@
 //! One time series each: lock-free atomic cells that calls add to and collection reads.
-use super::buckets::{DURATION_BOUNDS_SECONDS, DURATION_BUCKETS, duration_bucket, value_bucket};
-use super::exemplar::ExemplarSlot;
+use super::buckets::{DURATION_BOUNDS_SECONDS, DURATION_BUCKETS, TickBounds, value_bucket};
+use super::exemplar::{ExemplarSlot, fresh_ticks};
 use super::snapshot::{CounterPoint, HistogramPoint};
 use super::thread_cells::ThreadCells;
-use crate::span::clock::Tick;
+use crate::span::clock::{self, Tick};
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use std::sync::Arc;
@@ -67,12 +67,17 @@ pub(crate) fn attributes_footprint(attributes: &[KeyValue]) -> usize {
             .sum::<usize>()
 }
 
-/// One `(operation, error.type)` series of the duration histogram. The sum is kept in whole
-/// nanoseconds, so that a call adds to two integers and nothing else; the counts are kept per
-/// recording thread (`thread_cells`), so that a call adds to cells no other thread writes.
+/// One `(operation, error.type)` series of the duration histogram. Calls are measured in the
+/// clock's ticks, bucketed against the bounds made ticks once and summed in ticks, so that a
+/// call compares and adds integers and scales nothing (the sum is made nanoseconds when read,
+/// an exemplar's value when it is written); the counts are kept per recording thread
+/// (`thread_cells`), so that a call adds to cells no other thread writes.
 #[derive(Debug)]
 pub(crate) struct DurationSeries {
     pub(crate) attributes: Vec<KeyValue>,
+    bounds: TickBounds,
+    /// How long, in ticks, an exemplar stands before a call replaces it ([`fresh_ticks`]).
+    exemplar_fresh_ticks: u64,
     cells: ThreadCells,
     exemplars: [ExemplarSlot; DURATION_BUCKETS],
 }
@@ -81,19 +86,50 @@ impl DurationSeries {
     pub(crate) fn new(attributes: Vec<KeyValue>) -> Self {
         DurationSeries {
             attributes,
+            bounds: TickBounds::of_clock(),
+            exemplar_fresh_ticks: fresh_ticks(),
             cells: ThreadCells::default(),
             exemplars: std::array::from_fn(|_| ExemplarSlot::new()),
         }
     }
 
-    /// Adds one call of `ns` nanoseconds; a sampled call also leaves its trace in the bucket.
+    /// Adds one call that lasted `ticks` (`clock::ticks_between`); a sampled call also leaves
+    /// its trace in the bucket. A short call (the first bucket, under 100 µs) in line; a longer
+    /// one, for which a call is nothing, out of line: every traced function's end carries the
+    /// first case alone.
     #[inline(always)]
-    pub(crate) fn record(&self, ns: u64, exemplar: Option<(&SpanContext, Tick)>) {
-        let bucket = duration_bucket(ns);
-        self.cells.add(bucket, ns);
-        if let Some((span, at)) = exemplar {
-            self.exemplars[bucket].write_at(span, ns as f64 / 1e9, at);
+    pub(crate) fn record(&self, ticks: u64, exemplar: Option<(&SpanContext, Tick)>) {
+        if self.bounds.in_first(ticks) {
+            self.record_in(0, ticks, exemplar);
+        } else {
+            self.record_long(ticks, exemplar);
         }
+    }
+
+    /// [`DurationSeries::record`] of a call beyond the first bucket.
+    #[inline(never)]
+    fn record_long(&self, ticks: u64, exemplar: Option<(&SpanContext, Tick)>) {
+        self.record_in(self.bounds.bucket(ticks), ticks, exemplar);
+    }
+
+    /// [`DurationSeries::record`] of a call in `bucket`.
+    #[inline(always)]
+    fn record_in(&self, bucket: usize, ticks: u64, exemplar: Option<(&SpanContext, Tick)>) {
+        self.cells.add(bucket, ticks);
+        if let Some((span, at)) = exemplar
+            && self.exemplars[bucket].is_due(at)
+        {
+            self.write_exemplar(bucket, span, at, ticks);
+        }
+    }
+
+    /// Writes a traced call's exemplar into `bucket`'s slot, which is due: at most once a
+    /// millisecond per slot, out of line.
+    #[cold]
+    #[inline(never)]
+    fn write_exemplar(&self, bucket: usize, span: &SpanContext, at: Tick, ticks: u64) {
+        let seconds = clock::nanos_of_ticks(ticks) as f64 / 1e9;
+        self.exemplars[bucket].write_at(span, at, self.exemplar_fresh_ticks, seconds);
     }
 
     /// The bytes this series holds.
@@ -102,14 +138,14 @@ impl DurationSeries {
     }
 
     pub(crate) fn snapshot(&self) -> HistogramPoint {
-        let (counts, sum_ns) = self.cells.read();
+        let (counts, sum_ticks) = self.cells.read();
         let bucket_counts = counts.to_vec();
         HistogramPoint {
             attributes: self.attributes.clone(),
             bounds: DURATION_BOUNDS_SECONDS.to_vec(),
             count: bucket_counts.iter().sum(),
             bucket_counts,
-            sum: sum_ns as f64 / 1e9,
+            sum: clock::nanos_of_ticks(sum_ticks) as f64 / 1e9,
             exemplars: self.exemplars.iter().map(ExemplarSlot::read).collect(),
         }
     }
@@ -204,15 +240,19 @@ mod tests {
     #[test]
     fn durations_land_in_their_buckets_and_sum_in_seconds() {
         let s = DurationSeries::new(vec![KeyValue::new("operation", "t")]);
-        s.record(50_000, None); // 50 µs
-        s.record(2_000_000, None); // 2 ms
-        s.record(20_000_000_000, None); // 20 s: +Inf
+        // Durations in ticks that last 50 µs, 2 ms and 20 s (+Inf), within a tick.
+        let ticks = |ns| clock::ticks_within(ns);
+        s.record(ticks(50_000), None);
+        s.record(ticks(2_000_000), None);
+        s.record(ticks(20_000_000_000), None);
         let p = s.snapshot();
         assert_eq!(p.count, 3);
         assert_eq!(p.bucket_counts[0], 1);
         assert_eq!(p.bucket_counts[4], 1);
         assert_eq!(p.bucket_counts[16], 1);
-        assert!((p.sum - 20.00205).abs() < 1e-9);
+        // Each duration is short of its nanoseconds by less than one tick.
+        let tick_s = clock::nanos_of_ticks(1_000) as f64 / 1e12;
+        assert!((p.sum - 20.00205).abs() <= 3.0 * tick_s + 1e-9, "{}", p.sum);
         assert!(p.exemplars.iter().all(Option::is_none));
     }
 

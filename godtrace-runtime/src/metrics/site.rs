@@ -28,21 +28,21 @@ impl SiteMetrics {
     }
 
     /// Records one call of the operation `name()` (read only when a series is first looked
-    /// up): its duration, its error type if it failed, and the sampled span it belongs to (an
+    /// up): its duration in the clock's ticks (`clock::ticks_between`), its error type if it failed, and the sampled span it belongs to (an
     /// exemplar candidate). After each series' first use: two adds to this thread's own
     /// cells, plus one exemplar write for a sampled call.
     #[inline(always)]
     pub(crate) fn record(
         &self,
         name: impl Fn() -> &'static str,
-        ns: u64,
+        ticks: u64,
         error_type: Option<&'static str>,
         exemplar: Option<(&SpanContext, Tick)>,
     ) {
         // In line: a successful call once its series is found; the rest out of line.
         match (error_type, self.ok.get()) {
-            (None, Some(series)) => series.record(ns, exemplar),
-            _ => self.record_first_or_failed(name(), ns, error_type, exemplar),
+            (None, Some(series)) => series.record(ticks, exemplar),
+            _ => self.record_first_or_failed(name(), ticks, error_type, exemplar),
         }
     }
 
@@ -51,7 +51,7 @@ impl SiteMetrics {
     fn record_first_or_failed(
         &self,
         name: &'static str,
-        ns: u64,
+        ticks: u64,
         error_type: Option<&'static str>,
         exemplar: Option<(&SpanContext, Tick)>,
     ) {
@@ -59,7 +59,7 @@ impl SiteMetrics {
             None => self.first_ok(name),
             Some(error_type) => self.error_series(name, error_type),
         };
-        series.record(ns, exemplar);
+        series.record(ticks, exemplar);
     }
 
     fn first_ok(&self, name: &'static str) -> &DurationSeries {

@@ -12,8 +12,7 @@
 //! series' shared cells with atomic read-modify-writes, as every thread did before.
 use super::buckets::DURATION_BUCKETS;
 use std::cell::Cell;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 /// Threads that get cells of their own at once.
 pub(crate) const SLOTS: usize = 64;
@@ -21,73 +20,99 @@ pub(crate) const SLOTS: usize = 64;
 /// Bit `i` set: slot `i` is owned by a live thread.
 static TAKEN: AtomicU64 = AtomicU64::new(0);
 
-/// One set of counts: a bucket count per duration bucket and the sum in nanoseconds. Aligned
+/// One set of counts: a bucket count per duration bucket and the sum in the clock's ticks
+/// (scaled to nanoseconds once, when read: a call adds its raw duration). Aligned
 /// to a cache line, so that two slots' cells never share one.
 #[repr(align(64))]
 #[derive(Debug, Default)]
 pub(crate) struct Cells {
     counts: [AtomicU64; DURATION_BUCKETS],
-    sum_ns: AtomicU64,
+    sum_ticks: AtomicU64,
 }
 
 impl Cells {
     /// Adds one call by read-modify-write: for cells any thread may write.
     #[inline]
-    fn add_shared(&self, bucket: usize, ns: u64) {
+    fn add_shared(&self, bucket: usize, ticks: u64) {
         self.counts[bucket].fetch_add(1, Ordering::Relaxed);
-        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+        self.sum_ticks.fetch_add(ticks, Ordering::Relaxed);
     }
 
     /// Adds one call by a plain load and store: only for cells this thread alone writes (its
     /// slot's), where no other write can come in between.
     #[inline]
-    fn add_owned(&self, bucket: usize, ns: u64) {
+    fn add_owned(&self, bucket: usize, ticks: u64) {
         let count = &self.counts[bucket];
         count.store(
             count.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
-        self.sum_ns.store(
-            self.sum_ns.load(Ordering::Relaxed).wrapping_add(ns),
+        self.sum_ticks.store(
+            self.sum_ticks.load(Ordering::Relaxed).wrapping_add(ticks),
             Ordering::Relaxed,
         );
     }
 
-    /// Adds these counts to `counts` and returns the sum, in nanoseconds.
+    /// Adds these counts to `counts` and returns the sum, in ticks.
     fn read_into(&self, counts: &mut [u64; DURATION_BUCKETS]) -> u64 {
         for (total, cell) in counts.iter_mut().zip(&self.counts) {
             *total = total.wrapping_add(cell.load(Ordering::Relaxed));
         }
-        self.sum_ns.load(Ordering::Relaxed)
+        self.sum_ticks.load(Ordering::Relaxed)
     }
 }
+
+/// Indices a thread's [`SLOT`] can hold, a power of two: the [`SLOTS`] slots, then the marks
+/// ([`UNCLAIMED`], [`NONE_FREE`]) and unused indices, whose cells never exist. A slot read from
+/// the thread-local then indexes `per_slot` with a mask, no bounds check.
+const INDICES: usize = 128;
 
 /// A series' counts: shared cells, and one set per slot.
 #[derive(Debug)]
 pub(crate) struct ThreadCells {
     shared: Cells,
-    per_slot: [OnceLock<Box<Cells>>; SLOTS],
+    /// Slot `i`'s cells, null until the slot's first add here: a leaked `Box`, written once,
+    /// by the slot's owner, and freed with the series. One load and a test on the hot path
+    /// (a `OnceLock` would test its state, then load). Null from index [`SLOTS`] on.
+    per_slot: [AtomicPtr<Cells>; INDICES],
 }
 
 impl Default for ThreadCells {
     fn default() -> Self {
         ThreadCells {
             shared: Cells::default(),
-            per_slot: std::array::from_fn(|_| OnceLock::new()),
+            per_slot: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+        }
+    }
+}
+
+impl Drop for ThreadCells {
+    fn drop(&mut self) {
+        for cells in &mut self.per_slot {
+            let cells = *cells.get_mut();
+            if !cells.is_null() {
+                // SAFETY: a non-null pointer here came from `Box::into_raw` in `add_first`,
+                // stored once; `&mut self` means no thread adds to or reads the cells now.
+                drop(unsafe { Box::from_raw(cells) });
+            }
         }
     }
 }
 
 impl ThreadCells {
-    /// Adds one call of `ns` nanoseconds to `bucket`, in this thread's cells.
+    /// Adds one call of `ticks` to `bucket`, in this thread's cells.
     #[inline]
-    pub(crate) fn add(&self, bucket: usize, ns: u64) {
-        // One load and one compare on the common path: a claimed slot whose cells exist.
-        let slot = usize::from(SLOT.get());
-        if let Some(cells) = self.per_slot.get(slot).and_then(OnceLock::get) {
-            cells.add_owned(bucket, ns);
-        } else {
-            self.add_first(slot, bucket, ns);
+    pub(crate) fn add(&self, bucket: usize, ticks: u64) {
+        // One load and one test on the common path: a claimed slot whose cells exist.
+        let slot = usize::from(SLOT.get()) & (INDICES - 1);
+        // Relaxed: the slot's cells were made by this thread, or by the slot's previous owner
+        // before it gave the slot back (release), which this thread claimed (acquire).
+        let cells = self.per_slot[slot].load(Ordering::Relaxed);
+        // SAFETY: a non-null pointer is a `Box` leaked by `add_first`, freed only when the
+        // series is dropped (not while `&self` is borrowed).
+        match unsafe { cells.as_ref() } {
+            Some(cells) => cells.add_owned(bucket, ticks),
+            None => self.add_first(slot, bucket, ticks),
         }
     }
 
@@ -95,25 +120,46 @@ impl ThreadCells {
     /// to have) adds to the shared cells.
     #[cold]
     #[inline(never)]
-    fn add_first(&self, slot: usize, bucket: usize, ns: u64) {
+    fn add_first(&self, slot: usize, bucket: usize, ticks: u64) {
         let slot = if slot == usize::from(UNCLAIMED) {
             claim()
         } else {
             Some(slot).filter(|&slot| slot < SLOTS)
         };
         match slot {
-            Some(slot) => self.per_slot[slot]
-                .get_or_init(Box::default)
-                .add_owned(bucket, ns),
-            None => self.shared.add_shared(bucket, ns),
+            Some(slot) => self.owned_cells(slot).add_owned(bucket, ticks),
+            None => self.shared.add_shared(bucket, ticks),
         }
     }
 
-    /// The bucket counts and the sum in nanoseconds, over every thread's cells.
+    /// The cells of `slot`, which this thread owns, made on first use.
+    fn owned_cells(&self, slot: usize) -> &Cells {
+        let cells = &self.per_slot[slot];
+        let mut ours = cells.load(Ordering::Relaxed);
+        if ours.is_null() {
+            ours = Box::into_raw(Box::<Cells>::default());
+            // Release: a collection that finds the pointer (acquire) sees the cells made.
+            // Only the slot's owner writes it: a store, not a swap.
+            cells.store(ours, Ordering::Release);
+        }
+        // SAFETY: as in `add`: a leaked `Box`, freed only with the series.
+        unsafe { &*ours }
+    }
+
+    /// Every slot's cells that exist.
+    fn existing(&self) -> impl Iterator<Item = &Cells> {
+        self.per_slot.iter().filter_map(|cells| {
+            // SAFETY: as in `add`; acquire: the cells were made before their pointer was
+            // published (`owned_cells`).
+            unsafe { cells.load(Ordering::Acquire).as_ref() }
+        })
+    }
+
+    /// The bucket counts and the sum in ticks, over every thread's cells.
     pub(crate) fn read(&self) -> ([u64; DURATION_BUCKETS], u64) {
         let mut counts = [0; DURATION_BUCKETS];
         let mut sum = self.shared.read_into(&mut counts);
-        for cells in self.per_slot.iter().filter_map(OnceLock::get) {
+        for cells in self.existing() {
             sum = sum.wrapping_add(cells.read_into(&mut counts));
         }
         (counts, sum)
@@ -121,13 +167,13 @@ impl ThreadCells {
 
     /// The bytes the cells hold beyond `size_of::<ThreadCells>()`.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.per_slot.iter().filter_map(OnceLock::get).count() * size_of::<Cells>()
+        self.existing().count() * size_of::<Cells>()
     }
 }
 
-/// A slot index, or one of these.
-const UNCLAIMED: u8 = u8::MAX;
-const NONE_FREE: u8 = u8::MAX - 1;
+/// A slot index, or one of these (indices in `per_slot` whose cells never exist).
+const UNCLAIMED: u8 = (INDICES - 1) as u8;
+const NONE_FREE: u8 = (INDICES - 2) as u8;
 
 thread_local! {
     /// This thread's slot, claimed on its first recorded duration. A `const` thread-local
@@ -192,7 +238,7 @@ mod tests {
     fn every_threads_calls_are_counted_once() {
         let cells = std::sync::Arc::new(ThreadCells::default());
         // More threads than slots over the test's life (slots are given back and reused), and
-        // more at once than one: each adds 1,000 calls of 3 ns to bucket 2.
+        // more at once than one: each adds 1,000 calls of 3 ticks to bucket 2.
         for _ in 0..4 {
             let threads: Vec<_> = (0..20)
                 .map(|_| {

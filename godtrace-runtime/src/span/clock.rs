@@ -125,6 +125,47 @@ pub(crate) fn nanos_between(start: Tick, end: Tick) -> u64 {
     CLOCK.delta_as_nanos(start.0, end.0)
 }
 
+/// Counter ticks from `start` to `end` (zero if `end` is not later): a duration in the clock's
+/// own unit, what the hot path compares and adds without scaling it. [`nanos_of_ticks`] makes
+/// it nanoseconds, as [`nanos_between`] would have.
+#[inline(always)]
+pub(crate) fn ticks_between(start: Tick, end: Tick) -> u64 {
+    end.0.saturating_sub(start.0)
+}
+
+/// The nanoseconds a duration of `ticks` lasts: `nanos_between(a, b)` is
+/// `nanos_of_ticks(ticks_between(a, b))` for any two readings (both scale the difference alone).
+#[inline]
+pub(crate) fn nanos_of_ticks(ticks: u64) -> u64 {
+    nanos_between(Tick(0), Tick(ticks))
+}
+
+/// The longest duration in ticks that lasts at most `ns` nanoseconds: `ticks <= ticks_within(ns)`
+/// exactly when `nanos_of_ticks(ticks) <= ns`, so that a bound in nanoseconds is compared to a
+/// raw duration with the same outcome, by whichever source the clock reads.
+pub(crate) fn ticks_within(ns: u64) -> u64 {
+    // `nanos_of_ticks` never decreases as `ticks` grows (a difference times a fixed scale,
+    // rounded down): the last count within `ns` is found by bisection. 0 ticks are 0 ns.
+    let within = |ticks: u64| nanos_of_ticks(ticks) <= ns;
+    let mut beyond: u64 = 1;
+    while within(beyond) {
+        if beyond > u64::MAX / 2 {
+            return u64::MAX;
+        }
+        beyond *= 2;
+    }
+    let mut last_within = beyond / 2;
+    while beyond - last_within > 1 {
+        let middle = last_within + (beyond - last_within) / 2;
+        if within(middle) {
+            last_within = middle;
+        } else {
+            beyond = middle;
+        }
+    }
+    last_within
+}
+
 /// The wall-clock time of `at`, by the current anchor.
 pub(crate) fn wall(at: Tick) -> SystemTime {
     ANCHOR.anchor_for(at.0).wall_of(at.0)
@@ -322,6 +363,24 @@ mod tests {
             );
         }
         assert_eq!(nanos_between(Tick(9), Tick(5)), 0, "not later: zero");
+    }
+
+    /// A bound in nanoseconds turned into ticks splits durations in ticks exactly where their
+    /// nanoseconds cross it, and a duration in ticks converts as the two readings would.
+    #[test]
+    fn a_bound_in_ticks_splits_durations_where_their_nanoseconds_cross_it() {
+        for ns in [0, 1, 999_999, 100_000, 2_500_000, 10_000_000_000] {
+            let last = ticks_within(ns);
+            assert!(nanos_of_ticks(last) <= ns, "{ns} ns: {last} ticks");
+            assert!(nanos_of_ticks(last + 1) > ns, "{ns} ns: {last} ticks");
+        }
+        let start = now();
+        let end = now();
+        assert_eq!(
+            nanos_of_ticks(ticks_between(start, end)),
+            nanos_between(start, end)
+        );
+        assert_eq!(ticks_between(Tick(9), Tick(5)), 0, "not later: zero");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! path reads it through [`installed`] and knows nothing of what its sinks are. This module
 //! imports nothing of the crate outside `span`.
 use super::clock::Tick;
-use super::live::{Finished, Live, LiveBox};
+use super::live::{Live, LiveBox};
 use opentelemetry::trace::TraceId;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::SpanData;
@@ -70,14 +70,15 @@ pub(crate) trait Sink: Send + Sync + fmt::Debug {
 }
 
 /// Whether any of a set of [`Interest`]s holds now, read without calling into the sinks: one
-/// counter always (a constant one for "never" and "always", so that every gate reads the same
-/// way, without a match), and the others only when there are more.
+/// counter on the hot path (a constant one for "never" and "always", so that every gate reads
+/// the same way, without a match), and the others only when there are more.
 #[derive(Debug)]
 struct Gate {
-    /// Open while not zero.
-    first: &'static AtomicUsize,
-    /// Further counters, each opening the gate while not zero (rarely any).
-    more: Box<[&'static AtomicUsize]>,
+    /// Zero when the gate is closed; not zero when it may be open: the gate's counter when it
+    /// has one, [`ALWAYS`] when it has several (then `several` decides, off the hot path).
+    hint: &'static AtomicUsize,
+    /// The counters of a gate of several (each opening it while not zero); else empty.
+    several: Box<[&'static AtomicUsize]>,
 }
 
 /// The counter of a gate that never opens: never changed.
@@ -92,10 +93,10 @@ impl Default for Gate {
 }
 
 impl Gate {
-    fn with(first: &'static AtomicUsize, more: Vec<&'static AtomicUsize>) -> Gate {
+    fn with(hint: &'static AtomicUsize, several: Vec<&'static AtomicUsize>) -> Gate {
         Gate {
-            first,
-            more: more.into_boxed_slice(),
+            hint,
+            several: several.into_boxed_slice(),
         }
     }
 
@@ -107,50 +108,77 @@ impl Gate {
                 Interest::WhileNonZero(counter) => counters.push(counter),
             }
         }
-        if counters.is_empty() {
-            return Gate::default();
+        match counters.len() {
+            0 => Gate::default(),
+            1 => Gate::with(counters[0], Vec::new()),
+            _ => Gate::with(&ALWAYS, counters),
         }
-        let first = counters.remove(0);
-        Gate::with(first, counters)
     }
 
+    /// Whether the gate may be open: `false` means closed; after `true`, [`Gate::is_open`]
+    /// decides. One load and a branch.
     #[inline(always)]
-    fn is_open(&self) -> bool {
-        self.first.load(Ordering::Relaxed) != 0 || (!self.more.is_empty() && self.more_open())
+    fn may_be_open(&self) -> bool {
+        self.hint.load(Ordering::Relaxed) != 0
     }
 
+    /// Whether the gate is open.
     #[cold]
-    fn more_open(&self) -> bool {
-        self.more.iter().any(|n| n.load(Ordering::Relaxed) != 0)
+    fn is_open(&self) -> bool {
+        if self.several.is_empty() {
+            self.may_be_open()
+        } else {
+            self.several.iter().any(|n| n.load(Ordering::Relaxed) != 0)
+        }
     }
 }
 
+/// The record sink of a pipeline where no sink takes records: it takes nothing (a span it is
+/// handed stays with its owner) and wants nothing, so that the hot path always has a record
+/// sink to call and no `Option` to test.
+#[derive(Debug)]
+struct NoRecordSink;
+
+impl Sink for NoRecordSink {
+    fn wants_span_data(&self) -> Interest {
+        Interest::WhileNonZero(&NEVER)
+    }
+
+    fn on_end(&self, _span: SpanData) {}
+}
+
 /// The sinks of the installed provider.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Pipeline {
     /// Every sink but the record sink, in the order given.
     sinks: Vec<Box<dyn Sink>>,
-    /// The sink that takes records, if one does.
-    record_sink: Option<Box<dyn Sink>>,
+    /// The sink that takes records ([`NoRecordSink`] when none does).
+    record_sink: Box<dyn Sink>,
     /// When a sink other than the record sink wants `SpanData`.
     others_want_span_data: Gate,
     /// When a sink watches starts.
     watching_starts: Gate,
 }
 
+impl Default for Pipeline {
+    fn default() -> Pipeline {
+        Pipeline::new(Vec::new())
+    }
+}
+
 impl Pipeline {
     /// A pipeline over `sinks` (the first that takes records gets them; any other one gets
     /// `SpanData` like the rest).
     pub(crate) fn new(mut sinks: Vec<Box<dyn Sink>>) -> Pipeline {
-        let record_sink = sinks
-            .iter()
-            .position(|s| s.takes_records())
-            .map(|i| sinks.remove(i));
+        let record_sink = sinks.iter().position(|s| s.takes_records()).map_or_else(
+            || Box::new(NoRecordSink) as Box<dyn Sink>,
+            |i| sinks.remove(i),
+        );
         let others_want_span_data = Gate::of(sinks.iter().map(|s| s.wants_span_data()));
         let watching_starts = Gate::of(
             sinks
                 .iter()
-                .chain(&record_sink)
+                .chain(std::iter::once(&record_sink))
                 .filter_map(|s| s.watches_starts()),
         );
         Pipeline {
@@ -163,19 +191,25 @@ impl Pipeline {
 
     /// Every sink, the record sink last.
     fn all(&self) -> impl Iterator<Item = &dyn Sink> {
-        self.sinks.iter().chain(&self.record_sink).map(|s| &**s)
+        self.sinks
+            .iter()
+            .chain(std::iter::once(&self.record_sink))
+            .map(|s| &**s)
     }
 
     /// A recorded span of trace `trace_id` starts on this thread.
     #[inline(always)]
     pub(crate) fn on_start(&self, trace_id: TraceId) {
-        if self.watching_starts.is_open() {
+        if self.watching_starts.may_be_open() {
             self.tell_start(trace_id);
         }
     }
 
     #[cold]
     fn tell_start(&self, trace_id: TraceId) {
+        if !self.watching_starts.is_open() {
+            return;
+        }
         for sink in self.all() {
             if sink.watches_starts().is_some() {
                 sink.on_start(trace_id);
@@ -188,22 +222,25 @@ impl Pipeline {
     /// wants it. A span nothing takes stays in `live`.
     #[inline]
     pub(crate) fn on_own_end(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
+        if !self.others_want_span_data.may_be_open() {
+            self.record_sink.on_record(live, start, end);
+            return;
+        }
+        self.on_own_end_gated(live, start, end);
+    }
+
+    /// [`Pipeline::on_own_end`] while a sink other than the record sink may want `SpanData`.
+    #[cold]
+    fn on_own_end_gated(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
         if !self.others_want_span_data.is_open() {
-            if let Some(sink) = &self.record_sink {
-                sink.on_record(live, start, end);
-            }
+            self.record_sink.on_record(live, start, end);
             return;
         }
         if let Some(live) = live.take() {
-            self.on_own_end_slow(live.finish(start, end));
+            let (data, emptied) = live.finish(start, end).into_span_data();
+            Live::recycle(emptied);
+            self.on_end(data);
         }
-    }
-
-    #[cold]
-    fn on_own_end_slow(&self, span: Finished) {
-        let (data, emptied) = span.into_span_data();
-        Live::recycle(emptied);
-        self.on_end(data);
     }
 
     /// A finished span as `SpanData`: a copy to each sink that wants it now, the span itself
@@ -395,6 +432,31 @@ mod tests {
         assert_eq!(queue.records.load(Relaxed), 1);
         assert_eq!(queue.span_data.load(Relaxed), 1);
         assert_eq!(capture.span_data.load(Relaxed), 1);
+    }
+
+    /// With several sinks that may want `SpanData`, each decides on its own: the records go
+    /// to the record sink while none wants `SpanData`, and `SpanData` to each that does.
+    #[test]
+    fn with_several_sinks_wanting_span_data_each_decides_on_its_own() {
+        let queue = sink(true, true, false);
+        let first = sink(false, false, false);
+        let second = sink(false, false, false);
+        let pipeline = pipeline(&[&first, &second, &queue]);
+        assert!(end_own_span(&pipeline).is_none());
+        assert_eq!(queue.records.load(Relaxed), 1, "neither wants SpanData");
+        second.wants_span_data.store(1, Relaxed);
+        assert!(end_own_span(&pipeline).is_none());
+        assert_eq!(queue.records.load(Relaxed), 1);
+        assert_eq!(second.span_data.load(Relaxed), 1);
+        assert_eq!(first.span_data.load(Relaxed), 0);
+        assert_eq!(queue.span_data.load(Relaxed), 1);
+        second.wants_span_data.store(0, Relaxed);
+        assert!(end_own_span(&pipeline).is_none());
+        assert_eq!(
+            queue.records.load(Relaxed),
+            2,
+            "neither wants SpanData again"
+        );
     }
 
     #[test]

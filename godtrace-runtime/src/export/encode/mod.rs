@@ -164,7 +164,7 @@ impl RequestEncoder {
                 put_message(buf, 2, 3, |buf| {
                     buf.extend_from_slice(&scope.scope);
                     for at in 0..batch.len() {
-                        if let Some(Queued::Own(ahead)) = batch.get_mut(at + PREFETCH_AHEAD) {
+                        if let Some(Queued::Own(ahead)) = batch.get(at + PREFETCH_AHEAD) {
                             prefetch(ahead);
                         }
                         if let Queued::Own(span) = &mut batch[at] {
@@ -189,29 +189,33 @@ impl RequestEncoder {
 /// How many spans ahead of the one being encoded the encoder asks for its record.
 const PREFETCH_AHEAD: usize = 4;
 
-/// Asks the CPU to start loading the parts of `span`'s record the encoder reads: it was
-/// written on the recording thread's core, and each of its cache lines comes from there, a
-/// wait of hundreds of cycles when it is met unannounced.
+/// Asks the CPU to start loading `span`'s record, every cache line of it (the encoder reads
+/// fields all over it, and the lines are as many as its size says, plus one when the box
+/// straddles them): it was written on the recording thread's core, and each of its cache
+/// lines comes from there, a wait of hundreds of cycles when it is met unannounced. The
+/// record's address alone is read, nothing in it.
 #[inline(always)]
-fn prefetch(span: &mut Finished) {
-    let span = span.recorded();
-    let lines = [
-        std::ptr::from_ref(span.span_context).cast::<u8>(),
-        std::ptr::from_ref(span.span_context)
-            .cast::<u8>()
-            .wrapping_add(64),
-        std::ptr::from_ref(span.name).cast::<u8>(),
-        std::ptr::from_ref(span.status).cast::<u8>(),
-    ];
+fn prefetch(span: &Finished) {
+    let (record, size) = span.record_bytes();
     #[cfg(target_arch = "x86_64")]
-    for line in lines {
+    {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: SSE is part of every x86_64 CPU; a prefetch is a hint that reads nothing
-        // the program sees and never faults, whatever the address.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.cast::<i8>()) };
+        let line = |offset: usize| {
+            // SAFETY: SSE is part of every x86_64 CPU; a prefetch is a hint that reads
+            // nothing the program sees and never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(record.wrapping_add(offset).cast::<i8>()) };
+        };
+        // A loop of a constant count (the record's size is one), unrolled: a few
+        // instructions, no iterator.
+        let mut offset = 0;
+        while offset < size {
+            line(offset);
+            offset += 64;
+        }
+        line(size - 1);
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = lines;
+    let _ = (record, size);
 }
 
 /// The call sites' constant parts, found by the site's address.
@@ -227,7 +231,7 @@ struct Sites {
 
 impl Sites {
     /// The parts of `site`, encoded on its first span; `None` past [`MAX_SITES`] sites.
-    #[inline]
+    #[inline(always)]
     fn parts_of(&mut self, site: &crate::span::CallSite) -> Option<&SiteParts> {
         let key = std::ptr::from_ref::<crate::span::CallSite>(site) as usize;
         if let Some((last, at)) = self.last
@@ -235,6 +239,13 @@ impl Sites {
         {
             return self.parts.get(at);
         }
+        self.parts_looked_up(site, key)
+    }
+
+    /// [`Sites::parts_of`] a site other than the last one: out of line, to keep the common
+    /// case a compare in the batch's loop.
+    #[inline(never)]
+    fn parts_looked_up(&mut self, site: &crate::span::CallSite, key: usize) -> Option<&SiteParts> {
         let at = match self.index.get(&key) {
             Some(&at) => at,
             None if self.parts.len() < MAX_SITES => {

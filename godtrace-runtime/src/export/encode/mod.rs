@@ -47,6 +47,9 @@ pub(crate) struct RequestEncoder {
     sites: Sites,
     /// Spans of other OpenTelemetry code in the current batch (rare), kept for reuse.
     sdk: Vec<SpanData>,
+    /// The boxes of the batch's spans that held nothing, between the batch's pass and their
+    /// return (kept for its memory).
+    bare: Vec<Box<Live>>,
 }
 
 /// An instrumentation scope's fields of `ScopeSpans`, tags included.
@@ -105,6 +108,7 @@ impl RequestEncoder {
             scope: ScopeParts::of(&crate::span::SCOPE),
             sites: Sites::default(),
             sdk: Vec::new(),
+            bare: Vec::new(),
         }
     }
 
@@ -125,12 +129,9 @@ impl RequestEncoder {
         if self.buf.capacity() > KEEP_CAPACITY {
             self.buf = Vec::new();
         }
-        self.write_request(batch);
-        for queued in batch.drain(..) {
-            if let Queued::Own(span) = queued {
-                emptied.push(span.into_live());
-            }
-        }
+        self.write_request(batch, emptied);
+        // Back to the recording threads: nothing to empty in them (see `put_bare_span`).
+        crate::span::return_empty_spares(&mut self.bare);
         &self.buf[self.head_room..]
     }
 
@@ -141,9 +142,11 @@ impl RequestEncoder {
         &mut self.buf
     }
 
-    /// Writes the request for `batch` into `buf`, reading godtrace's own spans in place
-    /// (and taking the `SpanData` of other code's).
-    fn write_request(&mut self, batch: &mut [Queued]) {
+    /// Writes the request for `batch` into `buf`, in one pass that empties it: godtrace's
+    /// own spans are read in place and their boxes kept (those holding nothing in `bare`, the
+    /// others in `emptied`), the `SpanData` of other code's taken into `sdk`.
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    fn write_request(&mut self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) {
         let RequestEncoder {
             buf,
             head_room,
@@ -152,35 +155,44 @@ impl RequestEncoder {
             scope,
             sites,
             sdk,
+            bare,
         } = self;
+        sdk.clear();
         buf.clear();
         buf.resize(*head_room, 0);
         put_message(buf, 1, 3, |buf| {
             buf.extend_from_slice(resource);
-            let mut own = 0;
             if batch.iter().any(|queued| matches!(queued, Queued::Own(_))) {
                 // One anchor for the batch: every span in it ended before now.
                 let clock = UnixClock::now();
                 put_message(buf, 2, 3, |buf| {
                     buf.extend_from_slice(&scope.scope);
-                    for at in 0..batch.len() {
-                        if let Some(Queued::Own(ahead)) = batch.get(at + PREFETCH_AHEAD) {
+                    let mut spans = batch.drain(..);
+                    while let Some(queued) = spans.next() {
+                        if let Some(Queued::Own(ahead)) = spans.as_slice().get(PREFETCH_AHEAD - 1) {
                             prefetch(ahead);
                         }
-                        if let Queued::Own(span) = &mut batch[at] {
-                            if !put_bare_span(buf, sites, span, clock) {
-                                put_own_span(buf, sites, span, clock);
+                        match queued {
+                            Queued::Own(mut span) => {
+                                if put_bare_span(buf, sites, &mut span, clock) {
+                                    bare.push(span.into_live());
+                                } else {
+                                    put_own_span(buf, sites, &mut span, clock);
+                                    emptied.push(span.into_live());
+                                }
                             }
-                            own += 1;
+                            Queued::Sdk(span) => sdk.push(*span),
                         }
                     }
                     buf.extend_from_slice(&scope.schema_url);
                 });
             }
-            // Spans of other code are rare: the batch is not searched for them when all are ours.
-            if own < batch.len() {
-                put_sdk_spans(buf, sdk, batch);
-            }
+            // Spans of other code, rare: none left in the batch after its own spans' pass.
+            sdk.extend(batch.drain(..).filter_map(|queued| match queued {
+                Queued::Sdk(span) => Some(*span),
+                Queued::Own(_) => None,
+            }));
+            put_sdk_spans(buf, sdk);
             buf.extend_from_slice(resource_schema_url);
         });
     }
@@ -271,19 +283,15 @@ fn put_bare_span(
     span: &mut Finished,
     clock: UnixClock,
 ) -> bool {
+    // Nothing held: no attributes, events, links or dropped counts, status unset, no trace
+    // state or rename. What `true` below tells the caller: its box needs no emptying.
+    if !span.holds_nothing() {
+        return false;
+    }
     let span = span.recorded();
     let Name::Site(site) = span.name else {
         return false;
     };
-    if !(span.attributes.is_empty()
-        && matches!(span.status, Status::Unset)
-        && (span.dropped_attributes | span.dropped_events | span.dropped_links) == 0
-        && span.events.is_empty()
-        && span.links.is_empty()
-        && *span.span_context.trace_state() == opentelemetry::trace::TraceState::NONE)
-    {
-        return false;
-    }
     let (start, end) = (clock.nanos(span.start), clock.nanos(span.end));
     if start == 0 || end == 0 {
         return false;
@@ -452,16 +460,10 @@ fn key_value_field_len(kv: &opentelemetry::KeyValue) -> usize {
     1 + wire::varint_len(len as u64) + len
 }
 
-/// The spans of other OpenTelemetry code in `batch` (taken out, an empty span left in their
-/// place), grouped by scope as the SDK path groups them, through `opentelemetry-proto`'s
-/// conversions: `ScopeSpans` fields of a `ResourceSpans`.
-fn put_sdk_spans(buf: &mut Vec<u8>, sdk: &mut Vec<SpanData>, batch: &mut [Queued]) {
-    sdk.clear();
-    for queued in batch.iter_mut() {
-        if let Queued::Sdk(span) = queued {
-            sdk.push(std::mem::replace(&mut **span, empty_span_data()));
-        }
-    }
+/// The spans of other OpenTelemetry code taken out of the batch (`sdk`, left empty), grouped
+/// by scope as the SDK path groups them, through `opentelemetry-proto`'s conversions:
+/// `ScopeSpans` fields of a `ResourceSpans`.
+fn put_sdk_spans(buf: &mut Vec<u8>, sdk: &mut Vec<SpanData>) {
     if sdk.is_empty() {
         return;
     }
@@ -474,7 +476,8 @@ fn put_sdk_spans(buf: &mut Vec<u8>, sdk: &mut Vec<SpanData>, batch: &mut [Queued
     }
 }
 
-/// A `SpanData` with nothing in it, to take a queued one's place.
+/// A `SpanData` with nothing in it (tests build spans from it).
+#[cfg(test)]
 pub(crate) fn empty_span_data() -> SpanData {
     SpanData {
         span_context: SpanContext::NONE,

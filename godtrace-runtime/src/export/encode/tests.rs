@@ -165,27 +165,30 @@ fn sdk_path(batch: Vec<Queued>, resource: &Resource) -> ExportTraceServiceReques
     }
 }
 
+/// A copy of `batch`: the encoder takes the batch, the SDK path the copy.
+fn copy_of(batch: &mut [Queued]) -> Vec<Queued> {
+    batch
+        .iter_mut()
+        .map(|queued| match queued {
+            Queued::Own(span) => Queued::Own(span.duplicate()),
+            Queued::Sdk(span) => Queued::Sdk(span.clone()),
+        })
+        .collect()
+}
+
+/// Writes the request for `batch` (which it takes) and returns its bytes.
+fn encoded(encoder: &mut RequestEncoder, mut batch: Vec<Queued>) -> Vec<u8> {
+    let mut emptied = Vec::new();
+    encoder.write_request(&mut batch, &mut emptied);
+    assert!(batch.is_empty(), "the encoder takes every span");
+    encoder.buf.clone()
+}
+
 /// Encodes `batch`, then checks the request against the SDK path's for the same spans.
 fn check(encoder: &mut RequestEncoder, mut batch: Vec<Queued>, resource: &Resource) {
-    // The SDK spans are taken by the encoder: their copies go the SDK path's way.
-    let sdk_copies: Vec<SpanData> = batch
-        .iter()
-        .filter_map(|q| match q {
-            Queued::Sdk(span) => Some((**span).clone()),
-            Queued::Own(_) => None,
-        })
-        .collect();
-    encoder.write_request(&mut batch);
-    let bytes = encoder.buf.clone();
-    let mut copies = sdk_copies.into_iter();
-    let batch = batch
-        .into_iter()
-        .map(|q| match q {
-            Queued::Sdk(_) => Queued::Sdk(Box::new(copies.next().expect("one per span"))),
-            own => own,
-        })
-        .collect();
-    let expected = sdk_path(batch, resource);
+    let copy = copy_of(&mut batch);
+    let bytes = encoded(encoder, batch);
+    let expected = sdk_path(copy, resource);
     let decoded = ExportTraceServiceRequest::decode(&bytes[..]).expect("a valid request");
     assert_eq!(decoded, expected);
     assert!(
@@ -460,10 +463,10 @@ fn random_and_hostile_spans_encode_as_prost_encodes_them() {
         let batch: Vec<Queued> = (0..rng.below(12))
             .map(|n| Queued::Own(rng.span(n)))
             .collect();
-        let mut copy_of_batch = batch;
-        encoder.write_request(&mut copy_of_batch);
-        let bytes = encoder.buf.clone();
-        let expected = sdk_path(copy_of_batch, &resource);
+        let mut batch = batch;
+        let copy = copy_of(&mut batch);
+        let bytes = encoded(&mut encoder, batch);
+        let expected = sdk_path(copy, &resource);
         // Compared as bytes: NaN attributes make the decoded messages unequal to themselves.
         assert!(
             bytes == expected.encode_to_vec(),
@@ -501,14 +504,14 @@ fn a_reused_buffer_holds_the_head_room_and_the_latest_request_only() {
         None,
         start,
     ))];
-    encoder.write_request(&mut small);
-    let bytes = encoder.buf.clone();
+    let copy = copy_of(&mut small);
+    let bytes = encoded(&mut encoder, small);
     assert_eq!(
         bytes[..5],
         [0; 5],
         "the head room is cleared for the transport"
     );
-    let expected = sdk_path(small, &resource).encode_to_vec();
+    let expected = sdk_path(copy, &resource).encode_to_vec();
     assert!(
         bytes[5..] == expected,
         "only the latest request, as prost writes it"

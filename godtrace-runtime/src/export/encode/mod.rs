@@ -49,6 +49,7 @@ pub(crate) struct RequestEncoder {
     sdk: Vec<SpanData>,
     /// The boxes of the batch's spans that held nothing, between the batch's pass and their
     /// return (kept for its memory).
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     bare: Vec<Box<Live>>,
 }
 

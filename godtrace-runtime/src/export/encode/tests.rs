@@ -563,3 +563,44 @@ fn spans_with_little_recorded_decode_into_what_the_sdk_path_produced() {
         check(&mut encoder, batch, &resource);
     }
 }
+
+#[test]
+fn only_the_boxes_of_spans_that_held_something_are_left_to_be_emptied() {
+    let resource = Resource::builder_empty().build();
+    let mut encoder = RequestEncoder::new(&resource);
+    let start = clock::now();
+    let end = Tick::from_raw(start.raw() + 1_000);
+    let plain = |n: u64| {
+        Live::start(
+            ids(7, n, TraceFlags::SAMPLED, false, ""),
+            None,
+            Name::Site(&CHECKOUT),
+            Vec::new(),
+        )
+    };
+    let with_status = plain(2);
+    with_status.set_status(Status::Ok);
+    let mut batch = vec![
+        Queued::Own(plain(1).finish(start, end)),
+        Queued::Own(with_status.finish(start, end)),
+        Queued::Own(recorded(
+            Name::Site(&CHECKOUT),
+            ids(7, 3, TraceFlags::SAMPLED, false, ""),
+            None,
+            start,
+        )),
+        Queued::Own(plain(4).finish(start, end)),
+    ];
+    let copy = copy_of(&mut batch);
+    let mut emptied = Vec::new();
+    let bytes = encoder.encode(&mut batch, &mut emptied).to_vec();
+    assert_eq!(bytes, sdk_path(copy, &resource).encode_to_vec());
+    // The two spans that held nothing went back as they were; the others still hold what
+    // was recorded on them, for `return_spares` to empty.
+    let held: Vec<u64> = emptied
+        .iter()
+        .map(|live| u64::from_be_bytes(live.span_context.span_id().to_bytes()))
+        .collect();
+    assert_eq!(held, [2, 3]);
+    assert!(batch.is_empty() && encoder.bare.is_empty());
+}

@@ -47,6 +47,10 @@ pub(crate) struct RequestEncoder {
     sites: Sites,
     /// Spans of other OpenTelemetry code in the current batch (rare), kept for reuse.
     sdk: Vec<SpanData>,
+    /// The boxes of the batch's spans that held nothing, between the batch's pass and their
+    /// return (kept for its memory).
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    bare: Vec<Box<Live>>,
 }
 
 /// An instrumentation scope's fields of `ScopeSpans`, tags included.
@@ -105,6 +109,7 @@ impl RequestEncoder {
             scope: ScopeParts::of(&crate::span::SCOPE),
             sites: Sites::default(),
             sdk: Vec::new(),
+            bare: Vec::new(),
         }
     }
 
@@ -125,12 +130,9 @@ impl RequestEncoder {
         if self.buf.capacity() > KEEP_CAPACITY {
             self.buf = Vec::new();
         }
-        self.write_request(batch);
-        for queued in batch.drain(..) {
-            if let Queued::Own(span) = queued {
-                emptied.push(span.into_live());
-            }
-        }
+        self.write_request(batch, emptied);
+        // Back to the recording threads: nothing to empty in them (see `put_bare_span`).
+        crate::span::return_empty_spares(&mut self.bare);
         &self.buf[self.head_room..]
     }
 
@@ -141,9 +143,11 @@ impl RequestEncoder {
         &mut self.buf
     }
 
-    /// Writes the request for `batch` into `buf`, reading godtrace's own spans in place
-    /// (and taking the `SpanData` of other code's).
-    fn write_request(&mut self, batch: &mut [Queued]) {
+    /// Writes the request for `batch` into `buf`, in one pass that empties it: godtrace's
+    /// own spans are read in place and their boxes kept (those holding nothing in `bare`, the
+    /// others in `emptied`), the `SpanData` of other code's taken into `sdk`.
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
+    fn write_request(&mut self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) {
         let RequestEncoder {
             buf,
             head_room,
@@ -152,33 +156,44 @@ impl RequestEncoder {
             scope,
             sites,
             sdk,
+            bare,
         } = self;
+        sdk.clear();
         buf.clear();
         buf.resize(*head_room, 0);
         put_message(buf, 1, 3, |buf| {
             buf.extend_from_slice(resource);
-            let mut own = 0;
             if batch.iter().any(|queued| matches!(queued, Queued::Own(_))) {
                 // One anchor for the batch: every span in it ended before now.
                 let clock = UnixClock::now();
                 put_message(buf, 2, 3, |buf| {
                     buf.extend_from_slice(&scope.scope);
-                    for at in 0..batch.len() {
-                        if let Some(Queued::Own(ahead)) = batch.get_mut(at + PREFETCH_AHEAD) {
+                    let mut spans = batch.drain(..);
+                    while let Some(queued) = spans.next() {
+                        if let Some(Queued::Own(ahead)) = spans.as_slice().get(PREFETCH_AHEAD - 1) {
                             prefetch(ahead);
                         }
-                        if let Queued::Own(span) = &mut batch[at] {
-                            put_own_span(buf, sites, span, clock);
-                            own += 1;
+                        match queued {
+                            Queued::Own(mut span) => {
+                                if put_bare_span(buf, sites, &mut span, clock) {
+                                    bare.push(span.into_live());
+                                } else {
+                                    put_own_span(buf, sites, &mut span, clock);
+                                    emptied.push(span.into_live());
+                                }
+                            }
+                            Queued::Sdk(span) => sdk.push(*span),
                         }
                     }
                     buf.extend_from_slice(&scope.schema_url);
                 });
             }
-            // Spans of other code are rare: the batch is not searched for them when all are ours.
-            if own < batch.len() {
-                put_sdk_spans(buf, sdk, batch);
-            }
+            // Spans of other code, rare: none left in the batch after its own spans' pass.
+            sdk.extend(batch.drain(..).filter_map(|queued| match queued {
+                Queued::Sdk(span) => Some(*span),
+                Queued::Own(_) => None,
+            }));
+            put_sdk_spans(buf, sdk);
             buf.extend_from_slice(resource_schema_url);
         });
     }
@@ -187,29 +202,33 @@ impl RequestEncoder {
 /// How many spans ahead of the one being encoded the encoder asks for its record.
 const PREFETCH_AHEAD: usize = 4;
 
-/// Asks the CPU to start loading the parts of `span`'s record the encoder reads: it was
-/// written on the recording thread's core, and each of its cache lines comes from there, a
-/// wait of hundreds of cycles when it is met unannounced.
+/// Asks the CPU to start loading `span`'s record, every cache line of it (the encoder reads
+/// fields all over it, and the lines are as many as its size says, plus one when the box
+/// straddles them): it was written on the recording thread's core, and each of its cache
+/// lines comes from there, a wait of hundreds of cycles when it is met unannounced. The
+/// record's address alone is read, nothing in it.
 #[inline(always)]
-fn prefetch(span: &mut Finished) {
-    let span = span.recorded();
-    let lines = [
-        std::ptr::from_ref(span.span_context).cast::<u8>(),
-        std::ptr::from_ref(span.span_context)
-            .cast::<u8>()
-            .wrapping_add(64),
-        std::ptr::from_ref(span.name).cast::<u8>(),
-        std::ptr::from_ref(span.status).cast::<u8>(),
-    ];
+fn prefetch(span: &Finished) {
+    let (record, size) = span.record_bytes();
     #[cfg(target_arch = "x86_64")]
-    for line in lines {
+    {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: SSE is part of every x86_64 CPU; a prefetch is a hint that reads nothing
-        // the program sees and never faults, whatever the address.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.cast::<i8>()) };
+        let line = |offset: usize| {
+            // SAFETY: SSE is part of every x86_64 CPU; a prefetch is a hint that reads
+            // nothing the program sees and never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(record.wrapping_add(offset).cast::<i8>()) };
+        };
+        // A loop of a constant count (the record's size is one), unrolled: a few
+        // instructions, no iterator.
+        let mut offset = 0;
+        while offset < size {
+            line(offset);
+            offset += 64;
+        }
+        line(size - 1);
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = lines;
+    let _ = (record, size);
 }
 
 /// The call sites' constant parts, found by the site's address.
@@ -225,7 +244,7 @@ struct Sites {
 
 impl Sites {
     /// The parts of `site`, encoded on its first span; `None` past [`MAX_SITES`] sites.
-    #[inline]
+    #[inline(always)]
     fn parts_of(&mut self, site: &crate::span::CallSite) -> Option<&SiteParts> {
         let key = std::ptr::from_ref::<crate::span::CallSite>(site) as usize;
         if let Some((last, at)) = self.last
@@ -233,6 +252,13 @@ impl Sites {
         {
             return self.parts.get(at);
         }
+        self.parts_looked_up(site, key)
+    }
+
+    /// [`Sites::parts_of`] a site other than the last one: out of line, to keep the common
+    /// case a compare in the batch's loop.
+    #[inline(never)]
+    fn parts_looked_up(&mut self, site: &crate::span::CallSite, key: usize) -> Option<&SiteParts> {
         let at = match self.index.get(&key) {
             Some(&at) => at,
             None if self.parts.len() < MAX_SITES => {
@@ -247,7 +273,47 @@ impl Sites {
     }
 }
 
-/// One of godtrace's own spans (`ScopeSpans.spans`, field 2).
+/// The most common span, a call site's with nothing recorded on it (see [`BareSpan`]):
+/// `false`, and nothing written, for any other. Its record's fields are read one by one,
+/// each needed only if the one before let the span through, so that the batch's loop keeps
+/// its values in registers; every other span goes out of line ([`put_own_span`]).
+#[inline(always)]
+fn put_bare_span(
+    buf: &mut Vec<u8>,
+    sites: &mut Sites,
+    span: &mut Finished,
+    clock: UnixClock,
+) -> bool {
+    // Nothing held: no attributes, events, links or dropped counts, status unset, no trace
+    // state or rename. What `true` below tells the caller: its box needs no emptying.
+    if !span.holds_nothing() {
+        return false;
+    }
+    let span = span.recorded();
+    let Name::Site(site) = span.name else {
+        return false;
+    };
+    let (start, end) = (clock.nanos(span.start), clock.nanos(span.end));
+    if start == 0 || end == 0 {
+        return false;
+    }
+    let Some(parts) = sites.parts_of(site) else {
+        return false;
+    };
+    let [.., f2, f3, f4, f5] = flags_field(&span);
+    parts.put_bare(
+        buf,
+        span.span_context,
+        span.parent_span_id,
+        (start, end),
+        [f2, f3, f4, f5],
+    );
+    true
+}
+
+/// One of godtrace's own spans (`ScopeSpans.spans`, field 2), but for those
+/// [`put_bare_span`] writes: out of line, to keep the common case's loop small.
+#[inline(never)]
 fn put_own_span(buf: &mut Vec<u8>, sites: &mut Sites, span: &mut Finished, clock: UnixClock) {
     let span = span.recorded();
     let site = match span.name {
@@ -395,16 +461,10 @@ fn key_value_field_len(kv: &opentelemetry::KeyValue) -> usize {
     1 + wire::varint_len(len as u64) + len
 }
 
-/// The spans of other OpenTelemetry code in `batch` (taken out, an empty span left in their
-/// place), grouped by scope as the SDK path groups them, through `opentelemetry-proto`'s
-/// conversions: `ScopeSpans` fields of a `ResourceSpans`.
-fn put_sdk_spans(buf: &mut Vec<u8>, sdk: &mut Vec<SpanData>, batch: &mut [Queued]) {
-    sdk.clear();
-    for queued in batch.iter_mut() {
-        if let Queued::Sdk(span) = queued {
-            sdk.push(std::mem::replace(&mut **span, empty_span_data()));
-        }
-    }
+/// The spans of other OpenTelemetry code taken out of the batch (`sdk`, left empty), grouped
+/// by scope as the SDK path groups them, through `opentelemetry-proto`'s conversions:
+/// `ScopeSpans` fields of a `ResourceSpans`.
+fn put_sdk_spans(buf: &mut Vec<u8>, sdk: &mut Vec<SpanData>) {
     if sdk.is_empty() {
         return;
     }
@@ -417,7 +477,8 @@ fn put_sdk_spans(buf: &mut Vec<u8>, sdk: &mut Vec<SpanData>, batch: &mut [Queued
     }
 }
 
-/// A `SpanData` with nothing in it, to take a queued one's place.
+/// A `SpanData` with nothing in it (tests build spans from it).
+#[cfg(test)]
 pub(crate) fn empty_span_data() -> SpanData {
     SpanData {
         span_context: SpanContext::NONE,

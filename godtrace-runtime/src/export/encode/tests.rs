@@ -165,27 +165,30 @@ fn sdk_path(batch: Vec<Queued>, resource: &Resource) -> ExportTraceServiceReques
     }
 }
 
+/// A copy of `batch`: the encoder takes the batch, the SDK path the copy.
+fn copy_of(batch: &mut [Queued]) -> Vec<Queued> {
+    batch
+        .iter_mut()
+        .map(|queued| match queued {
+            Queued::Own(span) => Queued::Own(span.duplicate()),
+            Queued::Sdk(span) => Queued::Sdk(span.clone()),
+        })
+        .collect()
+}
+
+/// Writes the request for `batch` (which it takes) and returns its bytes.
+fn encoded(encoder: &mut RequestEncoder, mut batch: Vec<Queued>) -> Vec<u8> {
+    let mut emptied = Vec::new();
+    encoder.write_request(&mut batch, &mut emptied);
+    assert!(batch.is_empty(), "the encoder takes every span");
+    encoder.buf.clone()
+}
+
 /// Encodes `batch`, then checks the request against the SDK path's for the same spans.
 fn check(encoder: &mut RequestEncoder, mut batch: Vec<Queued>, resource: &Resource) {
-    // The SDK spans are taken by the encoder: their copies go the SDK path's way.
-    let sdk_copies: Vec<SpanData> = batch
-        .iter()
-        .filter_map(|q| match q {
-            Queued::Sdk(span) => Some((**span).clone()),
-            Queued::Own(_) => None,
-        })
-        .collect();
-    encoder.write_request(&mut batch);
-    let bytes = encoder.buf.clone();
-    let mut copies = sdk_copies.into_iter();
-    let batch = batch
-        .into_iter()
-        .map(|q| match q {
-            Queued::Sdk(_) => Queued::Sdk(Box::new(copies.next().expect("one per span"))),
-            own => own,
-        })
-        .collect();
-    let expected = sdk_path(batch, resource);
+    let copy = copy_of(&mut batch);
+    let bytes = encoded(encoder, batch);
+    let expected = sdk_path(copy, resource);
     let decoded = ExportTraceServiceRequest::decode(&bytes[..]).expect("a valid request");
     assert_eq!(decoded, expected);
     assert!(
@@ -460,10 +463,10 @@ fn random_and_hostile_spans_encode_as_prost_encodes_them() {
         let batch: Vec<Queued> = (0..rng.below(12))
             .map(|n| Queued::Own(rng.span(n)))
             .collect();
-        let mut copy_of_batch = batch;
-        encoder.write_request(&mut copy_of_batch);
-        let bytes = encoder.buf.clone();
-        let expected = sdk_path(copy_of_batch, &resource);
+        let mut batch = batch;
+        let copy = copy_of(&mut batch);
+        let bytes = encoded(&mut encoder, batch);
+        let expected = sdk_path(copy, &resource);
         // Compared as bytes: NaN attributes make the decoded messages unequal to themselves.
         assert!(
             bytes == expected.encode_to_vec(),
@@ -501,14 +504,14 @@ fn a_reused_buffer_holds_the_head_room_and_the_latest_request_only() {
         None,
         start,
     ))];
-    encoder.write_request(&mut small);
-    let bytes = encoder.buf.clone();
+    let copy = copy_of(&mut small);
+    let bytes = encoded(&mut encoder, small);
     assert_eq!(
         bytes[..5],
         [0; 5],
         "the head room is cleared for the transport"
     );
-    let expected = sdk_path(small, &resource).encode_to_vec();
+    let expected = sdk_path(copy, &resource).encode_to_vec();
     assert!(
         bytes[5..] == expected,
         "only the latest request, as prost writes it"
@@ -559,4 +562,45 @@ fn spans_with_little_recorded_decode_into_what_the_sdk_path_produced() {
         ];
         check(&mut encoder, batch, &resource);
     }
+}
+
+#[test]
+fn only_the_boxes_of_spans_that_held_something_are_left_to_be_emptied() {
+    let resource = Resource::builder_empty().build();
+    let mut encoder = RequestEncoder::new(&resource);
+    let start = clock::now();
+    let end = Tick::from_raw(start.raw() + 1_000);
+    let plain = |n: u64| {
+        Live::start(
+            ids(7, n, TraceFlags::SAMPLED, false, ""),
+            None,
+            Name::Site(&CHECKOUT),
+            Vec::new(),
+        )
+    };
+    let with_status = plain(2);
+    with_status.set_status(Status::Ok);
+    let mut batch = vec![
+        Queued::Own(plain(1).finish(start, end)),
+        Queued::Own(with_status.finish(start, end)),
+        Queued::Own(recorded(
+            Name::Site(&CHECKOUT),
+            ids(7, 3, TraceFlags::SAMPLED, false, ""),
+            None,
+            start,
+        )),
+        Queued::Own(plain(4).finish(start, end)),
+    ];
+    let copy = copy_of(&mut batch);
+    let mut emptied = Vec::new();
+    let bytes = encoder.encode(&mut batch, &mut emptied).to_vec();
+    assert_eq!(bytes, sdk_path(copy, &resource).encode_to_vec());
+    // The two spans that held nothing went back as they were; the others still hold what
+    // was recorded on them, for `return_spares` to empty.
+    let held: Vec<u64> = emptied
+        .iter()
+        .map(|live| u64::from_be_bytes(live.span_context.span_id().to_bytes()))
+        .collect();
+    assert_eq!(held, [2, 3]);
+    assert!(batch.is_empty() && encoder.bare.is_empty());
 }

@@ -995,7 +995,7 @@ impl Finished {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, any(feature = "otlp-grpc", feature = "otlp-http")))]
 impl Finished {
     /// A copy of the span, its record in a box of its own (for tests that hand one to the
     /// encoder, which takes it, and the other to the SDK path).

@@ -25,9 +25,9 @@ pub(crate) use current::{
 pub use future::{Instrumented, instrument_future};
 pub(crate) use live::Live;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) use live::return_empty_spares;
-pub(crate) use live::{Finished, LiveBox, Name, Recorded, SCOPE, return_spares, set_max_returned};
+pub(crate) use live::{
+    Finished, LiveBox, Name, Recorded, SCOPE, return_empty_spares, return_spares, set_max_returned,
+};
 pub(crate) use manual::{DetachedSpan, EnteredSpan};
 pub use op::{OpSpan, ParentContext, run_sync};
 pub(crate) use sampled_out::RANDOM;

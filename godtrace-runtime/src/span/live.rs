@@ -131,6 +131,24 @@ impl LiveBox {
         // the calling thread (`Finished::recorded`, `Finished::into_span_data`).
         Finished { live, start, end }
     }
+
+    /// [`LiveBox::finish`] of a span its owner took off the thread's list already (a traced
+    /// call's span, which leaves the list before it ends); a span still on it is given back,
+    /// for `finish`. The record sink's common path: with the rare unlinking call kept out of it,
+    /// what it holds (the sink, the ticks) need not be saved across a call.
+    #[inline(always)]
+    pub(crate) fn finish_off_list(self, start: Tick, end: Tick) -> Result<Finished, LiveBox> {
+        if self.linked.get() {
+            return Err(self);
+        }
+        let live = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the pointer came from `Box::leak` in `new`, and its owner is consumed here
+        // without being dropped (`ManuallyDrop`), so it is taken back once, as `take_box`
+        // would. The span is on no list (not linked, checked just above), so no `Link` to it
+        // remains, and no reference from `deref` outlives the owner.
+        let live = unsafe { Box::from_raw(live.0.as_ptr()) };
+        Ok(Finished { live, start, end })
+    }
 }
 
 /// What the hot path keeps of this thread, in one thread-local: a traced call then computes
@@ -182,7 +200,10 @@ impl ThisThread {
     #[inline(always)]
     fn pop_spare(&self) -> Option<Spare> {
         let last = self.spare_count.get().checked_sub(1)?;
-        let spare = self.spares[last].get();
+        // SAFETY: `spare_count` never exceeds `MAX_SPARES` (`keep_spare` raises it only below
+        // the array's length, `refill` to at most `REFILL`, which is no more), so `last` is
+        // within `spares`.
+        let spare = unsafe { self.spares.get_unchecked(last) }.get();
         self.spare_count.set(last);
         // SAFETY: the first `spare_count` of `spares` hold boxes leaked by `keep_spare` or
         // `refill` on this thread, each once; this one was just left out of them, so it is

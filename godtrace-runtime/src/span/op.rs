@@ -135,7 +135,7 @@ impl OpSpan {
             Quick::Untraced => None,
             Quick::KeptRoot(low) => Self::start_new_trace(site, low, arg_count, record_args),
             Quick::UnderParent(current::ParentAt::Own(parent))
-                if sampling::keeps_child_of_own(site.sample_rate, &parent.span_context) =>
+                if sampling::keeps_child_of_own(&site.sample_rate, &parent.span_context) =>
             {
                 Self::start_own_child(site, parent, arg_count, record_args)
             }
@@ -163,7 +163,7 @@ impl OpSpan {
         if arg_count != 0 {
             live.set_start_attributes(recorded_args(arg_count, record_args));
         }
-        sink::on_start(live.span_context.trace_id());
+        sink::on_start(&live.span_context);
         if switches::attaches_otel_context() {
             return Self::with_own_context(site, live, start);
         }
@@ -244,7 +244,7 @@ impl OpSpan {
         if arg_count != 0 {
             live.set_start_attributes(recorded_args(arg_count, record_args));
         }
-        sink::on_start(live.span_context.trace_id());
+        sink::on_start(&live.span_context);
         if switches::attaches_otel_context() {
             return Self::with_own_context(site, live, start);
         }
@@ -373,7 +373,7 @@ impl OpSpan {
         histogram: Option<&'static CallSite>,
         start: Tick,
     ) -> OpSpan {
-        sink::on_start(live.span_context.trace_id());
+        sink::on_start(&live.span_context);
         let cx = if switches::attaches_otel_context() {
             let base = explicit.unwrap_or_else(Context::current);
             Some(Self::attaches_own_context(&live, base))

@@ -196,11 +196,22 @@ pub(super) fn kept_child_of(sample_rate: Option<f64>, parent: &SpanContext) -> O
 /// the call site's `sample_rate`, or else the installed ratio, where the sampler is not parent
 /// based): [`kept_child_of`] without the ids, and without reading the sampler where it is
 /// parent based (the default).
+///
+/// The rate by reference, and the sampler asked out of line: a parent-based sampler's check is
+/// then all a kept child pays (the rate was loaded, and the ratio's arithmetic held registers,
+/// on every call).
 #[inline(always)]
-pub(super) fn keeps_child_of_own(sample_rate: Option<f64>, parent: &SpanContext) -> bool {
+pub(super) fn keeps_child_of_own(sample_rate: &Option<f64>, parent: &SpanContext) -> bool {
     if PARENT_BASED.load(Ordering::Relaxed) {
         return parent.is_sampled();
     }
+    sampler_keeps_child_of_own(*sample_rate, parent)
+}
+
+/// [`keeps_child_of_own`] where the installed sampler is not parent based.
+#[cold]
+#[inline(never)]
+fn sampler_keeps_child_of_own(sample_rate: Option<f64>, parent: &SpanContext) -> bool {
     let sampler = installed();
     sampler.keeps_child_of(parent, sample_rate.unwrap_or(sampler.ratio))
 }
@@ -263,18 +274,35 @@ pub(super) fn child_of(parent: &SpanContext, sampled: TraceFlags) -> SpanContext
     let span_id = fresh_span_id();
     // Most traces carry no trace state: the empty one is then written as the value it is, not
     // copied from the parent. Built by `default()`, not copied from the `NONE` constant: that
-    // writes its tag alone, where the constant was copied whole, through the stack.
-    let trace_state = if *parent.trace_state() == TraceState::NONE {
-        TraceState::default()
-    } else {
-        parent.trace_state().clone()
-    };
+    // writes its tag alone, where the constant was copied whole, through the stack. A parent's
+    // trace state is cloned out of line: where both were one value, the common case copied
+    // the clone's (unwritten) words too.
+    if *parent.trace_state() != TraceState::NONE {
+        return child_with_trace_state(parent, span_id, sampled);
+    }
     SpanContext::new(
         parent.trace_id(),
         span_id,
         (parent.trace_flags() & RANDOM) | sampled,
         false,
-        trace_state,
+        TraceState::default(),
+    )
+}
+
+/// [`child_of`] under a parent with a trace state, which the child keeps.
+#[cold]
+#[inline(never)]
+fn child_with_trace_state(
+    parent: &SpanContext,
+    span_id: SpanId,
+    sampled: TraceFlags,
+) -> SpanContext {
+    SpanContext::new(
+        parent.trace_id(),
+        span_id,
+        (parent.trace_flags() & RANDOM) | sampled,
+        false,
+        parent.trace_state().clone(),
     )
 }
 

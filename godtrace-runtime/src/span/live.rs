@@ -496,25 +496,27 @@ impl Live {
         LiveBox::new(boxed)
     }
 
-    /// A kept child of `parent`, the innermost span of this thread, with the ids `child_of`
-    /// makes from the parent's (the caller's decision, in `parent`'s trace), as a traced call
-    /// starts it: the ids are written into the record straight from the parent's, with nothing
-    /// built on the stack and copied (the record is taken first), and no attributes yet
+    /// A kept child of `parent`, the innermost span of this thread, with the ids
+    /// `write_child_of` writes from the parent's over an emptied record's (the caller's
+    /// decision, in `parent`'s trace), as a traced call starts it: the ids are written into the
+    /// record straight from the parent's, with nothing built on the stack and copied (the
+    /// record is taken first), and no attributes yet
     /// ([`Live::set_start_attributes`]).
     #[inline(always)]
     pub(crate) fn start_child(
         parent: &Live,
-        child_of: impl FnOnce(&SpanContext) -> SpanContext,
+        write_child_of: impl FnOnce(&SpanContext, &mut SpanContext),
         name: Name,
     ) -> LiveBox {
         let ids = &parent.span_context;
         let Some(Spare(mut boxed)) = take_spare() else {
-            let span_context = child_of(ids);
+            let mut span_context = SpanContext::NONE;
+            write_child_of(ids, &mut span_context);
             let parent = ParentIds::of(Some(ids)).seen_with(parent.otel_seen.get());
             return Live::start_boxed(span_context, parent, name, Vec::new());
         };
         // As in `reuse`: the emptied values replaced here own no memory.
-        std::mem::forget(std::mem::replace(&mut boxed.span_context, child_of(ids)));
+        write_child_of(ids, &mut boxed.span_context);
         boxed.parent_span_id = ids.span_id();
         boxed.parent_is_remote = ids.is_remote();
         *boxed.otel_seen_at_start.get_mut() = Some(parent.otel_seen.get());

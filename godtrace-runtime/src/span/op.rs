@@ -4,7 +4,7 @@ use super::clock::{self, Tick};
 use super::live::{LiveBox, Name, ParentIds};
 use super::sampling::Quick;
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -158,8 +158,7 @@ impl OpSpan {
         let start = clock::now();
         // The parent is read first, before the arguments are recorded: that runs the caller's
         // code (`Debug` and the like), after which `parent` may no longer be current.
-        let child_of = |ids: &SpanContext| sampling::child_of(ids, TraceFlags::SAMPLED);
-        let live = Live::start_child(parent, child_of, Name::Site(site));
+        let live = Live::start_child(parent, sampling::write_kept_child_of, Name::Site(site));
         if arg_count != 0 {
             live.set_start_attributes(recorded_args(arg_count, record_args));
         }

@@ -274,36 +274,53 @@ pub(super) fn child_of(parent: &SpanContext, sampled: TraceFlags) -> SpanContext
     let span_id = fresh_span_id();
     // Most traces carry no trace state: the empty one is then written as the value it is, not
     // copied from the parent. Built by `default()`, not copied from the `NONE` constant: that
-    // writes its tag alone, where the constant was copied whole, through the stack. A parent's
-    // trace state is cloned out of line: where both were one value, the common case copied
-    // the clone's (unwritten) words too.
-    if *parent.trace_state() != TraceState::NONE {
-        return child_with_trace_state(parent, span_id, sampled);
-    }
+    // writes its tag alone, where the constant was copied whole, through the stack.
+    let trace_state = if *parent.trace_state() == TraceState::NONE {
+        TraceState::default()
+    } else {
+        parent.trace_state().clone()
+    };
     SpanContext::new(
         parent.trace_id(),
         span_id,
         (parent.trace_flags() & RANDOM) | sampled,
         false,
-        TraceState::default(),
+        trace_state,
     )
 }
 
-/// [`child_of`] under a parent with a trace state, which the child keeps.
-#[cold]
-#[inline(never)]
-fn child_with_trace_state(
-    parent: &SpanContext,
-    span_id: SpanId,
-    sampled: TraceFlags,
-) -> SpanContext {
-    SpanContext::new(
+/// [`child_of`] a span godtrace records, sampled, written into `ids`: the ids of an emptied
+/// record (they own no memory, see `Live::empty`), replaced in place. A parent's trace state
+/// is cloned out of line, and written there: where the two cases made one value, the common
+/// one was built on the stack and copied, or copied the clone's unwritten words.
+#[inline(always)]
+pub(super) fn write_kept_child_of(parent: &SpanContext, ids: &mut SpanContext) {
+    let span_id = fresh_span_id();
+    if *parent.trace_state() != TraceState::NONE {
+        return write_kept_child_with_trace_state(parent, span_id, ids);
+    }
+    let kept = SpanContext::new(
         parent.trace_id(),
         span_id,
-        (parent.trace_flags() & RANDOM) | sampled,
+        (parent.trace_flags() & RANDOM) | TraceFlags::SAMPLED,
+        false,
+        TraceState::default(),
+    );
+    // What is replaced owns no memory: forgotten, not dropped (no drop code to branch over).
+    std::mem::forget(std::mem::replace(ids, kept));
+}
+
+/// [`write_kept_child_of`] under a parent with a trace state, which the child keeps.
+#[cold]
+#[inline(never)]
+fn write_kept_child_with_trace_state(parent: &SpanContext, span_id: SpanId, ids: &mut SpanContext) {
+    *ids = SpanContext::new(
+        parent.trace_id(),
+        span_id,
+        (parent.trace_flags() & RANDOM) | TraceFlags::SAMPLED,
         false,
         parent.trace_state().clone(),
-    )
+    );
 }
 
 /// The context a call that is not recorded carries under `parent` (the span of `base`).

@@ -667,6 +667,22 @@ impl OpSpan {
     }
 }
 
+/// Drops the guard of an OpenTelemetry context a traced call attached, if any. By value, out of
+/// line: dropping it in place took its address, which had it stored to the stack on every
+/// call, attached or not.
+#[inline(always)]
+fn detach(attached: Option<ContextGuard>) {
+    if let Some(guard) = attached {
+        drop_guard(guard);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_guard(guard: ContextGuard) {
+    drop(guard);
+}
+
 /// The sampling rule of a traced function's call site.
 #[inline(always)]
 fn site_rule(site: &CallSite) -> sampling::SiteRule {
@@ -755,7 +771,7 @@ impl OpSpan {
         if let Some(live) = &self.live {
             current::remove(live);
         }
-        drop(ManuallyDrop::into_inner(attached));
+        detach(ManuallyDrop::into_inner(attached));
         sampled_out::restore_mark(marked);
         self.returned(outcome)
     }
@@ -781,7 +797,7 @@ impl OpSpan {
         if let Some(live) = &self.live {
             current::remove(live);
         }
-        drop(ManuallyDrop::into_inner(attached));
+        detach(ManuallyDrop::into_inner(attached));
         sampled_out::restore_mark(marked);
         self.returned(outcome)
     }

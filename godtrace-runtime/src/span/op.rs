@@ -111,21 +111,33 @@ impl OpSpan {
             &mut recording
         };
         match parent().into_parent() {
-            // Known at compile time for a call site without `parent = ..`.
-            None => Self::start_current(site, arg_count, record_args),
+            // Known at compile time for a call site without `parent = ..`, and so is whether
+            // it records arguments: one without gets the instance that holds nothing of them
+            // (two registers fewer to save across the start).
+            None if arg_count == 0 => Self::start_current::<false>(site, 0, record_args),
+            None => Self::start_current::<true>(site, arg_count, record_args),
             explicit => Self::start_enabled(site, explicit, arg_count, record_args),
         }
     }
 
     /// [`OpSpan::start`] under the current span: the path of every call without `parent =
     /// ..`. The calls godtrace does not record stop at [`sampling::quick`] and get their span
-    /// built here; the others go on out of line.
+    /// built here; the others go on out of line. `HAS_ARGS`: whether the site records
+    /// arguments (`arg_count` is 0 otherwise).
     #[inline(never)]
-    fn start_current(
+    fn start_current<const HAS_ARGS: bool>(
         site: &'static CallSite,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
+        // Without arguments, constants for the paths that take them: nothing of the caller's
+        // is then kept across the start.
+        let mut nothing = |_: &mut Vec<KeyValue>| {};
+        let (arg_count, record_args): (usize, &mut dyn FnMut(&mut Vec<KeyValue>)) = if HAS_ARGS {
+            (arg_count, record_args)
+        } else {
+            (0, &mut nothing)
+        };
         match sampling::quick(site) {
             Quick::SampledOut(mark) => Some(OpSpan::sampled_out(
                 site,
@@ -137,7 +149,7 @@ impl OpSpan {
             Quick::UnderParent(current::ParentAt::Own(parent))
                 if sampling::keeps_child_of_own(&site.sample_rate, &parent.span_context) =>
             {
-                Self::start_own_child(site, parent, arg_count, record_args)
+                Self::start_own_child::<HAS_ARGS>(site, parent, arg_count, record_args)
             }
             Quick::UnderParent(at) => Self::start_under_current(site, at, arg_count, record_args),
             Quick::Unknown => Self::start_enabled(site, None, arg_count, record_args),
@@ -149,7 +161,7 @@ impl OpSpan {
     /// parent's ids, no decision to carry around). OpenTelemetry's context shows what it
     /// showed when the parent was entered (that is how `parent_at` found it innermost).
     #[inline(always)]
-    fn start_own_child(
+    fn start_own_child<const HAS_ARGS: bool>(
         site: &'static CallSite,
         parent: &Live,
         arg_count: usize,
@@ -159,7 +171,7 @@ impl OpSpan {
         // The parent is read first, before the arguments are recorded: that runs the caller's
         // code (`Debug` and the like), after which `parent` may no longer be current.
         let live = Live::start_child(parent, sampling::write_kept_child_of, Name::Site(site));
-        if arg_count != 0 {
+        if HAS_ARGS && arg_count != 0 {
             live.set_start_attributes(recorded_args(arg_count, record_args));
         }
         sink::on_start(&live.span_context);

@@ -1168,7 +1168,7 @@ mod reuse_tests {
             let address = record_then_recycle(held);
             let name = Name::Given(Cow::Borrowed("child"), SpanKind::Internal);
             let expected = ids(8, false, TraceState::NONE);
-            let child = Live::start_child(&parent, |_| expected.clone(), name);
+            let child = Live::start_child(&parent, |_, ids| *ids = expected.clone(), name);
             assert!(std::ptr::eq(&*child, address), "the recycled box is reused");
             assert_eq!(child.otel_seen_at_start.get(), Some(SpanId::from(6)));
             println!("after a span that held {held:?}");

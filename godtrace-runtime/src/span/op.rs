@@ -133,11 +133,9 @@ impl OpSpan {
         // Without arguments, constants for the paths that take them: nothing of the caller's
         // is then kept across the start.
         let mut nothing = |_: &mut Vec<KeyValue>| {};
-        let (arg_count, record_args): (usize, &mut dyn FnMut(&mut Vec<KeyValue>)) = if HAS_ARGS {
-            (arg_count, record_args)
-        } else {
-            (0, &mut nothing)
-        };
+        let record_args: &mut dyn FnMut(&mut Vec<KeyValue>) =
+            if HAS_ARGS { record_args } else { &mut nothing };
+        let arg_count = if HAS_ARGS { arg_count } else { 0 };
         match sampling::quick(site) {
             Quick::SampledOut(mark) => Some(OpSpan::sampled_out(
                 site,

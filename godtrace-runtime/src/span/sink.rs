@@ -305,10 +305,10 @@ pub(crate) fn install(pipeline: Pipeline) -> Result<&'static Pipeline, Pipeline>
 /// trace id is read only when a sink is told.
 #[inline(always)]
 pub(crate) fn on_start(ids: &SpanContext) {
-    if let Some(pipeline) = installed() {
-        if pipeline.watching_starts.may_be_open() {
-            pipeline.tell_start(ids.trace_id());
-        }
+    if let Some(pipeline) = installed()
+        && pipeline.watching_starts.may_be_open()
+    {
+        pipeline.tell_start(ids.trace_id());
     }
 }
 

@@ -143,7 +143,9 @@ impl OpSpan {
                 site.include_duration.then(clock::now),
             )),
             Quick::Untraced => None,
-            Quick::KeptRoot(low) => Self::start_new_trace(site, low, arg_count, record_args),
+            Quick::KeptRoot(low) => {
+                Self::start_new_trace::<HAS_ARGS>(site, low, arg_count, record_args)
+            }
             Quick::UnderParent(current::ParentAt::Own(parent))
                 if sampling::keeps_child_of_own(&site.sample_rate, &parent.span_context) =>
             {
@@ -235,9 +237,10 @@ impl OpSpan {
         Self::start_as_decided(site, None, decision, measured, arg_count, record_args)
     }
 
-    /// The span of a call that starts a new trace, kept at its root.
+    /// The span of a call that starts a new trace, kept at its root (`HAS_ARGS`: as for
+    /// [`OpSpan::start_current`]).
     #[inline(never)]
-    fn start_new_trace(
+    fn start_new_trace<const HAS_ARGS: bool>(
         site: &'static CallSite,
         low: u64,
         arg_count: usize,
@@ -250,7 +253,7 @@ impl OpSpan {
             ParentIds::NONE.seen_with(SpanId::INVALID),
             Name::Site(site),
         );
-        if arg_count != 0 {
+        if HAS_ARGS && arg_count != 0 {
             live.set_start_attributes(recorded_args(arg_count, record_args));
         }
         sink::on_start(&live.span_context);

@@ -135,6 +135,16 @@ impl BatchProcessor {
 }
 
 impl BatchProcessor {
+    /// [`Sink::on_record`] of a span still on its thread's list (its owner let go of it
+    /// without leaving it): taken off as it ends.
+    #[cold]
+    #[inline(never)]
+    fn on_record_linked(&self, live: LiveBox, start: Tick, end: Tick) {
+        if let Err(span) = lanes::try_append(&self.shared, live.finish(start, end)) {
+            self.hand_over(span);
+        }
+    }
+
     /// [`Sink::on_record`] of a span its lane's common path did not take (a first span, a new
     /// budget chunk, a lane out of reach, a full queue).
     #[cold]
@@ -172,7 +182,14 @@ impl Sink for BatchProcessor {
         // on the thread's list) then comes before the hand-off, which keeps fewer values
         // across it. A span the queue refuses gives its box back to this thread's spares.
         let Some(live) = live.take() else { return };
-        if let Err(span) = lanes::try_append(&self.shared, live.finish(start, end)) {
+        // A span still on the thread's list (rare) is taken off out of line: a call on this
+        // path would keep the sink and the ticks in saved registers across it. With none but
+        // the slow paths' last calls, nothing here is kept across a call.
+        let span = match live.finish_off_list(start, end) {
+            Ok(span) => span,
+            Err(linked) => return self.on_record_linked(linked, start, end),
+        };
+        if let Err(span) = lanes::try_append(&self.shared, span) {
             self.hand_over(span);
         }
     }

@@ -131,6 +131,24 @@ impl LiveBox {
         // the calling thread (`Finished::recorded`, `Finished::into_span_data`).
         Finished { live, start, end }
     }
+
+    /// [`LiveBox::finish`] of a span its owner took off the thread's list already (a traced
+    /// call's span, which leaves the list before it ends); a span still on it is given back,
+    /// for `finish`. The record sink's common path: with the rare unlinking call kept out of it,
+    /// what it holds (the sink, the ticks) need not be saved across a call.
+    #[inline(always)]
+    pub(crate) fn finish_off_list(self, start: Tick, end: Tick) -> Result<Finished, LiveBox> {
+        if self.linked.get() {
+            return Err(self);
+        }
+        let live = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the pointer came from `Box::leak` in `new`, and its owner is consumed here
+        // without being dropped (`ManuallyDrop`), so it is taken back once, as `take_box`
+        // would. The span is on no list (not linked, checked just above), so no `Link` to it
+        // remains, and no reference from `deref` outlives the owner.
+        let live = unsafe { Box::from_raw(live.0.as_ptr()) };
+        Ok(Finished { live, start, end })
+    }
 }
 
 /// What the hot path keeps of this thread, in one thread-local: a traced call then computes
@@ -182,7 +200,10 @@ impl ThisThread {
     #[inline(always)]
     fn pop_spare(&self) -> Option<Spare> {
         let last = self.spare_count.get().checked_sub(1)?;
-        let spare = self.spares[last].get();
+        // SAFETY: `spare_count` never exceeds `MAX_SPARES` (`keep_spare` raises it only below
+        // the array's length, `refill` to at most `REFILL`, which is no more), so `last` is
+        // within `spares`.
+        let spare = unsafe { self.spares.get_unchecked(last) }.get();
         self.spare_count.set(last);
         // SAFETY: the first `spare_count` of `spares` hold boxes leaked by `keep_spare` or
         // `refill` on this thread, each once; this one was just left out of them, so it is
@@ -475,25 +496,27 @@ impl Live {
         LiveBox::new(boxed)
     }
 
-    /// A kept child of `parent`, the innermost span of this thread, with the ids `child_of`
-    /// makes from the parent's (the caller's decision, in `parent`'s trace), as a traced call
-    /// starts it: the ids are written into the record straight from the parent's, with nothing
-    /// built on the stack and copied (the record is taken first), and no attributes yet
+    /// A kept child of `parent`, the innermost span of this thread, with the ids
+    /// `write_child_of` writes from the parent's over an emptied record's (the caller's
+    /// decision, in `parent`'s trace), as a traced call starts it: the ids are written into the
+    /// record straight from the parent's, with nothing built on the stack and copied (the
+    /// record is taken first), and no attributes yet
     /// ([`Live::set_start_attributes`]).
     #[inline(always)]
     pub(crate) fn start_child(
         parent: &Live,
-        child_of: impl FnOnce(&SpanContext) -> SpanContext,
+        write_child_of: impl FnOnce(&SpanContext, &mut SpanContext),
         name: Name,
     ) -> LiveBox {
         let ids = &parent.span_context;
         let Some(Spare(mut boxed)) = take_spare() else {
-            let span_context = child_of(ids);
+            let mut span_context = SpanContext::NONE;
+            write_child_of(ids, &mut span_context);
             let parent = ParentIds::of(Some(ids)).seen_with(parent.otel_seen.get());
             return Live::start_boxed(span_context, parent, name, Vec::new());
         };
         // As in `reuse`: the emptied values replaced here own no memory.
-        std::mem::forget(std::mem::replace(&mut boxed.span_context, child_of(ids)));
+        write_child_of(ids, &mut boxed.span_context);
         boxed.parent_span_id = ids.span_id();
         boxed.parent_is_remote = ids.is_remote();
         *boxed.otel_seen_at_start.get_mut() = Some(parent.otel_seen.get());
@@ -1217,7 +1240,7 @@ mod reuse_tests {
             let address = record_then_recycle(held);
             let name = Name::Given(Cow::Borrowed("child"), SpanKind::Internal);
             let expected = ids(8, false, TraceState::NONE);
-            let child = Live::start_child(&parent, |_| expected.clone(), name);
+            let child = Live::start_child(&parent, |_, ids| *ids = expected.clone(), name);
             assert!(std::ptr::eq(&*child, address), "the recycled box is reused");
             assert_eq!(child.otel_seen_at_start.get(), Some(SpanId::from(6)));
             println!("after a span that held {held:?}");

@@ -4,7 +4,7 @@ use super::clock::{self, Tick};
 use super::live::{LiveBox, Name, ParentIds};
 use super::sampling::Quick;
 use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -111,21 +111,31 @@ impl OpSpan {
             &mut recording
         };
         match parent().into_parent() {
-            // Known at compile time for a call site without `parent = ..`.
-            None => Self::start_current(site, arg_count, record_args),
+            // Known at compile time for a call site without `parent = ..`, and so is whether
+            // it records arguments: one without gets the instance that holds nothing of them
+            // (two registers fewer to save across the start).
+            None if arg_count == 0 => Self::start_current::<false>(site, 0, record_args),
+            None => Self::start_current::<true>(site, arg_count, record_args),
             explicit => Self::start_enabled(site, explicit, arg_count, record_args),
         }
     }
 
     /// [`OpSpan::start`] under the current span: the path of every call without `parent =
     /// ..`. The calls godtrace does not record stop at [`sampling::quick`] and get their span
-    /// built here; the others go on out of line.
+    /// built here; the others go on out of line. `HAS_ARGS`: whether the site records
+    /// arguments (`arg_count` is 0 otherwise).
     #[inline(never)]
-    fn start_current(
+    fn start_current<const HAS_ARGS: bool>(
         site: &'static CallSite,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
+        // Without arguments, constants for the paths that take them: nothing of the caller's
+        // is then kept across the start.
+        let mut nothing = |_: &mut Vec<KeyValue>| {};
+        let record_args: &mut dyn FnMut(&mut Vec<KeyValue>) =
+            if HAS_ARGS { record_args } else { &mut nothing };
+        let arg_count = if HAS_ARGS { arg_count } else { 0 };
         match sampling::quick(site) {
             Quick::SampledOut(mark) => Some(OpSpan::sampled_out(
                 site,
@@ -133,11 +143,13 @@ impl OpSpan {
                 site.include_duration.then(clock::now),
             )),
             Quick::Untraced => None,
-            Quick::KeptRoot(low) => Self::start_new_trace(site, low, arg_count, record_args),
+            Quick::KeptRoot(low) => {
+                Self::start_new_trace::<HAS_ARGS>(site, low, arg_count, record_args)
+            }
             Quick::UnderParent(current::ParentAt::Own(parent))
-                if sampling::keeps_child_of_own(site.sample_rate, &parent.span_context) =>
+                if sampling::keeps_child_of_own(&site.sample_rate, &parent.span_context) =>
             {
-                Self::start_own_child(site, parent, arg_count, record_args)
+                Self::start_own_child::<HAS_ARGS>(site, parent, arg_count, record_args)
             }
             Quick::UnderParent(at) => Self::start_under_current(site, at, arg_count, record_args),
             Quick::Unknown => Self::start_enabled(site, None, arg_count, record_args),
@@ -149,7 +161,7 @@ impl OpSpan {
     /// parent's ids, no decision to carry around). OpenTelemetry's context shows what it
     /// showed when the parent was entered (that is how `parent_at` found it innermost).
     #[inline(always)]
-    fn start_own_child(
+    fn start_own_child<const HAS_ARGS: bool>(
         site: &'static CallSite,
         parent: &Live,
         arg_count: usize,
@@ -158,12 +170,11 @@ impl OpSpan {
         let start = clock::now();
         // The parent is read first, before the arguments are recorded: that runs the caller's
         // code (`Debug` and the like), after which `parent` may no longer be current.
-        let child_of = |ids: &SpanContext| sampling::child_of(ids, TraceFlags::SAMPLED);
-        let live = Live::start_child(parent, child_of, Name::Site(site));
-        if arg_count != 0 {
+        let live = Live::start_child(parent, sampling::write_kept_child_of, Name::Site(site));
+        if HAS_ARGS && arg_count != 0 {
             live.set_start_attributes(recorded_args(arg_count, record_args));
         }
-        sink::on_start(live.span_context.trace_id());
+        sink::on_start(&live.span_context);
         if switches::attaches_otel_context() {
             return Self::with_own_context(site, live, start);
         }
@@ -226,9 +237,10 @@ impl OpSpan {
         Self::start_as_decided(site, None, decision, measured, arg_count, record_args)
     }
 
-    /// The span of a call that starts a new trace, kept at its root.
+    /// The span of a call that starts a new trace, kept at its root (`HAS_ARGS`: as for
+    /// [`OpSpan::start_current`]).
     #[inline(never)]
-    fn start_new_trace(
+    fn start_new_trace<const HAS_ARGS: bool>(
         site: &'static CallSite,
         low: u64,
         arg_count: usize,
@@ -241,10 +253,10 @@ impl OpSpan {
             ParentIds::NONE.seen_with(SpanId::INVALID),
             Name::Site(site),
         );
-        if arg_count != 0 {
+        if HAS_ARGS && arg_count != 0 {
             live.set_start_attributes(recorded_args(arg_count, record_args));
         }
-        sink::on_start(live.span_context.trace_id());
+        sink::on_start(&live.span_context);
         if switches::attaches_otel_context() {
             return Self::with_own_context(site, live, start);
         }
@@ -373,7 +385,7 @@ impl OpSpan {
         histogram: Option<&'static CallSite>,
         start: Tick,
     ) -> OpSpan {
-        sink::on_start(live.span_context.trace_id());
+        sink::on_start(&live.span_context);
         let cx = if switches::attaches_otel_context() {
             let base = explicit.unwrap_or_else(Context::current);
             Some(Self::attaches_own_context(&live, base))
@@ -668,6 +680,22 @@ impl OpSpan {
     }
 }
 
+/// Drops the guard of an OpenTelemetry context a traced call attached, if any. By value, out of
+/// line: dropping it in place took its address, which had it stored to the stack on every
+/// call, attached or not.
+#[inline(always)]
+fn detach(attached: Option<ContextGuard>) {
+    if let Some(guard) = attached {
+        drop_guard(guard);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_guard(guard: ContextGuard) {
+    drop(guard);
+}
+
 /// The sampling rule of a traced function's call site.
 #[inline(always)]
 fn site_rule(site: &CallSite) -> sampling::SiteRule {
@@ -756,7 +784,7 @@ impl OpSpan {
         if let Some(live) = &self.live {
             current::remove(live);
         }
-        drop(ManuallyDrop::into_inner(attached));
+        detach(ManuallyDrop::into_inner(attached));
         sampled_out::restore_mark(marked);
         self.returned(outcome)
     }
@@ -782,7 +810,7 @@ impl OpSpan {
         if let Some(live) = &self.live {
             current::remove(live);
         }
-        drop(ManuallyDrop::into_inner(attached));
+        detach(ManuallyDrop::into_inner(attached));
         sampled_out::restore_mark(marked);
         self.returned(outcome)
     }

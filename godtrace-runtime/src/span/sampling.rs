@@ -196,11 +196,22 @@ pub(super) fn kept_child_of(sample_rate: Option<f64>, parent: &SpanContext) -> O
 /// the call site's `sample_rate`, or else the installed ratio, where the sampler is not parent
 /// based): [`kept_child_of`] without the ids, and without reading the sampler where it is
 /// parent based (the default).
+///
+/// The rate by reference, and the sampler asked out of line: a parent-based sampler's check is
+/// then all a kept child pays (the rate was loaded, and the ratio's arithmetic held registers,
+/// on every call).
 #[inline(always)]
-pub(super) fn keeps_child_of_own(sample_rate: Option<f64>, parent: &SpanContext) -> bool {
+pub(super) fn keeps_child_of_own(sample_rate: &Option<f64>, parent: &SpanContext) -> bool {
     if PARENT_BASED.load(Ordering::Relaxed) {
         return parent.is_sampled();
     }
+    sampler_keeps_child_of_own(*sample_rate, parent)
+}
+
+/// [`keeps_child_of_own`] where the installed sampler is not parent based.
+#[cold]
+#[inline(never)]
+fn sampler_keeps_child_of_own(sample_rate: Option<f64>, parent: &SpanContext) -> bool {
     let sampler = installed();
     sampler.keeps_child_of(parent, sample_rate.unwrap_or(sampler.ratio))
 }
@@ -276,6 +287,40 @@ pub(super) fn child_of(parent: &SpanContext, sampled: TraceFlags) -> SpanContext
         false,
         trace_state,
     )
+}
+
+/// [`child_of`] a span godtrace records, sampled, written into `ids`: the ids of an emptied
+/// record (they own no memory, see `Live::empty`), replaced in place. A parent's trace state
+/// is cloned out of line, and written there: where the two cases made one value, the common
+/// one was built on the stack and copied, or copied the clone's unwritten words.
+#[inline(always)]
+pub(super) fn write_kept_child_of(parent: &SpanContext, ids: &mut SpanContext) {
+    let span_id = fresh_span_id();
+    if *parent.trace_state() != TraceState::NONE {
+        return write_kept_child_with_trace_state(parent, span_id, ids);
+    }
+    let kept = SpanContext::new(
+        parent.trace_id(),
+        span_id,
+        (parent.trace_flags() & RANDOM) | TraceFlags::SAMPLED,
+        false,
+        TraceState::default(),
+    );
+    // What is replaced owns no memory: forgotten, not dropped (no drop code to branch over).
+    std::mem::forget(std::mem::replace(ids, kept));
+}
+
+/// [`write_kept_child_of`] under a parent with a trace state, which the child keeps.
+#[cold]
+#[inline(never)]
+fn write_kept_child_with_trace_state(parent: &SpanContext, span_id: SpanId, ids: &mut SpanContext) {
+    *ids = SpanContext::new(
+        parent.trace_id(),
+        span_id,
+        (parent.trace_flags() & RANDOM) | TraceFlags::SAMPLED,
+        false,
+        parent.trace_state().clone(),
+    );
 }
 
 /// The context a call that is not recorded carries under `parent` (the span of `base`).

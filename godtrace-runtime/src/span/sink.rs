@@ -6,7 +6,7 @@
 //! imports nothing of the crate outside `span`.
 use super::clock::Tick;
 use super::live::{Live, LiveBox};
-use opentelemetry::trace::TraceId;
+use opentelemetry::trace::{SpanContext, TraceId};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::SpanData;
 use std::fmt;
@@ -300,12 +300,15 @@ pub(crate) fn install(pipeline: Pipeline) -> Result<&'static Pipeline, Pipeline>
     }
 }
 
-/// Tells the installed pipeline's sinks that watch starts that a recorded span of trace
-/// `trace_id` starts on this thread (in line: a few loads while none wants to know).
+/// Tells the installed pipeline's sinks that watch starts that a recorded span of ids `ids`
+/// starts on this thread (in line: a few loads while none wants to know). By reference: its
+/// trace id is read only when a sink is told.
 #[inline(always)]
-pub(crate) fn on_start(trace_id: TraceId) {
-    if let Some(pipeline) = installed() {
-        pipeline.on_start(trace_id);
+pub(crate) fn on_start(ids: &SpanContext) {
+    if let Some(pipeline) = installed()
+        && pipeline.watching_starts.may_be_open()
+    {
+        pipeline.tell_start(ids.trace_id());
     }
 }
 

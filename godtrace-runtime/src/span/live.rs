@@ -136,6 +136,7 @@ impl LiveBox {
     /// call's span, which leaves the list before it ends); a span still on it is given back,
     /// for `finish`. The record sink's common path: with the rare unlinking call kept out of it,
     /// what it holds (the sink, the ticks) need not be saved across a call.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     #[inline(always)]
     pub(crate) fn finish_off_list(self, start: Tick, end: Tick) -> Result<Finished, LiveBox> {
         if self.linked.get() {

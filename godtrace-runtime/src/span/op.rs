@@ -171,6 +171,20 @@ impl OpSpan {
         // The parent is read first, before the arguments are recorded: that runs the caller's
         // code (`Debug` and the like), after which `parent` may no longer be current.
         let live = Live::start_child(parent, sampling::write_kept_child_of, Name::Site(site));
+        Self::kept_started::<HAS_ARGS>(site, live, start, arg_count, record_args)
+    }
+
+    /// The span of a kept child or a new trace kept at its root, once its record holds its
+    /// ids: its arguments recorded, the start gate told, and the span written where it is
+    /// returned.
+    #[inline(always)]
+    fn kept_started<const HAS_ARGS: bool>(
+        site: &'static CallSite,
+        live: LiveBox,
+        start: Tick,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
         if HAS_ARGS && arg_count != 0 {
             live.set_start_attributes(recorded_args(arg_count, record_args));
         }
@@ -181,8 +195,14 @@ impl OpSpan {
         // Written in place, its context `None`'s tag alone (when one arm of the initialiser
         // gave `Some`, the whole `Option<Context>` was copied through the stack; so was the
         // timing, when the two paths shared it).
-        Some(OpSpan {
-            cx: None,
+        Some(Self::kept(None, live, site, start))
+    }
+
+    /// A kept span recording into `live` since `start`, with `cx` to attach while it runs.
+    #[inline(always)]
+    fn kept(cx: Option<Context>, live: LiveBox, site: &'static CallSite, start: Tick) -> OpSpan {
+        OpSpan {
+            cx,
             live: Some(live),
             scope: 0,
             timing: Some(Timing {
@@ -190,7 +210,7 @@ impl OpSpan {
                 start,
             }),
             error_type: Cell::new(None),
-        })
+        }
     }
 
     /// The span of a kept child ([`OpSpan::start_own_child`]) or a new trace kept at its root
@@ -200,16 +220,7 @@ impl OpSpan {
     #[inline(never)]
     fn with_own_context(site: &'static CallSite, live: LiveBox, start: Tick) -> Option<OpSpan> {
         let cx = Self::attaches_own_context(&live, Context::current());
-        Some(OpSpan {
-            cx: Some(cx),
-            live: Some(live),
-            scope: 0,
-            timing: Some(Timing {
-                histogram: site.include_duration.then_some(site),
-                start,
-            }),
-            error_type: Cell::new(None),
-        })
+        Some(Self::kept(Some(cx), live, site, start))
     }
 
     /// `live`'s ids over `base`: the OpenTelemetry context to attach while a span runs, where
@@ -253,24 +264,7 @@ impl OpSpan {
             ParentIds::NONE.seen_with(SpanId::INVALID),
             Name::Site(site),
         );
-        if HAS_ARGS && arg_count != 0 {
-            live.set_start_attributes(recorded_args(arg_count, record_args));
-        }
-        sink::on_start(&live.span_context);
-        if switches::attaches_otel_context() {
-            return Self::with_own_context(site, live, start);
-        }
-        // As for a kept child (`start_own_child`): written in place.
-        Some(OpSpan {
-            cx: None,
-            live: Some(live),
-            scope: 0,
-            timing: Some(Timing {
-                histogram: site.include_duration.then_some(site),
-                start,
-            }),
-            error_type: Cell::new(None),
-        })
+        Self::kept_started::<HAS_ARGS>(site, live, start, arg_count, record_args)
     }
 
     /// A call not recorded, outside any span (or under one godtrace dropped), measured from

@@ -774,13 +774,7 @@ impl OpSpan {
         let attached = ManuallyDrop::new(self.cx.clone().map(Context::attach));
         // SAFETY: `self` is borrowed by this frame, on this thread, until `remove` below.
         unsafe { self.push_current() };
-        let outcome = catch_unwind(AssertUnwindSafe(f));
-        if let Some(live) = &self.live {
-            current::remove(live);
-        }
-        detach(ManuallyDrop::into_inner(attached));
-        sampled_out::restore_mark(marked);
-        self.returned(outcome)
+        self.run_entered(marked, attached, f)
     }
 
     /// [`OpSpan::run_current`] for a span current only this once, right after its start (a
@@ -800,6 +794,18 @@ impl OpSpan {
             // frame, on this thread, until `remove` below.
             unsafe { current::push_started(live, live.otel_seen_at_start.get()) };
         }
+        self.run_entered(marked, attached, f)
+    }
+
+    /// Runs `f` in this span, entered (on the thread's list, `attached` attached and `marked`
+    /// the mark it replaced), then leaves it: off the list, the guard dropped, the mark back.
+    #[inline(always)]
+    fn run_entered<R>(
+        &mut self,
+        marked: u64,
+        attached: ManuallyDrop<Option<ContextGuard>>,
+        f: impl FnOnce() -> R,
+    ) -> R {
         let outcome = catch_unwind(AssertUnwindSafe(f));
         if let Some(live) = &self.live {
             current::remove(live);

@@ -140,7 +140,14 @@ impl BatchProcessor {
     #[cold]
     #[inline(never)]
     fn on_record_linked(&self, live: LiveBox, start: Tick, end: Tick) {
-        if let Err(span) = lanes::try_append(&self.shared, live.finish(start, end)) {
+        self.append(live.finish(start, end));
+    }
+
+    /// Appends `span` to this thread's lane: in line when the lane has room, else through
+    /// [`BatchProcessor::hand_over`].
+    #[inline(always)]
+    fn append(&self, span: Finished) {
+        if let Err(span) = lanes::try_append(&self.shared, span) {
             self.hand_over(span);
         }
     }
@@ -178,19 +185,14 @@ impl Sink for BatchProcessor {
 
     #[inline]
     fn on_record(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
-        // Ended before its lane is looked at: the rare call ending it may make (a span still
-        // on the thread's list) then comes before the hand-off, which keeps fewer values
-        // across it. A span the queue refuses gives its box back to this thread's spares.
         let Some(live) = live.take() else { return };
-        // A span still on the thread's list (rare) is taken off out of line: a call on this
-        // path would keep the sink and the ticks in saved registers across it. With none but
-        // the slow paths' last calls, nothing here is kept across a call.
-        let span = match live.finish_off_list(start, end) {
-            Ok(span) => span,
-            Err(linked) => return self.on_record_linked(linked, start, end),
-        };
-        if let Err(span) = lanes::try_append(&self.shared, span) {
-            self.hand_over(span);
+        // Ended before its lane is looked at, and a span still on the thread's list (rare)
+        // taken off out of line: a call on this path would keep the sink and the ticks in
+        // saved registers across it. With none but the slow paths' last calls, nothing here
+        // is kept across a call. A span the queue refuses gives its box back to this thread.
+        match live.finish_off_list(start, end) {
+            Ok(span) => self.append(span),
+            Err(linked) => self.on_record_linked(linked, start, end),
         }
     }
 

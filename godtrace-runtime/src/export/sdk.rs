@@ -14,7 +14,7 @@ pub(crate) struct SdkProcessor(pub(crate) &'static Pipeline);
 
 impl SpanProcessor for SdkProcessor {
     fn on_start(&self, span: &mut Span, _cx: &Context) {
-        self.0.on_start(span.span_context().trace_id());
+        self.0.on_start(span.span_context());
     }
 
     fn on_end(&self, span: SpanData) {

@@ -28,9 +28,10 @@ impl SiteMetrics {
     }
 
     /// Records one call of the operation `name()` (read only when a series is first looked
-    /// up): its duration in the clock's ticks (`clock::ticks_between`), its error type if it failed, and the sampled span it belongs to (an
-    /// exemplar candidate). After each series' first use: two adds to this thread's own
-    /// cells, plus one exemplar write for a sampled call.
+    /// up): its duration in the clock's ticks (`clock::ticks_between`), its error type if it
+    /// failed, and the sampled span it belongs to (an exemplar candidate). After each series'
+    /// first use: two adds to this thread's own cells, plus, for a sampled call, an exemplar
+    /// write at most once a millisecond per bucket.
     #[inline(always)]
     pub(crate) fn record(
         &self,

@@ -197,11 +197,12 @@ impl Pipeline {
             .map(|s| &**s)
     }
 
-    /// A recorded span of trace `trace_id` starts on this thread.
+    /// A recorded span of ids `ids` starts on this thread. By reference: its trace id is read
+    /// only when a sink is told.
     #[inline(always)]
-    pub(crate) fn on_start(&self, trace_id: TraceId) {
+    pub(crate) fn on_start(&self, ids: &SpanContext) {
         if self.watching_starts.may_be_open() {
-            self.tell_start(trace_id);
+            self.tell_start(ids.trace_id());
         }
     }
 
@@ -301,14 +302,11 @@ pub(crate) fn install(pipeline: Pipeline) -> Result<&'static Pipeline, Pipeline>
 }
 
 /// Tells the installed pipeline's sinks that watch starts that a recorded span of ids `ids`
-/// starts on this thread (in line: a few loads while none wants to know). By reference: its
-/// trace id is read only when a sink is told.
+/// starts on this thread (in line: a few loads while none wants to know).
 #[inline(always)]
 pub(crate) fn on_start(ids: &SpanContext) {
-    if let Some(pipeline) = installed()
-        && pipeline.watching_starts.may_be_open()
-    {
-        pipeline.tell_start(ids.trace_id());
+    if let Some(pipeline) = installed() {
+        pipeline.on_start(ids);
     }
 }
 

@@ -445,4 +445,4 @@ pub fn assert_recordable<T: Recordable + ?Sized>(_: &T) {}
 mod tests;
 
 #[cfg(test)]
-mod counting_alloc;
+pub(crate) mod counting_alloc;

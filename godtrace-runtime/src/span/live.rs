@@ -481,7 +481,7 @@ impl Live {
         }
     }
 
-    /// [`Live::start_under`] without attributes yet ([`Live::set_start_attributes`]), with the
+    /// [`Live::start_under`] without attributes yet ([`Live::record_start_attributes`]), with the
     /// ids `ids` makes once the record is taken: they are then written into it in place, not
     /// built on the stack and copied.
     #[inline(always)]
@@ -502,7 +502,7 @@ impl Live {
     /// decision, in `parent`'s trace), as a traced call starts it: the ids are written into the
     /// record straight from the parent's, with nothing built on the stack and copied (the
     /// record is taken first), and no attributes yet
-    /// ([`Live::set_start_attributes`]).
+    /// ([`Live::record_start_attributes`]).
     #[inline(always)]
     pub(crate) fn start_child(
         parent: &Live,
@@ -525,9 +525,25 @@ impl Live {
         LiveBox::new(boxed)
     }
 
-    /// Gives a span just started (by [`Live::start_child`] or [`Live::start_under`], its
-    /// attribute list still empty) the attributes recorded from its call's arguments.
-    pub(crate) fn set_start_attributes(&self, attributes: Vec<KeyValue>) {
+    /// Records the `arg_count` attributes `record_args` pushes (a traced call's arguments)
+    /// into a span just started (by [`Live::start_child`] or [`Live::start_under`], its
+    /// attribute list still empty), in the record's own list: a reused record keeps that
+    /// list's capacity ([`Fields::clear`]), so that in the steady state nothing is allocated
+    /// for it.
+    ///
+    /// The list is taken out of the record while `record_args` runs: that is the caller's code
+    /// (`Debug`, `Display`, `fields(..)` expressions), which may start and end spans of its own
+    /// on this thread, or panic. No borrow of the record is held meanwhile, and a panic drops
+    /// the list with what was pushed into it (the record is left with an empty one).
+    #[inline(never)]
+    pub(crate) fn record_start_attributes(
+        &self,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) {
+        let mut attributes = std::mem::take(&mut self.fields.borrow_mut().attributes);
+        attributes.reserve(arg_count);
+        record_args(&mut attributes);
         self.fields.borrow_mut().attributes = attributes;
     }
 
@@ -545,7 +561,8 @@ impl Live {
         LiveBox::new(boxed)
     }
 
-    /// A new record, owning nothing, as [`Live::empty`] leaves one.
+    /// A new record, owning nothing, as [`Live::empty`] leaves one (but for the capacity of
+    /// its attribute list, which a new record does not have yet).
     fn emptied() -> Live {
         Live {
             span_context: SpanContext::NONE,
@@ -561,8 +578,9 @@ impl Live {
     }
 
     /// Drops what the span held, keeping its box, for the next span: afterwards the record owns
-    /// no memory and its [`Fields`] are at their defaults, which [`Live::reuse`] and
-    /// [`Live::start_child`] rely on.
+    /// no memory but its attribute list's capacity (bounded, see [`Fields::clear`]), and its
+    /// [`Fields`] are at their defaults otherwise (no elements, counts, status or rename), which
+    /// [`Live::reuse`] and [`Live::start_child`] rely on.
     ///
     /// Only what holds something is written: this runs on the export thread for every span it
     /// exported, and a line written there is one the recording thread must pull back, modified,
@@ -613,20 +631,19 @@ impl Live {
         name: Name,
         attributes: Vec<KeyValue>,
     ) {
-        // The values replaced here own no memory (`Live::empty` left a trace state that is
-        // none, a call site's or a borrowed name, a vector that never allocated): forgotten,
-        // not dropped, which spares the drop code's branches. (Were one to own memory, it
-        // would leak, nothing worse.)
+        // The ids and name replaced here own no memory (`Live::empty` left a trace state that
+        // is none, a call site's or a borrowed name): forgotten, not dropped, which spares the
+        // drop code's branches. (Were one to own memory, it would leak, nothing worse.)
         std::mem::forget(std::mem::replace(&mut self.span_context, span_context));
         self.parent_span_id = parent.span_id;
         self.parent_is_remote = parent.is_remote;
         *self.otel_seen_at_start.get_mut() = parent.otel_seen;
         std::mem::forget(std::mem::replace(&mut self.name, name));
         // An empty list that never allocated (known at compile time where the caller passes
-        // `Vec::new()`): the emptied record's own stays.
+        // `Vec::new()`): the emptied record's own stays, with its capacity. A given list
+        // replaces it, which is dropped: empty, but it may own memory.
         if attributes.capacity() != 0 {
-            let fields = self.fields.get_mut();
-            std::mem::forget(std::mem::replace(&mut fields.attributes, attributes));
+            self.fields.get_mut().attributes = attributes;
         } else {
             // Nothing to free: no drop call.
             std::mem::forget(attributes);
@@ -828,8 +845,18 @@ fn give_back_emptied(boxes: &mut Vec<Box<Live>>) {
     boxes.clear();
 }
 
+/// The largest attribute list an emptied record keeps (its capacity, in attributes), for its
+/// next span to record into without allocating; a larger one is dropped. 16 covers a traced
+/// call's arguments and `fields(..)` and a few attributes set while it runs (lists grow 4, 8,
+/// 16), and bounds what a record keeps at 16 × 56 bytes (`KeyValue`'s size): records are
+/// bounded in number (the per-thread spares, the returned pool and the export queue, each
+/// capped), so is this memory.
+const KEPT_ATTRIBUTE_CAPACITY: usize = 16;
+
 impl Fields {
-    /// Whether any field differs from `Fields::default()` (see [`Live::holds_anything`]).
+    /// Whether any field differs from what [`Fields::clear`] leaves (see
+    /// [`Live::holds_anything`]): an attribute list with elements, or with more capacity
+    /// than it keeps, and any other field that differs from `Fields::default()`.
     #[inline(always)]
     fn hold_anything(&self) -> bool {
         // Every field named: a new one must be considered here.
@@ -844,19 +871,47 @@ impl Fields {
             #[cfg(feature = "tracing")]
             renamed,
         } = self;
-        let capacity = attributes.capacity() | events.capacity() | links.capacity();
+        let attributes = !attributes.is_empty() | (attributes.capacity() > KEPT_ATTRIBUTE_CAPACITY);
+        let capacity = events.capacity() | links.capacity();
         let dropped = dropped_attributes | dropped_events | dropped_links;
-        let held = (capacity != 0) | (dropped != 0) | !matches!(status, Status::Unset);
+        let held = attributes | (capacity != 0) | (dropped != 0) | !matches!(status, Status::Unset);
         #[cfg(feature = "tracing")]
         let held = held | renamed.0.is_some() | renamed.1.is_some();
         held
     }
 
-    /// Back to `Fields::default()` (called only when [`Fields::hold_anything`]). What owns
-    /// memory is dropped, so a reused record keeps no capacity from an earlier span.
+    /// Back to `Fields::default()` (called only when [`Fields::hold_anything`]), but for the
+    /// attribute list's capacity: its elements are dropped, and so is the list itself when its
+    /// capacity is above [`KEPT_ATTRIBUTE_CAPACITY`]. Whatever else owns memory is dropped.
     #[inline]
     fn clear(&mut self) {
-        *self = Fields::default();
+        // Every field named: a new one must be considered here.
+        let Fields {
+            attributes,
+            dropped_attributes,
+            events,
+            dropped_events,
+            links,
+            dropped_links,
+            status,
+            #[cfg(feature = "tracing")]
+            renamed,
+        } = self;
+        if attributes.capacity() > KEPT_ATTRIBUTE_CAPACITY {
+            *attributes = Vec::new();
+        } else {
+            attributes.clear();
+        }
+        *dropped_attributes = 0;
+        *events = Vec::new();
+        *dropped_events = 0;
+        *links = Vec::new();
+        *dropped_links = 0;
+        *status = Status::Unset;
+        #[cfg(feature = "tracing")]
+        {
+            *renamed = (None, None);
+        }
     }
 }
 
@@ -964,7 +1019,7 @@ impl Finished {
         #[cfg(feature = "tracing")]
         live.apply_rename();
         let Fields {
-            attributes: recorded,
+            attributes: mut recorded,
             dropped_attributes,
             events,
             dropped_events,
@@ -988,7 +1043,10 @@ impl Finished {
                     KeyValue::new("code.file.path", site.file),
                     KeyValue::new("code.line.number", i64::from(site.line)),
                 ]);
-                attributes.extend(recorded);
+                attributes.append(&mut recorded);
+                // Its capacity stays with the box, for the next span's attributes
+                // (`Live::empty` drops it if it is over the bound).
+                live.fields.get_mut().attributes = recorded;
                 (Cow::Borrowed(site.name()), site.kind.clone(), attributes)
             }
             Name::Given(name, kind) => (name, kind, recorded),
@@ -1078,14 +1136,34 @@ mod clear_tests {
             1,
             "the attribute's value was dropped"
         );
-        assert!(fields.attributes.is_empty() && fields.attributes.capacity() == 0);
+        assert!(fields.attributes.is_empty());
         assert_eq!((fields.dropped_attributes, fields.dropped_events), (0, 0));
         assert_eq!(fields.status, Status::Unset);
+        assert!(!fields.hold_anything(), "what is kept is not held");
         // Owning nothing: cleared all the same.
         fields.dropped_links = 2;
         fields.status = Status::Ok;
         fields.clear();
         assert_eq!((fields.dropped_links, &fields.status), (0, &Status::Unset));
+    }
+
+    #[test]
+    fn clearing_keeps_a_small_attribute_lists_capacity_and_drops_a_large_one() {
+        let mut fields = Fields::default();
+        fields.attributes.reserve_exact(KEPT_ATTRIBUTE_CAPACITY);
+        let kept = fields.attributes.as_ptr();
+        fields.attributes.push(KeyValue::new("k", 1));
+        assert!(fields.hold_anything(), "an attribute is held");
+        fields.clear();
+        assert!(fields.attributes.is_empty());
+        assert_eq!(fields.attributes.as_ptr(), kept, "the same list, kept");
+        assert!(!fields.hold_anything(), "its capacity alone is not held");
+
+        fields.attributes.reserve_exact(KEPT_ATTRIBUTE_CAPACITY + 1);
+        assert!(fields.hold_anything(), "a capacity over the bound is held");
+        fields.clear();
+        assert_eq!(fields.attributes.capacity(), 0, "a large list is dropped");
+        assert!(!fields.hold_anything());
     }
 }
 
@@ -1185,17 +1263,14 @@ mod reuse_tests {
         address
     }
 
-    /// What the next span from the same box must show: nothing of the span before.
+    /// What the next span from the same box must show: nothing of the span before (but a
+    /// bounded attribute list's capacity).
     fn assert_clean(live: LiveBox, expected: &SpanContext, parent: (SpanId, bool), name: &str) {
         assert!(!live.linked.get(), "a new span is on no list");
         let fields = live.fields.borrow();
-        let capacities = (fields.attributes.capacity(), fields.events.capacity());
+        assert!(fields.attributes.capacity() <= KEPT_ATTRIBUTE_CAPACITY);
+        let capacities = (fields.events.capacity(), fields.links.capacity());
         assert_eq!(capacities, (0, 0), "no memory kept from the span before");
-        assert_eq!(
-            fields.links.capacity(),
-            0,
-            "no memory kept from the span before"
-        );
         drop(fields);
         let (data, _) = live
             .finish(Tick::from_raw(2), Tick::from_raw(3))
@@ -1247,5 +1322,117 @@ mod reuse_tests {
             println!("after a span that held {held:?}");
             assert_clean(child, &expected, (SpanId::from(5), false), "child");
         }
+    }
+}
+
+#[cfg(test)]
+mod kept_list_tests {
+    use super::*;
+    use crate::span::SiteOptions;
+    use crate::value::counting_alloc;
+    use opentelemetry::Value;
+    use opentelemetry::trace::{TraceFlags, TraceId};
+
+    static SITE: CallSite = CallSite::new(
+        || "span::live::kept_list_tests::f",
+        file!(),
+        1,
+        SiteOptions {
+            operation: Some("live.tests.with_args"),
+            include_duration: false,
+            sample_rate: None,
+            carries_parent: false,
+            kind: SpanKind::Internal,
+        },
+    );
+
+    /// A root of [`SITE`] on this thread's next record, with `args` recorded as a traced
+    /// call records its arguments.
+    fn root_with_args(span_id: u64, args: &[(&'static str, i64)]) -> LiveBox {
+        let ids = || {
+            let (trace_id, span_id) = (TraceId::from(9_u128), SpanId::from(span_id));
+            SpanContext::new(
+                trace_id,
+                span_id,
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::NONE,
+            )
+        };
+        let live = Live::start_with_ids(ids, ParentIds::NONE, Name::Site(&SITE));
+        if !args.is_empty() {
+            live.record_start_attributes(args.len(), &mut |attributes: &mut Vec<KeyValue>| {
+                attributes.extend(args.iter().map(|&(key, value)| KeyValue::new(key, value)));
+            });
+        }
+        live
+    }
+
+    /// How a span's box goes back to its thread: as it is (no exporter, or the queue full),
+    /// or after the `SpanData` was taken out of it (the SDK's exporters, the test capture).
+    #[derive(Clone, Copy, Debug)]
+    enum Given {
+        AsItIs,
+        AfterSpanData,
+    }
+
+    /// Ends `live`, checks what its span exports (`expected`: its recorded attributes, in
+    /// order) both as the OTLP encoder reads it and as `SpanData`, and gives its box back.
+    fn end_and_check(live: LiveBox, expected: &[(&'static str, i64)], given: Given) {
+        let expected: Vec<KeyValue> = expected
+            .iter()
+            .map(|&(key, value)| KeyValue::new(key, Value::I64(value)))
+            .collect();
+        let mut finished = live.finish(Tick::from_raw(0), Tick::from_raw(1));
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+        {
+            assert_eq!(finished.holds_nothing(), expected.is_empty());
+            assert_eq!(finished.recorded().attributes, &expected[..]);
+        }
+        let boxed = match given {
+            Given::AsItIs => finished.into_live(),
+            Given::AfterSpanData => {
+                let (data, boxed) = finished.into_span_data();
+                // The call site's `code.*` attributes first.
+                assert_eq!(data.attributes.len(), 3 + expected.len());
+                assert_eq!(data.attributes[3..], expected[..]);
+                boxed
+            }
+        };
+        Live::recycle(boxed);
+    }
+
+    #[test]
+    fn a_reused_record_exports_only_its_own_attributes() {
+        let three = [("n", 7), ("len", 44), ("deep", 1)];
+        for first in [Given::AsItIs, Given::AfterSpanData] {
+            println!("the first span's box given back {first:?}");
+            let live = root_with_args(1, &three);
+            let address: *const Live = &*live;
+            end_and_check(live, &three, first);
+
+            let live = root_with_args(2, &[]);
+            assert!(std::ptr::eq(&*live, address), "the same box, reused");
+            let kept = live.fields.borrow().attributes.capacity();
+            assert!(kept >= three.len(), "the list's capacity is kept: {kept}");
+            end_and_check(live, &[], Given::AsItIs);
+
+            let live = root_with_args(3, &[("one", 1)]);
+            assert!(std::ptr::eq(&*live, address), "the same box, reused");
+            end_and_check(live, &[("one", 1)], Given::AfterSpanData);
+        }
+    }
+
+    #[test]
+    fn recording_arguments_into_a_reused_record_allocates_nothing() {
+        let three = [("n", 7), ("len", 44), ("deep", 1)];
+        // The first span allocates the record's list; the box keeps it.
+        end_and_check(root_with_args(1, &three), &three, Given::AsItIs);
+        let ((), allocations) = counting_alloc::allocations_during(|| {
+            let live = root_with_args(2, &three);
+            let finished = live.finish(Tick::from_raw(0), Tick::from_raw(1));
+            Live::recycle(finished.into_live());
+        });
+        assert_eq!(allocations, 0);
     }
 }

@@ -186,7 +186,7 @@ impl OpSpan {
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
         if HAS_ARGS && arg_count != 0 {
-            live.set_start_attributes(recorded_args(arg_count, record_args));
+            live.record_start_attributes(arg_count, record_args);
         }
         sink::on_start(&live.span_context);
         if switches::attaches_otel_context() {
@@ -366,7 +366,7 @@ impl OpSpan {
         // nothing) and keeps the emptied record's attribute list.
         let live = Live::start_under(span_context, parent, Name::Site(site), Vec::new());
         if arg_count != 0 {
-            live.set_start_attributes(recorded_args(arg_count, record_args));
+            live.record_start_attributes(arg_count, record_args);
         }
         OpSpan::recording(live, explicit, site.include_duration.then_some(site), start)
     }
@@ -697,17 +697,6 @@ fn site_rule(site: &CallSite) -> sampling::SiteRule {
         sample_rate: site.sample_rate,
         carries_parent: site.carries_parent,
     }
-}
-
-/// The `arg_count` attributes `record_args` pushes, in a list of that capacity.
-#[inline(never)]
-fn recorded_args(
-    arg_count: usize,
-    record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
-) -> Vec<KeyValue> {
-    let mut attributes = Vec::with_capacity(arg_count);
-    record_args(&mut attributes);
-    attributes
 }
 
 /// What [`OpSpan::make_current`] changed on this thread, to undo.

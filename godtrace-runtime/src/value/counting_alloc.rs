@@ -1,5 +1,6 @@
 //! Test builds only: an allocator that remembers the largest single allocation each thread
-//! made, so a test can check that recording a huge value never copies it whole.
+//! made, so a test can check that recording a huge value never copies it whole, and counts
+//! each thread's allocations, so a test can check that a path allocates nothing.
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -7,11 +8,13 @@ struct LargestPerThread;
 
 thread_local! {
     static LARGEST: Cell<usize> = const { Cell::new(0) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note(size: usize) {
-    // `try_with`: the thread-local may be gone while a thread exits.
+    // `try_with`: the thread-locals may be gone while a thread exits.
     let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
 }
 
 // SAFETY: every operation is `System`'s, with the caller's arguments; this only records
@@ -35,6 +38,13 @@ unsafe impl GlobalAlloc for LargestPerThread {
 
 #[global_allocator]
 static ALLOCATOR: LargestPerThread = LargestPerThread;
+
+/// `f`'s result, and how many allocations (and reallocations) this thread made while it ran.
+pub(crate) fn allocations_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let out = f();
+    (out, ALLOCATIONS.with(Cell::get) - before)
+}
 
 /// `f`'s result, and the largest single allocation this thread made while it ran.
 pub(super) fn largest_during<R>(f: impl FnOnce() -> R) -> (R, usize) {

@@ -987,6 +987,51 @@ mod tests {
         assert_eq!(child.attr("n"), Some(&3.into()));
     }
 
+    static ARGS_PANIC: CallSite = site("op.tests.args_panic", 1.0, true, false);
+
+    /// A panic while a call's arguments are recorded (a `fields(..)` expression's, say) goes
+    /// on unwinding from the start, before the body, as the call would have without godtrace:
+    /// what was pushed is dropped once, nothing is exported, and the thread's next span shows
+    /// only its own attributes.
+    #[test]
+    fn a_panic_while_arguments_are_recorded_drops_what_was_pushed() {
+        let capture = testing::capture();
+        let held: std::sync::Arc<str> = std::sync::Arc::from("a value held elsewhere too");
+        let mut body_ran = false;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let span = OpSpan::start(
+                &ARGS_PANIC,
+                || None::<Context>,
+                2,
+                |attrs: &mut Vec<KeyValue>| {
+                    let value = opentelemetry::StringValue::from(held.clone());
+                    attrs.push(KeyValue::new("held", value));
+                    panic!("a fields expression panics");
+                },
+            );
+            run_sync(span, || body_ran = true, |_, _| {});
+        }));
+        assert!(outcome.is_err(), "the panic reaches the caller");
+        assert!(!body_ran);
+        assert_eq!(
+            std::sync::Arc::strong_count(&held),
+            1,
+            "the pushed value dropped"
+        );
+        assert!(capture.spans_named("op.tests.args_panic").is_empty());
+
+        let span = OpSpan::start(
+            &ARGS_PANIC,
+            || None::<Context>,
+            1,
+            |attrs: &mut Vec<KeyValue>| attrs.push(KeyValue::new("n", 1)),
+        );
+        assert_eq!(run_sync(span, || 5, |_, _| {}), 5);
+        let span = capture.span("op.tests.args_panic");
+        assert_eq!(span.attr("n"), Some(&1.into()));
+        assert_eq!(span.attr("held"), None);
+    }
+
     static DROPPED_ROOT: CallSite = site("op.tests.dropped_root", 0.0, false, false);
     static UNMEASURED_CHILD: CallSite = site("op.tests.unmeasured_child", 1.0, false, false);
     static GRANDCHILD: CallSite = site("op.tests.grandchild", 1.0, true, false);

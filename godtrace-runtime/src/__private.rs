@@ -9,7 +9,7 @@ pub use crate::span::{
 };
 pub use crate::value::{
     Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable,
-    assert_recordable_type,
+    assert_recordable_type, push_attribute,
 };
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{KeyValue, Value};

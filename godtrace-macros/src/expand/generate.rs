@@ -158,7 +158,7 @@ impl RecordedArgs {
         let attrs = Ident::new("__godtrace_attrs", Span::mixed_site());
         let records = recorded.iter().map(|(ident, _)| {
             let key = ident.to_string();
-            quote!(#attrs.push(#pv::KeyValue::new(#key, (&&&#pv::Probe(&#ident)).__godtrace_value()));)
+            quote!(#pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(&#ident)).__godtrace_value());)
         });
         // `fields(...)`: each expression evaluated once, by reference, and checked where it
         // is written.
@@ -171,7 +171,7 @@ impl RecordedArgs {
             quote! {{
                 let #value = &(#expr);
                 #check
-                #attrs.push(#pv::KeyValue::new(#key, (&&&#pv::Probe(#value)).__godtrace_value()));
+                #pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(#value)).__godtrace_value());
             }}
         });
         let records = records.chain(fields).collect::<Vec<_>>();

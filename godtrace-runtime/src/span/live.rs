@@ -1405,12 +1405,14 @@ mod kept_list_tests {
             .iter()
             .map(|&(key, value)| KeyValue::new(key, Value::I64(value)))
             .collect();
-        let mut finished = live.finish(Tick::from_raw(0), Tick::from_raw(1));
+        let finished = live.finish(Tick::from_raw(0), Tick::from_raw(1));
         #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        {
+        let finished = {
+            let mut finished = finished;
             assert_eq!(finished.holds_nothing(), expected.is_empty());
             assert_eq!(finished.recorded().attributes, &expected[..]);
-        }
+            finished
+        };
         let boxed = match given {
             Given::AsItIs => finished.into_live(),
             Given::AfterSpanData => {

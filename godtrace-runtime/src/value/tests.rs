@@ -163,3 +163,17 @@ fn wide_integers_that_do_not_fit_keep_their_digits() {
     assert_eq!(u64::MAX.typed_value(), Value::from(u64::MAX.to_string()));
     assert_eq!(42u64.typed_value(), Value::I64(42));
 }
+
+#[test]
+fn push_attribute_appends_in_order_and_grows_a_full_list() {
+    let mut attributes = vec![KeyValue::new("first", 1)];
+    attributes.shrink_to_fit();
+    push_attribute(&mut attributes, "n", || Value::I64(7));
+    push_attribute(&mut attributes, "wallet", || bounded_str("7xKX"));
+    let expected = [
+        KeyValue::new("first", 1),
+        KeyValue::new("n", 7),
+        KeyValue::new("wallet", "7xKX"),
+    ];
+    assert_eq!(attributes, expected);
+}

@@ -49,7 +49,8 @@ impl Counters {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    fn snapshot(&self) -> Stats {
+    /// The counts now, with every span the batch processor's buffers hold or dropped.
+    pub(crate) fn snapshot(&self) -> Stats {
         let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(pending) = pending.as_ref().and_then(Weak::upgrade) {
             pending.publish();

@@ -2,9 +2,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Weak};
 
-/// Holds spans not counted yet (the export's per-thread buffers): counts them when asked.
+/// Holds spans not counted yet (the export's per-thread buffers, which also count the spans
+/// they refuse): counts them when asked.
 pub(crate) trait Pending: Send + Sync {
-    /// Counts every span handed over so far in [`Counters::queued`] (or dropped).
+    /// Counts every span handed over so far in [`Counters::queued`], or in
+    /// [`Counters::dropped`] when it was refused.
     fn publish(&self);
 }
 

@@ -17,10 +17,10 @@
 //! never exceed the bound, so memory stays bounded and a span that finds no slot is dropped
 //! and counted, as before.
 //!
-//! A dropped span writes nothing another thread writes, and takes no lock, once its lane has
-//! found the budget empty: the lane counts it in a counter of its own (which each collection
-//! adds to the process's count), and looks at the budget again only once the export thread has
-//! given slots back since. Two threads recording into a full queue then share no cache line.
+//! Once its lane has found the budget empty, a dropped span takes no lock and writes no line
+//! another recording thread writes: the lane counts it in a counter of its own (which each
+//! collection adds to the process's count), and looks at the budget again only once slots have
+//! been given back since. Two threads dropping spans at once then do not slow each other down.
 use crate::config::BatchSettings;
 use crate::span::{Finished, Live};
 use crate::stats::{Counters, Pending};

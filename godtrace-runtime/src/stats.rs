@@ -2,9 +2,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Weak};
 
-/// Holds spans not counted yet (the export's per-thread buffers): counts them when asked.
+/// Holds spans not counted yet (the export's per-thread buffers, which also count the spans
+/// they refuse): counts them when asked.
 pub(crate) trait Pending: Send + Sync {
-    /// Counts every span handed over so far in [`Counters::queued`] (or dropped).
+    /// Counts every span handed over so far in [`Counters::queued`], or in
+    /// [`Counters::dropped`] when it was refused.
     fn publish(&self);
 }
 
@@ -49,7 +51,8 @@ impl Counters {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    fn snapshot(&self) -> Stats {
+    /// The counts now, with every span the batch processor's buffers hold or dropped.
+    pub(crate) fn snapshot(&self) -> Stats {
         let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(pending) = pending.as_ref().and_then(Weak::upgrade) {
             pending.publish();

@@ -442,6 +442,58 @@ fn the_queue_bound_holds_across_threads_and_counts_drops() {
 }
 
 #[test]
+fn stats_count_every_span_dropped_by_running_and_exited_threads() {
+    // The export hangs: the queue fills and stays full.
+    let (processor, received, counters) = start(Mode::Hang, 100, 10);
+    let processor = Arc::new(processor);
+    // Three threads record and exit before the stats are read.
+    record_on_threads(&processor, 3, 300);
+    // Two threads record and are still running when they are read.
+    let (recorded_tx, recorded) = std::sync::mpsc::channel();
+    let (stop_tx, stop) = std::sync::mpsc::channel::<()>();
+    let stop = Arc::new(Mutex::new(stop));
+    let running: Vec<_> = (0..2u64)
+        .map(|t| {
+            let (processor, recorded_tx, stop) =
+                (processor.clone(), recorded_tx.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for i in 0..300 {
+                    record_own(&processor, 10_000 * (t + 1) + i);
+                }
+                recorded_tx.send(()).unwrap();
+                let _ = stop.lock().unwrap().recv();
+            })
+        })
+        .collect();
+    for _ in &running {
+        recorded.recv().unwrap();
+    }
+    let stats = counters.snapshot();
+    assert_eq!(
+        stats.spans_queued + stats.spans_dropped,
+        1500,
+        "queued {}, dropped {}",
+        stats.spans_queued,
+        stats.spans_dropped
+    );
+    assert!(stats.spans_dropped >= 1500 - 200, "{stats:?}");
+    // Read again once every thread has exited: nothing lost, nothing counted twice.
+    drop(stop_tx);
+    for thread in running {
+        thread.join().unwrap();
+    }
+    let again = counters.snapshot();
+    assert_eq!(
+        (again.spans_queued, again.spans_dropped),
+        (stats.spans_queued, stats.spans_dropped)
+    );
+    returns(move || {
+        let _ = processor.shutdown(Duration::from_millis(300));
+    });
+    assert_eq!(get(&received), 0);
+}
+
+#[test]
 fn recording_threads_never_wait_for_the_shared_queue_lock() {
     let (processor, received, _) = start(Mode::Accept, 100_000, 512);
     let processor = Arc::new(processor);

@@ -16,6 +16,11 @@
 //! lane at shutdown. Spans in lanes, in the central queue and slots held by lanes together
 //! never exceed the bound, so memory stays bounded and a span that finds no slot is dropped
 //! and counted, as before.
+//!
+//! Once its lane has found the budget empty, a dropped span takes no lock and writes no line
+//! another recording thread writes: the lane counts it in a counter of its own (which each
+//! collection adds to the process's count), and looks at the budget again only once slots have
+//! been given back since. Two threads dropping spans at once then do not slow each other down.
 use crate::config::BatchSettings;
 use crate::span::{Finished, Live};
 use crate::stats::{Counters, Pending};
@@ -101,6 +106,22 @@ impl Pending for Shared {
     }
 }
 
+impl Drop for Shared {
+    /// Counts what the lanes dropped since their last collection: nothing collects them after
+    /// this (their threads may outlive the processor), and the counters are the process's.
+    fn drop(&mut self) {
+        let queue = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let dropped: u64 = queue
+            .lanes
+            .iter()
+            .map(|lane| lane.drops_to_count(&mut lane.lock()))
+            .sum();
+        if dropped > 0 {
+            self.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Shared {
     pub(super) fn lock(&self) -> MutexGuard<'_, QueueState> {
         // A panic while holding the lock leaves the queue consistent: keep going.
@@ -163,6 +184,13 @@ pub(super) struct Lane {
     /// raises `head`): a span published below the limit finds its ring slot free, so that the
     /// lock-free path tests the limit alone.
     cursor: AtomicU64,
+    /// Spans this lane refused (a full queue, or closed): written by the lane's thread only,
+    /// added to the process's count by each collection (see `LaneState::dropped_counted`).
+    dropped: AtomicU64,
+    /// [`Budget::given_back`] when this lane last found the budget empty (`u64::MAX`: never):
+    /// while it is unchanged no slot has come back, and a span is dropped without the lock or
+    /// a look at the budget. Read and written by the lane's thread only.
+    full_at: AtomicU64,
     /// Spans ever taken out of the ring; changed under `state`'s lock only.
     head: AtomicU32,
     /// Slot `i % RING` holds the `i`th span published while `i` is in `head..published`
@@ -186,6 +214,8 @@ struct LaneState {
     spans: Vec<Finished>,
     /// Set when the processor shuts down: the lane takes no more spans.
     closed: bool,
+    /// How much of `Lane::dropped` is in the process's count already.
+    dropped_counted: u64,
 }
 
 impl std::fmt::Debug for Lane {
@@ -196,6 +226,7 @@ impl std::fmt::Debug for Lane {
             .field("published", &published)
             .field("limit", &limit)
             .field("head", &self.head.load(Ordering::Relaxed))
+            .field("dropped", &self.dropped.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -216,6 +247,8 @@ impl Lane {
         Lane {
             owner,
             cursor: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            full_at: AtomicU64::new(u64::MAX),
             head: AtomicU32::new(0),
             ring: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
             state: Mutex::new(LaneState {
@@ -228,6 +261,26 @@ impl Lane {
     fn lock(&self) -> MutexGuard<'_, LaneState> {
         // A panic while holding the lock leaves the buffer consistent: keep going.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a span this lane refused. Only the lane's thread counts, so a load and a store
+    /// do: no read-modify-write, and no line another recording thread writes.
+    #[inline(always)]
+    fn count_drop(&self) {
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        self.dropped
+            .store(dropped.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// The spans this lane refused since the last call, now to be counted in the process's
+    /// count. Called with `state`'s lock held (`locked`).
+    fn drops_to_count(&self, locked: &mut LaneState) -> u64 {
+        // Relaxed: a collection reads what the thread counted so far; a thread that has let go
+        // of its lane is ordered before it by the collection's fence (or `&mut` in a drop).
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        let new = dropped.wrapping_sub(locked.dropped_counted);
+        locked.dropped_counted = dropped;
+        new
     }
 
     /// The ring slot of the `i`th span.
@@ -275,31 +328,46 @@ impl Drop for Lane {
 /// The budget of queue slots, and how a lane takes from it.
 #[derive(Debug)]
 pub(super) struct Budget {
-    /// A processor's identity, which its lanes carry.
+    /// A processor's identity, which its lanes carry: read with every span, so it is kept off
+    /// the line the counts below are written on (`Slots` has lines of its own).
     id: u64,
-    free: AtomicUsize,
     chunk: usize,
+    slots: Slots,
+}
+
+/// The budget's counts, written by every lane taking a chunk and by the export thread.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Slots {
+    free: AtomicUsize,
+    /// How many times slots were given back: a lane that found none free looks again only
+    /// once this has changed.
+    given_back: AtomicU64,
 }
 
 impl Budget {
     pub(super) fn new(max_queue_size: usize) -> Self {
         Budget {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            free: AtomicUsize::new(max_queue_size),
             // Small queues are shared out in small chunks, so one thread cannot hold them all.
             chunk: (max_queue_size / 32).clamp(1, MAX_CHUNK),
+            slots: Slots {
+                free: AtomicUsize::new(max_queue_size),
+                given_back: AtomicU64::new(0),
+            },
         }
     }
 
     /// Takes up to `wanted` slots; returns how many it got (0 when the queue is full).
     pub(super) fn take(&self, wanted: usize) -> usize {
-        let mut free = self.free.load(Ordering::Relaxed);
+        let free_slots = &self.slots.free;
+        let mut free = free_slots.load(Ordering::Relaxed);
         loop {
             if free == 0 {
                 return 0;
             }
             let take = free.min(wanted);
-            match self.free.compare_exchange_weak(
+            match free_slots.compare_exchange_weak(
                 free,
                 free - take,
                 Ordering::Relaxed,
@@ -314,13 +382,23 @@ impl Budget {
     /// Gives back `n` slots: spans taken for export, or a lane's unused ones.
     pub(super) fn give_back(&self, n: usize) {
         if n > 0 {
-            self.free.fetch_add(n, Ordering::Relaxed);
+            self.slots.free.fetch_add(n, Ordering::Relaxed);
+            // Release: a lane that reads the new count (acquire) finds these slots free.
+            self.slots.given_back.fetch_add(1, Ordering::Release);
         }
+    }
+
+    /// How many times slots were given back so far. Read before a [`Budget::take`] that finds
+    /// none: while it is unchanged, no slot is free.
+    #[inline(always)]
+    fn given_back(&self) -> u64 {
+        // Acquire: the slots given back up to this count are seen by the `take` after it.
+        self.slots.given_back.load(Ordering::Acquire)
     }
 
     /// Slots in use (spans queued, in lanes, or held by lanes), for the wake-up rule.
     pub(super) fn used(&self, max_queue_size: usize) -> usize {
-        max_queue_size.saturating_sub(self.free.load(Ordering::Relaxed))
+        max_queue_size.saturating_sub(self.slots.free.load(Ordering::Relaxed))
     }
 }
 
@@ -449,23 +527,34 @@ fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>)
 }
 
 /// Appends a span under the lane's lock: takes a new chunk of the budget when the lane has no
-/// slot left (making room in the ring for it), or refuses (and counts) the span.
+/// slot left (making room in the ring for it), or refuses (and counts) the span. While the
+/// budget is as empty as the lane last found it, refuses it without the lock.
 #[cold]
 #[inline(never)]
 fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
+    // No slot has been given back since this lane found none free: none is free now either
+    // (slots only come back through `Budget::give_back`, which changes the count).
+    if lane.full_at.load(Ordering::Relaxed) == shared.budget.given_back() {
+        lane.count_drop();
+        return Handed::Dropped;
+    }
     let mut state = lane.lock();
     if state.closed {
         drop(state);
-        shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        lane.count_drop();
         return Handed::Dropped;
     }
     // Nobody else changes `cursor` while the lock is held.
     let (published, mut limit) = split(lane.cursor.load(Ordering::Relaxed));
     if published == limit {
+        // Read before the budget: slots given back after the read change it, and the lane's
+        // next span looks at the budget again.
+        let given_back = shared.budget.given_back();
         let got = refill(shared);
         if got == 0 {
+            lane.full_at.store(given_back, Ordering::Relaxed);
             drop(state);
-            shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            lane.count_drop();
             return Handed::Dropped;
         }
         // `got` is at most `MAX_CHUNK`, no more than `RING`.
@@ -494,7 +583,7 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
 
 /// A new chunk of slots for a lane (0 when the queue is full). Wakes the export thread when a
 /// batch's worth of slots is in use: it collects the lanes then. A full queue wakes nobody
-/// (the chunk that filled it did), so that a span dropped costs no shared write but its count.
+/// (the chunk that filled it did), so that a span dropped costs no shared write.
 #[cold]
 fn refill(shared: &Shared) -> usize {
     let settings = &shared.settings;
@@ -514,11 +603,11 @@ fn register(shared: &Shared) -> Arc<Lane> {
     lane
 }
 
-/// Moves every lane's spans to the end of the central queue, and forgets the lanes of threads
-/// that have exited. Takes back the slots the lanes hold and have not used when the queue is
-/// half full or more (so that idle threads' slots serve the others), from the lanes of exited
-/// threads, and with `close`, when the lanes take no more spans. Returns how many spans it
-/// moved.
+/// Moves every lane's spans to the end of the central queue, counts the spans they dropped,
+/// and forgets the lanes of threads that have exited. Takes back the slots the lanes hold and
+/// have not used when the queue is half full or more (so that idle threads' slots serve the
+/// others), from the lanes of exited threads, and with `close`, when the lanes take no more
+/// spans. Returns how many spans it moved.
 pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> usize {
     let QueueState {
         lanes,
@@ -531,6 +620,7 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
     // its next spans (at most a chunk per thread is held this way).
     let short = shared.budget.used(max_queue_size) >= max_queue_size / 2;
     let mut moved = 0;
+    let mut dropped = 0;
     lanes.retain(|lane| {
         // Read before the spans are taken: a thread that has let go of its lane has published
         // its last span already (acquire: ordered after it), and the lane can go once emptied.
@@ -548,9 +638,17 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
         }
         moved += lane.take_published(&mut state, &mut IntoQueue(central));
         state.closed |= close;
+        // Counted before an exited thread's lane is forgotten: its last drops with it.
+        dropped += lane.drops_to_count(&mut state);
         drop(state);
         !exited
     });
+    if dropped > 0 {
+        shared
+            .counters
+            .dropped
+            .fetch_add(dropped, Ordering::Relaxed);
+    }
     *pushed += moved as u64;
     if moved > 0 {
         shared
@@ -653,6 +751,19 @@ mod tests {
         matches!(push(shared, lane, || Some(finished(i))), Handed::Queued)
     }
 
+    /// What the export thread does with the queue: collects the lanes, takes every span for
+    /// export and gives their slots back. Returns their ids.
+    fn export_all(shared: &Shared) -> Vec<u64> {
+        collect(shared, &mut shared.lock(), false);
+        let ids = drain_ids(shared);
+        shared.budget.give_back(ids.len());
+        ids
+    }
+
+    fn dropped(counters: &Counters) -> u64 {
+        counters.dropped.load(Ordering::Relaxed)
+    }
+
     #[test]
     fn spans_keep_their_order_through_a_full_ring_and_the_counts_wrapping() {
         static COUNTERS: Counters = Counters::new();
@@ -723,11 +834,96 @@ mod tests {
         collect(&shared, &mut shared.lock(), true);
         assert_eq!(drain_ids(&shared), vec![0, 1, 2, 3, 4]);
         assert!(!push_span(&shared, &lane, 5));
+        // Counted by the next collection (`stats()` makes one).
+        collect(&shared, &mut shared.lock(), false);
         assert_eq!(shared.counters.dropped.load(Ordering::Relaxed), 1);
         // Spans still in a ring when its lane goes are dropped with it (Miri checks for leaks).
         let orphan = Lane::new(shared.budget.id, false);
         assert!(push_span(&shared, &orphan, 6));
         drop(orphan);
+    }
+
+    #[test]
+    fn a_lane_that_found_the_queue_full_takes_spans_again_once_slots_are_given_back() {
+        static COUNTERS: Counters = Counters::new();
+        // Chunks of 2 slots (64 / 32).
+        let shared = shared(64, &COUNTERS);
+        let lane = Arc::new(Lane::new(shared.budget.id, false));
+        shared.lock().lanes.push(lane.clone());
+        for i in 0..64 {
+            assert!(push_span(&shared, &lane, i));
+        }
+        for i in 64..70 {
+            assert!(!push_span(&shared, &lane, i), "the queue is full");
+        }
+        assert_eq!(export_all(&shared), (0..64).collect::<Vec<_>>());
+        assert_eq!(dropped(&COUNTERS), 6);
+        // The first span after the slots came back is taken, and so is every one up to the
+        // bound, which still holds exactly.
+        for i in 70..134 {
+            assert!(push_span(&shared, &lane, i), "span {i}: the queue has room");
+        }
+        assert!(!push_span(&shared, &lane, 134), "the queue is full again");
+        assert_eq!(shared.budget.used(64), 64);
+        assert_eq!(export_all(&shared), (70..134).collect::<Vec<_>>());
+        assert_eq!(dropped(&COUNTERS), 7);
+    }
+
+    #[test]
+    fn a_lane_refuses_spans_without_its_lock_while_the_queue_stays_full() {
+        static COUNTERS: Counters = Counters::new();
+        let shared = shared(64, &COUNTERS);
+        let lane = Arc::new(Lane::new(shared.budget.id, false));
+        shared.lock().lanes.push(lane.clone());
+        for i in 0..64 {
+            assert!(push_span(&shared, &lane, i));
+        }
+        assert!(!push_span(&shared, &lane, 64));
+        // A collection holds the lane's lock: the lane's thread refuses its next span without
+        // waiting for it (the timeout only keeps a regression from hanging the test).
+        let held = lane.lock();
+        let (shared_ref, lane_ref) = (&shared, &*lane);
+        let refused = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            scope.spawn(move || tx.send(push_span(shared_ref, lane_ref, 65)));
+            let refused = rx.recv_timeout(Duration::from_secs(20));
+            drop(held);
+            refused
+        });
+        assert_eq!(refused, Ok(false), "the span waited for the lane's lock");
+        export_all(&shared);
+        assert_eq!(dropped(&COUNTERS), 2);
+    }
+
+    #[test]
+    fn every_drop_is_counted_by_a_collection_or_when_the_processor_goes() {
+        static COUNTERS: Counters = Counters::new();
+        let shared = Arc::new(shared(64, &COUNTERS));
+        // A thread fills the queue, drops 5 spans and exits.
+        let recorder = {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                let handed = (0..69).map(|i| hand_over(&shared, || Some(finished(i))));
+                handed.filter(|h| matches!(h, Handed::Dropped)).count()
+            })
+        };
+        assert_eq!(recorder.join().unwrap(), 5);
+        collect(&shared, &mut shared.lock(), false);
+        assert_eq!(dropped(&COUNTERS), 5);
+        assert!(shared.lock().lanes.is_empty(), "forgotten once counted");
+        assert_eq!(drain_ids(&shared), (0..64).collect::<Vec<_>>());
+        // Another lane drops 3 spans, and the processor goes before any collection.
+        let lane = Arc::new(Lane::new(shared.budget.id, false));
+        shared.lock().lanes.push(lane.clone());
+        for i in 100..103 {
+            assert!(!push_span(&shared, &lane, i));
+        }
+        assert_eq!(collect(&shared, &mut shared.lock(), false), 0);
+        for i in 103..106 {
+            assert!(!push_span(&shared, &lane, i));
+        }
+        drop(shared);
+        assert_eq!(dropped(&COUNTERS), 11);
     }
 
     #[test]

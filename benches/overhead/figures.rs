@@ -29,17 +29,40 @@ impl<'a> View<'a> {
 
     /// The lowest of the runs' medians, ns per call: on a shared machine, other processes
     /// only ever add time, so the quieter run is the better estimate of the code's cost.
+    /// A `/kept/` case counts only its runs that kept every span (see [`View::keeps`]).
     pub fn ns(&self, id: &str) -> Option<f64> {
+        self.lowest(id, "ns")
+    }
+
+    /// The lowest of the runs' medians on the timed thread's CPU clock, ns per call (runs as
+    /// for [`View::ns`]).
+    pub fn cpu_ns(&self, id: &str) -> Option<f64> {
+        self.lowest(id, "cpu_ns")
+    }
+
+    fn lowest(&self, id: &str, key: &str) -> Option<f64> {
         (1..=self.rounds)
-            .filter_map(|r| num(self.fields(id, r)?, "ns"))
+            .filter(|&r| self.keeps(id, r))
+            .filter_map(|r| num(self.fields(id, r)?, key))
             .reduce(f64::min)
     }
 
-    /// The lowest of the runs' medians on the timed thread's CPU clock, ns per call.
-    pub fn cpu_ns(&self, id: &str) -> Option<f64> {
+    /// Whether run `round` of `id` measured what it is meant to: a `/kept/` case whose export
+    /// thread fell behind dropped spans while timed, and a dropped span costs less than a
+    /// kept one, so such a run would flatter it.
+    pub fn keeps(&self, id: &str, round: u32) -> bool {
+        !id.contains("/kept/")
+            || self
+                .fields(id, round)
+                .and_then(|f| num(f, "dropped_timed"))
+                .is_none_or(|dropped| dropped == 0.0)
+    }
+
+    /// How many runs of `id` dropped spans while timed (see [`View::keeps`]).
+    pub fn runs_dropping(&self, id: &str) -> usize {
         (1..=self.rounds)
-            .filter_map(|r| num(self.fields(id, r)?, "cpu_ns"))
-            .reduce(f64::min)
+            .filter(|&r| self.fields(id, r).is_some() && !self.keeps(id, r))
+            .count()
     }
 
     /// A field of the first run that has it.

@@ -229,6 +229,10 @@ fn per_call_table(out: &mut String, v: &View<'_>, timing: &[&Case]) {
             (Some(d), Some(q)) => format!("{d:.0} / {q:.0}"),
             _ => "–".into(),
         };
+        let drops = match v.runs_dropping(id) {
+            0 => drops,
+            n => format!("{drops} ({n} run(s) dropped while timed: left out)"),
+        };
         let _ = writeln!(
             out,
             " {} | {} | {} | {}–{} | {} | {} | {drops} |",

@@ -161,9 +161,16 @@ fn two_threads(v: &View<'_>, lines: &mut Vec<String>) {
         let two_id = format!("godtrace/two-threads/{twin}");
         let one_id = format!("godtrace/{twin}");
         let (two, one) = (v.cpu_ns(&two_id), v.cpu_ns(&one_id));
+        let dropping = match (v.runs_dropping(&two_id), v.runs_dropping(&one_id)) {
+            (0, 0) => String::new(),
+            (two, one) => format!(
+                "; runs left out for dropping spans while timed: {two} (two threads), {one} \
+                 (one)"
+            ),
+        };
         lines.push(format!(
             "{}: two threads recording at once ≤ 1.2× one thread per call ({twin}), thread CPU \
-             clock: {} ns vs {} ns ({}); wall clock {} vs {} ns ({})",
+             clock: {} ns vs {} ns ({}); wall clock {} vs {} ns ({}){dropping}",
             verdict(both(two, one, |t, o| t <= 1.2 * o)),
             fmt_ns(two),
             fmt_ns(one),

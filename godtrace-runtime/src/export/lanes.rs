@@ -751,6 +751,22 @@ mod tests {
         matches!(push(shared, lane, || Some(finished(i))), Handed::Queued)
     }
 
+    /// A lane of `shared`, registered as a thread's first span registers it.
+    fn registered_lane(shared: &Shared) -> Arc<Lane> {
+        let lane = Arc::new(Lane::new(shared.budget.id, false));
+        shared.lock().lanes.push(lane.clone());
+        lane
+    }
+
+    /// A lane of `shared` that has taken spans `0..n`, each accepted.
+    fn lane_holding(shared: &Shared, n: u64) -> Arc<Lane> {
+        let lane = registered_lane(shared);
+        for i in 0..n {
+            assert!(push_span(shared, &lane, i), "span {i}");
+        }
+        lane
+    }
+
     /// What the export thread does with the queue: collects the lanes, takes every span for
     /// export and gives their slots back. Returns their ids.
     fn export_all(shared: &Shared) -> Vec<u64> {
@@ -795,8 +811,7 @@ mod tests {
     fn a_lane_keeps_its_slots_while_half_the_queue_is_free_and_gives_them_back_after() {
         static COUNTERS: Counters = Counters::new();
         let shared = shared(256, &COUNTERS);
-        let lane = Arc::new(Lane::new(shared.budget.id, false));
-        shared.lock().lanes.push(lane.clone());
+        let lane = registered_lane(&shared);
         assert!(push_span(&shared, &lane, 0));
         // One chunk taken (256 / 32 = 8 slots), one used.
         assert_eq!(shared.budget.used(256), 8);
@@ -826,11 +841,7 @@ mod tests {
     fn a_closed_lane_refuses_and_counts_spans_and_a_dropped_lane_frees_its_spans() {
         static COUNTERS: Counters = Counters::new();
         let shared = shared(1000, &COUNTERS);
-        let lane = Arc::new(Lane::new(shared.budget.id, false));
-        shared.lock().lanes.push(lane.clone());
-        for i in 0..5 {
-            assert!(push_span(&shared, &lane, i));
-        }
+        let lane = lane_holding(&shared, 5);
         collect(&shared, &mut shared.lock(), true);
         assert_eq!(drain_ids(&shared), vec![0, 1, 2, 3, 4]);
         assert!(!push_span(&shared, &lane, 5));
@@ -848,11 +859,7 @@ mod tests {
         static COUNTERS: Counters = Counters::new();
         // Chunks of 2 slots (64 / 32).
         let shared = shared(64, &COUNTERS);
-        let lane = Arc::new(Lane::new(shared.budget.id, false));
-        shared.lock().lanes.push(lane.clone());
-        for i in 0..64 {
-            assert!(push_span(&shared, &lane, i));
-        }
+        let lane = lane_holding(&shared, 64);
         for i in 64..70 {
             assert!(!push_span(&shared, &lane, i), "the queue is full");
         }
@@ -873,11 +880,7 @@ mod tests {
     fn a_lane_refuses_spans_without_its_lock_while_the_queue_stays_full() {
         static COUNTERS: Counters = Counters::new();
         let shared = shared(64, &COUNTERS);
-        let lane = Arc::new(Lane::new(shared.budget.id, false));
-        shared.lock().lanes.push(lane.clone());
-        for i in 0..64 {
-            assert!(push_span(&shared, &lane, i));
-        }
+        let lane = lane_holding(&shared, 64);
         assert!(!push_span(&shared, &lane, 64));
         // A collection holds the lane's lock: the lane's thread refuses its next span without
         // waiting for it (the timeout only keeps a regression from hanging the test).
@@ -913,8 +916,7 @@ mod tests {
         assert!(shared.lock().lanes.is_empty(), "forgotten once counted");
         assert_eq!(drain_ids(&shared), (0..64).collect::<Vec<_>>());
         // Another lane drops 3 spans, and the processor goes before any collection.
-        let lane = Arc::new(Lane::new(shared.budget.id, false));
-        shared.lock().lanes.push(lane.clone());
+        let lane = registered_lane(&shared);
         for i in 100..103 {
             assert!(!push_span(&shared, &lane, i));
         }

@@ -271,7 +271,11 @@ impl OpSpan {
     /// `measured` when its site records durations; `mark` is the dropped root's, for the
     /// thread to hold while the call runs.
     #[inline(always)]
-    fn sampled_out(site: &'static CallSite, mark: u64, measured: Option<Tick>) -> OpSpan {
+    pub(super) fn sampled_out(
+        site: &'static CallSite,
+        mark: u64,
+        measured: Option<Tick>,
+    ) -> OpSpan {
         OpSpan {
             cx: None,
             live: None,
@@ -589,6 +593,21 @@ impl OpSpan {
         (self.timing.is_none() && !self.owns_anything()).then_some(self.scope)
     }
 
+    /// What a sampled-out call measured by its site's histogram, and owning nothing, is made
+    /// of: the mark it holds, its site and its start. A future keeps these alone, and ends the
+    /// span rebuilt from them by [`OpSpan::sampled_out`] (its error type is not set yet:
+    /// only the call's end sets it).
+    #[inline(always)]
+    pub(super) fn measured_only(&self) -> Option<(u64, &'static CallSite, Tick)> {
+        match &self.timing {
+            Some(Timing {
+                histogram: Some(site),
+                start,
+            }) if !self.owns_anything() => Some((self.scope, site, *start)),
+            _ => None,
+        }
+    }
+
     /// Whether dropping this span has anything to release (an OpenTelemetry context or a
     /// record): a sampled-out call usually has neither.
     #[inline(always)]
@@ -807,7 +826,7 @@ impl OpSpan {
     /// What the call that ran in this span returned, or its panic resumed, with the span
     /// ended as failed.
     #[inline(always)]
-    fn returned<R>(&mut self, outcome: std::thread::Result<R>) -> R {
+    pub(super) fn returned<R>(&mut self, outcome: std::thread::Result<R>) -> R {
         match outcome {
             Ok(ret) => ret,
             Err(payload) => {
@@ -1118,6 +1137,141 @@ mod tests {
         drop(future);
         assert_eq!(panic_count("op.tests.panics.async"), 1, "measured once");
         assert_eq!(current_span_context(), None);
+    }
+
+    /// Pending on its first poll, then (after `pause`) what `outcome` gives, or its panic;
+    /// each poll notes the current span.
+    struct ThenReady<T, O: FnOnce() -> T> {
+        outcome: Option<O>,
+        pause: std::time::Duration,
+        polls: usize,
+        seen: std::rc::Rc<std::cell::RefCell<Vec<Option<SpanContext>>>>,
+    }
+
+    impl<T, O: FnOnce() -> T + Unpin> Future for ThenReady<T, O> {
+        type Output = T;
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<T> {
+            self.seen.borrow_mut().push(current_span_context());
+            self.polls += 1;
+            if self.polls < 2 {
+                return std::task::Poll::Pending;
+            }
+            std::thread::sleep(self.pause);
+            std::task::Poll::Ready((self.outcome.take().expect("polled once more"))())
+        }
+    }
+
+    /// The duration histogram's series of `operation`: each one's `error.type` (`None` for
+    /// the successful calls) with its count and its sum in seconds.
+    fn duration_series(operation: &str) -> Vec<(Option<String>, u64, f64)> {
+        let snapshot = crate::metrics::metrics_snapshot();
+        let mut series: Vec<_> = snapshot
+            .operation_points(operation)
+            .into_iter()
+            .map(|point| {
+                let error_type = point.attr("error.type").map(|v| v.as_str().into_owned());
+                (error_type, point.count, point.sum)
+            })
+            .collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        series
+    }
+
+    #[derive(Debug)]
+    struct Refused;
+
+    static MEASURED_OK: CallSite = site("op.tests.measured.ok", 0.0, true, true);
+    static MEASURED_ERR: CallSite = site("op.tests.measured.err", 0.0, true, true);
+    static MEASURED_PANIC: CallSite = site("op.tests.measured.panic", 0.0, true, true);
+    static MEASURED_DROPPED: CallSite = site("op.tests.measured.dropped", 0.0, true, true);
+    static MEASURED_UNPOLLED: CallSite = site("op.tests.measured.unpolled", 0.0, true, true);
+
+    /// An async call sampled out at its root and measured (the default) holds its root's mark
+    /// on every poll, records nothing, and has its duration, from the call to its completion,
+    /// measured once: under its `Err`'s type, as a panic, or (dropped unfinished) with the
+    /// successful calls, as a call that returned then.
+    #[test]
+    fn an_async_call_not_recorded_is_measured_once_with_its_error_type() {
+        let capture = testing::capture();
+        let pause = std::time::Duration::from_millis(2);
+        let finish = |span: &OpSpan, ret: &Result<u8, Refused>| {
+            if ret.is_err() {
+                span.record_error(std::any::type_name::<Refused>(), || "refused".into());
+            }
+        };
+        let seen = std::rc::Rc::default();
+        let call = |site: &'static CallSite, outcome: fn() -> Result<u8, Refused>| {
+            let inner = ThenReady {
+                outcome: Some(outcome),
+                pause,
+                polls: 0,
+                seen: std::rc::Rc::clone(&seen),
+            };
+            Box::pin(Instrumented::new(start(site), inner, finish))
+        };
+        let mut task = std::task::Context::from_waker(Waker::noop());
+        let at_least = pause.as_secs_f64();
+
+        let mut future = call(&MEASURED_OK, || Ok(3));
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        assert_eq!(current_span_context(), None, "not held between polls");
+        assert!(matches!(
+            future.as_mut().poll(&mut task),
+            std::task::Poll::Ready(Ok(3))
+        ));
+        drop(future);
+        let seen: Vec<_> = seen.take();
+        assert!(seen[0].as_ref().is_some_and(|root| !root.is_sampled()));
+        assert_eq!(seen[0], seen[1], "the root's mark on every poll");
+        let ok = duration_series("op.tests.measured.ok");
+        assert!(
+            matches!(ok[..], [(None, 1, sum)] if sum >= at_least),
+            "{ok:?}"
+        );
+
+        let mut future = call(&MEASURED_ERR, || Err(Refused));
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        assert!(future.as_mut().poll(&mut task).is_ready());
+        drop(future);
+        let err = duration_series("op.tests.measured.err");
+        let refused = std::any::type_name::<Refused>().to_owned();
+        assert!(
+            matches!(&err[..], [(Some(ty), 1, sum)] if *ty == refused && *sum >= at_least),
+            "{err:?}"
+        );
+
+        let mut future = call(&MEASURED_PANIC, || panic!("the call panics"));
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            future.as_mut().poll(&mut task)
+        }));
+        assert!(polled.is_err());
+        assert_eq!(current_span_context(), None, "cleared by the unwind");
+        drop(future);
+        let panicked = duration_series("op.tests.measured.panic");
+        assert!(
+            matches!(&panicked[..], [(Some(ty), 1, sum)] if ty == "panic" && *sum >= at_least),
+            "{panicked:?}"
+        );
+
+        let mut future = call(&MEASURED_DROPPED, || Err(Refused));
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        std::thread::sleep(pause);
+        drop(future);
+        let dropped = duration_series("op.tests.measured.dropped");
+        assert!(
+            matches!(dropped[..], [(None, 1, sum)] if sum >= at_least),
+            "{dropped:?}"
+        );
+
+        let future = call(&MEASURED_UNPOLLED, || Ok(1));
+        drop(future);
+        let unpolled = duration_series("op.tests.measured.unpolled");
+        assert!(matches!(unpolled[..], [(None, 1, _)]), "{unpolled:?}");
+        assert!(capture.spans().is_empty(), "{:?}", capture.spans());
     }
 
     static MARKED_ASYNC: CallSite = site("op.tests.marked_async", 0.0, false, true);

@@ -34,26 +34,31 @@ pub struct Instrumented<F: Future, Fin> {
     /// Dropped only by `Drop` below (taken when a span), so the other states have no drop
     /// glue to run.
     traced: ManuallyDrop<Traced>,
+    /// Records the output of a call with a span to end (`Traced::Span`, `Traced::Measured`);
+    /// `None` for the other states, and once it ran: `Drop` tests it alone, one comparison
+    /// whatever the number of states.
     finish: Option<Fin>,
 }
 
-/// What a traced future holds of its call's span.
+/// What a traced future holds of its call's span. `Measured` is declared first: the niche
+/// tags then put it next to `Span`'s, so that `Drop` tells the two states it ends from the
+/// others with one comparison.
 enum Traced {
-    /// Nothing: tracing is off, or the call is not traced.
-    Off,
-    /// A sampled-out call with nothing to carry, record or measure: only the mark of the
-    /// sampled-out root it runs under (`OpSpan::mark_only`), held while the future is polled.
-    Mark(u64),
     /// A sampled-out call that owns nothing but is measured by its site's duration histogram
     /// (the default): its mark is held while the future is polled, and its span is rebuilt
     /// when it ends, so that each poll skips the general path's context and list handling.
     Measured(Measured),
+    /// Nothing: tracing is off, or the call is not traced.
+    Off,
+    /// A sampled-out call with nothing to carry, record or measure: only the mark of the
+    /// sampled-out root it runs under (`OpSpan::unowned_parts`), held while the future is polled.
+    Mark(u64),
     /// A span to make current on each poll and to end; a sampled-out one that holds only
-    /// a root's mark (`OpSpan::mark_only`) just has the mark held while it is polled.
+    /// a root's mark (`OpSpan::unowned_parts`) just has the mark held while it is polled.
     Span(OpSpan),
 }
 
-/// What a traced future keeps of a measured sampled-out call (`OpSpan::measured_only`).
+/// What a traced future keeps of a measured sampled-out call (`OpSpan::unowned_parts`).
 #[derive(Clone, Copy)]
 struct Measured {
     /// The sampled-out root's mark to hold while polled; 0 for none.
@@ -81,38 +86,37 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
             None => Instrumented {
                 inner,
                 traced: ManuallyDrop::new(Traced::Off),
-                finish: Some(finish),
+                finish: None,
             },
             // Read field by field as `OpSpan::start` wrote them: the future then holds two
             // words, not a copy of the whole span whose wide loads would wait for the
             // callee's narrower stores.
-            Some(span) => match span.mark_only() {
-                Some(mark) => {
-                    // Owns nothing (see `mark_only`): there is nothing to drop.
+            Some(span) => match span.unowned_parts() {
+                None => Instrumented {
+                    inner,
+                    traced: ManuallyDrop::new(Traced::Span(span)),
+                    finish: Some(finish),
+                },
+                Some((mark, measured)) => {
+                    // Owns nothing (see `unowned_parts`): there is nothing to drop.
                     std::mem::forget(span);
-                    Instrumented {
-                        inner,
-                        traced: ManuallyDrop::new(Traced::Mark(mark)),
-                        finish: Some(finish),
+                    match measured {
+                        None => Instrumented {
+                            inner,
+                            traced: ManuallyDrop::new(Traced::Mark(mark)),
+                            finish: None,
+                        },
+                        Some((site, start)) => Instrumented {
+                            inner,
+                            traced: ManuallyDrop::new(Traced::Measured(Measured {
+                                mark,
+                                site,
+                                start,
+                            })),
+                            finish: Some(finish),
+                        },
                     }
                 }
-                None => match span.measured_only() {
-                    Some((mark, site, start)) => {
-                        // Owns nothing either (see `measured_only`).
-                        std::mem::forget(span);
-                        let measured = Measured { mark, site, start };
-                        Instrumented {
-                            inner,
-                            traced: ManuallyDrop::new(Traced::Measured(measured)),
-                            finish: Some(finish),
-                        }
-                    }
-                    None => Instrumented {
-                        inner,
-                        traced: ManuallyDrop::new(Traced::Span(span)),
-                        finish: Some(finish),
-                    },
-                },
             },
         }
     }
@@ -131,8 +135,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
             Traced::Off => None,
             _ if !current::otel_context_usable() => None,
             Traced::Mark(mark) => Some(*mark),
-            Traced::Measured(measured) => return this.poll_measured(*measured, task),
-            Traced::Span(_) => return this.poll_traced(task),
+            Traced::Measured(_) | Traced::Span(_) => return this.poll_ending(task),
         };
         // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never
         // moved out of it (see above).
@@ -172,18 +175,28 @@ impl Drop for RestoreMark {
 }
 
 impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
-    /// `poll` of a measured sampled-out call, out of line (as `poll_traced`): the mark held
+    /// `poll` of a call with a span to end: each state out of line, so that the other paths'
+    /// frame stays as small as the inner future's poll needs. Called by `poll` only, on the
+    /// pinned future's fields.
+    #[inline(always)]
+    fn poll_ending(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        if let Traced::Measured(_) = *self.traced {
+            return self.poll_measured(task);
+        }
+        self.poll_traced(task)
+    }
+
+    /// `poll` of a measured sampled-out call: the mark held
     /// as its span would hold it, and on completion the span rebuilt to record the outcome and
     /// the duration, as `poll_traced` would; a panic is measured as one and goes on unwinding.
     #[inline(never)]
-    fn poll_measured(
-        &mut self,
-        measured: Measured,
-        task: &mut std::task::Context<'_>,
-    ) -> Poll<F::Output> {
+    fn poll_measured(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
         // pinned there and never moved out of it (see `poll`).
         let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
+        let Traced::Measured(measured) = *self.traced else {
+            unreachable!("checked by `poll_ending`")
+        };
         let marked = sampled_out::replace_mark(measured.mark);
         let outcome = catch_unwind(AssertUnwindSafe(|| inner.poll(task)));
         sampled_out::restore_mark(marked);
@@ -208,8 +221,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
         Poll::Ready(output)
     }
 
-    /// `poll` with a span, out of line: the other paths' frame then stays as small as the
-    /// inner future's poll needs. Called by `poll` only, on the pinned future's fields.
+    /// `poll` with a span (see `poll_ending`).
     #[inline(never)]
     fn poll_traced(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
@@ -261,7 +273,8 @@ impl Drop for ClearOnUnwind<'_> {
 impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
     #[inline]
     fn drop(&mut self) {
-        if let Traced::Span(_) | Traced::Measured(_) = &*self.traced {
+        // Unfinished: a span to end, or one a panic ended (then `cancel` finds `Off`).
+        if self.finish.is_some() {
             self.cancel();
         }
     }

@@ -585,26 +585,26 @@ impl OpSpan {
         }
     }
 
-    /// The sampled-out-root mark this span holds, when that is all it does (nothing to
-    /// carry, record or measure, nothing owned): a future then keeps the mark alone, and
-    /// makes it current on each poll without a span to end.
+    /// What this span is made of when it owns nothing (a sampled-out call with nothing to
+    /// carry): the sampled-out-root mark it holds, and its site and start when that site
+    /// measures it. A future then keeps these alone: it makes the mark current on each poll
+    /// and, for a measured call, ends the span rebuilt from them by [`OpSpan::sampled_out`]
+    /// (its error type is not set yet: only the call's end sets it).
     #[inline(always)]
-    pub(super) fn mark_only(&self) -> Option<u64> {
-        (self.timing.is_none() && !self.owns_anything()).then_some(self.scope)
-    }
-
-    /// What a sampled-out call measured by its site's histogram, and owning nothing, is made
-    /// of: the mark it holds, its site and its start. A future keeps these alone, and ends the
-    /// span rebuilt from them by [`OpSpan::sampled_out`] (its error type is not set yet:
-    /// only the call's end sets it).
-    #[inline(always)]
-    pub(super) fn measured_only(&self) -> Option<(u64, &'static CallSite, Tick)> {
-        match &self.timing {
+    pub(super) fn unowned_parts(&self) -> Option<(u64, Option<(&'static CallSite, Tick)>)> {
+        if self.owns_anything() {
+            return None;
+        }
+        match self.timing {
+            None => Some((self.scope, None)),
             Some(Timing {
                 histogram: Some(site),
                 start,
-            }) if !self.owns_anything() => Some((self.scope, site, *start)),
-            _ => None,
+            }) => Some((self.scope, Some((site, start)))),
+            // Timed but not measured: only a span that records is.
+            Some(Timing {
+                histogram: None, ..
+            }) => None,
         }
     }
 
@@ -1305,7 +1305,10 @@ mod tests {
     ) -> std::pin::Pin<Box<impl Future<Output = Vec<Option<SpanContext>>>>> {
         let span = start(&MARKED_ASYNC);
         assert!(
-            span.as_ref().and_then(OpSpan::mark_only).is_some(),
+            matches!(
+                span.as_ref().and_then(OpSpan::unowned_parts),
+                Some((_, None))
+            ),
             "only a mark"
         );
         let inner = ObservedTwice {

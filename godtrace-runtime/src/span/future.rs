@@ -40,9 +40,7 @@ pub struct Instrumented<F: Future, Fin> {
     finish: Option<Fin>,
 }
 
-/// What a traced future holds of its call's span. `Measured` is declared first: the niche
-/// tags then put it next to `Span`'s, so that `Drop` tells the two states it ends from the
-/// others with one comparison.
+/// What a traced future holds of its call's span.
 enum Traced {
     /// A sampled-out call that owns nothing but is measured by its site's duration histogram
     /// (the default): its mark is held while the future is polled, and its span is rebuilt

@@ -49,7 +49,8 @@ enum Traced {
     /// Nothing: tracing is off, or the call is not traced.
     Off,
     /// A sampled-out call with nothing to carry, record or measure: only the mark of the
-    /// sampled-out root it runs under (`OpSpan::unowned_parts`), held while the future is polled.
+    /// sampled-out root it runs under (`OpSpan::unowned_parts`), held while the future is
+    /// polled.
     Mark(u64),
     /// A span to make current on each poll and to end; a sampled-out one that holds only
     /// a root's mark (`OpSpan::unowned_parts`) just has the mark held while it is polled.
@@ -184,9 +185,9 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
         self.poll_traced(task)
     }
 
-    /// `poll` of a measured sampled-out call: the mark held
-    /// as its span would hold it, and on completion the span rebuilt to record the outcome and
-    /// the duration, as `poll_traced` would; a panic is measured as one and goes on unwinding.
+    /// `poll` of a measured sampled-out call: the mark held as its span would hold it, and on
+    /// completion the span rebuilt to record the outcome and the duration, as `poll_traced`
+    /// would; a panic is measured as one and goes on unwinding.
     #[inline(never)]
     fn poll_measured(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally

@@ -1,10 +1,12 @@
 //! The instrumented future: a traced future's span is current while it is polled (on any
 //! thread) and ends when it completes, panics, or is dropped unfinished.
+use super::clock::Tick;
 use super::op::OpSpan;
-use super::{current, sampled_out};
+use super::{CallSite, current, sampled_out};
 use opentelemetry::KeyValue;
 use std::future::Future;
 use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::Poll;
 
@@ -32,19 +34,45 @@ pub struct Instrumented<F: Future, Fin> {
     /// Dropped only by `Drop` below (taken when a span), so the other states have no drop
     /// glue to run.
     traced: ManuallyDrop<Traced>,
+    /// Records the output of a call with a span to end (`Traced::Span`, `Traced::Measured`);
+    /// `None` for the other states, and once it ran: `Drop` tests it alone, one comparison
+    /// whatever the number of states.
     finish: Option<Fin>,
 }
 
 /// What a traced future holds of its call's span.
 enum Traced {
+    /// A sampled-out call that owns nothing but is measured by its site's duration histogram
+    /// (the default): its mark is held while the future is polled, and its span is rebuilt
+    /// when it ends, so that each poll skips the general path's context and list handling.
+    Measured(Measured),
     /// Nothing: tracing is off, or the call is not traced.
     Off,
     /// A sampled-out call with nothing to carry, record or measure: only the mark of the
-    /// sampled-out root it runs under (`OpSpan::mark_only`), held while the future is polled.
+    /// sampled-out root it runs under (`OpSpan::unowned_parts`), held while the future is
+    /// polled.
     Mark(u64),
     /// A span to make current on each poll and to end; a sampled-out one that holds only
-    /// a root's mark (`OpSpan::mark_only`) just has the mark held while it is polled.
+    /// a root's mark (`OpSpan::unowned_parts`) just has the mark held while it is polled.
     Span(OpSpan),
+}
+
+/// What a traced future keeps of a measured sampled-out call (`OpSpan::unowned_parts`).
+#[derive(Clone, Copy)]
+struct Measured {
+    /// The sampled-out root's mark to hold while polled; 0 for none.
+    mark: u64,
+    /// The call site whose histogram records the duration.
+    site: &'static CallSite,
+    start: Tick,
+}
+
+impl Measured {
+    /// The call's span, as `OpSpan::start` built it: it owns nothing, so it needs no drop.
+    #[inline(always)]
+    fn span(self) -> OpSpan {
+        OpSpan::sampled_out(self.site, self.mark, Some(self.start))
+    }
 }
 
 impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
@@ -57,26 +85,37 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
             None => Instrumented {
                 inner,
                 traced: ManuallyDrop::new(Traced::Off),
-                finish: Some(finish),
+                finish: None,
             },
             // Read field by field as `OpSpan::start` wrote them: the future then holds two
             // words, not a copy of the whole span whose wide loads would wait for the
             // callee's narrower stores.
-            Some(span) => match span.mark_only() {
-                Some(mark) => {
-                    // Owns nothing (see `mark_only`): there is nothing to drop.
-                    std::mem::forget(span);
-                    Instrumented {
-                        inner,
-                        traced: ManuallyDrop::new(Traced::Mark(mark)),
-                        finish: Some(finish),
-                    }
-                }
+            Some(span) => match span.unowned_parts() {
                 None => Instrumented {
                     inner,
                     traced: ManuallyDrop::new(Traced::Span(span)),
                     finish: Some(finish),
                 },
+                Some((mark, measured)) => {
+                    // Owns nothing (see `unowned_parts`): there is nothing to drop.
+                    std::mem::forget(span);
+                    match measured {
+                        None => Instrumented {
+                            inner,
+                            traced: ManuallyDrop::new(Traced::Mark(mark)),
+                            finish: None,
+                        },
+                        Some((site, start)) => Instrumented {
+                            inner,
+                            traced: ManuallyDrop::new(Traced::Measured(Measured {
+                                mark,
+                                site,
+                                start,
+                            })),
+                            finish: Some(finish),
+                        },
+                    }
+                }
             },
         }
     }
@@ -95,7 +134,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
             Traced::Off => None,
             _ if !current::otel_context_usable() => None,
             Traced::Mark(mark) => Some(*mark),
-            Traced::Span(_) => return this.poll_traced(task),
+            Traced::Measured(_) | Traced::Span(_) => return this.poll_ending(task),
         };
         // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never
         // moved out of it (see above).
@@ -135,8 +174,53 @@ impl Drop for RestoreMark {
 }
 
 impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
-    /// `poll` with a span, out of line: the other paths' frame then stays as small as the
-    /// inner future's poll needs. Called by `poll` only, on the pinned future's fields.
+    /// `poll` of a call with a span to end: each state out of line, so that the other paths'
+    /// frame stays as small as the inner future's poll needs. Called by `poll` only, on the
+    /// pinned future's fields.
+    #[inline(always)]
+    fn poll_ending(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        if let Traced::Measured(_) = *self.traced {
+            return self.poll_measured(task);
+        }
+        self.poll_traced(task)
+    }
+
+    /// `poll` of a measured sampled-out call: the mark held as its span would hold it, and on
+    /// completion the span rebuilt to record the outcome and the duration, as `poll_traced`
+    /// would; a panic is measured as one and goes on unwinding.
+    #[inline(never)]
+    fn poll_measured(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
+        // pinned there and never moved out of it (see `poll`).
+        let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
+        let Traced::Measured(measured) = *self.traced else {
+            unreachable!("checked by `poll_ending`")
+        };
+        let marked = sampled_out::replace_mark(measured.mark);
+        let outcome = catch_unwind(AssertUnwindSafe(|| inner.poll(task)));
+        sampled_out::restore_mark(marked);
+        let output = match outcome {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => output,
+            Err(payload) => {
+                // Ended here: `Drop` finds nothing to measure as cancelled.
+                self.traced = ManuallyDrop::new(Traced::Off);
+                return measured.span().returned(Err(payload));
+            }
+        };
+        // Ended: `Drop` finds nothing to measure as cancelled; nothing owned to drop.
+        self.traced = ManuallyDrop::new(Traced::Off);
+        let mut span = measured.span();
+        if let Some(finish) = self.finish.take() {
+            finish(&span, &output);
+        }
+        span.end_in_place();
+        // Owns nothing (see `Measured::span`).
+        std::mem::forget(span);
+        Poll::Ready(output)
+    }
+
+    /// `poll` with a span (see `poll_ending`).
     #[inline(never)]
     fn poll_traced(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
@@ -188,19 +272,25 @@ impl Drop for ClearOnUnwind<'_> {
 impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
     #[inline]
     fn drop(&mut self) {
-        if let Traced::Span(_) = &*self.traced {
+        // Unfinished: a span to end, or one a panic ended (then `cancel` finds `Off`).
+        if self.finish.is_some() {
             self.cancel();
         }
     }
 }
 
 impl<F: Future, Fin> Instrumented<F, Fin> {
-    /// Dropped before completion: ends the span, marked cancelled.
+    /// Dropped before completion: ends the span, marked cancelled (a measured sampled-out
+    /// call records nothing but its duration, without an `error.type`).
     #[cold]
     fn cancel(&mut self) {
-        if let Traced::Span(span) = std::mem::replace(&mut *self.traced, Traced::Off) {
-            span.record_owned(KeyValue::new("godtrace.cancelled", true));
-            span.end();
+        match std::mem::replace(&mut *self.traced, Traced::Off) {
+            Traced::Span(span) => {
+                span.record_owned(KeyValue::new("godtrace.cancelled", true));
+                span.end();
+            }
+            Traced::Measured(measured) => measured.span().end(),
+            Traced::Off | Traced::Mark(_) => {}
         }
     }
 }

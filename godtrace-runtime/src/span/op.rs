@@ -271,7 +271,11 @@ impl OpSpan {
     /// `measured` when its site records durations; `mark` is the dropped root's, for the
     /// thread to hold while the call runs.
     #[inline(always)]
-    fn sampled_out(site: &'static CallSite, mark: u64, measured: Option<Tick>) -> OpSpan {
+    pub(super) fn sampled_out(
+        site: &'static CallSite,
+        mark: u64,
+        measured: Option<Tick>,
+    ) -> OpSpan {
         OpSpan {
             cx: None,
             live: None,
@@ -581,12 +585,27 @@ impl OpSpan {
         }
     }
 
-    /// The sampled-out-root mark this span holds, when that is all it does (nothing to
-    /// carry, record or measure, nothing owned): a future then keeps the mark alone, and
-    /// makes it current on each poll without a span to end.
+    /// What this span is made of when it owns nothing (a sampled-out call with nothing to
+    /// carry): the sampled-out-root mark it holds, and its site and start when that site
+    /// measures it. A future then keeps these alone: it makes the mark current on each poll
+    /// and, for a measured call, ends the span rebuilt from them by [`OpSpan::sampled_out`]
+    /// (its error type is not set yet: only the call's end sets it).
     #[inline(always)]
-    pub(super) fn mark_only(&self) -> Option<u64> {
-        (self.timing.is_none() && !self.owns_anything()).then_some(self.scope)
+    pub(super) fn unowned_parts(&self) -> Option<(u64, Option<(&'static CallSite, Tick)>)> {
+        if self.owns_anything() {
+            return None;
+        }
+        match self.timing {
+            None => Some((self.scope, None)),
+            Some(Timing {
+                histogram: Some(site),
+                start,
+            }) => Some((self.scope, Some((site, start)))),
+            // Timed but not measured: only a span that records is.
+            Some(Timing {
+                histogram: None, ..
+            }) => None,
+        }
     }
 
     /// Whether dropping this span has anything to release (an OpenTelemetry context or a
@@ -807,7 +826,7 @@ impl OpSpan {
     /// What the call that ran in this span returned, or its panic resumed, with the span
     /// ended as failed.
     #[inline(always)]
-    fn returned<R>(&mut self, outcome: std::thread::Result<R>) -> R {
+    pub(super) fn returned<R>(&mut self, outcome: std::thread::Result<R>) -> R {
         match outcome {
             Ok(ret) => ret,
             Err(payload) => {
@@ -1120,6 +1139,142 @@ mod tests {
         assert_eq!(current_span_context(), None);
     }
 
+    /// Pending on its first poll, then (after `pause`) what `outcome` gives, or its panic;
+    /// each poll notes the current span.
+    struct ThenReady<T, O: FnOnce() -> T> {
+        outcome: Option<O>,
+        pause: std::time::Duration,
+        polls: usize,
+        seen: std::rc::Rc<std::cell::RefCell<Vec<Option<SpanContext>>>>,
+    }
+
+    impl<T, O: FnOnce() -> T + Unpin> Future for ThenReady<T, O> {
+        type Output = T;
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<T> {
+            self.seen.borrow_mut().push(current_span_context());
+            self.polls += 1;
+            if self.polls < 2 {
+                return std::task::Poll::Pending;
+            }
+            std::thread::sleep(self.pause);
+            std::task::Poll::Ready((self.outcome.take().expect("polled once more"))())
+        }
+    }
+
+    /// The duration histogram's series of `operation`: each one's `error.type` (`None` for
+    /// the successful calls) with its count and its sum in seconds.
+    fn duration_series(operation: &str) -> Vec<(Option<String>, u64, f64)> {
+        let snapshot = crate::metrics::metrics_snapshot();
+        let mut series: Vec<_> = snapshot
+            .operation_points(operation)
+            .into_iter()
+            .map(|point| {
+                let error_type = point.attr("error.type").map(|v| v.as_str().into_owned());
+                (error_type, point.count, point.sum)
+            })
+            .collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        series
+    }
+
+    #[derive(Debug)]
+    struct Refused;
+
+    static MEASURED_OK: CallSite = site("op.tests.measured.ok", 0.0, true, true);
+    static MEASURED_ERR: CallSite = site("op.tests.measured.err", 0.0, true, true);
+    static MEASURED_PANIC: CallSite = site("op.tests.measured.panic", 0.0, true, true);
+    static MEASURED_DROPPED: CallSite = site("op.tests.measured.dropped", 0.0, true, true);
+    static MEASURED_UNPOLLED: CallSite = site("op.tests.measured.unpolled", 0.0, true, true);
+
+    /// An async call sampled out at its root and measured (the default) holds its root's mark
+    /// on every poll, records nothing, and has its duration, from the call to its completion,
+    /// measured once: under its `Err`'s type, as a panic, or (dropped unfinished) with the
+    /// successful calls, as a call that returned then.
+    #[test]
+    fn an_async_call_not_recorded_is_measured_once_with_its_error_type() {
+        let capture = testing::capture();
+        let pause = std::time::Duration::from_millis(2);
+        let finish = |span: &OpSpan, ret: &Result<u8, Refused>| {
+            if ret.is_err() {
+                span.record_error(std::any::type_name::<Refused>(), || "refused".into());
+            }
+        };
+        let seen = std::rc::Rc::default();
+        let call = |site: &'static CallSite, outcome: fn() -> Result<u8, Refused>| {
+            let inner = ThenReady {
+                outcome: Some(outcome),
+                pause,
+                polls: 0,
+                seen: std::rc::Rc::clone(&seen),
+            };
+            Box::pin(Instrumented::new(start(site), inner, finish))
+        };
+        let mut task = std::task::Context::from_waker(Waker::noop());
+        // Under Miri the clock's conversion to seconds gives 0: only the counts are checked.
+        let at_least = if cfg!(miri) { 0.0 } else { pause.as_secs_f64() };
+
+        let mut future = call(&MEASURED_OK, || Ok(3));
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        assert_eq!(current_span_context(), None, "not held between polls");
+        assert!(matches!(
+            future.as_mut().poll(&mut task),
+            std::task::Poll::Ready(Ok(3))
+        ));
+        drop(future);
+        let seen: Vec<_> = seen.take();
+        assert!(seen[0].as_ref().is_some_and(|root| !root.is_sampled()));
+        assert_eq!(seen[0], seen[1], "the root's mark on every poll");
+        let ok = duration_series("op.tests.measured.ok");
+        assert!(
+            matches!(ok[..], [(None, 1, sum)] if sum >= at_least),
+            "{ok:?}"
+        );
+
+        let mut future = call(&MEASURED_ERR, || Err(Refused));
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        assert!(future.as_mut().poll(&mut task).is_ready());
+        drop(future);
+        let err = duration_series("op.tests.measured.err");
+        let refused = std::any::type_name::<Refused>().to_owned();
+        assert!(
+            matches!(&err[..], [(Some(ty), 1, sum)] if *ty == refused && *sum >= at_least),
+            "{err:?}"
+        );
+
+        let mut future = call(&MEASURED_PANIC, || panic!("the call panics"));
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            future.as_mut().poll(&mut task)
+        }));
+        assert!(polled.is_err());
+        assert_eq!(current_span_context(), None, "cleared by the unwind");
+        drop(future);
+        let panicked = duration_series("op.tests.measured.panic");
+        assert!(
+            matches!(&panicked[..], [(Some(ty), 1, sum)] if ty == "panic" && *sum >= at_least),
+            "{panicked:?}"
+        );
+
+        let mut future = call(&MEASURED_DROPPED, || Err(Refused));
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        std::thread::sleep(pause);
+        drop(future);
+        let dropped = duration_series("op.tests.measured.dropped");
+        assert!(
+            matches!(dropped[..], [(None, 1, sum)] if sum >= at_least),
+            "{dropped:?}"
+        );
+
+        let future = call(&MEASURED_UNPOLLED, || Ok(1));
+        drop(future);
+        let unpolled = duration_series("op.tests.measured.unpolled");
+        assert!(matches!(unpolled[..], [(None, 1, _)]), "{unpolled:?}");
+        assert!(capture.spans().is_empty(), "{:?}", capture.spans());
+    }
+
     static MARKED_ASYNC: CallSite = site("op.tests.marked_async", 0.0, false, true);
     static UNDER_MARK: CallSite = site("op.tests.under_mark", 1.0, true, false);
 
@@ -1151,7 +1306,10 @@ mod tests {
     ) -> std::pin::Pin<Box<impl Future<Output = Vec<Option<SpanContext>>>>> {
         let span = start(&MARKED_ASYNC);
         assert!(
-            span.as_ref().and_then(OpSpan::mark_only).is_some(),
+            matches!(
+                span.as_ref().and_then(OpSpan::unowned_parts),
+                Some((_, None))
+            ),
             "only a mark"
         );
         let inner = ObservedTwice {

@@ -52,8 +52,8 @@ enum Traced {
     /// sampled-out root it runs under (`OpSpan::unowned_parts`), held while the future is
     /// polled.
     Mark(u64),
-    /// A span to make current on each poll and to end; a sampled-out one that holds only
-    /// a root's mark (`OpSpan::unowned_parts`) just has the mark held while it is polled.
+    /// A span to make current on each poll and to end: one that records, or a sampled-out
+    /// one that carries an OpenTelemetry context for its children.
     Span(OpSpan),
 }
 
@@ -196,9 +196,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
         let Traced::Measured(measured) = *self.traced else {
             unreachable!("checked by `poll_ending`")
         };
-        let marked = sampled_out::replace_mark(measured.mark);
-        let outcome = catch_unwind(AssertUnwindSafe(|| inner.poll(task)));
-        sampled_out::restore_mark(marked);
+        let outcome = catch_unwind(AssertUnwindSafe(|| poll_marked(measured.mark, inner, task)));
         let output = match outcome {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(output)) => output,

@@ -2,7 +2,7 @@
 //! queue, its counts and signals) and the per-thread hand-off of finished spans into it.
 //!
 //! Each recording thread appends its spans to its own lane: a ring it writes without a lock
-//! (one compare-and-swap per span) and a buffer behind a lock only that thread and the export
+//! or a read-modify-write (a plain store publishes a span) and a buffer behind a lock only that thread and the export
 //! thread ever take, so two recording threads share no cache line on the common path. A lane
 //! is registered in the processor's queue state; the export thread
 //! collects every lane on each of its turns (a full batch, the schedule delay, a flush,
@@ -28,7 +28,7 @@ use opentelemetry_sdk::trace::SpanData;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -107,14 +107,19 @@ impl Pending for Shared {
 }
 
 impl Drop for Shared {
-    /// Counts what the lanes dropped since their last collection: nothing collects them after
-    /// this (their threads may outlive the processor), and the counters are the process's.
+    /// Counts what the lanes dropped since their last collection, and the spans still in them
+    /// (a thread that raced the last collection with a limit it had read before: see
+    /// `Lane::limit`): nothing collects them after this (their threads may outlive the
+    /// processor), and the counters are the process's.
     fn drop(&mut self) {
         let queue = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
         let dropped: u64 = queue
             .lanes
             .iter()
-            .map(|lane| lane.drops_to_count(&mut lane.lock()))
+            .map(|lane| {
+                let mut state = lane.lock();
+                lane.drops_to_count(&mut state) + lane.stranded(&state)
+            })
             .sum();
         if dropped > 0 {
             self.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
@@ -139,7 +144,7 @@ const KEPT_CAPACITY: usize = 4 * MAX_CHUNK;
 /// Spans a lane's ring holds (a power of two, so that a slot's index is a mask).
 const RING: u32 = 64;
 
-// A chunk of the budget fits in an empty ring (see `Lane::cursor`).
+// A chunk of the budget fits in an empty ring (see `Lane::limit`).
 const _: () = assert!(MAX_CHUNK <= RING as usize);
 
 /// Tells processors apart (an address could be reused by a later one).
@@ -167,23 +172,35 @@ impl Drop for OwnedLane {
 /// adjacent-line prefetchers pull in), so that no other thread's lane shares one with it.
 ///
 /// Its thread appends a span without a lock: it writes the span into the ring and publishes it
-/// with one compare-and-swap of `cursor`, which also takes one of the lane's slots of the
+/// with a plain (release) store of `published`, which also uses one of the lane's slots of the
 /// budget. Everything else (taking a new chunk of the budget, making room in the ring for it, a
 /// closed lane, and the export thread's collection) happens under `state`'s lock.
+///
+/// No read-modify-write: a locked instruction would wait for every store of the span's record
+/// to drain before it, on every span. The price is that a collection lowering `limit` can race
+/// the thread's publishing against the old one (see `limit`): such spans are charged to the
+/// budget afterwards, under the lock.
 #[repr(align(128))]
 pub(super) struct Lane {
     owner: u64,
-    /// The low half: spans ever published into the ring (only the lane's thread raises it);
-    /// the high half: how far that count may go with the budget slots the lane holds (raised by
-    /// the lane's thread, lowered to the low half by a collection, both under `state`'s lock).
-    /// One word, so that publishing a span and a collection taking the lane's slots back
-    /// cannot both succeed on the same slot.
+    /// Spans ever published into the ring: written by the lane's thread alone (counted modulo
+    /// 2^32, like every count here).
+    published: AtomicU32,
+    /// How far `published` may go with the budget slots the lane holds: raised by the lane's
+    /// thread and lowered to `published` by a collection taking the lane's unused slots back,
+    /// both under `state`'s lock.
     ///
-    /// The limit is never more than [`RING`] past `head` (`push_locked` empties the ring into
-    /// the buffer before it raises the limit further; a collection only lowers the limit and
-    /// raises `head`): a span published below the limit finds its ring slot free, so that the
-    /// lock-free path tests the limit alone.
-    cursor: AtomicU64,
+    /// A thread that read the limit before a collection lowered it may still publish up to the
+    /// old one: `published` is then past `limit`, by at most the chunk the lane held, and those
+    /// spans are charged to the budget by the next look under the lock (`settle`), so the
+    /// queue's bound holds again from there.
+    ///
+    /// Every limit the thread publishes below it raised itself, under the lock, when it was at
+    /// most [`RING`] past `head` (`push_locked` empties the ring into the buffer before it
+    /// raises the limit further; a collection only lowers the limit, to a count the thread has
+    /// reached already, and raises `head`): a span published below the limit finds its ring
+    /// slot free, so that the lock-free path tests the limit alone.
+    limit: AtomicU32,
     /// Spans this lane refused (a full queue, or closed): written by the lane's thread only,
     /// added to the process's count by each collection (see `LaneState::dropped_counted`).
     dropped: AtomicU64,
@@ -201,9 +218,9 @@ pub(super) struct Lane {
 
 // SAFETY: a ring slot is written only by the lane's thread, while it is outside the published
 // range (`head <= i < published` fails for it), and read (moved out) only under `state`'s lock,
-// while it is inside it; `cursor`'s release/acquire pairs order the write before the read, and
-// the lock the read before the next write (the thread writes slot `i` only below a limit it
-// raised under the lock, after `head` had passed `i - RING`: see `cursor` and `push`). The rest
+// while it is inside it; `published`'s release/acquire pairs order the write before the read,
+// and the lock the read before the next write (the thread writes slot `i` only below a limit it
+// raised under the lock, after `head` had passed `i - RING`: see `limit` and `push`). The rest
 // is atomics and a `Mutex`. `Finished` is `Send`.
 unsafe impl Sync for Lane {}
 
@@ -220,33 +237,30 @@ struct LaneState {
 
 impl std::fmt::Debug for Lane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (published, limit) = split(self.cursor.load(Ordering::Relaxed));
         f.debug_struct("Lane")
             .field("owner", &self.owner)
-            .field("published", &published)
-            .field("limit", &limit)
+            .field("published", &self.published.load(Ordering::Relaxed))
+            .field("limit", &self.limit.load(Ordering::Relaxed))
             .field("head", &self.head.load(Ordering::Relaxed))
             .field("dropped", &self.dropped.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
 
-/// `cursor`'s halves: spans published, and how far that count may go.
+/// Whether a lane that has published `published` spans may publish another under `limit`:
+/// the limit is ahead. Wrapping: the counts run modulo 2^32, and `published` may be past a
+/// limit a collection lowered (see `Lane::limit`); they are never 2^31 apart.
 #[inline(always)]
-fn split(cursor: u64) -> (u32, u32) {
-    (cursor as u32, (cursor >> 32) as u32)
-}
-
-#[inline(always)]
-fn join(published: u32, limit: u32) -> u64 {
-    u64::from(limit) << 32 | u64::from(published)
+fn below(published: u32, limit: u32) -> bool {
+    limit.wrapping_sub(published) as i32 > 0
 }
 
 impl Lane {
     fn new(owner: u64, closed: bool) -> Lane {
         Lane {
             owner,
-            cursor: AtomicU64::new(0),
+            published: AtomicU32::new(0),
+            limit: AtomicU32::new(0),
             dropped: AtomicU64::new(0),
             full_at: AtomicU64::new(u64::MAX),
             head: AtomicU32::new(0),
@@ -283,6 +297,32 @@ impl Lane {
         new
     }
 
+    /// Brings the limit to what the lane's thread has published (called with `state`'s lock
+    /// held, `_locked`): with `take_back`, the slots it holds and has not used are let go;
+    /// without, only a limit the thread went past (it published against one a collection had
+    /// lowered: see `limit`) is raised to it. Returns the change to the budget's free slots:
+    /// the slots let go, or minus those the spans past the limit used.
+    fn settle(&self, _locked: &mut LaneState, take_back: bool) -> isize {
+        // Relaxed: the ring's spans are read, if at all, after `take_published`'s acquire.
+        let published = self.published.load(Ordering::Relaxed);
+        // Only changed under the lock, which is held.
+        let limit = self.limit.load(Ordering::Relaxed);
+        let unused = limit.wrapping_sub(published) as i32;
+        if unused < 0 || take_back {
+            self.limit.store(published, Ordering::Relaxed);
+            return unused as isize;
+        }
+        0
+    }
+
+    /// Spans published into the ring and not taken out, and those in the buffer (called with
+    /// `state`'s lock held): what no collection will move once the processor goes.
+    fn stranded(&self, locked: &LaneState) -> u64 {
+        let published = self.published.load(Ordering::Acquire);
+        let head = self.head.load(Ordering::Relaxed);
+        u64::from(published.wrapping_sub(head)) + locked.spans.len() as u64
+    }
+
     /// The ring slot of the `i`th span.
     #[inline(always)]
     fn slot(&self, i: u32) -> *mut Finished {
@@ -293,7 +333,7 @@ impl Lane {
     /// lock held (`_locked`), by the collection or by the lane's own thread.
     fn take_published(&self, _locked: &mut LaneState, to: &mut impl Extend<Finished>) -> usize {
         // Acquire: the spans published so far are written (their thread's release).
-        let (published, _) = split(self.cursor.load(Ordering::Acquire));
+        let published = self.published.load(Ordering::Acquire);
         // Only changed under the lock, which is held.
         let head = self.head.load(Ordering::Relaxed);
         let count = published.wrapping_sub(head);
@@ -306,7 +346,7 @@ impl Lane {
             unsafe { self.slot(i).read() }
         }));
         // Relaxed: the lock orders these reads before the slots are written again (their thread
-        // writes them only below a limit it raises under the lock: see `cursor`).
+        // writes them only below a limit it raises under the lock: see `limit`).
         self.head.store(published, Ordering::Relaxed);
         count as usize
     }
@@ -314,7 +354,7 @@ impl Lane {
 
 impl Drop for Lane {
     fn drop(&mut self) {
-        let (published, _) = split(*self.cursor.get_mut());
+        let published = *self.published.get_mut();
         let head = *self.head.get_mut();
         for k in 0..published.wrapping_sub(head) {
             let i = head.wrapping_add(k);
@@ -339,7 +379,9 @@ pub(super) struct Budget {
 #[derive(Debug)]
 #[repr(align(128))]
 struct Slots {
-    free: AtomicUsize,
+    /// Below zero while spans a lane published past its limit (see `Lane::limit`) are
+    /// charged and not yet given back.
+    free: AtomicIsize,
     /// How many times slots were given back: a lane that found none free looks again only
     /// once this has changed.
     given_back: AtomicU64,
@@ -352,7 +394,7 @@ impl Budget {
             // Small queues are shared out in small chunks, so one thread cannot hold them all.
             chunk: (max_queue_size / 32).clamp(1, MAX_CHUNK),
             slots: Slots {
-                free: AtomicUsize::new(max_queue_size),
+                free: AtomicIsize::new(isize::try_from(max_queue_size).unwrap_or(isize::MAX)),
                 given_back: AtomicU64::new(0),
             },
         }
@@ -363,13 +405,13 @@ impl Budget {
         let free_slots = &self.slots.free;
         let mut free = free_slots.load(Ordering::Relaxed);
         loop {
-            if free == 0 {
+            if free <= 0 {
                 return 0;
             }
-            let take = free.min(wanted);
+            let take = free.unsigned_abs().min(wanted);
             match free_slots.compare_exchange_weak(
                 free,
-                free - take,
+                free - take as isize,
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
@@ -379,10 +421,22 @@ impl Budget {
         }
     }
 
+    /// Applies a lane's [`Lane::settle`]: gives back the slots it let go, or charges those
+    /// its spans used past its limit.
+    fn settle(&self, change: isize) {
+        match change {
+            0 => {}
+            let_go if let_go > 0 => self.give_back(let_go.unsigned_abs()),
+            used => {
+                self.slots.free.fetch_add(used, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Gives back `n` slots: spans taken for export, or a lane's unused ones.
     pub(super) fn give_back(&self, n: usize) {
         if n > 0 {
-            self.slots.free.fetch_add(n, Ordering::Relaxed);
+            self.slots.free.fetch_add(n as isize, Ordering::Relaxed);
             // Release: a lane that reads the new count (acquire) finds these slots free.
             self.slots.given_back.fetch_add(1, Ordering::Release);
         }
@@ -398,7 +452,8 @@ impl Budget {
 
     /// Slots in use (spans queued, in lanes, or held by lanes), for the wake-up rule.
     pub(super) fn used(&self, max_queue_size: usize) -> usize {
-        max_queue_size.saturating_sub(self.slots.free.load(Ordering::Relaxed))
+        // Past the size while spans past a lane's limit are charged.
+        max_queue_size.saturating_add_signed(-self.slots.free.load(Ordering::Relaxed))
     }
 }
 
@@ -443,43 +498,29 @@ pub(super) fn try_append(shared: &Shared, span: Finished) -> Result<(), Finished
         return Err(span);
     }
     // As in `push`.
-    let cursor = lane.cursor.load(Ordering::Relaxed);
-    let (published, limit) = split(cursor);
-    if published == limit {
+    let published = lane.published.load(Ordering::Relaxed);
+    if !below(published, lane.limit.load(Ordering::Relaxed)) {
         return Err(span);
     }
-    publish(shared, lane, cursor, span);
+    publish(lane, published, span);
     Ok(())
 }
 
-/// Writes `span` into the ring slot `cursor` says is next and publishes it, or (a collection
-/// took the lane's slots back meanwhile) appends it under the lock. The lane holds a budget
-/// slot at `cursor` (checked by the caller), so the ring has room (see `Lane::cursor`).
+/// Writes `span` into ring slot `published` and publishes it. The caller found `published`
+/// below a limit it read (see `Lane::limit`), so the ring has room.
 #[inline(always)]
-fn publish(shared: &Shared, lane: &Lane, cursor: u64, span: Finished) {
-    let (published, limit) = split(cursor);
+fn publish(lane: &Lane, published: u32, span: Finished) {
     let slot = lane.slot(published);
-    // SAFETY: the slot's index is `published`, outside `head..published`, and below the limit,
-    // which this thread raised under the lane's lock when `head` was at most `RING` below it
-    // (see `Lane::cursor`): the slot's previous span, `RING` spans earlier, was moved out under
-    // that lock before this thread took it. Nobody reads the slot until the swap below
+    // SAFETY: the slot's index is `published`, outside `head..published`, and below a limit
+    // this thread raised under the lane's lock when `head` was at most `RING` below it (a
+    // limit a collection lowered is a count this thread had reached, which `published` is not
+    // below: see `Lane::limit`): the slot's previous span, `RING` spans earlier, was moved out
+    // under that lock before this thread took it. Nobody reads the slot until the store below
     // publishes it, and only this thread writes slots.
     unsafe { slot.write(span) };
     // Release: the span is written before it is published.
-    if lane
-        .cursor
-        .compare_exchange(
-            cursor,
-            join(published.wrapping_add(1), limit),
-            Ordering::Release,
-            Ordering::Relaxed,
-        )
-        .is_err()
-    {
-        // SAFETY: written just above and not published, so nobody else read it.
-        let span = unsafe { slot.read() };
-        push_locked(shared, lane, || Some(span));
-    }
+    lane.published
+        .store(published.wrapping_add(1), Ordering::Release);
 }
 
 /// [`hand_over`] through `LANE` itself: registers this thread's lane for `shared`, or finds
@@ -510,19 +551,19 @@ fn hand_over_slow(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) ->
 }
 
 /// Publishes a span into the ring without a lock while the lane holds a budget slot (the ring
-/// then has room: see `Lane::cursor`); otherwise [`push_locked`].
+/// then has room: see `Lane::limit`); otherwise [`push_locked`].
 #[inline(always)]
 fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
-    // Relaxed: only this thread raises the count; a lowered limit makes the swap below fail.
-    let cursor = lane.cursor.load(Ordering::Relaxed);
-    let (published, limit) = split(cursor);
-    if published == limit {
+    // Relaxed: only this thread writes the count; a limit lowered meanwhile is settled later
+    // (see `Lane::limit`).
+    let published = lane.published.load(Ordering::Relaxed);
+    if !below(published, lane.limit.load(Ordering::Relaxed)) {
         return push_locked(shared, lane, finish);
     }
     let Some(span) = finish() else {
         return Handed::Queued;
     };
-    publish(shared, lane, cursor, span);
+    publish(lane, published, span);
     Handed::Queued
 }
 
@@ -544,8 +585,12 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
         lane.count_drop();
         return Handed::Dropped;
     }
-    // Nobody else changes `cursor` while the lock is held.
-    let (published, mut limit) = split(lane.cursor.load(Ordering::Relaxed));
+    // Spans published past a limit a collection lowered hold slots from here on.
+    shared.budget.settle(lane.settle(&mut state, false));
+    // Only this thread writes the count, and nobody else changes the limit while the lock is
+    // held.
+    let published = lane.published.load(Ordering::Relaxed);
+    let mut limit = lane.limit.load(Ordering::Relaxed);
     if published == limit {
         // Read before the budget: slots given back after the read change it, and the lane's
         // next span looks at the budget again.
@@ -559,25 +604,25 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
         }
         // `got` is at most `MAX_CHUNK`, no more than `RING`.
         limit = published.wrapping_add(got as u32);
-        // The limit stays within `RING` of `head` (see `Lane::cursor`): the spans still in the
+        // The limit stays within `RING` of `head` (see `Lane::limit`): the spans still in the
         // ring move to the buffer (older than any published after them), freeing every slot.
         if limit.wrapping_sub(lane.head.load(Ordering::Relaxed)) > RING {
             let mut spans = std::mem::take(&mut state.spans);
             lane.take_published(&mut state, &mut spans);
             state.spans = spans;
         }
-        lane.cursor.store(join(published, limit), Ordering::Relaxed);
+        lane.limit.store(limit, Ordering::Relaxed);
     }
     let Some(span) = finish() else {
         return Handed::Queued;
     };
     // SAFETY: the slot at `published` is outside `head..published` and below the limit, at
-    // most `RING` past `head` (see `Lane::cursor`), so its previous span was moved out, under
+    // most `RING` past `head` (see `Lane::limit`), so its previous span was moved out, under
     // the lock, which is held: no collection runs meanwhile.
     unsafe { lane.slot(published).write(span) };
     // Release: the span is written before it is published.
-    lane.cursor
-        .store(join(published.wrapping_add(1), limit), Ordering::Release);
+    lane.published
+        .store(published.wrapping_add(1), Ordering::Release);
     Handed::Queued
 }
 
@@ -627,10 +672,8 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
         let exited = Arc::strong_count(lane) == 1;
         fence(Ordering::Acquire);
         let mut state = lane.lock();
-        if short || exited || close {
-            let unused = take_back_slots(lane);
-            shared.budget.give_back(unused);
-        }
+        let take_back = short || exited || close;
+        shared.budget.settle(lane.settle(&mut state, take_back));
         moved += state.spans.len();
         central.extend(state.spans.drain(..).map(Queued::Own));
         if state.spans.capacity() > KEPT_CAPACITY {
@@ -665,25 +708,6 @@ struct IntoQueue<'a>(&'a mut VecDeque<Queued>);
 impl Extend<Finished> for IntoQueue<'_> {
     fn extend<I: IntoIterator<Item = Finished>>(&mut self, spans: I) {
         self.0.extend(spans.into_iter().map(Queued::Own));
-    }
-}
-
-/// Takes back the budget slots `lane` holds and has not used (called under its lock): its
-/// thread publishes no more spans until it takes a new chunk. Returns how many.
-fn take_back_slots(lane: &Lane) -> usize {
-    // Acquire: the spans published before the swap are written.
-    let mut cursor = lane.cursor.load(Ordering::Acquire);
-    loop {
-        let (published, limit) = split(cursor);
-        match lane.cursor.compare_exchange_weak(
-            cursor,
-            join(published, published),
-            Ordering::Acquire,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => return limit.wrapping_sub(published) as usize,
-            Err(now) => cursor = now,
-        }
     }
 }
 
@@ -787,8 +811,8 @@ mod tests {
         let lane = Arc::new(Lane::new(shared.budget.id, false));
         // Counts close to 2^32, so that they wrap while this runs.
         let near_wrap = u32::MAX - 40;
-        lane.cursor
-            .store(join(near_wrap, near_wrap), Ordering::Relaxed);
+        lane.published.store(near_wrap, Ordering::Relaxed);
+        lane.limit.store(near_wrap, Ordering::Relaxed);
         lane.head.store(near_wrap, Ordering::Relaxed);
         shared.lock().lanes.push(lane.clone());
         let total = 3 * u64::from(RING) + 7;
@@ -926,6 +950,69 @@ mod tests {
         }
         drop(shared);
         assert_eq!(dropped(&COUNTERS), 11);
+    }
+
+    #[test]
+    fn a_span_published_against_a_limit_a_collection_lowered_is_kept_and_charged() {
+        static COUNTERS: Counters = Counters::new();
+        // Chunks of 8 slots (256 / 32).
+        let shared = shared(256, &COUNTERS);
+        let lane = lane_holding(&shared, 1);
+        // The queue more than half full: a collection takes a lane's unused slots back.
+        assert_eq!(shared.budget.take(130), 130);
+        // The lane's thread finds its next span below the limit it reads...
+        let published = lane.published.load(Ordering::Relaxed);
+        assert!(below(published, lane.limit.load(Ordering::Relaxed)));
+        // ...a collection takes the lane's 7 unused slots back before it publishes...
+        collect(&shared, &mut shared.lock(), false);
+        assert_eq!(shared.budget.used(256), 130 + 1);
+        // ...and it publishes against the limit it read.
+        publish(&lane, published, finished(1));
+        // The next collection moves the span and charges its slot to the budget.
+        collect(&shared, &mut shared.lock(), false);
+        assert_eq!(shared.budget.used(256), 130 + 2, "the span holds a slot");
+        assert_eq!(drain_ids(&shared), vec![0, 1]);
+        shared.budget.give_back(130 + 2);
+        // The lane goes on as before: a new chunk for its next span, every slot back at the end.
+        assert!(push_span(&shared, &lane, 2));
+        collect(&shared, &mut shared.lock(), true);
+        assert_eq!(drain_ids(&shared), vec![2]);
+        shared.budget.give_back(1);
+        assert_eq!(shared.budget.used(256), 0);
+        assert_eq!(dropped(&COUNTERS), 0);
+    }
+
+    #[test]
+    fn collections_taking_slots_back_while_a_thread_records_keep_the_count_exact() {
+        static COUNTERS: Counters = Counters::new();
+        // A small queue, kept more than half full: every collection takes slots back.
+        let shared = Arc::new(shared(64, &COUNTERS));
+        let total: u64 = if cfg!(miri) { 200 } else { 50_000 };
+        let recorder = {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                (0..total)
+                    .filter(|&i| matches!(hand_over(&shared, || Some(finished(i))), Handed::Queued))
+                    .count() as u64
+            })
+        };
+        let mut ids = Vec::new();
+        while !recorder.is_finished() {
+            collect(&shared, &mut shared.lock(), false);
+            let taken = drain_ids(&shared);
+            // Given back a little late, so that the queue stays short of slots.
+            shared.budget.give_back(taken.len());
+            ids.extend(taken);
+        }
+        let queued = recorder.join().unwrap();
+        collect(&shared, &mut shared.lock(), true);
+        let last = drain_ids(&shared);
+        shared.budget.give_back(last.len());
+        ids.extend(last);
+        assert_eq!(ids.len() as u64, queued, "every span taken was collected");
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order");
+        assert_eq!(dropped(&COUNTERS), total - queued);
+        assert_eq!(shared.budget.used(64), 0, "every slot came back");
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The queue between the recording threads and the export thread ([`Shared`]: the central
 //! queue, its counts and signals) and the per-thread hand-off of finished spans into it.
 //!
-//! Each recording thread appends its spans to its own lane: a ring it writes without a lock
-//! or a read-modify-write (a plain store publishes a span) and a buffer behind a lock only that thread and the export
-//! thread ever take, so two recording threads share no cache line on the common path. A lane
-//! is registered in the processor's queue state; the export thread
+//! Each recording thread appends its spans to its own lane: a ring it writes without a lock or
+//! a read-modify-write (a plain store publishes a span) and a buffer behind a lock only that
+//! thread and the export thread ever take, so two recording threads share no cache line on the
+//! common path. A lane is registered in the processor's queue state; the export thread
 //! collects every lane on each of its turns (a full batch, the schedule delay, a flush,
 //! shutdown), so a span never waits in the lane of an idle or exited thread longer than the
 //! schedule delay.

@@ -193,12 +193,16 @@ mod grpc {
             .map_err(|e| e.to_string())
     }
 
+    /// The answer's status and message headers: names made once, not parsed on every answer.
+    static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+    static GRPC_MESSAGE: http::HeaderName = http::HeaderName::from_static("grpc-message");
+
     /// `grpc-status` and `grpc-message` of `headers`, if the status is there.
     fn grpc_status(headers: &http::HeaderMap) -> Option<(i32, String)> {
-        let code = headers.get("grpc-status")?.to_str().ok()?.parse().ok()?;
+        let code = headers.get(&GRPC_STATUS)?.to_str().ok()?.parse().ok()?;
         // The server's words, in a message of ours: bounded.
         let message = headers
-            .get("grpc-message")
+            .get(&GRPC_MESSAGE)
             .map(|m| String::from_utf8_lossy(&m.as_bytes()[..m.len().min(256)]).into_owned())
             .unwrap_or_default();
         Some((code, message))

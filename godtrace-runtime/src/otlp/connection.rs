@@ -80,24 +80,22 @@ impl Connection {
     }
 
     /// A sender on the open connection, ready for a request; a new connection when there is
-    /// none or the last one ended.
+    /// none, the last one ended, or it takes no more requests (the receiver said it is going
+    /// away, or it failed).
     pub(crate) async fn ready_sender(&self) -> Result<Sender, String> {
-        let sender = {
-            let mut open = self.open.lock().await;
-            match &*open {
-                Some(current) if !current.ended.load(Ordering::Acquire) => current.sender.clone(),
-                _ => {
-                    *open = None;
-                    // Boxed: the handshakes' state is large, and the send future that awaits
-                    // this is moved on every request.
-                    let opened = Box::pin(self.dial.open()).await?;
-                    let sender = opened.sender.clone();
-                    *open = Some(opened);
-                    sender
-                }
-            }
-        };
-        // Waits while the receiver's limit of concurrent streams is reached.
+        let mut open = self.open.lock().await;
+        if let Some(current) = &*open
+            && !current.ended.load(Ordering::Acquire)
+            && let Ok(sender) = current.sender.clone().ready().await
+        {
+            return Ok(sender);
+        }
+        *open = None;
+        // Boxed: the handshakes' state is large, and the send future that awaits this is
+        // moved on every request.
+        let opened = Box::pin(self.dial.open()).await?;
+        let sender = opened.sender.clone();
+        *open = Some(opened);
         sender
             .ready()
             .await
@@ -157,4 +155,52 @@ where
         marks.store(true, Ordering::Release);
     });
     Ok(Open { sender, ended })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Connection;
+    use std::time::Duration;
+
+    fn dial(endpoint: &str, tls: bool) -> (String, u16, bool) {
+        let tls = tls.then(|| {
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("protocol versions")
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            std::sync::Arc::new(config)
+        });
+        let uri: http::Uri = endpoint.parse().expect("a URI");
+        let connection = Connection::new(&uri, tls, Duration::from_secs(1)).expect("built");
+        let dial = connection.dial;
+        (dial.host, dial.port, dial.tls.is_some())
+    }
+
+    #[test]
+    fn the_host_port_and_tls_come_from_the_endpoint() {
+        assert_eq!(
+            dial("http://collector:4317", false),
+            ("collector".to_owned(), 4317, false)
+        );
+        // An IPv6 address is looked up without its brackets.
+        assert_eq!(
+            dial("http://[::1]:4317", false),
+            ("::1".to_owned(), 4317, false)
+        );
+        // The scheme's port when none is given.
+        assert_eq!(
+            dial("http://collector", false),
+            ("collector".to_owned(), 80, false)
+        );
+        assert_eq!(
+            dial("https://collector/", true),
+            ("collector".to_owned(), 443, true)
+        );
+        assert_eq!(
+            dial("https://127.0.0.1", true),
+            ("127.0.0.1".to_owned(), 443, true)
+        );
+    }
 }

@@ -207,6 +207,33 @@ mod grpc {
             .unwrap_or_default();
         Some((code, message))
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::method_uri;
+
+        #[test]
+        fn the_method_uri_has_the_endpoints_scheme_and_host_and_never_its_credentials() {
+            let method = super::super::TRACES;
+            let uri = |endpoint: &str| {
+                method_uri(&endpoint.parse().expect("a URI"), method)
+                    .expect("built")
+                    .to_string()
+            };
+            assert_eq!(
+                uri("http://collector:4317"),
+                format!("http://collector:4317{method}")
+            );
+            assert_eq!(
+                uri("https://user:secret@collector/base"),
+                format!("https://collector{method}")
+            );
+            assert_eq!(
+                uri("http://[::1]:4317"),
+                format!("http://[::1]:4317{method}")
+            );
+        }
+    }
 }
 
 /// OTLP/HTTP: a `POST` of the encoded request (gzipped when asked) with the configured

@@ -1,5 +1,5 @@
-//! The transport of both signals, built from one [`OtlpTarget`]: a tonic channel for gRPC and a
-//! reqwest client for HTTP, with the target's headers, timeout and TLS (rustls with the ring
+//! The transport of both signals, built from one [`OtlpTarget`]: TLS for the gRPC connection
+//! ([`super::connection`]) and a reqwest client for HTTP, with the target's headers, timeout and TLS (rustls with the ring
 //! provider: the platform's root certificates, or the configured CA alone, and the client
 //! certificate for mutual TLS). An `https://` target is only ever spoken to over TLS.
 use crate::config::OtlpTarget;
@@ -11,33 +11,18 @@ fn secure(target: &OtlpTarget) -> bool {
     target.endpoint.starts_with("https://")
 }
 
-/// A lazily connecting channel to `target` (call inside the export thread's runtime).
+/// The TLS configuration of the gRPC connection to `target` (ALPN `h2`), `None` for a
+/// plaintext `http://` target.
 #[cfg(feature = "otlp-grpc")]
-pub(crate) fn grpc_channel(target: &OtlpTarget) -> Result<tonic::transport::Channel, String> {
-    let mut endpoint = tonic::transport::Endpoint::from_shared(target.endpoint.clone())
-        .map_err(|e| format!("{}: {e}", target.endpoint))?
-        .connect_timeout(target.timeout)
-        .timeout(target.timeout);
-    if secure(target) {
-        endpoint = endpoint
-            .tls_config(grpc_tls(&target.tls))
-            .map_err(|e| format!("TLS: {}", chain(&e)))?;
+pub(crate) fn grpc_tls(
+    target: &OtlpTarget,
+) -> Result<Option<std::sync::Arc<rustls::ClientConfig>>, String> {
+    if !secure(target) {
+        return Ok(None);
     }
-    Ok(endpoint.connect_lazy())
-}
-
-#[cfg(feature = "otlp-grpc")]
-fn grpc_tls(tls: &Tls) -> tonic::transport::ClientTlsConfig {
-    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
-    let config = ClientTlsConfig::new();
-    let config = match &tls.ca {
-        Some(ca) => config.ca_certificate(Certificate::from_pem(&*ca.pem)),
-        None => config.with_native_roots(),
-    };
-    match &tls.client {
-        Some((cert, key)) => config.identity(Identity::from_pem(&*cert.pem, &*key.pem)),
-        None => config,
-    }
+    let mut config = rustls_config(&target.tls, true)?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Some(std::sync::Arc::new(config)))
 }
 
 /// The target's headers as gRPC metadata.
@@ -76,9 +61,9 @@ pub(crate) fn http_headers(target: &OtlpTarget) -> Result<http::HeaderMap, Strin
     Ok(headers)
 }
 
-/// The rustls configuration of the HTTP client. The platform's roots are loaded only for an
+/// The rustls configuration of either transport. The platform's roots are loaded only for an
 /// `https://` target without a CA of its own.
-#[cfg(feature = "otlp-http")]
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 fn rustls_config(tls: &Tls, secure: bool) -> Result<rustls::ClientConfig, String> {
     use rustls::RootCertStore;
     use rustls_pki_types::pem::PemObject;

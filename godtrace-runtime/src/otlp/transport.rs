@@ -1,7 +1,7 @@
 //! Sending one encoded OTLP export request, whatever the signal: over gRPC as one unary call
-//! on the tonic channel of [`super::client`], or over HTTP as a protobuf `POST`. The span
+//! on the HTTP/2 connection of [`super::connection`], or over HTTP as a protobuf `POST`. The span
 //! exporter and the metrics push both send through [`Transport`]; only the gRPC method and
-//! the endpoint differ. Built inside the export thread's runtime, which the channel and the
+//! the endpoint differ. Built inside the export thread's runtime, which the connection and the
 //! HTTP client belong to.
 use super::body::BodyWriter;
 use crate::config::{Compression, OtlpTarget, Protocol};
@@ -79,25 +79,24 @@ impl Transport {
     }
 }
 
-/// OTLP/gRPC: one unary call on the tonic channel, framed here ([`BodyWriter`]): the encoded
-/// request goes into the gRPC message as it is, gzipped at the fast level when asked (tonic's
-/// own compression is fixed at level 6, several times the CPU of encoding the spans). The
-/// answer's message (a
-/// partial success at most, which the SDK's exporter did not act on either) is read and
-/// dropped; its `grpc-status` decides.
+/// OTLP/gRPC: one unary call on the receiver's HTTP/2 connection ([`super::connection`]),
+/// framed here ([`BodyWriter`]): the encoded request goes into the gRPC message as it is,
+/// gzipped at the fast level when asked (tonic's own compression is fixed at level 6, several
+/// times the CPU of encoding the spans). The answer's message (a partial success at most,
+/// which the SDK's exporter did not act on either) is read and dropped; its `grpc-status`
+/// decides.
 #[cfg(feature = "otlp-grpc")]
 mod grpc {
     use crate::config::{Compression, OtlpTarget};
     use crate::otlp::client;
+    use crate::otlp::connection::Connection;
     use bytes::Bytes;
-    use http_body_util::BodyExt as _;
-    use tonic::codegen::Service as _;
-    use tonic::transport::Channel;
 
     pub(crate) struct Client {
-        channel: Channel,
-        /// The export method's path, parsed once.
-        method: http::Uri,
+        connection: Connection,
+        /// The export method's URI on the endpoint (scheme, host and port, and the method's
+        /// path), built once.
+        uri: http::Uri,
         /// The configured headers, and gRPC's own.
         headers: http::HeaderMap,
     }
@@ -117,46 +116,49 @@ mod grpc {
             if gzip {
                 headers.insert("grpc-encoding", http::HeaderValue::from_static("gzip"));
             }
+            if !headers.contains_key(http::header::USER_AGENT) {
+                headers.insert(
+                    http::header::USER_AGENT,
+                    http::HeaderValue::from_static(USER_AGENT),
+                );
+            }
+            let endpoint = http::Uri::try_from(target.endpoint.as_str())
+                .map_err(|e| format!("{}: {e}", target.endpoint))?;
             Ok(Client {
-                channel: client::grpc_channel(target)?,
-                method: http::Uri::from_static(method),
+                connection: Connection::new(&endpoint, client::grpc_tls(target)?, target.timeout)?,
+                uri: method_uri(&endpoint, method)?,
                 headers,
             })
         }
 
         /// Sends `frame`, one gRPC frame (head included).
         pub(super) async fn send(&self, frame: Vec<u8>) -> Result<(), String> {
-            let mut call = http::Request::post(self.method.clone())
-                .body(tonic::body::Body::new(http_body_util::Full::new(
-                    Bytes::from(frame),
-                )))
-                .map_err(|e| e.to_string())?;
+            let mut sender = self.connection.ready_sender().await?;
+            let mut call = http::Request::new(());
+            *call.method_mut() = http::Method::POST;
+            *call.uri_mut() = self.uri.clone();
             *call.headers_mut() = self.headers.clone();
-            // A handle per request (the channel is shared): two can be in flight.
-            let mut channel = self.channel.clone();
-            std::future::poll_fn(|cx| channel.poll_ready(cx))
-                .await
-                .map_err(|e| format!("gRPC channel: {}", client::chain(&e)))?;
-            let response = channel
-                .call(call)
-                .await
-                .map_err(|e| format!("gRPC: {}", client::chain(&e)))?;
-            let (head, body) = response.into_parts();
+            let failed = |e: h2::Error| format!("gRPC: {}", client::chain(&e));
+            let (response, mut body) = sender.send_request(call, false).map_err(failed)?;
+            // The whole message at once: h2 writes it as the receiver's window allows.
+            body.send_data(Bytes::from(frame), true).map_err(failed)?;
+            let (head, mut answer) = response.await.map_err(failed)?.into_parts();
             if !head.status.is_success() {
                 return Err(format!("gRPC: HTTP {}", head.status));
             }
             // Trailers-only answers carry the status in the headers.
-            let status = grpc_status(&head.headers);
-            let trailers = if status.is_none() {
-                let collected = body
-                    .collect()
-                    .await
-                    .map_err(|e| format!("gRPC: {}", client::chain(&e)))?;
-                collected.trailers().cloned()
-            } else {
-                None
+            let status = match grpc_status(&head.headers) {
+                Some(status) => Some(status),
+                None => {
+                    while let Some(data) = answer.data().await {
+                        let data = data.map_err(failed)?;
+                        // Read: the connection's window takes it back.
+                        let _ = answer.flow_control().release_capacity(data.len());
+                    }
+                    let trailers = answer.trailers().await.map_err(failed)?;
+                    trailers.as_ref().and_then(grpc_status)
+                }
             };
-            let status = status.or_else(|| trailers.as_ref().and_then(grpc_status));
             match status {
                 Some((0, _)) => Ok(()),
                 Some((code, message)) => {
@@ -172,15 +174,65 @@ mod grpc {
         }
     }
 
+    /// What the requests say they come from, unless the configured headers say otherwise.
+    const USER_AGENT: &str = concat!("godtrace/", env!("CARGO_PKG_VERSION"));
+
+    /// `endpoint`'s scheme and host (and port) with `method` as the path; never the
+    /// endpoint's user information.
+    fn method_uri(endpoint: &http::Uri, method: &'static str) -> Result<http::Uri, String> {
+        let host = endpoint.host().ok_or("the endpoint has no host")?;
+        let authority = match endpoint.port_u16() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        http::Uri::builder()
+            .scheme(endpoint.scheme_str().unwrap_or("http"))
+            .authority(authority)
+            .path_and_query(method)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+
+    /// The answer's status and message headers: names made once, not parsed on every answer.
+    static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+    static GRPC_MESSAGE: http::HeaderName = http::HeaderName::from_static("grpc-message");
+
     /// `grpc-status` and `grpc-message` of `headers`, if the status is there.
     fn grpc_status(headers: &http::HeaderMap) -> Option<(i32, String)> {
-        let code = headers.get("grpc-status")?.to_str().ok()?.parse().ok()?;
+        let code = headers.get(&GRPC_STATUS)?.to_str().ok()?.parse().ok()?;
         // The server's words, in a message of ours: bounded.
         let message = headers
-            .get("grpc-message")
+            .get(&GRPC_MESSAGE)
             .map(|m| String::from_utf8_lossy(&m.as_bytes()[..m.len().min(256)]).into_owned())
             .unwrap_or_default();
         Some((code, message))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::method_uri;
+
+        #[test]
+        fn the_method_uri_has_the_endpoints_scheme_and_host_and_never_its_credentials() {
+            let method = super::super::TRACES;
+            let uri = |endpoint: &str| {
+                method_uri(&endpoint.parse().expect("a URI"), method)
+                    .expect("built")
+                    .to_string()
+            };
+            assert_eq!(
+                uri("http://collector:4317"),
+                format!("http://collector:4317{method}")
+            );
+            assert_eq!(
+                uri("https://user:secret@collector/base"),
+                format!("https://collector{method}")
+            );
+            assert_eq!(
+                uri("http://[::1]:4317"),
+                format!("http://[::1]:4317{method}")
+            );
+        }
     }
 }
 

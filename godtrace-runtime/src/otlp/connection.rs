@@ -1,0 +1,206 @@
+//! The HTTP/2 connection the gRPC transport sends on: h2's client, driven on the export
+//! thread's runtime by one task (the connection's), with nothing between a request and it: no
+//! service buffer's task and channel, no task per request body. A request's whole body is
+//! handed to h2 at once, which writes it as the receiver's flow control allows.
+//!
+//! Opened on the first request (plain TCP with `TCP_NODELAY`, or TLS with ALPN `h2` for an
+//! `https://` endpoint), within the target's timeout; opened again by the next request once
+//! its task has ended (the receiver closed it, restarted, or it failed). Requests share it.
+use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A sender of requests on the current connection.
+pub(crate) type Sender = h2::client::SendRequest<Bytes>;
+
+/// The receiver's connection, opened when needed.
+pub(crate) struct Connection {
+    dial: Dial,
+    /// The connection in use, if any. Held while one is opened, so that two requests starting
+    /// together open one.
+    open: tokio::sync::Mutex<Option<Open>>,
+}
+
+/// An open connection.
+struct Open {
+    sender: Sender,
+    /// Set by the connection's task when it ends: the connection is not used again.
+    ended: Arc<AtomicBool>,
+}
+
+/// Where the receiver is, and how to speak to it.
+struct Dial {
+    /// The host name or address (an IPv6 address without its brackets) and the port.
+    host: String,
+    port: u16,
+    /// The TLS connector and the name the server's certificate must have, for `https://`.
+    tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls_pki_types::ServerName<'static>,
+    )>,
+    /// The bound on opening a connection (TCP, TLS and HTTP/2 handshakes).
+    timeout: Duration,
+}
+
+impl Connection {
+    /// The connection to `endpoint` (an absolute `http://` or `https://` URI), over TLS with
+    /// `tls` when given; opening it takes at most `timeout`. Nothing is opened yet.
+    pub(crate) fn new(
+        endpoint: &http::Uri,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        timeout: Duration,
+    ) -> Result<Connection, String> {
+        let host = endpoint.host().ok_or("the endpoint has no host")?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = endpoint
+            .port_u16()
+            .unwrap_or(if tls.is_some() { 443 } else { 80 });
+        let tls = match tls {
+            None => None,
+            Some(config) => {
+                let name = rustls_pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| format!("{host}: {e}"))?;
+                Some((tokio_rustls::TlsConnector::from(config), name))
+            }
+        };
+        Ok(Connection {
+            dial: Dial {
+                host,
+                port,
+                tls,
+                timeout,
+            },
+            open: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// A sender on the open connection, ready for a request; a new connection when there is
+    /// none, the last one ended, or it takes no more requests (the receiver said it is going
+    /// away, or it failed).
+    pub(crate) async fn ready_sender(&self) -> Result<Sender, String> {
+        let mut open = self.open.lock().await;
+        if let Some(current) = &*open
+            && !current.ended.load(Ordering::Acquire)
+            && let Ok(sender) = current.sender.clone().ready().await
+        {
+            return Ok(sender);
+        }
+        *open = None;
+        // Boxed: the handshakes' state is large, and the send future that awaits this is
+        // moved on every request.
+        let opened = Box::pin(self.dial.open()).await?;
+        let sender = opened.sender.clone();
+        *open = Some(opened);
+        sender
+            .ready()
+            .await
+            .map_err(|e| format!("gRPC connection: {}", super::client::chain(&e)))
+    }
+}
+
+impl Dial {
+    /// Opens a connection within the timeout, and starts its task.
+    async fn open(&self) -> Result<Open, String> {
+        match tokio::time::timeout(self.timeout, self.connect()).await {
+            Ok(opened) => opened,
+            Err(_) => Err(format!(
+                "could not connect to {}:{} within {:?}",
+                self.host, self.port, self.timeout
+            )),
+        }
+    }
+
+    async fn connect(&self) -> Result<Open, String> {
+        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| format!("could not connect to {}:{}: {e}", self.host, self.port))?;
+        // Frames are written whole: Nagle's delay would only hold a request's last frame.
+        tcp.set_nodelay(true)
+            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+        match &self.tls {
+            None => handshake(tcp).await,
+            Some((connector, name)) => {
+                let tls = connector
+                    .connect(name.clone(), tcp)
+                    .await
+                    .map_err(|e| format!("TLS: {}", super::client::chain(&e)))?;
+                handshake(tls).await
+            }
+        }
+    }
+}
+
+/// The HTTP/2 handshake on `io`; the connection is then driven by a task of its own, which
+/// marks it ended when it ends.
+async fn handshake<T>(io: T) -> Result<Open, String>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = h2::client::Builder::new()
+        // The receiver sends nothing it was not asked for.
+        .enable_push(false)
+        .handshake::<T, Bytes>(io)
+        .await
+        .map_err(|e| format!("HTTP/2 handshake: {}", super::client::chain(&e)))?;
+    let ended = Arc::new(AtomicBool::new(false));
+    let marks = ended.clone();
+    tokio::spawn(async move {
+        // Its error reaches the requests in flight; the next request opens a new connection.
+        let _ = connection.await;
+        marks.store(true, Ordering::Release);
+    });
+    Ok(Open { sender, ended })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Connection;
+    use std::time::Duration;
+
+    fn dial(endpoint: &str, tls: bool) -> (String, u16, bool) {
+        let tls = tls.then(|| {
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("protocol versions")
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            std::sync::Arc::new(config)
+        });
+        let uri: http::Uri = endpoint.parse().expect("a URI");
+        let connection = Connection::new(&uri, tls, Duration::from_secs(1)).expect("built");
+        let dial = connection.dial;
+        (dial.host, dial.port, dial.tls.is_some())
+    }
+
+    #[test]
+    fn the_host_port_and_tls_come_from_the_endpoint() {
+        assert_eq!(
+            dial("http://collector:4317", false),
+            ("collector".to_owned(), 4317, false)
+        );
+        // An IPv6 address is looked up without its brackets.
+        assert_eq!(
+            dial("http://[::1]:4317", false),
+            ("::1".to_owned(), 4317, false)
+        );
+        // The scheme's port when none is given.
+        assert_eq!(
+            dial("http://collector", false),
+            ("collector".to_owned(), 80, false)
+        );
+        assert_eq!(
+            dial("https://collector/", true),
+            ("collector".to_owned(), 443, true)
+        );
+        assert_eq!(
+            dial("https://127.0.0.1", true),
+            ("127.0.0.1".to_owned(), 443, true)
+        );
+    }
+}

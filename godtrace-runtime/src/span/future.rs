@@ -2,7 +2,7 @@
 //! thread) and ends when it completes, panics, or is dropped unfinished.
 use super::clock::Tick;
 use super::op::OpSpan;
-use super::{CallSite, current, sampled_out};
+use super::{CallSite, current, sampled_out, switches};
 use opentelemetry::KeyValue;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -76,6 +76,28 @@ impl Measured {
 }
 
 impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
+    /// The future of a traced `async fn` whose span reads none of its arguments (no
+    /// `include_args`, `fields` or `parent = ..`): `make` builds the future. When tracing is
+    /// off that is all it does; else the span starts before `make` runs, out of line, so that
+    /// the off path keeps nothing across a call (no frame to set up in the traced function).
+    #[inline(always)]
+    pub fn start(site: &'static CallSite, make: impl FnOnce() -> F, finish: Fin) -> Self {
+        if !switches::is_enabled() {
+            return Instrumented {
+                inner: make(),
+                traced: ManuallyDrop::new(Traced::Off),
+                finish: None,
+            };
+        }
+        Self::start_on(site, make, finish)
+    }
+
+    /// [`Instrumented::start`] when tracing is on.
+    #[inline(never)]
+    fn start_on(site: &'static CallSite, make: impl FnOnce() -> F, finish: Fin) -> Self {
+        Self::new(OpSpan::start_unread(site), make(), finish)
+    }
+
     /// Wraps `inner`, which runs under `span`; `finish` records the output.
     #[inline(always)]
     pub fn new(span: Option<OpSpan>, inner: F, finish: Fin) -> Self {
@@ -126,26 +148,46 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        // SAFETY: only `inner` is treated as pinned (below), and it is never moved out of
-        // `self`, nor by `Drop`; `traced` and `finish` are not pinned (plain moves are fine).
+        // SAFETY: only `inner` is treated as pinned (in `poll_untraced`, and out of line), and
+        // it is never moved out of `self`, nor by `Drop`; `traced` and `finish` are not pinned
+        // (plain moves are fine).
         let this = unsafe { self.get_unchecked_mut() };
-        // Off, or polled while the thread exits (see `otel_context_usable`): untraced.
-        let mark = match &*this.traced {
-            Traced::Off => None,
-            _ if !current::otel_context_usable() => None,
-            Traced::Mark(mark) => Some(*mark),
-            Traced::Measured(_) | Traced::Span(_) => return this.poll_ending(task),
+        // Off: the inner future's poll alone. The other states out of line, so that the
+        // caller's frame holds nothing across the poll for them.
+        if let Traced::Off = *this.traced {
+            return this.poll_untraced(task);
+        }
+        this.poll_on(task)
+    }
+}
+
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
+    /// Polls the inner future, untraced. Called on the pinned future's fields only.
+    #[inline(always)]
+    fn poll_untraced(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
+        // pinned there and never moved out of it (see `poll`).
+        unsafe { Pin::new_unchecked(&mut self.inner) }.poll(task)
+    }
+
+    /// `poll` of the states other than `Off`. Called by `poll` only, on the pinned future's
+    /// fields.
+    #[inline(never)]
+    fn poll_on(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // Polled while the thread exits (see `otel_context_usable`): untraced.
+        let mark = match &*self.traced {
+            _ if !current::otel_context_usable() => return self.poll_untraced(task),
+            Traced::Mark(mark) => *mark,
+            Traced::Off => return self.poll_untraced(task),
+            Traced::Measured(_) => return self.poll_measured(task),
+            Traced::Span(_) => return self.poll_traced(task),
         };
-        // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never
-        // moved out of it (see above).
-        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        let Some(mark) = mark else {
-            return inner.poll(task);
-        };
+        // SAFETY: as in `poll_untraced`.
+        let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
         let output = poll_marked(mark, inner, task);
         if output.is_ready() {
             // Nothing to end, nor to mark cancelled; nothing owned to drop (`ManuallyDrop`).
-            this.traced = ManuallyDrop::new(Traced::Off);
+            self.traced = ManuallyDrop::new(Traced::Off);
         }
         output
     }
@@ -174,17 +216,6 @@ impl Drop for RestoreMark {
 }
 
 impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
-    /// `poll` of a call with a span to end: each state out of line, so that the other paths'
-    /// frame stays as small as the inner future's poll needs. Called by `poll` only, on the
-    /// pinned future's fields.
-    #[inline(always)]
-    fn poll_ending(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        if let Traced::Measured(_) = *self.traced {
-            return self.poll_measured(task);
-        }
-        self.poll_traced(task)
-    }
-
     /// `poll` of a measured sampled-out call: the mark held as its span would hold it, and on
     /// completion the span rebuilt to record the outcome and the duration, as `poll_traced`
     /// would; a panic is measured as one and goes on unwinding.
@@ -194,7 +225,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
         // pinned there and never moved out of it (see `poll`).
         let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
         let Traced::Measured(measured) = *self.traced else {
-            unreachable!("checked by `poll_ending`")
+            unreachable!("checked by `poll_on`")
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| poll_marked(measured.mark, inner, task)));
         let output = match outcome {
@@ -218,7 +249,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
         Poll::Ready(output)
     }
 
-    /// `poll` with a span (see `poll_ending`).
+    /// `poll` with a span (see `poll_on`).
     #[inline(never)]
     fn poll_traced(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
@@ -226,7 +257,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
         let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
         let slot = ClearOnUnwind(&mut self.traced);
         let Traced::Span(span) = &mut *slot.0 else {
-            unreachable!("checked by `poll`")
+            unreachable!("checked by `poll_on`")
         };
         let output = match span.run_current(|| inner.poll(task)) {
             Poll::Pending => {

@@ -35,8 +35,7 @@ pub struct Instrumented<F: Future, Fin> {
     /// glue to run.
     traced: ManuallyDrop<Traced>,
     /// Records the output of a call with a span to end (`Traced::Span`, `Traced::Measured`);
-    /// `None` for the other states, and once it ran: `Drop` tests it alone, one comparison
-    /// whatever the number of states.
+    /// `None` for the other states, and once it ran.
     finish: Option<Fin>,
 }
 
@@ -301,8 +300,9 @@ impl Drop for ClearOnUnwind<'_> {
 impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
     #[inline]
     fn drop(&mut self) {
-        // Unfinished: a span to end, or one a panic ended (then `cancel` finds `Off`).
-        if self.finish.is_some() {
+        // Unfinished: a span to end (an ended one left `Off`). The state `poll` tested: after
+        // an `Off` future's last poll this test is known, and left out.
+        if let Traced::Span(_) | Traced::Measured(_) = *self.traced {
             self.cancel();
         }
     }

@@ -14,7 +14,7 @@ use std::task::Poll;
 /// `#[async_trait]` methods): `make` builds the future with the span current, and the span
 /// then covers the future until it completes.
 #[inline(always)]
-pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output)>(
+pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy>(
     span: Option<OpSpan>,
     make: impl FnOnce() -> F,
     finish: Fin,
@@ -34,9 +34,10 @@ pub struct Instrumented<F: Future, Fin> {
     /// Dropped only by `Drop` below (taken when a span), so the other states have no drop
     /// glue to run.
     traced: ManuallyDrop<Traced>,
-    /// Records the output of a call with a span to end (`Traced::Span`, `Traced::Measured`);
-    /// `None` for the other states, and once it ran.
-    finish: Option<Fin>,
+    /// Records the output of a call with a span to end (`Traced::Span`, `Traced::Measured`),
+    /// run once: the state is `Off` once it ran. `Copy` (what `#[traced]` passes captures
+    /// nothing): no flag to write, nothing to drop.
+    finish: Fin,
 }
 
 /// What a traced future holds of its call's span.
@@ -74,7 +75,7 @@ impl Measured {
     }
 }
 
-impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     /// The future of a traced `async fn` whose span reads none of its arguments (no
     /// `include_args`, `fields` or `parent = ..`): `make` builds the future. When tracing is
     /// off that is all it does; else the span starts before `make` runs, out of line, so that
@@ -85,7 +86,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
             return Instrumented {
                 inner: make(),
                 traced: ManuallyDrop::new(Traced::Off),
-                finish: None,
+                finish,
             };
         }
         Self::start_on(site, make, finish)
@@ -106,7 +107,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
             None => Instrumented {
                 inner,
                 traced: ManuallyDrop::new(Traced::Off),
-                finish: None,
+                finish,
             },
             // Read field by field as `OpSpan::start` wrote them: the future then holds two
             // words, not a copy of the whole span whose wide loads would wait for the
@@ -115,7 +116,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
                 None => Instrumented {
                     inner,
                     traced: ManuallyDrop::new(Traced::Span(span)),
-                    finish: Some(finish),
+                    finish,
                 },
                 Some((mark, measured)) => {
                     // Owns nothing (see `unowned_parts`): there is nothing to drop.
@@ -124,7 +125,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
                         None => Instrumented {
                             inner,
                             traced: ManuallyDrop::new(Traced::Mark(mark)),
-                            finish: None,
+                            finish,
                         },
                         Some((site, start)) => Instrumented {
                             inner,
@@ -133,7 +134,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
                                 site,
                                 start,
                             })),
-                            finish: Some(finish),
+                            finish,
                         },
                     }
                 }
@@ -142,7 +143,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
     }
 }
 
-impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin> {
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Future for Instrumented<F, Fin> {
     type Output = F::Output;
 
     #[inline(always)]
@@ -160,7 +161,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin
     }
 }
 
-impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     /// Polls the inner future, untraced. Called on the pinned future's fields only.
     #[inline(always)]
     fn poll_untraced(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
@@ -214,7 +215,7 @@ impl Drop for RestoreMark {
     }
 }
 
-impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     /// `poll` of a measured sampled-out call: the mark held as its span would hold it, and on
     /// completion the span rebuilt to record the outcome and the duration, as `poll_traced`
     /// would; a panic is measured as one and goes on unwinding.
@@ -239,9 +240,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
         // Ended: `Drop` finds nothing to measure as cancelled; nothing owned to drop.
         self.traced = ManuallyDrop::new(Traced::Off);
         let mut span = measured.span();
-        if let Some(finish) = self.finish.take() {
-            finish(&span, &output);
-        }
+        (self.finish)(&span, &output);
         span.end_in_place();
         // Owns nothing (see `Measured::span`).
         std::mem::forget(span);
@@ -265,9 +264,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
             }
             Poll::Ready(output) => output,
         };
-        if let Some(finish) = self.finish.take() {
-            finish(span, &output);
-        }
+        (self.finish)(span, &output);
         span.end_in_place();
         let owns_anything = span.owns_anything();
         std::mem::forget(slot);

@@ -148,9 +148,9 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Future for Instrumented
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        // SAFETY: only `inner` is treated as pinned (in `poll_untraced`, and out of line), and
-        // it is never moved out of `self`, nor by `Drop`; `traced` and `finish` are not pinned
-        // (plain moves are fine).
+        // SAFETY: only `inner` is treated as pinned (by `poll_untraced` and the out-of-line
+        // polls), and it is never moved out of `self`, nor by `Drop`; `traced` and `finish`
+        // are not pinned (plain moves are fine).
         let this = unsafe { self.get_unchecked_mut() };
         // Off: the inner future's poll alone. The other states out of line, so that the
         // caller's frame holds nothing across the poll for them.

@@ -170,18 +170,29 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
         unsafe { Pin::new_unchecked(&mut self.inner) }.poll(task)
     }
 
-    /// `poll` of the states other than `Off`. Called by `poll` only, on the pinned future's
-    /// fields.
+    /// `poll` of the states other than `Off`, each of which first checks that the thread is
+    /// not exiting (see `otel_context_usable`; then the future is polled untraced): a span's
+    /// and a measured call's go on out of line, with nothing of this frame kept across them.
+    /// Called by `poll` only, on the pinned future's fields.
     #[inline(never)]
     fn poll_on(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        // Polled while the thread exits (see `otel_context_usable`): untraced.
-        let mark = match &*self.traced {
-            _ if !current::otel_context_usable() => return self.poll_untraced(task),
-            Traced::Mark(mark) => *mark,
-            Traced::Off => return self.poll_untraced(task),
-            Traced::Measured(_) => return self.poll_measured(task),
-            Traced::Span(_) => return self.poll_traced(task),
-        };
+        // One test per state, on the tag as stored (a `match` decodes it for a jump table).
+        if let Traced::Measured(_) = *self.traced {
+            return self.poll_measured(task);
+        }
+        if let Traced::Mark(mark) = *self.traced {
+            return self.poll_mark(mark, task);
+        }
+        // A span (`Off` never comes here: `poll` polls it).
+        self.poll_traced(task)
+    }
+
+    /// `poll` of a sampled-out call holding only its root's `mark` (see `poll_on`).
+    #[inline(never)]
+    fn poll_mark(&mut self, mark: u64, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        if !current::otel_context_usable() {
+            return self.poll_untraced(task);
+        }
         // SAFETY: as in `poll_untraced`.
         let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
         let output = poll_marked(mark, inner, task);
@@ -221,6 +232,9 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     /// would; a panic is measured as one and goes on unwinding.
     #[inline(never)]
     fn poll_measured(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        if !current::otel_context_usable() {
+            return self.poll_untraced(task);
+        }
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
         // pinned there and never moved out of it (see `poll`).
         let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
@@ -250,6 +264,9 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     /// `poll` with a span (see `poll_on`).
     #[inline(never)]
     fn poll_traced(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        if !current::otel_context_usable() {
+            return self.poll_untraced(task);
+        }
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
         // pinned there and never moved out of it (see `poll`).
         let inner = unsafe { Pin::new_unchecked(&mut self.inner) };

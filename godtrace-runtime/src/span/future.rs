@@ -40,7 +40,9 @@ pub struct Instrumented<F: Future, Fin> {
     finish: Fin,
 }
 
-/// What a traced future holds of its call's span.
+/// What a traced future holds of its call's span. `Measured` is declared first: its niche tag
+/// is then next to `Span`'s, so that `Drop` tells the two states that end a span from the
+/// others with one comparison.
 enum Traced {
     /// A sampled-out call that owns nothing but is measured by its site's duration histogram
     /// (the default): its mark is held while the future is polled, and its span is rebuilt

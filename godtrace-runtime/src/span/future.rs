@@ -2,7 +2,7 @@
 //! thread) and ends when it completes, panics, or is dropped unfinished.
 use super::clock::Tick;
 use super::op::OpSpan;
-use super::{CallSite, current, sampled_out};
+use super::{CallSite, current, sampled_out, switches};
 use opentelemetry::KeyValue;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -14,7 +14,7 @@ use std::task::Poll;
 /// `#[async_trait]` methods): `make` builds the future with the span current, and the span
 /// then covers the future until it completes.
 #[inline(always)]
-pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output)>(
+pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy>(
     span: Option<OpSpan>,
     make: impl FnOnce() -> F,
     finish: Fin,
@@ -34,13 +34,15 @@ pub struct Instrumented<F: Future, Fin> {
     /// Dropped only by `Drop` below (taken when a span), so the other states have no drop
     /// glue to run.
     traced: ManuallyDrop<Traced>,
-    /// Records the output of a call with a span to end (`Traced::Span`, `Traced::Measured`);
-    /// `None` for the other states, and once it ran: `Drop` tests it alone, one comparison
-    /// whatever the number of states.
-    finish: Option<Fin>,
+    /// Records the output of a call with a span to end (`Traced::Span`, `Traced::Measured`),
+    /// run once: the state is `Off` once it ran. `Copy` (what `#[traced]` passes captures
+    /// nothing): no flag to write, nothing to drop.
+    finish: Fin,
 }
 
-/// What a traced future holds of its call's span.
+/// What a traced future holds of its call's span. `Measured` is declared first: its niche tag
+/// is then next to `Span`'s, so that `Drop` tells the two states that end a span from the
+/// others with one comparison.
 enum Traced {
     /// A sampled-out call that owns nothing but is measured by its site's duration histogram
     /// (the default): its mark is held while the future is polled, and its span is rebuilt
@@ -75,7 +77,29 @@ impl Measured {
     }
 }
 
-impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
+    /// The future of a traced `async fn` whose span reads none of its arguments (no
+    /// `include_args`, `fields` or `parent = ..`): `make` builds the future. When tracing is
+    /// off that is all it does; else the span starts before `make` runs, out of line, so that
+    /// the off path keeps nothing across a call (no frame to set up in the traced function).
+    #[inline(always)]
+    pub fn start(site: &'static CallSite, make: impl FnOnce() -> F, finish: Fin) -> Self {
+        if !switches::is_enabled() {
+            return Instrumented {
+                inner: make(),
+                traced: ManuallyDrop::new(Traced::Off),
+                finish,
+            };
+        }
+        Self::start_on(site, make, finish)
+    }
+
+    /// [`Instrumented::start`] when tracing is on.
+    #[inline(never)]
+    fn start_on(site: &'static CallSite, make: impl FnOnce() -> F, finish: Fin) -> Self {
+        Self::new(OpSpan::start_unread(site), make(), finish)
+    }
+
     /// Wraps `inner`, which runs under `span`; `finish` records the output.
     #[inline(always)]
     pub fn new(span: Option<OpSpan>, inner: F, finish: Fin) -> Self {
@@ -85,7 +109,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
             None => Instrumented {
                 inner,
                 traced: ManuallyDrop::new(Traced::Off),
-                finish: None,
+                finish,
             },
             // Read field by field as `OpSpan::start` wrote them: the future then holds two
             // words, not a copy of the whole span whose wide loads would wait for the
@@ -94,7 +118,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
                 None => Instrumented {
                     inner,
                     traced: ManuallyDrop::new(Traced::Span(span)),
-                    finish: Some(finish),
+                    finish,
                 },
                 Some((mark, measured)) => {
                     // Owns nothing (see `unowned_parts`): there is nothing to drop.
@@ -103,7 +127,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
                         None => Instrumented {
                             inner,
                             traced: ManuallyDrop::new(Traced::Mark(mark)),
-                            finish: None,
+                            finish,
                         },
                         Some((site, start)) => Instrumented {
                             inner,
@@ -112,7 +136,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
                                 site,
                                 start,
                             })),
-                            finish: Some(finish),
+                            finish,
                         },
                     }
                 }
@@ -121,31 +145,62 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
     }
 }
 
-impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Future for Instrumented<F, Fin> {
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Future for Instrumented<F, Fin> {
     type Output = F::Output;
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        // SAFETY: only `inner` is treated as pinned (below), and it is never moved out of
-        // `self`, nor by `Drop`; `traced` and `finish` are not pinned (plain moves are fine).
+        // SAFETY: only `inner` is treated as pinned (by `poll_untraced` and the out-of-line
+        // polls), and it is never moved out of `self`, nor by `Drop`; `traced` and `finish`
+        // are not pinned (plain moves are fine).
         let this = unsafe { self.get_unchecked_mut() };
-        // Off, or polled while the thread exits (see `otel_context_usable`): untraced.
-        let mark = match &*this.traced {
-            Traced::Off => None,
-            _ if !current::otel_context_usable() => None,
-            Traced::Mark(mark) => Some(*mark),
-            Traced::Measured(_) | Traced::Span(_) => return this.poll_ending(task),
-        };
-        // SAFETY: `inner` is structurally pinned: `self` is pinned, and `inner` is never
-        // moved out of it (see above).
-        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        let Some(mark) = mark else {
-            return inner.poll(task);
-        };
+        // Off: the inner future's poll alone. The other states out of line, so that the
+        // caller's frame holds nothing across the poll for them.
+        if let Traced::Off = *this.traced {
+            return this.poll_untraced(task);
+        }
+        this.poll_on(task)
+    }
+}
+
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
+    /// Polls the inner future, untraced. Called on the pinned future's fields only.
+    #[inline(always)]
+    fn poll_untraced(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
+        // pinned there and never moved out of it (see `poll`).
+        unsafe { Pin::new_unchecked(&mut self.inner) }.poll(task)
+    }
+
+    /// `poll` of the states other than `Off`, each of which first checks that the thread is
+    /// not exiting (see `otel_context_usable`; then the future is polled untraced): a span's
+    /// and a measured call's go on out of line, with nothing of this frame kept across them.
+    /// Called by `poll` only, on the pinned future's fields.
+    #[inline(never)]
+    fn poll_on(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // One test per state, on the tag as stored (a `match` decodes it for a jump table).
+        if let Traced::Measured(_) = *self.traced {
+            return self.poll_measured(task);
+        }
+        if let Traced::Mark(mark) = *self.traced {
+            return self.poll_mark(mark, task);
+        }
+        // A span (`Off` never comes here: `poll` polls it).
+        self.poll_traced(task)
+    }
+
+    /// `poll` of a sampled-out call holding only its root's `mark` (see `poll_on`).
+    #[inline(never)]
+    fn poll_mark(&mut self, mark: u64, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        if !current::otel_context_usable() {
+            return self.poll_untraced(task);
+        }
+        // SAFETY: as in `poll_untraced`.
+        let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
         let output = poll_marked(mark, inner, task);
         if output.is_ready() {
             // Nothing to end, nor to mark cancelled; nothing owned to drop (`ManuallyDrop`).
-            this.traced = ManuallyDrop::new(Traced::Off);
+            self.traced = ManuallyDrop::new(Traced::Off);
         }
         output
     }
@@ -173,28 +228,20 @@ impl Drop for RestoreMark {
     }
 }
 
-impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
-    /// `poll` of a call with a span to end: each state out of line, so that the other paths'
-    /// frame stays as small as the inner future's poll needs. Called by `poll` only, on the
-    /// pinned future's fields.
-    #[inline(always)]
-    fn poll_ending(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        if let Traced::Measured(_) = *self.traced {
-            return self.poll_measured(task);
-        }
-        self.poll_traced(task)
-    }
-
+impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     /// `poll` of a measured sampled-out call: the mark held as its span would hold it, and on
     /// completion the span rebuilt to record the outcome and the duration, as `poll_traced`
     /// would; a panic is measured as one and goes on unwinding.
     #[inline(never)]
     fn poll_measured(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        if !current::otel_context_usable() {
+            return self.poll_untraced(task);
+        }
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
         // pinned there and never moved out of it (see `poll`).
         let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
         let Traced::Measured(measured) = *self.traced else {
-            unreachable!("checked by `poll_ending`")
+            unreachable!("checked by `poll_on`")
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| poll_marked(measured.mark, inner, task)));
         let output = match outcome {
@@ -209,24 +256,25 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
         // Ended: `Drop` finds nothing to measure as cancelled; nothing owned to drop.
         self.traced = ManuallyDrop::new(Traced::Off);
         let mut span = measured.span();
-        if let Some(finish) = self.finish.take() {
-            finish(&span, &output);
-        }
+        (self.finish)(&span, &output);
         span.end_in_place();
         // Owns nothing (see `Measured::span`).
         std::mem::forget(span);
         Poll::Ready(output)
     }
 
-    /// `poll` with a span (see `poll_ending`).
+    /// `poll` with a span (see `poll_on`).
     #[inline(never)]
     fn poll_traced(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        if !current::otel_context_usable() {
+            return self.poll_untraced(task);
+        }
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
         // pinned there and never moved out of it (see `poll`).
         let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
         let slot = ClearOnUnwind(&mut self.traced);
         let Traced::Span(span) = &mut *slot.0 else {
-            unreachable!("checked by `poll`")
+            unreachable!("checked by `poll_on`")
         };
         let output = match span.run_current(|| inner.poll(task)) {
             Poll::Pending => {
@@ -235,9 +283,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output)> Instrumented<F, Fin> {
             }
             Poll::Ready(output) => output,
         };
-        if let Some(finish) = self.finish.take() {
-            finish(span, &output);
-        }
+        (self.finish)(span, &output);
         span.end_in_place();
         let owns_anything = span.owns_anything();
         std::mem::forget(slot);
@@ -270,8 +316,9 @@ impl Drop for ClearOnUnwind<'_> {
 impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
     #[inline]
     fn drop(&mut self) {
-        // Unfinished: a span to end, or one a panic ended (then `cancel` finds `Off`).
-        if self.finish.is_some() {
+        // Unfinished: a span to end (an ended one left `Off`). The state `poll` tested: after
+        // an `Off` future's last poll this test is known, and left out.
+        if let Traced::Span(_) | Traced::Measured(_) = *self.traced {
             self.cancel();
         }
     }

@@ -130,6 +130,24 @@ impl OpSpan {
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
+        Self::start_current_in_line::<HAS_ARGS>(site, arg_count, record_args)
+    }
+
+    /// [`OpSpan::start`] of a call site without `parent = ..` nor recorded arguments, when
+    /// tracing is on: in line, for a caller that is itself out of line
+    /// (`Instrumented::start`).
+    #[inline(always)]
+    pub(super) fn start_unread(site: &'static CallSite) -> Option<OpSpan> {
+        Self::start_current_in_line::<false>(site, 0, &mut |_| {})
+    }
+
+    /// The body of [`OpSpan::start_current`].
+    #[inline(always)]
+    fn start_current_in_line<const HAS_ARGS: bool>(
+        site: &'static CallSite,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
         // Without arguments, constants for the paths that take them: nothing of the caller's
         // is then kept across the start.
         let mut nothing = |_: &mut Vec<KeyValue>| {};

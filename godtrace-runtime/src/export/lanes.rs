@@ -983,6 +983,22 @@ mod tests {
     }
 
     #[test]
+    fn a_span_published_after_the_last_collection_is_counted_dropped_when_the_processor_goes() {
+        static COUNTERS: Counters = Counters::new();
+        let shared = shared(256, &COUNTERS);
+        let lane = lane_holding(&shared, 1);
+        let published = lane.published.load(Ordering::Relaxed);
+        // Shutdown's collection closes the lane while its thread is about to publish against
+        // the limit it read...
+        collect(&shared, &mut shared.lock(), true);
+        assert_eq!(drain_ids(&shared), vec![0]);
+        publish(&lane, published, finished(1));
+        // ...and nothing collects after it: the span is counted, not lost unseen.
+        drop(shared);
+        assert_eq!(dropped(&COUNTERS), 1);
+    }
+
+    #[test]
     fn collections_taking_slots_back_while_a_thread_records_keep_the_count_exact() {
         static COUNTERS: Counters = Counters::new();
         // A small queue, kept more than half full: every collection takes slots back.

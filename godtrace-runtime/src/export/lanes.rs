@@ -998,37 +998,43 @@ mod tests {
         assert_eq!(dropped(&COUNTERS), 1);
     }
 
-    #[test]
-    fn collections_taking_slots_back_while_a_thread_records_keep_the_count_exact() {
-        static COUNTERS: Counters = Counters::new();
-        // A small queue, kept more than half full: every collection takes slots back.
-        let shared = Arc::new(shared(64, &COUNTERS));
-        let total: u64 = if cfg!(miri) { 200 } else { 50_000 };
+    /// A thread hands spans `0..total` over to its lane of `shared` while this one exports
+    /// (`export_all`) until the thread is done, and once more after. Returns the ids exported,
+    /// in the order taken, and how many spans the lane accepted.
+    fn record_while_exporting(shared: &Arc<Shared>, total: u64) -> (Vec<u64>, u64) {
         let recorder = {
             let shared = shared.clone();
             std::thread::spawn(move || {
-                (0..total)
-                    .filter(|&i| matches!(hand_over(&shared, || Some(finished(i))), Handed::Queued))
-                    .count() as u64
+                let handed = (0..total).map(|i| hand_over(&shared, || Some(finished(i))));
+                handed.filter(|h| matches!(h, Handed::Queued)).count() as u64
             })
         };
         let mut ids = Vec::new();
         while !recorder.is_finished() {
-            collect(&shared, &mut shared.lock(), false);
-            let taken = drain_ids(&shared);
-            // Given back a little late, so that the queue stays short of slots.
-            shared.budget.give_back(taken.len());
-            ids.extend(taken);
+            ids.extend(export_all(shared));
         }
-        let queued = recorder.join().unwrap();
-        collect(&shared, &mut shared.lock(), true);
-        let last = drain_ids(&shared);
-        shared.budget.give_back(last.len());
-        ids.extend(last);
-        assert_eq!(ids.len() as u64, queued, "every span taken was collected");
+        let accepted = recorder.join().unwrap();
+        ids.extend(export_all(shared));
+        (ids, accepted)
+    }
+
+    #[test]
+    fn collections_taking_slots_back_while_a_thread_records_keep_the_count_exact() {
+        static COUNTERS: Counters = Counters::new();
+        // A small queue with 40 of its 64 slots held throughout: more than half full, so
+        // every collection takes the lane's unused slots back.
+        let shared = Arc::new(shared(64, &COUNTERS));
+        assert_eq!(shared.budget.take(40), 40);
+        let total: u64 = if cfg!(miri) { 200 } else { 50_000 };
+        let (ids, accepted) = record_while_exporting(&shared, total);
+        assert_eq!(
+            ids.len() as u64,
+            accepted,
+            "every span accepted was exported"
+        );
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order");
-        assert_eq!(dropped(&COUNTERS), total - queued);
-        assert_eq!(shared.budget.used(64), 0, "every slot came back");
+        assert_eq!(dropped(&COUNTERS), total - accepted);
+        assert_eq!(shared.budget.used(64), 40, "every other slot came back");
     }
 
     #[test]
@@ -1036,27 +1042,10 @@ mod tests {
         static COUNTERS: Counters = Counters::new();
         let shared = Arc::new(shared(100_000, &COUNTERS));
         let total: u64 = if cfg!(miri) { 300 } else { 20_000 };
-        let recorder = {
-            let shared = shared.clone();
-            std::thread::spawn(move || {
-                for i in 0..total {
-                    assert!(matches!(
-                        hand_over(&shared, || Some(finished(i))),
-                        Handed::Queued
-                    ));
-                }
-            })
-        };
-        let mut ids = Vec::new();
-        while !recorder.is_finished() {
-            collect(&shared, &mut shared.lock(), false);
-            ids.extend(drain_ids(&shared));
-        }
-        recorder.join().unwrap();
-        collect(&shared, &mut shared.lock(), false);
-        ids.extend(drain_ids(&shared));
+        let (ids, accepted) = record_while_exporting(&shared, total);
+        assert_eq!(accepted, total);
         assert_eq!(ids, (0..total).collect::<Vec<_>>());
-        assert_eq!(shared.counters.dropped.load(Ordering::Relaxed), 0);
+        assert_eq!(dropped(&COUNTERS), 0);
         // The exited thread's lane was forgotten once emptied.
         assert!(shared.lock().lanes.is_empty());
     }

@@ -85,11 +85,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     #[inline(always)]
     pub fn start(site: &'static CallSite, make: impl FnOnce() -> F, finish: Fin) -> Self {
         if !switches::is_enabled() {
-            return Instrumented {
-                inner: make(),
-                traced: ManuallyDrop::new(Traced::Off),
-                finish,
-            };
+            return Self::new(None, make(), finish);
         }
         Self::start_on(site, make, finish)
     }

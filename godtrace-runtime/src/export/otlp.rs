@@ -1,7 +1,8 @@
 //! The OTLP span exporter: each batch encoded by [`super::encode`] into one reused buffer and
-//! sent as it is (or gzipped from it), over the transport every signal shares ([`crate::otlp::transport`]: a
-//! gRPC call framed by hand on h2's client, or reqwest with a protobuf body). Built on the export thread, inside its
-//! runtime: the gRPC connection and the HTTP client belong to that runtime.
+//! sent as it is (or gzipped from it), over the transport every signal shares
+//! ([`crate::otlp::transport`]: a gRPC call framed by hand on h2's client, or reqwest with a
+//! protobuf body). Built on the export thread, inside its runtime: the gRPC connection and the
+//! HTTP client belong to that runtime.
 use super::encode::RequestEncoder;
 use super::lanes::Queued;
 use super::worker::Exporter;

@@ -74,24 +74,33 @@ fn by_default_spans_nest_and_propagate_without_otel_context_and_allocate_nothing
         Some(format!("00-{trace_id}-{span_id}-03").as_str())
     );
 
-    // Warm up (thread-locals, the queue's buffer), then count.
+    // Warm up (thread-locals, the queue's buffer), then count. Span records are reused once
+    // the export thread hands them back: a run in which it was kept off the CPU (a loaded
+    // machine) allocates the records it did not return yet, which the next run reuses. The
+    // steady state is the fewest of three runs, each after a flush.
     for i in 0..2_000 {
         leaf(i);
     }
-    guard.flush();
     let calls = 1_000;
-    let before = allocations();
-    for i in 0..calls {
-        leaf(i);
-    }
-    let allocated = allocations() - before;
+    let runs = 3;
+    let allocated = (0..runs)
+        .map(|_| {
+            guard.flush();
+            let before = allocations();
+            for i in 0..calls {
+                leaf(i);
+            }
+            allocations() - before
+        })
+        .min()
+        .expect("three runs");
     assert!(
         allocated * 10 <= calls as usize,
-        "{allocated} allocations for {calls} recorded spans"
+        "{allocated} allocations for {calls} recorded spans, the fewest of {runs} runs"
     );
 
     guard.flush();
-    let expected = 2 + 2_000 + calls as usize;
+    let expected = 2 + 2_000 + runs * calls as usize;
     let spans = receiver.sink.wait_spans(expected);
     let outer = spans.iter().find(|s| s.name == "off.outer").unwrap();
     let inner = spans.iter().find(|s| s.name == "off.inner").unwrap();

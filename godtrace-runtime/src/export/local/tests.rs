@@ -1,0 +1,174 @@
+use super::printer::TreePrinter;
+use super::tree_span::TreeSpan;
+use super::unprinted::{MAX_HELD_SPANS, UnprintedTraces};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanId, TraceId};
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
+
+/// Span `id` of trace `trace` under `parent` (0: a root), started `at` µs after the epoch.
+fn span(trace: u128, id: u64, parent: u64, name: &'static str, at: u64) -> TreeSpan {
+    let start = SystemTime::UNIX_EPOCH + Duration::from_micros(at);
+    TreeSpan {
+        trace_id: TraceId::from(trace),
+        span_id: SpanId::from(id),
+        parent_span_id: SpanId::from(parent),
+        is_local_root: parent == 0,
+        name: Cow::Borrowed(name),
+        start,
+        end: start + Duration::from_micros(5),
+        error: None,
+        cancelled: false,
+        attributes: Vec::new(),
+        events: Vec::new(),
+    }
+}
+
+fn printed(printer: &TreePrinter<Vec<u8>>) -> String {
+    String::from_utf8(printer.output().clone()).unwrap()
+}
+
+fn lines_naming(text: &str, name: &str) -> usize {
+    text.lines().filter(|l| l.contains(name)).count()
+}
+
+#[test]
+fn a_root_that_never_ends_holds_at_most_the_bound_and_every_child_is_printed() {
+    let mut printer = TreePrinter::new(false, Vec::new());
+    let children = 50_000u64;
+    // The spans of the root's trace come in batches, as the export thread takes them; the
+    // root (span 1) never ends.
+    let mut next = 2;
+    while next < children + 2 {
+        let end = (next + 512).min(children + 2);
+        printer.take_batch((next..end).map(|id| span(7, id, 1, "child", id)));
+        assert!(printer.held() <= MAX_HELD_SPANS, "{}", printer.held());
+        next = end;
+    }
+    let before_shutdown = printed(&printer);
+    // Printed as partial trees while the root runs: the children show as roots.
+    assert!(
+        lines_naming(&before_shutdown, "child") >= children as usize - MAX_HELD_SPANS,
+        "{}",
+        lines_naming(&before_shutdown, "child")
+    );
+    assert!(before_shutdown.starts_with(&format!("trace {}\n├─ child", TraceId::from(7))));
+    printer.print_all();
+    assert_eq!(printer.held(), 0);
+    assert_eq!(lines_naming(&printed(&printer), "child"), children as usize);
+}
+
+#[test]
+fn the_oldest_trace_is_printed_as_it_stands_once_the_bound_is_passed() {
+    let mut traces = UnprintedTraces::new(3);
+    let mut ready = Vec::new();
+    traces.add(span(1, 11, 10, "a1", 1), &mut ready);
+    traces.add(span(2, 21, 20, "b1", 2), &mut ready);
+    traces.add(span(1, 12, 10, "a2", 3), &mut ready);
+    assert!(ready.is_empty());
+    traces.add(span(2, 22, 20, "b2", 4), &mut ready);
+    // Trace 1 came first: it goes, whole, and trace 2 stays.
+    assert_eq!(ready.len(), 1);
+    let names: Vec<_> = ready[0].iter().map(|s| s.name.as_ref()).collect();
+    assert_eq!(names, ["a1", "a2"]);
+    assert_eq!(traces.held(), 2);
+    ready.clear();
+    traces.take_all(&mut ready);
+    assert_eq!(ready.len(), 1);
+    assert_eq!(traces.held(), 0);
+}
+
+#[test]
+fn a_trace_prints_once_its_root_ends_and_is_released() {
+    let mut printer = TreePrinter::new(false, Vec::new());
+    printer.take_batch([span(3, 2, 1, "child", 20)]);
+    assert_eq!(printed(&printer), "");
+    printer.take_batch([span(3, 1, 0, "root", 10)]);
+    assert_eq!(printer.held(), 0);
+    let text = printed(&printer);
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines[0], format!("trace {}", TraceId::from(3)));
+    assert!(lines[1].starts_with("└─ root  "), "{text}");
+    assert!(lines[2].starts_with("   └─ child  "), "{text}");
+}
+
+#[test]
+fn a_root_ahead_of_its_children_in_a_batch_still_heads_their_tree() {
+    let mut printer = TreePrinter::new(false, Vec::new());
+    // Children that ended on other threads can reach the queue after their root.
+    printer.take_batch([
+        span(4, 1, 0, "root", 10),
+        span(4, 2, 1, "first", 11),
+        span(4, 3, 1, "second", 12),
+    ]);
+    let text = printed(&printer);
+    assert_eq!(text.matches("trace ").count(), 1, "{text}");
+    assert!(text.contains("   ├─ first"), "{text}");
+    assert!(text.contains("   └─ second"), "{text}");
+}
+
+#[test]
+fn verbose_trees_show_attributes_events_errors_but_not_the_call_site() {
+    let mut printer = TreePrinter::new(true, Vec::new());
+    let mut root = span(5, 1, 0, "root", 10);
+    root.error = Some("RPC timed out".into());
+    root.attributes = vec![KeyValue::new("wallet", "bad-wallet")];
+    root.events = vec!["retry".into()];
+    root.cancelled = true;
+    printer.take_batch([root]);
+    let text = printed(&printer);
+    assert!(
+        text.contains("└─ root  5 µs  ✗ RPC timed out  (cancelled)"),
+        "{text}"
+    );
+    assert!(text.contains("   · wallet = bad-wallet"), "{text}");
+    assert!(text.contains("   ! retry"), "{text}");
+}
+
+#[test]
+fn the_tree_takes_what_it_shows_from_span_data() {
+    use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceFlags, TraceState};
+    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+    let mut events = SpanEvents::default();
+    events
+        .events
+        .push(opentelemetry::trace::Event::with_name("retry"));
+    let data = SpanData {
+        span_context: SpanContext::new(
+            TraceId::from(6),
+            SpanId::from(2),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        ),
+        parent_span_id: SpanId::from(1),
+        parent_span_is_remote: true,
+        span_kind: SpanKind::Internal,
+        name: "handler".into(),
+        start_time: SystemTime::UNIX_EPOCH,
+        end_time: SystemTime::UNIX_EPOCH + Duration::from_millis(2),
+        attributes: vec![
+            KeyValue::new("code.function.name", "handler"),
+            KeyValue::new("godtrace.cancelled", true),
+            KeyValue::new("user", "ada"),
+        ],
+        dropped_attributes_count: 0,
+        events,
+        links: SpanLinks::default(),
+        status: Status::error("boom"),
+        instrumentation_scope: Default::default(),
+    };
+    let quiet = TreeSpan::of_span_data(&data, false);
+    // A remote parent makes it the root of its trace here.
+    assert!(quiet.is_local_root && quiet.cancelled);
+    assert_eq!(quiet.error.as_deref(), Some("boom"));
+    assert!(quiet.attributes.is_empty() && quiet.events.is_empty());
+    let verbose = TreeSpan::of_span_data(&data, true);
+    let keys: Vec<_> = verbose
+        .attributes
+        .iter()
+        .map(|kv| kv.key.as_str())
+        .collect();
+    assert_eq!(keys, ["godtrace.cancelled", "user"]);
+    assert_eq!(verbose.events, ["retry"]);
+}

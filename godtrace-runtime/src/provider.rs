@@ -223,7 +223,8 @@ fn start_queue<E: export::worker::Exporter>(
     }
 }
 
-/// Without an export thread, the local tree is a sink of its own (see `export::local::sink`).
+/// Without the export thread, the local tree is a sink with a thread of its own (see
+/// `export::local::sink`).
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
 fn exporter(
     _config: &Config,
@@ -231,10 +232,18 @@ fn exporter(
     _resource: Resource,
 ) -> Result<(Option<Box<dyn Sink>>, bool), InitError> {
     // `Config::resolve` rejects an exporter this build cannot provide.
-    let tree = settings
-        .local_tree
-        .then(|| Box::new(export::local::sink::TreeSink::new(settings.verbose)) as Box<dyn Sink>);
-    Ok((tree, false))
+    if !settings.local_tree {
+        return Ok((None, false));
+    }
+    let tree = export::local::sink::TreeSink::start(
+        std::io::stderr(),
+        settings.verbose,
+        settings.batch.max_queue_size,
+        settings.batch.export_timeout,
+        &crate::stats::COUNTERS,
+    )
+    .map_err(|e| InitError::Exporter(format!("could not start the local tree's thread: {e}")))?;
+    Ok((Some(Box::new(tree)), false))
 }
 
 /// `telemetry.sdk.*`, `host.name`, `process.pid`, then the configured attributes (which

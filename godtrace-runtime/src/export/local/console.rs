@@ -22,6 +22,8 @@ pub(crate) const CONSOLE_SCHEDULE_DELAY: Duration = Duration::from_millis(100);
 pub(crate) struct WithTree<E> {
     /// Used by the export thread only, between sends.
     printer: RefCell<TreePrinter<Stderr>>,
+    /// Whether the tree shows attributes and events, which are then taken from the records.
+    verbose: bool,
     inner: E,
 }
 
@@ -30,6 +32,7 @@ impl<E: Exporter> WithTree<E> {
     pub(crate) fn around(inner: E, verbose: bool) -> Self {
         WithTree {
             printer: RefCell::new(TreePrinter::new(verbose, std::io::stderr())),
+            verbose,
             inner,
         }
     }
@@ -47,10 +50,9 @@ impl<E: Exporter> Exporter for WithTree<E> {
     /// Prints the trees the batch completes, then lets the inner exporter prepare it.
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     fn prepare(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) -> E::Request {
-        let mut printer = self.printer.borrow_mut();
-        let verbose = printer.verbose();
-        printer.take_batch(batch.iter_mut().map(|span| tree_span(span, verbose)));
-        drop(printer);
+        let verbose = self.verbose;
+        let spans = batch.iter_mut().map(|span| tree_span(span, verbose));
+        self.printer.borrow_mut().take_batch(spans);
         self.inner.prepare(batch, emptied)
     }
 

@@ -6,6 +6,9 @@ use super::tree_span::TreeSpan;
 use super::unprinted::{MAX_HELD_SPANS, UnprintedTraces};
 use std::io::Write;
 
+/// The most memory the text buffer keeps between batches.
+const TEXT_KEPT: usize = 64 * 1024;
+
 /// Prints the traces of the spans it is given to `out`.
 #[derive(Debug)]
 pub(crate) struct TreePrinter<W: Write> {
@@ -14,6 +17,8 @@ pub(crate) struct TreePrinter<W: Write> {
     out: W,
     /// Reused from batch to batch.
     ready: Vec<Vec<TreeSpan>>,
+    /// The text of a batch's trees, reused from batch to batch.
+    text: String,
 }
 
 impl<W: Write> TreePrinter<W> {
@@ -29,12 +34,8 @@ impl<W: Write> TreePrinter<W> {
             verbose,
             out,
             ready: Vec::new(),
+            text: String::new(),
         }
-    }
-
-    /// Whether attributes and events are shown (what the spans given should carry).
-    pub(crate) fn verbose(&self) -> bool {
-        self.verbose
     }
 
     /// Takes one batch of finished spans and prints the traces it completes. Local roots are
@@ -78,11 +79,18 @@ impl<W: Write> TreePrinter<W> {
     }
 
     fn print(&mut self, ready: &mut Vec<Vec<TreeSpan>>) {
-        for spans in ready.drain(..) {
-            let text = render(spans, self.verbose);
-            // One write per trace keeps its lines together, whatever else writes to stderr.
-            let _ = self.out.write_all(text.as_bytes());
+        if ready.is_empty() {
+            return;
         }
+        self.text.clear();
+        for spans in ready.drain(..) {
+            render(spans, self.verbose, &mut self.text);
+        }
+        // One write per batch: a call per trace would cost a system call per trace, and each
+        // tree stays in one piece.
+        let _ = self.out.write_all(self.text.as_bytes());
         let _ = self.out.flush();
+        // A batch of large trees does not keep its memory for the next.
+        self.text.shrink_to(TEXT_KEPT);
     }
 }

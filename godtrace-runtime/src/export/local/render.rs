@@ -5,9 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// Renders one trace: roots first (spans whose parent is not in the batch), children in
-/// start order under their parent.
-pub(crate) fn render(mut spans: Vec<TreeSpan>, verbose: bool) -> String {
+/// Renders one trace onto `out`: roots first (spans whose parent is not among `spans`),
+/// children in start order under their parent.
+pub(crate) fn render(mut spans: Vec<TreeSpan>, verbose: bool, out: &mut String) {
     spans.sort_by_key(|s| s.start);
     let mut children: HashMap<SpanId, Vec<usize>> = HashMap::new();
     let ids: HashSet<SpanId> = spans.iter().map(|s| s.span_id).collect();
@@ -19,7 +19,6 @@ pub(crate) fn render(mut spans: Vec<TreeSpan>, verbose: bool) -> String {
             roots.push(i);
         }
     }
-    let mut out = String::new();
     let trace_id = spans
         .first()
         .map(|s| s.trace_id)
@@ -27,17 +26,8 @@ pub(crate) fn render(mut spans: Vec<TreeSpan>, verbose: bool) -> String {
     let _ = writeln!(out, "trace {trace_id}");
     let count = roots.len();
     for (n, &root) in roots.iter().enumerate() {
-        write_span(
-            &mut out,
-            &spans,
-            &children,
-            root,
-            "",
-            n + 1 == count,
-            verbose,
-        );
+        write_span(out, &spans, &children, root, "", n + 1 == count, verbose);
     }
-    out
 }
 
 fn write_span(

@@ -172,3 +172,119 @@ fn the_tree_takes_what_it_shows_from_span_data() {
     assert_eq!(keys, ["godtrace.cancelled", "user"]);
     assert_eq!(verbose.events, ["retry"]);
 }
+
+/// The sink of builds without the export thread.
+#[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+mod without_the_export_thread {
+    use super::super::sink::TreeSink;
+    use crate::span::sink::Sink;
+    use crate::stats::Counters;
+    use opentelemetry::trace::{
+        SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant, SystemTime};
+
+    fn data(id: u64, parent: u64, name: &'static str) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(9),
+                SpanId::from(id),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::from(parent),
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: name.into(),
+            start_time: SystemTime::UNIX_EPOCH + Duration::from_micros(id),
+            end_time: SystemTime::UNIX_EPOCH + Duration::from_micros(id + 1),
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: Default::default(),
+        }
+    }
+
+    fn counters() -> &'static Counters {
+        Box::leak(Box::new(Counters::new()))
+    }
+
+    /// An output the test reads.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// An output nobody reads: every write blocks, once `writing` is set.
+    struct Blocked {
+        writing: Arc<AtomicBool>,
+    }
+
+    impl Write for Blocked {
+        fn write(&mut self, _buf: &[u8]) -> std::io::Result<usize> {
+            self.writing.store(true, Ordering::SeqCst);
+            loop {
+                std::thread::park();
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn trees_print_on_the_sinks_own_thread() {
+        let out = Shared::default();
+        let sink =
+            TreeSink::start(out.clone(), false, 16, Duration::from_secs(30), counters()).unwrap();
+        sink.on_end(data(2, 1, "child"));
+        sink.on_end(data(1, 0, "root"));
+        sink.flush().unwrap();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains("└─ root") && text.contains("   └─ child"),
+            "{text}"
+        );
+        sink.shutdown(Duration::from_secs(30)).unwrap();
+    }
+
+    #[test]
+    fn a_blocked_output_drops_spans_and_bounds_the_shutdown() {
+        let counters = counters();
+        let writing = Arc::new(AtomicBool::new(false));
+        let out = Blocked {
+            writing: writing.clone(),
+        };
+        let sink = TreeSink::start(out, false, 4, Duration::from_millis(100), counters).unwrap();
+        let started = Instant::now();
+        sink.on_end(data(1, 0, "root"));
+        // A liveness wait for the thread to reach its write, not a timing assertion.
+        while !writing.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Never waits: the channel holds 4 spans, the rest are dropped and counted.
+        for i in 0..100 {
+            sink.on_end(data(i + 2, 0, "root"));
+        }
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 96);
+        assert!(sink.flush().is_err());
+        assert!(sink.shutdown(Duration::from_millis(100)).is_err());
+        // A deadlock guard, not a timing assertion.
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+}

@@ -183,24 +183,13 @@ fn exporter(
             move || export::otlp::build(&target),
         )?,
         (None, None) => start_queue(
-            console_batch(settings),
+            export::local::console::batch_settings(settings),
             options(settings.batch.export_timeout, "stderr".into()),
             tree,
             || Ok(export::local::console::NoExporter),
         )?,
     };
     Ok((Some(Box::new(processor)), exporting))
-}
-
-/// The batch settings of a queue that feeds the local tree only: a tree shows shortly after
-/// its trace ends unless a schedule delay was configured.
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-fn console_batch(settings: &Settings) -> crate::config::BatchSettings {
-    let mut batch = settings.batch;
-    if !settings.schedule_delay_given {
-        batch.schedule_delay = export::local::console::CONSOLE_SCHEDULE_DELAY;
-    }
-    batch
 }
 
 /// Starts the batch queue and its export thread with the exporter `make` builds, wrapped to

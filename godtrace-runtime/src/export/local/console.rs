@@ -4,6 +4,7 @@
 //! their records, as they do for OTLP: no `SpanData`, lock, rendering or stderr write there.
 use super::printer::TreePrinter;
 use super::tree_span::TreeSpan;
+use crate::config::{BatchSettings, Settings};
 use crate::export::lanes::Queued;
 use crate::export::worker::Exporter;
 use crate::span::Live;
@@ -17,6 +18,16 @@ use std::time::Duration;
 /// console only and no schedule delay is configured: an interactive program shows a trace
 /// about when it ends, not after OTLP's 5 s. An idle export thread then wakes ten times a second.
 pub(crate) const CONSOLE_SCHEDULE_DELAY: Duration = Duration::from_millis(100);
+
+/// The batch settings of a queue that feeds the local tree only: a tree shows shortly after
+/// its trace ends unless a schedule delay was configured.
+pub(crate) fn batch_settings(settings: &Settings) -> BatchSettings {
+    let mut batch = settings.batch;
+    if !settings.schedule_delay_given {
+        batch.schedule_delay = CONSOLE_SCHEDULE_DELAY;
+    }
+    batch
+}
 
 /// `inner`, with each batch's spans also printed as trees to stderr.
 pub(crate) struct WithTree<E> {

@@ -288,3 +288,21 @@ mod without_the_export_thread {
         assert!(started.elapsed() < Duration::from_secs(60));
     }
 }
+
+/// A queue that feeds the tree only exports soon after a trace ends, unless told otherwise.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+#[test]
+fn the_tree_alone_exports_every_100_ms_unless_a_delay_is_configured() {
+    use super::console::{CONSOLE_SCHEDULE_DELAY, batch_settings};
+    use crate::Config;
+    let delay = |config: Config| batch_settings(&config.resolve().unwrap()).schedule_delay;
+    assert_eq!(CONSOLE_SCHEDULE_DELAY, Duration::from_millis(100));
+    assert_eq!(delay(Config::new("svc")), CONSOLE_SCHEDULE_DELAY);
+    let env = [("OTEL_BSP_SCHEDULE_DELAY", "5000")];
+    assert_eq!(
+        delay(Config::new("svc").with_env_vars(env)),
+        Duration::from_secs(5)
+    );
+    let code = Config::new("svc").schedule_delay(Duration::from_secs(2));
+    assert_eq!(delay(code), Duration::from_secs(2));
+}

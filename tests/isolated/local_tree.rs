@@ -134,7 +134,7 @@ fn a_root_that_never_ends_has_its_children_printed_as_it_runs() {
     assert_eq!(stderr.matches("─ tree.server_loop").count(), 1);
 }
 
-#[traced(operation = "tree.request")]
+#[traced(operation = "tree.request", include_args)]
 fn request(children: usize) {
     for i in 0..children {
         child(i);
@@ -175,4 +175,118 @@ fn a_stderr_nobody_reads_does_not_stop_traced_calls_or_main() {
     assert!(stdout.contains("calls done"), "{stdout}");
     assert!(stdout.contains("guard dropped"), "{stdout}");
     assert!(status.success(), "{stdout}");
+}
+
+/// Runs this binary on `test` as the child `role`, to the end; its stdout and stderr.
+fn run_child(test: &str, role: &str) -> (String, String) {
+    let mut process = spawn(test, role);
+    drop(process.stdin.take());
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = read(Box::new(process.stdout.take().unwrap()));
+    let stderr = read(Box::new(process.stderr.take().unwrap()));
+    let status = wait(&mut process, test);
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(status.success(), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// Five requests of three children each: 20 spans, 5 trees.
+fn five_requests() {
+    for _ in 0..5 {
+        request(3);
+    }
+}
+
+/// Every tree of [`five_requests`] whole in `stderr`.
+fn assert_five_trees(stderr: &str) {
+    assert_eq!(stderr.matches("└─ tree.request").count(), 5, "{stderr}");
+    assert_eq!(count_children(stderr), 15, "{stderr}");
+    assert_eq!(stderr.matches("   └─ tree.child").count(), 5, "{stderr}");
+}
+
+/// The number after `prefix` on a line of `stdout`.
+fn reported(stdout: &str, prefix: &str) -> usize {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} in {stdout}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn otlp_and_the_tree_together_both_get_every_span() {
+    use crate::support::otlp::{Kind, Receiver};
+    crate::support::own_process!();
+    if std::env::var_os(CHILD).is_some() {
+        let receiver = Receiver::start(Kind::Http);
+        let guard = godtrace::init(
+            Config::new("local-tree-otlp")
+                .endpoint(receiver.endpoint())
+                .protocol(godtrace::Protocol::HttpProtobuf)
+                .with_env_vars([("OTEL_TRACES_EXPORTER", "otlp,console")]),
+        )
+        .expect("init");
+        five_requests();
+        drop(guard);
+        println!("received {}", receiver.sink.span_count());
+        return;
+    }
+    let (stdout, stderr) = run_child(
+        "local_tree::otlp_and_the_tree_together_both_get_every_span",
+        "otlp",
+    );
+    assert_eq!(reported(&stdout, "received "), 20);
+    assert_five_trees(&stderr);
+}
+
+/// Counts the spans it is given.
+#[derive(Debug, Clone, Default)]
+struct Counting(Arc<std::sync::atomic::AtomicUsize>);
+
+impl opentelemetry_sdk::trace::SpanExporter for Counting {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0
+            .fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn an_exporter_of_your_own_and_the_verbose_tree_both_get_every_span() {
+    crate::support::own_process!();
+    if std::env::var_os(CHILD).is_some() {
+        let exporter = Counting::default();
+        let guard = godtrace::init(
+            Config::new("local-tree-custom")
+                .span_exporter(exporter.clone())
+                .local_tree(true)
+                .verbose(true),
+        )
+        .expect("init");
+        five_requests();
+        drop(guard);
+        println!(
+            "exported {}",
+            exporter.0.load(std::sync::atomic::Ordering::SeqCst)
+        );
+        return;
+    }
+    let (stdout, stderr) = run_child(
+        "local_tree::an_exporter_of_your_own_and_the_verbose_tree_both_get_every_span",
+        "custom",
+    );
+    assert_eq!(reported(&stdout, "exported "), 20);
+    assert_five_trees(&stderr);
+    // Verbose: the arguments recorded on each span, read from the records.
+    assert_eq!(stderr.matches("· children = 3").count(), 5, "{stderr}");
 }

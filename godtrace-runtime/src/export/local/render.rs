@@ -5,12 +5,23 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
+/// A span waiting to be written: its place in `spans`, the length of the prefix its line
+/// starts with, and whether it is the last of its siblings.
+struct Pending {
+    index: usize,
+    prefix_len: usize,
+    last: bool,
+}
+
 /// Renders one trace onto `out`: roots first (spans whose parent is not among `spans`),
 /// children in start order under their parent.
+///
+/// Depth first with a stack of its own, not by recursion: the export thread's stack is not the
+/// main thread's, and a trace may nest as deep as the spans held.
 pub(crate) fn render(mut spans: Vec<TreeSpan>, verbose: bool, out: &mut String) {
     spans.sort_by_key(|s| s.start);
-    let mut children: HashMap<SpanId, Vec<usize>> = HashMap::new();
     let ids: HashSet<SpanId> = spans.iter().map(|s| s.span_id).collect();
+    let mut children: HashMap<SpanId, Vec<usize>> = HashMap::new();
     let mut roots = Vec::new();
     for (i, s) in spans.iter().enumerate() {
         if ids.contains(&s.parent_span_id) {
@@ -19,27 +30,45 @@ pub(crate) fn render(mut spans: Vec<TreeSpan>, verbose: bool, out: &mut String) 
             roots.push(i);
         }
     }
-    let trace_id = spans
-        .first()
-        .map(|s| s.trace_id)
-        .unwrap_or(TraceId::INVALID);
+    let trace_id = spans.first().map_or(TraceId::INVALID, |s| s.trace_id);
     let _ = writeln!(out, "trace {trace_id}");
-    let count = roots.len();
-    for (n, &root) in roots.iter().enumerate() {
-        write_span(out, &spans, &children, root, "", n + 1 == count, verbose);
+    let mut stack = Vec::new();
+    push_siblings(&mut stack, &roots, 0);
+    // The prefix of the line being written; a span's descendants only ever lengthen it.
+    let mut prefix = String::new();
+    while let Some(Pending {
+        index,
+        prefix_len,
+        last,
+    }) = stack.pop()
+    {
+        prefix.truncate(prefix_len);
+        let span = &spans[index];
+        write_line(out, &prefix, span, last);
+        prefix.push_str(if last { "   " } else { "│  " });
+        if verbose {
+            write_details(out, &prefix, span);
+        }
+        if let Some(kids) = children.get(&span.span_id) {
+            push_siblings(&mut stack, kids, prefix.len());
+        }
     }
 }
 
-fn write_span(
-    out: &mut String,
-    spans: &[TreeSpan],
-    children: &HashMap<SpanId, Vec<usize>>,
-    index: usize,
-    prefix: &str,
-    last: bool,
-    verbose: bool,
-) {
-    let span = &spans[index];
+/// Pushes `siblings` so that the first is popped first.
+fn push_siblings(stack: &mut Vec<Pending>, siblings: &[usize], prefix_len: usize) {
+    let count = siblings.len();
+    for (n, &index) in siblings.iter().enumerate().rev() {
+        stack.push(Pending {
+            index,
+            prefix_len,
+            last: n + 1 == count,
+        });
+    }
+}
+
+/// The span's own line: name, duration, error and cancellation.
+fn write_line(out: &mut String, prefix: &str, span: &TreeSpan, last: bool) {
     let duration = span.end.duration_since(span.start).unwrap_or_default();
     let branch = if last { "└─ " } else { "├─ " };
     let _ = write!(
@@ -52,32 +81,18 @@ fn write_span(
         let _ = write!(out, "  ✗ {description}");
     }
     if span.cancelled {
-        let _ = write!(out, "  (cancelled)");
+        out.push_str("  (cancelled)");
     }
     out.push('\n');
-    let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
-    if verbose {
-        for kv in &span.attributes {
-            let _ = writeln!(out, "{child_prefix}  · {} = {}", kv.key, kv.value);
-        }
-        for event in &span.events {
-            let _ = writeln!(out, "{child_prefix}  ! {event}");
-        }
+}
+
+/// Verbose mode's lines under the span: its attributes, then its events.
+fn write_details(out: &mut String, prefix: &str, span: &TreeSpan) {
+    for kv in &span.attributes {
+        let _ = writeln!(out, "{prefix}  · {} = {}", kv.key, kv.value);
     }
-    let kids = children
-        .get(&span.span_id)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    for (n, &kid) in kids.iter().enumerate() {
-        write_span(
-            out,
-            spans,
-            children,
-            kid,
-            &child_prefix,
-            n + 1 == kids.len(),
-            verbose,
-        );
+    for event in &span.events {
+        let _ = writeln!(out, "{prefix}  ! {event}");
     }
 }
 

@@ -306,3 +306,48 @@ fn the_tree_alone_exports_every_100_ms_unless_a_delay_is_configured() {
     let code = Config::new("svc").schedule_delay(Duration::from_secs(2));
     assert_eq!(delay(code), Duration::from_secs(2));
 }
+
+#[test]
+fn nested_and_sibling_spans_keep_their_branches_and_indents() {
+    let mut printer = TreePrinter::new(false, Vec::new());
+    printer.take_batch([
+        span(8, 3, 2, "grandchild", 12),
+        span(8, 2, 1, "first", 11),
+        span(8, 4, 1, "second", 13),
+        span(8, 1, 0, "root", 10),
+    ]);
+    let text = printed(&printer);
+    let shape: Vec<_> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.strip_suffix("  5 µs").unwrap())
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            "└─ root",
+            "   ├─ first",
+            "   │  └─ grandchild",
+            "   └─ second"
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn a_chain_as_deep_as_the_bound_renders_without_recursion() {
+    // On a thread with a small stack: rendering does not grow it with the depth.
+    let text = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(|| {
+            let mut printer = TreePrinter::new(false, Vec::new());
+            let depth = MAX_HELD_SPANS as u64;
+            printer.take_batch((1..=depth).map(|id| span(9, id, id - 1, "level", id)));
+            printed(&printer)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(lines_naming(&text, "level"), MAX_HELD_SPANS);
+    assert!(text.lines().last().unwrap().ends_with("└─ level  5 µs"));
+}

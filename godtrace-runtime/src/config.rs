@@ -294,6 +294,8 @@ impl Config {
 
     /// Print each finished trace to stderr as an indented tree (env: `OTEL_TRACES_EXPORTER`
     /// listing `console`; default: on when no OTLP exporter is configured, off when one is).
+    /// The export thread prints it, from the same bounded queue as OTLP; at most 4096 spans
+    /// of unfinished traces are held.
     pub fn local_tree(mut self, on: bool) -> Self {
         self.code.local_tree = Some(on);
         self
@@ -407,8 +409,9 @@ impl Config {
         self
     }
 
-    /// The longest a finished span waits before it is sent (default 5 s, at most 1 hour; env:
-    /// `OTEL_BSP_SCHEDULE_DELAY`, in milliseconds). A full batch is sent at once.
+    /// The longest a finished span waits before it is sent (default 5 s, or 100 ms when only
+    /// the local tree takes spans; at most 1 hour; env: `OTEL_BSP_SCHEDULE_DELAY`, in
+    /// milliseconds). A full batch is sent at once.
     pub fn schedule_delay(mut self, delay: Duration) -> Self {
         self.code.schedule_delay = Some(delay);
         self

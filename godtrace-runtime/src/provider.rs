@@ -94,15 +94,11 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         .with_resource(resource.clone());
     // The capture first: it takes a copy, the last sink the span itself.
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(crate::testing::sink::CaptureSink)];
-    if settings.local_tree {
-        sinks.push(Box::new(export::local::TreePrinter::new(settings.verbose)));
-    }
-    let queue = if settings.enabled {
+    let (queue, exporting) = if settings.enabled {
         exporter(&config, &settings, resource)?
     } else {
-        None
+        (None, false)
     };
-    let exporting = queue.is_some();
     sinks.extend(queue);
     let pipeline = Pipeline::new(sinks);
     let metrics = if settings.enabled {
@@ -149,17 +145,19 @@ static INSTALLING: Mutex<()> = Mutex::new(());
 /// How long a failed `init` waits for the export thread it started, which has nothing queued.
 const STOP_UNUSED: Duration = Duration::from_secs(5);
 
-/// The batch exporter the configuration asks for, if any: the user's own, or OTLP.
+/// The batch queue the configuration asks for, if any: its exporter is the user's own, OTLP,
+/// or none, and the local tree prints from it when asked for. And whether spans are exported.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 fn exporter(
     config: &Config,
     settings: &Settings,
     resource: Resource,
-) -> Result<Option<Box<dyn Sink>>, InitError> {
+) -> Result<(Option<Box<dyn Sink>>, bool), InitError> {
     let custom = config.span_exporter.as_ref().and_then(|slot| slot.take());
     let target = settings.export.clone();
-    if custom.is_none() && target.is_none() {
-        return Ok(None);
+    let exporting = custom.is_some() || target.is_some();
+    if !exporting && !settings.local_tree {
+        return Ok((None, false));
     }
     crate::span::set_max_returned(settings.batch.max_queue_size);
     let options = |request_timeout, destination| export::worker::ExportSetup {
@@ -167,36 +165,74 @@ fn exporter(
         destination,
         resource: resource.clone(),
     };
-    let counters = &crate::stats::COUNTERS;
+    let tree = settings.local_tree.then_some(settings.verbose);
     let processor = match (custom, target) {
-        (Some(custom), _) => export::batch::BatchProcessor::start(
+        (Some(custom), _) => start_queue(
             settings.batch,
-            counters,
             options(
                 settings.batch.export_timeout,
                 "the configured span exporter".into(),
             ),
+            tree,
             move || Ok(custom),
         )?,
-        (None, Some(target)) => export::batch::BatchProcessor::start(
+        (None, Some(target)) => start_queue(
             settings.batch,
-            counters,
             options(target.timeout, target.endpoint.clone()),
+            tree,
             move || export::otlp::build(&target),
         )?,
-        (None, None) => return Ok(None),
+        (None, None) => start_queue(
+            export::local::console::batch_settings(settings),
+            options(settings.batch.export_timeout, "stderr".into()),
+            tree,
+            || Ok(export::local::console::NoExporter),
+        )?,
     };
-    Ok(Some(Box::new(processor)))
+    Ok((Some(Box::new(processor)), exporting))
 }
 
+/// Starts the batch queue and its export thread with the exporter `make` builds, wrapped to
+/// print the local tree too when `tree` is `Some(verbose)`.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn start_queue<E: export::worker::Exporter>(
+    batch: crate::config::BatchSettings,
+    options: export::worker::ExportSetup,
+    tree: Option<bool>,
+    make: impl FnOnce() -> Result<E, String> + Send + 'static,
+) -> Result<export::batch::BatchProcessor, InitError> {
+    use export::batch::BatchProcessor;
+    use export::local::console::WithTree;
+    let counters = &crate::stats::COUNTERS;
+    match tree {
+        Some(verbose) => BatchProcessor::start(batch, counters, options, move || {
+            make().map(|inner| WithTree::around(inner, verbose))
+        }),
+        None => BatchProcessor::start(batch, counters, options, make),
+    }
+}
+
+/// Without the export thread, the local tree is a sink with a thread of its own (see
+/// `export::local::sink`).
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
 fn exporter(
     _config: &Config,
-    _settings: &Settings,
+    settings: &Settings,
     _resource: Resource,
-) -> Result<Option<Box<dyn Sink>>, InitError> {
+) -> Result<(Option<Box<dyn Sink>>, bool), InitError> {
     // `Config::resolve` rejects an exporter this build cannot provide.
-    Ok(None)
+    if !settings.local_tree {
+        return Ok((None, false));
+    }
+    let tree = export::local::sink::TreeSink::start(
+        std::io::stderr(),
+        settings.verbose,
+        settings.batch.max_queue_size,
+        settings.batch.export_timeout,
+        &crate::stats::COUNTERS,
+    )
+    .map_err(|e| InitError::Exporter(format!("could not start the local tree's thread: {e}")))?;
+    Ok((Some(Box::new(tree)), false))
 }
 
 /// `telemetry.sdk.*`, `host.name`, `process.pid`, then the configured attributes (which

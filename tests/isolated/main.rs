@@ -24,6 +24,7 @@ mod faults_unreachable;
 mod init_once;
 mod layers_hostile;
 mod links_and_threads_otlp;
+mod local_tree;
 mod metrics_otlp_grpc;
 mod metrics_otlp_http;
 mod metrics_sampled_out;

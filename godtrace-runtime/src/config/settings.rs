@@ -21,6 +21,16 @@ pub(crate) struct Settings {
     pub(crate) otel_context: bool,
     pub(crate) export: Option<OtlpTarget>,
     pub(crate) batch: BatchSettings,
+    /// Whether the schedule delay was set (in code or the environment), rather than defaulted:
+    /// a queue that feeds the local tree only has a shorter default.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(
+            dead_code,
+            reason = "only the export thread prints the tree in batches"
+        )
+    )]
+    pub(crate) schedule_delay_given: bool,
     pub(crate) propagators: Vec<Propagator>,
 }
 
@@ -100,6 +110,7 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
         otel_context: code.otel_context.or(env.otel_context).unwrap_or(false),
         export,
         batch: resolve_batch(code, env)?,
+        schedule_delay_given: code.schedule_delay.or(env.schedule_delay).is_some(),
         propagators: code
             .propagators
             .clone()

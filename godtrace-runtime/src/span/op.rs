@@ -275,6 +275,20 @@ impl OpSpan {
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
+        let (live, start) = Self::new_trace_record_in_line(site, low);
+        Self::kept_started::<HAS_ARGS>(site, live, start, arg_count, record_args)
+    }
+
+    /// The record of a new trace kept at its root, and when it started: out of line, for
+    /// `run_sync_dyn`.
+    #[inline(never)]
+    fn new_trace_record(site: &'static CallSite, low: u64) -> (LiveBox, Tick) {
+        Self::new_trace_record_in_line(site, low)
+    }
+
+    /// The body of [`OpSpan::new_trace_record`]: `low` is the root's random low half.
+    #[inline(always)]
+    fn new_trace_record_in_line(site: &'static CallSite, low: u64) -> (LiveBox, Tick) {
         let start = clock::now();
         let live = Live::start_with_ids(
             || sampling::new_root(low),
@@ -282,7 +296,7 @@ impl OpSpan {
             ParentIds::NONE.seen_with(SpanId::INVALID),
             Name::Site(site),
         );
-        Self::kept_started::<HAS_ARGS>(site, live, start, arg_count, record_args)
+        (live, start)
     }
 
     /// A call not recorded, outside any span (or under one godtrace dropped), measured from
@@ -787,6 +801,169 @@ fn run_sync_traced<R>(
     span.end_in_place();
     span.release();
     ret
+}
+
+/// Runs a traced sync body whose span reads none of the call's arguments (no `include_args`,
+/// `fields` or `parent = ..`), as [`run_sync`] does: when tracing is off, `body` alone after
+/// one flag test; else the span starts, runs and ends out of line, in one call shared by
+/// every such site ([`run_sync_dyn`]), so that nothing of it is returned through memory nor
+/// copied into each traced function.
+#[inline(always)]
+pub fn run_sync_at<R>(
+    site: &'static CallSite,
+    body: impl FnOnce() -> R,
+    finish: impl FnOnce(&OpSpan, &R) + Copy,
+) -> R {
+    if !switches::is_enabled() {
+        return body();
+    }
+    run_sync_on(site, body, finish)
+}
+
+/// [`run_sync_at`] when tracing is on: the call's body and `finish` handed to the shared
+/// [`run_sync_dyn`] behind one `dyn`. Out of line, so that the traced function keeps no
+/// frame for it when tracing is off.
+#[inline(never)]
+fn run_sync_on<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy>(
+    site: &'static CallSite,
+    body: B,
+    finish: F,
+) -> R {
+    let mut call = SyncCall {
+        stage: Stage::Body(body),
+        finish,
+    };
+    run_sync_dyn(site, &mut call);
+    match call.stage {
+        Stage::Returned(ret) => ret,
+        // `run_sync_dyn` runs the body once unless it unwinds.
+        Stage::Body(_) | Stage::Running => unreachable!("the traced body ran"),
+    }
+}
+
+/// A traced sync call as [`run_sync_dyn`] sees it: its body, then the record of its outcome.
+trait SyncBody {
+    /// Runs the body (once), keeping what it returned.
+    fn run(&mut self);
+    /// Records the outcome the body returned on `span` (the site's `finish`).
+    fn finish(&mut self, span: &OpSpan);
+}
+
+/// The state of a traced sync call behind [`SyncBody`]: the body to run, then its value.
+struct SyncCall<B, R, F> {
+    stage: Stage<B, R>,
+    finish: F,
+}
+
+/// Where a [`SyncCall`] is: one field for the body and its value, each dropped as usual if
+/// the call unwinds.
+enum Stage<B, R> {
+    Body(B),
+    /// The body runs (or panicked).
+    Running,
+    Returned(R),
+}
+
+impl<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy> SyncBody for SyncCall<B, R, F> {
+    #[inline]
+    fn run(&mut self) {
+        if let Stage::Body(body) = std::mem::replace(&mut self.stage, Stage::Running) {
+            self.stage = Stage::Returned(body());
+        }
+    }
+
+    #[inline]
+    fn finish(&mut self, span: &OpSpan) {
+        if let Stage::Returned(ret) = &self.stage {
+            (self.finish)(span, ret);
+        }
+    }
+}
+
+/// The traced part of [`run_sync_at`], one copy for every site: decides (the path of
+/// `OpSpan::start` under the current span), runs `call`'s body in the span, records the
+/// outcome, ends the span and hands it to the sinks. The common cases (a kept child of
+/// godtrace's own span, a new trace kept at its root, a call sampled out) each run in their
+/// own arm, their state in registers while the body runs and no `Option<OpSpan>` built to
+/// be taken apart; the others start out of line and run in [`run_sync_started`].
+#[inline(never)]
+fn run_sync_dyn(site: &'static CallSite, call: &mut dyn SyncBody) {
+    let (live, start) = match sampling::quick(site) {
+        Quick::SampledOut(mark) => return run_sampled_out(site, mark, call),
+        Quick::Untraced => return call.run(),
+        Quick::UnderParent(current::ParentAt::Own(parent))
+            if sampling::keeps_child_of_own(&site.sample_rate, &parent.span_context) =>
+        {
+            let start = clock::now();
+            let live = Live::start_child(parent, sampling::write_kept_child_of, Name::Site(site));
+            (live, start)
+        }
+        Quick::KeptRoot(low) => OpSpan::new_trace_record(site, low),
+        Quick::UnderParent(at) => {
+            let span = OpSpan::start_under_current(site, at, 0, &mut |_| {});
+            return run_sync_started(span, call);
+        }
+        Quick::Unknown => {
+            return run_sync_started(OpSpan::start_enabled(site, None, 0, &mut |_| {}), call);
+        }
+    };
+    sink::on_start(&live.span_context);
+    if switches::attaches_otel_context() {
+        return run_sync_started(OpSpan::with_own_context(site, live, start), call);
+    }
+    run_kept(site, live, start, call)
+}
+
+/// Runs `call`'s body in a kept span recording into `live` since `start`, not attached to
+/// OpenTelemetry's context, then ends it (see [`run_sync_dyn`]).
+#[inline(always)]
+fn run_kept(site: &'static CallSite, live: LiveBox, start: Tick, call: &mut dyn SyncBody) {
+    // SAFETY: a span just started was never entered; `live` is owned by this frame, on this
+    // thread, until `remove` below.
+    unsafe { current::push_started(&live, live.otel_seen_at_start.get()) };
+    let outcome = catch_unwind(AssertUnwindSafe(|| call.run()));
+    current::remove(&live);
+    // `quick` keeps nothing under a sampled-out root's mark: there was none to replace, and
+    // none is left after the body, as `OpSpan::run_current_once` would restore it.
+    sampled_out::restore_mark(0);
+    finish_sync(OpSpan::kept(None, live, site, start), outcome, call);
+}
+
+/// Runs `call`'s body under the mark `mark` of a sampled-out root (the span records
+/// nothing), measured when its site records durations (see [`run_sync_dyn`]).
+#[inline(always)]
+fn run_sampled_out(site: &'static CallSite, mark: u64, call: &mut dyn SyncBody) {
+    let measured = site.include_duration.then(clock::now);
+    let marked = sampled_out::replace_mark(mark);
+    let outcome = catch_unwind(AssertUnwindSafe(|| call.run()));
+    sampled_out::restore_mark(marked);
+    finish_sync(OpSpan::sampled_out(site, mark, measured), outcome, call);
+}
+
+/// The end of a sync call whose body ran in `span` (no longer current): its panic ends the
+/// span as failed and goes on unwinding; else `call`'s outcome is recorded and the span ends.
+#[inline(always)]
+fn finish_sync(mut span: OpSpan, outcome: std::thread::Result<()>, call: &mut dyn SyncBody) {
+    span.returned(outcome);
+    call.finish(&span);
+    span.end_in_place();
+    span.release();
+    // Released: nothing is left to drop (an unwind drops it as usual).
+    std::mem::forget(span);
+}
+
+/// Runs `call`'s body in `span` as started by the general path (`None`: untraced), then
+/// ends it (see [`run_sync_dyn`]).
+#[inline(never)]
+fn run_sync_started(span: Option<OpSpan>, call: &mut dyn SyncBody) {
+    let Some(mut span) = span else {
+        return call.run();
+    };
+    span.run_current_once(|| call.run());
+    call.finish(&span);
+    span.end_in_place();
+    span.release();
+    std::mem::forget(span);
 }
 
 impl OpSpan {

@@ -231,6 +231,27 @@ impl OpSpan {
         }
     }
 
+    /// A kept span recording into `live`, its timing kept elsewhere (`run_kept`).
+    #[inline(always)]
+    fn kept_untimed(live: LiveBox) -> OpSpan {
+        OpSpan {
+            cx: None,
+            live: Some(live),
+            scope: 0,
+            timing: None,
+            error_type: Cell::new(None),
+        }
+    }
+
+    /// Ends this span, whose call panicked with `payload`, as failed, and goes on unwinding.
+    #[cold]
+    #[inline(never)]
+    fn end_panicked(mut self, payload: Box<dyn Any + Send>) -> ! {
+        self.record_panic(&*payload);
+        self.end_in_place();
+        resume_unwind(payload)
+    }
+
     /// The span of a kept child ([`OpSpan::start_own_child`]) or a new trace kept at its root
     /// ([`OpSpan::start_new_trace`]) where godtrace attaches its spans to OpenTelemetry's
     /// context: its own ids over the current context.
@@ -926,7 +947,23 @@ fn run_kept(site: &'static CallSite, live: LiveBox, start: Tick, call: &mut dyn 
     // `quick` keeps nothing under a sampled-out root's mark: there was none to replace, and
     // none is left after the body, as `OpSpan::run_current_once` would restore it.
     sampled_out::restore_mark(0);
-    finish_sync(OpSpan::kept(None, live, site, start), outcome, call);
+    let timing = Timing {
+        histogram: site.include_duration.then_some(site),
+        start,
+    };
+    // `finish` reads no timing: kept in registers, not written to be read back.
+    let mut span = OpSpan::kept_untimed(live);
+    if let Err(payload) = outcome {
+        span.timing = Some(timing);
+        span.end_panicked(payload);
+    }
+    call.finish(&span);
+    span.end_recorded(timing, clock::now());
+    // Whatever the sinks left of the record; no context to drop (`finish` cannot set one).
+    if span.live.is_some() {
+        span.release_owned();
+    }
+    std::mem::forget(span);
 }
 
 /// Runs `call`'s body under the mark `mark` of a sampled-out root (the span records
@@ -937,19 +974,26 @@ fn run_sampled_out(site: &'static CallSite, mark: u64, call: &mut dyn SyncBody) 
     let marked = sampled_out::replace_mark(mark);
     let outcome = catch_unwind(AssertUnwindSafe(|| call.run()));
     sampled_out::restore_mark(marked);
-    finish_sync(OpSpan::sampled_out(site, mark, measured), outcome, call);
-}
-
-/// The end of a sync call whose body ran in `span` (no longer current): its panic ends the
-/// span as failed and goes on unwinding; else `call`'s outcome is recorded and the span ends.
-#[inline(always)]
-fn finish_sync(mut span: OpSpan, outcome: std::thread::Result<()>, call: &mut dyn SyncBody) {
-    span.returned(outcome);
+    let Some(start) = measured else {
+        // Nothing recorded nor measured: the outcome has nowhere to go, and a panic goes on.
+        if let Err(payload) = outcome {
+            resume_unwind(payload);
+        }
+        return;
+    };
+    // `finish` reads no timing, nor the mark.
+    let span = OpSpan::sampled_out(site, 0, None);
+    if let Err(payload) = outcome {
+        OpSpan::sampled_out(site, mark, measured).end_panicked(payload);
+    }
     call.finish(&span);
-    span.end_in_place();
-    span.release();
-    // Released: nothing is left to drop (an unwind drops it as usual).
-    std::mem::forget(span);
+    let end = clock::now();
+    site.metrics.record(
+        || site.name(),
+        clock::ticks_between(start, end),
+        span.error_type.get(),
+        None,
+    );
 }
 
 /// Runs `call`'s body in `span` as started by the general path (`None`: untraced), then

@@ -909,17 +909,23 @@ impl<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy> SyncBody for SyncCall<B
 /// be taken apart; the others start out of line and run in [`run_sync_started`].
 #[inline(never)]
 fn run_sync_dyn(site: &'static CallSite, call: &mut dyn SyncBody) {
-    let (live, start) = match sampling::quick(site) {
+    // What OpenTelemetry's context showed at the start (as the record notes it): the
+    // parent's view for a child, nothing for a new trace (`quick` found no span there).
+    let (live, start, otel_seen) = match sampling::quick(site) {
         Quick::SampledOut(mark) => return run_sampled_out(site, mark, call),
         Quick::Untraced => return call.run(),
         Quick::UnderParent(current::ParentAt::Own(parent))
             if sampling::keeps_child_of_own(&site.sample_rate, &parent.span_context) =>
         {
             let start = clock::now();
+            let otel_seen = parent.otel_seen.get();
             let live = Live::start_child(parent, sampling::write_kept_child_of, Name::Site(site));
-            (live, start)
+            (live, start, otel_seen)
         }
-        Quick::KeptRoot(low) => OpSpan::new_trace_record(site, low),
+        Quick::KeptRoot(low) => {
+            let (live, start) = OpSpan::new_trace_record(site, low);
+            (live, start, SpanId::INVALID)
+        }
         Quick::UnderParent(at) => {
             let span = OpSpan::start_under_current(site, at, 0, &mut |_| {});
             return run_sync_started(span, call);
@@ -932,16 +938,24 @@ fn run_sync_dyn(site: &'static CallSite, call: &mut dyn SyncBody) {
     if switches::attaches_otel_context() {
         return run_sync_started(OpSpan::with_own_context(site, live, start), call);
     }
-    run_kept(site, live, start, call)
+    run_kept(site, live, start, otel_seen, call)
 }
 
 /// Runs `call`'s body in a kept span recording into `live` since `start`, not attached to
-/// OpenTelemetry's context, then ends it (see [`run_sync_dyn`]).
+/// OpenTelemetry's context, then ends it (see [`run_sync_dyn`]); `otel_seen` is what its
+/// record noted OpenTelemetry's context showed at its start (`Live::otel_seen_at_start`).
 #[inline(always)]
-fn run_kept(site: &'static CallSite, live: LiveBox, start: Tick, call: &mut dyn SyncBody) {
+fn run_kept(
+    site: &'static CallSite,
+    live: LiveBox,
+    start: Tick,
+    otel_seen: SpanId,
+    call: &mut dyn SyncBody,
+) {
+    debug_assert_eq!(live.otel_seen_at_start.get(), Some(otel_seen));
     // SAFETY: a span just started was never entered; `live` is owned by this frame, on this
     // thread, until `remove` below.
-    unsafe { current::push_started(&live, live.otel_seen_at_start.get()) };
+    unsafe { current::push_started(&live, Some(otel_seen)) };
     let outcome = catch_unwind(AssertUnwindSafe(|| call.run()));
     current::remove(&live);
     // `quick` keeps nothing under a sampled-out root's mark: there was none to replace, and
@@ -994,6 +1008,8 @@ fn run_sampled_out(site: &'static CallSite, mark: u64, call: &mut dyn SyncBody) 
         span.error_type.get(),
         None,
     );
+    // Owns nothing: nothing to drop.
+    std::mem::forget(span);
 }
 
 /// Runs `call`'s body in `span` as started by the general path (`None`: untraced), then

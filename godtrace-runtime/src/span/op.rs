@@ -9,7 +9,7 @@ use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::mem::ManuallyDrop;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 /// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
@@ -851,52 +851,115 @@ fn run_sync_on<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy>(
     finish: F,
 ) -> R {
     let mut call = SyncCall {
-        stage: Stage::Body(body),
+        stage: SyncCall::<B, R, F>::BODY,
+        body: ManuallyDrop::new(body),
+        ret: MaybeUninit::uninit(),
         finish,
     };
-    run_sync_dyn(site, &mut call);
-    match call.stage {
-        Stage::Returned(ret) => ret,
-        // `run_sync_dyn` runs the body once unless it unwinds.
-        Stage::Body(_) | Stage::Running => unreachable!("the traced body ran"),
-    }
+    // SAFETY: `call` is new: its body has not run.
+    let _returned: Returned<'_> = run_sync_dyn(site, unsafe { BodyOnce::new(&mut call) });
+    // SAFETY: a `Returned` is only given by `BodyOnce::run` once the body returned, which
+    // wrote the value: it is read out once, and `call` forgotten (its body was taken).
+    let ret = unsafe { call.ret.assume_init_read() };
+    std::mem::forget(call);
+    ret
 }
 
 /// A traced sync call as [`run_sync_dyn`] sees it: its body, then the record of its outcome.
+/// Called through [`BodyOnce`] and [`Returned`], which keep the order.
 trait SyncBody {
-    /// Runs the body (once), keeping what it returned.
-    fn run(&mut self);
+    /// Runs the body, keeping what it returned.
+    ///
+    /// # Safety
+    /// Called once.
+    unsafe fn run(&mut self);
+
     /// Records the outcome the body returned on `span` (the site's `finish`).
-    fn finish(&mut self, span: &OpSpan);
+    ///
+    /// # Safety
+    /// Called after [`SyncBody::run`] returned.
+    unsafe fn finish(&mut self, span: &OpSpan);
 }
 
-/// The state of a traced sync call behind [`SyncBody`]: the body to run, then its value.
+/// A traced sync call whose body has not run: [`BodyOnce::run`] takes it, so the body runs
+/// once.
+struct BodyOnce<'a>(&'a mut dyn SyncBody);
+
+/// A traced sync call whose body returned (only [`BodyOnce::run`] gives one): its outcome
+/// can be recorded.
+struct Returned<'a>(&'a mut dyn SyncBody);
+
+impl<'a> BodyOnce<'a> {
+    /// # Safety
+    /// `call`'s body has not run.
+    unsafe fn new(call: &'a mut dyn SyncBody) -> Self {
+        BodyOnce(call)
+    }
+
+    /// Runs the body.
+    #[inline(always)]
+    fn run(self) -> Returned<'a> {
+        // SAFETY: `new`'s caller guarantees the body has not run, and `self` is taken.
+        unsafe { self.0.run() };
+        Returned(self.0)
+    }
+}
+
+impl Returned<'_> {
+    /// Records the outcome on `span`.
+    #[inline(always)]
+    fn finish(&mut self, span: &OpSpan) {
+        // SAFETY: a `Returned` is made by `BodyOnce::run` after `run` returned.
+        unsafe { self.0.finish(span) }
+    }
+}
+
+/// The state of a traced sync call behind [`SyncBody`]: the body to run, then its value;
+/// `stage` says which of the two it holds, for a drop on unwind.
 struct SyncCall<B, R, F> {
-    stage: Stage<B, R>,
+    stage: u8,
+    body: ManuallyDrop<B>,
+    ret: MaybeUninit<R>,
     finish: F,
 }
 
-/// Where a [`SyncCall`] is: one field for the body and its value, each dropped as usual if
-/// the call unwinds.
-enum Stage<B, R> {
-    Body(B),
-    /// The body runs (or panicked).
-    Running,
-    Returned(R),
+impl<B, R, F> SyncCall<B, R, F> {
+    /// `body` is there.
+    const BODY: u8 = 0;
+    /// The body was taken (it runs, or it panicked): nothing to drop.
+    const TAKEN: u8 = 1;
+    /// `ret` holds what the body returned.
+    const RETURNED: u8 = 2;
 }
 
 impl<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy> SyncBody for SyncCall<B, R, F> {
     #[inline]
-    fn run(&mut self) {
-        if let Stage::Body(body) = std::mem::replace(&mut self.stage, Stage::Running) {
-            self.stage = Stage::Returned(body());
-        }
+    unsafe fn run(&mut self) {
+        self.stage = Self::TAKEN;
+        // SAFETY: called once (our caller's guarantee), so `body` is still there.
+        let body = unsafe { ManuallyDrop::take(&mut self.body) };
+        self.ret.write(body());
+        self.stage = Self::RETURNED;
     }
 
     #[inline]
-    fn finish(&mut self, span: &OpSpan) {
-        if let Stage::Returned(ret) = &self.stage {
-            (self.finish)(span, ret);
+    unsafe fn finish(&mut self, span: &OpSpan) {
+        // SAFETY: `run` returned (our caller's guarantee), which wrote `ret`.
+        (self.finish)(span, unsafe { self.ret.assume_init_ref() });
+    }
+}
+
+impl<B, R, F> Drop for SyncCall<B, R, F> {
+    /// Dropped on unwind only (`run_sync_on` forgets it after reading its value): the body
+    /// if it never ran (a sink panicked in the start), the value if `finish` panicked.
+    fn drop(&mut self) {
+        match self.stage {
+            // SAFETY: `body` is there until `run` takes it (and marks the stage first).
+            Self::BODY => unsafe { ManuallyDrop::drop(&mut self.body) },
+            // SAFETY: `run` marks the stage once it wrote `ret`; nothing moves it out but
+            // `run_sync_on`, which then forgets `self`.
+            Self::RETURNED => unsafe { self.ret.assume_init_drop() },
+            _ => {}
         }
     }
 }
@@ -908,7 +971,7 @@ impl<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy> SyncBody for SyncCall<B
 /// own arm, their state in registers while the body runs and no `Option<OpSpan>` built to
 /// be taken apart; the others start out of line and run in [`run_sync_started`].
 #[inline(never)]
-fn run_sync_dyn(site: &'static CallSite, call: &mut dyn SyncBody) {
+fn run_sync_dyn<'a>(site: &'static CallSite, call: BodyOnce<'a>) -> Returned<'a> {
     // What OpenTelemetry's context showed at the start (as the record notes it): the
     // parent's view for a child, nothing for a new trace (`quick` found no span there).
     let (live, start, otel_seen) = match sampling::quick(site) {
@@ -945,13 +1008,13 @@ fn run_sync_dyn(site: &'static CallSite, call: &mut dyn SyncBody) {
 /// OpenTelemetry's context, then ends it (see [`run_sync_dyn`]); `otel_seen` is what its
 /// record noted OpenTelemetry's context showed at its start (`Live::otel_seen_at_start`).
 #[inline(always)]
-fn run_kept(
+fn run_kept<'a>(
     site: &'static CallSite,
     live: LiveBox,
     start: Tick,
     otel_seen: SpanId,
-    call: &mut dyn SyncBody,
-) {
+    call: BodyOnce<'a>,
+) -> Returned<'a> {
     debug_assert_eq!(live.otel_seen_at_start.get(), Some(otel_seen));
     // SAFETY: a span just started was never entered; `live` is owned by this frame, on this
     // thread, until `remove` below.
@@ -967,40 +1030,46 @@ fn run_kept(
     };
     // `finish` reads no timing: kept in registers, not written to be read back.
     let mut span = OpSpan::kept_untimed(live);
-    if let Err(payload) = outcome {
-        span.timing = Some(timing);
-        span.end_panicked(payload);
-    }
-    call.finish(&span);
+    let mut returned = match outcome {
+        Ok(returned) => returned,
+        Err(payload) => {
+            span.timing = Some(timing);
+            span.end_panicked(payload)
+        }
+    };
+    returned.finish(&span);
     span.end_recorded(timing, clock::now());
     // Whatever the sinks left of the record; no context to drop (`finish` cannot set one).
     if span.live.is_some() {
         span.release_owned();
     }
     std::mem::forget(span);
+    returned
 }
 
 /// Runs `call`'s body under the mark `mark` of a sampled-out root (the span records
 /// nothing), measured when its site records durations (see [`run_sync_dyn`]).
 #[inline(always)]
-fn run_sampled_out(site: &'static CallSite, mark: u64, call: &mut dyn SyncBody) {
+fn run_sampled_out<'a>(site: &'static CallSite, mark: u64, call: BodyOnce<'a>) -> Returned<'a> {
     let measured = site.include_duration.then(clock::now);
     let marked = sampled_out::replace_mark(mark);
     let outcome = catch_unwind(AssertUnwindSafe(|| call.run()));
     sampled_out::restore_mark(marked);
-    let Some(start) = measured else {
-        // Nothing recorded nor measured: the outcome has nowhere to go, and a panic goes on.
-        if let Err(payload) = outcome {
-            resume_unwind(payload);
-        }
-        return;
+    let returned = match outcome {
+        Ok(returned) => returned,
+        Err(payload) => match measured {
+            Some(_) => OpSpan::sampled_out(site, mark, measured).end_panicked(payload),
+            None => resume_unwind(payload),
+        },
     };
+    // Nothing recorded nor measured: the outcome has nowhere to go.
+    let Some(start) = measured else {
+        return returned;
+    };
+    let mut returned = returned;
     // `finish` reads no timing, nor the mark.
     let span = OpSpan::sampled_out(site, 0, None);
-    if let Err(payload) = outcome {
-        OpSpan::sampled_out(site, mark, measured).end_panicked(payload);
-    }
-    call.finish(&span);
+    returned.finish(&span);
     let end = clock::now();
     site.metrics.record(
         || site.name(),
@@ -1010,20 +1079,22 @@ fn run_sampled_out(site: &'static CallSite, mark: u64, call: &mut dyn SyncBody) 
     );
     // Owns nothing: nothing to drop.
     std::mem::forget(span);
+    returned
 }
 
 /// Runs `call`'s body in `span` as started by the general path (`None`: untraced), then
 /// ends it (see [`run_sync_dyn`]).
 #[inline(never)]
-fn run_sync_started(span: Option<OpSpan>, call: &mut dyn SyncBody) {
+fn run_sync_started(span: Option<OpSpan>, call: BodyOnce<'_>) -> Returned<'_> {
     let Some(mut span) = span else {
         return call.run();
     };
-    span.run_current_once(|| call.run());
-    call.finish(&span);
+    let mut returned = span.run_current_once(|| call.run());
+    returned.finish(&span);
     span.end_in_place();
     span.release();
     std::mem::forget(span);
+    returned
 }
 
 impl OpSpan {

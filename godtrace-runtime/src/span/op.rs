@@ -1176,7 +1176,7 @@ mod tests {
     //! a dropped root's mark holds through children that build no span, and a call that is
     //! not recorded is still measured, panics included.
     use super::super::{
-        CallSite, Instrumented, OpSpan, SiteOptions, current_span_context, run_sync,
+        CallSite, Instrumented, OpSpan, SiteOptions, current_span_context, run_sync, run_sync_at,
     };
     use crate::testing;
     use opentelemetry::trace::{
@@ -1681,5 +1681,204 @@ mod tests {
         assert_eq!(current_span_context(), None, "cleared by the unwind");
         drop(future);
         assert!(capture.spans().is_empty(), "{:?}", capture.spans());
+    }
+
+    /// A call through [`run_sync_at`] (what `#[traced]` expands to for a sync fn whose span
+    /// reads no argument), recording nothing of its outcome.
+    fn fused<R>(site: &'static CallSite, body: impl FnOnce() -> R) -> R {
+        run_sync_at(site, body, |_: &OpSpan, _: &R| {})
+    }
+
+    static FUSED_WARM_UP: CallSite = site("op.tests.fused.warm_up", 0.0, false, false);
+
+    /// A first call on this thread (it takes the general path, see
+    /// `a_threads_first_calls_decide_as_later_ones`), so that the calls after it take the
+    /// arms `run_sync_at` has for kept and sampled-out calls.
+    fn warm_up() {
+        fused(&FUSED_WARM_UP, || {});
+    }
+
+    static FUSED_PARENT: CallSite = site("op.tests.fused.parent", 1.0, true, false);
+    static FUSED_CHILD: CallSite = site("op.tests.fused.child", 1.0, true, false);
+
+    /// `run_sync_at` makes a kept span current exactly while its body runs: a child's ids
+    /// are its own in its parent's trace, the parent is current again after it, nothing is
+    /// after the root, and each call's duration is measured.
+    #[test]
+    fn run_sync_at_runs_a_kept_child_in_its_kept_parent() {
+        let capture = testing::capture();
+        warm_up();
+        let (parent, child, after_child) = fused(&FUSED_PARENT, || {
+            let parent = current_span_context().expect("the parent is current");
+            let child = fused(&FUSED_CHILD, || current_span_context().expect("the child"));
+            (parent, child, current_span_context())
+        });
+        assert_eq!(
+            after_child,
+            Some(parent.clone()),
+            "the parent current again"
+        );
+        assert_eq!(
+            current_span_context(),
+            None,
+            "nothing current after the root"
+        );
+        assert!(parent.is_sampled() && child.is_sampled());
+        assert_ne!(child.span_id(), parent.span_id());
+        let recorded_parent = capture.span("op.tests.fused.parent");
+        let recorded_child = capture.span("op.tests.fused.child");
+        assert_eq!(recorded_parent.span_id, parent.span_id());
+        assert_eq!(recorded_parent.parent_span_id, None);
+        assert_eq!(recorded_child.span_id, child.span_id());
+        assert_eq!(recorded_child.trace_id, parent.trace_id());
+        assert_eq!(recorded_child.parent_span_id, Some(parent.span_id()));
+        for operation in ["op.tests.fused.parent", "op.tests.fused.child"] {
+            let series = duration_series(operation);
+            assert!(
+                matches!(series[..], [(None, 1, _)]),
+                "{operation}: {series:?}"
+            );
+        }
+    }
+
+    static FUSED_PANICS_PARENT: CallSite = site("op.tests.fused.panics_parent", 1.0, true, false);
+    static FUSED_PANICS: CallSite = site("op.tests.fused.panics", 1.0, true, false);
+    static FUSED_PANICS_DROPPED: CallSite = site("op.tests.fused.panics_dropped", 0.0, true, false);
+
+    /// A panic in a `run_sync_at` body marks its span failed (an `exception` event, `error.type`
+    /// = panic, on the span and its duration) and goes on unwinding, with the span no longer
+    /// current; a sampled-out call is measured as a panic and its root's mark is cleared.
+    #[test]
+    fn a_panic_in_a_run_sync_at_body_marks_its_span_and_unwinds() {
+        let capture = testing::capture();
+        warm_up();
+        let (parent, after_panic) = fused(&FUSED_PANICS_PARENT, || {
+            let unwound =
+                std::panic::catch_unwind(|| fused(&FUSED_PANICS, || -> u8 { panic!("it broke") }));
+            assert!(unwound.is_err(), "the panic goes on");
+            (current_span_context(), current_span_context())
+        });
+        assert_eq!(after_panic, parent, "the parent current again");
+        let span = capture.span("op.tests.fused.panics");
+        assert_eq!(span.parent_span_id, parent.map(|parent| parent.span_id()));
+        assert_eq!(span.attr("error.type"), Some(&"panic".into()));
+        assert_eq!(span.error_message(), Some("it broke"));
+        let exception = span.event("exception").expect("an exception event");
+        assert_eq!(
+            exception.attr("exception.message"),
+            Some(&"it broke".into())
+        );
+        assert_eq!(panic_count("op.tests.fused.panics"), 1);
+
+        let unwound = std::panic::catch_unwind(|| fused(&FUSED_PANICS_DROPPED, || panic!("no")));
+        assert!(unwound.is_err());
+        assert_eq!(
+            current_span_context(),
+            None,
+            "the mark is cleared by the unwind"
+        );
+        assert_eq!(panic_count("op.tests.fused.panics_dropped"), 1);
+        assert!(
+            capture
+                .spans_named("op.tests.fused.panics_dropped")
+                .is_empty()
+        );
+    }
+
+    static FUSED_ERR: CallSite = site("op.tests.fused.err", 1.0, true, false);
+    static FUSED_ERR_DROPPED: CallSite = site("op.tests.fused.err_dropped", 0.0, true, false);
+
+    /// A `run_sync_at` call's `finish` sees what the body returned, after the span stopped
+    /// being current: an `Err` fails a kept span and labels the duration of a kept or a
+    /// sampled-out call; the value is returned to the caller as it was.
+    #[test]
+    fn run_sync_at_records_an_err_through_finish() {
+        let capture = testing::capture();
+        warm_up();
+        let finish = |span: &OpSpan, ret: &Result<u8, Refused>| {
+            assert_eq!(current_span_context(), None, "finish runs outside the span");
+            if ret.is_err() {
+                span.record_error(std::any::type_name::<Refused>(), || "refused".into());
+            }
+        };
+        let refused = std::any::type_name::<Refused>().to_owned();
+        assert!(run_sync_at(&FUSED_ERR, || Err(Refused), finish).is_err());
+        assert!(matches!(run_sync_at(&FUSED_ERR, || Ok(4), finish), Ok(4)));
+        let spans = capture.spans_named("op.tests.fused.err");
+        assert_eq!(spans.len(), 2);
+        assert_eq!(spans[0].error_message(), Some("refused"));
+        assert_eq!(spans[0].attr("error.type"), Some(&refused.clone().into()));
+        assert!(!spans[1].is_error());
+        let series = duration_series("op.tests.fused.err");
+        assert!(
+            matches!(&series[..], [(None, 1, _), (Some(ty), 1, _)] if *ty == refused),
+            "{series:?}"
+        );
+
+        assert!(run_sync_at(&FUSED_ERR_DROPPED, || Err(Refused), finish).is_err());
+        let series = duration_series("op.tests.fused.err_dropped");
+        assert!(
+            matches!(&series[..], [(Some(ty), 1, _)] if *ty == refused),
+            "{series:?}"
+        );
+        assert!(capture.spans_named("op.tests.fused.err_dropped").is_empty());
+    }
+
+    /// A value `run_sync_at`'s body returned is dropped once when `finish` panics (it is not
+    /// returned then).
+    #[test]
+    fn a_panic_in_finish_drops_the_value_once() {
+        let _capture = testing::capture();
+        warm_up();
+        let value = std::rc::Rc::new(7);
+        let held = std::rc::Rc::clone(&value);
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_sync_at(
+                &FUSED_ERR,
+                move || held,
+                |_: &OpSpan, _: &_| panic!("finish"),
+            )
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(std::rc::Rc::strong_count(&value), 1, "dropped once");
+        assert_eq!(current_span_context(), None);
+    }
+
+    static FUSED_DROPPED_ROOT: CallSite = site("op.tests.fused.dropped_root", 0.0, true, false);
+    static FUSED_UNDER_MARK: CallSite = site("op.tests.fused.under_mark", 1.0, true, false);
+    static FUSED_UNMEASURED: CallSite = site("op.tests.fused.unmeasured", 1.0, false, false);
+
+    /// A root `run_sync_at` samples out marks the thread while its body runs: its children
+    /// (measured or not) see its ids and are dropped with it, the mark is gone after it, and
+    /// the measured calls' durations are recorded.
+    #[test]
+    fn a_sampled_out_run_sync_at_root_marks_its_children() {
+        let capture = testing::capture();
+        warm_up();
+        let (root, in_child, in_grandchild) = fused(&FUSED_DROPPED_ROOT, || {
+            let root = current_span_context().expect("the dropped root's ids");
+            let in_child = fused(&FUSED_UNDER_MARK, current_span_context);
+            let in_grandchild = fused(&FUSED_UNMEASURED, || {
+                fused(&FUSED_UNDER_MARK, current_span_context)
+            });
+            (root, in_child, in_grandchild)
+        });
+        assert!(!root.is_sampled());
+        assert_eq!(in_child, Some(root.clone()));
+        assert_eq!(in_grandchild, Some(root));
+        assert_eq!(
+            current_span_context(),
+            None,
+            "the mark is cleared after the root"
+        );
+        assert!(capture.spans().is_empty(), "{:?}", capture.spans());
+        let root_series = duration_series("op.tests.fused.dropped_root");
+        assert!(matches!(root_series[..], [(None, 1, _)]), "{root_series:?}");
+        let child_series = duration_series("op.tests.fused.under_mark");
+        assert!(
+            matches!(child_series[..], [(None, 2, _)]),
+            "{child_series:?}"
+        );
+        assert!(duration_series("op.tests.fused.unmeasured").is_empty());
     }
 }

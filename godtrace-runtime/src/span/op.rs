@@ -1004,9 +1004,7 @@ fn run_sync_dyn<'a>(site: &'static CallSite, call: BodyOnce<'a>) -> Returned<'a>
     };
     sink::on_start(&live.span_context);
     if switches::attaches_otel_context() {
-        // In line: through the shared `run_sync_started`, this setting's calls paid 20 to 50
-        // instructions more than before `run_sync_at` (`scripts/instructions otel-context`).
-        return run_started_in_line(OpSpan::with_own_context(site, live, start), call);
+        return run_attached(site, live, start, call);
     }
     run_kept(site, live, start, otel_seen, call)
 }
@@ -1087,6 +1085,20 @@ fn run_sampled_out<'a>(site: &'static CallSite, mark: u64, call: BodyOnce<'a>) -
     // Owns nothing: nothing to drop.
     std::mem::forget(span);
     returned
+}
+
+/// Runs `call`'s body in a kept span recording into `live` since `start`, attached to
+/// OpenTelemetry's context (`Config::otel_context(true)`), then ends it: out of line, one copy
+/// for every site, its context built here rather than returned through memory.
+#[inline(never)]
+fn run_attached<'a>(
+    site: &'static CallSite,
+    live: LiveBox,
+    start: Tick,
+    call: BodyOnce<'a>,
+) -> Returned<'a> {
+    let cx = OpSpan::attaches_own_context(&live, Context::current());
+    run_started_in_line(Some(OpSpan::kept(Some(cx), live, site, start)), call)
 }
 
 /// Runs `call`'s body in `span` as started by the general path (`None`: untraced), then

@@ -2,10 +2,10 @@
 //!
 //! Everything the macro generates goes through [`OpSpan::start`], [`run_sync`],
 //! [`run_sync_at`] and [`Instrumented`] (in `future`); nothing else in the crate starts or
-//! ends an operation's span, so this module is the one to profile or replace (`op` holds [`OpSpan`]; this file
-//! only declares the parts, and none of them imports it). It imports no wiring: what `init`
-//! installed is read through `switches` (on/off, OpenTelemetry context), `sampling` (the
-//! sampler) and `sink` (where finished spans go).
+//! ends an operation's span, so this module is the one to profile or replace (`op` holds
+//! [`OpSpan`]; this file only declares the parts, and none of them imports it). It imports
+//! no wiring: what `init` installed is read through `switches` (on/off, OpenTelemetry
+//! context), `sampling` (the sampler) and `sink` (where finished spans go).
 pub(crate) mod clock;
 mod current;
 mod future;

@@ -827,7 +827,7 @@ fn run_sync_traced<R>(
 /// Runs a traced sync body whose span reads none of the call's arguments (no `include_args`,
 /// `fields` or `parent = ..`), as [`run_sync`] does: when tracing is off, `body` alone after
 /// one flag test; else the span starts, runs and ends in one call out of line
-/// ([`run_sync_on`]), so that nothing of it is returned through memory nor copied into the
+/// (`run_sync_on`), so that nothing of it is returned through memory nor copied into the
 /// traced function.
 #[inline(always)]
 pub fn run_sync_at<R>(

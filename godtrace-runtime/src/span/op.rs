@@ -1043,13 +1043,39 @@ fn run_kept<'a>(
         }
     };
     returned.finish(&span);
-    span.end_recorded(timing, clock::now());
-    // Whatever the sinks left of the record; no context to drop (`finish` cannot set one).
-    if span.live.is_some() {
-        span.release_owned();
-    }
+    // The record leaves the span for its own slot: the sinks take it by reference there, and
+    // the span, not passed anywhere then, is not even written when `finish` reads nothing.
+    let error_type = span.error_type.get();
+    let mut live = span.live.take();
+    // Nothing else to drop: no context (`finish` cannot set one).
     std::mem::forget(span);
+    let end = clock::now();
+    if let Some(site) = timing.histogram {
+        let exemplar = live.as_ref().map(|live| (&live.span_context, end));
+        let ticks = clock::ticks_between(timing.start, end);
+        site.metrics
+            .record(|| site.name(), ticks, error_type, exemplar);
+    }
+    hand_to_sinks(&mut live, timing.start, end);
     returned
+}
+
+/// Hands the record of a span that ran from `start` to `end` to the sinks (as
+/// `OpSpan::end_recorded` does), and drops what they left of it.
+#[inline(always)]
+fn hand_to_sinks(live: &mut Option<LiveBox>, start: Tick, end: Tick) {
+    if let Some(pipeline) = sink::installed() {
+        pipeline.on_own_end(live, start, end);
+    }
+    if live.is_some() {
+        drop_record(live);
+    }
+}
+
+/// Drops a record the sinks did not take, out of line.
+#[inline(never)]
+fn drop_record(live: &mut Option<LiveBox>) {
+    *live = None;
 }
 
 /// Runs `call`'s body under the mark `mark` of a sampled-out root (the span records

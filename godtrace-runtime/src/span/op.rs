@@ -1101,15 +1101,12 @@ fn run_sampled_out<'a>(site: &'static CallSite, mark: u64, call: BodyOnce<'a>) -
     // `finish` reads no timing, nor the mark.
     let span = OpSpan::sampled_out(site, 0, None);
     returned.finish(&span);
-    let end = clock::now();
-    site.metrics.record(
-        || site.name(),
-        clock::ticks_between(start, end),
-        span.error_type.get(),
-        None,
-    );
+    let error_type = span.error_type.get();
     // Owns nothing: nothing to drop.
     std::mem::forget(span);
+    let end = clock::now();
+    let ticks = clock::ticks_between(start, end);
+    site.metrics.record(|| site.name(), ticks, error_type, None);
     returned
 }
 

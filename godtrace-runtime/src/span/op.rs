@@ -846,7 +846,7 @@ pub fn run_sync_at<R>(
 /// line) to this site's body and `finish`, themselves in line. Out of line, so that the
 /// traced function keeps no frame for it when tracing is off. One per site: measured against
 /// one copy shared by every site (the body and `finish` then called through the `dyn`), it
-/// spares a kept child about 45 instructions and a sampled-out call about 35, for about 4 KiB
+/// spares a kept child about 45 instructions and a sampled-out call about 35, for 3 to 4 KiB
 /// of code per site instead of 0.2 (`scripts/instructions`, `nm --size-sort`).
 #[inline(never)]
 fn run_sync_on<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy>(

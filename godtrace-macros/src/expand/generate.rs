@@ -42,6 +42,11 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     // it, never copied in between.
     let start = quote!(#pv::OpSpan::start(&__GODTRACE_SITE, #parent, #count, #record));
     let call = match call {
+        // A span that reads none of the arguments starts, runs and ends in one call out of
+        // line: off, the call runs the body after one flag test, nothing more.
+        Call::Sync(closure) if count == 0 && options.parent.get().is_none() => {
+            quote!(#pv::run_sync_at(&__GODTRACE_SITE, #closure, #finish))
+        }
         Call::Sync(closure) => quote!(#pv::run_sync(#start, #closure, #finish)),
         Call::Future(closure, boxed) => {
             let fut = quote!(#pv::instrument_future(#start, #closure, #finish));

@@ -101,7 +101,7 @@ impl Drop for ThreadCells {
 
 impl ThreadCells {
     /// Adds one call of `ticks` to `bucket`, in this thread's cells.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&self, bucket: usize, ticks: u64) {
         // One load and one test on the common path: a claimed slot whose cells exist.
         let slot = usize::from(SLOT.get()) & (INDICES - 1);

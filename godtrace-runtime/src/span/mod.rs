@@ -1,11 +1,11 @@
 //! The hot path: starting and ending the span of one traced call.
 //!
-//! Everything the macro generates goes through [`OpSpan::start`], [`run_sync`] and
-//! [`Instrumented`] (in `future`); nothing else in the crate starts or ends an operation's
-//! span, so this module is the one to profile or replace (`op` holds [`OpSpan`]; this file
-//! only declares the parts, and none of them imports it). It imports no wiring: what `init`
-//! installed is read through `switches` (on/off, OpenTelemetry context), `sampling` (the
-//! sampler) and `sink` (where finished spans go).
+//! Everything the macro generates goes through [`OpSpan::start`], [`run_sync`],
+//! [`run_sync_at`] and [`Instrumented`] (in `future`); nothing else in the crate starts or
+//! ends an operation's span, so this module is the one to profile or replace (`op` holds
+//! [`OpSpan`]; this file only declares the parts, and none of them imports it). It imports
+//! no wiring: what `init` installed is read through `switches` (on/off, OpenTelemetry
+//! context), `sampling` (the sampler) and `sink` (where finished spans go).
 pub(crate) mod clock;
 mod current;
 mod future;
@@ -29,7 +29,7 @@ pub(crate) use live::{
     Finished, LiveBox, Name, Recorded, SCOPE, return_empty_spares, return_spares, set_max_returned,
 };
 pub(crate) use manual::{DetachedSpan, EnteredSpan};
-pub use op::{OpSpan, ParentContext, run_sync};
+pub use op::{OpSpan, ParentContext, run_sync, run_sync_at};
 pub(crate) use sampled_out::RANDOM;
 pub use site::{CallSite, SiteOptions};
 

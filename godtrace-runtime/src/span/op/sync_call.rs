@@ -1,0 +1,334 @@
+//! The sync path of a traced call whose span reads none of the call's arguments
+//! ([`run_sync_at`]): the span starts, the body runs in it and the span ends in one call out
+//! of line per site, the common cases each in an arm of their own with the span's state in
+//! registers; the others go through the general path ([`OpSpan::start`], shared).
+use super::{OpSpan, Timing};
+use crate::span::clock::{self, Tick};
+use crate::span::live::{LiveBox, Name};
+use crate::span::sampling::Quick;
+use crate::span::{CallSite, Live, current, sampled_out, sampling, sink, switches};
+use opentelemetry::Context;
+use opentelemetry::trace::SpanId;
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+/// Runs a traced sync body whose span reads none of the call's arguments (no `include_args`,
+/// `fields` or `parent = ..`), as [`run_sync`](super::run_sync) does: when tracing is off, `body` alone after
+/// one flag test; else the span starts, runs and ends in one call out of line
+/// (`run_sync_on`), so that nothing of it is returned through memory nor copied into the
+/// traced function.
+#[inline(always)]
+pub fn run_sync_at<R>(
+    site: &'static CallSite,
+    body: impl FnOnce() -> R,
+    finish: impl FnOnce(&OpSpan, &R) + Copy,
+) -> R {
+    if !switches::is_enabled() {
+        return body();
+    }
+    run_sync_on(site, body, finish)
+}
+
+/// [`run_sync_at`] when tracing is on: the call's body and `finish` handed to
+/// [`run_sync_dyn`] behind one `dyn`, which the compiler resolves here (`run_sync_dyn` is in
+/// line) to this site's body and `finish`, themselves in line. Out of line, so that the
+/// traced function keeps no frame for it when tracing is off. One per site: measured against
+/// one copy shared by every site (the body and `finish` then called through the `dyn`), it
+/// spares a kept child about 45 instructions and a sampled-out call about 35, for 3 to 4 KiB
+/// of code per site instead of 0.2 (`scripts/instructions`, `nm --size-sort`).
+#[inline(never)]
+fn run_sync_on<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy>(
+    site: &'static CallSite,
+    body: B,
+    finish: F,
+) -> R {
+    let mut call = SyncCall {
+        stage: SyncCall::<B, R, F>::BODY,
+        body: ManuallyDrop::new(body),
+        ret: MaybeUninit::uninit(),
+        finish,
+    };
+    // SAFETY: `call` is new: its body has not run.
+    let _returned: Returned<'_> = run_sync_dyn(site, unsafe { BodyOnce::new(&mut call) });
+    // SAFETY: a `Returned` is only given by `BodyOnce::run` once the body returned, which
+    // wrote the value: it is read out once, and `call` forgotten (its body was taken).
+    let ret = unsafe { call.ret.assume_init_read() };
+    std::mem::forget(call);
+    ret
+}
+
+/// A traced sync call as [`run_sync_dyn`] sees it: its body, then the record of its outcome.
+/// Called through [`BodyOnce`] and [`Returned`], which keep the order.
+trait SyncBody {
+    /// Runs the body, keeping what it returned.
+    ///
+    /// # Safety
+    /// Called once.
+    unsafe fn run(&mut self);
+
+    /// Records the outcome the body returned on `span` (the site's `finish`).
+    ///
+    /// # Safety
+    /// Called after [`SyncBody::run`] returned.
+    unsafe fn finish(&mut self, span: &OpSpan);
+}
+
+/// A traced sync call whose body has not run: [`BodyOnce::run`] takes it, so the body runs
+/// once.
+struct BodyOnce<'a>(&'a mut dyn SyncBody);
+
+/// A traced sync call whose body returned (only [`BodyOnce::run`] gives one): its outcome
+/// can be recorded.
+struct Returned<'a>(&'a mut dyn SyncBody);
+
+impl<'a> BodyOnce<'a> {
+    /// # Safety
+    /// `call`'s body has not run.
+    unsafe fn new(call: &'a mut dyn SyncBody) -> Self {
+        BodyOnce(call)
+    }
+
+    /// Runs the body.
+    #[inline(always)]
+    fn run(self) -> Returned<'a> {
+        // SAFETY: `new`'s caller guarantees the body has not run, and `self` is taken.
+        unsafe { self.0.run() };
+        Returned(self.0)
+    }
+}
+
+impl Returned<'_> {
+    /// Records the outcome on `span`.
+    #[inline(always)]
+    fn finish(&mut self, span: &OpSpan) {
+        // SAFETY: a `Returned` is made by `BodyOnce::run` after `run` returned.
+        unsafe { self.0.finish(span) }
+    }
+}
+
+/// The state of a traced sync call behind [`SyncBody`]: the body to run, then its value;
+/// `stage` says which of the two it holds, for a drop on unwind.
+struct SyncCall<B, R, F> {
+    stage: u8,
+    body: ManuallyDrop<B>,
+    ret: MaybeUninit<R>,
+    finish: F,
+}
+
+impl<B, R, F> SyncCall<B, R, F> {
+    /// `body` is there.
+    const BODY: u8 = 0;
+    /// The body was taken (it runs, or it panicked): nothing to drop.
+    const TAKEN: u8 = 1;
+    /// `ret` holds what the body returned.
+    const RETURNED: u8 = 2;
+}
+
+impl<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy> SyncBody for SyncCall<B, R, F> {
+    #[inline]
+    unsafe fn run(&mut self) {
+        self.stage = Self::TAKEN;
+        // SAFETY: called once (our caller's guarantee), so `body` is still there.
+        let body = unsafe { ManuallyDrop::take(&mut self.body) };
+        self.ret.write(body());
+        self.stage = Self::RETURNED;
+    }
+
+    #[inline]
+    unsafe fn finish(&mut self, span: &OpSpan) {
+        // SAFETY: `run` returned (our caller's guarantee), which wrote `ret`.
+        (self.finish)(span, unsafe { self.ret.assume_init_ref() });
+    }
+}
+
+impl<B, R, F> Drop for SyncCall<B, R, F> {
+    /// Dropped on unwind only (`run_sync_on` forgets it after reading its value): the body
+    /// if it never ran (a sink panicked in the start), the value if `finish` panicked.
+    fn drop(&mut self) {
+        match self.stage {
+            // SAFETY: `body` is there until `run` takes it (and marks the stage first).
+            Self::BODY => unsafe { ManuallyDrop::drop(&mut self.body) },
+            // SAFETY: `run` marks the stage once it wrote `ret`; nothing moves it out but
+            // `run_sync_on`, which then forgets `self`.
+            Self::RETURNED => unsafe { self.ret.assume_init_drop() },
+            _ => {}
+        }
+    }
+}
+
+/// The traced part of [`run_sync_at`], in line in each site's [`run_sync_on`]: decides (the
+/// path of `OpSpan::start` under the current span), runs `call`'s body in the span, records
+/// the outcome, ends the span and hands it to the sinks. The common cases (a kept child of
+/// godtrace's own span, a new trace kept at its root, a call sampled out) each run in their
+/// own arm, their state in registers while the body runs and no `Option<OpSpan>` built to
+/// be taken apart; the others start out of line and run in [`run_sync_started`], one copy
+/// for every site (there `call`'s methods are called through the `dyn`).
+#[inline(always)]
+fn run_sync_dyn<'a>(site: &'static CallSite, call: BodyOnce<'a>) -> Returned<'a> {
+    // What OpenTelemetry's context showed at the start (as the record notes it): the
+    // parent's view for a child, nothing for a new trace (`quick` found no span there).
+    let (live, start, otel_seen) = match sampling::quick(site) {
+        Quick::SampledOut(mark) => return run_sampled_out(site, mark, call),
+        Quick::Untraced => return call.run(),
+        Quick::UnderParent(current::ParentAt::Own(parent))
+            if sampling::keeps_child_of_own(&site.sample_rate, &parent.span_context) =>
+        {
+            let start = clock::now();
+            let otel_seen = parent.otel_seen.get();
+            let live = Live::start_child(parent, sampling::write_kept_child_of, Name::Site(site));
+            (live, start, otel_seen)
+        }
+        Quick::KeptRoot(low) => {
+            let (live, start) = OpSpan::new_trace_record(site, low);
+            (live, start, SpanId::INVALID)
+        }
+        Quick::UnderParent(at) => {
+            let span = OpSpan::start_under_current(site, at, 0, &mut |_| {});
+            return run_sync_started(span, call);
+        }
+        Quick::Unknown => {
+            return run_sync_started(OpSpan::start_enabled(site, None, 0, &mut |_| {}), call);
+        }
+    };
+    sink::on_start(&live.span_context);
+    if switches::attaches_otel_context() {
+        return run_attached(site, live, start, call);
+    }
+    run_kept(site, live, start, otel_seen, call)
+}
+
+/// Runs `call`'s body in a kept span recording into `live` since `start`, not attached to
+/// OpenTelemetry's context, then ends it (see [`run_sync_dyn`]); `otel_seen` is what its
+/// record noted OpenTelemetry's context showed at its start (`Live::otel_seen_at_start`).
+#[inline(always)]
+fn run_kept<'a>(
+    site: &'static CallSite,
+    live: LiveBox,
+    start: Tick,
+    otel_seen: SpanId,
+    call: BodyOnce<'a>,
+) -> Returned<'a> {
+    debug_assert_eq!(live.otel_seen_at_start.get(), Some(otel_seen));
+    // SAFETY: a span just started was never entered; `live` is owned by this frame, on this
+    // thread, until `remove` below.
+    unsafe { current::push_started(&live, Some(otel_seen)) };
+    let outcome = catch_unwind(AssertUnwindSafe(|| call.run()));
+    current::remove(&live);
+    // `quick` keeps nothing under a sampled-out root's mark: there was none to replace, and
+    // none is left after the body, as `OpSpan::run_current_once` would restore it.
+    sampled_out::restore_mark(0);
+    let timing = Timing {
+        histogram: site.include_duration.then_some(site),
+        start,
+    };
+    // `finish` reads no timing: kept in registers, not written to be read back.
+    let mut span = OpSpan::kept_untimed(live);
+    let mut returned = match outcome {
+        Ok(returned) => returned,
+        Err(payload) => {
+            span.timing = Some(timing);
+            span.end_panicked(payload)
+        }
+    };
+    returned.finish(&span);
+    // The record leaves the span for its own slot: the sinks take it by reference there, and
+    // the span, not passed anywhere then, is not even written when `finish` reads nothing.
+    let error_type = span.error_type.get();
+    let mut live = span.live.take();
+    // Nothing else to drop: no context (`finish` cannot set one).
+    std::mem::forget(span);
+    let end = clock::now();
+    if let Some(site) = timing.histogram {
+        let exemplar = live.as_ref().map(|live| (&live.span_context, end));
+        let ticks = clock::ticks_between(timing.start, end);
+        site.metrics
+            .record(|| site.name(), ticks, error_type, exemplar);
+    }
+    hand_to_sinks(&mut live, timing.start, end);
+    returned
+}
+
+/// Hands the record of a span that ran from `start` to `end` to the sinks (as
+/// `OpSpan::end_recorded` does), and drops what they left of it.
+#[inline(always)]
+fn hand_to_sinks(live: &mut Option<LiveBox>, start: Tick, end: Tick) {
+    if let Some(pipeline) = sink::installed() {
+        pipeline.on_own_end(live, start, end);
+    }
+    if live.is_some() {
+        drop_record(live);
+    }
+}
+
+/// Drops a record the sinks did not take, out of line.
+#[inline(never)]
+fn drop_record(live: &mut Option<LiveBox>) {
+    *live = None;
+}
+
+/// Runs `call`'s body under the mark `mark` of a sampled-out root (the span records
+/// nothing), measured when its site records durations (see [`run_sync_dyn`]).
+#[inline(always)]
+fn run_sampled_out<'a>(site: &'static CallSite, mark: u64, call: BodyOnce<'a>) -> Returned<'a> {
+    let measured = site.include_duration.then(clock::now);
+    let marked = sampled_out::replace_mark(mark);
+    let outcome = catch_unwind(AssertUnwindSafe(|| call.run()));
+    sampled_out::restore_mark(marked);
+    let returned = match outcome {
+        Ok(returned) => returned,
+        Err(payload) => match measured {
+            Some(_) => OpSpan::sampled_out(site, mark, measured).end_panicked(payload),
+            None => resume_unwind(payload),
+        },
+    };
+    // Nothing recorded nor measured: the outcome has nowhere to go.
+    let Some(start) = measured else {
+        return returned;
+    };
+    let mut returned = returned;
+    // `finish` reads no timing, nor the mark.
+    let span = OpSpan::sampled_out(site, 0, None);
+    returned.finish(&span);
+    let error_type = span.error_type.get();
+    // Owns nothing: nothing to drop.
+    std::mem::forget(span);
+    let end = clock::now();
+    let ticks = clock::ticks_between(start, end);
+    site.metrics.record(|| site.name(), ticks, error_type, None);
+    returned
+}
+
+/// Runs `call`'s body in a kept span recording into `live` since `start`, attached to
+/// OpenTelemetry's context (`Config::otel_context(true)`), then ends it: out of line, one copy
+/// for every site, its context built here rather than returned through memory.
+#[inline(never)]
+fn run_attached<'a>(
+    site: &'static CallSite,
+    live: LiveBox,
+    start: Tick,
+    call: BodyOnce<'a>,
+) -> Returned<'a> {
+    let cx = OpSpan::attaches_own_context(&live, Context::current());
+    run_started_in_line(Some(OpSpan::kept(Some(cx), live, site, start)), call)
+}
+
+/// Runs `call`'s body in `span` as started by the general path (`None`: untraced), then
+/// ends it (see [`run_sync_dyn`]).
+#[inline(never)]
+fn run_sync_started(span: Option<OpSpan>, call: BodyOnce<'_>) -> Returned<'_> {
+    run_started_in_line(span, call)
+}
+
+/// The body of [`run_sync_started`].
+#[inline(always)]
+fn run_started_in_line(span: Option<OpSpan>, call: BodyOnce<'_>) -> Returned<'_> {
+    let Some(mut span) = span else {
+        return call.run();
+    };
+    let mut returned = span.run_current_once(|| call.run());
+    returned.finish(&span);
+    span.end_in_place();
+    span.release();
+    std::mem::forget(span);
+    returned
+}

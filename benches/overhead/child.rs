@@ -104,7 +104,7 @@ fn time(case: &Case, out: &mut Out) {
     let _others = Others::start(case);
     let mut op = case.op;
     let budget = if case.short {
-        Budget::short()
+        Budget::short(case.threads)
     } else {
         Budget::from_env()
     };

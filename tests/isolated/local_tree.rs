@@ -1,6 +1,7 @@
 //! The local tree (no exporter configured) in processes whose stderr the parent controls: a
 //! root that never ends does not make it hold every span, and a stderr nobody reads does not
 //! stop the traced code.
+use crate::support::process::wait_or_kill;
 use godtrace::{Config, traced};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -46,21 +47,6 @@ fn spawn(test: &str, role: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the child")
-}
-
-/// Waits for `child` to exit, killing it past [`LIMIT`].
-fn wait(child: &mut Child, what: &str) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            panic!("{what}: the child did not finish within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn count_children(text: &str) -> usize {
@@ -113,7 +99,7 @@ fn a_root_that_never_ends_has_its_children_printed_as_it_runs() {
         std::thread::sleep(Duration::from_millis(20));
     };
     drop(process.stdin.take());
-    let status = wait(&mut process, "the server loop");
+    let status = wait_or_kill(&mut process, LIMIT, "the server loop");
     reader.join().unwrap();
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
@@ -170,7 +156,7 @@ fn a_stderr_nobody_reads_does_not_stop_traced_calls_or_main() {
         let _ = pipe.read_to_string(&mut stdout);
         stdout
     });
-    let status = wait(&mut process, "the process with a blocked stderr");
+    let status = wait_or_kill(&mut process, LIMIT, "the process with a blocked stderr");
     let stdout = reader.join().unwrap();
     assert!(stdout.contains("calls done"), "{stdout}");
     assert!(stdout.contains("guard dropped"), "{stdout}");
@@ -190,7 +176,7 @@ fn run_child(test: &str, role: &str) -> (String, String) {
     };
     let stdout = read(Box::new(process.stdout.take().unwrap()));
     let stderr = read(Box::new(process.stderr.take().unwrap()));
-    let status = wait(&mut process, test);
+    let status = wait_or_kill(&mut process, LIMIT, test);
     let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
     assert!(status.success(), "{stdout}\n{stderr}");
     (stdout, stderr)

@@ -3,7 +3,7 @@
 //! child process of the same binary (`own_process!`), the way `benches/overhead` re-runs itself
 //! per peer.
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Names the one test a child process runs (its path in the binary, `module::test`).
@@ -47,17 +47,7 @@ fn run_alone(test: &str) {
         .expect("run the test in a child process");
     let stdout = read_in_background(child.stdout.take().unwrap());
     let stderr = read_in_background(child.stderr.take().unwrap());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > CHILD_LIMIT {
-            let _ = child.kill();
-            panic!("{test}: the child did not finish within {CHILD_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_or_kill(&mut child, CHILD_LIMIT, test);
     let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
     // Through the harness's capture: shown when the test fails or under --nocapture.
     print!("{stdout}");
@@ -67,6 +57,22 @@ fn run_alone(test: &str) {
         stdout.contains("test result: ok. 1 passed"),
         "{test}: the child did not run exactly this test"
     );
+}
+
+/// Waits for `child` to exit; past `limit` (a deadlock guard, not a timing assertion), kills
+/// it and panics naming `what`.
+pub fn wait_or_kill(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{what}: the child did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {

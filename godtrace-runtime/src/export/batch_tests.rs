@@ -1,11 +1,9 @@
 //! The batch processor against a scripted exporter: counts, flush, overflow, bounded shutdown.
 use super::*;
 use crate::export::worker::ExportSetup;
-use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{SpanEvents, SpanExporter, SpanLinks};
+use opentelemetry_sdk::trace::SpanExporter;
 use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
@@ -46,18 +44,10 @@ fn span(i: u64) -> SpanData {
     );
     SpanData {
         span_context: context,
-        parent_span_id: SpanId::INVALID,
-        parent_span_is_remote: false,
-        span_kind: SpanKind::Internal,
         name: "work".into(),
         start_time: SystemTime::now(),
         end_time: SystemTime::now(),
-        attributes: Vec::new(),
-        dropped_attributes_count: 0,
-        events: SpanEvents::default(),
-        links: SpanLinks::default(),
-        status: Status::Unset,
-        instrumentation_scope: Default::default(),
+        ..crate::export::sdk::empty_span_data()
     }
 }
 

@@ -29,3 +29,23 @@ impl SpanProcessor for SdkProcessor {
         self.0.shutdown(timeout)
     }
 }
+
+/// A `SpanData` with nothing in it (tests build spans from it).
+#[cfg(test)]
+pub(crate) fn empty_span_data() -> SpanData {
+    SpanData {
+        span_context: opentelemetry::trace::SpanContext::NONE,
+        parent_span_id: opentelemetry::trace::SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: opentelemetry::trace::SpanKind::Internal,
+        name: "".into(),
+        start_time: std::time::UNIX_EPOCH,
+        end_time: std::time::UNIX_EPOCH,
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: Default::default(),
+        links: Default::default(),
+        status: opentelemetry::trace::Status::Unset,
+        instrumentation_scope: Default::default(),
+    }
+}

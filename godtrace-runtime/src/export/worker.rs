@@ -460,7 +460,7 @@ mod tests {
     use opentelemetry_sdk::trace::SpanData;
 
     fn span(n: u64) -> Queued {
-        let mut data = crate::export::encode::empty_span_data();
+        let mut data = crate::export::sdk::empty_span_data();
         data.dropped_attributes_count = n as u32;
         Queued::Sdk(Box::new(data))
     }
@@ -481,7 +481,7 @@ mod tests {
     /// A sampled span of other OpenTelemetry code, numbered `n`.
     fn sampled(n: u64) -> SpanData {
         use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-        let mut data = crate::export::encode::empty_span_data();
+        let mut data = crate::export::sdk::empty_span_data();
         data.span_context = SpanContext::new(
             TraceId::from(u128::from(n) + 1),
             SpanId::from(n + 1),

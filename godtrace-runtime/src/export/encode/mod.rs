@@ -477,26 +477,6 @@ fn put_sdk_spans(buf: &mut Vec<u8>, sdk: &mut Vec<SpanData>) {
     }
 }
 
-/// A `SpanData` with nothing in it (tests build spans from it).
-#[cfg(test)]
-pub(crate) fn empty_span_data() -> SpanData {
-    SpanData {
-        span_context: SpanContext::NONE,
-        parent_span_id: SpanId::INVALID,
-        parent_span_is_remote: false,
-        span_kind: SpanKind::Internal,
-        name: "".into(),
-        start_time: UNIX_EPOCH,
-        end_time: UNIX_EPOCH,
-        attributes: Vec::new(),
-        dropped_attributes_count: 0,
-        events: Default::default(),
-        links: Default::default(),
-        status: Status::Unset,
-        instrumentation_scope: Default::default(),
-    }
-}
-
 impl ScopeParts {
     fn of(scope: &InstrumentationScope) -> Self {
         let mut encoded = Vec::new();

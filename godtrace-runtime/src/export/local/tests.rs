@@ -179,10 +179,8 @@ mod without_the_export_thread {
     use super::super::sink::TreeSink;
     use crate::span::sink::Sink;
     use crate::stats::Counters;
-    use opentelemetry::trace::{
-        SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-    };
-    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    use opentelemetry_sdk::trace::SpanData;
     use std::io::Write;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
@@ -198,17 +196,10 @@ mod without_the_export_thread {
                 TraceState::default(),
             ),
             parent_span_id: SpanId::from(parent),
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Internal,
             name: name.into(),
             start_time: SystemTime::UNIX_EPOCH + Duration::from_micros(id),
             end_time: SystemTime::UNIX_EPOCH + Duration::from_micros(id + 1),
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: Status::Unset,
-            instrumentation_scope: Default::default(),
+            ..crate::export::sdk::empty_span_data()
         }
     }
 

@@ -58,6 +58,14 @@ pub(crate) trait Sink: Send + Sync + fmt::Debug {
     /// only when [`Sink::takes_records`].
     fn on_record(&self, _live: &mut Option<LiveBox>, _start: Tick, _end: Tick) {}
 
+    /// The id of the record sink's lanes (`super::record_ring::RingFront::owner`, never 0),
+    /// when it takes records through them: the pipeline then publishes a record into this
+    /// thread's lane in line while it has room, and calls [`Sink::on_record`] otherwise.
+    /// Read once, when the pipeline is built; `None`: [`Sink::on_record`] always.
+    fn record_ring_owner(&self) -> Option<u64> {
+        None
+    }
+
     /// Delivers everything taken so far.
     fn flush(&self) -> OTelSdkResult {
         Ok(())
@@ -158,6 +166,8 @@ pub(crate) struct Pipeline {
     others_want_span_data: Gate,
     /// When a sink watches starts.
     watching_starts: Gate,
+    /// The record sink's [`Sink::record_ring_owner`]; 0, which owns no lane: none.
+    ring_owner: u64,
 }
 
 impl Default for Pipeline {
@@ -181,8 +191,10 @@ impl Pipeline {
                 .chain(std::iter::once(&record_sink))
                 .filter_map(|s| s.watches_starts()),
         );
+        let ring_owner = record_sink.record_ring_owner().unwrap_or(0);
         Pipeline {
             sinks,
+            ring_owner,
             record_sink,
             others_want_span_data,
             watching_starts,
@@ -224,10 +236,25 @@ impl Pipeline {
     #[inline]
     pub(crate) fn on_own_end(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
         if !self.others_want_span_data.may_be_open() {
-            self.record_sink.on_record(live, start, end);
+            if !self.took_in_line(live, start, end) {
+                self.record_sink.on_record(live, start, end);
+            }
             return;
         }
         self.on_own_end_gated(live, start, end);
+    }
+
+    /// The record sink's common path in line: whether the record went into this thread's lane
+    /// of the record sink without a call (see [`Sink::record_ring_owner`]).
+    #[inline(always)]
+    fn took_in_line(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) -> bool {
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+        return super::record_ring::try_take(self.ring_owner, live, start, end);
+        #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+        {
+            let _ = (live, start, end, self.ring_owner);
+            false
+        }
     }
 
     /// [`Pipeline::on_own_end`] while a sink other than the record sink may want `SpanData`.

@@ -128,25 +128,17 @@ pub(crate) fn try_append(owner: u64, span: Finished) -> Result<(), Finished> {
     Ok(())
 }
 
-/// The record sink's common path in line: takes the record out of `live` (a span that ran from
+/// The record sink's common path in line: puts the record `live` (a span that ran from
 /// `start` to `end`) into this thread's lane of the record sink of id `owner` when that takes
-/// no lock and the span is on no list. `false`: `live` is as it was, for the record sink.
+/// no lock and the span is on no list; else gives it back, for the record sink.
 #[inline(always)]
-pub(crate) fn try_take(owner: u64, live: &mut Option<LiveBox>, start: Tick, end: Tick) -> bool {
+pub(crate) fn try_take(owner: u64, live: LiveBox, start: Tick, end: Tick) -> Result<(), LiveBox> {
     let Some((front, published)) = with_room(owner) else {
-        return false;
+        return Err(live);
     };
-    let Some(taken) = live.take() else {
-        return false;
-    };
-    match taken.finish_off_list(start, end) {
-        // SAFETY: on this thread, `published` read and found below the limit just now
-        // (nothing in between publishes).
-        Ok(span) => unsafe { front.publish(published, span) },
-        Err(linked) => {
-            *live = Some(linked);
-            return false;
-        }
-    }
-    true
+    let span = live.finish_off_list(start, end)?;
+    // SAFETY: on this thread, `published` read and found below the limit just now (nothing in
+    // between publishes).
+    unsafe { front.publish(published, span) };
+    Ok(())
 }

@@ -166,7 +166,12 @@ pub(crate) struct Pipeline {
     others_want_span_data: Gate,
     /// When a sink watches starts.
     watching_starts: Gate,
-    /// The record sink's [`Sink::record_ring_owner`]; 0, which owns no lane: none.
+    /// The record sink's [`Sink::record_ring_owner`]; 0, which owns no lane: none. (Without
+    /// an exporter there are no lanes to publish into.)
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        expect(dead_code, reason = "no lanes without an exporter")
+    )]
     ring_owner: u64,
 }
 
@@ -236,25 +241,34 @@ impl Pipeline {
     #[inline]
     pub(crate) fn on_own_end(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
         if !self.others_want_span_data.may_be_open() {
-            if !self.took_in_line(live, start, end) {
-                self.record_sink.on_record(live, start, end);
-            }
+            self.record_sink.on_record(live, start, end);
             return;
         }
         self.on_own_end_gated(live, start, end);
     }
 
-    /// The record sink's common path in line: whether the record went into this thread's lane
-    /// of the record sink without a call (see [`Sink::record_ring_owner`]).
+    /// [`Pipeline::on_own_end`] of a record held by value, the record sink's common path in
+    /// line (see [`Sink::record_ring_owner`]): gives back the record when nothing took it.
     #[inline(always)]
-    fn took_in_line(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) -> bool {
+    pub(crate) fn on_own_box_end(&self, live: LiveBox, start: Tick, end: Tick) -> Option<LiveBox> {
         #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        return super::record_ring::try_take(self.ring_owner, live, start, end);
-        #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
-        {
-            let _ = (live, start, end, self.ring_owner);
-            false
-        }
+        let live = if self.others_want_span_data.may_be_open() {
+            live
+        } else {
+            match super::record_ring::try_take(self.ring_owner, live, start, end) {
+                Ok(()) => return None,
+                Err(live) => live,
+            }
+        };
+        self.on_own_box_end_called(live, start, end)
+    }
+
+    /// [`Pipeline::on_own_box_end`] through the sinks, out of line.
+    #[inline(never)]
+    fn on_own_box_end_called(&self, live: LiveBox, start: Tick, end: Tick) -> Option<LiveBox> {
+        let mut live = Some(live);
+        self.on_own_end(&mut live, start, end);
+        live
     }
 
     /// [`Pipeline::on_own_end`] while a sink other than the record sink may want `SpanData`.

@@ -968,13 +968,18 @@ mod tests {
     }
 
     /// A thread hands spans `0..total` over to its lane of `shared` while this one exports
-    /// (`export_all`) until the thread is done, and once more after. Returns the ids exported,
-    /// in the order taken, and how many spans the lane accepted.
+    /// (`export_all`) until the thread is done, and once more after, as the batch queue does:
+    /// through the ring's front in line ([`try_append`], on the thread's registered lane) and
+    /// [`hand_over`] when that does not take the span. Returns the ids exported, in the order
+    /// taken, and how many spans the lane accepted.
     fn record_while_exporting(shared: &Arc<Shared>, total: u64) -> (Vec<u64>, u64) {
         let recorder = {
             let shared = shared.clone();
             std::thread::spawn(move || {
-                let handed = (0..total).map(|i| hand_over(&shared, || Some(finished(i))));
+                let handed = (0..total).map(|i| match try_append(&shared, finished(i)) {
+                    Ok(()) => Handed::Queued,
+                    Err(span) => hand_over(&shared, || Some(span)),
+                });
                 handed.filter(|h| matches!(h, Handed::Queued)).count() as u64
             })
         };

@@ -1,5 +1,5 @@
 //! The lock-free front of a thread's lane of finished records ([`RingFront`]): the part of the
-//! batch queue's hand-off that a kept span's end runs in line (`sink::Pipeline::on_own_end`),
+//! batch queue's hand-off that a kept span's end runs in line (`sink::Pipeline::on_own_box_end`),
 //! with no call into the record sink while the lane has room. The lane around it (its budget,
 //! its lock, its collection) belongs to the record sink, which registers it here
 //! ([`set_this_thread`]) and handles every case this fast path leaves to it.

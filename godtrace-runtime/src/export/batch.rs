@@ -183,6 +183,10 @@ impl Sink for BatchProcessor {
         true
     }
 
+    fn record_ring_owner(&self) -> Option<u64> {
+        Some(self.shared.budget.id)
+    }
+
     #[inline]
     fn on_record(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
         let Some(live) = live.take() else { return };

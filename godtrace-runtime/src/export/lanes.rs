@@ -22,12 +22,12 @@
 //! collection adds to the process's count), and looks at the budget again only once slots have
 //! been given back since. Two threads dropping spans at once then do not slow each other down.
 use crate::config::BatchSettings;
+use crate::span::record_ring::{self, RING, RingFront, below};
 use crate::span::{Finished, Live};
 use crate::stats::{Counters, Pending};
 use opentelemetry_sdk::trace::SpanData;
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
@@ -141,9 +141,6 @@ const MAX_CHUNK: usize = 64;
 /// burst does not keep its memory once handed over.
 const KEPT_CAPACITY: usize = 4 * MAX_CHUNK;
 
-/// Spans a lane's ring holds (a power of two, so that a slot's index is a mask).
-const RING: u32 = 64;
-
 // A chunk of the budget fits in an empty ring (see `Lane::limit`).
 const _: () = assert!(MAX_CHUNK <= RING as usize);
 
@@ -165,6 +162,8 @@ struct OwnedLane(Option<Arc<Lane>>);
 impl Drop for OwnedLane {
     fn drop(&mut self) {
         LANE_PTR.set(std::ptr::null());
+        // SAFETY: null registers no front.
+        unsafe { record_ring::set_this_thread(std::ptr::null()) };
     }
 }
 
@@ -182,13 +181,14 @@ impl Drop for OwnedLane {
 /// budget afterwards, under the lock.
 #[repr(align(128))]
 pub(super) struct Lane {
-    owner: u64,
-    /// Spans ever published into the ring: written by the lane's thread alone (counted modulo
-    /// 2^32, like every count here).
-    published: AtomicU32,
-    /// How far `published` may go with the budget slots the lane holds: raised by the lane's
-    /// thread and lowered to `published` by a collection taking the lane's unused slots back,
-    /// both under `state`'s lock.
+    /// The ring and the counts its thread publishes with, in line on the common path
+    /// ([`record_ring`]): the owner is the processor's id (`Budget::id`), and `published`
+    /// counts the spans ever published into the ring, written by the lane's thread alone
+    /// (counted modulo 2^32, like every count here).
+    ///
+    /// `limit` is how far `published` may go with the budget slots the lane holds: raised by
+    /// the lane's thread and lowered to `published` by a collection taking the lane's unused
+    /// slots back, both under `state`'s lock.
     ///
     /// A thread that read the limit before a collection lowered it may still publish up to the
     /// old one: `published` is then past `limit`, by at most the chunk the lane held, and those
@@ -200,7 +200,9 @@ pub(super) struct Lane {
     /// raises the limit further; a collection only lowers the limit, to a count the thread has
     /// reached already, and raises `head`): a span published below the limit finds its ring
     /// slot free, so that the lock-free path tests the limit alone.
-    limit: AtomicU32,
+    ///
+    /// Ring slot `i % RING` holds the `i`th span published while `i` is in `head..published`.
+    front: RingFront,
     /// Spans this lane refused (a full queue, or closed): written by the lane's thread only,
     /// added to the process's count by each collection (see `LaneState::dropped_counted`).
     dropped: AtomicU64,
@@ -210,9 +212,6 @@ pub(super) struct Lane {
     full_at: AtomicU64,
     /// Spans ever taken out of the ring; changed under `state`'s lock only.
     head: AtomicU32,
-    /// Slot `i % RING` holds the `i`th span published while `i` is in `head..published`
-    /// (counted modulo 2^32, like the counts themselves).
-    ring: [UnsafeCell<MaybeUninit<Finished>>; RING as usize],
     state: Mutex<LaneState>,
 }
 
@@ -238,33 +237,22 @@ struct LaneState {
 impl std::fmt::Debug for Lane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lane")
-            .field("owner", &self.owner)
-            .field("published", &self.published.load(Ordering::Relaxed))
-            .field("limit", &self.limit.load(Ordering::Relaxed))
+            .field("owner", &self.front.owner)
+            .field("published", &self.front.published.load(Ordering::Relaxed))
+            .field("limit", &self.front.limit.load(Ordering::Relaxed))
             .field("head", &self.head.load(Ordering::Relaxed))
             .field("dropped", &self.dropped.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
 
-/// Whether a lane that has published `published` spans may publish another under `limit`:
-/// the limit is ahead. Wrapping: the counts run modulo 2^32, and `published` may be past a
-/// limit a collection lowered (see `Lane::limit`); they are never 2^31 apart.
-#[inline(always)]
-fn below(published: u32, limit: u32) -> bool {
-    limit.wrapping_sub(published) as i32 > 0
-}
-
 impl Lane {
     fn new(owner: u64, closed: bool) -> Lane {
         Lane {
-            owner,
-            published: AtomicU32::new(0),
-            limit: AtomicU32::new(0),
+            front: RingFront::new(owner),
             dropped: AtomicU64::new(0),
             full_at: AtomicU64::new(u64::MAX),
             head: AtomicU32::new(0),
-            ring: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
             state: Mutex::new(LaneState {
                 closed,
                 ..LaneState::default()
@@ -304,12 +292,12 @@ impl Lane {
     /// the slots let go, or minus those the spans past the limit used.
     fn settle(&self, _locked: &mut LaneState, take_back: bool) -> isize {
         // Relaxed: the ring's spans are read, if at all, after `take_published`'s acquire.
-        let published = self.published.load(Ordering::Relaxed);
+        let published = self.front.published.load(Ordering::Relaxed);
         // Only changed under the lock, which is held.
-        let limit = self.limit.load(Ordering::Relaxed);
+        let limit = self.front.limit.load(Ordering::Relaxed);
         let unused = limit.wrapping_sub(published) as i32;
         if unused < 0 || take_back {
-            self.limit.store(published, Ordering::Relaxed);
+            self.front.limit.store(published, Ordering::Relaxed);
             return unused as isize;
         }
         0
@@ -318,7 +306,7 @@ impl Lane {
     /// Spans published into the ring and not taken out, and those in the buffer (called with
     /// `state`'s lock held): what no collection will move once the processor goes.
     fn stranded(&self, locked: &LaneState) -> u64 {
-        let published = self.published.load(Ordering::Acquire);
+        let published = self.front.published.load(Ordering::Acquire);
         let head = self.head.load(Ordering::Relaxed);
         u64::from(published.wrapping_sub(head)) + locked.spans.len() as u64
     }
@@ -326,14 +314,14 @@ impl Lane {
     /// The ring slot of the `i`th span.
     #[inline(always)]
     fn slot(&self, i: u32) -> *mut Finished {
-        self.ring[(i % RING) as usize].get().cast::<Finished>()
+        self.front.slot(i)
     }
 
     /// Moves the published spans out of the ring into `to`, oldest first. Called with `state`'s
     /// lock held (`_locked`), by the collection or by the lane's own thread.
     fn take_published(&self, _locked: &mut LaneState, to: &mut impl Extend<Finished>) -> usize {
         // Acquire: the spans published so far are written (their thread's release).
-        let published = self.published.load(Ordering::Acquire);
+        let published = self.front.published.load(Ordering::Acquire);
         // Only changed under the lock, which is held.
         let head = self.head.load(Ordering::Relaxed);
         let count = published.wrapping_sub(head);
@@ -354,7 +342,7 @@ impl Lane {
 
 impl Drop for Lane {
     fn drop(&mut self) {
-        let published = *self.published.get_mut();
+        let published = *self.front.published.get_mut();
         let head = *self.head.get_mut();
         for k in 0..published.wrapping_sub(head) {
             let i = head.wrapping_add(k);
@@ -370,7 +358,7 @@ impl Drop for Lane {
 pub(super) struct Budget {
     /// A processor's identity, which its lanes carry: read with every span, so it is kept off
     /// the line the counts below are written on (`Slots` has lines of its own).
-    id: u64,
+    pub(super) id: u64,
     chunk: usize,
     slots: Slots,
 }
@@ -477,7 +465,7 @@ pub(super) fn hand_over(shared: &Shared, finish: impl FnOnce() -> Option<Finishe
     // while this reference is in use (nothing below calls back into this module's callers),
     // and `LANE`'s destructor nulls `LANE_PTR` before dropping it.
     match unsafe { LANE_PTR.get().as_ref() } {
-        Some(lane) if lane.owner == shared.budget.id => push(shared, lane, finish),
+        Some(lane) if lane.front.owner == shared.budget.id => push(shared, lane, finish),
         _ => hand_over_slow(shared, finish),
     }
 }
@@ -490,37 +478,7 @@ pub(super) fn hand_over(shared: &Shared, finish: impl FnOnce() -> Option<Finishe
 /// would be written to the stack on every call, for the slow path to read).
 #[inline(always)]
 pub(super) fn try_append(shared: &Shared, span: Finished) -> Result<(), Finished> {
-    // SAFETY: as in `hand_over`.
-    let Some(lane) = (unsafe { LANE_PTR.get().as_ref() }) else {
-        return Err(span);
-    };
-    if lane.owner != shared.budget.id {
-        return Err(span);
-    }
-    // As in `push`.
-    let published = lane.published.load(Ordering::Relaxed);
-    if !below(published, lane.limit.load(Ordering::Relaxed)) {
-        return Err(span);
-    }
-    publish(lane, published, span);
-    Ok(())
-}
-
-/// Writes `span` into ring slot `published` and publishes it. The caller found `published`
-/// below a limit it read (see `Lane::limit`), so the ring has room.
-#[inline(always)]
-fn publish(lane: &Lane, published: u32, span: Finished) {
-    let slot = lane.slot(published);
-    // SAFETY: the slot's index is `published`, outside `head..published`, and below a limit
-    // this thread raised under the lane's lock when `head` was at most `RING` below it (a
-    // limit a collection lowered is a count this thread had reached, which `published` is not
-    // below: see `Lane::limit`): the slot's previous span, `RING` spans earlier, was moved out
-    // under that lock before this thread took it. Nobody reads the slot until the store below
-    // publishes it, and only this thread writes slots.
-    unsafe { slot.write(span) };
-    // Release: the span is written before it is published.
-    lane.published
-        .store(published.wrapping_add(1), Ordering::Release);
+    record_ring::try_append(shared.budget.id, span)
 }
 
 /// [`hand_over`] through `LANE` itself: registers this thread's lane for `shared`, or finds
@@ -533,13 +491,17 @@ fn hand_over_slow(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) ->
             return Handed::Unreachable;
         };
         let lane = match &slot.0 {
-            Some(lane) if lane.owner == shared.budget.id => lane.clone(),
+            Some(lane) if lane.front.owner == shared.budget.id => lane.clone(),
             _ => {
                 let lane = register(shared);
                 // The new lane is held before the pointer to it is published, and the old one
                 // (if any) let go after.
                 let old = slot.0.replace(lane.clone());
                 LANE_PTR.set(Arc::as_ptr(&lane));
+                // SAFETY: the lane stays allocated while `LANE` holds it, and its front is
+                // written by other threads only as the lane allows (see `Lane`); `LANE`'s
+                // destructor, and the next registration here, register another front first.
+                unsafe { record_ring::set_this_thread(&lane.front) };
                 drop(old);
                 lane
             }
@@ -556,14 +518,16 @@ fn hand_over_slow(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) ->
 fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
     // Relaxed: only this thread writes the count; a limit lowered meanwhile is settled later
     // (see `Lane::limit`).
-    let published = lane.published.load(Ordering::Relaxed);
-    if !below(published, lane.limit.load(Ordering::Relaxed)) {
+    let published = lane.front.published.load(Ordering::Relaxed);
+    if !below(published, lane.front.limit.load(Ordering::Relaxed)) {
         return push_locked(shared, lane, finish);
     }
     let Some(span) = finish() else {
         return Handed::Queued;
     };
-    publish(lane, published, span);
+    // SAFETY: on this thread (the lane is `LANE`'s), `published` read and found below the
+    // limit just now.
+    unsafe { lane.front.publish(published, span) };
     Handed::Queued
 }
 
@@ -589,8 +553,8 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
     shared.budget.settle(lane.settle(&mut state, false));
     // Only this thread writes the count, and nobody else changes the limit while the lock is
     // held.
-    let published = lane.published.load(Ordering::Relaxed);
-    let mut limit = lane.limit.load(Ordering::Relaxed);
+    let published = lane.front.published.load(Ordering::Relaxed);
+    let mut limit = lane.front.limit.load(Ordering::Relaxed);
     if published == limit {
         // Read before the budget: slots given back after the read change it, and the lane's
         // next span looks at the budget again.
@@ -611,7 +575,7 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
             lane.take_published(&mut state, &mut spans);
             state.spans = spans;
         }
-        lane.limit.store(limit, Ordering::Relaxed);
+        lane.front.limit.store(limit, Ordering::Relaxed);
     }
     let Some(span) = finish() else {
         return Handed::Queued;
@@ -621,7 +585,8 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
     // the lock, which is held: no collection runs meanwhile.
     unsafe { lane.slot(published).write(span) };
     // Release: the span is written before it is published.
-    lane.published
+    lane.front
+        .published
         .store(published.wrapping_add(1), Ordering::Release);
     Handed::Queued
 }
@@ -811,8 +776,8 @@ mod tests {
         let lane = Arc::new(Lane::new(shared.budget.id, false));
         // Counts close to 2^32, so that they wrap while this runs.
         let near_wrap = u32::MAX - 40;
-        lane.published.store(near_wrap, Ordering::Relaxed);
-        lane.limit.store(near_wrap, Ordering::Relaxed);
+        lane.front.published.store(near_wrap, Ordering::Relaxed);
+        lane.front.limit.store(near_wrap, Ordering::Relaxed);
         lane.head.store(near_wrap, Ordering::Relaxed);
         shared.lock().lanes.push(lane.clone());
         let total = 3 * u64::from(RING) + 7;
@@ -961,13 +926,15 @@ mod tests {
         // The queue more than half full: a collection takes a lane's unused slots back.
         assert_eq!(shared.budget.take(130), 130);
         // The lane's thread finds its next span below the limit it reads...
-        let published = lane.published.load(Ordering::Relaxed);
-        assert!(below(published, lane.limit.load(Ordering::Relaxed)));
+        let published = lane.front.published.load(Ordering::Relaxed);
+        assert!(below(published, lane.front.limit.load(Ordering::Relaxed)));
         // ...a collection takes the lane's 7 unused slots back before it publishes...
         collect(&shared, &mut shared.lock(), false);
         assert_eq!(shared.budget.used(256), 130 + 1);
         // ...and it publishes against the limit it read.
-        publish(&lane, published, finished(1));
+        // SAFETY: as the lane's thread, `published` read below the limit it read (the race of
+        // `Lane::front`'s limit, which this test plays).
+        unsafe { lane.front.publish(published, finished(1)) };
         // The next collection moves the span and charges its slot to the budget.
         collect(&shared, &mut shared.lock(), false);
         assert_eq!(shared.budget.used(256), 130 + 2, "the span holds a slot");
@@ -987,25 +954,32 @@ mod tests {
         static COUNTERS: Counters = Counters::new();
         let shared = shared(256, &COUNTERS);
         let lane = lane_holding(&shared, 1);
-        let published = lane.published.load(Ordering::Relaxed);
+        let published = lane.front.published.load(Ordering::Relaxed);
         // Shutdown's collection closes the lane while its thread is about to publish against
         // the limit it read...
         collect(&shared, &mut shared.lock(), true);
         assert_eq!(drain_ids(&shared), vec![0]);
-        publish(&lane, published, finished(1));
+        // SAFETY: as the lane's thread, `published` read below the limit it read (the race of
+        // `Lane::front`'s limit, which this test plays).
+        unsafe { lane.front.publish(published, finished(1)) };
         // ...and nothing collects after it: the span is counted, not lost unseen.
         drop(shared);
         assert_eq!(dropped(&COUNTERS), 1);
     }
 
     /// A thread hands spans `0..total` over to its lane of `shared` while this one exports
-    /// (`export_all`) until the thread is done, and once more after. Returns the ids exported,
-    /// in the order taken, and how many spans the lane accepted.
+    /// (`export_all`) until the thread is done, and once more after, as the batch queue does:
+    /// through the ring's front in line ([`try_append`], on the thread's registered lane) and
+    /// [`hand_over`] when that does not take the span. Returns the ids exported, in the order
+    /// taken, and how many spans the lane accepted.
     fn record_while_exporting(shared: &Arc<Shared>, total: u64) -> (Vec<u64>, u64) {
         let recorder = {
             let shared = shared.clone();
             std::thread::spawn(move || {
-                let handed = (0..total).map(|i| hand_over(&shared, || Some(finished(i))));
+                let handed = (0..total).map(|i| match try_append(&shared, finished(i)) {
+                    Ok(()) => Handed::Queued,
+                    Err(span) => hand_over(&shared, || Some(span)),
+                });
                 handed.filter(|h| matches!(h, Handed::Queued)).count() as u64
             })
         };

@@ -12,6 +12,8 @@ mod future;
 mod live;
 mod manual;
 mod op;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) mod record_ring;
 mod sampled_out;
 pub(crate) mod sampling;
 pub(crate) mod sink;

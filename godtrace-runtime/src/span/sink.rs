@@ -58,6 +58,14 @@ pub(crate) trait Sink: Send + Sync + fmt::Debug {
     /// only when [`Sink::takes_records`].
     fn on_record(&self, _live: &mut Option<LiveBox>, _start: Tick, _end: Tick) {}
 
+    /// The id of the record sink's lanes (`super::record_ring::RingFront::owner`, never 0),
+    /// when it takes records through them: the pipeline then publishes a record into this
+    /// thread's lane in line while it has room, and calls [`Sink::on_record`] otherwise.
+    /// Read once, when the pipeline is built; `None`: [`Sink::on_record`] always.
+    fn record_ring_owner(&self) -> Option<u64> {
+        None
+    }
+
     /// Delivers everything taken so far.
     fn flush(&self) -> OTelSdkResult {
         Ok(())
@@ -158,6 +166,13 @@ pub(crate) struct Pipeline {
     others_want_span_data: Gate,
     /// When a sink watches starts.
     watching_starts: Gate,
+    /// The record sink's [`Sink::record_ring_owner`]; 0, which owns no lane: none. (Without
+    /// an exporter there are no lanes to publish into.)
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        expect(dead_code, reason = "no lanes without an exporter")
+    )]
+    ring_owner: u64,
 }
 
 impl Default for Pipeline {
@@ -181,8 +196,10 @@ impl Pipeline {
                 .chain(std::iter::once(&record_sink))
                 .filter_map(|s| s.watches_starts()),
         );
+        let ring_owner = record_sink.record_ring_owner().unwrap_or(0);
         Pipeline {
             sinks,
+            ring_owner,
             record_sink,
             others_want_span_data,
             watching_starts,
@@ -228,6 +245,30 @@ impl Pipeline {
             return;
         }
         self.on_own_end_gated(live, start, end);
+    }
+
+    /// [`Pipeline::on_own_end`] of a record held by value, the record sink's common path in
+    /// line (see [`Sink::record_ring_owner`]): gives back the record when nothing took it.
+    #[inline(always)]
+    pub(crate) fn on_own_box_end(&self, live: LiveBox, start: Tick, end: Tick) -> Option<LiveBox> {
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+        let live = if self.others_want_span_data.may_be_open() {
+            live
+        } else {
+            match super::record_ring::try_take(self.ring_owner, live, start, end) {
+                Ok(()) => return None,
+                Err(live) => live,
+            }
+        };
+        self.on_own_box_end_called(live, start, end)
+    }
+
+    /// [`Pipeline::on_own_box_end`] through the sinks, out of line.
+    #[inline(never)]
+    fn on_own_box_end_called(&self, live: LiveBox, start: Tick, end: Tick) -> Option<LiveBox> {
+        let mut live = Some(live);
+        self.on_own_end(&mut live, start, end);
+        live
     }
 
     /// [`Pipeline::on_own_end`] while a sink other than the record sink may want `SpanData`.

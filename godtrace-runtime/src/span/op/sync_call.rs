@@ -231,39 +231,49 @@ fn run_kept<'a>(
         }
     };
     returned.finish(&span);
-    // The record leaves the span for its own slot: the sinks take it by reference there, and
-    // the span, not passed anywhere then, is not even written when `finish` reads nothing.
+    // The record leaves the span, held by value from here: the sinks take it or give it
+    // back, and the span, not passed anywhere then, is not even written when `finish` reads
+    // nothing.
     let error_type = span.error_type.get();
-    let mut live = span.live.take();
+    let live = span.live.take();
     // Nothing else to drop: no context (`finish` cannot set one).
     std::mem::forget(span);
     let end = clock::now();
+    // Always there (nothing but `OpSpan::end_*` takes it, and `finish` cannot): tested, not
+    // assumed.
+    let Some(live) = live else {
+        return returned;
+    };
     if let Some(site) = timing.histogram {
-        let exemplar = live.as_ref().map(|live| (&live.span_context, end));
         let ticks = clock::ticks_between(timing.start, end);
-        site.metrics
-            .record(|| site.name(), ticks, error_type, exemplar);
+        site.metrics.record(
+            || site.name(),
+            ticks,
+            error_type,
+            Some((&live.span_context, end)),
+        );
     }
-    hand_to_sinks(&mut live, timing.start, end);
+    hand_to_sinks(live, timing.start, end);
     returned
 }
 
 /// Hands the record of a span that ran from `start` to `end` to the sinks (as
 /// `OpSpan::end_recorded` does), and drops what they left of it.
 #[inline(always)]
-fn hand_to_sinks(live: &mut Option<LiveBox>, start: Tick, end: Tick) {
-    if let Some(pipeline) = sink::installed() {
-        pipeline.on_own_end(live, start, end);
-    }
-    if live.is_some() {
-        drop_record(live);
+fn hand_to_sinks(live: LiveBox, start: Tick, end: Tick) {
+    let left = match sink::installed() {
+        Some(pipeline) => pipeline.on_own_box_end(live, start, end),
+        None => Some(live),
+    };
+    if let Some(left) = left {
+        drop_record(left);
     }
 }
 
 /// Drops a record the sinks did not take, out of line.
 #[inline(never)]
-fn drop_record(live: &mut Option<LiveBox>) {
-    *live = None;
+fn drop_record(live: LiveBox) {
+    drop(live);
 }
 
 /// Runs `call`'s body under the mark `mark` of a sampled-out root (the span records

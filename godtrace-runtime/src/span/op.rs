@@ -618,29 +618,13 @@ impl OpSpan {
         }
     }
 
-    /// [`OpSpan::end_in_place`] of a span that records: its duration with the span as the
-    /// exemplar, and the span to the sinks. In line: the traced call's frame serves it (a call
-    /// here saved and restored six registers for it alone); what is rare (a series' first
-    /// use, a failed call, a due exemplar, a long call's bucket, a sink wanting `SpanData`)
-    /// stays out of line, so that each traced function carries only the common path.
+    /// [`OpSpan::end_in_place`] of a span that records ([`end_record`]); what the sinks did
+    /// not take stays in the span.
     #[inline(always)]
     fn end_recorded(&mut self, timing: Timing, end: Tick) {
-        if let Some(site) = timing.histogram {
-            let exemplar = self.live.as_ref().map(|live| (&live.span_context, end));
-            site.metrics.record(
-                || site.name(),
-                clock::ticks_between(timing.start, end),
-                self.error_type.get(),
-                exemplar,
-            );
-        }
-        // The record is still there (`end_in_place` calls this for a span with one, and the
-        // histogram does not touch it): no need to test it again.
-        // By value: the record sink's common path runs in line (`Pipeline::on_own_box_end`).
-        if let Some(pipeline) = sink::installed()
-            && let Some(live) = self.live.take()
-        {
-            self.live = pipeline.on_own_box_end(live, timing.start, end);
+        // `end_in_place` calls this for a span with a record: the test is not made again.
+        if let Some(live) = self.live.take() {
+            self.live = end_record(live, timing, end, self.error_type.get());
         }
     }
 
@@ -774,6 +758,32 @@ fn site_rule(site: &CallSite) -> sampling::SiteRule {
     sampling::SiteRule {
         sample_rate: site.sample_rate,
         carries_parent: site.carries_parent,
+    }
+}
+
+/// Ends the record `live` of a span timed by `timing` at `end`: its duration goes to its
+/// site's histogram (with the span as the exemplar) and the record to the sinks; gives back
+/// the record when no sink took it. In line: the traced call's frame serves it (a call here
+/// saved and restored six registers for it alone); what is rare (a series' first use, a
+/// failed call, a due exemplar, a long call's bucket, a sink wanting `SpanData`) stays out of
+/// line, so that each traced function carries only the common path.
+#[inline(always)]
+fn end_record(
+    live: LiveBox,
+    timing: Timing,
+    end: Tick,
+    error_type: Option<&'static str>,
+) -> Option<LiveBox> {
+    if let Some(site) = timing.histogram {
+        let ticks = clock::ticks_between(timing.start, end);
+        let exemplar = Some((&live.span_context, end));
+        site.metrics
+            .record(|| site.name(), ticks, error_type, exemplar);
+    }
+    // By value: the record sink's common path runs in line (`Pipeline::on_own_box_end`).
+    match sink::installed() {
+        Some(pipeline) => pipeline.on_own_box_end(live, timing.start, end),
+        None => Some(live),
     }
 }
 

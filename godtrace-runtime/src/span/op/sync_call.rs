@@ -2,7 +2,7 @@
 //! ([`run_sync_at`]): the span starts, the body runs in it and the span ends in one call out
 //! of line per site, the common cases each in an arm of their own with the span's state in
 //! registers; the others go through the general path ([`OpSpan::start`], shared).
-use super::{OpSpan, Timing};
+use super::{OpSpan, Timing, end_record};
 use crate::span::clock::{self, Tick};
 use crate::span::live::{LiveBox, Name};
 use crate::span::sampling::Quick;
@@ -244,30 +244,10 @@ fn run_kept<'a>(
     let Some(live) = live else {
         return returned;
     };
-    if let Some(site) = timing.histogram {
-        let ticks = clock::ticks_between(timing.start, end);
-        site.metrics.record(
-            || site.name(),
-            ticks,
-            error_type,
-            Some((&live.span_context, end)),
-        );
-    }
-    hand_to_sinks(live, timing.start, end);
-    returned
-}
-
-/// Hands the record of a span that ran from `start` to `end` to the sinks (as
-/// `OpSpan::end_recorded` does), and drops what they left of it.
-#[inline(always)]
-fn hand_to_sinks(live: LiveBox, start: Tick, end: Tick) {
-    let left = match sink::installed() {
-        Some(pipeline) => pipeline.on_own_box_end(live, start, end),
-        None => Some(live),
-    };
-    if let Some(left) = left {
+    if let Some(left) = end_record(live, timing, end, error_type) {
         drop_record(left);
     }
+    returned
 }
 
 /// Drops a record the sinks did not take, out of line.

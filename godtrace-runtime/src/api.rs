@@ -25,7 +25,7 @@ pub fn span(name: impl Into<Cow<'static, str>>) -> SpanGuard {
     builder::span_builder(name).start()
 }
 
-/// A span started with [`span`]; current on this thread until dropped, which ends it.
+/// A span started with [`span`](fn@span); current on this thread until dropped, which ends it.
 ///
 /// Not `Send` (nor `Sync`): it marks the current span of the thread that created it. For
 /// async code, prefer `#[traced]`, which follows the future across threads.

@@ -64,7 +64,7 @@ pub fn is_exporting() -> bool {
 /// OpenTelemetry's global one, so other OpenTelemetry-instrumented code joins the same traces.
 ///
 /// `init` never waits for the network: an unreachable collector shows up later in
-/// [`crate::stats`], not here. It returns [`InitError::InvalidValue`] for a bad setting and
+/// [`crate::stats`](fn@crate::stats), not here. It returns [`InitError::InvalidValue`] for a bad setting and
 /// [`InitError::AlreadyInitialized`] on a second call. Calls from several threads at once
 /// install exactly one configuration, the first to get there; the others return
 /// `AlreadyInitialized`. An `init` that fails (a Prometheus port in use, say) stops whatever
@@ -367,7 +367,7 @@ pub struct Guard {
 impl Guard {
     /// Exports every span finished so far, now, without shutting down. Returns once they are
     /// delivered, or when the export timeout ([`Config::export_timeout`]) runs out; a failure
-    /// shows in [`crate::stats`].
+    /// shows in [`crate::stats`](fn@crate::stats).
     pub fn flush(&self) {
         let metrics = crate::metrics::flush_begin();
         if let Some(state) = STATE.get() {

@@ -1,5 +1,5 @@
 //! [`span_builder`]: a manual span with more than a name. Each setting is one method on
-//! [`SpanBuilder`]; [`SpanBuilder::start`] starts the span as [`span`](crate::span) does.
+//! [`SpanBuilder`]; [`SpanBuilder::start`] starts the span as [`span`](fn@crate::span) does.
 use super::SpanGuard;
 use super::detached::Span;
 use crate::span::{DetachedSpan, EnteredSpan, OpSpan, ParentContext};
@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 
 /// Describes a span named `name` to start with [`SpanBuilder::start`]; `span_builder(name)
-/// .start()` is [`span(name)`](crate::span).
+/// .start()` is [`span(name)`](fn@crate::span).
 ///
 /// ```
 /// use godtrace_runtime::SpanKind;

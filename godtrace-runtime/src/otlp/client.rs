@@ -1,5 +1,5 @@
 //! The transport of both signals, built from one [`OtlpTarget`]: TLS for the gRPC connection
-//! ([`super::connection`]) and a reqwest client for HTTP, with the target's headers, timeout
+//! (`connection`) and a reqwest client for HTTP, with the target's headers, timeout
 //! and TLS (rustls with the ring provider: the platform's root certificates, or the configured
 //! CA alone, and the client certificate for mutual TLS). An `https://` target is only ever
 //! spoken to over TLS.

@@ -1,6 +1,6 @@
 //! The OTLP plumbing both signals share: the export thread's runtime ([`thread`]), the
 //! connection settings ([`client`]: HTTP client, headers, TLS), the gRPC connection
-//! ([`connection`]), the bodies of requests ([`body`]: gzip, gRPC frames) and the transport
+//! (`connection`), the bodies of requests ([`body`]: gzip, gRPC frames) and the transport
 //! that sends an encoded request over them ([`transport`]). The span exporter (`export::otlp`)
 //! and the metrics push (`metrics::otlp`) are built on them.
 pub(crate) mod body;

@@ -1,5 +1,5 @@
 //! Sending one encoded OTLP export request, whatever the signal: over gRPC as one unary call
-//! on the HTTP/2 connection of [`super::connection`], or over HTTP as a protobuf `POST`. The span
+//! on the HTTP/2 connection of `connection`, or over HTTP as a protobuf `POST`. The span
 //! exporter and the metrics push both send through [`Transport`]; only the gRPC method and
 //! the endpoint differ. Built inside the export thread's runtime, which the connection and the
 //! HTTP client belong to.

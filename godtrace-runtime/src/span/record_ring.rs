@@ -12,7 +12,17 @@ use std::cell::{Cell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Spans a lane's ring holds (a power of two, so that a slot's index is a mask).
+/// Spans a lane's ring holds (a power of two, so that a slot's index is a mask): twice the
+/// default batch. The export thread collects every lane once a batch's worth of slots is in
+/// use, so while it keeps up, a thread's spans wait in the ring until they are collected. A
+/// smaller ring (it was 64) fills between two collections and its spans are moved to the
+/// lane's buffer first, which cost the recording thread about 8 instructions a span at 1 M
+/// spans/s (callgrind, the export bench's fixed workload). 24 KiB per recording thread.
+#[cfg(not(miri))]
+pub(crate) const RING: u32 = 1024;
+/// Under Miri, the same code with a smaller ring: the lane tests wrap the ring several times,
+/// which at 1024 spans a turn took Miri minutes.
+#[cfg(miri)]
 pub(crate) const RING: u32 = 64;
 
 thread_local! {

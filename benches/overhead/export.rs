@@ -13,7 +13,12 @@
 //! how often it was woken, per 512 spans (the default batch).
 //! `GODTRACE_BENCH_EXPORT_RATE` (spans/s) and `GODTRACE_BENCH_EXPORT_SECS` change the load;
 //! `GODTRACE_BENCH_EXPORT_SPANS=<n>` records n spans unpaced, flushes and exits (a fixed
-//! workload for callgrind).
+//! workload for callgrind). `GODTRACE_BENCH_RECEIVER_DECODE=0` makes the HTTP receiver answer
+//! without decoding (nor counting) the spans: whether drops come from the receiver's CPU.
+//!
+//! Where drops come from, each case also prints the milliseconds in which spans were dropped
+//! (the loop reads `godtrace::stats()` after each burst) and the CPU time the hypervisor took
+//! from this machine meanwhile (`steal` in `/proc/stat`).
 use crate::cases::{Case, Kind, Setup};
 use crate::figures::num;
 use crate::{CASE_VAR, Fields};
@@ -109,12 +114,20 @@ pub fn run(case: &Case) -> Vec<(String, String)> {
     }
     let instant_ns = instant_now_ns();
     // Warm: connections open, boxes in the pools, the call site's parts encoded.
-    paced(op_exported, rate, Duration::from_millis(300));
+    paced(
+        op_exported,
+        rate,
+        Duration::from_millis(300),
+        &mut Drops::default(),
+    );
     guard.flush();
     let before = Sample::now();
     let receiver_before = receiver.cpu_ns();
     let start = Instant::now();
-    let recorded = paced(op_exported, rate, Duration::from_secs_f64(secs));
+    let mut drops = Drops::default();
+    let steal_before = steal_ms();
+    let recorded = paced(op_exported, rate, Duration::from_secs_f64(secs), &mut drops);
+    let steal = steal_ms() - steal_before;
     let elapsed = start.elapsed().as_secs_f64();
     guard.flush();
     let after = Sample::now();
@@ -135,6 +148,8 @@ pub fn run(case: &Case) -> Vec<(String, String)> {
     put("recorded", recorded.to_string());
     put("exported", exported.to_string());
     put("dropped", (after.dropped - before.dropped).to_string());
+    put("drop_ms", drops.windows.to_string());
+    put("steal_ms", steal.to_string());
     put("failed", (after.failed - before.failed).to_string());
     put("instant_ns", format!("{instant_ns:.2}"));
     put("cpu_ns_per_span", format!("{cpu:.1}"));
@@ -189,14 +204,14 @@ fn fixed_workload(guard: &godtrace::Guard, n: u64) {
 /// loop's sleeps and wake-ups cost, which the traced run pays too and godtrace does not cause.
 fn pacing_cpu_per_call(rate: f64, length: Duration) -> f64 {
     let before = process_cpu_ns();
-    let calls = paced(untraced_work, rate, length);
+    let calls = paced(untraced_work, rate, length, &mut Drops::default());
     (process_cpu_ns() - before) as f64 / calls.max(1) as f64
 }
 
 /// Calls `op` at `rate` per second for `length`, in bursts of about a millisecond's (at most
 /// 256, an eighth of the default queue); returns how many calls. Few bursts keep the pacing's
 /// own sleeps small beside the calls (they are measured apart: `pacing_cpu_per_call`).
-fn paced(op: fn(u64) -> u64, rate: f64, length: Duration) -> u64 {
+fn paced(op: fn(u64) -> u64, rate: f64, length: Duration, drops: &mut Drops) -> u64 {
     let burst = (rate / 1000.0).clamp(1.0, 256.0) as u64;
     let start = Instant::now();
     let mut n = 0u64;
@@ -206,6 +221,7 @@ fn paced(op: fn(u64) -> u64, rate: f64, length: Duration) -> u64 {
             n += 1;
         }
         let now = start.elapsed();
+        drops.look(now);
         if now >= length {
             return n;
         }
@@ -214,6 +230,42 @@ fn paced(op: fn(u64) -> u64, rate: f64, length: Duration) -> u64 {
             std::thread::sleep(due - now);
         }
     }
+}
+
+/// The milliseconds of a paced run in which spans were dropped: a few long episodes point at
+/// the export thread kept off the CPU, drops in every millisecond at a rate it cannot carry.
+#[derive(Default)]
+struct Drops {
+    last_count: u64,
+    last_window: Option<u128>,
+    windows: u64,
+}
+
+impl Drops {
+    fn look(&mut self, now: Duration) {
+        let count = godtrace::stats().spans_dropped;
+        if count > self.last_count {
+            let window = now.as_millis();
+            if self.last_window != Some(window) {
+                self.windows += 1;
+                self.last_window = Some(window);
+            }
+        }
+        self.last_count = count;
+    }
+}
+
+/// The CPU time the hypervisor gave other guests while this machine's CPUs wanted it, summed
+/// over the CPUs (`steal` on `/proc/stat`'s `cpu` line, in 10 ms ticks), ms; 0 where unknown.
+fn steal_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks = stat
+        .lines()
+        .next()
+        .and_then(|cpu| cpu.split_whitespace().nth(8))
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(0);
+    ticks * 10
 }
 
 /// `Instant::now()`'s cost in this process, ns: the lowest of a few runs.
@@ -431,6 +483,7 @@ fn serve_http(stream: std::net::TcpStream) {
     let mut reader = BufReader::new(stream);
     let mut body = Vec::new();
     let mut plain = Vec::new();
+    let decode = std::env::var_os("GODTRACE_BENCH_RECEIVER_DECODE").is_none_or(|v| v != "0");
     loop {
         let mut line = String::new();
         match reader.read_line(&mut line) {
@@ -472,14 +525,16 @@ fn serve_http(stream: std::net::TcpStream) {
         } else {
             &body[..]
         };
-        let request = ExportTraceServiceRequest::decode(bytes).expect("an OTLP trace request");
-        let spans: usize = request
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum();
-        HTTP_SPANS.fetch_add(spans as u64, Ordering::Relaxed);
+        if decode {
+            let request = ExportTraceServiceRequest::decode(bytes).expect("an OTLP trace request");
+            let spans: usize = request
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum();
+            HTTP_SPANS.fetch_add(spans as u64, Ordering::Relaxed);
+        }
         let ok =
             "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
         if writer.write_all(ok.as_bytes()).is_err() {
@@ -519,11 +574,11 @@ pub fn render(results: &[(Case, u32, Fields)]) -> String {
          CPU/span: the whole process's CPU time (every thread, getrusage) ÷ spans exported; \
          net: less the pacing loop's own CPU per call (its sleeps, measured without tracing); \
          export: the export thread's own CPU time.\n\n\
-         | case | rate (target → achieved) | dropped | exported | received | CPU ns/span | \
+         | case | rate (target → achieved) | dropped | ms with drops | steal ms | exported | received | CPU ns/span | \
          pacing ns/call | net CPU ns/span | net × Instant::now ({}) | record ns/span | \
          export ns/span | export M spans/s/core | export wake-ups per 512 spans | \
          receiver ns/span |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         rows.first()
             .and_then(|(_, _, f)| f.get("instant_ns"))
             .map_or_else(|| "?".to_owned(), |ns| format!("{ns} ns"))
@@ -533,12 +588,14 @@ pub fn render(results: &[(Case, u32, Fields)]) -> String {
         let g = |k: &str| f.get(k).map_or("?", String::as_str);
         let _ = writeln!(
             out,
-            "| {} | {:.2} M → {:.2} M/s | {} | {} | {} | {} | {} | {} | {:.1}× | {} | {} | {:.2} | {} \
-             | {} |",
+            "| {} | {:.2} M → {:.2} M/s | {} | {} | {} | {} | {} | {} | {} | {} | {:.1}× | {} | {} \
+             | {:.2} | {} | {} |",
             case.id,
             num(f, "target_rate").unwrap_or(f64::NAN) / 1e6,
             num(f, "achieved_rate").unwrap_or(f64::NAN) / 1e6,
             g("dropped"),
+            g("drop_ms"),
+            g("steal_ms"),
             g("exported"),
             g("received_total"),
             g("cpu_ns_per_span"),

@@ -1023,4 +1023,22 @@ mod tests {
         // The exited thread's lane was forgotten once emptied.
         assert!(shared.lock().lanes.is_empty());
     }
+
+    /// A thread's first span registers its lane: on the heap, not built on the thread's stack
+    /// first, so that a thread with a small stack records like any other.
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri does not model the size of a thread's stack")]
+    fn a_thread_with_a_small_stack_registers_its_lane() {
+        static COUNTERS: Counters = Counters::new();
+        let shared = Arc::new(shared(64, &COUNTERS));
+        let on_thread = shared.clone();
+        let queued = std::thread::Builder::new()
+            .stack_size(32 * 1024)
+            .spawn(move || matches!(hand_over(&on_thread, || Some(finished(0))), Handed::Queued))
+            .expect("spawn")
+            .join()
+            .expect("the thread ran");
+        assert!(queued);
+        assert_eq!(export_all(&shared), vec![0]);
+    }
 }

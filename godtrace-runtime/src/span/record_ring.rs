@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// default batch. The export thread collects every lane once a batch's worth of slots is in
 /// use, so while it keeps up, a thread's spans wait in the ring until they are collected. A
 /// smaller ring (it was 64) fills between two collections and its spans are moved to the
-/// lane's buffer first, which cost the recording thread about 8 instructions a span at 1 M
-/// spans/s (callgrind, the export bench's fixed workload). 24 KiB per recording thread.
+/// lane's buffer first: at 20,000 spans/s, `push_locked` cost the recording thread 13
+/// instructions a span with 64 slots and 2 with 1024 (callgrind on the export bench's
+/// paced case). 24 KiB per recording thread, on the heap.
 #[cfg(not(miri))]
 pub(crate) const RING: u32 = 1024;
 /// Under Miri, the same code with a smaller ring: the lane tests wrap the ring several times,
@@ -45,8 +46,24 @@ pub(crate) struct RingFront {
     /// `export::lanes::Lane`): every slot below it is free.
     pub(crate) limit: AtomicU32,
     /// Slot `i % RING` holds the `i`th span published while `i` is in the lane's
-    /// `head..published` (counted modulo 2^32).
-    ring: [UnsafeCell<MaybeUninit<Finished>>; RING as usize],
+    /// `head..published` (counted modulo 2^32). Boxed on its own: made on the heap, never on
+    /// the stack of the thread whose first span makes its lane (24 KiB there would overflow a
+    /// thread started with a small stack).
+    ring: Box<Ring>,
+}
+
+/// The slots of a lane's ring.
+type Ring = [UnsafeCell<MaybeUninit<Finished>>; RING as usize];
+
+/// A ring of free slots, made on the heap.
+fn new_ring() -> Box<Ring> {
+    let slots: Box<[UnsafeCell<MaybeUninit<Finished>>]> = (0..RING)
+        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+        .collect();
+    match slots.try_into() {
+        Ok(ring) => ring,
+        Err(_) => unreachable!("{RING} slots were made"),
+    }
 }
 
 impl RingFront {
@@ -56,7 +73,7 @@ impl RingFront {
             owner,
             published: AtomicU32::new(0),
             limit: AtomicU32::new(0),
-            ring: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
+            ring: new_ring(),
         }
     }
 

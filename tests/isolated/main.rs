@@ -36,4 +36,5 @@ mod propagation_always_off;
 mod propagation_hostile;
 mod propagation_trace_url;
 mod sampling_ratio;
+mod stack_depth;
 mod tracing_bridge_otel_off;

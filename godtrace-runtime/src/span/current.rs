@@ -40,7 +40,8 @@ pub(super) unsafe fn push(live: &LiveBox, otel_seen: Option<SpanId>) {
 ///
 /// # Safety
 /// As for [`push`], and `live` was never entered.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 pub(super) unsafe fn push_started(live: &LiveBox, otel_seen: Option<SpanId>) {
     let otel_seen = otel_seen.unwrap_or_else(otel_span_id);
     // SAFETY: never entered, so on no list; the rest is forwarded to our caller.

@@ -503,7 +503,8 @@ impl Live {
     /// record straight from the parent's, with nothing built on the stack and copied (the
     /// record is taken first), and no attributes yet
     /// ([`Live::record_start_attributes`]).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
     pub(crate) fn start_child(
         parent: &Live,
         write_child_of: impl FnOnce(&SpanContext, &mut SpanContext),

@@ -6,6 +6,12 @@
 //! [`OpSpan`]; this file only declares the parts, and none of them imports it). It imports
 //! no wiring: what `init` installed is read through `switches` (on/off, OpenTelemetry
 //! context), `sampling` (the sampler) and `sink` (where finished spans go).
+//!
+//! The parts that start and end a span are `#[inline(always)]` in release builds only
+//! (`cfg_attr(not(debug_assertions), ..)`) and out of line in debug builds: at `opt-level = 0`
+//! every temporary of inlined code keeps its own stack slot, and the frame that stays on the
+//! stack while a traced body runs took 5 to 10 KiB, enough for a recursion of traced functions
+//! to overflow (`tests/isolated/stack_depth.rs`).
 pub(crate) mod clock;
 mod current;
 mod future;

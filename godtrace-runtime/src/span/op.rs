@@ -311,7 +311,8 @@ impl OpSpan {
     }
 
     /// The body of [`OpSpan::new_trace_record`]: `low` is the root's random low half.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
     fn new_trace_record_in_line(site: &'static CallSite, low: u64) -> (LiveBox, Tick) {
         let start = clock::now();
         let live = Live::start_with_ids(
@@ -598,7 +599,8 @@ impl OpSpan {
 
     /// Ends the span where it is; a second call does nothing (a span ended by a panic in
     /// `run_current` may be ended again by its owner).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
     pub(super) fn end_in_place(&mut self) {
         let Some(timing) = self.timing.take() else {
             return;
@@ -620,7 +622,8 @@ impl OpSpan {
 
     /// [`OpSpan::end_in_place`] of a span that records ([`end_record`]); what the sinks did
     /// not take stays in the span.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
     fn end_recorded(&mut self, timing: Timing, end: Tick) {
         // `end_in_place` calls this for a span with a record: the test is not made again.
         if let Some(live) = self.live.take() {
@@ -659,7 +662,8 @@ impl OpSpan {
     }
 
     /// Drops what this span owns, leaving it nothing to drop.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
     fn release(&mut self) {
         if self.owns_anything() {
             self.release_owned();
@@ -710,7 +714,8 @@ impl OpSpan {
     ///
     /// # Safety
     /// `self` stays on this thread until then (`current::push`).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
     pub(super) unsafe fn make_current(&self) -> MadeCurrent {
         let marked = sampled_out::replace_mark(self.scope);
         // OpenTelemetry's context first: the entry below records what it shows.
@@ -767,7 +772,8 @@ fn site_rule(site: &CallSite) -> sampling::SiteRule {
 /// saved and restored six registers for it alone); what is rare (a series' first use, a
 /// failed call, a due exemplar, a long call's bucket, a sink wanting `SpanData`) stays out of
 /// line, so that each traced function carries only the common path.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 fn end_record(
     live: LiveBox,
     timing: Timing,
@@ -894,7 +900,8 @@ impl OpSpan {
 
     /// What the call that ran in this span returned, or its panic resumed, with the span
     /// ended as failed.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
     pub(super) fn returned<R>(&mut self, outcome: std::thread::Result<R>) -> R {
         match outcome {
             Ok(ret) => ret,

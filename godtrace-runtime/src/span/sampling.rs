@@ -68,7 +68,8 @@ pub(super) enum Quick<'a> {
 }
 
 /// [`Quick`] for a call at `site` under the current span.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 pub(super) fn quick<'a>(site: &CallSite) -> Quick<'a> {
     // Nothing on this path calls out (the first call on a thread sets up what it reads).
     if !current::otel_context_known_usable() {

@@ -216,7 +216,8 @@ impl Pipeline {
 
     /// A recorded span of ids `ids` starts on this thread. By reference: its trace id is read
     /// only when a sink is told.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
     pub(crate) fn on_start(&self, ids: &SpanContext) {
         if self.watching_starts.may_be_open() {
             self.tell_start(ids.trace_id());
@@ -344,7 +345,8 @@ pub(crate) fn install(pipeline: Pipeline) -> Result<&'static Pipeline, Pipeline>
 
 /// Tells the installed pipeline's sinks that watch starts that a recorded span of ids `ids`
 /// starts on this thread (in line: a few loads while none wants to know).
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 pub(crate) fn on_start(ids: &SpanContext) {
     if let Some(pipeline) = installed() {
         pipeline.on_start(ids);

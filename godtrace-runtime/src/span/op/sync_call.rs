@@ -200,7 +200,8 @@ fn run_sync_dyn<'a>(site: &'static CallSite, call: BodyOnce<'a>) -> Returned<'a>
 /// Runs `call`'s body in a kept span recording into `live` since `start`, not attached to
 /// OpenTelemetry's context, then ends it (see [`run_sync_dyn`]); `otel_seen` is what its
 /// record noted OpenTelemetry's context showed at its start (`Live::otel_seen_at_start`).
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 fn run_kept<'a>(
     site: &'static CallSite,
     live: LiveBox,
@@ -213,6 +214,21 @@ fn run_kept<'a>(
     // thread, until `remove` below.
     unsafe { current::push_started(&live, Some(otel_seen)) };
     let outcome = catch_unwind(AssertUnwindSafe(|| call.run()));
+    end_kept(site, live, start, outcome)
+}
+
+/// The end of [`run_kept`] once the body returned or panicked with `outcome`. In line in
+/// release builds; out of line in debug builds, so that its temporaries are not in the frame
+/// that stays on the stack while the body runs (a traced call nested in another then costs
+/// about 2 KiB of stack there, not 6).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
+fn end_kept<'a>(
+    site: &'static CallSite,
+    live: LiveBox,
+    start: Tick,
+    outcome: std::thread::Result<Returned<'a>>,
+) -> Returned<'a> {
     current::remove(&live);
     // `quick` keeps nothing under a sampled-out root's mark: there was none to replace, and
     // none is left after the body, as `OpSpan::run_current_once` would restore it.
@@ -258,12 +274,26 @@ fn drop_record(live: LiveBox) {
 
 /// Runs `call`'s body under the mark `mark` of a sampled-out root (the span records
 /// nothing), measured when its site records durations (see [`run_sync_dyn`]).
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 fn run_sampled_out<'a>(site: &'static CallSite, mark: u64, call: BodyOnce<'a>) -> Returned<'a> {
     let measured = site.include_duration.then(clock::now);
     let marked = sampled_out::replace_mark(mark);
     let outcome = catch_unwind(AssertUnwindSafe(|| call.run()));
     sampled_out::restore_mark(marked);
+    end_sampled_out(site, mark, measured, outcome)
+}
+
+/// The end of [`run_sampled_out`] once the body returned or panicked with `outcome`: in line
+/// in release builds, out of line in debug builds (see [`end_kept`]).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
+fn end_sampled_out<'a>(
+    site: &'static CallSite,
+    mark: u64,
+    measured: Option<Tick>,
+    outcome: std::thread::Result<Returned<'a>>,
+) -> Returned<'a> {
     let returned = match outcome {
         Ok(returned) => returned,
         Err(payload) => match measured {

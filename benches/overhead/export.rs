@@ -527,13 +527,7 @@ fn serve_http(stream: std::net::TcpStream) {
         };
         if decode {
             let request = ExportTraceServiceRequest::decode(bytes).expect("an OTLP trace request");
-            let spans: usize = request
-                .resource_spans
-                .iter()
-                .flat_map(|r| &r.scope_spans)
-                .map(|s| s.spans.len())
-                .sum();
-            HTTP_SPANS.fetch_add(spans as u64, Ordering::Relaxed);
+            HTTP_SPANS.fetch_add(crate::receiver::spans_in(&request), Ordering::Relaxed);
         }
         let ok =
             "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";

@@ -80,18 +80,21 @@ impl TraceService for Discard {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let n: usize = request
-            .get_ref()
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum();
-        SPANS.fetch_add(n as u64, Ordering::Relaxed);
+        SPANS.fetch_add(spans_in(request.get_ref()), Ordering::Relaxed);
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))
     }
+}
+
+/// The spans an OTLP trace request carries.
+pub fn spans_in(request: &ExportTraceServiceRequest) -> u64 {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len() as u64)
+        .sum()
 }
 
 /// Exits the receiver process as soon as the case process is gone (its end of our stdin

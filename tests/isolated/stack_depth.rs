@@ -72,28 +72,28 @@ fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
     spans.iter().filter(|s| s.name == name).collect()
 }
 
+/// Runs `nested` (a recursion `DEPTH` deep of the operation `name`) on a thread with a 1 MiB
+/// stack, and checks that every level's span arrives.
+fn nested_on_a_1_mib_stack(name: &str, nested: impl FnOnce() -> u32 + Send + 'static) {
+    let receiver = Receiver::start(Kind::Http);
+    let guard = init(&receiver, name);
+    assert_eq!(on_a_thread(STACK, nested), DEPTH);
+    guard.flush();
+    let spans = receiver.sink.wait_spans(DEPTH as usize + 1);
+    assert_eq!(named(&spans, name).len(), DEPTH as usize + 1);
+    drop(guard);
+}
+
 #[test]
 fn traced_sync_calls_nested_300_deep_fit_a_1_mib_stack() {
     crate::support::own_process!();
-    let receiver = Receiver::start(Kind::Http);
-    let guard = init(&receiver, "stack-sync");
-    assert_eq!(on_a_thread(STACK, || nested(DEPTH)), DEPTH);
-    guard.flush();
-    let spans = receiver.sink.wait_spans(DEPTH as usize + 1);
-    assert_eq!(named(&spans, "stack.sync").len(), DEPTH as usize + 1);
-    drop(guard);
+    nested_on_a_1_mib_stack("stack.sync", || nested(DEPTH));
 }
 
 #[test]
 fn traced_futures_nested_300_deep_fit_a_1_mib_stack() {
     crate::support::own_process!();
-    let receiver = Receiver::start(Kind::Http);
-    let guard = init(&receiver, "stack-async");
-    assert_eq!(on_a_thread(STACK, || run_here(nested_async(DEPTH))), DEPTH);
-    guard.flush();
-    let spans = receiver.sink.wait_spans(DEPTH as usize + 1);
-    assert_eq!(named(&spans, "stack.async").len(), DEPTH as usize + 1);
-    drop(guard);
+    nested_on_a_1_mib_stack("stack.async", || run_here(nested_async(DEPTH)));
 }
 
 /// A thread started with a small stack (32 KiB, as some thread pools and embedded runtimes

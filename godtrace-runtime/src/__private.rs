@@ -6,7 +6,7 @@ pub use crate::record::{
 };
 pub use crate::span::{
     CallSite, Instrumented, OpSpan, ParentContext, SiteOptions, instrument_future, run_sync,
-    run_sync_at,
+    run_sync_args_at, run_sync_at,
 };
 pub use crate::value::{
     Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable,

@@ -17,7 +17,13 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     let site = call_site(options, &f.sig, &shape, &pv);
     let args = RecordedArgs::new(options, &f.sig, &pv);
     let finish = finish_closure(options, &f.sig, &pv);
-    let call = call_body(options, &mut f, shape, &pv, &args.names);
+    // A sync call that records only its arguments hands them over by value (see
+    // `Call::SyncArgs`): its start, body and end then stay in one call.
+    let by_value = matches!(shape, Shape::Sync)
+        && !args.names.is_empty()
+        && options.fields.get().is_empty()
+        && options.parent.get().is_none();
+    let call = call_body(options, &mut f, shape, &pv, &args.names, by_value);
     let parent = match options.parent.get() {
         None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
@@ -32,10 +38,11 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         }
     };
     let RecordedArgs {
+        names,
         checks,
         count,
         record,
-        ..
+        record_by_value,
     } = args;
     // The span is started in the argument list of the call that takes it, before the body's
     // closure or future moves the arguments it records: it is written where that call reads
@@ -48,6 +55,11 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
             quote!(#pv::run_sync_at(&__GODTRACE_SITE, #closure, #finish))
         }
         Call::Sync(closure) => quote!(#pv::run_sync(#start, #closure, #finish)),
+        Call::SyncArgs(closure) => quote! {
+            #pv::run_sync_args_at(
+                &__GODTRACE_SITE, #count, (#(#names,)*), #record_by_value, #closure, #finish
+            )
+        },
         Call::Future(closure, boxed) => {
             let fut = quote!(#pv::instrument_future(#start, #closure, #finish));
             if boxed {
@@ -138,6 +150,9 @@ struct RecordedArgs {
     checks: Vec<TokenStream>,
     count: usize,
     record: TokenStream,
+    /// The recording closure of `run_sync_args_at`, which reads the arguments from the
+    /// tuple it is lent (`Call::SyncArgs`); used only without `fields(..)`.
+    record_by_value: TokenStream,
 }
 
 impl RecordedArgs {
@@ -166,10 +181,27 @@ impl RecordedArgs {
             })
             .collect();
         let attrs = Ident::new("__godtrace_attrs", Span::mixed_site());
-        let records = recorded.iter().map(|(ident, _)| {
+        let record_one = |ident: &Ident, value: TokenStream| {
             let key = ident.to_string();
-            quote!(#pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(&#ident)).__godtrace_value());)
-        });
+            quote!(#pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(#value)).__godtrace_value());)
+        };
+        let records = recorded
+            .iter()
+            .map(|(ident, _)| record_one(ident, quote!(&#ident)));
+        // Bound by reference from the tuple: each name is already a reference.
+        let by_value = recorded
+            .iter()
+            .map(|(ident, _)| record_one(ident, quote!(#ident)));
+        let names = recorded.iter().map(|(ident, _)| ident);
+        let tuple = Ident::new("__godtrace_args", Span::mixed_site());
+        let record_by_value = quote! {
+            |#tuple: &_, #attrs: &mut ::std::vec::Vec<#pv::KeyValue>| {
+                #[allow(unused_imports)]
+                use #pv::{ValueDebug as _, ValueOpaque as _, ValueTyped as _};
+                let (#(#names,)*) = #tuple;
+                #(#by_value)*
+            }
+        };
         // `fields(...)`: each expression evaluated once, by reference, and checked where it
         // is written.
         let fields = options.fields.get().iter().map(|field| {
@@ -202,6 +234,7 @@ impl RecordedArgs {
             names: recorded.into_iter().map(|(ident, _)| ident).collect(),
             checks,
             record,
+            record_by_value,
         }
     }
 }
@@ -210,6 +243,9 @@ impl RecordedArgs {
 enum Call {
     /// A closure returning the value.
     Sync(TokenStream),
+    /// A closure taking the recorded arguments as a tuple and returning the value: the
+    /// arguments are handed over by value rather than borrowed while the span starts.
+    SyncArgs(TokenStream),
     /// A closure returning the future, and whether it is boxed.
     Future(TokenStream, bool),
     /// The `async move` block of a desugared `async fn`.
@@ -217,13 +253,15 @@ enum Call {
 }
 
 /// The user's body, as a closure or an async block in the shape the function has.
-/// `recorded` names the parameters read before the body runs.
+/// `recorded` names the parameters read before the body runs; `by_value`: they are handed
+/// to a sync body as a tuple (`Call::SyncArgs`).
 fn call_body(
     options: &Options,
     f: &mut Function,
     shape: Shape,
     pv: &TokenStream,
     recorded: &[Ident],
+    by_value: bool,
 ) -> Call {
     let output_ty: Type = match &f.sig.output {
         ReturnType::Type(_, ty) => (**ty).clone(),
@@ -256,6 +294,19 @@ fn call_body(
         group
     };
     match shape {
+        Shape::Sync if by_value => {
+            let mutable = take_mut(&mut f.sig, recorded);
+            let tuple = Ident::new("__godtrace_args", Span::mixed_site());
+            // Each `mut` moves from the signature to this binding (nothing then warns that
+            // the parameter need not be mutable); a parameter the body does not use is read
+            // by the recording, as it is on the general path.
+            let unpack = quote! {
+                #[allow(unused_variables)]
+                let (#(#mutable #recorded,)*) = #tuple;
+            };
+            let body = user_braces(quote!(#unpack #typed_return));
+            Call::SyncArgs(quote_spanned!(braces=> move |#tuple| #body))
+        }
         Shape::Sync => {
             let body = user_braces(typed_return);
             Call::Sync(quote_spanned!(braces=> move || #body))
@@ -317,6 +368,36 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
             }
         }
     }
+}
+
+/// Drops `mut` from the bindings of `names` in the signature's patterns (by-reference
+/// bindings keep theirs: that one is the reference's): returns, for each of `names` in
+/// order, the `mut` its binding had.
+fn take_mut(sig: &mut Signature, names: &[Ident]) -> Vec<Option<syn::token::Mut>> {
+    struct TakeMut<'a> {
+        names: &'a [Ident],
+        taken: Vec<Option<syn::token::Mut>>,
+    }
+    impl syn::visit_mut::VisitMut for TakeMut<'_> {
+        fn visit_pat_ident_mut(&mut self, p: &mut syn::PatIdent) {
+            if p.by_ref.is_none()
+                && let Some(i) = self.names.iter().position(|n| *n == p.ident)
+            {
+                self.taken[i] = p.mutability.take();
+            }
+            syn::visit_mut::visit_pat_ident_mut(self, p);
+        }
+    }
+    let mut visitor = TakeMut {
+        names,
+        taken: vec![None; names.len()],
+    };
+    for arg in sig.inputs.iter_mut() {
+        if let syn::FnArg::Typed(pt) = arg {
+            syn::visit_mut::VisitMut::visit_pat_mut(&mut visitor, &mut pt.pat);
+        }
+    }
+    visitor.taken
 }
 
 /// Every identifier in `tokens`, at any depth.

@@ -37,7 +37,7 @@ pub(crate) use live::{
     Finished, LiveBox, Name, Recorded, SCOPE, return_empty_spares, return_spares, set_max_returned,
 };
 pub(crate) use manual::{DetachedSpan, EnteredSpan};
-pub use op::{OpSpan, ParentContext, run_sync, run_sync_at};
+pub use op::{OpSpan, ParentContext, run_sync, run_sync_args_at, run_sync_at};
 pub(crate) use sampled_out::RANDOM;
 pub use site::{CallSite, SiteOptions};
 

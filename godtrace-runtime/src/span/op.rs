@@ -13,7 +13,7 @@ use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 mod sync_call;
-pub use sync_call::run_sync_at;
+pub use sync_call::{run_sync_args_at, run_sync_at};
 
 /// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
 /// of one, where `None` means "the current context".
@@ -921,7 +921,8 @@ mod tests {
     //! a dropped root's mark holds through children that build no span, and a call that is
     //! not recorded is still measured, panics included.
     use super::super::{
-        CallSite, Instrumented, OpSpan, SiteOptions, current_span_context, run_sync, run_sync_at,
+        CallSite, Instrumented, OpSpan, SiteOptions, current_span_context, run_sync,
+        run_sync_args_at, run_sync_at,
     };
     use crate::testing;
     use opentelemetry::trace::{
@@ -1625,5 +1626,101 @@ mod tests {
             "{child_series:?}"
         );
         assert!(duration_series("op.tests.fused.unmeasured").is_empty());
+    }
+
+    static BY_VALUE_ROOT: CallSite = site("op.tests.args.root", 1.0, true, false);
+    static BY_VALUE_CHILD: CallSite = site("op.tests.args.child", 1.0, true, false);
+    static BY_VALUE_DROPPED: CallSite = site("op.tests.args.dropped", 0.0, true, false);
+
+    /// A call through [`run_sync_args_at`] (what `#[traced(include_args)]` expands to for a
+    /// sync fn): `n` and `label` recorded; how many times the recording ran is added to
+    /// `recorded`.
+    fn with_args<R>(
+        site: &'static CallSite,
+        n: u32,
+        label: std::rc::Rc<str>,
+        recorded: &std::cell::Cell<u32>,
+        body: impl FnOnce(u32, std::rc::Rc<str>) -> R,
+    ) -> R {
+        run_sync_args_at(
+            site,
+            2,
+            (n, label),
+            |(n, label): &(u32, std::rc::Rc<str>), attributes: &mut Vec<KeyValue>| {
+                recorded.set(recorded.get() + 1);
+                attributes.push(KeyValue::new("n", i64::from(*n)));
+                attributes.push(KeyValue::new("label", label.to_string()));
+            },
+            |(n, label)| body(n, label),
+            |_: &OpSpan, _: &R| {},
+        )
+    }
+
+    /// `run_sync_args_at` records the arguments of a kept call (a root, its child, and a call
+    /// under a span of other code, which takes the general path) before its body runs, once,
+    /// and not those of a call sampled out; the body gets them as given, and each is dropped
+    /// once, a panicking body's too.
+    #[test]
+    fn run_sync_args_at_records_the_arguments_of_kept_calls_only() {
+        let capture = testing::capture();
+        warm_up();
+        let recorded = std::cell::Cell::new(0);
+        let label: std::rc::Rc<str> = "wallet".into();
+        let got = with_args(
+            &BY_VALUE_ROOT,
+            7,
+            label.clone(),
+            &recorded,
+            |n, root_label| {
+                assert_eq!(recorded.get(), 1, "recorded before the body runs");
+                let child = with_args(
+                    &BY_VALUE_CHILD,
+                    n + 1,
+                    root_label.clone(),
+                    &recorded,
+                    |n, _| n,
+                );
+                (n, child, root_label.to_string())
+            },
+        );
+        assert_eq!(got, (7, 8, "wallet".to_owned()));
+        assert_eq!(recorded.get(), 2);
+        let root = capture.span("op.tests.args.root");
+        let child = capture.span("op.tests.args.child");
+        assert_eq!(child.parent_span_id, Some(root.span_id));
+        for (span, n) in [(&root, 7), (&child, 8)] {
+            assert_eq!(span.attr("n"), Some(&n.into()));
+            assert_eq!(span.attr("label"), Some(&"wallet".into()));
+        }
+
+        let dropped = with_args(&BY_VALUE_DROPPED, 3, label.clone(), &recorded, |n, _| n);
+        assert_eq!(dropped, 3);
+        assert_eq!(recorded.get(), 2, "nothing recorded for a call sampled out");
+        assert!(capture.spans_named("op.tests.args.dropped").is_empty());
+
+        {
+            let _attached = other_codes_span(true).attach();
+            assert_eq!(
+                with_args(&BY_VALUE_DROPPED, 4, label.clone(), &recorded, |n, _| n),
+                4
+            );
+        }
+        assert_eq!(recorded.get(), 3);
+        let under_other = capture.span("op.tests.args.dropped");
+        assert_eq!(under_other.parent_span_id, Some(SpanId::from(0x77)));
+        assert_eq!(under_other.attr("n"), Some(&4.into()));
+
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            with_args(&BY_VALUE_ROOT, 9, label.clone(), &recorded, |_, _| -> u8 {
+                panic!("no")
+            })
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(current_span_context(), None);
+        assert_eq!(
+            std::rc::Rc::strong_count(&label),
+            1,
+            "every copy dropped once"
+        );
     }
 }

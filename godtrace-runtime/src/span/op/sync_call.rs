@@ -1,14 +1,15 @@
-//! The sync path of a traced call whose span reads none of the call's arguments
-//! ([`run_sync_at`]): the span starts, the body runs in it and the span ends in one call out
-//! of line per site, the common cases each in an arm of their own with the span's state in
-//! registers; the others go through the general path ([`OpSpan::start`], shared).
+//! The sync path of a traced call whose span reads no argument but those it records
+//! ([`run_sync_at`], [`run_sync_args_at`]): the span starts, the body runs in it and the span
+//! ends in one call out of line per site, the common cases each in an arm of their own with
+//! the span's state in registers; the others go through the general path ([`OpSpan::start`],
+//! shared).
 use super::{OpSpan, Timing, end_record};
 use crate::span::clock::{self, Tick};
 use crate::span::live::{LiveBox, Name};
 use crate::span::sampling::Quick;
 use crate::span::{CallSite, Live, current, sampled_out, sampling, sink, switches};
-use opentelemetry::Context;
 use opentelemetry::trace::SpanId;
+use opentelemetry::{Context, KeyValue};
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
@@ -26,7 +27,87 @@ pub fn run_sync_at<R>(
     if !switches::is_enabled() {
         return body();
     }
-    run_sync_on(site, body, finish)
+    run_sync_on(site, NoArgs(body), finish)
+}
+
+/// [`run_sync_at`] for a call that records `count` of its arguments (`include_args`, without
+/// `fields` or `parent = ..`): the recorded arguments are handed over as `args`, which
+/// `record` reads into the span's attributes (only when it is sampled in, before the body
+/// runs) and `body` then takes. Passed by value, they need no borrow that outlives the
+/// start, so the start, the body and the end stay in one call as in [`run_sync_at`].
+#[inline(always)]
+pub fn run_sync_args_at<A, R>(
+    site: &'static CallSite,
+    count: usize,
+    args: A,
+    record: impl FnOnce(&A, &mut Vec<KeyValue>),
+    body: impl FnOnce(A) -> R,
+    finish: impl FnOnce(&OpSpan, &R) + Copy,
+) -> R {
+    if !switches::is_enabled() {
+        return body(args);
+    }
+    let call = WithArgs {
+        count,
+        args,
+        record: Some(record),
+        body,
+    };
+    run_sync_on(site, call, finish)
+}
+
+/// What a traced sync call runs: its body, and the arguments its span records.
+trait CallBody<R> {
+    /// How many attributes [`CallBody::record`] pushes (0: it is not called).
+    fn count(&self) -> usize;
+    /// Pushes the recorded arguments onto `attributes`; does nothing the second time.
+    fn record(&mut self, attributes: &mut Vec<KeyValue>);
+    /// Runs the body.
+    fn call(self) -> R;
+}
+
+/// The body of a call that records no argument ([`run_sync_at`]).
+struct NoArgs<B>(B);
+
+impl<R, B: FnOnce() -> R> CallBody<R> for NoArgs<B> {
+    #[inline(always)]
+    fn count(&self) -> usize {
+        0
+    }
+    #[inline(always)]
+    fn record(&mut self, _: &mut Vec<KeyValue>) {}
+    #[inline(always)]
+    fn call(self) -> R {
+        (self.0)()
+    }
+}
+
+/// The body of a call that records `count` of its arguments, held in `args` until the body
+/// takes them ([`run_sync_args_at`]).
+struct WithArgs<A, Rec, B> {
+    count: usize,
+    args: A,
+    record: Option<Rec>,
+    body: B,
+}
+
+impl<A, R, Rec: FnOnce(&A, &mut Vec<KeyValue>), B: FnOnce(A) -> R> CallBody<R>
+    for WithArgs<A, Rec, B>
+{
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.count
+    }
+    #[inline(always)]
+    fn record(&mut self, attributes: &mut Vec<KeyValue>) {
+        if let Some(record) = self.record.take() {
+            record(&self.args, attributes);
+        }
+    }
+    #[inline(always)]
+    fn call(self) -> R {
+        (self.body)(self.args)
+    }
 }
 
 /// [`run_sync_at`] when tracing is on: the call's body and `finish` handed to
@@ -37,7 +118,7 @@ pub fn run_sync_at<R>(
 /// spares a kept child about 45 instructions and a sampled-out call about 35, for 3 to 4 KiB
 /// of code per site instead of 0.2 (`scripts/instructions`, `nm --size-sort`).
 #[inline(never)]
-fn run_sync_on<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy>(
+fn run_sync_on<R, B: CallBody<R>, F: FnOnce(&OpSpan, &R) + Copy>(
     site: &'static CallSite,
     body: B,
     finish: F,
@@ -60,6 +141,15 @@ fn run_sync_on<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy>(
 /// A traced sync call as [`run_sync_dyn`] sees it: its body, then the record of its outcome.
 /// Called through [`BodyOnce`] and [`Returned`], which keep the order.
 trait SyncBody {
+    /// How many arguments [`SyncBody::record_args`] records (0: nothing to record).
+    fn arg_count(&self) -> usize;
+
+    /// Pushes the recorded arguments onto `attributes` (the first time only).
+    ///
+    /// # Safety
+    /// Called before [`SyncBody::run`] (the arguments are still there).
+    unsafe fn record_args(&mut self, attributes: &mut Vec<KeyValue>);
+
     /// Runs the body, keeping what it returned.
     ///
     /// # Safety
@@ -86,6 +176,32 @@ impl<'a> BodyOnce<'a> {
     /// `call`'s body has not run.
     unsafe fn new(call: &'a mut dyn SyncBody) -> Self {
         BodyOnce(call)
+    }
+
+    /// How many arguments the call records.
+    #[inline(always)]
+    fn arg_count(&self) -> usize {
+        self.0.arg_count()
+    }
+
+    /// What pushes the call's recorded arguments onto a span's attributes (the first time
+    /// only). It holds a copy of the call's pointer, not a borrow of `self`: `self` (and
+    /// the pointer's vtable) then stays in registers, where the compiler resolves the calls
+    /// through it.
+    #[inline(always)]
+    fn recorder(&mut self) -> impl FnMut(&mut Vec<KeyValue>) + '_ {
+        let call: &mut dyn SyncBody = &mut *self.0;
+        // SAFETY: the body has not run (`run` takes `self`, which the closure borrows).
+        move |attributes| unsafe { call.record_args(attributes) }
+    }
+
+    /// Records the call's arguments into a span just started in `live`, if it records any.
+    #[inline(always)]
+    fn record_args_into(&mut self, live: &Live) {
+        let count = self.arg_count();
+        if count != 0 {
+            live.record_start_attributes(count, &mut self.recorder());
+        }
     }
 
     /// Runs the body.
@@ -124,13 +240,27 @@ impl<B, R, F> SyncCall<B, R, F> {
     const RETURNED: u8 = 2;
 }
 
-impl<R, B: FnOnce() -> R, F: FnOnce(&OpSpan, &R) + Copy> SyncBody for SyncCall<B, R, F> {
+impl<R, B: CallBody<R>, F: FnOnce(&OpSpan, &R) + Copy> SyncBody for SyncCall<B, R, F> {
+    #[inline]
+    fn arg_count(&self) -> usize {
+        // Read before the body runs only (its callers hold a `BodyOnce`): `body` is there.
+        debug_assert_eq!(self.stage, Self::BODY);
+        self.body.count()
+    }
+
+    #[inline]
+    unsafe fn record_args(&mut self, attributes: &mut Vec<KeyValue>) {
+        // Called before `run` (our caller's guarantee): `body` is still there.
+        debug_assert_eq!(self.stage, Self::BODY);
+        self.body.record(attributes);
+    }
+
     #[inline]
     unsafe fn run(&mut self) {
         self.stage = Self::TAKEN;
         // SAFETY: called once (our caller's guarantee), so `body` is still there.
         let body = unsafe { ManuallyDrop::take(&mut self.body) };
-        self.ret.write(body());
+        self.ret.write(body.call());
         self.stage = Self::RETURNED;
     }
 
@@ -164,7 +294,7 @@ impl<B, R, F> Drop for SyncCall<B, R, F> {
 /// be taken apart; the others start out of line and run in [`run_sync_started`], one copy
 /// for every site (there `call`'s methods are called through the `dyn`).
 #[inline(always)]
-fn run_sync_dyn<'a>(site: &'static CallSite, call: BodyOnce<'a>) -> Returned<'a> {
+fn run_sync_dyn<'a>(site: &'static CallSite, mut call: BodyOnce<'a>) -> Returned<'a> {
     // What OpenTelemetry's context showed at the start (as the record notes it): the
     // parent's view for a child, nothing for a new trace (`quick` found no span there).
     let (live, start, otel_seen) = match sampling::quick(site) {
@@ -183,13 +313,18 @@ fn run_sync_dyn<'a>(site: &'static CallSite, call: BodyOnce<'a>) -> Returned<'a>
             (live, start, SpanId::INVALID)
         }
         Quick::UnderParent(at) => {
-            let span = OpSpan::start_under_current(site, at, 0, &mut |_| {});
+            let count = call.arg_count();
+            let span = OpSpan::start_under_current(site, at, count, &mut call.recorder());
             return run_sync_started(span, call);
         }
         Quick::Unknown => {
-            return run_sync_started(OpSpan::start_enabled(site, None, 0, &mut |_| {}), call);
+            let count = call.arg_count();
+            let span = OpSpan::start_enabled(site, None, count, &mut call.recorder());
+            return run_sync_started(span, call);
         }
     };
+    // After the parent was read: recording runs the caller's code (`Debug` and the like).
+    call.record_args_into(&live);
     sink::on_start(&live.span_context);
     if switches::attaches_otel_context() {
         return run_attached(site, live, start, call);

@@ -50,6 +50,12 @@ fn moved_into_closure(mut items: Vec<u32>) -> impl Fn() -> usize {
     move || items.len()
 }
 
+#[traced(include_args)]
+#[allow(clippy::too_many_arguments)]
+fn many(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8, h: u8, i: u8, j: u8, k: u8, l: u8, m: u8, n: u8) -> u32 {
+    [a, b, c, d, e, f, g, h, i, j, k, l, m, n].iter().map(|&x| u32::from(x)).sum()
+}
+
 struct Account {
     id: u32,
 }
@@ -78,6 +84,7 @@ fn main() {
         + mixed(String::new(), String::new()) as u32
         + generic(5u8, [1u8, 2]) as u32
         + moved_into_closure(vec![])() as u32
+        + many(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
         + account.deposit(2)
         + account.close(3);
 }

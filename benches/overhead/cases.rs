@@ -91,6 +91,18 @@ fn godtrace_three_recorded(n: i64, wallet: &str, deep: bool) -> u64 {
     body!(n as u64 ^ wallet.len() as u64 ^ u64::from(deep))
 }
 
+#[traced]
+#[inline(never)]
+async fn godtrace_three_async(n: i64, wallet: &str, deep: bool) -> u64 {
+    body!(n as u64 ^ wallet.len() as u64 ^ u64::from(deep))
+}
+
+#[traced(include_args)]
+#[inline(never)]
+async fn godtrace_three_recorded_async(n: i64, wallet: &str, deep: bool) -> u64 {
+    body!(n as u64 ^ wallet.len() as u64 ^ u64::from(deep))
+}
+
 const WALLET: &str = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU";
 
 // --- the operations the harness times: `fn(u64) -> u64`, one or more traced calls each ---
@@ -219,6 +231,20 @@ fn op_godtrace_three(x: u64) -> u64 {
 }
 fn op_godtrace_three_recorded(x: u64) -> u64 {
     godtrace_three_recorded(x as i64, std::hint::black_box(WALLET), x & 1 == 0)
+}
+fn op_godtrace_three_async(x: u64) -> u64 {
+    block_on(godtrace_three_async(
+        x as i64,
+        std::hint::black_box(WALLET),
+        x & 1 == 0,
+    ))
+}
+fn op_godtrace_three_recorded_async(x: u64) -> u64 {
+    block_on(godtrace_three_recorded_async(
+        x as i64,
+        std::hint::black_box(WALLET),
+        x & 1 == 0,
+    ))
 }
 
 /// 100 MB, the size of an argument no one should pay for in full: recording it must cost
@@ -792,6 +818,16 @@ fn godtrace_recording() -> Vec<Case> {
             "godtrace/sampled-in-no-exporter/3-args-include_args/sync",
             GodtraceNoExporter,
             op_godtrace_three_recorded,
+        ),
+        time(
+            "godtrace/sampled-in-no-exporter/3-args/async",
+            GodtraceNoExporter,
+            op_godtrace_three_async,
+        ),
+        time(
+            "godtrace/sampled-in-no-exporter/3-args-include_args/async",
+            GodtraceNoExporter,
+            op_godtrace_three_recorded_async,
         ),
         // A 100 MB argument or error message: recording costs O(the attribute limit).
         time(

@@ -70,6 +70,30 @@ fn login(user: &str, password: &str, api_key: String) -> bool {
     !user.is_empty() && !password.is_empty() && !api_key.is_empty()
 }
 
+#[traced(include_args)]
+fn raw_names(r#type: &str, r#match: u32) -> usize {
+    r#type.len() + r#match as usize
+}
+
+#[traced(include_args)]
+async fn raw_names_async(r#type: &str) -> usize {
+    r#type.len()
+}
+
+/// A raw identifier is recorded under its name (`type`), as `fields(r#type = ..)` names it.
+#[test]
+fn raw_identifier_parameters_are_recorded_under_their_names() {
+    let c = testing::capture();
+    assert_eq!(raw_names("order", 2), 7);
+    assert_eq!(crate::shapes::futures_block_on(raw_names_async("nft")), 3);
+    let s = c.span("capture::capture_rules::raw_names");
+    assert_eq!(s.attr("type"), Some(&Value::from("order")));
+    assert_eq!(s.attr("match"), Some(&Value::I64(2)));
+    assert!(s.attr("r#type").is_none());
+    let s = c.span("capture::capture_rules::raw_names_async");
+    assert_eq!(s.attr("type"), Some(&Value::from("nft")));
+}
+
 struct Account;
 impl Account {
     #[traced(include_args)]

@@ -390,7 +390,7 @@ async fn async_trait_methods() {
 }
 
 /// A minimal executor, so the shape tests do not depend on a runtime being entered.
-fn futures_block_on<F: Future>(f: F) -> F::Output {
+pub(crate) fn futures_block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()

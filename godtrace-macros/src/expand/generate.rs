@@ -4,6 +4,7 @@ use super::{Function, Shape, async_fn, bound_params, is_nameable};
 use crate::attr::Options;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Ident, ReturnType, Signature, Type};
 
@@ -182,7 +183,8 @@ impl RecordedArgs {
             .collect();
         let attrs = Ident::new("__godtrace_attrs", Span::mixed_site());
         let record_one = |ident: &Ident, value: TokenStream| {
-            let key = ident.to_string();
+            // `r#type` is recorded as `type`, as `fields(r#type = ..)` names it.
+            let key = ident.unraw().to_string();
             quote!(#pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(#value)).__godtrace_value());)
         };
         let records = recorded

@@ -94,6 +94,30 @@ fn raw_identifier_parameters_are_recorded_under_their_names() {
     assert_eq!(s.attr("type"), Some(&Value::from("nft")));
 }
 
+#[traced(include_args)]
+fn cfg_args(#[cfg(any())] hidden: u32, #[cfg(all())] shown: u32) -> u32 {
+    shown
+}
+
+#[traced(include_args)]
+async fn cfg_args_async(#[cfg(any())] hidden: u32, #[cfg(all())] shown: u32) -> u32 {
+    shown
+}
+
+/// A parameter under `#[cfg(..)]` is recorded when the condition keeps it, and the function
+/// compiles when it removes it.
+#[test]
+fn parameters_under_cfg_are_recorded_when_kept() {
+    let c = testing::capture();
+    assert_eq!(cfg_args(3), 3);
+    assert_eq!(crate::shapes::futures_block_on(cfg_args_async(4)), 4);
+    for (name, shown) in [("cfg_args", 3), ("cfg_args_async", 4)] {
+        let s = c.span(&format!("capture::capture_rules::{name}"));
+        assert_eq!(s.attr("shown"), Some(&Value::I64(shown)), "{name}");
+        assert!(s.attr("hidden").is_none(), "{name}");
+    }
+}
+
 struct Account;
 impl Account {
     #[traced(include_args)]

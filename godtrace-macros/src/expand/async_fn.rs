@@ -71,10 +71,12 @@ pub(super) fn desugar(
     let mut moves = Vec::new();
     for (index, arg) in sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(pt) = arg else { continue };
+        // A parameter under `#[cfg(..)]` is moved under the same condition.
+        let cfgs = super::cfg_attrs(&pt.attrs);
         if let Pat::Wild(_) = &*pt.pat {
             let name = format_ident!("_godtrace_arg{}", index, span = Span::mixed_site());
             *pt.pat = syn::parse_quote!(#name);
-            moves.push(quote!(let #name = #name;));
+            moves.push(quote!(#(#cfgs)* let #name = #name;));
             continue;
         }
         let mut unmut = Unmut {
@@ -82,7 +84,7 @@ pub(super) fn desugar(
             used_outside,
         };
         unmut.visit_pat_mut(&mut pt.pat);
-        moves.extend(unmut.moved);
+        moves.extend(unmut.moved.into_iter().map(|m| quote!(#(#cfgs)* #m)));
     }
     (moves, output)
 }

@@ -1,6 +1,6 @@
 //! The traced function's new body: the call site, the argument checks and records, the span's
 //! start, and the call of the user's body in the shape it has (sync, async, future-returning).
-use super::{Function, Shape, async_fn, bound_params, is_nameable};
+use super::{Function, Shape, async_fn, bound_params, is_nameable, param_cfgs};
 use crate::attr::Options;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
@@ -22,6 +22,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     // `Call::SyncArgs`): its start, body and end then stay in one call.
     let by_value = matches!(shape, Shape::Sync)
         && !args.names.is_empty()
+        && !args.conditional
         && options.fields.get().is_empty()
         && options.parent.get().is_none();
     let call = call_body(options, &mut f, shape, &pv, &args.names, by_value);
@@ -44,6 +45,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         count,
         record,
         record_by_value,
+        ..
     } = args;
     // The span is started in the argument list of the call that takes it, before the body's
     // closure or future moves the arguments it records: it is written where that call reads
@@ -154,6 +156,8 @@ struct RecordedArgs {
     /// The recording closure of `run_sync_args_at`, which reads the arguments from the
     /// tuple it is lent (`Call::SyncArgs`); used only without `fields(..)`.
     record_by_value: TokenStream,
+    /// Whether a recorded parameter is under `#[cfg(..)]`.
+    conditional: bool,
 }
 
 impl RecordedArgs {
@@ -166,18 +170,29 @@ impl RecordedArgs {
         } else {
             Vec::new()
         };
+        // A parameter under `#[cfg(..)]`: its check and its record are under the same
+        // condition (the tuple of `Call::SyncArgs` could not be, so such a call takes the
+        // general path).
+        let cfgs: Vec<Vec<&syn::Attribute>> = recorded
+            .iter()
+            .map(|(ident, _)| param_cfgs(sig, ident))
+            .collect();
+        let conditional = cfgs.iter().any(|c| !c.is_empty());
         let checks = recorded
             .iter()
-            .map(|(ident, ty)| match ty {
+            .zip(&cfgs)
+            .map(|((ident, ty), cfgs)| match ty {
                 // Naming the type itself puts the error under the whole parameter type.
                 Some(ty) if is_nameable(ty) => {
-                    quote_spanned!(ty.span()=> #pv::assert_recordable_type::<#ty>();)
+                    let check = quote_spanned!(ty.span()=> #pv::assert_recordable_type::<#ty>(););
+                    quote!(#(#cfgs)* #check)
                 }
                 // `impl Trait` parameters and bindings inside a destructuring pattern.
                 _ => {
                     let at = ty.as_ref().map_or(ident.span(), Spanned::span);
                     let value = Ident::new(&ident.to_string(), at);
-                    quote_spanned!(at=> #pv::assert_recordable(&#value);)
+                    let check = quote_spanned!(at=> #pv::assert_recordable(&#value););
+                    quote!(#(#cfgs)* #check)
                 }
             })
             .collect();
@@ -187,9 +202,10 @@ impl RecordedArgs {
             let key = ident.unraw().to_string();
             quote!(#pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(#value)).__godtrace_value());)
         };
-        let records = recorded
-            .iter()
-            .map(|(ident, _)| record_one(ident, quote!(&#ident)));
+        let records = recorded.iter().zip(&cfgs).map(|((ident, _), cfgs)| {
+            let record = record_one(ident, quote!(&#ident));
+            quote!(#(#cfgs)* #record)
+        });
         // Bound by reference from the tuple: each name is already a reference.
         let by_value = recorded
             .iter()
@@ -237,6 +253,7 @@ impl RecordedArgs {
             checks,
             record,
             record_by_value,
+            conditional,
         }
     }
 }

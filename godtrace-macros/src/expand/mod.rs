@@ -154,6 +154,27 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
     }
 }
 
+/// The `#[cfg(..)]` attributes among `attrs`. A parameter's are still on it when the attribute
+/// runs (the compiler strips the parameter afterwards): whatever the expansion writes about the
+/// parameter carries them too, so that it goes with the parameter.
+fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("cfg")).collect()
+}
+
+/// The `#[cfg(..)]` attributes of the parameter that binds `ident` (see [`cfg_attrs`]).
+fn param_cfgs<'a>(sig: &'a Signature, ident: &Ident) -> Vec<&'a Attribute> {
+    for arg in &sig.inputs {
+        if let FnArg::Typed(pt) = arg {
+            let mut idents = Vec::new();
+            pattern_idents(&pt.pat, &mut idents);
+            if idents.contains(ident) {
+                return cfg_attrs(&pt.attrs);
+            }
+        }
+    }
+    Vec::new()
+}
+
 /// Each identifier a parameter pattern binds, with the parameter's type when the pattern is
 /// that identifier alone (`None` inside a destructuring pattern). `self` is left out: it is
 /// never recorded.

@@ -96,16 +96,16 @@ fn raw_identifier_parameters_are_recorded_under_their_names() {
 
 #[traced(include_args)]
 fn cfg_args(
-    #[cfg(target_pointer_width = "8")] hidden: u32,
-    #[cfg(not(target_pointer_width = "8"))] shown: u32,
+    #[cfg(target_pointer_width = "16")] hidden: u32,
+    #[cfg(not(target_pointer_width = "16"))] shown: u32,
 ) -> u32 {
     shown
 }
 
 #[traced(include_args)]
 async fn cfg_args_async(
-    #[cfg(target_pointer_width = "8")] hidden: u32,
-    #[cfg(not(target_pointer_width = "8"))] shown: u32,
+    #[cfg(target_pointer_width = "16")] hidden: u32,
+    #[cfg(not(target_pointer_width = "16"))] shown: u32,
 ) -> u32 {
     shown
 }

@@ -4,22 +4,22 @@
 use godtrace::traced;
 
 #[traced]
-async fn cfg_param_async(#[cfg(target_pointer_width = "8")] hidden: u32, shown: u32) -> u32 {
+async fn cfg_param_async(#[cfg(target_pointer_width = "16")] hidden: u32, shown: u32) -> u32 {
     shown
 }
 
 #[traced]
-fn cfg_param_sync(#[cfg(target_pointer_width = "8")] hidden: u32, #[cfg(not(target_pointer_width = "8"))] shown: u32) -> u32 {
+fn cfg_param_sync(#[cfg(target_pointer_width = "16")] hidden: u32, #[cfg(not(target_pointer_width = "16"))] shown: u32) -> u32 {
     shown
 }
 
 #[traced(include_args)]
-fn cfg_args_sync(#[cfg(target_pointer_width = "8")] hidden: u32, #[cfg(not(target_pointer_width = "8"))] shown: u32, _: u8) -> u32 {
+fn cfg_args_sync(#[cfg(target_pointer_width = "16")] hidden: u32, #[cfg(not(target_pointer_width = "16"))] shown: u32, _: u8) -> u32 {
     shown
 }
 
 #[traced(include_args)]
-async fn cfg_args_async(#[cfg(target_pointer_width = "8")] hidden: u32, #[cfg(not(target_pointer_width = "8"))] mut shown: u32, #[cfg(target_pointer_width = "8")] _: u8) -> u32 {
+async fn cfg_args_async(#[cfg(target_pointer_width = "16")] hidden: u32, #[cfg(not(target_pointer_width = "16"))] mut shown: u32, #[cfg(target_pointer_width = "16")] _: u8) -> u32 {
     shown += 1;
     shown
 }

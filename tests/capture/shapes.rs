@@ -216,6 +216,24 @@ fn destructuring_and_mut_parameters() {
     assert_eq!(s.attr("a"), Some(&godtrace::otel::Value::I64(1)));
 }
 
+#[traced(include_args)]
+fn give_up(code: u32) -> ! {
+    panic!("gave up with {code}")
+}
+
+/// A function that never returns (`-> !`) is traced: its span ends with the panic that left
+/// it, its argument recorded.
+#[test]
+fn a_function_that_never_returns_is_traced() {
+    let c = testing::capture();
+    let unwound = std::panic::catch_unwind(|| give_up(3));
+    assert!(unwound.is_err());
+    let s = only(&c, "give_up");
+    assert_eq!(s.attr("code"), Some(&godtrace::otel::Value::I64(3)));
+    assert_eq!(s.attr("error.type"), Some(&"panic".into()));
+    assert_eq!(s.error_message(), Some("gave up with 3"));
+}
+
 /// # Safety
 /// `p` must be valid for reads.
 #[traced]

@@ -78,6 +78,12 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         }
         Call::Async(future) => quote!(#pv::Instrumented::new(#start, #future, #finish)),
     };
+    // The body of a function that never returns gives `Infallible`: no value to match.
+    let call = if is_never(&f.sig.output) {
+        quote!(match #call {})
+    } else {
+        call
+    };
     let body = quote! {
         #site
         #(#checks)*
@@ -290,7 +296,12 @@ fn call_body(
     // reported at the user's own expression rather than in generated code.
     // Spanned at the declared type, so "return type inferred here" points at it.
     let return_typed = quote_spanned!(output_ty.span()=> return __godtrace_typed;);
-    let typed_return = if is_nameable(&output_ty) {
+    // A function that never returns (`-> !`): its body's closure returns `Infallible` (the
+    // type `!` cannot be written in stable Rust), and the call is matched away (see
+    // `generate`).
+    let never = is_never(&f.sig.output);
+    let closure_output = never.then(|| quote!(-> ::core::convert::Infallible));
+    let typed_return = if is_nameable(&output_ty) && !never {
         quote! {
             #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
             if false {
@@ -324,11 +335,11 @@ fn call_body(
                 let (#(#mutable #recorded,)*) = #tuple;
             };
             let body = user_braces(quote!(#unpack #typed_return));
-            Call::SyncArgs(quote_spanned!(braces=> move |#tuple| #body))
+            Call::SyncArgs(quote_spanned!(braces=> move |#tuple| #closure_output #body))
         }
         Shape::Sync => {
             let body = user_braces(typed_return);
-            Call::Sync(quote_spanned!(braces=> move || #body))
+            Call::Sync(quote_spanned!(braces=> move || #closure_output #body))
         }
         Shape::ReturnsFuture { boxed } => {
             let body = user_braces(typed_return);
@@ -417,6 +428,11 @@ fn take_mut(sig: &mut Signature, names: &[Ident]) -> Vec<Option<syn::token::Mut>
         }
     }
     visitor.taken
+}
+
+/// Whether the function is declared never to return (`-> !`).
+pub(super) fn is_never(output: &ReturnType) -> bool {
+    matches!(output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)))
 }
 
 /// Every identifier in `tokens`, at any depth.

@@ -70,6 +70,14 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
                     "a `const fn` cannot be traced: spans are recorded at run time, not at compile time",
                 ));
             }
+            if let (Some(_), ReturnType::Type(_, never)) = (f.sig.asyncness, &f.sig.output)
+                && generate::is_never(&f.sig.output)
+            {
+                return Err(syn::Error::new_spanned(
+                    never,
+                    "an `async fn` that never returns (`-> !`) cannot be traced: its future's output would be `!`, which stable Rust cannot name; trace what it calls, or return `std::convert::Infallible`",
+                ));
+            }
             Ok(Function {
                 attrs: f.attrs,
                 vis: f.vis,

@@ -1,0 +1,10 @@
+use godtrace::traced;
+
+#[traced]
+async fn forever() -> ! {
+    loop {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn main() {}

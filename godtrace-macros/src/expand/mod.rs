@@ -70,6 +70,9 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
                     "a `const fn` cannot be traced: spans are recorded at run time, not at compile time",
                 ));
             }
+            if let Some(attr) = f.attrs.iter().find(|a| a.path().is_ident("track_caller")) {
+                return Err(track_caller_error(attr));
+            }
             if let (Some(_), ReturnType::Type(_, never)) = (f.sig.asyncness, &f.sig.output)
                 && generate::is_never(&f.sig.output)
             {
@@ -99,6 +102,16 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
         Ok(other) => Err(not_a_function(&other)),
         Err(e) => Err(e),
     }
+}
+
+/// `#[track_caller]` beside `#[traced]`: the body runs in a closure, which stable Rust cannot
+/// mark `#[track_caller]`, so the function's panics and `Location::caller()` would name the
+/// function instead of its caller: a change of behaviour, refused where it is written.
+fn track_caller_error(attr: &Attribute) -> syn::Error {
+    syn::Error::new_spanned(
+        attr,
+        "`#[traced]` cannot keep `#[track_caller]`: the traced body runs in a closure, which stable Rust cannot mark `#[track_caller]`, so its panics and `Location::caller()` would name this function instead of its caller; remove one of the two (in a traced impl block, mark the method `#[untraced]`)",
+    )
 }
 
 fn not_a_function(item: &Item) -> syn::Error {

@@ -23,6 +23,15 @@ fn nested(n: u32) -> u32 {
     }
 }
 
+#[traced(operation = "stack.sync_args", include_args)]
+fn nested_args(n: u32, label: &str) -> u32 {
+    if n == 0 {
+        0
+    } else {
+        std::hint::black_box(nested_args(n - 1, label)) + 1
+    }
+}
+
 #[traced(operation = "stack.async")]
 async fn nested_async(n: u32) -> u32 {
     if n == 0 { 0 } else { boxed(n - 1).await + 1 }
@@ -88,6 +97,14 @@ fn nested_on_a_1_mib_stack(name: &str, nested: impl FnOnce() -> u32 + Send + 'st
 fn traced_sync_calls_nested_300_deep_fit_a_1_mib_stack() {
     crate::support::own_process!();
     nested_on_a_1_mib_stack("stack.sync", || nested(DEPTH));
+}
+
+/// The same with `include_args`: the recorded arguments travel with the body (a tuple), and
+/// the recording's temporaries are out of the frame that stays on the stack.
+#[test]
+fn traced_sync_calls_recording_arguments_nested_300_deep_fit_a_1_mib_stack() {
+    crate::support::own_process!();
+    nested_on_a_1_mib_stack("stack.sync_args", || nested_args(DEPTH, "wallet"));
 }
 
 #[test]

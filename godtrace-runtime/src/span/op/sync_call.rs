@@ -196,7 +196,10 @@ impl<'a> BodyOnce<'a> {
     }
 
     /// Records the call's arguments into a span just started in `live`, if it records any.
-    #[inline(always)]
+    /// Out of line in debug builds (see `end_kept`): its temporaries are then not in the
+    /// frame that stays on the stack while the body runs.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
     fn record_args_into(&mut self, live: &Live) {
         let count = self.arg_count();
         if count != 0 {
@@ -313,13 +316,11 @@ fn run_sync_dyn<'a>(site: &'static CallSite, mut call: BodyOnce<'a>) -> Returned
             (live, start, SpanId::INVALID)
         }
         Quick::UnderParent(at) => {
-            let count = call.arg_count();
-            let span = OpSpan::start_under_current(site, at, count, &mut call.recorder());
+            let span = start_under_current(site, at, &mut call);
             return run_sync_started(span, call);
         }
         Quick::Unknown => {
-            let count = call.arg_count();
-            let span = OpSpan::start_enabled(site, None, count, &mut call.recorder());
+            let span = start_enabled(site, &mut call);
             return run_sync_started(span, call);
         }
     };
@@ -330,6 +331,28 @@ fn run_sync_dyn<'a>(site: &'static CallSite, mut call: BodyOnce<'a>) -> Returned
         return run_attached(site, live, start, call);
     }
     run_kept(site, live, start, otel_seen, call)
+}
+
+/// The general path's start under the current span ([`OpSpan::start_under_current`]),
+/// recording `call`'s arguments. Out of line in debug builds (see `end_kept`).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
+fn start_under_current(
+    site: &'static CallSite,
+    at: current::ParentAt<'_>,
+    call: &mut BodyOnce<'_>,
+) -> Option<OpSpan> {
+    let count = call.arg_count();
+    OpSpan::start_under_current(site, at, count, &mut call.recorder())
+}
+
+/// The general path's start when `quick` could not decide ([`OpSpan::start_enabled`]),
+/// recording `call`'s arguments. Out of line in debug builds (see `end_kept`).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
+fn start_enabled(site: &'static CallSite, call: &mut BodyOnce<'_>) -> Option<OpSpan> {
+    let count = call.arg_count();
+    OpSpan::start_enabled(site, None, count, &mut call.recorder())
 }
 
 /// Runs `call`'s body in a kept span recording into `live` since `start`, not attached to

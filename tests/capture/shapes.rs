@@ -354,18 +354,39 @@ fn returns_boxed_future<'a>(name: &'a str) -> Pin<Box<dyn Future<Output = usize>
     })
 }
 
+/// The `futures` crate's alias, spelled as it defines it.
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[traced(include_args)]
+fn returns_box_future_alias(n: usize) -> BoxFuture<'static, usize> {
+    Box::pin(async move {
+        tokio::task::yield_now().await;
+        free_sync(1);
+        n
+    })
+}
+
 #[test]
 fn functions_returning_futures_span_the_whole_future() {
     let c = testing::capture();
     assert_eq!(futures_block_on(returns_impl_future(1)), 2);
     assert_eq!(futures_block_on(returns_boxed_future("abc")), 3);
+    assert_eq!(futures_block_on(returns_box_future_alias(4)), 4);
     let a = only(&c, "returns_impl_future");
     let b = only(&c, "returns_boxed_future");
+    let alias = only(&c, "returns_box_future_alias");
     let inner = c.spans_named(&format!("{MOD}::free_sync"));
-    assert_eq!(inner.len(), 2);
+    assert_eq!(inner.len(), 3);
     // The work done while the future is polled nests under the function's span.
-    assert!(inner.iter().any(|s| s.parent_span_id == Some(a.span_id)));
-    assert!(inner.iter().any(|s| s.parent_span_id == Some(b.span_id)));
+    for outer in [&a, &b, &alias] {
+        assert!(
+            inner
+                .iter()
+                .any(|s| s.parent_span_id == Some(outer.span_id)),
+            "{}",
+            outer.name
+        );
+    }
 }
 
 #[async_trait::async_trait]

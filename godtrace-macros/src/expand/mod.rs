@@ -243,7 +243,7 @@ fn shape(sig: &Signature) -> Shape {
     }
     match &sig.output {
         ReturnType::Type(_, ty) if is_impl_future(ty) => Shape::ReturnsFuture { boxed: false },
-        ReturnType::Type(_, ty) if is_pin_box_dyn_future(ty) => {
+        ReturnType::Type(_, ty) if is_pin_box_dyn_future(ty) || is_box_future_alias(ty) => {
             Shape::ReturnsFuture { boxed: true }
         }
         _ => Shape::Sync,
@@ -260,6 +260,13 @@ fn bounds_have_future<'a>(mut bounds: impl Iterator<Item = &'a syn::TypeParamBou
 
 fn is_impl_future(ty: &Type) -> bool {
     matches!(ty, Type::ImplTrait(i) if bounds_have_future(i.bounds.iter()))
+}
+
+/// `BoxFuture<'a, T>` or `LocalBoxFuture<'a, T>` (the `futures` crate's names for
+/// `Pin<Box<dyn Future<Output = T> (+ Send) + 'a>>`), with any path prefix.
+fn is_box_future_alias(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| s.ident == "BoxFuture" || s.ident == "LocalBoxFuture"))
 }
 
 /// `Pin<Box<dyn Future<Output = T> + ...>>`, spelled with any path prefix.

@@ -1,7 +1,7 @@
 //! Parsing `#[traced(...)]` options. Every problem becomes a `syn::Error` spanned at the
 //! token at fault; all of them are reported together.
 //!
-//! Each option has one row in [`options_table!`]: its slot in [`Options`], its name, how it
+//! Each option has one row in `options_table!` (below): its slot in [`Options`], its name, how it
 //! is written in messages and an example the tests parse. Nothing else names an option, so a
 //! new one cannot miss its duplicate check, its "did you mean" or its place in the messages.
 use proc_macro2::{Span, TokenStream, TokenTree};

@@ -354,6 +354,54 @@ fn returns_boxed_future<'a>(name: &'a str) -> Pin<Box<dyn Future<Output = usize>
     })
 }
 
+/// An error with `Debug` only (not `std::error::Error`).
+#[derive(Debug)]
+struct NotANumber;
+
+impl From<std::num::ParseIntError> for NotANumber {
+    fn from(_: std::num::ParseIntError) -> Self {
+        NotANumber
+    }
+}
+
+#[traced]
+fn parse_opaque(s: &str) -> Result<impl std::fmt::Debug, NotANumber> {
+    let n: u32 = s.parse()?;
+    Ok(n)
+}
+
+#[traced]
+async fn parse_opaque_async(s: &str) -> Result<impl std::fmt::Debug, NotANumber> {
+    let n: u32 = s.parse()?;
+    Ok(n)
+}
+
+/// `?` in a body returning `Result<impl Trait, E>`: the error type is known to the expansion
+/// (it used to be left to inference, which picked the `std::error::Error` rule and failed to
+/// compile for an `E` without it), and an `Err` is recorded by its `Debug`.
+#[test]
+fn an_err_beside_an_impl_trait_ok_is_recorded() {
+    let c = testing::capture();
+    assert!(parse_opaque("x").is_err());
+    assert!(futures_block_on(parse_opaque_async("y")).is_err());
+    assert!(parse_opaque("7").is_ok());
+    let failed: Vec<_> = c
+        .spans()
+        .into_iter()
+        .filter(|s| s.name.contains("parse_opaque") && s.is_error())
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for s in failed {
+        assert_eq!(s.error_message(), Some("NotANumber"), "{}", s.name);
+        assert!(
+            s.attr("error.type")
+                .is_some_and(|t| t.as_str().ends_with("NotANumber")),
+            "{}",
+            s.name
+        );
+    }
+}
+
 /// The `futures` crate's alias, spelled as it defines it.
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

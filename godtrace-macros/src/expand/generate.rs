@@ -301,16 +301,20 @@ fn call_body(
     // `generate`).
     let never = is_never(&f.sig.output);
     let closure_output = never.then(|| quote!(-> ::core::convert::Infallible));
-    let typed_return = if is_nameable(&output_ty) && !never {
+    // `impl Trait` cannot be written there: it is left to inference (`_`), and the rest of the
+    // type still pins what it can (the `E` of a `Result<impl Trait, E>`, which `?` and the
+    // error's recording need to know).
+    let pinned = with_impl_trait_inferred(&output_ty);
+    let typed_return = if never {
+        quote!()
+    } else {
         quote! {
             #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
             if false {
-                let __godtrace_typed: #output_ty = loop {};
+                let __godtrace_typed: #pinned = loop {};
                 #return_typed
             }
         }
-    } else {
-        quote!()
     };
     // The body's statements go in directly, inside braces that carry the span of the user's
     // own braces: no lint sees extra braces, and a type error about the body's value points
@@ -353,12 +357,7 @@ fn call_body(
             for field in options.fields.get() {
                 used_outside.extend(idents_in(field.value.to_token_stream()));
             }
-            let (moves, inner_output) = async_fn::desugar(&mut f.sig, pv, &used_outside);
-            let typed_return = if is_nameable(&inner_output) {
-                typed_return
-            } else {
-                quote!()
-            };
+            let (moves, _) = async_fn::desugar(&mut f.sig, pv, &used_outside);
             let body = user_braces(quote!(#(#moves)* #typed_return));
             Call::Async(quote!(async move #body))
         }
@@ -428,6 +427,24 @@ fn take_mut(sig: &mut Signature, names: &[Ident]) -> Vec<Option<syn::token::Mut>
         }
     }
     visitor.taken
+}
+
+/// `ty` with every `impl Trait` in it replaced by `_`.
+fn with_impl_trait_inferred(ty: &Type) -> Type {
+    struct Infer;
+    impl syn::visit_mut::VisitMut for Infer {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(i) = ty {
+                let at = i.impl_token.span;
+                *ty = syn::parse_quote_spanned!(at=> _);
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Infer, &mut ty);
+    ty
 }
 
 /// Whether the function is declared never to return (`-> !`).

@@ -1,0 +1,59 @@
+//! Bodies whose value the compiler infers: `?` into a `Result<impl Trait, E>` (sync and
+//! async), an early `return`, a borrowed `impl Iterator`, a labeled `break` value.
+#![deny(warnings)]
+use godtrace::traced;
+use std::fmt::Debug;
+
+#[derive(Debug)]
+struct MyErr;
+impl From<std::num::ParseIntError> for MyErr {
+    fn from(_: std::num::ParseIntError) -> Self {
+        MyErr
+    }
+}
+
+#[traced]
+fn question_impl(s: &str) -> Result<impl Debug, MyErr> {
+    let v: u32 = s.parse()?;
+    Ok(v)
+}
+
+#[traced]
+async fn question_impl_async(s: &str) -> Result<impl Debug, MyErr> {
+    let v: u32 = s.parse()?;
+    Ok(v)
+}
+
+#[traced(include_args)]
+fn question_args(s: &str) -> Result<u32, MyErr> {
+    let v: u32 = s.parse()?;
+    if v == 0 {
+        return Err(MyErr);
+    }
+    Ok(v)
+}
+
+#[traced]
+fn borrowed_iter(v: &[u8]) -> impl Iterator<Item = &u8> + '_ {
+    v.iter()
+}
+
+#[traced]
+fn labeled(n: u32) -> u32 {
+    'outer: loop {
+        for i in 0..n {
+            if i == 3 {
+                break 'outer i;
+            }
+        }
+        break n;
+    }
+}
+
+fn main() {
+    let _ = question_impl("1");
+    let _ = question_impl_async("1");
+    let _ = question_args("1");
+    let _ = borrowed_iter(&[1]).count();
+    let _ = labeled(5);
+}

@@ -24,6 +24,18 @@ async fn question_impl_async(s: &str) -> Result<impl Debug, MyErr> {
     Ok(v)
 }
 
+#[traced(include_result)]
+fn recorded_opaque(s: &str) -> Result<impl Debug, MyErr> {
+    let v: u32 = s.parse()?;
+    Ok(v)
+}
+
+#[traced(include_args, include_result)]
+async fn recorded_opaque_async(s: &str) -> Result<impl Debug + Send, MyErr> {
+    let v: u32 = s.parse()?;
+    Ok(v)
+}
+
 #[traced(include_args)]
 fn question_args(s: &str) -> Result<u32, MyErr> {
     let v: u32 = s.parse()?;
@@ -56,4 +68,6 @@ fn main() {
     let _ = question_args("1");
     let _ = borrowed_iter(&[1]).count();
     let _ = labeled(5);
+    let _ = recorded_opaque("2");
+    let _ = recorded_opaque_async("2");
 }

@@ -84,7 +84,14 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     } else {
         call
     };
+    // The body's inner attributes (`#![allow(..)]` written inside its braces, which the parser
+    // gives with the outer ones) stay inside: first in the new body, over all of it.
+    let (inner, outer): (Vec<_>, Vec<_>) = f
+        .attrs
+        .iter()
+        .partition(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
     let body = quote! {
+        #(#inner)*
         #site
         #(#checks)*
         #call
@@ -93,11 +100,9 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     // to the compiler, so lints such as `dead_code` still fire on it.
     let mut body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, body);
     body.set_span(f.block.brace_token.span.join());
-    let Function {
-        attrs, vis, sig, ..
-    } = f;
+    let Function { vis, sig, .. } = &f;
     quote! {
-        #(#attrs)*
+        #(#outer)*
         #vis #sig #body
     }
 }

@@ -11,7 +11,7 @@ use syn::{
 
 /// Rewrites `async fn f(args) -> T` into `fn f(args) -> impl Future<Output = T> + '_`, the
 /// way the compiler desugars it, so the span can start when `f` is called. Returns the
-/// statements that move every argument into the future (as an `async fn` does) and `T`.
+/// statements that move every argument into the future (as an `async fn` does).
 ///
 /// `used_outside` names the parameters the generated code reads before the future exists
 /// (recorded arguments, the `parent` expression): the body need not use them.
@@ -19,7 +19,7 @@ pub(super) fn desugar(
     sig: &mut Signature,
     pv: &TokenStream,
     used_outside: &[Ident],
-) -> (Vec<TokenStream>, Type) {
+) -> Vec<TokenStream> {
     sig.asyncness = None;
     let mut output: Type = match &sig.output {
         ReturnType::Type(_, ty) => (**ty).clone(),
@@ -86,7 +86,7 @@ pub(super) fn desugar(
         unmut.visit_pat_mut(&mut pt.pat);
         moves.extend(unmut.moved.into_iter().map(|m| quote!(#(#cfgs)* #m)));
     }
-    (moves, output)
+    moves
 }
 
 /// Writes a lifetime, from `next`, wherever a type elides one (`&T`, `'_`); leaves `fn(&T)`

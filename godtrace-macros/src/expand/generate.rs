@@ -362,7 +362,7 @@ fn call_body(
             for field in options.fields.get() {
                 used_outside.extend(idents_in(field.value.to_token_stream()));
             }
-            let (moves, _) = async_fn::desugar(&mut f.sig, pv, &used_outside);
+            let moves = async_fn::desugar(&mut f.sig, pv, &used_outside);
             let body = user_braces(quote!(#(#moves)* #typed_return));
             Call::Async(quote!(async move #body))
         }

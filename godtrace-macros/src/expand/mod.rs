@@ -266,7 +266,7 @@ fn is_impl_future(ty: &Type) -> bool {
 /// `Pin<Box<dyn Future<Output = T> (+ Send) + 'a>>`), with any path prefix.
 fn is_box_future_alias(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.qself.is_none()
-        && p.path.segments.last().is_some_and(|s| s.ident == "BoxFuture" || s.ident == "LocalBoxFuture"))
+        && (last_ident_is(&p.path, "BoxFuture") || last_ident_is(&p.path, "LocalBoxFuture")))
 }
 
 /// `Pin<Box<dyn Future<Output = T> + ...>>`, spelled with any path prefix.

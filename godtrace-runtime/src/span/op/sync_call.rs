@@ -40,7 +40,7 @@ pub fn run_sync_args_at<A, R>(
     site: &'static CallSite,
     count: usize,
     args: A,
-    record: impl FnOnce(&A, &mut Vec<KeyValue>),
+    record: impl Fn(&A, &mut Vec<KeyValue>),
     body: impl FnOnce(A) -> R,
     finish: impl FnOnce(&OpSpan, &R) + Copy,
 ) -> R {
@@ -50,7 +50,7 @@ pub fn run_sync_args_at<A, R>(
     let call = WithArgs {
         count,
         args,
-        record: Some(record),
+        record,
         body,
     };
     run_sync_on(site, call, finish)
@@ -60,8 +60,8 @@ pub fn run_sync_args_at<A, R>(
 trait CallBody<R> {
     /// How many attributes [`CallBody::record`] pushes (0: it is not called).
     fn count(&self) -> usize;
-    /// Pushes the recorded arguments onto `attributes`; does nothing the second time.
-    fn record(&mut self, attributes: &mut Vec<KeyValue>);
+    /// Pushes the recorded arguments onto `attributes`.
+    fn record(&self, attributes: &mut Vec<KeyValue>);
     /// Runs the body.
     fn call(self) -> R;
 }
@@ -75,7 +75,7 @@ impl<R, B: FnOnce() -> R> CallBody<R> for NoArgs<B> {
         0
     }
     #[inline(always)]
-    fn record(&mut self, _: &mut Vec<KeyValue>) {}
+    fn record(&self, _: &mut Vec<KeyValue>) {}
     #[inline(always)]
     fn call(self) -> R {
         (self.0)()
@@ -87,22 +87,18 @@ impl<R, B: FnOnce() -> R> CallBody<R> for NoArgs<B> {
 struct WithArgs<A, Rec, B> {
     count: usize,
     args: A,
-    record: Option<Rec>,
+    record: Rec,
     body: B,
 }
 
-impl<A, R, Rec: FnOnce(&A, &mut Vec<KeyValue>), B: FnOnce(A) -> R> CallBody<R>
-    for WithArgs<A, Rec, B>
-{
+impl<A, R, Rec: Fn(&A, &mut Vec<KeyValue>), B: FnOnce(A) -> R> CallBody<R> for WithArgs<A, Rec, B> {
     #[inline(always)]
     fn count(&self) -> usize {
         self.count
     }
     #[inline(always)]
-    fn record(&mut self, attributes: &mut Vec<KeyValue>) {
-        if let Some(record) = self.record.take() {
-            record(&self.args, attributes);
-        }
+    fn record(&self, attributes: &mut Vec<KeyValue>) {
+        (self.record)(&self.args, attributes);
     }
     #[inline(always)]
     fn call(self) -> R {
@@ -144,7 +140,7 @@ trait SyncBody {
     /// How many arguments [`SyncBody::record_args`] records (0: nothing to record).
     fn arg_count(&self) -> usize;
 
-    /// Pushes the recorded arguments onto `attributes` (the first time only).
+    /// Pushes the recorded arguments onto `attributes`.
     ///
     /// # Safety
     /// Called before [`SyncBody::run`] (the arguments are still there).
@@ -184,8 +180,7 @@ impl<'a> BodyOnce<'a> {
         self.0.arg_count()
     }
 
-    /// What pushes the call's recorded arguments onto a span's attributes (the first time
-    /// only). It holds a copy of the call's pointer, not a borrow of `self`: `self` (and
+    /// What pushes the call's recorded arguments onto a span's attributes. It holds a copy of the call's pointer, not a borrow of `self`: `self` (and
     /// the pointer's vtable) then stays in registers, where the compiler resolves the calls
     /// through it.
     #[inline(always)]

@@ -155,3 +155,51 @@ async fn a_detached_span_started_under_baggage_propagates_it() {
         "{headers:?}"
     );
 }
+
+/// The headers a client span started detached under the current span sends (what the
+/// reqwest and gRPC client layers do), and those sent inside a manual guard there.
+fn client_span_headers() -> [HashMap<String, String>; 2] {
+    let client = godtrace::span_builder("capture::detached_spans::client")
+        .kind(SpanKind::Client)
+        .start_detached();
+    let mut detached = HashMap::new();
+    propagation::inject_context(&client.context(), &mut detached);
+    let _guard = godtrace::span_builder("capture::detached_spans::guard").start();
+    let mut guarded = HashMap::new();
+    propagation::inject(&mut guarded);
+    [detached, guarded]
+}
+
+#[test]
+fn a_client_span_under_an_unsampled_request_sends_the_trace_on_not_sampled() {
+    let c = testing::capture();
+    let incoming = HashMap::from([
+        (
+            "traceparent".to_string(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02".to_string(),
+        ),
+        ("tracestate".to_string(), "congo=t61rcWkgMzE".to_string()),
+        ("baggage".to_string(), "tenant=acme".to_string()),
+    ]);
+    let mut request = godtrace::span_builder("capture::detached_spans::unsampled request")
+        .kind(SpanKind::Server)
+        .parent(propagation::extract_map(&incoming))
+        .start_detached();
+    let mut server = HashMap::new();
+    propagation::inject_context(&request.context(), &mut server);
+    for outgoing in request.in_scope(client_span_headers) {
+        let traceparent = outgoing.get("traceparent").unwrap_or_else(|| {
+            panic!("the trace goes on, not sampled: {outgoing:?}");
+        });
+        assert_eq!(
+            traceparent, &server["traceparent"],
+            "the request's own ids and decision (its client spans record nothing)"
+        );
+        assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(traceparent.ends_with("-02"), "{traceparent}");
+        assert_eq!(outgoing["tracestate"], "congo=t61rcWkgMzE");
+        assert_eq!(outgoing["baggage"], "tenant=acme");
+    }
+    request.end();
+    assert!(c.spans().is_empty(), "{:?}", c.spans());
+}

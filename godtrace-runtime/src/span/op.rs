@@ -467,9 +467,12 @@ impl OpSpan {
         if !switches::is_enabled() || !current::otel_context_usable() {
             return None;
         }
+        // A span not recorded under a parent carries the parent's context: a detached span's
+        // `context()` (what the client layers inject) must name the trace and its decision,
+        // wherever the span goes.
         let rule = sampling::SiteRule {
             sample_rate: None,
-            carries_parent: false,
+            carries_parent: true,
         };
         match sampling::decide(rule, explicit.as_ref()) {
             sampling::Decision::Suppressed => None,

@@ -23,7 +23,9 @@ impl<'a> Vars<'a> {
             None => Ok(None),
             Some((_, Ok(value))) if value.trim().is_empty() => Ok(None),
             Some((_, Ok(value))) => Ok(Some(value.trim())),
-            Some((_, Err(lossy))) => Err(InitError::invalid(name, lossy, "valid UTF-8 text")),
+            // Not shown: the value may be a credential (a header list, an endpoint's
+            // user-info) that no check could redact while it is not text.
+            Some((_, Err(_))) => Err(InitError::invalid(name, "<not UTF-8>", "valid UTF-8 text")),
         }
     }
 
@@ -300,14 +302,19 @@ fn parse_pairs(name: &str, v: &str, shown: &str) -> Result<Vec<(String, String)>
     Ok(out)
 }
 
-/// `name=value,...` with every value, and every item that is not a pair, replaced by
-/// `<redacted>`: what a header list may show in a message.
+/// `name=value,...` with every value replaced by `<redacted>`, and every item whose name is
+/// not a header name (a token) replaced whole: what a header list may show in a message.
+/// Only a token is shown: a mistyped item such as `Authorization: Basic dXNlcg==` splits at
+/// the token's own `=`, leaving the credential on the name's side.
 fn redact_header_values(v: &str) -> String {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     v.split(',')
         .map(|item| match item.split_once('=') {
-            Some((name, _)) => format!("{name}=<redacted>"),
+            Some((name, _)) if !name.trim().is_empty() && name.trim().chars().all(token) => {
+                format!("{}=<redacted>", name.trim())
+            }
             None if item.trim().is_empty() => item.to_owned(),
-            None => "<redacted>".to_owned(),
+            _ => "<redacted>".to_owned(),
         })
         .collect::<Vec<_>>()
         .join(",")

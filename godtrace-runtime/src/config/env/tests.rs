@@ -58,6 +58,11 @@ fn header_values_never_appear_in_errors() {
         "s3cr3t",
         "authorization=%zzs3cr3t",
         "bad name=s3cr3t",
+        // Mistyped items whose credential ends in `=` (base64): split there, the credential
+        // would be on the name's side.
+        "Authorization: Basic s3cr3t=",
+        "x-token:s3cr3t==",
+        "a=1,x-api-key s3cr3t=",
     ] {
         let err = message(&[("OTEL_EXPORTER_OTLP_HEADERS", v)]);
         assert!(err.starts_with("OTEL_EXPORTER_OTLP_HEADERS="), "{err}");
@@ -103,11 +108,28 @@ fn a_sampler_argument_without_a_sampler_is_an_error() {
 }
 
 #[test]
-fn non_utf8_values_are_errors() {
-    let vars = vec![("OTEL_SERVICE_NAME".to_owned(), Err("a\u{fffd}".to_owned()))];
-    let err = parse(&vars).unwrap_err().to_string();
-    assert!(err.starts_with("OTEL_SERVICE_NAME="), "{err}");
-    assert!(err.contains("UTF-8"), "{err}");
+fn non_utf8_values_are_errors_that_never_show_the_value() {
+    for (name, lossy) in [
+        ("OTEL_SERVICE_NAME", "a\u{fffd}"),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer s3cr3t\u{fffd}",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://u:s3cr3t@h\u{fffd}:4318",
+        ),
+    ] {
+        let vars = vec![(name.to_owned(), Err(lossy.to_owned()))];
+        let err = parse(&vars).unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(shown.starts_with(&format!("{name}=")), "{shown}");
+        assert!(shown.contains("UTF-8"), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains('\u{fffd}'),
+            "{shown}"
+        );
+    }
 }
 
 #[test]

@@ -31,6 +31,12 @@ pub(crate) fn normalize(name: &str, value: &str, example: &str) -> Result<String
             "an absolute URL starting with http:// or https://, such as {example}"
         )));
     }
+    // Never sent in a request: what follows it would be lost without a word.
+    if value.contains('#') {
+        return Err(invalid(&format!(
+            "a URL without a #fragment, such as {example}"
+        )));
+    }
     if !port_ok(host_port) {
         return Err(invalid(&format!(
             "a URL whose port is a number from 1 to 65535, such as {example}"
@@ -85,12 +91,16 @@ pub(crate) fn scrub(message: &str, url: &str) -> String {
 }
 
 /// The URL a signal is sent to, from a base endpoint: over HTTP the signal's `path`
-/// (`/v1/traces`) is appended (after the base's own path, if any); over gRPC the base is the
-/// endpoint.
+/// (`/v1/traces`) is appended to the base's own path, if any, before its query, if any; over
+/// gRPC the base is the endpoint.
 pub(crate) fn from_base(base: &str, protocol: Protocol, path: &str) -> String {
     match protocol {
         Protocol::Grpc => base.to_owned(),
-        Protocol::HttpProtobuf => format!("{}{path}", base.trim_end_matches('/')),
+        Protocol::HttpProtobuf => {
+            // The query starts at the first `?` after the scheme's `//` (no `?` before it).
+            let (before, query) = base.split_at(base.find('?').unwrap_or(base.len()));
+            format!("{}{path}{query}", before.trim_end_matches('/'))
+        }
     }
 }
 
@@ -134,6 +144,24 @@ mod tests {
             from_base("https://h", http, "/v1/metrics"),
             "https://h/v1/metrics"
         );
+        // The path goes before a query, not after it.
+        assert_eq!(
+            from_base("http://h:4318?tenant=a", http, t),
+            "http://h:4318/v1/traces?tenant=a"
+        );
+        assert_eq!(
+            from_base("http://h/otel/?tenant=a/b", http, t),
+            "http://h/otel/v1/traces?tenant=a/b"
+        );
+    }
+
+    #[test]
+    fn a_fragment_is_refused_as_it_is_never_sent() {
+        let err = check("x", "http://u:s3cr3t@h:4318/#part")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("#fragment"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
     }
 
     #[test]

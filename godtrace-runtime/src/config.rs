@@ -359,7 +359,7 @@ impl Config {
         self
     }
 
-    /// How long one export request may take (default 10 s, at most 1 hour; env:
+    /// How long one export request may take (default 10 s, 1 ms to 1 hour; env:
     /// `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.code.otlp.timeout = Some(otlp::Named::new(timeout, "timeout"));
@@ -410,7 +410,7 @@ impl Config {
     }
 
     /// The longest a finished span waits before it is sent (default 5 s, or 100 ms when only
-    /// the local tree takes spans; at most 1 hour; env: `OTEL_BSP_SCHEDULE_DELAY`, in
+    /// the local tree takes spans; 1 ms to 1 hour; env: `OTEL_BSP_SCHEDULE_DELAY`, in
     /// milliseconds). A full batch is sent at once.
     pub fn schedule_delay(mut self, delay: Duration) -> Self {
         self.code.schedule_delay = Some(delay);
@@ -418,7 +418,7 @@ impl Config {
     }
 
     /// The bound on [`crate::Guard::flush`] and on the shutdown when the guard drops
-    /// (default 30 s, at most 1 hour; env: `OTEL_BSP_EXPORT_TIMEOUT`, in milliseconds).
+    /// (default 30 s, 1 ms to 1 hour; env: `OTEL_BSP_EXPORT_TIMEOUT`, in milliseconds).
     /// Neither ever waits longer, whatever the backend does.
     pub fn export_timeout(mut self, timeout: Duration) -> Self {
         self.code.export_timeout = Some(timeout);

@@ -431,8 +431,14 @@ fn check_compiled(protocol: Protocol, name: &str) -> Result<(), InitError> {
 
 /// `d` if it is more than zero and at most [`MAX_DURATION`]; an error naming `name` otherwise.
 pub(crate) fn bounded_duration(d: Duration, name: &str) -> Result<Duration, InitError> {
-    if d.is_zero() {
-        Err(InitError::invalid(name, "0s", "a duration greater than 0"))
+    // The environment's durations are whole milliseconds from 1: code is held to the same
+    // floor (a schedule delay of 1 ns would keep the export thread awake).
+    if d < Duration::from_millis(1) {
+        Err(InitError::invalid(
+            name,
+            &format!("{d:?}"),
+            "a duration of at least 1 ms",
+        ))
     } else if d > MAX_DURATION {
         Err(InitError::invalid(
             name,

@@ -91,6 +91,21 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
         ratio,
         parent_based: code.parent_based.or(env.parent_based).unwrap_or(true),
     };
+    // The environment's own values were checked as they were read.
+    if code.max_attribute_len == Some(0) {
+        return Err(InitError::invalid(
+            "max_attribute_len",
+            "0",
+            "a whole number greater than 0",
+        ));
+    }
+    if code.resource.iter().any(|(key, _)| key.is_empty()) {
+        return Err(InitError::invalid(
+            "resource_attribute",
+            "\"\"",
+            "a non-empty key",
+        ));
+    }
     let export = resolve_export(code, env)?;
     let console = env.traces_exporter.is_some_and(|e| e.console);
     Ok(Settings {

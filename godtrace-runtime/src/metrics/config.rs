@@ -115,14 +115,14 @@ impl MetricsConfig {
         self
     }
 
-    /// How often metrics are pushed over OTLP (default 60 s, at most 1 hour; env:
+    /// How often metrics are pushed over OTLP (default 60 s, 1 ms to 1 hour; env:
     /// `OTEL_METRIC_EXPORT_INTERVAL`, in milliseconds). A last push happens at shutdown.
     pub fn export_interval(mut self, interval: Duration) -> Self {
         self.export_interval = Some(interval);
         self
     }
 
-    /// How long one push may take (default: the OTLP request timeout, 10 s; at most 1 hour; env:
+    /// How long one push may take (default: the OTLP request timeout, 10 s; 1 ms to 1 hour; env:
     /// `OTEL_METRIC_EXPORT_TIMEOUT`, else `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`, in
     /// milliseconds). Also bounds the last push at shutdown.
     pub fn export_timeout(mut self, timeout: Duration) -> Self {

@@ -198,6 +198,42 @@ fn durations_past_an_hour_are_rejected_by_name() {
 }
 
 #[test]
+fn code_values_are_held_to_the_environments_bounds() {
+    use std::time::Duration;
+    let cases = [
+        (Config::new("s").max_attribute_len(0), "max_attribute_len"),
+        (
+            Config::new("s").schedule_delay(Duration::from_nanos(1)),
+            "schedule_delay",
+        ),
+        (
+            Config::new("s").export_timeout(Duration::from_micros(999)),
+            "export_timeout",
+        ),
+        (Config::new("s").timeout(Duration::from_nanos(1)), "timeout"),
+        (
+            Config::new("s").resource_attribute("", "v"),
+            "resource_attribute",
+        ),
+    ];
+    for (config, expected_name) in cases {
+        match config.resolve().unwrap_err() {
+            InitError::InvalidValue { name, .. } => assert_eq!(name, expected_name),
+            other => panic!("{expected_name}: {other:?}"),
+        }
+    }
+    let s = settings(
+        Config::new("s")
+            .max_attribute_len(1)
+            .schedule_delay(Duration::from_millis(1)),
+    );
+    assert_eq!(
+        (s.max_attribute_len, s.batch.schedule_delay),
+        (1, Duration::from_millis(1))
+    );
+}
+
+#[test]
 fn the_queue_size_has_an_upper_bound() {
     let over = (super::MAX_QUEUE_SIZE + 1).to_string();
     for (config, expected_name) in [

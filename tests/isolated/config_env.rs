@@ -268,6 +268,29 @@ fn certificate_files_missing_or_broken_are_init_errors_naming_variable_and_file(
 }
 
 #[test]
+fn certificate_files_are_checked_when_nothing_is_exported_too() {
+    crate::support::own_process!(); // init would succeed on the old code
+    let scratch = Scratch::new("unused-certs");
+    let missing = scratch.0.join("missing.crt").display().to_string();
+    for var in [
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+    ] {
+        match init_error(&[(var, missing.as_str())]) {
+            InitError::InvalidValue { name, value, .. } => {
+                assert_eq!((name.as_str(), value.as_str()), (var, missing.as_str()));
+            }
+            other => panic!("{var}: {other:?}"),
+        }
+    }
+    let from_code = godtrace::init(Config::new("config-env").certificate(&missing)).err();
+    assert!(
+        matches!(from_code, Some(InitError::InvalidValue { .. })),
+        "{from_code:?}"
+    );
+}
+
+#[test]
 fn tls_settings_that_would_be_ignored_are_errors() {
     let dir = match std::env::var("GODTRACE_TLS_DIR") {
         Ok(dir) => dir,

@@ -226,13 +226,14 @@ pub(crate) fn resolve(
     })
 }
 
-/// Checks the values that `resolve` would, but which may go unused (headers, timeout): a bad
-/// value is reported even when the signal is not exported.
+/// Checks the values that `resolve` would, but which may go unused (headers, timeout, the
+/// certificate files): a bad value is reported even when the signal is not exported.
 pub(crate) fn check_unused(sources: &Sources<'_>) -> Result<(), InitError> {
     resolve_headers(sources)?;
     if let Some(t) = sources.first(|l| l.timeout.as_ref()) {
         bounded_duration(t.value, &t.name)?;
     }
+    read_tls(sources)?;
     Ok(())
 }
 
@@ -273,6 +274,28 @@ pub(crate) fn default_endpoint(protocol: Protocol, signal: Signal) -> String {
 /// The CA and client certificate files, read and parsed now: a missing or broken file is an
 /// error naming its setting and path, not a failure on every export.
 fn resolve_tls(sources: &Sources<'_>, endpoint: &str) -> Result<Tls, InitError> {
+    let tls = read_tls(sources)?;
+    let ca = sources.first(|l| l.certificate.as_ref());
+    let cert = sources.first(|l| l.client_certificate.as_ref());
+    // A certificate for a plaintext endpoint would be ignored: say so instead.
+    if let Some(set) = ca.or(cert)
+        && tls != Tls::default()
+        && !endpoint.starts_with("https://")
+    {
+        return Err(InitError::invalid(
+            &set.name,
+            &set.value.display().to_string(),
+            &format!(
+                "an https:// endpoint with a certificate (the endpoint is {})",
+                url::redacted(endpoint)
+            ),
+        ));
+    }
+    Ok(tls)
+}
+
+/// The certificate files of [`resolve_tls`], read and checked, whatever the endpoint.
+fn read_tls(sources: &Sources<'_>) -> Result<Tls, InitError> {
     let ca = sources.first(|l| l.certificate.as_ref());
     let cert = sources.first(|l| l.client_certificate.as_ref());
     let key = sources.first(|l| l.client_key.as_ref());
@@ -303,27 +326,12 @@ fn resolve_tls(sources: &Sources<'_>, endpoint: &str) -> Result<Tls, InitError> 
             ));
         }
     };
-    let tls = Tls {
+    Ok(Tls {
         ca: ca
             .map(|ca| read_pem(ca, PemKind::Certificates))
             .transpose()?,
         client,
-    };
-    // A certificate for a plaintext endpoint would be ignored: say so instead.
-    if let Some(set) = ca.or(cert)
-        && tls != Tls::default()
-        && !endpoint.starts_with("https://")
-    {
-        return Err(InitError::invalid(
-            &set.name,
-            &set.value.display().to_string(),
-            &format!(
-                "an https:// endpoint with a certificate (the endpoint is {})",
-                url::redacted(endpoint)
-            ),
-        ));
-    }
-    Ok(tls)
+    })
 }
 
 #[derive(Clone, Copy)]

@@ -360,6 +360,7 @@ fn install_with(
 /// Keep it alive in `main` (`let _guard = godtrace::init(...)?;`). It may be dropped
 /// anywhere, including inside async code on any tokio runtime.
 #[must_use = "dropping the guard shuts godtrace down at once"]
+#[derive(Debug)]
 pub struct Guard {
     _private: (),
 }

@@ -76,9 +76,10 @@ pub(crate) fn value_bucket(bounds: &[f64], value: f64) -> usize {
     bounds.partition_point(|&bound| value > bound)
 }
 
-/// Whether `bounds` can be a histogram's: finite and strictly increasing.
+/// Whether `bounds` can be a histogram's: finite, non-negative (histograms take no negative
+/// values: see `manual::histogram_record_in`) and strictly increasing.
 pub(crate) fn valid_bounds(bounds: &[f64]) -> bool {
-    bounds.iter().all(|b| b.is_finite()) && bounds.windows(2).all(|w| w[0] < w[1])
+    bounds.iter().all(|b| b.is_finite() && *b >= 0.0) && bounds.windows(2).all(|w| w[0] < w[1])
 }
 
 #[cfg(test)]
@@ -120,5 +121,8 @@ mod tests {
         assert!(valid_bounds(&DEFAULT_BOUNDS));
         assert!(!valid_bounds(&[1.0, 1.0]));
         assert!(!valid_bounds(&[f64::NAN]));
+        assert!(!valid_bounds(&[-1.0, 0.0, 1.0]));
+        assert!(!valid_bounds(&[0.0, f64::INFINITY]));
+        assert!(valid_bounds(&[0.0, 0.5]));
     }
 }

@@ -144,9 +144,10 @@ impl MetricsConfig {
         self
     }
 
-    /// The bucket bounds (inclusive upper bounds, increasing) of manual histogram `name`,
-    /// instead of OpenTelemetry's defaults (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000,
-    /// 2500, 5000, 7500, 10000). The duration histogram's seconds buckets are fixed.
+    /// The bucket bounds of manual histogram `name` (inclusive upper bounds: finite,
+    /// non-negative, increasing), instead of OpenTelemetry's defaults (0, 5, 10, 25, 50, 75,
+    /// 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000). The duration histogram's seconds
+    /// buckets are fixed.
     pub fn histogram_buckets(
         mut self,
         name: impl Into<String>,
@@ -208,7 +209,7 @@ impl MetricsConfig {
                 return Err(InitError::invalid(
                     &format!("histogram_buckets({name:?})"),
                     &format!("{bounds:?}"),
-                    "finite bounds in strictly increasing order",
+                    "finite, non-negative bounds in strictly increasing order",
                 ));
             }
             limits

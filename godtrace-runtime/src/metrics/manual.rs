@@ -76,7 +76,8 @@ fn counter_add(name: &str, value: f64, attributes: &[KeyValue]) {
 /// Created on first use with OpenTelemetry's default buckets (0, 5, 10, 25, … 10000) unless
 /// [`MetricsConfig::histogram_buckets`](crate::MetricsConfig::histogram_buckets) set others.
 /// Inside a sampled span, the bucket also keeps that span's trace as its exemplar. An invalid
-/// name or a NaN is reported once on stderr and dropped; this never panics.
+/// name or a value that is negative, infinite or NaN is reported once on stderr and dropped;
+/// this never panics.
 ///
 /// ```
 /// godtrace_runtime::metrics::record_histogram("watermark.confidence_score", 0.98, &[]);
@@ -195,9 +196,13 @@ fn histogram_record_in(
     else {
         return;
     };
-    if value.is_nan() {
+    // A histogram's sum is a counter (OpenMetrics: never NaN nor negative): one negative or
+    // infinite value would break it for the life of the process.
+    if !(value >= 0.0 && value.is_finite()) {
         report::once(&histogram.bad_value_reported, || {
-            format!("histogram {name:?} got NaN: dropped")
+            format!(
+                "histogram {name:?} got {value}; histograms take finite, non-negative values: dropped"
+            )
         });
         return;
     }
@@ -290,6 +295,9 @@ mod tests {
             counter_add("manual.rs.negative", f64::INFINITY, &[]);
             histogram_record("manual.rs.negative", 1.0, &[]);
             histogram_record("manual.rs.nan", f64::NAN, &[]);
+            histogram_record("manual.rs.below", -5.0, &[]);
+            histogram_record("manual.rs.infinite", f64::INFINITY, &[]);
+            histogram_record("manual.rs.infinite", f64::NEG_INFINITY, &[]);
             counter_add(DURATION_METRIC, 1.0, &[]);
         }
         assert_eq!(
@@ -299,12 +307,17 @@ mod tests {
         assert_eq!(reports_about("\"manual.rs.negative\" got the increment"), 1);
         assert_eq!(reports_about("\"manual.rs.negative\" is a Counter"), 1);
         assert_eq!(reports_about("\"manual.rs.nan\" got NaN"), 1);
+        assert_eq!(reports_about("\"manual.rs.below\" got -5"), 1);
+        assert_eq!(reports_about("\"manual.rs.infinite\" got inf"), 1);
         assert_eq!(
             reports_about("\"godtrace.operation.duration\" is not a valid"),
             1
         );
         let snap = registry().collect();
         assert_eq!(snap.counter("manual.rs.negative", &[]), None);
+        for dropped in ["manual.rs.below", "manual.rs.infinite"] {
+            assert_eq!(snap.histogram(dropped, &[]), None, "{dropped}");
+        }
         assert!(snap.metric("manual.rs bad name").is_none());
     }
 

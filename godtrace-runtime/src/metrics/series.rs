@@ -67,6 +67,34 @@ pub(crate) fn attributes_footprint(attributes: &[KeyValue]) -> usize {
             .sum::<usize>()
 }
 
+/// An upper bound of the bytes one line of a series of `metric` with `attributes` takes in a
+/// Prometheus exposition: the family name (the metric's, with a unit and a suffix), the
+/// labels (`{key="value",..}`: keys and values escaped, so at most doubled; numbers at most 26
+/// characters; quotes and separators), a bucket's `le`, the value and an OpenMetrics
+/// exemplar.
+pub(crate) fn rendered_line_bound(metric: &str, attributes: &[KeyValue]) -> usize {
+    const NUMBER: usize = 26;
+    const SUFFIXES: usize = 40;
+    const EXEMPLAR: usize = 160;
+    let value = |v: &Value| match v {
+        Value::String(s) => 2 * s.as_str().len(),
+        Value::Array(Array::String(a)) => a.iter().map(|s| 2 * s.as_str().len() + 4).sum(),
+        Value::Array(Array::I64(a)) => a.len() * NUMBER,
+        Value::Array(Array::F64(a)) => a.len() * NUMBER,
+        Value::Array(Array::Bool(a)) => a.len() * 6,
+        _ => NUMBER,
+    };
+    metric.len()
+        + SUFFIXES
+        + 16
+        + 2 * NUMBER
+        + EXEMPLAR
+        + attributes
+            .iter()
+            .map(|kv| 2 * kv.key.as_str().len() + 8 + value(&kv.value))
+            .sum::<usize>()
+}
+
 /// One `(operation, error.type)` series of the duration histogram. Calls are measured in the
 /// clock's ticks, bucketed against the bounds made ticks once and summed in ticks, so that a
 /// call compares and adds integers and scales nothing (the sum is made nanoseconds when read,
@@ -137,6 +165,11 @@ impl DurationSeries {
         size_of::<Self>() + self.cells.heap_bytes() + attributes_footprint(&self.attributes)
     }
 
+    /// Its lines in a Prometheus exposition: the buckets, the sum, the count, the created time.
+    pub(crate) fn scrape_lines(&self) -> usize {
+        self.exemplars.len() + 3
+    }
+
     pub(crate) fn snapshot(&self) -> HistogramPoint {
         let (counts, sum_ticks) = self.cells.read();
         let bucket_counts = counts.to_vec();
@@ -190,6 +223,11 @@ impl ValueSeries {
             + attributes_footprint(&self.attributes)
     }
 
+    /// Its lines in a Prometheus exposition: the buckets, the sum, the count, the created time.
+    pub(crate) fn scrape_lines(&self) -> usize {
+        self.counts.len() + 3
+    }
+
     pub(crate) fn snapshot(&self) -> HistogramPoint {
         histogram_point(
             &self.attributes,
@@ -223,6 +261,11 @@ impl CounterSeries {
     /// The bytes this series holds.
     pub(crate) fn footprint(&self) -> usize {
         size_of::<Self>() + attributes_footprint(&self.attributes)
+    }
+
+    /// Its lines in a Prometheus exposition: the total and the created time.
+    pub(crate) fn scrape_lines(&self) -> usize {
+        2
     }
 
     pub(crate) fn snapshot(&self) -> CounterPoint {

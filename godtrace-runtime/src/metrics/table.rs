@@ -51,6 +51,8 @@ pub(crate) trait Series {
     fn attributes(&self) -> &[KeyValue];
     /// The bytes the series holds.
     fn footprint(&self) -> usize;
+    /// Its lines in a Prometheus exposition (see [`SeriesTable::budgeted`]).
+    fn scrape_lines(&self) -> usize;
 }
 
 struct Entries<S> {
@@ -94,12 +96,20 @@ impl<S: Series> SeriesTable<S> {
     }
 
     /// A table bounded by the cardinality limit and `budget` (a manual metric's:
-    /// [`MANUAL_SERIES`]).
+    /// [`MANUAL_SERIES`]). A series counts against the budget with what it holds and what its
+    /// lines take in a Prometheus exposition, so that the budget bounds what one scrape
+    /// allocates too (its labels are written again on every bucket line).
     pub(crate) fn budgeted(metric: impl Into<String>, budget: &'static Budget) -> Self {
         SeriesTable {
             budget: Some(budget),
             ..Self::new(metric)
         }
+    }
+
+    /// What `series` counts against the budget (see [`SeriesTable::budgeted`]).
+    fn cost(&self, series: &S) -> usize {
+        let line = super::series::rendered_line_bound(&self.metric, series.attributes());
+        series.footprint() + ENTRY_OVERHEAD + series.scrape_lines() * line
     }
 
     /// The series of `attributes`: found, created with `make` while under the limits, or else
@@ -149,7 +159,7 @@ impl<S: Series> SeriesTable<S> {
         }
         let series = make(key);
         if let Some(budget) = self.budget
-            && !budget.reserve(series.footprint() + ENTRY_OVERHEAD)
+            && !budget.reserve(self.cost(&series))
         {
             drop(entries);
             report::once(&self.reported.budget, || {
@@ -212,6 +222,9 @@ impl Series for super::series::DurationSeries {
     fn footprint(&self) -> usize {
         self.footprint()
     }
+    fn scrape_lines(&self) -> usize {
+        self.scrape_lines()
+    }
 }
 
 impl Series for super::series::ValueSeries {
@@ -221,6 +234,9 @@ impl Series for super::series::ValueSeries {
     fn footprint(&self) -> usize {
         self.footprint()
     }
+    fn scrape_lines(&self) -> usize {
+        self.scrape_lines()
+    }
 }
 
 impl Series for super::series::CounterSeries {
@@ -229,6 +245,9 @@ impl Series for super::series::CounterSeries {
     }
     fn footprint(&self) -> usize {
         self.footprint()
+    }
+    fn scrape_lines(&self) -> usize {
+        self.scrape_lines()
     }
 }
 
@@ -306,7 +325,7 @@ mod tests {
 
     #[test]
     fn past_the_memory_budget_new_sets_share_the_overflow_series() {
-        static SMALL: Budget = Budget::new(64 << 10);
+        static SMALL: Budget = Budget::new(256 << 10);
         let table: SeriesTable<CounterSeries> = SeriesTable::budgeted("table.rs.budget", &SMALL);
         let huge = huge_attributes(40);
         for i in 0..50 {
@@ -316,11 +335,11 @@ mod tests {
         }
         let series = table.series();
         let kept = series.len() - 1;
-        assert!((1..10).contains(&kept), "{kept} sets kept in 64 KiB");
+        assert!((1..10).contains(&kept), "{kept} sets kept in 256 KiB");
         let overflow = series.last().unwrap().snapshot();
         assert_eq!(overflow.attributes, vec![KeyValue::new(OVERFLOW_KEY, true)]);
         assert_eq!(overflow.value, (50 - kept) as f64);
-        assert!(SMALL.held.load(Ordering::Relaxed) <= 64 << 10);
+        assert!(SMALL.held.load(Ordering::Relaxed) <= 256 << 10);
         let reports = report::recent();
         let about = |m: &&String| m.contains("memory budget") && m.contains("table.rs.budget");
         assert_eq!(reports.iter().filter(about).count(), 1);

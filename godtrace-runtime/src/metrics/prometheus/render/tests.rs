@@ -313,3 +313,88 @@ odd_labels histogram 4
         let _ = reference_parse(format, &render_registry(format));
     }
 }
+
+/// The lines of `points` (no `# HELP` or `# TYPE`), in `format`, under the name `name`.
+fn series_lines(name: &str, points: MetricPoints, format: Format) -> usize {
+    let snapshot = MetricsSnapshot {
+        metrics: vec![MetricData {
+            name: name.into(),
+            description: String::new(),
+            unit: String::new(),
+            points,
+        }],
+    };
+    render(&snapshot, format, &mut Families::default())
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| line.len() + 1)
+        .sum()
+}
+
+#[test]
+fn a_series_takes_no_more_in_a_scrape_than_it_counts_against_the_memory_budget() {
+    use crate::metrics::series::{CounterSeries, ValueSeries, rendered_line_bound};
+    use opentelemetry::{Array, StringValue, Value};
+    let name = format!("m{}", "x".repeat(254));
+    let escaped = "\"\\\n".repeat(85);
+    let mut attributes: Vec<KeyValue> = (0..30)
+        .map(|i| KeyValue::new(format!("{i:02}{}", "k".repeat(254)), escaped.clone()))
+        .collect();
+    attributes.push(KeyValue::new(
+        "floats",
+        Value::Array(Array::F64(vec![-1.0e-300; 32])),
+    ));
+    let strings: Vec<StringValue> = (0..32).map(|_| StringValue::from("\"\\")).collect();
+    attributes.push(KeyValue::new(
+        "strings",
+        Value::Array(Array::String(strings)),
+    ));
+    let ex = Exemplar {
+        trace_id: TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap(),
+        span_id: SpanId::from_hex("b7ad6b7169203331").unwrap(),
+        value: -1.0e-300,
+        time: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+    };
+    let histogram = ValueSeries::new(attributes.clone(), vec![1.0e-300, 2.0e-300].into());
+    let mut point = histogram.snapshot();
+    point.exemplars = vec![Some(ex.clone()); point.bucket_counts.len()];
+    let counter = CounterSeries::new(attributes);
+    let line = rendered_line_bound(&name, &counter.attributes);
+    for format in [Format::Text, Format::OpenMetrics] {
+        let h = series_lines(&name, MetricPoints::Histogram(vec![point.clone()]), format);
+        let counted = histogram.scrape_lines() * line;
+        assert!(h <= counted, "{format:?}: {h} > {counted}");
+        let c = series_lines(
+            &name,
+            MetricPoints::Counter(vec![counter.snapshot()]),
+            format,
+        );
+        let counted = counter.scrape_lines() * line;
+        assert!(c <= counted, "{format:?}: {c} > {counted}");
+    }
+}
+
+#[test]
+fn a_scrape_of_a_budgeted_metric_is_bounded_by_its_budget() {
+    use crate::metrics::series::ValueSeries;
+    use crate::metrics::table::{Budget, SeriesTable};
+    static BUDGET: Budget = Budget::new(1 << 20);
+    let table = SeriesTable::budgeted("render.tests.wide", &BUDGET);
+    let bounds: std::sync::Arc<[f64]> = crate::metrics::buckets::DEFAULT_BOUNDS.into();
+    for i in 0..1000 {
+        // 32 attributes of 256-byte keys and values that each escape to twice their size.
+        let set: Vec<KeyValue> = (0..32)
+            .map(|k| KeyValue::new(format!("{k:02}{i:04}{}", "k".repeat(250)), "\"".repeat(256)))
+            .collect();
+        table
+            .get_or_insert(&set, |attrs| ValueSeries::new(attrs, bounds.clone()))
+            .record(1.0, None);
+    }
+    let points = table.series().iter().map(|s| s.snapshot()).collect();
+    let scrape = series_lines(
+        "render.tests.wide",
+        MetricPoints::Histogram(points),
+        Format::Text,
+    );
+    assert!(scrape <= 1 << 20, "a scrape of {scrape} bytes");
+}

@@ -357,7 +357,7 @@ fn a_series_takes_no_more_in_a_scrape_than_it_counts_against_the_memory_budget()
     };
     let histogram = ValueSeries::new(attributes.clone(), vec![1.0e-300, 2.0e-300].into());
     let mut point = histogram.snapshot();
-    point.exemplars = vec![Some(ex.clone()); point.bucket_counts.len()];
+    point.exemplars = vec![Some(ex); point.bucket_counts.len()];
     let counter = CounterSeries::new(attributes);
     let line = rendered_line_bound(&name, &counter.attributes);
     for format in [Format::Text, Format::OpenMetrics] {

@@ -686,3 +686,48 @@ async fn a_streamed_body_runs_under_the_server_span() {
         assert_eq!(chunk.parent_span_id, Some(server.span_id), "{chunk:#?}");
     }
 }
+
+/// A gRPC response from the inner service: `head` headers (a trailers-only status) and `body`.
+fn grpc_response(
+    head: Option<&'static str>,
+    body: &'static str,
+) -> http::Response<axum::body::Body> {
+    let mut response = http::Response::new(axum::body::Body::from(body));
+    if let Some(status) = head {
+        response
+            .headers_mut()
+            .insert("grpc-status", http::HeaderValue::from_static(status));
+    }
+    response
+}
+
+#[tokio::test]
+async fn a_grpc_response_without_a_valid_status_is_an_unknown_error() {
+    let capture = testing::capture();
+    // (grpc-status in the head, body): no status at all, then one gRPC does not define.
+    let cases = [(None, "payload"), (Some("99"), "")];
+    for (head, body) in cases {
+        let inner = tower::service_fn(move |_: http::Request<axum::body::Body>| async move {
+            Ok::<_, std::convert::Infallible>(grpc_response(head, body))
+        });
+        for layered in [
+            GrpcServerLayer::new().layer(inner).boxed_clone(),
+            GrpcClientLayer::new().layer(inner).boxed_clone(),
+        ] {
+            let request = http::Request::post("http://127.0.0.1:1/pkg.Wallets/Get")
+                .header("content-type", "application/grpc")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = layered.oneshot(request).await.unwrap();
+            let read = axum::body::to_bytes(axum::body::Body::new(response.into_body()), 1024);
+            assert_eq!(read.await.unwrap(), body.as_bytes());
+        }
+    }
+    let spans = capture.spans_named("pkg.Wallets/Get");
+    assert_eq!(spans.len(), 4, "{spans:#?}");
+    for span in &spans {
+        assert_eq!(int_attr(span, "rpc.grpc.status_code"), Some(2), "{span:#?}");
+        assert_eq!(str_attr(span, "error.type"), Some("UNKNOWN"), "{span:#?}");
+        assert!(span.is_error(), "{span:#?}");
+    }
+}

@@ -25,8 +25,13 @@ impl<B: Body> TracedBody<B> {
     /// polls do not make the span current (that would cost more than the poll). A body of
     /// unknown length (a stream) may run the application's code as it is polled: its polls
     /// are under the span, so that spans started there nest under the request's.
-    pub(crate) fn new(inner: B, exchange: Exchange) -> TracedBody<B> {
-        let exchange = (!inner.is_end_stream()).then_some(exchange);
+    pub(crate) fn new(inner: B, mut exchange: Exchange) -> TracedBody<B> {
+        let exchange = if inner.is_end_stream() {
+            exchange.on_body_end();
+            None
+        } else {
+            Some(exchange)
+        };
         let streams = inner.size_hint().exact().is_none();
         TracedBody {
             inner,
@@ -83,8 +88,13 @@ impl<B: Body> Body for TracedBody<B> {
         }
         // Ends the exchange as soon as the body is known to be over: servers stop polling a
         // body that says so, and may keep it around for a while before dropping it.
-        if frame.is_none() || matches!(frame, Some(Err(_))) || inner.is_end_stream() {
-            this.exchange.take();
+        let failed = matches!(frame, Some(Err(_)));
+        if frame.is_none() || failed || inner.is_end_stream() {
+            if let Some(mut exchange) = this.exchange.take()
+                && !failed
+            {
+                exchange.on_body_end();
+            }
         }
         Poll::Ready(frame)
     }

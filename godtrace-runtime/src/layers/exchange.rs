@@ -56,6 +56,8 @@ pub(crate) struct Exchange {
     grpc_code: Option<i64>,
     error_type: Option<Cow<'static, str>>,
     responded: bool,
+    /// The response body ended normally (its last frame, or no body at all).
+    body_ended: bool,
 }
 
 impl Exchange {
@@ -70,6 +72,7 @@ impl Exchange {
             grpc_code: None,
             error_type: None,
             responded: false,
+            body_ended: false,
         }
     }
 
@@ -92,14 +95,18 @@ impl Exchange {
         }
     }
 
-    /// Trailers (or a trailers-only head) arrived: the gRPC status, when they hold one.
+    /// Trailers (or a trailers-only head) arrived: the gRPC status, when they hold one. A
+    /// status that is not one of gRPC's codes reads as UNKNOWN, as gRPC clients read it.
     pub(crate) fn on_trailers(&mut self, trailers: &HeaderMap) {
-        if let Some(code) = trailers
-            .get("grpc-status")
-            .and_then(|v| semconv::grpc_status(v.as_bytes()))
-        {
-            self.grpc_code = Some(code);
+        if let Some(status) = trailers.get("grpc-status") {
+            self.grpc_code =
+                Some(semconv::grpc_status(status.as_bytes()).unwrap_or(semconv::GRPC_UNKNOWN));
         }
+    }
+
+    /// The response body ended normally: its last frame came (or it had none).
+    pub(crate) fn on_body_end(&mut self) {
+        self.body_ended = true;
     }
 
     /// The inner service failed (no response): `error.type` is the error's type name.
@@ -217,14 +224,20 @@ impl Exchange {
     }
 
     fn finish_grpc(&mut self) {
-        let Some(code) = self.grpc_code else {
-            // No `grpc-status` anywhere: a gRPC peer always sends one, so the exchange broke
-            // off (or the peer is not gRPC); an HTTP error status says why.
-            if let Some(status) = self.http_status.filter(|s| *s != 200) {
-                self.error_type
-                    .get_or_insert(Cow::Owned(status.to_string()));
+        let code = match self.grpc_code {
+            Some(code) => code,
+            // A response that ended with no `grpc-status`: gRPC clients read UNKNOWN (gRPC's
+            // mapping of an HTTP 200 without one), so the call failed.
+            None if self.body_ended && self.http_status == Some(200) => semconv::GRPC_UNKNOWN,
+            None => {
+                // Broken off before its status (or the peer is not gRPC); an HTTP error
+                // status says why.
+                if let Some(status) = self.http_status.filter(|s| *s != 200) {
+                    self.error_type
+                        .get_or_insert(Cow::Owned(status.to_string()));
+                }
+                return;
             }
-            return;
         };
         self.span.set_attribute("rpc.grpc.status_code", code);
         let is_error = match self.role {

@@ -234,6 +234,9 @@ pub(crate) fn grpc_code_name(code: i64) -> &'static str {
     }
 }
 
+/// gRPC's UNKNOWN: what a missing or unknown `grpc-status` means to a gRPC client.
+pub(crate) const GRPC_UNKNOWN: i64 = 2;
+
 /// The gRPC status code of a `grpc-status` value: `0..=16`, anything else `None`.
 pub(crate) fn grpc_status(value: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(value).ok()?;

@@ -731,3 +731,21 @@ async fn a_grpc_response_without_a_valid_status_is_an_unknown_error() {
         assert!(span.is_error(), "{span:#?}");
     }
 }
+
+#[tokio::test]
+async fn a_layer_on_a_nested_router_records_the_whole_path() {
+    let capture = testing::capture();
+    let users = axum::Router::new()
+        .route("/users/{id}", axum::routing::get(|| async { "ok" }))
+        .layer(HttpServerLayer::new());
+    let app = axum::Router::new().nest("/api", users);
+    let request = http::Request::get("/api/users/9")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    drop(response);
+    let span = capture.span("GET /api/users/{id}");
+    assert_eq!(str_attr(&span, "http.route"), Some("/api/users/{id}"));
+    assert_eq!(str_attr(&span, "url.path"), Some("/api/users/9"));
+}

@@ -59,7 +59,7 @@ fn start(request: &mut Parts) -> Exchange {
         let mut attributes =
             semconv::http_method_attributes(method, method_original, SPAN_ATTRIBUTES);
         attributes.push(KeyValue::new("url.scheme", scheme));
-        attributes.push(text("url.path", request.uri.path()));
+        attributes.push(text("url.path", request_path(request)));
         if let Some(route) = route {
             let limit = crate::value::max_attribute_len();
             let value = crate::value::bounded_value(route.value(), limit);
@@ -145,6 +145,22 @@ pub(super) fn text(key: &'static str, value: &str) -> KeyValue {
         key,
         crate::value::bounded_text(value, crate::value::max_attribute_len()),
     )
+}
+
+/// The request's path as the client sent it: inside a router nested in another (the layer
+/// on the inner one), axum has cut the outer prefix from the URI and keeps the whole one as
+/// `OriginalUri` (its matched route, `http.route`, keeps the prefix too).
+#[cfg(feature = "axum")]
+fn request_path(request: &Parts) -> &str {
+    match request.extensions.get::<axum::extract::OriginalUri>() {
+        Some(original) => original.path(),
+        None => request.uri.path(),
+    }
+}
+
+#[cfg(not(feature = "axum"))]
+fn request_path(request: &Parts) -> &str {
+    request.uri.path()
 }
 
 /// The route template axum matched (`/users/{id}`), with feature `axum`, cut to the name

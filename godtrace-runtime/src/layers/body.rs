@@ -90,7 +90,9 @@ impl<B: Body> Body for TracedBody<B> {
         // body that says so, and may keep it around for a while before dropping it.
         let failed = matches!(frame, Some(Err(_)));
         if frame.is_none() || failed || inner.is_end_stream() {
-            if let Some(mut exchange) = this.exchange.take()
+            // Taken in every case: dropping the exchange ends it.
+            let ended = this.exchange.take();
+            if let Some(mut exchange) = ended
                 && !failed
             {
                 exchange.on_body_end();

@@ -104,6 +104,7 @@
 //! These functions always speak W3C Trace Context and Baggage, whatever `OTEL_PROPAGATORS`
 //! says; that setting chooses the global propagator [`crate::init`] installs for other
 //! OpenTelemetry-instrumented code.
+mod baggage;
 mod carriers;
 mod context;
 mod propagator;
@@ -138,8 +139,12 @@ pub const BAGGAGE: &str = "baggage";
 pub const MAX_TRACESTATE_LEN: usize = 8192;
 /// The most list members a `tracestate` may have (the W3C limit).
 pub const MAX_TRACESTATE_MEMBERS: usize = 32;
-/// The longest `baggage` header accepted, in bytes (the W3C limit); a longer one is dropped.
+/// The longest `baggage` accepted, in bytes (all its headers together; the W3C limit): a
+/// longer one is dropped. No longer `baggage` header is sent either.
 pub const MAX_BAGGAGE_LEN: usize = 8192;
+/// The most baggage entries kept of a `baggage` (the W3C limit, and OpenTelemetry's): the
+/// first ones are kept, the others dropped. No more are sent either.
+pub const MAX_BAGGAGE_MEMBERS: usize = 64;
 
 static CONTEXTS_REJECTED: AtomicU64 = AtomicU64::new(0);
 static BAGGAGE_REJECTED: AtomicU64 = AtomicU64::new(0);
@@ -212,7 +217,7 @@ pub fn extract<E: Extractor + ?Sized>(extractor: &E) -> Context {
         traceparent: field(extractor.get_all(TRACEPARENT)),
         tracestate: field(extractor.get_all(TRACESTATE)),
     };
-    from_fields(&fields, extractor.get(BAGGAGE), false)
+    from_fields(&fields, &field(extractor.get_all(BAGGAGE)))
 }
 
 /// The context held by a `HashMap` of headers, looking the keys up without regard to case

@@ -1,12 +1,13 @@
 //! [`W3cPropagator`]: the checks of this module as an OpenTelemetry [`TextMapPropagator`].
+use super::baggage::encode;
 use super::context::{remote_parent, tracestate_header, with_baggage};
 use super::w3c::{Fields, field, traceparent};
 use super::{BAGGAGE, TRACEPARENT, TRACESTATE};
 use opentelemetry::Context;
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry_sdk::propagation::BaggagePropagator;
 use std::sync::OnceLock;
 
 /// W3C Trace Context and Baggage as an OpenTelemetry [`TextMapPropagator`], with the checks
@@ -66,8 +67,10 @@ impl TextMapPropagator for W3cPropagator {
                 injector.set(TRACESTATE, state);
             }
         }
-        if self.baggage {
-            BaggagePropagator::new().inject_context(cx, injector);
+        if self.baggage
+            && let Some(header) = encode(cx.baggage())
+        {
+            injector.set(BAGGAGE, header);
         }
     }
 
@@ -83,7 +86,7 @@ impl TextMapPropagator for W3cPropagator {
         if !self.baggage {
             return cx;
         }
-        with_baggage(cx, extractor.get(BAGGAGE), false)
+        with_baggage(cx, &field(extractor.get_all(BAGGAGE)))
     }
 
     fn fields(&self) -> FieldIter<'_> {

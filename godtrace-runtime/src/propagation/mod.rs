@@ -69,11 +69,33 @@
 //!   and `foo@bar@baz` are valid keys.
 //!
 //! Each rejection, of a `traceparent` or of (part of) a `tracestate`, is counted in
-//! [`Stats::contexts_rejected`](crate::Stats::contexts_rejected). A `baggage` header longer
-//! than [`MAX_BAGGAGE_LEN`] bytes is dropped and counted in
-//! [`Stats::baggage_rejected`](crate::Stats::baggage_rejected); malformed baggage entries
-//! are skipped. Baggage is independent of the trace context: a rejected `traceparent` keeps
-//! the request's valid baggage.
+//! [`Stats::contexts_rejected`](crate::Stats::contexts_rejected).
+//!
+//! `baggage` follows [W3C Baggage](https://www.w3.org/TR/baggage/), cited by section title:
+//!
+//! - Several `baggage` headers are one list, as HTTP combines them. Longer than
+//!   [`MAX_BAGGAGE_LEN`] bytes together, or (in an `http::HeaderMap`) not text, the baggage is
+//!   **dropped as a whole**. Of a valid list, the first [`MAX_BAGGAGE_MEMBERS`] keys are kept
+//!   and later ones **dropped** (*Limits*). Either is counted once per request in
+//!   [`Stats::baggage_rejected`](crate::Stats::baggage_rejected).
+//! - A malformed list member is skipped, and the others kept: a key that is not an RFC 7230
+//!   token, no `=`, a value with a byte outside `baggage-octet` (a raw space, `"`, `\`, `,`,
+//!   `;`, a control or non-ASCII character), a malformed `%` escape, or an invalid property.
+//!   Empty members are ignored, and spaces or tabs are allowed around keys, `=`, values and
+//!   `;` (*Header Content*).
+//! - A member splits at its first `=` (`k=a=b` is `a=b`). Only the OWS around the raw value is
+//!   trimmed; the value is then percent-decoded as UTF-8, invalid sequences read as U+FFFD
+//!   (*value*). Of members with the same key, the last one is kept.
+//! - Properties (`;p`, `;p=v`) are kept as the entry's
+//!   [`BaggageMetadata`](opentelemetry::baggage::BaggageMetadata), joined by `;`, and sent
+//!   back as they came.
+//! - On the way out, every value byte outside `baggage-octet`, and `%` and `=`, is
+//!   percent-encoded; metadata that is not a valid property list is left out (the entry goes
+//!   without it), and so is a key that is not a token. Members go in key order, and the
+//!   header stops before the member that would take it past [`MAX_BAGGAGE_LEN`] bytes.
+//!
+//! Baggage is independent of the trace context: a rejected `traceparent` keeps the request's
+//! valid baggage.
 //!
 //! # Trace flags
 //! The `sampled` (`0x01`) and `random` (`0x02`) flags are read and written; other bits are
@@ -155,7 +177,8 @@ pub(crate) fn contexts_rejected() -> u64 {
     CONTEXTS_REJECTED.load(Ordering::Relaxed)
 }
 
-/// Incoming `baggage` headers dropped since the process started.
+/// Incoming baggage dropped, wholly or in part, since the process started (see the module
+/// docs).
 pub(crate) fn baggage_rejected() -> u64 {
     BAGGAGE_REJECTED.load(Ordering::Relaxed)
 }

@@ -531,6 +531,27 @@ mod tests {
         assert_eq!(sent(&[]), None);
     }
 
+    #[test]
+    fn the_global_baggage_propagator_uses_this_codec() {
+        // What `init` installs for `OTEL_PROPAGATORS=baggage`.
+        let only = W3cPropagator::baggage_only();
+        let cx = Context::new().with_baggage([opentelemetry::KeyValue::new("k", "100%")]);
+        let mut map: HashMap<String, String> = HashMap::new();
+        only.inject_context(&cx, &mut map);
+        assert_eq!(
+            map,
+            HashMap::from([(BAGGAGE.to_owned(), "k=100%25".to_owned())])
+        );
+        let back = only.extract_with_context(&Context::new(), &map);
+        assert_eq!(back.baggage().get("k").map(|v| v.as_str()), Some("100%"));
+        assert_eq!(only.fields().collect::<Vec<_>>(), [BAGGAGE]);
+        let trace = W3cPropagator::trace_context_only();
+        assert_eq!(
+            trace.fields().collect::<Vec<_>>(),
+            ["traceparent", "tracestate"]
+        );
+    }
+
     /// A small xorshift generator: the same hostile inputs on every run.
     fn xorshift(seed: &mut u64) -> u64 {
         *seed ^= *seed << 13;

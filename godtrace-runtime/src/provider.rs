@@ -276,9 +276,8 @@ fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
                 Propagator::TraceContext => {
                     Box::new(crate::propagation::W3cPropagator::trace_context_only())
                 }
-                Propagator::Baggage => {
-                    Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new())
-                }
+                // godtrace's own W3C Baggage codec too (see `crate::propagation`).
+                Propagator::Baggage => Box::new(crate::propagation::W3cPropagator::baggage_only()),
             }
         })
         .collect();

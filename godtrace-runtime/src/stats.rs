@@ -103,8 +103,10 @@ pub struct Stats {
     /// process started: a bad `traceparent` starts a new root trace, a bad `tracestate` is
     /// dropped while the trace continues. See [`crate::propagation`].
     pub contexts_rejected: u64,
-    /// Incoming `baggage` headers dropped as too long or not text since the process started.
-    /// Both propagation counts are kept with or without an exporter.
+    /// Incoming baggage dropped, wholly (too long, or not text) or in part (entries past the
+    /// 64th), since the process started; counted once per request. Malformed entries are
+    /// skipped without being counted. See [`crate::propagation`]. Both propagation counts are
+    /// kept with or without an exporter.
     pub baggage_rejected: u64,
 }
 

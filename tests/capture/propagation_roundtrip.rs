@@ -528,3 +528,41 @@ fn a_request_without_traceparent_sampled_out_sends_its_decision_and_baggage_on()
     assert_ne!(trace, other_trace, "two requests, two traces");
     assert!(c.spans().is_empty(), "{:?}", c.spans());
 }
+
+/// W3C Baggage end to end: what a request brings in (in two `baggage` headers) goes on from
+/// a traced handler with every value as it came, then reads back the same on the next hop.
+#[test]
+fn baggage_goes_on_unchanged_through_a_traced_handler() {
+    let _c = testing::capture();
+    let mut incoming = http::HeaderMap::new();
+    incoming.insert("traceparent", format!("00-{TID}-{SID}-01").parse().unwrap());
+    incoming.append(
+        "baggage",
+        "pct=a%2541, sp = %20hello%20 ; p=1".parse().unwrap(),
+    );
+    incoming.append("baggage", "eq=a=b,bad=a b,,raw=100%25".parse().unwrap());
+    let want = vec![
+        KeyValue::new("eq", "a=b"),
+        KeyValue::new("pct", "a%41"),
+        KeyValue::new("raw", "100%"),
+        KeyValue::new("sp", " hello "),
+    ];
+    let cx = propagation::extract_headers(&incoming);
+    assert_eq!(propagation::baggage(&cx), want);
+
+    let [outgoing, nested] = forward(cx);
+    assert_eq!(
+        outgoing["baggage"],
+        "eq=a%3Db,pct=a%2541,raw=100%25,sp=%20hello%20;p=1"
+    );
+    for headers in [&outgoing, &nested] {
+        let next = propagation::extract_map(headers);
+        assert_eq!(propagation::baggage(&next), want);
+        let sp = next.baggage().get_with_metadata("sp");
+        assert_eq!(sp.map(|(_, m)| m.as_str()), Some("p=1"));
+        // And once more through http headers.
+        let mut again = http::HeaderMap::new();
+        propagation::inject_context(&next, &mut propagation::HeaderInjector(&mut again));
+        assert_eq!(again["baggage"], outgoing["baggage"].as_str());
+    }
+}

@@ -74,9 +74,7 @@ mod http_carrier {
             traceparent,
             tracestate,
         };
-        let baggage = headers.get(BAGGAGE).map(HeaderValue::to_str);
-        let not_text = matches!(baggage, Some(Err(_)));
-        from_fields(&fields, baggage.and_then(Result::ok), not_text)
+        from_fields(&fields, &field(headers, BAGGAGE))
     }
 
     /// The values of header `name`; one value (the common case) is read without a `Vec`.

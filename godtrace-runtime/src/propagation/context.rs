@@ -1,11 +1,11 @@
 //! Between the parsed headers and OpenTelemetry's [`Context`]: the remote parent and baggage
 //! put into a context (and counted when rejected), and the whole `tracestate` kept beside it.
-use super::w3c::{Fields, Incoming, Rejected, parse_fields};
-use super::{BAGGAGE, BAGGAGE_REJECTED, CONTEXTS_REJECTED, MAX_BAGGAGE_LEN};
+use super::baggage::{Decoded, TooLong, decode};
+use super::w3c::{Field, Fields, Incoming, Rejected, parse_fields};
+use super::{BAGGAGE_REJECTED, CONTEXTS_REJECTED};
 use opentelemetry::Context;
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId, TraceState};
-use opentelemetry_sdk::propagation::BaggagePropagator;
 use std::sync::atomic::Ordering;
 
 /// The `tracestate` to send with `sc` from `cx`: the whole list extracted, when `cx` holds
@@ -75,37 +75,41 @@ pub(super) fn remote_parent(fields: &Fields<'_>) -> Option<Incoming> {
 }
 
 /// A new context with the carrier's remote parent (when valid) and baggage.
-pub(super) fn from_fields(
-    fields: &Fields<'_>,
-    baggage: Option<&str>,
-    baggage_not_text: bool,
-) -> Context {
+pub(super) fn from_fields(fields: &Fields<'_>, baggage: &Field<'_>) -> Context {
     let cx = match remote_parent(fields) {
         Some(incoming) => incoming.under(&Context::new()),
         None => Context::new(),
     };
-    with_baggage(cx, baggage, baggage_not_text)
+    with_baggage(cx, baggage)
 }
 
-/// Adds the entries of a `baggage` header to `cx`; drops (and counts) one that is too long or
-/// not text.
-pub(super) fn with_baggage(cx: Context, header: Option<&str>, not_text: bool) -> Context {
-    if not_text || header.is_some_and(|h| h.len() > MAX_BAGGAGE_LEN) {
-        BAGGAGE_REJECTED.fetch_add(1, Ordering::Relaxed);
-        return cx;
-    }
-    let Some(header) = header else {
-        return cx;
+/// `cx` with the entries of the `baggage` headers in place of its own (kept when there is
+/// none). Counts headers dropped wholly (too long, or not text) or in part (past the member
+/// limit); a dropped one leaves `cx` as it is.
+pub(super) fn with_baggage(cx: Context, headers: &Field<'_>) -> Context {
+    let parts: &[&str] = match headers {
+        Field::Absent => return cx,
+        Field::NotText => {
+            BAGGAGE_REJECTED.fetch_add(1, Ordering::Relaxed);
+            return cx;
+        }
+        Field::One(value) => std::slice::from_ref(value),
+        Field::Values(values) => values,
     };
-    struct One<'a>(&'a str);
-    impl Extractor for One<'_> {
-        fn get(&self, key: &str) -> Option<&str> {
-            (key == BAGGAGE).then_some(self.0)
+    match decode(parts) {
+        Ok(Decoded {
+            baggage,
+            over_limit,
+        }) => {
+            if over_limit {
+                BAGGAGE_REJECTED.fetch_add(1, Ordering::Relaxed);
+            }
+            // Builds on `cx`, so its span context is kept.
+            cx.with_baggage(baggage)
         }
-        fn keys(&self) -> Vec<&str> {
-            vec![BAGGAGE]
+        Err(TooLong) => {
+            BAGGAGE_REJECTED.fetch_add(1, Ordering::Relaxed);
+            cx
         }
     }
-    // Builds on `cx`, so its span context is kept.
-    BaggagePropagator::new().extract_with_context(&cx, &One(header))
 }

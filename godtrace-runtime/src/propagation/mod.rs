@@ -69,11 +69,33 @@
 //!   and `foo@bar@baz` are valid keys.
 //!
 //! Each rejection, of a `traceparent` or of (part of) a `tracestate`, is counted in
-//! [`Stats::contexts_rejected`](crate::Stats::contexts_rejected). A `baggage` header longer
-//! than [`MAX_BAGGAGE_LEN`] bytes is dropped and counted in
-//! [`Stats::baggage_rejected`](crate::Stats::baggage_rejected); malformed baggage entries
-//! are skipped. Baggage is independent of the trace context: a rejected `traceparent` keeps
-//! the request's valid baggage.
+//! [`Stats::contexts_rejected`](crate::Stats::contexts_rejected).
+//!
+//! `baggage` follows [W3C Baggage](https://www.w3.org/TR/baggage/), cited by section title:
+//!
+//! - Several `baggage` headers are one list, as HTTP combines them. Longer than
+//!   [`MAX_BAGGAGE_LEN`] bytes together, or (in an `http::HeaderMap`) not text, the baggage is
+//!   **dropped as a whole**. Of a valid list, the first [`MAX_BAGGAGE_MEMBERS`] keys are kept
+//!   and later ones **dropped** (*Limits*). Either is counted once per request in
+//!   [`Stats::baggage_rejected`](crate::Stats::baggage_rejected).
+//! - A malformed list member is skipped, and the others kept: a key that is not an RFC 7230
+//!   token, no `=`, a value with a byte outside `baggage-octet` (a raw space, `"`, `\`, `,`,
+//!   `;`, a control or non-ASCII character), a malformed `%` escape, or an invalid property.
+//!   Empty members are ignored, and spaces or tabs are allowed around keys, `=`, values and
+//!   `;` (*Header Content*).
+//! - A member splits at its first `=` (`k=a=b` is `a=b`). Only the OWS around the raw value is
+//!   trimmed; the value is then percent-decoded as UTF-8, invalid sequences read as U+FFFD
+//!   (*value*). Of members with the same key, the last one is kept.
+//! - Properties (`;p`, `;p=v`) are kept as the entry's
+//!   [`BaggageMetadata`](opentelemetry::baggage::BaggageMetadata), joined by `;`, and sent
+//!   back as they came.
+//! - On the way out, every value byte outside `baggage-octet`, and `%` and `=`, is
+//!   percent-encoded; metadata that is not a valid property list is left out (the entry goes
+//!   without it), and so is a key that is not a token. Members go in key order, and the
+//!   header stops before the member that would take it past [`MAX_BAGGAGE_LEN`] bytes.
+//!
+//! Baggage is independent of the trace context: a rejected `traceparent` keeps the request's
+//! valid baggage.
 //!
 //! # Trace flags
 //! The `sampled` (`0x01`) and `random` (`0x02`) flags are read and written; other bits are
@@ -104,6 +126,7 @@
 //! These functions always speak W3C Trace Context and Baggage, whatever `OTEL_PROPAGATORS`
 //! says; that setting chooses the global propagator [`crate::init`] installs for other
 //! OpenTelemetry-instrumented code.
+mod baggage;
 mod carriers;
 mod context;
 mod propagator;
@@ -138,8 +161,12 @@ pub const BAGGAGE: &str = "baggage";
 pub const MAX_TRACESTATE_LEN: usize = 8192;
 /// The most list members a `tracestate` may have (the W3C limit).
 pub const MAX_TRACESTATE_MEMBERS: usize = 32;
-/// The longest `baggage` header accepted, in bytes (the W3C limit); a longer one is dropped.
+/// The longest `baggage` accepted, in bytes (all its headers together; the W3C limit): a
+/// longer one is dropped. No longer `baggage` header is sent either.
 pub const MAX_BAGGAGE_LEN: usize = 8192;
+/// The most baggage entries kept of a `baggage` (the W3C limit, and OpenTelemetry's): the
+/// first ones are kept, the others dropped. No more are sent either.
+pub const MAX_BAGGAGE_MEMBERS: usize = 64;
 
 static CONTEXTS_REJECTED: AtomicU64 = AtomicU64::new(0);
 static BAGGAGE_REJECTED: AtomicU64 = AtomicU64::new(0);
@@ -150,7 +177,8 @@ pub(crate) fn contexts_rejected() -> u64 {
     CONTEXTS_REJECTED.load(Ordering::Relaxed)
 }
 
-/// Incoming `baggage` headers dropped since the process started.
+/// Incoming baggage dropped, wholly or in part, since the process started (see the module
+/// docs).
 pub(crate) fn baggage_rejected() -> u64 {
     BAGGAGE_REJECTED.load(Ordering::Relaxed)
 }
@@ -212,7 +240,7 @@ pub fn extract<E: Extractor + ?Sized>(extractor: &E) -> Context {
         traceparent: field(extractor.get_all(TRACEPARENT)),
         tracestate: field(extractor.get_all(TRACESTATE)),
     };
-    from_fields(&fields, extractor.get(BAGGAGE), false)
+    from_fields(&fields, &field(extractor.get_all(BAGGAGE)))
 }
 
 /// The context held by a `HashMap` of headers, looking the keys up without regard to case

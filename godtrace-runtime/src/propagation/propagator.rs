@@ -1,12 +1,13 @@
 //! [`W3cPropagator`]: the checks of this module as an OpenTelemetry [`TextMapPropagator`].
+use super::baggage::encode;
 use super::context::{remote_parent, tracestate_header, with_baggage};
 use super::w3c::{Fields, field, traceparent};
 use super::{BAGGAGE, TRACEPARENT, TRACESTATE};
 use opentelemetry::Context;
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry_sdk::propagation::BaggagePropagator;
 use std::sync::OnceLock;
 
 /// W3C Trace Context and Baggage as an OpenTelemetry [`TextMapPropagator`], with the checks
@@ -24,7 +25,10 @@ use std::sync::OnceLock;
 /// trait specifies.
 #[derive(Debug, Clone, Copy)]
 pub struct W3cPropagator {
-    /// Whether `baggage` is carried too (`init` installs it without, when the configured
+    /// Whether `traceparent` and `tracestate` are carried (`init` installs one without for
+    /// `baggage` in the configured propagators, beside one for `tracecontext`).
+    trace_context: bool,
+    /// Whether `baggage` is carried (`init` installs it without, when the configured
     /// propagators leave baggage out).
     baggage: bool,
 }
@@ -38,15 +42,30 @@ impl Default for W3cPropagator {
 impl W3cPropagator {
     /// The propagator: `traceparent`, `tracestate` and `baggage`.
     pub const fn new() -> Self {
-        W3cPropagator { baggage: true }
+        W3cPropagator {
+            trace_context: true,
+            baggage: true,
+        }
     }
 
     /// `traceparent` and `tracestate` only (`OTEL_PROPAGATORS=tracecontext`).
     pub(crate) const fn trace_context_only() -> Self {
-        W3cPropagator { baggage: false }
+        W3cPropagator {
+            trace_context: true,
+            baggage: false,
+        }
+    }
+
+    /// `baggage` only (`OTEL_PROPAGATORS=baggage`), with godtrace's codec.
+    pub(crate) const fn baggage_only() -> Self {
+        W3cPropagator {
+            trace_context: false,
+            baggage: true,
+        }
     }
 }
 
+/// The header names [`W3cPropagator::fields`] lists: the trace context's two, then `baggage`.
 fn fields() -> &'static [String; 3] {
     static FIELDS: OnceLock<[String; 3]> = OnceLock::new();
     FIELDS.get_or_init(|| [TRACEPARENT.into(), TRACESTATE.into(), BAGGAGE.into()])
@@ -54,39 +73,58 @@ fn fields() -> &'static [String; 3] {
 
 impl TextMapPropagator for W3cPropagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        let span = cx.span();
-        // Handed the current context while godtrace's span is not attached to it (the
-        // default): godtrace's span is the one to propagate.
-        let own = crate::span::own_span_under(cx);
-        let sc = own.as_ref().unwrap_or_else(|| span.span_context());
-        if sc.is_valid() {
-            injector.set(TRACEPARENT, traceparent(sc));
-            let state = tracestate_header(cx, sc);
-            if !state.is_empty() {
-                injector.set(TRACESTATE, state);
-            }
+        if self.trace_context {
+            inject_trace_context(cx, injector);
         }
-        if self.baggage {
-            BaggagePropagator::new().inject_context(cx, injector);
+        if self.baggage
+            && let Some(header) = encode(cx.baggage())
+        {
+            injector.set(BAGGAGE, header);
         }
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        let fields = Fields {
-            traceparent: field(extractor.get_all(TRACEPARENT)),
-            tracestate: field(extractor.get_all(TRACESTATE)),
-        };
-        let cx = match remote_parent(&fields) {
-            Some(incoming) => incoming.under(cx),
-            None => cx.clone(),
+        let cx = if self.trace_context {
+            let fields = Fields {
+                traceparent: field(extractor.get_all(TRACEPARENT)),
+                tracestate: field(extractor.get_all(TRACESTATE)),
+            };
+            match remote_parent(&fields) {
+                Some(incoming) => incoming.under(cx),
+                None => cx.clone(),
+            }
+        } else {
+            cx.clone()
         };
         if !self.baggage {
             return cx;
         }
-        with_baggage(cx, extractor.get(BAGGAGE), false)
+        with_baggage(cx, &field(extractor.get_all(BAGGAGE)))
     }
 
     fn fields(&self) -> FieldIter<'_> {
-        FieldIter::new(fields())
+        let all = fields();
+        let (from, to) = match (self.trace_context, self.baggage) {
+            (true, true) => (0, 3),
+            (true, false) => (0, 2),
+            (false, _) => (2, 3),
+        };
+        FieldIter::new(&all[from..to])
+    }
+}
+
+/// Writes `traceparent` and `tracestate` for the span of `cx`, when it has a valid one.
+fn inject_trace_context(cx: &Context, injector: &mut dyn Injector) {
+    let span = cx.span();
+    // Handed the current context while godtrace's span is not attached to it (the
+    // default): godtrace's span is the one to propagate.
+    let own = crate::span::own_span_under(cx);
+    let sc = own.as_ref().unwrap_or_else(|| span.span_context());
+    if sc.is_valid() {
+        injector.set(TRACEPARENT, traceparent(sc));
+        let state = tracestate_header(cx, sc);
+        if !state.is_empty() {
+            injector.set(TRACESTATE, state);
+        }
     }
 }

@@ -33,7 +33,7 @@ pub use self::http_carrier::{HeaderExtractor, HeaderInjector, extract_headers, i
 #[cfg(feature = "http")]
 mod http_carrier {
     use super::super::context::from_fields;
-    use super::super::w3c::{Field, Fields};
+    use super::super::w3c::{Field, Fields, NOT_TEXT};
     use super::super::{BAGGAGE, TRACEPARENT, TRACESTATE};
     use http::header::{HeaderMap, HeaderName, HeaderValue};
     use opentelemetry::Context;
@@ -121,9 +121,10 @@ mod http_carrier {
         }
     }
 
-    /// An OpenTelemetry [`Extractor`] reading an `http::HeaderMap` (feature `http`); values
-    /// that are not visible ASCII read as absent. Prefer [`extract_headers`], which rejects
-    /// and counts them.
+    /// An OpenTelemetry [`Extractor`] reading an `http::HeaderMap` (feature `http`). A value
+    /// that is not visible ASCII reads as absent through `get`; through `get_all`, which
+    /// godtrace's propagator reads, it rejects its field as [`extract_headers`] does (a
+    /// second `traceparent` that is not text is still a second one).
     ///
     /// ```
     /// use godtrace_runtime::propagation::{HeaderExtractor, extract};
@@ -149,7 +150,7 @@ mod http_carrier {
                 .0
                 .get_all(key)
                 .iter()
-                .filter_map(|v| v.to_str().ok())
+                .map(|v| v.to_str().unwrap_or(NOT_TEXT))
                 .collect();
             (!values.is_empty()).then_some(values)
         }

@@ -186,3 +186,56 @@ fn inject_writes_sampled_flag_and_state() {
     assert_eq!(map[TRACESTATE], "k=v");
     assert!(!map.contains_key(BAGGAGE));
 }
+
+/// The same headers through `extract_headers` and through `extract` of a `HeaderExtractor`:
+/// whether each holds a remote parent, its `tracestate` and its baggage entries.
+#[cfg(feature = "http")]
+fn both_ways(headers: &[(&str, &[u8])]) -> [(bool, String, usize); 2] {
+    use opentelemetry::baggage::BaggageExt;
+    let mut map = http::HeaderMap::new();
+    for (name, value) in headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+        map.append(name, http::HeaderValue::from_bytes(value).unwrap());
+    }
+    [
+        super::extract_headers(&map),
+        super::extract(&super::HeaderExtractor(&map)),
+    ]
+    .map(|cx| {
+        let span = cx.span();
+        let sc = span.span_context();
+        (
+            sc.is_remote(),
+            sc.trace_state().header(),
+            cx.baggage().len(),
+        )
+    })
+}
+
+#[cfg(feature = "http")]
+#[test]
+fn a_header_extractor_rejects_values_that_are_not_text_as_extract_headers_does() {
+    const VALID: &[u8] = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let cases: [&[(&str, &[u8])]; 3] = [
+        // A second traceparent, not text: several traceparents, a new trace.
+        &[("traceparent", VALID), ("traceparent", b"00-\xff\xfe")],
+        // A tracestate header that is not text drops the whole tracestate.
+        &[
+            ("traceparent", VALID),
+            ("tracestate", b"a=1"),
+            ("tracestate", b"b=\xff"),
+        ],
+        // So does a baggage header: the whole baggage.
+        &[("baggage", b"a=1"), ("baggage", b"b=\xff")],
+    ];
+    let expected = [
+        (false, String::new(), 0),
+        (true, String::new(), 0),
+        (false, String::new(), 0),
+    ];
+    for (headers, expected) in cases.iter().zip(expected) {
+        let [from_headers, from_extractor] = both_ways(headers);
+        assert_eq!(from_headers, expected, "{headers:?}");
+        assert_eq!(from_extractor, expected, "{headers:?}");
+    }
+}

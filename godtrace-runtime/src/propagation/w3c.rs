@@ -31,14 +31,20 @@ pub(super) enum Field<'a> {
     One(&'a str),
     Values(Vec<&'a str>),
     /// Present but not text (e.g. not visible ASCII in an HTTP header).
-    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     NotText,
 }
 
+/// What an extractor of godtrace's gives for a value that is not text (an HTTP header value
+/// that is not visible ASCII), so that [`field`] reads it as [`Field::NotText`]: DEL, which
+/// no field's grammar accepts anyway.
+pub(super) const NOT_TEXT: &str = "\u{7f}";
+
+/// The field of an extractor's values for one header.
 pub(super) fn field(values: Option<Vec<&str>>) -> Field<'_> {
     match values {
         None => Field::Absent,
         Some(v) if v.is_empty() => Field::Absent,
+        Some(v) if v.contains(&NOT_TEXT) => Field::NotText,
         Some(v) => Field::Values(v),
     }
 }

@@ -77,7 +77,8 @@ impl Counters {
 /// from [`stats`].
 ///
 /// Every finished, sampled span is either accepted into the export queue (`spans_queued`) or
-/// dropped because the queue was full (`spans_dropped`). A queued span is later either
+/// dropped because the queue was full or shutting down (`spans_dropped`: a span that ends
+/// while or after the guard is dropped is counted there too). A queued span is later either
 /// delivered (`spans_exported`) or lost with a failed export or at a shutdown that ran out of
 /// time (`spans_failed`). The span counts stay zero when no OTLP exporter is configured; the
 /// propagation counts are kept either way.
@@ -86,7 +87,8 @@ impl Counters {
 pub struct Stats {
     /// Spans accepted into the export queue.
     pub spans_queued: u64,
-    /// Spans dropped because the export queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    /// Spans dropped because the export queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`), or ended
+    /// once shutdown had started.
     pub spans_dropped: u64,
     /// Spans the backend accepted.
     pub spans_exported: u64,

@@ -355,6 +355,23 @@ impl Response {
     }
 }
 
+/// The path and query of a request target: itself in origin form (`/metrics`), the part after
+/// the authority in absolute form (`http://host:9464/metrics`), which RFC 9112 (section 3.2.2)
+/// has servers accept (proxies send it).
+fn origin_path(target: &str) -> &str {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return target;
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return target;
+    }
+    match rest.find(['/', '?']) {
+        Some(at) if rest.as_bytes()[at] == b'/' => &rest[at..],
+        // No path: the root.
+        _ => "/",
+    }
+}
+
 fn respond(head: &str) -> Response {
     let mut lines = head.lines();
     let request_line = lines.next().unwrap_or("");
@@ -366,7 +383,7 @@ fn respond(head: &str) -> Response {
     if !version.starts_with("HTTP/1.") {
         return Response::error(400, "Bad Request").head_only(head_method);
     }
-    let path = target.split('?').next().unwrap_or("");
+    let path = origin_path(target).split('?').next().unwrap_or("");
     if path != "/metrics" {
         return Response::error(404, "Not Found").head_only(head_method);
     }

@@ -322,3 +322,18 @@ fn a_slow_reader_is_cut_off_at_the_write_deadline() {
     reading.store(false, Ordering::SeqCst);
     reader.join().unwrap();
 }
+
+#[test]
+fn a_request_target_in_absolute_form_is_served_as_its_path() {
+    for (target, status) in [
+        ("http://127.0.0.1:9464/metrics", 200),
+        ("HTTP://host/metrics?x=1", 200),
+        ("http://host/other", 404),
+        ("http://host", 404),
+        ("ftp://host/metrics", 404),
+        ("/metrics", 200),
+    ] {
+        let response = respond(&format!("GET {target} HTTP/1.1\r\n\r\n"));
+        assert_eq!(response.status, status, "{target}");
+    }
+}

@@ -217,7 +217,7 @@ pub(crate) fn resolve(
     Ok(OtlpTarget {
         protocol,
         endpoint,
-        headers: resolve_headers(sources)?,
+        headers: resolve_headers(sources, Some(protocol))?,
         timeout,
         compression: sources
             .first(|l| l.compression.as_ref())
@@ -229,7 +229,7 @@ pub(crate) fn resolve(
 /// Checks the values that `resolve` would, but which may go unused (headers, timeout, the
 /// certificate files): a bad value is reported even when the signal is not exported.
 pub(crate) fn check_unused(sources: &Sources<'_>) -> Result<(), InitError> {
-    resolve_headers(sources)?;
+    resolve_headers(sources, None)?;
     if let Some(t) = sources.first(|l| l.timeout.as_ref()) {
         bounded_duration(t.value, &t.name)?;
     }
@@ -238,8 +238,12 @@ pub(crate) fn check_unused(sources: &Sources<'_>) -> Result<(), InitError> {
 }
 
 /// The environment's headers (the signal's variable over the generic one, as a whole), then
-/// code headers replacing the same (case-insensitive) names.
-pub(crate) fn resolve_headers(sources: &Sources<'_>) -> Result<Vec<(String, String)>, InitError> {
+/// code headers replacing the same (case-insensitive) names. Over gRPC (`protocol`), a name
+/// ending in `-bin` is refused: gRPC sends such metadata as binary, which a text value is not.
+pub(crate) fn resolve_headers(
+    sources: &Sources<'_>,
+    protocol: Option<Protocol>,
+) -> Result<Vec<(String, String)>, InitError> {
     let env = if sources.env_signal.headers.is_empty() {
         &sources.env.headers
     } else {
@@ -253,8 +257,16 @@ pub(crate) fn resolve_headers(sources: &Sources<'_>) -> Result<Vec<(String, Stri
     {
         let (name, value) = &header.value;
         // The value is a credential: the error names the header only.
-        check_header(&header.name, &format!("{name}=<redacted>"), name, value)?;
+        let shown = format!("{name}=<redacted>");
+        check_header(&header.name, &shown, name, value)?;
         let name = name.to_ascii_lowercase();
+        if protocol == Some(Protocol::Grpc) && name.ends_with("-bin") {
+            return Err(InitError::invalid(
+                &header.name,
+                &shown,
+                "over gRPC, header names that do not end in -bin (binary metadata)",
+            ));
+        }
         headers.retain(|(n, _)| *n != name);
         headers.push((name, value.clone()));
     }

@@ -267,6 +267,32 @@ fn the_queue_size_has_an_upper_bound() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(feature = "otlp-grpc", feature = "otlp-http")),
+    ignore = "needs the otlp-grpc and otlp-http features"
+)]
+fn binary_grpc_header_names_are_refused_over_grpc_only() {
+    let grpc = [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-token-bin=s3cr3t"),
+    ];
+    match Config::new("s").with_env_vars(grpc).resolve().unwrap_err() {
+        InitError::InvalidValue { name, value, .. } => {
+            assert_eq!(name, "OTEL_EXPORTER_OTLP_HEADERS");
+            assert_eq!(value, "x-token-bin=<redacted>");
+        }
+        other => panic!("{other:?}"),
+    }
+    let http = [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-token-bin=s3cr3t"),
+    ];
+    assert!(Config::new("s").with_env_vars(http).resolve().is_ok());
+}
+
+#[test]
 fn builder_header_values_and_endpoint_credentials_never_appear_in_errors() {
     let err = Config::new("s")
         .header("authorization", "Bearer s3cr3t\r\n")

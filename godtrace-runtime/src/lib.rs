@@ -30,6 +30,7 @@ mod span;
 mod stats;
 pub mod testing;
 pub mod thread;
+mod token;
 mod value;
 
 // Tests of builds that leave a transport out (scripts/features runs them).

@@ -104,7 +104,7 @@ fn every_variable_rejects_bad_values_by_name() {
 #[test]
 fn bad_builder_values_are_named_too() {
     crate::support::own_process!();
-    let err = |config: Config| godtrace::init(config).err().expect("rejected").to_string();
+    let err = |config: Config| godtrace::init(config).expect_err("rejected").to_string();
     assert_eq!(
         err(Config::new("c").sample_ratio(1.5)),
         r#"sample_ratio="1.5": expected a number from 0 to 1"#
@@ -138,7 +138,7 @@ fn ports_outside_1_to_65535_are_init_errors_on_both_signals() {
             }
         }
     }
-    let err = |config: Config| godtrace::init(config).err().expect("rejected").to_string();
+    let err = |config: Config| godtrace::init(config).expect_err("rejected").to_string();
     assert!(err(Config::new("c").endpoint("http://h:65536")).starts_with("endpoint="));
     let metrics = godtrace::MetricsConfig::new().otlp_endpoint("http://h:0/v1/metrics");
     assert!(err(Config::new("c").metrics(metrics)).starts_with("otlp_endpoint="));
@@ -316,8 +316,7 @@ fn tls_settings_that_would_be_ignored_are_errors() {
             .endpoint("https://collector:4318")
             .certificate(format!("{dir}/missing.crt")),
     )
-    .err()
-    .expect("rejected")
+    .expect_err("rejected")
     .to_string();
     assert!(builder.starts_with("certificate="), "{builder}");
 }
@@ -341,8 +340,7 @@ fn secrets_never_appear_in_init_errors() {
             "http://user:s3cr3t@c:0",
         )]),
         godtrace::init(Config::new("c").header("authorization", "Bearer s3cr3t\n"))
-            .err()
-            .expect("rejected"),
+            .expect_err("rejected"),
     ];
     for err in errors {
         for shown in [err.to_string(), format!("{err:?}")] {

@@ -129,8 +129,7 @@ fn a_failed_init_leaves_no_thread_behind_and_a_later_one_succeeds() {
             .endpoint(COLLECTOR)
             .metrics(MetricsConfig::new().prometheus_listen(busy_addr.as_str())),
     )
-    .err()
-    .expect("a busy Prometheus port fails init");
+    .expect_err("a busy Prometheus port fails init");
     assert!(
         matches!(&err, InitError::Exporter(m) if m.contains(&busy_addr)),
         "{err:?}"

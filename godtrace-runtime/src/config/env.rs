@@ -307,10 +307,9 @@ fn parse_pairs(name: &str, v: &str, shown: &str) -> Result<Vec<(String, String)>
 /// Only a token is shown: a mistyped item such as `Authorization: Basic dXNlcg==` splits at
 /// the token's own `=`, leaving the credential on the name's side.
 fn redact_header_values(v: &str) -> String {
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     v.split(',')
         .map(|item| match item.split_once('=') {
-            Some((name, _)) if !name.trim().is_empty() && name.trim().chars().all(token) => {
+            Some((name, _)) if crate::token::is_token(name.trim()) => {
                 format!("{}=<redacted>", name.trim())
             }
             None if item.trim().is_empty() => item.to_owned(),

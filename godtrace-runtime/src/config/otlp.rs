@@ -478,8 +478,7 @@ pub(crate) fn check_header(
     name: &str,
     value: &str,
 ) -> Result<(), InitError> {
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    let name_ok = !name.is_empty() && name.chars().all(token);
+    let name_ok = crate::token::is_token(name);
     let value_ok = value
         .chars()
         .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic());

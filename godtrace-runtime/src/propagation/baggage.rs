@@ -11,6 +11,7 @@
 //! baggage-octet  = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
 //! ```
 use super::{MAX_BAGGAGE_LEN, MAX_BAGGAGE_MEMBERS};
+use crate::token::is_token;
 use opentelemetry::baggage::{Baggage, BaggageMetadata};
 
 /// The `baggage` headers are longer than [`MAX_BAGGAGE_LEN`] together (they are dropped).
@@ -162,33 +163,6 @@ fn properties(props: &str) -> Option<Vec<(&str, Option<&str>)>> {
 /// `s` without the spaces and tabs (HTTP's OWS) around it.
 fn trim_ows(s: &str) -> &str {
     s.trim_matches([' ', '\t'])
-}
-
-/// RFC 7230 `token`: one or more `tchar`.
-fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(is_tchar)
-}
-
-/// RFC 7230 `tchar`: a visible ASCII character that is not a delimiter.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
 }
 
 /// `baggage-octet`: visible ASCII but DQUOTE, comma, semicolon and backslash.

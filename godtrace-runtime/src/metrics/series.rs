@@ -68,20 +68,24 @@ pub(crate) fn attributes_footprint(attributes: &[KeyValue]) -> usize {
 }
 
 /// An upper bound of the bytes one line of a series of `metric` with `attributes` takes in a
-/// Prometheus exposition: the family name (the metric's, with a unit and a suffix), the
-/// labels (`{key="value",..}`: keys and values escaped, so at most doubled; numbers at most 26
-/// characters; quotes and separators), a bucket's `le`, the value and an OpenMetrics
-/// exemplar.
+/// Prometheus exposition, newline included: the family name (the metric's, with a unit and a
+/// suffix), the labels (`{key="value",..}`: names at most the key and a prefix; values
+/// escaped, so at most doubled; numbers at most [`MAX_NUMBER_LEN`] characters, as the
+/// exposition writes them; quotes and separators), a bucket's `le`, the value and an
+/// OpenMetrics exemplar.
 pub(crate) fn rendered_line_bound(metric: &str, attributes: &[KeyValue]) -> usize {
-    const NUMBER: usize = 26;
+    const NUMBER: usize = MAX_NUMBER_LEN;
     const SUFFIXES: usize = 40;
     const EXEMPLAR: usize = 160;
+    // Arrays are written `[a,b]`; their strings quoted, and the quotes escaped.
     let value = |v: &Value| match v {
         Value::String(s) => 2 * s.as_str().len(),
-        Value::Array(Array::String(a)) => a.iter().map(|s| 2 * s.as_str().len() + 4).sum(),
-        Value::Array(Array::I64(a)) => a.len() * NUMBER,
-        Value::Array(Array::F64(a)) => a.len() * NUMBER,
-        Value::Array(Array::Bool(a)) => a.len() * 6,
+        Value::Array(Array::String(a)) => {
+            2 + a.iter().map(|s| 2 * s.as_str().len() + 5).sum::<usize>()
+        }
+        Value::Array(Array::I64(a)) => 2 + a.len() * (NUMBER + 1),
+        Value::Array(Array::F64(a)) => 2 + a.len() * (NUMBER + 1),
+        Value::Array(Array::Bool(a)) => 2 + a.len() * 6,
         _ => NUMBER,
     };
     metric.len()
@@ -91,9 +95,14 @@ pub(crate) fn rendered_line_bound(metric: &str, attributes: &[KeyValue]) -> usiz
         + EXEMPLAR
         + attributes
             .iter()
-            .map(|kv| 2 * kv.key.as_str().len() + 8 + value(&kv.value))
+            .map(|kv| kv.key.as_str().len() + 8 + value(&kv.value))
             .sum::<usize>()
 }
+
+/// The most characters a number takes in an exposition (`prometheus::render::number`): a
+/// sign and the shortest digits that read back the same, plainly from 1e-7 to 1e21 and with
+/// an exponent beyond (`-0.00000012345678901234567`, `-1.2345678901234567e-308`).
+pub(crate) const MAX_NUMBER_LEN: usize = 26;
 
 /// One `(operation, error.type)` series of the duration histogram. Calls are measured in the
 /// clock's ticks, bucketed against the bounds made ticks once and summed in ticks, so that a
@@ -165,9 +174,10 @@ impl DurationSeries {
         size_of::<Self>() + self.cells.heap_bytes() + attributes_footprint(&self.attributes)
     }
 
-    /// Its lines in a Prometheus exposition: the buckets, the sum, the count, the created time.
+    /// Its lines in a Prometheus exposition: the buckets (an exemplar slot each), the sum and
+    /// the count.
     pub(crate) fn scrape_lines(&self) -> usize {
-        self.exemplars.len() + 3
+        self.exemplars.len() + 2
     }
 
     pub(crate) fn snapshot(&self) -> HistogramPoint {
@@ -223,9 +233,9 @@ impl ValueSeries {
             + attributes_footprint(&self.attributes)
     }
 
-    /// Its lines in a Prometheus exposition: the buckets, the sum, the count, the created time.
+    /// Its lines in a Prometheus exposition: the buckets, the sum and the count.
     pub(crate) fn scrape_lines(&self) -> usize {
-        self.counts.len() + 3
+        self.counts.len() + 2
     }
 
     pub(crate) fn snapshot(&self) -> HistogramPoint {
@@ -263,9 +273,9 @@ impl CounterSeries {
         size_of::<Self>() + attributes_footprint(&self.attributes)
     }
 
-    /// Its lines in a Prometheus exposition: the total and the created time.
+    /// Its lines in a Prometheus exposition: the total.
     pub(crate) fn scrape_lines(&self) -> usize {
-        2
+        1
     }
 
     pub(crate) fn snapshot(&self) -> CounterPoint {

@@ -4,7 +4,8 @@ use crate::metrics::registry::registry;
 use crate::metrics::report;
 use crate::metrics::snapshot::DURATION_METRIC;
 use crate::metrics::{Exemplar, HistogramPoint, MetricData, MetricPoints, MetricsSnapshot};
-use opentelemetry::KeyValue;
+use opentelemetry::{Array, KeyValue, Value};
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::{LazyLock, Mutex};
 use std::time::UNIX_EPOCH;
@@ -229,7 +230,7 @@ fn labels(attributes: &[KeyValue], histogram: bool, le: Option<&str>) -> String 
         if histogram && name == "le" {
             name.insert_str(0, "key_");
         }
-        let value = kv.value.as_str();
+        let value = label_value(&kv.value);
         match pairs.iter_mut().find(|(n, _)| *n == name) {
             Some((_, v)) => {
                 v.push(';');
@@ -262,13 +263,33 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// A label's text: as OpenTelemetry writes the value, but floats (alone or in an array) as
+/// [`number`] writes them, so that no value is longer than its bound
+/// (`series::rendered_line_bound`).
+fn label_value(value: &Value) -> Cow<'_, str> {
+    match value {
+        Value::F64(v) => Cow::Owned(number(*v)),
+        Value::Array(Array::F64(values)) => {
+            let numbers: Vec<String> = values.iter().map(|v| number(*v)).collect();
+            Cow::Owned(format!("[{}]", numbers.join(",")))
+        }
+        other => other.as_str(),
+    }
+}
+
+/// `v` as the exposition formats write numbers: the shortest digits that read back the same,
+/// with an exponent outside 1e-7 to 1e21 (plainly written, `f64::MIN_POSITIVE` would take 300
+/// characters), at most [`MAX_NUMBER_LEN`](crate::metrics::series::MAX_NUMBER_LEN)
+/// characters.
 fn number(v: f64) -> String {
     if v.is_nan() {
         "NaN".to_owned()
     } else if v.is_infinite() {
         if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
-    } else {
+    } else if v == 0.0 || (1e-7..1e21).contains(&v.abs()) {
         format!("{v}")
+    } else {
+        format!("{v:e}")
     }
 }
 

@@ -315,7 +315,7 @@ odd_labels histogram 4
 }
 
 /// The lines of `points` (no `# HELP` or `# TYPE`), in `format`, under the name `name`.
-fn series_lines(name: &str, points: MetricPoints, format: Format) -> usize {
+fn series_lines(name: &str, points: MetricPoints, format: Format) -> Vec<String> {
     let snapshot = MetricsSnapshot {
         metrics: vec![MetricData {
             name: name.into(),
@@ -327,51 +327,93 @@ fn series_lines(name: &str, points: MetricPoints, format: Format) -> usize {
     render(&snapshot, format, &mut Families::default())
         .lines()
         .filter(|line| !line.starts_with('#'))
-        .map(|line| line.len() + 1)
-        .sum()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
-fn a_series_takes_no_more_in_a_scrape_than_it_counts_against_the_memory_budget() {
+fn no_line_of_a_series_is_longer_than_its_bound_and_there_are_as_many_as_counted() {
     use crate::metrics::series::{CounterSeries, ValueSeries, rendered_line_bound};
     use opentelemetry::{Array, StringValue, Value};
     let name = format!("m{}", "x".repeat(254));
     let escaped = "\"\\\n".repeat(85);
-    let mut attributes: Vec<KeyValue> = (0..30)
+    let extremes = vec![
+        f64::MIN_POSITIVE / 2.0,
+        -f64::MAX,
+        -1.234_567_890_123_456_7e-8,
+        0.0,
+    ];
+    let mut attributes: Vec<KeyValue> = (0..26)
         .map(|i| KeyValue::new(format!("{i:02}{}", "k".repeat(254)), escaped.clone()))
         .collect();
-    attributes.push(KeyValue::new(
-        "floats",
-        Value::Array(Array::F64(vec![-1.0e-300; 32])),
-    ));
+    attributes.push(KeyValue::new("le", -f64::MAX));
+    attributes.push(KeyValue::new("2nd", i64::MIN));
+    let floats: Vec<f64> = extremes.iter().cycle().take(32).copied().collect();
+    attributes.push(KeyValue::new("floats", Value::Array(Array::F64(floats))));
     let strings: Vec<StringValue> = (0..32).map(|_| StringValue::from("\"\\")).collect();
     attributes.push(KeyValue::new(
         "strings",
         Value::Array(Array::String(strings)),
     ));
+    attributes.push(KeyValue::new(
+        "ints",
+        Value::Array(Array::I64(vec![i64::MIN; 32])),
+    ));
     let ex = Exemplar {
         trace_id: TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap(),
         span_id: SpanId::from_hex("b7ad6b7169203331").unwrap(),
-        value: -1.0e-300,
+        value: f64::MIN_POSITIVE / 2.0,
         time: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
     };
-    let histogram = ValueSeries::new(attributes.clone(), vec![1.0e-300, 2.0e-300].into());
+    let bounds: Vec<f64> = extremes
+        .iter()
+        .map(|b| b.abs())
+        .filter(|b| *b > 0.0)
+        .collect();
+    let mut bounds = bounds;
+    bounds.sort_by(f64::total_cmp);
+    let histogram = ValueSeries::new(attributes.clone(), bounds.into());
+    histogram.record(f64::MAX, None);
+    histogram.record(f64::MAX, None);
     let mut point = histogram.snapshot();
     point.exemplars = vec![Some(ex); point.bucket_counts.len()];
-    let counter = CounterSeries::new(attributes);
-    let line = rendered_line_bound(&name, &counter.attributes);
+    let counter = CounterSeries::new(attributes.clone());
+    counter.add(f64::MIN_POSITIVE / 2.0);
+    let bound = rendered_line_bound(&name, &attributes);
     for format in [Format::Text, Format::OpenMetrics] {
         let h = series_lines(&name, MetricPoints::Histogram(vec![point.clone()]), format);
-        let counted = histogram.scrape_lines() * line;
-        assert!(h <= counted, "{format:?}: {h} > {counted}");
+        assert_eq!(h.len(), histogram.scrape_lines(), "{format:?}");
         let c = series_lines(
             &name,
             MetricPoints::Counter(vec![counter.snapshot()]),
             format,
         );
-        let counted = counter.scrape_lines() * line;
-        assert!(c <= counted, "{format:?}: {c} > {counted}");
+        assert_eq!(c.len(), counter.scrape_lines(), "{format:?}");
+        for line in h.iter().chain(&c) {
+            assert!(
+                line.len() + 1 <= bound,
+                "{format:?}: {} > {bound}: {line}",
+                line.len() + 1
+            );
+        }
     }
+}
+
+#[test]
+fn numbers_are_written_in_at_most_26_characters() {
+    for v in [
+        f64::MIN_POSITIVE / 2.0,
+        -f64::MAX,
+        -1.234_567_890_123_456_7e-7,
+        1e21,
+        -0.5,
+    ] {
+        let text = number(v);
+        assert!(text.len() <= 26, "{text}");
+        assert_eq!(text.parse::<f64>().unwrap(), v, "{text}");
+    }
+    assert_eq!(number(0.0005), "0.0005");
+    assert_eq!(number(1e300), "1e300");
 }
 
 #[test]
@@ -391,10 +433,11 @@ fn a_scrape_of_a_budgeted_metric_is_bounded_by_its_budget() {
             .record(1.0, None);
     }
     let points = table.series().iter().map(|s| s.snapshot()).collect();
-    let scrape = series_lines(
+    let lines = series_lines(
         "render.tests.wide",
         MetricPoints::Histogram(points),
         Format::Text,
     );
+    let scrape: usize = lines.iter().map(|line| line.len() + 1).sum();
     assert!(scrape <= 1 << 20, "a scrape of {scrape} bytes");
 }

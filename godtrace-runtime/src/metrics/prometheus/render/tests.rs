@@ -337,7 +337,7 @@ fn no_line_of_a_series_is_longer_than_its_bound_and_there_are_as_many_as_counted
     use opentelemetry::{Array, StringValue, Value};
     let name = format!("m{}", "x".repeat(254));
     let escaped = "\"\\\n".repeat(85);
-    let extremes = vec![
+    let extremes = [
         f64::MIN_POSITIVE / 2.0,
         -f64::MAX,
         -1.234_567_890_123_456_7e-8,

@@ -58,7 +58,8 @@ impl SpanBuilder {
     /// [`parent`]: SpanBuilder::parent
     pub fn start(self) -> SpanGuard {
         SpanGuard {
-            span: OpSpan::start_named(self.name, self.kind, self.parent).map(EnteredSpan::new),
+            span: OpSpan::start_named(self.name, self.kind, self.parent, false)
+                .map(EnteredSpan::new),
             _this_thread: PhantomData,
         }
     }
@@ -66,6 +67,8 @@ impl SpanBuilder {
     /// Starts the span without making it current: a [`Span`] that can move to another thread
     /// or be held by a future, current only inside [`Span::in_scope`].
     pub fn start_detached(self) -> Span {
-        Span::new(OpSpan::start_named(self.name, self.kind, self.parent).map(DetachedSpan::new))
+        // Sampled out, it still names its parent's trace and decision (`Span::context`).
+        let span = OpSpan::start_named(self.name, self.kind, self.parent, true);
+        Span::new(span.map(DetachedSpan::new))
     }
 }

@@ -302,18 +302,14 @@ fn parse_pairs(name: &str, v: &str, shown: &str) -> Result<Vec<(String, String)>
     Ok(out)
 }
 
-/// `name=value,...` with every value replaced by `<redacted>`, and every item whose name is
-/// not a header name (a token) replaced whole: what a header list may show in a message.
-/// Only a token is shown: a mistyped item such as `Authorization: Basic dXNlcg==` splits at
-/// the token's own `=`, leaving the credential on the name's side.
+/// A header list as a message may show it: each item as [`super::otlp::shown_header`] shows
+/// it, an item that is not a pair as `<redacted>`.
 fn redact_header_values(v: &str) -> String {
     v.split(',')
         .map(|item| match item.split_once('=') {
-            Some((name, _)) if crate::token::is_token(name.trim()) => {
-                format!("{}=<redacted>", name.trim())
-            }
+            Some((name, _)) => super::otlp::shown_header(name.trim()),
             None if item.trim().is_empty() => item.to_owned(),
-            _ => "<redacted>".to_owned(),
+            None => "<redacted>".to_owned(),
         })
         .collect::<Vec<_>>()
         .join(",")

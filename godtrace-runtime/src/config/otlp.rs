@@ -257,7 +257,7 @@ pub(crate) fn resolve_headers(
     {
         let (name, value) = &header.value;
         // The value is a credential: the error names the header only.
-        let shown = format!("{name}=<redacted>");
+        let shown = shown_header(name);
         check_header(&header.name, &shown, name, value)?;
         let name = name.to_ascii_lowercase();
         if protocol == Some(Protocol::Grpc) && name.ends_with("-bin") {
@@ -449,7 +449,7 @@ fn check_compiled(protocol: Protocol, name: &str) -> Result<(), InitError> {
     }
 }
 
-/// `d` if it is more than zero and at most [`MAX_DURATION`]; an error naming `name` otherwise.
+/// `d` if it is at least 1 ms and at most [`MAX_DURATION`]; an error naming `name` otherwise.
 pub(crate) fn bounded_duration(d: Duration, name: &str) -> Result<Duration, InitError> {
     // The environment's durations are whole milliseconds from 1: code is held to the same
     // floor (a schedule delay of 1 ns would keep the export thread awake).
@@ -467,6 +467,17 @@ pub(crate) fn bounded_duration(d: Duration, name: &str) -> Result<Duration, Init
         ))
     } else {
         Ok(d)
+    }
+}
+
+/// What a message may show of a header: `name=<redacted>`, or `<redacted>` whole when the name
+/// is not a header name (a token): a mistyped `Authorization: Basic dXNlcg==` splits at the
+/// credential's own `=`, leaving it on the name's side.
+pub(crate) fn shown_header(name: &str) -> String {
+    if crate::token::is_token(name) {
+        format!("{name}=<redacted>")
+    } else {
+        "<redacted>".to_owned()
     }
 }
 

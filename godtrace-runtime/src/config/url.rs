@@ -62,11 +62,14 @@ fn port_ok(host_port: &str) -> bool {
     }
 }
 
-/// The user-info of `url` (`user:password` in `http://user:password@host/`), if any.
+/// The user-info of `url` (`user:password` in `http://user:password@host/`), if any, for
+/// redaction: everything up to the last `@`. A password holding a raw `/`, `?` or `#` would
+/// end the authority there by the URL grammar and hide its `@`; taking a path's `@` for the
+/// user-info's only redacts more than needed.
 fn userinfo(url: &str) -> Option<&str> {
     let start = url.find("://").map_or(0, |i| i + 3);
-    let authority = url[start..].split(['/', '?', '#']).next().unwrap_or("");
-    let info = &authority[..authority.rfind('@')?];
+    let rest = &url[start..];
+    let info = &rest[..rest.rfind('@')?];
     (!info.is_empty()).then_some(info)
 }
 
@@ -247,7 +250,17 @@ mod tests {
         let message = format!("error sending request for url ({url}): refused, s3cr3t");
         let scrubbed = scrub(&message, url);
         assert!(!scrubbed.contains("s3cr3t"), "{scrubbed}");
-        assert_eq!(redacted("http://h:1/p@x"), "http://h:1/p@x");
         assert_eq!(redacted("http://tok@h/"), "http://<redacted>@h/");
+        // A password with a character that ends an authority: still redacted (and a path's
+        // `@` is taken for the user-info's, which only redacts more).
+        for bad in [
+            "https://user:pa#s3cr3t@collector:4318",
+            "https://user:pa/s3cr3t@h:0",
+            "https://user:pa?s3cr3t@h:70000",
+        ] {
+            let err = check("endpoint", bad).unwrap_err().to_string();
+            assert!(!err.contains("s3cr3t"), "{err}");
+        }
+        assert_eq!(redacted("http://h:1/p@x"), "http://<redacted>@x");
     }
 }

@@ -457,22 +457,23 @@ impl OpSpan {
     }
 
     /// Starts a span named `name` of `kind` under `explicit`, or the current span when `None`
-    /// (the manual API); `None` when tracing is off or the span is sampled out (a new trace
-    /// dropped at its root marks the thread while the span is current, so its children follow).
+    /// (the manual API); `None` when tracing is off or suppressed, or the span is sampled out
+    /// with nothing to carry (a new trace dropped at its root marks the thread while the span
+    /// is current, so its children follow). `carries_parent`: a span sampled out under a
+    /// parent keeps that parent's context, for a detached span's `context()` (what the client
+    /// layers send on) wherever the span goes; a span current where it starts has no need.
     pub(crate) fn start_named(
         name: Cow<'static, str>,
         kind: SpanKind,
         explicit: Option<Context>,
+        carries_parent: bool,
     ) -> Option<OpSpan> {
         if !switches::is_enabled() || !current::otel_context_usable() {
             return None;
         }
-        // A span not recorded under a parent carries the parent's context: a detached span's
-        // `context()` (what the client layers inject) must name the trace and its decision,
-        // wherever the span goes.
         let rule = sampling::SiteRule {
             sample_rate: None,
-            carries_parent: true,
+            carries_parent,
         };
         match sampling::decide(rule, explicit.as_ref()) {
             sampling::Decision::Suppressed => None,

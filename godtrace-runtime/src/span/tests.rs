@@ -215,6 +215,7 @@ fn span_dropped_while_current_leaves_the_list() {
         "dropped".into(),
         opentelemetry::trace::SpanKind::Internal,
         None,
+        false,
     )
     .expect("sampled in");
     // SAFETY: `span` stays in this frame, on this thread.

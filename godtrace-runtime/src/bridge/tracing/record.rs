@@ -76,7 +76,8 @@ impl Record {
             Parent::Explicit(cx) => Some(cx.clone()),
             Parent::Root => Some(Context::new()),
         };
-        let span = OpSpan::start_named(name, kind.unwrap_or(SpanKind::Internal), explicit)
+        // Sampled out, what its children follow is carried below.
+        let span = OpSpan::start_named(name, kind.unwrap_or(SpanKind::Internal), explicit, false)
             .map(DetachedSpan::new);
         match span {
             Some(span) if span.span().is_recording() => Some(Bridged {

@@ -304,6 +304,13 @@ fn builder_header_values_and_endpoint_credentials_never_appear_in_errors() {
         "{err}"
     );
     assert!(!err.contains("s3cr3t"), "{err}");
+    // A credential mistyped into the name: not shown either.
+    let err = Config::new("s")
+        .header("Authorization: Bearer s3cr3t", "x")
+        .resolve()
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("s3cr3t"), "{err}");
     for config in [
         Config::new("s").endpoint("https://u:s3cr3t@c:0"),
         Config::new("s").traces_endpoint("http://u:s3cr3t@c:99999/v1/traces"),

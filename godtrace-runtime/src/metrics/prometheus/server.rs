@@ -355,21 +355,23 @@ impl Response {
     }
 }
 
-/// The path and query of a request target: itself in origin form (`/metrics`), the part after
-/// the authority in absolute form (`http://host:9464/metrics`), which RFC 9112 (section 3.2.2)
-/// has servers accept (proxies send it).
-fn origin_path(target: &str) -> &str {
-    let Some((scheme, rest)) = target.split_once("://") else {
-        return target;
+/// The path of a request target, without its query: in origin form (`/metrics?x`) and in
+/// absolute form (`http://host:9464/metrics`), which RFC 9112 (section 3.2.2) has servers
+/// accept (proxies send it).
+fn request_path(target: &str) -> &str {
+    let origin_form = match target.split_once("://") {
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            match rest.find(['/', '?']) {
+                Some(at) if rest.as_bytes()[at] == b'/' => &rest[at..],
+                // No path (`http://host` or `http://host?x`): the root.
+                _ => "/",
+            }
+        }
+        _ => target,
     };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return target;
-    }
-    match rest.find(['/', '?']) {
-        Some(at) if rest.as_bytes()[at] == b'/' => &rest[at..],
-        // No path: the root.
-        _ => "/",
-    }
+    origin_form.split('?').next().unwrap_or("")
 }
 
 fn respond(head: &str) -> Response {
@@ -383,7 +385,7 @@ fn respond(head: &str) -> Response {
     if !version.starts_with("HTTP/1.") {
         return Response::error(400, "Bad Request").head_only(head_method);
     }
-    let path = origin_path(target).split('?').next().unwrap_or("");
+    let path = request_path(target);
     if path != "/metrics" {
         return Response::error(404, "Not Found").head_only(head_method);
     }

@@ -17,12 +17,15 @@ impl<S: BuildHasher> Extractor for CaseInsensitive<'_, S> {
     }
 
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let values: Vec<&str> = self
+        let mut entries: Vec<(&String, &String)> = self
             .0
             .iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
             .collect();
+        // Spellings of one name (`baggage`, `Baggage`) in the order of their keys, not of the
+        // map's hashing: joined lists read the same on every run.
+        entries.sort_unstable_by_key(|(k, _)| *k);
+        let values: Vec<&str> = entries.into_iter().map(|(_, v)| v.as_str()).collect();
         (!values.is_empty()).then_some(values)
     }
 }

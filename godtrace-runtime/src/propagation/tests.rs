@@ -239,3 +239,20 @@ fn a_header_extractor_rejects_values_that_are_not_text_as_extract_headers_does()
         assert_eq!(from_extractor, expected, "{headers:?}");
     }
 }
+
+#[test]
+fn only_godtraces_own_extractors_mark_a_value_not_text() {
+    use opentelemetry::baggage::BaggageExt;
+    // `Baggage` sorts before `baggage`: the joined list is the same on every run.
+    let map = HashMap::from([
+        ("baggage".to_string(), "b=2".to_string()),
+        ("Baggage".to_string(), "\u{7f}".to_string()),
+    ]);
+    let cx = super::extract_map(&map);
+    let entries: Vec<_> = cx.baggage().iter().map(|(k, _)| k.to_string()).collect();
+    assert_eq!(
+        entries,
+        ["b"],
+        "the DEL member is skipped, the rest is kept"
+    );
+}

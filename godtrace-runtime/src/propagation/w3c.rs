@@ -35,16 +35,17 @@ pub(super) enum Field<'a> {
 }
 
 /// What an extractor of godtrace's gives for a value that is not text (an HTTP header value
-/// that is not visible ASCII), so that [`field`] reads it as [`Field::NotText`]: DEL, which
-/// no field's grammar accepts anyway.
-pub(super) const NOT_TEXT: &str = "\u{7f}";
+/// that is not visible ASCII), so that [`field`] reads it as [`Field::NotText`]. Recognised by
+/// its address, not its text: another extractor's value `"\u{7f}"` is just an invalid value.
+/// A `static`, so that it has one address.
+pub(super) static NOT_TEXT: &str = "\u{7f}";
 
 /// The field of an extractor's values for one header.
 pub(super) fn field(values: Option<Vec<&str>>) -> Field<'_> {
     match values {
         None => Field::Absent,
         Some(v) if v.is_empty() => Field::Absent,
-        Some(v) if v.contains(&NOT_TEXT) => Field::NotText,
+        Some(v) if v.iter().any(|value| std::ptr::eq(*value, NOT_TEXT)) => Field::NotText,
         Some(v) => Field::Values(v),
     }
 }

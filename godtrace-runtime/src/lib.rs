@@ -29,8 +29,8 @@ mod record;
 mod span;
 mod stats;
 pub mod testing;
+mod text;
 pub mod thread;
-mod token;
 mod value;
 
 // Tests of builds that leave a transport out (scripts/features runs them).

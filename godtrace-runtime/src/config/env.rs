@@ -315,21 +315,9 @@ fn redact_header_values(v: &str) -> String {
         .join(",")
 }
 
+/// `s` percent-decoded, when that is UTF-8 text.
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(crate::text::percent_decode(s)?).ok()
 }
 
 #[cfg(test)]

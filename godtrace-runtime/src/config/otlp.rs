@@ -474,7 +474,7 @@ pub(crate) fn bounded_duration(d: Duration, name: &str) -> Result<Duration, Init
 /// is not a header name (a token): a mistyped `Authorization: Basic dXNlcg==` splits at the
 /// credential's own `=`, leaving it on the name's side.
 pub(crate) fn shown_header(name: &str) -> String {
-    if crate::token::is_token(name) {
+    if crate::text::is_token(name) {
         format!("{name}=<redacted>")
     } else {
         "<redacted>".to_owned()
@@ -489,7 +489,7 @@ pub(crate) fn check_header(
     name: &str,
     value: &str,
 ) -> Result<(), InitError> {
-    let name_ok = crate::token::is_token(name);
+    let name_ok = crate::text::is_token(name);
     let value_ok = value
         .chars()
         .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic());

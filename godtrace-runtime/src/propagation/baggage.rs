@@ -11,7 +11,7 @@
 //! baggage-octet  = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
 //! ```
 use super::{MAX_BAGGAGE_LEN, MAX_BAGGAGE_MEMBERS};
-use crate::token::is_token;
+use crate::text::{is_token, trim_ows};
 use opentelemetry::baggage::{Baggage, BaggageMetadata};
 
 /// The `baggage` headers are longer than [`MAX_BAGGAGE_LEN`] together (they are dropped).
@@ -160,11 +160,6 @@ fn properties(props: &str) -> Option<Vec<(&str, Option<&str>)>> {
     Some(list)
 }
 
-/// `s` without the spaces and tabs (HTTP's OWS) around it.
-fn trim_ows(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
-}
-
 /// `baggage-octet`: visible ASCII but DQUOTE, comma, semicolon and backslash.
 fn is_baggage_octet(b: u8) -> bool {
     matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
@@ -173,35 +168,11 @@ fn is_baggage_octet(b: u8) -> bool {
 /// The value `raw` decodes to: percent escapes read as UTF-8, invalid sequences replaced by
 /// U+FFFD; `None` when `raw` holds a byte that is not a baggage-octet or a malformed escape.
 fn decode_value(raw: &str) -> Option<String> {
-    let raw = raw.as_bytes();
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        if !is_baggage_octet(b) {
-            return None;
-        }
-        if b == b'%' {
-            let high = hex_digit(*raw.get(i + 1)?)?;
-            let low = hex_digit(*raw.get(i + 2)?)?;
-            bytes.push((high << 4) | low);
-            i += 3;
-        } else {
-            bytes.push(b);
-            i += 1;
-        }
+    if !raw.bytes().all(is_baggage_octet) {
+        return None;
     }
+    let bytes = crate::text::percent_decode(raw)?;
     Some(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// The value of a hex digit, either case.
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Appends `value` percent-encoded to `out`: every byte that is not a baggage-octet, and `%`

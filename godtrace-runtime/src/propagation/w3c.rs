@@ -124,7 +124,7 @@ fn is_lower_hex(bytes: &[u8]) -> bool {
 /// Parses `version-traceid-parentid-flags` strictly (W3C Trace Context Level 2, *Traceparent Header*).
 fn parse_traceparent(value: &str) -> Result<(TraceId, SpanId, TraceFlags), Rejected> {
     // Optional whitespace around the value is allowed by HTTP.
-    let value = value.trim_matches([' ', '\t']);
+    let value = crate::text::trim_ows(value);
     let b = value.as_bytes();
     if b.len() < 55 || b.len() > MAX_TRACEPARENT_LEN || !value.is_ascii() {
         return Err(Rejected);
@@ -175,7 +175,7 @@ fn parse_tracestate<'a>(parts: &[&'a str]) -> Result<Members<'a>, BadTraceState>
     let mut keys = HashSet::new();
     let mut count = 0;
     for member in parts.iter().flat_map(|p| p.split(',')) {
-        let member = member.trim_matches([' ', '\t']);
+        let member = crate::text::trim_ows(member);
         if member.is_empty() {
             // Empty members are allowed and ignored.
             continue;

@@ -1,0 +1,78 @@
+//! Text grammar shared by HTTP headers, W3C Baggage and the `OTEL_*` variables, each rule in
+//! one place: RFC 7230 tokens (section 3.2.6), what a header name and a baggage key are made
+//! of, and percent-decoding (RFC 3986 section 2.1), which baggage values and the variables'
+//! `key=value` lists use.
+
+/// Whether `s` is a token: one or more `tchar`s, that is letters, digits and
+/// ``!#$%&'*+-.^_`|~``.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_tchar)
+}
+
+/// RFC 7230 `tchar`: a visible ASCII character that is not a delimiter.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `s` without the spaces and tabs (HTTP's optional whitespace, OWS) around it.
+pub(crate) fn trim_ows(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
+/// The bytes `raw` percent-decodes to; `None` for a `%` not followed by two hex digits.
+pub(crate) fn percent_decode(raw: &str) -> Option<Vec<u8>> {
+    let raw = raw.as_bytes();
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            let high = hex_digit(*raw.get(i + 1)?)?;
+            let low = hex_digit(*raw.get(i + 2)?)?;
+            bytes.push((high << 4) | low);
+            i += 3;
+        } else {
+            bytes.push(raw[i]);
+            i += 1;
+        }
+    }
+    Some(bytes)
+}
+
+/// The value of a hex digit, either case.
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_are_tchars_only() {
+        assert!(super::is_token("x-api-key"));
+        assert!(super::is_token("!#$%&'*+-.^_`|~09AZaz"));
+        for not in [
+            "", "a b", "a:b", "a=b", "(x)", "k\u{e9}", "a\"", "a,b", "a;b", "a/b",
+        ] {
+            assert!(!super::is_token(not), "{not:?}");
+        }
+    }
+
+    #[test]
+    fn percent_escapes_are_two_hex_digits() {
+        assert_eq!(
+            super::percent_decode("a%2C%2cb%25"),
+            Some(b"a,,b%".to_vec())
+        );
+        assert_eq!(
+            super::percent_decode("%C3%A9"),
+            Some("\u{e9}".as_bytes().to_vec())
+        );
+        for bad in ["%", "%4", "%zz", "%+F", "%-1", "a%"] {
+            assert_eq!(super::percent_decode(bad), None, "{bad}");
+        }
+    }
+}

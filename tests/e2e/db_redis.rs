@@ -238,3 +238,38 @@ fn a_server_stopped_in_the_middle_fails_the_next_command_without_hanging() {
         "the loss was noticed, not waited out: {error:?}"
     );
 }
+
+#[traced(operation = "e2e::db_redis::failed_transaction")]
+async fn failed_transaction(
+    conn: &mut TracedConnection<MultiplexedConnection>,
+    key: &str,
+) -> redis::RedisError {
+    // LPUSH on a string fails at EXEC, inside the transaction's one reply.
+    pipe()
+        .atomic()
+        .set(key, "a-string")
+        .lpush(key, "pushed-secret")
+        .query_async::<()>(conn)
+        .await
+        .unwrap_err()
+}
+
+#[test]
+fn a_transaction_that_fails_inside_exec_is_a_failed_span() {
+    let Some(url) = db::redis_url() else {
+        return;
+    };
+    let c = testing::capture();
+    let key = unique("transaction");
+    // The caller gets an error (whatever the redis crate makes of EXEC's array).
+    run(async {
+        let mut conn = multiplexed(&url, &AsyncConnectionConfig::new()).await;
+        failed_transaction(&mut conn, &key).await
+    });
+    let children = c.children(&c.span("e2e::db_redis::failed_transaction"));
+    let multi = &children[0];
+    assert_eq!(multi.name, "MULTI");
+    assert!(multi.is_error(), "{multi:#?}");
+    assert_eq!(string_attr(multi, "error.type"), "WRONGTYPE");
+    assert!(!all_text(multi).contains("pushed-secret"));
+}

@@ -133,10 +133,23 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
             Some(pipeline_text(pipeline))
         });
         call.set_attribute("db.operation.batch.size", pipeline.len() as i64);
+        let transaction = pipeline.is_transaction();
         let replies = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
             let result = replies.await;
-            finish(call, result.as_ref().map(Vec::as_slice));
+            match &result {
+                // The replies of a MULTI .. EXEC come back as EXEC's one array: a command
+                // that failed inside it failed the transaction.
+                Ok(replies) if transaction => {
+                    let inside = replies.iter().flat_map(|reply| match reply {
+                        Value::Array(items) => items.as_slice(),
+                        other => std::slice::from_ref(other),
+                    });
+                    finish_replies(call, inside);
+                }
+                Ok(replies) => finish_replies(call, replies.iter()),
+                Err(error) => call.fail(client_failure(error)),
+            }
             result
         })
     }
@@ -158,11 +171,16 @@ fn pipeline_text(pipeline: &Pipeline) -> String {
 /// Ends `call` with the replies: a server error among them (the first) fails it.
 fn finish(call: Call, result: Result<&[Value], &RedisError>) {
     match result {
-        Ok(replies) => match replies.iter().find_map(server_error) {
-            Some(failure) => call.fail(failure),
-            None => call.succeed(),
-        },
+        Ok(replies) => finish_replies(call, replies.iter()),
         Err(error) => call.fail(client_failure(error)),
+    }
+}
+
+/// Ends `call` with `replies`: the first server error among them fails it.
+fn finish_replies<'a>(call: Call, mut replies: impl Iterator<Item = &'a Value>) {
+    match replies.find_map(server_error) {
+        Some(failure) => call.fail(failure),
+        None => call.succeed(),
     }
 }
 

@@ -95,7 +95,11 @@ impl<'a> Scanner<'a> {
                 self.space();
             }
             b'-' if self.peek(start + 1) == Some(b'-') => {
-                self.pos = self.find_byte(start + 2, b'\n').map_or(self.end, |i| i + 1);
+                // PostgreSQL ends a line comment at either line break.
+                let line_end = self.bytes[(start + 2).min(self.end)..self.end]
+                    .iter()
+                    .position(|&c| c == b'\n' || c == b'\r');
+                self.pos = line_end.map_or(self.end, |i| start + 2 + i + 1);
                 self.space();
             }
             b'/' if self.peek(start + 1) == Some(b'*') => {
@@ -132,13 +136,6 @@ impl<'a> Scanner<'a> {
         at
     }
 
-    fn find_byte(&self, from: usize, needle: u8) -> Option<usize> {
-        self.bytes[from.min(self.end)..self.end]
-            .iter()
-            .position(|&c| c == needle)
-            .map(|i| from + i)
-    }
-
     /// After `/*`: the end of the comment (PostgreSQL nests them), or the end of the input.
     fn block_comment_end(&self, mut at: usize) -> usize {
         let mut depth = 1_usize;
@@ -162,11 +159,15 @@ impl<'a> Scanner<'a> {
     }
 
     /// After an opening `'`: past the closing one (`''` is a quote inside; with `escapes`,
-    /// as in `E'..'`, so is `\'`), or the end of the input when it is unterminated.
+    /// as in `E'..'`, so is `\'`), or the end of the input when it is unterminated. A
+    /// backslash in a plain string also hides the rest: whether it escapes a quote depends on
+    /// the server's `standard_conforming_strings`, and either reading, if wrong, would put
+    /// part of a value outside its string.
     fn string_end(&self, mut at: usize, escapes: bool) -> usize {
         while at < self.end {
             match self.bytes[at] {
                 b'\\' if escapes => at += 2,
+                b'\\' => return self.end,
                 b'\'' if self.peek(at + 1) == Some(b'\'') => at += 2,
                 b'\'' => return at + 1,
                 _ => at += 1,
@@ -619,6 +620,17 @@ mod tests {
         assert_eq!(text("SELECT a --"), "SELECT a");
         assert_eq!(text("SELECT $"), "SELECT $");
         assert_eq!(text("SELECT 1e"), "SELECT ?");
+        // Read either way (`\'` an escape or not), a backslash could let a value out.
+        assert_eq!(
+            text(r"SELECT * FROM t WHERE pw = 'it\'s hunter2' AND k = 'x'"),
+            "SELECT * FROM t WHERE pw = ?"
+        );
+        assert_eq!(
+            text(r"SELECT * FROM t WHERE p = 'C:\' OR q = 'hunter2'"),
+            "SELECT * FROM t WHERE p = ?"
+        );
+        // A carriage return ends a line comment too.
+        assert_eq!(text("SELECT a -- note\rFROM t"), "SELECT a FROM t");
     }
 
     #[test]

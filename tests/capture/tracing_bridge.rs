@@ -291,11 +291,24 @@ fn events_become_span_events_from_info_up_by_default() {
         tracing::info!(rows = 3, "fetched");
         tracing::debug!("too verbose");
         tracing::error!(error = "disk full");
+        let failure = std::io::Error::other("quota exceeded");
+        tracing::error!(error = %failure, "write failed");
         traced_with_event();
     }
     let span = c.span("bridge.events");
     let names: Vec<_> = span.events.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(names, ["fetched", "exception"], "DEBUG left out");
+    assert_eq!(
+        names,
+        ["fetched", "exception", "write failed"],
+        "DEBUG left out"
+    );
+    // An error beside a message: the message names the event, the error is its text.
+    assert_eq!(
+        span.event("write failed")
+            .unwrap()
+            .attr("exception.message"),
+        Some(&Value::from("quota exceeded"))
+    );
     let fetched = span.event("fetched").unwrap();
     assert_eq!(fetched.attr("rows"), Some(&Value::I64(3)));
     assert_eq!(fetched.attr("level"), Some(&Value::from("INFO")));
@@ -574,6 +587,43 @@ fn log_records_carry_the_ids_and_can_become_span_events() {
     let bridged = c.span("bridge.log");
     assert!(lines[2].contains(&format!("span_id={}", bridged.span_id)));
     assert!(bridged.event("in tracing span").is_some());
+}
+
+/// A logger that writes WARN and above and, like many simple loggers, trusts its caller to
+/// have asked `enabled` first.
+#[derive(Default)]
+struct WarnOnly(Records);
+
+impl log::Log for WarnOnly {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        self.0.log(record);
+    }
+    fn flush(&self) {}
+}
+
+#[test]
+fn span_events_never_make_the_wrapped_logger_write_what_it_filters_out() {
+    let c = testing::capture();
+    let logger =
+        godtrace::log::TraceIdLogger::new(WarnOnly::default()).span_events(log::Level::Info);
+    assert!(log::Log::enabled(
+        &logger,
+        &log::Metadata::builder().level(log::Level::Info).build()
+    ));
+    traced_checkout(&logger);
+    let checkout = c.span("capture::tracing_bridge::traced_checkout");
+    assert!(
+        checkout.event("charged").is_some(),
+        "the span event is recorded"
+    );
+    let lines = logger.into_inner().0.0.into_inner().unwrap();
+    assert!(
+        lines.is_empty(),
+        "the INFO line the logger filters out: {lines:?}"
+    );
 }
 
 fn logger_lines(logger: godtrace::log::TraceIdLogger<Records>) -> Vec<String> {

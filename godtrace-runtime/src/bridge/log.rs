@@ -80,6 +80,11 @@ impl<L: log::Log> log::Log for TraceIdLogger<L> {
         {
             record_event(record);
         }
+        // `enabled` let the record through for a span event: the wrapped logger still decides
+        // what it writes, and may not ask again inside `log`.
+        if !self.inner.enabled(record.metadata()) {
+            return;
+        }
         let Some(ids) = super::current_ids() else {
             return self.inner.log(record);
         };

@@ -122,12 +122,17 @@ impl EventVisitor {
         }
     }
 
-    /// The event's name and attributes: its message; else `exception` (with
-    /// `exception.message`) when it carries an error; else `fallback` (the event's name in
-    /// its metadata).
+    /// The event's name and attributes: its message; else `exception` when it carries an
+    /// error; else `fallback` (the event's name in its metadata). An error's text is its
+    /// `exception.message`, message or not.
     pub(super) fn finish(mut self, fallback: &'static str) -> (Cow<'static, str>, Vec<KeyValue>) {
         let name = match (self.message, self.error) {
-            (Some(message), _) => Cow::Owned(message),
+            (Some(message), Some(error)) => {
+                self.attributes
+                    .push(KeyValue::new(EXCEPTION_MESSAGE, Value::from(error)));
+                Cow::Owned(message)
+            }
+            (Some(message), None) => Cow::Owned(message),
             (None, Some(error)) => {
                 self.attributes
                     .push(KeyValue::new(EXCEPTION_MESSAGE, Value::from(error)));

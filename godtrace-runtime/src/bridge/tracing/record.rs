@@ -193,8 +193,10 @@ fn has_span(cx: &Context) -> bool {
 const MAX_FUNCTION_NAMES: usize = 4096;
 
 /// `code.function.name` of spans of each call site, by the address of its metadata.
-static FUNCTION_NAMES: LazyLock<RwLock<HashMap<usize, Option<&'static str>, AddressHash>>> =
-    LazyLock::new(Default::default);
+type FunctionNames = HashMap<usize, Option<&'static str>, AddressHash>;
+
+/// The [`FunctionNames`] of the process.
+static FUNCTION_NAMES: LazyLock<RwLock<FunctionNames>> = LazyLock::new(Default::default);
 
 /// Hashes an address by itself (addresses of `static` metadata are distinct, and their low
 /// bits are alignment): a lookup per span costs no SipHash.
@@ -257,26 +259,40 @@ fn recent_slot(address: usize) -> usize {
 
 /// [`function_name`] from the process-wide map, built there on first use.
 fn shared_function_name(key: usize, meta: &'static Metadata<'static>) -> Option<&'static str> {
-    let names = FUNCTION_NAMES
+    kept_name(&FUNCTION_NAMES, MAX_FUNCTION_NAMES, key, || {
+        is_identifier(meta.name())
+            .then(|| meta.module_path())
+            .flatten()
+            .map(|module| &*Box::leak(format!("{module}::{}", meta.name()).into_boxed_str()))
+    })
+}
+
+/// The name `names` keeps for `key`, made by `make` (which leaks it) when `names` has none
+/// and holds fewer than `max`. Past `max` nothing is made, so nothing is leaked: a name is
+/// leaked once per call site, for at most `max` of them.
+fn kept_name(
+    names: &RwLock<FunctionNames>,
+    max: usize,
+    key: usize,
+    make: impl FnOnce() -> Option<&'static str>,
+) -> Option<&'static str> {
+    if let Some(name) = names
         .read()
-        .unwrap_or_else(PoisonError::into_inner);
-    if let Some(name) = names.get(&key) {
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
         return *name;
     }
-    drop(names);
-    let name = is_identifier(meta.name())
-        .then(|| meta.module_path())
-        .flatten()
-        .map(|module| &*Box::leak(format!("{module}::{}", meta.name()).into_boxed_str()));
-    let mut names = FUNCTION_NAMES
-        .write()
-        .unwrap_or_else(PoisonError::into_inner);
-    if names.len() < MAX_FUNCTION_NAMES {
-        // Another thread may have got there first: its leaked name is kept, ours is one more
-        // (bounded: once per call site and thread race).
-        return *names.entry(key).or_insert(name);
+    let mut names = names.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(name) = names.get(&key) {
+        return *name; // another thread got there first
     }
-    None
+    if names.len() >= max {
+        return None;
+    }
+    let name = make();
+    names.insert(key, name);
+    name
 }
 
 /// Whether `name` is a Rust identifier (what `#[instrument]` names a span after).
@@ -288,7 +304,25 @@ fn is_identifier(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_identifier;
+    use super::{FunctionNames, is_identifier, kept_name};
+    use std::cell::Cell;
+    use std::sync::RwLock;
+
+    #[test]
+    fn past_the_bound_no_name_is_made_so_none_is_leaked() {
+        let names = RwLock::new(FunctionNames::default());
+        let made = Cell::new(0);
+        let make = || {
+            made.set(made.get() + 1);
+            Some("crate::f")
+        };
+        assert_eq!(kept_name(&names, 1, 1, make), Some("crate::f"));
+        assert_eq!(kept_name(&names, 1, 1, make), Some("crate::f"));
+        for _ in 0..3 {
+            assert_eq!(kept_name(&names, 1, 2, make), None);
+        }
+        assert_eq!(made.get(), 1, "made once, for the one site kept");
+    }
 
     #[test]
     fn only_identifiers_name_a_function() {

@@ -132,7 +132,10 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
         let call = Call::start(&self.endpoint, Some(operation.to_owned()), None, || {
             Some(pipeline_text(pipeline))
         });
-        call.set_attribute("db.operation.batch.size", pipeline.len() as i64);
+        // The conventions: one operation is not a batch, and the size is never 1.
+        if pipeline.len() > 1 {
+            call.set_attribute("db.operation.batch.size", pipeline.len() as i64);
+        }
         let transaction = pipeline.is_transaction();
         let replies = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {

@@ -351,6 +351,11 @@ struct Parser {
     state: State,
     /// Parenthesis depth: a `FROM` inside a subquery or function call is not the statement's.
     depth: u32,
+    /// The last token was the word `DISTINCT`: a `FROM` after it is `IS [NOT] DISTINCT FROM`.
+    after_distinct: bool,
+    /// The name follows `FROM`, where a `(` after it makes it a function's (elsewhere, as in
+    /// `INSERT INTO t (a, b)` or `COPY t (a)`, a column list follows).
+    after_from: bool,
     done: bool,
 }
 
@@ -382,12 +387,16 @@ impl Parser {
             Token::Punct(b')') => self.depth = self.depth.saturating_sub(1),
             _ => {}
         }
+        let after_distinct = self.after_distinct;
+        self.after_distinct = matches!(token, Token::Word(w) if w.eq_ignore_ascii_case("DISTINCT"));
         match self.state {
             State::Start => self.first(token),
             State::UntilKeyword(keyword) => {
                 if self.depth == 0
+                    && !after_distinct
                     && matches!(token, Token::Word(w) if w.eq_ignore_ascii_case(keyword))
                 {
+                    self.after_from = keyword == "FROM";
                     self.state = State::TableNext;
                 } else if token == Token::Punct(b';') && self.depth == 0 {
                     self.done = true;
@@ -395,10 +404,14 @@ impl Parser {
             }
             State::TableNext => self.table_start(token),
             State::InName => {
-                if token == Token::Punct(b'.') {
-                    self.state = State::AfterDot;
-                } else {
-                    self.done = true;
+                match token {
+                    Token::Punct(b'.') => self.state = State::AfterDot,
+                    // `FROM generate_series(..)`: a function, not a table.
+                    Token::Punct(b'(') if self.after_from => {
+                        self.collection = None;
+                        self.done = true;
+                    }
+                    _ => self.done = true,
                 }
             }
             State::AfterDot => match token {
@@ -590,6 +603,19 @@ mod tests {
         );
         assert_eq!(
             op_and_table("SELECT * FROM (SELECT 1) AS sub"),
+            some("SELECT", None)
+        );
+        // `IS [NOT] DISTINCT FROM` compares; a function in FROM is not a table.
+        assert_eq!(
+            op_and_table("SELECT a IS NOT DISTINCT FROM b FROM wallets"),
+            some("SELECT", Some("wallets"))
+        );
+        assert_eq!(
+            op_and_table("SELECT * FROM generate_series(1, 10)"),
+            some("SELECT", None)
+        );
+        assert_eq!(
+            op_and_table("SELECT * FROM pg_catalog.generate_series(1, 10)"),
             some("SELECT", None)
         );
     }

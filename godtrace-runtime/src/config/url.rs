@@ -125,37 +125,30 @@ mod tests {
 
     #[test]
     fn http_base_endpoints_get_the_traces_path() {
-        let http = Protocol::HttpProtobuf;
+        let (http, grpc) = (Protocol::HttpProtobuf, Protocol::Grpc);
         let t = "/v1/traces";
-        assert_eq!(
-            from_base("http://h:4318", http, t),
-            "http://h:4318/v1/traces"
-        );
-        assert_eq!(
-            from_base("http://h:4318/", http, t),
-            "http://h:4318/v1/traces"
-        );
-        assert_eq!(
-            from_base("http://h/otel", http, t),
-            "http://h/otel/v1/traces"
-        );
-        assert_eq!(
-            from_base("http://h:4317", Protocol::Grpc, t),
-            "http://h:4317"
-        );
-        assert_eq!(
-            from_base("https://h", http, "/v1/metrics"),
-            "https://h/v1/metrics"
-        );
-        // The path goes before a query, not after it.
-        assert_eq!(
-            from_base("http://h:4318?tenant=a", http, t),
-            "http://h:4318/v1/traces?tenant=a"
-        );
-        assert_eq!(
-            from_base("http://h/otel/?tenant=a/b", http, t),
-            "http://h/otel/v1/traces?tenant=a/b"
-        );
+        for (base, protocol, path, url) in [
+            ("http://h:4318", http, t, "http://h:4318/v1/traces"),
+            ("http://h:4318/", http, t, "http://h:4318/v1/traces"),
+            ("http://h/otel", http, t, "http://h/otel/v1/traces"),
+            ("http://h:4317", grpc, t, "http://h:4317"),
+            ("https://h", http, "/v1/metrics", "https://h/v1/metrics"),
+            // The path goes before a query, not after it.
+            (
+                "http://h:4318?tenant=a",
+                http,
+                t,
+                "http://h:4318/v1/traces?tenant=a",
+            ),
+            (
+                "http://h/otel/?tenant=a/b",
+                http,
+                t,
+                "http://h/otel/v1/traces?tenant=a/b",
+            ),
+        ] {
+            assert_eq!(from_base(base, protocol, path), url, "{base}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Turning captured Rust values into bounded OpenTelemetry attribute values.
 //!
 //! Integers stay integers, floats doubles, `bool` bool; strings and chars become strings and
-//! anything else its `Debug` text. Every string is cut at [`max_attribute_len`] bytes.
+//! anything else its `Debug` text. Every string is cut to at most [`max_attribute_len`] bytes,
+//! the marker of a cut included.
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -38,17 +39,28 @@ pub(crate) fn bounded_str(s: &str) -> Value {
     Value::String(StringValue::from(bounded_text(s, max_attribute_len())))
 }
 
-/// `s` cut to `limit` bytes on a char boundary, ending with the marker when it was cut. Only
-/// the part kept is copied.
+/// `s` cut to at most `limit` bytes on a char boundary, ending with the marker when it was cut
+/// (the marker within the limit). Only the part kept is copied.
 pub(crate) fn bounded_text(s: &str, limit: usize) -> String {
     if s.len() <= limit {
         return s.to_owned();
     }
-    let kept = &s[..floor_char_boundary(s, limit)];
-    let mut cut = String::with_capacity(kept.len() + TRUNCATION_MARKER.len());
+    let (room, marker) = cut_room(limit);
+    let kept = &s[..floor_char_boundary(s, room)];
+    let mut cut = String::with_capacity(kept.len() + marker.len());
     cut.push_str(kept);
-    cut.push_str(TRUNCATION_MARKER);
+    cut.push_str(marker);
     cut
+}
+
+/// The bytes of a value cut at `limit` that are kept, and the marker that follows them: the
+/// specification bounds the whole value by the limit, so the marker takes its place within it.
+/// A limit shorter than the marker keeps `limit` bytes, unmarked.
+fn cut_room(limit: usize) -> (usize, &'static str) {
+    match limit.checked_sub(TRUNCATION_MARKER.len()) {
+        Some(room) => (room, TRUNCATION_MARKER),
+        None => (limit, ""),
+    }
 }
 
 /// `value` with its text bounded: strings as [`bounded_text`]; arrays keep at most
@@ -228,13 +240,15 @@ fn bounded_fmt_to(args: fmt::Arguments<'_>, limit: usize, panicked: &'static str
         // written is kept.
         Ok(_) => {
             if w.truncated {
-                w.buf.push_str(TRUNCATION_MARKER);
+                let (room, marker) = cut_room(limit);
+                w.buf.truncate(floor_char_boundary(&w.buf, room));
+                w.buf.push_str(marker);
             }
             w.buf
         }
         Err(payload) => {
             drop_payload(payload);
-            panicked.to_owned()
+            bounded_text(panicked, limit)
         }
     }
 }

@@ -16,10 +16,10 @@ pub(crate) const MAX_VALUE_LEN: usize = 256;
 /// Attributes a metric's attribute set keeps, at most.
 pub(crate) const MAX_ATTRIBUTES: usize = 32;
 /// The most heap bytes one bounded value holds: a string array's `MAX_VALUE_LEN / 8`
-/// elements and `MAX_VALUE_LEN` bytes of text, the last element cut with the marker. (A string
-/// holds at most `MAX_VALUE_LEN` and the marker.)
+/// elements and `MAX_VALUE_LEN` bytes of text in all, the marker of a cut included. (A string
+/// holds at most `MAX_VALUE_LEN`.)
 pub(crate) const MAX_VALUE_BYTES: usize =
-    (MAX_VALUE_LEN / 8) * size_of::<StringValue>() + MAX_VALUE_LEN + value::TRUNCATION_MARKER.len();
+    (MAX_VALUE_LEN / 8) * size_of::<StringValue>() + MAX_VALUE_LEN;
 /// The most heap bytes one bounded attribute set holds, as
 /// [`attributes_footprint`](super::series::attributes_footprint) counts them.
 pub(crate) const MAX_SET_BYTES: usize =
@@ -139,8 +139,8 @@ mod tests {
         for kv in &kept {
             assert_eq!(kv.key.as_str().len(), MAX_ATTRIBUTE_KEY_LEN);
             let text = kv.value.as_str();
-            let body = text.strip_suffix(value::TRUNCATION_MARKER).unwrap();
-            assert_eq!(body.len(), MAX_VALUE_LEN);
+            assert!(text.ends_with(value::TRUNCATION_MARKER));
+            assert_eq!(text.len(), MAX_VALUE_LEN);
         }
         let (kept, _) = canonical(&given[100..]);
         assert_eq!(

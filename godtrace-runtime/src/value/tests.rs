@@ -9,8 +9,31 @@ fn long_strings_are_cut_on_a_char_boundary_with_a_marker() {
     let v = v.as_str();
     assert!(v.ends_with(TRUNCATION_MARKER));
     let body = v.strip_suffix(TRUNCATION_MARKER).unwrap();
-    assert_eq!(body.len(), 1024);
+    // The specification bounds the whole value: the marker is counted within the limit.
+    assert_eq!(v.len(), 1024);
+    assert_eq!(body.len(), 1024 - TRUNCATION_MARKER.len());
     assert!(body.chars().all(|c| c == 'é'));
+}
+
+/// A limit shorter than the marker keeps that many bytes, unmarked; 0 keeps nothing. Every
+/// cut value, whichever way it is made, is at most the limit.
+#[test]
+fn a_cut_value_is_never_longer_than_the_limit() {
+    let text = "é".repeat(40);
+    for limit in 0..40 {
+        let cut = bounded_text(&text, limit);
+        assert!(cut.len() <= limit, "{limit}: {cut:?}");
+        let formatted = bounded_fmt_to(format_args!("{text}"), limit, DISPLAY_PANICKED);
+        assert_eq!(formatted, cut, "{limit}");
+        let panicked = bounded_fmt_to(
+            format_args!("{:?}", PanicsWhenFormatted),
+            limit,
+            DEBUG_PANICKED,
+        );
+        assert!(panicked.len() <= limit, "{limit}: {panicked:?}");
+    }
+    assert_eq!(bounded_text(&text, 0), "");
+    assert_eq!(bounded_text(&text, 5), "éé");
 }
 
 #[test]
@@ -22,7 +45,7 @@ fn short_strings_are_kept_whole() {
 fn huge_debug_output_stops_at_the_limit() {
     let v = vec![7u8; 100_000];
     let s = debug_text(&v);
-    assert_eq!(s.len(), max_attribute_len() + TRUNCATION_MARKER.len());
+    assert_eq!(s.len(), max_attribute_len());
     assert!(s.starts_with("[7, 7, 7"));
 }
 
@@ -48,7 +71,7 @@ fn a_huge_chunk_is_copied_only_up_to_the_limit() {
         after: std::cell::Cell::new(false),
     };
     let (text, largest) = counting_alloc::largest_during(|| display_text(&value));
-    assert_eq!(text.len(), max_attribute_len() + TRUNCATION_MARKER.len());
+    assert_eq!(text.len(), max_attribute_len());
     assert!(text.ends_with(TRUNCATION_MARKER));
     // The old writer appended the whole chunk before checking the limit: 8 MiB here.
     assert!(
@@ -57,7 +80,7 @@ fn a_huge_chunk_is_copied_only_up_to_the_limit() {
     );
     assert!(!value.after.get(), "the walk went on past the limit");
     let (text, largest) = counting_alloc::largest_during(|| debug_text(&big));
-    assert_eq!(text.len(), max_attribute_len() + TRUNCATION_MARKER.len());
+    assert_eq!(text.len(), max_attribute_len());
     assert!(
         largest <= 4 * max_attribute_len(),
         "{largest} bytes allocated at once"
@@ -67,13 +90,14 @@ fn a_huge_chunk_is_copied_only_up_to_the_limit() {
 #[test]
 fn formatted_text_is_cut_on_a_char_boundary_and_marked_only_when_cut() {
     let limit = max_attribute_len();
+    let room = limit - TRUNCATION_MARKER.len();
     let text = display_text(&"é".repeat(limit));
     let body = text.strip_suffix(TRUNCATION_MARKER).expect("marked");
-    assert_eq!(body.len(), limit);
-    // One byte short of a whole 'é' at the limit: the cut falls before it.
+    assert_eq!(body.len(), room);
+    // One byte short of a whole 'é' where the marker starts: the cut falls before it.
     let text = display_text(&format!("a{}", "é".repeat(limit)));
     let body = text.strip_suffix(TRUNCATION_MARKER).expect("marked");
-    assert_eq!(body.len(), limit - 1);
+    assert_eq!(body.len(), room - 1);
     assert_eq!(display_text(&"a".repeat(limit)), "a".repeat(limit));
 }
 
@@ -111,10 +135,7 @@ fn lists_read_as_their_debug_text_cut_at_the_limit() {
         panic!("not a string")
     };
     assert!(text.as_str().starts_with("[7, 7, "));
-    assert_eq!(
-        text.as_str().len(),
-        max_attribute_len() + TRUNCATION_MARKER.len()
-    );
+    assert_eq!(text.as_str().len(), max_attribute_len());
 }
 
 #[test]
@@ -140,10 +161,7 @@ fn arrays_keep_limit_over_8_elements_and_limit_bytes_of_text() {
         panic!("not a string array")
     };
     let text: usize = kept.iter().map(|s| s.as_str().len()).sum();
-    assert!(
-        kept.len() <= 32 && text <= 256 + TRUNCATION_MARKER.len(),
-        "{kept:?}"
-    );
+    assert!(kept.len() <= 32 && text <= 256, "{kept:?}");
 }
 
 #[test]

@@ -242,7 +242,7 @@ impl Config {
     }
 
     /// The `service.name` resource attribute (env: `OTEL_SERVICE_NAME`; default
-    /// `unknown_service`).
+    /// `unknown_service:` and the executable's name).
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.code.service_name = Some(name.into());
         self
@@ -285,8 +285,9 @@ impl Config {
     }
 
     /// The longest attribute value kept, in bytes (default 1024; env:
-    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`). Longer values are cut on a char boundary and end
-    /// with a visible marker.
+    /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
+    /// Longer values are cut on a char boundary and end with a visible marker, within the
+    /// limit; 0 records every text as empty.
     pub fn max_attribute_len(mut self, bytes: usize) -> Self {
         self.code.max_attribute_len = Some(bytes);
         self

@@ -71,13 +71,17 @@ fn every_variable_rejects_bad_values_by_name() {
         ("OTEL_EXPORTER_OTLP_INSECURE", "yes", "true or false"),
         ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "1", "true or false"),
         ("OTEL_TRACES_EXPORTER", "jaeger", "otlp, console"),
-        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "0", "greater than 0"),
-        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "many", "greater than 0"),
-        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "-1", "greater than 0"),
+        (
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "-1",
+            "a whole number from 0",
+        ),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "many", "from 0 to 65536"),
+        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "-1", "from 0 to 65536"),
         (
             "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
             "99999999",
-            "from 1 to 65536",
+            "from 0 to 65536",
         ),
     ];
     for (var, value, accepted) in cases {

@@ -3,6 +3,7 @@
 //!
 //! Every value is checked here, so an error names the variable it came from. Values are
 //! trimmed; an empty value counts as unset (as the OpenTelemetry specification says).
+use super::limits::MAX_COUNT_LIMIT;
 use super::otlp::{Named, OtlpLayer, Signal};
 use super::{Compression, EnvValue, Layer, MAX_DURATION, Propagator, Protocol, url};
 use crate::InitError;
@@ -49,6 +50,31 @@ impl<'a> Vars<'a> {
             Ok(n) if n > 0 => Ok(n),
             _ => Err(InitError::invalid(name, v, "a whole number greater than 0")),
         })
+    }
+
+    /// A limit of the specification's attribute limits: a whole number from 0 (nothing kept)
+    /// to `max`.
+    pub(crate) fn limit(&self, name: &str, max: usize) -> Result<Option<usize>, InitError> {
+        self.parsed(name, |name, v| match v.parse::<usize>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(InitError::invalid(
+                name,
+                v,
+                &format!("a whole number from 0 to {max}"),
+            )),
+        })
+    }
+
+    /// The first of `names` that is set, read by [`Vars::limit`]: a model's own limit
+    /// (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`) before the general one (`OTEL_ATTRIBUTE_COUNT_LIMIT`),
+    /// as the specification orders them.
+    fn first_limit(&self, names: &[&str], max: usize) -> Result<Option<usize>, InitError> {
+        for name in names {
+            if let Some(n) = self.limit(name, max)? {
+                return Ok(Some(n));
+            }
+        }
+        Ok(None)
     }
 
     /// `true` or `false`, in any case.
@@ -122,13 +148,16 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
         schedule_delay: vars.millis("OTEL_BSP_SCHEDULE_DELAY")?,
         export_timeout: vars.millis("OTEL_BSP_EXPORT_TIMEOUT")?,
         otel_context: vars.bool("GODTRACE_OTEL_CONTEXT")?,
-        max_attribute_len: vars.count("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT")?,
-        span_limits: super::SpanLimitsLayer {
-            attributes: vars.count("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")?,
-            events: vars.count("OTEL_SPAN_EVENT_COUNT_LIMIT")?,
-            event_attributes: vars.count("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT")?,
-            links: vars.count("OTEL_SPAN_LINK_COUNT_LIMIT")?,
-        },
+        // Every text godtrace records belongs to a span (its attributes, events, links'
+        // context), so the span limit, when set, is the one limit.
+        max_attribute_len: vars.first_limit(
+            &[
+                "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            ],
+            usize::MAX,
+        )?,
+        span_limits: span_limits(&vars)?,
         ..Layer::default()
     };
     if let Some(v) = vars.get("OTEL_RESOURCE_ATTRIBUTES")? {
@@ -147,11 +176,27 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
     Ok(layer)
 }
 
+/// The span count limits, each from 0 to [`MAX_COUNT_LIMIT`]; the general
+/// `OTEL_ATTRIBUTE_COUNT_LIMIT` stands in for the span's and the event's attribute counts when
+/// they are not set.
+fn span_limits(vars: &Vars<'_>) -> Result<super::SpanLimitsLayer, InitError> {
+    const GENERAL: &str = "OTEL_ATTRIBUTE_COUNT_LIMIT";
+    let attributes = |own: &str| vars.first_limit(&[own, GENERAL], MAX_COUNT_LIMIT);
+    // Read for its check only: a link godtrace records carries no attributes.
+    vars.limit("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", MAX_COUNT_LIMIT)?;
+    Ok(super::SpanLimitsLayer {
+        attributes: attributes("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")?,
+        events: vars.limit("OTEL_SPAN_EVENT_COUNT_LIMIT", MAX_COUNT_LIMIT)?,
+        event_attributes: attributes("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT")?,
+        links: vars.limit("OTEL_SPAN_LINK_COUNT_LIMIT", MAX_COUNT_LIMIT)?,
+    })
+}
+
 /// `OTEL_TRACES_EXPORTER`: which of OTLP export and the local tree (`console`) are on.
 fn parse_traces_exporter(v: &str) -> Result<super::TracesExporter, InitError> {
     let mut out = super::TracesExporter::default();
-    for name in v.split(',').map(str::trim) {
-        match name {
+    for name in v.split(',').map(enum_name) {
+        match name.as_str() {
             "otlp" => out.otlp = true,
             "console" => out.console = true,
             "none" => {}
@@ -177,8 +222,15 @@ fn parse_headers(name: &str, v: &str) -> Result<Vec<(String, String)>, InitError
     Ok(headers)
 }
 
+/// A value of an enumerated variable (a sampler, an exporter, a protocol...), trimmed and in
+/// lower case: the specification says enum values are read case-insensitively, so
+/// `ALWAYS_ON` is `always_on`.
+pub(crate) fn enum_name(v: &str) -> String {
+    v.trim().to_ascii_lowercase()
+}
+
 fn parse_compression(name: &str, v: &str) -> Result<Compression, InitError> {
-    match v.to_ascii_lowercase().as_str() {
+    match enum_name(v).as_str() {
         "gzip" => Ok(Compression::Gzip),
         "none" => Ok(Compression::None),
         _ => Err(InitError::invalid(name, v, "gzip or none")),
@@ -186,7 +238,7 @@ fn parse_compression(name: &str, v: &str) -> Result<Compression, InitError> {
 }
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, InitError> {
-    match v.trim().to_ascii_lowercase().as_str() {
+    match enum_name(v).as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
         _ => Err(InitError::invalid(name, v, "true or false")),
@@ -194,7 +246,7 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, InitError> {
 }
 
 pub(super) fn parse_protocol(name: &str, v: &str) -> Result<Protocol, InitError> {
-    match v.trim() {
+    match enum_name(v).as_str() {
         "grpc" => Ok(Protocol::Grpc),
         "http/protobuf" => Ok(Protocol::HttpProtobuf),
         _ => Err(InitError::invalid(
@@ -247,7 +299,7 @@ fn parse_sampler(vars: &Vars<'_>, layer: &mut Layer) -> Result<(), InitError> {
         };
     };
     // The argument is read by the ratio samplers only (defaulting to 1, as specified).
-    let (ratio, parent_based) = match sampler.trim() {
+    let (ratio, parent_based) = match enum_name(sampler).as_str() {
         "always_on" => (1.0, false),
         "always_off" => (0.0, false),
         "traceidratio" => (arg.unwrap_or(1.0), false),
@@ -264,13 +316,13 @@ fn parse_sampler(vars: &Vars<'_>, layer: &mut Layer) -> Result<(), InitError> {
 fn parse_propagators(v: &str) -> Result<Vec<Propagator>, InitError> {
     let expected = "a comma-separated list of tracecontext and baggage, or none \
                     (b3, jaeger, xray and ottrace are not built in)";
-    let names: Vec<&str> = v.split(',').map(str::trim).collect();
+    let names: Vec<String> = v.split(',').map(enum_name).collect();
     if names == ["none"] {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
     for name in names {
-        let p = match name {
+        let p = match name.as_str() {
             "tracecontext" => Propagator::TraceContext,
             "baggage" => Propagator::Baggage,
             _ => return Err(InitError::invalid("OTEL_PROPAGATORS", v, expected)),

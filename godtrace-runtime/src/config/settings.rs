@@ -1,5 +1,5 @@
 //! Code over environment over defaults: the settings `init` acts on.
-use super::limits::{MAX_COUNT_LIMIT, SpanLimits};
+use super::limits::SpanLimits;
 use super::otlp::{self, Fallback, OtlpTarget, Signal, Sources};
 use super::{Layer, Propagator};
 use crate::InitError;
@@ -92,13 +92,6 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
         parent_based: code.parent_based.or(env.parent_based).unwrap_or(true),
     };
     // The environment's own values were checked as they were read.
-    if code.max_attribute_len == Some(0) {
-        return Err(InitError::invalid(
-            "max_attribute_len",
-            "0",
-            "a whole number greater than 0",
-        ));
-    }
     if code.resource.iter().any(|(key, _)| key.is_empty()) {
         return Err(InitError::invalid(
             "resource_attribute",
@@ -116,7 +109,7 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
             .max_attribute_len
             .or(env.max_attribute_len)
             .unwrap_or(crate::value::DEFAULT_MAX_ATTRIBUTE_LEN),
-        span_limits: resolve_span_limits(env)?,
+        span_limits: resolve_span_limits(env),
         local_tree: code.local_tree.unwrap_or(match env.traces_exporter {
             Some(_) => console,
             None => export.is_none(),
@@ -160,12 +153,26 @@ fn resolve_resource(code: &Layer, env: &Layer) -> Vec<KeyValue> {
         set(&mut attrs, "service.version", version.clone().into());
     }
     if !attrs.iter().any(|(k, _)| k == "service.name") {
-        set(&mut attrs, "service.name", "unknown_service".into());
+        set(&mut attrs, "service.name", unknown_service().into());
     }
     attrs
         .into_iter()
         .map(|(k, v)| KeyValue::new(k, v))
         .collect()
+}
+
+/// The service name when none is given: `unknown_service:` and the executable's name, as the
+/// resource conventions say, so that two unnamed programs are told apart; `unknown_service`
+/// when the name cannot be read as text.
+fn unknown_service() -> String {
+    let executable = std::env::current_exe().ok().and_then(|path| {
+        let name = path.file_name()?.to_str()?.to_owned();
+        Some(name)
+    });
+    match executable {
+        Some(name) => format!("unknown_service:{name}"),
+        None => "unknown_service".to_owned(),
+    }
 }
 
 /// The spans' OTLP target, if spans are exported: an endpoint or protocol set anywhere, or
@@ -196,33 +203,16 @@ fn resolve_export(code: &Layer, env: &Layer) -> Result<Option<OtlpTarget>, InitE
     otlp::resolve(Signal::Traces, &sources, no_fallback).map(Some)
 }
 
-/// The span count limits: each from 1 to [`MAX_COUNT_LIMIT`].
-fn resolve_span_limits(env: &Layer) -> Result<SpanLimits, InitError> {
+/// The span count limits: the environment's (checked as they were read), else the defaults.
+fn resolve_span_limits(env: &Layer) -> SpanLimits {
     let d = SpanLimits::default();
-    let limit = |value: Option<usize>, name: &str, default: usize| match value {
-        Some(n) if n > MAX_COUNT_LIMIT => Err(InitError::invalid(
-            name,
-            &n.to_string(),
-            &format!("a whole number from 1 to {MAX_COUNT_LIMIT}"),
-        )),
-        Some(n) => Ok(n),
-        None => Ok(default),
-    };
     let l = env.span_limits;
-    Ok(SpanLimits {
-        attributes: limit(
-            l.attributes,
-            "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
-            d.attributes,
-        )?,
-        events: limit(l.events, "OTEL_SPAN_EVENT_COUNT_LIMIT", d.events)?,
-        event_attributes: limit(
-            l.event_attributes,
-            "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
-            d.event_attributes,
-        )?,
-        links: limit(l.links, "OTEL_SPAN_LINK_COUNT_LIMIT", d.links)?,
-    })
+    SpanLimits {
+        attributes: l.attributes.unwrap_or(d.attributes),
+        events: l.events.unwrap_or(d.events),
+        event_attributes: l.event_attributes.unwrap_or(d.event_attributes),
+        links: l.links.unwrap_or(d.links),
+    }
 }
 
 fn resolve_batch(code: &Layer, env: &Layer) -> Result<BatchSettings, InitError> {

@@ -123,7 +123,7 @@ impl MetricsConfig {
     }
 
     /// How long one push may take (default: the OTLP request timeout, 10 s; 1 ms to 1 hour; env:
-    /// `OTEL_METRIC_EXPORT_TIMEOUT`, else `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`, in
+    /// the sooner of `OTEL_METRIC_EXPORT_TIMEOUT` and `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`, in
     /// milliseconds). Also bounds the last push at shutdown.
     pub fn export_timeout(mut self, timeout: Duration) -> Self {
         self.export_timeout = Some(timeout);

@@ -181,3 +181,38 @@ fn empty_values_count_as_unset_and_propagators_parse() {
     let disabled = env(&[("OTEL_SDK_DISABLED", "TRUE")]).unwrap();
     assert_eq!(disabled.enabled, Some(false));
 }
+
+/// The specification reads enum values case-insensitively: an upper-case sampler or exporter
+/// name is the same setting, not an error that stops `init`.
+#[test]
+fn enum_values_are_read_in_any_case() {
+    let layer = env(&[
+        ("OTEL_TRACES_SAMPLER", "ParentBased_TraceIdRatio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ("OTEL_TRACES_EXPORTER", "OTLP,Console"),
+        ("OTEL_PROPAGATORS", "TraceContext, BAGGAGE"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "HTTP/Protobuf"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "GRPC"),
+    ])
+    .unwrap();
+    assert_eq!(layer.sample_ratio, Some(0.5));
+    assert_eq!(layer.parent_based, Some(true));
+    let exporter = layer.traces_exporter.unwrap();
+    assert!(exporter.otlp && exporter.console);
+    assert_eq!(
+        layer.propagators,
+        Some(vec![Propagator::TraceContext, Propagator::Baggage])
+    );
+    assert_eq!(
+        layer.otlp.protocol.map(|p| p.value),
+        Some(Protocol::HttpProtobuf)
+    );
+    assert_eq!(layer.traces.protocol.map(|p| p.value), Some(Protocol::Grpc));
+    assert_eq!(
+        env(&[("OTEL_TRACES_SAMPLER", "ALWAYS_OFF")])
+            .unwrap()
+            .sample_ratio,
+        Some(0.0)
+    );
+    assert!(env(&[("OTEL_PROPAGATORS", "NONE")]).unwrap().propagators == Some(Vec::new()));
+}

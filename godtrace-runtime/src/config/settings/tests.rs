@@ -201,7 +201,6 @@ fn durations_past_an_hour_are_rejected_by_name() {
 fn code_values_are_held_to_the_environments_bounds() {
     use std::time::Duration;
     let cases = [
-        (Config::new("s").max_attribute_len(0), "max_attribute_len"),
         (
             Config::new("s").schedule_delay(Duration::from_nanos(1)),
             "schedule_delay",
@@ -224,12 +223,12 @@ fn code_values_are_held_to_the_environments_bounds() {
     }
     let s = settings(
         Config::new("s")
-            .max_attribute_len(1)
+            .max_attribute_len(0)
             .schedule_delay(Duration::from_millis(1)),
     );
     assert_eq!(
         (s.max_attribute_len, s.batch.schedule_delay),
-        (1, Duration::from_millis(1))
+        (0, Duration::from_millis(1))
     );
 }
 
@@ -469,6 +468,52 @@ fn span_limits_come_from_the_environment() {
     assert_eq!(settings(Config::new("s")).span_limits.links, 128);
 }
 
+/// The specification's limits are non-negative (0 keeps nothing), a model's own limit wins
+/// over the general one, and the general one stands in for the attribute counts.
+#[test]
+fn span_limits_follow_the_specifications_variables() {
+    let limits = |vars: &[(&str, &str)]| {
+        let s = settings(Config::new("s").with_env_vars(vars.iter().copied()));
+        let l = s.span_limits;
+        (
+            s.max_attribute_len,
+            l.attributes,
+            l.events,
+            l.event_attributes,
+            l.links,
+        )
+    };
+    assert_eq!(
+        limits(&[
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "0"),
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "0"),
+            ("OTEL_SPAN_EVENT_COUNT_LIMIT", "0"),
+            ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "0"),
+            ("OTEL_SPAN_LINK_COUNT_LIMIT", "0"),
+        ]),
+        (0, 0, 0, 0, 0)
+    );
+    assert_eq!(
+        limits(&[
+            ("OTEL_ATTRIBUTE_COUNT_LIMIT", "7"),
+            ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "2"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
+            ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "32"),
+        ]),
+        (32, 7, 128, 2, 128)
+    );
+    for (name, value) in [
+        ("OTEL_ATTRIBUTE_COUNT_LIMIT", "65537"),
+        ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "-1"),
+        ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1k"),
+    ] {
+        match Config::new("s").with_env_vars([(name, value)]).resolve() {
+            Err(InitError::InvalidValue { name: given, .. }) => assert_eq!(given, name),
+            other => panic!("{name}={value}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn resource_merges_env_then_code() {
     let s = settings(
@@ -488,4 +533,19 @@ fn resource_merges_env_then_code() {
     assert_eq!(get("environment").unwrap().as_str(), "prod");
     assert_eq!(get("shards"), Some(opentelemetry::Value::I64(4)));
     assert_eq!(get("service.version").unwrap().as_str(), "1.2.3");
+}
+
+/// With no name given anywhere, the resource conventions' fallback: `unknown_service:` and the
+/// executable's name.
+#[test]
+fn an_unnamed_service_is_named_after_its_executable() {
+    let s = settings(Config::default());
+    let name = s
+        .resource
+        .iter()
+        .find(|kv| kv.key.as_str() == "service.name")
+        .map(|kv| kv.value.as_str().into_owned());
+    let executable = std::env::current_exe().unwrap();
+    let executable = executable.file_name().unwrap().to_str().unwrap();
+    assert_eq!(name, Some(format!("unknown_service:{executable}")));
 }

@@ -13,7 +13,8 @@ pub(crate) struct EnvLayer {
     pub(crate) prometheus_listen: Option<String>,
     /// `OTEL_METRICS_EXPORTER`: whether it lists `otlp`, and `prometheus`.
     pub(crate) exporters: Option<(bool, bool)>,
-    /// `OTEL_EXPORTER_OTLP_METRICS_*`, with `OTEL_METRIC_EXPORT_TIMEOUT` as the timeout.
+    /// `OTEL_EXPORTER_OTLP_METRICS_*`, with `OTEL_METRIC_EXPORT_TIMEOUT` as the timeout when
+    /// it is the sooner.
     pub(crate) otlp: OtlpLayer,
     pub(crate) interval: Option<Duration>,
     pub(crate) cardinality_limit: Option<usize>,
@@ -27,9 +28,13 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
         cardinality_limit: vars.count("GODTRACE_METRICS_CARDINALITY_LIMIT")?,
         ..EnvLayer::default()
     };
-    // The push's own bound wins over the request timeout of the metrics' OTLP variables.
+    // A push is one request: it ends at the sooner of the push's bound and the request
+    // timeout of the metrics' OTLP variables, when both are set.
     if let Some(timeout) = vars.millis("OTEL_METRIC_EXPORT_TIMEOUT")? {
-        layer.otlp.timeout = Some(Named::new(timeout, "OTEL_METRIC_EXPORT_TIMEOUT"));
+        let request = layer.otlp.timeout.as_ref().map(|t| t.value);
+        if request.is_none_or(|request| timeout < request) {
+            layer.otlp.timeout = Some(Named::new(timeout, "OTEL_METRIC_EXPORT_TIMEOUT"));
+        }
     }
     if let Some(v) = vars.get("GODTRACE_PROMETHEUS_LISTEN")? {
         check_listen("GODTRACE_PROMETHEUS_LISTEN", v)?;
@@ -37,8 +42,8 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
     }
     if let Some(v) = vars.get("OTEL_METRICS_EXPORTER")? {
         let (mut otlp, mut prometheus) = (false, false);
-        for name in v.split(',').map(str::trim) {
-            match name {
+        for name in v.split(',').map(crate::config::env::enum_name) {
+            match name.as_str() {
                 "otlp" => otlp = true,
                 "prometheus" => prometheus = true,
                 "none" => {}

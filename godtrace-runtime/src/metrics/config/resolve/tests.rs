@@ -113,6 +113,24 @@ fn environment_then_code() {
     );
     assert_eq!(s.limits.cardinality_limit, Some(10));
 
+    // A push is one request: the sooner of its bound and the request timeout ends it.
+    for (push, request, expected) in [("700", "300", 300), ("300", "700", 300)] {
+        let env = vars(&[
+            ("OTEL_METRIC_EXPORT_TIMEOUT", push),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", request),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:4317"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+        ]);
+        let s = MetricsConfig::new()
+            .resolve_alone(Some(&env), None, B)
+            .unwrap();
+        assert_eq!(
+            s.otlp.unwrap().timeout,
+            Duration::from_millis(expected),
+            "{push} {request}"
+        );
+    }
+
     let code = MetricsConfig::new()
         .prometheus_listen("127.0.0.1:0")
         .export_interval(Duration::from_secs(2))

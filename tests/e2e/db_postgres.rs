@@ -50,7 +50,9 @@ async fn store_scan(pool: &TracedPool, table: &str) -> Result<(Vec<String>, Stri
     Ok((rows.iter().map(|r| r.get(0)).collect(), note))
 }
 
-/// The duration point's attributes for `operation` on `table`, failed with `error` if any.
+/// The duration point's attributes for `operation` on `table`, failed with SQLSTATE `error` if
+/// any (its `error.type` and, as the database metric conventions require of a failed operation
+/// with a status code, its `db.response.status_code`).
 fn postgres_duration_attributes(
     operation: &'static str,
     table: &str,
@@ -58,7 +60,12 @@ fn postgres_duration_attributes(
     error: Option<&'static str>,
 ) -> Vec<KeyValue> {
     let collection = KeyValue::new("db.collection.name", table.to_owned());
-    let error = error.map(|e| KeyValue::new("error.type", e));
+    let error = error.into_iter().flat_map(|e| {
+        [
+            KeyValue::new("error.type", e),
+            KeyValue::new("db.response.status_code", e),
+        ]
+    });
     duration_attributes(
         "postgresql",
         "godtrace_test",

@@ -148,6 +148,9 @@ impl Call {
             if let Some(code) = &failure.status_code {
                 self.span
                     .set_attribute("db.response.status_code", code.clone());
+                // Conditionally required on the duration metric too, when the operation
+                // failed with one (database-metrics.md).
+                attributes.push(KeyValue::new("db.response.status_code", code.clone()));
             }
             self.span
                 .set_attribute("error.type", failure.error_type.clone());

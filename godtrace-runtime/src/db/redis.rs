@@ -10,21 +10,23 @@
 //! let conn = client.get_multiplexed_async_connection().await?;
 //! let mut conn = TracedConnection::new(conn, client.get_connection_info());
 //! conn.set("wallet:7xKX", "profile").await?; // a span `SET`, db.query.text `SET ? ?`
-//! redis::pipe().get("a").get("b").query_async::<()>(&mut conn).await?; // one span `PIPELINE`
+//! redis::pipe().get("a").get("b").query_async::<()>(&mut conn).await?; // one span `PIPELINE GET`
 //! # Ok(())
 //! # }
 //! ```
 //!
 //! [`TracedConnection`] wraps anything that implements `redis::aio::ConnectionLike`: a
 //! `MultiplexedConnection`, a `ConnectionManager` (it stays `Clone`), or a type of your own.
-//! What each span records: `db.system.name` = `redis`, `db.namespace` (the database index),
+//! What each span records: `db.system.name` = `redis`, `db.namespace` (the database index the
+//! connection was opened with),
 //! `db.operation.name` (the command, `GET`, or `CONFIG GET` for a command with a
 //! subcommand), `db.query.text` = the command with each argument written `?`, `server.address`,
 //! `server.port`, and on failure `error.type` and `db.response.status_code` (the server's
 //! error code, `WRONGTYPE`, or the kind of client error: `timeout`, `io`). Arguments, keys
 //! included, are never recorded: keys often hold user ids or tokens. A pipeline is one span
-//! named `PIPELINE` (`MULTI` for a transaction, `pipe().atomic()`) with
-//! `db.operation.batch.size` and its commands' texts joined by `; `.
+//! named `PIPELINE` (`MULTI` for a transaction, `pipe().atomic()`), followed by its commands'
+//! operation when they share one (`PIPELINE GET`), with `db.operation.batch.size` and its
+//! commands' texts joined by `; `.
 use super::call::{self, Call, Endpoint, Failure};
 use super::redis_command;
 use ::redis::aio::ConnectionLike;
@@ -124,19 +126,19 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
         if !call::enabled() {
             return self.inner.req_packed_commands(pipeline, offset, count);
         }
-        let operation = if pipeline.is_transaction() {
-            "MULTI"
-        } else {
-            "PIPELINE"
-        };
-        let call = Call::start(&self.endpoint, Some(operation.to_owned()), None, || {
+        let transaction = pipeline.is_transaction();
+        let batch = if transaction { "MULTI" } else { "PIPELINE" };
+        let commands = pipeline
+            .cmd_iter()
+            .map(|cmd| cmd.args_iter().map(arg_bytes));
+        let operation = redis_command::batch_operation(batch, transaction, commands);
+        let call = Call::start(&self.endpoint, operation, None, || {
             Some(pipeline_text(pipeline))
         });
         // The conventions: one operation is not a batch, and the size is never 1.
         if pipeline.len() > 1 {
             call.set_attribute("db.operation.batch.size", pipeline.len() as i64);
         }
-        let transaction = pipeline.is_transaction();
         let replies = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
             let result = replies.await;

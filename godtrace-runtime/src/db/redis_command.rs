@@ -54,6 +54,71 @@ pub(crate) fn summarize<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Command
     }
 }
 
+/// The operation of a batch of `commands` (each given as its arguments): `batch` (`PIPELINE`,
+/// `MULTI`) followed by the commands' operation when they all have the same one (`MULTI INCRBY`),
+/// as the database conventions name a batch; `batch` alone otherwise. A pipeline of one command
+/// is not a batch (the conventions: a batch has two or more operations): its command's
+/// operation. No allocation per command: names are compared as given, in any case.
+pub(crate) fn batch_operation<'a, C, A>(
+    batch: &str,
+    transaction: bool,
+    commands: C,
+) -> Option<String>
+where
+    C: IntoIterator<Item = A>,
+    A: IntoIterator<Item = &'a [u8]>,
+{
+    let mut commands = commands.into_iter();
+    let Some(first) = commands.next() else {
+        return Some(batch.to_owned());
+    };
+    let first = name_args(first);
+    let mut count = 1;
+    let mut same = true;
+    for command in commands {
+        count += 1;
+        same = same && same_name(first, name_args(command));
+    }
+    let operation = summarize(first.into_iter().flatten()).operation;
+    match operation {
+        operation if count == 1 && !transaction => operation,
+        Some(operation) if same => Some(format!("{batch} {operation}")),
+        _ => Some(batch.to_owned()),
+    }
+}
+
+/// A container command's subcommand, when its second argument is a name.
+fn subcommand(args: [Option<&[u8]>; 2]) -> Option<&[u8]> {
+    args[1].filter(|sub| is_command_name(sub))
+}
+
+/// A command's first two arguments: what names it (a container's subcommand is its second).
+fn name_args<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> [Option<&'a [u8]>; 2] {
+    let mut args = args.into_iter();
+    [args.next(), args.next()]
+}
+
+/// Whether two commands have the same operation: the same valid name in any case, and for a
+/// container the same subcommand (or neither a name).
+fn same_name(a: [Option<&[u8]>; 2], b: [Option<&[u8]>; 2]) -> bool {
+    let (Some(name), Some(other)) = (a[0], b[0]) else {
+        return false;
+    };
+    if !is_command_name(name) || !name.eq_ignore_ascii_case(other) {
+        return false;
+    }
+    let container = CONTAINERS
+        .iter()
+        .any(|c| c.as_bytes().eq_ignore_ascii_case(name));
+    if !container {
+        return true;
+    }
+    match (subcommand(a), subcommand(b)) {
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        (x, y) => x.is_none() && y.is_none(),
+    }
+}
+
 /// `text` followed by ` ?` for each of `count` arguments, ` …` past [`MAX_PLACEHOLDERS`].
 fn placeholders(mut text: String, count: usize) -> String {
     for i in 0..count {
@@ -71,12 +136,16 @@ fn placeholders(mut text: String, count: usize) -> String {
 /// The argument upper-cased if it looks like a command name: 1 to [`MAX_NAME_LEN`] ASCII
 /// letters, digits, `_`, `.`, `-` or `|`, starting with a letter.
 fn command_name(arg: &[u8]) -> Option<String> {
-    let valid = (1..=MAX_NAME_LEN).contains(&arg.len())
+    is_command_name(arg).then(|| String::from_utf8_lossy(arg).to_ascii_uppercase())
+}
+
+/// See [`command_name`].
+fn is_command_name(arg: &[u8]) -> bool {
+    (1..=MAX_NAME_LEN).contains(&arg.len())
         && arg[0].is_ascii_alphabetic()
         && arg
             .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'|'));
-    valid.then(|| String::from_utf8_lossy(arg).to_ascii_uppercase())
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'|'))
 }
 
 /// The text of a pipeline: its commands' texts joined by `; `, at most `cap` bytes (then `…`).
@@ -149,6 +218,37 @@ mod tests {
         let s = summarize(args);
         assert_eq!(s.text, format!("MGET{} …", " ?".repeat(MAX_PLACEHOLDERS)));
         assert_eq!(of(&["DEL"; 17]).text.matches('?').count(), MAX_PLACEHOLDERS);
+    }
+
+    /// The conventions name a batch by its commands' one operation when they share it.
+    #[test]
+    fn a_batch_is_named_after_the_operation_its_commands_share() {
+        let name = |transaction: bool, commands: &[&[&str]]| {
+            let commands = commands.iter().map(|c| c.iter().map(|a| a.as_bytes()));
+            batch_operation(
+                if transaction { "MULTI" } else { "PIPELINE" },
+                transaction,
+                commands,
+            )
+        };
+        let same = name(false, &[&["incrby", "a", "1"], &["INCRBY", "b", "2"]]);
+        assert_eq!(same.as_deref(), Some("PIPELINE INCRBY"));
+        let mixed = name(true, &[&["SET", "a", "1"], &["LPUSH", "a", "2"]]);
+        assert_eq!(mixed.as_deref(), Some("MULTI"));
+        let one = name(false, &[&["GET", "a"]]);
+        assert_eq!(one.as_deref(), Some("GET"), "one command is not a batch");
+        let one = name(true, &[&["GET", "a"]]);
+        assert_eq!(one.as_deref(), Some("MULTI GET"));
+        let config = name(
+            false,
+            &[&["CONFIG", "GET", "a"], &["config", "set", "a", "b"]],
+        );
+        assert_eq!(config.as_deref(), Some("PIPELINE"));
+        let config = name(false, &[&["CONFIG", "GET", "a"], &["config", "get", "b"]]);
+        assert_eq!(config.as_deref(), Some("PIPELINE CONFIG GET"));
+        let unnamed = name(false, &[&["1x", "a"], &["1x", "b"]]);
+        assert_eq!(unnamed.as_deref(), Some("PIPELINE"));
+        assert_eq!(name(false, &[]).as_deref(), Some("PIPELINE"));
     }
 
     #[test]

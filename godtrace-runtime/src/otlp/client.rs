@@ -45,6 +45,9 @@ pub(crate) fn http_client(target: &OtlpTarget) -> Result<reqwest::Client, String
     reqwest::Client::builder()
         .timeout(target.timeout)
         .connect_timeout(target.timeout)
+        // A redirect would carry the spans and the configured headers (API keys among them)
+        // to whichever host it names, over plaintext too: an answer of 3xx is a failed export.
+        .redirect(reqwest::redirect::Policy::none())
         .tls_backend_preconfigured(rustls_config(&target.tls, secure(target))?)
         .build()
         .map_err(|e| format!("could not build the HTTP client: {}", chain(&e)))

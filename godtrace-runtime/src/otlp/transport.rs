@@ -288,13 +288,147 @@ mod http {
                 .map_err(|e| format!("{}: {}", self.url, client::chain(&e)))?;
             let status = response.status();
             // The body (a partial success, or an error's details) is read, so that the
-            // connection serves the next request.
-            let _ = response.bytes().await;
+            // connection serves the next request; at most `MAX_ANSWER` of it, so that a
+            // receiver sending without end costs no memory (the connection is then dropped).
+            let _ = read_bounded(response, MAX_ANSWER).await;
             if status.is_success() {
                 Ok(())
+            } else if status.is_redirection() {
+                Err(format!(
+                    "{}: HTTP {status} (redirects are not followed: set the endpoint to where \
+                     it points)",
+                    self.url
+                ))
             } else {
                 Err(format!("{}: HTTP {status}", self.url))
             }
+        }
+    }
+
+    /// The most of an answer's body read: a partial success or an error's details, a few
+    /// hundred bytes in practice.
+    pub(super) const MAX_ANSWER: usize = 64 << 10;
+
+    /// The first `max` bytes of `response`'s body (fewer when it ends first); reading stops
+    /// there, or at the first error.
+    pub(super) async fn read_bounded(mut response: reqwest::Response, max: usize) -> Vec<u8> {
+        let mut body = Vec::new();
+        while body.len() < max {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = max - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        body
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::Client;
+        use crate::config::{Compression, OtlpTarget, Protocol};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::{Duration, Instant};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::net::TcpListener;
+
+        fn target(endpoint: String) -> OtlpTarget {
+            OtlpTarget {
+                protocol: Protocol::HttpProtobuf,
+                endpoint,
+                headers: vec![("x-api-key".into(), "s3cr3t".into())],
+                // Far beyond what the tests wait: reaching it is the failure they catch.
+                timeout: Duration::from_secs(120),
+                compression: Compression::None,
+                tls: Default::default(),
+            }
+        }
+
+        /// A loopback server answering every connection with `answer` (its head, then
+        /// `body_chunk` and silence when given), and counting the connections.
+        async fn server(answer: String, body_chunk: Option<Vec<u8>>) -> (String, Arc<AtomicUsize>) {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+            let connections = Arc::new(AtomicUsize::new(0));
+            let counted = connections.clone();
+            tokio::spawn(async move {
+                while let Ok((mut socket, _)) = listener.accept().await {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let (answer, chunk) = (answer.clone(), body_chunk.clone());
+                    tokio::spawn(async move {
+                        let mut request = [0u8; 4096];
+                        let _ = socket.read(&mut request).await;
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        if let Some(chunk) = &chunk {
+                            let _ = socket.write_all(chunk).await;
+                            // The rest never comes: the connection stays open, silent.
+                            std::future::pending::<()>().await;
+                        }
+                    });
+                }
+            });
+            (url, connections)
+        }
+
+        fn run<T>(test: impl std::future::Future<Output = T>) -> T {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(test)
+        }
+
+        /// A redirect would take the spans and the API key to another host: it is a failed
+        /// export, and the host it names is never contacted.
+        #[test]
+        fn a_redirect_is_a_failure_and_is_not_followed() {
+            run(async {
+                let (elsewhere, contacted) =
+                    server("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into(), None).await;
+                let (url, _) = server(
+                    format!(
+                        "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}\r\n\
+                         content-length: 0\r\n\r\n"
+                    ),
+                    None,
+                )
+                .await;
+                let client = Client::new(&target(url)).unwrap();
+                let error = client.send(b"spans".to_vec()).await.unwrap_err();
+                assert!(
+                    error.contains("307") && error.contains("redirects"),
+                    "{error}"
+                );
+                assert_eq!(
+                    contacted.load(Ordering::SeqCst),
+                    0,
+                    "the redirect was followed"
+                );
+            });
+        }
+
+        /// A receiver that answers with a body it never finishes (5 GB announced) costs at
+        /// most `MAX_ANSWER` of it: the send ends once that much is read, not at the request
+        /// timeout with all it sent held.
+        #[test]
+        fn an_endless_answer_is_read_only_up_to_its_bound() {
+            run(async {
+                let head = "HTTP/1.1 200 OK\r\ncontent-length: 5000000000\r\n\r\n";
+                let (url, _) = server(head.into(), Some(vec![b'x'; 2 << 20])).await;
+                let client = Client::new(&target(url)).unwrap();
+                let started = Instant::now();
+                assert_eq!(client.send(b"spans".to_vec()).await, Ok(()));
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "read until the timeout: {:?}",
+                    started.elapsed()
+                );
+            });
         }
     }
 }

@@ -1,8 +1,11 @@
 //! A minimal HTTP/1.1 server for `/metrics` over `std::net`.
 //!
 //! One thread accepts; each connection is served on a thread of its own, at most
-//! [`Limits::max_connections`] at once (past that, a new connection is closed at once), so an
-//! idle or slow client never delays another scrape. One request per connection
+//! [`Limits::max_connections`] at once, so an idle or slow client never delays another scrape.
+//! When all are taken, a new connection takes the place of the oldest one still waiting for its
+//! request head (a scraper sends its head at once: the ones still waiting are idle or
+//! trickling), so that clients holding every slot cannot keep scrapes out; with none to give
+//! up, the new connection is closed at once. One request per connection
 //! (`Connection: close`). The whole request head must arrive within one deadline and the whole
 //! response must be written within another: reads and writes wait in short slices, so a client
 //! sending a byte at a time cannot stretch them. A malformed request gets a 4xx answer;
@@ -120,6 +123,21 @@ impl Drop for Server {
     }
 }
 
+/// A connection being served: its thread, and what the accepting thread may tell it.
+struct Connection {
+    thread: JoinHandle<()>,
+    state: Arc<ConnectionState>,
+}
+
+/// What a connection's thread and the accepting thread share.
+struct ConnectionState {
+    accepted: Instant,
+    /// Set by the connection once its request head has arrived: from then on it is answered.
+    head_read: AtomicBool,
+    /// Set by the accepting thread: give the client up (it is still reading the head).
+    evicted: AtomicBool,
+}
+
 /// The accepting thread: hands each connection to a thread of its own until stopped, then
 /// closes the listener and joins them.
 fn serve(
@@ -128,15 +146,15 @@ fn serve(
     woken: &mpsc::Receiver<()>,
     limits: Limits,
 ) {
-    let mut connections: Vec<JoinHandle<()>> = Vec::new();
+    let mut connections: Vec<Connection> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let pause = match listener.accept() {
             Ok((stream, _)) => {
-                connections.retain(|c| !c.is_finished());
-                if connections.len() < limits.max_connections {
+                connections.retain(|c| !c.thread.is_finished());
+                if make_room(&connections, limits.max_connections) {
                     connections.extend(spawn_connection(stream, stop.clone(), limits));
                 }
-                // Past the limit the stream is dropped here: closed at once.
+                // Otherwise the stream is dropped here: closed at once.
                 continue;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => ACCEPT_POLL,
@@ -150,7 +168,36 @@ fn serve(
     }
     drop(listener);
     for connection in connections {
-        let _ = connection.join();
+        let _ = connection.thread.join();
+    }
+}
+
+/// Whether a new connection may be served: a slot is free, or the oldest connection still
+/// waiting for its head is told to give up its slot. Given-up connections end within a
+/// [`SLICE`]; until then they still count, and at most as many as the slots may be ending at
+/// once, which bounds the threads at twice the slots.
+fn make_room(connections: &[Connection], max_connections: usize) -> bool {
+    let serving = connections
+        .iter()
+        .filter(|c| !c.state.evicted.load(Ordering::SeqCst))
+        .count();
+    if serving < max_connections {
+        return true;
+    }
+    if connections.len() >= 2 * max_connections {
+        return false;
+    }
+    let oldest_waiting = connections
+        .iter()
+        .filter(|c| !c.state.evicted.load(Ordering::SeqCst))
+        .filter(|c| !c.state.head_read.load(Ordering::SeqCst))
+        .min_by_key(|c| c.state.accepted);
+    match oldest_waiting {
+        Some(connection) => {
+            connection.state.evicted.store(true, Ordering::SeqCst);
+            true
+        }
+        None => false,
     }
 }
 
@@ -159,21 +206,36 @@ fn spawn_connection(
     stream: TcpStream,
     stop: Arc<AtomicBool>,
     limits: Limits,
-) -> Option<JoinHandle<()>> {
-    std::thread::Builder::new()
+) -> Option<Connection> {
+    let state = Arc::new(ConnectionState {
+        accepted: Instant::now(),
+        head_read: AtomicBool::new(false),
+        evicted: AtomicBool::new(false),
+    });
+    let shared = state.clone();
+    let thread = std::thread::Builder::new()
         .name("godtrace-prometheus-conn".to_owned())
         .spawn(move || {
             let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
-            let _ = catch_unwind(AssertUnwindSafe(|| handle(stream, &stop, limits)));
+            let _ = catch_unwind(AssertUnwindSafe(|| handle(stream, &stop, &shared, limits)));
         })
-        .ok()
+        .ok()?;
+    Some(Connection { thread, state })
 }
 
-fn handle(stream: TcpStream, stop: &AtomicBool, limits: Limits) -> io::Result<()> {
+fn handle(
+    stream: TcpStream,
+    stop: &AtomicBool,
+    state: &ConnectionState,
+    limits: Limits,
+) -> io::Result<()> {
     // Some platforms hand out accepted sockets non-blocking like their listener.
     stream.set_nonblocking(false)?;
     let mut reader = Timed::new(&stream, stop, limits.head_deadline);
-    let response = match read_head(&mut reader)? {
+    reader.evicted = Some(&state.evicted);
+    let head = read_head(&mut reader)?;
+    state.head_read.store(true, Ordering::SeqCst);
+    let response = match head {
         Head::Complete(head) => respond(&head),
         Head::TooLarge { head_method } => {
             Response::error(431, "Request Header Fields Too Large").head_only(head_method)
@@ -199,6 +261,8 @@ fn send(
 struct Timed<'a> {
     stream: &'a TcpStream,
     stop: &'a AtomicBool,
+    /// Set when the accepting thread gives this client up for a new one (head reads only).
+    evicted: Option<&'a AtomicBool>,
     deadline: Instant,
 }
 
@@ -207,6 +271,7 @@ impl<'a> Timed<'a> {
         Timed {
             stream,
             stop,
+            evicted: None,
             // A deadline too far to represent is no deadline: a year will do.
             deadline: Instant::now()
                 .checked_add(within)
@@ -218,6 +283,9 @@ impl<'a> Timed<'a> {
     fn next_wait(&self) -> io::Result<Duration> {
         if self.stop.load(Ordering::SeqCst) {
             return Err(io::Error::other("the server is stopping"));
+        }
+        if self.evicted.is_some_and(|e| e.load(Ordering::SeqCst)) {
+            return Err(io::Error::other("given up for a newer connection"));
         }
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

@@ -225,8 +225,10 @@ fn a_client_trickling_its_request_is_cut_off_at_the_deadline() {
     );
 }
 
+/// Clients holding every slot with connections that never send their head cannot keep a
+/// scrape out: the oldest of them gives its slot to the new connection.
 #[test]
-fn connections_past_the_limit_are_closed_at_once() {
+fn a_full_server_gives_the_oldest_silent_connection_up_for_a_scrape() {
     let server = Server::start_with(
         "127.0.0.1:0",
         Limits {
@@ -237,25 +239,43 @@ fn connections_past_the_limit_are_closed_at_once() {
     )
     .unwrap();
     let addr = server.local_addr();
+    // Accepted in the order they connect.
     let first = TcpStream::connect(addr).unwrap();
-    let _second = TcpStream::connect(addr).unwrap();
-    // Accepted in order: both slots are taken (for 60 s) when the third arrives.
-    let third = TcpStream::connect(addr).unwrap();
+    let second = TcpStream::connect(addr).unwrap();
+    // Both slots are taken (for 60 s) when the scrape arrives.
+    let ok = exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     assert!(
-        closed_unanswered(&third),
-        "a connection past the limit was kept"
+        closed_unanswered(&first),
+        "the oldest silent connection was kept"
     );
-    assert!(still_waiting(&first));
-    // A slot frees when its client leaves.
-    drop(first);
-    wait_for("a scrape is served once a slot is free", || {
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(PATIENCE)).unwrap();
-        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n");
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out.starts_with("HTTP/1.1 200")
-    });
+    assert!(still_waiting(&second), "a newer connection was given up");
+}
+
+/// Past the slots, with none to give up (every client sent its head and is being answered),
+/// a new connection is closed at once.
+#[test]
+fn connections_past_the_limit_with_none_to_give_up_are_closed_at_once() {
+    let connections = (0..2)
+        .map(|_| Connection {
+            thread: std::thread::spawn(|| ()),
+            state: Arc::new(ConnectionState {
+                accepted: Instant::now(),
+                head_read: AtomicBool::new(true),
+                evicted: AtomicBool::new(false),
+            }),
+        })
+        .collect::<Vec<_>>();
+    assert!(!make_room(&connections, 2));
+    assert!(make_room(&connections, 3));
+    connections[0]
+        .state
+        .head_read
+        .store(false, Ordering::SeqCst);
+    assert!(make_room(&connections, 2));
+    assert!(connections[0].state.evicted.load(Ordering::SeqCst));
+    // Given-up connections still count until they end: at most twice the slots at once.
+    assert!(!make_room(&connections, 1));
 }
 
 #[test]

@@ -79,8 +79,8 @@ impl Counters {
 /// Every finished, sampled span is either accepted into the export queue (`spans_queued`) or
 /// dropped because the queue was full or shutting down (`spans_dropped`: a span that ends
 /// while or after the guard is dropped is counted there too). A queued span is later either
-/// delivered (`spans_exported`) or lost with a failed export or at a shutdown that ran out of
-/// time (`spans_failed`). The span counts stay zero when no OTLP exporter is configured; the
+/// delivered (`spans_exported`) or lost with a failed export, rejected by the backend, or at a
+/// shutdown that ran out of time (`spans_failed`). The span counts stay zero when no OTLP exporter is configured; the
 /// propagation counts are kept either way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -92,8 +92,9 @@ pub struct Stats {
     pub spans_dropped: u64,
     /// Spans the backend accepted.
     pub spans_exported: u64,
-    /// Queued spans that were not delivered: their export failed or timed out, or shutdown
-    /// ran out of time before sending them.
+    /// Queued spans that were not delivered: their export failed or timed out, shutdown ran
+    /// out of time before sending them, or the backend rejected them (an OTLP partial
+    /// success, whose reason is reported on stderr with the failures).
     pub spans_failed: u64,
     /// Export requests that succeeded.
     pub exports: u64,

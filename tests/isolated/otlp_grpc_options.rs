@@ -11,6 +11,12 @@ fn grpc_exports_carry_headers_gzip_and_the_resource() {
 }
 
 #[test]
+fn spans_a_grpc_receiver_rejects_are_failed_not_exported() {
+    crate::support::own_process!();
+    otlp_support::options::rejected_spans_count_as_failed(Kind::GrpcPartial, Protocol::Grpc);
+}
+
+#[test]
 fn a_grpc_error_status_counts_the_spans_failed_not_exported() {
     crate::support::own_process!();
     let receiver = Receiver::start(Kind::GrpcRefusing);

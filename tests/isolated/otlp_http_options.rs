@@ -7,3 +7,12 @@ fn http_exports_carry_path_headers_gzip_and_the_resource() {
     crate::support::own_process!();
     otlp_support::options::run(otlp_support::Kind::Http, "http/protobuf");
 }
+
+#[test]
+fn spans_an_http_receiver_rejects_are_failed_not_exported() {
+    crate::support::own_process!();
+    otlp_support::options::rejected_spans_count_as_failed(
+        otlp_support::Kind::HttpPartial,
+        godtrace::Protocol::HttpProtobuf,
+    );
+}

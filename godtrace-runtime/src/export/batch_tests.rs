@@ -255,7 +255,7 @@ impl worker::Exporter for TwoAtOnceHandle {
         batch.drain(..).count()
     }
 
-    async fn send(&self, spans: usize) -> Result<(), String> {
+    async fn send(&self, spans: usize) -> Result<worker::Accepted, String> {
         let this = &self.0;
         let now = this.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         this.most_at_once.fetch_max(now, Ordering::SeqCst);
@@ -267,7 +267,7 @@ impl worker::Exporter for TwoAtOnceHandle {
         }
         this.in_flight.fetch_sub(1, Ordering::SeqCst);
         this.delivered.fetch_add(spans as u64, Ordering::SeqCst);
-        Ok(())
+        Ok(worker::Accepted::All)
     }
 
     fn shutdown(&mut self, _timeout: Duration) {}

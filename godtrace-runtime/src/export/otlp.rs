@@ -5,7 +5,7 @@
 //! HTTP client belong to that runtime.
 use super::encode::RequestEncoder;
 use super::lanes::Queued;
-use super::worker::Exporter;
+use super::worker::{Accepted, Exporter};
 use crate::config::OtlpTarget;
 use crate::otlp::transport::{self, Transport};
 use crate::span::Live;
@@ -66,8 +66,14 @@ impl Exporter for OtlpExporter {
         self.transport.body(encoder.request_mut())
     }
 
-    async fn send(&self, body: Result<Vec<u8>, String>) -> Result<(), String> {
-        self.transport.send_body(body?).await
+    async fn send(&self, body: Result<Vec<u8>, String>) -> Result<Accepted, String> {
+        Ok(match self.transport.send_body(body?).await? {
+            None => Accepted::All,
+            Some(rejected) => Accepted::AllBut {
+                rejected: rejected.count,
+                reason: rejected.message,
+            },
+        })
     }
 
     fn shutdown(&mut self, _timeout: Duration) {}

@@ -46,10 +46,21 @@ pub(crate) trait Exporter: 'static {
     fn prepare(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) -> Self::Request;
 
     /// Sends `request`. An error says why it was not delivered.
-    fn send(&self, request: Self::Request) -> impl Future<Output = Result<(), String>> + '_;
+    fn send(&self, request: Self::Request) -> impl Future<Output = Result<Accepted, String>> + '_;
 
     /// Called once, after the last export.
     fn shutdown(&mut self, timeout: Duration);
+}
+
+/// What the receiver took of a request it answered with success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Accepted {
+    All,
+    /// All but `rejected` spans: an OTLP partial success, with the receiver's reason.
+    AllBut {
+        rejected: u64,
+        reason: String,
+    },
 }
 
 impl<E: SpanExporter + 'static> Exporter for E {
@@ -69,9 +80,12 @@ impl<E: SpanExporter + 'static> Exporter for E {
             .collect()
     }
 
-    fn send(&self, spans: Vec<SpanData>) -> impl Future<Output = Result<(), String>> + '_ {
+    fn send(&self, spans: Vec<SpanData>) -> impl Future<Output = Result<Accepted, String>> + '_ {
         let export = SpanExporter::export(self, spans);
-        async move { export.await.map_err(|e| e.to_string()) }
+        async move {
+            export.await.map_err(|e| e.to_string())?;
+            Ok(Accepted::All)
+        }
     }
 
     fn shutdown(&mut self, timeout: Duration) {
@@ -201,10 +215,10 @@ struct Prepared<R> {
 
 /// One request in flight.
 struct Sending<'a> {
-    send: Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>,
+    send: Pin<Box<dyn Future<Output = Result<Accepted, String>> + 'a>>,
     spans: usize,
     /// Set once it has completed; it is accounted for in the order requests were made.
-    outcome: Option<Result<(), String>>,
+    outcome: Option<Result<Accepted, String>>,
 }
 
 impl ExportLoop<'_> {
@@ -365,9 +379,9 @@ impl ExportLoop<'_> {
     /// `send`, bounded by `budget` and by the shutdown deadline.
     fn bounded<'a>(
         &self,
-        send: impl Future<Output = Result<(), String>> + 'a,
+        send: impl Future<Output = Result<Accepted, String>> + 'a,
         budget: Duration,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Accepted, String>> + 'a>> {
         let mut deadline = self.shared.deadline.subscribe();
         Box::pin(async move {
             tokio::select! {
@@ -383,11 +397,22 @@ impl ExportLoop<'_> {
     }
 
     /// Counts a finished request of `spans` spans, and wakes flush and shutdown callers.
-    fn account(&mut self, spans: usize, outcome: Result<(), String>) {
+    fn account(&mut self, spans: usize, outcome: Result<Accepted, String>) {
         match outcome {
-            Ok(()) => {
+            Ok(Accepted::All) => {
                 Counters::add(&self.counters.exported, spans);
                 Counters::add(&self.counters.exports, 1);
+            }
+            // A partial success: the request was delivered, and the spans the receiver
+            // rejected are not exported. They count as failed, and its reason is reported
+            // with the failures.
+            Ok(Accepted::AllBut { rejected, reason }) => {
+                let rejected = usize::try_from(rejected).unwrap_or(usize::MAX).min(spans);
+                Counters::add(&self.counters.exported, spans - rejected);
+                Counters::add(&self.counters.failed_spans, rejected);
+                Counters::add(&self.counters.exports, 1);
+                let message = format!("the receiver rejected {rejected} spans: {reason}");
+                self.failures.last_error = url::scrub(&message, &self.options.destination);
             }
             Err(message) => {
                 Counters::add(&self.counters.failed_spans, spans);
@@ -521,14 +546,14 @@ mod tests {
             spans as usize
         }
 
-        async fn send(&self, spans: usize) -> Result<(), String> {
+        async fn send(&self, spans: usize) -> Result<Accepted, String> {
             let gated = &self.0;
             gated.started.fetch_add(spans as u64, Ordering::SeqCst);
             while !gated.open.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             gated.delivered.fetch_add(spans as u64, Ordering::SeqCst);
-            Ok(())
+            Ok(Accepted::All)
         }
 
         fn shutdown(&mut self, _timeout: Duration) {}

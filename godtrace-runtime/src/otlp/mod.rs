@@ -3,6 +3,7 @@
 //! (`connection`), the bodies of requests ([`body`]: gzip, gRPC frames) and the transport
 //! that sends an encoded request over them ([`transport`]). The span exporter (`export::otlp`)
 //! and the metrics push (`metrics::otlp`) are built on them.
+pub(crate) mod answer;
 pub(crate) mod body;
 pub(crate) mod client;
 #[cfg(feature = "otlp-grpc")]

@@ -3,8 +3,13 @@
 //! exporter and the metrics push both send through [`Transport`]; only the gRPC method and
 //! the endpoint differ. Built inside the export thread's runtime, which the connection and the
 //! HTTP client belong to.
+use super::answer::Rejected;
 use super::body::BodyWriter;
 use crate::config::{Compression, OtlpTarget, Protocol};
+
+/// The most of an answer's body read: a partial success or an error's details, a few hundred
+/// bytes in practice. A receiver sending more (or without end) costs no more memory.
+const MAX_ANSWER: usize = 64 << 10;
 
 /// The gRPC method of the trace service's export.
 pub(crate) const TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -62,14 +67,15 @@ impl Transport {
     }
 
     /// Sends `request`, an encoded export request of the signal this transport was built
-    /// for (without head room); an error says what went wrong.
-    pub(crate) async fn send(&self, request: Vec<u8>) -> Result<(), String> {
+    /// for (without head room); an error says what went wrong. What the receiver rejected of
+    /// a request it accepted (a partial success) comes back as `Ok(Some(..))`.
+    pub(crate) async fn send(&self, request: Vec<u8>) -> Result<Option<Rejected>, String> {
         let body = self.body.body_of(request)?;
         self.send_body(body).await
     }
 
     /// Sends a body [`Transport::body`] wrote.
-    pub(crate) async fn send_body(&self, body: Vec<u8>) -> Result<(), String> {
+    pub(crate) async fn send_body(&self, body: Vec<u8>) -> Result<Option<Rejected>, String> {
         match &self.wire {
             #[cfg(feature = "otlp-grpc")]
             Wire::Grpc(client) => client.send(body).await,
@@ -82,14 +88,14 @@ impl Transport {
 /// OTLP/gRPC: one unary call on the receiver's HTTP/2 connection ([`super::connection`]),
 /// framed here ([`BodyWriter`]): the encoded request goes into the gRPC message as it is,
 /// gzipped at the fast level when asked (tonic's own compression is fixed at level 6, several
-/// times the CPU of encoding the spans). The answer's message (a partial success at most,
-/// which the SDK's exporter did not act on either) is read and dropped; its `grpc-status`
-/// decides.
+/// times the CPU of encoding the spans). Its `grpc-status` decides; the answer's message is
+/// read for a partial success (the spans the receiver rejected), at most [`MAX_ANSWER`] of it.
 #[cfg(feature = "otlp-grpc")]
 mod grpc {
+    use super::{MAX_ANSWER, Rejected};
     use crate::config::{Compression, OtlpTarget};
-    use crate::otlp::client;
     use crate::otlp::connection::Connection;
+    use crate::otlp::{answer, client};
     use bytes::Bytes;
 
     pub(crate) struct Client {
@@ -132,7 +138,7 @@ mod grpc {
         }
 
         /// Sends `frame`, one gRPC frame (head included).
-        pub(super) async fn send(&self, frame: Vec<u8>) -> Result<(), String> {
+        pub(super) async fn send(&self, frame: Vec<u8>) -> Result<Option<Rejected>, String> {
             let mut sender = self.connection.ready_sender().await?;
             let mut call = http::Request::new(());
             *call.method_mut() = http::Method::POST;
@@ -147,20 +153,23 @@ mod grpc {
                 return Err(format!("gRPC: HTTP {}", head.status));
             }
             // Trailers-only answers carry the status in the headers.
+            let mut message = Vec::new();
             let status = match grpc_status(&head.headers) {
                 Some(status) => Some(status),
                 None => {
                     while let Some(data) = answer.data().await {
                         let data = data.map_err(failed)?;
-                        // Read: the connection's window takes it back.
+                        // Read: the connection's window takes it back. Kept up to a bound.
                         let _ = answer.flow_control().release_capacity(data.len());
+                        let room = MAX_ANSWER.saturating_sub(message.len());
+                        message.extend_from_slice(&data[..data.len().min(room)]);
                     }
                     let trailers = answer.trailers().await.map_err(failed)?;
                     trailers.as_ref().and_then(grpc_status)
                 }
             };
             match status {
-                Some((0, _)) => Ok(()),
+                Some((0, _)) => Ok(answer::rejected_in_grpc(&message)),
                 Some((code, message)) => {
                     let code = tonic::Code::from(code);
                     Err(if message.is_empty() {
@@ -240,8 +249,9 @@ mod grpc {
 /// headers, set last so they win.
 #[cfg(feature = "otlp-http")]
 mod http {
+    use super::{MAX_ANSWER, Rejected};
     use crate::config::{Compression, OtlpTarget};
-    use crate::otlp::client;
+    use crate::otlp::{answer, client};
 
     pub(crate) struct Client {
         inner: reqwest::Client,
@@ -275,7 +285,7 @@ mod http {
         }
 
         /// Sends `body`, the request as it goes on the wire (gzipped when configured).
-        pub(super) async fn send(&self, body: Vec<u8>) -> Result<(), String> {
+        pub(super) async fn send(&self, body: Vec<u8>) -> Result<Option<Rejected>, String> {
             let post = match &self.parsed {
                 Some(url) => self.inner.post(url.clone()),
                 None => self.inner.post(&self.url),
@@ -290,9 +300,9 @@ mod http {
             // The body (a partial success, or an error's details) is read, so that the
             // connection serves the next request; at most `MAX_ANSWER` of it, so that a
             // receiver sending without end costs no memory (the connection is then dropped).
-            let _ = read_bounded(response, MAX_ANSWER).await;
+            let answer = read_bounded(response, MAX_ANSWER).await;
             if status.is_success() {
-                Ok(())
+                Ok(answer::rejected(&answer))
             } else if status.is_redirection() {
                 Err(format!(
                     "{}: HTTP {status} (redirects are not followed: set the endpoint to where \
@@ -304,10 +314,6 @@ mod http {
             }
         }
     }
-
-    /// The most of an answer's body read: a partial success or an error's details, a few
-    /// hundred bytes in practice.
-    pub(super) const MAX_ANSWER: usize = 64 << 10;
 
     /// The first `max` bytes of `response`'s body (fewer when it ends first); reading stops
     /// there, or at the first error.
@@ -422,7 +428,7 @@ mod http {
                 let (url, _) = server(head.into(), Some(vec![b'x'; 2 << 20])).await;
                 let client = Client::new(&target(url)).unwrap();
                 let started = Instant::now();
-                assert_eq!(client.send(b"spans".to_vec()).await, Ok(()));
+                assert_eq!(client.send(b"spans".to_vec()).await, Ok(None));
                 assert!(
                     started.elapsed() < Duration::from_secs(60),
                     "read until the timeout: {:?}",

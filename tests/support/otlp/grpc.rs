@@ -1,5 +1,5 @@
 //! The gRPC receiver: tonic's server for the OTLP trace service, on its own runtime.
-use super::{Received, Sink};
+use super::{Kind, Received, Sink};
 use opentelemetry::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -12,8 +12,9 @@ use std::thread::JoinHandle;
 
 struct Service {
     sink: Arc<Sink>,
-    /// Answers an error status after recording the request.
-    refuse: bool,
+    /// `GrpcRefusing`: an error status after recording the request; `GrpcPartial`: a partial
+    /// success.
+    kind: Kind,
 }
 
 #[tonic::async_trait]
@@ -34,11 +35,11 @@ impl TraceService for Service {
             headers,
             request: request.into_inner(),
         });
-        if self.refuse {
+        if self.kind == Kind::GrpcRefusing {
             return Err(tonic::Status::unavailable("refused by the test receiver"));
         }
         Ok(tonic::Response::new(ExportTraceServiceResponse {
-            partial_success: None,
+            partial_success: (self.kind == Kind::GrpcPartial).then(super::one_rejected),
         }))
     }
 }
@@ -49,7 +50,7 @@ pub(super) struct Server {
 }
 
 impl Server {
-    pub(super) fn start(listener: std::net::TcpListener, sink: Arc<Sink>, refuse: bool) -> Server {
+    pub(super) fn start(listener: std::net::TcpListener, sink: Arc<Sink>, kind: Kind) -> Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let _quiet = Context::enter_telemetry_suppressed_scope();
@@ -63,7 +64,7 @@ impl Server {
                 listener.set_nonblocking(true).unwrap();
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                let service = TraceServiceServer::new(Service { sink, refuse })
+                let service = TraceServiceServer::new(Service { sink, kind })
                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
                 let server = tonic::transport::Server::builder()
                     .add_service(service)

@@ -2,7 +2,9 @@
 //! server that reads `POST` bodies, decodes them as OTLP, and answers 200.
 use super::{Kind, Received, Sink};
 use opentelemetry::Context;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use prost::Message;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -27,7 +29,10 @@ pub(super) fn start(
                 Ok((stream, _)) if kind == Kind::BlackHole => held.push(stream),
                 Ok((stream, _)) => {
                     let (sink, stop) = (sink.clone(), stop.clone());
-                    workers.push(std::thread::spawn(move || serve(stream, &sink, &stop)));
+                    let partial = kind == Kind::HttpPartial;
+                    workers.push(std::thread::spawn(move || {
+                        serve(stream, &sink, &stop, partial)
+                    }));
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     std::thread::sleep(Duration::from_millis(10));
@@ -43,8 +48,9 @@ pub(super) fn start(
     })
 }
 
-/// Serves requests on one keep-alive connection until the client closes it or `stop`.
-fn serve(stream: TcpStream, sink: &Sink, stop: &AtomicBool) {
+/// Serves requests on one keep-alive connection until the client closes it or `stop`;
+/// `partial`: each answer is a partial success rejecting one span.
+fn serve(stream: TcpStream, sink: &Sink, stop: &AtomicBool, partial: bool) {
     let _quiet = Context::enter_telemetry_suppressed_scope();
     stream.set_nonblocking(false).unwrap();
     stream
@@ -82,9 +88,15 @@ fn serve(stream: TcpStream, sink: &Sink, stop: &AtomicBool) {
             headers,
             request,
         });
-        let response =
-            "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
-        if writer.write_all(response.as_bytes()).is_err() {
+        let answer = ExportTraceServiceResponse {
+            partial_success: partial.then(super::one_rejected),
+        }
+        .encode_to_vec();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+            answer.len()
+        );
+        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&answer).is_err() {
             return;
         }
     }

@@ -23,9 +23,22 @@ pub enum Kind {
     Grpc,
     /// gRPC that decodes each request, then answers an error status (UNAVAILABLE).
     GrpcRefusing,
+    /// gRPC that answers each request with a partial success rejecting one span.
+    GrpcPartial,
     Http,
+    /// HTTP that answers each request with a partial success rejecting one span.
+    HttpPartial,
     /// Accepts TCP connections and never reads or answers.
     BlackHole,
+}
+
+/// What the partial-success receivers answer: one span of each request rejected, and why.
+pub fn one_rejected() -> opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess
+{
+    opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess {
+        rejected_spans: 1,
+        error_message: "one span too old".into(),
+    }
 }
 
 /// One export request as received.
@@ -190,12 +203,10 @@ impl Receiver {
         assert!(self.running.is_none(), "already running");
         let listener = bind(self.port);
         self.running = Some(match self.kind {
-            Kind::Grpc | Kind::GrpcRefusing => Running::Grpc(grpc::Server::start(
-                listener,
-                self.sink.clone(),
-                self.kind == Kind::GrpcRefusing,
-            )),
-            Kind::Http | Kind::BlackHole => {
+            Kind::Grpc | Kind::GrpcRefusing | Kind::GrpcPartial => {
+                Running::Grpc(grpc::Server::start(listener, self.sink.clone(), self.kind))
+            }
+            Kind::Http | Kind::HttpPartial | Kind::BlackHole => {
                 let stop = Arc::new(AtomicBool::new(false));
                 let thread = http::start(listener, self.sink.clone(), stop.clone(), self.kind);
                 Running::Std { stop, thread }

@@ -87,3 +87,34 @@ pub fn run(kind: Kind, protocol_name: &str) {
     );
     drop(guard);
 }
+
+/// A receiver answering each request with a partial success (one span rejected): the spans
+/// it rejected are failed, not exported, and the request itself is not a failed export.
+pub fn rejected_spans_count_as_failed(kind: Kind, protocol: godtrace::Protocol) {
+    let receiver = Receiver::start(kind);
+    let guard = godtrace::init(
+        Config::new("partial-success")
+            .endpoint(receiver.endpoint())
+            .protocol(protocol)
+            .max_export_batch_size(3),
+    )
+    .expect("init");
+    for i in 0..10 {
+        super::deliver::work_sync(i);
+    }
+    guard.flush();
+    let stats = godtrace::stats();
+    let requests = receiver.sink.requests().len() as u64;
+    assert!(requests > 1, "{stats:?}");
+    assert_eq!(
+        stats.spans_failed, requests,
+        "one rejected per request: {stats:?}"
+    );
+    assert_eq!(
+        stats.spans_exported,
+        stats.spans_queued - requests,
+        "{stats:?}"
+    );
+    assert_eq!(stats.failed_exports, 0, "{stats:?}");
+    drop(guard);
+}

@@ -6,7 +6,7 @@ use super::printer::TreePrinter;
 use super::tree_span::TreeSpan;
 use crate::config::{BatchSettings, Settings};
 use crate::export::lanes::Queued;
-use crate::export::worker::Exporter;
+use crate::export::worker::{Accepted, Exporter};
 use crate::span::Live;
 use opentelemetry_sdk::Resource;
 use std::cell::RefCell;
@@ -67,7 +67,7 @@ impl<E: Exporter> Exporter for WithTree<E> {
         self.inner.prepare(batch, emptied)
     }
 
-    fn send(&self, request: E::Request) -> impl Future<Output = Result<(), String>> + '_ {
+    fn send(&self, request: E::Request) -> impl Future<Output = Result<Accepted, String>> + '_ {
         self.inner.send(request)
     }
 
@@ -105,8 +105,8 @@ impl Exporter for NoExporter {
         }
     }
 
-    async fn send(&self, (): ()) -> Result<(), String> {
-        Ok(())
+    async fn send(&self, (): ()) -> Result<Accepted, String> {
+        Ok(Accepted::All)
     }
 
     fn shutdown(&mut self, _timeout: Duration) {}

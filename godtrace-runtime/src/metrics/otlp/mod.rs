@@ -94,6 +94,15 @@ fn run(
                 Err(_) => Err(format!("no answer within {:?}", target.timeout)),
             }
         });
+        // Data points the receiver rejected of a push it accepted: said like a failure (the
+        // next push sends them again, being cumulative).
+        let sent = sent.and_then(|rejected| match rejected {
+            None => Ok(()),
+            Some(r) => Err(format!(
+                "the receiver rejected {} data points: {}",
+                r.count, r.message
+            )),
+        });
         match sent {
             Ok(()) => failing = false,
             Err(e) => {

@@ -5,7 +5,10 @@
 //! HTTP client belong to.
 use super::answer::Rejected;
 use super::body::BodyWriter;
+use super::retry::{Failure, Schedule};
 use crate::config::{Compression, OtlpTarget, Protocol};
+use bytes::Bytes;
+use std::time::Duration;
 
 /// The most of an answer's body read: a partial success or an error's details, a few hundred
 /// bytes in practice. A receiver sending more (or without end) costs no more memory.
@@ -20,6 +23,8 @@ pub(crate) const METRICS: &str = "/opentelemetry.proto.collector.metrics.v1.Metr
 pub(crate) struct Transport {
     wire: Wire,
     body: BodyWriter,
+    /// Bounds a request, its retries included.
+    timeout: Duration,
 }
 
 enum Wire {
@@ -51,6 +56,7 @@ impl Transport {
         Ok(Transport {
             wire,
             body: BodyWriter::new(grpc, gzip),
+            timeout: target.timeout,
         })
     }
 
@@ -74,8 +80,25 @@ impl Transport {
         self.send_body(body).await
     }
 
-    /// Sends a body [`Transport::body`] wrote.
+    /// Sends a body [`Transport::body`] wrote; again after an answer the specification says
+    /// to retry, while the wait ends within the timeout ([`super::retry`]).
     pub(crate) async fn send_body(&self, body: Vec<u8>) -> Result<Option<Rejected>, String> {
+        // Shared, not copied, by each attempt.
+        let body = Bytes::from(body);
+        let mut schedule = Schedule::new(self.timeout);
+        loop {
+            let failure = match self.attempt(body.clone()).await {
+                Ok(answer) => return Ok(answer),
+                Err(failure) => failure,
+            };
+            match schedule.next_wait(&failure) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => return Err(failure.message),
+            }
+        }
+    }
+
+    async fn attempt(&self, body: Bytes) -> Result<Option<Rejected>, Failure> {
         match &self.wire {
             #[cfg(feature = "otlp-grpc")]
             Wire::Grpc(client) => client.send(body).await,
@@ -95,6 +118,7 @@ mod grpc {
     use super::{MAX_ANSWER, Rejected};
     use crate::config::{Compression, OtlpTarget};
     use crate::otlp::connection::Connection;
+    use crate::otlp::retry::{self, Failure, Retry};
     use crate::otlp::{answer, client};
     use bytes::Bytes;
 
@@ -138,7 +162,7 @@ mod grpc {
         }
 
         /// Sends `frame`, one gRPC frame (head included).
-        pub(super) async fn send(&self, frame: Vec<u8>) -> Result<Option<Rejected>, String> {
+        pub(super) async fn send(&self, frame: Bytes) -> Result<Option<Rejected>, Failure> {
             let mut sender = self.connection.ready_sender().await?;
             let mut call = http::Request::new(());
             *call.method_mut() = http::Method::POST;
@@ -147,10 +171,17 @@ mod grpc {
             let failed = |e: h2::Error| format!("gRPC: {}", client::chain(&e));
             let (response, mut body) = sender.send_request(call, false).map_err(failed)?;
             // The whole message at once: h2 writes it as the receiver's window allows.
-            body.send_data(Bytes::from(frame), true).map_err(failed)?;
+            body.send_data(frame, true).map_err(failed)?;
             let (head, mut answer) = response.await.map_err(failed)?.into_parts();
             if !head.status.is_success() {
-                return Err(format!("gRPC: HTTP {}", head.status));
+                // The gRPC mapping of HTTP statuses: these are UNAVAILABLE, retried.
+                let retry = if retry::http_retryable(head.status.as_u16()) {
+                    Retry::After(None)
+                } else {
+                    Retry::No
+                };
+                let message = format!("gRPC: HTTP {}", head.status);
+                return Err(Failure { message, retry });
             }
             // Trailers-only answers carry the status in the headers.
             let mut message = Vec::new();
@@ -170,15 +201,23 @@ mod grpc {
             };
             match status {
                 Some((0, _)) => Ok(answer::rejected_in_grpc(&message)),
-                Some((code, message)) => {
-                    let code = tonic::Code::from(code);
-                    Err(if message.is_empty() {
+                Some((number, message)) => {
+                    let code = tonic::Code::from(number);
+                    let message = if message.is_empty() {
                         format!("gRPC status {code:?}")
                     } else {
                         format!("gRPC status {code:?}: {message}")
-                    })
+                    };
+                    let retry = if retry::grpc_retryable(number) {
+                        Retry::After(None)
+                    } else {
+                        Retry::No
+                    };
+                    Err(Failure { message, retry })
                 }
-                None => Err("gRPC: the answer has no grpc-status".to_owned()),
+                None => Err(Failure::fatal(
+                    "gRPC: the answer has no grpc-status".to_owned(),
+                )),
             }
         }
     }
@@ -251,7 +290,9 @@ mod grpc {
 mod http {
     use super::{MAX_ANSWER, Rejected};
     use crate::config::{Compression, OtlpTarget};
+    use crate::otlp::retry::{self, Failure, Retry};
     use crate::otlp::{answer, client};
+    use bytes::Bytes;
 
     pub(crate) struct Client {
         inner: reqwest::Client,
@@ -285,7 +326,7 @@ mod http {
         }
 
         /// Sends `body`, the request as it goes on the wire (gzipped when configured).
-        pub(super) async fn send(&self, body: Vec<u8>) -> Result<Option<Rejected>, String> {
+        pub(super) async fn send(&self, body: Bytes) -> Result<Option<Rejected>, Failure> {
             let post = match &self.parsed {
                 Some(url) => self.inner.post(url.clone()),
                 None => self.inner.post(&self.url),
@@ -297,6 +338,10 @@ mod http {
                 .await
                 .map_err(|e| format!("{}: {}", self.url, client::chain(&e)))?;
             let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(::http::header::RETRY_AFTER)
+                .and_then(|value| retry::retry_after(value.as_bytes()));
             // The body (a partial success, or an error's details) is read, so that the
             // connection serves the next request; at most `MAX_ANSWER` of it, so that a
             // receiver sending without end costs no memory (the connection is then dropped).
@@ -304,13 +349,19 @@ mod http {
             if status.is_success() {
                 Ok(answer::rejected(&answer))
             } else if status.is_redirection() {
-                Err(format!(
+                Err(Failure::fatal(format!(
                     "{}: HTTP {status} (redirects are not followed: set the endpoint to where \
                      it points)",
                     self.url
-                ))
+                )))
             } else {
-                Err(format!("{}: HTTP {status}", self.url))
+                let retry = if retry::http_retryable(status.as_u16()) {
+                    Retry::After(retry_after)
+                } else {
+                    Retry::No
+                };
+                let message = format!("{}: HTTP {status}", self.url);
+                Err(Failure { message, retry })
             }
         }
     }
@@ -333,8 +384,10 @@ mod http {
 
     #[cfg(test)]
     mod tests {
+        use super::super::Transport;
         use super::Client;
         use crate::config::{Compression, OtlpTarget, Protocol};
+        use bytes::Bytes;
         use std::sync::Arc;
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::time::{Duration, Instant};
@@ -353,17 +406,23 @@ mod http {
             }
         }
 
-        /// A loopback server answering every connection with `answer` (its head, then
-        /// `body_chunk` and silence when given), and counting the connections.
-        async fn server(answer: String, body_chunk: Option<Vec<u8>>) -> (String, Arc<AtomicUsize>) {
+        /// A loopback server answering its `i`-th connection with `answers[i]` (the last one
+        /// past them; its head, then `body_chunk` and silence when given), and counting the
+        /// connections.
+        async fn server(
+            answers: &[&str],
+            body_chunk: Option<Vec<u8>>,
+        ) -> (String, Arc<AtomicUsize>) {
+            let answers: Vec<String> = answers.iter().map(|a| a.to_string()).collect();
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
             let connections = Arc::new(AtomicUsize::new(0));
             let counted = connections.clone();
             tokio::spawn(async move {
                 while let Ok((mut socket, _)) = listener.accept().await {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    let (answer, chunk) = (answer.clone(), body_chunk.clone());
+                    let i = counted.fetch_add(1, Ordering::SeqCst);
+                    let answer = answers[i.min(answers.len() - 1)].clone();
+                    let chunk = body_chunk.clone();
                     tokio::spawn(async move {
                         let mut request = [0u8; 4096];
                         let _ = socket.read(&mut request).await;
@@ -381,6 +440,31 @@ mod http {
             (url, connections)
         }
 
+        const SPANS: Bytes = Bytes::from_static(b"spans");
+
+        /// A throttling answer (`503` with `Retry-After`) is sent again, and the next answer
+        /// decides; an answer the specification does not retry (`400`) fails at once.
+        #[test]
+        fn a_throttled_request_is_sent_again_after_the_servers_delay() {
+            run(async {
+                let throttled = "HTTP/1.1 503 Service Unavailable\r\nretry-after: 0\r\n\
+                                 connection: close\r\ncontent-length: 0\r\n\r\n";
+                let ok = "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+                let (url, attempts) = server(&[throttled, throttled, ok], None).await;
+                let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                assert_eq!(transport.send_body(b"spans".to_vec()).await, Ok(None));
+                assert_eq!(attempts.load(Ordering::SeqCst), 3);
+
+                let bad = "HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\
+                           content-length: 0\r\n\r\n";
+                let (url, attempts) = server(&[bad, ok], None).await;
+                let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                let error = transport.send_body(b"spans".to_vec()).await.unwrap_err();
+                assert!(error.contains("400"), "{error}");
+                assert_eq!(attempts.load(Ordering::SeqCst), 1);
+            });
+        }
+
         fn run<T>(test: impl std::future::Future<Output = T>) -> T {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -395,17 +479,14 @@ mod http {
         fn a_redirect_is_a_failure_and_is_not_followed() {
             run(async {
                 let (elsewhere, contacted) =
-                    server("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into(), None).await;
-                let (url, _) = server(
-                    format!(
-                        "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}\r\n\
-                         content-length: 0\r\n\r\n"
-                    ),
-                    None,
-                )
-                .await;
+                    server(&["HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"], None).await;
+                let redirect = format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}\r\n\
+                     content-length: 0\r\n\r\n"
+                );
+                let (url, _) = server(&[&redirect], None).await;
                 let client = Client::new(&target(url)).unwrap();
-                let error = client.send(b"spans".to_vec()).await.unwrap_err();
+                let error = client.send(SPANS).await.unwrap_err().message;
                 assert!(
                     error.contains("307") && error.contains("redirects"),
                     "{error}"
@@ -425,10 +506,10 @@ mod http {
         fn an_endless_answer_is_read_only_up_to_its_bound() {
             run(async {
                 let head = "HTTP/1.1 200 OK\r\ncontent-length: 5000000000\r\n\r\n";
-                let (url, _) = server(head.into(), Some(vec![b'x'; 2 << 20])).await;
+                let (url, _) = server(&[head], Some(vec![b'x'; 2 << 20])).await;
                 let client = Client::new(&target(url)).unwrap();
                 let started = Instant::now();
-                assert_eq!(client.send(b"spans".to_vec()).await, Ok(None));
+                assert_eq!(client.send(SPANS).await.ok(), Some(None));
                 assert!(
                     started.elapsed() < Duration::from_secs(60),
                     "read until the timeout: {:?}",

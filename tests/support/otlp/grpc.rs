@@ -36,7 +36,10 @@ impl TraceService for Service {
             request: request.into_inner(),
         });
         if self.kind == Kind::GrpcRefusing {
-            return Err(tonic::Status::unavailable("refused by the test receiver"));
+            // Not a status the specification retries: one attempt per request.
+            return Err(tonic::Status::permission_denied(
+                "refused by the test receiver",
+            ));
         }
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: (self.kind == Kind::GrpcPartial).then(super::one_rejected),

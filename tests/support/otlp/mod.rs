@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Grpc,
-    /// gRPC that decodes each request, then answers an error status (UNAVAILABLE).
+    /// gRPC that decodes each request, then answers an error status (PERMISSION_DENIED).
     GrpcRefusing,
     /// gRPC that answers each request with a partial success rejecting one span.
     GrpcPartial,

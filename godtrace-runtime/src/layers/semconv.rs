@@ -187,9 +187,20 @@ pub(crate) fn redacted_url(url: &str) -> String {
     bounded_text(&full, MAX_TEXT_LEN)
 }
 
-/// Query keys whose values the conventions say to redact (`url.query`): signatures and
-/// credentials of pre-signed URLs.
-const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+/// Query keys whose values the conventions say to redact (`url.full`, `url.query`; matched
+/// case-sensitively, as they say): signatures and credentials of pre-signed URLs. The
+/// conventions list the `X-Amz-*` (AWS SigV4), `sig` (Azure SAS) and `X-Goog-Signature` keys
+/// since v1.42; `AWSAccessKeyId` and `Signature` (SigV2, listed before) are kept, as such URLs
+/// still carry credentials.
+const SENSITIVE_QUERY_KEYS: [&str; 7] = [
+    "AWSAccessKeyId",
+    "Signature",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+    "sig",
+    "X-Goog-Signature",
+];
 
 fn redacted_query(query: &str) -> Cow<'_, str> {
     let sensitive = |pair: &str| {
@@ -354,6 +365,17 @@ mod tests {
         assert_eq!(
             redacted_url("https://s3.example.com/o?AWSAccessKeyId=AK&Signature=xyz&v=2"),
             "https://s3.example.com/o?AWSAccessKeyId=REDACTED&Signature=REDACTED&v=2"
+        );
+        // AWS SigV4: the signature, the credential scope and the session token.
+        assert_eq!(
+            redacted_url(
+                "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+                 &X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fs3%2Faws4_request\
+                 &X-Amz-Security-Token=IQoJb3JpZ2lu&X-Amz-Signature=fe5f80f7&x-amz-signature=kept"
+            ),
+            "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED\
+             &X-Amz-Signature=REDACTED&x-amz-signature=kept"
         );
         let huge = format!("http://host/{}", "p".repeat(100_000));
         assert!(redacted_url(&huge).len() < MAX_TEXT_LEN + 32);

@@ -318,6 +318,55 @@ async fn a_request_dropped_before_its_response_ends_its_span_as_cancelled() {
     assert_eq!(handler.parent_span_id, Some(span.span_id));
 }
 
+#[tokio::test]
+async fn a_client_request_its_caller_drops_is_cancelled_not_failed() {
+    let capture = testing::capture();
+    let routes = axum::Router::new().route(
+        "/layers/never",
+        axum::routing::get(|| std::future::pending::<&'static str>()),
+    );
+    let addr = serve(routes).await;
+    let sent = client().get(format!("http://{addr}/layers/never")).send();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), sent)
+            .await
+            .is_err()
+    );
+    // A gRPC call its caller gives up on, likewise.
+    let pending = tower::service_fn(|_: http::Request<axum::body::Body>| {
+        std::future::pending::<Result<http::Response<axum::body::Body>, std::convert::Infallible>>()
+    });
+    let request = http::Request::post("http://127.0.0.1:1/pkg.Wallets/Get")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let call = GrpcClientLayer::new().layer(pending).oneshot(request);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(20), call)
+            .await
+            .is_err()
+    );
+
+    let http_client = one(&capture, "GET", SpanKind::Client);
+    let grpc_client = one(&capture, "pkg.Wallets/Get", SpanKind::Client);
+    for span in [&http_client, &grpc_client] {
+        // The HTTP conventions (v1.41+): an intentional cancellation is no error.
+        assert!(!span.is_error(), "{span:#?}");
+        assert_eq!(span.attr("error.type"), None, "{span:#?}");
+        assert_eq!(span.attr("godtrace.cancelled"), Some(&Value::Bool(true)));
+    }
+    let snapshot = metrics_snapshot();
+    let point = snapshot.histogram(
+        "http.client.request.duration",
+        &[
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("server.address", "127.0.0.1"),
+            KeyValue::new("server.port", i64::from(addr.port())),
+        ],
+    );
+    assert_eq!(point.map(|p| p.count), Some(1), "no status, no error.type");
+}
+
 // --- gRPC ---------------------------------------------------------------------------------
 
 /// A trace service that answers by the number of resource spans it gets: 0 → OK,

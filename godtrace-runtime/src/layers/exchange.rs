@@ -13,6 +13,10 @@ use opentelemetry::KeyValue;
 use std::borrow::Cow;
 use std::time::Instant;
 
+/// The attribute that marks a span whose work was dropped unfinished: the one a dropped
+/// `#[traced]` future's span carries, which the local tree shows as `(cancelled)`.
+const CANCELLED_ATTRIBUTE: &str = "godtrace.cancelled";
+
 /// How many attributes the end of an exchange adds to its histogram's: a status and
 /// `error.type`.
 pub(crate) const METRIC_ATTRIBUTES_ADDED: usize = 2;
@@ -135,7 +139,21 @@ impl Exchange {
     /// Sets the final status and attributes on the span and records the duration.
     fn finish(&mut self) {
         if !self.responded {
-            self.error_type = Some(Cow::Borrowed(CANCELLED));
+            match self.role {
+                // The caller dropped the call's future (its own timeout, a `select!` that went
+                // another way): the HTTP conventions (v1.41+) say a client's intentional
+                // cancellation is no error, so status unset and no `error.type`. The span is
+                // marked as a dropped `#[traced]` future's is, so a reader still sees why it
+                // has no response.
+                Role::HttpClient | Role::GrpcClient => {
+                    self.span.set_attribute(CANCELLED_ATTRIBUTE, true);
+                }
+                // A server cannot tell a client that gave up from one that failed, nor an
+                // outer layer's timeout from a hang: it stays an error, with its own type.
+                Role::HttpServer | Role::GrpcServer => {
+                    self.error_type = Some(Cow::Borrowed(CANCELLED));
+                }
+            }
         }
         match self.role {
             Role::HttpServer => self.finish_http(semconv::server_status_is_error),

@@ -45,8 +45,10 @@
 //!
 //! Durations use the buckets the conventions advise (5 ms to 10 s) unless
 //! [`MetricsConfig::histogram_buckets`](crate::MetricsConfig::histogram_buckets) sets others.
-//! A request whose future is dropped before a response (client gone, an outer timeout) ends
-//! its span with status Error and `error.type` `cancelled`. Values taken from the request
+//! A server request whose future is dropped before a response (client gone, an outer
+//! timeout) ends its span with status Error and `error.type` `cancelled`; a client request
+//! dropped by its caller ends with its status unset, no `error.type` (the HTTP conventions'
+//! rule for an intentional cancellation) and `godtrace.cancelled = true`. Values taken from the request
 //! (path, host, user agent, URL) are bounded, and hostile ones never panic.
 #[cfg(feature = "tower")]
 mod body;

@@ -197,6 +197,8 @@ async fn a_5xx_fails_both_spans_and_a_4xx_only_the_client_span() {
     let broken = one(&capture, "POST /layers/broken", SpanKind::Server);
     assert!(broken.is_error(), "{broken:#?}");
     assert_eq!(str_attr(&broken, "error.type"), Some("503"));
+    // The status code says why: no description repeats it (the conventions' advice).
+    assert_eq!(broken.error_message(), Some(""));
     assert_eq!(int_attr(&broken, "http.response.status_code"), Some(503));
     let absent = one(&capture, "POST /layers/absent", SpanKind::Server);
     assert!(
@@ -214,6 +216,7 @@ async fn a_5xx_fails_both_spans_and_a_4xx_only_the_client_span() {
     for (client, status) in clients.iter().zip(["503", "404"]) {
         assert!(client.is_error(), "{client:#?}");
         assert_eq!(str_attr(client, "error.type"), Some(status));
+        assert_eq!(client.error_message(), Some(""), "{client:#?}");
     }
 
     let snapshot = metrics_snapshot();
@@ -312,6 +315,7 @@ async fn a_request_dropped_before_its_response_ends_its_span_as_cancelled() {
     let span = one(&capture, "GET", SpanKind::Server);
     assert!(span.is_error(), "{span:#?}");
     assert_eq!(str_attr(&span, "error.type"), Some("cancelled"));
+    assert_eq!(span.error_message(), Some(""), "error.type says it all");
     assert_eq!(span.attr("http.response.status_code"), None);
     // The work done before the drop still nests under it.
     let handler = capture.span("capture::layers::load_wallet");
@@ -466,6 +470,10 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
         }
         assert_eq!(client.is_error(), *code != 0, "{client:#?}");
         assert_eq!(server.is_error(), *server_fails, "{server:#?}");
+        // The code is an attribute: no description repeats it.
+        for span in [client, server].into_iter().filter(|s| s.is_error()) {
+            assert_eq!(span.error_message(), Some(""), "{span:#?}");
+        }
         assert_eq!(str_attr(client, "server.address"), Some("127.0.0.1"));
     }
 
@@ -684,6 +692,7 @@ async fn transport_failures_are_client_errors_with_their_error_type() {
     for (span, error_type) in spans.iter().zip(["connect", "timeout"]) {
         assert!(span.is_error(), "{span:#?}");
         assert_eq!(str_attr(span, "error.type"), Some(error_type));
+        assert_eq!(span.error_message(), Some(""), "{span:#?}");
         assert_eq!(span.attr("http.response.status_code"), None);
     }
     let snapshot = metrics_snapshot();

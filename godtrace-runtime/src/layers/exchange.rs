@@ -163,8 +163,12 @@ impl Exchange {
         self.record_duration();
         if let Some(error_type) = &self.error_type {
             self.span.set_attribute("error.type", error_type.clone());
-            self.span
-                .set_error(error_description(error_type.clone(), self.responded));
+            // No description: all the layer knows is the status code or `error.type`, which
+            // the conventions advise against repeating there (recording-errors.md; for HTTP,
+            // "don't set it if the reason can be inferred from the status code"). A message
+            // set before (a handler's panic) is kept: an Error with an empty description
+            // replaces no other status (`Live::set_status`).
+            self.span.set_error("");
         }
     }
 
@@ -265,14 +269,6 @@ impl Exchange {
         if is_error && self.error_type.is_none() {
             self.error_type = Some(Cow::Borrowed(semconv::grpc_code_name(code)));
         }
-    }
-}
-
-fn error_description(error_type: Cow<'static, str>, responded: bool) -> Cow<'static, str> {
-    if responded {
-        error_type
-    } else {
-        Cow::Borrowed("request cancelled before a response")
     }
 }
 

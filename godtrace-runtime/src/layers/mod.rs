@@ -48,7 +48,8 @@
 //! A server request whose future is dropped before a response (client gone, an outer
 //! timeout) ends its span with status Error and `error.type` `cancelled`; a client request
 //! dropped by its caller ends with its status unset, no `error.type` (the HTTP conventions'
-//! rule for an intentional cancellation) and `godtrace.cancelled = true`. Values taken from the request
+//! rule for an intentional cancellation) and `godtrace.cancelled = true`. Error statuses have
+//! no description when it would only repeat the status code or `error.type`. Values taken from the request
 //! (path, host, user agent, URL) are bounded, and hostile ones never panic.
 #[cfg(feature = "tower")]
 mod body;

@@ -327,7 +327,7 @@ async fn a_client_request_its_caller_drops_is_cancelled_not_failed() {
     let capture = testing::capture();
     let routes = axum::Router::new().route(
         "/layers/never",
-        axum::routing::get(|| std::future::pending::<&'static str>()),
+        axum::routing::get(std::future::pending::<&'static str>),
     );
     let addr = serve(routes).await;
     let sent = client().get(format!("http://{addr}/layers/never")).send();

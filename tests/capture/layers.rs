@@ -299,6 +299,24 @@ async fn an_unknown_method_is_other_and_keeps_its_original() {
 }
 
 #[tokio::test]
+async fn query_is_a_known_method_and_names_its_route() {
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route("/layers/search", axum::routing::any(|| async { "found" }))
+        .layer(HttpServerLayer::new());
+    let request = http::Request::builder()
+        .method(http::Method::from_bytes(b"QUERY").unwrap())
+        .uri("/layers/search")
+        .body(axum::body::Body::from("q=wallets"))
+        .unwrap();
+    assert_eq!(app.oneshot(request).await.unwrap().status(), 200);
+    // The conventions know QUERY since v1.38 (the safe method with a body).
+    let span = one(&capture, "QUERY /layers/search", SpanKind::Server);
+    assert_eq!(str_attr(&span, "http.request.method"), Some("QUERY"));
+    assert_eq!(span.attr("http.request.method_original"), None);
+}
+
+#[tokio::test]
 async fn a_request_dropped_before_its_response_ends_its_span_as_cancelled() {
     let capture = testing::capture();
     let service = HttpServerLayer::new().layer(tower::service_fn(|_req| async {

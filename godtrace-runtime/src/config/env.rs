@@ -122,6 +122,10 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
         schedule_delay: vars.millis("OTEL_BSP_SCHEDULE_DELAY")?,
         export_timeout: vars.millis("OTEL_BSP_EXPORT_TIMEOUT")?,
         otel_context: vars.bool("GODTRACE_OTEL_CONTEXT")?,
+        known_http_methods: vars.parsed(
+            "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS",
+            super::http_methods::parse,
+        )?,
         max_attribute_len: vars.count("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT")?,
         span_limits: super::SpanLimitsLayer {
             attributes: vars.count("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")?,

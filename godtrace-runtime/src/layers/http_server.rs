@@ -126,7 +126,7 @@ impl MatchedRoute<'_> {
 fn span_name(method: &'static str, route: Option<MatchedRoute<'_>>) -> Cow<'static, str> {
     match route {
         #[cfg(feature = "axum")]
-        Some(MatchedRoute::Kept(route)) => Cow::Borrowed(route.span_name(method)),
+        Some(MatchedRoute::Kept(route)) => route.span_name(method),
         Some(MatchedRoute::Text(text)) => semconv::http_span_name(method, Some(text)),
         None => semconv::http_span_name(method, None),
     }

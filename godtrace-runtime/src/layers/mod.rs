@@ -17,7 +17,9 @@
 //! They follow the OpenTelemetry semantic conventions for HTTP and RPC:
 //!
 //! - **HTTP server**: kind SERVER, named `{method} {http.route}` (`{method}` without a
-//!   route; `HTTP` for a method outside the known nine). Attributes `http.request.method`
+//!   route; `HTTP` for a method outside the known ones: the conventions' default ten, with
+//!   `QUERY`, or those `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` lists at `init`).
+//!   Attributes `http.request.method`
 //!   (`_OTHER` and `http.request.method_original` for unknown methods), `url.path`,
 //!   `url.scheme`, `http.route`, `http.response.status_code`, `server.address`,
 //!   `server.port` (from `:authority` or `Host`), `network.protocol.version`,

@@ -37,18 +37,44 @@ pub(crate) const MAX_TEXT_LEN: usize = 2048;
 pub(crate) const CANCELLED: &str = "cancelled";
 
 /// The method as the conventions record it: the known method's canonical name, or `_OTHER`
-/// with the original (bounded) for `http.request.method_original`.
+/// with the original (bounded) for `http.request.method_original`. The known methods are
+/// those `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` listed at `init`, else the default ones.
 pub(crate) fn method(method: &http::Method) -> (&'static str, Option<String>) {
-    const KNOWN: [&str; 9] = [
-        "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
-    ];
-    match KNOWN.iter().find(|known| **known == method.as_str()) {
+    method_in(method, crate::config::http_methods::installed())
+}
+
+/// [`method`] with the known methods `known` (`None`: the default list).
+fn method_in(
+    method: &http::Method,
+    known: Option<&'static [Box<str>]>,
+) -> (&'static str, Option<String>) {
+    let name = method.as_str();
+    let found = match known {
+        None => default_known_method(name),
+        Some(list) => list.iter().map(|m| &**m).find(|m| *m == name),
+    };
+    match found {
         Some(known) => (known, None),
-        None => (
-            "_OTHER",
-            Some(bounded_text(method.as_str(), MAX_NAME_PART_LEN)),
-        ),
+        None => ("_OTHER", Some(bounded_text(name, MAX_NAME_PART_LEN))),
     }
+}
+
+/// The conventions' default known methods (case-sensitive): RFC 9110's, PATCH (RFC 5789)
+/// and QUERY (the safe method with a body; known since v1.38).
+fn default_known_method(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "QUERY" => "QUERY",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => return None,
+    })
 }
 
 /// The first of an HTTP span's attributes, which are set at once: a list with room for
@@ -295,6 +321,24 @@ mod tests {
         // Methods are case-sensitive: `get` is not GET.
         let lower = http::Method::from_bytes(b"get").unwrap();
         assert_eq!(method(&lower).0, "_OTHER");
+        let query = http::Method::from_bytes(b"QUERY").unwrap();
+        assert_eq!(method(&query), ("QUERY", None));
+    }
+
+    #[test]
+    fn a_configured_list_replaces_the_known_methods() {
+        let list: &'static [Box<str>] = Box::leak(Box::new(["GET".into(), "PURGE".into()]));
+        let purge = http::Method::from_bytes(b"PURGE").unwrap();
+        assert_eq!(method_in(&purge, Some(list)), ("PURGE", None));
+        assert_eq!(method_in(&http::Method::GET, Some(list)), ("GET", None));
+        // Not in the list: no longer known, though a default one.
+        assert_eq!(
+            method_in(&http::Method::POST, Some(list)),
+            ("_OTHER", Some("POST".to_owned()))
+        );
+        assert_eq!(method_in(&http::Method::POST, None), ("POST", None));
+        // An empty list knows nothing.
+        assert_eq!(method_in(&http::Method::GET, Some(&[])).0, "_OTHER");
     }
 
     #[test]

@@ -49,7 +49,9 @@ fn error_type(attributes: &[KeyValue]) -> Cow<'static, str> {
         .iter()
         .rev() // the last value set wins, as in the exported span
         .find(|kv| kv.key.as_str() == "error.type")
-        .map_or(Cow::Borrowed(""), |kv| Cow::Owned(kv.value.as_str().into_owned()))
+        .map_or(Cow::Borrowed(""), |kv| {
+            Cow::Owned(kv.value.as_str().into_owned())
+        })
 }
 
 impl TreeSpan {

@@ -460,8 +460,12 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
         capture.spans()
     );
     let handlers = capture.spans_named("capture::layers::load_wallet");
-    for ((code, server_fails), client) in [(0, false), (3, false), (13, true)].iter().zip(&clients)
-    {
+    let codes = [
+        ("OK", false),
+        ("INVALID_ARGUMENT", false),
+        ("INTERNAL", true),
+    ];
+    for ((code, server_fails), client) in codes.iter().zip(&clients) {
         assert_eq!(client.parent_span_id, Some(root.span_id));
         let server = servers
             .iter()
@@ -474,19 +478,20 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
             "the service's code runs under the server span"
         );
         for span in [client, server] {
-            assert_eq!(str_attr(span, "rpc.system"), Some("grpc"));
+            // The current RPC conventions' span attributes, as the histograms have them.
+            assert_eq!(str_attr(span, "rpc.system.name"), Some("grpc"));
+            assert_eq!(str_attr(span, "rpc.method"), Some(NAME), "{span:#?}");
+            assert_eq!(span.attr("rpc.method_original"), None);
             assert_eq!(
-                str_attr(span, "rpc.service"),
-                Some("opentelemetry.proto.collector.trace.v1.TraceService")
-            );
-            assert_eq!(str_attr(span, "rpc.method"), Some("Export"));
-            assert_eq!(
-                int_attr(span, "rpc.grpc.status_code"),
+                str_attr(span, "rpc.response.status_code"),
                 Some(*code),
                 "{span:#?}"
             );
+            for old in ["rpc.system", "rpc.service", "rpc.grpc.status_code"] {
+                assert_eq!(span.attr(old), None, "{old}: {span:#?}");
+            }
         }
-        assert_eq!(client.is_error(), *code != 0, "{client:#?}");
+        assert_eq!(client.is_error(), *code != "OK", "{client:#?}");
         assert_eq!(server.is_error(), *server_fails, "{server:#?}");
         // The code is an attribute: no description repeats it.
         for span in [client, server].into_iter().filter(|s| s.is_error()) {
@@ -802,7 +807,11 @@ async fn a_grpc_response_without_a_valid_status_is_an_unknown_error() {
     let spans = capture.spans_named("pkg.Wallets/Get");
     assert_eq!(spans.len(), 4, "{spans:#?}");
     for span in &spans {
-        assert_eq!(int_attr(span, "rpc.grpc.status_code"), Some(2), "{span:#?}");
+        assert_eq!(
+            str_attr(span, "rpc.response.status_code"),
+            Some("UNKNOWN"),
+            "{span:#?}"
+        );
         assert_eq!(str_attr(span, "error.type"), Some("UNKNOWN"), "{span:#?}");
         assert!(span.is_error(), "{span:#?}");
     }
@@ -824,4 +833,93 @@ async fn a_layer_on_a_nested_router_records_the_whole_path() {
     let span = capture.span("GET /api/users/{id}");
     assert_eq!(str_attr(&span, "http.route"), Some("/api/users/{id}"));
     assert_eq!(str_attr(&span, "url.path"), Some("/api/users/9"));
+}
+
+/// A gRPC request on `path` through `layered`, answered by a trailers-only `grpc-status`.
+async fn grpc_call(
+    layered: tower::util::BoxCloneService<
+        http::Request<axum::body::Body>,
+        http::Response<godtrace::layers::TracedBody<axum::body::Body>>,
+        std::convert::Infallible,
+    >,
+    path: &str,
+) {
+    let request = http::Request::post(format!("http://127.0.0.1:1{path}"))
+        .header("content-type", "application/grpc")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = layered.oneshot(request).await.unwrap();
+    let read = axum::body::to_bytes(axum::body::Body::new(response.into_body()), 1024);
+    read.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_grpc_path_that_names_no_method_is_other_and_named_grpc() {
+    let capture = testing::capture();
+    let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        Ok::<_, std::convert::Infallible>(grpc_response(Some("12"), ""))
+    });
+    for layered in [
+        GrpcServerLayer::new().layer(inner).boxed_clone(),
+        GrpcClientLayer::new().layer(inner).boxed_clone(),
+    ] {
+        grpc_call(layered, "/not/a/grpc%20method").await;
+    }
+    // The RPC conventions: no method (or `_OTHER`) names the span by `rpc.system.name`.
+    let spans = capture.spans_named("grpc");
+    assert_eq!(spans.len(), 2, "{:#?}", capture.spans());
+    assert!(capture.spans_named("_OTHER").is_empty());
+    for span in &spans {
+        assert_eq!(str_attr(span, "rpc.method"), Some("_OTHER"), "{span:#?}");
+        assert_eq!(
+            str_attr(span, "rpc.method_original"),
+            Some("not/a/grpc%20method")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unimplemented_method_is_other_on_the_server_span_and_histogram() {
+    const METHOD: &str = "capture.layers.Wallets/Unimplemented";
+    let capture = testing::capture();
+    let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        Ok::<_, std::convert::Infallible>(grpc_response(Some("12"), ""))
+    });
+    let path = format!("/{METHOD}");
+    grpc_call(GrpcServerLayer::new().layer(inner).boxed_clone(), &path).await;
+    grpc_call(GrpcClientLayer::new().layer(inner).boxed_clone(), &path).await;
+
+    // A method the server does not define: `_OTHER` (the conventions' rule for a method the
+    // server does not know), so a client's made-up paths make neither names nor series.
+    let server = one(&capture, "grpc", SpanKind::Server);
+    assert_eq!(
+        str_attr(&server, "rpc.method"),
+        Some("_OTHER"),
+        "{server:#?}"
+    );
+    assert_eq!(str_attr(&server, "rpc.method_original"), Some(METHOD));
+    assert_eq!(
+        str_attr(&server, "rpc.response.status_code"),
+        Some("UNIMPLEMENTED")
+    );
+    assert!(server.is_error());
+    // The client called a method its stub knows: it keeps its name.
+    let client = one(&capture, METHOD, SpanKind::Client);
+    assert_eq!(str_attr(&client, "rpc.method"), Some(METHOD));
+    assert_eq!(client.attr("rpc.method_original"), None);
+
+    let snapshot = metrics_snapshot();
+    let series = |method: &'static str| {
+        snapshot.histogram(
+            "rpc.server.call.duration",
+            &[
+                KeyValue::new("rpc.system.name", "grpc"),
+                KeyValue::new("rpc.method", method),
+                KeyValue::new("rpc.response.status_code", "UNIMPLEMENTED"),
+                KeyValue::new("error.type", "UNIMPLEMENTED"),
+            ],
+        )
+    };
+    assert!(series(METHOD).is_none(), "no series of its own");
+    assert!(series("_OTHER").is_some_and(|p| p.count >= 1));
 }

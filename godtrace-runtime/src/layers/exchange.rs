@@ -246,6 +246,10 @@ impl Exchange {
     }
 
     fn finish_grpc(&mut self) {
+        #[cfg(feature = "tonic")]
+        if self.role == Role::GrpcServer {
+            self.finish_server_method();
+        }
         let code = match self.grpc_code {
             Some(code) => code,
             // A response that ended with no `grpc-status`: gRPC clients read UNKNOWN (gRPC's
@@ -261,13 +265,49 @@ impl Exchange {
                 return;
             }
         };
-        self.span.set_attribute("rpc.grpc.status_code", code);
+        self.span
+            .set_attribute("rpc.response.status_code", semconv::grpc_code_name(code));
         let is_error = match self.role {
             Role::GrpcServer => semconv::grpc_server_code_is_error(code),
             _ => semconv::grpc_client_code_is_error(code),
         };
         if is_error && self.error_type.is_none() {
             self.error_type = Some(Cow::Borrowed(semconv::grpc_code_name(code)));
+        }
+    }
+}
+
+#[cfg(feature = "tonic")]
+impl Exchange {
+    /// A gRPC server span's `rpc.method`, set at its end: a call the server answers
+    /// UNIMPLEMENTED names a method the server does not define, which the RPC conventions
+    /// record as `_OTHER` (the original in `rpc.method_original`), the span named `grpc`.
+    /// Otherwise every path a client makes up would be a span name and a histogram series.
+    /// The method is the one in the histogram's attributes (`grpc::metric_attributes`);
+    /// an `_OTHER` there was set on the span at its start, with its original.
+    fn finish_server_method(&mut self) {
+        let MetricBase::Attributes(attributes) = &mut self.metric else {
+            return;
+        };
+        let Some(method) = attributes
+            .iter_mut()
+            .find(|kv| kv.key.as_str() == "rpc.method")
+        else {
+            return;
+        };
+        if method.value.as_str() == semconv::OTHER_METHOD {
+            return;
+        }
+        if self.grpc_code == Some(semconv::GRPC_UNIMPLEMENTED) {
+            let original = std::mem::replace(
+                &mut method.value,
+                opentelemetry::Value::from(semconv::OTHER_METHOD),
+            );
+            self.span.rename(semconv::GRPC_SYSTEM);
+            self.span.set_attribute("rpc.method", semconv::OTHER_METHOD);
+            self.span.set_attribute("rpc.method_original", original);
+        } else {
+            self.span.set_attribute("rpc.method", method.value.clone());
         }
     }
 }

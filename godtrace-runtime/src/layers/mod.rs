@@ -35,15 +35,18 @@
 //!   `network.protocol.version`; 4xx and 5xx are Error, transport failures too, with
 //!   `error.type` `timeout`, `connect`, `redirect`, `body`, `decode` or `request`. It ends
 //!   when the response head arrives. Histogram `http.client.request.duration` (seconds).
-//! - **gRPC**: kind SERVER or CLIENT, named `{rpc.service}/{rpc.method}`, attributes
-//!   `rpc.system` = `grpc`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`,
-//!   `server.address`, `server.port`. The status comes from `grpc-status` in the response
-//!   head (trailers-only responses: errors) or in the trailers (a streamed or unary body);
-//!   a call that ends without one (dropped mid-stream) has no `rpc.grpc.status_code`.
-//!   Histograms `rpc.server.call.duration` and `rpc.client.call.duration` (seconds; the
-//!   current RPC conventions' names and attributes: `rpc.system.name`, `rpc.method` as
-//!   `{service}/{method}`, `rpc.response.status_code` as the code's name, `error.type`, and
-//!   for clients `server.address` and `server.port`).
+//! - **gRPC**: kind SERVER or CLIENT, named by `rpc.method`, the fully-qualified
+//!   `{package.Service}/{Method}` (`grpc` when the path names no method), with the current
+//!   RPC conventions' attributes (v1.39+): `rpc.system.name` = `grpc`, `rpc.method`
+//!   (`_OTHER` and `rpc.method_original` for a path that names no method, and on a server
+//!   for a call answered UNIMPLEMENTED: a method it does not define), `rpc.response.status_code`
+//!   (the code's name), `server.address`, `server.port`. The status comes from `grpc-status`
+//!   in the response head (trailers-only responses: errors) or in the trailers (a streamed or
+//!   unary body); a call that ends without one (dropped mid-stream) has no
+//!   `rpc.response.status_code`. Histograms `rpc.server.call.duration` and
+//!   `rpc.client.call.duration` (seconds; `rpc.system.name`, `rpc.method`,
+//!   `rpc.response.status_code`, `error.type`, and for clients `server.address` and
+//!   `server.port`).
 //!
 //! Durations use the buckets the conventions advise (5 ms to 10 s) unless
 //! [`MetricsConfig::histogram_buckets`](crate::MetricsConfig::histogram_buckets) sets others.
@@ -51,8 +54,8 @@
 //! timeout) ends its span with status Error and `error.type` `cancelled`; a client request
 //! dropped by its caller ends with its status unset, no `error.type` (the HTTP conventions'
 //! rule for an intentional cancellation) and `godtrace.cancelled = true`. Error statuses have
-//! no description when it would only repeat the status code or `error.type`. Values taken from the request
-//! (path, host, user agent, URL) are bounded, and hostile ones never panic.
+//! no description when it would only repeat the status code or `error.type`. Values taken
+//! from the request (path, host, user agent, URL) are bounded, and hostile ones never panic.
 #[cfg(feature = "tower")]
 mod body;
 mod exchange;

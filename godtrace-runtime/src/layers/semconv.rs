@@ -19,7 +19,7 @@ pub(crate) const HTTP_SERVER_DURATION: &str = "http.server.request.duration";
 /// The client's request-duration histogram (seconds).
 pub(crate) const HTTP_CLIENT_DURATION: &str = "http.client.request.duration";
 /// A gRPC server's call-duration histogram (seconds), as the RPC conventions name it since
-/// v1.38 (earlier ones had `rpc.server.duration`, in milliseconds).
+/// v1.39 (earlier ones had `rpc.server.duration`, in milliseconds).
 pub(crate) const RPC_SERVER_DURATION: &str = "rpc.server.call.duration";
 /// A gRPC client's call-duration histogram (seconds; earlier `rpc.client.duration`, ms).
 pub(crate) const RPC_CLIENT_DURATION: &str = "rpc.client.call.duration";
@@ -246,8 +246,9 @@ fn redacted_query(query: &str) -> Cow<'_, str> {
     Cow::Owned(pairs.join("&"))
 }
 
-/// The name of a gRPC status code, for `error.type` (the conventions' `rpc.grpc.status_code`
-/// is the number).
+/// The name of a gRPC status code, for `rpc.response.status_code` and `error.type` (the
+/// current RPC conventions record the name; before v1.39, `rpc.grpc.status_code` was the
+/// number).
 pub(crate) fn grpc_code_name(code: i64) -> &'static str {
     match code {
         0 => "OK",
@@ -274,6 +275,17 @@ pub(crate) fn grpc_code_name(code: i64) -> &'static str {
 /// gRPC's UNKNOWN: what a missing or unknown `grpc-status` means to a gRPC client.
 pub(crate) const GRPC_UNKNOWN: i64 = 2;
 
+/// gRPC's UNIMPLEMENTED: the server does not define the method called.
+pub(crate) const GRPC_UNIMPLEMENTED: i64 = 12;
+
+/// `rpc.method` (and `http.request.method`) of a method that is not known: its text is the
+/// peer's, so neither a name nor a series.
+pub(crate) const OTHER_METHOD: &str = "_OTHER";
+
+/// The span name of a gRPC call whose method is `_OTHER` or unknown: `rpc.system.name`, as
+/// the RPC conventions say.
+pub(crate) const GRPC_SYSTEM: &str = "grpc";
+
 /// The gRPC status code of a `grpc-status` value: `0..=16`, anything else `None`.
 pub(crate) fn grpc_status(value: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(value).ok()?;
@@ -295,8 +307,8 @@ pub(crate) fn grpc_client_code_is_error(code: i64) -> bool {
     code != 0
 }
 
-/// `rpc.service` and `rpc.method` of a gRPC path `/{package.Service}/{Method}`, or `None` when
-/// the path is not one (bounded).
+/// The service and method of a gRPC path `/{package.Service}/{Method}`, or `None` when the
+/// path is not one (bounded).
 pub(crate) fn grpc_service_and_method(path: &str) -> Option<(&str, &str)> {
     let (service, method) = path.strip_prefix('/')?.split_once('/')?;
     let plain = |s: &str| {

@@ -675,6 +675,109 @@ async fn hostile_uris_and_hosts_are_bounded_or_left_out_never_a_panic() {
 }
 
 #[tokio::test]
+async fn the_scheme_and_host_a_proxy_forwards_are_the_server_spans() {
+    let capture = testing::capture();
+    /// A request's headers (name, value).
+    type Headers<'a> = &'a [(&'a str, &'a [u8])];
+    // (headers, url.scheme, server.address, server.port), each request on its own path.
+    let cases: [(Headers<'_>, &str, &str, i64); 6] = [
+        // TLS ended at a proxy: the port is https's default, not http's.
+        (
+            &[("host", b"shop.example"), ("x-forwarded-proto", b"https")],
+            "https",
+            "shop.example",
+            443,
+        ),
+        // `Forwarded` wins; its first element is the client's.
+        (
+            &[
+                ("host", b"internal:8080"),
+                (
+                    "forwarded",
+                    b"for=192.0.2.60;proto=https;host=\"api.example:8443\", proto=http;host=inner",
+                ),
+                ("x-forwarded-proto", b"http"),
+                ("x-forwarded-host", b"other.example"),
+            ],
+            "https",
+            "api.example",
+            8443,
+        ),
+        // The first value of each list, the scheme in any case.
+        (
+            &[
+                ("host", b"internal"),
+                ("x-forwarded-host", b"edge.example, internal"),
+                ("x-forwarded-proto", b"HTTPS, http"),
+            ],
+            "https",
+            "edge.example",
+            443,
+        ),
+        // Values that are no scheme or no host are ignored, down to `Host`.
+        (
+            &[
+                ("host", b"real.example:81"),
+                ("forwarded", b"proto=javascript;host=\"bad host\""),
+                ("x-forwarded-proto", b"gopher"),
+                ("x-forwarded-host", b"a b"),
+            ],
+            "http",
+            "real.example",
+            81,
+        ),
+        // Not visible ASCII, or far too long: ignored, never a panic.
+        (
+            &[
+                ("host", b"plain.example"),
+                ("forwarded", b"proto=https;host=\xff\xfe"),
+                ("x-forwarded-host", &[b'a'; 4096]),
+            ],
+            "http",
+            "plain.example",
+            80,
+        ),
+        // No header at all: http and its default port.
+        (&[("host", b"bare.example")], "http", "bare.example", 80),
+    ];
+    for (n, (headers, ..)) in cases.iter().enumerate() {
+        let service = HttpServerLayer::new().layer(tower::service_fn(|_req| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+        }));
+        let mut request = http::Request::builder().uri(format!("/layers/forwarded/{n}"));
+        for (name, value) in *headers {
+            request = request.header(*name, http::HeaderValue::from_bytes(value).unwrap());
+        }
+        let request = request.body(String::new()).unwrap();
+        assert_eq!(service.oneshot(request).await.unwrap().status(), 200);
+    }
+    let spans: Vec<FinishedSpan> = capture
+        .spans_named("GET")
+        .into_iter()
+        .filter(|s| s.kind == SpanKind::Server)
+        .collect();
+    assert_eq!(spans.len(), cases.len(), "{spans:#?}");
+    for (n, (_, scheme, host, port)) in cases.iter().enumerate() {
+        let path = format!("/layers/forwarded/{n}");
+        let span = spans
+            .iter()
+            .find(|s| str_attr(s, "url.path") == Some(path.as_str()))
+            .unwrap();
+        assert_eq!(
+            str_attr(span, "url.scheme"),
+            Some(*scheme),
+            "{n}: {span:#?}"
+        );
+        assert_eq!(
+            str_attr(span, "server.address"),
+            Some(*host),
+            "{n}: {span:#?}"
+        );
+        assert_eq!(int_attr(span, "server.port"), Some(*port), "{n}: {span:#?}");
+    }
+}
+
+#[tokio::test]
 async fn transport_failures_are_client_errors_with_their_error_type() {
     let capture = testing::capture();
     let routes = axum::Router::new().route(

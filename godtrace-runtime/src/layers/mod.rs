@@ -22,7 +22,8 @@
 //!   Attributes `http.request.method`
 //!   (`_OTHER` and `http.request.method_original` for unknown methods), `url.path`,
 //!   `url.scheme`, `http.route`, `http.response.status_code`, `server.address`,
-//!   `server.port` (from `:authority` or `Host`), `network.protocol.version`,
+//!   `server.port` (the client's original request's: from `Forwarded`, `X-Forwarded-Proto`
+//!   and `X-Forwarded-Host`, else the URI and `Host`), `network.protocol.version`,
 //!   `user_agent.original`. A 5xx response is Error with `error.type` the status code; a 4xx
 //!   is not (the client's mistake). The span is current while the handler runs and while a
 //!   response body of unknown length streams, so `#[traced]` functions nest under it (a

@@ -101,6 +101,98 @@ pub(crate) fn url_scheme(scheme: Option<&str>) -> &'static str {
     }
 }
 
+/// A scheme the conventions' `url.scheme` takes from a header: `http` or `https` in any case
+/// (as URI schemes are compared); anything else is not one.
+fn web_scheme(value: &str) -> Option<&'static str> {
+    if value.eq_ignore_ascii_case("https") {
+        Some("https")
+    } else if value.eq_ignore_ascii_case("http") {
+        Some("http")
+    } else {
+        None
+    }
+}
+
+/// A server's `url.scheme`: the first of `candidates` (from the most to the least trusted
+/// to name the client's original scheme: `Forwarded` `proto=`, `X-Forwarded-Proto`, the
+/// request URI's) that is `http` or `https`, else `http`. Always one of the two, so it is
+/// fit for the histogram's series whatever a client sends.
+pub(crate) fn server_scheme<'a>(
+    candidates: impl IntoIterator<Item = Option<&'a str>>,
+) -> &'static str {
+    candidates
+        .into_iter()
+        .flatten()
+        .find_map(web_scheme)
+        .unwrap_or("http")
+}
+
+/// The first value of a comma-separated header list (`X-Forwarded-Proto: https, http`: the
+/// one the proxy nearest the client set), trimmed; `None` when empty.
+pub(crate) fn first_list_value(value: &str) -> Option<&str> {
+    let first = crate::text::trim_ows(value.split(',').next().unwrap_or_default());
+    (!first.is_empty()).then_some(first)
+}
+
+/// The `proto` and `host` parameters of the first element of a `Forwarded` header value
+/// (RFC 7239: the element the proxy nearest the client added), unquoted. Parameter names are
+/// case-insensitive; a part that is not `name=value` is skipped; the values are the caller's
+/// to check.
+pub(crate) fn forwarded_proto_and_host(value: &str) -> (Option<&str>, Option<&str>) {
+    let first = split_outside_quotes(value, b',').next().unwrap_or_default();
+    let (mut proto, mut host) = (None, None);
+    for pair in split_outside_quotes(first, b';') {
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let name = crate::text::trim_ows(name);
+        let value = unquote(crate::text::trim_ows(value));
+        if name.eq_ignore_ascii_case("proto") {
+            proto = proto.or(Some(value));
+        } else if name.eq_ignore_ascii_case("host") {
+            host = host.or(Some(value));
+        }
+    }
+    (proto, host)
+}
+
+/// The parts of `s` between the `separator`s outside double quotes (a `\` in quotes escapes
+/// the next byte). Splits on ASCII bytes only, so every part is on char boundaries.
+fn split_outside_quotes(s: &str, separator: u8) -> impl Iterator<Item = &str> {
+    let bytes = s.as_bytes();
+    let (mut start, mut at, mut quoted, mut done) = (0, 0, false, false);
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        while at < bytes.len() {
+            match bytes[at] {
+                b'\\' if quoted => at += 1,
+                b'"' => quoted = !quoted,
+                b if b == separator && !quoted => {
+                    let part = &s[start..at];
+                    at += 1;
+                    start = at;
+                    return Some(part);
+                }
+                _ => {}
+            }
+            at += 1;
+        }
+        done = true;
+        // An escape at the very end may have stepped past it.
+        Some(&s[start.min(s.len())..])
+    })
+}
+
+/// `value` without the double quotes around it, if it has them.
+fn unquote(value: &str) -> &str {
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value)
+}
+
 /// The span name `{method} {route}`, `{method}` without a route; `HTTP` stands for a method
 /// that is not one of the known ones (its text is the client's, so not a name).
 pub(crate) fn http_span_name(method: &'static str, route: Option<&str>) -> Cow<'static, str> {
@@ -391,6 +483,55 @@ mod tests {
             assert_eq!(host_and_port(bad), None, "{bad:?}");
         }
         assert_eq!(host_and_port(&"a".repeat(10_000)), None);
+    }
+
+    #[test]
+    fn forwarded_headers_give_the_first_elements_proto_and_host() {
+        assert_eq!(
+            forwarded_proto_and_host(
+                "for=192.0.2.60;Proto=https;host=\"api.example:8443\", \
+                 for=10.0.0.1;proto=http;host=inner"
+            ),
+            (Some("https"), Some("api.example:8443"))
+        );
+        assert_eq!(
+            forwarded_proto_and_host("host=\"[2001:db8::1]:80\" ; proto = http"),
+            (Some("http"), Some("[2001:db8::1]:80"))
+        );
+        // A comma or semicolon in quotes is no separator.
+        assert_eq!(
+            forwarded_proto_and_host("for=\"a,b;c\";host=h, host=later"),
+            (None, Some("h"))
+        );
+        assert_eq!(forwarded_proto_and_host("for=1.2.3.4"), (None, None));
+        // Broken or hostile: whatever comes out is checked by the caller, and nothing panics.
+        for hostile in [
+            "",
+            ",",
+            "\"",
+            "\\",
+            "host=\"unterminated",
+            "host=\"x\\",
+            "proto",
+            "=;=,=",
+            "host=é;proto=ü\\",
+        ] {
+            let _ = forwarded_proto_and_host(hostile);
+        }
+        let huge = format!("for=x;{}", "proto=a;".repeat(50_000));
+        assert_eq!(forwarded_proto_and_host(&huge).0, Some("a"));
+    }
+
+    #[test]
+    fn the_server_scheme_is_the_first_valid_candidate_else_http() {
+        assert_eq!(server_scheme([None, Some("HTTPS"), Some("http")]), "https");
+        assert_eq!(server_scheme([Some("http"), Some("https"), None]), "http");
+        // Neither http nor https: ignored.
+        assert_eq!(server_scheme([Some("javascript"), Some("https")]), "https");
+        assert_eq!(server_scheme([Some("ftp"), None, None]), "http");
+        assert_eq!(server_scheme([None, None, None]), "http");
+        assert_eq!(first_list_value(" https , http"), Some("https"));
+        assert_eq!(first_list_value(" ,https"), None);
     }
 
     #[test]

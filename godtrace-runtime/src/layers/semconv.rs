@@ -32,8 +32,8 @@ pub(crate) const MAX_NAME_PART_LEN: usize = 256;
 /// applies too): hostile requests send megabytes.
 pub(crate) const MAX_TEXT_LEN: usize = 2048;
 
-/// `error.type` of a request the caller dropped before a response (client gone, timeout of
-/// an outer layer).
+/// `error.type` of a server request dropped before a response (client gone, timeout of an
+/// outer layer). A client's caller that drops its request cancels it: no error there.
 pub(crate) const CANCELLED: &str = "cancelled";
 
 /// The method as the conventions record it: the known method's canonical name, or `_OTHER`

@@ -9,6 +9,7 @@ use opentelemetry::Value;
 use std::time::{Duration, Instant};
 
 pub(crate) mod env;
+pub(crate) mod http_methods;
 pub(crate) mod limits;
 pub(crate) mod otlp;
 mod settings;
@@ -158,6 +159,8 @@ pub(crate) struct Layer {
     pub(crate) schedule_delay: Option<Duration>,
     pub(crate) export_timeout: Option<Duration>,
     pub(crate) propagators: Option<Vec<Propagator>>,
+    /// `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` (environment only).
+    pub(crate) known_http_methods: Option<Vec<String>>,
 }
 
 impl Config {

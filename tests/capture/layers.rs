@@ -197,6 +197,8 @@ async fn a_5xx_fails_both_spans_and_a_4xx_only_the_client_span() {
     let broken = one(&capture, "POST /layers/broken", SpanKind::Server);
     assert!(broken.is_error(), "{broken:#?}");
     assert_eq!(str_attr(&broken, "error.type"), Some("503"));
+    // The status code says why: no description repeats it (the conventions' advice).
+    assert_eq!(broken.error_message(), Some(""));
     assert_eq!(int_attr(&broken, "http.response.status_code"), Some(503));
     let absent = one(&capture, "POST /layers/absent", SpanKind::Server);
     assert!(
@@ -214,6 +216,7 @@ async fn a_5xx_fails_both_spans_and_a_4xx_only_the_client_span() {
     for (client, status) in clients.iter().zip(["503", "404"]) {
         assert!(client.is_error(), "{client:#?}");
         assert_eq!(str_attr(client, "error.type"), Some(status));
+        assert_eq!(client.error_message(), Some(""), "{client:#?}");
     }
 
     let snapshot = metrics_snapshot();
@@ -296,6 +299,24 @@ async fn an_unknown_method_is_other_and_keeps_its_original() {
 }
 
 #[tokio::test]
+async fn query_is_a_known_method_and_names_its_route() {
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route("/layers/search", axum::routing::any(|| async { "found" }))
+        .layer(HttpServerLayer::new());
+    let request = http::Request::builder()
+        .method(http::Method::from_bytes(b"QUERY").unwrap())
+        .uri("/layers/search")
+        .body(axum::body::Body::from("q=wallets"))
+        .unwrap();
+    assert_eq!(app.oneshot(request).await.unwrap().status(), 200);
+    // The conventions know QUERY since v1.38 (the safe method with a body).
+    let span = one(&capture, "QUERY /layers/search", SpanKind::Server);
+    assert_eq!(str_attr(&span, "http.request.method"), Some("QUERY"));
+    assert_eq!(span.attr("http.request.method_original"), None);
+}
+
+#[tokio::test]
 async fn a_request_dropped_before_its_response_ends_its_span_as_cancelled() {
     let capture = testing::capture();
     let service = HttpServerLayer::new().layer(tower::service_fn(|_req| async {
@@ -312,10 +333,60 @@ async fn a_request_dropped_before_its_response_ends_its_span_as_cancelled() {
     let span = one(&capture, "GET", SpanKind::Server);
     assert!(span.is_error(), "{span:#?}");
     assert_eq!(str_attr(&span, "error.type"), Some("cancelled"));
+    assert_eq!(span.error_message(), Some(""), "error.type says it all");
     assert_eq!(span.attr("http.response.status_code"), None);
     // The work done before the drop still nests under it.
     let handler = capture.span("capture::layers::load_wallet");
     assert_eq!(handler.parent_span_id, Some(span.span_id));
+}
+
+#[tokio::test]
+async fn a_client_request_its_caller_drops_is_cancelled_not_failed() {
+    let capture = testing::capture();
+    let routes = axum::Router::new().route(
+        "/layers/never",
+        axum::routing::get(std::future::pending::<&'static str>),
+    );
+    let addr = serve(routes).await;
+    let sent = client().get(format!("http://{addr}/layers/never")).send();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), sent)
+            .await
+            .is_err()
+    );
+    // A gRPC call its caller gives up on, likewise.
+    let pending = tower::service_fn(|_: http::Request<axum::body::Body>| {
+        std::future::pending::<Result<http::Response<axum::body::Body>, std::convert::Infallible>>()
+    });
+    let request = http::Request::post("http://127.0.0.1:1/pkg.Wallets/Get")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let call = GrpcClientLayer::new().layer(pending).oneshot(request);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(20), call)
+            .await
+            .is_err()
+    );
+
+    let http_client = one(&capture, "GET", SpanKind::Client);
+    let grpc_client = one(&capture, "pkg.Wallets/Get", SpanKind::Client);
+    for span in [&http_client, &grpc_client] {
+        // The HTTP conventions (v1.41+): an intentional cancellation is no error.
+        assert!(!span.is_error(), "{span:#?}");
+        assert_eq!(span.attr("error.type"), None, "{span:#?}");
+        assert_eq!(span.attr("godtrace.cancelled"), Some(&Value::Bool(true)));
+    }
+    let snapshot = metrics_snapshot();
+    let point = snapshot.histogram(
+        "http.client.request.duration",
+        &[
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("server.address", "127.0.0.1"),
+            KeyValue::new("server.port", i64::from(addr.port())),
+        ],
+    );
+    assert_eq!(point.map(|p| p.count), Some(1), "no status, no error.type");
 }
 
 // --- gRPC ---------------------------------------------------------------------------------
@@ -389,8 +460,12 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
         capture.spans()
     );
     let handlers = capture.spans_named("capture::layers::load_wallet");
-    for ((code, server_fails), client) in [(0, false), (3, false), (13, true)].iter().zip(&clients)
-    {
+    let codes = [
+        ("OK", false),
+        ("INVALID_ARGUMENT", false),
+        ("INTERNAL", true),
+    ];
+    for ((code, server_fails), client) in codes.iter().zip(&clients) {
         assert_eq!(client.parent_span_id, Some(root.span_id));
         let server = servers
             .iter()
@@ -403,20 +478,25 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
             "the service's code runs under the server span"
         );
         for span in [client, server] {
-            assert_eq!(str_attr(span, "rpc.system"), Some("grpc"));
+            // The current RPC conventions' span attributes, as the histograms have them.
+            assert_eq!(str_attr(span, "rpc.system.name"), Some("grpc"));
+            assert_eq!(str_attr(span, "rpc.method"), Some(NAME), "{span:#?}");
+            assert_eq!(span.attr("rpc.method_original"), None);
             assert_eq!(
-                str_attr(span, "rpc.service"),
-                Some("opentelemetry.proto.collector.trace.v1.TraceService")
-            );
-            assert_eq!(str_attr(span, "rpc.method"), Some("Export"));
-            assert_eq!(
-                int_attr(span, "rpc.grpc.status_code"),
+                str_attr(span, "rpc.response.status_code"),
                 Some(*code),
                 "{span:#?}"
             );
+            for old in ["rpc.system", "rpc.service", "rpc.grpc.status_code"] {
+                assert_eq!(span.attr(old), None, "{old}: {span:#?}");
+            }
         }
-        assert_eq!(client.is_error(), *code != 0, "{client:#?}");
+        assert_eq!(client.is_error(), *code != "OK", "{client:#?}");
         assert_eq!(server.is_error(), *server_fails, "{server:#?}");
+        // The code is an attribute: no description repeats it.
+        for span in [client, server].into_iter().filter(|s| s.is_error()) {
+            assert_eq!(span.error_message(), Some(""), "{span:#?}");
+        }
         assert_eq!(str_attr(client, "server.address"), Some("127.0.0.1"));
     }
 
@@ -595,6 +675,109 @@ async fn hostile_uris_and_hosts_are_bounded_or_left_out_never_a_panic() {
 }
 
 #[tokio::test]
+async fn the_scheme_and_host_a_proxy_forwards_are_the_server_spans() {
+    let capture = testing::capture();
+    /// A request's headers (name, value).
+    type Headers<'a> = &'a [(&'a str, &'a [u8])];
+    // (headers, url.scheme, server.address, server.port), each request on its own path.
+    let cases: [(Headers<'_>, &str, &str, i64); 6] = [
+        // TLS ended at a proxy: the port is https's default, not http's.
+        (
+            &[("host", b"shop.example"), ("x-forwarded-proto", b"https")],
+            "https",
+            "shop.example",
+            443,
+        ),
+        // `Forwarded` wins; its first element is the client's.
+        (
+            &[
+                ("host", b"internal:8080"),
+                (
+                    "forwarded",
+                    b"for=192.0.2.60;proto=https;host=\"api.example:8443\", proto=http;host=inner",
+                ),
+                ("x-forwarded-proto", b"http"),
+                ("x-forwarded-host", b"other.example"),
+            ],
+            "https",
+            "api.example",
+            8443,
+        ),
+        // The first value of each list, the scheme in any case.
+        (
+            &[
+                ("host", b"internal"),
+                ("x-forwarded-host", b"edge.example, internal"),
+                ("x-forwarded-proto", b"HTTPS, http"),
+            ],
+            "https",
+            "edge.example",
+            443,
+        ),
+        // Values that are no scheme or no host are ignored, down to `Host`.
+        (
+            &[
+                ("host", b"real.example:81"),
+                ("forwarded", b"proto=javascript;host=\"bad host\""),
+                ("x-forwarded-proto", b"gopher"),
+                ("x-forwarded-host", b"a b"),
+            ],
+            "http",
+            "real.example",
+            81,
+        ),
+        // Not visible ASCII, or far too long: ignored, never a panic.
+        (
+            &[
+                ("host", b"plain.example"),
+                ("forwarded", b"proto=https;host=\xff\xfe"),
+                ("x-forwarded-host", &[b'a'; 4096]),
+            ],
+            "http",
+            "plain.example",
+            80,
+        ),
+        // No header at all: http and its default port.
+        (&[("host", b"bare.example")], "http", "bare.example", 80),
+    ];
+    for (n, (headers, ..)) in cases.iter().enumerate() {
+        let service = HttpServerLayer::new().layer(tower::service_fn(|_req| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+        }));
+        let mut request = http::Request::builder().uri(format!("/layers/forwarded/{n}"));
+        for (name, value) in *headers {
+            request = request.header(*name, http::HeaderValue::from_bytes(value).unwrap());
+        }
+        let request = request.body(String::new()).unwrap();
+        assert_eq!(service.oneshot(request).await.unwrap().status(), 200);
+    }
+    let spans: Vec<FinishedSpan> = capture
+        .spans_named("GET")
+        .into_iter()
+        .filter(|s| s.kind == SpanKind::Server)
+        .collect();
+    assert_eq!(spans.len(), cases.len(), "{spans:#?}");
+    for (n, (_, scheme, host, port)) in cases.iter().enumerate() {
+        let path = format!("/layers/forwarded/{n}");
+        let span = spans
+            .iter()
+            .find(|s| str_attr(s, "url.path") == Some(path.as_str()))
+            .unwrap();
+        assert_eq!(
+            str_attr(span, "url.scheme"),
+            Some(*scheme),
+            "{n}: {span:#?}"
+        );
+        assert_eq!(
+            str_attr(span, "server.address"),
+            Some(*host),
+            "{n}: {span:#?}"
+        );
+        assert_eq!(int_attr(span, "server.port"), Some(*port), "{n}: {span:#?}");
+    }
+}
+
+#[tokio::test]
 async fn transport_failures_are_client_errors_with_their_error_type() {
     let capture = testing::capture();
     let routes = axum::Router::new().route(
@@ -635,6 +818,7 @@ async fn transport_failures_are_client_errors_with_their_error_type() {
     for (span, error_type) in spans.iter().zip(["connect", "timeout"]) {
         assert!(span.is_error(), "{span:#?}");
         assert_eq!(str_attr(span, "error.type"), Some(error_type));
+        assert_eq!(span.error_message(), Some(""), "{span:#?}");
         assert_eq!(span.attr("http.response.status_code"), None);
     }
     let snapshot = metrics_snapshot();
@@ -726,7 +910,11 @@ async fn a_grpc_response_without_a_valid_status_is_an_unknown_error() {
     let spans = capture.spans_named("pkg.Wallets/Get");
     assert_eq!(spans.len(), 4, "{spans:#?}");
     for span in &spans {
-        assert_eq!(int_attr(span, "rpc.grpc.status_code"), Some(2), "{span:#?}");
+        assert_eq!(
+            str_attr(span, "rpc.response.status_code"),
+            Some("UNKNOWN"),
+            "{span:#?}"
+        );
         assert_eq!(str_attr(span, "error.type"), Some("UNKNOWN"), "{span:#?}");
         assert!(span.is_error(), "{span:#?}");
     }
@@ -748,4 +936,93 @@ async fn a_layer_on_a_nested_router_records_the_whole_path() {
     let span = capture.span("GET /api/users/{id}");
     assert_eq!(str_attr(&span, "http.route"), Some("/api/users/{id}"));
     assert_eq!(str_attr(&span, "url.path"), Some("/api/users/9"));
+}
+
+/// A gRPC request on `path` through `layered`, answered by a trailers-only `grpc-status`.
+async fn grpc_call(
+    layered: tower::util::BoxCloneService<
+        http::Request<axum::body::Body>,
+        http::Response<godtrace::layers::TracedBody<axum::body::Body>>,
+        std::convert::Infallible,
+    >,
+    path: &str,
+) {
+    let request = http::Request::post(format!("http://127.0.0.1:1{path}"))
+        .header("content-type", "application/grpc")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = layered.oneshot(request).await.unwrap();
+    let read = axum::body::to_bytes(axum::body::Body::new(response.into_body()), 1024);
+    read.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_grpc_path_that_names_no_method_is_other_and_named_grpc() {
+    let capture = testing::capture();
+    let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        Ok::<_, std::convert::Infallible>(grpc_response(Some("12"), ""))
+    });
+    for layered in [
+        GrpcServerLayer::new().layer(inner).boxed_clone(),
+        GrpcClientLayer::new().layer(inner).boxed_clone(),
+    ] {
+        grpc_call(layered, "/not/a/grpc%20method").await;
+    }
+    // The RPC conventions: no method (or `_OTHER`) names the span by `rpc.system.name`.
+    let spans = capture.spans_named("grpc");
+    assert_eq!(spans.len(), 2, "{:#?}", capture.spans());
+    assert!(capture.spans_named("_OTHER").is_empty());
+    for span in &spans {
+        assert_eq!(str_attr(span, "rpc.method"), Some("_OTHER"), "{span:#?}");
+        assert_eq!(
+            str_attr(span, "rpc.method_original"),
+            Some("not/a/grpc%20method")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unimplemented_method_is_other_on_the_server_span_and_histogram() {
+    const METHOD: &str = "capture.layers.Wallets/Unimplemented";
+    let capture = testing::capture();
+    let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        Ok::<_, std::convert::Infallible>(grpc_response(Some("12"), ""))
+    });
+    let path = format!("/{METHOD}");
+    grpc_call(GrpcServerLayer::new().layer(inner).boxed_clone(), &path).await;
+    grpc_call(GrpcClientLayer::new().layer(inner).boxed_clone(), &path).await;
+
+    // A method the server does not define: `_OTHER` (the conventions' rule for a method the
+    // server does not know), so a client's made-up paths make neither names nor series.
+    let server = one(&capture, "grpc", SpanKind::Server);
+    assert_eq!(
+        str_attr(&server, "rpc.method"),
+        Some("_OTHER"),
+        "{server:#?}"
+    );
+    assert_eq!(str_attr(&server, "rpc.method_original"), Some(METHOD));
+    assert_eq!(
+        str_attr(&server, "rpc.response.status_code"),
+        Some("UNIMPLEMENTED")
+    );
+    assert!(server.is_error());
+    // The client called a method its stub knows: it keeps its name.
+    let client = one(&capture, METHOD, SpanKind::Client);
+    assert_eq!(str_attr(&client, "rpc.method"), Some(METHOD));
+    assert_eq!(client.attr("rpc.method_original"), None);
+
+    let snapshot = metrics_snapshot();
+    let series = |method: &'static str| {
+        snapshot.histogram(
+            "rpc.server.call.duration",
+            &[
+                KeyValue::new("rpc.system.name", "grpc"),
+                KeyValue::new("rpc.method", method),
+                KeyValue::new("rpc.response.status_code", "UNIMPLEMENTED"),
+                KeyValue::new("error.type", "UNIMPLEMENTED"),
+            ],
+        )
+    };
+    assert!(series(METHOD).is_none(), "no series of its own");
+    assert!(series("_OTHER").is_some_and(|p| p.count >= 1));
 }

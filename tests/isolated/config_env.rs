@@ -53,6 +53,11 @@ fn every_variable_rejects_bad_values_by_name() {
         ("OTEL_BSP_SCHEDULE_DELAY", "-5", "milliseconds"),
         ("OTEL_BSP_EXPORT_TIMEOUT", "0", "milliseconds"),
         ("OTEL_PROPAGATORS", "tracecontext,b3", "tracecontext"),
+        (
+            "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS",
+            "GET,PO ST",
+            "comma-separated list of at most 64 HTTP methods",
+        ),
         // Each signal's own OTLP variables are read and checked like the generic ones.
         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", "grpc"),
         ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "thrift", "grpc"),

@@ -23,6 +23,7 @@ mod faults_tokio_test;
 mod faults_unreachable;
 mod init_once;
 mod layers_hostile;
+mod layers_known_methods;
 mod links_and_threads_otlp;
 mod local_tree;
 mod metrics_otlp_grpc;

@@ -109,6 +109,15 @@ impl Span {
         }
     }
 
+    /// Renames the span, applied when it is exported: a name known only at its end (a gRPC
+    /// server call to a method the server does not implement).
+    #[cfg(feature = "tonic")]
+    pub(crate) fn rename(&self, name: impl Into<Cow<'static, str>>) {
+        if let Some(span) = &self.span {
+            span.span().rename(Some(name.into()), None);
+        }
+    }
+
     /// The span's ids while it records (for a metric's exemplar).
     #[cfg(any(feature = "tower", feature = "reqwest"))]
     pub(crate) fn recording_span_context(&self) -> Option<&SpanContext> {

@@ -148,6 +148,10 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
         schedule_delay: vars.millis("OTEL_BSP_SCHEDULE_DELAY")?,
         export_timeout: vars.millis("OTEL_BSP_EXPORT_TIMEOUT")?,
         otel_context: vars.bool("GODTRACE_OTEL_CONTEXT")?,
+        known_http_methods: vars.parsed(
+            "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS",
+            super::http_methods::parse,
+        )?,
         // Every text godtrace records belongs to a span (its attributes, events, links'
         // context), so the span limit, when set, is the one limit.
         max_attribute_len: vars.first_limit(

@@ -32,6 +32,9 @@ pub(crate) struct Settings {
     )]
     pub(crate) schedule_delay_given: bool,
     pub(crate) propagators: Vec<Propagator>,
+    /// The HTTP methods the framework layers know, when the environment replaces the
+    /// conventions' default list.
+    pub(crate) known_http_methods: Option<Vec<String>>,
 }
 
 /// The export queue and its worker.
@@ -124,6 +127,7 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
             .clone()
             .or_else(|| env.propagators.clone())
             .unwrap_or_else(|| vec![Propagator::TraceContext, Propagator::Baggage]),
+        known_http_methods: env.known_http_methods.clone(),
     })
 }
 

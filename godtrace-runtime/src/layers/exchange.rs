@@ -13,6 +13,10 @@ use opentelemetry::KeyValue;
 use std::borrow::Cow;
 use std::time::Instant;
 
+/// The attribute that marks a span whose work was dropped unfinished: the one a dropped
+/// `#[traced]` future's span carries, which the local tree shows as `(cancelled)`.
+const CANCELLED_ATTRIBUTE: &str = "godtrace.cancelled";
+
 /// How many attributes the end of an exchange adds to its histogram's: a status and
 /// `error.type`.
 pub(crate) const METRIC_ATTRIBUTES_ADDED: usize = 2;
@@ -135,7 +139,21 @@ impl Exchange {
     /// Sets the final status and attributes on the span and records the duration.
     fn finish(&mut self) {
         if !self.responded {
-            self.error_type = Some(Cow::Borrowed(CANCELLED));
+            match self.role {
+                // The caller dropped the call's future (its own timeout, a `select!` that went
+                // another way): the HTTP conventions (v1.41+) say a client's intentional
+                // cancellation is no error, so status unset and no `error.type`. The span is
+                // marked as a dropped `#[traced]` future's is, so a reader still sees why it
+                // has no response.
+                Role::HttpClient | Role::GrpcClient => {
+                    self.span.set_attribute(CANCELLED_ATTRIBUTE, true);
+                }
+                // A server cannot tell a client that gave up from one that failed, nor an
+                // outer layer's timeout from a hang: it stays an error, with its own type.
+                Role::HttpServer | Role::GrpcServer => {
+                    self.error_type = Some(Cow::Borrowed(CANCELLED));
+                }
+            }
         }
         match self.role {
             Role::HttpServer => self.finish_http(semconv::server_status_is_error),
@@ -145,8 +163,12 @@ impl Exchange {
         self.record_duration();
         if let Some(error_type) = &self.error_type {
             self.span.set_attribute("error.type", error_type.clone());
-            self.span
-                .set_error(error_description(error_type.clone(), self.responded));
+            // No description: all the layer knows is the status code or `error.type`, which
+            // the conventions advise against repeating there (recording-errors.md; for HTTP,
+            // "don't set it if the reason can be inferred from the status code"). A message
+            // set before (a handler's panic) is kept: an Error with an empty description
+            // replaces no other status (`Live::set_status`).
+            self.span.set_error("");
         }
     }
 
@@ -224,6 +246,10 @@ impl Exchange {
     }
 
     fn finish_grpc(&mut self) {
+        #[cfg(feature = "tonic")]
+        if self.role == Role::GrpcServer {
+            self.finish_server_method();
+        }
         let code = match self.grpc_code {
             Some(code) => code,
             // A response that ended with no `grpc-status`: gRPC clients read UNKNOWN (gRPC's
@@ -239,7 +265,8 @@ impl Exchange {
                 return;
             }
         };
-        self.span.set_attribute("rpc.grpc.status_code", code);
+        self.span
+            .set_attribute("rpc.response.status_code", semconv::grpc_code_name(code));
         let is_error = match self.role {
             Role::GrpcServer => semconv::grpc_server_code_is_error(code),
             _ => semconv::grpc_client_code_is_error(code),
@@ -250,11 +277,38 @@ impl Exchange {
     }
 }
 
-fn error_description(error_type: Cow<'static, str>, responded: bool) -> Cow<'static, str> {
-    if responded {
-        error_type
-    } else {
-        Cow::Borrowed("request cancelled before a response")
+#[cfg(feature = "tonic")]
+impl Exchange {
+    /// A gRPC server span's `rpc.method`, set at its end: a call the server answers
+    /// UNIMPLEMENTED names a method the server does not define, which the RPC conventions
+    /// record as `_OTHER` (the original in `rpc.method_original`), the span named `grpc`.
+    /// Otherwise every path a client makes up would be a span name and a histogram series.
+    /// The method is the one in the histogram's attributes (`grpc::metric_attributes`);
+    /// an `_OTHER` there was set on the span at its start, with its original.
+    fn finish_server_method(&mut self) {
+        let MetricBase::Attributes(attributes) = &mut self.metric else {
+            return;
+        };
+        let Some(method) = attributes
+            .iter_mut()
+            .find(|kv| kv.key.as_str() == "rpc.method")
+        else {
+            return;
+        };
+        if method.value.as_str() == semconv::OTHER_METHOD {
+            return;
+        }
+        if self.grpc_code == Some(semconv::GRPC_UNIMPLEMENTED) {
+            let original = std::mem::replace(
+                &mut method.value,
+                opentelemetry::Value::from(semconv::OTHER_METHOD),
+            );
+            self.span.rename(semconv::GRPC_SYSTEM);
+            self.span.set_attribute("rpc.method", semconv::OTHER_METHOD);
+            self.span.set_attribute("rpc.method_original", original);
+        } else {
+            self.span.set_attribute("rpc.method", method.value.clone());
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-//! gRPC layers (feature `tonic`): SERVER and CLIENT spans named `{rpc.service}/{rpc.method}`
-//! with the RPC semantic conventions' attributes. They are tower layers over HTTP/2 requests,
-//! so they serve tonic and any other tower-based gRPC stack.
+//! gRPC layers (feature `tonic`): SERVER and CLIENT spans named by their fully-qualified
+//! `rpc.method` (`{package.Service}/{Method}`), with the current RPC semantic conventions'
+//! attributes (v1.39+), the same the call-duration histograms have. They are tower layers
+//! over HTTP/2 requests, so they serve tonic and any other tower-based gRPC stack.
 use super::exchange::{Exchange, METRIC_ATTRIBUTES_ADDED, MetricBase, Role};
 use super::http_server::{push_server_address, text};
 use super::semconv;
@@ -67,52 +68,64 @@ impl<S> Layer<S> for GrpcClientLayer {
 
 fn start_server(request: &mut Parts) -> Exchange {
     let parent = propagation::extract_headers(&request.headers);
-    let name = rpc_name(request);
-    let span = crate::span_builder(name.clone())
+    let method = rpc_method(request);
+    let span = crate::span_builder(span_name(method.as_deref()))
         .kind(SpanKind::Server)
         .parent(parent)
         .start_detached();
-    describe(&span, request);
+    describe(&span, request, method.as_deref(), Role::GrpcServer);
     // `server.address` is left out of the server's histogram: the client chooses it, so
     // every name a client sends would be a series (the HTTP conventions make it opt-in for
     // servers for the same reason).
-    Exchange::new(span, Role::GrpcServer, metric_attributes(name, &[]))
+    Exchange::new(span, Role::GrpcServer, metric_attributes(method, &[]))
 }
 
 fn start_client(request: &mut Parts) -> Exchange {
     // Under the caller's current span (the default parent).
-    let name = rpc_name(request);
-    let span = crate::span_builder(name.clone())
+    let method = rpc_method(request);
+    let span = crate::span_builder(span_name(method.as_deref()))
         .kind(SpanKind::Client)
         .start_detached();
-    let address = describe(&span, request);
+    let address = describe(&span, request, method.as_deref(), Role::GrpcClient);
     propagation::inject_context(&span.context(), &mut HeaderInjector(&mut request.headers));
-    Exchange::new(span, Role::GrpcClient, metric_attributes(name, &address))
+    Exchange::new(span, Role::GrpcClient, metric_attributes(method, &address))
 }
 
-/// The name of a call's span and its histogram's `rpc.method`: `{rpc.service}/{rpc.method}`,
-/// or `_OTHER` for a path that is not a gRPC method's (its text is the peer's, so not a name).
-fn rpc_name(request: &Parts) -> Cow<'static, str> {
-    match semconv::grpc_service_and_method(request.uri.path()) {
-        Some((service, method)) => Cow::Owned(format!("{service}/{method}")),
-        None => Cow::Borrowed("_OTHER"),
+/// `rpc.method` of a call: the fully-qualified `{package.Service}/{Method}` its path names
+/// (bounded), or `None` for a path that is not a gRPC method's.
+fn rpc_method(request: &Parts) -> Option<String> {
+    let path = request.uri.path();
+    semconv::grpc_service_and_method(path)?;
+    Some(path[1..].to_owned()) // without the leading `/`, checked just above
+}
+
+/// The span's name: `rpc.method`, or `grpc` (`rpc.system.name`) for a path that names no
+/// method (its text is the peer's, so not a name).
+fn span_name(method: Option<&str>) -> Cow<'static, str> {
+    match method {
+        Some(method) => Cow::Owned(method.to_owned()),
+        None => Cow::Borrowed(semconv::GRPC_SYSTEM),
     }
 }
 
 /// The attributes of `rpc.server.call.duration` and `rpc.client.call.duration` known at the
 /// start, as the current RPC conventions name them: `rpc.system.name`, `rpc.method` (the
-/// fully-qualified `service/method`) and, for clients, `server.address` and `server.port`.
-fn metric_attributes(name: Cow<'static, str>, address: &[KeyValue]) -> MetricBase {
+/// fully-qualified method, or `_OTHER`) and, for clients, `server.address` and `server.port`.
+fn metric_attributes(method: Option<String>, address: &[KeyValue]) -> MetricBase {
     let mut attributes = Vec::with_capacity(2 + address.len() + METRIC_ATTRIBUTES_ADDED);
-    attributes.push(KeyValue::new("rpc.system.name", "grpc"));
-    attributes.push(KeyValue::new("rpc.method", name));
+    attributes.push(KeyValue::new("rpc.system.name", semconv::GRPC_SYSTEM));
+    attributes.push(match method {
+        Some(method) => KeyValue::new("rpc.method", method),
+        None => KeyValue::new("rpc.method", semconv::OTHER_METHOD),
+    });
     attributes.extend_from_slice(address);
     MetricBase::Attributes(attributes)
 }
 
-/// Sets the span's attributes; returns its `server.address` and `server.port`, for the
-/// client's histogram.
-fn describe(span: &Span, request: &Parts) -> Vec<KeyValue> {
+/// Sets the span's attributes known at the start; returns its `server.address` and
+/// `server.port`, for the client's histogram. A server span's `rpc.method` waits for its end,
+/// when an UNIMPLEMENTED answer makes it `_OTHER` (see `Exchange::finish_grpc`).
+fn describe(span: &Span, request: &Parts, method: Option<&str>, role: Role) -> Vec<KeyValue> {
     let scheme = match request.uri.scheme_str() {
         Some("https") => "https",
         _ => "http",
@@ -122,11 +135,17 @@ fn describe(span: &Span, request: &Parts) -> Vec<KeyValue> {
     if !span.is_recording() {
         return address;
     }
-    let mut attributes = Vec::with_capacity(6 + address.len());
-    attributes.push(KeyValue::new("rpc.system", "grpc"));
-    if let Some((service, method)) = semconv::grpc_service_and_method(request.uri.path()) {
-        attributes.push(text("rpc.service", service));
-        attributes.push(text("rpc.method", method));
+    let mut attributes = Vec::with_capacity(4 + address.len());
+    attributes.push(KeyValue::new("rpc.system.name", semconv::GRPC_SYSTEM));
+    match method {
+        Some(method) if role == Role::GrpcClient => attributes.push(text("rpc.method", method)),
+        Some(_) => {}
+        None => {
+            let path = request.uri.path();
+            attributes.push(KeyValue::new("rpc.method", semconv::OTHER_METHOD));
+            let original = path.strip_prefix('/').unwrap_or(path);
+            attributes.push(text("rpc.method_original", original));
+        }
     }
     attributes.extend_from_slice(&address);
     span.set_bounded_attributes(attributes);

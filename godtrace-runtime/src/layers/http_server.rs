@@ -50,7 +50,9 @@ fn start(request: &mut Parts) -> Exchange {
     let parent = propagation::extract_headers(&request.headers);
     let (method, method_original) = semconv::method(&request.method);
     let route = matched_route(request);
-    let scheme = semconv::url_scheme(request.uri.scheme_str());
+    let forwarded = header_str(request, http::header::FORWARDED)
+        .map_or((None, None), semconv::forwarded_proto_and_host);
+    let scheme = original_scheme(request, forwarded.0);
     let span = crate::span_builder(span_name(method, route))
         .kind(SpanKind::Server)
         .parent(parent)
@@ -65,7 +67,7 @@ fn start(request: &mut Parts) -> Exchange {
             let value = crate::value::bounded_value(route.value(), limit);
             attributes.push(KeyValue::new("http.route", value));
         }
-        push_server_address(&mut attributes, request, scheme);
+        push_address(&mut attributes, original_host(request, forwarded.1), scheme);
         if let Some(version) = semconv::protocol_version(request.version) {
             attributes.push(KeyValue::new("network.protocol.version", version));
         }
@@ -126,7 +128,7 @@ impl MatchedRoute<'_> {
 fn span_name(method: &'static str, route: Option<MatchedRoute<'_>>) -> Cow<'static, str> {
     match route {
         #[cfg(feature = "axum")]
-        Some(MatchedRoute::Kept(route)) => Cow::Borrowed(route.span_name(method)),
+        Some(MatchedRoute::Kept(route)) => route.span_name(method),
         Some(MatchedRoute::Text(text)) => semconv::http_span_name(method, Some(text)),
         None => semconv::http_span_name(method, None),
     }
@@ -183,19 +185,61 @@ fn matched_route(_: &Parts) -> Option<MatchedRoute<'_>> {
     None
 }
 
-/// `server.address` and `server.port`, from the `:authority` (HTTP/2) or the `Host` header.
+/// `url.scheme` of a server request: the scheme the client used, as a reverse proxy passed it
+/// on (`Forwarded` `proto=`, given as `forwarded_proto`, then `X-Forwarded-Proto`), else the
+/// request URI's (HTTP/2's `:scheme`; hyper leaves it empty for HTTP/1.1), else `http`, as the
+/// conventions say. Only `http` or `https` is taken: the value labels the histogram.
+fn original_scheme(request: &Parts, forwarded_proto: Option<&str>) -> &'static str {
+    let x_forwarded_proto =
+        header_str(request, X_FORWARDED_PROTO).and_then(semconv::first_list_value);
+    semconv::server_scheme([forwarded_proto, x_forwarded_proto, request.uri.scheme_str()])
+}
+
+/// `server.address` and `server.port` of a server request: the host the client asked for,
+/// the first that parses as `host[:port]` of `Forwarded` `host=` (`forwarded_host`),
+/// `X-Forwarded-Host`, the URI's authority (`:authority` in HTTP/2) and `Host`, as the
+/// conventions order them. A header that does not parse is skipped, never recorded.
+fn original_host<'a>(
+    request: &'a Parts,
+    forwarded_host: Option<&'a str>,
+) -> Option<(&'a str, Option<u16>)> {
+    let x_forwarded_host =
+        header_str(request, X_FORWARDED_HOST).and_then(semconv::first_list_value);
+    let authority = request.uri.authority().map(http::uri::Authority::as_str);
+    let host = header_str(request, http::header::HOST);
+    [forwarded_host, x_forwarded_host, authority, host]
+        .into_iter()
+        .flatten()
+        .find_map(semconv::host_and_port)
+}
+
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
+
+/// `server.address` and `server.port`, from the `:authority` (HTTP/2) or the `Host` header
+/// (the gRPC layers': a client's request carries the server's authority in its URI).
+#[cfg(feature = "tonic")]
 pub(super) fn push_server_address(attributes: &mut Vec<KeyValue>, request: &Parts, scheme: &str) {
     let authority = request
         .uri
         .authority()
         .map(http::uri::Authority::as_str)
-        .or_else(|| {
-            request
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-        });
-    if let Some((host, port)) = authority.and_then(semconv::host_and_port) {
+        .or_else(|| header_str(request, http::header::HOST));
+    push_address(
+        attributes,
+        authority.and_then(semconv::host_and_port),
+        scheme,
+    );
+}
+
+/// `server.address` and `server.port` of `address`; without a port, the scheme's default
+/// (443 for `https`, 80 for `http`).
+fn push_address(
+    attributes: &mut Vec<KeyValue>,
+    address: Option<(&str, Option<u16>)>,
+    scheme: &str,
+) {
+    if let Some((host, port)) = address {
         attributes.push(text("server.address", host));
         if let Some(port) = port.or_else(|| semconv::default_port(scheme)) {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
@@ -204,6 +248,6 @@ pub(super) fn push_server_address(attributes: &mut Vec<KeyValue>, request: &Part
 }
 
 /// A header's value; `None` when absent or not visible ASCII.
-fn header_str(request: &Parts, name: http::header::HeaderName) -> Option<&str> {
+fn header_str<K: http::header::AsHeaderName>(request: &Parts, name: K) -> Option<&str> {
     request.headers.get(name)?.to_str().ok()
 }

@@ -17,10 +17,13 @@
 //! They follow the OpenTelemetry semantic conventions for HTTP and RPC:
 //!
 //! - **HTTP server**: kind SERVER, named `{method} {http.route}` (`{method}` without a
-//!   route; `HTTP` for a method outside the known nine). Attributes `http.request.method`
+//!   route; `HTTP` for a method outside the known ones: the conventions' default ten, with
+//!   `QUERY`, or those `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` lists at `init`).
+//!   Attributes `http.request.method`
 //!   (`_OTHER` and `http.request.method_original` for unknown methods), `url.path`,
 //!   `url.scheme`, `http.route`, `http.response.status_code`, `server.address`,
-//!   `server.port` (from `:authority` or `Host`), `network.protocol.version`,
+//!   `server.port` (the client's original request's: from `Forwarded`, `X-Forwarded-Proto`
+//!   and `X-Forwarded-Host`, else the URI and `Host`), `network.protocol.version`,
 //!   `user_agent.original`. A 5xx response is Error with `error.type` the status code; a 4xx
 //!   is not (the client's mistake). The span is current while the handler runs and while a
 //!   response body of unknown length streams, so `#[traced]` functions nest under it (a
@@ -33,21 +36,27 @@
 //!   `network.protocol.version`; 4xx and 5xx are Error, transport failures too, with
 //!   `error.type` `timeout`, `connect`, `redirect`, `body`, `decode` or `request`. It ends
 //!   when the response head arrives. Histogram `http.client.request.duration` (seconds).
-//! - **gRPC**: kind SERVER or CLIENT, named `{rpc.service}/{rpc.method}`, attributes
-//!   `rpc.system` = `grpc`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`,
-//!   `server.address`, `server.port`. The status comes from `grpc-status` in the response
-//!   head (trailers-only responses: errors) or in the trailers (a streamed or unary body);
-//!   a call that ends without one (dropped mid-stream) has no `rpc.grpc.status_code`.
-//!   Histograms `rpc.server.call.duration` and `rpc.client.call.duration` (seconds; the
-//!   current RPC conventions' names and attributes: `rpc.system.name`, `rpc.method` as
-//!   `{service}/{method}`, `rpc.response.status_code` as the code's name, `error.type`, and
-//!   for clients `server.address` and `server.port`).
+//! - **gRPC**: kind SERVER or CLIENT, named by `rpc.method`, the fully-qualified
+//!   `{package.Service}/{Method}` (`grpc` when the path names no method), with the current
+//!   RPC conventions' attributes (v1.39+): `rpc.system.name` = `grpc`, `rpc.method`
+//!   (`_OTHER` and `rpc.method_original` for a path that names no method, and on a server
+//!   for a call answered UNIMPLEMENTED: a method it does not define), `rpc.response.status_code`
+//!   (the code's name), `server.address`, `server.port`. The status comes from `grpc-status`
+//!   in the response head (trailers-only responses: errors) or in the trailers (a streamed or
+//!   unary body); a call that ends without one (dropped mid-stream) has no
+//!   `rpc.response.status_code`. Histograms `rpc.server.call.duration` and
+//!   `rpc.client.call.duration` (seconds; `rpc.system.name`, `rpc.method`,
+//!   `rpc.response.status_code`, `error.type`, and for clients `server.address` and
+//!   `server.port`).
 //!
 //! Durations use the buckets the conventions advise (5 ms to 10 s) unless
 //! [`MetricsConfig::histogram_buckets`](crate::MetricsConfig::histogram_buckets) sets others.
-//! A request whose future is dropped before a response (client gone, an outer timeout) ends
-//! its span with status Error and `error.type` `cancelled`. Values taken from the request
-//! (path, host, user agent, URL) are bounded, and hostile ones never panic.
+//! A server request whose future is dropped before a response (client gone, an outer
+//! timeout) ends its span with status Error and `error.type` `cancelled`; a client request
+//! dropped by its caller ends with its status unset, no `error.type` (the HTTP conventions'
+//! rule for an intentional cancellation) and `godtrace.cancelled = true`. Error statuses have
+//! no description when it would only repeat the status code or `error.type`. Values taken
+//! from the request (path, host, user agent, URL) are bounded, and hostile ones never panic.
 #[cfg(feature = "tower")]
 mod body;
 mod exchange;

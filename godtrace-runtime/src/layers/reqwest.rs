@@ -41,7 +41,7 @@ impl Middleware for TracingMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         // Dropped before the response (a timeout around `send`), the exchange ends the span
-        // as cancelled.
+        // as cancelled by the caller: no error (see `Exchange::finish`).
         let mut exchange = start(&mut request);
         let result = next.run(request, extensions).await;
         match &result {

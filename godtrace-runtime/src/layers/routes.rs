@@ -6,6 +6,7 @@
 //! table still stops growing at [`MAX_ROUTES`], past which a request's name and route are
 //! copied per request as before, so that memory stays bounded whatever the router holds.
 use super::series::WordHasher;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::{LazyLock, OnceLock, RwLock};
@@ -13,9 +14,12 @@ use std::sync::{LazyLock, OnceLock, RwLock};
 /// The most route templates kept.
 const MAX_ROUTES: usize = 1024;
 
-/// The words a span name starts with: the known methods, then `HTTP` for the others.
-const NAME_METHODS: [&str; 10] = [
-    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "HTTP",
+/// The words a kept span name starts with: the conventions' default known methods, then
+/// `HTTP` for the unknown ones. A method only `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` adds
+/// (`PURGE`) names its spans per request: up to 64 such methods on each of 1024 routes would
+/// be too many names to keep.
+const NAME_METHODS: [&str; 11] = [
+    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE", "HTTP",
 ];
 
 /// A route template and the span names made of it, each built on first use.
@@ -27,13 +31,15 @@ pub(super) struct Route {
 
 impl Route {
     /// `{method} {route}` for a method as [`super::semconv::method`] gives it (`_OTHER` is
-    /// named `HTTP`).
-    pub(super) fn span_name(&self, method: &'static str) -> &'static str {
+    /// named `HTTP`): kept for the default methods, built for the others.
+    pub(super) fn span_name(&self, method: &'static str) -> Cow<'static, str> {
         let method = if method == "_OTHER" { "HTTP" } else { method };
-        let Some(at) = NAME_METHODS.iter().position(|m| *m == method) else {
-            return self.template;
-        };
-        self.names[at].get_or_init(|| leak(format!("{method} {}", self.template)))
+        match NAME_METHODS.iter().position(|m| *m == method) {
+            Some(at) => Cow::Borrowed(
+                self.names[at].get_or_init(|| leak(format!("{method} {}", self.template))),
+            ),
+            None => Cow::Owned(format!("{method} {}", self.template)),
+        }
     }
 }
 
@@ -82,6 +88,14 @@ mod tests {
         assert_eq!(first.template, "/routes.rs/users/{id}");
         assert_eq!(first.span_name("GET"), "GET /routes.rs/users/{id}");
         assert_eq!(first.span_name("_OTHER"), "HTTP /routes.rs/users/{id}");
-        assert!(std::ptr::eq(first.span_name("GET"), first.span_name("GET")));
+        let (Cow::Borrowed(get), Cow::Borrowed(again)) =
+            (first.span_name("GET"), first.span_name("GET"))
+        else {
+            panic!("a default method's name is kept");
+        };
+        assert!(std::ptr::eq(get, again));
+        assert_eq!(first.span_name("QUERY"), "QUERY /routes.rs/users/{id}");
+        // A method only the variable makes known is named too, not kept.
+        assert_eq!(first.span_name("PURGE"), "PURGE /routes.rs/users/{id}");
     }
 }

@@ -19,7 +19,7 @@ pub(crate) const HTTP_SERVER_DURATION: &str = "http.server.request.duration";
 /// The client's request-duration histogram (seconds).
 pub(crate) const HTTP_CLIENT_DURATION: &str = "http.client.request.duration";
 /// A gRPC server's call-duration histogram (seconds), as the RPC conventions name it since
-/// v1.38 (earlier ones had `rpc.server.duration`, in milliseconds).
+/// v1.39 (earlier ones had `rpc.server.duration`, in milliseconds).
 pub(crate) const RPC_SERVER_DURATION: &str = "rpc.server.call.duration";
 /// A gRPC client's call-duration histogram (seconds; earlier `rpc.client.duration`, ms).
 pub(crate) const RPC_CLIENT_DURATION: &str = "rpc.client.call.duration";
@@ -32,23 +32,49 @@ pub(crate) const MAX_NAME_PART_LEN: usize = 256;
 /// applies too): hostile requests send megabytes.
 pub(crate) const MAX_TEXT_LEN: usize = 2048;
 
-/// `error.type` of a request the caller dropped before a response (client gone, timeout of
-/// an outer layer).
+/// `error.type` of a server request dropped before a response (client gone, timeout of an
+/// outer layer). A client's caller that drops its request cancels it: no error there.
 pub(crate) const CANCELLED: &str = "cancelled";
 
 /// The method as the conventions record it: the known method's canonical name, or `_OTHER`
-/// with the original (bounded) for `http.request.method_original`.
+/// with the original (bounded) for `http.request.method_original`. The known methods are
+/// those `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` listed at `init`, else the default ones.
 pub(crate) fn method(method: &http::Method) -> (&'static str, Option<String>) {
-    const KNOWN: [&str; 9] = [
-        "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
-    ];
-    match KNOWN.iter().find(|known| **known == method.as_str()) {
+    method_in(method, crate::config::http_methods::installed())
+}
+
+/// [`method`] with the known methods `known` (`None`: the default list).
+fn method_in(
+    method: &http::Method,
+    known: Option<&'static [Box<str>]>,
+) -> (&'static str, Option<String>) {
+    let name = method.as_str();
+    let found = match known {
+        None => default_known_method(name),
+        Some(list) => list.iter().map(|m| &**m).find(|m| *m == name),
+    };
+    match found {
         Some(known) => (known, None),
-        None => (
-            "_OTHER",
-            Some(bounded_text(method.as_str(), MAX_NAME_PART_LEN)),
-        ),
+        None => ("_OTHER", Some(bounded_text(name, MAX_NAME_PART_LEN))),
     }
+}
+
+/// The conventions' default known methods (case-sensitive): RFC 9110's, PATCH (RFC 5789)
+/// and QUERY (the safe method with a body; known since v1.38).
+fn default_known_method(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "QUERY" => "QUERY",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => return None,
+    })
 }
 
 /// The first of an HTTP span's attributes, which are set at once: a list with room for
@@ -73,6 +99,98 @@ pub(crate) fn url_scheme(scheme: Option<&str>) -> &'static str {
         Some("https") => "https",
         _ => "http",
     }
+}
+
+/// A scheme the conventions' `url.scheme` takes from a header: `http` or `https` in any case
+/// (as URI schemes are compared); anything else is not one.
+fn web_scheme(value: &str) -> Option<&'static str> {
+    if value.eq_ignore_ascii_case("https") {
+        Some("https")
+    } else if value.eq_ignore_ascii_case("http") {
+        Some("http")
+    } else {
+        None
+    }
+}
+
+/// A server's `url.scheme`: the first of `candidates` (from the most to the least trusted
+/// to name the client's original scheme: `Forwarded` `proto=`, `X-Forwarded-Proto`, the
+/// request URI's) that is `http` or `https`, else `http`. Always one of the two, so it is
+/// fit for the histogram's series whatever a client sends.
+pub(crate) fn server_scheme<'a>(
+    candidates: impl IntoIterator<Item = Option<&'a str>>,
+) -> &'static str {
+    candidates
+        .into_iter()
+        .flatten()
+        .find_map(web_scheme)
+        .unwrap_or("http")
+}
+
+/// The first value of a comma-separated header list (`X-Forwarded-Proto: https, http`: the
+/// one the proxy nearest the client set), trimmed; `None` when empty.
+pub(crate) fn first_list_value(value: &str) -> Option<&str> {
+    let first = crate::text::trim_ows(value.split(',').next().unwrap_or_default());
+    (!first.is_empty()).then_some(first)
+}
+
+/// The `proto` and `host` parameters of the first element of a `Forwarded` header value
+/// (RFC 7239: the element the proxy nearest the client added), unquoted. Parameter names are
+/// case-insensitive; a part that is not `name=value` is skipped; the values are the caller's
+/// to check.
+pub(crate) fn forwarded_proto_and_host(value: &str) -> (Option<&str>, Option<&str>) {
+    let first = split_outside_quotes(value, b',').next().unwrap_or_default();
+    let (mut proto, mut host) = (None, None);
+    for pair in split_outside_quotes(first, b';') {
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let name = crate::text::trim_ows(name);
+        let value = unquote(crate::text::trim_ows(value));
+        if name.eq_ignore_ascii_case("proto") {
+            proto = proto.or(Some(value));
+        } else if name.eq_ignore_ascii_case("host") {
+            host = host.or(Some(value));
+        }
+    }
+    (proto, host)
+}
+
+/// The parts of `s` between the `separator`s outside double quotes (a `\` in quotes escapes
+/// the next byte). Splits on ASCII bytes only, so every part is on char boundaries.
+fn split_outside_quotes(s: &str, separator: u8) -> impl Iterator<Item = &str> {
+    let bytes = s.as_bytes();
+    let (mut start, mut at, mut quoted, mut done) = (0, 0, false, false);
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        while at < bytes.len() {
+            match bytes[at] {
+                b'\\' if quoted => at += 1,
+                b'"' => quoted = !quoted,
+                b if b == separator && !quoted => {
+                    let part = &s[start..at];
+                    at += 1;
+                    start = at;
+                    return Some(part);
+                }
+                _ => {}
+            }
+            at += 1;
+        }
+        done = true;
+        // An escape at the very end may have stepped past it.
+        Some(&s[start.min(s.len())..])
+    })
+}
+
+/// `value` without the double quotes around it, if it has them.
+fn unquote(value: &str) -> &str {
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value)
 }
 
 /// The span name `{method} {route}`, `{method}` without a route; `HTTP` stands for a method
@@ -187,9 +305,20 @@ pub(crate) fn redacted_url(url: &str) -> String {
     bounded_text(&full, MAX_TEXT_LEN)
 }
 
-/// Query keys whose values the conventions say to redact (`url.query`): signatures and
-/// credentials of pre-signed URLs.
-const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+/// Query keys whose values the conventions say to redact (`url.full`, `url.query`; matched
+/// case-sensitively, as they say): signatures and credentials of pre-signed URLs. The
+/// conventions list the `X-Amz-*` (AWS SigV4), `sig` (Azure SAS) and `X-Goog-Signature` keys
+/// since v1.42; `AWSAccessKeyId` and `Signature` (SigV2, listed before) are kept, as such URLs
+/// still carry credentials.
+const SENSITIVE_QUERY_KEYS: [&str; 7] = [
+    "AWSAccessKeyId",
+    "Signature",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+    "sig",
+    "X-Goog-Signature",
+];
 
 fn redacted_query(query: &str) -> Cow<'_, str> {
     let sensitive = |pair: &str| {
@@ -209,8 +338,9 @@ fn redacted_query(query: &str) -> Cow<'_, str> {
     Cow::Owned(pairs.join("&"))
 }
 
-/// The name of a gRPC status code, for `error.type` (the conventions' `rpc.grpc.status_code`
-/// is the number).
+/// The name of a gRPC status code, for `rpc.response.status_code` and `error.type` (the
+/// current RPC conventions record the name; before v1.39, `rpc.grpc.status_code` was the
+/// number).
 pub(crate) fn grpc_code_name(code: i64) -> &'static str {
     match code {
         0 => "OK",
@@ -237,6 +367,17 @@ pub(crate) fn grpc_code_name(code: i64) -> &'static str {
 /// gRPC's UNKNOWN: what a missing or unknown `grpc-status` means to a gRPC client.
 pub(crate) const GRPC_UNKNOWN: i64 = 2;
 
+/// gRPC's UNIMPLEMENTED: the server does not define the method called.
+pub(crate) const GRPC_UNIMPLEMENTED: i64 = 12;
+
+/// `rpc.method` (and `http.request.method`) of a method that is not known: its text is the
+/// peer's, so neither a name nor a series.
+pub(crate) const OTHER_METHOD: &str = "_OTHER";
+
+/// The span name of a gRPC call whose method is `_OTHER` or unknown: `rpc.system.name`, as
+/// the RPC conventions say.
+pub(crate) const GRPC_SYSTEM: &str = "grpc";
+
 /// The gRPC status code of a `grpc-status` value: `0..=16`, anything else `None`.
 pub(crate) fn grpc_status(value: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(value).ok()?;
@@ -258,8 +399,8 @@ pub(crate) fn grpc_client_code_is_error(code: i64) -> bool {
     code != 0
 }
 
-/// `rpc.service` and `rpc.method` of a gRPC path `/{package.Service}/{Method}`, or `None` when
-/// the path is not one (bounded).
+/// The service and method of a gRPC path `/{package.Service}/{Method}`, or `None` when the
+/// path is not one (bounded).
 pub(crate) fn grpc_service_and_method(path: &str) -> Option<(&str, &str)> {
     let (service, method) = path.strip_prefix('/')?.split_once('/')?;
     let plain = |s: &str| {
@@ -284,6 +425,24 @@ mod tests {
         // Methods are case-sensitive: `get` is not GET.
         let lower = http::Method::from_bytes(b"get").unwrap();
         assert_eq!(method(&lower).0, "_OTHER");
+        let query = http::Method::from_bytes(b"QUERY").unwrap();
+        assert_eq!(method(&query), ("QUERY", None));
+    }
+
+    #[test]
+    fn a_configured_list_replaces_the_known_methods() {
+        let list: &'static [Box<str>] = Box::leak(Box::new(["GET".into(), "PURGE".into()]));
+        let purge = http::Method::from_bytes(b"PURGE").unwrap();
+        assert_eq!(method_in(&purge, Some(list)), ("PURGE", None));
+        assert_eq!(method_in(&http::Method::GET, Some(list)), ("GET", None));
+        // Not in the list: no longer known, though a default one.
+        assert_eq!(
+            method_in(&http::Method::POST, Some(list)),
+            ("_OTHER", Some("POST".to_owned()))
+        );
+        assert_eq!(method_in(&http::Method::POST, None), ("POST", None));
+        // An empty list knows nothing.
+        assert_eq!(method_in(&http::Method::GET, Some(&[])).0, "_OTHER");
     }
 
     #[test]
@@ -327,6 +486,55 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_headers_give_the_first_elements_proto_and_host() {
+        assert_eq!(
+            forwarded_proto_and_host(
+                "for=192.0.2.60;Proto=https;host=\"api.example:8443\", \
+                 for=10.0.0.1;proto=http;host=inner"
+            ),
+            (Some("https"), Some("api.example:8443"))
+        );
+        assert_eq!(
+            forwarded_proto_and_host("host=\"[2001:db8::1]:80\" ; proto = http"),
+            (Some("http"), Some("[2001:db8::1]:80"))
+        );
+        // A comma or semicolon in quotes is no separator.
+        assert_eq!(
+            forwarded_proto_and_host("for=\"a,b;c\";host=h, host=later"),
+            (None, Some("h"))
+        );
+        assert_eq!(forwarded_proto_and_host("for=1.2.3.4"), (None, None));
+        // Broken or hostile: whatever comes out is checked by the caller, and nothing panics.
+        for hostile in [
+            "",
+            ",",
+            "\"",
+            "\\",
+            "host=\"unterminated",
+            "host=\"x\\",
+            "proto",
+            "=;=,=",
+            "host=é;proto=ü\\",
+        ] {
+            let _ = forwarded_proto_and_host(hostile);
+        }
+        let huge = format!("for=x;{}", "proto=a;".repeat(50_000));
+        assert_eq!(forwarded_proto_and_host(&huge).0, Some("a"));
+    }
+
+    #[test]
+    fn the_server_scheme_is_the_first_valid_candidate_else_http() {
+        assert_eq!(server_scheme([None, Some("HTTPS"), Some("http")]), "https");
+        assert_eq!(server_scheme([Some("http"), Some("https"), None]), "http");
+        // Neither http nor https: ignored.
+        assert_eq!(server_scheme([Some("javascript"), Some("https")]), "https");
+        assert_eq!(server_scheme([Some("ftp"), None, None]), "http");
+        assert_eq!(server_scheme([None, None, None]), "http");
+        assert_eq!(first_list_value(" https , http"), Some("https"));
+        assert_eq!(first_list_value(" ,https"), None);
+    }
+
+    #[test]
     fn server_errors_are_5xx_and_client_errors_4xx_and_5xx() {
         assert!(!server_status_is_error(404));
         assert!(server_status_is_error(500));
@@ -354,6 +562,17 @@ mod tests {
         assert_eq!(
             redacted_url("https://s3.example.com/o?AWSAccessKeyId=AK&Signature=xyz&v=2"),
             "https://s3.example.com/o?AWSAccessKeyId=REDACTED&Signature=REDACTED&v=2"
+        );
+        // AWS SigV4: the signature, the credential scope and the session token.
+        assert_eq!(
+            redacted_url(
+                "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+                 &X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fs3%2Faws4_request\
+                 &X-Amz-Security-Token=IQoJb3JpZ2lu&X-Amz-Signature=fe5f80f7&x-amz-signature=kept"
+            ),
+            "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED\
+             &X-Amz-Signature=REDACTED&x-amz-signature=kept"
         );
         let huge = format!("http://host/{}", "p".repeat(100_000));
         assert!(redacted_url(&huge).len() < MAX_TEXT_LEN + 32);

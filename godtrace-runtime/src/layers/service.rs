@@ -66,7 +66,9 @@ where
 
 pin_project_lite::pin_project! {
     /// The response future of a [`TracedService`]. Dropped before it completes (the client
-    /// went away, an outer timeout fired), it ends the span with `error.type` `cancelled`.
+    /// went away, an outer timeout fired), it ends a server span as failed with `error.type`
+    /// `cancelled`, and a client span (the caller gave up) with its status unset and
+    /// `godtrace.cancelled = true`.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,

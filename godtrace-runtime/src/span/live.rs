@@ -394,7 +394,7 @@ struct Fields {
     dropped_links: u32,
     status: Status,
     /// A new name and kind, given after the span started (`Live::rename`).
-    #[cfg(feature = "tracing")]
+    #[cfg(any(feature = "tracing", feature = "tonic"))]
     renamed: (Option<Cow<'static, str>>, Option<SpanKind>),
 }
 
@@ -724,8 +724,9 @@ impl Live {
     }
 
     /// Gives the span a new name and/or kind (a bridged `tracing` span's `otel.name` or
-    /// `otel.kind` recorded after it started), applied when it is exported.
-    #[cfg(feature = "tracing")]
+    /// `otel.kind` recorded after it started, a gRPC server call its server does not
+    /// implement), applied when it is exported.
+    #[cfg(any(feature = "tracing", feature = "tonic"))]
     pub(crate) fn rename(&self, name: Option<Cow<'static, str>>, kind: Option<SpanKind>) {
         let renamed = &mut self.fields.borrow_mut().renamed;
         if name.is_some() {
@@ -738,7 +739,7 @@ impl Live {
 
     /// Makes a name and kind given by [`Live::rename`] the span's own, once, where a finished
     /// span is read (for the OTLP encoder, or as `SpanData`): every reader sees the one name.
-    #[cfg(feature = "tracing")]
+    #[cfg(any(feature = "tracing", feature = "tonic"))]
     #[inline(always)]
     fn apply_rename(&mut self) {
         let renamed = &self.fields.get_mut().renamed;
@@ -747,7 +748,7 @@ impl Live {
         }
     }
 
-    #[cfg(feature = "tracing")]
+    #[cfg(any(feature = "tracing", feature = "tonic"))]
     #[cold]
     #[inline(never)]
     fn apply_rename_slow(&mut self) {
@@ -877,14 +878,14 @@ impl Fields {
             links,
             dropped_links,
             status,
-            #[cfg(feature = "tracing")]
+            #[cfg(any(feature = "tracing", feature = "tonic"))]
             renamed,
         } = self;
         let attributes = !attributes.is_empty() | (attributes.capacity() > KEPT_ATTRIBUTE_CAPACITY);
         let capacity = events.capacity() | links.capacity();
         let dropped = dropped_attributes | dropped_events | dropped_links;
         let held = attributes | (capacity != 0) | (dropped != 0) | !matches!(status, Status::Unset);
-        #[cfg(feature = "tracing")]
+        #[cfg(any(feature = "tracing", feature = "tonic"))]
         let held = held | renamed.0.is_some() | renamed.1.is_some();
         held
     }
@@ -903,7 +904,7 @@ impl Fields {
             links,
             dropped_links,
             status,
-            #[cfg(feature = "tracing")]
+            #[cfg(any(feature = "tracing", feature = "tonic"))]
             renamed,
         } = self;
         if attributes.capacity() > KEPT_ATTRIBUTE_CAPACITY {
@@ -922,7 +923,7 @@ impl Fields {
         }
         *dropped_links = 0;
         *status = Status::Unset;
-        #[cfg(feature = "tracing")]
+        #[cfg(any(feature = "tracing", feature = "tonic"))]
         {
             *renamed = (None, None);
         }
@@ -981,7 +982,7 @@ impl Finished {
     /// The record, borrowed for encoding.
     pub(crate) fn recorded(&mut self) -> Recorded<'_> {
         let live = &mut *self.live;
-        #[cfg(feature = "tracing")]
+        #[cfg(any(feature = "tracing", feature = "tonic"))]
         live.apply_rename();
         let fields = live.fields.get_mut();
         Recorded {
@@ -1039,7 +1040,7 @@ impl Finished {
             start,
             end,
         } = self;
-        #[cfg(feature = "tracing")]
+        #[cfg(any(feature = "tracing", feature = "tonic"))]
         live.apply_rename();
         let Fields {
             attributes: mut recorded,
@@ -1050,7 +1051,7 @@ impl Finished {
             dropped_links,
             status,
             // Applied to the name just above.
-            #[cfg(feature = "tracing")]
+            #[cfg(any(feature = "tracing", feature = "tonic"))]
                 renamed: _,
         } = std::mem::take(live.fields.get_mut());
         let span_context = std::mem::replace(&mut live.span_context, SpanContext::NONE);
@@ -1120,7 +1121,7 @@ impl Finished {
                 links: fields.links.clone(),
                 dropped_links: fields.dropped_links,
                 status: fields.status.clone(),
-                #[cfg(feature = "tracing")]
+                #[cfg(any(feature = "tracing", feature = "tonic"))]
                 renamed: fields.renamed.clone(),
             }),
             prev: Cell::new(None),
@@ -1216,7 +1217,7 @@ mod reuse_tests {
         Event,
         Link,
         StatusOk,
-        #[cfg(feature = "tracing")]
+        #[cfg(any(feature = "tracing", feature = "tonic"))]
         KindGivenLater,
         Everything,
     }
@@ -1226,7 +1227,7 @@ mod reuse_tests {
         Held::Event,
         Held::Link,
         Held::StatusOk,
-        #[cfg(feature = "tracing")]
+        #[cfg(any(feature = "tracing", feature = "tonic"))]
         Held::KindGivenLater,
         Held::Everything,
     ];
@@ -1271,7 +1272,7 @@ mod reuse_tests {
             Held::Everything => live.set_status(Status::error("failed".to_owned())),
             _ => {}
         }
-        #[cfg(feature = "tracing")]
+        #[cfg(any(feature = "tracing", feature = "tonic"))]
         match held {
             Held::KindGivenLater => live.rename(None, Some(SpanKind::Client)),
             Held::Everything => live.rename(

@@ -555,7 +555,7 @@ impl OpSpan {
     }
 
     /// See `Live::rename`.
-    #[cfg(feature = "tracing")]
+    #[cfg(any(feature = "tracing", feature = "tonic"))]
     pub(crate) fn rename(&self, name: Option<Cow<'static, str>>, kind: Option<SpanKind>) {
         if let Some(live) = &self.live {
             live.rename(name, kind);

@@ -78,7 +78,10 @@ fn write_line(out: &mut String, prefix: &str, span: &TreeSpan, last: bool) {
         format_duration(duration)
     );
     if let Some(description) = &span.error {
-        let _ = write!(out, "  ✗ {description}");
+        out.push_str("  ✗");
+        if !description.is_empty() {
+            let _ = write!(out, " {description}");
+        }
     }
     if span.cancelled {
         out.push_str("  (cancelled)");

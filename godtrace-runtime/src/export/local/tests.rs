@@ -173,6 +173,35 @@ fn the_tree_takes_what_it_shows_from_span_data() {
     assert_eq!(verbose.events, ["retry"]);
 }
 
+#[test]
+fn an_error_without_a_description_shows_its_error_type() {
+    use super::tree_span::SpanParts;
+    use opentelemetry::trace::Status;
+    let failed = Status::error("");
+    let parts = |id: u64, attributes| SpanParts {
+        trace_id: TraceId::from(8),
+        span_id: SpanId::from(id),
+        parent_span_id: SpanId::INVALID,
+        parent_is_remote: false,
+        name: Cow::Borrowed("GET /wallets/{id}"),
+        start: SystemTime::UNIX_EPOCH,
+        end: SystemTime::UNIX_EPOCH,
+        status: &failed,
+        attributes,
+        events: &[],
+    };
+    let typed = [KeyValue::new("error.type", "503")];
+    let with_type = TreeSpan::of(parts(1, &typed), false);
+    assert_eq!(with_type.error.as_deref(), Some("503"));
+    let without = TreeSpan::of(parts(2, &[]), false);
+    let mut printer = TreePrinter::new(false, Vec::new());
+    printer.take_batch([with_type, without]);
+    let text = printed(&printer);
+    assert!(text.contains("  ✗ 503\n"), "{text}");
+    // With neither a description nor a type, the mark alone.
+    assert!(text.lines().any(|l| l.ends_with("  ✗")), "{text}");
+}
+
 /// The sink of builds without the export thread.
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
 mod without_the_export_thread {

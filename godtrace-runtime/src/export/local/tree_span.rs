@@ -20,7 +20,7 @@ pub(crate) struct TreeSpan {
     pub(crate) name: Cow<'static, str>,
     pub(crate) start: SystemTime,
     pub(crate) end: SystemTime,
-    /// The description of an error status.
+    /// The description of an error status, or its `error.type` when it has none.
     pub(crate) error: Option<Cow<'static, str>>,
     pub(crate) cancelled: bool,
     /// Verbose only: the attributes but `code.*` (the call site is in the name already).
@@ -43,10 +43,26 @@ pub(crate) struct SpanParts<'a> {
     pub(crate) events: &'a [Event],
 }
 
+/// The span's `error.type` (empty when it has none), for an error without a description.
+fn error_type(attributes: &[KeyValue]) -> Cow<'static, str> {
+    attributes
+        .iter()
+        .rev() // the last value set wins, as in the exported span
+        .find(|kv| kv.key.as_str() == "error.type")
+        .map_or(Cow::Borrowed(""), |kv| {
+            Cow::Owned(kv.value.as_str().into_owned())
+        })
+}
+
 impl TreeSpan {
     /// What the tree needs of `parts`; the attributes and events only when `verbose`.
     pub(crate) fn of(parts: SpanParts<'_>, verbose: bool) -> TreeSpan {
         let error = match parts.status {
+            // The framework layers leave the description empty when it would only repeat
+            // `error.type` (as the conventions advise): the line shows that instead.
+            Status::Error { description } if description.is_empty() => {
+                Some(error_type(parts.attributes))
+            }
             Status::Error { description } => Some(description.clone()),
             _ => None,
         };

@@ -53,7 +53,7 @@ pub fn record_counter(name: &str, value: impl MetricValue, attributes: &[KeyValu
     }
 }
 
-fn counter_add(name: &str, value: f64, attributes: &[KeyValue]) {
+pub(super) fn counter_add(name: &str, value: f64, attributes: &[KeyValue]) {
     let Some(Instrument::Counter(counter)) = instrument(name, Kind::Counter) else {
         return;
     };

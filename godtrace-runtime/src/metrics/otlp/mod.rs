@@ -128,8 +128,23 @@ fn run(
                 next = deadline_after(interval);
             }
             Ok(Command::Flush(ack)) => {
+                // Every flush asked for until now is answered by this one push: flushes that
+                // pile up while a receiver hangs cost one push, not one each.
+                let mut acks = vec![ack];
+                let mut stop = false;
+                while let Ok(command) = commands.try_recv() {
+                    match command {
+                        Command::Flush(ack) => acks.push(ack),
+                        Command::Stop => stop = true,
+                    }
+                }
                 push(&client);
-                let _ = ack.send(());
+                for ack in acks {
+                    let _ = ack.send(());
+                }
+                if stop {
+                    break;
+                }
             }
             Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => {
                 push(&client);
@@ -139,4 +154,49 @@ fn run(
     }
     drop(client);
     runtime.shutdown_timeout(Duration::from_millis(100));
+}
+
+#[cfg(all(test, feature = "otlp-http"))]
+mod tests {
+    use super::*;
+    use crate::config::{Compression, Protocol};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Flushes asked for while a push hangs on a receiver that never answers are answered
+    /// together by the next push, not by one push (one request timeout) each.
+    #[test]
+    fn flushes_that_pile_up_while_the_receiver_hangs_cost_one_push() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        // Accepts, never answers: each push ends at its timeout and drops its connection.
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                held.push(stream);
+            }
+        });
+        // Something to push (recorded whether godtrace is initialised or not).
+        crate::metrics::manual::counter_add("otlp.push.flush_test", 1.0, &[]);
+        let target = Target {
+            protocol: Protocol::HttpProtobuf,
+            endpoint: format!("http://{addr}/v1/metrics"),
+            headers: Vec::new(),
+            timeout: Duration::from_millis(300),
+            compression: Compression::None,
+            tls: Default::default(),
+        };
+        let pusher = Pusher::start(target, Vec::new(), Duration::from_secs(3600)).unwrap();
+        let acks: Vec<_> = (0..30).map(|_| pusher.flush_begin()).collect();
+        for ack in acks {
+            ack.recv_timeout(Duration::from_secs(60))
+                .expect("every flush is answered");
+        }
+        let pushes = connections.load(Ordering::SeqCst);
+        assert!((1..=3).contains(&pushes), "{pushes} pushes for 30 flushes");
+        drop(pusher.stop_begin());
+    }
 }

@@ -387,7 +387,9 @@ impl ExportLoop<'_> {
             tokio::select! {
                 result = tokio::time::timeout(budget, send) => match result {
                     Ok(outcome) => outcome,
-                    Err(_) => Err(format!("no answer within {budget:?}")),
+                    // Whole milliseconds: a budget the shutdown deadline trimmed reads as
+                    // `889 ms`, not `889.569097ms`.
+                    Err(_) => Err(format!("no answer within {} ms", budget.as_millis())),
                 },
                 () = shutdown_deadline(&mut deadline) => {
                     Err("shutdown ran out of time while sending them".to_owned())

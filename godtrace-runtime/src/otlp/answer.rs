@@ -4,6 +4,7 @@
 //!
 //! Read from at most the bytes the transport kept of the answer; anything that does not decode
 //! (a proxy's error page, a truncated body) says nothing, and the request counts as accepted.
+#[cfg(feature = "otlp-grpc")]
 use std::io::Read;
 
 /// What a receiver rejected of a request it answered with success.
@@ -19,6 +20,7 @@ pub(crate) struct Rejected {
 const MAX_MESSAGE: usize = 256;
 
 /// The most of a gzipped gRPC answer inflated.
+#[cfg(feature = "otlp-grpc")]
 const MAX_INFLATED: u64 = 64 << 10;
 
 /// The partial success of an encoded export response; `None` when it rejected nothing (or the
@@ -48,6 +50,7 @@ pub(crate) fn rejected(response: &[u8]) -> Option<Rejected> {
 
 /// [`rejected`] of a gRPC answer's data: one frame (its compressed flag, its length, the
 /// message), the message gzipped when the flag says so.
+#[cfg(feature = "otlp-grpc")]
 pub(crate) fn rejected_in_grpc(data: &[u8]) -> Option<Rejected> {
     let (&compressed, rest) = data.split_first()?;
     let message = rest.get(4..)?;
@@ -112,7 +115,6 @@ fn varint(buf: &mut &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     /// An export response with a partial success of `count` and `message`, as a receiver
     /// encodes it.
@@ -159,12 +161,14 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "otlp-grpc")]
     fn a_grpc_answer_is_read_plain_or_gzipped() {
         let message = response(7, "bad span");
         let mut plain = vec![0];
         plain.extend_from_slice(&(message.len() as u32).to_be_bytes());
         plain.extend_from_slice(&message);
         assert_eq!(rejected_in_grpc(&plain).map(|r| r.count), Some(7));
+        use std::io::Write;
         let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gzip.write_all(&message).unwrap();
         let gzipped = gzip.finish().unwrap();

@@ -49,11 +49,13 @@ pub(crate) fn http_retryable(status: u16) -> bool {
 
 /// Whether a gRPC status code is one the specification says to retry (`RESOURCE_EXHAUSTED`
 /// only with the server's retry information, which godtrace does not read: not retried).
+#[cfg(feature = "otlp-grpc")]
 pub(crate) fn grpc_retryable(code: i32) -> bool {
     matches!(code, 1 | 4 | 10 | 11 | 14 | 15)
 }
 
 /// A `Retry-After` value in seconds (the HTTP-date form is not read: the backoff applies).
+#[cfg(feature = "otlp-http")]
 pub(crate) fn retry_after(value: &[u8]) -> Option<Duration> {
     let text = std::str::from_utf8(value).ok()?.trim();
     if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -136,6 +138,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "otlp-http")]
     fn retry_after_is_whole_seconds_or_nothing() {
         assert_eq!(retry_after(b"3"), Some(Duration::from_secs(3)));
         assert_eq!(retry_after(b" 0 "), Some(Duration::ZERO));
@@ -152,6 +155,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "otlp-grpc")]
     fn the_specifications_retryable_answers() {
         let http: Vec<u16> = (100..600).filter(|&s| http_retryable(s)).collect();
         assert_eq!(http, [429, 502, 503, 504]);

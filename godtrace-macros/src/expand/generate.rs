@@ -16,7 +16,13 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         .map_or_else(|| quote!(::godtrace), ToTokens::to_token_stream);
     let pv = quote!(#krate::__private);
     let site = call_site(options, &f.sig, &shape, &pv);
-    let args = RecordedArgs::new(options, &f.sig, &pv);
+    // An async fn's destructured parameters are moved whole into its future: the function
+    // reads their bindings by reference (see `async_fn::desugar`).
+    let rebound = match shape {
+        Shape::Async => async_fn::rebound(&f.sig),
+        _ => Vec::new(),
+    };
+    let args = RecordedArgs::new(options, &f.sig, &pv, &rebound);
     let finish = finish_closure(options, &f.sig, &pv);
     // A sync call that records only its arguments hands them over by value (see
     // `Call::SyncArgs`): its start, body and end then stay in one call.
@@ -25,7 +31,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         && !args.conditional
         && options.fields.get().is_empty()
         && options.parent.get().is_none();
-    let call = call_body(options, &mut f, shape, &pv, &args.names, by_value);
+    let (call, lent) = call_body(options, &mut f, shape, &pv, &args.names, by_value);
     let parent = match options.parent.get() {
         None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
@@ -93,6 +99,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     let body = quote! {
         #(#inner)*
         #site
+        #(#lent)*
         #(#checks)*
         #call
     };
@@ -172,7 +179,13 @@ struct RecordedArgs {
 }
 
 impl RecordedArgs {
-    fn new(options: &Options, sig: &Signature, pv: &TokenStream) -> RecordedArgs {
+    /// `rebound`: the parameters that are references to the argument where they are read.
+    fn new(
+        options: &Options,
+        sig: &Signature,
+        pv: &TokenStream,
+        rebound: &[Ident],
+    ) -> RecordedArgs {
         let recorded: Vec<(Ident, Option<Type>)> = if *options.include_args.get() {
             bound_params(sig)
                 .into_iter()
@@ -202,7 +215,12 @@ impl RecordedArgs {
                 _ => {
                     let at = ty.as_ref().map_or(ident.span(), Spanned::span);
                     let value = Ident::new(&ident.to_string(), at);
-                    let check = quote_spanned!(at=> #pv::assert_recordable(&#value););
+                    let value = if rebound.contains(ident) {
+                        quote!(#value)
+                    } else {
+                        quote!(&#value)
+                    };
+                    let check = quote_spanned!(at=> #pv::assert_recordable(#value););
                     quote!(#(#cfgs)* #check)
                 }
             })
@@ -214,7 +232,12 @@ impl RecordedArgs {
             quote!(#pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(#value)).__godtrace_value());)
         };
         let records = recorded.iter().zip(&cfgs).map(|((ident, _), cfgs)| {
-            let record = record_one(ident, quote!(&#ident));
+            let value = if rebound.contains(ident) {
+                quote!(#ident)
+            } else {
+                quote!(&#ident)
+            };
+            let record = record_one(ident, value);
             quote!(#(#cfgs)* #record)
         });
         // Bound by reference from the tuple: each name is already a reference.
@@ -282,9 +305,10 @@ enum Call {
     Async(TokenStream),
 }
 
-/// The user's body, as a closure or an async block in the shape the function has.
-/// `recorded` names the parameters read before the body runs; `by_value`: they are handed
-/// to a sync body as a tuple (`Call::SyncArgs`).
+/// The user's body, as a closure or an async block in the shape the function has, and the
+/// statements that lend the function what it reads of an async fn's destructured
+/// parameters. `recorded` names the parameters read before the body runs; `by_value`: they
+/// are handed to a sync body as a tuple (`Call::SyncArgs`).
 fn call_body(
     options: &Options,
     f: &mut Function,
@@ -292,7 +316,7 @@ fn call_body(
     pv: &TokenStream,
     recorded: &[Ident],
     by_value: bool,
-) -> Call {
+) -> (Call, Vec<TokenStream>) {
     let output_ty: Type = match &f.sig.output {
         ReturnType::Type(_, ty) => (**ty).clone(),
         ReturnType::Default => syn::parse_quote!(()),
@@ -344,15 +368,24 @@ fn call_body(
                 let (#(#mutable #recorded,)*) = #tuple;
             };
             let body = user_braces(quote!(#unpack #typed_return));
-            Call::SyncArgs(quote_spanned!(braces=> move |#tuple| #closure_output #body))
+            (
+                Call::SyncArgs(quote_spanned!(braces=> move |#tuple| #closure_output #body)),
+                Vec::new(),
+            )
         }
         Shape::Sync => {
             let body = user_braces(typed_return);
-            Call::Sync(quote_spanned!(braces=> move || #closure_output #body))
+            (
+                Call::Sync(quote_spanned!(braces=> move || #closure_output #body)),
+                Vec::new(),
+            )
         }
         Shape::ReturnsFuture { boxed } => {
             let body = user_braces(typed_return);
-            Call::Future(quote_spanned!(braces=> move || #body), boxed)
+            (
+                Call::Future(quote_spanned!(braces=> move || #body), boxed),
+                Vec::new(),
+            )
         }
         Shape::Async => {
             let mut used_outside = recorded.to_vec();
@@ -362,9 +395,10 @@ fn call_body(
             for field in options.fields.get() {
                 used_outside.extend(idents_in(field.value.to_token_stream()));
             }
-            let moves = async_fn::desugar(&mut f.sig, pv, &used_outside);
+            let async_fn::Desugared { moves, outer } =
+                async_fn::desugar(&mut f.sig, pv, &used_outside);
             let body = user_braces(quote!(#(#moves)* #typed_return));
-            Call::Async(quote!(async move #body))
+            (Call::Async(quote!(async move #body)), outer)
         }
     }
 }

@@ -1,0 +1,114 @@
+//! What a traced function does with its parameters is what the untraced function does: the
+//! same patterns compile, and the arguments are dropped at the same moment, in the same order.
+use crate::shapes::futures_block_on;
+use godtrace::otel::Value;
+use godtrace::testing;
+use godtrace::traced;
+use std::cell::RefCell;
+
+const MOD: &str = "capture::parameters";
+
+thread_local! {
+    /// What happened on this thread, in order: each test runs on a thread of its own.
+    static EVENTS: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+}
+
+fn event(what: &'static str) {
+    EVENTS.with(|e| e.borrow_mut().push(what));
+}
+
+fn events() -> Vec<&'static str> {
+    EVENTS.with(|e| std::mem::take(&mut *e.borrow_mut()))
+}
+
+/// Logs its name when dropped.
+#[derive(Debug)]
+struct D(&'static str);
+
+impl Drop for D {
+    fn drop(&mut self) {
+        event(self.0);
+    }
+}
+
+struct W(String, u32);
+
+#[traced]
+async fn by_ref(ref x: String) -> usize {
+    x.len()
+}
+
+#[traced]
+async fn by_ref_in_struct(W(ref s, n): W) -> usize {
+    s.len() + n as usize
+}
+
+#[traced]
+async fn by_ref_mut((ref mut v, n): (Vec<u32>, u32)) -> usize {
+    v.push(n);
+    v.len()
+}
+
+#[traced(include_args)]
+async fn by_ref_recorded((n, ref s): (u32, String), whole @ (a, _): (u8, u8)) -> usize {
+    s.len() + n as usize + whole.0 as usize + a as usize
+}
+
+#[test]
+fn ref_bindings_in_async_parameters() {
+    let c = testing::capture();
+    assert_eq!(futures_block_on(by_ref("abc".to_owned())), 3);
+    assert_eq!(futures_block_on(by_ref_in_struct(W("ab".to_owned(), 1))), 3);
+    assert_eq!(futures_block_on(by_ref_mut((vec![1], 2))), 2);
+    assert_eq!(
+        futures_block_on(by_ref_recorded((7, "ab".to_owned()), (1, 2))),
+        11
+    );
+    c.span(&format!("{MOD}::by_ref"));
+    // Recorded as they would be from a plain parameter: by value, with their own types.
+    let recorded = c.span(&format!("{MOD}::by_ref_recorded"));
+    assert_eq!(recorded.attr("n"), Some(&Value::I64(7)));
+    assert_eq!(recorded.attr("s"), Some(&Value::from("ab")));
+    assert_eq!(recorded.attr("a"), Some(&Value::I64(1)));
+    assert!(recorded.attr("whole").is_some());
+}
+
+async fn async_untraced(a: D, (b, _): (D, D)) {
+    let _local = D("local");
+    let _ = (&a, &b);
+    event("body");
+}
+
+#[traced]
+async fn async_plain(a: D, (b, _): (D, D)) {
+    let _local = D("local");
+    let _ = (&a, &b);
+    event("body");
+}
+
+#[traced(include_args)]
+async fn async_args(a: D, (b, _): (D, D)) {
+    let _local = D("local");
+    let _ = (&a, &b);
+    event("body");
+}
+
+#[test]
+fn async_parameters_are_dropped_with_the_future_in_the_untraced_order() {
+    let _c = testing::capture();
+    let run =
+        |f: &dyn Fn(D, (D, D)) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
+            let future = f(D("a"), (D("b"), D("b_wild")));
+            event("created");
+            futures_block_on(future);
+            events()
+        };
+    let untraced = run(&|a, b| Box::pin(async_untraced(a, b)));
+    assert_eq!(
+        untraced,
+        ["created", "body", "local", "b", "b_wild", "a"],
+        "the language's order changed"
+    );
+    assert_eq!(run(&|a, b| Box::pin(async_plain(a, b))), untraced);
+    assert_eq!(run(&|a, b| Box::pin(async_args(a, b))), untraced);
+}

@@ -112,3 +112,102 @@ fn async_parameters_are_dropped_with_the_future_in_the_untraced_order() {
     assert_eq!(run(&|a, b| Box::pin(async_plain(a, b))), untraced);
     assert_eq!(run(&|a, b| Box::pin(async_args(a, b))), untraced);
 }
+
+fn sync_untraced(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}
+
+#[traced]
+fn sync_plain(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}
+
+#[traced(include_args)]
+fn sync_args(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}
+
+#[traced(include_args, skip(b))]
+fn sync_args_skip(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}
+
+/// The body uses a field of `p` only, and never names `unused`.
+#[traced]
+fn sync_partly_used(p: (D, D), unused: D, c: D) {
+    let _local = D("local");
+    let _ = (&p.1, &c);
+    event("body");
+}
+
+#[traced]
+async fn async_three(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}
+
+/// Runs `f` with `a`, `b`, `c`, returns what happened.
+fn three(f: impl FnOnce(D, D, D)) -> Vec<&'static str> {
+    f(D("a"), D("b"), D("c"));
+    events()
+}
+
+/// What the untraced function drops, in order.
+const LAST_FIRST: [&str; 5] = ["body", "local", "c", "b", "a"];
+
+#[test]
+fn sync_parameters_are_dropped_last_first() {
+    let _c = testing::capture();
+    assert_eq!(
+        three(sync_untraced),
+        LAST_FIRST,
+        "the language's order changed"
+    );
+    assert_eq!(three(sync_plain), LAST_FIRST);
+    // Held whole, as the function holds it, though the body uses a field only.
+    assert_eq!(
+        three(|a, b, c| sync_partly_used((a, b), D("unused"), c)),
+        ["body", "local", "c", "unused", "a", "b"],
+    );
+}
+
+#[test]
+fn sync_recorded_parameters_are_dropped_last_first() {
+    let _c = testing::capture();
+    assert_eq!(three(sync_args), LAST_FIRST);
+}
+
+#[test]
+fn sync_skipped_parameters_are_dropped_in_place() {
+    let _c = testing::capture();
+    assert_eq!(three(sync_args_skip), LAST_FIRST);
+}
+
+#[test]
+fn async_parameters_are_dropped_last_first() {
+    let _c = testing::capture();
+    assert_eq!(
+        three(|a, b, c| futures_block_on(async_untraced_three(a, b, c))),
+        LAST_FIRST,
+        "the language's order changed"
+    );
+    assert_eq!(
+        three(|a, b, c| futures_block_on(async_three(a, b, c))),
+        LAST_FIRST
+    );
+}
+
+async fn async_untraced_three(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}

@@ -31,7 +31,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         && !args.conditional
         && options.fields.get().is_empty()
         && options.parent.get().is_none();
-    let (call, lent) = call_body(options, &mut f, shape, &pv, &args.names, by_value);
+    let (call, lent) = call_body(options, &mut f, shape, &pv, &args, by_value);
     let parent = match options.parent.get() {
         None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
@@ -46,7 +46,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         }
     };
     let RecordedArgs {
-        names,
+        handed,
         checks,
         count,
         record,
@@ -66,7 +66,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         Call::Sync(closure) => quote!(#pv::run_sync(#start, #closure, #finish)),
         Call::SyncArgs(closure) => quote! {
             #pv::run_sync_args_at(
-                &__GODTRACE_SITE, #count, (#(#names,)*), #record_by_value, #closure, #finish
+                &__GODTRACE_SITE, #count, (#(#handed,)*), #record_by_value, #closure, #finish
             )
         },
         Call::Future(closure, boxed) => {
@@ -171,10 +171,13 @@ struct RecordedArgs {
     checks: Vec<TokenStream>,
     count: usize,
     record: TokenStream,
+    /// What `Call::SyncArgs` hands over: every parameter binding, in order (the skipped ones
+    /// too, so that the body drops them all in the untraced order).
+    handed: Vec<Ident>,
     /// The recording closure of `run_sync_args_at`, which reads the arguments from the
     /// tuple it is lent (`Call::SyncArgs`); used only without `fields(..)`.
     record_by_value: TokenStream,
-    /// Whether a recorded parameter is under `#[cfg(..)]`.
+    /// Whether a parameter is under `#[cfg(..)]`.
     conditional: bool,
 }
 
@@ -201,7 +204,8 @@ impl RecordedArgs {
             .iter()
             .map(|(ident, _)| param_cfgs(sig, ident))
             .collect();
-        let conditional = cfgs.iter().any(|c| !c.is_empty());
+        let handed: Vec<Ident> = bound_params(sig).into_iter().map(|(i, _)| i).collect();
+        let conditional = handed.iter().any(|i| !param_cfgs(sig, i).is_empty());
         let checks = recorded
             .iter()
             .zip(&cfgs)
@@ -244,13 +248,19 @@ impl RecordedArgs {
         let by_value = recorded
             .iter()
             .map(|(ident, _)| record_one(ident, quote!(#ident)));
-        let names = recorded.iter().map(|(ident, _)| ident);
+        let unpacked = handed.iter().map(|ident| {
+            if recorded.iter().any(|(r, _)| r == ident) {
+                quote!(#ident)
+            } else {
+                quote!(_)
+            }
+        });
         let tuple = Ident::new("__godtrace_args", Span::mixed_site());
         let record_by_value = quote! {
             |#tuple: &_, #attrs: &mut ::std::vec::Vec<#pv::KeyValue>| {
                 #[allow(unused_imports)]
                 use #pv::{ValueDebug as _, ValueOpaque as _, ValueTyped as _};
-                let (#(#names,)*) = #tuple;
+                let (#(#unpacked,)*) = #tuple;
                 #(#by_value)*
             }
         };
@@ -284,6 +294,7 @@ impl RecordedArgs {
         RecordedArgs {
             count,
             names: recorded.into_iter().map(|(ident, _)| ident).collect(),
+            handed,
             checks,
             record,
             record_by_value,
@@ -296,8 +307,8 @@ impl RecordedArgs {
 enum Call {
     /// A closure returning the value.
     Sync(TokenStream),
-    /// A closure taking the recorded arguments as a tuple and returning the value: the
-    /// arguments are handed over by value rather than borrowed while the span starts.
+    /// A closure taking the arguments as a tuple and returning the value: the recorded ones
+    /// are handed over by value rather than borrowed while the span starts.
     SyncArgs(TokenStream),
     /// A closure returning the future, and whether it is boxed.
     Future(TokenStream, bool),
@@ -307,14 +318,14 @@ enum Call {
 
 /// The user's body, as a closure or an async block in the shape the function has, and the
 /// statements that lend the function what it reads of an async fn's destructured
-/// parameters. `recorded` names the parameters read before the body runs; `by_value`: they
-/// are handed to a sync body as a tuple (`Call::SyncArgs`).
+/// parameters. `args` names the parameters read before the body runs; `by_value`: the
+/// parameters are handed to a sync body as a tuple (`Call::SyncArgs`).
 fn call_body(
     options: &Options,
     f: &mut Function,
     shape: Shape,
     pv: &TokenStream,
-    recorded: &[Ident],
+    args: &RecordedArgs,
     by_value: bool,
 ) -> (Call, Vec<TokenStream>) {
     let output_ty: Type = match &f.sig.output {
@@ -358,14 +369,16 @@ fn call_body(
     };
     match shape {
         Shape::Sync if by_value => {
-            let mutable = take_mut(&mut f.sig, recorded);
+            let handed = &args.handed;
+            let mutable = take_mut(&mut f.sig, handed);
             let tuple = Ident::new("__godtrace_args", Span::mixed_site());
             // Each `mut` moves from the signature to this binding (nothing then warns that
             // the parameter need not be mutable); a parameter the body does not use is read
-            // by the recording, as it is on the general path.
+            // by the recording, as it is on the general path. One pattern for all, so that
+            // they are dropped as the function's parameters are: last first.
             let unpack = quote! {
                 #[allow(unused_variables)]
-                let (#(#mutable #recorded,)*) = #tuple;
+                let (#(#mutable #handed,)*) = #tuple;
             };
             let body = user_braces(quote!(#unpack #typed_return));
             (
@@ -374,21 +387,23 @@ fn call_body(
             )
         }
         Shape::Sync => {
-            let body = user_braces(typed_return);
+            let captures = capture_in_drop_order(&f.sig);
+            let body = user_braces(quote!(#captures #typed_return));
             (
                 Call::Sync(quote_spanned!(braces=> move || #closure_output #body)),
                 Vec::new(),
             )
         }
         Shape::ReturnsFuture { boxed } => {
-            let body = user_braces(typed_return);
+            let captures = capture_in_drop_order(&f.sig);
+            let body = user_braces(quote!(#captures #typed_return));
             (
                 Call::Future(quote_spanned!(braces=> move || #body), boxed),
                 Vec::new(),
             )
         }
         Shape::Async => {
-            let mut used_outside = recorded.to_vec();
+            let mut used_outside = args.names.clone();
             if let Some(parent) = options.parent.get() {
                 used_outside.extend(idents_in(parent.to_token_stream()));
             }
@@ -436,6 +451,20 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
             }
         }
     }
+}
+
+/// Names every parameter binding in the body's closure, the last first. A closure takes what
+/// it captures in the order its body first names it, and drops the captures it still holds
+/// in that order; the function drops its parameters last first. Naming them all first also
+/// takes each one whole (not the fields the body uses), as the function holds it. No code:
+/// each borrow is a temporary that is never read.
+fn capture_in_drop_order(sig: &Signature) -> TokenStream {
+    let params = bound_params(sig);
+    let mentions = params.iter().rev().map(|(ident, _)| {
+        let cfgs = param_cfgs(sig, ident);
+        quote!(#(#cfgs)* let _ = &#ident;)
+    });
+    quote!(#(#mentions)*)
 }
 
 /// Drops `mut` from the bindings of `names` in the signature's patterns (by-reference

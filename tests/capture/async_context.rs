@@ -168,3 +168,52 @@ async fn parent_option_starts_the_span_under_the_given_context() {
         1
     );
 }
+
+#[traced(parent = cx)]
+fn parent_by_ref(cx: &godtrace::otel::Context) {}
+
+#[traced(parent = cx)]
+fn parent_by_ref_option(cx: &Option<godtrace::otel::Context>) {}
+
+#[traced(parent = cx)]
+fn parent_option_of_ref(cx: Option<&godtrace::otel::Context>) {}
+
+#[traced(parent = cx)]
+async fn parent_by_ref_async(cx: &godtrace::otel::Context) {}
+
+#[traced(parent = cx)]
+async fn parent_by_ref_option_async(cx: &Option<godtrace::otel::Context>) {}
+
+#[traced(parent = cx)]
+async fn parent_option_of_ref_async(cx: Option<&godtrace::otel::Context>) {}
+
+#[tokio::test]
+async fn parent_named_bare_takes_every_documented_form() {
+    let c = testing::capture();
+    let cx = client_side();
+    let client = c.span("capture::async_context::client_side").span_id;
+    parent_by_ref(&cx);
+    parent_by_ref_option(&Some(cx.clone()));
+    parent_option_of_ref(Some(&cx));
+    parent_by_ref_async(&cx).await;
+    parent_by_ref_option_async(&Some(cx.clone())).await;
+    parent_option_of_ref_async(Some(&cx)).await;
+    for name in [
+        "parent_by_ref",
+        "parent_by_ref_option",
+        "parent_option_of_ref",
+        "parent_by_ref_async",
+        "parent_by_ref_option_async",
+        "parent_option_of_ref_async",
+    ] {
+        let span = c.span(&format!("capture::async_context::{name}"));
+        assert_eq!(span.parent_span_id, Some(client), "{name}");
+    }
+    // `None` is the current span (none here).
+    parent_option_of_ref(None);
+    assert_eq!(
+        c.spans_named("capture::async_context::parent_option_of_ref")
+            .len(),
+        2
+    );
+}

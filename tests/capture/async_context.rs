@@ -217,3 +217,48 @@ async fn parent_named_bare_takes_every_documented_form() {
         2
     );
 }
+
+fn assert_send_sync_unwind_safe<T>(_: &T)
+where
+    T: Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe,
+{
+}
+
+async fn untraced_future(x: u32, name: String) -> usize {
+    std::future::ready(()).await;
+    name.len() + x as usize
+}
+
+#[traced]
+async fn traced_future(x: u32, name: String) -> usize {
+    std::future::ready(()).await;
+    name.len() + x as usize
+}
+
+#[traced(include_args, include_result)]
+async fn traced_future_args(x: u32, name: String) -> usize {
+    std::future::ready(()).await;
+    name.len() + x as usize
+}
+
+#[traced]
+fn traced_returns_future(x: u32) -> impl std::future::Future<Output = u32> {
+    async move { x }
+}
+
+/// A traced future can go where the untraced one goes: it is `Send`, `Sync` and unwind safe
+/// when the body's future is (tests/ui/fail/future_not_sync.rs: and only then).
+#[tokio::test]
+async fn traced_futures_keep_the_auto_traits_of_the_body() {
+    let _c = testing::capture();
+    let untraced = untraced_future(1, "a".to_owned());
+    assert_send_sync_unwind_safe(&untraced);
+    let traced = traced_future(1, "a".to_owned());
+    assert_send_sync_unwind_safe(&traced);
+    let recorded = traced_future_args(1, "a".to_owned());
+    assert_send_sync_unwind_safe(&recorded);
+    let returned = traced_returns_future(1);
+    assert_send_sync_unwind_safe(&returned);
+    assert_eq!(untraced.await + traced.await + recorded.await, 6);
+    assert_eq!(returned.await, 1);
+}

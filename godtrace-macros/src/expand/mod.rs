@@ -73,6 +73,11 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
             if let Some(attr) = f.attrs.iter().find(|a| a.path().is_ident("track_caller")) {
                 return Err(track_caller_error(attr));
             }
+            if f.sig.asyncness.is_some()
+                && let Some(attr) = f.attrs.iter().find(|a| is_runtime_entry(a))
+            {
+                return Err(runtime_entry_error(attr));
+            }
             if let (Some(_), ReturnType::Type(_, never)) = (f.sig.asyncness, &f.sig.output)
                 && generate::is_never(&f.sig.output)
             {
@@ -102,6 +107,25 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
         Ok(other) => Err(not_a_function(&other)),
         Err(e) => Err(e),
     }
+}
+
+/// The attributes that turn an `async fn` into a sync one running it on a runtime: `main`
+/// and `test` with any path (`tokio::main`, `tokio::test`, `actix_web::main`,
+/// `async_std::main`).
+fn is_runtime_entry(attr: &Attribute) -> bool {
+    last_ident_is(attr.path(), "main") || last_ident_is(attr.path(), "test")
+}
+
+/// A runtime's `#[main]`/`#[test]` below `#[traced]` on an `async fn`: it would only see the
+/// desugared fn, which is no longer `async`, and say "the `async` keyword is missing".
+fn runtime_entry_error(attr: &Attribute) -> syn::Error {
+    let path = attr.path().to_token_stream().to_string().replace(' ', "");
+    syn::Error::new_spanned(
+        attr,
+        format!(
+            "put `#[traced]` below `#[{path}]`: the runtime's attribute must see the `async fn` first (then the span covers the body it runs)"
+        ),
+    )
 }
 
 /// `#[track_caller]` beside `#[traced]`: the body runs in a closure, which stable Rust cannot

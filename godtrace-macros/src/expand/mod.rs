@@ -73,6 +73,12 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
             if let Some(attr) = f.attrs.iter().find(|a| a.path().is_ident("track_caller")) {
                 return Err(track_caller_error(attr));
             }
+            if let Some(attr) = f.attrs.iter().find(|a| last_ident_is(a.path(), "traced")) {
+                return Err(syn::Error::new_spanned(
+                    attr,
+                    "`#[traced]` given twice: one records the call already; remove this one",
+                ));
+            }
             if f.sig.asyncness.is_some()
                 && let Some(attr) = f.attrs.iter().find(|a| is_runtime_entry(a))
             {

@@ -167,6 +167,9 @@ fn not_a_function(item: &Item) -> syn::Error {
     )
 }
 
+/// A `skip` with nothing to skip from.
+const SKIP_WITHOUT_INCLUDE_ARGS: &str = "`skip(...)` does nothing without `include_args` (no argument is recorded by default): add `include_args` or remove `skip`";
+
 /// Every name in `skip(...)` must be a parameter, and `skip` only means something with
 /// `include_args`.
 fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
@@ -198,10 +201,7 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
         }
     }
     if let (Some(span), false) = (options.skip.span(), *options.include_args.get()) {
-        errors.push(syn::Error::new(
-            span,
-            "`skip(...)` does nothing without `include_args` (no argument is recorded by default): add `include_args` or remove `skip`",
-        ));
+        errors.push(syn::Error::new(span, SKIP_WITHOUT_INCLUDE_ARGS));
     }
 }
 

@@ -24,17 +24,22 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
     };
 
     // Name every elided lifetime in the inputs, so the returned future can be said to
-    // capture it whatever the caller's edition.
+    // capture it whatever the caller's edition. Each name is located at the reference or
+    // `'_` it stands for (resolved as before, at the call site): a borrow error then points
+    // at the user's parameter, not at the attribute.
     let mut names: Vec<Lifetime> = Vec::new();
-    let mut fresh = || {
-        let name = Lifetime::new(&format!("'__godtrace_l{}", names.len()), Span::call_site());
+    let mut fresh = |at: Span| {
+        let at = at.resolved_at(Span::call_site());
+        let name = Lifetime::new(&format!("'__godtrace_l{}", names.len()), at);
         names.push(name.clone());
         name
     };
     for arg in sig.inputs.iter_mut() {
         match arg {
             FnArg::Receiver(r) => match &mut r.kind {
-                ReceiverKind::Reference(_, lifetime @ None, _) => *lifetime = Some(fresh()),
+                ReceiverKind::Reference(and, lifetime @ None, _) => {
+                    *lifetime = Some(fresh(and.span));
+                }
                 ReceiverKind::Typed(_, ty) => FillElided { next: &mut fresh }.visit_type_mut(ty),
                 // `self`, and `&'a self` whose lifetime is already named.
                 _ => {}
@@ -46,7 +51,7 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
     // and are written out so that no lint sees one lifetime both named and elided.
     if let Some(target) = elision_target(sig) {
         FillElided {
-            next: || target.clone(),
+            next: |_| target.clone(),
         }
         .visit_type_mut(&mut output);
     }
@@ -177,20 +182,21 @@ impl VisitMut for ByRef {
 
 /// Writes a lifetime, from `next`, wherever a type elides one (`&T`, `'_`); leaves `fn(&T)`
 /// and `Fn(&T)` alone, whose elided lifetimes are higher-ranked.
-struct FillElided<F: FnMut() -> Lifetime> {
+/// `next` is given where the elided lifetime is.
+struct FillElided<F: FnMut(Span) -> Lifetime> {
     next: F,
 }
 
-impl<F: FnMut() -> Lifetime> VisitMut for FillElided<F> {
+impl<F: FnMut(Span) -> Lifetime> VisitMut for FillElided<F> {
     fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
         if r.lifetime.is_none() {
-            r.lifetime = Some((self.next)());
+            r.lifetime = Some((self.next)(r.and_token.span));
         }
         syn::visit_mut::visit_type_reference_mut(self, r);
     }
     fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
         if l.ident == "_" {
-            *l = (self.next)();
+            *l = (self.next)(l.span());
         }
     }
     fn visit_type_fn_ptr_mut(&mut self, _: &mut syn::TypeFnPtr) {}

@@ -93,16 +93,17 @@ async fn async_args(a: D, (b, _): (D, D)) {
     event("body");
 }
 
+type BoxedUnit = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
 #[test]
 fn async_parameters_are_dropped_with_the_future_in_the_untraced_order() {
     let _c = testing::capture();
-    let run =
-        |f: &dyn Fn(D, (D, D)) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
-            let future = f(D("a"), (D("b"), D("b_wild")));
-            event("created");
-            futures_block_on(future);
-            events()
-        };
+    let run = |f: &dyn Fn(D, (D, D)) -> BoxedUnit| {
+        let future = f(D("a"), (D("b"), D("b_wild")));
+        event("created");
+        futures_block_on(future);
+        events()
+    };
     let untraced = run(&|a, b| Box::pin(async_untraced(a, b)));
     assert_eq!(
         untraced,

@@ -54,6 +54,25 @@ async fn by_ref_recorded((n, ref s): (u32, String), whole @ (a, _): (u8, u8)) ->
     s.len() + n as usize + whole.0 as usize + a as usize
 }
 
+#[derive(Debug)]
+struct Point {
+    x: i32,
+    y: i32,
+}
+
+/// Each kind of pattern, read by the recording before the future exists.
+#[traced(include_args)]
+async fn patterns_recorded(
+    [first, .., last]: [u8; 4],
+    &r: &u8,
+    Point { x, y: mut why }: Point,
+    (mut m, _): (u32, String),
+) -> i64 {
+    why += 1;
+    m += 1;
+    i64::from(first + last + r) + i64::from(x + why) + i64::from(m)
+}
+
 #[test]
 fn ref_bindings_in_async_parameters() {
     let c = testing::capture();
@@ -64,6 +83,26 @@ fn ref_bindings_in_async_parameters() {
         futures_block_on(by_ref_recorded((7, "ab".to_owned()), (1, 2))),
         11
     );
+    assert_eq!(
+        futures_block_on(patterns_recorded(
+            [1, 2, 3, 4],
+            &5,
+            Point { x: 6, y: 7 },
+            (8, String::new())
+        )),
+        1 + 4 + 5 + 6 + 8 + 9
+    );
+    let patterns = c.span(&format!("{MOD}::patterns_recorded"));
+    for (key, value) in [
+        ("first", 1),
+        ("last", 4),
+        ("r", 5),
+        ("x", 6),
+        ("why", 7),
+        ("m", 8),
+    ] {
+        assert_eq!(patterns.attr(key), Some(&Value::I64(value)), "{key}");
+    }
     c.span(&format!("{MOD}::by_ref"));
     // Recorded as they would be from a plain parameter: by value, with their own types.
     let recorded = c.span(&format!("{MOD}::by_ref_recorded"));

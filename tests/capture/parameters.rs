@@ -251,3 +251,56 @@ async fn async_untraced_three(a: D, b: D, c: D) {
     let _ = (&a, &b, &c);
     event("body");
 }
+
+fn wild_untraced(a: D, _: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &c);
+    event("body");
+}
+
+#[traced]
+fn wild_plain(a: D, _: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &c);
+    event("body");
+}
+
+#[traced(include_args)]
+fn wild_args(a: D, _: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &c);
+    event("body");
+}
+
+#[traced(include_args, skip(c))]
+fn wild_returns_future(a: D, _: D, c: D) -> impl std::future::Future<Output = ()> {
+    let _local = D("local");
+    let _ = (&a, &c);
+    event("body");
+    std::future::ready(())
+}
+
+/// A `_` parameter of a sync fn is dropped in its place among the others, and never recorded.
+#[test]
+fn sync_wild_parameters_are_dropped_in_place() {
+    let c = testing::capture();
+    assert_eq!(
+        three(wild_untraced),
+        LAST_FIRST,
+        "the language's order changed"
+    );
+    assert_eq!(three(wild_plain), LAST_FIRST);
+    assert_eq!(three(wild_args), LAST_FIRST);
+    assert_eq!(
+        three(|a, b, c| futures_block_on(wild_returns_future(a, b, c))),
+        LAST_FIRST
+    );
+    let recorded = c.span(&format!("{MOD}::wild_args"));
+    let keys: Vec<&str> = recorded
+        .attributes
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !k.starts_with("code."))
+        .collect();
+    assert_eq!(keys, ["a", "c"]);
+}

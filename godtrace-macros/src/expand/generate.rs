@@ -18,11 +18,13 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     let site = call_site(options, &f.sig, &shape, &pv);
     // An async fn's destructured parameters are moved whole into its future: the function
     // reads their bindings by reference (see `async_fn::desugar`).
-    let rebound = match shape {
-        Shape::Async => async_fn::rebound(&f.sig),
-        _ => Vec::new(),
+    // A sync fn's `_` parameters are named, to be taken by the body's closure (see
+    // `name_wild_params`); an async fn's are moved into its future by `async_fn::desugar`.
+    let (rebound, named) = match shape {
+        Shape::Async => (async_fn::rebound(&f.sig), Vec::new()),
+        _ => (Vec::new(), name_wild_params(&mut f.sig)),
     };
-    let args = RecordedArgs::new(options, &f.sig, &pv, &rebound);
+    let args = RecordedArgs::new(options, &f.sig, &pv, &rebound, &named);
     let finish = finish_closure(options, &f.sig, &pv);
     // A sync call that records only its arguments hands them over by value (see
     // `Call::SyncArgs`): its start, body and end then stay in one call.
@@ -182,17 +184,20 @@ struct RecordedArgs {
 }
 
 impl RecordedArgs {
-    /// `rebound`: the parameters that are references to the argument where they are read.
+    /// `rebound`: the parameters that are references to the argument where they are read;
+    /// `named`: the `_` parameters the macro named, never recorded.
     fn new(
         options: &Options,
         sig: &Signature,
         pv: &TokenStream,
         rebound: &[Ident],
+        named: &[Ident],
     ) -> RecordedArgs {
         let recorded: Vec<(Ident, Option<Type>)> = if *options.include_args.get() {
             bound_params(sig)
                 .into_iter()
                 .filter(|(ident, _)| !options.skip.get().contains(ident))
+                .filter(|(ident, _)| !named.contains(ident))
                 .collect()
         } else {
             Vec::new()
@@ -451,6 +456,24 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
             }
         }
     }
+}
+
+/// Names each `_` parameter of a sync fn (at the macro's own hygiene, so no user name can
+/// meet it): the body's closure can then take it like the others, and drop it in its place
+/// among them, as the function would (left in the function, it was dropped after them all).
+/// Returns the names.
+fn name_wild_params(sig: &mut Signature) -> Vec<Ident> {
+    let mut named = Vec::new();
+    for (index, arg) in sig.inputs.iter_mut().enumerate() {
+        if let syn::FnArg::Typed(pt) = arg
+            && let syn::Pat::Wild(_) = &*pt.pat
+        {
+            let name = quote::format_ident!("__godtrace_arg{}", index, span = Span::mixed_site());
+            *pt.pat = syn::parse_quote!(#name);
+            named.push(name);
+        }
+    }
+    named
 }
 
 /// Names every parameter binding in the body's closure, the last first. A closure takes what

@@ -304,3 +304,38 @@ fn sync_wild_parameters_are_dropped_in_place() {
         .collect();
     assert_eq!(keys, ["a", "c"]);
 }
+
+struct Owner(D);
+
+impl Owner {
+    async fn untraced_by_value(self, b: D, (c, _): (D, D)) {
+        let _ = (&self.0, &b, &c);
+        event("body");
+    }
+
+    #[traced]
+    async fn by_value(self, b: D, (c, _): (D, D)) {
+        let _ = (&self.0, &b, &c);
+        event("body");
+    }
+
+    #[traced(include_args)]
+    fn sync_by_value(self, b: D, c: D) {
+        let _ = (&self.0, &b, &c);
+        event("body");
+    }
+}
+
+/// `self` is the first parameter: dropped last.
+#[test]
+fn self_by_value_is_dropped_last() {
+    let _c = testing::capture();
+    let wild = || (D("c"), D("c_wild"));
+    futures_block_on(Owner(D("self")).untraced_by_value(D("b"), wild()));
+    let untraced = events();
+    assert_eq!(untraced, ["body", "c", "c_wild", "b", "self"]);
+    futures_block_on(Owner(D("self")).by_value(D("b"), wild()));
+    assert_eq!(events(), untraced);
+    Owner(D("self")).sync_by_value(D("b"), D("c"));
+    assert_eq!(events(), ["body", "c", "b", "self"]);
+}

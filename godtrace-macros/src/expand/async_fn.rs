@@ -93,10 +93,13 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
             });
             if read_outside {
                 // What the generated code reads before the future exists, borrowed from the
-                // argument the future then takes.
+                // argument the future then takes. (A reference pattern `&x` becomes `&ref x`,
+                // which Clippy would tell the user to write otherwise, at their `&`.)
                 let by_ref = ByRef.pat(pat);
                 desugared.outer.push(quote! {
-                    #(#cfgs)* #[allow(unused_variables)] let #by_ref = #name;
+                    #(#cfgs)*
+                    #[allow(unused_variables, clippy::needless_borrowed_reference)]
+                    let #by_ref = #name;
                 });
             }
             continue;

@@ -168,3 +168,97 @@ async fn parent_option_starts_the_span_under_the_given_context() {
         1
     );
 }
+
+#[traced(parent = cx)]
+fn parent_by_ref(cx: &godtrace::otel::Context) {}
+
+#[traced(parent = cx)]
+fn parent_by_ref_option(cx: &Option<godtrace::otel::Context>) {}
+
+#[traced(parent = cx)]
+fn parent_option_of_ref(cx: Option<&godtrace::otel::Context>) {}
+
+#[traced(parent = cx)]
+async fn parent_by_ref_async(cx: &godtrace::otel::Context) {}
+
+#[traced(parent = cx)]
+async fn parent_by_ref_option_async(cx: &Option<godtrace::otel::Context>) {}
+
+#[traced(parent = cx)]
+async fn parent_option_of_ref_async(cx: Option<&godtrace::otel::Context>) {}
+
+#[tokio::test]
+async fn parent_named_bare_takes_every_documented_form() {
+    let c = testing::capture();
+    let cx = client_side();
+    let client = c.span("capture::async_context::client_side").span_id;
+    parent_by_ref(&cx);
+    parent_by_ref_option(&Some(cx.clone()));
+    parent_option_of_ref(Some(&cx));
+    parent_by_ref_async(&cx).await;
+    parent_by_ref_option_async(&Some(cx.clone())).await;
+    parent_option_of_ref_async(Some(&cx)).await;
+    for name in [
+        "parent_by_ref",
+        "parent_by_ref_option",
+        "parent_option_of_ref",
+        "parent_by_ref_async",
+        "parent_by_ref_option_async",
+        "parent_option_of_ref_async",
+    ] {
+        let span = c.span(&format!("capture::async_context::{name}"));
+        assert_eq!(span.parent_span_id, Some(client), "{name}");
+    }
+    // `None` is the current span (none here).
+    parent_option_of_ref(None);
+    assert_eq!(
+        c.spans_named("capture::async_context::parent_option_of_ref")
+            .len(),
+        2
+    );
+}
+
+fn assert_send_sync_unwind_safe<T>(_: &T)
+where
+    T: Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe,
+{
+}
+
+async fn untraced_future(x: u32, name: String) -> usize {
+    std::future::ready(()).await;
+    name.len() + x as usize
+}
+
+#[traced]
+async fn traced_future(x: u32, name: String) -> usize {
+    std::future::ready(()).await;
+    name.len() + x as usize
+}
+
+#[traced(include_args, include_result)]
+async fn traced_future_args(x: u32, name: String) -> usize {
+    std::future::ready(()).await;
+    name.len() + x as usize
+}
+
+#[traced]
+fn traced_returns_future(x: u32) -> impl std::future::Future<Output = u32> {
+    async move { x }
+}
+
+/// A traced future can go where the untraced one goes: it is `Send`, `Sync` and unwind safe
+/// when the body's future is (tests/ui/fail/future_not_sync.rs: and only then).
+#[tokio::test]
+async fn traced_futures_keep_the_auto_traits_of_the_body() {
+    let _c = testing::capture();
+    let untraced = untraced_future(1, "a".to_owned());
+    assert_send_sync_unwind_safe(&untraced);
+    let traced = traced_future(1, "a".to_owned());
+    assert_send_sync_unwind_safe(&traced);
+    let recorded = traced_future_args(1, "a".to_owned());
+    assert_send_sync_unwind_safe(&recorded);
+    let returned = traced_returns_future(1);
+    assert_send_sync_unwind_safe(&returned);
+    assert_eq!(untraced.await + traced.await + recorded.await, 6);
+    assert_eq!(returned.await, 1);
+}

@@ -283,3 +283,51 @@ fn trait_impl_blocks_and_async_trait_in_either_order() {
         assert!(s.duration > std::time::Duration::ZERO, "{}", s.name);
     }
 }
+
+struct Vault;
+
+#[traced(include_args, skip(secret))]
+impl Vault {
+    /// Turns `include_args` off: the block's `skip` just does not apply.
+    #[traced(include_args = false)]
+    fn quiet(&self, secret: u32) -> u32 {
+        secret
+    }
+
+    /// Its own `skip` adds to the block's: neither is recorded.
+    #[traced(skip(token))]
+    fn login(&self, user: &str, secret: &str, token: &str) -> usize {
+        user.len() + secret.len() + token.len()
+    }
+
+    /// Skips the block's name again: the same.
+    #[traced(skip(secret, token))]
+    fn again(&self, secret: &str, token: &str, n: u32) -> u32 {
+        (secret.len() + token.len()) as u32 + n
+    }
+
+    /// Has no `secret`: the block's `skip` does not concern it.
+    fn open(&self, n: u32) -> u32 {
+        n
+    }
+}
+
+#[test]
+fn a_methods_skip_adds_to_the_blocks() {
+    let c = testing::capture();
+    let vault = Vault;
+    assert_eq!(vault.quiet(3), 3);
+    assert_eq!(vault.login("ab", "cd", "ef"), 6);
+    assert_eq!(vault.again("a", "b", 1), 3);
+    assert_eq!(vault.open(4), 4);
+
+    assert!(span(&c, "Vault::quiet").attr("secret").is_none());
+    let login = span(&c, "Vault::login");
+    assert_eq!(login.attr("user"), Some(&Value::from("ab")));
+    assert!(login.attr("secret").is_none(), "skipped on the block");
+    assert!(login.attr("token").is_none(), "skipped on the method");
+    let again = span(&c, "Vault::again");
+    assert_eq!(again.attr("n"), Some(&Value::I64(1)));
+    assert!(again.attr("secret").is_none() && again.attr("token").is_none());
+    assert_eq!(span(&c, "Vault::open").attr("n"), Some(&Value::I64(4)));
+}

@@ -12,6 +12,7 @@ mod kinds_fields_impls;
 mod layers;
 mod manual_spans;
 mod metrics_recording;
+mod parameters;
 mod propagation_roundtrip;
 mod shapes;
 mod span_links;

@@ -483,3 +483,43 @@ pub(crate) fn futures_block_on<F: Future>(f: F) -> F::Output {
         .unwrap()
         .block_on(f)
 }
+
+#[traced]
+fn outer_sync() -> u32 {
+    #[traced]
+    fn nested_in_sync() -> u32 {
+        1
+    }
+    nested_in_sync()
+}
+
+#[traced]
+async fn outer_async() -> u32 {
+    #[traced]
+    fn nested_in_async() -> u32 {
+        1
+    }
+    nested_in_async()
+}
+
+struct Borrowing<'a, T, const N: usize>(&'a [T; N]);
+
+impl<T, const N: usize> Borrowing<'_, T, N> {
+    #[traced]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// A name shows no generic arguments (lifetimes, consts) and no closure of the enclosing
+/// traced function: `type_name` gives `Borrowing<'_, _, N>` and `outer_sync::{{closure}}`.
+#[test]
+fn names_read_without_generics_nor_closures() {
+    let c = testing::capture();
+    assert_eq!(outer_sync(), 1);
+    assert_eq!(futures_block_on(outer_async()), 1);
+    assert_eq!(Borrowing(&[1u8, 2]).len(), 2);
+    only(&c, "outer_sync::nested_in_sync");
+    only(&c, "outer_async::nested_in_async");
+    only(&c, "Borrowing::len");
+}

@@ -11,15 +11,12 @@ use syn::{
 
 /// Rewrites `async fn f(args) -> T` into `fn f(args) -> impl Future<Output = T> + '_`, the
 /// way the compiler desugars it, so the span can start when `f` is called. Returns the
-/// statements that move every argument into the future (as an `async fn` does).
+/// statements that move every argument into the future (as an `async fn` does), and those
+/// that lend the function the destructured bindings it reads.
 ///
 /// `used_outside` names the parameters the generated code reads before the future exists
 /// (recorded arguments, the `parent` expression): the body need not use them.
-pub(super) fn desugar(
-    sig: &mut Signature,
-    pv: &TokenStream,
-    used_outside: &[Ident],
-) -> Vec<TokenStream> {
+pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ident]) -> Desugared {
     sig.asyncness = None;
     let mut output: Type = match &sig.output {
         ReturnType::Type(_, ty) => (**ty).clone(),
@@ -27,17 +24,22 @@ pub(super) fn desugar(
     };
 
     // Name every elided lifetime in the inputs, so the returned future can be said to
-    // capture it whatever the caller's edition.
+    // capture it whatever the caller's edition. Each name is located at the reference or
+    // `'_` it stands for (resolved as before, at the call site): a borrow error then points
+    // at the user's parameter, not at the attribute.
     let mut names: Vec<Lifetime> = Vec::new();
-    let mut fresh = || {
-        let name = Lifetime::new(&format!("'__godtrace_l{}", names.len()), Span::call_site());
+    let mut fresh = |at: Span| {
+        let at = at.resolved_at(Span::call_site());
+        let name = Lifetime::new(&format!("'__godtrace_l{}", names.len()), at);
         names.push(name.clone());
         name
     };
     for arg in sig.inputs.iter_mut() {
         match arg {
             FnArg::Receiver(r) => match &mut r.kind {
-                ReceiverKind::Reference(_, lifetime @ None, _) => *lifetime = Some(fresh()),
+                ReceiverKind::Reference(and, lifetime @ None, _) => {
+                    *lifetime = Some(fresh(and.span));
+                }
                 ReceiverKind::Typed(_, ty) => FillElided { next: &mut fresh }.visit_type_mut(ty),
                 // `self`, and `&'a self` whose lifetime is already named.
                 _ => {}
@@ -49,7 +51,7 @@ pub(super) fn desugar(
     // and are written out so that no lint sees one lifetime both named and elided.
     if let Some(target) = elision_target(sig) {
         FillElided {
-            next: || target.clone(),
+            next: |_| target.clone(),
         }
         .visit_type_mut(&mut output);
     }
@@ -67,44 +69,137 @@ pub(super) fn desugar(
         -> impl ::core::future::Future<Output = #output> #(+ #pv::Captures<#lifetimes>)*
     };
 
-    // Move each argument into the future; `mut` moves inside with it.
-    let mut moves = Vec::new();
+    // Move each argument into the future, as the compiler lowers an `async fn`: a plain
+    // binding as itself (`mut` moves inside with it), any other pattern as the whole argument,
+    // destructured inside. The pattern's `ref` bindings then borrow from the future, and the
+    // parts it does not bind (`_`, `..`) are dropped with it, in the untraced order.
+    let mut desugared = Desugared::default();
     for (index, arg) in sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(pt) = arg else { continue };
         // A parameter under `#[cfg(..)]` is moved under the same condition.
         let cfgs = super::cfg_attrs(&pt.attrs);
-        if let Pat::Wild(_) = &*pt.pat {
-            let name = format_ident!("_godtrace_arg{}", index, span = Span::mixed_site());
-            *pt.pat = syn::parse_quote!(#name);
-            moves.push(quote!(#(#cfgs)* let #name = #name;));
+        if !moves_whole(&pt.pat) {
+            let name = format_ident!("__godtrace_arg{}", index, span = Span::mixed_site());
+            let pat = std::mem::replace(&mut *pt.pat, syn::parse_quote!(#name));
+            let mut idents = Vec::new();
+            super::pattern_idents(&pat, &mut idents);
+            let read_outside = idents.iter().any(|i| used_outside.contains(i));
+            // `ref mut` bindings borrow the moved argument mutably.
+            let mutability = has_ref_mut(&pat).then(|| quote!(mut));
+            let allow = read_outside.then(|| quote!(#[allow(unused_variables)]));
+            desugared.moves.push(quote! {
+                #(#cfgs)* let #mutability #name = #name;
+                #(#cfgs)* #allow let #pat = #name;
+            });
+            if read_outside {
+                // What the generated code reads before the future exists, borrowed from the
+                // argument the future then takes. (A reference pattern `&x` becomes `&ref x`,
+                // which Clippy would tell the user to write otherwise, at their `&`.)
+                let by_ref = ByRef.pat(pat);
+                desugared.outer.push(quote! {
+                    #(#cfgs)*
+                    #[allow(unused_variables, clippy::needless_borrowed_reference)]
+                    let #by_ref = #name;
+                });
+            }
             continue;
         }
-        let mut unmut = Unmut {
-            moved: Vec::new(),
-            used_outside,
+        // A plain binding: `mut` moves inside, so that nothing warns outside.
+        let Pat::Ident(p) = &mut *pt.pat else {
+            unreachable!("checked by `moves_whole`")
         };
-        unmut.visit_pat_mut(&mut pt.pat);
-        moves.extend(unmut.moved.into_iter().map(|m| quote!(#(#cfgs)* #m)));
+        let mutability = p.mutability.take();
+        let ident = &p.ident;
+        let allow = used_outside
+            .contains(ident)
+            .then(|| quote!(#[allow(unused_variables)]));
+        desugared
+            .moves
+            .push(quote!(#(#cfgs)* #allow let #mutability #ident = #ident;));
     }
-    moves
+    desugared
+}
+
+/// The statements [`desugar`] writes.
+#[derive(Default)]
+pub(super) struct Desugared {
+    /// Inside the future, first: each argument moved in, and destructured there.
+    pub(super) moves: Vec<TokenStream>,
+    /// In the function, before the future is built: the bindings of destructured arguments
+    /// the generated code reads there (see [`rebound`]), by reference.
+    pub(super) outer: Vec<TokenStream>,
+}
+
+/// Whether a parameter's pattern is one binding by value, which moves the whole argument
+/// (`x`, `mut x`): it is moved into the future as itself. Any other pattern is moved whole
+/// and destructured inside.
+fn moves_whole(pat: &Pat) -> bool {
+    matches!(pat, Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none())
+}
+
+/// The bindings of the async fn's destructured parameters, which the function reads by
+/// reference before the future exists (each name is a reference there).
+pub(super) fn rebound(sig: &Signature) -> Vec<Ident> {
+    let mut out = Vec::new();
+    for arg in &sig.inputs {
+        if let FnArg::Typed(pt) = arg
+            && !moves_whole(&pt.pat)
+        {
+            super::pattern_idents(&pt.pat, &mut out);
+        }
+    }
+    out
+}
+
+fn has_ref_mut(pat: &Pat) -> bool {
+    struct Find(bool);
+    impl<'a> syn::visit::Visit<'a> for Find {
+        fn visit_pat_ident(&mut self, p: &'a syn::PatIdent) {
+            self.0 |= p.by_ref.is_some() && p.mutability.is_some();
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut find = Find(false);
+    syn::visit::Visit::visit_pat(&mut find, pat);
+    find.0
+}
+
+/// Makes every binding of a pattern `ref` (and not `mut`): the pattern then borrows what it
+/// would move.
+struct ByRef;
+
+impl ByRef {
+    fn pat(mut self, mut pat: Pat) -> Pat {
+        self.visit_pat_mut(&mut pat);
+        pat
+    }
+}
+
+impl VisitMut for ByRef {
+    fn visit_pat_ident_mut(&mut self, p: &mut syn::PatIdent) {
+        p.mutability = None;
+        p.by_ref = Some(syn::Token![ref](p.ident.span()));
+        syn::visit_mut::visit_pat_ident_mut(self, p);
+    }
 }
 
 /// Writes a lifetime, from `next`, wherever a type elides one (`&T`, `'_`); leaves `fn(&T)`
 /// and `Fn(&T)` alone, whose elided lifetimes are higher-ranked.
-struct FillElided<F: FnMut() -> Lifetime> {
+/// `next` is given where the elided lifetime is.
+struct FillElided<F: FnMut(Span) -> Lifetime> {
     next: F,
 }
 
-impl<F: FnMut() -> Lifetime> VisitMut for FillElided<F> {
+impl<F: FnMut(Span) -> Lifetime> VisitMut for FillElided<F> {
     fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
         if r.lifetime.is_none() {
-            r.lifetime = Some((self.next)());
+            r.lifetime = Some((self.next)(r.and_token.span));
         }
         syn::visit_mut::visit_type_reference_mut(self, r);
     }
     fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
         if l.ident == "_" {
-            *l = (self.next)();
+            *l = (self.next)(l.span());
         }
     }
     fn visit_type_fn_ptr_mut(&mut self, _: &mut syn::TypeFnPtr) {}
@@ -153,28 +248,5 @@ impl<'ast> syn::visit::Visit<'ast> for CollectLifetimes<'_> {
         &mut self,
         _: &'ast syn::ParenthesizedGenericArguments,
     ) {
-    }
-}
-
-/// Drops `mut` from the bindings of a parameter pattern and emits `let mut x = x;` for the
-/// future, so `mut` parameters stay mutable inside the body and nothing warns outside.
-struct Unmut<'a> {
-    moved: Vec<TokenStream>,
-    used_outside: &'a [Ident],
-}
-
-impl VisitMut for Unmut<'_> {
-    fn visit_pat_ident_mut(&mut self, p: &mut syn::PatIdent) {
-        let ident = &p.ident;
-        if ident != "self" && p.by_ref.is_none() {
-            let mutability = p.mutability.take();
-            let allow = self
-                .used_outside
-                .contains(ident)
-                .then(|| quote!(#[allow(unused_variables)]));
-            self.moved
-                .push(quote!(#allow let #mutability #ident = #ident;));
-        }
-        syn::visit_mut::visit_pat_ident_mut(self, p);
     }
 }

@@ -16,7 +16,15 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         .map_or_else(|| quote!(::godtrace), ToTokens::to_token_stream);
     let pv = quote!(#krate::__private);
     let site = call_site(options, &f.sig, &shape, &pv);
-    let args = RecordedArgs::new(options, &f.sig, &pv);
+    // An async fn's destructured parameters are moved whole into its future: the function
+    // reads their bindings by reference (see `async_fn::desugar`).
+    // A sync fn's `_` parameters are named, to be taken by the body's closure (see
+    // `name_wild_params`); an async fn's are moved into its future by `async_fn::desugar`.
+    let (rebound, named) = match shape {
+        Shape::Async => (async_fn::rebound(&f.sig), Vec::new()),
+        _ => (Vec::new(), name_wild_params(&mut f.sig)),
+    };
+    let args = RecordedArgs::new(options, &f.sig, &pv, &rebound, &named);
     let finish = finish_closure(options, &f.sig, &pv);
     // A sync call that records only its arguments hands them over by value (see
     // `Call::SyncArgs`): its start, body and end then stay in one call.
@@ -25,7 +33,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         && !args.conditional
         && options.fields.get().is_empty()
         && options.parent.get().is_none();
-    let call = call_body(options, &mut f, shape, &pv, &args.names, by_value);
+    let (call, lent) = call_body(options, &mut f, shape, &pv, &args, by_value);
     let parent = match options.parent.get() {
         None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
@@ -40,7 +48,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         }
     };
     let RecordedArgs {
-        names,
+        handed,
         checks,
         count,
         record,
@@ -60,7 +68,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         Call::Sync(closure) => quote!(#pv::run_sync(#start, #closure, #finish)),
         Call::SyncArgs(closure) => quote! {
             #pv::run_sync_args_at(
-                &__GODTRACE_SITE, #count, (#(#names,)*), #record_by_value, #closure, #finish
+                &__GODTRACE_SITE, #count, (#(#handed,)*), #record_by_value, #closure, #finish
             )
         },
         Call::Future(closure, boxed) => {
@@ -93,6 +101,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     let body = quote! {
         #(#inner)*
         #site
+        #(#lent)*
         #(#checks)*
         #call
     };
@@ -164,19 +173,31 @@ struct RecordedArgs {
     checks: Vec<TokenStream>,
     count: usize,
     record: TokenStream,
+    /// What `Call::SyncArgs` hands over: every parameter binding, in order (the skipped ones
+    /// too, so that the body drops them all in the untraced order).
+    handed: Vec<Ident>,
     /// The recording closure of `run_sync_args_at`, which reads the arguments from the
     /// tuple it is lent (`Call::SyncArgs`); used only without `fields(..)`.
     record_by_value: TokenStream,
-    /// Whether a recorded parameter is under `#[cfg(..)]`.
+    /// Whether a parameter is under `#[cfg(..)]`.
     conditional: bool,
 }
 
 impl RecordedArgs {
-    fn new(options: &Options, sig: &Signature, pv: &TokenStream) -> RecordedArgs {
+    /// `rebound`: the parameters that are references to the argument where they are read;
+    /// `named`: the `_` parameters the macro named, never recorded.
+    fn new(
+        options: &Options,
+        sig: &Signature,
+        pv: &TokenStream,
+        rebound: &[Ident],
+        named: &[Ident],
+    ) -> RecordedArgs {
         let recorded: Vec<(Ident, Option<Type>)> = if *options.include_args.get() {
             bound_params(sig)
                 .into_iter()
                 .filter(|(ident, _)| !options.skip.get().contains(ident))
+                .filter(|(ident, _)| !named.contains(ident))
                 .collect()
         } else {
             Vec::new()
@@ -188,7 +209,8 @@ impl RecordedArgs {
             .iter()
             .map(|(ident, _)| param_cfgs(sig, ident))
             .collect();
-        let conditional = cfgs.iter().any(|c| !c.is_empty());
+        let handed: Vec<Ident> = bound_params(sig).into_iter().map(|(i, _)| i).collect();
+        let conditional = handed.iter().any(|i| !param_cfgs(sig, i).is_empty());
         let checks = recorded
             .iter()
             .zip(&cfgs)
@@ -202,7 +224,12 @@ impl RecordedArgs {
                 _ => {
                     let at = ty.as_ref().map_or(ident.span(), Spanned::span);
                     let value = Ident::new(&ident.to_string(), at);
-                    let check = quote_spanned!(at=> #pv::assert_recordable(&#value););
+                    let value = if rebound.contains(ident) {
+                        quote!(#value)
+                    } else {
+                        quote!(&#value)
+                    };
+                    let check = quote_spanned!(at=> #pv::assert_recordable(#value););
                     quote!(#(#cfgs)* #check)
                 }
             })
@@ -214,20 +241,31 @@ impl RecordedArgs {
             quote!(#pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(#value)).__godtrace_value());)
         };
         let records = recorded.iter().zip(&cfgs).map(|((ident, _), cfgs)| {
-            let record = record_one(ident, quote!(&#ident));
+            let value = if rebound.contains(ident) {
+                quote!(#ident)
+            } else {
+                quote!(&#ident)
+            };
+            let record = record_one(ident, value);
             quote!(#(#cfgs)* #record)
         });
         // Bound by reference from the tuple: each name is already a reference.
         let by_value = recorded
             .iter()
             .map(|(ident, _)| record_one(ident, quote!(#ident)));
-        let names = recorded.iter().map(|(ident, _)| ident);
+        let unpacked = handed.iter().map(|ident| {
+            if recorded.iter().any(|(r, _)| r == ident) {
+                quote!(#ident)
+            } else {
+                quote!(_)
+            }
+        });
         let tuple = Ident::new("__godtrace_args", Span::mixed_site());
         let record_by_value = quote! {
             |#tuple: &_, #attrs: &mut ::std::vec::Vec<#pv::KeyValue>| {
                 #[allow(unused_imports)]
                 use #pv::{ValueDebug as _, ValueOpaque as _, ValueTyped as _};
-                let (#(#names,)*) = #tuple;
+                let (#(#unpacked,)*) = #tuple;
                 #(#by_value)*
             }
         };
@@ -261,6 +299,7 @@ impl RecordedArgs {
         RecordedArgs {
             count,
             names: recorded.into_iter().map(|(ident, _)| ident).collect(),
+            handed,
             checks,
             record,
             record_by_value,
@@ -273,8 +312,8 @@ impl RecordedArgs {
 enum Call {
     /// A closure returning the value.
     Sync(TokenStream),
-    /// A closure taking the recorded arguments as a tuple and returning the value: the
-    /// arguments are handed over by value rather than borrowed while the span starts.
+    /// A closure taking the arguments as a tuple and returning the value: the recorded ones
+    /// are handed over by value rather than borrowed while the span starts.
     SyncArgs(TokenStream),
     /// A closure returning the future, and whether it is boxed.
     Future(TokenStream, bool),
@@ -282,17 +321,18 @@ enum Call {
     Async(TokenStream),
 }
 
-/// The user's body, as a closure or an async block in the shape the function has.
-/// `recorded` names the parameters read before the body runs; `by_value`: they are handed
-/// to a sync body as a tuple (`Call::SyncArgs`).
+/// The user's body, as a closure or an async block in the shape the function has, and the
+/// statements that lend the function what it reads of an async fn's destructured
+/// parameters. `args` names the parameters read before the body runs; `by_value`: the
+/// parameters are handed to a sync body as a tuple (`Call::SyncArgs`).
 fn call_body(
     options: &Options,
     f: &mut Function,
     shape: Shape,
     pv: &TokenStream,
-    recorded: &[Ident],
+    args: &RecordedArgs,
     by_value: bool,
-) -> Call {
+) -> (Call, Vec<TokenStream>) {
     let output_ty: Type = match &f.sig.output {
         ReturnType::Type(_, ty) => (**ty).clone(),
         ReturnType::Default => syn::parse_quote!(()),
@@ -334,37 +374,51 @@ fn call_body(
     };
     match shape {
         Shape::Sync if by_value => {
-            let mutable = take_mut(&mut f.sig, recorded);
+            let handed = &args.handed;
+            let mutable = take_mut(&mut f.sig, handed);
             let tuple = Ident::new("__godtrace_args", Span::mixed_site());
             // Each `mut` moves from the signature to this binding (nothing then warns that
             // the parameter need not be mutable); a parameter the body does not use is read
-            // by the recording, as it is on the general path.
+            // by the recording, as it is on the general path. One pattern for all, so that
+            // they are dropped as the function's parameters are: last first.
             let unpack = quote! {
                 #[allow(unused_variables)]
-                let (#(#mutable #recorded,)*) = #tuple;
+                let (#(#mutable #handed,)*) = #tuple;
             };
             let body = user_braces(quote!(#unpack #typed_return));
-            Call::SyncArgs(quote_spanned!(braces=> move |#tuple| #closure_output #body))
+            (
+                Call::SyncArgs(quote_spanned!(braces=> move |#tuple| #closure_output #body)),
+                Vec::new(),
+            )
         }
         Shape::Sync => {
-            let body = user_braces(typed_return);
-            Call::Sync(quote_spanned!(braces=> move || #closure_output #body))
+            let captures = capture_in_drop_order(&f.sig);
+            let body = user_braces(quote!(#captures #typed_return));
+            (
+                Call::Sync(quote_spanned!(braces=> move || #closure_output #body)),
+                Vec::new(),
+            )
         }
         Shape::ReturnsFuture { boxed } => {
-            let body = user_braces(typed_return);
-            Call::Future(quote_spanned!(braces=> move || #body), boxed)
+            let captures = capture_in_drop_order(&f.sig);
+            let body = user_braces(quote!(#captures #typed_return));
+            (
+                Call::Future(quote_spanned!(braces=> move || #body), boxed),
+                Vec::new(),
+            )
         }
         Shape::Async => {
-            let mut used_outside = recorded.to_vec();
+            let mut used_outside = args.names.clone();
             if let Some(parent) = options.parent.get() {
                 used_outside.extend(idents_in(parent.to_token_stream()));
             }
             for field in options.fields.get() {
                 used_outside.extend(idents_in(field.value.to_token_stream()));
             }
-            let moves = async_fn::desugar(&mut f.sig, pv, &used_outside);
+            let async_fn::Desugared { moves, outer } =
+                async_fn::desugar(&mut f.sig, pv, &used_outside);
             let body = user_braces(quote!(#(#moves)* #typed_return));
-            Call::Async(quote!(async move #body))
+            (Call::Async(quote!(async move #body)), outer)
         }
     }
 }
@@ -402,6 +456,38 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
             }
         }
     }
+}
+
+/// Names each `_` parameter of a sync fn (at the macro's own hygiene, so no user name can
+/// meet it): the body's closure can then take it like the others, and drop it in its place
+/// among them, as the function would (left in the function, it was dropped after them all).
+/// Returns the names.
+fn name_wild_params(sig: &mut Signature) -> Vec<Ident> {
+    let mut named = Vec::new();
+    for (index, arg) in sig.inputs.iter_mut().enumerate() {
+        if let syn::FnArg::Typed(pt) = arg
+            && let syn::Pat::Wild(_) = &*pt.pat
+        {
+            let name = quote::format_ident!("__godtrace_arg{}", index, span = Span::mixed_site());
+            *pt.pat = syn::parse_quote!(#name);
+            named.push(name);
+        }
+    }
+    named
+}
+
+/// Names every parameter binding in the body's closure, the last first. A closure takes what
+/// it captures in the order its body first names it, and drops the captures it still holds
+/// in that order; the function drops its parameters last first. Naming them all first also
+/// takes each one whole (not the fields the body uses), as the function holds it. No code:
+/// each borrow is a temporary that is never read.
+fn capture_in_drop_order(sig: &Signature) -> TokenStream {
+    let params = bound_params(sig);
+    let mentions = params.iter().rev().map(|(ident, _)| {
+        let cfgs = param_cfgs(sig, ident);
+        quote!(#(#cfgs)* let _ = &#ident;)
+    });
+    quote!(#(#mentions)*)
 }
 
 /// Drops `mut` from the bindings of `names` in the signature's patterns (by-reference

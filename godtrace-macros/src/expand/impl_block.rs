@@ -2,7 +2,7 @@
 //! own, carrying the block's options merged under the method's; the method-level attribute
 //! then expands as usual (after `#[async_trait]`, whichever order the two are written in).
 use crate::attr::{Options, option_name, split_commas};
-use proc_macro2::TokenStream;
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, Meta};
 
@@ -43,8 +43,11 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
     }
 }
 
-/// Gives `method` a `#[traced(...)]` with its own options, then the block's it does not set
-/// (skipping only the parameters it has). A `const fn` is left alone: it cannot be traced.
+/// Gives `method` a `#[traced(...)]` with its own options, then the block's it does not set.
+/// `skip` is the exception: the block's names (those the method has parameters for) are
+/// added to the method's own, so that a method cannot record what the block keeps secret;
+/// they are left out when the method turns `include_args` off, where they mean nothing. A
+/// `const fn` is left alone: it cannot be traced.
 fn distribute(
     options: &Options,
     segments: &[TokenStream],
@@ -65,44 +68,89 @@ fn distribute(
         ),
         None => (quote!(#krate::traced), TokenStream::new()),
     };
-    let own_names: Vec<String> = split_commas(own_args.clone())
+    // Read only to merge: its errors are the method's, reported where the method expands.
+    let own_options = Options::parse(own_args.clone());
+    let include_args = match own_options.include_args.span() {
+        Some(_) => *own_options.include_args.get(),
+        None => *options.include_args.get(),
+    };
+    let params = super::bound_params(&method.sig);
+    let block_skips: Vec<&Ident> = options
+        .skip
+        .get()
         .iter()
-        .filter_map(option_name)
+        .filter(|s| include_args && params.iter().any(|(p, _)| p == *s))
+        .filter(|s| !own_options.skip.get().contains(s))
         .collect();
-    let mut merged = own_args;
+    let own_segments = split_commas(own_args);
+    let own_names: Vec<String> = own_segments.iter().filter_map(option_name).collect();
+    let mut merged: Vec<TokenStream> = Vec::new();
+    for segment in own_segments {
+        if option_name(&segment).as_deref() == Some("skip") {
+            merged.push(add_skips(segment, &block_skips));
+        } else {
+            merged.push(segment);
+        }
+    }
     for segment in segments {
         let Some(name) = option_name(segment) else {
             continue;
         };
-        if own_names.contains(&name) {
-            continue;
-        }
-        let segment = if name == "skip" {
-            let params = super::bound_params(&method.sig);
-            let kept: Vec<&Ident> = options
-                .skip
-                .get()
-                .iter()
-                .filter(|s| params.iter().any(|(p, _)| p == *s))
-                .collect();
-            if kept.is_empty() {
-                continue;
+        if name == "skip" {
+            if !own_names.contains(&name) && !block_skips.is_empty() {
+                merged.push(quote!(skip(#(#block_skips),*)));
             }
-            quote!(skip(#(#kept),*))
-        } else {
-            segment.clone()
-        };
-        if !merged.is_empty() {
-            merged.extend(quote!(,));
+        } else if !own_names.contains(&name) {
+            merged.push(segment.clone());
         }
-        merged.extend(segment);
     }
-    let attr: Attribute = syn::parse_quote!(#[#path(#merged)]);
+    let attr: Attribute = syn::parse_quote!(#[#path(#(#merged),*)]);
     method.attrs.insert(0, attr);
 }
 
-/// A name in the block's `skip(...)` must be a parameter of at least one method.
+/// The method's own `skip(..)` segment with `names` appended inside its parentheses (which
+/// keep their span: errors about the list still point at the method's).
+fn add_skips(segment: TokenStream, names: &[&Ident]) -> TokenStream {
+    let tokens: Vec<TokenTree> = segment.clone().into_iter().collect();
+    let [name, TokenTree::Group(list)] = tokens.as_slice() else {
+        return segment;
+    };
+    if names.is_empty() || list.delimiter() != Delimiter::Parenthesis {
+        return segment;
+    }
+    let mut inner = list.stream();
+    let ends_with_comma = matches!(
+        inner.clone().into_iter().last(),
+        Some(TokenTree::Punct(p)) if p.as_char() == ','
+    );
+    if !inner.is_empty() && !ends_with_comma {
+        inner.extend(quote!(,));
+    }
+    inner.extend(quote!(#(#names),*));
+    let mut list = Group::new(Delimiter::Parenthesis, inner);
+    list.set_span(tokens[1].span());
+    quote!(#name #list)
+}
+
+/// A name in the block's `skip(...)` must be a parameter of at least one method, and the
+/// block's `skip` must apply to some method: it needs `include_args`, on the block or on a
+/// method (a method that turns it off just leaves the block's `skip` out).
 fn check_block_skips(options: &Options, block: &ItemImpl, errors: &mut Vec<syn::Error>) {
+    if let (Some(span), false) = (options.skip.span(), *options.include_args.get()) {
+        let on_a_method = block.items.iter().any(|item| {
+            let ImplItem::Fn(m) = item else { return false };
+            m.attrs
+                .iter()
+                .filter(|a| is_named(a, "traced"))
+                .any(|a| match &a.meta {
+                    Meta::List(list) => *Options::parse(list.tokens.clone()).include_args.get(),
+                    _ => false,
+                })
+        });
+        if !on_a_method {
+            errors.push(syn::Error::new(span, super::SKIP_WITHOUT_INCLUDE_ARGS));
+        }
+    }
     for name in options.skip.get() {
         let somewhere = block.items.iter().any(|item| {
             matches!(item, ImplItem::Fn(m) if super::bound_params(&m.sig).iter().any(|(p, _)| p == name))

@@ -73,6 +73,17 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
             if let Some(attr) = f.attrs.iter().find(|a| a.path().is_ident("track_caller")) {
                 return Err(track_caller_error(attr));
             }
+            if let Some(attr) = f.attrs.iter().find(|a| last_ident_is(a.path(), "traced")) {
+                return Err(syn::Error::new_spanned(
+                    attr,
+                    "`#[traced]` given twice: one records the call already; remove this one",
+                ));
+            }
+            if f.sig.asyncness.is_some()
+                && let Some(attr) = f.attrs.iter().find(|a| is_runtime_entry(a))
+            {
+                return Err(runtime_entry_error(attr));
+            }
             if let (Some(_), ReturnType::Type(_, never)) = (f.sig.asyncness, &f.sig.output)
                 && generate::is_never(&f.sig.output)
             {
@@ -102,6 +113,25 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
         Ok(other) => Err(not_a_function(&other)),
         Err(e) => Err(e),
     }
+}
+
+/// The attributes that turn an `async fn` into a sync one running it on a runtime: `main`
+/// and `test` with any path (`tokio::main`, `tokio::test`, `actix_web::main`,
+/// `async_std::main`).
+fn is_runtime_entry(attr: &Attribute) -> bool {
+    last_ident_is(attr.path(), "main") || last_ident_is(attr.path(), "test")
+}
+
+/// A runtime's `#[main]`/`#[test]` below `#[traced]` on an `async fn`: it would only see the
+/// desugared fn, which is no longer `async`, and say "the `async` keyword is missing".
+fn runtime_entry_error(attr: &Attribute) -> syn::Error {
+    let path = attr.path().to_token_stream().to_string().replace(' ', "");
+    syn::Error::new_spanned(
+        attr,
+        format!(
+            "put `#[traced]` below `#[{path}]`: the runtime's attribute must see the `async fn` first (then the span covers the body it runs)"
+        ),
+    )
 }
 
 /// `#[track_caller]` beside `#[traced]`: the body runs in a closure, which stable Rust cannot
@@ -137,6 +167,9 @@ fn not_a_function(item: &Item) -> syn::Error {
     )
 }
 
+/// A `skip` with nothing to skip from.
+const SKIP_WITHOUT_INCLUDE_ARGS: &str = "`skip(...)` does nothing without `include_args` (no argument is recorded by default): add `include_args` or remove `skip`";
+
 /// Every name in `skip(...)` must be a parameter, and `skip` only means something with
 /// `include_args`.
 fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
@@ -168,10 +201,7 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
         }
     }
     if let (Some(span), false) = (options.skip.span(), *options.include_args.get()) {
-        errors.push(syn::Error::new(
-            span,
-            "`skip(...)` does nothing without `include_args` (no argument is recorded by default): add `include_args` or remove `skip`",
-        ));
+        errors.push(syn::Error::new(span, SKIP_WITHOUT_INCLUDE_ARGS));
     }
 }
 

@@ -6,7 +6,7 @@ use super::{CallSite, current, sampled_out, switches};
 use opentelemetry::KeyValue;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{AssertUnwindSafe, RefUnwindSafe, UnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::Poll;
 
@@ -39,6 +39,25 @@ pub struct Instrumented<F: Future, Fin> {
     /// nothing): no flag to write, nothing to drop.
     finish: Fin,
 }
+
+// SAFETY: `&Instrumented` reaches none of its state: the fields are private, and nothing
+// takes `&self`: the constructors take values, `poll` takes `Pin<&mut Self>`, the other
+// methods and `Drop` take `&mut self`, and no other trait is implemented (no `Debug`). The
+// span's `Cell`s and the pointer to its record (in `traced`), which make the type `!Sync`,
+// are then only ever used through exclusive access; sharing the future between threads
+// shares nothing but its address. Still asked of `F` and `Fin`, so that the traced future
+// is `Sync` exactly when the untraced one is.
+unsafe impl<F: Future + Sync, Fin: Sync> Sync for Instrumented<F, Fin> {}
+
+/// A panic while the future is polled ends its span there (`ClearOnUnwind`, `poll_measured`)
+/// and leaves `traced` in a state that is complete (`Off`, or the sampled-out mark, which
+/// the thread got back on unwind): nothing half-written is left to be seen by a later poll
+/// or by `Drop`, and nothing of it can be seen from outside (see `Sync`). So the future is as
+/// unwind safe as the future it wraps.
+impl<F: Future + UnwindSafe, Fin: UnwindSafe> UnwindSafe for Instrumented<F, Fin> {}
+
+/// Nothing is reachable through `&Instrumented` (see `Sync`).
+impl<F: Future + RefUnwindSafe, Fin: RefUnwindSafe> RefUnwindSafe for Instrumented<F, Fin> {}
 
 /// What a traced future holds of its call's span. `Measured` is declared first: its niche tag
 /// is then next to `Span`'s, so that `Drop` tells the two states that end a span from the

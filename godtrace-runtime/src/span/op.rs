@@ -16,11 +16,11 @@ mod sync_call;
 pub use sync_call::{run_sync_args_at, run_sync_at};
 
 /// What `#[traced(parent = ...)]` accepts: a [`Context`] (owned or borrowed), or an `Option`
-/// of one, where `None` means "the current context".
+/// of one (owned or borrowed), where `None` means "the current context".
 #[diagnostic::on_unimplemented(
     message = "`parent = ..` takes an OpenTelemetry context, not `{Self}`",
     label = "not a context",
-    note = "accepted: `Context`, `&Context`, `Option<Context>` or `&Option<Context>` (`None` means the current span); `godtrace::current_context()` gives the current one, a propagator's `extract` a remote one"
+    note = "accepted: `Context`, `&Context`, `Option<Context>`, `Option<&Context>` or `&Option<Context>` (`None` means the current span); `godtrace::current_context()` gives the current one, a propagator's `extract` a remote one"
 )]
 pub trait ParentContext {
     /// The parent to start under; `None` for the current context.
@@ -48,6 +48,16 @@ where
 {
     fn into_parent(self) -> Option<Context> {
         self.as_ref().and_then(ParentContext::into_parent)
+    }
+}
+/// A borrowed context borrowed again: `#[traced(parent = cx)]` reads a parameter named bare
+/// by reference, so `cx: &Context`, `&Option<Context>` or `Option<&Context>` come as `&&..`.
+impl<'a, P: ?Sized> ParentContext for &&'a P
+where
+    &'a P: ParentContext,
+{
+    fn into_parent(self) -> Option<Context> {
+        (*self).into_parent()
     }
 }
 

@@ -87,27 +87,97 @@ impl CallSite {
 
 /// Turns the `type_name` of the helper fn nested in a traced function into that function's
 /// path: drops the helper's own segment, shows a trait impl's method under the implementing
-/// type (`<a::T as a::Tr>::m` becomes `a::T::m`) and drops unnamed generics (`T<_>`).
-/// Runs once per call site.
+/// type (`<a::T as a::Tr>::m` becomes `a::T::m`), drops every generic-argument list (`T<_>`,
+/// `It<'_>`, `A<N>`, nested ones) and the `{{closure}}` segments of a function nested in a
+/// closure or an async body. Runs once per call site (`CallSite::function`): one allocation
+/// when something is dropped, none otherwise; linear in the input, whatever it holds.
 fn readable_path(type_name: &'static str) -> &'static str {
     let path = type_name
         .rsplit_once("::")
         .map_or(type_name, |(head, _)| head);
-    let mut out = path.to_owned();
-    if let Some(rest) = out.strip_prefix('<')
-        && let Some((ty, tail)) = rest.split_once(" as ")
-        && let Some((_, after)) = tail.split_once(">::")
-    {
-        out = format!("{ty}::{after}");
+    if !path.contains(['<', '{']) {
+        return path;
     }
-    for unnamed in ["<_, _, _>", "<_, _>", "<_>"] {
-        out = out.replace(unnamed, "");
+    let mut out = String::with_capacity(path.len());
+    match qualified(path) {
+        Some((ty, rest)) => {
+            push_readable(ty, &mut out);
+            push_readable(rest, &mut out);
+        }
+        None => push_readable(path, &mut out),
     }
     if out == path {
         path
     } else {
         // Once per call site, for the life of the process: the name is borrowed by every span.
-        Box::leak(out.into_boxed_str())
+        // (`leak`, not `into_boxed_str`, which would allocate again to shrink it.)
+        out.leak()
+    }
+}
+
+/// `<T as Tr>::rest`: `T` and `::rest`.
+fn qualified(path: &str) -> Option<(&str, &str)> {
+    let inner = path.strip_prefix('<')?;
+    let mut depth = 0usize;
+    let mut split = None;
+    let bytes = inner.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            // An arrow (`fn() -> T`), not a bracket.
+            b'-' if bytes.get(i + 1) == Some(&b'>') => i += 1,
+            b'<' => depth += 1,
+            b'>' if depth == 0 => {
+                let ty = &inner[..split?];
+                return Some((ty, &inner[i + 1..]));
+            }
+            b'>' => depth -= 1,
+            b' ' if depth == 0 && split.is_none() && inner[i..].starts_with(" as ") => {
+                split = Some(i);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Appends `piece` to `out` without its generic-argument lists and `::{{closure}}` segments.
+fn push_readable(piece: &str, out: &mut String) {
+    const CLOSURE: &str = "::{{closure}}";
+    let bytes = piece.as_bytes();
+    let mut depth = 0usize;
+    // The start of what is still to be copied, at depth 0.
+    let mut kept = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'-' if bytes.get(i + 1) == Some(&b'>') => i += 1,
+            b'<' => {
+                if depth == 0 {
+                    out.push_str(&piece[kept..i]);
+                }
+                depth += 1;
+            }
+            b'>' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    kept = i + 1;
+                }
+            }
+            b':' if depth == 0 && piece[i..].starts_with(CLOSURE) => {
+                out.push_str(&piece[kept..i]);
+                i += CLOSURE.len();
+                kept = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    // An unclosed list is dropped to the end.
+    if depth == 0 {
+        out.push_str(&piece[kept..]);
     }
 }
 
@@ -130,5 +200,60 @@ mod tests {
             readable_path("app::wallet::Profile::dflt::h"),
             "app::wallet::Profile::dflt"
         );
+    }
+
+    #[test]
+    fn every_generic_argument_list_is_dropped() {
+        for (type_name, name) in [
+            ("p8::It<'_>::next::h", "p8::It::next"),
+            ("p9::W<'_, _>::a::h", "p9::W::a"),
+            ("p9::A<N>::b::h", "p9::A::b"),
+            ("a::M<a::N<u8, fn(u8) -> u8>, [u8; 2]>::m::h", "a::M::m"),
+            ("<p9::L<'_> as p9::Tr<&str>>::d::h", "p9::L::d"),
+            ("<[u8] as p9::Tr<fn() -> u8>>::d::h", "[u8]::d"),
+            ("<a::T<a::U<'_, _>> as a::Tr<a::V<_>>>::m::h", "a::T::m"),
+        ] {
+            assert_eq!(readable_path(type_name), name, "{type_name}");
+        }
+    }
+
+    #[test]
+    fn closure_segments_are_dropped() {
+        assert_eq!(
+            readable_path("r2::outer::{{closure}}::helper::h"),
+            "r2::outer::helper"
+        );
+        assert_eq!(
+            readable_path("r2::aouter::{{closure}}::{{closure}}::helper3::h"),
+            "r2::aouter::helper3"
+        );
+        assert_eq!(
+            readable_path("<a::T<_> as a::Tr>::m::{{closure}}::helper::h"),
+            "a::T::m::helper"
+        );
+    }
+
+    #[test]
+    fn a_plain_path_is_not_copied() {
+        let type_name = "app::wallet::free::h";
+        assert!(std::ptr::eq(readable_path(type_name), &type_name[..17]));
+    }
+
+    #[test]
+    fn malformed_names_are_bounded() {
+        for type_name in [
+            "a::B<<<::m::h",
+            "a>::b>::h",
+            "<a::B as",
+            "<<<<",
+            ">>>>::h",
+            "<a as b>::{{closure}",
+            "::{{closure}}::{{closure}}",
+            "-><->",
+            "",
+        ] {
+            let name = readable_path(type_name);
+            assert!(name.len() <= type_name.len(), "{type_name}: {name}");
+        }
     }
 }

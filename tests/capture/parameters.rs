@@ -1,0 +1,341 @@
+//! What a traced function does with its parameters is what the untraced function does: the
+//! same patterns compile, and the arguments are dropped at the same moment, in the same order.
+use crate::shapes::futures_block_on;
+use godtrace::otel::Value;
+use godtrace::testing;
+use godtrace::traced;
+use std::cell::RefCell;
+
+const MOD: &str = "capture::parameters";
+
+thread_local! {
+    /// What happened on this thread, in order: each test runs on a thread of its own.
+    static EVENTS: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+}
+
+fn event(what: &'static str) {
+    EVENTS.with(|e| e.borrow_mut().push(what));
+}
+
+fn events() -> Vec<&'static str> {
+    EVENTS.with(|e| std::mem::take(&mut *e.borrow_mut()))
+}
+
+/// Logs its name when dropped.
+#[derive(Debug)]
+struct D(&'static str);
+
+impl Drop for D {
+    fn drop(&mut self) {
+        event(self.0);
+    }
+}
+
+struct W(String, u32);
+
+#[traced]
+async fn by_ref(ref x: String) -> usize {
+    x.len()
+}
+
+#[traced]
+async fn by_ref_in_struct(W(ref s, n): W) -> usize {
+    s.len() + n as usize
+}
+
+#[traced]
+async fn by_ref_mut((ref mut v, n): (Vec<u32>, u32)) -> usize {
+    v.push(n);
+    v.len()
+}
+
+#[traced(include_args)]
+async fn by_ref_recorded((n, ref s): (u32, String), whole @ (a, _): (u8, u8)) -> usize {
+    s.len() + n as usize + whole.0 as usize + a as usize
+}
+
+#[derive(Debug)]
+struct Point {
+    x: i32,
+    y: i32,
+}
+
+/// Each kind of pattern, read by the recording before the future exists.
+#[traced(include_args)]
+async fn patterns_recorded(
+    [first, .., last]: [u8; 4],
+    &r: &u8,
+    Point { x, y: mut why }: Point,
+    (mut m, _): (u32, String),
+) -> i64 {
+    why += 1;
+    m += 1;
+    i64::from(first + last + r) + i64::from(x + why) + i64::from(m)
+}
+
+#[test]
+fn ref_bindings_in_async_parameters() {
+    let c = testing::capture();
+    assert_eq!(futures_block_on(by_ref("abc".to_owned())), 3);
+    assert_eq!(futures_block_on(by_ref_in_struct(W("ab".to_owned(), 1))), 3);
+    assert_eq!(futures_block_on(by_ref_mut((vec![1], 2))), 2);
+    assert_eq!(
+        futures_block_on(by_ref_recorded((7, "ab".to_owned()), (1, 2))),
+        11
+    );
+    assert_eq!(
+        futures_block_on(patterns_recorded(
+            [1, 2, 3, 4],
+            &5,
+            Point { x: 6, y: 7 },
+            (8, String::new())
+        )),
+        1 + 4 + 5 + 6 + 8 + 9
+    );
+    let patterns = c.span(&format!("{MOD}::patterns_recorded"));
+    for (key, value) in [
+        ("first", 1),
+        ("last", 4),
+        ("r", 5),
+        ("x", 6),
+        ("why", 7),
+        ("m", 8),
+    ] {
+        assert_eq!(patterns.attr(key), Some(&Value::I64(value)), "{key}");
+    }
+    c.span(&format!("{MOD}::by_ref"));
+    // Recorded as they would be from a plain parameter: by value, with their own types.
+    let recorded = c.span(&format!("{MOD}::by_ref_recorded"));
+    assert_eq!(recorded.attr("n"), Some(&Value::I64(7)));
+    assert_eq!(recorded.attr("s"), Some(&Value::from("ab")));
+    assert_eq!(recorded.attr("a"), Some(&Value::I64(1)));
+    assert!(recorded.attr("whole").is_some());
+}
+
+async fn async_untraced(a: D, (b, _): (D, D)) {
+    let _local = D("local");
+    let _ = (&a, &b);
+    event("body");
+}
+
+#[traced]
+async fn async_plain(a: D, (b, _): (D, D)) {
+    let _local = D("local");
+    let _ = (&a, &b);
+    event("body");
+}
+
+#[traced(include_args)]
+async fn async_args(a: D, (b, _): (D, D)) {
+    let _local = D("local");
+    let _ = (&a, &b);
+    event("body");
+}
+
+type BoxedUnit = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+#[test]
+fn async_parameters_are_dropped_with_the_future_in_the_untraced_order() {
+    let _c = testing::capture();
+    let run = |f: &dyn Fn(D, (D, D)) -> BoxedUnit| {
+        let future = f(D("a"), (D("b"), D("b_wild")));
+        event("created");
+        futures_block_on(future);
+        events()
+    };
+    let untraced = run(&|a, b| Box::pin(async_untraced(a, b)));
+    assert_eq!(
+        untraced,
+        ["created", "body", "local", "b", "b_wild", "a"],
+        "the language's order changed"
+    );
+    assert_eq!(run(&|a, b| Box::pin(async_plain(a, b))), untraced);
+    assert_eq!(run(&|a, b| Box::pin(async_args(a, b))), untraced);
+}
+
+fn sync_untraced(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}
+
+#[traced]
+fn sync_plain(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}
+
+#[traced(include_args)]
+fn sync_args(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}
+
+#[traced(include_args, skip(b))]
+fn sync_args_skip(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}
+
+/// The body uses a field of `p` only, and never names `unused`.
+#[traced]
+fn sync_partly_used(p: (D, D), unused: D, c: D) {
+    let _local = D("local");
+    let _ = (&p.1, &c);
+    event("body");
+}
+
+#[traced]
+async fn async_three(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}
+
+/// Runs `f` with `a`, `b`, `c`, returns what happened.
+fn three(f: impl FnOnce(D, D, D)) -> Vec<&'static str> {
+    f(D("a"), D("b"), D("c"));
+    events()
+}
+
+/// What the untraced function drops, in order.
+const LAST_FIRST: [&str; 5] = ["body", "local", "c", "b", "a"];
+
+#[test]
+fn sync_parameters_are_dropped_last_first() {
+    let _c = testing::capture();
+    assert_eq!(
+        three(sync_untraced),
+        LAST_FIRST,
+        "the language's order changed"
+    );
+    assert_eq!(three(sync_plain), LAST_FIRST);
+    // Held whole, as the function holds it, though the body uses a field only.
+    assert_eq!(
+        three(|a, b, c| sync_partly_used((a, b), D("unused"), c)),
+        ["body", "local", "c", "unused", "a", "b"],
+    );
+}
+
+#[test]
+fn sync_recorded_parameters_are_dropped_last_first() {
+    let _c = testing::capture();
+    assert_eq!(three(sync_args), LAST_FIRST);
+}
+
+#[test]
+fn sync_skipped_parameters_are_dropped_in_place() {
+    let _c = testing::capture();
+    assert_eq!(three(sync_args_skip), LAST_FIRST);
+}
+
+#[test]
+fn async_parameters_are_dropped_last_first() {
+    let _c = testing::capture();
+    assert_eq!(
+        three(|a, b, c| futures_block_on(async_untraced_three(a, b, c))),
+        LAST_FIRST,
+        "the language's order changed"
+    );
+    assert_eq!(
+        three(|a, b, c| futures_block_on(async_three(a, b, c))),
+        LAST_FIRST
+    );
+}
+
+async fn async_untraced_three(a: D, b: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &b, &c);
+    event("body");
+}
+
+fn wild_untraced(a: D, _: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &c);
+    event("body");
+}
+
+#[traced]
+fn wild_plain(a: D, _: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &c);
+    event("body");
+}
+
+#[traced(include_args)]
+fn wild_args(a: D, _: D, c: D) {
+    let _local = D("local");
+    let _ = (&a, &c);
+    event("body");
+}
+
+#[traced(include_args, skip(c))]
+fn wild_returns_future(a: D, _: D, c: D) -> impl std::future::Future<Output = ()> {
+    let _local = D("local");
+    let _ = (&a, &c);
+    event("body");
+    std::future::ready(())
+}
+
+/// A `_` parameter of a sync fn is dropped in its place among the others, and never recorded.
+#[test]
+fn sync_wild_parameters_are_dropped_in_place() {
+    let c = testing::capture();
+    assert_eq!(
+        three(wild_untraced),
+        LAST_FIRST,
+        "the language's order changed"
+    );
+    assert_eq!(three(wild_plain), LAST_FIRST);
+    assert_eq!(three(wild_args), LAST_FIRST);
+    assert_eq!(
+        three(|a, b, c| futures_block_on(wild_returns_future(a, b, c))),
+        LAST_FIRST
+    );
+    let recorded = c.span(&format!("{MOD}::wild_args"));
+    let keys: Vec<&str> = recorded
+        .attributes
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !k.starts_with("code."))
+        .collect();
+    assert_eq!(keys, ["a", "c"]);
+}
+
+struct Owner(D);
+
+impl Owner {
+    async fn untraced_by_value(self, b: D, (c, _): (D, D)) {
+        let _ = (&self.0, &b, &c);
+        event("body");
+    }
+
+    #[traced]
+    async fn by_value(self, b: D, (c, _): (D, D)) {
+        let _ = (&self.0, &b, &c);
+        event("body");
+    }
+
+    #[traced(include_args)]
+    fn sync_by_value(self, b: D, c: D) {
+        let _ = (&self.0, &b, &c);
+        event("body");
+    }
+}
+
+/// `self` is the first parameter: dropped last.
+#[test]
+fn self_by_value_is_dropped_last() {
+    let _c = testing::capture();
+    let wild = || (D("c"), D("c_wild"));
+    futures_block_on(Owner(D("self")).untraced_by_value(D("b"), wild()));
+    let untraced = events();
+    assert_eq!(untraced, ["body", "c", "c_wild", "b", "self"]);
+    futures_block_on(Owner(D("self")).by_value(D("b"), wild()));
+    assert_eq!(events(), untraced);
+    Owner(D("self")).sync_by_value(D("b"), D("c"));
+    assert_eq!(events(), ["body", "c", "b", "self"]);
+}

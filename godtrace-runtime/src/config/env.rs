@@ -68,13 +68,14 @@ impl<'a> Vars<'a> {
     /// The first of `names` that is set, read by [`Vars::limit`]: a model's own limit
     /// (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`) before the general one (`OTEL_ATTRIBUTE_COUNT_LIMIT`),
     /// as the specification orders them.
+    /// Every one is checked: a bad value is an error even where another one wins.
     fn first_limit(&self, names: &[&str], max: usize) -> Result<Option<usize>, InitError> {
+        let mut first = None;
         for name in names {
-            if let Some(n) = self.limit(name, max)? {
-                return Ok(Some(n));
-            }
+            let value = self.limit(name, max)?;
+            first = first.or(value);
         }
-        Ok(None)
+        Ok(first)
     }
 
     /// `true` or `false`, in any case.

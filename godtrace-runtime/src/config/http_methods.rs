@@ -35,11 +35,13 @@ pub(crate) fn parse(name: &str, v: &str) -> Result<Vec<String>, InitError> {
             return Err(InitError::invalid(name, v, &expected));
         }
         if !methods.iter().any(|m| m == method) {
+            // Checked as the list grows: a huge value stops here, after at most
+            // `MAX_KNOWN_METHODS` comparisons per name.
+            if methods.len() == MAX_KNOWN_METHODS {
+                return Err(InitError::invalid(name, v, &expected));
+            }
             methods.push(method.to_owned());
         }
-    }
-    if methods.len() > MAX_KNOWN_METHODS {
-        return Err(InitError::invalid(name, v, &expected));
     }
     Ok(methods)
 }
@@ -99,5 +101,18 @@ mod tests {
             .collect::<Vec<_>>()
             .join(",");
         assert_eq!(parse(name, &at_bound).unwrap().len(), MAX_KNOWN_METHODS);
+    }
+
+    /// A huge value is refused once the list is full, not after comparing every name with
+    /// every other (200,000 names took minutes).
+    #[test]
+    fn a_huge_list_is_refused_without_comparing_every_name() {
+        let huge = (0..200_000)
+            .map(|i| format!("M{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let started = std::time::Instant::now();
+        assert!(parse("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", &huge).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 }

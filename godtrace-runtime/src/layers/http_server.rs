@@ -191,7 +191,7 @@ fn matched_route(_: &Parts) -> Option<MatchedRoute<'_>> {
 /// conventions say. Only `http` or `https` is taken: the value labels the histogram.
 fn original_scheme(request: &Parts, forwarded_proto: Option<&str>) -> &'static str {
     let x_forwarded_proto =
-        header_str(request, X_FORWARDED_PROTO).and_then(semconv::first_list_value);
+        header_str(request, &X_FORWARDED_PROTO).and_then(semconv::first_list_value);
     semconv::server_scheme([forwarded_proto, x_forwarded_proto, request.uri.scheme_str()])
 }
 
@@ -204,7 +204,7 @@ fn original_host<'a>(
     forwarded_host: Option<&'a str>,
 ) -> Option<(&'a str, Option<u16>)> {
     let x_forwarded_host =
-        header_str(request, X_FORWARDED_HOST).and_then(semconv::first_list_value);
+        header_str(request, &X_FORWARDED_HOST).and_then(semconv::first_list_value);
     let authority = request.uri.authority().map(http::uri::Authority::as_str);
     let host = header_str(request, http::header::HOST);
     [forwarded_host, x_forwarded_host, authority, host]
@@ -213,8 +213,9 @@ fn original_host<'a>(
         .find_map(semconv::host_and_port)
 }
 
-const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
-const X_FORWARDED_HOST: &str = "x-forwarded-host";
+/// Names made once: a `&str` name is parsed again on every lookup.
+static X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: http::HeaderName = http::HeaderName::from_static("x-forwarded-host");
 
 /// `server.address` and `server.port`, from the `:authority` (HTTP/2) or the `Host` header
 /// (the gRPC layers': a client's request carries the server's authority in its URI).

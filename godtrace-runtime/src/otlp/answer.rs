@@ -31,21 +31,35 @@ pub(crate) fn rejected(response: &[u8]) -> Option<Rejected> {
         Field::Bytes(1, bytes) => Some(bytes),
         _ => None,
     })?;
-    let (mut count, mut message) = (0, "");
+    let (mut count, mut message) = (0, String::new());
     for field in fields(partial) {
         match field {
-            Field::Varint(1, n) => count = n,
-            Field::Bytes(2, text) => {
-                let text = &text[..text.len().min(MAX_MESSAGE)];
-                message = std::str::from_utf8(text).unwrap_or("<not UTF-8>");
-            }
+            // An int64: a negative count (a receiver's bug) rejects nothing.
+            Field::Varint(1, n) => count = u64::try_from(n as i64).unwrap_or(0),
+            Field::Bytes(2, text) => message = one_line(&text[..text.len().min(MAX_MESSAGE)]),
             _ => {}
         }
     }
-    (count > 0).then(|| Rejected {
-        count,
-        message: message.to_owned(),
-    })
+    (count > 0).then_some(Rejected { count, message })
+}
+
+/// The receiver's words as one line of text: the valid UTF-8 they start with (a cut may split
+/// a character), with control characters (newlines, terminal escapes) escaped.
+fn one_line(bytes: &[u8]) -> String {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        // What precedes the first invalid byte is valid by definition.
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line
 }
 
 /// [`rejected`] of a gRPC answer's data: one frame (its compressed flag, its length, the
@@ -147,6 +161,14 @@ mod tests {
         assert_eq!(rejected.message, "over quota");
         let long = super::rejected(&response(3, &"x".repeat(10_000))).unwrap();
         assert_eq!(long.message.len(), MAX_MESSAGE);
+        // A cut through a character keeps what precedes it; control characters are escaped,
+        // so the reason stays one line on stderr.
+        let split = super::rejected(&response(3, &format!("{}é", "x".repeat(255)))).unwrap();
+        assert_eq!(split.message, "x".repeat(255));
+        let lines = super::rejected(&response(3, "bad\nspan \u{1b}[31mred")).unwrap();
+        assert_eq!(lines.message, "bad\\nspan \\u{1b}[31mred");
+        // An int64 below zero (a receiver's bug) rejects nothing.
+        assert_eq!(super::rejected(&response(-1i64 as u64, "negative")), None);
     }
 
     #[test]

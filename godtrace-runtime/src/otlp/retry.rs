@@ -1,8 +1,9 @@
 //! Which failed requests are sent again, and when: the OTLP specification's retryable
 //! answers (HTTP 429, 502, 503, 504; gRPC `CANCELLED`, `DEADLINE_EXCEEDED`, `ABORTED`,
 //! `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`), after the server's `Retry-After` or an
-//! exponential backoff, as long as the wait ends before the request's timeout (counted from the
-//! first attempt). A receiver that cannot be reached at all is not retried: its spans fail at
+//! exponential backoff (whichever is longer: a `Retry-After: 0` does not make the retries
+//! back-to-back), as long as the wait leaves the next attempt a quarter of the request's
+//! timeout (counted from the first attempt). A receiver that cannot be reached at all is not retried: its spans fail at
 //! once, and the next batch tries again.
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,10 @@ pub(crate) fn retry_after(value: &[u8]) -> Option<Duration> {
 /// The waits between attempts of one request, up to its deadline.
 pub(crate) struct Schedule {
     deadline: Instant,
+    /// What the next attempt must have left after its wait: a quarter of the timeout. One
+    /// squeezed in just before the deadline would end at it, as "no answer", and hide why the
+    /// previous one failed.
+    room: Duration,
     backoff: Duration,
     /// When the last wait given ends: the next one starts no sooner.
     waited_until: Instant,
@@ -80,6 +85,7 @@ impl Schedule {
             deadline: now
                 .checked_add(timeout)
                 .unwrap_or_else(|| now + Duration::from_secs(3600)),
+            room: timeout / 4,
             backoff: FIRST_BACKOFF,
             waited_until: now,
         }
@@ -91,10 +97,10 @@ impl Schedule {
         let Retry::After(hint) = failure.retry else {
             return None;
         };
-        let wait = hint.unwrap_or(self.backoff);
+        let wait = hint.map_or(self.backoff, |hint| hint.max(self.backoff));
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         let ends = Instant::now().max(self.waited_until).checked_add(wait)?;
-        if ends >= self.deadline {
+        if ends.checked_add(self.room)? > self.deadline {
             return None;
         }
         self.waited_until = ends;
@@ -120,8 +126,8 @@ mod tests {
             .take(20)
             .collect();
         let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
-        // 11.3 s of waits; the next 5 s would end past the 12 s deadline.
-        assert_eq!(ms, [100, 200, 400, 800, 1600, 3200, 5000]);
+        // 6.3 s of waits; the next 5 s would leave less than a quarter of the 12 s.
+        assert_eq!(ms, [100, 200, 400, 800, 1600, 3200]);
         assert_eq!(
             Schedule::new(Duration::from_secs(12)).next_wait(&Failure::fatal("x".into())),
             None
@@ -135,6 +141,19 @@ mod tests {
         assert_eq!(schedule.next_wait(&retryable(two)), two);
         let long = Some(Duration::from_secs(999_999));
         assert_eq!(schedule.next_wait(&retryable(long)), None);
+    }
+
+    /// `Retry-After: 0` does not make the retries back-to-back: the backoff still applies.
+    #[test]
+    fn a_delay_shorter_than_the_backoff_waits_the_backoff() {
+        // 2.1 s: the fourth wait (800 ms, ending at 1.5 s) leaves more than a quarter of it.
+        let mut schedule = Schedule::new(Duration::from_millis(2100));
+        let zero = Some(Duration::ZERO);
+        let waits: Vec<u128> = std::iter::from_fn(|| schedule.next_wait(&retryable(zero)))
+            .take(100)
+            .map(|wait| wait.as_millis())
+            .collect();
+        assert_eq!(waits, [100, 200, 400, 800]);
     }
 
     #[test]

@@ -502,6 +502,17 @@ fn span_limits_follow_the_specifications_variables() {
         ]),
         (32, 7, 128, 2, 128)
     );
+    // A general variable is checked even where the span's own wins over it.
+    match Config::new("s")
+        .with_env_vars([
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "10"),
+            ("OTEL_ATTRIBUTE_COUNT_LIMIT", "abc"),
+        ])
+        .resolve()
+    {
+        Err(InitError::InvalidValue { name, .. }) => assert_eq!(name, "OTEL_ATTRIBUTE_COUNT_LIMIT"),
+        other => panic!("a bad general limit was ignored: {other:?}"),
+    }
     for (name, value) in [
         ("OTEL_ATTRIBUTE_COUNT_LIMIT", "65537"),
         ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "-1"),

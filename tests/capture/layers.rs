@@ -777,6 +777,45 @@ async fn the_scheme_and_host_a_proxy_forwards_are_the_server_spans() {
     }
 }
 
+/// A server that speaks TLS itself gets no scheme from hyper over HTTP/1.1: `https()` says
+/// it, and a proxy's header still wins.
+#[tokio::test]
+async fn a_server_speaking_tls_itself_records_https() {
+    let capture = testing::capture();
+    let cases: [(&[(&str, &str)], &str, i64); 3] = [
+        (&[("host", "tls.example")], "https", 443),
+        (&[("host", "tls.example:8443")], "https", 8443),
+        (
+            &[("host", "tls.example"), ("x-forwarded-proto", "http")],
+            "http",
+            80,
+        ),
+    ];
+    for (n, (headers, ..)) in cases.iter().enumerate() {
+        let service = HttpServerLayer::new()
+            .https()
+            .layer(tower::service_fn(|_req| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+            }));
+        let mut request = http::Request::builder().uri(format!("/layers/tls/{n}"));
+        for (name, value) in *headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(String::new()).unwrap();
+        assert_eq!(service.oneshot(request).await.unwrap().status(), 200);
+    }
+    let spans = capture.spans_named("GET");
+    for (n, (_, scheme, port)) in cases.iter().enumerate() {
+        let path = format!("/layers/tls/{n}");
+        let span = spans
+            .iter()
+            .find(|s| str_attr(s, "url.path") == Some(path.as_str()))
+            .unwrap_or_else(|| panic!("{n}: no span of {path}"));
+        assert_eq!(str_attr(span, "url.scheme"), Some(*scheme), "{n}");
+        assert_eq!(int_attr(span, "server.port"), Some(*port), "{n}");
+    }
+}
+
 #[tokio::test]
 async fn transport_failures_are_client_errors_with_their_error_type() {
     let capture = testing::capture();

@@ -25,13 +25,28 @@ use tower_layer::Layer;
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HttpServerLayer {
-    _private: (),
+    /// See [`HttpServerLayer::https`].
+    tls: bool,
 }
 
 impl HttpServerLayer {
-    /// The layer; it has no settings.
+    /// The layer, for a server that speaks plain HTTP or sits behind a proxy.
     pub fn new() -> HttpServerLayer {
-        HttpServerLayer { _private: () }
+        HttpServerLayer { tls: false }
+    }
+
+    /// For a server that speaks TLS itself (axum-server or hyper with rustls): a request that
+    /// neither a proxy's header (`Forwarded` `proto=`, `X-Forwarded-Proto`) nor its URI
+    /// names a scheme for records `url.scheme = https`, and port 443 when its host names none.
+    /// hyper hands the layer no scheme for HTTP/1.1, so without this such a server's requests
+    /// read as `http`.
+    ///
+    /// ```
+    /// let layer = godtrace_runtime::layers::HttpServerLayer::new().https();
+    /// # let _ = layer;
+    /// ```
+    pub fn https(self) -> HttpServerLayer {
+        HttpServerLayer { tls: true }
     }
 }
 
@@ -39,20 +54,25 @@ impl<S> Layer<S> for HttpServerLayer {
     type Service = TracedService<S>;
 
     fn layer(&self, inner: S) -> TracedService<S> {
+        let start = if self.tls {
+            start::<true>
+        } else {
+            start::<false>
+        };
         TracedService::new(inner, start)
     }
 }
 
 /// The request's exchange: its span, started under the extracted context, and the histogram
-/// attributes known so far.
-fn start(request: &mut Parts) -> Exchange {
+/// attributes known so far. `TLS`: the server speaks TLS itself ([`HttpServerLayer::https`]).
+fn start<const TLS: bool>(request: &mut Parts) -> Exchange {
     // Godtrace's own parser: hostile headers are rejected (a new trace) and counted.
     let parent = propagation::extract_headers(&request.headers);
     let (method, method_original) = semconv::method(&request.method);
     let route = matched_route(request);
     let forwarded = header_str(request, http::header::FORWARDED)
         .map_or((None, None), semconv::forwarded_proto_and_host);
-    let scheme = original_scheme(request, forwarded.0);
+    let scheme = original_scheme(request, forwarded.0, TLS);
     let span = crate::span_builder(span_name(method, route))
         .kind(SpanKind::Server)
         .parent(parent)
@@ -187,12 +207,19 @@ fn matched_route(_: &Parts) -> Option<MatchedRoute<'_>> {
 
 /// `url.scheme` of a server request: the scheme the client used, as a reverse proxy passed it
 /// on (`Forwarded` `proto=`, given as `forwarded_proto`, then `X-Forwarded-Proto`), else the
-/// request URI's (HTTP/2's `:scheme`; hyper leaves it empty for HTTP/1.1), else `http`, as the
-/// conventions say. Only `http` or `https` is taken: the value labels the histogram.
-fn original_scheme(request: &Parts, forwarded_proto: Option<&str>) -> &'static str {
+/// request URI's (HTTP/2's `:scheme`; hyper leaves it empty for HTTP/1.1), else the server's
+/// own (`https` when it speaks TLS itself), else `http`, as the conventions say. Only `http` or
+/// `https` is taken: the value labels the histogram.
+fn original_scheme(request: &Parts, forwarded_proto: Option<&str>, tls: bool) -> &'static str {
     let x_forwarded_proto =
         header_str(request, &X_FORWARDED_PROTO).and_then(semconv::first_list_value);
-    semconv::server_scheme([forwarded_proto, x_forwarded_proto, request.uri.scheme_str()])
+    let own = tls.then_some("https");
+    semconv::server_scheme([
+        forwarded_proto,
+        x_forwarded_proto,
+        request.uri.scheme_str(),
+        own,
+    ])
 }
 
 /// `server.address` and `server.port` of a server request: the host the client asked for,

@@ -782,7 +782,9 @@ async fn the_scheme_and_host_a_proxy_forwards_are_the_server_spans() {
 #[tokio::test]
 async fn a_server_speaking_tls_itself_records_https() {
     let capture = testing::capture();
-    let cases: [(&[(&str, &str)], &str, i64); 3] = [
+    /// A request's headers, and the scheme and port its span records.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, i64);
+    let cases: [Case<'_>; 3] = [
         (&[("host", "tls.example")], "https", 443),
         (&[("host", "tls.example:8443")], "https", 8443),
         (

@@ -129,6 +129,12 @@ fn queries_are_client_spans_under_the_traced_operation_without_their_values() {
     let select = &children[3];
     assert_eq!(string_attr(select, "db.operation.name"), "SELECT");
     assert_eq!(string_attr(select, "db.collection.name"), table);
+    // The query conventions' summary of a parsed statement: also the span's name.
+    assert_eq!(
+        string_attr(select, "db.query.summary"),
+        format!("SELECT {table}")
+    );
+    assert_eq!(select.name, format!("SELECT {table}"));
     assert_eq!(
         string_attr(select, "db.query.text"),
         format!("SELECT wallet FROM {table} WHERE id > $1 ORDER BY id")

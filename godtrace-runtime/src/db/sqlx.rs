@@ -158,12 +158,22 @@ fn start_statement(endpoint: &Arc<Endpoint>, sql: &str) -> Option<Call> {
         return None;
     }
     let summary = sql::summarize(sql, None);
-    Some(Call::start(
-        endpoint,
-        summary.operation,
-        summary.collection,
-        || sql::summarize(sql, Some(call::query_text_cap())).text,
-    ))
+    // The query conventions: a parsed statement gets a low-cardinality summary,
+    // `{operation} {collection}` (`SELECT wallets`), which is also the span's name.
+    let query_summary = summary
+        .operation
+        .as_ref()
+        .map(|operation| match &summary.collection {
+            Some(collection) => format!("{operation} {collection}"),
+            None => operation.clone(),
+        });
+    let call = Call::start(endpoint, summary.operation, summary.collection, || {
+        sql::summarize(sql, Some(call::query_text_cap())).text
+    });
+    if let Some(query_summary) = query_summary {
+        call.set_attribute("db.query.summary", query_summary);
+    }
+    Some(call)
 }
 
 /// The call of a transaction command (`BEGIN`, `COMMIT`, `ROLLBACK`), or `None` with

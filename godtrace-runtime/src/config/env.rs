@@ -297,8 +297,8 @@ fn parse_sampler(vars: &Vars<'_>, layer: &mut Layer) -> Result<(), InitError> {
             (Some(_), Some(v)) => Err(InitError::invalid(
                 "OTEL_TRACES_SAMPLER_ARG",
                 v,
-                "it only with OTEL_TRACES_SAMPLER=traceidratio or parentbased_traceidratio \
-                 (OTEL_TRACES_SAMPLER is not set)",
+                "OTEL_TRACES_SAMPLER=traceidratio or parentbased_traceidratio beside it \
+                 (OTEL_TRACES_SAMPLER is not set, and only those samplers read a ratio)",
             )),
             _ => Ok(()),
         };

@@ -264,3 +264,32 @@ fn a_traced_call_made_while_a_thread_exits_runs_untraced() {
         "the child ran the test: {stdout}"
     );
 }
+
+/// Setting a key again overwrites its value (the specification), on a manual span as through
+/// the `tracing` bridge: copies neither pile up to the count limit nor hide later keys.
+#[test]
+fn an_attribute_set_again_takes_the_new_value() {
+    let capture = testing::capture();
+    {
+        let span = godtrace::span("manual.progress");
+        for i in 0..200_i64 {
+            span.set_attribute("progress", i);
+        }
+        span.set_attribute("outcome", "done");
+    }
+    let span = capture.span("manual.progress");
+    assert_eq!(
+        span.attr("progress"),
+        Some(&godtrace::otel::Value::I64(199))
+    );
+    assert_eq!(
+        span.attr("outcome"),
+        Some(&godtrace::otel::Value::from("done"))
+    );
+    let progress = span
+        .attributes
+        .iter()
+        .filter(|(key, _)| key == "progress")
+        .count();
+    assert_eq!(progress, 1, "{span:#?}");
+}

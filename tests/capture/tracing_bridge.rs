@@ -682,3 +682,28 @@ fn the_layer_added_twice_does_not_panic() {
     drop(tracing::info_span!("bridge.twice").entered());
     assert!(!c.spans_named("bridge.twice").is_empty());
 }
+
+/// `Span::record` of a field again replaces its value, as `tracing` means it.
+#[test]
+fn a_field_recorded_again_takes_the_new_value() {
+    let capture = testing::capture();
+    let _subscriber = bridged();
+    {
+        let span = tracing::info_span!(
+            "bridge.progress",
+            progress = tracing::field::Empty,
+            outcome = tracing::field::Empty
+        );
+        for i in 0..200_i64 {
+            span.record("progress", i);
+        }
+        span.record("outcome", "done");
+    }
+    let span = capture.span("bridge.progress");
+    assert_eq!(span.attr("progress"), Some(&Value::I64(199)), "{span:#?}");
+    assert_eq!(
+        span.attr("outcome"),
+        Some(&Value::from("done")),
+        "{span:#?}"
+    );
+}

@@ -665,9 +665,17 @@ impl Live {
         this_thread().keep_spare(spare);
     }
 
+    /// Sets `attribute`: a key set before gets the new value (the specification: setting a
+    /// key again overwrites it), a new key is kept while the count limit leaves room.
     pub(crate) fn set_attribute(&self, attribute: KeyValue) {
         let mut fields = self.fields.borrow_mut();
-        if fields.attributes.len() < max_attributes() {
+        if let Some(kept) = fields
+            .attributes
+            .iter_mut()
+            .find(|kept| kept.key == attribute.key)
+        {
+            kept.value = attribute.value;
+        } else if fields.attributes.len() < max_attributes() {
             fields.attributes.push(attribute);
         } else {
             fields.dropped_attributes += 1;
@@ -1254,7 +1262,7 @@ mod reuse_tests {
         unsafe { push_current(&live, || SpanId::from(3)) };
         if every || held == Held::Attribute {
             for i in 0..=limits.0 {
-                live.set_attribute(KeyValue::new("recorded", format!("value {i}")));
+                live.set_attribute(KeyValue::new(format!("recorded.{i}"), format!("value {i}")));
             }
         }
         if every || held == Held::Event {

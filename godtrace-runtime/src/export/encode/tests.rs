@@ -270,7 +270,7 @@ fn counts_past_the_limits_are_encoded_as_dropped() {
         Vec::new(),
     );
     for i in 0..(crate::config::limits::span_attributes() + 3) {
-        live.set_attribute(KeyValue::new("n", i as i64));
+        live.set_attribute(KeyValue::new(format!("n{i}"), i as i64));
     }
     for _ in 0..(crate::config::limits::span_events() + 2) {
         live.add_event("e".into(), Vec::new());

@@ -127,6 +127,18 @@ fn bounded_strings(strings: &[StringValue], max_elements: usize, limit: usize) -
     kept
 }
 
+/// A span or event name as kept: at most the attribute limit, cut like a value (a name built
+/// from a URL or an error's text could otherwise hold any amount of memory until exported).
+/// Only an over-long name is copied.
+pub(crate) fn bounded_name(name: Cow<'static, str>) -> Cow<'static, str> {
+    let limit = max_attribute_len();
+    if name.len() <= limit {
+        name
+    } else {
+        Cow::Owned(bounded_text(&name, limit))
+    }
+}
+
 /// The first [`MAX_ATTRIBUTE_KEY_LEN`] bytes of `key`, cut on a char boundary.
 pub(crate) fn key_prefix(key: &str) -> &str {
     &key[..floor_char_boundary(key, MAX_ATTRIBUTE_KEY_LEN)]

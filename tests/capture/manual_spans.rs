@@ -293,3 +293,24 @@ fn an_attribute_set_again_takes_the_new_value() {
         .count();
     assert_eq!(progress, 1, "{span:#?}");
 }
+
+/// Names built from input (a URL, an error's text) are bounded like values: a 10 MiB span or
+/// event name is not held whole until the span is exported.
+#[test]
+fn span_and_event_names_are_bounded_like_values() {
+    let capture = testing::capture();
+    let limit = godtrace::limits::max_attribute_len();
+    let huge = "n".repeat(10 << 20);
+    {
+        let span = godtrace::span(format!("big.{huge}"));
+        span.add_event(format!("event.{huge}"), Vec::<(&str, _)>::new());
+        godtrace::add_event(format!("current.{huge}"), Vec::<(&str, _)>::new());
+    }
+    let spans = capture.spans();
+    let span = spans.iter().find(|s| s.name.starts_with("big.")).unwrap();
+    assert!(span.name.len() <= limit, "{}", span.name.len());
+    assert_eq!(span.events.len(), 2);
+    for event in &span.events {
+        assert!(event.name.len() <= limit, "{}", event.name.len());
+    }
+}

@@ -710,6 +710,7 @@ impl Live {
         if fields.events.len() < max_events() {
             let (kept, dropped) = attributes.into().into_parts();
             let timestamp = clock::wall(clock::now());
+            let name = crate::value::bounded_name(name);
             fields
                 .events
                 .push(Event::new(name, timestamp, kept, dropped));

@@ -505,7 +505,7 @@ impl OpSpan {
                 let live = Live::start(
                     span_context,
                     parent.as_ref(),
-                    Name::Given(name, kind),
+                    Name::Given(crate::value::bounded_name(name), kind),
                     Vec::new(),
                 );
                 Some(OpSpan::recording(live, explicit, None, start))
@@ -568,7 +568,7 @@ impl OpSpan {
     #[cfg(any(feature = "tracing", feature = "tonic"))]
     pub(crate) fn rename(&self, name: Option<Cow<'static, str>>, kind: Option<SpanKind>) {
         if let Some(live) = &self.live {
-            live.rename(name, kind);
+            live.rename(name.map(crate::value::bounded_name), kind);
         }
     }
 

@@ -604,15 +604,24 @@ impl log::Log for WarnOnly {
     fn flush(&self) {}
 }
 
+fn info_enabled(logger: &dyn log::Log) -> bool {
+    logger.enabled(&log::Metadata::builder().level(log::Level::Info).build())
+}
+
+#[traced]
+fn traced_info_enabled(logger: &dyn log::Log) -> bool {
+    info_enabled(logger)
+}
+
 #[test]
 fn span_events_never_make_the_wrapped_logger_write_what_it_filters_out() {
     let c = testing::capture();
     let logger =
         godtrace::log::TraceIdLogger::new(WarnOnly::default()).span_events(log::Level::Info);
-    assert!(log::Log::enabled(
-        &logger,
-        &log::Metadata::builder().level(log::Level::Info).build()
-    ));
+    // Outside any span, `log_enabled!` answers as the wrapped logger; inside one, INFO is on
+    // for the span event.
+    assert!(!info_enabled(&logger));
+    assert!(traced_info_enabled(&logger));
     traced_checkout(&logger);
     let checkout = c.span("capture::tracing_bridge::traced_checkout");
     assert!(

@@ -66,11 +66,15 @@ impl<L: log::Log> TraceIdLogger<L> {
 }
 
 impl<L: log::Log> log::Log for TraceIdLogger<L> {
+    /// What the wrapped logger writes, and, inside a span, what becomes a span event: outside
+    /// any span `log_enabled!` answers as the wrapped logger alone would, so code that guards
+    /// costly logging with it does not do that work for nothing.
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
         self.inner.enabled(metadata)
-            || self
+            || (self
                 .span_events
                 .is_some_and(|level| metadata.level() <= level)
+                && super::current_ids().is_some())
     }
 
     fn log(&self, record: &log::Record<'_>) {

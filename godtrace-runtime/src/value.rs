@@ -179,6 +179,15 @@ impl EventAttributes {
         }
     }
 
+    /// The value kept for `key`, if any.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+        self.kept
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+    }
+
     /// The attributes kept, and the count of those dropped.
     pub(crate) fn into_parts(self) -> (Vec<KeyValue>, u32) {
         (self.kept, self.dropped)

@@ -348,6 +348,17 @@ fn the_event_level_is_configurable_and_error_events_can_fail_the_span() {
     let names: Vec<_> = span.events.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["now kept", "payment declined"]);
     assert_eq!(span.error_message(), Some("payment declined"));
+
+    // An error event with no message: the span's description is the error's text, not the
+    // event's name (`exception`).
+    {
+        let _span = tracing::info_span!("bridge.failing").entered();
+        let e = std::io::Error::other("boom");
+        tracing::error!(error = %e);
+    }
+    let span = c.span("bridge.failing");
+    assert_eq!(span.events[0].name, "exception");
+    assert_eq!(span.error_message(), Some("boom"));
 }
 
 #[test]

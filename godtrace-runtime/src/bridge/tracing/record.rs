@@ -134,7 +134,8 @@ impl Record {
         inner.merge(updates);
     }
 
-    /// Adds an event; when `fails`, marks the span failed with the event's name.
+    /// Adds an event; when `fails`, marks the span failed, described by the error's text
+    /// (`exception.message`) when the event has one, else by the event's name.
     pub(super) fn add_event(
         &self,
         name: Cow<'static, str>,
@@ -143,7 +144,11 @@ impl Record {
     ) {
         self.with(|span| {
             if fails {
-                span.set_status(Status::error(name.clone()));
+                let description = match attributes.get("exception.message") {
+                    Some(message) => Cow::Owned(message.as_str().into_owned()),
+                    None => name.clone(),
+                };
+                span.set_status(Status::error(description));
             }
             span.add_event(name, attributes);
         });

@@ -2,8 +2,12 @@
 //! response (`ExportTraceServiceResponse.partial_success.rejected_spans`, the same field of the
 //! metrics response for data points, and its `error_message`).
 //!
-//! Read from at most the bytes the transport kept of the answer; anything that does not decode
-//! (a proxy's error page, a truncated body) says nothing, and the request counts as accepted.
+//! Read from at most the bytes the transport kept of the answer, with the protocol's own types;
+//! anything that does not decode (a proxy's error page, a truncated body) says nothing, and the
+//! request counts as accepted.
+use crate::value::floor_char_boundary;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message as _;
 #[cfg(feature = "otlp-grpc")]
 use std::io::Read;
 
@@ -26,31 +30,22 @@ const MAX_INFLATED: u64 = 64 << 10;
 /// The partial success of an encoded export response; `None` when it rejected nothing (or the
 /// bytes are not a response).
 pub(crate) fn rejected(response: &[u8]) -> Option<Rejected> {
-    // ExportTraceServiceResponse / ExportMetricsServiceResponse: 1 = partial_success.
-    let partial = fields(response).find_map(|field| match field {
-        Field::Bytes(1, bytes) => Some(bytes),
-        _ => None,
-    })?;
-    let (mut count, mut message) = (0, String::new());
-    for field in fields(partial) {
-        match field {
-            // An int64: a negative count (a receiver's bug) rejects nothing.
-            Field::Varint(1, n) => count = u64::try_from(n as i64).unwrap_or(0),
-            Field::Bytes(2, text) => message = one_line(&text[..text.len().min(MAX_MESSAGE)]),
-            _ => {}
-        }
-    }
-    (count > 0).then_some(Rejected { count, message })
+    // The trace and the metrics responses hold their partial success alike (field 1; in it,
+    // the count in field 1 and the message in field 2): the trace type reads both.
+    let partial = ExportTraceServiceResponse::decode(response)
+        .ok()?
+        .partial_success?;
+    // An int64: a negative count (a receiver's bug) rejects nothing.
+    let count = u64::try_from(partial.rejected_spans)
+        .ok()
+        .filter(|&n| n > 0)?;
+    let message = &partial.error_message;
+    let message = one_line(&message[..floor_char_boundary(message, MAX_MESSAGE)]);
+    Some(Rejected { count, message })
 }
 
-/// The receiver's words as one line of text: the valid UTF-8 they start with (a cut may split
-/// a character), with control characters (newlines, terminal escapes) escaped.
-fn one_line(bytes: &[u8]) -> String {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        // What precedes the first invalid byte is valid by definition.
-        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
-    };
+/// The receiver's words as one line: control characters (newlines, terminal escapes) escaped.
+fn one_line(text: &str) -> String {
     let mut line = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() {
@@ -80,78 +75,41 @@ pub(crate) fn rejected_in_grpc(data: &[u8]) -> Option<Rejected> {
     }
 }
 
-/// One protobuf field: a varint (wire type 0) or length-delimited bytes (wire type 2); the
-/// fixed-size ones are skipped by [`fields`].
-enum Field<'a> {
-    Varint(u64, u64),
-    Bytes(u64, &'a [u8]),
-    Other,
-}
-
-/// The fields of an encoded message, up to the first byte that does not decode.
-fn fields(mut buf: &[u8]) -> impl Iterator<Item = Field<'_>> {
-    std::iter::from_fn(move || {
-        let key = varint(&mut buf)?;
-        let field = match key & 7 {
-            0 => Field::Varint(key >> 3, varint(&mut buf)?),
-            1 => skip(&mut buf, 8)?,
-            2 => {
-                let len = usize::try_from(varint(&mut buf)?).ok()?;
-                let bytes = buf.get(..len)?;
-                buf = &buf[len..];
-                Field::Bytes(key >> 3, bytes)
-            }
-            5 => skip(&mut buf, 4)?,
-            _ => return None,
-        };
-        Some(field)
-    })
-}
-
-fn skip<'a>(buf: &mut &[u8], n: usize) -> Option<Field<'a>> {
-    *buf = buf.get(n..)?;
-    Some(Field::Other)
-}
-
-/// A base-128 varint taken from the front of `buf`.
-fn varint(buf: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for (i, &byte) in buf.iter().enumerate().take(10) {
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            *buf = &buf[i + 1..];
-            return Some(value);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// An export response with a partial success of `count` and `message`, as a receiver
     /// encodes it.
-    fn response(count: u64, message: &str) -> Vec<u8> {
-        let mut partial = vec![1 << 3];
-        put_varint(&mut partial, count);
-        partial.push(2 << 3 | 2);
-        put_varint(&mut partial, message.len() as u64);
-        partial.extend_from_slice(message.as_bytes());
-        // An unknown field first, then the partial success: decoding skips what it does not
-        // know.
-        let mut out = vec![7 << 3 | 5, 0, 0, 0, 0, 1 << 3 | 2];
-        put_varint(&mut out, partial.len() as u64);
-        out.extend_from_slice(&partial);
-        out
+    fn response(count: i64, message: &str) -> Vec<u8> {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
+        ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: count,
+                error_message: message.to_owned(),
+            }),
+        }
+        .encode_to_vec()
     }
 
-    fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
-        while n >= 0x80 {
-            buf.push(n as u8 | 0x80);
-            n >>= 7;
+    /// A metrics push's answer reads the same: its rejected data points.
+    #[test]
+    fn a_metrics_answer_reads_as_a_trace_answer() {
+        use opentelemetry_proto::tonic::collector::metrics::v1::{
+            ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+        };
+        let answer = ExportMetricsServiceResponse {
+            partial_success: Some(ExportMetricsPartialSuccess {
+                rejected_data_points: 4,
+                error_message: "too many series".to_owned(),
+            }),
         }
-        buf.push(n as u8);
+        .encode_to_vec();
+        let rejected = rejected(&answer).unwrap();
+        assert_eq!(
+            (rejected.count, rejected.message.as_str()),
+            (4, "too many series")
+        );
     }
 
     #[test]
@@ -168,7 +126,7 @@ mod tests {
         let lines = super::rejected(&response(3, "bad\nspan \u{1b}[31mred")).unwrap();
         assert_eq!(lines.message, "bad\\nspan \\u{1b}[31mred");
         // An int64 below zero (a receiver's bug) rejects nothing.
-        assert_eq!(super::rejected(&response(-1i64 as u64, "negative")), None);
+        assert_eq!(super::rejected(&response(-1, "negative")), None);
     }
 
     #[test]

@@ -27,6 +27,17 @@ pub(crate) enum Retry {
     After(Option<Duration>),
 }
 
+impl Retry {
+    /// `After(hint)` for an answer the specification retries, else `No`.
+    pub(crate) fn when(retryable: bool, hint: Option<Duration>) -> Retry {
+        if retryable {
+            Retry::After(hint)
+        } else {
+            Retry::No
+        }
+    }
+}
+
 impl Failure {
     /// A failure no retry mends (an unreachable receiver, a refusal, a bad request).
     pub(crate) fn fatal(message: String) -> Failure {

@@ -175,11 +175,7 @@ mod grpc {
             let (head, mut answer) = response.await.map_err(failed)?.into_parts();
             if !head.status.is_success() {
                 // The gRPC mapping of HTTP statuses: these are UNAVAILABLE, retried.
-                let retry = if retry::http_retryable(head.status.as_u16()) {
-                    Retry::After(None)
-                } else {
-                    Retry::No
-                };
+                let retry = Retry::when(retry::http_retryable(head.status.as_u16()), None);
                 let message = format!("gRPC: HTTP {}", head.status);
                 return Err(Failure { message, retry });
             }
@@ -208,11 +204,7 @@ mod grpc {
                     } else {
                         format!("gRPC status {code:?}: {message}")
                     };
-                    let retry = if retry::grpc_retryable(number) {
-                        Retry::After(None)
-                    } else {
-                        Retry::No
-                    };
+                    let retry = Retry::when(retry::grpc_retryable(number), None);
                     Err(Failure { message, retry })
                 }
                 None => Err(Failure::fatal(
@@ -355,11 +347,7 @@ mod http {
                     self.url
                 )))
             } else {
-                let retry = if retry::http_retryable(status.as_u16()) {
-                    Retry::After(retry_after)
-                } else {
-                    Retry::No
-                };
+                let retry = Retry::when(retry::http_retryable(status.as_u16()), retry_after);
                 let message = format!("{}: HTTP {status}", self.url);
                 Err(Failure { message, retry })
             }

@@ -738,8 +738,8 @@ impl Live {
     #[cfg(any(feature = "tracing", feature = "tonic"))]
     pub(crate) fn rename(&self, name: Option<Cow<'static, str>>, kind: Option<SpanKind>) {
         let renamed = &mut self.fields.borrow_mut().renamed;
-        if name.is_some() {
-            renamed.0 = name;
+        if let Some(name) = name {
+            renamed.0 = Some(crate::value::bounded_name(name));
         }
         if kind.is_some() {
             renamed.1 = kind;

@@ -568,7 +568,7 @@ impl OpSpan {
     #[cfg(any(feature = "tracing", feature = "tonic"))]
     pub(crate) fn rename(&self, name: Option<Cow<'static, str>>, kind: Option<SpanKind>) {
         if let Some(live) = &self.live {
-            live.rename(name.map(crate::value::bounded_name), kind);
+            live.rename(name, kind);
         }
     }
 

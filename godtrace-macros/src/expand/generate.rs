@@ -16,10 +16,10 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         .map_or_else(|| quote!(::godtrace), ToTokens::to_token_stream);
     let pv = quote!(#krate::__private);
     let site = call_site(options, &f.sig, &shape, &pv);
-    // An async fn's destructured parameters are moved whole into its future: the function
-    // reads their bindings by reference (see `async_fn::desugar`).
-    // A sync fn's `_` parameters are named, to be taken by the body's closure (see
-    // `name_wild_params`); an async fn's are moved into its future by `async_fn::desugar`.
+    // An async fn's parameters, destructured ones and `_` included, are moved whole into its
+    // future, and the function reads their bindings by reference (`async_fn::desugar`); a
+    // sync fn's `_` parameters are named, to be taken by the body's closure
+    // (`name_wild_params`). Either way they drop as untraced.
     let (rebound, named) = match shape {
         Shape::Async => (async_fn::rebound(&f.sig), Vec::new()),
         _ => (Vec::new(), name_wild_params(&mut f.sig)),

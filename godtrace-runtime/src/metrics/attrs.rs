@@ -7,7 +7,7 @@
 //! and a set keeps at most [`MAX_ATTRIBUTES`] attributes (the first by key). Of a key given
 //! twice the last value wins, as in OpenTelemetry.
 use crate::value::{self, MAX_ATTRIBUTE_KEY_LEN};
-use opentelemetry::{Key, KeyValue, StringValue};
+use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
@@ -56,7 +56,28 @@ pub(crate) fn usable_as_given(attributes: &[KeyValue]) -> bool {
 /// [`usable_as_given`]) in any order. `stored` has distinct keys, so equal lengths and every
 /// stored pair found in `given` mean `given` is a permutation of it.
 pub(crate) fn same_set(stored: &[KeyValue], given: &[KeyValue]) -> bool {
-    stored.len() == given.len() && stored.iter().all(|kv| given.iter().any(|g| g == kv))
+    stored.len() == given.len()
+        && stored
+            .iter()
+            .all(|kv| given.iter().any(|g| same_pair(g, kv)))
+}
+
+/// Whether two canonical sets are the same series: [`same_pair`] for each pair in order.
+pub(crate) fn same_pairs(a: &[KeyValue], b: &[KeyValue]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_pair(a, b))
+}
+
+/// Whether two attributes name the same series: as `==`, but floats compared by their bits,
+/// as [`set_hash`] hashes them. With `==`, a NaN value never equals itself, so each call with
+/// one would make a series of its own until the cardinality limit.
+pub(crate) fn same_pair(a: &KeyValue, b: &KeyValue) -> bool {
+    let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    a.key == b.key
+        && match (&a.value, &b.value) {
+            (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits(),
+            (Value::Array(Array::F64(x)), Value::Array(Array::F64(y))) => bits(x) == bits(y),
+            (x, y) => x == y,
+        }
 }
 
 /// The canonical form of `attributes`, and how many attributes past [`MAX_ATTRIBUTES`] it
@@ -117,6 +138,23 @@ mod tests {
         assert!(!same_set(
             &a,
             &[KeyValue::new("x", 1), KeyValue::new("x", 1)]
+        ));
+    }
+
+    #[test]
+    fn a_float_attribute_is_the_same_series_as_its_bits_whatever_its_value() {
+        for v in [f64::NAN, -f64::NAN, 0.5, -0.0] {
+            let a = [KeyValue::new("ratio", v), KeyValue::new("x", 1)];
+            let b = [KeyValue::new("x", 1), KeyValue::new("ratio", v)];
+            assert!(same_set(&a, &b), "{v}");
+            assert!(same_pairs(&canonical(&b).0, &canonical(&a).0), "{v}");
+            let arrays = [KeyValue::new("r", Value::Array(vec![1.0, v].into()))];
+            assert!(same_pairs(&arrays, &arrays.clone()), "{v}");
+        }
+        // Bits, as the hash: 0.0 and -0.0 are two series (rendered "0" and "-0").
+        assert!(!same_pairs(
+            &[KeyValue::new("r", 0.0)],
+            &[KeyValue::new("r", -0.0)]
         ));
     }
 

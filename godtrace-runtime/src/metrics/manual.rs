@@ -103,7 +103,8 @@ pub(crate) fn record_histogram_with_bounds(
     default_bounds: &'static [f64],
 ) {
     if crate::span::switches::is_enabled() {
-        histogram_record_in(name, value, attributes, default_bounds, current_exemplar);
+        let kind = Kind::Histogram(default_bounds, SECONDS);
+        histogram_record_in(name, kind, value, attributes, current_exemplar);
     }
 }
 
@@ -122,7 +123,8 @@ pub(crate) fn record_histogram_for_span(
     span: Option<&SpanContext>,
 ) {
     if crate::span::switches::is_enabled() {
-        histogram_record_in(name, value, attributes, default_bounds, || {
+        let kind = Kind::Histogram(default_bounds, SECONDS);
+        histogram_record_in(name, kind, value, attributes, || {
             span.filter(|s| s.is_sampled()).cloned()
         });
     }
@@ -155,7 +157,7 @@ impl HistogramSeries {
             return None;
         }
         let Some(Instrument::Histogram(histogram)) =
-            instrument(name, Kind::Histogram(default_bounds))
+            instrument(name, Kind::Histogram(default_bounds, SECONDS))
         else {
             return None;
         };
@@ -176,7 +178,13 @@ impl HistogramSeries {
 }
 
 fn histogram_record(name: &str, value: f64, attributes: &[KeyValue]) {
-    histogram_record_in(name, value, attributes, &DEFAULT_BOUNDS, current_exemplar);
+    histogram_record_in(
+        name,
+        Kind::Histogram(&DEFAULT_BOUNDS, ""),
+        value,
+        attributes,
+        current_exemplar,
+    );
 }
 
 /// The innermost span, godtrace's own included (whether or not `otel_context` is on), read so
@@ -187,13 +195,12 @@ fn current_exemplar() -> Option<SpanContext> {
 
 fn histogram_record_in(
     name: &str,
+    kind: Kind,
     value: f64,
     attributes: &[KeyValue],
-    default_bounds: &[f64],
     exemplar: impl FnOnce() -> Option<SpanContext>,
 ) {
-    let Some(Instrument::Histogram(histogram)) = instrument(name, Kind::Histogram(default_bounds))
-    else {
+    let Some(Instrument::Histogram(histogram)) = instrument(name, kind) else {
         return;
     };
     // A histogram's sum is a counter (OpenMetrics: never NaN nor negative): one negative or
@@ -214,11 +221,16 @@ fn histogram_record_in(
         .record(value, exemplar.as_ref());
 }
 
-/// Which instrument a call records into; a histogram with the bounds it gets when created.
+/// The unit of the integrations' histograms: every one is a duration in seconds
+/// (`http.server.request.duration`, `db.client.operation.duration`…), as their conventions say.
+const SECONDS: &str = "s";
+
+/// Which instrument a call records into; a histogram with the bounds and unit (UCUM, empty
+/// when unknown) it gets when created.
 #[derive(Clone, Copy, Debug)]
 enum Kind<'a> {
     Counter,
-    Histogram(&'a [f64]),
+    Histogram(&'a [f64], &'static str),
 }
 
 impl Kind<'_> {
@@ -239,10 +251,11 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
         return None;
     }
     let found = registry().instrument(name, || match kind {
-        Kind::Counter => Instrument::Counter(Arc::new(new_manual(name, Arc::from([])))),
-        Kind::Histogram(default) => Instrument::Histogram(Arc::new(new_manual(
+        Kind::Counter => Instrument::Counter(Arc::new(new_manual(name, Arc::from([]), ""))),
+        Kind::Histogram(default, unit) => Instrument::Histogram(Arc::new(new_manual(
             name,
             limits::histogram_bounds(name, default),
+            unit,
         ))),
     })?;
     let found_counter = matches!(found, Instrument::Counter(_));
@@ -260,10 +273,15 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
     Some(found)
 }
 
-fn new_manual<S: super::table::Series>(name: &str, bounds: Arc<[f64]>) -> Manual<S> {
+fn new_manual<S: super::table::Series>(
+    name: &str,
+    bounds: Arc<[f64]>,
+    unit: &'static str,
+) -> Manual<S> {
     Manual {
         table: SeriesTable::budgeted(name, &MANUAL_SERIES),
         bounds,
+        unit,
         bad_value_reported: AtomicBool::new(false),
     }
 }
@@ -322,21 +340,39 @@ mod tests {
     }
 
     #[test]
-    fn a_semantic_convention_histogram_gets_its_own_buckets() {
-        const SECONDS: [f64; 3] = [0.005, 0.01, 0.025];
-        record_histogram_with_bounds_unchecked("manual.rs.semconv.duration", 0.007, &SECONDS);
+    fn a_nan_attribute_is_one_series() {
+        let nan = [KeyValue::new("ratio", f64::NAN)];
+        for _ in 0..3 {
+            counter_add("manual.rs.nan.attribute", 1.0, &nan);
+        }
+        let snap = registry().collect();
+        assert_eq!(snap.counter("manual.rs.nan.attribute", &nan), Some(3.0));
+        let points = &snap.metric("manual.rs.nan.attribute").unwrap().points;
+        assert!(matches!(points, crate::metrics::MetricPoints::Counter(p) if p.len() == 1));
+    }
+
+    #[test]
+    fn a_semantic_convention_histogram_gets_its_own_buckets_and_unit() {
+        const BOUNDS: [f64; 3] = [0.005, 0.01, 0.025];
+        record_histogram_with_bounds_unchecked("manual.rs.semconv.duration", 0.007, &BOUNDS);
+        histogram_record("manual.rs.plain", 0.007, &[]);
         let snap = registry().collect();
         let points = snap
             .histogram("manual.rs.semconv.duration", &[])
             .expect("recorded");
-        assert_eq!(points.bounds, SECONDS);
+        assert_eq!(points.bounds, BOUNDS);
         assert_eq!(points.bucket_counts, vec![0, 1, 0, 0]);
+        // The conventions give every such duration in seconds (Prometheus: `_seconds`).
+        let unit = |name| snap.metric(name).map(|m| m.unit.clone());
+        assert_eq!(unit("manual.rs.semconv.duration").as_deref(), Some("s"));
+        assert_eq!(unit("manual.rs.plain").as_deref(), Some(""));
     }
 
     /// [`record_histogram_with_bounds`] without the on/off switch, which these unit tests do
     /// not turn on.
     fn record_histogram_with_bounds_unchecked(name: &str, value: f64, bounds: &'static [f64]) {
-        histogram_record_in(name, value, &[], bounds, current_exemplar);
+        let kind = Kind::Histogram(bounds, SECONDS);
+        histogram_record_in(name, kind, value, &[], current_exemplar);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub(crate) struct Manual<S> {
     pub(crate) table: SeriesTable<S>,
     /// Bucket bounds (histograms only).
     pub(crate) bounds: Arc<[f64]>,
+    /// Its unit in UCUM form (`s` for the integrations' durations), empty when unknown.
+    pub(crate) unit: &'static str,
     /// Reported: a negative increment (counters) or a value that is not a number.
     pub(crate) bad_value_reported: AtomicBool,
 }
@@ -123,18 +125,22 @@ impl Registry {
             .collect();
         manual.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, instrument) in manual {
-            let points = match instrument {
-                Instrument::Counter(c) => {
-                    MetricPoints::Counter(c.table.series().iter().map(|s| s.snapshot()).collect())
-                }
-                Instrument::Histogram(h) => {
-                    MetricPoints::Histogram(h.table.series().iter().map(|s| s.snapshot()).collect())
-                }
+            let (points, unit) = match instrument {
+                Instrument::Counter(c) => (
+                    MetricPoints::Counter(c.table.series().iter().map(|s| s.snapshot()).collect()),
+                    c.unit,
+                ),
+                Instrument::Histogram(h) => (
+                    MetricPoints::Histogram(
+                        h.table.series().iter().map(|s| s.snapshot()).collect(),
+                    ),
+                    h.unit,
+                ),
             };
             metrics.push(MetricData {
                 name,
                 description: String::new(),
-                unit: String::new(),
+                unit: unit.to_owned(),
                 points,
             });
         }

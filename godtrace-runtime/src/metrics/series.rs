@@ -14,11 +14,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) struct AtomicF64(AtomicU64);
 
 impl AtomicF64 {
+    /// Adds `delta` (finite, non-negative), the total held at `f64::MAX`: a sum that became
+    /// `+Inf` would stay so for the life of the process.
     pub(crate) fn add(&self, delta: f64) {
         let _ = self
             .0
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-                Some((f64::from_bits(bits) + delta).to_bits())
+                Some((f64::from_bits(bits) + delta).min(f64::MAX).to_bits())
             });
     }
 
@@ -289,6 +291,14 @@ impl CounterSeries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sum_past_the_largest_float_stays_finite() {
+        let sum = AtomicF64::default();
+        sum.add(f64::MAX);
+        sum.add(f64::MAX);
+        assert_eq!(sum.get(), f64::MAX);
+    }
 
     #[test]
     fn durations_land_in_their_buckets_and_sum_in_seconds() {

@@ -90,11 +90,14 @@ fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
         .map(|kv| &kv.value)
 }
 
-/// Same attribute set, whatever the order.
+/// Same attribute set, whatever the order (floats compared as the series are).
 fn same_set(a: &[KeyValue], b: &[KeyValue]) -> bool {
     a.len() == b.len()
-        && a.iter()
-            .all(|kv| find(b, kv.key.as_str()) == Some(&kv.value))
+        && a.iter().all(|kv| {
+            b.iter()
+                .find(|other| other.key == kv.key)
+                .is_some_and(|other| super::attrs::same_pair(other, kv))
+        })
 }
 
 impl MetricsSnapshot {

@@ -1,6 +1,6 @@
 //! The series of one metric, keyed by attribute set, bounded by the cardinality limit and,
 //! for the manual metrics, by one memory budget shared by all of them.
-use super::attrs::{MAX_ATTRIBUTES, canonical, same_set, set_hash, usable_as_given};
+use super::attrs::{MAX_ATTRIBUTES, canonical, same_pairs, same_set, set_hash, usable_as_given};
 use super::{limits, report};
 use opentelemetry::KeyValue;
 use std::collections::HashMap;
@@ -138,11 +138,11 @@ impl<S: Series> SeriesTable<S> {
             });
         }
         let hash = set_hash(&key);
-        if let Some(found) = self.find(hash, |s| s == key.as_slice()) {
+        if let Some(found) = self.find(hash, |s| same_pairs(s, &key)) {
             return found;
         }
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(found) = lookup(&entries.by_hash, hash, |s| s == key.as_slice()) {
+        if let Some(found) = lookup(&entries.by_hash, hash, |s| same_pairs(s, &key)) {
             return found;
         }
         let limit = limits::cardinality_limit(&self.metric);

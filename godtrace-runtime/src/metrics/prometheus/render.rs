@@ -6,7 +6,10 @@ use crate::metrics::snapshot::DURATION_METRIC;
 use crate::metrics::{Exemplar, HistogramPoint, MetricData, MetricPoints, MetricsSnapshot};
 use opentelemetry::{Array, KeyValue, Value};
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
 use std::sync::{LazyLock, Mutex};
 use std::time::UNIX_EPOCH;
 
@@ -172,15 +175,67 @@ fn family(out: &mut String, metric: &MetricData, name: &str, format: Format) {
     }
     match &metric.points {
         MetricPoints::Counter(points) => {
-            for p in points {
-                let labels = labels(&p.attributes, false, None);
-                let _ = writeln!(out, "{name}_total{labels} {}", number(p.value));
+            let labelled = |i: usize| labels(&points[i].attributes, false, None);
+            let values = points.iter().map(|p| p.value);
+            let add = |sum: &mut f64, v: f64| *sum = (*sum + v).min(f64::MAX);
+            for (labels, value) in merged(values, labelled, add) {
+                let _ = writeln!(out, "{name}_total{labels} {}", number(value));
             }
         }
         MetricPoints::Histogram(points) => {
-            for p in points {
-                histogram(out, name, p, format);
+            let labelled = |i: usize| labels(&points[i].attributes, true, None);
+            for (_, p) in merged(points.iter().map(Cow::Borrowed), labelled, merge_histogram) {
+                histogram(out, name, &p, format);
             }
+        }
+    }
+}
+
+/// `points` with those whose labels (`labelled(index)`) render the same merged into the first
+/// of them: `code=200` and `code="200"`, or keys `http.route` and `http_route`, are distinct
+/// attribute sets but one series to Prometheus, which keeps one sample per series and scrape
+/// (OpenMetrics: a family's label sets are unique).
+fn merged<P>(
+    points: impl Iterator<Item = P>,
+    labelled: impl Fn(usize) -> String,
+    merge: impl Fn(&mut P, P),
+) -> Vec<(String, P)> {
+    let mut out: Vec<(String, P)> = Vec::new();
+    // Label text by its hash, to the entries of `out` that have it.
+    let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, point) in points.enumerate() {
+        let labels = labelled(i);
+        let hash = {
+            let mut h = DefaultHasher::new();
+            labels.hash(&mut h);
+            h.finish()
+        };
+        let same = seen.entry(hash).or_default();
+        match same.iter().find(|&&at| out[at].0 == labels) {
+            Some(&at) => merge(&mut out[at].1, point),
+            None => {
+                same.push(out.len());
+                out.push((labels, point));
+            }
+        }
+    }
+    out
+}
+
+/// Adds `other`'s measurements to `into` (one metric: the same bounds), keeping each bucket's
+/// latest exemplar.
+fn merge_histogram(into: &mut Cow<'_, HistogramPoint>, other: Cow<'_, HistogramPoint>) {
+    let into = into.to_mut();
+    for (count, add) in into.bucket_counts.iter_mut().zip(&other.bucket_counts) {
+        *count += add;
+    }
+    into.count += other.count;
+    into.sum = (into.sum + other.sum).min(f64::MAX);
+    for (kept, other) in into.exemplars.iter_mut().zip(&other.exemplars) {
+        if let Some(other) = other
+            && kept.as_ref().is_none_or(|kept| kept.time < other.time)
+        {
+            *kept = Some(*other);
         }
     }
 }

@@ -201,6 +201,58 @@ fn a_histogram_attribute_named_le_keeps_its_own_label() {
 }
 
 #[test]
+fn attribute_sets_rendered_alike_are_one_series() {
+    let counter_point = |attributes, value| CounterPoint { attributes, value };
+    let counts = MetricData {
+        points: MetricPoints::Counter(vec![
+            counter_point(vec![KeyValue::new("code", 200)], 1.0),
+            counter_point(vec![KeyValue::new("code", "200")], 2.0),
+            counter_point(vec![KeyValue::new("code", "500")], 4.0),
+            counter_point(vec![KeyValue::new("http.route", "/a")], 8.0),
+            counter_point(vec![KeyValue::new("http_route", "/a")], 16.0),
+        ]),
+        ..counter("hits", 0.0)
+    };
+    let late = Exemplar {
+        trace_id: TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap(),
+        span_id: SpanId::from_hex("b7ad6b7169203331").unwrap(),
+        value: 2.0,
+        time: UNIX_EPOCH + Duration::from_secs(20),
+    };
+    let early = Exemplar {
+        time: UNIX_EPOCH + Duration::from_secs(10),
+        ..late
+    };
+    let mut sizes = histogram("sizes", "", vec![KeyValue::new("ok", true)], 1.5);
+    if let MetricPoints::Histogram(points) = &mut sizes.points {
+        points[0].exemplars[1] = Some(early);
+        let mut other = points[0].clone();
+        other.attributes = vec![KeyValue::new("ok", "true")];
+        other.exemplars[1] = Some(late);
+        points.push(other);
+    }
+    let snapshot = MetricsSnapshot {
+        metrics: vec![counts, sizes],
+    };
+    let text = render(&snapshot, Format::OpenMetrics, &mut Families::default());
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        lines,
+        [
+            "hits_total{code=\"200\"} 3",
+            "hits_total{code=\"500\"} 4",
+            "hits_total{http_route=\"/a\"} 24",
+            "sizes_bucket{ok=\"true\",le=\"1\"} 2",
+            "sizes_bucket{ok=\"true\",le=\"+Inf\"} 4 # {trace_id=\"0af7651916cd43dd8448eb211c80319c\",\
+             span_id=\"b7ad6b7169203331\"} 2 20.000",
+            "sizes_sum{ok=\"true\"} 3",
+            "sizes_count{ok=\"true\"} 4",
+        ],
+        "{text}"
+    );
+}
+
+#[test]
 fn the_exposition_follows_the_accept_header() {
     let om = prometheus_exposition(Some("application/openmetrics-text; version=1.0.0"));
     assert_eq!(

@@ -4,8 +4,11 @@
 //! [`Limits::max_connections`] at once, so an idle or slow client never delays another scrape.
 //! When all are taken, a new connection takes the place of the oldest one still waiting for its
 //! request head (a scraper sends its head at once: the ones still waiting are idle or
-//! trickling), so that clients holding every slot cannot keep scrapes out; with none to give
-//! up, the new connection is closed at once. One request per connection
+//! trickling), or else of the one whose client has read nothing of its answer for the longest,
+//! at least [`STALLED`] (a scraper reads at once), so that clients holding every slot cannot
+//! keep scrapes out; with none to give up, the new connection is closed at once. Scrapes that
+//! arrive while another is rendered share the next rendering, one at a time: a burst of them
+//! costs two renderings, not one each. One request per connection
 //! (`Connection: close`). The whole request head must arrive within one deadline and the whole
 //! response must be written within another: reads and writes wait in short slices, so a client
 //! sending a byte at a time cannot stretch them. A malformed request gets a 4xx answer;
@@ -19,8 +22,8 @@ use crate::metrics::worker::JoinableThread;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -32,6 +35,8 @@ const SLICE: Duration = Duration::from_millis(50);
 /// How often the accepting thread looks for a new connection when none is waiting: the most a
 /// scrape waits to be accepted.
 const ACCEPT_POLL: Duration = Duration::from_millis(20);
+/// How long a client may read none of its answer before a new connection may take its slot.
+const STALLED: Duration = Duration::from_secs(1);
 
 /// What one client may take from the server.
 #[derive(Debug, Clone, Copy)]
@@ -134,8 +139,31 @@ struct ConnectionState {
     accepted: Instant,
     /// Set by the connection once its request head has arrived: from then on it is answered.
     head_read: AtomicBool,
-    /// Set by the accepting thread: give the client up (it is still reading the head).
+    /// Set by the accepting thread: give the client up.
     evicted: AtomicBool,
+    /// When the head arrived or the client last took bytes of the answer, in microseconds
+    /// since `accepted`.
+    progressed_us: AtomicU64,
+}
+
+impl ConnectionState {
+    fn new() -> ConnectionState {
+        ConnectionState {
+            accepted: Instant::now(),
+            head_read: AtomicBool::new(false),
+            evicted: AtomicBool::new(false),
+            progressed_us: AtomicU64::new(0),
+        }
+    }
+
+    fn mark_progress(&self) {
+        let us = u64::try_from(self.accepted.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.progressed_us.store(us, Ordering::SeqCst);
+    }
+
+    fn progressed(&self) -> Instant {
+        self.accepted + Duration::from_micros(self.progressed_us.load(Ordering::SeqCst))
+    }
 }
 
 /// The accepting thread: hands each connection to a thread of its own until stopped, then
@@ -173,9 +201,10 @@ fn serve(
 }
 
 /// Whether a new connection may be served: a slot is free, or the oldest connection still
-/// waiting for its head is told to give up its slot. Given-up connections end within a
-/// [`SLICE`]; until then they still count, and at most as many as the slots may be ending at
-/// once, which bounds the threads at twice the slots.
+/// waiting for its head, else the one stalled longest (at least [`STALLED`]) in its answer, is
+/// told to give up its slot. Given-up connections end within a [`SLICE`]; until then they
+/// still count, and at most as many as the slots may be ending at once, which bounds the
+/// threads at twice the slots.
 fn make_room(connections: &[Connection], max_connections: usize) -> bool {
     let serving = connections
         .iter()
@@ -187,12 +216,23 @@ fn make_room(connections: &[Connection], max_connections: usize) -> bool {
     if connections.len() >= 2 * max_connections {
         return false;
     }
-    let oldest_waiting = connections
-        .iter()
-        .filter(|c| !c.state.evicted.load(Ordering::SeqCst))
+    let serving = || {
+        connections
+            .iter()
+            .filter(|c| !c.state.evicted.load(Ordering::SeqCst))
+    };
+    let oldest_waiting = serving()
         .filter(|c| !c.state.head_read.load(Ordering::SeqCst))
         .min_by_key(|c| c.state.accepted);
-    match oldest_waiting {
+    let longest_stalled = || {
+        serving()
+            .filter(|c| c.state.head_read.load(Ordering::SeqCst))
+            .map(|c| (c, c.state.progressed()))
+            .filter(|(_, progressed)| progressed.elapsed() >= STALLED)
+            .min_by_key(|(_, progressed)| *progressed)
+            .map(|(c, _)| c)
+    };
+    match oldest_waiting.or_else(longest_stalled) {
         Some(connection) => {
             connection.state.evicted.store(true, Ordering::SeqCst);
             true
@@ -207,11 +247,7 @@ fn spawn_connection(
     stop: Arc<AtomicBool>,
     limits: Limits,
 ) -> Option<Connection> {
-    let state = Arc::new(ConnectionState {
-        accepted: Instant::now(),
-        head_read: AtomicBool::new(false),
-        evicted: AtomicBool::new(false),
-    });
+    let state = Arc::new(ConnectionState::new());
     let shared = state.clone();
     let thread = std::thread::Builder::new()
         .name("godtrace-prometheus-conn".to_owned())
@@ -231,29 +267,23 @@ fn handle(
 ) -> io::Result<()> {
     // Some platforms hand out accepted sockets non-blocking like their listener.
     stream.set_nonblocking(false)?;
-    let mut reader = Timed::new(&stream, stop, limits.head_deadline);
-    reader.evicted = Some(&state.evicted);
+    let mut reader = Timed::new(&stream, stop, Some(state), limits.head_deadline);
     let head = read_head(&mut reader)?;
+    let arrived = Instant::now();
+    state.mark_progress();
     state.head_read.store(true, Ordering::SeqCst);
     let response = match head {
-        Head::Complete(head) => respond(&head),
+        Head::Complete(head) => respond(&head, arrived),
         Head::TooLarge { head_method } => {
             Response::error(431, "Request Header Fields Too Large").head_only(head_method)
         }
     };
-    send(&stream, &response, stop, limits.write_deadline)?;
+    // The answer's wait for a client starts when it is ready, not when the request arrived.
+    state.mark_progress();
+    let mut writer = Timed::new(&stream, stop, Some(state), limits.write_deadline);
+    response.write_to(&mut writer)?;
     let _ = stream.shutdown(std::net::Shutdown::Write);
     Ok(())
-}
-
-/// Writes `response` whole within `within`, or fails.
-fn send(
-    stream: &TcpStream,
-    response: &Response,
-    stop: &AtomicBool,
-    within: Duration,
-) -> io::Result<()> {
-    response.write_to(&mut Timed::new(stream, stop, within))
 }
 
 /// Reads and writes of one connection that give up at `deadline` or when the server stops,
@@ -261,17 +291,22 @@ fn send(
 struct Timed<'a> {
     stream: &'a TcpStream,
     stop: &'a AtomicBool,
-    /// Set when the accepting thread gives this client up for a new one (head reads only).
-    evicted: Option<&'a AtomicBool>,
+    /// The connection's state, told of progress and read for whether it was given up.
+    state: Option<&'a ConnectionState>,
     deadline: Instant,
 }
 
 impl<'a> Timed<'a> {
-    fn new(stream: &'a TcpStream, stop: &'a AtomicBool, within: Duration) -> Timed<'a> {
+    fn new(
+        stream: &'a TcpStream,
+        stop: &'a AtomicBool,
+        state: Option<&'a ConnectionState>,
+        within: Duration,
+    ) -> Timed<'a> {
         Timed {
             stream,
             stop,
-            evicted: None,
+            state,
             // A deadline too far to represent is no deadline: a year will do.
             deadline: Instant::now()
                 .checked_add(within)
@@ -284,7 +319,7 @@ impl<'a> Timed<'a> {
         if self.stop.load(Ordering::SeqCst) {
             return Err(io::Error::other("the server is stopping"));
         }
-        if self.evicted.is_some_and(|e| e.load(Ordering::SeqCst)) {
+        if self.state.is_some_and(|s| s.evicted.load(Ordering::SeqCst)) {
             return Err(io::Error::other("given up for a newer connection"));
         }
         let left = self.deadline.saturating_duration_since(Instant::now());
@@ -326,10 +361,16 @@ impl Read for Timed<'_> {
 
 impl Write for Timed<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.retry(|t, wait| {
+        let written = self.retry(|t, wait| {
             t.stream.set_write_timeout(Some(wait))?;
             (&mut &*t.stream).write(buf)
-        })
+        })?;
+        if written > 0
+            && let Some(state) = self.state
+        {
+            state.mark_progress();
+        }
+        Ok(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -382,7 +423,8 @@ struct Response {
     status: u16,
     reason: &'static str,
     content_type: &'static str,
-    body: String,
+    /// Shared by the scrapes that share a rendering.
+    body: Arc<String>,
     /// An answer to `HEAD`: the head of the answer to `GET`, without the body.
     head_only: bool,
 }
@@ -393,7 +435,7 @@ impl Response {
             status,
             reason,
             content_type: "text/plain; charset=utf-8",
-            body: format!("{status} {reason}\n"),
+            body: Arc::new(format!("{status} {reason}\n")),
             head_only: false,
         }
     }
@@ -442,7 +484,8 @@ fn request_path(target: &str) -> &str {
     origin_form.split('?').next().unwrap_or("")
 }
 
-fn respond(head: &str) -> Response {
+/// The answer to a request whose head (`head`) arrived at `arrived`.
+fn respond(head: &str, arrived: Instant) -> Response {
     let mut lines = head.lines();
     let request_line = lines.next().unwrap_or("");
     let parts: Vec<&str> = request_line.split_whitespace().collect();
@@ -471,9 +514,54 @@ fn respond(head: &str) -> Response {
         status: 200,
         reason: "OK",
         content_type: format.content_type(),
-        body: render_registry(format),
+        body: exposition(format, arrived),
         head_only: head_method,
     }
+}
+
+/// The latest rendering in one format, while a connection still sends it.
+struct Rendered {
+    started: Instant,
+    body: Weak<String>,
+}
+
+/// The latest rendering of each format ([`Format::Text`], [`Format::OpenMetrics`]); locked
+/// while rendering, so that renderings run one at a time.
+static LATEST: Mutex<[Option<Rendered>; 2]> = Mutex::new([None, None]);
+
+/// The metrics in `format` for a request that arrived at `arrived`: a rendering started after
+/// that and still being sent to another client, else a new one. Each client thus gets metrics
+/// at least as recent as its request, and a burst of scrapes, which waits here while one is
+/// rendered, shares the next rendering.
+fn exposition(format: Format, arrived: Instant) -> Arc<String> {
+    shared_rendering(&LATEST, format, arrived, render_registry)
+}
+
+/// [`exposition`] with these renderings and this way to render.
+fn shared_rendering(
+    latest: &Mutex<[Option<Rendered>; 2]>,
+    format: Format,
+    arrived: Instant,
+    render: impl FnOnce(Format) -> String,
+) -> Arc<String> {
+    let mut latest = latest.lock().unwrap_or_else(|e| e.into_inner());
+    let slot = &mut latest[match format {
+        Format::Text => 0,
+        Format::OpenMetrics => 1,
+    }];
+    if let Some(rendered) = slot
+        && rendered.started >= arrived
+        && let Some(body) = rendered.body.upgrade()
+    {
+        return body;
+    }
+    let started = Instant::now();
+    let body = Arc::new(render(format));
+    *slot = Some(Rendered {
+        started,
+        body: Arc::downgrade(&body),
+    });
+    body
 }
 
 #[cfg(test)]

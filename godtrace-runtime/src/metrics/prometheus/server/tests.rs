@@ -260,9 +260,8 @@ fn connections_past_the_limit_with_none_to_give_up_are_closed_at_once() {
         .map(|_| Connection {
             thread: std::thread::spawn(|| ()),
             state: Arc::new(ConnectionState {
-                accepted: Instant::now(),
                 head_read: AtomicBool::new(true),
-                evicted: AtomicBool::new(false),
+                ..ConnectionState::new()
             }),
         })
         .collect::<Vec<_>>();
@@ -276,6 +275,74 @@ fn connections_past_the_limit_with_none_to_give_up_are_closed_at_once() {
     assert!(connections[0].state.evicted.load(Ordering::SeqCst));
     // Given-up connections still count until they end: at most twice the slots at once.
     assert!(!make_room(&connections, 1));
+}
+
+/// Past the slots, with every client answered, the one that has read nothing of its answer for
+/// longest (at least `STALLED`) gives its slot up: clients that ask and never read cannot keep
+/// scrapes out either.
+#[test]
+fn a_full_server_gives_up_the_client_stalled_longest_in_its_answer() {
+    let answered = |stalled_for: Duration| Connection {
+        thread: std::thread::spawn(|| ()),
+        state: Arc::new(ConnectionState {
+            accepted: Instant::now() - stalled_for - Duration::from_secs(1),
+            head_read: AtomicBool::new(true),
+            evicted: AtomicBool::new(false),
+            progressed_us: AtomicU64::new(1_000_000),
+        }),
+    };
+    let reading = answered(Duration::ZERO);
+    let connections = [
+        answered(STALLED * 2),
+        reading,
+        answered(STALLED * 3),
+        answered(STALLED / 2),
+    ];
+    assert!(make_room(&connections, 4));
+    let evicted: Vec<bool> = connections
+        .iter()
+        .map(|c| c.state.evicted.load(Ordering::SeqCst))
+        .collect();
+    assert_eq!(evicted, [false, false, true, false]);
+    // Three still served: with three slots, the next stalled one goes.
+    assert!(make_room(&connections, 3));
+    assert!(connections[0].state.evicted.load(Ordering::SeqCst));
+    // Reading, or stalled for less than `STALLED`: kept.
+    let kept = [answered(Duration::ZERO), answered(STALLED / 2)];
+    assert!(!make_room(&kept, 2));
+    assert!(kept.iter().all(|c| !c.state.evicted.load(Ordering::SeqCst)));
+}
+
+/// A connection given up while it writes to a client that reads nothing ends within a slice,
+/// not at its write deadline.
+#[test]
+fn a_stalled_answer_ends_when_given_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (served, _) = listener.accept().unwrap();
+    let state = Arc::new(ConnectionState::new());
+    let response = Response {
+        status: 200,
+        reason: "OK",
+        content_type: "text/plain",
+        body: Arc::new("x".repeat(32 << 20)),
+        head_only: false,
+    };
+    let (done, finished) = mpsc::channel();
+    let writing = state.clone();
+    std::thread::spawn(move || {
+        let stop = AtomicBool::new(false);
+        let mut writer = Timed::new(&served, &stop, Some(&writing), 2 * PATIENCE);
+        let _ = done.send(response.write_to(&mut writer).map_err(|e| e.to_string()));
+    });
+    wait_for("the socket's buffers fill up", || {
+        state.progressed() > state.accepted
+    });
+    state.evicted.store(true, Ordering::SeqCst);
+    let sent = finished
+        .recv_timeout(PATIENCE)
+        .expect("still writing after it was given up");
+    assert_eq!(sent, Err("given up for a newer connection".to_owned()));
 }
 
 #[test]
@@ -326,13 +393,14 @@ fn a_slow_reader_is_cut_off_at_the_write_deadline() {
         status: 200,
         reason: "OK",
         content_type: "text/plain",
-        body: "x".repeat(32 << 20),
+        body: Arc::new("x".repeat(32 << 20)),
         head_only: false,
     };
     let (done, finished) = mpsc::channel();
     std::thread::spawn(move || {
         let stop = AtomicBool::new(false);
-        let sent = send(&served, &response, &stop, Duration::from_secs(1));
+        let mut writer = Timed::new(&served, &stop, None, Duration::from_secs(1));
+        let sent = response.write_to(&mut writer);
         let _ = done.send(sent.map_err(|e| e.kind()));
     });
     let sent = finished
@@ -353,7 +421,32 @@ fn a_request_target_in_absolute_form_is_served_as_its_path() {
         ("ftp://host/metrics", 404),
         ("/metrics", 200),
     ] {
-        let response = respond(&format!("GET {target} HTTP/1.1\r\n\r\n"));
+        let response = respond(&format!("GET {target} HTTP/1.1\r\n\r\n"), Instant::now());
         assert_eq!(response.status, status, "{target}");
     }
+}
+
+/// Scrapes waiting while another is rendered share the next rendering (a burst costs two
+/// renderings, not one each), but never one that started before their request arrived.
+#[test]
+fn scrapes_share_a_rendering_only_when_it_started_after_they_arrived() {
+    let latest = Mutex::new([None, None]);
+    let renderings = std::cell::Cell::new(0);
+    let get = |format, arrived| {
+        shared_rendering(&latest, format, arrived, |_| {
+            renderings.set(renderings.get() + 1);
+            format!("rendering {}", renderings.get())
+        })
+    };
+    let before = Instant::now();
+    let first = get(Format::Text, Instant::now());
+    let waited = get(Format::Text, before);
+    assert!(Arc::ptr_eq(&first, &waited), "arrived before the rendering");
+    let later = get(Format::Text, Instant::now());
+    assert_eq!(*later, "rendering 2", "arrived after it started");
+    let other_format = get(Format::OpenMetrics, before);
+    assert_eq!(*other_format, "rendering 3");
+    // Sent and dropped: nothing to share, even for a request older than it.
+    drop((first, waited, later));
+    assert_eq!(*get(Format::Text, before), "rendering 4");
 }

@@ -21,11 +21,13 @@ static CLOCK: LazyLock<Clock> = LazyLock::new(|| Clock::mock().0);
 /// The same moment on both clocks, read again once a reading is `REANCHOR_AFTER` past it.
 static ANCHOR: AnchorCell = AnchorCell::new(REANCHOR_AFTER);
 
-/// How long one anchor serves: the counter drifts from the system clock (which NTP keeps
-/// right, and which may be stepped) by up to a few hundred parts per million, so a span is
-/// placed on the wall clock within a few milliseconds however long the process has run. A
-/// re-anchor costs one `SystemTime::now`, once per period, on whichever thread converts.
-const REANCHOR_AFTER: Duration = Duration::from_secs(10);
+/// How long one anchor serves: the counter's rate, as calibrated at start-up, is off the
+/// system clock's (which NTP keeps right, and which may be stepped) by tenths of a
+/// millisecond per second or more (0.29 ms/s measured on an idle VM; on a loaded one a 10 s
+/// anchor was seen 12 ms off), so a span is placed on the wall clock within about a
+/// millisecond however long the process has run. A re-anchor costs one `SystemTime::now`,
+/// once per period, on whichever thread converts.
+const REANCHOR_AFTER: Duration = Duration::from_secs(1);
 
 /// One raw reading of the clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -149,3 +149,64 @@ fn without_the_parent_rule_children_of_a_kept_root_follow_the_ratio() {
     assert!(c.spans_named("isolated::sampling_ratio::child").is_empty());
     drop(guard);
 }
+
+/// A traced call (sampled out by the ratio of 0) whose manual span outlives it.
+#[traced]
+fn makes_a_guard() -> godtrace::SpanGuard {
+    godtrace::span("isolated.escaped")
+}
+
+/// A traced call (sampled out) that drops, when its body ends, a guard made before it.
+#[traced]
+fn takes_a_guard(_guard: godtrace::SpanGuard) {}
+
+/// Manual guards may be dropped in any order: a sampled-out root's mark never outlives
+/// every span that holds one, or each later root on the thread would be taken for its child
+/// and dropped (every trace on the thread lost, its id reported as the old one's).
+#[test]
+fn guards_dropped_in_any_order_leave_no_sampled_out_root_behind() {
+    crate::support::own_process!();
+    setup();
+    let c = testing::capture();
+    let recorded = || c.spans_named("isolated::sampling_ratio::always").len();
+    // A struct drops its fields first to last: the root before its child.
+    struct Request {
+        _root: godtrace::SpanGuard,
+        _stage: godtrace::SpanGuard,
+    }
+    drop(Request {
+        _root: godtrace::span("isolated.root"),
+        _stage: godtrace::span("isolated.stage"),
+    });
+    assert_eq!(godtrace::trace_id(), None);
+    always(0);
+    assert_eq!(recorded(), 1, "after a struct of guards");
+    // Two sampled-out roots, the outer one left first.
+    let outer = godtrace::span("isolated.outer");
+    let outer_trace = godtrace::trace_id();
+    let inner = godtrace::span_builder("isolated.inner")
+        .parent(godtrace::otel::Context::new())
+        .start();
+    let inner_trace = godtrace::trace_id();
+    assert_ne!(inner_trace, outer_trace);
+    drop(outer);
+    assert_eq!(
+        godtrace::trace_id(),
+        inner_trace,
+        "the inner root is still current"
+    );
+    drop(inner);
+    assert_eq!(godtrace::trace_id(), None);
+    always(0);
+    assert_eq!(recorded(), 2, "after two roots left out of order");
+    // A guard that outlives the traced call it was made in.
+    drop(makes_a_guard());
+    assert_eq!(godtrace::trace_id(), None);
+    always(0);
+    assert_eq!(recorded(), 3, "after a guard that outlived its call");
+    // A guard dropped inside a traced call made under it.
+    takes_a_guard(godtrace::span("isolated.handed_over"));
+    assert_eq!(godtrace::trace_id(), None);
+    always(0);
+    assert_eq!(recorded(), 4, "after a guard dropped in a call under it");
+}

@@ -229,17 +229,17 @@ fn poll_marked<F: Future>(
     inner: Pin<&mut F>,
     task: &mut std::task::Context<'_>,
 ) -> Poll<F::Output> {
-    let _restore = RestoreMark(sampled_out::replace_mark(mark));
+    let _restore = RestoreMark(sampled_out::hold(mark));
     inner.poll(task)
 }
 
 /// Puts back the thread's sampled-out-root mark it holds when dropped.
-struct RestoreMark(u64);
+struct RestoreMark(sampled_out::Held);
 
 impl Drop for RestoreMark {
     #[inline(always)]
     fn drop(&mut self) {
-        sampled_out::restore_mark(self.0);
+        sampled_out::release(self.0);
     }
 }
 

@@ -73,7 +73,7 @@ pub struct OpSpan {
     /// The span godtrace records; `None` when sampled out. On the heap: the thread's list of
     /// current spans points at it, wherever this `OpSpan` moves.
     live: Option<LiveBox>,
-    /// The sampled-out-root mark to hold while the call runs (`sampled_out::replace_mark`): the root's
+    /// The sampled-out-root mark to hold while the call runs (`sampled_out::hold`): the root's
     /// random bits, or 0 for none.
     scope: u64,
     /// When the call started, for its span's timestamps and duration histogram; `None` for
@@ -731,7 +731,7 @@ impl OpSpan {
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline(never))]
     pub(super) unsafe fn make_current(&self) -> MadeCurrent {
-        let marked = sampled_out::replace_mark(self.scope);
+        let marked = sampled_out::hold(self.scope);
         // OpenTelemetry's context first: the entry below records what it shows.
         let attached = self.cx.clone().map(Context::attach);
         // SAFETY: forwarded to our caller.
@@ -809,7 +809,7 @@ fn end_record(
 
 /// What [`OpSpan::make_current`] changed on this thread, to undo.
 pub(super) struct MadeCurrent {
-    marked: u64,
+    marked: sampled_out::Held,
     pub(super) attached: Option<ContextGuard>,
 }
 
@@ -821,7 +821,7 @@ impl MadeCurrent {
             current::remove(live);
         }
         drop(self.attached);
-        sampled_out::restore_mark(self.marked);
+        sampled_out::release(self.marked);
     }
 }
 
@@ -867,7 +867,7 @@ impl OpSpan {
     pub(super) fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
         // `make_current` and `MadeCurrent::undo`, with the guard held as in
         // `run_current_once` (dropped by hand, never by an unwind).
-        let marked = sampled_out::replace_mark(self.scope);
+        let marked = sampled_out::hold(self.scope);
         let attached = ManuallyDrop::new(self.cx.clone().map(Context::attach));
         // SAFETY: `self` is borrowed by this frame, on this thread, until `remove` below.
         unsafe { self.push_current() };
@@ -881,7 +881,7 @@ impl OpSpan {
     /// attached there (see `OpSpan::attaches_own_context`).
     #[inline(always)]
     fn run_current_once<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        let marked = sampled_out::replace_mark(self.scope);
+        let marked = sampled_out::hold(self.scope);
         // OpenTelemetry's context first: the entry below records what it shows. Dropped by
         // hand below, never by an unwind (none passes in between: the call's panic is
         // caught), which spares it a slot in memory for the unwind path.
@@ -899,7 +899,7 @@ impl OpSpan {
     #[inline(always)]
     fn run_entered<R>(
         &mut self,
-        marked: u64,
+        marked: sampled_out::Held,
         attached: ManuallyDrop<Option<ContextGuard>>,
         f: impl FnOnce() -> R,
     ) -> R {
@@ -908,7 +908,7 @@ impl OpSpan {
             current::remove(live);
         }
         detach(ManuallyDrop::into_inner(attached));
-        sampled_out::restore_mark(marked);
+        sampled_out::release(marked);
         self.returned(outcome)
     }
 

@@ -11,11 +11,24 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState}
 /// The W3C Level 2 random-trace-id flag (`0x02`).
 pub(crate) const RANDOM: TraceFlags = TraceFlags::new(0x02);
 
-/// Sets this thread's sampled-out-root mark (0 clears it) for as long as a call runs;
-/// returns the previous mark, for [`restore_mark`].
+/// What [`hold`] changed: the mark it set, and the one it replaced.
+#[derive(Clone, Copy)]
+pub(super) struct Held {
+    mark: u64,
+    previous: u64,
+}
+
+/// Sets this thread's sampled-out-root mark (0: none, for a recorded span) for as long as a
+/// span is current; [`release`] puts the previous one back.
 #[inline(always)]
-pub(super) fn replace_mark(mark: u64) -> u64 {
-    this_thread().sampled_out_root.replace(mark)
+pub(super) fn hold(mark: u64) -> Held {
+    let this = this_thread();
+    this.marks_held
+        .set(this.marks_held.get() + u32::from(mark != 0));
+    Held {
+        mark,
+        previous: this.sampled_out_root.replace(mark),
+    }
 }
 
 /// The mark of the root godtrace sampled out that this thread runs under; 0 for none.
@@ -24,10 +37,35 @@ pub(super) fn mark() -> u64 {
     this_thread().sampled_out_root.get()
 }
 
-/// Puts back the mark [`replace_mark`] returned.
+/// Undoes [`hold`]. Traced calls and polls leave in the reverse order they entered, but a
+/// manual span's guard may be dropped in any order (a struct drops its fields first to
+/// last) or outlive the traced call it was made in. So the previous mark is put back only
+/// while `held`'s own is still the thread's (else a span held later is still current, or
+/// already put back what was before it), and once no span holds a mark the thread has none:
+/// a mark put back by a span left out of order never outlives every span that held one.
 #[inline(always)]
-pub(super) fn restore_mark(previous: u64) {
-    this_thread().sampled_out_root.set(previous);
+pub(super) fn release(held: Held) {
+    let this = this_thread();
+    let holding = this
+        .marks_held
+        .get()
+        .saturating_sub(u32::from(held.mark != 0));
+    this.marks_held.set(holding);
+    if holding == 0 {
+        this.sampled_out_root.set(0);
+    } else if this.sampled_out_root.get() == held.mark {
+        this.sampled_out_root.set(held.previous);
+    }
+}
+
+/// Clears the mark after a traced call that started with none and held none (a kept root's
+/// quick path): whatever its body left behind is not under a sampled-out root.
+#[inline(always)]
+pub(super) fn clear_unheld() {
+    let this = this_thread();
+    if this.marks_held.get() == 0 {
+        this.sampled_out_root.set(0);
+    }
 }
 
 /// Under a root godtrace sampled out, the span context to show and propagate for it: valid
@@ -68,6 +106,28 @@ mod tests {
     use std::sync::atomic::Ordering::Relaxed;
 
     static NEXT: AtomicU64 = AtomicU64::new(0x0123_4567_89ab_cdef);
+
+    #[test]
+    fn a_mark_left_out_of_order_never_outlives_the_spans_holding_one() {
+        // In order, a recorded span (0) inside a sampled-out root.
+        let root = hold(44);
+        let kept = hold(0);
+        assert_eq!(mark(), 0);
+        release(kept);
+        assert_eq!(mark(), 44);
+        release(root);
+        assert_eq!(mark(), 0);
+        // A root left before its child (the same mark), and two roots left outer first.
+        let (root, child) = (hold(33), hold(33));
+        release(root);
+        release(child);
+        assert_eq!(mark(), 0);
+        let (outer, inner) = (hold(11), hold(22));
+        release(outer);
+        assert_eq!(mark(), 22, "the inner root is still current");
+        release(inner);
+        assert_eq!(mark(), 0);
+    }
 
     #[test]
     fn a_sampled_out_roots_ids_are_its_own_and_stable() {

@@ -42,7 +42,7 @@ pub(super) enum Decision {
     /// Do not record. `carry` is the context to make current while the call runs, so that
     /// its children follow the decision (`None`: the caller's context, already current);
     /// `sampled_out_root` is the mark of a trace dropped at its root here or above (see
-    /// `sampled_out::replace_mark`; 0 for none).
+    /// `sampled_out::hold`; 0 for none).
     NotSampled {
         carry: Option<Context>,
         sampled_out_root: u64,

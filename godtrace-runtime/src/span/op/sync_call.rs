@@ -385,7 +385,7 @@ fn end_kept<'a>(
     current::remove(&live);
     // `quick` keeps nothing under a sampled-out root's mark: there was none to replace, and
     // none is left after the body, as `OpSpan::run_current_once` would restore it.
-    sampled_out::restore_mark(0);
+    sampled_out::clear_unheld();
     let timing = Timing {
         histogram: site.include_duration.then_some(site),
         start,
@@ -431,9 +431,9 @@ fn drop_record(live: LiveBox) {
 #[cfg_attr(debug_assertions, inline(never))]
 fn run_sampled_out<'a>(site: &'static CallSite, mark: u64, call: BodyOnce<'a>) -> Returned<'a> {
     let measured = site.include_duration.then(clock::now);
-    let marked = sampled_out::replace_mark(mark);
+    let held = sampled_out::hold(mark);
     let outcome = catch_unwind(AssertUnwindSafe(|| call.run()));
-    sampled_out::restore_mark(marked);
+    sampled_out::release(held);
     end_sampled_out(site, mark, measured, outcome)
 }
 

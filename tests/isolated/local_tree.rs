@@ -67,17 +67,18 @@ fn a_root_that_never_ends_has_its_children_printed_as_it_runs() {
         "local_tree::a_root_that_never_ends_has_its_children_printed_as_it_runs",
         "server",
     );
-    let stderr = Arc::new(Mutex::new(String::new()));
+    // Bytes, read as text whole: a read may end inside a line's `─` (three bytes).
+    let stderr = Arc::new(Mutex::new(Vec::new()));
     let reader = {
         let (stderr, mut pipe) = (stderr.clone(), process.stderr.take().unwrap());
         std::thread::spawn(move || {
             let mut chunk = [0u8; 65536];
             while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-                let text = String::from_utf8_lossy(&chunk[..n]);
-                stderr.lock().unwrap().push_str(&text);
+                stderr.lock().unwrap().extend_from_slice(&chunk[..n]);
             }
         })
     };
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     let mut stdout = BufReader::new(process.stdout.take().unwrap());
     // After the harness's own lines.
     let mut line = String::new();
@@ -92,7 +93,7 @@ fn a_root_that_never_ends_has_its_children_printed_as_it_runs() {
     // liveness wait for the export thread, not a timing assertion).
     let waited = Instant::now();
     let printed_while_running = loop {
-        let printed = count_children(&stderr.lock().unwrap());
+        let printed = count_children(&text(&stderr.lock().unwrap()));
         if printed >= CHILDREN - HELD || waited.elapsed() > LIMIT / 2 {
             break printed;
         }
@@ -103,7 +104,7 @@ fn a_root_that_never_ends_has_its_children_printed_as_it_runs() {
     reader.join().unwrap();
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
-    let stderr = stderr.lock().unwrap();
+    let stderr = text(&stderr.lock().unwrap());
     assert!(status.success(), "{rest}\n{stderr}");
     let dropped: usize = rest
         .lines()

@@ -278,39 +278,43 @@ pub(crate) fn parse_millis(name: &str, v: &str) -> Result<Duration, InitError> {
 
 fn parse_sampler(vars: &Vars<'_>, layer: &mut Layer) -> Result<(), InitError> {
     let get = |name: &str| vars.get(name);
-    let arg = match get("OTEL_TRACES_SAMPLER_ARG")? {
-        None => None,
-        Some(v) => match v.trim().parse::<f64>() {
-            Ok(r) if (0.0..=1.0).contains(&r) => Some(r),
-            _ => {
-                return Err(InitError::invalid(
-                    "OTEL_TRACES_SAMPLER_ARG",
-                    v,
-                    "a number from 0 to 1",
-                ));
-            }
-        },
+    // Read by the ratio samplers only (defaulting to 1, as specified); the others ignore it,
+    // whatever it holds.
+    let ratio = || -> Result<f64, InitError> {
+        let Some(v) = get("OTEL_TRACES_SAMPLER_ARG")? else {
+            return Ok(1.0);
+        };
+        match v.trim().parse::<f64>() {
+            Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+            _ => Err(InitError::invalid(
+                "OTEL_TRACES_SAMPLER_ARG",
+                v,
+                "a number from 0 to 1",
+            )),
+        }
     };
     let Some(sampler) = get("OTEL_TRACES_SAMPLER")? else {
         // A ratio with no sampler to read it would be ignored: say so instead.
-        return match (arg, get("OTEL_TRACES_SAMPLER_ARG")?) {
-            (Some(_), Some(v)) => Err(InitError::invalid(
-                "OTEL_TRACES_SAMPLER_ARG",
-                v,
-                "OTEL_TRACES_SAMPLER=traceidratio or parentbased_traceidratio beside it \
-                 (OTEL_TRACES_SAMPLER is not set, and only those samplers read a ratio)",
-            )),
-            _ => Ok(()),
+        return match get("OTEL_TRACES_SAMPLER_ARG")? {
+            Some(v) => {
+                ratio()?;
+                Err(InitError::invalid(
+                    "OTEL_TRACES_SAMPLER_ARG",
+                    v,
+                    "OTEL_TRACES_SAMPLER=traceidratio or parentbased_traceidratio beside it \
+                     (OTEL_TRACES_SAMPLER is not set, and only those samplers read a ratio)",
+                ))
+            }
+            None => Ok(()),
         };
     };
-    // The argument is read by the ratio samplers only (defaulting to 1, as specified).
     let (ratio, parent_based) = match enum_name(sampler).as_str() {
         "always_on" => (1.0, false),
         "always_off" => (0.0, false),
-        "traceidratio" => (arg.unwrap_or(1.0), false),
+        "traceidratio" => (ratio()?, false),
         "parentbased_always_on" => (1.0, true),
         "parentbased_always_off" => (0.0, true),
-        "parentbased_traceidratio" => (arg.unwrap_or(1.0), true),
+        "parentbased_traceidratio" => (ratio()?, true),
         _ => return Err(InitError::invalid("OTEL_TRACES_SAMPLER", sampler, SAMPLERS)),
     };
     layer.sample_ratio = Some(ratio);

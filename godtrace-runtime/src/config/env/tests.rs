@@ -98,13 +98,26 @@ fn endpoints_are_normalised_and_their_credentials_never_shown() {
 #[test]
 fn a_sampler_argument_without_a_sampler_is_an_error() {
     assert!(message(&[("OTEL_TRACES_SAMPLER_ARG", "0.1")]).contains("OTEL_TRACES_SAMPLER="));
-    // The specification has the other samplers ignore it.
-    let layer = env(&[
-        ("OTEL_TRACES_SAMPLER", "always_on"),
-        ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
-    ])
-    .unwrap();
-    assert_eq!(layer.sample_ratio, Some(1.0));
+    // The specification has the other samplers ignore it, whatever it holds.
+    for (sampler, arg, ratio) in [
+        ("always_on", "0.1", 1.0),
+        ("always_off", "garbage", 0.0),
+        ("parentbased_always_on", "1.5", 1.0),
+    ] {
+        let layer = env(&[
+            ("OTEL_TRACES_SAMPLER", sampler),
+            ("OTEL_TRACES_SAMPLER_ARG", arg),
+        ])
+        .unwrap();
+        assert_eq!(layer.sample_ratio, Some(ratio), "{sampler}");
+    }
+    assert!(
+        message(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "garbage"),
+        ])
+        .contains("a number from 0 to 1")
+    );
 }
 
 #[test]

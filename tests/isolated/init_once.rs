@@ -29,6 +29,15 @@ fn a_second_init_is_an_error_and_the_first_keeps_working() {
         "the guard turns tracing off when dropped"
     );
     assert_eq!(work(), 7, "traced calls keep working after shutdown");
+    // A capture made after the shutdown records nothing, and says why.
+    let late = testing::capture();
+    assert_eq!(work(), 7);
+    let lookup = std::panic::catch_unwind(|| late.span("isolated::init_once::work"));
+    let message = *lookup
+        .expect_err("nothing recorded")
+        .downcast::<String>()
+        .unwrap();
+    assert!(message.contains("godtrace was shut down"), "{message}");
 }
 
 const CASE: &str = "INIT_ONCE_CASE";

@@ -17,7 +17,9 @@
 //!
 //! If `init` was not called, `capture` installs a recording-only provider (every span
 //! sampled, nothing printed or exported). After that, `init` in the same process returns
-//! `AlreadyInitialized`: call `init` first where a test needs both.
+//! `AlreadyInitialized`: call `init` first where a test needs both. Once the guard `init`
+//! returned is dropped, godtrace is shut down for good and a capture records nothing: keep
+//! that guard alive as long as any test records (a `static` or `mem::forget`).
 mod finished;
 pub(crate) mod sink;
 
@@ -61,6 +63,11 @@ impl Capture {
         let mut found = spans.iter().filter(|s| s.name == name);
         match (found.next(), found.next()) {
             (Some(s), None) => s.clone(),
+            (None, _) if !crate::span::switches::is_enabled() => panic!(
+                "no span named {name:?}: godtrace was shut down (the guard `init` returned was \
+                 dropped), and nothing is recorded after that; keep the guard for the whole \
+                 test run"
+            ),
             (None, _) => panic!("no span named {name:?}; captured: {:?}", names(&spans)),
             (Some(_), Some(_)) => panic!("more than one span named {name:?}"),
         }

@@ -69,6 +69,8 @@ impl MetricsInFlight {
 pub(crate) struct Started {
     running: Running,
     limits: limits::Limits,
+    /// What the Prometheus exposition's `target_info` shows.
+    resource: Vec<KeyValue>,
 }
 
 /// Starts the configured exporters. `resource` goes with every OTLP push. Fails, leaving
@@ -77,6 +79,7 @@ pub(crate) fn start(
     settings: MetricsSettings,
     resource: Vec<KeyValue>,
 ) -> Result<Started, InitError> {
+    let exposed_resource = resource.clone();
     let prometheus = match &settings.prometheus {
         Some(addr) => Some(Server::start(addr.as_str()).map_err(|e| {
             InitError::Exporter(format!("could not serve Prometheus metrics on {addr}: {e}"))
@@ -112,6 +115,7 @@ pub(crate) fn start(
             bound: settings.bound,
         },
         limits: settings.limits,
+        resource: exposed_resource,
     })
 }
 
@@ -120,6 +124,7 @@ impl Started {
     /// [`prometheus_addr`] see.
     pub(crate) fn publish(self) {
         limits::set(self.limits);
+        super::prometheus::set_resource(self.resource);
         let previous = RUNNING
             .lock()
             .unwrap_or_else(|e| e.into_inner())

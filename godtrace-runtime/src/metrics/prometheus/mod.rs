@@ -5,5 +5,6 @@ mod names;
 mod render;
 mod server;
 
+pub(crate) use render::set_resource;
 pub use render::{PrometheusExposition, prometheus_exposition};
 pub(crate) use server::Server;

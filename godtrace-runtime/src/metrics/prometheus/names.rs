@@ -82,6 +82,14 @@ pub(crate) struct Families {
 }
 
 impl Families {
+    /// Gives the exact names `names` to `owner` (no suffixes): for what is not an instrument,
+    /// such as `target_info`.
+    pub(crate) fn reserve(&mut self, owner: &str, names: &[&str]) {
+        for name in names {
+            self.owners.insert((*name).to_owned(), owner.to_owned());
+        }
+    }
+
     /// Gives `family` (of a counter or a histogram) to `instrument`; `Err` with the instrument
     /// that already holds one of its names. Claiming again what one holds succeeds.
     pub(crate) fn claim(

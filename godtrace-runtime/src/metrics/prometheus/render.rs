@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, RwLock};
 use std::time::UNIX_EPOCH;
 
 /// The metrics rendered for one request: what to answer it with.
@@ -57,7 +57,7 @@ pub fn prometheus_exposition(accept: Option<&str>) -> PrometheusExposition {
 /// reserved for it from the start.
 static FAMILIES: LazyLock<Mutex<Families>> = LazyLock::new(|| Mutex::new(with_duration()));
 
-/// No family taken but the duration histogram's.
+/// No family taken but the duration histogram's and `target_info`'s.
 fn with_duration() -> Families {
     let mut families = Families::default();
     let _ = families.claim(
@@ -65,14 +65,44 @@ fn with_duration() -> Families {
         &family_name(DURATION_METRIC, "s", false),
         false,
     );
+    // OpenMetrics names the info family `target`, its one series `target_info`.
+    families.reserve(
+        "the resource (target_info)",
+        &["target", "target_info", "target_info_total"],
+    );
     families
 }
 
-/// The process's metrics in `format`.
+/// The resource `init` configured (service name, version, host…), exposed as `target_info`.
+static RESOURCE: RwLock<Vec<KeyValue>> = RwLock::new(Vec::new());
+
+/// Sets the resource the exposition's `target_info` carries.
+pub(crate) fn set_resource(resource: Vec<KeyValue>) {
+    *RESOURCE.write().unwrap_or_else(|e| e.into_inner()) = resource;
+}
+
+/// The process's metrics in `format`, after the resource's `target_info`.
 pub(crate) fn render_registry(format: Format) -> String {
     let snapshot = registry().collect();
+    let mut out = target_info(&RESOURCE.read().unwrap_or_else(|e| e.into_inner()), format);
     let mut families = FAMILIES.lock().unwrap_or_else(|e| e.into_inner());
-    render(&snapshot, format, &mut families)
+    out.push_str(&render(&snapshot, format, &mut families));
+    out
+}
+
+/// The resource's attributes as the labels of one `target_info` series of value 1, as
+/// OpenTelemetry's Prometheus compatibility rules have an SDK's endpoint expose them (an info
+/// metric in OpenMetrics, a gauge in the text format); nothing for no resource.
+fn target_info(resource: &[KeyValue], format: Format) -> String {
+    if resource.is_empty() {
+        return String::new();
+    }
+    let (family, kind) = match format {
+        Format::Text => ("target_info", "gauge"),
+        Format::OpenMetrics => ("target", "info"),
+    };
+    let labels = labels(resource, false, None);
+    format!("# HELP {family} Target metadata\n# TYPE {family} {kind}\ntarget_info{labels} 1\n")
 }
 
 /// OpenMetrics when the `Accept` header prefers it to the text format, else text.

@@ -493,3 +493,39 @@ fn a_scrape_of_a_budgeted_metric_is_bounded_by_its_budget() {
     let scrape: usize = lines.iter().map(|line| line.len() + 1).sum();
     assert!(scrape <= 1 << 20, "a scrape of {scrape} bytes");
 }
+
+/// The resource is one `target_info` series (OpenTelemetry's Prometheus compatibility rules),
+/// an info metric in OpenMetrics and a gauge in the text format, which both reference parsers
+/// read; an instrument cannot take its names.
+#[test]
+fn the_resource_is_exposed_as_target_info() {
+    let resource = [
+        KeyValue::new("service.name", "wallet \"scanner\""),
+        KeyValue::new("service.version", "1.2.0"),
+    ];
+    let text = target_info(&resource, Format::Text);
+    assert_eq!(
+        text,
+        "# HELP target_info Target metadata\n# TYPE target_info gauge\n\
+         target_info{service_name=\"wallet \\\"scanner\\\"\",service_version=\"1.2.0\"} 1\n"
+    );
+    let openmetrics = target_info(&resource, Format::OpenMetrics);
+    assert!(openmetrics.contains("# TYPE target info\ntarget_info{service_name="));
+    assert_eq!(target_info(&[], Format::Text), "");
+    for (format, exposition, family) in [
+        (Format::Text, text, "target_info gauge 1\n"),
+        (
+            Format::OpenMetrics,
+            openmetrics + "# EOF\n",
+            "target info 1\n",
+        ),
+    ] {
+        if let Some(parsed) = reference_parse(format, &exposition) {
+            assert_eq!(parsed, family, "{exposition}");
+        }
+    }
+    let taken = MetricsSnapshot {
+        metrics: vec![counter("target.info", 1.0), counter("target", 2.0)],
+    };
+    assert_eq!(render(&taken, Format::Text, &mut with_duration()), "");
+}

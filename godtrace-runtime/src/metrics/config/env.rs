@@ -1,7 +1,8 @@
 //! The metrics variables of the environment, read with the one reader of
 //! [`crate::config::env`]: `GODTRACE_PROMETHEUS_LISTEN`, `GODTRACE_METRICS_CARDINALITY_LIMIT`,
 //! `OTEL_METRICS_EXPORTER`, `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT` and the
-//! metrics' own OTLP variables (`OTEL_EXPORTER_OTLP_METRICS_*`). An empty value counts as unset.
+//! metrics' own OTLP variables (`OTEL_EXPORTER_OTLP_METRICS_*`, the temporality preference
+//! included). An empty value counts as unset.
 use crate::InitError;
 use crate::config::env::Vars;
 use crate::config::otlp::{Named, OtlpLayer, Signal};
@@ -35,6 +36,18 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
         if request.is_none_or(|request| timeout < request) {
             layer.otlp.timeout = Some(Named::new(timeout, "OTEL_METRIC_EXPORT_TIMEOUT"));
         }
+    }
+    // godtrace pushes cumulative points only: a backend asked for deltas must not get them
+    // silently (it would read every push as a new increment).
+    if let Some(v) = vars.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")?
+        && crate::config::env::enum_name(v) != "cumulative"
+    {
+        return Err(InitError::invalid(
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+            v,
+            "cumulative (godtrace's OTLP metrics are cumulative; delta and lowmemory are not \
+             supported)",
+        ));
     }
     if let Some(v) = vars.get("GODTRACE_PROMETHEUS_LISTEN")? {
         check_listen("GODTRACE_PROMETHEUS_LISTEN", v)?;

@@ -196,6 +196,21 @@ fn bad_values_name_their_source() {
         bad(&[("OTEL_METRICS_EXPORTER", "statsd")]),
         "OTEL_METRICS_EXPORTER"
     );
+    // Deltas asked for are not answered with cumulative points in silence.
+    for temporality in ["delta", "LowMemory", "sometimes"] {
+        assert_eq!(
+            bad(&[(
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                temporality
+            )]),
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
+        );
+    }
+    let cumulative = [(
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+        "Cumulative",
+    )];
+    assert!(env::parse(&vars(&cumulative)).is_ok());
     assert_eq!(
         bad(&[("GODTRACE_METRICS_CARDINALITY_LIMIT", "-1")]),
         "GODTRACE_METRICS_CARDINALITY_LIMIT"

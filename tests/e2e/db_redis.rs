@@ -124,6 +124,16 @@ async fn wrong_type(
         .unwrap_err()
 }
 
+#[traced(operation = "e2e::db_redis::script_error")]
+async fn script_error(conn: &mut TracedConnection<MultiplexedConnection>) -> redis::RedisError {
+    cmd("EVAL")
+        .arg("return redis.error_reply('tok_s3cr3t is not allowed')")
+        .arg(0)
+        .query_async::<()>(conn)
+        .await
+        .unwrap_err()
+}
+
 async fn multiplexed(
     url: &str,
     config: &AsyncConnectionConfig,
@@ -155,6 +165,26 @@ fn a_server_error_records_its_code_and_not_its_message() {
     assert_eq!(string_attr(lpush, "error.type"), "WRONGTYPE");
     assert_eq!(string_attr(lpush, "db.response.status_code"), "WRONGTYPE");
     assert!(!all_text(lpush).contains("pushed-secret"));
+}
+
+/// A script's error reply is not a Redis code: its first word (which the client takes for
+/// one) is data, never recorded.
+#[test]
+fn a_scripts_error_reply_is_recorded_as_other() {
+    let Some(url) = db::redis_url() else {
+        return;
+    };
+    let c = testing::capture();
+    let error = run(async {
+        let mut conn = multiplexed(&url, &AsyncConnectionConfig::new()).await;
+        script_error(&mut conn).await
+    });
+    assert_eq!(error.code(), Some("tok_s3cr3t"));
+    let eval = &c.children(&c.span("e2e::db_redis::script_error"))[0];
+    assert!(eval.is_error());
+    assert_eq!(string_attr(eval, "error.type"), "_OTHER");
+    assert_eq!(string_attr(eval, "db.response.status_code"), "_OTHER");
+    assert!(!all_text(eval).contains("s3cr3t"), "{eval:?}");
 }
 
 #[traced(operation = "e2e::db_redis::blocked")]

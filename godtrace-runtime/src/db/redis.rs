@@ -233,10 +233,26 @@ fn client_failure(error: &RedisError) -> Failure {
     }
 }
 
-/// A server error code (`ERR`, `WRONGTYPE`, a module's own) cut to 32 bytes of its ASCII.
+/// A server error code as recorded: Redis's own (`ERR`, `WRONGTYPE`, `NOSCRIPT`…) and
+/// modules' are upper-case words; anything else (a script's `error_reply('token …')`, whose
+/// first word the client takes for a code) is `_OTHER`, so that no data of the script's
+/// becomes an attribute or a metric label.
 fn bounded_code(code: &str) -> String {
-    code.chars()
-        .filter(char::is_ascii_graphic)
-        .take(32)
-        .collect()
+    let is_code = (1..=32).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase());
+    if is_code { code } else { "_OTHER" }.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded_code;
+
+    #[test]
+    fn only_upper_case_words_are_recorded_as_codes() {
+        for code in ["ERR", "WRONGTYPE", "NOSCRIPT", "BUSYGROUP"] {
+            assert_eq!(bounded_code(code), code);
+        }
+        for data in ["tok_s3cr3t", "S3CR3T_TOKEN_abc", "-s3cr3t", "", &"A".repeat(33)] {
+            assert_eq!(bounded_code(data), "_OTHER", "{data}");
+        }
+    }
 }

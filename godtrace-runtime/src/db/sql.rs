@@ -38,6 +38,7 @@ pub(crate) fn summarize(sql: &str, text_cap: Option<usize>) -> SqlSummary {
         end: floor_char_boundary(sql, MAX_SCAN_LEN),
         out: text_cap.map(Output::new),
         parser: Parser::default(),
+        settings: Settings::default(),
     };
     scanner.run();
     let truncated = scanner.end < sql.len();
@@ -72,6 +73,7 @@ struct Scanner<'a> {
     end: usize,
     out: Option<Output>,
     parser: Parser,
+    settings: Settings,
 }
 
 impl<'a> Scanner<'a> {
@@ -238,6 +240,7 @@ impl<'a> Scanner<'a> {
             is_word_start(c) || c.is_ascii_digit() || c == b'$'
         });
         let word = &self.sql[start..end];
+        // Where the string's body starts (past its opening quote), and whether `\` escapes.
         let prefixed = match (word, self.peek(end), self.peek(end + 1)) {
             ("e" | "E", Some(b'\''), _) => Some((end + 1, true)),
             ("b" | "B" | "x" | "X" | "n" | "N", Some(b'\''), _) => Some((end + 1, false)),
@@ -245,8 +248,8 @@ impl<'a> Scanner<'a> {
             _ => None,
         };
         match prefixed {
-            Some((quote, escapes)) => {
-                self.pos = self.string_end(quote + 1, escapes);
+            Some((body, escapes)) => {
+                self.pos = self.string_end(body, escapes);
                 self.value();
             }
             None => {
@@ -264,8 +267,11 @@ impl<'a> Scanner<'a> {
         self.parser.feed(Token::Value);
     }
 
-    /// A token kept as written (`start..pos`).
+    /// A token kept as written (`start..pos`), but for a setting's value (see [`Settings`]).
     fn token(&mut self, start: usize, token: Token<'a>) {
+        if self.settings.is_value(token) {
+            return self.value();
+        }
         if let Some(out) = &mut self.out {
             out.push(&self.sql[start..self.pos]);
         }
@@ -276,6 +282,65 @@ impl<'a> Scanner<'a> {
         if let Some(out) = &mut self.out {
             out.space();
         }
+    }
+}
+
+/// Which words of a statement are the value of a run-time setting: PostgreSQL reads the value
+/// of `SET name = value` (or `TO value`, with `LOCAL`/`SESSION`, and in `ALTER ROLE`, `USER`,
+/// `DATABASE` or `SYSTEM .. SET`) as a string even when it is written as a word or a quoted
+/// identifier (`SET myapp.token = s3cr3t`), so those are values too. (In such statements,
+/// `RENAME TO` and `OWNER TO` names become `?` as well.)
+#[derive(Debug, Default)]
+struct Settings {
+    /// Words of the statement so far, up to 2.
+    words: u8,
+    kind: SettingsKind,
+    /// Past the `=` or `TO` of a setting, until the statement ends.
+    in_value: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum SettingsKind {
+    #[default]
+    Other,
+    /// `ALTER`: a settings statement if its next word is `ROLE`, `USER`, `DATABASE`, `SYSTEM`.
+    Alter,
+    Setting,
+}
+
+impl Settings {
+    /// Whether `token`, the next one of the text, is part of a setting's value.
+    fn is_value(&mut self, token: Token<'_>) -> bool {
+        if token == Token::Punct(b';') {
+            *self = Settings::default();
+            return false;
+        }
+        if self.in_value {
+            return matches!(token, Token::Word(_) | Token::QuotedIdent(_));
+        }
+        match token {
+            Token::Word(word) => {
+                self.words = self.words.saturating_add(1);
+                let is = |keyword: &str| word.eq_ignore_ascii_case(keyword);
+                match (self.words, self.kind) {
+                    (1, _) if is("SET") => self.kind = SettingsKind::Setting,
+                    (1, _) if is("ALTER") => self.kind = SettingsKind::Alter,
+                    (2, SettingsKind::Alter) => {
+                        let settings = ["ROLE", "USER", "DATABASE", "SYSTEM"].into_iter().any(is);
+                        self.kind = if settings {
+                            SettingsKind::Setting
+                        } else {
+                            SettingsKind::Other
+                        };
+                    }
+                    (_, SettingsKind::Setting) if is("TO") => self.in_value = true,
+                    _ => {}
+                }
+            }
+            Token::Punct(b'=') if self.kind == SettingsKind::Setting => self.in_value = true,
+            _ => {}
+        }
+        false
     }
 }
 
@@ -523,6 +588,65 @@ mod tests {
         assert_eq!(
             text("SELECT a$b FROM t WHERE x = $12"),
             "SELECT a$b FROM t WHERE x = $12"
+        );
+    }
+
+    /// A prefixed string's body starts right after its quote: reading it one character late
+    /// put the quotes out of step, and the next literal was kept as SQL.
+    #[test]
+    fn empty_and_escape_led_prefixed_strings_end_where_they_end() {
+        for sql in [
+            "UPDATE t SET a = E'', b = 1 WHERE a = 'hunter2-s3cr3t'",
+            "SELECT N'', 's3cr3t'",
+            "SELECT B'', 's3cr3t'",
+            "SELECT X'', 's3cr3t'",
+            "SELECT U&'', 's3cr3t'",
+            r"SELECT E'\\' AS backslash, 'p@ss s3cr3t' AS pw",
+            r"SELECT E'\'' AS quote, 's3cr3t' AS pw",
+            r"SELECT E'\'s3cr3t'",
+            "SELECT E'', 'message from s3cr3t_device' AS m",
+        ] {
+            let summary = summarize(sql, Some(4096));
+            let text = summary.text.unwrap();
+            assert!(!text.contains("s3cr3t"), "{sql} -> {text}");
+            let collection = summary.collection.unwrap_or_default();
+            assert!(!collection.contains("s3cr3t"), "{sql} -> {collection}");
+        }
+        assert_eq!(text("SELECT E'', 'x' FROM t"), "SELECT ?, ? FROM t");
+        assert_eq!(text(r"SELECT E'\'', 'x'"), "SELECT ?, ?");
+    }
+
+    /// PostgreSQL reads a setting's value as a string even when it is written as a word.
+    #[test]
+    fn a_settings_value_is_a_value_even_as_a_word() {
+        assert_eq!(
+            text("SET application_name = s3cr3t"),
+            "SET application_name = ?"
+        );
+        assert_eq!(
+            text(r#"SET SESSION myapp.token TO "s3cr3t"; SELECT a FROM t"#),
+            "SET SESSION myapp.token TO ?; SELECT a FROM t"
+        );
+        assert_eq!(
+            text("ALTER ROLE probe SET myapp.token = s3cr3t"),
+            "ALTER ROLE probe SET myapp.token = ?"
+        );
+        assert_eq!(
+            text("ALTER SYSTEM SET work_mem TO '64MB'"),
+            "ALTER SYSTEM SET work_mem TO ?"
+        );
+        // Elsewhere a word after `=` is a column.
+        assert_eq!(
+            text("UPDATE t SET a = b WHERE c = d"),
+            "UPDATE t SET a = b WHERE c = d"
+        );
+        assert_eq!(
+            text("ALTER TABLE t ALTER COLUMN c SET DEFAULT now()"),
+            "ALTER TABLE t ALTER COLUMN c SET DEFAULT now()"
+        );
+        assert_eq!(
+            op_and_table("ALTER TABLE t RENAME TO u"),
+            some("ALTER", Some("t"))
         );
     }
 

@@ -251,7 +251,13 @@ mod tests {
         for code in ["ERR", "WRONGTYPE", "NOSCRIPT", "BUSYGROUP"] {
             assert_eq!(bounded_code(code), code);
         }
-        for data in ["tok_s3cr3t", "S3CR3T_TOKEN_abc", "-s3cr3t", "", &"A".repeat(33)] {
+        for data in [
+            "tok_s3cr3t",
+            "S3CR3T_TOKEN_abc",
+            "-s3cr3t",
+            "",
+            &"A".repeat(33),
+        ] {
             assert_eq!(bounded_code(data), "_OTHER", "{data}");
         }
     }

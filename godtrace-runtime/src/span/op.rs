@@ -821,7 +821,7 @@ impl MadeCurrent {
             current::remove(live);
         }
         drop(self.attached);
-        sampled_out::release(self.marked);
+        sampled_out::release_out_of_order(self.marked, span.scope);
     }
 }
 

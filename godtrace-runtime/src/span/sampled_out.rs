@@ -11,22 +11,20 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState}
 /// The W3C Level 2 random-trace-id flag (`0x02`).
 pub(crate) const RANDOM: TraceFlags = TraceFlags::new(0x02);
 
-/// What [`hold`] changed: the mark it set, and the one it replaced.
+/// The mark [`hold`] replaced, to put back.
 #[derive(Clone, Copy)]
 pub(super) struct Held {
-    mark: u64,
     previous: u64,
 }
 
 /// Sets this thread's sampled-out-root mark (0: none, for a recorded span) for as long as a
-/// span is current; [`release`] puts the previous one back.
+/// span is current; [`release`] (or [`release_out_of_order`]) puts the previous one back.
+/// The thread counts the spans holding one: when none is left, it has no mark.
 #[inline(always)]
 pub(super) fn hold(mark: u64) -> Held {
     let this = this_thread();
-    this.marks_held
-        .set(this.marks_held.get() + u32::from(mark != 0));
+    this.marks_held.set(this.marks_held.get().wrapping_add(1));
     Held {
-        mark,
         previous: this.sampled_out_root.replace(mark),
     }
 }
@@ -37,29 +35,43 @@ pub(super) fn mark() -> u64 {
     this_thread().sampled_out_root.get()
 }
 
-/// Undoes [`hold`]. Traced calls and polls leave in the reverse order they entered, but a
-/// manual span's guard may be dropped in any order (a struct drops its fields first to
-/// last) or outlive the traced call it was made in. So the previous mark is put back only
-/// while `held`'s own is still the thread's (else a span held later is still current, or
-/// already put back what was before it), and once no span holds a mark the thread has none:
-/// a mark put back by a span left out of order never outlives every span that held one.
+/// Undoes [`hold`] for a span left in the reverse order it entered (a traced call, a poll, a
+/// scope): the previous mark is back, or none once no span holds one. A manual guard dropped
+/// out of order in between (see [`release_out_of_order`]) may have left this span's saved
+/// mark stale; the count then still clears it when the last holder leaves.
 #[inline(always)]
 pub(super) fn release(held: Held) {
     let this = this_thread();
-    let holding = this
-        .marks_held
-        .get()
-        .saturating_sub(u32::from(held.mark != 0));
+    let holding = this.marks_held.get().saturating_sub(1);
     this.marks_held.set(holding);
-    if holding == 0 {
-        this.sampled_out_root.set(0);
-    } else if this.sampled_out_root.get() == held.mark {
-        this.sampled_out_root.set(held.previous);
-    }
+    // A select, not a branch: this runs at the end of every traced call.
+    this.sampled_out_root
+        .set(if holding == 0 { 0 } else { held.previous });
+}
+
+/// Undoes [`hold`] of `mark` for a manual span's guard, which may be dropped in any order (a
+/// struct drops its fields first to last) or outlive the traced call it was made in: the
+/// previous mark is put back only while `mark` is still the thread's (else a span held later
+/// is still current, or another already put back what was before), and none is left once no
+/// span holds one, so that a mark never outlives every span that held one.
+#[inline(always)]
+pub(super) fn release_out_of_order(held: Held, mark: u64) {
+    let this = this_thread();
+    let holding = this.marks_held.get().saturating_sub(1);
+    this.marks_held.set(holding);
+    let current = this.sampled_out_root.get();
+    let back = if current == mark {
+        held.previous
+    } else {
+        current
+    };
+    this.sampled_out_root
+        .set(if holding == 0 { 0 } else { back });
 }
 
 /// Clears the mark after a traced call that started with none and held none (a kept root's
-/// quick path): whatever its body left behind is not under a sampled-out root.
+/// quick path): whatever its body left behind is not under a sampled-out root, unless a span
+/// still holds it (a manual guard made in the body that outlives it).
 #[inline(always)]
 pub(super) fn clear_unheld() {
     let this = this_thread();
@@ -117,15 +129,23 @@ mod tests {
         assert_eq!(mark(), 44);
         release(root);
         assert_eq!(mark(), 0);
-        // A root left before its child (the same mark), and two roots left outer first.
+        // Guards: a root left before its child (the same mark), and two roots left outer
+        // first.
         let (root, child) = (hold(33), hold(33));
-        release(root);
-        release(child);
+        release_out_of_order(root, 33);
+        release_out_of_order(child, 33);
         assert_eq!(mark(), 0);
         let (outer, inner) = (hold(11), hold(22));
-        release(outer);
+        release_out_of_order(outer, 11);
         assert_eq!(mark(), 22, "the inner root is still current");
-        release(inner);
+        release_out_of_order(inner, 22);
+        assert_eq!(mark(), 0);
+        // A guard left inside a traced call made under it: the call puts back the stale
+        // mark it saved, but it is the last holder.
+        let guard = hold(55);
+        let call = hold(55);
+        release_out_of_order(guard, 55);
+        release(call);
         assert_eq!(mark(), 0);
     }
 

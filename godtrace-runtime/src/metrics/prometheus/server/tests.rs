@@ -313,6 +313,17 @@ fn a_full_server_gives_up_the_client_stalled_longest_in_its_answer() {
     assert!(kept.iter().all(|c| !c.state.evicted.load(Ordering::SeqCst)));
 }
 
+/// An answer of 32 MiB: a client that reads nothing leaves most of it unwritten.
+fn larger_than_socket_buffers() -> Response {
+    Response {
+        status: 200,
+        reason: "OK",
+        content_type: "text/plain",
+        body: Arc::new("x".repeat(32 << 20)),
+        head_only: false,
+    }
+}
+
 /// A connection given up while it writes to a client that reads nothing ends within a slice,
 /// not at its write deadline.
 #[test]
@@ -321,13 +332,7 @@ fn a_stalled_answer_ends_when_given_up() {
     let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (served, _) = listener.accept().unwrap();
     let state = Arc::new(ConnectionState::new());
-    let response = Response {
-        status: 200,
-        reason: "OK",
-        content_type: "text/plain",
-        body: Arc::new("x".repeat(32 << 20)),
-        head_only: false,
-    };
+    let response = larger_than_socket_buffers();
     let (done, finished) = mpsc::channel();
     let writing = state.clone();
     std::thread::spawn(move || {
@@ -389,13 +394,7 @@ fn a_slow_reader_is_cut_off_at_the_write_deadline() {
             std::thread::sleep(Duration::from_millis(10));
         }
     });
-    let response = Response {
-        status: 200,
-        reason: "OK",
-        content_type: "text/plain",
-        body: Arc::new("x".repeat(32 << 20)),
-        head_only: false,
-    };
+    let response = larger_than_socket_buffers();
     let (done, finished) = mpsc::channel();
     std::thread::spawn(move || {
         let stop = AtomicBool::new(false);

@@ -1067,3 +1067,68 @@ async fn an_unimplemented_method_is_other_on_the_server_span_and_histogram() {
     assert!(series(METHOD).is_none(), "no series of its own");
     assert!(series("_OTHER").is_some_and(|p| p.count >= 1));
 }
+
+/// tonic's interceptors sit inside `GrpcServerLayer` and answer UNAUTHENTICATED before any
+/// routing: a method never answered otherwise is `_OTHER`, so that clients making paths up
+/// fill no series; once its handler answered, the method keeps its name.
+#[tokio::test]
+async fn a_gates_answer_names_a_method_only_once_its_handler_answered() {
+    const METHOD: &str = "capture.layers.Locked/Get";
+    let capture = testing::capture();
+    let code = std::sync::Arc::new(std::sync::Mutex::new("16"));
+    let answer = code.clone();
+    let inner = tower::service_fn(move |_: http::Request<axum::body::Body>| {
+        let code = *answer.lock().unwrap();
+        async move { Ok::<_, std::convert::Infallible>(grpc_response(Some(code), "")) }
+    });
+    let path = format!("/{METHOD}");
+    for made_up in 0..3 {
+        let path = format!("/capture.layers.Locked/MadeUp{made_up}");
+        grpc_call(
+            GrpcServerLayer::new().layer(inner.clone()).boxed_clone(),
+            &path,
+        )
+        .await;
+    }
+    grpc_call(
+        GrpcServerLayer::new().layer(inner.clone()).boxed_clone(),
+        &path,
+    )
+    .await;
+    let gated = capture.spans_named("grpc");
+    assert_eq!(gated.len(), 4, "{:#?}", capture.spans());
+    assert!(
+        gated
+            .iter()
+            .all(|s| str_attr(s, "rpc.method") == Some("_OTHER"))
+    );
+    // Its handler answers (NOT_FOUND), then the gate again: named both times.
+    *code.lock().unwrap() = "5";
+    grpc_call(
+        GrpcServerLayer::new().layer(inner.clone()).boxed_clone(),
+        &path,
+    )
+    .await;
+    *code.lock().unwrap() = "16";
+    grpc_call(GrpcServerLayer::new().layer(inner).boxed_clone(), &path).await;
+    let named = capture.spans_named(METHOD);
+    assert_eq!(named.len(), 2, "{:#?}", capture.spans());
+    assert!(
+        named
+            .iter()
+            .all(|s| str_attr(s, "rpc.method") == Some(METHOD))
+    );
+    let snapshot = metrics_snapshot();
+    let unauthenticated = |method: &'static str| {
+        snapshot.histogram(
+            "rpc.server.call.duration",
+            &[
+                KeyValue::new("rpc.system.name", "grpc"),
+                KeyValue::new("rpc.method", method),
+                KeyValue::new("rpc.response.status_code", "UNAUTHENTICATED"),
+            ],
+        )
+    };
+    assert!(unauthenticated("_OTHER").is_some_and(|p| p.count >= 4));
+    assert!(unauthenticated(METHOD).is_some_and(|p| p.count == 1));
+}

@@ -246,15 +246,19 @@ impl Exchange {
     }
 
     fn finish_grpc(&mut self) {
-        #[cfg(feature = "tonic")]
-        if self.role == Role::GrpcServer {
-            self.finish_server_method();
-        }
-        let code = match self.grpc_code {
-            Some(code) => code,
+        let answered = match self.grpc_code {
+            Some(code) => Some(code),
             // A response that ended with no `grpc-status`: gRPC clients read UNKNOWN (gRPC's
             // mapping of an HTTP 200 without one), so the call failed.
-            None if self.body_ended && self.http_status == Some(200) => semconv::GRPC_UNKNOWN,
+            None if self.body_ended && self.http_status == Some(200) => Some(semconv::GRPC_UNKNOWN),
+            None => None,
+        };
+        #[cfg(feature = "tonic")]
+        if self.role == Role::GrpcServer {
+            self.finish_server_method(answered);
+        }
+        let code = match answered {
+            Some(code) => code,
             None => {
                 // Broken off before its status (or the peer is not gRPC); an HTTP error
                 // status says why.
@@ -281,11 +285,13 @@ impl Exchange {
 impl Exchange {
     /// A gRPC server span's `rpc.method`, set at its end: a call the server answers
     /// UNIMPLEMENTED names a method the server does not define, which the RPC conventions
-    /// record as `_OTHER` (the original in `rpc.method_original`), the span named `grpc`.
-    /// Otherwise every path a client makes up would be a span name and a histogram series.
+    /// record as `_OTHER` (the original in `rpc.method_original`), the span named `grpc`; so
+    /// does a gate's answer, or none, for a method never answered otherwise
+    /// (`grpc::names_method`). Otherwise every path a client makes up would be a span name and
+    /// a histogram series.
     /// The method is the one in the histogram's attributes (`grpc::metric_attributes`);
     /// an `_OTHER` there was set on the span at its start, with its original.
-    fn finish_server_method(&mut self) {
+    fn finish_server_method(&mut self, answered: Option<i64>) {
         let MetricBase::Attributes(attributes) = &mut self.metric else {
             return;
         };
@@ -298,7 +304,7 @@ impl Exchange {
         if method.value.as_str() == semconv::OTHER_METHOD {
             return;
         }
-        if self.grpc_code == Some(semconv::GRPC_UNIMPLEMENTED) {
+        if !super::grpc::names_method(method.value.as_str().as_ref(), answered) {
             let original = std::mem::replace(
                 &mut method.value,
                 opentelemetry::Value::from(semconv::OTHER_METHOD),

@@ -1132,3 +1132,65 @@ async fn a_gates_answer_names_a_method_only_once_its_handler_answered() {
     assert!(unauthenticated("_OTHER").is_some_and(|p| p.count >= 4));
     assert!(unauthenticated(METHOD).is_some_and(|p| p.count == 1));
 }
+
+fn explode() -> &'static str {
+    panic!("handler (expected by this test)")
+}
+
+/// A handler that panics, and a body that panics after a 200 head: the histogram says
+/// `panic` as the span does, not `cancelled` nor a success, and the span keeps its status
+/// code.
+#[tokio::test]
+async fn a_panic_in_the_handler_or_its_body_is_a_panic_in_the_histogram_too() {
+    use tokio_stream::StreamExt as _;
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route("/layers/panics", axum::routing::get(|| async { explode() }))
+        .route(
+            "/layers/stream-panics",
+            axum::routing::get(|| async {
+                let chunks = tokio_stream::iter(0..3).map(|i| {
+                    assert!(i < 1, "body (expected by this test)");
+                    Ok::<_, std::io::Error>(axum::body::Bytes::from("chunk"))
+                });
+                axum::body::Body::from_stream(chunks)
+            }),
+        )
+        .layer(HttpServerLayer::new());
+    for path in ["/layers/panics", "/layers/stream-panics"] {
+        let app = app.clone();
+        let served = tokio::spawn(async move {
+            let request = http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            axum::body::to_bytes(response.into_body(), 1 << 20).await
+        });
+        assert!(served.await.unwrap_err().is_panic(), "{path}");
+    }
+    let snapshot = metrics_snapshot();
+    let point = |route: &'static str, status: Option<i64>| {
+        let mut attributes = vec![
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("http.route", route),
+            KeyValue::new("error.type", "panic"),
+        ];
+        attributes.extend(status.map(|s| KeyValue::new("http.response.status_code", s)));
+        snapshot.histogram("http.server.request.duration", &attributes)
+    };
+    let all = || format!("{:#?}", snapshot.metric("http.server.request.duration"));
+    assert!(point("/layers/panics", None).is_some(), "{}", all());
+    assert!(
+        point("/layers/stream-panics", Some(200)).is_some(),
+        "{}",
+        all()
+    );
+    let streamed = capture.span("GET /layers/stream-panics");
+    assert!(streamed.is_error());
+    assert_eq!(str_attr(&streamed, "error.type"), Some("panic"));
+    assert_eq!(
+        streamed.attr("http.response.status_code"),
+        Some(&Value::I64(200))
+    );
+}

@@ -94,8 +94,12 @@ impl Exchange {
     pub(crate) fn on_response(&mut self, status: http::StatusCode, headers: &HeaderMap) {
         self.responded = true;
         self.http_status = Some(status.as_u16());
-        if matches!(self.role, Role::GrpcServer | Role::GrpcClient) {
-            self.on_trailers(headers);
+        match self.role {
+            // On the span now: a panic while the body streams ends the span before `finish`.
+            Role::HttpServer | Role::HttpClient => self
+                .span
+                .set_attribute("http.response.status_code", i64::from(status.as_u16())),
+            Role::GrpcServer | Role::GrpcClient => self.on_trailers(headers),
         }
     }
 
@@ -138,6 +142,13 @@ impl Exchange {
 
     /// Sets the final status and attributes on the span and records the duration.
     fn finish(&mut self) {
+        // Dropped while unwinding: a panic in the service or its body ended the request (and
+        // ended the span, `error.type` = `panic`, when it unwound through `in_scope`). The
+        // histogram says the same, not `cancelled` nor, after a 200 head, a success.
+        if std::thread::panicking() && matches!(self.role, Role::HttpServer | Role::GrpcServer) {
+            self.responded = true;
+            self.error_type = Some(Cow::Borrowed("panic"));
+        }
         if !self.responded {
             match self.role {
                 // The caller dropped the call's future (its own timeout, a `select!` that went
@@ -173,12 +184,11 @@ impl Exchange {
     }
 
     fn finish_http(&mut self, is_error: fn(u16) -> bool) {
-        if let Some(status) = self.http_status {
-            self.span
-                .set_attribute("http.response.status_code", i64::from(status));
-            if is_error(status) && self.error_type.is_none() {
-                self.error_type = Some(Cow::Owned(status.to_string()));
-            }
+        if let Some(status) = self.http_status
+            && is_error(status)
+            && self.error_type.is_none()
+        {
+            self.error_type = Some(Cow::Owned(status.to_string()));
         }
     }
 

@@ -1194,3 +1194,51 @@ async fn a_panic_in_the_handler_or_its_body_is_a_panic_in_the_histogram_too() {
         Some(&Value::I64(200))
     );
 }
+
+/// A response body dropped in the middle of its sending (the client went away): the span and
+/// the histogram say `cancelled`, not a clean 200.
+#[tokio::test]
+async fn a_response_cut_off_mid_body_is_cancelled() {
+    use tokio_stream::StreamExt as _;
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route(
+            "/layers/cut-off",
+            axum::routing::get(|| async {
+                let first = Ok::<_, std::io::Error>(axum::body::Bytes::from("first"));
+                let never_ends = tokio_stream::iter([first]).chain(tokio_stream::pending());
+                axum::body::Body::from_stream(never_ends)
+            }),
+        )
+        .layer(HttpServerLayer::new());
+    let request = http::Request::get("/layers/cut-off")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let mut body = response.into_body().into_data_stream();
+    assert_eq!(body.next().await.unwrap().unwrap(), "first");
+    drop(body);
+    let span = capture.span("GET /layers/cut-off");
+    assert!(span.is_error(), "{span:#?}");
+    assert_eq!(str_attr(&span, "error.type"), Some("cancelled"));
+    assert_eq!(
+        span.attr("http.response.status_code"),
+        Some(&Value::I64(200))
+    );
+    let snapshot = metrics_snapshot();
+    let cut = snapshot.histogram(
+        "http.server.request.duration",
+        &[
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("http.route", "/layers/cut-off"),
+            KeyValue::new("http.response.status_code", 200),
+            KeyValue::new("error.type", "cancelled"),
+        ],
+    );
+    assert!(
+        cut.is_some(),
+        "{:#?}",
+        snapshot.metric("http.server.request.duration")
+    );
+}

@@ -68,6 +68,9 @@ impl<B: Body> Body for TracedBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let mut inner = this.inner;
+        if let Some(exchange) = this.exchange.as_mut() {
+            exchange.on_body_polled();
+        }
         let frame = match this.exchange {
             // A streaming body runs the application's code: keep its spans under ours.
             Some(exchange) if *this.streams => {

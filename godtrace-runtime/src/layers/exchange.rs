@@ -62,6 +62,8 @@ pub(crate) struct Exchange {
     responded: bool,
     /// The response body ended normally (its last frame, or no body at all).
     body_ended: bool,
+    /// The response body was polled: its sending began.
+    body_polled: bool,
 }
 
 impl Exchange {
@@ -77,6 +79,7 @@ impl Exchange {
             error_type: None,
             responded: false,
             body_ended: false,
+            body_polled: false,
         }
     }
 
@@ -117,6 +120,11 @@ impl Exchange {
         self.body_ended = true;
     }
 
+    /// The response body is being polled: its sending began.
+    pub(crate) fn on_body_polled(&mut self) {
+        self.body_polled = true;
+    }
+
     /// The inner service failed (no response): `error.type` is the error's type name.
     pub(crate) fn on_service_error<E>(&mut self) {
         self.responded = true;
@@ -149,6 +157,9 @@ impl Exchange {
             self.responded = true;
             self.error_type = Some(Cow::Borrowed("panic"));
         }
+        if self.responded && self.body_polled && !self.body_ended && self.error_type.is_none() {
+            self.on_body_cut();
+        }
         if !self.responded {
             match self.role {
                 // The caller dropped the call's future (its own timeout, a `select!` that went
@@ -180,6 +191,20 @@ impl Exchange {
             // set before (a handler's panic) is kept: an Error with an empty description
             // replaces no other status (`Live::set_status`).
             self.span.set_error("");
+        }
+    }
+
+    /// A server's response body dropped while being sent: the client went away (or an outer
+    /// layer gave up) in the middle of the response. As for a request dropped before its
+    /// head: `cancelled` over HTTP; gRPC's CANCELLED, which is no server error. (A client
+    /// that drops the body it reads chose to.)
+    fn on_body_cut(&mut self) {
+        match self.role {
+            Role::HttpServer => self.error_type = Some(Cow::Borrowed(CANCELLED)),
+            Role::GrpcServer => {
+                self.grpc_code.get_or_insert(semconv::GRPC_CANCELLED);
+            }
+            Role::HttpClient | Role::GrpcClient => {}
         }
     }
 

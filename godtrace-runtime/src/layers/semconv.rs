@@ -367,6 +367,9 @@ pub(crate) fn grpc_code_name(code: i64) -> &'static str {
 /// gRPC's UNKNOWN: what a missing or unknown `grpc-status` means to a gRPC client.
 pub(crate) const GRPC_UNKNOWN: i64 = 2;
 
+/// gRPC's CANCELLED: the caller gave the call up.
+pub(crate) const GRPC_CANCELLED: i64 = 1;
+
 /// gRPC's UNIMPLEMENTED: the server does not define the method called.
 pub(crate) const GRPC_UNIMPLEMENTED: i64 = 12;
 

@@ -322,7 +322,7 @@ impl Exchange {
     /// UNIMPLEMENTED names a method the server does not define, which the RPC conventions
     /// record as `_OTHER` (the original in `rpc.method_original`), the span named `grpc`; so
     /// does a gate's answer, or none, for a method never answered otherwise
-    /// (`grpc::names_method`). Otherwise every path a client makes up would be a span name and
+    /// (`grpc_methods::names_method`). Otherwise every path a client makes up would be a span name and
     /// a histogram series.
     /// The method is the one in the histogram's attributes (`grpc::metric_attributes`);
     /// an `_OTHER` there was set on the span at its start, with its original.
@@ -339,7 +339,7 @@ impl Exchange {
         if method.value.as_str() == semconv::OTHER_METHOD {
             return;
         }
-        if !super::grpc::names_method(method.value.as_str().as_ref(), answered) {
+        if !super::grpc_methods::names_method(method.value.as_str().as_ref(), answered) {
             let original = std::mem::replace(
                 &mut method.value,
                 opentelemetry::Value::from(semconv::OTHER_METHOD),

@@ -62,6 +62,8 @@ mod body;
 mod exchange;
 #[cfg(feature = "tonic")]
 mod grpc;
+#[cfg(feature = "tonic")]
+mod grpc_methods;
 #[cfg(feature = "tower")]
 mod http_server;
 #[cfg(feature = "reqwest")]

@@ -7,6 +7,7 @@
 //! it asked for (the operation and table only, or the text up to its length cap). Comments
 //! are dropped (they may hold anything), whitespace runs become one space. Bound parameters
 //! (`$1`) are placeholders already: the values bound to them never reach this code.
+use crate::value::floor_char_boundary;
 
 /// Bytes of a statement read at most: a longer statement's text ends with `…`.
 pub(crate) const MAX_SCAN_LEN: usize = 64 * 1024;
@@ -397,15 +398,6 @@ impl Output {
         }
         self.text
     }
-}
-
-/// The largest index `<= at` on a char boundary of `s`.
-fn floor_char_boundary(s: &str, at: usize) -> usize {
-    let mut at = at.min(s.len());
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
 }
 
 /// Finds the operation and first table of the first statement, token by token.

@@ -71,11 +71,12 @@ pub(crate) fn same_pairs(a: &[KeyValue], b: &[KeyValue]) -> bool {
 /// as [`set_hash`] hashes them. With `==`, a NaN value never equals itself, so each call with
 /// one would make a series of its own until the cardinality limit.
 pub(crate) fn same_pair(a: &KeyValue, b: &KeyValue) -> bool {
-    let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     a.key == b.key
         && match (&a.value, &b.value) {
             (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits(),
-            (Value::Array(Array::F64(x)), Value::Array(Array::F64(y))) => bits(x) == bits(y),
+            (Value::Array(Array::F64(x)), Value::Array(Array::F64(y))) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(x, y)| x.to_bits() == y.to_bits())
+            }
             (x, y) => x == y,
         }
 }

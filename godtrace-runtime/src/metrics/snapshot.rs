@@ -1,5 +1,6 @@
 //! What collection reads: every metric's current values, cumulative since the process started.
 //! The Prometheus endpoint, the OTLP push and tests all read this same model.
+use super::attrs::same_set;
 use super::exemplar::Exemplar;
 use opentelemetry::{KeyValue, Value};
 
@@ -88,16 +89,6 @@ fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
         .iter()
         .find(|kv| kv.key.as_str() == key)
         .map(|kv| &kv.value)
-}
-
-/// Same attribute set, whatever the order (floats compared as the series are).
-fn same_set(a: &[KeyValue], b: &[KeyValue]) -> bool {
-    a.len() == b.len()
-        && a.iter().all(|kv| {
-            b.iter()
-                .find(|other| other.key == kv.key)
-                .is_some_and(|other| super::attrs::same_pair(other, kv))
-        })
 }
 
 impl MetricsSnapshot {

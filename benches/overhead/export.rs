@@ -18,7 +18,10 @@
 //!
 //! Where drops come from, each case also prints the milliseconds in which spans were dropped
 //! (the loop reads the process's count of dropped spans after each burst) and the CPU time the hypervisor took
-//! from this machine meanwhile (`steal` in `/proc/stat`).
+//! from this machine meanwhile (`steal` in `/proc/stat`). With `GODTRACE_BENCH_EXPORT_WAITS=1`,
+//! each burst that found the queue full is also printed on stderr with how long the export
+//! thread and the recording thread waited for a core since the burst before (`schedstat`; read
+//! at every burst, which adds a few µs per burst to the recording thread's CPU).
 use crate::cases::{Case, Kind, Setup};
 use crate::figures::num;
 use crate::{CASE_VAR, Fields};
@@ -124,10 +127,13 @@ pub fn run(case: &Case) -> Vec<(String, String)> {
     let before = Sample::now();
     let receiver_before = receiver.cpu_ns();
     let start = Instant::now();
-    let mut drops = Drops::default();
+    let mut drops = Drops::with_waits();
     let steal_before = steal_ms();
     let recorded = paced(op_exported, rate, Duration::from_secs_f64(secs), &mut drops);
     let steal = steal_ms() - steal_before;
+    if let Some(waits) = &drops.waits {
+        waits.print();
+    }
     let elapsed = start.elapsed().as_secs_f64();
     guard.flush();
     let after = Sample::now();
@@ -239,22 +245,111 @@ struct Drops {
     last_count: u64,
     last_window: Option<u128>,
     windows: u64,
+    /// With `GODTRACE_BENCH_EXPORT_WAITS=1`: the threads' scheduler counts at each burst.
+    waits: Option<Waits>,
 }
 
 impl Drops {
+    /// Also reads both threads' scheduler counts at every burst (a few µs each: off by
+    /// default, as it adds to the recording thread's CPU).
+    fn with_waits() -> Drops {
+        let waits = std::env::var_os("GODTRACE_BENCH_EXPORT_WAITS")
+            .is_some_and(|v| v == "1")
+            .then(Waits::default);
+        Drops {
+            waits,
+            ..Drops::default()
+        }
+    }
+
     fn look(&mut self, now: Duration) {
         // Not `godtrace::stats()`, which collects every lane first: the recording thread
         // would then hand its spans over every burst, which it does not do untimed.
         let count = godtrace::__private::spans_dropped_counted();
-        if count > self.last_count {
+        let dropped = count - self.last_count;
+        if dropped > 0 {
             let window = now.as_millis();
             if self.last_window != Some(window) {
                 self.windows += 1;
                 self.last_window = Some(window);
             }
         }
+        if let Some(waits) = &mut self.waits {
+            waits.look(now, dropped);
+        }
         self.last_count = count;
     }
+}
+
+/// Where the time went before each burst that found the queue full: how long the export
+/// thread and the recording thread waited for a core (runnable, not running: the second field
+/// of `/proc/<tid>/schedstat`) since the burst before. Printed on stderr at the end.
+#[derive(Default)]
+struct Waits {
+    export: Option<std::fs::File>,
+    last: Option<(Duration, u64, u64)>,
+    episodes: Vec<String>,
+}
+
+impl Waits {
+    fn look(&mut self, now: Duration, dropped: u64) {
+        if self.export.is_none() {
+            self.export = export_thread_schedstat();
+        }
+        let Some(export) = &self.export else {
+            return;
+        };
+        let export_wait = schedstat_field(export, 1);
+        let own_wait = std::fs::File::open("/proc/thread-self/schedstat")
+            .map(|f| schedstat_field(&f, 1))
+            .unwrap_or(0);
+        if let Some((then, export_before, own_before)) = self.last
+            && dropped > 0
+        {
+            self.episodes.push(format!(
+                "at {:.1} ms: {dropped} dropped; in the {} µs since the burst before, the export \
+                 thread waited {} µs for a core, the recording thread {} µs",
+                now.as_secs_f64() * 1e3,
+                (now - then).as_micros(),
+                export_wait.saturating_sub(export_before) / 1000,
+                own_wait.saturating_sub(own_before) / 1000,
+            ));
+        }
+        self.last = Some((now, export_wait, own_wait));
+    }
+}
+
+impl Waits {
+    fn print(&self) {
+        for episode in &self.episodes {
+            eprintln!("{WAITS_PREFIX}{episode}");
+        }
+    }
+}
+
+/// Starts the lines of [`Waits::print`], which the parent process passes on.
+pub const WAITS_PREFIX: &str = "export waits: ";
+
+/// The export thread's `schedstat`, open.
+fn export_thread_schedstat() -> Option<std::fs::File> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    tasks.flatten().find_map(|task| {
+        let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+        (comm.trim() == "godtrace-export")
+            .then(|| std::fs::File::open(task.path().join("schedstat")).ok())
+            .flatten()
+    })
+}
+
+/// Field `n` of a `schedstat` file (0: ns on a CPU; 1: ns waiting for one), read afresh.
+fn schedstat_field(file: &std::fs::File, n: usize) -> u64 {
+    use std::os::unix::fs::FileExt as _;
+    let mut buf = [0u8; 96];
+    let len = file.read_at(&mut buf, 0).unwrap_or(0);
+    std::str::from_utf8(&buf[..len])
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(n)?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The CPU time the hypervisor gave other guests while this machine's CPUs wanted it, summed

@@ -156,11 +156,20 @@ fn run_child(id: &str, smoke: bool) -> Result<Fields, String> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().find_map(|l| l.strip_prefix(RESULT_PREFIX));
     match line {
-        Some(line) if output.status.success() => Ok(line
-            .split_whitespace()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()),
+        Some(line) if output.status.success() => {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            for waits in stderr
+                .lines()
+                .filter(|l| l.starts_with(export::WAITS_PREFIX))
+            {
+                eprintln!("{id}: {waits}");
+            }
+            Ok(line
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect())
+        }
         _ => {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let tail: Vec<&str> = stderr.lines().rev().take(15).collect();

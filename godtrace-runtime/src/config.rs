@@ -61,6 +61,11 @@ pub enum Propagator {
     Baggage,
 }
 
+impl Propagator {
+    /// What `OTEL_PROPAGATORS` defaults to: `tracecontext,baggage`.
+    pub(crate) const DEFAULT: [Propagator; 2] = [Propagator::TraceContext, Propagator::Baggage];
+}
+
 /// Configuration for [`crate::init`].
 ///
 /// ```

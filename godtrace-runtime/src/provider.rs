@@ -137,6 +137,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     crate::config::limits::set(settings.span_limits);
     crate::config::http_methods::install(settings.known_http_methods.as_deref());
     opentelemetry::global::set_text_map_propagator(propagator(&settings.propagators));
+    crate::propagation::carry(&settings.propagators);
     Ok(Guard { _private: () })
 }
 
@@ -289,6 +290,8 @@ fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
 /// `config` (the test capture's path: no environment, no exporter).
 pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
     let _installing = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    let propagators = config.code.propagators.as_deref();
+    crate::propagation::carry(propagators.unwrap_or(&Propagator::DEFAULT));
     install_with(
         SdkTracerProvider::builder(),
         Pipeline::new(vec![Box::new(crate::testing::sink::CaptureSink)]),

@@ -64,3 +64,108 @@ fn global_propagator_keeps_level_2_tracestate_and_the_random_flag() {
     assert_eq!(outgoing.get("traceparent"), incoming.get("traceparent"));
     assert_eq!(outgoing.get("tracestate"), Some(&tracestate));
 }
+
+/// A request through `HttpServerLayer` carrying `traceparent` and `baggage`: the trace id and
+/// the baggage its handler runs under.
+async fn served_under(headers: &[(&str, &str)]) -> (Option<String>, Vec<KeyValue>) {
+    use std::sync::{Arc, Mutex};
+    use tower::{Layer, ServiceExt};
+    let seen = Arc::new(Mutex::new(None));
+    let handler = tower::service_fn({
+        let seen = seen.clone();
+        move |_req: http::Request<String>| {
+            *seen.lock().unwrap() = Some((
+                godtrace::trace_id(),
+                godtrace::propagation::baggage(&godtrace::current_context()),
+            ));
+            async { Ok::<_, std::convert::Infallible>(http::Response::new(String::new())) }
+        }
+    });
+    let mut request = http::Request::builder().uri("/served");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let layered = godtrace::layers::HttpServerLayer::new().layer(handler);
+    let response = layered
+        .oneshot(request.body(String::new()).unwrap())
+        .await
+        .unwrap();
+    drop(response);
+    seen.lock().unwrap().take().expect("the handler ran")
+}
+
+const INCOMING_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const INCOMING: [(&str, &str); 2] = [
+    (
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    ),
+    ("baggage", "user.id=alice"),
+];
+
+/// godtrace's own `inject` and `extract`, and the framework layers built on them, carry what
+/// `OTEL_PROPAGATORS` names too: with `tracecontext` alone, baggage (user ids, emails) goes
+/// to no other host and is not taken from callers, and the trace still crosses.
+#[tokio::test]
+async fn godtraces_own_propagation_and_layers_leave_baggage_out_when_told() {
+    crate::support::own_process!();
+    let _guard = godtrace::init(
+        Config::new("propagators")
+            .local_tree(false)
+            .with_env_vars([("OTEL_PROPAGATORS", "tracecontext")]),
+    )
+    .expect("init");
+    let _capture = testing::capture();
+    let cx = Context::current().with_baggage([KeyValue::new("user.email", "a@example.com")]);
+    let mut outgoing = HashMap::new();
+    let mut outgoing_headers = http::HeaderMap::new();
+    {
+        let _attached = cx.attach();
+        let _span = godtrace::span("client.call");
+        godtrace::propagation::inject(&mut outgoing);
+        godtrace::propagation::inject_headers(&mut outgoing_headers);
+    }
+    assert!(outgoing.contains_key("traceparent"), "{outgoing:?}");
+    assert!(!outgoing.contains_key("baggage"), "{outgoing:?}");
+    assert!(outgoing_headers.contains_key("traceparent"));
+    assert!(!outgoing_headers.contains_key("baggage"));
+
+    let incoming: HashMap<String, String> = INCOMING
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let parent = godtrace::propagation::extract_map(&incoming);
+    assert!(godtrace::propagation::is_remote_parent(&parent));
+    assert_eq!(godtrace::propagation::baggage(&parent), vec![]);
+
+    let (trace_id, baggage) = served_under(&INCOMING).await;
+    assert_eq!(trace_id.as_deref(), Some(INCOMING_TRACE));
+    assert_eq!(baggage, vec![]);
+}
+
+/// With `OTEL_PROPAGATORS=none`, nothing is read or written: a request through a layer
+/// starts a trace of its own, and outgoing calls carry no header.
+#[tokio::test]
+async fn with_no_propagators_godtrace_carries_nothing() {
+    crate::support::own_process!();
+    let _guard = godtrace::init(
+        Config::new("propagators")
+            .local_tree(false)
+            .with_env_vars([("OTEL_PROPAGATORS", "none")]),
+    )
+    .expect("init");
+    let _capture = testing::capture();
+    let mut outgoing = HashMap::new();
+    {
+        let cx = Context::current().with_baggage([KeyValue::new("tenant", "acme")]);
+        let _attached = cx.attach();
+        let _span = godtrace::span("client.call");
+        godtrace::propagation::inject(&mut outgoing);
+    }
+    assert!(outgoing.is_empty(), "{outgoing:?}");
+
+    let (trace_id, baggage) = served_under(&INCOMING).await;
+    let trace_id = trace_id.expect("the layer's own span");
+    assert_ne!(trace_id, INCOMING_TRACE, "a trace of its own");
+    assert_eq!(baggage, vec![]);
+}

@@ -126,7 +126,7 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
             .propagators
             .clone()
             .or_else(|| env.propagators.clone())
-            .unwrap_or_else(|| vec![Propagator::TraceContext, Propagator::Baggage]),
+            .unwrap_or_else(|| Propagator::DEFAULT.to_vec()),
         known_http_methods: env.known_http_methods.clone(),
     })
 }

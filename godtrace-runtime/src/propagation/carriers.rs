@@ -37,7 +37,7 @@ pub use self::http_carrier::{HeaderExtractor, HeaderInjector, extract_headers, i
 mod http_carrier {
     use super::super::context::from_fields;
     use super::super::w3c::{Field, Fields, NOT_TEXT};
-    use super::super::{BAGGAGE, TRACEPARENT, TRACESTATE};
+    use super::super::{BAGGAGE, TRACEPARENT, TRACESTATE, carried, if_carried};
     use http::header::{HeaderMap, HeaderName, HeaderValue};
     use opentelemetry::Context;
     use opentelemetry::propagation::{Extractor, Injector};
@@ -67,7 +67,8 @@ mod http_carrier {
     /// assert!(godtrace_runtime::propagation::is_remote_parent(&parent));
     /// ```
     pub fn extract_headers(headers: &HeaderMap) -> Context {
-        let traceparent = field(headers, TRACEPARENT);
+        let carried = carried();
+        let traceparent = if_carried(carried.trace_context, || field(headers, TRACEPARENT));
         // Without a `traceparent` the `tracestate` is never read: not looked up either.
         let tracestate = match traceparent {
             Field::Absent => Field::Absent,
@@ -77,7 +78,8 @@ mod http_carrier {
             traceparent,
             tracestate,
         };
-        from_fields(&fields, &field(headers, BAGGAGE))
+        let baggage = if_carried(carried.baggage, || field(headers, BAGGAGE));
+        from_fields(&fields, &baggage)
     }
 
     /// The values of header `name`; one value (the common case) is read without a `Vec`.

@@ -124,9 +124,13 @@
 //! [`crate::current_context`]) keeps the whole list; exported spans show the part
 //! OpenTelemetry holds.
 //!
-//! These functions always speak W3C Trace Context and Baggage, whatever `OTEL_PROPAGATORS`
-//! says; that setting chooses the global propagator [`crate::init`] installs for other
-//! OpenTelemetry-instrumented code.
+//! # Which headers
+//! These functions, and the framework layers built on them, carry what `OTEL_PROPAGATORS`
+//! (or [`Config::propagators`](crate::Config::propagators)) names, as the global propagator
+//! [`crate::init`] installs for other OpenTelemetry-instrumented code does: both by default;
+//! with `tracecontext` alone no `baggage` is read or written (baggage then goes to no other
+//! host), with `baggage` alone no trace context, with `none` nothing. [`W3cPropagator::new`]
+//! always carries both.
 mod baggage;
 mod carriers;
 mod context;
@@ -143,8 +147,8 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, KeyValue};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
-use w3c::{Fields, field};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use w3c::{Field, Fields, field};
 
 #[cfg(feature = "http")]
 pub use carriers::{HeaderExtractor, HeaderInjector, extract_headers, inject_headers};
@@ -168,6 +172,34 @@ pub const MAX_BAGGAGE_LEN: usize = 8192;
 /// The most baggage entries kept of a `baggage` (the W3C limit, and OpenTelemetry's): the
 /// first ones are kept, the others dropped. No more are sent either.
 pub const MAX_BAGGAGE_MEMBERS: usize = 64;
+
+/// What [`inject`] and [`extract`] carry: [`TRACE_CONTEXT`] and [`CARRIES_BAGGAGE`] bits, as
+/// the last `init` was configured (both until then).
+static CARRIED: AtomicU8 = AtomicU8::new(TRACE_CONTEXT | CARRIES_BAGGAGE);
+const TRACE_CONTEXT: u8 = 1;
+const CARRIES_BAGGAGE: u8 = 2;
+
+/// Makes [`inject`] and [`extract`] carry the headers of `propagators` (called by `init`).
+pub(crate) fn carry(propagators: &[crate::Propagator]) {
+    let bits = propagators.iter().fold(0, |bits, p| {
+        bits | match p {
+            crate::Propagator::TraceContext => TRACE_CONTEXT,
+            crate::Propagator::Baggage => CARRIES_BAGGAGE,
+        }
+    });
+    CARRIED.store(bits, Ordering::Relaxed);
+}
+
+/// The propagator [`inject`] and [`extract`] use: the configured headers.
+fn carried() -> W3cPropagator {
+    let bits = CARRIED.load(Ordering::Relaxed);
+    W3cPropagator::carrying(bits & TRACE_CONTEXT != 0, bits & CARRIES_BAGGAGE != 0)
+}
+
+/// `field` when the configured propagators carry it (`wanted`), else absent: not read at all.
+fn if_carried<'a>(wanted: bool, field: impl FnOnce() -> Field<'a>) -> Field<'a> {
+    if wanted { field() } else { Field::Absent }
+}
 
 static CONTEXTS_REJECTED: AtomicU64 = AtomicU64::new(0);
 static BAGGAGE_REJECTED: AtomicU64 = AtomicU64::new(0);
@@ -218,7 +250,7 @@ pub fn inject_context<I: Injector + ?Sized>(cx: &Context, injector: &mut I) {
             self.0.set(key, value);
         }
     }
-    W3cPropagator::new().inject_context(cx, &mut Dyn(injector));
+    carried().inject_context(cx, &mut Dyn(injector));
 }
 
 /// The context a carrier holds: its remote parent (if valid) and its baggage, and nothing
@@ -237,11 +269,17 @@ pub fn inject_context<I: Injector + ?Sized>(cx: &Context, injector: &mut I) {
 /// assert!(godtrace_runtime::propagation::is_remote_parent(&parent));
 /// ```
 pub fn extract<E: Extractor + ?Sized>(extractor: &E) -> Context {
+    let carried = carried();
     let fields = Fields {
-        traceparent: field(extractor.get_all(TRACEPARENT)),
-        tracestate: field(extractor.get_all(TRACESTATE)),
+        traceparent: if_carried(carried.trace_context, || {
+            field(extractor.get_all(TRACEPARENT))
+        }),
+        tracestate: if_carried(carried.trace_context, || {
+            field(extractor.get_all(TRACESTATE))
+        }),
     };
-    from_fields(&fields, &field(extractor.get_all(BAGGAGE)))
+    let baggage = if_carried(carried.baggage, || field(extractor.get_all(BAGGAGE)));
+    from_fields(&fields, &baggage)
 }
 
 /// The context held by a `HashMap` of headers, looking the keys up without regard to case

@@ -27,10 +27,10 @@ use std::sync::OnceLock;
 pub struct W3cPropagator {
     /// Whether `traceparent` and `tracestate` are carried (`init` installs one without for
     /// `baggage` in the configured propagators, beside one for `tracecontext`).
-    trace_context: bool,
+    pub(super) trace_context: bool,
     /// Whether `baggage` is carried (`init` installs it without, when the configured
     /// propagators leave baggage out).
-    baggage: bool,
+    pub(super) baggage: bool,
 }
 
 impl Default for W3cPropagator {
@@ -45,6 +45,14 @@ impl W3cPropagator {
         W3cPropagator {
             trace_context: true,
             baggage: true,
+        }
+    }
+
+    /// The headers `OTEL_PROPAGATORS` names: the trace context's, `baggage`, both or neither.
+    pub(super) const fn carrying(trace_context: bool, baggage: bool) -> Self {
+        W3cPropagator {
+            trace_context,
+            baggage,
         }
     }
 

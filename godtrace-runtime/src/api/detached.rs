@@ -84,7 +84,7 @@ impl Span {
     /// This span as an OpenTelemetry [`Context`]: the parent to inject into an outgoing
     /// request's headers, or to start work elsewhere under (`parent = ..`). A span sampled out
     /// gives the ids it propagates (not sampled), so downstream services follow the decision;
-    /// with tracing off, an empty context.
+    /// with tracing off, the context it was started under (its parent's), passed on unchanged.
     pub fn context(&self) -> Context {
         self.span
             .as_ref()

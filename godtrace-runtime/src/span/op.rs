@@ -92,11 +92,12 @@ struct Timing {
 }
 
 impl OpSpan {
-    /// Starts the span of a call at `site`, under `parent` (evaluated only when tracing is on;
-    /// `None` means the current span), with the call's `arg_count` recorded arguments pushed
-    /// by `record_args` into the span's attributes, only when it is sampled in (`record_args`
-    /// is not called when `arg_count` is 0: it has nothing to push then). When godtrace
-    /// is not initialised or disabled this is one relaxed load and a branch.
+    /// Starts the span of a call at `site`, under `parent` (`None` means the current span),
+    /// with the call's `arg_count` recorded arguments pushed by `record_args` into the span's
+    /// attributes, only when it is sampled in (`record_args` is not called when `arg_count` is
+    /// 0: it has nothing to push then). When godtrace is not initialised or disabled this is
+    /// one relaxed load and a branch, and a given `parent` is only made current for the call
+    /// ([`OpSpan::passing_through`]).
     #[inline(always)]
     pub fn start<P: ParentContext>(
         site: &'static CallSite,
@@ -106,8 +107,8 @@ impl OpSpan {
     ) -> Option<OpSpan> {
         if !switches::is_enabled() {
             // `None`, not an empty span: the off path then writes one tag and has nothing
-            // to drop.
-            return None;
+            // to drop (a site without `parent = ..` knows at compile time it has none).
+            return parent().into_parent().map(OpSpan::passing_through);
         }
         let mut record_args = Some(record_args);
         let mut recording = |attrs: &mut Vec<KeyValue>| {
@@ -334,6 +335,20 @@ impl OpSpan {
         (live, start)
     }
 
+    /// A span that records nothing and only makes `cx` current while it is (tracing off): a
+    /// parent extracted from a request then goes on to the calls made under it, as
+    /// OpenTelemetry's API does without an SDK (the specification: `OTEL_SDK_DISABLED` has
+    /// no effect on propagators).
+    pub(super) fn passing_through(cx: Context) -> OpSpan {
+        OpSpan {
+            cx: Some(cx),
+            live: None,
+            scope: 0,
+            timing: None,
+            error_type: Cell::new(None),
+        }
+    }
+
     /// A call not recorded, outside any span (or under one godtrace dropped), measured from
     /// `measured` when its site records durations; `mark` is the dropped root's, for the
     /// thread to hold while the call runs.
@@ -478,8 +493,14 @@ impl OpSpan {
         explicit: Option<Context>,
         carries_parent: bool,
     ) -> Option<OpSpan> {
-        if !switches::is_enabled() || !current::otel_context_usable() {
+        if !current::otel_context_usable() {
             return None;
+        }
+        if !switches::is_enabled() {
+            // The context passes through: the explicit parent, or (for a span that can go
+            // elsewhere, such as a layer's) the one it was started under.
+            let cx = explicit.or_else(|| carries_parent.then(super::current_context));
+            return cx.map(OpSpan::passing_through);
         }
         let rule = sampling::SiteRule {
             sample_rate: None,

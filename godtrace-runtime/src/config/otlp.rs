@@ -69,10 +69,14 @@ pub(crate) struct OtlpLayer {
 }
 
 impl OtlpLayer {
-    /// A copy safe to log: header values and endpoint user-info redacted.
+    /// A copy safe to log: header values, names that are not header names (a mistyped
+    /// `Authorization: Bearer …` given as a name) and endpoint user-info redacted.
     pub(crate) fn redacted(&self) -> OtlpLayer {
         let mut out = self.clone();
         for header in &mut out.headers {
+            if !crate::text::is_token(&header.value.0) {
+                header.value.0 = "<redacted>".to_owned();
+            }
             header.value.1 = "<redacted>".to_owned();
         }
         if let Some(endpoint) = &mut out.endpoint {

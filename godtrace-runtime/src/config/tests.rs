@@ -7,10 +7,22 @@ fn debug_output_shows_no_credential() {
     let config = Config::new("svc")
         .endpoint("https://user:hunter2@collector:4318")
         .header("authorization", "Bearer s3cr3t-token")
-        .with_env_vars([("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=env-s3cr3t")])
+        // A value given as the name by mistake.
+        .header("authorization: Bearer s3cr3t-in-name", "")
+        .with_env_vars([(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "x-api-key=env-s3cr3t,Authorization: Basic env-name-s3cr3t",
+        )])
         .metrics(MetricsConfig::new().otlp_endpoint("http://m:pw-metrics@collector:4318"));
     let shown = format!("{config:?} {config:#?}");
-    for secret in ["hunter2", "s3cr3t-token", "env-s3cr3t", "pw-metrics"] {
+    for secret in [
+        "hunter2",
+        "s3cr3t-token",
+        "s3cr3t-in-name",
+        "env-s3cr3t",
+        "env-name-s3cr3t",
+        "pw-metrics",
+    ] {
         assert!(!shown.contains(secret), "{secret} shown in {shown}");
     }
     for kept in [

@@ -249,8 +249,8 @@ impl Config {
         return false;
     }
 
-    /// The `service.name` resource attribute (env: `OTEL_SERVICE_NAME`; default
-    /// `unknown_service:` and the executable's name).
+    /// The `service.name` resource attribute (env: `OTEL_SERVICE_NAME`; default, and for an
+    /// empty name, `unknown_service:` and the executable's name).
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.code.service_name = Some(name.into());
         self

@@ -150,7 +150,9 @@ fn resolve_resource(code: &Layer, env: &Layer) -> Vec<KeyValue> {
     for (k, v) in &code.resource {
         set(&mut attrs, k, v.clone());
     }
-    if let Some(name) = &code.service_name {
+    // An empty name is no name, as an empty `OTEL_SERVICE_NAME` is: a service is never
+    // exported unnamed.
+    if let Some(name) = code.service_name.as_ref().filter(|name| !name.is_empty()) {
         set(&mut attrs, "service.name", name.clone().into());
     }
     if let Some(version) = &code.service_version {

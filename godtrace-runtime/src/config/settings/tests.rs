@@ -550,13 +550,16 @@ fn resource_merges_env_then_code() {
 /// executable's name.
 #[test]
 fn an_unnamed_service_is_named_after_its_executable() {
-    let s = settings(Config::default());
-    let name = s
-        .resource
-        .iter()
-        .find(|kv| kv.key.as_str() == "service.name")
-        .map(|kv| kv.value.as_str().into_owned());
     let executable = std::env::current_exe().unwrap();
     let executable = executable.file_name().unwrap().to_str().unwrap();
-    assert_eq!(name, Some(format!("unknown_service:{executable}")));
+    // An empty name given in code is no name either.
+    for config in [Config::default(), Config::new("")] {
+        let s = settings(config);
+        let name = s
+            .resource
+            .iter()
+            .find(|kv| kv.key.as_str() == "service.name")
+            .map(|kv| kv.value.as_str().into_owned());
+        assert_eq!(name, Some(format!("unknown_service:{executable}")));
+    }
 }

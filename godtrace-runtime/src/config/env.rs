@@ -4,6 +4,7 @@
 //! Every value is checked here, so an error names the variable it came from. Values are
 //! trimmed; an empty value counts as unset (as the OpenTelemetry specification says).
 use super::limits::MAX_COUNT_LIMIT;
+use super::settings::MAX_QUEUE_SIZE;
 use super::otlp::{Named, OtlpLayer, Signal};
 use super::{Compression, EnvValue, Layer, MAX_DURATION, Propagator, Protocol, url};
 use crate::InitError;
@@ -49,6 +50,18 @@ impl<'a> Vars<'a> {
         self.parsed(name, |name, v| match v.parse::<usize>() {
             Ok(n) if n > 0 => Ok(n),
             _ => Err(InitError::invalid(name, v, "a whole number greater than 0")),
+        })
+    }
+
+    /// A whole number from 1 to `max` (a larger one, however long, gets the same message).
+    fn count_up_to(&self, name: &str, max: usize) -> Result<Option<usize>, InitError> {
+        self.parsed(name, |name, v| match v.parse::<usize>() {
+            Ok(n) if n > 0 && n <= max => Ok(n),
+            _ => Err(InitError::invalid(
+                name,
+                v,
+                &format!("a whole number from 1 to {max}"),
+            )),
         })
     }
 
@@ -144,8 +157,8 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
         service_name: vars.get("OTEL_SERVICE_NAME")?.map(str::to_owned),
         otlp: vars.otlp(None)?,
         traces: vars.otlp(Some(Signal::Traces))?,
-        max_queue_size: vars.count("OTEL_BSP_MAX_QUEUE_SIZE")?,
-        max_export_batch_size: vars.count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")?,
+        max_queue_size: vars.count_up_to("OTEL_BSP_MAX_QUEUE_SIZE", MAX_QUEUE_SIZE)?,
+        max_export_batch_size: vars.count_up_to("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", MAX_QUEUE_SIZE)?,
         schedule_delay: vars.millis("OTEL_BSP_SCHEDULE_DELAY")?,
         export_timeout: vars.millis("OTEL_BSP_EXPORT_TIMEOUT")?,
         otel_context: vars.bool("GODTRACE_OTEL_CONTEXT")?,

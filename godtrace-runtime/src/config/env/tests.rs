@@ -40,7 +40,13 @@ fn invalid_values_name_variable_value_and_what_is_accepted() {
     );
     assert!(message(&[("OTEL_TRACES_SAMPLER", "jaeger_remote")]).contains("always_on"));
     assert!(message(&[("OTEL_SDK_DISABLED", "yes")]).contains("true or false"));
-    assert!(message(&[("OTEL_BSP_MAX_QUEUE_SIZE", "-1")]).contains("greater than 0"));
+    // The same bound however large the number: past `usize` too.
+    for queue in ["-1", "0", "1048577", "99999999999999999999999"] {
+        assert!(
+            message(&[("OTEL_BSP_MAX_QUEUE_SIZE", queue)]).contains("from 1 to 1048576"),
+            "{queue}"
+        );
+    }
     assert!(message(&[("OTEL_BSP_SCHEDULE_DELAY", "5s")]).contains("milliseconds"));
     assert!(message(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).contains("grpc"));
     assert!(message(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://c:4317")]).contains("http://"));

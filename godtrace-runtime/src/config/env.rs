@@ -4,8 +4,8 @@
 //! Every value is checked here, so an error names the variable it came from. Values are
 //! trimmed; an empty value counts as unset (as the OpenTelemetry specification says).
 use super::limits::MAX_COUNT_LIMIT;
-use super::settings::MAX_QUEUE_SIZE;
 use super::otlp::{Named, OtlpLayer, Signal};
+use super::settings::MAX_QUEUE_SIZE;
 use super::{Compression, EnvValue, Layer, MAX_DURATION, Propagator, Protocol, url};
 use crate::InitError;
 use std::path::PathBuf;
@@ -158,7 +158,8 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
         otlp: vars.otlp(None)?,
         traces: vars.otlp(Some(Signal::Traces))?,
         max_queue_size: vars.count_up_to("OTEL_BSP_MAX_QUEUE_SIZE", MAX_QUEUE_SIZE)?,
-        max_export_batch_size: vars.count_up_to("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", MAX_QUEUE_SIZE)?,
+        max_export_batch_size: vars
+            .count_up_to("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", MAX_QUEUE_SIZE)?,
         schedule_delay: vars.millis("OTEL_BSP_SCHEDULE_DELAY")?,
         export_timeout: vars.millis("OTEL_BSP_EXPORT_TIMEOUT")?,
         otel_context: vars.bool("GODTRACE_OTEL_CONTEXT")?,

@@ -73,24 +73,42 @@ fn userinfo(url: &str) -> Option<&str> {
     (!info.is_empty()).then_some(info)
 }
 
-/// `url` with its user-info replaced by `<redacted>`, for messages: it is a credential.
+/// `url` with its user-info and its query replaced by `<redacted>`, for messages: they are
+/// where credentials go (`https://key@…`, `…?api_key=…`).
 pub(crate) fn redacted(url: &str) -> String {
     scrub(url, url)
 }
 
-/// `message` with every copy of `url`'s user-info, and of its password alone, replaced by
-/// `<redacted>`: transport errors quote the URL they failed on.
+/// `message` with every copy of `url`'s user-info, of its password alone, and of its query
+/// and the query's values replaced by `<redacted>`: transport errors quote the URL they
+/// failed on, or a part of it.
 pub(crate) fn scrub(message: &str, url: &str) -> String {
-    let Some(info) = userinfo(url) else {
-        return message.to_owned();
-    };
-    let mut out = message.replace(info, "<redacted>");
-    if let Some((_, password)) = info.split_once(':')
-        && !password.is_empty()
-    {
-        out = out.replace(password, "<redacted>");
+    let mut out = message.to_owned();
+    if let Some(info) = userinfo(url) {
+        out = out.replace(info, "<redacted>");
+        if let Some((_, password)) = info.split_once(':')
+            && !password.is_empty()
+        {
+            out = out.replace(password, "<redacted>");
+        }
+    }
+    if let Some(query) = query(url) {
+        out = out.replace(query, "<redacted>");
+        // Values short enough to occur by chance elsewhere in a message (`v=1`) are left.
+        for value in query.split('&').filter_map(|pair| pair.split_once('=')) {
+            if value.1.len() >= 6 {
+                out = out.replace(value.1, "<redacted>");
+            }
+        }
     }
     out
+}
+
+/// The query of `url` (after its first `?`, before any `#`), if not empty.
+fn query(url: &str) -> Option<&str> {
+    let query = &url[url.find('?')? + 1..];
+    let query = &query[..query.find('#').unwrap_or(query.len())];
+    (!query.is_empty()).then_some(query)
 }
 
 /// The URL a signal is sent to, from a base endpoint: over HTTP the signal's `path`
@@ -255,5 +273,19 @@ mod tests {
             assert!(!err.contains("s3cr3t"), "{err}");
         }
         assert_eq!(redacted("http://h:1/p@x"), "http://<redacted>@x");
+    }
+
+    /// Some vendors take the key in the endpoint's query: it is a credential too.
+    #[test]
+    fn a_query_never_appears_in_messages() {
+        let url = "https://collector:4318/v1/traces?api_key=s3cr3tkey&region=eu";
+        assert_eq!(redacted(url), "https://collector:4318/v1/traces?<redacted>");
+        let message = format!("error sending request for url ({url}): refused");
+        let scrubbed = scrub(&message, url);
+        assert!(!scrubbed.contains("s3cr3tkey"), "{scrubbed}");
+        // Quoted decoded or alone.
+        let scrubbed = scrub("invalid api key: s3cr3tkey", url);
+        assert!(!scrubbed.contains("s3cr3tkey"), "{scrubbed}");
+        assert_eq!(redacted("http://h:1/p"), "http://h:1/p");
     }
 }

@@ -314,3 +314,36 @@ fn span_and_event_names_are_bounded_like_values() {
         assert!(event.name.len() <= limit, "{}", event.name.len());
     }
 }
+
+/// `set_error` keeps the last description, whichever sorts first, and bounds it as attribute
+/// values are (a description built from a request can be megabytes).
+#[test]
+fn set_error_keeps_the_last_description_bounded() {
+    let c = testing::capture();
+    {
+        let s = godtrace::span("first_sorts_last");
+        s.set_error("zzz first");
+        s.set_error("aaa second");
+    }
+    {
+        let s = godtrace::span("first_sorts_first");
+        s.set_error("aaa first");
+        s.set_error("zzz second");
+    }
+    {
+        let s = godtrace::span_builder("huge").start_detached();
+        s.set_error("z".repeat(10_000_000));
+    }
+    assert_eq!(
+        c.span("first_sorts_last").error_message(),
+        Some("aaa second")
+    );
+    assert_eq!(
+        c.span("first_sorts_first").error_message(),
+        Some("zzz second")
+    );
+    let huge = c.span("huge");
+    let message = huge.error_message().expect("an error");
+    assert!(message.len() <= 1024, "{} bytes", message.len());
+    assert!(message.starts_with("zzz"));
+}

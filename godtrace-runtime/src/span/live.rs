@@ -773,11 +773,26 @@ impl Live {
         self.name = Name::Given(name.unwrap_or(old_name), kind.unwrap_or(old_kind));
     }
 
-    /// Sets the status; as in OpenTelemetry, Ok is final and Unset never replaces anything.
+    /// Sets the status as the specification says: Ok is final, Unset never replaces
+    /// anything, and an error replaces an earlier one (the last description is kept; not the
+    /// greater, as comparing two `Status` values would). The description is bounded as
+    /// attribute values are.
     pub(crate) fn set_status(&self, status: Status) {
+        let status = match status {
+            Status::Error { description }
+                if description.len() > crate::value::max_attribute_len() =>
+            {
+                Status::error(crate::value::bounded_text(
+                    &description,
+                    crate::value::max_attribute_len(),
+                ))
+            }
+            status => status,
+        };
         let mut fields = self.fields.borrow_mut();
-        if status > fields.status {
-            fields.status = status;
+        match (&fields.status, &status) {
+            (Status::Ok, _) | (_, Status::Unset) => {}
+            _ => fields.status = status,
         }
     }
 }

@@ -5,8 +5,8 @@ pub use crate::record::{
     OkOfResult, Outcome,
 };
 pub use crate::span::{
-    CallSite, Instrumented, OpSpan, ParentContext, SiteOptions, instrument_future, run_sync,
-    run_sync_args_at, run_sync_at,
+    CallSite, Instrumented, OpSpan, ParentContext, SiteOptions, instrument_future,
+    instrument_future_of, run_sync, run_sync_args_at, run_sync_at,
 };
 pub use crate::value::{
     Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable,

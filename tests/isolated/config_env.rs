@@ -49,7 +49,11 @@ fn every_variable_rejects_bad_values_by_name() {
         ),
         ("OTEL_TRACES_SAMPLER_ARG", "-0.1", "from 0 to 1"),
         ("OTEL_BSP_MAX_QUEUE_SIZE", "0", "from 1 to 1048576"),
-        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "lots", "from 1 to 1048576"),
+        (
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            "lots",
+            "from 1 to 1048576",
+        ),
         ("OTEL_BSP_SCHEDULE_DELAY", "-5", "milliseconds"),
         ("OTEL_BSP_EXPORT_TIMEOUT", "0", "milliseconds"),
         ("OTEL_PROPAGATORS", "tracecontext,b3", "tracecontext"),

@@ -71,7 +71,19 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
                 &__GODTRACE_SITE, #count, (#(#handed,)*), #record_by_value, #closure, #finish
             )
         },
-        Call::Future(closure, boxed) => {
+        // The output is named when the signature gives it: the recording of the output is
+        // then checked against it, rather than guessing it (as `Result`) before the body's
+        // future is known.
+        Call::Future(closure, boxed, Some(output)) => {
+            let fut =
+                quote!(#pv::instrument_future_of::<#output, _, _, _>(#start, #closure, #finish));
+            if boxed {
+                quote!(::std::boxed::Box::pin(#fut))
+            } else {
+                fut
+            }
+        }
+        Call::Future(closure, boxed, None) => {
             let fut = quote!(#pv::instrument_future(#start, #closure, #finish));
             if boxed {
                 quote!(::std::boxed::Box::pin(#fut))
@@ -315,8 +327,9 @@ enum Call {
     /// A closure taking the arguments as a tuple and returning the value: the recorded ones
     /// are handed over by value rather than borrowed while the span starts.
     SyncArgs(TokenStream),
-    /// A closure returning the future, and whether it is boxed.
-    Future(TokenStream, bool),
+    /// A closure returning the future, whether it is boxed, and the `Output` an
+    /// `impl Future<Output = X>` return names (`impl Trait` in it left to inference).
+    Future(TokenStream, bool, Option<Type>),
     /// The `async move` block of a desugared `async fn`.
     Async(TokenStream),
 }
@@ -402,8 +415,10 @@ fn call_body(
         Shape::ReturnsFuture { boxed } => {
             let captures = capture_in_drop_order(&f.sig);
             let body = user_braces(quote!(#captures #typed_return));
+            let output = super::impl_future_output(&output_ty)
+                .map(|output| with_impl_trait_inferred(&output));
             (
-                Call::Future(quote_spanned!(braces=> move || #body), boxed),
+                Call::Future(quote_spanned!(braces=> move || #body), boxed, output),
                 Vec::new(),
             )
         }

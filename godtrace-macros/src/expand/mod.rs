@@ -292,6 +292,24 @@ fn is_impl_future(ty: &Type) -> bool {
     matches!(ty, Type::ImplTrait(i) if bounds_have_future(i.bounds.iter()))
 }
 
+/// The `X` of a return type `impl Future<Output = X> + ..`, if it names one.
+pub(super) fn impl_future_output(ty: &Type) -> Option<Type> {
+    let Type::ImplTrait(i) = ty else { return None };
+    i.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(t) = bound else {
+            return None;
+        };
+        let future = t.path.segments.last().filter(|s| s.ident == "Future")?;
+        let syn::PathArguments::AngleBracketed(args) = &future.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::AssocType(a) if a.ident == "Output" => Some(a.ty.clone()),
+            _ => None,
+        })
+    })
+}
+
 /// `BoxFuture<'a, T>` or `LocalBoxFuture<'a, T>` (the `futures` crate's names for
 /// `Pin<Box<dyn Future<Output = T> (+ Send) + 'a>>`), with any path prefix.
 fn is_box_future_alias(ty: &Type) -> bool {

@@ -26,6 +26,22 @@ pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy>(
     Instrumented::new(Some(span), inner, finish)
 }
 
+/// [`instrument_future`] for a fn declared `-> impl Future<Output = T>`: `T` is named, so the
+/// recording of the output (`finish`) is checked against the declared type.
+#[inline(always)]
+pub fn instrument_future_of<T, F, Make, Fin>(
+    span: Option<OpSpan>,
+    make: Make,
+    finish: Fin,
+) -> Instrumented<F, Fin>
+where
+    F: Future<Output = T>,
+    Make: FnOnce() -> F,
+    Fin: FnOnce(&OpSpan, &T) + Copy,
+{
+    instrument_future(span, make, finish)
+}
+
 /// A traced future: its span started when the traced function was called, is current while
 /// the future is polled (on any thread), and ends when the future completes, panics, or is
 /// dropped unfinished (then marked `godtrace.cancelled = true`).

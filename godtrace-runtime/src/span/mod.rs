@@ -30,7 +30,7 @@ pub(crate) use current::{
     Current, context as current_context, otel_context_usable, own_span_under,
     span_context as current_span_context, with_current,
 };
-pub use future::{Instrumented, instrument_future};
+pub use future::{Instrumented, instrument_future, instrument_future_of};
 pub(crate) use live::Live;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use live::{

@@ -1,5 +1,7 @@
 //! Bodies whose value the compiler infers: `?` into a `Result<impl Trait, E>` (sync and
-//! async), an early `return`, a borrowed `impl Iterator`, a labeled `break` value.
+//! async), an early `return`, a borrowed `impl Iterator`, a labeled `break` value, and
+//! futures whose output only the signature's `impl Future<Output = X>` names (`?` into a
+//! boxed error, a `String` error, `.into()`, `Default::default()`).
 #![deny(warnings)]
 use godtrace::traced;
 use std::fmt::Debug;
@@ -62,7 +64,52 @@ fn labeled(n: u32) -> u32 {
     }
 }
 
+type BoxErr = Box<dyn std::error::Error + Send + Sync>;
+
+async fn fetch() -> Result<u32, std::io::Error> {
+    Ok(1)
+}
+
+#[traced]
+fn future_boxed_error(x: u32) -> impl std::future::Future<Output = Result<u32, BoxErr>> {
+    async move {
+        let v = fetch().await?;
+        Ok(v + x)
+    }
+}
+
+#[traced(include_result)]
+fn future_string_error(x: u32) -> impl std::future::Future<Output = Result<u32, String>> {
+    async move { Ok(x) }
+}
+
+#[traced(include_result)]
+fn future_into(s: &str) -> impl std::future::Future<Output = String> + '_ {
+    async move { s.into() }
+}
+
+#[traced]
+fn future_default() -> impl std::future::Future<Output = u32> {
+    async { Default::default() }
+}
+
+#[traced]
+fn future_borrowed(s: &str) -> impl std::future::Future<Output = &str> + '_ {
+    async move { s.trim() }
+}
+
+#[traced]
+fn future_opaque_output() -> impl std::future::Future<Output = impl Debug> {
+    async { 1u8 }
+}
+
 fn main() {
+    let _ = future_boxed_error(1);
+    let _ = future_string_error(1);
+    let _ = future_into("a");
+    let _ = future_default();
+    let _ = future_borrowed(" a ");
+    let _ = future_opaque_output();
     let _ = question_impl("1");
     let _ = question_impl_async("1");
     let _ = question_args("1");

@@ -239,7 +239,7 @@ impl RecordedArgs {
                     let value = if rebound.contains(ident) {
                         quote!(#value)
                     } else {
-                        quote!(&#value)
+                        quote_spanned!(at=> &#value)
                     };
                     let check = quote_spanned!(at=> #pv::assert_recordable(#value););
                     quote!(#(#cfgs)* #check)

@@ -189,10 +189,10 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
         }
     }
     if *options.include_args.get() {
+        // Compared as recorded: `r#type` is recorded as `type`.
         for field in options.fields.get() {
-            if params.iter().any(|p| *p == field.key)
-                && !options.skip.get().iter().any(|s| *s == field.key)
-            {
+            let is_key = |name: &Ident| syn::ext::IdentExt::unraw(name) == field.key;
+            if params.iter().any(is_key) && !options.skip.get().iter().any(is_key) {
                 errors.push(syn::Error::new_spanned(
                     &field.at,
                     format!("`{}` is already recorded by `include_args`: rename the field or `skip` the parameter", field.key),

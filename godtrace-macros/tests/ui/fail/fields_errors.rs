@@ -18,4 +18,8 @@ fn not_a_list() {}
 #[traced(include_args, fields(id = id + 1))]
 fn shadows_an_argument(id: u64) {}
 
+// Compared as recorded: the parameter `r#type` is recorded as `type`.
+#[traced(include_args, fields(r#type = 3))]
+fn raw_name(r#type: u32) {}
+
 fn main() {}

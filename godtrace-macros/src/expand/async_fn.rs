@@ -210,8 +210,9 @@ impl<F: FnMut(Span) -> Lifetime> VisitMut for FillElided<F> {
     }
 }
 
-/// The lifetime an elided output lifetime stands for: `self`'s if it is borrowed, else the
-/// only lifetime of the inputs, if there is exactly one.
+/// The lifetime an elided output lifetime stands for: `self`'s if it is borrowed (`&self`, or
+/// a typed receiver holding a `&Self`: `self: Pin<&mut Self>`), else the only lifetime of the
+/// inputs, if there is exactly one.
 fn elision_target(sig: &Signature) -> Option<Lifetime> {
     let mut found: Vec<Lifetime> = Vec::new();
     for arg in &sig.inputs {
@@ -219,6 +220,9 @@ fn elision_target(sig: &Signature) -> Option<Lifetime> {
             FnArg::Receiver(r) => match &r.kind {
                 ReceiverKind::Reference(_, Some(l), _) => return Some(l.clone()),
                 ReceiverKind::Typed(_, ty) => {
+                    if let Some(l) = self_reference_lifetime(ty) {
+                        return Some(l);
+                    }
                     syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found), ty)
                 }
                 _ => {}
@@ -233,6 +237,27 @@ fn elision_target(sig: &Signature) -> Option<Lifetime> {
         [only] => Some(only.clone()),
         _ => None,
     }
+}
+
+/// The lifetime of the first `&'a Self` or `&'a mut Self` in a receiver's type.
+fn self_reference_lifetime(ty: &Type) -> Option<Lifetime> {
+    struct FindSelfRef(Option<Lifetime>);
+    impl<'ast> syn::visit::Visit<'ast> for FindSelfRef {
+        fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
+            let is_self =
+                matches!(&*r.elem, Type::Path(p) if p.qself.is_none() && p.path.is_ident("Self"));
+            if self.0.is_none()
+                && is_self
+                && let Some(l) = &r.lifetime
+            {
+                self.0 = Some(l.clone());
+            }
+            syn::visit::visit_type_reference(self, r);
+        }
+    }
+    let mut find = FindSelfRef(None);
+    syn::visit::Visit::visit_type(&mut find, ty);
+    find.0
 }
 
 struct CollectLifetimes<'a>(&'a mut Vec<Lifetime>);

@@ -32,6 +32,19 @@ impl S {
     fn new() -> Self {
         S { v: vec![] }
     }
+
+    // An elided output lifetime is `self`'s, for a typed receiver holding `&Self` too: no
+    // lint about lifetimes named elsewhere.
+    #[traced]
+    async fn pinned_borrow(self: Pin<&mut Self>, _other: &str) -> &[u8] {
+        &self.get_mut().v
+    }
+
+    #[traced]
+    #[allow(clippy::needless_arbitrary_self_type)]
+    async fn typed_borrow(self: &Self, _other: &str) -> &[u8] {
+        &self.v
+    }
 }
 
 #[traced(include_args)]

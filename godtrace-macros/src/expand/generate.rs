@@ -329,7 +329,7 @@ enum Call {
     SyncArgs(TokenStream),
     /// A closure returning the future, whether it is boxed, and the `Output` an
     /// `impl Future<Output = X>` return names (`impl Trait` in it left to inference).
-    Future(TokenStream, bool, Option<Type>),
+    Future(TokenStream, bool, Option<TokenStream>),
     /// The `async move` block of a desugared `async fn`.
     Async(TokenStream),
 }
@@ -416,7 +416,7 @@ fn call_body(
             let captures = capture_in_drop_order(&f.sig);
             let body = user_braces(quote!(#captures #typed_return));
             let output = super::impl_future_output(&output_ty)
-                .map(|output| with_impl_trait_inferred(&output));
+                .map(|output| with_impl_trait_inferred(&output).to_token_stream());
             (
                 Call::Future(quote_spanned!(braces=> move || #body), boxed, output),
                 Vec::new(),

@@ -94,6 +94,28 @@ async fn served_under(headers: &[(&str, &str)]) -> (Option<String>, Vec<KeyValue
     seen.lock().unwrap().take().expect("the handler ran")
 }
 
+/// `init` with `OTEL_PROPAGATORS` set to `propagators`.
+fn init_with_propagators(propagators: &str) -> godtrace::Guard {
+    godtrace::init(
+        Config::new("propagators")
+            .local_tree(false)
+            .with_env_vars([("OTEL_PROPAGATORS", propagators)]),
+    )
+    .expect("init")
+}
+
+/// What `inject` and `inject_headers` write in a span, with baggage in the context.
+fn injected_with_baggage() -> (HashMap<String, String>, http::HeaderMap) {
+    let cx = Context::current().with_baggage([KeyValue::new("user.email", "a@example.com")]);
+    let _attached = cx.attach();
+    let _span = godtrace::span("client.call");
+    let mut outgoing = HashMap::new();
+    let mut outgoing_headers = http::HeaderMap::new();
+    godtrace::propagation::inject(&mut outgoing);
+    godtrace::propagation::inject_headers(&mut outgoing_headers);
+    (outgoing, outgoing_headers)
+}
+
 const INCOMING_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const INCOMING: [(&str, &str); 2] = [
     (
@@ -109,22 +131,9 @@ const INCOMING: [(&str, &str); 2] = [
 #[tokio::test]
 async fn godtraces_own_propagation_and_layers_leave_baggage_out_when_told() {
     crate::support::own_process!();
-    let _guard = godtrace::init(
-        Config::new("propagators")
-            .local_tree(false)
-            .with_env_vars([("OTEL_PROPAGATORS", "tracecontext")]),
-    )
-    .expect("init");
+    let _guard = init_with_propagators("tracecontext");
     let _capture = testing::capture();
-    let cx = Context::current().with_baggage([KeyValue::new("user.email", "a@example.com")]);
-    let mut outgoing = HashMap::new();
-    let mut outgoing_headers = http::HeaderMap::new();
-    {
-        let _attached = cx.attach();
-        let _span = godtrace::span("client.call");
-        godtrace::propagation::inject(&mut outgoing);
-        godtrace::propagation::inject_headers(&mut outgoing_headers);
-    }
+    let (outgoing, outgoing_headers) = injected_with_baggage();
     assert!(outgoing.contains_key("traceparent"), "{outgoing:?}");
     assert!(!outgoing.contains_key("baggage"), "{outgoing:?}");
     assert!(outgoing_headers.contains_key("traceparent"));
@@ -148,20 +157,10 @@ async fn godtraces_own_propagation_and_layers_leave_baggage_out_when_told() {
 #[tokio::test]
 async fn with_no_propagators_godtrace_carries_nothing() {
     crate::support::own_process!();
-    let _guard = godtrace::init(
-        Config::new("propagators")
-            .local_tree(false)
-            .with_env_vars([("OTEL_PROPAGATORS", "none")]),
-    )
-    .expect("init");
+    let _guard = init_with_propagators("none");
     let _capture = testing::capture();
-    let mut outgoing = HashMap::new();
-    {
-        let cx = Context::current().with_baggage([KeyValue::new("tenant", "acme")]);
-        let _attached = cx.attach();
-        let _span = godtrace::span("client.call");
-        godtrace::propagation::inject(&mut outgoing);
-    }
+    let (outgoing, outgoing_headers) = injected_with_baggage();
+    assert!(outgoing_headers.is_empty(), "{outgoing_headers:?}");
     assert!(outgoing.is_empty(), "{outgoing:?}");
 
     let (trace_id, baggage) = served_under(&INCOMING).await;

@@ -1242,3 +1242,27 @@ async fn a_response_cut_off_mid_body_is_cancelled() {
         snapshot.metric("http.server.request.duration")
     );
 }
+
+/// A session id in a path parameter (`;jsessionid=`) is a credential: `url.path` shows it
+/// redacted, as the conventions ask of sensitive content they can identify.
+#[tokio::test]
+async fn a_session_id_in_the_path_is_redacted() {
+    let capture = testing::capture();
+    let service = HttpServerLayer::new().layer(tower::service_fn(|_req| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+    }));
+    let request = http::Request::builder()
+        .uri("/cart;jsessionid=s3cr3tsession/items")
+        .body(String::new())
+        .unwrap();
+    assert_eq!(service.oneshot(request).await.unwrap().status(), 200);
+    let span = capture
+        .spans()
+        .into_iter()
+        .find(|s| s.kind == SpanKind::Server)
+        .expect("the server span");
+    assert_eq!(
+        str_attr(&span, "url.path"),
+        Some("/cart;jsessionid=REDACTED/items")
+    );
+}

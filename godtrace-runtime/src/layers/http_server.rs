@@ -81,7 +81,10 @@ fn start<const TLS: bool>(request: &mut Parts) -> Exchange {
         let mut attributes =
             semconv::http_method_attributes(method, method_original, SPAN_ATTRIBUTES);
         attributes.push(KeyValue::new("url.scheme", scheme));
-        attributes.push(text("url.path", request_path(request)));
+        attributes.push(text(
+            "url.path",
+            &semconv::redacted_path(request_path(request)),
+        ));
         if let Some(route) = route {
             let limit = crate::value::max_attribute_len();
             let value = crate::value::bounded_value(route.value(), limit);

@@ -276,9 +276,51 @@ pub(crate) fn client_status_is_error(status: u16) -> bool {
     status >= 400
 }
 
+/// The path parameters whose values are session ids (the servlet specification's
+/// `;jsessionid=`): the conventions say sensitive content in `url.path` "SHOULD be scrubbed
+/// when instrumentations can identify it". Matched without regard to case.
+const SESSION_PATH_PARAMETERS: &[&str] = &["jsessionid"];
+
+/// `path` with the value of every session-id path parameter (`/cart;jsessionid=…`) replaced
+/// by `REDACTED`, for `url.path` and `url.full`.
+pub(crate) fn redacted_path(path: &str) -> Cow<'_, str> {
+    if !path.contains(';') {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    let mut changed = false;
+    while let Some(semicolon) = rest.find(';') {
+        out.push_str(&rest[..=semicolon]);
+        rest = &rest[semicolon + 1..];
+        let end = rest.find(['/', ';']).unwrap_or(rest.len());
+        match rest[..end].split_once('=') {
+            Some((name, value))
+                if !value.is_empty()
+                    && SESSION_PATH_PARAMETERS
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case(name)) =>
+            {
+                out.push_str(name);
+                out.push_str("=REDACTED");
+                changed = true;
+            }
+            _ => out.push_str(&rest[..end]),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(path)
+    }
+}
+
 /// `url.full` for a client span: the URL with any `user:password@` replaced by
-/// `REDACTED:REDACTED@` (the conventions' advice), bounded. The query string is kept, as the
-/// conventions do by default, except the values of the keys they list as sensitive.
+/// `REDACTED:REDACTED@` (the conventions' advice), and a session id in the path as
+/// [`redacted_path`] says, bounded. The query string is kept, as the conventions do by
+/// default, except the values of the keys they list as sensitive.
 pub(crate) fn redacted_url(url: &str) -> String {
     let mut full = match url.split_once("://") {
         Some((scheme, rest)) => {
@@ -301,6 +343,19 @@ pub(crate) fn redacted_url(url: &str) -> String {
         if let Cow::Owned(query) = redacted_query(&full[query_at + 1..end]) {
             full.replace_range(query_at + 1..end, &query);
         }
+    }
+    // The path: after the authority, before the query or fragment.
+    let path_start = full.find("://").map_or(0, |i| {
+        let authority = i + 3;
+        full[authority..]
+            .find(['/', '?', '#'])
+            .map_or(full.len(), |p| authority + p)
+    });
+    let path_end = full[path_start..]
+        .find(['?', '#'])
+        .map_or(full.len(), |i| path_start + i);
+    if let Cow::Owned(path) = redacted_path(&full[path_start..path_end]) {
+        full.replace_range(path_start..path_end, &path);
     }
     bounded_text(&full, MAX_TEXT_LEN)
 }
@@ -545,6 +600,32 @@ mod tests {
         assert!(client_status_is_error(404));
         assert!(client_status_is_error(503));
         assert!(!client_status_is_error(204));
+    }
+
+    /// A session id in a path parameter (`;jsessionid=`) is a credential: scrubbed, as the
+    /// conventions ask for sensitive content in `url.path` that can be identified.
+    #[test]
+    fn session_ids_in_path_parameters_are_redacted() {
+        assert_eq!(
+            redacted_path("/cart;jsessionid=A1B2C3/items;v=2"),
+            "/cart;jsessionid=REDACTED/items;v=2"
+        );
+        assert_eq!(
+            redacted_path("/a;JSESSIONID=s3cr3t;x=1"),
+            "/a;JSESSIONID=REDACTED;x=1"
+        );
+        for kept in ["/plain", "/a;v=1", "/a;jsessionid", "/a;jsessionid=", ";"] {
+            assert_eq!(redacted_path(kept), kept);
+        }
+        assert_eq!(
+            redacted_url("https://h/cart;jsessionid=s3cr3t?q=1#f"),
+            "https://h/cart;jsessionid=REDACTED?q=1#f"
+        );
+        assert_eq!(redacted_url("https://h;x/a"), "https://h;x/a");
+        assert_eq!(
+            redacted_url("https://h?next=/a;jsessionid=kept"),
+            "https://h?next=/a;jsessionid=kept"
+        );
     }
 
     #[test]

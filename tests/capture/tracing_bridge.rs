@@ -727,3 +727,25 @@ fn a_field_recorded_again_takes_the_new_value() {
         "{span:#?}"
     );
 }
+
+#[traced]
+fn consumes_an_entered_span(entered: tracing::span::EnteredSpan) -> Option<String> {
+    drop(entered);
+    traced_leaf();
+    godtrace::trace_id()
+}
+
+/// A `tracing` guard entered before a traced call and dropped inside it (a value holding one,
+/// consumed by a traced method) leaves the traced call current: its later children stay in
+/// its trace, and its trace id is still there.
+#[test]
+fn a_tracing_guard_dropped_inside_a_traced_call_leaves_it_current() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let entered = tracing::info_span!("bridge.handed").entered();
+    let trace_id = consumes_an_entered_span(entered);
+    let call = "capture::tracing_bridge::consumes_an_entered_span";
+    assert!(is_child(&c, call, "bridge.handed"));
+    assert!(is_child(&c, "capture::tracing_bridge::traced_leaf", call));
+    assert_eq!(trace_id, Some(c.span(call).trace_id.to_string()));
+}

@@ -141,15 +141,18 @@ fn top<'a>() -> Option<&'a Live> {
 }
 
 /// The one rule for which span is innermost: godtrace's own while OpenTelemetry's context
-/// still shows what it showed when that span was entered; else OpenTelemetry's, if it has a
-/// span. Only compares ids, so the hot path's closure over OpenTelemetry's context stays small.
+/// still shows what it showed when that span was entered, or shows no span at all (a context
+/// attached before that span was entered was detached inside it: a `tracing` guard or a
+/// `ContextGuard` dropped in a traced call; nothing newer is current then); else
+/// OpenTelemetry's span. Only compares ids, so the hot path's closure over OpenTelemetry's
+/// context stays small.
 #[inline]
 fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
     if cx.is_telemetry_suppressed() {
         return InnermostKind::Suppressed;
     }
     let current = cx.span().span_context().span_id();
-    if top.is_some_and(|entered| entered.otel_seen.get() == current) {
+    if top.is_some_and(|entered| entered.otel_seen.get() == current || current == SpanId::INVALID) {
         InnermostKind::Own
     } else if current != SpanId::INVALID {
         InnermostKind::Other

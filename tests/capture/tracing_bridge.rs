@@ -497,6 +497,8 @@ fn fmt_lines_carry_the_ids_of_the_current_span() {
     {
         let _span = tracing::info_span!("bridge.logged").entered();
         tracing::info!("inside tracing span");
+        // In no span, as godtrace's layer reads it: no ids on the line either.
+        tracing::info!(parent: None, "an explicit root");
         traced_logging();
     }
     let logged = c.span("bridge.logged");
@@ -509,6 +511,7 @@ fn fmt_lines_carry_the_ids_of_the_current_span() {
             .to_owned()
     };
     assert!(!line("outside any span").contains("trace_id="), "{text}");
+    assert!(!line("an explicit root").contains("trace_id="), "{text}");
     assert!(
         line("inside tracing span").starts_with(&format!(
             "trace_id={} span_id={} ",

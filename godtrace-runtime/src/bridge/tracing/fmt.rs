@@ -10,7 +10,8 @@ use tracing_subscriber::registry::LookupSpan;
 /// A fmt event format that starts each line with `trace_id=<32 hex> span_id=<16 hex> `: the
 /// ids of the span the event is in (its explicit `parent:`, else the innermost current span:
 /// a `#[traced]` call, a manual span, or a `tracing` span the godtrace layer bridged), so a
-/// line can be pasted into a trace search. A line outside any span is written as it was.
+/// line can be pasted into a trace search. A line outside any span (`parent: None` included,
+/// or an explicit parent the layer did not bridge) is written as it was.
 ///
 /// Wraps any event format; with the stock fmt layer it is one call:
 ///
@@ -46,15 +47,17 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let explicit = event.parent().and_then(|id| {
-            let span = ctx.span(id)?;
-            let extensions = span.extensions();
-            Some(extensions.get::<Bridged>()?.span_context())
-        });
-        if let Some(ids) = explicit
-            .filter(SpanContext::is_valid)
-            .or_else(crate::bridge::current_ids)
-        {
+        // The span godtrace's layer puts the event in: its explicit parent when that span was
+        // bridged (none when it was not), none for `parent: None`, else the current span.
+        let ids = match event.parent() {
+            Some(id) => ctx.span(id).and_then(|span| {
+                let extensions = span.extensions();
+                Some(extensions.get::<Bridged>()?.span_context())
+            }),
+            None if event.is_root() => None,
+            None => crate::bridge::current_ids(),
+        };
+        if let Some(ids) = ids.filter(SpanContext::is_valid) {
             write!(
                 writer,
                 "trace_id={} span_id={} ",

@@ -359,6 +359,17 @@ fn the_event_level_is_configurable_and_error_events_can_fail_the_span() {
     let span = c.span("bridge.failing");
     assert_eq!(span.events[0].name, "exception");
     assert_eq!(span.error_message(), Some("boom"));
+
+    // The same event in a `#[traced]` call's span: the same description.
+    failing_inside_traced();
+    let traced = c.span("capture::tracing_bridge::failing_inside_traced");
+    assert_eq!(traced.error_message(), Some("boom"));
+}
+
+#[traced]
+fn failing_inside_traced() {
+    let e = std::io::Error::other("boom");
+    tracing::error!(error = &e as &dyn std::error::Error, "query failed");
 }
 
 #[test]

@@ -56,7 +56,7 @@ use crate::span::{Current, otel_context_usable, switches, with_current};
 use crate::value::EventAttributes;
 use ::tracing::span::{Attributes, Id, Record as Values};
 use ::tracing::{Event, Level, Metadata, Subscriber};
-use opentelemetry::trace::{SpanContext, SpanId, Status, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -99,8 +99,9 @@ impl GodtraceLayer {
         self
     }
 
-    /// Whether an ERROR event marks the span it is in as failed, with the event's name (its
-    /// message) as the status description (off by default).
+    /// Whether an ERROR event marks the span it is in as failed, described by the event's
+    /// error (an `error = &e as &dyn Error` field's text) when it has one, else by its message
+    /// (off by default).
     pub fn error_events_fail_span(mut self, on: bool) -> GodtraceLayer {
         self.error_events_fail_span = on;
         self
@@ -326,7 +327,7 @@ fn add_event_to_innermost<S>(
         Current::Own(live) => {
             if let Some((name, attributes)) = event.take() {
                 if fails {
-                    live.set_status(Status::error(name.clone()));
+                    live.set_status(record::failed_status(&name, &attributes));
                 }
                 live.add_event(name, attributes);
             }

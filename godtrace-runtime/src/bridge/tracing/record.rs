@@ -144,11 +144,7 @@ impl Record {
     ) {
         self.with(|span| {
             if fails {
-                let description = match attributes.get("exception.message") {
-                    Some(message) => Cow::Owned(message.as_str().into_owned()),
-                    None => name.clone(),
-                };
-                span.set_status(Status::error(description));
+                span.set_status(failed_status(&name, &attributes));
             }
             span.add_event(name, attributes);
         });
@@ -337,5 +333,14 @@ mod tests {
         assert!(!is_identifier("GET /"));
         assert!(!is_identifier("1x"));
         assert!(!is_identifier(""));
+    }
+}
+
+/// The status an ERROR event that fails its span gives it, whichever span that is: described
+/// by the error's text (`exception.message`) when the event has one, else by its message.
+pub(super) fn failed_status(name: &Cow<'static, str>, attributes: &EventAttributes) -> Status {
+    match attributes.get("exception.message") {
+        Some(message) => Status::error(message.as_str().into_owned()),
+        None => Status::error(name.clone()),
     }
 }

@@ -327,7 +327,7 @@ fn add_event_to_innermost<S>(
         Current::Own(live) => {
             if let Some((name, attributes)) = event.take() {
                 if fails {
-                    live.set_status(record::failed_status(&name, &attributes));
+                    live.set_status(record::failed_status(|| name.clone(), &attributes));
                 }
                 live.add_event(name, attributes);
             }

@@ -144,7 +144,7 @@ impl Record {
     ) {
         self.with(|span| {
             if fails {
-                span.set_status(failed_status(&name, &attributes));
+                span.set_status(failed_status(|| name.clone(), &attributes));
             }
             span.add_event(name, attributes);
         });
@@ -338,9 +338,12 @@ mod tests {
 
 /// The status an ERROR event that fails its span gives it, whichever span that is: described
 /// by the error's text (`exception.message`) when the event has one, else by its message.
-pub(super) fn failed_status(name: &Cow<'static, str>, attributes: &EventAttributes) -> Status {
+pub(super) fn failed_status(
+    name: impl FnOnce() -> Cow<'static, str>,
+    attributes: &EventAttributes,
+) -> Status {
     match attributes.get("exception.message") {
         Some(message) => Status::error(message.as_str().into_owned()),
-        None => Status::error(name.clone()),
+        None => Status::error(name()),
     }
 }

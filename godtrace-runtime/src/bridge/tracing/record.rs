@@ -303,6 +303,18 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
+/// The status an ERROR event that fails its span gives it, whichever span that is: described
+/// by the error's text (`exception.message`) when the event has one, else by its message.
+pub(super) fn failed_status(
+    name: impl FnOnce() -> Cow<'static, str>,
+    attributes: &EventAttributes,
+) -> Status {
+    match attributes.get("exception.message") {
+        Some(message) => Status::error(message.as_str().into_owned()),
+        None => Status::error(name()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{FunctionNames, is_identifier, kept_name};
@@ -333,17 +345,5 @@ mod tests {
         assert!(!is_identifier("GET /"));
         assert!(!is_identifier("1x"));
         assert!(!is_identifier(""));
-    }
-}
-
-/// The status an ERROR event that fails its span gives it, whichever span that is: described
-/// by the error's text (`exception.message`) when the event has one, else by its message.
-pub(super) fn failed_status(
-    name: impl FnOnce() -> Cow<'static, str>,
-    attributes: &EventAttributes,
-) -> Status {
-    match attributes.get("exception.message") {
-        Some(message) => Status::error(message.as_str().into_owned()),
-        None => Status::error(name()),
     }
 }

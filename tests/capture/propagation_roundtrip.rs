@@ -566,3 +566,108 @@ fn baggage_goes_on_unchanged_through_a_traced_handler() {
         assert_eq!(again["baggage"], outgoing["baggage"].as_str());
     }
 }
+
+#[traced(operation = "dropped.with_library")]
+fn library_call_under_a_dropped_root() -> (Option<String>, String, HashMap<String, String>) {
+    use godtrace::otel::trace::{TraceContextExt as _, Tracer as _};
+    let library_trace = godtrace::otel::global::tracer("library").in_span("library.op", |cx| {
+        cx.span().span_context().trace_id().to_string()
+    });
+    // The propagator `init` installs as the global one, handed the current context as
+    // OpenTelemetry-instrumented code does.
+    let mut headers = HashMap::new();
+    godtrace::otel::propagation::TextMapPropagator::inject_context(
+        &propagation::W3cPropagator::new(),
+        &Context::current(),
+        &mut headers,
+    );
+    (godtrace::trace_id(), library_trace, headers)
+}
+
+#[traced(operation = "dropped.root", sample_rate = 0.0)]
+fn dropped_root_children() -> Option<String> {
+    let (trace_id, library_trace, headers) = library_call_under_a_dropped_root();
+    assert_eq!(
+        trace_id.as_deref(),
+        Some(library_trace.as_str()),
+        "one trace"
+    );
+    let traceparent = headers.get("traceparent").expect("the propagator injects");
+    assert_eq!(
+        traceparent,
+        &format!(
+            "00-{library_trace}-{}-02",
+            godtrace::span_id().expect("the root's ids")
+        ),
+        "not sampled: downstream drops it too"
+    );
+    trace_id
+}
+
+/// Under a root godtrace sampled out, a third-party library's span (a tracer of the global
+/// provider) and the global propagator follow the root: the span is in the root's trace and
+/// dropped with it, and the injected `traceparent` says not sampled.
+#[test]
+fn library_spans_under_a_sampled_out_root_are_dropped_with_it() {
+    let c = testing::capture();
+    for _ in 0..20 {
+        dropped_root_children();
+    }
+    assert!(
+        c.spans_named("library.op").is_empty(),
+        "{:#?}",
+        c.spans_named("library.op")
+    );
+}
+
+#[traced(operation = "consumer.handle")]
+fn handle_message() -> Option<String> {
+    godtrace::trace_id()
+}
+
+#[traced(operation = "consumer.loop", sample_rate = 0.0)]
+fn consumer_loop(message: &HashMap<String, String>) -> Option<String> {
+    let cx = propagation::extract_map(message);
+    let _attached = cx.attach();
+    handle_message()
+}
+
+/// A context attached inside a root godtrace sampled out (a message's, in a consumer loop)
+/// is the parent of what runs under it: a sampled message's handler is recorded in its trace.
+#[test]
+fn a_context_attached_inside_a_sampled_out_root_is_the_parent() {
+    let c = testing::capture();
+    let message = HashMap::from([(
+        "traceparent".to_owned(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+    )]);
+    let seen = consumer_loop(&message);
+    assert_eq!(seen.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+    let handled = c.span("consumer.handle");
+    assert_eq!(
+        handled.trace_id.to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(
+        handled.parent_span_id.map(|s| s.to_string()).as_deref(),
+        Some("00f067aa0ba902b7")
+    );
+}
+
+#[traced(operation = "own.attached")]
+fn attaches_its_own_context() {
+    let _attached = godtrace::current_context().attach();
+    godtrace::set_attribute("set.after.attach", 1_i64);
+}
+
+/// `current_context()` attached inside a traced call (or handed to `with_context`) still
+/// has the call's span current for godtrace's API: what is set on "the current span" lands.
+#[test]
+fn attaching_the_current_context_keeps_the_span_writable() {
+    let c = testing::capture();
+    attaches_its_own_context();
+    assert_eq!(
+        c.span("own.attached").attr("set.after.attach"),
+        Some(&godtrace::otel::Value::I64(1))
+    );
+}

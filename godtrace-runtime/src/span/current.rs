@@ -152,7 +152,13 @@ fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
         return InnermostKind::Suppressed;
     }
     let current = cx.span().span_context().span_id();
-    if top.is_some_and(|entered| entered.otel_seen.get() == current || current == SpanId::INVALID) {
+    // OpenTelemetry's context may also show godtrace's own span itself: `current_context()`
+    // attached, or handed to `with_context`.
+    if top.is_some_and(|entered| {
+        entered.otel_seen.get() == current
+            || current == SpanId::INVALID
+            || current == entered.span_context.span_id()
+    }) {
         InnermostKind::Own
     } else if current != SpanId::INVALID {
         InnermostKind::Other
@@ -161,23 +167,45 @@ fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
     }
 }
 
+/// Whether OpenTelemetry's current context shows a span: under a root godtrace sampled out
+/// (which starts when none is shown, and attaches nothing), one attached inside it, such as a
+/// message's extracted context, is the parent of what runs there. The caller has checked
+/// [`otel_context_usable`].
+#[inline(always)]
+pub(super) fn otel_shows_a_span() -> bool {
+    Context::map_current(|cx| cx.span().span_context().span_id() != SpanId::INVALID)
+}
+
 /// The span other OpenTelemetry code handed `cx` as the current context should start under
-/// or inject, when godtrace's spans are not attached to OpenTelemetry's context
-/// (`Config::otel_context(false)`, the default): godtrace's innermost span, if `cx` still shows
-/// what OpenTelemetry's context showed when that span was entered. `None`: use `cx` as it is
-/// (with the attach on, `cx` already has godtrace's span).
+/// or inject: godtrace's innermost span, if `cx` still shows what OpenTelemetry's context
+/// showed when that span was entered (when godtrace's spans are not attached to
+/// OpenTelemetry's context, `Config::otel_context(false)`, the default), or the ids of a
+/// sampled-out root (in either mode). `None`: use `cx` as it is (with the attach on, `cx`
+/// already has godtrace's span).
 ///
 /// A context built apart from the current one that happens to show the same span (or none,
 /// like `Context::new()` when nothing else is current) reads as the current one here: ids are
 /// all a context can be compared by.
 pub(crate) fn own_span_under(cx: &Context) -> Option<SpanContext> {
-    if super::switches::attaches_otel_context() || !otel_context_usable() {
+    if !otel_context_usable() {
         return None;
     }
-    let top = top()?;
-    match innermost(cx, Some(top)) {
-        InnermostKind::Own => Some(top.span_context.clone()),
-        InnermostKind::Other | InnermostKind::Nothing | InnermostKind::Suppressed => None,
+    match top() {
+        // With the attach on, `cx` already has godtrace's span.
+        Some(_) if super::switches::attaches_otel_context() => None,
+        Some(top) => match innermost(cx, Some(top)) {
+            InnermostKind::Own => Some(top.span_context.clone()),
+            InnermostKind::Other | InnermostKind::Nothing | InnermostKind::Suppressed => None,
+        },
+        // Under a root godtrace sampled out (which attaches nothing, in either mode), while
+        // `cx` shows no other span: that root's ids, not sampled, so that other code's spans
+        // are dropped with it and downstream services follow the decision.
+        None if cx.span().span_context().span_id() == SpanId::INVALID
+            && !cx.is_telemetry_suppressed() =>
+        {
+            super::sampled_out::sampled_out_span_context()
+        }
+        None => None,
     }
 }
 

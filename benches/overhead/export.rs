@@ -282,12 +282,15 @@ impl Drops {
 }
 
 /// Where the time went before each burst that found the queue full: how long the export
-/// thread and the recording thread waited for a core (runnable, not running: the second field
-/// of `/proc/<tid>/schedstat`) since the burst before. Printed on stderr at the end.
+/// thread and the recording thread ran and waited for a core (runnable, not running: the
+/// first two fields of `/proc/<tid>/schedstat`, which the kernel brings up to date when the
+/// thread is switched, so a thread running through the interval may show little) since the
+/// burst before. Printed on stderr at the end.
 #[derive(Default)]
 struct Waits {
     export: Option<std::fs::File>,
-    last: Option<(Duration, u64, u64)>,
+    /// When the burst before ended, and both threads' (time run, time waited), ns.
+    last: Option<(Duration, [u64; 2], [u64; 2])>,
     episodes: Vec<String>,
 }
 
@@ -299,23 +302,27 @@ impl Waits {
         let Some(export) = &self.export else {
             return;
         };
-        let export_wait = schedstat_field(export, 1);
-        let own_wait = std::fs::File::open("/proc/thread-self/schedstat")
-            .map(|f| schedstat_field(&f, 1))
-            .unwrap_or(0);
+        let export_now = [schedstat_field(export, 0), schedstat_field(export, 1)];
+        let own_now = std::fs::File::open("/proc/thread-self/schedstat")
+            .map(|f| [schedstat_field(&f, 0), schedstat_field(&f, 1)])
+            .unwrap_or([0, 0]);
         if let Some((then, export_before, own_before)) = self.last
             && dropped > 0
         {
+            let us = |now: u64, before: u64| now.saturating_sub(before) / 1000;
             self.episodes.push(format!(
                 "at {:.1} ms: {dropped} dropped; in the {} µs since the burst before, the export \
-                 thread waited {} µs for a core, the recording thread {} µs",
+                 thread ran {} µs and waited {} µs for a core, the recording thread ran {} µs \
+                 and waited {} µs",
                 now.as_secs_f64() * 1e3,
                 (now - then).as_micros(),
-                export_wait.saturating_sub(export_before) / 1000,
-                own_wait.saturating_sub(own_before) / 1000,
+                us(export_now[0], export_before[0]),
+                us(export_now[1], export_before[1]),
+                us(own_now[0], own_before[0]),
+                us(own_now[1], own_before[1]),
             ));
         }
-        self.last = Some((now, export_wait, own_wait));
+        self.last = Some((now, export_now, own_now));
     }
 }
 

@@ -44,11 +44,14 @@ pub(crate) fn rejected(response: &[u8]) -> Option<Rejected> {
     Some(Rejected { count, message })
 }
 
-/// The receiver's words as one line: control characters (newlines, terminal escapes) escaped.
-fn one_line(text: &str) -> String {
+/// The receiver's words as one line: control characters (newlines, terminal escapes, C1
+/// controls) and the characters that reorder text on a terminal (bidirectional overrides
+/// and isolates) escaped.
+pub(crate) fn one_line(text: &str) -> String {
     let mut line = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() {
+        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || reorders {
             line.extend(c.escape_default());
         } else {
             line.push(c);

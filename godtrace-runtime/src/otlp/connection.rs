@@ -79,27 +79,51 @@ impl Connection {
         })
     }
 
-    /// A sender on the open connection, ready for a request; a new connection when there is
-    /// none, the last one ended, or it takes no more requests (the receiver said it is going
+    /// A sender on the open connection, ready for a request, and the connection's
+    /// [`Unanswered`] for that request; a new connection when there is none, the last one
+    /// ended or was given up, or it takes no more requests (the receiver said it is going
     /// away, or it failed).
-    pub(crate) async fn ready_sender(&self) -> Result<Sender, String> {
+    pub(crate) async fn ready_sender(&self) -> Result<(Sender, Unanswered), String> {
         let mut open = self.open.lock().await;
         if let Some(current) = &*open
             && !current.ended.load(Ordering::Acquire)
             && let Ok(sender) = current.sender.clone().ready().await
         {
-            return Ok(sender);
+            return Ok((sender, Unanswered(Some(current.ended.clone()))));
         }
         *open = None;
         // Boxed: the handshakes' state is large, and the send future that awaits this is
         // moved on every request.
         let opened = Box::pin(self.dial.open()).await?;
         let sender = opened.sender.clone();
+        let ended = opened.ended.clone();
         *open = Some(opened);
-        sender
+        let sender = sender
             .ready()
             .await
-            .map_err(|e| format!("gRPC connection: {}", super::client::chain(&e)))
+            .map_err(|e| format!("gRPC connection: {}", super::client::chain(&e)))?;
+        Ok((sender, Unanswered(Some(ended))))
+    }
+}
+
+/// A request on a connection, not answered yet: dropped so (its deadline passed, or shutdown
+/// ended it), it gives the connection up, and the next request opens another. A connection
+/// the receiver (or a middlebox) stopped answering on is not used again: nothing else would
+/// tell, as the kernel still takes what is written.
+pub(crate) struct Unanswered(Option<Arc<AtomicBool>>);
+
+impl Unanswered {
+    /// The request was answered in full.
+    pub(crate) fn answered(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(ended) = &self.0 {
+            ended.store(true, Ordering::Release);
+        }
     }
 }
 

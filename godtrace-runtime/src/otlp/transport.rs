@@ -163,16 +163,28 @@ mod grpc {
 
         /// Sends `frame`, one gRPC frame (head included).
         pub(super) async fn send(&self, frame: Bytes) -> Result<Option<Rejected>, Failure> {
-            let mut sender = self.connection.ready_sender().await?;
+            let (sender, unanswered) = self.connection.ready_sender().await?;
+            let outcome = self.call(sender, frame).await;
+            // An answer, or an error the connection's task knows of: only a request dropped
+            // while it waits (its deadline passed) gives the connection up.
+            unanswered.answered();
+            outcome
+        }
+
+        /// One call on `sender`'s connection.
+        async fn call(
+            &self,
+            mut sender: crate::otlp::connection::Sender,
+            frame: Bytes,
+        ) -> Result<Option<Rejected>, Failure> {
             let mut call = http::Request::new(());
             *call.method_mut() = http::Method::POST;
             *call.uri_mut() = self.uri.clone();
             *call.headers_mut() = self.headers.clone();
-            let failed = |e: h2::Error| format!("gRPC: {}", client::chain(&e));
-            let (response, mut body) = sender.send_request(call, false).map_err(failed)?;
+            let (response, mut body) = sender.send_request(call, false).map_err(h2_failure)?;
             // The whole message at once: h2 writes it as the receiver's window allows.
-            body.send_data(frame, true).map_err(failed)?;
-            let (head, mut answer) = response.await.map_err(failed)?.into_parts();
+            body.send_data(frame, true).map_err(h2_failure)?;
+            let (head, mut answer) = response.await.map_err(h2_failure)?.into_parts();
             if !head.status.is_success() {
                 // The gRPC mapping of HTTP statuses: these are UNAVAILABLE, retried.
                 let retry = Retry::when(retry::http_retryable(head.status.as_u16()), None);
@@ -185,13 +197,19 @@ mod grpc {
                 Some(status) => Some(status),
                 None => {
                     while let Some(data) = answer.data().await {
-                        let data = data.map_err(failed)?;
-                        // Read: the connection's window takes it back. Kept up to a bound.
+                        let data = data.map_err(h2_failure)?;
+                        // Read: the connection's window takes it back. Kept up to a bound,
+                        // and no further: an answer (a partial success, an error's details)
+                        // is a few hundred bytes, and one without end never gives a status.
                         let _ = answer.flow_control().release_capacity(data.len());
-                        let room = MAX_ANSWER.saturating_sub(message.len());
-                        message.extend_from_slice(&data[..data.len().min(room)]);
+                        if message.len() + data.len() > MAX_ANSWER {
+                            return Err(Failure::fatal(format!(
+                                "gRPC: an answer longer than {MAX_ANSWER} bytes"
+                            )));
+                        }
+                        message.extend_from_slice(&data);
                     }
-                    let trailers = answer.trailers().await.map_err(failed)?;
+                    let trailers = answer.trailers().await.map_err(h2_failure)?;
                     trailers.as_ref().and_then(grpc_status)
                 }
             };
@@ -211,6 +229,24 @@ mod grpc {
                     "gRPC: the answer has no grpc-status".to_owned(),
                 )),
             }
+        }
+    }
+
+    /// An HTTP/2 error as a failed attempt. A stream the receiver never processed is retried
+    /// (on a new connection, as the old one takes no more): one it refused (`REFUSED_STREAM`,
+    /// which gRPC's HTTP/2 mapping reads as UNAVAILABLE) or left out when it said it was going
+    /// away (RFC 9113 §6.8: such streams "were not processed" and can be retried; collectors
+    /// and load balancers drain connections so), and a cancelled one (CANCELLED). Anything
+    /// else, such as a connection lost mid-request, is not: the receiver may have taken it.
+    fn h2_failure(e: h2::Error) -> Failure {
+        let message = format!("gRPC: {}", client::chain(&e));
+        let unprocessed = matches!(
+            e.reason(),
+            Some(h2::Reason::REFUSED_STREAM | h2::Reason::CANCEL)
+        ) || (e.is_go_away() && e.is_remote());
+        Failure {
+            message,
+            retry: Retry::when(unprocessed, None),
         }
     }
 
@@ -240,17 +276,199 @@ mod grpc {
     /// `grpc-status` and `grpc-message` of `headers`, if the status is there.
     fn grpc_status(headers: &http::HeaderMap) -> Option<(i32, String)> {
         let code = headers.get(&GRPC_STATUS)?.to_str().ok()?.parse().ok()?;
-        // The server's words, in a message of ours: bounded.
+        // The server's words, in a message of ours: bounded, percent-decoded (gRPC sends the
+        // message so), and made one line (no control or direction-changing characters reach
+        // a terminal).
         let message = headers
             .get(&GRPC_MESSAGE)
-            .map(|m| String::from_utf8_lossy(&m.as_bytes()[..m.len().min(256)]).into_owned())
+            .map(|m| answer::one_line(&percent_decoded(&m.as_bytes()[..m.len().min(256)])))
             .unwrap_or_default();
         Some((code, message))
     }
 
+    /// `bytes` with each `%XX` escape decoded (a malformed one kept as it is), as UTF-8.
+    fn percent_decoded(bytes: &[u8]) -> String {
+        let hex = |b: u8| (b as char).to_digit(16);
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+                (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                    let (h, l) = (hex(h).unwrap_or(0), hex(l).unwrap_or(0));
+                    out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                    i += 3;
+                }
+                (b, _, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
     #[cfg(test)]
     mod tests {
+        use super::super::Transport;
         use super::method_uri;
+        use crate::config::{Compression, OtlpTarget, Protocol};
+        use bytes::Bytes;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::{Duration, Instant};
+
+        /// What the test receiver does with a request: its connection's number and the
+        /// request's number on the connection (both from 0).
+        #[derive(Clone, Copy)]
+        enum Answer {
+            Ok,
+            Refuse,
+            Never,
+            Endless,
+        }
+
+        /// A gRPC receiver on loopback (h2's server) answering each request as `answer`
+        /// says; counts connections.
+        async fn receiver(answer: fn(usize, usize) -> Answer) -> (OtlpTarget, Arc<AtomicUsize>) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let endpoint = format!("http://{}", listener.local_addr().unwrap());
+            let connections = Arc::new(AtomicUsize::new(0));
+            let counted = connections.clone();
+            tokio::spawn(async move {
+                while let Ok((socket, _)) = listener.accept().await {
+                    let connection = counted.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(async move {
+                        let Ok(mut h2) = h2::server::handshake(socket).await else {
+                            return;
+                        };
+                        let mut held = Vec::new();
+                        let mut n = 0;
+                        while let Some(Ok((_request, mut respond))) = h2.accept().await {
+                            match answer(connection, n) {
+                                Answer::Ok => {
+                                    let ok = http::Response::builder()
+                                        .header("content-type", "application/grpc")
+                                        .header("grpc-status", "0")
+                                        .body(())
+                                        .unwrap();
+                                    let _ = respond.send_response(ok, true);
+                                }
+                                Answer::Refuse => respond.send_reset(h2::Reason::REFUSED_STREAM),
+                                Answer::Never => held.push(respond),
+                                Answer::Endless => {
+                                    let head = http::Response::builder()
+                                        .header("content-type", "application/grpc")
+                                        .body(())
+                                        .unwrap();
+                                    if let Ok(mut body) = respond.send_response(head, false) {
+                                        tokio::spawn(async move {
+                                            loop {
+                                                body.reserve_capacity(16 << 10);
+                                                let chunk = Bytes::from(vec![0u8; 16 << 10]);
+                                                if body.send_data(chunk, false).is_err() {
+                                                    return;
+                                                }
+                                                tokio::time::sleep(Duration::from_millis(1)).await;
+                                            }
+                                        });
+                                    }
+                                }
+                            }
+                            n += 1;
+                        }
+                    });
+                }
+            });
+            let target = OtlpTarget {
+                protocol: Protocol::Grpc,
+                endpoint,
+                headers: Vec::new(),
+                // Far beyond what the tests wait: reaching it is the failure they catch.
+                timeout: Duration::from_secs(60),
+                compression: Compression::None,
+                tls: Default::default(),
+            };
+            (target, connections)
+        }
+
+        fn run<T>(test: impl std::future::Future<Output = T>) -> T {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(test)
+        }
+
+        const FRAME: &[u8] = b"\0\0\0\0\0";
+
+        /// A stream the receiver refused (`REFUSED_STREAM`: gRPC's UNAVAILABLE, nothing was
+        /// processed) is sent again.
+        #[test]
+        fn a_refused_stream_is_sent_again() {
+            run(async {
+                let (target, _) =
+                    receiver(|_, n| if n == 0 { Answer::Refuse } else { Answer::Ok }).await;
+                let transport = Transport::new(&target, super::super::TRACES).unwrap();
+                assert_eq!(transport.send_body(FRAME.to_vec()).await, Ok(None));
+            });
+        }
+
+        /// A connection that stopped answering (a middlebox dropped it, the receiver hangs on
+        /// it) is given up when a request on it runs out of time: the next request opens
+        /// another, and gets through.
+        #[test]
+        fn a_connection_that_stopped_answering_is_given_up() {
+            run(async {
+                let (target, connections) = receiver(|connection, _| {
+                    if connection == 0 {
+                        Answer::Never
+                    } else {
+                        Answer::Ok
+                    }
+                })
+                .await;
+                let transport = Transport::new(&target, super::super::TRACES).unwrap();
+                let first = tokio::time::timeout(
+                    Duration::from_millis(300),
+                    transport.send_body(FRAME.to_vec()),
+                )
+                .await;
+                assert!(first.is_err(), "no answer on the first connection");
+                assert_eq!(transport.send_body(FRAME.to_vec()).await, Ok(None));
+                assert_eq!(connections.load(Ordering::SeqCst), 2);
+            });
+        }
+
+        /// An answer without end is read up to the answers' bound, not until the timeout.
+        #[test]
+        fn an_endless_answer_is_given_up_at_its_bound() {
+            run(async {
+                let (target, _) = receiver(|_, _| Answer::Endless).await;
+                let transport = Transport::new(&target, super::super::TRACES).unwrap();
+                let started = Instant::now();
+                let error = transport.send_body(FRAME.to_vec()).await.unwrap_err();
+                assert!(error.contains("longer than"), "{error}");
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "{:?}",
+                    started.elapsed()
+                );
+            });
+        }
+
+        /// The receiver's `grpc-message` is percent-decoded and cannot drive a terminal.
+        #[test]
+        fn the_grpc_message_is_decoded_and_made_one_line() {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+            headers.insert(
+                "grpc-message",
+                http::HeaderValue::from_static("bad%20value%C2%9B2J%E2%80%AE%0Anext%zz"),
+            );
+            let (code, message) = super::grpc_status(&headers).unwrap();
+            assert_eq!(code, 3);
+            assert_eq!(message, "bad value\\u{9b}2J\\u{202e}\\nnext%zz");
+        }
 
         #[test]
         fn the_method_uri_has_the_endpoints_scheme_and_host_and_never_its_credentials() {

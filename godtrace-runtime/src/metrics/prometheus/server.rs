@@ -5,7 +5,9 @@
 //! When all are taken, a new connection takes the place of the oldest one still waiting for its
 //! request head (a scraper sends its head at once: the ones still waiting are idle or
 //! trickling), or else of the one whose client has read nothing of its answer for the longest,
-//! at least [`STALLED`] (a scraper reads at once), so that clients holding every slot cannot
+//! at least [`STALLED`] (a scraper reads at once), or else of the one whose answer has been
+//! written longest, at least [`LONG_ANSWER`] (a scraper reads a whole exposition in far less;
+//! a client reading a trickle keeps progressing), so that clients holding every slot cannot
 //! keep scrapes out; with none to give up, the new connection is closed at once. Scrapes that
 //! arrive while another is rendered share the next rendering, one at a time: a burst of them
 //! costs two renderings, not one each. One request per connection
@@ -37,6 +39,12 @@ const SLICE: Duration = Duration::from_millis(50);
 const ACCEPT_POLL: Duration = Duration::from_millis(20);
 /// How long a client may read none of its answer before a new connection may take its slot.
 const STALLED: Duration = Duration::from_secs(1);
+
+/// How long an answer may have been written, however its client reads, before a new
+/// connection may take its slot when every slot is taken: a scraper reads a whole exposition
+/// in far less, and clients that read a trickle each (their answer always progressing)
+/// would otherwise keep scrapes out until their write deadline.
+const LONG_ANSWER: Duration = Duration::from_secs(2);
 
 /// What one client may take from the server.
 #[derive(Debug, Clone, Copy)]
@@ -144,6 +152,8 @@ struct ConnectionState {
     /// When the head arrived or the client last took bytes of the answer, in microseconds
     /// since `accepted`.
     progressed_us: AtomicU64,
+    /// When the answer was ready to be written, in microseconds since `accepted`.
+    answering_us: AtomicU64,
 }
 
 impl ConnectionState {
@@ -153,16 +163,32 @@ impl ConnectionState {
             head_read: AtomicBool::new(false),
             evicted: AtomicBool::new(false),
             progressed_us: AtomicU64::new(0),
+            answering_us: AtomicU64::new(0),
         }
     }
 
+    fn since_accepted_us(&self) -> u64 {
+        u64::try_from(self.accepted.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
     fn mark_progress(&self) {
-        let us = u64::try_from(self.accepted.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.progressed_us
+            .store(self.since_accepted_us(), Ordering::SeqCst);
+    }
+
+    /// The answer is ready: its writing starts.
+    fn mark_answering(&self) {
+        let us = self.since_accepted_us();
+        self.answering_us.store(us, Ordering::SeqCst);
         self.progressed_us.store(us, Ordering::SeqCst);
     }
 
     fn progressed(&self) -> Instant {
         self.accepted + Duration::from_micros(self.progressed_us.load(Ordering::SeqCst))
+    }
+
+    fn answering_since(&self) -> Instant {
+        self.accepted + Duration::from_micros(self.answering_us.load(Ordering::SeqCst))
     }
 }
 
@@ -201,8 +227,9 @@ fn serve(
 }
 
 /// Whether a new connection may be served: a slot is free, or the oldest connection still
-/// waiting for its head, else the one stalled longest (at least [`STALLED`]) in its answer, is
-/// told to give up its slot. Given-up connections end within a [`SLICE`]; until then they
+/// waiting for its head, else the one stalled longest (at least [`STALLED`]) in its answer,
+/// else the one whose answer has been written longest (at least [`LONG_ANSWER`]), is told to
+/// give up its slot. Given-up connections end within a [`SLICE`]; until then they
 /// still count, and at most as many as the slots may be ending at once, which bounds the
 /// threads at twice the slots.
 fn make_room(connections: &[Connection], max_connections: usize) -> bool {
@@ -232,7 +259,18 @@ fn make_room(connections: &[Connection], max_connections: usize) -> bool {
             .min_by_key(|(_, progressed)| *progressed)
             .map(|(c, _)| c)
     };
-    match oldest_waiting.or_else(longest_stalled) {
+    let longest_answered = || {
+        serving()
+            .filter(|c| c.state.head_read.load(Ordering::SeqCst))
+            .map(|c| (c, c.state.answering_since()))
+            .filter(|(_, since)| since.elapsed() >= LONG_ANSWER)
+            .min_by_key(|(_, since)| *since)
+            .map(|(c, _)| c)
+    };
+    match oldest_waiting
+        .or_else(longest_stalled)
+        .or_else(longest_answered)
+    {
         Some(connection) => {
             connection.state.evicted.store(true, Ordering::SeqCst);
             true
@@ -279,7 +317,7 @@ fn handle(
         }
     };
     // The answer's wait for a client starts when it is ready, not when the request arrived.
-    state.mark_progress();
+    state.mark_answering();
     let mut writer = Timed::new(&stream, stop, Some(state), limits.write_deadline);
     response.write_to(&mut writer)?;
     let _ = stream.shutdown(std::net::Shutdown::Write);

@@ -289,6 +289,7 @@ fn a_full_server_gives_up_the_client_stalled_longest_in_its_answer() {
             head_read: AtomicBool::new(true),
             evicted: AtomicBool::new(false),
             progressed_us: AtomicU64::new(1_000_000),
+            answering_us: AtomicU64::new(1_000_000),
         }),
     };
     let reading = answered(Duration::ZERO);
@@ -448,4 +449,38 @@ fn scrapes_share_a_rendering_only_when_it_started_after_they_arrived() {
     // Sent and dropped: nothing to share, even for a request older than it.
     drop((first, waited, later));
     assert_eq!(*get(Format::Text, before), "rendering 4");
+}
+
+/// Past the slots, with every client reading its answer a trickle at a time (none stalled),
+/// the one whose answer has been written longest (at least `LONG_ANSWER`) gives its slot up:
+/// slow readers cannot keep scrapes out until their write deadline.
+#[test]
+fn a_full_server_gives_up_the_answer_written_longest() {
+    let reading = |answering_for: Duration| Connection {
+        thread: std::thread::spawn(|| ()),
+        state: Arc::new({
+            let state = ConnectionState {
+                accepted: Instant::now() - answering_for,
+                head_read: AtomicBool::new(true),
+                ..ConnectionState::new()
+            };
+            // Just took a few bytes.
+            state.mark_progress();
+            state
+        }),
+    };
+    let connections = [
+        reading(LONG_ANSWER * 2),
+        reading(LONG_ANSWER * 3),
+        reading(LONG_ANSWER / 2),
+    ];
+    assert!(make_room(&connections, 3));
+    let evicted: Vec<bool> = connections
+        .iter()
+        .map(|c| c.state.evicted.load(Ordering::SeqCst))
+        .collect();
+    assert_eq!(evicted, [false, true, false]);
+    // Answers written for less: kept.
+    let kept = [reading(LONG_ANSWER / 2), reading(Duration::ZERO)];
+    assert!(!make_room(&kept, 2));
 }

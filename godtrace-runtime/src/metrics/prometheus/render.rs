@@ -115,7 +115,11 @@ pub(crate) fn negotiate(accept: Option<&str>) -> Format {
         let mut params = range.split(';');
         let media = params.next().unwrap_or("").trim().to_ascii_lowercase();
         let q = params
-            .filter_map(|p| p.trim().strip_prefix("q="))
+            // Parameter names are case-insensitive (RFC 9110): `Q=0` too.
+            .filter_map(|p| {
+                let p = p.trim();
+                (p.len() >= 2 && p[..2].eq_ignore_ascii_case("q=")).then(|| &p[2..])
+            })
             .find_map(|q| q.trim().parse::<f64>().ok())
             .unwrap_or(1.0);
         match media.as_str() {

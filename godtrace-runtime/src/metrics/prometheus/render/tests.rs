@@ -260,7 +260,13 @@ fn the_exposition_follows_the_accept_header() {
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     assert!(om.body.ends_with("# EOF\n"), "{}", om.body);
-    for accept in [None, Some("text/plain;version=0.0.4"), Some("*/*")] {
+    // A quality of 0 is "not acceptable", the parameter's name in any case.
+    for accept in [
+        None,
+        Some("text/plain;version=0.0.4"),
+        Some("*/*"),
+        Some("application/openmetrics-text;Q=0, text/plain"),
+    ] {
         let text = prometheus_exposition(accept);
         assert_eq!(
             text.content_type,

@@ -137,6 +137,10 @@ impl<S: Series> SeriesTable<S> {
                 )
             });
         }
+        // The overflow set given as such is the overflow series: one series per set.
+        if key.len() == 1 && key[0].key.as_str() == OVERFLOW_KEY && key[0].value == true.into() {
+            return self.overflow(&make);
+        }
         let hash = set_hash(&key);
         if let Some(found) = self.find(hash, |s| same_pairs(s, &key)) {
             return found;
@@ -261,6 +265,11 @@ mod tests {
     fn past_the_limit_new_sets_share_the_overflow_series() {
         let table: SeriesTable<CounterSeries> = SeriesTable::new("table.rs.limit");
         let limit = limits::cardinality_limit("table.rs.limit");
+        // The overflow set, given as such before the limit: the overflow series, not a set
+        // of its own (two series would then have the same attributes).
+        table
+            .get_or_insert(&[KeyValue::new(OVERFLOW_KEY, true)], CounterSeries::new)
+            .add(1.0);
         for i in 0..limit + 5 {
             table
                 .get_or_insert(&[KeyValue::new("i", i as i64)], CounterSeries::new)
@@ -274,7 +283,7 @@ mod tests {
         assert_eq!(series.len(), limit + 1);
         let overflow = series.last().unwrap().snapshot();
         assert_eq!(overflow.attributes, vec![KeyValue::new(OVERFLOW_KEY, true)]);
-        assert_eq!(overflow.value, 5.0);
+        assert_eq!(overflow.value, 6.0);
         assert_eq!(series[0].snapshot().value, 2.0);
         let reports = report::recent();
         let about = |m: &&String| m.contains("\"table.rs.limit\" reached its cardinality limit");

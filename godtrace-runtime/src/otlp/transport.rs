@@ -310,6 +310,7 @@ mod grpc {
     #[cfg(test)]
     mod tests {
         use super::super::Transport;
+        use super::super::tests::run;
         use super::method_uri;
         use crate::config::{Compression, OtlpTarget, Protocol};
         use bytes::Bytes;
@@ -389,14 +390,6 @@ mod grpc {
                 tls: Default::default(),
             };
             (target, connections)
-        }
-
-        fn run<T>(test: impl std::future::Future<Output = T>) -> T {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(test)
         }
 
         const FRAME: &[u8] = b"\0\0\0\0\0";
@@ -591,6 +584,7 @@ mod http {
     #[cfg(test)]
     mod tests {
         use super::super::Transport;
+        use super::super::tests::run;
         use super::Client;
         use crate::config::{Compression, OtlpTarget, Protocol};
         use bytes::Bytes;
@@ -671,14 +665,6 @@ mod http {
             });
         }
 
-        fn run<T>(test: impl std::future::Future<Output = T>) -> T {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(test)
-        }
-
         /// A redirect would take the spans and the API key to another host: it is a failed
         /// export, and the host it names is never contacted.
         #[test]
@@ -723,5 +709,17 @@ mod http {
                 );
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Runs a test's future on a current-thread runtime with timers and I/O.
+    pub(super) fn run<T>(test: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(test)
     }
 }

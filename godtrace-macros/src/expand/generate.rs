@@ -74,17 +74,13 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         // The output is named when the signature gives it: the recording of the output is
         // then checked against it, rather than guessing it (as `Result`) before the body's
         // future is known.
-        Call::Future(closure, boxed, Some(output)) => {
-            let fut =
-                quote!(#pv::instrument_future_of::<#output, _, _, _>(#start, #closure, #finish));
-            if boxed {
-                quote!(::std::boxed::Box::pin(#fut))
-            } else {
-                fut
-            }
-        }
-        Call::Future(closure, boxed, None) => {
-            let fut = quote!(#pv::instrument_future(#start, #closure, #finish));
+        Call::Future(closure, boxed, output) => {
+            let fut = match output {
+                Some(output) => quote! {
+                    #pv::instrument_future_of::<#output, _, _, _>(#start, #closure, #finish)
+                },
+                None => quote!(#pv::instrument_future(#start, #closure, #finish)),
+            };
             if boxed {
                 quote!(::std::boxed::Box::pin(#fut))
             } else {

@@ -288,14 +288,14 @@ mod grpc {
 
     /// `bytes` with each `%XX` escape decoded (a malformed one kept as it is), as UTF-8.
     fn percent_decoded(bytes: &[u8]) -> String {
-        let hex = |b: u8| (b as char).to_digit(16);
+        let hex = |at: usize| bytes.get(at).and_then(|&b| (b as char).to_digit(16));
         let mut out = Vec::with_capacity(bytes.len());
         let mut i = 0;
         while i < bytes.len() {
-            match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-                (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                    let (h, l) = (hex(h).unwrap_or(0), hex(l).unwrap_or(0));
-                    out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+            match (bytes[i], hex(i + 1), hex(i + 2)) {
+                // Two hex digits make at most 255.
+                (b'%', Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
                     i += 3;
                 }
                 (b, _, _) => {

@@ -190,22 +190,18 @@ pub(crate) fn own_span_under(cx: &Context) -> Option<SpanContext> {
     if !otel_context_usable() {
         return None;
     }
-    match top() {
-        // With the attach on, `cx` already has godtrace's span.
-        Some(_) if super::switches::attaches_otel_context() => None,
-        Some(top) => match innermost(cx, Some(top)) {
-            InnermostKind::Own => Some(top.span_context.clone()),
-            InnermostKind::Other | InnermostKind::Nothing | InnermostKind::Suppressed => None,
-        },
-        // Under a root godtrace sampled out (which attaches nothing, in either mode), while
-        // `cx` shows no other span: that root's ids, not sampled, so that other code's spans
-        // are dropped with it and downstream services follow the decision.
-        None if cx.span().span_context().span_id() == SpanId::INVALID
-            && !cx.is_telemetry_suppressed() =>
-        {
-            super::sampled_out::sampled_out_span_context()
-        }
-        None => None,
+    let top = top();
+    // With the attach on, `cx` already has godtrace's span.
+    if top.is_some() && super::switches::attaches_otel_context() {
+        return None;
+    }
+    match innermost(cx, top) {
+        InnermostKind::Own => top.map(|own| own.span_context.clone()),
+        // No span anywhere: under a root godtrace sampled out (which attaches nothing, in
+        // either mode), that root's ids, not sampled, so that other code's spans are dropped
+        // with it and downstream services follow the decision.
+        InnermostKind::Nothing => super::sampled_out::sampled_out_span_context(),
+        InnermostKind::Other | InnermostKind::Suppressed => None,
     }
 }
 

@@ -778,14 +778,10 @@ impl Live {
     /// greater, as comparing two `Status` values would). The description is bounded as
     /// attribute values are.
     pub(crate) fn set_status(&self, status: Status) {
+        let limit = crate::value::max_attribute_len();
         let status = match status {
-            Status::Error { description }
-                if description.len() > crate::value::max_attribute_len() =>
-            {
-                Status::error(crate::value::bounded_text(
-                    &description,
-                    crate::value::max_attribute_len(),
-                ))
+            Status::Error { description } if description.len() > limit => {
+                Status::error(crate::value::bounded_text(&description, limit))
             }
             status => status,
         };

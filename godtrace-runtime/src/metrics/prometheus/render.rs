@@ -118,7 +118,9 @@ pub(crate) fn negotiate(accept: Option<&str>) -> Format {
             // Parameter names are case-insensitive (RFC 9110): `Q=0` too.
             .filter_map(|p| {
                 let p = p.trim();
-                (p.len() >= 2 && p[..2].eq_ignore_ascii_case("q=")).then(|| &p[2..])
+                // `get`: a parameter may start with a character of several bytes.
+                let name = p.get(..2)?;
+                name.eq_ignore_ascii_case("q=").then(|| &p[2..])
             })
             .find_map(|q| q.trim().parse::<f64>().ok())
             .unwrap_or(1.0);

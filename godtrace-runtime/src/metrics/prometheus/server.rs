@@ -251,26 +251,18 @@ fn make_room(connections: &[Connection], max_connections: usize) -> bool {
     let oldest_waiting = serving()
         .filter(|c| !c.state.head_read.load(Ordering::SeqCst))
         .min_by_key(|c| c.state.accepted);
-    let longest_stalled = || {
+    // Of the connections being answered, the one whose `since` is earliest, `at_least` ago.
+    let longest = |since: fn(&ConnectionState) -> Instant, at_least: Duration| {
         serving()
             .filter(|c| c.state.head_read.load(Ordering::SeqCst))
-            .map(|c| (c, c.state.progressed()))
-            .filter(|(_, progressed)| progressed.elapsed() >= STALLED)
-            .min_by_key(|(_, progressed)| *progressed)
+            .map(|c| (c, since(&c.state)))
+            .filter(|(_, at)| at.elapsed() >= at_least)
+            .min_by_key(|(_, at)| *at)
             .map(|(c, _)| c)
     };
-    let longest_answered = || {
-        serving()
-            .filter(|c| c.state.head_read.load(Ordering::SeqCst))
-            .map(|c| (c, c.state.answering_since()))
-            .filter(|(_, since)| since.elapsed() >= LONG_ANSWER)
-            .min_by_key(|(_, since)| *since)
-            .map(|(c, _)| c)
-    };
-    match oldest_waiting
-        .or_else(longest_stalled)
-        .or_else(longest_answered)
-    {
+    let stalled = || longest(ConnectionState::progressed, STALLED);
+    let answered_longest = || longest(ConnectionState::answering_since, LONG_ANSWER);
+    match oldest_waiting.or_else(stalled).or_else(answered_longest) {
         Some(connection) => {
             connection.state.evicted.store(true, Ordering::SeqCst);
             true

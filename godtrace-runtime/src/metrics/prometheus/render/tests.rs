@@ -266,6 +266,8 @@ fn the_exposition_follows_the_accept_header() {
         Some("text/plain;version=0.0.4"),
         Some("*/*"),
         Some("application/openmetrics-text;Q=0, text/plain"),
+        // A parameter starting with a character of several bytes: no panic.
+        Some("text/plain;€=1"),
     ] {
         let text = prometheus_exposition(accept);
         assert_eq!(

@@ -13,6 +13,7 @@ mod layers;
 mod manual_spans;
 mod metrics_recording;
 mod parameters;
+mod pedantic_lints;
 mod propagation_roundtrip;
 mod shapes;
 mod span_links;

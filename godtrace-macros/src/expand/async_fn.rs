@@ -1,6 +1,7 @@
 //! `async fn` desugaring: `async fn f(args) -> T` becomes `fn f(args) -> impl Future<Output =
 //! T>`, so the span can start at the call. Naming the inputs' elided lifetimes keeps the
 //! future capturing them in every edition.
+use super::allow_parameter_reads;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::visit_mut::VisitMut;
@@ -87,9 +88,10 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
             // `ref mut` bindings borrow the moved argument mutably.
             let mutability = has_ref_mut(&pat).then(|| quote!(mut));
             let allow = read_outside.then(|| quote!(#[allow(unused_variables)]));
+            let reads = allow_parameter_reads();
             desugared.moves.push(quote! {
                 #(#cfgs)* let #mutability #name = #name;
-                #(#cfgs)* #allow let #pat = #name;
+                #(#cfgs)* #allow #reads let #pat = #name;
             });
             if read_outside {
                 // What the generated code reads before the future exists, borrowed from the
@@ -99,6 +101,7 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
                 desugared.outer.push(quote! {
                     #(#cfgs)*
                     #[allow(unused_variables, clippy::needless_borrowed_reference)]
+                    #reads
                     let #by_ref = #name;
                 });
             }
@@ -110,12 +113,13 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
         };
         let mutability = p.mutability.take();
         let ident = &p.ident;
+        let reads = allow_parameter_reads();
         let allow = used_outside
             .contains(ident)
             .then(|| quote!(#[allow(unused_variables)]));
         desugared
             .moves
-            .push(quote!(#(#cfgs)* #allow let #mutability #ident = #ident;));
+            .push(quote!(#(#cfgs)* #allow #reads let #mutability #ident = #ident;));
     }
     desugared
 }

@@ -1,6 +1,8 @@
 //! The traced function's new body: the call site, the argument checks and records, the span's
 //! start, and the call of the user's body in the shape it has (sync, async, future-returning).
-use super::{Function, Shape, async_fn, bound_params, is_nameable, param_cfgs};
+use super::{
+    Function, Shape, allow_parameter_reads, async_fn, bound_params, is_nameable, param_cfgs,
+};
 use crate::attr::Options;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
@@ -66,6 +68,22 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
             quote!(#pv::run_sync_at(&__GODTRACE_SITE, #closure, #finish))
         }
         Call::Sync(closure) => quote!(#pv::run_sync(#start, #closure, #finish)),
+        // Parameters the user named `_x` are read here, by the expansion: through a binding
+        // under the lints' allow (see `allow_parameter_reads`), only then, as it is one move more.
+        Call::SyncArgs(closure)
+            if handed
+                .iter()
+                .any(|i| i.unraw().to_string().starts_with('_')) =>
+        {
+            let allow = allow_parameter_reads();
+            let tuple = Ident::new("__godtrace_handed", Span::mixed_site());
+            quote! {{
+                #allow let #tuple = (#(#handed,)*);
+                #pv::run_sync_args_at(
+                    &__GODTRACE_SITE, #count, #tuple, #record_by_value, #closure, #finish
+                )
+            }}
+        }
         Call::SyncArgs(closure) => quote! {
             #pv::run_sync_args_at(
                 &__GODTRACE_SITE, #count, (#(#handed,)*), #record_by_value, #closure, #finish
@@ -238,7 +256,8 @@ impl RecordedArgs {
                         quote_spanned!(at=> &#value)
                     };
                     let check = quote_spanned!(at=> #pv::assert_recordable(#value););
-                    quote!(#(#cfgs)* #check)
+                    let allow = allow_parameter_reads();
+                    quote!(#(#cfgs)* #allow #check)
                 }
             })
             .collect();
@@ -246,7 +265,8 @@ impl RecordedArgs {
         let record_one = |ident: &Ident, value: TokenStream| {
             // `r#type` is recorded as `type`, as `fields(r#type = ..)` names it.
             let key = ident.unraw().to_string();
-            quote!(#pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(#value)).__godtrace_value());)
+            let allow = allow_parameter_reads();
+            quote!(#allow #pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(#value)).__godtrace_value());)
         };
         let records = recorded.iter().zip(&cfgs).map(|((ident, _), cfgs)| {
             let value = if rebound.contains(ident) {
@@ -374,10 +394,22 @@ fn call_body(
     // own braces: no lint sees extra braces, and a type error about the body's value points
     // at the user's body, as it would without the attribute.
     let braces = f.block.brace_token.span.join();
-    let stmts = &f.block.stmts;
+    // The body's leading items (`fn helper`, `const K`, `use`) stay first, ahead of the
+    // generated statements: an item is in scope in its whole block wherever it stands, and
+    // Clippy's `items_after_statements` would otherwise blame the user's item. A
+    // `macro_rules!`, whose scope does depend on where it stands, ends the run.
+    let leading = f
+        .block
+        .stmts
+        .iter()
+        .take_while(|s| matches!(s, syn::Stmt::Item(item) if !matches!(item, syn::Item::Macro(_))))
+        .count();
+    let (items, stmts) = f.block.stmts.split_at(leading);
     let user_braces = |prefix: TokenStream| {
-        let mut group =
-            proc_macro2::Group::new(proc_macro2::Delimiter::Brace, quote!(#prefix #(#stmts)*));
+        let mut group = proc_macro2::Group::new(
+            proc_macro2::Delimiter::Brace,
+            quote!(#(#items)* #prefix #(#stmts)*),
+        );
         group.set_span(braces);
         group
     };
@@ -496,7 +528,8 @@ fn capture_in_drop_order(sig: &Signature) -> TokenStream {
     let params = bound_params(sig);
     let mentions = params.iter().rev().map(|(ident, _)| {
         let cfgs = param_cfgs(sig, ident);
-        quote!(#(#cfgs)* let _ = &#ident;)
+        let allow = allow_parameter_reads();
+        quote!(#(#cfgs)* #allow let _ = &#ident;)
     });
     quote!(#(#mentions)*)
 }

@@ -205,6 +205,14 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
     }
 }
 
+/// The lints to allow on a generated statement that names a parameter's binding: the user
+/// named it `_x` to say the body does not use it, and the expansion's own reads and moves of
+/// it (recording, moving it into a future) are not the user's code. Only such statements carry
+/// it, so the user's body keeps every lint.
+fn allow_parameter_reads() -> TokenStream {
+    quote::quote!(#[allow(clippy::used_underscore_binding, clippy::no_effect_underscore_binding)])
+}
+
 /// The `#[cfg(..)]` attributes among `attrs`. A parameter's are still on it when the attribute
 /// runs (the compiler strips the parameter afterwards): whatever the expansion writes about the
 /// parameter carries them too, so that it goes with the parameter.

@@ -1,0 +1,72 @@
+//! Code under Clippy's pedantic lints stays quiet when traced: the expansion's own statements
+//! (moving and recording parameters the user named `_x`, the statements put before the body)
+//! are not blamed on the user's code. `cargo clippy --all-targets -- -D warnings`
+//! (`scripts/test`) checks it; the tests check what the forms record.
+#![warn(clippy::pedantic)]
+
+use crate::shapes::futures_block_on;
+use godtrace::otel::Value;
+use godtrace::testing;
+use godtrace::traced;
+
+const MOD: &str = "capture::pedantic_lints";
+
+#[traced(include_args)]
+fn sync_unused(used: u32, _unused: u32, (a, _b): (u32, u32)) -> u32 {
+    used + a
+}
+
+#[traced(include_args)]
+async fn async_unused(used: u32, _unused: String, (a, _b): (u32, u32)) -> u32 {
+    used + a
+}
+
+#[traced(include_args, fields(extra = used))]
+fn sync_unused_with_fields(used: u32, _unused: u32) -> u32 {
+    used
+}
+
+#[traced]
+fn items_first(x: u32) -> u32 {
+    const K: u32 = 3;
+    fn helper(v: u32) -> u32 {
+        v * 2
+    }
+    helper(x) + K
+}
+
+#[traced]
+async fn async_items_first(x: u32) -> u32 {
+    use std::ops::Add as _;
+    fn helper(v: u32) -> u32 {
+        v * 2
+    }
+    helper(x).add(1)
+}
+
+#[test]
+fn underscore_parameters_are_recorded_without_lints() {
+    let c = testing::capture();
+    assert_eq!(sync_unused(1, 2, (3, 4)), 4);
+    assert_eq!(futures_block_on(async_unused(1, "u".to_owned(), (3, 4))), 4);
+    assert_eq!(sync_unused_with_fields(5, 6), 5);
+    // Recorded as any other parameter: `include_args` is the user's opt-in to all of them.
+    let sync = c.span(&format!("{MOD}::sync_unused"));
+    assert_eq!(sync.attr("_unused"), Some(&Value::I64(2)));
+    assert_eq!(sync.attr("_b"), Some(&Value::I64(4)));
+    let future = c.span(&format!("{MOD}::async_unused"));
+    assert_eq!(future.attr("_unused"), Some(&Value::from("u")));
+    assert_eq!(future.attr("_b"), Some(&Value::I64(4)));
+    let fields = c.span(&format!("{MOD}::sync_unused_with_fields"));
+    assert_eq!(fields.attr("_unused"), Some(&Value::I64(6)));
+    assert_eq!(fields.attr("extra"), Some(&Value::I64(5)));
+}
+
+#[test]
+fn items_leading_the_body_are_in_scope_as_before() {
+    let c = testing::capture();
+    assert_eq!(items_first(2), 7);
+    assert_eq!(futures_block_on(async_items_first(2)), 5);
+    c.span(&format!("{MOD}::items_first"));
+    c.span(&format!("{MOD}::async_items_first"));
+}

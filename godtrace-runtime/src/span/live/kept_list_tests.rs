@@ -1,0 +1,110 @@
+use super::*;
+use crate::span::SiteOptions;
+use crate::value::counting_alloc;
+use opentelemetry::Value;
+use opentelemetry::trace::{TraceFlags, TraceId};
+
+static SITE: CallSite = CallSite::new(
+    || "span::live::kept_list_tests::f",
+    file!(),
+    1,
+    SiteOptions {
+        operation: Some("live.tests.with_args"),
+        include_duration: false,
+        sample_rate: None,
+        carries_parent: false,
+        kind: SpanKind::Internal,
+    },
+);
+
+/// A root of [`SITE`] on this thread's next record, with `args` recorded as a traced
+/// call records its arguments.
+fn root_with_args(span_id: u64, args: &[(&'static str, i64)]) -> LiveBox {
+    let ids = || {
+        let (trace_id, span_id) = (TraceId::from(9_u128), SpanId::from(span_id));
+        SpanContext::new(
+            trace_id,
+            span_id,
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        )
+    };
+    let live = Live::start_with_ids(ids, ParentIds::NONE, Name::Site(&SITE));
+    if !args.is_empty() {
+        live.record_start_attributes(args.len(), &mut |attributes: &mut Vec<KeyValue>| {
+            attributes.extend(args.iter().map(|&(key, value)| KeyValue::new(key, value)));
+        });
+    }
+    live
+}
+
+/// How a span's box goes back to its thread: as it is (no exporter, or the queue full),
+/// or after the `SpanData` was taken out of it (the SDK's exporters, the test capture).
+#[derive(Clone, Copy, Debug)]
+enum Given {
+    AsItIs,
+    AfterSpanData,
+}
+
+/// Ends `live`, checks what its span exports (`expected`: its recorded attributes, in
+/// order) both as the OTLP encoder reads it and as `SpanData`, and gives its box back.
+fn end_and_check(live: LiveBox, expected: &[(&'static str, i64)], given: Given) {
+    let expected: Vec<KeyValue> = expected
+        .iter()
+        .map(|&(key, value)| KeyValue::new(key, Value::I64(value)))
+        .collect();
+    let finished = live.finish(Tick::from_raw(0), Tick::from_raw(1));
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    let finished = {
+        let mut finished = finished;
+        assert_eq!(finished.holds_nothing(), expected.is_empty());
+        assert_eq!(finished.recorded().attributes, &expected[..]);
+        finished
+    };
+    let boxed = match given {
+        Given::AsItIs => finished.into_live(),
+        Given::AfterSpanData => {
+            let (data, boxed) = finished.into_span_data();
+            // The call site's `code.*` attributes first.
+            assert_eq!(data.attributes.len(), 3 + expected.len());
+            assert_eq!(data.attributes[3..], expected[..]);
+            boxed
+        }
+    };
+    Live::recycle(boxed);
+}
+
+#[test]
+fn a_reused_record_exports_only_its_own_attributes() {
+    let three = [("n", 7), ("len", 44), ("deep", 1)];
+    for first in [Given::AsItIs, Given::AfterSpanData] {
+        println!("the first span's box given back {first:?}");
+        let live = root_with_args(1, &three);
+        let address: *const Live = &*live;
+        end_and_check(live, &three, first);
+
+        let live = root_with_args(2, &[]);
+        assert!(std::ptr::eq(&*live, address), "the same box, reused");
+        let kept = live.fields.borrow().attributes.capacity();
+        assert!(kept >= three.len(), "the list's capacity is kept: {kept}");
+        end_and_check(live, &[], Given::AsItIs);
+
+        let live = root_with_args(3, &[("one", 1)]);
+        assert!(std::ptr::eq(&*live, address), "the same box, reused");
+        end_and_check(live, &[("one", 1)], Given::AfterSpanData);
+    }
+}
+
+#[test]
+fn recording_arguments_into_a_reused_record_allocates_nothing() {
+    let three = [("n", 7), ("len", 44), ("deep", 1)];
+    // The first span allocates the record's list; the box keeps it.
+    end_and_check(root_with_args(1, &three), &three, Given::AsItIs);
+    let ((), allocations) = counting_alloc::allocations_during(|| {
+        let live = root_with_args(2, &three);
+        let finished = live.finish(Tick::from_raw(0), Tick::from_raw(1));
+        Live::recycle(finished.into_live());
+    });
+    assert_eq!(allocations, 0);
+}

@@ -262,3 +262,119 @@ async fn traced_futures_keep_the_auto_traits_of_the_body() {
     assert_eq!(untraced.await + traced.await + recorded.await, 6);
     assert_eq!(returned.await, 1);
 }
+
+#[traced]
+fn called_elsewhere() {}
+
+#[traced]
+async fn holds_a_guard_across_an_await(release: tokio::sync::oneshot::Receiver<()>) {
+    let _guard = godtrace::span("async_context.guard");
+    let _ = release.await;
+    called_elsewhere();
+}
+
+/// Polls `future` once; whether it is still pending.
+async fn poll_once<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> bool {
+    let mut future = Some(future);
+    std::future::poll_fn(|task| {
+        let future = future.take().expect("polled once");
+        std::task::Poll::Ready(future.poll(task).is_pending())
+    })
+    .await
+}
+
+/// A `SpanGuard` held across an `.await` in a traced async fn is current in that future only
+/// (README, "Manual API"): what the thread runs while the future waits is not its child.
+#[tokio::test]
+async fn a_guard_held_across_an_await_stays_in_its_future() {
+    let c = testing::capture();
+    let (release, released) = tokio::sync::oneshot::channel();
+    let held = holds_a_guard_across_an_await(released);
+    tokio::pin!(held);
+    assert!(poll_once(held.as_mut()).await, "waits for its release");
+    assert_eq!(godtrace::trace_id(), None, "nothing current between polls");
+    called_elsewhere();
+    release.send(()).expect("the future waits");
+    held.await;
+    let own = c.span("capture::async_context::holds_a_guard_across_an_await");
+    let guard = c.span("async_context.guard");
+    assert_eq!(guard.parent_span_id, Some(own.span_id));
+    let calls = c.spans_named("capture::async_context::called_elsewhere");
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].parent_span_id, None, "a root: {calls:#?}");
+    // After the `.await`, the function's own span is current again (not the guard's).
+    assert_eq!(calls[1].parent_span_id, Some(own.span_id));
+}
+
+#[traced]
+async fn waits_forever_inside() {
+    std::future::pending::<()>().await;
+}
+
+#[traced]
+async fn awaits_a_call_that_waits_forever() {
+    waits_forever_inside().await;
+}
+
+/// A future dropped unfinished ends its span after the future it covers is dropped: the
+/// calls it was awaiting (its children) end before it, as children do.
+#[tokio::test]
+async fn cancelled_children_end_before_their_parent() {
+    let c = testing::capture();
+    let mut outer = Box::pin(awaits_a_call_that_waits_forever());
+    assert!(poll_once(outer.as_mut()).await);
+    drop(outer);
+    let names: Vec<String> = c.spans().into_iter().map(|s| s.name).collect();
+    assert_eq!(
+        names,
+        [
+            "capture::async_context::waits_forever_inside",
+            "capture::async_context::awaits_a_call_that_waits_forever"
+        ],
+        "in the order they ended"
+    );
+}
+
+#[traced]
+async fn a_job() -> (Option<String>, Option<String>) {
+    called_elsewhere();
+    let mut headers = std::collections::HashMap::new();
+    godtrace::propagation::inject(&mut headers);
+    (godtrace::trace_id(), headers.remove("traceparent"))
+}
+
+type Job = std::pin::Pin<Box<dyn std::future::Future<Output = (Option<String>, Option<String>)>>>;
+
+#[traced(sample_rate = 0.0)]
+async fn makes_a_job_under_a_dropped_root() -> (Option<String>, Job) {
+    (godtrace::trace_id(), Box::pin(a_job()))
+}
+
+#[traced]
+async fn runs_a_job(job: Job) -> (Option<String>, Option<String>) {
+    job.await
+}
+
+/// A traced future made under a root godtrace sampled out and awaited by another task's
+/// recorded span (a job handed to a worker) runs in the root it was made under: the same
+/// trace, dropped with it, and propagated as not sampled; nothing joins the worker's trace.
+#[tokio::test]
+async fn a_job_made_under_a_dropped_root_stays_in_it_where_it_runs() {
+    let c = testing::capture();
+    let (made_in, job) = makes_a_job_under_a_dropped_root().await;
+    let made_in = made_in.expect("a dropped root has ids");
+    let (seen, traceparent) = runs_a_job(job).await;
+    assert_eq!(seen.as_deref(), Some(made_in.as_str()));
+    let traceparent = traceparent.expect("the job's context is injected");
+    assert!(
+        traceparent.starts_with(&format!("00-{made_in}-")) && traceparent.ends_with("-02"),
+        "{traceparent}"
+    );
+    assert!(
+        c.spans_named("capture::async_context::called_elsewhere")
+            .is_empty()
+    );
+    assert!(c.spans_named("capture::async_context::a_job").is_empty());
+    let worker = c.span("capture::async_context::runs_a_job");
+    assert!(c.children(&worker).is_empty(), "{:#?}", c.children(&worker));
+}

@@ -91,18 +91,38 @@ fn a_sampled_out_parent_is_followed_and_its_decision_propagates() {
     assert!(c.spans().is_empty(), "{:?}", c.spans());
 }
 
+/// A panic in one step marks the span failed; the span goes on (a caller that catches the
+/// panic runs the next step in it, and propagates its context) and ends once, when dropped.
 #[test]
-fn a_panic_in_scope_ends_the_span_failed_and_dropping_it_later_reports_nothing_more() {
+fn a_panic_in_scope_marks_the_span_failed_and_it_goes_on_until_dropped() {
     let c = testing::capture();
     let mut request = godtrace::span_builder("capture::detached_spans::panicking").start_detached();
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        request.in_scope(|| panic!("handler failed"))
+        request.in_scope(|| -> () {
+            handler_step();
+            panic!("handler failed")
+        })
     }));
     assert!(unwound.is_err());
+    assert!(request.context().span().span_context().is_valid());
+    assert!(
+        c.spans_named("capture::detached_spans::panicking")
+            .is_empty(),
+        "not ended yet"
+    );
+    request.in_scope(handler_step);
     drop(request);
     let spans = c.spans_named("capture::detached_spans::panicking");
     assert_eq!(spans.len(), 1, "ended once: {spans:?}");
     assert!(spans[0].is_error());
+    assert_eq!(spans[0].error_message(), Some("handler failed"));
+    assert!(spans[0].event("exception").is_some());
+    let steps = c.spans_named("capture::detached_spans::handler_step");
+    assert_eq!(steps.len(), 2);
+    for step in steps {
+        assert_eq!(step.parent_span_id, Some(spans[0].span_id));
+        assert_eq!(step.trace_id, spans[0].trace_id);
+    }
 }
 
 #[test]

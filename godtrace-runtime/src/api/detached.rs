@@ -92,7 +92,9 @@ impl Span {
     }
 
     /// Runs `f` with this span current on this thread: spans started inside are its children.
-    /// A panic in `f` ends the span as failed and goes on unwinding.
+    /// A panic in `f` marks the span failed (status Error, `error.type = "panic"`, an
+    /// `exception` event) and goes on unwinding; the span goes on until it is dropped, so a
+    /// caller that catches the panic can run the next step in it.
     pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
         match &mut self.span {
             Some(span) => span.in_scope(f),

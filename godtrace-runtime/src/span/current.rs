@@ -55,6 +55,53 @@ pub(super) fn remove(live: &Live) {
     live::remove_current(live);
 }
 
+/// Takes off this thread's list the spans entered above `live` and left there: see
+/// `live::leave_above`.
+#[inline]
+pub(super) fn leave_above(live: &Live) {
+    live::leave_above(live);
+}
+
+/// What [`hide_under_mark`] hid, put back when dropped.
+pub(super) struct Hidden {
+    list: Option<live::Link>,
+    attached: Option<opentelemetry::ContextGuard>,
+}
+
+/// Whether a span is current on this thread, godtrace's or in OpenTelemetry's context: a
+/// future made under a sampled-out root is polled there only if it was handed elsewhere (see
+/// [`hide_under_mark`]). The caller has checked [`otel_context_usable`].
+#[inline(always)]
+pub(super) fn shows_a_span() -> bool {
+    live::list_top().is_some() || otel_shows_a_span()
+}
+
+/// Hides every current span for the poll of a future made under a sampled-out root, whose
+/// mark the caller holds, and that is polled under another span: a job sent from the request
+/// that made it to a worker's recorded span. What runs in it then follows the root it was made
+/// under, as it would where it was made (the same trace, not sampled) rather than the worker's:
+/// godtrace's list is taken off, and OpenTelemetry's context shows the root's ids (baggage and
+/// the rest of the context left as they are).
+#[cold]
+#[inline(never)]
+pub(super) fn hide_under_mark() -> Hidden {
+    let list = live::take_list();
+    let attached = match super::sampled_out::sampled_out_span_context() {
+        Some(root) if otel_shows_a_span() => {
+            Some(Context::current().with_remote_span_context(root).attach())
+        }
+        _ => None,
+    };
+    Hidden { list, attached }
+}
+
+impl Drop for Hidden {
+    fn drop(&mut self) {
+        drop(self.attached.take());
+        live::put_list_back(self.list);
+    }
+}
+
 /// Whether OpenTelemetry's current context can be read on this thread: false once the thread
 /// has started dropping its thread-locals, where reading it would abort the process.
 ///
@@ -135,8 +182,9 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Current<'_>) -> R) -> R {
 #[inline]
 fn top<'a>() -> Option<&'a Live> {
     let top = live::list_top()?;
-    // SAFETY: `top` is on this thread's list; the callers use the reference within the call
-    // that read it, in which no span is ended or dropped.
+    // SAFETY: `top` is on this thread's list; the callers use the reference before any code
+    // that could end or drop a span runs (the caller's `Debug`, `fields(..)`, its body), and
+    // hold it in no function's argument across such code (see `ParentAt`).
     Some(unsafe { top.get() })
 }
 
@@ -257,9 +305,9 @@ pub(super) fn parent_at<'a>() -> Result<Option<ParentAt<'a>>, Suppressed> {
 }
 
 /// Where [`parent_at`] found the parent: godtrace's innermost span, or OpenTelemetry's context.
-/// The span is read within the start that found it, before the call's arguments are recorded
-/// (the caller's code, which could end it): no span is ended or dropped in between, as
-/// [`top`] requires.
+/// The span is read within the start that found it, by calls that return before the call's
+/// arguments are recorded (the caller's code, which could end it): the reference is neither
+/// used nor held (as a function's argument) past that point, as [`top`] requires.
 #[derive(Clone, Copy)]
 pub(super) enum ParentAt<'a> {
     Own(&'a Live),

@@ -1,7 +1,7 @@
 //! The instrumented future: a traced future's span is current while it is polled (on any
 //! thread) and ends when it completes, panics, or is dropped unfinished.
 use super::clock::Tick;
-use super::op::OpSpan;
+use super::op::{Entry, OpSpan};
 use super::{CallSite, current, sampled_out, switches};
 use opentelemetry::KeyValue;
 use std::future::Future;
@@ -22,7 +22,7 @@ pub fn instrument_future<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy>(
     let Some(mut span) = span else {
         return Instrumented::new(None, make(), finish);
     };
-    let inner = span.run_current(make);
+    let inner = span.run_current(Entry::Call, make);
     Instrumented::new(Some(span), inner, finish)
 }
 
@@ -46,7 +46,8 @@ where
 /// the future is polled (on any thread), and ends when the future completes, panics, or is
 /// dropped unfinished (then marked `godtrace.cancelled = true`).
 pub struct Instrumented<F: Future, Fin> {
-    inner: F,
+    /// Dropped only by `Drop` below, before the span ends (see there).
+    inner: ManuallyDrop<F>,
     /// Dropped only by `Drop` below (taken when a span), so the other states have no drop
     /// glue to run.
     traced: ManuallyDrop<Traced>,
@@ -138,7 +139,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
         // alone, not a copy of the whole (partly uninitialised) `Option<OpSpan>`.
         match span {
             None => Instrumented {
-                inner,
+                inner: ManuallyDrop::new(inner),
                 traced: ManuallyDrop::new(Traced::Off),
                 finish,
             },
@@ -147,7 +148,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
             // callee's narrower stores.
             Some(span) => match span.unowned_parts() {
                 None => Instrumented {
-                    inner,
+                    inner: ManuallyDrop::new(inner),
                     traced: ManuallyDrop::new(Traced::Span(span)),
                     finish,
                 },
@@ -156,12 +157,12 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
                     std::mem::forget(span);
                     match measured {
                         None => Instrumented {
-                            inner,
+                            inner: ManuallyDrop::new(inner),
                             traced: ManuallyDrop::new(Traced::Mark(mark)),
                             finish,
                         },
                         Some((site, start)) => Instrumented {
-                            inner,
+                            inner: ManuallyDrop::new(inner),
                             traced: ManuallyDrop::new(Traced::Measured(Measured {
                                 mark,
                                 site,
@@ -200,7 +201,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     fn poll_untraced(&mut self, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
         // pinned there and never moved out of it (see `poll`).
-        unsafe { Pin::new_unchecked(&mut self.inner) }.poll(task)
+        unsafe { Pin::new_unchecked(&mut *self.inner) }.poll(task)
     }
 
     /// `poll` of the states other than `Off`, each of which first checks that the thread is
@@ -227,7 +228,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
             return self.poll_untraced(task);
         }
         // SAFETY: as in `poll_untraced`.
-        let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
+        let inner = unsafe { Pin::new_unchecked(&mut *self.inner) };
         let output = poll_marked(mark, inner, task);
         if output.is_ready() {
             // Nothing to end, nor to mark cancelled; nothing owned to drop (`ManuallyDrop`).
@@ -246,6 +247,10 @@ fn poll_marked<F: Future>(
     task: &mut std::task::Context<'_>,
 ) -> Poll<F::Output> {
     let _restore = RestoreMark(sampled_out::hold(mark));
+    if mark != 0 && current::shows_a_span() {
+        let _hidden = current::hide_under_mark();
+        return inner.poll(task);
+    }
     inner.poll(task)
 }
 
@@ -270,7 +275,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
         }
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
         // pinned there and never moved out of it (see `poll`).
-        let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
+        let inner = unsafe { Pin::new_unchecked(&mut *self.inner) };
         let Traced::Measured(measured) = *self.traced else {
             unreachable!("checked by `poll_on`")
         };
@@ -302,12 +307,12 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
         }
         // SAFETY: `self` is the pinned future `poll` was called on; `inner` is structurally
         // pinned there and never moved out of it (see `poll`).
-        let inner = unsafe { Pin::new_unchecked(&mut self.inner) };
+        let inner = unsafe { Pin::new_unchecked(&mut *self.inner) };
         let slot = ClearOnUnwind(&mut self.traced);
         let Traced::Span(span) = &mut *slot.0 else {
             unreachable!("checked by `poll_on`")
         };
-        let output = match span.run_current(|| inner.poll(task)) {
+        let output = match span.run_current(Entry::Poll, || inner.poll(task)) {
             Poll::Pending => {
                 std::mem::forget(slot);
                 return Poll::Pending;
@@ -347,26 +352,39 @@ impl Drop for ClearOnUnwind<'_> {
 impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
     #[inline]
     fn drop(&mut self) {
+        // The future first, then the span: the spans of the calls the future was awaiting (its
+        // children) end before their parent, and the span ends even if that drop panics.
+        let _end = EndAfter(&mut self.traced);
+        // SAFETY: `inner` is dropped here only, once, and not used after (the struct is being
+        // dropped). Dropping it in place is what pinning asks of a pinned field.
+        unsafe { ManuallyDrop::drop(&mut self.inner) };
+    }
+}
+
+/// Ends an unfinished future's span when dropped (see `Instrumented`'s `Drop`).
+struct EndAfter<'a>(&'a mut ManuallyDrop<Traced>);
+
+impl Drop for EndAfter<'_> {
+    #[inline]
+    fn drop(&mut self) {
         // Unfinished: a span to end (an ended one left `Off`). The state `poll` tested: after
         // an `Off` future's last poll this test is known, and left out.
-        if let Traced::Span(_) | Traced::Measured(_) = *self.traced {
-            self.cancel();
+        if let Traced::Span(_) | Traced::Measured(_) = **self.0 {
+            cancel(self.0);
         }
     }
 }
 
-impl<F: Future, Fin> Instrumented<F, Fin> {
-    /// Dropped before completion: ends the span, marked cancelled (a measured sampled-out
-    /// call records nothing but its duration, without an `error.type`).
-    #[cold]
-    fn cancel(&mut self) {
-        match std::mem::replace(&mut *self.traced, Traced::Off) {
-            Traced::Span(span) => {
-                span.record_owned(KeyValue::new("godtrace.cancelled", true));
-                span.end();
-            }
-            Traced::Measured(measured) => measured.span().end(),
-            Traced::Off | Traced::Mark(_) => {}
+/// Dropped before completion: ends the span, marked cancelled (a measured sampled-out call
+/// records nothing but its duration, without an `error.type`).
+#[cold]
+fn cancel(traced: &mut Traced) {
+    match std::mem::replace(traced, Traced::Off) {
+        Traced::Span(span) => {
+            span.record_owned(KeyValue::new("godtrace.cancelled", true));
+            span.end();
         }
+        Traced::Measured(measured) => measured.span().end(),
+        Traced::Off | Traced::Mark(_) => {}
     }
 }

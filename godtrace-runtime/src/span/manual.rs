@@ -1,6 +1,6 @@
 //! Manual spans (`godtrace::span`): entered when made, current on this thread until dropped.
 use super::current;
-use super::op::{MadeCurrent, OpSpan};
+use super::op::{Entry, MadeCurrent, OpSpan};
 use std::marker::PhantomData;
 
 /// A manual span, current on this thread until dropped, which ends it. The guard may move:
@@ -62,14 +62,14 @@ impl DetachedSpan {
         &self.span
     }
 
-    /// Runs `f` with this span current on this thread; a panic in `f` ends the span as failed
-    /// and goes on unwinding. While the thread exits (see `otel_context_usable`), `f` runs
+    /// Runs `f` with this span current on this thread; a panic in `f` marks the span failed
+    /// (it ends when dropped) and goes on unwinding. While the thread exits (see `otel_context_usable`), `f` runs
     /// untraced.
     pub(crate) fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
         if !current::otel_context_usable() {
             return f();
         }
-        self.span.run_current(f)
+        self.span.run_current(Entry::Scope, f)
     }
 
     /// This span as OpenTelemetry's context (see `OpSpan::context`).

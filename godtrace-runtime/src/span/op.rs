@@ -178,32 +178,32 @@ impl OpSpan {
             Quick::KeptRoot(low) => {
                 Self::start_new_trace::<HAS_ARGS>(site, low, arg_count, record_args)
             }
+            // The parent is read by calls that return before the arguments are recorded: that
+            // runs the caller's code (`Debug`, `fields(..)`), which may end the parent (drop
+            // its guard), so no reference to it is held, nor passed down, across it.
             Quick::UnderParent(current::ParentAt::Own(parent))
                 if sampling::keeps_child_of_own(&site.sample_rate, &parent.span_context) =>
             {
-                Self::start_own_child::<HAS_ARGS>(site, parent, arg_count, record_args)
+                let (live, start) = Self::own_child_record(site, parent);
+                Self::kept_started::<HAS_ARGS>(site, live, start, arg_count, record_args)
             }
-            Quick::UnderParent(at) => Self::start_under_current(site, at, arg_count, record_args),
+            Quick::UnderParent(at) => {
+                Self::start_under_parent(site, at.span_context(), arg_count, record_args)
+            }
             Quick::Unknown => Self::start_enabled(site, None, arg_count, record_args),
         }
     }
 
-    /// A kept child of godtrace's own span, the common case of a call under a span: its ids
-    /// are written into its record straight from the parent's, read in place (no copy of the
-    /// parent's ids, no decision to carry around). OpenTelemetry's context shows what it
-    /// showed when the parent was entered (that is how `parent_at` found it innermost).
+    /// The record of a kept child of godtrace's own span, the common case of a call under a
+    /// span, and when it started: its ids are written into it straight from the parent's,
+    /// read in place (no copy of the parent's ids, no decision to carry around).
+    /// OpenTelemetry's context shows what it showed when the parent was entered (that is how
+    /// `parent_at` found it innermost).
     #[inline(always)]
-    fn start_own_child<const HAS_ARGS: bool>(
-        site: &'static CallSite,
-        parent: &Live,
-        arg_count: usize,
-        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
-    ) -> Option<OpSpan> {
+    fn own_child_record(site: &'static CallSite, parent: &Live) -> (LiveBox, Tick) {
         let start = clock::now();
-        // The parent is read first, before the arguments are recorded: that runs the caller's
-        // code (`Debug` and the like), after which `parent` may no longer be current.
         let live = Live::start_child(parent, sampling::write_kept_child_of, Name::Site(site));
-        Self::kept_started::<HAS_ARGS>(site, live, start, arg_count, record_args)
+        (live, start)
     }
 
     /// The span of a kept child or a new trace kept at its root, once its record holds its
@@ -266,7 +266,7 @@ impl OpSpan {
         resume_unwind(payload)
     }
 
-    /// The span of a kept child ([`OpSpan::start_own_child`]) or a new trace kept at its root
+    /// The span of a kept child ([`OpSpan::own_child_record`]) or a new trace kept at its root
     /// ([`OpSpan::start_new_trace`]) where godtrace attaches its spans to OpenTelemetry's
     /// context: its own ids over the current context.
     #[cold]
@@ -285,17 +285,16 @@ impl OpSpan {
         base.with_remote_span_context(live.span_context.clone())
     }
 
-    /// The span of a call under the current span (a parent is current), other than a kept
-    /// child of godtrace's own ([`OpSpan::start_own_child`]).
+    /// The span of a call under the current span, whose ids are `parent`, other than a kept
+    /// child of godtrace's own ([`OpSpan::own_child_record`]).
     #[inline(never)]
-    fn start_under_current(
+    fn start_under_parent(
         site: &'static CallSite,
-        at: current::ParentAt<'_>,
+        parent: Option<SpanContext>,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
         let measured = site.include_duration.then(clock::now);
-        let parent = at.span_context();
         let rule = site_rule(site);
         let decision = sampling::decide_under(rule, None, parent);
         Self::start_as_decided(site, None, decision, measured, arg_count, record_args)
@@ -881,18 +880,33 @@ fn run_sync_traced<R>(
     ret
 }
 
+/// What a span is entered for: it decides what leaving it does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Entry {
+    /// A traced call, or the making of a traced future: a panic ends the span as failed.
+    Call,
+    /// A poll of a traced future: as `Call`, and what the poll entered above the span and left
+    /// there (a `SpanGuard` held across an `.await`) is taken off the thread's list, as that
+    /// span is current inside the future only, never in the tasks polled after it.
+    Poll,
+    /// `Span::in_scope`: a panic is recorded on the span (status, `exception` event), which
+    /// goes on: it ends when the `Span` does, and its context stays valid for the next
+    /// `in_scope` should the caller catch the panic.
+    Scope,
+}
+
 impl OpSpan {
-    /// Runs `f` with this span current; a panic in `f` ends the span as failed and goes on
-    /// unwinding.
+    /// Runs `f` with this span current, entered for `entry` (see [`Entry`]); a panic in `f`
+    /// goes on unwinding.
     #[inline(always)]
-    pub(super) fn run_current<R>(&mut self, f: impl FnOnce() -> R) -> R {
+    pub(super) fn run_current<R>(&mut self, entry: Entry, f: impl FnOnce() -> R) -> R {
         // `make_current` and `MadeCurrent::undo`, with the guard held as in
         // `run_current_once` (dropped by hand, never by an unwind).
         let marked = sampled_out::hold(self.scope);
         let attached = ManuallyDrop::new(self.cx.clone().map(Context::attach));
         // SAFETY: `self` is borrowed by this frame, on this thread, until `remove` below.
         unsafe { self.push_current() };
-        self.run_entered(marked, attached, f)
+        self.run_entered(entry, marked, attached, f)
     }
 
     /// [`OpSpan::run_current`] for a span current only this once, right after its start (a
@@ -912,7 +926,7 @@ impl OpSpan {
             // frame, on this thread, until `remove` below.
             unsafe { current::push_started(live, live.otel_seen_at_start.get()) };
         }
-        self.run_entered(marked, attached, f)
+        self.run_entered(Entry::Call, marked, attached, f)
     }
 
     /// Runs `f` in this span, entered (on the thread's list, `attached` attached and `marked`
@@ -920,17 +934,27 @@ impl OpSpan {
     #[inline(always)]
     fn run_entered<R>(
         &mut self,
+        entry: Entry,
         marked: sampled_out::Held,
         attached: ManuallyDrop<Option<ContextGuard>>,
         f: impl FnOnce() -> R,
     ) -> R {
         let outcome = catch_unwind(AssertUnwindSafe(f));
         if let Some(live) = &self.live {
+            if entry == Entry::Poll {
+                current::leave_above(live);
+            }
             current::remove(live);
         }
         detach(ManuallyDrop::into_inner(attached));
         sampled_out::release(marked);
-        self.returned(outcome)
+        match outcome {
+            Err(payload) if entry == Entry::Scope => {
+                self.record_panic(&*payload);
+                resume_unwind(payload)
+            }
+            outcome => self.returned(outcome),
+        }
     }
 
     /// What the call that ran in this span returned, or its panic resumed, with the span

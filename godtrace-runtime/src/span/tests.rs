@@ -263,3 +263,129 @@ fn detached_span_in_scope_on_two_threads_in_turn() {
     assert!(request.is_error());
     assert_eq!(capture.spans_named("request").len(), 1);
 }
+
+#[test]
+fn recording_the_arguments_may_end_the_parent() {
+    let capture = testing::capture();
+    let parent = std::cell::RefCell::new(Some(crate::span("parent")));
+    // What a `fields(..)` expression or an argument's `Debug` may do: drop the parent's guard
+    // (its record is then freed or reused) while the child is being started.
+    let span = OpSpan::start(
+        &INNER,
+        || None::<opentelemetry::Context>,
+        1,
+        |attributes| {
+            drop(parent.borrow_mut().take());
+            attributes.push(opentelemetry::KeyValue::new("recorded", true));
+        },
+    );
+    drop(run_sync(span, || crate::span("under.child"), |_, _| {}));
+    assert!(child_of(&capture, "inner", "parent"));
+    assert!(child_of(&capture, "under.child", "inner"));
+    assert_eq!(
+        capture.span("inner").attr("recorded"),
+        Some(&Value::Bool(true))
+    );
+}
+
+/// Takes a manual guard in its first poll and keeps it across the `Pending`, then drops it.
+struct HoldsAGuard {
+    guard: Option<crate::SpanGuard>,
+}
+
+impl Future for HoldsAGuard {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        match self.guard.take() {
+            None => {
+                self.guard = Some(crate::span("held"));
+                Poll::Pending
+            }
+            Some(guard) => {
+                crate::set_attribute("after.pending", true);
+                drop(guard);
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+#[test]
+fn a_guard_held_across_a_pending_poll_is_current_in_its_future_only() {
+    let capture = testing::capture();
+    let mut future = Instrumented::new(start(&POLLED), HoldsAGuard { guard: None }, |_, _| {});
+    let mut task = Context::from_waker(Waker::noop());
+    // SAFETY: `future` is a local that is not moved again before it is dropped.
+    let mut future = unsafe { Pin::new_unchecked(&mut future) };
+    assert_eq!(future.as_mut().poll(&mut task), Poll::Pending);
+    assert_eq!(crate::span_id(), None);
+    traced(&OUTER, || {});
+    assert_eq!(future.as_mut().poll(&mut task), Poll::Ready(()));
+    assert!(child_of(&capture, "held", "polled"));
+    assert_eq!(capture.span("outer").parent_span_id, None);
+    // After the `Pending`, the traced future's own span is current (the guard's is not).
+    assert_eq!(
+        capture.span("polled").attr("after.pending"),
+        Some(&Value::Bool(true))
+    );
+}
+
+/// An `async fn`'s site: a future made under a dropped root takes the root's mark along.
+static ASYNC_CALL: CallSite = CallSite::new(
+    || "span::tests::f::h",
+    file!(),
+    1,
+    SiteOptions {
+        operation: Some("async.call"),
+        include_duration: false,
+        sample_rate: None,
+        carries_parent: true,
+        kind: opentelemetry::trace::SpanKind::Internal,
+    },
+);
+
+static DROPPED_ROOT: CallSite = CallSite::new(
+    || "span::tests::f::h",
+    file!(),
+    1,
+    SiteOptions {
+        operation: Some("dropped.root"),
+        include_duration: false,
+        sample_rate: Some(0.0),
+        carries_parent: false,
+        kind: opentelemetry::trace::SpanKind::Internal,
+    },
+);
+
+#[test]
+fn a_future_made_under_a_dropped_root_keeps_it_where_it_is_polled() {
+    let capture = testing::capture();
+    let (made_in, mut future) = traced(&DROPPED_ROOT, || {
+        let reads = std::future::poll_fn(|_| {
+            traced(&INNER, || {});
+            Poll::Ready(crate::trace_id())
+        });
+        (
+            crate::trace_id(),
+            Instrumented::new(start(&ASYNC_CALL), reads, |_, _| {}),
+        )
+    });
+    let mut task = Context::from_waker(Waker::noop());
+    // SAFETY: `future` is a local that is not moved again before it is dropped.
+    let mut future = unsafe { Pin::new_unchecked(&mut future) };
+    // Polled under a recorded span (a worker's), and a manual guard in it.
+    let seen = traced(&OUTER, || {
+        let _guard = crate::span("worker.step");
+        let seen = future.as_mut().poll(&mut task);
+        // The worker's spans are current again once the poll returns.
+        crate::set_attribute("after.poll", true);
+        seen
+    });
+    assert!(made_in.is_some());
+    assert_eq!(seen, Poll::Ready(made_in), "the dropped root's trace");
+    assert!(capture.spans_named("inner").is_empty());
+    assert_eq!(
+        capture.span("worker.step").attr("after.poll"),
+        Some(&Value::Bool(true))
+    );
+}

@@ -8,7 +8,7 @@ use crate::span::clock::{self, Tick};
 use crate::span::live::{LiveBox, Name};
 use crate::span::sampling::Quick;
 use crate::span::{CallSite, Live, current, sampled_out, sampling, sink, switches};
-use opentelemetry::trace::SpanId;
+use opentelemetry::trace::{SpanContext, SpanId};
 use opentelemetry::{Context, KeyValue};
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -311,7 +311,9 @@ fn run_sync_dyn<'a>(site: &'static CallSite, mut call: BodyOnce<'a>) -> Returned
             (live, start, SpanId::INVALID)
         }
         Quick::UnderParent(at) => {
-            let span = start_under_current(site, at, &mut call);
+            // The parent's ids, read before the arguments are recorded (see above): no
+            // reference to it is passed down across that.
+            let span = start_under_parent(site, at.span_context(), &mut call);
             return run_sync_started(span, call);
         }
         Quick::Unknown => {
@@ -328,17 +330,18 @@ fn run_sync_dyn<'a>(site: &'static CallSite, mut call: BodyOnce<'a>) -> Returned
     run_kept(site, live, start, otel_seen, call)
 }
 
-/// The general path's start under the current span ([`OpSpan::start_under_current`]),
-/// recording `call`'s arguments. Out of line in debug builds (see `end_kept`).
+/// The general path's start under the current span, whose ids are `parent`
+/// ([`OpSpan::start_under_parent`]), recording `call`'s arguments. Out of line in debug builds
+/// (see `end_kept`).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline(never))]
-fn start_under_current(
+fn start_under_parent(
     site: &'static CallSite,
-    at: current::ParentAt<'_>,
+    parent: Option<SpanContext>,
     call: &mut BodyOnce<'_>,
 ) -> Option<OpSpan> {
     let count = call.arg_count();
-    OpSpan::start_under_current(site, at, count, &mut call.recorder())
+    OpSpan::start_under_parent(site, parent, count, &mut call.recorder())
 }
 
 /// The general path's start when `quick` could not decide ([`OpSpan::start_enabled`]),

@@ -763,3 +763,34 @@ fn a_tracing_guard_dropped_inside_a_traced_call_leaves_it_current() {
     assert!(is_child(&c, "capture::tracing_bridge::traced_leaf", call));
     assert_eq!(trace_id, Some(c.span(call).trace_id.to_string()));
 }
+
+#[traced(parent = cx)]
+fn traced_under(cx: &godtrace::otel::Context) {}
+
+/// Where telemetry is suppressed (the export thread), nothing is recorded, whatever parent a
+/// span names: a library's `tracing` root (`parent: None`, as the HTTP/2 client's connection
+/// span) and what runs inside it, or an explicit context. Before, the export thread recorded
+/// its HTTP/2 client's spans and exported them with the next batch, forever.
+#[test]
+fn roots_and_explicit_parents_are_not_recorded_where_telemetry_is_suppressed() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    {
+        let _suppressed = godtrace::otel::Context::enter_telemetry_suppressed_scope();
+        let connection = tracing::debug_span!(parent: None, "suppressed.connection");
+        connection.in_scope(|| {
+            tracing::debug_span!("suppressed.poll").in_scope(traced_leaf);
+        });
+        traced_under(&godtrace::otel::Context::new());
+        let remote = godtrace::propagation::extract_map(&std::collections::HashMap::from([(
+            "traceparent".to_owned(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+        )]));
+        traced_under(&remote);
+    }
+    assert!(c.spans().is_empty(), "{:#?}", c.spans());
+    // Outside the suppressed scope, the same calls are recorded.
+    tracing::debug_span!(parent: None, "suppressed.connection").in_scope(|| {});
+    traced_under(&godtrace::otel::Context::new());
+    assert_eq!(c.spans().len(), 2);
+}

@@ -215,6 +215,13 @@ fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
     }
 }
 
+/// Whether telemetry is suppressed in OpenTelemetry's current context (the export thread,
+/// or code that asked for it). The caller has checked [`otel_context_usable`].
+#[inline]
+pub(super) fn telemetry_suppressed() -> bool {
+    Context::map_current(Context::is_telemetry_suppressed)
+}
+
 /// Whether OpenTelemetry's current context shows a span: under a root godtrace sampled out
 /// (which starts when none is shown, and attaches nothing), one attached inside it, such as a
 /// message's extracted context, is the parent of what runs there. The caller has checked

@@ -122,7 +122,12 @@ pub(super) fn decide(rule: SiteRule, explicit: Option<&Context>) -> Decision {
         };
     }
     let parent = match explicit {
-        Some(cx) if cx.is_telemetry_suppressed() => return Decision::Suppressed,
+        // Suppressed where the call is made (the export thread, whose HTTP/2 client starts
+        // `tracing` roots of its own), whatever the parent given: recording there would
+        // trace the export itself, one batch after another.
+        Some(cx) if cx.is_telemetry_suppressed() || current::telemetry_suppressed() => {
+            return Decision::Suppressed;
+        }
         Some(cx) => Some(cx.span().span_context().clone()).filter(SpanContext::is_valid),
         None => match current::parent() {
             Ok(parent) => parent,

@@ -18,6 +18,8 @@ pub(crate) const SERIES_MEMORY_BUDGET: usize = 128 << 20;
 pub(crate) struct Budget {
     held: AtomicUsize,
     limit: usize,
+    /// Whether running out was reported: once for all the metrics sharing it.
+    reported: AtomicBool,
 }
 
 impl Budget {
@@ -25,6 +27,7 @@ impl Budget {
         Budget {
             held: AtomicUsize::new(0),
             limit,
+            reported: AtomicBool::new(false),
         }
     }
 
@@ -65,7 +68,6 @@ struct Entries<S> {
 #[derive(Default)]
 struct Reported {
     overflow: AtomicBool,
-    budget: AtomicBool,
     too_many_attributes: AtomicBool,
 }
 
@@ -161,15 +163,21 @@ impl<S: Series> SeriesTable<S> {
             });
             return self.overflow(&make);
         }
+        // A metric's plain series (no attributes) is outside the budget, as its overflow
+        // series is: one each, so that a metric made once the budget is spent still has a
+        // series of its own.
+        let plain = key.is_empty();
         let series = make(key);
         if let Some(budget) = self.budget
+            && !plain
             && !budget.reserve(self.cost(&series))
         {
             drop(entries);
-            report::once(&self.reported.budget, || {
+            report::once(&budget.reported, || {
                 format!(
                     "the metrics' series reached their memory budget of {} KiB; new attribute \
-                     sets of {:?} are recorded with {OVERFLOW_KEY}=true",
+                     sets (the first of {:?}) are recorded in their metric's series with \
+                     {OVERFLOW_KEY}=true",
                     budget.limit >> 10,
                     self.metric
                 )
@@ -352,6 +360,31 @@ mod tests {
         let reports = report::recent();
         let about = |m: &&String| m.contains("memory budget") && m.contains("table.rs.budget");
         assert_eq!(reports.iter().filter(about).count(), 1);
+    }
+
+    #[test]
+    fn once_the_budget_is_spent_a_metric_still_has_its_plain_series() {
+        static SPENT: Budget = Budget::new(0);
+        for name in ["table.rs.spent.a", "table.rs.spent.b"] {
+            let table: SeriesTable<CounterSeries> = SeriesTable::budgeted(name, &SPENT);
+            table.get_or_insert(&[], CounterSeries::new).add(1.0);
+            table
+                .get_or_insert(&[KeyValue::new("k", "v")], CounterSeries::new)
+                .add(2.0);
+            let series: Vec<_> = table.series().iter().map(|s| s.snapshot()).collect();
+            assert_eq!(series.len(), 2, "the plain series and the overflow series");
+            assert!(series[0].attributes.is_empty());
+            assert_eq!(series[0].value, 1.0);
+            assert_eq!(
+                series[1].attributes,
+                vec![KeyValue::new(OVERFLOW_KEY, true)]
+            );
+            assert_eq!(series[1].value, 2.0);
+        }
+        // Reported once for every metric sharing the budget, not once per metric.
+        let reports = report::recent();
+        let about = |m: &&String| m.contains("memory budget") && m.contains("table.rs.spent");
+        assert_eq!(reports.iter().filter(about).count(), 1, "{reports:#?}");
     }
 
     #[test]

@@ -121,10 +121,22 @@ fn demo() -> Result<(), Box<dyn Error>> {
 // --- the client: wallet-gateway -----------------------------------------------------------
 
 /// The client's configuration: the environment's, less the Prometheus endpoint, which
-/// belongs to the long-running server (both processes cannot listen on the same port).
+/// belongs to the long-running server (both processes cannot listen on the same port): the
+/// `prometheus` exporter is taken out of `OTEL_METRICS_EXPORTER` (the others, `none`
+/// included, stay; left with none, the default applies).
 fn init_client() -> Result<godtrace::Guard, godtrace::InitError> {
-    let vars = std::env::vars()
-        .filter(|(key, _)| key != "GODTRACE_PROMETHEUS_LISTEN" && key != "OTEL_METRICS_EXPORTER");
+    let vars = std::env::vars().filter_map(|(key, value)| match key.as_str() {
+        "GODTRACE_PROMETHEUS_LISTEN" => None,
+        "OTEL_METRICS_EXPORTER" => {
+            let others: Vec<&str> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|exporter| !exporter.eq_ignore_ascii_case("prometheus"))
+                .collect();
+            (!others.is_empty()).then(|| (key, others.join(",")))
+        }
+        _ => Some((key, value)),
+    });
     godtrace::init(
         godtrace::Config::new("wallet-gateway")
             .verbose(true)

@@ -116,7 +116,10 @@ impl LiveBox {
         // SAFETY: the pointer came from `Box::leak` in `new` and is taken back once (the two
         // callers never both run for one owner). The span is on no list (a linked span is on
         // this thread's, `current::push`'s contract, and was just taken off), so no `Link` to
-        // it remains, and no reference from `deref` outlives the `&mut self` borrowed here.
+        // it remains. No reference to the record is in use: none from `deref` outlives the
+        // `&mut self` borrowed here, and those read from the list (`Link::get`) are used, and
+        // held in no function's argument, only until code that could drop an owner runs (see
+        // `current::ParentAt`).
         unsafe { Box::from_raw(self.0.as_ptr()) }
     }
 

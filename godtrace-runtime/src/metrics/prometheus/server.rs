@@ -10,7 +10,9 @@
 //! a client reading a trickle keeps progressing), so that clients holding every slot cannot
 //! keep scrapes out; with none to give up, the new connection is closed at once. Scrapes that
 //! arrive while another is rendered share the next rendering, one at a time: a burst of them
-//! costs two renderings, not one each. One request per connection
+//! costs two renderings, not one each; and at most [`MAX_RENDERINGS_HELD`] renderings are held
+//! by the clients they are sent to when another is made (see [`make_room_for_a_rendering`]).
+//! One request per connection
 //! (`Connection: close`). The whole request head must arrive within one deadline and the whole
 //! response must be written within another: reads and writes wait in short slices, so a client
 //! sending a byte at a time cannot stretch them. A malformed request gets a 4xx answer;
@@ -292,7 +294,7 @@ fn spawn_connection(
 fn handle(
     stream: TcpStream,
     stop: &AtomicBool,
-    state: &ConnectionState,
+    state: &Arc<ConnectionState>,
     limits: Limits,
 ) -> io::Result<()> {
     // Some platforms hand out accepted sockets non-blocking like their listener.
@@ -310,6 +312,9 @@ fn handle(
     };
     // The answer's wait for a client starts when it is ready, not when the request arrived.
     state.mark_answering();
+    if response.status == 200 {
+        hold(&HOLDERS, &response.body, state);
+    }
     let mut writer = Timed::new(&stream, stop, Some(state), limits.write_deadline);
     response.write_to(&mut writer)?;
     let _ = stream.shutdown(std::net::Shutdown::Write);
@@ -564,7 +569,86 @@ static LATEST: Mutex<[Option<Rendered>; 2]> = Mutex::new([None, None]);
 /// at least as recent as its request, and a burst of scrapes, which waits here while one is
 /// rendered, shares the next rendering.
 fn exposition(format: Format, arrived: Instant) -> Arc<String> {
-    shared_rendering(&LATEST, format, arrived, render_registry)
+    shared_rendering(&LATEST, format, arrived, |format| {
+        make_room_for_a_rendering(&HOLDERS);
+        render_registry(format)
+    })
+}
+
+/// Renderings held at once by the connections sending them, before a new one is made: a
+/// rendering is a multiple of what the metrics hold (each bucket line repeats its series'
+/// labels), so clients that request and then read slowly or not at all would otherwise hold
+/// one each.
+const MAX_RENDERINGS_HELD: usize = 2;
+
+/// A connection sending a rendering.
+struct Holder {
+    body: Weak<String>,
+    state: Weak<ConnectionState>,
+}
+
+/// The connections sending an answer: see [`make_room_for_a_rendering`].
+static HOLDERS: Mutex<Vec<Holder>> = Mutex::new(Vec::new());
+
+/// Notes that the connection of `state` is sending `body`.
+fn hold(holders: &Mutex<Vec<Holder>>, body: &Arc<String>, state: &Arc<ConnectionState>) {
+    let mut holders = holders.lock().unwrap_or_else(|e| e.into_inner());
+    holders.retain(Holder::is_live);
+    // Bounded: each live one is a connection's, and the connections are.
+    holders.push(Holder {
+        body: Arc::downgrade(body),
+        state: Arc::downgrade(state),
+    });
+}
+
+impl Holder {
+    fn is_live(&self) -> bool {
+        self.body.strong_count() > 0 && self.state.strong_count() > 0
+    }
+}
+
+/// Before a new rendering is made (one at a time, under `LATEST`'s lock): while
+/// [`MAX_RENDERINGS_HELD`] renderings are still being sent, the one whose sending started
+/// first is given up by every connection sending it once it has been sent for
+/// [`LONG_ANSWER`] (a scraper reads a whole exposition in far less), and this waits for them
+/// to let it go (within a [`SLICE`]). So the text held at once is at most that many renderings
+/// and the new one, and a scrape waits at most about `LONG_ANSWER` for its room.
+fn make_room_for_a_rendering(holders: &Mutex<Vec<Holder>>) {
+    let give_up = Instant::now() + LONG_ANSWER + 4 * SLICE;
+    while Instant::now() < give_up {
+        let wait = {
+            let mut holders = holders.lock().unwrap_or_else(|e| e.into_inner());
+            holders.retain(Holder::is_live);
+            match sent_longest(&holders) {
+                None => return,
+                Some((body, since)) if since.elapsed() >= LONG_ANSWER => {
+                    for holder in holders.iter().filter(|h| h.body.as_ptr() == body) {
+                        if let Some(state) = holder.state.upgrade() {
+                            state.evicted.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    SLICE / 5
+                }
+                Some((_, since)) => (since + LONG_ANSWER).saturating_duration_since(Instant::now()),
+            }
+        };
+        std::thread::sleep(wait.clamp(Duration::from_millis(1), SLICE));
+    }
+}
+
+/// With [`MAX_RENDERINGS_HELD`] or more renderings held by `holders`, the one whose sending
+/// started first, and when; `None` when there is room.
+fn sent_longest(holders: &[Holder]) -> Option<(*const String, Instant)> {
+    let mut bodies: Vec<*const String> = holders.iter().map(|h| h.body.as_ptr()).collect();
+    bodies.sort_unstable();
+    bodies.dedup();
+    if bodies.len() < MAX_RENDERINGS_HELD {
+        return None;
+    }
+    holders
+        .iter()
+        .filter_map(|h| Some((h.body.as_ptr(), h.state.upgrade()?.answering_since())))
+        .min_by_key(|&(_, since)| since)
 }
 
 /// [`exposition`] with these renderings and this way to render.

@@ -66,7 +66,7 @@ impl Finished {
 
 impl Finished {
     /// Whether its record holds nothing `Live::empty` would reset: a span with nothing
-    /// recorded on it, whose box can go back as it is ([`return_empty_spares`]).
+    /// recorded on it, whose box can go back as it is ([`return_empty_spares`](super::return_empty_spares)).
     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     #[inline(always)]
     pub(crate) fn holds_nothing(&mut self) -> bool {

@@ -484,3 +484,51 @@ fn a_full_server_gives_up_the_answer_written_longest() {
     let kept = [reading(LONG_ANSWER / 2), reading(Duration::ZERO)];
     assert!(!make_room(&kept, 2));
 }
+
+/// Past `MAX_RENDERINGS_HELD` renderings still being sent, a new rendering waits for room:
+/// the rendering sent longest (at least `LONG_ANSWER`) is given up by every connection sending
+/// it, and a younger one is kept. Slow clients then hold two renderings, not one each.
+#[test]
+fn a_new_rendering_makes_the_oldest_held_one_given_up() {
+    let holders = Mutex::new(Vec::new());
+    // A connection's thread sending `body` until it is given up.
+    let sending = |body: &Arc<String>, answering_for: Duration| {
+        let state = Arc::new(ConnectionState {
+            accepted: Instant::now() - answering_for,
+            head_read: AtomicBool::new(true),
+            ..ConnectionState::new()
+        });
+        hold(&holders, body, &state);
+        let (body, watched) = (body.clone(), state.clone());
+        let thread = std::thread::spawn(move || {
+            while !watched.evicted.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            drop(body);
+        });
+        (state, thread)
+    };
+    let oldest = Arc::new("oldest".to_owned());
+    let younger = Arc::new("younger".to_owned());
+    let (oldest_a, a) = sending(&oldest, LONG_ANSWER * 3);
+    let (oldest_b, b) = sending(&oldest, LONG_ANSWER * 2);
+    let (young, _young_thread) = sending(&younger, Duration::ZERO);
+    drop((oldest, younger.clone()));
+    let started = Instant::now();
+    make_room_for_a_rendering(&holders);
+    assert!(started.elapsed() < LONG_ANSWER, "no wait for a young one");
+    assert!(oldest_a.evicted.load(Ordering::SeqCst));
+    assert!(
+        oldest_b.evicted.load(Ordering::SeqCst),
+        "every sender of it"
+    );
+    assert!(!young.evicted.load(Ordering::SeqCst));
+    a.join().unwrap();
+    b.join().unwrap();
+    // One rendering held: room at once.
+    let started = Instant::now();
+    make_room_for_a_rendering(&holders);
+    assert!(started.elapsed() < SLICE);
+    assert!(!young.evicted.load(Ordering::SeqCst));
+    young.evicted.store(true, Ordering::SeqCst);
+}

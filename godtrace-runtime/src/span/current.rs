@@ -12,7 +12,7 @@
 //! exits). OpenTelemetry's context is another matter: see [`otel_context_usable`].
 use super::live::{self, Live, LiveBox};
 use opentelemetry::Context;
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceContextExt};
 use std::panic::catch_unwind;
 
 thread_local! {
@@ -62,9 +62,10 @@ pub(super) fn leave_above(live: &Live) {
     live::leave_above(live);
 }
 
-/// What [`hide_under_mark`] hid, put back when dropped.
+/// What [`hide_under_mark`] put in front of the current spans, taken off when dropped.
 pub(super) struct Hidden {
-    list: Option<live::Link>,
+    /// The sampled-out root's stand-in, on top of this thread's list meanwhile.
+    stand_in: Option<LiveBox>,
     attached: Option<opentelemetry::ContextGuard>,
 }
 
@@ -79,26 +80,49 @@ pub(super) fn shows_a_span() -> bool {
 /// Hides every current span for the poll of a future made under a sampled-out root, whose
 /// mark the caller holds, and that is polled under another span: a job sent from the request
 /// that made it to a worker's recorded span. What runs in it then follows the root it was made
-/// under, as it would where it was made (the same trace, not sampled) rather than the worker's:
-/// godtrace's list is taken off, and OpenTelemetry's context shows the root's ids (baggage and
-/// the rest of the context left as they are).
+/// under, as it would where it was made (the same trace, not sampled) rather than the worker's.
+///
+/// A stand-in for the root (its ids, not sampled; a record never exported) goes on top of the
+/// thread's list, and OpenTelemetry's context shows the same ids (baggage and the rest of the
+/// context left as they are). The spans below stay on the list, so that one ended in the poll
+/// (a guard dropped there) is taken off it as anywhere else.
 #[cold]
 #[inline(never)]
 pub(super) fn hide_under_mark() -> Hidden {
-    let list = live::take_list();
-    let attached = match super::sampled_out::sampled_out_span_context() {
-        Some(root) if otel_shows_a_span() => {
-            Some(Context::current().with_remote_span_context(root).attach())
-        }
-        _ => None,
+    let Some(root) = super::sampled_out::sampled_out_span_context() else {
+        return Hidden {
+            stand_in: None,
+            attached: None,
+        };
     };
-    Hidden { list, attached }
+    let attached = otel_shows_a_span().then(|| {
+        Context::current()
+            .with_remote_span_context(root.clone())
+            .attach()
+    });
+    let name = super::Name::Given(std::borrow::Cow::Borrowed(""), SpanKind::Internal);
+    let stand_in = Live::start(root, None, name, Vec::new());
+    // SAFETY: `Hidden` owns the stand-in and is held by the poll's frame on this thread
+    // (`future::poll_marked`), which drops it, taking the stand-in off the list first, before
+    // it returns or unwinds.
+    unsafe { push(&stand_in, None) };
+    Hidden {
+        stand_in: Some(stand_in),
+        attached,
+    }
 }
 
 impl Drop for Hidden {
     fn drop(&mut self) {
+        if let Some(stand_in) = self.stand_in.take() {
+            // What the poll entered above it and left there (a guard held across its
+            // `Pending`) is current in that future only, as for any traced future's poll.
+            leave_above(&stand_in);
+            remove(&stand_in);
+            // Dropped, never exported: its record goes back to the thread's spares.
+            drop(stand_in);
+        }
         drop(self.attached.take());
-        live::put_list_back(self.list);
     }
 }
 

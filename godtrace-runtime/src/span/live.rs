@@ -350,27 +350,6 @@ pub(super) fn leave_above(live: &Live) {
     }
 }
 
-/// Takes this thread's whole list of current spans off, for [`put_list_back`] to restore:
-/// nothing godtrace entered is current in between.
-#[inline]
-pub(super) fn take_list() -> Option<Link> {
-    this_thread().top.replace(None)
-}
-
-/// Puts back the list [`take_list`] took, once what was entered since and left on the list is
-/// taken off it (unlinked, as by [`leave_above`]).
-#[inline]
-pub(super) fn put_list_back(taken: Option<Link>) {
-    let top = &this_thread().top;
-    while let Some(entered) = top.get() {
-        // SAFETY: `entered` was read from this thread's list, and is taken off it only below.
-        let entered = unsafe { entered.get() };
-        top.set(entered.prev.get());
-        entered.linked.set(false);
-    }
-    top.set(taken);
-}
-
 /// Takes `live` off the list below `node`, its top; returns whether it was there.
 #[cold]
 #[inline(never)]

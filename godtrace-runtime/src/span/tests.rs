@@ -389,3 +389,45 @@ fn a_future_made_under_a_dropped_root_keeps_it_where_it_is_polled() {
         Some(&Value::Bool(true))
     );
 }
+
+#[test]
+fn a_guard_ended_in_a_hidden_poll_leaves_the_list_sound() {
+    let capture = testing::capture();
+    let slot = std::cell::RefCell::new(None::<crate::SpanGuard>);
+    let mut future = traced(&DROPPED_ROOT, || {
+        let ends_the_worker = std::future::poll_fn(|_| {
+            drop(slot.borrow_mut().take());
+            traced(&INNER, || {});
+            Poll::Ready(crate::trace_id())
+        });
+        Instrumented::new(start(&ASYNC_CALL), ends_the_worker, |_, _| {})
+    });
+    let mut task = Context::from_waker(Waker::noop());
+    // SAFETY: `future` is a local that is not moved again before it is dropped.
+    let mut future = unsafe { Pin::new_unchecked(&mut future) };
+    let outer = crate::span("outer.guard");
+    // The worker's guard, current when the future is polled, and ended inside the poll.
+    *slot.borrow_mut() = Some(crate::span("worker.guard"));
+    assert!(future.as_mut().poll(&mut task).is_ready());
+    // The list is whole again: `outer.guard` is current, and spans nest under it.
+    for _ in 0..3 {
+        drop(crate::span("after.poll"));
+    }
+    crate::set_attribute("still.current", true);
+    drop(outer);
+    drop(crate::span("next.root"));
+    assert!(capture.spans_named("inner").is_empty());
+    assert!(child_of(&capture, "worker.guard", "outer.guard"));
+    assert_eq!(capture.spans_named("after.poll").len(), 3);
+    assert!(
+        capture
+            .spans_named("after.poll")
+            .iter()
+            .all(|s| s.parent_span_id == Some(capture.span("outer.guard").span_id))
+    );
+    assert_eq!(
+        capture.span("outer.guard").attr("still.current"),
+        Some(&Value::Bool(true))
+    );
+    assert_eq!(capture.span("next.root").parent_span_id, None);
+}

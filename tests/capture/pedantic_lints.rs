@@ -44,6 +44,34 @@ async fn async_items_first(x: u32) -> u32 {
     helper(x).add(1)
 }
 
+#[traced]
+fn macro_first(x: u32) -> u32 {
+    macro_rules! double {
+        ($e:expr) => {
+            $e * 2
+        };
+    }
+    fn helper(v: u32) -> u32 {
+        double!(v)
+    }
+    const K: u32 = 1;
+    helper(x) + double!(K)
+}
+
+#[traced]
+async fn async_macro_first(x: String) -> usize {
+    // Reads the parameter where the macro stands: after the expansion's moves, as untraced.
+    macro_rules! length {
+        () => {
+            x.len()
+        };
+    }
+    fn helper(v: usize) -> usize {
+        v + 1
+    }
+    helper(length!())
+}
+
 #[test]
 fn underscore_parameters_are_recorded_without_lints() {
     let c = testing::capture();
@@ -67,6 +95,10 @@ fn items_leading_the_body_are_in_scope_as_before() {
     let c = testing::capture();
     assert_eq!(items_first(2), 7);
     assert_eq!(futures_block_on(async_items_first(2)), 5);
+    assert_eq!(macro_first(3), 8);
+    assert_eq!(futures_block_on(async_macro_first("abc".to_owned())), 4);
+    c.span(&format!("{MOD}::macro_first"));
+    c.span(&format!("{MOD}::async_macro_first"));
     c.span(&format!("{MOD}::items_first"));
     c.span(&format!("{MOD}::async_items_first"));
 }

@@ -397,18 +397,23 @@ fn call_body(
     // The body's leading items (`fn helper`, `const K`, `use`) stay first, ahead of the
     // generated statements: an item is in scope in its whole block wherever it stands, and
     // Clippy's `items_after_statements` would otherwise blame the user's item. A
-    // `macro_rules!`, whose scope does depend on where it stands, ends the run.
-    let leading = f
-        .block
-        .stmts
+    // `macro_rules!` stays after them (its scope, and what its body's names resolve to, depend
+    // on where it stands), and so do the items after it, which may use it: those of the
+    // leading run allow the lint, which the user's code gives no cause for.
+    let is_item = |s: &&syn::Stmt| matches!(s, syn::Stmt::Item(_));
+    let is_macro = |s: &&syn::Stmt| matches!(s, syn::Stmt::Item(syn::Item::Macro(_)));
+    let hoisted = f.block.stmts.iter().take_while(|s| is_item(s) && !is_macro(s)).count();
+    let leading = f.block.stmts.iter().take_while(is_item).count();
+    let items = &f.block.stmts[..hoisted];
+    let allowed = f.block.stmts[hoisted..leading]
         .iter()
-        .take_while(|s| matches!(s, syn::Stmt::Item(item) if !matches!(item, syn::Item::Macro(_))))
-        .count();
-    let (items, stmts) = f.block.stmts.split_at(leading);
+        .map(|item| quote!(#[allow(clippy::items_after_statements)] #item));
+    let stmts = &f.block.stmts[leading..];
     let user_braces = |prefix: TokenStream| {
+        let allowed = allowed.clone();
         let mut group = proc_macro2::Group::new(
             proc_macro2::Delimiter::Brace,
-            quote!(#(#items)* #prefix #(#stmts)*),
+            quote!(#(#items)* #prefix #(#allowed)* #(#stmts)*),
         );
         group.set_span(braces);
         group

@@ -405,7 +405,8 @@ impl Config {
 
     /// Finished spans waiting for export at most (default 2048, at most 1,048,576; env:
     /// `OTEL_BSP_MAX_QUEUE_SIZE`). Past that, spans are dropped and counted in
-    /// [`crate::stats`](fn@crate::stats). A queued span holds about 240 bytes plus its attributes.
+    /// [`crate::stats`](fn@crate::stats). A queued span holds about 240 bytes plus its attributes,
+    /// and as many emptied records are kept for reuse: about 1 KiB per slot once it was full.
     pub fn max_queue_size(mut self, spans: usize) -> Self {
         self.code.max_queue_size = Some(spans);
         self

@@ -74,7 +74,9 @@ pub(super) struct Hidden {
 /// [`hide_under_mark`]). The caller has checked [`otel_context_usable`].
 #[inline(always)]
 pub(super) fn shows_a_span() -> bool {
-    live::list_top().is_some() || otel_shows_a_span()
+    // Whether OpenTelemetry's context holds a span at all, valid or not (cheaper than reading
+    // its id): one that holds an invalid one is hidden too, which changes nothing.
+    live::list_top().is_some() || Context::map_current(TraceContextExt::has_active_span)
 }
 
 /// Hides every current span for the poll of a future made under a sampled-out root, whose

@@ -1186,9 +1186,18 @@ async fn a_panic_in_the_handler_or_its_body_is_a_panic_in_the_histogram_too() {
         "{}",
         all()
     );
+    // The panic's message is the description (README, "Framework layers").
+    assert_eq!(
+        capture.span("GET /layers/panics").error_message(),
+        Some("handler (expected by this test)")
+    );
     let streamed = capture.span("GET /layers/stream-panics");
     assert!(streamed.is_error());
     assert_eq!(str_attr(&streamed, "error.type"), Some("panic"));
+    assert_eq!(
+        streamed.error_message(),
+        Some("body (expected by this test)")
+    );
     assert_eq!(
         streamed.attr("http.response.status_code"),
         Some(&Value::I64(200))

@@ -334,6 +334,12 @@ fn set_error_keeps_the_last_description_bounded() {
         let s = godtrace::span_builder("huge").start_detached();
         s.set_error("z".repeat(10_000_000));
     }
+    {
+        // A failure with no description after one with a description: the description stays.
+        let s = godtrace::span("described_then_not");
+        s.set_error("the reason");
+        s.set_error("");
+    }
     assert_eq!(
         c.span("first_sorts_last").error_message(),
         Some("aaa second")
@@ -346,4 +352,8 @@ fn set_error_keeps_the_last_description_bounded() {
     let message = huge.error_message().expect("an error");
     assert!(message.len() <= 1024, "{} bytes", message.len());
     assert!(message.starts_with("zzz"));
+    assert_eq!(
+        c.span("described_then_not").error_message(),
+        Some("the reason")
+    );
 }

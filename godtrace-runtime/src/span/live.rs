@@ -802,6 +802,9 @@ impl Live {
         let mut fields = self.fields.borrow_mut();
         match (&fields.status, &status) {
             (Status::Ok, _) | (_, Status::Unset) => {}
+            // A failure with nothing to say (a layer's, which knows only the status code) keeps
+            // the description an earlier one gave (a handler's panic, its error).
+            (Status::Error { .. }, Status::Error { description }) if description.is_empty() => {}
             _ => fields.status = status,
         }
     }

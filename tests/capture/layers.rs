@@ -1275,3 +1275,46 @@ async fn a_session_id_in_the_path_is_redacted() {
         Some("/cart;jsessionid=REDACTED/items")
     );
 }
+
+/// Answers that are not gRPC's, through the client layer: a 200 that ends with no
+/// `grpc-status`, and a proxy's HTTP error without one. The span and the duration histogram
+/// both give the code gRPC clients read from them (gRPC's HTTP to gRPC status mapping).
+#[tokio::test]
+async fn answers_without_a_grpc_status_give_the_code_clients_read_in_span_and_histogram() {
+    let capture = testing::capture();
+    for (path, status, code) in [
+        ("/capture.NoStatus/Get", 200, "UNKNOWN"),
+        ("/capture.Proxied/Unavailable", 503, "UNAVAILABLE"),
+        ("/capture.Proxied/Unauthenticated", 401, "UNAUTHENTICATED"),
+    ] {
+        let inner = tower::service_fn(move |_: http::Request<axum::body::Body>| async move {
+            let mut response = http::Response::new(axum::body::Body::from("not grpc"));
+            *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+            Ok::<_, std::convert::Infallible>(response)
+        });
+        grpc_call(GrpcClientLayer::new().layer(inner).boxed_clone(), path).await;
+        let span = capture.span(&path[1..]);
+        assert_eq!(
+            str_attr(&span, "rpc.response.status_code"),
+            Some(code),
+            "{span:#?}"
+        );
+        assert_eq!(str_attr(&span, "error.type"), Some(code), "{span:#?}");
+        assert!(span.is_error());
+        let snapshot = metrics_snapshot();
+        let attributes = [
+            KeyValue::new("rpc.system.name", "grpc"),
+            KeyValue::new("rpc.method", &path[1..]),
+            KeyValue::new("rpc.response.status_code", code),
+            KeyValue::new("error.type", code),
+            KeyValue::new("server.address", "127.0.0.1"),
+            KeyValue::new("server.port", 1_i64),
+        ];
+        let point = snapshot
+            .histogram("rpc.client.call.duration", &attributes)
+            .unwrap_or_else(|| {
+                panic!("{path}: {:#?}", snapshot.metric("rpc.client.call.duration"))
+            });
+        assert_eq!(point.count, 1, "{path}");
+    }
+}

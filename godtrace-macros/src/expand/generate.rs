@@ -402,7 +402,12 @@ fn call_body(
     // leading run allow the lint, which the user's code gives no cause for.
     let is_item = |s: &&syn::Stmt| matches!(s, syn::Stmt::Item(_));
     let is_macro = |s: &&syn::Stmt| matches!(s, syn::Stmt::Item(syn::Item::Macro(_)));
-    let hoisted = f.block.stmts.iter().take_while(|s| is_item(s) && !is_macro(s)).count();
+    let hoisted = f
+        .block
+        .stmts
+        .iter()
+        .take_while(|s| is_item(s) && !is_macro(s))
+        .count();
     let leading = f.block.stmts.iter().take_while(is_item).count();
     let items = &f.block.stmts[..hoisted];
     let allowed = f.block.stmts[hoisted..leading]

@@ -281,29 +281,25 @@ impl Exchange {
     }
 
     fn finish_grpc(&mut self) {
-        let answered = match self.grpc_code {
-            Some(code) => Some(code),
+        let answered = match (self.grpc_code, self.http_status) {
+            (Some(code), _) => Some(code),
             // A response that ended with no `grpc-status`: gRPC clients read UNKNOWN (gRPC's
             // mapping of an HTTP 200 without one), so the call failed.
-            None if self.body_ended && self.http_status == Some(200) => Some(semconv::GRPC_UNKNOWN),
-            None => None,
+            (None, Some(200)) if self.body_ended => Some(semconv::GRPC_UNKNOWN),
+            // Not gRPC's answer (a proxy's 503, say): the code gRPC clients read from it.
+            (None, Some(status)) if status != 200 => {
+                Some(semconv::grpc_code_of_http_status(status))
+            }
+            _ => None,
         };
+        // Told to the duration histogram as to the span.
+        self.grpc_code = answered;
         #[cfg(feature = "tonic")]
         if self.role == Role::GrpcServer {
             self.finish_server_method(answered);
         }
-        let code = match answered {
-            Some(code) => code,
-            None => {
-                // Broken off before its status (or the peer is not gRPC); an HTTP error
-                // status says why.
-                if let Some(status) = self.http_status.filter(|s| *s != 200) {
-                    self.error_type
-                        .get_or_insert(Cow::Owned(status.to_string()));
-                }
-                return;
-            }
-        };
+        // Broken off before its status: nothing more to say (the exchange's end says why).
+        let Some(code) = answered else { return };
         self.span
             .set_attribute("rpc.response.status_code", semconv::grpc_code_name(code));
         let is_error = match self.role {

@@ -422,6 +422,20 @@ pub(crate) fn grpc_code_name(code: i64) -> &'static str {
 /// gRPC's UNKNOWN: what a missing or unknown `grpc-status` means to a gRPC client.
 pub(crate) const GRPC_UNKNOWN: i64 = 2;
 
+/// The gRPC status a client reads from a response that is not gRPC's (an HTTP status other
+/// than 200, with no `grpc-status`: a proxy's or load balancer's answer), as gRPC's HTTP to
+/// gRPC status code mapping has it.
+pub(crate) fn grpc_code_of_http_status(status: u16) -> i64 {
+    match status {
+        400 => 13,             // INTERNAL
+        401 => 16,             // UNAUTHENTICATED
+        403 => 7,              // PERMISSION_DENIED
+        404 => 12,             // UNIMPLEMENTED
+        429 | 502..=504 => 14, // UNAVAILABLE
+        _ => GRPC_UNKNOWN,
+    }
+}
+
 /// gRPC's CANCELLED: the caller gave the call up.
 pub(crate) const GRPC_CANCELLED: i64 = 1;
 

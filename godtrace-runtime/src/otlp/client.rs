@@ -126,36 +126,65 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
 }
 
 /// `message` with a plain reason put first when it is a TLS failure, so that a failed export
-/// says what to fix.
+/// says what to fix. Only the TLS library's own words are read (a reason after its
+/// "invalid peer certificate" or "received fatal alert"), never what a server wrote (a gRPC
+/// status message or a partial success may say "Expired" about anything).
 pub(crate) fn explain(message: &str) -> String {
     const NAME_MISMATCH: &str =
         "name mismatch: the server's certificate is not valid for the endpoint's host name";
-    let reasons = [
+    const CLIENT_CERTIFICATE: &str = "the server requires a client certificate \
+         (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY, or the \
+         signal's own)";
+    // What rustls writes after "invalid peer certificate: " (its `Debug` names in older
+    // versions, its sentences in 0.23), lower-cased.
+    let certificate = [
         (
-            "UnknownIssuer",
+            "unknownissuer",
             "unknown issuer: the server's certificate is not signed by a trusted CA (set \
-             OTEL_EXPORTER_OTLP_CERTIFICATE to its CA)",
+             OTEL_EXPORTER_OTLP_CERTIFICATE, or the signal's own, to its CA)",
         ),
-        ("NotValidForName", NAME_MISMATCH),
+        ("notvalidforname", NAME_MISMATCH),
         ("not valid for name", NAME_MISMATCH),
-        ("Expired", "expired: the server's certificate has expired"),
+        ("expired", "expired: the server's certificate has expired"),
         (
-            "NotValidYet",
+            "notvalidyet",
             "not yet valid: the server's certificate is not valid yet",
         ),
         (
-            "CertificateRequired",
-            "the server requires a client certificate (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE \
-             and OTEL_EXPORTER_OTLP_CLIENT_KEY)",
+            "not valid yet",
+            "not yet valid: the server's certificate is not valid yet",
         ),
         (
-            "close_notify",
-            "the server closed the connection after the handshake (as one requiring a client \
-             certificate does when none is sent)",
+            "causedasendentity",
+            "the server's certificate is a CA's (basicConstraints CA:TRUE, as `openssl req \
+             -x509` makes by default) used as its own: make it with CA:FALSE, or trust the CA \
+             that signed it",
         ),
     ];
-    match reasons.iter().find(|(marker, _)| message.contains(marker)) {
-        Some((_, reason)) => format!("TLS: {reason}: {message}"),
+    let alert = [("certificaterequired", CLIENT_CERTIFICATE)];
+    let lower = message.to_ascii_lowercase();
+    let after = |signature: &str| {
+        lower
+            .find(signature)
+            .map(|at| &lower[at + signature.len()..])
+    };
+    let reason = after("invalid peer certificate")
+        .and_then(|rest| certificate.iter().find(|(marker, _)| rest.contains(marker)))
+        .or_else(|| {
+            after("received fatal alert")
+                .and_then(|rest| alert.iter().find(|(marker, _)| rest.contains(marker)))
+        })
+        .map(|(_, reason)| *reason)
+        .or_else(|| {
+            lower
+                .contains("peer closed connection without sending tls close_notify")
+                .then_some(
+                    "the server closed the connection after the handshake (as one requiring a \
+                 client certificate does when none is sent)",
+                )
+        });
+    match reason {
+        Some(reason) => format!("TLS: {reason}: {message}"),
         None => message.to_owned(),
     }
 }
@@ -171,8 +200,35 @@ mod tests {
         assert!(issuer.ends_with("UnknownIssuer"), "{issuer}");
         let name = explain(r#"invalid peer certificate: certificate not valid for name "h""#);
         assert!(name.starts_with("TLS: name mismatch: "), "{name}");
-        let expired = explain("invalid peer certificate: Expired");
-        assert!(expired.starts_with("TLS: expired: "), "{expired}");
+        // rustls 0.23's words for a certificate out of its validity period.
+        for message in [
+            "client error (Connect): invalid peer certificate: certificate expired: \
+             verification time 1764000000 (UNIX), but certificate is not valid after 1600000000",
+            "invalid peer certificate: Expired",
+        ] {
+            let expired = explain(message);
+            assert!(expired.starts_with("TLS: expired: "), "{expired}");
+        }
+        let early = explain("invalid peer certificate: certificate not valid yet: verification");
+        assert!(early.starts_with("TLS: not yet valid: "), "{early}");
+        let ca = explain("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))");
+        assert!(
+            ca.starts_with("TLS: the server's certificate is a CA's"),
+            "{ca}"
+        );
+        let required = explain("received fatal alert: CertificateRequired");
+        assert!(
+            required.starts_with("TLS: the server requires"),
+            "{required}"
+        );
         assert_eq!(explain("connection refused"), "connection refused");
+        // A server's own words are not the TLS library's.
+        for server in [
+            "gRPC status Unauthenticated: API token Expired",
+            "the receiver rejected 3 data points: 3 points Expired (too old)",
+            "gRPC status Internal: close_notify UnknownIssuer CertificateRequired",
+        ] {
+            assert_eq!(explain(server), server);
+        }
     }
 }

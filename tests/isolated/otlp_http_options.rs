@@ -16,3 +16,53 @@ fn spans_an_http_receiver_rejects_are_failed_not_exported() {
         godtrace::Protocol::HttpProtobuf,
     );
 }
+
+/// A proxy from the environment is not taken to a collector on loopback: the spans and the
+/// configured headers (an API key) go to the collector, and nothing reaches the proxy.
+#[test]
+fn a_loopback_collector_is_reached_without_the_environments_proxy() {
+    use std::io::Read as _;
+    crate::support::own_process!();
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for the proxy");
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "all_proxy",
+    ] {
+        // SAFETY: this test runs alone in its own process, before any thread is started.
+        unsafe { std::env::set_var(var, &proxy_url) };
+    }
+    let receiver = otlp_support::Receiver::start(otlp_support::Kind::Http);
+    let guard = godtrace::init(
+        godtrace::Config::new("no-proxy-to-loopback")
+            .endpoint(receiver.endpoint())
+            .header("x-api-key", "secret"),
+    )
+    .expect("init");
+    otlp_support::deliver::work_sync(1);
+    guard.flush();
+    let stats = godtrace::stats();
+    drop(guard);
+    assert_eq!(
+        receiver.sink.span_names().len(),
+        otlp_support::deliver::SPANS_PER_CALL,
+        "{stats:?}"
+    );
+    let mut reached = Vec::new();
+    if let Ok((mut stream, _)) = proxy.accept() {
+        stream.set_nonblocking(false).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        let _ = stream.read_to_end(&mut reached);
+    }
+    assert!(
+        reached.is_empty(),
+        "the proxy got: {}",
+        String::from_utf8_lossy(&reached)
+    );
+}

@@ -42,7 +42,17 @@ pub(crate) fn grpc_metadata(target: &OtlpTarget) -> Result<tonic::metadata::Meta
 /// An HTTP client for `target` (call inside the export thread's runtime).
 #[cfg(feature = "otlp-http")]
 pub(crate) fn http_client(target: &OtlpTarget) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder();
+    // A proxy from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, less `NO_PROXY`)
+    // is taken to reach a collector elsewhere, never to reach this host: the spans and the
+    // headers (API keys among them) would otherwise leave it, to the proxy, for a collector
+    // on loopback. (gRPC takes no proxy.)
+    let builder = if is_loopback(&target.endpoint) {
+        builder.no_proxy()
+    } else {
+        builder
+    };
+    builder
         .timeout(target.timeout)
         .connect_timeout(target.timeout)
         // A redirect would carry the spans and the configured headers (API keys among them)
@@ -51,6 +61,23 @@ pub(crate) fn http_client(target: &OtlpTarget) -> Result<reqwest::Client, String
         .tls_backend_preconfigured(rustls_config(&target.tls, secure(target))?)
         .build()
         .map_err(|e| format!("could not build the HTTP client: {}", chain(&e)))
+}
+
+/// Whether `endpoint`'s host is this host's loopback: `localhost` (or a name under it) or a
+/// loopback address.
+#[cfg(feature = "otlp-http")]
+fn is_loopback(endpoint: &str) -> bool {
+    let Ok(uri) = endpoint.parse::<http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else { return false };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.to_canonical().is_loopback())
 }
 
 /// The target's headers as an HTTP header map.
@@ -192,6 +219,32 @@ pub(crate) fn explain(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::explain;
+
+    #[cfg(feature = "otlp-http")]
+    #[test]
+    fn loopback_hosts_are_told_apart() {
+        use super::is_loopback;
+        for endpoint in [
+            "http://localhost:4318/v1/traces",
+            "http://LOCALHOST./v1/traces",
+            "http://api.localhost:4318",
+            "https://127.0.0.1:4318",
+            "http://127.8.9.10",
+            "http://[::1]:4318/v1/traces",
+            "http://[::ffff:127.0.0.1]:4318",
+        ] {
+            assert!(is_loopback(endpoint), "{endpoint}");
+        }
+        for endpoint in [
+            "https://collector.example:4318",
+            "http://10.0.0.1:4318",
+            "http://[::2]:4318",
+            "http://localhost.example.com",
+            "not a url",
+        ] {
+            assert!(!is_loopback(endpoint), "{endpoint}");
+        }
+    }
 
     #[test]
     fn tls_failures_are_explained_first_and_other_errors_left_alone() {

@@ -205,9 +205,15 @@ fn certificate_files_missing_or_broken_are_init_errors_naming_variable_and_file(
         "broken.crt",
         "-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n",
     );
+    // Valid PEM and base64, but no X.509 certificate inside.
+    let not_x509 = scratch.file(
+        "not-x509.crt",
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    );
     let https = ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318");
     for (var, file, accepted) in [
         ("OTEL_EXPORTER_OTLP_CERTIFICATE", &missing, "readable"),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", &not_x509, "X.509"),
         ("OTEL_EXPORTER_OTLP_CERTIFICATE", &not_pem, "CERTIFICATE"),
         (
             "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",

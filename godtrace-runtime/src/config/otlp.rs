@@ -379,7 +379,22 @@ fn check_pem(pem: &[u8], kind: PemKind) -> Result<(), String> {
         PemKind::Certificates => {
             let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
             match certs {
-                Ok(certs) if !certs.is_empty() => Ok(()),
+                // Each one an X.509 certificate: a block of valid base64 may still hold no
+                // certificate, which the first connection would otherwise report, naming no
+                // variable (reading it as a trust anchor parses it).
+                Ok(certs) if !certs.is_empty() => {
+                    let mut store = rustls::RootCertStore::empty();
+                    for (at, cert) in certs.into_iter().enumerate() {
+                        store.add(cert).map_err(|_| {
+                            format!(
+                                "a PEM file of X.509 certificates (certificate {} of the file \
+                                 is not one)",
+                                at + 1
+                            )
+                        })?;
+                    }
+                    Ok(())
+                }
                 Ok(_) => Err("a PEM file with at least one CERTIFICATE (none found)".into()),
                 Err(e) => Err(format!("a PEM file of certificates ({e:?})")),
             }

@@ -1318,3 +1318,31 @@ async fn answers_without_a_grpc_status_give_the_code_clients_read_in_span_and_hi
         assert_eq!(point.count, 1, "{path}");
     }
 }
+
+/// Made-up paths answered in front of the routing by a plain HTTP error (a rate limiter's
+/// 429, a load shedder's 503, no `grpc-status`): the server layer records the code gRPC
+/// clients read, but such an answer names no method, so the paths make neither span names
+/// nor series.
+#[tokio::test]
+async fn a_plain_http_error_in_front_of_the_routing_names_no_method() {
+    let capture = testing::capture();
+    for (at, status) in [429_u16, 503, 400, 500].into_iter().enumerate() {
+        let inner = tower::service_fn(move |_: http::Request<axum::body::Body>| async move {
+            let mut response = http::Response::new(axum::body::Body::from("busy"));
+            *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+            Ok::<_, std::convert::Infallible>(response)
+        });
+        let path = format!("/capture.MadeUp/Path{at}");
+        grpc_call(GrpcServerLayer::new().layer(inner).boxed_clone(), &path).await;
+    }
+    let spans = capture.spans();
+    assert_eq!(spans.len(), 4, "{spans:#?}");
+    for span in &spans {
+        assert_eq!(span.name, "grpc", "{span:#?}");
+        assert_eq!(str_attr(span, "rpc.method"), Some("_OTHER"), "{span:#?}");
+        assert!(
+            str_attr(span, "rpc.response.status_code").is_some(),
+            "{span:#?}"
+        );
+    }
+}

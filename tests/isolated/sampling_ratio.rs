@@ -7,7 +7,7 @@ use std::sync::Once;
 use crate::support::alloc as alloc_support;
 use alloc_support::allocations;
 
-/// Every test here runs under a configured ratio of 0: nothing is recorded unless an
+/// The tests that call this run under a configured ratio of 0: nothing is recorded unless an
 /// operation's own `sample_rate` says so.
 fn setup() {
     static INIT: Once = Once::new();
@@ -209,4 +209,44 @@ fn guards_dropped_in_any_order_leave_no_sampled_out_root_behind() {
     assert_eq!(godtrace::trace_id(), None);
     always(0);
     assert_eq!(recorded(), 4, "after a guard dropped in a call under it");
+}
+
+#[traced(operation = "job.child")]
+async fn job_child() {}
+
+#[traced(operation = "job")]
+async fn job() {
+    job_child().await;
+}
+
+#[traced(operation = "job.maker", sample_rate = 0.0)]
+fn makes_a_job() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+    Box::pin(job())
+}
+
+/// A job made under a dropped root and polled under another span (a worker's) stays dropped
+/// with its root whatever the sampler: with `otel_context(true)` and a sampler that is not
+/// parent-based, its children were recorded, with a parent that is never exported.
+#[test]
+fn a_job_made_under_a_dropped_root_stays_dropped_under_any_sampler() {
+    crate::support::own_process!();
+    let guard = godtrace::init(
+        Config::new("job")
+            .otel_context(true)
+            .parent_based(false)
+            .sample_ratio(1.0)
+            .local_tree(false),
+    )
+    .expect("init");
+    let c = testing::capture();
+    let mut made = makes_a_job();
+    let mut task = std::task::Context::from_waker(std::task::Waker::noop());
+    {
+        let _worker = godtrace::span("worker");
+        assert!(made.as_mut().poll(&mut task).is_ready());
+    }
+    assert!(c.spans_named("job").is_empty(), "{:#?}", c.spans());
+    assert!(c.spans_named("job.child").is_empty(), "{:#?}", c.spans());
+    assert_eq!(c.spans_named("worker").len(), 1);
+    drop(guard);
 }

@@ -281,22 +281,27 @@ impl Exchange {
     }
 
     fn finish_grpc(&mut self) {
-        let answered = match (self.grpc_code, self.http_status) {
+        // What a gRPC handler answered: its status, or none at the end of a 200 response
+        // (gRPC clients read UNKNOWN, gRPC's mapping of an HTTP 200 without one: it failed).
+        let from_grpc = match (self.grpc_code, self.http_status) {
             (Some(code), _) => Some(code),
-            // A response that ended with no `grpc-status`: gRPC clients read UNKNOWN (gRPC's
-            // mapping of an HTTP 200 without one), so the call failed.
             (None, Some(200)) if self.body_ended => Some(semconv::GRPC_UNKNOWN),
-            // Not gRPC's answer (a proxy's 503, say): the code gRPC clients read from it.
-            (None, Some(status)) if status != 200 => {
-                Some(semconv::grpc_code_of_http_status(status))
-            }
             _ => None,
         };
+        // Else an answer that is not gRPC's (a proxy's 503, a rate limiter's 429): the code
+        // gRPC clients read from it.
+        let answered = from_grpc.or_else(|| {
+            self.http_status
+                .filter(|status| *status != 200)
+                .map(semconv::grpc_code_of_http_status)
+        });
         // Told to the duration histogram as to the span.
         self.grpc_code = answered;
+        // Only a handler's answer names a method: what answered in front of the routing (a
+        // rate limiter, a load shedder) says nothing of whether the path is one.
         #[cfg(feature = "tonic")]
         if self.role == Role::GrpcServer {
-            self.finish_server_method(answered);
+            self.finish_server_method(from_grpc);
         }
         // Broken off before its status: nothing more to say (the exchange's end says why).
         let Some(code) = answered else { return };

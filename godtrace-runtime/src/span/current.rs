@@ -248,6 +248,18 @@ pub(super) fn telemetry_suppressed() -> bool {
     Context::map_current(Context::is_telemetry_suppressed)
 }
 
+/// Whether OpenTelemetry's current context shows a span other than the sampled-out root
+/// marked `mark`, whose ids it shows in a poll [`hide_under_mark`] hid (see
+/// [`otel_shows_a_span`]). The caller has checked [`otel_context_usable`].
+#[inline(always)]
+pub(super) fn otel_shows_a_span_besides(mark: u64) -> bool {
+    Context::map_current(|cx| {
+        let shown = cx.span().span_context().span_id();
+        shown != SpanId::INVALID
+            && shown != super::sampled_out::ids_of_sampled_out_root(mark).span_id()
+    })
+}
+
 /// Whether OpenTelemetry's current context shows a span: under a root godtrace sampled out
 /// (which starts when none is shown, and attaches nothing), one attached inside it, such as a
 /// message's extracted context, is the parent of what runs there. The caller has checked

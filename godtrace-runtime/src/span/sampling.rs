@@ -76,7 +76,7 @@ pub(super) fn quick<'a>(site: &CallSite) -> Quick<'a> {
         return Quick::Unknown;
     }
     let mark = sampled_out::mark();
-    if mark != 0 && !current::otel_shows_a_span() {
+    if mark != 0 && !current::otel_shows_a_span_besides(mark) {
         // Under a root godtrace dropped on this thread (and nothing other code attached
         // inside it): dropped too. A sync call runs on this thread, inside the root's mark, so
         // it only has a duration to record; a future may be polled elsewhere, so it takes the
@@ -115,7 +115,7 @@ pub(super) struct SiteRule {
 #[inline(always)]
 pub(super) fn decide(rule: SiteRule, explicit: Option<&Context>) -> Decision {
     let mark = sampled_out::mark();
-    if explicit.is_none() && mark != 0 && !current::otel_shows_a_span() {
+    if explicit.is_none() && mark != 0 && !current::otel_shows_a_span_besides(mark) {
         return Decision::NotSampled {
             carry: None,
             sampled_out_root: mark,

@@ -569,10 +569,13 @@ static LATEST: Mutex<[Option<Rendered>; 2]> = Mutex::new([None, None]);
 /// at least as recent as its request, and a burst of scrapes, which waits here while one is
 /// rendered, shares the next rendering.
 fn exposition(format: Format, arrived: Instant) -> Arc<String> {
-    shared_rendering(&LATEST, format, arrived, |format| {
-        make_room_for_a_rendering(&HOLDERS);
-        render_registry(format)
-    })
+    shared_rendering(
+        &LATEST,
+        format,
+        arrived,
+        || make_room_for_a_rendering(&HOLDERS),
+        render_registry,
+    )
 }
 
 /// Renderings held at once by the connections sending them, before a new one is made: a
@@ -656,6 +659,7 @@ fn shared_rendering(
     latest: &Mutex<[Option<Rendered>; 2]>,
     format: Format,
     arrived: Instant,
+    make_room: impl FnOnce(),
     render: impl FnOnce(Format) -> String,
 ) -> Arc<String> {
     let mut latest = latest.lock().unwrap_or_else(|e| e.into_inner());
@@ -669,6 +673,9 @@ fn shared_rendering(
     {
         return body;
     }
+    // Room first: the scrapes that arrive while it is made (up to about `LONG_ANSWER`) then
+    // share the rendering that starts after it.
+    make_room();
     let started = Instant::now();
     let body = Arc::new(render(format));
     *slot = Some(Rendered {

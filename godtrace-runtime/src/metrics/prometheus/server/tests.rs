@@ -433,10 +433,16 @@ fn scrapes_share_a_rendering_only_when_it_started_after_they_arrived() {
     let latest = Mutex::new([None, None]);
     let renderings = std::cell::Cell::new(0);
     let get = |format, arrived| {
-        shared_rendering(&latest, format, arrived, |_| {
-            renderings.set(renderings.get() + 1);
-            format!("rendering {}", renderings.get())
-        })
+        shared_rendering(
+            &latest,
+            format,
+            arrived,
+            || {},
+            |_| {
+                renderings.set(renderings.get() + 1);
+                format!("rendering {}", renderings.get())
+            },
+        )
     };
     let before = Instant::now();
     let first = get(Format::Text, Instant::now());
@@ -531,4 +537,31 @@ fn a_new_rendering_makes_the_oldest_held_one_given_up() {
     assert!(started.elapsed() < SLICE);
     assert!(!young.evicted.load(Ordering::SeqCst));
     young.evicted.store(true, Ordering::SeqCst);
+}
+
+/// A scrape that arrives while room is made for a rendering (up to about `LONG_ANSWER`)
+/// shares that rendering: it starts after the room is made.
+#[test]
+fn a_scrape_arriving_while_room_is_made_shares_the_rendering() {
+    let latest = Mutex::new([None, None]);
+    let mut during = None;
+    let first = shared_rendering(
+        &latest,
+        Format::Text,
+        Instant::now(),
+        || {
+            during = Some(Instant::now());
+            std::thread::sleep(Duration::from_millis(5));
+        },
+        |_| "the rendering".to_owned(),
+    );
+    let arrived_meanwhile = during.expect("room was made");
+    let shared = shared_rendering(
+        &latest,
+        Format::Text,
+        arrived_meanwhile,
+        || panic!("no room needed: the rendering is shared"),
+        |_| panic!("not rendered again"),
+    );
+    assert!(Arc::ptr_eq(&first, &shared));
 }

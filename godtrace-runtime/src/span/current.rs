@@ -102,7 +102,7 @@ pub(super) fn hide_under_mark() -> Hidden {
             .with_remote_span_context(root.clone())
             .attach()
     });
-    let name = super::Name::Given(std::borrow::Cow::Borrowed(""), SpanKind::Internal);
+    let name = live::Name::Given(std::borrow::Cow::Borrowed(""), SpanKind::Internal);
     let stand_in = Live::start(root, None, name, Vec::new());
     // SAFETY: `Hidden` owns the stand-in and is held by the poll's frame on this thread
     // (`future::poll_marked`), which drops it, taking the stand-in off the list first, before

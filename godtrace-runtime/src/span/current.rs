@@ -12,7 +12,7 @@
 //! exits). OpenTelemetry's context is another matter: see [`otel_context_usable`].
 use super::live::{self, Live, LiveBox};
 use opentelemetry::Context;
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
 use std::panic::catch_unwind;
 
 thread_local! {
@@ -62,13 +62,6 @@ pub(super) fn leave_above(live: &Live) {
     live::leave_above(live);
 }
 
-/// What [`hide_under_mark`] put in front of the current spans, taken off when dropped.
-pub(super) struct Hidden {
-    /// The sampled-out root's stand-in, on top of this thread's list meanwhile.
-    stand_in: Option<LiveBox>,
-    attached: Option<opentelemetry::ContextGuard>,
-}
-
 /// Whether a span is current on this thread, godtrace's or in OpenTelemetry's context: a
 /// future made under a sampled-out root is polled there only if it was handed elsewhere (see
 /// [`hide_under_mark`]). The caller has checked [`otel_context_usable`].
@@ -84,48 +77,15 @@ pub(super) fn shows_a_span() -> bool {
 /// that made it to a worker's recorded span. What runs in it then follows the root it was made
 /// under, as it would where it was made (the same trace, not sampled) rather than the worker's.
 ///
-/// A stand-in for the root (its ids, not sampled; a record never exported) goes on top of the
-/// thread's list, and OpenTelemetry's context shows the same ids (baggage and the rest of the
-/// context left as they are). The spans below stay on the list, so that one ended in the poll
-/// (a guard dropped there) is taken off it as anywhere else.
+/// OpenTelemetry's context shows the root's ids until the guard is dropped (baggage and the
+/// rest of the context left as they are): a context newer than godtrace's spans, it is the
+/// innermost (see [`innermost`]), and the sampling shortcut reads it as the mark's own (see
+/// [`otel_shows_a_span_besides`]). godtrace's list is left as it is.
 #[cold]
 #[inline(never)]
-pub(super) fn hide_under_mark() -> Hidden {
-    let Some(root) = super::sampled_out::sampled_out_span_context() else {
-        return Hidden {
-            stand_in: None,
-            attached: None,
-        };
-    };
-    let attached = otel_shows_a_span().then(|| {
-        Context::current()
-            .with_remote_span_context(root.clone())
-            .attach()
-    });
-    let name = live::Name::Given(std::borrow::Cow::Borrowed(""), SpanKind::Internal);
-    let stand_in = Live::start(root, None, name, Vec::new());
-    // SAFETY: `Hidden` owns the stand-in and is held by the poll's frame on this thread
-    // (`future::poll_marked`), which drops it, taking the stand-in off the list first, before
-    // it returns or unwinds.
-    unsafe { push(&stand_in, None) };
-    Hidden {
-        stand_in: Some(stand_in),
-        attached,
-    }
-}
-
-impl Drop for Hidden {
-    fn drop(&mut self) {
-        if let Some(stand_in) = self.stand_in.take() {
-            // What the poll entered above it and left there (a guard held across its
-            // `Pending`) is current in that future only, as for any traced future's poll.
-            leave_above(&stand_in);
-            remove(&stand_in);
-            // Dropped, never exported: its record goes back to the thread's spares.
-            drop(stand_in);
-        }
-        drop(self.attached.take());
-    }
+pub(super) fn hide_under_mark() -> Option<opentelemetry::ContextGuard> {
+    let root = super::sampled_out::sampled_out_span_context()?;
+    Some(Context::current().with_remote_span_context(root).attach())
 }
 
 /// Whether OpenTelemetry's current context can be read on this thread: false once the thread
@@ -249,8 +209,10 @@ pub(super) fn telemetry_suppressed() -> bool {
 }
 
 /// Whether OpenTelemetry's current context shows a span other than the sampled-out root
-/// marked `mark`, whose ids it shows in a poll [`hide_under_mark`] hid (see
-/// [`otel_shows_a_span`]). The caller has checked [`otel_context_usable`].
+/// marked `mark` (whose ids it shows in a poll [`hide_under_mark`] hid): under a root godtrace
+/// sampled out (which starts when none is shown, and attaches nothing), one attached inside
+/// it, such as a message's extracted context, is the parent of what runs there. The caller
+/// has checked [`otel_context_usable`].
 #[inline(always)]
 pub(super) fn otel_shows_a_span_besides(mark: u64) -> bool {
     Context::map_current(|cx| {
@@ -258,15 +220,6 @@ pub(super) fn otel_shows_a_span_besides(mark: u64) -> bool {
         shown != SpanId::INVALID
             && shown != super::sampled_out::ids_of_sampled_out_root(mark).span_id()
     })
-}
-
-/// Whether OpenTelemetry's current context shows a span: under a root godtrace sampled out
-/// (which starts when none is shown, and attaches nothing), one attached inside it, such as a
-/// message's extracted context, is the parent of what runs there. The caller has checked
-/// [`otel_context_usable`].
-#[inline(always)]
-pub(super) fn otel_shows_a_span() -> bool {
-    Context::map_current(|cx| cx.span().span_context().span_id() != SpanId::INVALID)
 }
 
 /// The span other OpenTelemetry code handed `cx` as the current context should start under

@@ -68,27 +68,27 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
             quote!(#pv::run_sync_at(&__GODTRACE_SITE, #closure, #finish))
         }
         Call::Sync(closure) => quote!(#pv::run_sync(#start, #closure, #finish)),
-        // Parameters the user named `_x` are read here, by the expansion: through a binding
-        // under the lints' allow (see `allow_parameter_reads`), only then, as it is one move more.
-        Call::SyncArgs(closure)
-            if handed
+        Call::SyncArgs(closure) => {
+            // Parameters the user named `_x` are read here, by the expansion: through a
+            // binding under the lints' allow (see `allow_parameter_reads`), only then, as it is
+            // one move more.
+            let tuple = quote!((#(#handed,)*));
+            let args = if handed
                 .iter()
-                .any(|i| i.unraw().to_string().starts_with('_')) =>
-        {
-            let allow = allow_parameter_reads();
-            let tuple = Ident::new("__godtrace_handed", Span::mixed_site());
-            quote! {{
-                #allow let #tuple = (#(#handed,)*);
+                .any(|i| i.unraw().to_string().starts_with('_'))
+            {
+                let allow = allow_parameter_reads();
+                let bound = Ident::new("__godtrace_handed", Span::mixed_site());
+                quote!({ #allow let #bound = #tuple; #bound })
+            } else {
+                tuple
+            };
+            quote! {
                 #pv::run_sync_args_at(
-                    &__GODTRACE_SITE, #count, #tuple, #record_by_value, #closure, #finish
+                    &__GODTRACE_SITE, #count, #args, #record_by_value, #closure, #finish
                 )
-            }}
+            }
         }
-        Call::SyncArgs(closure) => quote! {
-            #pv::run_sync_args_at(
-                &__GODTRACE_SITE, #count, (#(#handed,)*), #record_by_value, #closure, #finish
-            )
-        },
         // The output is named when the signature gives it: the recording of the output is
         // then checked against it, rather than guessing it (as `Result`) before the body's
         // future is known.

@@ -335,6 +335,68 @@ async fn cancelled_children_end_before_their_parent() {
     );
 }
 
+/// A local whose drop does traced work (a connection given back, a buffer flushed).
+struct CleansUp;
+
+impl Drop for CleansUp {
+    fn drop(&mut self) {
+        called_elsewhere();
+    }
+}
+
+#[traced]
+async fn cleans_up_when_cancelled() {
+    let _cleanup = CleansUp;
+    std::future::pending::<()>().await;
+}
+
+/// A local whose drop panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("dropped in a bad state");
+    }
+}
+
+#[traced]
+async fn panics_when_cancelled() {
+    let _bad = PanicsOnDrop;
+    std::future::pending::<()>().await;
+}
+
+/// A future dropped unfinished drops its locals in its span, as a poll runs: what their
+/// drops record is the span's child, not a new trace, and nothing is left current after.
+#[tokio::test]
+async fn what_a_cancelled_future_records_as_it_drops_is_its_child() {
+    let c = testing::capture();
+    let mut future = Box::pin(cleans_up_when_cancelled());
+    assert!(poll_once(future.as_mut()).await);
+    drop(future);
+    assert_eq!(godtrace::trace_id(), None, "nothing current after the drop");
+    let own = c.span("capture::async_context::cleans_up_when_cancelled");
+    assert_eq!(own.attr("godtrace.cancelled"), Some(&Value::Bool(true)));
+    let cleanup = c.span("capture::async_context::called_elsewhere");
+    assert_eq!(cleanup.parent_span_id, Some(own.span_id), "{cleanup:#?}");
+    assert_eq!(cleanup.trace_id, own.trace_id);
+}
+
+/// A panic while a cancelled future's locals drop marks its span failed, and the span still
+/// ends (cancelled) while the panic goes on to the caller.
+#[tokio::test]
+async fn a_panic_while_a_cancelled_future_drops_marks_its_span_failed() {
+    let c = testing::capture();
+    let mut future = Box::pin(panics_when_cancelled());
+    assert!(poll_once(future.as_mut()).await);
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(future)));
+    assert!(dropped.is_err(), "the panic reaches the caller");
+    assert_eq!(godtrace::trace_id(), None, "nothing current after the drop");
+    let own = c.span("capture::async_context::panics_when_cancelled");
+    assert_eq!(own.attr("godtrace.cancelled"), Some(&Value::Bool(true)));
+    assert!(own.is_error(), "{own:#?}");
+    assert_eq!(own.attr("error.type"), Some(&Value::from("panic")));
+}
+
 #[traced]
 async fn a_job() -> (Option<String>, Option<String>) {
     called_elsewhere();

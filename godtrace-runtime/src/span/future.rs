@@ -1,7 +1,7 @@
 //! The instrumented future: a traced future's span is current while it is polled (on any
 //! thread) and ends when it completes, panics, or is dropped unfinished.
 use super::clock::Tick;
-use super::op::{Entry, OpSpan};
+use super::op::{self, Entry, OpSpan};
 use super::{CallSite, current, sampled_out, switches};
 use opentelemetry::KeyValue;
 use std::future::Future;
@@ -352,27 +352,95 @@ impl Drop for ClearOnUnwind<'_> {
 impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
     #[inline]
     fn drop(&mut self) {
-        // The future first, then the span: the spans of the calls the future was awaiting (its
-        // children) end before their parent, and the span ends even if that drop panics.
-        let _end = EndAfter(&mut self.traced);
-        // SAFETY: `inner` is dropped here only, once, and not used after (the struct is being
-        // dropped). Dropping it in place is what pinning asks of a pinned field.
+        // Finished (or never traced): the future alone.
+        if let Traced::Off = *self.traced {
+            // SAFETY: `inner` is dropped here only, once, and not used after (the struct is
+            // being dropped). Dropping it in place is what pinning asks of a pinned field.
+            unsafe { ManuallyDrop::drop(&mut self.inner) };
+            return;
+        }
+        // Unfinished: the future drops in its span, as a poll runs (what its locals' drops
+        // record is the span's child), then the span ends, marked cancelled. The span is
+        // taken out of the future first, and a panic of the drop is seen by a guard, not
+        // caught: the calls out of line that enter and end the span are then handed no
+        // address inside the future, which its callers can then keep where it was made (a
+        // future whose address goes out of line is copied out of the call that made it).
+        // SAFETY: `traced` is taken here only, once, and not used after (as `inner` below).
+        let traced = unsafe { ManuallyDrop::take(&mut self.traced) };
+        let _current = DroppingInSpan::enter(traced);
+        // SAFETY: as in the finished case above.
         unsafe { ManuallyDrop::drop(&mut self.inner) };
     }
 }
 
-/// Ends an unfinished future's span when dropped (see `Instrumented`'s `Drop`).
-struct EndAfter<'a>(&'a mut ManuallyDrop<Traced>);
+/// The span of an unfinished traced future, current while the future drops (see
+/// `Instrumented`'s `Drop`), then ended when this is dropped.
+struct DroppingInSpan {
+    traced: Traced,
+    /// What entering the span did (`None`: not entered, the thread is exiting).
+    entered: Option<Entered>,
+    /// Whether the thread was unwinding already when the future started dropping: a panic
+    /// of the drop itself is one seen only at the end.
+    unwinding: bool,
+}
 
-impl Drop for EndAfter<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        // Unfinished: a span to end (an ended one left `Off`). The state `poll` tested: after
-        // an `Off` future's last poll this test is known, and left out.
-        if let Traced::Span(_) | Traced::Measured(_) = **self.0 {
-            cancel(self.0);
+impl DroppingInSpan {
+    /// Makes `traced`'s span current (or its sampled-out root's mark, as a poll would hold it).
+    #[cold]
+    #[inline(never)]
+    fn enter(mut traced: Traced) -> DroppingInSpan {
+        let unwinding = std::thread::panicking();
+        // The thread is exiting: nothing can be made current.
+        let entered = if current::otel_context_usable() {
+            match &mut traced {
+                // SAFETY: left by `Drop` below before the span ends; `traced` moves in
+                // between, but not the record the thread's list points to.
+                Traced::Span(span) => Some(Entered::Span(unsafe { span.enter() })),
+                Traced::Measured(Measured { mark, .. }) | Traced::Mark(mark) => {
+                    let held = sampled_out::hold(*mark);
+                    let hidden = (*mark != 0 && current::shows_a_span())
+                        .then(current::hide_under_mark)
+                        .flatten();
+                    Some(Entered::Mark(held, hidden))
+                }
+                Traced::Off => None,
+            }
+        } else {
+            None
+        };
+        DroppingInSpan {
+            traced,
+            entered,
+            unwinding,
         }
     }
+}
+
+impl Drop for DroppingInSpan {
+    /// Leaves the span once the future was dropped (a panic there is recorded on the span)
+    /// and ends it, cancelled.
+    #[cold]
+    #[inline(never)]
+    fn drop(&mut self) {
+        let panicked = !self.unwinding && std::thread::panicking();
+        let panic: Option<&(dyn std::any::Any + Send)> =
+            panicked.then_some(&"a panic while the unfinished future was dropped");
+        match (self.entered.take(), &mut self.traced) {
+            (Some(Entered::Span(entered)), Traced::Span(span)) => span.leave(entered, panic),
+            (Some(Entered::Mark(held, hidden)), _) => {
+                drop(hidden);
+                sampled_out::release(held);
+            }
+            _ => {}
+        }
+        cancel(&mut self.traced);
+    }
+}
+
+/// What [`DroppingInSpan::enter`] did.
+enum Entered {
+    Span(op::Entered),
+    Mark(sampled_out::Held, Option<opentelemetry::ContextGuard>),
 }
 
 /// Dropped before completion: ends the span, marked cancelled (a measured sampled-out call

@@ -775,6 +775,12 @@ impl OpSpan {
     }
 }
 
+/// What [`OpSpan::enter`] did, for [`OpSpan::leave`] to undo.
+pub(super) struct Entered {
+    marked: sampled_out::Held,
+    attached: Option<ContextGuard>,
+}
+
 /// Drops the guard of an OpenTelemetry context a traced call attached, if any. By value, out of
 /// line: dropping it in place took its address, which had it stored to the stack on every
 /// call, attached or not.
@@ -907,6 +913,36 @@ impl OpSpan {
         // SAFETY: `self` is borrowed by this frame, on this thread, until `remove` below.
         unsafe { self.push_current() };
         self.run_entered(entry, marked, attached, f)
+    }
+
+    /// Makes this span current as [`OpSpan::run_current`] does, until [`OpSpan::leave`] is
+    /// given what this returns: for a traced future's drop (`span::future`), where the code
+    /// that runs in between is the future's drop glue, kept in line by its caller.
+    ///
+    /// # Safety
+    /// `self` is left with [`OpSpan::leave`] on this thread before it is ended or dropped
+    /// (its record stays on the thread's list until then).
+    pub(super) unsafe fn enter(&mut self) -> Entered {
+        let marked = sampled_out::hold(self.scope);
+        let attached = self.cx.clone().map(Context::attach);
+        // SAFETY: forwarded to our caller.
+        unsafe { self.push_current() };
+        Entered { marked, attached }
+    }
+
+    /// Leaves this span, entered by [`OpSpan::enter`] (what `entered` says): off the list
+    /// with what was entered above it and left there, the context detached, the mark back;
+    /// a `panic` of the code that ran in it is recorded on the span, which goes on.
+    pub(super) fn leave(&mut self, entered: Entered, panic: Option<&(dyn Any + Send)>) {
+        if let Some(live) = &self.live {
+            current::leave_above(live);
+            current::remove(live);
+        }
+        detach(entered.attached);
+        sampled_out::release(entered.marked);
+        if let Some(payload) = panic {
+            self.record_panic(payload);
+        }
     }
 
     /// [`OpSpan::run_current`] for a span current only this once, right after its start (a

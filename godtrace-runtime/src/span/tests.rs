@@ -431,3 +431,55 @@ fn a_guard_ended_in_a_hidden_poll_leaves_the_list_sound() {
     );
     assert_eq!(capture.span("next.root").parent_span_id, None);
 }
+
+/// Records a traced call when dropped.
+struct RecordsOnDrop;
+
+impl Drop for RecordsOnDrop {
+    fn drop(&mut self) {
+        traced(&INNER, || {});
+    }
+}
+
+/// Waits forever, holding a local that records when dropped and a guard it entered.
+struct WaitsHoldingLocals {
+    _records: RecordsOnDrop,
+    guard: Option<crate::SpanGuard>,
+}
+
+impl Future for WaitsHoldingLocals {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        self.guard = Some(crate::span("held"));
+        Poll::Pending
+    }
+}
+
+#[test]
+fn a_future_dropped_unfinished_drops_its_locals_in_its_span() {
+    let capture = testing::capture();
+    let waits = WaitsHoldingLocals {
+        _records: RecordsOnDrop,
+        guard: None,
+    };
+    let outer = crate::span("outer.guard");
+    let mut future = Box::pin(Instrumented::new(start(&POLLED), waits, |_, _| {}));
+    let mut task = Context::from_waker(Waker::noop());
+    assert_eq!(future.as_mut().poll(&mut task), Poll::Pending);
+    drop(future);
+    crate::set_attribute("still.current", true);
+    drop(outer);
+    assert_eq!(crate::span_id(), None);
+    assert!(child_of(&capture, "polled", "outer.guard"));
+    assert!(child_of(&capture, "inner", "polled"));
+    assert!(child_of(&capture, "held", "polled"));
+    assert_eq!(
+        capture.span("polled").attr("godtrace.cancelled"),
+        Some(&Value::Bool(true))
+    );
+    assert_eq!(
+        capture.span("outer.guard").attr("still.current"),
+        Some(&Value::Bool(true))
+    );
+}

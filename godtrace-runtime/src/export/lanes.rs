@@ -28,7 +28,7 @@ use crate::stats::{Counters, Pending};
 use opentelemetry_sdk::trace::SpanData;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -359,7 +359,16 @@ pub(super) struct Budget {
     /// A processor's identity, which its lanes carry: read with every span, so it is kept off
     /// the line the counts below are written on (`Slots` has lines of its own).
     pub(super) id: u64,
+    /// The most slots a lane takes at a time.
     chunk: usize,
+    /// The queue's size, which the lanes' chunks are cut from.
+    size: usize,
+    /// Lanes registered, read for the size of a chunk (changed under the queue's lock).
+    lanes: AtomicUsize,
+    /// [`Budget::given_back`] when a lane that found the budget empty last took the other
+    /// lanes' unused slots back (`u64::MAX`: never): one such pass per giving back, so that a
+    /// queue really full costs no more than one pass over the lanes until slots come back.
+    reclaimed_at: AtomicU64,
     slots: Slots,
 }
 
@@ -381,11 +390,38 @@ impl Budget {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             // Small queues are shared out in small chunks, so one thread cannot hold them all.
             chunk: (max_queue_size / 32).clamp(1, MAX_CHUNK),
+            size: max_queue_size,
+            lanes: AtomicUsize::new(0),
+            reclaimed_at: AtomicU64::new(u64::MAX),
             slots: Slots {
                 free: AtomicIsize::new(isize::try_from(max_queue_size).unwrap_or(isize::MAX)),
                 given_back: AtomicU64::new(0),
             },
         }
+    }
+
+    /// The slots a lane takes at a time: smaller as more lanes are registered, so that the
+    /// slots lanes hold unused stay a small part of the queue (an eighth while there are
+    /// fewer lanes than that many slots), whatever the number of recording threads.
+    fn chunk(&self) -> usize {
+        let lanes = self.lanes.load(Ordering::Relaxed).max(1);
+        (self.size / 8 / lanes).clamp(1, self.chunk)
+    }
+
+    /// Counts a lane registered (`+1`) or forgotten (`-1`), under the queue's lock.
+    pub(super) fn count_lanes(&self, change: isize) {
+        match change {
+            1 => self.lanes.fetch_add(1, Ordering::Relaxed),
+            _ => self
+                .lanes
+                .fetch_sub(change.unsigned_abs(), Ordering::Relaxed),
+        };
+    }
+
+    /// Whether the lane that found the budget empty at `given_back` is the first to do so
+    /// since slots were last given back: it then takes the lanes' unused slots back.
+    fn claims_reclaim(&self, given_back: u64) -> bool {
+        self.reclaimed_at.swap(given_back, Ordering::Relaxed) != given_back
     }
 
     /// Takes up to `wanted` slots; returns how many it got (0 when the queue is full).
@@ -537,58 +573,85 @@ fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>)
 #[cold]
 #[inline(never)]
 fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
-    // No slot has been given back since this lane found none free: none is free now either
-    // (slots only come back through `Budget::give_back`, which changes the count).
-    if lane.full_at.load(Ordering::Relaxed) == shared.budget.given_back() {
-        lane.count_drop();
-        return Handed::Dropped;
-    }
-    let mut state = lane.lock();
-    if state.closed {
-        drop(state);
-        lane.count_drop();
-        return Handed::Dropped;
-    }
-    // Spans published past a limit a collection lowered hold slots from here on.
-    shared.budget.settle(lane.settle(&mut state, false));
-    // Only this thread writes the count, and nobody else changes the limit while the lock is
-    // held.
-    let published = lane.front.published.load(Ordering::Relaxed);
-    let mut limit = lane.front.limit.load(Ordering::Relaxed);
-    if published == limit {
-        // Read before the budget: slots given back after the read change it, and the lane's
-        // next span looks at the budget again.
-        let given_back = shared.budget.given_back();
-        let got = refill(shared);
-        if got == 0 {
-            lane.full_at.store(given_back, Ordering::Relaxed);
+    let mut reclaimed = false;
+    loop {
+        // No slot has been given back since this lane found none free: none is free now
+        // either (slots only come back through `Budget::give_back`, which changes the count).
+        if lane.full_at.load(Ordering::Relaxed) == shared.budget.given_back() {
+            lane.count_drop();
+            return Handed::Dropped;
+        }
+        let mut state = lane.lock();
+        if state.closed {
             drop(state);
             lane.count_drop();
             return Handed::Dropped;
         }
-        // `got` is at most `MAX_CHUNK`, no more than `RING`.
-        limit = published.wrapping_add(got as u32);
-        // The limit stays within `RING` of `head` (see `Lane::limit`): the spans still in the
-        // ring move to the buffer (older than any published after them), freeing every slot.
-        if limit.wrapping_sub(lane.head.load(Ordering::Relaxed)) > RING {
-            let mut spans = std::mem::take(&mut state.spans);
-            lane.take_published(&mut state, &mut spans);
-            state.spans = spans;
+        // Spans published past a limit a collection lowered hold slots from here on.
+        shared.budget.settle(lane.settle(&mut state, false));
+        // Only this thread writes the count, and nobody else changes the limit while the lock
+        // is held.
+        let published = lane.front.published.load(Ordering::Relaxed);
+        let mut limit = lane.front.limit.load(Ordering::Relaxed);
+        if published == limit {
+            // Read before the budget: slots given back after the read change it, and the
+            // lane's next span looks at the budget again.
+            let given_back = shared.budget.given_back();
+            let got = refill(shared);
+            if got == 0 {
+                // The budget is empty, but other lanes may hold slots they have not used (many
+                // threads, each with a chunk, or threads gone since the last collection): the
+                // first lane to find it so takes them back, then looks again. Without the
+                // lane's lock: the queue's lock comes first.
+                if !reclaimed && shared.budget.claims_reclaim(given_back) {
+                    drop(state);
+                    reclaimed = true;
+                    reclaim(shared);
+                    continue;
+                }
+                lane.full_at.store(given_back, Ordering::Relaxed);
+                drop(state);
+                lane.count_drop();
+                return Handed::Dropped;
+            }
+            // `got` is at most `MAX_CHUNK`, no more than `RING`.
+            limit = published.wrapping_add(got as u32);
+            // The limit stays within `RING` of `head` (see `Lane::limit`): the spans still in
+            // the ring move to the buffer (older than any published after them), freeing
+            // every slot.
+            if limit.wrapping_sub(lane.head.load(Ordering::Relaxed)) > RING {
+                let mut spans = std::mem::take(&mut state.spans);
+                lane.take_published(&mut state, &mut spans);
+                state.spans = spans;
+            }
+            lane.front.limit.store(limit, Ordering::Relaxed);
         }
-        lane.front.limit.store(limit, Ordering::Relaxed);
-    }
-    let Some(span) = finish() else {
+        let Some(span) = finish() else {
+            return Handed::Queued;
+        };
+        // SAFETY: the slot at `published` is outside `head..published` and below the limit, at
+        // most `RING` past `head` (see `Lane::limit`), so its previous span was moved out,
+        // under the lock, which is held: no collection runs meanwhile.
+        unsafe { lane.slot(published).write(span) };
+        // Release: the span is written before it is published.
+        lane.front
+            .published
+            .store(published.wrapping_add(1), Ordering::Release);
         return Handed::Queued;
-    };
-    // SAFETY: the slot at `published` is outside `head..published` and below the limit, at
-    // most `RING` past `head` (see `Lane::limit`), so its previous span was moved out, under
-    // the lock, which is held: no collection runs meanwhile.
-    unsafe { lane.slot(published).write(span) };
-    // Release: the span is written before it is published.
-    lane.front
-        .published
-        .store(published.wrapping_add(1), Ordering::Release);
-    Handed::Queued
+    }
+}
+
+/// Takes back the slots every lane holds and has not used, for a lane that found the budget
+/// empty (called with no lane's lock held: the queue's lock is taken first, as a collection
+/// takes it). Their threads take new chunks when they next need one.
+#[cold]
+#[inline(never)]
+fn reclaim(shared: &Shared) {
+    let queue = shared.lock();
+    for lane in &queue.lanes {
+        let mut state = lane.lock();
+        shared.budget.settle(lane.settle(&mut state, true));
+    }
 }
 
 /// A new chunk of slots for a lane (0 when the queue is full). Wakes the export thread when a
@@ -597,7 +660,7 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
 #[cold]
 fn refill(shared: &Shared) -> usize {
     let settings = &shared.settings;
-    let got = shared.budget.take(shared.budget.chunk);
+    let got = shared.budget.take(shared.budget.chunk());
     if got > 0 && shared.budget.used(settings.max_queue_size) >= settings.max_export_batch_size {
         shared.wake.notify_one();
     }
@@ -610,6 +673,7 @@ fn register(shared: &Shared) -> Arc<Lane> {
     let closed = queue.shutdown_deadline.is_some() || queue.exited;
     let lane = Arc::new(Lane::new(shared.budget.id, closed));
     queue.lanes.push(lane.clone());
+    shared.budget.count_lanes(1);
     lane
 }
 
@@ -631,6 +695,7 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
     let short = shared.budget.used(max_queue_size) >= max_queue_size / 2;
     let mut moved = 0;
     let mut dropped = 0;
+    let registered = lanes.len();
     lanes.retain(|lane| {
         // Read before the spans are taken: a thread that has let go of its lane has published
         // its last span already (acquire: ordered after it), and the lane can go once emptied.
@@ -651,6 +716,11 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
         drop(state);
         !exited
     });
+    if lanes.len() < registered {
+        shared
+            .budget
+            .count_lanes(-((registered - lanes.len()) as isize));
+    }
     if dropped > 0 {
         shared
             .counters

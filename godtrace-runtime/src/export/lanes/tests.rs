@@ -64,6 +64,7 @@ fn push_span(shared: &Shared, lane: &Lane, i: u64) -> bool {
 fn registered_lane(shared: &Shared) -> Arc<Lane> {
     let lane = Arc::new(Lane::new(shared.budget.id, false));
     shared.lock().lanes.push(lane.clone());
+    shared.budget.count_lanes(1);
     lane
 }
 
@@ -360,4 +361,25 @@ fn a_thread_with_a_small_stack_registers_its_lane() {
         .expect("the thread ran");
     assert!(queued);
     assert_eq!(export_all(&shared), vec![0]);
+}
+
+/// Many recording threads, each holding a chunk of the budget it barely used (a thread per
+/// request, a blocking pool): a span is kept while the queue has room for it, the slots the
+/// lanes hold unused are taken back for it, and chunks shrink as lanes are added.
+#[test]
+fn many_lanes_holding_unused_slots_do_not_make_a_queue_with_room_drop_spans() {
+    static COUNTERS: Counters = Counters::new();
+    let shared = shared(256, &COUNTERS);
+    let lanes: Vec<Arc<Lane>> = (0..40).map(|_| lane_holding(&shared, 1)).collect();
+    assert_eq!(dropped(&COUNTERS), 0);
+    let used = shared.budget.used(256);
+    assert!(
+        used < 256,
+        "the lanes hold {used} of 256 slots for 40 spans"
+    );
+    // Twice the queue's worth of lanes: the slots held unused come back to the lanes that need them.
+    let more: Vec<Arc<Lane>> = (40..200).map(|_| lane_holding(&shared, 1)).collect();
+    assert_eq!(dropped(&COUNTERS), 0);
+    assert_eq!(export_all(&shared).len(), 200);
+    drop((lanes, more));
 }

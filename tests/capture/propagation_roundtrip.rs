@@ -89,6 +89,28 @@ fn inject_writes_the_current_span_and_extract_reads_it_back() {
     assert_eq!(remote.span_id().to_string(), span_id);
 }
 
+/// A message that came in with its headers in another case (`Traceparent`), handed on after
+/// `inject` into the same map: the next hop reads the new context, not two conflicting ones.
+#[test]
+fn a_map_handed_on_after_inject_carries_the_new_context_whatever_case_it_came_in() {
+    let _c = testing::capture();
+    let mut message = HashMap::from([
+        ("Traceparent".to_string(), format!("00-{TID}-{SID}-01")),
+        ("Tracestate".to_string(), "old=1".to_string()),
+    ]);
+    let cx = propagation::extract_map(&message);
+    assert!(propagation::is_remote_parent(&cx));
+    let span = godtrace::span_builder("relay").parent(cx).start();
+    propagation::inject(&mut message);
+    let span_id = godtrace::span_id().unwrap();
+    drop(span);
+    let next = propagation::extract_map(&message);
+    let remote = next.span().span_context().clone();
+    assert!(propagation::is_remote_parent(&next), "{message:?}");
+    assert_eq!(remote.trace_id().to_string(), TID);
+    assert_eq!(remote.span_id().to_string(), span_id, "the relay's span");
+}
+
 #[test]
 fn outside_any_span_nothing_is_injected_and_a_request_without_headers_is_a_root() {
     let c = testing::capture();
@@ -305,30 +327,34 @@ fn sampled_out_roots_send_ids_of_their_own_downstream() {
     let mut span_ids = std::collections::HashSet::new();
     for _ in 0..1000 {
         let (first, nested, trace_id, span_id, cx) = dropped_request();
-        assert_eq!(first, nested, "one root, one traceparent");
         let (version, trace, parent, flags) = fields(&first);
-        assert_eq!(version, "00");
+        let (_, nested_trace, nested_parent, nested_flags) = fields(&nested);
+        assert_eq!(
+            (version.as_str(), nested_trace.as_str()),
+            ("00", trace.as_str())
+        );
         assert_eq!(flags, "02", "not sampled, random trace id");
+        assert_eq!(nested_flags, "02");
         assert_eq!(
             trace_id.as_deref(),
             Some(trace.as_str()),
             "trace_id() agrees"
         );
-        assert_eq!(
-            span_id.as_deref(),
-            Some(parent.as_str()),
-            "span_id() agrees"
-        );
         let span = cx.span();
         let sc = span.span_context();
         assert_eq!(sc.trace_id().to_string(), trace, "current_context() agrees");
-        assert_eq!(sc.span_id().to_string(), parent);
+        assert_eq!(span_id, Some(sc.span_id().to_string()), "span_id() agrees");
         assert!(!sc.is_sampled());
         trace_ids.insert(trace);
-        span_ids.insert(parent);
+        // Each request names an id of its own as its parent (W3C: "the ID of this request as
+        // known by the caller"), not the root's.
+        for id in [parent, nested_parent] {
+            assert_ne!(Some(&id), span_id.as_ref());
+            span_ids.insert(id);
+        }
     }
     assert_eq!(trace_ids.len(), 1000, "a trace id per unrelated request");
-    assert_eq!(span_ids.len(), 1000, "a parent id per unrelated request");
+    assert_eq!(span_ids.len(), 2000, "a parent id per request");
     assert!(c.spans().is_empty(), "nothing recorded: {:?}", c.spans());
 }
 
@@ -377,7 +403,10 @@ fn an_unsampled_parent_goes_on_with_its_flags_and_a_new_parent_id() {
         "the flags may change only with a new parent id"
     );
     assert_eq!(outgoing["tracestate"], "congo=t61rcWkgMzE");
-    assert_eq!(nested["traceparent"], outgoing["traceparent"]);
+    let (_, nested_trace, nested_parent, nested_flags) = fields(&nested["traceparent"]);
+    assert_eq!((nested_trace.as_str(), nested_flags.as_str()), (TID, "02"));
+    assert_ne!(nested_parent, parent, "a parent id per request");
+    assert_ne!(nested_parent, SID);
     assert_eq!(nested["tracestate"], "congo=t61rcWkgMzE");
     assert!(
         c.spans().is_empty(),
@@ -593,13 +622,13 @@ fn dropped_root_children() -> Option<String> {
         "one trace"
     );
     let traceparent = headers.get("traceparent").expect("the propagator injects");
-    assert_eq!(
-        traceparent,
-        &format!(
-            "00-{library_trace}-{}-02",
-            godtrace::span_id().expect("the root's ids")
-        ),
-        "not sampled: downstream drops it too"
+    let (_, trace, parent, flags) = fields(traceparent);
+    assert_eq!(trace, library_trace);
+    assert_eq!(flags, "02", "not sampled: downstream drops it too");
+    assert_ne!(
+        Some(parent),
+        godtrace::span_id(),
+        "an id of the request's own"
     );
     trace_id
 }

@@ -17,6 +17,14 @@ impl<S: BuildHasher> Extractor for CaseInsensitive<'_, S> {
     }
 
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        // The name as written by an injector into a map (OpenTelemetry's writes it in lower
+        // case, as godtrace's names are): when present, the newest value, and the only one
+        // read. A message handed on after `inject` into the map it came in then carries the
+        // new context, not that and the old one under another spelling (which, read as two
+        // headers, would reject both).
+        if let Some(value) = self.0.get(key) {
+            return Some(vec![value.as_str()]);
+        }
         let mut entries: Vec<(&String, &String)> = self
             .0
             .iter()

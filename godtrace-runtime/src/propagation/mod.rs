@@ -106,9 +106,12 @@
 //! propagates a span id of its own with its decision in the `sampled` flag, as *Mutating
 //! the traceparent Field* allows the flag to change only with a new `parent-id`.
 //!
-//! Under a root godtrace sampled out, [`inject`] writes that root's own trace id and span
-//! id, not sampled, so that downstream drops the trace too: the same for every call under
-//! that root, different for every root (*trace-id*: "SHOULD be globally unique").
+//! Under a root godtrace sampled out, [`inject`] writes that root's own trace id, not
+//! sampled, so that downstream drops the trace too: the same for every call under that root,
+//! different for every root (*trace-id*: "SHOULD be globally unique"). Every request sent
+//! from a span of this process that is not recorded names a span id new for that request as
+//! its parent (*parent-id*: "the ID of this request as known by the caller"); a context
+//! from another process injected as it came goes on unchanged.
 //!
 //! # How a trace state travels
 //! The members travel in OpenTelemetry's
@@ -228,7 +231,7 @@ pub(crate) fn baggage_rejected() -> u64 {
 /// ```
 pub fn inject<I: Injector + ?Sized>(injector: &mut I) {
     // The current span is godtrace's own or OpenTelemetry's, whichever is innermost; under a
-    // root godtrace sampled out, that root's own ids, not sampled, so downstream drops it too.
+    // root godtrace sampled out, that root's trace, not sampled, so downstream drops it too.
     inject_context(&crate::span::current_context(), injector)
 }
 

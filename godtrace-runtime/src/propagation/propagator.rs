@@ -7,7 +7,7 @@ use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceState};
 use std::sync::OnceLock;
 
 /// W3C Trace Context and Baggage as an OpenTelemetry [`TextMapPropagator`], with the checks
@@ -121,6 +121,27 @@ impl TextMapPropagator for W3cPropagator {
     }
 }
 
+/// The `traceparent` of a request made in the span `sc`: its ids, or, when it is a span of
+/// this process that is not recorded (not sampled), a span id new for this request. W3C's
+/// `parent-id` is "the ID of this request as known by the caller" (its test suite checks that
+/// three requests carry three): nothing recorded names an unrecorded span's id, so each
+/// request can have its own, as a recorded span's client children each have theirs, while
+/// the unrecorded calls make no ids of their own (their cost stays a flag test). A context
+/// from another process, handed on as it came (a relay), goes on unchanged.
+fn traceparent_of_request(sc: &SpanContext) -> String {
+    if sc.is_sampled() || sc.is_remote() {
+        return traceparent(sc);
+    }
+    let request = SpanContext::new(
+        sc.trace_id(),
+        crate::span::sampling::new_span_id(),
+        sc.trace_flags(),
+        false,
+        TraceState::NONE,
+    );
+    traceparent(&request)
+}
+
 /// Writes `traceparent` and `tracestate` for the span of `cx`, when it has a valid one.
 fn inject_trace_context(cx: &Context, injector: &mut dyn Injector) {
     let span = cx.span();
@@ -129,7 +150,7 @@ fn inject_trace_context(cx: &Context, injector: &mut dyn Injector) {
     let own = crate::span::own_span_under(cx);
     let sc = own.as_ref().unwrap_or_else(|| span.span_context());
     if sc.is_valid() {
-        injector.set(TRACEPARENT, traceparent(sc));
+        injector.set(TRACEPARENT, traceparent_of_request(sc));
         let state = tracestate_header(cx, sc);
         if !state.is_empty() {
             injector.set(TRACESTATE, state);

@@ -346,6 +346,11 @@ fn unrecorded_under(base: &Context, parent: &SpanContext) -> Context {
     base.with_remote_span_context(child_of(parent, TraceFlags::NOT_SAMPLED))
 }
 
+/// A span id of this process, random (never invalid).
+pub(crate) fn new_span_id() -> SpanId {
+    SpanId::from(next_random())
+}
+
 #[cold]
 #[inline(never)]
 fn seed() -> u64 {

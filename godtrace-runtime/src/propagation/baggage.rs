@@ -76,16 +76,7 @@ pub(super) fn encode(baggage: &Baggage) -> Option<String> {
         member.push_str(key.as_str());
         member.push('=');
         encode_value(value.as_str(), &mut member);
-        if let Some(properties) = properties(metadata.as_str()) {
-            for property in properties {
-                member.push(';');
-                member.push_str(property.0);
-                if let Some(value) = property.1 {
-                    member.push('=');
-                    member.push_str(value);
-                }
-            }
-        }
+        encode_properties(metadata.as_str(), &mut member);
         let separator = usize::from(!header.is_empty());
         if header.len() + separator + member.len() > MAX_BAGGAGE_LEN {
             break;
@@ -152,12 +143,62 @@ fn properties(props: &str) -> Option<Vec<(&str, Option<&str>)>> {
             Some((key, value)) => (trim_ows(key), Some(trim_ows(value))),
             None => (property, None),
         };
-        if !is_token(key) || !value.is_none_or(|v| v.bytes().all(is_baggage_octet)) {
+        if !is_token(key) || !value.is_none_or(is_encoded_value) {
             return None;
         }
         list.push((key, value));
     }
     Some(list)
+}
+
+/// Whether `value` is a property value as sent: baggage-octets, with every `%` starting an
+/// escape (*Value*: "any code points outside the baggage-octet range MUST be
+/// percent-encoded", the `%` itself included).
+fn is_encoded_value(value: &str) -> bool {
+    value.bytes().all(is_baggage_octet) && crate::text::percent_decode(value).is_some()
+}
+
+/// Appends the properties of a member's metadata to `out`, each as `;key` or `;key=value`:
+/// a property whose key is not a token is left out, and a value that is not sent as is (the
+/// metadata OpenTelemetry code set: any text) is percent-encoded, its valid escapes kept.
+fn encode_properties(metadata: &str, out: &mut String) {
+    for property in metadata.split(';') {
+        let property = trim_ows(property);
+        let (key, value) = match property.split_once('=') {
+            Some((key, value)) => (trim_ows(key), Some(trim_ows(value))),
+            None => (property, None),
+        };
+        if !is_token(key) {
+            continue;
+        }
+        out.push(';');
+        out.push_str(key);
+        let Some(value) = value else { continue };
+        out.push('=');
+        if is_encoded_value(value) {
+            out.push_str(value);
+            continue;
+        }
+        let bytes = value.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            let escape = b == b'%'
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if is_baggage_octet(b) && (b != b'%' || escape) {
+                out.push(char::from(b));
+            } else {
+                push_escape(b, out);
+            }
+        }
+    }
+}
+
+/// Appends `b` as `%XX`.
+fn push_escape(b: u8, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 0xf)]));
 }
 
 /// `baggage-octet`: visible ASCII but DQUOTE, comma, semicolon and backslash.
@@ -179,14 +220,11 @@ fn decode_value(raw: &str) -> Option<String> {
 /// (so that a decoded `%41` goes out as `%2541`, not as `A`) and `=` (which some parsers split
 /// on), as `%XX`.
 fn encode_value(value: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in value.bytes() {
         if is_baggage_octet(b) && b != b'%' && b != b'=' {
             out.push(char::from(b));
         } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
+            push_escape(b, out);
         }
     }
 }
@@ -435,20 +473,31 @@ mod tests {
             sent(&[("k", "v", "p1;p2=x%20")]).as_deref(),
             Some("k=v;p1;p2=x%20")
         );
-        // An invalid property makes the member invalid.
-        for bad in ["k=v;a b", "k=v;p=\"x\"", "k=v;(p)", "k=v;p=a b"] {
+        // An invalid property makes the member invalid: a `%` that starts no escape too.
+        for bad in [
+            "k=v;a b",
+            "k=v;p=\"x\"",
+            "k=v;(p)",
+            "k=v;p=a b",
+            "k=v;p=100%",
+            "k=v;p=%zz",
+        ] {
             assert!(read(bad).is_empty(), "{bad}");
         }
-        // Metadata that would break the header is left out; the entry goes without it.
-        for bad in [
-            "a,b",
-            "p=\na",
-            "p=\u{e9}",
-            "p=\"x\"",
-            "p q",
-            "p\r\n baggage: x=1",
-        ] {
+        // A property whose key would break the header is left out; the entry goes without it.
+        for bad in ["a,b", "p q", "p\r\n baggage: x=1"] {
             assert_eq!(sent(&[("k", "v", bad)]).as_deref(), Some("k=v"), "{bad:?}");
+        }
+        // Values set by OpenTelemetry code are any text: percent-encoded, valid escapes kept.
+        for (metadata, header) in [
+            ("note=Am\u{e9}lie", "k=v;note=Am%C3%A9lie"),
+            ("p=100%", "k=v;p=100%25"),
+            ("p=\"x\";q=%41", "k=v;p=%22x%22;q=%41"),
+            ("p=\na", "k=v;p=%0Aa"),
+        ] {
+            let sent = sent(&[("k", "v", metadata)]);
+            assert_eq!(sent.as_deref(), Some(header), "{metadata:?}");
+            assert_eq!(read(header).len(), 1, "{header} reads back");
         }
     }
 

@@ -134,7 +134,7 @@ fn traceparent_of_request(sc: &SpanContext) -> String {
     }
     let request = SpanContext::new(
         sc.trace_id(),
-        crate::span::sampling::new_span_id(),
+        crate::span::sampling::fresh_span_id(),
         sc.trace_flags(),
         false,
         TraceState::NONE,

@@ -346,11 +346,6 @@ fn unrecorded_under(base: &Context, parent: &SpanContext) -> Context {
     base.with_remote_span_context(child_of(parent, TraceFlags::NOT_SAMPLED))
 }
 
-/// A span id of this process, random (never invalid).
-pub(crate) fn new_span_id() -> SpanId {
-    SpanId::from(next_random())
-}
-
 #[cold]
 #[inline(never)]
 fn seed() -> u64 {
@@ -394,7 +389,7 @@ fn next_random_if_seeded() -> Option<u64> {
 
 /// A new random, non-zero span id.
 #[inline(always)]
-pub(super) fn fresh_span_id() -> SpanId {
+pub(crate) fn fresh_span_id() -> SpanId {
     SpanId::from(next_random().max(1))
 }
 

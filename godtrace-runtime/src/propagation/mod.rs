@@ -101,8 +101,8 @@
 //! # Trace flags
 //! The `sampled` (`0x01`) and `random` (`0x02`) flags are read and written; other bits are
 //! written as zero (*Other Flags*). An incoming random flag, set or unset, goes out
-//! unchanged on every `traceparent` of the same trace; new traces godtrace starts set it (*Random Trace ID
-//! Flag*). A traced call that is not recorded under a parent from another process
+//! unchanged on every `traceparent` of the same trace; new traces godtrace starts set it
+//! (*Random Trace ID Flag*). A traced call that is not recorded under a parent from another process
 //! propagates a span id of its own with its decision in the `sampled` flag, as *Mutating
 //! the traceparent Field* allows the flag to change only with a new `parent-id`.
 //!

@@ -563,3 +563,35 @@ fn an_unnamed_service_is_named_after_its_executable() {
         assert_eq!(name, Some(format!("unknown_service:{executable}")));
     }
 }
+
+/// `service.name=` in the resource attributes, from either layer, is no name: it neither
+/// exports an empty name nor hides a name given elsewhere.
+#[test]
+fn an_empty_service_name_attribute_is_no_name() {
+    let executable = std::env::current_exe().unwrap();
+    let executable = executable.file_name().unwrap().to_str().unwrap();
+    let name_of = |config: Config| {
+        settings(config)
+            .resource
+            .iter()
+            .find(|kv| kv.key.as_str() == "service.name")
+            .map(|kv| kv.value.as_str().into_owned())
+    };
+    let env = [("OTEL_RESOURCE_ATTRIBUTES", "service.name=,k=v")];
+    assert_eq!(
+        name_of(Config::default().with_env_vars(env)),
+        Some(format!("unknown_service:{executable}"))
+    );
+    assert_eq!(
+        name_of(Config::default().resource_attribute("service.name", "")),
+        Some(format!("unknown_service:{executable}"))
+    );
+    let named = Config::default().with_env_vars([
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-env"),
+        ("OTEL_SERVICE_NAME", ""),
+    ]);
+    assert_eq!(
+        name_of(named.resource_attribute("service.name", "")),
+        Some("from-env".to_owned())
+    );
+}

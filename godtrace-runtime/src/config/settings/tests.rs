@@ -595,3 +595,54 @@ fn an_empty_service_name_attribute_is_no_name() {
         Some("from-env".to_owned())
     );
 }
+
+/// A header that frames the request or belongs to the connection would break every export:
+/// refused by `init`, naming the variable (or `header`) and the header, never the value.
+#[test]
+fn framing_and_hop_by_hop_headers_are_refused_by_name() {
+    for header in [
+        "content-length",
+        "Transfer-Encoding",
+        "host",
+        "te",
+        "connection",
+        "upgrade",
+    ] {
+        for var in [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        ] {
+            let list = format!("x-tenant=a,{header}=s3cr3t");
+            let config = Config::new("s").with_env_vars([
+                (var, list.as_str()),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ]);
+            match config.resolve() {
+                Err(InitError::InvalidValue {
+                    name,
+                    value,
+                    expected,
+                }) => {
+                    assert_eq!(name, var);
+                    assert!(!value.contains("s3cr3t"), "{value}");
+                    let lower = header.to_ascii_lowercase();
+                    assert!(expected.contains(&format!("other than {lower}")), "{expected}");
+                }
+                other => panic!("{var}={list}: {other:?}"),
+            }
+        }
+        let code = Config::new("s")
+            .endpoint("http://c:4318")
+            .header(header, "s3cr3t")
+            .resolve();
+        let err = code.unwrap_err().to_string();
+        assert!(err.starts_with("header"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+    // Names that only start like one are headers like any other.
+    let fine = Config::new("s")
+        .endpoint("http://c:4318")
+        .header("x-host", "a")
+        .header("content-type-hint", "b");
+    assert!(fine.resolve().is_ok());
+}

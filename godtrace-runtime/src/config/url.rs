@@ -69,8 +69,19 @@ fn host_ok(host_port: &str) -> Result<(), String> {
         b.is_ascii_control()
             || matches!(
                 b,
-                b' ' | b'#' | b'%' | b'/' | b':' | b'<' | b'>' | b'?' | b'@' | b'[' | b'\\'
-                    | b']' | b'^' | b'|'
+                b' ' | b'#'
+                    | b'%'
+                    | b'/'
+                    | b':'
+                    | b'<'
+                    | b'>'
+                    | b'?'
+                    | b'@'
+                    | b'['
+                    | b'\\'
+                    | b']'
+                    | b'^'
+                    | b'|'
             )
     };
     if decoded.iter().any(forbidden) {
@@ -84,7 +95,9 @@ fn host_ok(host_port: &str) -> Result<(), String> {
 /// ("invalid IPv4 address"), never a part of the URL.
 #[cfg(feature = "otlp-http")]
 fn parses(url: &str) -> Result<(), String> {
-    reqwest::Url::parse(url).map(drop).map_err(|e| e.to_string())
+    reqwest::Url::parse(url)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Without the HTTP transport there is no other parser to agree with.

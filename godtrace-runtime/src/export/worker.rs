@@ -80,17 +80,15 @@ impl<E: SpanExporter + 'static> Exporter for E {
             .collect()
     }
 
-    fn send(&self, spans: Vec<SpanData>) -> impl Future<Output = Result<Accepted, String>> + '_ {
-        async move {
-            // A panic of the user's exporter fails this batch only: uncaught, it would end
-            // the export thread, leaving this batch uncounted and every later span dropped.
-            let outcome = super::custom::caught(|| SpanExporter::export(self, spans)).await;
-            if let Err(message) = &outcome {
-                report_panic_once(message);
-            }
-            outcome?.map_err(|e| e.to_string())?;
-            Ok(Accepted::All)
+    async fn send(&self, spans: Vec<SpanData>) -> Result<Accepted, String> {
+        // A panic of the user's exporter fails this batch only: uncaught, it would end the
+        // export thread, leaving this batch uncounted and every later span dropped.
+        let outcome = super::custom::caught(|| SpanExporter::export(self, spans)).await;
+        if let Err(message) = &outcome {
+            report_panic_once(message);
         }
+        outcome?.map_err(|e| e.to_string())?;
+        Ok(Accepted::All)
     }
 
     fn shutdown(&mut self, timeout: Duration) {

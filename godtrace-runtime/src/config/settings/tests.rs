@@ -626,7 +626,10 @@ fn framing_and_hop_by_hop_headers_are_refused_by_name() {
                     assert_eq!(name, var);
                     assert!(!value.contains("s3cr3t"), "{value}");
                     let lower = header.to_ascii_lowercase();
-                    assert!(expected.contains(&format!("other than {lower}")), "{expected}");
+                    assert!(
+                        expected.contains(&format!("other than {lower}")),
+                        "{expected}"
+                    );
                 }
                 other => panic!("{var}={list}: {other:?}"),
             }

@@ -288,7 +288,10 @@ fn metrics_url_rewrites_the_path_and_keeps_the_query() {
             "http://c:4318/base/v1/traces/?tenant=a/v1/traces",
             "http://c:4318/base/v1/metrics?tenant=a/v1/traces",
         ),
-        ("http://c:4318?tenant=a", "http://c:4318/v1/metrics?tenant=a"),
+        (
+            "http://c:4318?tenant=a",
+            "http://c:4318/v1/metrics?tenant=a",
+        ),
         ("http://c:4318/custom", "http://c:4318/custom/v1/metrics"),
     ] {
         assert_eq!(metrics_url(traces_url, http, http), metrics, "{traces_url}");

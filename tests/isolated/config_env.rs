@@ -157,6 +157,41 @@ fn ports_outside_1_to_65535_are_init_errors_on_both_signals() {
     assert!(err(Config::new("c").metrics(metrics)).starts_with("otlp_endpoint="));
 }
 
+/// A host no transport can connect to (a broken percent-escape, brackets around no IPv6
+/// address) would fail every export: `init` refuses it by name, without the URL's secrets.
+#[test]
+fn hosts_that_fail_every_export_are_init_errors() {
+    crate::support::own_process!();
+    for var in [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    ] {
+        for url in [
+            "http://h%zz:4318",
+            "http://[zz]:4318",
+            "http://user:s3cr3t@h%zz:4318/v1/traces?api_key=s3cr3t",
+        ] {
+            match init_error(&[(var, url)]) {
+                InitError::InvalidValue {
+                    name,
+                    value,
+                    expected,
+                } => {
+                    assert_eq!(name, var);
+                    assert!(expected.contains("valid host"), "{var}: {expected}");
+                    assert!(!value.contains("s3cr3t"), "{var}: {value}");
+                }
+                other => panic!("{var}={url}: {other:?}"),
+            }
+        }
+    }
+    let err = godtrace::init(Config::new("c").endpoint("http://[zz]:4318"))
+        .expect_err("rejected")
+        .to_string();
+    assert!(err.starts_with("endpoint="), "{err}");
+}
+
 #[test]
 fn signal_headers_are_checked_and_never_shown() {
     for var in [

@@ -14,6 +14,7 @@ mod config_env;
 mod config_propagators;
 mod config_sampling;
 mod disabled;
+mod faults_custom_exporter;
 mod faults_many_threads;
 mod faults_one_worker;
 mod faults_overflow;

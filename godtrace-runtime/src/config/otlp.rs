@@ -500,8 +500,25 @@ pub(crate) fn shown_header(name: &str) -> String {
     }
 }
 
-/// A header name must be an HTTP token (lowercase is sent); a value must be visible ASCII or
-/// spaces. `shown` is what the error quotes: never a header value.
+/// Headers that frame a request or belong to one connection (hop-by-hop): set from the
+/// configuration, they would be sent beside or instead of the transport's own and break every
+/// request (a wrong `content-length`, a second `transfer-encoding`), and HTTP/2 refuses the
+/// connection-specific ones outright.
+const FRAMING_HEADERS: [&str; 9] = [
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "te",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "trailer",
+];
+
+/// A header name must be an HTTP token (lowercase is sent), and not one of the
+/// [`FRAMING_HEADERS`]; a value must be visible ASCII or spaces. `shown` is what the error
+/// quotes: never a header value.
 pub(crate) fn check_header(
     source: &str,
     shown: &str,
@@ -512,6 +529,21 @@ pub(crate) fn check_header(
     let value_ok = value
         .chars()
         .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic());
+    if name_ok
+        && let Some(framing) = FRAMING_HEADERS
+            .iter()
+            .find(|framing| name.eq_ignore_ascii_case(framing))
+    {
+        return Err(InitError::invalid(
+            source,
+            shown,
+            &format!(
+                "headers other than {framing}: the exporter frames its requests itself, and \
+                 a configured {framing} would break them (also refused: {})",
+                FRAMING_HEADERS.join(", ")
+            ),
+        ));
+    }
     if name_ok && value_ok {
         Ok(())
     } else {

@@ -133,12 +133,16 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
 
 fn resolve_resource(code: &Layer, env: &Layer) -> Vec<KeyValue> {
     let mut attrs: Vec<(String, Value)> = Vec::new();
-    let set = |attrs: &mut Vec<(String, Value)>, key: &str, value: Value| match attrs
-        .iter_mut()
-        .find(|(k, _)| k == key)
-    {
-        Some(slot) => slot.1 = value,
-        None => attrs.push((key.to_owned(), value)),
+    let set = |attrs: &mut Vec<(String, Value)>, key: &str, value: Value| {
+        // An empty name is no name, wherever it is given (`service.name=` in
+        // OTEL_RESOURCE_ATTRIBUTES too): it leaves the name from a lower layer, or the fallback.
+        if key == "service.name" && value.as_str().is_empty() {
+            return;
+        }
+        match attrs.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value,
+            None => attrs.push((key.to_owned(), value)),
+        }
     };
     // Later wins: environment attributes, OTEL_SERVICE_NAME, code attributes, code name.
     for (k, v) in &env.resource {

@@ -42,7 +42,101 @@ pub(crate) fn normalize(name: &str, value: &str, example: &str) -> Result<String
             "a URL whose port is a number from 1 to 65535, such as {example}"
         )));
     }
-    Ok(format!("{scheme}{rest}"))
+    let normalized = format!("{scheme}{rest}");
+    if let Err(why) = host_ok(host_port).and_then(|()| parses(&normalized)) {
+        return Err(invalid(&format!(
+            "a URL with a valid host name or IP address ({why}), such as {example}"
+        )));
+    }
+    Ok(normalized)
+}
+
+/// Whether the host of `host[:port]` (or `[v6][:port]`) is one the transports can connect to:
+/// an IPv6 address in brackets, or a name whose percent-escapes are well formed and which,
+/// decoded, holds none of the characters the URL standard forbids in a domain. Otherwise
+/// every export would fail ("invalid IPv6 address", "invalid international domain name").
+fn host_ok(host_port: &str) -> Result<(), String> {
+    if let Some(v6) = host_port.strip_prefix('[') {
+        let address = v6.split(']').next().unwrap_or("");
+        return match address.parse::<std::net::Ipv6Addr>() {
+            Ok(_) => Ok(()),
+            Err(_) => Err("invalid IPv6 address".to_owned()),
+        };
+    }
+    let host = host_port.split(':').next().unwrap_or("");
+    let decoded = percent_decode(host).ok_or("invalid percent-escape in the host")?;
+    let forbidden = |b: &u8| {
+        b.is_ascii_control()
+            || matches!(
+                b,
+                b' ' | b'#'
+                    | b'%'
+                    | b'/'
+                    | b':'
+                    | b'<'
+                    | b'>'
+                    | b'?'
+                    | b'@'
+                    | b'['
+                    | b'\\'
+                    | b']'
+                    | b'^'
+                    | b'|'
+            )
+    };
+    if decoded.iter().any(forbidden) {
+        return Err("invalid character in the host".to_owned());
+    }
+    Ok(())
+}
+
+/// Whether the HTTP client's own URL parser (the URL standard's, which also checks
+/// international names and IPv4 addresses) takes `url`. Its errors are fixed phrases
+/// ("invalid IPv4 address"), never a part of the URL.
+#[cfg(feature = "otlp-http")]
+fn parses(url: &str) -> Result<(), String> {
+    reqwest::Url::parse(url)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Without the HTTP transport there is no other parser to agree with.
+#[cfg(not(feature = "otlp-http"))]
+fn parses(_url: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// `text` with its `%XX` escapes decoded; `None` if a `%` is not followed by two hex digits.
+fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// `text` percent-encoded as the URL standard encodes a query of an `http(s)` URL: controls,
+/// space, `"`, `#`, `'`, `<`, `>` and every non-ASCII byte. An HTTP client quotes the URL it
+/// parsed, so a secret holding one of these appears encoded in its messages.
+fn query_encoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        if b <= b' ' || b >= 0x7f || matches!(b, b'"' | b'#' | b'\'' | b'<' | b'>') {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    out
 }
 
 /// Whether the port of `host[:port]` (or `[v6][:port]`), if there is one, is 1..=65535.
@@ -81,27 +175,69 @@ pub(crate) fn redacted(url: &str) -> String {
 
 /// `message` with every copy of `url`'s user-info, of its password alone, and of its query
 /// and the query's values replaced by `<redacted>`: transport errors quote the URL they
-/// failed on, or a part of it.
+/// failed on, or a part of it. Each part is looked for as given, percent-encoded as the URL
+/// standard encodes it (the form an HTTP client quotes: `"` as `%22`), as the HTTP client's
+/// parser serializes it, and decoded.
 pub(crate) fn scrub(message: &str, url: &str) -> String {
-    let mut out = message.to_owned();
+    let mut secrets: Vec<String> = Vec::new();
     if let Some(info) = userinfo(url) {
-        out = out.replace(info, "<redacted>");
+        secrets.push(info.to_owned());
         if let Some((_, password)) = info.split_once(':')
             && !password.is_empty()
         {
-            out = out.replace(password, "<redacted>");
+            secrets.push(password.to_owned());
         }
     }
     if let Some(query) = query(url) {
-        out = out.replace(query, "<redacted>");
+        secrets.push(query.to_owned());
+        secrets.push(query_encoded(query));
         // Values short enough to occur by chance elsewhere in a message (`v=1`) are left.
-        for value in query.split('&').filter_map(|pair| pair.split_once('=')) {
-            if value.1.len() >= 6 {
-                out = out.replace(value.1, "<redacted>");
+        for (_, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+            let decoded = percent_decode(value)
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap_or_default();
+            for form in [value.to_owned(), query_encoded(value), decoded] {
+                if form.len() >= 6 {
+                    secrets.push(form);
+                }
             }
         }
     }
+    secrets.extend(parsed_secrets(url));
+    // Longest first: a value inside the whole query goes with the query.
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    let mut out = message.to_owned();
+    for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+        out = out.replace(secret.as_str(), "<redacted>");
+    }
     out
+}
+
+/// The user name, password and query of `url` as the HTTP client's parser serializes them,
+/// the form its messages quote.
+#[cfg(feature = "otlp-http")]
+fn parsed_secrets(url: &str) -> Vec<String> {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Vec::new();
+    };
+    let mut secrets = Vec::new();
+    // As for the user-info as given: the whole of it, and the password alone (never the
+    // user name alone, short enough to occur elsewhere).
+    match parsed.password() {
+        Some(password) => {
+            secrets.push(format!("{}:{password}", parsed.username()));
+            secrets.push(password.to_owned());
+        }
+        None => secrets.push(parsed.username().to_owned()),
+    }
+    secrets.extend(parsed.query().map(str::to_owned));
+    secrets
+}
+
+/// Without the HTTP transport, no other serialization is quoted.
+#[cfg(not(feature = "otlp-http"))]
+fn parsed_secrets(_url: &str) -> Vec<String> {
+    Vec::new()
 }
 
 /// The query of `url` (after its first `?`, before any `#`), if not empty.
@@ -287,5 +423,75 @@ mod tests {
         let scrubbed = scrub("invalid api key: s3cr3tkey", url);
         assert!(!scrubbed.contains("s3cr3tkey"), "{scrubbed}");
         assert_eq!(redacted("http://h:1/p"), "http://h:1/p");
+    }
+
+    /// An HTTP client quotes the URL it parsed: a query character the URL standard encodes
+    /// (`"`, `<`, `>`, a space, non-ASCII) appears encoded there, and is redacted so too.
+    #[test]
+    fn an_encoded_query_never_appears_in_messages() {
+        for (url, quoted, secret) in [
+            (
+                "http://127.0.0.1:43199/v1/traces?api_key=s3cr3t\"k",
+                "http://127.0.0.1:43199/v1/traces?api_key=s3cr3t%22k",
+                "s3cr3t",
+            ),
+            (
+                "http://127.0.0.1:43199/v1/metrics?k=ab<cd>efgh",
+                "http://127.0.0.1:43199/v1/metrics?k=ab%3Ccd%3Eefgh",
+                "efgh",
+            ),
+            (
+                "http://h:1/v1/traces?k=s3cr3t\u{e9}x&a=b",
+                "http://h:1/v1/traces?k=s3cr3t%C3%A9x&a=b",
+                "s3cr3t",
+            ),
+        ] {
+            let message = format!("error sending request for url ({quoted}): refused");
+            let scrubbed = scrub(&message, url);
+            assert!(!scrubbed.contains(secret), "{scrubbed}");
+            assert!(scrubbed.contains("?<redacted>)"), "{scrubbed}");
+            // A value quoted alone, encoded.
+            let value = &quoted[quoted.find('=').unwrap() + 1..];
+            let value = &value[..value.find('&').unwrap_or(value.len())];
+            let scrubbed = scrub(&format!("bad key {value}"), url);
+            assert!(!scrubbed.contains(secret), "{scrubbed}");
+        }
+        // Given encoded, quoted decoded.
+        let url = "http://h:1/v1/traces?api_key=s3cr3t%22key";
+        let scrubbed = scrub("bad key s3cr3t\"key", url);
+        assert!(!scrubbed.contains("s3cr3t"), "{scrubbed}");
+    }
+
+    /// A host the transports would refuse on every export is refused by `init`, by name,
+    /// without the URL's secrets.
+    #[test]
+    fn hosts_no_transport_accepts_are_refused() {
+        for bad in [
+            "http://h%zz:4318",
+            "http://h%:4318",
+            "http://[zz]:4318",
+            "http://[::1::2]:4318/v1/traces",
+            "http://user:s3cr3t@h%zz:4318/v1/traces?api_key=s3cr3t",
+            "http://h<x>:4318",
+            "http://h%2F:4318",
+        ] {
+            let err = check("OTEL_EXPORTER_OTLP_ENDPOINT", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("OTEL_EXPORTER_OTLP_ENDPOINT="),
+                "{bad}: {err}"
+            );
+            assert!(err.contains("valid host"), "{bad}: {err}");
+            assert!(!err.contains("s3cr3t"), "{bad}: {err}");
+        }
+        for good in [
+            "http://h%41:4318",
+            "http://[::1]:4318",
+            "http://[2001:db8::1]/p",
+            "http://collector.example:4318/v1/traces?k=a%zz",
+        ] {
+            assert_eq!(check("x", good).unwrap(), good);
+        }
     }
 }

@@ -101,6 +101,28 @@ impl BatchProcessor {
 }
 
 impl BatchProcessor {
+    /// Counts failed every span queued and not yet accounted for, when shutdown returns
+    /// before the export thread has finished (an exporter that blocks the thread, or ignores
+    /// its deadline): the counts then add up (`queued = exported + failed` once shutdown has
+    /// returned, drops aside), and the export thread, should it finish later, counts none of
+    /// them again (see `ExportLoop::account`).
+    fn count_cut_off(&self) {
+        let cut_off = {
+            let mut state = self.shared.lock();
+            let cut_off = state.pushed - state.done;
+            state.done = state.pushed;
+            cut_off
+        };
+        // Counted, not reported: this is the application's thread, which never writes to
+        // stderr (a stderr nobody reads would block it, and the stuck exporter may be the
+        // one writing there: the local tree's).
+        if cut_off > 0 {
+            let counters = self.shared.counters;
+            counters.failed_spans.fetch_add(cut_off, Ordering::Relaxed);
+            counters.failed_exports.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Queues a finished span of godtrace's own (or counts it dropped).
     #[inline]
     pub(crate) fn push_own(&self, span: Finished) {
@@ -243,6 +265,7 @@ impl Sink for BatchProcessor {
         self.shared.wake.notify_one();
         if !self.wait_until(deadline, |s| s.exited) {
             // Still finishing (its own deadline is the same): leave it, never block longer.
+            self.count_cut_off();
             return Err(OTelSdkError::Timeout(timeout));
         }
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();

@@ -80,16 +80,34 @@ impl<E: SpanExporter + 'static> Exporter for E {
             .collect()
     }
 
-    fn send(&self, spans: Vec<SpanData>) -> impl Future<Output = Result<Accepted, String>> + '_ {
-        let export = SpanExporter::export(self, spans);
-        async move {
-            export.await.map_err(|e| e.to_string())?;
-            Ok(Accepted::All)
+    async fn send(&self, spans: Vec<SpanData>) -> Result<Accepted, String> {
+        // A panic of the user's exporter fails this batch only: uncaught, it would end the
+        // export thread, leaving this batch uncounted and every later span dropped.
+        let outcome = super::custom::caught(|| SpanExporter::export(self, spans)).await;
+        if let Err(message) = &outcome {
+            report_panic_once(message);
         }
+        outcome?.map_err(|e| e.to_string())?;
+        Ok(Accepted::All)
     }
 
     fn shutdown(&mut self, timeout: Duration) {
-        let _ = self.shutdown_with_timeout(timeout);
+        let shutdown = || self.shutdown_with_timeout(timeout);
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(shutdown)) {
+            report_panic_once(&super::custom::panicked(&*payload));
+        }
+    }
+}
+
+/// Says on stderr, the first time only, that the user's exporter panicked: its batches count
+/// as failed, and the rate-limited failure summary repeats the message.
+fn report_panic_once(message: &str) {
+    static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !REPORTED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "godtrace: {message}; its batch counts as failed (spans_failed) and later \
+             batches are still given to it"
+        );
     }
 }
 
@@ -400,7 +418,13 @@ impl ExportLoop<'_> {
 
     /// Counts a finished request of `spans` spans, and wakes flush and shutdown callers.
     fn account(&mut self, spans: usize, outcome: Result<Accepted, String>) {
+        // Held until the counts are in: a flush woken by `done` reads them at once, and a
+        // shutdown that ran out of time while this request was stuck has counted its spans
+        // failed already (`BatchProcessor::shutdown`), so they are not counted twice.
+        let mut state = self.shared.lock();
+        let spans = spans.min(usize::try_from(state.pushed - state.done).unwrap_or(usize::MAX));
         match outcome {
+            _ if spans == 0 => {}
             Ok(Accepted::All) => {
                 Counters::add(&self.counters.exported, spans);
                 Counters::add(&self.counters.exports, 1);
@@ -424,7 +448,8 @@ impl ExportLoop<'_> {
                 self.failures.last_error = url::scrub(&message, &self.options.destination);
             }
         }
-        self.shared.lock().done += spans as u64;
+        state.done += spans as u64;
+        drop(state);
         self.shared.progress.notify_all();
     }
 

@@ -14,6 +14,10 @@ use std::time::Duration;
 /// bytes in practice. A receiver sending more (or without end) costs no more memory.
 const MAX_ANSWER: usize = 64 << 10;
 
+/// What the requests of either transport say they come from, unless the configured headers
+/// say otherwise (the OTLP exporter specification asks for a User-Agent).
+const USER_AGENT: &str = concat!("godtrace/", env!("CARGO_PKG_VERSION"));
+
 /// The gRPC method of the trace service's export.
 pub(crate) const TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 /// The gRPC method of the metrics service's export.
@@ -115,7 +119,7 @@ impl Transport {
 /// read for a partial success (the spans the receiver rejected), at most [`MAX_ANSWER`] of it.
 #[cfg(feature = "otlp-grpc")]
 mod grpc {
-    use super::{MAX_ANSWER, Rejected};
+    use super::{MAX_ANSWER, Rejected, USER_AGENT};
     use crate::config::{Compression, OtlpTarget};
     use crate::otlp::connection::Connection;
     use crate::otlp::retry::{self, Failure, Retry};
@@ -249,9 +253,6 @@ mod grpc {
             retry: Retry::when(unprocessed, None),
         }
     }
-
-    /// What the requests say they come from, unless the configured headers say otherwise.
-    const USER_AGENT: &str = concat!("godtrace/", env!("CARGO_PKG_VERSION"));
 
     /// `endpoint`'s scheme and host (and port) with `method` as the path; never the
     /// endpoint's user information.
@@ -491,7 +492,7 @@ mod grpc {
 /// headers, set last so they win.
 #[cfg(feature = "otlp-http")]
 mod http {
-    use super::{MAX_ANSWER, Rejected};
+    use super::{MAX_ANSWER, Rejected, USER_AGENT};
     use crate::config::{Compression, OtlpTarget};
     use crate::otlp::retry::{self, Failure, Retry};
     use crate::otlp::{answer, client};
@@ -519,6 +520,11 @@ mod http {
                     ::http::HeaderValue::from_static("gzip"),
                 );
             }
+            headers.insert(
+                ::http::header::USER_AGENT,
+                ::http::HeaderValue::from_static(USER_AGENT),
+            );
+            // Set last: a configured User-Agent wins.
             headers.extend(client::http_headers(target)?);
             Ok(Client {
                 inner: client::http_client(target)?,

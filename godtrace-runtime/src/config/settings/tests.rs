@@ -563,3 +563,89 @@ fn an_unnamed_service_is_named_after_its_executable() {
         assert_eq!(name, Some(format!("unknown_service:{executable}")));
     }
 }
+
+/// `service.name=` in the resource attributes, from either layer, is no name: it neither
+/// exports an empty name nor hides a name given elsewhere.
+#[test]
+fn an_empty_service_name_attribute_is_no_name() {
+    let executable = std::env::current_exe().unwrap();
+    let executable = executable.file_name().unwrap().to_str().unwrap();
+    let name_of = |config: Config| {
+        settings(config)
+            .resource
+            .iter()
+            .find(|kv| kv.key.as_str() == "service.name")
+            .map(|kv| kv.value.as_str().into_owned())
+    };
+    let env = [("OTEL_RESOURCE_ATTRIBUTES", "service.name=,k=v")];
+    assert_eq!(
+        name_of(Config::default().with_env_vars(env)),
+        Some(format!("unknown_service:{executable}"))
+    );
+    assert_eq!(
+        name_of(Config::default().resource_attribute("service.name", "")),
+        Some(format!("unknown_service:{executable}"))
+    );
+    let named = Config::default().with_env_vars([
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-env"),
+        ("OTEL_SERVICE_NAME", ""),
+    ]);
+    assert_eq!(
+        name_of(named.resource_attribute("service.name", "")),
+        Some("from-env".to_owned())
+    );
+}
+
+/// A header that frames the request or belongs to the connection would break every export:
+/// refused by `init`, naming the variable (or `header`) and the header, never the value.
+#[test]
+fn framing_and_hop_by_hop_headers_are_refused_by_name() {
+    for header in [
+        "content-length",
+        "Transfer-Encoding",
+        "host",
+        "te",
+        "connection",
+        "upgrade",
+    ] {
+        for var in [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        ] {
+            let list = format!("x-tenant=a,{header}=s3cr3t");
+            let config = Config::new("s").with_env_vars([
+                (var, list.as_str()),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ]);
+            match config.resolve() {
+                Err(InitError::InvalidValue {
+                    name,
+                    value,
+                    expected,
+                }) => {
+                    assert_eq!(name, var);
+                    assert!(!value.contains("s3cr3t"), "{value}");
+                    let lower = header.to_ascii_lowercase();
+                    assert!(
+                        expected.contains(&format!("other than {lower}")),
+                        "{expected}"
+                    );
+                }
+                other => panic!("{var}={list}: {other:?}"),
+            }
+        }
+        let code = Config::new("s")
+            .endpoint("http://c:4318")
+            .header(header, "s3cr3t")
+            .resolve();
+        let err = code.unwrap_err().to_string();
+        assert!(err.starts_with("header"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+    // Names that only start like one are headers like any other.
+    let fine = Config::new("s")
+        .endpoint("http://c:4318")
+        .header("x-host", "a")
+        .header("content-type-hint", "b");
+    assert!(fine.resolve().is_ok());
+}

@@ -126,19 +126,23 @@ fn target(
     Ok(target)
 }
 
-/// The metrics URL beside a traces URL: over HTTP `/v1/traces` becomes `/v1/metrics`; over
-/// gRPC the endpoint is shared. Across transports, only the authority is kept.
+/// The metrics URL beside a traces URL: over HTTP `/v1/traces` (or `/v1/traces/`) at the end
+/// of the path becomes `/v1/metrics`, the query kept after it; over gRPC the endpoint is
+/// shared. Across transports, only the authority is kept.
 fn metrics_url(traces_url: &str, traces_protocol: Protocol, protocol: Protocol) -> String {
-    let base = traces_url.strip_suffix("/v1/traces").unwrap_or(traces_url);
+    // Only the path is rewritten: the suffix is looked for before the query (endpoints have
+    // no fragment, `init` refuses one), and `from_base` puts the query back after the path.
+    let (head, query) = traces_url.split_at(traces_url.find('?').unwrap_or(traces_url.len()));
     let base = if traces_protocol == protocol {
-        base.to_owned()
+        let head = head.trim_end_matches('/');
+        format!("{}{query}", head.strip_suffix("/v1/traces").unwrap_or(head))
     } else {
         // e.g. gRPC traces on :4317 but HTTP metrics: the same host, path /v1/metrics.
-        let scheme_end = base.find("://").map_or(0, |i| i + 3);
-        let authority_end = base[scheme_end..]
+        let scheme_end = head.find("://").map_or(0, |i| i + 3);
+        let authority_end = head[scheme_end..]
             .find('/')
-            .map_or(base.len(), |i| scheme_end + i);
-        base[..authority_end].to_owned()
+            .map_or(head.len(), |i| scheme_end + i);
+        head[..authority_end].to_owned()
     };
     crate::config::url::from_base(&base, protocol, "/v1/metrics")
 }

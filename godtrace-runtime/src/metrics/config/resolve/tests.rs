@@ -273,6 +273,39 @@ fn metrics_url_across_transports() {
     );
 }
 
+/// Only the path's `/v1/traces` becomes `/v1/metrics`: a query stays after the path, and a
+/// trailing slash does not hide the suffix.
+#[test]
+fn metrics_url_rewrites_the_path_and_keeps_the_query() {
+    let http = Protocol::HttpProtobuf;
+    for (traces_url, metrics) in [
+        (
+            "http://127.0.0.1:43181/v1/traces?tenant=a",
+            "http://127.0.0.1:43181/v1/metrics?tenant=a",
+        ),
+        ("http://c:4318/v1/traces/", "http://c:4318/v1/metrics"),
+        (
+            "http://c:4318/base/v1/traces/?tenant=a/v1/traces",
+            "http://c:4318/base/v1/metrics?tenant=a/v1/traces",
+        ),
+        (
+            "http://c:4318?tenant=a",
+            "http://c:4318/v1/metrics?tenant=a",
+        ),
+        ("http://c:4318/custom", "http://c:4318/custom/v1/metrics"),
+    ] {
+        assert_eq!(metrics_url(traces_url, http, http), metrics, "{traces_url}");
+    }
+    assert_eq!(
+        metrics_url("http://c:4318/v1/traces?tenant=a", http, Protocol::Grpc),
+        "http://c:4318"
+    );
+    assert_eq!(
+        metrics_url("http://c:4317?tenant=a", Protocol::Grpc, http),
+        "http://c:4317/v1/metrics"
+    );
+}
+
 #[test]
 fn intervals_and_timeouts_past_an_hour_are_rejected_by_name() {
     let name_of = |c: MetricsConfig, env: &[(&str, &str)]| match c

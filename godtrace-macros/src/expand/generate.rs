@@ -291,8 +291,7 @@ impl RecordedArgs {
         let tuple = Ident::new("__godtrace_args", Span::mixed_site());
         let record_by_value = quote! {
             |#tuple: &_, #attrs: &mut ::std::vec::Vec<#pv::KeyValue>| {
-                #[allow(unused_imports)]
-                use #pv::{ValueDebug as _, ValueOpaque as _, ValueTyped as _};
+                use #pv::value_traits::*;
                 let (#(#unpacked,)*) = #tuple;
                 #(#by_value)*
             }
@@ -318,8 +317,7 @@ impl RecordedArgs {
         } else {
             quote! {
                 |#attrs: &mut ::std::vec::Vec<#pv::KeyValue>| {
-                    #[allow(unused_imports)]
-                    use #pv::{ValueDebug as _, ValueOpaque as _, ValueTyped as _};
+                    use #pv::value_traits::*;
                     #(#records)*
                 }
             }
@@ -383,9 +381,11 @@ fn call_body(
         quote!()
     } else {
         quote! {
-            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+            // Only Clippy's lint is allowed here: a `forbid` of a rustc lint in the user's
+            // crate refuses any `allow` of it, so the pin is code no rustc lint fires on.
+            #[allow(clippy::needless_return)]
             if false {
-                let __godtrace_typed: #pinned = loop {};
+                let __godtrace_typed: #pinned = #pv::type_pin();
                 #return_typed
             }
         }
@@ -430,11 +430,13 @@ fn call_body(
             let tuple = Ident::new("__godtrace_args", Span::mixed_site());
             // Each `mut` moves from the signature to this binding (nothing then warns that
             // the parameter need not be mutable); a parameter the body does not use is read
-            // by the recording, as it is on the general path. One pattern for all, so that
-            // they are dropped as the function's parameters are: last first.
+            // here, as the general path's closure reads them all (`capture_in_drop_order`).
+            // One pattern for all, so that they are dropped as the function's parameters
+            // are: last first.
+            let read = super::mention(handed, &[]);
             let unpack = quote! {
-                #[allow(unused_variables)]
                 let (#(#mutable #handed,)*) = #tuple;
+                #read
             };
             let body = user_braces(quote!(#unpack #typed_return));
             (
@@ -489,8 +491,8 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
         let value = Ident::new("__godtrace_ok", at);
         let check = quote_spanned!(at=> #pv::assert_recordable(#value););
         quote! {
-            #[allow(unused_imports)]
-            use #pv::{OkOfAny as _, OkOfResult as _, ValueDebug as _, ValueOpaque as _, ValueTyped as _};
+            use #pv::ok_traits::*;
+            use #pv::value_traits::*;
             if let ::core::option::Option::Some(#value) = (&&&#pv::Outcome(#ret)).__godtrace_ok() {
                 #check
                 #span.record("result", (&&&#pv::Probe(#value)).__godtrace_value());
@@ -501,8 +503,7 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
     };
     quote! {
         |#span: &#pv::OpSpan, #ret| {
-            #[allow(unused_imports)]
-            use #pv::{ErrChain as _, ErrDebug as _, ErrDisplay as _, ErrErased as _, ErrOpaque as _, NotAResult as _};
+            use #pv::err_traits::*;
             (&&&&&&#pv::Outcome(#ret)).__godtrace_error(#span);
             if #span.is_recording() {
                 #result
@@ -536,12 +537,11 @@ fn name_wild_params(sig: &mut Signature) -> Vec<Ident> {
 /// each borrow is a temporary that is never read.
 fn capture_in_drop_order(sig: &Signature) -> TokenStream {
     let params = bound_params(sig);
-    let mentions = params.iter().rev().map(|(ident, _)| {
-        let cfgs = param_cfgs(sig, ident);
-        let allow = allow_parameter_reads();
-        quote!(#(#cfgs)* #allow let _ = &#ident;)
-    });
-    quote!(#(#mentions)*)
+    params
+        .iter()
+        .rev()
+        .map(|(ident, _)| super::mention([ident], &param_cfgs(sig, ident)))
+        .collect()
 }
 
 /// Drops `mut` from the bindings of `names` in the signature's patterns (by-reference

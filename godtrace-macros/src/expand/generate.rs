@@ -249,7 +249,11 @@ impl RecordedArgs {
                 // `impl Trait` parameters and bindings inside a destructuring pattern.
                 _ => {
                     let at = ty.as_ref().map_or(ident.span(), Spanned::span);
-                    let value = Ident::new(&ident.to_string(), at);
+                    // The parameter's own identifier (raw or not, with its hygiene: it may
+                    // come from a `macro_rules!`), only located at the type, where an
+                    // unrecordable value is reported.
+                    let mut value = ident.clone();
+                    value.set_span(ident.span().located_at(at));
                     let value = if rebound.contains(ident) {
                         quote!(#value)
                     } else {

@@ -123,6 +123,28 @@ fn raw_identifiers_of_impl_and_destructured_parameters_are_recorded() {
     }
 }
 
+/// The line of the macro call just below.
+const MACRO_CALL_LINE: i64 = line!() as i64 + 1;
+crate::support::traced_macro::traced_by_macro!();
+
+/// A function whose name is written in a `macro_rules!` of another file is located where the
+/// macro is called: file and line from the same place.
+#[test]
+fn a_function_made_by_a_macro_of_another_file_is_located_at_the_call() {
+    let c = testing::capture();
+    assert_eq!(made_by_macro(), 1);
+    let s = c.span("capture::capture_rules::made_by_macro");
+    assert_eq!(
+        s.attr("code.file.path"),
+        Some(&Value::from("tests/capture/capture_rules.rs"))
+    );
+    // Not a line of tests/support/traced_macro.rs, where the name is written.
+    assert_eq!(
+        s.attr("code.line.number"),
+        Some(&Value::I64(MACRO_CALL_LINE))
+    );
+}
+
 #[traced(include_args)]
 fn cfg_args(
     #[cfg(target_pointer_width = "16")] hidden: u32,

@@ -167,10 +167,12 @@ fn call_site(options: &Options, sig: &Signature, shape: &Shape, pv: &TokenStream
         .get()
         .clone()
         .unwrap_or_else(|| Ident::new("Internal", Span::call_site()));
+    // Both from the same place, the name's line where the name is the user's own token: the
+    // two macros report the outermost macro call the name comes from, so a name written in a
+    // `macro_rules!` of another file gives that call's file and line, not a line of one file
+    // paired with the path of another.
     let file = quote_spanned!(site_span=> ::core::file!());
-    // `line!()` would give the attribute's line (it reports the outermost expansion); the
-    // function's own name is where a reader looks.
-    let line = site_span.start().line as u32;
+    let line = quote_spanned!(site_span=> ::core::line!());
     quote! {
         fn __godtrace_path() -> &'static str {
             ::core::any::type_name_of_val(&__godtrace_path)

@@ -27,15 +27,23 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         _ => (Vec::new(), name_wild_params(&mut f.sig)),
     };
     let args = RecordedArgs::new(options, &f.sig, &pv, &rebound, &named);
+    // Recorded under their own names (above), then moved whole into the body's closure.
+    let by_ref = match shape {
+        Shape::Async => Vec::new(),
+        _ => name_ref_params(&mut f.sig),
+    };
     let finish = finish_closure(options, &f.sig, &pv);
     // A sync call that records only its arguments hands them over by value (see
-    // `Call::SyncArgs`): its start, body and end then stay in one call.
+    // `Call::SyncArgs`): its start, body and end then stay in one call. A `ref x` parameter
+    // takes the general path, which lends it to the recording (`RefParam::lent`).
     let by_value = matches!(shape, Shape::Sync)
         && !args.names.is_empty()
         && !args.conditional
+        && by_ref.is_empty()
         && options.fields.get().is_empty()
         && options.parent.get().is_none();
-    let (call, lent) = call_body(options, &mut f, shape, &pv, &args, by_value);
+    let (call, mut lent) = call_body(options, &mut f, shape, &pv, &args, by_value, &by_ref);
+    lent.extend(by_ref.iter().map(RefParam::lent));
     let parent = match options.parent.get() {
         None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
@@ -365,6 +373,7 @@ fn call_body(
     pv: &TokenStream,
     args: &RecordedArgs,
     by_value: bool,
+    by_ref: &[RefParam],
 ) -> (Call, Vec<TokenStream>) {
     let output_ty: Type = match &f.sig.output {
         ReturnType::Type(_, ty) => (**ty).clone(),
@@ -452,7 +461,8 @@ fn call_body(
         }
         Shape::Sync => {
             let captures = capture_in_drop_order(&f.sig);
-            let body = user_braces(quote!(#captures #typed_return));
+            let bound = by_ref.iter().map(RefParam::bound);
+            let body = user_braces(quote!(#captures #(#bound)* #typed_return));
             (
                 Call::Sync(quote_spanned!(braces=> move || #closure_output #body)),
                 Vec::new(),
@@ -460,7 +470,8 @@ fn call_body(
         }
         Shape::ReturnsFuture { boxed } => {
             let captures = capture_in_drop_order(&f.sig);
-            let body = user_braces(quote!(#captures #typed_return));
+            let bound = by_ref.iter().map(RefParam::bound);
+            let body = user_braces(quote!(#captures #(#bound)* #typed_return));
             let output = super::impl_future_output(&output_ty)
                 .map(|output| with_impl_trait_inferred(&output).to_token_stream());
             (
@@ -534,6 +545,68 @@ fn name_wild_params(sig: &mut Signature) -> Vec<Ident> {
         }
     }
     named
+}
+
+/// A sync fn's `ref x` / `ref mut x` parameter, renamed `name` in the signature: the body's
+/// closure then takes the argument itself, and drops it in its place among the others, as the
+/// function would (left in the function, behind the reference the closure took, it was dropped
+/// after them all). The function and the closure each bind `ident` to it again.
+struct RefParam {
+    name: Ident,
+    ident: Ident,
+    mutable: bool,
+    cfgs: Vec<syn::Attribute>,
+}
+
+impl RefParam {
+    /// In the function, before the body's closure takes the argument: `ident` for what the
+    /// generated code reads there (recording, `parent`, `fields`).
+    fn lent(&self) -> TokenStream {
+        let RefParam {
+            name, ident, cfgs, ..
+        } = self;
+        let read = super::mention([ident], &cfgs.iter().collect::<Vec<_>>());
+        quote!(#(#cfgs)* let #ident = &#name; #read)
+    }
+
+    /// In the body's closure, first: `ident` as the user's pattern binds it, borrowing the
+    /// argument the closure holds.
+    fn bound(&self) -> TokenStream {
+        let RefParam {
+            name,
+            ident,
+            mutable,
+            cfgs,
+        } = self;
+        let mutability = mutable.then(|| quote!(mut));
+        let read = super::mention([ident], &cfgs.iter().collect::<Vec<_>>());
+        quote!(#(#cfgs)* let #ident = &#mutability #name; #read)
+    }
+}
+
+/// Renames each `ref x` / `ref mut x` parameter of a sync fn (see [`RefParam`]).
+fn name_ref_params(sig: &mut Signature) -> Vec<RefParam> {
+    let mut renamed = Vec::new();
+    for (index, arg) in sig.inputs.iter_mut().enumerate() {
+        if let syn::FnArg::Typed(pt) = arg
+            && let syn::Pat::Ident(p) = &*pt.pat
+            && p.by_ref.is_some()
+            && p.subpat.is_none()
+        {
+            let name = quote::format_ident!("__godtrace_arg{}", index, span = Span::mixed_site());
+            let mutable = p.mutability.is_some();
+            let ident = p.ident.clone();
+            let mutability = mutable.then(|| quote!(mut));
+            *pt.pat = syn::parse_quote!(#mutability #name);
+            renamed.push(RefParam {
+                name,
+                ident,
+                mutable,
+                cfgs: super::cfg_attrs(&pt.attrs).into_iter().cloned().collect(),
+            });
+        }
+    }
+    renamed
 }
 
 /// Names every parameter binding in the body's closure, the last first. A closure takes what

@@ -305,6 +305,8 @@ fn sync_wild_parameters_are_dropped_in_place() {
     assert_eq!(keys, ["a", "c"]);
 }
 
+// The form under test, which Clippy would have written otherwise.
+#[allow(clippy::toplevel_ref_arg)]
 fn ref_untraced(a: D, ref b: D, ref mut c: D) {
     let _local = D("local");
     let _ = (&a, b, &c);

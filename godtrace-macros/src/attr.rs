@@ -521,14 +521,24 @@ pub(crate) fn split_commas(tokens: TokenStream) -> Vec<TokenStream> {
     segments
 }
 
-/// The valid option closest to a misspelt one, if it is close enough to be a typo.
+/// The valid option closest to a misspelt one, if it is close enough to be a typo; else the
+/// one option it is a word of (`sample` for `sample_rate`: a shortened name is no typo, but
+/// names the option as surely).
 fn nearest(name: &str) -> Option<&'static str> {
-    TABLE
+    let typo = TABLE
         .iter()
         .map(|(o, _, _)| (edit_distance(name, o), *o))
         .filter(|(d, o)| *d <= 2.max(o.len() / 4))
         .min()
-        .map(|(_, o)| o)
+        .map(|(_, o)| o);
+    let mut words = TABLE
+        .iter()
+        .map(|(o, _, _)| *o)
+        .filter(|o| o.contains('_') && o.split('_').any(|w| w == name));
+    typo.or_else(|| match (words.next(), words.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    })
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

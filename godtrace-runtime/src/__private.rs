@@ -12,6 +12,36 @@ pub use crate::value::{
     Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable,
     assert_recordable_type, push_attribute,
 };
+/// The traits the expansion's autoref calls choose among, imported as `use value_traits::*`
+/// (and so on): one glob of unnamed imports counts as used whichever trait a call picks, where
+/// a list would leave the others unused, and the `#[allow(unused_imports)]` that would need is
+/// refused under a `#![forbid(unused_imports)]` in the user's crate.
+pub mod value_traits {
+    pub use crate::value::{ValueDebug as _, ValueOpaque as _, ValueTyped as _};
+}
+
+/// See [`value_traits`]: the choice of a returned value's recorded part.
+pub mod ok_traits {
+    pub use crate::record::{OkOfAny as _, OkOfResult as _};
+}
+
+/// See [`value_traits`]: the choice of how a returned error is recorded.
+pub mod err_traits {
+    pub use crate::record::{
+        ErrChain as _, ErrDebug as _, ErrDisplay as _, ErrErased as _, ErrOpaque as _,
+        NotAResult as _,
+    };
+}
+
+/// A value of any type, for the expansion's type pin: a branch that is never taken returns
+/// it, which fixes the body's type to the declared one without writing code the compiler
+/// calls unreachable (`let x: T = loop {}` is, and `#[allow(unreachable_code)]` is refused
+/// under the user's `forbid`).
+#[inline(always)]
+pub fn type_pin<T>() -> T {
+    unreachable!("the type pin of `#[traced]` is in a branch never taken")
+}
+
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{KeyValue, Value};
 

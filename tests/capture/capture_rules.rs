@@ -95,6 +95,57 @@ fn raw_identifier_parameters_are_recorded_under_their_names() {
 }
 
 #[traced(include_args)]
+fn raw_impl(r#type: impl std::fmt::Debug, (r#match, y): (u32, u32)) -> u32 {
+    format!("{type:?}", type = r#type).len() as u32 + r#match + y
+}
+
+#[traced(include_args)]
+async fn raw_impl_async(r#type: impl std::fmt::Debug, (r#match, y): (u32, u32)) -> u32 {
+    format!("{type:?}", type = r#type).len() as u32 + r#match + y
+}
+
+/// Raw identifiers whose type is not written (`impl Trait`, a destructuring pattern) are
+/// recorded as the others are, under their names.
+#[test]
+fn raw_identifiers_of_impl_and_destructured_parameters_are_recorded() {
+    let c = testing::capture();
+    assert_eq!(raw_impl("ab", (1, 2)), 7);
+    assert_eq!(
+        crate::shapes::futures_block_on(raw_impl_async("ab", (1, 2))),
+        7
+    );
+    for name in ["raw_impl", "raw_impl_async"] {
+        let s = c.span(&format!("capture::capture_rules::{name}"));
+        // An `impl Debug` value is recorded by its `Debug` text.
+        assert_eq!(s.attr("type"), Some(&Value::from("\"ab\"")), "{name}");
+        assert_eq!(s.attr("match"), Some(&Value::I64(1)), "{name}");
+        assert_eq!(s.attr("y"), Some(&Value::I64(2)), "{name}");
+    }
+}
+
+/// The line of the macro call just below.
+const MACRO_CALL_LINE: i64 = line!() as i64 + 1;
+crate::support::traced_macro::traced_by_macro!();
+
+/// A function whose name is written in a `macro_rules!` of another file is located where the
+/// macro is called: file and line from the same place.
+#[test]
+fn a_function_made_by_a_macro_of_another_file_is_located_at_the_call() {
+    let c = testing::capture();
+    assert_eq!(made_by_macro(), 1);
+    let s = c.span("capture::capture_rules::made_by_macro");
+    assert_eq!(
+        s.attr("code.file.path"),
+        Some(&Value::from("tests/capture/capture_rules.rs"))
+    );
+    // Not a line of tests/support/traced_macro.rs, where the name is written.
+    assert_eq!(
+        s.attr("code.line.number"),
+        Some(&Value::I64(MACRO_CALL_LINE))
+    );
+}
+
+#[traced(include_args)]
 fn cfg_args(
     #[cfg(target_pointer_width = "16")] hidden: u32,
     #[cfg(not(target_pointer_width = "16"))] shown: u32,

@@ -305,6 +305,58 @@ fn sync_wild_parameters_are_dropped_in_place() {
     assert_eq!(keys, ["a", "c"]);
 }
 
+// The form under test, which Clippy would have written otherwise.
+#[allow(clippy::toplevel_ref_arg)]
+fn ref_untraced(a: D, ref b: D, ref mut c: D) {
+    let _local = D("local");
+    let _ = (&a, b, &c);
+    event("body");
+}
+
+#[traced]
+fn ref_plain(a: D, ref b: D, ref mut c: D) {
+    let _local = D("local");
+    let _ = (&a, b, &c);
+    event("body");
+}
+
+#[traced(include_args)]
+fn ref_args(a: D, ref b: D, ref mut c: D) {
+    let _local = D("local");
+    c.0 = "c";
+    let _ = (&a, b);
+    event("body");
+}
+
+#[traced(include_args, skip(a))]
+fn ref_returns_future(a: D, ref b: D, ref mut c: D) -> impl std::future::Future<Output = ()> {
+    let _local = D("local");
+    let _ = (&a, b, &c);
+    event("body");
+    std::future::ready(())
+}
+
+/// A `ref x` parameter of a sync fn is dropped in its place among the others, and recorded
+/// under its name.
+#[test]
+fn sync_ref_parameters_are_dropped_in_place() {
+    let c = testing::capture();
+    assert_eq!(
+        three(ref_untraced),
+        LAST_FIRST,
+        "the language's order changed"
+    );
+    assert_eq!(three(ref_plain), LAST_FIRST);
+    assert_eq!(three(ref_args), LAST_FIRST);
+    assert_eq!(
+        three(|a, b, c| futures_block_on(ref_returns_future(a, b, c))),
+        LAST_FIRST
+    );
+    let recorded = c.span(&format!("{MOD}::ref_args"));
+    assert_eq!(recorded.attr("b"), Some(&Value::from("D(\"b\")")));
+    assert_eq!(recorded.attr("c"), Some(&Value::from("D(\"c\")")));
+}
+
 struct Owner(D);
 
 impl Owner {

@@ -9,6 +9,7 @@ pub mod e2e;
 pub mod examples;
 pub mod otlp;
 pub mod process;
+pub mod traced_macro;
 pub mod w3c;
 
 /// A tokio runtime with two worker threads and its I/O and time drivers on: what the

@@ -16,6 +16,10 @@ fn near_misses_are_suggested() {
     assert_eq!(nearest("operaton"), Some("operation"));
     assert_eq!(nearest("include_duraton"), Some("include_duration"));
     assert_eq!(nearest("verbose"), None);
+    // One word of one option names it; of several, none.
+    assert_eq!(nearest("sample"), Some("sample_rate"));
+    assert_eq!(nearest("result"), Some("include_result"));
+    assert_eq!(nearest("include"), None);
 }
 
 /// Every row of the table is an option `apply` knows: its example parses without error.

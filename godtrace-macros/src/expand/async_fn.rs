@@ -87,22 +87,31 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
             let read_outside = idents.iter().any(|i| used_outside.contains(i));
             // `ref mut` bindings borrow the moved argument mutably.
             let mutability = has_ref_mut(&pat).then(|| quote!(mut));
-            let allow = read_outside.then(|| quote!(#[allow(unused_variables)]));
+            // Bindings read outside need no use in the body.
+            let read = if read_outside {
+                super::mention(&idents, &cfgs)
+            } else {
+                TokenStream::new()
+            };
             let reads = allow_parameter_reads();
             desugared.moves.push(quote! {
                 #(#cfgs)* let #mutability #name = #name;
-                #(#cfgs)* #allow #reads let #pat = #name;
+                #(#cfgs)* #reads let #pat = #name;
+                #read
             });
             if read_outside {
                 // What the generated code reads before the future exists, borrowed from the
                 // argument the future then takes. (A reference pattern `&x` becomes `&ref x`,
                 // which Clippy would tell the user to write otherwise, at their `&`.)
+                // All of them are bound; those not read are mentioned.
                 let by_ref = ByRef.pat(pat);
+                let read = super::mention(&idents, &cfgs);
                 desugared.outer.push(quote! {
                     #(#cfgs)*
-                    #[allow(unused_variables, clippy::needless_borrowed_reference)]
+                    #[allow(clippy::needless_borrowed_reference)]
                     #reads
                     let #by_ref = #name;
+                    #read
                 });
             }
             continue;
@@ -114,12 +123,15 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
         let mutability = p.mutability.take();
         let ident = &p.ident;
         let reads = allow_parameter_reads();
-        let allow = used_outside
-            .contains(ident)
-            .then(|| quote!(#[allow(unused_variables)]));
+        // A binding read outside needs no use in the body.
+        let read = if used_outside.contains(ident) {
+            super::mention([ident], &cfgs)
+        } else {
+            TokenStream::new()
+        };
         desugared
             .moves
-            .push(quote!(#(#cfgs)* #allow #reads let #mutability #ident = #ident;));
+            .push(quote!(#(#cfgs)* #reads let #mutability #ident = #ident; #read));
     }
     desugared
 }

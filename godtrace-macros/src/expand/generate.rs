@@ -27,15 +27,23 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         _ => (Vec::new(), name_wild_params(&mut f.sig)),
     };
     let args = RecordedArgs::new(options, &f.sig, &pv, &rebound, &named);
+    // Recorded under their own names (above), then moved whole into the body's closure.
+    let by_ref = match shape {
+        Shape::Async => Vec::new(),
+        _ => name_ref_params(&mut f.sig),
+    };
     let finish = finish_closure(options, &f.sig, &pv);
     // A sync call that records only its arguments hands them over by value (see
-    // `Call::SyncArgs`): its start, body and end then stay in one call.
+    // `Call::SyncArgs`): its start, body and end then stay in one call. A `ref x` parameter
+    // takes the general path, which lends it to the recording (`RefParam::lent`).
     let by_value = matches!(shape, Shape::Sync)
         && !args.names.is_empty()
         && !args.conditional
+        && by_ref.is_empty()
         && options.fields.get().is_empty()
         && options.parent.get().is_none();
-    let (call, lent) = call_body(options, &mut f, shape, &pv, &args, by_value);
+    let (call, mut lent) = call_body(options, &mut f, shape, &pv, &args, by_value, &by_ref);
+    lent.extend(by_ref.iter().map(RefParam::lent));
     let parent = match options.parent.get() {
         None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
@@ -167,10 +175,12 @@ fn call_site(options: &Options, sig: &Signature, shape: &Shape, pv: &TokenStream
         .get()
         .clone()
         .unwrap_or_else(|| Ident::new("Internal", Span::call_site()));
+    // Both from the same place, the name's line where the name is the user's own token: the
+    // two macros report the outermost macro call the name comes from, so a name written in a
+    // `macro_rules!` of another file gives that call's file and line, not a line of one file
+    // paired with the path of another.
     let file = quote_spanned!(site_span=> ::core::file!());
-    // `line!()` would give the attribute's line (it reports the outermost expansion); the
-    // function's own name is where a reader looks.
-    let line = site_span.start().line as u32;
+    let line = quote_spanned!(site_span=> ::core::line!());
     quote! {
         fn __godtrace_path() -> &'static str {
             ::core::any::type_name_of_val(&__godtrace_path)
@@ -249,7 +259,11 @@ impl RecordedArgs {
                 // `impl Trait` parameters and bindings inside a destructuring pattern.
                 _ => {
                     let at = ty.as_ref().map_or(ident.span(), Spanned::span);
-                    let value = Ident::new(&ident.to_string(), at);
+                    // The parameter's own identifier (raw or not, with its hygiene: it may
+                    // come from a `macro_rules!`), only located at the type, where an
+                    // unrecordable value is reported.
+                    let mut value = ident.clone();
+                    value.set_span(ident.span().located_at(at));
                     let value = if rebound.contains(ident) {
                         quote!(#value)
                     } else {
@@ -291,8 +305,7 @@ impl RecordedArgs {
         let tuple = Ident::new("__godtrace_args", Span::mixed_site());
         let record_by_value = quote! {
             |#tuple: &_, #attrs: &mut ::std::vec::Vec<#pv::KeyValue>| {
-                #[allow(unused_imports)]
-                use #pv::{ValueDebug as _, ValueOpaque as _, ValueTyped as _};
+                use #pv::value_traits::*;
                 let (#(#unpacked,)*) = #tuple;
                 #(#by_value)*
             }
@@ -318,8 +331,7 @@ impl RecordedArgs {
         } else {
             quote! {
                 |#attrs: &mut ::std::vec::Vec<#pv::KeyValue>| {
-                    #[allow(unused_imports)]
-                    use #pv::{ValueDebug as _, ValueOpaque as _, ValueTyped as _};
+                    use #pv::value_traits::*;
                     #(#records)*
                 }
             }
@@ -361,6 +373,7 @@ fn call_body(
     pv: &TokenStream,
     args: &RecordedArgs,
     by_value: bool,
+    by_ref: &[RefParam],
 ) -> (Call, Vec<TokenStream>) {
     let output_ty: Type = match &f.sig.output {
         ReturnType::Type(_, ty) => (**ty).clone(),
@@ -383,9 +396,11 @@ fn call_body(
         quote!()
     } else {
         quote! {
-            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+            // Only Clippy's lint is allowed here: a `forbid` of a rustc lint in the user's
+            // crate refuses any `allow` of it, so the pin is code no rustc lint fires on.
+            #[allow(clippy::needless_return)]
             if false {
-                let __godtrace_typed: #pinned = loop {};
+                let __godtrace_typed: #pinned = #pv::type_pin();
                 #return_typed
             }
         }
@@ -430,11 +445,13 @@ fn call_body(
             let tuple = Ident::new("__godtrace_args", Span::mixed_site());
             // Each `mut` moves from the signature to this binding (nothing then warns that
             // the parameter need not be mutable); a parameter the body does not use is read
-            // by the recording, as it is on the general path. One pattern for all, so that
-            // they are dropped as the function's parameters are: last first.
+            // here, as the general path's closure reads them all (`capture_in_drop_order`).
+            // One pattern for all, so that they are dropped as the function's parameters
+            // are: last first.
+            let read = super::mention(handed, &[]);
             let unpack = quote! {
-                #[allow(unused_variables)]
                 let (#(#mutable #handed,)*) = #tuple;
+                #read
             };
             let body = user_braces(quote!(#unpack #typed_return));
             (
@@ -444,7 +461,8 @@ fn call_body(
         }
         Shape::Sync => {
             let captures = capture_in_drop_order(&f.sig);
-            let body = user_braces(quote!(#captures #typed_return));
+            let bound = by_ref.iter().map(RefParam::bound);
+            let body = user_braces(quote!(#captures #(#bound)* #typed_return));
             (
                 Call::Sync(quote_spanned!(braces=> move || #closure_output #body)),
                 Vec::new(),
@@ -452,7 +470,8 @@ fn call_body(
         }
         Shape::ReturnsFuture { boxed } => {
             let captures = capture_in_drop_order(&f.sig);
-            let body = user_braces(quote!(#captures #typed_return));
+            let bound = by_ref.iter().map(RefParam::bound);
+            let body = user_braces(quote!(#captures #(#bound)* #typed_return));
             let output = super::impl_future_output(&output_ty)
                 .map(|output| with_impl_trait_inferred(&output).to_token_stream());
             (
@@ -489,8 +508,8 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
         let value = Ident::new("__godtrace_ok", at);
         let check = quote_spanned!(at=> #pv::assert_recordable(#value););
         quote! {
-            #[allow(unused_imports)]
-            use #pv::{OkOfAny as _, OkOfResult as _, ValueDebug as _, ValueOpaque as _, ValueTyped as _};
+            use #pv::ok_traits::*;
+            use #pv::value_traits::*;
             if let ::core::option::Option::Some(#value) = (&&&#pv::Outcome(#ret)).__godtrace_ok() {
                 #check
                 #span.record("result", (&&&#pv::Probe(#value)).__godtrace_value());
@@ -501,8 +520,7 @@ fn finish_closure(options: &Options, sig: &Signature, pv: &TokenStream) -> Token
     };
     quote! {
         |#span: &#pv::OpSpan, #ret| {
-            #[allow(unused_imports)]
-            use #pv::{ErrChain as _, ErrDebug as _, ErrDisplay as _, ErrErased as _, ErrOpaque as _, NotAResult as _};
+            use #pv::err_traits::*;
             (&&&&&&#pv::Outcome(#ret)).__godtrace_error(#span);
             if #span.is_recording() {
                 #result
@@ -529,6 +547,68 @@ fn name_wild_params(sig: &mut Signature) -> Vec<Ident> {
     named
 }
 
+/// A sync fn's `ref x` / `ref mut x` parameter, renamed `name` in the signature: the body's
+/// closure then takes the argument itself, and drops it in its place among the others, as the
+/// function would (left in the function, behind the reference the closure took, it was dropped
+/// after them all). The function and the closure each bind `ident` to it again.
+struct RefParam {
+    name: Ident,
+    ident: Ident,
+    mutable: bool,
+    cfgs: Vec<syn::Attribute>,
+}
+
+impl RefParam {
+    /// In the function, before the body's closure takes the argument: `ident` for what the
+    /// generated code reads there (recording, `parent`, `fields`).
+    fn lent(&self) -> TokenStream {
+        let RefParam {
+            name, ident, cfgs, ..
+        } = self;
+        let read = super::mention([ident], &cfgs.iter().collect::<Vec<_>>());
+        quote!(#(#cfgs)* let #ident = &#name; #read)
+    }
+
+    /// In the body's closure, first: `ident` as the user's pattern binds it, borrowing the
+    /// argument the closure holds.
+    fn bound(&self) -> TokenStream {
+        let RefParam {
+            name,
+            ident,
+            mutable,
+            cfgs,
+        } = self;
+        let mutability = mutable.then(|| quote!(mut));
+        let read = super::mention([ident], &cfgs.iter().collect::<Vec<_>>());
+        quote!(#(#cfgs)* let #ident = &#mutability #name; #read)
+    }
+}
+
+/// Renames each `ref x` / `ref mut x` parameter of a sync fn (see [`RefParam`]).
+fn name_ref_params(sig: &mut Signature) -> Vec<RefParam> {
+    let mut renamed = Vec::new();
+    for (index, arg) in sig.inputs.iter_mut().enumerate() {
+        if let syn::FnArg::Typed(pt) = arg
+            && let syn::Pat::Ident(p) = &*pt.pat
+            && p.by_ref.is_some()
+            && p.subpat.is_none()
+        {
+            let name = quote::format_ident!("__godtrace_arg{}", index, span = Span::mixed_site());
+            let mutable = p.mutability.is_some();
+            let ident = p.ident.clone();
+            let mutability = mutable.then(|| quote!(mut));
+            *pt.pat = syn::parse_quote!(#mutability #name);
+            renamed.push(RefParam {
+                name,
+                ident,
+                mutable,
+                cfgs: super::cfg_attrs(&pt.attrs).into_iter().cloned().collect(),
+            });
+        }
+    }
+    renamed
+}
+
 /// Names every parameter binding in the body's closure, the last first. A closure takes what
 /// it captures in the order its body first names it, and drops the captures it still holds
 /// in that order; the function drops its parameters last first. Naming them all first also
@@ -536,12 +616,11 @@ fn name_wild_params(sig: &mut Signature) -> Vec<Ident> {
 /// each borrow is a temporary that is never read.
 fn capture_in_drop_order(sig: &Signature) -> TokenStream {
     let params = bound_params(sig);
-    let mentions = params.iter().rev().map(|(ident, _)| {
-        let cfgs = param_cfgs(sig, ident);
-        let allow = allow_parameter_reads();
-        quote!(#(#cfgs)* #allow let _ = &#ident;)
-    });
-    quote!(#(#mentions)*)
+    params
+        .iter()
+        .rev()
+        .map(|(ident, _)| super::mention([ident], &param_cfgs(sig, ident)))
+        .collect()
 }
 
 /// Drops `mut` from the bindings of `names` in the signature's patterns (by-reference

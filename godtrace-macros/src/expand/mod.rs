@@ -213,6 +213,18 @@ fn allow_parameter_reads() -> TokenStream {
     quote::quote!(#[allow(clippy::used_underscore_binding, clippy::no_effect_underscore_binding)])
 }
 
+/// Statements that read each of `idents` by reference and do nothing with it: a binding the
+/// body may leave unused, but the expansion reads elsewhere (recording, the body's closure
+/// taking it), is then used, with no `#[allow(unused_variables)]`, which a
+/// `#![forbid(unused_variables)]` in the user's crate would refuse. `cfgs`: the parameter's.
+fn mention<'a>(idents: impl IntoIterator<Item = &'a Ident>, cfgs: &[&Attribute]) -> TokenStream {
+    let reads = allow_parameter_reads();
+    idents
+        .into_iter()
+        .map(|ident| quote::quote!(#(#cfgs)* #reads let _ = &#ident;))
+        .collect()
+}
+
 /// The `#[cfg(..)]` attributes among `attrs`. A parameter's are still on it when the attribute
 /// runs (the compiler strips the parameter afterwards): whatever the expansion writes about the
 /// parameter carries them too, so that it goes with the parameter.

@@ -1,0 +1,47 @@
+//! Recorded parameters whose type cannot be named (`impl Trait`, bindings of a destructuring
+//! pattern) keep their own identifiers: raw ones (`r#type`), and those a `macro_rules!` passes
+//! in, which resolve with the macro's hygiene.
+#![deny(warnings)]
+use godtrace::traced;
+use std::fmt::Debug;
+
+#[traced(include_args)]
+fn raw_impl(r#type: impl Debug) -> usize {
+    format!("{type:?}", type = r#type).len()
+}
+
+#[traced(include_args)]
+fn raw_destructured((r#match, y): (u32, u32)) -> u32 {
+    r#match + y
+}
+
+#[traced(include_args)]
+async fn raw_async((r#fn, y): (u32, u32), r#in: impl Debug) -> usize {
+    format!("{:?}", r#in).len() + (r#fn + y) as usize
+}
+
+macro_rules! named_by_macro {
+    ($n:ident) => {
+        #[traced(include_args)]
+        fn from_macro($n: impl Debug) -> usize {
+            format!("{:?}", $n).len()
+        }
+
+        #[traced(include_args)]
+        fn from_macro_destructured(($n, other): (u32, u32)) -> u32 {
+            $n + other
+        }
+
+        #[traced(include_args)]
+        async fn from_macro_async($n: impl Debug) -> usize {
+            format!("{:?}", $n).len()
+        }
+    };
+}
+named_by_macro!(val);
+
+fn main() {
+    let _ = raw_impl(1) + raw_destructured((1, 2)) as usize + from_macro(2);
+    let _ = from_macro_destructured((1, 2));
+    let _ = (raw_async((1, 2), "x"), from_macro_async(3));
+}

@@ -136,7 +136,7 @@ fn resolve_resource(code: &Layer, env: &Layer) -> Vec<KeyValue> {
     let set = |attrs: &mut Vec<(String, Value)>, key: &str, value: Value| {
         // An empty name is no name, wherever it is given (`service.name=` in
         // OTEL_RESOURCE_ATTRIBUTES too): it leaves the name from a lower layer, or the fallback.
-        if key == "service.name" && value.as_str().is_empty() {
+        if key == "service.name" && value.as_str().trim().is_empty() {
             return;
         }
         match attrs.iter_mut().find(|(k, _)| k == key) {

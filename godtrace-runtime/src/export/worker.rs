@@ -94,7 +94,9 @@ impl<E: SpanExporter + 'static> Exporter for E {
     fn shutdown(&mut self, timeout: Duration) {
         let shutdown = || self.shutdown_with_timeout(timeout);
         if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(shutdown)) {
-            report_panic_once(&super::custom::panicked(&*payload));
+            // Its own message: no batch is involved, and the export one may have been said.
+            let message = super::custom::panicked(&*payload);
+            eprintln!("godtrace: {message} (in its shutdown; nothing is lost by it)");
         }
     }
 }

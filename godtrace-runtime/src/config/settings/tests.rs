@@ -586,6 +586,11 @@ fn an_empty_service_name_attribute_is_no_name() {
         name_of(Config::default().resource_attribute("service.name", "")),
         Some(format!("unknown_service:{executable}"))
     );
+    let blank = [("OTEL_RESOURCE_ATTRIBUTES", "service.name=%20%09")];
+    assert_eq!(
+        name_of(Config::default().with_env_vars(blank)),
+        Some(format!("unknown_service:{executable}"))
+    );
     let named = Config::default().with_env_vars([
         ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-env"),
         ("OTEL_SERVICE_NAME", ""),

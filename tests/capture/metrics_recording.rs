@@ -112,6 +112,50 @@ fn the_error_label_is_set_on_failures_only() {
     assert!(snap.operation("rec.sync.panics").is_none());
 }
 
+/// A local whose drop panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("dropped in a bad state");
+    }
+}
+
+#[traced(operation = "rec.async.dropped.kept")]
+async fn dropped_kept() {
+    let _bad = PanicsOnDrop;
+    std::future::pending::<()>().await;
+}
+
+#[traced(operation = "rec.async.dropped.sampled_out", sample_rate = 0.0)]
+async fn dropped_sampled_out() {
+    let _bad = PanicsOnDrop;
+    std::future::pending::<()>().await;
+}
+
+/// A panic while an unfinished future drops is a panic in the histogram, sampled in or out
+/// (sampling does not change what the histogram says).
+#[test]
+fn a_panic_while_an_unfinished_future_drops_is_a_panic_in_the_histogram() {
+    let _c = testing::capture();
+    let waker = std::task::Waker::noop();
+    let mut task = std::task::Context::from_waker(waker);
+    let kept: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> = Box::pin(dropped_kept());
+    let out: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> =
+        Box::pin(dropped_sampled_out());
+    for mut future in [kept, out] {
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(future)));
+        assert!(dropped.is_err());
+    }
+    let snap = metrics_snapshot();
+    for operation in ["rec.async.dropped.kept", "rec.async.dropped.sampled_out"] {
+        let panicked = snap.operation_errors(operation, "panic");
+        assert_eq!(panicked.map(|p| p.count), Some(1), "{operation}");
+        assert!(snap.operation(operation).is_none(), "{operation}");
+    }
+}
+
 #[test]
 fn include_duration_false_records_nothing() {
     let c = testing::capture();

@@ -417,23 +417,24 @@ impl DroppingInSpan {
 }
 
 impl Drop for DroppingInSpan {
-    /// Leaves the span once the future was dropped (a panic there is recorded on the span)
-    /// and ends it, cancelled.
+    /// Leaves the span once the future was dropped and ends it, cancelled; a panic of the
+    /// drop is recorded on it first (its `error.type`, for the duration histogram too).
     #[cold]
     #[inline(never)]
     fn drop(&mut self) {
-        let panicked = !self.unwinding && std::thread::panicking();
-        let panic: Option<&(dyn std::any::Any + Send)> =
-            panicked.then_some(&"a panic while the unfinished future was dropped");
         match (self.entered.take(), &mut self.traced) {
-            (Some(Entered::Span(entered)), Traced::Span(span)) => span.leave(entered, panic),
+            (Some(Entered::Span(entered)), Traced::Span(span)) => span.leave(entered),
             (Some(Entered::Mark(held, hidden)), _) => {
                 drop(hidden);
                 sampled_out::release(held);
             }
             _ => {}
         }
-        cancel(&mut self.traced);
+        // The payload is not ours to read here (the unwind goes on): the span says where.
+        let panicked = !self.unwinding && std::thread::panicking();
+        let panic: Option<&(dyn std::any::Any + Send)> =
+            panicked.then_some(&"a panic while the unfinished future was dropped");
+        cancel(&mut self.traced, panic);
     }
 }
 
@@ -444,15 +445,25 @@ enum Entered {
 }
 
 /// Dropped before completion: ends the span, marked cancelled (a measured sampled-out call
-/// records nothing but its duration, without an `error.type`).
+/// records nothing but its duration, without an `error.type`), and failed when the drop
+/// panicked (`panic`).
 #[cold]
-fn cancel(traced: &mut Traced) {
+fn cancel(traced: &mut Traced, panic: Option<&(dyn std::any::Any + Send)>) {
     match std::mem::replace(traced, Traced::Off) {
         Traced::Span(span) => {
+            if let Some(payload) = panic {
+                span.record_panic(payload);
+            }
             span.record_owned(KeyValue::new("godtrace.cancelled", true));
             span.end();
         }
-        Traced::Measured(measured) => measured.span().end(),
+        Traced::Measured(measured) => {
+            let span = measured.span();
+            if let Some(payload) = panic {
+                span.record_panic(payload);
+            }
+            span.end();
+        }
         Traced::Off | Traced::Mark(_) => {}
     }
 }

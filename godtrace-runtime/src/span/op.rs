@@ -601,7 +601,9 @@ impl OpSpan {
         live.set_status(Status::error(description()));
     }
 
-    fn record_panic(&self, payload: &(dyn Any + Send)) {
+    /// Records a panic of the call: `error.type` `panic` (for the histogram too), and on a
+    /// recording span the status and an `exception` event with the payload's message.
+    pub(super) fn record_panic(&self, payload: &(dyn Any + Send)) {
         self.error_type.set(Some(PANIC_ERROR_TYPE));
         let Some(live) = &self.live else { return };
         // The same value as the duration histogram's label, so that a dashboard joins them.
@@ -931,18 +933,14 @@ impl OpSpan {
     }
 
     /// Leaves this span, entered by [`OpSpan::enter`] (what `entered` says): off the list
-    /// with what was entered above it and left there, the context detached, the mark back;
-    /// a `panic` of the code that ran in it is recorded on the span, which goes on.
-    pub(super) fn leave(&mut self, entered: Entered, panic: Option<&(dyn Any + Send)>) {
+    /// with what was entered above it and left there, the context detached, the mark back.
+    pub(super) fn leave(&mut self, entered: Entered) {
         if let Some(live) = &self.live {
             current::leave_above(live);
             current::remove(live);
         }
         detach(entered.attached);
         sampled_out::release(entered.marked);
-        if let Some(payload) = panic {
-            self.record_panic(payload);
-        }
     }
 
     /// [`OpSpan::run_current`] for a span current only this once, right after its start (a

@@ -85,6 +85,26 @@ fn spans_exited_out_of_order_leave_the_one_still_entered_current() {
     assert_eq!(after.parent_span_id, None, "nothing is entered any more");
 }
 
+#[traced]
+fn traced_after_a_forgotten_guard() {}
+
+/// A `tracing` span closed while still entered (its guard forgotten): `tracing` no longer
+/// shows it, and neither does godtrace: later calls on the thread start traces of their own.
+#[test]
+fn a_span_closed_while_entered_is_current_no_more() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let forgotten = tracing::info_span!("bridge.forgotten");
+    std::mem::forget(forgotten.enter());
+    drop(forgotten);
+    assert!(tracing::Span::current().is_none());
+    assert_eq!(godtrace::trace_id(), None, "nothing current");
+    traced_after_a_forgotten_guard();
+    let after = c.span("capture::tracing_bridge::traced_after_a_forgotten_guard");
+    assert_eq!(after.parent_span_id, None, "a root: {after:#?}");
+    assert_ne!(after.trace_id, c.span("bridge.forgotten").trace_id);
+}
+
 #[test]
 fn a_span_named_like_a_function_gets_its_function_name() {
     let c = testing::capture();

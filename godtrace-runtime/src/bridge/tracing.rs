@@ -204,6 +204,10 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        // A span closed while still entered on this thread (its guard forgotten): its context
+        // must not stay current here for the rest of the thread (nor be taken for a later
+        // span given the same id).
+        exit_closed(&id);
         let Some(span) = ctx.span(&id) else { return };
         let bridged = span.extensions_mut().remove::<Bridged>();
         // Ended once the span's extensions are no longer borrowed: ending hands it to the sinks.
@@ -439,6 +443,27 @@ fn exit(id: &Id) {
         .flatten();
     // Dropped outside the borrow of `ENTERED`: detaching runs OpenTelemetry's code.
     drop(entry);
+}
+
+/// Undoes every [`enter`] of the closed span `id` left on this thread.
+fn exit_closed(id: &Id) {
+    let id = id.into_u64();
+    let left = ENTERED
+        .try_with(|entered| {
+            let mut entered = entered.borrow_mut();
+            if !entered.iter().any(|entry| entry.id == id) {
+                return Vec::new();
+            }
+            let (left, kept): (Vec<Entry>, Vec<Entry>) =
+                entered.drain(..).partition(|entry| entry.id == id);
+            *entered = kept;
+            left
+        })
+        .unwrap_or_default();
+    // Dropped outside the borrow of `ENTERED`, innermost first.
+    for entry in left.into_iter().rev() {
+        drop(entry);
+    }
 }
 
 /// The id of the `tracing` span entered last on this thread, when its godtrace span is

@@ -351,6 +351,31 @@ fn events_become_span_events_from_info_up_by_default() {
     assert_eq!(traced.events[0].attr("attempt"), Some(&Value::I64(2)));
 }
 
+/// An event field named like an attribute the bridge writes (`level`, `target`): one
+/// attribute of that key on the span event, with the field's value.
+#[test]
+fn an_event_field_named_like_the_bridges_own_is_one_attribute() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    {
+        let _span = tracing::info_span!("bridge.duplicate.keys").entered();
+        tracing::warn!(level = "dup", target = "mine", "named like ours");
+    }
+    let event = c.span("bridge.duplicate.keys").events[0].clone();
+    let keys: Vec<&str> = event.attributes.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys.iter().filter(|k| **k == "level").count(),
+        1,
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| **k == "target").count(),
+        1,
+        "{keys:?}"
+    );
+    assert_eq!(event.attr("level"), Some(&Value::from("dup")));
+}
+
 #[test]
 fn the_event_level_is_configurable_and_error_events_can_fail_the_span() {
     let c = testing::capture();
@@ -632,6 +657,35 @@ fn log_records_carry_the_ids_and_can_become_span_events() {
     let bridged = c.span("bridge.log");
     assert!(lines[2].contains(&format!("span_id={}", bridged.span_id)));
     assert!(bridged.event("in tracing span").is_some());
+}
+
+#[traced]
+fn traced_logs_its_own_trace_id(logger: &dyn log::Log) {
+    let own = [("trace_id", "from-the-caller")];
+    logger.log(
+        &log::Record::builder()
+            .args(format_args!("named"))
+            .level(log::Level::Info)
+            .target("shop")
+            .key_values(&own)
+            .build(),
+    );
+}
+
+/// A record that names `trace_id` itself keeps its own: the logger gets one pair of the key.
+#[test]
+fn a_record_naming_trace_id_itself_keeps_its_own() {
+    let _c = testing::capture();
+    let logger = godtrace::log::TraceIdLogger::new(Records::default());
+    traced_logs_its_own_trace_id(&logger);
+    let lines = logger_lines(logger);
+    // The prefix's ids, then the record's pairs: `span_id` added, `trace_id` its own.
+    assert_eq!(lines[0].matches("trace_id=").count(), 2, "{}", lines[0]);
+    assert!(
+        lines[0].ends_with(" trace_id=from-the-caller"),
+        "{}",
+        lines[0]
+    );
 }
 
 /// A logger that writes WARN and above and, like many simple loggers, trusts its caller to

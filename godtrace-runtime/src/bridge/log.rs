@@ -134,7 +134,10 @@ impl log::kv::Source for WithIds<'_> {
         visitor: &mut dyn log::kv::VisitSource<'kvs>,
     ) -> Result<(), log::kv::Error> {
         for (key, value) in &self.ids {
-            visitor.visit_pair(log::kv::Key::from_str(key), value.clone())?;
+            // A record that names the key itself keeps its own: one pair of each key.
+            if self.inner.get(log::kv::Key::from_str(key)).is_none() {
+                visitor.visit_pair(log::kv::Key::from_str(key), value.clone())?;
+            }
         }
         self.inner.visit(visitor)
     }

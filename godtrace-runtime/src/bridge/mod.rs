@@ -40,20 +40,23 @@ pub(crate) fn add_event_to_current(
 }
 
 /// `attributes` with keys and values bounded, and at most the event attribute count limit
-/// of them kept (the rest counted as dropped).
+/// of them kept (the rest counted as dropped). A key given twice (a field named `level` or
+/// `target`, which the bridges also write) is kept once, with the last value, where it was
+/// first given: OTLP's attributes are a map, whose keys a backend may reject when repeated.
 pub(crate) fn bounded_event_attributes(attributes: Vec<KeyValue>) -> EventAttributes {
     let limit = value::max_attribute_len();
-    let kept = attributes
-        .into_iter()
-        .map(|KeyValue { key, value, .. }| {
-            let value = if value::is_within(&value, limit) {
-                value
-            } else {
-                value::bounded_value(value, limit)
-            };
-            KeyValue::new(key, value)
-        })
-        .collect();
+    let mut kept: Vec<KeyValue> = Vec::with_capacity(attributes.len());
+    for KeyValue { key, value, .. } in attributes {
+        let value = if value::is_within(&value, limit) {
+            value
+        } else {
+            value::bounded_value(value, limit)
+        };
+        match kept.iter_mut().find(|earlier| earlier.key == key) {
+            Some(earlier) => earlier.value = value,
+            None => kept.push(KeyValue::new(key, value)),
+        }
+    }
     EventAttributes::new(kept, 0)
 }
 

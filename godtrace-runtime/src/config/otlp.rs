@@ -399,9 +399,44 @@ fn check_pem(pem: &[u8], kind: PemKind) -> Result<(), String> {
                 Err(e) => Err(format!("a PEM file of certificates ({e:?})")),
             }
         }
+        // An encrypted key is a key the TLS library cannot read: said as such, rather than
+        // as a file with no key in it.
+        PemKind::PrivateKey if is_encrypted_key(pem) => Err(
+            "an unencrypted private key (this one is encrypted, which the TLS library cannot \
+             read: decrypt it first, e.g. `openssl pkey -in key.pem -out key-plain.pem`)"
+                .into(),
+        ),
         PemKind::PrivateKey => PrivateKeyDer::from_pem_slice(pem)
             .map(drop)
             .map_err(|_| "a PEM file with a PKCS#8, PKCS#1 or SEC1 private key".into()),
+    }
+}
+
+/// Whether `pem` holds an encrypted private key: PKCS#8's `ENCRYPTED PRIVATE KEY`, or an
+/// OpenSSL key with a `Proc-Type: 4,ENCRYPTED` header.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn is_encrypted_key(pem: &[u8]) -> bool {
+    let contains = |needle: &[u8]| pem.windows(needle.len()).any(|window| window == needle);
+    contains(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || contains(b"Proc-Type: 4,ENCRYPTED")
+}
+
+#[cfg(all(test, any(feature = "otlp-grpc", feature = "otlp-http")))]
+mod pem_tests {
+    use super::{PemKind, check_pem};
+
+    #[test]
+    fn an_encrypted_key_is_said_to_be_encrypted() {
+        let pkcs8 = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkq\n\
+                      -----END ENCRYPTED PRIVATE KEY-----\n";
+        let legacy = b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+                       DEK-Info: AES-256-CBC,0123456789ABCDEF0123456789ABCDEF\n\nbm90IGEga2V5\n\
+                       -----END RSA PRIVATE KEY-----\n";
+        for pem in [&pkcs8[..], &legacy[..]] {
+            let err = check_pem(pem, PemKind::PrivateKey).unwrap_err();
+            assert!(err.contains("encrypted"), "{err}");
+        }
+        let plain = b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n";
+        assert_eq!(check_pem(plain, PemKind::PrivateKey), Ok(()));
     }
 }
 

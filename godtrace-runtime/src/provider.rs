@@ -9,7 +9,6 @@ use crate::span::switches;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -238,10 +237,16 @@ fn exporter(
 }
 
 /// `telemetry.sdk.*`, `host.name`, `process.pid`, then the configured attributes (which
-/// include `service.name` and `service.version`).
+/// include `service.name` and `service.version`). The SDK is godtrace: it records and exports
+/// the spans itself, and the resource conventions reserve the name `opentelemetry` for
+/// OpenTelemetry's own SDKs ("a fork or a vendor-provided implementation ... MUST NOT" use it).
 fn resource(settings: &Settings) -> Resource {
     let mut builder = Resource::builder_empty()
-        .with_detector(Box::new(TelemetryResourceDetector))
+        .with_attributes([
+            KeyValue::new("telemetry.sdk.name", "godtrace"),
+            KeyValue::new("telemetry.sdk.language", "rust"),
+            KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
+        ])
         .with_attribute(KeyValue::new("process.pid", i64::from(std::process::id())));
     if let Some(host) = host_name() {
         builder = builder.with_attribute(KeyValue::new("host.name", host));

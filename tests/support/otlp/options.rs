@@ -81,6 +81,11 @@ pub fn run(kind: Kind, protocol_name: &str) {
     assert_eq!(get("region"), Some("eu-west-1"));
     assert_eq!(get("telemetry.sdk.language"), Some("rust"));
     assert_eq!(
+        get("telemetry.sdk.name"),
+        Some("godtrace"),
+        "not OpenTelemetry's own SDK"
+    );
+    assert_eq!(
         get("process.pid"),
         Some(std::process::id().to_string().as_str())
     );

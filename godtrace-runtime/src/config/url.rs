@@ -181,34 +181,66 @@ pub(crate) fn redacted(url: &str) -> String {
 pub(crate) fn scrub(message: &str, url: &str) -> String {
     let mut secrets: Vec<String> = Vec::new();
     if let Some(info) = userinfo(url) {
-        secrets.push(info.to_owned());
-        if let Some((_, password)) = info.split_once(':')
-            && !password.is_empty()
-        {
+        // With its `@`, as a URL holds it: a short user name is then not taken for every
+        // copy of its letters.
+        secrets.push(format!("{info}@"));
+        if let Some((_, password)) = info.split_once(':') {
             secrets.push(password.to_owned());
         }
     }
     if let Some(query) = query(url) {
         secrets.push(query.to_owned());
         secrets.push(query_encoded(query));
-        // Values short enough to occur by chance elsewhere in a message (`v=1`) are left.
         for (_, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
             let decoded = percent_decode(value)
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                 .unwrap_or_default();
-            for form in [value.to_owned(), query_encoded(value), decoded] {
-                if form.len() >= 6 {
-                    secrets.push(form);
-                }
-            }
+            secrets.extend([value.to_owned(), query_encoded(value), decoded]);
         }
     }
     secrets.extend(parsed_secrets(url));
+    let whole_query = query(url);
+    // A part short enough to occur by chance elsewhere in a message (`v=1`, a one-letter
+    // password, which would take every `e`) is left to the forms that hold it: the whole
+    // user-info with its `@`, the whole query. Those are always looked for.
+    secrets.retain(|secret| {
+        !secret.is_empty()
+            && (secret.len() >= MIN_LONE_SECRET
+                || secret.ends_with('@')
+                || Some(secret.as_str()) == whole_query)
+    });
     // Longest first: a value inside the whole query goes with the query.
     secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-    let mut out = message.to_owned();
-    for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
-        out = out.replace(secret.as_str(), "<redacted>");
+    secrets.dedup();
+    replace_all_at_once(message, &secrets)
+}
+
+/// The shortest part of a URL's credentials looked for on its own (see [`scrub`]).
+const MIN_LONE_SECRET: usize = 6;
+
+/// `message` with every occurrence of any of `secrets` (longest first where several start at
+/// one place) replaced by `<redacted>` (`<redacted>@` for a user-info with its `@`), in one
+/// pass over `message`: a secret is never looked for inside the marker put for another.
+fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(c) = rest.chars().next() {
+        match secrets
+            .iter()
+            .find(|secret| rest.starts_with(secret.as_str()))
+        {
+            Some(secret) => {
+                out.push_str("<redacted>");
+                if secret.ends_with('@') {
+                    out.push('@');
+                }
+                rest = &rest[secret.len()..];
+            }
+            None => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
     }
     out
 }
@@ -225,10 +257,13 @@ fn parsed_secrets(url: &str) -> Vec<String> {
     // user name alone, short enough to occur elsewhere).
     match parsed.password() {
         Some(password) => {
-            secrets.push(format!("{}:{password}", parsed.username()));
+            secrets.push(format!("{}:{password}@", parsed.username()));
             secrets.push(password.to_owned());
         }
-        None => secrets.push(parsed.username().to_owned()),
+        None if !parsed.username().is_empty() => {
+            secrets.push(format!("{}@", parsed.username()));
+        }
+        None => {}
     }
     secrets.extend(parsed.query().map(str::to_owned));
     secrets
@@ -423,6 +458,30 @@ mod tests {
         let scrubbed = scrub("invalid api key: s3cr3tkey", url);
         assert!(!scrubbed.contains("s3cr3tkey"), "{scrubbed}");
         assert_eq!(redacted("http://h:1/p"), "http://h:1/p");
+    }
+
+    /// Short credentials leave the rest of a message readable: a one-letter password or user
+    /// name is redacted where the URL holds it, not in every word that has its letter.
+    #[test]
+    fn short_credentials_are_redacted_where_the_url_holds_them() {
+        let url = "http://u:e@127.0.0.1:9/v1/traces?k=secretvalue";
+        let message = "godtrace: could not export 1 spans to http://u:e@127.0.0.1:9/v1/traces?\
+                       k=secretvalue: error sending request";
+        assert_eq!(
+            scrub(message, url),
+            "godtrace: could not export 1 spans to http://<redacted>@127.0.0.1:9/v1/traces?\
+             <redacted>: error sending request"
+        );
+        assert_eq!(
+            redacted("http://t@h:1/v1/traces"),
+            "http://<redacted>@h:1/v1/traces"
+        );
+        // A long password is still looked for on its own.
+        let url = "http://user:hunter22@h:1";
+        assert_eq!(
+            scrub("bad password hunter22", url),
+            "bad password <redacted>"
+        );
     }
 
     /// An HTTP client quotes the URL it parsed: a query character the URL standard encodes

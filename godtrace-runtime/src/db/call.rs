@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 /// The duration histogram of the OpenTelemetry database client conventions.
 pub(crate) const DURATION_METRIC: &str = "db.client.operation.duration";
+/// Its description, word for word from the conventions: exporters and backends show it.
+const DURATION_DESCRIPTION: &str = "Duration of database client operations.";
 /// Its buckets in seconds, as the conventions give them.
 pub(crate) static DURATION_BUCKETS: [f64; 9] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0];
 
@@ -181,6 +183,7 @@ fn record_duration(elapsed: Duration, attributes: &[KeyValue]) {
         elapsed.as_secs_f64(),
         attributes,
         &DURATION_BUCKETS,
+        DURATION_DESCRIPTION,
     );
 }
 
@@ -188,4 +191,25 @@ fn record_duration(elapsed: Duration, attributes: &[KeyValue]) {
 /// a cut text (a longer text would be cut again).
 pub(crate) fn query_text_cap() -> usize {
     crate::limits::max_attribute_len().saturating_sub('…'.len_utf8())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_duration_histogram_has_the_conventions_description() {
+        let _capture = crate::testing::capture();
+        record_duration(
+            Duration::from_millis(3),
+            &[KeyValue::new("db.system.name", "test")],
+        );
+        let snapshot = crate::metrics::metrics_snapshot();
+        let metric = snapshot.metric(DURATION_METRIC).expect("recorded");
+        assert_eq!(
+            metric.description,
+            "Duration of database client operations."
+        );
+        assert_eq!(metric.unit, "s");
+    }
 }

@@ -60,6 +60,8 @@ fn postgres_duration_attributes(
     error: Option<&'static str>,
 ) -> Vec<KeyValue> {
     let collection = KeyValue::new("db.collection.name", table.to_owned());
+    // Recommended on the metric by the conventions, as on the span.
+    let summary = KeyValue::new("db.query.summary", format!("{operation} {table}"));
     let error = error.into_iter().flat_map(|e| {
         [
             KeyValue::new("error.type", e),
@@ -71,7 +73,7 @@ fn postgres_duration_attributes(
         "godtrace_test",
         operation,
         url,
-        std::iter::once(collection).chain(error),
+        [collection, summary].into_iter().chain(error),
     )
 }
 
@@ -112,7 +114,7 @@ fn queries_are_client_spans_under_the_traced_operation_without_their_values() {
     assert_eq!(
         names,
         [
-            on("CREATE"),
+            format!("CREATE TABLE {table}"),
             on("INSERT"),
             on("INSERT"),
             on("SELECT"),

@@ -106,7 +106,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
             return self.inner.req_packed_command(cmd);
         }
         let summary = redis_command::summarize(cmd.args_iter().map(arg_bytes));
-        let call = Call::start(&self.endpoint, summary.operation, None, || {
+        let call = Call::start(&self.endpoint, None, summary.operation, None, || {
             Some(summary.text)
         });
         let reply = self.inner.req_packed_command(cmd);
@@ -136,7 +136,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
         let operation = redis_command::batch_operation(batch, transaction, commands);
         // An empty transaction still sends `MULTI` and `EXEC`: a span `MULTI`, with no text
         // (there is no command of the user's to show).
-        let call = Call::start(&self.endpoint, operation, None, || {
+        let call = Call::start(&self.endpoint, None, operation, None, || {
             (!pipeline.is_empty()).then(|| pipeline_text(pipeline))
         });
         // The conventions: one operation is not a batch, and the size is never 1.

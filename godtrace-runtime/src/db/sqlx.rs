@@ -19,8 +19,10 @@
 //! ```
 //!
 //! What each span records: `db.system.name` = `postgresql`, `db.namespace` (the database),
-//! `db.operation.name` and `db.collection.name` (read from the statement: `SELECT`, its first
-//! table), `db.query.text` with every literal replaced by `?` (bound `$1` values are never
+//! `db.query.summary` (read from the statement, also the span's name: every operation and the
+//! tables it names, `INSERT orders SELECT carts`), `db.operation.name` and
+//! `db.collection.name` (only when the statement has one operation and one table),
+//! `db.query.text` with every literal replaced by `?` (bound `$1` values are never
 //! read), `server.address`, `server.port`, `db.response.returned_rows`, and on failure
 //! `db.response.status_code` (the SQLSTATE) and `error.type` (the SQLSTATE, or the kind of
 //! client error). On the pool, `godtrace.db.pool.wait_time` is the time (seconds) spent
@@ -158,21 +160,15 @@ fn start_statement(endpoint: &Arc<Endpoint>, sql: &str) -> Option<Call> {
         return None;
     }
     let summary = sql::summarize(sql, None);
-    // The query conventions: a parsed statement gets a low-cardinality summary,
-    // `{operation} {collection}` (`SELECT wallets`), which is also the span's name.
-    let query_summary = summary
-        .operation
-        .as_ref()
-        .map(|operation| match &summary.collection {
-            Some(collection) => format!("{operation} {collection}"),
-            None => operation.clone(),
-        });
-    let call = Call::start(endpoint, summary.operation, summary.collection, || {
-        sql::summarize(sql, Some(call::query_text_cap())).text
-    });
-    if let Some(query_summary) = query_summary {
-        call.set_attribute("db.query.summary", query_summary);
-    }
+    // The conventions: the query summary is also the span's name; the operation and table
+    // are set only when the statement has one of each.
+    let call = Call::start(
+        endpoint,
+        summary.summary,
+        summary.operation,
+        summary.collection,
+        || sql::summarize(sql, Some(call::query_text_cap())).text,
+    );
     Some(call)
 }
 
@@ -180,7 +176,7 @@ fn start_statement(endpoint: &Arc<Endpoint>, sql: &str) -> Option<Call> {
 /// tracing off.
 fn start_named(endpoint: &Arc<Endpoint>, operation: &'static str) -> Option<Call> {
     call::enabled().then(|| {
-        Call::start(endpoint, Some(operation.to_owned()), None, || {
+        Call::start(endpoint, None, Some(operation.to_owned()), None, || {
             Some(operation.to_owned())
         })
     })

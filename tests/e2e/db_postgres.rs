@@ -380,3 +380,45 @@ fn a_pool_wait_that_times_out_fails_the_query_span() {
         select.duration
     );
 }
+
+#[traced(operation = "e2e::db_postgres::summaries")]
+async fn summaries(pool: &TracedPool, table: &str) -> sqlx::Error {
+    let create = format!("CREATE TABLE {table} (id bigint)");
+    sqlx::query(&create).execute(pool).await.unwrap();
+    let copy = format!("INSERT INTO {table} SELECT g FROM generate_series(1, 3) g");
+    sqlx::query(&copy).execute(pool).await.unwrap();
+    // Rows 1 and 2 reach the caller, then 1/0 fails the statement.
+    // No ORDER BY: a sort would compute every row before sending any.
+    let failing = format!("SELECT 1 / (3 - id) FROM {table}");
+    sqlx::query(&failing).fetch_all(pool).await.unwrap_err()
+}
+
+/// The conventions' query summary names every operation and table; with several,
+/// `db.operation.name` and `db.collection.name` are left out. A statement that fails after
+/// delivering rows records them.
+#[test]
+fn a_summary_names_every_operation_and_rows_before_a_failure_are_counted() {
+    let Some(url) = db::database_url() else {
+        return;
+    };
+    let c = testing::capture();
+    let table = unique("summaries");
+    let error = run(async { summaries(&connect(&url).await, &table).await });
+    assert_eq!(
+        error.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("22012")
+    );
+    let children = c.children(&c.span("e2e::db_postgres::summaries"));
+    let insert = &children[1];
+    assert_eq!(insert.name, format!("INSERT {table} SELECT"));
+    assert_eq!(
+        string_attr(insert, "db.query.summary"),
+        format!("INSERT {table} SELECT")
+    );
+    assert!(insert.attr("db.operation.name").is_none());
+    assert!(insert.attr("db.collection.name").is_none());
+    let failed = &children[2];
+    assert!(failed.is_error());
+    assert_eq!(string_attr(failed, "db.operation.name"), "SELECT");
+    assert_eq!(int_attr(failed, "db.response.returned_rows"), 2);
+}

@@ -308,3 +308,33 @@ fn a_transaction_that_fails_inside_exec_is_a_failed_span() {
     assert_eq!(string_attr(multi, "error.type"), "WRONGTYPE");
     assert!(!all_text(multi).contains("pushed-secret"));
 }
+
+#[traced(operation = "e2e::db_redis::empty_pipelines")]
+async fn empty_pipelines(
+    conn: &mut TracedConnection<MultiplexedConnection>,
+) -> (RedisResult<()>, RedisResult<()>) {
+    let empty = pipe().query_async::<()>(conn).await;
+    let empty_transaction = pipe().atomic().query_async::<()>(conn).await;
+    (empty, empty_transaction)
+}
+
+/// An empty pipeline sends nothing: no span (it was a failed `PIPELINE` with an empty
+/// text). An empty transaction is `MULTI` and `EXEC` on the wire: a span, without a text.
+#[test]
+fn an_empty_pipeline_is_no_span_and_an_empty_transaction_no_text() {
+    let Some(url) = db::redis_url() else {
+        return;
+    };
+    let c = testing::capture();
+    let (_, empty_transaction) = run(async {
+        let mut conn = multiplexed(&url, &AsyncConnectionConfig::new()).await;
+        empty_pipelines(&mut conn).await
+    });
+    empty_transaction.expect("an empty transaction succeeds");
+    let op = c.span("e2e::db_redis::empty_pipelines");
+    let children = c.children(&op);
+    let names: Vec<&str> = children.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["MULTI"], "{children:#?}");
+    assert!(!children[0].is_error());
+    assert!(children[0].attr("db.query.text").is_none());
+}

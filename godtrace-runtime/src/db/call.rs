@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 /// The duration histogram of the OpenTelemetry database client conventions.
 pub(crate) const DURATION_METRIC: &str = "db.client.operation.duration";
+/// Its description, word for word from the conventions: exporters and backends show it.
+const DURATION_DESCRIPTION: &str = "Duration of database client operations.";
 /// Its buckets in seconds, as the conventions give them.
 pub(crate) static DURATION_BUCKETS: [f64; 9] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0];
 
@@ -52,6 +54,7 @@ pub(crate) struct Call {
     span: Span,
     started: Instant,
     endpoint: Arc<Endpoint>,
+    summary: Option<StringValue>,
     operation: Option<StringValue>,
     collection: Option<StringValue>,
     /// Something was handed to the caller: a call dropped now was not cancelled.
@@ -60,17 +63,20 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// Starts the span of a call named after `operation` and `collection` (the system's name
+    /// Starts the span of a call named after its query `summary` when there is one (the
+    /// conventions' first choice), else after `operation` and `collection` (the system's name
     /// when neither is known), with `text` as `db.query.text` if the span is recorded.
     pub(crate) fn start(
         endpoint: &Arc<Endpoint>,
+        summary: Option<String>,
         operation: Option<String>,
         collection: Option<String>,
         text: impl FnOnce() -> Option<String>,
     ) -> Call {
-        let name: Cow<'static, str> = match (&operation, &collection) {
-            (Some(op), Some(coll)) => format!("{op} {coll}").into(),
-            (Some(op), None) => op.clone().into(),
+        let name: Cow<'static, str> = match (&summary, &operation, &collection) {
+            (Some(summary), _, _) => summary.clone().into(),
+            (None, Some(op), Some(coll)) => format!("{op} {coll}").into(),
+            (None, Some(op), None) => op.clone().into(),
             _ => endpoint.system.into(),
         };
         let span = span_builder(name).kind(SpanKind::Client).start_detached();
@@ -78,6 +84,7 @@ impl Call {
             span,
             started: Instant::now(),
             endpoint: endpoint.clone(),
+            summary: summary.map(StringValue::from),
             operation: operation.map(StringValue::from),
             collection: collection.map(StringValue::from),
             delivered: false,
@@ -96,12 +103,15 @@ impl Call {
 
     /// The attributes shared by the span and the metric point.
     fn attributes(&self) -> Vec<(&'static str, Value)> {
-        let mut attributes = Vec::with_capacity(7);
+        let mut attributes = Vec::with_capacity(8);
         attributes.push(("db.system.name", self.endpoint.system.into()));
+        // `db.query.summary` is recommended on the metric too: with several operations or
+        // tables, it is what tells the calls apart (the two above are then left out).
         let optional = [
             ("db.namespace", &self.endpoint.namespace),
             ("db.operation.name", &self.operation),
             ("db.collection.name", &self.collection),
+            ("db.query.summary", &self.summary),
             ("server.address", &self.endpoint.address),
         ];
         for (key, value) in optional {
@@ -181,6 +191,7 @@ fn record_duration(elapsed: Duration, attributes: &[KeyValue]) {
         elapsed.as_secs_f64(),
         attributes,
         &DURATION_BUCKETS,
+        DURATION_DESCRIPTION,
     );
 }
 
@@ -188,4 +199,52 @@ fn record_duration(elapsed: Duration, attributes: &[KeyValue]) {
 /// a cut text (a longer text would be cut again).
 pub(crate) fn query_text_cap() -> usize {
     crate::limits::max_attribute_len().saturating_sub('…'.len_utf8())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_duration_histogram_has_the_conventions_description() {
+        let _capture = crate::testing::capture();
+        record_duration(
+            Duration::from_millis(3),
+            &[KeyValue::new("db.system.name", "test")],
+        );
+        let snapshot = crate::metrics::metrics_snapshot();
+        let metric = snapshot.metric(DURATION_METRIC).expect("recorded");
+        assert_eq!(
+            metric.description,
+            "Duration of database client operations."
+        );
+        assert_eq!(metric.unit, "s");
+    }
+
+    /// Recommended on the metric by the conventions: without it, statements with several
+    /// operations or tables (no `db.operation.name`) would all be one series.
+    #[test]
+    fn the_query_summary_is_on_the_span_and_the_metric() {
+        let capture = crate::testing::capture();
+        let endpoint = Arc::new(Endpoint {
+            system: "call_rs_test",
+            namespace: None,
+            address: None,
+            port: None,
+        });
+        let summary = "INSERT call_rs_o SELECT call_rs_w";
+        Call::start(&endpoint, Some(summary.to_owned()), None, None, || None).succeed();
+        let span = capture.span(summary);
+        assert_eq!(span.attr("db.query.summary"), Some(&Value::from(summary)));
+        assert!(span.attr("db.operation.name").is_none());
+        let attributes = [
+            KeyValue::new("db.system.name", "call_rs_test"),
+            KeyValue::new("db.query.summary", summary),
+        ];
+        let snapshot = crate::metrics::metrics_snapshot();
+        assert!(
+            snapshot.histogram(DURATION_METRIC, &attributes).is_some(),
+            "{snapshot:#?}"
+        );
+    }
 }

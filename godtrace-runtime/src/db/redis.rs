@@ -106,7 +106,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
             return self.inner.req_packed_command(cmd);
         }
         let summary = redis_command::summarize(cmd.args_iter().map(arg_bytes));
-        let call = Call::start(&self.endpoint, summary.operation, None, || {
+        let call = Call::start(&self.endpoint, None, summary.operation, None, || {
             Some(summary.text)
         });
         let reply = self.inner.req_packed_command(cmd);
@@ -123,17 +123,21 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        if !call::enabled() {
+        let transaction = pipeline.is_transaction();
+        // An empty pipeline sends nothing (the redis crate writes no bytes and waits for no
+        // reply): no call, so no span, nor a metric point for a server never asked.
+        if !call::enabled() || (pipeline.is_empty() && !transaction) {
             return self.inner.req_packed_commands(pipeline, offset, count);
         }
-        let transaction = pipeline.is_transaction();
         let batch = if transaction { "MULTI" } else { "PIPELINE" };
         let commands = pipeline
             .cmd_iter()
             .map(|cmd| cmd.args_iter().map(arg_bytes));
         let operation = redis_command::batch_operation(batch, transaction, commands);
-        let call = Call::start(&self.endpoint, operation, None, || {
-            Some(pipeline_text(pipeline))
+        // An empty transaction still sends `MULTI` and `EXEC`: a span `MULTI`, with no text
+        // (there is no command of the user's to show).
+        let call = Call::start(&self.endpoint, None, operation, None, || {
+            (!pipeline.is_empty()).then(|| pipeline_text(pipeline))
         });
         // The conventions: one operation is not a batch, and the size is never 1.
         if pipeline.len() > 1 {
@@ -244,7 +248,63 @@ fn bounded_code(code: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::bounded_code;
+    use super::*;
+    use std::task::{Context, Poll, Waker};
+
+    /// A connection that answers every pipeline at once, with one `OK` per reply expected.
+    struct Answering;
+
+    impl ConnectionLike for Answering {
+        fn req_packed_command<'a>(&'a mut self, _: &'a Cmd) -> RedisFuture<'a, Value> {
+            Box::pin(async { Ok(Value::Okay) })
+        }
+
+        fn req_packed_commands<'a>(
+            &'a mut self,
+            _: &'a Pipeline,
+            _: usize,
+            count: usize,
+        ) -> RedisFuture<'a, Vec<Value>> {
+            Box::pin(async move { Ok(vec![Value::Array(vec![]); count]) })
+        }
+
+        fn get_db(&self) -> i64 {
+            0
+        }
+    }
+
+    fn send(pipeline: &Pipeline) {
+        let info: ConnectionInfo = "redis://127.0.0.1:6379/0".parse().unwrap();
+        let mut conn = TracedConnection::new(Answering, &info);
+        let (offset, count) = if pipeline.is_transaction() {
+            (pipeline.len() + 1, 1)
+        } else {
+            (0, pipeline.len())
+        };
+        let mut reply = conn.req_packed_commands(pipeline, offset, count);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(reply.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+    }
+
+    /// The redis crate sends nothing for an empty pipeline: there is no call to record. An
+    /// empty transaction is `MULTI` and `EXEC` on the wire: a span, without an empty text.
+    #[test]
+    fn an_empty_pipeline_is_no_span_and_an_empty_transaction_has_no_text() {
+        let capture = crate::testing::capture();
+        send(&::redis::pipe());
+        assert!(capture.spans().is_empty(), "{:?}", capture.spans());
+        send(::redis::pipe().atomic());
+        let multi = capture.span("MULTI");
+        assert!(!multi.is_error());
+        assert!(multi.attr("db.query.text").is_none());
+        assert!(multi.attr("db.operation.batch.size").is_none());
+        send(::redis::pipe().get("k").get("j"));
+        let piped = capture.span("PIPELINE GET");
+        assert_eq!(
+            piped.attr("db.query.text"),
+            Some(&opentelemetry::Value::from("GET ?; GET ?"))
+        );
+    }
 
     #[test]
     fn only_upper_case_words_are_recorded_as_codes() {

@@ -1,6 +1,7 @@
-//! What a SQL statement's span records: its operation (`SELECT`), the first table it names
-//! (`db.collection.name`) and its text with every literal value replaced by `?`
-//! (`db.query.text`).
+//! What a SQL statement's span records: its query summary (`db.query.summary`, also the
+//! span's name: `SELECT wallets`), its operation and table when it has one of each
+//! (`db.operation.name`, `db.collection.name`), and its text with every literal value
+//! replaced by `?` (`db.query.text`).
 //!
 //! One pass over the bytes, no allocation but the output. The work is bounded for any input:
 //! at most [`MAX_SCAN_LEN`] bytes are read, and scanning stops as soon as the caller has what
@@ -15,14 +16,24 @@ pub(crate) const MAX_SCAN_LEN: usize = 64 * 1024;
 const MAX_OPERATION_LEN: usize = 32;
 /// Longest `db.collection.name` (a table name, schema-qualified or quoted).
 const MAX_COLLECTION_LEN: usize = 128;
+/// Longest `db.query.summary`: the conventions say it SHOULD NOT exceed 255 characters.
+pub(crate) const MAX_SUMMARY_LEN: usize = 255;
+/// Names of `WITH` definitions remembered (so as not to list them as tables).
+const MAX_CTE_NAMES: usize = 8;
 
-/// The operation and table a statement names, and its sanitized text when asked for.
+/// The query summary of a statement, its operation and table when it has only one of each,
+/// and its sanitized text when asked for.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct SqlSummary {
-    /// The first keyword, upper-cased (`SELECT`), when the statement starts with a word.
+    /// `db.query.summary`, as the conventions build it: each operation (`SELECT`,
+    /// `CREATE TABLE`) followed by the tables it names, in the order they appear, subqueries
+    /// and `WITH` definitions included (`INSERT orders SELECT carts`), at most
+    /// [`MAX_SUMMARY_LEN`] bytes.
+    pub(crate) summary: Option<String>,
+    /// The operation, when the statement has one kind only (a subquery's `SELECT` in a
+    /// `SELECT` is the same): the conventions say not to read one from a query with several.
     pub(crate) operation: Option<String>,
-    /// The first table of a `SELECT`/`DELETE ... FROM`, `INSERT INTO`, `UPDATE`, `MERGE INTO`,
-    /// `COPY` or `CREATE`/`ALTER`/`DROP`/`TRUNCATE TABLE`.
+    /// The table, when the statement has one operation and names one table.
     pub(crate) collection: Option<String>,
     /// The text with literals replaced by `?` (only when a cap was given).
     pub(crate) text: Option<String>,
@@ -42,11 +53,18 @@ pub(crate) fn summarize(sql: &str, text_cap: Option<usize>) -> SqlSummary {
         settings: Settings::default(),
     };
     scanner.run();
+    scanner.parser.finish();
     let truncated = scanner.end < sql.len();
     let text = scanner.out.map(|out| out.finish(truncated));
+    let parser = scanner.parser;
+    let operation = parser.operation.filter(|_| !parser.other_operation);
+    let collection = parser
+        .collection
+        .filter(|_| operation.is_some() && !parser.other_collection);
     SqlSummary {
-        operation: scanner.parser.operation,
-        collection: scanner.parser.collection,
+        summary: (!parser.summary.is_empty()).then_some(parser.summary),
+        operation,
+        collection,
         text,
     }
 }
@@ -400,19 +418,34 @@ impl Output {
     }
 }
 
-/// Finds the operation and first table of the first statement, token by token.
+/// Builds the query summary of the first statement, token by token, in one pass with no
+/// recursion: parentheses are a depth counter, so any nesting costs the same per token.
 #[derive(Debug, Default)]
 struct Parser {
+    /// `db.query.summary` so far: operations, each followed by its tables.
+    summary: String,
+    /// The first operation, and whether another one (a different word) followed.
     operation: Option<String>,
+    other_operation: bool,
+    /// The first table, and whether another one (a different name, or one not read) followed.
     collection: Option<String>,
+    other_collection: bool,
     state: State,
-    /// Parenthesis depth: a `FROM` inside a subquery or function call is not the statement's.
+    /// Parenthesis depth: a `WITH` list's commas are told from a subquery's by it.
     depth: u32,
-    /// The last token was the word `DISTINCT`: a `FROM` after it is `IS [NOT] DISTINCT FROM`.
-    after_distinct: bool,
-    /// The name follows `FROM`, where a `(` after it makes it a function's (elsewhere, as in
-    /// `INSERT INTO t (a, b)` or `COPY t (a)`, a column list follows).
-    after_from: bool,
+    /// What the last token was, for the keywords whose meaning depends on it.
+    last: Last,
+    /// The table name being read (its parts joined by `.`).
+    name: String,
+    /// The name follows `FROM`, `JOIN` or `USING`, where a `(` after it makes it a function's
+    /// (elsewhere, as in `INSERT INTO t (a, b)`, a column list follows).
+    name_may_be_function: bool,
+    /// The table follows `FROM`: a `,` after it (and its alias) names another.
+    in_from_list: bool,
+    /// The names a `WITH` defines: they are the statement's own, not tables.
+    ctes: Vec<String>,
+    /// The depth of the `WITH` being read, until its main statement starts.
+    with_depth: Option<u32>,
     done: bool,
 }
 
@@ -421,18 +454,91 @@ enum State {
     /// Before the first token.
     #[default]
     Start,
-    /// Waiting for this keyword at depth 0, then the table name.
-    UntilKeyword(&'static str),
-    /// The next word (after optional modifiers) names the table.
+    /// Reading keywords for operations and the words that precede tables.
+    Idle,
+    /// After `CREATE`, `ALTER` or `DROP`: the kind of object follows (`TABLE`, `INDEX`).
+    ObjectKind(&'static str),
+    /// The next word (after optional modifiers) names a table.
     TableNext,
     /// Inside a table name: a `.` continues it.
     InName,
     /// After a `.` in a table name.
     AfterDot,
+    /// After a table name: its alias (with or without `AS`), or a `,` in a `FROM` list.
+    AfterTable { aliased: bool },
+    /// After `WITH` or a `,` between its definitions: the next word is a name it defines.
+    CteName,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Last {
+    #[default]
+    Start,
+    Open,
+    Close,
+    Distinct,
+    Other,
 }
 
 /// Words between a keyword and the table name that are not the name.
-const MODIFIERS: [&str; 5] = ["ONLY", "IF", "NOT", "EXISTS", "LATERAL"];
+const MODIFIERS: [&str; 6] = ["ONLY", "IF", "NOT", "EXISTS", "LATERAL", "TABLE"];
+
+/// Words between `CREATE`/`ALTER`/`DROP` and the kind of object.
+const KIND_MODIFIERS: [&str; 9] = [
+    "OR",
+    "REPLACE",
+    "TEMP",
+    "TEMPORARY",
+    "UNLOGGED",
+    "UNIQUE",
+    "GLOBAL",
+    "LOCAL",
+    "MATERIALIZED",
+];
+
+/// Words after a table name that are never its alias.
+const NOT_ALIASES: [&str; 32] = [
+    "JOIN",
+    "INNER",
+    "LEFT",
+    "RIGHT",
+    "FULL",
+    "CROSS",
+    "NATURAL",
+    "OUTER",
+    "WHERE",
+    "ON",
+    "USING",
+    "GROUP",
+    "ORDER",
+    "LIMIT",
+    "OFFSET",
+    "HAVING",
+    "WINDOW",
+    "UNION",
+    "INTERSECT",
+    "EXCEPT",
+    "SET",
+    "VALUES",
+    "SELECT",
+    "RETURNING",
+    "FOR",
+    "FROM",
+    "INTO",
+    "DEFAULT",
+    "OVERRIDING",
+    "FETCH",
+    "TABLESAMPLE",
+    "WITH",
+];
+
+/// Operations that start a statement or a subquery but are also words of other clauses
+/// (`FOR UPDATE`, `ON DELETE`, `DO UPDATE`): operations only after `(`, `)` or at the start.
+const STATEMENT_OPERATIONS: [&str; 4] = ["INSERT", "UPDATE", "DELETE", "MERGE"];
+
+fn is_any(word: &str, set: &[&str]) -> bool {
+    set.iter().any(|w| word.eq_ignore_ascii_case(w))
+}
 
 impl Parser {
     fn feed(&mut self, token: Token<'_>) {
@@ -440,49 +546,90 @@ impl Parser {
             return;
         }
         match token {
-            Token::Punct(b'(') => self.depth += 1,
+            Token::Punct(b'(') => self.depth = self.depth.saturating_add(1),
             Token::Punct(b')') => self.depth = self.depth.saturating_sub(1),
             _ => {}
         }
-        let after_distinct = self.after_distinct;
-        self.after_distinct = matches!(token, Token::Word(w) if w.eq_ignore_ascii_case("DISTINCT"));
+        self.step(token);
+        self.last = match token {
+            Token::Punct(b'(') => Last::Open,
+            Token::Punct(b')') => Last::Close,
+            Token::Word(w) if w.eq_ignore_ascii_case("DISTINCT") => Last::Distinct,
+            _ => Last::Other,
+        };
+    }
+
+    fn step(&mut self, token: Token<'_>) {
         match self.state {
             State::Start => self.first(token),
-            State::UntilKeyword(keyword) => {
-                if self.depth == 0
-                    && !after_distinct
-                    && matches!(token, Token::Word(w) if w.eq_ignore_ascii_case(keyword))
-                {
-                    self.after_from = keyword == "FROM";
-                    self.state = State::TableNext;
-                } else if token == Token::Punct(b';') && self.depth == 0 {
-                    self.done = true;
-                }
-            }
-            State::TableNext => self.table_start(token),
-            State::InName => {
-                match token {
-                    Token::Punct(b'.') => self.state = State::AfterDot,
-                    // `FROM generate_series(..)`: a function, not a table.
-                    Token::Punct(b'(') if self.after_from => {
-                        self.collection = None;
+            State::Idle => self.idle(token),
+            State::ObjectKind(operation) => match token {
+                Token::Word(w) if is_any(w, &KIND_MODIFIERS) => {}
+                Token::Word(kind) if kind.bytes().all(|c| c.is_ascii_alphabetic()) => {
+                    let kind = kind.to_ascii_uppercase();
+                    self.add_operation(&format!("{operation} {kind}"));
+                    if kind == "TABLE" {
+                        self.table_next(false, false);
+                    } else {
                         self.done = true;
                     }
-                    _ => self.done = true,
                 }
-            }
+                _ => {
+                    self.add_operation(operation);
+                    self.done = true;
+                }
+            },
+            State::TableNext => match token {
+                Token::Word(w) if is_any(w, &MODIFIERS) => {}
+                Token::Word(part) | Token::QuotedIdent(part) => {
+                    self.name.clear();
+                    self.state = State::InName;
+                    self.extend_name(part);
+                }
+                // `FROM (SELECT ..)`: a subquery, read as the rest of the statement.
+                _ => self.idle(token),
+            },
+            State::InName => match token {
+                Token::Punct(b'.') => self.state = State::AfterDot,
+                // `FROM generate_series(..)`: a function, not a table.
+                Token::Punct(b'(') if self.name_may_be_function => self.state = State::Idle,
+                _ => {
+                    self.add_table();
+                    self.state = State::AfterTable { aliased: false };
+                    self.step(token);
+                }
+            },
             State::AfterDot => match token {
                 Token::Word(part) | Token::QuotedIdent(part) => {
+                    self.state = State::InName;
                     self.extend_name(".");
                     self.extend_name(part);
-                    self.state = State::InName;
                 }
-                _ => self.done = true,
+                _ => self.idle(token),
+            },
+            State::AfterTable { aliased } => match token {
+                Token::Word(w) if w.eq_ignore_ascii_case("AS") && !aliased => {}
+                Token::Word(w) | Token::QuotedIdent(w) if !aliased && !is_any(w, &NOT_ALIASES) => {
+                    self.state = State::AfterTable { aliased: true };
+                }
+                Token::Punct(b',') if self.in_from_list => self.table_next(true, true),
+                _ => self.idle(token),
+            },
+            State::CteName => match token {
+                Token::Word(w) if w.eq_ignore_ascii_case("RECURSIVE") => {}
+                Token::Word(name) | Token::QuotedIdent(name) => {
+                    // Past a few names, the rest are listed as if tables: bounded memory.
+                    if self.ctes.len() < MAX_CTE_NAMES {
+                        self.ctes.push(name.to_owned());
+                    }
+                    self.state = State::Idle;
+                }
+                _ => self.idle(token),
             },
         }
     }
 
-    /// The first token: the operation, and where its table is named.
+    /// The first token: the operation when it is a word, and what follows it.
     fn first(&mut self, token: Token<'_>) {
         let Token::Word(word) = token else {
             self.done = true;
@@ -492,47 +639,126 @@ impl Parser {
             self.done = true;
             return;
         }
+        self.state = State::Idle;
         let operation = word.to_ascii_uppercase();
-        self.state = match operation.as_str() {
-            "SELECT" | "DELETE" => State::UntilKeyword("FROM"),
-            "INSERT" | "MERGE" => State::UntilKeyword("INTO"),
-            "CREATE" | "ALTER" | "DROP" => State::UntilKeyword("TABLE"),
-            "UPDATE" | "COPY" | "TRUNCATE" => State::TableNext,
+        match operation.as_str() {
+            "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "WITH" => self.idle(token),
+            "CREATE" => self.state = State::ObjectKind("CREATE"),
+            "ALTER" => self.state = State::ObjectKind("ALTER"),
+            "DROP" => self.state = State::ObjectKind("DROP"),
+            "COPY" | "TRUNCATE" => {
+                self.add_operation(&operation);
+                self.table_next(false, false);
+            }
+            // `BEGIN`, `SET`, `VACUUM`…: the operation alone.
             _ => {
+                self.add_operation(&operation);
                 self.done = true;
-                State::Start
             }
-        };
-        self.operation = Some(operation);
-    }
-
-    /// After the keyword that precedes a table: its first part, unless this is a subquery.
-    fn table_start(&mut self, token: Token<'_>) {
-        match token {
-            Token::Word(w) if w.eq_ignore_ascii_case("TABLE") || is_modifier(w) => {}
-            Token::Word(name) | Token::QuotedIdent(name) => {
-                self.extend_name(name);
-                self.state = State::InName;
-            }
-            _ => self.done = true,
         }
     }
 
-    /// Appends to the table name; past [`MAX_COLLECTION_LEN`] the name is dropped (a cut
-    /// name would name another table).
-    fn extend_name(&mut self, part: &str) {
-        let name = self.collection.get_or_insert_with(String::new);
-        if name.len() + part.len() > MAX_COLLECTION_LEN {
-            self.collection = None;
+    /// A token outside a table name: operations, the keywords before tables, `WITH`.
+    fn idle(&mut self, token: Token<'_>) {
+        self.state = State::Idle;
+        let word = match token {
+            Token::Punct(b';') if self.depth == 0 => {
+                self.done = true;
+                return;
+            }
+            Token::Punct(b',') if self.with_depth == Some(self.depth) => {
+                self.state = State::CteName;
+                return;
+            }
+            Token::Word(word) => word,
+            _ => return,
+        };
+        let is = |keyword: &str| word.eq_ignore_ascii_case(keyword);
+        let statement_start = matches!(self.last, Last::Start | Last::Open | Last::Close);
+        if is("SELECT") || (statement_start && is_any(word, &STATEMENT_OPERATIONS)) {
+            if self.with_depth == Some(self.depth) {
+                self.with_depth = None;
+            }
+            self.add_operation(&word.to_ascii_uppercase());
+            if is("UPDATE") {
+                self.table_next(false, false);
+            }
+        } else if is("WITH") && statement_start {
+            self.with_depth = Some(self.depth);
+            self.state = State::CteName;
+        } else if is("FROM") && self.last != Last::Distinct {
+            // Not `IS [NOT] DISTINCT FROM`, a comparison.
+            self.table_next(true, true);
+        } else if is("JOIN") || is("USING") {
+            self.table_next(true, false);
+        } else if is("INTO") {
+            self.table_next(false, false);
+        }
+    }
+
+    /// A table name follows (after modifiers); `function` when a `(` after it would make it
+    /// a function's name, `list` when a `,` after it names another (a `FROM` list).
+    fn table_next(&mut self, function: bool, list: bool) {
+        self.state = State::TableNext;
+        self.name_may_be_function = function;
+        self.in_from_list = list;
+    }
+
+    fn add_operation(&mut self, operation: &str) {
+        match &self.operation {
+            None => self.operation = Some(operation.to_owned()),
+            Some(first) if first != operation => self.other_operation = true,
+            Some(_) => {}
+        }
+        self.push(operation);
+    }
+
+    /// The table just read, unless it names one of the statement's `WITH` definitions.
+    fn add_table(&mut self) {
+        let name = std::mem::take(&mut self.name);
+        if name.is_empty() || self.ctes.iter().any(|cte| cte.eq_ignore_ascii_case(&name)) {
+            return;
+        }
+        match &self.collection {
+            None => self.collection = Some(name.clone()),
+            Some(first) if *first != name => self.other_collection = true,
+            Some(_) => {}
+        }
+        self.push(&name);
+    }
+
+    /// Appends a word to the summary; one that would take it past [`MAX_SUMMARY_LEN`] ends
+    /// the reading (counted first: what the attributes say about one or several still holds).
+    fn push(&mut self, piece: &str) {
+        let space = usize::from(!self.summary.is_empty());
+        if self.summary.len() + space + piece.len() > MAX_SUMMARY_LEN {
             self.done = true;
             return;
         }
-        name.push_str(part);
+        if space == 1 {
+            self.summary.push(' ');
+        }
+        self.summary.push_str(piece);
     }
-}
 
-fn is_modifier(word: &str) -> bool {
-    MODIFIERS.iter().any(|m| word.eq_ignore_ascii_case(m))
+    /// Appends to the table name; past [`MAX_COLLECTION_LEN`] the name is dropped (a cut
+    /// name would name another table) and the statement's table is unknown.
+    fn extend_name(&mut self, part: &str) {
+        if self.name.len() + part.len() > MAX_COLLECTION_LEN {
+            self.other_collection = true;
+            self.name.clear();
+            self.state = State::Idle;
+            return;
+        }
+        self.name.push_str(part);
+    }
+
+    /// The end of the statement (or of what was read): a name being read is complete.
+    fn finish(&mut self) {
+        if !self.done && matches!(self.state, State::InName) {
+            self.add_table();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -638,7 +864,7 @@ mod tests {
         );
         assert_eq!(
             op_and_table("ALTER TABLE t RENAME TO u"),
-            some("ALTER", Some("t"))
+            some("ALTER TABLE", Some("t"))
         );
     }
 
@@ -662,7 +888,7 @@ mod tests {
     #[test]
     fn operation_and_first_table() {
         assert_eq!(
-            op_and_table("select * from Wallets w join b on true"),
+            op_and_table("select * from Wallets w join Wallets v on true"),
             some("SELECT", Some("Wallets"))
         );
         assert_eq!(
@@ -682,20 +908,20 @@ mod tests {
             some("UPDATE", Some("scans"))
         );
         assert_eq!(
-            op_and_table("DELETE FROM scans WHERE a IN (SELECT b FROM c)"),
+            op_and_table("DELETE FROM scans WHERE a = 1"),
             some("DELETE", Some("scans"))
         );
         assert_eq!(
             op_and_table("CREATE TABLE IF NOT EXISTS scans (id int)"),
-            some("CREATE", Some("scans"))
+            some("CREATE TABLE", Some("scans"))
         );
         assert_eq!(
             op_and_table("CREATE UNLOGGED TABLE s2 (id int)"),
-            some("CREATE", Some("s2"))
+            some("CREATE TABLE", Some("s2"))
         );
         assert_eq!(
             op_and_table("DROP TABLE IF EXISTS s3"),
-            some("DROP", Some("s3"))
+            some("DROP TABLE", Some("s3"))
         );
         assert_eq!(
             op_and_table("TRUNCATE TABLE s4"),
@@ -709,11 +935,129 @@ mod tests {
         );
     }
 
+    fn summary(sql: &str) -> Option<String> {
+        summarize(sql, None).summary
+    }
+
+    /// The conventions' query summary: every operation, each followed by the tables it
+    /// names, in order; `WITH` definitions are read but not listed, aliases are skipped.
+    #[test]
+    fn the_summary_lists_every_operation_and_table_in_order() {
+        for (sql, expected) in [
+            ("INSERT INTO o SELECT id, id FROM w", "INSERT o SELECT w"),
+            (
+                "SELECT w.name, o.id FROM w JOIN o ON w.id = o.w",
+                "SELECT w o",
+            ),
+            (
+                "SELECT * FROM w AS a, public.o b, \"Q\" WHERE 1 = 1",
+                "SELECT w public.o \"Q\"",
+            ),
+            ("SELECT * FROM (SELECT 1) AS sub", "SELECT SELECT"),
+            (
+                "WITH x AS (SELECT * FROM w), y AS (DELETE FROM o RETURNING id) \
+                 UPDATE w SET a = 1 FROM x, y WHERE w.id = x.id",
+                "SELECT w DELETE o UPDATE w",
+            ),
+            (
+                "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n FROM t) SELECT n FROM t",
+                "SELECT SELECT SELECT",
+            ),
+            (
+                "SELECT * FROM a WHERE id IN (SELECT a_id FROM b)",
+                "SELECT a SELECT b",
+            ),
+            (
+                "INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET a = 2",
+                "INSERT t",
+            ),
+            ("SELECT * FROM t FOR UPDATE", "SELECT t"),
+            (
+                "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE",
+                "MERGE t s",
+            ),
+            (
+                "CREATE TABLE t AS SELECT * FROM w",
+                "CREATE TABLE t SELECT w",
+            ),
+            ("CREATE OR REPLACE VIEW v AS SELECT 1", "CREATE VIEW"),
+            ("CREATE UNIQUE INDEX i ON t (a)", "CREATE INDEX"),
+            ("TRUNCATE TABLE s4", "TRUNCATE s4"),
+            ("SELECT * FROM generate_series(1, 3)", "SELECT"),
+            ("SELECT a IS DISTINCT FROM b FROM t", "SELECT t"),
+            ("begin", "BEGIN"),
+            ("SELECT 1; DELETE FROM later", "SELECT"),
+        ] {
+            assert_eq!(summary(sql).as_deref(), Some(expected), "{sql}");
+        }
+        assert_eq!(summary("(SELECT 1)"), None);
+        assert_eq!(summary(""), None);
+    }
+
+    /// The conventions: with several operations or tables, `db.operation.name` and
+    /// `db.collection.name` are not read from the text (the summary names them all).
+    #[test]
+    fn operation_and_table_only_when_there_is_one() {
+        for sql in [
+            "INSERT INTO o SELECT id FROM w",
+            "WITH x AS (SELECT * FROM w) UPDATE w SET a = 1 FROM x",
+            "DELETE FROM scans WHERE a IN (SELECT b FROM c)",
+        ] {
+            assert_eq!(op_and_table(sql), (None, None), "{sql}");
+        }
+        for sql in [
+            "SELECT w.name, o.id FROM w JOIN o ON true",
+            "SELECT * FROM a, b",
+            "SELECT (SELECT max(a) FROM inner_t) FROM outer_t",
+        ] {
+            assert_eq!(op_and_table(sql), some("SELECT", None), "{sql}");
+        }
+        assert_eq!(
+            op_and_table("SELECT * FROM a WHERE id IN (SELECT id FROM a)"),
+            some("SELECT", Some("a"))
+        );
+        assert_eq!(
+            op_and_table("WITH x AS (SELECT 1) SELECT * FROM w JOIN x ON true"),
+            some("SELECT", Some("w"))
+        );
+    }
+
+    #[test]
+    fn the_summary_is_bounded_and_so_is_its_work() {
+        let many = (0..200)
+            .map(|i| format!("t{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("SELECT * FROM {many}");
+        let s = summarize(&sql, None);
+        let text = s.summary.unwrap();
+        assert!(text.len() <= MAX_SUMMARY_LEN, "{}", text.len());
+        assert!(text.starts_with("SELECT t0 t1 t2"));
+        assert_eq!(s.collection, None);
+        // Long names: the one that does not fit is still counted.
+        let long = |c: &str| c.repeat(MAX_COLLECTION_LEN);
+        let sql = format!("SELECT * FROM {} JOIN {} ON true", long("a"), long("b"));
+        let s = summarize(&sql, None);
+        assert_eq!(s.summary, Some(format!("SELECT {}", long("a"))));
+        assert_eq!(s.collection, None);
+        // 10,000 nested parentheses, then a 1 MB query: one pass, no recursion.
+        let nested =
+            "SELECT ".to_owned() + &"(".repeat(10_000) + "SELECT 1 FROM deep" + &")".repeat(10_000);
+        assert_eq!(summary(&nested).as_deref(), Some("SELECT SELECT deep"));
+        let huge =
+            "SELECT * FROM t WHERE a IN (".to_owned() + &"(SELECT 1), ".repeat(90_000) + "1)";
+        assert!(huge.len() > 1_000_000);
+        let started = std::time::Instant::now();
+        let text = summary(&huge).unwrap();
+        assert!(text.len() <= MAX_SUMMARY_LEN && text.starts_with("SELECT t SELECT SELECT"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
     #[test]
     fn a_from_in_a_subquery_or_function_is_not_the_statements_table() {
         assert_eq!(
             op_and_table(
-                "SELECT (SELECT max(a) FROM inner_t), extract(year FROM now()) FROM outer_t"
+                "SELECT (SELECT max(a) FROM outer_t), extract(year FROM now()) FROM outer_t"
             ),
             some("SELECT", Some("outer_t"))
         );

@@ -19,11 +19,13 @@
 //! ```
 //!
 //! What each span records: `db.system.name` = `postgresql`, `db.namespace` (the database),
-//! `db.operation.name` and `db.collection.name` (read from the statement: `SELECT`, its first
-//! table), `db.query.text` with every literal replaced by `?` (bound `$1` values are never
+//! `db.query.summary` (read from the statement, also the span's name: every operation and the
+//! tables it names, `INSERT orders SELECT carts`), `db.operation.name` and
+//! `db.collection.name` (only when the statement has one operation and one table),
+//! `db.query.text` with every literal replaced by `?` (bound `$1` values are never
 //! read), `server.address`, `server.port`, `db.response.returned_rows`, and on failure
 //! `db.response.status_code` (the SQLSTATE) and `error.type` (the SQLSTATE, or the kind of
-//! client error). On the pool, `db.client.connection.wait_time` is the time (seconds) spent
+//! client error). On the pool, `godtrace.db.pool.wait_time` is the time (seconds) spent
 //! waiting for a connection. Inside a transaction each statement is its own span.
 use super::call::{self, Call, Endpoint, Failure};
 use super::generated::{Generated, Yielder};
@@ -158,21 +160,15 @@ fn start_statement(endpoint: &Arc<Endpoint>, sql: &str) -> Option<Call> {
         return None;
     }
     let summary = sql::summarize(sql, None);
-    // The query conventions: a parsed statement gets a low-cardinality summary,
-    // `{operation} {collection}` (`SELECT wallets`), which is also the span's name.
-    let query_summary = summary
-        .operation
-        .as_ref()
-        .map(|operation| match &summary.collection {
-            Some(collection) => format!("{operation} {collection}"),
-            None => operation.clone(),
-        });
-    let call = Call::start(endpoint, summary.operation, summary.collection, || {
-        sql::summarize(sql, Some(call::query_text_cap())).text
-    });
-    if let Some(query_summary) = query_summary {
-        call.set_attribute("db.query.summary", query_summary);
-    }
+    // The conventions: the query summary is also the span's name; the operation and table
+    // are set only when the statement has one of each.
+    let call = Call::start(
+        endpoint,
+        summary.summary,
+        summary.operation,
+        summary.collection,
+        || sql::summarize(sql, Some(call::query_text_cap())).text,
+    );
     Some(call)
 }
 
@@ -180,7 +176,7 @@ fn start_statement(endpoint: &Arc<Endpoint>, sql: &str) -> Option<Call> {
 /// tracing off.
 fn start_named(endpoint: &Arc<Endpoint>, operation: &'static str) -> Option<Call> {
     call::enabled().then(|| {
-        Call::start(endpoint, Some(operation.to_owned()), None, || {
+        Call::start(endpoint, None, Some(operation.to_owned()), None, || {
             Some(operation.to_owned())
         })
     })
@@ -250,15 +246,17 @@ fn failure(error: &Error) -> Failure {
     }
 }
 
-/// Forwards `stream`'s results to the caller through `yielder`, counting rows; ends `call`
-/// when the stream ends or fails. Returns the error that ends the stream, if any.
-async fn relay<S>(
+/// Forwards `stream`'s results to the caller through `yielder`, counting rows (the items
+/// `is_row` says are); ends `call` when the stream ends or fails. Returns the error that ends
+/// the stream, if any.
+async fn relay<S, T>(
     mut stream: S,
     mut call: Option<Call>,
-    yielder: Yielder<Result<Step, Error>>,
-) -> Option<Result<Step, Error>>
+    yielder: Yielder<Result<T, Error>>,
+    is_row: fn(&T) -> bool,
+) -> Option<Result<T, Error>>
 where
-    S: Stream<Item = Result<Step, Error>> + Unpin,
+    S: Stream<Item = Result<T, Error>> + Unpin,
 {
     let mut rows: u64 = 0;
     while let Some(item) =
@@ -266,13 +264,18 @@ where
     {
         match item {
             Ok(step) => {
-                rows += u64::from(matches!(step, Either::Right(_)));
+                rows += u64::from(is_row(&step));
                 if let Some(call) = &mut call {
                     call.delivered();
                 }
                 yielder.send(Ok(step)).await;
             }
             Err(error) => {
+                // The caller has these rows (a cursor that failed half-way, a row that did not
+                // decode): the count says how far the query got.
+                if let Some(call) = call.as_ref().filter(|_| rows > 0) {
+                    call.set_attribute("db.response.returned_rows", rows as i64);
+                }
                 finish(call, Err(&error));
                 return Some(Err(error));
             }
@@ -282,13 +285,21 @@ where
     None
 }
 
+/// Whether a step of a query's results is a row (else a statement's outcome).
+fn is_row(step: &Step) -> bool {
+    matches!(step, Either::Right(_))
+}
+
+/// The span attribute of the time (seconds) a pool query waited for a connection. Not the
+/// conventions' `db.client.connection.wait_time`: they define that name as a histogram of
+/// the pool, and a span attribute of the same name would read as that metric. The span
+/// keeps the figure because it tells a slow query from a starved pool.
+const POOL_WAIT_ATTRIBUTE: &str = "godtrace.db.pool.wait_time";
+
 /// Notes on `call` how long acquiring a pooled connection took.
 fn note_wait(call: &Option<Call>, waited: Instant) {
     if let Some(call) = call {
-        call.set_attribute(
-            "db.client.connection.wait_time",
-            waited.elapsed().as_secs_f64(),
-        );
+        call.set_attribute(POOL_WAIT_ATTRIBUTE, waited.elapsed().as_secs_f64());
     }
 }
 
@@ -314,7 +325,7 @@ impl<'p> Executor<'p> for &'_ TracedPool {
                 }
             };
             note_wait(&call, waited);
-            relay(conn.fetch_many(query), call, yielder).await
+            relay(conn.fetch_many(query), call, yielder, is_row).await
         }))
     }
 
@@ -374,7 +385,9 @@ where
     if call.is_none() {
         return stream;
     }
-    Box::pin(Generated::new(move |yielder| relay(stream, call, yielder)))
+    Box::pin(Generated::new(move |yielder| {
+        relay(stream, call, yielder, is_row)
+    }))
 }
 
 /// [`fetch_many_on`] for one row at most.
@@ -452,3 +465,88 @@ macro_rules! traced_connection_executor {
 
 traced_connection_executor!(TracedConnection, conn);
 traced_connection_executor!(TracedTransaction, tx);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint() -> Arc<Endpoint> {
+        Arc::new(Endpoint {
+            system: "postgresql",
+            namespace: None,
+            address: None,
+            port: None,
+        })
+    }
+
+    /// The conventions define `db.client.connection.wait_time` as a pool metric: the span's
+    /// figure has a name of godtrace's own.
+    #[test]
+    fn the_pool_wait_is_a_godtrace_attribute() {
+        let capture = crate::testing::capture();
+        let call = start_named(&endpoint(), "pool_wait_test");
+        note_wait(&call, Instant::now());
+        finish(call, Ok(None));
+        let span = capture.span("pool_wait_test");
+        assert!(matches!(
+            span.attr("godtrace.db.pool.wait_time"),
+            Some(opentelemetry::Value::F64(wait)) if *wait >= 0.0
+        ));
+        assert!(span.attr("db.client.connection.wait_time").is_none());
+    }
+
+    /// Items handed out one by one, each at once.
+    struct Items(std::vec::IntoIter<Result<u8, Error>>);
+
+    impl Stream for Items {
+        type Item = Result<u8, Error>;
+
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.next())
+        }
+    }
+
+    /// Reads `items` through [`relay`] in a call named `name`: what the caller got.
+    fn relayed(name: &'static str, items: Vec<Result<u8, Error>>) -> Vec<Result<u8, Error>> {
+        let call = start_named(&endpoint(), name);
+        let mut stream =
+            Generated::new(move |yielder| relay(Items(items.into_iter()), call, yielder, |_| true));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut got = Vec::new();
+        while let std::task::Poll::Ready(Some(item)) =
+            std::pin::Pin::new(&mut stream).poll_next(&mut cx)
+        {
+            got.push(item);
+        }
+        got
+    }
+
+    #[test]
+    fn rows_delivered_before_an_error_are_counted() {
+        let capture = crate::testing::capture();
+        let got = relayed(
+            "relay_rows_then_error",
+            vec![Ok(1), Ok(2), Err(Error::PoolClosed)],
+        );
+        assert_eq!(got.len(), 3);
+        let span = capture.span("relay_rows_then_error");
+        assert!(span.is_error());
+        assert_eq!(
+            span.attr("db.response.returned_rows"),
+            Some(&opentelemetry::Value::I64(2))
+        );
+        // An error before any row says nothing about rows.
+        relayed("relay_error_first", vec![Err(Error::PoolClosed)]);
+        let span = capture.span("relay_error_first");
+        assert!(span.is_error());
+        assert!(span.attr("db.response.returned_rows").is_none());
+        relayed("relay_rows", vec![Ok(1)]);
+        assert_eq!(
+            capture.span("relay_rows").attr("db.response.returned_rows"),
+            Some(&opentelemetry::Value::I64(1))
+        );
+    }
+}

@@ -101,9 +101,10 @@ pub(crate) fn record_histogram_with_bounds(
     value: f64,
     attributes: &[KeyValue],
     default_bounds: &'static [f64],
+    description: &'static str,
 ) {
     if crate::span::switches::is_enabled() {
-        let kind = Kind::Histogram(default_bounds, SECONDS);
+        let kind = Kind::Histogram(default_bounds, SECONDS, description);
         histogram_record_in(name, kind, value, attributes, current_exemplar);
     }
 }
@@ -123,7 +124,7 @@ pub(crate) fn record_histogram_for_span(
     span: Option<&SpanContext>,
 ) {
     if crate::span::switches::is_enabled() {
-        let kind = Kind::Histogram(default_bounds, SECONDS);
+        let kind = Kind::Histogram(default_bounds, SECONDS, "");
         histogram_record_in(name, kind, value, attributes, || {
             span.filter(|s| s.is_sampled()).cloned()
         });
@@ -157,7 +158,7 @@ impl HistogramSeries {
             return None;
         }
         let Some(Instrument::Histogram(histogram)) =
-            instrument(name, Kind::Histogram(default_bounds, SECONDS))
+            instrument(name, Kind::Histogram(default_bounds, SECONDS, ""))
         else {
             return None;
         };
@@ -180,7 +181,7 @@ impl HistogramSeries {
 fn histogram_record(name: &str, value: f64, attributes: &[KeyValue]) {
     histogram_record_in(
         name,
-        Kind::Histogram(&DEFAULT_BOUNDS, ""),
+        Kind::Histogram(&DEFAULT_BOUNDS, "", ""),
         value,
         attributes,
         current_exemplar,
@@ -225,12 +226,13 @@ fn histogram_record_in(
 /// (`http.server.request.duration`, `db.client.operation.duration`…), as their conventions say.
 const SECONDS: &str = "s";
 
-/// Which instrument a call records into; a histogram with the bounds and unit (UCUM, empty
-/// when unknown) it gets when created.
+/// Which instrument a call records into; a histogram with the bounds, unit (UCUM, empty
+/// when unknown) and description (the conventions' text for theirs, else empty) it gets when
+/// created.
 #[derive(Clone, Copy, Debug)]
 enum Kind<'a> {
     Counter,
-    Histogram(&'a [f64], &'static str),
+    Histogram(&'a [f64], &'static str, &'static str),
 }
 
 impl Kind<'_> {
@@ -251,11 +253,12 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
         return None;
     }
     let found = registry().instrument(name, || match kind {
-        Kind::Counter => Instrument::Counter(Arc::new(new_manual(name, Arc::from([]), ""))),
-        Kind::Histogram(default, unit) => Instrument::Histogram(Arc::new(new_manual(
+        Kind::Counter => Instrument::Counter(Arc::new(new_manual(name, Arc::from([]), "", ""))),
+        Kind::Histogram(default, unit, description) => Instrument::Histogram(Arc::new(new_manual(
             name,
             limits::histogram_bounds(name, default),
             unit,
+            description,
         ))),
     })?;
     let found_counter = matches!(found, Instrument::Counter(_));
@@ -277,11 +280,13 @@ fn new_manual<S: super::table::Series>(
     name: &str,
     bounds: Arc<[f64]>,
     unit: &'static str,
+    description: &'static str,
 ) -> Manual<S> {
     Manual {
         table: SeriesTable::budgeted(name, &MANUAL_SERIES),
         bounds,
         unit,
+        description,
         bad_value_reported: AtomicBool::new(false),
     }
 }
@@ -371,7 +376,7 @@ mod tests {
     /// [`record_histogram_with_bounds`] without the on/off switch, which these unit tests do
     /// not turn on.
     fn record_histogram_with_bounds_unchecked(name: &str, value: f64, bounds: &'static [f64]) {
-        let kind = Kind::Histogram(bounds, SECONDS);
+        let kind = Kind::Histogram(bounds, SECONDS, "");
         histogram_record_in(name, kind, value, &[], current_exemplar);
     }
 

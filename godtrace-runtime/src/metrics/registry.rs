@@ -20,6 +20,8 @@ pub(crate) struct Manual<S> {
     pub(crate) bounds: Arc<[f64]>,
     /// Its unit in UCUM form (`s` for the integrations' durations), empty when unknown.
     pub(crate) unit: &'static str,
+    /// Its description: the conventions' text for an instrument they define, else empty.
+    pub(crate) description: &'static str,
     /// Reported: a negative increment (counters) or a value that is not a number.
     pub(crate) bad_value_reported: AtomicBool,
 }
@@ -125,21 +127,23 @@ impl Registry {
             .collect();
         manual.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, instrument) in manual {
-            let (points, unit) = match instrument {
+            let (points, unit, description) = match instrument {
                 Instrument::Counter(c) => (
                     MetricPoints::Counter(c.table.series().iter().map(|s| s.snapshot()).collect()),
                     c.unit,
+                    c.description,
                 ),
                 Instrument::Histogram(h) => (
                     MetricPoints::Histogram(
                         h.table.series().iter().map(|s| s.snapshot()).collect(),
                     ),
                     h.unit,
+                    h.description,
                 ),
             };
             metrics.push(MetricData {
                 name,
-                description: String::new(),
+                description: description.to_owned(),
                 unit: unit.to_owned(),
                 points,
             });

@@ -1,0 +1,405 @@
+use super::*;
+
+fn text(sql: &str) -> String {
+    summarize(sql, Some(4096)).text.unwrap()
+}
+
+fn op_and_table(sql: &str) -> (Option<String>, Option<String>) {
+    let s = summarize(sql, None);
+    (s.operation, s.collection)
+}
+
+fn some(op: &str, table: Option<&str>) -> (Option<String>, Option<String>) {
+    (Some(op.to_owned()), table.map(str::to_owned))
+}
+
+#[test]
+fn literals_become_placeholders_and_parameters_stay() {
+    assert_eq!(
+        text("SELECT * FROM wallets WHERE id = 42 AND name = 'alice' AND k = $1"),
+        "SELECT * FROM wallets WHERE id = ? AND name = ? AND k = $1"
+    );
+    assert_eq!(
+        text("INSERT INTO t (a, b, c) VALUES (3.5e-3, 'it''s', .5)"),
+        "INSERT INTO t (a, b, c) VALUES (?, ?, ?)"
+    );
+    assert_eq!(text("select 0x1F, -7"), "select ?, -?");
+    assert_eq!(text("SELECT x::int FROM t2"), "SELECT x::int FROM t2");
+}
+
+#[test]
+fn prefixed_and_dollar_quoted_strings_are_values() {
+    assert_eq!(
+        text(r"SELECT E'a\'secret', B'0101', X'ff', N'n', U&'d\0061'"),
+        "SELECT ?, ?, ?, ?, ?"
+    );
+    assert_eq!(
+        text("SELECT $$pass 'word'$$, $tag$ has $$ inside $tag$ FROM t"),
+        "SELECT ?, ? FROM t"
+    );
+    // `$1` is a parameter; `a$b` is an identifier.
+    assert_eq!(
+        text("SELECT a$b FROM t WHERE x = $12"),
+        "SELECT a$b FROM t WHERE x = $12"
+    );
+}
+
+/// A prefixed string's body starts right after its quote: reading it one character late
+/// put the quotes out of step, and the next literal was kept as SQL.
+#[test]
+fn empty_and_escape_led_prefixed_strings_end_where_they_end() {
+    for sql in [
+        "UPDATE t SET a = E'', b = 1 WHERE a = 'hunter2-s3cr3t'",
+        "SELECT N'', 's3cr3t'",
+        "SELECT B'', 's3cr3t'",
+        "SELECT X'', 's3cr3t'",
+        "SELECT U&'', 's3cr3t'",
+        r"SELECT E'\\' AS backslash, 'p@ss s3cr3t' AS pw",
+        r"SELECT E'\'' AS quote, 's3cr3t' AS pw",
+        r"SELECT E'\'s3cr3t'",
+        "SELECT E'', 'message from s3cr3t_device' AS m",
+    ] {
+        let summary = summarize(sql, Some(4096));
+        let text = summary.text.unwrap();
+        assert!(!text.contains("s3cr3t"), "{sql} -> {text}");
+        let collection = summary.collection.unwrap_or_default();
+        assert!(!collection.contains("s3cr3t"), "{sql} -> {collection}");
+    }
+    assert_eq!(text("SELECT E'', 'x' FROM t"), "SELECT ?, ? FROM t");
+    assert_eq!(text(r"SELECT E'\'', 'x'"), "SELECT ?, ?");
+}
+
+/// PostgreSQL reads a setting's value as a string even when it is written as a word.
+#[test]
+fn a_settings_value_is_a_value_even_as_a_word() {
+    assert_eq!(
+        text("SET application_name = s3cr3t"),
+        "SET application_name = ?"
+    );
+    assert_eq!(
+        text(r#"SET SESSION myapp.token TO "s3cr3t"; SELECT a FROM t"#),
+        "SET SESSION myapp.token TO ?; SELECT a FROM t"
+    );
+    assert_eq!(
+        text("ALTER ROLE probe SET myapp.token = s3cr3t"),
+        "ALTER ROLE probe SET myapp.token = ?"
+    );
+    assert_eq!(
+        text("ALTER SYSTEM SET work_mem TO '64MB'"),
+        "ALTER SYSTEM SET work_mem TO ?"
+    );
+    // Elsewhere a word after `=` is a column.
+    assert_eq!(
+        text("UPDATE t SET a = b WHERE c = d"),
+        "UPDATE t SET a = b WHERE c = d"
+    );
+    assert_eq!(
+        text("ALTER TABLE t ALTER COLUMN c SET DEFAULT now()"),
+        "ALTER TABLE t ALTER COLUMN c SET DEFAULT now()"
+    );
+    assert_eq!(
+        op_and_table("ALTER TABLE t RENAME TO u"),
+        some("ALTER TABLE", Some("t"))
+    );
+}
+
+#[test]
+fn comments_are_dropped_and_whitespace_collapsed() {
+    assert_eq!(
+        text("  SELECT /* token 'x' /* nested */ still */ a -- password=hunter2\n\n FROM\tt  "),
+        "SELECT a FROM t"
+    );
+}
+
+#[test]
+fn quoted_identifiers_and_non_ascii_are_kept() {
+    assert_eq!(
+        text(r#"SELECT "Wallet ""Age""" FROM "Ünïcode" WHERE note = 'ü'"#),
+        r#"SELECT "Wallet ""Age""" FROM "Ünïcode" WHERE note = ?"#
+    );
+    assert_eq!(text("SELECT prénom FROM gens"), "SELECT prénom FROM gens");
+}
+
+#[test]
+fn operation_and_first_table() {
+    assert_eq!(
+        op_and_table("select * from Wallets w join Wallets v on true"),
+        some("SELECT", Some("Wallets"))
+    );
+    assert_eq!(
+        op_and_table("SELECT count(*) FROM public.wallets"),
+        some("SELECT", Some("public.wallets"))
+    );
+    assert_eq!(
+        op_and_table(r#"SELECT 1 FROM "My Schema"."T""#),
+        some("SELECT", Some(r#""My Schema"."T""#))
+    );
+    assert_eq!(
+        op_and_table("INSERT INTO scans (id) VALUES (1)"),
+        some("INSERT", Some("scans"))
+    );
+    assert_eq!(
+        op_and_table("UPDATE ONLY scans SET a = 1"),
+        some("UPDATE", Some("scans"))
+    );
+    assert_eq!(
+        op_and_table("DELETE FROM scans WHERE a = 1"),
+        some("DELETE", Some("scans"))
+    );
+    assert_eq!(
+        op_and_table("CREATE TABLE IF NOT EXISTS scans (id int)"),
+        some("CREATE TABLE", Some("scans"))
+    );
+    assert_eq!(
+        op_and_table("CREATE UNLOGGED TABLE s2 (id int)"),
+        some("CREATE TABLE", Some("s2"))
+    );
+    assert_eq!(
+        op_and_table("DROP TABLE IF EXISTS s3"),
+        some("DROP TABLE", Some("s3"))
+    );
+    assert_eq!(
+        op_and_table("TRUNCATE TABLE s4"),
+        some("TRUNCATE", Some("s4"))
+    );
+    assert_eq!(op_and_table("begin"), some("BEGIN", None));
+    assert_eq!(op_and_table("SELECT 1"), some("SELECT", None));
+    assert_eq!(
+        op_and_table("SELECT 1; SELECT * FROM later"),
+        some("SELECT", None)
+    );
+}
+
+fn summary(sql: &str) -> Option<String> {
+    summarize(sql, None).summary
+}
+
+/// The conventions' query summary: every operation, each followed by the tables it
+/// names, in order; `WITH` definitions are read but not listed, aliases are skipped.
+#[test]
+fn the_summary_lists_every_operation_and_table_in_order() {
+    for (sql, expected) in [
+        ("INSERT INTO o SELECT id, id FROM w", "INSERT o SELECT w"),
+        (
+            "SELECT w.name, o.id FROM w JOIN o ON w.id = o.w",
+            "SELECT w o",
+        ),
+        (
+            "SELECT * FROM w AS a, public.o b, \"Q\" WHERE 1 = 1",
+            "SELECT w public.o \"Q\"",
+        ),
+        ("SELECT * FROM (SELECT 1) AS sub", "SELECT SELECT"),
+        (
+            "WITH x AS (SELECT * FROM w), y AS (DELETE FROM o RETURNING id) \
+             UPDATE w SET a = 1 FROM x, y WHERE w.id = x.id",
+            "SELECT w DELETE o UPDATE w",
+        ),
+        (
+            "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n FROM t) SELECT n FROM t",
+            "SELECT SELECT SELECT",
+        ),
+        (
+            "SELECT * FROM a WHERE id IN (SELECT a_id FROM b)",
+            "SELECT a SELECT b",
+        ),
+        (
+            "INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET a = 2",
+            "INSERT t",
+        ),
+        ("SELECT * FROM t FOR UPDATE", "SELECT t"),
+        (
+            "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE",
+            "MERGE t s",
+        ),
+        (
+            "CREATE TABLE t AS SELECT * FROM w",
+            "CREATE TABLE t SELECT w",
+        ),
+        ("CREATE OR REPLACE VIEW v AS SELECT 1", "CREATE VIEW"),
+        ("CREATE UNIQUE INDEX i ON t (a)", "CREATE INDEX"),
+        ("TRUNCATE TABLE s4", "TRUNCATE s4"),
+        ("SELECT * FROM generate_series(1, 3)", "SELECT"),
+        ("SELECT a IS DISTINCT FROM b FROM t", "SELECT t"),
+        ("begin", "BEGIN"),
+        ("SELECT 1; DELETE FROM later", "SELECT"),
+    ] {
+        assert_eq!(summary(sql).as_deref(), Some(expected), "{sql}");
+    }
+    assert_eq!(summary("(SELECT 1)"), None);
+    assert_eq!(summary(""), None);
+}
+
+/// The conventions: with several operations or tables, `db.operation.name` and
+/// `db.collection.name` are not read from the text (the summary names them all).
+#[test]
+fn operation_and_table_only_when_there_is_one() {
+    for sql in [
+        "INSERT INTO o SELECT id FROM w",
+        "WITH x AS (SELECT * FROM w) UPDATE w SET a = 1 FROM x",
+        "DELETE FROM scans WHERE a IN (SELECT b FROM c)",
+    ] {
+        assert_eq!(op_and_table(sql), (None, None), "{sql}");
+    }
+    for sql in [
+        "SELECT w.name, o.id FROM w JOIN o ON true",
+        "SELECT * FROM a, b",
+        "SELECT (SELECT max(a) FROM inner_t) FROM outer_t",
+    ] {
+        assert_eq!(op_and_table(sql), some("SELECT", None), "{sql}");
+    }
+    assert_eq!(
+        op_and_table("SELECT * FROM a WHERE id IN (SELECT id FROM a)"),
+        some("SELECT", Some("a"))
+    );
+    assert_eq!(
+        op_and_table("WITH x AS (SELECT 1) SELECT * FROM w JOIN x ON true"),
+        some("SELECT", Some("w"))
+    );
+}
+
+#[test]
+fn the_summary_is_bounded_and_so_is_its_work() {
+    let many = (0..200)
+        .map(|i| format!("t{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("SELECT * FROM {many}");
+    let s = summarize(&sql, None);
+    let text = s.summary.unwrap();
+    assert!(text.len() <= MAX_SUMMARY_LEN, "{}", text.len());
+    assert!(text.starts_with("SELECT t0 t1 t2"));
+    assert_eq!(s.collection, None);
+    // Long names: the one that does not fit is still counted.
+    let long = |c: &str| c.repeat(MAX_COLLECTION_LEN);
+    let sql = format!("SELECT * FROM {} JOIN {} ON true", long("a"), long("b"));
+    let s = summarize(&sql, None);
+    assert_eq!(s.summary, Some(format!("SELECT {}", long("a"))));
+    assert_eq!(s.collection, None);
+    // 10,000 nested parentheses, then a 1 MB query: one pass, no recursion.
+    let nested =
+        "SELECT ".to_owned() + &"(".repeat(10_000) + "SELECT 1 FROM deep" + &")".repeat(10_000);
+    assert_eq!(summary(&nested).as_deref(), Some("SELECT SELECT deep"));
+    let huge = "SELECT * FROM t WHERE a IN (".to_owned() + &"(SELECT 1), ".repeat(90_000) + "1)";
+    assert!(huge.len() > 1_000_000);
+    let started = std::time::Instant::now();
+    let text = summary(&huge).unwrap();
+    assert!(text.len() <= MAX_SUMMARY_LEN && text.starts_with("SELECT t SELECT SELECT"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn a_from_in_a_subquery_or_function_is_not_the_statements_table() {
+    assert_eq!(
+        op_and_table("SELECT (SELECT max(a) FROM outer_t), extract(year FROM now()) FROM outer_t"),
+        some("SELECT", Some("outer_t"))
+    );
+    assert_eq!(
+        op_and_table("SELECT * FROM (SELECT 1) AS sub"),
+        some("SELECT", None)
+    );
+    // `IS [NOT] DISTINCT FROM` compares; a function in FROM is not a table.
+    assert_eq!(
+        op_and_table("SELECT a IS NOT DISTINCT FROM b FROM wallets"),
+        some("SELECT", Some("wallets"))
+    );
+    assert_eq!(
+        op_and_table("SELECT * FROM generate_series(1, 10)"),
+        some("SELECT", None)
+    );
+    assert_eq!(
+        op_and_table("SELECT * FROM pg_catalog.generate_series(1, 10)"),
+        some("SELECT", None)
+    );
+}
+
+#[test]
+fn no_operation_without_a_leading_word() {
+    assert_eq!(op_and_table("(SELECT 1)"), (None, None));
+    assert_eq!(op_and_table(""), (None, None));
+    assert_eq!(op_and_table("'x'"), (None, None));
+    let long_word = "A".repeat(MAX_OPERATION_LEN + 1);
+    assert_eq!(op_and_table(&long_word), (None, None));
+    assert_eq!(op_and_table("SELECT1x FROM t"), (None, None));
+}
+
+#[test]
+fn an_overlong_table_name_is_dropped_not_cut() {
+    let sql = format!("SELECT * FROM {}", "t".repeat(MAX_COLLECTION_LEN + 1));
+    assert_eq!(op_and_table(&sql), some("SELECT", None));
+}
+
+#[test]
+fn unterminated_quotes_and_comments_hide_the_rest() {
+    assert_eq!(text("SELECT 'secret and more"), "SELECT ?");
+    assert_eq!(text(r"SELECT E'secret\' and more"), "SELECT ?");
+    assert_eq!(text("SELECT $x$ secret"), "SELECT ?");
+    assert_eq!(text("SELECT a /* secret"), "SELECT a");
+    assert_eq!(text("SELECT \"unterminated"), "SELECT \"unterminated");
+    assert_eq!(text("SELECT a --"), "SELECT a");
+    assert_eq!(text("SELECT $"), "SELECT $");
+    assert_eq!(text("SELECT 1e"), "SELECT ?");
+    // Read either way (`\'` an escape or not), a backslash could let a value out.
+    assert_eq!(
+        text(r"SELECT * FROM t WHERE pw = 'it\'s hunter2' AND k = 'x'"),
+        "SELECT * FROM t WHERE pw = ?"
+    );
+    assert_eq!(
+        text(r"SELECT * FROM t WHERE p = 'C:\' OR q = 'hunter2'"),
+        "SELECT * FROM t WHERE p = ?"
+    );
+    // A carriage return ends a line comment too.
+    assert_eq!(text("SELECT a -- note\rFROM t"), "SELECT a FROM t");
+}
+
+#[test]
+fn the_text_is_capped_on_a_char_boundary() {
+    let sql = format!("SELECT {} FROM t", "é".repeat(100));
+    let capped = summarize(&sql, Some(11)).text.unwrap();
+    assert_eq!(capped, "SELECT éé…");
+    assert!(summarize(&sql, Some(0)).text.unwrap() == "…");
+}
+
+#[test]
+fn huge_input_costs_bounded_work_and_keeps_no_value() {
+    // A literal far longer than the scan limit: the text stops at the limit, marked cut.
+    let secret = "s".repeat(10 * MAX_SCAN_LEN);
+    let sql = format!("INSERT INTO big VALUES ('{secret}')");
+    let s = summarize(&sql, Some(4096));
+    assert_eq!(s.text.as_deref(), Some("INSERT INTO big VALUES (?…"));
+    assert_eq!(s.collection.as_deref(), Some("big"));
+    // Millions of tokens: only what fits the cap is produced.
+    let many = "SELECT ".to_owned() + &"a, ".repeat(1_000_000) + "b FROM t";
+    let s = summarize(&many, Some(64));
+    let text = s.text.unwrap();
+    assert!(
+        text.len() <= 64 + '…'.len_utf8() && text.ends_with('…'),
+        "{text}"
+    );
+    assert_eq!(s.collection, None, "FROM is past the scan limit");
+    // Deeply nested comments and parentheses.
+    let nested = "/*".repeat(MAX_SCAN_LEN) + &"(".repeat(MAX_SCAN_LEN);
+    assert_eq!(summarize(&nested, Some(16)).text.as_deref(), Some("…"));
+}
+
+#[test]
+fn the_scan_limit_inside_a_multibyte_char_is_no_panic() {
+    // A word, a quoted identifier and a comment, each with a 2-byte char across the limit.
+    for prefix in ["SELECT ", "SELECT \"", "SELECT /*", "SELECT '"] {
+        let pad = "a".repeat(MAX_SCAN_LEN - prefix.len() - 1);
+        let sql = format!("{prefix}{pad}é tail");
+        assert!(!sql.is_char_boundary(MAX_SCAN_LEN));
+        let text = summarize(&sql, Some(usize::MAX)).text.unwrap();
+        assert!(text.ends_with('…') && !text.contains("tail"), "{prefix}");
+    }
+}
+
+#[test]
+fn arbitrary_bytes_never_panic() {
+    // Every prefix of a statement full of edge cases, cut at every char boundary.
+    let sql = "SELECT E'\\'', $a$x$a$, $1, 1e+5, U&'x', \"q\"\"\", é /* /* */ -- \n'";
+    for (i, _) in sql.char_indices() {
+        let s = summarize(&sql[..i], Some(8));
+        assert!(s.text.unwrap().len() <= 8 + '…'.len_utf8());
+        summarize(&sql[i..], Some(4096));
+    }
+}

@@ -167,6 +167,21 @@ async fn client_span_server_span_and_handler_spans_form_one_trace() {
         )
         .unwrap_or_else(|| panic!("{:#?}", snapshot.metric("http.client.request.duration")));
     assert_eq!(sent.count, 1);
+    // With the conventions' descriptions, which a backend shows beside them.
+    for (histogram, description) in [
+        (
+            "http.server.request.duration",
+            "Duration of HTTP server requests.",
+        ),
+        (
+            "http.client.request.duration",
+            "Duration of HTTP client requests.",
+        ),
+    ] {
+        let metric = snapshot.metric(histogram).expect("recorded");
+        assert_eq!(metric.description, description);
+        assert_eq!(metric.unit, "s");
+    }
 }
 
 #[tokio::test]
@@ -537,6 +552,15 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
                 point.sum > 0.0 && point.sum < 10.0,
                 "seconds: {}",
                 point.sum
+            );
+            let way = if histogram.starts_with("rpc.server") {
+                "inbound"
+            } else {
+                "outbound"
+            };
+            assert_eq!(
+                snapshot.metric(histogram).expect("recorded").description,
+                format!("Measures the duration of {way} remote procedure calls (RPC).")
             );
         }
     }

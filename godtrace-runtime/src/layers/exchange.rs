@@ -257,6 +257,7 @@ impl Exchange {
             seconds,
             attributes,
             semconv::DURATION_BUCKETS,
+            semconv::duration_description(histogram),
             exemplar,
         );
     }

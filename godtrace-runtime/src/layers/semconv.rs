@@ -24,6 +24,17 @@ pub(crate) const RPC_SERVER_DURATION: &str = "rpc.server.call.duration";
 /// A gRPC client's call-duration histogram (seconds; earlier `rpc.client.duration`, ms).
 pub(crate) const RPC_CLIENT_DURATION: &str = "rpc.client.call.duration";
 
+/// The conventions' description of each duration histogram above.
+pub(crate) fn duration_description(histogram: &str) -> &'static str {
+    match histogram {
+        HTTP_SERVER_DURATION => "Duration of HTTP server requests.",
+        HTTP_CLIENT_DURATION => "Duration of HTTP client requests.",
+        RPC_SERVER_DURATION => "Measures the duration of inbound remote procedure calls (RPC).",
+        RPC_CLIENT_DURATION => "Measures the duration of outbound remote procedure calls (RPC).",
+        _ => "",
+    }
+}
+
 /// The longest route or host kept in a span name or a metric attribute, in bytes: both come
 /// from the request (a route from the application, a host from the network), and every
 /// distinct value is a new name or series.

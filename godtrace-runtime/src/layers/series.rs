@@ -71,6 +71,7 @@ pub(super) fn record_server(
                 semconv::HTTP_SERVER_DURATION,
                 &attributes,
                 semconv::DURATION_BUCKETS,
+                semconv::duration_description(semconv::HTTP_SERVER_DURATION),
             ) else {
                 return;
             };

@@ -121,10 +121,11 @@ pub(crate) fn record_histogram_for_span(
     value: f64,
     attributes: &[KeyValue],
     default_bounds: &'static [f64],
+    description: &'static str,
     span: Option<&SpanContext>,
 ) {
     if crate::span::switches::is_enabled() {
-        let kind = Kind::Histogram(default_bounds, SECONDS, "");
+        let kind = Kind::Histogram(default_bounds, SECONDS, description);
         histogram_record_in(name, kind, value, attributes, || {
             span.filter(|s| s.is_sampled()).cloned()
         });
@@ -153,12 +154,13 @@ impl HistogramSeries {
         name: &str,
         attributes: &[KeyValue],
         default_bounds: &'static [f64],
+        description: &'static str,
     ) -> Option<HistogramSeries> {
         if !crate::span::switches::is_enabled() {
             return None;
         }
         let Some(Instrument::Histogram(histogram)) =
-            instrument(name, Kind::Histogram(default_bounds, SECONDS, ""))
+            instrument(name, Kind::Histogram(default_bounds, SECONDS, description))
         else {
             return None;
         };

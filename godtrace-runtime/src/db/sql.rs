@@ -305,8 +305,8 @@ impl<'a> Scanner<'a> {
 }
 
 /// Which words of a statement are the value of a run-time setting: PostgreSQL reads the value
-/// of `SET name = value` (or `TO value`, with `LOCAL`/`SESSION`, and in `ALTER ROLE`, `USER`,
-/// `DATABASE` or `SYSTEM .. SET`) as a string even when it is written as a word or a quoted
+/// of `SET name = value` (or `TO value`, with `LOCAL`/`SESSION`, in `ALTER ROLE`, `USER`,
+/// `DATABASE` or `SYSTEM .. SET`, and in a function's or procedure's `SET` clause) as a string even when it is written as a word or a quoted
 /// identifier (`SET myapp.token = s3cr3t`), so those are values too. (In such statements,
 /// `RENAME TO` and `OWNER TO` names become `?` as well.)
 #[derive(Debug, Default)]
@@ -324,6 +324,11 @@ enum SettingsKind {
     Other,
     /// `ALTER`: a settings statement if its next word is `ROLE`, `USER`, `DATABASE`, `SYSTEM`.
     Alter,
+    /// `CREATE [OR REPLACE]`: maybe a function or procedure.
+    Create,
+    /// `CREATE`/`ALTER` of a `FUNCTION`, `PROCEDURE` or `ROUTINE`: its `SET name = value`
+    /// clause is a setting.
+    Routine,
     Setting,
 }
 
@@ -344,14 +349,26 @@ impl Settings {
                 match (self.words, self.kind) {
                     (1, _) if is("SET") => self.kind = SettingsKind::Setting,
                     (1, _) if is("ALTER") => self.kind = SettingsKind::Alter,
+                    (1, _) if is("CREATE") => self.kind = SettingsKind::Create,
                     (2, SettingsKind::Alter) => {
                         let settings = ["ROLE", "USER", "DATABASE", "SYSTEM"].into_iter().any(is);
-                        self.kind = if settings {
-                            SettingsKind::Setting
+                        let routine = ["FUNCTION", "PROCEDURE", "ROUTINE"].into_iter().any(is);
+                        self.kind = match (settings, routine) {
+                            (true, _) => SettingsKind::Setting,
+                            (_, true) => SettingsKind::Routine,
+                            _ => SettingsKind::Other,
+                        };
+                    }
+                    (_, SettingsKind::Create) => {
+                        self.kind = if is("FUNCTION") || is("PROCEDURE") {
+                            SettingsKind::Routine
+                        } else if is("OR") || is("REPLACE") {
+                            SettingsKind::Create
                         } else {
                             SettingsKind::Other
                         };
                     }
+                    (_, SettingsKind::Routine) if is("SET") => self.kind = SettingsKind::Setting,
                     (_, SettingsKind::Setting) if is("TO") => self.in_value = true,
                     _ => {}
                 }
@@ -565,7 +582,11 @@ impl Parser {
             State::Idle => self.idle(token),
             State::ObjectKind(operation) => match token {
                 Token::Word(w) if is_any(w, &KIND_MODIFIERS) => {}
-                Token::Word(kind) if kind.bytes().all(|c| c.is_ascii_alphabetic()) => {
+                // Bounded as the operation is: the object kind is a keyword.
+                Token::Word(kind)
+                    if kind.len() <= MAX_OPERATION_LEN
+                        && kind.bytes().all(|c| c.is_ascii_alphabetic()) =>
+                {
                     let kind = kind.to_ascii_uppercase();
                     self.add_operation(&format!("{operation} {kind}"));
                     if kind == "TABLE" {

@@ -88,6 +88,26 @@ fn a_settings_value_is_a_value_even_as_a_word() {
         text("ALTER SYSTEM SET work_mem TO '64MB'"),
         "ALTER SYSTEM SET work_mem TO ?"
     );
+    // A function's or procedure's `SET` clause is a setting too.
+    for (sql, sanitized) in [
+        (
+            "ALTER FUNCTION f() SET myapp.token = s3cr3t",
+            "ALTER FUNCTION f() SET myapp.token = ?",
+        ),
+        (
+            "ALTER PROCEDURE p SET myapp.token TO s3cr3t",
+            "ALTER PROCEDURE p SET myapp.token TO ?",
+        ),
+        (
+            "ALTER ROUTINE r SET myapp.token = s3cr3t",
+            "ALTER ROUTINE r SET myapp.token = ?",
+        ),
+    ] {
+        assert_eq!(text(sql), sanitized);
+    }
+    let created =
+        text("CREATE OR REPLACE FUNCTION f() RETURNS int SET myapp.token = s3cr3t AS 'SELECT 1'");
+    assert!(!created.contains("s3cr3t"), "{created}");
     // Elsewhere a word after `=` is a column.
     assert_eq!(
         text("UPDATE t SET a = b WHERE c = d"),
@@ -401,5 +421,23 @@ fn arbitrary_bytes_never_panic() {
         let s = summarize(&sql[..i], Some(8));
         assert!(s.text.unwrap().len() <= 8 + '…'.len_utf8());
         summarize(&sql[i..], Some(4096));
+    }
+}
+
+/// A word read as an object kind (`CREATE <kind>`) is bounded as an operation is: the
+/// operation names the span and labels the duration histogram.
+#[test]
+fn an_object_kind_is_bounded_as_an_operation() {
+    for sql in [
+        format!("CREATE {} x", "A".repeat(60_000)),
+        format!("ALTER {}", "A".repeat(300)),
+    ] {
+        let summary = summarize(&sql, None);
+        let operation = summary.operation.unwrap_or_default();
+        assert!(
+            operation.len() <= 2 * MAX_OPERATION_LEN,
+            "{} bytes",
+            operation.len()
+        );
     }
 }

@@ -450,6 +450,10 @@ struct Parser {
     state: State,
     /// Parenthesis depth: a `WITH` list's commas are told from a subquery's by it.
     depth: u32,
+    /// Bit `d`: an operation started at depth `d` since its `(` (a query, not a function's
+    /// arguments): a `FROM` there names tables, while in `extract(epoch FROM created_at)` or
+    /// `trim(both FROM name)` it does not. Depths past 63 count as queries.
+    queries: u64,
     /// What the last token was, for the keywords whose meaning depends on it.
     last: Last,
     /// The table name being read (its parts joined by `.`).
@@ -563,7 +567,12 @@ impl Parser {
             return;
         }
         match token {
-            Token::Punct(b'(') => self.depth = self.depth.saturating_add(1),
+            Token::Punct(b'(') => {
+                self.depth = self.depth.saturating_add(1);
+                if let Some(bit) = 1u64.checked_shl(self.depth) {
+                    self.queries &= !bit;
+                }
+            }
             Token::Punct(b')') => self.depth = self.depth.saturating_sub(1),
             _ => {}
         }
@@ -707,8 +716,8 @@ impl Parser {
         } else if is("WITH") && statement_start {
             self.with_depth = Some(self.depth);
             self.state = State::CteName;
-        } else if is("FROM") && self.last != Last::Distinct {
-            // Not `IS [NOT] DISTINCT FROM`, a comparison.
+        } else if is("FROM") && self.last != Last::Distinct && self.in_query() {
+            // Not `IS [NOT] DISTINCT FROM`, a comparison, nor a function's `FROM`.
             self.table_next(true, true);
         } else if is("JOIN") || is("USING") {
             self.table_next(true, false);
@@ -725,7 +734,16 @@ impl Parser {
         self.in_from_list = list;
     }
 
+    /// Whether the current depth holds a query (see `queries`).
+    fn in_query(&self) -> bool {
+        1u64.checked_shl(self.depth)
+            .is_none_or(|bit| self.queries & bit != 0)
+    }
+
     fn add_operation(&mut self, operation: &str) {
+        if let Some(bit) = 1u64.checked_shl(self.depth) {
+            self.queries |= bit;
+        }
         match &self.operation {
             None => self.operation = Some(operation.to_owned()),
             Some(first) if first != operation => self.other_operation = true,

@@ -441,3 +441,22 @@ fn an_object_kind_is_bounded_as_an_operation() {
         );
     }
 }
+
+/// A `FROM` inside a function's arguments names no table: only a query's does.
+#[test]
+fn a_functions_from_is_no_table() {
+    for sql in [
+        "SELECT extract(epoch FROM created_at)::bigint AS ts FROM events WHERE id = $1",
+        "SELECT trim(both ' ' from name) FROM events",
+        "SELECT substring(name FROM 2 FOR 3) FROM events",
+    ] {
+        assert_eq!(summary(sql).as_deref(), Some("SELECT events"), "{sql}");
+        assert_eq!(op_and_table(sql), some("SELECT", Some("events")), "{sql}");
+    }
+    // A subquery's `FROM` still does.
+    assert_eq!(
+        summary("SELECT a FROM t WHERE b IN (SELECT c FROM u WHERE d = extract(day FROM e))")
+            .as_deref(),
+        Some("SELECT t SELECT u")
+    );
+}

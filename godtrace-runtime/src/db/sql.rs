@@ -599,7 +599,8 @@ impl Parser {
                     let kind = kind.to_ascii_uppercase();
                     self.add_operation(&format!("{operation} {kind}"));
                     if kind == "TABLE" {
-                        self.table_next(false, false);
+                        // `DROP TABLE a, b` names two.
+                        self.table_next(false, operation == "DROP");
                     } else {
                         self.done = true;
                     }
@@ -676,8 +677,16 @@ impl Parser {
             "CREATE" => self.state = State::ObjectKind("CREATE"),
             "ALTER" => self.state = State::ObjectKind("ALTER"),
             "DROP" => self.state = State::ObjectKind("DROP"),
-            "COPY" | "TRUNCATE" => {
+            "TRUNCATE" => {
+                // `TRUNCATE a, b` names two.
                 self.add_operation(&operation);
+                self.table_next(false, true);
+            }
+            "COPY" => {
+                self.add_operation(&operation);
+                // Its `FROM` names a file, `STDIN` or `PROGRAM`, not a table (a query in
+                // parentheses is a query of its own).
+                self.queries &= !1;
                 self.table_next(false, false);
             }
             // `BEGIN`, `SET`, `VACUUM`…: the operation alone.

@@ -460,3 +460,29 @@ fn a_functions_from_is_no_table() {
         Some("SELECT t SELECT u")
     );
 }
+
+/// `TRUNCATE` and `DROP TABLE` name every table of their list; `COPY`'s `FROM` names none.
+#[test]
+fn table_lists_and_copy_sources() {
+    for (sql, want, table) in [
+        ("TRUNCATE a, b", "TRUNCATE a b", None),
+        (
+            "TRUNCATE TABLE a, b RESTART IDENTITY CASCADE",
+            "TRUNCATE a b",
+            None,
+        ),
+        ("DROP TABLE IF EXISTS a, b CASCADE", "DROP TABLE a b", None),
+        ("TRUNCATE a", "TRUNCATE a", Some("a")),
+        ("COPY t FROM STDIN", "COPY t", Some("t")),
+        (
+            "COPY t (a, b) FROM STDIN WITH (FORMAT binary)",
+            "COPY t",
+            Some("t"),
+        ),
+        ("COPY t FROM PROGRAM 'x'", "COPY t", Some("t")),
+        ("COPY (SELECT a FROM t) TO STDOUT", "COPY SELECT t", None),
+    ] {
+        assert_eq!(summary(sql).as_deref(), Some(want), "{sql}");
+        assert_eq!(summarize(sql, None).collection.as_deref(), table, "{sql}");
+    }
+}

@@ -19,7 +19,7 @@ const MAX_COLLECTION_LEN: usize = 128;
 /// Longest `db.query.summary`: the conventions say it SHOULD NOT exceed 255 characters.
 pub(crate) const MAX_SUMMARY_LEN: usize = 255;
 /// Names of `WITH` definitions remembered (so as not to list them as tables).
-const MAX_CTE_NAMES: usize = 8;
+const MAX_CTE_NAMES: usize = 32;
 
 /// The query summary of a statement, its operation and table when it has only one of each,
 /// and its sanitized text when asked for.
@@ -502,7 +502,18 @@ enum Last {
 }
 
 /// Words between a keyword and the table name that are not the name.
-const MODIFIERS: [&str; 6] = ["ONLY", "IF", "NOT", "EXISTS", "LATERAL", "TABLE"];
+const MODIFIERS: [&str; 9] = [
+    "ONLY",
+    "IF",
+    "NOT",
+    "EXISTS",
+    "LATERAL",
+    "TABLE",
+    // `SELECT .. INTO TEMP [TABLE] x`.
+    "TEMP",
+    "TEMPORARY",
+    "UNLOGGED",
+];
 
 /// Words between `CREATE`/`ALTER`/`DROP` and the kind of object.
 const KIND_MODIFIERS: [&str; 9] = [

@@ -486,3 +486,15 @@ fn table_lists_and_copy_sources() {
         assert_eq!(summarize(sql, None).collection.as_deref(), table, "{sql}");
     }
 }
+
+/// `INTO TEMP` is no table's name, and a `WITH` of many definitions still names none.
+#[test]
+fn temp_tables_and_long_with_lists() {
+    assert_eq!(
+        summary("SELECT * INTO TEMP TABLE x FROM t").as_deref(),
+        Some("SELECT x t")
+    );
+    let names: Vec<String> = (0..12).map(|i| format!("c{i} AS (SELECT 1)")).collect();
+    let sql = format!("WITH {} SELECT * FROM c11", names.join(", "));
+    assert_eq!(summarize(&sql, None).collection, None, "{sql}");
+}

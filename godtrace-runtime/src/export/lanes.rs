@@ -408,14 +408,10 @@ impl Budget {
         (self.size / 8 / lanes).clamp(1, self.chunk)
     }
 
-    /// Counts a lane registered (`+1`) or forgotten (`-1`), under the queue's lock.
-    pub(super) fn count_lanes(&self, change: isize) {
-        match change {
-            1 => self.lanes.fetch_add(1, Ordering::Relaxed),
-            _ => self
-                .lanes
-                .fetch_sub(change.unsigned_abs(), Ordering::Relaxed),
-        };
+    /// Notes how many lanes are registered now (called under the queue's lock, where that
+    /// list changes).
+    pub(super) fn note_lanes(&self, lanes: usize) {
+        self.lanes.store(lanes, Ordering::Relaxed);
     }
 
     /// Whether the lane that found the budget empty at `given_back` is the first to do so
@@ -673,7 +669,7 @@ fn register(shared: &Shared) -> Arc<Lane> {
     let closed = queue.shutdown_deadline.is_some() || queue.exited;
     let lane = Arc::new(Lane::new(shared.budget.id, closed));
     queue.lanes.push(lane.clone());
-    shared.budget.count_lanes(1);
+    shared.budget.note_lanes(queue.lanes.len());
     lane
 }
 
@@ -695,7 +691,6 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
     let short = shared.budget.used(max_queue_size) >= max_queue_size / 2;
     let mut moved = 0;
     let mut dropped = 0;
-    let registered = lanes.len();
     lanes.retain(|lane| {
         // Read before the spans are taken: a thread that has let go of its lane has published
         // its last span already (acquire: ordered after it), and the lane can go once emptied.
@@ -716,11 +711,7 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
         drop(state);
         !exited
     });
-    if lanes.len() < registered {
-        shared
-            .budget
-            .count_lanes(-((registered - lanes.len()) as isize));
-    }
+    shared.budget.note_lanes(lanes.len());
     if dropped > 0 {
         shared
             .counters

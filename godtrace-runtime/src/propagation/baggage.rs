@@ -134,21 +134,26 @@ fn normalized_properties(props: &str) -> Option<String> {
 /// trimmed; `None` when one is not `key [= value]` (key a token, value baggage-octets).
 fn properties(props: &str) -> Option<Vec<(&str, Option<&str>)>> {
     let mut list = Vec::new();
-    for property in props.split(';') {
-        let property = trim_ows(property);
-        if property.is_empty() {
-            continue;
-        }
-        let (key, value) = match property.split_once('=') {
-            Some((key, value)) => (trim_ows(key), Some(trim_ows(value))),
-            None => (property, None),
-        };
+    for (key, value) in property_parts(props) {
         if !is_token(key) || !value.is_none_or(is_encoded_value) {
             return None;
         }
         list.push((key, value));
     }
     Some(list)
+}
+
+/// The `;`-separated properties of `props` as a key and an optional value, OWS trimmed,
+/// empty ones skipped; nothing checked.
+fn property_parts(props: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    props
+        .split(';')
+        .map(trim_ows)
+        .filter(|p| !p.is_empty())
+        .map(|property| match property.split_once('=') {
+            Some((key, value)) => (trim_ows(key), Some(trim_ows(value))),
+            None => (property, None),
+        })
 }
 
 /// Whether `value` is a property value as sent: baggage-octets, with every `%` starting an
@@ -162,12 +167,7 @@ fn is_encoded_value(value: &str) -> bool {
 /// a property whose key is not a token is left out, and a value that is not sent as is (the
 /// metadata OpenTelemetry code set: any text) is percent-encoded, its valid escapes kept.
 fn encode_properties(metadata: &str, out: &mut String) {
-    for property in metadata.split(';') {
-        let property = trim_ows(property);
-        let (key, value) = match property.split_once('=') {
-            Some((key, value)) => (trim_ows(key), Some(trim_ows(value))),
-            None => (property, None),
-        };
+    for (key, value) in property_parts(metadata) {
         if !is_token(key) {
             continue;
         }

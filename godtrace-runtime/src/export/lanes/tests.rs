@@ -63,8 +63,10 @@ fn push_span(shared: &Shared, lane: &Lane, i: u64) -> bool {
 /// A lane of `shared`, registered as a thread's first span registers it.
 fn registered_lane(shared: &Shared) -> Arc<Lane> {
     let lane = Arc::new(Lane::new(shared.budget.id, false));
-    shared.lock().lanes.push(lane.clone());
-    shared.budget.count_lanes(1);
+    let mut queue = shared.lock();
+    queue.lanes.push(lane.clone());
+    shared.budget.note_lanes(queue.lanes.len());
+    drop(queue);
     lane
 }
 

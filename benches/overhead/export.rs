@@ -140,7 +140,7 @@ pub fn run(case: &Case) -> Vec<(String, String)> {
     let receiver_cpu = receiver.cpu_ns() - receiver_before;
     let exported_total = godtrace::stats().spans_exported;
     drop(guard);
-    let received = receiver.finish();
+    let (received, body_bytes) = receiver.finish();
 
     let exported = after.exported - before.exported;
     let per_span = |ns: u64| ns as f64 / exported.max(1) as f64;
@@ -191,6 +191,12 @@ pub fn run(case: &Case) -> Vec<(String, String)> {
     );
     put("exported_total", exported_total.to_string());
     put("received_total", received.to_string());
+    if body_bytes > 0 {
+        put(
+            "wire_bytes_per_span",
+            format!("{:.1}", body_bytes as f64 / received.max(1) as f64),
+        );
+    }
     out
 }
 
@@ -549,27 +555,32 @@ impl ExportReceiver {
         ticks * 10_000_000
     }
 
-    /// Stops the receiver; the spans it decoded.
-    fn finish(&mut self) -> u64 {
+    /// Stops the receiver; the spans it decoded and the bytes of the bodies it read (as sent:
+    /// compressed when they were; 0 when it does not count them).
+    fn finish(&mut self) -> (u64, u64) {
         drop(self.child.stdin.take());
         let mut rest = String::new();
         let _ = self.stdout.read_to_string(&mut rest);
         let _ = self.child.wait();
-        rest.lines()
-            .find_map(|l| l.strip_prefix("SPANS ")?.trim().parse().ok())
-            .unwrap_or(0)
+        let find = |prefix: &str| {
+            rest.lines()
+                .find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        (find("SPANS "), find("BYTES "))
     }
 }
 
-/// Spans the HTTP receiver decoded.
+/// Spans the HTTP receiver decoded, and the bytes of the bodies it read.
 static HTTP_SPANS: AtomicU64 = AtomicU64::new(0);
+static HTTP_BODY_BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// The HTTP/protobuf receiver process: HTTP/1.1 keep-alive, each `POST` body gunzipped when
 /// it says so and decoded with prost, answered 200. A thread per connection; lowest
 /// priority, as `receiver.rs`'s.
 pub fn run_http_receiver() -> ! {
     crate::receiver::lower_priority();
-    crate::receiver::exit_when_stdin_closes(&HTTP_SPANS);
+    crate::receiver::exit_when_stdin_closes(&HTTP_SPANS, &HTTP_BODY_BYTES);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     println!("PORT {}", listener.local_addr().expect("bound").port());
     let _ = std::io::stdout().flush();
@@ -620,6 +631,7 @@ fn serve_http(stream: std::net::TcpStream) {
             }
             return;
         }
+        HTTP_BODY_BYTES.fetch_add(len as u64, Ordering::Relaxed);
         let bytes = if gzip {
             plain.clear();
             flate2::read::GzDecoder::new(&body[..])
@@ -675,8 +687,8 @@ pub fn render(results: &[(Case, u32, Fields)]) -> String {
          | case | rate (target → achieved) | dropped | ms with drops | steal ms | exported | received | CPU ns/span | \
          pacing ns/call | net CPU ns/span | net × Instant::now ({}) | record ns/span | \
          export ns/span | export M spans/s/core | export wake-ups per 512 spans | \
-         receiver ns/span |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+         receiver ns/span | bytes/span sent (HTTP) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         rows.first()
             .and_then(|(_, _, f)| f.get("instant_ns"))
             .map_or_else(|| "?".to_owned(), |ns| format!("{ns} ns"))
@@ -687,7 +699,7 @@ pub fn render(results: &[(Case, u32, Fields)]) -> String {
         let _ = writeln!(
             out,
             "| {} | {:.2} M → {:.2} M/s | {} | {} | {} | {} | {} | {} | {} | {} | {:.1}× | {} | {} \
-             | {:.2} | {} | {} |",
+             | {:.2} | {} | {} | {} |",
             case.id,
             num(f, "target_rate").unwrap_or(f64::NAN) / 1e6,
             num(f, "achieved_rate").unwrap_or(f64::NAN) / 1e6,
@@ -705,6 +717,7 @@ pub fn render(results: &[(Case, u32, Fields)]) -> String {
             num(f, "export_spans_per_core_sec").unwrap_or(f64::NAN) / 1e6,
             g("export_wakeups_per_batch"),
             g("receiver_ns_per_span"),
+            f.get("wire_bytes_per_span").map_or("–", String::as_str),
         );
         let met = |ok: bool| if ok { "met" } else { "NOT met" };
         let dropped = num(f, "dropped").unwrap_or(f64::NAN);

@@ -99,7 +99,7 @@ pub fn spans_in(request: &ExportTraceServiceRequest) -> u64 {
 
 /// Exits the receiver process as soon as the case process is gone (its end of our stdin
 /// closes), saying how many spans it decoded.
-pub fn exit_when_stdin_closes(spans: &'static AtomicU64) {
+pub fn exit_when_stdin_closes(spans: &'static AtomicU64, body_bytes: &'static AtomicU64) {
     std::thread::spawn(move || {
         let mut sink = [0u8; 64];
         let mut stdin = std::io::stdin();
@@ -109,6 +109,7 @@ pub fn exit_when_stdin_closes(spans: &'static AtomicU64) {
         // ending this thread and leaving the server running).
         let mut stdout = std::io::stdout();
         let _ = writeln!(stdout, "SPANS {}", spans.load(Ordering::Relaxed));
+        let _ = writeln!(stdout, "BYTES {}", body_bytes.load(Ordering::Relaxed));
         let _ = stdout.flush();
         std::process::exit(0);
     });
@@ -138,7 +139,9 @@ pub fn lower_priority() {
 /// The receiver process's body: serves until stdin closes, then exits.
 pub fn run() -> ! {
     lower_priority();
-    exit_when_stdin_closes(&SPANS);
+    // Bodies are counted by the HTTP receiver only (tonic inflates them before they are seen).
+    static NOT_COUNTED: AtomicU64 = AtomicU64::new(0);
+    exit_when_stdin_closes(&SPANS, &NOT_COUNTED);
     // The export cases want a receiver like a collector: a worker per core, so that it decodes
     // two requests at once. The others keep the one-thread receiver their figures were taken
     // with.

@@ -32,6 +32,9 @@ pub(crate) fn build(target: &OtlpTarget) -> Result<OtlpExporter, String> {
     })?;
     let mut encoder = RequestEncoder::new(&Resource::builder_empty().build());
     encoder.set_head_room(transport.head_room());
+    if transport.compresses() {
+        encoder.keep_span_ranges();
+    }
     Ok(OtlpExporter {
         // Replaced with the configured resource's before the first batch.
         encoder: RefCell::new(encoder),
@@ -51,6 +54,9 @@ impl Exporter for OtlpExporter {
     fn set_resource(&mut self, resource: &Resource) {
         let mut encoder = RequestEncoder::new(resource);
         encoder.set_head_room(self.transport.head_room());
+        if self.transport.compresses() {
+            encoder.keep_span_ranges();
+        }
         self.encoder = RefCell::new(encoder);
     }
 
@@ -63,7 +69,8 @@ impl Exporter for OtlpExporter {
     ) -> Result<Vec<u8>, String> {
         let mut encoder = self.encoder.borrow_mut();
         encoder.encode(batch, emptied);
-        self.transport.body(encoder.request_mut())
+        let (request, spans) = encoder.request_mut();
+        self.transport.body(request, spans)
     }
 
     async fn send(&self, body: Result<Vec<u8>, String>) -> Result<Accepted, String> {

@@ -3,11 +3,12 @@
 //!
 //! Nothing is copied that need not be: an uncompressed request is written by the encoder
 //! behind the room the frame's head needs, and handed over as it is; a compressed one is
-//! written by a compressor kept for the transport's life (its tables are allocated once, not
-//! per request) into a buffer of the compressed size, behind the frame's head, and the
+//! written by a compressor kept for the transport's life ([`super::gzip`]: its table is
+//! allocated once, not per request) into a new buffer, behind the frame's head, and the
 //! encoder keeps its own buffer for the next request.
-use flate2::{Compress, Compression, FlushCompress, Status};
+use super::gzip::Gzip;
 use std::cell::RefCell;
+use std::ops::Range;
 
 /// Bytes of a gRPC frame's head: the compressed flag and the message's big-endian length.
 pub(crate) const GRPC_HEAD: usize = 5;
@@ -22,7 +23,7 @@ pub(crate) struct BodyWriter {
     frame_head: usize,
     /// The gzip compressor, when requests are compressed. Borrowed only while a body is
     /// written, never across an await.
-    gzip: Option<RefCell<Compress>>,
+    gzip: Option<RefCell<Gzip>>,
 }
 
 impl BodyWriter {
@@ -30,10 +31,13 @@ impl BodyWriter {
     pub(crate) fn new(grpc: bool, gzip: bool) -> Self {
         BodyWriter {
             frame_head: if grpc { GRPC_HEAD } else { 0 },
-            // The fast level: spans and metrics are repetitive, and the default level costs
-            // several times the CPU of encoding them for a few percent fewer bytes.
-            gzip: gzip.then(|| RefCell::new(Compress::new_gzip(Compression::fast(), 15))),
+            gzip: gzip.then(|| RefCell::new(Gzip::new())),
         }
+    }
+
+    /// Whether bodies are gzipped.
+    pub(crate) fn compresses(&self) -> bool {
+        self.gzip.is_some()
     }
 
     /// Bytes an encoded request leaves free at its start, for [`BodyWriter::body`] to fill.
@@ -48,12 +52,19 @@ impl BodyWriter {
     /// The body of `request`, an encoded request behind [`BodyWriter::head_room`] free
     /// bytes. Uncompressed, it is `request` itself (moved out: an empty buffer of the same
     /// capacity, up to a bound, is left); compressed, a new buffer, and `request` is left as
-    /// it was, for reuse.
-    pub(crate) fn body(&self, request: &mut Vec<u8>) -> Result<Vec<u8>, String> {
+    /// it was, for reuse. `records`: where the request's spans are, which the compressor
+    /// compares with each other (see [`Gzip::compress`]); any ranges give a correct body.
+    pub(crate) fn body(
+        &self,
+        request: &mut Vec<u8>,
+        records: &[Range<usize>],
+    ) -> Result<Vec<u8>, String> {
         let mut body = match &self.gzip {
             Some(gzip) => {
                 let mut gzip = gzip.try_borrow_mut().map_err(|_| "gzip: compressor busy")?;
-                compress(&mut gzip, request, self.frame_head)?
+                let mut body = vec![0; self.frame_head];
+                gzip.compress(request, records, &mut body);
+                body
             }
             // The next request is about the size of this one: room for it, so that it is not
             // written into a buffer that keeps growing (and copying) from empty.
@@ -79,27 +90,7 @@ impl BodyWriter {
         if room > 0 {
             request.splice(0..0, std::iter::repeat_n(0, room));
         }
-        self.body(&mut request)
-    }
-}
-
-/// `input` as one gzip member, behind `head` zero bytes, in a buffer of about its size.
-fn compress(gzip: &mut Compress, input: &[u8], head: usize) -> Result<Vec<u8>, String> {
-    gzip.reset();
-    // OTLP spans compress about fivefold at the fast level: room for twice that (never
-    // written, so nearly free), and the buffer grows if even that is short.
-    let mut out = Vec::with_capacity(head + input.len() / 2 + 64);
-    out.resize(head, 0);
-    loop {
-        let consumed = gzip.total_in() as usize;
-        let status = gzip
-            .compress_vec(&input[consumed..], &mut out, FlushCompress::Finish)
-            .map_err(|e| format!("gzip: {e}"))?;
-        match status {
-            Status::StreamEnd => return Ok(out),
-            // Out of room: more, and go on where it stopped.
-            Status::Ok | Status::BufError => out.reserve(out.capacity().max(64)),
-        }
+        self.body(&mut request, &[])
     }
 }
 
@@ -140,7 +131,7 @@ mod tests {
         for (len, seed) in [(200_000, 2), (10, 4), (70_000, 3), (0, 6), (5_000, 8)] {
             let request = sample(len, seed);
             let mut buffer = request.clone();
-            let body = writer.body(&mut buffer).expect("compressed");
+            let body = writer.body(&mut buffer, &[]).expect("compressed");
             assert_eq!(gunzip(&body), request, "len {len}");
             assert_eq!(buffer, request, "the request is left for reuse");
         }
@@ -154,7 +145,7 @@ mod tests {
                 let request = sample(len, seed);
                 let mut buffer = vec![0xAA; writer.head_room()];
                 buffer.extend_from_slice(&request);
-                let body = writer.body(&mut buffer).expect("a frame");
+                let body = writer.body(&mut buffer, &[]).expect("a frame");
                 assert_eq!(body[0], u8::from(gzip));
                 let length = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
                 assert_eq!(length, body.len() - GRPC_HEAD);
@@ -178,7 +169,7 @@ mod tests {
         let request = sample(1000, 3);
         let mut buffer = request.clone();
         let pointer = buffer.as_ptr();
-        let body = writer.body(&mut buffer).expect("a body");
+        let body = writer.body(&mut buffer, &[]).expect("a body");
         assert_eq!(body, request);
         assert_eq!(body.as_ptr(), pointer, "moved, not copied");
         assert!(buffer.is_empty() && buffer.capacity() >= request.len());

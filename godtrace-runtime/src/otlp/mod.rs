@@ -8,6 +8,7 @@ pub(crate) mod body;
 pub(crate) mod client;
 #[cfg(feature = "otlp-grpc")]
 pub(crate) mod connection;
+pub(crate) mod gzip;
 pub(crate) mod retry;
 pub(crate) mod thread;
 pub(crate) mod transport;

@@ -71,9 +71,19 @@ impl Transport {
     }
 
     /// The body of `request`, an encoded export request behind [`Transport::head_room`]
-    /// free bytes (see [`BodyWriter::body`]: compressed, `request` is left for reuse).
-    pub(crate) fn body(&self, request: &mut Vec<u8>) -> Result<Vec<u8>, String> {
-        self.body.body(request)
+    /// free bytes (see [`BodyWriter::body`]: compressed, `request` is left for reuse, and
+    /// `records` say where its spans are).
+    pub(crate) fn body(
+        &self,
+        request: &mut Vec<u8>,
+        records: &[std::ops::Range<usize>],
+    ) -> Result<Vec<u8>, String> {
+        self.body.body(request, records)
+    }
+
+    /// Whether bodies are gzipped.
+    pub(crate) fn compresses(&self) -> bool {
+        self.body.compresses()
     }
 
     /// Sends `request`, an encoded export request of the signal this transport was built
@@ -114,8 +124,8 @@ impl Transport {
 
 /// OTLP/gRPC: one unary call on the receiver's HTTP/2 connection ([`super::connection`]),
 /// framed here ([`BodyWriter`]): the encoded request goes into the gRPC message as it is,
-/// gzipped at the fast level when asked (tonic's own compression is fixed at level 6, several
-/// times the CPU of encoding the spans). Its `grpc-status` decides; the answer's message is
+/// gzipped by godtrace's own encoder when asked ([`super::gzip`]; tonic's compression is
+/// fixed at zlib's level 6, several times the CPU of encoding the spans). Its `grpc-status` decides; the answer's message is
 /// read for a partial success (the spans the receiver rejected), at most [`MAX_ANSWER`] of it.
 #[cfg(feature = "otlp-grpc")]
 mod grpc {

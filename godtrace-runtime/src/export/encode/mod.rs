@@ -19,6 +19,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 use wire::{
     put_attributes, put_fixed32, put_fixed64, put_key_value, put_len_field, put_message,
@@ -51,6 +52,8 @@ pub(crate) struct RequestEncoder {
     /// return (kept for its memory).
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     bare: Vec<Box<Live>>,
+    /// Where each of godtrace's own spans is in `buf`, when kept (for the compressor).
+    span_ranges: Option<Vec<Range<usize>>>,
 }
 
 /// An instrumentation scope's fields of `ScopeSpans`, tags included.
@@ -110,7 +113,13 @@ impl RequestEncoder {
             sites: Sites::default(),
             sdk: Vec::new(),
             bare: Vec::new(),
+            span_ranges: None,
         }
+    }
+
+    /// Keeps where each span of a request is, from now on ([`RequestEncoder::request_mut`]).
+    pub(crate) fn keep_span_ranges(&mut self) {
+        self.span_ranges.get_or_insert_with(Vec::new);
     }
 
     /// Leaves `bytes` free in front of every request from now on, for the transport to fill
@@ -138,9 +147,13 @@ impl RequestEncoder {
 
     /// The buffer of the request `encode` just wrote, head room included: the transport
     /// fills the head room, and takes the buffer (no copy) or compresses it and leaves it
-    /// for the next request.
-    pub(crate) fn request_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
+    /// for the next request. With it, where each of godtrace's own spans is in that buffer,
+    /// when kept ([`RequestEncoder::keep_span_ranges`]; none otherwise).
+    pub(crate) fn request_mut(&mut self) -> (&mut Vec<u8>, &[Range<usize>]) {
+        (
+            &mut self.buf,
+            self.span_ranges.as_deref().unwrap_or_default(),
+        )
     }
 
     /// Writes the request for `batch` into `buf`, in one pass that empties it: godtrace's
@@ -157,16 +170,20 @@ impl RequestEncoder {
             sites,
             sdk,
             bare,
+            span_ranges,
         } = self;
         sdk.clear();
+        if let Some(ranges) = span_ranges.as_mut() {
+            ranges.clear();
+        }
         buf.clear();
         buf.resize(*head_room, 0);
-        put_message(buf, 1, 3, |buf| {
+        let moved = put_message(buf, 1, 3, |buf| {
             buf.extend_from_slice(resource);
             if batch.iter().any(|queued| matches!(queued, Queued::Own(_))) {
                 // One anchor for the batch: every span in it ended before now.
                 let clock = UnixClock::now();
-                put_message(buf, 2, 3, |buf| {
+                let moved = put_message(buf, 2, 3, |buf| {
                     buf.extend_from_slice(&scope.scope);
                     let mut spans = batch.drain(..);
                     while let Some(queued) = spans.next() {
@@ -175,11 +192,15 @@ impl RequestEncoder {
                         }
                         match queued {
                             Queued::Own(mut span) => {
+                                let at = buf.len();
                                 if put_bare_span(buf, sites, &mut span, clock) {
                                     bare.push(span.into_live());
                                 } else {
                                     put_own_span(buf, sites, &mut span, clock);
                                     emptied.push(span.into_live());
+                                }
+                                if let Some(ranges) = span_ranges.as_mut() {
+                                    ranges.push(at..buf.len());
                                 }
                             }
                             Queued::Sdk(span) => sdk.push(*span),
@@ -187,6 +208,7 @@ impl RequestEncoder {
                     }
                     buf.extend_from_slice(&scope.schema_url);
                 });
+                move_ranges(span_ranges, moved);
             }
             // Spans of other code, rare: none left in the batch after its own spans' pass.
             sdk.extend(batch.drain(..).filter_map(|queued| match queued {
@@ -196,6 +218,18 @@ impl RequestEncoder {
             put_sdk_spans(buf, sdk);
             buf.extend_from_slice(resource_schema_url);
         });
+        move_ranges(span_ranges, moved);
+    }
+}
+
+/// Moves the kept span ranges by `by` bytes, as their message was moved.
+fn move_ranges(ranges: &mut Option<Vec<Range<usize>>>, by: isize) {
+    if let Some(ranges) = ranges.as_mut()
+        && by != 0
+    {
+        for range in ranges {
+            *range = range.start.saturating_add_signed(by)..range.end.saturating_add_signed(by);
+        }
     }
 }
 

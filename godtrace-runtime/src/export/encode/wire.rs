@@ -80,14 +80,15 @@ pub(super) fn put_fixed32(buf: &mut Vec<u8>, field: u32, value: u32) {
 
 /// A message field whose body `body` writes, always present (an optional message that is
 /// set, or an element of a repeated one). `reserve` bytes are set aside for its length, the
-/// most likely size: the body is moved only when its length needs another size.
+/// most likely size: the body is moved only when its length needs another size. Returns how
+/// far it moved (bytes, backwards when negative).
 #[inline]
 pub(super) fn put_message(
     buf: &mut Vec<u8>,
     field: u32,
     reserve: usize,
     body: impl FnOnce(&mut Vec<u8>),
-) {
+) -> isize {
     put_tag(buf, field, LEN);
     let at = buf.len();
     buf.resize(at + reserve, 0);
@@ -108,6 +109,7 @@ pub(super) fn put_message(
         value >>= 7;
     }
     buf[at + needed - 1] &= 0x7f;
+    needed as isize - reserve as isize
 }
 
 /// The length of a length-delimited field of `len` bytes, tag (one byte: fields 1 to 15)

@@ -1,0 +1,375 @@
+//! gzip (RFC 1952) for export requests, written by godtrace's own deflate encoder (RFC 1951:
+//! one block of the fixed Huffman codes, or stored blocks when that would be larger).
+//!
+//! Why not a general compressor: most of a trace request is spans of a few call sites, and a
+//! span is the same bytes as the previous span of its call site but for its ids, times and
+//! flags. Told where the spans are, the encoder compares each with the last one of the same
+//! length and writes each equal stretch as one back-reference: no hashing, no search. Bytes
+//! outside such pairs (the resource, spans of other lengths, metrics) go through a
+//! single-candidate hash matcher, as zlib's fastest level does. On span batches that is about
+//! twice the speed of zlib-rs at its fastest level, for about the same size (BENCHMARKS.md).
+use std::ops::Range;
+
+/// Deflate's farthest back-reference.
+const WINDOW: usize = 32 * 1024;
+/// The shortest back-reference written: a shorter one saves little or nothing over literals.
+const MIN_MATCH: usize = 4;
+/// Deflate's longest back-reference.
+const MAX_MATCH: usize = 258;
+/// log2 of the hash matcher's table size.
+const HASH_BITS: u32 = 14;
+/// How many span lengths are remembered at once (the last span of each, by length mod this).
+const LENGTH_SLOTS: usize = 64;
+/// Bytes of the largest stored block.
+const STORED_MAX: usize = 65_535;
+/// The member's header: magic, deflate, no flags, no time, no extra flags, unknown system.
+const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+
+/// A gzip encoder kept for a transport's life (its table is allocated once).
+pub(crate) struct Gzip {
+    /// Per hash of four bytes, the last position the matcher saw them at, in this request or
+    /// an earlier one: every candidate is checked against the bytes before it is used, so a
+    /// stale one costs a compare, never a wrong reference, and nothing needs clearing.
+    last_at: Box<[u32]>,
+}
+
+impl Gzip {
+    pub(crate) fn new() -> Gzip {
+        Gzip {
+            last_at: vec![0; 1 << HASH_BITS].into_boxed_slice(),
+        }
+    }
+
+    /// Appends `input` as one gzip member to `out`. `records` are ranges of `input`,
+    /// ascending and disjoint, that tend to repeat an earlier one of the same length (an
+    /// export request's spans): any ranges give a correct member (those out of order or out
+    /// of bounds are treated as plain bytes), good ones a small member, fast.
+    pub(crate) fn compress(&mut self, input: &[u8], records: &[Range<usize>], out: &mut Vec<u8>) {
+        let start = out.len();
+        // Literals take at most 9 bits a byte and a back-reference fewer bits than the
+        // literals it replaces: room for the worst case, so that no write below reallocates.
+        out.reserve(HEADER.len() + input.len() + input.len() / 8 + 32);
+        out.extend_from_slice(&HEADER);
+        let deflated = out.len();
+        self.deflate(input, records, out);
+        let stored = stored_len(input.len());
+        if out.len() - deflated > stored {
+            out.truncate(deflated);
+            put_stored(input, out);
+        }
+        let mut crc = flate2::Crc::new();
+        crc.update(input);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        // ISIZE is the length modulo 2^32 (RFC 1952).
+        out.extend_from_slice(&(input.len() as u32).to_le_bytes());
+        debug_assert!(out.len() - start <= HEADER.len() + stored + 8);
+    }
+
+    /// `input` as one final block of the fixed codes.
+    fn deflate(&mut self, input: &[u8], records: &[Range<usize>], out: &mut Vec<u8>) {
+        let mut bits = BitWriter {
+            out,
+            bits: 0,
+            count: 0,
+        };
+        // BFINAL, then BTYPE 01 (fixed codes), least significant bit first.
+        bits.put(0b011, 3);
+        // The last record of each length seen (start, length), by length mod the slots.
+        let mut last_of_length = [(0, usize::MAX); LENGTH_SLOTS];
+        let mut done = 0;
+        for record in records {
+            let Range { start, end } = *record;
+            if start < done || end < start || end > input.len() {
+                continue;
+            }
+            if done < start {
+                self.put_searched(&mut bits, input, done, start);
+            }
+            let len = end - start;
+            let (earlier, earlier_len) =
+                std::mem::replace(&mut last_of_length[len % LENGTH_SLOTS], (start, len));
+            // Same length: most likely the same layout, fields at the same places. The
+            // records are disjoint and ascending: the earlier one ends before this one starts.
+            if earlier_len == len && start - earlier <= WINDOW {
+                let distance = start - earlier;
+                let (earlier, record) = (&input[earlier..earlier + len], &input[start..end]);
+                put_aligned(&mut bits, record, earlier, distance);
+            } else {
+                self.put_searched(&mut bits, input, start, end);
+            }
+            done = end;
+        }
+        self.put_searched(&mut bits, input, done, input.len());
+        // The end of the block.
+        bits.put(0, 7);
+        bits.finish();
+    }
+
+    /// `input[from..to]`, with back-references to earlier bytes found by a hash of four bytes.
+    fn put_searched(&mut self, bits: &mut BitWriter<'_>, input: &[u8], from: usize, to: usize) {
+        let mut at = from;
+        let mut literals_from = from;
+        while at + MIN_MATCH <= to {
+            let four = read_u32(input, at);
+            let slot = &mut self.last_at[hash(four)];
+            let candidate = *slot as usize;
+            // Positions past 4 GiB wrap: the checks below make any candidate safe.
+            *slot = at as u32;
+            if candidate < at && at - candidate <= WINDOW && read_u32(input, candidate) == four {
+                let limit = to.min(at + MAX_MATCH);
+                let len =
+                    MIN_MATCH + equal_prefix(input, candidate + MIN_MATCH, at + MIN_MATCH, limit);
+                put_literals(bits, &input[literals_from..at]);
+                put_match(bits, len, distance_code(at - candidate));
+                at += len;
+                literals_from = at;
+            } else {
+                at += 1;
+            }
+        }
+        put_literals(bits, &input[literals_from..to]);
+    }
+}
+
+/// `record` against `earlier`, a record of the same length `distance` bytes before it: each
+/// stretch of at least [`MIN_MATCH`] equal bytes is one back-reference, the rest literals.
+fn put_aligned(bits: &mut BitWriter<'_>, record: &[u8], earlier: &[u8], distance: usize) {
+    let len = record.len().min(earlier.len());
+    let (distance_code, distance_len) = distance_code(distance);
+    let mut at = 0;
+    while at < len {
+        // The equal stretch from `at`.
+        let mut equal_to = at;
+        while equal_to + 8 <= len {
+            let differ = word(record, equal_to) ^ word(earlier, equal_to);
+            if differ != 0 {
+                equal_to += (differ.trailing_zeros() / 8) as usize;
+                break;
+            }
+            equal_to += 8;
+        }
+        if equal_to + 8 > len {
+            while equal_to < len && record[equal_to] == earlier[equal_to] {
+                equal_to += 1;
+            }
+        }
+        if equal_to - at >= MIN_MATCH {
+            put_match(bits, equal_to - at, (distance_code, distance_len));
+        } else {
+            put_literals(bits, &record[at..equal_to]);
+        }
+        // The differing stretch from there: up to the next MIN_MATCH equal bytes, or the end
+        // when fewer than MIN_MATCH bytes are left.
+        let mut differ_to = equal_to;
+        while differ_to < len {
+            if differ_to + 8 <= len {
+                let low = (word(record, differ_to) ^ word(earlier, differ_to)) as u32;
+                if low == 0 {
+                    break;
+                }
+                // Past the last differing byte of the four.
+                differ_to += 4 - (low.leading_zeros() / 8) as usize;
+            } else if len - differ_to >= MIN_MATCH
+                && record[differ_to..differ_to + MIN_MATCH]
+                    != earlier[differ_to..differ_to + MIN_MATCH]
+            {
+                differ_to += 1;
+            } else if len - differ_to < MIN_MATCH {
+                differ_to = len;
+            } else {
+                break;
+            }
+        }
+        put_literals(bits, &record[equal_to..differ_to]);
+        at = differ_to;
+    }
+}
+
+/// The eight bytes at `at` (`at + 8` is within `bytes`).
+#[inline(always)]
+fn word(bytes: &[u8], at: usize) -> u64 {
+    let mut eight = [0; 8];
+    eight.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(eight)
+}
+
+/// How many bytes from `a` equal those from `b`, counting no further than `b` reaches
+/// `limit` (`a < b`).
+fn equal_prefix(input: &[u8], a: usize, b: usize, limit: usize) -> usize {
+    let mut n = 0;
+    while b + n + 8 <= limit {
+        let x = word(input, a + n) ^ word(input, b + n);
+        if x != 0 {
+            return n + (x.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    while b + n < limit && input[a + n] == input[b + n] {
+        n += 1;
+    }
+    n
+}
+
+/// The four bytes at `at` (the callers keep `at + 4` within `bytes`; zero past the end).
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    bytes
+        .get(at..at + 4)
+        .and_then(|four| four.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+fn hash(four: u32) -> usize {
+    (four.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+}
+
+#[inline(always)]
+fn put_literals(bits: &mut BitWriter<'_>, bytes: &[u8]) {
+    // Two at a time: at most 18 bits.
+    let mut pairs = bytes.chunks_exact(2);
+    for pair in &mut pairs {
+        let (a, a_len) = LITERALS[pair[0] as usize];
+        let (b, b_len) = LITERALS[pair[1] as usize];
+        bits.put(a | (b << a_len), a_len + b_len);
+    }
+    for &byte in pairs.remainder() {
+        let (code, len) = LITERALS[byte as usize];
+        bits.put(code, len);
+    }
+}
+
+/// A back-reference of `len` bytes (at least 3), `distance` back (its [`distance_code`]);
+/// several when longer than deflate's longest.
+#[inline(always)]
+fn put_match(bits: &mut BitWriter<'_>, mut len: usize, distance: (u32, u32)) {
+    let (distance_code, distance_len) = distance;
+    while len > 0 {
+        let mut part = len.min(MAX_MATCH);
+        // What is left must itself be a back-reference of at least 3 bytes.
+        if len - part > 0 && len - part < 3 {
+            part = len - 3;
+        }
+        let (code, code_len) = LENGTHS[part];
+        bits.put(code, code_len);
+        bits.put(distance_code, distance_len);
+        len -= part;
+    }
+}
+
+/// A distance's fixed code (5 bits) and extra bits, as written, and their length.
+#[inline(always)]
+fn distance_code(distance: usize) -> (u32, u32) {
+    let x = (distance - 1) as u32;
+    if x < 4 {
+        return (reversed(x, 5), 5);
+    }
+    let top = 31 - x.leading_zeros();
+    let code = 2 * top + ((x >> (top - 1)) & 1);
+    let extra = x & ((1 << (top - 1)) - 1);
+    (reversed(code, 5) | (extra << 5), 5 + top - 1)
+}
+
+/// `code`'s `len` bits in the order deflate writes a Huffman code (most significant first),
+/// for a writer that packs from the least significant bit.
+const fn reversed(code: u32, len: u32) -> u32 {
+    code.reverse_bits() >> (32 - len)
+}
+
+/// Each byte's literal code (RFC 1951, 3.2.6), as written, and its length.
+const LITERALS: [(u32, u32); 256] = {
+    let mut table = [(0, 0); 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte as usize] = if byte < 144 {
+            (reversed(0x30 + byte, 8), 8)
+        } else {
+            (reversed(0x190 + byte - 144, 9), 9)
+        };
+        byte += 1;
+    }
+    table
+};
+
+/// Each back-reference length's code and extra bits (RFC 1951, 3.2.5), as written, and their
+/// length; indexed by the length (3 to 258).
+const LENGTHS: [(u32, u32); MAX_MATCH + 1] = {
+    let mut table = [(0, 0); MAX_MATCH + 1];
+    let mut len = 3;
+    while len <= MAX_MATCH as u32 {
+        let x = len - 3;
+        let (symbol, extra_len, extra) = if len == 258 {
+            (285, 0, 0)
+        } else if x < 8 {
+            (257 + x, 0, 0)
+        } else {
+            let top = 31 - x.leading_zeros();
+            (
+                257 + 4 * (top - 1) + ((x >> (top - 2)) & 3),
+                top - 2,
+                x & ((1 << (top - 2)) - 1),
+            )
+        };
+        let (code, code_len) = if symbol < 280 {
+            (reversed(symbol - 256, 7), 7)
+        } else {
+            (reversed(0xC0 + symbol - 280, 8), 8)
+        };
+        table[len as usize] = (code | (extra << code_len), code_len + extra_len);
+        len += 1;
+    }
+    table
+};
+
+/// Bytes of `len` input bytes in stored blocks.
+fn stored_len(len: usize) -> usize {
+    len + 5 * len.div_ceil(STORED_MAX).max(1)
+}
+
+/// `input` as stored blocks, the last one final (RFC 1951, 3.2.4).
+fn put_stored(input: &[u8], out: &mut Vec<u8>) {
+    let mut blocks = input.chunks(STORED_MAX).peekable();
+    if blocks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+        return;
+    }
+    while let Some(block) = blocks.next() {
+        // BFINAL, BTYPE 00, then padding to the byte: one byte.
+        out.push(u8::from(blocks.peek().is_none()));
+        let len = block.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+}
+
+/// Packs codes into bytes from the least significant bit, as deflate does.
+struct BitWriter<'a> {
+    out: &'a mut Vec<u8>,
+    bits: u64,
+    /// Bits held in `bits`, fewer than 32 between calls.
+    count: u32,
+}
+
+impl BitWriter<'_> {
+    /// Writes the `len` (at most 32) low bits of `code`.
+    #[inline(always)]
+    fn put(&mut self, code: u32, len: u32) {
+        self.bits |= u64::from(code) << self.count;
+        self.count += len;
+        if self.count >= 32 {
+            self.out
+                .extend_from_slice(&(self.bits as u32).to_le_bytes());
+            self.bits >>= 32;
+            self.count -= 32;
+        }
+    }
+
+    /// Writes what is held, padded to the byte.
+    fn finish(self) {
+        let bytes = self.count.div_ceil(8) as usize;
+        self.out
+            .extend_from_slice(&self.bits.to_le_bytes()[..bytes]);
+    }
+}
+
+#[cfg(test)]
+mod tests;

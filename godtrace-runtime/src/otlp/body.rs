@@ -97,15 +97,7 @@ impl BodyWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read as _;
-
-    fn gunzip(bytes: &[u8]) -> Vec<u8> {
-        let mut plain = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut plain)
-            .expect("a gzip member");
-        plain
-    }
+    use crate::otlp::gzip::tests::gunzip;
 
     /// Bytes that compress badly (the output outgrows the first guess) or well.
     fn sample(len: usize, seed: u64) -> Vec<u8> {

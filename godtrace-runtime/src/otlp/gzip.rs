@@ -372,4 +372,4 @@ impl BitWriter<'_> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -1,7 +1,8 @@
 use super::*;
 use std::io::Read as _;
 
-fn gunzip(member: &[u8]) -> Vec<u8> {
+/// `member` inflated by an independent decoder (flate2's).
+pub(in crate::otlp) fn gunzip(member: &[u8]) -> Vec<u8> {
     let mut plain = Vec::new();
     flate2::read::GzDecoder::new(member)
         .read_to_end(&mut plain)

@@ -137,8 +137,8 @@ impl Shared {
 /// Slots a lane takes from the budget at a time, at most.
 const MAX_CHUNK: usize = 64;
 
-/// A lane's buffer holds at most this many spans' worth of capacity after a collection: a
-/// burst does not keep its memory once handed over.
+/// A lane's buffer keeps at most this many spans' worth of capacity after a collection that
+/// found it mostly unused: a burst does not keep its memory once the thread records less.
 const KEPT_CAPACITY: usize = 4 * MAX_CHUNK;
 
 // A chunk of the budget fits in an empty ring (see `Lane::limit`).
@@ -699,10 +699,14 @@ pub(super) fn collect(shared: &Shared, queue: &mut QueueState, close: bool) -> u
         let mut state = lane.lock();
         let take_back = short || exited || close;
         shared.budget.settle(lane.settle(&mut state, take_back));
-        moved += state.spans.len();
+        let held = state.spans.len();
+        moved += held;
         central.extend(state.spans.drain(..).map(Queued::Own));
-        if state.spans.capacity() > KEPT_CAPACITY {
-            state.spans.shrink_to(KEPT_CAPACITY);
+        // A buffer a quarter full or more is kept as it is: its thread fills it again before
+        // the next collection, and shrinking it would make the thread grow it again (copying
+        // what it holds, each time) in the middle of its spans.
+        if state.spans.capacity() > KEPT_CAPACITY.max(4 * held) {
+            state.spans.shrink_to(KEPT_CAPACITY.max(held));
         }
         moved += lane.take_published(&mut state, &mut IntoQueue(central));
         state.closed |= close;

@@ -385,3 +385,32 @@ fn many_lanes_holding_unused_slots_do_not_make_a_queue_with_room_drop_spans() {
     assert_eq!(export_all(&shared).len(), 200);
     drop((lanes, more));
 }
+
+#[test]
+fn a_busy_lanes_buffer_keeps_its_room_between_collections_and_a_quiet_ones_gives_it_back() {
+    static COUNTERS: Counters = Counters::new();
+    let shared = shared(100_000, &COUNTERS);
+    let lane = registered_lane(&shared);
+    let burst = 3 * u64::from(RING) + 5;
+    // More spans than the ring holds between two collections: the thread moves the ring's
+    // spans into the lane's buffer, which grows.
+    for i in 0..burst {
+        assert!(push_span(&shared, &lane, i));
+    }
+    assert_eq!(export_all(&shared).len() as u64, burst);
+    let room = lane.lock().spans.capacity();
+    assert!(
+        room >= 2 * RING as usize,
+        "kept after a busy collection: {room}"
+    );
+    // The same again: the buffer is not grown (its spans copied) a second time.
+    for i in 0..burst {
+        assert!(push_span(&shared, &lane, i));
+        assert_eq!(lane.lock().spans.capacity(), room, "span {i}");
+    }
+    export_all(&shared);
+    // A quiet period: a collection that finds the buffer (nearly) unused gives its room back.
+    push_span(&shared, &lane, 0);
+    export_all(&shared);
+    assert!(lane.lock().spans.capacity() <= KEPT_CAPACITY);
+}

@@ -6,9 +6,8 @@
 //! written by a compressor kept for the transport's life ([`super::gzip`]: its table is
 //! allocated once, not per request) into a new buffer, behind the frame's head, and the
 //! encoder keeps its own buffer for the next request.
-use super::gzip::Gzip;
+use super::gzip::{Gzip, Record};
 use std::cell::RefCell;
-use std::ops::Range;
 
 /// Bytes of a gRPC frame's head: the compressed flag and the message's big-endian length.
 pub(crate) const GRPC_HEAD: usize = 5;
@@ -52,12 +51,13 @@ impl BodyWriter {
     /// The body of `request`, an encoded request behind [`BodyWriter::head_room`] free
     /// bytes. Uncompressed, it is `request` itself (moved out: an empty buffer of the same
     /// capacity, up to a bound, is left); compressed, a new buffer, and `request` is left as
-    /// it was, for reuse. `records`: where the request's spans are, which the compressor
-    /// compares with each other (see [`Gzip::compress`]); any ranges give a correct body.
+    /// it was, for reuse. `records`: where the request's spans are and their call sites,
+    /// which the compressor compares with each other (see [`Gzip::compress`]); any records
+    /// give a correct body.
     pub(crate) fn body(
         &self,
         request: &mut Vec<u8>,
-        records: &[Range<usize>],
+        records: &[Record],
     ) -> Result<Vec<u8>, String> {
         let mut body = match &self.gzip {
             Some(gzip) => {

@@ -18,12 +18,22 @@ const MIN_MATCH: usize = 4;
 const MAX_MATCH: usize = 258;
 /// log2 of the hash matcher's table size.
 const HASH_BITS: u32 = 14;
-/// How many span lengths are remembered at once (the last span of each, by length mod this).
-const LENGTH_SLOTS: usize = 64;
+/// How many kinds and lengths of records are remembered at once (the last record of each).
+const ALIKE_SLOTS: usize = 64;
 /// Bytes of the largest stored block.
 const STORED_MAX: usize = 65_535;
 /// The member's header: magic, deflate, no flags, no time, no extra flags, unknown system.
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+
+/// A stretch of the input likely to repeat an earlier one of its kind and length byte for byte
+/// but in a few places: an export request's span (its kind: its call site).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub(crate) range: Range<usize>,
+    /// Records of one kind and length are laid out alike. 0: of no known kind (never
+    /// compared with another).
+    pub(crate) kind: usize,
+}
 
 /// A gzip encoder kept for a transport's life (its table is allocated once).
 pub(crate) struct Gzip {
@@ -40,20 +50,19 @@ impl Gzip {
         }
     }
 
-    /// Appends `input` as one gzip member to `out`. `records` are ranges of `input`,
-    /// ascending and disjoint, that tend to repeat an earlier one of the same length (an
-    /// export request's spans): any ranges give a correct member (those out of order or out
+    /// Appends `input` as one gzip member to `out`. `records` are stretches of `input`,
+    /// ascending and disjoint, each likely to repeat the last one of its kind and length (an
+    /// export request's spans): any records give a correct member (those out of order or out
     /// of bounds are treated as plain bytes), good ones a small member, fast.
-    pub(crate) fn compress(&mut self, input: &[u8], records: &[Range<usize>], out: &mut Vec<u8>) {
+    pub(crate) fn compress(&mut self, input: &[u8], records: &[Record], out: &mut Vec<u8>) {
         let start = out.len();
-        // Spans compress about fourfold: room for twice that, so that the body in flight
-        // holds little more memory than it needs; what compresses worse grows it.
+        // Spans compress about fourfold: room for twice that; what compresses worse grows it.
         out.reserve(HEADER.len() + input.len() / 2 + 32);
         out.extend_from_slice(&HEADER);
         let deflated = out.len();
-        self.deflate(input, records, out);
         let stored = stored_len(input.len());
-        if out.len() - deflated > stored {
+        // Past the stored blocks' size, the rest of the work would be thrown away.
+        if !self.deflate(input, records, out, deflated + stored) || out.len() - deflated > stored {
             out.truncate(deflated);
             put_stored(input, out);
         }
@@ -63,22 +72,36 @@ impl Gzip {
         // ISIZE is the length modulo 2^32 (RFC 1952).
         out.extend_from_slice(&(input.len() as u32).to_le_bytes());
         debug_assert!(out.len() - start <= HEADER.len() + stored + 8);
+        // The body is held while it is sent: not with twice the room it needs (what did not
+        // compress grew the buffer past its size).
+        if out.capacity() > 2 * out.len() + 4096 {
+            out.shrink_to_fit();
+        }
     }
 
-    /// `input` as one final block of the fixed codes.
-    fn deflate(&mut self, input: &[u8], records: &[Range<usize>], out: &mut Vec<u8>) {
+    /// `input` as one final block of the fixed codes; `false` (and a part written) once the
+    /// output passes `give_up_at` bytes.
+    fn deflate(
+        &mut self,
+        input: &[u8],
+        records: &[Record],
+        out: &mut Vec<u8>,
+        give_up_at: usize,
+    ) -> bool {
         let mut bits = BitWriter {
             out,
             bits: 0,
             count: 0,
+            give_up_at,
         };
         // BFINAL, then BTYPE 01 (fixed codes), least significant bit first.
         bits.put(0b011, 3);
-        // The last record of each length seen (start, length), by length mod the slots.
-        let mut last_of_length = [(0, usize::MAX); LENGTH_SLOTS];
+        // The last record seen of each kind and length: (start, length, kind), by a hash of
+        // the two.
+        let mut last_alike = [(0, 0, 0); ALIKE_SLOTS];
         let mut done = 0;
         for record in records {
-            let Range { start, end } = *record;
+            let Range { start, end } = record.range;
             if start < done || end < start || end > input.len() {
                 continue;
             }
@@ -86,11 +109,17 @@ impl Gzip {
                 self.put_searched(&mut bits, input, done, start);
             }
             let len = end - start;
-            let (earlier, earlier_len) =
-                std::mem::replace(&mut last_of_length[len % LENGTH_SLOTS], (start, len));
-            // Same length: most likely the same layout, fields at the same places. The
-            // records are disjoint and ascending: the earlier one ends before this one starts.
-            if earlier_len == len && start - earlier <= WINDOW {
+            let slot = &mut last_alike[alike_slot(len, record.kind)];
+            let (earlier, earlier_len, earlier_kind) =
+                std::mem::replace(slot, (start, len, record.kind));
+            // Alike: most likely the same layout, fields at the same places. The records are
+            // disjoint and ascending: the earlier one ends before this one starts.
+            if record.kind != 0
+                && earlier_kind == record.kind
+                && earlier_len == len
+                && start > earlier
+                && start - earlier <= WINDOW
+            {
                 let distance = start - earlier;
                 let (earlier, record) = (&input[earlier..earlier + len], &input[start..end]);
                 put_aligned(&mut bits, record, earlier, distance);
@@ -98,18 +127,25 @@ impl Gzip {
                 self.put_searched(&mut bits, input, start, end);
             }
             done = end;
+            if bits.gave_up() {
+                return false;
+            }
         }
         self.put_searched(&mut bits, input, done, input.len());
+        if bits.gave_up() {
+            return false;
+        }
         // The end of the block.
         bits.put(0, 7);
         bits.finish();
+        true
     }
 
     /// `input[from..to]`, with back-references to earlier bytes found by a hash of four bytes.
     fn put_searched(&mut self, bits: &mut BitWriter<'_>, input: &[u8], from: usize, to: usize) {
         let mut at = from;
         let mut literals_from = from;
-        while at + MIN_MATCH <= to {
+        while at + MIN_MATCH <= to && !bits.gave_up() {
             let four = read_u32(input, at);
             let slot = &mut self.last_at[hash(four)];
             let candidate = *slot as usize;
@@ -129,6 +165,12 @@ impl Gzip {
         }
         put_literals(bits, &input[literals_from..to]);
     }
+}
+
+/// The slot of records of `len` bytes and kind `kind`.
+fn alike_slot(len: usize, kind: usize) -> usize {
+    ((len ^ kind.rotate_left(17)) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize
+        >> (usize::BITS - ALIKE_SLOTS.trailing_zeros())
 }
 
 /// `record` against `earlier`, a record of the same length `distance` bytes before it: each
@@ -347,6 +389,8 @@ struct BitWriter<'a> {
     bits: u64,
     /// Bits held in `bits`, fewer than 32 between calls.
     count: u32,
+    /// The length of `out` past which the caller stops writing.
+    give_up_at: usize,
 }
 
 impl BitWriter<'_> {
@@ -361,6 +405,12 @@ impl BitWriter<'_> {
             self.bits >>= 32;
             self.count -= 32;
         }
+    }
+
+    /// Whether `out` has passed the length the caller gives up at.
+    #[inline(always)]
+    fn gave_up(&self) -> bool {
+        self.out.len() > self.give_up_at
     }
 
     /// Writes what is held, padded to the byte.

@@ -76,7 +76,7 @@ impl Transport {
     pub(crate) fn body(
         &self,
         request: &mut Vec<u8>,
-        records: &[std::ops::Range<usize>],
+        records: &[super::gzip::Record],
     ) -> Result<Vec<u8>, String> {
         self.body.body(request, records)
     }

@@ -11,6 +11,7 @@
 mod wire;
 
 use super::lanes::Queued;
+use crate::otlp::gzip::Record;
 use crate::span::clock::UnixClock;
 use crate::span::{Finished, Live, Name, Recorded};
 use opentelemetry::InstrumentationScope;
@@ -19,7 +20,6 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 use wire::{
     put_attributes, put_fixed32, put_fixed64, put_key_value, put_len_field, put_message,
@@ -52,8 +52,9 @@ pub(crate) struct RequestEncoder {
     /// return (kept for its memory).
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     bare: Vec<Box<Live>>,
-    /// Where each of godtrace's own spans is in `buf`, when kept (for the compressor).
-    span_ranges: Option<Vec<Range<usize>>>,
+    /// Where each of godtrace's own spans is in `buf`, and its call site, when kept (for
+    /// the compressor).
+    span_ranges: Option<Vec<Record>>,
 }
 
 /// An instrumentation scope's fields of `ScopeSpans`, tags included.
@@ -149,7 +150,7 @@ impl RequestEncoder {
     /// fills the head room, and takes the buffer (no copy) or compresses it and leaves it
     /// for the next request. With it, where each of godtrace's own spans is in that buffer,
     /// when kept ([`RequestEncoder::keep_span_ranges`]; none otherwise).
-    pub(crate) fn request_mut(&mut self) -> (&mut Vec<u8>, &[Range<usize>]) {
+    pub(crate) fn request_mut(&mut self) -> (&mut Vec<u8>, &[Record]) {
         (
             &mut self.buf,
             self.span_ranges.as_deref().unwrap_or_default(),
@@ -193,6 +194,13 @@ impl RequestEncoder {
                         match queued {
                             Queued::Own(mut span) => {
                                 let at = buf.len();
+                                // The kind of span it is, for the compressor: its call site
+                                // (a site's spans with nothing recorded are laid out alike).
+                                let kind = match span_ranges.is_some().then(|| span.recorded().name)
+                                {
+                                    Some(Name::Site(site)) => std::ptr::from_ref(site) as usize,
+                                    _ => 0,
+                                };
                                 if put_bare_span(buf, sites, &mut span, clock) {
                                     bare.push(span.into_live());
                                 } else {
@@ -200,7 +208,10 @@ impl RequestEncoder {
                                     emptied.push(span.into_live());
                                 }
                                 if let Some(ranges) = span_ranges.as_mut() {
-                                    ranges.push(at..buf.len());
+                                    ranges.push(Record {
+                                        range: at..buf.len(),
+                                        kind,
+                                    });
                                 }
                             }
                             Queued::Sdk(span) => sdk.push(*span),
@@ -223,11 +234,11 @@ impl RequestEncoder {
 }
 
 /// Moves the kept span ranges by `by` bytes, as their message was moved.
-fn move_ranges(ranges: &mut Option<Vec<Range<usize>>>, by: isize) {
+fn move_ranges(ranges: &mut Option<Vec<Record>>, by: isize) {
     if let Some(ranges) = ranges.as_mut()
         && by != 0
     {
-        for range in ranges {
+        for Record { range, .. } in ranges {
             *range = range.start.saturating_add_signed(by)..range.end.saturating_add_signed(by);
         }
     }

@@ -643,7 +643,8 @@ fn kept_span_ranges_are_each_span_and_let_the_request_gzip_small() {
     }
 }
 
-fn check_ranges_and_gzip(bytes: &[u8], ranges: &[std::ops::Range<usize>], own_spans: usize) {
+fn check_ranges_and_gzip(bytes: &[u8], records: &[crate::otlp::gzip::Record], own_spans: usize) {
+    let ranges: Vec<_> = records.iter().map(|record| record.range.clone()).collect();
     let request = ExportTraceServiceRequest::decode(bytes).expect("a valid request");
     let own = &request.resource_spans[0].scope_spans[0].spans;
     assert_eq!(ranges.len(), own_spans);
@@ -663,7 +664,7 @@ fn check_ranges_and_gzip(bytes: &[u8], ranges: &[std::ops::Range<usize>], own_sp
         assert_eq!(pair[0].end, pair[1].start, "one after the other");
     }
     let mut member = Vec::new();
-    crate::otlp::gzip::Gzip::new().compress(bytes, ranges, &mut member);
+    crate::otlp::gzip::Gzip::new().compress(bytes, records, &mut member);
     let mut plain = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&member[..]), &mut plain).unwrap();
     assert!(plain == bytes);

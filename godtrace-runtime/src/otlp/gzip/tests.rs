@@ -10,7 +10,7 @@ pub(in crate::otlp) fn gunzip(member: &[u8]) -> Vec<u8> {
     plain
 }
 
-fn compressed(gzip: &mut Gzip, input: &[u8], records: &[Range<usize>]) -> Vec<u8> {
+fn compressed(gzip: &mut Gzip, input: &[u8], records: &[Record]) -> Vec<u8> {
     let mut out = vec![7; 3];
     gzip.compress(input, records, &mut out);
     assert_eq!(out[..3], [7; 3], "appended, nothing before it touched");
@@ -34,7 +34,7 @@ impl Rng {
 
 /// Spans as an export request has them: a few call sites' bytes, each with its ids and times
 /// (random) at the same places, between bytes of other kinds.
-fn span_like(rng: &mut Rng, spans: usize, sites: usize) -> (Vec<u8>, Vec<Range<usize>>) {
+fn span_like(rng: &mut Rng, spans: usize, sites: usize) -> (Vec<u8>, Vec<Record>) {
     let templates: Vec<Vec<u8>> = (0..sites)
         .map(|site| {
             let len = 150 + 37 * site;
@@ -46,13 +46,17 @@ fn span_like(rng: &mut Rng, spans: usize, sites: usize) -> (Vec<u8>, Vec<Range<u
     let mut input = b"resource: service.name=checkout".to_vec();
     let mut records = Vec::new();
     for n in 0..spans {
-        let template = &templates[n * 7 % sites];
+        let site = n * 7 % sites;
+        let template = &templates[site];
         let start = input.len();
         input.extend_from_slice(template);
         for byte in &mut input[start + 2..start + 34] {
             *byte = rng.next() as u8;
         }
-        records.push(start..input.len());
+        records.push(Record {
+            range: start..input.len(),
+            kind: site + 1,
+        });
         if n % 5 == 0 {
             input.extend_from_slice(b"status");
         }
@@ -74,14 +78,17 @@ fn members_decode_to_their_input_whatever_the_records_say() {
         let alphabet = [256, 4, 2, 1][case % 4];
         let input: Vec<u8> = (0..len).map(|_| rng.below(alphabet) as u8).collect();
         // Records good, overlapping, out of order, past the end, empty.
-        let mut records: Vec<Range<usize>> = (0..rng.below(40))
+        let mut records: Vec<Record> = (0..rng.below(40))
             .map(|_| {
                 let start = rng.below(len + 10);
-                start..start + rng.below(300)
+                Record {
+                    range: start..start + rng.below(300),
+                    kind: rng.below(3),
+                }
             })
             .collect();
         if case % 3 == 0 {
-            records.sort_by_key(|r| r.start);
+            records.sort_by_key(|r| r.range.start);
         }
         let member = compressed(&mut gzip, &input, &records);
         assert_eq!(gunzip(&member), input, "case {case}, {len} bytes");
@@ -139,7 +146,7 @@ fn records_of_one_length_far_apart_or_near_every_bound_decode() {
             if let Some(at) = changed {
                 input[second + at] ^= 0x55;
             }
-            let records = [0..len, second..second + len];
+            let records = [0..len, second..second + len].map(|range| Record { range, kind: 1 });
             let member = compressed(&mut gzip, &input, &records);
             assert_eq!(
                 gunzip(&member),
@@ -156,7 +163,10 @@ fn what_does_not_compress_grows_by_the_stored_blocks_heads_at_most() {
     let mut rng = Rng(3);
     for len in [0, 1, 65_535, 65_536, 300_000] {
         let input: Vec<u8> = (0..len).map(|_| rng.next() as u8 | 0x80).collect();
-        let whole = std::iter::once(0..len).collect::<Vec<_>>();
+        let whole = [Record {
+            range: 0..len,
+            kind: 1,
+        }];
         let member = compressed(&mut gzip, &input, &whole);
         assert_eq!(gunzip(&member), input, "{len} bytes");
         assert!(
@@ -183,4 +193,63 @@ fn the_fixed_codes_are_the_rfcs() {
     assert_eq!(LENGTHS[12], (reversed(9, 7) | 1 << 7, 8));
     assert_eq!(distance_code(1), (0, 5));
     assert_eq!(distance_code(32_768), (reversed(29, 5) | 0x1fff << 5, 18));
+}
+
+#[test]
+fn records_of_one_length_and_other_kinds_are_not_compared() {
+    // Two call sites whose spans have the same length, in turns: compared with each other,
+    // half their bytes differ, and the member was larger than the input (stored).
+    let mut rng = Rng(11);
+    let template = |rng: &mut Rng| (0..200).map(|_| rng.next() as u8).collect::<Vec<u8>>();
+    let templates = [template(&mut rng), template(&mut rng)];
+    let mut input = Vec::new();
+    let mut records = Vec::new();
+    for n in 0..500 {
+        let start = input.len();
+        input.extend_from_slice(&templates[n % 2]);
+        for byte in &mut input[start + 4..start + 20] {
+            *byte = rng.next() as u8;
+        }
+        records.push(Record {
+            range: start..input.len(),
+            kind: n % 2 + 1,
+        });
+    }
+    let mut gzip = Gzip::new();
+    let member = compressed(&mut gzip, &input, &records);
+    assert_eq!(gunzip(&member), input);
+    let unknown = compressed(&mut gzip, &input, &[]);
+    assert!(
+        member.len() * 5 <= unknown.len() * 6 && member.len() * 4 < input.len(),
+        "{} bytes, {} with no records, of {}",
+        member.len(),
+        unknown.len(),
+        input.len()
+    );
+}
+
+#[test]
+fn empty_records_at_one_place_decode() {
+    let input = b"hello world hello world";
+    let empty = Record {
+        range: 5..5,
+        kind: 1,
+    };
+    let member = compressed(&mut Gzip::new(), input, &[empty.clone(), empty]);
+    assert_eq!(gunzip(&member), input);
+}
+
+#[test]
+fn a_member_of_what_does_not_compress_holds_little_more_room_than_it_needs() {
+    let mut rng = Rng(5);
+    let input: Vec<u8> = (0..4_000_000).map(|_| rng.next() as u8).collect();
+    let mut out = Vec::new();
+    Gzip::new().compress(&input, &[], &mut out);
+    assert_eq!(gunzip(&out), input);
+    assert!(
+        out.capacity() <= 2 * out.len() + 4096,
+        "{} of {}",
+        out.len(),
+        out.capacity()
+    );
 }

@@ -194,19 +194,23 @@ impl RequestEncoder {
                         match queued {
                             Queued::Own(mut span) => {
                                 let at = buf.len();
-                                // The kind of span it is, for the compressor: its call site
-                                // (a site's spans with nothing recorded are laid out alike).
-                                let kind = match span_ranges.is_some().then(|| span.recorded().name)
+                                let site = match span_ranges.is_some().then(|| span.recorded().name)
                                 {
                                     Some(Name::Site(site)) => std::ptr::from_ref(site) as usize,
                                     _ => 0,
                                 };
-                                if put_bare_span(buf, sites, &mut span, clock) {
+                                // The kind of span it is, for the compressor: a call site's
+                                // spans with nothing recorded are laid out alike; others are
+                                // of no known kind (what they recorded moves their fields, and
+                                // the compressor's search finds more in them).
+                                let kind = if put_bare_span(buf, sites, &mut span, clock) {
                                     bare.push(span.into_live());
+                                    site
                                 } else {
                                     put_own_span(buf, sites, &mut span, clock);
                                     emptied.push(span.into_live());
-                                }
+                                    0
+                                };
                                 if let Some(ranges) = span_ranges.as_mut() {
                                     ranges.push(Record {
                                         range: at..buf.len(),

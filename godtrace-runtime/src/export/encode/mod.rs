@@ -196,7 +196,9 @@ impl RequestEncoder {
                                 let at = buf.len();
                                 let site = match span_ranges.is_some().then(|| span.recorded().name)
                                 {
-                                    Some(Name::Site(site)) => std::ptr::from_ref(site) as usize,
+                                    Some(Name::Site(site)) => {
+                                        std::ptr::from_ref::<crate::span::CallSite>(site) as usize
+                                    }
                                     _ => 0,
                                 };
                                 // The kind of span it is, for the compressor: a call site's

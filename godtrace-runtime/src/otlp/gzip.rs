@@ -56,8 +56,9 @@ impl Gzip {
     /// of bounds are treated as plain bytes), good ones a small member, fast.
     pub(crate) fn compress(&mut self, input: &[u8], records: &[Record], out: &mut Vec<u8>) {
         let start = out.len();
-        // Spans compress about fourfold: room for twice that; what compresses worse grows it.
-        out.reserve(HEADER.len() + input.len() / 2 + 32);
+        // Spans compress about fourfold (more with `include_args` strings and the like): room
+        // for that; what compresses worse grows it.
+        out.reserve(HEADER.len() + input.len() / 4 + 1024);
         out.extend_from_slice(&HEADER);
         let deflated = out.len();
         let stored = stored_len(input.len());
@@ -72,9 +73,9 @@ impl Gzip {
         // ISIZE is the length modulo 2^32 (RFC 1952).
         out.extend_from_slice(&(input.len() as u32).to_le_bytes());
         debug_assert!(out.len() - start <= HEADER.len() + stored + 8);
-        // The body is held while it is sent: not with twice the room it needs (what did not
-        // compress grew the buffer past its size).
-        if out.capacity() > 2 * out.len() + 4096 {
+        // The body is held while it is sent: not with up to twice the room it needs (what did
+        // not compress grew the buffer past its size).
+        if out.capacity() > out.len() + out.len() / 2 + 4096 {
             out.shrink_to_fit();
         }
     }

@@ -194,20 +194,15 @@ impl RequestEncoder {
                         match queued {
                             Queued::Own(mut span) => {
                                 let at = buf.len();
-                                let site = match span_ranges.is_some().then(|| span.recorded().name)
-                                {
-                                    Some(Name::Site(site)) => {
-                                        std::ptr::from_ref::<crate::span::CallSite>(site) as usize
-                                    }
-                                    _ => 0,
-                                };
                                 // The kind of span it is, for the compressor: a call site's
                                 // spans with nothing recorded are laid out alike; others are
                                 // of no known kind (what they recorded moves their fields, and
                                 // the compressor's search finds more in them).
-                                let kind = if put_bare_span(buf, sites, &mut span, clock) {
+                                let kind = if let Some(site) =
+                                    put_bare_span(buf, sites, &mut span, clock)
+                                {
                                     bare.push(span.into_live());
-                                    site
+                                    std::ptr::from_ref::<crate::span::CallSite>(site) as usize
                                 } else {
                                     put_own_span(buf, sites, &mut span, clock);
                                     emptied.push(span.into_live());
@@ -324,8 +319,8 @@ impl Sites {
     }
 }
 
-/// The most common span, a call site's with nothing recorded on it (see [`BareSpan`]):
-/// `false`, and nothing written, for any other. Its record's fields are read one by one,
+/// The most common span, a call site's with nothing recorded on it (see [`BareSpan`]): its
+/// call site, or `None`, and nothing written, for any other. Its record's fields are read one by one,
 /// each needed only if the one before let the span through, so that the batch's loop keeps
 /// its values in registers; every other span goes out of line ([`put_own_span`]).
 #[inline(always)]
@@ -334,23 +329,21 @@ fn put_bare_span(
     sites: &mut Sites,
     span: &mut Finished,
     clock: UnixClock,
-) -> bool {
+) -> Option<&'static crate::span::CallSite> {
     // Nothing held: no attributes, events, links or dropped counts, status unset, no trace
-    // state or rename. What `true` below tells the caller: its box needs no emptying.
+    // state or rename. What `Some` below tells the caller: its box needs no emptying.
     if !span.holds_nothing() {
-        return false;
+        return None;
     }
     let span = span.recorded();
-    let Name::Site(site) = span.name else {
-        return false;
+    let Name::Site(site) = *span.name else {
+        return None;
     };
     let (start, end) = (clock.nanos(span.start), clock.nanos(span.end));
     if start == 0 || end == 0 {
-        return false;
+        return None;
     }
-    let Some(parts) = sites.parts_of(site) else {
-        return false;
-    };
+    let parts = sites.parts_of(site)?;
     let [.., f2, f3, f4, f5] = flags_field(&span);
     parts.put_bare(
         buf,
@@ -359,7 +352,7 @@ fn put_bare_span(
         (start, end),
         [f2, f3, f4, f5],
     );
-    true
+    Some(site)
 }
 
 /// One of godtrace's own spans (`ScopeSpans.spans`, field 2), but for those

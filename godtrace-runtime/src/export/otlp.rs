@@ -30,16 +30,22 @@ pub(crate) fn build(target: &OtlpTarget) -> Result<OtlpExporter, String> {
             &target.endpoint,
         )
     })?;
-    let mut encoder = RequestEncoder::new(&Resource::builder_empty().build());
+    Ok(OtlpExporter {
+        // Replaced with the configured resource's before the first batch.
+        encoder: RefCell::new(encoder_for(&Resource::builder_empty().build(), &transport)),
+        transport,
+    })
+}
+
+/// An encoder of `resource`'s spans for `transport`: the room it leaves for the frame's head,
+/// and where the spans are kept for the compressor when it compresses.
+fn encoder_for(resource: &Resource, transport: &Transport) -> RequestEncoder {
+    let mut encoder = RequestEncoder::new(resource);
     encoder.set_head_room(transport.head_room());
     if transport.compresses() {
         encoder.keep_span_ranges();
     }
-    Ok(OtlpExporter {
-        // Replaced with the configured resource's before the first batch.
-        encoder: RefCell::new(encoder),
-        transport,
-    })
+    encoder
 }
 
 impl Exporter for OtlpExporter {
@@ -52,12 +58,7 @@ impl Exporter for OtlpExporter {
     type Request = Result<Vec<u8>, String>;
 
     fn set_resource(&mut self, resource: &Resource) {
-        let mut encoder = RequestEncoder::new(resource);
-        encoder.set_head_room(self.transport.head_room());
-        if self.transport.compresses() {
-            encoder.keep_span_ranges();
-        }
-        self.encoder = RefCell::new(encoder);
+        self.encoder = RefCell::new(encoder_for(resource, &self.transport));
     }
 
     /// Encodes the batch and, on this thread before the send starts, compresses or frames it.

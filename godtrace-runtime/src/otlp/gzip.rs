@@ -1,13 +1,14 @@
 //! gzip (RFC 1952) for export requests, written by godtrace's own deflate encoder (RFC 1951:
 //! one block of the fixed Huffman codes, or stored blocks when that would be larger).
 //!
-//! Why not a general compressor: most of a trace request is spans of a few call sites, and a
-//! span is the same bytes as the previous span of its call site but for its ids, times and
-//! flags. Told where the spans are, the encoder compares each with the last one of the same
-//! length and writes each equal stretch as one back-reference: no hashing, no search. Bytes
-//! outside such pairs (the resource, spans of other lengths, metrics) go through a
-//! single-candidate hash matcher, as zlib's fastest level does. On span batches that is about
-//! twice the speed of zlib-rs at its fastest level, for about the same size (BENCHMARKS.md).
+//! Why not a general compressor: most of a trace request is spans with nothing recorded, each
+//! the same bytes as the previous span of its call site but for its ids, times and flags. Told
+//! where the spans are and their call sites, the encoder compares each with the last one of
+//! its site and length and writes each equal stretch as one back-reference: no hashing, no
+//! search. Every other byte (the resource, spans that recorded something, metrics) goes
+//! through a single-candidate hash matcher, as zlib's fastest level does. On span batches that
+//! is less than half the instructions of zlib-rs at its fastest level, for about the same size
+//! (BENCHMARKS.md).
 use std::ops::Range;
 
 /// Deflate's farthest back-reference.
@@ -94,6 +95,7 @@ impl Gzip {
             bits: 0,
             count: 0,
             give_up_at,
+            given_up: false,
         };
         // BFINAL, then BTYPE 01 (fixed codes), least significant bit first.
         bits.put(0b011, 3);
@@ -146,7 +148,9 @@ impl Gzip {
     fn put_searched(&mut self, bits: &mut BitWriter<'_>, input: &[u8], from: usize, to: usize) {
         let mut at = from;
         let mut literals_from = from;
-        while at + MIN_MATCH <= to && !bits.gave_up() {
+        // The literals held back count: on data that does not compress, nothing else is
+        // written until the end.
+        while at + MIN_MATCH <= to && !bits.gave_up_with(at - literals_from) {
             let four = read_u32(input, at);
             let slot = &mut self.last_at[hash(four)];
             let candidate = *slot as usize;
@@ -154,8 +158,12 @@ impl Gzip {
             *slot = at as u32;
             if candidate < at && at - candidate <= WINDOW && read_u32(input, candidate) == four {
                 let limit = to.min(at + MAX_MATCH);
-                let len =
-                    MIN_MATCH + equal_prefix(input, candidate + MIN_MATCH, at + MIN_MATCH, limit);
+                // `candidate < at`: its bytes reach at least as far as `limit`.
+                let len = MIN_MATCH
+                    + common_prefix(
+                        &input[candidate + MIN_MATCH..],
+                        &input[at + MIN_MATCH..limit],
+                    );
                 put_literals(bits, &input[literals_from..at]);
                 put_match(bits, len, distance_code(at - candidate));
                 at += len;
@@ -164,7 +172,9 @@ impl Gzip {
                 at += 1;
             }
         }
-        put_literals(bits, &input[literals_from..to]);
+        if !bits.gave_up_with(to - literals_from) {
+            put_literals(bits, &input[literals_from..to]);
+        }
     }
 }
 
@@ -182,20 +192,7 @@ fn put_aligned(bits: &mut BitWriter<'_>, record: &[u8], earlier: &[u8], distance
     let mut at = 0;
     while at < len {
         // The equal stretch from `at`.
-        let mut equal_to = at;
-        while equal_to + 8 <= len {
-            let differ = word(record, equal_to) ^ word(earlier, equal_to);
-            if differ != 0 {
-                equal_to += (differ.trailing_zeros() / 8) as usize;
-                break;
-            }
-            equal_to += 8;
-        }
-        if equal_to + 8 > len {
-            while equal_to < len && record[equal_to] == earlier[equal_to] {
-                equal_to += 1;
-            }
-        }
+        let equal_to = at + common_prefix(&record[at..len], &earlier[at..len]);
         if equal_to - at >= MIN_MATCH {
             put_match(bits, equal_to - at, (distance_code, distance_len));
         } else {
@@ -236,18 +233,17 @@ fn word(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(eight)
 }
 
-/// How many bytes from `a` equal those from `b`, counting no further than `b` reaches
-/// `limit` (`a < b`).
-fn equal_prefix(input: &[u8], a: usize, b: usize, limit: usize) -> usize {
+/// How many bytes at the start of `a` and `b` are equal (`a` at least as long as `b`).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let mut n = 0;
-    while b + n + 8 <= limit {
-        let x = word(input, a + n) ^ word(input, b + n);
-        if x != 0 {
-            return n + (x.trailing_zeros() / 8) as usize;
+    while n + 8 <= b.len() {
+        let differ = word(a, n) ^ word(b, n);
+        if differ != 0 {
+            return n + (differ.trailing_zeros() / 8) as usize;
         }
         n += 8;
     }
-    while b + n < limit && input[a + n] == input[b + n] {
+    while n < b.len() && a[n] == b[n] {
         n += 1;
     }
     n
@@ -392,6 +388,8 @@ struct BitWriter<'a> {
     count: u32,
     /// The length of `out` past which the caller stops writing.
     give_up_at: usize,
+    /// Set when `out` and the literals held back passed it.
+    given_up: bool,
 }
 
 impl BitWriter<'_> {
@@ -410,8 +408,18 @@ impl BitWriter<'_> {
 
     /// Whether `out` has passed the length the caller gives up at.
     #[inline(always)]
-    fn gave_up(&self) -> bool {
-        self.out.len() > self.give_up_at
+    fn gave_up(&mut self) -> bool {
+        self.gave_up_with(0)
+    }
+
+    /// [`BitWriter::gave_up`] once `literals` more bytes (a byte each at least) are written;
+    /// once it is, for good.
+    #[inline(always)]
+    fn gave_up_with(&mut self, literals: usize) -> bool {
+        if self.out.len() + literals > self.give_up_at {
+            self.given_up = true;
+        }
+        self.given_up
     }
 
     /// Writes what is held, padded to the byte.

@@ -302,8 +302,9 @@ fn two_requests_are_in_flight_and_flush_waits_for_both() {
     processor.shutdown(Duration::from_secs(5)).unwrap();
 }
 
-/// Records one of godtrace's own spans through `processor`, as the recording path does.
-fn record_own(processor: &BatchProcessor, i: u64) {
+/// Records one of godtrace's own spans through `processor`, as the recording path does;
+/// returns whether the processor refused it (its record was left with the caller).
+fn record_own(processor: &BatchProcessor, i: u64) -> bool {
     let ids = SpanContext::new(
         TraceId::from(u128::from(i) + 1),
         SpanId::from(i + 1),
@@ -315,9 +316,7 @@ fn record_own(processor: &BatchProcessor, i: u64) {
     let mut live = Some(crate::span::Live::start(ids, None, name, Vec::new()));
     let start = crate::span::clock::now();
     processor.on_record(&mut live, start, crate::span::clock::now());
-    if let Some(refused) = live {
-        drop(refused);
-    }
+    live.is_some()
 }
 
 /// `processor` shared by `threads` threads, each recording `spans` spans then exiting.
@@ -428,6 +427,32 @@ fn the_queue_bound_holds_across_threads_and_counts_drops() {
     let dropped = get(&counters.dropped);
     assert_eq!(queued + dropped, 2000, "queued {queued}, dropped {dropped}");
     assert!(queued <= 100 + 10, "queued {queued}");
+    assert_eq!(get(&received), 0);
+}
+
+#[test]
+fn a_full_queue_leaves_the_records_it_refuses_with_their_thread_and_counts_each_once() {
+    // The export hangs: the queue fills and stays full.
+    let (processor, received, counters) = start(Mode::Hang, 10, 5);
+    let refused = (0..100).filter(|&i| record_own(&processor, i)).count() as u64;
+    let stats = counters.snapshot();
+    assert_eq!(stats.spans_queued + stats.spans_dropped, 100, "{stats:?}");
+    assert!(stats.spans_dropped >= 100 - 10 - 5, "{stats:?}");
+    // Once the lane has found the queue full, a span is refused before anything is built for
+    // it: its box is the caller's again (the recording path keeps it for the thread's next
+    // span). Only the span that finds the budget empty, once after each time slots came back
+    // (the export thread took a batch), goes the hand-over's whole way.
+    assert!(
+        refused <= stats.spans_dropped,
+        "refused {refused}, {stats:?}"
+    );
+    assert!(
+        refused + 5 >= stats.spans_dropped,
+        "refused {refused}, {stats:?}"
+    );
+    returns(move || {
+        let _ = processor.shutdown(Duration::from_millis(300));
+    });
     assert_eq!(get(&received), 0);
 }
 

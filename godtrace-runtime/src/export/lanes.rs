@@ -513,6 +513,32 @@ pub(super) fn try_append(shared: &Shared, span: Finished) -> Result<(), Finished
     record_ring::try_append(shared.budget.id, span)
 }
 
+/// Whether this thread's lane of `shared` refuses a span now, counting it dropped when so: the
+/// lane holds no slot, and it found the budget empty with no slot given back since, the test
+/// [`push_locked`] makes first. The record sink asks before it takes a record: a refused span's
+/// box then stays with the caller, which keeps it for this thread's next span, and a queue
+/// that is full costs a span this test rather than the hand-over's whole path.
+#[inline(always)]
+pub(super) fn refuses(shared: &Shared) -> bool {
+    // SAFETY: as in `hand_over`: a non-null `LANE_PTR` points at the lane `LANE` holds, which
+    // nothing replaces while this reference is in use (it ends in this function).
+    let Some(lane) = (unsafe { LANE_PTR.get().as_ref() }) else {
+        return false;
+    };
+    if lane.front.owner != shared.budget.id {
+        return false;
+    }
+    // Relaxed: only this thread writes the count and `full_at` (see `push`).
+    let published = lane.front.published.load(Ordering::Relaxed);
+    if below(published, lane.front.limit.load(Ordering::Relaxed))
+        || lane.full_at.load(Ordering::Relaxed) != shared.budget.given_back()
+    {
+        return false;
+    }
+    lane.count_drop();
+    true
+}
+
 /// [`hand_over`] through `LANE` itself: registers this thread's lane for `shared`, or finds
 /// that it cannot be reached.
 #[cold]

@@ -211,6 +211,52 @@ fn a_lane_refuses_spans_without_its_lock_while_the_queue_stays_full() {
 }
 
 #[test]
+fn a_thread_whose_lane_found_the_queue_full_is_refused_at_once_until_slots_come_back() {
+    static COUNTERS: Counters = Counters::new();
+    let shared = Arc::new(shared(64, &COUNTERS));
+    let on_thread = shared.clone();
+    let (filled_tx, filled) = std::sync::mpsc::channel();
+    let (emptied_tx, emptied) = std::sync::mpsc::channel::<()>();
+    let recorder = std::thread::spawn(move || {
+        // With room, and until the lane has found the queue full, `refuses` lets the
+        // hand-over decide (and counts nothing).
+        let before = refuses(&on_thread);
+        let queued = (0..64)
+            .filter(|&i| matches!(hand_over(&on_thread, || Some(finished(i))), Handed::Queued))
+            .count();
+        let at_the_bound = refuses(&on_thread);
+        let first = hand_over(&on_thread, || Some(finished(64)));
+        let refused: Vec<bool> = (0..3).map(|_| refuses(&on_thread)).collect();
+        filled_tx.send(()).unwrap();
+        emptied.recv().unwrap();
+        let after = refuses(&on_thread);
+        let taken = matches!(hand_over(&on_thread, || Some(finished(65))), Handed::Queued);
+        (before, queued, at_the_bound, first, refused, after, taken)
+    });
+    filled.recv().unwrap();
+    assert_eq!(export_all(&shared), (0..64).collect::<Vec<_>>());
+    emptied_tx.send(()).unwrap();
+    let (before, queued, at_the_bound, first, refused, after, taken) = recorder.join().unwrap();
+    assert!(
+        !before && !at_the_bound,
+        "refused before the lane found the queue full"
+    );
+    assert_eq!(queued, 64);
+    assert!(
+        matches!(first, Handed::Dropped),
+        "the span that found it full"
+    );
+    assert_eq!(refused, [true; 3]);
+    assert!(!after && taken, "refused once slots were given back");
+    collect(&shared, &mut shared.lock(), false);
+    assert_eq!(
+        dropped(&COUNTERS),
+        4,
+        "the first drop and the three refusals, once each"
+    );
+}
+
+#[test]
 fn every_drop_is_counted_by_a_collection_or_when_the_processor_goes() {
     static COUNTERS: Counters = Counters::new();
     let shared = Arc::new(shared(64, &COUNTERS));

@@ -82,6 +82,10 @@ impl Counters {
 /// delivered (`spans_exported`) or lost with a failed export, rejected by the backend, or at a
 /// shutdown that ran out of time (`spans_failed`). The span counts stay zero when no OTLP exporter is configured; the
 /// propagation counts are kept either way.
+///
+/// A traced call made while its thread exits, from a thread-local destructor that runs after
+/// OpenTelemetry's context on that thread is gone, runs untraced: its span is neither recorded
+/// nor counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

@@ -106,18 +106,24 @@ impl BatchProcessor {
     /// its deadline): the counts then add up (`queued = exported + failed` once shutdown has
     /// returned, drops aside), and the export thread, should it finish later, counts none of
     /// them again (see `ExportLoop::account`).
+    ///
+    /// The spans still queued are let go here: counted failed, they are not waiting any more
+    /// (`Stats::queue_len` reads 0), and a thread that finishes later has none to send.
     fn count_cut_off(&self) {
-        let cut_off = {
+        let (cut_off, let_go) = {
             let mut state = self.shared.lock();
             let cut_off = state.pushed - state.done;
             state.done = state.pushed;
-            cut_off
+            (cut_off, std::mem::take(&mut state.queue))
         };
+        let counters = self.shared.counters;
+        counters.queue_len.store(0, Ordering::Relaxed);
+        // Freed outside the lock.
+        drop(let_go);
         // Counted, not reported: this is the application's thread, which never writes to
         // stderr (a stderr nobody reads would block it, and the stuck exporter may be the
         // one writing there: the local tree's).
         if cut_off > 0 {
-            let counters = self.shared.counters;
             counters.failed_spans.fetch_add(cut_off, Ordering::Relaxed);
             counters.failed_exports.fetch_add(1, Ordering::Relaxed);
         }

@@ -12,6 +12,8 @@ enum Mode {
     Accept,
     Fail,
     Hang,
+    /// Blocks the export thread itself for a few seconds, deaf to any deadline.
+    Block,
 }
 
 #[derive(Debug)]
@@ -30,6 +32,10 @@ impl SpanExporter for Scripted {
             }
             Mode::Fail => Err(OTelSdkError::InternalFailure("refused".into())),
             Mode::Hang => std::future::pending().await,
+            Mode::Block => {
+                std::thread::sleep(Duration::from_secs(3));
+                Ok(())
+            }
         }
     }
 }
@@ -174,6 +180,29 @@ fn shutdown_against_a_hung_backend_returns_and_counts_the_loss() {
     if counted.0 {
         assert_eq!(get(&counters.failed_spans), 25);
     }
+}
+
+#[test]
+fn a_shutdown_cut_off_by_a_blocked_export_thread_leaves_no_span_counted_as_waiting() {
+    let (processor, _, counters) = start(Mode::Block, 100, 10);
+    for i in 0..25 {
+        processor.on_end(span(i));
+    }
+    // The first batch went to the export, which holds the thread; the rest waits.
+    let waited = Instant::now();
+    while get(&counters.queue_len) > 15 && waited.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let cut_off = returns(move || processor.shutdown(Duration::from_millis(300)).is_err());
+    assert!(cut_off, "the export thread was blocked past the deadline");
+    let stats = counters.snapshot();
+    assert_eq!(stats.queue_len, 0, "{stats:?}");
+    assert_eq!(stats.spans_queued, 25, "{stats:?}");
+    assert_eq!(
+        stats.spans_exported + stats.spans_failed,
+        stats.spans_queued,
+        "{stats:?}"
+    );
 }
 
 #[test]

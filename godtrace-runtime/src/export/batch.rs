@@ -219,10 +219,9 @@ impl Sink for BatchProcessor {
     fn on_record(&self, live: &mut Option<LiveBox>, start: Tick, end: Tick) {
         // A full queue refuses the span before anything is built for the hand-over: its box
         // stays in `live`, for this thread's next span.
-        if live.is_none() || lanes::refuses(&self.shared) {
+        let Some(live) = live.take_if(|_| !lanes::refuses(&self.shared)) else {
             return;
-        }
-        let Some(live) = live.take() else { return };
+        };
         // Ended before its lane is looked at, and a span still on the thread's list (rare)
         // taken off out of line: a call on this path would keep the sink and the ticks in
         // saved registers across it. With none but the slow paths' last calls, nothing here

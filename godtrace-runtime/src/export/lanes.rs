@@ -274,6 +274,19 @@ impl Lane {
             .store(dropped.wrapping_add(1), Ordering::Relaxed);
     }
 
+    /// Counts the span dropped, and says so, while no slot has been given back to `budget`
+    /// since this lane found it empty: none is free then either (slots only come back through
+    /// `Budget::give_back`, which changes the count), and the span is refused without the
+    /// lock. Called on the lane's thread, which alone reads and writes `full_at`.
+    #[inline(always)]
+    fn drops_while_full(&self, budget: &Budget) -> bool {
+        if self.full_at.load(Ordering::Relaxed) != budget.given_back() {
+            return false;
+        }
+        self.count_drop();
+        true
+    }
+
     /// The spans this lane refused since the last call, now to be counted in the process's
     /// count. Called with `state`'s lock held (`locked`).
     fn drops_to_count(&self, locked: &mut LaneState) -> u64 {
@@ -528,15 +541,10 @@ pub(super) fn refuses(shared: &Shared) -> bool {
     if lane.front.owner != shared.budget.id {
         return false;
     }
-    // Relaxed: only this thread writes the count and `full_at` (see `push`).
+    // Relaxed: only this thread writes the count (see `push`).
     let published = lane.front.published.load(Ordering::Relaxed);
-    if below(published, lane.front.limit.load(Ordering::Relaxed))
-        || lane.full_at.load(Ordering::Relaxed) != shared.budget.given_back()
-    {
-        return false;
-    }
-    lane.count_drop();
-    true
+    !below(published, lane.front.limit.load(Ordering::Relaxed))
+        && lane.drops_while_full(&shared.budget)
 }
 
 /// [`hand_over`] through `LANE` itself: registers this thread's lane for `shared`, or finds
@@ -597,10 +605,7 @@ fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>)
 fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
     let mut reclaimed = false;
     loop {
-        // No slot has been given back since this lane found none free: none is free now
-        // either (slots only come back through `Budget::give_back`, which changes the count).
-        if lane.full_at.load(Ordering::Relaxed) == shared.budget.given_back() {
-            lane.count_drop();
+        if lane.drops_while_full(&shared.budget) {
             return Handed::Dropped;
         }
         let mut state = lane.lock();

@@ -113,8 +113,8 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
                 fut
             }
         }
-        // A span that reads none of the arguments starts out of line, before `make` builds
-        // the future: off, the call builds the future and tests one flag, nothing more.
+        // A span that reads none of the arguments starts out of line, where the future is
+        // made: off, the call builds the future and tests one flag, nothing more.
         Call::Async(future) if count == 0 && options.parent.get().is_none() => {
             quote!(#pv::Instrumented::start(&__GODTRACE_SITE, move || #future, #finish))
         }

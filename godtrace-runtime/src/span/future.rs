@@ -1,7 +1,8 @@
 //! The instrumented future: a traced future's span is current while it is polled (on any
 //! thread) and ends when it completes, panics, or is dropped unfinished.
-use super::clock::Tick;
+use super::clock::{self, Tick};
 use super::op::{self, Entry, OpSpan};
+use super::sampling::{self, Quick};
 use super::{CallSite, current, sampled_out, switches};
 use opentelemetry::KeyValue;
 use std::future::Future;
@@ -115,9 +116,10 @@ impl Measured {
 
 impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     /// The future of a traced `async fn` whose span reads none of its arguments (no
-    /// `include_args`, `fields` or `parent = ..`): `make` builds the future. When tracing is
-    /// off that is all it does; else the span starts before `make` runs, out of line, so that
-    /// the off path keeps nothing across a call (no frame to set up in the traced function).
+    /// `include_args`, `fields` or `parent = ..`): `make` builds the future (an `async move`
+    /// block: making it runs none of the body). When tracing is off that is all it does; else
+    /// the future is made and the span starts out of line, so that the off path keeps nothing
+    /// across a call (no frame to set up in the traced function).
     #[inline(always)]
     pub fn start(site: &'static CallSite, make: impl FnOnce() -> F, finish: Fin) -> Self {
         if !switches::is_enabled() {
@@ -129,50 +131,62 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     /// [`Instrumented::start`] when tracing is on.
     #[inline(never)]
     fn start_on(site: &'static CallSite, make: impl FnOnce() -> F, finish: Fin) -> Self {
-        Self::new(OpSpan::start_unread(site), make(), finish)
+        // Made first (an `async fn`'s future runs none of its body when made): it then goes
+        // where it is returned, and the span's state is not kept across the call to `make`.
+        let inner = ManuallyDrop::new(make());
+        Instrumented {
+            inner,
+            traced: ManuallyDrop::new(Traced::start(site)),
+            finish,
+        }
     }
 
     /// Wraps `inner`, which runs under `span`; `finish` records the output.
     #[inline(always)]
     pub fn new(span: Option<OpSpan>, inner: F, finish: Fin) -> Self {
-        // Built in each arm, so that the states without a span write their own fields
-        // alone, not a copy of the whole (partly uninitialised) `Option<OpSpan>`.
-        match span {
-            None => Instrumented {
-                inner: ManuallyDrop::new(inner),
-                traced: ManuallyDrop::new(Traced::Off),
-                finish,
-            },
-            // Read field by field as `OpSpan::start` wrote them: the future then holds two
-            // words, not a copy of the whole span whose wide loads would wait for the
-            // callee's narrower stores.
-            Some(span) => match span.unowned_parts() {
-                None => Instrumented {
-                    inner: ManuallyDrop::new(inner),
-                    traced: ManuallyDrop::new(Traced::Span(span)),
-                    finish,
-                },
-                Some((mark, measured)) => {
-                    // Owns nothing (see `unowned_parts`): there is nothing to drop.
-                    std::mem::forget(span);
-                    match measured {
-                        None => Instrumented {
-                            inner: ManuallyDrop::new(inner),
-                            traced: ManuallyDrop::new(Traced::Mark(mark)),
-                            finish,
-                        },
-                        Some((site, start)) => Instrumented {
-                            inner: ManuallyDrop::new(inner),
-                            traced: ManuallyDrop::new(Traced::Measured(Measured {
-                                mark,
-                                site,
-                                start,
-                            })),
-                            finish,
-                        },
-                    }
-                }
-            },
+        Instrumented {
+            inner: ManuallyDrop::new(inner),
+            traced: ManuallyDrop::new(Traced::of(span)),
+            finish,
+        }
+    }
+}
+
+impl Traced {
+    /// What a traced future holds of the span of a call at `site` (without `parent = ..` nor
+    /// recorded arguments) that starts now. A call sampled out (the common case of a call
+    /// godtrace does not record) has it built from the decision, as [`Traced::of`] would take
+    /// it apart from its span: no span is written to be read back.
+    #[inline(always)]
+    fn start(site: &'static CallSite) -> Traced {
+        match sampling::quick(site) {
+            Quick::SampledOut(mark) if site.include_duration => Traced::Measured(Measured {
+                mark,
+                site,
+                start: clock::now(),
+            }),
+            Quick::SampledOut(mark) => Traced::Mark(mark),
+            quick => Traced::of(OpSpan::start_unread(site, quick)),
+        }
+    }
+
+    /// What a traced future holds of `span`.
+    #[inline(always)]
+    fn of(span: Option<OpSpan>) -> Traced {
+        let Some(span) = span else {
+            return Traced::Off;
+        };
+        // Read field by field as `OpSpan::start` wrote them: the future then holds two words,
+        // not a copy of the whole span whose wide loads would wait for the callee's narrower
+        // stores.
+        let Some((mark, measured)) = span.unowned_parts() else {
+            return Traced::Span(span);
+        };
+        // Owns nothing (see `unowned_parts`): there is nothing to drop.
+        std::mem::forget(span);
+        match measured {
+            None => Traced::Mark(mark),
+            Some((site, start)) => Traced::Measured(Measured { mark, site, start }),
         }
     }
 }

@@ -148,11 +148,12 @@ impl OpSpan {
     }
 
     /// [`OpSpan::start`] of a call site without `parent = ..` nor recorded arguments, when
-    /// tracing is on: in line, for a caller that is itself out of line
+    /// tracing is on, once [`sampling::quick`] gave `quick` (not `Quick::SampledOut`, which
+    /// its caller takes apart itself): in line, for a caller that is itself out of line
     /// (`Instrumented::start`).
     #[inline(always)]
-    pub(super) fn start_unread(site: &'static CallSite) -> Option<OpSpan> {
-        Self::start_current_in_line::<false>(site, 0, &mut |_| {})
+    pub(super) fn start_unread(site: &'static CallSite, quick: Quick<'_>) -> Option<OpSpan> {
+        Self::start_after_quick::<false>(site, quick, 0, &mut |_| {})
     }
 
     /// The body of [`OpSpan::start_current`].
@@ -162,13 +163,24 @@ impl OpSpan {
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
+        Self::start_after_quick::<HAS_ARGS>(site, sampling::quick(site), arg_count, record_args)
+    }
+
+    /// [`OpSpan::start_current_in_line`] once [`sampling::quick`] gave `quick`.
+    #[inline(always)]
+    fn start_after_quick<const HAS_ARGS: bool>(
+        site: &'static CallSite,
+        quick: Quick<'_>,
+        arg_count: usize,
+        record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
+    ) -> Option<OpSpan> {
         // Without arguments, constants for the paths that take them: nothing of the caller's
         // is then kept across the start.
         let mut nothing = |_: &mut Vec<KeyValue>| {};
         let record_args: &mut dyn FnMut(&mut Vec<KeyValue>) =
             if HAS_ARGS { record_args } else { &mut nothing };
         let arg_count = if HAS_ARGS { arg_count } else { 0 };
-        match sampling::quick(site) {
+        match quick {
             Quick::SampledOut(mark) => Some(OpSpan::sampled_out(
                 site,
                 mark,

@@ -1,8 +1,7 @@
 //! The instrumented future: a traced future's span is current while it is polled (on any
 //! thread) and ends when it completes, panics, or is dropped unfinished.
-use super::clock::{self, Tick};
+use super::clock::Tick;
 use super::op::{self, Entry, OpSpan};
-use super::sampling::{self, Quick};
 use super::{CallSite, current, sampled_out, switches};
 use opentelemetry::KeyValue;
 use std::future::Future;
@@ -159,15 +158,11 @@ impl Traced {
     /// it apart from its span: no span is written to be read back.
     #[inline(always)]
     fn start(site: &'static CallSite) -> Traced {
-        match sampling::quick(site) {
-            Quick::SampledOut(mark) if site.include_duration => Traced::Measured(Measured {
-                mark,
-                site,
-                start: clock::now(),
-            }),
-            Quick::SampledOut(mark) => Traced::Mark(mark),
-            quick => Traced::of(OpSpan::start_unread(site, quick)),
-        }
+        let sampled_out = |mark, measured| match measured {
+            Some(start) => Traced::Measured(Measured { mark, site, start }),
+            None => Traced::Mark(mark),
+        };
+        OpSpan::start_unread(site, sampled_out, Traced::of)
     }
 
     /// What a traced future holds of `span`.

@@ -148,12 +148,17 @@ impl OpSpan {
     }
 
     /// [`OpSpan::start`] of a call site without `parent = ..` nor recorded arguments, when
-    /// tracing is on, once [`sampling::quick`] gave `quick` (not `Quick::SampledOut`, which
-    /// its caller takes apart itself): in line, for a caller that is itself out of line
-    /// (`Instrumented::start`).
+    /// tracing is on: in line, for a caller that is itself out of line (`Instrumented::start`)
+    /// and keeps a call sampled out in a form of its own, which `sampled_out` makes from its
+    /// root's mark and, when its site records durations, its start; a span started goes to
+    /// `started`.
     #[inline(always)]
-    pub(super) fn start_unread(site: &'static CallSite, quick: Quick<'_>) -> Option<OpSpan> {
-        Self::start_after_quick::<false>(site, quick, 0, &mut |_| {})
+    pub(super) fn start_unread<T>(
+        site: &'static CallSite,
+        sampled_out: impl FnOnce(u64, Option<Tick>) -> T,
+        started: impl FnOnce(Option<OpSpan>) -> T,
+    ) -> T {
+        Self::start_current_as::<false, T>(site, 0, &mut |_| {}, sampled_out, started)
     }
 
     /// The body of [`OpSpan::start_current`].
@@ -163,33 +168,40 @@ impl OpSpan {
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) -> Option<OpSpan> {
-        Self::start_after_quick::<HAS_ARGS>(site, sampling::quick(site), arg_count, record_args)
+        let sampled_out = |mark, measured| Some(OpSpan::sampled_out(site, mark, measured));
+        Self::start_current_as::<HAS_ARGS, _>(site, arg_count, record_args, sampled_out, |span| {
+            span
+        })
     }
 
-    /// [`OpSpan::start_current_in_line`] once [`sampling::quick`] gave `quick`.
+    /// [`OpSpan::start_current_in_line`], a call sampled out made by `sampled_out` and a span
+    /// started given to `started`. The decision stays a local here, never an argument: it may
+    /// refer to the parent, which recording the arguments may end (see below).
     #[inline(always)]
-    fn start_after_quick<const HAS_ARGS: bool>(
+    fn start_current_as<const HAS_ARGS: bool, T>(
         site: &'static CallSite,
-        quick: Quick<'_>,
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
-    ) -> Option<OpSpan> {
+        sampled_out: impl FnOnce(u64, Option<Tick>) -> T,
+        started: impl FnOnce(Option<OpSpan>) -> T,
+    ) -> T {
         // Without arguments, constants for the paths that take them: nothing of the caller's
         // is then kept across the start.
         let mut nothing = |_: &mut Vec<KeyValue>| {};
         let record_args: &mut dyn FnMut(&mut Vec<KeyValue>) =
             if HAS_ARGS { record_args } else { &mut nothing };
         let arg_count = if HAS_ARGS { arg_count } else { 0 };
-        match quick {
-            Quick::SampledOut(mark) => Some(OpSpan::sampled_out(
+        // `started` in each arm: a span returned through memory goes straight where it is
+        // returned (applied once after the arms, it was copied there: 26 instructions more).
+        match sampling::quick(site) {
+            Quick::SampledOut(mark) => sampled_out(mark, site.include_duration.then(clock::now)),
+            Quick::Untraced => started(None),
+            Quick::KeptRoot(low) => started(Self::start_new_trace::<HAS_ARGS>(
                 site,
-                mark,
-                site.include_duration.then(clock::now),
+                low,
+                arg_count,
+                record_args,
             )),
-            Quick::Untraced => None,
-            Quick::KeptRoot(low) => {
-                Self::start_new_trace::<HAS_ARGS>(site, low, arg_count, record_args)
-            }
             // The parent is read by calls that return before the arguments are recorded: that
             // runs the caller's code (`Debug`, `fields(..)`), which may end the parent (drop
             // its guard), so no reference to it is held, nor passed down, across it.
@@ -197,12 +209,21 @@ impl OpSpan {
                 if sampling::keeps_child_of_own(&site.sample_rate, &parent.span_context) =>
             {
                 let (live, start) = Self::own_child_record(site, parent);
-                Self::kept_started::<HAS_ARGS>(site, live, start, arg_count, record_args)
+                started(Self::kept_started::<HAS_ARGS>(
+                    site,
+                    live,
+                    start,
+                    arg_count,
+                    record_args,
+                ))
             }
-            Quick::UnderParent(at) => {
-                Self::start_under_parent(site, at.span_context(), arg_count, record_args)
-            }
-            Quick::Unknown => Self::start_enabled(site, None, arg_count, record_args),
+            Quick::UnderParent(at) => started(Self::start_under_parent(
+                site,
+                at.span_context(),
+                arg_count,
+                record_args,
+            )),
+            Quick::Unknown => started(Self::start_enabled(site, None, arg_count, record_args)),
         }
     }
 

@@ -235,6 +235,26 @@ fn manual_counters_add_per_attribute_set() {
 }
 
 #[test]
+fn a_metric_whose_values_were_all_refused_takes_no_prometheus_name_and_is_not_exported() {
+    let _c = testing::capture();
+    // Refused values, under names that become the same Prometheus families as valid metrics
+    // recorded later (`.` turns to `_`, and sorts before it).
+    record_counter("rec.refused.orders", f64::NAN, &[]);
+    record_histogram("rec.refused.latency", -1.0, &[]);
+    record_counter("rec_refused_orders", 5, &[]);
+    record_counter("rec.refused.latency.count", 7, &[]);
+    let page = godtrace::metrics::prometheus_exposition(None).body;
+    assert!(page.contains("\nrec_refused_orders_total 5\n"), "{page}");
+    assert!(
+        page.contains("\nrec_refused_latency_count_total 7\n"),
+        "{page}"
+    );
+    let snap = metrics_snapshot();
+    assert!(snap.metric("rec.refused.orders").is_none());
+    assert!(snap.metric("rec.refused.latency").is_none());
+}
+
+#[test]
 fn manual_histograms_bucket_their_values() {
     let _c = testing::capture();
     let attrs = [KeyValue::new("kind", "royalty"), KeyValue::new("tier", 2)];

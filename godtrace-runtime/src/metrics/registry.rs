@@ -106,6 +106,8 @@ impl Registry {
     }
 
     /// Every metric's current values: the duration histogram, then the manual ones by name.
+    /// A metric with no series yet (every value it got was refused) is left out: it is not
+    /// exported, nor does it take a Prometheus name from one that has values.
     pub(crate) fn collect(&self) -> MetricsSnapshot {
         let mut metrics = Vec::new();
         let durations = self.durations.series();
@@ -141,6 +143,13 @@ impl Registry {
                     h.description,
                 ),
             };
+            let empty = match &points {
+                MetricPoints::Counter(points) => points.is_empty(),
+                MetricPoints::Histogram(points) => points.is_empty(),
+            };
+            if empty {
+                continue;
+            }
             metrics.push(MetricData {
                 name,
                 description: description.to_owned(),

@@ -305,7 +305,7 @@ fn handle(
     state.mark_progress();
     state.head_read.store(true, Ordering::SeqCst);
     let response = match head {
-        Head::Complete(head) => respond(&head, arrived),
+        Head::Complete(head) => respond(&head, arrived, stop),
         Head::TooLarge { head_method } => {
             Response::error(431, "Request Header Fields Too Large").head_only(head_method)
         }
@@ -519,8 +519,9 @@ fn request_path(target: &str) -> &str {
     origin_form.split('?').next().unwrap_or("")
 }
 
-/// The answer to a request whose head (`head`) arrived at `arrived`.
-fn respond(head: &str, arrived: Instant) -> Response {
+/// The answer to a request whose head (`head`) arrived at `arrived`, unless the server stops
+/// (`stop`) while the request waits for its rendering.
+fn respond(head: &str, arrived: Instant, stop: &AtomicBool) -> Response {
     let mut lines = head.lines();
     let request_line = lines.next().unwrap_or("");
     let parts: Vec<&str> = request_line.split_whitespace().collect();
@@ -545,11 +546,14 @@ fn respond(head: &str, arrived: Instant) -> Response {
             .then(|| value.trim())
     });
     let format: Format = negotiate(accept);
+    let Some(body) = exposition(format, arrived, stop) else {
+        return Response::error(503, "Service Unavailable");
+    };
     Response {
         status: 200,
         reason: "OK",
         content_type: format.content_type(),
-        body: exposition(format, arrived),
+        body,
         head_only: head_method,
     }
 }
@@ -567,13 +571,14 @@ static LATEST: Mutex<[Option<Rendered>; 2]> = Mutex::new([None, None]);
 /// The metrics in `format` for a request that arrived at `arrived`: a rendering started after
 /// that and still being sent to another client, else a new one. Each client thus gets metrics
 /// at least as recent as its request, and a burst of scrapes, which waits here while one is
-/// rendered, shares the next rendering.
-fn exposition(format: Format, arrived: Instant) -> Arc<String> {
+/// rendered, shares the next rendering. `None` when the server stops (`stop`) meanwhile.
+fn exposition(format: Format, arrived: Instant, stop: &AtomicBool) -> Option<Arc<String>> {
     shared_rendering(
         &LATEST,
         format,
         arrived,
-        || make_room_for_a_rendering(&HOLDERS),
+        stop,
+        || make_room_for_a_rendering(&HOLDERS, stop),
         render_registry,
     )
 }
@@ -615,10 +620,11 @@ impl Holder {
 /// first is given up by every connection sending it once it has been sent for
 /// [`LONG_ANSWER`] (a scraper reads a whole exposition in far less), and this waits for them
 /// to let it go (within a [`SLICE`]). So the text held at once is at most that many renderings
-/// and the new one, and a scrape waits at most about `LONG_ANSWER` for its room.
-fn make_room_for_a_rendering(holders: &Mutex<Vec<Holder>>) {
+/// and the new one, and a scrape waits at most about `LONG_ANSWER` for its room (less when
+/// the server stops: `stop`).
+fn make_room_for_a_rendering(holders: &Mutex<Vec<Holder>>, stop: &AtomicBool) {
     let give_up = Instant::now() + LONG_ANSWER + 4 * SLICE;
-    while Instant::now() < give_up {
+    while Instant::now() < give_up && !stop.load(Ordering::SeqCst) {
         let wait = {
             let mut holders = holders.lock().unwrap_or_else(|e| e.into_inner());
             holders.retain(Holder::is_live);
@@ -659,10 +665,16 @@ fn shared_rendering(
     latest: &Mutex<[Option<Rendered>; 2]>,
     format: Format,
     arrived: Instant,
+    stop: &AtomicBool,
     make_room: impl FnOnce(),
     render: impl FnOnce(Format) -> String,
-) -> Arc<String> {
+) -> Option<Arc<String>> {
     let mut latest = latest.lock().unwrap_or_else(|e| e.into_inner());
+    // The scrapes queued here while the server stops do not each render in turn (the rendering
+    // they would share is let go as its writer gives up): the stop waits for their threads.
+    if stop.load(Ordering::SeqCst) {
+        return None;
+    }
     let slot = &mut latest[match format {
         Format::Text => 0,
         Format::OpenMetrics => 1,
@@ -671,18 +683,21 @@ fn shared_rendering(
         && rendered.started >= arrived
         && let Some(body) = rendered.body.upgrade()
     {
-        return body;
+        return Some(body);
     }
     // Room first: the scrapes that arrive while it is made (up to about `LONG_ANSWER`) then
     // share the rendering that starts after it.
     make_room();
+    if stop.load(Ordering::SeqCst) {
+        return None;
+    }
     let started = Instant::now();
     let body = Arc::new(render(format));
     *slot = Some(Rendered {
         started,
         body: Arc::downgrade(&body),
     });
-    body
+    Some(body)
 }
 
 #[cfg(test)]

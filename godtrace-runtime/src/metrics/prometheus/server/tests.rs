@@ -421,7 +421,11 @@ fn a_request_target_in_absolute_form_is_served_as_its_path() {
         ("ftp://host/metrics", 404),
         ("/metrics", 200),
     ] {
-        let response = respond(&format!("GET {target} HTTP/1.1\r\n\r\n"), Instant::now());
+        let response = respond(
+            &format!("GET {target} HTTP/1.1\r\n\r\n"),
+            Instant::now(),
+            &AtomicBool::new(false),
+        );
         assert_eq!(response.status, status, "{target}");
     }
 }
@@ -432,17 +436,20 @@ fn a_request_target_in_absolute_form_is_served_as_its_path() {
 fn scrapes_share_a_rendering_only_when_it_started_after_they_arrived() {
     let latest = Mutex::new([None, None]);
     let renderings = std::cell::Cell::new(0);
+    let running = AtomicBool::new(false);
     let get = |format, arrived| {
         shared_rendering(
             &latest,
             format,
             arrived,
+            &running,
             || {},
             |_| {
                 renderings.set(renderings.get() + 1);
                 format!("rendering {}", renderings.get())
             },
         )
+        .expect("the server runs")
     };
     let before = Instant::now();
     let first = get(Format::Text, Instant::now());
@@ -521,7 +528,7 @@ fn a_new_rendering_makes_the_oldest_held_one_given_up() {
     let (young, _young_thread) = sending(&younger, Duration::ZERO);
     drop((oldest, younger.clone()));
     let started = Instant::now();
-    make_room_for_a_rendering(&holders);
+    make_room_for_a_rendering(&holders, &AtomicBool::new(false));
     assert!(started.elapsed() < LONG_ANSWER, "no wait for a young one");
     assert!(oldest_a.evicted.load(Ordering::SeqCst));
     assert!(
@@ -533,7 +540,7 @@ fn a_new_rendering_makes_the_oldest_held_one_given_up() {
     b.join().unwrap();
     // One rendering held: room at once.
     let started = Instant::now();
-    make_room_for_a_rendering(&holders);
+    make_room_for_a_rendering(&holders, &AtomicBool::new(false));
     assert!(started.elapsed() < SLICE);
     assert!(!young.evicted.load(Ordering::SeqCst));
     young.evicted.store(true, Ordering::SeqCst);
@@ -544,24 +551,87 @@ fn a_new_rendering_makes_the_oldest_held_one_given_up() {
 #[test]
 fn a_scrape_arriving_while_room_is_made_shares_the_rendering() {
     let latest = Mutex::new([None, None]);
+    let running = AtomicBool::new(false);
     let mut during = None;
     let first = shared_rendering(
         &latest,
         Format::Text,
         Instant::now(),
+        &running,
         || {
             during = Some(Instant::now());
             std::thread::sleep(Duration::from_millis(5));
         },
         |_| "the rendering".to_owned(),
-    );
+    )
+    .expect("the server runs");
     let arrived_meanwhile = during.expect("room was made");
     let shared = shared_rendering(
         &latest,
         Format::Text,
         arrived_meanwhile,
+        &running,
         || panic!("no room needed: the rendering is shared"),
         |_| panic!("not rendered again"),
-    );
+    )
+    .expect("the server runs");
     assert!(Arc::ptr_eq(&first, &shared));
+}
+
+/// Scrapes queued behind a rendering when the server stops give up without rendering in
+/// turn: a stop then waits for one rendering, not one per queued scrape (the rendering they
+/// would have shared is let go as the connection sending it gives up).
+#[test]
+fn scrapes_queued_behind_a_rendering_give_up_when_the_server_stops() {
+    let latest = Mutex::new([None, None]);
+    let stop = AtomicBool::new(false);
+    let renderings = std::sync::atomic::AtomicUsize::new(0);
+    let (rendering, started) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            shared_rendering(
+                &latest,
+                Format::Text,
+                Instant::now(),
+                &stop,
+                || {},
+                |_| {
+                    rendering.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(300));
+                    renderings.fetch_add(1, Ordering::SeqCst);
+                    "the rendering".to_owned()
+                },
+            )
+            // Sent and given up at once (the stop): nothing holds it for the others.
+            .map(drop)
+        });
+        started.recv().unwrap();
+        let queued: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    shared_rendering(
+                        &latest,
+                        Format::Text,
+                        Instant::now(),
+                        &stop,
+                        || {},
+                        |_| {
+                            renderings.fetch_add(1, Ordering::SeqCst);
+                            "rendered again".to_owned()
+                        },
+                    )
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        stop.store(true, Ordering::SeqCst);
+        assert!(
+            first.join().unwrap().is_some(),
+            "the rendering under way ends"
+        );
+        for scrape in queued {
+            assert!(scrape.join().unwrap().is_none(), "a queued scrape rendered");
+        }
+    });
+    assert_eq!(renderings.load(Ordering::SeqCst), 1);
 }

@@ -78,7 +78,7 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
 pub(crate) fn check_listen(name: &str, value: &str) -> Result<(), InitError> {
     let ok = value
         .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        .is_some_and(|(host, port)| is_host(host) && port.parse::<u16>().is_ok());
     if ok {
         Ok(())
     } else {
@@ -88,4 +88,16 @@ pub(crate) fn check_listen(name: &str, value: &str) -> Result<(), InitError> {
             "a listen address host:port, such as 0.0.0.0:9464 or 127.0.0.1:9464",
         ))
     }
+}
+
+/// An IPv4 address, an IPv6 one in brackets, or a DNS name (what binding resolves): anything
+/// else is an invalid value here, not a failed lookup when the endpoint starts.
+fn is_host(host: &str) -> bool {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    let label = |l: &str| {
+        (1..=63).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    host.parse::<std::net::Ipv4Addr>().is_ok() || (host.len() <= 253 && host.split('.').all(label))
 }

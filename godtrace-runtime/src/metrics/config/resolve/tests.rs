@@ -180,10 +180,31 @@ fn bad_values_name_their_source() {
         };
         name
     };
-    assert_eq!(
-        bad(&[("GODTRACE_PROMETHEUS_LISTEN", "9464")]),
-        "GODTRACE_PROMETHEUS_LISTEN"
-    );
+    for listen in [
+        "9464",
+        "127.0.0.1:0,127.0.0.1:0",
+        "host name:9464",
+        "[::1:9464",
+        "[nope]:9464",
+        "a..b:9464",
+    ] {
+        assert_eq!(
+            bad(&[("GODTRACE_PROMETHEUS_LISTEN", listen)]),
+            "GODTRACE_PROMETHEUS_LISTEN",
+            "{listen}"
+        );
+    }
+    for listen in [
+        "0.0.0.0:9464",
+        "[::1]:0",
+        "localhost:9464",
+        "metrics-1.internal:80",
+    ] {
+        assert!(
+            env::parse(&vars(&[("GODTRACE_PROMETHEUS_LISTEN", listen)])).is_ok(),
+            "{listen}"
+        );
+    }
     assert_eq!(
         bad(&[("OTEL_METRIC_EXPORT_INTERVAL", "0")]),
         "OTEL_METRIC_EXPORT_INTERVAL"

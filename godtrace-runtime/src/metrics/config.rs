@@ -212,9 +212,9 @@ impl MetricsConfig {
                     "finite, non-negative bounds in strictly increasing order",
                 ));
             }
-            limits
-                .buckets
-                .push((name.clone(), Arc::from(bounds.as_slice())));
+            // `-0.0` is the bound 0 (it compares equal), written `le="0"`, not `le="-0"`.
+            let bounds: Vec<f64> = bounds.iter().map(|b| b + 0.0).collect();
+            limits.buckets.push((name.clone(), Arc::from(bounds)));
         }
         Ok(limits)
     }

@@ -271,6 +271,17 @@ fn bad_values_name_their_source() {
 }
 
 #[test]
+fn a_negative_zero_bucket_bound_is_the_bound_zero() {
+    let settings = MetricsConfig::new()
+        .histogram_buckets("h", [-0.0, 1.0])
+        .resolve_alone(None, None, B)
+        .unwrap();
+    let (_, bounds) = &settings.limits.buckets[0];
+    // Rendered `le="0"`, as `format!` writes the bound: `-0.0` would be `le="-0"`.
+    assert_eq!(format!("{}", bounds[0]), "0");
+}
+
+#[test]
 fn metrics_url_across_transports() {
     assert_eq!(
         metrics_url("http://c:4317", Protocol::Grpc, Protocol::HttpProtobuf),

@@ -158,10 +158,8 @@ impl Traced {
     /// it apart from its span: no span is written to be read back.
     #[inline(always)]
     fn start(site: &'static CallSite) -> Traced {
-        let sampled_out = |mark, measured| match measured {
-            Some(start) => Traced::Measured(Measured { mark, site, start }),
-            None => Traced::Mark(mark),
-        };
+        let sampled_out =
+            |mark, measured: Option<Tick>| Traced::unowned(mark, measured.map(|s| (site, s)));
         OpSpan::start_unread(site, sampled_out, Traced::of)
     }
 
@@ -179,6 +177,13 @@ impl Traced {
         };
         // Owns nothing (see `unowned_parts`): there is nothing to drop.
         std::mem::forget(span);
+        Traced::unowned(mark, measured)
+    }
+
+    /// A sampled-out call's state: the mark of its root, and its site and start when it is
+    /// `measured`.
+    #[inline(always)]
+    fn unowned(mark: u64, measured: Option<(&'static CallSite, Tick)>) -> Traced {
         match measured {
             None => Traced::Mark(mark),
             Some((site, start)) => Traced::Measured(Measured { mark, site, start }),

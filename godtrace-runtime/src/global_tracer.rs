@@ -7,9 +7,13 @@
 //! godtrace's span in it. Its tracer is ours: it looks up godtrace's span there, so the
 //! library's span still joins the trace, as godtrace's W3C propagator does for injected
 //! headers.
-use opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer, TracerProvider};
-use opentelemetry::{Context, InstrumentationScope};
+use opentelemetry::trace::{
+    Span, SpanBuilder, SpanContext, Status, TraceContextExt, Tracer, TracerProvider,
+};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use std::borrow::Cow;
+use std::time::SystemTime;
 
 /// OpenTelemetry's global tracer provider while godtrace is installed.
 pub(crate) struct GlobalProvider(pub(crate) SdkTracerProvider);
@@ -26,14 +30,107 @@ impl TracerProvider for GlobalProvider {
 pub(crate) struct GlobalTracer(SdkTracer);
 
 impl Tracer for GlobalTracer {
-    type Span = opentelemetry_sdk::trace::Span;
+    type Span = GlobalSpan;
 
-    fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> Self::Span {
-        match crate::span::own_span_under(parent_cx) {
-            Some(own) => self
-                .0
-                .build_with_context(builder, &parent_cx.with_remote_span_context(own)),
-            None => self.0.build_with_context(builder, parent_cx),
+    fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> GlobalSpan {
+        let under_own;
+        let parent_cx = match crate::span::own_span_under(parent_cx) {
+            Some(own) => {
+                under_own = parent_cx.with_remote_span_context(own);
+                &under_own
+            }
+            None => parent_cx,
+        };
+        let span = self.0.build_with_context(builder, parent_cx);
+        GlobalSpan::keeping_random_flag(span, parent_cx.span().span_context())
+    }
+}
+
+/// A span of [`GlobalTracer`]: the SDK's, or, for one the sampler dropped under a parent whose
+/// trace id is random (the W3C Level 2 flag), that span's ids with the parent's flag kept: the
+/// SDK gives a dropped span no flag at all, so what is injected under it would say, within one
+/// trace, that its id is not random.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "as large as the SDK's span it stands for; boxing it would allocate for every span"
+)]
+pub(crate) enum GlobalSpan {
+    Sdk(opentelemetry_sdk::trace::Span),
+    Dropped(SpanContext),
+}
+
+impl GlobalSpan {
+    fn keeping_random_flag(span: opentelemetry_sdk::trace::Span, parent: &SpanContext) -> Self {
+        let ids = span.span_context();
+        let random = crate::span::RANDOM;
+        if span.is_recording() || !parent.is_valid() || parent.trace_flags() & random != random {
+            return GlobalSpan::Sdk(span);
+        }
+        GlobalSpan::Dropped(SpanContext::new(
+            ids.trace_id(),
+            ids.span_id(),
+            ids.trace_flags() | random,
+            false,
+            ids.trace_state().clone(),
+        ))
+    }
+}
+
+impl Span for GlobalSpan {
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        name: T,
+        timestamp: SystemTime,
+        attributes: Vec<KeyValue>,
+    ) where
+        T: Into<Cow<'static, str>>,
+    {
+        if let GlobalSpan::Sdk(span) = self {
+            span.add_event_with_timestamp(name, timestamp, attributes);
+        }
+    }
+
+    fn span_context(&self) -> &SpanContext {
+        match self {
+            GlobalSpan::Sdk(span) => span.span_context(),
+            GlobalSpan::Dropped(ids) => ids,
+        }
+    }
+
+    fn is_recording(&self) -> bool {
+        matches!(self, GlobalSpan::Sdk(span) if span.is_recording())
+    }
+
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        if let GlobalSpan::Sdk(span) = self {
+            span.set_attribute(attribute);
+        }
+    }
+
+    fn set_status(&mut self, status: Status) {
+        if let GlobalSpan::Sdk(span) = self {
+            span.set_status(status);
+        }
+    }
+
+    fn update_name<T>(&mut self, new_name: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        if let GlobalSpan::Sdk(span) = self {
+            span.update_name(new_name);
+        }
+    }
+
+    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        if let GlobalSpan::Sdk(span) = self {
+            span.add_link(span_context, attributes);
+        }
+    }
+
+    fn end_with_timestamp(&mut self, timestamp: SystemTime) {
+        if let GlobalSpan::Sdk(span) = self {
+            span.end_with_timestamp(timestamp);
         }
     }
 }

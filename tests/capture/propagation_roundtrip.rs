@@ -649,6 +649,32 @@ fn library_spans_under_a_sampled_out_root_are_dropped_with_it() {
     );
 }
 
+/// What a third-party library's span and a call under it show of their trace under a root
+/// godtrace sampled out: the span's flags, and the `traceparent` injected inside it.
+#[traced(operation = "dropped.random_root", sample_rate = 0.0)]
+fn library_span_in_a_dropped_root() -> (u8, String) {
+    use godtrace::otel::trace::Tracer as _;
+    godtrace::otel::global::tracer("library").in_span("library.op", |cx| {
+        let mut headers = HashMap::new();
+        W3cPropagator::new().inject_context(&cx, &mut headers);
+        (
+            cx.span().span_context().trace_flags().to_u8(),
+            headers["traceparent"].clone(),
+        )
+    })
+}
+
+/// W3C Level 2: the root's trace id is random, and a library span dropped with it (which the
+/// SDK gives no flag at all) says so too, as does what is injected under it.
+#[test]
+fn a_library_span_dropped_with_a_sampled_out_root_keeps_the_random_flag() {
+    let c = testing::capture();
+    let (flags, traceparent) = library_span_in_a_dropped_root();
+    assert_eq!(flags, 0x02, "random, not sampled");
+    assert_eq!(fields(&traceparent).3, "02", "{traceparent}");
+    assert!(c.spans_named("library.op").is_empty());
+}
+
 #[traced(operation = "consumer.handle")]
 fn handle_message() -> Option<String> {
     godtrace::trace_id()

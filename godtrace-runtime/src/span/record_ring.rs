@@ -83,6 +83,17 @@ impl RingFront {
         self.ring[(i % RING) as usize].get().cast::<Finished>()
     }
 
+    /// The slots of the spans from the `i`th on that follow each other in memory: a pointer to
+    /// the first (reaching all of them) and how many, at most `count` and `most`.
+    #[inline]
+    pub(crate) fn run_from(&self, i: u32, count: u32, most: u32) -> (*const Finished, u32) {
+        let at = i % RING;
+        let run = count.min(RING - at).min(most);
+        // From the whole ring's pointer, not one slot's: it reaches every slot of the run.
+        let first = UnsafeCell::raw_get(self.ring.as_ptr().wrapping_add(at as usize));
+        (first.cast::<Finished>().cast_const(), run)
+    }
+
     /// Writes `span` into ring slot `published` and publishes it.
     ///
     /// # Safety

@@ -335,8 +335,10 @@ impl Lane {
     fn take_published(&self, locked: &mut LaneState, to: &mut impl Extend<Finished>) -> usize {
         self.take_published_runs(locked, |first, run| {
             to.extend((0..run).map(|k| {
-                // SAFETY: `k < run`: a slot of the run (see `take_published_runs`).
-                unsafe { first.add(k).read() }
+                // SAFETY: `k < run`: in the run, which `first` reaches (see `run_from`).
+                let slot = unsafe { first.add(k) };
+                // SAFETY: a slot of the run, read once (see `take_published_runs`).
+                unsafe { slot.read() }
             }));
         })
     }
@@ -346,13 +348,14 @@ impl Lane {
     fn take_published_into(&self, locked: &mut LaneState, to: &mut Vec<Finished>) -> usize {
         self.take_published_runs(locked, |first, run| {
             to.reserve(run);
-            // SAFETY: the run's slots are read once (see `take_published_runs`); `to` has room
-            // for `run` more (reserved just above), so the copy stays in its capacity and
-            // cannot overlap the ring, and its length then counts the spans written.
-            unsafe {
-                std::ptr::copy_nonoverlapping(first, to.as_mut_ptr().add(to.len()), run);
-                to.set_len(to.len() + run);
-            }
+            // SAFETY: `to` has room for `run` more (reserved just above): the end of its
+            // length is within its capacity.
+            let end = unsafe { to.as_mut_ptr().add(to.len()) };
+            // SAFETY: the run's slots are read once (see `take_published_runs`), into `to`'s
+            // capacity past its length, which cannot overlap the ring.
+            unsafe { std::ptr::copy_nonoverlapping(first, end, run) };
+            // SAFETY: the `run` spans past the length were just written.
+            unsafe { to.set_len(to.len() + run) };
         })
     }
 

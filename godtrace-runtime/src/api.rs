@@ -142,7 +142,15 @@ pub fn set_attribute(key: impl Into<Cow<'static, str>>, value: impl Into<Value>)
     let attribute = attribute(key.into(), value.into());
     with_current(|current| match current {
         Current::Own(live) => live.set_attribute(attribute),
-        Current::Other(cx) => cx.span().set_attribute(attribute),
+        Current::Other(cx) => {
+            // A `tracing` span the bridge entered: its record, not its context, takes it.
+            #[cfg(feature = "tracing")]
+            let Some(attribute) = crate::bridge::tracing::set_attribute_on_entered(cx, attribute)
+            else {
+                return;
+            };
+            cx.span().set_attribute(attribute);
+        }
         Current::None | Current::Suppressed => {}
     });
 }
@@ -157,9 +165,18 @@ pub fn add_event<K: Into<Cow<'static, str>>>(
     let (name, attributes) = (name.into(), event_attributes(attributes));
     with_current(|current| match current {
         Current::Own(live) => live.add_event(name, attributes),
-        // OpenTelemetry's span API takes no count of dropped attributes; its SDK applies its
-        // own limits to what it is given.
-        Current::Other(cx) => cx.span().add_event(name, attributes.into_parts().0),
+        Current::Other(cx) => {
+            // A `tracing` span the bridge entered: its record, not its context, takes it.
+            #[cfg(feature = "tracing")]
+            let Some((name, attributes)) =
+                crate::bridge::tracing::add_event_to_entered(cx, name, attributes)
+            else {
+                return;
+            };
+            // OpenTelemetry's span API takes no count of dropped attributes; its SDK applies
+            // its own limits to what it is given.
+            cx.span().add_event(name, attributes.into_parts().0);
+        }
         Current::None | Current::Suppressed => {}
     });
 }

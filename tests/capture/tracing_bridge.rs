@@ -298,6 +298,33 @@ fn otel_fields_set_name_kind_and_status() {
 }
 
 #[traced]
+fn traced_around_an_instrumented_fn() {
+    instrumented_setting_attributes(7);
+}
+
+#[tracing::instrument]
+fn instrumented_setting_attributes(n: u32) {
+    godtrace::set_attribute("set.through.godtrace", 42i64);
+    godtrace::add_event("godtrace.event", [("k", Value::from(1i64))]);
+}
+
+/// The README maps `Span::current().record(..)` to `godtrace::set_attribute`: in a `tracing`
+/// span, godtrace's API records on that span, as it does on its own.
+#[test]
+fn godtraces_attribute_and_event_api_records_on_the_tracing_span_it_runs_in() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    traced_around_an_instrumented_fn();
+    let span = c.span("instrumented_setting_attributes");
+    assert_eq!(span.attr("set.through.godtrace"), Some(&Value::I64(42)));
+    assert_eq!(span.attr("n"), Some(&Value::I64(7)));
+    let events: Vec<&str> = span.events.iter().map(|e| e.name.as_ref()).collect();
+    assert_eq!(events, ["godtrace.event"]);
+    let outer = c.span("capture::tracing_bridge::traced_around_an_instrumented_fn");
+    assert_eq!(outer.attr("set.through.godtrace"), None);
+}
+
+#[traced]
 fn traced_with_event() {
     tracing::warn!(attempt = 2, "retrying inside traced");
 }

@@ -356,40 +356,54 @@ fn add_event_to_innermost<S>(
     }
 }
 
-#[cfg(feature = "log")]
 /// Adds an event to the `tracing` span entered last on this thread when `cx` (the current
 /// OpenTelemetry context) is that span's; gives the event back otherwise.
-pub(super) fn add_event_to_entered(
+pub(crate) fn add_event_to_entered(
     cx: &Context,
     name: Cow<'static, str>,
     attributes: EventAttributes,
 ) -> Option<(Cow<'static, str>, EventAttributes)> {
+    to_entered(cx, (name, attributes), |record, (name, attributes)| {
+        record.add_event(name, attributes, false)
+    })
+}
+
+/// Sets `attribute` on the `tracing` span entered last on this thread when `cx` (the current
+/// OpenTelemetry context) is that span's; gives the attribute back otherwise.
+pub(crate) fn set_attribute_on_entered(cx: &Context, attribute: KeyValue) -> Option<KeyValue> {
+    to_entered(cx, attribute, |record, attribute| {
+        record.set_attribute(attribute)
+    })
+}
+
+/// Hands `value` to `apply` with the record of the `tracing` span entered last on this thread
+/// when `cx` (the current OpenTelemetry context) is that span's: a bridged span's context
+/// holds no recording span of OpenTelemetry's, its record is in the span's extensions. Gives
+/// `value` back when there is no such record (another OpenTelemetry span, or a `tracing` span
+/// sampled out).
+fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Option<T> {
     let current = cx.span().span_context().span_id();
     let Some(id) = entered_id(current) else {
-        return Some((name, attributes));
+        return Some(value);
     };
-    let mut event = Some((name, attributes));
+    let (mut value, mut apply) = (Some(value), Some(apply));
     // The span's record is in the registry of the current subscriber.
     ::tracing::dispatcher::get_default(|dispatch| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
         let span = registry.span(&id)?;
         let extensions = span.extensions();
         let record = extensions.get::<Bridged>()?.record.as_ref()?;
-        let (name, attributes) = event.take()?;
-        record.add_event(name, attributes, false);
+        (apply.take()?)(record, value.take()?);
         Some(())
     });
-    event
+    value
 }
 
 /// A `tracing` span entered on this thread: its context stays attached until it is exited.
 struct Entry {
     id: u64,
-    /// Its godtrace span, for `log` records made inside it.
-    #[cfg_attr(
-        not(feature = "log"),
-        allow(dead_code, reason = "read by the log bridge")
-    )]
+    /// Its godtrace span, for what is added to it inside it (`log` records, attributes and
+    /// events through godtrace's API).
     span_id: SpanId,
     /// Dropped by `exit`, or with the thread's other state (see `Drop`).
     guard: Option<ContextGuard>,
@@ -468,7 +482,6 @@ fn exit_closed(id: &Id) {
 
 /// The id of the `tracing` span entered last on this thread, when its godtrace span is
 /// `current`.
-#[cfg(feature = "log")]
 fn entered_id(current: SpanId) -> Option<Id> {
     ENTERED
         .try_with(|entered| {

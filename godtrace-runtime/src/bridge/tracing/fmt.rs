@@ -13,7 +13,9 @@ use tracing_subscriber::registry::LookupSpan;
 /// line can be pasted into a trace search. A line outside any span (`parent: None` included,
 /// or an explicit parent the layer did not bridge) is written as it was.
 ///
-/// Wraps any event format; with the stock fmt layer it is one call:
+/// Wraps any text event format (the prefix is text: a JSON format's lines would no longer be
+/// JSON; there, write `godtrace::trace_id()` and `godtrace::span_id()` as fields of your own);
+/// with the stock fmt layer it is one call:
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;

@@ -150,6 +150,11 @@ impl Record {
         });
     }
 
+    /// Sets an attribute (`godtrace::set_attribute` in the span): as on a span of godtrace's.
+    pub(super) fn set_attribute(&self, attribute: KeyValue) {
+        self.with(|span| span.record_owned(attribute));
+    }
+
     /// Links the span to one it follows from.
     pub(super) fn follows_from(&self, span_context: SpanContext) {
         if span_context.is_valid() {

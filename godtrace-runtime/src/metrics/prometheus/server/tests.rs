@@ -587,41 +587,32 @@ fn scrapes_queued_behind_a_rendering_give_up_when_the_server_stops() {
     let stop = AtomicBool::new(false);
     let renderings = std::sync::atomic::AtomicUsize::new(0);
     let (rendering, started) = std::sync::mpsc::channel();
+    let scrape = |render: &dyn Fn() -> String| {
+        shared_rendering(
+            &latest,
+            Format::Text,
+            Instant::now(),
+            &stop,
+            || {},
+            |_| {
+                renderings.fetch_add(1, Ordering::SeqCst);
+                render()
+            },
+        )
+    };
     std::thread::scope(|s| {
         let first = s.spawn(|| {
-            shared_rendering(
-                &latest,
-                Format::Text,
-                Instant::now(),
-                &stop,
-                || {},
-                |_| {
-                    rendering.send(()).unwrap();
-                    std::thread::sleep(Duration::from_millis(300));
-                    renderings.fetch_add(1, Ordering::SeqCst);
-                    "the rendering".to_owned()
-                },
-            )
+            let slow = || {
+                rendering.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                "the rendering".to_owned()
+            };
             // Sent and given up at once (the stop): nothing holds it for the others.
-            .map(drop)
+            scrape(&slow).map(drop)
         });
         started.recv().unwrap();
         let queued: Vec<_> = (0..4)
-            .map(|_| {
-                s.spawn(|| {
-                    shared_rendering(
-                        &latest,
-                        Format::Text,
-                        Instant::now(),
-                        &stop,
-                        || {},
-                        |_| {
-                            renderings.fetch_add(1, Ordering::SeqCst);
-                            "rendered again".to_owned()
-                        },
-                    )
-                })
-            })
+            .map(|_| s.spawn(|| scrape(&|| "rendered again".to_owned())))
             .collect();
         std::thread::sleep(Duration::from_millis(50));
         stop.store(true, Ordering::SeqCst);

@@ -1,7 +1,7 @@
 //! The manual API beside `#[traced]`: spans by name, attributes and events on the current
 //! span, and the current ids.
 use crate::span::{self, Current, EnteredSpan, with_current};
-use crate::value;
+use crate::value::{self, EventAttributes};
 use opentelemetry::trace::{SpanContext, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 use std::borrow::Cow;
@@ -162,7 +162,13 @@ pub fn add_event<K: Into<Cow<'static, str>>>(
     name: impl Into<Cow<'static, str>>,
     attributes: impl IntoIterator<Item = (K, Value)>,
 ) {
-    let (name, attributes) = (name.into(), event_attributes(attributes));
+    add_event_to_current(name.into(), event_attributes(attributes));
+}
+
+/// Adds an event whose attributes are bounded to the innermost current span: a `#[traced]` or
+/// manual span, a `tracing` span the bridge entered on this thread, or another OpenTelemetry
+/// span. [`add_event`] and the `log` bridge's records go through it.
+pub(crate) fn add_event_to_current(name: Cow<'static, str>, attributes: EventAttributes) {
     with_current(|current| match current {
         Current::Own(live) => live.add_event(name, attributes),
         Current::Other(cx) => {
@@ -224,12 +230,12 @@ fn attribute(key: Cow<'static, str>, v: Value) -> KeyValue {
 /// converted and kept, the rest only counted.
 fn event_attributes<K: Into<Cow<'static, str>>>(
     attributes: impl IntoIterator<Item = (K, Value)>,
-) -> value::EventAttributes {
+) -> EventAttributes {
     let mut attributes = attributes.into_iter();
     let kept = attributes
         .by_ref()
         .take(crate::config::limits::event_attributes())
         .map(|(k, v)| attribute(k.into(), v))
         .collect();
-    value::EventAttributes::new(kept, attributes.count())
+    EventAttributes::new(kept, attributes.count())
 }

@@ -155,7 +155,10 @@ fn record_event(record: &log::Record<'_>) {
     let mut fields = Fields(&mut attributes);
     let _ = record.key_values().visit(&mut fields);
     let name = crate::value::display_text(record.args());
-    super::add_event_to_current(Cow::Owned(name), attributes);
+    crate::api::add_event_to_current(
+        Cow::Owned(name),
+        super::bounded_event_attributes(attributes),
+    );
 }
 
 /// The level as `tracing` writes it, so that events from both read alike.

@@ -11,34 +11,6 @@ use crate::value::{self, EventAttributes};
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{KeyValue, Value};
 
-#[cfg(feature = "log")]
-/// Adds an event to the innermost current span: a `#[traced]` or manual span, or a `tracing`
-/// span the bridge entered on this thread. Its attributes are bounded as every event's.
-pub(crate) fn add_event_to_current(
-    name: std::borrow::Cow<'static, str>,
-    attributes: Vec<KeyValue>,
-) {
-    use crate::span::{Current, with_current};
-    use opentelemetry::trace::TraceContextExt as _;
-    let attributes = bounded_event_attributes(attributes);
-    with_current(|current| match current {
-        Current::Own(live) => live.add_event(name, attributes),
-        Current::Other(cx) => {
-            #[cfg(feature = "tracing")]
-            let attributes = match tracing::add_event_to_entered(cx, name, attributes) {
-                None => return,
-                Some((name, attributes)) => (name, attributes),
-            };
-            #[cfg(not(feature = "tracing"))]
-            let attributes = (name, attributes);
-            // Another OpenTelemetry span (its SDK applies its own limits).
-            cx.span()
-                .add_event(attributes.0, attributes.1.into_parts().0);
-        }
-        Current::None | Current::Suppressed => {}
-    });
-}
-
 /// `attributes` with keys and values bounded, and at most the event attribute count limit
 /// of them kept (the rest counted as dropped). A key given twice (a field named `level` or
 /// `target`, which the bridges also write) is kept once, with the last value, where it was

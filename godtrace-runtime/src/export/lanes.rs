@@ -375,8 +375,6 @@ impl Lane {
         let count = published.wrapping_sub(head);
         let mut moved = 0;
         while moved < count {
-            // Runs of at most `COPY_RUN` spans: a larger copy is a `rep movsb`, whose bytes
-            // callgrind counts one by one (the instruction counts would then say it got dearer).
             let (first, run) =
                 self.front
                     .run_from(head.wrapping_add(moved), count - moved, COPY_RUN);
@@ -394,7 +392,9 @@ impl Lane {
     }
 }
 
-/// The most spans [`Lane::take_published_into`] copies at once (1.5 KiB).
+/// The most spans in one run of [`Lane::take_published_runs`] (1.5 KiB): a larger copy in
+/// [`Lane::take_published_into`] is a `rep movsb`, whose bytes callgrind counts one by one (the
+/// instruction counts would then say it got dearer).
 const COPY_RUN: u32 = 64;
 
 impl Drop for Lane {

@@ -143,11 +143,7 @@ impl Registry {
                     h.description,
                 ),
             };
-            let empty = match &points {
-                MetricPoints::Counter(points) => points.is_empty(),
-                MetricPoints::Histogram(points) => points.is_empty(),
-            };
-            if empty {
+            if points.is_empty() {
                 continue;
             }
             metrics.push(MetricData {

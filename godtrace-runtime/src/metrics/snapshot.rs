@@ -44,6 +44,16 @@ pub enum MetricPoints {
     Histogram(Vec<HistogramPoint>),
 }
 
+impl MetricPoints {
+    /// Whether there is no point: no attribute set was recorded.
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            MetricPoints::Counter(points) => points.is_empty(),
+            MetricPoints::Histogram(points) => points.is_empty(),
+        }
+    }
+}
+
 /// A counter's total for one attribute set.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

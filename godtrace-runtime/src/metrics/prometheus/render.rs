@@ -186,13 +186,8 @@ pub(crate) fn render(
 
 fn family(out: &mut String, metric: &MetricData, name: &str, format: Format) {
     let counter = matches!(metric.points, MetricPoints::Counter(_));
-    let (kind, empty) = match &metric.points {
-        MetricPoints::Counter(points) => ("counter", points.is_empty()),
-        MetricPoints::Histogram(points) => ("histogram", points.is_empty()),
-    };
-    if empty {
-        return;
-    }
+    // A snapshot holds no metric without points (see `Registry::collect`).
+    let kind = if counter { "counter" } else { "histogram" };
     // The text format names a counter's family with its `_total` suffix; OpenMetrics without.
     let meta_name = match (counter, format) {
         (true, Format::Text) => format!("{name}_total"),

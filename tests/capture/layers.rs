@@ -1370,3 +1370,101 @@ async fn a_plain_http_error_in_front_of_the_routing_names_no_method() {
         );
     }
 }
+
+/// A gRPC server call broken off before its answer: gRPC tells why, as gRPC servers report
+/// it. Dropped before the deadline its caller set (`grpc-timeout`), or with none, the caller
+/// cancelled: CANCELLED, no server error. Dropped once the deadline passed (tonic's own
+/// timeout, outside the layer, drops the call then): DEADLINE_EXCEEDED, an error. Neither
+/// names a method no handler answered.
+#[tokio::test]
+async fn a_grpc_call_broken_off_is_cancelled_or_past_its_deadline() {
+    let capture = testing::capture();
+    let never_answers = tower::service_fn(|_: http::Request<axum::body::Body>| {
+        std::future::pending::<Result<http::Response<axum::body::Body>, std::convert::Infallible>>()
+    });
+    // (grpc-timeout sent, when the call is dropped, the status the span ends with)
+    let cases = [
+        (None, 20, "CANCELLED"),
+        (Some("10S"), 20, "CANCELLED"),
+        (Some("10m"), 60, "DEADLINE_EXCEEDED"),
+    ];
+    for (index, (timeout, dropped_after, _)) in cases.into_iter().enumerate() {
+        let mut request = http::Request::post(format!(
+            "http://127.0.0.1:1/capture.layers.BrokenOff/Call{index}"
+        ))
+        .header("content-type", "application/grpc");
+        if let Some(timeout) = timeout {
+            request = request.header("grpc-timeout", timeout);
+        }
+        let call = GrpcServerLayer::new()
+            .layer(never_answers)
+            .oneshot(request.body(axum::body::Body::empty()).unwrap());
+        let dropped = tokio::time::timeout(Duration::from_millis(dropped_after), call).await;
+        assert!(dropped.is_err());
+    }
+    let spans = capture.spans_named("grpc");
+    assert_eq!(spans.len(), 3, "{:#?}", capture.spans());
+    for (index, (_, _, status)) in cases.into_iter().enumerate() {
+        let original = format!("capture.layers.BrokenOff/Call{index}");
+        let span = spans
+            .iter()
+            .find(|s| str_attr(s, "rpc.method_original") == Some(original.as_str()))
+            .unwrap_or_else(|| panic!("{original}: {spans:#?}"));
+        assert_eq!(str_attr(span, "rpc.method"), Some("_OTHER"), "{span:#?}");
+        assert_eq!(str_attr(span, "rpc.response.status_code"), Some(status));
+        if status == "CANCELLED" {
+            assert!(!span.is_error(), "{span:#?}");
+            assert_eq!(str_attr(span, "error.type"), None, "{span:#?}");
+        } else {
+            assert!(span.is_error(), "{span:#?}");
+            assert_eq!(str_attr(span, "error.type"), Some(status), "{span:#?}");
+        }
+    }
+    let snapshot = metrics_snapshot();
+    let point = |status: &'static str| {
+        snapshot.histogram(
+            "rpc.server.call.duration",
+            &[
+                KeyValue::new("rpc.system.name", "grpc"),
+                KeyValue::new("rpc.method", "_OTHER"),
+                KeyValue::new("rpc.response.status_code", status),
+            ],
+        )
+    };
+    assert!(point("CANCELLED").is_some_and(|p| p.count >= 2));
+}
+
+/// A response body that fails while being sent fails the server span, with the `error.type`
+/// the HTTP client gives the same failure (`body`) and the status already sent.
+#[tokio::test]
+async fn a_response_body_that_fails_while_sent_is_a_body_error() {
+    use tokio_stream::StreamExt as _;
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route(
+            "/layers/failing-body",
+            axum::routing::get(|| async {
+                let chunks = [
+                    Ok(axum::body::Bytes::from("first")),
+                    Err(std::io::Error::other("disk gone")),
+                ];
+                axum::body::Body::from_stream(tokio_stream::iter(chunks))
+            }),
+        )
+        .layer(HttpServerLayer::new());
+    let request = http::Request::get("/layers/failing-body")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let mut body = response.into_body().into_data_stream();
+    assert_eq!(body.next().await.unwrap().unwrap(), "first");
+    assert!(body.next().await.unwrap().is_err());
+    drop(body);
+    let span = capture.span("GET /layers/failing-body");
+    assert!(span.is_error(), "{span:#?}");
+    assert_eq!(str_attr(&span, "error.type"), Some("body"));
+    assert_eq!(
+        span.attr("http.response.status_code"),
+        Some(&Value::I64(200))
+    );
+}

@@ -11,7 +11,7 @@ use crate::Span;
 use http::HeaderMap;
 use opentelemetry::KeyValue;
 use std::borrow::Cow;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The attribute that marks a span whose work was dropped unfinished: the one a dropped
 /// `#[traced]` future's span carries, which the local tree shows as `(cancelled)`.
@@ -64,6 +64,9 @@ pub(crate) struct Exchange {
     body_ended: bool,
     /// The response body was polled: its sending began.
     body_polled: bool,
+    /// A gRPC server call's deadline (its `grpc-timeout`), to tell a call broken off by it
+    /// from one its caller cancelled.
+    deadline: Option<Duration>,
 }
 
 impl Exchange {
@@ -80,7 +83,14 @@ impl Exchange {
             responded: false,
             body_ended: false,
             body_polled: false,
+            deadline: None,
         }
+    }
+
+    /// A gRPC server call that its caller gave `deadline` (its `grpc-timeout`).
+    pub(crate) fn with_deadline(mut self, deadline: Option<Duration>) -> Exchange {
+        self.deadline = deadline;
+        self
     }
 
     /// Runs `f` with this exchange's span current (the inner service's code nests under it).
@@ -141,10 +151,11 @@ impl Exchange {
         self.error_type = Some(Cow::Borrowed(error_type));
     }
 
-    /// The response body failed while streaming.
+    /// The response body failed while streaming: `error.type` `body`, the value the HTTP
+    /// client gives a body that fails (reqwest's error kind).
     pub(crate) fn on_body_error(&mut self) {
         if self.error_type.is_none() {
-            self.error_type = Some(Cow::Borrowed("body_error"));
+            self.error_type = Some(Cow::Borrowed("body"));
         }
     }
 
@@ -172,9 +183,9 @@ impl Exchange {
                 }
                 // A server cannot tell a client that gave up from one that failed, nor an
                 // outer layer's timeout from a hang: it stays an error, with its own type.
-                Role::HttpServer | Role::GrpcServer => {
-                    self.error_type = Some(Cow::Borrowed(CANCELLED));
-                }
+                Role::HttpServer => self.error_type = Some(Cow::Borrowed(CANCELLED)),
+                // gRPC tells which: `finish_grpc` gives the call its status.
+                Role::GrpcServer => {}
             }
         }
         match self.role {
@@ -196,15 +207,32 @@ impl Exchange {
 
     /// A server's response body dropped while being sent: the client went away (or an outer
     /// layer gave up) in the middle of the response. As for a request dropped before its
-    /// head: `cancelled` over HTTP; gRPC's CANCELLED, which is no server error. (A client
-    /// that drops the body it reads chose to.)
+    /// head: `cancelled` over HTTP; over gRPC, the status [`Exchange::grpc_broken_off_code`]
+    /// gives. (A client that drops the body it reads chose to.)
     fn on_body_cut(&mut self) {
         match self.role {
             Role::HttpServer => self.error_type = Some(Cow::Borrowed(CANCELLED)),
             Role::GrpcServer => {
-                self.grpc_code.get_or_insert(semconv::GRPC_CANCELLED);
+                let code = self.grpc_broken_off_code();
+                self.grpc_code.get_or_insert(code);
             }
             Role::HttpClient | Role::GrpcClient => {}
+        }
+    }
+
+    /// The status of a gRPC server call broken off before its end (its future or its
+    /// response dropped), as gRPC servers report it: DEADLINE_EXCEEDED once the deadline its
+    /// caller set has passed (a server error: tonic's own timeout, which reads `grpc-timeout`
+    /// and sits outside the layer, drops the call then), else CANCELLED (the caller gave up:
+    /// no server error). A call dropped within a millisecond of its deadline counts as past
+    /// it: the timeout's clock started when the request came, a little before this span's.
+    fn grpc_broken_off_code(&self) -> i64 {
+        const TIMER_SKEW: Duration = Duration::from_millis(1);
+        match self.deadline {
+            Some(deadline) if self.started.elapsed() + TIMER_SKEW >= deadline => {
+                semconv::GRPC_DEADLINE_EXCEEDED
+            }
+            _ => semconv::GRPC_CANCELLED,
         }
     }
 
@@ -295,6 +323,11 @@ impl Exchange {
             self.http_status
                 .filter(|status| *status != 200)
                 .map(semconv::grpc_code_of_http_status)
+        });
+        // A server call broken off before its head: the status gRPC servers report then (not
+        // an answer: it names no method below).
+        let answered = answered.or_else(|| {
+            (self.role == Role::GrpcServer && !self.responded).then(|| self.grpc_broken_off_code())
         });
         // Told to the duration histogram as to the span.
         self.grpc_code = answered;

@@ -77,7 +77,11 @@ fn start_server(request: &mut Parts) -> Exchange {
     // `server.address` is left out of the server's histogram: the client chooses it, so
     // every name a client sends would be a series (the HTTP conventions make it opt-in for
     // servers for the same reason).
-    Exchange::new(span, Role::GrpcServer, metric_attributes(method, &[]))
+    let deadline = request
+        .headers
+        .get("grpc-timeout")
+        .and_then(|value| semconv::grpc_timeout(value.as_bytes()));
+    Exchange::new(span, Role::GrpcServer, metric_attributes(method, &[])).with_deadline(deadline)
 }
 
 fn start_client(request: &mut Parts) -> Exchange {

@@ -450,6 +450,33 @@ pub(crate) fn grpc_code_of_http_status(status: u16) -> i64 {
 /// gRPC's CANCELLED: the caller gave the call up.
 pub(crate) const GRPC_CANCELLED: i64 = 1;
 
+/// gRPC's DEADLINE_EXCEEDED: the call outlived the deadline its caller set.
+pub(crate) const GRPC_DEADLINE_EXCEEDED: i64 = 4;
+
+/// The deadline a gRPC request's `grpc-timeout` header sets (gRPC over HTTP/2: 1 to 8 ASCII
+/// digits, then the unit, `H`, `M`, `S`, `m`, `u` or `n`), or `None` for a value that is not
+/// one.
+pub(crate) fn grpc_timeout(value: &[u8]) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    let (unit, digits) = value.split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // At most 8 digits: no overflow, in any unit.
+    let amount = digits
+        .iter()
+        .fold(0u64, |sum, digit| sum * 10 + u64::from(digit - b'0'));
+    Some(match unit {
+        b'H' => Duration::from_secs(amount * 3600),
+        b'M' => Duration::from_secs(amount * 60),
+        b'S' => Duration::from_secs(amount),
+        b'm' => Duration::from_millis(amount),
+        b'u' => Duration::from_micros(amount),
+        b'n' => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
 /// gRPC's UNIMPLEMENTED: the server does not define the method called.
 pub(crate) const GRPC_UNIMPLEMENTED: i64 = 12;
 
@@ -699,6 +726,32 @@ mod tests {
         assert!(!grpc_client_code_is_error(0));
         assert!((1..=16).all(grpc_client_code_is_error));
         assert_eq!(grpc_code_name(5), "NOT_FOUND");
+    }
+
+    #[test]
+    fn grpc_timeouts_parse_in_each_unit_and_bad_ones_are_none() {
+        use std::time::Duration;
+        assert_eq!(grpc_timeout(b"100m"), Some(Duration::from_millis(100)));
+        assert_eq!(grpc_timeout(b"2S"), Some(Duration::from_secs(2)));
+        assert_eq!(
+            grpc_timeout(b"99999999H"),
+            Some(Duration::from_secs(99_999_999 * 3600))
+        );
+        assert_eq!(grpc_timeout(b"5u"), Some(Duration::from_micros(5)));
+        assert_eq!(grpc_timeout(b"7n"), Some(Duration::from_nanos(7)));
+        assert_eq!(grpc_timeout(b"1M"), Some(Duration::from_secs(60)));
+        for bad in [
+            &b""[..],
+            b"m",
+            b"100",
+            b"123456789m",
+            b"-1m",
+            b"1x",
+            b"1 m",
+            b"\xffm",
+        ] {
+            assert_eq!(grpc_timeout(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -131,10 +131,18 @@ impl<'a> Scanner<'a> {
                 self.pos = self.string_end(start + 1, false);
                 self.value();
             }
-            b'"' => {
-                self.pos = self.quoted_end(start + 1, b'"');
-                self.token(start, Token::QuotedIdent(&self.sql[start..self.pos]));
-            }
+            b'"' => match self.quoted_end(start + 1, b'"') {
+                Some(end) => {
+                    self.pos = end;
+                    self.token(start, Token::QuotedIdent(&self.sql[start..end]));
+                }
+                // Unterminated: what follows may hold literals the quote hides from this
+                // scan (`"email FROM t WHERE pw = 'x'`), so all of it is one value.
+                None => {
+                    self.pos = self.end;
+                    self.value();
+                }
+            },
             b'$' => self.dollar(start),
             b'0'..=b'9' => self.number(start),
             b'.' if self.peek(start + 1).is_some_and(|c| c.is_ascii_digit()) => self.number(start),
@@ -197,26 +205,38 @@ impl<'a> Scanner<'a> {
         self.end
     }
 
-    /// After an opening `quote`: past the closing one (doubled inside), or the end.
-    fn quoted_end(&self, mut at: usize, quote: u8) -> usize {
+    /// After an opening `quote`: past the closing one (doubled inside), or `None` when it is
+    /// unterminated.
+    fn quoted_end(&self, mut at: usize, quote: u8) -> Option<usize> {
         while at < self.end {
             if self.bytes[at] == quote {
                 if self.peek(at + 1) == Some(quote) {
                     at += 2;
                     continue;
                 }
-                return at + 1;
+                return Some(at + 1);
             }
             at += 1;
         }
-        self.end
+        None
     }
 
     /// `$1` (a parameter, kept), `$tag$ body $tag$` or `$$ body $$` (a value), or a lone `$`.
     fn dollar(&mut self, start: usize) {
         if self.peek(start + 1).is_some_and(|c| c.is_ascii_digit()) {
-            self.pos = self.skip_while(start + 1, |c| c.is_ascii_digit());
-            self.token(start, Token::Param);
+            let digits_end = self.skip_while(start + 1, |c| c.is_ascii_digit());
+            let glued_end = self.skip_while(digits_end, |c| {
+                is_word_start(c) || c.is_ascii_digit() || c == b'$'
+            });
+            if glued_end == digits_end {
+                self.pos = digits_end;
+                self.token(start, Token::Param);
+            } else {
+                // Junk glued to a parameter (`$1a$secret$1a$`, which PostgreSQL refuses): no
+                // reading of it is sure, so it is a value, not a word kept as written.
+                self.pos = glued_end;
+                self.value();
+            }
             return;
         }
         let tag_end = self.skip_while(start + 1, |c| is_word_start(c) || c.is_ascii_digit());
@@ -435,8 +455,9 @@ impl Output {
     }
 }
 
-/// Builds the query summary of the first statement, token by token, in one pass with no
-/// recursion: parentheses are a depth counter, so any nesting costs the same per token.
+/// Builds the query summary of every statement (`;` separates them), token by token, in one
+/// pass with no recursion: parentheses are a depth counter, so any nesting costs the same per
+/// token.
 #[derive(Debug, Default)]
 struct Parser {
     /// `db.query.summary` so far: operations, each followed by its tables.
@@ -467,6 +488,10 @@ struct Parser {
     ctes: Vec<String>,
     /// The depth of the `WITH` being read, until its main statement starts.
     with_depth: Option<u32>,
+    /// The statement being read says nothing more (its operation alone, as `BEGIN`): the
+    /// next `;` starts the next one.
+    statement_done: bool,
+    /// The summary is full: nothing more is read.
     done: bool,
 }
 
@@ -577,6 +602,10 @@ impl Parser {
         if self.done {
             return;
         }
+        if token == Token::Punct(b';') && self.depth == 0 {
+            self.end_statement();
+            return;
+        }
         match token {
             Token::Punct(b'(') => {
                 self.depth = self.depth.saturating_add(1);
@@ -586,6 +615,9 @@ impl Parser {
             }
             Token::Punct(b')') => self.depth = self.depth.saturating_sub(1),
             _ => {}
+        }
+        if self.statement_done {
+            return;
         }
         self.step(token);
         self.last = match token {
@@ -613,12 +645,12 @@ impl Parser {
                         // `DROP TABLE a, b` names two.
                         self.table_next(false, operation == "DROP");
                     } else {
-                        self.done = true;
+                        self.statement_done = true;
                     }
                 }
                 _ => {
                     self.add_operation(operation);
-                    self.done = true;
+                    self.statement_done = true;
                 }
             },
             State::TableNext => match token {
@@ -674,11 +706,15 @@ impl Parser {
     /// The first token: the operation when it is a word, and what follows it.
     fn first(&mut self, token: Token<'_>) {
         let Token::Word(word) = token else {
-            self.done = true;
+            // Unknown (`(SELECT 1)`): no operation can be named for the query as a whole.
+            self.other_operation = true;
+            self.statement_done = true;
             return;
         };
         if word.len() > MAX_OPERATION_LEN || !word.bytes().all(|c| c.is_ascii_alphabetic()) {
-            self.done = true;
+            // Unknown: no operation can be named for the query as a whole.
+            self.other_operation = true;
+            self.statement_done = true;
             return;
         }
         self.state = State::Idle;
@@ -703,7 +739,7 @@ impl Parser {
             // `BEGIN`, `SET`, `VACUUM`…: the operation alone.
             _ => {
                 self.add_operation(&operation);
-                self.done = true;
+                self.statement_done = true;
             }
         }
     }
@@ -712,10 +748,6 @@ impl Parser {
     fn idle(&mut self, token: Token<'_>) {
         self.state = State::Idle;
         let word = match token {
-            Token::Punct(b';') if self.depth == 0 => {
-                self.done = true;
-                return;
-            }
             Token::Punct(b',') if self.with_depth == Some(self.depth) => {
                 self.state = State::CteName;
                 return;
@@ -812,11 +844,26 @@ impl Parser {
         self.name.push_str(part);
     }
 
-    /// The end of the statement (or of what was read): a name being read is complete.
+    /// The end of what was read: a name being read is complete.
     fn finish(&mut self) {
-        if !self.done && matches!(self.state, State::InName) {
+        if !self.done && !self.statement_done && matches!(self.state, State::InName) {
             self.add_table();
         }
+    }
+
+    /// A `;` outside parentheses: the statement read so far is complete, and the next one
+    /// starts (with what the summary, the operation and the table hold so far).
+    fn end_statement(&mut self) {
+        self.finish();
+        *self = Parser {
+            summary: std::mem::take(&mut self.summary),
+            operation: self.operation.take(),
+            other_operation: self.other_operation,
+            collection: self.collection.take(),
+            other_collection: self.other_collection,
+            done: self.done,
+            ..Parser::default()
+        };
     }
 }
 

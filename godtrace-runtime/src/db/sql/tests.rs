@@ -184,9 +184,10 @@ fn operation_and_first_table() {
     );
     assert_eq!(op_and_table("begin"), some("BEGIN", None));
     assert_eq!(op_and_table("SELECT 1"), some("SELECT", None));
+    // Every statement counts: one operation and one table across both.
     assert_eq!(
         op_and_table("SELECT 1; SELECT * FROM later"),
-        some("SELECT", None)
+        some("SELECT", Some("later"))
     );
 }
 
@@ -241,12 +242,49 @@ fn the_summary_lists_every_operation_and_table_in_order() {
         ("SELECT * FROM generate_series(1, 3)", "SELECT"),
         ("SELECT a IS DISTINCT FROM b FROM t", "SELECT t"),
         ("begin", "BEGIN"),
-        ("SELECT 1; DELETE FROM later", "SELECT"),
+        ("SELECT 1; DELETE FROM later", "SELECT DELETE later"),
     ] {
         assert_eq!(summary(sql).as_deref(), Some(expected), "{sql}");
     }
     assert_eq!(summary("(SELECT 1)"), None);
     assert_eq!(summary(""), None);
+}
+
+/// A query of several statements (`sqlx::raw_sql`, a simple query) runs them all: the
+/// summary names each in order, and an operation or a table is named only when all of them
+/// share it (the conventions: not read from a query with several operations).
+#[test]
+fn every_statement_of_a_query_is_in_its_summary() {
+    let sql = "CREATE TABLE IF NOT EXISTS victims (x int); SELECT 1; DELETE FROM victims; \
+               DROP TABLE victims";
+    let read = summarize(sql, None);
+    assert_eq!(
+        read.summary.as_deref(),
+        Some("CREATE TABLE victims SELECT DELETE victims DROP TABLE victims")
+    );
+    assert_eq!((read.operation, read.collection), (None, None));
+    for (sql, expected) in [
+        (
+            "SELECT a FROM t; SET application_name = 'x'",
+            "SELECT t SET",
+        ),
+        ("BEGIN; UPDATE w SET a = 1; COMMIT", "BEGIN UPDATE w COMMIT"),
+        (";; SELECT 1 ;", "SELECT"),
+        (
+            "SELECT 'a;b' FROM t; DELETE FROM \"q;r\"",
+            "SELECT t DELETE \"q;r\"",
+        ),
+        ("SELECT (1; DELETE FROM t", "SELECT"),
+    ] {
+        assert_eq!(summary(sql).as_deref(), Some(expected), "{sql}");
+    }
+    assert_eq!(
+        op_and_table("DELETE FROM t WHERE a = 1; DELETE FROM t"),
+        some("DELETE", Some("t"))
+    );
+    // An unknown statement leaves the query's operation unknown.
+    assert_eq!(op_and_table("(SELECT 1); DELETE FROM t").0, None);
+    assert_eq!(op_and_table("BEGIN; SELEC 1").0, None);
 }
 
 /// The conventions: with several operations or tables, `db.operation.name` and
@@ -354,7 +392,15 @@ fn unterminated_quotes_and_comments_hide_the_rest() {
     assert_eq!(text(r"SELECT E'secret\' and more"), "SELECT ?");
     assert_eq!(text("SELECT $x$ secret"), "SELECT ?");
     assert_eq!(text("SELECT a /* secret"), "SELECT a");
-    assert_eq!(text("SELECT \"unterminated"), "SELECT \"unterminated");
+    assert_eq!(text("SELECT \"unterminated"), "SELECT ?");
+    // An unterminated quoted name hides literals too (the server refuses the statement, but
+    // its span is still exported).
+    assert_eq!(
+        text("SELECT \"email FROM users WHERE password = 'hunter2-SECRET'"),
+        "SELECT ?"
+    );
+    // So does junk glued to a parameter, which PostgreSQL refuses as well.
+    assert_eq!(text("SELECT $1a$SECRET$1a$, $2"), "SELECT ?, $2");
     assert_eq!(text("SELECT a --"), "SELECT a");
     assert_eq!(text("SELECT $"), "SELECT $");
     assert_eq!(text("SELECT 1e"), "SELECT ?");

@@ -45,6 +45,7 @@ pub(crate) fn expand(options: Options, args: TokenStream, item: TokenStream) -> 
     };
     if let Some(f) = &function {
         check_skips(&options, f, &mut errors);
+        check_own_keys(&options, f, &mut errors);
     }
     match (function, errors.is_empty()) {
         (Some(f), true) => {
@@ -202,6 +203,50 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
     }
     if let (Some(span), false) = (options.skip.span(), *options.include_args.get()) {
         errors.push(syn::Error::new(span, SKIP_WITHOUT_INCLUDE_ARGS));
+    }
+}
+
+/// Why a key is godtrace's own on a traced span (`None`: it is free): a `fields` entry under
+/// it would give the span a second value for it (OpenTelemetry wants keys unique) or pass for
+/// what godtrace records.
+fn own_key(key: &str, include_result: bool) -> Option<&'static str> {
+    match key {
+        "code.function.name" | "code.file.path" | "code.line.number" => {
+            Some("godtrace records the traced function's location under it")
+        }
+        "error.type" => Some("godtrace sets it when the call fails"),
+        "result" if include_result => Some("`include_result` records the return value under it"),
+        _ if key.starts_with("godtrace.") => Some("keys under `godtrace.` are godtrace's own"),
+        _ => None,
+    }
+}
+
+/// No `fields` entry under a key godtrace sets itself, and, with `include_result`, no
+/// parameter recorded as `result` (its value would be lost under the return value's).
+fn check_own_keys(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
+    let include_result = *options.include_result.get();
+    for field in options.fields.get() {
+        if let Some(why) = own_key(&field.key, include_result) {
+            errors.push(syn::Error::new_spanned(
+                &field.at,
+                format!(
+                    "`{}` is not a free key: {why}; name the field otherwise",
+                    field.key
+                ),
+            ));
+        }
+    }
+    if !(include_result && *options.include_args.get()) {
+        return;
+    }
+    let skipped = |name: &Ident| options.skip.get().contains(name);
+    for (param, _) in bound_params(&f.sig) {
+        if syn::ext::IdentExt::unraw(&param) == "result" && !skipped(&param) {
+            errors.push(syn::Error::new_spanned(
+                &param,
+                "this parameter would be recorded as `result`, which `include_result` records the return value under: `skip(result)` or rename the parameter",
+            ));
+        }
     }
 }
 

@@ -407,7 +407,8 @@ async fn a_client_request_its_caller_drops_is_cancelled_not_failed() {
 // --- gRPC ---------------------------------------------------------------------------------
 
 /// A trace service that answers by the number of resource spans it gets: 0 → OK,
-/// 1 → INVALID_ARGUMENT (the caller's fault), 2 → INTERNAL (the server's).
+/// 1 → INVALID_ARGUMENT (the caller's fault), 2 → INTERNAL (the server's), more → not
+/// before a minute.
 struct Collector;
 
 #[tonic::async_trait]
@@ -420,7 +421,11 @@ impl TraceService for Collector {
         match request.into_inner().resource_spans.len() {
             0 => Ok(tonic::Response::new(ExportTraceServiceResponse::default())),
             1 => Err(tonic::Status::invalid_argument("bad batch")),
-            _ => Err(tonic::Status::internal("store failed")),
+            2 => Err(tonic::Status::internal("store failed")),
+            _ => {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+            }
         }
     }
 }
@@ -456,17 +461,48 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
     let internal = client.export(batch(2)).await.unwrap_err();
     assert_eq!(internal.code(), tonic::Code::Internal);
     drop(calls);
+    // Past its deadline: tonic's server drops the call (its timeout sits outside the layer)
+    // and answers CANCELLED; the server span says why it was broken off.
+    let mut late = tonic::Request::new(batch(3));
+    late.set_timeout(Duration::from_millis(100));
+    let late = client.export(late).await.unwrap_err();
+    assert_eq!(late.code(), tonic::Code::Cancelled, "{late:?}");
+    // (tonic's client stops waiting at the deadline too: the server's end may come after.)
+    let late_server = || {
+        capture.spans_named(NAME).into_iter().find(|s| {
+            s.kind == SpanKind::Server
+                && str_attr(s, "rpc.response.status_code") != Some("OK")
+                && !["INVALID_ARGUMENT", "INTERNAL"]
+                    .contains(&str_attr(s, "rpc.response.status_code").unwrap_or(""))
+        })
+    };
+    for _ in 0..200 {
+        if late_server().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let late_server = late_server().unwrap_or_else(|| panic!("{:#?}", capture.spans()));
+    assert_eq!(
+        str_attr(&late_server, "rpc.response.status_code"),
+        Some("DEADLINE_EXCEEDED")
+    );
+    assert!(late_server.is_error(), "{late_server:#?}");
 
     let root = capture.span("capture::layers::grpc_calls");
+    let under_root = |s: &FinishedSpan| s.parent_span_id == Some(root.span_id);
     let clients: Vec<FinishedSpan> = capture
         .spans_named(NAME)
         .into_iter()
-        .filter(|s| s.kind == SpanKind::Client)
+        .filter(|s| s.kind == SpanKind::Client && under_root(s))
         .collect();
     let servers: Vec<FinishedSpan> = capture
         .spans_named(NAME)
         .into_iter()
-        .filter(|s| s.kind == SpanKind::Server)
+        .filter(|s| {
+            s.kind == SpanKind::Server
+                && clients.iter().any(|c| s.parent_span_id == Some(c.span_id))
+        })
         .collect();
     assert_eq!(
         (clients.len(), servers.len()),

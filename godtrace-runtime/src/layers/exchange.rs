@@ -224,12 +224,13 @@ impl Exchange {
     /// response dropped), as gRPC servers report it: DEADLINE_EXCEEDED once the deadline its
     /// caller set has passed (a server error: tonic's own timeout, which reads `grpc-timeout`
     /// and sits outside the layer, drops the call then), else CANCELLED (the caller gave up:
-    /// no server error). A call dropped within a millisecond of its deadline counts as past
-    /// it: the timeout's clock started when the request came, a little before this span's.
+    /// no server error). A call dropped within 5 ms plus 1% of its deadline counts as past
+    /// it: the deadline's clocks (the server's timeout, started when the request came; the
+    /// caller's, whose cancellation then travels here) are not this span's.
     fn grpc_broken_off_code(&self) -> i64 {
-        const TIMER_SKEW: Duration = Duration::from_millis(1);
+        const TIMER_SKEW: Duration = Duration::from_millis(5);
         match self.deadline {
-            Some(deadline) if self.started.elapsed() + TIMER_SKEW >= deadline => {
+            Some(deadline) if self.started.elapsed() + TIMER_SKEW + deadline / 100 >= deadline => {
                 semconv::GRPC_DEADLINE_EXCEEDED
             }
             _ => semconv::GRPC_CANCELLED,

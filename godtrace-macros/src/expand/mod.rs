@@ -242,9 +242,12 @@ fn check_own_keys(options: &Options, f: &Function, errors: &mut Vec<syn::Error>)
     let skipped = |name: &Ident| options.skip.get().contains(name);
     for (param, _) in bound_params(&f.sig) {
         if syn::ext::IdentExt::unraw(&param) == "result" && !skipped(&param) {
+            // The hint names the parameter as written (`r#result` too), so it can be pasted.
             errors.push(syn::Error::new_spanned(
                 &param,
-                "this parameter would be recorded as `result`, which `include_result` records the return value under: `skip(result)` or rename the parameter",
+                format!(
+                    "this parameter would be recorded as `result`, which `include_result` records the return value under: `skip({param})` or rename the parameter"
+                ),
             ));
         }
     }

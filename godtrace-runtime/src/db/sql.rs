@@ -56,7 +56,13 @@ pub(crate) fn summarize(sql: &str, text_cap: Option<usize>) -> SqlSummary {
     scanner.parser.finish();
     let truncated = scanner.end < sql.len();
     let text = scanner.out.map(|out| out.finish(truncated));
-    let parser = scanner.parser;
+    let mut parser = scanner.parser;
+    // What was left unread may hold other operations and tables: a full summary stops the
+    // reading mid-statement; past the scan limit, only a `;` can start another statement.
+    if parser.done || (truncated && sql.as_bytes()[scanner.end..].contains(&b';')) {
+        parser.other_operation = true;
+        parser.other_collection = true;
+    }
     let operation = parser.operation.filter(|_| !parser.other_operation);
     let collection = parser
         .collection
@@ -225,16 +231,17 @@ impl<'a> Scanner<'a> {
     fn dollar(&mut self, start: usize) {
         if self.peek(start + 1).is_some_and(|c| c.is_ascii_digit()) {
             let digits_end = self.skip_while(start + 1, |c| c.is_ascii_digit());
-            let glued_end = self.skip_while(digits_end, |c| {
-                is_word_start(c) || c.is_ascii_digit() || c == b'$'
-            });
-            if glued_end == digits_end {
+            let glued = self
+                .peek(digits_end)
+                .is_some_and(|c| is_word_start(c) || c == b'$');
+            if !glued {
                 self.pos = digits_end;
                 self.token(start, Token::Param);
             } else {
-                // Junk glued to a parameter (`$1a$secret$1a$`, which PostgreSQL refuses): no
-                // reading of it is sure, so it is a value, not a word kept as written.
-                self.pos = glued_end;
+                // Junk glued to a parameter (`$1$q$ secret $q$`, which PostgreSQL refuses):
+                // no reading of what follows is sure (a `$` in it may open or close a
+                // dollar quote), so all of it is one value, as after an unterminated quote.
+                self.pos = self.end;
                 self.value();
             }
             return;

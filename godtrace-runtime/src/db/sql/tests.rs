@@ -287,6 +287,23 @@ fn every_statement_of_a_query_is_in_its_summary() {
     assert_eq!(op_and_table("BEGIN; SELEC 1").0, None);
 }
 
+/// What is left unread (a full summary, or past the scan limit) may hold another operation:
+/// the attributes do not claim there is one.
+#[test]
+fn statements_left_unread_leave_the_operation_unknown() {
+    let sql = format!(
+        "{}DROP TABLE accounts",
+        "SELECT * FROM accounts; ".repeat(30)
+    );
+    assert_eq!(op_and_table(&sql), (None, None));
+    let note = "x".repeat(MAX_SCAN_LEN);
+    let sql = format!("SELECT * FROM accounts WHERE note = '{note}'; DELETE FROM accounts");
+    assert_eq!(op_and_table(&sql), (None, None));
+    // Without a `;` after the limit, nothing else can follow: a long insert stays one.
+    let sql = format!("INSERT INTO notes VALUES ('{note}')");
+    assert_eq!(op_and_table(&sql), some("INSERT", Some("notes")));
+}
+
 /// The conventions: with several operations or tables, `db.operation.name` and
 /// `db.collection.name` are not read from the text (the summary names them all).
 #[test]
@@ -399,8 +416,19 @@ fn unterminated_quotes_and_comments_hide_the_rest() {
         text("SELECT \"email FROM users WHERE password = 'hunter2-SECRET'"),
         "SELECT ?"
     );
-    // So does junk glued to a parameter, which PostgreSQL refuses as well.
-    assert_eq!(text("SELECT $1a$SECRET$1a$, $2"), "SELECT ?, $2");
+    // So does junk glued to a parameter, which PostgreSQL refuses as well: a `$` in it may
+    // open a dollar quote, or close one that the glued part opened.
+    assert_eq!(text("SELECT $1a$SECRET$1a$, $2"), "SELECT ?");
+    for sql in [
+        "SELECT $1$q$ hunter2 secret $q$",
+        "SELECT $1$$ hunter2 secret $$",
+        "SELECT $1$$hunter2 with spaces$$",
+        "UPDATE u SET pw = $1$$ hunter2 $$ WHERE id = $2",
+    ] {
+        let shown = text(sql);
+        assert!(!shown.contains("hunter2"), "{sql:?} shown as {shown:?}");
+        assert!(shown.ends_with('?'), "{sql:?} shown as {shown:?}");
+    }
     assert_eq!(text("SELECT a --"), "SELECT a");
     assert_eq!(text("SELECT $"), "SELECT $");
     assert_eq!(text("SELECT 1e"), "SELECT ?");

@@ -168,14 +168,17 @@ pub(crate) struct EventAttributes {
 }
 
 impl EventAttributes {
-    /// `kept`, cut to the limit, after `dropped` others were left out already.
+    /// The first of `kept` up to the limit, one per key (see [`one_per_key`]), after `dropped`
+    /// others were left out already.
     pub(crate) fn new(mut kept: Vec<KeyValue>, dropped: usize) -> EventAttributes {
         let limit = crate::config::limits::event_attributes();
         let over = kept.len().saturating_sub(limit);
         kept.truncate(limit);
+        let keyless = one_per_key(&mut kept);
+        let dropped = dropped.saturating_add(keyless).saturating_add(over);
         EventAttributes {
             kept,
-            dropped: u32::try_from(dropped.saturating_add(over)).unwrap_or(u32::MAX),
+            dropped: u32::try_from(dropped).unwrap_or(u32::MAX),
         }
     }
 
@@ -198,6 +201,45 @@ impl From<Vec<KeyValue>> for EventAttributes {
     fn from(kept: Vec<KeyValue>) -> EventAttributes {
         EventAttributes::new(kept, 0)
     }
+}
+
+/// Leaves one attribute per key in `attributes`, with the last value given for it, where the
+/// key was first given (the specification: a key given again replaces the value; OTLP's
+/// attributes are a map, whose repeated keys a backend may reject), and none with an empty
+/// key (the specification: a key is a non-empty string). Returns how many empty keys were left
+/// out. Quadratic in the count, which callers bound (a `tracing` call site's fields, the event
+/// attribute limit).
+pub(crate) fn one_per_key(attributes: &mut Vec<KeyValue>) -> usize {
+    let mut keyless = 0;
+    let mut kept = 0;
+    for at in 0..attributes.len() {
+        let key = attributes[at].key.as_str();
+        if key.is_empty() {
+            keyless += 1;
+            continue;
+        }
+        if let Some(first) = attributes[..kept]
+            .iter()
+            .position(|a| a.key.as_str() == key)
+        {
+            let value = std::mem::replace(&mut attributes[at].value, Value::Bool(false));
+            attributes[first].value = value;
+            continue;
+        }
+        attributes.swap(kept, at);
+        kept += 1;
+    }
+    attributes.truncate(kept);
+    keyless
+}
+
+/// Whether `key` is one of the `code.*` attributes a `#[traced]` span has from its call
+/// site: a value set at run time under it is not recorded (the site's stays).
+pub(crate) fn is_call_site_key(key: &str) -> bool {
+    matches!(
+        key,
+        "code.function.name" | "code.file.path" | "code.line.number"
+    )
 }
 
 pub(crate) fn floor_char_boundary(s: &str, mut at: usize) -> usize {

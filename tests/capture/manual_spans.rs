@@ -294,6 +294,58 @@ fn an_attribute_set_again_takes_the_new_value() {
     assert_eq!(progress, 1, "{span:#?}");
 }
 
+#[traced(operation = "manual.keys")]
+fn sets_its_call_sites_keys() {
+    godtrace::set_attribute("code.function.name", "spoofed");
+    godtrace::set_attribute("code.line.number", 1_i64);
+    godtrace::set_attribute("", "no key");
+    godtrace::set_attribute("kept", true);
+}
+
+/// An attribute list is a map with non-empty keys (the specification): a `#[traced]` span's
+/// `code.*` keys stay its call site's, an empty key is not recorded, and an event given a key
+/// twice (or two keys the 256-byte cut makes one) keeps one, with the last value.
+#[test]
+fn attribute_keys_are_unique_and_never_empty() {
+    let c = testing::capture();
+    sets_its_call_sites_keys();
+    let long = "k".repeat(300);
+    {
+        let span = godtrace::span("manual.event.keys");
+        span.set_attribute("", 1_i64);
+        span.add_event(
+            "twice",
+            [
+                ("a".to_owned(), 1_i64.into()),
+                (String::new(), 0_i64.into()),
+                ("a".to_owned(), 2_i64.into()),
+                (format!("{long}1"), 3_i64.into()),
+                (format!("{long}2"), 4_i64.into()),
+            ],
+        );
+    }
+    let traced = c.span("manual.keys");
+    let count = |attributes: &[(String, godtrace::otel::Value)], key: &str| {
+        attributes.iter().filter(|(k, _)| k == key).count()
+    };
+    for key in ["code.function.name", "code.line.number"] {
+        assert_eq!(count(&traced.attributes, key), 1, "{traced:#?}");
+    }
+    assert_ne!(
+        traced.attr("code.function.name"),
+        Some(&godtrace::otel::Value::from("spoofed"))
+    );
+    assert_eq!(count(&traced.attributes, ""), 0, "{traced:#?}");
+    assert!(traced.attr("kept").is_some());
+    let manual = c.span("manual.event.keys");
+    assert_eq!(count(&manual.attributes, ""), 0, "{manual:#?}");
+    let event = &manual.events[0];
+    let keys: Vec<&str> = event.attributes.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["a", &long[..256]], "{event:#?}");
+    assert_eq!(event.attributes[0].1, godtrace::otel::Value::I64(2));
+    assert_eq!(event.attributes[1].1, godtrace::otel::Value::I64(4));
+}
+
 /// Names built from input (a URL, an error's text) are bounded like values: a 10 MiB span or
 /// event name is not held whole until the span is exported.
 #[test]

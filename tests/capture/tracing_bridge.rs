@@ -403,6 +403,33 @@ fn an_event_field_named_like_the_bridges_own_is_one_attribute() {
     assert_eq!(event.attr("level"), Some(&Value::from("dup")));
 }
 
+/// A span field named like a `code.*` attribute the bridge writes from the call site, or
+/// named by an empty string, leaves one attribute per key and none without one.
+#[test]
+fn a_span_field_named_like_the_bridges_own_is_one_attribute() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    {
+        let _span = tracing::info_span!(
+            "bridge.span.keys",
+            code.line.number = 999,
+            code.file.path = "mine.rs",
+            "" = 1
+        )
+        .entered();
+    }
+    let span = c.span("bridge.span.keys");
+    for key in ["code.line.number", "code.file.path"] {
+        let n = span.attributes.iter().filter(|(k, _)| k == key).count();
+        assert_eq!(n, 1, "{span:#?}");
+    }
+    assert_eq!(span.attr("code.line.number"), Some(&Value::I64(999)));
+    assert!(
+        span.attributes.iter().all(|(k, _)| !k.is_empty()),
+        "{span:#?}"
+    );
+}
+
 #[test]
 fn the_event_level_is_configurable_and_error_events_can_fail_the_span() {
     let c = testing::capture();

@@ -107,7 +107,7 @@ impl Span {
     #[cfg(any(feature = "tower", feature = "reqwest"))]
     pub(crate) fn set_bounded_attributes(&self, attributes: Vec<opentelemetry::KeyValue>) {
         if let Some(span) = &self.span {
-            span.span().record_all(attributes);
+            span.span().record_all(attributes, 0);
         }
     }
 

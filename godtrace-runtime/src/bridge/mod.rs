@@ -14,22 +14,16 @@ use opentelemetry::{KeyValue, Value};
 /// `attributes` with keys and values bounded, and at most the event attribute count limit
 /// of them kept (the rest counted as dropped). A key given twice (a field named `level` or
 /// `target`, which the bridges also write) is kept once, with the last value, where it was
-/// first given: OTLP's attributes are a map, whose keys a backend may reject when repeated.
-pub(crate) fn bounded_event_attributes(attributes: Vec<KeyValue>) -> EventAttributes {
+/// first given (see [`value::one_per_key`]).
+pub(crate) fn bounded_event_attributes(mut attributes: Vec<KeyValue>) -> EventAttributes {
     let limit = value::max_attribute_len();
-    let mut kept: Vec<KeyValue> = Vec::with_capacity(attributes.len());
-    for KeyValue { key, value, .. } in attributes {
-        let value = if value::is_within(&value, limit) {
-            value
-        } else {
-            value::bounded_value(value, limit)
-        };
-        match kept.iter_mut().find(|earlier| earlier.key == key) {
-            Some(earlier) => earlier.value = value,
-            None => kept.push(KeyValue::new(key, value)),
+    for attribute in &mut attributes {
+        if !value::is_within(&attribute.value, limit) {
+            let whole = std::mem::replace(&mut attribute.value, Value::Bool(false));
+            attribute.value = value::bounded_value(whole, limit);
         }
     }
-    EventAttributes::new(kept, 0)
+    EventAttributes::new(attributes, 0)
 }
 
 /// The ids to print beside a log line: the innermost current span's, if any.

@@ -683,10 +683,16 @@ impl Live {
     }
 
     /// Sets `attribute`: a key set before gets the new value (the specification: setting a
-    /// key again overwrites it), a new key is kept while the count limit leaves room.
+    /// key again overwrites it), a new key is kept while the count limit leaves room. An empty
+    /// key (the specification: keys are non-empty) and, on a `#[traced]` span, one of the
+    /// `code.*` keys its call site gives it are not recorded, counted as dropped.
     pub(crate) fn set_attribute(&self, attribute: KeyValue) {
         let mut fields = self.fields.borrow_mut();
-        if let Some(kept) = fields
+        let key = attribute.key.as_str();
+        let site_key = matches!(self.name, Name::Site(_)) && crate::value::is_call_site_key(key);
+        if key.is_empty() || site_key {
+            fields.dropped_attributes = fields.dropped_attributes.saturating_add(1);
+        } else if let Some(kept) = fields
             .attributes
             .iter_mut()
             .find(|kept| kept.key == attribute.key)
@@ -699,11 +705,15 @@ impl Live {
         }
     }
 
-    /// Sets `attributes`, in order: into the span's own list when it has none yet (no copy,
-    /// no allocation), keeping at most the span attribute count limit.
+    /// Sets `attributes` (one per key: the caller saw to it), in order: into the span's own
+    /// list when it has none yet (no copy, no allocation), keeping at most the span attribute
+    /// count limit; `dropped` more were left out already.
     #[cfg(any(feature = "tracing", feature = "tower", feature = "reqwest"))]
-    pub(crate) fn set_attributes(&self, mut attributes: Vec<KeyValue>) {
+    pub(crate) fn set_attributes(&self, mut attributes: Vec<KeyValue>, dropped: usize) {
         let mut fields = self.fields.borrow_mut();
+        fields.dropped_attributes = fields
+            .dropped_attributes
+            .saturating_add(u32::try_from(dropped).unwrap_or(u32::MAX));
         if !fields.attributes.is_empty() {
             drop(fields);
             attributes.into_iter().for_each(|a| self.set_attribute(a));
@@ -713,7 +723,9 @@ impl Live {
         let over = attributes.len().saturating_sub(limit);
         attributes.truncate(limit);
         fields.attributes = attributes;
-        fields.dropped_attributes += u32::try_from(over).unwrap_or(u32::MAX);
+        fields.dropped_attributes = fields
+            .dropped_attributes
+            .saturating_add(u32::try_from(over).unwrap_or(u32::MAX));
     }
 
     /// Adds an event, keeping at most the event attribute count limit of its attributes and

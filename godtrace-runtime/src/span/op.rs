@@ -611,9 +611,9 @@ impl OpSpan {
 
     /// See `Live::set_attributes`.
     #[cfg(any(feature = "tracing", feature = "tower", feature = "reqwest"))]
-    pub(crate) fn record_all(&self, attributes: Vec<KeyValue>) {
+    pub(crate) fn record_all(&self, attributes: Vec<KeyValue>, dropped: usize) {
         if let Some(live) = &self.live {
-            live.set_attributes(attributes);
+            live.set_attributes(attributes, dropped);
         }
     }
 

@@ -115,9 +115,12 @@ impl Record {
 
     /// Sets a new span's first `attributes` and the status its fields ask for (no lock:
     /// the record is not shared yet).
-    pub(super) fn init(&mut self, attributes: Vec<KeyValue>, updates: SpanUpdates) {
+    pub(super) fn init(&mut self, mut attributes: Vec<KeyValue>, updates: SpanUpdates) {
         let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
-        inner.span.span().record_all(attributes);
+        // A field may repeat a key the bridge writes (`code.line.number`, `exception.message`
+        // beside an error) or have none: one per key, as later `record`s set them.
+        let keyless = crate::value::one_per_key(&mut attributes);
+        inner.span.span().record_all(attributes, keyless);
         inner.merge(updates);
     }
 

@@ -14,7 +14,8 @@ pub enum InitError {
     InvalidValue {
         /// The environment variable or builder setting that carried the value.
         name: String,
-        /// The value as given.
+        /// The value as given, its first 256 bytes when longer (marked `…[truncated]`): an
+        /// error message stays readable whatever was given.
         value: String,
         /// What would have been accepted.
         expected: String,
@@ -27,11 +28,14 @@ impl InitError {
     pub(crate) fn invalid(name: &str, value: &str, expected: &str) -> Self {
         InitError::InvalidValue {
             name: name.to_owned(),
-            value: value.to_owned(),
+            value: crate::value::bounded_text(value, MAX_QUOTED_VALUE_LEN),
             expected: expected.to_owned(),
         }
     }
 }
+
+/// The most of an invalid value an error quotes.
+const MAX_QUOTED_VALUE_LEN: usize = 256;
 
 impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -48,6 +48,29 @@ fn hex_digit(b: u8) -> Option<u8> {
     }
 }
 
+/// `text` as one line for a terminal or a log: control characters (newlines, terminal
+/// escapes, C1 controls) and the characters that reorder text on a terminal (bidirectional
+/// overrides and isolates) escaped. For what others wrote (a receiver's words, an error's
+/// text, a name built from data): it cannot forge lines or recolour the output.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) fn one_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    push_one_line(&mut line, text);
+    line
+}
+
+/// [`one_line`], appended to `out`.
+pub(crate) fn push_one_line(out: &mut String, text: &str) {
+    for c in text.chars() {
+        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || reorders {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -189,8 +189,10 @@ pub(crate) fn scrub(message: &str, url: &str) -> String {
         }
     }
     if let Some(query) = query(url) {
-        secrets.push(query.to_owned());
-        secrets.push(query_encoded(query));
+        // With its `?`, as a URL holds it (`?o` is not every `o` of the message), and alone
+        // when it is long enough not to occur by chance.
+        secrets.extend([format!("?{query}"), format!("?{}", query_encoded(query))]);
+        secrets.extend([query.to_owned(), query_encoded(query)]);
         for (_, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
             let decoded = percent_decode(value)
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
@@ -199,15 +201,11 @@ pub(crate) fn scrub(message: &str, url: &str) -> String {
         }
     }
     secrets.extend(parsed_secrets(url));
-    let whole_query = query(url);
     // A part short enough to occur by chance elsewhere in a message (`v=1`, a one-letter
     // password, which would take every `e`) is left to the forms that hold it: the whole
-    // user-info with its `@`, the whole query. Those are always looked for.
+    // user-info with its `@`, the whole query with its `?`. Those are always looked for.
     secrets.retain(|secret| {
-        !secret.is_empty()
-            && (secret.len() >= MIN_LONE_SECRET
-                || secret.ends_with('@')
-                || Some(secret.as_str()) == whole_query)
+        secret.len() >= MIN_LONE_SECRET || secret.ends_with('@') || secret.starts_with('?')
     });
     // Longest first: a value inside the whole query goes with the query.
     secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
@@ -230,6 +228,9 @@ fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
             .find(|secret| rest.starts_with(secret.as_str()))
         {
             Some(secret) => {
+                if secret.starts_with('?') {
+                    out.push('?');
+                }
                 out.push_str("<redacted>");
                 if secret.ends_with('@') {
                     out.push('@');
@@ -265,7 +266,9 @@ fn parsed_secrets(url: &str) -> Vec<String> {
         }
         None => {}
     }
-    secrets.extend(parsed.query().map(str::to_owned));
+    if let Some(query) = parsed.query().filter(|query| !query.is_empty()) {
+        secrets.extend([format!("?{query}"), query.to_owned()]);
+    }
     secrets
 }
 
@@ -475,6 +478,22 @@ mod tests {
         assert_eq!(
             redacted("http://t@h:1/v1/traces"),
             "http://<redacted>@h:1/v1/traces"
+        );
+        // A short query is redacted where the URL holds it, with its `?`.
+        let url = "http://127.0.0.1:9/v1/traces?o";
+        let message = "error sending request for url (http://127.0.0.1:9/v1/traces?o): \
+                       Connection refused (os error 111)";
+        assert_eq!(
+            scrub(message, url),
+            "error sending request for url (http://127.0.0.1:9/v1/traces?<redacted>): \
+             Connection refused (os error 111)"
+        );
+        assert_eq!(
+            scrub(
+                "could not export to http://h:9/p;SEKRET?x",
+                "http://h:9/p;SEKRET?x"
+            ),
+            "could not export to http://h:9/p;SEKRET?<redacted>"
         );
         // A long password is still looked for on its own.
         let url = "http://user:hunter22@h:1";

@@ -5,6 +5,7 @@
 //! Read from at most the bytes the transport kept of the answer, with the protocol's own types;
 //! anything that does not decode (a proxy's error page, a truncated body) says nothing, and the
 //! request counts as accepted.
+use crate::text::one_line;
 use crate::value::floor_char_boundary;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message as _;
@@ -42,22 +43,6 @@ pub(crate) fn rejected(response: &[u8]) -> Option<Rejected> {
     let message = &partial.error_message;
     let message = one_line(&message[..floor_char_boundary(message, MAX_MESSAGE)]);
     Some(Rejected { count, message })
-}
-
-/// The receiver's words as one line: control characters (newlines, terminal escapes, C1
-/// controls) and the characters that reorder text on a terminal (bidirectional overrides
-/// and isolates) escaped.
-pub(crate) fn one_line(text: &str) -> String {
-    let mut line = String::with_capacity(text.len());
-    for c in text.chars() {
-        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() || reorders {
-            line.extend(c.escape_default());
-        } else {
-            line.push(c);
-        }
-    }
-    line
 }
 
 /// [`rejected`] of a gRPC answer's data: one frame (its compressed flag, its length, the

@@ -292,7 +292,7 @@ mod grpc {
         // a terminal).
         let message = headers
             .get(&GRPC_MESSAGE)
-            .map(|m| answer::one_line(&percent_decoded(&m.as_bytes()[..m.len().min(256)])))
+            .map(|m| crate::text::one_line(&percent_decoded(&m.as_bytes()[..m.len().min(256)])))
             .unwrap_or_default();
         Some((code, message))
     }

@@ -1,5 +1,6 @@
 //! A trace's spans as an indented tree, one line per span.
 use super::tree_span::TreeSpan;
+use crate::text::push_one_line;
 use opentelemetry::trace::{SpanId, TraceId};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -71,16 +72,16 @@ fn push_siblings(stack: &mut Vec<Pending>, siblings: &[usize], prefix_len: usize
 fn write_line(out: &mut String, prefix: &str, span: &TreeSpan, last: bool) {
     let duration = span.end.duration_since(span.start).unwrap_or_default();
     let branch = if last { "└─ " } else { "├─ " };
-    let _ = write!(
-        out,
-        "{prefix}{branch}{}  {}",
-        span.name,
-        format_duration(duration)
-    );
+    // Names and errors are the program's data (a URL, a server's message): escaped, they
+    // cannot forge lines of the tree or recolour the terminal.
+    let _ = write!(out, "{prefix}{branch}");
+    push_one_line(out, &span.name);
+    let _ = write!(out, "  {}", format_duration(duration));
     if let Some(description) = &span.error {
         out.push_str("  ✗");
         if !description.is_empty() {
-            let _ = write!(out, " {description}");
+            out.push(' ');
+            push_one_line(out, description);
         }
     }
     if span.cancelled {
@@ -92,10 +93,14 @@ fn write_line(out: &mut String, prefix: &str, span: &TreeSpan, last: bool) {
 /// Verbose mode's lines under the span: its attributes, then its events.
 fn write_details(out: &mut String, prefix: &str, span: &TreeSpan) {
     for kv in &span.attributes {
-        let _ = writeln!(out, "{prefix}  · {} = {}", kv.key, kv.value);
+        let _ = write!(out, "{prefix}  · ");
+        push_one_line(out, &format!("{} = {}", kv.key, kv.value));
+        out.push('\n');
     }
     for event in &span.events {
-        let _ = writeln!(out, "{prefix}  ! {event}");
+        let _ = write!(out, "{prefix}  ! ");
+        push_one_line(out, event);
+        out.push('\n');
     }
 }
 

@@ -107,6 +107,29 @@ fn a_root_ahead_of_its_children_in_a_batch_still_heads_their_tree() {
     assert!(text.contains("   └─ second"), "{text}");
 }
 
+/// What a span carries is the program's data (an error's text, a name built from a request):
+/// one line each in the tree, with no terminal escape or reordering left live.
+#[test]
+fn names_errors_and_attributes_cannot_forge_lines_or_escapes() {
+    let mut printer = TreePrinter::new(true, Vec::new());
+    let mut root = span(6, 1, 0, "root", 10);
+    root.name = Cow::Owned("op\ntrace 0000 fake".into());
+    root.error = Some("line1\nFAKE trace 0000 \u{1b}[31mRED\u{1b}[0m \u{202e}rev".into());
+    root.attributes = vec![KeyValue::new("k\rey", "v\nalue")];
+    root.events = vec!["ev\u{1b}[2Jent".into()];
+    printer.take_batch([root]);
+    let text = printed(&printer);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    assert!(!text.contains('\r'), "{text:?}");
+    // The header, the span's line, its attribute and its event: nothing else.
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.lines().all(|l| !l.starts_with("FAKE")), "{text}");
+    assert!(text.contains(r"op\ntrace 0000 fake"), "{text}");
+}
+
 #[test]
 fn verbose_trees_show_attributes_events_errors_but_not_the_call_site() {
     let mut printer = TreePrinter::new(true, Vec::new());

@@ -45,6 +45,27 @@ pub(crate) fn rejected(response: &[u8]) -> Option<Rejected> {
     Some(Rejected { count, message })
 }
 
+/// `google.rpc.Status`, the body an OTLP/HTTP receiver answers a failed request with (its
+/// `details` are left unread).
+#[cfg(feature = "otlp-http")]
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// What a failed request's answer says went wrong: the message of its `google.rpc.Status`,
+/// as one line of at most [`MAX_MESSAGE`] bytes; `None` when the body is not one (a proxy's
+/// error page) or says nothing.
+#[cfg(feature = "otlp-http")]
+pub(crate) fn failure_message(body: &[u8]) -> Option<String> {
+    let status = RpcStatus::decode(body).ok()?;
+    let message = status.message.trim();
+    (!message.is_empty()).then(|| one_line(&message[..floor_char_boundary(message, MAX_MESSAGE)]))
+}
+
 /// [`rejected`] of a gRPC answer's data: one frame (its compressed flag, its length, the
 /// message), the message gzipped when the flag says so.
 #[cfg(feature = "otlp-grpc")]

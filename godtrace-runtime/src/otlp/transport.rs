@@ -14,6 +14,10 @@ use std::time::Duration;
 /// bytes in practice. A receiver sending more (or without end) costs no more memory.
 const MAX_ANSWER: usize = 64 << 10;
 
+/// The shortest header value looked for in messages: a shorter one (`1`, `yes`) would take
+/// every copy of its letters.
+const MIN_QUOTED_SECRET: usize = 6;
+
 /// What the requests of either transport say they come from, unless the configured headers
 /// say otherwise (the OTLP exporter specification asks for a User-Agent).
 const USER_AGENT: &str = concat!("godtrace/", env!("CARGO_PKG_VERSION"));
@@ -29,6 +33,9 @@ pub(crate) struct Transport {
     body: BodyWriter,
     /// Bounds a request, its retries included.
     timeout: Duration,
+    /// The configured headers' values (API keys, tokens) long enough not to occur by chance:
+    /// a receiver's words may quote them back, and never reach a message so.
+    header_values: Vec<String>,
 }
 
 enum Wire {
@@ -57,10 +64,19 @@ impl Transport {
                 return Err(format!("{other:?} is not built into this godtrace"));
             }
         };
+        let mut header_values: Vec<String> = target
+            .headers
+            .iter()
+            .map(|(_, value)| value.trim().to_owned())
+            .filter(|value| value.len() >= MIN_QUOTED_SECRET)
+            .collect();
+        // Longest first: a value that holds another is replaced whole.
+        header_values.sort_by_key(|value| std::cmp::Reverse(value.len()));
         Ok(Transport {
             wire,
             body: BodyWriter::new(grpc, gzip),
             timeout: target.timeout,
+            header_values,
         })
     }
 
@@ -102,14 +118,29 @@ impl Transport {
         let mut schedule = Schedule::new(self.timeout);
         loop {
             let failure = match self.attempt(body.clone()).await {
-                Ok(answer) => return Ok(answer),
+                Ok(answer) => {
+                    return Ok(answer.map(|mut rejected| {
+                        rejected.message = self.without_header_values(rejected.message);
+                        rejected
+                    }));
+                }
                 Err(failure) => failure,
             };
             match schedule.next_wait(&failure) {
                 Some(wait) => tokio::time::sleep(wait).await,
-                None => return Err(failure.message),
+                None => return Err(self.without_header_values(failure.message)),
             }
         }
+    }
+
+    /// `message` with every copy of a configured header's value replaced by `<redacted>`.
+    fn without_header_values(&self, mut message: String) -> String {
+        for value in &self.header_values {
+            if message.contains(value.as_str()) {
+                message = message.replace(value.as_str(), "<redacted>");
+            }
+        }
+        message
     }
 
     async fn attempt(&self, body: Bytes) -> Result<Option<Rejected>, Failure> {
@@ -561,6 +592,12 @@ mod http {
                 .headers()
                 .get(::http::header::RETRY_AFTER)
                 .and_then(|value| retry::retry_after(value.as_bytes()));
+            // A failure's body is a `google.rpc.Status` in protobuf (the specification),
+            // unless its type says it is something else (a proxy's page).
+            let protobuf = response
+                .headers()
+                .get(::http::header::CONTENT_TYPE)
+                .is_none_or(|value| value.as_bytes().ends_with(b"protobuf"));
             // The body (a partial success, or an error's details) is read, so that the
             // connection serves the next request; at most `MAX_ANSWER` of it, so that a
             // receiver sending without end costs no memory (the connection is then dropped).
@@ -575,7 +612,10 @@ mod http {
                 )))
             } else {
                 let retry = Retry::when(retry::http_retryable(status.as_u16()), retry_after);
-                let message = format!("{}: HTTP {status}", self.url);
+                let mut message = format!("{}: HTTP {status}", self.url);
+                if let Some(said) = protobuf.then(|| answer::failure_message(&answer)).flatten() {
+                    message = format!("{message}: {said}");
+                }
                 Err(Failure { message, retry })
             }
         }
@@ -678,6 +718,45 @@ mod http {
                 let error = transport.send_body(b"spans".to_vec()).await.unwrap_err();
                 assert!(error.contains("400"), "{error}");
                 assert_eq!(attempts.load(Ordering::SeqCst), 1);
+            });
+        }
+
+        /// A failed request's answer says why in a `google.rpc.Status` (the specification):
+        /// its message is in the error, as one line, without the configured headers' values
+        /// a receiver may quote back; a body of another type (a proxy's page) is not read so.
+        #[test]
+        fn a_failures_status_message_is_in_the_error_without_secrets() {
+            run(async {
+                let message = "bad thing: key s3cr3t refused\nsecond line";
+                let mut status = vec![0x08, 0x03, 0x12, message.len() as u8];
+                status.extend_from_slice(message.as_bytes());
+                let status = String::from_utf8(status).unwrap();
+                let head = |kind: &str| {
+                    format!(
+                        "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: {kind}\r\n\
+                         content-length: {}\r\n\r\n{status}",
+                        status.len()
+                    )
+                };
+                let protobuf = head("application/x-protobuf");
+                let (url, _) = server(&[&protobuf], None).await;
+                let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                let error = transport.send_body(b"spans".to_vec()).await.unwrap_err();
+                assert!(
+                    error.contains("HTTP 400 Bad Request: bad thing: key"),
+                    "{error}"
+                );
+                assert!(
+                    !error.contains("s3cr3t") && !error.contains('\n'),
+                    "{error}"
+                );
+                assert!(error.contains(r"refused\nsecond line"), "{error}");
+
+                let html = head("text/html");
+                let (url, _) = server(&[&html], None).await;
+                let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                let error = transport.send_body(b"spans".to_vec()).await.unwrap_err();
+                assert!(error.ends_with("HTTP 400 Bad Request"), "{error}");
             });
         }
 

@@ -213,22 +213,32 @@ fn span_limits(vars: &Vars<'_>) -> Result<super::SpanLimitsLayer, InitError> {
 
 /// `OTEL_TRACES_EXPORTER`: which of OTLP export and the local tree (`console`) are on.
 fn parse_traces_exporter(v: &str) -> Result<super::TracesExporter, InitError> {
-    let mut out = super::TracesExporter::default();
-    for name in v.split(',').map(enum_name) {
-        match name.as_str() {
-            "otlp" => out.otlp = true,
-            "console" => out.console = true,
-            "none" => {}
-            _ => {
-                return Err(InitError::invalid(
-                    "OTEL_TRACES_EXPORTER",
-                    v,
-                    "a comma-separated list of otlp, console (the local tree) or none",
-                ));
-            }
-        }
+    let expected = "a comma-separated list of otlp and console (the local tree), or none";
+    let names = exporter_names("OTEL_TRACES_EXPORTER", v, &["otlp", "console"], expected)?;
+    Ok(super::TracesExporter {
+        otlp: names.contains(&"otlp"),
+        console: names.contains(&"console"),
+    })
+}
+
+/// The exporters an `OTEL_*_EXPORTER` list names, each one of `known`: none for `none`, which
+/// stands alone (the specification's "no exporter": beside another name, one of the two is
+/// a mistake).
+pub(crate) fn exporter_names(
+    var: &str,
+    v: &str,
+    known: &[&'static str],
+    expected: &str,
+) -> Result<Vec<&'static str>, InitError> {
+    let names: Vec<String> = v.split(',').map(enum_name).collect();
+    if names == ["none"] {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    names
+        .iter()
+        .map(|name| known.iter().copied().find(|k| k == name))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| InitError::invalid(var, v, expected))
 }
 
 /// `key=value,...` headers, checked; an error shows the names only (values are credentials).

@@ -201,6 +201,25 @@ fn empty_values_count_as_unset_and_propagators_parse() {
     assert_eq!(disabled.enabled, Some(false));
 }
 
+/// `none` is "no exporter" (or propagator): beside another name one of the two is a mistake,
+/// so the list is refused, for each variable alike.
+#[test]
+fn none_stands_alone_in_a_list() {
+    for (var, v) in [
+        ("OTEL_TRACES_EXPORTER", "otlp,none"),
+        ("OTEL_TRACES_EXPORTER", "none,console"),
+        ("OTEL_PROPAGATORS", "tracecontext,none"),
+    ] {
+        match env(&[(var, v)]) {
+            Err(InitError::InvalidValue { name, .. }) => assert_eq!(name, var),
+            other => panic!("{var}={v}: {other:?}"),
+        }
+    }
+    let none = env(&[("OTEL_TRACES_EXPORTER", " None ")]).unwrap();
+    let exporter = none.traces_exporter.unwrap();
+    assert!(!exporter.otlp && !exporter.console);
+}
+
 /// The specification reads enum values case-insensitively: an upper-case sampler or exporter
 /// name is the same setting, not an error that stops `init`.
 #[test]

@@ -54,22 +54,13 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
         layer.prometheus_listen = Some(v.to_owned());
     }
     if let Some(v) = vars.get("OTEL_METRICS_EXPORTER")? {
-        let (mut otlp, mut prometheus) = (false, false);
-        for name in v.split(',').map(crate::config::env::enum_name) {
-            match name.as_str() {
-                "otlp" => otlp = true,
-                "prometheus" => prometheus = true,
-                "none" => {}
-                _ => {
-                    return Err(InitError::invalid(
-                        "OTEL_METRICS_EXPORTER",
-                        v,
-                        "a comma-separated list of otlp, prometheus or none",
-                    ));
-                }
-            }
-        }
-        layer.exporters = Some((otlp, prometheus));
+        let names = crate::config::env::exporter_names(
+            "OTEL_METRICS_EXPORTER",
+            v,
+            &["otlp", "prometheus"],
+            "a comma-separated list of otlp and prometheus, or none",
+        )?;
+        layer.exporters = Some((names.contains(&"otlp"), names.contains(&"prometheus")));
     }
     Ok(layer)
 }

@@ -217,6 +217,11 @@ fn bad_values_name_their_source() {
         bad(&[("OTEL_METRICS_EXPORTER", "statsd")]),
         "OTEL_METRICS_EXPORTER"
     );
+    // `none` stands alone (as for traces and propagators).
+    assert_eq!(
+        bad(&[("OTEL_METRICS_EXPORTER", "prometheus,none")]),
+        "OTEL_METRICS_EXPORTER"
+    );
     // Deltas asked for are not answered with cumulative points in silence.
     for temporality in ["delta", "LowMemory", "sometimes"] {
         assert_eq!(

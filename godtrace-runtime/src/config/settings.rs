@@ -133,15 +133,20 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
 
 fn resolve_resource(code: &Layer, env: &Layer) -> Vec<KeyValue> {
     let mut attrs: Vec<(String, Value)> = Vec::new();
-    let set = |attrs: &mut Vec<(String, Value)>, key: &str, value: Value| {
+    // Where each key is in `attrs`: a list of many keys costs linear time, not quadratic.
+    let mut slots: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut set = |attrs: &mut Vec<(String, Value)>, key: &str, value: Value| {
         // An empty name is no name, wherever it is given (`service.name=` in
         // OTEL_RESOURCE_ATTRIBUTES too): it leaves the name from a lower layer, or the fallback.
         if key == "service.name" && value.as_str().trim().is_empty() {
             return;
         }
-        match attrs.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value,
-            None => attrs.push((key.to_owned(), value)),
+        match slots.get(key) {
+            Some(&slot) => attrs[slot].1 = value,
+            None => {
+                slots.insert(key.to_owned(), attrs.len());
+                attrs.push((key.to_owned(), value));
+            }
         }
     };
     // Later wins: environment attributes, OTEL_SERVICE_NAME, code attributes, code name.

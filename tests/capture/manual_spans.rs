@@ -346,6 +346,24 @@ fn attribute_keys_are_unique_and_never_empty() {
     assert_eq!(event.attributes[1].1, godtrace::otel::Value::I64(4));
 }
 
+#[traced(operation = "manual.many")]
+fn sets_many_attributes() {
+    for i in 0..200_i64 {
+        godtrace::set_attribute(format!("attr.{i}"), i);
+    }
+}
+
+/// A span keeps at most the count limit of attributes (128 by default), a `#[traced]` span's
+/// `code.*` ones included.
+#[test]
+fn a_traced_spans_attributes_count_its_call_site_keys() {
+    let c = testing::capture();
+    sets_many_attributes();
+    let span = c.span("manual.many");
+    assert_eq!(span.attributes.len(), 128, "{:?}", span.attributes.len());
+    assert!(span.attr("code.function.name").is_some());
+}
+
 /// Names built from input (a URL, an error's text) are bounded like values: a 10 MiB span or
 /// event name is not held whole until the span is exported.
 #[test]

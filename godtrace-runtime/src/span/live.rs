@@ -689,8 +689,10 @@ impl Live {
     pub(crate) fn set_attribute(&self, attribute: KeyValue) {
         let mut fields = self.fields.borrow_mut();
         let key = attribute.key.as_str();
-        let site_key = matches!(self.name, Name::Site(_)) && crate::value::is_call_site_key(key);
-        if key.is_empty() || site_key {
+        let from_site = matches!(self.name, Name::Site(_));
+        // A `#[traced]` span's three `code.*` attributes count toward its limit too.
+        let room = max_attributes().saturating_sub(if from_site { 3 } else { 0 });
+        if key.is_empty() || (from_site && crate::value::is_call_site_key(key)) {
             fields.dropped_attributes = fields.dropped_attributes.saturating_add(1);
         } else if let Some(kept) = fields
             .attributes
@@ -698,10 +700,10 @@ impl Live {
             .find(|kept| kept.key == attribute.key)
         {
             kept.value = attribute.value;
-        } else if fields.attributes.len() < max_attributes() {
+        } else if fields.attributes.len() < room {
             fields.attributes.push(attribute);
         } else {
-            fields.dropped_attributes += 1;
+            fields.dropped_attributes = fields.dropped_attributes.saturating_add(1);
         }
     }
 

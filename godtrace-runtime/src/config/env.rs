@@ -371,17 +371,22 @@ fn parse_propagators(v: &str) -> Result<Vec<Propagator>, InitError> {
 /// `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS` use). An error shows `v` as
 /// `shown`.
 fn parse_pairs(name: &str, v: &str, shown: &str) -> Result<Vec<(String, String)>, InitError> {
-    let expected = "comma-separated key=value pairs, values percent-encoded";
+    // The bad pair is named by its place (the list may be long, and quoted cut; a header's
+    // value is never shown).
+    let bad = |place: usize| {
+        let expected = format!(
+            "comma-separated key=value pairs, values percent-encoded (pair {place} is not)"
+        );
+        InitError::invalid(name, shown, &expected)
+    };
     let mut out = Vec::new();
-    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let Some((key, value)) = item.split_once('=') else {
-            return Err(InitError::invalid(name, shown, expected));
-        };
+    let items = v.split(',').map(str::trim).filter(|s| !s.is_empty());
+    for (place, item) in (1..).zip(items) {
+        let (key, value) = item.split_once('=').ok_or_else(|| bad(place))?;
         let key = key.trim();
-        let value = percent_decode(value.trim());
-        match value {
+        match percent_decode(value.trim()) {
             Some(value) if !key.is_empty() => out.push((key.to_owned(), value)),
-            _ => return Err(InitError::invalid(name, shown, expected)),
+            _ => return Err(bad(place)),
         }
     }
     Ok(out)

@@ -659,20 +659,26 @@ fn framing_and_hop_by_hop_headers_are_refused_by_name() {
 }
 
 /// An invalid value is quoted in the error, but not whole: a 120 KB resource list makes a
-/// message of a few hundred bytes.
+/// message of a few hundred bytes, which names the bad pair by its place.
 #[test]
 fn an_invalid_value_is_quoted_bounded() {
-    let huge = format!("a=%ZZ{}", "x".repeat(120_000));
+    let huge = format!("ok=1,a=%ZZ{}", "x".repeat(120_000));
     let vars = [("OTEL_RESOURCE_ATTRIBUTES", huge.as_str())];
     let err = Config::new("s").with_env_vars(vars).resolve().unwrap_err();
-    let InitError::InvalidValue { name, value, .. } = &err else {
+    let InitError::InvalidValue {
+        name,
+        value,
+        expected,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert_eq!(name, "OTEL_RESOURCE_ATTRIBUTES");
     assert!(
-        value.starts_with("a=%ZZxxx") && value.len() <= 300,
+        value.starts_with("ok=1,a=%ZZxxx") && value.len() <= 300,
         "{}",
         value.len()
     );
+    assert!(expected.ends_with("(pair 2 is not)"), "{expected}");
     assert!(err.to_string().len() < 1024, "{}", err.to_string().len());
 }

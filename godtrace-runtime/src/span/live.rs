@@ -562,6 +562,15 @@ impl Live {
         let mut attributes = std::mem::take(&mut self.fields.borrow_mut().attributes);
         attributes.reserve(arg_count);
         record_args(&mut attributes);
+        let room = self.attribute_room();
+        if attributes.len() > room {
+            // The count limit holds for the arguments and fields too (in their order), as for
+            // what is set later: past it they are dropped and counted.
+            let over = attributes.len() - room;
+            attributes.truncate(room);
+            let dropped = &mut self.fields.borrow_mut().dropped_attributes;
+            *dropped = dropped.saturating_add(u32::try_from(over).unwrap_or(u32::MAX));
+        }
         let left = std::mem::replace(&mut self.fields.borrow_mut().attributes, attributes);
         // What `take` left: nothing reaches the record's list meanwhile (the span is on no
         // list yet, and only its owner, our caller, holds it), so it owns nothing, and the
@@ -690,8 +699,7 @@ impl Live {
         let mut fields = self.fields.borrow_mut();
         let key = attribute.key.as_str();
         let from_site = matches!(self.name, Name::Site(_));
-        // A `#[traced]` span's three `code.*` attributes count toward its limit too.
-        let room = max_attributes().saturating_sub(if from_site { 3 } else { 0 });
+        let room = self.attribute_room();
         if key.is_empty() || (from_site && crate::value::is_call_site_key(key)) {
             fields.dropped_attributes = fields.dropped_attributes.saturating_add(1);
         } else if let Some(kept) = fields
@@ -705,6 +713,17 @@ impl Live {
         } else {
             fields.dropped_attributes = fields.dropped_attributes.saturating_add(1);
         }
+    }
+
+    /// How many attributes the span's own list may hold: the count limit, less a `#[traced]`
+    /// span's three `code.*` attributes, which its call site gives it when it is exported.
+    fn attribute_room(&self) -> usize {
+        let site_keys = if matches!(self.name, Name::Site(_)) {
+            3
+        } else {
+            0
+        };
+        max_attributes().saturating_sub(site_keys)
     }
 
     /// Sets `attributes` (one per key: the caller saw to it), in order: into the span's own

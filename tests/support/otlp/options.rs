@@ -3,6 +3,13 @@
 use super::{Kind, Receiver};
 use godtrace::{Compression, Config};
 
+/// Three recorded arguments, past the span attribute count limit the test sets (2): its
+/// call site's three `code.*` attributes take it all.
+#[godtrace::traced(operation = "options.args", include_args)]
+fn three_args(a: i64, b: i64, c: i64) -> i64 {
+    a + b + c
+}
+
 pub fn run(kind: Kind, protocol_name: &str) {
     let receiver = Receiver::start(kind);
     let guard = godtrace::init(
@@ -37,12 +44,18 @@ pub fn run(kind: Kind, protocol_name: &str) {
         for name in ["first", "second"] {
             godtrace::add_event(name, [("e.one", 1_i64.into()), ("e.two", 2_i64.into())]);
         }
+        three_args(1, 2, 3);
     }
     guard.flush();
     let requests = receiver.sink.requests();
     let request = requests.first().expect("one export request");
-    assert_eq!(request.span_names(), ["options.check"]);
-    let span = &request.request.resource_spans[0].scope_spans[0].spans[0];
+    assert_eq!(request.span_names(), ["options.args", "options.check"]);
+    let spans = &request.request.resource_spans[0].scope_spans[0].spans;
+    let args = &spans[0];
+    let keys: Vec<&str> = args.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    assert!(keys.iter().all(|k| k.starts_with("code.")), "{keys:?}");
+    assert_eq!(args.dropped_attributes_count, 3);
+    let span = &spans[1];
     let keys: Vec<&str> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
     assert!(
         keys.contains(&"a.long") && keys.contains(&"a.two"),

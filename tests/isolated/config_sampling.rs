@@ -78,3 +78,35 @@ fn the_ratio_and_the_parent_rule_hold() {
         );
     }
 }
+
+#[godtrace::traced(operation = "rate.zero", sample_rate = 0.0)]
+fn rate_zero() {}
+
+#[godtrace::traced(operation = "rate.root")]
+fn rate_root() {
+    rate_zero();
+}
+
+/// A call site's `sample_rate` is the share of its root calls: under any sampler, not only a
+/// parent-based one, a call under a recorded span follows its trace (`always_on` keeps it).
+#[test]
+fn a_sites_rate_is_for_its_root_calls_under_any_sampler() {
+    crate::support::own_process!();
+    let _guard = godtrace::init(
+        Config::new("site-rate")
+            .local_tree(false)
+            .with_env_vars([("OTEL_TRACES_SAMPLER", "always_on")]),
+    )
+    .expect("init");
+    let capture = testing::capture();
+    rate_zero();
+    rate_root();
+    let zero = capture.spans_named("rate.zero");
+    let root = capture.span("rate.root");
+    assert_eq!(
+        zero.len(),
+        1,
+        "the root call is sampled out, the child kept"
+    );
+    assert_eq!(zero[0].parent_span_id, Some(root.span_id));
+}

@@ -206,7 +206,7 @@ impl OpSpan {
             // runs the caller's code (`Debug`, `fields(..)`), which may end the parent (drop
             // its guard), so no reference to it is held, nor passed down, across it.
             Quick::UnderParent(current::ParentAt::Own(parent))
-                if sampling::keeps_child_of_own(&site.sample_rate, &parent.span_context) =>
+                if sampling::keeps_child_of_own(&parent.span_context) =>
             {
                 let (live, start) = Self::own_child_record(site, parent);
                 started(Self::kept_started::<HAS_ARGS>(

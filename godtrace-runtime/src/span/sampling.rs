@@ -163,7 +163,7 @@ pub(super) fn decide_under(
             parent: None,
         };
     };
-    if let Some(span_context) = kept_child_of(rule.sample_rate, p) {
+    if let Some(span_context) = kept_child_of(p) {
         return Decision::Sampled {
             span_context,
             parent,
@@ -186,41 +186,38 @@ pub(super) fn decide_under(
     }
 }
 
-/// The ids of a span under `parent` when the installed sampler keeps it (by the call site's
-/// `sample_rate`, or else the installed ratio, where the sampler is not parent based); `None`
-/// when it drops it.
+/// The ids of a span under `parent` when the installed sampler keeps it (by the installed
+/// ratio where the sampler is not parent based: a call site's `sample_rate` is for its root
+/// calls, and a child follows its trace); `None` when it drops it.
 #[inline(always)]
-pub(super) fn kept_child_of(sample_rate: Option<f64>, parent: &SpanContext) -> Option<SpanContext> {
+pub(super) fn kept_child_of(parent: &SpanContext) -> Option<SpanContext> {
     let sampler = installed();
-    let ratio = sample_rate.unwrap_or(sampler.ratio);
-    if sampler.keeps_child_of(parent, ratio) {
+    if sampler.keeps_child_of(parent, sampler.ratio) {
         return Some(child_of(parent, TraceFlags::SAMPLED));
     }
     None
 }
 
-/// Whether the installed sampler keeps a span under `parent`, a span godtrace records (by
-/// the call site's `sample_rate`, or else the installed ratio, where the sampler is not parent
-/// based): [`kept_child_of`] without the ids, and without reading the sampler where it is
-/// parent based (the default).
+/// Whether the installed sampler keeps a span under `parent`, a span godtrace records:
+/// [`kept_child_of`] without the ids, and without reading the sampler where it is parent
+/// based (the default).
 ///
-/// The rate by reference, and the sampler asked out of line: a parent-based sampler's check is
-/// then all a kept child pays (the rate was loaded, and the ratio's arithmetic held registers,
-/// on every call).
+/// The sampler asked out of line: a parent-based sampler's check is then all a kept child
+/// pays (the ratio's arithmetic held registers on every call).
 #[inline(always)]
-pub(super) fn keeps_child_of_own(sample_rate: &Option<f64>, parent: &SpanContext) -> bool {
+pub(super) fn keeps_child_of_own(parent: &SpanContext) -> bool {
     if PARENT_BASED.load(Ordering::Relaxed) {
         return parent.is_sampled();
     }
-    sampler_keeps_child_of_own(*sample_rate, parent)
+    sampler_keeps_child_of_own(parent)
 }
 
 /// [`keeps_child_of_own`] where the installed sampler is not parent based.
 #[cold]
 #[inline(never)]
-fn sampler_keeps_child_of_own(sample_rate: Option<f64>, parent: &SpanContext) -> bool {
+fn sampler_keeps_child_of_own(parent: &SpanContext) -> bool {
     let sampler = installed();
-    sampler.keeps_child_of(parent, sample_rate.unwrap_or(sampler.ratio))
+    sampler.keeps_child_of(parent, sampler.ratio)
 }
 
 /// Whether the installed sampler is parent based (as before `init`).

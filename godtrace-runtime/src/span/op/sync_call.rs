@@ -299,7 +299,7 @@ fn run_sync_dyn<'a>(site: &'static CallSite, mut call: BodyOnce<'a>) -> Returned
         Quick::SampledOut(mark) => return run_sampled_out(site, mark, call),
         Quick::Untraced => return call.run(),
         Quick::UnderParent(current::ParentAt::Own(parent))
-            if sampling::keeps_child_of_own(&site.sample_rate, &parent.span_context) =>
+            if sampling::keeps_child_of_own(&parent.span_context) =>
         {
             let start = clock::now();
             let otel_seen = parent.otel_seen.get();

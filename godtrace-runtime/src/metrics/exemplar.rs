@@ -6,6 +6,7 @@
 use crate::span::clock::{self, Tick};
 use opentelemetry::trace::{SpanContext, SpanId, TraceId};
 use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
 /// The trace of one recorded measurement, attached to the histogram bucket it fell into.
@@ -33,6 +34,10 @@ pub(crate) struct ExemplarSlot {
     /// The clock reading it was recorded at: made a wall-clock time when read, by the clock
     /// that times the spans, so an exemplar's time is its span's end.
     at: AtomicU64,
+    /// The wall-clock time the slot's current exemplar was first read with, and the `seq` it
+    /// was for: every later read gives that time, though the clock's anchor moves between
+    /// exports (an exemplar's time is that of its measurement, not of its export).
+    first_read: Mutex<(u64, SystemTime)>,
     /// The earliest clock reading at which a traced call replaces the exemplar
     /// ([`ExemplarSlot::write_at`]): just past a millisecond after the last one it wrote; 0
     /// before any. One comparison per call, the age computed once per write.
@@ -59,6 +64,7 @@ impl ExemplarSlot {
             span_id: AtomicU64::new(0),
             value_bits: AtomicU64::new(0),
             at: AtomicU64::new(0),
+            first_read: Mutex::new((0, SystemTime::UNIX_EPOCH)),
             next_write: AtomicU64::new(0),
         }
     }
@@ -112,6 +118,12 @@ impl ExemplarSlot {
 
     /// The latest exemplar, if one was ever written and a consistent read succeeds.
     pub(crate) fn read(&self) -> Option<Exemplar> {
+        self.read_timed_by(clock::wall)
+    }
+
+    /// [`ExemplarSlot::read`], its clock reading made a wall-clock time by `wall` the first
+    /// time this exemplar is read.
+    fn read_timed_by(&self, wall: impl Fn(Tick) -> SystemTime) -> Option<Exemplar> {
         for _ in 0..8 {
             let before = self.seq.load(Ordering::Acquire);
             if before == 0 {
@@ -133,11 +145,22 @@ impl ExemplarSlot {
             let mut trace = [0u8; 16];
             trace[..8].copy_from_slice(&hi.to_be_bytes());
             trace[8..].copy_from_slice(&lo.to_be_bytes());
+            let time = {
+                // Readers only (an export, a scrape): the recording threads never take it.
+                let mut first = self
+                    .first_read
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if first.0 != before {
+                    *first = (before, wall(Tick::from_raw(at)));
+                }
+                first.1
+            };
             return Some(Exemplar {
                 trace_id: TraceId::from_bytes(trace),
                 span_id: SpanId::from_bytes(span_id.to_be_bytes()),
                 value,
-                time: clock::wall(Tick::from_raw(at)),
+                time,
             });
         }
         None
@@ -205,6 +228,26 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         traced_call(3, clock::now());
         assert_eq!(slot.read().unwrap().span_id, SpanId::from(3));
+    }
+
+    /// The clock's anchor moves between exports: an exemplar read again keeps the time it was
+    /// first read with, and a new one gets its own.
+    #[test]
+    fn an_exemplars_time_stays_what_it_was_first_read_as() {
+        let slot = ExemplarSlot::new();
+        let cx = SpanContext::new(
+            TraceId::from(8u128),
+            SpanId::from(8u64),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
+        let at = |ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+        slot.write(&cx, 0.5);
+        assert_eq!(slot.read_timed_by(|_| at(1)).unwrap().time, at(1));
+        assert_eq!(slot.read_timed_by(|_| at(2)).unwrap().time, at(1));
+        slot.write(&cx, 0.25);
+        assert_eq!(slot.read_timed_by(|_| at(3)).unwrap().time, at(3));
     }
 
     #[test]

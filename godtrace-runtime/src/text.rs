@@ -71,6 +71,16 @@ pub(crate) fn push_one_line(out: &mut String, text: &str) {
     }
 }
 
+/// A host as `server.address` holds it: an IPv6 literal without the brackets a URL or an
+/// authority puts around it (`[::1]` is `::1`), as the conventions write addresses; the port
+/// is an attribute of its own, so nothing is left to tell apart.
+#[cfg(any(feature = "reqwest", feature = "sqlx", feature = "redis"))]
+pub(crate) fn unbracketed(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -288,6 +288,40 @@ async fn hostile_request_heads_start_a_new_trace_and_never_fail_the_request() {
     assert!(agent.len() <= 4096, "bounded: {} bytes", agent.len());
 }
 
+/// An IPv6 literal is `server.address` without the brackets its URL or `Host` puts around it
+/// (the conventions write bare addresses; the port is an attribute of its own), on the server
+/// and on the client alike.
+#[tokio::test]
+async fn an_ipv6_server_address_has_no_brackets() {
+    let capture = testing::capture();
+    let service = HttpServerLayer::new().layer(tower::service_fn(|_req| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+    }));
+    let request = http::Request::builder()
+        .uri("/layers/v6")
+        .header("host", "[::1]:8080")
+        .body(String::new())
+        .unwrap();
+    drop(service.oneshot(request).await.unwrap());
+    let server = one(&capture, "GET", SpanKind::Server);
+    assert_eq!(str_attr(&server, "server.address"), Some("::1"));
+    assert_eq!(int_attr(&server, "server.port"), Some(8080));
+
+    install_tls_provider();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(TracingMiddleware::new())
+        .build();
+    let closed = crate::support::examples::closed_port();
+    // Refused, or unreachable where the host has no IPv6: the span names the address either way.
+    let _ = client
+        .get(format!("http://[::1]:{closed}/layers/v6"))
+        .send()
+        .await;
+    let client = one(&capture, "GET", SpanKind::Client);
+    assert_eq!(str_attr(&client, "server.address"), Some("::1"));
+    assert_eq!(int_attr(&client, "server.port"), Some(i64::from(closed)));
+}
+
 #[tokio::test]
 async fn an_unknown_method_is_other_and_keeps_its_original() {
     let capture = testing::capture();

@@ -213,7 +213,7 @@ fn span_limits(vars: &Vars<'_>) -> Result<super::SpanLimitsLayer, InitError> {
 
 /// `OTEL_TRACES_EXPORTER`: which of OTLP export and the local tree (`console`) are on.
 fn parse_traces_exporter(v: &str) -> Result<super::TracesExporter, InitError> {
-    let expected = "a comma-separated list of otlp and console (the local tree), or none";
+    let expected = "a comma-separated list of otlp, console (the local tree), or none alone";
     let names = exporter_names("OTEL_TRACES_EXPORTER", v, &["otlp", "console"], expected)?;
     Ok(super::TracesExporter {
         otlp: names.contains(&"otlp"),

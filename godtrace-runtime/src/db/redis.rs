@@ -81,7 +81,7 @@ fn endpoint_of(info: &ConnectionInfo) -> Endpoint {
     Endpoint {
         system: "redis",
         namespace: Some(shared(&info.redis_settings().db().to_string())),
-        address: address.as_deref().map(shared),
+        address: address.as_deref().map(crate::text::unbracketed).map(shared),
         port,
     }
 }

@@ -144,7 +144,7 @@ fn endpoint_of(pool: &PgPool) -> Endpoint {
     Endpoint {
         system: "postgresql",
         namespace: options.get_database().map(shared),
-        address: Some(shared(&address)),
+        address: Some(shared(crate::text::unbracketed(&address))),
         port,
     }
 }

@@ -66,6 +66,7 @@ fn start(request: &mut reqwest::Request) -> Exchange {
     // One copy of the host, shared by the span and the histogram.
     let host = url
         .host_str()
+        .map(crate::text::unbracketed)
         .map(|h| server_address(semconv::cut(h, semconv::MAX_NAME_PART_LEN)));
     let port = url.port_or_known_default();
     let span = crate::span_builder(semconv::http_span_name(method, None))

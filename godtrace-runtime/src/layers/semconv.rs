@@ -231,9 +231,10 @@ pub(crate) fn host_and_port(authority: &str) -> Option<(&str, Option<u16>)> {
     }
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let (v6, after) = rest.split_once(']')?;
+        // Without its brackets (see `text::unbracketed`).
         match after.strip_prefix(':') {
-            Some(port) => (&authority[..v6.len() + 2], Some(port)),
-            None if after.is_empty() => (&authority[..v6.len() + 2], None),
+            Some(port) => (v6, Some(port)),
+            None if after.is_empty() => (v6, None),
             None => return None,
         }
     } else {
@@ -245,7 +246,7 @@ pub(crate) fn host_and_port(authority: &str) -> Option<(&str, Option<u16>)> {
     let valid_host = !host.is_empty()
         && host
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~[]:%".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~:%".contains(&b));
     if !valid_host {
         return None;
     }
@@ -576,8 +577,9 @@ mod tests {
             host_and_port("127.0.0.1:8080"),
             Some(("127.0.0.1", Some(8080)))
         );
-        assert_eq!(host_and_port("[::1]:443"), Some(("[::1]", Some(443))));
-        assert_eq!(host_and_port("[::1]"), Some(("[::1]", None)));
+        // An IPv6 literal without its brackets, as the conventions write addresses.
+        assert_eq!(host_and_port("[::1]:443"), Some(("::1", Some(443))));
+        assert_eq!(host_and_port("[::1]"), Some(("::1", None)));
         assert_eq!(host_and_port("user:pw@host:1"), Some(("host", Some(1))));
         // Hostile or broken: no address rather than a wrong one, never a panic.
         for bad in [

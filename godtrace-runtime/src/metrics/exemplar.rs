@@ -6,7 +6,6 @@
 use crate::span::clock::{self, Tick};
 use opentelemetry::trace::{SpanContext, SpanId, TraceId};
 use std::sync::atomic::{AtomicU64, Ordering, fence};
-use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
 /// The trace of one recorded measurement, attached to the histogram bucket it fell into.
@@ -31,13 +30,11 @@ pub(crate) struct ExemplarSlot {
     trace_lo: AtomicU64,
     span_id: AtomicU64,
     value_bits: AtomicU64,
-    /// The clock reading it was recorded at: made a wall-clock time when read, by the clock
-    /// that times the spans, so an exemplar's time is its span's end.
-    at: AtomicU64,
-    /// The wall-clock time the slot's current exemplar was first read with, and the `seq` it
-    /// was for: every later read gives that time, though the clock's anchor moves between
-    /// exports (an exemplar's time is that of its measurement, not of its export).
-    first_read: Mutex<(u64, SystemTime)>,
+    /// When it was recorded, in nanoseconds since the Unix epoch: made a wall-clock time by
+    /// the clock that times the spans when written (so an exemplar's time is its span's end),
+    /// not when read, since the clock's anchor is taken again every second and every export
+    /// would then give it another time.
+    at_unix_nanos: AtomicU64,
     /// The earliest clock reading at which a traced call replaces the exemplar
     /// ([`ExemplarSlot::write_at`]): just past a millisecond after the last one it wrote; 0
     /// before any. One comparison per call, the age computed once per write.
@@ -63,8 +60,7 @@ impl ExemplarSlot {
             trace_lo: AtomicU64::new(0),
             span_id: AtomicU64::new(0),
             value_bits: AtomicU64::new(0),
-            at: AtomicU64::new(0),
-            first_read: Mutex::new((0, SystemTime::UNIX_EPOCH)),
+            at_unix_nanos: AtomicU64::new(0),
             next_write: AtomicU64::new(0),
         }
     }
@@ -112,18 +108,12 @@ impl ExemplarSlot {
             Ordering::Relaxed,
         );
         self.value_bits.store(value.to_bits(), Ordering::Relaxed);
-        self.at.store(at.raw(), Ordering::Relaxed);
+        self.at_unix_nanos.store(unix_nanos(at), Ordering::Relaxed);
         self.seq.store(seq + 2, Ordering::Release);
     }
 
     /// The latest exemplar, if one was ever written and a consistent read succeeds.
     pub(crate) fn read(&self) -> Option<Exemplar> {
-        self.read_timed_by(clock::wall)
-    }
-
-    /// [`ExemplarSlot::read`], its clock reading made a wall-clock time by `wall` the first
-    /// time this exemplar is read.
-    fn read_timed_by(&self, wall: impl Fn(Tick) -> SystemTime) -> Option<Exemplar> {
         for _ in 0..8 {
             let before = self.seq.load(Ordering::Acquire);
             if before == 0 {
@@ -137,7 +127,7 @@ impl ExemplarSlot {
             let lo = self.trace_lo.load(Ordering::Relaxed);
             let span_id = self.span_id.load(Ordering::Relaxed);
             let value = f64::from_bits(self.value_bits.load(Ordering::Relaxed));
-            let at = self.at.load(Ordering::Relaxed);
+            let at_unix_nanos = self.at_unix_nanos.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) != before {
                 continue;
@@ -145,26 +135,25 @@ impl ExemplarSlot {
             let mut trace = [0u8; 16];
             trace[..8].copy_from_slice(&hi.to_be_bytes());
             trace[8..].copy_from_slice(&lo.to_be_bytes());
-            let time = {
-                // Readers only (an export, a scrape): the recording threads never take it.
-                let mut first = self
-                    .first_read
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                if first.0 != before {
-                    *first = (before, wall(Tick::from_raw(at)));
-                }
-                first.1
-            };
             return Some(Exemplar {
                 trace_id: TraceId::from_bytes(trace),
                 span_id: SpanId::from_bytes(span_id.to_be_bytes()),
                 value,
-                time,
+                time: SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(at_unix_nanos),
             });
         }
         None
     }
+}
+
+/// `at` as nanoseconds since the Unix epoch (0 before it), by the clock's anchor now. Once per
+/// exemplar written, that is at most once a millisecond per bucket.
+fn unix_nanos(at: Tick) -> u64 {
+    clock::wall(at)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        })
 }
 
 #[cfg(test)]
@@ -230,10 +219,10 @@ mod tests {
         assert_eq!(slot.read().unwrap().span_id, SpanId::from(3));
     }
 
-    /// The clock's anchor moves between exports: an exemplar read again keeps the time it was
-    /// first read with, and a new one gets its own.
+    /// The clock's anchor is taken again every second: an exemplar read once it was keeps the
+    /// time it had (every export, every scrape gives the same).
     #[test]
-    fn an_exemplars_time_stays_what_it_was_first_read_as() {
+    fn an_exemplars_time_stays_across_the_clocks_anchors() {
         let slot = ExemplarSlot::new();
         let cx = SpanContext::new(
             TraceId::from(8u128),
@@ -242,12 +231,12 @@ mod tests {
             false,
             TraceState::NONE,
         );
-        let at = |ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
-        slot.write(&cx, 0.5);
-        assert_eq!(slot.read_timed_by(|_| at(1)).unwrap().time, at(1));
-        assert_eq!(slot.read_timed_by(|_| at(2)).unwrap().time, at(1));
-        slot.write(&cx, 0.25);
-        assert_eq!(slot.read_timed_by(|_| at(3)).unwrap().time, at(3));
+        slot.write_at(&cx, clock::now(), fresh_ticks(), 0.5);
+        let first = slot.read().unwrap().time;
+        std::thread::sleep(Duration::from_millis(1100));
+        // Past the anchor's second: this conversion takes a new one.
+        let _ = clock::wall(clock::now());
+        assert_eq!(slot.read().unwrap().time, first);
     }
 
     #[test]

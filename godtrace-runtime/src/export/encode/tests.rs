@@ -283,7 +283,13 @@ fn counts_past_the_limits_are_encoded_as_dropped() {
     check(&mut encoder, batch, &resource);
     let request = ExportTraceServiceRequest::decode(&encoder.buf[..]).expect("valid");
     let span = &request.resource_spans[0].scope_spans[0].spans[0];
-    assert_eq!(span.dropped_attributes_count, 3);
+    // Three past the limit, and three more for the call site's `code.*` attributes, which
+    // count toward it.
+    assert_eq!(span.dropped_attributes_count, 6);
+    assert_eq!(
+        span.attributes.len(),
+        crate::config::limits::span_attributes()
+    );
     assert_eq!(span.dropped_events_count, 2);
     assert_eq!(span.dropped_links_count, 1);
 }

@@ -58,7 +58,7 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
             "OTEL_METRICS_EXPORTER",
             v,
             &["otlp", "prometheus"],
-            "a comma-separated list of otlp and prometheus, or none",
+            "a comma-separated list of otlp, prometheus, or none alone",
         )?;
         layer.exporters = Some((names.contains(&"otlp"), names.contains(&"prometheus")));
     }

@@ -233,14 +233,11 @@ pub(crate) fn one_per_key(attributes: &mut Vec<KeyValue>) -> usize {
     keyless
 }
 
-/// Whether `key` is one of the `code.*` attributes a `#[traced]` span has from its call
-/// site: a value set at run time under it is not recorded (the site's stays).
-pub(crate) fn is_call_site_key(key: &str) -> bool {
-    matches!(
-        key,
-        "code.function.name" | "code.file.path" | "code.line.number"
-    )
-}
+/// The `code.*` attributes a `#[traced]` span has from its call site: a value set at run time
+/// under one of them is not recorded (the site's stays), and they count toward the span's
+/// attribute limit.
+pub(crate) const CALL_SITE_KEYS: [&str; 3] =
+    ["code.function.name", "code.file.path", "code.line.number"];
 
 pub(crate) fn floor_char_boundary(s: &str, mut at: usize) -> usize {
     if at >= s.len() {

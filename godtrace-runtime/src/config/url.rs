@@ -217,9 +217,10 @@ pub(crate) fn scrub(message: &str, url: &str) -> String {
 const MIN_LONE_SECRET: usize = 6;
 
 /// `message` with every occurrence of any of `secrets` (longest first where several start at
-/// one place) replaced by `<redacted>` (`<redacted>@` for a user-info with its `@`), in one
-/// pass over `message`: a secret is never looked for inside the marker put for another.
-fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
+/// one place) replaced by `<redacted>` (`<redacted>@` for a user-info with its `@`,
+/// `?<redacted>` for a query with its `?`), in one pass over `message`: a secret is never
+/// looked for inside the marker put for another.
+pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(c) = rest.chars().next() {

@@ -134,13 +134,11 @@ impl Transport {
     }
 
     /// `message` with every copy of a configured header's value replaced by `<redacted>`.
-    fn without_header_values(&self, mut message: String) -> String {
-        for value in &self.header_values {
-            if message.contains(value.as_str()) {
-                message = message.replace(value.as_str(), "<redacted>");
-            }
+    fn without_header_values(&self, message: String) -> String {
+        if self.header_values.is_empty() {
+            return message;
         }
-        message
+        crate::config::url::replace_all_at_once(&message, &self.header_values)
     }
 
     async fn attempt(&self, body: Bytes) -> Result<Option<Rejected>, Failure> {

@@ -562,7 +562,7 @@ impl Live {
         let mut attributes = std::mem::take(&mut self.fields.borrow_mut().attributes);
         attributes.reserve(arg_count);
         record_args(&mut attributes);
-        let room = self.attribute_room();
+        let room = max_attributes().saturating_sub(self.call_site_keys().len());
         if attributes.len() > room {
             // The count limit holds for the arguments and fields too (in their order), as for
             // what is set later: past it they are dropped and counted.
@@ -698,9 +698,8 @@ impl Live {
     pub(crate) fn set_attribute(&self, attribute: KeyValue) {
         let mut fields = self.fields.borrow_mut();
         let key = attribute.key.as_str();
-        let from_site = matches!(self.name, Name::Site(_));
-        let room = self.attribute_room();
-        if key.is_empty() || (from_site && crate::value::is_call_site_key(key)) {
+        let site_keys = self.call_site_keys();
+        if key.is_empty() || site_keys.contains(&key) {
             fields.dropped_attributes = fields.dropped_attributes.saturating_add(1);
         } else if let Some(kept) = fields
             .attributes
@@ -708,22 +707,20 @@ impl Live {
             .find(|kept| kept.key == attribute.key)
         {
             kept.value = attribute.value;
-        } else if fields.attributes.len() < room {
+        } else if fields.attributes.len() < max_attributes().saturating_sub(site_keys.len()) {
             fields.attributes.push(attribute);
         } else {
             fields.dropped_attributes = fields.dropped_attributes.saturating_add(1);
         }
     }
 
-    /// How many attributes the span's own list may hold: the count limit, less a `#[traced]`
-    /// span's three `code.*` attributes, which its call site gives it when it is exported.
-    fn attribute_room(&self) -> usize {
-        let site_keys = if matches!(self.name, Name::Site(_)) {
-            3
-        } else {
-            0
-        };
-        max_attributes().saturating_sub(site_keys)
+    /// The attributes a `#[traced]` span's call site gives it when it is exported (none for
+    /// other spans): they are not set at run time, and count toward the attribute limit.
+    fn call_site_keys(&self) -> &'static [&'static str] {
+        match self.name {
+            Name::Site(_) => &crate::value::CALL_SITE_KEYS,
+            Name::Given(..) => &[],
+        }
     }
 
     /// Sets `attributes` (one per key: the caller saw to it), in order: into the span's own

@@ -112,16 +112,26 @@ pub struct OwnRedis {
 
 impl OwnRedis {
     /// Starts it with the binary `scripts/backends/redis.sh` exported and waits until it
-    /// accepts connections (10 s at most).
+    /// accepts connections (10 s at most). A port taken between choosing and binding it makes
+    /// the server exit: then it starts again on another port.
     pub fn start() -> OwnRedis {
         let binary =
             std::env::var("GODTRACE_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        for _ in 0..3 {
+            if let Some(server) = Self::start_on_a_free_port(&binary) {
+                return server;
+            }
+        }
+        panic!("{binary} exited three times before listening")
+    }
+
+    fn start_on_a_free_port(binary: &str) -> Option<OwnRedis> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(&binary)
+        let mut child = Command::new(binary)
             .args([
                 "--bind",
                 "127.0.0.1",
@@ -137,17 +147,28 @@ impl OwnRedis {
             .spawn()
             .unwrap_or_else(|e| panic!("starting {binary}: {e}"));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Listening is checked while the child still runs, so that what answers is this server
+        // and not whatever took the port.
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                return None;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
             assert!(
                 Instant::now() < deadline,
                 "{binary} did not listen on {port} within 10 s"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        OwnRedis {
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        Some(OwnRedis {
             child,
             url: format!("redis://127.0.0.1:{port}/"),
-        }
+        })
     }
 
     /// Stops the server (SIGKILL) and waits for it to exit.

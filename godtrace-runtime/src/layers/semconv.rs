@@ -390,7 +390,10 @@ const SENSITIVE_QUERY_KEYS: [&str; 7] = [
 fn redacted_query(query: &str) -> Cow<'_, str> {
     let sensitive = |pair: &str| {
         let key = pair.split('=').next().unwrap_or_default();
-        SENSITIVE_QUERY_KEYS.contains(&key) && pair.contains('=')
+        pair.contains('=')
+            && SENSITIVE_QUERY_KEYS
+                .iter()
+                .any(|wanted| percent_decodes_to(key, wanted))
     };
     if !query.split('&').any(sensitive) {
         return Cow::Borrowed(query);
@@ -403,6 +406,33 @@ fn redacted_query(query: &str) -> Cow<'_, str> {
         })
         .collect();
     Cow::Owned(pairs.join("&"))
+}
+
+/// Whether `key` is `wanted` once its `%XX` escapes are decoded: a server decodes the key
+/// before reading it, so `X-Amz%2DSignature` carries the signature as well.
+fn percent_decodes_to(key: &str, wanted: &str) -> bool {
+    let (key, mut wanted) = (key.as_bytes(), wanted.as_bytes().iter());
+    let mut at = 0;
+    while at < key.len() {
+        let escaped = (key[at] == b'%')
+            .then(|| key.get(at + 1..at + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        let byte = match escaped {
+            Some(byte) if key[at + 1].is_ascii_hexdigit() => {
+                at += 3;
+                byte
+            }
+            _ => {
+                at += 1;
+                key[at - 1]
+            }
+        };
+        if wanted.next() != Some(&byte) {
+            return false;
+        }
+    }
+    wanted.next().is_none()
 }
 
 /// The name of a gRPC status code, for `rpc.response.status_code` and `error.type` (the
@@ -711,6 +741,11 @@ mod tests {
             "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
              &X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED\
              &X-Amz-Signature=REDACTED&x-amz-signature=kept"
+        );
+        // A key written with escapes is the same key to the server that reads it.
+        assert_eq!(
+            redacted_url("https://h/k?X-Amz%2DSignature=fe5f&%73ig=abc&%zz=1&s%69g%=2"),
+            "https://h/k?X-Amz%2DSignature=REDACTED&%73ig=REDACTED&%zz=1&s%69g%=2"
         );
         let huge = format!("http://host/{}", "p".repeat(100_000));
         assert!(redacted_url(&huge).len() < MAX_TEXT_LEN + 32);

@@ -138,6 +138,29 @@ fn trait_impl_and_default_methods() {
     only(&c, "Scorer::score_later");
 }
 
+/// Implemented for every `Scorer`: a blanket impl, whose type is a parameter.
+trait Summary {
+    fn summary(&self) -> String;
+}
+
+impl<T: Scorer> Summary for T {
+    #[traced]
+    fn summary(&self) -> String {
+        format!("{}", self.score(2))
+    }
+}
+
+#[test]
+fn a_blanket_impls_method_is_named_under_its_trait() {
+    let c = testing::capture();
+    assert_eq!(Doubler.summary(), "4");
+    let summary = only(&c, "Summary::summary");
+    assert_eq!(
+        summary.attr("code.function.name"),
+        Some(&format!("{MOD}::Summary::summary").into())
+    );
+}
+
 #[traced]
 fn generic_where<'a, T, U>(items: &'a [T], extra: U) -> Option<&'a T>
 where

@@ -100,7 +100,13 @@ fn readable_path(type_name: &'static str) -> &'static str {
     }
     let mut out = String::with_capacity(path.len());
     match qualified(path) {
-        Some((ty, rest)) => {
+        // A blanket impl's method (`impl<T: Tr> Tr2 for T`): its type prints as `_` (or `&_`,
+        // `[_]`), which names nothing; the trait does.
+        Some((ty, as_trait, rest)) if names_no_type(ty) => {
+            push_readable(as_trait, &mut out);
+            push_readable(rest, &mut out);
+        }
+        Some((ty, _, rest)) => {
             push_readable(ty, &mut out);
             push_readable(rest, &mut out);
         }
@@ -115,8 +121,20 @@ fn readable_path(type_name: &'static str) -> &'static str {
     }
 }
 
-/// `<T as Tr>::rest`: `T` and `::rest`.
-fn qualified(path: &str) -> Option<(&str, &str)> {
+/// Whether a type's printed name is only generic parameters (`_`) and punctuation around them.
+fn names_no_type(ty: &str) -> bool {
+    let ty = ty.replace("mut ", "").replace("const ", "");
+    ty.contains('_')
+        && ty.bytes().all(|b| {
+            matches!(
+                b,
+                b'_' | b'&' | b'*' | b'[' | b']' | b'(' | b')' | b',' | b';' | b' '
+            ) || b.is_ascii_digit()
+        })
+}
+
+/// `<T as Tr>::rest`: `T`, `Tr` and `::rest`.
+fn qualified(path: &str) -> Option<(&str, &str, &str)> {
     let inner = path.strip_prefix('<')?;
     let mut depth = 0usize;
     let mut split = None;
@@ -128,8 +146,8 @@ fn qualified(path: &str) -> Option<(&str, &str)> {
             b'-' if bytes.get(i + 1) == Some(&b'>') => i += 1,
             b'<' => depth += 1,
             b'>' if depth == 0 => {
-                let ty = &inner[..split?];
-                return Some((ty, &inner[i + 1..]));
+                let at = split?;
+                return Some((&inner[..at], &inner[at + 4..i], &inner[i + 1..]));
             }
             b'>' => depth -= 1,
             b' ' if depth == 0 && split.is_none() && inner[i..].starts_with(" as ") => {
@@ -212,6 +230,14 @@ mod tests {
             ("<p9::L<'_> as p9::Tr<&str>>::d::h", "p9::L::d"),
             ("<[u8] as p9::Tr<fn() -> u8>>::d::h", "[u8]::d"),
             ("<a::T<a::U<'_, _>> as a::Tr<a::V<_>>>::m::h", "a::T::m"),
+            // Blanket impls: the type is a parameter, the trait names the method.
+            ("<_ as p9::Tr2>::m2::h", "p9::Tr2::m2"),
+            ("<&mut _ as p9::Tr<u8>>::m::h", "p9::Tr::m"),
+            ("<[_] as p9::Tr>::m::h", "p9::Tr::m"),
+            ("<(_, _) as p9::Tr>::m::{{closure}}::h", "p9::Tr::m"),
+            ("<*const _ as p9::Tr>::m::h", "p9::Tr::m"),
+            ("<[u8; 2] as p9::Tr>::m::h", "[u8; 2]::m"),
+            ("<alloc::vec::Vec<_> as p9::Tr>::m::h", "alloc::vec::Vec::m"),
         ] {
             assert_eq!(readable_path(type_name), name, "{type_name}");
         }

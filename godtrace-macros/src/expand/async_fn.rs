@@ -28,10 +28,20 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
     // capture it whatever the caller's edition. Each name is located at the reference or
     // `'_` it stands for (resolved as before, at the call site): a borrow error then points
     // at the user's parameter, not at the attribute.
+    // A name the user's own signature does not use already (lifetimes are not hygienic).
+    let taken = lifetime_names(sig);
     let mut names: Vec<Lifetime> = Vec::new();
+    let mut next = 0usize;
     let mut fresh = |at: Span| {
         let at = at.resolved_at(Span::call_site());
-        let name = Lifetime::new(&format!("'__godtrace_l{}", names.len()), at);
+        let name = loop {
+            let name = format!("__godtrace_l{next}");
+            next += 1;
+            if !taken.contains(&name) {
+                break name;
+            }
+        };
+        let name = Lifetime::new(&format!("'{name}"), at);
         names.push(name.clone());
         name
     };
@@ -239,12 +249,12 @@ fn elision_target(sig: &Signature) -> Option<Lifetime> {
                     if let Some(l) = self_reference_lifetime(ty) {
                         return Some(l);
                     }
-                    syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found), ty)
+                    syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found, Vec::new()), ty)
                 }
                 _ => {}
             },
             FnArg::Typed(pt) => {
-                syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found), &pt.ty)
+                syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found, Vec::new()), &pt.ty)
             }
         }
     }
@@ -255,34 +265,63 @@ fn elision_target(sig: &Signature) -> Option<Lifetime> {
     }
 }
 
-/// The lifetime of the first `&'a Self` or `&'a mut Self` in a receiver's type.
+/// The lifetime of the borrow of `self` in a typed receiver (`self: &'a Foo`,
+/// `self: Pin<&'a mut Self>`), when it has one: the outermost references of the type, which
+/// in a receiver lead to the self type whether it is written `Self` or by its name (a
+/// reference inside, as in `Pin<&'a mut Foo<&'b str>>`, is not the borrow of `self`).
 fn self_reference_lifetime(ty: &Type) -> Option<Lifetime> {
-    struct FindSelfRef(Option<Lifetime>);
-    impl<'ast> syn::visit::Visit<'ast> for FindSelfRef {
+    struct OutermostRefs(Vec<Lifetime>);
+    impl<'ast> syn::visit::Visit<'ast> for OutermostRefs {
         fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
-            let is_self =
-                matches!(&*r.elem, Type::Path(p) if p.qself.is_none() && p.path.is_ident("Self"));
-            if self.0.is_none()
-                && is_self
-                && let Some(l) = &r.lifetime
+            if let Some(l) = &r.lifetime
+                && !self.0.contains(l)
             {
-                self.0 = Some(l.clone());
+                self.0.push(l.clone());
             }
-            syn::visit::visit_type_reference(self, r);
         }
     }
-    let mut find = FindSelfRef(None);
+    let mut find = OutermostRefs(Vec::new());
     syn::visit::Visit::visit_type(&mut find, ty);
-    find.0
+    match find.0.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    }
 }
 
-struct CollectLifetimes<'a>(&'a mut Vec<Lifetime>);
+/// Every lifetime name written in the signature, without its `'`.
+fn lifetime_names(sig: &Signature) -> Vec<String> {
+    struct All(Vec<String>);
+    impl<'ast> syn::visit::Visit<'ast> for All {
+        fn visit_lifetime(&mut self, l: &'ast Lifetime) {
+            self.0.push(l.ident.to_string());
+        }
+    }
+    let mut all = All(Vec::new());
+    syn::visit::Visit::visit_signature(&mut all, sig);
+    all.0
+}
+
+/// The lifetimes the inputs use, for the elision rule: not those a `for<'a>` binds, which are
+/// the bound's own.
+struct CollectLifetimes<'a>(&'a mut Vec<Lifetime>, Vec<Lifetime>);
 
 impl<'ast> syn::visit::Visit<'ast> for CollectLifetimes<'_> {
     fn visit_lifetime(&mut self, l: &'ast Lifetime) {
-        if !self.0.contains(l) {
+        if !self.0.contains(l) && !self.1.contains(l) {
             self.0.push(l.clone());
         }
+    }
+    fn visit_trait_bound(&mut self, bound: &'ast syn::TraitBound) {
+        let outer = self.1.len();
+        if let Some(bound_lifetimes) = &bound.lifetimes {
+            let bound = bound_lifetimes.lifetimes.iter().filter_map(|p| match p {
+                GenericParam::Lifetime(l) => Some(l.lifetime.clone()),
+                _ => None,
+            });
+            self.1.extend(bound);
+        }
+        syn::visit::visit_path(self, &bound.path);
+        self.1.truncate(outer);
     }
     fn visit_type_fn_ptr(&mut self, _: &'ast syn::TypeFnPtr) {}
     fn visit_parenthesized_generic_arguments(

@@ -17,7 +17,11 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         .as_ref()
         .map_or_else(|| quote!(::godtrace), ToTokens::to_token_stream);
     let pv = quote!(#krate::__private);
+    // The site's items are in a block of their own, bound to a name at the macro's hygiene:
+    // no parameter or item of the user's can meet their names.
+    let site_ref = Ident::new("__godtrace_site", Span::mixed_site());
     let site = call_site(options, &f.sig, &shape, &pv);
+    let site = quote!(let #site_ref: &'static #pv::CallSite = { #site &__GODTRACE_SITE };);
     // An async fn's parameters, destructured ones and `_` included, are moved whole into its
     // future, and the function reads their bindings by reference (`async_fn::desugar`); a
     // sync fn's `_` parameters are named, to be taken by the body's closure
@@ -68,12 +72,12 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     // The span is started in the argument list of the call that takes it, before the body's
     // closure or future moves the arguments it records: it is written where that call reads
     // it, never copied in between.
-    let start = quote!(#pv::OpSpan::start(&__GODTRACE_SITE, #parent, #count, #record));
+    let start = quote!(#pv::OpSpan::start(#site_ref, #parent, #count, #record));
     let call = match call {
         // A span that reads none of the arguments starts, runs and ends in one call out of
         // line: off, the call runs the body after one flag test, nothing more.
         Call::Sync(closure) if count == 0 && options.parent.get().is_none() => {
-            quote!(#pv::run_sync_at(&__GODTRACE_SITE, #closure, #finish))
+            quote!(#pv::run_sync_at(#site_ref, #closure, #finish))
         }
         Call::Sync(closure) => quote!(#pv::run_sync(#start, #closure, #finish)),
         Call::SyncArgs(closure) => {
@@ -93,7 +97,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
             };
             quote! {
                 #pv::run_sync_args_at(
-                    &__GODTRACE_SITE, #count, #args, #record_by_value, #closure, #finish
+                    #site_ref, #count, #args, #record_by_value, #closure, #finish
                 )
             }
         }
@@ -116,7 +120,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         // A span that reads none of the arguments starts out of line, where the future is
         // made: off, the call builds the future and tests one flag, nothing more.
         Call::Async(future) if count == 0 && options.parent.get().is_none() => {
-            quote!(#pv::Instrumented::start(&__GODTRACE_SITE, move || #future, #finish))
+            quote!(#pv::Instrumented::start(#site_ref, move || #future, #finish))
         }
         Call::Async(future) => quote!(#pv::Instrumented::new(#start, #future, #finish)),
     };

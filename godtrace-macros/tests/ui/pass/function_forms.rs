@@ -45,6 +45,33 @@ impl S {
     async fn typed_borrow(self: &Self, _other: &str) -> &[u8] {
         &self.v
     }
+
+    // The same with the type named (`&S`, not `&Self`): the compiler reads it as `self`'s
+    // borrow all the same.
+    #[traced]
+    async fn named_borrow(self: &S, _other: &str) -> &[u8] {
+        &self.v
+    }
+
+    #[traced]
+    async fn named_pinned_borrow(self: Pin<&mut S>, _other: &str) -> &[u8] {
+        &self.get_mut().v
+    }
+}
+
+pub trait Lookup<'a> {
+    fn find(&self, key: &'a str) -> &'a str;
+}
+
+// The lifetimes a `for<'a>` binds are not the inputs': the output's is `x`'s.
+#[traced]
+async fn higher_ranked(x: &str, _by: Box<dyn for<'a> Lookup<'a> + Send>) -> &str {
+    x
+}
+
+#[traced]
+async fn higher_ranked_fn(x: &str, _f: Box<dyn for<'a> Fn(&'a str) -> &'a str + Send>) -> &str {
+    x
 }
 
 #[traced(include_args)]
@@ -122,4 +149,15 @@ fn main() {
     let _ = boxed_err();
     let _ = from_macro(1) + nested();
     let _ = s.fetch(1);
+    let _ = (s.named_borrow("x"), Pin::new(&mut S::new()).named_pinned_borrow("x"));
+    let _ = higher_ranked("x", Box::new(Finder));
+    let _ = higher_ranked_fn("x", Box::new(|k| k));
+}
+
+struct Finder;
+
+impl<'a> Lookup<'a> for Finder {
+    fn find(&self, key: &'a str) -> &'a str {
+        key
+    }
 }

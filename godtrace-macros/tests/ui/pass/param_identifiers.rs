@@ -40,7 +40,28 @@ macro_rules! named_by_macro {
 }
 named_by_macro!(val);
 
+// Names like those of the expansion's own items are the user's: the site's items are out of
+// the body's sight, and the lifetimes an `async fn`'s desugaring adds avoid the signature's.
+#[traced(include_args)]
+#[allow(non_snake_case)]
+fn site_named(__GODTRACE_SITE: u32, __godtrace_path: u32, __godtrace_site: u32) -> u32 {
+    __GODTRACE_SITE + __godtrace_path + __godtrace_site
+}
+
+#[traced]
+#[allow(non_snake_case)]
+async fn site_named_async(__GODTRACE_SITE: u32, __godtrace_path: u32) -> u32 {
+    __GODTRACE_SITE + __godtrace_path
+}
+
+#[traced]
+async fn lifetime_named<'__godtrace_l0>(a: &'__godtrace_l0 str, b: &str) -> usize {
+    a.len() + b.len()
+}
+
 fn main() {
+    let _ = site_named(1, 2, 3);
+    let _ = (site_named_async(1, 2), lifetime_named("a", "b"));
     let _ = raw_impl(1) + raw_destructured((1, 2)) as usize + from_macro(2);
     let _ = from_macro_destructured((1, 2));
     let _ = (raw_async((1, 2), "x"), from_macro_async(3));

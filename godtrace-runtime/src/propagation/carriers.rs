@@ -124,7 +124,15 @@ mod http_carrier {
     pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
     impl Injector for HeaderInjector<'_> {
+        /// Replaces the header `key`; an empty `value` removes it (godtrace's propagator
+        /// writes an empty `tracestate` over one left from another trace).
         fn set(&mut self, key: &str, value: String) {
+            if value.is_empty() {
+                if let Ok(name) = HeaderName::from_bytes(key.as_bytes()) {
+                    self.0.remove(name);
+                }
+                return;
+            }
             if let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(key.as_bytes()),
                 HeaderValue::from_str(&value),

@@ -151,9 +151,10 @@ fn inject_trace_context(cx: &Context, injector: &mut dyn Injector) {
     let sc = own.as_ref().unwrap_or_else(|| span.span_context());
     if sc.is_valid() {
         injector.set(TRACEPARENT, traceparent_of_request(sc));
-        let state = tracestate_header(cx, sc);
-        if !state.is_empty() {
-            injector.set(TRACESTATE, state);
-        }
+        // Written even when empty (as OpenTelemetry's propagator does): a `tracestate` the
+        // carrier already held (headers copied from an incoming request) belongs to another
+        // `traceparent`, and must not go out beside this one. `HeaderInjector` removes the
+        // header for an empty value.
+        injector.set(TRACESTATE, tracestate_header(cx, sc));
     }
 }

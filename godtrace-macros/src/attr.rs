@@ -441,9 +441,14 @@ impl Parse for FieldEntry {
                 input.error(NAME)
             });
         }
-        let _: Token![=] = input.parse()?;
+        let eq: Token![=] = input.parse()?;
         if input.is_empty() || input.peek(Token![,]) {
-            return Err(input.error(format!("field `{key}` needs a value after `=`")));
+            // At the `=`: at the end of the list, the input's own position is the whole
+            // attribute.
+            return Err(syn::Error::new_spanned(
+                eq,
+                format!("field `{key}` needs a value after `=`"),
+            ));
         }
         let value: Expr = input.parse()?;
         Ok(FieldEntry { key, at, value })

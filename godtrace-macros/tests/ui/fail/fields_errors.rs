@@ -12,6 +12,13 @@ fn path_name() {}
 #[traced(fields(user.id))]
 fn without_value() {}
 
+// At the `=`, whether the list ends there or goes on.
+#[traced(fields(user.id = ))]
+fn empty_value_last() {}
+
+#[traced(fields(user.id = , attempt = 1))]
+fn empty_value() {}
+
 #[traced(fields = 1)]
 fn not_a_list() {}
 

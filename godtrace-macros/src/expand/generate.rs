@@ -395,7 +395,14 @@ fn call_body(
     // `impl Trait` cannot be written there: it is left to inference (`_`), and the rest of the
     // type still pins what it can (the `E` of a `Result<impl Trait, E>`, which `?` and the
     // error's recording need to know).
-    let pinned = with_impl_trait_inferred(&output_ty);
+    let pinned = if matches!(output_ty, Type::ImplTrait(_)) && is_stub(&f.block) {
+        // A stub (`todo!()` alone) gives its hidden type nothing to be inferred from before
+        // the outcome is looked at: it is pinned to a type that never exists, as the
+        // compiler's fallback for the function as written is (`!`, or `()` before 2024).
+        quote!(::core::convert::Infallible)
+    } else {
+        with_impl_trait_inferred(&output_ty).to_token_stream()
+    };
     let typed_return = if never {
         quote!()
     } else {
@@ -673,6 +680,19 @@ fn with_impl_trait_inferred(ty: &Type) -> Type {
     let mut ty = ty.clone();
     syn::visit_mut::VisitMut::visit_type_mut(&mut Infer, &mut ty);
     ty
+}
+
+/// Whether a body is one call of a macro that never returns (`todo!()`, `unimplemented!()`,
+/// `panic!(..)`, `unreachable!()`): a stub.
+fn is_stub(block: &syn::Block) -> bool {
+    let mac = match block.stmts.as_slice() {
+        [syn::Stmt::Macro(m)] => &m.mac,
+        [syn::Stmt::Expr(syn::Expr::Macro(m), _)] => &m.mac,
+        _ => return false,
+    };
+    mac.path.segments.last().is_some_and(|last| {
+        ["todo", "unimplemented", "panic", "unreachable"].contains(&last.ident.to_string().as_str())
+    })
 }
 
 /// Whether the function is declared never to return (`-> !`).

@@ -1,7 +1,8 @@
 //! Bodies whose value the compiler infers: `?` into a `Result<impl Trait, E>` (sync and
 //! async), an early `return`, a borrowed `impl Iterator`, a labeled `break` value, and
 //! futures whose output only the signature's `impl Future<Output = X>` names (`?` into a
-//! boxed error, a `String` error, `.into()`, `Default::default()`).
+//! boxed error, a `String` error, `.into()`, `Default::default()`), and stubs (`todo!()`)
+//! returning `impl Trait`.
 #![deny(warnings)]
 use godtrace::traced;
 use std::fmt::Debug;
@@ -103,7 +104,26 @@ fn future_opaque_output() -> impl std::future::Future<Output = impl Debug> {
     async { 1u8 }
 }
 
+// Stubs: nothing to infer an `impl Trait`'s type from, as in the function as written.
+#[traced]
+fn stub() -> impl Debug {
+    todo!()
+}
+
+#[traced(include_result)]
+async fn stub_async() -> impl Debug + Send {
+    unimplemented!("later")
+}
+
+#[traced]
+fn stub_display(n: u32) -> impl std::fmt::Display {
+    panic!("{n}")
+}
+
 fn main() {
+    if std::env::args().count() > 99 {
+        let _ = (stub(), stub_async(), stub_display(1));
+    }
     let _ = future_boxed_error(1);
     let _ = future_string_error(1);
     let _ = future_into("a");

@@ -30,9 +30,12 @@ fn disabled_means_no_spans() {
 
 const INCOMING_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
+/// A caller's context, as godtrace's propagator writes it (an empty `tracestate` with every
+/// `traceparent`, as OpenTelemetry's does).
 fn incoming() -> std::collections::HashMap<String, String> {
     std::collections::HashMap::from([
         ("traceparent".to_owned(), INCOMING_PARENT.to_owned()),
+        ("tracestate".to_owned(), String::new()),
         ("baggage".to_owned(), "user.id=alice".to_owned()),
     ])
 }

@@ -147,6 +147,8 @@ async fn client_span_server_span_and_handler_spans_form_one_trace() {
                 KeyValue::new("http.request.method", "GET"),
                 KeyValue::new("url.scheme", "http"),
                 KeyValue::new("http.route", "/layers/wallets/{id}"),
+                // The conventions recommend it on both histograms.
+                KeyValue::new("network.protocol.version", "1.1"),
                 KeyValue::new("http.response.status_code", 200),
             ],
         )
@@ -162,6 +164,7 @@ async fn client_span_server_span_and_handler_spans_form_one_trace() {
                 KeyValue::new("url.scheme", "http"),
                 KeyValue::new("server.address", "127.0.0.1"),
                 KeyValue::new("server.port", i64::from(addr.port())),
+                KeyValue::new("network.protocol.version", "1.1"),
                 KeyValue::new("http.response.status_code", 200),
             ],
         )
@@ -241,6 +244,7 @@ async fn a_5xx_fails_both_spans_and_a_4xx_only_the_client_span() {
             KeyValue::new("http.request.method", "POST"),
             KeyValue::new("url.scheme", "http"),
             KeyValue::new("http.route", "/layers/broken"),
+            KeyValue::new("network.protocol.version", "1.1"),
             KeyValue::new("http.response.status_code", 503),
             KeyValue::new("error.type", "503"),
         ],
@@ -624,13 +628,13 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
                 point.sum
             );
             let way = if histogram.starts_with("rpc.server") {
-                "inbound"
+                "incoming"
             } else {
-                "outbound"
+                "outgoing"
             };
             assert_eq!(
                 snapshot.metric(histogram).expect("recorded").description,
-                format!("Measures the duration of {way} remote procedure calls (RPC).")
+                format!("Measures the duration of an {way} Remote Procedure Call (RPC).")
             );
         }
     }
@@ -1268,6 +1272,7 @@ async fn a_panic_in_the_handler_or_its_body_is_a_panic_in_the_histogram_too() {
             KeyValue::new("http.request.method", "GET"),
             KeyValue::new("url.scheme", "http"),
             KeyValue::new("http.route", route),
+            KeyValue::new("network.protocol.version", "1.1"),
             KeyValue::new("error.type", "panic"),
         ];
         attributes.extend(status.map(|s| KeyValue::new("http.response.status_code", s)));
@@ -1335,6 +1340,7 @@ async fn a_response_cut_off_mid_body_is_cancelled() {
             KeyValue::new("http.request.method", "GET"),
             KeyValue::new("url.scheme", "http"),
             KeyValue::new("http.route", "/layers/cut-off"),
+            KeyValue::new("network.protocol.version", "1.1"),
             KeyValue::new("http.response.status_code", 200),
             KeyValue::new("error.type", "cancelled"),
         ],

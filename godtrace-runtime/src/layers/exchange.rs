@@ -19,7 +19,7 @@ const CANCELLED_ATTRIBUTE: &str = "godtrace.cancelled";
 
 /// How many attributes the end of an exchange adds to its histogram's: a status and
 /// `error.type`.
-pub(crate) const METRIC_ATTRIBUTES_ADDED: usize = 2;
+pub(crate) const METRIC_ATTRIBUTES_ADDED: usize = 3;
 
 /// The attributes of an exchange's duration histogram known at its start.
 pub(crate) enum MetricBase {
@@ -30,6 +30,7 @@ pub(crate) enum MetricBase {
         method: &'static str,
         scheme: &'static str,
         route: Option<&'static str>,
+        version: Option<&'static str>,
     },
     /// Any other: the attributes, with room for the [`METRIC_ATTRIBUTES_ADDED`] the end adds
     /// (one allocation).
@@ -99,8 +100,16 @@ impl Exchange {
     }
 
     /// The span, to describe the request further.
-    pub(crate) fn span(&self) -> &Span {
-        &self.span
+    /// The HTTP version the response came in (a client learns it there): on the span and,
+    /// as the conventions recommend, on the duration histogram's point.
+    #[cfg(feature = "reqwest")]
+    // Without the server layer (feature `tower`) there is only the one kind.
+    #[cfg_attr(not(feature = "tower"), allow(irrefutable_let_patterns))]
+    pub(crate) fn on_protocol_version(&mut self, version: &'static str) {
+        self.span.set_attribute("network.protocol.version", version);
+        if let MetricBase::Attributes(attributes) = &mut self.metric {
+            attributes.push(KeyValue::new("network.protocol.version", version));
+        }
     }
 
     /// The response head arrived: its status, and for gRPC a trailers-only `grpc-status`.
@@ -265,11 +274,13 @@ impl Exchange {
                 method,
                 scheme,
                 route,
+                version,
             } => {
                 let shape = super::series::ServerShape {
                     method,
                     scheme,
                     route: *route,
+                    version: *version,
                     status: self.http_status,
                     error_type: self.error_type.clone(),
                 };

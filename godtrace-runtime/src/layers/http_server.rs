@@ -73,6 +73,7 @@ fn start<const TLS: bool>(request: &mut Parts) -> Exchange {
     let forwarded = header_str(request, http::header::FORWARDED)
         .map_or((None, None), semconv::forwarded_proto_and_host);
     let scheme = original_scheme(request, forwarded.0, TLS);
+    let version = semconv::protocol_version(request.version);
     let span = crate::span_builder(span_name(method, route))
         .kind(SpanKind::Server)
         .parent(parent)
@@ -91,7 +92,7 @@ fn start<const TLS: bool>(request: &mut Parts) -> Exchange {
             attributes.push(KeyValue::new("http.route", value));
         }
         push_address(&mut attributes, original_host(request, forwarded.1), scheme);
-        if let Some(version) = semconv::protocol_version(request.version) {
+        if let Some(version) = version {
             attributes.push(KeyValue::new("network.protocol.version", version));
         }
         if let Some(agent) = header_str(request, http::header::USER_AGENT) {
@@ -99,7 +100,8 @@ fn start<const TLS: bool>(request: &mut Parts) -> Exchange {
         }
         span.set_bounded_attributes(attributes);
     }
-    Exchange::new(span, Role::HttpServer, metric_base(method, scheme, route))
+    let metric = metric_base(method, scheme, route, version);
+    Exchange::new(span, Role::HttpServer, metric)
 }
 
 /// The histogram's attributes: a shape whose series is kept when the route is, else the
@@ -108,6 +110,7 @@ fn metric_base(
     method: &'static str,
     scheme: &'static str,
     route: Option<MatchedRoute<'_>>,
+    version: Option<&'static str>,
 ) -> MetricBase {
     let route = match route {
         None => None,
@@ -118,6 +121,7 @@ fn metric_base(
             attributes.push(KeyValue::new("http.request.method", method));
             attributes.push(KeyValue::new("url.scheme", scheme));
             attributes.push(KeyValue::new("http.route", text.value()));
+            attributes.extend(version.map(|v| KeyValue::new("network.protocol.version", v)));
             return MetricBase::Attributes(attributes);
         }
     };
@@ -125,6 +129,7 @@ fn metric_base(
         method,
         scheme,
         route,
+        version,
     }
 }
 

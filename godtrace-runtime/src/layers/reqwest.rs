@@ -47,9 +47,7 @@ impl Middleware for TracingMiddleware {
         match &result {
             Ok(response) => {
                 if let Some(version) = semconv::protocol_version(response.version()) {
-                    exchange
-                        .span()
-                        .set_attribute("network.protocol.version", version);
+                    exchange.on_protocol_version(version);
                 }
                 exchange.on_response(response.status(), response.headers());
             }

@@ -29,8 +29,8 @@ pub(crate) fn duration_description(histogram: &str) -> &'static str {
     match histogram {
         HTTP_SERVER_DURATION => "Duration of HTTP server requests.",
         HTTP_CLIENT_DURATION => "Duration of HTTP client requests.",
-        RPC_SERVER_DURATION => "Measures the duration of inbound remote procedure calls (RPC).",
-        RPC_CLIENT_DURATION => "Measures the duration of outbound remote procedure calls (RPC).",
+        RPC_SERVER_DURATION => "Measures the duration of an incoming Remote Procedure Call (RPC).",
+        RPC_CLIENT_DURATION => "Measures the duration of an outgoing Remote Procedure Call (RPC).",
         _ => "",
     }
 }

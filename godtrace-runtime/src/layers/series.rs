@@ -21,6 +21,7 @@ pub(super) struct ServerShape {
     pub(super) method: &'static str,
     pub(super) scheme: &'static str,
     pub(super) route: Option<&'static str>,
+    pub(super) version: Option<&'static str>,
     pub(super) status: Option<u16>,
     pub(super) error_type: Option<Cow<'static, str>>,
 }
@@ -34,6 +35,9 @@ impl ServerShape {
         ];
         if let Some(route) = self.route {
             attributes.push(KeyValue::new("http.route", route));
+        }
+        if let Some(version) = self.version {
+            attributes.push(KeyValue::new("network.protocol.version", version));
         }
         if let Some(status) = self.status {
             attributes.push(KeyValue::new(

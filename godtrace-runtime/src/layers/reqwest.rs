@@ -11,7 +11,9 @@ use std::sync::Arc;
 /// A [`reqwest_middleware`] middleware: each request through it is a CLIENT span (its parent
 /// the current span) named by its method, with the HTTP client attributes; 4xx, 5xx and
 /// transport errors mark it Error. Put it after (inside) a retry middleware so that each
-/// attempt is its own span.
+/// attempt is its own span: a resent request's span has `http.request.resend_count` (1 for
+/// the first resend), counted in the request's extensions, which a retry middleware hands to
+/// every attempt.
 ///
 /// ```no_run
 /// // (no_run: this repository's reqwest has no TLS provider of its own; yours has one.)
@@ -42,7 +44,9 @@ impl Middleware for TracingMiddleware {
     ) -> reqwest_middleware::Result<reqwest::Response> {
         // Dropped before the response (a timeout around `send`), the exchange ends the span
         // as cancelled by the caller: no error (see `Exchange::finish`).
-        let mut exchange = start(&mut request);
+        let resends = extensions.get::<Sent>().map_or(0, |sent| sent.0);
+        extensions.insert(Sent(resends.saturating_add(1)));
+        let mut exchange = start(&mut request, resends);
         let result = next.run(request, extensions).await;
         match &result {
             Ok(response) => {
@@ -57,7 +61,11 @@ impl Middleware for TracingMiddleware {
     }
 }
 
-fn start(request: &mut reqwest::Request) -> Exchange {
+/// How many times this middleware sent the request of these extensions before.
+#[derive(Clone, Copy)]
+struct Sent(u32);
+
+fn start(request: &mut reqwest::Request, resends: u32) -> Exchange {
     let (method, method_original) = semconv::method(request.method());
     let url = request.url();
     let scheme = semconv::url_scheme(Some(url.scheme()));
@@ -84,6 +92,12 @@ fn start(request: &mut reqwest::Request) -> Exchange {
         if let Some(port) = port {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
+        if resends > 0 {
+            attributes.push(KeyValue::new(
+                "http.request.resend_count",
+                i64::from(resends),
+            ));
+        }
         span.set_bounded_attributes(attributes);
     }
     propagation::inject_context(&span.context(), &mut HeaderInjector(request.headers_mut()));
@@ -99,9 +113,9 @@ fn start(request: &mut reqwest::Request) -> Exchange {
     Exchange::new(span, Role::HttpClient, MetricBase::Attributes(metric))
 }
 
-/// The most attributes a client span gets: five at the start, the protocol version and
-/// status with the response, `error.type` at the end.
-const SPAN_ATTRIBUTES: usize = 8;
+/// The most attributes a client span gets: six at the start (with the resend count), the
+/// protocol version and status with the response, `error.type` at the end.
+const SPAN_ATTRIBUTES: usize = 9;
 
 /// `server.address` as a shared value, bounded by the attribute size limit.
 fn server_address(host: &str) -> StringValue {

@@ -344,6 +344,46 @@ fn certificate_files_are_checked_when_nothing_is_exported_too() {
     );
 }
 
+/// A certificate path naming something that is not a file of bounded size is an error, at
+/// once: a FIFO (opening it waits for a writer), a device that never ends, a directory, a
+/// file over 1 MiB.
+#[test]
+fn certificate_paths_that_are_not_small_files_are_errors_at_once() {
+    crate::support::own_process!(); // init would wait forever on the old code
+    let scratch = Scratch::new("odd-certs");
+    let fifo = scratch.0.join("cert.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    let huge = scratch.file("huge.crt", &"A".repeat(2 << 20));
+    let mut paths = vec![
+        "/dev/zero".to_owned(),
+        scratch.0.display().to_string(),
+        huge,
+    ];
+    if made.is_ok_and(|s| s.success()) {
+        paths.push(fifo.display().to_string());
+    }
+    for path in paths {
+        let (done, result) = std::sync::mpsc::channel();
+        let tried = path.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(init_error(&[(
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                tried.as_str(),
+            )]));
+        });
+        match result.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(InitError::InvalidValue { name, value, .. }) => {
+                assert_eq!(
+                    (name.as_str(), value.as_str()),
+                    ("OTEL_EXPORTER_OTLP_CERTIFICATE", path.as_str())
+                );
+            }
+            Ok(other) => panic!("{path}: {other:?}"),
+            Err(_) => panic!("{path}: init did not return within 10 s"),
+        }
+    }
+}
+
 #[test]
 fn tls_settings_that_would_be_ignored_are_errors() {
     let dir = match std::env::var("GODTRACE_TLS_DIR") {

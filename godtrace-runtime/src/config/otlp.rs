@@ -356,11 +356,28 @@ enum PemKind {
     PrivateKey,
 }
 
+/// The largest certificate or key file read: a chain of a few dozen certificates fits many
+/// times over.
+const MAX_PEM_FILE: u64 = 1 << 20;
+
 fn read_pem(file: &Named<PathBuf>, kind: PemKind) -> Result<PemFile, InitError> {
+    use std::io::Read;
     let shown = file.value.display().to_string();
-    let pem = std::fs::read(&file.value).map_err(|e| {
-        InitError::invalid(&file.name, &shown, &format!("a readable PEM file ({e})"))
-    })?;
+    let invalid = |why: &str| InitError::invalid(&file.name, &shown, why);
+    // A regular file only, looked at before it is opened: opening a FIFO waits for a writer,
+    // and a device (`/dev/zero`) never ends.
+    let meta = std::fs::metadata(&file.value)
+        .map_err(|e| invalid(&format!("a readable PEM file ({e})")))?;
+    if !meta.is_file() {
+        return Err(invalid("a readable PEM file (not a regular file)"));
+    }
+    let mut pem = Vec::new();
+    std::fs::File::open(&file.value)
+        .and_then(|f| f.take(MAX_PEM_FILE + 1).read_to_end(&mut pem))
+        .map_err(|e| invalid(&format!("a readable PEM file ({e})")))?;
+    if pem.len() as u64 > MAX_PEM_FILE {
+        return Err(invalid("a PEM file of at most 1 MiB"));
+    }
     if let Err(problem) = check_pem(&pem, kind) {
         return Err(InitError::invalid(&file.name, &shown, &problem));
     }

@@ -83,3 +83,12 @@ fn the_grpc_exporter_does_not_trace_itself_through_the_tracing_bridge() {
     assert_eq!(stats.spans_queued, names.len() as u64, "{stats:?}");
     drop(guard);
 }
+
+#[test]
+fn the_endpoints_user_info_is_sent_as_basic_credentials() {
+    crate::support::own_process!();
+    otlp_support::options::user_info_is_sent_as_basic_credentials(
+        otlp_support::Kind::Grpc,
+        godtrace::Protocol::Grpc,
+    );
+}

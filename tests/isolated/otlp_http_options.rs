@@ -66,3 +66,12 @@ fn a_loopback_collector_is_reached_without_the_environments_proxy() {
         String::from_utf8_lossy(&reached)
     );
 }
+
+#[test]
+fn the_endpoints_user_info_is_sent_as_basic_credentials() {
+    crate::support::own_process!();
+    otlp_support::options::user_info_is_sent_as_basic_credentials(
+        otlp_support::Kind::Http,
+        godtrace::Protocol::HttpProtobuf,
+    );
+}

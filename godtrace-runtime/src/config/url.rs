@@ -179,6 +179,12 @@ pub(crate) fn redacted(url: &str) -> String {
 /// standard encodes it (the form an HTTP client quotes: `"` as `%22`), as the HTTP client's
 /// parser serializes it, and decoded.
 pub(crate) fn scrub(message: &str, url: &str) -> String {
+    replace_all_at_once(message, &secrets(url))
+}
+
+/// What [`scrub`] replaces in a message about `url`, longest first; also the forms the
+/// user-info is sent in (`Basic` credentials, decoded), which a receiver may quote back.
+pub(crate) fn secrets(url: &str) -> Vec<String> {
     let mut secrets: Vec<String> = Vec::new();
     if let Some(info) = userinfo(url) {
         // With its `@`, as a URL holds it: a short user name is then not taken for every
@@ -186,6 +192,13 @@ pub(crate) fn scrub(message: &str, url: &str) -> String {
         secrets.push(format!("{info}@"));
         if let Some((_, password)) = info.split_once(':') {
             secrets.push(password.to_owned());
+            if let Some(decoded) = percent_decode(password) {
+                secrets.push(String::from_utf8_lossy(&decoded).into_owned());
+            }
+        }
+        if let Some(credentials) = basic_credentials(url) {
+            let encoded = credentials["Basic ".len()..].to_owned();
+            secrets.extend([credentials, encoded]);
         }
     }
     if let Some(query) = query(url) {
@@ -210,7 +223,38 @@ pub(crate) fn scrub(message: &str, url: &str) -> String {
     // Longest first: a value inside the whole query goes with the query.
     secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
     secrets.dedup();
-    replace_all_at_once(message, &secrets)
+    secrets
+}
+
+/// The `Authorization` value of `url`'s user-info (`Basic` and the base64 of the decoded
+/// `user:password`, as HTTP clients send it), if it has one.
+pub(crate) fn basic_credentials(url: &str) -> Option<String> {
+    let info = userinfo(url)?;
+    let (user, password) = info.split_once(':').unwrap_or((info, ""));
+    let mut plain = percent_decode(user)?;
+    plain.push(b':');
+    plain.extend(percent_decode(password)?);
+    Some(format!("Basic {}", base64(&plain)))
+}
+
+/// `bytes` in standard base64, padded.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// The shortest part of a URL's credentials looked for on its own (see [`scrub`]).
@@ -448,6 +492,27 @@ mod tests {
             assert!(!err.contains("s3cr3t"), "{err}");
         }
         assert_eq!(redacted("http://h:1/p@x"), "http://<redacted>@x");
+    }
+
+    /// A receiver may quote the credentials in the form they were sent: decoded, or as the
+    /// `Authorization: Basic` value.
+    #[test]
+    fn user_info_is_redacted_in_the_forms_it_is_sent_in() {
+        let url = "http://user:p%40ss55word@127.0.0.1:4318";
+        assert_eq!(
+            basic_credentials(url).as_deref(),
+            Some("Basic dXNlcjpwQHNzNTV3b3Jk")
+        );
+        assert_eq!(base64(b"user:pa55word"), "dXNlcjpwYTU1d29yZA==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b""), "");
+        let message = "401: authorization: Basic dXNlcjpwQHNzNTV3b3Jk; wrong p@ss55word";
+        assert_eq!(
+            scrub(message, url),
+            "401: authorization: <redacted>; wrong <redacted>"
+        );
+        assert_eq!(scrub("token dXNlcjpwQHNzNTV3b3Jk", url), "token <redacted>");
+        assert_eq!(basic_credentials("http://127.0.0.1:4318"), None);
     }
 
     /// Some vendors take the key in the endpoint's query: it is a credential too.

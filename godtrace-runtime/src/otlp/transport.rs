@@ -27,6 +27,22 @@ pub(crate) const TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceSe
 /// The gRPC method of the metrics service's export.
 pub(crate) const METRICS: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
+/// The proxy URLs of the environment the HTTP client may send through (see
+/// `client::http_client`).
+fn proxy_urls() -> Vec<String> {
+    [
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+    ]
+    .iter()
+    .filter_map(|name| std::env::var(name).ok())
+    .collect()
+}
+
 /// A connection to the configured receiver, and how its request bodies are written.
 pub(crate) struct Transport {
     wire: Wire,
@@ -64,12 +80,26 @@ impl Transport {
                 return Err(format!("{other:?} is not built into this godtrace"));
             }
         };
+        // Each value whole, and its credential alone (`Bearer <token>`: a receiver may quote
+        // the token only); the user-info's forms (`Basic` credentials, the decoded password)
+        // and those of a proxy's URL, which the HTTP client may be sending through.
         let mut header_values: Vec<String> = target
             .headers
             .iter()
-            .map(|(_, value)| value.trim().to_owned())
+            .flat_map(|(_, value)| {
+                let value = value.trim();
+                let credential = value.rsplit(char::is_whitespace).next().unwrap_or(value);
+                [value.to_owned(), credential.to_owned()]
+            })
+            .chain(crate::config::url::secrets(&target.endpoint))
+            .chain(
+                proxy_urls()
+                    .iter()
+                    .flat_map(|url| crate::config::url::secrets(url)),
+            )
             .filter(|value| value.len() >= MIN_QUOTED_SECRET)
             .collect();
+        header_values.dedup();
         // Longest first: a value that holds another is replaced whole.
         header_values.sort_by_key(|value| std::cmp::Reverse(value.len()));
         Ok(Transport {
@@ -133,7 +163,8 @@ impl Transport {
         }
     }
 
-    /// `message` with every copy of a configured header's value replaced by `<redacted>`.
+    /// `message` with every copy of a configured header's value (or of the credentials the
+    /// endpoint's or a proxy's user-info sends) replaced by `<redacted>`.
     fn without_header_values(&self, message: String) -> String {
         if self.header_values.is_empty() {
             return message;
@@ -194,6 +225,16 @@ mod grpc {
                     http::header::USER_AGENT,
                     http::HeaderValue::from_static(USER_AGENT),
                 );
+            }
+            // The endpoint's user-info, as Basic credentials (as the HTTP transport sends it),
+            // unless an `authorization` header is configured.
+            if let Some(credentials) = crate::config::url::basic_credentials(&target.endpoint)
+                && !headers.contains_key(http::header::AUTHORIZATION)
+            {
+                let mut value = http::HeaderValue::try_from(credentials)
+                    .map_err(|_| "the endpoint's user-info is not valid credentials")?;
+                value.set_sensitive(true);
+                headers.insert(http::header::AUTHORIZATION, value);
             }
             let endpoint = http::Uri::try_from(target.endpoint.as_str())
                 .map_err(|e| format!("{}: {e}", target.endpoint))?;
@@ -652,7 +693,10 @@ mod http {
             OtlpTarget {
                 protocol: Protocol::HttpProtobuf,
                 endpoint,
-                headers: vec![("x-api-key".into(), "s3cr3t".into())],
+                headers: vec![
+                    ("x-api-key".into(), "s3cr3t".into()),
+                    ("authorization".into(), "Bearer t0k3n-only".into()),
+                ],
                 // Far beyond what the tests wait: reaching it is the failure they catch.
                 timeout: Duration::from_secs(120),
                 compression: Compression::None,
@@ -725,7 +769,7 @@ mod http {
         #[test]
         fn a_failures_status_message_is_in_the_error_without_secrets() {
             run(async {
-                let message = "bad thing: key s3cr3t refused\nsecond line";
+                let message = "bad thing: key s3cr3t (t0k3n-only) refused\nsecond line";
                 let mut status = vec![0x08, 0x03, 0x12, message.len() as u8];
                 status.extend_from_slice(message.as_bytes());
                 let status = String::from_utf8(status).unwrap();
@@ -744,8 +788,9 @@ mod http {
                     error.contains("HTTP 400 Bad Request: bad thing: key"),
                     "{error}"
                 );
+                // A header's credential alone (the token of `Bearer <token>`) too.
                 assert!(
-                    !error.contains("s3cr3t") && !error.contains('\n'),
+                    !error.contains("s3cr3t") && !error.contains("t0k3n") && !error.contains('\n'),
                     "{error}"
                 );
                 assert!(error.contains(r"refused\nsecond line"), "{error}");

@@ -10,6 +10,31 @@ fn three_args(a: i64, b: i64, c: i64) -> i64 {
     a + b + c
 }
 
+/// The endpoint's user-info goes to the receiver as Basic credentials, decoded first, over
+/// either transport (gRPC sent none before).
+pub fn user_info_is_sent_as_basic_credentials(kind: Kind, protocol: godtrace::Protocol) {
+    let receiver = Receiver::start(kind);
+    let endpoint = receiver
+        .endpoint()
+        .replacen("://", "://collector:p%40ss%3Aword@", 1);
+    let guard = godtrace::init(
+        Config::new("options-user-info")
+            .endpoint(endpoint)
+            .protocol(protocol),
+    )
+    .expect("init");
+    drop(godtrace::span("options.user_info"));
+    guard.flush();
+    let requests = receiver.sink.requests();
+    let request = requests.first().expect("one export request");
+    // base64 of `collector:p@ss:word`.
+    assert_eq!(
+        request.header("authorization"),
+        Some("Basic Y29sbGVjdG9yOnBAc3M6d29yZA=="),
+        "{kind:?}"
+    );
+}
+
 pub fn run(kind: Kind, protocol_name: &str) {
     let receiver = Receiver::start(kind);
     let guard = godtrace::init(

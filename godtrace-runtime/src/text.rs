@@ -71,6 +71,21 @@ pub(crate) fn push_one_line(out: &mut String, text: &str) {
     }
 }
 
+/// The most bytes of a report godtrace prints on stderr: a report quotes the endpoint and a
+/// receiver's or a client's words, each of any length.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) const MAX_REPORT: usize = 2048;
+
+/// `message` cut to at most `max` bytes (at a character boundary, `…` marking the cut).
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) fn cut(mut message: String, max: usize) -> String {
+    if message.len() > max {
+        message.truncate(crate::value::floor_char_boundary(&message, max));
+        message.push('…');
+    }
+    message
+}
+
 /// A host as `server.address` holds it: an IPv6 literal without the brackets a URL or an
 /// authority puts around it (`[::1]` is `::1`), as the conventions write addresses; the port
 /// is an attribute of its own, so nothing is left to tell apart.
@@ -83,6 +98,23 @@ pub(crate) fn unbracketed(host: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    /// A report quoting a 300 KB endpoint is one line of bounded length.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    #[test]
+    fn reports_are_cut_at_a_character_boundary() {
+        let long = format!("could not export to http://{}é.com", "a".repeat(300_000));
+        let cut = super::cut(long, super::MAX_REPORT);
+        assert!(
+            cut.len() <= super::MAX_REPORT + '…'.len_utf8(),
+            "{}",
+            cut.len()
+        );
+        assert!(cut.ends_with('…'));
+        let short = super::cut("é".repeat(3), 5);
+        assert_eq!(short, "éé…");
+        assert_eq!(super::cut("fine".into(), 4), "fine");
+    }
+
     #[test]
     fn tokens_are_tchars_only() {
         assert!(super::is_token("x-api-key"));

@@ -467,11 +467,12 @@ impl ExportLoop<'_> {
         }
         let failed = self.counters.failed_spans.load(Ordering::Relaxed);
         if let Some(new) = self.failures.due(failed, force) {
-            eprintln!(
+            let report = format!(
                 "godtrace: could not export {new} spans to {} ({failed} in all): {}",
                 url::redacted(&self.options.destination),
                 self.failures.last_error
             );
+            eprintln!("{}", crate::text::cut(report, crate::text::MAX_REPORT));
         }
     }
 }

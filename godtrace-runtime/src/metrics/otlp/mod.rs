@@ -114,7 +114,8 @@ fn run(
                         target.endpoint,
                         crate::otlp::client::explain(&e)
                     );
-                    eprintln!("{}", url::scrub(&message, &target.endpoint));
+                    let message = url::scrub(&message, &target.endpoint);
+                    eprintln!("{}", crate::text::cut(message, crate::text::MAX_REPORT));
                 }
                 failing = true;
             }

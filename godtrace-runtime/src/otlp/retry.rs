@@ -66,14 +66,90 @@ pub(crate) fn grpc_retryable(code: i32) -> bool {
     matches!(code, 1 | 4 | 10 | 11 | 14 | 15)
 }
 
-/// A `Retry-After` value in seconds (the HTTP-date form is not read: the backoff applies).
+/// A `Retry-After` value: seconds, or an HTTP-date (the wait until then, none once it is
+/// past), in any of the three forms a recipient must accept (RFC 9110, 5.6.7).
 #[cfg(feature = "otlp-http")]
 pub(crate) fn retry_after(value: &[u8]) -> Option<Duration> {
     let text = std::str::from_utf8(value).ok()?.trim();
-    if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        if text.is_empty() || text.len() > 10 {
+            return None;
+        }
+        return text.parse().ok().map(Duration::from_secs);
+    }
+    let at = http_date(text)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// Seconds since the Unix epoch of an HTTP-date: `Sun, 06 Nov 1994 08:49:37 GMT` (IMF-fixdate),
+/// `Sunday, 06-Nov-94 08:49:37 GMT` (RFC 850) or `Sun Nov  6 08:49:37 1994` (asctime).
+#[cfg(feature = "otlp-http")]
+fn http_date(text: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    if text.len() > 64 {
         return None;
     }
-    text.parse().ok().map(Duration::from_secs)
+    let parts: Vec<&str> = text
+        .split([' ', ',', '-', ':'])
+        .filter(|part| !part.is_empty())
+        .collect();
+    let month = |name: &str| MONTHS.iter().position(|m| *m == name).map(|i| i as u64 + 1);
+    let number = |part: &str| {
+        (part.len() <= 4 && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse::<u64>().ok())
+            .flatten()
+    };
+    let (day, month, year, clock) = match parts.as_slice() {
+        [_, day, mon, year, h, m, s, "GMT"] => {
+            (number(day)?, month(mon)?, number(year)?, [h, m, s])
+        }
+        [_, mon, day, h, m, s, year] => (number(day)?, month(mon)?, number(year)?, [h, m, s]),
+        _ => return None,
+    };
+    // RFC 850's two-digit year: the century that puts it at most 50 years ahead.
+    let year = match year {
+        0..=99 => {
+            let this_year = 1970 + unix_now_secs() / 31_556_952;
+            let mut full = this_year / 100 * 100 + year;
+            if full > this_year + 50 {
+                full -= 100;
+            }
+            full
+        }
+        _ => year,
+    };
+    let [h, m, s] = clock.map(|part| number(part));
+    let (h, m, s) = (h?, m?, s?);
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 || !(1970..=9999).contains(&year) {
+        return None;
+    }
+    Some(days_since_epoch(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+}
+
+#[cfg(feature = "otlp-http")]
+fn unix_now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (1970 or later).
+#[cfg(feature = "otlp-http")]
+fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
+    // March-based years put the leap day last (Hinnant's `days_from_civil`).
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year / 400;
+    let year_of_era = year - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// The waits between attempts of one request, up to its deadline.
@@ -169,19 +245,70 @@ mod tests {
 
     #[test]
     #[cfg(feature = "otlp-http")]
-    fn retry_after_is_whole_seconds_or_nothing() {
+    fn retry_after_is_seconds_or_an_http_date() {
         assert_eq!(retry_after(b"3"), Some(Duration::from_secs(3)));
         assert_eq!(retry_after(b" 0 "), Some(Duration::ZERO));
+        // A date past: no wait.
+        assert_eq!(
+            retry_after(b"Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        // A date ahead: the wait until then, in each of the three forms.
+        let ahead = unix_now_secs() + 3600;
+        let ahead_date = imf_fixdate(ahead);
+        let wait = retry_after(ahead_date.as_bytes()).expect(&ahead_date);
+        assert!(
+            (3590..=3600).contains(&wait.as_secs()),
+            "{ahead_date}: {wait:?}"
+        );
         for bad in [
             &b"-5"[..],
             b"",
             b"1.5",
-            b"Wed, 21 Oct 2015 07:28:00 GMT",
             b"99999999999999999999",
             b"\xff",
+            b"Wed, 32 Oct 2015 07:28:00 GMT",
+            b"Wed, 21 Oct 2015 24:28:00 GMT",
+            b"Wed, 21 Foo 2015 07:28:00 GMT",
+            b"Wed, 21 Oct 2015 07:28:00 UTC",
+            b"tomorrow",
         ] {
             assert_eq!(retry_after(bad), None, "{bad:?}");
         }
+        for (date, secs) in [
+            ("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777),
+            ("Sunday, 06-Nov-94 08:49:37 GMT", 784_111_777),
+            ("Sun Nov  6 08:49:37 1994", 784_111_777),
+            ("Thu, 29 Feb 2024 00:00:00 GMT", 1_709_164_800),
+            ("Thu, 01 Jan 1970 00:00:00 GMT", 0),
+        ] {
+            assert_eq!(http_date(date), Some(secs), "{date}");
+        }
+    }
+
+    /// `secs` since the epoch as an IMF-fixdate (the weekday is not checked by the parser).
+    fn imf_fixdate(secs: u64) -> String {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let (days, rest) = (secs / 86_400, secs % 86_400);
+        // Hinnant's `civil_from_days`.
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + u64::from(month <= 2);
+        format!(
+            "Mon, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+            MONTHS[month as usize - 1],
+            rest / 3600,
+            rest / 60 % 60,
+            rest % 60
+        )
     }
 
     #[test]

@@ -86,6 +86,42 @@ fn spans_exited_out_of_order_leave_the_one_still_entered_current() {
 }
 
 #[traced]
+fn traced_under_two_subscribers() {}
+
+/// A subscriber set for a scope (`with_default`) inside another gives out the same `tracing`
+/// ids: its spans are not taken for the outer one's, which stays current with its
+/// attributes, events and children.
+#[test]
+fn a_scoped_subscribers_spans_are_not_taken_for_the_outer_ones() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let request = tracing::info_span!("bridge.request").entered();
+    let inner = tracing_subscriber::registry().with(godtrace::tracing::layer());
+    tracing::subscriber::with_default(inner, || {
+        // The first span of a new registry: the same id as `bridge.request`.
+        let scoped = tracing::info_span!("bridge.scoped");
+        godtrace::set_attribute("bridge.user_id", 42_i64);
+        drop(scoped);
+    });
+    traced_under_two_subscribers();
+    tracing::info!("bridge.after_scoped");
+    let trace_id = godtrace::trace_id();
+    drop(request);
+    let request = c.span("bridge.request");
+    assert_eq!(trace_id, Some(request.trace_id.to_string()));
+    assert!(is_child(
+        &c,
+        "capture::tracing_bridge::traced_under_two_subscribers",
+        "bridge.request"
+    ));
+    assert!(
+        request.event("bridge.after_scoped").is_some(),
+        "{request:#?}"
+    );
+    assert_eq!(c.span("bridge.scoped").attr("bridge.user_id"), None);
+}
+
+#[traced]
 fn traced_after_a_forgotten_guard() {}
 
 /// A `tracing` span closed while still entered (its guard forgotten): `tracing` no longer

@@ -199,15 +199,19 @@ where
         }
     }
 
-    fn on_exit(&self, id: &Id, _ctx: LayerContext<'_, S>) {
-        exit(id);
+    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        if let Some(span_id) = bridged_span_id(id, &ctx) {
+            exit(id, span_id);
+        }
     }
 
     fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
         // A span closed while still entered on this thread (its guard forgotten): its context
         // must not stay current here for the rest of the thread (nor be taken for a later
         // span given the same id).
-        exit_closed(&id);
+        if let Some(span_id) = bridged_span_id(&id, &ctx) {
+            exit_closed(&id, span_id);
+        }
         let Some(span) = ctx.span(&id) else { return };
         let bridged = span.extensions_mut().remove::<Bridged>();
         // Ended once the span's extensions are no longer borrowed: ending hands it to the sinks.
@@ -220,6 +224,20 @@ where
             record.end();
         }
     }
+}
+
+/// The godtrace span id of the bridged `tracing` span `id` of this subscriber's registry. With
+/// its `tracing` id, it names the span among those entered on this thread: ids are unique
+/// within one registry only, and two subscribers (a scoped `with_default` beside the global
+/// one) give out the same ones.
+fn bridged_span_id<S>(id: &Id, ctx: &LayerContext<'_, S>) -> Option<SpanId>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let span = ctx.span(id)?;
+    let extensions = span.extensions();
+    let bridged = extensions.get::<Bridged>()?;
+    Some(bridged.context.span().span_context().span_id())
 }
 
 /// Where a new `tracing` span goes: under its explicit parent (a bridged span's context), at
@@ -392,7 +410,13 @@ fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Opti
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
         let span = registry.span(&id)?;
         let extensions = span.extensions();
-        let record = extensions.get::<Bridged>()?.record.as_ref()?;
+        let bridged = extensions.get::<Bridged>()?;
+        // The span of that id in this registry may be another registry's entered span's
+        // namesake (see `bridged_span_id`).
+        if bridged.context.span().span_context().span_id() != current {
+            return None;
+        }
+        let record = bridged.record.as_ref()?;
         (apply.take()?)(record, value.take()?);
         Some(())
     });
@@ -440,17 +464,19 @@ fn enter(id: &Id, bridged: &Bridged) {
     let _ = ENTERED.try_with(|entered| entered.borrow_mut().push(entry));
 }
 
-/// Undoes the latest [`enter`] of `id` on this thread (tracing exits spans in any order).
-fn exit(id: &Id) {
+/// Undoes the latest [`enter`] of `id` (whose godtrace span is `span_id`) on this thread
+/// (tracing exits spans in any order).
+fn exit(id: &Id, span_id: SpanId) {
     let id = id.into_u64();
+    let this = |entry: &Entry| entry.id == id && entry.span_id == span_id;
     let entry = ENTERED
         .try_with(|entered| {
             let mut entered = entered.borrow_mut();
             // Innermost first: spans are nearly always exited in the order they were entered.
-            if entered.last().is_some_and(|entry| entry.id == id) {
+            if entered.last().is_some_and(this) {
                 return entered.pop();
             }
-            let at = entered.iter().rposition(|entry| entry.id == id)?;
+            let at = entered.iter().rposition(this)?;
             Some(entered.remove(at))
         })
         .ok()
@@ -459,17 +485,18 @@ fn exit(id: &Id) {
     drop(entry);
 }
 
-/// Undoes every [`enter`] of the closed span `id` left on this thread.
-fn exit_closed(id: &Id) {
+/// Undoes every [`enter`] of the closed span `id` (whose godtrace span is `span_id`) left on
+/// this thread.
+fn exit_closed(id: &Id, span_id: SpanId) {
     let id = id.into_u64();
+    let this = |entry: &Entry| entry.id == id && entry.span_id == span_id;
     let left = ENTERED
         .try_with(|entered| {
             let mut entered = entered.borrow_mut();
-            if !entered.iter().any(|entry| entry.id == id) {
+            if !entered.iter().any(this) {
                 return Vec::new();
             }
-            let (left, kept): (Vec<Entry>, Vec<Entry>) =
-                entered.drain(..).partition(|entry| entry.id == id);
+            let (left, kept): (Vec<Entry>, Vec<Entry>) = entered.drain(..).partition(this);
             *entered = kept;
             left
         })

@@ -385,6 +385,9 @@ fn events_become_span_events_from_info_up_by_default() {
         ["fetched", "exception", "write failed"],
         "DEBUG left out"
     );
+    // ERROR events fail their span by default, as tracing-opentelemetry's do; the last one's
+    // error describes it.
+    assert_eq!(span.error_message(), Some("quota exceeded"));
     // An error beside a message: the message names the event, the error is its text.
     assert_eq!(
         span.event("write failed")
@@ -403,10 +406,6 @@ fn events_become_span_events_from_info_up_by_default() {
     assert_eq!(
         exception.attr("exception.message"),
         Some(&Value::from("disk full"))
-    );
-    assert!(
-        !span.is_error(),
-        "an ERROR event does not fail the span by default"
     );
     // An event inside a `#[traced]` call goes to that call's span, the innermost.
     let traced = c.span("capture::tracing_bridge::traced_with_event");
@@ -499,6 +498,35 @@ fn the_event_level_is_configurable_and_error_events_can_fail_the_span() {
     failing_inside_traced();
     let traced = c.span("capture::tracing_bridge::failing_inside_traced");
     assert_eq!(traced.error_message(), Some("boom"));
+}
+
+#[tracing::instrument(err)]
+fn instrumented_err(fail: bool) -> Result<u32, String> {
+    if fail { Err("declined".into()) } else { Ok(1) }
+}
+
+/// `#[instrument(err)]` fails its span on an `Err` by default (its ERROR event), as with
+/// tracing-opentelemetry; turned off, ERROR events leave the status alone.
+#[test]
+fn an_instrumented_err_fails_its_span_unless_turned_off() {
+    let c = testing::capture();
+    {
+        let _subscriber = bridged();
+        assert!(instrumented_err(true).is_err());
+        assert!(instrumented_err(false).is_ok());
+    }
+    let spans = c.spans_named("instrumented_err");
+    assert_eq!(spans.len(), 2);
+    assert_eq!(spans[0].error_message(), Some("declined"));
+    assert!(!spans[1].is_error(), "{:#?}", spans[1]);
+    let lenient = godtrace::tracing::layer().error_events_fail_span(false);
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(lenient));
+    {
+        let _span = tracing::info_span!("bridge.lenient").entered();
+        tracing::error!("logged and handled");
+    }
+    assert!(!c.span("bridge.lenient").is_error());
 }
 
 #[traced]

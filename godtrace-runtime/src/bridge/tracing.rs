@@ -33,7 +33,9 @@
 //! - **Events** inside a span become span events (named after their message; `level`,
 //!   `target` and their fields as attributes) from [`GodtraceLayer::min_event_level`] up
 //!   (INFO by default); an event with an `error` field and no message is named `exception`.
-//!   [`GodtraceLayer::error_events_fail_span`] makes an ERROR event mark its span failed.
+//!   An ERROR event marks its span failed, as tracing-opentelemetry's layer does by default
+//!   (`#[instrument(err)]` fails its span); [`GodtraceLayer::error_events_fail_span`] turns
+//!   that off.
 //! - **Code location**: `code.file.path`, `code.line.number`, and `code.function.name`
 //!   (the module path and the span name) for a span named like a function, as
 //!   `#[instrument]` names them.
@@ -72,14 +74,14 @@ use tracing_subscriber::registry::LookupSpan;
 /// let subscriber = tracing_subscriber::registry().with(
 ///     godtrace_runtime::tracing::layer()
 ///         .min_event_level(tracing::Level::DEBUG)
-///         .error_events_fail_span(true),
+///         .error_events_fail_span(false),
 /// );
 /// # drop(subscriber);
 /// ```
 pub fn layer() -> GodtraceLayer {
     GodtraceLayer {
         min_event_level: Level::INFO,
-        error_events_fail_span: false,
+        error_events_fail_span: true,
     }
 }
 
@@ -101,7 +103,9 @@ impl GodtraceLayer {
 
     /// Whether an ERROR event marks the span it is in as failed, described by the event's
     /// error (an `error = &e as &dyn Error` field's text) when it has one, else by its message
-    /// (off by default).
+    /// (on by default, as tracing-opentelemetry's `error_events_to_status`: the ERROR event
+    /// `#[instrument(err)]` emits for an `Err` fails its span). Off, a span is failed only
+    /// by `otel.status_code` or godtrace's own API.
     pub fn error_events_fail_span(mut self, on: bool) -> GodtraceLayer {
         self.error_events_fail_span = on;
         self

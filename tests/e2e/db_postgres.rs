@@ -128,6 +128,9 @@ fn queries_are_client_spans_under_the_traced_operation_without_their_values() {
     for span in &children {
         assert_client_span(span, &op, "postgresql", "godtrace_test", &url);
     }
+    // A transaction's commands have their summary too: the command itself.
+    assert_eq!(string_attr(&children[5], "db.query.summary"), "BEGIN");
+    assert_eq!(string_attr(&children[7], "db.query.summary"), "COMMIT");
     let select = &children[3];
     assert_eq!(string_attr(select, "db.operation.name"), "SELECT");
     assert_eq!(string_attr(select, "db.collection.name"), table);

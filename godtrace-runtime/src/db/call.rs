@@ -57,7 +57,8 @@ pub(crate) struct Call {
     summary: Option<StringValue>,
     operation: Option<StringValue>,
     collection: Option<StringValue>,
-    /// Something was handed to the caller: a call dropped now was not cancelled.
+    /// A row was handed to the caller, who has not asked for more since: a call dropped now
+    /// was stopped by its caller, not cancelled.
     delivered: bool,
     finished: bool,
 }
@@ -130,10 +131,12 @@ impl Call {
         self.span.set_attribute(key, value);
     }
 
-    /// Notes that results reached the caller: dropping the call later is not a cancellation.
+    /// Notes whether the caller holds the last result it asked for (`true`: dropping the call
+    /// now is the caller stopping after it) or waits for more (`false`: dropping it now, a
+    /// timeout around a `fetch_all` that collects the rows, say, is a cancellation).
     #[cfg(feature = "sqlx")]
-    pub(crate) fn delivered(&mut self) {
-        self.delivered = true;
+    pub(crate) fn set_delivered(&mut self, delivered: bool) {
+        self.delivered = delivered;
     }
 
     /// Ends the call as a success.

@@ -176,7 +176,9 @@ fn start_statement(endpoint: &Arc<Endpoint>, sql: &str) -> Option<Call> {
 /// tracing off.
 fn start_named(endpoint: &Arc<Endpoint>, operation: &'static str) -> Option<Call> {
     call::enabled().then(|| {
-        Call::start(endpoint, None, Some(operation.to_owned()), None, || {
+        // Its summary is the command itself, as a statement's is its operation and tables.
+        let summary = Some(operation.to_owned());
+        Call::start(endpoint, summary, Some(operation.to_owned()), None, || {
             Some(operation.to_owned())
         })
     })
@@ -266,9 +268,15 @@ where
             Ok(step) => {
                 rows += u64::from(is_row(&step));
                 if let Some(call) = &mut call {
-                    call.delivered();
+                    call.set_delivered(true);
                 }
+                // Resolves when the caller asks for the next item: until a row comes, a drop
+                // is the caller's wait cut short (a timeout around sqlx's `fetch_all`, whose
+                // rows reach the caller only at the end), not a stop after a row it took.
                 yielder.send(Ok(step)).await;
+                if let Some(call) = &mut call {
+                    call.set_delivered(false);
+                }
             }
             Err(error) => {
                 // The caller has these rows (a cursor that failed half-way, a row that did not
@@ -522,6 +530,48 @@ mod tests {
             got.push(item);
         }
         got
+    }
+
+    /// One row, then nothing more yet (the server still sending).
+    struct RowThenWait(bool);
+
+    impl Stream for RowThenWait {
+        type Item = Result<u8, Error>;
+
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            if std::mem::replace(&mut self.0, true) {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(Some(Ok(1)))
+            }
+        }
+    }
+
+    /// A caller that stops after a row it took is done; one cut short while it waits for
+    /// more (a timeout around sqlx's `fetch_all`, which collects every row before the caller
+    /// sees any) is a cancelled call.
+    #[test]
+    fn a_drop_while_the_caller_waits_for_more_rows_is_a_cancellation() {
+        let capture = crate::testing::capture();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        for (name, polls) in [("relay_stopped", 1), ("relay_cut_short", 2)] {
+            let call = start_named(&endpoint(), name);
+            let mut stream =
+                Generated::new(move |yielder| relay(RowThenWait(false), call, yielder, |_| true));
+            for _ in 0..polls {
+                let _ = std::pin::Pin::new(&mut stream).poll_next(&mut cx);
+            }
+        }
+        assert!(!capture.span("relay_stopped").is_error());
+        let cut = capture.span("relay_cut_short");
+        assert_eq!(
+            cut.attr("error.type"),
+            Some(&opentelemetry::Value::from("cancelled")),
+            "{cut:#?}"
+        );
     }
 
     #[test]

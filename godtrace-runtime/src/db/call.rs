@@ -78,7 +78,11 @@ impl Call {
             (Some(summary), _, _) => summary.clone().into(),
             (None, Some(op), Some(coll)) => format!("{op} {coll}").into(),
             (None, Some(op), None) => op.clone().into(),
-            _ => endpoint.system.into(),
+            // The conventions' `{target}`, else the system: the database, when known.
+            _ => match &endpoint.namespace {
+                Some(namespace) => namespace.as_str().to_owned().into(),
+                None => endpoint.system.into(),
+            },
         };
         let span = span_builder(name).kind(SpanKind::Client).start_detached();
         let call = Call {
@@ -222,6 +226,25 @@ mod tests {
             "Duration of database client operations."
         );
         assert_eq!(metric.unit, "s");
+    }
+
+    /// A call with no summary and no operation (an empty text, `(SELECT 1)`) is named after
+    /// its database, the conventions' `{target}`, else after the system.
+    #[test]
+    fn a_call_naming_nothing_is_named_after_its_database() {
+        let capture = crate::testing::capture();
+        let endpoint = |namespace: Option<&'static str>| {
+            Arc::new(Endpoint {
+                system: "call_rs_system",
+                namespace: namespace.map(StringValue::from),
+                address: None,
+                port: None,
+            })
+        };
+        Call::start(&endpoint(Some("call_rs_db")), None, None, None, || None).succeed();
+        Call::start(&endpoint(None), None, None, None, || None).succeed();
+        assert_eq!(capture.spans_named("call_rs_db").len(), 1);
+        assert_eq!(capture.spans_named("call_rs_system").len(), 1);
     }
 
     /// Recommended on the metric by the conventions: without it, statements with several

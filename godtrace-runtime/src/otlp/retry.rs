@@ -287,6 +287,7 @@ mod tests {
     }
 
     /// `secs` since the epoch as an IMF-fixdate (the weekday is not checked by the parser).
+    #[cfg(feature = "otlp-http")]
     fn imf_fixdate(secs: u64) -> String {
         const MONTHS: [&str; 12] = [
             "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

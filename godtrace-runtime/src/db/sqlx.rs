@@ -503,8 +503,9 @@ mod tests {
         assert!(span.attr("db.client.connection.wait_time").is_none());
     }
 
-    /// Items handed out one by one, each at once.
-    struct Items(std::vec::IntoIter<Result<u8, Error>>);
+    /// Items handed out one by one, each at once; then the end, or (`wait`) nothing more
+    /// yet, as a server still sending.
+    struct Items(std::vec::IntoIter<Result<u8, Error>>, bool);
 
     impl Stream for Items {
         type Item = Result<u8, Error>;
@@ -513,15 +514,19 @@ mod tests {
             mut self: std::pin::Pin<&mut Self>,
             _: &mut std::task::Context<'_>,
         ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Ready(self.0.next())
+            match self.0.next() {
+                None if self.1 => std::task::Poll::Pending,
+                next => std::task::Poll::Ready(next),
+            }
         }
     }
 
     /// Reads `items` through [`relay`] in a call named `name`: what the caller got.
     fn relayed(name: &'static str, items: Vec<Result<u8, Error>>) -> Vec<Result<u8, Error>> {
         let call = start_named(&endpoint(), name);
-        let mut stream =
-            Generated::new(move |yielder| relay(Items(items.into_iter()), call, yielder, |_| true));
+        let mut stream = Generated::new(move |yielder| {
+            relay(Items(items.into_iter(), false), call, yielder, |_| true)
+        });
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         let mut got = Vec::new();
         while let std::task::Poll::Ready(Some(item)) =
@@ -530,24 +535,6 @@ mod tests {
             got.push(item);
         }
         got
-    }
-
-    /// One row, then nothing more yet (the server still sending).
-    struct RowThenWait(bool);
-
-    impl Stream for RowThenWait {
-        type Item = Result<u8, Error>;
-
-        fn poll_next(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Self::Item>> {
-            if std::mem::replace(&mut self.0, true) {
-                std::task::Poll::Pending
-            } else {
-                std::task::Poll::Ready(Some(Ok(1)))
-            }
-        }
     }
 
     /// A caller that stops after a row it took is done; one cut short while it waits for
@@ -559,8 +546,11 @@ mod tests {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         for (name, polls) in [("relay_stopped", 1), ("relay_cut_short", 2)] {
             let call = start_named(&endpoint(), name);
-            let mut stream =
-                Generated::new(move |yielder| relay(RowThenWait(false), call, yielder, |_| true));
+            let mut stream = Generated::new(move |yielder| {
+                relay(Items(vec![Ok(1)].into_iter(), true), call, yielder, |_| {
+                    true
+                })
+            });
             for _ in 0..polls {
                 let _ = std::pin::Pin::new(&mut stream).poll_next(&mut cx);
             }

@@ -132,6 +132,13 @@ impl Bridged {
     fn span_context(&self) -> SpanContext {
         self.context.span().span_context().clone()
     }
+
+    /// Its godtrace span's id. With its `tracing` id, it names the span among those entered
+    /// on this thread: ids are unique within one registry only, and two subscribers (a
+    /// scoped `with_default` beside the global one) give out the same ones.
+    fn span_id(&self) -> SpanId {
+        self.context.span().span_context().span_id()
+    }
 }
 
 impl<S> Layer<S> for GodtraceLayer
@@ -204,20 +211,22 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
-        if let Some(span_id) = bridged_span_id(id, &ctx) {
+        let Some(span) = ctx.span(id) else { return };
+        let span_id = span.extensions().get::<Bridged>().map(Bridged::span_id);
+        if let Some(span_id) = span_id {
             exit(id, span_id);
         }
     }
 
     fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let bridged = span.extensions_mut().remove::<Bridged>();
         // A span closed while still entered on this thread (its guard forgotten): its context
         // must not stay current here for the rest of the thread (nor be taken for a later
         // span given the same id).
-        if let Some(span_id) = bridged_span_id(&id, &ctx) {
-            exit_closed(&id, span_id);
+        if let Some(bridged) = &bridged {
+            exit_closed(&id, bridged.span_id());
         }
-        let Some(span) = ctx.span(&id) else { return };
-        let bridged = span.extensions_mut().remove::<Bridged>();
         // Ended once the span's extensions are no longer borrowed: ending hands it to the sinks.
         drop(span);
         if let Some(Bridged {
@@ -228,20 +237,6 @@ where
             record.end();
         }
     }
-}
-
-/// The godtrace span id of the bridged `tracing` span `id` of this subscriber's registry. With
-/// its `tracing` id, it names the span among those entered on this thread: ids are unique
-/// within one registry only, and two subscribers (a scoped `with_default` beside the global
-/// one) give out the same ones.
-fn bridged_span_id<S>(id: &Id, ctx: &LayerContext<'_, S>) -> Option<SpanId>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    let span = ctx.span(id)?;
-    let extensions = span.extensions();
-    let bridged = extensions.get::<Bridged>()?;
-    Some(bridged.context.span().span_context().span_id())
 }
 
 /// Where a new `tracing` span goes: under its explicit parent (a bridged span's context), at
@@ -371,7 +366,7 @@ fn add_event_to_innermost<S>(
     };
     let extensions = span.extensions();
     if let Some(bridged) = extensions.get::<Bridged>()
-        && bridged.context.span().span_context().span_id() == current
+        && bridged.span_id() == current
         && let Some(record) = &bridged.record
     {
         record.add_event(name, attributes, fails);
@@ -416,8 +411,8 @@ fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Opti
         let extensions = span.extensions();
         let bridged = extensions.get::<Bridged>()?;
         // The span of that id in this registry may be another registry's entered span's
-        // namesake (see `bridged_span_id`).
-        if bridged.context.span().span_context().span_id() != current {
+        // namesake (see `Bridged::span_id`).
+        if bridged.span_id() != current {
             return None;
         }
         let record = bridged.record.as_ref()?;
@@ -461,7 +456,7 @@ fn enter(id: &Id, bridged: &Bridged) {
     }
     let entry = Entry {
         id: id.into_u64(),
-        span_id: bridged.context.span().span_context().span_id(),
+        span_id: bridged.span_id(),
         guard: Some(bridged.context.clone().attach()),
     };
     // Refused while the thread exits: the entry is dropped (its context detached) at once.

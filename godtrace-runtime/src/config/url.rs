@@ -64,7 +64,7 @@ fn host_ok(host_port: &str) -> Result<(), String> {
         };
     }
     let host = host_port.split(':').next().unwrap_or("");
-    let decoded = percent_decode(host).ok_or("invalid percent-escape in the host")?;
+    let decoded = crate::text::percent_decode(host).ok_or("invalid percent-escape in the host")?;
     let forbidden = |b: &u8| {
         b.is_ascii_control()
             || matches!(
@@ -104,24 +104,6 @@ fn parses(url: &str) -> Result<(), String> {
 #[cfg(not(feature = "otlp-http"))]
 fn parses(_url: &str) -> Result<(), String> {
     Ok(())
-}
-
-/// `text` with its `%XX` escapes decoded; `None` if a `%` is not followed by two hex digits.
-fn percent_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 /// `text` percent-encoded as the URL standard encodes a query of an `http(s)` URL: controls,
@@ -192,7 +174,7 @@ pub(crate) fn secrets(url: &str) -> Vec<String> {
         secrets.push(format!("{info}@"));
         if let Some((_, password)) = info.split_once(':') {
             secrets.push(password.to_owned());
-            if let Some(decoded) = percent_decode(password) {
+            if let Some(decoded) = crate::text::percent_decode(password) {
                 secrets.push(String::from_utf8_lossy(&decoded).into_owned());
             }
         }
@@ -207,7 +189,7 @@ pub(crate) fn secrets(url: &str) -> Vec<String> {
         secrets.extend([format!("?{query}"), format!("?{}", query_encoded(query))]);
         secrets.extend([query.to_owned(), query_encoded(query)]);
         for (_, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
-            let decoded = percent_decode(value)
+            let decoded = crate::text::percent_decode(value)
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                 .unwrap_or_default();
             secrets.extend([value.to_owned(), query_encoded(value), decoded]);
@@ -231,9 +213,9 @@ pub(crate) fn secrets(url: &str) -> Vec<String> {
 pub(crate) fn basic_credentials(url: &str) -> Option<String> {
     let info = userinfo(url)?;
     let (user, password) = info.split_once(':').unwrap_or((info, ""));
-    let mut plain = percent_decode(user)?;
+    let mut plain = crate::text::percent_decode(user)?;
     plain.push(b':');
-    plain.extend(percent_decode(password)?);
+    plain.extend(crate::text::percent_decode(password)?);
     Some(format!("Basic {}", base64(&plain)))
 }
 
@@ -257,8 +239,10 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// The shortest part of a URL's credentials looked for on its own (see [`scrub`]).
-const MIN_LONE_SECRET: usize = 6;
+/// The shortest secret looked for on its own in a message (a part of a URL's credentials, see
+/// [`scrub`], or a header's value): a shorter one (`1`, `yes`) would take every copy of its
+/// letters.
+pub(crate) const MIN_LONE_SECRET: usize = 6;
 
 /// `message` with every occurrence of any of `secrets` (longest first where several start at
 /// one place) replaced by `<redacted>` (`<redacted>@` for a user-info with its `@`,

@@ -388,12 +388,15 @@ const SENSITIVE_QUERY_KEYS: [&str; 7] = [
 ];
 
 fn redacted_query(query: &str) -> Cow<'_, str> {
+    // A key is compared decoded, as the server reads it: `X-Amz%2DSignature` carries the
+    // signature as well.
     let sensitive = |pair: &str| {
         let key = pair.split('=').next().unwrap_or_default();
+        let decoded = crate::text::percent_decode(key);
         pair.contains('=')
             && SENSITIVE_QUERY_KEYS
                 .iter()
-                .any(|wanted| percent_decodes_to(key, wanted))
+                .any(|wanted| decoded.as_deref() == Some(wanted.as_bytes()))
     };
     if !query.split('&').any(sensitive) {
         return Cow::Borrowed(query);
@@ -406,33 +409,6 @@ fn redacted_query(query: &str) -> Cow<'_, str> {
         })
         .collect();
     Cow::Owned(pairs.join("&"))
-}
-
-/// Whether `key` is `wanted` once its `%XX` escapes are decoded: a server decodes the key
-/// before reading it, so `X-Amz%2DSignature` carries the signature as well.
-fn percent_decodes_to(key: &str, wanted: &str) -> bool {
-    let (key, mut wanted) = (key.as_bytes(), wanted.as_bytes().iter());
-    let mut at = 0;
-    while at < key.len() {
-        let escaped = (key[at] == b'%')
-            .then(|| key.get(at + 1..at + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
-        let byte = match escaped {
-            Some(byte) if key[at + 1].is_ascii_hexdigit() => {
-                at += 3;
-                byte
-            }
-            _ => {
-                at += 1;
-                key[at - 1]
-            }
-        };
-        if wanted.next() != Some(&byte) {
-            return false;
-        }
-    }
-    wanted.next().is_none()
 }
 
 /// The name of a gRPC status code, for `rpc.response.status_code` and `error.type` (the

@@ -15,11 +15,8 @@ static SEEN: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Default::default);
 #[cfg(test)]
 static RECENT: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-fn emit(mut message: String) {
-    if message.len() > MAX_MESSAGE_LEN {
-        message.truncate(crate::value::floor_char_boundary(&message, MAX_MESSAGE_LEN));
-        message.push('…');
-    }
+fn emit(message: String) {
+    let message = crate::text::cut(message, MAX_MESSAGE_LEN);
     eprintln!("godtrace: {message}");
     #[cfg(test)]
     {

@@ -78,11 +78,7 @@ pub(crate) fn retry_after(value: &[u8]) -> Option<Duration> {
         return text.parse().ok().map(Duration::from_secs);
     }
     let at = http_date(text)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    Some(Duration::from_secs(at.saturating_sub(now)))
+    Some(Duration::from_secs(at.saturating_sub(unix_now_secs())))
 }
 
 /// Seconds since the Unix epoch of an HTTP-date: `Sun, 06 Nov 1994 08:49:37 GMT` (IMF-fixdate),

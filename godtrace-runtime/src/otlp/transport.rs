@@ -14,10 +14,6 @@ use std::time::Duration;
 /// bytes in practice. A receiver sending more (or without end) costs no more memory.
 const MAX_ANSWER: usize = 64 << 10;
 
-/// The shortest header value looked for in messages: a shorter one (`1`, `yes`) would take
-/// every copy of its letters.
-const MIN_QUOTED_SECRET: usize = 6;
-
 /// What the requests of either transport say they come from, unless the configured headers
 /// say otherwise (the OTLP exporter specification asks for a User-Agent).
 const USER_AGENT: &str = concat!("godtrace/", env!("CARGO_PKG_VERSION"));
@@ -49,9 +45,10 @@ pub(crate) struct Transport {
     body: BodyWriter,
     /// Bounds a request, its retries included.
     timeout: Duration,
-    /// The configured headers' values (API keys, tokens) long enough not to occur by chance:
-    /// a receiver's words may quote them back, and never reach a message so.
-    header_values: Vec<String>,
+    /// The configured headers' values (API keys, tokens) and a proxy URL's credentials, long
+    /// enough not to occur by chance: a receiver's words may quote them back, and never
+    /// reach a message so. (The endpoint's own are scrubbed where a failure is reported.)
+    secrets: Vec<String>,
 }
 
 enum Wire {
@@ -81,9 +78,9 @@ impl Transport {
             }
         };
         // Each value whole, and its credential alone (`Bearer <token>`: a receiver may quote
-        // the token only); the user-info's forms (`Basic` credentials, the decoded password)
-        // and those of a proxy's URL, which the HTTP client may be sending through.
-        let mut header_values: Vec<String> = target
+        // the token only); and the credentials of a proxy's URL, which the HTTP client may be
+        // sending through.
+        let mut secrets: Vec<String> = target
             .headers
             .iter()
             .flat_map(|(_, value)| {
@@ -91,22 +88,21 @@ impl Transport {
                 let credential = value.rsplit(char::is_whitespace).next().unwrap_or(value);
                 [value.to_owned(), credential.to_owned()]
             })
-            .chain(crate::config::url::secrets(&target.endpoint))
             .chain(
                 proxy_urls()
                     .iter()
                     .flat_map(|url| crate::config::url::secrets(url)),
             )
-            .filter(|value| value.len() >= MIN_QUOTED_SECRET)
+            .filter(|value| value.len() >= crate::config::url::MIN_LONE_SECRET)
             .collect();
-        header_values.dedup();
         // Longest first: a value that holds another is replaced whole.
-        header_values.sort_by_key(|value| std::cmp::Reverse(value.len()));
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
         Ok(Transport {
             wire,
             body: BodyWriter::new(grpc, gzip),
             timeout: target.timeout,
-            header_values,
+            secrets,
         })
     }
 
@@ -150,7 +146,7 @@ impl Transport {
             let failure = match self.attempt(body.clone()).await {
                 Ok(answer) => {
                     return Ok(answer.map(|mut rejected| {
-                        rejected.message = self.without_header_values(rejected.message);
+                        rejected.message = self.without_secrets(rejected.message);
                         rejected
                     }));
                 }
@@ -158,18 +154,18 @@ impl Transport {
             };
             match schedule.next_wait(&failure) {
                 Some(wait) => tokio::time::sleep(wait).await,
-                None => return Err(self.without_header_values(failure.message)),
+                None => return Err(self.without_secrets(failure.message)),
             }
         }
     }
 
-    /// `message` with every copy of a configured header's value (or of the credentials the
-    /// endpoint's or a proxy's user-info sends) replaced by `<redacted>`.
-    fn without_header_values(&self, message: String) -> String {
-        if self.header_values.is_empty() {
+    /// `message` with every copy of a configured header's value (or of a proxy URL's
+    /// credentials) replaced by `<redacted>`.
+    fn without_secrets(&self, message: String) -> String {
+        if self.secrets.is_empty() {
             return message;
         }
-        crate::config::url::replace_all_at_once(&message, &self.header_values)
+        crate::config::url::replace_all_at_once(&message, &self.secrets)
     }
 
     async fn attempt(&self, body: Bytes) -> Result<Option<Rejected>, Failure> {

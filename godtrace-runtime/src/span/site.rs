@@ -121,16 +121,16 @@ fn readable_path(type_name: &'static str) -> &'static str {
     }
 }
 
-/// Whether a type's printed name is only generic parameters (`_`) and punctuation around them.
+/// Whether a type's printed name is only generic parameters (`_`) and what is written around
+/// them (`&mut`, `*const`, brackets, array lengths).
 fn names_no_type(ty: &str) -> bool {
-    let ty = ty.replace("mut ", "").replace("const ", "");
     ty.contains('_')
-        && ty.bytes().all(|b| {
-            matches!(
-                b,
-                b'_' | b'&' | b'*' | b'[' | b']' | b'(' | b')' | b',' | b';' | b' '
-            ) || b.is_ascii_digit()
-        })
+        && ty
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .all(|word| {
+                matches!(word, "" | "_" | "mut" | "const")
+                    || word.bytes().all(|b| b.is_ascii_digit())
+            })
 }
 
 /// `<T as Tr>::rest`: `T`, `Tr` and `::rest`.

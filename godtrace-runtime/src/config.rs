@@ -166,6 +166,8 @@ pub(crate) struct Layer {
     pub(crate) propagators: Option<Vec<Propagator>>,
     /// `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` (environment only).
     pub(crate) known_http_methods: Option<Vec<String>>,
+    /// `GODTRACE_JAEGER_UI` (environment only: code sets it with `links::set_jaeger_ui`).
+    pub(crate) jaeger_ui: Option<String>,
 }
 
 impl Config {

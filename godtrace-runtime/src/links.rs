@@ -1,8 +1,11 @@
 //! Links to a trace in the Jaeger UI, to print after an operation for debugging.
 //!
 //! The UI's base address is, in order: what [`set_jaeger_ui`] set, the `GODTRACE_JAEGER_UI`
-//! environment variable, or `http://localhost:16686` (the docker-compose stack). A link leads
-//! somewhere only when spans are exported ([`is_exporting`]).
+//! environment variable, or `http://localhost:16686` (the docker-compose stack). The variable
+//! is checked by `init` when its configuration reads the environment (an invalid value is an
+//! `InitError`); read here otherwise, where a value that is not an http(s) URL is not used. A
+//! link leads somewhere only when spans are exported ([`is_exporting`]).
+use crate::InitError;
 use std::sync::RwLock;
 
 pub use crate::provider::is_exporting;
@@ -15,6 +18,23 @@ pub const DEFAULT_JAEGER_UI: &str = "http://localhost:16686";
 pub const JAEGER_UI_ENV: &str = "GODTRACE_JAEGER_UI";
 
 static UI_OVERRIDE: RwLock<Option<String>> = RwLock::new(None);
+
+/// `GODTRACE_JAEGER_UI` as `init` read and checked it (from the environment its configuration
+/// read, which `Config::with_env_vars` may have replaced).
+static UI_FROM_INIT: RwLock<Option<String>> = RwLock::new(None);
+
+/// Checks a value of `GODTRACE_JAEGER_UI`: an absolute http(s) URL, returned normalised and
+/// without a trailing slash.
+pub(crate) fn parse_jaeger_ui(name: &str, value: &str) -> Result<String, InitError> {
+    let normalized =
+        crate::config::url::normalize(name, value.trim(), "https://jaeger.example.com")?;
+    Ok(normalized.trim_end_matches('/').to_owned())
+}
+
+/// Keeps what `init` read from `GODTRACE_JAEGER_UI` (checked by [`parse_jaeger_ui`]).
+pub(crate) fn set_from_init(base: Option<String>) {
+    *UI_FROM_INIT.write().unwrap_or_else(|e| e.into_inner()) = base;
+}
 
 /// The link to the current trace in the Jaeger UI (`{ui}/trace/{trace id}`), or `None`
 /// outside any span (or before `init`), or when the current trace is not recorded (sampled
@@ -53,15 +73,18 @@ pub fn trace_url_for(trace_id: impl AsRef<str>) -> String {
 /// assert!(!base.ends_with('/'));
 /// ```
 pub fn jaeger_ui() -> String {
-    let set = UI_OVERRIDE
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let base = set
-        .or_else(|| std::env::var(JAEGER_UI_ENV).ok())
-        .map(|s| s.trim().trim_end_matches('/').to_owned())
-        .filter(|s| !s.is_empty());
-    base.unwrap_or_else(|| DEFAULT_JAEGER_UI.to_owned())
+    let read =
+        |slot: &RwLock<Option<String>>| slot.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let set = read(&UI_OVERRIDE).map(|s| s.trim().trim_end_matches('/').to_owned());
+    let from_env = || {
+        read(&UI_FROM_INIT).or_else(|| {
+            let value = std::env::var(JAEGER_UI_ENV).ok()?;
+            parse_jaeger_ui(JAEGER_UI_ENV, &value).ok()
+        })
+    };
+    set.filter(|s| !s.is_empty())
+        .or_else(from_env)
+        .unwrap_or_else(|| DEFAULT_JAEGER_UI.to_owned())
 }
 
 /// Sets the Jaeger UI base address for this process, over `GODTRACE_JAEGER_UI`; an empty

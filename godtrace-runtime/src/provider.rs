@@ -135,6 +135,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     EXPORTING.store(exporting, Ordering::Relaxed);
     crate::config::limits::set(settings.span_limits);
     crate::config::http_methods::install(settings.known_http_methods.as_deref());
+    crate::links::set_from_init(settings.jaeger_ui.clone());
     opentelemetry::global::set_text_map_propagator(propagator(&settings.propagators));
     crate::propagation::carry(&settings.propagators);
     Ok(Guard { _private: () })

@@ -39,6 +39,26 @@ pub(crate) fn bounded_str(s: &str) -> Value {
     Value::String(StringValue::from(bounded_text(s, max_attribute_len())))
 }
 
+/// A `'static` text as a value bounded by the limit: borrowed while within it (a call site's
+/// `code.*` text, an `error.type`).
+pub(crate) fn bounded_static(s: &'static str) -> Value {
+    if s.len() <= max_attribute_len() {
+        Value::from(s)
+    } else {
+        bounded_str(s)
+    }
+}
+
+/// `attribute` with its value bounded by the limit ([`bounded_value`]): what a span keeps of an
+/// attribute set at run time, whoever set it.
+pub(crate) fn bounded_attribute(attribute: KeyValue) -> KeyValue {
+    let limit = max_attribute_len();
+    if is_within(&attribute.value, limit) {
+        return attribute;
+    }
+    KeyValue::new(attribute.key, bounded_value(attribute.value, limit))
+}
+
 /// `s` cut to at most `limit` bytes on a char boundary, ending with the marker when it was cut
 /// (the marker within the limit). Only the part kept is copied.
 pub(crate) fn bounded_text(s: &str, limit: usize) -> String {

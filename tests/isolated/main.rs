@@ -9,6 +9,7 @@ mod support;
 #[global_allocator]
 static ALLOCATIONS: support::alloc::CountingAllocator = support::alloc::CountingAllocator;
 
+mod attribute_limit;
 mod before_init;
 mod config_env;
 mod config_propagators;

@@ -42,6 +42,12 @@ fn the_link_opens_the_current_trace_in_the_configured_jaeger_ui() {
     let (id, url) = analyze();
     assert_eq!(url, format!("https://jaeger.internal.example/trace/{id}"));
 
+    // Not a URL (`init` would refuse it; a capture reads it here): the default.
+    // SAFETY: as above, no other thread touches the environment.
+    unsafe { std::env::set_var(links::JAEGER_UI_ENV, "javascript:alert(1)") };
+    let (id, url) = analyze();
+    assert_eq!(url, format!("http://localhost:16686/trace/{id}"));
+
     links::set_jaeger_ui("http://127.0.0.1:26686");
     let (id, url) = analyze();
     assert_eq!(

@@ -163,6 +163,7 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
         schedule_delay: vars.millis("OTEL_BSP_SCHEDULE_DELAY")?,
         export_timeout: vars.millis("OTEL_BSP_EXPORT_TIMEOUT")?,
         otel_context: vars.bool("GODTRACE_OTEL_CONTEXT")?,
+        jaeger_ui: vars.parsed(crate::links::JAEGER_UI_ENV, crate::links::parse_jaeger_ui)?,
         known_http_methods: vars.parsed(
             "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS",
             super::http_methods::parse,

@@ -35,6 +35,8 @@ pub(crate) struct Settings {
     /// The HTTP methods the framework layers know, when the environment replaces the
     /// conventions' default list.
     pub(crate) known_http_methods: Option<Vec<String>>,
+    /// The Jaeger UI's base address the environment gave (`links`).
+    pub(crate) jaeger_ui: Option<String>,
 }
 
 /// The export queue and its worker.
@@ -128,6 +130,7 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
             .or_else(|| env.propagators.clone())
             .unwrap_or_else(|| Propagator::DEFAULT.to_vec()),
         known_http_methods: env.known_http_methods.clone(),
+        jaeger_ui: env.jaeger_ui.clone(),
     })
 }
 

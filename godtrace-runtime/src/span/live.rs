@@ -696,6 +696,7 @@ impl Live {
     /// key (the specification: keys are non-empty) and, on a `#[traced]` span, one of the
     /// `code.*` keys its call site gives it are not recorded, counted as dropped.
     pub(crate) fn set_attribute(&self, attribute: KeyValue) {
+        let attribute = crate::value::bounded_attribute(attribute);
         let mut fields = self.fields.borrow_mut();
         let key = attribute.key.as_str();
         let site_keys = self.call_site_keys();
@@ -740,6 +741,10 @@ impl Live {
         let limit = max_attributes();
         let over = attributes.len().saturating_sub(limit);
         attributes.truncate(limit);
+        for attribute in &mut attributes {
+            let taken = std::mem::replace(attribute, KeyValue::new("", false));
+            *attribute = crate::value::bounded_attribute(taken);
+        }
         fields.attributes = attributes;
         fields.dropped_attributes = fields
             .dropped_attributes

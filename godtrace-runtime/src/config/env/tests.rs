@@ -254,3 +254,25 @@ fn enum_values_are_read_in_any_case() {
     );
     assert!(env(&[("OTEL_PROPAGATORS", "NONE")]).unwrap().propagators == Some(Vec::new()));
 }
+
+/// `GODTRACE_JAEGER_UI` is checked like an endpoint: a link made of anything else (`notaurl`,
+/// `javascript:..`) would open nothing, or something else.
+#[test]
+fn the_jaeger_ui_is_an_http_url() {
+    for bad in [
+        "notaurl",
+        "javascript:alert(1)",
+        "ftp://jaeger:16686",
+        "http://",
+    ] {
+        assert!(
+            message(&[("GODTRACE_JAEGER_UI", bad)]).contains("http://"),
+            "{bad}"
+        );
+    }
+    let layer = env(&[("GODTRACE_JAEGER_UI", " HTTPS://jaeger.example:16686/ ")]).unwrap();
+    assert_eq!(
+        layer.jaeger_ui.as_deref(),
+        Some("https://jaeger.example:16686")
+    );
+}

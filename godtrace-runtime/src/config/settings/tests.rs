@@ -387,6 +387,20 @@ fn a_generic_base_endpoint_gets_each_signals_path_over_http() {
     ]);
     assert_eq!(traces.endpoint, "http://t:1/v1/traces");
     assert_eq!(metrics.endpoint, "http://base:4317");
+    // Metrics from the traces endpoint alone: its `/v1/traces` becomes `/v1/metrics`; another
+    // path is a base, as the generic endpoint's is (the README's `otlp_endpoint` row).
+    for (traces_endpoint, derived) in [
+        (
+            "http://t:1/v1/traces?tenant=a",
+            "http://t:1/v1/metrics?tenant=a",
+        ),
+        ("http://t:1/custom", "http://t:1/custom/v1/metrics"),
+        ("http://t:1", "http://t:1/v1/metrics"),
+    ] {
+        let (traces, metrics) = both(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces_endpoint)]);
+        assert_eq!(traces.endpoint, traces_endpoint);
+        assert_eq!(metrics.endpoint, derived, "{traces_endpoint}");
+    }
 }
 
 // Both transports are built in (the default features).

@@ -643,9 +643,15 @@ impl SiteParts {
 
 /// `code.function.name`, `code.file.path`, `code.line.number`: what the SDK path puts first.
 fn put_code_attributes(buf: &mut Vec<u8>, site: &crate::span::CallSite) {
+    use crate::value::bounded_static;
     use opentelemetry::Value;
-    put_key_value(buf, 9, "code.function.name", &Value::from(site.function()));
-    put_key_value(buf, 9, "code.file.path", &Value::from(site.file));
+    put_key_value(
+        buf,
+        9,
+        "code.function.name",
+        &bounded_static(site.function()),
+    );
+    put_key_value(buf, 9, "code.file.path", &bounded_static(site.file));
     put_key_value(
         buf,
         9,

@@ -2,6 +2,7 @@
 //! place by the OTLP encoder or turned into the SDK's `SpanData`.
 use super::{Fields, Live, Name, SCOPE, clock};
 use crate::span::clock::Tick;
+use crate::value::bounded_static;
 use opentelemetry::KeyValue;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use opentelemetry::trace::{Event, SpanId, Status};
@@ -124,8 +125,8 @@ impl Finished {
             Name::Site(site) => {
                 let mut attributes = Vec::with_capacity(3 + recorded.len());
                 attributes.extend([
-                    KeyValue::new("code.function.name", site.function()),
-                    KeyValue::new("code.file.path", site.file),
+                    KeyValue::new("code.function.name", bounded_static(site.function())),
+                    KeyValue::new("code.file.path", bounded_static(site.file)),
                     KeyValue::new("code.line.number", i64::from(site.line)),
                 ]);
                 attributes.append(&mut recorded);

@@ -8,7 +8,8 @@
 //! at least [`STALLED`] (a scraper reads at once), or else of the one whose answer has been
 //! written longest, at least [`LONG_ANSWER`] (a scraper reads a whole exposition in far less;
 //! a client reading a trickle keeps progressing), so that clients holding every slot cannot
-//! keep scrapes out; with none to give up, the new connection is closed at once. Scrapes that
+//! keep scrapes out; a connection waiting for its rendering keeps its place (the wait is the
+//! server's); with none to give up, the new connection is closed at once. Scrapes that
 //! arrive while another is rendered share the next rendering, one at a time: a burst of them
 //! costs two renderings, not one each; and at most [`MAX_RENDERINGS_HELD`] renderings are held
 //! by the clients they are sent to when another is made (see [`make_room_for_a_rendering`]).
@@ -41,6 +42,11 @@ const SLICE: Duration = Duration::from_millis(50);
 const ACCEPT_POLL: Duration = Duration::from_millis(20);
 /// How long a client may read none of its answer before a new connection may take its slot.
 const STALLED: Duration = Duration::from_secs(1);
+
+/// How long the clients sending a rendering may all read none of it before a new rendering
+/// takes its place (see [`make_room_for_a_rendering`]): a scraper reading its answer frees
+/// room in the socket's buffers far more often.
+const IDLE_HOLDERS: Duration = Duration::from_millis(200);
 
 /// How long an answer may have been written, however its client reads, before a new
 /// connection may take its slot when every slot is taken: a scraper reads a whole exposition
@@ -180,9 +186,16 @@ impl ConnectionState {
 
     /// The answer is ready: its writing starts.
     fn mark_answering(&self) {
-        let us = self.since_accepted_us();
+        // Never 0, which means "not answering yet".
+        let us = self.since_accepted_us().max(1);
         self.answering_us.store(us, Ordering::SeqCst);
         self.progressed_us.store(us, Ordering::SeqCst);
+    }
+
+    /// Whether the answer is being written: before that the connection waits for the server
+    /// (its rendering), not for its client.
+    fn is_answering(&self) -> bool {
+        self.answering_us.load(Ordering::SeqCst) != 0
     }
 
     fn progressed(&self) -> Instant {
@@ -231,9 +244,11 @@ fn serve(
 /// Whether a new connection may be served: a slot is free, or the oldest connection still
 /// waiting for its head, else the one stalled longest (at least [`STALLED`]) in its answer,
 /// else the one whose answer has been written longest (at least [`LONG_ANSWER`]), is told to
-/// give up its slot. Given-up connections end within a [`SLICE`]; until then they
-/// still count, and at most as many as the slots may be ending at once, which bounds the
-/// threads at twice the slots.
+/// give up its slot. A connection whose answer is not ready yet (it waits for its rendering)
+/// is not given up: the wait is the server's, and a scraper would lose its place to whoever
+/// connects after it. Given-up connections end within a [`SLICE`] (each is reading or
+/// writing, where it looks); until then they still count, and at most as many as the slots
+/// may be ending at once, which bounds the threads at twice the slots.
 fn make_room(connections: &[Connection], max_connections: usize) -> bool {
     let serving = connections
         .iter()
@@ -256,7 +271,7 @@ fn make_room(connections: &[Connection], max_connections: usize) -> bool {
     // Of the connections being answered, the one whose `since` is earliest, `at_least` ago.
     let longest = |since: fn(&ConnectionState) -> Instant, at_least: Duration| {
         serving()
-            .filter(|c| c.state.head_read.load(Ordering::SeqCst))
+            .filter(|c| c.state.is_answering())
             .map(|c| (c, since(&c.state)))
             .filter(|(_, at)| at.elapsed() >= at_least)
             .min_by_key(|(_, at)| *at)
@@ -616,11 +631,13 @@ impl Holder {
 }
 
 /// Before a new rendering is made (one at a time, under `LATEST`'s lock): while
-/// [`MAX_RENDERINGS_HELD`] renderings are still being sent, the one whose sending started
-/// first is given up by every connection sending it once it has been sent for
-/// [`LONG_ANSWER`] (a scraper reads a whole exposition in far less), and this waits for them
-/// to let it go (within a [`SLICE`]). So the text held at once is at most that many renderings
-/// and the new one, and a scrape waits at most about `LONG_ANSWER` for its room (less when
+/// [`MAX_RENDERINGS_HELD`] renderings are still being sent, one of them is given up by every
+/// connection sending it, the first to be due: once none of its clients has read any of it
+/// for [`IDLE_HOLDERS`] (clients that asked and read nothing), or once it has been sent for
+/// [`LONG_ANSWER`] (a scraper reads a whole exposition in far less); and this waits for them
+/// to let it go (within a [`SLICE`]). So the text held at once is at most that many
+/// renderings and the new one, and a scrape waits at most about `LONG_ANSWER` for its room,
+/// about `IDLE_HOLDERS` when the renderings are held by clients that read nothing (less when
 /// the server stops: `stop`).
 fn make_room_for_a_rendering(holders: &Mutex<Vec<Holder>>, stop: &AtomicBool) {
     let give_up = Instant::now() + LONG_ANSWER + 4 * SLICE;
@@ -628,9 +645,9 @@ fn make_room_for_a_rendering(holders: &Mutex<Vec<Holder>>, stop: &AtomicBool) {
         let wait = {
             let mut holders = holders.lock().unwrap_or_else(|e| e.into_inner());
             holders.retain(Holder::is_live);
-            match sent_longest(&holders) {
+            match first_due(&holders) {
                 None => return,
-                Some((body, since)) if since.elapsed() >= LONG_ANSWER => {
+                Some((body, due)) if due <= Instant::now() => {
                     for holder in holders.iter().filter(|h| h.body.as_ptr() == body) {
                         if let Some(state) = holder.state.upgrade() {
                             state.evicted.store(true, Ordering::SeqCst);
@@ -638,26 +655,38 @@ fn make_room_for_a_rendering(holders: &Mutex<Vec<Holder>>, stop: &AtomicBool) {
                     }
                     SLICE / 5
                 }
-                Some((_, since)) => (since + LONG_ANSWER).saturating_duration_since(Instant::now()),
+                Some((_, due)) => due.saturating_duration_since(Instant::now()),
             }
         };
         std::thread::sleep(wait.clamp(Duration::from_millis(1), SLICE));
     }
 }
 
-/// With [`MAX_RENDERINGS_HELD`] or more renderings held by `holders`, the one whose sending
-/// started first, and when; `None` when there is room.
-fn sent_longest(holders: &[Holder]) -> Option<(*const String, Instant)> {
+/// With [`MAX_RENDERINGS_HELD`] or more renderings held by `holders`, the one to give up
+/// first, and when it is due (see [`make_room_for_a_rendering`]); `None` when there is room.
+fn first_due(holders: &[Holder]) -> Option<(*const String, Instant)> {
     let mut bodies: Vec<*const String> = holders.iter().map(|h| h.body.as_ptr()).collect();
     bodies.sort_unstable();
     bodies.dedup();
     if bodies.len() < MAX_RENDERINGS_HELD {
         return None;
     }
-    holders
-        .iter()
-        .filter_map(|h| Some((h.body.as_ptr(), h.state.upgrade()?.answering_since())))
-        .min_by_key(|&(_, since)| since)
+    bodies
+        .into_iter()
+        .filter_map(|body| {
+            let states: Vec<Arc<ConnectionState>> = holders
+                .iter()
+                .filter(|h| h.body.as_ptr() == body)
+                .filter_map(|h| h.state.upgrade())
+                .collect();
+            let sent_since = states.iter().map(|s| s.answering_since()).min()?;
+            let last_read = states.iter().map(|s| s.progressed()).max()?;
+            Some((
+                body,
+                (sent_since + LONG_ANSWER).min(last_read + IDLE_HOLDERS),
+            ))
+        })
+        .min_by_key(|&(_, due)| due)
 }
 
 /// [`exposition`] with these renderings and this way to render.

@@ -475,6 +475,8 @@ fn a_full_server_gives_up_the_answer_written_longest() {
             let state = ConnectionState {
                 accepted: Instant::now() - answering_for,
                 head_read: AtomicBool::new(true),
+                // Answering since it was accepted.
+                answering_us: AtomicU64::new(1),
                 ..ConnectionState::new()
             };
             // Just took a few bytes.
@@ -625,4 +627,87 @@ fn scrapes_queued_behind_a_rendering_give_up_when_the_server_stops() {
         }
     });
     assert_eq!(renderings.load(Ordering::SeqCst), 1);
+}
+
+/// A connection whose request arrived and whose answer is not ready yet waits for the server
+/// (its rendering), not for its client: however long that takes, it keeps its slot, so that
+/// clients connecting after a scraper cannot take its place while it waits.
+#[test]
+fn a_full_server_keeps_the_connections_waiting_for_their_rendering() {
+    let waiting = || Connection {
+        thread: std::thread::spawn(|| ()),
+        state: Arc::new(ConnectionState {
+            accepted: Instant::now() - STALLED * 3,
+            head_read: AtomicBool::new(true),
+            evicted: AtomicBool::new(false),
+            progressed_us: AtomicU64::new(1),
+            answering_us: AtomicU64::new(0),
+        }),
+    };
+    let connections = [waiting(), waiting()];
+    assert!(!make_room(&connections, 2));
+    assert!(
+        connections
+            .iter()
+            .all(|c| !c.state.evicted.load(Ordering::SeqCst))
+    );
+}
+
+/// A rendering whose clients all read none of it for `IDLE_HOLDERS` (they asked and read
+/// nothing) makes room for a new one at once, without waiting `LONG_ANSWER`; one whose client
+/// reads is kept until then.
+#[test]
+fn a_rendering_its_clients_do_not_read_makes_room_without_waiting() {
+    let holders = Mutex::new(Vec::new());
+    let sending = |body: &Arc<String>, idle_for: Duration| {
+        let state = Arc::new(ConnectionState {
+            accepted: Instant::now() - idle_for,
+            head_read: AtomicBool::new(true),
+            answering_us: AtomicU64::new(1),
+            progressed_us: AtomicU64::new(1),
+            ..ConnectionState::new()
+        });
+        hold(&holders, body, &state);
+        state
+    };
+    let unread = Arc::new("unread".to_owned());
+    let read = Arc::new("read".to_owned());
+    let idle = sending(&unread, IDLE_HOLDERS * 2);
+    let reading = sending(&read, Duration::ZERO);
+    // Its client keeps reading: never idle while this test runs.
+    let stop_reading = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (state, stop) = (reading.clone(), stop_reading.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                state.mark_progress();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    // The connection sending the unread one lets it go once given up.
+    let unread_sender = {
+        let (state, body) = (idle.clone(), unread.clone());
+        std::thread::spawn(move || {
+            while !state.evicted.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            drop(body);
+        })
+    };
+    drop(unread);
+    let started = Instant::now();
+    make_room_for_a_rendering(&holders, &AtomicBool::new(false));
+    // It was sent `IDLE_HOLDERS * 2` ago: `LONG_ANSWER` after that is far off.
+    assert!(
+        started.elapsed() < LONG_ANSWER / 2,
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(idle.evicted.load(Ordering::SeqCst));
+    assert!(!reading.evicted.load(Ordering::SeqCst), "it is being read");
+    unread_sender.join().unwrap();
+    stop_reading.store(true, Ordering::SeqCst);
+    reader.join().unwrap();
+    drop(read);
 }

@@ -98,3 +98,34 @@ fn values_godtrace_writes_are_cut_at_the_limit_for_an_exporter_of_ones_own() {
         .collect();
     assert_within(&texts);
 }
+
+/// A bridged `tracing` span's `code.*` text is cut like the rest.
+#[cfg(feature = "tracing")]
+#[test]
+fn a_bridged_spans_code_attributes_are_cut_at_the_limit() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    crate::support::own_process!();
+    let exporter = Keeps::default();
+    let guard = godtrace::init(
+        Config::new("attribute-limit")
+            .span_exporter(exporter.clone())
+            .max_attribute_len(LIMIT),
+    )
+    .expect("init");
+    let subscriber = tracing_subscriber::registry().with(godtrace::tracing::layer());
+    tracing::subscriber::with_default(subscriber, || {
+        // Named like a function: `code.function.name` is its module path and name.
+        let _span = tracing::info_span!("a_span_named_like_a_long_function").entered();
+    });
+    guard.flush();
+    let spans = exporter.0.lock().unwrap();
+    for key in ["code.function.name", "code.file.path"] {
+        let value = spans[0]
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.to_string())
+            .unwrap_or_else(|| panic!("{key} missing: {:?}", spans[0].attributes));
+        assert!(value.len() <= LIMIT, "{key} = {value:?}");
+    }
+}

@@ -55,7 +55,7 @@ pub use fmt::TraceIds;
 use self::fields::{EventVisitor, SpanUpdates, SpanVisitor};
 use self::record::{Parent, Record};
 use crate::span::{Current, otel_context_usable, switches, with_current};
-use crate::value::EventAttributes;
+use crate::value::{EventAttributes, bounded_static};
 use ::tracing::span::{Attributes, Id, Record as Values};
 use ::tracing::{Event, Level, Metadata, Subscriber};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
@@ -289,14 +289,18 @@ fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
 
 /// `code.*` attributes from a span's metadata, as `#[traced]` records them.
 fn code_attributes(meta: &'static Metadata<'static>, attributes: &mut Vec<KeyValue>) {
+    // Bounded like every value a span keeps (`Live::set_attributes` takes them as they are).
     if let Some(file) = meta.file() {
-        attributes.push(KeyValue::new("code.file.path", file));
+        attributes.push(KeyValue::new("code.file.path", bounded_static(file)));
     }
     if let Some(line) = meta.line() {
         attributes.push(KeyValue::new("code.line.number", i64::from(line)));
     }
     if let Some(function) = record::function_name(meta) {
-        attributes.push(KeyValue::new("code.function.name", function));
+        attributes.push(KeyValue::new(
+            "code.function.name",
+            bounded_static(function),
+        ));
     }
 }
 

@@ -724,7 +724,7 @@ impl Live {
         }
     }
 
-    /// Sets `attributes` (one per key: the caller saw to it), in order: into the span's own
+    /// Sets `attributes` (one per key, each value bounded: the caller saw to it), in order: into the span's own
     /// list when it has none yet (no copy, no allocation), keeping at most the span attribute
     /// count limit; `dropped` more were left out already.
     #[cfg(any(feature = "tracing", feature = "tower", feature = "reqwest"))]
@@ -741,10 +741,6 @@ impl Live {
         let limit = max_attributes();
         let over = attributes.len().saturating_sub(limit);
         attributes.truncate(limit);
-        for attribute in &mut attributes {
-            let taken = std::mem::replace(attribute, KeyValue::new("", false));
-            *attribute = crate::value::bounded_attribute(taken);
-        }
         fields.attributes = attributes;
         fields.dropped_attributes = fields
             .dropped_attributes

@@ -197,3 +197,57 @@ fn push_attribute_appends_in_order_and_grows_a_full_list() {
     ];
     assert_eq!(attributes, expected);
 }
+
+/// `one_per_key` keeps each key once, where it was first given, with the value given last, and
+/// leaves out empty keys (counted): checked against a plain model on many lists, short and
+/// long, with and without repeated or empty keys, so that its shortcut for lists whose keys
+/// are plainly distinct never changes what it returns.
+#[test]
+fn one_per_key_keeps_the_first_place_and_the_last_value_of_each_key() {
+    let names = [
+        "",
+        "a",
+        "b",
+        "ab",
+        "ba",
+        "code.line.number",
+        "code.file.path",
+        "n",
+        "wallet",
+        "exception.message",
+        "aa",
+        "code.function.name",
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |bound: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % bound as u64) as usize
+    };
+    for round in 0..5_000 {
+        let len = next(12);
+        let mut attributes: Vec<KeyValue> = (0..len)
+            .map(|i| KeyValue::new(names[next(names.len())], i as i64))
+            .collect();
+        // Some lists of distinct keys only, where the shortcut applies.
+        if round % 2 == 0 {
+            let mut seen = std::collections::HashSet::new();
+            attributes.retain(|a| !a.key.as_str().is_empty() && seen.insert(a.key.clone()));
+        }
+        let mut model: Vec<KeyValue> = Vec::new();
+        let mut keyless = 0;
+        for a in &attributes {
+            if a.key.as_str().is_empty() {
+                keyless += 1;
+            } else if let Some(kept) = model.iter_mut().find(|k| k.key == a.key) {
+                kept.value = a.value.clone();
+            } else {
+                model.push(a.clone());
+            }
+        }
+        let given = attributes.clone();
+        assert_eq!(one_per_key(&mut attributes), keyless, "{given:?}");
+        assert_eq!(attributes, model, "{given:?}");
+    }
+}

@@ -8,8 +8,9 @@
 //! at least [`STALLED`] (a scraper reads at once), or else of the one whose answer has been
 //! written longest, at least [`LONG_ANSWER`] (a scraper reads a whole exposition in far less;
 //! a client reading a trickle keeps progressing), so that clients holding every slot cannot
-//! keep scrapes out; a connection waiting for its rendering keeps its place (the wait is the
-//! server's); with none to give up, the new connection is closed at once. Scrapes that
+//! keep scrapes out; else of the oldest one waiting for its rendering (the wait is the
+//! server's, so these go last); with none to give up, the new connection is closed at once.
+//! A connection given up has its socket shut down, so it ends at once. Scrapes that
 //! arrive while another is rendered share the next rendering, one at a time: a burst of them
 //! costs two renderings, not one each; and at most [`MAX_RENDERINGS_HELD`] renderings are held
 //! by the clients they are sent to when another is made (see [`make_room_for_a_rendering`]).
@@ -28,7 +29,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -148,6 +149,21 @@ impl Drop for Server {
 struct Connection {
     thread: JoinHandle<()>,
     state: Arc<ConnectionState>,
+    /// The client's socket (a second handle on it): shut down when the connection is given
+    /// up, so that its thread's read or write returns at once.
+    socket: Option<TcpStream>,
+}
+
+impl Connection {
+    /// Tells the connection to give its slot up: its thread ends at once when it reads or
+    /// writes (its socket is shut down), within a [`LOCK_POLL`] when it waits for the
+    /// renderings' lock.
+    fn give_up(&self) {
+        self.state.evicted.store(true, Ordering::SeqCst);
+        if let Some(socket) = &self.socket {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 /// What a connection's thread and the accepting thread share.
@@ -162,6 +178,9 @@ struct ConnectionState {
     progressed_us: AtomicU64,
     /// When the answer was ready to be written, in microseconds since `accepted`.
     answering_us: AtomicU64,
+    /// Set by the connection once it renders (see [`lock_for_rendering`]): the scrapes
+    /// waiting meanwhile wait for that rendering, so it is not given up for a newer one.
+    renders: AtomicBool,
 }
 
 impl ConnectionState {
@@ -172,6 +191,7 @@ impl ConnectionState {
             evicted: AtomicBool::new(false),
             progressed_us: AtomicU64::new(0),
             answering_us: AtomicU64::new(0),
+            renders: AtomicBool::new(false),
         }
     }
 
@@ -243,12 +263,15 @@ fn serve(
 
 /// Whether a new connection may be served: a slot is free, or the oldest connection still
 /// waiting for its head, else the one stalled longest (at least [`STALLED`]) in its answer,
-/// else the one whose answer has been written longest (at least [`LONG_ANSWER`]), is told to
-/// give up its slot. A connection whose answer is not ready yet (it waits for its rendering)
-/// is not given up: the wait is the server's, and a scraper would lose its place to whoever
-/// connects after it. Given-up connections end within a [`SLICE`] (each is reading or
-/// writing, where it looks); until then they still count, and at most as many as the slots
-/// may be ending at once, which bounds the threads at twice the slots.
+/// else the one whose answer has been written longest (at least [`LONG_ANSWER`]), else the
+/// oldest one waiting for its rendering (not the one rendering), is told to give up its slot.
+/// A connection waiting for its rendering waits for the server, not for its client, so it
+/// goes last, and the oldest first: a scraper that just connected loses its place only to as
+/// many connections as there are slots, made while it waits. Given-up connections end within
+/// a [`LOCK_POLL`] (their sockets are shut down, and a connection waiting for the
+/// renderings' lock looks);
+/// until then they still count, and at most as many as the slots may be ending at once, which
+/// bounds the threads at twice the slots.
 fn make_room(connections: &[Connection], max_connections: usize) -> bool {
     let serving = connections
         .iter()
@@ -279,9 +302,22 @@ fn make_room(connections: &[Connection], max_connections: usize) -> bool {
     };
     let stalled = || longest(ConnectionState::progressed, STALLED);
     let answered_longest = || longest(ConnectionState::answering_since, LONG_ANSWER);
-    match oldest_waiting.or_else(stalled).or_else(answered_longest) {
+    let oldest_waiting_for_its_rendering = || {
+        serving()
+            .filter(|c| {
+                c.state.head_read.load(Ordering::SeqCst)
+                    && !c.state.is_answering()
+                    && !c.state.renders.load(Ordering::SeqCst)
+            })
+            .min_by_key(|c| c.state.accepted)
+    };
+    match oldest_waiting
+        .or_else(stalled)
+        .or_else(answered_longest)
+        .or_else(oldest_waiting_for_its_rendering)
+    {
         Some(connection) => {
-            connection.state.evicted.store(true, Ordering::SeqCst);
+            connection.give_up();
             true
         }
         None => false,
@@ -296,31 +332,39 @@ fn spawn_connection(
 ) -> Option<Connection> {
     let state = Arc::new(ConnectionState::new());
     let shared = state.clone();
+    let socket = stream.try_clone().ok();
     let thread = std::thread::Builder::new()
         .name("godtrace-prometheus-conn".to_owned())
         .spawn(move || {
             let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
-            let _ = catch_unwind(AssertUnwindSafe(|| handle(stream, &stop, &shared, limits)));
+            let _ = catch_unwind(AssertUnwindSafe(|| handle(&stream, &stop, &shared, limits)));
+            // Closed for the client now: the accepting thread's handle on the socket (to give
+            // it up) keeps it open until that thread drops it.
+            let _ = stream.shutdown(std::net::Shutdown::Both);
         })
         .ok()?;
-    Some(Connection { thread, state })
+    Some(Connection {
+        thread,
+        state,
+        socket,
+    })
 }
 
 fn handle(
-    stream: TcpStream,
+    stream: &TcpStream,
     stop: &AtomicBool,
     state: &Arc<ConnectionState>,
     limits: Limits,
 ) -> io::Result<()> {
     // Some platforms hand out accepted sockets non-blocking like their listener.
     stream.set_nonblocking(false)?;
-    let mut reader = Timed::new(&stream, stop, Some(state), limits.head_deadline);
+    let mut reader = Timed::new(stream, stop, Some(state), limits.head_deadline);
     let head = read_head(&mut reader)?;
     let arrived = Instant::now();
     state.mark_progress();
     state.head_read.store(true, Ordering::SeqCst);
     let response = match head {
-        Head::Complete(head) => respond(&head, arrived, stop),
+        Head::Complete(head) => respond(&head, arrived, stop, state),
         Head::TooLarge { head_method } => {
             Response::error(431, "Request Header Fields Too Large").head_only(head_method)
         }
@@ -330,7 +374,7 @@ fn handle(
     if response.status == 200 {
         hold(&HOLDERS, &response.body, state);
     }
-    let mut writer = Timed::new(&stream, stop, Some(state), limits.write_deadline);
+    let mut writer = Timed::new(stream, stop, Some(state), limits.write_deadline);
     response.write_to(&mut writer)?;
     let _ = stream.shutdown(std::net::Shutdown::Write);
     Ok(())
@@ -536,7 +580,7 @@ fn request_path(target: &str) -> &str {
 
 /// The answer to a request whose head (`head`) arrived at `arrived`, unless the server stops
 /// (`stop`) while the request waits for its rendering.
-fn respond(head: &str, arrived: Instant, stop: &AtomicBool) -> Response {
+fn respond(head: &str, arrived: Instant, stop: &AtomicBool, state: &ConnectionState) -> Response {
     let mut lines = head.lines();
     let request_line = lines.next().unwrap_or("");
     let parts: Vec<&str> = request_line.split_whitespace().collect();
@@ -561,7 +605,7 @@ fn respond(head: &str, arrived: Instant, stop: &AtomicBool) -> Response {
             .then(|| value.trim())
     });
     let format: Format = negotiate(accept);
-    let Some(body) = exposition(format, arrived, stop) else {
+    let Some(body) = exposition(format, arrived, stop, state) else {
         return Response::error(503, "Service Unavailable");
     };
     Response {
@@ -586,13 +630,20 @@ static LATEST: Mutex<[Option<Rendered>; 2]> = Mutex::new([None, None]);
 /// The metrics in `format` for a request that arrived at `arrived`: a rendering started after
 /// that and still being sent to another client, else a new one. Each client thus gets metrics
 /// at least as recent as its request, and a burst of scrapes, which waits here while one is
-/// rendered, shares the next rendering. `None` when the server stops (`stop`) meanwhile.
-fn exposition(format: Format, arrived: Instant, stop: &AtomicBool) -> Option<Arc<String>> {
+/// rendered, shares the next rendering. `None` when the server stops (`stop`) or the
+/// connection (`state`) is given up meanwhile.
+fn exposition(
+    format: Format,
+    arrived: Instant,
+    stop: &AtomicBool,
+    state: &ConnectionState,
+) -> Option<Arc<String>> {
     shared_rendering(
         &LATEST,
         format,
         arrived,
         stop,
+        Some(state),
         || make_room_for_a_rendering(&HOLDERS, stop),
         render_registry,
     )
@@ -689,21 +740,53 @@ fn first_due(holders: &[Holder]) -> Option<(*const String, Instant)> {
         .min_by_key(|&(_, due)| due)
 }
 
+/// How often a connection waiting for the renderings' lock looks whether it was given up.
+const LOCK_POLL: Duration = Duration::from_millis(5);
+
+/// Locks `latest` for the connection of `waiting` (if any), which is then marked as the one
+/// rendering; `None` when the server stops (`stop`) or the connection is given up first. The
+/// lock is polled, so that a connection given up while it waits (for a newer one: see
+/// [`make_room`]) lets its slot go within a few milliseconds, not after the rendering.
+fn lock_for_rendering<'a, T>(
+    latest: &'a Mutex<T>,
+    stop: &AtomicBool,
+    waiting: Option<&ConnectionState>,
+) -> Option<MutexGuard<'a, T>> {
+    let given_up =
+        || stop.load(Ordering::SeqCst) || waiting.is_some_and(|s| s.evicted.load(Ordering::SeqCst));
+    loop {
+        if given_up() {
+            return None;
+        }
+        let locked = match latest.try_lock() {
+            Ok(locked) => locked,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                std::thread::sleep(LOCK_POLL);
+                continue;
+            }
+        };
+        if let Some(state) = waiting {
+            state.renders.store(true, Ordering::SeqCst);
+        }
+        // Given up as it took the lock: it does not render.
+        return (!given_up()).then_some(locked);
+    }
+}
+
 /// [`exposition`] with these renderings and this way to render.
 fn shared_rendering(
     latest: &Mutex<[Option<Rendered>; 2]>,
     format: Format,
     arrived: Instant,
     stop: &AtomicBool,
+    waiting: Option<&ConnectionState>,
     make_room: impl FnOnce(),
     render: impl FnOnce(Format) -> String,
 ) -> Option<Arc<String>> {
-    let mut latest = latest.lock().unwrap_or_else(|e| e.into_inner());
     // The scrapes queued here while the server stops do not each render in turn (the rendering
     // they would share is let go as its writer gives up): the stop waits for their threads.
-    if stop.load(Ordering::SeqCst) {
-        return None;
-    }
+    let mut latest = lock_for_rendering(latest, stop, waiting)?;
     let slot = &mut latest[match format {
         Format::Text => 0,
         Format::OpenMetrics => 1,

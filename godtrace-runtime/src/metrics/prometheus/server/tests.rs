@@ -259,8 +259,12 @@ fn connections_past_the_limit_with_none_to_give_up_are_closed_at_once() {
     let connections = (0..2)
         .map(|_| Connection {
             thread: std::thread::spawn(|| ()),
+            socket: None,
             state: Arc::new(ConnectionState {
                 head_read: AtomicBool::new(true),
+                // Being answered, since just now.
+                answering_us: AtomicU64::new(1),
+                progressed_us: AtomicU64::new(1),
                 ..ConnectionState::new()
             }),
         })
@@ -284,12 +288,14 @@ fn connections_past_the_limit_with_none_to_give_up_are_closed_at_once() {
 fn a_full_server_gives_up_the_client_stalled_longest_in_its_answer() {
     let answered = |stalled_for: Duration| Connection {
         thread: std::thread::spawn(|| ()),
+        socket: None,
         state: Arc::new(ConnectionState {
             accepted: Instant::now() - stalled_for - Duration::from_secs(1),
             head_read: AtomicBool::new(true),
             evicted: AtomicBool::new(false),
             progressed_us: AtomicU64::new(1_000_000),
             answering_us: AtomicU64::new(1_000_000),
+            renders: AtomicBool::new(false),
         }),
     };
     let reading = answered(Duration::ZERO);
@@ -425,6 +431,7 @@ fn a_request_target_in_absolute_form_is_served_as_its_path() {
             &format!("GET {target} HTTP/1.1\r\n\r\n"),
             Instant::now(),
             &AtomicBool::new(false),
+            &ConnectionState::new(),
         );
         assert_eq!(response.status, status, "{target}");
     }
@@ -443,6 +450,7 @@ fn scrapes_share_a_rendering_only_when_it_started_after_they_arrived() {
             format,
             arrived,
             &running,
+            None,
             || {},
             |_| {
                 renderings.set(renderings.get() + 1);
@@ -471,6 +479,7 @@ fn scrapes_share_a_rendering_only_when_it_started_after_they_arrived() {
 fn a_full_server_gives_up_the_answer_written_longest() {
     let reading = |answering_for: Duration| Connection {
         thread: std::thread::spawn(|| ()),
+        socket: None,
         state: Arc::new({
             let state = ConnectionState {
                 accepted: Instant::now() - answering_for,
@@ -560,6 +569,7 @@ fn a_scrape_arriving_while_room_is_made_shares_the_rendering() {
         Format::Text,
         Instant::now(),
         &running,
+        None,
         || {
             during = Some(Instant::now());
             std::thread::sleep(Duration::from_millis(5));
@@ -573,6 +583,7 @@ fn a_scrape_arriving_while_room_is_made_shares_the_rendering() {
         Format::Text,
         arrived_meanwhile,
         &running,
+        None,
         || panic!("no room needed: the rendering is shared"),
         |_| panic!("not rendered again"),
     )
@@ -595,6 +606,7 @@ fn scrapes_queued_behind_a_rendering_give_up_when_the_server_stops() {
             Format::Text,
             Instant::now(),
             &stop,
+            None,
             || {},
             |_| {
                 renderings.fetch_add(1, Ordering::SeqCst);
@@ -629,28 +641,87 @@ fn scrapes_queued_behind_a_rendering_give_up_when_the_server_stops() {
     assert_eq!(renderings.load(Ordering::SeqCst), 1);
 }
 
-/// A connection whose request arrived and whose answer is not ready yet waits for the server
-/// (its rendering), not for its client: however long that takes, it keeps its slot, so that
-/// clients connecting after a scraper cannot take its place while it waits.
+/// Connections whose request arrived and whose answer is not ready yet wait for the server
+/// (their rendering), not for their client: they are given up only when no other kind of
+/// connection can be, the oldest first, and never the one rendering (the others wait for its
+/// rendering). A scraper that just connected then loses its place only to as many newer
+/// connections as there are slots.
 #[test]
-fn a_full_server_keeps_the_connections_waiting_for_their_rendering() {
-    let waiting = || Connection {
+fn connections_waiting_for_their_rendering_are_given_up_last_the_oldest_first() {
+    let waiting = |for_: Duration, renders: bool| Connection {
         thread: std::thread::spawn(|| ()),
+        socket: None,
         state: Arc::new(ConnectionState {
-            accepted: Instant::now() - STALLED * 3,
+            accepted: Instant::now() - for_,
             head_read: AtomicBool::new(true),
             evicted: AtomicBool::new(false),
             progressed_us: AtomicU64::new(1),
             answering_us: AtomicU64::new(0),
+            renders: AtomicBool::new(renders),
         }),
     };
-    let connections = [waiting(), waiting()];
-    assert!(!make_room(&connections, 2));
-    assert!(
+    let evicted = |connections: &[Connection]| -> Vec<bool> {
         connections
             .iter()
-            .all(|c| !c.state.evicted.load(Ordering::SeqCst))
-    );
+            .map(|c| c.state.evicted.load(Ordering::SeqCst))
+            .collect()
+    };
+    let connections = [
+        waiting(STALLED * 2, false),
+        waiting(STALLED * 4, true),
+        waiting(STALLED * 3, false),
+    ];
+    assert!(make_room(&connections, 3));
+    assert_eq!(evicted(&connections), [false, false, true]);
+    // Before them: a connection stalled in its answer.
+    let stalled = Connection {
+        thread: std::thread::spawn(|| ()),
+        socket: None,
+        state: Arc::new(ConnectionState {
+            accepted: Instant::now() - STALLED * 2,
+            head_read: AtomicBool::new(true),
+            answering_us: AtomicU64::new(1),
+            progressed_us: AtomicU64::new(1),
+            ..ConnectionState::new()
+        }),
+    };
+    let connections = [waiting(STALLED * 5, false), stalled];
+    assert!(make_room(&connections, 2));
+    assert_eq!(evicted(&connections), [false, true]);
+    // The one rendering alone: kept, and the new connection is closed.
+    let connections = [waiting(STALLED * 5, true)];
+    assert!(!make_room(&connections, 1));
+    assert_eq!(evicted(&connections), [false]);
+}
+
+/// A connection given up while it waits for the renderings' lock stops waiting at once, not
+/// when the rendering under way ends.
+#[test]
+fn a_connection_given_up_while_it_waits_for_the_rendering_stops_waiting() {
+    let latest = Mutex::new([None, None]);
+    let stop = AtomicBool::new(false);
+    let state = ConnectionState::new();
+    let rendering = latest.lock().unwrap();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            shared_rendering(
+                &latest,
+                Format::Text,
+                Instant::now(),
+                &stop,
+                Some(&state),
+                || {},
+                |_| panic!("given up: it does not render"),
+            )
+        });
+        std::thread::sleep(LOCK_POLL * 4);
+        state.evicted.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        wait_for("the waiter to stop", || waiter.is_finished());
+        assert!(started.elapsed() < SLICE, "{:?}", started.elapsed());
+        assert!(waiter.join().unwrap().is_none());
+    });
+    drop(rendering);
 }
 
 /// A rendering whose clients all read none of it for `IDLE_HOLDERS` (they asked and read

@@ -422,10 +422,11 @@ pub(super) struct Budget {
     size: usize,
     /// Lanes registered, read for the size of a chunk (changed under the queue's lock).
     lanes: AtomicUsize,
-    /// [`Budget::given_back`] when a lane that found the budget empty last took the other
-    /// lanes' unused slots back (`u64::MAX`: never): one such pass per giving back, so that a
-    /// queue really full costs no more than one pass over the lanes until slots come back.
-    reclaimed_at: AtomicU64,
+    /// [`Budget::given_back`] as it was when a pass over the lanes last took their unused slots
+    /// back for a lane that found the budget empty (`u64::MAX`: never; written under the
+    /// queue's lock): one such pass per giving back, so that a queue really full costs no
+    /// more than one pass over the lanes until slots come back.
+    swept_at: AtomicU64,
     slots: Slots,
 }
 
@@ -449,7 +450,7 @@ impl Budget {
             chunk: (max_queue_size / 32).clamp(1, MAX_CHUNK),
             size: max_queue_size,
             lanes: AtomicUsize::new(0),
-            reclaimed_at: AtomicU64::new(u64::MAX),
+            swept_at: AtomicU64::new(u64::MAX),
             slots: Slots {
                 free: AtomicIsize::new(isize::try_from(max_queue_size).unwrap_or(isize::MAX)),
                 given_back: AtomicU64::new(0),
@@ -471,10 +472,15 @@ impl Budget {
         self.lanes.store(lanes, Ordering::Relaxed);
     }
 
-    /// Whether the lane that found the budget empty at `given_back` is the first to do so
-    /// since slots were last given back: it then takes the lanes' unused slots back.
-    fn claims_reclaim(&self, given_back: u64) -> bool {
-        self.reclaimed_at.swap(given_back, Ordering::Relaxed) != given_back
+    /// Whether a pass over the lanes took their unused slots back since the budget was found
+    /// empty at `given_back` (read under the queue's lock, where passes are made).
+    fn swept_since(&self, given_back: u64) -> bool {
+        self.swept_at.load(Ordering::Relaxed) == given_back
+    }
+
+    /// Notes a pass over the lanes for a lane that found the budget empty at `given_back`.
+    fn note_swept(&self, given_back: u64) {
+        self.swept_at.store(given_back, Ordering::Relaxed);
     }
 
     /// Takes up to `wanted` slots; returns how many it got (0 when the queue is full).
@@ -647,7 +653,7 @@ fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>)
 #[cold]
 #[inline(never)]
 fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
-    let mut reclaimed = false;
+    let mut looks = 0;
     loop {
         if lane.drops_while_full(&shared.budget) {
             return Handed::Dropped;
@@ -671,17 +677,18 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
             let got = refill(shared);
             if got == 0 {
                 // The budget is empty, but other lanes may hold slots they have not used (many
-                // threads, each with a chunk, or threads gone since the last collection): the
-                // first lane to find it so takes them back, then looks again. Without the
-                // lane's lock: the queue's lock comes first.
-                if !reclaimed && shared.budget.claims_reclaim(given_back) {
-                    drop(state);
-                    reclaimed = true;
-                    reclaim(shared);
-                    continue;
+                // threads, each with a chunk, or threads gone since the last collection): they
+                // are taken back (one pass over the lanes per emptying, see `reclaim`), and the
+                // lane looks again while slots came back since it found none, a few times at
+                // most. Without the lane's lock: the queue's lock comes first.
+                drop(state);
+                if looks < MAX_LOOKS {
+                    looks += 1;
+                    if reclaim(shared, given_back) {
+                        continue;
+                    }
                 }
                 lane.full_at.store(given_back, Ordering::Relaxed);
-                drop(state);
                 lane.count_drop();
                 return Handed::Dropped;
             }
@@ -712,17 +719,35 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
     }
 }
 
+/// How many times a lane that finds the budget empty looks again for a span, when slots came
+/// back meanwhile (other lanes may take them first): a bound on the work one span does.
+const MAX_LOOKS: u32 = 4;
+
 /// Takes back the slots every lane holds and has not used, for a lane that found the budget
-/// empty (called with no lane's lock held: the queue's lock is taken first, as a collection
-/// takes it). Their threads take new chunks when they next need one.
+/// empty at `given_back`, unless slots came back since or a pass since found none; returns
+/// whether slots came back, so that the lane looks again. Called with no lane's lock held:
+/// the queue's lock is taken first, as a collection takes it. The lanes' threads take new
+/// chunks when they next need one.
 #[cold]
 #[inline(never)]
-fn reclaim(shared: &Shared) {
+fn reclaim(shared: &Shared, given_back: u64) -> bool {
     let queue = shared.lock();
+    let budget = &shared.budget;
+    // Slots came back meanwhile (a collection, an export, another lane's pass): look again.
+    if budget.given_back() != given_back {
+        return true;
+    }
+    // A pass since the budget was found empty, which found nothing (else slots came back):
+    // the lanes hold none unused.
+    if budget.swept_since(given_back) {
+        return false;
+    }
     for lane in &queue.lanes {
         let mut state = lane.lock();
-        shared.budget.settle(lane.settle(&mut state, true));
+        budget.settle(lane.settle(&mut state, true));
     }
+    budget.note_swept(given_back);
+    budget.given_back() != given_back
 }
 
 /// A new chunk of slots for a lane (0 when the queue is full). Wakes the export thread when a

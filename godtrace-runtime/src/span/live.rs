@@ -39,6 +39,10 @@ pub(crate) struct Live {
     fields: RefCell<Fields>,
     /// The span that was current when this one was entered (see `current`).
     pub(super) prev: Cell<Option<Link>>,
+    /// The span entered right above this one, while this one is on the list below its top.
+    /// Not kept up otherwise, so that a span leaving the top writes nothing here: read only
+    /// for a span on the list and not on top (see [`remove_current`]).
+    next: Cell<Option<Link>>,
     /// Whether the span is on this thread's list of current spans (see [`Link`]).
     pub(super) linked: Cell<bool>,
     /// The span id OpenTelemetry's current context showed when this one was entered.
@@ -51,7 +55,7 @@ pub(crate) struct Live {
     pub(super) otel_seen_at_start: Cell<Option<SpanId>>,
 }
 
-// SAFETY: `prev` is only followed through the list of the thread the span is linked on
+// SAFETY: `prev` and `next` are only followed through the list of the thread the span is linked on
 // (`current` links and unlinks on the calling thread only), and a span's owner takes it off that
 // list before it ends or is dropped (`LiveBox::take_box`), so a span that reaches another
 // thread as a `Box` (a `Finished` for the export thread) carries no link anyone follows. The
@@ -309,23 +313,28 @@ pub(super) unsafe fn push_unlinked(live: &LiveBox, otel_seen: SpanId) {
     live.linked.set(true);
     live.otel_seen.set(otel_seen);
     let top = &this_thread().top;
-    live.prev.set(top.get());
+    let below = top.get();
+    live.prev.set(below);
+    if let Some(below) = below {
+        // SAFETY: `below` was read from this thread's list, where it stays meanwhile.
+        unsafe { below.get() }.next.set(Some(live.link()));
+    }
     top.set(Some(live.link()));
 }
 
 /// Takes `live` off this thread's list, wherever it is: normally on top, but a manual span's
-/// guard may be dropped out of order, or outlive the traced call it was made in.
+/// guard may be dropped out of order, or outlive the traced call it was made in. At once
+/// wherever it is (the list is linked both ways): guards dropped outermost first (a
+/// `Vec<SpanGuard>` dropped whole) cost as much as innermost first. Nothing when `live` is on
+/// no list.
 #[inline]
 pub(super) fn remove_current(live: &Live) {
     let top = &this_thread().top;
-    let found = if top.get().is_some_and(|entered| entered.is(live)) {
+    if top.get().is_some_and(|entered| entered.is(live)) {
         top.set(live.prev.get());
-        true
-    } else {
-        unlink_below_top(top.get(), live)
-    };
-    if found {
         live.linked.set(false);
+    } else if live.linked.get() {
+        unlink_below_top(live);
     }
 }
 
@@ -350,20 +359,24 @@ pub(super) fn leave_above(live: &Live) {
     }
 }
 
-/// Takes `live` off the list below `node`, its top; returns whether it was there.
+/// [`remove_current`] of a span on the list below its top: the span entered right above it
+/// (its `next`, kept up for a span below the top) now follows what it followed, and the span
+/// below it (if any) is followed by that one.
 #[cold]
 #[inline(never)]
-fn unlink_below_top(mut node: Option<Link>, live: &Live) -> bool {
-    while let Some(entered) = node {
-        // SAFETY: `entered` was read from this thread's list, and nothing below takes it off.
-        let entered = unsafe { entered.get() };
-        if entered.prev.get().is_some_and(|prev| prev.is(live)) {
-            entered.prev.set(live.prev.get());
-            return true;
-        }
-        node = entered.prev.get();
+fn unlink_below_top(live: &Live) {
+    let (below, above) = (live.prev.get(), live.next.get());
+    // A span below the top has one above it: its `next`.
+    if let Some(above) = above {
+        // SAFETY: `above` was read from `live`, which is on this thread's list below its top,
+        // so `above` is on it too, and stays there meanwhile.
+        unsafe { above.get() }.prev.set(below);
     }
-    false
+    if let Some(below) = below {
+        // SAFETY: `below` was read from `live`, which is on this thread's list: so is `below`.
+        unsafe { below.get() }.next.set(above);
+    }
+    live.linked.set(false);
 }
 
 /// A pointer to a span on this thread's list of current spans (`current`): the list's top and
@@ -606,6 +619,7 @@ impl Live {
             name: Name::Given(Cow::Borrowed(""), SpanKind::Internal),
             fields: RefCell::new(Fields::default()),
             prev: Cell::new(None),
+            next: Cell::new(None),
             linked: Cell::new(false),
             otel_seen: Cell::new(SpanId::INVALID),
             otel_seen_at_start: Cell::new(None),

@@ -460,3 +460,33 @@ fn a_busy_lanes_buffer_keeps_its_room_between_collections_and_a_quiet_ones_gives
     export_all(&shared);
     assert!(lane.lock().spans.capacity() <= KEPT_CAPACITY);
 }
+
+/// Two lanes that find the budget empty at the same moment, while another lane holds slots
+/// it has not used: both get their span in once those slots are taken back, whichever of
+/// them takes them (the other waits for that pass, then looks again), rather than one
+/// dropping its span because the other was first to find the budget empty.
+#[test]
+fn lanes_finding_the_budget_empty_together_both_get_the_slots_taken_back() {
+    static COUNTERS: Counters = Counters::new();
+    let shared = shared(256, &COUNTERS);
+    // One span, in a chunk of 8: seven slots held unused.
+    let holder = lane_holding(&shared, 1);
+    // The rest of the budget, used.
+    let filler = lane_holding(&shared, 248);
+    assert_eq!(shared.budget.used(256), 256);
+    let (first, second) = (registered_lane(&shared), registered_lane(&shared));
+    // Held here as a collection holds it: both lanes find the budget empty and wait.
+    let queue = shared.lock();
+    let handed = std::thread::scope(|s| {
+        let shared = &shared;
+        let pushes = [(&first, 1000), (&second, 1001)]
+            .map(|(lane, id)| s.spawn(move || push_span(shared, lane, id)));
+        std::thread::sleep(Duration::from_millis(200));
+        drop(queue);
+        pushes.map(|push| push.join().unwrap())
+    });
+    assert_eq!(handed, [true, true]);
+    assert_eq!(export_all(&shared).len(), 251);
+    assert_eq!(dropped(&COUNTERS), 0);
+    drop((holder, filler, first, second));
+}

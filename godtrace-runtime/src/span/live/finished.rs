@@ -188,6 +188,7 @@ impl Finished {
                 renamed: fields.renamed.clone(),
             }),
             prev: Cell::new(None),
+            next: Cell::new(None),
             linked: Cell::new(false),
             otel_seen: Cell::new(live.otel_seen.get()),
             otel_seen_at_start: Cell::new(live.otel_seen_at_start.get()),

@@ -108,3 +108,72 @@ fn recording_arguments_into_a_reused_record_allocates_nothing() {
     });
     assert_eq!(allocations, 0);
 }
+
+/// The spans on this thread's list, from the top down (`prev`), checked against the same
+/// list read from the bottom up to the top (`next`, kept up below the top).
+fn list_both_ways() -> Vec<u64> {
+    let mut down = Vec::new();
+    let mut node = list_top();
+    let mut bottom = None;
+    while let Some(link) = node {
+        // SAFETY: read from this thread's list, which this test changes only between reads.
+        let live = unsafe { link.get() };
+        down.push(u64::from_be_bytes(live.span_context.span_id().to_bytes()));
+        bottom = Some(link);
+        node = live.prev.get();
+    }
+    let mut up = Vec::new();
+    let mut node = bottom;
+    while let Some(link) = node {
+        // SAFETY: as above: `link` is the bottom, or read from the `next` of a span below the
+        // top.
+        let live = unsafe { link.get() };
+        up.push(u64::from_be_bytes(live.span_context.span_id().to_bytes()));
+        if list_top() == Some(link) {
+            break;
+        }
+        node = live.next.get();
+    }
+    up.reverse();
+    assert_eq!(down, up, "the list read down and up");
+    down
+}
+
+/// Spans taken off the list in any order (guards dropped outermost first, from the middle,
+/// innermost first) leave it linked both ways, each taken off at once, wherever it is.
+#[test]
+fn spans_leave_the_list_of_current_spans_in_any_order() {
+    let orders: [&[usize]; 4] = [
+        &[0, 1, 2, 3, 4, 5],
+        &[5, 4, 3, 2, 1, 0],
+        &[2, 0, 5, 3, 1, 4],
+        &[3, 4, 0, 5, 2, 1],
+    ];
+    for order in orders {
+        let spans: Vec<LiveBox> = (1..=6).map(|id| root_with_args(id, &[])).collect();
+        for live in &spans {
+            // SAFETY: just started, so on no list; each stays on this thread, and is taken
+            // off below or when dropped.
+            unsafe { push_unlinked(live, SpanId::INVALID) };
+        }
+        let mut expected: Vec<u64> = (1..=6).rev().collect();
+        assert_eq!(list_both_ways(), expected);
+        for &i in order {
+            remove_current(&spans[i]);
+            assert!(!spans[i].linked.get(), "{order:?}: {i} still linked");
+            expected.retain(|&id| id != i as u64 + 1);
+            assert_eq!(list_both_ways(), expected, "{order:?} after {i}");
+        }
+        // Entered again, on top, after the others left.
+        // SAFETY: both were taken off the list above; they stay on this thread, and are taken
+        // off below or when dropped.
+        unsafe { push_unlinked(&spans[2], SpanId::INVALID) };
+        // SAFETY: as just above.
+        unsafe { push_unlinked(&spans[0], SpanId::INVALID) };
+        assert_eq!(list_both_ways(), [1, 3]);
+        leave_above(&spans[2]);
+        assert_eq!(list_both_ways(), [3]);
+        drop(spans);
+        assert_eq!(list_both_ways(), Vec::<u64>::new());
+    }
+}

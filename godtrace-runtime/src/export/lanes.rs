@@ -30,7 +30,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The queue and the signals between the application's threads and the export thread.
 #[derive(Debug)]
@@ -422,10 +422,15 @@ pub(super) struct Budget {
     size: usize,
     /// Lanes registered, read for the size of a chunk (changed under the queue's lock).
     lanes: AtomicUsize,
-    /// [`Budget::given_back`] as it was when a pass over the lanes last took their unused slots
-    /// back for a lane that found the budget empty (`u64::MAX`: never; written under the
-    /// queue's lock): one such pass per giving back, so that a queue really full costs no
-    /// more than one pass over the lanes until slots come back.
+    /// [`Budget::given_back`] when a lane that found the budget empty last took the other
+    /// lanes' unused slots back (`u64::MAX`: never): one such pass per giving back, so that a
+    /// queue really full costs no more than one pass over the lanes until slots come back.
+    reclaimed_at: AtomicU64,
+    /// The same for a lane whose chunk left the budget low ([`Budget::runs_low`]): one pass
+    /// per giving back, apart from the passes of lanes that found the budget empty.
+    reclaimed_low_at: AtomicU64,
+    /// [`Budget::given_back`] when a pass claimed through `reclaimed_at` last ended: the lanes
+    /// that found the budget empty at that count while it ran look again then.
     swept_at: AtomicU64,
     slots: Slots,
 }
@@ -450,6 +455,8 @@ impl Budget {
             chunk: (max_queue_size / 32).clamp(1, MAX_CHUNK),
             size: max_queue_size,
             lanes: AtomicUsize::new(0),
+            reclaimed_at: AtomicU64::new(u64::MAX),
+            reclaimed_low_at: AtomicU64::new(u64::MAX),
             swept_at: AtomicU64::new(u64::MAX),
             slots: Slots {
                 free: AtomicIsize::new(isize::try_from(max_queue_size).unwrap_or(isize::MAX)),
@@ -472,15 +479,48 @@ impl Budget {
         self.lanes.store(lanes, Ordering::Relaxed);
     }
 
-    /// Whether a pass over the lanes took their unused slots back since the budget was found
-    /// empty at `given_back` (read under the queue's lock, where passes are made).
-    fn swept_since(&self, given_back: u64) -> bool {
-        self.swept_at.load(Ordering::Relaxed) == given_back
+    /// Whether less than an eighth of the queue is free (the most the lanes' chunks take at a
+    /// time): the first lane whose chunk left it so since slots were last given back takes
+    /// back the slots other lanes hold unused, before the budget is empty (see `push_locked`).
+    fn runs_low_first(&self, given_back: u64) -> bool {
+        self.slots.free.load(Ordering::Relaxed) < isize::try_from(self.size / 8).unwrap_or(0)
+            && self.reclaimed_low_at.swap(given_back, Ordering::Relaxed) != given_back
     }
 
-    /// Notes a pass over the lanes for a lane that found the budget empty at `given_back`.
+    /// Whether the lane that found the budget empty at `given_back` is the first to do so
+    /// since slots were last given back: it then takes the lanes' unused slots back.
+    fn claims_reclaim(&self, given_back: u64) -> bool {
+        self.reclaimed_at.swap(given_back, Ordering::Relaxed) != given_back
+    }
+
+    /// Whether the pass claimed at `given_back` ended.
+    fn swept(&self, given_back: u64) -> bool {
+        self.swept_at.load(Ordering::Acquire) == given_back
+    }
+
+    /// Notes the end of the pass claimed at `given_back`.
     fn note_swept(&self, given_back: u64) {
-        self.swept_at.store(given_back, Ordering::Relaxed);
+        self.swept_at.store(given_back, Ordering::Release);
+    }
+
+    /// For a lane that found the budget empty at `given_back` while another lane's pass takes
+    /// the lanes' unused slots back: waits for that pass to end, or for slots to come back,
+    /// [`SWEEP_WAIT`] at most, spinning (a pass locks each lane once, in microseconds; giving
+    /// the core up could cost the thread a scheduler's slice). Returns whether the lane should
+    /// look again.
+    fn await_sweep(&self, given_back: u64) -> bool {
+        let until = Instant::now() + SWEEP_WAIT;
+        loop {
+            for _ in 0..64 {
+                if self.swept(given_back) || self.given_back() != given_back {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+        }
     }
 
     /// Takes up to `wanted` slots; returns how many it got (0 when the queue is full).
@@ -653,7 +693,9 @@ fn push(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>)
 #[cold]
 #[inline(never)]
 fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Finished>) -> Handed {
-    let mut looks = 0;
+    let mut reclaimed = false;
+    // Whether this lane's chunk was the first to leave the budget low since slots came back.
+    let mut ran_low = false;
     loop {
         if lane.drops_while_full(&shared.budget) {
             return Handed::Dropped;
@@ -677,21 +719,38 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
             let got = refill(shared);
             if got == 0 {
                 // The budget is empty, but other lanes may hold slots they have not used (many
-                // threads, each with a chunk, or threads gone since the last collection): they
-                // are taken back (one pass over the lanes per emptying, see `reclaim`), and the
-                // lane looks again while slots came back since it found none, a few times at
-                // most. Without the lane's lock: the queue's lock comes first.
-                drop(state);
-                if looks < MAX_LOOKS {
-                    looks += 1;
-                    if reclaim(shared, given_back) {
+                // threads, each with a chunk, or threads gone since the last collection): the
+                // first lane to find it so takes them back, then looks again, and the others
+                // that find it so meanwhile look again once that pass is over (or make one
+                // themselves when the queue's lock is free). Once per span. Without the lane's
+                // lock: the queue's lock comes first.
+                if !reclaimed {
+                    drop(state);
+                    reclaimed = true;
+                    let budget = &shared.budget;
+                    if budget.claims_reclaim(given_back) {
+                        reclaim(&shared.lock(), budget);
+                        budget.note_swept(given_back);
                         continue;
                     }
+                    if let Ok(queue) = shared.state.try_lock() {
+                        // Unless slots came back, or the claimed pass ended (finding none).
+                        if budget.given_back() == given_back && !budget.swept(given_back) {
+                            reclaim(&queue, budget);
+                        }
+                        continue;
+                    }
+                    if budget.await_sweep(given_back) {
+                        continue;
+                    }
+                    state = lane.lock();
                 }
                 lane.full_at.store(given_back, Ordering::Relaxed);
+                drop(state);
                 lane.count_drop();
                 return Handed::Dropped;
             }
+            ran_low = shared.budget.runs_low_first(given_back);
             // `got` is at most `MAX_CHUNK`, no more than `RING`.
             limit = published.wrapping_add(got as u32);
             // The limit stays within `RING` of `head` (see `Lane::limit`): the spans still in
@@ -704,50 +763,43 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
             }
             lane.front.limit.store(limit, Ordering::Relaxed);
         }
-        let Some(span) = finish() else {
-            return Handed::Queued;
-        };
-        // SAFETY: the slot at `published` is outside `head..published` and below the limit, at
-        // most `RING` past `head` (see `Lane::limit`), so its previous span was moved out,
-        // under the lock, which is held: no collection runs meanwhile.
-        unsafe { lane.slot(published).write(span) };
-        // Release: the span is written before it is published.
-        lane.front
-            .published
-            .store(published.wrapping_add(1), Ordering::Release);
+        if let Some(span) = finish() {
+            // SAFETY: the slot at `published` is outside `head..published` and below the
+            // limit, at most `RING` past `head` (see `Lane::limit`), so its previous span was
+            // moved out, under the lock, which is held: no collection runs meanwhile.
+            unsafe { lane.slot(published).write(span) };
+            // Release: the span is written before it is published.
+            lane.front
+                .published
+                .store(published.wrapping_add(1), Ordering::Release);
+        }
+        drop(state);
+        // The budget runs low while other lanes may hold slots unused: they are taken back
+        // now, by the first lane to see it so, while the rest of the budget lets the others go
+        // on. Lanes finding the budget empty at the same moment (a burst of threads, each with
+        // its chunk) would otherwise drop spans while slots sit unused.
+        if ran_low {
+            reclaim(&shared.lock(), &shared.budget);
+        }
         return Handed::Queued;
     }
 }
 
-/// How many times a lane that finds the budget empty looks again for a span, when slots came
-/// back meanwhile (other lanes may take them first): a bound on the work one span does.
-const MAX_LOOKS: u32 = 4;
+/// The longest a lane waits for another lane's pass over the lanes before it drops its span
+/// (see [`Budget::await_sweep`]).
+const SWEEP_WAIT: Duration = Duration::from_micros(100);
 
-/// Takes back the slots every lane holds and has not used, for a lane that found the budget
-/// empty at `given_back`, unless slots came back since or a pass since found none; returns
-/// whether slots came back, so that the lane looks again. Called with no lane's lock held:
-/// the queue's lock is taken first, as a collection takes it. The lanes' threads take new
-/// chunks when they next need one.
+/// Takes back the slots every lane of `queue` (locked) holds and has not used, for a lane
+/// that found the `budget` empty or low (called with no lane's lock held: the queue's lock is
+/// taken first, as a collection takes it). Their threads take new chunks when they next need
+/// one.
 #[cold]
 #[inline(never)]
-fn reclaim(shared: &Shared, given_back: u64) -> bool {
-    let queue = shared.lock();
-    let budget = &shared.budget;
-    // Slots came back meanwhile (a collection, an export, another lane's pass): look again.
-    if budget.given_back() != given_back {
-        return true;
-    }
-    // A pass since the budget was found empty, which found nothing (else slots came back):
-    // the lanes hold none unused.
-    if budget.swept_since(given_back) {
-        return false;
-    }
+fn reclaim(queue: &QueueState, budget: &Budget) {
     for lane in &queue.lanes {
         let mut state = lane.lock();
         budget.settle(lane.settle(&mut state, true));
     }
-    budget.note_swept(given_back);
-    budget.given_back() != given_back
 }
 
 /// A new chunk of slots for a lane (0 when the queue is full). Wakes the export thread when a

@@ -274,7 +274,7 @@ impl AnchorCell {
     fn anchor_for(&self, latest: u64) -> Anchor {
         let current = *self.anchor.read().unwrap_or_else(PoisonError::into_inner);
         match current {
-            Some(anchor) if self.serves(anchor, latest) => anchor,
+            Some(anchor) if self.serves(anchor, latest) || self.pinned() => anchor,
             _ => {
                 let mut slot = self.anchor.write().unwrap_or_else(PoisonError::into_inner);
                 // Another thread may have just replaced it: every caller then uses that one.
@@ -286,10 +286,54 @@ impl AnchorCell {
         }
     }
 
+    /// Whether a test holds the process's anchor (`pinned`; never outside tests).
+    #[inline(always)]
+    fn pinned(&self) -> bool {
+        pinned::held() && std::ptr::eq(self, &ANCHOR)
+    }
+
     /// Whether `anchor` is recent enough for a reading at `latest`.
     fn serves(&self, anchor: Anchor, latest: u64) -> bool {
         latest <= anchor.tick
             || CLOCK.delta_as_nanos(anchor.tick, latest) <= self.max_age.as_nanos() as u64
+    }
+}
+
+/// Tests that convert one reading twice (the encoder's way and the SDK path's) and compare
+/// the bytes hold the anchor meanwhile: a re-anchor in between (once a second) would move the
+/// second conversion by the counter's drift, a few microseconds.
+#[cfg(test)]
+pub(crate) mod pinned {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static PINS: AtomicUsize = AtomicUsize::new(0);
+
+    /// While held, the current anchor serves every reading.
+    pub(crate) struct Pin(());
+
+    /// Holds the current anchor (once there is one) until the pin is dropped.
+    pub(crate) fn pin() -> Pin {
+        PINS.fetch_add(1, Ordering::SeqCst);
+        Pin(())
+    }
+
+    impl Drop for Pin {
+        fn drop(&mut self) {
+            PINS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    pub(super) fn held() -> bool {
+        PINS.load(Ordering::SeqCst) > 0
+    }
+}
+
+#[cfg(not(test))]
+mod pinned {
+    /// Never outside tests.
+    #[inline(always)]
+    pub(super) fn held() -> bool {
+        false
     }
 }
 

@@ -201,6 +201,8 @@ fn check(encoder: &mut RequestEncoder, mut batch: Vec<Queued>, resource: &Resour
 fn requests_decode_into_what_the_sdk_path_produced() {
     let resource = resource();
     let mut encoder = RequestEncoder::new(&resource);
+    // The bytes are compared with the SDK path's, which converts the times again.
+    let _anchor = clock::pinned::pin();
     let start = clock::now();
     let root = ids(0xABCD, 1, TraceFlags::SAMPLED, false, "");
     let remote_parent = ids(0xABCD, 2, TraceFlags::SAMPLED, true, "congo=t61rcWkgMzE");
@@ -247,6 +249,8 @@ fn a_span_renamed_after_it_started_is_encoded_with_its_new_name() {
         Vec::new(),
     );
     live.rename(Some("GET /wallets".into()), Some(SpanKind::Server));
+    // The bytes are compared with the SDK path's, which converts the times again.
+    let _anchor = clock::pinned::pin();
     let start = clock::now();
     check(
         &mut encoder,
@@ -278,6 +282,8 @@ fn counts_past_the_limits_are_encoded_as_dropped() {
     for i in 0..(crate::config::limits::span_links() + 1) {
         live.add_link(ids(1, i as u64 + 1, TraceFlags::SAMPLED, false, ""));
     }
+    // The bytes are compared with the SDK path's, which converts the times again.
+    let _anchor = clock::pinned::pin();
     let start = clock::now();
     let batch = vec![Queued::Own(live.finish(start, start))];
     check(&mut encoder, batch, &resource);
@@ -298,6 +304,8 @@ fn counts_past_the_limits_are_encoded_as_dropped() {
 fn encode_empties_the_batch_and_hands_back_every_box() {
     let resource = Resource::builder_empty().build();
     let mut encoder = RequestEncoder::new(&resource);
+    // The bytes are compared with the SDK path's, which converts the times again.
+    let _anchor = clock::pinned::pin();
     let start = clock::now();
     let mut batch = vec![
         Queued::Own(recorded(
@@ -487,6 +495,8 @@ fn a_reused_buffer_holds_the_head_room_and_the_latest_request_only() {
     let resource = resource();
     let mut encoder = RequestEncoder::new(&resource);
     encoder.set_head_room(5);
+    // The bytes are compared with the SDK path's, which converts the times again.
+    let _anchor = clock::pinned::pin();
     let start = clock::now();
     let flags = TraceFlags::SAMPLED;
     // A large request first, its head room filled in as the transport does.
@@ -532,6 +542,8 @@ fn a_reused_buffer_holds_the_head_room_and_the_latest_request_only() {
 fn spans_with_little_recorded_decode_into_what_the_sdk_path_produced() {
     let resource = resource();
     let mut encoder = RequestEncoder::new(&resource);
+    // The bytes are compared with the SDK path's, which converts the times again.
+    let _anchor = clock::pinned::pin();
     let start = clock::now();
     let local = ids(7, 70, TraceFlags::SAMPLED, false, "");
     let remote = ids(7, 71, TraceFlags::default(), true, "");
@@ -574,6 +586,8 @@ fn spans_with_little_recorded_decode_into_what_the_sdk_path_produced() {
 fn only_the_boxes_of_spans_that_held_something_are_left_to_be_emptied() {
     let resource = Resource::builder_empty().build();
     let mut encoder = RequestEncoder::new(&resource);
+    // The bytes are compared with the SDK path's, which converts the times again.
+    let _anchor = clock::pinned::pin();
     let start = clock::now();
     let end = Tick::from_raw(start.raw() + 1_000);
     let plain = |n: u64| {
@@ -617,6 +631,8 @@ fn kept_span_ranges_are_each_span_and_let_the_request_gzip_small() {
     let mut encoder = RequestEncoder::new(&resource);
     encoder.keep_span_ranges();
     let mut rng = Rng(0x5EED);
+    // The bytes are compared with the SDK path's, which converts the times again.
+    let _anchor = clock::pinned::pin();
     let start = clock::now();
     // Mostly spans with nothing recorded, of two sites, as a service's batch is; some with
     // anything recorded; other code's spans. Requests of over 2 MiB and under 16 KiB: their

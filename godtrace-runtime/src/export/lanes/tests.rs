@@ -461,32 +461,51 @@ fn a_busy_lanes_buffer_keeps_its_room_between_collections_and_a_quiet_ones_gives
     assert!(lane.lock().spans.capacity() <= KEPT_CAPACITY);
 }
 
-/// Two lanes that find the budget empty at the same moment, while another lane holds slots
-/// it has not used: both get their span in once those slots are taken back, whichever of
-/// them takes them (the other waits for that pass, then looks again), rather than one
-/// dropping its span because the other was first to find the budget empty.
+/// A lane whose chunk leaves less than an eighth of the queue free takes back the slots the
+/// other lanes hold unused, before the budget is empty: lanes that would then find it empty at
+/// the same moment (a burst of threads, each with its first chunk) find those slots free
+/// rather than dropping their spans while the first of them takes them back.
 #[test]
-fn lanes_finding_the_budget_empty_together_both_get_the_slots_taken_back() {
+fn a_budget_running_low_takes_back_the_slots_lanes_hold_unused() {
     static COUNTERS: Counters = Counters::new();
     let shared = shared(256, &COUNTERS);
     // One span, in a chunk of 8: seven slots held unused.
     let holder = lane_holding(&shared, 1);
-    // The rest of the budget, used.
-    let filler = lane_holding(&shared, 248);
-    assert_eq!(shared.budget.used(256), 256);
-    let (first, second) = (registered_lane(&shared), registered_lane(&shared));
-    // Held here as a collection holds it: both lanes find the budget empty and wait.
-    let queue = shared.lock();
-    let handed = std::thread::scope(|s| {
-        let shared = &shared;
-        let pushes = [(&first, 1000), (&second, 1001)]
-            .map(|(lane, id)| s.spawn(move || push_span(shared, lane, id)));
-        std::thread::sleep(Duration::from_millis(200));
-        drop(queue);
-        pushes.map(|push| push.join().unwrap())
-    });
-    assert_eq!(handed, [true, true]);
-    assert_eq!(export_all(&shared).len(), 251);
+    // Spans until less than an eighth (32) of the budget is free.
+    let filler = registered_lane(&shared);
+    let mut pushed = 1;
+    while shared.budget.used(256) <= 256 - 32 {
+        assert!(push_span(&shared, &filler, pushed));
+        pushed += 1;
+    }
+    // Every slot in use holds a span: the lanes hold none unused.
+    assert_eq!(shared.budget.used(256), pushed as usize);
+    assert_eq!(export_all(&shared).len(), pushed as usize);
     assert_eq!(dropped(&COUNTERS), 0);
-    drop((holder, filler, first, second));
+    drop((holder, filler));
+}
+
+/// A lane that finds the budget empty when another lane has claimed the pass over the lanes
+/// for that emptying (and has not made it yet), with the queue's lock free, makes the pass
+/// itself and gets its span in, rather than dropping it.
+#[test]
+fn a_lane_finding_the_budget_empty_after_another_claimed_the_pass_gets_a_slot() {
+    static COUNTERS: Counters = Counters::new();
+    let shared = shared(256, &COUNTERS);
+    let filler = lane_holding(&shared, 200);
+    // One span in a chunk of 8: seven slots held unused.
+    let holder = lane_holding(&shared, 1);
+    let late = registered_lane(&shared);
+    // The rest of the budget, taken (by no lane): the budget is empty.
+    shared.budget.take(usize::MAX);
+    // Another lane found it empty first and claimed the pass.
+    let emptied_at = shared.budget.given_back();
+    assert!(shared.budget.claims_reclaim(emptied_at));
+    assert!(
+        push_span(&shared, &late, 1000),
+        "a slot `holder` held unused"
+    );
+    drop((filler, holder, late));
+    collect(&shared, &mut shared.lock(), false);
+    assert_eq!(dropped(&COUNTERS), 0);
 }

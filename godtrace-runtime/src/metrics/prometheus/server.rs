@@ -44,6 +44,12 @@ const ACCEPT_POLL: Duration = Duration::from_millis(20);
 /// How long a client may read none of its answer before a new connection may take its slot.
 const STALLED: Duration = Duration::from_secs(1);
 
+/// How long a connection may have sent no whole request head before it counts as idle (a
+/// scraper sends its head at once): idle ones are given up first. Connections accepted more
+/// recently are given up only after stalled answers, so that scrapes connecting at the same
+/// moment do not take each other's slots before their heads arrive.
+const IDLE_HEAD: Duration = Duration::from_millis(100);
+
 /// How long the clients sending a rendering may all read none of it before a new rendering
 /// takes its place (see [`make_room_for_a_rendering`]): a scraper reading its answer frees
 /// room in the socket's buffers far more often.
@@ -262,9 +268,10 @@ fn serve(
 }
 
 /// Whether a new connection may be served: a slot is free, or the oldest connection still
-/// waiting for its head, else the one stalled longest (at least [`STALLED`]) in its answer,
-/// else the one whose answer has been written longest (at least [`LONG_ANSWER`]), else the
-/// oldest one waiting for its rendering (not the one rendering), is told to give up its slot.
+/// waiting for its head after [`IDLE_HEAD`], else the one stalled longest (at least
+/// [`STALLED`]) in its answer, else the one whose answer has been written longest (at least
+/// [`LONG_ANSWER`]), else the oldest one still waiting for its head, else the oldest one
+/// waiting for its rendering (not the one rendering), is told to give up its slot.
 /// A connection waiting for its rendering waits for the server, not for its client, so it
 /// goes last, and the oldest first: a scraper that just connected loses its place only to as
 /// many connections as there are slots, made while it waits. Given-up connections end within
@@ -288,9 +295,15 @@ fn make_room(connections: &[Connection], max_connections: usize) -> bool {
             .iter()
             .filter(|c| !c.state.evicted.load(Ordering::SeqCst))
     };
-    let oldest_waiting = serving()
-        .filter(|c| !c.state.head_read.load(Ordering::SeqCst))
-        .min_by_key(|c| c.state.accepted);
+    // Of the connections still waiting for their head, the oldest, accepted `at_least` ago.
+    let oldest_waiting = |at_least: Duration| {
+        serving()
+            .filter(|c| !c.state.head_read.load(Ordering::SeqCst))
+            .filter(|c| c.state.accepted.elapsed() >= at_least)
+            .min_by_key(|c| c.state.accepted)
+    };
+    let idle = || oldest_waiting(IDLE_HEAD);
+    let just_connected = || oldest_waiting(Duration::ZERO);
     // Of the connections being answered, the one whose `since` is earliest, `at_least` ago.
     let longest = |since: fn(&ConnectionState) -> Instant, at_least: Duration| {
         serving()
@@ -311,9 +324,10 @@ fn make_room(connections: &[Connection], max_connections: usize) -> bool {
             })
             .min_by_key(|c| c.state.accepted)
     };
-    match oldest_waiting
+    match idle()
         .or_else(stalled)
         .or_else(answered_longest)
+        .or_else(just_connected)
         .or_else(oldest_waiting_for_its_rendering)
     {
         Some(connection) => {

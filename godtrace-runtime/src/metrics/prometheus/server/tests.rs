@@ -782,3 +782,48 @@ fn a_rendering_its_clients_do_not_read_makes_room_without_waiting() {
     reader.join().unwrap();
     drop(read);
 }
+
+/// Connections just accepted whose heads have not arrived yet (scrapes connecting at the same
+/// moment) are not given up before a client stalled in its answer: the stalled one goes, and
+/// one that has sent nothing for `IDLE_HEAD` goes before either.
+#[test]
+fn connections_just_accepted_are_not_given_up_before_a_stalled_one() {
+    let waiting_for_head = |for_: Duration| Connection {
+        thread: std::thread::spawn(|| ()),
+        socket: None,
+        state: Arc::new(ConnectionState {
+            accepted: Instant::now() - for_,
+            ..ConnectionState::new()
+        }),
+    };
+    let stalled = || Connection {
+        thread: std::thread::spawn(|| ()),
+        socket: None,
+        state: Arc::new(ConnectionState {
+            accepted: Instant::now() - STALLED * 2,
+            head_read: AtomicBool::new(true),
+            answering_us: AtomicU64::new(1),
+            progressed_us: AtomicU64::new(1),
+            ..ConnectionState::new()
+        }),
+    };
+    let evicted = |connections: &[Connection]| -> Vec<bool> {
+        connections
+            .iter()
+            .map(|c| c.state.evicted.load(Ordering::SeqCst))
+            .collect()
+    };
+    let connections = [waiting_for_head(Duration::from_millis(5)), stalled()];
+    assert!(make_room(&connections, 2));
+    assert_eq!(evicted(&connections), [false, true]);
+    let connections = [stalled(), waiting_for_head(IDLE_HEAD * 2)];
+    assert!(make_room(&connections, 2));
+    assert_eq!(evicted(&connections), [false, true]);
+    // With none stalled, the oldest of those just accepted.
+    let connections = [
+        waiting_for_head(Duration::from_millis(2)),
+        waiting_for_head(Duration::from_millis(5)),
+    ];
+    assert!(make_room(&connections, 2));
+    assert_eq!(evicted(&connections), [false, true]);
+}

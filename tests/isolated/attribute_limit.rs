@@ -68,6 +68,20 @@ fn values_godtrace_writes_are_cut_at_the_limit_over_otlp() {
 #[derive(Debug, Clone, Default)]
 struct Keeps(Arc<Mutex<Vec<SpanData>>>);
 
+impl Keeps {
+    /// The `(key, text)` of every string attribute of the first span kept.
+    fn texts(&self) -> Vec<(String, String)> {
+        self.0.lock().unwrap()[0]
+            .attributes
+            .iter()
+            .filter_map(|kv| match &kv.value {
+                Value::String(s) => Some((kv.key.to_string(), s.to_string())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 impl SpanExporter for Keeps {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         self.0.lock().unwrap().extend(batch);
@@ -87,20 +101,10 @@ fn values_godtrace_writes_are_cut_at_the_limit_for_an_exporter_of_ones_own() {
     .expect("init");
     let _ = a_function_whose_path_is_longer_than_the_limit();
     guard.flush();
-    let spans = exporter.0.lock().unwrap();
-    let texts: Vec<(String, String)> = spans[0]
-        .attributes
-        .iter()
-        .filter_map(|kv| match &kv.value {
-            Value::String(s) => Some((kv.key.to_string(), s.to_string())),
-            _ => None,
-        })
-        .collect();
-    assert_within(&texts);
+    assert_within(&exporter.texts());
 }
 
 /// A bridged `tracing` span's `code.*` text is cut like the rest.
-#[cfg(feature = "tracing")]
 #[test]
 fn a_bridged_spans_code_attributes_are_cut_at_the_limit() {
     use tracing_subscriber::layer::SubscriberExt as _;
@@ -118,14 +122,12 @@ fn a_bridged_spans_code_attributes_are_cut_at_the_limit() {
         let _span = tracing::info_span!("a_span_named_like_a_long_function").entered();
     });
     guard.flush();
-    let spans = exporter.0.lock().unwrap();
+    let texts = exporter.texts();
     for key in ["code.function.name", "code.file.path"] {
-        let value = spans[0]
-            .attributes
+        let (_, value) = texts
             .iter()
-            .find(|kv| kv.key.as_str() == key)
-            .map(|kv| kv.value.to_string())
-            .unwrap_or_else(|| panic!("{key} missing: {:?}", spans[0].attributes));
+            .find(|(k, _)| k == key)
+            .unwrap_or_else(|| panic!("{key} missing: {texts:?}"));
         assert!(value.len() <= LIMIT, "{key} = {value:?}");
     }
 }

@@ -660,12 +660,6 @@ fn connections_waiting_for_their_rendering_are_given_up_last_the_oldest_first() 
             renders: AtomicBool::new(renders),
         }),
     };
-    let evicted = |connections: &[Connection]| -> Vec<bool> {
-        connections
-            .iter()
-            .map(|c| c.state.evicted.load(Ordering::SeqCst))
-            .collect()
-    };
     let connections = [
         waiting(STALLED * 2, false),
         waiting(STALLED * 4, true),
@@ -674,18 +668,7 @@ fn connections_waiting_for_their_rendering_are_given_up_last_the_oldest_first() 
     assert!(make_room(&connections, 3));
     assert_eq!(evicted(&connections), [false, false, true]);
     // Before them: a connection stalled in its answer.
-    let stalled = Connection {
-        thread: std::thread::spawn(|| ()),
-        socket: None,
-        state: Arc::new(ConnectionState {
-            accepted: Instant::now() - STALLED * 2,
-            head_read: AtomicBool::new(true),
-            answering_us: AtomicU64::new(1),
-            progressed_us: AtomicU64::new(1),
-            ..ConnectionState::new()
-        }),
-    };
-    let connections = [waiting(STALLED * 5, false), stalled];
+    let connections = [waiting(STALLED * 5, false), stalled_for(STALLED * 2)];
     assert!(make_room(&connections, 2));
     assert_eq!(evicted(&connections), [false, true]);
     // The one rendering alone: kept, and the new connection is closed.
@@ -796,23 +779,7 @@ fn connections_just_accepted_are_not_given_up_before_a_stalled_one() {
             ..ConnectionState::new()
         }),
     };
-    let stalled = || Connection {
-        thread: std::thread::spawn(|| ()),
-        socket: None,
-        state: Arc::new(ConnectionState {
-            accepted: Instant::now() - STALLED * 2,
-            head_read: AtomicBool::new(true),
-            answering_us: AtomicU64::new(1),
-            progressed_us: AtomicU64::new(1),
-            ..ConnectionState::new()
-        }),
-    };
-    let evicted = |connections: &[Connection]| -> Vec<bool> {
-        connections
-            .iter()
-            .map(|c| c.state.evicted.load(Ordering::SeqCst))
-            .collect()
-    };
+    let stalled = || stalled_for(STALLED * 2);
     let connections = [waiting_for_head(Duration::from_millis(5)), stalled()];
     assert!(make_room(&connections, 2));
     assert_eq!(evicted(&connections), [false, true]);
@@ -826,4 +793,27 @@ fn connections_just_accepted_are_not_given_up_before_a_stalled_one() {
     ];
     assert!(make_room(&connections, 2));
     assert_eq!(evicted(&connections), [false, true]);
+}
+
+/// Which of `connections` were told to give their slots up.
+fn evicted(connections: &[Connection]) -> Vec<bool> {
+    connections
+        .iter()
+        .map(|c| c.state.evicted.load(Ordering::SeqCst))
+        .collect()
+}
+
+/// A connection answering since `for_` ago, which has read nothing since.
+fn stalled_for(for_: Duration) -> Connection {
+    Connection {
+        thread: std::thread::spawn(|| ()),
+        socket: None,
+        state: Arc::new(ConnectionState {
+            accepted: Instant::now() - for_,
+            head_read: AtomicBool::new(true),
+            answering_us: AtomicU64::new(1),
+            progressed_us: AtomicU64::new(1),
+            ..ConnectionState::new()
+        }),
+    }
 }

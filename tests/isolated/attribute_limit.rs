@@ -69,6 +69,18 @@ fn values_godtrace_writes_are_cut_at_the_limit_over_otlp() {
 struct Keeps(Arc<Mutex<Vec<SpanData>>>);
 
 impl Keeps {
+    /// godtrace installed with the attribute limit [`LIMIT`], its spans kept by a new `Keeps`.
+    fn installed() -> (Keeps, godtrace::Guard) {
+        let exporter = Keeps::default();
+        let guard = godtrace::init(
+            Config::new("attribute-limit")
+                .span_exporter(exporter.clone())
+                .max_attribute_len(LIMIT),
+        )
+        .expect("init");
+        (exporter, guard)
+    }
+
     /// The `(key, text)` of every string attribute of the first span kept.
     fn texts(&self) -> Vec<(String, String)> {
         self.0.lock().unwrap()[0]
@@ -92,13 +104,7 @@ impl SpanExporter for Keeps {
 #[test]
 fn values_godtrace_writes_are_cut_at_the_limit_for_an_exporter_of_ones_own() {
     crate::support::own_process!();
-    let exporter = Keeps::default();
-    let guard = godtrace::init(
-        Config::new("attribute-limit")
-            .span_exporter(exporter.clone())
-            .max_attribute_len(LIMIT),
-    )
-    .expect("init");
+    let (exporter, guard) = Keeps::installed();
     let _ = a_function_whose_path_is_longer_than_the_limit();
     guard.flush();
     assert_within(&exporter.texts());
@@ -109,13 +115,7 @@ fn values_godtrace_writes_are_cut_at_the_limit_for_an_exporter_of_ones_own() {
 fn a_bridged_spans_code_attributes_are_cut_at_the_limit() {
     use tracing_subscriber::layer::SubscriberExt as _;
     crate::support::own_process!();
-    let exporter = Keeps::default();
-    let guard = godtrace::init(
-        Config::new("attribute-limit")
-            .span_exporter(exporter.clone())
-            .max_attribute_len(LIMIT),
-    )
-    .expect("init");
+    let (exporter, guard) = Keeps::installed();
     let subscriber = tracing_subscriber::registry().with(godtrace::tracing::layer());
     tracing::subscriber::with_default(subscriber, || {
         // Named like a function: `code.function.name` is its module path and name.

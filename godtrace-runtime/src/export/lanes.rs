@@ -426,7 +426,7 @@ pub(super) struct Budget {
     /// lanes' unused slots back (`u64::MAX`: never): one such pass per giving back, so that a
     /// queue really full costs no more than one pass over the lanes until slots come back.
     reclaimed_at: AtomicU64,
-    /// The same for a lane whose chunk left the budget low ([`Budget::runs_low`]): one pass
+    /// The same for a lane whose chunk left the budget low ([`Budget::runs_low_first`]): one pass
     /// per giving back, apart from the passes of lanes that found the budget empty.
     reclaimed_low_at: AtomicU64,
     /// [`Budget::given_back`] when a pass claimed through `reclaimed_at` last ended: the lanes

@@ -227,41 +227,24 @@ fn lookup<S: Series>(
         .cloned()
 }
 
-impl Series for super::series::DurationSeries {
-    fn attributes(&self) -> &[KeyValue] {
-        &self.attributes
-    }
-    fn footprint(&self) -> usize {
-        self.footprint()
-    }
-    fn scrape_lines(&self) -> usize {
-        self.scrape_lines()
-    }
+/// The three kinds of series are kept alike: each answers from its own fields.
+macro_rules! series_of {
+    ($($kind:ident),*) => {$(
+        impl Series for super::series::$kind {
+            fn attributes(&self) -> &[KeyValue] {
+                &self.attributes
+            }
+            fn footprint(&self) -> usize {
+                self.footprint()
+            }
+            fn scrape_lines(&self) -> usize {
+                self.scrape_lines()
+            }
+        }
+    )*};
 }
 
-impl Series for super::series::ValueSeries {
-    fn attributes(&self) -> &[KeyValue] {
-        &self.attributes
-    }
-    fn footprint(&self) -> usize {
-        self.footprint()
-    }
-    fn scrape_lines(&self) -> usize {
-        self.scrape_lines()
-    }
-}
-
-impl Series for super::series::CounterSeries {
-    fn attributes(&self) -> &[KeyValue] {
-        &self.attributes
-    }
-    fn footprint(&self) -> usize {
-        self.footprint()
-    }
-    fn scrape_lines(&self) -> usize {
-        self.scrape_lines()
-    }
-}
+series_of!(DurationSeries, ValueSeries, CounterSeries);
 
 #[cfg(test)]
 mod tests {

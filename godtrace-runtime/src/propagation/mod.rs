@@ -52,8 +52,8 @@
 //!   among others: a wrong length, non-hex or upper-case hex digits, an all-zero trace id
 //!   or parent id, version `ff`, version `00` with extra fields, several `traceparent`
 //!   headers, bytes that are not visible ASCII. A later version with extra fields is read
-//!   by its first four fields (*Versioning of traceparent*), up to 512 bytes in all (a bound
-//!   of this crate's: the specification sets none, and no version defines fields that long).
+//!   by its first four fields (*Versioning of traceparent*), whatever its length: nothing past
+//!   them is read.
 //! - A `tracestate` that is not a valid list is **dropped as a whole, and the trace
 //!   continues** under the valid `traceparent` (*Tracestate Header*: "failure to parse
 //!   tracestate MUST NOT affect the parsing of traceparent"; *Processing Model* step 3:

@@ -4,10 +4,6 @@ use super::{MAX_TRACESTATE_LEN, MAX_TRACESTATE_MEMBERS};
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 use std::collections::HashSet;
 
-/// The longest `traceparent` accepted. Version 00 is exactly 55 bytes; later versions may
-/// append fields, up to this bound.
-const MAX_TRACEPARENT_LEN: usize = 512;
-
 /// The trace flags this version of the specification defines: sampled and random.
 pub(super) fn known_flags() -> TraceFlags {
     TraceFlags::SAMPLED | crate::span::RANDOM
@@ -125,8 +121,10 @@ fn is_lower_hex(bytes: &[u8]) -> bool {
 fn parse_traceparent(value: &str) -> Result<(TraceId, SpanId, TraceFlags), Rejected> {
     // Optional whitespace around the value is allowed by HTTP.
     let value = crate::text::trim_ows(value);
+    // Only the first 56 bytes are read, each checked as the ASCII it must be: a later
+    // version's own fields, however long, cost nothing (the specification bounds none).
     let b = value.as_bytes();
-    if b.len() < 55 || b.len() > MAX_TRACEPARENT_LEN || !value.is_ascii() {
+    if b.len() < 55 {
         return Err(Rejected);
     }
     let (version, trace_id, span_id, flags) = (&b[0..2], &b[3..35], &b[36..52], &b[53..55]);

@@ -10,6 +10,15 @@ use syn::{
     Type,
 };
 
+/// The span of the last token of `ty` (a group's: up to its closing delimiter), so that what
+/// is put at its end lands after the whole type.
+fn last_token_span(ty: &Type) -> Span {
+    quote::ToTokens::to_token_stream(ty)
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |token| token.span())
+}
+
 /// Rewrites `async fn f(args) -> T` into `fn f(args) -> impl Future<Output = T> + '_`, the
 /// way the compiler desugars it, so the span can start when `f` is called. Returns the
 /// statements that move every argument into the future (as an `async fn` does), and those
@@ -19,9 +28,14 @@ use syn::{
 /// (recorded arguments, the `parent` expression): the body need not use them.
 pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ident]) -> Desugared {
     sig.asyncness = None;
-    let mut output: Type = match &sig.output {
-        ReturnType::Type(_, ty) => (**ty).clone(),
-        ReturnType::Default => syn::parse_quote!(()),
+    // The written future type stands where the user's return type does (after the inputs when
+    // there is none), with its span itself: a span of the expansion's would make the
+    // signature's span the attribute's, where lints that point at the signature
+    // (`missing_docs`, Clippy's `missing_safety_doc`) then point. Its paths are absolute, so
+    // they resolve alike at either.
+    let (mut output, output_at): (Type, Span) = match &sig.output {
+        ReturnType::Type(_, ty) => ((**ty).clone(), last_token_span(ty)),
+        ReturnType::Default => (syn::parse_quote!(()), sig.paren_token.span.close()),
     };
 
     // Name every elided lifetime in the inputs, so the returned future can be said to
@@ -76,7 +90,7 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
         .lifetimes()
         .map(|l| l.lifetime.clone())
         .collect();
-    sig.output = syn::parse_quote! {
+    sig.output = syn::parse_quote_spanned! {output_at=>
         -> impl ::core::future::Future<Output = #output> #(+ #pv::Captures<#lifetimes>)*
     };
 

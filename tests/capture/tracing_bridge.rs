@@ -465,6 +465,32 @@ fn a_span_field_named_like_the_bridges_own_is_one_attribute() {
     );
 }
 
+/// Two error values each give the span an `exception.message`: it keeps one, the last.
+#[test]
+fn two_error_fields_leave_one_exception_message() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    {
+        let first = std::io::Error::other("first");
+        let second = std::io::Error::other("second");
+        let _span = tracing::info_span!(
+            "bridge.span.errors",
+            cause = &first as &dyn std::error::Error,
+            retry_cause = &second as &dyn std::error::Error,
+        )
+        .entered();
+    }
+    let span = c.span("bridge.span.errors");
+    let messages: Vec<_> = span
+        .attributes
+        .iter()
+        .filter(|(k, _)| k == "exception.message")
+        .collect();
+    assert_eq!(messages.len(), 1, "{span:#?}");
+    assert_eq!(span.attr("exception.message"), Some(&Value::from("second")));
+    assert_eq!(span.attr("cause"), Some(&Value::from("first")));
+}
+
 #[test]
 fn the_event_level_is_configurable_and_error_events_can_fail_the_span() {
     let c = testing::capture();

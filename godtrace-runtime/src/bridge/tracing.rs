@@ -139,6 +139,11 @@ impl Bridged {
     fn span_id(&self) -> SpanId {
         self.context.span().span_context().span_id()
     }
+
+    /// A bridged span of `context`.
+    fn new(context: Context, record: Option<Record>) -> Bridged {
+        Bridged { context, record }
+    }
 }
 
 impl<S> Layer<S> for GodtraceLayer
@@ -264,31 +269,34 @@ where
 #[inline]
 fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
     let meta = attrs.metadata();
+    let site = record::site_facts(meta);
     let mut updates = SpanUpdates::default();
     // The name and kind are needed before the span starts; the other fields only once it is
     // known to be recorded.
-    if fields::has_span_updates(meta.fields().iter().map(|f| f.name())) {
-        attrs.record(&mut SpanVisitor {
-            attributes: None,
-            updates: &mut updates,
-        });
+    if site.has_span_updates {
+        attrs.record(&mut SpanVisitor::new(None, &mut updates));
     }
     let name = updates.name.take().unwrap_or(Cow::Borrowed(meta.name()));
     let mut bridged = Record::start(name, updates.kind.take(), parent)?;
     if let Some(record) = &mut bridged.record {
         let mut attributes = Vec::with_capacity(meta.fields().len() + 3);
-        code_attributes(meta, &mut attributes);
-        attrs.record(&mut SpanVisitor {
-            attributes: Some(&mut attributes),
-            updates: &mut updates,
-        });
-        record.init(attributes, updates);
+        code_attributes(meta, site.function, &mut attributes);
+        let mut visitor = SpanVisitor::new(Some(&mut attributes), &mut updates);
+        attrs.record(&mut visitor);
+        // Each error value adds an `exception.message`: two of them repeat it.
+        let distinct = site.distinct_keys && visitor.errors <= 1;
+        record.init(attributes, updates, distinct);
     }
     Some(bridged)
 }
 
-/// `code.*` attributes from a span's metadata, as `#[traced]` records them.
-fn code_attributes(meta: &'static Metadata<'static>, attributes: &mut Vec<KeyValue>) {
+/// `code.*` attributes from a span's metadata (and its site's function name), as
+/// `#[traced]` records them.
+fn code_attributes(
+    meta: &'static Metadata<'static>,
+    function: Option<&'static str>,
+    attributes: &mut Vec<KeyValue>,
+) {
     // Bounded like every value a span keeps (`Live::set_attributes` takes them as they are).
     if let Some(file) = meta.file() {
         attributes.push(KeyValue::new("code.file.path", bounded_static(file)));
@@ -296,7 +304,7 @@ fn code_attributes(meta: &'static Metadata<'static>, attributes: &mut Vec<KeyVal
     if let Some(line) = meta.line() {
         attributes.push(KeyValue::new("code.line.number", i64::from(line)));
     }
-    if let Some(function) = record::function_name(meta) {
+    if let Some(function) = function {
         attributes.push(KeyValue::new(
             "code.function.name",
             bounded_static(function),

@@ -18,7 +18,7 @@ const STATUS_CODE: &str = "otel.status_code";
 /// The description of an error status (tracing-opentelemetry's name, and the specification's).
 const STATUS_DESCRIPTIONS: [&str; 2] = ["otel.status_description", "otel.status_message"];
 /// The attribute an error value also lands in (OpenTelemetry's exception convention).
-const EXCEPTION_MESSAGE: &str = "exception.message";
+pub(super) const EXCEPTION_MESSAGE: &str = "exception.message";
 
 /// What a span's fields say about the span itself rather than as attributes.
 #[derive(Default, Debug)]
@@ -38,11 +38,24 @@ pub(super) fn has_span_updates<'a>(mut names: impl Iterator<Item = &'a str>) -> 
 /// Reads a span's fields: the `otel.*` ones into `updates`, the others, when `attributes` is
 /// given (the span is recording), as attributes.
 pub(super) struct SpanVisitor<'a> {
-    pub(super) attributes: Option<&'a mut Vec<KeyValue>>,
-    pub(super) updates: &'a mut SpanUpdates,
+    attributes: Option<&'a mut Vec<KeyValue>>,
+    updates: &'a mut SpanUpdates,
+    /// Error values read as attributes: each also added an `exception.message`.
+    pub(super) errors: usize,
 }
 
-impl SpanVisitor<'_> {
+impl<'a> SpanVisitor<'a> {
+    pub(super) fn new(
+        attributes: Option<&'a mut Vec<KeyValue>>,
+        updates: &'a mut SpanUpdates,
+    ) -> SpanVisitor<'a> {
+        SpanVisitor {
+            attributes,
+            updates,
+            errors: 0,
+        }
+    }
+
     fn push(&mut self, field: &Field, value: impl FnOnce() -> Value) {
         if let Some(attributes) = &mut self.attributes {
             attributes.push(KeyValue::new(key_prefix(field.name()), value()));
@@ -92,6 +105,7 @@ impl Visit for SpanVisitor<'_> {
     }
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
         if let Some(attributes) = &mut self.attributes {
+            self.errors += 1;
             let text = Value::from(display_text(value));
             attributes.push(KeyValue::new(EXCEPTION_MESSAGE, text.clone()));
             attributes.push(KeyValue::new(key_prefix(field.name()), text));

@@ -80,12 +80,12 @@ impl Record {
         let span = OpSpan::start_named(name, kind.unwrap_or(SpanKind::Internal), explicit, false)
             .map(DetachedSpan::new);
         match span {
-            Some(span) if span.span().is_recording() => Some(Bridged {
-                context: span.context(),
-                record: Some(Record {
+            Some(span) if span.span().is_recording() => Some(Bridged::new(
+                span.context(),
+                Some(Record {
                     inner: Mutex::new(Inner { span, asked: None }),
                 }),
-            }),
+            )),
             // Sampled out: children follow the decision its own context carries (a root's
             // ids), or, under a sampled-out parent, that parent's.
             span => {
@@ -95,10 +95,9 @@ impl Record {
                     Parent::Explicit(cx) => Some(cx),
                     Parent::Root => None,
                 });
-                carried.filter(has_span).map(|context| Bridged {
-                    context,
-                    record: None,
-                })
+                carried
+                    .filter(has_span)
+                    .map(|context| Bridged::new(context, None))
             }
         }
     }
@@ -114,12 +113,22 @@ impl Record {
     }
 
     /// Sets a new span's first `attributes` and the status its fields ask for (no lock:
-    /// the record is not shared yet).
-    pub(super) fn init(&mut self, mut attributes: Vec<KeyValue>, updates: SpanUpdates) {
+    /// the record is not shared yet). `distinct`: their keys are known to be distinct and
+    /// non-empty (see [`SiteFacts::distinct_keys`]).
+    pub(super) fn init(
+        &mut self,
+        mut attributes: Vec<KeyValue>,
+        updates: SpanUpdates,
+        distinct: bool,
+    ) {
         let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
         // A field may repeat a key the bridge writes (`code.line.number`, `exception.message`
         // beside an error) or have none: one per key, as later `record`s set them.
-        let keyless = crate::value::one_per_key(&mut attributes);
+        let keyless = if distinct {
+            0
+        } else {
+            crate::value::one_per_key(&mut attributes)
+        };
         inner.span.span().record_all(attributes, keyless);
         inner.merge(updates);
     }
@@ -185,10 +194,7 @@ impl Record {
 pub(super) fn fields_of(values: &Values<'_>) -> (Vec<KeyValue>, SpanUpdates) {
     let mut attributes = Vec::with_capacity(values.len());
     let mut updates = SpanUpdates::default();
-    values.record(&mut SpanVisitor {
-        attributes: Some(&mut attributes),
-        updates: &mut updates,
-    });
+    values.record(&mut SpanVisitor::new(Some(&mut attributes), &mut updates));
     (attributes, updates)
 }
 
@@ -197,15 +203,68 @@ fn has_span(cx: &Context) -> bool {
     cx.span().span_context().is_valid()
 }
 
-/// The most call sites whose function name is kept (each is a few dozen bytes, for the life
-/// of the process); past it, spans of new call sites get no `code.function.name`.
-const MAX_FUNCTION_NAMES: usize = 4096;
+/// The most call sites whose facts are kept (each holds a function name of a few dozen bytes,
+/// for the life of the process); past it, spans of new call sites get no
+/// `code.function.name`, and their other facts are worked out again for each span.
+const MAX_SITES: usize = 4096;
 
-/// `code.function.name` of spans of each call site, by the address of its metadata.
-type FunctionNames = HashMap<usize, Option<&'static str>, AddressHash>;
+/// What the spans of one call site share, worked out once per call site ([`site_facts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct SiteFacts {
+    /// `code.function.name`: the module path and the span's name, for a span named like a
+    /// function (as `#[instrument]` names them); `None` for other names (`"db.query"`),
+    /// which say nothing of the function.
+    pub(super) function: Option<&'static str>,
+    /// Whether a field is named `otel.*`, and so may set the span's name, kind or status.
+    pub(super) has_span_updates: bool,
+    /// Whether the keys of the attributes a span of the site starts with are non-empty and
+    /// distinct whatever its fields hold: its fields' names (as cut to the key limit), the
+    /// `code.*` keys and one `exception.message` (an error value's), all told apart.
+    pub(super) distinct_keys: bool,
+}
 
-/// The [`FunctionNames`] of the process.
-static FUNCTION_NAMES: LazyLock<RwLock<FunctionNames>> = LazyLock::new(Default::default);
+impl SiteFacts {
+    /// Facts of no site: an empty slot of [`RECENT`].
+    const NONE: SiteFacts = SiteFacts {
+        function: None,
+        has_span_updates: false,
+        distinct_keys: false,
+    };
+
+    /// The facts of `meta`'s site, its function name leaked when `keep_name` (else `None`).
+    fn of(meta: &'static Metadata<'static>, keep_name: bool) -> SiteFacts {
+        let function = (keep_name && is_identifier(meta.name()))
+            .then(|| meta.module_path())
+            .flatten()
+            .map(|module| &*Box::leak(format!("{module}::{}", meta.name()).into_boxed_str()));
+        let names = || meta.fields().iter().map(|f| f.name());
+        SiteFacts {
+            function,
+            has_span_updates: super::fields::has_span_updates(names()),
+            distinct_keys: distinct_keys(names()),
+        }
+    }
+}
+
+/// Whether the keys a span with fields `names` starts with are non-empty and distinct (see
+/// [`SiteFacts::distinct_keys`]). Quadratic: a call site has at most 32 fields.
+fn distinct_keys<'a>(names: impl Iterator<Item = &'a str>) -> bool {
+    let bridges = crate::value::CALL_SITE_KEYS.into_iter();
+    let keys: Vec<&str> = names
+        .map(crate::value::key_prefix)
+        .chain(bridges)
+        .chain([super::fields::EXCEPTION_MESSAGE])
+        .collect();
+    keys.iter()
+        .enumerate()
+        .all(|(at, key)| !key.is_empty() && !keys[..at].contains(key))
+}
+
+/// The facts of each call site, by the address of its metadata.
+type Sites = HashMap<usize, SiteFacts, AddressHash>;
+
+/// The [`Sites`] of the process.
+static SITES: LazyLock<RwLock<Sites>> = LazyLock::new(Default::default);
 
 /// Hashes an address by itself (addresses of `static` metadata are distinct, and their low
 /// bits are alignment): a lookup per span costs no SipHash.
@@ -230,33 +289,33 @@ impl std::hash::Hasher for AddressHasher {
     }
 }
 
-/// `code.function.name` for a span of `meta`: its module path and name, for a span named
-/// like a function (as `#[instrument]` names them); `None` for other names (`"db.query"`),
-/// which say nothing of the function. Built once per call site.
-pub(super) fn function_name(meta: &'static Metadata<'static>) -> Option<&'static str> {
+/// The facts of the call site of `meta`, worked out once per call site.
+pub(super) fn site_facts(meta: &'static Metadata<'static>) -> SiteFacts {
     let key = std::ptr::from_ref(meta) as usize;
     let slot = recent_slot(key);
     let cached = RECENT.try_with(|recent| {
-        let (seen, name) = recent[slot].get();
-        (seen == key).then_some(name)
+        let (seen, facts) = recent[slot].get();
+        (seen == key).then_some(facts)
     });
-    if let Ok(Some(name)) = cached {
-        return name;
+    if let Ok(Some(facts)) = cached {
+        return facts;
     }
-    let name = shared_function_name(key, meta);
-    let _ = RECENT.try_with(|recent| recent[slot].set((key, name)));
-    name
+    let facts = kept_facts(&SITES, MAX_SITES, key, |keep_name| {
+        SiteFacts::of(meta, keep_name)
+    });
+    let _ = RECENT.try_with(|recent| recent[slot].set((key, facts)));
+    facts
 }
 
 /// How many call sites [`RECENT`] holds (a power of two).
 const RECENT_SLOTS: usize = 64;
 
 thread_local! {
-    /// The names this thread looked up last, one per slot of their address's hash: found
+    /// The facts this thread looked up last, one per slot of their address's hash: found
     /// again with one comparison, without a lock or a hash map. `const` and without `Drop`:
     /// no destructor to register, readable while the thread exits.
-    static RECENT: [Cell<(usize, Option<&'static str>)>; RECENT_SLOTS] =
-        const { [const { Cell::new((0, None)) }; RECENT_SLOTS] };
+    static RECENT: [Cell<(usize, SiteFacts)>; RECENT_SLOTS] =
+        const { [const { Cell::new((0, SiteFacts::NONE)) }; RECENT_SLOTS] };
 }
 
 /// The slot of [`RECENT`] for the metadata at `address`.
@@ -266,42 +325,34 @@ fn recent_slot(address: usize) -> usize {
         >> (usize::BITS - RECENT_SLOTS.trailing_zeros())
 }
 
-/// [`function_name`] from the process-wide map, built there on first use.
-fn shared_function_name(key: usize, meta: &'static Metadata<'static>) -> Option<&'static str> {
-    kept_name(&FUNCTION_NAMES, MAX_FUNCTION_NAMES, key, || {
-        is_identifier(meta.name())
-            .then(|| meta.module_path())
-            .flatten()
-            .map(|module| &*Box::leak(format!("{module}::{}", meta.name()).into_boxed_str()))
-    })
-}
-
-/// The name `names` keeps for `key`, made by `make` (which leaks it) when `names` has none
-/// and holds fewer than `max`. Past `max` nothing is made, so nothing is leaked: a name is
-/// leaked once per call site, for at most `max` of them.
-fn kept_name(
-    names: &RwLock<FunctionNames>,
+/// The facts `sites` keeps for `key`, made by `make(true)` (which may leak a name) when
+/// `sites` has none and holds fewer than `max`. Past `max`, `make(false)` makes facts that
+/// are not kept and leak nothing: a name is leaked once per call site, for at most `max` of
+/// them.
+fn kept_facts(
+    sites: &RwLock<Sites>,
     max: usize,
     key: usize,
-    make: impl FnOnce() -> Option<&'static str>,
-) -> Option<&'static str> {
-    if let Some(name) = names
+    make: impl FnOnce(bool) -> SiteFacts,
+) -> SiteFacts {
+    if let Some(facts) = sites
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .get(&key)
     {
-        return *name;
+        return *facts;
     }
-    let mut names = names.write().unwrap_or_else(PoisonError::into_inner);
-    if let Some(name) = names.get(&key) {
-        return *name; // another thread got there first
+    let mut sites = sites.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(facts) = sites.get(&key) {
+        return *facts; // another thread got there first
     }
-    if names.len() >= max {
-        return None;
+    if sites.len() >= max {
+        drop(sites);
+        return make(false);
     }
-    let name = make();
-    names.insert(key, name);
-    name
+    let facts = make(true);
+    sites.insert(key, facts);
+    facts
 }
 
 /// Whether `name` is a Rust identifier (what `#[instrument]` names a span after).
@@ -325,24 +376,40 @@ pub(super) fn failed_status(
 
 #[cfg(test)]
 mod tests {
-    use super::{FunctionNames, is_identifier, kept_name};
+    use super::{SiteFacts, Sites, distinct_keys, is_identifier, kept_facts};
     use std::cell::Cell;
     use std::sync::RwLock;
 
     #[test]
     fn past_the_bound_no_name_is_made_so_none_is_leaked() {
-        let names = RwLock::new(FunctionNames::default());
-        let made = Cell::new(0);
-        let make = || {
-            made.set(made.get() + 1);
-            Some("crate::f")
+        let sites = RwLock::new(Sites::default());
+        let leaked = Cell::new(0);
+        let make = |keep_name: bool| {
+            leaked.set(leaked.get() + usize::from(keep_name));
+            SiteFacts {
+                function: keep_name.then_some("crate::f"),
+                ..SiteFacts::NONE
+            }
         };
-        assert_eq!(kept_name(&names, 1, 1, make), Some("crate::f"));
-        assert_eq!(kept_name(&names, 1, 1, make), Some("crate::f"));
+        assert_eq!(kept_facts(&sites, 1, 1, make).function, Some("crate::f"));
+        assert_eq!(kept_facts(&sites, 1, 1, make).function, Some("crate::f"));
         for _ in 0..3 {
-            assert_eq!(kept_name(&names, 1, 2, make), None);
+            assert_eq!(kept_facts(&sites, 1, 2, make).function, None);
         }
-        assert_eq!(made.get(), 1, "made once, for the one site kept");
+        assert_eq!(leaked.get(), 1, "made once, for the one site kept");
+    }
+
+    #[test]
+    fn keys_are_distinct_unless_a_field_repeats_one_or_has_none() {
+        assert!(distinct_keys(["wallet", "rows"].into_iter()));
+        assert!(distinct_keys(std::iter::empty()));
+        assert!(!distinct_keys(["rows", "rows"].into_iter()));
+        assert!(!distinct_keys(["code.line.number"].into_iter()));
+        assert!(!distinct_keys(["exception.message"].into_iter()));
+        assert!(!distinct_keys([""].into_iter()));
+        // Told apart as cut to the key limit.
+        let (a, b) = ("k".repeat(300), format!("{}x", "k".repeat(299)));
+        assert!(!distinct_keys([a.as_str(), b.as_str()].into_iter()));
     }
 
     #[test]

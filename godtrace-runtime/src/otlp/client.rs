@@ -50,6 +50,7 @@ pub(crate) fn http_client(target: &OtlpTarget) -> Result<reqwest::Client, String
     let builder = if is_loopback(&target.endpoint) {
         builder.no_proxy()
     } else {
+        check_proxies(&target.endpoint, |name| std::env::var(name).ok())?;
         builder
     };
     builder
@@ -63,14 +64,78 @@ pub(crate) fn http_client(target: &OtlpTarget) -> Result<reqwest::Client, String
         .map_err(|e| format!("could not build the HTTP client: {}", chain(&e)))
 }
 
-/// Whether `endpoint`'s host is this host's loopback: `localhost` (or a name under it) or a
-/// loopback address.
+/// Checks the proxy variables the HTTP client reads for `endpoint` (`var` reads one): the
+/// client reads them as hyper-util's matcher does (`HTTPS_PROXY` for an `https://` endpoint,
+/// `HTTP_PROXY` for an `http://` one, `ALL_PROXY` for either; the upper-case name first; none
+/// at all in a CGI script, where `REQUEST_METHOD` is set), and silently goes direct past a value
+/// it cannot parse: a variable set to one is an error here, so that the export never bypasses
+/// the proxy it was given.
 #[cfg(feature = "otlp-http")]
-fn is_loopback(endpoint: &str) -> bool {
-    let Ok(uri) = endpoint.parse::<http::Uri>() else {
+fn check_proxies(endpoint: &str, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    if var("REQUEST_METHOD").is_some() {
+        return Ok(());
+    }
+    let scheme = if endpoint.starts_with("https://") {
+        ["HTTPS_PROXY", "https_proxy"]
+    } else {
+        ["HTTP_PROXY", "http_proxy"]
+    };
+    for names in [scheme, ["ALL_PROXY", "all_proxy"]] {
+        let Some((name, value)) = names.iter().find_map(|&n| var(n).map(|v| (n, v))) else {
+            continue;
+        };
+        // Set but empty: no proxy (as the client reads it).
+        if value.is_empty() {
+            continue;
+        }
+        if usable_proxy(&value) {
+            // The one used: `ALL_PROXY` is read only in its absence.
+            return Ok(());
+        }
+        // Not the value: it may hold the proxy's credentials.
+        return Err(format!(
+            "{name} is not a proxy URL ([scheme://][user[:password]@]host[:port], the scheme \
+             http, https, socks4, socks4a, socks5 or socks5h)"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `value` is a proxy URL the HTTP client can use (as hyper-util's matcher parses it).
+#[cfg(feature = "otlp-http")]
+fn usable_proxy(value: &str) -> bool {
+    let Ok(uri) = value.parse::<http::Uri>() else {
         return false;
     };
-    let Some(host) = uri.host() else { return false };
+    let scheme_known = uri.scheme_str().is_none_or(|scheme| {
+        matches!(
+            scheme,
+            "http" | "https" | "socks4" | "socks4a" | "socks5" | "socks5h"
+        )
+    });
+    let Some(authority) = uri.authority() else {
+        return false;
+    };
+    let host_port = authority
+        .as_str()
+        .split_once('@')
+        .map_or(authority.as_str(), |(_, host_port)| host_port);
+    scheme_known && http::uri::Authority::try_from(host_port).is_ok_and(|a| !a.host().is_empty())
+}
+
+/// Whether `endpoint`'s host is this host's loopback: `localhost` (or a name under it) or a
+/// loopback address, in any form the URL standard reads as one (`127.1`, `0x7f000001`:
+/// reqwest sends to the address as the URL parser normalises it).
+#[cfg(feature = "otlp-http")]
+fn is_loopback(endpoint: &str) -> bool {
+    // The host as the URL parser normalises it (an IPv4 address in its dotted form, an IPv6
+    // one in brackets).
+    let Some(host) = reqwest::Url::parse(endpoint)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+    else {
+        return false;
+    };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     host == "localhost"
@@ -232,6 +297,11 @@ mod tests {
             "http://127.8.9.10",
             "http://[::1]:4318/v1/traces",
             "http://[::ffff:127.0.0.1]:4318",
+            // Shorthands the URL standard reads as 127.0.0.1.
+            "http://127.1:4318",
+            "http://0x7f000001:4318",
+            "http://2130706433:4318",
+            "http://0177.0.0.1:4318",
         ] {
             assert!(is_loopback(endpoint), "{endpoint}");
         }
@@ -243,6 +313,57 @@ mod tests {
             "not a url",
         ] {
             assert!(!is_loopback(endpoint), "{endpoint}");
+        }
+    }
+
+    #[cfg(feature = "otlp-http")]
+    #[test]
+    fn a_proxy_variable_that_is_not_a_url_is_an_error_not_a_direct_export() {
+        use super::check_proxies;
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let http = "http://collector.example:4318";
+        let https = "https://collector.example:4318";
+        for (endpoint, vars) in [
+            (http, &[("HTTP_PROXY", "http://u:p@bad host:1")][..]),
+            (http, &[("http_proxy", "://x")][..]),
+            (https, &[("HTTPS_PROXY", "http://[::1")][..]),
+            (https, &[("ALL_PROXY", "ftp://proxy.example:21")][..]),
+            (http, &[("HTTP_PROXY", ""), ("all_proxy", "@")][..]),
+        ] {
+            let error = check_proxies(endpoint, env(vars)).expect_err(&format!("{vars:?}"));
+            assert!(!error.contains("u:p"), "{error}");
+        }
+        for (endpoint, vars) in [
+            (http, &[][..]),
+            (http, &[("HTTP_PROXY", "http://u:p@proxy.example:3128")][..]),
+            (http, &[("HTTP_PROXY", "proxy.example:3128")][..]),
+            (https, &[("HTTPS_PROXY", "socks5h://proxy.example")][..]),
+            // Not read for this endpoint, shadowed, set empty, or in a CGI script.
+            (https, &[("HTTP_PROXY", "://x")][..]),
+            (
+                http,
+                &[
+                    ("HTTP_PROXY", "http://proxy.example"),
+                    ("http_proxy", "://x"),
+                ][..],
+            ),
+            (http, &[("HTTP_PROXY", "")][..]),
+            (
+                http,
+                &[("HTTP_PROXY", "proxy.example:3128"), ("ALL_PROXY", "@")][..],
+            ),
+            (
+                http,
+                &[("REQUEST_METHOD", "GET"), ("HTTP_PROXY", "://x")][..],
+            ),
+        ] {
+            assert!(check_proxies(endpoint, env(vars)).is_ok(), "{vars:?}");
         }
     }
 

@@ -9,6 +9,7 @@ use crate::text::one_line;
 use crate::value::floor_char_boundary;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message as _;
+use std::borrow::Cow;
 #[cfg(feature = "otlp-grpc")]
 use std::io::Read;
 
@@ -33,16 +34,57 @@ const MAX_INFLATED: u64 = 64 << 10;
 pub(crate) fn rejected(response: &[u8]) -> Option<Rejected> {
     // The trace and the metrics responses hold their partial success alike (field 1; in it,
     // the count in field 1 and the message in field 2): the trace type reads both.
-    let partial = ExportTraceServiceResponse::decode(response)
-        .ok()?
-        .partial_success?;
+    let (count, message) = match ExportTraceServiceResponse::decode(response) {
+        Ok(decoded) => {
+            let partial = decoded.partial_success?;
+            (partial.rejected_spans, Cow::Owned(partial.error_message))
+        }
+        // Cut short (by the transport's bound on what it reads of an answer, or by the
+        // receiver): the count comes before the message, and is read as far as it goes.
+        Err(_) => partial_success_prefix(response)?,
+    };
     // An int64: a negative count (a receiver's bug) rejects nothing.
-    let count = u64::try_from(partial.rejected_spans)
-        .ok()
-        .filter(|&n| n > 0)?;
-    let message = &partial.error_message;
-    let message = one_line(&message[..floor_char_boundary(message, MAX_MESSAGE)]);
+    let count = u64::try_from(count).ok().filter(|&n| n > 0)?;
+    let message = one_line(&message[..floor_char_boundary(&message, MAX_MESSAGE)]);
     Some(Rejected { count, message })
+}
+
+/// The count and message of the partial success at the start of an export response cut short:
+/// its field 1 (the partial success, a length-delimited message, perhaps longer than what is
+/// left), in it the count (field 1, a varint) and what is there of the message (field 2).
+/// `None` unless the bytes start as such a response and hold its count whole.
+fn partial_success_prefix(response: &[u8]) -> Option<(i64, Cow<'_, str>)> {
+    use prost::encoding::decode_varint;
+    let mut rest = response;
+    // Field 1, length-delimited.
+    if decode_varint(&mut rest).ok()? != (1 << 3) | 2 {
+        return None;
+    }
+    let len = usize::try_from(decode_varint(&mut rest).ok()?).ok()?;
+    let mut inner = &rest[..len.min(rest.len())];
+    let (mut count, mut message) = (None, Cow::Borrowed(""));
+    while !inner.is_empty() {
+        match decode_varint(&mut inner) {
+            // The count: an int64, as a varint.
+            Ok(0x08) => count = Some(decode_varint(&mut inner).ok()? as i64),
+            // The message: what is there of it, up to its last whole character.
+            Ok(0x12) => {
+                let len = usize::try_from(decode_varint(&mut inner).ok()?).ok()?;
+                let text = &inner[..len.min(inner.len())];
+                message = String::from_utf8_lossy(text);
+                if let Cow::Owned(_) = message
+                    && let Err(e) = std::str::from_utf8(text)
+                    && e.error_len().is_none()
+                {
+                    // Cut inside a character: what precedes it.
+                    message = Cow::Borrowed(std::str::from_utf8(&text[..e.valid_up_to()]).ok()?);
+                }
+                inner = &inner[text.len()..];
+            }
+            _ => break,
+        }
+    }
+    Some((count?, message))
 }
 
 /// `google.rpc.Status`, the body an OTLP/HTTP receiver answers a failed request with (its
@@ -143,10 +185,28 @@ mod tests {
         assert_eq!(rejected(&response(0, "a warning")), None);
         assert_eq!(rejected(b""), None);
         assert_eq!(rejected(b"<html>502 Bad Gateway</html>"), None);
-        let mut truncated = response(5, "cut");
-        truncated.truncate(truncated.len() - 2);
-        assert_eq!(rejected(&truncated), None);
         assert_eq!(rejected(&[0xff; 32]), None);
+        // Cut before the count is whole.
+        assert_eq!(rejected(&response(1 << 40, "cut")[..4]), None);
+    }
+
+    /// An answer longer than the transport reads is cut at its bound: the count, which comes
+    /// first, is still read, and what there is of the message.
+    #[test]
+    fn a_partial_success_cut_short_still_counts_what_was_rejected() {
+        let mut cut = response(5, &format!("{}é and more", "x".repeat(70_000)));
+        cut.truncate(64 << 10);
+        let rejected = rejected(&cut).unwrap();
+        assert_eq!(rejected.count, 5);
+        assert_eq!(rejected.message, "x".repeat(MAX_MESSAGE));
+        let mut short = response(5, "over quota");
+        short.truncate(short.len() - 2);
+        let rejected = super::rejected(&short).unwrap();
+        assert_eq!((rejected.count, rejected.message.as_str()), (5, "over quo"));
+        // Cut inside a character: what precedes it.
+        let mut split = response(2, "ab\u{e9}");
+        split.truncate(split.len() - 1);
+        assert_eq!(super::rejected(&split).unwrap().message, "ab");
     }
 
     #[test]

@@ -585,3 +585,67 @@ fn a_batch_worth_of_queue_slots_is_sent_without_waiting_for_the_delay() {
     assert!(sent >= 400, "{sent} of 500 sent before the schedule delay");
     processor.shutdown(Duration::from_secs(5)).unwrap();
 }
+
+/// An exporter whose requests never get an answer and whose batches take long to prepare (a
+/// large queue to encode): counts the batches it prepared.
+#[derive(Default)]
+struct SlowToPrepare {
+    prepared: AtomicU64,
+}
+
+struct SlowToPrepareHandle(Arc<SlowToPrepare>);
+
+impl worker::Exporter for SlowToPrepareHandle {
+    const IN_FLIGHT: usize = 1;
+    type Request = ();
+
+    fn set_resource(&mut self, _resource: &Resource) {}
+
+    fn prepare(&self, batch: &mut Vec<Queued>, _emptied: &mut Vec<Box<Live>>) {
+        self.0.prepared.fetch_add(1, Ordering::SeqCst);
+        batch.clear();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    async fn send(&self, _request: ()) -> Result<worker::Accepted, String> {
+        std::future::pending().await
+    }
+
+    fn shutdown(&mut self, _timeout: Duration) {}
+}
+
+/// Past its deadline the export thread prepares nothing more: what is still queued is
+/// counted failed at once (by the thread, which reports it), however long it would take to
+/// prepare.
+#[test]
+fn past_the_shutdown_deadline_the_queue_is_given_up_without_preparing_it() {
+    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+    let exporter = Arc::new(SlowToPrepare::default());
+    let settings = BatchSettings {
+        max_queue_size: 1000,
+        max_export_batch_size: 10,
+        schedule_delay: Duration::from_secs(600),
+        export_timeout: Duration::from_secs(20),
+    };
+    let options = ExportSetup {
+        request_timeout: Duration::from_secs(600),
+        destination: "slow to prepare".into(),
+        resource: Resource::builder_empty().build(),
+    };
+    let made = SlowToPrepareHandle(exporter.clone());
+    let processor = BatchProcessor::start(settings, counters, options, move || Ok(made)).unwrap();
+    for i in 0..500 {
+        processor.on_end(span(i));
+    }
+    // The first batch is sent (and never answered); the rest waits in the queue.
+    let waited = Instant::now();
+    while get(&exporter.prepared) == 0 && waited.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = returns(move || processor.shutdown(Duration::from_millis(500)));
+    // Time for a thread still preparing past the deadline to be caught at it.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(get(&exporter.prepared), 1, "prepared past the deadline");
+    let stats = counters.snapshot();
+    assert_eq!((stats.spans_failed, stats.queue_len), (500, 0), "{stats:?}");
+}

@@ -260,6 +260,12 @@ impl ExportLoop<'_> {
         let mut prepared: VecDeque<Prepared<E::Request>> = VecDeque::new();
         loop {
             self.report(false);
+            // Past the deadline nothing more is prepared (encoding a large queue could take
+            // longer than the caller still waits): what is queued is counted failed at once,
+            // by this thread, which reports it before it exits.
+            if self.past_deadline() {
+                self.give_up_queued();
+            }
             while in_flight.len() < E::IN_FLIGHT
                 && let Some(next) = prepared.pop_front()
             {
@@ -324,6 +330,33 @@ impl ExportLoop<'_> {
                 let failed = Err("shutdown ran out of time before sending them".into());
                 self.account(next.spans, failed);
             }
+        }
+    }
+
+    /// Whether shutdown's deadline for this thread has passed.
+    fn past_deadline(&self) -> bool {
+        self.shared
+            .deadline
+            .borrow()
+            .is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    /// Counts failed the spans still queued (and those the lanes hold), without preparing
+    /// them: shutdown has no time left to send them.
+    fn give_up_queued(&mut self) {
+        let (spans, let_go) = {
+            let mut state = self.shared.lock();
+            super::lanes::collect(self.shared, &mut state, true);
+            let let_go = std::mem::take(&mut state.queue);
+            self.shared.budget.give_back(let_go.len());
+            (let_go.len(), let_go)
+        };
+        self.counters.queue_len.store(0, Ordering::Relaxed);
+        // Freed outside the lock.
+        drop(let_go);
+        if spans > 0 {
+            let reason = "shutdown ran out of time before sending them";
+            self.account(spans, Err(reason.to_owned()));
         }
     }
 

@@ -104,7 +104,9 @@ pub struct Stats {
     pub exports: u64,
     /// Export requests that failed or timed out.
     pub failed_exports: u64,
-    /// Spans waiting in the queue right now.
+    /// Spans waiting in the queue to be taken for export: those the recording threads have
+    /// handed over, as the export thread last counted them (at least once a second while it
+    /// runs). Spans taken and being encoded or sent are not among them.
     pub queue_len: u64,
     /// Incoming trace contexts rejected, wholly or in part, as malformed or hostile since the
     /// process started: a bad `traceparent` starts a new root trace, a bad `tracestate` is

@@ -649,3 +649,38 @@ fn past_the_shutdown_deadline_the_queue_is_given_up_without_preparing_it() {
     let stats = counters.snapshot();
     assert_eq!((stats.spans_failed, stats.queue_len), (500, 0), "{stats:?}");
 }
+
+/// While requests in flight fill the exporter's room, the spans recording threads hand over
+/// show in `queue_len`: the queue is seen filling before it drops spans.
+#[test]
+fn spans_waiting_behind_requests_in_flight_show_in_the_queue_length() {
+    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+    let exporter = Arc::new(SlowToPrepare::default());
+    let settings = BatchSettings {
+        max_queue_size: 1000,
+        max_export_batch_size: 10,
+        schedule_delay: Duration::from_millis(50),
+        export_timeout: Duration::from_secs(20),
+    };
+    let options = ExportSetup {
+        request_timeout: Duration::from_secs(600),
+        destination: "never answers".into(),
+        resource: Resource::builder_empty().build(),
+    };
+    let made = SlowToPrepareHandle(exporter.clone());
+    let processor =
+        Arc::new(BatchProcessor::start(settings, counters, options, move || Ok(made)).unwrap());
+    record_own(&processor, 0);
+    // That span's batch is sent and never answered: the exporter's one request is in flight.
+    let waited = Instant::now();
+    while get(&exporter.prepared) == 0 && waited.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    record_on_threads(&processor, 1, 300);
+    let waited = Instant::now();
+    while get(&counters.queue_len) != 300 && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(counters.snapshot().queue_len, 300);
+    let _ = returns(move || processor.shutdown(Duration::from_millis(200)));
+}

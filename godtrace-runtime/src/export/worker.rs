@@ -297,6 +297,11 @@ impl ExportLoop<'_> {
                 self.wait_for_batch(timer).await;
                 continue;
             }
+            if !may_take {
+                // Requests fill the exporter's room: nothing is taken, but what the lanes
+                // hold is counted as waiting (`Stats::queue_len`).
+                self.refresh_queue_len();
+            }
             tokio::select! {
                 () = any_completes(&mut in_flight) => {}
                 () = self.shared.wake.notified(), if may_take => {}
@@ -331,6 +336,16 @@ impl ExportLoop<'_> {
                 self.account(next.spans, failed);
             }
         }
+    }
+
+    /// Moves what the lanes hold to the queue and shows its length (`Stats::queue_len`).
+    fn refresh_queue_len(&self) {
+        let mut state = self.shared.lock();
+        let closing = state.shutdown_deadline.is_some();
+        super::lanes::collect(self.shared, &mut state, closing);
+        self.counters
+            .queue_len
+            .store(state.queue.len() as u64, Ordering::Relaxed);
     }
 
     /// Whether shutdown's deadline for this thread has passed.
@@ -391,6 +406,9 @@ impl ExportLoop<'_> {
         let mut state = self.shared.lock();
         let closing = state.shutdown_deadline.is_some();
         super::lanes::collect(self.shared, &mut state, closing);
+        self.counters
+            .queue_len
+            .store(state.queue.len() as u64, Ordering::Relaxed);
         let now = Instant::now();
         if state.queue.is_empty() {
             if now >= *timer {

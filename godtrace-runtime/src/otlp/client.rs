@@ -1,6 +1,6 @@
 //! The transport of both signals, built from one [`OtlpTarget`]: TLS for the gRPC connection
-//! (`connection`) and a reqwest client for HTTP, with the target's headers, timeout
-//! and TLS (rustls with the ring provider: the platform's root certificates, or the configured
+//! (`connection`) and for the HTTP one (`http1`), the proxy rules of HTTP, with the target's
+//! headers, timeout and TLS (rustls with the ring provider: the platform's root certificates, or the configured
 //! CA alone, and the client certificate for mutual TLS). An `https://` target is only ever
 //! spoken to over TLS.
 use crate::config::OtlpTarget;
@@ -8,6 +8,7 @@ use crate::config::OtlpTarget;
 use crate::config::otlp::Tls;
 
 /// Whether `target` is spoken to over TLS.
+#[cfg(feature = "otlp-grpc")]
 fn secure(target: &OtlpTarget) -> bool {
     target.endpoint.starts_with("https://")
 }
@@ -39,29 +40,17 @@ pub(crate) fn grpc_metadata(target: &OtlpTarget) -> Result<tonic::metadata::Meta
     Ok(metadata)
 }
 
-/// An HTTP client for `target` (call inside the export thread's runtime).
+/// The TLS configuration of the HTTP connection to an `https://` `target` (ALPN `http/1.1`).
+/// A proxy from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, less `NO_PROXY`)
+/// is taken to reach a collector elsewhere, never to reach this host (see
+/// `http1::route`); gRPC takes no proxy.
 #[cfg(feature = "otlp-http")]
-pub(crate) fn http_client(target: &OtlpTarget) -> Result<reqwest::Client, String> {
-    let builder = reqwest::Client::builder();
-    // A proxy from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, less `NO_PROXY`)
-    // is taken to reach a collector elsewhere, never to reach this host: the spans and the
-    // headers (API keys among them) would otherwise leave it, to the proxy, for a collector
-    // on loopback. (gRPC takes no proxy.)
-    let builder = if is_loopback(&target.endpoint) {
-        builder.no_proxy()
-    } else {
-        check_proxies(&target.endpoint, |name| std::env::var(name).ok())?;
-        builder
-    };
-    builder
-        .timeout(target.timeout)
-        .connect_timeout(target.timeout)
-        // A redirect would carry the spans and the configured headers (API keys among them)
-        // to whichever host it names, over plaintext too: an answer of 3xx is a failed export.
-        .redirect(reqwest::redirect::Policy::none())
-        .tls_backend_preconfigured(rustls_config(&target.tls, secure(target))?)
-        .build()
-        .map_err(|e| format!("could not build the HTTP client: {}", chain(&e)))
+pub(crate) fn http_tls(
+    target: &OtlpTarget,
+) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    let mut config = rustls_config(&target.tls, true)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(std::sync::Arc::new(config))
 }
 
 /// Checks the proxy variables the HTTP client reads for `endpoint` (`var` reads one): the
@@ -71,7 +60,10 @@ pub(crate) fn http_client(target: &OtlpTarget) -> Result<reqwest::Client, String
 /// it cannot parse: a variable set to one is an error here, so that the export never bypasses
 /// the proxy it was given.
 #[cfg(feature = "otlp-http")]
-fn check_proxies(endpoint: &str, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+pub(crate) fn check_proxies(
+    endpoint: &str,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
     if var("REQUEST_METHOD").is_some() {
         return Ok(());
     }
@@ -125,9 +117,9 @@ fn usable_proxy(value: &str) -> bool {
 
 /// Whether `endpoint`'s host is this host's loopback: `localhost` (or a name under it) or a
 /// loopback address, in any form the URL standard reads as one (`127.1`, `0x7f000001`:
-/// reqwest sends to the address as the URL parser normalises it).
+/// requests go to the address as the URL parser normalises it).
 #[cfg(feature = "otlp-http")]
-fn is_loopback(endpoint: &str) -> bool {
+pub(crate) fn is_loopback(endpoint: &str) -> bool {
     // The host as the URL parser normalises it (an IPv4 address in its dotted form, an IPv6
     // one in brackets).
     let Some(host) = reqwest::Url::parse(endpoint)

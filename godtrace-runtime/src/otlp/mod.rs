@@ -1,6 +1,6 @@
 //! The OTLP plumbing both signals share: the export thread's runtime ([`thread`]), the
-//! connection settings ([`client`]: HTTP client, headers, TLS), the gRPC connection
-//! (`connection`), the bodies of requests ([`body`]: gzip, gRPC frames) and the transport
+//! connection settings ([`client`]: headers, TLS, proxies), the gRPC connection
+//! (`connection`), the HTTP/1.1 client (`http1`), the bodies of requests ([`body`]: gzip, gRPC frames) and the transport
 //! that sends an encoded request over them ([`transport`]). The span exporter (`export::otlp`)
 //! and the metrics push (`metrics::otlp`) are built on them.
 pub(crate) mod answer;
@@ -9,6 +9,8 @@ pub(crate) mod client;
 #[cfg(feature = "otlp-grpc")]
 pub(crate) mod connection;
 pub(crate) mod gzip;
+#[cfg(feature = "otlp-http")]
+pub(crate) mod http1;
 pub(crate) mod retry;
 pub(crate) mod thread;
 pub(crate) mod transport;

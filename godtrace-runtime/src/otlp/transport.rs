@@ -51,11 +51,12 @@ pub(crate) struct Transport {
     secrets: Vec<String>,
 }
 
+/// The client of either protocol, boxed: built once, and of very different sizes.
 enum Wire {
     #[cfg(feature = "otlp-grpc")]
-    Grpc(grpc::Client),
+    Grpc(Box<grpc::Client>),
     #[cfg(feature = "otlp-http")]
-    Http(http::Client),
+    Http(Box<http::Client>),
 }
 
 impl Transport {
@@ -66,11 +67,14 @@ impl Transport {
         let (wire, grpc) = match target.protocol {
             #[cfg(feature = "otlp-grpc")]
             Protocol::Grpc => (
-                grpc::Client::new(target, grpc_method).map(Wire::Grpc)?,
+                grpc::Client::new(target, grpc_method).map(|c| Wire::Grpc(Box::new(c)))?,
                 true,
             ),
             #[cfg(feature = "otlp-http")]
-            Protocol::HttpProtobuf => (http::Client::new(target).map(Wire::Http)?, false),
+            Protocol::HttpProtobuf => (
+                http::Client::new(target).map(|c| Wire::Http(Box::new(c)))?,
+                false,
+            ),
             #[allow(unreachable_patterns)]
             other => {
                 let _ = grpc_method;
@@ -570,17 +574,23 @@ mod grpc {
 mod http {
     use super::{MAX_ANSWER, Rejected, USER_AGENT};
     use crate::config::{Compression, OtlpTarget};
+    use crate::otlp::http1::{self, HttpClient, Response};
     use crate::otlp::retry::{self, Failure, Retry};
     use crate::otlp::{answer, client};
     use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
 
     pub(crate) struct Client {
-        inner: reqwest::Client,
+        inner: HttpClient,
+        /// The endpoint without its user-info (sent as `Authorization`), as the URL parser
+        /// normalises it.
+        uri: ::http::Uri,
+        /// The endpoint as configured, for messages (scrubbed of its credentials where they
+        /// are reported).
         url: String,
-        /// `url` parsed once (not on every request); `None` when it does not parse, and
-        /// reqwest says why on each request.
-        parsed: Option<reqwest::Url>,
         headers: ::http::HeaderMap,
+        /// Bounds a request and the reading of its answer.
+        timeout: std::time::Duration,
     }
 
     impl Client {
@@ -602,24 +612,54 @@ mod http {
             );
             // Set last: a configured User-Agent wins.
             headers.extend(client::http_headers(target)?);
+            // The endpoint's user-info, as Basic credentials, unless an `authorization`
+            // header is configured.
+            if let Some(credentials) = crate::config::url::basic_credentials(&target.endpoint)
+                && !headers.contains_key(::http::header::AUTHORIZATION)
+            {
+                let mut value = ::http::HeaderValue::try_from(credentials)
+                    .map_err(|_| "the endpoint's user-info is not valid credentials")?;
+                value.set_sensitive(true);
+                headers.insert(::http::header::AUTHORIZATION, value);
+            }
+            let uri = endpoint_uri(&target.endpoint)?;
+            let tls = if uri.scheme_str() == Some("https") {
+                Some(client::http_tls(target)?)
+            } else {
+                None
+            };
+            let route = http1::route(target, &uri)?;
             Ok(Client {
-                inner: client::http_client(target)?,
+                inner: HttpClient::new(&uri, tls, route, target.timeout)?,
+                uri,
                 url: target.endpoint.clone(),
-                parsed: reqwest::Url::parse(&target.endpoint).ok(),
                 headers,
+                timeout: target.timeout,
             })
         }
 
         /// Sends `body`, the request as it goes on the wire (gzipped when configured).
         pub(super) async fn send(&self, body: Bytes) -> Result<Option<Rejected>, Failure> {
-            let post = match &self.parsed {
-                Some(url) => self.inner.post(url.clone()),
-                None => self.inner.post(&self.url),
-            };
-            let response = post
-                .headers(self.headers.clone())
-                .body(body)
-                .send()
+            match tokio::time::timeout(self.timeout, self.exchange(body)).await {
+                Ok(outcome) => outcome,
+                // Whole milliseconds, as the export thread words its own bound.
+                Err(_) => Err(Failure::from(format!(
+                    "{}: no answer within {} ms",
+                    self.url,
+                    self.timeout.as_millis()
+                ))),
+            }
+        }
+
+        /// The request and the reading of its answer.
+        async fn exchange(&self, body: Bytes) -> Result<Option<Rejected>, Failure> {
+            let mut request = ::http::Request::new(Full::new(body));
+            *request.method_mut() = ::http::Method::POST;
+            *request.uri_mut() = self.uri.clone();
+            *request.headers_mut() = self.headers.clone();
+            let response = self
+                .inner
+                .send(request)
                 .await
                 .map_err(|e| format!("{}: {}", self.url, client::chain(&e)))?;
             let status = response.status();
@@ -656,20 +696,34 @@ mod http {
         }
     }
 
+    /// `endpoint` as the request's URI: without its user-info, as the URL parser normalises
+    /// it (`127.1` is `127.0.0.1`).
+    fn endpoint_uri(endpoint: &str) -> Result<::http::Uri, String> {
+        let mut url = reqwest::Url::parse(endpoint)
+            .map_err(|e| format!("{}: {e}", crate::config::url::redacted(endpoint)))?;
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        ::http::Uri::try_from(url.as_str())
+            .map_err(|e| format!("{}: {e}", crate::config::url::redacted(endpoint)))
+    }
+
     /// The first `max` bytes of `response`'s body (fewer when it ends first); reading stops
     /// there, or at the first error.
-    pub(super) async fn read_bounded(mut response: reqwest::Response, max: usize) -> Vec<u8> {
-        let mut body = Vec::new();
-        while body.len() < max {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    let room = max - body.len();
-                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    pub(super) async fn read_bounded(response: Response, max: usize) -> Vec<u8> {
+        let mut body = response.into_body();
+        let mut read = Vec::new();
+        while read.len() < max {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(chunk) = frame.into_data() {
+                        let room = max - read.len();
+                        read.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    }
                 }
-                Ok(None) | Err(_) => break,
+                None | Some(Err(_)) => break,
             }
         }
-        body
+        read
     }
 
     #[cfg(test)]
@@ -825,6 +879,42 @@ mod http {
             });
         }
 
+        /// A receiver that answers with informational heads without end (`100 Continue`,
+        /// which HTTP clients skip) costs a bounded amount of reading: the request fails once
+        /// its connection has read its bound, not at the request timeout (120 s here).
+        #[test]
+        fn endless_informational_answers_fail_the_request_after_a_bounded_read() {
+            run(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+                let sent = Arc::new(AtomicUsize::new(0));
+                let counted = sent.clone();
+                tokio::spawn(async move {
+                    while let Ok((mut socket, _)) = listener.accept().await {
+                        let counted = counted.clone();
+                        tokio::spawn(async move {
+                            let mut request = [0u8; 4096];
+                            let _ = socket.read(&mut request).await;
+                            let heads = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(1000);
+                            while socket.write_all(&heads).await.is_ok() {
+                                counted.fetch_add(heads.len(), Ordering::SeqCst);
+                            }
+                        });
+                    }
+                });
+                let client = Client::new(&target(url)).unwrap();
+                let started = Instant::now();
+                let error = client.send(SPANS).await.unwrap_err().message;
+                assert!(error.contains("KiB in answer"), "{error}");
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "read until the timeout: {:?}",
+                    started.elapsed()
+                );
+                assert!(sent.load(Ordering::SeqCst) >= 1 << 20);
+            });
+        }
+
         /// A receiver that answers with a body it never finishes (5 GB announced) costs at
         /// most `MAX_ANSWER` of it: the send ends once that much is read, not at the request
         /// timeout with all it sent held.
@@ -847,9 +937,9 @@ mod http {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     /// Runs a test's future on a current-thread runtime with timers and I/O.
-    pub(super) fn run<T>(test: impl std::future::Future<Output = T>) -> T {
+    pub(crate) fn run<T>(test: impl std::future::Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -302,23 +302,35 @@ impl worker::Exporter for TwoAtOnceHandle {
     fn shutdown(&mut self, _timeout: Duration) {}
 }
 
-#[test]
-fn two_requests_are_in_flight_and_flush_waits_for_both() {
+/// A processor over `exporter` (an exporter of the export thread's own kind), with a queue
+/// of `queue` spans sent in batches of `batch`, and its counters.
+fn start_exporter<E: worker::Exporter + Send>(
+    exporter: E,
+    queue: usize,
+    batch: usize,
+    schedule_delay: Duration,
+) -> (BatchProcessor, &'static Counters) {
     let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
-    let exporter = Arc::new(TwoAtOnce::default());
     let settings = BatchSettings {
-        max_queue_size: 5000,
-        max_export_batch_size: 100,
-        schedule_delay: Duration::from_secs(600),
+        max_queue_size: queue,
+        max_export_batch_size: batch,
+        schedule_delay,
         export_timeout: Duration::from_secs(20),
     };
     let options = ExportSetup {
         request_timeout: Duration::from_secs(600),
-        destination: "two at once".into(),
+        destination: "test exporter".into(),
         resource: Resource::builder_empty().build(),
     };
+    let processor = BatchProcessor::start(settings, counters, options, move || Ok(exporter));
+    (processor.unwrap(), counters)
+}
+
+#[test]
+fn two_requests_are_in_flight_and_flush_waits_for_both() {
+    let exporter = Arc::new(TwoAtOnce::default());
     let made = TwoAtOnceHandle(exporter.clone());
-    let processor = BatchProcessor::start(settings, counters, options, move || Ok(made)).unwrap();
+    let (processor, counters) = start_exporter(made, 5000, 100, Duration::from_secs(600));
     for i in 0..1000 {
         processor.on_end(span(i));
     }
@@ -619,21 +631,9 @@ impl worker::Exporter for SlowToPrepareHandle {
 /// prepare.
 #[test]
 fn past_the_shutdown_deadline_the_queue_is_given_up_without_preparing_it() {
-    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
     let exporter = Arc::new(SlowToPrepare::default());
-    let settings = BatchSettings {
-        max_queue_size: 1000,
-        max_export_batch_size: 10,
-        schedule_delay: Duration::from_secs(600),
-        export_timeout: Duration::from_secs(20),
-    };
-    let options = ExportSetup {
-        request_timeout: Duration::from_secs(600),
-        destination: "slow to prepare".into(),
-        resource: Resource::builder_empty().build(),
-    };
     let made = SlowToPrepareHandle(exporter.clone());
-    let processor = BatchProcessor::start(settings, counters, options, move || Ok(made)).unwrap();
+    let (processor, counters) = start_exporter(made, 1000, 10, Duration::from_secs(600));
     for i in 0..500 {
         processor.on_end(span(i));
     }
@@ -654,22 +654,10 @@ fn past_the_shutdown_deadline_the_queue_is_given_up_without_preparing_it() {
 /// show in `queue_len`: the queue is seen filling before it drops spans.
 #[test]
 fn spans_waiting_behind_requests_in_flight_show_in_the_queue_length() {
-    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
     let exporter = Arc::new(SlowToPrepare::default());
-    let settings = BatchSettings {
-        max_queue_size: 1000,
-        max_export_batch_size: 10,
-        schedule_delay: Duration::from_millis(50),
-        export_timeout: Duration::from_secs(20),
-    };
-    let options = ExportSetup {
-        request_timeout: Duration::from_secs(600),
-        destination: "never answers".into(),
-        resource: Resource::builder_empty().build(),
-    };
     let made = SlowToPrepareHandle(exporter.clone());
-    let processor =
-        Arc::new(BatchProcessor::start(settings, counters, options, move || Ok(made)).unwrap());
+    let (processor, counters) = start_exporter(made, 1000, 10, Duration::from_millis(50));
+    let processor = Arc::new(processor);
     record_own(&processor, 0);
     // That span's batch is sent and never answered: the exporter's one request is in flight.
     let waited = Instant::now();

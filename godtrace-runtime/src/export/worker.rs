@@ -300,7 +300,7 @@ impl ExportLoop<'_> {
             if !may_take {
                 // Requests fill the exporter's room: nothing is taken, but what the lanes
                 // hold is counted as waiting (`Stats::queue_len`).
-                self.refresh_queue_len();
+                drop(self.collect());
             }
             tokio::select! {
                 () = any_completes(&mut in_flight) => {}
@@ -338,14 +338,16 @@ impl ExportLoop<'_> {
         }
     }
 
-    /// Moves what the lanes hold to the queue and shows its length (`Stats::queue_len`).
-    fn refresh_queue_len(&self) {
+    /// Moves what the lanes hold to the queue and shows its length (`Stats::queue_len`);
+    /// returns the queue, locked.
+    fn collect(&self) -> std::sync::MutexGuard<'_, super::lanes::QueueState> {
         let mut state = self.shared.lock();
         let closing = state.shutdown_deadline.is_some();
         super::lanes::collect(self.shared, &mut state, closing);
         self.counters
             .queue_len
             .store(state.queue.len() as u64, Ordering::Relaxed);
+        state
     }
 
     /// Whether shutdown's deadline for this thread has passed.
@@ -403,12 +405,7 @@ impl ExportLoop<'_> {
         // thread's next span takes a chunk again and, were a batch of spans still required,
         // wakes this thread again: a wake-up every few spans until the batch fills.
         let slots_used = self.shared.budget.used(settings.max_queue_size);
-        let mut state = self.shared.lock();
-        let closing = state.shutdown_deadline.is_some();
-        super::lanes::collect(self.shared, &mut state, closing);
-        self.counters
-            .queue_len
-            .store(state.queue.len() as u64, Ordering::Relaxed);
+        let mut state = self.collect();
         let now = Instant::now();
         if state.queue.is_empty() {
             if now >= *timer {

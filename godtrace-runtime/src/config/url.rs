@@ -182,6 +182,11 @@ pub(crate) fn secrets(url: &str) -> Vec<String> {
             let encoded = credentials["Basic ".len()..].to_owned();
             secrets.extend([credentials, encoded]);
         }
+        // Decoded, as `user:password` (what a `Basic` value holds, which a receiver or a
+        // proxy may quote back decoded).
+        if let Some(decoded) = crate::text::percent_decode(info) {
+            secrets.push(String::from_utf8_lossy(&decoded).into_owned());
+        }
     }
     if let Some(query) = query(url) {
         // With its `?`, as a URL holds it (`?o` is not every `o` of the message), and alone
@@ -497,6 +502,12 @@ mod tests {
         );
         assert_eq!(scrub("token dXNlcjpwQHNzNTV3b3Jk", url), "token <redacted>");
         assert_eq!(basic_credentials("http://127.0.0.1:4318"), None);
+        // Decoded whole, as a `Basic` value holds it, however short the password.
+        let proxy = "http://puser:pw12@127.0.0.1:3128";
+        assert_eq!(
+            scrub("407: got puser:pw12, refused", proxy),
+            "407: got <redacted>, refused"
+        );
     }
 
     /// Some vendors take the key in the endpoint's query: it is a credential too.

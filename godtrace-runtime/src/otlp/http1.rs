@@ -5,8 +5,8 @@
 //! Why the bound: hyper reads and skips informational (`1xx`) heads in one loop, as many as
 //! arrive, returning to the runtime only between reads; a receiver sending them without end
 //! kept the export thread in one poll for seconds (no timeout could fire) and a core busy for
-//! as long as it went on. Past the bound the connection fails, and so does its request: a few
-//! milliseconds of work, whatever the receiver sends. (An answer's body is read up to
+//! as long as it went on. Past the bound the connection fails, and so does its request: the
+//! work of parsing 256 KiB, whatever the receiver sends. (An answer's body is read up to
 //! `MAX_ANSWER` anyway.)
 use crate::config::OtlpTarget;
 use bytes::Bytes;
@@ -25,9 +25,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-/// The most bytes a connection reads between two requests it writes: an answer's head and
-/// the part of its body that is read, with room to spare.
-const MAX_READ: u64 = 1 << 20;
+/// The most bytes a connection reads between two requests it writes: an answer's head (at
+/// most [`READ_BUFFER`]), the part of its body that is read (`MAX_ANSWER`) and what hyper
+/// buffers past it, with room to spare.
+const MAX_READ: u64 = 256 << 10;
 
 /// hyper's read buffer: at most this much is read (and parsed) at once.
 const READ_BUFFER: usize = 64 << 10;
@@ -162,9 +163,16 @@ impl Connector {
     /// A connection to `endpoint`, the way the route goes.
     async fn connect(self, endpoint: Uri) -> Result<Conn, BoxError> {
         let tcp = self.tcp;
+        // A proxy's failure says so (never with its URL, which may hold its credentials).
+        let via_proxy = |e: BoxError| -> BoxError {
+            format!("through the proxy: {}", super::client::chain(e.as_ref())).into()
+        };
         let (io, forwarded) = match &*self.route {
             Route::Direct => (ready_call(tcp, endpoint).await?, false),
-            Route::Forward { proxy, .. } => (ready_call(tcp, proxy.clone()).await?, true),
+            Route::Forward { proxy, .. } => (
+                ready_call(tcp, proxy.clone()).await.map_err(via_proxy)?,
+                true,
+            ),
             Route::Tunnel {
                 proxy,
                 authorization,
@@ -173,7 +181,10 @@ impl Connector {
                 if let Some(authorization) = authorization {
                     tunnel = tunnel.with_auth(authorization.clone());
                 }
-                (ready_call(tunnel, endpoint).await?, false)
+                (
+                    ready_call(tunnel, endpoint).await.map_err(via_proxy)?,
+                    false,
+                )
             }
             Route::Socks5 {
                 proxy,
@@ -184,11 +195,11 @@ impl Connector {
                 if let Some((user, password)) = credentials {
                     socks = socks.with_auth(user.clone(), password.clone());
                 }
-                (ready_call(socks, endpoint).await?, false)
+                (ready_call(socks, endpoint).await.map_err(via_proxy)?, false)
             }
             Route::Socks4 { proxy, local_dns } => {
                 let socks = SocksV4::new(proxy.clone(), tcp).local_dns(*local_dns);
-                (ready_call(socks, endpoint).await?, false)
+                (ready_call(socks, endpoint).await.map_err(via_proxy)?, false)
             }
         };
         let tcp: TcpStream = io.into_inner();

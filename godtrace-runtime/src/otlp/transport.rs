@@ -97,7 +97,10 @@ impl Transport {
                     .iter()
                     .flat_map(|url| crate::config::url::secrets(url)),
             )
-            .filter(|value| value.len() >= crate::config::url::MIN_LONE_SECRET)
+            // As `url::secrets` keeps them: a user-info with its `@` whatever its length.
+            .filter(|value| {
+                value.len() >= crate::config::url::MIN_LONE_SECRET || value.ends_with('@')
+            })
             .collect();
         // Longest first: a value that holds another is replaced whole.
         secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
@@ -657,11 +660,17 @@ mod http {
             *request.method_mut() = ::http::Method::POST;
             *request.uri_mut() = self.uri.clone();
             *request.headers_mut() = self.headers.clone();
-            let response = self
-                .inner
-                .send(request)
-                .await
-                .map_err(|e| format!("{}: {}", self.url, client::chain(&e)))?;
+            let response = match self.inner.send(request).await {
+                Ok(response) => response,
+                Err(e) => {
+                    let message = format!("{}: {}", self.url, client::chain(&e));
+                    // Closed or reset after the request went out, before any answer: a
+                    // kept-alive connection the receiver closed as it was reused, or a receiver
+                    // restarting. The specification has the request sent again.
+                    let retry = Retry::when(closed_before_answer(&e), None);
+                    return Err(Failure { message, retry });
+                }
+            };
             let status = response.status();
             let retry_after = response
                 .headers()
@@ -694,6 +703,35 @@ mod http {
                 Err(Failure { message, retry })
             }
         }
+    }
+
+    /// Whether `error` is a connection's end (closed, reset) after it was opened and before
+    /// any answer came: not a connection that could not be opened, nor an answer that broke a
+    /// bound.
+    fn closed_before_answer(error: &hyper_util::client::legacy::Error) -> bool {
+        use std::io::ErrorKind;
+        if error.is_connect() {
+            return false;
+        }
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
+                && hyper.is_incomplete_message()
+            {
+                return true;
+            }
+            if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+                return matches!(
+                    io.kind(),
+                    ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::BrokenPipe
+                        | ErrorKind::UnexpectedEof
+                );
+            }
+            source = cause.source();
+        }
+        false
     }
 
     /// `endpoint` as the request's URI: without its user-info, as the URL parser normalises
@@ -813,6 +851,32 @@ mod http {
             });
         }
 
+        /// A connection closed after the request went out and before any answer (a
+        /// kept-alive connection the receiver closed as it was reused) has the request sent
+        /// again, on a new connection, as the specification asks; a receiver that cannot be
+        /// reached at all is not retried.
+        #[test]
+        fn a_connection_closed_before_any_answer_has_the_request_sent_again() {
+            run(async {
+                let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                let (url, attempts) = server(&["", ok], None).await;
+                let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                assert_eq!(transport.send_body(b"spans".to_vec()).await, Ok(None));
+                assert_eq!(attempts.load(Ordering::SeqCst), 2);
+
+                let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let url = format!("http://{}/v1/traces", closed.local_addr().unwrap());
+                drop(closed);
+                let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                let started = Instant::now();
+                assert!(transport.send_body(b"spans".to_vec()).await.is_err());
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "retried until the timeout"
+                );
+            });
+        }
+
         /// A failed request's answer says why in a `google.rpc.Status` (the specification):
         /// its message is in the error, as one line, without the configured headers' values
         /// a receiver may quote back; a body of another type (a proxy's page) is not read so.
@@ -911,7 +975,7 @@ mod http {
                     "read until the timeout: {:?}",
                     started.elapsed()
                 );
-                assert!(sent.load(Ordering::SeqCst) >= 1 << 20);
+                assert!(sent.load(Ordering::SeqCst) >= 256 << 10);
             });
         }
 

@@ -139,8 +139,11 @@ impl<S: Series> SeriesTable<S> {
                 )
             });
         }
-        // The overflow set given as such is the overflow series: one series per set.
-        if key.len() == 1 && key[0].key.as_str() == OVERFLOW_KEY && key[0].value == true.into() {
+        // The overflow set given as such is the overflow series: one series per set. So is
+        // that key with any value that is exported as `true` (the string `"true"`): two
+        // series would otherwise have the same labels in the Prometheus exposition.
+        if key.len() == 1 && key[0].key.as_str() == OVERFLOW_KEY && key[0].value.as_str() == "true"
+        {
             return self.overflow(&make);
         }
         let hash = set_hash(&key);
@@ -261,6 +264,10 @@ mod tests {
         table
             .get_or_insert(&[KeyValue::new(OVERFLOW_KEY, true)], CounterSeries::new)
             .add(1.0);
+        // Also with a value exported as the same label (`"true"`): one series per label set.
+        table
+            .get_or_insert(&[KeyValue::new(OVERFLOW_KEY, "true")], CounterSeries::new)
+            .add(1.0);
         for i in 0..limit + 5 {
             table
                 .get_or_insert(&[KeyValue::new("i", i as i64)], CounterSeries::new)
@@ -274,7 +281,7 @@ mod tests {
         assert_eq!(series.len(), limit + 1);
         let overflow = series.last().unwrap().snapshot();
         assert_eq!(overflow.attributes, vec![KeyValue::new(OVERFLOW_KEY, true)]);
-        assert_eq!(overflow.value, 6.0);
+        assert_eq!(overflow.value, 7.0);
         assert_eq!(series[0].snapshot().value, 2.0);
         let reports = report::recent();
         let about = |m: &&String| m.contains("\"table.rs.limit\" reached its cardinality limit");

@@ -139,11 +139,6 @@ impl Bridged {
     fn span_id(&self) -> SpanId {
         self.context.span().span_context().span_id()
     }
-
-    /// A bridged span of `context`.
-    fn new(context: Context, record: Option<Record>) -> Bridged {
-        Bridged { context, record }
-    }
 }
 
 impl<S> Layer<S> for GodtraceLayer

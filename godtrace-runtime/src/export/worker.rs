@@ -361,15 +361,10 @@ impl ExportLoop<'_> {
     /// Counts failed the spans still queued (and those the lanes hold), without preparing
     /// them: shutdown has no time left to send them.
     fn give_up_queued(&mut self) {
-        let (spans, let_go) = {
-            let mut state = self.shared.lock();
-            super::lanes::collect(self.shared, &mut state, true);
-            let let_go = std::mem::take(&mut state.queue);
-            self.shared.budget.give_back(let_go.len());
-            (let_go.len(), let_go)
-        };
+        // Taken out of the lock (the lanes closed: shutdown has begun), freed outside it.
+        let let_go = std::mem::take(&mut self.collect().queue);
         self.counters.queue_len.store(0, Ordering::Relaxed);
-        // Freed outside the lock.
+        let spans = let_go.len();
         drop(let_go);
         if spans > 0 {
             let reason = "shutdown ran out of time before sending them";

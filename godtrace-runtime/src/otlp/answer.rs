@@ -71,14 +71,14 @@ fn partial_success_prefix(response: &[u8]) -> Option<(i64, Cow<'_, str>)> {
             Ok(0x12) => {
                 let len = usize::try_from(decode_varint(&mut inner).ok()?).ok()?;
                 let text = &inner[..len.min(inner.len())];
-                message = String::from_utf8_lossy(text);
-                if let Cow::Owned(_) = message
-                    && let Err(e) = std::str::from_utf8(text)
-                    && e.error_len().is_none()
-                {
+                message = match std::str::from_utf8(text) {
+                    Ok(whole) => Cow::Borrowed(whole),
                     // Cut inside a character: what precedes it.
-                    message = Cow::Borrowed(std::str::from_utf8(&text[..e.valid_up_to()]).ok()?);
-                }
+                    Err(e) if e.error_len().is_none() => {
+                        Cow::Borrowed(std::str::from_utf8(&text[..e.valid_up_to()]).ok()?)
+                    }
+                    Err(_) => String::from_utf8_lossy(text),
+                };
                 inner = &inner[text.len()..];
             }
             _ => break,

@@ -93,26 +93,16 @@ pub(crate) fn check_proxies(
     Ok(())
 }
 
-/// Whether `value` is a proxy URL the HTTP client can use (as hyper-util's matcher parses it).
+/// Whether `value` is a proxy URL the HTTP client can use: hyper-util's matcher, given it
+/// alone, takes it for a destination.
 #[cfg(feature = "otlp-http")]
 fn usable_proxy(value: &str) -> bool {
-    let Ok(uri) = value.parse::<http::Uri>() else {
-        return false;
-    };
-    let scheme_known = uri.scheme_str().is_none_or(|scheme| {
-        matches!(
-            scheme,
-            "http" | "https" | "socks4" | "socks4a" | "socks5" | "socks5h"
-        )
-    });
-    let Some(authority) = uri.authority() else {
-        return false;
-    };
-    let host_port = authority
-        .as_str()
-        .split_once('@')
-        .map_or(authority.as_str(), |(_, host_port)| host_port);
-    scheme_known && http::uri::Authority::try_from(host_port).is_ok_and(|a| !a.host().is_empty())
+    let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
+        .all(value.to_owned())
+        .build();
+    matcher
+        .intercept(&http::Uri::from_static("http://collector.invalid/"))
+        .is_some()
 }
 
 /// Whether `endpoint`'s host is this host's loopback: `localhost` (or a name under it) or a
@@ -147,6 +137,43 @@ pub(crate) fn http_headers(target: &OtlpTarget) -> Result<http::HeaderMap, Strin
         headers.insert(name, value);
     }
     Ok(headers)
+}
+
+/// Adds the endpoint's user-info to `headers` as `Authorization: Basic` (as HTTP clients send
+/// it), unless an `authorization` header is configured: both transports send it so.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) fn add_endpoint_credentials(
+    target: &OtlpTarget,
+    headers: &mut http::HeaderMap,
+) -> Result<(), String> {
+    if let Some(credentials) = crate::config::url::basic_credentials(&target.endpoint)
+        && !headers.contains_key(http::header::AUTHORIZATION)
+    {
+        let mut value = http::HeaderValue::try_from(credentials)
+            .map_err(|_| "the endpoint's user-info is not valid credentials")?;
+        value.set_sensitive(true);
+        headers.insert(http::header::AUTHORIZATION, value);
+    }
+    Ok(())
+}
+
+/// The TLS connector of either transport for `host` (an IPv6 address with or without its
+/// brackets), and the name the server's certificate must have.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) fn tls_connector(
+    host: &str,
+    config: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<
+    (
+        tokio_rustls::TlsConnector,
+        rustls_pki_types::ServerName<'static>,
+    ),
+    String,
+> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("{host}: {e}"))?;
+    Ok((tokio_rustls::TlsConnector::from(config), name))
 }
 
 /// The rustls configuration of either transport. The platform's roots are loaded only for an

@@ -62,11 +62,7 @@ impl Connection {
             .unwrap_or(if tls.is_some() { 443 } else { 80 });
         let tls = match tls {
             None => None,
-            Some(config) => {
-                let name = rustls_pki_types::ServerName::try_from(host.clone())
-                    .map_err(|e| format!("{host}: {e}"))?;
-                Some((tokio_rustls::TlsConnector::from(config), name))
-            }
+            Some(config) => Some(super::client::tls_connector(&host, config)?),
         };
         Ok(Connection {
             dial: Dial {

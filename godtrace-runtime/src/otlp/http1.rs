@@ -60,10 +60,7 @@ impl HttpClient {
             None => None,
             Some(config) => {
                 let host = endpoint.host().ok_or("the endpoint has no host")?;
-                let host = host.trim_start_matches('[').trim_end_matches(']');
-                let name = rustls_pki_types::ServerName::try_from(host.to_owned())
-                    .map_err(|e| format!("{host}: {e}"))?;
-                Some((tokio_rustls::TlsConnector::from(config), name))
+                Some(super::client::tls_connector(host, config)?)
             }
         };
         let mut tcp = HttpConnector::new();
@@ -106,7 +103,7 @@ impl HttpClient {
 }
 
 /// How connections reach the endpoint: decided once, from the environment's proxy variables
-/// (see `client::route`).
+/// (see [`route`]).
 pub(crate) enum Route {
     Direct,
     /// An `http://` endpoint through an HTTP proxy, which gets the requests (in absolute form).
@@ -339,8 +336,8 @@ impl AsyncWrite for Bounded {
 }
 
 /// The route to `target`'s endpoint: direct to loopback, else through the proxy the
-/// environment names for it (read as curl and reqwest read them: `HTTPS_PROXY` or
-/// `HTTP_PROXY` by the endpoint's scheme, else `ALL_PROXY`, less `NO_PROXY`), if any.
+/// environment names for it (read as reqwest reads them: `HTTPS_PROXY` or `HTTP_PROXY` by the
+/// endpoint's scheme, else `ALL_PROXY`, less `NO_PROXY`), if any.
 pub(crate) fn route(target: &OtlpTarget, endpoint: &Uri) -> Result<Route, String> {
     if super::client::is_loopback(&target.endpoint) {
         return Ok(Route::Direct);

@@ -229,16 +229,7 @@ mod grpc {
                     http::HeaderValue::from_static(USER_AGENT),
                 );
             }
-            // The endpoint's user-info, as Basic credentials (as the HTTP transport sends it),
-            // unless an `authorization` header is configured.
-            if let Some(credentials) = crate::config::url::basic_credentials(&target.endpoint)
-                && !headers.contains_key(http::header::AUTHORIZATION)
-            {
-                let mut value = http::HeaderValue::try_from(credentials)
-                    .map_err(|_| "the endpoint's user-info is not valid credentials")?;
-                value.set_sensitive(true);
-                headers.insert(http::header::AUTHORIZATION, value);
-            }
+            client::add_endpoint_credentials(target, &mut headers)?;
             let endpoint = http::Uri::try_from(target.endpoint.as_str())
                 .map_err(|e| format!("{}: {e}", target.endpoint))?;
             Ok(Client {
@@ -615,16 +606,7 @@ mod http {
             );
             // Set last: a configured User-Agent wins.
             headers.extend(client::http_headers(target)?);
-            // The endpoint's user-info, as Basic credentials, unless an `authorization`
-            // header is configured.
-            if let Some(credentials) = crate::config::url::basic_credentials(&target.endpoint)
-                && !headers.contains_key(::http::header::AUTHORIZATION)
-            {
-                let mut value = ::http::HeaderValue::try_from(credentials)
-                    .map_err(|_| "the endpoint's user-info is not valid credentials")?;
-                value.set_sensitive(true);
-                headers.insert(::http::header::AUTHORIZATION, value);
-            }
+            client::add_endpoint_credentials(target, &mut headers)?;
             let uri = endpoint_uri(&target.endpoint)?;
             let tls = if uri.scheme_str() == Some("https") {
                 Some(client::http_tls(target)?)

@@ -80,12 +80,12 @@ impl Record {
         let span = OpSpan::start_named(name, kind.unwrap_or(SpanKind::Internal), explicit, false)
             .map(DetachedSpan::new);
         match span {
-            Some(span) if span.span().is_recording() => Some(Bridged::new(
-                span.context(),
-                Some(Record {
+            Some(span) if span.span().is_recording() => Some(Bridged {
+                context: span.context(),
+                record: Some(Record {
                     inner: Mutex::new(Inner { span, asked: None }),
                 }),
-            )),
+            }),
             // Sampled out: children follow the decision its own context carries (a root's
             // ids), or, under a sampled-out parent, that parent's.
             span => {
@@ -95,9 +95,10 @@ impl Record {
                     Parent::Explicit(cx) => Some(cx),
                     Parent::Root => None,
                 });
-                carried
-                    .filter(has_span)
-                    .map(|context| Bridged::new(context, None))
+                carried.filter(has_span).map(|context| Bridged {
+                    context,
+                    record: None,
+                })
             }
         }
     }

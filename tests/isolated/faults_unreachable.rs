@@ -52,3 +52,38 @@ fn a_silent_backend_blocks_no_call_and_shutdown_keeps_its_bound() {
     assert_eq!(stats.spans_exported, 0, "{stats:?}");
     assert_eq!(receiver.sink.span_count(), 0);
 }
+
+/// No collector at all (nothing listens on the port): the export is tried again with a backoff
+/// while the process runs (a collector restarting), but shutdown does not wait for it, nor does
+/// the metrics thread's last push: a process without its collector still exits at once.
+#[test]
+fn without_a_collector_shutdown_does_not_wait_for_one() {
+    crate::support::own_process!();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let guard = godtrace::init(
+        Config::new("faults-no-collector")
+            .endpoint(format!("http://127.0.0.1:{port}"))
+            .protocol(Protocol::HttpProtobuf)
+            // Retries could go on for most of this.
+            .timeout(Duration::from_secs(60))
+            .schedule_delay(Duration::from_millis(10))
+            .export_timeout(Duration::from_secs(60)),
+    )
+    .expect("init");
+    for i in 0..100 {
+        deliver::work_sync(i);
+    }
+    // The batch went out, was refused, and is being tried again.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(godtrace::stats().spans_failed, 0, "{:?}", godtrace::stats());
+
+    let started = Instant::now();
+    drop(guard);
+    let shutdown = started.elapsed();
+    assert!(shutdown <= SLACK, "shutdown took {shutdown:?}");
+    let stats = godtrace::stats();
+    assert_eq!(stats.spans_failed, 300, "{stats:?}");
+}

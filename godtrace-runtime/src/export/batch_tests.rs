@@ -284,7 +284,11 @@ impl worker::Exporter for TwoAtOnceHandle {
         batch.drain(..).count()
     }
 
-    async fn send(&self, spans: usize) -> Result<worker::Accepted, String> {
+    async fn send(
+        &self,
+        spans: usize,
+        _closing: worker::ShutdownBegun,
+    ) -> Result<worker::Accepted, String> {
         let this = &self.0;
         let now = this.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         this.most_at_once.fetch_max(now, Ordering::SeqCst);
@@ -619,7 +623,11 @@ impl worker::Exporter for SlowToPrepareHandle {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    async fn send(&self, _request: ()) -> Result<worker::Accepted, String> {
+    async fn send(
+        &self,
+        _request: (),
+        _closing: worker::ShutdownBegun,
+    ) -> Result<worker::Accepted, String> {
         std::future::pending().await
     }
 

@@ -1,11 +1,11 @@
 //! The OTLP span exporter: each batch encoded by [`super::encode`] into one reused buffer and
 //! sent as it is (or gzipped from it), over the transport every signal shares
-//! ([`crate::otlp::transport`]: a gRPC call framed by hand on h2's client, or reqwest with a
+//! ([`crate::otlp::transport`]: a gRPC call framed by hand on h2's client, or an HTTP/1.1 POST of a
 //! protobuf body). Built on the export thread, inside its runtime: the gRPC connection and the
 //! HTTP client belong to that runtime.
 use super::encode::RequestEncoder;
 use super::lanes::Queued;
-use super::worker::{Accepted, Exporter};
+use super::worker::{Accepted, Exporter, ShutdownBegun};
 use crate::config::OtlpTarget;
 use crate::otlp::transport::{self, Transport};
 use crate::span::Live;
@@ -74,14 +74,20 @@ impl Exporter for OtlpExporter {
         self.transport.body(request, spans)
     }
 
-    async fn send(&self, body: Result<Vec<u8>, String>) -> Result<Accepted, String> {
-        Ok(match self.transport.send_body(body?).await? {
-            None => Accepted::All,
-            Some(rejected) => Accepted::AllBut {
-                rejected: rejected.count,
-                reason: rejected.message,
+    async fn send(
+        &self,
+        body: Result<Vec<u8>, String>,
+        closing: ShutdownBegun,
+    ) -> Result<Accepted, String> {
+        Ok(
+            match self.transport.send_body(body?, closing.wait()).await? {
+                None => Accepted::All,
+                Some(rejected) => Accepted::AllBut {
+                    rejected: rejected.count,
+                    reason: rejected.message,
+                },
             },
-        })
+        )
     }
 
     fn shutdown(&mut self, _timeout: Duration) {}

@@ -45,11 +45,28 @@ pub(crate) trait Exporter: 'static {
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     fn prepare(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) -> Self::Request;
 
-    /// Sends `request`. An error says why it was not delivered.
-    fn send(&self, request: Self::Request) -> impl Future<Output = Result<Accepted, String>> + '_;
+    /// Sends `request`. An error says why it was not delivered. `closing` completes once
+    /// shutdown has begun: what is not worth waiting for then (an unreachable receiver) is not.
+    fn send(
+        &self,
+        request: Self::Request,
+        closing: ShutdownBegun,
+    ) -> impl Future<Output = Result<Accepted, String>> + '_;
 
     /// Called once, after the last export.
     fn shutdown(&mut self, timeout: Duration);
+}
+
+/// Completes once shutdown has begun (see [`Exporter::send`]).
+pub(crate) struct ShutdownBegun(tokio::sync::watch::Receiver<Option<Instant>>);
+
+impl ShutdownBegun {
+    /// Waits for shutdown to begin; forever when it cannot (the processor is gone).
+    pub(crate) async fn wait(mut self) {
+        if self.0.wait_for(Option::is_some).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// What the receiver took of a request it answered with success.
@@ -80,7 +97,11 @@ impl<E: SpanExporter + 'static> Exporter for E {
             .collect()
     }
 
-    async fn send(&self, spans: Vec<SpanData>) -> Result<Accepted, String> {
+    async fn send(
+        &self,
+        spans: Vec<SpanData>,
+        _closing: ShutdownBegun,
+    ) -> Result<Accepted, String> {
         // A panic of the user's exporter fails this batch only: uncaught, it would end the
         // export thread, leaving this batch uncounted and every later span dropped.
         let outcome = super::custom::caught(|| SpanExporter::export(self, spans)).await;
@@ -327,7 +348,7 @@ impl ExportLoop<'_> {
         let shutdown = *self.shared.deadline.borrow();
         match self.budget(shutdown) {
             Some(budget) => in_flight.push_back(Sending {
-                send: self.bounded(exporter.send(next.request), budget),
+                send: self.bounded(exporter.send(next.request, self.shutdown_begun()), budget),
                 spans: next.spans,
                 outcome: None,
             }),
@@ -336,6 +357,11 @@ impl ExportLoop<'_> {
                 self.account(next.spans, failed);
             }
         }
+    }
+
+    /// Completes once shutdown has begun.
+    fn shutdown_begun(&self) -> ShutdownBegun {
+        ShutdownBegun(self.shared.deadline.subscribe())
     }
 
     /// Moves what the lanes hold to the queue and shows its length (`Stats::queue_len`);
@@ -619,7 +645,7 @@ mod tests {
             spans as usize
         }
 
-        async fn send(&self, spans: usize) -> Result<Accepted, String> {
+        async fn send(&self, spans: usize, _closing: ShutdownBegun) -> Result<Accepted, String> {
             let gated = &self.0;
             gated.started.fetch_add(spans as u64, Ordering::SeqCst);
             while !gated.open.load(Ordering::SeqCst) {

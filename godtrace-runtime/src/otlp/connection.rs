@@ -6,6 +6,7 @@
 //! Opened on the first request (plain TCP with `TCP_NODELAY`, or TLS with ALPN `h2` for an
 //! `https://` endpoint), within the target's timeout; opened again by the next request once
 //! its task has ended (the receiver closed it, restarted, or it failed). Requests share it.
+use super::retry::Failure;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,8 +79,8 @@ impl Connection {
     /// A sender on the open connection, ready for a request, and the connection's
     /// [`Unanswered`] for that request; a new connection when there is none, the last one
     /// ended or was given up, or it takes no more requests (the receiver said it is going
-    /// away, or it failed).
-    pub(crate) async fn ready_sender(&self) -> Result<(Sender, Unanswered), String> {
+    /// away, or it failed). A receiver that could not be reached is a failure to retry.
+    pub(crate) async fn ready_sender(&self) -> Result<(Sender, Unanswered), Failure> {
         let mut open = self.open.lock().await;
         if let Some(current) = &*open
             && !current.ended.load(Ordering::Acquire)
@@ -125,31 +126,38 @@ impl Drop for Unanswered {
 
 impl Dial {
     /// Opens a connection within the timeout, and starts its task.
-    async fn open(&self) -> Result<Open, String> {
+    async fn open(&self) -> Result<Open, Failure> {
         match tokio::time::timeout(self.timeout, self.connect()).await {
             Ok(opened) => opened,
-            Err(_) => Err(format!(
-                "could not connect to {}:{} within {:?}",
-                self.host, self.port, self.timeout
-            )),
+            Err(_) => {
+                let message = format!(
+                    "could not connect to {}:{} within {:?}",
+                    self.host, self.port, self.timeout
+                );
+                let timed_out = std::io::Error::from(std::io::ErrorKind::TimedOut);
+                Err(Failure::connecting(message, &timed_out))
+            }
         }
     }
 
-    async fn connect(&self) -> Result<Open, String> {
+    async fn connect(&self) -> Result<Open, Failure> {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
-            .map_err(|e| format!("could not connect to {}:{}: {e}", self.host, self.port))?;
+            .map_err(|e| {
+                let message = format!("could not connect to {}:{}: {e}", self.host, self.port);
+                Failure::connecting(message, &e)
+            })?;
         // Frames are written whole: Nagle's delay would only hold a request's last frame.
         tcp.set_nodelay(true)
-            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+            .map_err(|e| Failure::fatal(format!("TCP_NODELAY: {e}")))?;
         match &self.tls {
-            None => handshake(tcp).await,
+            None => Ok(handshake(tcp).await?),
             Some((connector, name)) => {
                 let tls = connector
                     .connect(name.clone(), tcp)
                     .await
                     .map_err(|e| format!("TLS: {}", super::client::chain(&e)))?;
-                handshake(tls).await
+                Ok(handshake(tls).await?)
             }
         }
     }

@@ -161,9 +161,7 @@ impl Connector {
     async fn connect(self, endpoint: Uri) -> Result<Conn, BoxError> {
         let tcp = self.tcp;
         // A proxy's failure says so (never with its URL, which may hold its credentials).
-        let via_proxy = |e: BoxError| -> BoxError {
-            format!("through the proxy: {}", super::client::chain(e.as_ref())).into()
-        };
+        let via_proxy = |e: BoxError| -> BoxError { Box::new(ThroughProxy(e)) };
         let (io, forwarded) = match &*self.route {
             Route::Direct => (ready_call(tcp, endpoint).await?, false),
             Route::Forward { proxy, .. } => (
@@ -211,6 +209,23 @@ impl Connector {
             }),
             forwarded,
         })
+    }
+}
+
+/// A failure on the way to the proxy, or the proxy's refusal: says so, and keeps its cause
+/// (a proxy that cannot be reached is tried again, as a receiver is).
+#[derive(Debug)]
+struct ThroughProxy(BoxError);
+
+impl std::fmt::Display for ThroughProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("through the proxy")
+    }
+}
+
+impl std::error::Error for ThroughProxy {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.0.as_ref())
     }
 }
 

@@ -1,10 +1,11 @@
 //! Which failed requests are sent again, and when: the OTLP specification's retryable
 //! answers (HTTP 429, 502, 503, 504; gRPC `CANCELLED`, `DEADLINE_EXCEEDED`, `ABORTED`,
-//! `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`), after the server's `Retry-After` or an
-//! exponential backoff (whichever is longer: a `Retry-After: 0` does not make the retries
-//! back-to-back), as long as the wait leaves the next attempt a quarter of the request's
-//! timeout (counted from the first attempt). A receiver that cannot be reached at all is not retried: its spans fail at
-//! once, and the next batch tries again.
+//! `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`) and a receiver that cannot be reached (its
+//! connection refused, reset, timed out or without a route), after the server's `Retry-After`
+//! or an exponential backoff with random jitter (whichever is longer: a `Retry-After: 0`
+//! does not make the retries back-to-back), as long as the wait leaves the next attempt a
+//! quarter of the request's timeout (counted from the first attempt). An unreachable receiver
+//! is not waited for once the exporter is closing (see `Transport::send_body`).
 use std::time::{Duration, Instant};
 
 /// The first backoff; each retry doubles it.
@@ -25,6 +26,9 @@ pub(crate) enum Retry {
     No,
     /// Yes: after the server's delay (`Retry-After`), or the backoff's when it gave none.
     After(Option<Duration>),
+    /// Yes, after the backoff, while the exporter is not closing: the receiver could not be
+    /// reached (a collector restarting; the specification has the connection tried again).
+    Reconnect,
 }
 
 impl Retry {
@@ -39,13 +43,60 @@ impl Retry {
 }
 
 impl Failure {
-    /// A failure no retry mends (an unreachable receiver, a refusal, a bad request).
+    /// A failure no retry mends (a refusal, a bad request, a TLS failure).
     pub(crate) fn fatal(message: String) -> Failure {
         Failure {
             message,
             retry: Retry::No,
         }
     }
+
+    /// A connection that could not be opened because of `error`: tried again when the
+    /// receiver could not be reached ([`unreachable`]), else fatal.
+    pub(crate) fn connecting(
+        message: String,
+        error: &(dyn std::error::Error + 'static),
+    ) -> Failure {
+        Failure {
+            message,
+            retry: if unreachable(error) {
+                Retry::Reconnect
+            } else {
+                Retry::No
+            },
+        }
+    }
+}
+
+/// Whether `error` (or what caused it) says the receiver could not be reached: refused, reset
+/// or aborted while connecting, timed out, no route to it. Not a name that does not resolve,
+/// nor a TLS failure (a configuration's, which no retry mends).
+pub(crate) fn unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind;
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        let Some(io) = error.downcast_ref::<std::io::Error>() else {
+            cause = error.source();
+            continue;
+        };
+        if matches!(
+            io.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::TimedOut
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkUnreachable
+                | ErrorKind::NetworkDown
+        ) {
+            return true;
+        }
+        // An I/O error of another kind that wraps one (its `source` skips what it wraps).
+        cause = io
+            .get_ref()
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+    }
+    false
 }
 
 impl From<String> for Failure {
@@ -177,10 +228,13 @@ impl Schedule {
     /// How long to wait before the next attempt after `failure`; `None` when it is not
     /// retried, or the wait would not end before the deadline.
     pub(crate) fn next_wait(&mut self, failure: &Failure) -> Option<Duration> {
-        let Retry::After(hint) = failure.retry else {
-            return None;
+        let hint = match failure.retry {
+            Retry::No => return None,
+            Retry::After(hint) => hint,
+            Retry::Reconnect => None,
         };
-        let wait = hint.map_or(self.backoff, |hint| hint.max(self.backoff));
+        let backoff = jittered(self.backoff);
+        let wait = hint.map_or(backoff, |hint| hint.max(backoff));
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         let ends = Instant::now().max(self.waited_until).checked_add(wait)?;
         if ends.checked_add(self.room)? > self.deadline {
@@ -189,6 +243,17 @@ impl Schedule {
         self.waited_until = ends;
         Some(wait)
     }
+}
+
+/// A wait drawn at random between half of `backoff` and all of it: exporters that lost their
+/// receiver together (a collector restarted under a fleet) do not all come back at once.
+fn jittered(backoff: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // A new `RandomState` is a new key: its hash of nothing is a fresh random number.
+    let random = std::hash::RandomState::new().build_hasher().finish();
+    let half = backoff / 2;
+    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+    half + Duration::from_nanos(random % nanos.saturating_add(1))
 }
 
 #[cfg(test)]
@@ -202,19 +267,84 @@ mod tests {
         }
     }
 
+    /// Each wait is within the doubling backoff (100 ms, 200 ms, .. up to 5 s) and at least
+    /// half of it; they stop when the next attempt would have less than a quarter of the
+    /// timeout left.
+    fn check_waits(waits: &[Duration], timeout: Duration) {
+        let mut backoff = FIRST_BACKOFF;
+        let mut total = Duration::ZERO;
+        for wait in waits {
+            assert!(
+                *wait >= backoff / 2 && *wait <= backoff,
+                "{wait:?} for {backoff:?}"
+            );
+            total += *wait;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        assert!(total + timeout / 4 <= timeout, "{waits:?}");
+        // The wait refused (at most the next backoff) would not have left that quarter.
+        assert!(total + backoff + timeout / 4 > timeout, "{waits:?}");
+    }
+
     #[test]
     fn the_backoff_doubles_up_to_its_cap_and_stops_at_the_deadline() {
-        let mut schedule = Schedule::new(Duration::from_secs(12));
-        let waits: Vec<_> = std::iter::from_fn(|| schedule.next_wait(&retryable(None)))
-            .take(20)
-            .collect();
-        let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
-        // 6.3 s of waits; the next 5 s would leave less than a quarter of the 12 s.
-        assert_eq!(ms, [100, 200, 400, 800, 1600, 3200]);
+        let timeout = Duration::from_secs(12);
+        for failure in [retryable(None), unreachable_receiver()] {
+            let mut schedule = Schedule::new(timeout);
+            let waits: Vec<_> = std::iter::from_fn(|| schedule.next_wait(&failure))
+                .take(20)
+                .collect();
+            check_waits(&waits, timeout);
+        }
         assert_eq!(
             Schedule::new(Duration::from_secs(12)).next_wait(&Failure::fatal("x".into())),
             None
         );
+    }
+
+    fn unreachable_receiver() -> Failure {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        Failure::connecting("refused".into(), &refused)
+    }
+
+    /// Two exporters that fail together do not wait alike: the waits are drawn at random.
+    #[test]
+    fn the_waits_are_jittered() {
+        let draws: std::collections::HashSet<Duration> = (0..20)
+            .map(|_| Schedule::new(Duration::from_secs(10)).next_wait(&retryable(None)))
+            .map(|wait| wait.expect("retried"))
+            .collect();
+        assert!(draws.len() > 10, "{draws:?}");
+    }
+
+    /// A receiver that refused or dropped the connection, or could not be reached in time, is
+    /// tried again; a name that does not resolve and a TLS failure are not.
+    #[test]
+    fn only_an_unreachable_receiver_is_connected_to_again() {
+        use std::io::{Error, ErrorKind};
+        for kind in [
+            ErrorKind::ConnectionRefused,
+            ErrorKind::ConnectionReset,
+            ErrorKind::TimedOut,
+            ErrorKind::HostUnreachable,
+            ErrorKind::NetworkUnreachable,
+        ] {
+            let wrapped = Error::other(Error::from(kind));
+            assert!(unreachable(&Error::from(kind)), "{kind:?}");
+            assert_eq!(
+                Failure::connecting("x".into(), &wrapped).retry,
+                Retry::Reconnect,
+                "{kind:?} as a cause"
+            );
+        }
+        let tls = Error::new(
+            ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        );
+        let dns = Error::other("failed to lookup address information");
+        for error in [tls, dns] {
+            assert_eq!(Failure::connecting("x".into(), &error).retry, Retry::No);
+        }
     }
 
     #[test]
@@ -229,14 +359,14 @@ mod tests {
     /// `Retry-After: 0` does not make the retries back-to-back: the backoff still applies.
     #[test]
     fn a_delay_shorter_than_the_backoff_waits_the_backoff() {
-        // 2.1 s: the fourth wait (800 ms, ending at 1.5 s) leaves more than a quarter of it.
-        let mut schedule = Schedule::new(Duration::from_millis(2100));
+        let timeout = Duration::from_millis(2100);
+        let mut schedule = Schedule::new(timeout);
         let zero = Some(Duration::ZERO);
-        let waits: Vec<u128> = std::iter::from_fn(|| schedule.next_wait(&retryable(zero)))
+        let waits: Vec<Duration> = std::iter::from_fn(|| schedule.next_wait(&retryable(zero)))
             .take(100)
-            .map(|wait| wait.as_millis())
             .collect();
-        assert_eq!(waits, [100, 200, 400, 800]);
+        assert!(waits.len() >= 3, "{waits:?}");
+        check_waits(&waits, timeout);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! HTTP client belong to.
 use super::answer::Rejected;
 use super::body::BodyWriter;
-use super::retry::{Failure, Schedule};
+use super::retry::{Failure, Retry, Schedule};
 use crate::config::{Compression, OtlpTarget, Protocol};
 use bytes::Bytes;
 use std::time::Duration;
@@ -137,18 +137,31 @@ impl Transport {
 
     /// Sends `request`, an encoded export request of the signal this transport was built
     /// for (without head room); an error says what went wrong. What the receiver rejected of
-    /// a request it accepted (a partial success) comes back as `Ok(Some(..))`.
-    pub(crate) async fn send(&self, request: Vec<u8>) -> Result<Option<Rejected>, String> {
+    /// a request it accepted (a partial success) comes back as `Ok(Some(..))`. `closing`: see
+    /// [`Transport::send_body`].
+    pub(crate) async fn send(
+        &self,
+        request: Vec<u8>,
+        closing: impl std::future::Future<Output = ()>,
+    ) -> Result<Option<Rejected>, String> {
         let body = self.body.body_of(request)?;
-        self.send_body(body).await
+        self.send_body(body, closing).await
     }
 
     /// Sends a body [`Transport::body`] wrote; again after an answer the specification says
-    /// to retry, while the wait ends within the timeout ([`super::retry`]).
-    pub(crate) async fn send_body(&self, body: Vec<u8>) -> Result<Option<Rejected>, String> {
+    /// to retry, or when the receiver could not be reached, while the wait ends within the
+    /// timeout ([`super::retry`]). Once `closing` completes (the exporter is shutting down),
+    /// an unreachable receiver is not waited for: a process does not take seconds to exit
+    /// for a collector that is not there.
+    pub(crate) async fn send_body(
+        &self,
+        body: Vec<u8>,
+        closing: impl std::future::Future<Output = ()>,
+    ) -> Result<Option<Rejected>, String> {
         // Shared, not copied, by each attempt.
         let body = Bytes::from(body);
         let mut schedule = Schedule::new(self.timeout);
+        let mut closing = std::pin::pin!(closing);
         loop {
             let failure = match self.attempt(body.clone()).await {
                 Ok(answer) => {
@@ -159,9 +172,18 @@ impl Transport {
                 }
                 Err(failure) => failure,
             };
-            match schedule.next_wait(&failure) {
-                Some(wait) => tokio::time::sleep(wait).await,
-                None => return Err(self.without_secrets(failure.message)),
+            let Some(wait) = schedule.next_wait(&failure) else {
+                return Err(self.without_secrets(failure.message));
+            };
+            if failure.retry != Retry::Reconnect {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            // `closing` is polled here only, and never again once it completed.
+            tokio::select! {
+                biased;
+                () = closing.as_mut() => return Err(self.without_secrets(failure.message)),
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }
@@ -407,6 +429,14 @@ mod grpc {
         /// says; counts connections.
         async fn receiver(answer: fn(usize, usize) -> Answer) -> (OtlpTarget, Arc<AtomicUsize>) {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            receiver_on(listener, answer)
+        }
+
+        /// [`receiver`] on `listener`.
+        fn receiver_on(
+            listener: tokio::net::TcpListener,
+            answer: fn(usize, usize) -> Answer,
+        ) -> (OtlpTarget, Arc<AtomicUsize>) {
             let endpoint = format!("http://{}", listener.local_addr().unwrap());
             let connections = Arc::new(AtomicUsize::new(0));
             let counted = connections.clone();
@@ -455,7 +485,11 @@ mod grpc {
                     });
                 }
             });
-            let target = OtlpTarget {
+            (grpc_target(endpoint), connections)
+        }
+
+        fn grpc_target(endpoint: String) -> OtlpTarget {
+            OtlpTarget {
                 protocol: Protocol::Grpc,
                 endpoint,
                 headers: Vec::new(),
@@ -463,8 +497,7 @@ mod grpc {
                 timeout: Duration::from_secs(60),
                 compression: Compression::None,
                 tls: Default::default(),
-            };
-            (target, connections)
+            }
         }
 
         const FRAME: &[u8] = b"\0\0\0\0\0";
@@ -477,7 +510,32 @@ mod grpc {
                 let (target, _) =
                     receiver(|_, n| if n == 0 { Answer::Refuse } else { Answer::Ok }).await;
                 let transport = Transport::new(&target, super::super::TRACES).unwrap();
-                assert_eq!(transport.send_body(FRAME.to_vec()).await, Ok(None));
+                assert_eq!(
+                    transport
+                        .send_body(FRAME.to_vec(), std::future::pending())
+                        .await,
+                    Ok(None)
+                );
+            });
+        }
+
+        /// A receiver that cannot be reached yet (a collector restarting) is connected to
+        /// again, after a backoff, and gets the request once it listens.
+        #[test]
+        fn a_receiver_not_listening_yet_gets_the_request_once_it_listens() {
+            run(async {
+                let port = super::super::tests::port_nothing_listens_on();
+                let late = tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await;
+                    receiver_on(listener.unwrap(), |_, _| Answer::Ok)
+                });
+                let target = grpc_target(format!("http://127.0.0.1:{port}"));
+                let transport = Transport::new(&target, super::super::TRACES).unwrap();
+                let sent = transport.send_body(FRAME.to_vec(), std::future::pending());
+                assert_eq!(sent.await, Ok(None));
+                let (_, connections) = late.await.unwrap();
+                assert_eq!(connections.load(Ordering::SeqCst), 1);
             });
         }
 
@@ -498,11 +556,16 @@ mod grpc {
                 let transport = Transport::new(&target, super::super::TRACES).unwrap();
                 let first = tokio::time::timeout(
                     Duration::from_millis(300),
-                    transport.send_body(FRAME.to_vec()),
+                    transport.send_body(FRAME.to_vec(), std::future::pending()),
                 )
                 .await;
                 assert!(first.is_err(), "no answer on the first connection");
-                assert_eq!(transport.send_body(FRAME.to_vec()).await, Ok(None));
+                assert_eq!(
+                    transport
+                        .send_body(FRAME.to_vec(), std::future::pending())
+                        .await,
+                    Ok(None)
+                );
                 assert_eq!(connections.load(Ordering::SeqCst), 2);
             });
         }
@@ -514,7 +577,10 @@ mod grpc {
                 let (target, _) = receiver(|_, _| Answer::Endless).await;
                 let transport = Transport::new(&target, super::super::TRACES).unwrap();
                 let started = Instant::now();
-                let error = transport.send_body(FRAME.to_vec()).await.unwrap_err();
+                let error = transport
+                    .send_body(FRAME.to_vec(), std::future::pending())
+                    .await
+                    .unwrap_err();
                 assert!(error.contains("longer than"), "{error}");
                 assert!(
                     started.elapsed() < Duration::from_secs(20),
@@ -646,6 +712,9 @@ mod http {
                 Ok(response) => response,
                 Err(e) => {
                     let message = format!("{}: {}", self.url, client::chain(&e));
+                    if e.is_connect() {
+                        return Err(Failure::connecting(message, &e));
+                    }
                     // Closed or reset after the request went out, before any answer: a
                     // kept-alive connection the receiver closed as it was reused, or a receiver
                     // restarting. The specification has the request sent again.
@@ -692,9 +761,6 @@ mod http {
     /// bound.
     fn closed_before_answer(error: &hyper_util::client::legacy::Error) -> bool {
         use std::io::ErrorKind;
-        if error.is_connect() {
-            return false;
-        }
         let mut source = std::error::Error::source(error);
         while let Some(cause) = source {
             if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
@@ -820,14 +886,22 @@ mod http {
                 let ok = "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
                 let (url, attempts) = server(&[throttled, throttled, ok], None).await;
                 let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
-                assert_eq!(transport.send_body(b"spans".to_vec()).await, Ok(None));
+                assert_eq!(
+                    transport
+                        .send_body(b"spans".to_vec(), std::future::pending())
+                        .await,
+                    Ok(None)
+                );
                 assert_eq!(attempts.load(Ordering::SeqCst), 3);
 
                 let bad = "HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\
                            content-length: 0\r\n\r\n";
                 let (url, attempts) = server(&[bad, ok], None).await;
                 let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
-                let error = transport.send_body(b"spans".to_vec()).await.unwrap_err();
+                let error = transport
+                    .send_body(b"spans".to_vec(), std::future::pending())
+                    .await
+                    .unwrap_err();
                 assert!(error.contains("400"), "{error}");
                 assert_eq!(attempts.load(Ordering::SeqCst), 1);
             });
@@ -835,27 +909,68 @@ mod http {
 
         /// A connection closed after the request went out and before any answer (a
         /// kept-alive connection the receiver closed as it was reused) has the request sent
-        /// again, on a new connection, as the specification asks; a receiver that cannot be
-        /// reached at all is not retried.
+        /// again, on a new connection, as the specification asks.
         #[test]
         fn a_connection_closed_before_any_answer_has_the_request_sent_again() {
             run(async {
                 let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
                 let (url, attempts) = server(&["", ok], None).await;
                 let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
-                assert_eq!(transport.send_body(b"spans".to_vec()).await, Ok(None));
+                assert_eq!(
+                    transport
+                        .send_body(b"spans".to_vec(), std::future::pending())
+                        .await,
+                    Ok(None)
+                );
                 assert_eq!(attempts.load(Ordering::SeqCst), 2);
+            });
+        }
 
-                let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let url = format!("http://{}/v1/traces", closed.local_addr().unwrap());
-                drop(closed);
+        /// A receiver that cannot be reached yet (a collector restarting) is connected to
+        /// again, after a backoff, and gets the request once it listens; once the exporter is
+        /// closing, it is not waited for (the process does not wait to exit for a collector
+        /// that is not there), nor is a request retried past its timeout.
+        #[test]
+        fn an_unreachable_receiver_is_tried_again_until_the_exporter_closes() {
+            run(async {
+                let port = super::super::tests::port_nothing_listens_on();
+                let url = format!("http://127.0.0.1:{port}/v1/traces");
+                let late = tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+                    let (mut socket, _) = listener.accept().await.unwrap();
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    socket.write_all(ok.as_bytes()).await.unwrap();
+                });
+                let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                let sent = transport.send_body(b"spans".to_vec(), std::future::pending());
+                assert_eq!(sent.await, Ok(None));
+                late.await.unwrap();
+
+                // Closing, while it backs off: the refusal is the error, long before the
+                // 120 s timeout.
+                let port = super::super::tests::port_nothing_listens_on();
+                let url = format!("http://127.0.0.1:{port}/v1/traces");
                 let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
                 let started = Instant::now();
-                assert!(transport.send_body(b"spans".to_vec()).await.is_err());
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "retried until the timeout"
-                );
+                let closing = tokio::time::sleep(Duration::from_millis(200));
+                let error = transport
+                    .send_body(b"spans".to_vec(), closing)
+                    .await
+                    .unwrap_err();
+                assert!(error.contains("refused"), "{error}");
+                assert!(started.elapsed() < Duration::from_secs(30), "{error}");
+
+                // Retried within the timeout only.
+                let mut short = target(format!("http://127.0.0.1:{port}/v1/traces"));
+                short.timeout = Duration::from_millis(400);
+                let transport = Transport::new(&short, super::super::TRACES).unwrap();
+                let started = Instant::now();
+                let sent = transport.send_body(b"spans".to_vec(), std::future::pending());
+                assert!(sent.await.is_err());
+                assert!(started.elapsed() < Duration::from_secs(30));
             });
         }
 
@@ -879,7 +994,10 @@ mod http {
                 let protobuf = head("application/x-protobuf");
                 let (url, _) = server(&[&protobuf], None).await;
                 let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
-                let error = transport.send_body(b"spans".to_vec()).await.unwrap_err();
+                let error = transport
+                    .send_body(b"spans".to_vec(), std::future::pending())
+                    .await
+                    .unwrap_err();
                 assert!(
                     error.contains("HTTP 400 Bad Request: bad thing: key"),
                     "{error}"
@@ -894,7 +1012,10 @@ mod http {
                 let html = head("text/html");
                 let (url, _) = server(&[&html], None).await;
                 let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
-                let error = transport.send_body(b"spans".to_vec()).await.unwrap_err();
+                let error = transport
+                    .send_body(b"spans".to_vec(), std::future::pending())
+                    .await
+                    .unwrap_err();
                 assert!(error.ends_with("HTTP 400 Bad Request"), "{error}");
             });
         }
@@ -984,6 +1105,12 @@ mod http {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    /// A loopback port nothing listens on (bound, then let go).
+    pub(crate) fn port_nothing_listens_on() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
     /// Runs a test's future on a current-thread runtime with timers and I/O.
     pub(crate) fn run<T>(test: impl std::future::Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()

@@ -1,5 +1,6 @@
 //! No backend at start, then up, then down, then up again: what is recorded while the backend
-//! is up arrives, the rest is counted as failed, and nothing ever blocks the application.
+//! is up arrives, the rest is counted as failed, and nothing ever blocks the application; a
+//! batch sent while the backend restarts waits for it.
 use super::{Kind, Receiver, free_port};
 use godtrace::{Config, Protocol};
 use std::time::Duration;
@@ -67,5 +68,21 @@ pub fn run(kind: Kind, protocol: Protocol) {
     let stats = godtrace::stats();
     assert_eq!(stats.spans_exported, 50, "{stats:?}");
     assert_eq!(stats.spans_dropped, 0, "{stats:?}");
+
+    // Down when a batch goes out, up again within the request's timeout: the batch waits for
+    // it (connected to again with a backoff) and arrives; nothing is lost to the restart.
+    receiver.stop();
+    record("across_restart", 10);
+    std::thread::sleep(Duration::from_millis(300));
+    receiver.restart();
+    guard.flush();
+    receiver.sink.wait_for_spans(60, Duration::from_secs(30));
+    assert_eq!(count(&receiver, "across_restart"), 10);
+    let stats = godtrace::stats();
+    assert_eq!(
+        (stats.spans_exported, stats.spans_failed),
+        (60, 15),
+        "{stats:?}"
+    );
     drop(guard);
 }

@@ -6,7 +6,7 @@ use super::printer::TreePrinter;
 use super::tree_span::TreeSpan;
 use crate::config::{BatchSettings, Settings};
 use crate::export::lanes::Queued;
-use crate::export::worker::{Accepted, Exporter};
+use crate::export::worker::{Accepted, Exporter, ShutdownBegun};
 use crate::span::Live;
 use opentelemetry_sdk::Resource;
 use std::cell::RefCell;
@@ -67,8 +67,12 @@ impl<E: Exporter> Exporter for WithTree<E> {
         self.inner.prepare(batch, emptied)
     }
 
-    fn send(&self, request: E::Request) -> impl Future<Output = Result<Accepted, String>> + '_ {
-        self.inner.send(request)
+    fn send(
+        &self,
+        request: E::Request,
+        closing: ShutdownBegun,
+    ) -> impl Future<Output = Result<Accepted, String>> + '_ {
+        self.inner.send(request, closing)
     }
 
     /// Prints what is left, complete or not, then shuts the inner exporter down.
@@ -105,7 +109,7 @@ impl Exporter for NoExporter {
         }
     }
 
-    async fn send(&self, (): ()) -> Result<Accepted, String> {
+    async fn send(&self, (): (), _closing: ShutdownBegun) -> Result<Accepted, String> {
         Ok(Accepted::All)
     }
 

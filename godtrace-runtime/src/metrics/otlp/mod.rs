@@ -81,7 +81,9 @@ fn run(
     };
     let (runtime, client, _suppressed) = (started.runtime, started.client, started.suppressed);
     let mut failing = false;
-    let mut push = |client: &Transport| {
+    // `closing`: the last push, at shutdown, does not wait for a receiver that cannot be
+    // reached (see `Transport::send_body`).
+    let mut push = |client: &Transport, closing: bool| {
         let snapshot = registry().collect();
         if snapshot.metrics().is_empty() {
             return;
@@ -89,7 +91,12 @@ fn run(
         let request = encode::request(&snapshot, resource, registry().start, SystemTime::now())
             .encode_to_vec();
         let sent = runtime.block_on(async {
-            match tokio::time::timeout(target.timeout, client.send(request)).await {
+            let closing = async {
+                if !closing {
+                    std::future::pending::<()>().await;
+                }
+            };
+            match tokio::time::timeout(target.timeout, client.send(request, closing)).await {
                 Ok(result) => result,
                 Err(_) => Err(format!("no answer within {:?}", target.timeout)),
             }
@@ -125,7 +132,7 @@ fn run(
     loop {
         match commands.recv_timeout(next.saturating_duration_since(Instant::now())) {
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                push(&client);
+                push(&client, false);
                 next = deadline_after(interval);
             }
             Ok(Command::Flush(ack)) => {
@@ -139,7 +146,7 @@ fn run(
                         Command::Stop => stop = true,
                     }
                 }
-                push(&client);
+                push(&client, stop);
                 for ack in acks {
                     let _ = ack.send(());
                 }
@@ -148,7 +155,7 @@ fn run(
                 }
             }
             Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                push(&client);
+                push(&client, true);
                 break;
             }
         }

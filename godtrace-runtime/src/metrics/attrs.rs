@@ -5,7 +5,8 @@
 //! [`MAX_ATTRIBUTE_KEY_LEN`] bytes, string values at [`MAX_VALUE_LEN`] bytes (with the
 //! truncation marker), arrays at `MAX_VALUE_LEN / 8` elements and `MAX_VALUE_LEN` bytes of text,
 //! and a set keeps at most [`MAX_ATTRIBUTES`] attributes (the first by key). Of a key given
-//! twice the last value wins, as in OpenTelemetry.
+//! twice the last value wins, as in OpenTelemetry. An attribute with an empty key is left
+//! out, as spans leave it out (OpenTelemetry requires a non-empty key).
 use crate::value::{self, MAX_ATTRIBUTE_KEY_LEN};
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 use std::collections::hash_map::DefaultHasher;
@@ -47,7 +48,7 @@ pub(crate) fn set_hash(attributes: &[KeyValue]) -> u64 {
 pub(crate) fn usable_as_given(attributes: &[KeyValue]) -> bool {
     attributes.len() <= LOOKED_UP_AS_GIVEN
         && attributes.iter().all(|kv| {
-            kv.key.as_str().len() <= MAX_ATTRIBUTE_KEY_LEN
+            (1..=MAX_ATTRIBUTE_KEY_LEN).contains(&kv.key.as_str().len())
                 && value::is_within(&kv.value, MAX_VALUE_LEN)
         })
 }
@@ -95,7 +96,7 @@ pub(crate) fn canonical(attributes: &[KeyValue]) -> (Vec<KeyValue>, usize) {
         let superseded = order
             .get(i + 1)
             .is_some_and(|&next| key_of(next) == key_of(at));
-        if superseded {
+        if superseded || attributes[at].key.as_str().is_empty() {
             continue;
         }
         if out.len() == MAX_ATTRIBUTES {
@@ -186,6 +187,13 @@ mod tests {
             kept[0].value,
             Value::Array(vec![1i64; MAX_VALUE_LEN / 8].into())
         );
+    }
+
+    #[test]
+    fn an_attribute_with_an_empty_key_is_left_out() {
+        let given = [KeyValue::new("", 1), KeyValue::new("x", 2)];
+        assert!(!usable_as_given(&given));
+        assert_eq!(canonical(&given), (vec![KeyValue::new("x", 2)], 0));
     }
 
     #[test]

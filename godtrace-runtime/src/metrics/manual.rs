@@ -275,6 +275,21 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
         });
         return None;
     }
+    // One name, one unit: a histogram of yours named like an integration's (its durations in
+    // seconds, with their buckets) would mix the two in one series.
+    if let (Instrument::Histogram(found), Kind::Histogram(_, unit, _)) = (&found, kind)
+        && found.unit != unit
+    {
+        let found_unit = found.unit;
+        report::once_for(name, || {
+            format!(
+                "histogram {name:?} was made with the unit {found_unit:?}; values recorded under \
+                 that name with the unit {unit:?} are dropped (a godtrace integration and the \
+                 application share the name)"
+            )
+        });
+        return None;
+    }
     Some(found)
 }
 
@@ -373,6 +388,28 @@ mod tests {
         let unit = |name| snap.metric(name).map(|m| m.unit.clone());
         assert_eq!(unit("manual.rs.semconv.duration").as_deref(), Some("s"));
         assert_eq!(unit("manual.rs.plain").as_deref(), Some(""));
+    }
+
+    /// A histogram of the application's named like an integration's would mix its values
+    /// (no unit, its own buckets) with the integration's durations in seconds: whichever
+    /// records first keeps the name, and the other's values are dropped (reported once).
+    #[test]
+    fn an_integrations_histogram_and_yours_do_not_share_a_name() {
+        const BOUNDS: [f64; 2] = [0.005, 0.01];
+        histogram_record("manual.rs.taken.duration", 5.0, &[]);
+        record_histogram_with_bounds_unchecked("manual.rs.taken.duration", 0.007, &BOUNDS);
+        record_histogram_with_bounds_unchecked("manual.rs.integration.duration", 0.007, &BOUNDS);
+        histogram_record("manual.rs.integration.duration", 5.0, &[]);
+        let snap = registry().collect();
+        let yours = snap
+            .histogram("manual.rs.taken.duration", &[])
+            .expect("kept");
+        assert_eq!((yours.count, yours.sum), (1, 5.0));
+        let theirs = snap
+            .histogram("manual.rs.integration.duration", &[])
+            .expect("kept");
+        assert_eq!((theirs.count, theirs.sum), (1, 0.007));
+        assert_eq!(theirs.bounds, BOUNDS);
     }
 
     /// [`record_histogram_with_bounds`] without the on/off switch, which these unit tests do

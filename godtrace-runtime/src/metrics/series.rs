@@ -79,11 +79,12 @@ pub(crate) fn rendered_line_bound(metric: &str, attributes: &[KeyValue]) -> usiz
     const NUMBER: usize = MAX_NUMBER_LEN;
     const SUFFIXES: usize = 40;
     const EXEMPLAR: usize = 160;
-    // Arrays are written `[a,b]`; their strings quoted, and the quotes escaped.
+    // Arrays are written `[a,b]`; their strings as JSON (a control character `\u0001`, six
+    // characters), quoted, then escaped for the exposition (`\\u0001`: seven per byte).
     let value = |v: &Value| match v {
         Value::String(s) => 2 * s.as_str().len(),
         Value::Array(Array::String(a)) => {
-            2 + a.iter().map(|s| 2 * s.as_str().len() + 5).sum::<usize>()
+            2 + a.iter().map(|s| 7 * s.as_str().len() + 5).sum::<usize>()
         }
         Value::Array(Array::I64(a)) => 2 + a.len() * (NUMBER + 1),
         Value::Array(Array::F64(a)) => 2 + a.len() * (NUMBER + 1),

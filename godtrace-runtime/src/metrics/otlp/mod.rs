@@ -132,8 +132,10 @@ fn run(
     loop {
         match commands.recv_timeout(next.saturating_duration_since(Instant::now())) {
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                push(&client, false);
+                // From the start of this push to the start of the next (the specification's
+                // interval), however long this one takes.
                 next = deadline_after(interval);
+                push(&client, false);
             }
             Ok(Command::Flush(ack)) => {
                 // Every flush asked for until now is answered by this one push: flushes that
@@ -206,5 +208,45 @@ mod tests {
         let pushes = connections.load(Ordering::SeqCst);
         assert!((1..=3).contains(&pushes), "{pushes} pushes for 30 flushes");
         drop(pusher.stop_begin());
+    }
+
+    /// The export interval runs from the start of one push to the start of the next (the
+    /// specification's `OTEL_METRIC_EXPORT_INTERVAL`), not from the end of the last: pushes
+    /// that take 600 ms, every 500 ms, start about 600 ms apart, not 1.1 s.
+    #[test]
+    fn the_interval_is_from_one_push_start_to_the_next() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = starts.clone();
+        // Accepts, never answers: each push lasts its 600 ms timeout, then a new connection.
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                seen.lock().unwrap().push(Instant::now());
+                held.push(stream);
+            }
+        });
+        crate::metrics::manual::counter_add("otlp.push.interval_test", 1.0, &[]);
+        let target = Target {
+            protocol: Protocol::HttpProtobuf,
+            endpoint: format!("http://{addr}/v1/metrics"),
+            headers: Vec::new(),
+            timeout: Duration::from_millis(600),
+            compression: Compression::None,
+            tls: Default::default(),
+        };
+        let pusher = Pusher::start(target, Vec::new(), Duration::from_millis(500)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while starts.lock().unwrap().len() < 5 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(pusher.stop_begin());
+        let starts = starts.lock().unwrap().clone();
+        let mut gaps: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort();
+        // The shortest of four gaps: the time a busy machine adds only makes them longer.
+        assert!(gaps.len() >= 4, "{gaps:?}");
+        assert!(gaps[0] < Duration::from_millis(950), "{gaps:?}");
     }
 }

@@ -308,15 +308,20 @@ fn exemplar(out: &mut String, ex: &Exemplar) {
 
 /// `{a="x",b="y"}` (with `le` last when given), or nothing for no labels. Two attributes
 /// whose keys sanitize to the same label have their values joined with `;`; a histogram's
-/// attribute `le` is labelled `key_le`, as its buckets' own `le` takes that label.
+/// attribute `le` is labelled `key_le`, as its buckets' own `le` takes that label. An
+/// attribute whose value is empty is left out: Prometheus reads a label with an empty value
+/// as no label (`{k=""}` is the series `{}`, whose sample it would replace).
 fn labels(attributes: &[KeyValue], histogram: bool, le: Option<&str>) -> String {
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(attributes.len() + 1);
     for kv in attributes {
+        let value = label_value(&kv.value);
+        if value.is_empty() {
+            continue;
+        }
         let mut name = label_name(kv.key.as_str());
         if histogram && name == "le" {
             name.insert_str(0, "key_");
         }
-        let value = label_value(&kv.value);
         match pairs.iter_mut().find(|(n, _)| *n == name) {
             Some((_, v)) => {
                 v.push(';');
@@ -351,7 +356,8 @@ fn escape(value: &str) -> String {
 
 /// A label's text: as OpenTelemetry writes the value, but floats (alone or in an array) as
 /// [`number`] writes them, so that no value is longer than its bound
-/// (`series::rendered_line_bound`).
+/// (`series::rendered_line_bound`), and an array of strings as JSON (the attribute
+/// specification's form of a non-string value: `["a\"b"]`, each string escaped).
 fn label_value(value: &Value) -> Cow<'_, str> {
     match value {
         Value::F64(v) => Cow::Owned(number(*v)),
@@ -359,8 +365,39 @@ fn label_value(value: &Value) -> Cow<'_, str> {
             let numbers: Vec<String> = values.iter().map(|v| number(*v)).collect();
             Cow::Owned(format!("[{}]", numbers.join(",")))
         }
+        Value::Array(Array::String(values)) => {
+            let mut json = String::from("[");
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                json_string(&mut json, value.as_str());
+            }
+            json.push(']');
+            Cow::Owned(json)
+        }
         other => other.as_str(),
     }
+}
+
+/// Appends `text` as a JSON string (RFC 8259: quote, backslash and control characters
+/// escaped).
+fn json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// `v` as the exposition formats write numbers: the shortest digits that read back the same,

@@ -252,6 +252,56 @@ fn attribute_sets_rendered_alike_are_one_series() {
     );
 }
 
+/// Prometheus reads a label whose value is empty as no label: `{k=""}` and `{}` are one
+/// series there, so they are one here (else a scrape holds two samples of one series, and
+/// Prometheus keeps one of them).
+#[test]
+fn an_attribute_with_an_empty_value_is_no_label() {
+    let counter_point = |attributes, value| CounterPoint { attributes, value };
+    let counts = MetricData {
+        points: MetricPoints::Counter(vec![
+            counter_point(vec![], 1.0),
+            counter_point(vec![KeyValue::new("k", "")], 2.0),
+            counter_point(vec![KeyValue::new("k", ""), KeyValue::new("m", "x")], 4.0),
+            counter_point(vec![KeyValue::new("m", "x")], 8.0),
+        ]),
+        ..counter("empty.val", 0.0)
+    };
+    let snapshot = MetricsSnapshot {
+        metrics: vec![counts],
+    };
+    let text = render(&snapshot, Format::Text, &mut Families::default());
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        lines,
+        ["empty_val_total 3", "empty_val_total{m=\"x\"} 12"],
+        "{text}"
+    );
+}
+
+/// An array of strings is labelled as JSON, each string escaped (the attribute
+/// specification's text of a non-string value), then escaped for the exposition.
+#[test]
+fn a_string_arrays_label_is_json() {
+    use opentelemetry::{Array, StringValue, Value};
+    let strings: Vec<StringValue> = vec!["q\"x".into(), "n\nl".into(), "b\\".into()];
+    let snapshot = MetricsSnapshot {
+        metrics: vec![MetricData {
+            points: MetricPoints::Counter(vec![CounterPoint {
+                attributes: vec![KeyValue::new("arr", Value::Array(Array::String(strings)))],
+                value: 1.0,
+            }]),
+            ..counter("arrays", 0.0)
+        }],
+    };
+    let text = render(&snapshot, Format::Text, &mut Families::default());
+    // JSON `["q\"x","n\nl","b\\"]`, each backslash and quote escaped once more.
+    assert!(
+        text.contains(r#"arrays_total{arr="[\"q\\\"x\",\"n\\nl\",\"b\\\\\"]"} 1"#),
+        "{text}"
+    );
+}
+
 #[test]
 fn the_exposition_follows_the_accept_header() {
     let om = prometheus_exposition(Some("application/openmetrics-text; version=1.0.0"));
@@ -410,7 +460,9 @@ fn no_line_of_a_series_is_longer_than_its_bound_and_there_are_as_many_as_counted
     attributes.push(KeyValue::new("2nd", i64::MIN));
     let floats: Vec<f64> = extremes.iter().cycle().take(32).copied().collect();
     attributes.push(KeyValue::new("floats", Value::Array(Array::F64(floats))));
-    let strings: Vec<StringValue> = (0..32).map(|_| StringValue::from("\"\\")).collect();
+    let strings: Vec<StringValue> = (0..32)
+        .map(|_| StringValue::from("\u{1}\"\\\u{1f}"))
+        .collect();
     attributes.push(KeyValue::new(
         "strings",
         Value::Array(Array::String(strings)),

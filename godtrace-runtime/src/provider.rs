@@ -360,8 +360,31 @@ fn install_with(
     switches::set_attaches_otel_context(otel_context);
     opentelemetry::global::set_tracer_provider(crate::global_tracer::GlobalProvider(provider));
     switches::set_enabled(enabled);
+    watch_for_fork();
     READY.store(true, Ordering::Release);
     Ok(())
+}
+
+/// Has a child that `fork` makes of this process record nothing and wait for nothing: the
+/// export and metrics threads are not copied into it, and a lock one of them held at the
+/// fork would stay held for ever (see `switches::set_forked`).
+fn watch_for_fork() {
+    #[cfg(unix)]
+    {
+        extern "C" fn in_child() {
+            switches::set_forked();
+        }
+        // SAFETY: `in_child` is a plain function that lives for the whole process and only
+        // makes atomic stores, which a forked child of a threaded process may make before
+        // `exec`. Registered once: `init` installs its provider once per process.
+        let registered = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+        if registered != 0 {
+            eprintln!(
+                "godtrace: could not watch for fork (error {registered}); a forked child that \
+                 records may hang"
+            );
+        }
+    }
 }
 
 /// Keeps godtrace running; dropping it flushes every finished span and shuts the exporters
@@ -379,6 +402,10 @@ impl Guard {
     /// delivered, or when the export timeout ([`Config::export_timeout`]) runs out; a failure
     /// shows in [`crate::stats`](fn@crate::stats).
     pub fn flush(&self) {
+        // A forked child has no export thread to wait for (its parent exports).
+        if switches::in_forked_child() {
+            return;
+        }
         let metrics = crate::metrics::flush_begin();
         if let Some(state) = STATE.get() {
             let _ = state.provider.force_flush();
@@ -390,6 +417,9 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         switches::set_enabled(false);
+        if switches::in_forked_child() {
+            return;
+        }
         let metrics = crate::metrics::shutdown_begin();
         if let Some(state) = STATE.get() {
             let _ = state.provider.shutdown_with_timeout(state.shutdown_timeout);

@@ -5,7 +5,7 @@
 //! The user's `Display` and `Debug` run only when the span is recording, through
 //! [`value::display_text`] and [`value::debug_text`], which bound the text and catch a panic;
 //! the one exception is naming a type-erased error (see [`error_type`]), which the duration
-//! histogram's label needs on every failed call.
+//! histogram's label needs on every failed call, and which catches a panic too.
 //!
 //! `error.type`, the span attribute and the histogram label, is one low-cardinality value per
 //! kind of failure, as OpenTelemetry's semantic conventions ask: the `Err` type's name, or, for
@@ -53,10 +53,18 @@ where
 {
     fn __godtrace_error(&self, span: &OpSpan) {
         if let Err(e) = self.0 {
-            let e = e.deref().as_dyn_error();
-            span.record_error(error_type::erased(e), || {
-                value::display_text(&error_type::Chain(e))
+            // Its `Deref` and `source()` are the user's code, run on every failed call (the
+            // histogram's `error.type`): a panic there is caught, as a panicking `Display` is.
+            let erased = value::caught(|| {
+                let e = e.deref().as_dyn_error();
+                (e, error_type::erased(e))
             });
+            match erased {
+                Some((e, name)) => {
+                    span.record_error(name, || value::display_text(&error_type::Chain(e)));
+                }
+                None => span.record_error(error_type::OTHER, || value::ERROR_PANICKED.to_owned()),
+            }
         }
     }
 }

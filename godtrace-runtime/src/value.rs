@@ -33,6 +33,8 @@ pub const MAX_ATTRIBUTE_KEY_LEN: usize = 256;
 pub(crate) const DEBUG_PANICKED: &str = "<Debug panicked>";
 /// Recorded instead of an error whose `Display` implementation panicked.
 pub(crate) const DISPLAY_PANICKED: &str = "<Display panicked>";
+/// Recorded instead of a type-erased error whose `Deref` or `source()` panicked.
+pub(crate) const ERROR_PANICKED: &str = "<Error panicked>";
 
 /// Cuts `s` to the limit on a char boundary, marking the cut.
 pub(crate) fn bounded_str(s: &str) -> Value {
@@ -356,6 +358,19 @@ fn bounded_fmt_to(args: fmt::Arguments<'_>, limit: usize, panicked: &'static str
         Err(payload) => {
             drop_payload(payload);
             bounded_text(panicked, limit)
+        }
+    }
+}
+
+/// `f()`, or `None` when it panics: for the user's code that recording runs (an error's
+/// `Deref` or `source()`), which must never change what the traced function does. The panic
+/// hook has run (the message is printed, as for any panic).
+pub(crate) fn caught<T>(f: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(value) => Some(value),
+        Err(payload) => {
+            drop_payload(payload);
+            None
         }
     }
 }

@@ -408,6 +408,55 @@ fn explosive_debug_error() -> Result<(), std::collections::HashMap<u8, Explosive
     Err([(1, Explosive)].into())
 }
 
+/// An error whose `source()` panics.
+#[derive(Debug)]
+struct ExplosiveSource;
+impl std::fmt::Display for ExplosiveSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("explosive source")
+    }
+}
+impl std::error::Error for ExplosiveSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        panic!("source() of ExplosiveSource (expected by this test)")
+    }
+}
+
+/// A type-erased error whose `Deref` panics (anyhow-like).
+struct ExplosiveDeref;
+impl std::ops::Deref for ExplosiveDeref {
+    type Target = dyn std::error::Error + Send + Sync;
+    fn deref(&self) -> &Self::Target {
+        panic!("Deref of ExplosiveDeref (expected by this test)")
+    }
+}
+
+#[traced(operation = "capture.explosive_source")]
+fn explosive_source() -> Result<u8, Box<dyn std::error::Error + Send + Sync>> {
+    Err(Box::new(ExplosiveSource))
+}
+
+#[traced(operation = "capture.explosive_deref")]
+async fn explosive_deref() -> Result<u8, ExplosiveDeref> {
+    Err(ExplosiveDeref)
+}
+
+/// A boxed error's `source()` and an erased error's `Deref` run on every failed call (its
+/// `error.type`): their panic is caught, the caller gets the error, and the span is recorded.
+#[test]
+fn a_panicking_source_or_deref_of_an_erased_error_changes_nothing() {
+    let c = testing::capture();
+    let boxed = std::panic::catch_unwind(explosive_source).expect("no panic escapes");
+    assert_eq!(boxed.unwrap_err().to_string(), "explosive source");
+    let erased = std::panic::catch_unwind(|| crate::shapes::futures_block_on(explosive_deref()));
+    assert!(erased.expect("no panic escapes").is_err());
+    let source = c.span("capture.explosive_source");
+    assert_eq!(source.error_message(), Some("<Error panicked>"));
+    assert_eq!(source.attr("error.type"), Some(&Value::from("_OTHER")));
+    let deref = c.span("capture.explosive_deref");
+    assert_eq!(deref.error_message(), Some("<Error panicked>"));
+}
+
 #[test]
 fn a_panicking_debug_or_display_changes_nothing_but_the_recorded_text() {
     let c = testing::capture();

@@ -24,6 +24,7 @@ mod faults_restart_http;
 mod faults_rust_log;
 mod faults_tokio_test;
 mod faults_unreachable;
+mod fork;
 mod init_once;
 mod layers_hostile;
 mod layers_known_methods;

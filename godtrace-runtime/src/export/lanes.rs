@@ -642,6 +642,10 @@ pub(super) fn refuses(shared: &Shared) -> bool {
 #[cold]
 #[inline(never)]
 fn hand_over_slow(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) -> Handed {
+    // In a forked child, the queue's lock may be held by a thread of the parent's for ever.
+    if crate::span::switches::in_forked_child() {
+        return Handed::Dropped;
+    }
     LANE.try_with(|slot| {
         let Ok(mut slot) = slot.try_borrow_mut() else {
             return Handed::Unreachable;
@@ -697,7 +701,8 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
     // Whether this lane's chunk was the first to leave the budget low since slots came back.
     let mut ran_low = false;
     loop {
-        if lane.drops_while_full(&shared.budget) {
+        // In a forked child, the lane's lock may be held by the parent's export thread.
+        if lane.drops_while_full(&shared.budget) || crate::span::switches::in_forked_child() {
             return Handed::Dropped;
         }
         let mut state = lane.lock();

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static ENABLED: AtomicBool = AtomicBool::new(false);
 /// Whether recorded spans are made current in OpenTelemetry's context too.
 static OTEL_CONTEXT: AtomicBool = AtomicBool::new(false);
+/// Set in a child process that `fork` made of an initialised one (see [`set_forked`]).
+static FORKED: AtomicBool = AtomicBool::new(false);
 
 /// Whether traced calls currently record spans.
 #[inline(always)]
@@ -30,4 +32,20 @@ pub(crate) fn attaches_otel_context() -> bool {
 /// Sets [`attaches_otel_context`].
 pub(crate) fn set_attaches_otel_context(on: bool) {
     OTEL_CONTEXT.store(on, Ordering::Relaxed);
+}
+
+/// Whether this process is a child `fork` made after `init`: it has none of the parent's
+/// threads (the export thread, the metrics thread), and a lock one of them held at the fork
+/// stays held. Recording is off there, and nothing waits for those threads.
+#[inline]
+pub(crate) fn in_forked_child() -> bool {
+    FORKED.load(Ordering::Relaxed)
+}
+
+/// Marks this process a forked child and turns recording off: run in the child right after
+/// `fork` (two atomic stores, which a forked child of a threaded process may make).
+#[cfg_attr(not(unix), allow(dead_code, reason = "fork is watched for on Unix only"))]
+pub(crate) fn set_forked() {
+    FORKED.store(true, Ordering::Relaxed);
+    ENABLED.store(false, Ordering::Relaxed);
 }

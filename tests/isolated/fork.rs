@@ -1,0 +1,92 @@
+//! A child that `fork` makes of a process recording on several threads: it records nothing,
+//! never waits on a lock a thread of the parent held at the fork (those threads are not in the
+//! child), and its flush and shutdown return at once (the export thread is not there either).
+use crate::support::otlp::deliver;
+use godtrace::{Config, Protocol};
+use std::mem::ManuallyDrop;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What a child may take, at most, on a loaded machine: recording 2,000 calls, a flush and a
+/// shutdown. Without fork handling, the flush alone waits for the 30 s export timeout.
+const CHILD_BOUND: Duration = Duration::from_secs(20);
+
+#[test]
+fn a_forked_child_records_nothing_and_waits_for_nothing() {
+    crate::support::own_process!();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let guard = godtrace::init(
+        Config::new("fork")
+            .endpoint(format!("http://127.0.0.1:{port}"))
+            .protocol(Protocol::HttpProtobuf)
+            .max_queue_size(64)
+            .max_export_batch_size(8)
+            .schedule_delay(Duration::from_millis(1)),
+    )
+    .expect("init");
+    let mut guard = ManuallyDrop::new(guard);
+    // Two threads record all along: at a fork, they may hold the queue's lock.
+    let stop = Arc::new(AtomicBool::new(false));
+    let recorders: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    deliver::work_sync(i);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(5));
+        // SAFETY: the child runs only what follows, which takes no lock a parent's thread
+        // may hold but through godtrace (what this test is about) and the allocator (which
+        // glibc makes usable after fork), then ends with `_exit`.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let sum: u64 = (0..2000).map(deliver::work_sync).sum();
+                assert_eq!(sum, (0..2000).map(|i| 2 * (i + 1)).sum::<u64>());
+                guard.flush();
+                // SAFETY: the child's copy of the guard, taken once; the parent's is its own.
+                drop(unsafe { ManuallyDrop::take(&mut guard) });
+            }));
+            // SAFETY: ends the child at once, running nothing of the parent's (no atexit
+            // handlers, no thread-local destructors, no test harness).
+            unsafe { libc::_exit(i32::from(outcome.is_err())) };
+        }
+        let started = Instant::now();
+        let status = loop {
+            let mut status = 0;
+            // SAFETY: `pid` is this process's child, waited for here only.
+            let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if waited == pid {
+                break status;
+            }
+            if started.elapsed() > CHILD_BOUND {
+                // SAFETY: `pid` is this process's child, not reaped yet: killed, then reaped.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                // SAFETY: as above.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                panic!("a forked child did not finish within {CHILD_BOUND:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the child failed: status {status}"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for recorder in recorders {
+        recorder.join().unwrap();
+    }
+    drop(ManuallyDrop::into_inner(guard));
+}

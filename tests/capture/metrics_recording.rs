@@ -244,9 +244,17 @@ fn a_metric_whose_values_were_all_refused_takes_no_prometheus_name_and_is_not_ex
     record_counter("rec_refused_orders", 5, &[]);
     record_counter("rec.refused.latency.count", 7, &[]);
     let page = godtrace::metrics::prometheus_exposition(None).body;
-    assert!(page.contains("\nrec_refused_orders_total 5\n"), "{page}");
+    let scope = concat!(
+        "{otel_scope_name=\"godtrace\",otel_scope_version=\"",
+        env!("CARGO_PKG_VERSION"),
+        "\"}"
+    );
     assert!(
-        page.contains("\nrec_refused_latency_count_total 7\n"),
+        page.contains(&format!("\nrec_refused_orders_total{scope} 5\n")),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("\nrec_refused_latency_count_total{scope} 7\n")),
         "{page}"
     );
     let snap = metrics_snapshot();

@@ -58,15 +58,20 @@ fn sampled_out_calls_are_still_measured_and_served() {
     let addr = prometheus_addr().expect("the endpoint runs");
     let text = get(addr, "text/plain");
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    let scope = concat!(
+        "otel_scope_name=\"godtrace\",otel_scope_version=\"",
+        env!("CARGO_PKG_VERSION"),
+        "\""
+    );
     assert!(
-        text.contains(
-            "godtrace_operation_duration_seconds_count{operation=\"sampled_out.work\"} 8\n"
-        ),
+        text.contains(&format!(
+            "godtrace_operation_duration_seconds_count{{operation=\"sampled_out.work\",{scope}}} 8\n"
+        )),
         "{text}"
     );
-    assert!(text.contains(
-        "godtrace_operation_duration_seconds_count{error_type=\"core::fmt::Error\",operation=\"sampled_out.work\"} 2\n"
-    ));
+    assert!(text.contains(&format!(
+        "godtrace_operation_duration_seconds_count{{error_type=\"core::fmt::Error\",operation=\"sampled_out.work\",{scope}}} 2\n"
+    )));
     let om = get(addr, "application/openmetrics-text;version=1.0.0");
     assert!(
         om.contains("Content-Type: application/openmetrics-text"),

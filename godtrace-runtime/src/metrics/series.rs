@@ -73,12 +73,15 @@ pub(crate) fn attributes_footprint(attributes: &[KeyValue]) -> usize {
 /// Prometheus exposition, newline included: the family name (the metric's, with a unit and a
 /// suffix), the labels (`{key="value",..}`: names at most the key and a prefix; values
 /// escaped, so at most doubled; numbers at most [`MAX_NUMBER_LEN`] characters, as the
-/// exposition writes them; quotes and separators), a bucket's `le`, the value and an
-/// OpenMetrics exemplar.
+/// exposition writes them; quotes and separators; the scope's labels), a bucket's `le`, the
+/// value and an OpenMetrics exemplar.
 pub(crate) fn rendered_line_bound(metric: &str, attributes: &[KeyValue]) -> usize {
     const NUMBER: usize = MAX_NUMBER_LEN;
     const SUFFIXES: usize = 40;
     const EXEMPLAR: usize = 160;
+    // The scope's labels (`prometheus::render`'s `SCOPE_LABELS`), quotes and separators.
+    const SCOPE: usize = r#"otel_scope_name="godtrace",otel_scope_version="","#.len()
+        + env!("CARGO_PKG_VERSION").len();
     // Arrays are written `[a,b]`; their strings as JSON (a control character `\u0001`, six
     // characters), quoted, then escaped for the exposition (`\\u0001`: seven per byte).
     let value = |v: &Value| match v {
@@ -93,6 +96,7 @@ pub(crate) fn rendered_line_bound(metric: &str, attributes: &[KeyValue]) -> usiz
     };
     metric.len()
         + SUFFIXES
+        + SCOPE
         + 16
         + 2 * NUMBER
         + EXEMPLAR

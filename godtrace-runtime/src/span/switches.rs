@@ -44,7 +44,10 @@ pub(crate) fn in_forked_child() -> bool {
 
 /// Marks this process a forked child and turns recording off: run in the child right after
 /// `fork` (two atomic stores, which a forked child of a threaded process may make).
-#[cfg_attr(not(unix), allow(dead_code, reason = "fork is watched for on Unix only"))]
+#[cfg_attr(
+    not(unix),
+    allow(dead_code, reason = "fork is watched for on Unix only")
+)]
 pub(crate) fn set_forked() {
     FORKED.store(true, Ordering::Relaxed);
     ENABLED.store(false, Ordering::Relaxed);

@@ -42,7 +42,7 @@ pub struct PrometheusExposition {
 /// let exposition = prometheus_exposition(accept);
 /// // Answer with status 200, this `Content-Type` and this body.
 /// assert!(exposition.content_type.starts_with("application/openmetrics-text"));
-/// assert!(exposition.body.contains("\norders_placed_total 1\n"));
+/// assert!(exposition.body.contains("\norders_placed_total{otel_scope_name=\"godtrace\","));
 /// assert!(exposition.body.ends_with("# EOF\n"));
 /// ```
 pub fn prometheus_exposition(accept: Option<&str>) -> PrometheusExposition {
@@ -101,7 +101,7 @@ fn target_info(resource: &[KeyValue], format: Format) -> String {
         Format::Text => ("target_info", "gauge"),
         Format::OpenMetrics => ("target", "info"),
     };
-    let labels = labels(resource, false, None);
+    let labels = labels(resource, Series::Resource, None);
     format!("# HELP {family} Target metadata\n# TYPE {family} {kind}\ntarget_info{labels} 1\n")
 }
 
@@ -206,7 +206,7 @@ fn family(out: &mut String, metric: &MetricData, name: &str, format: Format) {
     }
     match &metric.points {
         MetricPoints::Counter(points) => {
-            let labelled = |i: usize| labels(&points[i].attributes, false, None);
+            let labelled = |i: usize| labels(&points[i].attributes, Series::Counter, None);
             let values = points.iter().map(|p| p.value);
             let add = |sum: &mut f64, v: f64| *sum = (*sum + v).min(f64::MAX);
             for (labels, value) in merged(values, labelled, add) {
@@ -214,7 +214,7 @@ fn family(out: &mut String, metric: &MetricData, name: &str, format: Format) {
             }
         }
         MetricPoints::Histogram(points) => {
-            let labelled = |i: usize| labels(&points[i].attributes, true, None);
+            let labelled = |i: usize| labels(&points[i].attributes, Series::Histogram, None);
             for (_, p) in merged(points.iter().map(Cow::Borrowed), labelled, merge_histogram) {
                 histogram(out, name, &p, format);
             }
@@ -279,7 +279,7 @@ fn histogram(out: &mut String, name: &str, p: &HistogramPoint, format: Format) {
             .bounds
             .get(i)
             .map_or_else(|| "+Inf".to_owned(), |b| number(*b));
-        let labels = labels(&p.attributes, true, Some(&le));
+        let labels = labels(&p.attributes, Series::Histogram, Some(&le));
         let _ = write!(out, "{name}_bucket{labels} {cumulative}");
         if format == Format::OpenMetrics
             && let Some(Some(ex)) = p.exemplars.get(i)
@@ -288,7 +288,7 @@ fn histogram(out: &mut String, name: &str, p: &HistogramPoint, format: Format) {
         }
         out.push('\n');
     }
-    let labels = labels(&p.attributes, true, None);
+    let labels = labels(&p.attributes, Series::Histogram, None);
     let _ = writeln!(out, "{name}_sum{labels} {}", number(p.sum));
     let _ = writeln!(out, "{name}_count{labels} {}", p.count);
 }
@@ -306,20 +306,42 @@ fn exemplar(out: &mut String, ex: &Exemplar) {
     );
 }
 
-/// `{a="x",b="y"}` (with `le` last when given), or nothing for no labels. Two attributes
-/// whose keys sanitize to the same label have their values joined with `;`; a histogram's
-/// attribute `le` is labelled `key_le`, as its buckets' own `le` takes that label. An
-/// attribute whose value is empty is left out: Prometheus reads a label with an empty value
-/// as no label (`{k=""}` is the series `{}`, whose sample it would replace).
-fn labels(attributes: &[KeyValue], histogram: bool, le: Option<&str>) -> String {
-    let mut pairs: Vec<(String, String)> = Vec::with_capacity(attributes.len() + 1);
-    for kv in attributes {
-        let value = label_value(&kv.value);
+/// The labels every metric's series carries after its attributes: the instrumentation scope
+/// (the OTLP push's), as OpenTelemetry's Prometheus compatibility rules require.
+const SCOPE_LABELS: [(&str, &str); 2] = [
+    ("otel.scope.name", "godtrace"),
+    ("otel.scope.version", env!("CARGO_PKG_VERSION")),
+];
+
+/// What a line's labels belong to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Series {
+    Counter,
+    Histogram,
+    /// `target_info`: the resource's attributes and nothing else.
+    Resource,
+}
+
+/// `{a="x",b="y"}` (then the scope's labels, and `le` last when given), or nothing for no
+/// labels. Two attributes whose keys sanitize to the same label have their values joined with
+/// `;`; a histogram's attribute `le` is labelled `key_le`, as its buckets' own `le` takes
+/// that label. An attribute whose value is empty is left out: Prometheus reads a label with
+/// an empty value as no label (`{k=""}` is the series `{}`, whose sample it would replace).
+fn labels(attributes: &[KeyValue], series: Series, le: Option<&str>) -> String {
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity(attributes.len() + 3);
+    let scope = SCOPE_LABELS
+        .iter()
+        .filter(|_| series != Series::Resource)
+        .map(|&(key, value)| (key, Cow::Borrowed(value)));
+    let attributes = attributes
+        .iter()
+        .map(|kv| (kv.key.as_str(), label_value(&kv.value)));
+    for (key, value) in attributes.chain(scope) {
         if value.is_empty() {
             continue;
         }
-        let mut name = label_name(kv.key.as_str());
-        if histogram && name == "le" {
+        let mut name = label_name(key);
+        if series == Series::Histogram && name == "le" {
             name.insert_str(0, "key_");
         }
         match pairs.iter_mut().find(|(n, _)| *n == name) {

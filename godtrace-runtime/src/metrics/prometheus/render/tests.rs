@@ -4,6 +4,59 @@ use opentelemetry::trace::{SpanId, TraceId};
 use std::io::Write as _;
 use std::time::Duration;
 
+/// The scope labels every metric's series carries.
+const SCOPE: &str = concat!(
+    "otel_scope_name=\"godtrace\",otel_scope_version=\"",
+    env!("CARGO_PKG_VERSION"),
+    "\""
+);
+
+/// [`super::render`] without the scope labels (checked by
+/// `every_series_carries_the_scope_and_target_info_does_not`), so that the other tests read
+/// as the attributes alone.
+fn render(snapshot: &MetricsSnapshot, format: Format, families: &mut Families) -> String {
+    super::render(snapshot, format, families)
+        .replace(&format!("{{{SCOPE}}}"), "")
+        .replace(&format!("{{{SCOPE},"), "{")
+        .replace(&format!(",{SCOPE}"), "")
+}
+
+/// OpenTelemetry's Prometheus compatibility rules: every metric point carries the scope's name
+/// and version as `otel_scope_name` and `otel_scope_version` (after its attributes, before a
+/// bucket's `le`); `target_info` carries the resource's attributes and nothing else.
+#[test]
+fn every_series_carries_the_scope_and_target_info_does_not() {
+    let text = super::render(&sample(), Format::Text, &mut Families::default());
+    let series: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(!series.is_empty());
+    for line in &series {
+        assert!(line.contains(SCOPE), "{line}");
+    }
+    assert!(
+        text.contains(&format!(
+            "godtrace_operation_duration_seconds_bucket{{error_type=\"app::Error\",\
+             operation=\"pay \\\"now\\\"\",{SCOPE},le=\"0.0001\"}} 1"
+        )),
+        "{text}"
+    );
+    let counter = super::render(
+        &MetricsSnapshot {
+            metrics: vec![counter("plain", 1.0)],
+        },
+        Format::Text,
+        &mut Families::default(),
+    );
+    assert!(
+        counter.contains(&format!("\nplain_total{{{SCOPE}}} 1\n")),
+        "{counter}"
+    );
+    let info = target_info(&[KeyValue::new("service.name", "svc")], Format::Text);
+    assert!(
+        info.ends_with("\ntarget_info{service_name=\"svc\"} 1\n"),
+        "{info}"
+    );
+}
+
 fn sample() -> MetricsSnapshot {
     let ex = Exemplar {
         trace_id: TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap(),

@@ -29,6 +29,17 @@ struct Open {
     sender: Sender,
     /// Set by the connection's task when it ends: the connection is not used again.
     ended: Arc<AtomicBool>,
+    /// The connection's task, stopped when the connection is let go (replaced, or the
+    /// transport dropped): a connection given up because a request on it got no answer is
+    /// closed then, rather than kept open for as long as the receiver keeps it (a receiver
+    /// that never answers would otherwise hold one more connection per request timeout).
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// Where the receiver is, and how to speak to it.
@@ -177,12 +188,16 @@ where
         .map_err(|e| format!("HTTP/2 handshake: {}", super::client::chain(&e)))?;
     let ended = Arc::new(AtomicBool::new(false));
     let marks = ended.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         // Its error reaches the requests in flight; the next request opens a new connection.
         let _ = connection.await;
         marks.store(true, Ordering::Release);
     });
-    Ok(Open { sender, ended })
+    Ok(Open {
+        sender,
+        ended,
+        task: task.abort_handle(),
+    })
 }
 
 #[cfg(test)]

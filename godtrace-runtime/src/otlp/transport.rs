@@ -425,9 +425,16 @@ mod grpc {
             Endless,
         }
 
+        /// The connections a test receiver accepted, and those the client closed.
+        #[derive(Default)]
+        struct Connections {
+            opened: AtomicUsize,
+            closed: AtomicUsize,
+        }
+
         /// A gRPC receiver on loopback (h2's server) answering each request as `answer`
         /// says; counts connections.
-        async fn receiver(answer: fn(usize, usize) -> Answer) -> (OtlpTarget, Arc<AtomicUsize>) {
+        async fn receiver(answer: fn(usize, usize) -> Answer) -> (OtlpTarget, Arc<Connections>) {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             receiver_on(listener, answer)
         }
@@ -436,13 +443,14 @@ mod grpc {
         fn receiver_on(
             listener: tokio::net::TcpListener,
             answer: fn(usize, usize) -> Answer,
-        ) -> (OtlpTarget, Arc<AtomicUsize>) {
+        ) -> (OtlpTarget, Arc<Connections>) {
             let endpoint = format!("http://{}", listener.local_addr().unwrap());
-            let connections = Arc::new(AtomicUsize::new(0));
+            let connections = Arc::new(Connections::default());
             let counted = connections.clone();
             tokio::spawn(async move {
                 while let Ok((socket, _)) = listener.accept().await {
-                    let connection = counted.fetch_add(1, Ordering::SeqCst);
+                    let connection = counted.opened.fetch_add(1, Ordering::SeqCst);
+                    let counted = counted.clone();
                     tokio::spawn(async move {
                         let Ok(mut h2) = h2::server::handshake(socket).await else {
                             return;
@@ -482,6 +490,7 @@ mod grpc {
                             }
                             n += 1;
                         }
+                        counted.closed.fetch_add(1, Ordering::SeqCst);
                     });
                 }
             });
@@ -535,7 +544,7 @@ mod grpc {
                 let sent = transport.send_body(FRAME.to_vec(), std::future::pending());
                 assert_eq!(sent.await, Ok(None));
                 let (_, connections) = late.await.unwrap();
-                assert_eq!(connections.load(Ordering::SeqCst), 1);
+                assert_eq!(connections.opened.load(Ordering::SeqCst), 1);
             });
         }
 
@@ -566,7 +575,30 @@ mod grpc {
                         .await,
                     Ok(None)
                 );
-                assert_eq!(connections.load(Ordering::SeqCst), 2);
+                assert_eq!(connections.opened.load(Ordering::SeqCst), 2);
+            });
+        }
+
+        /// A connection given up (a request on it got no answer in time) is closed when the
+        /// next request opens another: a receiver that never answers does not hold one more
+        /// connection per request timeout.
+        #[test]
+        fn a_connection_given_up_is_closed() {
+            run(async {
+                let (target, connections) = receiver(|_, _| Answer::Never).await;
+                let transport = Transport::new(&target, super::super::TRACES).unwrap();
+                for _ in 0..4 {
+                    let sent = transport.send_body(FRAME.to_vec(), std::future::pending());
+                    let given_up = tokio::time::timeout(Duration::from_millis(200), sent).await;
+                    assert!(given_up.is_err());
+                }
+                // The receiver sees the first three closed (the fourth is the one in use).
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while connections.closed.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                assert_eq!(connections.opened.load(Ordering::SeqCst), 4);
+                assert_eq!(connections.closed.load(Ordering::SeqCst), 3);
             });
         }
 

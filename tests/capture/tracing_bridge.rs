@@ -141,17 +141,70 @@ fn a_span_closed_while_entered_is_current_no_more() {
     assert_ne!(after.trace_id, c.span("bridge.forgotten").trace_id);
 }
 
+/// A bridged span has its file and line; not a function name made up from its name (an
+/// `info_span!("load_wallet")` names no function; only `#[instrument]`'s spans would).
 #[test]
-fn a_span_named_like_a_function_gets_its_function_name() {
+fn a_bridged_span_has_its_file_and_line_and_no_made_up_function_name() {
     let c = testing::capture();
     let _subscriber = bridged();
     drop(tracing::info_span!("load_wallet").entered());
-    drop(tracing::info_span!("db.load").entered());
+    let span = c.span("load_wallet");
+    assert_eq!(span.attr("code.function.name"), None);
     assert_eq!(
-        c.span("load_wallet").attr("code.function.name"),
-        Some(&Value::from("capture::tracing_bridge::load_wallet"))
+        span.attr("code.file.path"),
+        Some(&Value::from("tests/capture/tracing_bridge.rs"))
     );
-    assert_eq!(c.span("db.load").attr("code.function.name"), None);
+    assert!(span.attr("code.line.number").is_some());
+}
+
+/// DEBUG and TRACE spans (h2's and hyper's, one per frame or poll) are not recorded by
+/// default, and are transparent: what runs in one, on whatever thread it is entered, is
+/// recorded under its parent. `min_span_level` records them.
+#[test]
+fn spans_below_the_layers_level_are_transparent() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let kept = tracing::info_span!("bridge.level.kept");
+    let debug = kept.in_scope(|| tracing::debug_span!("bridge.level.debug"));
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    std::thread::spawn(move || {
+        let _subscriber = tracing::dispatcher::set_default(&dispatch);
+        debug.in_scope(|| {
+            tracing::info!("bridge.level.event");
+            traced_leaf();
+        });
+        // Closed while this thread's subscriber is set: the registry lets go of the parent
+        // through the thread's default subscriber.
+        drop(debug);
+    })
+    .join()
+    .unwrap();
+    drop(kept);
+    let names: Vec<_> = c.spans().into_iter().map(|s| s.name).collect();
+    assert!(
+        !names.iter().any(|n| n == "bridge.level.debug"),
+        "{names:?}"
+    );
+    assert!(is_child(
+        &c,
+        "capture::tracing_bridge::traced_leaf",
+        "bridge.level.kept"
+    ));
+    let kept = c.span("bridge.level.kept");
+    assert!(
+        kept.events.iter().any(|e| e.name == "bridge.level.event"),
+        "{kept:#?}"
+    );
+
+    let c = testing::capture();
+    let _subscriber = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(godtrace::tracing::layer().min_span_level(tracing::Level::DEBUG)),
+    );
+    drop(tracing::debug_span!("bridge.level.recorded").entered());
+    drop(tracing::trace_span!("bridge.level.trace").entered());
+    let names: Vec<_> = c.spans().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["bridge.level.recorded"]);
 }
 
 #[traced]
@@ -902,7 +955,11 @@ async fn traced_client() -> u16 {
 #[test]
 fn a_tracing_instrumented_library_nests_between_traced_calls() {
     let c = testing::capture();
-    let _subscriber = bridged();
+    // tower-http's TraceLayer makes its spans at DEBUG.
+    let _subscriber = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(godtrace::tracing::layer().min_span_level(tracing::Level::DEBUG)),
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -995,9 +1052,9 @@ fn roots_and_explicit_parents_are_not_recorded_where_telemetry_is_suppressed() {
     let _subscriber = bridged();
     {
         let _suppressed = godtrace::otel::Context::enter_telemetry_suppressed_scope();
-        let connection = tracing::debug_span!(parent: None, "suppressed.connection");
+        let connection = tracing::info_span!(parent: None, "suppressed.connection");
         connection.in_scope(|| {
-            tracing::debug_span!("suppressed.poll").in_scope(traced_leaf);
+            tracing::info_span!("suppressed.poll").in_scope(traced_leaf);
         });
         traced_under(&godtrace::otel::Context::new());
         let remote = godtrace::propagation::extract_map(&std::collections::HashMap::from([(
@@ -1008,7 +1065,7 @@ fn roots_and_explicit_parents_are_not_recorded_where_telemetry_is_suppressed() {
     }
     assert!(c.spans().is_empty(), "{:#?}", c.spans());
     // Outside the suppressed scope, the same calls are recorded.
-    tracing::debug_span!(parent: None, "suppressed.connection").in_scope(|| {});
+    tracing::info_span!(parent: None, "suppressed.connection").in_scope(|| {});
     traced_under(&godtrace::otel::Context::new());
     assert_eq!(c.spans().len(), 2);
 }

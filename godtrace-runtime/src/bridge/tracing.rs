@@ -36,12 +36,13 @@
 //!   An ERROR event marks its span failed, as tracing-opentelemetry's layer does by default
 //!   (`#[instrument(err)]` fails its span); [`GodtraceLayer::error_events_fail_span`] turns
 //!   that off.
-//! - **Code location**: `code.file.path`, `code.line.number`, and `code.function.name`
-//!   (the module path and the span name) for a span named like a function, as
-//!   `#[instrument]` names them.
+//! - **Code location**: `code.file.path` and `code.line.number`.
+//! - **Levels**: spans from [`GodtraceLayer::min_span_level`] up are recorded (INFO by
+//!   default); a span below it is transparent: not recorded, what runs in it is recorded
+//!   under its parent, wherever it is entered (a task moved to another worker included).
 //!
-//! Which spans and events reach godtrace is decided by the subscriber's filters: a global
-//! `EnvFilter`, or one on this layer alone (`layer().with_filter(..)`).
+//! Which spans and events reach godtrace is also decided by the subscriber's filters: a
+//! global `EnvFilter`, or one on this layer alone (`layer().with_filter(..)`).
 //!
 //! [`TraceIds`] puts the current span's `trace_id` and `span_id` on every line of
 //! tracing-subscriber's fmt layer:
@@ -80,6 +81,7 @@ use tracing_subscriber::registry::LookupSpan;
 /// ```
 pub fn layer() -> GodtraceLayer {
     GodtraceLayer {
+        min_span_level: Level::INFO,
         min_event_level: Level::INFO,
         error_events_fail_span: true,
     }
@@ -89,11 +91,21 @@ pub fn layer() -> GodtraceLayer {
 /// [`layer()`].
 #[derive(Debug, Clone)]
 pub struct GodtraceLayer {
+    min_span_level: Level,
     min_event_level: Level,
     error_events_fail_span: bool,
 }
 
 impl GodtraceLayer {
+    /// Spans at `level` or more severe are recorded (INFO by default: the DEBUG and TRACE
+    /// spans libraries such as h2 and hyper make for every frame and poll are not). A span
+    /// below it is transparent: what runs in it (events, `#[traced]` calls, spans) is
+    /// recorded under the span's parent, on whatever thread the span is entered.
+    pub fn min_span_level(mut self, level: Level) -> GodtraceLayer {
+        self.min_span_level = level;
+        self
+    }
+
     /// Events at `level` or more severe become span events (INFO by default: DEBUG and TRACE
     /// events are left out).
     pub fn min_event_level(mut self, level: Level) -> GodtraceLayer {
@@ -151,7 +163,12 @@ where
         }
         let Some(span) = ctx.span(id) else { return };
         let parent = parent_of(attrs, &ctx);
-        if let Some(bridged) = start(attrs, parent) {
+        let bridged = if *attrs.metadata().level() > self.min_span_level {
+            passed_through(parent)
+        } else {
+            start(attrs, parent)
+        };
+        if let Some(bridged) = bridged {
             // `replace`, not `insert` (which panics on a second value): the layer added twice
             // to one subscriber records the span twice rather than panicking.
             span.extensions_mut().replace(bridged);
@@ -259,6 +276,21 @@ where
     }
 }
 
+/// What a span below the layer's level keeps: not a record, but its parent's context, made
+/// current wherever the span is entered, so that what runs in it nests under the nearest
+/// span recorded (on another thread too). `None` at a root.
+fn passed_through(parent: Parent) -> Option<Bridged> {
+    let context = match parent {
+        Parent::Root => return None,
+        Parent::Explicit(cx) => cx,
+        Parent::Current => crate::span::current_context(),
+    };
+    record::has_span(&context).then_some(Bridged {
+        context,
+        record: None,
+    })
+}
+
 /// Starts the godtrace span of a new `tracing` span; `None` when there is nothing to keep
 /// (tracing suppressed here).
 #[inline]
@@ -275,7 +307,7 @@ fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
     let mut bridged = Record::start(name, updates.kind.take(), parent)?;
     if let Some(record) = &mut bridged.record {
         let mut attributes = Vec::with_capacity(meta.fields().len() + 3);
-        code_attributes(meta, site.function, &mut attributes);
+        code_attributes(meta, &mut attributes);
         let mut visitor = SpanVisitor::new(Some(&mut attributes), &mut updates);
         attrs.record(&mut visitor);
         // Each error value adds an `exception.message`: two of them repeat it.
@@ -285,25 +317,16 @@ fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
     Some(bridged)
 }
 
-/// `code.*` attributes from a span's metadata (and its site's function name), as
-/// `#[traced]` records them.
-fn code_attributes(
-    meta: &'static Metadata<'static>,
-    function: Option<&'static str>,
-    attributes: &mut Vec<KeyValue>,
-) {
+/// `code.*` attributes from a span's metadata: its file and line. Not `code.function.name`:
+/// a span's name says which function made it only when `#[instrument]` named it, and
+/// nothing tells that span from an `info_span!("request")`.
+fn code_attributes(meta: &'static Metadata<'static>, attributes: &mut Vec<KeyValue>) {
     // Bounded like every value a span keeps (`Live::set_attributes` takes them as they are).
     if let Some(file) = meta.file() {
         attributes.push(KeyValue::new("code.file.path", bounded_static(file)));
     }
     if let Some(line) = meta.line() {
         attributes.push(KeyValue::new("code.line.number", i64::from(line)));
-    }
-    if let Some(function) = function {
-        attributes.push(KeyValue::new(
-            "code.function.name",
-            bounded_static(function),
-        ));
     }
 }
 
@@ -371,12 +394,19 @@ fn add_event_to_innermost<S>(
     let Some(span) = ctx.lookup_current() else {
         return;
     };
-    let extensions = span.extensions();
-    if let Some(bridged) = extensions.get::<Bridged>()
-        && bridged.span_id() == current
-        && let Some(record) = &bridged.record
-    {
-        record.add_event(name, attributes, fails);
+    // The current span, or the one a span below the layer's level passes through to.
+    for span in span.scope() {
+        let extensions = span.extensions();
+        let Some(bridged) = extensions.get::<Bridged>() else {
+            return;
+        };
+        if bridged.span_id() != current {
+            return;
+        }
+        if let Some(record) = &bridged.record {
+            record.add_event(name, attributes, fails);
+            return;
+        }
     }
 }
 
@@ -414,17 +444,21 @@ fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Opti
     // The span's record is in the registry of the current subscriber.
     ::tracing::dispatcher::get_default(|dispatch| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        let span = registry.span(&id)?;
-        let extensions = span.extensions();
-        let bridged = extensions.get::<Bridged>()?;
-        // The span of that id in this registry may be another registry's entered span's
-        // namesake (see `Bridged::span_id`).
-        if bridged.span_id() != current {
-            return None;
+        // The span, or the one a span below the layer's level passes through to.
+        for span in registry.span(&id)?.scope() {
+            let extensions = span.extensions();
+            let bridged = extensions.get::<Bridged>()?;
+            // The span of that id in this registry may be another registry's entered span's
+            // namesake (see `Bridged::span_id`).
+            if bridged.span_id() != current {
+                return None;
+            }
+            if let Some(record) = &bridged.record {
+                (apply.take()?)(record, value.take()?);
+                return Some(());
+            }
         }
-        let record = bridged.record.as_ref()?;
-        (apply.take()?)(record, value.take()?);
-        Some(())
+        None
     });
     value
 }

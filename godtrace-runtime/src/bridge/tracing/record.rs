@@ -200,22 +200,17 @@ pub(super) fn fields_of(values: &Values<'_>) -> (Vec<KeyValue>, SpanUpdates) {
 }
 
 /// Whether `cx` has a span context to carry.
-fn has_span(cx: &Context) -> bool {
+pub(super) fn has_span(cx: &Context) -> bool {
     cx.span().span_context().is_valid()
 }
 
-/// The most call sites whose facts are kept (each holds a function name of a few dozen bytes,
-/// for the life of the process); past it, spans of new call sites get no
-/// `code.function.name`, and their other facts are worked out again for each span.
+/// The most call sites whose facts are kept; past it, the facts of new call sites are worked
+/// out again for each span.
 const MAX_SITES: usize = 4096;
 
 /// What the spans of one call site share, worked out once per call site ([`site_facts`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct SiteFacts {
-    /// `code.function.name`: the module path and the span's name, for a span named like a
-    /// function (as `#[instrument]` names them); `None` for other names (`"db.query"`),
-    /// which say nothing of the function.
-    pub(super) function: Option<&'static str>,
     /// Whether a field is named `otel.*`, and so may set the span's name, kind or status.
     pub(super) has_span_updates: bool,
     /// Whether the keys of the attributes a span of the site starts with are non-empty and
@@ -227,20 +222,14 @@ pub(super) struct SiteFacts {
 impl SiteFacts {
     /// Facts of no site: an empty slot of [`RECENT`].
     const NONE: SiteFacts = SiteFacts {
-        function: None,
         has_span_updates: false,
         distinct_keys: false,
     };
 
-    /// The facts of `meta`'s site, its function name leaked when `keep_name` (else `None`).
-    fn of(meta: &'static Metadata<'static>, keep_name: bool) -> SiteFacts {
-        let function = (keep_name && is_identifier(meta.name()))
-            .then(|| meta.module_path())
-            .flatten()
-            .map(|module| &*Box::leak(format!("{module}::{}", meta.name()).into_boxed_str()));
+    /// The facts of `meta`'s site.
+    fn of(meta: &'static Metadata<'static>) -> SiteFacts {
         let names = || meta.fields().iter().map(|f| f.name());
         SiteFacts {
-            function,
             has_span_updates: super::fields::has_span_updates(names()),
             distinct_keys: distinct_keys(names()),
         }
@@ -301,9 +290,7 @@ pub(super) fn site_facts(meta: &'static Metadata<'static>) -> SiteFacts {
     if let Ok(Some(facts)) = cached {
         return facts;
     }
-    let facts = kept_facts(&SITES, MAX_SITES, key, |keep_name| {
-        SiteFacts::of(meta, keep_name)
-    });
+    let facts = kept_facts(&SITES, MAX_SITES, key, || SiteFacts::of(meta));
     let _ = RECENT.try_with(|recent| recent[slot].set((key, facts)));
     facts
 }
@@ -326,15 +313,13 @@ fn recent_slot(address: usize) -> usize {
         >> (usize::BITS - RECENT_SLOTS.trailing_zeros())
 }
 
-/// The facts `sites` keeps for `key`, made by `make(true)` (which may leak a name) when
-/// `sites` has none and holds fewer than `max`. Past `max`, `make(false)` makes facts that
-/// are not kept and leak nothing: a name is leaked once per call site, for at most `max` of
-/// them.
+/// The facts `sites` keeps for `key`, made by `make` when `sites` has none; kept while it
+/// holds fewer than `max`.
 fn kept_facts(
     sites: &RwLock<Sites>,
     max: usize,
     key: usize,
-    make: impl FnOnce(bool) -> SiteFacts,
+    make: impl FnOnce() -> SiteFacts,
 ) -> SiteFacts {
     if let Some(facts) = sites
         .read()
@@ -347,20 +332,11 @@ fn kept_facts(
     if let Some(facts) = sites.get(&key) {
         return *facts; // another thread got there first
     }
-    if sites.len() >= max {
-        drop(sites);
-        return make(false);
+    let facts = make();
+    if sites.len() < max {
+        sites.insert(key, facts);
     }
-    let facts = make(true);
-    sites.insert(key, facts);
     facts
-}
-
-/// Whether `name` is a Rust identifier (what `#[instrument]` names a span after).
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
-        && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
 /// The status an ERROR event that fails its span gives it, whichever span that is: described
@@ -377,27 +353,25 @@ pub(super) fn failed_status(
 
 #[cfg(test)]
 mod tests {
-    use super::{SiteFacts, Sites, distinct_keys, is_identifier, kept_facts};
+    use super::{SiteFacts, Sites, distinct_keys, kept_facts};
     use std::cell::Cell;
     use std::sync::RwLock;
 
     #[test]
-    fn past_the_bound_no_name_is_made_so_none_is_leaked() {
+    fn past_the_bound_no_site_is_kept() {
         let sites = RwLock::new(Sites::default());
-        let leaked = Cell::new(0);
-        let make = |keep_name: bool| {
-            leaked.set(leaked.get() + usize::from(keep_name));
-            SiteFacts {
-                function: keep_name.then_some("crate::f"),
-                ..SiteFacts::NONE
-            }
+        let made = Cell::new(0);
+        let make = || {
+            made.set(made.get() + 1);
+            SiteFacts::NONE
         };
-        assert_eq!(kept_facts(&sites, 1, 1, make).function, Some("crate::f"));
-        assert_eq!(kept_facts(&sites, 1, 1, make).function, Some("crate::f"));
+        kept_facts(&sites, 1, 1, make);
+        kept_facts(&sites, 1, 1, make);
         for _ in 0..3 {
-            assert_eq!(kept_facts(&sites, 1, 2, make).function, None);
+            kept_facts(&sites, 1, 2, make);
         }
-        assert_eq!(leaked.get(), 1, "made once, for the one site kept");
+        assert_eq!(made.get(), 4, "site 1 made once, site 2 each time");
+        assert_eq!(sites.read().unwrap().len(), 1);
     }
 
     #[test]
@@ -411,15 +385,5 @@ mod tests {
         // Told apart as cut to the key limit.
         let (a, b) = ("k".repeat(300), format!("{}x", "k".repeat(299)));
         assert!(!distinct_keys([a.as_str(), b.as_str()].into_iter()));
-    }
-
-    #[test]
-    fn only_identifiers_name_a_function() {
-        assert!(is_identifier("fetch_wallet"));
-        assert!(is_identifier("_x1"));
-        assert!(!is_identifier("db.query"));
-        assert!(!is_identifier("GET /"));
-        assert!(!is_identifier("1x"));
-        assert!(!is_identifier(""));
     }
 }

@@ -373,10 +373,12 @@ fn watch_for_fork() {
     {
         extern "C" fn in_child() {
             switches::set_forked();
+            crate::metrics::close_listener_in_forked_child();
         }
         // SAFETY: `in_child` is a plain function that lives for the whole process and only
-        // makes atomic stores, which a forked child of a threaded process may make before
-        // `exec`. Registered once: `init` installs its provider once per process.
+        // makes atomic reads and stores and a `close`, which a forked child of a threaded
+        // process may make before `exec`. Registered once: `init` installs its provider once
+        // per process.
         let registered = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
         if registered != 0 {
             eprintln!(

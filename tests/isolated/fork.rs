@@ -90,3 +90,42 @@ fn a_forked_child_records_nothing_and_waits_for_nothing() {
     }
     drop(ManuallyDrop::into_inner(guard));
 }
+
+/// A child that `fork` makes does not keep the Prometheus endpoint's port: once the parent's
+/// guard is dropped, the port is free, as the README says, whatever the child does.
+#[test]
+fn a_forked_child_does_not_keep_the_prometheus_port() {
+    crate::support::own_process!();
+    let guard = godtrace::init(
+        Config::new("fork-prometheus")
+            .local_tree(false)
+            .metrics(godtrace::MetricsConfig::new().prometheus_listen("127.0.0.1:0")),
+    )
+    .expect("init");
+    let addr = godtrace::metrics::prometheus_addr().expect("the endpoint runs");
+    // SAFETY: the child only sleeps, then ends with `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        std::thread::sleep(Duration::from_secs(5));
+        // SAFETY: ends the child at once, running nothing of the parent's.
+        unsafe { libc::_exit(0) };
+    }
+    drop(guard);
+    // Within 3 s (on a loaded machine the parent's accepting thread may close its socket a
+    // moment after the guard's drop gave up waiting for it); the child holds on for 5 s.
+    let started = std::time::Instant::now();
+    let rebound = loop {
+        let rebound = std::net::TcpListener::bind(addr);
+        if rebound.is_ok() || started.elapsed() > Duration::from_secs(3) {
+            break rebound;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // SAFETY: `pid` is this process's child, not reaped yet: killed, then reaped.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let mut status = 0;
+    // SAFETY: as above.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(rebound.is_ok(), "{addr}: {rebound:?}");
+}

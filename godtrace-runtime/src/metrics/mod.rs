@@ -48,6 +48,8 @@ pub(crate) use lifecycle::{flush_begin, shutdown_begin, start};
 )]
 pub(crate) use manual::{HistogramSeries, record_histogram_for_span, record_histogram_with_bounds};
 pub use manual::{MetricValue, record_counter, record_histogram};
+#[cfg(unix)]
+pub(crate) use prometheus::close_listener_in_forked_child;
 pub use prometheus::{PrometheusExposition, prometheus_exposition};
 pub(crate) use site::SiteMetrics;
 pub use snapshot::{CounterPoint, HistogramPoint, MetricData, MetricPoints, MetricsSnapshot};

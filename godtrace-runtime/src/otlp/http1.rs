@@ -213,7 +213,8 @@ impl Connector {
 }
 
 /// A failure on the way to the proxy, or the proxy's refusal: says so, and keeps its cause
-/// (a proxy that cannot be reached is tried again, as a receiver is).
+/// (an HTTP proxy that cannot be reached is tried again, as a receiver is; hyper-util's SOCKS
+/// errors carry no cause to tell that by).
 #[derive(Debug)]
 struct ThroughProxy(BoxError);
 

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest backoff between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest backoff before connecting again: a collector back from a restart is found
+/// within a second (while a request waits, the queue fills and new spans are dropped).
+const MAX_RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Why one attempt failed, and whether another may succeed.
 #[derive(Debug)]
@@ -26,8 +29,10 @@ pub(crate) enum Retry {
     No,
     /// Yes: after the server's delay (`Retry-After`), or the backoff's when it gave none.
     After(Option<Duration>),
-    /// Yes, after the backoff, while the exporter is not closing: the receiver could not be
-    /// reached (a collector restarting; the specification has the connection tried again).
+    /// Yes, on a new connection after the backoff (at most [`MAX_RECONNECT_BACKOFF`]), while
+    /// the exporter is not closing: the receiver could not be reached, or the connection
+    /// ended before any answer (a collector restarting; the specification has the connection
+    /// tried again and the request sent again).
     Reconnect,
 }
 
@@ -228,12 +233,12 @@ impl Schedule {
     /// How long to wait before the next attempt after `failure`; `None` when it is not
     /// retried, or the wait would not end before the deadline.
     pub(crate) fn next_wait(&mut self, failure: &Failure) -> Option<Duration> {
-        let hint = match failure.retry {
+        let (hint, cap) = match failure.retry {
             Retry::No => return None,
-            Retry::After(hint) => hint,
-            Retry::Reconnect => None,
+            Retry::After(hint) => (hint, MAX_BACKOFF),
+            Retry::Reconnect => (None, MAX_RECONNECT_BACKOFF),
         };
-        let backoff = jittered(self.backoff);
+        let backoff = jittered(self.backoff.min(cap));
         let wait = hint.map_or(backoff, |hint| hint.max(backoff));
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         let ends = Instant::now().max(self.waited_until).checked_add(wait)?;
@@ -270,7 +275,7 @@ mod tests {
     /// Each wait is within the doubling backoff (100 ms, 200 ms, .. up to 5 s) and at least
     /// half of it; they stop when the next attempt would have less than a quarter of the
     /// timeout left.
-    fn check_waits(waits: &[Duration], timeout: Duration) {
+    fn check_waits(waits: &[Duration], timeout: Duration, cap: Duration) {
         let mut backoff = FIRST_BACKOFF;
         let mut total = Duration::ZERO;
         for wait in waits {
@@ -279,7 +284,7 @@ mod tests {
                 "{wait:?} for {backoff:?}"
             );
             total += *wait;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            backoff = (backoff * 2).min(cap);
         }
         assert!(total + timeout / 4 <= timeout, "{waits:?}");
         // The wait refused (at most the next backoff) would not have left that quarter.
@@ -289,12 +294,15 @@ mod tests {
     #[test]
     fn the_backoff_doubles_up_to_its_cap_and_stops_at_the_deadline() {
         let timeout = Duration::from_secs(12);
-        for failure in [retryable(None), unreachable_receiver()] {
+        for (failure, cap) in [
+            (retryable(None), MAX_BACKOFF),
+            (unreachable_receiver(), MAX_RECONNECT_BACKOFF),
+        ] {
             let mut schedule = Schedule::new(timeout);
             let waits: Vec<_> = std::iter::from_fn(|| schedule.next_wait(&failure))
-                .take(20)
+                .take(40)
                 .collect();
-            check_waits(&waits, timeout);
+            check_waits(&waits, timeout, cap);
         }
         assert_eq!(
             Schedule::new(Duration::from_secs(12)).next_wait(&Failure::fatal("x".into())),
@@ -366,7 +374,7 @@ mod tests {
             .take(100)
             .collect();
         assert!(waits.len() >= 3, "{waits:?}");
-        check_waits(&waits, timeout);
+        check_waits(&waits, timeout, MAX_BACKOFF);
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub(crate) struct Transport {
     /// enough not to occur by chance: a receiver's words may quote them back, and never
     /// reach a message so. (The endpoint's own are scrubbed where a failure is reported.)
     secrets: Vec<String>,
+    /// Told when a request gets through: requests waiting to connect again go at once.
+    reachable: tokio::sync::Notify,
 }
 
 /// The client of either protocol, boxed: built once, and of very different sizes.
@@ -110,6 +112,7 @@ impl Transport {
             body: BodyWriter::new(grpc, gzip),
             timeout: target.timeout,
             secrets,
+            reachable: tokio::sync::Notify::new(),
         })
     }
 
@@ -165,6 +168,8 @@ impl Transport {
         loop {
             let failure = match self.attempt(body.clone()).await {
                 Ok(answer) => {
+                    // Requests waiting to connect again go now: the receiver is back.
+                    self.reachable.notify_waiters();
                     return Ok(answer.map(|mut rejected| {
                         rejected.message = self.without_secrets(rejected.message);
                         rejected
@@ -179,10 +184,13 @@ impl Transport {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            // `closing` is polled here only, and never again once it completed.
+            // `closing` is polled here only, and never again once it completed. Another
+            // request that gets through ends the wait: the receiver is back.
+            let reachable = self.reachable.notified();
             tokio::select! {
                 biased;
                 () = closing.as_mut() => return Err(self.without_secrets(failure.message)),
+                () = reachable => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
@@ -750,7 +758,11 @@ mod http {
                     // Closed or reset after the request went out, before any answer: a
                     // kept-alive connection the receiver closed as it was reused, or a receiver
                     // restarting. The specification has the request sent again.
-                    let retry = Retry::when(closed_before_answer(&e), None);
+                    let retry = if closed_before_answer(&e) {
+                        Retry::Reconnect
+                    } else {
+                        Retry::No
+                    };
                     return Err(Failure { message, retry });
                 }
             };

@@ -11,7 +11,8 @@ use crate::config::{deadline_after, url};
 use crate::otlp::transport::{self, Transport};
 use opentelemetry::KeyValue;
 use prost::Message as _;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
 enum Command {
@@ -23,6 +24,34 @@ enum Command {
 pub(crate) struct Pusher {
     commands: mpsc::Sender<Command>,
     worker: JoinableThread,
+    closing: Arc<Closing>,
+}
+
+/// Set when the pusher is asked to stop: a push under way (a periodic one, a flush's, the
+/// last one) no longer waits to connect again to a receiver that cannot be reached.
+#[derive(Default)]
+struct Closing {
+    set: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Closing {
+    fn close(&self) {
+        self.set.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Completes once [`Closing::close`] was called.
+    async fn wait(&self) {
+        loop {
+            // Made before the flag is read: a `close` in between still wakes it.
+            let notified = self.notify.notified();
+            if self.set.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl Pusher {
@@ -34,12 +63,18 @@ impl Pusher {
     ) -> Result<Pusher, InitError> {
         let (commands, rx) = mpsc::channel();
         let (ready_tx, ready) = mpsc::sync_channel(1);
+        let closing = Arc::new(Closing::default());
+        let closed = closing.clone();
         let worker = JoinableThread::spawn("godtrace-metrics", move || {
-            run(&target, &resource, interval, &rx, &ready_tx);
+            run(&target, &resource, interval, &rx, &ready_tx, &closed);
         })
         .map_err(|e| InitError::Exporter(format!("could not start the metrics thread: {e}")))?;
         match ready.recv() {
-            Ok(Ok(())) => Ok(Pusher { commands, worker }),
+            Ok(Ok(())) => Ok(Pusher {
+                commands,
+                worker,
+                closing,
+            }),
             Ok(Err(e)) => Err(InitError::Exporter(e)),
             Err(_) => Err(InitError::Exporter("the metrics thread stopped".into())),
         }
@@ -54,6 +89,7 @@ impl Pusher {
 
     /// Asks for a last push and the end of the thread, which the caller may wait for.
     pub(crate) fn stop_begin(self) -> Option<JoinableThread> {
+        self.closing.close();
         let _ = self.commands.send(Command::Stop);
         Some(self.worker)
     }
@@ -65,6 +101,7 @@ fn run(
     interval: Duration,
     commands: &mpsc::Receiver<Command>,
     ready: &mpsc::SyncSender<Result<(), String>>,
+    closing: &Closing,
 ) {
     let build = || {
         Transport::new(target, transport::METRICS).map_err(|e| {
@@ -81,9 +118,9 @@ fn run(
     };
     let (runtime, client, _suppressed) = (started.runtime, started.client, started.suppressed);
     let mut failing = false;
-    // `closing`: the last push, at shutdown, does not wait for a receiver that cannot be
-    // reached (see `Transport::send_body`).
-    let mut push = |client: &Transport, closing: bool| {
+    // Once stopping, a push does not wait for a receiver that cannot be reached (see
+    // `Transport::send_body`).
+    let mut push = |client: &Transport| {
         let snapshot = registry().collect();
         if snapshot.metrics().is_empty() {
             return;
@@ -91,12 +128,7 @@ fn run(
         let request = encode::request(&snapshot, resource, registry().start, SystemTime::now())
             .encode_to_vec();
         let sent = runtime.block_on(async {
-            let closing = async {
-                if !closing {
-                    std::future::pending::<()>().await;
-                }
-            };
-            match tokio::time::timeout(target.timeout, client.send(request, closing)).await {
+            match tokio::time::timeout(target.timeout, client.send(request, closing.wait())).await {
                 Ok(result) => result,
                 Err(_) => Err(format!("no answer within {:?}", target.timeout)),
             }
@@ -135,7 +167,7 @@ fn run(
                 // From the start of this push to the start of the next (the specification's
                 // interval), however long this one takes.
                 next = deadline_after(interval);
-                push(&client, false);
+                push(&client);
             }
             Ok(Command::Flush(ack)) => {
                 // Every flush asked for until now is answered by this one push: flushes that
@@ -148,7 +180,7 @@ fn run(
                         Command::Stop => stop = true,
                     }
                 }
-                push(&client, stop);
+                push(&client);
                 for ack in acks {
                     let _ = ack.send(());
                 }
@@ -157,7 +189,7 @@ fn run(
                 }
             }
             Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                push(&client, true);
+                push(&client);
                 break;
             }
         }
@@ -248,5 +280,30 @@ mod tests {
         // The shortest of four gaps: the time a busy machine adds only makes them longer.
         assert!(gaps.len() >= 4, "{gaps:?}");
         assert!(gaps[0] < Duration::from_millis(950), "{gaps:?}");
+    }
+
+    /// A push under way that waits to connect again to a receiver that is not there (nothing
+    /// listens) stops waiting when the pusher is stopped: shutdown does not wait for it.
+    #[test]
+    fn stopping_cuts_short_a_push_waiting_for_an_unreachable_receiver() {
+        let port = crate::otlp::transport::tests::port_nothing_listens_on();
+        crate::metrics::manual::counter_add("otlp.push.unreachable_test", 1.0, &[]);
+        let target = Target {
+            protocol: Protocol::HttpProtobuf,
+            endpoint: format!("http://127.0.0.1:{port}/v1/metrics"),
+            headers: Vec::new(),
+            // Its retries could go on for 45 s.
+            timeout: Duration::from_secs(60),
+            compression: Compression::None,
+            tls: Default::default(),
+        };
+        let pusher = Pusher::start(target, Vec::new(), Duration::from_millis(100)).unwrap();
+        // A periodic push has started and waits to connect again.
+        std::thread::sleep(Duration::from_millis(500));
+        let worker = pusher.stop_begin().expect("a thread");
+        assert!(
+            worker.wait_until(Instant::now() + Duration::from_secs(20)),
+            "the push went on waiting"
+        );
     }
 }

@@ -8,3 +8,5 @@ mod server;
 pub(crate) use render::set_resource;
 pub use render::{PrometheusExposition, prometheus_exposition};
 pub(crate) use server::Server;
+#[cfg(unix)]
+pub(crate) use server::close_listener_in_forked_child;

@@ -105,6 +105,7 @@ impl Server {
         let addr = listener.local_addr()?;
         // Polled, so that the accepting thread never blocks where a stop cannot reach it.
         listener.set_nonblocking(true)?;
+        forked::listening(&listener);
         let stop = Arc::new(AtomicBool::new(false));
         let (wake, woken) = mpsc::channel();
         let flag = stop.clone();
@@ -261,6 +262,7 @@ fn serve(
             break;
         }
     }
+    forked::closing(&listener);
     drop(listener);
     for connection in connections {
         let _ = connection.thread.join();
@@ -828,3 +830,51 @@ fn shared_rendering(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(unix)]
+pub(crate) use forked::close_in_child as close_listener_in_forked_child;
+
+/// The listening socket a child `fork` makes must not keep: the child has no thread to serve
+/// it, and holding it would keep the port bound (and connections to it unanswered) after the
+/// parent's endpoint stopped.
+mod forked {
+    use std::net::TcpListener;
+
+    /// The descriptor of the endpoint listening now; -1 for none.
+    #[cfg(unix)]
+    static LISTENING: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+    /// `listener` is the endpoint's from now on.
+    pub(super) fn listening(listener: &TcpListener) {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            LISTENING.store(listener.as_raw_fd(), std::sync::atomic::Ordering::SeqCst);
+        }
+        let _ = listener;
+    }
+
+    /// `listener` is about to close: a fork no longer finds it.
+    pub(super) fn closing(listener: &TcpListener) {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            use std::sync::atomic::Ordering::SeqCst;
+            let _ = LISTENING.compare_exchange(listener.as_raw_fd(), -1, SeqCst, SeqCst);
+        }
+        let _ = listener;
+    }
+
+    /// Closes, in a child `fork` just made, the descriptor of the endpoint listening in the
+    /// parent: an atomic read and `close`, which a forked child of a threaded process may
+    /// make.
+    #[cfg(unix)]
+    pub(crate) fn close_in_child() {
+        let fd = LISTENING.swap(-1, std::sync::atomic::Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: `fd` was the parent's listening socket at the fork; in the child it is a
+            // copy nobody else uses (no other thread runs here), closed once.
+            unsafe { libc::close(fd) };
+        }
+    }
+}

@@ -72,7 +72,9 @@ async fn monitor(signature: &str, wallet: &str) -> Result<f64, AnalysisError> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _guard = godtrace::init(godtrace::Config::new("quickstart").verbose(true))?;
+    // With OTEL_EXPORTER_OTLP_ENDPOINT set, the traces go there instead of the tree.
+    let config = godtrace::Config::new("quickstart").verbose(true).with_env();
+    let _guard = godtrace::init(config)?;
     for (signature, wallet) in [
         ("5Yx…tx1", "7xKXtg2CW87d97TXJSDpbD5j"),
         ("3Fz…tx2", "bad-wallet"),

@@ -121,7 +121,12 @@ impl Span {
     }
 
     /// The span's ids while it records (for a metric's exemplar).
-    #[cfg(any(feature = "tower", feature = "reqwest"))]
+    #[cfg(any(
+        feature = "tower",
+        feature = "reqwest",
+        feature = "sqlx",
+        feature = "redis"
+    ))]
     pub(crate) fn recording_span_context(&self) -> Option<&SpanContext> {
         self.span
             .as_ref()

@@ -1,6 +1,7 @@
 //! One database call as it is recorded, whatever the driver: a `Client` span named after the
 //! database conventions, and a point in `db.client.operation.duration` when it ends.
 use crate::{Span, span_builder};
+use opentelemetry::trace::SpanContext;
 use opentelemetry::trace::SpanKind;
 use opentelemetry::{KeyValue, StringValue, Value};
 use std::borrow::Cow;
@@ -174,7 +175,8 @@ impl Call {
             self.span.set_error(failure.description);
             attributes.push(KeyValue::new("error.type", failure.error_type));
         }
-        record_duration(elapsed, &attributes);
+        // This call's span is the point's exemplar (not the operation that made the call).
+        record_duration(elapsed, &attributes, self.span.recording_span_context());
     }
 }
 
@@ -192,13 +194,14 @@ impl Drop for Call {
     }
 }
 
-fn record_duration(elapsed: Duration, attributes: &[KeyValue]) {
-    crate::metrics::record_histogram_with_bounds(
+fn record_duration(elapsed: Duration, attributes: &[KeyValue], exemplar: Option<&SpanContext>) {
+    crate::metrics::record_histogram_for_span(
         DURATION_METRIC,
         elapsed.as_secs_f64(),
         attributes,
         &DURATION_BUCKETS,
         DURATION_DESCRIPTION,
+        exemplar,
     );
 }
 
@@ -218,6 +221,7 @@ mod tests {
         record_duration(
             Duration::from_millis(3),
             &[KeyValue::new("db.system.name", "test")],
+            None,
         );
         let snapshot = crate::metrics::metrics_snapshot();
         let metric = snapshot.metric(DURATION_METRIC).expect("recorded");
@@ -245,6 +249,42 @@ mod tests {
         Call::start(&endpoint(None), None, None, None, || None).succeed();
         assert_eq!(capture.spans_named("call_rs_db").len(), 1);
         assert_eq!(capture.spans_named("call_rs_system").len(), 1);
+    }
+
+    /// The duration point's exemplar is the call's own span, not the operation around it.
+    #[test]
+    fn the_calls_span_is_its_duration_points_exemplar() {
+        let capture = crate::testing::capture();
+        let endpoint = Arc::new(Endpoint {
+            system: "call_rs_exemplar",
+            namespace: None,
+            address: None,
+            port: None,
+        });
+        {
+            let _operation = crate::span("call_rs.operation");
+            Call::start(
+                &endpoint,
+                Some("call_rs_exemplar".into()),
+                None,
+                None,
+                || None,
+            )
+            .succeed();
+        }
+        let call = capture.span("call_rs_exemplar");
+        assert_ne!(call.span_id, capture.span("call_rs.operation").span_id);
+        let attributes = [
+            KeyValue::new("db.system.name", "call_rs_exemplar"),
+            KeyValue::new("db.query.summary", "call_rs_exemplar"),
+        ];
+        let snapshot = crate::metrics::metrics_snapshot();
+        let point = snapshot
+            .histogram(DURATION_METRIC, &attributes)
+            .expect("recorded");
+        let exemplars: Vec<_> = point.exemplars.iter().flatten().collect();
+        assert_eq!(exemplars.len(), 1, "{point:#?}");
+        assert_eq!(exemplars[0].span_id, call.span_id);
     }
 
     /// Recommended on the metric by the conventions: without it, statements with several

@@ -54,11 +54,12 @@ pub(crate) fn summarize<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Command
     }
 }
 
-/// The operation of a batch of `commands` (each given as its arguments): `batch` (`PIPELINE`,
-/// `MULTI`) followed by the commands' operation when they all have the same one (`MULTI INCRBY`),
-/// as the database conventions name a batch; `batch` alone otherwise. A pipeline of one command
-/// is not a batch (the conventions: a batch has two or more operations): its command's
-/// operation. No allocation per command: names are compared as given, in any case.
+/// The operation of a batch of `commands` (each given as its arguments), as the database
+/// conventions name a batch: `BATCH` followed by the commands' operation when they all have the
+/// same one (`BATCH INCRBY`); else the system's term for it, `batch` (`PIPELINE`, or `MULTI`
+/// for a transaction). A pipeline of one command is not a batch (the conventions: a batch has
+/// two or more operations): its command's operation. No allocation per command: names are
+/// compared as given, in any case.
 pub(crate) fn batch_operation<'a, C, A>(
     batch: &str,
     transaction: bool,
@@ -82,7 +83,7 @@ where
     let operation = summarize(first.into_iter().flatten()).operation;
     match operation {
         operation if count == 1 && !transaction => operation,
-        Some(operation) if same => Some(format!("{batch} {operation}")),
+        Some(operation) if same => Some(format!("BATCH {operation}")),
         _ => Some(batch.to_owned()),
     }
 }
@@ -232,20 +233,20 @@ mod tests {
             )
         };
         let same = name(false, &[&["incrby", "a", "1"], &["INCRBY", "b", "2"]]);
-        assert_eq!(same.as_deref(), Some("PIPELINE INCRBY"));
+        assert_eq!(same.as_deref(), Some("BATCH INCRBY"));
         let mixed = name(true, &[&["SET", "a", "1"], &["LPUSH", "a", "2"]]);
         assert_eq!(mixed.as_deref(), Some("MULTI"));
         let one = name(false, &[&["GET", "a"]]);
         assert_eq!(one.as_deref(), Some("GET"), "one command is not a batch");
         let one = name(true, &[&["GET", "a"]]);
-        assert_eq!(one.as_deref(), Some("MULTI GET"));
+        assert_eq!(one.as_deref(), Some("BATCH GET"));
         let config = name(
             false,
             &[&["CONFIG", "GET", "a"], &["config", "set", "a", "b"]],
         );
         assert_eq!(config.as_deref(), Some("PIPELINE"));
         let config = name(false, &[&["CONFIG", "GET", "a"], &["config", "get", "b"]]);
-        assert_eq!(config.as_deref(), Some("PIPELINE CONFIG GET"));
+        assert_eq!(config.as_deref(), Some("BATCH CONFIG GET"));
         let unnamed = name(false, &[&["1x", "a"], &["1x", "b"]]);
         assert_eq!(unnamed.as_deref(), Some("PIPELINE"));
         assert_eq!(name(false, &[]).as_deref(), Some("PIPELINE"));

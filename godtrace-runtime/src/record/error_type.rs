@@ -50,19 +50,26 @@ impl DynError for dyn Error + Send + Sync + 'static {
     }
 }
 
-/// An error and its causes, written as "outer: cause: root cause".
+/// An error and its causes, written as "outer: cause: root cause". A cause whose text the
+/// chain already holds is left out: many errors write their source into their own text
+/// (sqlx's database errors, redis's, tonic's `Status`), which would say it twice.
 pub(crate) struct Chain<'a>(pub(crate) &'a (dyn Error + 'a));
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        // Each text bounded (and a panicking `Display` caught) as an attribute is.
+        let mut written = crate::value::display_text(self.0);
         let mut next = self.0.source();
         for _ in 1..MAX_CHAIN {
             let Some(cause) = next else { break };
-            write!(f, ": {cause}")?;
+            let text = crate::value::display_text(cause);
+            if !written.contains(text.as_str()) {
+                written.push_str(": ");
+                written.push_str(&text);
+            }
             next = cause.source();
         }
-        Ok(())
+        f.write_str(&written)
     }
 }
 
@@ -196,8 +203,48 @@ mod tests {
                 Some(&Loop)
             }
         }
-        let text = Chain(&Loop).to_string();
-        assert_eq!(text.matches("again").count(), MAX_CHAIN);
+        // Followed at most `MAX_CHAIN` links; the same text is said once.
+        assert_eq!(Chain(&Loop).to_string(), "again");
         assert_eq!(erased(&Loop), "Loop");
+    }
+
+    /// An error that writes its source into its own text (sqlx's database errors) is not
+    /// described with the source twice; a cause of its own words is still added.
+    #[test]
+    fn a_cause_already_in_the_text_is_not_repeated() {
+        #[derive(Debug)]
+        struct Outer(&'static str, Inner);
+        #[derive(Debug)]
+        struct Inner(&'static str);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl fmt::Display for Inner {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl Error for Outer {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(&self.1)
+            }
+        }
+        impl Error for Inner {}
+        let duplicate = "duplicate key value violates unique constraint";
+        let repeated = Outer(
+            "error returned from database: duplicate key value violates unique constraint",
+            Inner(duplicate),
+        );
+        assert_eq!(
+            Chain(&repeated).to_string(),
+            "error returned from database: duplicate key value violates unique constraint"
+        );
+        let distinct = Outer("could not load wallet", Inner("connection refused"));
+        assert_eq!(
+            Chain(&distinct).to_string(),
+            "could not load wallet: connection refused"
+        );
     }
 }

@@ -573,7 +573,12 @@ impl OpSpan {
     }
 
     /// The span's ids while it records (a metric's exemplar): `None` when sampled out.
-    #[cfg(any(feature = "tower", feature = "reqwest"))]
+    #[cfg(any(
+        feature = "tower",
+        feature = "reqwest",
+        feature = "sqlx",
+        feature = "redis"
+    ))]
     pub(crate) fn recording_span_context(&self) -> Option<&SpanContext> {
         self.live.as_ref().map(|live| &live.span_context)
     }

@@ -157,32 +157,33 @@ fn a_bridged_span_has_its_file_and_line_and_no_made_up_function_name() {
     assert!(span.attr("code.line.number").is_some());
 }
 
-/// DEBUG and TRACE spans (h2's and hyper's, one per frame or poll) are not recorded by
-/// default, and are transparent: what runs in one, on whatever thread it is entered, is
-/// recorded under its parent. `min_span_level` records them.
+/// TRACE spans (h2's and hyper's, one per frame or poll) are not recorded by default, and are
+/// transparent: what runs in one, on whatever thread it is entered, is recorded under its
+/// parent; events given it as their explicit parent too. `min_span_level` sets the level.
 #[test]
 fn spans_below_the_layers_level_are_transparent() {
     let c = testing::capture();
     let _subscriber = bridged();
-    let kept = tracing::info_span!("bridge.level.kept");
-    let debug = kept.in_scope(|| tracing::debug_span!("bridge.level.debug"));
+    let kept = tracing::debug_span!("bridge.level.kept");
+    let below = kept.in_scope(|| tracing::trace_span!("bridge.level.trace"));
     let dispatch = tracing::dispatcher::get_default(Clone::clone);
     std::thread::spawn(move || {
         let _subscriber = tracing::dispatcher::set_default(&dispatch);
-        debug.in_scope(|| {
+        below.in_scope(|| {
             tracing::info!("bridge.level.event");
             traced_leaf();
         });
+        tracing::info!(parent: &below, "bridge.level.explicit");
         // Closed while this thread's subscriber is set: the registry lets go of the parent
         // through the thread's default subscriber.
-        drop(debug);
+        drop(below);
     })
     .join()
     .unwrap();
     drop(kept);
     let names: Vec<_> = c.spans().into_iter().map(|s| s.name).collect();
     assert!(
-        !names.iter().any(|n| n == "bridge.level.debug"),
+        !names.iter().any(|n| n == "bridge.level.trace"),
         "{names:?}"
     );
     assert!(is_child(
@@ -191,20 +192,43 @@ fn spans_below_the_layers_level_are_transparent() {
         "bridge.level.kept"
     ));
     let kept = c.span("bridge.level.kept");
-    assert!(
-        kept.events.iter().any(|e| e.name == "bridge.level.event"),
-        "{kept:#?}"
-    );
+    let events: Vec<_> = kept.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(events, ["bridge.level.event", "bridge.level.explicit"]);
 
     let c = testing::capture();
     let _subscriber = tracing::subscriber::set_default(
         tracing_subscriber::registry()
-            .with(godtrace::tracing::layer().min_span_level(tracing::Level::DEBUG)),
+            .with(godtrace::tracing::layer().min_span_level(tracing::Level::INFO)),
     );
-    drop(tracing::debug_span!("bridge.level.recorded").entered());
-    drop(tracing::trace_span!("bridge.level.trace").entered());
+    drop(tracing::info_span!("bridge.level.recorded").entered());
+    drop(tracing::debug_span!("bridge.level.debug").entered());
     let names: Vec<_> = c.spans().into_iter().map(|s| s.name).collect();
     assert_eq!(names, ["bridge.level.recorded"]);
+}
+
+/// A transparent span with no parent is a root nothing records: a span given it as its
+/// explicit parent is a root (not a child of whatever is current), and nothing links to it.
+#[test]
+fn a_transparent_root_parents_roots_and_takes_no_links() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let connection = tracing::trace_span!(parent: None, "bridge.connection");
+    {
+        let _request = tracing::info_span!("bridge.request").entered();
+        let stream = tracing::info_span!(parent: &connection, "bridge.stream");
+        stream.follows_from(&connection);
+        drop(stream);
+        let above = tracing::info_span!("bridge.above");
+        let below = above.in_scope(|| tracing::trace_span!("bridge.below"));
+        above.follows_from(&below);
+        drop((below, above));
+    }
+    let stream = c.span("bridge.stream");
+    assert_eq!(stream.parent_span_id, None, "{stream:#?}");
+    assert_ne!(stream.trace_id, c.span("bridge.request").trace_id);
+    assert!(stream.links.is_empty(), "{stream:#?}");
+    let above = c.span("bridge.above");
+    assert!(above.links.is_empty(), "a link to itself: {above:#?}");
 }
 
 #[traced]

@@ -37,7 +37,7 @@
 //!   (`#[instrument(err)]` fails its span); [`GodtraceLayer::error_events_fail_span`] turns
 //!   that off.
 //! - **Code location**: `code.file.path` and `code.line.number`.
-//! - **Levels**: spans from [`GodtraceLayer::min_span_level`] up are recorded (INFO by
+//! - **Levels**: spans from [`GodtraceLayer::min_span_level`] up are recorded (DEBUG by
 //!   default); a span below it is transparent: not recorded, what runs in it is recorded
 //!   under its parent, wherever it is entered (a task moved to another worker included).
 //!
@@ -81,7 +81,7 @@ use tracing_subscriber::registry::LookupSpan;
 /// ```
 pub fn layer() -> GodtraceLayer {
     GodtraceLayer {
-        min_span_level: Level::INFO,
+        min_span_level: Level::DEBUG,
         min_event_level: Level::INFO,
         error_events_fail_span: true,
     }
@@ -97,10 +97,11 @@ pub struct GodtraceLayer {
 }
 
 impl GodtraceLayer {
-    /// Spans at `level` or more severe are recorded (INFO by default: the DEBUG and TRACE
-    /// spans libraries such as h2 and hyper make for every frame and poll are not). A span
-    /// below it is transparent: what runs in it (events, `#[traced]` calls, spans) is
-    /// recorded under the span's parent, on whatever thread the span is entered.
+    /// Spans at `level` or more severe are recorded (DEBUG by default: the TRACE spans h2 and
+    /// hyper make for every frame and poll are not). A span below it is transparent: what runs
+    /// in it (events, `#[traced]` calls, spans) is recorded under the span's parent, on
+    /// whatever thread the span is entered; a transparent span with no parent is invisible
+    /// (what runs in it goes where it would without it).
     pub fn min_span_level(mut self, level: Level) -> GodtraceLayer {
         self.min_span_level = level;
         self
@@ -138,6 +139,8 @@ struct Bridged {
     /// `None` when the span is not recorded (sampled out): its context still carries that
     /// decision to its children.
     record: Option<Record>,
+    /// Below the layer's level: its context is its nearest recorded ancestor's.
+    transparent: bool,
 }
 
 impl Bridged {
@@ -188,9 +191,11 @@ where
         let Some(other) = ctx.span(follows) else {
             return;
         };
+        // A transparent span is no span to link to (its context is its ancestor's).
         let Some(followed) = other
             .extensions()
             .get::<Bridged>()
+            .filter(|bridged| !bridged.transparent)
             .map(Bridged::span_context)
         else {
             return;
@@ -205,11 +210,15 @@ where
         }
         let fails = self.fails_span(event);
         if let Some(parent) = event.parent() {
-            if with_record(parent, &ctx, |_| ()).is_some() {
+            // The event is built (the user's `Debug` run) with no extension borrowed.
+            let recorded = ctx
+                .span(parent)
+                .and_then(|span| with_record_through(span, |_| ()));
+            if recorded.is_some()
+                && let Some(span) = ctx.span(parent)
+            {
                 let (name, attributes) = event_of(event);
-                with_record(parent, &ctx, |record| {
-                    record.add_event(name, attributes, fails);
-                });
+                with_record_through(span, |record| record.add_event(name, attributes, fails));
             }
             return;
         }
@@ -270,7 +279,9 @@ where
     match explicit {
         Some(parent) => match parent.extensions().get::<Bridged>() {
             Some(bridged) => Parent::Explicit(bridged.context.clone()),
-            None => Parent::Current,
+            // A parent with nothing to carry is a root nothing records (below the layer's
+            // level, or made while tracing was off): its children are roots too.
+            None => Parent::Root,
         },
         None => Parent::Current,
     }
@@ -288,6 +299,7 @@ fn passed_through(parent: Parent) -> Option<Bridged> {
     record::has_span(&context).then_some(Bridged {
         context,
         record: None,
+        transparent: true,
     })
 }
 
@@ -391,23 +403,37 @@ fn add_event_to_innermost<S>(
     let (Some(current), Some((name, attributes))) = (other, event) else {
         return;
     };
-    let Some(span) = ctx.lookup_current() else {
+    // The `tracing` span entered last on this thread whose context is the current one (an
+    // invisible span entered since, which makes nothing current, is passed over).
+    let Some(span) = entered_id(current).and_then(|id| ctx.span(&id)) else {
         return;
     };
-    // The current span, or the one a span below the layer's level passes through to.
+    with_record_through(span, |record| record.add_event(name, attributes, fails));
+}
+
+/// Runs `f` on the record of `span`, or, for a transparent span, of the nearest recorded
+/// ancestor whose context it carries; `None` when there is none (a sampled-out span, or an
+/// ancestor that is not a `tracing` span: a `#[traced]` call running elsewhere).
+fn with_record_through<S>(
+    span: tracing_subscriber::registry::SpanRef<'_, S>,
+    f: impl FnOnce(&Record),
+) -> Option<()>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let carried = span.extensions().get::<Bridged>()?.span_id();
     for span in span.scope() {
         let extensions = span.extensions();
-        let Some(bridged) = extensions.get::<Bridged>() else {
-            return;
-        };
-        if bridged.span_id() != current {
-            return;
+        let bridged = extensions.get::<Bridged>()?;
+        if bridged.span_id() != carried {
+            return None;
         }
         if let Some(record) = &bridged.record {
-            record.add_event(name, attributes, fails);
-            return;
+            f(record);
+            return Some(());
         }
     }
+    None
 }
 
 /// Adds an event to the `tracing` span entered last on this thread when `cx` (the current

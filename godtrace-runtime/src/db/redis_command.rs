@@ -58,8 +58,8 @@ pub(crate) fn summarize<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Command
 /// conventions name a batch: `BATCH` followed by the commands' operation when they all have the
 /// same one (`BATCH INCRBY`); else the system's term for it, `batch` (`PIPELINE`, or `MULTI`
 /// for a transaction). A pipeline of one command is not a batch (the conventions: a batch has
-/// two or more operations): its command's operation. No allocation per command: names are
-/// compared as given, in any case.
+/// two or more operations): its command's operation (`MULTI` and it, in a transaction). No
+/// allocation per command: names are compared as given, in any case.
 pub(crate) fn batch_operation<'a, C, A>(
     batch: &str,
     transaction: bool,
@@ -83,6 +83,8 @@ where
     let operation = summarize(first.into_iter().flatten()).operation;
     match operation {
         operation if count == 1 && !transaction => operation,
+        // A transaction of one command is no batch either (MULTI, the command, EXEC).
+        Some(operation) if count == 1 => Some(format!("{batch} {operation}")),
         Some(operation) if same => Some(format!("BATCH {operation}")),
         _ => Some(batch.to_owned()),
     }
@@ -239,7 +241,11 @@ mod tests {
         let one = name(false, &[&["GET", "a"]]);
         assert_eq!(one.as_deref(), Some("GET"), "one command is not a batch");
         let one = name(true, &[&["GET", "a"]]);
-        assert_eq!(one.as_deref(), Some("BATCH GET"));
+        assert_eq!(
+            one.as_deref(),
+            Some("MULTI GET"),
+            "one command is not a batch"
+        );
         let config = name(
             false,
             &[&["CONFIG", "GET", "a"], &["config", "set", "a", "b"]],

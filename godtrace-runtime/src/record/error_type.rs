@@ -55,19 +55,30 @@ impl DynError for dyn Error + Send + Sync + 'static {
 /// (sqlx's database errors, redis's, tonic's `Status`), which would say it twice.
 pub(crate) struct Chain<'a>(pub(crate) &'a (dyn Error + 'a));
 
+/// Shorter than this, a cause's text found inside the chain's may be there by chance (`4` in
+/// `wallet 42 failed`): it is left out only when the chain ends with it.
+const REPEATED_MIN_LEN: usize = 16;
+
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Each text bounded (and a panicking `Display` caught) as an attribute is.
+        // Each text bounded (and a panicking `Display` caught) as an attribute is, and no more
+        // read once the chain holds as much as it can show.
+        let limit = crate::value::max_attribute_len();
         let mut written = crate::value::display_text(self.0);
-        let mut next = self.0.source();
+        let mut next = crate::value::caught(|| self.0.source()).flatten();
         for _ in 1..MAX_CHAIN {
             let Some(cause) = next else { break };
+            if written.len() >= limit {
+                break;
+            }
             let text = crate::value::display_text(cause);
-            if !written.contains(text.as_str()) {
+            let repeated = written.ends_with(text.as_str())
+                || (text.len() >= REPEATED_MIN_LEN && written.contains(text.as_str()));
+            if !repeated {
                 written.push_str(": ");
                 written.push_str(&text);
             }
-            next = cause.source();
+            next = crate::value::caught(|| cause.source()).flatten();
         }
         f.write_str(&written)
     }
@@ -246,5 +257,41 @@ mod tests {
             Chain(&distinct).to_string(),
             "could not load wallet: connection refused"
         );
+        // A short cause inside the text by chance is kept.
+        let by_chance = Outer("wallet 42 failed", Inner("4"));
+        assert_eq!(Chain(&by_chance).to_string(), "wallet 42 failed: 4");
+    }
+
+    /// Causes are read only while the chain can still show them: long causes past the
+    /// attribute limit are not formatted.
+    #[test]
+    fn causes_past_the_limit_are_not_read() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static FORMATTED: AtomicUsize = AtomicUsize::new(0);
+        #[derive(Debug)]
+        struct Long(usize);
+        impl fmt::Display for Long {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                FORMATTED.fetch_add(1, Ordering::Relaxed);
+                write!(f, "{}{}", self.0, "x".repeat(2000))
+            }
+        }
+        static LINKS: [Long; 8] = [
+            Long(0),
+            Long(1),
+            Long(2),
+            Long(3),
+            Long(4),
+            Long(5),
+            Long(6),
+            Long(7),
+        ];
+        impl Error for Long {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                LINKS.get(self.0 + 1).map(|l| l as &(dyn Error + 'static))
+            }
+        }
+        let _ = Chain(&LINKS[0]).to_string();
+        assert!(FORMATTED.load(Ordering::Relaxed) <= 2, "{FORMATTED:?}");
     }
 }

@@ -85,6 +85,7 @@ impl Record {
                 record: Some(Record {
                     inner: Mutex::new(Inner { span, asked: None }),
                 }),
+                transparent: false,
             }),
             // Sampled out: children follow the decision its own context carries (a root's
             // ids), or, under a sampled-out parent, that parent's.
@@ -98,6 +99,7 @@ impl Record {
                 carried.filter(has_span).map(|context| Bridged {
                     context,
                     record: None,
+                    transparent: false,
                 })
             }
         }

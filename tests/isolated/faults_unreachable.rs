@@ -59,10 +59,7 @@ fn a_silent_backend_blocks_no_call_and_shutdown_keeps_its_bound() {
 #[test]
 fn without_a_collector_shutdown_does_not_wait_for_one() {
     crate::support::own_process!();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = crate::support::otlp::free_port();
     let guard = godtrace::init(
         Config::new("faults-no-collector")
             .endpoint(format!("http://127.0.0.1:{port}"))

@@ -15,10 +15,7 @@ const CHILD_BOUND: Duration = Duration::from_secs(20);
 #[test]
 fn a_forked_child_records_nothing_and_waits_for_nothing() {
     crate::support::own_process!();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = crate::support::otlp::free_port();
     let guard = godtrace::init(
         Config::new("fork")
             .endpoint(format!("http://127.0.0.1:{port}"))

@@ -205,6 +205,18 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// An OTLP/HTTP target of `endpoint`, its requests bounded by `timeout`.
+    fn http_target(endpoint: String, timeout: Duration) -> Target {
+        Target {
+            protocol: Protocol::HttpProtobuf,
+            endpoint,
+            headers: Vec::new(),
+            timeout,
+            compression: Compression::None,
+            tls: Default::default(),
+        }
+    }
+
     /// Flushes asked for while a push hangs on a receiver that never answers are answered
     /// together by the next push, not by one push (one request timeout) each.
     #[test]
@@ -223,14 +235,10 @@ mod tests {
         });
         // Something to push (recorded whether godtrace is initialised or not).
         crate::metrics::manual::counter_add("otlp.push.flush_test", 1.0, &[]);
-        let target = Target {
-            protocol: Protocol::HttpProtobuf,
-            endpoint: format!("http://{addr}/v1/metrics"),
-            headers: Vec::new(),
-            timeout: Duration::from_millis(300),
-            compression: Compression::None,
-            tls: Default::default(),
-        };
+        let target = http_target(
+            format!("http://{addr}/v1/metrics"),
+            Duration::from_millis(300),
+        );
         let pusher = Pusher::start(target, Vec::new(), Duration::from_secs(3600)).unwrap();
         let acks: Vec<_> = (0..30).map(|_| pusher.flush_begin()).collect();
         for ack in acks {
@@ -260,14 +268,10 @@ mod tests {
             }
         });
         crate::metrics::manual::counter_add("otlp.push.interval_test", 1.0, &[]);
-        let target = Target {
-            protocol: Protocol::HttpProtobuf,
-            endpoint: format!("http://{addr}/v1/metrics"),
-            headers: Vec::new(),
-            timeout: Duration::from_millis(600),
-            compression: Compression::None,
-            tls: Default::default(),
-        };
+        let target = http_target(
+            format!("http://{addr}/v1/metrics"),
+            Duration::from_millis(600),
+        );
         let pusher = Pusher::start(target, Vec::new(), Duration::from_millis(500)).unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         while starts.lock().unwrap().len() < 5 && Instant::now() < deadline {
@@ -288,15 +292,11 @@ mod tests {
     fn stopping_cuts_short_a_push_waiting_for_an_unreachable_receiver() {
         let port = crate::otlp::transport::tests::port_nothing_listens_on();
         crate::metrics::manual::counter_add("otlp.push.unreachable_test", 1.0, &[]);
-        let target = Target {
-            protocol: Protocol::HttpProtobuf,
-            endpoint: format!("http://127.0.0.1:{port}/v1/metrics"),
-            headers: Vec::new(),
-            // Its retries could go on for 45 s.
-            timeout: Duration::from_secs(60),
-            compression: Compression::None,
-            tls: Default::default(),
-        };
+        // Its retries could go on for 45 s.
+        let target = http_target(
+            format!("http://127.0.0.1:{port}/v1/metrics"),
+            Duration::from_secs(60),
+        );
         let pusher = Pusher::start(target, Vec::new(), Duration::from_millis(100)).unwrap();
         // A periodic push has started and waits to connect again.
         std::thread::sleep(Duration::from_millis(500));

@@ -39,7 +39,8 @@
 //! - **Code location**: `code.file.path` and `code.line.number`.
 //! - **Levels**: spans from [`GodtraceLayer::min_span_level`] up are recorded (DEBUG by
 //!   default); a span below it is transparent: not recorded, what runs in it is recorded
-//!   under its parent, wherever it is entered (a task moved to another worker included).
+//!   under its parent, wherever it is entered (a task moved to another worker included; but
+//!   events there are lost when that parent is a `#[traced]` call running elsewhere).
 //!
 //! Which spans and events reach godtrace is also decided by the subscriber's filters: a
 //! global `EnvFilter`, or one on this layer alone (`layer().with_filter(..)`).
@@ -100,8 +101,9 @@ impl GodtraceLayer {
     /// Spans at `level` or more severe are recorded (DEBUG by default: the TRACE spans h2 and
     /// hyper make for every frame and poll are not). A span below it is transparent: what runs
     /// in it (events, `#[traced]` calls, spans) is recorded under the span's parent, on
-    /// whatever thread the span is entered; a transparent span with no parent is invisible
-    /// (what runs in it goes where it would without it).
+    /// whatever thread the span is entered (events excepted when that parent is a `#[traced]`
+    /// call running on another thread); a transparent span with no parent is invisible (what
+    /// runs in it goes where it would without it).
     pub fn min_span_level(mut self, level: Level) -> GodtraceLayer {
         self.min_span_level = level;
         self

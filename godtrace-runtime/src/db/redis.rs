@@ -26,7 +26,8 @@
 //! included, are never recorded: keys often hold user ids or tokens. A pipeline is one span
 //! named `BATCH` and its commands' operation when they share one (`BATCH GET`), else
 //! `PIPELINE` (`MULTI` for a transaction, `pipe().atomic()`), as the database conventions name
-//! a batch, with `db.operation.batch.size` and its commands' texts joined by `; `.
+//! a batch, with `db.operation.batch.size` and its commands' texts joined by `; `. A pipeline
+//! of one command is no batch: it is named after the command (`MULTI GET` in a transaction).
 use super::call::{self, Call, Endpoint, Failure};
 use super::redis_command;
 use ::redis::aio::ConnectionLike;

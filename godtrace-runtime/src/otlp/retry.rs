@@ -1,11 +1,12 @@
 //! Which failed requests are sent again, and when: the OTLP specification's retryable
 //! answers (HTTP 429, 502, 503, 504; gRPC `CANCELLED`, `DEADLINE_EXCEEDED`, `ABORTED`,
-//! `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`) and a receiver that cannot be reached (its
-//! connection refused, reset, timed out or without a route), after the server's `Retry-After`
-//! or an exponential backoff with random jitter (whichever is longer: a `Retry-After: 0`
-//! does not make the retries back-to-back), as long as the wait leaves the next attempt a
-//! quarter of the request's timeout (counted from the first attempt). An unreachable receiver
-//! is not waited for once the exporter is closing (see `Transport::send_body`).
+//! `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`), a connection closed before any answer, and a
+//! receiver that cannot be reached (its connection refused, reset, timed out or without a
+//! route), after the server's `Retry-After` or an exponential backoff with random jitter
+//! (whichever is longer: a `Retry-After: 0` does not make the retries back-to-back; at most a
+//! second for an unreachable receiver), as long as the wait leaves the next attempt a quarter
+//! of the request's timeout (counted from the first attempt). An unreachable receiver is not
+//! waited for once the exporter is closing (see `Transport::send_body`).
 use std::time::{Duration, Instant};
 
 /// The first backoff; each retry doubles it.
@@ -30,9 +31,8 @@ pub(crate) enum Retry {
     /// Yes: after the server's delay (`Retry-After`), or the backoff's when it gave none.
     After(Option<Duration>),
     /// Yes, on a new connection after the backoff (at most [`MAX_RECONNECT_BACKOFF`]), while
-    /// the exporter is not closing: the receiver could not be reached, or the connection
-    /// ended before any answer (a collector restarting; the specification has the connection
-    /// tried again and the request sent again).
+    /// the exporter is not closing: the receiver could not be reached (a collector
+    /// restarting; the specification has the connection tried again).
     Reconnect,
 }
 

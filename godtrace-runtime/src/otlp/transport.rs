@@ -756,13 +756,10 @@ mod http {
                         return Err(Failure::connecting(message, &e));
                     }
                     // Closed or reset after the request went out, before any answer: a
-                    // kept-alive connection the receiver closed as it was reused, or a receiver
-                    // restarting. The specification has the request sent again.
-                    let retry = if closed_before_answer(&e) {
-                        Retry::Reconnect
-                    } else {
-                        Retry::No
-                    };
+                    // kept-alive connection the receiver closed as it was reused (likeliest at
+                    // shutdown's last flush, after an idle spell), or a receiver restarting.
+                    // The specification has the request sent again, shutdown or not.
+                    let retry = Retry::when(closed_before_answer(&e), None);
                     return Err(Failure { message, retry });
                 }
             };
@@ -964,6 +961,24 @@ mod http {
                     transport
                         .send_body(b"spans".to_vec(), std::future::pending())
                         .await,
+                    Ok(None)
+                );
+                assert_eq!(attempts.load(Ordering::SeqCst), 2);
+            });
+        }
+
+        /// A kept-alive connection the receiver closed as it was reused is the likeliest
+        /// failure of shutdown's last flush (after an idle spell): the request is sent again
+        /// on a new connection even once the exporter is closing.
+        #[test]
+        fn a_connection_closed_before_any_answer_is_resent_even_when_closing() {
+            run(async {
+                let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                let (url, attempts) = server(&["", ok], None).await;
+                let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                let closing = std::future::ready(());
+                assert_eq!(
+                    transport.send_body(b"spans".to_vec(), closing).await,
                     Ok(None)
                 );
                 assert_eq!(attempts.load(Ordering::SeqCst), 2);

@@ -51,8 +51,9 @@ impl DynError for dyn Error + Send + Sync + 'static {
 }
 
 /// An error and its causes, written as "outer: cause: root cause". A cause whose text the
-/// chain already holds is left out: many errors write their source into their own text
-/// (sqlx's database errors, redis's, tonic's `Status`), which would say it twice.
+/// chain already ends with, or holds when it is [`REPEATED_MIN_LEN`] bytes or longer, is left
+/// out: many errors write their source into their own text (sqlx's database errors, redis's,
+/// tonic's `Status`), which would say it twice.
 pub(crate) struct Chain<'a>(pub(crate) &'a (dyn Error + 'a));
 
 /// Shorter than this, a cause's text found inside the chain's may be there by chance (`4` in

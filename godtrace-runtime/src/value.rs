@@ -343,11 +343,10 @@ fn bounded_fmt_to(args: fmt::Arguments<'_>, limit: usize, panicked: &'static str
     // faulty impl. (Built with `panic = "abort"`, the process aborts as it would untraced.)
     // Nothing observes `w` after a panic but this function, which drops its partial text, so
     // asserting unwind safety is sound.
-    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.write_fmt(args)));
-    match written {
+    match caught(|| w.write_fmt(args)) {
         // An error means the limit was reached (or the impl failed on its own): what was
         // written is kept.
-        Ok(_) => {
+        Some(_) => {
             if w.truncated {
                 let (room, marker) = cut_room(limit);
                 w.buf.truncate(floor_char_boundary(&w.buf, room));
@@ -355,16 +354,13 @@ fn bounded_fmt_to(args: fmt::Arguments<'_>, limit: usize, panicked: &'static str
             }
             w.buf
         }
-        Err(payload) => {
-            drop_payload(payload);
-            bounded_text(panicked, limit)
-        }
+        None => bounded_text(panicked, limit),
     }
 }
 
-/// `f()`, or `None` when it panics: for the user's code that recording runs (an error's
-/// `Deref` or `source()`), which must never change what the traced function does. The panic
-/// hook has run (the message is printed, as for any panic).
+/// `f()`, or `None` when it panics: for the user's code that recording runs (`Debug`,
+/// `Display`, an error's `Deref` or `source()`), which must never change what the traced
+/// function does. The panic hook has run (the message is printed, as for any panic).
 pub(crate) fn caught<T>(f: impl FnOnce() -> T) -> Option<T> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(value) => Some(value),

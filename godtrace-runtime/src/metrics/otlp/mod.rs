@@ -11,8 +11,7 @@ use crate::config::{deadline_after, url};
 use crate::otlp::transport::{self, Transport};
 use opentelemetry::KeyValue;
 use prost::Message as _;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 enum Command {
@@ -24,34 +23,9 @@ enum Command {
 pub(crate) struct Pusher {
     commands: mpsc::Sender<Command>,
     worker: JoinableThread,
-    closing: Arc<Closing>,
-}
-
-/// Set when the pusher is asked to stop: a push under way (a periodic one, a flush's, the
-/// last one) no longer waits to connect again to a receiver that cannot be reached.
-#[derive(Default)]
-struct Closing {
-    set: AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl Closing {
-    fn close(&self) {
-        self.set.store(true, Ordering::SeqCst);
-        self.notify.notify_waiters();
-    }
-
-    /// Completes once [`Closing::close`] was called.
-    async fn wait(&self) {
-        loop {
-            // Made before the flag is read: a `close` in between still wakes it.
-            let notified = self.notify.notified();
-            if self.set.load(Ordering::SeqCst) {
-                return;
-            }
-            notified.await;
-        }
-    }
+    /// Set when the pusher is asked to stop: a push under way (a periodic one, a flush's, the
+    /// last one) no longer waits to connect again to a receiver that cannot be reached.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Pusher {
@@ -63,10 +37,9 @@ impl Pusher {
     ) -> Result<Pusher, InitError> {
         let (commands, rx) = mpsc::channel();
         let (ready_tx, ready) = mpsc::sync_channel(1);
-        let closing = Arc::new(Closing::default());
-        let closed = closing.clone();
+        let (closing, closed) = tokio::sync::watch::channel(false);
         let worker = JoinableThread::spawn("godtrace-metrics", move || {
-            run(&target, &resource, interval, &rx, &ready_tx, &closed);
+            run(&target, &resource, interval, &rx, &ready_tx, closed);
         })
         .map_err(|e| InitError::Exporter(format!("could not start the metrics thread: {e}")))?;
         match ready.recv() {
@@ -89,10 +62,15 @@ impl Pusher {
 
     /// Asks for a last push and the end of the thread, which the caller may wait for.
     pub(crate) fn stop_begin(self) -> Option<JoinableThread> {
-        self.closing.close();
+        self.closing.send_replace(true);
         let _ = self.commands.send(Command::Stop);
         Some(self.worker)
     }
+}
+
+/// Completes once the pusher is asked to stop (or is gone).
+async fn stopping(mut closing: tokio::sync::watch::Receiver<bool>) {
+    let _ = closing.wait_for(|stop| *stop).await;
 }
 
 fn run(
@@ -101,7 +79,7 @@ fn run(
     interval: Duration,
     commands: &mpsc::Receiver<Command>,
     ready: &mpsc::SyncSender<Result<(), String>>,
-    closing: &Closing,
+    closing: tokio::sync::watch::Receiver<bool>,
 ) {
     let build = || {
         Transport::new(target, transport::METRICS).map_err(|e| {
@@ -128,7 +106,12 @@ fn run(
         let request = encode::request(&snapshot, resource, registry().start, SystemTime::now())
             .encode_to_vec();
         let sent = runtime.block_on(async {
-            match tokio::time::timeout(target.timeout, client.send(request, closing.wait())).await {
+            match tokio::time::timeout(
+                target.timeout,
+                client.send(request, stopping(closing.clone())),
+            )
+            .await
+            {
                 Ok(result) => result,
                 Err(_) => Err(format!("no answer within {:?}", target.timeout)),
             }

@@ -55,6 +55,21 @@ async fn fastrace_work_async(x: u64) -> u64 {
     body!(x)
 }
 
+// The metrics peer: a call counter and a duration histogram per function, on autometrics'
+// default backend (prometheus-client). godtrace's like for like is a call it samples out:
+// its duration histogram (whose count is the call count) and no span.
+#[autometrics::autometrics]
+#[inline(never)]
+fn autometrics_work(x: u64) -> u64 {
+    body!(x)
+}
+
+#[autometrics::autometrics]
+#[inline(never)]
+async fn autometrics_work_async(x: u64) -> u64 {
+    body!(x)
+}
+
 #[traced]
 #[inline(never)]
 fn godtrace_work(x: u64) -> u64 {
@@ -133,6 +148,13 @@ fn op_tracing(x: u64) -> u64 {
 }
 fn op_tracing_async(x: u64) -> u64 {
     block_on(tracing_work_async(x))
+}
+
+fn op_autometrics(x: u64) -> u64 {
+    autometrics_work(x)
+}
+fn op_autometrics_async(x: u64) -> u64 {
+    block_on(autometrics_work_async(x))
 }
 
 static OTEL_TRACER: OnceLock<SdkTracer> = OnceLock::new();
@@ -594,7 +616,8 @@ pub fn calling_thread() -> Vec<Case> {
     .concat()
 }
 
-/// The bare call, clock readings for reference, and the peers: tracing, OpenTelemetry, fastrace.
+/// The bare call, clock readings for reference, and the peers: tracing, OpenTelemetry,
+/// autometrics, fastrace.
 fn peers() -> Vec<Case> {
     use Setup::*;
     vec![
@@ -625,6 +648,8 @@ fn peers() -> Vec<Case> {
             OtelSdk { ratio: 0.0 },
             op_otel_in_span,
         ),
+        time("autometrics/sync", Nothing, op_autometrics),
+        time("autometrics/async", Nothing, op_autometrics_async),
         time("fastrace/root-per-call/sync", Fastrace, op_fastrace_root),
         time(
             "fastrace/root-per-call/async",

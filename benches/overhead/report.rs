@@ -249,7 +249,7 @@ fn per_call_table(out: &mut String, v: &View<'_>, timing: &[&Case]) {
 
 /// Each godtrace case divided by each peer's.
 fn peer_table(out: &mut String, v: &View<'_>, timing: &[&Case]) {
-    let peers: [(&str, &str, &str); 10] = [
+    let peers: [(&str, &str, &str); 11] = [
         ("plain", "plain/sync", "plain/async"),
         (
             "tracing, no subscriber",
@@ -260,6 +260,7 @@ fn peer_table(out: &mut String, v: &View<'_>, timing: &[&Case]) {
         ("tracing-otel out", "tracing-otel/sampled-out/sync", ""),
         ("otel in_span in", "otel-sdk/sampled-in/sync", ""),
         ("otel in_span out", "otel-sdk/sampled-out/sync", ""),
+        ("autometrics", "autometrics/sync", "autometrics/async"),
         (
             "fastrace root/call",
             "fastrace/root-per-call/sync",

@@ -26,6 +26,7 @@ pub fn targets(v: &View<'_>, counted: bool) -> Vec<String> {
     two_threads(v, &mut lines);
     bounds(v, &mut lines);
     histogram_and_throughput(v, &mut lines);
+    versus_autometrics(v, &mut lines);
     lines
 }
 
@@ -262,4 +263,22 @@ fn histogram_and_throughput(v: &View<'_>, lines: &mut Vec<String>) {
         verdict(sustained.map(|s| s > 0.0)),
         fmt_opt(sustained, 0),
     ));
+}
+
+/// The metrics of a call godtrace does not trace (sampled out: its duration histogram, whose
+/// count is the call count) against autometrics' counter and histogram for the same call.
+fn versus_autometrics(v: &View<'_>, lines: &mut Vec<String>) {
+    let ns = |id: &str| v.ns(id);
+    for flavor in ["sync", "async"] {
+        let g = ns(&format!("godtrace/sampled-out/{flavor}"));
+        let a = ns(&format!("autometrics/{flavor}"));
+        lines.push(format!(
+            "{}: a call's metrics ≤ autometrics' ({flavor}): godtrace sampled out with its \
+             duration histogram {} ns vs `#[autometrics]` {} ns ({})",
+            verdict(both(g, a, |g, a| g <= a)),
+            fmt_ns(g),
+            fmt_ns(a),
+            fmt_ratio(g, a),
+        ));
+    }
 }

@@ -16,7 +16,7 @@ mod settings;
 pub(crate) mod url;
 
 pub(crate) use otlp::{OtlpTarget, bounded_duration};
-pub(crate) use settings::{BatchSettings, MAX_DURATION, Settings};
+pub(crate) use settings::{BatchSettings, MAX_DURATION, MIN_DURATION, Settings};
 pub(crate) use url::redacted as redacted_url;
 
 /// The instant `timeout` from now. A span of time past what [`Instant`] can hold (a setting

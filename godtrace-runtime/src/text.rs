@@ -19,6 +19,30 @@ pub(crate) fn trim_ows(s: &str) -> &str {
     s.trim_matches([' ', '\t'])
 }
 
+/// The bytes `raw` percent-decodes to, a `%` not followed by two hex digits kept as it is (as
+/// the URL standard decodes, and as HTTP clients read a URL's user-info).
+pub(crate) fn percent_decode_lenient(raw: &str) -> Vec<u8> {
+    let raw = raw.as_bytes();
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let escaped = (raw[i] == b'%')
+            .then(|| Some((hex_digit(*raw.get(i + 1)?)?, hex_digit(*raw.get(i + 2)?)?)))
+            .flatten();
+        match escaped {
+            Some((high, low)) => {
+                bytes.push((high << 4) | low);
+                i += 3;
+            }
+            None => {
+                bytes.push(raw[i]);
+                i += 1;
+            }
+        }
+    }
+    bytes
+}
+
 /// The bytes `raw` percent-decodes to; `None` for a `%` not followed by two hex digits.
 pub(crate) fn percent_decode(raw: &str) -> Option<Vec<u8>> {
     let raw = raw.as_bytes();

@@ -55,7 +55,7 @@ fn every_variable_rejects_bad_values_by_name() {
             "from 1 to 1048576",
         ),
         ("OTEL_BSP_SCHEDULE_DELAY", "-5", "milliseconds"),
-        ("OTEL_BSP_EXPORT_TIMEOUT", "0", "milliseconds"),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "3600001", "milliseconds"),
         ("OTEL_PROPAGATORS", "tracecontext,b3", "tracecontext"),
         (
             "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS",
@@ -66,7 +66,7 @@ fn every_variable_rejects_bad_values_by_name() {
         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", "grpc"),
         ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "thrift", "grpc"),
         ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "5s", "milliseconds"),
-        ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "0", "milliseconds"),
+        ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "-1", "milliseconds"),
         (
             "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
             "zstd",
@@ -397,6 +397,22 @@ fn tls_settings_that_would_be_ignored_are_errors() {
         ("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca),
     ]);
     assert!(plain.to_string().contains("https://"), "{plain}");
+    // A generic certificate the other signal's https:// endpoint needs: the message says
+    // where it goes.
+    let mixed = init_error(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "https://collector:4318/v1/metrics",
+        ),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca),
+    ]);
+    assert!(
+        mixed
+            .to_string()
+            .contains("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE"),
+        "{mixed}"
+    );
     let half = init_error(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
         (

@@ -6,7 +6,7 @@
 use super::limits::MAX_COUNT_LIMIT;
 use super::otlp::{Named, OtlpLayer, Signal};
 use super::settings::MAX_QUEUE_SIZE;
-use super::{Compression, EnvValue, Layer, MAX_DURATION, Propagator, Protocol, url};
+use super::{Compression, EnvValue, Layer, MAX_DURATION, MIN_DURATION, Propagator, Protocol, url};
 use crate::InitError;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,9 +40,19 @@ impl<'a> Vars<'a> {
         self.get(name)?.map(|v| parse(name, v)).transpose()
     }
 
-    /// A whole number of milliseconds from 1 to 1 hour.
-    pub(crate) fn millis(&self, name: &str) -> Result<Option<Duration>, InitError> {
-        self.parsed(name, parse_millis)
+    /// A timeout (the specification's *Timeout*): whole milliseconds up to 1 hour, where 0
+    /// means no limit, read as the longest godtrace allows ([`MAX_DURATION`], the "very long
+    /// time" the specification lets an implementation stand in for no limit).
+    pub(crate) fn timeout(&self, name: &str) -> Result<Option<Duration>, InitError> {
+        let millis = self.parsed(name, parse_millis)?;
+        Ok(millis.map(|d| if d.is_zero() { MAX_DURATION } else { d }))
+    }
+
+    /// A delay or an interval (the specification's *Duration*): whole milliseconds up to 1
+    /// hour, 0 (as soon as possible) read as the shortest godtrace allows, 1 ms.
+    pub(crate) fn duration(&self, name: &str) -> Result<Option<Duration>, InitError> {
+        let millis = self.parsed(name, parse_millis)?;
+        Ok(millis.map(|d| d.max(MIN_DURATION)))
     }
 
     /// A whole number greater than 0.
@@ -68,13 +78,13 @@ impl<'a> Vars<'a> {
     /// A limit of the specification's attribute limits: a whole number from 0 (nothing kept)
     /// to `max`.
     pub(crate) fn limit(&self, name: &str, max: usize) -> Result<Option<usize>, InitError> {
+        let expected = match max {
+            usize::MAX => "a whole number from 0 (no limit: leave it unset)".to_owned(),
+            max => format!("a whole number from 0 to {max}"),
+        };
         self.parsed(name, |name, v| match v.parse::<usize>() {
             Ok(n) if n <= max => Ok(n),
-            _ => Err(InitError::invalid(
-                name,
-                v,
-                &format!("a whole number from 0 to {max}"),
-            )),
+            _ => Err(InitError::invalid(name, v, &expected)),
         })
     }
 
@@ -137,7 +147,7 @@ impl<'a> Vars<'a> {
                     .collect(),
                 None => Vec::new(),
             },
-            timeout: self.millis(&var("TIMEOUT"))?.map(named(var("TIMEOUT"))),
+            timeout: self.timeout(&var("TIMEOUT"))?.map(named(var("TIMEOUT"))),
             compression: self
                 .parsed(&var("COMPRESSION"), parse_compression)?
                 .map(named(var("COMPRESSION"))),
@@ -160,8 +170,8 @@ pub(crate) fn parse(vars: &[(String, EnvValue)]) -> Result<Layer, InitError> {
         max_queue_size: vars.count_up_to("OTEL_BSP_MAX_QUEUE_SIZE", MAX_QUEUE_SIZE)?,
         max_export_batch_size: vars
             .count_up_to("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", MAX_QUEUE_SIZE)?,
-        schedule_delay: vars.millis("OTEL_BSP_SCHEDULE_DELAY")?,
-        export_timeout: vars.millis("OTEL_BSP_EXPORT_TIMEOUT")?,
+        schedule_delay: vars.duration("OTEL_BSP_SCHEDULE_DELAY")?,
+        export_timeout: vars.timeout("OTEL_BSP_EXPORT_TIMEOUT")?,
         otel_context: vars.bool("GODTRACE_OTEL_CONTEXT")?,
         jaeger_ui: vars.parsed(crate::links::JAEGER_UI_ENV, crate::links::parse_jaeger_ui)?,
         known_http_methods: vars.parsed(
@@ -231,7 +241,7 @@ pub(crate) fn exporter_names(
     known: &[&'static str],
     expected: &str,
 ) -> Result<Vec<&'static str>, InitError> {
-    let names: Vec<String> = v.split(',').map(enum_name).collect();
+    let names = list_names(v);
     if names == ["none"] {
         return Ok(Vec::new());
     }
@@ -239,7 +249,21 @@ pub(crate) fn exporter_names(
         .iter()
         .map(|name| known.iter().copied().find(|k| k == name))
         .collect::<Option<Vec<_>>>()
+        .filter(|names| !names.is_empty())
         .ok_or_else(|| InitError::invalid(var, v, expected))
+}
+
+/// The names of a comma-separated list of enum values ([`enum_name`]), each once, in the order
+/// first given (the specification asks for duplicates to be removed); empty items (`a,,b`,
+/// a trailing comma) are skipped, as in every other list godtrace reads.
+fn list_names(v: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in v.split(',').map(enum_name) {
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// `key=value,...` headers, checked; an error shows the names only (values are credentials).
@@ -287,16 +311,17 @@ pub(super) fn parse_protocol(name: &str, v: &str) -> Result<Protocol, InitError>
     }
 }
 
-/// A whole number of milliseconds from 1 to [`MAX_DURATION`]'s, as the `OTEL_*` durations are
-/// given; an error quoting the value as given otherwise.
-pub(crate) fn parse_millis(name: &str, v: &str) -> Result<Duration, InitError> {
+/// A whole number of milliseconds from 0 to [`MAX_DURATION`]'s, as the `OTEL_*` durations and
+/// timeouts are given (what 0 means is the caller's: see [`Vars::timeout`] and
+/// [`Vars::duration`]); an error quoting the value as given otherwise.
+fn parse_millis(name: &str, v: &str) -> Result<Duration, InitError> {
     let max = MAX_DURATION.as_millis();
     match v.trim().parse::<u64>() {
-        Ok(ms) if ms > 0 && u128::from(ms) <= max => Ok(Duration::from_millis(ms)),
+        Ok(ms) if u128::from(ms) <= max => Ok(Duration::from_millis(ms)),
         _ => Err(InitError::invalid(
             name,
             v,
-            &format!("a whole number of milliseconds from 1 to {max} (1 hour)"),
+            &format!("a whole number of milliseconds from 0 to {max} (1 hour)"),
         )),
     }
 }
@@ -350,22 +375,22 @@ fn parse_sampler(vars: &Vars<'_>, layer: &mut Layer) -> Result<(), InitError> {
 fn parse_propagators(v: &str) -> Result<Vec<Propagator>, InitError> {
     let expected = "a comma-separated list of tracecontext and baggage, or none \
                     (b3, jaeger, xray and ottrace are not built in)";
-    let names: Vec<String> = v.split(',').map(enum_name).collect();
+    let names = list_names(v);
     if names == ["none"] {
         return Ok(Vec::new());
     }
-    let mut out = Vec::new();
-    for name in names {
-        let p = match name.as_str() {
-            "tracecontext" => Propagator::TraceContext,
-            "baggage" => Propagator::Baggage,
-            _ => return Err(InitError::invalid("OTEL_PROPAGATORS", v, expected)),
-        };
-        if !out.contains(&p) {
-            out.push(p);
-        }
+    let invalid = || InitError::invalid("OTEL_PROPAGATORS", v, expected);
+    if names.is_empty() {
+        return Err(invalid());
     }
-    Ok(out)
+    names
+        .iter()
+        .map(|name| match name.as_str() {
+            "tracecontext" => Ok(Propagator::TraceContext),
+            "baggage" => Ok(Propagator::Baggage),
+            _ => Err(invalid()),
+        })
+        .collect()
 }
 
 /// `key=value,key2=value2` with percent-encoded values (W3C baggage style, as

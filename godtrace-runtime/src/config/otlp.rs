@@ -233,11 +233,26 @@ pub(crate) fn resolve(
 /// Checks the values that `resolve` would, but which may go unused (headers, timeout, the
 /// certificate files): a bad value is reported even when the signal is not exported.
 pub(crate) fn check_unused(sources: &Sources<'_>) -> Result<(), InitError> {
+    check_endpoints(sources)?;
     resolve_headers(sources, None)?;
     if let Some(t) = sources.first(|l| l.timeout.as_ref()) {
         bounded_duration(t.value, &t.name)?;
     }
     read_tls(sources)?;
+    Ok(())
+}
+
+/// Checks every endpoint `sources` hold as [`resolve`] would check the one it uses: a URL, or
+/// over gRPC (or with no protocol set, which may end up gRPC) `host:port` without a scheme.
+fn check_endpoints(sources: &Sources<'_>) -> Result<(), InitError> {
+    let protocol = sources.first(|l| l.protocol.as_ref()).map(|p| p.value);
+    for (layer, _) in sources.ordered() {
+        let Some(given) = &layer.endpoint else {
+            continue;
+        };
+        let as_used = url::with_grpc_scheme(&given.value, protocol.unwrap_or(Protocol::Grpc), true);
+        url::normalize(&given.name, &as_used, url::EXAMPLE)?;
+    }
     Ok(())
 }
 
@@ -293,16 +308,29 @@ fn resolve_tls(sources: &Sources<'_>, endpoint: &str) -> Result<Tls, InitError> 
     let tls = read_tls(sources)?;
     let ca = sources.first(|l| l.certificate.as_ref());
     let cert = sources.first(|l| l.client_certificate.as_ref());
-    // A certificate for a plaintext endpoint would be ignored: say so instead.
+    // A certificate for a plaintext endpoint would be ignored: say so instead. A generic one
+    // may be meant for the other signal only: the message says how to give it that one.
     if let Some(set) = ca.or(cert)
         && tls != Tls::default()
         && !endpoint.starts_with("https://")
     {
+        let generic = [sources.code, sources.env].iter().any(|l| {
+            [l.certificate.as_ref(), l.client_certificate.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|g| std::ptr::eq(g, set))
+        });
+        let hint = if generic {
+            "; a certificate for another signal's https:// endpoint only goes in that \
+             signal's variable, such as OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE"
+        } else {
+            ""
+        };
         return Err(InitError::invalid(
             &set.name,
             &set.value.display().to_string(),
             &format!(
-                "an https:// endpoint with a certificate (the endpoint is {})",
+                "an https:// endpoint with a certificate (the endpoint is {}{hint})",
                 url::redacted(endpoint)
             ),
         ));

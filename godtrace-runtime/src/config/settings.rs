@@ -63,6 +63,8 @@ impl Default for BatchSettings {
 /// The longest timeout, delay or interval accepted (one hour): far past any useful value, and
 /// far from what an `Instant` deadline can hold, so no setting can make a deadline overflow.
 pub(crate) const MAX_DURATION: Duration = Duration::from_secs(60 * 60);
+/// The shortest duration or timeout godtrace takes (from code or the environment).
+pub(crate) const MIN_DURATION: Duration = Duration::from_millis(1);
 
 /// The most spans the export queue may hold (2^20). A queued span of godtrace's own takes a
 /// 24-byte queue slot and keeps its pooled 208-byte record, so the queue at this bound holds

@@ -24,8 +24,13 @@ pub(crate) fn normalize(name: &str, value: &str, example: &str) -> Result<String
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
     let well_formed = (scheme == "http://" || scheme == "https://")
         && !host_port.is_empty()
-        && !host_port.starts_with(':')
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+        && !host_port.starts_with(':');
+    if well_formed && value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(&format!(
+            "a URL without spaces or control characters (percent-encode them: a space is \
+             %20), such as {example}"
+        )));
+    }
     if !well_formed {
         return Err(invalid(&format!(
             "an absolute URL starting with http:// or https://, such as {example}"
@@ -174,9 +179,8 @@ pub(crate) fn secrets(url: &str) -> Vec<String> {
         secrets.push(format!("{info}@"));
         if let Some((_, password)) = info.split_once(':') {
             secrets.push(password.to_owned());
-            if let Some(decoded) = crate::text::percent_decode(password) {
-                secrets.push(String::from_utf8_lossy(&decoded).into_owned());
-            }
+            let decoded = crate::text::percent_decode_lenient(password);
+            secrets.push(String::from_utf8_lossy(&decoded).into_owned());
         }
         if let Some(credentials) = basic_credentials(url) {
             let encoded = credentials["Basic ".len()..].to_owned();
@@ -184,9 +188,8 @@ pub(crate) fn secrets(url: &str) -> Vec<String> {
         }
         // Decoded, as `user:password` (what a `Basic` value holds, which a receiver or a
         // proxy may quote back decoded).
-        if let Some(decoded) = crate::text::percent_decode(info) {
-            secrets.push(String::from_utf8_lossy(&decoded).into_owned());
-        }
+        let decoded = crate::text::percent_decode_lenient(info);
+        secrets.push(String::from_utf8_lossy(&decoded).into_owned());
     }
     if let Some(query) = query(url) {
         // With its `?`, as a URL holds it (`?o` is not every `o` of the message), and alone
@@ -214,13 +217,15 @@ pub(crate) fn secrets(url: &str) -> Vec<String> {
 }
 
 /// The `Authorization` value of `url`'s user-info (`Basic` and the base64 of the decoded
-/// `user:password`, as HTTP clients send it), if it has one.
+/// `user:password`, as HTTP clients send it), if it has one. A `%` that starts no escape is
+/// sent as it is, as HTTP clients (and godtrace's proxies) read it: the credentials are never
+/// left out.
 pub(crate) fn basic_credentials(url: &str) -> Option<String> {
     let info = userinfo(url)?;
     let (user, password) = info.split_once(':').unwrap_or((info, ""));
-    let mut plain = crate::text::percent_decode(user)?;
+    let mut plain = crate::text::percent_decode_lenient(user);
     plain.push(b':');
-    plain.extend(crate::text::percent_decode(password)?);
+    plain.extend(crate::text::percent_decode_lenient(password));
     Some(format!("Basic {}", base64(&plain)))
 }
 
@@ -413,6 +418,12 @@ mod tests {
         ] {
             assert!(check("x", bad).is_err(), "{bad}");
         }
+        // What is wrong is said: the URL starts with http:// but holds a space.
+        for spaced in ["http://h:1/a b", "http://user:a b@h:1", "http://h:1/\tx"] {
+            let err = check("x", spaced).unwrap_err().to_string();
+            assert!(err.contains("without spaces"), "{spaced}: {err}");
+            assert!(!err.contains("a b@"), "{err}");
+        }
     }
 
     #[test]
@@ -481,6 +492,22 @@ mod tests {
             assert!(!err.contains("s3cr3t"), "{err}");
         }
         assert_eq!(redacted("http://h:1/p@x"), "http://<redacted>@x");
+    }
+
+    /// A `%` that starts no escape (`pass%word`) is part of the password, as HTTP clients
+    /// and godtrace's proxies read it: the credentials were left out of every request.
+    #[test]
+    fn a_percent_that_starts_no_escape_is_sent_as_it_is() {
+        let url = "http://u:pass%word1@127.0.0.1:4318";
+        assert_eq!(
+            basic_credentials(url),
+            Some(format!("Basic {}", base64(b"u:pass%word1")))
+        );
+        assert_eq!(
+            basic_credentials("http://user%:p%41ss%4@h:1"),
+            Some(format!("Basic {}", base64(b"user%:pAss%4")))
+        );
+        assert_eq!(scrub("401 for pass%word1", url), "401 for <redacted>");
     }
 
     /// A receiver may quote the credentials in the form they were sent: decoded, or as the

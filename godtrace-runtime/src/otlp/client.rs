@@ -87,7 +87,7 @@ pub(crate) fn check_proxies(
         // Not the value: it may hold the proxy's credentials.
         return Err(format!(
             "{name} is not a proxy URL ([scheme://][user[:password]@]host[:port], the scheme \
-             http, https, socks4, socks4a, socks5 or socks5h)"
+             http, socks4, socks4a, socks5 or socks5h)"
         ));
     }
     Ok(())

@@ -15,8 +15,9 @@ use std::time::Duration;
 const MAX_ANSWER: usize = 64 << 10;
 
 /// What the requests of either transport say they come from, unless the configured headers
-/// say otherwise (the OTLP exporter specification asks for a User-Agent).
-const USER_AGENT: &str = concat!("godtrace/", env!("CARGO_PKG_VERSION"));
+/// say otherwise: the exporter, its language and its version, as the OTLP exporter
+/// specification asks of a User-Agent.
+const USER_AGENT: &str = concat!("godtrace-OTLP-Exporter-Rust/", env!("CARGO_PKG_VERSION"));
 
 /// The gRPC method of the trace service's export.
 pub(crate) const TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";

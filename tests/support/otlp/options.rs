@@ -96,7 +96,8 @@ pub fn run(kind: Kind, protocol_name: &str) {
     assert_eq!(request.header("authorization"), Some("Bearer from-code"));
     assert_eq!(request.header("x-tenant"), Some("acme"));
     // Both transports say what sent the request, as the OTLP exporter specification asks.
-    let agent = concat!("godtrace/", env!("CARGO_PKG_VERSION"));
+    // The exporter, its language and its version, as the OTLP exporter specification asks.
+    let agent = concat!("godtrace-OTLP-Exporter-Rust/", env!("CARGO_PKG_VERSION"));
     assert_eq!(request.header("user-agent"), Some(agent), "{kind:?}");
     match kind {
         Kind::Http => {

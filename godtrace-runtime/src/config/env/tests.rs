@@ -220,6 +220,35 @@ fn none_stands_alone_in_a_list() {
     assert!(!exporter.otlp && !exporter.console);
 }
 
+/// Lists are read as the specification's other lists: empty items (a trailing comma, `a,,b`)
+/// are skipped and a repeated name counts once, `none,none` included; a list naming nothing
+/// is still refused.
+#[test]
+fn empty_items_and_repeats_in_lists_are_skipped() {
+    let layer = env(&[
+        ("OTEL_PROPAGATORS", "tracecontext,,baggage,"),
+        ("OTEL_TRACES_EXPORTER", "otlp,"),
+    ])
+    .unwrap();
+    assert_eq!(
+        layer.propagators,
+        Some(vec![Propagator::TraceContext, Propagator::Baggage])
+    );
+    let exporter = layer.traces_exporter.unwrap();
+    assert!(exporter.otlp && !exporter.console);
+    let none = env(&[
+        ("OTEL_PROPAGATORS", "none,none"),
+        ("OTEL_TRACES_EXPORTER", "none, NONE"),
+    ])
+    .unwrap();
+    assert_eq!(none.propagators, Some(vec![]));
+    let exporter = none.traces_exporter.unwrap();
+    assert!(!exporter.otlp && !exporter.console);
+    for var in ["OTEL_PROPAGATORS", "OTEL_TRACES_EXPORTER"] {
+        assert!(env(&[(var, ",")]).is_err(), "{var}");
+    }
+}
+
 /// The specification reads enum values case-insensitively: an upper-case sampler or exporter
 /// name is the same setting, not an error that stops `init`.
 #[test]
@@ -275,4 +304,24 @@ fn the_jaeger_ui_is_an_http_url() {
         layer.jaeger_ui.as_deref(),
         Some("https://jaeger.example:16686")
     );
+}
+
+/// The specification's *Timeout* type reads 0 as no limit (godtrace's longest, 1 hour), and
+/// its *Duration* type allows 0 (godtrace's shortest, 1 ms); both were errors that stopped
+/// `init` where another SDK starts.
+#[test]
+fn zero_timeouts_are_no_limit_and_zero_delays_the_shortest() {
+    let layer = env(&[
+        ("OTEL_BSP_EXPORT_TIMEOUT", "0"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
+        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "0"),
+    ])
+    .unwrap();
+    assert_eq!(layer.export_timeout, Some(MAX_DURATION));
+    assert_eq!(layer.otlp.timeout.map(|t| t.value), Some(MAX_DURATION));
+    assert_eq!(layer.traces.timeout.map(|t| t.value), Some(MAX_DURATION));
+    assert_eq!(layer.schedule_delay, Some(Duration::from_millis(1)));
+    // Past the hour, still an error saying what is accepted.
+    assert!(message(&[("OTEL_BSP_EXPORT_TIMEOUT", "3600001")]).contains("from 0 to 3600000"));
 }

@@ -696,3 +696,32 @@ fn an_invalid_value_is_quoted_bounded() {
     assert!(expected.ends_with("(pair 2 is not)"), "{expected}");
     assert!(err.to_string().len() < 1024, "{}", err.to_string().len());
 }
+
+/// An endpoint is checked whether or not its signal is exported: `init` said nothing about a
+/// garbled `OTEL_EXPORTER_OTLP_ENDPOINT` while traces were off, and failed only once they
+/// were turned on.
+#[test]
+fn endpoints_are_checked_when_nothing_is_exported() {
+    for (var, value, protocol) in [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "garbage endpoint", None),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "h:1/a b", None),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "localhost:4318",
+            Some("http/protobuf"),
+        ),
+    ] {
+        let mut vars = vec![("OTEL_TRACES_EXPORTER", "none"), (var, value)];
+        vars.extend(protocol.map(|p| ("OTEL_EXPORTER_OTLP_PROTOCOL", p)));
+        match Config::new("svc").with_env_vars(vars).resolve() {
+            Err(InitError::InvalidValue { name, .. }) => assert_eq!(name, var),
+            other => panic!("{var}={value}: {other:?}"),
+        }
+    }
+    // gRPC's `host:port` without a scheme stays valid.
+    let grpc = Config::new("svc").with_env_vars([
+        ("OTEL_TRACES_EXPORTER", "none"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+    ]);
+    assert!(grpc.resolve().is_ok());
+}

@@ -1,7 +1,8 @@
 //! The metrics variables of the environment, read with the one reader of
 //! [`crate::config::env`]: `GODTRACE_PROMETHEUS_LISTEN`, `GODTRACE_METRICS_CARDINALITY_LIMIT`,
-//! `OTEL_METRICS_EXPORTER`, `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT` and the
-//! metrics' own OTLP variables (`OTEL_EXPORTER_OTLP_METRICS_*`, the temporality preference
+//! `OTEL_EXPORTER_PROMETHEUS_HOST` and `_PORT`, `OTEL_METRICS_EXPORTER`,
+//! `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT` and the metrics' own OTLP
+//! variables (`OTEL_EXPORTER_OTLP_METRICS_*`, the temporality preference
 //! included). An empty value counts as unset.
 use crate::InitError;
 use crate::config::env::Vars;
@@ -11,7 +12,12 @@ use std::time::Duration;
 /// What the environment says about metrics.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EnvLayer {
+    /// `GODTRACE_PROMETHEUS_LISTEN`: the endpoint's address, which turns it on.
     pub(crate) prometheus_listen: Option<String>,
+    /// `OTEL_EXPORTER_PROMETHEUS_HOST` and `_PORT` as one address (each defaulting as the
+    /// specification says): where the endpoint listens when `OTEL_METRICS_EXPORTER` turns
+    /// it on; `None` when neither is set.
+    pub(crate) prometheus_host_port: Option<String>,
     /// `OTEL_METRICS_EXPORTER`: whether it lists `otlp`, and `prometheus`.
     pub(crate) exporters: Option<(bool, bool)>,
     /// `OTEL_EXPORTER_OTLP_METRICS_*`, with `OTEL_METRIC_EXPORT_TIMEOUT` as the timeout when
@@ -25,13 +31,13 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
     let vars = Vars(vars);
     let mut layer = EnvLayer {
         otlp: vars.otlp(Some(Signal::Metrics))?,
-        interval: vars.millis("OTEL_METRIC_EXPORT_INTERVAL")?,
+        interval: vars.duration("OTEL_METRIC_EXPORT_INTERVAL")?,
         cardinality_limit: vars.count("GODTRACE_METRICS_CARDINALITY_LIMIT")?,
         ..EnvLayer::default()
     };
     // A push is one request: it ends at the sooner of the push's bound and the request
     // timeout of the metrics' OTLP variables, when both are set.
-    if let Some(timeout) = vars.millis("OTEL_METRIC_EXPORT_TIMEOUT")? {
+    if let Some(timeout) = vars.timeout("OTEL_METRIC_EXPORT_TIMEOUT")? {
         let request = layer.otlp.timeout.as_ref().map(|t| t.value);
         if request.is_none_or(|request| timeout < request) {
             layer.otlp.timeout = Some(Named::new(timeout, "OTEL_METRIC_EXPORT_TIMEOUT"));
@@ -53,6 +59,7 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
         check_listen("GODTRACE_PROMETHEUS_LISTEN", v)?;
         layer.prometheus_listen = Some(v.to_owned());
     }
+    layer.prometheus_host_port = prometheus_host_port(&vars)?;
     if let Some(v) = vars.get("OTEL_METRICS_EXPORTER")? {
         let names = crate::config::env::exporter_names(
             "OTEL_METRICS_EXPORTER",
@@ -63,6 +70,37 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
         layer.exporters = Some((names.contains(&"otlp"), names.contains(&"prometheus")));
     }
     Ok(layer)
+}
+
+/// The address `OTEL_EXPORTER_PROMETHEUS_HOST` and `OTEL_EXPORTER_PROMETHEUS_PORT` name, when
+/// either is set: the host defaults to `localhost` and the port to 9464 (the specification's
+/// defaults); an IPv6 host may come with or without brackets.
+fn prometheus_host_port(vars: &Vars<'_>) -> Result<Option<String>, InitError> {
+    const HOST: &str = "OTEL_EXPORTER_PROMETHEUS_HOST";
+    const PORT: &str = "OTEL_EXPORTER_PROMETHEUS_PORT";
+    let host = vars.get(HOST)?;
+    let port = vars.get(PORT)?;
+    if host.is_none() && port.is_none() {
+        return Ok(None);
+    }
+    let host = match host.unwrap_or("localhost") {
+        v6 if v6.contains(':') && !v6.starts_with('[') => format!("[{v6}]"),
+        host => host.to_owned(),
+    };
+    if !is_host(&host) {
+        return Err(InitError::invalid(
+            HOST,
+            vars.get(HOST)?.unwrap_or_default(),
+            "a host name or IP address to listen on, such as 0.0.0.0 or localhost",
+        ));
+    }
+    let port = match port {
+        None => 9464,
+        Some(v) => v.parse::<u16>().map_err(|_| {
+            InitError::invalid(PORT, v, "a port number from 0 to 65535 (0: any free port)")
+        })?,
+    };
+    Ok(Some(format!("{host}:{port}")))
 }
 
 /// `host:port` or `[v6]:port`, with a numeric port.

@@ -40,9 +40,11 @@ pub(crate) fn resolve(
             Some(addr.clone())
         }
         (None, Some(addr)) => Some(addr.clone()),
-        (None, None) if env.exporters.is_some_and(|(_, prom)| prom) => {
-            Some(DEFAULT_PROMETHEUS_LISTEN.to_owned())
-        }
+        (None, None) if env.exporters.is_some_and(|(_, prom)| prom) => Some(
+            env.prometheus_host_port
+                .clone()
+                .unwrap_or_else(|| DEFAULT_PROMETHEUS_LISTEN.to_owned()),
+        ),
         (None, None) => None,
     };
     // The environment's values were checked, with their own names, as they were read.
@@ -67,6 +69,8 @@ pub(crate) fn resolve(
     let otlp = if otlp_on {
         Some(target(&sources, traces, bound)?)
     } else {
+        // Checked even when nothing is pushed: a bad value is reported, not ignored.
+        otlp::check_unused(&sources)?;
         None
     };
     Ok(MetricsSettings {

@@ -168,6 +168,42 @@ fn otel_metrics_exporter_switches_exporters() {
     assert!(s.otlp.is_some() && s.prometheus.is_some());
 }
 
+/// `OTEL_EXPORTER_PROMETHEUS_HOST` and `_PORT` (the specification's, defaults `localhost` and
+/// 9464) place the endpoint `OTEL_METRICS_EXPORTER=prometheus` turns on; they were ignored.
+/// `GODTRACE_PROMETHEUS_LISTEN` and code still win, and a bad value is an error.
+#[test]
+fn prometheus_host_and_port_variables_place_the_endpoint() {
+    let resolve = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("OTEL_METRICS_EXPORTER", "prometheus")];
+        all.extend_from_slice(pairs);
+        let env = vars(&all);
+        MetricsConfig::new()
+            .resolve_alone(Some(&env), None, B)
+            .map(|s| s.prometheus)
+    };
+    let port = [("OTEL_EXPORTER_PROMETHEUS_PORT", "19999")];
+    assert_eq!(resolve(&port).unwrap().as_deref(), Some("localhost:19999"));
+    let host = [("OTEL_EXPORTER_PROMETHEUS_HOST", "0.0.0.0")];
+    assert_eq!(resolve(&host).unwrap().as_deref(), Some("0.0.0.0:9464"));
+    let v6 = [
+        ("OTEL_EXPORTER_PROMETHEUS_HOST", "::1"),
+        ("OTEL_EXPORTER_PROMETHEUS_PORT", "0"),
+    ];
+    assert_eq!(resolve(&v6).unwrap().as_deref(), Some("[::1]:0"));
+    let ours = [port[0], ("GODTRACE_PROMETHEUS_LISTEN", "127.0.0.1:1234")];
+    assert_eq!(resolve(&ours).unwrap().as_deref(), Some("127.0.0.1:1234"));
+    for (var, v) in [
+        ("OTEL_EXPORTER_PROMETHEUS_PORT", "notaport"),
+        ("OTEL_EXPORTER_PROMETHEUS_PORT", "65536"),
+        ("OTEL_EXPORTER_PROMETHEUS_HOST", "a b"),
+    ] {
+        match resolve(&[(var, v)]) {
+            Err(InitError::InvalidValue { name, .. }) => assert_eq!(name, var),
+            other => panic!("{var}={v}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 #[cfg_attr(
     not(feature = "otlp-http"),
@@ -206,7 +242,7 @@ fn bad_values_name_their_source() {
         );
     }
     assert_eq!(
-        bad(&[("OTEL_METRIC_EXPORT_INTERVAL", "0")]),
+        bad(&[("OTEL_METRIC_EXPORT_INTERVAL", "-1")]),
         "OTEL_METRIC_EXPORT_INTERVAL"
     );
     assert_eq!(
@@ -374,4 +410,22 @@ fn intervals_and_timeouts_past_an_hour_are_rejected_by_name() {
         hour.resolve_alone(None, None, B).unwrap().interval,
         Duration::from_secs(3600)
     );
+}
+
+/// The specification's zero values: an interval of 0 is as often as godtrace pushes (1 ms), a
+/// push timeout of 0 is no limit (1 hour, then the sooner of that and the request timeout).
+#[test]
+#[cfg_attr(not(feature = "otlp-grpc"), ignore = "needs the otlp-grpc feature")]
+fn zero_interval_is_the_shortest_and_zero_timeout_no_limit() {
+    let env = vars(&[
+        ("OTEL_METRIC_EXPORT_INTERVAL", "0"),
+        ("OTEL_METRIC_EXPORT_TIMEOUT", "0"),
+        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:4317"),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+    ]);
+    let s = MetricsConfig::new()
+        .resolve_alone(Some(&env), None, crate::config::MAX_DURATION)
+        .unwrap();
+    assert_eq!(s.interval, Duration::from_millis(1));
+    assert_eq!(s.otlp.unwrap().timeout, crate::config::MAX_DURATION);
 }

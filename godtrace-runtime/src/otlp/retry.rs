@@ -6,7 +6,8 @@
 //! (whichever is longer: a `Retry-After: 0` does not make the retries back-to-back; at most a
 //! second for an unreachable receiver), as long as the wait leaves the next attempt a quarter
 //! of the request's timeout (counted from the first attempt). An unreachable receiver is not
-//! waited for once the exporter is closing (see `Transport::send_body`).
+//! waited for once the exporter is closing (see `Transport::send_body`). Between requests,
+//! the [`Pause`] after a failed one.
 use std::time::{Duration, Instant};
 
 /// The first backoff; each retry doubles it.
@@ -230,6 +231,13 @@ impl Schedule {
         }
     }
 
+    /// The latest a first attempt may start: a quarter of the timeout before the deadline.
+    pub(crate) fn latest_start(&self) -> Instant {
+        self.deadline
+            .checked_sub(self.room)
+            .unwrap_or(self.deadline)
+    }
+
     /// How long to wait before the next attempt after `failure`; `None` when it is not
     /// retried, or the wait would not end before the deadline.
     pub(crate) fn next_wait(&mut self, failure: &Failure) -> Option<Duration> {
@@ -247,6 +255,70 @@ impl Schedule {
         }
         self.waited_until = ends;
         Some(wait)
+    }
+}
+
+/// The longest a receiver's own delay (`Retry-After`) holds back the requests after the one
+/// it answered: it is honoured, but a collector that asks for hours (or a clock years
+/// wrong) does not stop the export for good.
+const MAX_PAUSE: Duration = Duration::from_secs(60);
+
+/// The pause between one failed request and the next, shared by the requests of one
+/// transport: without it, a receiver that refuses every request (throttling, a bad
+/// certificate, a wrong path) gets the next batch at once, each time, as fast as it answers,
+/// however hard it pushes back. After a failed request the next waits for the receiver's own
+/// delay (at most [`MAX_PAUSE`]) or else a backoff that doubles with each failed request in a
+/// row (as [`Schedule`]'s, jittered, from 100 ms to 5 s); a request that gets through ends it.
+pub(crate) struct Pause {
+    state: std::sync::Mutex<PauseState>,
+}
+
+#[derive(Default)]
+struct PauseState {
+    /// When the next request may go; `None`: at once.
+    until: Option<Instant>,
+    /// Failed requests in a row.
+    failures: u32,
+    /// Why the last one failed, for the requests the pause keeps from going.
+    why: String,
+}
+
+impl Pause {
+    pub(crate) fn new() -> Pause {
+        Pause {
+            state: std::sync::Mutex::new(PauseState::default()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, PauseState> {
+        // Nothing panics while it is held; a poisoned one holds plain numbers.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When the next request may go, if that is later than now, and why the last failed.
+    pub(crate) fn until(&self) -> Option<(Instant, String)> {
+        let state = self.state();
+        let until = state.until.filter(|until| *until > Instant::now())?;
+        Some((until, state.why.clone()))
+    }
+
+    /// A request got through: the next goes at once.
+    pub(crate) fn got_through(&self) {
+        *self.state() = PauseState::default();
+    }
+
+    /// A request failed, its last attempt with `retry`, saying `why`: the next waits.
+    pub(crate) fn failed(&self, retry: Retry, why: &str) {
+        let mut state = self.state();
+        why.clone_into(&mut state.why);
+        let doublings = state.failures.min(10);
+        state.failures = state.failures.saturating_add(1);
+        let backoff = jittered((FIRST_BACKOFF * (1 << doublings)).min(MAX_BACKOFF));
+        let pause = match retry {
+            Retry::After(Some(hint)) => hint.min(MAX_PAUSE).max(backoff),
+            _ => backoff,
+        };
+        state.until = Instant::now().checked_add(pause);
     }
 }
 

@@ -5,7 +5,7 @@
 //! HTTP client belong to.
 use super::answer::Rejected;
 use super::body::BodyWriter;
-use super::retry::{Failure, Retry, Schedule};
+use super::retry::{Failure, Pause, Retry, Schedule};
 use crate::config::{Compression, OtlpTarget, Protocol};
 use bytes::Bytes;
 use std::time::Duration;
@@ -50,8 +50,11 @@ pub(crate) struct Transport {
     /// enough not to occur by chance: a receiver's words may quote them back, and never
     /// reach a message so. (The endpoint's own are scrubbed where a failure is reported.)
     secrets: Vec<String>,
-    /// Told when a request gets through: requests waiting to connect again go at once.
+    /// Told when a request gets through: requests waiting to connect again, or waiting out
+    /// the pause after a failed one, go at once.
     reachable: tokio::sync::Notify,
+    /// The pause after a failed request before the next ([`Pause`]).
+    pause: Pause,
 }
 
 /// The client of either protocol, boxed: built once, and of very different sizes.
@@ -114,6 +117,7 @@ impl Transport {
             timeout: target.timeout,
             secrets,
             reachable: tokio::sync::Notify::new(),
+            pause: Pause::new(),
         })
     }
 
@@ -154,9 +158,11 @@ impl Transport {
 
     /// Sends a body [`Transport::body`] wrote; again after an answer the specification says
     /// to retry, or when the receiver could not be reached, while the wait ends within the
-    /// timeout ([`super::retry`]). Once `closing` completes (the exporter is shutting down),
-    /// an unreachable receiver is not waited for: a process does not take seconds to exit
-    /// for a collector that is not there.
+    /// timeout ([`super::retry`]). After a failed request, the next first waits out the
+    /// pause ([`Pause`]); one that would not end in time is not sent. Once `closing`
+    /// completes (the exporter is shutting down), an unreachable receiver is not waited for:
+    /// a process does not take seconds to exit for a collector that is not there; nor is the
+    /// pause (the last flush gets its attempt).
     pub(crate) async fn send_body(
         &self,
         body: Vec<u8>,
@@ -166,10 +172,36 @@ impl Transport {
         let body = Bytes::from(body);
         let mut schedule = Schedule::new(self.timeout);
         let mut closing = std::pin::pin!(closing);
+        // `closing` is never polled again once it completed.
+        let mut closed = false;
+        if let Some((until, why)) = self.pause.until() {
+            let latest = schedule.latest_start();
+            let reachable = self.reachable.notified();
+            tokio::select! {
+                biased;
+                () = closing.as_mut() => closed = true,
+                () = reachable => {}
+                () = tokio::time::sleep_until(until.min(latest).into()) => {
+                    if until > latest {
+                        return Err(format!(
+                            "not sent: the pause after the last failed request outlasts this \
+                             one's timeout; that one failed with: {why}"
+                        ));
+                    }
+                }
+            }
+        }
+        // Reported, and kept for the requests the pause holds back.
+        let failed = |failure: Failure| {
+            let message = self.without_secrets(failure.message);
+            self.pause.failed(failure.retry, &message);
+            Err(message)
+        };
         loop {
             let failure = match self.attempt(body.clone()).await {
                 Ok(answer) => {
                     // Requests waiting to connect again go now: the receiver is back.
+                    self.pause.got_through();
                     self.reachable.notify_waiters();
                     return Ok(answer.map(|mut rejected| {
                         rejected.message = self.without_secrets(rejected.message);
@@ -179,18 +211,20 @@ impl Transport {
                 Err(failure) => failure,
             };
             let Some(wait) = schedule.next_wait(&failure) else {
-                return Err(self.without_secrets(failure.message));
+                return failed(failure);
             };
             if failure.retry != Retry::Reconnect {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            // `closing` is polled here only, and never again once it completed. Another
-            // request that gets through ends the wait: the receiver is back.
+            if closed {
+                return failed(failure);
+            }
+            // Another request that gets through ends the wait: the receiver is back.
             let reachable = self.reachable.notified();
             tokio::select! {
                 biased;
-                () = closing.as_mut() => return Err(self.without_secrets(failure.message)),
+                () = closing.as_mut(), if !closed => return failed(failure),
                 () = reachable => {}
                 () = tokio::time::sleep(wait) => {}
             }
@@ -946,6 +980,77 @@ mod http {
                     .unwrap_err();
                 assert!(error.contains("400"), "{error}");
                 assert_eq!(attempts.load(Ordering::SeqCst), 1);
+            });
+        }
+
+        /// A receiver that asks for a pause longer than a request's timeout (`Retry-After` of
+        /// years) gets no request until it passes: the next batches are not sent (they used
+        /// to go at once, one after the other, as fast as it refused them); their errors say
+        /// why. The last flush at shutdown still gets its attempt.
+        #[test]
+        fn a_receiver_asking_for_a_long_pause_gets_no_request_meanwhile() {
+            run(async {
+                let throttled = "HTTP/1.1 429 Too Many Requests\r\nretry-after: 999999999\r\n\
+                                 connection: close\r\ncontent-length: 0\r\n\r\n";
+                let (url, attempts) = server(&[throttled], None).await;
+                let mut target = target(url);
+                target.timeout = Duration::from_millis(400);
+                let transport = Transport::new(&target, super::super::TRACES).unwrap();
+                let first = transport.send_body(b"spans".to_vec(), std::future::pending());
+                assert!(first.await.unwrap_err().contains("429"));
+                for _ in 0..3 {
+                    let started = Instant::now();
+                    let error = transport
+                        .send_body(b"spans".to_vec(), std::future::pending())
+                        .await
+                        .unwrap_err();
+                    assert!(
+                        error.starts_with("not sent") && error.contains("429"),
+                        "{error}"
+                    );
+                    // Held until its last moment to start, a quarter of its timeout before it.
+                    assert!(started.elapsed() >= Duration::from_millis(250));
+                }
+                assert_eq!(attempts.load(Ordering::SeqCst), 1);
+                let closing = std::future::ready(());
+                assert!(
+                    transport
+                        .send_body(b"spans".to_vec(), closing)
+                        .await
+                        .is_err()
+                );
+                assert_eq!(attempts.load(Ordering::SeqCst), 2);
+            });
+        }
+
+        /// Failed requests in a row space the next ones out (a backoff from 100 ms, doubling),
+        /// and a request that gets through ends that: a receiver refusing every request
+        /// (a wrong path, a bad certificate) is not sent the next batch at once, each time.
+        #[test]
+        fn failed_requests_space_out_the_next_until_one_gets_through() {
+            run(async {
+                let bad = "HTTP/1.1 404 Not Found\r\nconnection: close\r\n\
+                           content-length: 0\r\n\r\n";
+                let ok = "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+                let (url, attempts) = server(&[bad, bad, bad, ok], None).await;
+                let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                let mut gaps = Vec::new();
+                let mut last = Instant::now();
+                for expect_ok in [false, false, false, true, true] {
+                    let sent = transport
+                        .send_body(b"spans".to_vec(), std::future::pending())
+                        .await;
+                    assert_eq!(sent.is_ok(), expect_ok, "{sent:?}");
+                    gaps.push(last.elapsed());
+                    last = Instant::now();
+                }
+                assert_eq!(attempts.load(Ordering::SeqCst), 5);
+                // After the first failure at least 50 ms (half of 100), then 100, then 200;
+                // none after a success.
+                for (gap, least) in gaps[1..4].iter().zip([50, 100, 200]) {
+                    assert!(*gap >= Duration::from_millis(least), "{gaps:?}");
+                }
+                assert!(gaps[4] < Duration::from_millis(50), "{gaps:?}");
             });
         }
 

@@ -427,11 +427,13 @@ fn a_request_target_in_absolute_form_is_served_as_its_path() {
         ("ftp://host/metrics", 404),
         ("/metrics", 200),
     ] {
+        let (renderer, _thread) = Renderer::start(render_registry).unwrap();
         let response = respond(
             &format!("GET {target} HTTP/1.1\r\n\r\n"),
             Instant::now(),
             &AtomicBool::new(false),
             &ConnectionState::new(),
+            &renderer,
         );
         assert_eq!(response.status, status, "{target}");
     }
@@ -816,4 +818,32 @@ fn stalled_for(for_: Duration) -> Connection {
             ..ConnectionState::new()
         }),
     }
+}
+
+/// Every rendering is made on the one rendering thread, whichever connection asks for it: made
+/// on each connection's thread, renderings went into as many allocator arenas, which kept
+/// about twenty times their size after clients that never read had been answered. A
+/// rendering that panics is an empty one, and the thread renders on.
+#[test]
+fn renderings_are_made_on_the_one_rendering_thread() {
+    fn thread_name(_: Format) -> String {
+        std::thread::current().name().unwrap_or("").to_owned()
+    }
+    let (renderer, thread) = Renderer::start(thread_name).unwrap();
+    let answers: Vec<String> = (0..3)
+        .map(|_| {
+            let renderer = renderer.clone();
+            std::thread::spawn(move || renderer.render(Format::Text))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|asking| asking.join().unwrap())
+        .collect();
+    assert_eq!(answers, vec!["godtrace-prometheus-render"; 3]);
+    let (panicky, panicky_thread) = Renderer::start(|_| panic!("a rendering panicked")).unwrap();
+    assert_eq!(panicky.render(Format::OpenMetrics), "");
+    assert_eq!(panicky.render(Format::Text), "", "renders on after a panic");
+    drop((renderer, panicky));
+    thread.join().unwrap();
+    panicky_thread.join().unwrap();
 }

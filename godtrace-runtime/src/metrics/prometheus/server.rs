@@ -25,6 +25,7 @@
 //! thread, and those give up their client as soon as they see the stop flag.
 use super::render::{Format, negotiate, render_registry};
 use crate::metrics::worker::JoinableThread;
+use renderer::Renderer;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -685,46 +686,6 @@ fn exposition(
     )
 }
 
-/// The one thread that renders: every rendering, and what it allocates on the way (the
-/// snapshot of every series), is made there. Made on each connection's own thread, they
-/// went into as many allocator arenas (glibc gives threads arenas of their own, up to eight
-/// per core, and each keeps its peak): clients scraping without reading, each answered with a
-/// fresh rendering, held about twenty times the renderings' size after they were let go.
-#[derive(Clone)]
-struct Renderer {
-    jobs: mpsc::Sender<(Format, mpsc::SyncSender<String>)>,
-    /// What renders ([`render_registry`]).
-    render: fn(Format) -> String,
-}
-
-impl Renderer {
-    /// Starts the thread, rendering with `render`; it ends once every `Renderer` is dropped
-    /// (and a rendering under way is done).
-    fn start(render: fn(Format) -> String) -> io::Result<(Renderer, JoinHandle<()>)> {
-        let (jobs, incoming) = mpsc::channel::<(Format, mpsc::SyncSender<String>)>();
-        let thread = std::thread::Builder::new()
-            .name("godtrace-prometheus-render".to_owned())
-            .spawn(move || {
-                let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
-                for (format, reply) in incoming {
-                    let body = catch_unwind(|| render(format));
-                    // A rendering that panicked is an empty one (reported as any panic is).
-                    let _ = reply.send(body.unwrap_or_default());
-                }
-            })?;
-        Ok((Renderer { jobs, render }, thread))
-    }
-
-    /// The metrics in `format`, rendered on the rendering thread (here should it be gone).
-    fn render(&self, format: Format) -> String {
-        let (reply, body) = mpsc::sync_channel(1);
-        if self.jobs.send((format, reply)).is_err() {
-            return (self.render)(format);
-        }
-        body.recv().unwrap_or_else(|_| (self.render)(format))
-    }
-}
-
 /// Renderings held at once by the connections sending them, before a new one is made: a
 /// rendering is a multiple of what the metrics hold (each bucket line repeats its series'
 /// labels), so clients that request and then read slowly or not at all would otherwise hold
@@ -888,6 +849,7 @@ fn shared_rendering(
     Some(body)
 }
 
+mod renderer;
 #[cfg(test)]
 mod tests;
 

@@ -73,8 +73,9 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
 }
 
 /// The address `OTEL_EXPORTER_PROMETHEUS_HOST` and `OTEL_EXPORTER_PROMETHEUS_PORT` name, when
-/// either is set: the host defaults to `localhost` and the port to 9464 (the specification's
-/// defaults); an IPv6 host may come with or without brackets.
+/// either is set: the host defaults to the specification's `localhost`, as `127.0.0.1` (a
+/// name may resolve to `::1` first, which a scrape of `127.0.0.1` would not reach), and the
+/// port to 9464; an IPv6 host may come with or without brackets.
 fn prometheus_host_port(vars: &Vars<'_>) -> Result<Option<String>, InitError> {
     const HOST: &str = "OTEL_EXPORTER_PROMETHEUS_HOST";
     const PORT: &str = "OTEL_EXPORTER_PROMETHEUS_PORT";
@@ -83,7 +84,7 @@ fn prometheus_host_port(vars: &Vars<'_>) -> Result<Option<String>, InitError> {
     if host.is_none() && port.is_none() {
         return Ok(None);
     }
-    let host = match host.unwrap_or("localhost") {
+    let host = match host.unwrap_or("127.0.0.1") {
         v6 if v6.contains(':') && !v6.starts_with('[') => format!("[{v6}]"),
         host => host.to_owned(),
     };

@@ -168,8 +168,8 @@ fn otel_metrics_exporter_switches_exporters() {
     assert!(s.otlp.is_some() && s.prometheus.is_some());
 }
 
-/// `OTEL_EXPORTER_PROMETHEUS_HOST` and `_PORT` (the specification's, defaults `localhost` and
-/// 9464) place the endpoint `OTEL_METRICS_EXPORTER=prometheus` turns on; they were ignored.
+/// `OTEL_EXPORTER_PROMETHEUS_HOST` and `_PORT` (the specification's, defaults `localhost`, as
+/// `127.0.0.1`, and 9464) place the endpoint `OTEL_METRICS_EXPORTER=prometheus` turns on; they were ignored.
 /// `GODTRACE_PROMETHEUS_LISTEN` and code still win, and a bad value is an error.
 #[test]
 fn prometheus_host_and_port_variables_place_the_endpoint() {
@@ -182,7 +182,7 @@ fn prometheus_host_and_port_variables_place_the_endpoint() {
             .map(|s| s.prometheus)
     };
     let port = [("OTEL_EXPORTER_PROMETHEUS_PORT", "19999")];
-    assert_eq!(resolve(&port).unwrap().as_deref(), Some("localhost:19999"));
+    assert_eq!(resolve(&port).unwrap().as_deref(), Some("127.0.0.1:19999"));
     let host = [("OTEL_EXPORTER_PROMETHEUS_HOST", "0.0.0.0")];
     assert_eq!(resolve(&host).unwrap().as_deref(), Some("0.0.0.0:9464"));
     let v6 = [

@@ -475,3 +475,20 @@ fn sdk_disabled_records_and_exports_nothing() {
     guard.flush();
     assert_eq!(godtrace::stats(), godtrace::Stats::default());
 }
+
+/// A generic gRPC endpoint without a scheme (`collector:4317`) that spans use over gRPC is
+/// not refused because metrics, switched off, would speak HTTP to it: an unused signal's check
+/// of an endpoint asks only what no protocol would take.
+#[test]
+fn a_grpc_endpoint_without_scheme_is_not_refused_for_an_unused_http_signal() {
+    crate::support::own_process!();
+    let guard = godtrace::init(Config::new("config-env").with_env_vars([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "127.0.0.1:9"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+    ]))
+    .expect("spans go over gRPC, where host:port is an endpoint");
+    drop(guard);
+}

@@ -242,16 +242,16 @@ pub(crate) fn check_unused(sources: &Sources<'_>) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Checks every endpoint `sources` hold as [`resolve`] would check the one it uses: a URL, or
-/// over gRPC (or with no protocol set, which may end up gRPC) `host:port` without a scheme.
+/// Checks every endpoint `sources` hold for what no protocol would take: a URL, or `host:port`
+/// without a scheme (what a gRPC endpoint may be). Not against this signal's protocol: a
+/// generic endpoint this signal leaves unused may be another's, over another protocol.
 fn check_endpoints(sources: &Sources<'_>) -> Result<(), InitError> {
-    let protocol = sources.first(|l| l.protocol.as_ref()).map(|p| p.value);
     for (layer, _) in sources.ordered() {
         let Some(given) = &layer.endpoint else {
             continue;
         };
-        let as_used = url::with_grpc_scheme(&given.value, protocol.unwrap_or(Protocol::Grpc), true);
-        url::normalize(&given.name, &as_used, url::EXAMPLE)?;
+        let as_grpc = url::with_grpc_scheme(&given.value, Protocol::Grpc, true);
+        url::normalize(&given.name, &as_grpc, url::EXAMPLE)?;
     }
     Ok(())
 }

@@ -181,6 +181,9 @@ pub(crate) fn secrets(url: &str) -> Vec<String> {
             secrets.push(password.to_owned());
             let decoded = crate::text::percent_decode_lenient(password);
             secrets.push(String::from_utf8_lossy(&decoded).into_owned());
+            // Its `%`s encoded again, as a receiver quoting the decoded password in a URL
+            // would write them (a `%` that starts no escape is sent as it is).
+            secrets.push(password.replace('%', "%25"));
         }
         if let Some(credentials) = basic_credentials(url) {
             let encoded = credentials["Basic ".len()..].to_owned();
@@ -508,6 +511,7 @@ mod tests {
             Some(format!("Basic {}", base64(b"user%:pAss%4")))
         );
         assert_eq!(scrub("401 for pass%word1", url), "401 for <redacted>");
+        assert_eq!(scrub("401 for pass%25word1", url), "401 for <redacted>");
     }
 
     /// A receiver may quote the credentials in the form they were sent: decoded, or as the

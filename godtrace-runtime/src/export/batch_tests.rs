@@ -680,3 +680,104 @@ fn spans_waiting_behind_requests_in_flight_show_in_the_queue_length() {
     assert_eq!(counters.snapshot().queue_len, 300);
     let _ = returns(move || processor.shutdown(Duration::from_millis(200)));
 }
+
+/// An exporter whose first request fails and asks for a pause (as `Pace` tells the export
+/// thread): it records when each request starts.
+#[derive(Debug, Default)]
+struct Paced {
+    starts: std::sync::Mutex<Vec<std::time::Instant>>,
+    pause_until: std::sync::Mutex<Option<std::time::Instant>>,
+    delivered: AtomicU64,
+}
+
+struct PacedHandle(Arc<Paced>);
+
+/// How long the first failed request's pause lasts.
+const PAUSE: Duration = Duration::from_millis(600);
+
+impl worker::Exporter for PacedHandle {
+    const IN_FLIGHT: usize = 2;
+    const PREPARE_AHEAD: bool = true;
+    type Request = usize;
+
+    fn set_resource(&mut self, _resource: &Resource) {}
+
+    fn prepare(&self, batch: &mut Vec<Queued>, _emptied: &mut Vec<Box<Live>>) -> usize {
+        batch.drain(..).count()
+    }
+
+    async fn send(
+        &self,
+        spans: usize,
+        _closing: worker::ShutdownBegun,
+    ) -> Result<worker::Accepted, String> {
+        let this = &self.0;
+        let first = {
+            let mut starts = this.starts.lock().unwrap();
+            starts.push(std::time::Instant::now());
+            starts.len() == 1
+        };
+        if first {
+            *this.pause_until.lock().unwrap() = Some(std::time::Instant::now() + PAUSE);
+            return Err("429 Too Many Requests".into());
+        }
+        this.delivered.fetch_add(spans as u64, Ordering::SeqCst);
+        Ok(worker::Accepted::All)
+    }
+
+    fn pace(&self) -> worker::Pace {
+        let until = *self.0.pause_until.lock().unwrap();
+        worker::Pace {
+            not_before: until.filter(|until| *until > std::time::Instant::now()),
+            one_at_a_time: until.is_some() && self.0.delivered.load(Ordering::SeqCst) == 0,
+        }
+    }
+
+    fn shutdown(&mut self, _timeout: Duration) {}
+}
+
+/// After a failed request the receiver asks for a pause: no request starts before it ends,
+/// the batches recorded meanwhile wait (in the queue, or prepared) and go once it has, one
+/// request at a time until one gets through; none is failed for the pause. (They were sent
+/// at once, one after the other, each failing.)
+#[test]
+fn no_request_starts_during_a_pause_and_nothing_waiting_is_lost() {
+    let exporter = Arc::new(Paced::default());
+    let (processor, counters) = start_exporter(
+        PacedHandle(exporter.clone()),
+        5000,
+        100,
+        Duration::from_millis(20),
+    );
+    for i in 0..100 {
+        processor.on_end(span(i));
+    }
+    // The first batch goes, fails, and the pause begins.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while exporter.pause_until.lock().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first request went"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for i in 100..1000 {
+        processor.on_end(span(i));
+    }
+    let processor = returns(move || {
+        processor.flush().unwrap();
+        processor
+    });
+    let starts = exporter.starts.lock().unwrap().clone();
+    let paused_from = starts[0];
+    for start in &starts[1..] {
+        assert!(
+            start.duration_since(paused_from) >= PAUSE,
+            "a request started {:?} into the pause",
+            start.duration_since(paused_from)
+        );
+    }
+    assert_eq!(get(&counters.failed_spans), 100, "the first batch only");
+    assert_eq!(get(&exporter.delivered), 900);
+    returns(move || processor.shutdown(Duration::from_secs(5)).unwrap());
+}

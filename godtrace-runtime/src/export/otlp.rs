@@ -5,7 +5,7 @@
 //! HTTP client belong to that runtime.
 use super::encode::RequestEncoder;
 use super::lanes::Queued;
-use super::worker::{Accepted, Exporter, ShutdownBegun};
+use super::worker::{Accepted, Exporter, Pace, ShutdownBegun};
 use crate::config::OtlpTarget;
 use crate::otlp::transport::{self, Transport};
 use crate::span::Live;
@@ -88,6 +88,13 @@ impl Exporter for OtlpExporter {
                 },
             },
         )
+    }
+
+    fn pace(&self) -> Pace {
+        Pace {
+            not_before: self.transport.paused_until(),
+            one_at_a_time: self.transport.failing(),
+        }
     }
 
     fn shutdown(&mut self, _timeout: Duration) {}

@@ -53,8 +53,34 @@ pub(crate) trait Exporter: 'static {
         closing: ShutdownBegun,
     ) -> impl Future<Output = Result<Accepted, String>> + '_;
 
+    /// When the next request may start (see [`Pace`]); at once, by default.
+    fn pace(&self) -> Pace {
+        Pace::default()
+    }
+
     /// Called once, after the last export.
     fn shutdown(&mut self, timeout: Duration);
+}
+
+/// How requests may start now: after a failed request the receiver is given a pause (a
+/// throttling collector's `Retry-After`, a backoff after other failures) before the next
+/// batch is sent, which until then waits in the queue like the spans behind it; and while
+/// requests fail they go one at a time, so that a receiver back from a pause gets one
+/// request, not as many as may be in flight. Neither holds back shutdown's last flush.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Pace {
+    /// No request starts before then.
+    pub(crate) not_before: Option<Instant>,
+    /// At most one request in flight.
+    pub(crate) one_at_a_time: bool,
+}
+
+/// Sleeps until `until`; for ever when it is `None`.
+async fn sleep_until_some(until: Option<Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Completes once shutdown has begun (see [`Exporter::send`]).
@@ -287,14 +313,27 @@ impl ExportLoop<'_> {
             if self.past_deadline() {
                 self.give_up_queued();
             }
-            while in_flight.len() < E::IN_FLIGHT
+            // Shutdown's last flush is not held back by a pause.
+            let closing = self.shared.deadline.borrow().is_some();
+            let pace = if closing {
+                Pace::default()
+            } else {
+                exporter.pace()
+            };
+            let room = if pace.one_at_a_time { 1 } else { E::IN_FLIGHT };
+            while pace.not_before.is_none()
+                && in_flight.len() < room
                 && let Some(next) = prepared.pop_front()
             {
                 self.start_send(exporter, next, &mut in_flight);
             }
+            // A batch waiting out a pause: woken when it ends.
+            let paused = pace.not_before.filter(|_| !prepared.is_empty());
             let waiting: usize = prepared.iter().map(|p| p.spans).sum();
             let sending = waiting + in_flight.iter().map(|s| s.spans).sum::<usize>();
-            let may_take = in_flight.len() < E::IN_FLIGHT
+            // Beyond what may start now, only what preparing ahead allows: a pause does not
+            // move the queue into prepared requests without bound.
+            let may_take = (pace.not_before.is_none() && in_flight.len() < room)
                 || (E::PREPARE_AHEAD
                     && waiting + settings.max_export_batch_size <= settings.max_queue_size);
             if may_take && self.take_batch(&mut timer, &mut batch, sending) {
@@ -312,10 +351,13 @@ impl ExportLoop<'_> {
                 continue;
             }
             if in_flight.is_empty() {
-                if let Some(deadline) = self.finished() {
+                if paused.is_none()
+                    && let Some(deadline) = self.finished()
+                {
                     return deadline;
                 }
-                self.wait_for_batch(timer).await;
+                self.wait_for_batch(paused.map_or(timer, |until| until.min(timer)))
+                    .await;
                 continue;
             }
             if !may_take {
@@ -327,6 +369,7 @@ impl ExportLoop<'_> {
                 () = any_completes(&mut in_flight) => {}
                 () = self.shared.wake.notified(), if may_take => {}
                 () = tokio::time::sleep_until(timer.into()), if may_take => {}
+                () = sleep_until_some(paused) => {}
                 // A slow backend does not hold back the report of dropped spans.
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }

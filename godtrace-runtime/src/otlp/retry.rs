@@ -302,6 +302,12 @@ impl Pause {
         Some((until, state.why.clone()))
     }
 
+    /// Whether the last request failed: then requests go one at a time, so that a receiver
+    /// back from a pause gets one, not as many as may be in flight.
+    pub(crate) fn failing(&self) -> bool {
+        self.state().failures > 0
+    }
+
     /// A request got through: the next goes at once.
     pub(crate) fn got_through(&self) {
         *self.state() = PauseState::default();

@@ -8,7 +8,7 @@ use super::body::BodyWriter;
 use super::retry::{Failure, Pause, Retry, Schedule};
 use crate::config::{Compression, OtlpTarget, Protocol};
 use bytes::Bytes;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The most of an answer's body read: a partial success or an error's details, a few hundred
 /// bytes in practice. A receiver sending more (or without end) costs no more memory.
@@ -138,6 +138,16 @@ impl Transport {
         self.body.body(request, records)
     }
 
+    /// When the next request may go, after a failed one ([`Pause`]); `None`: now.
+    pub(crate) fn paused_until(&self) -> Option<Instant> {
+        self.pause.until().map(|(until, _)| until)
+    }
+
+    /// Whether the last request failed (see [`Pause::failing`]).
+    pub(crate) fn failing(&self) -> bool {
+        self.pause.failing()
+    }
+
     /// Whether bodies are gzipped.
     pub(crate) fn compresses(&self) -> bool {
         self.body.compresses()
@@ -191,8 +201,16 @@ impl Transport {
                 }
             }
         }
+        // A request given up from outside (the exporter's own bound on it, which ends before
+        // an attempt does when the receiver never answers) counts as failed too.
+        let unanswered = FailsUnlessAnswered {
+            pause: &self.pause,
+            timeout: self.timeout,
+            answered: std::cell::Cell::new(false),
+        };
         // Reported, and kept for the requests the pause holds back.
         let failed = |failure: Failure| {
+            unanswered.answered.set(true);
             let message = self.without_secrets(failure.message);
             self.pause.failed(failure.retry, &message);
             Err(message)
@@ -200,6 +218,7 @@ impl Transport {
         loop {
             let failure = match self.attempt(body.clone()).await {
                 Ok(answer) => {
+                    unanswered.answered.set(true);
                     // Requests waiting to connect again go now: the receiver is back.
                     self.pause.got_through();
                     self.reachable.notify_waiters();
@@ -246,6 +265,23 @@ impl Transport {
             Wire::Grpc(client) => client.send(body).await,
             #[cfg(feature = "otlp-http")]
             Wire::Http(client) => client.send(body).await,
+        }
+    }
+}
+
+/// Counts a request failed, with the pause that follows, when it is dropped before it was
+/// answered or failed (`answered`): given up from outside while an attempt waited.
+struct FailsUnlessAnswered<'a> {
+    pause: &'a Pause,
+    timeout: Duration,
+    answered: std::cell::Cell<bool>,
+}
+
+impl Drop for FailsUnlessAnswered<'_> {
+    fn drop(&mut self) {
+        if !self.answered.get() {
+            let why = format!("no answer within {} ms", self.timeout.as_millis());
+            self.pause.failed(Retry::No, &why);
         }
     }
 }
@@ -631,6 +667,11 @@ mod grpc {
                 let (target, connections) = receiver(|_, _| Answer::Never).await;
                 let transport = Transport::new(&target, super::super::TRACES).unwrap();
                 for _ in 0..4 {
+                    // Each request given up is a failed one: the next waits out its pause
+                    // first, here, so that each gets to its connection.
+                    if let Some(until) = transport.paused_until() {
+                        tokio::time::sleep_until(until.into()).await;
+                    }
                     let sent = transport.send_body(FRAME.to_vec(), std::future::pending());
                     let given_up = tokio::time::timeout(Duration::from_millis(200), sent).await;
                     assert!(given_up.is_err());
@@ -1020,6 +1061,22 @@ mod http {
                         .is_err()
                 );
                 assert_eq!(attempts.load(Ordering::SeqCst), 2);
+            });
+        }
+
+        /// A request given up from outside before any answer (the export thread's own bound
+        /// on it: a receiver that never answers) counts as failed: the next waits, and goes
+        /// alone. (Requests went out in pairs, each second, with no pause.)
+        #[test]
+        fn a_request_given_up_unanswered_pauses_the_next() {
+            run(async {
+                let (url, attempts) = server(&["HTTP/1.1 200 OK\r\n"], Some(Vec::new())).await;
+                let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                let send = transport.send_body(b"spans".to_vec(), std::future::pending());
+                let outer = tokio::time::timeout(Duration::from_millis(200), send).await;
+                assert!(outer.is_err(), "never answered");
+                assert_eq!(attempts.load(Ordering::SeqCst), 1);
+                assert!(transport.paused_until().is_some() && transport.failing());
             });
         }
 

@@ -705,11 +705,7 @@ fn endpoints_are_checked_when_nothing_is_exported() {
     for (var, value, protocol) in [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "garbage endpoint", None),
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "h:1/a b", None),
-        (
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            "localhost:4318",
-            Some("http/protobuf"),
-        ),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "h:99999", Some("grpc")),
     ] {
         let mut vars = vec![("OTEL_TRACES_EXPORTER", "none"), (var, value)];
         vars.extend(protocol.map(|p| ("OTEL_EXPORTER_OTLP_PROTOCOL", p)));
@@ -718,10 +714,12 @@ fn endpoints_are_checked_when_nothing_is_exported() {
             other => panic!("{var}={value}: {other:?}"),
         }
     }
-    // gRPC's `host:port` without a scheme stays valid.
+    // gRPC's `host:port` without a scheme stays valid, also where this signal's protocol
+    // would not take it: the generic endpoint may be the other signal's.
     let grpc = Config::new("svc").with_env_vars([
         ("OTEL_TRACES_EXPORTER", "none"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
     ]);
     assert!(grpc.resolve().is_ok());
 }

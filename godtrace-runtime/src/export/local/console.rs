@@ -75,6 +75,10 @@ impl<E: Exporter> Exporter for WithTree<E> {
         self.inner.send(request, closing)
     }
 
+    fn pace(&self) -> super::super::worker::Pace {
+        self.inner.pace()
+    }
+
     /// Prints what is left, complete or not, then shuts the inner exporter down.
     fn shutdown(&mut self, timeout: Duration) {
         self.printer.get_mut().print_all();

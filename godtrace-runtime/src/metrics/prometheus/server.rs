@@ -819,7 +819,7 @@ fn shared_rendering(
     stop: &AtomicBool,
     waiting: Option<&ConnectionState>,
     make_room: impl FnOnce(),
-    render: impl FnOnce(Format) -> String,
+    render: impl FnOnce(Format) -> Option<String>,
 ) -> Option<Arc<String>> {
     // The scrapes queued here while the server stops do not each render in turn (the rendering
     // they would share is let go as its writer gives up): the stop waits for their threads.
@@ -841,7 +841,8 @@ fn shared_rendering(
         return None;
     }
     let started = Instant::now();
-    let body = Arc::new(render(format));
+    // None: the rendering failed (it panicked), and the scrape is answered 503.
+    let body = Arc::new(render(format)?);
     *slot = Some(Rendered {
         started,
         body: Arc::downgrade(&body),

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 /// fresh rendering, held about twenty times the renderings' size after they were let go.
 #[derive(Clone)]
 pub(super) struct Renderer {
-    jobs: mpsc::Sender<(Format, mpsc::SyncSender<String>)>,
+    jobs: mpsc::Sender<(Format, mpsc::SyncSender<Option<String>>)>,
     /// What renders (`render_registry`).
     render: fn(Format) -> String,
 }
@@ -21,26 +21,28 @@ impl Renderer {
     /// Starts the thread, rendering with `render`; it ends once every `Renderer` is dropped
     /// (and a rendering under way is done).
     pub(super) fn start(render: fn(Format) -> String) -> io::Result<(Renderer, JoinHandle<()>)> {
-        let (jobs, incoming) = mpsc::channel::<(Format, mpsc::SyncSender<String>)>();
+        let (jobs, incoming) = mpsc::channel::<(Format, mpsc::SyncSender<Option<String>>)>();
         let thread = std::thread::Builder::new()
             .name("godtrace-prometheus-render".to_owned())
             .spawn(move || {
                 let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
                 for (format, reply) in incoming {
-                    let body = catch_unwind(|| render(format));
-                    // A rendering that panicked is an empty one (reported as any panic is).
-                    let _ = reply.send(body.unwrap_or_default());
+                    // A rendering that panicked is none (the panic is reported as any is): the
+                    // scrape is answered 503 rather than with an empty exposition, which
+                    // Prometheus would take for metrics that are all gone.
+                    let _ = reply.send(catch_unwind(|| render(format)).ok());
                 }
             })?;
         Ok((Renderer { jobs, render }, thread))
     }
 
-    /// The metrics in `format`, rendered on the rendering thread (here should it be gone).
-    pub(super) fn render(&self, format: Format) -> String {
+    /// The metrics in `format`, rendered on the rendering thread (here should it be gone);
+    /// `None` when the rendering panicked.
+    pub(super) fn render(&self, format: Format) -> Option<String> {
         let (reply, body) = mpsc::sync_channel(1);
         if self.jobs.send((format, reply)).is_err() {
-            return (self.render)(format);
+            return Some((self.render)(format));
         }
-        body.recv().unwrap_or_else(|_| (self.render)(format))
+        body.recv().unwrap_or_else(|_| Some((self.render)(format)))
     }
 }

@@ -456,7 +456,7 @@ fn scrapes_share_a_rendering_only_when_it_started_after_they_arrived() {
             || {},
             |_| {
                 renderings.set(renderings.get() + 1);
-                format!("rendering {}", renderings.get())
+                Some(format!("rendering {}", renderings.get()))
             },
         )
         .expect("the server runs")
@@ -576,7 +576,7 @@ fn a_scrape_arriving_while_room_is_made_shares_the_rendering() {
             during = Some(Instant::now());
             std::thread::sleep(Duration::from_millis(5));
         },
-        |_| "the rendering".to_owned(),
+        |_| Some("the rendering".to_owned()),
     )
     .expect("the server runs");
     let arrived_meanwhile = during.expect("room was made");
@@ -612,7 +612,7 @@ fn scrapes_queued_behind_a_rendering_give_up_when_the_server_stops() {
             || {},
             |_| {
                 renderings.fetch_add(1, Ordering::SeqCst);
-                render()
+                Some(render())
             },
         )
     };
@@ -823,14 +823,15 @@ fn stalled_for(for_: Duration) -> Connection {
 /// Every rendering is made on the one rendering thread, whichever connection asks for it: made
 /// on each connection's thread, renderings went into as many allocator arenas, which kept
 /// about twenty times their size after clients that never read had been answered. A
-/// rendering that panics is an empty one, and the thread renders on.
+/// rendering that panics is none (the scrape gets a 503, not an empty exposition), and the
+/// thread renders on.
 #[test]
 fn renderings_are_made_on_the_one_rendering_thread() {
     fn thread_name(_: Format) -> String {
         std::thread::current().name().unwrap_or("").to_owned()
     }
     let (renderer, thread) = Renderer::start(thread_name).unwrap();
-    let answers: Vec<String> = (0..3)
+    let answers: Vec<Option<String>> = (0..3)
         .map(|_| {
             let renderer = renderer.clone();
             std::thread::spawn(move || renderer.render(Format::Text))
@@ -839,11 +840,34 @@ fn renderings_are_made_on_the_one_rendering_thread() {
         .into_iter()
         .map(|asking| asking.join().unwrap())
         .collect();
-    assert_eq!(answers, vec!["godtrace-prometheus-render"; 3]);
+    assert_eq!(
+        answers,
+        vec![Some("godtrace-prometheus-render".to_owned()); 3]
+    );
     let (panicky, panicky_thread) = Renderer::start(|_| panic!("a rendering panicked")).unwrap();
-    assert_eq!(panicky.render(Format::OpenMetrics), "");
-    assert_eq!(panicky.render(Format::Text), "", "renders on after a panic");
+    assert_eq!(panicky.render(Format::OpenMetrics), None);
+    assert_eq!(
+        panicky.render(Format::Text),
+        None,
+        "renders on after a panic"
+    );
     drop((renderer, panicky));
     thread.join().unwrap();
     panicky_thread.join().unwrap();
+}
+
+/// A scrape whose rendering panicked is answered 503: an empty 200 would read to Prometheus
+/// as every series gone (stale), not as a failed scrape.
+#[test]
+fn a_rendering_that_panicked_is_a_503() {
+    let (renderer, _thread) = Renderer::start(|_| panic!("a rendering panicked")).unwrap();
+    // Arrived after any rendering another test may have under way: this one renders.
+    let response = respond(
+        "GET /metrics HTTP/1.1\r\n\r\n",
+        Instant::now() + Duration::from_secs(3600),
+        &AtomicBool::new(false),
+        &ConnectionState::new(),
+        &renderer,
+    );
+    assert_eq!(response.status, 503);
 }

@@ -270,6 +270,9 @@ const MAX_PAUSE: Duration = Duration::from_secs(60);
 /// delay (at most [`MAX_PAUSE`]) or else a backoff that doubles with each failed request in a
 /// row (as [`Schedule`]'s, jittered, from 100 ms to 5 s); a request that gets through ends it.
 pub(crate) struct Pause {
+    /// Whether the last request failed: read without the lock by every request, and by the
+    /// export thread before each batch, while requests get through.
+    engaged: std::sync::atomic::AtomicBool,
     state: std::sync::Mutex<PauseState>,
 }
 
@@ -286,6 +289,7 @@ struct PauseState {
 impl Pause {
     pub(crate) fn new() -> Pause {
         Pause {
+            engaged: std::sync::atomic::AtomicBool::new(false),
             state: std::sync::Mutex::new(PauseState::default()),
         }
     }
@@ -297,6 +301,9 @@ impl Pause {
 
     /// When the next request may go, if that is later than now, and why the last failed.
     pub(crate) fn until(&self) -> Option<(Instant, String)> {
+        if !self.failing() {
+            return None;
+        }
         let state = self.state();
         let until = state.until.filter(|until| *until > Instant::now())?;
         Some((until, state.why.clone()))
@@ -305,12 +312,18 @@ impl Pause {
     /// Whether the last request failed: then requests go one at a time, so that a receiver
     /// back from a pause gets one, not as many as may be in flight.
     pub(crate) fn failing(&self) -> bool {
-        self.state().failures > 0
+        self.engaged.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// A request got through: the next goes at once.
     pub(crate) fn got_through(&self) {
-        *self.state() = PauseState::default();
+        if self.failing() {
+            // Under the lock, as `failed` sets it: the two never cross.
+            let mut state = self.state();
+            *state = PauseState::default();
+            self.engaged
+                .store(false, std::sync::atomic::Ordering::Release);
+        }
     }
 
     /// A request failed, its last attempt with `retry`, saying `why`: the next waits.
@@ -325,6 +338,8 @@ impl Pause {
             _ => backoff,
         };
         state.until = Instant::now().checked_add(pause);
+        self.engaged
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -688,6 +688,8 @@ struct Paced {
     starts: std::sync::Mutex<Vec<std::time::Instant>>,
     pause_until: std::sync::Mutex<Option<std::time::Instant>>,
     delivered: AtomicU64,
+    /// How often the export thread asked how requests may start: once per turn of its loop.
+    pace_asked: AtomicU64,
 }
 
 struct PacedHandle(Arc<Paced>);
@@ -726,6 +728,7 @@ impl worker::Exporter for PacedHandle {
     }
 
     fn pace(&self) -> worker::Pace {
+        self.0.pace_asked.fetch_add(1, Ordering::SeqCst);
         let until = *self.0.pause_until.lock().unwrap();
         worker::Pace {
             not_before: until.filter(|until| *until > std::time::Instant::now()),
@@ -779,5 +782,48 @@ fn no_request_starts_during_a_pause_and_nothing_waiting_is_lost() {
     }
     assert_eq!(get(&counters.failed_spans), 100, "the first batch only");
     assert_eq!(get(&exporter.delivered), 900);
+    returns(move || processor.shutdown(Duration::from_secs(5)).unwrap());
+}
+
+/// While a pause lasts and the export thread can take nothing more (prepared requests fill
+/// the queue's size), it sleeps until the pause ends: it spun, at half a core or more, once the
+/// schedule delay had passed. Meanwhile the queue's length is still shown.
+#[test]
+fn a_paused_export_thread_sleeps_when_it_can_take_nothing() {
+    let exporter = Arc::new(Paced::default());
+    let (processor, counters) = start_exporter(
+        PacedHandle(exporter.clone()),
+        300,
+        100,
+        Duration::from_millis(10),
+    );
+    for i in 0..100 {
+        processor.on_end(span(i));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while exporter.pause_until.lock().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first request went"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Prepared requests fill the queue's size; then spans wait in the queue behind them.
+    for i in 100..400 {
+        processor.on_end(span(i));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    for i in 400..500 {
+        processor.on_end(span(i));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let asked = get(&exporter.pace_asked);
+    std::thread::sleep(Duration::from_millis(300));
+    let turns = get(&exporter.pace_asked) - asked;
+    assert!(
+        turns < 20,
+        "{turns} turns of the export loop in 300 ms of pause"
+    );
+    assert_eq!(get(&counters.queue_len), 100, "the spans waiting are shown");
     returns(move || processor.shutdown(Duration::from_secs(5)).unwrap());
 }

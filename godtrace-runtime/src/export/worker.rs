@@ -350,20 +350,26 @@ impl ExportLoop<'_> {
                 crate::span::return_spares(&mut emptied);
                 continue;
             }
+            if !may_take {
+                // Requests fill the exporter's room (or wait out a pause): nothing is taken,
+                // but what the lanes hold is counted as waiting (`Stats::queue_len`).
+                drop(self.collect());
+            }
             if in_flight.is_empty() {
                 if paused.is_none()
                     && let Some(deadline) = self.finished()
                 {
                     return deadline;
                 }
-                self.wait_for_batch(paused.map_or(timer, |until| until.min(timer)))
-                    .await;
+                // Paused: the timer is not waited for when nothing may be taken (it is past
+                // once the schedule delay is: waiting for it would spin until the pause ends).
+                let until = match paused {
+                    Some(paused) if !may_take => paused,
+                    Some(paused) => paused.min(timer),
+                    None => timer,
+                };
+                self.wait_for_batch(until).await;
                 continue;
-            }
-            if !may_take {
-                // Requests fill the exporter's room: nothing is taken, but what the lanes
-                // hold is counted as waiting (`Stats::queue_len`).
-                drop(self.collect());
             }
             tokio::select! {
                 () = any_completes(&mut in_flight) => {}

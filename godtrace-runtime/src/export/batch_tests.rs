@@ -739,23 +739,18 @@ impl worker::Exporter for PacedHandle {
     fn shutdown(&mut self, _timeout: Duration) {}
 }
 
-/// After a failed request the receiver asks for a pause: no request starts before it ends,
-/// the batches recorded meanwhile wait (in the queue, or prepared) and go once it has, one
-/// request at a time until one gets through; none is failed for the pause. (They were sent
-/// at once, one after the other, each failing.)
-#[test]
-fn no_request_starts_during_a_pause_and_nothing_waiting_is_lost() {
+/// A processor over a [`Paced`] exporter (a queue of `queue` spans, batches of 100) whose
+/// first batch, of 100 spans, has gone and failed: its pause has begun.
+fn paused(
+    queue: usize,
+    schedule_delay: Duration,
+) -> (BatchProcessor, &'static Counters, Arc<Paced>) {
     let exporter = Arc::new(Paced::default());
-    let (processor, counters) = start_exporter(
-        PacedHandle(exporter.clone()),
-        5000,
-        100,
-        Duration::from_millis(20),
-    );
+    let handle = PacedHandle(exporter.clone());
+    let (processor, counters) = start_exporter(handle, queue, 100, schedule_delay);
     for i in 0..100 {
         processor.on_end(span(i));
     }
-    // The first batch goes, fails, and the pause begins.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while exporter.pause_until.lock().unwrap().is_none() {
         assert!(
@@ -764,6 +759,16 @@ fn no_request_starts_during_a_pause_and_nothing_waiting_is_lost() {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+    (processor, counters, exporter)
+}
+
+/// After a failed request the receiver asks for a pause: no request starts before it ends,
+/// the batches recorded meanwhile wait (in the queue, or prepared) and go once it has, one
+/// request at a time until one gets through; none is failed for the pause. (They were sent
+/// at once, one after the other, each failing.)
+#[test]
+fn no_request_starts_during_a_pause_and_nothing_waiting_is_lost() {
+    let (processor, counters, exporter) = paused(5000, Duration::from_millis(20));
     for i in 100..1000 {
         processor.on_end(span(i));
     }
@@ -790,24 +795,7 @@ fn no_request_starts_during_a_pause_and_nothing_waiting_is_lost() {
 /// schedule delay had passed. Meanwhile the queue's length is still shown.
 #[test]
 fn a_paused_export_thread_sleeps_when_it_can_take_nothing() {
-    let exporter = Arc::new(Paced::default());
-    let (processor, counters) = start_exporter(
-        PacedHandle(exporter.clone()),
-        300,
-        100,
-        Duration::from_millis(10),
-    );
-    for i in 0..100 {
-        processor.on_end(span(i));
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while exporter.pause_until.lock().unwrap().is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first request went"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let (processor, counters, exporter) = paused(300, Duration::from_millis(10));
     // Prepared requests fill the queue's size; then spans wait in the queue behind them.
     for i in 100..400 {
         processor.on_end(span(i));

@@ -22,42 +22,34 @@ pub(crate) fn trim_ows(s: &str) -> &str {
 /// The bytes `raw` percent-decodes to, a `%` not followed by two hex digits kept as it is (as
 /// the URL standard decodes, and as HTTP clients read a URL's user-info).
 pub(crate) fn percent_decode_lenient(raw: &str) -> Vec<u8> {
-    let raw = raw.as_bytes();
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let escaped = (raw[i] == b'%')
-            .then(|| Some((hex_digit(*raw.get(i + 1)?)?, hex_digit(*raw.get(i + 2)?)?)))
-            .flatten();
-        match escaped {
-            Some((high, low)) => {
-                bytes.push((high << 4) | low);
-                i += 3;
-            }
-            None => {
-                bytes.push(raw[i]);
-                i += 1;
-            }
-        }
-    }
-    bytes
+    decode(raw, true).unwrap_or_default()
 }
 
 /// The bytes `raw` percent-decodes to; `None` for a `%` not followed by two hex digits.
 pub(crate) fn percent_decode(raw: &str) -> Option<Vec<u8>> {
+    decode(raw, false)
+}
+
+/// Percent-decodes `raw`; a `%` that starts no escape is kept when `keep_bad`, else `None`.
+fn decode(raw: &str, keep_bad: bool) -> Option<Vec<u8>> {
     let raw = raw.as_bytes();
     let mut bytes = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
         if raw[i] == b'%' {
-            let high = hex_digit(*raw.get(i + 1)?)?;
-            let low = hex_digit(*raw.get(i + 2)?)?;
-            bytes.push((high << 4) | low);
-            i += 3;
-        } else {
-            bytes.push(raw[i]);
-            i += 1;
+            let escape =
+                || Some((hex_digit(*raw.get(i + 1)?)? << 4) | hex_digit(*raw.get(i + 2)?)?);
+            if let Some(byte) = escape() {
+                bytes.push(byte);
+                i += 3;
+                continue;
+            }
+            if !keep_bad {
+                return None;
+            }
         }
+        bytes.push(raw[i]);
+        i += 1;
     }
     Some(bytes)
 }

@@ -152,9 +152,17 @@ impl<'a> Sources<'a> {
         &self,
         field: impl Fn(&'a OtlpLayer) -> Option<&'a Named<T>>,
     ) -> Option<&'a Named<T>> {
+        self.first_and_whose(field).map(|(value, _)| value)
+    }
+
+    /// [`Sources::first`], with whether it is the signal's own (not a generic setting).
+    fn first_and_whose<T>(
+        &self,
+        field: impl Fn(&'a OtlpLayer) -> Option<&'a Named<T>>,
+    ) -> Option<(&'a Named<T>, bool)> {
         self.ordered()
             .into_iter()
-            .find_map(|(layer, _)| field(layer))
+            .find_map(|(layer, own)| field(layer).map(|value| (value, own)))
     }
 
     /// Whether any source asks for export of this signal.
@@ -194,11 +202,7 @@ pub(crate) fn resolve(
     let insecure = sources
         .first(|l| l.insecure.as_ref())
         .is_some_and(|i| i.value);
-    let endpoint = match sources
-        .ordered()
-        .into_iter()
-        .find_map(|(layer, own)| layer.endpoint.as_ref().map(|e| (e, own)))
-    {
+    let endpoint = match sources.first_and_whose(|l| l.endpoint.as_ref()) {
         Some((given, own)) => {
             let with_scheme = url::with_grpc_scheme(&given.value, protocol, insecure);
             let url = url::normalize(&given.name, &with_scheme, url::EXAMPLE)?;
@@ -306,21 +310,15 @@ pub(crate) fn default_endpoint(protocol: Protocol, signal: Signal) -> String {
 /// error naming its setting and path, not a failure on every export.
 fn resolve_tls(sources: &Sources<'_>, endpoint: &str) -> Result<Tls, InitError> {
     let tls = read_tls(sources)?;
-    let ca = sources.first(|l| l.certificate.as_ref());
-    let cert = sources.first(|l| l.client_certificate.as_ref());
+    let ca = sources.first_and_whose(|l| l.certificate.as_ref());
+    let cert = sources.first_and_whose(|l| l.client_certificate.as_ref());
     // A certificate for a plaintext endpoint would be ignored: say so instead. A generic one
     // may be meant for the other signal only: the message says how to give it that one.
-    if let Some(set) = ca.or(cert)
+    if let Some((set, own)) = ca.or(cert)
         && tls != Tls::default()
         && !endpoint.starts_with("https://")
     {
-        let generic = [sources.code, sources.env].iter().any(|l| {
-            [l.certificate.as_ref(), l.client_certificate.as_ref()]
-                .into_iter()
-                .flatten()
-                .any(|g| std::ptr::eq(g, set))
-        });
-        let hint = if generic {
+        let hint = if !own {
             "; a certificate for another signal's https:// endpoint only goes in that \
              signal's variable, such as OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE"
         } else {

@@ -231,13 +231,6 @@ impl Schedule {
         }
     }
 
-    /// The latest a first attempt may start: a quarter of the timeout before the deadline.
-    pub(crate) fn latest_start(&self) -> Instant {
-        self.deadline
-            .checked_sub(self.room)
-            .unwrap_or(self.deadline)
-    }
-
     /// How long to wait before the next attempt after `failure`; `None` when it is not
     /// retried, or the wait would not end before the deadline.
     pub(crate) fn next_wait(&mut self, failure: &Failure) -> Option<Duration> {
@@ -282,8 +275,6 @@ struct PauseState {
     until: Option<Instant>,
     /// Failed requests in a row.
     failures: u32,
-    /// Why the last one failed, for the requests the pause keeps from going.
-    why: String,
 }
 
 impl Pause {
@@ -299,14 +290,12 @@ impl Pause {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// When the next request may go, if that is later than now, and why the last failed.
-    pub(crate) fn until(&self) -> Option<(Instant, String)> {
+    /// When the next request may go, if that is later than now.
+    pub(crate) fn until(&self) -> Option<Instant> {
         if !self.failing() {
             return None;
         }
-        let state = self.state();
-        let until = state.until.filter(|until| *until > Instant::now())?;
-        Some((until, state.why.clone()))
+        self.state().until.filter(|until| *until > Instant::now())
     }
 
     /// Whether the last request failed: then requests go one at a time, so that a receiver
@@ -326,10 +315,9 @@ impl Pause {
         }
     }
 
-    /// A request failed, its last attempt with `retry`, saying `why`: the next waits.
-    pub(crate) fn failed(&self, retry: Retry, why: &str) {
+    /// A request failed, its last attempt with `retry`: the next waits.
+    pub(crate) fn failed(&self, retry: Retry) {
         let mut state = self.state();
-        why.clone_into(&mut state.why);
         let doublings = state.failures.min(10);
         state.failures = state.failures.saturating_add(1);
         let backoff = jittered((FIRST_BACKOFF * (1 << doublings)).min(MAX_BACKOFF));

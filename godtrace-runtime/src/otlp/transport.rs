@@ -138,9 +138,10 @@ impl Transport {
         self.body.body(request, records)
     }
 
-    /// When the next request may go, after a failed one ([`Pause`]); `None`: now.
+    /// When the next request should go, after a failed one ([`Pause`]); `None`: now. Its
+    /// callers hold their requests until then (the export thread, the metrics push).
     pub(crate) fn paused_until(&self) -> Option<Instant> {
-        self.pause.until().map(|(until, _)| until)
+        self.pause.until()
     }
 
     /// Whether the last request failed (see [`Pause::failing`]).
@@ -168,11 +169,10 @@ impl Transport {
 
     /// Sends a body [`Transport::body`] wrote; again after an answer the specification says
     /// to retry, or when the receiver could not be reached, while the wait ends within the
-    /// timeout ([`super::retry`]). After a failed request, the next first waits out the
-    /// pause ([`Pause`]); one that would not end in time is not sent. Once `closing`
-    /// completes (the exporter is shutting down), an unreachable receiver is not waited for:
-    /// a process does not take seconds to exit for a collector that is not there; nor is the
-    /// pause (the last flush gets its attempt).
+    /// timeout ([`super::retry`]); how it ends sets or ends the [`Pause`] before the next.
+    /// Once `closing` completes (the exporter is shutting down), an unreachable receiver is
+    /// not waited for: a process does not take seconds to exit for a collector that is not
+    /// there.
     pub(crate) async fn send_body(
         &self,
         body: Vec<u8>,
@@ -182,37 +182,17 @@ impl Transport {
         let body = Bytes::from(body);
         let mut schedule = Schedule::new(self.timeout);
         let mut closing = std::pin::pin!(closing);
-        // `closing` is never polled again once it completed.
-        let mut closed = false;
-        if let Some((until, why)) = self.pause.until() {
-            let latest = schedule.latest_start();
-            let reachable = self.reachable.notified();
-            tokio::select! {
-                biased;
-                () = closing.as_mut() => closed = true,
-                () = reachable => {}
-                () = tokio::time::sleep_until(until.min(latest).into()) => {
-                    if until > latest {
-                        return Err(format!(
-                            "not sent: the pause after the last failed request outlasts this \
-                             one's timeout; that one failed with: {why}"
-                        ));
-                    }
-                }
-            }
-        }
         // A request given up from outside (the exporter's own bound on it, which ends before
         // an attempt does when the receiver never answers) counts as failed too.
         let unanswered = FailsUnlessAnswered {
             pause: &self.pause,
-            timeout: self.timeout,
             answered: std::cell::Cell::new(false),
         };
-        // Reported, and kept for the requests the pause holds back.
+        // Reported, and the pause set.
         let failed = |failure: Failure| {
             unanswered.answered.set(true);
             let message = self.without_secrets(failure.message);
-            self.pause.failed(failure.retry, &message);
+            self.pause.failed(failure.retry);
             Err(message)
         };
         loop {
@@ -236,14 +216,12 @@ impl Transport {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            if closed {
-                return failed(failure);
-            }
-            // Another request that gets through ends the wait: the receiver is back.
+            // `closing` is polled here only, and never again once it completed. Another
+            // request that gets through ends the wait: the receiver is back.
             let reachable = self.reachable.notified();
             tokio::select! {
                 biased;
-                () = closing.as_mut(), if !closed => return failed(failure),
+                () = closing.as_mut() => return failed(failure),
                 () = reachable => {}
                 () = tokio::time::sleep(wait) => {}
             }
@@ -269,19 +247,17 @@ impl Transport {
     }
 }
 
-/// Counts a request failed, with the pause that follows, when it is dropped before it was
-/// answered or failed (`answered`): given up from outside while an attempt waited.
+/// Sets the pause after a failed request when it is dropped before it was answered or failed
+/// (`answered`): given up from outside while an attempt waited.
 struct FailsUnlessAnswered<'a> {
     pause: &'a Pause,
-    timeout: Duration,
     answered: std::cell::Cell<bool>,
 }
 
 impl Drop for FailsUnlessAnswered<'_> {
     fn drop(&mut self) {
         if !self.answered.get() {
-            let why = format!("no answer within {} ms", self.timeout.as_millis());
-            self.pause.failed(Retry::No, &why);
+            self.pause.failed(Retry::No);
         }
     }
 }
@@ -1024,43 +1000,29 @@ mod http {
             });
         }
 
-        /// A receiver that asks for a pause longer than a request's timeout (`Retry-After` of
-        /// years) gets no request until it passes: the next batches are not sent (they used
-        /// to go at once, one after the other, as fast as it refused them); their errors say
-        /// why. The last flush at shutdown still gets its attempt.
+        /// A receiver that asks for a pause (`Retry-After`) is given it before the next
+        /// request, up to a minute (years asked for are a minute); a request that gets
+        /// through ends it.
         #[test]
-        fn a_receiver_asking_for_a_long_pause_gets_no_request_meanwhile() {
+        fn a_throttling_answer_sets_the_pause_it_asks_for_up_to_a_minute() {
             run(async {
                 let throttled = "HTTP/1.1 429 Too Many Requests\r\nretry-after: 999999999\r\n\
                                  connection: close\r\ncontent-length: 0\r\n\r\n";
-                let (url, attempts) = server(&[throttled], None).await;
+                let ok = "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+                let (url, attempts) = server(&[throttled, ok], None).await;
                 let mut target = target(url);
                 target.timeout = Duration::from_millis(400);
                 let transport = Transport::new(&target, super::super::TRACES).unwrap();
                 let first = transport.send_body(b"spans".to_vec(), std::future::pending());
                 assert!(first.await.unwrap_err().contains("429"));
-                for _ in 0..3 {
-                    let started = Instant::now();
-                    let error = transport
-                        .send_body(b"spans".to_vec(), std::future::pending())
-                        .await
-                        .unwrap_err();
-                    assert!(
-                        error.starts_with("not sent") && error.contains("429"),
-                        "{error}"
-                    );
-                    // Held until its last moment to start, a quarter of its timeout before it.
-                    assert!(started.elapsed() >= Duration::from_millis(250));
-                }
                 assert_eq!(attempts.load(Ordering::SeqCst), 1);
-                let closing = std::future::ready(());
-                assert!(
-                    transport
-                        .send_body(b"spans".to_vec(), closing)
-                        .await
-                        .is_err()
-                );
-                assert_eq!(attempts.load(Ordering::SeqCst), 2);
+                let pause = transport.paused_until().expect("paused");
+                let ahead = pause.saturating_duration_since(Instant::now());
+                assert!(ahead > Duration::from_secs(55) && ahead <= Duration::from_secs(60));
+                // Sent anyway (as shutdown's last flush is): it gets through, and the pause ends.
+                let sent = transport.send_body(b"spans".to_vec(), std::future::pending());
+                assert_eq!(sent.await, Ok(None));
+                assert!(transport.paused_until().is_none() && !transport.failing());
             });
         }
 
@@ -1080,34 +1042,32 @@ mod http {
             });
         }
 
-        /// Failed requests in a row space the next ones out (a backoff from 100 ms, doubling),
-        /// and a request that gets through ends that: a receiver refusing every request
-        /// (a wrong path, a bad certificate) is not sent the next batch at once, each time.
+        /// Failed requests in a row set a pause before the next that doubles (from 100 ms,
+        /// jittered to half of it at least), whatever the failure; a request that gets
+        /// through ends it: a receiver refusing every request (a wrong path, a bad
+        /// certificate) is not sent the next batch at once, each time.
         #[test]
-        fn failed_requests_space_out_the_next_until_one_gets_through() {
+        fn failed_requests_in_a_row_pause_the_next_longer_until_one_gets_through() {
             run(async {
                 let bad = "HTTP/1.1 404 Not Found\r\nconnection: close\r\n\
                            content-length: 0\r\n\r\n";
                 let ok = "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
                 let (url, attempts) = server(&[bad, bad, bad, ok], None).await;
                 let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
-                let mut gaps = Vec::new();
-                let mut last = Instant::now();
-                for expect_ok in [false, false, false, true, true] {
-                    let sent = transport
-                        .send_body(b"spans".to_vec(), std::future::pending())
-                        .await;
-                    assert_eq!(sent.is_ok(), expect_ok, "{sent:?}");
-                    gaps.push(last.elapsed());
-                    last = Instant::now();
+                for least in [50, 100, 200] {
+                    let sent = transport.send_body(b"spans".to_vec(), std::future::pending());
+                    assert!(sent.await.is_err());
+                    let pause = transport.paused_until().expect("paused after a failure");
+                    let ahead = pause.saturating_duration_since(Instant::now());
+                    // Within the doubled backoff's jitter (less the time since it was set).
+                    assert!(ahead <= Duration::from_millis(2 * least), "{ahead:?}");
+                    assert!(ahead + Duration::from_millis(20) >= Duration::from_millis(least));
+                    tokio::time::sleep_until(pause.into()).await;
                 }
-                assert_eq!(attempts.load(Ordering::SeqCst), 5);
-                // After the first failure at least 50 ms (half of 100), then 100, then 200;
-                // none after a success.
-                for (gap, least) in gaps[1..4].iter().zip([50, 100, 200]) {
-                    assert!(*gap >= Duration::from_millis(least), "{gaps:?}");
-                }
-                assert!(gaps[4] < Duration::from_millis(50), "{gaps:?}");
+                let sent = transport.send_body(b"spans".to_vec(), std::future::pending());
+                assert_eq!(sent.await, Ok(None));
+                assert!(transport.paused_until().is_none() && !transport.failing());
+                assert_eq!(attempts.load(Ordering::SeqCst), 4);
             });
         }
 

@@ -150,7 +150,12 @@ fn run(
                 // From the start of this push to the start of the next (the specification's
                 // interval), however long this one takes.
                 next = deadline_after(interval);
-                push(&client);
+                // Not while the receiver is given its pause after a failed push (a throttling
+                // answer's `Retry-After`, a backoff): the next push carries the same totals.
+                // Flushes and the last push go anyway.
+                if client.paused_until().is_none() {
+                    push(&client);
+                }
             }
             Ok(Command::Flush(ack)) => {
                 // Every flush asked for until now is answered by this one push: flushes that
@@ -242,19 +247,21 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = starts.clone();
-        // Accepts, never answers: each push lasts its 600 ms timeout, then a new connection.
+        // Answers each push after 600 ms (on a new connection each: `connection: close`).
         std::thread::spawn(move || {
-            let mut held = Vec::new();
             for stream in listener.incoming() {
                 seen.lock().unwrap().push(Instant::now());
-                held.push(stream);
+                let Ok(mut stream) = stream else { continue };
+                std::thread::spawn(move || {
+                    let _ = std::io::Read::read(&mut stream, &mut [0u8; 65536]);
+                    std::thread::sleep(Duration::from_millis(600));
+                    let ok = "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+                    let _ = std::io::Write::write_all(&mut stream, ok.as_bytes());
+                });
             }
         });
         crate::metrics::manual::counter_add("otlp.push.interval_test", 1.0, &[]);
-        let target = http_target(
-            format!("http://{addr}/v1/metrics"),
-            Duration::from_millis(600),
-        );
+        let target = http_target(format!("http://{addr}/v1/metrics"), Duration::from_secs(5));
         let pusher = Pusher::start(target, Vec::new(), Duration::from_millis(500)).unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         while starts.lock().unwrap().len() < 5 && Instant::now() < deadline {
@@ -267,6 +274,49 @@ mod tests {
         // The shortest of four gaps: the time a busy machine adds only makes them longer.
         assert!(gaps.len() >= 4, "{gaps:?}");
         assert!(gaps[0] < Duration::from_millis(950), "{gaps:?}");
+    }
+
+    /// While a receiver that answered `429` is given the pause it asked for, periodic pushes
+    /// are skipped (the next carries the same totals); a flush still pushes. (Each interval
+    /// pushed to it, however long it asked to be left alone.)
+    #[test]
+    fn periodic_pushes_wait_out_the_pause_a_throttling_receiver_asks_for() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let Ok(mut stream) = stream else { continue };
+                let _ = std::io::Read::read(&mut stream, &mut [0u8; 65536]);
+                let throttled = "HTTP/1.1 429 Too Many Requests\r\nretry-after: 3600\r\n\
+                                 connection: close\r\ncontent-length: 0\r\n\r\n";
+                let _ = std::io::Write::write_all(&mut stream, throttled.as_bytes());
+            }
+        });
+        crate::metrics::manual::counter_add("otlp.push.pause_test", 1.0, &[]);
+        let target = http_target(
+            format!("http://{addr}/v1/metrics"),
+            Duration::from_millis(200),
+        );
+        let pusher = Pusher::start(target, Vec::new(), Duration::from_millis(50)).unwrap();
+        std::thread::sleep(Duration::from_millis(1000));
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            1,
+            "one push, then the pause"
+        );
+        pusher
+            .flush_begin()
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the flush is answered");
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            2,
+            "a flush pushes anyway"
+        );
+        drop(pusher.stop_begin());
     }
 
     /// A push under way that waits to connect again to a receiver that is not there (nothing

@@ -12,7 +12,7 @@
 //! a type-erased error (`Box<dyn Error>`, `anyhow::Error`), the name of the innermost cause
 //! (see [`error_type`]). The status description of an error keeps its `source()` chain, joined
 //! with ": " (anyhow's `{:#}` form).
-mod error_type;
+pub(crate) mod error_type;
 
 use crate::span::OpSpan;
 use crate::value;

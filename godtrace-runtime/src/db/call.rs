@@ -58,9 +58,12 @@ pub(crate) struct Call {
     summary: Option<StringValue>,
     operation: Option<StringValue>,
     collection: Option<StringValue>,
-    /// A row was handed to the caller, who has not asked for more since: a call dropped now
-    /// was stopped by its caller, not cancelled.
+    /// A result was handed to the caller, who has not asked for more since: a call dropped
+    /// now was stopped by its caller, not cancelled.
     delivered: bool,
+    /// The rows handed to the caller so far: `db.response.returned_rows` however the call
+    /// ends, once there is one (a caller that stops after the first row got that row).
+    rows: u64,
     finished: bool,
 }
 
@@ -94,6 +97,7 @@ impl Call {
             operation: operation.map(StringValue::from),
             collection: collection.map(StringValue::from),
             delivered: false,
+            rows: 0,
             finished: false,
         };
         if call.span.is_recording() {
@@ -136,12 +140,25 @@ impl Call {
         self.span.set_attribute(key, value);
     }
 
-    /// Notes whether the caller holds the last result it asked for (`true`: dropping the call
-    /// now is the caller stopping after it) or waits for more (`false`: dropping it now, a
-    /// timeout around a `fetch_all` that collects the rows, say, is a cancellation).
+    /// Notes a result handed to the caller (`row`: a row, else a statement's outcome), who
+    /// holds it until it asks for more: dropping the call now is the caller stopping after it.
     #[cfg(feature = "sqlx")]
-    pub(crate) fn set_delivered(&mut self, delivered: bool) {
-        self.delivered = delivered;
+    pub(crate) fn deliver(&mut self, row: bool) {
+        self.rows += u64::from(row);
+        self.delivered = true;
+    }
+
+    /// Notes that the caller asked for more: dropping the call before the next result (a
+    /// timeout around a `fetch_all` that collects the rows, say) is a cancellation.
+    #[cfg(feature = "sqlx")]
+    pub(crate) fn wait_for_more(&mut self) {
+        self.delivered = false;
+    }
+
+    /// The rows handed to the caller so far.
+    #[cfg(feature = "sqlx")]
+    pub(crate) fn rows(&self) -> u64 {
+        self.rows
     }
 
     /// Ends the call as a success.
@@ -156,6 +173,10 @@ impl Call {
 
     fn finish(&mut self, failure: Option<Failure>) {
         self.finished = true;
+        if self.rows > 0 {
+            let rows = i64::try_from(self.rows).unwrap_or(i64::MAX);
+            self.span.set_attribute("db.response.returned_rows", rows);
+        }
         let elapsed = self.started.elapsed();
         let mut attributes: Vec<KeyValue> = self
             .attributes()

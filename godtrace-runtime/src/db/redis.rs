@@ -30,10 +30,11 @@
 //! of one command is no batch: it is named after the command (`MULTI GET` in a transaction).
 use super::call::{self, Call, Endpoint, Failure};
 use super::redis_command;
+use crate::record::error_type::{OTHER, intern_in};
 use ::redis::aio::ConnectionLike;
 use ::redis::{Arg, Cmd, ConnectionAddr, ConnectionInfo, Pipeline, RedisError, RedisFuture, Value};
 use opentelemetry::StringValue;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// An async Redis connection whose commands record client spans. It implements
 /// `redis::aio::ConnectionLike`, so every command API of the redis crate takes it.
@@ -202,8 +203,8 @@ fn server_error(reply: &Value) -> Option<Failure> {
     };
     let code = bounded_code(error.code());
     Some(Failure {
-        error_type: code.clone().into(),
-        status_code: Some(code.clone()),
+        error_type: code.into(),
+        status_code: Some(code.to_owned()),
         description: format!("server error {code}"),
     })
 }
@@ -214,8 +215,8 @@ fn client_failure(error: &RedisError) -> Failure {
     if let Some(code) = error.code() {
         let code = bounded_code(code);
         return Failure {
-            error_type: code.clone().into(),
-            status_code: Some(code.clone()),
+            error_type: code.into(),
+            status_code: Some(code.to_owned()),
             description: format!("server error {code}"),
         };
     }
@@ -238,18 +239,33 @@ fn client_failure(error: &RedisError) -> Failure {
     }
 }
 
+/// Server error codes recorded so far in this process.
+static SERVER_CODES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
 /// A server error code as recorded: Redis's own (`ERR`, `WRONGTYPE`, `NOSCRIPT`…) and
 /// modules' are upper-case words; anything else (a script's `error_reply('token …')`, whose
-/// first word the client takes for a code) is `_OTHER`, so that no data of the script's
-/// becomes an attribute or a metric label.
-fn bounded_code(code: &str) -> String {
+/// first word the client takes for a code) is `_OTHER`. A script may still reply with any
+/// upper-case word: the codes are kept for the process, at most `MAX_NAMES` of them, and a
+/// new one past that is `_OTHER`, so that a script cannot add attribute values and metric
+/// series without bound.
+fn bounded_code(code: &str) -> &'static str {
+    bounded_code_in(&SERVER_CODES, code)
+}
+
+/// [`bounded_code`], kept in `codes`.
+fn bounded_code_in(codes: &Mutex<Vec<&'static str>>, code: &str) -> &'static str {
     let is_code = (1..=32).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase());
-    if is_code { code } else { "_OTHER" }.to_owned()
+    if is_code {
+        intern_in(codes, code)
+    } else {
+        OTHER
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::error_type::MAX_NAMES;
     use std::task::{Context, Poll, Waker};
 
     /// A connection that answers every pipeline at once, with one `OK` per reply expected.
@@ -321,5 +337,20 @@ mod tests {
         ] {
             assert_eq!(bounded_code(data), "_OTHER", "{data}");
         }
+    }
+
+    /// A script can answer any upper-case word as its error code: a bounded set of them.
+    #[test]
+    fn server_codes_are_bounded_in_number() {
+        let codes = Mutex::new(Vec::new());
+        let word = |i: usize| -> String {
+            let letter = |d: usize| char::from(b'A' + (d % 26) as u8);
+            format!("CODE{}{}", letter(i / 26), letter(i))
+        };
+        for i in 0..MAX_NAMES {
+            assert_eq!(bounded_code_in(&codes, &word(i)), word(i));
+        }
+        assert_eq!(bounded_code_in(&codes, &word(3)), word(3));
+        assert_eq!(bounded_code_in(&codes, "HUNTER"), "_OTHER");
     }
 }

@@ -260,36 +260,33 @@ async fn relay<S, T>(
 where
     S: Stream<Item = Result<T, Error>> + Unpin,
 {
-    let mut rows: u64 = 0;
     while let Some(item) =
         std::future::poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_next(cx)).await
     {
         match item {
             Ok(step) => {
-                rows += u64::from(is_row(&step));
                 if let Some(call) = &mut call {
-                    call.set_delivered(true);
+                    call.deliver(is_row(&step));
                 }
                 // Resolves when the caller asks for the next item: until a row comes, a drop
                 // is the caller's wait cut short (a timeout around sqlx's `fetch_all`, whose
                 // rows reach the caller only at the end), not a stop after a row it took.
                 yielder.send(Ok(step)).await;
                 if let Some(call) = &mut call {
-                    call.set_delivered(false);
+                    call.wait_for_more();
                 }
             }
             Err(error) => {
-                // The caller has these rows (a cursor that failed half-way, a row that did not
-                // decode): the count says how far the query got.
-                if let Some(call) = call.as_ref().filter(|_| rows > 0) {
-                    call.set_attribute("db.response.returned_rows", rows as i64);
-                }
+                // The rows the caller got (a cursor that failed half-way, a row that did not
+                // decode) are counted by the call: they say how far the query got.
                 finish(call, Err(&error));
                 return Some(Err(error));
             }
         }
     }
-    finish(call, Ok(Some(rows)));
+    // A query that completed returned its rows, none included (counted by the call if any).
+    let none = call.as_ref().is_some_and(|call| call.rows() == 0);
+    finish(call, Ok(none.then_some(0)));
     None
 }
 
@@ -539,7 +536,7 @@ mod tests {
 
     /// A caller that stops after a row it took is done; one cut short while it waits for
     /// more (a timeout around sqlx's `fetch_all`, which collects every row before the caller
-    /// sees any) is a cancelled call.
+    /// sees any) is a cancelled call. Both record the rows the caller got.
     #[test]
     fn a_drop_while_the_caller_waits_for_more_rows_is_a_cancellation() {
         let capture = crate::testing::capture();
@@ -555,13 +552,22 @@ mod tests {
                 let _ = std::pin::Pin::new(&mut stream).poll_next(&mut cx);
             }
         }
-        assert!(!capture.span("relay_stopped").is_error());
+        let stopped = capture.span("relay_stopped");
+        assert!(!stopped.is_error());
         let cut = capture.span("relay_cut_short");
         assert_eq!(
             cut.attr("error.type"),
             Some(&opentelemetry::Value::from("cancelled")),
             "{cut:#?}"
         );
+        // Either way the caller got the first row: the count says so.
+        for span in [stopped, cut] {
+            assert_eq!(
+                span.attr("db.response.returned_rows"),
+                Some(&opentelemetry::Value::I64(1)),
+                "{span:#?}"
+            );
+        }
     }
 
     #[test]

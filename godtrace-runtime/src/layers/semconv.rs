@@ -331,8 +331,9 @@ pub(crate) fn redacted_path(path: &str) -> Cow<'_, str> {
 
 /// `url.full` for a client span: the URL with any `user:password@` replaced by
 /// `REDACTED:REDACTED@` (the conventions' advice), and a session id in the path as
-/// [`redacted_path`] says, bounded. The query string is kept, as the conventions do by
-/// default, except the values of the keys they list as sensitive.
+/// [`redacted_path`] says, bounded. The query string and the fragment are kept, as the
+/// conventions do by default, except the values of credentials' keys
+/// ([`is_sensitive_query_key`]).
 pub(crate) fn redacted_url(url: &str) -> String {
     let mut full = match url.split_once("://") {
         Some((scheme, rest)) => {
@@ -348,6 +349,13 @@ pub(crate) fn redacted_url(url: &str) -> String {
         }
         None => url.to_owned(),
     };
+    // The fragment is never sent, but kept as the conventions ask; in `key=value` form
+    // (OAuth's `#access_token=…`) it is redacted as a query is.
+    if let Some(fragment_at) = full.find('#')
+        && let Cow::Owned(fragment) = redacted_query(&full[fragment_at + 1..])
+    {
+        full.replace_range(fragment_at + 1.., &fragment);
+    }
     if let Some(query_at) = full.find('?') {
         let end = full[query_at..]
             .find('#')
@@ -387,16 +395,51 @@ const SENSITIVE_QUERY_KEYS: [&str; 7] = [
     "X-Goog-Signature",
 ];
 
-fn redacted_query(query: &str) -> Cow<'_, str> {
+/// Words that mark a query key as a credential's, in any case, anywhere in the key
+/// (`access_token`, `client_secret`, `apiKey`, Binance's `signature`): the conventions ask to
+/// scrub what an instrumentation can identify as sensitive, and a client's URLs are built by
+/// the program itself, with its API keys. A key that merely contains one (`author`) loses its
+/// value too: a value hidden costs less than a secret exported.
+const CREDENTIAL_KEY_WORDS: [&str; 11] = [
+    "token",
+    "secret",
+    "passw",
+    "pwd",
+    "signature",
+    "credential",
+    "apikey",
+    "api_key",
+    "api-key",
+    "session",
+    "auth",
+];
+
+/// Keys that are credentials as a whole word only (`sig` alone; `signal` is not one).
+const CREDENTIAL_KEYS: [&str; 5] = ["sig", "key", "code", "pass", "jwt"];
+
+/// Whether the value of query key `key` (as written, escapes and all) is redacted.
+fn is_sensitive_query_key(key: &str) -> bool {
     // A key is compared decoded, as the server reads it: `X-Amz%2DSignature` carries the
-    // signature as well.
+    // signature as well (a `%` that starts no escape is read as itself).
+    let decoded = crate::text::percent_decode_lenient(key);
+    if SENSITIVE_QUERY_KEYS
+        .iter()
+        .any(|wanted| decoded.as_slice() == wanted.as_bytes())
+    {
+        return true;
+    }
+    let lower = decoded.to_ascii_lowercase();
+    let contains = |word: &str| lower.windows(word.len()).any(|w| w == word.as_bytes());
+    CREDENTIAL_KEY_WORDS.iter().any(|word| contains(word))
+        || CREDENTIAL_KEYS.iter().any(|word| lower == word.as_bytes())
+}
+
+/// `query` (or a fragment of `key=value` pairs) with the values of sensitive keys
+/// ([`is_sensitive_query_key`]) replaced by `REDACTED`.
+fn redacted_query(query: &str) -> Cow<'_, str> {
     let sensitive = |pair: &str| {
-        let key = pair.split('=').next().unwrap_or_default();
-        let decoded = crate::text::percent_decode(key);
-        pair.contains('=')
-            && SENSITIVE_QUERY_KEYS
-                .iter()
-                .any(|wanted| decoded.as_deref() == Some(wanted.as_bytes()))
+        pair.split_once('=')
+            .is_some_and(|(key, _)| is_sensitive_query_key(key))
     };
     if !query.split('&').any(sensitive) {
         return Cow::Borrowed(query);
@@ -712,11 +755,11 @@ mod tests {
             redacted_url(
                 "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
                  &X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fs3%2Faws4_request\
-                 &X-Amz-Security-Token=IQoJb3JpZ2lu&X-Amz-Signature=fe5f80f7&x-amz-signature=kept"
+                 &X-Amz-Security-Token=IQoJb3JpZ2lu&X-Amz-Signature=fe5f80f7&x-amz-signature=fe5f"
             ),
             "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
              &X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED\
-             &X-Amz-Signature=REDACTED&x-amz-signature=kept"
+             &X-Amz-Signature=REDACTED&x-amz-signature=REDACTED"
         );
         // A key written with escapes is the same key to the server that reads it.
         assert_eq!(
@@ -725,6 +768,32 @@ mod tests {
         );
         let huge = format!("http://host/{}", "p".repeat(100_000));
         assert!(redacted_url(&huge).len() < MAX_TEXT_LEN + 32);
+    }
+
+    /// A client's URLs are built by the program, with its API keys: the values of keys that
+    /// name a credential are redacted in any case, in the query and in a fragment of pairs.
+    #[test]
+    fn credentials_in_query_keys_are_redacted_in_any_case() {
+        assert_eq!(
+            redacted_url(
+                "https://api.example.com/v3/order?symbol=BTCUSDT&timestamp=1&apiKey=k1\
+                 &signature=9a&password=hunter2&access_token=t&Client_Secret=c&key=k&q=rust"
+            ),
+            "https://api.example.com/v3/order?symbol=BTCUSDT&timestamp=1&apiKey=REDACTED\
+             &signature=REDACTED&password=REDACTED&access_token=REDACTED\
+             &Client_Secret=REDACTED&key=REDACTED&q=rust"
+        );
+        assert_eq!(
+            redacted_url(
+                "https://app.example.com/cb?state=s#access_token=t1&token_type=bearer&x=1"
+            ),
+            "https://app.example.com/cb?state=s#access_token=REDACTED&token_type=REDACTED&x=1"
+        );
+        // Whole-word keys: `sig` and `key` alone, not `signal` or `keyword`.
+        assert_eq!(
+            redacted_url("https://h/s?signal=1&keyword=2#top"),
+            "https://h/s?signal=1&keyword=2#top"
+        );
     }
 
     #[test]

@@ -160,8 +160,8 @@ fn intern(name: &str) -> &'static str {
     intern_in(&NAMES, name)
 }
 
-/// [`intern`] into `names`.
-fn intern_in(names: &Mutex<Vec<&'static str>>, name: &str) -> &'static str {
+/// [`intern`] into `names` (another bounded set of names: a database's server error codes).
+pub(crate) fn intern_in(names: &Mutex<Vec<&'static str>>, name: &str) -> &'static str {
     let mut names = names.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(kept) = names.iter().find(|kept| **kept == name) {
         return kept;

@@ -321,6 +321,18 @@ fn sample_rate(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Opti
 
 fn parent(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<Expr> {
     if let Value::Expr(e) = value {
+        // A bare `None` has no type to infer `Option<_>` from: said here, not as the trait
+        // solver's overflow.
+        if let Expr::Path(p) = &e
+            && p.path.is_ident("None")
+        {
+            error(
+                errors,
+                &p.path,
+                "`parent = None` is the default (the current span): leave `parent` out",
+            );
+            return None;
+        }
         return Some(e);
     }
     error(

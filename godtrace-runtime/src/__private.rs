@@ -61,7 +61,9 @@ pub fn no_parent() -> Option<opentelemetry::Context> {
     None
 }
 
-/// Lets an `impl Future` returned by a desugared `async fn` capture lifetime `'a` in every
-/// edition (edition 2024 captures it anyway; earlier editions need the bound).
-pub trait Captures<'a> {}
-impl<T: ?Sized> Captures<'_> for T {}
+/// Lets an `impl Future` returned by a desugared `async fn` capture the lifetimes named in
+/// `L` (`&'a ()`, or a tuple `(&'a (), &'b ())`) in every edition (edition 2024 captures them anyway;
+/// earlier editions need the bound). One bound for all of them: an `impl Trait` of a trait's
+/// method may not carry two bounds of one trait that differ only in a lifetime.
+pub trait Captures<L: ?Sized> {}
+impl<T: ?Sized, L: ?Sized> Captures<L> for T {}

@@ -284,6 +284,32 @@ fn trait_impl_blocks_and_async_trait_in_either_order() {
     }
 }
 
+/// A trait's default `async fn`, whose future captures two lifetimes (`self`'s and `key`'s):
+/// the desugared signature must be one a trait's method may have.
+trait Lookup {
+    fn base(&self) -> usize;
+
+    #[traced]
+    async fn lookup(&self, key: &str) -> usize {
+        tokio::task::yield_now().await;
+        self.base() + key.len()
+    }
+}
+
+impl Lookup for Ledger {
+    fn base(&self) -> usize {
+        self.id as usize
+    }
+}
+
+#[test]
+fn a_default_async_trait_method_borrowing_two_lifetimes_is_traced() {
+    let c = testing::capture();
+    assert_eq!(block_on(Ledger { id: 2 }.lookup("abc")), 5);
+    let lookup = span(&c, "Lookup::lookup");
+    assert!(lookup.duration > std::time::Duration::ZERO);
+}
+
 struct Vault;
 
 #[traced(include_args, skip(secret))]

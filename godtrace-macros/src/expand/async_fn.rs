@@ -3,7 +3,7 @@
 //! future capturing them in every edition.
 use super::allow_parameter_reads;
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::visit_mut::VisitMut;
 use syn::{
     FnArg, GenericParam, Ident, Lifetime, LifetimeParam, Pat, ReceiverKind, ReturnType, Signature,
@@ -90,8 +90,13 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
         .lifetimes()
         .map(|l| l.lifetime.clone())
         .collect();
+    let captures = match lifetimes.as_slice() {
+        [] => TokenStream::new(),
+        [one] => quote_spanned! {output_at=> + #pv::Captures<&#one ()> },
+        all => quote_spanned! {output_at=> + #pv::Captures<(#(&#all (),)*)> },
+    };
     sig.output = syn::parse_quote_spanned! {output_at=>
-        -> impl ::core::future::Future<Output = #output> #(+ #pv::Captures<#lifetimes>)*
+        -> impl ::core::future::Future<Output = #output> #captures
     };
 
     // Move each argument into the future, as the compiler lowers an `async fn`: a plain

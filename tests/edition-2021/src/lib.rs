@@ -34,6 +34,13 @@ pub async fn pick<'a>(a: &'a str, b: &str) -> &'a str {
 pub trait Source {
     #[allow(async_fn_in_trait)]
     async fn read(&self, key: &str) -> usize;
+
+    /// A default method whose future captures two lifetimes (`self`'s and `key`'s).
+    #[allow(async_fn_in_trait)]
+    #[traced]
+    async fn read_twice(&self, key: &str) -> usize {
+        self.read(key).await * 2
+    }
 }
 
 impl Source for Ledger {
@@ -63,6 +70,7 @@ mod tests {
         assert_eq!(ledger.describe(3).await, "3");
         assert_eq!(pick("x", "y").await, "x");
         assert_eq!(ledger.read("key").await, 5);
+        assert_eq!(ledger.read_twice("key").await, 10);
         assert_eq!(unsafe { peek(&9) }, 9);
         let names: Vec<String> = capture.spans().into_iter().map(|s| s.name).collect();
         for name in [
@@ -71,6 +79,7 @@ mod tests {
             "Ledger::describe",
             "pick",
             "Ledger::read",
+            "Source::read_twice",
             "peek",
         ] {
             let full = format!("godtrace_edition_2021::{name}");

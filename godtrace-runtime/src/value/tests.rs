@@ -251,3 +251,36 @@ fn one_per_key_keeps_the_first_place_and_the_last_value_of_each_key() {
         assert_eq!(attributes, model, "{given:?}");
     }
 }
+
+/// Paths, OS strings, C strings and shared strings are recorded as strings (not their quoted
+/// `Debug` text), from a prefix of at most about the limit: a 100 MB one is cut and marked.
+#[test]
+fn paths_os_and_c_strings_and_shared_strings_are_bounded_strings() {
+    use std::ffi::{CString, OsString};
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    let short = |v: Value| assert_eq!(v, Value::from("/tmp/é x"));
+    short(Typed::typed_value(std::path::Path::new("/tmp/é x")));
+    short(PathBuf::from("/tmp/é x").typed_value());
+    short(OsString::from("/tmp/é x").typed_value());
+    short(CString::new("/tmp/é x").unwrap().typed_value());
+    short(Arc::<str>::from("/tmp/é x").typed_value());
+    short(std::rc::Rc::<str>::from("/tmp/é x").typed_value());
+
+    let huge = "é".repeat(50_000_000); // 100 MB
+    let limit = max_attribute_len();
+    let cut = |v: Value| {
+        let Value::String(s) = v else { panic!("{v:?}") };
+        assert!(s.as_str().len() <= limit, "{}", s.as_str().len());
+        assert!(s.as_str().starts_with("éé"));
+        assert!(
+            !s.as_str().contains('\u{FFFD}'),
+            "a split char is in what is cut"
+        );
+        assert_eq!(Value::String(s.clone()), bounded_str(&huge));
+    };
+    cut(PathBuf::from(&huge).typed_value());
+    cut(OsString::from(&huge).typed_value());
+    cut(CString::new(huge.clone()).unwrap().typed_value());
+    cut(Arc::<str>::from(huge.as_str()).typed_value());
+}

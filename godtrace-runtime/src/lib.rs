@@ -28,6 +28,7 @@ mod provider;
 mod record;
 mod span;
 mod stats;
+mod stderr;
 pub mod testing;
 mod text;
 pub mod thread;

@@ -381,10 +381,10 @@ fn watch_for_fork() {
         // per process.
         let registered = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
         if registered != 0 {
-            eprintln!(
+            crate::stderr::say(format!(
                 "godtrace: could not watch for fork (error {registered}); a forked child that \
                  records may hang"
-            );
+            ));
         }
     }
 }

@@ -52,12 +52,15 @@ impl Counters {
     }
 
     /// The counts now, with every span the batch processor's buffers hold or dropped.
+    /// In a forked child, the counts at the fork: the buffers' locks may have been held by
+    /// a parent's thread, which the child has not (the child records nothing anyway).
     pub(crate) fn snapshot(&self) -> Stats {
-        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(pending) = pending.as_ref().and_then(Weak::upgrade) {
-            pending.publish();
+        if !crate::span::switches::in_forked_child() {
+            let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(pending) = pending.as_ref().and_then(Weak::upgrade) {
+                pending.publish();
+            }
         }
-        drop(pending);
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Stats {
             spans_queued: get(&self.queued),

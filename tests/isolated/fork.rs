@@ -35,12 +35,15 @@ fn a_forked_child_records_nothing_and_waits_for_nothing() {
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
                     deliver::work_sync(i);
+                    // New series all along: the registry's locks are taken for writing.
+                    let attribute = godtrace::otel::KeyValue::new("n", (i % 4096) as i64);
+                    godtrace::metrics::record_counter("fork.calls", 1, &[attribute]);
                     i += 1;
                 }
             })
         })
         .collect();
-    for _ in 0..20 {
+    for _ in 0..60 {
         std::thread::sleep(Duration::from_millis(5));
         // SAFETY: the child runs only what follows, which takes no lock a parent's thread
         // may hold but through godtrace (what this test is about) and the allocator (which
@@ -52,6 +55,15 @@ fn a_forked_child_records_nothing_and_waits_for_nothing() {
                 let sum: u64 = (0..2000).map(deliver::work_sync).sum();
                 assert_eq!(sum, (0..2000).map(|i| 2 * (i + 1)).sum::<u64>());
                 guard.flush();
+                // What reads the parent's buffers and registry takes none of their locks.
+                let stats = godtrace::stats();
+                assert_eq!(stats.spans_queued, godtrace::stats().spans_queued);
+                assert!(godtrace::metrics::metrics_snapshot().metrics().is_empty());
+                assert!(
+                    godtrace::metrics::prometheus_exposition(None)
+                        .body
+                        .is_empty()
+                );
                 // SAFETY: the child's copy of the guard, taken once; the parent's is its own.
                 drop(unsafe { ManuallyDrop::take(&mut guard) });
             }));

@@ -22,6 +22,7 @@ mod faults_overflow;
 mod faults_restart_grpc;
 mod faults_restart_http;
 mod faults_rust_log;
+mod faults_stderr;
 mod faults_tokio_test;
 mod faults_unreachable;
 mod fork;

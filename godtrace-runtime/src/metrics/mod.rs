@@ -55,7 +55,11 @@ pub(crate) use site::SiteMetrics;
 pub use snapshot::{CounterPoint, HistogramPoint, MetricData, MetricPoints, MetricsSnapshot};
 
 /// Every metric's current values (cumulative since recording started), as the exporters see
-/// them: for tests, and for anything that wants to read metrics in process.
+/// them: for tests, and for anything that wants to read metrics in process. Empty in a child
+/// that `fork` made of a process recording (see [`prometheus_exposition`]).
 pub fn metrics_snapshot() -> MetricsSnapshot {
+    if crate::span::switches::in_forked_child() {
+        return MetricsSnapshot::default();
+    }
     registry::registry().collect()
 }

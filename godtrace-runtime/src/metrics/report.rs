@@ -17,7 +17,8 @@ static RECENT: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn emit(message: String) {
     let message = crate::text::cut(message, MAX_MESSAGE_LEN);
-    eprintln!("godtrace: {message}");
+    // Said on the caller's thread: never a wait, never a panic.
+    crate::stderr::say(format!("godtrace: {message}"));
     #[cfg(test)]
     {
         let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());

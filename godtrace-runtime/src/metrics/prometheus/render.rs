@@ -45,11 +45,23 @@ pub struct PrometheusExposition {
 /// assert!(exposition.body.contains("\norders_placed_total{otel_scope_name=\"godtrace\","));
 /// assert!(exposition.body.ends_with("# EOF\n"));
 /// ```
+///
+/// In a child that `fork` made of a process recording, the exposition is empty (OpenMetrics'
+/// `# EOF` alone): a thread of the parent may have held the registry's locks at the fork, and
+/// the child records nothing.
 pub fn prometheus_exposition(accept: Option<&str>) -> PrometheusExposition {
     let format = negotiate(accept);
+    let body = if crate::span::switches::in_forked_child() {
+        match format {
+            Format::OpenMetrics => "# EOF\n".to_owned(),
+            Format::Text => String::new(),
+        }
+    } else {
+        render_registry(format)
+    };
     PrometheusExposition {
         content_type: format.content_type(),
-        body: render_registry(format),
+        body,
     }
 }
 

@@ -1,0 +1,140 @@
+//! A stderr that fails (a full disk, a pipe whose reader exited) or that nobody reads (a full
+//! pipe): godtrace's warnings are lost, never a panic, and never a wait on the application's
+//! thread; export goes on.
+use godtrace::Config;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A deadlock guard for a call that must not wait for stderr, not a timing assertion.
+const CALL_LIMIT: Duration = Duration::from_secs(60);
+
+/// Fails its first batch (a warning on stderr follows), counts the spans of the later ones.
+#[derive(Debug, Clone, Default)]
+struct FailsFirst {
+    calls: Arc<AtomicUsize>,
+    lost: Arc<AtomicUsize>,
+    exported: Arc<AtomicUsize>,
+}
+
+impl SpanExporter for FailsFirst {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.lost.store(batch.len(), Ordering::SeqCst);
+            return Err(OTelSdkError::InternalFailure("collector said no".into()));
+        }
+        self.exported.fetch_add(batch.len(), Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn ten_spans() {
+    for _ in 0..10 {
+        let _span = godtrace::span("work");
+    }
+}
+
+/// Points fd 2 at `fd` until the result is dropped, which points it back (so that a failed
+/// assertion's message is seen).
+fn stderr_to(fd: i32) -> impl Drop {
+    struct Restore(i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: `self.0` is the duplicate of fd 2 made below, still open.
+            unsafe { libc::dup2(self.0, 2) };
+        }
+    }
+    // SAFETY: duplicates fd 2, which this process holds open.
+    let saved = unsafe { libc::dup(2) };
+    assert!(saved >= 0);
+    // SAFETY: `fd` is open (its owner outlives this test's use of stderr), and so is fd 2.
+    let pointed = unsafe { libc::dup2(fd, 2) };
+    assert_eq!(pointed, 2);
+    Restore(saved)
+}
+
+/// Runs `call` on a thread of its own: whether it returned within [`CALL_LIMIT`].
+fn returns(call: impl FnOnce() + Send + 'static) -> bool {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        call();
+        let _ = done.send(());
+    });
+    finished.recv_timeout(CALL_LIMIT).is_ok()
+}
+
+#[test]
+fn a_failing_stderr_loses_the_warnings_and_nothing_else() {
+    crate::support::own_process!();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let restore = stderr_to(full.as_raw_fd());
+    let exporter = FailsFirst::default();
+    let guard = godtrace::init(
+        Config::new("faults-stderr")
+            .span_exporter(exporter.clone())
+            .max_export_batch_size(10),
+    )
+    .expect("init");
+    // The first batch fails: the export thread reports it on stderr, which fails.
+    ten_spans();
+    guard.flush();
+    // A metrics call's warning, said on this thread.
+    godtrace::metrics::record_counter("1bad", 1, &[]);
+    godtrace::metrics::record_counter("faults.stderr.count", -1, &[]);
+    ten_spans();
+    guard.flush();
+    drop(guard);
+    drop(restore);
+    let stats = godtrace::stats();
+    let lost = exporter.lost.load(Ordering::SeqCst) as u64;
+    let exported = exporter.exported.load(Ordering::SeqCst) as u64;
+    // The batches after the failure (and its warning) were exported: the thread went on.
+    assert!(lost > 0 && lost <= 10, "{lost}: {stats:?}");
+    assert_eq!(lost + exported, 20, "{stats:?}");
+    assert_eq!(
+        (stats.spans_queued, stats.spans_exported, stats.spans_failed),
+        (20, exported, lost),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn a_stderr_nobody_reads_never_stalls_a_metrics_call() {
+    crate::support::own_process!();
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors `pipe` writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let restore = stderr_to(fds[1]);
+    // Fills the pipe (its read end is never read), then stays blocked in `write`: raw writes,
+    // which take no lock of the standard library's stderr.
+    // To the pipe's own descriptor: once fd 2 is restored, the thread stays blocked there.
+    let pipe = fds[1];
+    std::thread::spawn(move || {
+        let chunk = [b'x'; 4096];
+        loop {
+            // SAFETY: writes from a live buffer of that length to the pipe, never closed.
+            unsafe { libc::write(pipe, chunk.as_ptr().cast(), chunk.len()) };
+        }
+    });
+    let guard = godtrace::init(Config::new("faults-stderr").span_exporter(FailsFirst::default()))
+        .expect("init");
+    std::thread::sleep(Duration::from_millis(200));
+    let returned = [
+        returns(|| godtrace::metrics::record_counter("1bad", 1, &[])),
+        returns(|| godtrace::metrics::record_counter("faults.stderr.count", -1, &[])),
+        returns(|| godtrace::metrics::record_histogram("2bad", 1.0, &[])),
+    ];
+    // Asserted once stderr is back: a failed assertion's message must not wait on the pipe.
+    drop(restore);
+    assert_eq!(
+        returned, [true; 3],
+        "bad name, negative increment, bad histogram name: which returned"
+    );
+    drop(guard);
+}

@@ -42,8 +42,27 @@ pub fn span(name: impl Into<Cow<'static, str>>) -> SpanGuard {
 #[must_use = "the span ends when the guard is dropped"]
 pub struct SpanGuard {
     span: Option<EnteredSpan>,
+    /// Whether the thread was unwinding already when the span started (a guard made in a
+    /// `Drop` run by a panic): only a panic that starts after it fails the span.
+    started_unwinding: bool,
     /// Its own `!Send` and `!Sync`, whatever the fields are.
     _this_thread: PhantomData<*const ()>,
+}
+
+impl Drop for SpanGuard {
+    /// A guard dropped by a panic that started inside its span marks the span failed as a
+    /// traced function's panic does (`error.type = panic`, an `exception` event), then ends it.
+    fn drop(&mut self) {
+        if let Some(entered) = &self.span
+            && !self.started_unwinding
+            && std::thread::panicking()
+        {
+            // The payload is not ours to read here (the unwind goes on).
+            entered
+                .span()
+                .record_panic(&"a panic unwound through the span");
+        }
+    }
 }
 
 impl SpanGuard {

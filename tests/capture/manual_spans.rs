@@ -168,10 +168,33 @@ fn a_traced_call_in_drop_during_an_unwind_runs_and_the_panic_goes_on() {
     assert!(failed.is_error());
     let dropping = c.span("connection.drop");
     assert_eq!(dropping.parent_span_id, Some(failed.span_id));
+    // Started during the unwind and ended normally: not failed by the panic around it.
+    assert!(!dropping.is_error(), "{dropping:#?}");
     assert_eq!(
         c.span("close_connection").parent_span_id,
         Some(dropping.span_id)
     );
+}
+
+/// A guard that a panic unwinds through ends its span failed, as a traced function's panic
+/// does; one that the same unwind did not cross stays as it was.
+#[test]
+fn a_guard_a_panic_unwinds_through_marks_its_span_failed() {
+    let c = testing::capture();
+    let caught = std::panic::catch_unwind(|| {
+        let _outer = godtrace::span("job.outer");
+        drop(godtrace::span("job.step.done"));
+        let _inner = godtrace::span("job.step.failing");
+        panic!("step failed");
+    });
+    assert!(caught.is_err(), "the panic reaches the caller");
+    for name in ["job.step.failing", "job.outer"] {
+        let span = c.span(name);
+        assert!(span.is_error(), "{span:#?}");
+        assert_eq!(span.attr("error.type"), Some(&"panic".into()), "{name}");
+        assert!(span.events.iter().any(|e| e.name == "exception"), "{name}");
+    }
+    assert!(!c.span("job.step.done").is_error());
 }
 
 #[test]

@@ -60,6 +60,7 @@ impl SpanBuilder {
         SpanGuard {
             span: OpSpan::start_named(self.name, self.kind, self.parent, false)
                 .map(EnteredSpan::new),
+            started_unwinding: std::thread::panicking(),
             _this_thread: PhantomData,
         }
     }

@@ -641,7 +641,7 @@ impl OpSpan {
 
     /// Records a panic of the call: `error.type` `panic` (for the histogram too), and on a
     /// recording span the status and an `exception` event with the payload's message.
-    pub(super) fn record_panic(&self, payload: &(dyn Any + Send)) {
+    pub(crate) fn record_panic(&self, payload: &(dyn Any + Send)) {
         self.error_type.set(Some(PANIC_ERROR_TYPE));
         let Some(live) = &self.live else { return };
         // The same value as the duration histogram's label, so that a dashboard joins them.

@@ -472,36 +472,24 @@ fn bounded_lossy(bytes: &[u8]) -> Value {
     let prefix = &bytes[..bytes.len().min(max_attribute_len().saturating_add(4))];
     bounded_str(&String::from_utf8_lossy(prefix))
 }
-impl Typed for std::path::Path {
-    fn typed_value(&self) -> Value {
-        bounded_lossy(self.as_os_str().as_encoded_bytes())
-    }
+macro_rules! typed_bytes {
+    ($($t:ty => $bytes:expr),* $(,)?) => {$(
+        impl Typed for $t {
+            fn typed_value(&self) -> Value {
+                let bytes: fn(&$t) -> &[u8] = $bytes;
+                bounded_lossy(bytes(self))
+            }
+        }
+    )*};
 }
-impl Typed for std::path::PathBuf {
-    fn typed_value(&self) -> Value {
-        self.as_path().typed_value()
-    }
-}
-impl Typed for std::ffi::OsStr {
-    fn typed_value(&self) -> Value {
-        bounded_lossy(self.as_encoded_bytes())
-    }
-}
-impl Typed for std::ffi::OsString {
-    fn typed_value(&self) -> Value {
-        self.as_os_str().typed_value()
-    }
-}
-impl Typed for std::ffi::CStr {
-    fn typed_value(&self) -> Value {
-        bounded_lossy(self.to_bytes())
-    }
-}
-impl Typed for std::ffi::CString {
-    fn typed_value(&self) -> Value {
-        self.as_c_str().typed_value()
-    }
-}
+typed_bytes!(
+    std::path::Path => |p| p.as_os_str().as_encoded_bytes(),
+    std::path::PathBuf => |p| p.as_os_str().as_encoded_bytes(),
+    std::ffi::OsStr => std::ffi::OsStr::as_encoded_bytes,
+    std::ffi::OsString => |s| s.as_encoded_bytes(),
+    std::ffi::CStr => std::ffi::CStr::to_bytes,
+    std::ffi::CString => |s| s.as_bytes(),
+);
 
 /// Lists: their `Debug` text, as `{:?}` writes it, but visiting elements only until the text
 /// reaches the limit. `Debug` of a slice goes through `debug_list`, which keeps iterating every
@@ -539,31 +527,17 @@ impl<T: fmt::Debug> fmt::Debug for ListUntilFull<'_, T> {
     }
 }
 
-impl<T: Typed + ?Sized> Typed for &T {
-    fn typed_value(&self) -> Value {
-        (**self).typed_value()
-    }
+/// What points at a typed value is recorded as that value.
+macro_rules! typed_through {
+    ($($t:ty),* $(,)?) => {$(
+        impl<T: Typed + ?Sized> Typed for $t {
+            fn typed_value(&self) -> Value {
+                (**self).typed_value()
+            }
+        }
+    )*};
 }
-impl<T: Typed + ?Sized> Typed for &mut T {
-    fn typed_value(&self) -> Value {
-        (**self).typed_value()
-    }
-}
-impl<T: Typed + ?Sized> Typed for Box<T> {
-    fn typed_value(&self) -> Value {
-        (**self).typed_value()
-    }
-}
-impl<T: Typed + ?Sized> Typed for std::sync::Arc<T> {
-    fn typed_value(&self) -> Value {
-        (**self).typed_value()
-    }
-}
-impl<T: Typed + ?Sized> Typed for std::rc::Rc<T> {
-    fn typed_value(&self) -> Value {
-        (**self).typed_value()
-    }
-}
+typed_through!(&T, &mut T, Box<T>, std::sync::Arc<T>, std::rc::Rc<T>);
 
 /// Wraps a reference to a captured value; the method the macro calls on `&&Probe(&v)` is
 /// picked by autoref: [`ValueTyped`] first, then [`ValueDebug`], then [`ValueOpaque`].

@@ -26,9 +26,13 @@ pub(crate) fn write_line(line: &str) {
 
 /// Says `line` on stderr without waiting: from an application's thread (a metrics call's
 /// warning, `init`). Handed to the writer thread, started on the first line; dropped when
-/// [`QUEUED_LINES`] wait already, or when no thread could be started (or, in a forked child,
-/// none runs: its queue fills, then its lines are dropped).
+/// [`QUEUED_LINES`] wait already, or when no thread could be started. Dropped too in a child
+/// that `fork` made: the writer thread is not in it, and the parent's may have held the
+/// queue's lock at the fork.
 pub(crate) fn say(line: String) {
+    if crate::span::switches::in_forked_child() {
+        return;
+    }
     static WRITER: OnceLock<Option<SyncSender<String>>> = OnceLock::new();
     let writer = WRITER.get_or_init(|| {
         let (lines, waiting) = sync_channel::<String>(QUEUED_LINES);

@@ -427,5 +427,11 @@ impl Drop for Guard {
             let _ = state.provider.shutdown_with_timeout(state.shutdown_timeout);
         }
         metrics.wait();
+        // The last reports (dropped and failed spans) are seen before the process exits,
+        // unless stderr is not read.
+        crate::stderr::drain(STDERR_DRAIN);
     }
 }
+
+/// How long dropping the guard waits, at most, for godtrace's last lines to reach stderr.
+const STDERR_DRAIN: Duration = Duration::from_secs(1);

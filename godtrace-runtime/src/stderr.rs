@@ -1,34 +1,30 @@
-//! godtrace's own lines on stderr: one way to say them, which neither panics nor makes an
-//! application's thread wait.
+//! godtrace's own lines on stderr ([`say`]): one way to say them, which neither panics nor
+//! makes any thread wait for stderr.
 //!
 //! `eprintln!` panics when the write fails (a pipe whose reader exited, a full disk): in the
 //! export thread that ended export for good, and in a caller's thread it was a panic out of a
-//! metrics call (an abort under `panic = "abort"`). A failed write here loses the line only.
-//! And a stderr nobody reads (a full pipe) blocks its writer: godtrace's own threads may wait
-//! ([`write_line`]), but a line said on an application's thread ([`say`]) goes to a thread
-//! of its own and is dropped if that thread is that far behind.
+//! metrics call (an abort under `panic = "abort"`). And a stderr nobody reads (a full pipe)
+//! blocks its writer: the export thread stopped exporting, a metrics call stopped the
+//! application's thread. So every line goes to a thread of its own, which alone writes; a
+//! failed write loses the line, and a line that finds the queue full is dropped. The guard's
+//! drop waits for what is queued ([`drain`]), within a bound, so that a short program's last
+//! warnings are still seen.
 use std::io::Write;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
+use std::time::{Duration, Instant};
 
 /// Lines waiting for the writer thread, at most: what is said past that is dropped.
 const QUEUED_LINES: usize = 64;
 
-/// Writes `line` on stderr from the calling thread, which may wait for stderr: for
-/// godtrace's own threads (the export thread's reports), whose lines then keep their order and
-/// are written before a shutdown returns. A failed write is ignored.
-pub(crate) fn write_line(line: &str) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr
-        .write_all(line.as_bytes())
-        .and_then(|()| stderr.write_all(b"\n"));
-}
+/// Lines handed to the writer thread and not written yet.
+static UNWRITTEN: AtomicUsize = AtomicUsize::new(0);
 
-/// Says `line` on stderr without waiting: from an application's thread (a metrics call's
-/// warning, `init`). Handed to the writer thread, started on the first line; dropped when
-/// [`QUEUED_LINES`] wait already, or when no thread could be started. Dropped too in a child
-/// that `fork` made: the writer thread is not in it, and the parent's may have held the
-/// queue's lock at the fork.
+/// Says `line` on stderr, without waiting: handed to the writer thread, started on the first
+/// line; dropped when [`QUEUED_LINES`] wait already, or when no thread could be started.
+/// Dropped too in a child that `fork` made: the writer thread is not in it, and the parent's
+/// may have held the queue's lock at the fork.
 pub(crate) fn say(line: String) {
     if crate::span::switches::in_forked_child() {
         return;
@@ -41,12 +37,32 @@ pub(crate) fn say(line: String) {
             .spawn(move || {
                 for line in waiting {
                     write_line(&line);
+                    UNWRITTEN.fetch_sub(1, Ordering::Release);
                 }
             })
             .ok()
             .map(|_| lines)
     });
-    if let Some(writer) = writer {
-        let _ = writer.try_send(line);
+    let Some(writer) = writer else { return };
+    UNWRITTEN.fetch_add(1, Ordering::Relaxed);
+    if writer.try_send(line).is_err() {
+        UNWRITTEN.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// Waits until the lines said so far are written, or `limit` has passed (a stderr nobody
+/// reads).
+pub(crate) fn drain(limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while UNWRITTEN.load(Ordering::Acquire) != 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Writes `line` and a newline; a failed write is ignored.
+fn write_line(line: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_all(line.as_bytes())
+        .and_then(|()| stderr.write_all(b"\n"));
 }

@@ -1,6 +1,6 @@
 //! A stderr that fails (a full disk, a pipe whose reader exited) or that nobody reads (a full
-//! pipe): godtrace's warnings are lost, never a panic, and never a wait on the application's
-//! thread; export goes on.
+//! pipe): godtrace's warnings are lost, never a panic, and no thread waits for them (neither
+//! the application's nor the export thread); export goes on.
 use godtrace::Config;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
@@ -105,7 +105,7 @@ fn a_failing_stderr_loses_the_warnings_and_nothing_else() {
 }
 
 #[test]
-fn a_stderr_nobody_reads_never_stalls_a_metrics_call() {
+fn a_stderr_nobody_reads_stalls_neither_export_nor_a_metrics_call() {
     crate::support::own_process!();
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors `pipe` writes.
@@ -122,9 +122,21 @@ fn a_stderr_nobody_reads_never_stalls_a_metrics_call() {
             unsafe { libc::write(pipe, chunk.as_ptr().cast(), chunk.len()) };
         }
     });
-    let guard = godtrace::init(Config::new("faults-stderr").span_exporter(FailsFirst::default()))
-        .expect("init");
+    let exporter = FailsFirst::default();
+    let guard = godtrace::init(
+        Config::new("faults-stderr")
+            .span_exporter(exporter.clone())
+            .max_export_batch_size(10),
+    )
+    .expect("init");
     std::thread::sleep(Duration::from_millis(200));
+    // The first batch fails: the export thread's report must not stop it.
+    ten_spans();
+    guard.flush();
+    ten_spans();
+    guard.flush();
+    let lost = exporter.lost.load(Ordering::SeqCst);
+    let exported = exporter.exported.load(Ordering::SeqCst);
     let returned = [
         returns(|| godtrace::metrics::record_counter("1bad", 1, &[])),
         returns(|| godtrace::metrics::record_counter("faults.stderr.count", -1, &[])),
@@ -132,6 +144,12 @@ fn a_stderr_nobody_reads_never_stalls_a_metrics_call() {
     ];
     // Asserted once stderr is back: a failed assertion's message must not wait on the pipe.
     drop(restore);
+    assert!(lost > 0, "the first batch failed");
+    assert_eq!(
+        lost + exported,
+        20,
+        "the batches after the report were exported"
+    );
     assert_eq!(
         returned, [true; 3],
         "bad name, negative increment, bad histogram name: which returned"

@@ -2,6 +2,7 @@
 //! never waits on a lock a thread of the parent held at the fork (those threads are not in the
 //! child), and its flush and shutdown return at once (the export thread is not there either).
 use crate::support::otlp::deliver;
+use godtrace::otel::trace::Tracer;
 use godtrace::{Config, Protocol};
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
@@ -38,6 +39,10 @@ fn a_forked_child_records_nothing_and_waits_for_nothing() {
                     // New series all along: the registry's locks are taken for writing.
                     let attribute = godtrace::otel::KeyValue::new("n", (i % 4096) as i64);
                     godtrace::metrics::record_counter("fork.calls", 1, &[attribute]);
+                    // A library's span through OpenTelemetry's global tracer, and a read
+                    // that takes the metrics' lifecycle lock.
+                    godtrace::otel::global::tracer("library").in_span("library.op", |_| ());
+                    let _ = godtrace::metrics::prometheus_addr();
                     i += 1;
                 }
             })
@@ -64,6 +69,8 @@ fn a_forked_child_records_nothing_and_waits_for_nothing() {
                         .body
                         .is_empty()
                 );
+                assert_eq!(godtrace::metrics::prometheus_addr(), None);
+                godtrace::otel::global::tracer("library").in_span("library.op", |_| ());
                 // SAFETY: the child's copy of the guard, taken once; the parent's is its own.
                 drop(unsafe { ManuallyDrop::take(&mut guard) });
             }));

@@ -143,6 +143,11 @@ impl BatchProcessor {
     #[inline]
     fn push(&self, span: Queued) -> Result<(), Queued> {
         let counters = self.shared.counters;
+        // A forked child records nothing (a span of OpenTelemetry's global tracer ends here
+        // too): the queue's lock may have been held by a parent's thread at the fork.
+        if crate::span::switches::in_forked_child() {
+            return Err(span);
+        }
         let mut state = self.shared.lock();
         if state.shutdown_deadline.is_some() || state.exited || self.shared.budget.take(1) == 0 {
             drop(state);

@@ -143,7 +143,7 @@ impl<E: SpanExporter + 'static> Exporter for E {
         if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(shutdown)) {
             // Its own message: no batch is involved, and the export one may have been said.
             let message = super::custom::panicked(&*payload);
-            crate::stderr::write_line(&format!(
+            crate::stderr::say(format!(
                 "godtrace: {message} (in its shutdown; nothing is lost by it)"
             ));
         }
@@ -155,7 +155,7 @@ impl<E: SpanExporter + 'static> Exporter for E {
 fn report_panic_once(message: &str) {
     static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if !REPORTED.swap(true, Ordering::Relaxed) {
-        crate::stderr::write_line(&format!(
+        crate::stderr::say(format!(
             "godtrace: {message}; its batch counts as failed (spans_failed) and later \
              batches are still given to it"
         ));
@@ -579,7 +579,7 @@ impl ExportLoop<'_> {
     fn report(&mut self, force: bool) {
         let dropped = self.counters.dropped.load(Ordering::Relaxed);
         if let Some(new) = self.drops.due(dropped, force) {
-            crate::stderr::write_line(&format!(
+            crate::stderr::say(format!(
                 "godtrace: export queue full (max_queue_size {}): dropped {new} spans \
                  ({dropped} in all)",
                 self.shared.settings.max_queue_size
@@ -592,7 +592,7 @@ impl ExportLoop<'_> {
                 url::redacted(&self.options.destination),
                 self.failures.last_error
             );
-            crate::stderr::write_line(&crate::text::cut(report, crate::text::MAX_REPORT));
+            crate::stderr::say(crate::text::cut(report, crate::text::MAX_REPORT));
         }
     }
 }

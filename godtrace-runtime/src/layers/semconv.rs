@@ -395,27 +395,30 @@ const SENSITIVE_QUERY_KEYS: [&str; 7] = [
     "X-Goog-Signature",
 ];
 
-/// Words that mark a query key as a credential's, in any case, anywhere in the key
-/// (`access_token`, `client_secret`, `apiKey`, Binance's `signature`): the conventions ask to
-/// scrub what an instrumentation can identify as sensitive, and a client's URLs are built by
-/// the program itself, with its API keys. A key that merely contains one (`author`) loses its
-/// value too: a value hidden costs less than a secret exported.
-const CREDENTIAL_KEY_WORDS: [&str; 11] = [
+/// Words that mark a query key as a credential's, in any case, anywhere in the key once
+/// `-`, `_` and `.` are left out (`access_token`, `client_secret`, `apiKey`, Binance's
+/// `signature`, `PHPSESSID`): the conventions ask to scrub what an instrumentation can
+/// identify as sensitive, and a client's URLs are built by the program itself, with its API
+/// keys. A key that merely contains one (`author`) loses its value too: a value hidden costs
+/// less than a secret exported.
+const CREDENTIAL_KEY_WORDS: [&str; 13] = [
     "token",
     "secret",
     "passw",
+    "passphrase",
     "pwd",
     "signature",
     "credential",
-    "apikey",
-    "api_key",
-    "api-key",
     "session",
+    "sessid",
     "auth",
+    "ticket",
+    "assertion",
+    "keyid",
 ];
 
-/// Keys that are credentials as a whole word only (`sig` alone; `signal` is not one).
-const CREDENTIAL_KEYS: [&str; 5] = ["sig", "key", "code", "pass", "jwt"];
+/// Keys that are credentials as a whole word only (`sig` alone: `signal` is not one).
+const CREDENTIAL_KEYS: [&str; 6] = ["sig", "sign", "code", "pass", "jwt", "sid"];
 
 /// Whether the value of query key `key` (as written, escapes and all) is redacted.
 fn is_sensitive_query_key(key: &str) -> bool {
@@ -428,30 +431,48 @@ fn is_sensitive_query_key(key: &str) -> bool {
     {
         return true;
     }
-    let lower = decoded.to_ascii_lowercase();
-    let contains = |word: &str| lower.windows(word.len()).any(|w| w == word.as_bytes());
-    CREDENTIAL_KEY_WORDS.iter().any(|word| contains(word))
-        || CREDENTIAL_KEYS.iter().any(|word| lower == word.as_bytes())
+    let word: Vec<u8> = decoded
+        .iter()
+        .filter(|b| !matches!(b, b'-' | b'_' | b'.'))
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let contains = |part: &str| word.windows(part.len()).any(|w| w == part.as_bytes());
+    // `key` ends a credential's name (`apiKey`, `access_key`, `subscription-key`, `key`),
+    // and rarely anything else's (`keyword` does not end with it).
+    word.ends_with(b"key")
+        || CREDENTIAL_KEY_WORDS.iter().any(|part| contains(part))
+        || CREDENTIAL_KEYS.iter().any(|whole| word == whole.as_bytes())
 }
 
 /// `query` (or a fragment of `key=value` pairs) with the values of sensitive keys
-/// ([`is_sensitive_query_key`]) replaced by `REDACTED`.
+/// ([`is_sensitive_query_key`]) replaced by `REDACTED`. Pairs are separated by `&` or `;`
+/// (which many servers read as `&`), kept as written.
 fn redacted_query(query: &str) -> Cow<'_, str> {
     let sensitive = |pair: &str| {
         pair.split_once('=')
             .is_some_and(|(key, _)| is_sensitive_query_key(key))
     };
-    if !query.split('&').any(sensitive) {
+    let pairs = || query.split(['&', ';']);
+    if !pairs().any(sensitive) {
         return Cow::Borrowed(query);
     }
-    let pairs: Vec<Cow<'_, str>> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if sensitive(pair) => Cow::Owned(format!("{key}=REDACTED")),
-            _ => Cow::Borrowed(pair),
-        })
-        .collect();
-    Cow::Owned(pairs.join("&"))
+    let mut out = String::with_capacity(query.len());
+    let mut at = 0;
+    for pair in pairs() {
+        // The separator before this pair, as written.
+        if at > 0 {
+            out.push_str(&query[at - 1..at]);
+        }
+        match pair.split_once('=') {
+            Some((key, _)) if sensitive(pair) => {
+                out.push_str(key);
+                out.push_str("=REDACTED");
+            }
+            _ => out.push_str(pair),
+        }
+        at += pair.len() + 1;
+    }
+    Cow::Owned(out)
 }
 
 /// The name of a gRPC status code, for `rpc.response.status_code` and `error.type` (the
@@ -725,9 +746,11 @@ mod tests {
             "https://h/cart;jsessionid=REDACTED?q=1#f"
         );
         assert_eq!(redacted_url("https://h;x/a"), "https://h;x/a");
+        // In the query, `;` separates pairs (as many servers read it): a session id there
+        // is a pair of its own.
         assert_eq!(
-            redacted_url("https://h?next=/a;jsessionid=kept"),
-            "https://h?next=/a;jsessionid=kept"
+            redacted_url("https://h?next=/a;jsessionid=s3cr3t"),
+            "https://h?next=/a;jsessionid=REDACTED"
         );
     }
 
@@ -789,10 +812,21 @@ mod tests {
             ),
             "https://app.example.com/cb?state=s#access_token=REDACTED&token_type=REDACTED&x=1"
         );
-        // Whole-word keys: `sig` and `key` alone, not `signal` or `keyword`.
+        // Whole-word keys: `sig` alone, not `signal`; `key` ends a credential's name, not
+        // `keyword`.
         assert_eq!(
             redacted_url("https://h/s?signal=1&keyword=2#top"),
             "https://h/s?signal=1&keyword=2#top"
+        );
+        // `;` separates pairs too, kept as written; more credential names.
+        assert_eq!(
+            redacted_url(
+                "https://h/q?a=1;token=t&access_key=k;private_key=p&subscription-key=s\
+                 &accessKeyId=i&passphrase=x&PHPSESSID=y&sid=z&ticket=w#a=1;access_token=f"
+            ),
+            "https://h/q?a=1;token=REDACTED&access_key=REDACTED;private_key=REDACTED\
+             &subscription-key=REDACTED&accessKeyId=REDACTED&passphrase=REDACTED\
+             &PHPSESSID=REDACTED&sid=REDACTED&ticket=REDACTED#a=1;access_token=REDACTED"
         );
     }
 

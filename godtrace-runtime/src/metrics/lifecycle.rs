@@ -183,7 +183,13 @@ fn stop_begin(running: Running) -> MetricsInFlight {
 /// ```
 /// assert_eq!(godtrace_runtime::metrics::prometheus_addr(), None); // not configured
 /// ```
+///
+/// `None` in a child that `fork` made: it does not hold the endpoint (and a parent's thread may
+/// have held this lock at the fork).
 pub fn prometheus_addr() -> Option<SocketAddr> {
+    if crate::span::switches::in_forked_child() {
+        return None;
+    }
     let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
     running
         .as_ref()?

@@ -137,7 +137,7 @@ fn run(
                         crate::otlp::client::explain(&e)
                     );
                     let message = url::scrub(&message, &target.endpoint);
-                    crate::stderr::write_line(&crate::text::cut(message, crate::text::MAX_REPORT));
+                    crate::stderr::say(crate::text::cut(message, crate::text::MAX_REPORT));
                 }
                 failing = true;
             }

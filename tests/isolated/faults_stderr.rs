@@ -156,3 +156,32 @@ fn a_stderr_nobody_reads_stalls_neither_export_nor_a_metrics_call() {
     );
     drop(guard);
 }
+
+/// Set in the process [`a_warning_said_just_before_exit_is_seen`] starts.
+const EXITING_CHILD: &str = "GODTRACE_TEST_WARNS_THEN_EXITS";
+
+/// Warnings are written by a thread of godtrace's: dropping the guard waits for them, so a
+/// program that warns and exits at once still shows them.
+#[test]
+fn a_warning_said_just_before_exit_is_seen() {
+    if std::env::var_os(EXITING_CHILD).is_some() {
+        let guard =
+            godtrace::init(Config::new("faults-stderr").span_exporter(FailsFirst::default()))
+                .expect("init");
+        godtrace::metrics::record_counter("1bad", 1, &[]);
+        drop(guard);
+        return;
+    }
+    let test = "faults_stderr::a_warning_said_just_before_exit_is_seen";
+    let out = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args([test, "--exact", "--nocapture"])
+        .env(EXITING_CHILD, "1")
+        .output()
+        .expect("run the child");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("\"1bad\" is not a valid metric name"),
+        "{stderr}"
+    );
+}

@@ -31,6 +31,16 @@ impl SpanExporter for FailsFirst {
     }
 }
 
+/// Starts godtrace exporting to `exporter`, ten spans a batch.
+fn init_exporting_to(exporter: &FailsFirst) -> godtrace::Guard {
+    godtrace::init(
+        Config::new("faults-stderr")
+            .span_exporter(exporter.clone())
+            .max_export_batch_size(10),
+    )
+    .expect("init")
+}
+
 fn ten_spans() {
     for _ in 0..10 {
         let _span = godtrace::span("work");
@@ -75,12 +85,7 @@ fn a_failing_stderr_loses_the_warnings_and_nothing_else() {
         .expect("/dev/full");
     let restore = stderr_to(full.as_raw_fd());
     let exporter = FailsFirst::default();
-    let guard = godtrace::init(
-        Config::new("faults-stderr")
-            .span_exporter(exporter.clone())
-            .max_export_batch_size(10),
-    )
-    .expect("init");
+    let guard = init_exporting_to(&exporter);
     // The first batch fails: the export thread reports it on stderr, which fails.
     ten_spans();
     guard.flush();
@@ -123,12 +128,7 @@ fn a_stderr_nobody_reads_stalls_neither_export_nor_a_metrics_call() {
         }
     });
     let exporter = FailsFirst::default();
-    let guard = godtrace::init(
-        Config::new("faults-stderr")
-            .span_exporter(exporter.clone())
-            .max_export_batch_size(10),
-    )
-    .expect("init");
+    let guard = init_exporting_to(&exporter);
     std::thread::sleep(Duration::from_millis(200));
     // The first batch fails: the export thread's report must not stop it.
     ten_spans();
@@ -165,9 +165,7 @@ const EXITING_CHILD: &str = "GODTRACE_TEST_WARNS_THEN_EXITS";
 #[test]
 fn a_warning_said_just_before_exit_is_seen() {
     if std::env::var_os(EXITING_CHILD).is_some() {
-        let guard =
-            godtrace::init(Config::new("faults-stderr").span_exporter(FailsFirst::default()))
-                .expect("init");
+        let guard = init_exporting_to(&FailsFirst::default());
         godtrace::metrics::record_counter("1bad", 1, &[]);
         drop(guard);
         return;

@@ -23,9 +23,12 @@ fn a_forked_child_records_nothing_and_waits_for_nothing() {
             .protocol(Protocol::HttpProtobuf)
             .max_queue_size(64)
             .max_export_batch_size(8)
-            .schedule_delay(Duration::from_millis(1)),
+            .schedule_delay(Duration::from_millis(1))
+            // An endpoint the parent runs and the child does not hold.
+            .metrics(godtrace::MetricsConfig::new().prometheus_listen("127.0.0.1:0")),
     )
     .expect("init");
+    assert!(godtrace::metrics::prometheus_addr().is_some());
     let mut guard = ManuallyDrop::new(guard);
     // Two threads record all along: at a fork, they may hold the queue's lock.
     let stop = Arc::new(AtomicBool::new(false));

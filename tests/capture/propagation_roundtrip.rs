@@ -388,6 +388,9 @@ fn a_new_root_sets_the_random_flag() {
 
 #[test]
 fn an_incoming_random_flag_is_kept_on_every_outgoing_traceparent() {
+    // A trace of its own: a capture owns the traces its thread starts spans in, and tests
+    // running at once under one trace id would take each other's spans.
+    const TID: &str = "0af7651916cd43dd8448eb211c80319c";
     let c = testing::capture();
     for (incoming, outgoing) in [("03", "03"), ("01", "01"), ("02", "02"), ("00", "00")] {
         let sent = through_handler(&format!("00-{TID}-{SID}-{incoming}"), None);
@@ -437,10 +440,15 @@ fn an_unsampled_parent_goes_on_with_its_flags_and_a_new_parent_id() {
 /// Sends a valid `traceparent` with `tracestate` through a traced handler: asserts the trace
 /// continued, and returns the `tracestate` sent on (the same from the nested call).
 fn tracestate_sent_on(tracestate: &str) -> Option<String> {
-    let [outgoing, nested] = through_handler(&format!("00-{TID}-{SID}-01"), Some(tracestate));
+    tracestate_sent_on_in(TID, tracestate)
+}
+
+/// [`tracestate_sent_on`] in trace `trace_id`.
+fn tracestate_sent_on_in(trace_id: &str, tracestate: &str) -> Option<String> {
+    let [outgoing, nested] = through_handler(&format!("00-{trace_id}-{SID}-01"), Some(tracestate));
     for headers in [&outgoing, &nested] {
         let (_, trace, parent, flags) = fields(&headers["traceparent"]);
-        assert_eq!(trace, TID, "{tracestate:?}: the trace continues");
+        assert_eq!(trace, trace_id, "{tracestate:?}: the trace continues");
         assert_ne!(parent, SID);
         assert_eq!(flags, "01");
     }
@@ -454,6 +462,9 @@ fn tracestate_sent_on(tracestate: &str) -> Option<String> {
 
 #[test]
 fn an_invalid_tracestate_is_dropped_and_the_trace_continues() {
+    // A trace of its own (see `an_incoming_random_flag_is_kept_on_every_outgoing_traceparent`):
+    // it counts its spans.
+    const TID: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
     let c = testing::capture();
     let too_many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
     let oversized = format!("a={}", "x,b=".repeat(5000));
@@ -468,7 +479,11 @@ fn an_invalid_tracestate_is_dropped_and_the_trace_continues() {
         &oversized,
         &bad_value,
     ] {
-        assert_eq!(tracestate_sent_on(state), None, "{state:?} was sent on");
+        assert_eq!(
+            tracestate_sent_on_in(TID, state),
+            None,
+            "{state:?} was sent on"
+        );
     }
     let handlers = c.spans_named("server.forward");
     assert_eq!(handlers.len(), 8);

@@ -414,6 +414,9 @@ fn an_incoming_random_flag_is_kept_on_every_outgoing_traceparent() {
 
 #[test]
 fn an_unsampled_parent_goes_on_with_its_flags_and_a_new_parent_id() {
+    // A trace of its own (see `an_incoming_random_flag_is_kept_on_every_outgoing_traceparent`):
+    // it asserts that it captured nothing.
+    const TID: &str = "6d2e3f4a5b6c7d8e9fa0b1c2d3e4f5a6";
     let c = testing::capture();
     let [outgoing, nested] =
         through_handler(&format!("00-{TID}-{SID}-02"), Some("congo=t61rcWkgMzE"));
@@ -496,6 +499,9 @@ fn an_invalid_tracestate_is_dropped_and_the_trace_continues() {
 
 #[test]
 fn a_tracestate_header_that_is_not_text_is_dropped_and_the_trace_continues() {
+    // A trace of its own (see `an_incoming_random_flag_is_kept_on_every_outgoing_traceparent`):
+    // it reads its one handler span.
+    const TID: &str = "5c1f2e3d4b5a69788796a5b4c3d2e1f0";
     let c = testing::capture();
     let mut headers = http::HeaderMap::new();
     headers.insert("traceparent", format!("00-{TID}-{SID}-01").parse().unwrap());

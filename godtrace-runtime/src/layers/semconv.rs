@@ -446,33 +446,27 @@ fn is_sensitive_query_key(key: &str) -> bool {
 
 /// `query` (or a fragment of `key=value` pairs) with the values of sensitive keys
 /// ([`is_sensitive_query_key`]) replaced by `REDACTED`. Pairs are separated by `&` or `;`
-/// (which many servers read as `&`), kept as written.
+/// (which many servers read as `&`), kept as written; borrowed when nothing is redacted.
 fn redacted_query(query: &str) -> Cow<'_, str> {
-    let sensitive = |pair: &str| {
-        pair.split_once('=')
-            .is_some_and(|(key, _)| is_sensitive_query_key(key))
-    };
-    let pairs = || query.split(['&', ';']);
-    if !pairs().any(sensitive) {
-        return Cow::Borrowed(query);
-    }
-    let mut out = String::with_capacity(query.len());
-    let mut at = 0;
-    for pair in pairs() {
-        // The separator before this pair, as written.
-        if at > 0 {
-            out.push_str(&query[at - 1..at]);
-        }
+    let mut out = String::new();
+    let mut redacted = false;
+    for piece in query.split_inclusive(['&', ';']) {
+        let pair = piece.trim_end_matches(['&', ';']);
         match pair.split_once('=') {
-            Some((key, _)) if sensitive(pair) => {
+            Some((key, _)) if is_sensitive_query_key(key) => {
+                redacted = true;
                 out.push_str(key);
                 out.push_str("=REDACTED");
+                out.push_str(&piece[pair.len()..]);
             }
-            _ => out.push_str(pair),
+            _ => out.push_str(piece),
         }
-        at += pair.len() + 1;
     }
-    Cow::Owned(out)
+    if redacted {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(query)
+    }
 }
 
 /// The name of a gRPC status code, for `rpc.response.status_code` and `error.type` (the

@@ -85,15 +85,11 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
             .params
             .insert(i, GenericParam::Lifetime(LifetimeParam::new(name)));
     }
-    let lifetimes: Vec<Lifetime> = sig
-        .generics
-        .lifetimes()
-        .map(|l| l.lifetime.clone())
-        .collect();
-    let captures = match lifetimes.as_slice() {
+    let captured = captured_types(sig);
+    let captures = match captured.as_slice() {
         [] => TokenStream::new(),
-        [one] => quote_spanned! {output_at=> + #pv::Captures<&#one ()> },
-        all => quote_spanned! {output_at=> + #pv::Captures<(#(&#all (),)*)> },
+        [one] => quote_spanned! {output_at=> + #pv::Captures<#one> },
+        all => quote_spanned! {output_at=> + #pv::Captures<(#(#all,)*)> },
     };
     sig.output = syn::parse_quote_spanned! {output_at=>
         -> impl ::core::future::Future<Output = #output> #captures
@@ -163,6 +159,62 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
             .push(quote!(#(#cfgs)* #reads let #mutability #ident = #ident; #read));
     }
     desugared
+}
+
+/// What the returned future must be said to capture, as types for one `Captures` bound (in
+/// edition 2021 an `impl Trait` captures only the lifetimes its bounds name): each lifetime of
+/// the function's own, each other lifetime the inputs name (an impl's: `w: W<'i>`), and
+/// `Self` when an input is or names it, which stands for the impl's lifetimes the macro
+/// cannot see (`self` of `impl<'i> W<'i>`). `*const Self` needs nothing of `Self` (not even
+/// `Sized`, as in a trait's default method).
+fn captured_types(sig: &Signature) -> Vec<TokenStream> {
+    let mut lifetimes: Vec<Lifetime> = sig
+        .generics
+        .lifetimes()
+        .map(|l| l.lifetime.clone())
+        .collect();
+    let mut names_self = false;
+    for arg in &sig.inputs {
+        let ty = match arg {
+            FnArg::Receiver(r) => {
+                names_self = true;
+                match &r.kind {
+                    ReceiverKind::Reference(_, Some(l), _) if !lifetimes.contains(l) => {
+                        lifetimes.push(l.clone());
+                        continue;
+                    }
+                    ReceiverKind::Typed(_, ty) => &**ty,
+                    _ => continue,
+                }
+            }
+            FnArg::Typed(pt) => &*pt.ty,
+        };
+        syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut lifetimes, Vec::new()), ty);
+        names_self |= mentions_self(ty);
+    }
+    let mut types: Vec<TokenStream> = lifetimes
+        .iter()
+        .filter(|l| l.ident != "static")
+        .map(|l| quote!(&#l ()))
+        .collect();
+    if names_self {
+        types.push(quote!(*const Self));
+    }
+    types
+}
+
+/// Whether `ty` names `Self` (a path starting with it: `Self`, `Self::Item`, `Box<Self>`).
+fn mentions_self(ty: &Type) -> bool {
+    struct Find(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Find {
+        fn visit_path(&mut self, path: &'ast syn::Path) {
+            self.0 |= path.segments.first().is_some_and(|s| s.ident == "Self");
+            syn::visit::visit_path(self, path);
+        }
+    }
+    let mut find = Find(false);
+    syn::visit::Visit::visit_type(&mut find, ty);
+    find.0
 }
 
 /// The statements [`desugar`] writes.

@@ -50,6 +50,34 @@ impl Source for Ledger {
     }
 }
 
+/// A type borrowing for the impl's lifetime `'i`, which a method's future captures through
+/// `self` or an argument without the method naming it.
+pub struct View<'i> {
+    pub text: &'i str,
+}
+
+impl<'i> View<'i> {
+    #[traced]
+    pub async fn owned(self) -> usize {
+        self.text.len()
+    }
+
+    #[traced]
+    pub async fn merged(self, other: Self, extra: &str) -> usize {
+        self.text.len() + other.text.len() + extra.len()
+    }
+
+    #[traced]
+    pub async fn measure(view: View<'i>) -> usize {
+        view.text.len()
+    }
+
+    #[traced]
+    pub async fn boxed(self: Box<Self>) -> usize {
+        self.text.len()
+    }
+}
+
 /// # Safety
 /// `p` must be valid for reads.
 #[traced]
@@ -72,6 +100,12 @@ mod tests {
         assert_eq!(ledger.read("key").await, 5);
         assert_eq!(ledger.read_twice("key").await, 10);
         assert_eq!(unsafe { peek(&9) }, 9);
+        let text = String::from("abc");
+        let view = || View { text: &text };
+        assert_eq!(view().owned().await, 3);
+        assert_eq!(view().merged(view(), "de").await, 8);
+        assert_eq!(View::measure(view()).await, 3);
+        assert_eq!(Box::new(view()).boxed().await, 3);
         let names: Vec<String> = capture.spans().into_iter().map(|s| s.name).collect();
         for name in [
             "Ledger::total",
@@ -81,6 +115,10 @@ mod tests {
             "Ledger::read",
             "Source::read_twice",
             "peek",
+            "View::owned",
+            "View::merged",
+            "View::measure",
+            "View::boxed",
         ] {
             let full = format!("godtrace_edition_2021::{name}");
             assert!(names.contains(&full), "{full} missing from {names:?}");

@@ -457,9 +457,10 @@ impl Typed for String {
         bounded_str(self)
     }
 }
-impl Typed for std::borrow::Cow<'_, str> {
+/// A `Cow` is recorded as what it holds, borrowed or owned alike (`Cow<str>`, `Cow<Path>`).
+impl<B: Typed + ToOwned + ?Sized> Typed for std::borrow::Cow<'_, B> {
     fn typed_value(&self) -> Value {
-        bounded_str(self)
+        (**self).typed_value()
     }
 }
 /// Text the system hands over as bytes (a path, an OS string, a C string): a string, as

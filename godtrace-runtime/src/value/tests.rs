@@ -252,7 +252,7 @@ fn one_per_key_keeps_the_first_place_and_the_last_value_of_each_key() {
     }
 }
 
-/// Paths, OS strings, C strings and shared strings are recorded as strings (not their quoted
+/// Paths, OS strings, C strings, shared strings and `Cow`s of them are recorded as strings (not their quoted
 /// `Debug` text), from a prefix of at most about the limit: a 100 MB one is cut and marked.
 #[test]
 fn paths_os_and_c_strings_and_shared_strings_are_bounded_strings() {
@@ -266,6 +266,10 @@ fn paths_os_and_c_strings_and_shared_strings_are_bounded_strings() {
     short(CString::new("/tmp/é x").unwrap().typed_value());
     short(Arc::<str>::from("/tmp/é x").typed_value());
     short(std::rc::Rc::<str>::from("/tmp/é x").typed_value());
+    let path = std::path::Path::new("/tmp/é x");
+    short(Cow::Borrowed(path).typed_value());
+    short(Cow::<std::path::Path>::Owned(path.to_path_buf()).typed_value());
+    short(Cow::Borrowed(std::ffi::OsStr::new("/tmp/é x")).typed_value());
 
     let huge = "é".repeat(50_000_000); // 100 MB
     let limit = max_attribute_len();
@@ -283,4 +287,5 @@ fn paths_os_and_c_strings_and_shared_strings_are_bounded_strings() {
     cut(OsString::from(&huge).typed_value());
     cut(CString::new(huge.clone()).unwrap().typed_value());
     cut(Arc::<str>::from(huge.as_str()).typed_value());
+    cut(Cow::Borrowed(std::path::Path::new(&huge)).typed_value());
 }

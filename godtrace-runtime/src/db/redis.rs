@@ -245,15 +245,49 @@ static SERVER_CODES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 /// A server error code as recorded: Redis's own (`ERR`, `WRONGTYPE`, `NOSCRIPT`…) and
 /// modules' are upper-case words; anything else (a script's `error_reply('token …')`, whose
 /// first word the client takes for a code) is `_OTHER`. A script may still reply with any
-/// upper-case word: the codes are kept for the process, at most `MAX_NAMES` of them, and a
-/// new one past that is `_OTHER`, so that a script cannot add attribute values and metric
-/// series without bound.
+/// upper-case word: the codes other than Redis's own are kept for the process, at most
+/// `MAX_NAMES` of them, and a new one past that is `_OTHER`, so that a script cannot add
+/// attribute values and metric series without bound.
 fn bounded_code(code: &str) -> &'static str {
     bounded_code_in(&SERVER_CODES, code)
 }
 
+/// Redis's own error codes, always recorded as themselves: a script's made-up codes, which
+/// fill the kept ones first come first served, cannot push these into `_OTHER`.
+const REDIS_CODES: &[&str] = &[
+    "ASK",
+    "BUSY",
+    "BUSYGROUP",
+    "BUSYKEY",
+    "CLUSTERDOWN",
+    "CROSSSLOT",
+    "ERR",
+    "EXECABORT",
+    "LOADING",
+    "MASTERDOWN",
+    "MISCONF",
+    "MOVED",
+    "NOAUTH",
+    "NOGROUP",
+    "NOPERM",
+    "NOPROTO",
+    "NOREPLICAS",
+    "NOSCRIPT",
+    "NOTBUSY",
+    "OOM",
+    "READONLY",
+    "TRYAGAIN",
+    "UNBLOCKED",
+    "UNKILLABLE",
+    "WRONGPASS",
+    "WRONGTYPE",
+];
+
 /// [`bounded_code`], kept in `codes`.
 fn bounded_code_in(codes: &Mutex<Vec<&'static str>>, code: &str) -> &'static str {
+    if let Ok(at) = REDIS_CODES.binary_search(&code) {
+        return REDIS_CODES[at];
+    }
     let is_code = (1..=32).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase());
     if is_code {
         intern_in(codes, code)
@@ -352,5 +386,14 @@ mod tests {
         }
         assert_eq!(bounded_code_in(&codes, &word(3)), word(3));
         assert_eq!(bounded_code_in(&codes, "HUNTER"), "_OTHER");
+        // Redis's own codes are kept however many a script made up first.
+        for code in ["WRONGTYPE", "NOSCRIPT", "MOVED", "ERR"] {
+            assert_eq!(bounded_code_in(&codes, code), code);
+        }
+    }
+
+    #[test]
+    fn redis_codes_are_sorted_for_the_search() {
+        assert!(REDIS_CODES.is_sorted(), "{REDIS_CODES:?}");
     }
 }

@@ -60,7 +60,7 @@ impl Drop for SpanGuard {
             // The payload is not ours to read here (the unwind goes on).
             entered
                 .span()
-                .record_panic(&"a panic unwound through the span");
+                .record_unread_panic("a panic unwound through the span");
         }
     }
 }

@@ -395,6 +395,13 @@ async fn a_panic_while_a_cancelled_future_drops_marks_its_span_failed() {
     assert_eq!(own.attr("godtrace.cancelled"), Some(&Value::Bool(true)));
     assert!(own.is_error(), "{own:#?}");
     assert_eq!(own.attr("error.type"), Some(&Value::from("panic")));
+    // The drop cannot read the payload: the exception has its type and no made-up message.
+    let exception = own.event("exception").expect("an exception event");
+    assert_eq!(
+        exception.attr("exception.type"),
+        Some(&Value::from("panic"))
+    );
+    assert_eq!(exception.attr("exception.message"), None);
 }
 
 #[traced]

@@ -446,8 +446,7 @@ impl Drop for DroppingInSpan {
         }
         // The payload is not ours to read here (the unwind goes on): the span says where.
         let panicked = !self.unwinding && std::thread::panicking();
-        let panic: Option<&(dyn std::any::Any + Send)> =
-            panicked.then_some(&"a panic while the unfinished future was dropped");
+        let panic = panicked.then_some("a panic while the unfinished future was dropped");
         cancel(&mut self.traced, panic);
     }
 }
@@ -462,19 +461,19 @@ enum Entered {
 /// records nothing but its duration, without an `error.type`), and failed when the drop
 /// panicked (`panic`).
 #[cold]
-fn cancel(traced: &mut Traced, panic: Option<&(dyn std::any::Any + Send)>) {
+fn cancel(traced: &mut Traced, panic: Option<&'static str>) {
     match std::mem::replace(traced, Traced::Off) {
         Traced::Span(span) => {
-            if let Some(payload) = panic {
-                span.record_panic(payload);
+            if let Some(whereabouts) = panic {
+                span.record_unread_panic(whereabouts);
             }
             span.record_owned(KeyValue::new("godtrace.cancelled", true));
             span.end();
         }
         Traced::Measured(measured) => {
             let span = measured.span();
-            if let Some(payload) = panic {
-                span.record_panic(payload);
+            if let Some(whereabouts) = panic {
+                span.record_unread_panic(whereabouts);
             }
             span.end();
         }

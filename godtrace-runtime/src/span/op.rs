@@ -642,24 +642,35 @@ impl OpSpan {
     /// Records a panic of the call: `error.type` `panic` (for the histogram too), and on a
     /// recording span the status and an `exception` event with the payload's message.
     pub(crate) fn record_panic(&self, payload: &(dyn Any + Send)) {
-        self.error_type.set(Some(PANIC_ERROR_TYPE));
-        let Some(live) = &self.live else { return };
-        // The same value as the duration histogram's label, so that a dashboard joins them.
-        live.set_attribute(KeyValue::new("error.type", PANIC_ERROR_TYPE));
         let message = payload
             .downcast_ref::<&str>()
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("Box<dyn Any>");
-        let message = crate::value::bounded_str(message);
-        live.add_event(
-            "exception".into(),
-            vec![
-                KeyValue::new("exception.type", PANIC_ERROR_TYPE),
-                KeyValue::new("exception.message", message.clone()),
-            ],
-        );
-        live.set_status(Status::error(message.as_str().into_owned()));
+        self.record_failure_by_panic(Some(message), message);
+    }
+
+    /// Marks the span failed by a panic whose payload cannot be read here (the unwind goes
+    /// on through a guard's or a future's drop): its `exception` event has the type alone,
+    /// so that no text of ours passes for the panic's message; `whereabouts` is the status
+    /// description.
+    pub(crate) fn record_unread_panic(&self, whereabouts: &'static str) {
+        self.record_failure_by_panic(None, whereabouts);
+    }
+
+    fn record_failure_by_panic(&self, message: Option<&str>, description: &str) {
+        self.error_type.set(Some(PANIC_ERROR_TYPE));
+        let Some(live) = &self.live else { return };
+        // The same value as the duration histogram's label, so that a dashboard joins them.
+        live.set_attribute(KeyValue::new("error.type", PANIC_ERROR_TYPE));
+        let mut attributes = vec![KeyValue::new("exception.type", PANIC_ERROR_TYPE)];
+        if let Some(message) = message {
+            let message = crate::value::bounded_str(message);
+            attributes.push(KeyValue::new("exception.message", message));
+        }
+        live.add_event("exception".into(), attributes);
+        let description = crate::value::bounded_str(description);
+        live.set_status(Status::error(description.as_str().into_owned()));
     }
 
     /// Ends the span now.

@@ -427,9 +427,35 @@ macro_rules! typed_wide_int {
 }
 typed_wide_int!(u64, usize, isize, i128, u128);
 
+/// Non-zero integers as their integer.
+macro_rules! typed_non_zero {
+    ($($t:ty),*) => {$(
+        impl Typed for $t {
+            fn typed_value(&self) -> Value { self.get().typed_value() }
+        }
+    )*};
+}
+typed_non_zero!(
+    std::num::NonZeroI8,
+    std::num::NonZeroI16,
+    std::num::NonZeroI32,
+    std::num::NonZeroI64,
+    std::num::NonZeroI128,
+    std::num::NonZeroIsize,
+    std::num::NonZeroU8,
+    std::num::NonZeroU16,
+    std::num::NonZeroU32,
+    std::num::NonZeroU64,
+    std::num::NonZeroU128,
+    std::num::NonZeroUsize
+);
+
+/// An `f32` as the double its shortest decimal text reads as (`0.1f32` is `0.1`, not the
+/// `0.10000000149011612` its exact widening gives), as it prints.
 impl Typed for f32 {
     fn typed_value(&self) -> Value {
-        Value::F64(f64::from(*self))
+        let shortest = self.to_string().parse::<f64>();
+        Value::F64(shortest.unwrap_or(f64::from(*self)))
     }
 }
 impl Typed for f64 {

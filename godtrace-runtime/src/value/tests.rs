@@ -289,3 +289,23 @@ fn paths_os_and_c_strings_and_shared_strings_are_bounded_strings() {
     cut(Arc::<str>::from(huge.as_str()).typed_value());
     cut(Cow::Borrowed(std::path::Path::new(&huge)).typed_value());
 }
+
+/// An `f32` is recorded as the number it prints as, and a non-zero integer as an integer.
+#[test]
+fn f32_reads_as_it_prints_and_non_zero_integers_are_integers() {
+    assert_eq!(0.1f32.typed_value(), Value::F64(0.1));
+    assert_eq!((-3.25e-7f32).typed_value(), Value::F64(-3.25e-7));
+    assert_eq!(f32::MAX.typed_value(), Value::F64(3.4028235e38));
+    assert_eq!(f32::INFINITY.typed_value(), Value::F64(f64::INFINITY));
+    assert!(matches!(f32::NAN.typed_value(), Value::F64(v) if v.is_nan()));
+    assert_eq!(
+        std::num::NonZeroU32::new(7).unwrap().typed_value(),
+        Value::I64(7)
+    );
+    assert_eq!(
+        std::num::NonZeroI8::new(-7).unwrap().typed_value(),
+        Value::I64(-7)
+    );
+    let wide = std::num::NonZeroU64::new(u64::MAX).unwrap();
+    assert_eq!(wide.typed_value(), Value::from(u64::MAX.to_string()));
+}

@@ -246,7 +246,7 @@ impl Kind<'_> {
 /// The instrument `name` of `kind`, if the name is valid and not taken by the other kind.
 fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
     if !valid_name(name) || name == DURATION_METRIC {
-        report::once_for(name, || {
+        report::once_for(report::Topic::InvalidName, name, || {
             format!(
                 "{name:?} is not a valid metric name (a letter, then up to 254 letters, digits, \
                  '_', '.', '-' or '/'; and not {DURATION_METRIC}): values dropped"
@@ -270,7 +270,7 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
         } else {
             ("Histogram", "Counter")
         };
-        report::once_for(name, || {
+        report::once_for(report::Topic::Conflict, &format!("kind of {name}"), || {
             format!("metric {name:?} is a {found_kind}; recording it as a {kind} is dropped")
         });
         return None;
@@ -281,7 +281,7 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
         && found.unit != unit
     {
         let found_unit = found.unit;
-        report::once_for(name, || {
+        report::once_for(report::Topic::Conflict, &format!("unit of {name}"), || {
             format!(
                 "histogram {name:?} was made with the unit {found_unit:?}; values recorded under \
                  that name with the unit {unit:?} are dropped (a godtrace integration and the \

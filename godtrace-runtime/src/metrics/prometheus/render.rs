@@ -179,7 +179,7 @@ pub(crate) fn render(
         let counter = matches!(metric.points, MetricPoints::Counter(_));
         let name = family_name(&metric.name, &metric.unit, counter);
         if let Err(owner) = families.claim(&metric.name, &name, counter) {
-            report::once_for(&format!("prometheus family of {}", metric.name), || {
+            report::once_for(report::Topic::Exposition, &metric.name, || {
                 format!(
                     "metric {:?} is not exposed to Prometheus: its family {name} (or one of its \
                      series) is taken by {owner:?}; rename one of them",

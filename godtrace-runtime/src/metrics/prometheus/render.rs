@@ -113,7 +113,12 @@ fn target_info(resource: &[KeyValue], format: Format) -> String {
         Format::Text => ("target_info", "gauge"),
         Format::OpenMetrics => ("target", "info"),
     };
-    let labels = labels(resource, Series::Resource, None);
+    // In the order of their keys, as a series' attributes are: the resource comes in no
+    // order of its own, and two keys that make one label have their values joined in the
+    // order of the original keys (the compatibility rules'), the same on every start.
+    let mut sorted = resource.to_vec();
+    sorted.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    let labels = labels(&sorted, Series::Resource, None);
     format!("# HELP {family} Target metadata\n# TYPE {family} {kind}\ntarget_info{labels} 1\n")
 }
 

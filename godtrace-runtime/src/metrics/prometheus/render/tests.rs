@@ -624,6 +624,19 @@ fn the_resource_is_exposed_as_target_info() {
     );
     let openmetrics = target_info(&resource, Format::OpenMetrics);
     assert!(openmetrics.contains("# TYPE target info\ntarget_info{service_name="));
+    // Keys that make one label: their values in the order of the original keys, whatever
+    // order the resource came in.
+    let colliding = [
+        KeyValue::new("zone", "eu"),
+        KeyValue::new("service_name", "dup"),
+        KeyValue::new("service.name", "svc"),
+    ];
+    assert!(
+        target_info(&colliding, Format::Text)
+            .contains("target_info{service_name=\"svc;dup\",zone=\"eu\"} 1\n"),
+        "{}",
+        target_info(&colliding, Format::Text)
+    );
     assert_eq!(target_info(&[], Format::Text), "");
     for (format, exposition, family) in [
         (Format::Text, text, "target_info gauge 1\n"),

@@ -94,17 +94,50 @@ fn histogram(p: &HistogramPoint, start: u64, now: u64) -> HistogramDataPoint {
         sum: Some(p.sum),
         bucket_counts: p.bucket_counts.clone(),
         explicit_bounds: p.bounds.clone(),
-        exemplars: p.exemplars.iter().flatten().map(exemplar).collect(),
+        exemplars: p
+            .exemplars
+            .iter()
+            .flatten()
+            .map(|ex| exemplar(ex, start, now))
+            .collect(),
         ..Default::default()
     }
 }
 
-fn exemplar(ex: &Exemplar) -> opentelemetry_proto::tonic::metrics::v1::Exemplar {
+/// An exemplar, its time held within its point's interval: it is read from the span's clock,
+/// which may be a few microseconds off the system clock the interval is read from.
+fn exemplar(
+    ex: &Exemplar,
+    start: u64,
+    now: u64,
+) -> opentelemetry_proto::tonic::metrics::v1::Exemplar {
     opentelemetry_proto::tonic::metrics::v1::Exemplar {
-        time_unix_nano: unix_nanos(ex.time),
+        time_unix_nano: unix_nanos(ex.time).clamp(start, now.max(start)),
         span_id: ex.span_id.to_bytes().to_vec(),
         trace_id: ex.trace_id.to_bytes().to_vec(),
         value: Some(exemplar::Value::AsDouble(ex.value)),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanId, TraceId};
+
+    /// An exemplar read from the span's clock a little before the interval's start (or after
+    /// its end) is held within the interval, where a receiver expects it.
+    #[test]
+    fn an_exemplar_is_timed_within_its_point() {
+        let at = |nanos: u64| UNIX_EPOCH + std::time::Duration::from_nanos(nanos);
+        let ex = |nanos| Exemplar {
+            trace_id: TraceId::from(1),
+            span_id: SpanId::from(2),
+            value: 0.5,
+            time: at(nanos),
+        };
+        assert_eq!(exemplar(&ex(997), 1_000, 2_000).time_unix_nano, 1_000);
+        assert_eq!(exemplar(&ex(1_500), 1_000, 2_000).time_unix_nano, 1_500);
+        assert_eq!(exemplar(&ex(2_003), 1_000, 2_000).time_unix_nano, 2_000);
     }
 }

@@ -11,12 +11,22 @@ pub(super) const HTTP_DEFAULT_BASE: &str = "http://localhost:4318";
 /// What an endpoint URL must look like, for error messages.
 pub(crate) const EXAMPLE: &str = "https://collector:4318";
 
+/// The longest endpoint URL taken, in bytes.
+pub(crate) const MAX_URL_LEN: usize = 8 << 10;
+
 /// Checks that `value` is an absolute `http://` or `https://` URL with a host and, if it names a port, a
 /// port from 1 to 65535; returns it with the scheme in lower case (`HTTP://h` is `http://h`),
 /// so that a URL the transports would refuse on every export is refused here instead. The
 /// error shows the value with any user-info (`user:password@`) redacted.
 pub(crate) fn normalize(name: &str, value: &str, example: &str) -> Result<String, InitError> {
     let invalid = |expected: &str| InitError::invalid(name, &redacted(value), expected);
+    // HTTP's URI type holds less than 64 KiB, the path added (`/v1/traces`) included: a
+    // longer URL would fail every export.
+    if value.len() > MAX_URL_LEN {
+        return Err(invalid(&format!(
+            "a URL of at most {MAX_URL_LEN} bytes, such as {example}"
+        )));
+    }
     let scheme_end = value.find("://").map_or(0, |i| i + 3);
     let scheme = value[..scheme_end].to_ascii_lowercase();
     let rest = &value[scheme_end..];
@@ -402,6 +412,23 @@ mod tests {
         assert_eq!(with_grpc_scheme("http://c:1", grpc, false), "http://c:1");
         let http = with_grpc_scheme("c:4318", Protocol::HttpProtobuf, true);
         assert!(check("x", &http).is_err(), "{http}");
+    }
+
+    /// A URL too long for any request is refused by name, the value quoted only in part.
+    #[test]
+    fn an_overlong_url_is_refused_by_name_and_quoted_in_part() {
+        let long = format!("http://u:pw@127.0.0.1:4318/{}", "a".repeat(100_000));
+        let err = check("OTEL_EXPORTER_OTLP_ENDPOINT", &long).unwrap_err();
+        let InitError::InvalidValue { name, value, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(name, "OTEL_EXPORTER_OTLP_ENDPOINT");
+        assert!(value.len() < 300, "{}", value.len());
+        assert!(!err.to_string().contains("pw"), "{err}");
+        assert!(err.to_string().len() < 600, "{}", err.to_string().len());
+        let longest = format!("http://h:4318/{}", "a".repeat(MAX_URL_LEN - 14));
+        assert_eq!(longest.len(), MAX_URL_LEN);
+        assert!(check("x", &longest).is_ok());
     }
 
     fn check(name: &str, value: &str) -> Result<String, InitError> {

@@ -48,7 +48,10 @@ impl Pusher {
                 worker,
                 closing,
             }),
-            Ok(Err(e)) => Err(InitError::Exporter(e)),
+            Ok(Err(e)) => Err(InitError::Exporter(crate::text::cut(
+                e,
+                crate::text::MAX_REPORT,
+            ))),
             Err(_) => Err(InitError::Exporter("the metrics thread stopped".into())),
         }
     }

@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 /// bytes in practice. A receiver sending more (or without end) costs no more memory.
 const MAX_ANSWER: usize = 64 << 10;
 
+/// The most of a gRPC answer read (past its first [`MAX_ANSWER`] bytes, only to reach its
+/// status): gRPC's default bound on a message a client receives.
+#[cfg(feature = "otlp-grpc")]
+const MAX_GRPC_ANSWER: usize = 4 << 20;
+
 /// What the requests of either transport say they come from, unless the configured headers
 /// say otherwise: the exporter, its language and its version, as the OTLP exporter
 /// specification asks of a User-Agent.
@@ -269,7 +274,7 @@ impl Drop for FailsUnlessAnswered<'_> {
 /// read for a partial success (the spans the receiver rejected), at most [`MAX_ANSWER`] of it.
 #[cfg(feature = "otlp-grpc")]
 mod grpc {
-    use super::{MAX_ANSWER, Rejected, USER_AGENT};
+    use super::{MAX_ANSWER, MAX_GRPC_ANSWER, Rejected, USER_AGENT};
     use crate::config::{Compression, OtlpTarget};
     use crate::otlp::connection::Connection;
     use crate::otlp::retry::{self, Failure, Retry};
@@ -351,18 +356,23 @@ mod grpc {
             let status = match grpc_status(&head.headers) {
                 Some(status) => Some(status),
                 None => {
+                    let mut read = 0usize;
                     while let Some(data) = answer.data().await {
                         let data = data.map_err(h2_failure)?;
-                        // Read: the connection's window takes it back. Kept up to a bound,
-                        // and no further: an answer (a partial success, an error's details)
-                        // is a few hundred bytes, and one without end never gives a status.
+                        // Read: the connection's window takes it back. An answer (a partial
+                        // success, an error's details) is a few hundred bytes: its first
+                        // `MAX_ANSWER` are kept, which hold the count of rejected spans, and
+                        // the rest is read past to the status, up to gRPC's usual bound on a
+                        // message, since one without end never gives a status.
                         let _ = answer.flow_control().release_capacity(data.len());
-                        if message.len() + data.len() > MAX_ANSWER {
+                        read += data.len();
+                        if read > MAX_GRPC_ANSWER {
                             return Err(Failure::fatal(format!(
-                                "gRPC: an answer longer than {MAX_ANSWER} bytes"
+                                "gRPC: an answer longer than {MAX_GRPC_ANSWER} bytes"
                             )));
                         }
-                        message.extend_from_slice(&data);
+                        let room = MAX_ANSWER.saturating_sub(message.len());
+                        message.extend_from_slice(&data[..data.len().min(room)]);
                     }
                     let trailers = answer.trailers().await.map_err(h2_failure)?;
                     trailers.as_ref().and_then(grpc_status)
@@ -478,6 +488,8 @@ mod grpc {
             Refuse,
             Never,
             Endless,
+            /// Status OK after a partial success rejecting nothing, with a 70 KB message.
+            LongOk,
         }
 
         /// The connections a test receiver accepted, and those the client closed.
@@ -523,6 +535,25 @@ mod grpc {
                                     let _ = respond.send_response(ok, true);
                                 }
                                 Answer::Refuse => respond.send_reset(h2::Reason::REFUSED_STREAM),
+                                Answer::LongOk => {
+                                    let head = http::Response::builder()
+                                        .header("content-type", "application/grpc")
+                                        .body(())
+                                        .unwrap();
+                                    if let Ok(mut body) = respond.send_response(head, false) {
+                                        tokio::spawn(async move {
+                                            let frame = long_partial_success();
+                                            body.reserve_capacity(frame.len());
+                                            let _ = body.send_data(frame.into(), false);
+                                            let mut trailers = http::HeaderMap::new();
+                                            trailers.insert(
+                                                "grpc-status",
+                                                http::HeaderValue::from_static("0"),
+                                            );
+                                            let _ = body.send_trailers(trailers);
+                                        });
+                                    }
+                                }
                                 Answer::Never => held.push(respond),
                                 Answer::Endless => {
                                     let head = http::Response::builder()
@@ -659,6 +690,39 @@ mod grpc {
                 }
                 assert_eq!(connections.opened.load(Ordering::SeqCst), 4);
                 assert_eq!(connections.closed.load(Ordering::SeqCst), 3);
+            });
+        }
+
+        /// A partial success that rejects nothing, with a 70 KB message, framed for gRPC.
+        fn long_partial_success() -> Vec<u8> {
+            use prost::Message;
+            let partial = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse {
+                partial_success: Some(
+                    opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess {
+                        rejected_spans: 0,
+                        error_message: "w".repeat(70_000),
+                    },
+                ),
+            }
+            .encode_to_vec();
+            let mut frame = vec![0u8];
+            frame.extend_from_slice(&(partial.len() as u32).to_be_bytes());
+            frame.extend_from_slice(&partial);
+            frame
+        }
+
+        /// An answer longer than what is kept of it, with status OK, is an export that
+        /// succeeded: the spans were delivered.
+        #[test]
+        fn a_long_ok_answer_is_a_success() {
+            run(async {
+                let (target, _) = receiver(|_, _| Answer::LongOk).await;
+                let transport = Transport::new(&target, super::super::TRACES).unwrap();
+                let sent = transport
+                    .send_body(FRAME.to_vec(), std::future::pending())
+                    .await;
+                assert_eq!(sent, Ok(None));
+                assert!(crate::otlp::transport::MAX_GRPC_ANSWER > long_partial_success().len());
             });
         }
 

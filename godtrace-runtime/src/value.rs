@@ -149,11 +149,16 @@ fn bounded_strings(strings: &[StringValue], max_elements: usize, limit: usize) -
     kept
 }
 
-/// A span or event name as kept: at most the attribute limit, cut like a value (a name built
-/// from a URL or an error's text could otherwise hold any amount of memory until exported).
-/// Only an over-long name is copied.
+/// The least a span or event name is cut at, whatever the attribute limit: OpenTelemetry's
+/// limit is on attribute values, and a small one (`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=10`)
+/// must not cut names to nothing.
+pub(crate) const MIN_NAME_LIMIT: usize = 256;
+
+/// A span or event name as kept: at most the attribute limit (or [`MIN_NAME_LIMIT`], the
+/// larger), cut like a value (a name built from a URL or an error's text could otherwise hold
+/// any amount of memory until exported). Only an over-long name is copied.
 pub(crate) fn bounded_name(name: Cow<'static, str>) -> Cow<'static, str> {
-    let limit = max_attribute_len();
+    let limit = max_attribute_len().max(MIN_NAME_LIMIT);
     if name.len() <= limit {
         name
     } else {

@@ -128,3 +128,20 @@ fn a_bridged_spans_code_attributes_are_cut_at_the_limit() {
         .unwrap_or_else(|| panic!("code.file.path missing: {texts:?}"));
     assert!(path.len() <= LIMIT, "code.file.path = {path:?}");
 }
+
+/// The limit is on attribute values: a span's name is not cut below 256 bytes by a small
+/// one (it would be cut to nothing at 0), and a longer name is still bounded.
+#[test]
+fn span_names_are_not_cut_below_256_bytes_by_a_small_value_limit() {
+    crate::support::own_process!();
+    let (exporter, guard) = Keeps::installed();
+    let name = "orders.reconcile.settlement.batch.for.exchange";
+    assert!(name.len() > LIMIT);
+    drop(godtrace::span(name));
+    drop(godtrace::span(format!("url.{}", "x".repeat(1000))));
+    guard.flush();
+    let spans = exporter.0.lock().unwrap();
+    assert_eq!(spans[0].name, name);
+    assert!(spans[1].name.len() <= 256, "{}", spans[1].name.len());
+    assert!(spans[1].name.starts_with("url.xxx"), "{}", spans[1].name);
+}

@@ -28,6 +28,21 @@ pub(crate) struct Pusher {
     closing: tokio::sync::watch::Sender<bool>,
 }
 
+/// What to do when the receiver says it has no metrics service (a traces-only backend, such
+/// as Jaeger, answers `/v1/metrics` with 404 or 405, and gRPC with UNIMPLEMENTED): metrics
+/// are pushed by default wherever spans go, as OpenTelemetry's default exporter is OTLP.
+fn no_metrics_hint(error: &str) -> &'static str {
+    let no_service = [": HTTP 404", ": HTTP 405", "status Unimplemented"]
+        .iter()
+        .any(|answer| error.contains(answer));
+    if no_service {
+        " (the receiver takes no metrics? `OTEL_METRICS_EXPORTER=none` or \
+         `MetricsConfig::new().otlp(false)` stops the push)"
+    } else {
+        ""
+    }
+}
+
 impl Pusher {
     /// Starts pushing to `target` every `interval`, with `resource` on every request.
     pub(crate) fn start(
@@ -135,9 +150,10 @@ fn run(
                 if !failing {
                     // Transport errors quote the URL: never with its credentials.
                     let message = format!(
-                        "godtrace: metrics export to {} failed: {}",
+                        "godtrace: metrics export to {} failed: {}{}",
                         target.endpoint,
-                        crate::otlp::client::explain(&e)
+                        crate::otlp::client::explain(&e),
+                        no_metrics_hint(&e)
                     );
                     let message = url::scrub(&message, &target.endpoint);
                     crate::stderr::say(crate::text::cut(message, crate::text::MAX_REPORT));
@@ -206,6 +222,40 @@ mod tests {
             compression: Compression::None,
             tls: Default::default(),
         }
+    }
+
+    /// A receiver without a metrics service (a traces-only backend answering 405) gets a
+    /// failure report that says how to stop the push; other failures do not.
+    #[test]
+    fn a_receiver_without_metrics_is_told_apart() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = std::io::Read::read(&mut stream, &mut [0u8; 65536]);
+                let answer = "HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\n\
+                              content-length: 0\r\n\r\n";
+                let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+            }
+        });
+        let target = http_target(format!("http://{addr}/v1/metrics"), Duration::from_secs(5));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let error = runtime
+            .block_on(async {
+                let client = Transport::new(&target, transport::METRICS).unwrap();
+                client.send(Vec::new(), std::future::pending()).await
+            })
+            .unwrap_err();
+        assert!(
+            no_metrics_hint(&error).contains("OTEL_METRICS_EXPORTER=none"),
+            "{error}"
+        );
+        let unavailable = error.replace("405 Method Not Allowed", "503 Service Unavailable");
+        assert_eq!(no_metrics_hint(&unavailable), "", "{unavailable}");
     }
 
     /// Flushes asked for while a push hangs on a receiver that never answers are answered

@@ -319,12 +319,39 @@ fn sample_rate(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Opti
     None
 }
 
+/// `e` without the parentheses (or invisible groups) around it.
+fn ungrouped(mut e: &Expr) -> &Expr {
+    loop {
+        match e {
+            Expr::Paren(p) => e = &p.expr,
+            Expr::Group(g) => e = &g.expr,
+            _ => return e,
+        }
+    }
+}
+
+/// Whether `path` is `None` without a type: `None`, `Option::None`, and `Option` named by
+/// any of its paths (`std::option::Option::None`, `::core::option::Option::None`).
+fn is_untyped_none(path: &syn::Path) -> bool {
+    let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let untyped = path.segments.iter().all(|s| s.arguments.is_none());
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    untyped
+        && matches!(
+            names.as_slice(),
+            ["None"]
+                | ["Option", "None"]
+                | ["option", "Option", "None"]
+                | ["std" | "core", "option", "Option", "None"]
+        )
+}
+
 fn parent(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<Expr> {
     if let Value::Expr(e) = value {
-        // A bare `None` has no type to infer `Option<_>` from: said here, not as the trait
-        // solver's overflow.
-        if let Expr::Path(p) = &e
-            && p.path.is_ident("None")
+        // A `None` without a type (`None`, `Option::None`, `(None)`) has no type to infer
+        // `Option<_>` from: said here, not as the trait solver's overflow or E0282.
+        if let Expr::Path(p) = ungrouped(&e)
+            && is_untyped_none(&p.path)
         {
             error(
                 errors,

@@ -6,4 +6,10 @@ fn under_the_current_span() {}
 #[traced(parent = None, include_args)]
 async fn also_async(_n: u32) {}
 
+#[traced(parent = Option::None)]
+fn by_its_path() {}
+
+#[traced(parent = (::std::option::Option::None))]
+fn by_its_full_path_in_parentheses() {}
+
 fn main() {}

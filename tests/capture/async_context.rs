@@ -447,3 +447,50 @@ async fn a_job_made_under_a_dropped_root_stays_in_it_where_it_runs() {
     let worker = c.span("capture::async_context::runs_a_job");
     assert!(c.children(&worker).is_empty(), "{:#?}", c.children(&worker));
 }
+
+/// Sets its flag when dropped: tells that a future's locals were dropped.
+struct SetsOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SetsOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[traced(sample_rate = 0.0)]
+async fn waits_holding(flag: SetsOnDrop) {
+    let _held = flag;
+    std::future::pending::<()>().await;
+}
+
+#[traced]
+fn after_the_failed_drop() -> Option<String> {
+    godtrace::trace_id()
+}
+
+/// An unfinished future dropped where its span cannot be entered (inside OpenTelemetry's
+/// `Context::map_current`, whose `attach` then panics) still drops what it holds before its
+/// memory goes (pinning's guarantee: a boxed future's locals may be linked into a waiter list),
+/// and leaves the thread's sampling as it was.
+#[test]
+fn a_future_whose_span_cannot_be_entered_at_its_drop_still_drops_its_locals() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let c = testing::capture();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let mut future = Box::pin(waits_holding(SetsOnDrop(dropped.clone())));
+    let mut task = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(future.as_mut().poll(&mut task).is_pending());
+    let outer = godtrace::span("capture.outer.current");
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        godtrace::otel::Context::map_current(|_| drop(future))
+    }));
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the future's locals were dropped"
+    );
+    drop(outer);
+    // A new root on this thread is recorded: no sampled-out mark was left held.
+    assert!(after_the_failed_drop().is_some());
+    c.span("capture::async_context::after_the_failed_drop");
+}

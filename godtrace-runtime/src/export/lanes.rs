@@ -381,7 +381,11 @@ impl Lane {
             // The run's slots hold the spans `head + moved` onwards, all in `head..published`:
             // published by the lane's thread (visible: the acquire load above), which nobody
             // else reads or writes while they are in that range, and which `take` moves out
-            // once: `head` passes them below, under the lock every reader holds.
+            // once: `head` passes them below, under the lock every reader holds. This holds
+            // because `take` does not unwind: it only grows a collection (`extend`,
+            // `reserve`) by spans the queue bounds, so its capacity cannot overflow, and
+            // running out of memory aborts; a `take` that unwound after moving spans out
+            // would leave them in range for `Lane`'s drop, which would drop them again.
             take(first, run as usize);
             moved += run;
         }

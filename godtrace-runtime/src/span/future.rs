@@ -381,9 +381,27 @@ impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
         // future whose address goes out of line is copied out of the call that made it).
         // SAFETY: `traced` is taken here only, once, and not used after (as `inner` below).
         let traced = unsafe { ManuallyDrop::take(&mut self.traced) };
-        let _current = DroppingInSpan::enter(traced);
-        // SAFETY: as in the finished case above.
-        unsafe { ManuallyDrop::drop(&mut self.inner) };
+        // Drops `inner` however this ends: below, in the span, or while a panic of entering
+        // it unwinds (OpenTelemetry's `attach` panics inside its `Context::map_current`).
+        // Pinning asks that a pinned value be dropped before its memory goes: the memory of
+        // a boxed future goes right after this.
+        let inner = DropInPlace(&mut self.inner);
+        let current = DroppingInSpan::enter(traced);
+        drop(inner);
+        drop(current);
+    }
+}
+
+/// Drops the pinned inner future of an unfinished traced future when dropped (see
+/// `Instrumented`'s `Drop`).
+struct DropInPlace<'a, F>(&'a mut ManuallyDrop<F>);
+
+impl<F> Drop for DropInPlace<'_, F> {
+    fn drop(&mut self) {
+        // SAFETY: made once, in `Instrumented`'s `Drop`, which then uses `inner` no more
+        // (the struct is being dropped); dropping in place is what pinning asks of a pinned
+        // field.
+        unsafe { ManuallyDrop::drop(self.0) };
     }
 }
 
@@ -411,10 +429,14 @@ impl DroppingInSpan {
                 // between, but not the record the thread's list points to.
                 Traced::Span(span) => Some(Entered::Span(unsafe { span.enter() })),
                 Traced::Measured(Measured { mark, .. }) | Traced::Mark(mark) => {
-                    let held = sampled_out::hold(*mark);
+                    // Given back if hiding panics (OpenTelemetry's `attach` inside its
+                    // `Context::map_current`), as a poll gives it back.
+                    let restore = RestoreMark(sampled_out::hold(*mark));
                     let hidden = (*mark != 0 && current::shows_a_span())
                         .then(current::hide_under_mark)
                         .flatten();
+                    let held = restore.0;
+                    std::mem::forget(restore);
                     Some(Entered::Mark(held, hidden))
                 }
                 Traced::Off => None,

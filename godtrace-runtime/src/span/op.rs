@@ -802,9 +802,11 @@ impl OpSpan {
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline(never))]
     pub(super) unsafe fn make_current(&self) -> MadeCurrent {
-        let marked = sampled_out::hold(self.scope);
-        // OpenTelemetry's context first: the entry below records what it shows.
+        // OpenTelemetry's context first: the entry below records what it shows. And before
+        // the mark: attaching panics inside OpenTelemetry's `Context::map_current` (its
+        // context is borrowed there), which must leave no mark held.
         let attached = self.cx.clone().map(Context::attach);
+        let marked = sampled_out::hold(self.scope);
         // SAFETY: forwarded to our caller.
         unsafe { self.push_current() };
         MadeCurrent { marked, attached }
@@ -958,9 +960,10 @@ impl OpSpan {
     #[inline(always)]
     pub(super) fn run_current<R>(&mut self, entry: Entry, f: impl FnOnce() -> R) -> R {
         // `make_current` and `MadeCurrent::undo`, with the guard held as in
-        // `run_current_once` (dropped by hand, never by an unwind).
-        let marked = sampled_out::hold(self.scope);
+        // `run_current_once` (dropped by hand, never by an unwind); attached before the mark
+        // is held, as there.
         let attached = ManuallyDrop::new(self.cx.clone().map(Context::attach));
+        let marked = sampled_out::hold(self.scope);
         // SAFETY: `self` is borrowed by this frame, on this thread, until `remove` below.
         unsafe { self.push_current() };
         self.run_entered(entry, marked, attached, f)
@@ -974,8 +977,9 @@ impl OpSpan {
     /// `self` is left with [`OpSpan::leave`] on this thread before it is ended or dropped
     /// (its record stays on the thread's list until then).
     pub(super) unsafe fn enter(&mut self) -> Entered {
-        let marked = sampled_out::hold(self.scope);
+        // Attached before the mark is held, as in `make_current`.
         let attached = self.cx.clone().map(Context::attach);
+        let marked = sampled_out::hold(self.scope);
         // SAFETY: forwarded to our caller.
         unsafe { self.push_current() };
         Entered { marked, attached }
@@ -999,11 +1003,12 @@ impl OpSpan {
     /// attached there (see `OpSpan::attaches_own_context`).
     #[inline(always)]
     fn run_current_once<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        let marked = sampled_out::hold(self.scope);
-        // OpenTelemetry's context first: the entry below records what it shows. Dropped by
-        // hand below, never by an unwind (none passes in between: the call's panic is
-        // caught), which spares it a slot in memory for the unwind path.
+        // OpenTelemetry's context first: the entry below records what it shows; and before
+        // the mark, as in `make_current`. Dropped by hand below, never by an unwind (none
+        // passes in between: the call's panic is caught), which spares it a slot in memory
+        // for the unwind path.
         let attached = ManuallyDrop::new(self.cx.take().map(Context::attach));
+        let marked = sampled_out::hold(self.scope);
         if let Some(live) = &self.live {
             // SAFETY: a span just started was never entered; `self` is borrowed by this
             // frame, on this thread, until `remove` below.

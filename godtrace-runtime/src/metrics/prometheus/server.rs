@@ -106,7 +106,9 @@ impl Server {
         let addr = listener.local_addr()?;
         // Polled, so that the accepting thread never blocks where a stop cannot reach it.
         listener.set_nonblocking(true)?;
-        forked::listening(&listener);
+        // Known to `fork` from here until it closes, whichever way that comes (a failure
+        // below drops it too).
+        let listener = forked::Listening::new(listener);
         let stop = Arc::new(AtomicBool::new(false));
         let (wake, woken) = mpsc::channel();
         let flag = stop.clone();
@@ -241,7 +243,7 @@ impl ConnectionState {
 /// The accepting thread: hands each connection to a thread of its own until stopped, then
 /// closes the listener and joins them.
 fn serve(
-    listener: TcpListener,
+    listener: forked::Listening,
     stop: &Arc<AtomicBool>,
     woken: &mpsc::Receiver<()>,
     limits: Limits,
@@ -272,7 +274,6 @@ fn serve(
             break;
         }
     }
-    forked::closing(&listener);
     drop(listener);
     for connection in connections {
         let _ = connection.thread.join();
@@ -867,25 +868,38 @@ mod forked {
     #[cfg(unix)]
     static LISTENING: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
-    /// `listener` is the endpoint's from now on.
-    pub(super) fn listening(listener: &TcpListener) {
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsRawFd;
-            LISTENING.store(listener.as_raw_fd(), std::sync::atomic::Ordering::SeqCst);
+    /// The endpoint's listener, which a `fork` made while it is open finds (and its child
+    /// closes): registered when made, unregistered when dropped, just before it closes, so
+    /// that `LISTENING` never holds the number of a closed descriptor.
+    pub(super) struct Listening(TcpListener);
+
+    impl Listening {
+        pub(super) fn new(listener: TcpListener) -> Listening {
+            #[cfg(unix)]
+            {
+                use std::os::fd::AsRawFd;
+                LISTENING.store(listener.as_raw_fd(), std::sync::atomic::Ordering::SeqCst);
+            }
+            Listening(listener)
         }
-        let _ = listener;
     }
 
-    /// `listener` is about to close: a fork no longer finds it.
-    pub(super) fn closing(listener: &TcpListener) {
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsRawFd;
-            use std::sync::atomic::Ordering::SeqCst;
-            let _ = LISTENING.compare_exchange(listener.as_raw_fd(), -1, SeqCst, SeqCst);
+    impl std::ops::Deref for Listening {
+        type Target = TcpListener;
+        fn deref(&self) -> &TcpListener {
+            &self.0
         }
-        let _ = listener;
+    }
+
+    impl Drop for Listening {
+        fn drop(&mut self) {
+            #[cfg(unix)]
+            {
+                use std::os::fd::AsRawFd;
+                use std::sync::atomic::Ordering::SeqCst;
+                let _ = LISTENING.compare_exchange(self.0.as_raw_fd(), -1, SeqCst, SeqCst);
+            }
+        }
     }
 
     /// Closes, in a child `fork` just made, the descriptor of the endpoint listening in the
@@ -895,8 +909,10 @@ mod forked {
     pub(crate) fn close_in_child() {
         let fd = LISTENING.swap(-1, std::sync::atomic::Ordering::SeqCst);
         if fd >= 0 {
-            // SAFETY: `fd` was the parent's listening socket at the fork; in the child it is a
-            // copy nobody else uses (no other thread runs here), closed once.
+            // SAFETY: `fd` was the parent's open listening socket at the fork (`Listening`
+            // holds its number only while it is open: set when made, cleared before it
+            // closes); in the child it is a copy nobody else uses (no other thread runs
+            // here), and `swap` hands it to one caller: closed once.
             unsafe { libc::close(fd) };
         }
     }

@@ -801,3 +801,58 @@ fn run_sync_args_at_records_the_arguments_of_kept_calls_only() {
         "every copy dropped once"
     );
 }
+
+static GIVEN_PARENT: CallSite = site("op.tests.given_parent", 1.0, true, true);
+
+/// A call whose span's OpenTelemetry context cannot be attached (inside OpenTelemetry's
+/// `Context::map_current`, where `attach` panics) leaves no sampled-out mark held on the
+/// thread: a held one would outlive every span and keep later calls' marks.
+#[test]
+fn a_span_that_cannot_be_attached_leaves_no_mark_held() {
+    let _capture = testing::capture();
+    let held = || super::super::live::this_thread().marks_held.get();
+    let before = held();
+    let parent = other_codes_span(true);
+    let call = || {
+        let span = OpSpan::start(&GIVEN_PARENT, || Some(parent.clone()), 0, |_| {});
+        run_sync(span, || (), |_, _| {});
+    };
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Context::map_current(|_| call())
+    }));
+    assert!(unwound.is_err(), "attach panics inside map_current");
+    assert_eq!(held(), before);
+}
+
+/// Sets its flag when dropped.
+struct SetsOnDrop<'a>(&'a std::cell::Cell<bool>);
+
+impl Drop for SetsOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+/// An unfinished traced future whose span cannot be entered at its drop (inside
+/// OpenTelemetry's `Context::map_current`, where `attach` panics) still drops its inner
+/// future, in place, before its memory goes: pinning's guarantee, which a future linked into
+/// a waiter list relies on.
+#[test]
+fn an_unfinished_future_that_cannot_enter_its_span_still_drops_its_inner_future() {
+    let _capture = testing::capture();
+    let dropped = std::cell::Cell::new(false);
+    let held = SetsOnDrop(&dropped);
+    let inner = async move {
+        let _held = held;
+        std::future::pending::<()>().await;
+    };
+    let span = OpSpan::start(&GIVEN_PARENT, || Some(other_codes_span(true)), 0, |_| {});
+    let mut future = Box::pin(Instrumented::new(span, inner, |_: &OpSpan, _: &()| {}));
+    let mut task = std::task::Context::from_waker(Waker::noop());
+    assert!(future.as_mut().poll(&mut task).is_pending());
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Context::map_current(|_| drop(future))
+    }));
+    assert!(unwound.is_err(), "attach panics inside map_current");
+    assert!(dropped.get(), "the inner future was dropped");
+}

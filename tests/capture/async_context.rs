@@ -468,10 +468,10 @@ fn after_the_failed_drop() -> Option<String> {
     godtrace::trace_id()
 }
 
-/// An unfinished future dropped where its span cannot be entered (inside OpenTelemetry's
-/// `Context::map_current`, whose `attach` then panics) still drops what it holds before its
-/// memory goes (pinning's guarantee: a boxed future's locals may be linked into a waiter list),
-/// and leaves the thread's sampling as it was.
+/// An unfinished future dropped where its OpenTelemetry context cannot be attached (inside
+/// OpenTelemetry's `Context::map_current`, where `attach` panics) drops what it holds before
+/// its memory goes (pinning's guarantee: a boxed future's locals may be linked into a waiter
+/// list), without a panic, and leaves the thread's sampling as it was.
 #[test]
 fn a_future_whose_span_cannot_be_entered_at_its_drop_still_drops_its_locals() {
     use std::sync::Arc;
@@ -482,9 +482,7 @@ fn a_future_whose_span_cannot_be_entered_at_its_drop_still_drops_its_locals() {
     let mut task = std::task::Context::from_waker(std::task::Waker::noop());
     assert!(future.as_mut().poll(&mut task).is_pending());
     let outer = godtrace::span("capture.outer.current");
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        godtrace::otel::Context::map_current(|_| drop(future))
-    }));
+    godtrace::otel::Context::map_current(|_| drop(future));
     assert!(
         dropped.load(Ordering::SeqCst),
         "the future's locals were dropped"
@@ -493,4 +491,61 @@ fn a_future_whose_span_cannot_be_entered_at_its_drop_still_drops_its_locals() {
     // A new root on this thread is recorded: no sampled-out mark was left held.
     assert!(after_the_failed_drop().is_some());
     c.span("capture::async_context::after_the_failed_drop");
+}
+
+#[traced(parent = &cx)]
+async fn waits_under(cx: godtrace::otel::Context, flag: SetsOnDrop) {
+    let _held = flag;
+    std::future::pending::<()>().await;
+}
+
+#[traced(parent = &cx)]
+async fn waits_on_a_child(cx: godtrace::otel::Context, flag: SetsOnDrop, child: SetsOnDrop) {
+    let _held = flag;
+    waits_under(godtrace::current_context(), child).await;
+}
+
+#[traced(parent = &cx)]
+fn runs_under(cx: godtrace::otel::Context) -> u32 {
+    41 + 1
+}
+
+/// Traced code run inside OpenTelemetry's `Context::map_current` (where `attach` panics)
+/// runs as it would untraced: a call with an explicit parent returns, and nested unfinished
+/// futures dropped there drop all they hold (a panic there, nested in the drop's unwind,
+/// aborted the process).
+#[test]
+fn traced_code_inside_map_current_runs_as_untraced() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let c = testing::capture();
+    let remote = godtrace::propagation::extract_map(&std::collections::HashMap::from([(
+        "traceparent".to_owned(),
+        "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+    )]));
+    let returned = godtrace::otel::Context::map_current(|_| runs_under(remote.clone()));
+    assert_eq!(returned, 42);
+    let span = c.span("capture::async_context::runs_under");
+    assert_eq!(
+        span.trace_id.to_string(),
+        "5bf92f3577b34da6a3ce929d0e0e4736",
+        "still the given parent's child"
+    );
+
+    let outer = Arc::new(AtomicBool::new(false));
+    let inner = Arc::new(AtomicBool::new(false));
+    let mut future = Box::pin(waits_on_a_child(
+        remote,
+        SetsOnDrop(outer.clone()),
+        SetsOnDrop(inner.clone()),
+    ));
+    let mut task = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(future.as_mut().poll(&mut task).is_pending());
+    godtrace::otel::Context::map_current(|_| drop(future));
+    assert!(outer.load(Ordering::SeqCst) && inner.load(Ordering::SeqCst));
+    let cancelled = c.span("capture::async_context::waits_under");
+    assert_eq!(
+        cancelled.attr("godtrace.cancelled"),
+        Some(&Value::Bool(true))
+    );
 }

@@ -1093,3 +1093,22 @@ fn roots_and_explicit_parents_are_not_recorded_where_telemetry_is_suppressed() {
     traced_under(&godtrace::otel::Context::new());
     assert_eq!(c.spans().len(), 2);
 }
+
+#[traced]
+fn traced_inside_map_current() {
+    let span = tracing::info_span!("bridge.inside.map_current");
+    let _entered = span.enter();
+    traced_leaf();
+}
+
+/// A `tracing` span entered inside OpenTelemetry's `Context::map_current` (where `attach`
+/// panics) is entered and recorded as anywhere else, without a panic; only OpenTelemetry's
+/// context does not show it there.
+#[test]
+fn a_span_entered_inside_map_current_is_recorded_without_a_panic() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    godtrace::otel::Context::map_current(|_| traced_inside_map_current());
+    let root = "capture::tracing_bridge::traced_inside_map_current";
+    assert!(is_child(&c, "bridge.inside.map_current", root));
+}

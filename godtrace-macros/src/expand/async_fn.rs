@@ -189,7 +189,7 @@ fn captured_types(sig: &Signature) -> Vec<TokenStream> {
             }
             FnArg::Typed(pt) => &*pt.ty,
         };
-        syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut lifetimes, Vec::new()), ty);
+        syn::visit::Visit::visit_type(&mut NamedLifetimes(&mut lifetimes, Vec::new()), ty);
         names_self |= mentions_self(ty);
     }
     let mut types: Vec<TokenStream> = lifetimes
@@ -201,6 +201,36 @@ fn captured_types(sig: &Signature) -> Vec<TokenStream> {
         types.push(quote!(*const Self));
     }
     types
+}
+
+/// The lifetimes a type names that come from outside it (the function's, the impl's), for
+/// the future to capture: those inside `Fn(&'a str)` and `fn(&'a str)` too, not `'_` nor
+/// those a `for<'x>` binds there.
+struct NamedLifetimes<'a>(&'a mut Vec<Lifetime>, Vec<Lifetime>);
+
+impl<'ast> syn::visit::Visit<'ast> for NamedLifetimes<'_> {
+    fn visit_lifetime(&mut self, l: &'ast Lifetime) {
+        if l.ident != "_" && !self.0.contains(l) && !self.1.contains(l) {
+            self.0.push(l.clone());
+        }
+    }
+    fn visit_bound_lifetimes(&mut self, bound: &'ast syn::BoundLifetimes) {
+        let bound = bound.lifetimes.iter().filter_map(|p| match p {
+            GenericParam::Lifetime(l) => Some(l.lifetime.clone()),
+            _ => None,
+        });
+        self.1.extend(bound);
+    }
+    fn visit_trait_bound(&mut self, bound: &'ast syn::TraitBound) {
+        let outer = self.1.len();
+        syn::visit::visit_trait_bound(self, bound);
+        self.1.truncate(outer);
+    }
+    fn visit_type_fn_ptr(&mut self, f: &'ast syn::TypeFnPtr) {
+        let outer = self.1.len();
+        syn::visit::visit_type_fn_ptr(self, f);
+        self.1.truncate(outer);
+    }
 }
 
 /// Whether `ty` names `Self` (a path starting with it: `Self`, `Self::Item`, `Box<Self>`).

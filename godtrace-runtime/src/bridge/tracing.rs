@@ -526,7 +526,7 @@ fn enter(id: &Id, bridged: &Bridged) {
     let entry = Entry {
         id: id.into_u64(),
         span_id: bridged.span_id(),
-        guard: Some(bridged.context.clone().attach()),
+        guard: crate::span::attach_context(bridged.context.clone()),
     };
     // Refused while the thread exits: the entry is dropped (its context detached) at once.
     let _ = ENTERED.try_with(|entered| entered.borrow_mut().push(entry));

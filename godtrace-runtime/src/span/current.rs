@@ -85,7 +85,18 @@ pub(super) fn shows_a_span() -> bool {
 #[inline(never)]
 pub(super) fn hide_under_mark() -> Option<opentelemetry::ContextGuard> {
     let root = super::sampled_out::sampled_out_span_context()?;
-    Some(Context::current().with_remote_span_context(root).attach())
+    attach(Context::current().with_remote_span_context(root))
+}
+
+/// Makes `cx` OpenTelemetry's current context, as `Context::attach` does, or nothing where
+/// OpenTelemetry cannot: inside its `Context::map_current`, whose borrow of the context makes
+/// `attach` panic. What godtrace makes current there is then current in godtrace's own list
+/// alone, and the caller's code runs on, as it would untraced; the panic is still seen by the
+/// panic hook. Out of line, and reached only with a context to attach (an explicit parent,
+/// `otel_context(true)`, a bridged `tracing` span, a sampled-out root hidden under).
+#[inline(never)]
+pub(crate) fn attach(cx: Context) -> Option<opentelemetry::ContextGuard> {
+    catch_unwind(std::panic::AssertUnwindSafe(|| cx.attach())).ok()
 }
 
 /// Whether OpenTelemetry's current context can be read on this thread: false once the thread

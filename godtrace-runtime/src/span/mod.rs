@@ -26,6 +26,8 @@ pub(crate) mod sink;
 mod site;
 pub(crate) mod switches;
 
+#[cfg(feature = "tracing")]
+pub(crate) use current::attach as attach_context;
 pub(crate) use current::{
     Current, context as current_context, otel_context_usable, own_span_under,
     span_context as current_span_context, with_current,

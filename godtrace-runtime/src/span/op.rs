@@ -805,7 +805,7 @@ impl OpSpan {
         // OpenTelemetry's context first: the entry below records what it shows. And before
         // the mark: attaching panics inside OpenTelemetry's `Context::map_current` (its
         // context is borrowed there), which must leave no mark held.
-        let attached = self.cx.clone().map(Context::attach);
+        let attached = self.cx.clone().and_then(current::attach);
         let marked = sampled_out::hold(self.scope);
         // SAFETY: forwarded to our caller.
         unsafe { self.push_current() };
@@ -962,7 +962,7 @@ impl OpSpan {
         // `make_current` and `MadeCurrent::undo`, with the guard held as in
         // `run_current_once` (dropped by hand, never by an unwind); attached before the mark
         // is held, as there.
-        let attached = ManuallyDrop::new(self.cx.clone().map(Context::attach));
+        let attached = ManuallyDrop::new(self.cx.clone().and_then(current::attach));
         let marked = sampled_out::hold(self.scope);
         // SAFETY: `self` is borrowed by this frame, on this thread, until `remove` below.
         unsafe { self.push_current() };
@@ -978,7 +978,7 @@ impl OpSpan {
     /// (its record stays on the thread's list until then).
     pub(super) unsafe fn enter(&mut self) -> Entered {
         // Attached before the mark is held, as in `make_current`.
-        let attached = self.cx.clone().map(Context::attach);
+        let attached = self.cx.clone().and_then(current::attach);
         let marked = sampled_out::hold(self.scope);
         // SAFETY: forwarded to our caller.
         unsafe { self.push_current() };
@@ -1007,7 +1007,7 @@ impl OpSpan {
         // the mark, as in `make_current`. Dropped by hand below, never by an unwind (none
         // passes in between: the call's panic is caught), which spares it a slot in memory
         // for the unwind path.
-        let attached = ManuallyDrop::new(self.cx.take().map(Context::attach));
+        let attached = ManuallyDrop::new(self.cx.take().and_then(current::attach));
         let marked = sampled_out::hold(self.scope);
         if let Some(live) = &self.live {
             // SAFETY: a span just started was never entered; `self` is borrowed by this

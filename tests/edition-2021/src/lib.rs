@@ -76,6 +76,17 @@ impl<'i> View<'i> {
     pub async fn boxed(self: Box<Self>) -> usize {
         self.text.len()
     }
+
+    /// The impl's lifetime named only inside `Fn(..)`'s parentheses.
+    #[traced]
+    pub async fn apply(f: Box<dyn Fn(&'i str) -> usize + Send>, text: &'i str) -> usize {
+        f(text)
+    }
+
+    #[traced]
+    pub async fn produce(f: Box<dyn FnOnce() -> &'i str + Send>) -> usize {
+        f().len()
+    }
 }
 
 /// # Safety
@@ -106,6 +117,8 @@ mod tests {
         assert_eq!(view().merged(view(), "de").await, 8);
         assert_eq!(View::measure(view()).await, 3);
         assert_eq!(Box::new(view()).boxed().await, 3);
+        assert_eq!(View::apply(Box::new(|s: &str| s.len()), &text).await, 3);
+        assert_eq!(View::produce(Box::new(|| "abc")).await, 3);
         let names: Vec<String> = capture.spans().into_iter().map(|s| s.name).collect();
         for name in [
             "Ledger::total",
@@ -119,6 +132,8 @@ mod tests {
             "View::merged",
             "View::measure",
             "View::boxed",
+            "View::apply",
+            "View::produce",
         ] {
             let full = format!("godtrace_edition_2021::{name}");
             assert!(names.contains(&full), "{full} missing from {names:?}");

@@ -347,9 +347,8 @@ fn two_requests_are_in_flight_and_flush_waits_for_both() {
     processor.shutdown(Duration::from_secs(5)).unwrap();
 }
 
-/// Records one of godtrace's own spans through `processor`, as the recording path does;
-/// returns whether the processor refused it (its record was left with the caller).
-fn record_own(processor: &BatchProcessor, i: u64) -> bool {
+/// The record of one of godtrace's own spans, `i`th of a test (its ids made of `i`).
+fn own_record(i: u64) -> crate::span::LiveBox {
     let ids = SpanContext::new(
         TraceId::from(u128::from(i) + 1),
         SpanId::from(i + 1),
@@ -358,7 +357,13 @@ fn record_own(processor: &BatchProcessor, i: u64) -> bool {
         TraceState::default(),
     );
     let name = crate::span::Name::Given("own".into(), SpanKind::Internal);
-    let mut live = Some(crate::span::Live::start(ids, None, name, Vec::new()));
+    crate::span::Live::start(ids, None, name, Vec::new())
+}
+
+/// Records one of godtrace's own spans through `processor`, as the recording path does;
+/// returns whether the processor refused it (its record was left with the caller).
+fn record_own(processor: &BatchProcessor, i: u64) -> bool {
+    let mut live = Some(own_record(i));
     let start = crate::span::clock::now();
     processor.on_record(&mut live, start, crate::span::clock::now());
     live.is_some()
@@ -820,17 +825,8 @@ fn a_paused_export_thread_sleeps_when_it_can_take_nothing() {
 /// processor, into the thread's ring in line (`record_ring::try_take`), or through the lane's
 /// locked path when the ring is full.
 fn end_own_in_line(pipeline: &crate::span::sink::Pipeline, i: u64) {
-    let ids = SpanContext::new(
-        TraceId::from(u128::from(i) + 1),
-        SpanId::from(i + 1),
-        TraceFlags::SAMPLED,
-        false,
-        TraceState::default(),
-    );
-    let name = crate::span::Name::Given("own".into(), SpanKind::Internal);
-    let live = crate::span::Live::start(ids, None, name, Vec::new());
     let start = crate::span::clock::now();
-    let left = pipeline.on_own_box_end(live, start, crate::span::clock::now());
+    let left = pipeline.on_own_box_end(own_record(i), start, crate::span::clock::now());
     assert!(left.is_none(), "the queue has room: the record is taken");
 }
 

@@ -536,11 +536,8 @@ mod grpc {
                                 }
                                 Answer::Refuse => respond.send_reset(h2::Reason::REFUSED_STREAM),
                                 Answer::LongOk => {
-                                    let head = http::Response::builder()
-                                        .header("content-type", "application/grpc")
-                                        .body(())
-                                        .unwrap();
-                                    if let Ok(mut body) = respond.send_response(head, false) {
+                                    if let Ok(mut body) = respond.send_response(grpc_head(), false)
+                                    {
                                         tokio::spawn(async move {
                                             let frame = long_partial_success();
                                             body.reserve_capacity(frame.len());
@@ -556,11 +553,8 @@ mod grpc {
                                 }
                                 Answer::Never => held.push(respond),
                                 Answer::Endless => {
-                                    let head = http::Response::builder()
-                                        .header("content-type", "application/grpc")
-                                        .body(())
-                                        .unwrap();
-                                    if let Ok(mut body) = respond.send_response(head, false) {
+                                    if let Ok(mut body) = respond.send_response(grpc_head(), false)
+                                    {
                                         tokio::spawn(async move {
                                             loop {
                                                 body.reserve_capacity(16 << 10);
@@ -691,6 +685,14 @@ mod grpc {
                 assert_eq!(connections.opened.load(Ordering::SeqCst), 4);
                 assert_eq!(connections.closed.load(Ordering::SeqCst), 3);
             });
+        }
+
+        /// The head of a gRPC answer whose status comes in its trailers.
+        fn grpc_head() -> http::Response<()> {
+            http::Response::builder()
+                .header("content-type", "application/grpc")
+                .body(())
+                .unwrap()
         }
 
         /// A partial success that rejects nothing, with a 70 KB message, framed for gRPC.

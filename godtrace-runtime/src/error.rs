@@ -32,6 +32,12 @@ impl InitError {
             expected: expected.to_owned(),
         }
     }
+
+    /// The exporter could not be built, for the reason `message` gives: cut at 2 KiB, as it
+    /// may quote the endpoint, whatever its length.
+    pub(crate) fn exporter(message: String) -> Self {
+        InitError::Exporter(crate::text::cut(message, crate::text::MAX_REPORT))
+    }
 }
 
 /// The most of an invalid value an error quotes.
@@ -54,3 +60,15 @@ impl fmt::Display for InitError {
 }
 
 impl std::error::Error for InitError {}
+
+#[cfg(test)]
+mod tests {
+    /// An exporter's error may quote an endpoint of any length: it is cut.
+    #[test]
+    fn an_exporter_error_is_bounded() {
+        let error = super::InitError::exporter(format!("for http://h/{}", "a".repeat(100_000)));
+        let shown = error.to_string();
+        assert!(shown.len() <= crate::text::MAX_REPORT + 64, "{}", shown.len());
+        assert!(shown.contains("for http://h/aaa"));
+    }
+}

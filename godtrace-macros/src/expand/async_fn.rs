@@ -189,7 +189,7 @@ fn captured_types(sig: &Signature) -> Vec<TokenStream> {
             }
             FnArg::Typed(pt) => &*pt.ty,
         };
-        syn::visit::Visit::visit_type(&mut NamedLifetimes(&mut lifetimes, Vec::new()), ty);
+        syn::visit::Visit::visit_type(&mut CollectLifetimes::all(&mut lifetimes), ty);
         names_self |= mentions_self(ty);
     }
     let mut types: Vec<TokenStream> = lifetimes
@@ -201,36 +201,6 @@ fn captured_types(sig: &Signature) -> Vec<TokenStream> {
         types.push(quote!(*const Self));
     }
     types
-}
-
-/// The lifetimes a type names that come from outside it (the function's, the impl's), for
-/// the future to capture: those inside `Fn(&'a str)` and `fn(&'a str)` too, not `'_` nor
-/// those a `for<'x>` binds there.
-struct NamedLifetimes<'a>(&'a mut Vec<Lifetime>, Vec<Lifetime>);
-
-impl<'ast> syn::visit::Visit<'ast> for NamedLifetimes<'_> {
-    fn visit_lifetime(&mut self, l: &'ast Lifetime) {
-        if l.ident != "_" && !self.0.contains(l) && !self.1.contains(l) {
-            self.0.push(l.clone());
-        }
-    }
-    fn visit_bound_lifetimes(&mut self, bound: &'ast syn::BoundLifetimes) {
-        let bound = bound.lifetimes.iter().filter_map(|p| match p {
-            GenericParam::Lifetime(l) => Some(l.lifetime.clone()),
-            _ => None,
-        });
-        self.1.extend(bound);
-    }
-    fn visit_trait_bound(&mut self, bound: &'ast syn::TraitBound) {
-        let outer = self.1.len();
-        syn::visit::visit_trait_bound(self, bound);
-        self.1.truncate(outer);
-    }
-    fn visit_type_fn_ptr(&mut self, f: &'ast syn::TypeFnPtr) {
-        let outer = self.1.len();
-        syn::visit::visit_type_fn_ptr(self, f);
-        self.1.truncate(outer);
-    }
 }
 
 /// Whether `ty` names `Self` (a path starting with it: `Self`, `Self::Item`, `Box<Self>`).
@@ -350,12 +320,12 @@ fn elision_target(sig: &Signature) -> Option<Lifetime> {
                     if let Some(l) = self_reference_lifetime(ty) {
                         return Some(l);
                     }
-                    syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found, Vec::new()), ty)
+                    syn::visit::Visit::visit_type(&mut CollectLifetimes::elision(&mut found), ty)
                 }
                 _ => {}
             },
             FnArg::Typed(pt) => {
-                syn::visit::Visit::visit_type(&mut CollectLifetimes(&mut found, Vec::new()), &pt.ty)
+                syn::visit::Visit::visit_type(&mut CollectLifetimes::elision(&mut found), &pt.ty)
             }
         }
     }
@@ -402,32 +372,64 @@ fn lifetime_names(sig: &Signature) -> Vec<String> {
     all.0
 }
 
-/// The lifetimes the inputs use, for the elision rule: not those a `for<'a>` binds, which are
-/// the bound's own.
-struct CollectLifetimes<'a>(&'a mut Vec<Lifetime>, Vec<Lifetime>);
+/// The lifetimes a type names from outside it (the function's, the impl's), not those a
+/// `for<'x>` binds there, nor `'_`. For the elision rule ([`CollectLifetimes::elision`]),
+/// those the inputs use outside `fn(..)` and `Fn(..)`, whose elided lifetimes are their own;
+/// for what the future captures ([`CollectLifetimes::all`]), those inside them too.
+struct CollectLifetimes<'a> {
+    found: &'a mut Vec<Lifetime>,
+    bound: Vec<Lifetime>,
+    inside_fn_types: bool,
+}
+
+impl<'a> CollectLifetimes<'a> {
+    fn elision(found: &'a mut Vec<Lifetime>) -> Self {
+        CollectLifetimes {
+            found,
+            bound: Vec::new(),
+            inside_fn_types: false,
+        }
+    }
+
+    fn all(found: &'a mut Vec<Lifetime>) -> Self {
+        CollectLifetimes {
+            inside_fn_types: true,
+            ..CollectLifetimes::elision(found)
+        }
+    }
+}
 
 impl<'ast> syn::visit::Visit<'ast> for CollectLifetimes<'_> {
     fn visit_lifetime(&mut self, l: &'ast Lifetime) {
-        if !self.0.contains(l) && !self.1.contains(l) {
-            self.0.push(l.clone());
+        if l.ident != "_" && !self.found.contains(l) && !self.bound.contains(l) {
+            self.found.push(l.clone());
         }
+    }
+    fn visit_bound_lifetimes(&mut self, bound: &'ast syn::BoundLifetimes) {
+        let bound = bound.lifetimes.iter().filter_map(|p| match p {
+            GenericParam::Lifetime(l) => Some(l.lifetime.clone()),
+            _ => None,
+        });
+        self.bound.extend(bound);
     }
     fn visit_trait_bound(&mut self, bound: &'ast syn::TraitBound) {
-        let outer = self.1.len();
-        if let Some(bound_lifetimes) = &bound.lifetimes {
-            let bound = bound_lifetimes.lifetimes.iter().filter_map(|p| match p {
-                GenericParam::Lifetime(l) => Some(l.lifetime.clone()),
-                _ => None,
-            });
-            self.1.extend(bound);
-        }
-        syn::visit::visit_path(self, &bound.path);
-        self.1.truncate(outer);
+        let outer = self.bound.len();
+        syn::visit::visit_trait_bound(self, bound);
+        self.bound.truncate(outer);
     }
-    fn visit_type_fn_ptr(&mut self, _: &'ast syn::TypeFnPtr) {}
+    fn visit_type_fn_ptr(&mut self, f: &'ast syn::TypeFnPtr) {
+        if self.inside_fn_types {
+            let outer = self.bound.len();
+            syn::visit::visit_type_fn_ptr(self, f);
+            self.bound.truncate(outer);
+        }
+    }
     fn visit_parenthesized_generic_arguments(
         &mut self,
-        _: &'ast syn::ParenthesizedGenericArguments,
+        args: &'ast syn::ParenthesizedGenericArguments,
     ) {
+        if self.inside_fn_types {
+            syn::visit::visit_parenthesized_generic_arguments(self, args);
+        }
     }
 }

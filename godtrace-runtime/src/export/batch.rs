@@ -68,7 +68,7 @@ impl BatchProcessor {
             }),
             Ok(Err(message)) => {
                 let _ = thread.join();
-                Err(InitError::Exporter(message))
+                Err(InitError::exporter(message))
             }
             Err(_) => Err(InitError::Exporter(
                 "the export thread stopped while starting".into(),

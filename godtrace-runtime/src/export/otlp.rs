@@ -25,11 +25,10 @@ pub(crate) struct OtlpExporter {
 pub(crate) fn build(target: &OtlpTarget) -> Result<OtlpExporter, String> {
     // The message may quote the endpoint: never with its credentials.
     let transport = Transport::new(target, transport::TRACES).map_err(|e| {
-        let message = crate::config::url::scrub(
+        crate::config::url::scrub(
             &format!("OTLP exporter for {}: {e}", target.endpoint),
             &target.endpoint,
-        );
-        crate::text::cut(message, crate::text::MAX_REPORT)
+        )
     })?;
     Ok(OtlpExporter {
         // Replaced with the configured resource's before the first batch.

@@ -382,9 +382,8 @@ impl<F: Future, Fin> Drop for Instrumented<F, Fin> {
         // SAFETY: `traced` is taken here only, once, and not used after (as `inner` below).
         let traced = unsafe { ManuallyDrop::take(&mut self.traced) };
         // Drops `inner` however this ends: below, in the span, or while a panic of entering
-        // it unwinds (OpenTelemetry's `attach` panics inside its `Context::map_current`).
-        // Pinning asks that a pinned value be dropped before its memory goes: the memory of
-        // a boxed future goes right after this.
+        // it unwinds. Pinning asks that a pinned value be dropped before its memory goes (the
+        // memory of a boxed future goes right after this), whatever entering the span does.
         let inner = DropInPlace(&mut self.inner);
         let current = DroppingInSpan::enter(traced);
         drop(inner);
@@ -429,14 +428,10 @@ impl DroppingInSpan {
                 // between, but not the record the thread's list points to.
                 Traced::Span(span) => Some(Entered::Span(unsafe { span.enter() })),
                 Traced::Measured(Measured { mark, .. }) | Traced::Mark(mark) => {
-                    // Given back if hiding panics (OpenTelemetry's `attach` inside its
-                    // `Context::map_current`), as a poll gives it back.
-                    let restore = RestoreMark(sampled_out::hold(*mark));
+                    let held = sampled_out::hold(*mark);
                     let hidden = (*mark != 0 && current::shows_a_span())
                         .then(current::hide_under_mark)
                         .flatten();
-                    let held = restore.0;
-                    std::mem::forget(restore);
                     Some(Entered::Mark(held, hidden))
                 }
                 Traced::Off => None,

@@ -647,7 +647,7 @@ impl OpSpan {
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("Box<dyn Any>");
-        self.record_failure_by_panic(Some(message), message);
+        self.record_failure_by_panic(message, true);
     }
 
     /// Marks the span failed by a panic whose payload cannot be read here (the unwind goes
@@ -655,21 +655,22 @@ impl OpSpan {
     /// so that no text of ours passes for the panic's message; `whereabouts` is the status
     /// description.
     pub(crate) fn record_unread_panic(&self, whereabouts: &'static str) {
-        self.record_failure_by_panic(None, whereabouts);
+        self.record_failure_by_panic(whereabouts, false);
     }
 
-    fn record_failure_by_panic(&self, message: Option<&str>, description: &str) {
+    /// Marks the span failed by a panic: `description` is the status description, and the
+    /// `exception` event's message when it `is_the_message` (the payload's own text).
+    fn record_failure_by_panic(&self, description: &str, is_the_message: bool) {
         self.error_type.set(Some(PANIC_ERROR_TYPE));
         let Some(live) = &self.live else { return };
         // The same value as the duration histogram's label, so that a dashboard joins them.
         live.set_attribute(KeyValue::new("error.type", PANIC_ERROR_TYPE));
+        let description = crate::value::bounded_str(description);
         let mut attributes = vec![KeyValue::new("exception.type", PANIC_ERROR_TYPE)];
-        if let Some(message) = message {
-            let message = crate::value::bounded_str(message);
-            attributes.push(KeyValue::new("exception.message", message));
+        if is_the_message {
+            attributes.push(KeyValue::new("exception.message", description.clone()));
         }
         live.add_event("exception".into(), attributes);
-        let description = crate::value::bounded_str(description);
         live.set_status(Status::error(description.as_str().into_owned()));
     }
 
@@ -802,11 +803,9 @@ impl OpSpan {
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline(never))]
     pub(super) unsafe fn make_current(&self) -> MadeCurrent {
-        // OpenTelemetry's context first: the entry below records what it shows. And before
-        // the mark: attaching panics inside OpenTelemetry's `Context::map_current` (its
-        // context is borrowed there), which must leave no mark held.
-        let attached = self.cx.clone().and_then(current::attach);
         let marked = sampled_out::hold(self.scope);
+        // OpenTelemetry's context first: the entry below records what it shows.
+        let attached = self.cx.clone().and_then(current::attach);
         // SAFETY: forwarded to our caller.
         unsafe { self.push_current() };
         MadeCurrent { marked, attached }
@@ -960,10 +959,9 @@ impl OpSpan {
     #[inline(always)]
     pub(super) fn run_current<R>(&mut self, entry: Entry, f: impl FnOnce() -> R) -> R {
         // `make_current` and `MadeCurrent::undo`, with the guard held as in
-        // `run_current_once` (dropped by hand, never by an unwind); attached before the mark
-        // is held, as there.
-        let attached = ManuallyDrop::new(self.cx.clone().and_then(current::attach));
+        // `run_current_once` (dropped by hand, never by an unwind).
         let marked = sampled_out::hold(self.scope);
+        let attached = ManuallyDrop::new(self.cx.clone().and_then(current::attach));
         // SAFETY: `self` is borrowed by this frame, on this thread, until `remove` below.
         unsafe { self.push_current() };
         self.run_entered(entry, marked, attached, f)
@@ -977,9 +975,8 @@ impl OpSpan {
     /// `self` is left with [`OpSpan::leave`] on this thread before it is ended or dropped
     /// (its record stays on the thread's list until then).
     pub(super) unsafe fn enter(&mut self) -> Entered {
-        // Attached before the mark is held, as in `make_current`.
-        let attached = self.cx.clone().and_then(current::attach);
         let marked = sampled_out::hold(self.scope);
+        let attached = self.cx.clone().and_then(current::attach);
         // SAFETY: forwarded to our caller.
         unsafe { self.push_current() };
         Entered { marked, attached }
@@ -1003,12 +1000,11 @@ impl OpSpan {
     /// attached there (see `OpSpan::attaches_own_context`).
     #[inline(always)]
     fn run_current_once<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        // OpenTelemetry's context first: the entry below records what it shows; and before
-        // the mark, as in `make_current`. Dropped by hand below, never by an unwind (none
-        // passes in between: the call's panic is caught), which spares it a slot in memory
-        // for the unwind path.
-        let attached = ManuallyDrop::new(self.cx.take().and_then(current::attach));
         let marked = sampled_out::hold(self.scope);
+        // OpenTelemetry's context first: the entry below records what it shows. Dropped by
+        // hand below, never by an unwind (none passes in between: the call's panic is
+        // caught), which spares it a slot in memory for the unwind path.
+        let attached = ManuallyDrop::new(self.cx.take().and_then(current::attach));
         if let Some(live) = &self.live {
             // SAFETY: a span just started was never entered; `self` is borrowed by this
             // frame, on this thread, until `remove` below.

@@ -63,10 +63,7 @@ impl Pusher {
                 worker,
                 closing,
             }),
-            Ok(Err(e)) => Err(InitError::Exporter(crate::text::cut(
-                e,
-                crate::text::MAX_REPORT,
-            ))),
+            Ok(Err(e)) => Err(InitError::exporter(e)),
             Err(_) => Err(InitError::Exporter("the metrics thread stopped".into())),
         }
     }

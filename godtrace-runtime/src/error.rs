@@ -68,7 +68,11 @@ mod tests {
     fn an_exporter_error_is_bounded() {
         let error = super::InitError::exporter(format!("for http://h/{}", "a".repeat(100_000)));
         let shown = error.to_string();
-        assert!(shown.len() <= crate::text::MAX_REPORT + 64, "{}", shown.len());
+        assert!(
+            shown.len() <= crate::text::MAX_REPORT + 64,
+            "{}",
+            shown.len()
+        );
         assert!(shown.contains("for http://h/aaa"));
     }
 }

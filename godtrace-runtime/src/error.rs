@@ -35,6 +35,7 @@ impl InitError {
 
     /// The exporter could not be built, for the reason `message` gives: cut at 2 KiB, as it
     /// may quote the endpoint, whatever its length.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     pub(crate) fn exporter(message: String) -> Self {
         InitError::Exporter(crate::text::cut(message, crate::text::MAX_REPORT))
     }
@@ -61,7 +62,7 @@ impl fmt::Display for InitError {
 
 impl std::error::Error for InitError {}
 
-#[cfg(test)]
+#[cfg(all(test, any(feature = "otlp-grpc", feature = "otlp-http")))]
 mod tests {
     /// An exporter's error may quote an endpoint of any length: it is cut.
     #[test]

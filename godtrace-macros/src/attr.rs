@@ -552,17 +552,51 @@ pub(crate) fn option_name(segment: &TokenStream) -> Option<String> {
     }
 }
 
-/// Splits at top-level commas, so that one bad option does not hide the others.
+/// Splits at top-level commas, so that one bad option does not hide the others. Commas inside
+/// generic arguments (`parent = pick::<A, B>()`, `<T as Tr<A, B>>::cx()`) do not split: a `<`
+/// opens them where it cannot be a comparison nor a shift (after `::` or another operator,
+/// first, or inside them), and its `>` closes them (not the `>` of `->`).
 pub(crate) fn split_commas(tokens: TokenStream) -> Vec<TokenStream> {
     let mut segments = vec![TokenStream::new()];
+    let mut generics = 0usize;
+    let mut prev: Option<TokenTree> = None;
     for tt in tokens {
-        match &tt {
-            TokenTree::Punct(p) if p.as_char() == ',' => segments.push(TokenStream::new()),
-            _ => segments.last_mut().expect("never empty").extend([tt]),
+        if let TokenTree::Punct(p) = &tt {
+            let joined_to = |c: char| {
+                matches!(&prev, Some(TokenTree::Punct(q)) if q.as_char() == c
+                    && q.spacing() == proc_macro2::Spacing::Joint)
+            };
+            match p.as_char() {
+                ',' if generics == 0 => {
+                    segments.push(TokenStream::new());
+                    prev = None;
+                    continue;
+                }
+                '<' if generics > 0 || opens_generics(prev.as_ref()) && !joined_to('<') => {
+                    generics += 1;
+                }
+                '>' if generics > 0 && !joined_to('-') => generics -= 1,
+                _ => {}
+            }
         }
+        segments
+            .last_mut()
+            .expect("never empty")
+            .extend([tt.clone()]);
+        prev = Some(tt);
     }
     segments.retain(|s| !s.is_empty());
     segments
+}
+
+/// Whether a `<` after `prev` opens generic arguments: it follows no operand (an identifier,
+/// a literal, a bracketed group or a `?` would make it a comparison).
+fn opens_generics(prev: Option<&TokenTree>) -> bool {
+    match prev {
+        None => true,
+        Some(TokenTree::Punct(p)) => p.as_char() != '?',
+        Some(_) => false,
+    }
 }
 
 /// The valid option closest to a misspelt one, if it is close enough to be a typo; else the

@@ -175,6 +175,37 @@ fn parameters_under_cfg_are_recorded_when_kept() {
     }
 }
 
+/// The same conditions through `cfg_attr` (nested, or beside a lint attribute).
+#[traced(include_args)]
+fn cfg_attr_args(
+    #[cfg_attr(not(target_pointer_width = "16"), allow(unused), cfg(any()))] hidden: u32,
+    #[cfg_attr(all(), cfg_attr(target_pointer_width = "16", cfg(any())))] shown: u32,
+    #[cfg_attr(all(), allow(unused))] other: u32,
+) -> u32 {
+    shown + other
+}
+
+#[traced(include_args)]
+async fn cfg_attr_args_async(
+    #[cfg_attr(not(target_pointer_width = "16"), cfg(any()))] hidden: u32,
+    #[cfg_attr(target_pointer_width = "16", cfg(any()))] shown: u32,
+) -> u32 {
+    shown
+}
+
+/// A parameter that a `cfg` inside `cfg_attr` removes is neither read nor recorded.
+#[test]
+fn parameters_under_cfg_attr_are_recorded_when_kept() {
+    let c = testing::capture();
+    assert_eq!(cfg_attr_args(3, 1), 4);
+    assert_eq!(crate::shapes::futures_block_on(cfg_attr_args_async(4)), 4);
+    for (name, shown) in [("cfg_attr_args", 3), ("cfg_attr_args_async", 4)] {
+        let s = c.span(&format!("capture::capture_rules::{name}"));
+        assert_eq!(s.attr("shown"), Some(&Value::I64(shown)), "{name}");
+        assert!(s.attr("hidden").is_none(), "{name}");
+    }
+}
+
 struct Account;
 impl Account {
     #[traced(include_args)]

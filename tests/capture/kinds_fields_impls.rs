@@ -357,3 +357,49 @@ fn a_methods_skip_adds_to_the_blocks() {
     assert!(again.attr("secret").is_none() && again.attr("token").is_none());
     assert_eq!(span(&c, "Vault::open").attr("n"), Some(&Value::I64(4)));
 }
+
+/// A trait with inherent methods on its trait objects (`impl dyn Shape`).
+trait Shape {
+    fn area(&self) -> u32;
+}
+
+struct Square;
+
+impl Shape for Square {
+    fn area(&self) -> u32 {
+        4
+    }
+}
+
+impl dyn Shape {
+    #[traced]
+    fn described(&self) -> u32 {
+        self.area()
+    }
+}
+
+impl dyn Shape + Send {
+    #[traced]
+    fn described_send(&self) -> u32 {
+        self.area()
+    }
+}
+
+/// A method of `impl dyn Trait` is named under the trait, as a method of a type is under the
+/// type.
+#[test]
+fn methods_of_trait_objects_are_named_by_their_trait() {
+    let c = testing::capture();
+    let shape: &dyn Shape = &Square;
+    assert_eq!(shape.described(), 4);
+    let shape: &(dyn Shape + Send) = &Square;
+    assert_eq!(shape.described_send(), 4);
+    for method in ["described", "described_send"] {
+        let name = format!("capture::kinds_fields_impls::Shape::{method}");
+        let s = c.span(&name);
+        assert_eq!(
+            s.attr("code.function.name"),
+            Some(&Value::from(name.clone()))
+        );
+    }
+}

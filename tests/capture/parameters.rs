@@ -391,3 +391,60 @@ fn self_by_value_is_dropped_last() {
     Owner(D("self")).sync_by_value(D("b"), D("c"));
     assert_eq!(events(), ["body", "c", "b", "self"]);
 }
+
+/// A `self` taken by value with a field the body does not read.
+struct Job {
+    _permit: D,
+    id: u32,
+}
+
+impl Job {
+    async fn untraced_reads_id(self) -> u32 {
+        event("body");
+        self.id
+    }
+
+    #[traced]
+    async fn reads_id(self) -> u32 {
+        event("body");
+        self.id
+    }
+
+    #[traced]
+    async fn reads_nothing(self) {
+        event("body");
+    }
+
+    #[traced]
+    async fn boxed_reads_id(self: Box<Self>) -> u32 {
+        event("body");
+        self.id
+    }
+}
+
+fn job() -> Job {
+    Job {
+        _permit: D("permit"),
+        id: 7,
+    }
+}
+
+/// Makes the future with `make`, notes it, and runs it: the events, and what it returned.
+fn made<F: std::future::Future>(make: impl FnOnce() -> F) -> (Vec<&'static str>, F::Output) {
+    let fut = make();
+    event("made");
+    let out = futures_block_on(fut);
+    (events(), out)
+}
+
+/// What a `self` by value holds goes with the future, whatever the body reads of it: a
+/// permit is not released before the body runs.
+#[test]
+fn self_by_value_is_held_by_the_future_whatever_the_body_reads() {
+    let _c = testing::capture();
+    let untraced = made(|| job().untraced_reads_id());
+    assert_eq!(untraced, (vec!["made", "body", "permit"], 7));
+    assert_eq!(made(|| job().reads_id()), untraced);
+    assert_eq!(made(|| job().reads_nothing()).0, untraced.0);
+    assert_eq!(made(|| Box::new(job()).boxed_reads_id()), untraced);
+}

@@ -100,6 +100,15 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
     // destructured inside. The pattern's `ref` bindings then borrow from the future, and the
     // parts it does not bind (`_`, `..`) are dropped with it, in the untraced order.
     let mut desugared = Desugared::default();
+    // `self` cannot be bound again, so the block takes it where it is, whole: an `async move`
+    // block takes only the places its body names (the fields it reads, or nothing), and the
+    // rest of a `self` taken by value would be dropped when the function returns, not with
+    // the future (a permit or a guard released before the body runs).
+    if let Some(FnArg::Receiver(r)) = sig.inputs.first() {
+        let this = &r.self_token;
+        let reads = allow_parameter_reads();
+        desugared.moves.push(quote!(#reads let _ = &#this;));
+    }
     for (index, arg) in sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(pt) = arg else { continue };
         // A parameter under `#[cfg(..)]` is moved under the same condition.

@@ -48,7 +48,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         && options.parent.get().is_none();
     let (call, mut lent) = call_body(options, &mut f, shape, &pv, &args, by_value, &by_ref);
     lent.extend(by_ref.iter().map(RefParam::lent));
-    let parent = match options.parent.get() {
+    let parent = match options.parent.get().as_ref().map(unwrapped) {
         None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
         // the body (and, for an async fn, into its future).
@@ -154,6 +154,24 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     }
 }
 
+/// The expression inside redundant parentheses or braces (`(&cx)`, `{ cx }`), which the
+/// expansion writes as a call's argument: there they would draw `unused_parens` or
+/// `unused_braces` at the user's expression.
+fn unwrapped(mut expr: &syn::Expr) -> &syn::Expr {
+    loop {
+        match expr {
+            syn::Expr::Paren(p) if p.attrs.is_empty() => expr = &p.expr,
+            syn::Expr::Block(b) if b.attrs.is_empty() && b.label.is_none() => {
+                match b.block.stmts.as_slice() {
+                    [syn::Stmt::Expr(inner, None)] => expr = inner,
+                    _ => return expr,
+                }
+            }
+            _ => return expr,
+        }
+    }
+}
+
 /// The parent expression turned into a context through the public `ParentContext` trait,
 /// spanned at the user's expression: a value that is not a context is reported there, by the
 /// trait's own message, naming no hidden item.
@@ -245,7 +263,7 @@ impl RecordedArgs {
         // A parameter under `#[cfg(..)]`: its check and its record are under the same
         // condition (the tuple of `Call::SyncArgs` could not be, so such a call takes the
         // general path).
-        let cfgs: Vec<Vec<&syn::Attribute>> = recorded
+        let cfgs: Vec<Vec<syn::Attribute>> = recorded
             .iter()
             .map(|(ident, _)| param_cfgs(sig, ident))
             .collect();
@@ -576,7 +594,7 @@ impl RefParam {
         let RefParam {
             name, ident, cfgs, ..
         } = self;
-        let read = super::mention([ident], &cfgs.iter().collect::<Vec<_>>());
+        let read = super::mention([ident], cfgs);
         quote!(#(#cfgs)* let #ident = &#name; #read)
     }
 
@@ -590,7 +608,7 @@ impl RefParam {
             cfgs,
         } = self;
         let mutability = mutable.then(|| quote!(mut));
-        let read = super::mention([ident], &cfgs.iter().collect::<Vec<_>>());
+        let read = super::mention([ident], cfgs);
         quote!(#(#cfgs)* let #ident = &#mutability #name; #read)
     }
 }
@@ -613,7 +631,7 @@ fn name_ref_params(sig: &mut Signature) -> Vec<RefParam> {
                 name,
                 ident,
                 mutable,
-                cfgs: super::cfg_attrs(&pt.attrs).into_iter().cloned().collect(),
+                cfgs: super::cfg_attrs(&pt.attrs),
             });
         }
     }

@@ -265,7 +265,7 @@ fn allow_parameter_reads() -> TokenStream {
 /// body may leave unused, but the expansion reads elsewhere (recording, the body's closure
 /// taking it), is then used, with no `#[allow(unused_variables)]`, which a
 /// `#![forbid(unused_variables)]` in the user's crate would refuse. `cfgs`: the parameter's.
-fn mention<'a>(idents: impl IntoIterator<Item = &'a Ident>, cfgs: &[&Attribute]) -> TokenStream {
+fn mention<'a>(idents: impl IntoIterator<Item = &'a Ident>, cfgs: &[Attribute]) -> TokenStream {
     let reads = allow_parameter_reads();
     idents
         .into_iter()
@@ -273,15 +273,50 @@ fn mention<'a>(idents: impl IntoIterator<Item = &'a Ident>, cfgs: &[&Attribute])
         .collect()
 }
 
-/// The `#[cfg(..)]` attributes among `attrs`. A parameter's are still on it when the attribute
+/// The conditions among `attrs` that can remove a parameter: each `#[cfg(..)]`, and each
+/// `#[cfg_attr(pred, ..)]` holding one (kept with its `cfg`s alone: the other attributes it
+/// applies may not belong on a statement). A parameter's are still on it when the attribute
 /// runs (the compiler strips the parameter afterwards): whatever the expansion writes about the
 /// parameter carries them too, so that it goes with the parameter.
-fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
-    attrs.iter().filter(|a| a.path().is_ident("cfg")).collect()
+fn cfg_attrs(attrs: &[Attribute]) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .filter_map(|a| {
+            let meta = only_cfgs(&a.meta)?;
+            Some(Attribute { meta, ..a.clone() })
+        })
+        .collect()
 }
 
-/// The `#[cfg(..)]` attributes of the parameter that binds `ident` (see [`cfg_attrs`]).
-fn param_cfgs<'a>(sig: &'a Signature, ident: &Ident) -> Vec<&'a Attribute> {
+/// `meta` if it is `cfg(..)`; a `cfg_attr(pred, ..)` with only what can remove an item among
+/// the attributes it applies (`cfg`, or a `cfg_attr` holding one), if any; else `None`.
+fn only_cfgs(meta: &syn::Meta) -> Option<syn::Meta> {
+    use syn::punctuated::Punctuated;
+    if meta.path().is_ident("cfg") {
+        return Some(meta.clone());
+    }
+    if !meta.path().is_ident("cfg_attr") {
+        return None;
+    }
+    let syn::Meta::List(list) = meta else {
+        return None;
+    };
+    // Malformed: the compiler reports it at the parameter.
+    let parts = list
+        .parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+        .ok()?;
+    let mut parts = parts.into_iter();
+    let predicate = parts.next()?;
+    let kept: Vec<syn::Meta> = parts.filter_map(|m| only_cfgs(&m)).collect();
+    if kept.is_empty() {
+        return None;
+    }
+    let path = &list.path;
+    Some(syn::parse_quote!(#path(#predicate, #(#kept),*)))
+}
+
+/// The conditions of the parameter that binds `ident` (see [`cfg_attrs`]).
+fn param_cfgs(sig: &Signature, ident: &Ident) -> Vec<Attribute> {
     for arg in &sig.inputs {
         if let FnArg::Typed(pt) = arg {
             let mut idents = Vec::new();

@@ -102,12 +102,12 @@ fn readable_path(type_name: &'static str) -> &'static str {
     match qualified(path) {
         // A blanket impl's method (`impl<T: Tr> Tr2 for T`): its type prints as `_` (or `&_`,
         // `[_]`), which names nothing; the trait does.
-        Some((ty, as_trait, rest)) if names_no_type(ty) => {
+        Some((ty, Some(as_trait), rest)) if names_no_type(ty) => {
             push_readable(as_trait, &mut out);
             push_readable(rest, &mut out);
         }
         Some((ty, _, rest)) => {
-            push_readable(ty, &mut out);
+            push_readable(trait_object_name(ty), &mut out);
             push_readable(rest, &mut out);
         }
         None => push_readable(path, &mut out),
@@ -133,8 +133,27 @@ fn names_no_type(ty: &str) -> bool {
             })
 }
 
-/// `<T as Tr>::rest`: `T`, `Tr` and `::rest`.
-fn qualified(path: &str) -> Option<(&str, &str, &str)> {
+/// A type as a method's path names it: a trait object (`dyn a::Tr + Send`, whose inherent
+/// methods print as `<dyn a::Tr + Send>::m`) by its first trait, any other type as it is.
+fn trait_object_name(ty: &str) -> &str {
+    let Some(bounds) = ty.strip_prefix("dyn ") else {
+        return ty;
+    };
+    let mut depth = 0usize;
+    for (i, b) in bounds.bytes().enumerate() {
+        match b {
+            b'<' | b'(' => depth += 1,
+            b'>' | b')' => depth = depth.saturating_sub(1),
+            b'+' if depth == 0 => return bounds[..i].trim_end(),
+            _ => {}
+        }
+    }
+    bounds
+}
+
+/// `<T as Tr>::rest`: `T`, `Tr` and `::rest`; `<T>::rest` (an inherent method of a type
+/// printed in brackets, such as `dyn Tr`): `T`, no trait and `::rest`.
+fn qualified(path: &str) -> Option<(&str, Option<&str>, &str)> {
     let inner = path.strip_prefix('<')?;
     let mut depth = 0usize;
     let mut split = None;
@@ -146,8 +165,10 @@ fn qualified(path: &str) -> Option<(&str, &str, &str)> {
             b'-' if bytes.get(i + 1) == Some(&b'>') => i += 1,
             b'<' => depth += 1,
             b'>' if depth == 0 => {
-                let at = split?;
-                return Some((&inner[..at], &inner[at + 4..i], &inner[i + 1..]));
+                return Some(match split {
+                    Some(at) => (&inner[..at], Some(&inner[at + 4..i]), &inner[i + 1..]),
+                    None => (&inner[..i], None, &inner[i + 1..]),
+                });
             }
             b'>' => depth -= 1,
             b' ' if depth == 0 && split.is_none() && inner[i..].starts_with(" as ") => {
@@ -238,6 +259,17 @@ mod tests {
             ("<*const _ as p9::Tr>::m::h", "p9::Tr::m"),
             ("<[u8; 2] as p9::Tr>::m::h", "[u8; 2]::m"),
             ("<alloc::vec::Vec<_> as p9::Tr>::m::h", "alloc::vec::Vec::m"),
+            // Inherent methods of trait objects (`impl dyn Tr { .. }`): the trait names them.
+            ("<dyn app::Shape>::describe::h", "app::Shape::describe"),
+            (
+                "<dyn app::Shape + core::marker::Send>::d::h",
+                "app::Shape::d",
+            ),
+            (
+                "<dyn a::Tr<(u8, u16)> + a::B<'_>>::m::{{closure}}::h",
+                "a::Tr::m",
+            ),
+            ("<dyn a::Tr as a::Tr2>::m::h", "a::Tr::m"),
         ] {
             assert_eq!(readable_path(type_name), name, "{type_name}");
         }

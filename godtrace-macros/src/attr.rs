@@ -415,16 +415,16 @@ fn fields(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<(V
         error(errors, name, USAGE);
         return None;
     };
-    let entries = |input: ParseStream| Punctuated::<FieldEntry, Token![,]>::parse_terminated(input);
-    let entries = match entries.parse2(tokens) {
-        Ok(entries) => entries,
-        Err(e) => {
-            errors.push(e);
-            return None;
-        }
-    };
     let mut out: Vec<Field> = Vec::new();
-    for FieldEntry { key, at, value } in entries {
+    // Entry by entry, so that each bad one is reported, at its place, with the others.
+    for entry in split_commas(tokens) {
+        let FieldEntry { key, at, value } = match syn::parse2(entry) {
+            Ok(entry) => entry,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
         if out.iter().any(|f| f.key == key) {
             error(
                 errors,

@@ -29,4 +29,8 @@ fn shadows_an_argument(id: u64) {}
 #[traced(include_args, fields(r#type = 3))]
 fn raw_name(r#type: u32) {}
 
+// Every bad entry of one list, each at its place.
+#[traced(fields(a.b = 1, a.b = 2, c = , d, "e" = 1, f = 2))]
+fn all_at_once() {}
+
 fn main() {}

@@ -85,6 +85,11 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
             {
                 return Err(runtime_entry_error(attr));
             }
+            if f.sig.asyncness.is_some()
+                && let Some(attr) = f.attrs.iter().find(|a| last_ident_is(a.path(), "instrument"))
+            {
+                return Err(instrument_below_error(attr));
+            }
             if let (Some(_), ReturnType::Type(_, never)) = (f.sig.asyncness, &f.sig.output)
                 && generate::is_never(&f.sig.output)
             {
@@ -131,6 +136,18 @@ fn runtime_entry_error(attr: &Attribute) -> syn::Error {
         attr,
         format!(
             "put `#[traced]` below `#[{path}]`: the runtime's attribute must see the `async fn` first (then the span covers the body it runs)"
+        ),
+    )
+}
+
+/// `tracing`'s `#[instrument]` below `#[traced]` on an `async fn`: it would see the desugared
+/// fn, which only makes the future, and its span would end before the body runs.
+fn instrument_below_error(attr: &Attribute) -> syn::Error {
+    let path = attr.path().to_token_stream().to_string().replace(' ', "");
+    syn::Error::new_spanned(
+        attr,
+        format!(
+            "put `#[traced]` below `#[{path}]`: on an `async fn`, `#[{path}]` must see the `async fn` first, or its span ends when the future is made, before the body runs"
         ),
     )
 }

@@ -26,3 +26,24 @@ async fn below() {}
 #[traced]
 #[test]
 fn sync_test() {}
+
+// `tracing`'s `#[instrument]` on an `async fn` must see it too: its span would end when the
+// future is made.
+#[traced]
+#[tracing::instrument]
+async fn instrumented() {}
+
+#[traced]
+#[tracing::instrument(err)]
+async fn instrumented_err() -> Result<(), String> {
+    Ok(())
+}
+
+// Below it, or on a sync fn, nothing is said.
+#[tracing::instrument]
+#[traced]
+async fn instrumented_below() {}
+
+#[traced]
+#[tracing::instrument]
+fn instrumented_sync() {}

@@ -955,6 +955,60 @@ fn span_events_never_make_the_wrapped_logger_write_what_it_filters_out() {
     );
 }
 
+/// A logger that turns one target off, as `sqlx::query=off` does.
+#[derive(Default)]
+struct WithoutQueries(Records);
+
+impl log::Log for WithoutQueries {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.target() != "sqlx::query"
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            self.0.log(record);
+        }
+    }
+    fn flush(&self) {}
+}
+
+#[traced]
+fn traced_slow_statement(logger: &dyn log::Log) -> bool {
+    let statement = log::Metadata::builder()
+        .level(log::Level::Warn)
+        .target("sqlx::query")
+        .build();
+    logger.log(
+        &log::Record::builder()
+            .metadata(statement.clone())
+            .args(format_args!("UPDATE users SET password = 'hunter2'"))
+            .build(),
+    );
+    logger.log(
+        &log::Record::builder()
+            .level(log::Level::Warn)
+            .target("app")
+            .args(format_args!("kept"))
+            .build(),
+    );
+    logger.enabled(&statement)
+}
+
+/// A target the wrapped logger turns off gives no span events: what the user silenced (an
+/// unsanitized statement) is not exported either.
+#[test]
+fn span_events_leave_out_the_targets_the_wrapped_logger_turns_off() {
+    let c = testing::capture();
+    let logger =
+        godtrace::log::TraceIdLogger::new(WithoutQueries::default()).span_events(log::Level::Info);
+    assert!(
+        !traced_slow_statement(&logger),
+        "`log_enabled!` is off for it"
+    );
+    let span = c.span("capture::tracing_bridge::traced_slow_statement");
+    assert!(span.event("kept").is_some());
+    assert_eq!(span.events.len(), 1, "{:?}", span.events);
+}
+
 fn logger_lines(logger: godtrace::log::TraceIdLogger<Records>) -> Vec<String> {
     let records = logger.into_inner();
     records.0.into_inner().unwrap()

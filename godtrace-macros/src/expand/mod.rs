@@ -86,7 +86,10 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
                 return Err(runtime_entry_error(attr));
             }
             if f.sig.asyncness.is_some()
-                && let Some(attr) = f.attrs.iter().find(|a| last_ident_is(a.path(), "instrument"))
+                && let Some(attr) = f
+                    .attrs
+                    .iter()
+                    .find(|a| last_ident_is(a.path(), "instrument"))
             {
                 return Err(instrument_below_error(attr));
             }

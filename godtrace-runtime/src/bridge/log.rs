@@ -58,10 +58,31 @@ impl<L: log::Log> TraceIdLogger<L> {
     /// span (named after the message, with `level`, `target` and the record's key-values),
     /// as the `tracing` layer does for `tracing` events (its default level is INFO). Inside a
     /// `tracing` span (bridged by `godtrace::tracing::layer()`), the event reaches it when the
-    /// current subscriber is built on tracing-subscriber's `Registry`, as usual.
+    /// current subscriber is built on tracing-subscriber's `Registry`, as usual. A target the
+    /// wrapped logger turns off (it would not write even an ERROR of it) gives no span events;
+    /// the wrapped logger's level alone does not stop them.
     pub fn span_events(mut self, level: log::Level) -> TraceIdLogger<L> {
         self.span_events = Some(level);
         self
+    }
+}
+
+impl<L: log::Log> TraceIdLogger<L> {
+    /// Whether a record with `metadata` becomes a span event (inside a span): at the level
+    /// [`TraceIdLogger::span_events`] asked for, from a target the wrapped logger has not
+    /// turned off (it keeps none of the target's records, not even an ERROR: the user
+    /// silenced it, as `sqlx::query=off` keeps statements out of the logs). The wrapped logger's
+    /// level does not count: records it does not write may still be span events.
+    fn makes_span_events(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.span_events.is_some_and(|level| {
+            metadata.level() <= level
+                && self.inner.enabled(
+                    &log::Metadata::builder()
+                        .level(log::Level::Error)
+                        .target(metadata.target())
+                        .build(),
+                )
+        })
     }
 }
 
@@ -71,17 +92,11 @@ impl<L: log::Log> log::Log for TraceIdLogger<L> {
     /// costly logging with it does not do that work for nothing.
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
         self.inner.enabled(metadata)
-            || (self
-                .span_events
-                .is_some_and(|level| metadata.level() <= level)
-                && super::current_ids().is_some())
+            || (self.makes_span_events(metadata) && super::current_ids().is_some())
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if self
-            .span_events
-            .is_some_and(|level| record.level() <= level)
-        {
+        if self.makes_span_events(record.metadata()) {
             record_event(record);
         }
         // `enabled` let the record through for a span event: the wrapped logger still decides

@@ -11,6 +11,12 @@
 /// with it when it is sampled out). Works whether or not `Config::otel_context` is on: godtrace's
 /// own current span is carried, not only OpenTelemetry's context.
 ///
+/// The span's ids are carried, not its record (it may have ended by the time `work` runs):
+/// [`set_attribute`](crate::set_attribute), [`add_event`](crate::add_event), and `tracing` or
+/// `log` events in `work` outside a span of its own are not recorded. Start a span in `work`
+/// to record them, or hand the thread a detached span
+/// ([`SpanBuilder::start_detached`](crate::SpanBuilder::start_detached)) and enter it there.
+///
 /// ```
 /// let capture = godtrace_runtime::testing::capture();
 /// let parent = godtrace_runtime::span("import");
@@ -30,7 +36,9 @@ pub fn in_current_span<R>(work: impl FnOnce() -> R) -> impl FnOnce() -> R {
         if !crate::span::otel_context_usable() {
             return work();
         }
-        let _entered = context.attach();
+        // Called inside OpenTelemetry's `Context::map_current`, where it cannot attach, the
+        // closure runs as untraced.
+        let _entered = crate::span::attach_context(context);
         work()
     }
 }

@@ -26,7 +26,6 @@ pub(crate) mod sink;
 mod site;
 pub(crate) mod switches;
 
-#[cfg(feature = "tracing")]
 pub(crate) use current::attach as attach_context;
 pub(crate) use current::{
     Current, context as current_context, otel_context_usable, own_span_under,

@@ -161,7 +161,6 @@ async fn client_span_server_span_and_handler_spans_form_one_trace() {
             "http.client.request.duration",
             &[
                 KeyValue::new("http.request.method", "GET"),
-                KeyValue::new("url.scheme", "http"),
                 KeyValue::new("server.address", "127.0.0.1"),
                 KeyValue::new("server.port", i64::from(addr.port())),
                 KeyValue::new("network.protocol.version", "1.1"),
@@ -434,7 +433,6 @@ async fn a_client_request_its_caller_drops_is_cancelled_not_failed() {
         "http.client.request.duration",
         &[
             KeyValue::new("http.request.method", "GET"),
-            KeyValue::new("url.scheme", "http"),
             KeyValue::new("server.address", "127.0.0.1"),
             KeyValue::new("server.port", i64::from(addr.port())),
         ],
@@ -981,7 +979,6 @@ async fn transport_failures_are_client_errors_with_their_error_type() {
         "http.client.request.duration",
         &[
             KeyValue::new("http.request.method", "GET"),
-            KeyValue::new("url.scheme", "http"),
             KeyValue::new("server.address", "127.0.0.1"),
             KeyValue::new("server.port", i64::from(closed)),
             KeyValue::new("error.type", "connect"),

@@ -68,7 +68,6 @@ struct Sent(u32);
 fn start(request: &mut reqwest::Request, resends: u32) -> Exchange {
     let (method, method_original) = semconv::method(request.method());
     let url = request.url();
-    let scheme = semconv::url_scheme(Some(url.scheme()));
     // One copy of the host, shared by the span and the histogram.
     let host = url
         .host_str()
@@ -101,9 +100,9 @@ fn start(request: &mut reqwest::Request, resends: u32) -> Exchange {
         span.set_bounded_attributes(attributes);
     }
     propagation::inject_context(&span.context(), &mut HeaderInjector(request.headers_mut()));
-    let mut metric = Vec::with_capacity(4 + METRIC_ATTRIBUTES_ADDED);
+    // `url.scheme` is opt-in on the client histogram (required on the server's): left out.
+    let mut metric = Vec::with_capacity(3 + METRIC_ATTRIBUTES_ADDED);
     metric.push(KeyValue::new("http.request.method", method));
-    metric.push(KeyValue::new("url.scheme", scheme));
     if let Some(host) = host {
         metric.push(KeyValue::new("server.address", host));
     }

@@ -104,14 +104,6 @@ pub(crate) fn http_method_attributes(
     attributes
 }
 
-/// `url.scheme`: `https`, else `http`.
-pub(crate) fn url_scheme(scheme: Option<&str>) -> &'static str {
-    match scheme {
-        Some("https") => "https",
-        _ => "http",
-    }
-}
-
 /// A scheme the conventions' `url.scheme` takes from a header: `http` or `https` in any case
 /// (as URI schemes are compared); anything else is not one.
 fn web_scheme(value: &str) -> Option<&'static str> {

@@ -49,6 +49,7 @@ mod http_carrier {
     use http::header::{HeaderMap, HeaderName, HeaderValue};
     use opentelemetry::Context;
     use opentelemetry::propagation::{Extractor, Injector};
+    use std::borrow::Cow;
 
     /// Writes the current context into HTTP headers (feature `http`). A value that is not a
     /// valid header value is left out rather than failing the request.
@@ -63,7 +64,8 @@ mod http_carrier {
 
     /// The context of an incoming request's headers (feature `http`); see
     /// [`extract`](super::super::extract). A `traceparent` or `tracestate` header that is not visible
-    /// ASCII is rejected like any malformed one.
+    /// ASCII is rejected like any malformed one; in `baggage`, such a byte invalidates its own
+    /// member alone.
     ///
     /// ```
     /// let mut headers = http::HeaderMap::new();
@@ -86,8 +88,41 @@ mod http_carrier {
             traceparent,
             tracestate,
         };
-        let baggage = if_carried(carried.baggage, || field(headers, BAGGAGE));
+        // Baggage's members are checked one by one: a byte that is not visible ASCII makes
+        // its own member invalid, as any other byte outside `baggage-octet` does, not the
+        // whole list (the header's other members, and other `baggage` headers, are kept).
+        let baggage_values: Vec<Cow<'_, str>> = if carried.baggage {
+            headers.get_all(BAGGAGE).iter().map(as_text).collect()
+        } else {
+            Vec::new()
+        };
+        let baggage = match baggage_values.as_slice() {
+            [] => Field::Absent,
+            [one] => Field::One(one),
+            all => Field::Values(all.iter().map(|v| &**v).collect()),
+        };
         from_fields(&fields, &baggage)
+    }
+
+    /// A header value as text: itself when it is visible ASCII (the common case, borrowed),
+    /// else with each other byte read as DEL, which no W3C field allows.
+    fn as_text(value: &HeaderValue) -> Cow<'_, str> {
+        match value.to_str() {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => Cow::Owned(
+                value
+                    .as_bytes()
+                    .iter()
+                    .map(|&b| {
+                        if b.is_ascii() && !b.is_ascii_control() {
+                            char::from(b)
+                        } else {
+                            '\u{7f}'
+                        }
+                    })
+                    .collect(),
+            ),
+        }
     }
 
     /// The values of header `name`; one value (the common case) is read without a `Vec`.

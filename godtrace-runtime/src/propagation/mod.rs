@@ -75,8 +75,7 @@
 //! `baggage` follows [W3C Baggage](https://www.w3.org/TR/baggage/), cited by section title:
 //!
 //! - Several `baggage` headers are one list, as HTTP combines them. Longer than
-//!   [`MAX_BAGGAGE_LEN`] bytes together, or (in an `http::HeaderMap`) not text, the baggage is
-//!   **dropped as a whole**. Of a valid list, the first [`MAX_BAGGAGE_MEMBERS`] keys are kept
+//!   [`MAX_BAGGAGE_LEN`] bytes together, the baggage is **dropped as a whole**. Of a valid list, the first [`MAX_BAGGAGE_MEMBERS`] keys are kept
 //!   and later ones **dropped** (*Limits*). Either is counted once per request in
 //!   [`Stats::baggage_rejected`](crate::Stats::baggage_rejected).
 //! - A malformed list member is skipped, and the others kept: a key that is not an RFC 7230
@@ -90,8 +89,8 @@
 //! - Properties (`;p`, `;p=v`) are kept as the entry's
 //!   [`BaggageMetadata`](opentelemetry::baggage::BaggageMetadata), joined by `;`, and sent
 //!   back as they came.
-//! - On the way out, every value byte outside `baggage-octet`, and `%` and `=`, is
-//!   percent-encoded; metadata that is not a valid property list is left out (the entry goes
+//! - On the way out, every value byte outside `baggage-octet`, and `%`, is percent-encoded
+//!   (`=` is a `baggage-octet`, sent as it is); metadata that is not a valid property list is left out (the entry goes
 //!   without it), and so is a key that is not a token. Members go in key order, and the
 //!   header stops before the member that would take it past [`MAX_BAGGAGE_LEN`] bytes.
 //!
@@ -151,7 +150,7 @@ use opentelemetry::{Context, KeyValue};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use w3c::{Field, Fields, field};
+use w3c::{Field, Fields, baggage_field, field};
 
 #[cfg(feature = "http")]
 pub use carriers::{HeaderExtractor, HeaderInjector, extract_headers, inject_headers};
@@ -219,6 +218,11 @@ pub(crate) fn baggage_rejected() -> u64 {
     BAGGAGE_REJECTED.load(Ordering::Relaxed)
 }
 
+/// Counts incoming baggage dropped in part.
+fn count_baggage_rejected() {
+    BAGGAGE_REJECTED.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Writes the current context (the current span, and any baggage) into `injector`.
 ///
 /// Nothing is written for the trace when there is no current span (e.g. before `init`).
@@ -281,7 +285,9 @@ pub fn extract<E: Extractor + ?Sized>(extractor: &E) -> Context {
             field(extractor.get_all(TRACESTATE))
         }),
     };
-    let baggage = if_carried(carried.baggage, || field(extractor.get_all(BAGGAGE)));
+    let baggage = if_carried(carried.baggage, || {
+        baggage_field(extractor.get_all(BAGGAGE))
+    });
     from_fields(&fields, &baggage)
 }
 

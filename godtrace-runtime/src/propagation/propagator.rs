@@ -1,7 +1,7 @@
 //! [`W3cPropagator`]: the checks of this module as an OpenTelemetry [`TextMapPropagator`].
 use super::baggage::encode;
 use super::context::{remote_parent, tracestate_header, with_baggage};
-use super::w3c::{Fields, field, traceparent};
+use super::w3c::{Fields, baggage_field, field, traceparent};
 use super::{BAGGAGE, TRACEPARENT, TRACESTATE};
 use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
@@ -107,7 +107,7 @@ impl TextMapPropagator for W3cPropagator {
         if !self.baggage {
             return cx;
         }
-        with_baggage(cx, &field(extractor.get_all(BAGGAGE)))
+        with_baggage(cx, &baggage_field(extractor.get_all(BAGGAGE)))
     }
 
     fn fields(&self) -> FieldIter<'_> {

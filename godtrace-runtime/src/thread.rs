@@ -11,11 +11,14 @@
 /// with it when it is sampled out). Works whether or not `Config::otel_context` is on: godtrace's
 /// own current span is carried, not only OpenTelemetry's context.
 ///
-/// The span's ids are carried, not its record (it may have ended by the time `work` runs):
-/// [`set_attribute`](crate::set_attribute), [`add_event`](crate::add_event), and `tracing` or
-/// `log` events in `work` outside a span of its own are not recorded. Start a span in `work`
-/// to record them, or hand the thread a detached span
-/// ([`SpanBuilder::start_detached`](crate::SpanBuilder::start_detached)) and enter it there.
+/// Of a `#[traced]` call or a manual span, the ids are carried, not the record (it may have
+/// ended by the time `work` runs): [`set_attribute`](crate::set_attribute),
+/// [`add_event`](crate::add_event), and `tracing` or `log` events in `work` outside a span of
+/// its own are not recorded. Start a span in `work` to record them, or hand the thread a
+/// detached span ([`SpanBuilder::start_detached`](crate::SpanBuilder::start_detached)) and
+/// enter it there. A `tracing` span (bridged by `godtrace::tracing::layer()`) innermost where
+/// `work` is wrapped is entered there, its subscriber the thread's default meanwhile, and
+/// takes them.
 ///
 /// ```
 /// let capture = godtrace_runtime::testing::capture();
@@ -30,11 +33,19 @@
 /// ```
 pub fn in_current_span<R>(work: impl FnOnce() -> R) -> impl FnOnce() -> R {
     let context = crate::span::current_context();
+    // A bridged `tracing` span, innermost here, is entered there: its record is shared, so
+    // what is recorded in `work` reaches it, as `tracing`'s own `in_scope` would.
+    #[cfg(feature = "tracing")]
+    let tracing_span = crate::bridge::tracing::entered_span_of(&context);
     move || {
         // A closure run while its thread exits cannot reach OpenTelemetry's context (reading it
         // then would abort): it runs as if untraced.
         if !crate::span::otel_context_usable() {
             return work();
+        }
+        #[cfg(feature = "tracing")]
+        if let Some(span) = tracing_span {
+            return crate::bridge::tracing::run_in(&span, work);
         }
         // Called inside OpenTelemetry's `Context::map_current`, where it cannot attach, the
         // closure runs as untraced.

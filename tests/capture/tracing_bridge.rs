@@ -1166,3 +1166,60 @@ fn a_span_entered_inside_map_current_is_recorded_without_a_panic() {
     let root = "capture::tracing_bridge::traced_inside_map_current";
     assert!(is_child(&c, "bridge.inside.map_current", root));
 }
+
+/// Work wrapped with `in_current_span` under a bridged `tracing` span, run on another thread:
+/// its events and attributes reach that span, as with `tracing`'s own `in_scope`.
+#[test]
+fn in_current_span_carries_a_tracing_span_with_its_record() {
+    let c = testing::capture();
+    let subscriber = tracing_subscriber::registry().with(godtrace::tracing::layer());
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let _default = tracing::dispatcher::set_default(&dispatch);
+    let request = tracing::info_span!("carried_request");
+    let work = request.in_scope(|| {
+        godtrace::in_current_span(|| {
+            godtrace::set_attribute("rows", 3i64);
+            tracing::info!("parsed");
+            traced_leaf();
+        })
+    });
+    // The other thread has no default subscriber: the span carries its own.
+    std::thread::spawn(work).join().unwrap();
+    drop(request);
+    let span = c.span("carried_request");
+    assert_eq!(span.attr("rows"), Some(&Value::I64(3)), "{span:#?}");
+    assert!(span.event("parsed").is_some(), "{span:#?}");
+    assert!(is_child(
+        &c,
+        "capture::tracing_bridge::traced_leaf",
+        "carried_request"
+    ));
+}
+
+#[traced]
+fn traced_wraps_work() -> impl FnOnce() + Send {
+    godtrace::in_current_span(|| {
+        godtrace::set_attribute("lost", 1i64);
+        traced_leaf();
+    })
+}
+
+/// Under a `#[traced]` call inside a `tracing` span, the call is innermost: its ids are
+/// carried, and nothing reaches the outer `tracing` span.
+#[test]
+fn in_current_span_under_a_traced_call_does_not_enter_an_outer_tracing_span() {
+    let c = testing::capture();
+    let subscriber = tracing_subscriber::registry().with(godtrace::tracing::layer());
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let _default = tracing::dispatcher::set_default(&dispatch);
+    let outer = tracing::info_span!("outer_request");
+    let work = outer.in_scope(traced_wraps_work);
+    std::thread::spawn(work).join().unwrap();
+    drop(outer);
+    assert!(c.span("outer_request").attr("lost").is_none());
+    assert!(is_child(
+        &c,
+        "capture::tracing_bridge::traced_leaf",
+        "capture::tracing_bridge::traced_wraps_work"
+    ));
+}

@@ -575,6 +575,26 @@ fn exit_closed(id: &Id, span_id: SpanId) {
     }
 }
 
+/// The `tracing` span entered last on this thread, when it is the span `cx` (the innermost
+/// current span's context) shows: entered again on another thread (`in_current_span`), it
+/// takes the events and attributes recorded there, as it does here.
+pub(crate) fn entered_span_of(cx: &Context) -> Option<::tracing::Span> {
+    let id = entered_id(cx.span().span_context().span_id())?;
+    let span = ::tracing::Span::current();
+    (span.id() == Some(id)).then_some(span)
+}
+
+/// Runs `work` in `span` (from [`entered_span_of`]) on this thread, with the span's
+/// subscriber as the thread's default meanwhile, as it was where the span was current: the
+/// events in `work` go to it (a thread of its own has no default but the global one), and it
+/// holds the span's record.
+pub(crate) fn run_in<R>(span: &::tracing::Span, work: impl FnOnce() -> R) -> R {
+    match span.with_subscriber(|(_, dispatch)| dispatch.clone()) {
+        Some(dispatch) => ::tracing::dispatcher::with_default(&dispatch, || span.in_scope(work)),
+        None => span.in_scope(work),
+    }
+}
+
 /// The id of the `tracing` span entered last on this thread, when its godtrace span is
 /// `current`.
 fn entered_id(current: SpanId) -> Option<Id> {

@@ -314,7 +314,8 @@ async fn an_ipv6_server_address_has_no_brackets() {
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(TracingMiddleware::new())
         .build();
-    let closed = crate::support::examples::closed_port();
+    let refusing = crate::support::examples::RefusingPort::new();
+    let closed = refusing.port();
     // Refused, or unreachable where the host has no IPv6: the span names the address either way.
     let _ = client
         .get(format!("http://[::1]:{closed}/layers/v6"))
@@ -950,7 +951,8 @@ async fn transport_failures_are_client_errors_with_their_error_type() {
     )
     .with(TracingMiddleware::new())
     .build();
-    let closed = crate::support::examples::closed_port();
+    let refusing = crate::support::examples::RefusingPort::new();
+    let closed = refusing.port();
     let refused = client
         .get(format!("http://127.0.0.1:{closed}/layers/nobody"))
         .send()
@@ -968,7 +970,16 @@ async fn transport_failures_are_client_errors_with_their_error_type() {
         .filter(|s| s.kind == SpanKind::Client)
         .collect();
     assert_eq!(spans.len(), 2, "{:#?}", capture.spans());
-    for (span, error_type) in spans.iter().zip(["connect", "timeout"]) {
+    let by_port = |port: u16| {
+        spans
+            .iter()
+            .find(|s| int_attr(s, "server.port") == Some(i64::from(port)))
+            .unwrap_or_else(|| panic!("no span to port {port}: {spans:#?}"))
+    };
+    for (span, error_type) in [
+        (by_port(closed), "connect"),
+        (by_port(addr.port()), "timeout"),
+    ] {
         assert!(span.is_error(), "{span:#?}");
         assert_eq!(str_attr(span, "error.type"), Some(error_type));
         assert_eq!(span.error_message(), Some(""), "{span:#?}");

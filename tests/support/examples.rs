@@ -190,6 +190,24 @@ pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
 }
 
+/// A loopback port held, bound but not listening, for as long as this lives: a connection
+/// to it is refused, and no other test's listener can take it meanwhile (as it may take a
+/// port that was merely closed, when tests run in parallel).
+pub struct RefusingPort(#[allow(dead_code)] tokio::net::TcpSocket, u16);
+
+impl RefusingPort {
+    pub fn new() -> RefusingPort {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        RefusingPort(socket, port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.1
+    }
+}
+
 /// A free loopback port with nothing listening on it (for an endpoint that refuses).
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -43,7 +43,8 @@ impl BatchProcessor {
         E: Exporter,
         F: FnOnce() -> Result<E, String> + Send + 'static,
     {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|this| Shared {
+            this: this.clone(),
             state: Mutex::new(QueueState::default()),
             wake: tokio::sync::Notify::new(),
             progress: Condvar::new(),

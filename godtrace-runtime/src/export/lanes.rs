@@ -29,12 +29,15 @@ use opentelemetry_sdk::trace::SpanData;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 /// The queue and the signals between the application's threads and the export thread.
 #[derive(Debug)]
 pub(super) struct Shared {
+    /// Itself, for the lanes it registers: the thread of one lets it go at its exit (see
+    /// [`OwnedLane`]). Dangling when it is not in an `Arc` (the tests' own).
+    pub(super) this: Weak<Shared>,
     pub(super) state: Mutex<QueueState>,
     /// Wakes the export thread: a full batch, a flush, or shutdown (it waits inside its
     /// runtime, on its requests in flight too).
@@ -156,7 +159,8 @@ thread_local! {
     static LANE_PTR: Cell<*const Lane> = const { Cell::new(std::ptr::null()) };
 }
 
-/// What `LANE` holds: nulls `LANE_PTR` before the lane it points at can go.
+/// What `LANE` holds: nulls `LANE_PTR` before the lane it points at can go, and at the
+/// thread's exit lets go of the lane.
 struct OwnedLane(Option<Arc<Lane>>);
 
 impl Drop for OwnedLane {
@@ -164,6 +168,43 @@ impl Drop for OwnedLane {
         LANE_PTR.set(std::ptr::null());
         // SAFETY: null registers no front.
         unsafe { record_ring::set_this_thread(std::ptr::null()) };
+        if let Some(lane) = self.0.take() {
+            leave(lane);
+        }
+    }
+}
+
+/// Takes the lane of a thread that exits out of its queue, when it holds no span: its slots
+/// go back to the budget and its drops are counted now, and its memory (a ring of 24 KiB) is
+/// freed at once rather than at the next collection, which may be a second away while the
+/// export is stuck: threads started and ended faster than that would otherwise hold a lane
+/// each. A lane holding spans waits for the collection, which moves them.
+#[cold]
+fn leave(lane: Arc<Lane>) {
+    // In a forked child, the queue's lock may be held by a thread of the parent's for ever.
+    if crate::span::switches::in_forked_child() {
+        return;
+    }
+    let Some(shared) = lane.queue.upgrade() else {
+        return;
+    };
+    // The queue's lock first, then the lane's, as a collection takes them.
+    let mut queue = shared.lock();
+    let mut state = lane.lock();
+    if lane.stranded(&state) != 0 {
+        return;
+    }
+    shared.budget.settle(lane.settle(&mut state, true));
+    let dropped = lane.drops_to_count(&mut state);
+    drop(state);
+    queue.lanes.retain(|held| !Arc::ptr_eq(held, &lane));
+    shared.budget.note_lanes(queue.lanes.len());
+    drop(queue);
+    if dropped > 0 {
+        shared
+            .counters
+            .dropped
+            .fetch_add(dropped, Ordering::Relaxed);
     }
 }
 
@@ -203,6 +244,8 @@ pub(super) struct Lane {
     ///
     /// Ring slot `i % RING` holds the `i`th span published while `i` is in `head..published`.
     front: RingFront,
+    /// The queue that registered the lane (see [`leave`]).
+    queue: Weak<Shared>,
     /// Spans this lane refused (a full queue, or closed): written by the lane's thread only,
     /// added to the process's count by each collection (see `LaneState::dropped_counted`).
     dropped: AtomicU64,
@@ -247,16 +290,14 @@ impl std::fmt::Debug for Lane {
 }
 
 impl Lane {
-    fn new(owner: u64, closed: bool) -> Lane {
+    fn new(owner: u64, queue: Weak<Shared>) -> Lane {
         Lane {
             front: RingFront::new(owner),
+            queue,
             dropped: AtomicU64::new(0),
             full_at: AtomicU64::new(u64::MAX),
             head: AtomicU32::new(0),
-            state: Mutex::new(LaneState {
-                closed,
-                ..LaneState::default()
-            }),
+            state: Mutex::new(LaneState::default()),
         }
     }
 
@@ -657,7 +698,11 @@ fn hand_over_slow(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) ->
         let lane = match &slot.0 {
             Some(lane) if lane.front.owner == shared.budget.id => lane.clone(),
             _ => {
-                let lane = register(shared);
+                // After shutdown no lane is made: nothing would collect it.
+                let Some(lane) = register(shared) else {
+                    shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    return Handed::Dropped;
+                };
                 // The new lane is held before the pointer to it is published, and the old one
                 // (if any) let go after.
                 let old = slot.0.replace(lane.clone());
@@ -824,14 +869,18 @@ fn refill(shared: &Shared) -> usize {
     got
 }
 
+/// A new lane for this thread, registered in `shared`'s queue; `None` once the queue shuts
+/// down.
 #[cold]
-fn register(shared: &Shared) -> Arc<Lane> {
+fn register(shared: &Shared) -> Option<Arc<Lane>> {
     let mut queue = shared.lock();
-    let closed = queue.shutdown_deadline.is_some() || queue.exited;
-    let lane = Arc::new(Lane::new(shared.budget.id, closed));
+    if queue.shutdown_deadline.is_some() || queue.exited {
+        return None;
+    }
+    let lane = Arc::new(Lane::new(shared.budget.id, shared.this.clone()));
     queue.lanes.push(lane.clone());
     shared.budget.note_lanes(queue.lanes.len());
-    lane
+    Some(lane)
 }
 
 /// Moves every lane's spans to the end of the central queue, counts the spans they dropped,

@@ -105,7 +105,7 @@ mod http_carrier {
     }
 
     /// A header value as text: itself when it is visible ASCII (the common case, borrowed),
-    /// else with each other byte read as DEL, which no W3C field allows.
+    /// else with each byte `to_str` refuses read as DEL, which no W3C field allows.
     fn as_text(value: &HeaderValue) -> Cow<'_, str> {
         match value.to_str() {
             Ok(text) => Cow::Borrowed(text),
@@ -114,7 +114,7 @@ mod http_carrier {
                     .as_bytes()
                     .iter()
                     .map(|&b| {
-                        if b.is_ascii() && !b.is_ascii_control() {
+                        if b == b'\t' || (b.is_ascii() && !b.is_ascii_control()) {
                             char::from(b)
                         } else {
                             '\u{7f}'

@@ -10,7 +10,18 @@ use std::time::Duration;
 /// A processor's queue state, counting into `counters` (each test's own static: a leaked
 /// one would be reported by Miri).
 fn shared(max_queue_size: usize, counters: &'static Counters) -> Shared {
+    // Not in an `Arc` of its own: a lane of an exited thread waits for a collection.
+    shared_in(Weak::new(), max_queue_size, counters)
+}
+
+/// [`shared`] in an `Arc`, as a processor's is: the thread of a lane lets it go at its exit.
+fn shared_arc(max_queue_size: usize, counters: &'static Counters) -> Arc<Shared> {
+    Arc::new_cyclic(|this| shared_in(this.clone(), max_queue_size, counters))
+}
+
+fn shared_in(this: Weak<Shared>, max_queue_size: usize, counters: &'static Counters) -> Shared {
     Shared {
+        this,
         state: Mutex::new(QueueState::default()),
         wake: tokio::sync::Notify::new(),
         progress: Condvar::new(),
@@ -62,7 +73,7 @@ fn push_span(shared: &Shared, lane: &Lane, i: u64) -> bool {
 
 /// A lane of `shared`, registered as a thread's first span registers it.
 fn registered_lane(shared: &Shared) -> Arc<Lane> {
-    let lane = Arc::new(Lane::new(shared.budget.id, false));
+    let lane = Arc::new(Lane::new(shared.budget.id, Weak::new()));
     let mut queue = shared.lock();
     queue.lanes.push(lane.clone());
     shared.budget.note_lanes(queue.lanes.len());
@@ -96,7 +107,7 @@ fn dropped(counters: &Counters) -> u64 {
 fn spans_keep_their_order_through_a_full_ring_and_the_counts_wrapping() {
     static COUNTERS: Counters = Counters::new();
     let shared = shared(10_000, &COUNTERS);
-    let lane = Arc::new(Lane::new(shared.budget.id, false));
+    let lane = Arc::new(Lane::new(shared.budget.id, Weak::new()));
     // Counts close to 2^32, so that they wrap while this runs.
     let near_wrap = u32::MAX - 40;
     lane.front.published.store(near_wrap, Ordering::Relaxed);
@@ -161,7 +172,7 @@ fn a_closed_lane_refuses_and_counts_spans_and_a_dropped_lane_frees_its_spans() {
     collect(&shared, &mut shared.lock(), false);
     assert_eq!(shared.counters.dropped.load(Ordering::Relaxed), 1);
     // Spans still in a ring when its lane goes are dropped with it (Miri checks for leaks).
-    let orphan = Lane::new(shared.budget.id, false);
+    let orphan = Lane::new(shared.budget.id, Weak::new());
     assert!(push_span(&shared, &orphan, 6));
     drop(orphan);
 }
@@ -508,4 +519,63 @@ fn a_lane_finding_the_budget_empty_after_another_claimed_the_pass_gets_a_slot() 
     drop((filler, holder, late));
     collect(&shared, &mut shared.lock(), false);
     assert_eq!(dropped(&COUNTERS), 0);
+}
+
+/// Threads that start, record a span the full queue refuses, and exit: their lanes go with
+/// them, and their drops are counted, with no collection (which may be a second away while
+/// the export is stuck): memory does not grow with how many threads come and go meanwhile.
+#[test]
+fn the_lane_of_an_exited_thread_holding_no_span_goes_with_it() {
+    static COUNTERS: Counters = Counters::new();
+    let shared = shared_arc(64, &COUNTERS);
+    let on_thread = shared.clone();
+    std::thread::spawn(move || {
+        for i in 0..64 {
+            assert!(matches!(
+                hand_over(&on_thread, || Some(finished(i))),
+                Handed::Queued
+            ));
+        }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        shared.lock().lanes.len(),
+        1,
+        "its spans wait for the collection"
+    );
+    for i in 0..8 {
+        let on_thread = shared.clone();
+        let handed = std::thread::spawn(move || hand_over(&on_thread, || Some(finished(100 + i))))
+            .join()
+            .unwrap();
+        assert!(matches!(handed, Handed::Dropped));
+    }
+    assert_eq!(
+        shared.lock().lanes.len(),
+        1,
+        "the refused threads' lanes are gone"
+    );
+    assert_eq!(dropped(&COUNTERS), 8);
+    assert_eq!(export_all(&shared), (0..64).collect::<Vec<_>>());
+    assert!(shared.lock().lanes.is_empty());
+}
+
+/// After shutdown, a span ending on a thread with no lane yet makes none (nothing would ever
+/// collect it): it is dropped and counted.
+#[test]
+fn no_lane_is_made_after_shutdown() {
+    static COUNTERS: Counters = Counters::new();
+    let shared = shared_arc(64, &COUNTERS);
+    shared.lock().shutdown_deadline = Some(std::time::Instant::now());
+    let on_thread = shared.clone();
+    let lanes_meanwhile = std::thread::spawn(move || {
+        let handed = hand_over(&on_thread, || Some(finished(0)));
+        assert!(matches!(handed, Handed::Dropped));
+        on_thread.lock().lanes.len()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(lanes_meanwhile, 0);
+    assert_eq!(dropped(&COUNTERS), 1);
 }

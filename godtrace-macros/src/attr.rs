@@ -417,8 +417,8 @@ fn fields(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<(V
     };
     let mut out: Vec<Field> = Vec::new();
     // Entry by entry, so that each bad one is reported, at its place, with the others.
-    for entry in split_commas(tokens) {
-        let FieldEntry { key, at, value } = match syn::parse2(entry) {
+    for (entry, _) in items(tokens, FieldEntry::parse) {
+        let FieldEntry { key, at, value } = match entry {
             Ok(entry) => entry,
             Err(e) => {
                 errors.push(e);
@@ -552,51 +552,75 @@ pub(crate) fn option_name(segment: &TokenStream) -> Option<String> {
     }
 }
 
-/// Splits at top-level commas, so that one bad option does not hide the others. Commas inside
-/// generic arguments (`parent = pick::<A, B>()`, `<T as Tr<A, B>>::cx()`) do not split: a `<`
-/// opens them where it cannot be a comparison nor a shift (after `::` or another operator,
-/// first, or inside them), and its `>` closes them (not the `>` of `->`).
+/// Splits an option list at the commas between its options, as Rust's grammar reads them: a
+/// comma inside an option's value (`parent = pick::<A, B>()`, `<T as Tr<A, B>>::cx()`) stays in
+/// it. An option that does not parse ends at the next comma (its own parse then reports it),
+/// so that one bad option does not hide the others.
 pub(crate) fn split_commas(tokens: TokenStream) -> Vec<TokenStream> {
-    let mut segments = vec![TokenStream::new()];
-    let mut generics = 0usize;
-    let mut prev: Option<TokenTree> = None;
-    for tt in tokens {
-        if let TokenTree::Punct(p) = &tt {
-            let joined_to = |c: char| {
-                matches!(&prev, Some(TokenTree::Punct(q)) if q.as_char() == c
-                    && q.spacing() == proc_macro2::Spacing::Joint)
-            };
-            match p.as_char() {
-                ',' if generics == 0 => {
-                    segments.push(TokenStream::new());
-                    prev = None;
-                    continue;
-                }
-                '<' if generics > 0 || opens_generics(prev.as_ref()) && !joined_to('<') => {
-                    generics += 1;
-                }
-                '>' if generics > 0 && !joined_to('-') => generics -= 1,
-                _ => {}
-            }
+    let extent = |input: ParseStream| -> syn::Result<()> {
+        input.call(Ident::parse_any)?;
+        if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            input.parse::<Expr>()?;
+        } else if input.peek(syn::token::Paren) {
+            input.parse::<proc_macro2::Group>()?;
         }
-        segments
-            .last_mut()
-            .expect("never empty")
-            .extend([tt.clone()]);
-        prev = Some(tt);
-    }
-    segments.retain(|s| !s.is_empty());
-    segments
+        Ok(())
+    };
+    items(tokens, extent)
+        .into_iter()
+        .map(|(_, tokens)| tokens)
+        .collect()
 }
 
-/// Whether a `<` after `prev` opens generic arguments: it follows no operand (an identifier,
-/// a literal, a bracketed group or a `?` would make it a comparison).
-fn opens_generics(prev: Option<&TokenTree>) -> bool {
-    match prev {
-        None => true,
-        Some(TokenTree::Punct(p)) => p.as_char() != '?',
-        Some(_) => false,
-    }
+/// The comma-separated items of `tokens`, each as `item` parses it on the whole list (so an
+/// error points where the list goes wrong, not at the end of a piece cut from it), with its
+/// tokens: as far as `item` took them, then to the next comma (what `item` left, or all of a
+/// bad item). Empty items are skipped.
+pub(crate) fn items<T>(
+    tokens: TokenStream,
+    item: impl Fn(ParseStream) -> syn::Result<T>,
+) -> Vec<(syn::Result<T>, TokenStream)> {
+    let list = |input: ParseStream| -> syn::Result<Vec<(syn::Result<T>, TokenStream)>> {
+        let mut out = Vec::new();
+        while !input.is_empty() {
+            if input.peek(Token![,]) {
+                input.parse::<Token![,]>()?;
+                continue;
+            }
+            let begin = input.cursor();
+            let parsed = item(input).and_then(|value| {
+                if input.is_empty() || input.peek(Token![,]) {
+                    Ok(value)
+                } else {
+                    Err(input.error("expected `,`"))
+                }
+            });
+            input.step(|cursor| {
+                let mut rest = *cursor;
+                while let Some((tt, next)) = rest.token_tree() {
+                    if matches!(&tt, TokenTree::Punct(p) if p.as_char() == ',') {
+                        break;
+                    }
+                    rest = next;
+                }
+                Ok(((), rest))
+            })?;
+            let mut taken = TokenStream::new();
+            let mut at = begin;
+            while at != input.cursor() {
+                let Some((tt, next)) = at.token_tree() else {
+                    break;
+                };
+                taken.extend([tt]);
+                at = next;
+            }
+            out.push((parsed, taken));
+        }
+        Ok(out)
+    };
+    // The list itself always parses: each item ends at a comma or the end.
+    list.parse2(tokens).unwrap_or_default()
 }
 
 /// The valid option closest to a misspelt one, if it is close enough to be a typo; else the

@@ -18,7 +18,8 @@
 /// detached span ([`SpanBuilder::start_detached`](crate::SpanBuilder::start_detached)) and
 /// enter it there. A `tracing` span (bridged by `godtrace::tracing::layer()`) innermost where
 /// `work` is wrapped is entered there, its subscriber the thread's default meanwhile, and
-/// takes them.
+/// takes them: the closure holds a handle to it, so, as `tracing` spans do, it stays open
+/// until the closure has run or is dropped.
 ///
 /// ```
 /// let capture = godtrace_runtime::testing::capture();

@@ -181,6 +181,7 @@ fn cfg_attr_args(
     #[cfg_attr(not(target_pointer_width = "16"), allow(unused), cfg(any()))] hidden: u32,
     #[cfg_attr(all(), cfg_attr(target_pointer_width = "16", cfg(any())))] shown: u32,
     #[cfg_attr(all(), allow(unused))] other: u32,
+    #[cfg_attr(true, cfg(false))] gone: u32,
 ) -> u32 {
     shown + other
 }

@@ -626,7 +626,7 @@ fn baggage_goes_on_unchanged_through_a_traced_handler() {
     let [outgoing, nested] = forward(cx);
     assert_eq!(
         outgoing["baggage"],
-        "eq=a=b,pct=a%2541,raw=100%25,sp=%20hello%20;p=1"
+        "eq=a%3Db,pct=a%2541,raw=100%25,sp=%20hello%20;p=1"
     );
     for headers in [&outgoing, &nested] {
         let next = propagation::extract_map(headers);

@@ -104,10 +104,10 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
     // block takes only the places its body names (the fields it reads, or nothing), and the
     // rest of a `self` taken by value would be dropped when the function returns, not with
     // the future (a permit or a guard released before the body runs).
+    // (`self` is no underscore binding: no lint to allow, which a `forbid` would refuse.)
     if let Some(FnArg::Receiver(r)) = sig.inputs.first() {
         let this = &r.self_token;
-        let reads = allow_parameter_reads();
-        desugared.moves.push(quote!(#reads let _ = &#this;));
+        desugared.moves.push(quote!(let _ = &#this;));
     }
     for (index, arg) in sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(pt) = arg else { continue };

@@ -54,6 +54,7 @@ fn distribute(
     krate: &TokenStream,
     method: &mut ImplItemFn,
 ) {
+    let own_at = method.attrs.iter().position(|a| is_named(a, "traced"));
     let own = take_attr(&mut method.attrs, "traced");
     if own.is_none() && method.sig.constness.is_some() {
         return;
@@ -105,7 +106,15 @@ fn distribute(
         }
     }
     let attr: Attribute = syn::parse_quote!(#[#path(#(#merged),*)]);
-    method.attrs.insert(0, attr);
+    // Where the method's own was; else first, but below the attributes that must see an
+    // `async fn` before `#[traced]` does (`#[tracing::instrument]`, a runtime's `#[test]`).
+    let at = own_at.unwrap_or_else(|| match method.sig.asyncness {
+        Some(_) => (method.attrs.iter())
+            .rposition(super::must_see_the_async_fn)
+            .map_or(0, |last| last + 1),
+        None => 0,
+    });
+    method.attrs.insert(at, attr);
 }
 
 /// The method's own `skip(..)` segment with `names` appended inside its parentheses (which

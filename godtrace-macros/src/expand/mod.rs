@@ -124,6 +124,12 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
     }
 }
 
+/// The attributes that must see an `async fn` before `#[traced]` turns it into a fn returning
+/// its future: a runtime's entry ([`is_runtime_entry`]) and `tracing`'s `#[instrument]`.
+pub(super) fn must_see_the_async_fn(attr: &Attribute) -> bool {
+    is_runtime_entry(attr) || last_ident_is(attr.path(), "instrument")
+}
+
 /// The attributes that turn an `async fn` into a sync one running it on a runtime: `main`
 /// and `test` with any path (`tokio::main`, `tokio::test`, `actix_web::main`,
 /// `async_std::main`).
@@ -321,13 +327,19 @@ fn only_cfgs(meta: &syn::Meta) -> Option<syn::Meta> {
     let syn::Meta::List(list) = meta else {
         return None;
     };
-    // Malformed: the compiler reports it at the parameter.
-    let parts = list
-        .parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
-        .ok()?;
-    let mut parts = parts.into_iter();
-    let predicate = parts.next()?;
-    let kept: Vec<syn::Meta> = parts.filter_map(|m| only_cfgs(&m)).collect();
+    // The predicate as written (`unix`, `not(..)`, `feature = ".."`, or `true`, which is no
+    // `Meta`), then the attributes. Malformed: the compiler reports it at the parameter.
+    let parse = |input: syn::parse::ParseStream<'_>| {
+        let mut predicate = TokenStream::new();
+        while !input.is_empty() && !input.peek(syn::Token![,]) {
+            predicate.extend([input.parse::<proc_macro2::TokenTree>()?]);
+        }
+        input.parse::<syn::Token![,]>()?;
+        let attrs = Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated(input)?;
+        Ok((predicate, attrs))
+    };
+    let (predicate, attrs) = list.parse_args_with(parse).ok()?;
+    let kept: Vec<syn::Meta> = attrs.iter().filter_map(only_cfgs).collect();
     if kept.is_empty() {
         return None;
     }

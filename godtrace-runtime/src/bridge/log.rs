@@ -60,7 +60,9 @@ impl<L: log::Log> TraceIdLogger<L> {
     /// `tracing` span (bridged by `godtrace::tracing::layer()`), the event reaches it when the
     /// current subscriber is built on tracing-subscriber's `Registry`, as usual. A target the
     /// wrapped logger turns off (it would not write even an ERROR of it) gives no span events;
-    /// the wrapped logger's level alone does not stop them.
+    /// a level that filters out some records does not stop them (a logger that writes WARN
+    /// and up still gives INFO span events). A logger turned off whole (`LevelFilter::Off`)
+    /// reads as every target turned off: it gives none.
     pub fn span_events(mut self, level: log::Level) -> TraceIdLogger<L> {
         self.span_events = Some(level);
         self
@@ -71,8 +73,8 @@ impl<L: log::Log> TraceIdLogger<L> {
     /// Whether a record with `metadata` becomes a span event (inside a span): at the level
     /// [`TraceIdLogger::span_events`] asked for, from a target the wrapped logger has not
     /// turned off (it keeps none of the target's records, not even an ERROR: the user
-    /// silenced it, as `sqlx::query=off` keeps statements out of the logs). The wrapped logger's
-    /// level does not count: records it does not write may still be span events.
+    /// silenced it, as `sqlx::query=off` keeps statements out of the logs). Below that, the
+    /// wrapped logger's level does not count: records it does not write may be span events.
     fn makes_span_events(&self, metadata: &log::Metadata<'_>) -> bool {
         self.span_events.is_some_and(|level| {
             metadata.level() <= level

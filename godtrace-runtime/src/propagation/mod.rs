@@ -89,8 +89,10 @@
 //! - Properties (`;p`, `;p=v`) are kept as the entry's
 //!   [`BaggageMetadata`](opentelemetry::baggage::BaggageMetadata), joined by `;`, and sent
 //!   back as they came.
-//! - On the way out, every value byte outside `baggage-octet`, and `%`, is percent-encoded
-//!   (`=` is a `baggage-octet`, sent as it is); metadata that is not a valid property list is left out (the entry goes
+//! - On the way out, every value byte outside `baggage-octet`, and `%` and `=`, is
+//!   percent-encoded (`=` for parsers that split a member at every `=`, OpenTelemetry's Rust
+//!   SDK among them; where that would take the list past [`MAX_BAGGAGE_LEN`], `=` goes as it
+//!   is, a `baggage-octet`, rather than lose members); metadata that is not a valid property list is left out (the entry goes
 //!   without it), and so is a key that is not a token. Members go in key order, and the
 //!   header stops before the member that would take it past [`MAX_BAGGAGE_LEN`] bytes.
 //!
@@ -216,11 +218,6 @@ pub(crate) fn contexts_rejected() -> u64 {
 /// docs).
 pub(crate) fn baggage_rejected() -> u64 {
     BAGGAGE_REJECTED.load(Ordering::Relaxed)
-}
-
-/// Counts incoming baggage dropped in part.
-fn count_baggage_rejected() {
-    BAGGAGE_REJECTED.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Writes the current context (the current span, and any baggage) into `injector`.

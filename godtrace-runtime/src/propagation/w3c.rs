@@ -46,18 +46,14 @@ pub(super) fn field(values: Option<Vec<&str>>) -> Field<'_> {
     }
 }
 
-/// The `baggage` field of an extractor's values: a value that is not text is left out (its
-/// members cannot be read), counted, and the other values' members are kept (*Limits*:
+/// The `baggage` field of an extractor's values: a value that is not text
+/// ([`NOT_TEXT`]) stays one, which the baggage grammar reads as a malformed member, left out
+/// as any other (its members cannot be read); the other values' members are kept (*Limits*:
 /// propagate what can be).
 pub(super) fn baggage_field(values: Option<Vec<&str>>) -> Field<'_> {
-    let not_text = |value: &&str| std::ptr::eq(*value, NOT_TEXT);
     match values {
-        Some(mut values) if values.iter().any(not_text) => {
-            values.retain(|value| !not_text(value));
-            super::count_baggage_rejected();
-            field(Some(values))
-        }
-        values => field(values),
+        Some(values) if !values.is_empty() => Field::Values(values),
+        _ => Field::Absent,
     }
 }
 

@@ -33,4 +33,8 @@ fn raw_name(r#type: u32) {}
 #[traced(fields(a.b = 1, a.b = 2, c = , d, "e" = 1, f = 2))]
 fn all_at_once() {}
 
+// A value that ends at a comma, and one followed by a stray token.
+#[traced(fields(a = 1 +, b = 2 3, c = 4))]
+fn incomplete() {}
+
 fn main() {}

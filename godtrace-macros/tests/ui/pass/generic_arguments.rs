@@ -3,6 +3,7 @@
 #![deny(warnings)]
 use godtrace::otel::Context;
 use godtrace::traced;
+use std::collections::HashMap;
 
 fn pick<A, B>() -> Context {
     Context::current()
@@ -46,7 +47,16 @@ fn compared(n: u32) -> Option<u32> {
     Some(n)
 }
 
+/// Casts to generic types in a field's value: the grammar, not a guess, ends the value.
+#[traced(fields(p = m as *const HashMap<u8, u8>, c = p2 as *const Vec<u8> < q, d = 1))]
+fn casts(m: &HashMap<u8, u8>, p2: *const Vec<u8>, q: *const Vec<u8>) {}
+
+#[traced(parent = <S as Source<u8, u16>>::cx(), fields(m = std::mem::size_of::<HashMap<u8, u16>>()))]
+fn sizes() {}
+
 fn main() {
+    casts(&HashMap::new(), std::ptr::null(), std::ptr::null());
+    sizes();
     let _ = turbofish(1);
     let _ = qualified();
     nested();

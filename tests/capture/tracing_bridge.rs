@@ -1172,9 +1172,7 @@ fn a_span_entered_inside_map_current_is_recorded_without_a_panic() {
 #[test]
 fn in_current_span_carries_a_tracing_span_with_its_record() {
     let c = testing::capture();
-    let subscriber = tracing_subscriber::registry().with(godtrace::tracing::layer());
-    let dispatch = tracing::Dispatch::new(subscriber);
-    let _default = tracing::dispatcher::set_default(&dispatch);
+    let _default = bridged();
     let request = tracing::info_span!("carried_request");
     let work = request.in_scope(|| {
         godtrace::in_current_span(|| {
@@ -1209,9 +1207,7 @@ fn traced_wraps_work() -> impl FnOnce() + Send {
 #[test]
 fn in_current_span_under_a_traced_call_does_not_enter_an_outer_tracing_span() {
     let c = testing::capture();
-    let subscriber = tracing_subscriber::registry().with(godtrace::tracing::layer());
-    let dispatch = tracing::Dispatch::new(subscriber);
-    let _default = tracing::dispatcher::set_default(&dispatch);
+    let _default = bridged();
     let outer = tracing::info_span!("outer_request");
     let work = outer.in_scope(traced_wraps_work);
     std::thread::spawn(work).join().unwrap();

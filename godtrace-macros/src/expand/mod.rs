@@ -81,17 +81,9 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
                 ));
             }
             if f.sig.asyncness.is_some()
-                && let Some(attr) = f.attrs.iter().find(|a| is_runtime_entry(a))
+                && let Some(attr) = f.attrs.iter().find(|a| must_see_the_async_fn(a))
             {
-                return Err(runtime_entry_error(attr));
-            }
-            if f.sig.asyncness.is_some()
-                && let Some(attr) = f
-                    .attrs
-                    .iter()
-                    .find(|a| last_ident_is(a.path(), "instrument"))
-            {
-                return Err(instrument_below_error(attr));
+                return Err(below_traced_error(attr));
             }
             if let (Some(_), ReturnType::Type(_, never)) = (f.sig.asyncness, &f.sig.output)
                 && generate::is_never(&f.sig.output)
@@ -137,28 +129,20 @@ fn is_runtime_entry(attr: &Attribute) -> bool {
     last_ident_is(attr.path(), "main") || last_ident_is(attr.path(), "test")
 }
 
-/// A runtime's `#[main]`/`#[test]` below `#[traced]` on an `async fn`: it would only see the
-/// desugared fn, which is no longer `async`, and say "the `async` keyword is missing".
-fn runtime_entry_error(attr: &Attribute) -> syn::Error {
+/// An attribute that must see the `async fn` ([`must_see_the_async_fn`]) written below
+/// `#[traced]`: it would only see the desugared fn, which is no longer `async` (a runtime's
+/// `#[main]`/`#[test]` would say "the `async` keyword is missing"; `#[instrument]` would end
+/// its span when the future is made, before the body runs).
+fn below_traced_error(attr: &Attribute) -> syn::Error {
     let path = attr.path().to_token_stream().to_string().replace(' ', "");
-    syn::Error::new_spanned(
-        attr,
+    let why = if is_runtime_entry(attr) {
+        "the runtime's attribute must see the `async fn` first (then the span covers the body it runs)".to_owned()
+    } else {
         format!(
-            "put `#[traced]` below `#[{path}]`: the runtime's attribute must see the `async fn` first (then the span covers the body it runs)"
-        ),
-    )
-}
-
-/// `tracing`'s `#[instrument]` below `#[traced]` on an `async fn`: it would see the desugared
-/// fn, which only makes the future, and its span would end before the body runs.
-fn instrument_below_error(attr: &Attribute) -> syn::Error {
-    let path = attr.path().to_token_stream().to_string().replace(' ', "");
-    syn::Error::new_spanned(
-        attr,
-        format!(
-            "put `#[traced]` below `#[{path}]`: on an `async fn`, `#[{path}]` must see the `async fn` first, or its span ends when the future is made, before the body runs"
-        ),
-    )
+            "on an `async fn`, `#[{path}]` must see the `async fn` first, or its span ends when the future is made, before the body runs"
+        )
+    };
+    syn::Error::new_spanned(attr, format!("put `#[traced]` below `#[{path}]`: {why}"))
 }
 
 /// `#[track_caller]` beside `#[traced]`: the body runs in a closure, which stable Rust cannot

@@ -319,12 +319,20 @@ fn sample_rate(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Opti
     None
 }
 
-/// `e` without the parentheses (or invisible groups) around it.
-fn ungrouped(mut e: &Expr) -> &Expr {
+/// `e` without the brackets around it that change nothing: parentheses, invisible groups,
+/// and braces around a lone expression (`{ cx }`). The expansion writes `parent` as a call's
+/// argument, where they would draw `unused_parens`/`unused_braces` at the user's expression.
+pub(crate) fn ungrouped(mut e: &Expr) -> &Expr {
     loop {
         match e {
-            Expr::Paren(p) => e = &p.expr,
+            Expr::Paren(p) if p.attrs.is_empty() => e = &p.expr,
             Expr::Group(g) => e = &g.expr,
+            Expr::Block(b) if b.attrs.is_empty() && b.label.is_none() => {
+                match b.block.stmts.as_slice() {
+                    [syn::Stmt::Expr(inner, None)] => e = inner,
+                    _ => return e,
+                }
+            }
             _ => return e,
         }
     }

@@ -48,7 +48,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         && options.parent.get().is_none();
     let (call, mut lent) = call_body(options, &mut f, shape, &pv, &args, by_value, &by_ref);
     lent.extend(by_ref.iter().map(RefParam::lent));
-    let parent = match options.parent.get().as_ref().map(unwrapped) {
+    let parent = match options.parent.get().as_ref().map(crate::attr::ungrouped) {
         None => quote!(#pv::no_parent),
         // A bare parameter name is read by reference: the parameter itself still moves into
         // the body (and, for an async fn, into its future).
@@ -151,24 +151,6 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     quote! {
         #(#outer)*
         #vis #sig #body
-    }
-}
-
-/// The expression inside redundant parentheses or braces (`(&cx)`, `{ cx }`), which the
-/// expansion writes as a call's argument: there they would draw `unused_parens` or
-/// `unused_braces` at the user's expression.
-fn unwrapped(mut expr: &syn::Expr) -> &syn::Expr {
-    loop {
-        match expr {
-            syn::Expr::Paren(p) if p.attrs.is_empty() => expr = &p.expr,
-            syn::Expr::Block(b) if b.attrs.is_empty() && b.label.is_none() => {
-                match b.block.stmts.as_slice() {
-                    [syn::Stmt::Expr(inner, None)] => expr = inner,
-                    _ => return expr,
-                }
-            }
-            _ => return expr,
-        }
     }
 }
 

@@ -12,4 +12,7 @@ fn by_its_path() {}
 #[traced(parent = (::std::option::Option::None))]
 fn by_its_full_path_in_parentheses() {}
 
+#[traced(parent = { None })]
+fn in_braces() {}
+
 fn main() {}

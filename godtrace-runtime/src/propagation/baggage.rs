@@ -67,16 +67,17 @@ pub(super) fn encode(baggage: &Baggage) -> Option<String> {
     let mut entries: Vec<_> = baggage.iter().collect();
     // Key order: the same baggage always makes the same header, and the same members fit.
     entries.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-    let (header, whole) = encode_entries(&entries, true);
-    let header = if whole {
-        header
-    } else {
+    let (header, too_long) = encode_entries(&entries, true);
+    let header = if too_long {
         encode_entries(&entries, false).0
+    } else {
+        header
     };
     (!header.is_empty()).then_some(header)
 }
 
-/// [`encode`] with `=` escaped or not: the header, and whether every member went in.
+/// [`encode`] with `=` escaped or not: the header, and whether it stopped short of a member
+/// for its length (not for the member limit, which no encoding changes).
 fn encode_entries(
     entries: &[(
         &opentelemetry::Key,
@@ -101,7 +102,7 @@ fn encode_entries(
         encode_properties(metadata.as_str(), &mut member);
         let separator = usize::from(!header.is_empty());
         if header.len() + separator + member.len() > MAX_BAGGAGE_LEN {
-            return (header, false);
+            return (header, true);
         }
         if separator == 1 {
             header.push(',');
@@ -109,7 +110,7 @@ fn encode_entries(
         header.push_str(&member);
         members += 1;
     }
-    (header, true)
+    (header, false)
 }
 
 /// One list member: its key, decoded value and metadata (the properties joined by `;`,
@@ -477,6 +478,15 @@ mod tests {
         let mut out = HashMap::new();
         inject_context(&cx, &mut out);
         assert_eq!(out[BAGGAGE], "t=a%3Db");
+        // Past the member limit, which no encoding changes: still escaped.
+        let many: String = (0..70)
+            .map(|i| format!("k{i:02}=a=b"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let cx = extract_map(&HashMap::from([(BAGGAGE.to_owned(), many)]));
+        let mut out = HashMap::new();
+        inject_context(&cx, &mut out);
+        assert!(out[BAGGAGE].starts_with("k00=a%3Db,"), "{}", out[BAGGAGE]);
         let header: String = (0..2)
             .map(|i| format!("k{i}={}", "a=".repeat(1300)))
             .collect::<Vec<_>>()

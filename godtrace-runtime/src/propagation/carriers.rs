@@ -91,15 +91,19 @@ mod http_carrier {
         // Baggage's members are checked one by one: a byte that is not visible ASCII makes
         // its own member invalid, as any other byte outside `baggage-octet` does, not the
         // whole list (the header's other members, and other `baggage` headers, are kept).
-        let baggage_values: Vec<Cow<'_, str>> = if carried.baggage {
-            headers.get_all(BAGGAGE).iter().map(as_text).collect()
+        // One value (the common case) is read without a `Vec`, as `field` reads one.
+        let (first, more): (Option<Cow<'_, str>>, Vec<Cow<'_, str>>) = if carried.baggage {
+            let mut all = headers.get_all(BAGGAGE).iter().map(as_text);
+            (all.next(), all.collect())
         } else {
-            Vec::new()
+            (None, Vec::new())
         };
-        let baggage = match baggage_values.as_slice() {
-            [] => Field::Absent,
-            [one] => Field::One(one),
-            all => Field::Values(all.iter().map(|v| &**v).collect()),
+        let baggage = match (&first, more.as_slice()) {
+            (None, _) => Field::Absent,
+            (Some(one), []) => Field::One(one),
+            (Some(first), more) => {
+                Field::Values(std::iter::once(first).chain(more).map(|v| &**v).collect())
+            }
         };
         from_fields(&fields, &baggage)
     }

@@ -75,8 +75,9 @@
 //! `baggage` follows [W3C Baggage](https://www.w3.org/TR/baggage/), cited by section title:
 //!
 //! - Several `baggage` headers are one list, as HTTP combines them. Longer than
-//!   [`MAX_BAGGAGE_LEN`] bytes together, the baggage is **dropped as a whole**. Of a valid list, the first [`MAX_BAGGAGE_MEMBERS`] keys are kept
-//!   and later ones **dropped** (*Limits*). Either is counted once per request in
+//!   [`MAX_BAGGAGE_LEN`] bytes together, the baggage is **dropped as a whole**. Of a valid
+//!   list, the first [`MAX_BAGGAGE_MEMBERS`] keys are kept and later ones **dropped**
+//!   (*Limits*). Either is counted once per request in
 //!   [`Stats::baggage_rejected`](crate::Stats::baggage_rejected).
 //! - A malformed list member is skipped, and the others kept: a key that is not an RFC 7230
 //!   token, no `=`, a value with a byte outside `baggage-octet` (a raw space, `"`, `\`, `,`,
@@ -92,8 +93,8 @@
 //! - On the way out, every value byte outside `baggage-octet`, and `%` and `=`, is
 //!   percent-encoded (`=` for parsers that split a member at every `=`, OpenTelemetry's Rust
 //!   SDK among them; where that would take the list past [`MAX_BAGGAGE_LEN`], `=` goes as it
-//!   is, a `baggage-octet`, rather than lose members); metadata that is not a valid property list is left out (the entry goes
-//!   without it), and so is a key that is not a token. Members go in key order, and the
+//!   is, a `baggage-octet`, rather than lose members); metadata that is not a valid property
+//!   list is left out (the entry goes without it), and so is a key that is not a token. Members go in key order, and the
 //!   header stops before the member that would take it past [`MAX_BAGGAGE_LEN`] bytes.
 //!
 //! Baggage is independent of the trace context: a rejected `traceparent` keeps the request's

@@ -143,7 +143,7 @@ impl Options {
 
     fn apply(&mut self, Option_ { name, value }: Option_) {
         let errors = &mut self.errors;
-        let key = name.to_string();
+        let key = name.unraw().to_string();
         let at = name.span();
         match key.as_str() {
             OPERATION => self.operation.fill(&name, errors, |e| {
@@ -338,6 +338,22 @@ pub(crate) fn ungrouped(mut e: &Expr) -> &Expr {
     }
 }
 
+/// The `None` without a type that `e` is, also behind references and in an `unsafe` block
+/// (`&None`, `unsafe { None }`): a reference to one has no type to infer either.
+fn untyped_none(mut e: &Expr) -> Option<&syn::Path> {
+    loop {
+        match ungrouped(e) {
+            Expr::Reference(r) => e = &r.expr,
+            Expr::Unsafe(u) => match u.block.stmts.as_slice() {
+                [syn::Stmt::Expr(inner, None)] => e = inner,
+                _ => return None,
+            },
+            Expr::Path(p) if is_untyped_none(&p.path) => return Some(&p.path),
+            _ => return None,
+        }
+    }
+}
+
 /// Whether `path` is `None` without a type: `None`, `Option::None`, and `Option` named by
 /// any of its paths (`std::option::Option::None`, `::core::option::Option::None`).
 fn is_untyped_none(path: &syn::Path) -> bool {
@@ -358,12 +374,10 @@ fn parent(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<Ex
     if let Value::Expr(e) = value {
         // A `None` without a type (`None`, `Option::None`, `(None)`) has no type to infer
         // `Option<_>` from: said here, not as the trait solver's overflow or E0282.
-        if let Expr::Path(p) = ungrouped(&e)
-            && is_untyped_none(&p.path)
-        {
+        if let Some(none) = untyped_none(&e) {
             error(
                 errors,
-                &p.path,
+                none,
                 "`parent = None` is the default (the current span): leave `parent` out",
             );
             return None;
@@ -392,7 +406,7 @@ fn kind(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<Iden
     match value {
         Value::Expr(Expr::Path(p)) if p.path.get_ident().is_some() => {
             let ident = p.path.get_ident().expect("checked").clone();
-            if let Some((_, variant)) = KINDS.iter().find(|(k, _)| ident == k) {
+            if let Some((_, variant)) = KINDS.iter().find(|(k, _)| ident.unraw() == k) {
                 return Some(Ident::new(variant, ident.span()));
             }
             error(
@@ -537,7 +551,7 @@ impl Parse for Option_ {
                     format!("`{name}` needs a value after `=`"),
                 ));
             }
-            Value::Expr(input.parse()?)
+            Value::Expr(unwrapped_fragment(input.parse()?))
         } else if input.peek(syn::token::Paren) {
             let content;
             let paren = syn::parenthesized!(content in input);
@@ -549,6 +563,22 @@ impl Parse for Option_ {
             return Err(input.error("expected `,` between options"));
         }
         Ok(Option_ { name, value })
+    }
+}
+
+/// `e` out of the invisible group a `macro_rules!` fragment (`$op:expr`, `$p:path`) puts
+/// it in, when it is a literal or a path: the options that take one read it as written.
+/// Other expressions keep their group, which holds their precedence where they are placed.
+fn unwrapped_fragment(e: Expr) -> Expr {
+    match e {
+        Expr::Group(g) => match *g.expr {
+            inner @ (Expr::Lit(_) | Expr::Path(_) | Expr::Group(_)) => unwrapped_fragment(inner),
+            inner => Expr::Group(syn::ExprGroup {
+                expr: Box::new(inner),
+                ..g
+            }),
+        },
+        e => e,
     }
 }
 

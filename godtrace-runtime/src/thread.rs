@@ -46,7 +46,7 @@ pub fn in_current_span<R>(work: impl FnOnce() -> R) -> impl FnOnce() -> R {
         }
         #[cfg(feature = "tracing")]
         if let Some(span) = tracing_span {
-            return crate::bridge::tracing::run_in(&span, work);
+            return span.run(work);
         }
         // Called inside OpenTelemetry's `Context::map_current`, where it cannot attach, the
         // closure runs as untraced.

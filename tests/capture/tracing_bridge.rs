@@ -1194,6 +1194,29 @@ fn in_current_span_carries_a_tracing_span_with_its_record() {
     ));
 }
 
+/// The carried span's last handle may go on the other thread, after the closure ran or
+/// without it running: its parent still closes (the registry tells it through the thread's
+/// default subscriber, which there is the span's own only while the closure runs).
+#[test]
+fn a_tracing_span_carried_to_another_thread_lets_its_parent_close() {
+    let c = testing::capture();
+    let _default = bridged();
+    let request = tracing::info_span!("carrying_request");
+    let (ran, never_run) = request.in_scope(|| {
+        let step = tracing::info_span!("carried_step");
+        let ran = step.in_scope(|| godtrace::in_current_span(|| tracing::info!("working")));
+        let never_run = step.in_scope(|| godtrace::in_current_span(|| ()));
+        (ran, never_run)
+    });
+    std::thread::spawn(ran).join().unwrap();
+    std::thread::spawn(move || drop(never_run)).join().unwrap();
+    drop(request);
+    let step = c.span("carried_step");
+    assert!(step.event("working").is_some(), "{step:#?}");
+    let request = c.span("carrying_request");
+    assert_eq!(step.parent_span_id, Some(request.span_id));
+}
+
 #[traced]
 fn traced_wraps_work() -> impl FnOnce() + Send {
     godtrace::in_current_span(|| {
@@ -1218,4 +1241,62 @@ fn in_current_span_under_a_traced_call_does_not_enter_an_outer_tracing_span() {
         "capture::tracing_bridge::traced_leaf",
         "capture::tracing_bridge::traced_wraps_work"
     ));
+}
+
+#[async_trait::async_trait]
+trait Scorer {
+    async fn score(&self, n: u32) -> u32;
+}
+
+struct AsyncTraitFirst;
+
+#[async_trait::async_trait]
+#[traced]
+impl Scorer for AsyncTraitFirst {
+    #[tracing::instrument(name = "score_async_trait_first", skip(self))]
+    async fn score(&self, n: u32) -> u32 {
+        tokio::task::yield_now().await;
+        tracing::info!("scoring");
+        n + 1
+    }
+}
+
+struct TracedFirst;
+
+#[traced]
+#[async_trait::async_trait]
+impl Scorer for TracedFirst {
+    #[tracing::instrument(name = "score_traced_first", skip(self))]
+    async fn score(&self, n: u32) -> u32 {
+        tokio::task::yield_now().await;
+        tracing::info!("scoring");
+        n + 2
+    }
+}
+
+/// `#[instrument]` on a method of a traced `#[async_trait]` impl: whichever of the two
+/// block attributes expands first, its span covers the body (it has the body's event) and
+/// sits inside the traced call's span.
+#[test]
+fn instrument_in_a_traced_async_trait_impl_covers_the_body_in_either_order() {
+    let c = testing::capture();
+    let _default = bridged();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert_eq!(runtime.block_on(AsyncTraitFirst.score(1)), 2);
+    assert_eq!(runtime.block_on(TracedFirst.score(1)), 3);
+    for (instrumented, traced) in [
+        ("score_async_trait_first", "AsyncTraitFirst"),
+        ("score_traced_first", "TracedFirst"),
+    ] {
+        let span = c.span(instrumented);
+        assert!(span.event("scoring").is_some(), "{span:#?}");
+        let calls = c.spans();
+        let call = calls
+            .iter()
+            .find(|s| s.name.contains(traced) && s.name.ends_with("::score"))
+            .unwrap_or_else(|| panic!("no traced span for {traced}: {calls:#?}"));
+        assert_eq!(span.parent_span_id, Some(call.span_id), "{instrumented}");
+    }
 }

@@ -50,9 +50,10 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     lent.extend(by_ref.iter().map(RefParam::lent));
     let parent = match options.parent.get().as_ref().map(crate::attr::ungrouped) {
         None => quote!(#pv::no_parent),
-        // A bare parameter name is read by reference: the parameter itself still moves into
-        // the body (and, for an async fn, into its future).
-        Some(syn::Expr::Path(p)) if p.path.get_ident().is_some() => {
+        // A bare parameter name, or a field of one (`req.cx`), is read by reference: the
+        // parameter itself still moves into the body (and, for an async fn, into its
+        // future), whole.
+        Some(p) if is_named_place(p) => {
             let call = parent_call(&krate, quote_spanned!(p.span()=> &#p), p.span());
             quote!(|| #call)
         }
@@ -151,6 +152,15 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     quote! {
         #(#outer)*
         #vis #sig #body
+    }
+}
+
+/// Whether `e` is a name (`cx`) or a field of one, however deep (`req.cx`, `pair.0.cx`).
+fn is_named_place(e: &syn::Expr) -> bool {
+    match e {
+        syn::Expr::Path(p) => p.qself.is_none() && p.path.get_ident().is_some(),
+        syn::Expr::Field(f) => is_named_place(crate::attr::ungrouped(&f.base)),
+        _ => false,
     }
 }
 

@@ -106,13 +106,14 @@ fn distribute(
         }
     }
     let attr: Attribute = syn::parse_quote!(#[#path(#(#merged),*)]);
-    // Where the method's own was; else first, but below the attributes that must see an
-    // `async fn` before `#[traced]` does (`#[tracing::instrument]`, a runtime's `#[test]`).
-    let at = own_at.unwrap_or_else(|| match method.sig.asyncness {
-        Some(_) => (method.attrs.iter())
+    // Where the method's own was; else first, but below the attributes that must see the fn
+    // before `#[traced]` does (`#[tracing::instrument]`, a runtime's `#[test]`, also in a
+    // `cfg_attr`), sync or not: `#[async_trait]`, when it expands first, has made the
+    // `async fn`s sync, and `#[instrument]`'s span is then inside the call's on every method.
+    let at = own_at.unwrap_or_else(|| {
+        (method.attrs.iter())
             .rposition(super::must_see_the_async_fn)
-            .map_or(0, |last| last + 1),
-        None => 0,
+            .map_or(0, |last| last + 1)
     });
     method.attrs.insert(at, attr);
 }

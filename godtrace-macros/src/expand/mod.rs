@@ -7,6 +7,7 @@ mod impl_block;
 use crate::attr::Options;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
+use syn::punctuated::Punctuated;
 use syn::{
     Attribute, Block, FnArg, Ident, Item, Pat, ReturnType, Signature, TraitItemFn, Type, Visibility,
 };
@@ -80,10 +81,12 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
                     "`#[traced]` given twice: one records the call already; remove this one",
                 ));
             }
-            if f.sig.asyncness.is_some()
-                && let Some(attr) = f.attrs.iter().find(|a| must_see_the_async_fn(a))
+            let async_fn = f.sig.asyncness.is_some();
+            if (async_fn || matches!(shape(&f.sig), Shape::ReturnsFuture { boxed: true }))
+                && let Some((attr, path)) =
+                    (f.attrs.iter()).find_map(|a| Some((a, must_see(a, async_fn)?)))
             {
-                return Err(below_traced_error(attr));
+                return Err(below_traced_error(attr, &path, async_fn));
             }
             if let (Some(_), ReturnType::Type(_, never)) = (f.sig.asyncness, &f.sig.output)
                 && generate::is_never(&f.sig.output)
@@ -119,30 +122,44 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
 /// The attributes that must see an `async fn` before `#[traced]` turns it into a fn returning
 /// its future: a runtime's entry ([`is_runtime_entry`]) and `tracing`'s `#[instrument]`.
 pub(super) fn must_see_the_async_fn(attr: &Attribute) -> bool {
-    is_runtime_entry(attr) || last_ident_is(attr.path(), "instrument")
+    must_see(attr, true).is_some()
+}
+
+/// The attribute's path (or that of an attribute its `cfg_attr` applies) that must see the
+/// fn before `#[traced]` rewrites it: on an `async fn`, a runtime's entry or
+/// `#[instrument]`; on a fn returning a boxed future (`async_fn` false: what `#[async_trait]`
+/// makes of an `async fn`), `#[instrument]`, which instruments the `Box::pin(async move ..)`
+/// it finds there.
+fn must_see(attr: &Attribute, async_fn: bool) -> Option<syn::Path> {
+    (applied_paths(&attr.meta).into_iter())
+        .find(|path| last_ident_is(path, "instrument") || (async_fn && is_runtime_entry(path)))
 }
 
 /// The attributes that turn an `async fn` into a sync one running it on a runtime: `main`
 /// and `test` with any path (`tokio::main`, `tokio::test`, `actix_web::main`,
 /// `async_std::main`).
-fn is_runtime_entry(attr: &Attribute) -> bool {
-    last_ident_is(attr.path(), "main") || last_ident_is(attr.path(), "test")
+fn is_runtime_entry(path: &syn::Path) -> bool {
+    last_ident_is(path, "main") || last_ident_is(path, "test")
 }
 
-/// An attribute that must see the `async fn` ([`must_see_the_async_fn`]) written below
-/// `#[traced]`: it would only see the desugared fn, which is no longer `async` (a runtime's
-/// `#[main]`/`#[test]` would say "the `async` keyword is missing"; `#[instrument]` would end
-/// its span when the future is made, before the body runs).
-fn below_traced_error(attr: &Attribute) -> syn::Error {
-    let path = attr.path().to_token_stream().to_string().replace(' ', "");
-    let why = if is_runtime_entry(attr) {
+/// An attribute `path` (from [`must_see`]), written as `attr` below `#[traced]`, that would
+/// see only the rewritten fn: a runtime's `#[main]`/`#[test]` would say "the `async` keyword
+/// is missing"; `#[instrument]` would end its span when the future is made, before the body
+/// runs.
+fn below_traced_error(attr: &Attribute, path: &syn::Path, async_fn: bool) -> syn::Error {
+    let name = path.to_token_stream().to_string().replace(' ', "");
+    let why = if is_runtime_entry(path) {
         "the runtime's attribute must see the `async fn` first (then the span covers the body it runs)".to_owned()
+    } else if async_fn {
+        format!(
+            "on an `async fn`, `#[{name}]` must see the `async fn` first, or its span ends when the future is made, before the body runs"
+        )
     } else {
         format!(
-            "on an `async fn`, `#[{path}]` must see the `async fn` first, or its span ends when the future is made, before the body runs"
+            "on a fn returning a boxed future (what `#[async_trait]` makes of an `async fn`), `#[{name}]` must see the `Box::pin(async move ..)` it returns, or its span ends when the future is made, before the body runs"
         )
     };
-    syn::Error::new_spanned(attr, format!("put `#[traced]` below `#[{path}]`: {why}"))
+    syn::Error::new_spanned(attr, format!("put `#[traced]` below `#[{name}]`: {why}"))
 }
 
 /// `#[track_caller]` beside `#[traced]`: the body runs in a closure, which stable Rust cannot
@@ -301,18 +318,34 @@ fn cfg_attrs(attrs: &[Attribute]) -> Vec<Attribute> {
 /// `meta` if it is `cfg(..)`; a `cfg_attr(pred, ..)` with only what can remove an item among
 /// the attributes it applies (`cfg`, or a `cfg_attr` holding one), if any; else `None`.
 fn only_cfgs(meta: &syn::Meta) -> Option<syn::Meta> {
-    use syn::punctuated::Punctuated;
     if meta.path().is_ident("cfg") {
         return Some(meta.clone());
     }
-    if !meta.path().is_ident("cfg_attr") {
+    let (list, predicate, attrs) = cfg_attr_parts(meta)?;
+    let kept: Vec<syn::Meta> = attrs.iter().filter_map(only_cfgs).collect();
+    if kept.is_empty() {
         return None;
     }
+    let path = &list.path;
+    Some(syn::parse_quote!(#path(#predicate, #(#kept),*)))
+}
+
+/// A `cfg_attr(pred, a, b)`: the list, its predicate as written (`unix`, `not(..)`,
+/// `feature = ".."`, or `true`, which is no `Meta`), and the attributes it applies. `None`
+/// for any other attribute, and for a malformed one (the compiler reports it).
+fn cfg_attr_parts(
+    meta: &syn::Meta,
+) -> Option<(
+    &syn::MetaList,
+    TokenStream,
+    Punctuated<syn::Meta, syn::Token![,]>,
+)> {
     let syn::Meta::List(list) = meta else {
         return None;
     };
-    // The predicate as written (`unix`, `not(..)`, `feature = ".."`, or `true`, which is no
-    // `Meta`), then the attributes. Malformed: the compiler reports it at the parameter.
+    if !list.path.is_ident("cfg_attr") {
+        return None;
+    }
     let parse = |input: syn::parse::ParseStream<'_>| {
         let mut predicate = TokenStream::new();
         while !input.is_empty() && !input.peek(syn::Token![,]) {
@@ -323,12 +356,16 @@ fn only_cfgs(meta: &syn::Meta) -> Option<syn::Meta> {
         Ok((predicate, attrs))
     };
     let (predicate, attrs) = list.parse_args_with(parse).ok()?;
-    let kept: Vec<syn::Meta> = attrs.iter().filter_map(only_cfgs).collect();
-    if kept.is_empty() {
-        return None;
+    Some((list, predicate, attrs))
+}
+
+/// The paths of the attributes `meta` applies: its own, or those a `cfg_attr` applies when
+/// its condition holds (the compiler has not applied them yet inside an impl block).
+fn applied_paths(meta: &syn::Meta) -> Vec<syn::Path> {
+    match cfg_attr_parts(meta) {
+        Some((_, _, attrs)) => attrs.iter().flat_map(applied_paths).collect(),
+        None => vec![meta.path().clone()],
     }
-    let path = &list.path;
-    Some(syn::parse_quote!(#path(#predicate, #(#kept),*)))
 }
 
 /// The conditions of the parameter that binds `ident` (see [`cfg_attrs`]).

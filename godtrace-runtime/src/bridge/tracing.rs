@@ -578,20 +578,49 @@ fn exit_closed(id: &Id, span_id: SpanId) {
 /// The `tracing` span entered last on this thread, when it is the span `cx` (the innermost
 /// current span's context) shows: entered again on another thread (`in_current_span`), it
 /// takes the events and attributes recorded there, as it does here.
-pub(crate) fn entered_span_of(cx: &Context) -> Option<::tracing::Span> {
+pub(crate) fn entered_span_of(cx: &Context) -> Option<CarriedSpan> {
     let id = entered_id(cx.span().span_context().span_id())?;
     let span = ::tracing::Span::current();
-    (span.id() == Some(id)).then_some(span)
+    (span.id() == Some(id)).then(|| CarriedSpan(Some(span)))
 }
 
-/// Runs `work` in `span` (from [`entered_span_of`]) on this thread, with the span's
-/// subscriber as the thread's default meanwhile, as it was where the span was current: the
-/// events in `work` go to it (a thread of its own has no default but the global one), and it
-/// holds the span's record.
-pub(crate) fn run_in<R>(span: &::tracing::Span, work: impl FnOnce() -> R) -> R {
+/// A bridged `tracing` span carried to another thread by `in_current_span`. Its handle is
+/// dropped under the span's own subscriber, whether the closure runs or not: the registry
+/// closes a span's parent through the thread's default subscriber when the last handle of
+/// the child goes, and a thread of its own has no default but the global one (the parent
+/// would then never close, nor be exported).
+pub(crate) struct CarriedSpan(Option<::tracing::Span>);
+
+impl CarriedSpan {
+    /// Runs `work` in the span on this thread, with the span's subscriber as the thread's
+    /// default meanwhile, as it was where the span was current: the events in `work` go to
+    /// it, and it holds the span's record. The handle goes before the default is put back.
+    pub(crate) fn run<R>(mut self, work: impl FnOnce() -> R) -> R {
+        match self.0.take() {
+            Some(span) => under_its_subscriber(span, |span| span.in_scope(work)),
+            None => work(),
+        }
+    }
+}
+
+impl Drop for CarriedSpan {
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take() {
+            under_its_subscriber(span, |_| ());
+        }
+    }
+}
+
+/// Calls `f` with `span`, then drops it, both with the span's subscriber as this thread's
+/// default.
+fn under_its_subscriber<R>(span: ::tracing::Span, f: impl FnOnce(&::tracing::Span) -> R) -> R {
     match span.with_subscriber(|(_, dispatch)| dispatch.clone()) {
-        Some(dispatch) => ::tracing::dispatcher::with_default(&dispatch, || span.in_scope(work)),
-        None => span.in_scope(work),
+        Some(dispatch) => ::tracing::dispatcher::with_default(&dispatch, move || {
+            let output = f(&span);
+            drop(span);
+            output
+        }),
+        None => f(&span),
     }
 }
 

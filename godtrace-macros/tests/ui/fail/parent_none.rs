@@ -16,3 +16,9 @@ fn by_its_full_path_in_parentheses() {}
 fn in_braces() {}
 
 fn main() {}
+
+#[traced(parent = &None)]
+fn behind_a_reference() {}
+
+#[traced(parent = unsafe { None })]
+fn in_an_unsafe_block() {}

@@ -47,3 +47,28 @@ async fn instrumented_below() {}
 #[traced]
 #[tracing::instrument]
 fn instrumented_sync() {}
+
+// A fn returning a boxed future, as `#[async_trait]` makes of an `async fn`: `#[instrument]`
+// instruments the `Box::pin(async move ..)` it finds, which `#[traced]` would have rewritten.
+#[traced]
+#[tracing::instrument]
+fn boxed(
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {})
+}
+
+#[async_trait::async_trait]
+trait Scorer {
+    async fn score(&self) -> u8;
+}
+
+struct S;
+
+#[async_trait::async_trait]
+impl Scorer for S {
+    #[traced]
+    #[tracing::instrument(skip(self))]
+    async fn score(&self) -> u8 {
+        1
+    }
+}

@@ -26,6 +26,7 @@ mod otlp;
 pub mod propagation;
 mod provider;
 mod record;
+mod redact;
 mod span;
 mod stats;
 mod stderr;

@@ -19,6 +19,9 @@ pub(crate) static COUNTERS: Counters = Counters::new();
 pub(crate) struct Counters {
     pub(crate) queued: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    /// Of `dropped`, the spans that ended after shutdown had begun (their lane closed, or
+    /// none made): reported apart, since a larger queue would not have kept them.
+    pub(crate) dropped_at_shutdown: AtomicU64,
     pub(crate) exported: AtomicU64,
     pub(crate) failed_spans: AtomicU64,
     pub(crate) exports: AtomicU64,
@@ -34,6 +37,7 @@ impl Counters {
         Counters {
             queued: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            dropped_at_shutdown: AtomicU64::new(0),
             exported: AtomicU64::new(0),
             failed_spans: AtomicU64::new(0),
             exports: AtomicU64::new(0),
@@ -49,6 +53,14 @@ impl Counters {
     )]
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a span refused because shutdown had begun: in `dropped_at_shutdown` first, so
+    /// that a reader of `dropped` then `dropped_at_shutdown` finds each such span it counted
+    /// among those (see the export thread's report).
+    pub(crate) fn count_shutdown_drop(&self) {
+        self.dropped_at_shutdown.fetch_add(1, Ordering::Relaxed);
+        self.dropped.fetch_add(1, Ordering::Release);
     }
 
     /// The counts now, with every span the batch processor's buffers hold or dropped.

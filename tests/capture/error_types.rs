@@ -198,3 +198,41 @@ fn a_panic_has_the_error_type_of_its_duration_label() {
         "ledger corrupted",
     );
 }
+
+#[traced(operation = "errors.fetch_quote")]
+fn fetch_quote() -> Result<u32, String> {
+    Err(
+        "error sending request for url (https://api.example.com/v3/price?symbol=BTC&apiKey=k3y): \
+         connection refused"
+            .into(),
+    )
+}
+
+#[traced(operation = "errors.panics_with_a_url")]
+fn panics_with_a_url() {
+    panic!("cannot reach postgres://app:hunter2@db.internal/ledger");
+}
+
+/// An error's or a panic's text is recorded without being asked for, and an HTTP client's
+/// names the URL it failed on: the credentials in it are redacted, as in `url.full`.
+#[test]
+fn credentials_in_urls_of_error_and_panic_texts_are_redacted() {
+    let c = testing::capture();
+    assert!(fetch_quote().is_err());
+    assert_eq!(
+        c.span("errors.fetch_quote").error_message(),
+        Some(
+            "error sending request for url (https://api.example.com/v3/price?symbol=BTC&apiKey=REDACTED): \
+             connection refused"
+        )
+    );
+    assert!(std::panic::catch_unwind(panics_with_a_url).is_err());
+    let span = c.span("errors.panics_with_a_url");
+    let redacted = "cannot reach postgres://REDACTED:REDACTED@db.internal/ledger";
+    assert_eq!(span.error_message(), Some(redacted));
+    let exception = span.event("exception").expect("an exception event");
+    assert_eq!(
+        exception.attr("exception.message"),
+        Some(&Value::from(redacted))
+    );
+}

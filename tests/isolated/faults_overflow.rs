@@ -1,5 +1,6 @@
 //! More spans than the queue holds: the excess is dropped and counted in `godtrace::stats()`,
-//! and stderr says so once per interval, not once per span.
+//! and stderr says so once per interval, not once per span. Spans that end after shutdown has
+//! begun are dropped too, and said to be for that reason.
 use crate::support::otlp as otlp_support;
 use godtrace::{Config, Protocol};
 use otlp_support::{Kind, Receiver, deliver};
@@ -61,13 +62,30 @@ fn a_full_queue_drops_counts_and_logs_once_per_interval() {
         return;
     }
     let started = Instant::now();
+    let (_, stderr) = run_child(
+        "faults_overflow::a_full_queue_drops_counts_and_logs_once_per_interval",
+        CHILD,
+    );
+    let elapsed = started.elapsed();
+    let reports = stderr
+        .lines()
+        .filter(|l| l.contains("export queue full"))
+        .count();
+    // Reports come at most every 10 s (plus one at shutdown), whatever the number of drops.
+    let allowed = 2 + (elapsed.as_secs() / 10) as usize;
+    assert!(
+        (1..=allowed).contains(&reports),
+        "{reports} drop reports in {elapsed:?}:\n{stderr}"
+    );
+}
+
+/// Runs `test` alone in a child process with `marker` set, and returns its stdout and stderr
+/// once it has succeeded.
+fn run_child(test: &str, marker: &str) -> (String, String) {
+    let started = Instant::now();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "faults_overflow::a_full_queue_drops_counts_and_logs_once_per_interval",
-            "--exact",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
+        .args([test, "--exact", "--nocapture"])
+        .env(marker, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -92,17 +110,60 @@ fn a_full_queue_drops_counts_and_logs_once_per_interval() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let elapsed = started.elapsed();
     let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
     assert!(status.success(), "child failed:\n{stdout}\n{stderr}");
-    let reports = stderr
-        .lines()
-        .filter(|l| l.contains("export queue full"))
-        .count();
-    // Reports come at most every 10 s (plus one at shutdown), whatever the number of drops.
-    let allowed = 2 + (elapsed.as_secs() / 10) as usize;
+    (stdout, stderr)
+}
+
+const LATE_CHILD: &str = "GODTRACE_FAULTS_LATE_CHILD";
+
+/// Runs in a child process: a span ends on another thread while the guard's drop waits for an
+/// export that is never answered.
+fn late_span() {
+    let receiver = Receiver::start(Kind::BlackHole);
+    let guard = godtrace::init(
+        Config::new("faults-late")
+            .endpoint(receiver.endpoint())
+            .protocol(Protocol::Grpc)
+            .timeout(Duration::from_secs(600))
+            .export_timeout(Duration::from_secs(1)),
+    )
+    .expect("init");
+    deliver::work_sync(0);
+    let (started, span_started) = std::sync::mpsc::channel();
+    let late = std::thread::spawn(move || {
+        let span = godtrace::span("ends.late");
+        started.send(()).unwrap();
+        // Ends while the guard's drop (from the span's start on) waits.
+        std::thread::sleep(Duration::from_millis(300));
+        drop(span);
+    });
+    span_started.recv().unwrap();
+    // Waits for the export in flight (never answered) up to its timeout; the span ends then.
+    drop(guard);
+    late.join().unwrap();
     assert!(
-        (1..=allowed).contains(&reports),
-        "{reports} drop reports in {elapsed:?}:\n{stderr}"
+        godtrace::stats().spans_dropped >= 1,
+        "{:?}",
+        godtrace::stats()
     );
+}
+
+#[test]
+fn spans_ending_after_shutdown_began_are_said_to_be_dropped_for_it() {
+    crate::support::own_process!();
+    if std::env::var_os(LATE_CHILD).is_some() {
+        late_span();
+        return;
+    }
+    let (_, stderr) = run_child(
+        "faults_overflow::spans_ending_after_shutdown_began_are_said_to_be_dropped_for_it",
+        LATE_CHILD,
+    );
+    assert!(
+        stderr.contains("spans that ended after shutdown had begun"),
+        "{stderr}"
+    );
+    // The queue held the one call's spans with room to spare: nothing says it was full.
+    assert!(!stderr.contains("export queue full"), "{stderr}");
 }

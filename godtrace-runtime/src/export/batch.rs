@@ -150,7 +150,12 @@ impl BatchProcessor {
             return Err(span);
         }
         let mut state = self.shared.lock();
-        if state.shutdown_deadline.is_some() || state.exited || self.shared.budget.take(1) == 0 {
+        if state.shutdown_deadline.is_some() || state.exited {
+            drop(state);
+            counters.count_shutdown_drop();
+            return Err(span);
+        }
+        if self.shared.budget.take(1) == 0 {
             drop(state);
             counters.dropped.fetch_add(1, Ordering::Relaxed);
             return Err(span);

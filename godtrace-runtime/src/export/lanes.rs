@@ -700,7 +700,7 @@ fn hand_over_slow(shared: &Shared, finish: impl FnOnce() -> Option<Finished>) ->
             _ => {
                 // After shutdown no lane is made: nothing would collect it.
                 let Some(lane) = register(shared) else {
-                    shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    shared.counters.count_shutdown_drop();
                     return Handed::Dropped;
                 };
                 // The new lane is held before the pointer to it is published, and the old one
@@ -757,7 +757,7 @@ fn push_locked(shared: &Shared, lane: &Lane, finish: impl FnOnce() -> Option<Fin
         let mut state = lane.lock();
         if state.closed {
             drop(state);
-            lane.count_drop();
+            shared.counters.count_shutdown_drop();
             return Handed::Dropped;
         }
         // Spans published past a limit a collection lowered hold slots from here on.

@@ -205,6 +205,7 @@ pub(super) fn run<E: Exporter>(
         counters: shared.counters,
         options: &options,
         drops: Reporter::default(),
+        late_drops: Reporter::default(),
         failures: Reporter::default(),
     };
     let deadline = runtime.block_on(worker.export_loop(&exporter));
@@ -249,6 +250,7 @@ struct ExportLoop<'a> {
     counters: &'static Counters,
     options: &'a ExportSetup,
     drops: Reporter,
+    late_drops: Reporter,
     failures: Reporter,
 }
 
@@ -577,12 +579,22 @@ impl ExportLoop<'_> {
 
     /// Writes due summaries of dropped and undelivered spans to stderr.
     fn report(&mut self, force: bool) {
-        let dropped = self.counters.dropped.load(Ordering::Relaxed);
-        if let Some(new) = self.drops.due(dropped, force) {
+        // In the reverse order of `count_shutdown_drop`'s: each drop at shutdown that
+        // `dropped` counts is in `at_shutdown` (acquire: ordered after its increment).
+        let dropped = self.counters.dropped.load(Ordering::Acquire);
+        let at_shutdown = self.counters.dropped_at_shutdown.load(Ordering::Relaxed);
+        let full = dropped.saturating_sub(at_shutdown);
+        if let Some(new) = self.drops.due(full, force) {
             crate::stderr::say(format!(
                 "godtrace: export queue full (max_queue_size {}): dropped {new} spans \
-                 ({dropped} in all)",
+                 ({full} in all)",
                 self.shared.settings.max_queue_size
+            ));
+        }
+        if let Some(new) = self.late_drops.due(at_shutdown, force) {
+            crate::stderr::say(format!(
+                "godtrace: dropped {new} spans that ended after shutdown had begun \
+                 ({at_shutdown} in all): end them before the guard is dropped"
             ));
         }
         let failed = self.counters.failed_spans.load(Ordering::Relaxed);

@@ -84,7 +84,7 @@ fn start<const TLS: bool>(request: &mut Parts) -> Exchange {
         attributes.push(KeyValue::new("url.scheme", scheme));
         attributes.push(text(
             "url.path",
-            &semconv::redacted_path(request_path(request)),
+            &crate::redact::path(request_path(request)),
         ));
         if let Some(route) = route {
             let limit = crate::value::max_attribute_len();

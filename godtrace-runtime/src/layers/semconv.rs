@@ -6,6 +6,7 @@
     not(all(feature = "tower", feature = "reqwest", feature = "tonic")),
     allow(dead_code)
 )]
+use crate::redact;
 use crate::value::{bounded_text, floor_char_boundary};
 use opentelemetry::KeyValue;
 use std::borrow::Cow;
@@ -280,185 +281,9 @@ pub(crate) fn client_status_is_error(status: u16) -> bool {
     status >= 400
 }
 
-/// The path parameters whose values are session ids (the servlet specification's
-/// `;jsessionid=`): the conventions say sensitive content in `url.path` "SHOULD be scrubbed
-/// when instrumentations can identify it". Matched without regard to case.
-const SESSION_PATH_PARAMETERS: &[&str] = &["jsessionid"];
-
-/// `path` with the value of every session-id path parameter (`/cart;jsessionid=…`) replaced
-/// by `REDACTED`, for `url.path` and `url.full`.
-pub(crate) fn redacted_path(path: &str) -> Cow<'_, str> {
-    if !path.contains(';') {
-        return Cow::Borrowed(path);
-    }
-    let mut out = String::with_capacity(path.len());
-    let mut rest = path;
-    let mut changed = false;
-    while let Some(semicolon) = rest.find(';') {
-        out.push_str(&rest[..=semicolon]);
-        rest = &rest[semicolon + 1..];
-        let end = rest.find(['/', ';']).unwrap_or(rest.len());
-        match rest[..end].split_once('=') {
-            Some((name, value))
-                if !value.is_empty()
-                    && SESSION_PATH_PARAMETERS
-                        .iter()
-                        .any(|p| p.eq_ignore_ascii_case(name)) =>
-            {
-                out.push_str(name);
-                out.push_str("=REDACTED");
-                changed = true;
-            }
-            _ => out.push_str(&rest[..end]),
-        }
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    if changed {
-        Cow::Owned(out)
-    } else {
-        Cow::Borrowed(path)
-    }
-}
-
-/// `url.full` for a client span: the URL with any `user:password@` replaced by
-/// `REDACTED:REDACTED@` (the conventions' advice), and a session id in the path as
-/// [`redacted_path`] says, bounded. The query string and the fragment are kept, as the
-/// conventions do by default, except the values of credentials' keys
-/// ([`is_sensitive_query_key`]).
+/// `url.full` for a client span: the URL redacted as [`redact::url`] says, bounded.
 pub(crate) fn redacted_url(url: &str) -> String {
-    let mut full = match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            match authority.rfind('@') {
-                Some(at) => format!(
-                    "{scheme}://REDACTED:REDACTED@{}{tail}",
-                    &authority[at + 1..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        None => url.to_owned(),
-    };
-    // The fragment is never sent, but kept as the conventions ask; in `key=value` form
-    // (OAuth's `#access_token=…`) it is redacted as a query is.
-    if let Some(fragment_at) = full.find('#')
-        && let Cow::Owned(fragment) = redacted_query(&full[fragment_at + 1..])
-    {
-        full.replace_range(fragment_at + 1.., &fragment);
-    }
-    if let Some(query_at) = full.find('?') {
-        let end = full[query_at..]
-            .find('#')
-            .map_or(full.len(), |i| query_at + i);
-        if let Cow::Owned(query) = redacted_query(&full[query_at + 1..end]) {
-            full.replace_range(query_at + 1..end, &query);
-        }
-    }
-    // The path: after the authority, before the query or fragment.
-    let path_start = full.find("://").map_or(0, |i| {
-        let authority = i + 3;
-        full[authority..]
-            .find(['/', '?', '#'])
-            .map_or(full.len(), |p| authority + p)
-    });
-    let path_end = full[path_start..]
-        .find(['?', '#'])
-        .map_or(full.len(), |i| path_start + i);
-    if let Cow::Owned(path) = redacted_path(&full[path_start..path_end]) {
-        full.replace_range(path_start..path_end, &path);
-    }
-    bounded_text(&full, MAX_TEXT_LEN)
-}
-
-/// Query keys whose values the conventions say to redact (`url.full`, `url.query`; matched
-/// case-sensitively, as they say): signatures and credentials of pre-signed URLs. The
-/// conventions list the `X-Amz-*` (AWS SigV4), `sig` (Azure SAS) and `X-Goog-Signature` keys
-/// since v1.42; `AWSAccessKeyId` and `Signature` (SigV2, listed before) are kept, as such URLs
-/// still carry credentials.
-const SENSITIVE_QUERY_KEYS: [&str; 7] = [
-    "AWSAccessKeyId",
-    "Signature",
-    "X-Amz-Signature",
-    "X-Amz-Credential",
-    "X-Amz-Security-Token",
-    "sig",
-    "X-Goog-Signature",
-];
-
-/// Words that mark a query key as a credential's, in any case, anywhere in the key once
-/// `-`, `_` and `.` are left out (`access_token`, `client_secret`, `apiKey`, Binance's
-/// `signature`, `PHPSESSID`): the conventions ask to scrub what an instrumentation can
-/// identify as sensitive, and a client's URLs are built by the program itself, with its API
-/// keys. A key that merely contains one (`author`) loses its value too: a value hidden costs
-/// less than a secret exported.
-const CREDENTIAL_KEY_WORDS: [&str; 13] = [
-    "token",
-    "secret",
-    "passw",
-    "passphrase",
-    "pwd",
-    "signature",
-    "credential",
-    "session",
-    "sessid",
-    "auth",
-    "ticket",
-    "assertion",
-    "keyid",
-];
-
-/// Keys that are credentials as a whole word only (`sig` alone: `signal` is not one).
-const CREDENTIAL_KEYS: [&str; 6] = ["sig", "sign", "code", "pass", "jwt", "sid"];
-
-/// Whether the value of query key `key` (as written, escapes and all) is redacted.
-fn is_sensitive_query_key(key: &str) -> bool {
-    // A key is compared decoded, as the server reads it: `X-Amz%2DSignature` carries the
-    // signature as well (a `%` that starts no escape is read as itself).
-    let decoded = crate::text::percent_decode_lenient(key);
-    if SENSITIVE_QUERY_KEYS
-        .iter()
-        .any(|wanted| decoded.as_slice() == wanted.as_bytes())
-    {
-        return true;
-    }
-    let word: Vec<u8> = decoded
-        .iter()
-        .filter(|b| !matches!(b, b'-' | b'_' | b'.'))
-        .map(u8::to_ascii_lowercase)
-        .collect();
-    let contains = |part: &str| word.windows(part.len()).any(|w| w == part.as_bytes());
-    // `key` ends a credential's name (`apiKey`, `access_key`, `subscription-key`, `key`),
-    // and rarely anything else's (`keyword` does not end with it).
-    word.ends_with(b"key")
-        || CREDENTIAL_KEY_WORDS.iter().any(|part| contains(part))
-        || CREDENTIAL_KEYS.iter().any(|whole| word == whole.as_bytes())
-}
-
-/// `query` (or a fragment of `key=value` pairs) with the values of sensitive keys
-/// ([`is_sensitive_query_key`]) replaced by `REDACTED`. Pairs are separated by `&` or `;`
-/// (which many servers read as `&`), kept as written; borrowed when nothing is redacted.
-fn redacted_query(query: &str) -> Cow<'_, str> {
-    let mut out = String::new();
-    let mut redacted = false;
-    for piece in query.split_inclusive(['&', ';']) {
-        let pair = piece.trim_end_matches(['&', ';']);
-        match pair.split_once('=') {
-            Some((key, _)) if is_sensitive_query_key(key) => {
-                redacted = true;
-                out.push_str(key);
-                out.push_str("=REDACTED");
-                out.push_str(&piece[pair.len()..]);
-            }
-            _ => out.push_str(piece),
-        }
-    }
-    if redacted {
-        Cow::Owned(out)
-    } else {
-        Cow::Borrowed(query)
-    }
+    bounded_text(&redact::url(url), MAX_TEXT_LEN)
 }
 
 /// The name of a gRPC status code, for `rpc.response.status_code` and `error.type` (the
@@ -712,108 +537,14 @@ mod tests {
         assert!(!client_status_is_error(204));
     }
 
-    /// A session id in a path parameter (`;jsessionid=`) is a credential: scrubbed, as the
-    /// conventions ask for sensitive content in `url.path` that can be identified.
     #[test]
-    fn session_ids_in_path_parameters_are_redacted() {
+    fn a_client_url_is_redacted_and_bounded() {
         assert_eq!(
-            redacted_path("/cart;jsessionid=A1B2C3/items;v=2"),
-            "/cart;jsessionid=REDACTED/items;v=2"
-        );
-        assert_eq!(
-            redacted_path("/a;JSESSIONID=s3cr3t;x=1"),
-            "/a;JSESSIONID=REDACTED;x=1"
-        );
-        for kept in ["/plain", "/a;v=1", "/a;jsessionid", "/a;jsessionid=", ";"] {
-            assert_eq!(redacted_path(kept), kept);
-        }
-        assert_eq!(
-            redacted_url("https://h/cart;jsessionid=s3cr3t?q=1#f"),
-            "https://h/cart;jsessionid=REDACTED?q=1#f"
-        );
-        assert_eq!(redacted_url("https://h;x/a"), "https://h;x/a");
-        // In the query, `;` separates pairs (as many servers read it): a session id there
-        // is a pair of its own.
-        assert_eq!(
-            redacted_url("https://h?next=/a;jsessionid=s3cr3t"),
-            "https://h?next=/a;jsessionid=REDACTED"
-        );
-    }
-
-    #[test]
-    fn credentials_in_urls_are_redacted() {
-        assert_eq!(
-            redacted_url("https://alice:s3cret@api.example.com:8443/v1/x?q=1#frag"),
-            "https://REDACTED:REDACTED@api.example.com:8443/v1/x?q=1#frag"
-        );
-        assert_eq!(
-            redacted_url("http://token@host/path"),
-            "http://REDACTED:REDACTED@host/path"
-        );
-        // An `@` in the path or query is not userinfo.
-        assert_eq!(
-            redacted_url("http://host/a@b?c=d@e"),
-            "http://host/a@b?c=d@e"
-        );
-        assert_eq!(
-            redacted_url("https://s3.example.com/o?AWSAccessKeyId=AK&Signature=xyz&v=2"),
-            "https://s3.example.com/o?AWSAccessKeyId=REDACTED&Signature=REDACTED&v=2"
-        );
-        // AWS SigV4: the signature, the credential scope and the session token.
-        assert_eq!(
-            redacted_url(
-                "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
-                 &X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fs3%2Faws4_request\
-                 &X-Amz-Security-Token=IQoJb3JpZ2lu&X-Amz-Signature=fe5f80f7&x-amz-signature=fe5f"
-            ),
-            "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
-             &X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED\
-             &X-Amz-Signature=REDACTED&x-amz-signature=REDACTED"
-        );
-        // A key written with escapes is the same key to the server that reads it.
-        assert_eq!(
-            redacted_url("https://h/k?X-Amz%2DSignature=fe5f&%73ig=abc&%zz=1&s%69g%=2"),
-            "https://h/k?X-Amz%2DSignature=REDACTED&%73ig=REDACTED&%zz=1&s%69g%=2"
+            redacted_url("https://alice:s3cret@h/x?apiKey=k"),
+            "https://REDACTED:REDACTED@h/x?apiKey=REDACTED"
         );
         let huge = format!("http://host/{}", "p".repeat(100_000));
         assert!(redacted_url(&huge).len() < MAX_TEXT_LEN + 32);
-    }
-
-    /// A client's URLs are built by the program, with its API keys: the values of keys that
-    /// name a credential are redacted in any case, in the query and in a fragment of pairs.
-    #[test]
-    fn credentials_in_query_keys_are_redacted_in_any_case() {
-        assert_eq!(
-            redacted_url(
-                "https://api.example.com/v3/order?symbol=BTCUSDT&timestamp=1&apiKey=k1\
-                 &signature=9a&password=hunter2&access_token=t&Client_Secret=c&key=k&q=rust"
-            ),
-            "https://api.example.com/v3/order?symbol=BTCUSDT&timestamp=1&apiKey=REDACTED\
-             &signature=REDACTED&password=REDACTED&access_token=REDACTED\
-             &Client_Secret=REDACTED&key=REDACTED&q=rust"
-        );
-        assert_eq!(
-            redacted_url(
-                "https://app.example.com/cb?state=s#access_token=t1&token_type=bearer&x=1"
-            ),
-            "https://app.example.com/cb?state=s#access_token=REDACTED&token_type=REDACTED&x=1"
-        );
-        // Whole-word keys: `sig` alone, not `signal`; `key` ends a credential's name, not
-        // `keyword`.
-        assert_eq!(
-            redacted_url("https://h/s?signal=1&keyword=2#top"),
-            "https://h/s?signal=1&keyword=2#top"
-        );
-        // `;` separates pairs too, kept as written; more credential names.
-        assert_eq!(
-            redacted_url(
-                "https://h/q?a=1;token=t&access_key=k;private_key=p&subscription-key=s\
-                 &accessKeyId=i&passphrase=x&PHPSESSID=y&sid=z&ticket=w#a=1;access_token=f"
-            ),
-            "https://h/q?a=1;token=REDACTED&access_key=REDACTED;private_key=REDACTED\
-             &subscription-key=REDACTED&accessKeyId=REDACTED&passphrase=REDACTED\
-             &PHPSESSID=REDACTED&sid=REDACTED&ticket=REDACTED#a=1;access_token=REDACTED"
-        );
     }
 
     #[test]

@@ -835,12 +835,21 @@ impl Live {
     /// Sets the status as the specification says: Ok is final, Unset never replaces
     /// anything, and an error replaces an earlier one (the last description is kept; not the
     /// greater, as comparing two `Status` values would). The description is bounded as
-    /// attribute values are.
+    /// attribute values are, and the credentials in URLs it names are redacted: it is the
+    /// user's error text (an HTTP client's error names its URL, API key and all).
     pub(crate) fn set_status(&self, status: Status) {
         let limit = crate::value::max_attribute_len();
         let status = match status {
-            Status::Error { description } if description.len() > limit => {
-                Status::error(crate::value::bounded_text(&description, limit))
+            Status::Error { description } => {
+                let description = match crate::redact::urls_in(&description) {
+                    Some(redacted) => Cow::Owned(redacted),
+                    None => description,
+                };
+                if description.len() > limit {
+                    Status::error(crate::value::bounded_text(&description, limit))
+                } else {
+                    Status::Error { description }
+                }
             }
             status => status,
         };

@@ -665,7 +665,9 @@ impl OpSpan {
         let Some(live) = &self.live else { return };
         // The same value as the duration histogram's label, so that a dashboard joins them.
         live.set_attribute(KeyValue::new("error.type", PANIC_ERROR_TYPE));
-        let description = crate::value::bounded_str(description);
+        // A panic's message is the user's text, as an error's is (see `set_status`).
+        let redacted = crate::redact::urls_in(description);
+        let description = crate::value::bounded_str(redacted.as_deref().unwrap_or(description));
         let mut attributes = vec![KeyValue::new("exception.type", PANIC_ERROR_TYPE)];
         if is_the_message {
             attributes.push(KeyValue::new("exception.message", description.clone()));

@@ -21,6 +21,10 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     /// Of `dropped`, the spans that ended after shutdown had begun (their lane closed, or
     /// none made): reported apart, since a larger queue would not have kept them.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code, reason = "only the exporters count")
+    )]
     pub(crate) dropped_at_shutdown: AtomicU64,
     pub(crate) exported: AtomicU64,
     pub(crate) failed_spans: AtomicU64,
@@ -58,6 +62,10 @@ impl Counters {
     /// Counts a span refused because shutdown had begun: in `dropped_at_shutdown` first, so
     /// that a reader of `dropped` then `dropped_at_shutdown` finds each such span it counted
     /// among those (see the export thread's report).
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code, reason = "only the exporters count")
+    )]
     pub(crate) fn count_shutdown_drop(&self) {
         self.dropped_at_shutdown.fetch_add(1, Ordering::Relaxed);
         self.dropped.fetch_add(1, Ordering::Release);

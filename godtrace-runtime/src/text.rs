@@ -75,6 +75,21 @@ pub(crate) fn one_line(text: &str) -> String {
     line
 }
 
+/// The first `max` bytes of a peer's `text` (at a character boundary) as [`one_line`], with
+/// [`CUT_MARK`] when they are not all of it: a secret the cut splits is then known to be
+/// one (see `config::url::replace_all_at_once`).
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) fn one_line_cut(text: &str, max: usize) -> String {
+    let mut line = one_line(&text[..crate::value::floor_char_boundary(text, max)]);
+    if text.len() > max {
+        line.push(CUT_MARK);
+    }
+    line
+}
+
+/// What ends a text cut short.
+pub(crate) const CUT_MARK: char = '…';
+
 /// [`one_line`], appended to `out`.
 pub(crate) fn push_one_line(out: &mut String, text: &str) {
     for c in text.chars() {
@@ -92,11 +107,12 @@ pub(crate) fn push_one_line(out: &mut String, text: &str) {
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) const MAX_REPORT: usize = 2048;
 
-/// `message` cut to at most `max` bytes (at a character boundary, `…` marking the cut).
+/// `message` cut to at most `max` bytes (at a character boundary, [`CUT_MARK`] marking the
+/// cut).
 pub(crate) fn cut(mut message: String, max: usize) -> String {
     if message.len() > max {
         message.truncate(crate::value::floor_char_boundary(&message, max));
-        message.push('…');
+        message.push(CUT_MARK);
     }
     message
 }

@@ -67,6 +67,26 @@ fn a_loopback_collector_is_reached_without_the_environments_proxy() {
     );
 }
 
+/// A proxy variable that is not UTF-8 is no proxy the client can use: an error naming it
+/// (not its value, which may hold credentials), rather than an export that goes direct.
+#[test]
+fn a_proxy_variable_that_is_not_text_is_an_init_error() {
+    use std::os::unix::ffi::OsStrExt as _;
+    crate::support::own_process!();
+    let value = std::ffi::OsStr::from_bytes(b"http://user:pw@127.0.0.1:9\xff\xfe");
+    // SAFETY: this test runs alone in its own process, before any thread is started.
+    unsafe { std::env::set_var("HTTPS_PROXY", value) };
+    let error = godtrace::init(
+        godtrace::Config::new("proxy-not-text")
+            .endpoint("https://collector.example:4318")
+            .protocol(godtrace::Protocol::HttpProtobuf),
+    )
+    .expect_err("a proxy variable that is not text");
+    let error = error.to_string();
+    assert!(error.contains("HTTPS_PROXY"), "{error}");
+    assert!(!error.contains("pw"), "{error}");
+}
+
 #[test]
 fn the_endpoints_user_info_is_sent_as_basic_credentials() {
     crate::support::own_process!();

@@ -439,7 +439,7 @@ fn check_pem(pem: &[u8], kind: PemKind) -> Result<(), String> {
                     Ok(())
                 }
                 Ok(_) => Err("a PEM file with at least one CERTIFICATE (none found)".into()),
-                Err(e) => Err(format!("a PEM file of certificates ({e:?})")),
+                Err(e) => Err(format!("a PEM file of certificates ({})", pem_problem(&e))),
             }
         }
         // An encrypted key is a key the TLS library cannot read: said as such, rather than
@@ -452,6 +452,23 @@ fn check_pem(pem: &[u8], kind: PemKind) -> Result<(), String> {
         PemKind::PrivateKey => PrivateKeyDer::from_pem_slice(pem)
             .map(drop)
             .map_err(|_| "a PEM file with a PKCS#8, PKCS#1 or SEC1 private key".into()),
+    }
+}
+
+/// What is wrong with a PEM file, in words of our own: the PEM reader's errors quote the
+/// lines they stop at, which may be a private key's (a certificate and its key in one file,
+/// its line breaks lost on the way through a variable or a secret store).
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) fn pem_problem(error: &rustls_pki_types::pem::Error) -> &'static str {
+    use rustls_pki_types::pem::Error;
+    match error {
+        Error::MissingSectionEnd { .. } => "a section has no END line",
+        Error::IllegalSectionStart { .. } => "a BEGIN line is malformed",
+        Error::Base64Decode(_) => "a section is not valid base64",
+        Error::Io(_) => "it could not be read",
+        Error::NoItemsFound => "no section found",
+        Error::SectionTooLarge => "a section is too large",
+        _ => "it is not valid PEM",
     }
 }
 
@@ -480,6 +497,23 @@ mod pem_tests {
         }
         let plain = b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n";
         assert_eq!(check_pem(plain, PemKind::PrivateKey), Ok(()));
+    }
+
+    /// A key whose line breaks were lost (on the way through a variable or a secret store),
+    /// in the file of certificates: the PEM reader's error quotes the line it stopped at,
+    /// the key; what is said names the problem alone.
+    #[test]
+    fn a_broken_pem_file_is_described_without_its_content() {
+        let mangled = b"-----BEGIN PRIVATE KEY----- TUlHSEFnRUFNQk1HU0VDUkVU \
+                        -----END PRIVATE KEY-----\n";
+        let unterminated = b"-----BEGIN CERTIFICATE-----\nTUlHSEFnRUFNQk1HU0VDUkVU\n";
+        for pem in [&mangled[..], &unterminated[..]] {
+            let err = check_pem(pem, PemKind::Certificates).unwrap_err();
+            assert!(err.starts_with("a PEM file of certificates ("), "{err}");
+            for leaked in ["TUlH", "84, 85", "PRIVATE"] {
+                assert!(!err.contains(leaked), "{err}");
+            }
+        }
     }
 }
 

@@ -270,8 +270,10 @@ pub(crate) const MIN_LONE_SECRET: usize = 6;
 /// `message` with every occurrence of any of `secrets` (longest first where several start at
 /// one place) replaced by `<redacted>` (`<redacted>@` for a user-info with its `@`,
 /// `?<redacted>` for a query with its `?`), in one pass over `message`: a secret is never
-/// looked for inside the marker put for another.
+/// looked for inside the marker put for another. The start of a secret that a cut of a
+/// peer's words ended (the cut's mark follows it) is redacted too.
 pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
+    let cut = message.contains(crate::text::CUT_MARK);
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(c) = rest.chars().next() {
@@ -289,13 +291,40 @@ pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
                 }
                 rest = &rest[secret.len()..];
             }
-            None => {
-                out.push(c);
-                rest = &rest[c.len_utf8()..];
-            }
+            None => match cut_secret_len(rest, secrets).filter(|_| cut) {
+                // The start of a secret that a cut ended: as much of it is one.
+                Some(len) => {
+                    out.push_str("<redacted>");
+                    rest = &rest[len..];
+                }
+                None => {
+                    out.push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            },
         }
     }
     out
+}
+
+/// The length of the start of a secret that `text` begins with, when the cut of a peer's
+/// words ends it there (`text` goes on with the cut's mark): the rest of the secret was cut
+/// off, and what is left of it is still part of it.
+fn cut_secret_len(text: &str, secrets: &[String]) -> Option<usize> {
+    // Only as far as the longest secret reaches: the mark of a cut further on ends no secret
+    // starting here.
+    let longest = secrets.iter().map(String::len).max().unwrap_or(0);
+    let reach = crate::value::floor_char_boundary(text, longest + 1);
+    let cut_at = text[..reach].find(crate::text::CUT_MARK)?;
+    secrets
+        .iter()
+        .any(|secret| {
+            cut_at > 0
+                && cut_at < secret.len()
+                && secret.is_char_boundary(cut_at)
+                && secret[..cut_at] == text[..cut_at]
+        })
+        .then_some(cut_at)
 }
 
 /// The user name, password and query of `url` as the HTTP client's parser serializes them,

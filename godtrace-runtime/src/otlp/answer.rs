@@ -5,8 +5,7 @@
 //! Read from at most the bytes the transport kept of the answer, with the protocol's own types;
 //! anything that does not decode (a proxy's error page, a truncated body) says nothing, and the
 //! request counts as accepted.
-use crate::text::one_line;
-use crate::value::floor_char_boundary;
+use crate::text::one_line_cut;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message as _;
 use std::borrow::Cow;
@@ -18,7 +17,8 @@ use std::io::Read;
 pub(crate) struct Rejected {
     /// Spans (or data points) the receiver did not take.
     pub(crate) count: u64,
-    /// Why, in the receiver's words: at most [`MAX_MESSAGE`] bytes of them.
+    /// Why, in the receiver's words: at most [`MAX_MESSAGE`] bytes of them, and the mark of
+    /// the cut when they were more.
     pub(crate) message: String,
 }
 
@@ -45,7 +45,7 @@ pub(crate) fn rejected(response: &[u8]) -> Option<Rejected> {
     };
     // An int64: a negative count (a receiver's bug) rejects nothing.
     let count = u64::try_from(count).ok().filter(|&n| n > 0)?;
-    let message = one_line(&message[..floor_char_boundary(&message, MAX_MESSAGE)]);
+    let message = one_line_cut(&message, MAX_MESSAGE);
     Some(Rejected { count, message })
 }
 
@@ -99,13 +99,13 @@ struct RpcStatus {
 }
 
 /// What a failed request's answer says went wrong: the message of its `google.rpc.Status`,
-/// as one line of at most [`MAX_MESSAGE`] bytes; `None` when the body is not one (a proxy's
+/// as one line of at most [`MAX_MESSAGE`] bytes (and the cut's mark); `None` when the body is not one (a proxy's
 /// error page) or says nothing.
 #[cfg(feature = "otlp-http")]
 pub(crate) fn failure_message(body: &[u8]) -> Option<String> {
     let status = RpcStatus::decode(body).ok()?;
     let message = status.message.trim();
-    (!message.is_empty()).then(|| one_line(&message[..floor_char_boundary(message, MAX_MESSAGE)]))
+    (!message.is_empty()).then(|| one_line_cut(message, MAX_MESSAGE))
 }
 
 /// [`rejected`] of a gRPC answer's data: one frame (its compressed flag, its length, the
@@ -169,11 +169,11 @@ mod tests {
         assert_eq!(rejected.count, 1 << 62);
         assert_eq!(rejected.message, "over quota");
         let long = super::rejected(&response(3, &"x".repeat(10_000))).unwrap();
-        assert_eq!(long.message.len(), MAX_MESSAGE);
+        assert_eq!(long.message, format!("{}…", "x".repeat(MAX_MESSAGE)));
         // A cut through a character keeps what precedes it; control characters are escaped,
         // so the reason stays one line on stderr.
         let split = super::rejected(&response(3, &format!("{}é", "x".repeat(255)))).unwrap();
-        assert_eq!(split.message, "x".repeat(255));
+        assert_eq!(split.message, format!("{}…", "x".repeat(255)));
         let lines = super::rejected(&response(3, "bad\nspan \u{1b}[31mred")).unwrap();
         assert_eq!(lines.message, "bad\\nspan \\u{1b}[31mred");
         // An int64 below zero (a receiver's bug) rejects nothing.
@@ -198,7 +198,7 @@ mod tests {
         cut.truncate(64 << 10);
         let rejected = rejected(&cut).unwrap();
         assert_eq!(rejected.count, 5);
-        assert_eq!(rejected.message, "x".repeat(MAX_MESSAGE));
+        assert_eq!(rejected.message, format!("{}…", "x".repeat(MAX_MESSAGE)));
         let mut short = response(5, "over quota");
         short.truncate(short.len() - 2);
         let rejected = super::rejected(&short).unwrap();

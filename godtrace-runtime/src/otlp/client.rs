@@ -93,6 +93,13 @@ pub(crate) fn check_proxies(
     Ok(())
 }
 
+/// The value of proxy variable `name` as [`check_proxies`] reads it: one that is not UTF-8,
+/// which the HTTP client takes for unset (and goes direct), reads as text no proxy URL is.
+#[cfg(feature = "otlp-http")]
+pub(crate) fn proxy_var(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|value| value.into_string().unwrap_or_else(|_| "\u{fffd}".into()))
+}
+
 /// Whether `value` is a proxy URL the HTTP client can use: hyper-util's matcher, given it
 /// alone, takes it for a destination.
 #[cfg(feature = "otlp-http")]
@@ -180,6 +187,7 @@ pub(crate) fn tls_connector(
 /// `https://` target without a CA of its own.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 fn rustls_config(tls: &Tls, secure: bool) -> Result<rustls::ClientConfig, String> {
+    use crate::config::otlp::pem_problem;
     use rustls::RootCertStore;
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -189,7 +197,8 @@ fn rustls_config(tls: &Tls, secure: bool) -> Result<rustls::ClientConfig, String
     match &tls.ca {
         Some(ca) => {
             for cert in CertificateDer::pem_slice_iter(&ca.pem) {
-                let cert = cert.map_err(|e| format!("{}: {e:?}", ca.path.display()))?;
+                let cert =
+                    cert.map_err(|e| format!("{}: {}", ca.path.display(), pem_problem(&e)))?;
                 roots
                     .add(cert)
                     .map_err(|e| format!("{}: {e}", ca.path.display()))?;
@@ -210,7 +219,8 @@ fn rustls_config(tls: &Tls, secure: bool) -> Result<rustls::ClientConfig, String
         None => Ok(builder.with_no_client_auth()),
         Some((cert, key)) => {
             let chain: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&cert.pem).collect();
-            let chain = chain.map_err(|e| format!("{}: {e:?}", cert.path.display()))?;
+            let chain =
+                chain.map_err(|e| format!("{}: {}", cert.path.display(), pem_problem(&e)))?;
             // Never the key's content in a message: its path only.
             let key_der = PrivateKeyDer::from_pem_slice(&key.pem)
                 .map_err(|_| format!("{}: no private key", key.path.display()))?;

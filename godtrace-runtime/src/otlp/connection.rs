@@ -174,6 +174,10 @@ impl Dial {
     }
 }
 
+/// The most header bytes (as HTTP/2 counts them) an answer may carry: a receiver's answer
+/// has a few short ones.
+const MAX_HEADER_LIST: u32 = 64 << 10;
+
 /// The HTTP/2 handshake on `io`; the connection is then driven by a task of its own, which
 /// marks it ended when it ends.
 async fn handshake<T>(io: T) -> Result<Open, String>
@@ -183,6 +187,9 @@ where
     let (sender, connection) = h2::client::Builder::new()
         // The receiver sends nothing it was not asked for.
         .enable_push(false)
+        // An answer's headers bounded as its body is: h2 would otherwise buffer up to 16 MiB
+        // of a header block (CONTINUATION frames included) per connection.
+        .max_header_list_size(MAX_HEADER_LIST)
         .handshake::<T, Bytes>(io)
         .await
         .map_err(|e| format!("HTTP/2 handshake: {}", super::client::chain(&e)))?;

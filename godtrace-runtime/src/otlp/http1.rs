@@ -358,7 +358,7 @@ pub(crate) fn route(target: &OtlpTarget, endpoint: &Uri) -> Result<Route, String
     if super::client::is_loopback(&target.endpoint) {
         return Ok(Route::Direct);
     }
-    super::client::check_proxies(&target.endpoint, |name| std::env::var(name).ok())?;
+    super::client::check_proxies(&target.endpoint, super::client::proxy_var)?;
     let matcher = hyper_util::client::proxy::matcher::Matcher::from_env();
     let Some(intercept) = matcher.intercept(endpoint) else {
         return Ok(Route::Direct);

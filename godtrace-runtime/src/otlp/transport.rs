@@ -443,7 +443,14 @@ mod grpc {
         // a terminal).
         let message = headers
             .get(&GRPC_MESSAGE)
-            .map(|m| crate::text::one_line(&percent_decoded(&m.as_bytes()[..m.len().min(256)])))
+            .map(|m| {
+                let mut message =
+                    crate::text::one_line(&percent_decoded(&m.as_bytes()[..m.len().min(256)]));
+                if m.len() > 256 {
+                    message.push(crate::text::CUT_MARK);
+                }
+                message
+            })
             .unwrap_or_default();
         Some((code, message))
     }
@@ -490,6 +497,8 @@ mod grpc {
             Endless,
             /// Status OK after a partial success rejecting nothing, with a 70 KB message.
             LongOk,
+            /// Status OK with a 1 MiB header.
+            HugeHeaders,
         }
 
         /// The connections a test receiver accepted, and those the client closed.
@@ -535,6 +544,15 @@ mod grpc {
                                     let _ = respond.send_response(ok, true);
                                 }
                                 Answer::Refuse => respond.send_reset(h2::Reason::REFUSED_STREAM),
+                                Answer::HugeHeaders => {
+                                    let ok = http::Response::builder()
+                                        .header("content-type", "application/grpc")
+                                        .header("grpc-status", "0")
+                                        .header("x-padding", "p".repeat(1 << 20))
+                                        .body(())
+                                        .unwrap();
+                                    let _ = respond.send_response(ok, true);
+                                }
                                 Answer::LongOk => {
                                     if let Ok(mut body) = respond.send_response(grpc_head(), false)
                                     {
@@ -725,6 +743,20 @@ mod grpc {
                     .await;
                 assert_eq!(sent, Ok(None));
                 assert!(crate::otlp::transport::MAX_GRPC_ANSWER > long_partial_success().len());
+            });
+        }
+
+        /// An answer's headers are bounded as its body is (h2 would buffer 16 MiB of them):
+        /// a receiver that sends more is a failed export.
+        #[test]
+        fn huge_answer_headers_are_refused() {
+            run(async {
+                let (target, _) = receiver(|_, _| Answer::HugeHeaders).await;
+                let transport = Transport::new(&target, super::super::TRACES).unwrap();
+                let sent = transport
+                    .send_body(FRAME.to_vec(), std::future::pending())
+                    .await;
+                assert!(sent.is_err(), "{sent:?}");
             });
         }
 
@@ -1265,6 +1297,41 @@ mod http {
                     .await
                     .unwrap_err();
                 assert!(error.ends_with("HTTP 400 Bad Request"), "{error}");
+            });
+        }
+
+        /// The receiver's words are cut (at 256 bytes) before the secrets are looked for: a
+        /// configured value the cut splits is redacted as far as it goes, not printed.
+        #[test]
+        fn a_secret_the_cut_of_a_status_message_splits_is_redacted() {
+            run(async {
+                for kept in 1..6 {
+                    let message = format!("{} key=s3cr3t refused", "p".repeat(256 - 5 - kept));
+                    // The message's length as a two-byte varint (it is 265 to 269 bytes long).
+                    let len = message.len();
+                    let mut status = vec![
+                        0x08,
+                        0x03,
+                        0x12,
+                        (len & 0x7f) as u8 | 0x80,
+                        (len >> 7) as u8,
+                    ];
+                    status.extend_from_slice(message.as_bytes());
+                    let head = format!(
+                        "HTTP/1.1 403 Forbidden\r\nconnection: close\r\n\
+                         content-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+                        status.len()
+                    );
+                    let (url, _) = server(&[&head], Some(status)).await;
+                    let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                    let error = transport
+                        .send_body(b"spans".to_vec(), std::future::pending())
+                        .await
+                        .unwrap_err();
+                    let cut = &"s3cr3t"[..kept];
+                    assert!(error.contains(" key=<redacted>…"), "{kept}: {error}");
+                    assert!(!error.contains(&format!("={cut}")), "{kept}: {error}");
+                }
             });
         }
 

@@ -219,8 +219,12 @@ async fn screen_wallet(
     wallet: &str,
 ) -> Result<String, GatewayError> {
     godtrace::set_attribute("wallet.address", wallet.to_owned());
-    // Baggage rides along with the trace context to every service downstream.
-    let batch = godtrace::current_context().with_baggage([KeyValue::new("scan.batch", BATCH)]);
+    // Baggage rides along with the trace context to every service downstream. `with_baggage`
+    // replaces the context's baggage: added to what came in (none here, at the edge).
+    let cx = godtrace::current_context();
+    let mut entries = propagation::baggage(&cx);
+    entries.push(KeyValue::new("scan.batch", BATCH));
+    let batch = cx.with_baggage(entries);
     let verdict = score(batch, http, addr, wallet).await?;
     godtrace::set_attribute("risk.verdict", verdict.clone());
     if godtrace::links::is_exporting()

@@ -31,6 +31,37 @@ fn a_guard_dropped_out_of_order_leaves_the_others_current() {
     assert_eq!(godtrace::span_id(), None);
 }
 
+#[traced(operation = "sampled_out_loop", sample_rate = 0.0)]
+fn under_a_sampled_out_root(body: impl FnOnce()) {
+    body();
+}
+
+/// Under a root godtrace sampled out, a request kept as a new trace holds its step span as a
+/// struct would (`req` dropped first): the step is still current, and what it calls is
+/// recorded under it, not taken for part of the sampled-out root.
+#[test]
+fn a_kept_span_left_before_its_child_under_a_sampled_out_root_keeps_the_child_current() {
+    let c = testing::capture();
+    under_a_sampled_out_root(|| {
+        let request = godtrace::span_builder("request")
+            .parent(&godtrace::otel::Context::new())
+            .start();
+        let step = godtrace::span("step");
+        drop(request);
+        {
+            let _query = godtrace::span("query");
+        }
+        drop(step);
+        // Then the sampled-out root is current again: nothing under it is recorded.
+        let _unrecorded = godtrace::span("after_the_request");
+    });
+    let (step, query) = (c.span("step"), c.span("query"));
+    assert_eq!(query.parent_span_id, Some(step.span_id));
+    assert_eq!(query.trace_id, c.span("request").trace_id);
+    assert!(c.spans_named("after_the_request").is_empty());
+    assert!(c.spans_named("sampled_out_loop").is_empty());
+}
+
 #[traced(operation = "make_guard")]
 fn make_guard() -> godtrace::SpanGuard {
     godtrace::span("outlives_its_call")

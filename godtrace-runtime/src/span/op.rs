@@ -901,7 +901,7 @@ impl MadeCurrent {
             current::remove(live);
         }
         drop(self.attached);
-        sampled_out::release_out_of_order(self.marked, span.scope);
+        sampled_out::release(self.marked);
     }
 }
 

@@ -44,7 +44,7 @@ fn a_kept_span_left_before_its_child_under_a_sampled_out_root_keeps_the_child_cu
     let c = testing::capture();
     under_a_sampled_out_root(|| {
         let request = godtrace::span_builder("request")
-            .parent(&godtrace::otel::Context::new())
+            .parent(godtrace::otel::Context::new())
             .start();
         let step = godtrace::span("step");
         drop(request);

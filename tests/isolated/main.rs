@@ -43,4 +43,5 @@ mod propagation_hostile;
 mod propagation_trace_url;
 mod sampling_ratio;
 mod stack_depth;
+mod tracing_bridge_global;
 mod tracing_bridge_otel_off;

@@ -612,9 +612,13 @@ impl Drop for CarriedSpan {
 }
 
 /// Calls `f` with `span`, then drops it, both with the span's subscriber as this thread's
-/// default.
+/// default. A span of the global subscriber needs none: the thread's default is the global
+/// one unless set otherwise, and setting one where the thread's storage is being destroyed
+/// (a closure dropped by a thread-local's destructor) would take it away (`tracing` then
+/// counts a scoped default in the process, and reads this thread's, which is gone, as none).
 fn under_its_subscriber<R>(span: ::tracing::Span, f: impl FnOnce(&::tracing::Span) -> R) -> R {
-    match span.with_subscriber(|(_, dispatch)| dispatch.clone()) {
+    let scoped = span.with_subscriber(|(_, dispatch)| (!is_global(dispatch)).then(|| dispatch.clone()));
+    match scoped.flatten() {
         Some(dispatch) => ::tracing::dispatcher::with_default(&dispatch, move || {
             let output = f(&span);
             drop(span);
@@ -622,6 +626,16 @@ fn under_its_subscriber<R>(span: ::tracing::Span, f: impl FnOnce(&::tracing::Spa
         }),
         None => f(&span),
     }
+}
+
+/// Whether `dispatch` is the global subscriber's (`set_global_default`, `init()`): `tracing`
+/// says so only in its `Debug` text (`Dispatch::Global(..)`, against `Dispatch::Scoped(..)`).
+/// Any other text reads as scoped, which sets it as the default as before.
+fn is_global(dispatch: &::tracing::Dispatch) -> bool {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let _ = write!(text, "{dispatch:?}");
+    text.starts_with("Dispatch::Global")
 }
 
 /// The id of the `tracing` span entered last on this thread, when its godtrace span is

@@ -4,35 +4,70 @@
 //! an HTTP client's error names the URL it failed on, API key and all.
 use std::borrow::Cow;
 
-/// `text` with every URL in it (`scheme://…`, up to a space, a quote or a bracket) redacted
-/// as [`url`] says; `None` when there is nothing to redact.
+/// `text` with every URL in it redacted as [`url`] says; `None` when there is nothing to
+/// redact. A URL is `scheme://` and what follows, up to a space, a `"`, `<`, `>` or a
+/// backtick, or the next URL (two written together, or one in another's query): user-info
+/// may hold brackets and quotes, an IPv6 host brackets. Punctuation that ends a sentence or a
+/// bracket around the URL (`).,;:'!]}`) is left out of its end. When `text` was cut (it
+/// ends with `…`, or with the attribute limit's marker), a URL the cut ends inside its
+/// authority has that authority redacted whole: its `@` may have been cut off.
 pub(crate) fn urls_in(text: &str) -> Option<String> {
-    if !text.contains("://") {
+    let separators: Vec<usize> = text.match_indices("://").map(|(at, _)| at).collect();
+    if separators.is_empty() {
         return None;
     }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    let mut changed = false;
-    while let Some(separator) = rest.find("://") {
-        // The scheme: the letters, digits, `+`, `-` and `.` right before `://`.
-        let scheme_len = rest[..separator]
-            .bytes()
+    let body = text
+        .strip_suffix(crate::value::TRUNCATION_MARKER)
+        .or_else(|| text.strip_suffix('…'));
+    let (body, cut) = match body {
+        Some(body) => (body, true),
+        None => (text, false),
+    };
+    // Each URL's scheme, back from its `://`, no further than the URL before it.
+    let mut starts = Vec::with_capacity(separators.len());
+    let mut floor = 0;
+    for &separator in &separators {
+        let scheme_len = body.as_bytes()[floor.min(separator)..separator.min(body.len())]
+            .iter()
             .rev()
             .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
             .count();
-        let start = separator - scheme_len;
-        let end = rest[separator + 3..]
-            .find(|c: char| c.is_whitespace() || "\"'<>()[]{}`|^\\".contains(c))
-            .map_or(rest.len(), |i| separator + 3 + i);
-        out.push_str(&rest[..start]);
-        let found = &rest[start..end];
-        let redacted = url(found);
-        changed |= redacted != found;
-        out.push_str(&redacted);
-        rest = &rest[end..];
+        starts.push(separator.min(body.len()) - scheme_len);
+        floor = separator + 3;
     }
-    out.push_str(rest);
-    changed.then_some(out)
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (i, (&start, &separator)) in starts.iter().zip(&separators).enumerate() {
+        if separator + 3 > body.len() || start < at {
+            continue;
+        }
+        let limit = starts
+            .get(i + 1)
+            .map_or(body.len(), |&next| next.max(separator + 3));
+        let mut end = body[separator + 3..limit]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '`'))
+            .map_or(limit, |e| separator + 3 + e);
+        let reaches_cut = cut && end == body.len();
+        while end > separator + 3
+            && body[..end].ends_with([')', '.', ',', ';', ':', '\'', '!', ']', '}'])
+            && !reaches_cut
+        {
+            end -= 1;
+        }
+        out.push_str(&body[at..start]);
+        let found = &body[start..end];
+        let authority_open = !found[separator - start + 3..].contains(['/', '?', '#', '@']);
+        if reaches_cut && authority_open {
+            out.push_str(&found[..separator - start + 3]);
+            out.push_str("REDACTED");
+        } else {
+            out.push_str(&url(found));
+        }
+        at = end;
+    }
+    out.push_str(&body[at..]);
+    out.push_str(&text[body.len()..]);
+    (out != text).then_some(out)
 }
 
 /// The path parameters whose values are session ids (the servlet specification's
@@ -247,6 +282,46 @@ mod tests {
             urls_in("\"https://u:p@h\" and <ftp://h/?token=t>").as_deref(),
             Some("\"https://REDACTED:REDACTED@h\" and <ftp://h/?token=REDACTED>")
         );
+        // An IPv6 host; a password with brackets and quotes; two URLs written together, and
+        // one in another's query.
+        let cases = [
+            (
+                "for url (http://[::1]:8080/v1?api_key=S1)",
+                "for url (http://[::1]:8080/v1?api_key=REDACTED)",
+            ),
+            (
+                "postgres://app:SEC(RET3)@db/x and redis://:it'sS4@r:6379.",
+                "postgres://REDACTED:REDACTED@db/x and redis://REDACTED:REDACTED@r:6379.",
+            ),
+            (
+                "http://u:S6@a.example,http://u:S7@b.example;ftp://u:S8@c/",
+                "http://REDACTED:REDACTED@a.example,http://REDACTED:REDACTED@b.example;\
+                 ftp://REDACTED:REDACTED@c/",
+            ),
+            (
+                "https://h/login?next=https://admin:S10@internal/&x=1",
+                "https://h/login?next=https://REDACTED:REDACTED@internal/&x=1",
+            ),
+        ];
+        for (text, redacted) in cases {
+            assert_eq!(urls_in(text).as_deref(), Some(redacted), "{text}");
+        }
+    }
+
+    /// A text cut short (at the attribute limit) may end inside a URL's user-info, its `@`
+    /// cut off: the authority is redacted whole; a query's value is as any other.
+    #[test]
+    fn a_url_cut_inside_its_authority_is_redacted_whole() {
+        assert_eq!(
+            urls_in("failed: postgres://admin:hun…[truncated]").as_deref(),
+            Some("failed: postgres://REDACTED…[truncated]")
+        );
+        assert_eq!(
+            urls_in("failed: https://h/x?api_key=SEC…").as_deref(),
+            Some("failed: https://h/x?api_key=REDACTED…")
+        );
+        assert_eq!(urls_in("see https://docs.rs/x…"), None);
+        assert_eq!(urls_in("ends with https://"), None);
     }
 
     /// A session id in a path parameter (`;jsessionid=`) is a credential: scrubbed, as the

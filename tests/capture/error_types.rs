@@ -236,3 +236,26 @@ fn credentials_in_urls_of_error_and_panic_texts_are_redacted() {
         Some(&Value::from(redacted))
     );
 }
+
+#[traced(operation = "errors.long_with_a_url")]
+fn long_error_with_a_url() -> Result<(), String> {
+    Err(format!(
+        "{} postgres://admin:hunter2SECRET@db.internal/app",
+        "x".repeat(990)
+    ))
+}
+
+/// An error's text is cut at the attribute limit before its URLs are read: a cut inside
+/// a URL's user-info (its `@` gone) still redacts what is left of it.
+#[test]
+fn a_url_the_attribute_limit_cuts_is_redacted_as_far_as_it_goes() {
+    let c = testing::capture();
+    assert!(long_error_with_a_url().is_err());
+    let span = c.span("errors.long_with_a_url");
+    let message = span.error_message().expect("failed");
+    assert!(
+        message.ends_with("postgres://REDACTED…[truncated]"),
+        "{message}"
+    );
+    assert!(!message.contains("hun"), "{message}");
+}

@@ -1300,3 +1300,26 @@ fn instrument_in_a_traced_async_trait_impl_covers_the_body_in_either_order() {
         assert_eq!(span.parent_span_id, Some(call.span_id), "{instrumented}");
     }
 }
+
+#[tracing::instrument(err)]
+fn fetches_with_a_key() -> Result<(), String> {
+    Err("GET https://u:pw@h.example/?api_key=k3y failed".into())
+}
+
+/// The error `#[instrument(err)]` records (and any error value) is the text a traced call's
+/// status would show: the credentials in its URLs are redacted there too.
+#[test]
+fn credentials_in_urls_of_recorded_errors_are_redacted() {
+    let c = testing::capture();
+    let _default = bridged();
+    assert!(fetches_with_a_key().is_err());
+    let span = c.span("fetches_with_a_key");
+    let redacted = "GET https://REDACTED:REDACTED@h.example/?api_key=REDACTED failed";
+    let event = span.event("exception").expect("the error's event");
+    assert_eq!(
+        event.attr("exception.message"),
+        Some(&Value::from(redacted)),
+        "{span:#?}"
+    );
+    assert_eq!(span.error_message(), Some(redacted));
+}

@@ -82,7 +82,7 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
                 ));
             }
             let async_fn = f.sig.asyncness.is_some();
-            if (async_fn || matches!(shape(&f.sig), Shape::ReturnsFuture { boxed: true }))
+            if (async_fn || matches!(shape(&f.sig), Shape::ReturnsFuture { .. }))
                 && let Some((attr, path)) =
                     (f.attrs.iter()).find_map(|a| Some((a, must_see(a, async_fn)?)))
             {
@@ -127,9 +127,9 @@ pub(super) fn must_see_the_async_fn(attr: &Attribute) -> bool {
 
 /// The attribute's path (or that of an attribute its `cfg_attr` applies) that must see the
 /// fn before `#[traced]` rewrites it: on an `async fn`, a runtime's entry or
-/// `#[instrument]`; on a fn returning a boxed future (`async_fn` false: what `#[async_trait]`
-/// makes of an `async fn`), `#[instrument]`, which instruments the `Box::pin(async move ..)`
-/// it finds there.
+/// `#[instrument]`; on a fn returning a future (`async_fn` false: also what `#[async_trait]`
+/// makes of an `async fn`), `#[instrument]`, which instruments the `async move` block (or
+/// `Box::pin(async move ..)`) it finds there.
 fn must_see(attr: &Attribute, async_fn: bool) -> Option<syn::Path> {
     (applied_paths(&attr.meta).into_iter())
         .find(|path| last_ident_is(path, "instrument") || (async_fn && is_runtime_entry(path)))
@@ -156,7 +156,7 @@ fn below_traced_error(attr: &Attribute, path: &syn::Path, async_fn: bool) -> syn
         )
     } else {
         format!(
-            "on a fn returning a boxed future (what `#[async_trait]` makes of an `async fn`), `#[{name}]` must see the `Box::pin(async move ..)` it returns, or its span ends when the future is made, before the body runs"
+            "on a fn returning a future (as `#[async_trait]` makes of an `async fn`), `#[{name}]` must see the `async move` block it returns, or its span ends when the future is made, before the body runs"
         )
     };
     syn::Error::new_spanned(attr, format!("put `#[traced]` below `#[{name}]`: {why}"))

@@ -617,7 +617,8 @@ impl Drop for CarriedSpan {
 /// (a closure dropped by a thread-local's destructor) would take it away (`tracing` then
 /// counts a scoped default in the process, and reads this thread's, which is gone, as none).
 fn under_its_subscriber<R>(span: ::tracing::Span, f: impl FnOnce(&::tracing::Span) -> R) -> R {
-    let scoped = span.with_subscriber(|(_, dispatch)| (!is_global(dispatch)).then(|| dispatch.clone()));
+    let scoped =
+        span.with_subscriber(|(_, dispatch)| (!is_global(dispatch)).then(|| dispatch.clone()));
     match scoped.flatten() {
         Some(dispatch) => ::tracing::dispatcher::with_default(&dispatch, move || {
             let output = f(&span);

@@ -277,10 +277,18 @@ pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(c) = rest.chars().next() {
-        match secrets
+        let whole = secrets
             .iter()
-            .find(|secret| rest.starts_with(secret.as_str()))
-        {
+            .find(|secret| rest.starts_with(secret.as_str()));
+        // The start of a longer secret the cut ended goes whole, rather than leave what of it
+        // follows a shorter one.
+        let cut_len = if cut {
+            cut_secret_len(rest, secrets)
+        } else {
+            None
+        };
+        let whole = whole.filter(|secret| cut_len.is_none_or(|len| secret.len() >= len));
+        match whole {
             Some(secret) => {
                 if secret.starts_with('?') {
                     out.push('?');
@@ -291,7 +299,7 @@ pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
                 }
                 rest = &rest[secret.len()..];
             }
-            None => match cut_secret_len(rest, secrets).filter(|_| cut) {
+            None => match cut_len {
                 // The start of a secret that a cut ended: as much of it is one.
                 Some(len) => {
                     out.push_str("<redacted>");
@@ -394,6 +402,30 @@ pub(crate) fn with_grpc_scheme(value: &str, protocol: Protocol, insecure: bool) 
 
 #[cfg(test)]
 mod tests {
+
+    /// A cut of a peer's words may end inside a secret: what is left of it is redacted, also
+    /// when a shorter secret is its start (a header's value and the token it holds).
+    #[test]
+    fn the_start_of_a_secret_a_cut_ends_is_redacted() {
+        let secrets = ["Bearer s3cr3t99xyz".to_owned(), "s3cr3t".to_owned()];
+        assert_eq!(
+            replace_all_at_once("auth=Bearer s3cr3t99…", &secrets),
+            "auth=<redacted>…"
+        );
+        // (Longest first, as the callers give them.)
+        let secrets = ["s3cr3t99xyz".to_owned(), "s3cr3t".to_owned()];
+        assert_eq!(
+            replace_all_at_once("token=s3cr3t99…", &secrets),
+            "token=<redacted>…"
+        );
+        assert_eq!(
+            replace_all_at_once("token=s3cr3t and s3cr3t99xyz", &secrets),
+            "token=<redacted> and <redacted>"
+        );
+        // Without a cut's mark, nothing is taken for the start of a secret.
+        assert_eq!(replace_all_at_once("token=s3c", &secrets), "token=s3c");
+    }
+
     use super::*;
 
     #[test]

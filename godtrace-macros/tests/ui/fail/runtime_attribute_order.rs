@@ -57,6 +57,12 @@ fn boxed(
     Box::pin(async move {})
 }
 
+#[traced]
+#[tracing::instrument]
+fn unboxed() -> impl std::future::Future<Output = u8> {
+    async move { 1 }
+}
+
 #[async_trait::async_trait]
 trait Scorer {
     async fn score(&self) -> u8;

@@ -245,16 +245,10 @@ fn attribute(key: Cow<'static, str>, v: Value) -> KeyValue {
     )
 }
 
-/// An event's attributes, bounded: the first ones up to the event attribute count limit are
-/// converted and kept, the rest only counted.
+/// An event's attributes, bounded: one per key, as [`EventAttributes::gather`] keeps them.
 fn event_attributes<K: Into<Cow<'static, str>>>(
     attributes: impl IntoIterator<Item = (K, Value)>,
 ) -> EventAttributes {
-    let mut attributes = attributes.into_iter();
-    let kept = attributes
-        .by_ref()
-        .take(crate::config::limits::event_attributes())
-        .map(|(k, v)| attribute(k.into(), v))
-        .collect();
-    EventAttributes::new(kept, attributes.count())
+    let attributes = attributes.into_iter().map(|(k, v)| attribute(k.into(), v));
+    EventAttributes::gather(attributes, 0)
 }

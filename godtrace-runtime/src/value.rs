@@ -187,6 +187,10 @@ pub(crate) fn bounded_key(key: Cow<'static, str>) -> Cow<'static, str> {
     }
 }
 
+/// How many attributes are looked up one by one before a hash index serves (see
+/// [`EventAttributes::gather`]).
+const INDEXED_PAST: usize = 32;
+
 /// An event's attributes: at most the event attribute count limit
 /// (`OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, default 128), and how many more were dropped.
 pub(crate) struct EventAttributes {
@@ -195,14 +199,43 @@ pub(crate) struct EventAttributes {
 }
 
 impl EventAttributes {
-    /// The first of `kept` up to the limit, one per key (see [`one_per_key`]), after `dropped`
-    /// others were left out already.
-    pub(crate) fn new(mut kept: Vec<KeyValue>, dropped: usize) -> EventAttributes {
+    /// `attributes` one per key, each new key kept while the limit leaves room and a key given
+    /// again taking its new value (as a span's attribute set again does), after `dropped`
+    /// others were left out already; keys are looked up in a hash index once past a few, so
+    /// that the work stays linear whatever the configured limit.
+    pub(crate) fn gather(
+        attributes: impl IntoIterator<Item = KeyValue>,
+        dropped: usize,
+    ) -> EventAttributes {
         let limit = crate::config::limits::event_attributes();
-        let over = kept.len().saturating_sub(limit);
-        kept.truncate(limit);
-        let keyless = one_per_key(&mut kept);
-        let dropped = dropped.saturating_add(keyless).saturating_add(over);
+        let mut kept: Vec<KeyValue> = Vec::new();
+        let mut index: Option<std::collections::HashMap<opentelemetry::Key, usize>> = None;
+        let mut dropped = dropped;
+        for attribute in attributes {
+            if attribute.key.as_str().is_empty() {
+                dropped = dropped.saturating_add(1);
+                continue;
+            }
+            let found = match &index {
+                Some(index) => index.get(&attribute.key).copied(),
+                None => kept.iter().position(|k| k.key == attribute.key),
+            };
+            match found {
+                Some(at) => kept[at].value = attribute.value,
+                None if kept.len() < limit => {
+                    if let Some(index) = &mut index {
+                        index.insert(attribute.key.clone(), kept.len());
+                    } else if kept.len() == INDEXED_PAST {
+                        let built = kept.iter().enumerate().map(|(at, k)| (k.key.clone(), at));
+                        let mut built: std::collections::HashMap<_, _> = built.collect();
+                        built.insert(attribute.key.clone(), kept.len());
+                        index = Some(built);
+                    }
+                    kept.push(attribute);
+                }
+                None => dropped = dropped.saturating_add(1),
+            }
+        }
         EventAttributes {
             kept,
             dropped: u32::try_from(dropped).unwrap_or(u32::MAX),
@@ -226,7 +259,7 @@ impl EventAttributes {
 
 impl From<Vec<KeyValue>> for EventAttributes {
     fn from(kept: Vec<KeyValue>) -> EventAttributes {
-        EventAttributes::new(kept, 0)
+        EventAttributes::gather(kept, 0)
     }
 }
 

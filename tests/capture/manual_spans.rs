@@ -484,3 +484,21 @@ fn set_error_keeps_the_last_description_bounded() {
         Some("the reason")
     );
 }
+
+/// An event's attribute given again past the count limit takes its new value, as a span's
+/// attribute set again does.
+#[test]
+fn an_event_attribute_given_again_past_the_limit_takes_its_last_value() {
+    let c = testing::capture();
+    let span = godtrace::span("manual.event_keys");
+    let mut attributes: Vec<(String, godtrace::otel::Value)> = (0..128)
+        .map(|i| (format!("k{i}"), godtrace::otel::Value::from(0i64)))
+        .collect();
+    attributes.push(("k0".into(), godtrace::otel::Value::from(999i64)));
+    span.add_event("e", attributes);
+    drop(span);
+    let span = c.span("manual.event_keys");
+    let event = span.event("e").expect("the event");
+    assert_eq!(event.attr("k0"), Some(&godtrace::otel::Value::from(999i64)));
+    assert_eq!(event.attributes.len(), 128);
+}

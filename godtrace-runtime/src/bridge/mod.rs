@@ -23,7 +23,7 @@ pub(crate) fn bounded_event_attributes(mut attributes: Vec<KeyValue>) -> EventAt
             attribute.value = value::bounded_value(whole, limit);
         }
     }
-    EventAttributes::new(attributes, 0)
+    EventAttributes::gather(attributes, 0)
 }
 
 /// The ids to print beside a log line: the innermost current span's, if any.

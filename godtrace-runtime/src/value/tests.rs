@@ -169,7 +169,7 @@ fn an_event_keeps_its_first_attributes_and_counts_the_others() {
     let attributes: Vec<KeyValue> = (0..1000)
         .map(|i| KeyValue::new(format!("k{i}"), i))
         .collect();
-    let (kept, dropped) = EventAttributes::new(attributes, 7).into_parts();
+    let (kept, dropped) = EventAttributes::gather(attributes, 7).into_parts();
     assert_eq!(kept.len(), crate::config::limits::DEFAULT_COUNT_LIMIT);
     assert_eq!(kept[0], KeyValue::new("k0", 0));
     assert_eq!(
@@ -308,4 +308,21 @@ fn f32_reads_as_it_prints_and_non_zero_integers_are_integers() {
     );
     let wide = std::num::NonZeroU64::new(u64::MAX).unwrap();
     assert_eq!(wide.typed_value(), Value::from(u64::MAX.to_string()));
+}
+
+/// A key given again past the count limit takes its new value, as on a span, and is not
+/// counted dropped: only new keys past the limit are.
+#[test]
+fn an_event_key_given_again_past_the_limit_takes_its_last_value() {
+    let limit = crate::config::limits::DEFAULT_COUNT_LIMIT;
+    let mut attributes: Vec<KeyValue> = (0..limit)
+        .map(|i| KeyValue::new(format!("k{i}"), 0))
+        .collect();
+    attributes.push(KeyValue::new("k0", 999));
+    attributes.push(KeyValue::new("new", 1));
+    attributes.push(KeyValue::new("", 1));
+    let (kept, dropped) = EventAttributes::gather(attributes, 0).into_parts();
+    assert_eq!(kept.len(), limit);
+    assert_eq!(kept[0], KeyValue::new("k0", 999));
+    assert_eq!(dropped, 2, "the new key and the empty one");
 }

@@ -267,8 +267,8 @@ impl From<Vec<KeyValue>> for EventAttributes {
 /// key was first given (the specification: a key given again replaces the value; OTLP's
 /// attributes are a map, whose repeated keys a backend may reject), and none with an empty
 /// key (the specification: a key is a non-empty string). Returns how many empty keys were left
-/// out. Quadratic in the count, which callers bound (a `tracing` call site's fields, the event
-/// attribute limit).
+/// out. Quadratic in the count, which the caller bounds (a `tracing` call site's fields).
+#[cfg(feature = "tracing")]
 pub(crate) fn one_per_key(attributes: &mut Vec<KeyValue>) -> usize {
     if plainly_one_per_key(attributes) {
         return 0;
@@ -300,6 +300,7 @@ pub(crate) fn one_per_key(attributes: &mut Vec<KeyValue>) -> usize {
 /// comparing keys: each key's length and end bytes pick one bit of 64, and no bit is picked
 /// twice. `false` (the keys are then compared) when two keys pick the same bit, as equal keys
 /// do, or one is empty.
+#[cfg(feature = "tracing")]
 fn plainly_one_per_key(attributes: &[KeyValue]) -> bool {
     let mut picked = 0u64;
     for attribute in attributes {

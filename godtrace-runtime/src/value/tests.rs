@@ -203,6 +203,7 @@ fn push_attribute_appends_in_order_and_grows_a_full_list() {
 /// long, with and without repeated or empty keys, so that its shortcut for lists whose keys
 /// are plainly distinct never changes what it returns.
 #[test]
+#[cfg(feature = "tracing")]
 fn one_per_key_keeps_the_first_place_and_the_last_value_of_each_key() {
     let names = [
         "",

@@ -55,6 +55,13 @@ pub(super) fn remove(live: &Live) {
     live::remove_current(live);
 }
 
+/// Whether a span entered after `live` is still on this thread's list (`live` is not the
+/// innermost current span).
+#[inline]
+pub(super) fn has_spans_above(live: &Live) -> bool {
+    live::has_spans_above(live)
+}
+
 /// Takes off this thread's list the spans entered above `live` and left there: see
 /// `live::leave_above`.
 #[inline]

@@ -167,12 +167,8 @@ pub(super) struct ThisThread {
     top: Cell<Option<Link>>,
     /// The mark of the sampled-out root this thread runs under (`sampled_out`); 0 for none.
     pub(super) sampled_out_root: Cell<u64>,
-    /// The number of the innermost hold of a sampled-out-root mark still in place on this
-    /// thread (`sampled_out::hold`): holds are numbered from 1 by their depth; 0 for none.
-    pub(super) top_hold: Cell<u64>,
-    /// How many holds left before a hold made after them (`sampled_out::release`), waiting
-    /// for it to leave.
-    pub(super) holds_left_early: Cell<u32>,
+    /// How many spans current on this thread hold a sampled-out-root mark (`sampled_out`).
+    pub(super) marks_held: Cell<u32>,
     /// The state of this thread's random generator (`sampling`); 0 until it is seeded.
     pub(super) random: Cell<u64>,
     /// Whether OpenTelemetry's context can be read on this thread (see
@@ -196,8 +192,7 @@ thread_local! {
         ThisThread {
             top: Cell::new(None),
             sampled_out_root: Cell::new(0),
-            top_hold: Cell::new(0),
-            holds_left_early: Cell::new(0),
+            marks_held: Cell::new(0),
             random: Cell::new(0),
             otel_context_usable: Cell::new(None),
             spares: [const { Cell::new(NonNull::dangling()) }; MAX_SPARES],
@@ -341,6 +336,13 @@ pub(super) fn remove_current(live: &Live) {
     } else if live.linked.get() {
         unlink_below_top(live);
     }
+}
+
+/// Whether `live` is on this thread's list with a span entered after it still there (it is
+/// not the top).
+#[inline]
+pub(super) fn has_spans_above(live: &Live) -> bool {
+    live.linked.get() && !this_thread().top.get().is_some_and(|top| top.is(live))
 }
 
 /// Takes off this thread's list every span entered above `live` and still on it, which is

@@ -903,11 +903,17 @@ impl MadeCurrent {
     /// Undoes [`OpSpan::make_current`] of `span`, wherever it is on the thread's list.
     #[inline(always)]
     pub(super) fn undo(self, span: &OpSpan) {
+        // A recorded span entered after this one and still current holds the thread's mark
+        // (none), whatever this one held.
+        let entered_after = span
+            .live
+            .as_ref()
+            .is_some_and(|live| current::has_spans_above(live));
         if let Some(live) = &span.live {
             current::remove(live);
         }
         drop(self.attached);
-        sampled_out::release(self.marked);
+        sampled_out::release_out_of_order(self.marked, span.scope, entered_after);
     }
 }
 

@@ -7,46 +7,25 @@
 //! read under one root, and free when nothing reads them.
 use super::live::this_thread;
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-use std::cell::RefCell;
 
 /// The W3C Level 2 random-trace-id flag (`0x02`).
 pub(crate) const RANDOM: TraceFlags = TraceFlags::new(0x02);
 
-/// What [`hold`] replaced, to put back: the mark, and the hold it was made over.
+/// The mark [`hold`] replaced, to put back.
 #[derive(Clone, Copy)]
 pub(super) struct Held {
     previous: u64,
-    /// The number of the hold this one was made over (0: none); this one's is one more.
-    below: u64,
-}
-
-impl Held {
-    /// This hold's number: its depth, unique among the holds in place (a hold made at the
-    /// same depth later is made after this one has left, and every hold that left early below
-    /// a depth is passed over before the depth is reached again).
-    fn number(self) -> u64 {
-        self.below + 1
-    }
-}
-
-thread_local! {
-    /// The holds that left while a hold made after them was still in place (a manual guard
-    /// dropped out of order, one that outlives the traced call it was made in): what each
-    /// replaced, for the hold above it to put back when it leaves. Empty but for those.
-    static LEFT_EARLY: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Sets this thread's sampled-out-root mark (0: none, for a recorded span) for as long as a
-/// span is current; [`release`] puts back what it replaced, in whatever order the spans
-/// leave: the thread's mark is always that of the innermost hold still in place.
+/// span is current; [`release`] (or [`release_out_of_order`]) puts the previous one back.
+/// The thread counts the spans holding one: when none is left, it has no mark.
 #[inline(always)]
 pub(super) fn hold(mark: u64) -> Held {
     let this = this_thread();
-    let below = this.top_hold.get();
-    this.top_hold.set(below.wrapping_add(1));
+    this.marks_held.set(this.marks_held.get().wrapping_add(1));
     Held {
         previous: this.sampled_out_root.replace(mark),
-        below,
     }
 }
 
@@ -56,44 +35,51 @@ pub(super) fn mark() -> u64 {
     this_thread().sampled_out_root.get()
 }
 
-/// Undoes [`hold`]: when it is the innermost hold (a traced call, a poll, a scope, a guard
-/// dropped in order), what it replaced is back; else a hold made after it is current and
-/// stays so, and what this one replaced goes back when that one leaves (see [`LEFT_EARLY`]).
+/// Undoes [`hold`] for a span left in the reverse order it entered (a traced call, a poll, a
+/// scope): the previous mark is back, or none once no span holds one. A manual guard dropped
+/// out of order in between (see [`release_out_of_order`]) may have left this span's saved
+/// mark stale; the count then still clears it when the last holder leaves.
 #[inline(always)]
 pub(super) fn release(held: Held) {
     let this = this_thread();
-    if this.top_hold.get() == held.number() && this.holds_left_early.get() == 0 {
-        this.sampled_out_root.set(held.previous);
-        this.top_hold.set(held.below);
-        return;
-    }
-    release_out_of_order(held);
+    let holding = this.marks_held.get().saturating_sub(1);
+    this.marks_held.set(holding);
+    // A select, not a branch: this runs at the end of every traced call.
+    this.sampled_out_root
+        .set(if holding == 0 { 0 } else { held.previous });
 }
 
-/// [`release`] while holds are out of order.
-#[cold]
-#[inline(never)]
-fn release_out_of_order(held: Held) {
+/// Undoes [`hold`] of `mark` for a manual span's guard, which may be dropped in any order (a
+/// struct drops its fields first to last) or outlive the traced call it was made in: the
+/// previous mark is put back only while `mark` is still the thread's and no recorded span
+/// entered after this one is still current (`entered_after`: every recorded span holds the
+/// same mark, none, so the mark alone cannot tell), else a span held later is still current,
+/// or another already put back what was before; and none is left once no span holds one, so
+/// that a mark never outlives every span that held one.
+#[inline(always)]
+pub(super) fn release_out_of_order(held: Held, mark: u64, entered_after: bool) {
     let this = this_thread();
-    // Unreachable while the thread's storage is destroyed: the mark is then put back as if
-    // in order.
-    let _ = LEFT_EARLY.try_with(|left_early| {
-        let mut left_early = left_early.borrow_mut();
-        if this.top_hold.get() == held.number() {
-            // Innermost: what it replaced is back, passing over the holds below it that have
-            // left already (each put back what it replaced).
-            let mut back = held;
-            while let Some(at) = left_early.iter().position(|h| h.number() == back.below) {
-                back = left_early.swap_remove(at);
-            }
-            this.sampled_out_root.set(back.previous);
-            this.top_hold.set(back.below);
-        } else {
-            left_early.push(held);
-        }
-        this.holds_left_early
-            .set(u32::try_from(left_early.len()).unwrap_or(u32::MAX));
-    });
+    let holding = this.marks_held.get().saturating_sub(1);
+    this.marks_held.set(holding);
+    let current = this.sampled_out_root.get();
+    let back = if current == mark && !entered_after {
+        held.previous
+    } else {
+        current
+    };
+    this.sampled_out_root
+        .set(if holding == 0 { 0 } else { back });
+}
+
+/// Clears the mark after a traced call that started with none and held none (a kept root's
+/// quick path): whatever its body left behind is not under a sampled-out root, unless a span
+/// still holds it (a manual guard made in the body that outlives it).
+#[inline(always)]
+pub(super) fn clear_unheld() {
+    let this = this_thread();
+    if this.marks_held.get() == 0 {
+        this.sampled_out_root.set(0);
+    }
 }
 
 /// Under a root godtrace sampled out, the span context to show and propagate for it: valid
@@ -136,7 +122,7 @@ mod tests {
     static NEXT: AtomicU64 = AtomicU64::new(0x0123_4567_89ab_cdef);
 
     #[test]
-    fn the_mark_is_the_innermost_holds_in_any_order_of_leaving() {
+    fn a_mark_left_out_of_order_never_outlives_the_spans_holding_one() {
         // In order, a recorded span (0) inside a sampled-out root.
         let root = hold(44);
         let kept = hold(0);
@@ -148,41 +134,29 @@ mod tests {
         // Guards: a root left before its child (the same mark), and two roots left outer
         // first.
         let (root, child) = (hold(33), hold(33));
-        release(root);
-        assert_eq!(mark(), 33, "the child is still current");
-        release(child);
+        release_out_of_order(root, 33, false);
+        release_out_of_order(child, 33, false);
         assert_eq!(mark(), 0);
         let (outer, inner) = (hold(11), hold(22));
-        release(outer);
+        release_out_of_order(outer, 11, false);
         assert_eq!(mark(), 22, "the inner root is still current");
-        release(inner);
+        release_out_of_order(inner, 22, false);
         assert_eq!(mark(), 0);
-        // Two recorded spans under a sampled-out root, the outer one left first: the inner
-        // one is still current (recorded, so no mark), then the root's is back.
-        let (root, outer, inner) = (hold(66), hold(0), hold(0));
-        release(outer);
-        assert_eq!(mark(), 0, "the inner recorded span is still current");
-        release(inner);
-        assert_eq!(mark(), 66, "the root is current again");
-        release(root);
-        assert_eq!(mark(), 0);
-        // A guard left inside a traced call made under it, then the call: nothing is left.
+        // A guard left inside a traced call made under it: the call puts back the stale
+        // mark it saved, but it is the last holder.
         let guard = hold(55);
-        let call = hold(77);
-        release(guard);
-        assert_eq!(mark(), 77);
+        let call = hold(55);
+        release_out_of_order(guard, 55, false);
         release(call);
         assert_eq!(mark(), 0);
-        // A hold made at a depth freed by one that left: numbers stay unique.
-        let (a, b) = (hold(1), hold(2));
-        release(a);
-        let c = hold(3);
-        release(b);
-        assert_eq!(mark(), 3);
-        release(c);
+        // Two recorded spans under a sampled-out root, the outer one left first while the
+        // inner one is still current: the mark stays none until the inner one leaves.
+        let (root, outer, inner) = (hold(66), hold(0), hold(0));
+        release_out_of_order(outer, 0, true);
+        assert_eq!(mark(), 0, "the inner recorded span is still current");
+        release_out_of_order(inner, 0, false);
+        release_out_of_order(root, 66, false);
         assert_eq!(mark(), 0);
-        assert_eq!(this_thread().top_hold.get(), 0);
-        assert_eq!(this_thread().holds_left_early.get(), 0);
     }
 
     #[test]

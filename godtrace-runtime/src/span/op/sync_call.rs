@@ -385,9 +385,10 @@ fn end_kept<'a>(
     start: Tick,
     outcome: std::thread::Result<Returned<'a>>,
 ) -> Returned<'a> {
-    // `quick` holds no sampled-out root's mark: there was none to replace, and the body's
-    // holds put back what they replaced as they leave.
     current::remove(&live);
+    // `quick` keeps nothing under a sampled-out root's mark: there was none to replace, and
+    // none is left after the body, as `OpSpan::run_current_once` would restore it.
+    sampled_out::clear_unheld();
     let timing = Timing {
         histogram: site.include_duration.then_some(site),
         start,

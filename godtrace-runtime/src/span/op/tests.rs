@@ -811,7 +811,7 @@ static GIVEN_PARENT: CallSite = site("op.tests.given_parent", 1.0, true, true);
 #[test]
 fn a_span_that_cannot_be_attached_runs_its_call_and_leaves_no_mark_held() {
     let _capture = testing::capture();
-    let held = || super::super::live::this_thread().top_hold.get();
+    let held = || super::super::live::this_thread().marks_held.get();
     let before = held();
     let parent = other_codes_span(true);
     let call = || {

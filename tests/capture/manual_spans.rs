@@ -534,3 +534,33 @@ fn a_guard_a_sampled_out_task_holds_across_an_await_stays_in_it() {
             .is_empty()
     );
 }
+
+#[traced(operation = "manual.sampled_out_consumer", sample_rate = 0.0)]
+async fn sampled_out_task_holding_a_kept_guard(resume: tokio::sync::oneshot::Receiver<()>) {
+    let message = godtrace::span_builder("manual.message")
+        .parent(godtrace::otel::Context::new())
+        .start();
+    let _ = resume.await;
+    drop(message);
+}
+
+/// A recorded span's guard that a sampled-out task holds across an `.await` is the task's: a
+/// call the thread makes while the task waits is not made its child.
+#[test]
+fn a_kept_guard_a_sampled_out_task_holds_across_an_await_stays_in_it() {
+    let c = testing::capture();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (resume, resumed) = tokio::sync::oneshot::channel();
+    tokio::task::LocalSet::new().block_on(&runtime, async {
+        let task = tokio::task::spawn_local(sampled_out_task_holding_a_kept_guard(resumed));
+        tokio::task::yield_now().await;
+        kept_meanwhile();
+        let _ = resume.send(());
+        task.await.unwrap();
+    });
+    let meanwhile = c.span("manual.kept_meanwhile");
+    assert_eq!(meanwhile.parent_span_id, None, "{meanwhile:#?}");
+    assert_ne!(meanwhile.trace_id, c.span("manual.message").trace_id);
+}

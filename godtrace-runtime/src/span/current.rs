@@ -55,6 +55,19 @@ pub(super) fn remove(live: &Live) {
     live::remove_current(live);
 }
 
+/// The top of this thread's list, for [`leave_above_top`].
+#[inline(always)]
+pub(super) fn list_position() -> live::ListPosition {
+    live::list_position()
+}
+
+/// Takes off this thread's list the spans entered above `floor` and left there: see
+/// `live::leave_above_top`.
+#[inline]
+pub(super) fn leave_above_top(at: live::ListPosition) {
+    live::leave_above_top(at);
+}
+
 /// Whether a span entered after `live` is still on this thread's list (`live` is not the
 /// innermost current span).
 #[inline]

@@ -253,14 +253,17 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
 }
 
 /// Polls `inner` with the thread marked `mark` (a sampled-out root's), as its span would
-/// mark it; the previous mark is back on return and on unwind.
+/// mark it; the previous mark is back on return and on unwind, and the spans the poll entered
+/// and left current (a recorded span's guard held across an `.await`) are taken off the
+/// thread's list, as a traced future with a span of its own does (`Entry::Poll`): they are
+/// the task's, not the thread's.
 #[inline(always)]
 fn poll_marked<F: Future>(
     mark: u64,
     inner: Pin<&mut F>,
     task: &mut std::task::Context<'_>,
 ) -> Poll<F::Output> {
-    let _restore = RestoreMark(sampled_out::hold(mark));
+    let _restore = RestoreMark(sampled_out::hold(mark), current::list_position());
     if mark != 0 && current::shows_a_span() {
         let _hidden = current::hide_under_mark();
         return inner.poll(task);
@@ -268,12 +271,14 @@ fn poll_marked<F: Future>(
     inner.poll(task)
 }
 
-/// Puts back the thread's sampled-out-root mark it holds when dropped.
-struct RestoreMark(sampled_out::Held);
+/// Puts back the thread's sampled-out-root mark it holds, and the thread's list as it was
+/// (its top then), when dropped.
+struct RestoreMark(sampled_out::Held, super::live::ListPosition);
 
 impl Drop for RestoreMark {
     #[inline(always)]
     fn drop(&mut self) {
+        current::leave_above_top(self.1);
         sampled_out::release(self.0);
     }
 }

@@ -366,6 +366,59 @@ pub(super) fn leave_above(live: &Live) {
     }
 }
 
+/// Where this thread's list stands, to compare with later ([`leave_above_top`]): its top,
+/// never read through afterwards.
+#[derive(Clone, Copy)]
+pub(super) struct ListPosition(Option<Link>);
+
+/// This thread's list as it stands now (see [`ListPosition`]).
+#[inline(always)]
+pub(super) fn list_position() -> ListPosition {
+    ListPosition(this_thread().top.get())
+}
+
+/// Takes off this thread's list the spans entered since `at` (when the poll of a future with
+/// no span of its own began, a sampled-out call's) and left there, as [`leave_above`] does for
+/// a future with a span.
+#[inline(always)]
+pub(super) fn leave_above_top(at: ListPosition) {
+    let top = this_thread().top.get();
+    if top.map(|t| t.0) != at.0.map(|t| t.0) {
+        leave_above_top_slow(at);
+    }
+}
+
+/// [`leave_above_top`] with spans above: they are taken off down to the top at `at`, found
+/// by its address (it may have gone meanwhile: then the poll ended the span current when it
+/// began, a guard handed to it, and what was entered since cannot be told from what was
+/// there; the list is left as it is).
+#[cold]
+#[inline(never)]
+fn leave_above_top_slow(at: ListPosition) {
+    let top = &this_thread().top;
+    let mut found = top.get();
+    while let Some(entered) = found {
+        if at.0.is_some_and(|floor| floor.0 == entered.0) {
+            break;
+        }
+        // SAFETY: `entered` was read from this thread's list (its top, or a span's `prev`
+        // there), where it is.
+        found = unsafe { entered.get() }.prev.get();
+    }
+    if found.map(|f| f.0) != at.0.map(|f| f.0) {
+        return;
+    }
+    while let Some(entered) = top.get() {
+        if at.0.is_some_and(|floor| floor.0 == entered.0) {
+            return;
+        }
+        // SAFETY: `entered` was read from this thread's list, and is taken off it only below.
+        let entered = unsafe { entered.get() };
+        top.set(entered.prev.get());
+        entered.linked.set(false);
+    }
+}
+
 /// [`remove_current`] of a span on the list below its top: the span entered right above it
 /// (its `next`, kept up for a span below the top) now follows what it followed, and the span
 /// below it (if any) is followed by that one.

@@ -857,3 +857,54 @@ fn an_unfinished_future_that_cannot_enter_its_span_still_drops_its_inner_future(
     assert!(unwound.is_ok(), "the drop does not panic");
     assert!(dropped.get(), "the inner future was dropped");
 }
+
+/// Holds, from its first poll to its second, the guard of a span that is recorded (a new
+/// trace), as a sampled-out task holding it across an `.await`.
+struct HoldsAKeptGuard {
+    guard: Option<crate::SpanGuard>,
+    polls: u8,
+}
+
+impl Future for HoldsAKeptGuard {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        self.polls += 1;
+        if self.polls == 1 {
+            let guard = crate::span_builder("op.tests.held_kept")
+                .parent(Context::new())
+                .start();
+            self.guard = Some(guard);
+            return std::task::Poll::Pending;
+        }
+        self.guard = None;
+        std::task::Poll::Ready(())
+    }
+}
+
+/// A recorded span's guard that a sampled-out future holds between its polls is the task's:
+/// it is current in the poll that made it, not on the thread between polls (where other
+/// tasks run), and its drop in a later poll finds nothing left to take off.
+#[test]
+fn a_sampled_out_future_leaves_no_span_of_its_own_current_between_polls() {
+    let capture = testing::capture();
+    let inner = HoldsAKeptGuard {
+        guard: None,
+        polls: 0,
+    };
+    let mut future = Box::pin(Instrumented::new(start(&NEVER_AT_ROOT), inner, |_, _| {}));
+    let mut task = std::task::Context::from_waker(Waker::noop());
+    assert!(future.as_mut().poll(&mut task).is_pending());
+    assert_eq!(
+        current_span_context(),
+        None,
+        "the guard is not current between polls"
+    );
+    assert!(future.as_mut().poll(&mut task).is_ready());
+    drop(future);
+    assert_eq!(capture.spans_named("op.tests.held_kept").len(), 1);
+    assert_eq!(current_span_context(), None);
+}

@@ -510,24 +510,32 @@ async fn sampled_out_task_holding_a_guard(resume: tokio::sync::oneshot::Receiver
 #[traced(operation = "manual.kept_meanwhile", sample_rate = 1.0)]
 fn kept_meanwhile() {}
 
+/// Runs the task `made` makes on a current-thread runtime until it waits, calls
+/// `kept_meanwhile` on the thread, then lets the task finish. A guard is not `Send`: the task
+/// is spawned on a `LocalSet`.
+fn kept_call_while_waiting<F: std::future::Future<Output = ()> + 'static>(
+    made: fn(tokio::sync::oneshot::Receiver<()>) -> F,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (resume, resumed) = tokio::sync::oneshot::channel();
+    tokio::task::LocalSet::new().block_on(&runtime, async {
+        let task = tokio::task::spawn_local(made(resumed));
+        tokio::task::yield_now().await;
+        kept_meanwhile();
+        let _ = resume.send(());
+        task.await.unwrap();
+    });
+}
+
 /// A guard a sampled-out task holds across an `.await` stays in that task: a call the thread
 /// makes while the task waits is decided on its own (here kept), not taken for part of the
 /// task's dropped trace.
 #[test]
 fn a_guard_a_sampled_out_task_holds_across_an_await_stays_in_it() {
     let c = testing::capture();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let (resume, resumed) = tokio::sync::oneshot::channel();
-    // A guard is not `Send`: the task is spawned on a `LocalSet`.
-    tokio::task::LocalSet::new().block_on(&runtime, async {
-        let task = tokio::task::spawn_local(sampled_out_task_holding_a_guard(resumed));
-        tokio::task::yield_now().await;
-        kept_meanwhile();
-        let _ = resume.send(());
-        task.await.unwrap();
-    });
+    kept_call_while_waiting(sampled_out_task_holding_a_guard);
     assert_eq!(c.spans_named("manual.kept_meanwhile").len(), 1);
     assert!(
         c.spans_named("manual.guard_in_a_sampled_out_task")
@@ -549,17 +557,7 @@ async fn sampled_out_task_holding_a_kept_guard(resume: tokio::sync::oneshot::Rec
 #[test]
 fn a_kept_guard_a_sampled_out_task_holds_across_an_await_stays_in_it() {
     let c = testing::capture();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let (resume, resumed) = tokio::sync::oneshot::channel();
-    tokio::task::LocalSet::new().block_on(&runtime, async {
-        let task = tokio::task::spawn_local(sampled_out_task_holding_a_kept_guard(resumed));
-        tokio::task::yield_now().await;
-        kept_meanwhile();
-        let _ = resume.send(());
-        task.await.unwrap();
-    });
+    kept_call_while_waiting(sampled_out_task_holding_a_kept_guard);
     let meanwhile = c.span("manual.kept_meanwhile");
     assert_eq!(meanwhile.parent_span_id, None, "{meanwhile:#?}");
     assert_ne!(meanwhile.trace_id, c.span("manual.message").trace_id);

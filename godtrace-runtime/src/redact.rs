@@ -70,6 +70,16 @@ pub(crate) fn urls_in(text: &str) -> Option<String> {
     (out != text).then_some(out)
 }
 
+/// An error's text, as recorded (a panic's message, an error value of the `tracing`
+/// bridge), bounded already: its URLs redacted (a cut one as cut), then bounded again to the
+/// attribute limit, as `REDACTED` may be longer than what it replaced.
+pub(crate) fn error_text(text: String) -> String {
+    match urls_in(&text) {
+        Some(redacted) => crate::value::bounded_text(&redacted, crate::value::max_attribute_len()),
+        None => text,
+    }
+}
+
 /// The path parameters whose values are session ids (the servlet specification's
 /// `;jsessionid=`): the conventions say sensitive content in `url.path` "SHOULD be scrubbed
 /// when instrumentations can identify it". Matched without regard to case.

@@ -225,13 +225,12 @@ impl EventAttributes {
                 None if kept.len() < limit => {
                     if let Some(index) = &mut index {
                         index.insert(attribute.key.clone(), kept.len());
-                    } else if kept.len() == INDEXED_PAST {
-                        let built = kept.iter().enumerate().map(|(at, k)| (k.key.clone(), at));
-                        let mut built: std::collections::HashMap<_, _> = built.collect();
-                        built.insert(attribute.key.clone(), kept.len());
-                        index = Some(built);
                     }
                     kept.push(attribute);
+                    if index.is_none() && kept.len() > INDEXED_PAST {
+                        let keys = kept.iter().enumerate().map(|(at, k)| (k.key.clone(), at));
+                        index = Some(keys.collect());
+                    }
                 }
                 None => dropped = dropped.saturating_add(1),
             }

@@ -273,7 +273,11 @@ pub(crate) const MIN_LONE_SECRET: usize = 6;
 /// looked for inside the marker put for another. The start of a secret that a cut of a
 /// peer's words ended (the cut's mark follows it) is redacted too.
 pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
-    let cut = message.contains(crate::text::CUT_MARK);
+    // Where the cuts' marks are, once.
+    let marks: Vec<usize> = message
+        .match_indices(crate::text::CUT_MARK)
+        .map(|(at, _)| at)
+        .collect();
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(c) = rest.chars().next() {
@@ -282,11 +286,9 @@ pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
             .find(|secret| rest.starts_with(secret.as_str()));
         // The start of a longer secret the cut ended goes whole, rather than leave what of it
         // follows a shorter one.
-        let cut_len = if cut {
-            cut_secret_len(rest, secrets)
-        } else {
-            None
-        };
+        let here = message.len() - rest.len();
+        let next_mark = marks.iter().find(|&&mark| mark > here);
+        let cut_len = next_mark.and_then(|&mark| cut_secret_len(&rest[..mark - here], secrets));
         let whole = whole.filter(|secret| cut_len.is_none_or(|len| secret.len() >= len));
         match whole {
             Some(secret) => {
@@ -315,24 +317,14 @@ pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
     out
 }
 
-/// The length of the start of a secret that `text` begins with, when the cut of a peer's
-/// words ends it there (`text` goes on with the cut's mark): the rest of the secret was cut
-/// off, and what is left of it is still part of it.
-fn cut_secret_len(text: &str, secrets: &[String]) -> Option<usize> {
-    // Only as far as the longest secret reaches: the mark of a cut further on ends no secret
-    // starting here.
-    let longest = secrets.iter().map(String::len).max().unwrap_or(0);
-    let reach = crate::value::floor_char_boundary(text, longest + 1);
-    let cut_at = text[..reach].find(crate::text::CUT_MARK)?;
+/// The length of `before_cut` (a message from here to a cut's mark) when it is the start of
+/// a secret: the rest of the secret was cut off, and what is left of it is still part of it.
+fn cut_secret_len(before_cut: &str, secrets: &[String]) -> Option<usize> {
     secrets
         .iter()
-        .any(|secret| {
-            cut_at > 0
-                && cut_at < secret.len()
-                && secret.is_char_boundary(cut_at)
-                && secret[..cut_at] == text[..cut_at]
-        })
-        .then_some(cut_at)
+        .any(|secret| secret.len() > before_cut.len() && secret.starts_with(before_cut))
+        .then_some(before_cut.len())
+        .filter(|&len| len > 0)
 }
 
 /// The user name, password and query of `url` as the HTTP client's parser serializes them,

@@ -354,9 +354,15 @@ pub(super) fn leave_above(live: &Live) {
     if !live.linked.get() {
         return;
     }
+    take_off_down_to(Some(Link(NonNull::from(live))));
+}
+
+/// Takes off this thread's list the spans above `floor` (all of them for `None`), which the
+/// caller knows to be on it (or `None`).
+fn take_off_down_to(floor: Option<Link>) {
     let top = &this_thread().top;
     while let Some(entered) = top.get() {
-        if entered.is(live) {
+        if Some(entered) == floor {
             return;
         }
         // SAFETY: `entered` was read from this thread's list, and is taken off it only below.
@@ -382,8 +388,7 @@ pub(super) fn list_position() -> ListPosition {
 /// a future with a span.
 #[inline(always)]
 pub(super) fn leave_above_top(at: ListPosition) {
-    let top = this_thread().top.get();
-    if top.map(|t| t.0) != at.0.map(|t| t.0) {
+    if this_thread().top.get() != at.0 {
         leave_above_top_slow(at);
     }
 }
@@ -395,27 +400,14 @@ pub(super) fn leave_above_top(at: ListPosition) {
 #[cold]
 #[inline(never)]
 fn leave_above_top_slow(at: ListPosition) {
-    let top = &this_thread().top;
-    let mut found = top.get();
-    while let Some(entered) = found {
-        if at.0.is_some_and(|floor| floor.0 == entered.0) {
-            break;
-        }
-        // SAFETY: `entered` was read from this thread's list (its top, or a span's `prev`
+    let mut found = this_thread().top.get();
+    while found.is_some() && found != at.0 {
+        // SAFETY: `found` was read from this thread's list (its top, or a span's `prev`
         // there), where it is.
-        found = unsafe { entered.get() }.prev.get();
+        found = found.and_then(|entered| unsafe { entered.get() }.prev.get());
     }
-    if found.map(|f| f.0) != at.0.map(|f| f.0) {
-        return;
-    }
-    while let Some(entered) = top.get() {
-        if at.0.is_some_and(|floor| floor.0 == entered.0) {
-            return;
-        }
-        // SAFETY: `entered` was read from this thread's list, and is taken off it only below.
-        let entered = unsafe { entered.get() };
-        top.set(entered.prev.get());
-        entered.linked.set(false);
+    if found == at.0 {
+        take_off_down_to(at.0);
     }
 }
 

@@ -665,15 +665,10 @@ impl OpSpan {
         let Some(live) = &self.live else { return };
         // The same value as the duration histogram's label, so that a dashboard joins them.
         live.set_attribute(KeyValue::new("error.type", PANIC_ERROR_TYPE));
-        // A panic's message is the user's text, as an error's is (see `set_status`): bounded,
-        // then redacted (which reads a cut URL as cut), then bounded again (`REDACTED` may be
-        // longer than what it replaced).
+        // A panic's message is the user's text, as an error's is (see `set_status`).
         let limit = crate::value::max_attribute_len();
-        let bounded = crate::value::bounded_text(description, limit);
-        let description = match crate::redact::urls_in(&bounded) {
-            Some(redacted) => crate::value::bounded_str(&redacted),
-            None => opentelemetry::Value::from(bounded),
-        };
+        let description = crate::value::bounded_text(description, limit);
+        let description = opentelemetry::Value::from(crate::redact::error_text(description));
         let mut attributes = vec![KeyValue::new("exception.type", PANIC_ERROR_TYPE)];
         if is_the_message {
             attributes.push(KeyValue::new("exception.message", description.clone()));

@@ -106,7 +106,7 @@ impl Visit for SpanVisitor<'_> {
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
         if let Some(attributes) = &mut self.attributes {
             self.errors += 1;
-            let text = Value::from(redacted(display_text(value)));
+            let text = Value::from(crate::redact::error_text(display_text(value)));
             attributes.push(KeyValue::new(EXCEPTION_MESSAGE, text.clone()));
             attributes.push(KeyValue::new(key_prefix(field.name()), text));
         }
@@ -115,16 +115,6 @@ impl Visit for SpanVisitor<'_> {
         if !self.update(field, || debug_text(value)) {
             self.push(field, || Value::from(debug_text(value)));
         }
-    }
-}
-
-/// An error's text (an error value, or an event's `error` field) with the credentials in the
-/// URLs it names redacted, as a span's status description is: `#[instrument(err)]` records
-/// the error a traced function's status would show.
-fn redacted(text: String) -> String {
-    match crate::redact::urls_in(&text) {
-        Some(redacted) => value::bounded_text(&redacted, value::max_attribute_len()),
-        None => text,
     }
 }
 
@@ -195,12 +185,12 @@ impl Visit for EventVisitor {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             "message" => self.message = Some(bounded_owned(value)),
-            "error" => self.error = Some(redacted(bounded_owned(value))),
+            "error" => self.error = Some(crate::redact::error_text(bounded_owned(value))),
             _ => self.push(field, bounded_str(value)),
         }
     }
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
-        let text = redacted(display_text(value));
+        let text = crate::redact::error_text(display_text(value));
         if field.name() == "error" {
             self.error = Some(text);
         } else {
@@ -211,7 +201,7 @@ impl Visit for EventVisitor {
         match field.name() {
             // `format_args!`'s `Debug` is the formatted text, without quotes.
             "message" => self.message = Some(debug_text(value)),
-            "error" => self.error = Some(redacted(debug_text(value))),
+            "error" => self.error = Some(crate::redact::error_text(debug_text(value))),
             _ => self.push(field, Value::from(debug_text(value))),
         }
     }

@@ -58,13 +58,16 @@
 //!   continues** under the valid `traceparent` (*Tracestate Header*: "failure to parse
 //!   tracestate MUST NOT affect the parsing of traceparent"; *Processing Model* step 3:
 //!   "the vendor MAY discard the entire header"): more than 32 members (*list*), an invalid
-//!   key (*Key*) or value (*Value*), a member without `=`, longer than
-//!   [`MAX_TRACESTATE_LEN`] bytes in all, or not text. The whole header rather than the bad
+//!   key (*Key*) or value (*Value*), a member without `=`, longer than 64 KiB in all (a
+//!   valid list needs at most 16,447 bytes), or not text. The whole header rather than the bad
 //!   members, because a list that breaks the grammar may be cut or joined anywhere: what
 //!   looks like a good member beside a bad one is not known to be what its vendor wrote.
 //! - Of members with the same key, the first is kept and the later ones dropped (*Mutating
 //!   the tracestate Field*: vendors "MAY also discard duplicate keys"); the rest of the
 //!   list and the trace are kept.
+//! - A valid list longer than [`MAX_TRACESTATE_LEN`] bytes is trimmed by whole members:
+//!   those over 128 bytes first, from the end, then others from the end (*tracestate
+//!   Limits*); the rest of the list and the trace are kept.
 //! - Keys follow the Level 2 grammar (*Key*): `(lcalpha / DIGIT) 0*255(keychar)`, where
 //!   `keychar` is `lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`, so `foo@`, `foo@@bar`
 //!   and `foo@bar@baz` are valid keys.
@@ -166,8 +169,8 @@ pub const TRACESTATE: &str = "tracestate";
 /// The W3C Baggage header.
 pub const BAGGAGE: &str = "baggage";
 
-/// The longest `tracestate` accepted, in bytes (all its headers together); a longer one is
-/// dropped (the trace continues without it).
+/// The longest `tracestate` kept and sent on, in bytes: a longer valid list is trimmed by
+/// whole members, those over 128 bytes first, then from the end (W3C *tracestate Limits*).
 pub const MAX_TRACESTATE_LEN: usize = 8192;
 /// The most list members a `tracestate` may have (the W3C limit).
 pub const MAX_TRACESTATE_MEMBERS: usize = 32;

@@ -102,6 +102,67 @@ fn tracestate_rules() {
     assert_eq!(kept_state("rojo=1,congo=2").unwrap(), "rojo=1,congo=2");
 }
 
+/// The list sent on from a valid `tracestate`, and whether it was counted as cut.
+fn state_sent_on(state: &str) -> (String, bool) {
+    let tp = format!("00-{TID}-{SID}-01");
+    let incoming = incoming(&tp, Some(state)).unwrap().unwrap();
+    let header = incoming
+        .full_state
+        .unwrap_or_else(|| incoming.parent.trace_state().header());
+    (header, incoming.state_rejected)
+}
+
+#[test]
+fn a_valid_tracestate_over_the_limit_is_trimmed_by_whole_members_long_ones_first() {
+    // 32 members of 202-byte keys and 200-byte values: valid, 12,895 bytes.
+    let long: Vec<String> = (0..32)
+        .map(|i| format!("{}{i:02}={}", "k".repeat(200), "v".repeat(200)))
+        .collect();
+    let (sent, cut) = state_sent_on(&long.join(","));
+    assert!(cut, "counted");
+    assert!(sent.len() <= MAX_TRACESTATE_LEN, "{}", sent.len());
+    assert_eq!(sent, long[..20].join(","), "the first 20 members fit");
+
+    // Short members stay while long ones are left to remove, wherever they are.
+    // 16 of 455 bytes and 16 of 104: 8,975 bytes, two long members too many.
+    let mut mixed: Vec<String> = (0..16)
+        .map(|i| format!("l{i:02}{}={}", "k".repeat(200), "x".repeat(250)))
+        .collect();
+    mixed.extend((0..16).map(|i| format!("s{i:02}={}", "y".repeat(100))));
+    mixed.swap(0, 31);
+    let (sent, cut) = state_sent_on(&mixed.join(","));
+    assert!(cut);
+    let kept: Vec<&str> = sent.split(',').collect();
+    let short = mixed.iter().filter(|m| m.len() <= 128).count();
+    assert_eq!(
+        kept.iter().filter(|m| m.len() <= 128).count(),
+        short,
+        "{sent}"
+    );
+    assert_eq!(kept[0], mixed[0], "the first member is kept, the order too");
+    assert!(sent.len() <= MAX_TRACESTATE_LEN);
+    let long_kept: Vec<&&str> = kept.iter().filter(|m| m.len() > 128).collect();
+    let long_in: Vec<&String> = mixed.iter().filter(|m| m.len() > 128).collect();
+    assert_eq!(
+        long_kept.len(),
+        14,
+        "long members left out from the end: {sent}"
+    );
+    assert!(
+        long_kept
+            .iter()
+            .zip(&long_in)
+            .all(|(a, b)| **a == b.as_str())
+    );
+
+    // At the limit nothing goes; past 64 KiB of headers the list is dropped whole.
+    let (sent, cut) = state_sent_on(&long[..20].join(","));
+    assert!(!cut);
+    assert_eq!(sent, long[..20].join(","));
+    assert!(kept_state(&format!("a=1,{}", " ,".repeat(33 * 1024))).is_none());
+    assert!(kept_state(&format!("a=1,{}", " ,".repeat(30 * 1024))).is_some());
+}
+
 #[test]
 fn level_2_keys_are_kept_whole_even_where_opentelemetry_refuses_them() {
     let system_14 = format!("{}@{}", "t".repeat(241), "v".repeat(14));

@@ -105,7 +105,7 @@ pub(super) fn parse_fields(fields: &Fields<'_>) -> Result<Option<Incoming>, Reje
 fn tracestate_members<'a>(parts: &[&'a str]) -> (Members<'a>, bool) {
     match parse_tracestate(parts) {
         Ok(members) => {
-            let dropped = members.duplicates_dropped;
+            let dropped = members.dropped;
             (members, dropped)
         }
         Err(BadTraceState) => (Members::default(), true),
@@ -169,15 +169,25 @@ struct BadTraceState;
 #[derive(Default)]
 struct Members<'a> {
     list: Vec<(&'a str, &'a str)>,
-    /// Whether later members with an earlier member's key were left out.
-    duplicates_dropped: bool,
+    /// Whether members were left out: later members with an earlier member's key, or
+    /// members trimmed to [`MAX_TRACESTATE_LEN`].
+    dropped: bool,
 }
 
+/// The most `tracestate` bytes read (all its headers together); more is dropped whole. No
+/// valid list needs as much: 32 members of 256-byte keys and values take 16,447 bytes; the
+/// rest could only be empty members and spaces.
+const MAX_TRACESTATE_INPUT: usize = 64 * 1024;
+
+/// A member longer than this goes first when the list is trimmed (*tracestate Limits*:
+/// "Entries larger than 128 characters long SHOULD be removed first").
+const LONG_MEMBER: usize = 128;
+
 /// Parses the `tracestate` headers (joined with commas, as HTTP allows) strictly; of members
-/// with the same key, keeps the first.
+/// with the same key, keeps the first; trims a valid list longer than [`MAX_TRACESTATE_LEN`].
 fn parse_tracestate<'a>(parts: &[&'a str]) -> Result<Members<'a>, BadTraceState> {
     let total: usize = parts.iter().map(|p| p.len() + 1).sum();
-    if total > MAX_TRACESTATE_LEN + 1 {
+    if total > MAX_TRACESTATE_INPUT + 1 {
         return Err(BadTraceState);
     }
     let mut members = Members::default();
@@ -200,10 +210,40 @@ fn parse_tracestate<'a>(parts: &[&'a str]) -> Result<Members<'a>, BadTraceState>
         if keys.insert(key) {
             members.list.push((key, value));
         } else {
-            members.duplicates_dropped = true;
+            members.dropped = true;
         }
     }
+    members.dropped |= trim_to_limit(&mut members.list);
     Ok(members)
+}
+
+/// Removes whole members until the list, written out with commas, takes at most
+/// [`MAX_TRACESTATE_LEN`] bytes (*tracestate Limits*: "the vendor MUST truncate whole entries.
+/// Entries larger than 128 characters long SHOULD be removed first. Then entries SHOULD be
+/// removed starting from the end"); the long ones go from the end too. Whether any went.
+fn trim_to_limit(list: &mut Vec<(&str, &str)>) -> bool {
+    let width = |(key, value): &(&str, &str)| key.len() + 1 + value.len();
+    // Each member and the comma before it; the first has none.
+    let mut len = list
+        .iter()
+        .map(|m| width(m) + 1)
+        .sum::<usize>()
+        .saturating_sub(1);
+    if len <= MAX_TRACESTATE_LEN {
+        return false;
+    }
+    let mut i = list.len();
+    while len > MAX_TRACESTATE_LEN && i > 0 {
+        i -= 1;
+        if width(&list[i]) > LONG_MEMBER {
+            len -= width(&list.remove(i)) + 1;
+        }
+    }
+    while len > MAX_TRACESTATE_LEN {
+        let last = list.pop().expect("a list this long is not empty");
+        len -= width(&last) + 1;
+    }
+    true
 }
 
 /// OpenTelemetry's [`TraceState`] of `members`, and the whole list as a header when that type

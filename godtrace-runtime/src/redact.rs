@@ -47,6 +47,19 @@ pub(crate) fn urls_in(text: &str) -> Option<String> {
         let mut end = body[separator + 3..limit]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '`'))
             .map_or(limit, |e| separator + 3 + e);
+        // A password written in quotes (`user:"pass"@host`, not a valid URL) goes on past
+        // its quote, up to its `@`.
+        if body[end..].starts_with('"') && !body[separator + 3..end].contains(['/', '?', '#', '@'])
+        {
+            let token_end = body[end..limit]
+                .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '`'))
+                .map_or(limit, |e| end + e);
+            if let Some(at) = body[end..token_end].rfind('@') {
+                end = body[end + at..token_end]
+                    .find('"')
+                    .map_or(token_end, |q| end + at + q);
+            }
+        }
         let reaches_cut = cut && end == body.len();
         while end > separator + 3
             && body[..end].ends_with([')', '.', ',', ';', ':', '\'', '!', ']', '}'])
@@ -128,7 +141,8 @@ pub(crate) fn path(path: &str) -> Cow<'_, str> {
 pub(crate) fn url(url: &str) -> String {
     let mut full = match url.split_once("://") {
         Some((scheme, rest)) => {
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let authority_end = user_info_end(rest)
+                .unwrap_or_else(|| rest.find(['/', '?', '#']).unwrap_or(rest.len()));
             let (authority, tail) = rest.split_at(authority_end);
             match authority.rfind('@') {
                 Some(at) => format!(
@@ -169,6 +183,22 @@ pub(crate) fn url(url: &str) -> String {
         full.replace_range(path_start..path_end, &path);
     }
     full
+}
+
+/// Where the authority of `rest` (a URL after its `://`) ends when its password holds a `/`,
+/// `?` or `#` not percent-encoded (`postgres://app:pa/ss@db`, not a valid URL, but what a
+/// hand-written connection string may hold): just after the first `@` that follows a `user:`
+/// whose `:` is not followed by a port's digits. `None` for any other URL.
+fn user_info_end(rest: &str) -> Option<usize> {
+    let end = rest.find(['/', '?', '#'])?;
+    let authority = &rest[..end];
+    let colon = authority.find(':')?;
+    let after = &authority[colon + 1..];
+    if authority.contains(['@', '[']) || after.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let at = rest[end..].find('@')?;
+    Some(end + at + 1)
 }
 
 /// Query keys whose values the conventions say to redact (`url.full`, `url.query`; matched
@@ -315,6 +345,43 @@ mod tests {
         ];
         for (text, redacted) in cases {
             assert_eq!(urls_in(text).as_deref(), Some(redacted), "{text}");
+        }
+    }
+
+    /// Hand-written connection strings whose password is not percent-encoded: a `/`, `?` or
+    /// `#` in it, or quotes around it, still end at the `@` before the host. A port, an
+    /// IPv6 host or an `@` in a path or query leave the URL as it was.
+    #[test]
+    fn passwords_that_break_the_url_grammar_are_redacted() {
+        let cases = [
+            (
+                "postgres://app:pa/hunter2@db/x",
+                "postgres://REDACTED:REDACTED@db/x",
+            ),
+            (
+                "postgres://app:pa?s#s@db/x ok",
+                "postgres://REDACTED:REDACTED@db/x ok",
+            ),
+            (
+                "to postgres://app:\"hunter2\"@db/x: refused",
+                "to postgres://REDACTED:REDACTED@db/x: refused",
+            ),
+            (
+                "\"redis://:\"pw\"@r:6379\"",
+                "\"redis://REDACTED:REDACTED@r:6379\"",
+            ),
+        ];
+        for (text, redacted) in cases {
+            assert_eq!(urls_in(text).as_deref(), Some(redacted), "{text}");
+        }
+        for kept in [
+            "redis://cache:6379/0 failed, write to admin@corp",
+            "https://h:8080/p?e=a@b.example",
+            "http://[::1]:80/a@b",
+            "\"https://h\" by a@b",
+            "https://h/x@y",
+        ] {
+            assert_eq!(urls_in(kept), None, "{kept}");
         }
     }
 

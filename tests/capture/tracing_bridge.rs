@@ -1323,3 +1323,31 @@ fn credentials_in_urls_of_recorded_errors_are_redacted() {
     );
     assert_eq!(span.error_message(), Some(redacted));
 }
+
+/// A span field named `error`, recorded as text (`%e`, `?e` or a `&str`), is an error's text
+/// as an event's `error` field is: its URLs' credentials are redacted too.
+#[test]
+fn a_span_field_named_error_is_redacted_as_an_events_is() {
+    let c = testing::capture();
+    let _default = bridged();
+    let failure = "GET https://u:pw@h.example/?token=t0k failed";
+    let redacted = "GET https://REDACTED:REDACTED@h.example/?token=REDACTED failed";
+    for (name, record) in [("field.display", 0), ("field.debug", 1), ("field.str", 2)] {
+        let span = tracing::info_span!("field", otel.name = name, error = tracing::field::Empty);
+        match record {
+            0 => span.record("error", tracing::field::display(failure)),
+            1 => span.record("error", tracing::field::debug(failure)),
+            _ => span.record("error", failure),
+        };
+        drop(span);
+        let text = match c.span(name).attr("error") {
+            Some(Value::String(text)) => text.to_string(),
+            other => panic!("{name}: {other:?}"),
+        };
+        assert!(
+            !text.contains("pw") && !text.contains("t0k"),
+            "{name}: {text}"
+        );
+        assert!(text.contains(redacted), "{name}: {text}");
+    }
+}

@@ -612,13 +612,17 @@ impl Drop for CarriedSpan {
 }
 
 /// Calls `f` with `span`, then drops it, both with the span's subscriber as this thread's
-/// default. A span of the global subscriber needs none: the thread's default is the global
-/// one unless set otherwise, and setting one where the thread's storage is being destroyed
-/// (a closure dropped by a thread-local's destructor) would take it away (`tracing` then
-/// counts a scoped default in the process, and reads this thread's, which is gone, as none).
+/// default. A span of the global subscriber needs none where the thread's default is the
+/// global one already (no scoped default set, or the thread's storage is being destroyed,
+/// where `tracing` reads it so): setting one while the thread's storage is being destroyed (a
+/// closure dropped by a thread-local's destructor) would take the global one away (`tracing`
+/// then counts a scoped default in the process, and reads this thread's, which is gone, as
+/// none). Under another scoped default it is set, so that the span's events go to its own.
 fn under_its_subscriber<R>(span: ::tracing::Span, f: impl FnOnce(&::tracing::Span) -> R) -> R {
-    let scoped =
-        span.with_subscriber(|(_, dispatch)| (!is_global(dispatch)).then(|| dispatch.clone()));
+    let scoped = span.with_subscriber(|(_, dispatch)| {
+        let needed = !is_global(dispatch) || !::tracing::dispatcher::get_default(is_global);
+        needed.then(|| dispatch.clone())
+    });
     match scoped.flatten() {
         Some(dispatch) => ::tracing::dispatcher::with_default(&dispatch, move || {
             let output = f(&span);

@@ -892,17 +892,15 @@ impl Live {
     pub(crate) fn set_status(&self, status: Status) {
         let limit = crate::value::max_attribute_len();
         let status = match status {
-            Status::Error { description } => {
-                let description = match crate::redact::urls_in(&description) {
-                    Some(redacted) => Cow::Owned(redacted),
-                    None => description,
-                };
-                if description.len() > limit {
-                    Status::error(crate::value::bounded_text(&description, limit))
-                } else {
-                    Status::Error { description }
-                }
-            }
+            // Cut first, then redacted (a cut URL as cut): the work is bounded by the limit,
+            // not by the text's length.
+            Status::Error { description } if description.len() > limit => Status::error(
+                crate::redact::error_text(crate::value::bounded_text(&description, limit)),
+            ),
+            Status::Error { description } => match crate::redact::urls_in(&description) {
+                Some(redacted) => Status::error(crate::value::bounded_text(&redacted, limit)),
+                None => Status::Error { description },
+            },
             status => status,
         };
         let mut fields = self.fields.borrow_mut();

@@ -99,7 +99,12 @@ impl Visit for SpanVisitor<'_> {
         self.push(field, || Value::Bool(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        if !self.update(field, || bounded_owned(value)) {
+        if field.name() == "error" {
+            // An error's text, as an event's `error` field is (redacted).
+            self.push(field, || {
+                Value::from(crate::redact::error_text(bounded_owned(value)))
+            });
+        } else if !self.update(field, || bounded_owned(value)) {
             self.push(field, || bounded_str(value));
         }
     }
@@ -112,7 +117,12 @@ impl Visit for SpanVisitor<'_> {
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if !self.update(field, || debug_text(value)) {
+        if field.name() == "error" {
+            // `error = %e` or `?e`: an error's text, as an event's `error` field is.
+            self.push(field, || {
+                Value::from(crate::redact::error_text(debug_text(value)))
+            });
+        } else if !self.update(field, || debug_text(value)) {
             self.push(field, || Value::from(debug_text(value)));
         }
     }

@@ -141,13 +141,16 @@ fn thread_cpu_ns() -> u64 {
 
 /// Polls a future that never waits (every traced async fn here completes on its first poll)
 /// to completion on the calling thread, with a no-op waker: the cheapest possible executor,
-/// so that an async case measures the instrumentation and not a runtime.
+/// so that an async case measures the instrumentation and not a runtime. The context is
+/// handed to each poll as a runtime's is (through `black_box`): otherwise the compiler may
+/// leave it out where it sees that no poll reads it, in some builds and not in others.
 #[inline(always)]
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
+    let cx = std::hint::black_box(&mut cx);
     loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
             return output;
         }
     }

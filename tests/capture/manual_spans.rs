@@ -59,6 +59,62 @@ fn a_kept_span_left_before_its_child_under_a_sampled_out_root_keeps_the_child_cu
     assert!(c.spans_named("sampled_out_loop").is_empty());
 }
 
+#[traced(operation = "manual.after_the_guards")]
+fn after_the_guards() {}
+
+#[traced(operation = "manual.takes_the_request")]
+fn takes_the_request(request: godtrace::SpanGuard) {
+    drop(request);
+}
+
+/// A kept new trace's span under a sampled-out root, with spans entered after it, all left
+/// in an order other than the reverse: once every one has ended, the root's body is under
+/// its sampled-out root again, and what it calls next is not recorded (it was taken for a
+/// new trace of its own).
+#[test]
+fn a_sampled_out_root_is_back_once_kept_spans_left_out_of_order_have_all_ended() {
+    let c = testing::capture();
+    let new_trace = || {
+        godtrace::span_builder("manual.request")
+            .parent(godtrace::otel::Context::new())
+            .start()
+    };
+    // Orders of three guards: request, step, part (0, 1, 2).
+    for order in [[0, 1, 2], [1, 0, 2], [0, 2, 1], [2, 0, 1]] {
+        under_a_sampled_out_root(|| {
+            let mut guards = [
+                Some(new_trace()),
+                Some(godtrace::span("manual.step")),
+                Some(godtrace::span("manual.part")),
+            ];
+            for i in order {
+                drop(guards[i].take());
+            }
+            after_the_guards();
+        });
+    }
+    // Two kept new traces, the first left first; and a request guard dropped inside a
+    // traced call made under it.
+    under_a_sampled_out_root(|| {
+        let (first, second) = (new_trace(), new_trace());
+        drop(first);
+        drop(second);
+        after_the_guards();
+    });
+    under_a_sampled_out_root(|| {
+        takes_the_request(new_trace());
+        after_the_guards();
+    });
+    assert_eq!(c.spans_named("manual.request").len(), 7);
+    assert_eq!(c.spans_named("manual.takes_the_request").len(), 1);
+    assert!(
+        c.spans_named("manual.after_the_guards").is_empty(),
+        "{:#?}",
+        c.spans_named("manual.after_the_guards")
+    );
+    assert!(c.spans_named("sampled_out_loop").is_empty());
+}
+
 #[traced(operation = "make_guard")]
 fn make_guard() -> godtrace::SpanGuard {
     godtrace::span("outlives_its_call")
@@ -561,4 +617,29 @@ fn a_kept_guard_a_sampled_out_task_holds_across_an_await_stays_in_it() {
     let meanwhile = c.span("manual.kept_meanwhile");
     assert_eq!(meanwhile.parent_span_id, None, "{meanwhile:#?}");
     assert_ne!(meanwhile.trace_id, c.span("manual.message").trace_id);
+}
+
+#[traced(operation = "manual.sampled_out_handler", sample_rate = 0.0)]
+async fn sampled_out_handler_leaving_guards_out_of_order() {
+    let request = godtrace::span_builder("manual.handled_request")
+        .parent(godtrace::otel::Context::new())
+        .start();
+    let step = godtrace::span("manual.handled_step");
+    drop(request);
+    drop(step);
+    after_the_guards();
+    tokio::task::yield_now().await;
+    after_the_guards();
+}
+
+/// The same in a sampled-out `async fn`, before and after its next `.await`.
+#[test]
+fn a_sampled_out_task_is_back_under_its_root_once_kept_guards_left_out_of_order() {
+    let c = testing::capture();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(sampled_out_handler_leaving_guards_out_of_order());
+    assert_eq!(c.spans_named("manual.handled_step").len(), 1);
+    assert!(c.spans_named("manual.after_the_guards").is_empty());
 }

@@ -18,10 +18,21 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
         .map_or_else(|| quote!(::godtrace), ToTokens::to_token_stream);
     let pv = quote!(#krate::__private);
     // The site's items are in a block of their own, bound to a name at the macro's hygiene:
-    // no parameter or item of the user's can meet their names.
+    // no parameter or item of the user's can meet their names. The block gives a function
+    // returning the site: passed as it is (a value of a type of its own, of no size), the
+    // site is a constant in the runtime's code for this function, whatever the compiler
+    // decides about an address passed as an argument.
     let site_ref = Ident::new("__godtrace_site", Span::mixed_site());
     let site = call_site(options, &f.sig, &shape, &pv);
-    let site = quote!(let #site_ref: &'static #pv::CallSite = { #site &__GODTRACE_SITE };);
+    let site = quote! {
+        let #site_ref = {
+            #site
+            fn __godtrace_site() -> &'static #pv::CallSite {
+                &__GODTRACE_SITE
+            }
+            __godtrace_site
+        };
+    };
     // An async fn's parameters, destructured ones and `_` included, are moved whole into its
     // future, and the function reads their bindings by reference (`async_fn::desugar`); a
     // sync fn's `_` parameters are named, to be taken by the body's closure
@@ -73,7 +84,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     // The span is started in the argument list of the call that takes it, before the body's
     // closure or future moves the arguments it records: it is written where that call reads
     // it, never copied in between.
-    let start = quote!(#pv::OpSpan::start(#site_ref, #parent, #count, #record));
+    let start = quote!(#pv::OpSpan::start(#site_ref(), #parent, #count, #record));
     let call = match call {
         // A span that reads none of the arguments starts, runs and ends in one call out of
         // line: off, the call runs the body after one flag test, nothing more.

@@ -119,8 +119,15 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     /// block: making it runs none of the body). When tracing is off that is all it does; else
     /// the future is made and the span starts out of line, so that the off path keeps nothing
     /// across a call (no frame to set up in the traced function).
+    ///
+    /// `site` gives the call site, as for `run_sync_at`: a function of the traced function's
+    /// own, so that the site is a constant in `start_on`'s copy for it.
     #[inline(always)]
-    pub fn start(site: &'static CallSite, make: impl FnOnce() -> F, finish: Fin) -> Self {
+    pub fn start(
+        site: impl FnOnce() -> &'static CallSite,
+        make: impl FnOnce() -> F,
+        finish: Fin,
+    ) -> Self {
         if !switches::is_enabled() {
             return Self::new(None, make(), finish);
         }
@@ -129,7 +136,12 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
 
     /// [`Instrumented::start`] when tracing is on.
     #[inline(never)]
-    fn start_on(site: &'static CallSite, make: impl FnOnce() -> F, finish: Fin) -> Self {
+    fn start_on(
+        site: impl FnOnce() -> &'static CallSite,
+        make: impl FnOnce() -> F,
+        finish: Fin,
+    ) -> Self {
+        let site = site();
         // Made first (an `async fn`'s future runs none of its body when made): it then goes
         // where it is returned, and the span's state is not kept across the call to `make`.
         let inner = ManuallyDrop::new(make());

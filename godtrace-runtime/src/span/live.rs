@@ -53,6 +53,11 @@ pub(crate) struct Live {
     /// (`Config::otel_context`). The call then records it as `otel_seen` without reading
     /// the context again.
     pub(super) otel_seen_at_start: Cell<Option<SpanId>>,
+    /// The sampled-out-root mark to put back when this span leaves, instead of the one it
+    /// saved (if it saved one): handed up by the span entered right before it, which left
+    /// first and whose saved mark is the one to come back (see `sampled_out`). Taken when the
+    /// span leaves, or by [`Live::empty`] before its box is reused.
+    pub(super) handed_mark: Cell<Option<u64>>,
 }
 
 // SAFETY: `prev` and `next` are only followed through the list of the thread the span is linked on
@@ -369,6 +374,8 @@ fn take_off_down_to(floor: Option<Link>) {
         let entered = unsafe { entered.get() };
         top.set(entered.prev.get());
         entered.linked.set(false);
+        // Left by its owner later, off the list: nothing was handed for that.
+        entered.handed_mark.set(None);
     }
 }
 
@@ -413,7 +420,8 @@ fn leave_above_top_slow(at: ListPosition) {
 
 /// [`remove_current`] of a span on the list below its top: the span entered right above it
 /// (its `next`, kept up for a span below the top) now follows what it followed, and the span
-/// below it (if any) is followed by that one.
+/// below it (if any) is followed by that one; a mark handed to `live` goes on to that span,
+/// which now leaves where `live` would have.
 #[cold]
 #[inline(never)]
 fn unlink_below_top(live: &Live) {
@@ -422,7 +430,11 @@ fn unlink_below_top(live: &Live) {
     if let Some(above) = above {
         // SAFETY: `above` was read from `live`, which is on this thread's list below its top,
         // so `above` is on it too, and stays there meanwhile.
-        unsafe { above.get() }.prev.set(below);
+        let above = unsafe { above.get() };
+        above.prev.set(below);
+        if let Some(mark) = live.handed_mark.take() {
+            above.handed_mark.set(Some(mark));
+        }
     }
     if let Some(below) = below {
         // SAFETY: `below` was read from `live`, which is on this thread's list: so is `below`.
@@ -675,6 +687,7 @@ impl Live {
             linked: Cell::new(false),
             otel_seen: Cell::new(SpanId::INVALID),
             otel_seen_at_start: Cell::new(None),
+            handed_mark: Cell::new(None),
         }
     }
 
@@ -701,7 +714,12 @@ impl Live {
     fn holds_anything(&mut self) -> bool {
         let trace_state = *self.span_context.trace_state() != TraceState::NONE;
         let owned_name = matches!(self.name, Name::Given(Cow::Owned(_), _));
-        trace_state | owned_name | *self.linked.get_mut() | self.fields.get_mut().hold_anything()
+        let handed = self.handed_mark.get_mut().is_some();
+        trace_state
+            | owned_name
+            | *self.linked.get_mut()
+            | handed
+            | self.fields.get_mut().hold_anything()
     }
 
     /// [`Live::empty`] of a record that holds something: each field that does is reset. Out of
@@ -720,6 +738,9 @@ impl Live {
         if *self.linked.get_mut() {
             *self.linked.get_mut() = false;
         }
+        // A mark handed to a span that left without putting one back (a kept call under no
+        // mark, a span taken off by its future's poll): not the next span's.
+        *self.handed_mark.get_mut() = None;
     }
 
     /// Makes an emptied record (see [`Live::empty`]) the record of a new span: only the fields

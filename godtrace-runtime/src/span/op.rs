@@ -904,11 +904,17 @@ impl MadeCurrent {
             .live
             .as_ref()
             .is_some_and(|live| current::has_spans_above(live));
+        let mut marked = self.marked;
         if let Some(live) = &span.live {
+            if entered_after {
+                sampled_out::hand_up(marked, live);
+            } else {
+                marked = marked.or_handed(live);
+            }
             current::remove(live);
         }
         drop(self.attached);
-        sampled_out::release_out_of_order(self.marked, span.scope, entered_after);
+        sampled_out::release_out_of_order(marked, span.scope, entered_after);
     }
 }
 
@@ -994,12 +1000,14 @@ impl OpSpan {
     /// Leaves this span, entered by [`OpSpan::enter`] (what `entered` says): off the list
     /// with what was entered above it and left there, the context detached, the mark back.
     pub(super) fn leave(&mut self, entered: Entered) {
+        let mut marked = entered.marked;
         if let Some(live) = &self.live {
             current::leave_above(live);
             current::remove(live);
+            marked = marked.or_handed(live);
         }
         detach(entered.attached);
-        sampled_out::release(entered.marked);
+        sampled_out::release(marked);
     }
 
     /// [`OpSpan::run_current`] for a span current only this once, right after its start (a
@@ -1033,11 +1041,13 @@ impl OpSpan {
         f: impl FnOnce() -> R,
     ) -> R {
         let outcome = catch_unwind(AssertUnwindSafe(f));
+        let mut marked = marked;
         if let Some(live) = &self.live {
             if entry == Entry::Poll {
                 current::leave_above(live);
             }
             current::remove(live);
+            marked = marked.or_handed(live);
         }
         detach(ManuallyDrop::into_inner(attached));
         sampled_out::release(marked);

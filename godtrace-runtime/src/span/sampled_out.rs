@@ -5,7 +5,7 @@
 //! the trace id and span id that go downstream are derived from that mark only when
 //! something reads them ([`sampled_out_span_context`]): unique per trace, the same on every
 //! read under one root, and free when nothing reads them.
-use super::live::this_thread;
+use super::live::{Live, this_thread};
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
 /// The W3C Level 2 random-trace-id flag (`0x02`).
@@ -15,6 +15,41 @@ pub(crate) const RANDOM: TraceFlags = TraceFlags::new(0x02);
 #[derive(Clone, Copy)]
 pub(super) struct Held {
     previous: u64,
+}
+
+impl Held {
+    /// What leaving `live` puts back: the mark handed to it by a span entered before it that
+    /// left first (see [`hand_up`]), else the one it saved.
+    #[inline(always)]
+    pub(super) fn or_handed(self, live: &Live) -> Held {
+        if live.handed_mark.get().is_some() {
+            return Held::handed(live);
+        }
+        self
+    }
+
+    /// [`Held::or_handed`] of a span a mark was handed to: out of line, as spans left out of
+    /// order are rare and the test above runs wherever a span leaves.
+    #[cold]
+    #[inline(never)]
+    fn handed(live: &Live) -> Held {
+        Held {
+            previous: live.handed_mark.take().unwrap_or_default(),
+        }
+    }
+}
+
+/// For a span `live` that leaves while a span entered after it is still current: the mark
+/// it would put back (`held`'s, or one handed to it) goes to the span entered right after it,
+/// whose own saved mark is `live`'s (none, for a recorded span), to put back in its place
+/// (`current::remove` hands it on). So spans left in any order leave the thread's mark as
+/// leaving them in the reverse order would: a sampled-out root's body is under its mark
+/// again once the kept spans made in it have ended.
+#[inline]
+pub(super) fn hand_up(held: Held, live: &Live) {
+    if live.handed_mark.get().is_none() {
+        live.handed_mark.set(Some(held.previous));
+    }
 }
 
 /// Sets this thread's sampled-out-root mark (0: none, for a recorded span) for as long as a
@@ -71,14 +106,27 @@ pub(super) fn release_out_of_order(held: Held, mark: u64, entered_after: bool) {
         .set(if holding == 0 { 0 } else { back });
 }
 
-/// Clears the mark after a traced call that started with none and held none (a kept root's
-/// quick path): whatever its body left behind is not under a sampled-out root, unless a span
-/// still holds it (a manual guard made in the body that outlives it).
+/// Clears the mark after a traced call `live` that started with none and held none (a kept
+/// span's quick path): whatever its body left behind is not under a sampled-out root, unless
+/// a span still holds it (a manual guard made in the body that outlives it); then a mark
+/// handed to `live` (see [`hand_up`]) is put back.
 #[inline(always)]
-pub(super) fn clear_unheld() {
+pub(super) fn clear_unheld(live: &Live) {
     let this = this_thread();
     if this.marks_held.get() == 0 {
         this.sampled_out_root.set(0);
+    } else {
+        put_back_handed(live);
+    }
+}
+
+/// The mark handed to `live`, if any, put back as the thread's (see [`clear_unheld`]). Out
+/// of line: a span under a hold is the uncommon case of a kept call.
+#[cold]
+#[inline(never)]
+fn put_back_handed(live: &Live) {
+    if let Some(mark) = live.handed_mark.take() {
+        this_thread().sampled_out_root.set(mark);
     }
 }
 

@@ -192,6 +192,7 @@ impl Finished {
             linked: Cell::new(false),
             otel_seen: Cell::new(live.otel_seen.get()),
             otel_seen_at_start: Cell::new(live.otel_seen_at_start.get()),
+            handed_mark: Cell::new(None),
         };
         Finished {
             live: Box::new(copy),

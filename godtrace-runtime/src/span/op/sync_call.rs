@@ -18,9 +18,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 /// one flag test; else the span starts, runs and ends in one call out of line
 /// (`run_sync_on`), so that nothing of it is returned through memory nor copied into the
 /// traced function.
+///
+/// `site` gives the call site: `#[traced]` passes a function of the traced function's own,
+/// a value of no size whose type names the site, so that the copy of `run_sync_on` for this
+/// function has its site as a constant. (Passed as an address, the compiler propagated it in
+/// some builds and not in others, which moved every call's cost by 5 to 15 instructions.)
 #[inline(always)]
 pub fn run_sync_at<R>(
-    site: &'static CallSite,
+    site: impl FnOnce() -> &'static CallSite,
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&OpSpan, &R) + Copy,
 ) -> R {
@@ -37,7 +42,7 @@ pub fn run_sync_at<R>(
 /// start, so the start, the body and the end stay in one call as in [`run_sync_at`].
 #[inline(always)]
 pub fn run_sync_args_at<A, R>(
-    site: &'static CallSite,
+    site: impl FnOnce() -> &'static CallSite,
     count: usize,
     args: A,
     record: impl Fn(&A, &mut Vec<KeyValue>),
@@ -114,11 +119,13 @@ impl<A, R, Rec: Fn(&A, &mut Vec<KeyValue>), B: FnOnce(A) -> R> CallBody<R> for W
 /// spares a kept child about 45 instructions and a sampled-out call about 35, for 3 to 4 KiB
 /// of code per site instead of 0.2 (`scripts/instructions`, `nm --size-sort`).
 #[inline(never)]
-fn run_sync_on<R, B: CallBody<R>, F: FnOnce(&OpSpan, &R) + Copy>(
-    site: &'static CallSite,
-    body: B,
-    finish: F,
-) -> R {
+fn run_sync_on<R, S, B, F>(site: S, body: B, finish: F) -> R
+where
+    S: FnOnce() -> &'static CallSite,
+    B: CallBody<R>,
+    F: FnOnce(&OpSpan, &R) + Copy,
+{
+    let site = site();
     let mut call = SyncCall {
         stage: SyncCall::<B, R, F>::BODY,
         body: ManuallyDrop::new(body),
@@ -388,7 +395,7 @@ fn end_kept<'a>(
     current::remove(&live);
     // `quick` keeps nothing under a sampled-out root's mark: there was none to replace, and
     // none is left after the body, as `OpSpan::run_current_once` would restore it.
-    sampled_out::clear_unheld();
+    sampled_out::clear_unheld(&live);
     let timing = Timing {
         histogram: site.include_duration.then_some(site),
         start,

@@ -510,7 +510,7 @@ fn an_async_root_holding_only_a_mark_holds_it_on_every_poll() {
 /// A call through [`run_sync_at`] (what `#[traced]` expands to for a sync fn whose span
 /// reads no argument), recording nothing of its outcome.
 fn fused<R>(site: &'static CallSite, body: impl FnOnce() -> R) -> R {
-    run_sync_at(site, body, |_: &OpSpan, _: &R| {})
+    run_sync_at(move || site, body, |_: &OpSpan, _: &R| {})
 }
 
 static FUSED_WARM_UP: CallSite = site("op.tests.fused.warm_up", 0.0, false, false);
@@ -626,8 +626,11 @@ fn run_sync_at_records_an_err_through_finish() {
         }
     };
     let refused = std::any::type_name::<Refused>().to_owned();
-    assert!(run_sync_at(&FUSED_ERR, || Err(Refused), finish).is_err());
-    assert!(matches!(run_sync_at(&FUSED_ERR, || Ok(4), finish), Ok(4)));
+    assert!(run_sync_at(|| &FUSED_ERR, || Err(Refused), finish).is_err());
+    assert!(matches!(
+        run_sync_at(|| &FUSED_ERR, || Ok(4), finish),
+        Ok(4)
+    ));
     let spans = capture.spans_named("op.tests.fused.err");
     assert_eq!(spans.len(), 2);
     assert_eq!(spans[0].error_message(), Some("refused"));
@@ -639,7 +642,7 @@ fn run_sync_at_records_an_err_through_finish() {
         "{series:?}"
     );
 
-    assert!(run_sync_at(&FUSED_ERR_DROPPED, || Err(Refused), finish).is_err());
+    assert!(run_sync_at(|| &FUSED_ERR_DROPPED, || Err(Refused), finish).is_err());
     let series = duration_series("op.tests.fused.err_dropped");
     assert!(
         matches!(&series[..], [(Some(ty), 1, _)] if *ty == refused),
@@ -658,7 +661,7 @@ fn a_panic_in_finish_drops_the_value_once() {
     let held = std::rc::Rc::clone(&value);
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_sync_at(
-            &FUSED_ERR,
+            || &FUSED_ERR,
             move || held,
             |_: &OpSpan, _: &_| panic!("finish"),
         )
@@ -721,7 +724,7 @@ fn with_args<R>(
     body: impl FnOnce(u32, std::rc::Rc<str>) -> R,
 ) -> R {
     run_sync_args_at(
-        site,
+        move || site,
         2,
         (n, label),
         |(n, label): &(u32, std::rc::Rc<str>), attributes: &mut Vec<KeyValue>| {

@@ -402,7 +402,8 @@ pub struct Guard {
 impl Guard {
     /// Exports every span finished so far, now, without shutting down. Returns once they are
     /// delivered, or when the export timeout ([`Config::export_timeout`]) runs out; a failure
-    /// shows in [`crate::stats`](fn@crate::stats).
+    /// shows in [`crate::stats`](fn@crate::stats). It blocks the calling thread meanwhile:
+    /// from async code, call it through `tokio::task::spawn_blocking`.
     pub fn flush(&self) {
         // A forked child has no export thread to wait for (its parent exports).
         if switches::in_forked_child() {

@@ -5,9 +5,9 @@
 //! route), after the server's `Retry-After` or an exponential backoff with random jitter
 //! (whichever is longer: a `Retry-After: 0` does not make the retries back-to-back; at most a
 //! second for an unreachable receiver), as long as the wait leaves the next attempt a quarter
-//! of the request's timeout (counted from the first attempt). An unreachable receiver is not
-//! waited for once the exporter is closing (see `Transport::send_body`). Between requests,
-//! the [`Pause`] after a failed one.
+//! of the request's timeout (counted from the first attempt). Once the exporter is closing,
+//! only a request the receiver never processed is sent again (see `Transport::send_body`).
+//! Between requests, the [`Pause`] after a failed one.
 use std::time::{Duration, Instant};
 
 /// The first backoff; each retry doubles it.
@@ -29,8 +29,16 @@ pub(crate) struct Failure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Retry {
     No,
-    /// Yes: after the server's delay (`Retry-After`), or the backoff's when it gave none.
+    /// Yes, while the exporter is not closing: the receiver answered that it cannot take the
+    /// request now (429, 503, `UNAVAILABLE`, ...); after its delay (`Retry-After`), or the
+    /// backoff's when it gave none. At shutdown such an answer (a load balancer's with no
+    /// collector behind it) is not waited out.
     After(Option<Duration>),
+    /// Yes, on a new connection after the backoff, even once the exporter is closing: the
+    /// receiver never processed the request (a kept-alive connection it closed as it was
+    /// reused, a stream it refused or left out when going away), the likeliest failure of
+    /// shutdown's last flush after an idle spell.
+    Resend,
     /// Yes, on a new connection after the backoff (at most [`MAX_RECONNECT_BACKOFF`]), while
     /// the exporter is not closing: the receiver could not be reached (a collector
     /// restarting; the specification has the connection tried again).
@@ -42,6 +50,15 @@ impl Retry {
     pub(crate) fn when(retryable: bool, hint: Option<Duration>) -> Retry {
         if retryable {
             Retry::After(hint)
+        } else {
+            Retry::No
+        }
+    }
+
+    /// `Resend` for a request the receiver never processed, else `No`.
+    pub(crate) fn resend_if(unprocessed: bool) -> Retry {
+        if unprocessed {
+            Retry::Resend
         } else {
             Retry::No
         }
@@ -237,6 +254,7 @@ impl Schedule {
         let (hint, cap) = match failure.retry {
             Retry::No => return None,
             Retry::After(hint) => (hint, MAX_BACKOFF),
+            Retry::Resend => (None, MAX_BACKOFF),
             Retry::Reconnect => (None, MAX_RECONNECT_BACKOFF),
         };
         let backoff = jittered(self.backoff.min(cap));

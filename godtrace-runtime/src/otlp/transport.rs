@@ -175,9 +175,10 @@ impl Transport {
     /// Sends a body [`Transport::body`] wrote; again after an answer the specification says
     /// to retry, or when the receiver could not be reached, while the wait ends within the
     /// timeout ([`super::retry`]); how it ends sets or ends the [`Pause`] before the next.
-    /// Once `closing` completes (the exporter is shutting down), an unreachable receiver is
-    /// not waited for: a process does not take seconds to exit for a collector that is not
-    /// there.
+    /// Once `closing` completes (the exporter is shutting down), only a request the receiver
+    /// never processed is sent again: an unreachable receiver, or one that answers it cannot
+    /// take the request (a load balancer's 503 with no collector behind it), is not waited
+    /// for, so that a process does not take seconds to exit for a collector that is not there.
     pub(crate) async fn send_body(
         &self,
         body: Vec<u8>,
@@ -217,17 +218,18 @@ impl Transport {
             let Some(wait) = schedule.next_wait(&failure) else {
                 return failed(failure);
             };
-            if failure.retry != Retry::Reconnect {
+            if failure.retry == Retry::Resend {
                 tokio::time::sleep(wait).await;
                 continue;
             }
             // `closing` is polled here only, and never again once it completed. Another
-            // request that gets through ends the wait: the receiver is back.
+            // request that gets through ends the wait for an unreachable receiver: it is back.
+            let reconnect = failure.retry == Retry::Reconnect;
             let reachable = self.reachable.notified();
             tokio::select! {
                 biased;
                 () = closing.as_mut() => return failed(failure),
-                () = reachable => {}
+                () = reachable, if reconnect => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
@@ -411,7 +413,7 @@ mod grpc {
         ) || (e.is_go_away() && e.is_remote());
         Failure {
             message,
-            retry: Retry::when(unprocessed, None),
+            retry: Retry::resend_if(unprocessed),
         }
     }
 
@@ -909,7 +911,7 @@ mod http {
                     // kept-alive connection the receiver closed as it was reused (likeliest at
                     // shutdown's last flush, after an idle spell), or a receiver restarting.
                     // The specification has the request sent again, shutdown or not.
-                    let retry = Retry::when(closed_before_answer(&e), None);
+                    let retry = Retry::resend_if(closed_before_answer(&e));
                     return Err(Failure { message, retry });
                 }
             };
@@ -1185,6 +1187,29 @@ mod http {
                     Ok(None)
                 );
                 assert_eq!(attempts.load(Ordering::SeqCst), 2);
+            });
+        }
+
+        /// A receiver that answers it cannot take the request now (a load balancer's 503
+        /// with no collector behind it, asking for 5 s) is not waited out once the exporter
+        /// is closing: the answer is the error, at once, not after the retries the request's
+        /// timeout leaves room for.
+        #[test]
+        fn a_throttling_answer_is_not_waited_out_once_the_exporter_closes() {
+            run(async {
+                let unavailable = "HTTP/1.1 503 Service Unavailable\r\nretry-after: 5\r\n\
+                                   connection: close\r\ncontent-length: 0\r\n\r\n";
+                let (url, attempts) = server(&[unavailable], None).await;
+                let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+                let started = Instant::now();
+                let closing = tokio::time::sleep(Duration::from_millis(200));
+                let error = transport
+                    .send_body(b"spans".to_vec(), closing)
+                    .await
+                    .unwrap_err();
+                assert!(error.contains("503"), "{error}");
+                assert!(started.elapsed() < Duration::from_secs(3), "{error}");
+                assert_eq!(attempts.load(Ordering::SeqCst), 1);
             });
         }
 

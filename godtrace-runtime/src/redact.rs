@@ -47,17 +47,16 @@ pub(crate) fn urls_in(text: &str) -> Option<String> {
         let mut end = body[separator + 3..limit]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '`'))
             .map_or(limit, |e| separator + 3 + e);
-        // A password written in quotes (`user:"pass"@host`, not a valid URL) goes on past
-        // its quote, up to its `@`.
+        // A password written in quotes (`user:"p w"@host`, not a valid URL; spaces are why
+        // one quotes it) goes on past its quotes when an `@` follows the closing one, to the
+        // end of the host.
         if body[end..].starts_with('"') && !body[separator + 3..end].contains(['/', '?', '#', '@'])
         {
-            let token_end = body[end..limit]
-                .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '`'))
-                .map_or(limit, |e| end + e);
-            if let Some(at) = body[end..token_end].rfind('@') {
-                end = body[end + at..token_end]
-                    .find('"')
-                    .map_or(token_end, |q| end + at + q);
+            let closing = body[end + 1..limit].find('"').map(|q| end + 1 + q + 1);
+            if let Some(after) = closing.filter(|&after| body[after..limit].starts_with('@')) {
+                end = body[after..limit]
+                    .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '`'))
+                    .map_or(limit, |e| after + e);
             }
         }
         let reaches_cut = cut && end == body.len();
@@ -187,8 +186,8 @@ pub(crate) fn url(url: &str) -> String {
 
 /// Where the authority of `rest` (a URL after its `://`) ends when its password holds a `/`,
 /// `?` or `#` not percent-encoded (`postgres://app:pa/ss@db`, not a valid URL, but what a
-/// hand-written connection string may hold): just after the first `@` that follows a `user:`
-/// whose `:` is not followed by a port's digits. `None` for any other URL.
+/// hand-written connection string may hold): just after the last `@` before the host that
+/// follows a `user:` whose `:` is not followed by a port's digits. `None` for any other URL.
 fn user_info_end(rest: &str) -> Option<usize> {
     let end = rest.find(['/', '?', '#'])?;
     let authority = &rest[..end];
@@ -197,8 +196,14 @@ fn user_info_end(rest: &str) -> Option<usize> {
     if authority.contains(['@', '[']) || after.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let at = rest[end..].find('@')?;
-    Some(end + at + 1)
+    // The user part runs to the last `@` before the host's end (a password may hold `@`
+    // too: `root:se/cr@et@db`).
+    let at = end + rest[end..].find('@')?;
+    let host_end = rest[at + 1..]
+        .find(['/', '?', '#'])
+        .map_or(rest.len(), |i| at + 1 + i);
+    let last_at = at + rest[at..host_end].rfind('@').unwrap_or(0);
+    Some(last_at + 1)
 }
 
 /// Query keys whose values the conventions say to redact (`url.full`, `url.query`; matched
@@ -369,6 +374,14 @@ mod tests {
             (
                 "\"redis://:\"pw\"@r:6379\"",
                 "\"redis://REDACTED:REDACTED@r:6379\"",
+            ),
+            (
+                "redis://default:\"p w\"@cache down",
+                "redis://REDACTED:REDACTED@cache down",
+            ),
+            (
+                "mysql://root:se/cr@et@db/x",
+                "mysql://REDACTED:REDACTED@db/x",
             ),
         ];
         for (text, redacted) in cases {

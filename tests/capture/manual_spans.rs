@@ -643,3 +643,36 @@ fn a_sampled_out_task_is_back_under_its_root_once_kept_guards_left_out_of_order(
     assert_eq!(c.spans_named("manual.handled_step").len(), 1);
     assert!(c.spans_named("manual.after_the_guards").is_empty());
 }
+
+#[traced(operation = "manual.takes_the_request_async")]
+async fn takes_the_request_across_an_await(request: godtrace::SpanGuard) {
+    tokio::task::yield_now().await;
+    drop(request);
+    {
+        let _part = godtrace::span("manual.part_after_the_request");
+    }
+}
+
+#[traced(operation = "manual.sampled_out_receiver", sample_rate = 0.0)]
+async fn sampled_out_receiver_handing_on_its_request() {
+    let request = godtrace::span_builder("manual.received_request")
+        .parent(godtrace::otel::Context::new())
+        .start();
+    takes_the_request_across_an_await(request).await;
+}
+
+/// A kept request's guard moved into a traced async fn and dropped there after an `.await`
+/// (the guard was taken off the thread's list when the poll it was made in ended): the
+/// function's span is current, and what it starts is recorded under it, not dropped with the
+/// sampled-out root around.
+#[test]
+fn a_guard_dropped_in_a_later_poll_leaves_the_current_span_recording() {
+    let c = testing::capture();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(sampled_out_receiver_handing_on_its_request());
+    let handler = c.span("manual.takes_the_request_async");
+    let part = c.span("manual.part_after_the_request");
+    assert_eq!(part.parent_span_id, Some(handler.span_id));
+}

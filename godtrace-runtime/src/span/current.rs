@@ -68,6 +68,12 @@ pub(super) fn leave_above_top(at: live::ListPosition) {
     live::leave_above_top(at);
 }
 
+/// Whether `live` is on this thread's list of current spans.
+#[inline]
+pub(super) fn is_listed(live: &Live) -> bool {
+    live.linked.get()
+}
+
 /// Whether a span entered after `live` is still on this thread's list (`live` is not the
 /// innermost current span).
 #[inline]

@@ -898,23 +898,29 @@ impl MadeCurrent {
     /// Undoes [`OpSpan::make_current`] of `span`, wherever it is on the thread's list.
     #[inline(always)]
     pub(super) fn undo(self, span: &OpSpan) {
-        // A recorded span entered after this one and still current holds the thread's mark
-        // (none), whatever this one held.
-        let entered_after = span
-            .live
-            .as_ref()
-            .is_some_and(|live| current::has_spans_above(live));
         let mut marked = self.marked;
-        if let Some(live) = &span.live {
-            if entered_after {
+        // Whether the thread's mark is now another span's, to be left as it is: a recorded
+        // span entered after this one and still current holds it (none, whatever this one
+        // held), and is handed what this one would put back; or this one was taken off the
+        // list by the end of the poll of a future it was held across (`leave_above`), and
+        // what it saved belongs to that poll, not to the code running now.
+        let mark_is_anothers = match &span.live {
+            Some(live) if !current::is_listed(live) => true,
+            Some(live) if current::has_spans_above(live) => {
                 sampled_out::hand_up(marked, live);
-            } else {
-                marked = marked.or_handed(live);
+                true
             }
+            Some(live) => {
+                marked = marked.or_handed(live);
+                false
+            }
+            None => false,
+        };
+        if let Some(live) = &span.live {
             current::remove(live);
         }
         drop(self.attached);
-        sampled_out::release_out_of_order(marked, span.scope, entered_after);
+        sampled_out::release_out_of_order(marked, span.scope, mark_is_anothers);
     }
 }
 

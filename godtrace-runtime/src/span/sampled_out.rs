@@ -86,18 +86,19 @@ pub(super) fn release(held: Held) {
 
 /// Undoes [`hold`] of `mark` for a manual span's guard, which may be dropped in any order (a
 /// struct drops its fields first to last) or outlive the traced call it was made in: the
-/// previous mark is put back only while `mark` is still the thread's and no recorded span
-/// entered after this one is still current (`entered_after`: every recorded span holds the
-/// same mark, none, so the mark alone cannot tell), else a span held later is still current,
-/// or another already put back what was before; and none is left once no span holds one, so
-/// that a mark never outlives every span that held one.
+/// previous mark is put back only while `mark` is still the thread's and the caller does not
+/// know it to be another span's (`anothers`: a recorded span entered after this one is
+/// still current, or this one was taken off the list by a poll's end; every recorded span
+/// holds the same mark, none, so the mark alone cannot tell), else a span held later is
+/// still current, or another already put back what was before; and none is left once no span
+/// holds one, so that a mark never outlives every span that held one.
 #[inline(always)]
-pub(super) fn release_out_of_order(held: Held, mark: u64, entered_after: bool) {
+pub(super) fn release_out_of_order(held: Held, mark: u64, anothers: bool) {
     let this = this_thread();
     let holding = this.marks_held.get().saturating_sub(1);
     this.marks_held.set(holding);
     let current = this.sampled_out_root.get();
-    let back = if current == mark && !entered_after {
+    let back = if current == mark && !anothers {
         held.previous
     } else {
         current

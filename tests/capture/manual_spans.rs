@@ -676,3 +676,45 @@ fn a_guard_dropped_in_a_later_poll_leaves_the_current_span_recording() {
     let part = c.span("manual.part_after_the_request");
     assert_eq!(part.parent_span_id, Some(handler.span_id));
 }
+
+/// A remote parent's child, a new trace in it and a child of that: the new trace's guard is
+/// dropped first. Its OpenTelemetry context leaves (the remote parent's shows again, older
+/// than the child's), and the child is still the innermost span: what starts next is its
+/// child, not a sibling of the first span under the remote parent.
+#[test]
+fn a_guard_with_a_context_dropped_out_of_order_leaves_the_innermost_span_current() {
+    let c = testing::capture();
+    let remote = godtrace::propagation::extract_map(&std::collections::HashMap::from([(
+        "traceparent".to_string(),
+        "00-6d616e75616c2d6f75742d6f662d6f72-00f067aa0ba902b7-01".to_string(),
+    )]));
+    let message = godtrace::span_builder("manual.message")
+        .parent(remote)
+        .start();
+    let batch = godtrace::span_builder("manual.batch")
+        .parent(godtrace::otel::Context::new())
+        .start();
+    let item = godtrace::span("manual.item");
+    drop(batch);
+    {
+        let _probe = godtrace::span("manual.after_batch");
+    }
+    drop(item);
+    {
+        let _probe = godtrace::span("manual.after_item");
+    }
+    drop(message);
+    let (item, after_batch) = (c.span("manual.item"), c.span("manual.after_batch"));
+    assert_eq!(
+        after_batch.parent_span_id,
+        Some(item.span_id),
+        "{after_batch:#?}"
+    );
+    assert_eq!(after_batch.trace_id, item.trace_id);
+    let (message, after_item) = (c.span("manual.message"), c.span("manual.after_item"));
+    assert_eq!(
+        after_item.parent_span_id,
+        Some(message.span_id),
+        "{after_item:#?}"
+    );
+}

@@ -68,6 +68,25 @@ pub(super) fn leave_above_top(at: live::ListPosition) {
     live::leave_above_top(at);
 }
 
+/// Drops `guard`, the OpenTelemetry context `live`'s guard attached, while spans entered
+/// after `live` are still current (the guard dropped out of order). OpenTelemetry then shows
+/// the context before `live`'s, older than theirs, which [`innermost`] would read as one
+/// other code attached inside them: each that noted the context `live`'s showed notes this
+/// one instead, and stays the innermost span.
+#[cold]
+pub(super) fn detach_below(live: &Live, guard: opentelemetry::ContextGuard) {
+    if !otel_context_usable() {
+        drop(guard);
+        return;
+    }
+    let before = otel_span_id();
+    drop(guard);
+    let after = otel_span_id();
+    if before != after {
+        live::reseat_otel_seen_above(live, before, after);
+    }
+}
+
 /// Whether `live` is on this thread's list of current spans.
 #[inline]
 pub(super) fn is_listed(live: &Live) -> bool {

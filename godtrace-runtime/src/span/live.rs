@@ -350,6 +350,31 @@ pub(super) fn has_spans_above(live: &Live) -> bool {
     live.linked.get() && !this_thread().top.get().is_some_and(|top| top.is(live))
 }
 
+/// Has each span entered above `live` (on this thread's list below its top) that noted
+/// OpenTelemetry's context showing span `from` when it was entered note `to` instead (see
+/// `current::detach_below`).
+#[cold]
+pub(super) fn reseat_otel_seen_above(live: &Live, from: SpanId, to: SpanId) {
+    if !has_spans_above(live) {
+        return;
+    }
+    let top = this_thread().top.get();
+    let mut at = live.next.get();
+    while let Some(link) = at {
+        // SAFETY: `live` is on this thread's list below its top, so the spans entered after
+        // it are too, each linked to the next by `next` (kept up below the top) up to the
+        // top; they stay there meanwhile.
+        let above = unsafe { link.get() };
+        if above.otel_seen.get() == from {
+            above.otel_seen.set(to);
+        }
+        if Some(link) == top {
+            break;
+        }
+        at = above.next.get();
+    }
+}
+
 /// Takes off this thread's list every span entered above `live` and still on it, which is
 /// what a poll of `live`'s future left there: a `SpanGuard` held across an `.await` is current
 /// in that future only, not in the tasks the thread polls next (each such span is unlinked,

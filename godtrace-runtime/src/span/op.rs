@@ -898,7 +898,11 @@ impl MadeCurrent {
     /// Undoes [`OpSpan::make_current`] of `span`, wherever it is on the thread's list.
     #[inline(always)]
     pub(super) fn undo(self, span: &OpSpan) {
-        let mut marked = self.marked;
+        let MadeCurrent {
+            mut marked,
+            attached,
+        } = self;
+        let mut entered_after = false;
         // Whether the thread's mark is now another span's, to be left as it is: a recorded
         // span entered after this one and still current holds it (none, whatever this one
         // held), and is handed what this one would put back; or this one was taken off the
@@ -908,6 +912,7 @@ impl MadeCurrent {
             Some(live) if !current::is_listed(live) => true,
             Some(live) if current::has_spans_above(live) => {
                 sampled_out::hand_up(marked, live);
+                entered_after = true;
                 true
             }
             Some(live) => {
@@ -916,10 +921,13 @@ impl MadeCurrent {
             }
             None => false,
         };
+        match (&span.live, attached) {
+            (Some(live), Some(guard)) if entered_after => current::detach_below(live, guard),
+            (_, attached) => drop(attached),
+        }
         if let Some(live) = &span.live {
             current::remove(live);
         }
-        drop(self.attached);
         sampled_out::release_out_of_order(marked, span.scope, mark_is_anothers);
     }
 }

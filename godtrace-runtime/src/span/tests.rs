@@ -164,6 +164,51 @@ fn guards_dropped_out_of_order() {
     assert_eq!(capture.span("c").attr("still"), Some(&Value::from("c")));
 }
 
+/// Guards that attach an OpenTelemetry context (an explicit parent), dropped out of order
+/// under a root godtrace sampled out: the innermost span left stays current (its noted
+/// context handed the one that shows again), and the root's mark is back once all are gone.
+#[test]
+fn guards_with_contexts_dropped_out_of_order_under_a_sampled_out_root() {
+    static DROPPED: CallSite = CallSite::new(
+        || "span::tests::dropped",
+        file!(),
+        1,
+        SiteOptions {
+            operation: Some("dropped"),
+            include_duration: false,
+            sample_rate: Some(0.0),
+            carries_parent: false,
+            kind: opentelemetry::trace::SpanKind::Internal,
+        },
+    );
+    let capture = testing::capture();
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
+    let remote = opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(0x7e57_0e11_u128 << 64 | 0x0dd),
+        SpanId::from(0x0dd),
+        TraceFlags::SAMPLED,
+        true,
+        opentelemetry::trace::TraceState::NONE,
+    ));
+    traced(&DROPPED, || {
+        let req = crate::span_builder("req").parent(remote).start();
+        let batch = crate::span_builder("batch")
+            .parent(opentelemetry::Context::new())
+            .start();
+        let item = crate::span("item");
+        drop(batch);
+        drop(crate::span("after.batch"));
+        drop(req);
+        drop(item);
+        traced(&INNER, || {});
+    });
+    assert!(child_of(&capture, "after.batch", "item"));
+    assert!(
+        capture.spans_named("inner").is_empty(),
+        "under the dropped root"
+    );
+}
+
 fn returns_guard(name: &'static str) -> crate::SpanGuard {
     crate::span(name)
 }

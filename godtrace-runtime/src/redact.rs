@@ -47,17 +47,10 @@ pub(crate) fn urls_in(text: &str) -> Option<String> {
         let mut end = body[separator + 3..limit]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '`'))
             .map_or(limit, |e| separator + 3 + e);
-        // A password written in quotes (`user:"p w"@host`, not a valid URL; spaces are why
-        // one quotes it) goes on past its quotes when an `@` follows the closing one, to the
-        // end of the host.
-        if body[end..].starts_with('"') && !body[separator + 3..end].contains(['/', '?', '#', '@'])
-        {
-            let closing = body[end + 1..limit].find('"').map(|q| end + 1 + q + 1);
-            if let Some(after) = closing.filter(|&after| body[after..limit].starts_with('@')) {
-                end = body[after..limit]
-                    .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '`'))
-                    .map_or(limit, |e| after + e);
-            }
+        if let Some(after) = quoted_password_end(body, separator + 3, limit) {
+            end = body[after..limit]
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '`'))
+                .map_or(limit, |e| after + e);
         }
         let reaches_cut = cut && end == body.len();
         while end > separator + 3
@@ -80,6 +73,30 @@ pub(crate) fn urls_in(text: &str) -> Option<String> {
     out.push_str(&body[at..]);
     out.push_str(&text[body.len()..]);
     (out != text).then_some(out)
+}
+
+/// Where the `@` after a password written in quotes starts (`user:"p w"@host` or
+/// `user:'p w'@host`, not a valid URL; spaces are why one quotes it), for the URL whose
+/// authority starts at `from`: its user, a `:`, a quote, the password, the same quote and an
+/// `@`, with no `/`, `?`, `#` or `@` nor space before the first quote. `None` otherwise, as
+/// for a quoted URL followed by other quoted text (`"https://h","@type"`).
+fn quoted_password_end(body: &str, from: usize, limit: usize) -> Option<usize> {
+    let rest = &body[from..limit];
+    let colon = rest.find(|c: char| {
+        matches!(c, ':' | '/' | '?' | '#' | '@' | '"' | '\'') || c.is_whitespace()
+    })?;
+    if !rest[colon..].starts_with(':') {
+        return None;
+    }
+    let quote = rest[colon + 1..]
+        .chars()
+        .next()
+        .filter(|q| matches!(q, '"' | '\''))?;
+    let password = colon + 2;
+    let closing = password + rest[password..].find(quote)?;
+    rest[closing + 1..]
+        .starts_with('@')
+        .then_some(from + closing + 1)
 }
 
 /// An error's text, as recorded (a panic's message, an error value of the `tracing`
@@ -383,6 +400,10 @@ mod tests {
                 "mysql://root:se/cr@et@db/x",
                 "mysql://REDACTED:REDACTED@db/x",
             ),
+            (
+                "postgres://app:'p w'@db/x failed",
+                "postgres://REDACTED:REDACTED@db/x failed",
+            ),
         ];
         for (text, redacted) in cases {
             assert_eq!(urls_in(text).as_deref(), Some(redacted), "{text}");
@@ -392,6 +413,8 @@ mod tests {
             "https://h:8080/p?e=a@b.example",
             "http://[::1]:80/a@b",
             "\"https://h\" by a@b",
+            "invalid {\"url\":\"https://schema.org\",\"@type\":\"Thing\"}",
+            "fetch \"http://api\" failed: user \"@bob\" not found",
             "https://h/x@y",
         ] {
             assert_eq!(urls_in(kept), None, "{kept}");

@@ -352,7 +352,8 @@ pub(super) fn has_spans_above(live: &Live) -> bool {
 
 /// Has each span entered above `live` (on this thread's list below its top) that noted
 /// OpenTelemetry's context showing span `from` when it was entered note `to` instead (see
-/// `current::detach_below`).
+/// `current::detach_below`): the [`RESEATED_AT_MOST`] entered right after it, so that
+/// guards dropped out of order under thousands of open spans cost no more each.
 #[cold]
 pub(super) fn reseat_otel_seen_above(live: &Live, from: SpanId, to: SpanId) {
     if !has_spans_above(live) {
@@ -360,7 +361,8 @@ pub(super) fn reseat_otel_seen_above(live: &Live, from: SpanId, to: SpanId) {
     }
     let top = this_thread().top.get();
     let mut at = live.next.get();
-    while let Some(link) = at {
+    for _ in 0..RESEATED_AT_MOST {
+        let Some(link) = at else { return };
         // SAFETY: `live` is on this thread's list below its top, so the spans entered after
         // it are too, each linked to the next by `next` (kept up below the top) up to the
         // top; they stay there meanwhile.
@@ -368,12 +370,16 @@ pub(super) fn reseat_otel_seen_above(live: &Live, from: SpanId, to: SpanId) {
         if above.otel_seen.get() == from {
             above.otel_seen.set(to);
         }
-        if Some(link) == top {
-            break;
-        }
-        at = above.next.get();
+        at = if Some(link) == top {
+            None
+        } else {
+            above.next.get()
+        };
     }
 }
+
+/// How many spans above a guard dropped out of order [`reseat_otel_seen_above`] looks at.
+const RESEATED_AT_MOST: usize = 64;
 
 /// Takes off this thread's list every span entered above `live` and still on it, which is
 /// what a poll of `live`'s future left there: a `SpanGuard` held across an `.await` is current

@@ -61,7 +61,12 @@ pub(crate) fn urls_in(text: &str) -> Option<String> {
         }
         out.push_str(&body[at..start]);
         let found = &body[start..end];
-        let authority_open = !found[separator - start + 3..].contains(['/', '?', '#', '@']);
+        let after_scheme = &found[separator - start + 3..];
+        // Cut before the `@` that would end a password (`user:pa/ss@` or the authority
+        // itself): all of it may be the password.
+        let authority_open = !after_scheme.contains(['/', '?', '#', '@'])
+            || (!after_scheme.contains('@')
+                && user_info_end(&format!("{after_scheme}@")).is_some());
         if reaches_cut && authority_open {
             out.push_str(&found[..separator - start + 3]);
             out.push_str("REDACTED");
@@ -177,7 +182,13 @@ pub(crate) fn url(url: &str) -> String {
     {
         full.replace_range(fragment_at + 1.., &fragment);
     }
-    if let Some(query_at) = full.find('?') {
+    // A URL written inside another's query without escapes (`?next=https://app/cb&token=..`)
+    // has no `?` of its own: what follows its first `&` is the outer query's, read as one.
+    let query_at = full.find('?').or_else(|| {
+        let after_scheme = full.find("://").map_or(0, |i| i + 3);
+        full[after_scheme..].find('&').map(|i| after_scheme + i)
+    });
+    if let Some(query_at) = query_at {
         let end = full[query_at..]
             .find('#')
             .map_or(full.len(), |i| query_at + i);
@@ -404,6 +415,15 @@ mod tests {
                 "postgres://app:'p w'@db/x failed",
                 "postgres://REDACTED:REDACTED@db/x failed",
             ),
+            (
+                "POST https://auth/token?redirect_uri=https://app/cb&client_secret=S1&code=C1",
+                "POST https://auth/token?redirect_uri=https://app/cb&client_secret=REDACTED\
+                 &code=REDACTED",
+            ),
+            (
+                "to https://h/?next=https://app&api_key=S2 failed",
+                "to https://h/?next=https://app&api_key=REDACTED failed",
+            ),
         ];
         for (text, redacted) in cases {
             assert_eq!(urls_in(text).as_deref(), Some(redacted), "{text}");
@@ -433,7 +453,12 @@ mod tests {
             urls_in("failed: https://h/x?api_key=SEC…").as_deref(),
             Some("failed: https://h/x?api_key=REDACTED…")
         );
+        assert_eq!(
+            urls_in("failed: postgres://app:pa/hunt…[truncated]").as_deref(),
+            Some("failed: postgres://REDACTED…[truncated]")
+        );
         assert_eq!(urls_in("see https://docs.rs/x…"), None);
+        assert_eq!(urls_in("see https://h:8080/x…"), None);
         assert_eq!(urls_in("ends with https://"), None);
     }
 

@@ -44,14 +44,11 @@ pub(crate) fn urls_in(text: &str) -> Option<String> {
         let limit = starts
             .get(i + 1)
             .map_or(body.len(), |&next| next.max(separator + 3));
-        let mut end = body[separator + 3..limit]
+        // From the authority, or past a quoted password's `@`.
+        let from = quoted_password_end(body, separator + 3, limit).unwrap_or(separator + 3);
+        let mut end = body[from..limit]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '`'))
-            .map_or(limit, |e| separator + 3 + e);
-        if let Some(after) = quoted_password_end(body, separator + 3, limit) {
-            end = body[after..limit]
-                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '`'))
-                .map_or(limit, |e| after + e);
-        }
+            .map_or(limit, |e| from + e);
         let reaches_cut = cut && end == body.len();
         while end > separator + 3
             && body[..end].ends_with([')', '.', ',', ';', ':', '\'', '!', ']', '}'])
@@ -65,8 +62,7 @@ pub(crate) fn urls_in(text: &str) -> Option<String> {
         // Cut before the `@` that would end a password (`user:pa/ss@` or the authority
         // itself): all of it may be the password.
         let authority_open = !after_scheme.contains(['/', '?', '#', '@'])
-            || (!after_scheme.contains('@')
-                && user_info_end(&format!("{after_scheme}@")).is_some());
+            || (!after_scheme.contains('@') && password_breaks_authority(after_scheme).is_some());
         if reaches_cut && authority_open {
             out.push_str(&found[..separator - start + 3]);
             out.push_str("REDACTED");
@@ -217,13 +213,7 @@ pub(crate) fn url(url: &str) -> String {
 /// hand-written connection string may hold): just after the last `@` before the host that
 /// follows a `user:` whose `:` is not followed by a port's digits. `None` for any other URL.
 fn user_info_end(rest: &str) -> Option<usize> {
-    let end = rest.find(['/', '?', '#'])?;
-    let authority = &rest[..end];
-    let colon = authority.find(':')?;
-    let after = &authority[colon + 1..];
-    if authority.contains(['@', '[']) || after.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
+    let end = password_breaks_authority(rest)?;
     // The user part runs to the last `@` before the host's end (a password may hold `@`
     // too: `root:se/cr@et@db`).
     let at = end + rest[end..].find('@')?;
@@ -232,6 +222,18 @@ fn user_info_end(rest: &str) -> Option<usize> {
         .map_or(rest.len(), |i| at + 1 + i);
     let last_at = at + rest[at..host_end].rfind('@').unwrap_or(0);
     Some(last_at + 1)
+}
+
+/// Where the authority of `rest` (a URL after its `://`) seems to end, at its first `/`, `?`
+/// or `#`, when what comes before is `user:` and something other than a port's digits, with
+/// no `@`: a password holding that character, its `@` still to come (see [`user_info_end`]).
+fn password_breaks_authority(rest: &str) -> Option<usize> {
+    let end = rest.find(['/', '?', '#'])?;
+    let authority = &rest[..end];
+    let colon = authority.find(':')?;
+    let after = &authority[colon + 1..];
+    let port = after.bytes().all(|b| b.is_ascii_digit());
+    (!authority.contains(['@', '[']) && !port).then_some(end)
 }
 
 /// Query keys whose values the conventions say to redact (`url.full`, `url.query`; matched

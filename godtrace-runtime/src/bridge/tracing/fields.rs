@@ -62,6 +62,12 @@ impl<'a> SpanVisitor<'a> {
         }
     }
 
+    /// Records a field named `error` (`error = %e`, `?e` or text): an error's text, its URLs
+    /// redacted as an event's `error` field's are.
+    fn push_error_text(&mut self, field: &Field, text: impl FnOnce() -> String) {
+        self.push(field, || Value::from(crate::redact::error_text(text())));
+    }
+
     /// Handles `field` if it is one of the `otel.*` fields (with its text); returns whether it was.
     fn update(&mut self, field: &Field, text: impl FnOnce() -> String) -> bool {
         let name = field.name();
@@ -100,10 +106,7 @@ impl Visit for SpanVisitor<'_> {
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "error" {
-            // An error's text, as an event's `error` field is (redacted).
-            self.push(field, || {
-                Value::from(crate::redact::error_text(bounded_owned(value)))
-            });
+            self.push_error_text(field, || bounded_owned(value));
         } else if !self.update(field, || bounded_owned(value)) {
             self.push(field, || bounded_str(value));
         }
@@ -118,10 +121,7 @@ impl Visit for SpanVisitor<'_> {
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "error" {
-            // `error = %e` or `?e`: an error's text, as an event's `error` field is.
-            self.push(field, || {
-                Value::from(crate::redact::error_text(debug_text(value)))
-            });
+            self.push_error_text(field, || debug_text(value));
         } else if !self.update(field, || debug_text(value)) {
             self.push(field, || Value::from(debug_text(value)));
         }

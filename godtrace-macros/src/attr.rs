@@ -129,7 +129,17 @@ fn valid() -> String {
     format!("valid options: {}", written.join(", "))
 }
 
+/// Whether two identifiers name the same thing: `r#type` and `type` do, as in Rust.
+pub(crate) fn same_name(a: &Ident, b: &Ident) -> bool {
+    a.unraw() == b.unraw()
+}
+
 impl Options {
+    /// Whether `skip(..)` names `param`.
+    pub(crate) fn skips(&self, param: &Ident) -> bool {
+        self.skip.get().iter().any(|s| same_name(s, param))
+    }
+
     pub(crate) fn parse(tokens: TokenStream) -> Options {
         let mut options = Options::unset();
         for segment in split_commas(tokens) {
@@ -263,7 +273,7 @@ fn skip(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<(Vec
                 &ident,
                 "`self` is never recorded; remove it from `skip`",
             );
-        } else if skipped.contains(&ident) {
+        } else if skipped.iter().any(|s| same_name(s, &ident)) {
             error(
                 errors,
                 &ident,

@@ -94,6 +94,21 @@ fn raw_identifier_parameters_are_recorded_under_their_names() {
     assert_eq!(s.attr("type"), Some(&Value::from("nft")));
 }
 
+#[traced(include_args, skip(type, r#secret))]
+fn raw_skips(r#type: &str, secret: &str, kept: u32) -> usize {
+    r#type.len() + secret.len() + kept as usize
+}
+
+/// `skip` names a parameter as Rust does: `type` and `r#type` are one name.
+#[test]
+fn skip_names_raw_identifiers_either_way() {
+    let c = testing::capture();
+    assert_eq!(raw_skips("a", "bc", 3), 6);
+    let s = c.span("capture::capture_rules::raw_skips");
+    assert!(s.attr("type").is_none() && s.attr("secret").is_none());
+    assert_eq!(s.attr("kept"), Some(&Value::I64(3)));
+}
+
 #[traced(include_args)]
 fn raw_impl(r#type: impl std::fmt::Debug, (r#match, y): (u32, u32)) -> u32 {
     format!("{type:?}", type = r#type).len() as u32 + r#match + y

@@ -403,3 +403,35 @@ fn methods_of_trait_objects_are_named_by_their_trait() {
         );
     }
 }
+
+struct Scoped;
+
+// Impl blocks inside items, as derive macros emit them (`const _: () = { .. }`) and as a
+// function's body may hold them: the method's path names the type, not the enclosing item.
+const _: () = {
+    impl Shape for Scoped {
+        #[traced]
+        fn area(&self) -> u32 {
+            9
+        }
+    }
+};
+
+fn with_an_impl_block_inside() -> u32 {
+    struct Local;
+    impl Local {
+        #[traced]
+        fn inner(&self) -> u32 {
+            Scoped.area() + 1
+        }
+    }
+    Local.inner()
+}
+
+#[test]
+fn methods_of_impl_blocks_inside_items_are_named_by_their_type() {
+    let c = testing::capture();
+    assert_eq!(with_an_impl_block_inside(), 10);
+    let inner = span(&c, "with_an_impl_block_inside::Local::inner");
+    assert_eq!(span(&c, "Scoped::area").parent_span_id, Some(inner.span_id));
+}

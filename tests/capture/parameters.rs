@@ -134,6 +134,52 @@ async fn async_args(a: D, (b, _): (D, D)) {
 
 type BoxedUnit = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
+async fn async_untraced_mixed((b, _): (D, D), _: D, mut a: D) {
+    a = D(a.0);
+    let _ = (&a, &b);
+    event("body");
+}
+
+#[traced]
+async fn async_plain_mixed((b, _): (D, D), _: D, mut a: D) {
+    a = D(a.0);
+    let _ = (&a, &b);
+    event("body");
+}
+
+#[traced(include_args)]
+async fn async_args_mixed((b, _): (D, D), _: D, mut a: D) {
+    a = D(a.0);
+    let _ = (&a, &b);
+    event("body");
+}
+
+/// A destructured parameter before plain ones, a `_` one, a `mut` one.
+#[test]
+fn async_parameters_of_every_kind_are_dropped_in_the_untraced_order() {
+    let _c = testing::capture();
+    let run = |f: &dyn Fn((D, D), D, D) -> BoxedUnit| {
+        let future = f((D("b"), D("b_wild")), D("wild"), D("a"));
+        event("created");
+        futures_block_on(future);
+        events()
+    };
+    let untraced = run(&|b, w, a| Box::pin(async_untraced_mixed(b, w, a)));
+    assert_eq!(
+        untraced,
+        ["created", "a", "body", "a", "wild", "b", "b_wild"],
+        "the language's order changed"
+    );
+    assert_eq!(
+        run(&|b, w, a| Box::pin(async_plain_mixed(b, w, a))),
+        untraced
+    );
+    assert_eq!(
+        run(&|b, w, a| Box::pin(async_args_mixed(b, w, a))),
+        untraced
+    );
+}
+
 #[test]
 fn async_parameters_are_dropped_with_the_future_in_the_untraced_order() {
     let _c = testing::capture();

@@ -3,7 +3,7 @@
 //! future capturing them in every edition.
 use super::allow_parameter_reads;
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::visit_mut::VisitMut;
 use syn::{
     FnArg, GenericParam, Ident, Lifetime, LifetimeParam, Pat, ReceiverKind, ReturnType, Signature,
@@ -107,7 +107,7 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
     // (`self` is no underscore binding: no lint to allow, which a `forbid` would refuse.)
     if let Some(FnArg::Receiver(r)) = sig.inputs.first() {
         let this = &r.self_token;
-        desugared.moves.push(quote!(let _ = &#this;));
+        desugared.taken.push(quote!(let _ = &#this;));
     }
     for (index, arg) in sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(pt) = arg else { continue };
@@ -122,16 +122,18 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
             // `ref mut` bindings borrow the moved argument mutably.
             let mutability = has_ref_mut(&pat).then(|| quote!(mut));
             // Bindings read outside need no use in the body.
-            let read = if read_outside {
-                super::mention(&idents, &cfgs)
-            } else {
-                TokenStream::new()
-            };
-            let reads = allow_parameter_reads();
-            desugared.moves.push(quote! {
-                #(#cfgs)* let #mutability #name = #name;
-                #(#cfgs)* #reads let #pat = #name;
-                #read
+            if read_outside {
+                desugared.reads.push(super::mention(&idents, &cfgs));
+            }
+            desugared.binds.push(Bind {
+                cfgs: cfgs.clone(),
+                value: quote!(#name),
+                pat: quote!(#mutability #name),
+            });
+            desugared.binds.push(Bind {
+                cfgs: cfgs.clone(),
+                value: quote!(#name),
+                pat: pat.to_token_stream(),
             });
             if read_outside {
                 // What the generated code reads before the future exists, borrowed from the
@@ -140,6 +142,7 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
                 // All of them are bound; those not read are mentioned.
                 let by_ref = ByRef.pat(pat);
                 let read = super::mention(&idents, &cfgs);
+                let reads = allow_parameter_reads();
                 desugared.outer.push(quote! {
                     #(#cfgs)*
                     #[allow(clippy::needless_borrowed_reference)]
@@ -156,16 +159,19 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
         };
         let mutability = p.mutability.take();
         let ident = &p.ident;
-        let reads = allow_parameter_reads();
         // A binding read outside needs no use in the body.
-        let read = if used_outside.contains(ident) {
-            super::mention([ident], &cfgs)
-        } else {
-            TokenStream::new()
-        };
-        desugared
-            .moves
-            .push(quote!(#(#cfgs)* #reads let #mutability #ident = #ident; #read));
+        if used_outside.contains(ident) {
+            desugared.reads.push(super::mention([ident], &cfgs));
+        }
+        // Moved by a statement first, which can allow the lints about reading an
+        // underscore binding (an expression cannot carry them).
+        let reads = allow_parameter_reads();
+        let moved = Ident::new("godtrace_moved", Span::mixed_site());
+        desugared.binds.push(Bind {
+            cfgs,
+            value: quote!({ #reads let #moved = #ident; #moved }),
+            pat: quote!(#mutability #ident),
+        });
     }
     desugared
 }
@@ -226,14 +232,70 @@ fn mentions_self(ty: &Type) -> bool {
     find.0
 }
 
-/// The statements [`desugar`] writes.
+/// What [`desugar`] writes.
 #[derive(Default)]
 pub(super) struct Desugared {
-    /// Inside the future, first: each argument moved in, and destructured there.
-    pub(super) moves: Vec<TokenStream>,
+    /// Inside the future, first: `self` taken whole.
+    taken: Vec<TokenStream>,
+    /// Each argument moved into the future and bound there, in order (a destructured one in
+    /// two steps: taken whole, then destructured).
+    binds: Vec<Bind>,
+    /// First in the body: the bindings the generated code reads outside, mentioned.
+    reads: Vec<TokenStream>,
     /// In the function, before the future is built: the bindings of destructured arguments
     /// the generated code reads there (see [`rebound`]), by reference.
     pub(super) outer: Vec<TokenStream>,
+}
+
+/// One argument moved into the future: `value` bound to `pat`, under `cfgs`.
+struct Bind {
+    cfgs: Vec<syn::Attribute>,
+    value: TokenStream,
+    pat: TokenStream,
+}
+
+impl Desugared {
+    /// The statements first in the body's braces: `self` taken whole, the arguments bound by
+    /// statements when [`Self::around`] cannot nest them, the bindings read outside mentioned.
+    pub(super) fn first_statements(&self) -> TokenStream {
+        let taken = &self.taken;
+        let reads = &self.reads;
+        let lets = if self.nests() {
+            TokenStream::new()
+        } else {
+            let allow = allow_parameter_reads();
+            self.binds
+                .iter()
+                .map(|Bind { cfgs, value, pat }| quote!(#(#cfgs)* #allow let #pat = #value;))
+                .collect()
+        };
+        quote!(#(#taken)* #lets #(#reads)*)
+    }
+
+    /// The future's block: `body` (the user's braces) inside one `match` per binding.
+    ///
+    /// A `match`, not a `let`: a match arm's body is a scope of its own for temporaries, so
+    /// those of the body's tail (a lock's guard borrowing an argument, `*m.lock().unwrap()`)
+    /// are dropped before the arguments, as the compiler's own lowering of an `async fn`
+    /// drops them. In one block, edition 2021 keeps them past the block's locals, and a `let`
+    /// of the body's value would be code after the body, unreachable when the body diverges
+    /// (`loop {}`). The nesting drops the arguments last first, as a function's parameters
+    /// are. A parameter under `#[cfg(..)]` cannot be a condition on an expression: then every
+    /// argument is bound by a statement ([`Self::first_statements`]).
+    pub(super) fn around(&self, body: TokenStream) -> TokenStream {
+        if self.binds.is_empty() || !self.nests() {
+            return body;
+        }
+        let nested = self.binds.iter().rev().fold(
+            body,
+            |inner, Bind { value, pat, .. }| quote!(match #value { #pat => #inner }),
+        );
+        quote!({ #nested })
+    }
+
+    fn nests(&self) -> bool {
+        self.binds.iter().all(|b| b.cfgs.is_empty())
+    }
 }
 
 /// Whether a parameter's pattern is one binding by value, which moves the whole argument

@@ -257,7 +257,7 @@ impl RecordedArgs {
         let recorded: Vec<(Ident, Option<Type>)> = if *options.include_args.get() {
             bound_params(sig)
                 .into_iter()
-                .filter(|(ident, _)| !options.skip.get().contains(ident))
+                .filter(|(ident, _)| !options.skips(ident))
                 .filter(|(ident, _)| !named.contains(ident))
                 .collect()
         } else {
@@ -461,14 +461,14 @@ fn call_body(
         .iter()
         .map(|item| quote!(#[allow(clippy::items_after_statements)] #item));
     let stmts = &f.block.stmts[leading..];
-    let user_braces = |prefix: TokenStream| {
-        let allowed = allowed.clone();
-        let mut group = proc_macro2::Group::new(
-            proc_macro2::Delimiter::Brace,
-            quote!(#(#items)* #prefix #(#allowed)* #(#stmts)*),
-        );
+    let braced = |content: TokenStream| {
+        let mut group = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, content);
         group.set_span(braces);
         group
+    };
+    let user_braces = |prefix: TokenStream| {
+        let allowed = allowed.clone();
+        braced(quote!(#(#items)* #prefix #(#allowed)* #(#stmts)*))
     };
     match shape {
         Shape::Sync if by_value => {
@@ -480,14 +480,13 @@ fn call_body(
             // here, as the general path's closure reads them all (`capture_in_drop_order`).
             // One pattern for all, so that they are dropped as the function's parameters
             // are: last first.
+            // A `match`, not a `let`: its arm is a scope for the temporaries of the body's
+            // tail, dropped before the parameters (see `Desugared::block`).
             let read = super::mention(handed, &[]);
-            let unpack = quote! {
-                let (#(#mutable #handed,)*) = #tuple;
-                #read
-            };
-            let body = user_braces(quote!(#unpack #typed_return));
+            let body = user_braces(quote!(#read #typed_return));
+            let unpack = quote!({ match #tuple { (#(#mutable #handed,)*) => #body } });
             (
-                Call::SyncArgs(quote_spanned!(braces=> move |#tuple| #closure_output #body)),
+                Call::SyncArgs(quote_spanned!(braces=> move |#tuple| #closure_output #unpack)),
                 Vec::new(),
             )
         }
@@ -519,10 +518,11 @@ fn call_body(
             for field in options.fields.get() {
                 used_outside.extend(idents_in(field.value.to_token_stream()));
             }
-            let async_fn::Desugared { moves, outer } =
-                async_fn::desugar(&mut f.sig, pv, &used_outside);
-            let body = user_braces(quote!(#(#moves)* #typed_return));
-            (Call::Async(quote!(async move #body)), outer)
+            let desugared = async_fn::desugar(&mut f.sig, pv, &used_outside);
+            let first = desugared.first_statements();
+            let body = user_braces(quote!(#first #typed_return));
+            let block = desugared.around(body.into_token_stream());
+            (Call::Async(quote!(async move #block)), desugared.outer)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `#[traced]` on an `impl` block: every method with a body gets a `#[traced(...)]` of its
 //! own, carrying the block's options merged under the method's; the method-level attribute
 //! then expands as usual (after `#[async_trait]`, whichever order the two are written in).
-use crate::attr::{Options, option_name, split_commas};
+use crate::attr::{Options, option_name, same_name, split_commas};
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, Meta};
@@ -80,8 +80,8 @@ fn distribute(
         .skip
         .get()
         .iter()
-        .filter(|s| include_args && params.iter().any(|(p, _)| p == *s))
-        .filter(|s| !own_options.skip.get().contains(s))
+        .filter(|s| include_args && params.iter().any(|(p, _)| same_name(p, s)))
+        .filter(|s| !own_options.skips(s))
         .collect();
     let own_segments = split_commas(own_args);
     let own_names: Vec<String> = own_segments.iter().filter_map(option_name).collect();
@@ -163,7 +163,7 @@ fn check_block_skips(options: &Options, block: &ItemImpl, errors: &mut Vec<syn::
     }
     for name in options.skip.get() {
         let somewhere = block.items.iter().any(|item| {
-            matches!(item, ImplItem::Fn(m) if super::bound_params(&m.sig).iter().any(|(p, _)| p == name))
+            matches!(item, ImplItem::Fn(m) if super::bound_params(&m.sig).iter().any(|(p, _)| same_name(p, name)))
         });
         if !somewhere {
             errors.push(syn::Error::new_spanned(

@@ -203,7 +203,7 @@ const SKIP_WITHOUT_INCLUDE_ARGS: &str = "`skip(...)` does nothing without `inclu
 fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
     let params: Vec<Ident> = bound_params(&f.sig).into_iter().map(|(i, _)| i).collect();
     for name in options.skip.get() {
-        if !params.contains(name) {
+        if !params.iter().any(|p| crate::attr::same_name(p, name)) {
             let listed = params.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>();
             let hint = if listed.is_empty() {
                 "the function has no parameters to skip".to_owned()
@@ -266,9 +266,8 @@ fn check_own_keys(options: &Options, f: &Function, errors: &mut Vec<syn::Error>)
     if !(include_result && *options.include_args.get()) {
         return;
     }
-    let skipped = |name: &Ident| options.skip.get().contains(name);
     for (param, _) in bound_params(&f.sig) {
-        if syn::ext::IdentExt::unraw(&param) == "result" && !skipped(&param) {
+        if syn::ext::IdentExt::unraw(&param) == "result" && !options.skips(&param) {
             // The hint names the parameter as written (`r#result` too), so it can be pasted.
             errors.push(syn::Error::new_spanned(
                 &param,

@@ -98,8 +98,10 @@ fn readable_path(type_name: &'static str) -> &'static str {
     if !path.contains(['<', '{']) {
         return path;
     }
+    let from_impl_block = in_impl_block_form(path);
+    let qualified_path = from_impl_block.as_deref().unwrap_or(path);
     let mut out = String::with_capacity(path.len());
-    match qualified(path) {
+    match qualified(qualified_path) {
         // A blanket impl's method (`impl<T: Tr> Tr2 for T`): its type prints as `_` (or `&_`,
         // `[_]`), which names nothing; the trait does.
         Some((ty, Some(as_trait), rest)) if names_no_type(ty) => {
@@ -110,7 +112,7 @@ fn readable_path(type_name: &'static str) -> &'static str {
             push_readable(trait_object_name(ty), &mut out);
             push_readable(rest, &mut out);
         }
-        None => push_readable(path, &mut out),
+        None => push_readable(qualified_path, &mut out),
     }
     if out == path {
         path
@@ -119,6 +121,67 @@ fn readable_path(type_name: &'static str) -> &'static str {
         // (`leak`, not `into_boxed_str`, which would allocate again to shrink it.)
         out.leak()
     }
+}
+
+/// A method of an impl block that is not at a module's top level (in a function's body, or
+/// in the `const _: () = { .. }` derive macros emit) prints as `a::f::<impl a::Tr for a::K>::m`
+/// (or `<impl a::K>`): the same method as `<a::K as a::Tr>::m`, the form `qualified` reads,
+/// since the impl's type and trait are written in full. The last such segment is the one
+/// the method is in.
+fn in_impl_block_form(path: &str) -> Option<String> {
+    const IMPL: &str = "<impl ";
+    let bytes = path.as_bytes();
+    let mut depth = 0usize;
+    let mut last = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'-' if bytes.get(i + 1) == Some(&b'>') => i += 1,
+            b'<' => {
+                if depth == 0
+                    && path[i..].starts_with(IMPL)
+                    && (i == 0 || path[..i].ends_with("::"))
+                {
+                    last = Some(i);
+                }
+                depth += 1;
+            }
+            b'>' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    let start = last?;
+    // The impl's closing `>`, and the ` for ` outside any brackets, if it is a trait's.
+    let inner_start = start + IMPL.len();
+    let (mut depth, mut split, mut end) = (0usize, None, None);
+    let mut i = inner_start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'-' if bytes.get(i + 1) == Some(&b'>') => i += 1,
+            b'<' | b'(' | b'[' => depth += 1,
+            b'>' if depth == 0 => {
+                end = Some(i);
+                break;
+            }
+            b'>' | b')' | b']' => depth = depth.saturating_sub(1),
+            b' ' if depth == 0 && split.is_none() && path[i..].starts_with(" for ") => {
+                split = Some(i);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let end = end?;
+    let rest = &path[end + 1..];
+    Some(match split {
+        Some(at) => format!(
+            "<{} as {}>{rest}",
+            &path[at + 5..end],
+            &path[inner_start..at]
+        ),
+        None => format!("<{}>{rest}", &path[inner_start..end]),
+    })
 }
 
 /// Whether a type's printed name is only generic parameters (`_`) and what is written around
@@ -276,6 +339,30 @@ mod tests {
     }
 
     #[test]
+    fn methods_of_impl_blocks_inside_items_read_as_type_then_method() {
+        for (type_name, name) in [
+            // `const _: () = { impl .. };`, as derive macros write.
+            (
+                "t::m::_::<impl t::m::Tr for t::m::K<_>>::t::h",
+                "t::m::K::t",
+            ),
+            // An impl block in a function's body.
+            ("t::m::in_body::<impl t::m::K<_>>::m::h", "t::m::K::m"),
+            ("t::m::f::<impl t::m::Tr for [u8]>::t::h", "[u8]::t"),
+            ("t::m::f::<impl t::m::Tr for (_,)>::t::h", "t::m::Tr::t"),
+            ("t::m::f::<impl dyn t::m::Tr>::d::h", "t::m::Tr::d"),
+            (
+                "t::m::f::<impl t::m::Tr<fn(u8) -> u8> for t::m::K<(u8, u8)>>::t::{{closure}}::h",
+                "t::m::K::t",
+            ),
+            // Nested: the method is in the last impl block.
+            ("a::f::<impl a::K>::m::<impl a::L>::n::h", "a::L::n"),
+        ] {
+            assert_eq!(readable_path(type_name), name, "{type_name}");
+        }
+    }
+
+    #[test]
     fn closure_segments_are_dropped() {
         assert_eq!(
             readable_path("r2::outer::{{closure}}::helper::h"),
@@ -308,6 +395,9 @@ mod tests {
             "<a as b>::{{closure}",
             "::{{closure}}::{{closure}}",
             "-><->",
+            "a::<impl ",
+            "a::<impl b for",
+            "<impl <impl > for >::h",
             "",
         ] {
             let name = readable_path(type_name);

@@ -89,6 +89,24 @@ impl<'i> View<'i> {
     }
 }
 
+/// Tail expressions whose temporaries borrow an owned parameter (a lock's guard): in edition
+/// 2021 they are dropped at the end of the enclosing statement, which must come before the
+/// parameter's binding is dropped, as it does without the attribute.
+#[traced]
+pub async fn locked(m: std::sync::Mutex<u32>) -> u32 {
+    *m.lock().unwrap()
+}
+
+#[traced(include_args)]
+pub fn locked_recorded(m: std::sync::Mutex<u32>) -> u32 {
+    *m.lock().unwrap()
+}
+
+#[traced(include_args)]
+pub async fn locked_recorded_async(m: std::sync::Mutex<u32>, (a, _b): (u8, u8)) -> u32 {
+    *m.lock().unwrap() + u32::from(a)
+}
+
 /// # Safety
 /// `p` must be valid for reads.
 #[traced]
@@ -111,6 +129,12 @@ mod tests {
         assert_eq!(ledger.read("key").await, 5);
         assert_eq!(ledger.read_twice("key").await, 10);
         assert_eq!(unsafe { peek(&9) }, 9);
+        assert_eq!(locked(std::sync::Mutex::new(4)).await, 4);
+        assert_eq!(locked_recorded(std::sync::Mutex::new(5)), 5);
+        assert_eq!(
+            locked_recorded_async(std::sync::Mutex::new(5), (1, 2)).await,
+            6
+        );
         let text = String::from("abc");
         let view = || View { text: &text };
         assert_eq!(view().owned().await, 3);
@@ -128,6 +152,9 @@ mod tests {
             "Ledger::read",
             "Source::read_twice",
             "peek",
+            "locked",
+            "locked_recorded",
+            "locked_recorded_async",
             "View::owned",
             "View::merged",
             "View::measure",

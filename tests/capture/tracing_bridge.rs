@@ -761,8 +761,14 @@ fn fmt_lines_carry_the_ids_of_the_current_span() {
     let c = testing::capture();
     let lines = Lines::default();
     let writer = lines.clone();
+    // The span's own lines too: the one a span's close prints (with its busy and idle time)
+    // comes after godtrace's layer has ended the span.
     let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(false)
+        .with_span_events(
+            tracing_subscriber::fmt::format::FmtSpan::NEW
+                | tracing_subscriber::fmt::format::FmtSpan::CLOSE,
+        )
         .with_writer(move || writer.clone())
         .map_event_format(godtrace::tracing::TraceIds::new);
     let _subscriber = tracing::subscriber::set_default(
@@ -803,6 +809,15 @@ fn fmt_lines_carry_the_ids_of_the_current_span() {
         )),
         "{text}"
     );
+    for event in [": new", ": close"] {
+        assert!(
+            line(event).starts_with(&format!(
+                "trace_id={} span_id={} ",
+                logged.trace_id, logged.span_id
+            )),
+            "{text}"
+        );
+    }
 }
 
 /// A `log::Log` that keeps each record's message and key-values.

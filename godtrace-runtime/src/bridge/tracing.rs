@@ -248,20 +248,23 @@ where
 
     fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
-        let bridged = span.extensions_mut().remove::<Bridged>();
+        // The record is taken; the context stays with the span until the registry frees it,
+        // after every layer's `on_close`: a `fmt` layer after this one prints the span's close
+        // line then, with its ids (`TraceIds`).
+        let (span_id, record) = {
+            let mut extensions = span.extensions_mut();
+            let Some(bridged) = extensions.get_mut::<Bridged>() else {
+                return;
+            };
+            (bridged.span_id(), bridged.record.take())
+        };
         // A span closed while still entered on this thread (its guard forgotten): its context
         // must not stay current here for the rest of the thread (nor be taken for a later
         // span given the same id).
-        if let Some(bridged) = &bridged {
-            exit_closed(&id, bridged.span_id());
-        }
+        exit_closed(&id, span_id);
         // Ended once the span's extensions are no longer borrowed: ending hands it to the sinks.
         drop(span);
-        if let Some(Bridged {
-            record: Some(record),
-            ..
-        }) = bridged
-        {
+        if let Some(record) = record {
             record.end();
         }
     }

@@ -204,8 +204,7 @@ pub(crate) fn resolve(
         .is_some_and(|i| i.value);
     let endpoint = match sources.first_and_whose(|l| l.endpoint.as_ref()) {
         Some((given, own)) => {
-            let with_scheme = url::with_grpc_scheme(&given.value, protocol, insecure);
-            let url = url::normalize(&given.name, &with_scheme, url::EXAMPLE)?;
+            let url = url::normalize_given(&given.name, &given.value, protocol, insecure)?;
             if own {
                 url
             } else {
@@ -254,8 +253,7 @@ fn check_endpoints(sources: &Sources<'_>) -> Result<(), InitError> {
         let Some(given) = &layer.endpoint else {
             continue;
         };
-        let as_grpc = url::with_grpc_scheme(&given.value, Protocol::Grpc, true);
-        url::normalize(&given.name, &as_grpc, url::EXAMPLE)?;
+        url::normalize_given(&given.name, &given.value, Protocol::Grpc, true)?;
     }
     Ok(())
 }
@@ -612,13 +610,17 @@ pub(crate) fn shown_header(name: &str) -> String {
     }
 }
 
-/// Headers that frame a request or belong to one connection (hop-by-hop): set from the
-/// configuration, they would be sent beside or instead of the transport's own and break every
-/// request (a wrong `content-length`, a second `transfer-encoding`), and HTTP/2 refuses the
-/// connection-specific ones outright.
-const FRAMING_HEADERS: [&str; 9] = [
+/// Headers that frame or describe a request's body, or belong to one connection
+/// (hop-by-hop): set from the configuration, they would be sent beside or instead of the
+/// transport's own and break every request (a wrong `content-length`, a second
+/// `transfer-encoding`, protobuf labelled `application/json`, a body said to be gzip that is
+/// not), and HTTP/2 refuses the connection-specific ones outright.
+const FRAMING_HEADERS: [&str; 12] = [
     "content-length",
     "transfer-encoding",
+    "content-type",
+    "content-encoding",
+    "grpc-encoding",
     "host",
     "te",
     "connection",

@@ -380,6 +380,27 @@ pub(crate) fn from_base(base: &str, protocol: Protocol, path: &str) -> String {
     }
 }
 
+/// `value` as [`normalize`] checks it, after [`with_grpc_scheme`]; an error quotes the value
+/// as given, not the scheme added to it.
+pub(crate) fn normalize_given(
+    name: &str,
+    value: &str,
+    protocol: Protocol,
+    insecure: bool,
+) -> Result<String, InitError> {
+    let with_scheme = with_grpc_scheme(value, protocol, insecure);
+    normalize(name, &with_scheme, EXAMPLE).map_err(|e| match e {
+        InitError::InvalidValue { name, expected, .. } if with_scheme != value => {
+            InitError::InvalidValue {
+                name,
+                value: redacted(value),
+                expected: format!("{expected} (or host:port, over gRPC)"),
+            }
+        }
+        other => other,
+    })
+}
+
 /// A gRPC endpoint given without a scheme (`collector:4317`) gets one as the specification
 /// says: `https://`, or `http://` with `OTEL_EXPORTER_OTLP_INSECURE=true`. Anything else is
 /// returned as it is (and checked by [`normalize`]).
@@ -460,6 +481,18 @@ mod tests {
     #[test]
     fn schemeless_grpc_endpoints_are_secure_unless_insecure_is_set() {
         let grpc = Protocol::Grpc;
+        for given in ["http:/127.0.0.1:14318", "c:99999", "user:pa/ss@h:1"] {
+            match normalize_given("E", given, grpc, true) {
+                Err(InitError::InvalidValue {
+                    value, expected, ..
+                }) => {
+                    assert!(!value.contains("http://"), "{given}: {value}");
+                    assert!(!value.contains("pa/ss"), "{given}: {value}");
+                    assert!(expected.contains("host:port"), "{given}: {expected}");
+                }
+                other => panic!("{given}: {other:?}"),
+            }
+        }
         assert_eq!(with_grpc_scheme("c:4317", grpc, false), "https://c:4317");
         assert_eq!(with_grpc_scheme("c:4317", grpc, true), "http://c:4317");
         assert_eq!(with_grpc_scheme("http://c:1", grpc, false), "http://c:1");

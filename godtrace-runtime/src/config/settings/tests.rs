@@ -624,6 +624,9 @@ fn framing_and_hop_by_hop_headers_are_refused_by_name() {
     for header in [
         "content-length",
         "Transfer-Encoding",
+        "Content-Type",
+        "content-encoding",
+        "grpc-encoding",
         "host",
         "te",
         "connection",

@@ -55,6 +55,18 @@ pub(crate) fn parse(vars: &[(String, Result<String, String>)]) -> Result<EnvLaye
              supported)",
         ));
     }
+    // Explicit buckets only: a backend set up for exponential histograms must not get
+    // explicit ones in silence either.
+    if let Some(v) = vars.get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION")?
+        && crate::config::env::enum_name(v) != "explicit_bucket_histogram"
+    {
+        return Err(InitError::invalid(
+            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+            v,
+            "explicit_bucket_histogram (godtrace's histograms have explicit buckets; \
+             base2_exponential_bucket_histogram is not supported)",
+        ));
+    }
     if let Some(v) = vars.get("GODTRACE_PROMETHEUS_LISTEN")? {
         check_listen("GODTRACE_PROMETHEUS_LISTEN", v)?;
         layer.prometheus_listen = Some(v.to_owned());

@@ -273,6 +273,12 @@ fn bad_values_name_their_source() {
         "Cumulative",
     )];
     assert!(env::parse(&vars(&cumulative)).is_ok());
+    // Nor exponential histograms with explicit buckets.
+    const AGGREGATION: &str = "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION";
+    for aggregation in ["base2_exponential_bucket_histogram", "linear"] {
+        assert_eq!(bad(&[(AGGREGATION, aggregation)]), AGGREGATION);
+    }
+    assert!(env::parse(&vars(&[(AGGREGATION, "Explicit_Bucket_Histogram")])).is_ok());
     assert_eq!(
         bad(&[("GODTRACE_METRICS_CARDINALITY_LIMIT", "-1")]),
         "GODTRACE_METRICS_CARDINALITY_LIMIT"

@@ -5,6 +5,7 @@
 #   local.crt / local.key    valid for localhost only (a client using 127.0.0.1 sees a name
 #                            mismatch)
 #   client.crt / client.key  a client certificate (mTLS)
+#   client-v1.crt            the same client's key in an X.509 v1 certificate (no extensions)
 #   other-ca.crt             a CA that signed none of them (a client trusting it alone sees an
 #                            unknown issuer)
 make_test_pki() {
@@ -24,6 +25,8 @@ make_test_pki() {
       openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
         -extfile "$name.ext" -out "$name.crt" 2>/dev/null
     done
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+      -out client-v1.crt 2>/dev/null
     rm -f ./*.csr ./*.ext ca.srl other-ca.key
   )
 }

@@ -793,7 +793,7 @@ async fn the_scheme_and_host_a_proxy_forwards_are_the_server_spans() {
     /// A request's headers (name, value).
     type Headers<'a> = &'a [(&'a str, &'a [u8])];
     // (headers, url.scheme, server.address, server.port), each request on its own path.
-    let cases: [(Headers<'_>, &str, &str, i64); 6] = [
+    let cases: [(Headers<'_>, &str, &str, i64); 7] = [
         // TLS ended at a proxy: the port is https's default, not http's.
         (
             &[("host", b"shop.example"), ("x-forwarded-proto", b"https")],
@@ -834,6 +834,16 @@ async fn the_scheme_and_host_a_proxy_forwards_are_the_server_spans() {
                 ("forwarded", b"proto=javascript;host=\"bad host\""),
                 ("x-forwarded-proto", b"gopher"),
                 ("x-forwarded-host", b"a b"),
+            ],
+            "http",
+            "real.example",
+            81,
+        ),
+        // A host header with user-info is no `host[:port]`.
+        (
+            &[
+                ("host", b"real.example:81"),
+                ("x-forwarded-host", b"user:pw@evil.example"),
             ],
             "http",
             "real.example",

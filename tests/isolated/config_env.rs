@@ -318,6 +318,24 @@ fn certificate_files_missing_or_broken_are_init_errors_naming_variable_and_file(
         ])
         .to_string();
         assert!(err.starts_with("OTEL_EXPORTER_OTLP_CLIENT_KEY="), "{err}");
+        // The right key in a certificate rustls cannot read (X.509 v1): the certificate is
+        // named, not the key.
+        let err = init_error(&[
+            https,
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                &format!("{dir}/client-v1.crt"),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                &format!("{dir}/client.key"),
+            ),
+        ])
+        .to_string();
+        assert!(
+            err.starts_with("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=") && err.contains("X.509 v3"),
+            "{err}"
+        );
     }
 }
 

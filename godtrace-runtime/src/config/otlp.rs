@@ -346,15 +346,20 @@ fn read_tls(sources: &Sources<'_>) -> Result<Tls, InitError> {
                 read_pem(cert, PemKind::Certificates)?,
                 read_pem(key, PemKind::PrivateKey)?,
             );
-            check_identity(&pair.0, &pair.1).map_err(|why| {
-                InitError::invalid(
+            check_identity(&pair.0, &pair.1).map_err(|failure| match failure {
+                IdentityFailure::Certificate(why) => InitError::invalid(
+                    &cert.name,
+                    &cert.value.display().to_string(),
+                    &format!("an X.509 v3 client certificate that rustls can read ({why})"),
+                ),
+                IdentityFailure::Key(why) => InitError::invalid(
                     &key.name,
                     &key.value.display().to_string(),
                     &format!(
                         "the private key of the client certificate {} ({why})",
                         cert.value.display()
                     ),
-                )
+                ),
             })?;
             Some(pair)
         }
@@ -518,26 +523,44 @@ mod pem_tests {
 /// Whether the client certificate chain and key (PEM) make an identity rustls accepts: a key
 /// it can load, matching the certificate. An error says why, never quoting the key.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-fn check_identity(cert: &PemFile, key: &PemFile) -> Result<(), String> {
+fn check_identity(cert: &PemFile, key: &PemFile) -> Result<(), IdentityFailure> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let chain: Vec<_> = CertificateDer::pem_slice_iter(&cert.pem)
         .collect::<Result<_, _>>()
-        .map_err(|_| "a PEM file of certificates".to_owned())?;
-    let key =
-        PrivateKeyDer::from_pem_slice(&key.pem).map_err(|_| "a PEM private key".to_owned())?;
+        .map_err(|_| IdentityFailure::Certificate("a PEM file of certificates".to_owned()))?;
+    let key = PrivateKeyDer::from_pem_slice(&key.pem)
+        .map_err(|_| IdentityFailure::Key("a PEM private key".to_owned()))?;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| IdentityFailure::Key(e.to_string()))?
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_client_auth_cert(chain, key)
         .map(drop)
-        .map_err(|e| e.to_string())
+        .map_err(|e| match e {
+            // The certificate itself cannot be read (an X.509 v1 one, say): not the key's
+            // fault, whatever key is given.
+            rustls::Error::InvalidCertificate(why) => {
+                IdentityFailure::Certificate(format!("{why:?}"))
+            }
+            other => IdentityFailure::Key(other.to_string()),
+        })
+}
+
+/// Why a client certificate and its key cannot be used together: which of the two is at
+/// fault, and the TLS library's words. (Without a transport, nothing is checked.)
+#[cfg_attr(
+    not(any(feature = "otlp-grpc", feature = "otlp-http")),
+    allow(dead_code)
+)]
+enum IdentityFailure {
+    Certificate(String),
+    Key(String),
 }
 
 #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
-fn check_identity(_cert: &PemFile, _key: &PemFile) -> Result<(), String> {
+fn check_identity(_cert: &PemFile, _key: &PemFile) -> Result<(), IdentityFailure> {
     Ok(())
 }
 

@@ -242,10 +242,11 @@ fn original_host<'a>(
         header_str(request, &X_FORWARDED_HOST).and_then(semconv::first_list_value);
     let authority = request.uri.authority().map(http::uri::Authority::as_str);
     let host = header_str(request, http::header::HOST);
-    [forwarded_host, x_forwarded_host, authority, host]
-        .into_iter()
-        .flatten()
-        .find_map(semconv::host_and_port)
+    forwarded_host
+        .and_then(semconv::host_header)
+        .or_else(|| x_forwarded_host.and_then(semconv::host_header))
+        .or_else(|| authority.and_then(semconv::host_and_port))
+        .or_else(|| host.and_then(semconv::host_header))
 }
 
 /// Names made once: a `&str` name is parsed again on every lookup.
@@ -260,12 +261,10 @@ pub(super) fn push_server_address(attributes: &mut Vec<KeyValue>, request: &Part
         .uri
         .authority()
         .map(http::uri::Authority::as_str)
-        .or_else(|| header_str(request, http::header::HOST));
-    push_address(
-        attributes,
-        authority.and_then(semconv::host_and_port),
-        scheme,
-    );
+        .map(semconv::host_and_port)
+        .or_else(|| header_str(request, http::header::HOST).map(semconv::host_header))
+        .flatten();
+    push_address(attributes, authority, scheme);
 }
 
 /// `server.address` and `server.port` of `address`; without a port, the scheme's default

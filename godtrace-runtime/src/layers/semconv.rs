@@ -249,6 +249,16 @@ pub(crate) fn host_and_port(authority: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
+/// [`host_and_port`] of a header's value (`Host`, `X-Forwarded-Host`, `Forwarded`'s `host=`),
+/// which is `host[:port]` alone: one holding user-info (`user:pw@evil.example`) is not one.
+pub(crate) fn host_header(value: &str) -> Option<(&str, Option<u16>)> {
+    if value.contains('@') {
+        None
+    } else {
+        host_and_port(value)
+    }
+}
+
 /// The default port of a scheme, for `server.port` when the authority names none.
 pub(crate) fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
@@ -462,6 +472,8 @@ mod tests {
         assert_eq!(host_and_port("[::1]:443"), Some(("::1", Some(443))));
         assert_eq!(host_and_port("[::1]"), Some(("::1", None)));
         assert_eq!(host_and_port("user:pw@host:1"), Some(("host", Some(1))));
+        assert_eq!(host_header("user:pw@host:1"), None);
+        assert_eq!(host_header("host:1"), Some(("host", Some(1))));
         // Hostile or broken: no address rather than a wrong one, never a panic.
         for bad in [
             "",

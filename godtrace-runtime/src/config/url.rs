@@ -262,13 +262,48 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// `secret` and the forms a receiver may quote it in: escaped in a JSON string (`"` as
+/// `\"`), and percent-encoded (every byte but letters, digits and `-._~`). Letter case is no
+/// form of its own: [`replace_all_at_once`] ignores it.
+pub(crate) fn quoted_forms(secret: &str) -> [String; 3] {
+    let mut json = String::with_capacity(secret.len());
+    let mut percent = String::with_capacity(secret.len());
+    for c in secret.chars() {
+        match c {
+            '"' | '\\' => {
+                json.push('\\');
+                json.push(c);
+            }
+            '\t' => json.push_str("\\t"),
+            '\n' => json.push_str("\\n"),
+            '\r' => json.push_str("\\r"),
+            _ => json.push(c),
+        }
+    }
+    for &b in secret.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            percent.push(char::from(b));
+        } else {
+            percent.push_str(&format!("%{b:02X}"));
+        }
+    }
+    [secret.to_owned(), json, percent]
+}
+
+/// Whether `text` starts with `prefix`, ignoring ASCII letter case (`BEARER` quotes `Bearer`).
+/// A match ends on a char boundary of `text`: its other bytes are `prefix`'s own.
+fn starts_with_any_case(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len()
+        && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
 /// The shortest secret looked for on its own in a message (a part of a URL's credentials, see
 /// [`scrub`], or a header's value): a shorter one (`1`, `yes`) would take every copy of its
 /// letters.
 pub(crate) const MIN_LONE_SECRET: usize = 6;
 
-/// `message` with every occurrence of any of `secrets` (longest first where several start at
-/// one place) replaced by `<redacted>` (`<redacted>@` for a user-info with its `@`,
+/// `message` with every occurrence of any of `secrets`, in any letter case (longest first
+/// where several start at one place) replaced by `<redacted>` (`<redacted>@` for a user-info with its `@`,
 /// `?<redacted>` for a query with its `?`), in one pass over `message`: a secret is never
 /// looked for inside the marker put for another. The start of a secret that a cut of a
 /// peer's words ended (the cut's mark follows it) is redacted too.
@@ -283,7 +318,7 @@ pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
     while let Some(c) = rest.chars().next() {
         let whole = secrets
             .iter()
-            .find(|secret| rest.starts_with(secret.as_str()));
+            .find(|secret| starts_with_any_case(rest, secret));
         // The start of a longer secret the cut ended goes whole, rather than leave what of it
         // follows a shorter one.
         let here = message.len() - rest.len();
@@ -322,7 +357,7 @@ pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
 fn cut_secret_len(before_cut: &str, secrets: &[String]) -> Option<usize> {
     secrets
         .iter()
-        .any(|secret| secret.len() > before_cut.len() && secret.starts_with(before_cut))
+        .any(|secret| secret.len() > before_cut.len() && starts_with_any_case(secret, before_cut))
         .then_some(before_cut.len())
         .filter(|&len| len > 0)
 }

@@ -93,15 +93,17 @@ impl Transport {
             }
         };
         // Each value whole, and its credential alone (`Bearer <token>`: a receiver may quote
-        // the token only); and the credentials of a proxy's URL, which the HTTP client may be
-        // sending through.
+        // the token only), each also as a receiver may quote it (in JSON, percent-encoded);
+        // and the credentials of a proxy's URL, which the HTTP client may be sending through.
         let mut secrets: Vec<String> = target
             .headers
             .iter()
             .flat_map(|(_, value)| {
                 let value = value.trim();
                 let credential = value.rsplit(char::is_whitespace).next().unwrap_or(value);
-                [value.to_owned(), credential.to_owned()]
+                [value, credential]
+                    .into_iter()
+                    .flat_map(crate::config::url::quoted_forms)
             })
             .chain(
                 proxy_urls()
@@ -1025,6 +1027,7 @@ mod http {
                 headers: vec![
                     ("x-api-key".into(), "s3cr3t".into()),
                     ("authorization".into(), "Bearer t0k3n-only".into()),
+                    ("x-quoted".into(), "Tok3n\"Secret Value".into()),
                 ],
                 // Far beyond what the tests wait: reaching it is the failure they catch.
                 timeout: Duration::from_secs(120),
@@ -1284,7 +1287,9 @@ mod http {
         #[test]
         fn a_failures_status_message_is_in_the_error_without_secrets() {
             run(async {
-                let message = "bad thing: key s3cr3t (t0k3n-only) refused\nsecond line";
+                let message = "bad thing: key s3cr3t (t0k3n-only, BEARER T0K3N-ONLY) \
+                               {\"k\":\"Tok3n\\\"Secret Value\"} Tok3n%22Secret%20Value \
+                               refused\nsecond line";
                 let mut status = vec![0x08, 0x03, 0x12, message.len() as u8];
                 status.extend_from_slice(message.as_bytes());
                 let status = String::from_utf8(status).unwrap();
@@ -1307,8 +1312,13 @@ mod http {
                     "{error}"
                 );
                 // A header's credential alone (the token of `Bearer <token>`) too.
+                // In any case, escaped in JSON, percent-encoded.
+                let lower = error.to_ascii_lowercase();
                 assert!(
-                    !error.contains("s3cr3t") && !error.contains("t0k3n") && !error.contains('\n'),
+                    !lower.contains("s3cr3t")
+                        && !lower.contains("t0k3n")
+                        && !lower.contains("secret")
+                        && !error.contains('\n'),
                     "{error}"
                 );
                 assert!(error.contains(r"refused\nsecond line"), "{error}");

@@ -337,28 +337,41 @@ pub(crate) fn floor_char_boundary(s: &str, mut at: usize) -> usize {
 }
 
 /// A `fmt::Write` that keeps at most `limit` bytes: the write that reaches the limit keeps
-/// what fits (cut on a char boundary) and returns `fmt::Error`, which stops the `Debug` or
-/// `Display` implementation at its next `?`; every later write is refused. A huge value then
-/// costs O(limit) in memory and copying.
+/// what fits (cut on a char boundary), and later writes are dropped. Dropped, not refused at
+/// once: a `Debug` written as `write!(f, ..).unwrap()` (a `String` never fails) would panic on
+/// the refusal, which under `panic = "abort"` ends the process, where untraced it would never
+/// panic. Once [`DISCARDED_AT_MOST`] times the limit has been dropped, writes return
+/// `fmt::Error`, which stops an implementation at its next `?`: a huge value still costs
+/// O(limit) in memory and formatting.
 struct BoundedWriter {
     buf: String,
     limit: usize,
     truncated: bool,
+    /// Bytes dropped past the limit.
+    discarded: usize,
 }
+
+/// How much more than its limit a value's text may be formatted (and dropped) before the
+/// writer refuses the rest (see [`BoundedWriter`]).
+const DISCARDED_AT_MOST: usize = 16;
 
 impl fmt::Write for BoundedWriter {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if self.truncated {
-            return Err(fmt::Error);
+        if !self.truncated {
+            let room = self.limit - self.buf.len();
+            if s.len() <= room {
+                self.buf.push_str(s);
+                return Ok(());
+            }
+            self.buf.push_str(&s[..floor_char_boundary(s, room)]);
+            self.truncated = true;
         }
-        let room = self.limit - self.buf.len();
-        if s.len() <= room {
-            self.buf.push_str(s);
-            return Ok(());
+        self.discarded = self.discarded.saturating_add(s.len());
+        if self.discarded > self.limit.saturating_mul(DISCARDED_AT_MOST) {
+            Err(fmt::Error)
+        } else {
+            Ok(())
         }
-        self.buf.push_str(&s[..floor_char_boundary(s, room)]);
-        self.truncated = true;
-        Err(fmt::Error)
     }
 }
 
@@ -374,6 +387,7 @@ fn bounded_fmt_to(args: fmt::Arguments<'_>, limit: usize, panicked: &'static str
         buf: String::new(),
         limit,
         truncated: false,
+        discarded: 0,
     };
     // Recording must never change what the traced function does, so a panicking `Debug` or
     // `Display` is caught here and recorded as `panicked`. The panic hook has already run by

@@ -63,6 +63,32 @@ impl fmt::Display for OneChunk<'_> {
     }
 }
 
+/// Formats with `write!(..).expect(..)`, as if its writer never failed (a `String` does not).
+struct ExpectsWrites(usize);
+impl fmt::Debug for ExpectsWrites {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for i in 0..self.0 {
+            write!(f, "{i:05} ").expect("formatting never fails");
+        }
+        Ok(())
+    }
+}
+
+/// Past the limit, what is written is dropped, not refused: an implementation that expects
+/// its writes to succeed does not panic (which `panic = "abort"` would make fatal) for text
+/// a few times the limit; only far past it are writes refused, which bounds the work.
+#[test]
+fn text_past_the_limit_is_dropped_without_failing_the_writes() {
+    let limit = max_attribute_len();
+    let text = debug_text(&ExpectsWrites(limit)); // six times the limit
+    assert_eq!(text.len(), limit);
+    assert!(text.starts_with("00000 00001 "), "{text}");
+    assert!(text.ends_with(TRUNCATION_MARKER), "{text}");
+    // Far past it: refused, caught as the panic it makes.
+    let text = debug_text(&ExpectsWrites(DISCARDED_AT_MOST * limit));
+    assert_eq!(text, DEBUG_PANICKED);
+}
+
 #[test]
 fn a_huge_chunk_is_copied_only_up_to_the_limit() {
     let big = "x".repeat(8 << 20);

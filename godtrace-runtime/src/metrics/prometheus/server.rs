@@ -253,8 +253,7 @@ fn serve(
     while !stop.load(Ordering::SeqCst) {
         let pause = match listener.accept() {
             Ok((stream, _)) => {
-                connections.retain(|c| !c.thread.is_finished());
-                if make_room(&connections, limits.max_connections) {
+                if wait_for_room(&mut connections, limits.max_connections, stop) {
                     connections.extend(spawn_connection(
                         stream,
                         stop.clone(),
@@ -279,6 +278,35 @@ fn serve(
         let _ = connection.thread.join();
     }
 }
+
+/// [`make_room`] for a connection just accepted, after a short wait when every slot is
+/// taken by given-up connections still ending (a burst of connections, each giving the one
+/// before up): they end within a [`LOCK_POLL`], and a scrape right after the burst is then
+/// served, not closed. The wait is at most [`ROOM_WAIT`], and only while some are ending.
+fn wait_for_room(
+    connections: &mut Vec<Connection>,
+    max_connections: usize,
+    stop: &AtomicBool,
+) -> bool {
+    let give_up = Instant::now() + ROOM_WAIT;
+    loop {
+        connections.retain(|c| !c.thread.is_finished());
+        if make_room(connections, max_connections) {
+            return true;
+        }
+        let ending = connections
+            .iter()
+            .any(|c| c.state.evicted.load(Ordering::SeqCst));
+        if !ending || Instant::now() >= give_up || stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        std::thread::sleep(LOCK_POLL);
+    }
+}
+
+/// How long a connection just accepted may wait for given-up ones to end (see
+/// [`wait_for_room`]): a few times what they take.
+const ROOM_WAIT: Duration = Duration::from_millis(50);
 
 /// Whether a new connection may be served: a slot is free, or the oldest connection still
 /// waiting for its head after [`IDLE_HEAD`], else the one stalled longest (at least

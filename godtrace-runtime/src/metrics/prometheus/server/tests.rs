@@ -252,6 +252,38 @@ fn a_full_server_gives_the_oldest_silent_connection_up_for_a_scrape() {
     assert!(still_waiting(&second), "a newer connection was given up");
 }
 
+/// A burst of connections that send nothing, four times the slots, each giving the one
+/// before it up: a scrape right after the burst is served, not closed while the given-up
+/// connections are still ending.
+#[test]
+fn a_scrape_right_after_a_burst_of_connections_is_served() {
+    let server = Server::start_with(
+        "127.0.0.1:0",
+        Limits {
+            max_connections: 2,
+            head_deadline: 2 * PATIENCE,
+            write_deadline: 2 * PATIENCE,
+        },
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    for round in 0..5 {
+        let burst: Vec<TcpStream> = (0..8)
+            .map(|_| {
+                let mut s = TcpStream::connect(addr).unwrap();
+                let _ = s.write_all(b"GET /metrics HTTP/1.1\r\n");
+                s
+            })
+            .collect();
+        let answer = exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "round {round}: {answer:?}"
+        );
+        drop(burst);
+    }
+}
+
 /// Past the slots, with none to give up (every client sent its head and is being answered),
 /// a new connection is closed at once.
 #[test]

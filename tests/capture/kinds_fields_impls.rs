@@ -435,3 +435,55 @@ fn methods_of_impl_blocks_inside_items_are_named_by_their_type() {
     let inner = span(&c, "with_an_impl_block_inside::Local::inner");
     assert_eq!(span(&c, "Scoped::area").parent_span_id, Some(inner.span_id));
 }
+
+struct Conditional;
+
+/// `#[traced]` and `#[untraced]` under a condition on a method of a traced block: the
+/// method's options join the block's when the condition holds, and the block's alone apply
+/// when it does not.
+#[traced(include_args)]
+impl Conditional {
+    #[cfg_attr(all(), traced(kind = client))]
+    fn when_true(&self, n: u32) -> u32 {
+        n
+    }
+
+    #[cfg_attr(any(), traced(kind = client))]
+    fn when_false(&self, n: u32) -> u32 {
+        n
+    }
+
+    #[cfg_attr(all(), untraced)]
+    fn left_alone(&self) -> u32 {
+        3
+    }
+
+    #[cfg_attr(all(), traced(kind = server), inline)]
+    #[cfg_attr(any(), untraced)]
+    fn two_conditions(&self, n: u32) -> u32 {
+        n
+    }
+}
+
+#[test]
+fn conditional_traced_and_untraced_on_methods_of_a_traced_block() {
+    let c = testing::capture();
+    let it = Conditional;
+    assert_eq!(
+        it.when_true(1) + it.when_false(2) + it.left_alone() + it.two_conditions(4),
+        10
+    );
+    for (name, kind, n) in [
+        ("when_true", SpanKind::Client, 1),
+        ("when_false", SpanKind::Internal, 2),
+        ("two_conditions", SpanKind::Server, 4),
+    ] {
+        let s = span(&c, &format!("Conditional::{name}"));
+        assert_eq!(s.kind, kind, "{name}");
+        assert_eq!(s.attr("n"), Some(&Value::I64(n)), "{name}");
+    }
+    assert!(
+        c.spans_named(&format!("{MOD}::Conditional::left_alone"))
+            .is_empty()
+    );
+}

@@ -546,3 +546,32 @@ fn names_read_without_generics_nor_closures() {
     only(&c, "outer_async::nested_in_async");
     only(&c, "Borrowing::len");
 }
+
+#[traced]
+fn length_of() -> impl Fn(&String) -> usize {
+    |s| s.len()
+}
+
+#[traced(include_args)]
+fn at_least(min: u32) -> impl FnMut(&(u32, u32)) -> bool + Send + 'static {
+    move |pair| pair.0 >= min
+}
+
+#[traced]
+async fn echo() -> impl Fn(&str) -> &str {
+    |s| s
+}
+
+/// A closure returned as `impl Fn(..)` takes its parameter types from the declared return
+/// type, as without the attribute (the body's own closure does not have it in sight).
+#[test]
+fn a_returned_closure_takes_its_signature_from_the_return_type() {
+    let c = testing::capture();
+    assert_eq!(length_of()(&"four".to_owned()), 4);
+    let mut keep = at_least(2);
+    assert!(keep(&(3, 0)) && !keep(&(1, 0)));
+    assert_eq!(crate::shapes::futures_block_on(echo())("x"), "x");
+    for name in ["length_of", "at_least", "echo"] {
+        c.span(&format!("capture::shapes::{name}"));
+    }
+}

@@ -440,6 +440,9 @@ fn call_body(
     // The body's statements go in directly, inside braces that carry the span of the user's
     // own braces: no lint sees extra braces, and a type error about the body's value points
     // at the user's body, as it would without the attribute.
+    if matches!(shape, Shape::Sync | Shape::Async) {
+        super::closure_return::give_the_closure_its_signature(&f.sig, &output_ty, &mut f.block);
+    }
     let braces = f.block.brace_token.span.join();
     // The body's leading items (`fn helper`, `const K`, `use`) stay first, ahead of the
     // generated statements: an item is in scope in its whole block wherever it stands, and

@@ -14,6 +14,7 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
             "`operation` names one span, so it cannot go on an impl block: put `#[traced(operation = \"...\")]` on the method",
         ));
     }
+    split_on_conditional_tracing(&mut block);
     check_block_skips(&options, &block, &mut errors);
     let krate = options
         .krate
@@ -21,10 +22,15 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
         .as_ref()
         .map_or_else(|| quote!(::godtrace), ToTokens::to_token_stream);
     let segments = split_commas(args);
+    // Errors about one method, under that method's `#[cfg(..)]`s: of the copies
+    // `split_on_conditional_tracing` makes, only the one the compiler keeps reports its own.
+    let mut conditional: Vec<TokenStream> = Vec::new();
     for item in &mut block.items {
         let ImplItem::Fn(method) = item else { continue };
         if let Some(marker) = take_attr(&mut method.attrs, "untraced") {
-            check_opt_out(&marker, &method.attrs, &mut errors);
+            let mut own = Vec::new();
+            check_opt_out(&marker, &method.attrs, &mut own);
+            conditional.extend(under_the_methods_cfgs(&method.attrs, own));
             // Kept, so the user's import of it is used, with the mark that it was seen here.
             let path = marker.path();
             let seen = Ident::new(crate::IN_TRACED_BLOCK, proc_macro2::Span::call_site());
@@ -39,8 +45,33 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
     let errors = errors.iter().map(syn::Error::to_compile_error);
     quote! {
         #(#errors)*
+        #(#conditional)*
         #block
     }
+}
+
+/// `errors` about a method, reported only where the method is compiled: under its
+/// `#[cfg(..)]`s, when it has any.
+fn under_the_methods_cfgs(attrs: &[Attribute], errors: Vec<syn::Error>) -> Vec<TokenStream> {
+    let cfgs: Vec<TokenStream> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .filter_map(|a| match &a.meta {
+            Meta::List(list) => Some(list.tokens.clone()),
+            _ => None,
+        })
+        .collect();
+    errors
+        .iter()
+        .map(|e| {
+            let error = e.to_compile_error();
+            if cfgs.is_empty() {
+                error
+            } else {
+                quote!(#[cfg(all(#(#cfgs),*))] const _: () = { #error };)
+            }
+        })
+        .collect()
 }
 
 /// Gives `method` a `#[traced(...)]` with its own options, then the block's it does not set.
@@ -192,6 +223,70 @@ fn check_opt_out(marker: &Attribute, rest: &[Attribute], errors: &mut Vec<syn::E
 
 fn is_named(attr: &Attribute, name: &str) -> bool {
     attr.path().segments.last().is_some_and(|s| s.ident == name)
+}
+
+/// A method whose `#[traced(..)]` or `#[untraced]` is under a condition
+/// (`#[cfg_attr(pred, traced(kind = client))]`) becomes two copies, one for each outcome,
+/// which the compiler keeps one of before either expands: `#[cfg(pred)]` with the attributes
+/// the `cfg_attr` applies (its options then join the block's, or it is left untraced), and
+/// `#[cfg(not(pred))]` without them (the block's options alone). The condition cannot be
+/// decided here; without the split, the block would trace the method and the attribute the
+/// condition applies would then trace it again.
+fn split_on_conditional_tracing(block: &mut ItemImpl) {
+    let mut items = Vec::with_capacity(block.items.len());
+    let mut pending: Vec<ImplItem> = block.items.drain(..).rev().collect();
+    while let Some(item) = pending.pop() {
+        let ImplItem::Fn(method) = &item else {
+            items.push(item);
+            continue;
+        };
+        let Some((at, pred, applied)) = method
+            .attrs
+            .iter()
+            .enumerate()
+            .find_map(|(at, attr)| conditional_tracing(attr).map(|(p, a)| (at, p, a)))
+        else {
+            items.push(item);
+            continue;
+        };
+        let mut when = method.clone();
+        let mut otherwise = method.clone();
+        let applied = applied.iter().map(|meta| -> Attribute {
+            let at = syn::spanned::Spanned::span(meta);
+            syn::parse_quote_spanned!(at=> #[#meta])
+        });
+        when.attrs.splice(
+            at..=at,
+            std::iter::once(syn::parse_quote!(#[cfg(#pred)])).chain(applied),
+        );
+        otherwise.attrs[at] = syn::parse_quote!(#[cfg(not(#pred))]);
+        // Each copy may hold another such condition: looked at again, in order.
+        pending.push(ImplItem::Fn(otherwise));
+        pending.push(ImplItem::Fn(when));
+    }
+    block.items = items;
+}
+
+/// `cfg_attr(pred, a, b, ..)` applying `traced` or `untraced`: the condition and what it
+/// applies.
+fn conditional_tracing(attr: &Attribute) -> Option<(syn::Meta, Vec<syn::Meta>)> {
+    if !attr.path().is_ident("cfg_attr") {
+        return None;
+    }
+    let (pred, applied) = attr
+        .parse_args_with(|input: syn::parse::ParseStream<'_>| {
+            let pred: syn::Meta = input.parse()?;
+            input.parse::<syn::Token![,]>()?;
+            let applied =
+                syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated(input)?;
+            Ok((pred, applied.into_iter().collect::<Vec<_>>()))
+        })
+        .ok()?;
+    let traces = applied.iter().any(|meta| {
+        let last = meta.path().segments.last();
+        last.is_some_and(|s| s.ident == "traced" || s.ident == "untraced")
+    });
+    traces.then_some((pred, applied))
 }
 
 /// Removes and returns the first attribute whose path ends in `name`.

@@ -1,6 +1,7 @@
 //! Code generation: one generator for sync fns, async fns and fns that return a future; the
 //! differences are the few lines in [`Shape`].
 mod async_fn;
+mod closure_return;
 mod generate;
 mod impl_block;
 
@@ -96,6 +97,12 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
                     "an `async fn` that never returns (`-> !`) cannot be traced: its future's output would be `!`, which stable Rust cannot name; trace what it calls, or return `std::convert::Infallible`",
                 ));
             }
+            if is_traced_already(&f.block) {
+                return Err(syn::Error::new(
+                    proc_macro2::Span::call_site(),
+                    "this function is traced already, by an attribute before this one (`#[traced]` under another name, `use godtrace::traced as ..`) or by its impl block's `#[traced]`: remove this one (in an impl block, name it `traced` for its options to join the block's)",
+                ));
+            }
             Ok(Function {
                 attrs: f.attrs,
                 vis: f.vis,
@@ -117,6 +124,14 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
         Ok(other) => Err(not_a_function(&other)),
         Err(e) => Err(e),
     }
+}
+
+/// Whether `block` is one `#[traced]` wrote: its first statement binds the call site. Another
+/// `#[traced]` on the function ran first under a name the "given twice" check does not know
+/// (it reads attribute names only), or an impl block's `#[traced]` did.
+fn is_traced_already(block: &syn::Block) -> bool {
+    matches!(block.stmts.first(), Some(syn::Stmt::Local(local))
+        if matches!(&local.pat, syn::Pat::Ident(p) if p.ident == "__godtrace_site"))
 }
 
 /// The attributes that must see an `async fn` before `#[traced]` turns it into a fn returning

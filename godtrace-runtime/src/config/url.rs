@@ -265,6 +265,7 @@ fn base64(bytes: &[u8]) -> String {
 /// `secret` and the forms a receiver may quote it in: escaped in a JSON string (`"` as
 /// `\"`), and percent-encoded (every byte but letters, digits and `-._~`). Letter case is no
 /// form of its own: [`replace_all_at_once`] ignores it.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) fn quoted_forms(secret: &str) -> [String; 3] {
     let mut json = String::with_capacity(secret.len());
     let mut percent = String::with_capacity(secret.len());

@@ -30,6 +30,19 @@ impl Ledger {
     fn f(&self) {}
 }
 
+// Both under conditions: an error only where both hold (`g`), none where they exclude each
+// other (`h`).
+#[traced]
+impl Ledger {
+    #[cfg_attr(all(), untraced)]
+    #[cfg_attr(all(), traced(kind = client))]
+    fn g(&self) {}
+
+    #[cfg_attr(all(), untraced)]
+    #[cfg_attr(not(all()), traced(kind = client))]
+    fn h(&self) {}
+}
+
 #[untraced]
 fn outside_a_block() {}
 

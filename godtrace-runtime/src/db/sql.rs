@@ -712,6 +712,10 @@ impl Parser {
 
     /// The first token: the operation when it is a word, and what follows it.
     fn first(&mut self, token: Token<'_>) {
+        // `(SELECT ..) UNION (SELECT ..)`: the statement's first word is inside.
+        if token == Token::Punct(b'(') {
+            return;
+        }
         let Token::Word(word) = token else {
             // Unknown (`(SELECT 1)`): no operation can be named for the query as a whole.
             self.other_operation = true;

@@ -873,11 +873,13 @@ fn refill(shared: &Shared) -> usize {
 /// down.
 #[cold]
 fn register(shared: &Shared) -> Option<Arc<Lane>> {
+    // Made (its ring allocated) before the queue's lock is taken: threads starting together
+    // then wait on the lock for one push each, not for each other's allocations.
+    let lane = Arc::new(Lane::new(shared.budget.id, shared.this.clone()));
     let mut queue = shared.lock();
     if queue.shutdown_deadline.is_some() || queue.exited {
         return None;
     }
-    let lane = Arc::new(Lane::new(shared.budget.id, shared.this.clone()));
     queue.lanes.push(lane.clone());
     shared.budget.note_lanes(queue.lanes.len());
     Some(lane)

@@ -246,7 +246,18 @@ fn the_summary_lists_every_operation_and_table_in_order() {
     ] {
         assert_eq!(summary(sql).as_deref(), Some(expected), "{sql}");
     }
-    assert_eq!(summary("(SELECT 1)"), None);
+    // A statement in parentheses is read from its first word inside.
+    for (sql, expected) in [
+        ("(SELECT 1)", "SELECT"),
+        (
+            "(SELECT id FROM users) UNION (SELECT id FROM admins)",
+            "SELECT users SELECT admins",
+        ),
+        ("((SELECT a FROM t)) ORDER BY 1", "SELECT t"),
+    ] {
+        assert_eq!(summary(sql).as_deref(), Some(expected), "{sql}");
+    }
+    assert_eq!(summary("('x')"), None);
     assert_eq!(summary(""), None);
 }
 
@@ -283,7 +294,7 @@ fn every_statement_of_a_query_is_in_its_summary() {
         some("DELETE", Some("t"))
     );
     // An unknown statement leaves the query's operation unknown.
-    assert_eq!(op_and_table("(SELECT 1); DELETE FROM t").0, None);
+    assert_eq!(op_and_table("('x'); DELETE FROM t").0, None);
     assert_eq!(op_and_table("BEGIN; SELEC 1").0, None);
 }
 
@@ -389,7 +400,12 @@ fn a_from_in_a_subquery_or_function_is_not_the_statements_table() {
 
 #[test]
 fn no_operation_without_a_leading_word() {
-    assert_eq!(op_and_table("(SELECT 1)"), (None, None));
+    assert_eq!(op_and_table("(SELECT 1)"), some("SELECT", None));
+    assert_eq!(
+        op_and_table("(SELECT id FROM users) UNION (SELECT id FROM users)"),
+        some("SELECT", Some("users"))
+    );
+    assert_eq!(op_and_table("(1)"), (None, None));
     assert_eq!(op_and_table(""), (None, None));
     assert_eq!(op_and_table("'x'"), (None, None));
     let long_word = "A".repeat(MAX_OPERATION_LEN + 1);

@@ -463,6 +463,11 @@ impl Conditional {
     fn two_conditions(&self, n: u32) -> u32 {
         n
     }
+
+    #[cfg_attr(all(), cfg_attr(all(), traced(kind = producer, skip(n))))]
+    fn nested_condition(&self, n: u32) -> u32 {
+        n
+    }
 }
 
 #[test]
@@ -486,4 +491,8 @@ fn conditional_traced_and_untraced_on_methods_of_a_traced_block() {
         c.spans_named(&format!("{MOD}::Conditional::left_alone"))
             .is_empty()
     );
+    assert_eq!(it.nested_condition(5), 5);
+    let nested = span(&c, "Conditional::nested_condition");
+    assert_eq!(nested.kind, SpanKind::Producer);
+    assert!(nested.attr("n").is_none());
 }

@@ -154,6 +154,33 @@ async fn async_args_mixed((b, _): (D, D), _: D, mut a: D) {
     event("body");
 }
 
+struct Receiver;
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        event("self");
+    }
+}
+
+impl Receiver {
+    async fn untraced(self, _a: D, _b: D) {}
+
+    #[traced]
+    async fn traced(self, _a: D, _b: D) {}
+}
+
+/// A future dropped before it is polled drops what it took in the order the untraced one
+/// does: `self`, then each argument.
+#[test]
+fn an_unpolled_futures_self_and_arguments_drop_in_the_untraced_order() {
+    let _c = testing::capture();
+    drop(Receiver.untraced(D("a"), D("b")));
+    let untraced = events();
+    assert_eq!(untraced, ["self", "a", "b"], "the language's order changed");
+    drop(Receiver.traced(D("a"), D("b")));
+    assert_eq!(events(), untraced);
+}
+
 /// A destructured parameter before plain ones, a `_` one, a `mut` one.
 #[test]
 fn async_parameters_of_every_kind_are_dropped_in_the_untraced_order() {

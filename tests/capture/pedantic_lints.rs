@@ -26,6 +26,22 @@ fn sync_unused_with_fields(used: u32, _unused: u32) -> u32 {
     used
 }
 
+fn length(s: &str) -> usize {
+    s.len()
+}
+
+/// A returned closure that calls a function or a method with its parameter: passed to the
+/// helper that gives it its signature, it must not read as a closure Clippy would drop.
+#[traced]
+fn returns_a_closure_calling_a_function() -> impl Fn(&str) -> usize {
+    |s| length(s)
+}
+
+#[traced]
+fn returns_a_closure_calling_a_method() -> impl Fn(&str) -> usize {
+    |s| s.len()
+}
+
 #[traced]
 fn items_first(x: u32) -> u32 {
     const K: u32 = 3;
@@ -101,4 +117,13 @@ fn items_leading_the_body_are_in_scope_as_before() {
     c.span(&format!("{MOD}::async_macro_first"));
     c.span(&format!("{MOD}::items_first"));
     c.span(&format!("{MOD}::async_items_first"));
+}
+
+#[test]
+fn returned_closures_calling_functions_work() {
+    let c = testing::capture();
+    assert_eq!(returns_a_closure_calling_a_function()("abc"), 3);
+    assert_eq!(returns_a_closure_calling_a_method()("ab"), 2);
+    c.span(&format!("{MOD}::returns_a_closure_calling_a_function"));
+    c.span(&format!("{MOD}::returns_a_closure_calling_a_method"));
 }

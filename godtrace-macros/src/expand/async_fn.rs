@@ -258,7 +258,12 @@ impl Desugared {
     /// The statements first in the body's braces: `self` taken whole, the arguments bound by
     /// statements when [`Self::around`] cannot nest them, the bindings read outside mentioned.
     pub(super) fn first_statements(&self) -> TokenStream {
-        let taken = &self.taken;
+        let taken = if self.nested() {
+            // Before the matches instead (see `around`).
+            &[][..]
+        } else {
+            &self.taken[..]
+        };
         let reads = &self.reads;
         let lets = if self.nests() {
             TokenStream::new()
@@ -283,18 +288,28 @@ impl Desugared {
     /// are. A parameter under `#[cfg(..)]` cannot be a condition on an expression: then every
     /// argument is bound by a statement ([`Self::first_statements`]).
     pub(super) fn around(&self, body: TokenStream) -> TokenStream {
-        if self.binds.is_empty() || !self.nests() {
+        if !self.nested() {
             return body;
         }
         let nested = self.binds.iter().rev().fold(
             body,
             |inner, Bind { value, pat, .. }| quote!(match #value { #pat => #inner }),
         );
-        quote!({ #nested })
+        // `self` is named first: the block takes what it names in that order, and drops it
+        // in that order when it is dropped before it runs (the untraced order: `self`, then
+        // each argument).
+        let taken = &self.taken;
+        quote!({ #(#taken)* #nested })
     }
 
+    /// Whether the arguments can be bound by matches: none is under a `#[cfg(..)]`.
     fn nests(&self) -> bool {
         self.binds.iter().all(|b| b.cfgs.is_empty())
+    }
+
+    /// Whether [`Self::around`] writes matches (there are arguments, and they can be).
+    fn nested(&self) -> bool {
+        !self.binds.is_empty() && self.nests()
     }
 }
 

@@ -44,8 +44,21 @@ pub(super) fn give_the_closure_its_signature(sig: &Signature, output: &Type, blo
         return;
     }
     let helper = Ident::new("__godtrace_closure_of", Span::mixed_site());
+    let value = Ident::new("__godtrace_closure", Span::mixed_site());
     let closure = std::mem::replace(tail, Expr::Verbatim(TokenStream::new()));
-    *tail = Expr::Verbatim(quote!(#helper(#closure)));
+    // A statement, which can allow Clippy's lints about a closure passed where a function
+    // could be (`|s| helper(s)`): returned as written, the closure is passed nowhere.
+    let bound: Stmt = syn::parse_quote! {
+        #[allow(
+            clippy::redundant_closure,
+            clippy::redundant_closure_for_method_calls,
+            clippy::let_and_return
+        )]
+        let #value = #helper(#closure);
+    };
+    *tail = Expr::Verbatim(quote!(#value));
+    let at = block.stmts.len() - 1;
+    block.stmts.insert(at, bound);
     let item: Stmt = syn::parse_quote! {
         fn #helper<F: #(#bounds)+*>(f: F) -> F {
             f

@@ -407,7 +407,11 @@ fn call_body(
     // Pins the body's type to the declared one first, so that a wrong `return` or tail is
     // reported at the user's own expression rather than in generated code.
     // Spanned at the declared type, so "return type inferred here" points at it.
-    let return_typed = quote_spanned!(output_ty.span()=> return __godtrace_typed;);
+    // One name for the binding and its use, both at the declared type's span: a return type
+    // handed in by a `macro_rules!` carries that macro's hygiene, and a binding written at
+    // the attribute's would not be seen from it.
+    let typed = Ident::new("__godtrace_typed", output_ty.span());
+    let return_typed = quote_spanned!(output_ty.span()=> return #typed;);
     // A function that never returns (`-> !`): its body's closure returns `Infallible` (the
     // type `!` cannot be written in stable Rust), and the call is matched away (see
     // `generate`).
@@ -432,7 +436,7 @@ fn call_body(
             // crate refuses any `allow` of it, so the pin is code no rustc lint fires on.
             #[allow(clippy::needless_return)]
             if false {
-                let __godtrace_typed: #pinned = #pv::type_pin();
+                let #typed: #pinned = #pv::type_pin();
                 #return_typed
             }
         }

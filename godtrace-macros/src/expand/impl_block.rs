@@ -282,11 +282,26 @@ fn conditional_tracing(attr: &Attribute) -> Option<(syn::Meta, Vec<syn::Meta>)> 
             Ok((pred, applied.into_iter().collect::<Vec<_>>()))
         })
         .ok()?;
-    let traces = applied.iter().any(|meta| {
-        let last = meta.path().segments.last();
-        last.is_some_and(|s| s.ident == "traced" || s.ident == "untraced")
-    });
-    traces.then_some((pred, applied))
+    applied
+        .iter()
+        .any(applies_tracing)
+        .then_some((pred, applied))
+}
+
+/// Whether `meta` is `traced`, `untraced`, or a `cfg_attr` applying one (at any depth).
+fn applies_tracing(meta: &syn::Meta) -> bool {
+    let last = meta.path().segments.last();
+    if last.is_some_and(|s| s.ident == "traced" || s.ident == "untraced") {
+        return true;
+    }
+    let syn::Meta::List(list) = meta else {
+        return false;
+    };
+    if !meta.path().is_ident("cfg_attr") {
+        return false;
+    }
+    list.parse_args_with(syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+        .is_ok_and(|metas| metas.iter().skip(1).any(applies_tracing))
 }
 
 /// Removes and returns the first attribute whose path ends in `name`.

@@ -40,6 +40,21 @@ macro_rules! named_by_macro {
 }
 named_by_macro!(val);
 
+// Whole items a `macro_rules!` wraps: the return type carries that macro's hygiene.
+macro_rules! traced_items {
+    ($($item:item)*) => {
+        $(#[godtrace::traced] $item)*
+    };
+}
+traced_items! {
+    fn wrapped() -> u32 {
+        1
+    }
+    async fn wrapped_async(n: u32) -> u32 {
+        n
+    }
+}
+
 // Names like those of the expansion's own items are the user's: the site's items are out of
 // the body's sight, and the lifetimes an `async fn`'s desugaring adds avoid the signature's.
 #[traced(include_args)]
@@ -65,4 +80,5 @@ fn main() {
     let _ = raw_impl(1) + raw_destructured((1, 2)) as usize + from_macro(2);
     let _ = from_macro_destructured((1, 2));
     let _ = (raw_async((1, 2), "x"), from_macro_async(3));
+    let _ = (wrapped(), wrapped_async(1));
 }

@@ -352,8 +352,10 @@ struct BoundedWriter {
 }
 
 /// How much more than its limit a value's text may be formatted (and dropped) before the
-/// writer refuses the rest (see [`BoundedWriter`]).
+/// writer refuses the rest (see [`BoundedWriter`]), and at least how many bytes (a small limit,
+/// even 0, must not make a short text's writes fail).
 const DISCARDED_AT_MOST: usize = 16;
+const DISCARDED_AT_LEAST: usize = 16 << 10;
 
 impl fmt::Write for BoundedWriter {
     fn write_str(&mut self, s: &str) -> fmt::Result {
@@ -367,7 +369,11 @@ impl fmt::Write for BoundedWriter {
             self.truncated = true;
         }
         self.discarded = self.discarded.saturating_add(s.len());
-        if self.discarded > self.limit.saturating_mul(DISCARDED_AT_MOST) {
+        let may_discard = self
+            .limit
+            .saturating_mul(DISCARDED_AT_MOST)
+            .max(DISCARDED_AT_LEAST);
+        if self.discarded > may_discard {
             Err(fmt::Error)
         } else {
             Ok(())

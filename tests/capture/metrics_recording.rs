@@ -234,6 +234,36 @@ fn manual_counters_add_per_attribute_set() {
     assert!(snap.metric("9 not a name").is_none());
 }
 
+/// A series is looked up with the attributes it was recorded with, read the same way: a key
+/// given twice is its last value, a long value is cut.
+#[test]
+fn a_series_is_found_with_the_attributes_it_was_recorded_with() {
+    let _c = testing::capture();
+    let twice = [KeyValue::new("a", 1), KeyValue::new("a", 2)];
+    let long = [KeyValue::new("note", "n".repeat(1000))];
+    record_counter("rec.lookup.twice", 1, &twice);
+    record_histogram("rec.lookup.long", 2, &long);
+    let snap = metrics_snapshot();
+    assert_eq!(snap.counter("rec.lookup.twice", &twice), Some(1.0));
+    assert_eq!(
+        snap.counter("rec.lookup.twice", &[KeyValue::new("a", 2)]),
+        Some(1.0)
+    );
+    assert_eq!(
+        snap.histogram("rec.lookup.long", &long).map(|p| p.count),
+        Some(1)
+    );
+}
+
+/// Every integer type is a value, 128-bit ones too (as the nearest `f64`).
+#[test]
+fn wide_integers_are_metric_values() {
+    let _c = testing::capture();
+    record_counter("rec.wide.total", 3u128, &[]);
+    record_counter("rec.wide.total", 4i128, &[]);
+    assert_eq!(metrics_snapshot().counter("rec.wide.total", &[]), Some(7.0));
+}
+
 #[test]
 fn a_metric_whose_values_were_all_refused_takes_no_prometheus_name_and_is_not_exported() {
     let _c = testing::capture();

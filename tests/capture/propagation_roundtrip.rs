@@ -770,3 +770,47 @@ fn attaching_the_current_context_keeps_the_span_writable() {
         Some(&godtrace::otel::Value::I64(1))
     );
 }
+
+/// Two tests continuing one remote trace at once (the same `traceparent`, as propagation
+/// tests often share) each capture their own spans, children included.
+#[test]
+fn captures_on_two_threads_continuing_one_remote_trace_keep_their_own_spans() {
+    const HEADER: &str = "00-5e1f0c2a7b3d4e9f8a6b1c2d3e4f5a6b-b7ad6b7169203331-01";
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let run = |name: &'static str| {
+        let barrier = barrier.clone();
+        std::thread::spawn(move || {
+            let capture = testing::capture();
+            let headers = HashMap::from([("traceparent".to_owned(), HEADER.to_owned())]);
+            let cx = propagation::extract_map(&headers);
+            barrier.wait();
+            {
+                let _span = godtrace::span_builder(name).parent(&cx).start();
+                server_step();
+            }
+            barrier.wait();
+            let mut names: Vec<String> = capture.spans().into_iter().map(|s| s.name).collect();
+            names.sort();
+            names
+        })
+    };
+    let (a, b) = (run("shared.a"), run("shared.b"));
+    let step = "server.step".to_owned();
+    assert_eq!(a.join().unwrap(), [step.clone(), "shared.a".to_owned()]);
+    assert_eq!(b.join().unwrap(), [step, "shared.b".to_owned()]);
+}
+
+/// A capture made while another is alive on the thread: both get what is recorded meanwhile.
+#[test]
+fn nested_captures_both_collect_while_both_are_alive() {
+    let outer = testing::capture();
+    drop(godtrace::span("nested.before"));
+    let inner = testing::capture();
+    drop(godtrace::span("nested.during"));
+    let inner_names: Vec<String> = inner.spans().into_iter().map(|s| s.name).collect();
+    drop(inner);
+    drop(godtrace::span("nested.after"));
+    let names: Vec<String> = outer.spans().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["nested.before", "nested.during", "nested.after"]);
+    assert_eq!(inner_names, ["nested.during"]);
+}

@@ -263,24 +263,30 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// `secret` and the forms a receiver may quote it in: escaped in a JSON string (`"` as
-/// `\"`), and percent-encoded (every byte but letters, digits and `-._~`). Letter case is no
+/// `\"`; also as Go's encoder writes it, `<`, `>` and `&` as `\u003c`.., and with `/` as
+/// `\/`), and percent-encoded (every byte but letters, digits and `-._~`). Letter case is no
 /// form of its own: [`replace_all_at_once`] ignores it.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) fn quoted_forms(secret: &str) -> [String; 3] {
-    let mut json = String::with_capacity(secret.len());
-    let mut percent = String::with_capacity(secret.len());
-    for c in secret.chars() {
-        match c {
-            '"' | '\\' => {
-                json.push('\\');
-                json.push(c);
+pub(crate) fn quoted_forms(secret: &str) -> [String; 5] {
+    let json = |html_safe: bool, slash: bool| {
+        let mut out = String::with_capacity(secret.len());
+        for c in secret.chars() {
+            match c {
+                '"' | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '<' | '>' | '&' if html_safe => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                '/' if slash => out.push_str("\\/"),
+                _ => out.push(c),
             }
-            '\t' => json.push_str("\\t"),
-            '\n' => json.push_str("\\n"),
-            '\r' => json.push_str("\\r"),
-            _ => json.push(c),
         }
-    }
+        out
+    };
+    let mut percent = String::with_capacity(secret.len());
     for &b in secret.as_bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             percent.push(char::from(b));
@@ -288,7 +294,13 @@ pub(crate) fn quoted_forms(secret: &str) -> [String; 3] {
             percent.push_str(&format!("%{b:02X}"));
         }
     }
-    [secret.to_owned(), json, percent]
+    [
+        secret.to_owned(),
+        json(false, false),
+        json(true, false),
+        json(false, true),
+        percent,
+    ]
 }
 
 /// Whether `text` starts with `prefix`, ignoring ASCII letter case (`BEARER` quotes `Bearer`).
@@ -309,6 +321,13 @@ pub(crate) const MIN_LONE_SECRET: usize = 6;
 /// looked for inside the marker put for another. The start of a secret that a cut of a
 /// peer's words ended (the cut's mark follows it) is redacted too.
 pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
+    replace_all_keeping(message, secrets, &[])
+}
+
+/// [`replace_all_at_once`], copying each occurrence of a `kept` text as it is: godtrace's own
+/// words (the endpoint's URL, which the message names already) are not a receiver quoting a
+/// secret, though a secret's letters may be in them (a header value `traces`).
+pub(crate) fn replace_all_keeping(message: &str, secrets: &[String], kept: &[String]) -> String {
     // Where the cuts' marks are, once.
     let marks: Vec<usize> = message
         .match_indices(crate::text::CUT_MARK)
@@ -317,6 +336,14 @@ pub(crate) fn replace_all_at_once(message: &str, secrets: &[String]) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(c) = rest.chars().next() {
+        if let Some(own) = kept
+            .iter()
+            .find(|k| !k.is_empty() && rest.starts_with(k.as_str()))
+        {
+            out.push_str(own);
+            rest = &rest[own.len()..];
+            continue;
+        }
         let whole = secrets
             .iter()
             .find(|secret| starts_with_any_case(rest, secret));
@@ -424,6 +451,15 @@ pub(crate) fn normalize_given(
     protocol: Protocol,
     insecure: bool,
 ) -> Result<String, InitError> {
+    // `http:/h`, `https:h`: a scheme mistyped, not a gRPC `host:port`.
+    let lower = value.get(..6).unwrap_or(value).to_ascii_lowercase();
+    if (lower.starts_with("http:") || lower.starts_with("https:")) && !value.contains("://") {
+        return Err(InitError::invalid(
+            name,
+            &redacted(value),
+            &format!("an absolute URL starting with http:// or https://, such as {EXAMPLE}"),
+        ));
+    }
     let with_scheme = with_grpc_scheme(value, protocol, insecure);
     normalize(name, &with_scheme, EXAMPLE).map_err(|e| match e {
         InitError::InvalidValue { name, expected, .. } if with_scheme != value => {
@@ -517,7 +553,22 @@ mod tests {
     #[test]
     fn schemeless_grpc_endpoints_are_secure_unless_insecure_is_set() {
         let grpc = Protocol::Grpc;
-        for given in ["http:/127.0.0.1:14318", "c:99999", "user:pa/ss@h:1"] {
+        // A mistyped scheme is said to be one (not a bad port of a host named `http`).
+        for given in ["http:/127.0.0.1:14318", "HTTPS:h:1", "http:/u:s3cr3t@h:1"] {
+            match normalize_given("E", given, grpc, true) {
+                Err(InitError::InvalidValue {
+                    value, expected, ..
+                }) => {
+                    assert!(
+                        !value.contains("http://") && !value.contains("s3cr3t"),
+                        "{value}"
+                    );
+                    assert!(expected.starts_with("an absolute URL"), "{expected}");
+                }
+                other => panic!("{given}: {other:?}"),
+            }
+        }
+        for given in ["c:99999", "user:pa/ss@h:1"] {
             match normalize_given("E", given, grpc, true) {
                 Err(InitError::InvalidValue {
                     value, expected, ..

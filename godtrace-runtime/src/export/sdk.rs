@@ -3,7 +3,7 @@
 //! for each of them).
 use crate::span::sink::Pipeline;
 use opentelemetry::Context;
-use opentelemetry::trace::Span as _;
+use opentelemetry::trace::{Span as _, TraceContextExt as _};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use std::time::Duration;
@@ -13,8 +13,14 @@ use std::time::Duration;
 pub(crate) struct SdkProcessor(pub(crate) &'static Pipeline);
 
 impl SpanProcessor for SdkProcessor {
-    fn on_start(&self, span: &mut Span, _cx: &Context) {
-        self.0.on_start(span.span_context());
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        // The parent the SDK started the span under (none: a root).
+        let parent = if cx.has_active_span() {
+            cx.span().span_context().span_id()
+        } else {
+            opentelemetry::trace::SpanId::INVALID
+        };
+        self.0.on_start(span.span_context(), &parent);
     }
 
     fn on_end(&self, span: SpanData) {

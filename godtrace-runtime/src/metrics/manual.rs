@@ -32,7 +32,9 @@ macro_rules! metric_values {
         }
     )*};
 }
-metric_values!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
+metric_values!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64
+);
 
 /// Adds `value` to the counter `name` for the attribute set `attributes`.
 ///

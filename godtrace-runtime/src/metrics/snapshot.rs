@@ -1,6 +1,6 @@
 //! What collection reads: every metric's current values, cumulative since the process started.
 //! The Prometheus endpoint, the OTLP push and tests all read this same model.
-use super::attrs::same_set;
+use super::attrs::{canonical, same_set};
 use super::exemplar::Exemplar;
 use opentelemetry::{KeyValue, Value};
 
@@ -112,22 +112,26 @@ impl MetricsSnapshot {
         self.metrics.iter().find(|m| m.name == name)
     }
 
-    /// The point of histogram `name` with exactly these attributes (in any order).
+    /// The point of histogram `name` with exactly these attributes (in any order), read as
+    /// recording reads them (a key given twice: its last value; long values cut).
     pub fn histogram(&self, name: &str, attributes: &[KeyValue]) -> Option<&HistogramPoint> {
+        let (given, _) = canonical(attributes);
         match &self.metric(name)?.points {
             MetricPoints::Histogram(points) => {
-                points.iter().find(|p| same_set(&p.attributes, attributes))
+                points.iter().find(|p| same_set(&p.attributes, &given))
             }
             MetricPoints::Counter(_) => None,
         }
     }
 
-    /// The total of counter `name` with exactly these attributes (in any order).
+    /// The total of counter `name` with exactly these attributes (in any order), read as
+    /// recording reads them (a key given twice: its last value; long values cut).
     pub fn counter(&self, name: &str, attributes: &[KeyValue]) -> Option<f64> {
+        let (given, _) = canonical(attributes);
         match &self.metric(name)?.points {
             MetricPoints::Counter(points) => points
                 .iter()
-                .find(|p| same_set(&p.attributes, attributes))
+                .find(|p| same_set(&p.attributes, &given))
                 .map(|p| p.value),
             MetricPoints::Histogram(_) => None,
         }

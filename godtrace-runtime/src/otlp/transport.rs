@@ -55,6 +55,9 @@ pub(crate) struct Transport {
     /// enough not to occur by chance: a receiver's words may quote them back, and never
     /// reach a message so. (The endpoint's own are scrubbed where a failure is reported.)
     secrets: Vec<String>,
+    /// The endpoint's URL when it holds no credentials (no user-info, no query): godtrace's
+    /// own words in a message, kept as they are (see `without_secrets`).
+    endpoint: Option<String>,
     /// Told when a request gets through: requests waiting to connect again, or waiting out
     /// the pause after a failed one, go at once.
     reachable: tokio::sync::Notify,
@@ -123,6 +126,9 @@ impl Transport {
             body: BodyWriter::new(grpc, gzip),
             timeout: target.timeout,
             secrets,
+            endpoint: crate::config::url::secrets(&target.endpoint)
+                .is_empty()
+                .then(|| target.endpoint.clone()),
             reachable: tokio::sync::Notify::new(),
             pause: Pause::new(),
         })
@@ -243,7 +249,8 @@ impl Transport {
         if self.secrets.is_empty() {
             return message;
         }
-        crate::config::url::replace_all_at_once(&message, &self.secrets)
+        let kept = self.endpoint.as_slice();
+        crate::config::url::replace_all_keeping(&message, &self.secrets, kept)
     }
 
     async fn attempt(&self, body: Bytes) -> Result<Option<Rejected>, Failure> {
@@ -1279,6 +1286,35 @@ mod http {
                 assert!(sent.await.is_err());
                 assert!(started.elapsed() < Duration::from_secs(30));
             });
+        }
+
+        /// A header's value is redacted where a receiver quotes it (also as Go's JSON
+        /// encoder and a `\/`-escaping one write it), not inside the endpoint's URL, which the
+        /// message names already and which may hold its letters (`traces`).
+        #[test]
+        fn header_values_are_redacted_in_a_receivers_words_not_in_the_endpoint() {
+            let mut target = target("http://127.0.0.1:1/v1/traces".to_owned());
+            target.headers = vec![
+                ("x-dataset".into(), "traces".into()),
+                ("x-api-key".into(), "tok<en>&x1234".into()),
+                ("x-other".into(), "abc/def+ghi==".into()),
+            ];
+            let transport = Transport::new(&target, super::super::TRACES).unwrap();
+            let message = transport.without_secrets(
+                "error sending request for url (http://127.0.0.1:1/v1/traces): \
+                 dataset traces refused; key \"tok\\u003cen\\u003e\\u0026x1234\" and \
+                 \"abc\\/def+ghi==\""
+                    .to_owned(),
+            );
+            assert!(
+                message.starts_with("error sending request for url (http://127.0.0.1:1/v1/traces)"),
+                "{message}"
+            );
+            assert!(message.contains("dataset <redacted> refused"), "{message}");
+            assert!(
+                !message.contains("tok") && !message.contains("def+ghi"),
+                "{message}"
+            );
         }
 
         /// A failed request's answer says why in a `google.rpc.Status` (the specification):

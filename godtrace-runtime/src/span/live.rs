@@ -33,7 +33,7 @@ pub(crate) enum Name {
 /// through a [`LiveBox`] while it runs, a plain `Box` once it has ended ([`Finished`]).
 pub(crate) struct Live {
     pub(crate) span_context: SpanContext,
-    parent_span_id: SpanId,
+    pub(crate) parent_span_id: SpanId,
     parent_is_remote: bool,
     name: Name,
     fields: RefCell<Fields>,

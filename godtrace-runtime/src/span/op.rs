@@ -253,7 +253,7 @@ impl OpSpan {
         if HAS_ARGS && arg_count != 0 {
             live.record_start_attributes(arg_count, record_args);
         }
-        sink::on_start(&live.span_context);
+        sink::on_start(&live.span_context, &live.parent_span_id);
         if switches::attaches_otel_context() {
             return Self::with_own_context(site, live, start);
         }
@@ -497,7 +497,7 @@ impl OpSpan {
         histogram: Option<&'static CallSite>,
         start: Tick,
     ) -> OpSpan {
-        sink::on_start(&live.span_context);
+        sink::on_start(&live.span_context, &live.parent_span_id);
         let cx = if switches::attaches_otel_context() {
             let base = explicit.unwrap_or_else(Context::current);
             Some(Self::attaches_own_context(&live, base))

@@ -6,7 +6,7 @@
 //! imports nothing of the crate outside `span`.
 use super::clock::Tick;
 use super::live::{Live, LiveBox};
-use opentelemetry::trace::{SpanContext, TraceId};
+use opentelemetry::trace::{SpanContext, SpanId};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::SpanData;
 use std::fmt;
@@ -32,9 +32,10 @@ pub(crate) trait Sink: Send + Sync + fmt::Debug {
         None
     }
 
-    /// A recorded span of trace `trace_id` starts on this thread (called while the sink's
-    /// [`Sink::watches_starts`] interest holds, and possibly at other times).
-    fn on_start(&self, _trace_id: TraceId) {}
+    /// A recorded span of ids `ids`, child of the span `parent` (`SpanId::INVALID` for a
+    /// root), starts on this thread (called while the sink's [`Sink::watches_starts`]
+    /// interest holds, and possibly at other times).
+    fn on_start(&self, _ids: &SpanContext, _parent: SpanId) {}
 
     /// When the sink wants finished spans as `SpanData`. While no sink but the record sink
     /// does, godtrace's own spans go to the record sink as they are, and no `SpanData` is
@@ -218,20 +219,20 @@ impl Pipeline {
     /// only when a sink is told.
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline(never))]
-    pub(crate) fn on_start(&self, ids: &SpanContext) {
+    pub(crate) fn on_start(&self, ids: &SpanContext, parent: &SpanId) {
         if self.watching_starts.may_be_open() {
-            self.tell_start(ids.trace_id());
+            self.tell_start(ids, *parent);
         }
     }
 
     #[cold]
-    fn tell_start(&self, trace_id: TraceId) {
+    fn tell_start(&self, ids: &SpanContext, parent: SpanId) {
         if !self.watching_starts.is_open() {
             return;
         }
         for sink in self.all() {
             if sink.watches_starts().is_some() {
-                sink.on_start(trace_id);
+                sink.on_start(ids, parent);
             }
         }
     }
@@ -343,13 +344,14 @@ pub(crate) fn install(pipeline: Pipeline) -> Result<&'static Pipeline, Pipeline>
     }
 }
 
-/// Tells the installed pipeline's sinks that watch starts that a recorded span of ids `ids`
-/// starts on this thread (in line: a few loads while none wants to know).
+/// Tells the installed pipeline's sinks that watch starts that a recorded span of ids `ids`,
+/// child of `parent`, starts on this thread (in line: a few loads while none wants to know;
+/// both by reference, read only when a sink is told).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline(never))]
-pub(crate) fn on_start(ids: &SpanContext) {
+pub(crate) fn on_start(ids: &SpanContext, parent: &SpanId) {
     if let Some(pipeline) = installed() {
-        pipeline.on_start(ids);
+        pipeline.on_start(ids, parent);
     }
 }
 
@@ -364,7 +366,7 @@ mod tests {
     use super::super::clock;
     use super::super::live::Name;
     use super::*;
-    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceState};
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
     use opentelemetry_sdk::error::OTelSdkError;
     use std::sync::Arc;
     use std::sync::atomic::Ordering::Relaxed;

@@ -2,7 +2,7 @@
 //! finished spans. Every godtrace provider has it (`init` too), so a capture works after `init`.
 use super::FinishedSpan;
 use crate::span::sink::{Interest, Sink};
-use opentelemetry::trace::TraceId;
+use opentelemetry::trace::{SpanContext, SpanId, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -11,10 +11,24 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 
 /// Number of live captures; the router does nothing while it is zero.
 static LIVE_CAPTURES: AtomicUsize = AtomicUsize::new(0);
-/// Which capture each captured trace belongs to. Every lock here recovers from poisoning: a
-/// test that panicked must not break the captures of the tests running beside it.
-static ROUTES: LazyLock<Mutex<HashMap<TraceId, Weak<CapturedSpans>>>> =
-    LazyLock::new(Default::default);
+/// Which captures each captured trace, and each open span, belongs to. Every lock here
+/// recovers from poisoning: a test that panicked must not break the captures of the tests
+/// running beside it.
+static ROUTES: LazyLock<Mutex<Routes>> = LazyLock::new(Default::default);
+
+/// The captures a span goes to: those current on the thread where it (or the first span of
+/// its trace or branch here) started, innermost last.
+type Owners = Arc<[Weak<CapturedSpans>]>;
+
+#[derive(Default)]
+struct Routes {
+    /// By trace, for what no open span says (a span whose parent ended first).
+    traces: HashMap<TraceId, Owners>,
+    /// By open span: a span goes where the thread it starts on says, else where its parent
+    /// went. Two tests continuing one remote trace (the same `traceparent`) each keep
+    /// their own spans. An entry goes when its span ends.
+    spans: HashMap<SpanId, Owners>,
+}
 
 thread_local! {
     static CURRENT: RefCell<Vec<Arc<CapturedSpans>>> = const { RefCell::new(Vec::new()) };
@@ -38,10 +52,19 @@ pub(super) fn open() -> Arc<CapturedSpans> {
 pub(super) fn close(sink: &Arc<CapturedSpans>) {
     CURRENT.with(|c| c.borrow_mut().retain(|s| !Arc::ptr_eq(s, sink)));
     LIVE_CAPTURES.fetch_sub(1, Ordering::SeqCst);
-    ROUTES
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .retain(|_, routed| routed.strong_count() > 0 && !std::ptr::eq(routed.as_ptr(), &**sink));
+    let mut routes = ROUTES.lock().unwrap_or_else(PoisonError::into_inner);
+    let still_owned = |owners: &mut Owners| {
+        if owners.iter().any(|o| std::ptr::eq(o.as_ptr(), &**sink)) {
+            *owners = owners
+                .iter()
+                .filter(|o| o.strong_count() > 0 && !std::ptr::eq(o.as_ptr(), &**sink))
+                .cloned()
+                .collect();
+        }
+        owners.iter().any(|o| o.strong_count() > 0)
+    };
+    routes.traces.retain(|_, owners| still_owned(owners));
+    routes.spans.retain(|_, owners| still_owned(owners));
 }
 
 /// The test capture as a sink, in every godtrace provider: hands finished spans to the capture
@@ -56,15 +79,18 @@ impl CaptureSink {
         LIVE_CAPTURES.load(Ordering::Relaxed) != 0
     }
 
-    /// Copies `span` into the capture that owns its trace, if any.
+    /// Copies `span` into the captures it belongs to, if any.
     fn offer(span: &SpanData) {
-        let trace_id = span.span_context.trace_id();
-        let sink = ROUTES
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&trace_id)
-            .and_then(Weak::upgrade);
-        if let Some(sink) = sink {
+        let owners = {
+            let mut routes = ROUTES.lock().unwrap_or_else(PoisonError::into_inner);
+            let own = routes.spans.remove(&span.span_context.span_id());
+            own.or_else(|| routes.traces.get(&span.span_context.trace_id()).cloned())
+        };
+        for sink in owners
+            .iter()
+            .flat_map(|o| o.iter())
+            .filter_map(Weak::upgrade)
+        {
             sink.spans
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -73,23 +99,31 @@ impl CaptureSink {
     }
 }
 
-/// A span of trace `trace_id` starts on this thread: the trace goes to this thread's capture,
-/// unless it already has one.
+/// A span of ids `ids`, child of `parent`, starts on this thread: it goes to the captures
+/// current here, else to its parent's, else to its trace's. A trace goes to the captures of
+/// the first of its spans routed.
 #[cold]
-fn route(trace_id: TraceId) {
+fn route(ids: &SpanContext, parent: SpanId) {
     // `try_with`: a traced call can run while the thread exits, after this is dropped.
-    let Some(sink) = CURRENT
-        .try_with(|c| c.borrow().last().cloned())
+    let here: Option<Owners> = CURRENT
+        .try_with(|c| {
+            let current = c.borrow();
+            (!current.is_empty()).then(|| current.iter().map(Arc::downgrade).collect())
+        })
         .ok()
-        .flatten()
-    else {
+        .flatten();
+    let mut routes = ROUTES.lock().unwrap_or_else(PoisonError::into_inner);
+    let owners = here
+        .or_else(|| routes.spans.get(&parent).cloned())
+        .or_else(|| routes.traces.get(&ids.trace_id()).cloned());
+    let Some(owners) = owners else {
         return;
     };
-    ROUTES
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entry(trace_id)
-        .or_insert_with(|| Arc::downgrade(&sink));
+    routes
+        .traces
+        .entry(ids.trace_id())
+        .or_insert_with(|| owners.clone());
+    routes.spans.insert(ids.span_id(), owners);
 }
 
 impl Sink for CaptureSink {
@@ -98,9 +132,9 @@ impl Sink for CaptureSink {
     }
 
     #[inline]
-    fn on_start(&self, trace_id: TraceId) {
+    fn on_start(&self, ids: &SpanContext, parent: SpanId) {
         if CaptureSink::is_active() {
-            route(trace_id);
+            route(ids, parent);
         }
     }
 

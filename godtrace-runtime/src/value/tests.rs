@@ -87,6 +87,11 @@ fn text_past_the_limit_is_dropped_without_failing_the_writes() {
     // Far past it: refused, caught as the panic it makes.
     let text = debug_text(&ExpectsWrites(DISCARDED_AT_MOST * limit));
     assert_eq!(text, DEBUG_PANICKED);
+    // A small limit (even 0) still lets a short text's writes all succeed.
+    let text = bounded_fmt_to(format_args!("{:?}", ExpectsWrites(100)), 8, DEBUG_PANICKED);
+    assert_eq!(text, "00000 00");
+    let text = bounded_fmt_to(format_args!("{:?}", ExpectsWrites(100)), 0, DEBUG_PANICKED);
+    assert_eq!(text, "");
 }
 
 #[test]

@@ -330,7 +330,7 @@ fn run_sync_dyn<'a>(site: &'static CallSite, mut call: BodyOnce<'a>) -> Returned
     };
     // After the parent was read: recording runs the caller's code (`Debug` and the like).
     call.record_args_into(&live);
-    sink::on_start(&live.span_context);
+    sink::on_start(&live.span_context, &live.parent_span_id);
     if switches::attaches_otel_context() {
         return run_attached(site, live, start, call);
     }

@@ -18,6 +18,19 @@ fn patient_server() -> Server {
     .unwrap()
 }
 
+/// A [`patient_server`] with two connection slots.
+fn two_slot_server() -> Server {
+    Server::start_with(
+        "127.0.0.1:0",
+        Limits {
+            max_connections: 2,
+            head_deadline: 2 * PATIENCE,
+            write_deadline: 2 * PATIENCE,
+        },
+    )
+    .unwrap()
+}
+
 fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -229,15 +242,7 @@ fn a_client_trickling_its_request_is_cut_off_at_the_deadline() {
 /// scrape out: the oldest of them gives its slot to the new connection.
 #[test]
 fn a_full_server_gives_the_oldest_silent_connection_up_for_a_scrape() {
-    let server = Server::start_with(
-        "127.0.0.1:0",
-        Limits {
-            max_connections: 2,
-            head_deadline: 2 * PATIENCE,
-            write_deadline: 2 * PATIENCE,
-        },
-    )
-    .unwrap();
+    let server = two_slot_server();
     let addr = server.local_addr();
     // Accepted in the order they connect.
     let first = TcpStream::connect(addr).unwrap();
@@ -257,15 +262,7 @@ fn a_full_server_gives_the_oldest_silent_connection_up_for_a_scrape() {
 /// connections are still ending.
 #[test]
 fn a_scrape_right_after_a_burst_of_connections_is_served() {
-    let server = Server::start_with(
-        "127.0.0.1:0",
-        Limits {
-            max_connections: 2,
-            head_deadline: 2 * PATIENCE,
-            write_deadline: 2 * PATIENCE,
-        },
-    )
-    .unwrap();
+    let server = two_slot_server();
     let addr = server.local_addr();
     for round in 0..5 {
         let burst: Vec<TcpStream> = (0..8)

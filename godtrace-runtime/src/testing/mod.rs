@@ -1,8 +1,9 @@
 //! Assert on the spans your own code produced, from ordinary `#[test]`s.
 //!
-//! [`capture`] returns a [`Capture`] that collects every span of the traces whose root starts
-//! on the calling thread while it is alive (children on other threads included), so tests
-//! running in parallel each see only their own traces.
+//! [`capture`] returns a [`Capture`] that collects every span started on the calling thread
+//! while it is alive, and their children on other threads, so tests running in parallel each
+//! see only their own spans (also when they continue one remote trace). Captures nested on a
+//! thread both collect while both are alive.
 //!
 //! ```
 //! use godtrace_runtime::testing;
@@ -34,7 +35,7 @@ pub struct Capture {
     sink: Arc<CapturedSpans>,
 }
 
-/// Starts capturing the traces rooted on this thread.
+/// Starts capturing the spans started on this thread, and their children on other threads.
 pub fn capture() -> Capture {
     if !crate::provider::is_installed() {
         // Losing the race to another thread's `capture` or `init` is fine: theirs has the router too.

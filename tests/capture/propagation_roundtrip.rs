@@ -772,32 +772,113 @@ fn attaching_the_current_context_keeps_the_span_writable() {
 }
 
 /// Two tests continuing one remote trace at once (the same `traceparent`, as propagation
-/// tests often share) each capture their own spans, children included.
+/// tests often share) each capture their own spans: children, a child started on another
+/// thread after its parent ended, and a span started under the other test's span on this
+/// test's thread (a shared runtime's); a thread with no capture adds nothing to either.
 #[test]
 fn captures_on_two_threads_continuing_one_remote_trace_keep_their_own_spans() {
     const HEADER: &str = "00-5e1f0c2a7b3d4e9f8a6b1c2d3e4f5a6b-b7ad6b7169203331-01";
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
-    let run = |name: &'static str| {
-        let barrier = barrier.clone();
-        std::thread::spawn(move || {
-            let capture = testing::capture();
-            let headers = HashMap::from([("traceparent".to_owned(), HEADER.to_owned())]);
-            let cx = propagation::extract_map(&headers);
-            barrier.wait();
-            {
-                let _span = godtrace::span_builder(name).parent(&cx).start();
-                server_step();
-            }
-            barrier.wait();
-            let mut names: Vec<String> = capture.spans().into_iter().map(|s| s.name).collect();
-            names.sort();
-            names
-        })
+    let headers = || HashMap::from([("traceparent".to_owned(), HEADER.to_owned())]);
+    // Three steps: ready; both tests' spans started; done.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let (to_b, from_a) = std::sync::mpsc::channel::<Context>();
+    let b_barrier = barrier.clone();
+    let b = std::thread::spawn(move || {
+        let capture = testing::capture();
+        let cx = propagation::extract_map(&headers());
+        b_barrier.wait();
+        let span = godtrace::span_builder("shared.b").parent(&cx).start();
+        server_step();
+        b_barrier.wait();
+        drop(span);
+        // Run here, under a span of the other test's.
+        let theirs = from_a.recv().unwrap();
+        drop(
+            godtrace::span_builder("shared.a.ran_by_b")
+                .parent(&theirs)
+                .start(),
+        );
+        b_barrier.wait();
+        let mut names: Vec<String> = capture.spans().into_iter().map(|s| s.name).collect();
+        names.sort();
+        names
+    });
+    let nobody_barrier = barrier.clone();
+    let nobody = std::thread::spawn(move || {
+        let cx = propagation::extract_map(&headers());
+        nobody_barrier.wait();
+        nobody_barrier.wait();
+        drop(godtrace::span_builder("shared.nobody").parent(&cx).start());
+        nobody_barrier.wait();
+    });
+    let capture = testing::capture();
+    let cx = propagation::extract_map(&headers());
+    barrier.wait();
+    let span = godtrace::span_builder("shared.a").parent(&cx).start();
+    server_step();
+    let mine = godtrace::current_context();
+    barrier.wait();
+    to_b.send(mine.clone()).unwrap();
+    drop(span);
+    // A child started after its parent ended, on a thread with no capture.
+    std::thread::spawn(move || {
+        drop(
+            godtrace::span_builder("shared.a.late")
+                .parent(&mine)
+                .start(),
+        )
+    })
+    .join()
+    .unwrap();
+    barrier.wait();
+    nobody.join().unwrap();
+    let mut names: Vec<String> = capture.spans().into_iter().map(|s| s.name).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "server.step",
+            "shared.a",
+            "shared.a.late",
+            "shared.a.ran_by_b"
+        ]
+    );
+    assert_eq!(b.join().unwrap(), ["server.step", "shared.b"]);
+}
+
+/// A capture dropped on another thread than its own stops collecting there, and one kept in
+/// a thread-local is dropped with its thread without a fault.
+#[test]
+fn a_capture_dropped_elsewhere_or_in_a_thread_local_is_closed_cleanly() {
+    let (capture, worker) = {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            tx.send(testing::capture()).unwrap();
+            go_rx.recv().unwrap();
+            // The capture made here was dropped on the test's thread: this thread's next
+            // capture takes what starts here, the dropped one nothing.
+            let again = testing::capture();
+            drop(godtrace::span("dropped.elsewhere.after"));
+            again.spans().len()
+        });
+        let capture: testing::Capture = rx.recv().unwrap();
+        drop(capture);
+        go_tx.send(()).unwrap();
+        ((), worker)
     };
-    let (a, b) = (run("shared.a"), run("shared.b"));
-    let step = "server.step".to_owned();
-    assert_eq!(a.join().unwrap(), [step.clone(), "shared.a".to_owned()]);
-    assert_eq!(b.join().unwrap(), [step, "shared.b".to_owned()]);
+    let () = capture;
+    assert_eq!(worker.join().unwrap(), 1);
+    std::thread::spawn(|| {
+        thread_local! {
+            static KEPT: std::cell::RefCell<Option<testing::Capture>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        KEPT.with(|k| *k.borrow_mut() = Some(testing::capture()));
+        drop(godtrace::span("kept.in.a.thread_local"));
+    })
+    .join()
+    .unwrap();
 }
 
 /// A capture made while another is alive on the thread: both get what is recorded meanwhile.

@@ -6,69 +6,87 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 
 /// Number of live captures; the router does nothing while it is zero.
 static LIVE_CAPTURES: AtomicUsize = AtomicUsize::new(0);
-/// Which captures each captured trace, and each open span, belongs to. Every lock here
+/// Which captures each routed span, and each routed trace, belongs to. Every lock here
 /// recovers from poisoning: a test that panicked must not break the captures of the tests
 /// running beside it.
 static ROUTES: LazyLock<Mutex<Routes>> = LazyLock::new(Default::default);
 
-/// The captures a span goes to: those current on the thread where it (or the first span of
-/// its trace or branch here) started, innermost last.
+/// The captures a span goes to, innermost last.
 type Owners = Arc<[Weak<CapturedSpans>]>;
 
+/// Where spans go. A span started under a span of this process goes where that span went
+/// (a child run on another test's thread, a shared runtime's, is still its test's); any
+/// other goes to the captures current on the thread it starts on; failing both (a thread
+/// with no capture, a parent never routed), to its trace's, unless captures of several
+/// tests have routed that trace (they continue one remote `traceparent`): then nowhere.
 #[derive(Default)]
 struct Routes {
-    /// By trace, for what no open span says (a span whose parent ended first).
-    traces: HashMap<TraceId, Owners>,
-    /// By open span: a span goes where the thread it starts on says, else where its parent
-    /// went. Two tests continuing one remote trace (the same `traceparent`) each keep
-    /// their own spans. An entry goes when its span ends.
+    /// By span, every span routed, until its captures close: a child started after its
+    /// parent ended (a detached one) still finds it. (A capture keeps every span it is
+    /// given, so this grows with what the captures hold.)
     spans: HashMap<SpanId, Owners>,
+    /// By trace: the captures of its first routed span, and whether others' spans were
+    /// routed in it too.
+    traces: HashMap<TraceId, (Owners, bool)>,
 }
 
 thread_local! {
-    static CURRENT: RefCell<Vec<Arc<CapturedSpans>>> = const { RefCell::new(Vec::new()) };
+    /// The captures made on this thread, innermost last (by weak reference: a capture may
+    /// be dropped on another thread).
+    static CURRENT: RefCell<Vec<Weak<CapturedSpans>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The spans one capture collected.
 #[derive(Default)]
 pub(super) struct CapturedSpans {
     pub(super) spans: Mutex<Vec<FinishedSpan>>,
+    /// Set when the capture is dropped, on whatever thread.
+    closed: AtomicBool,
+}
+
+/// Whether `capture` still collects.
+fn is_open(capture: &Weak<CapturedSpans>) -> bool {
+    capture
+        .upgrade()
+        .is_some_and(|c| !c.closed.load(Ordering::SeqCst))
 }
 
 /// A new capture, current on this thread: the traces rooted here from now on go to it.
 pub(super) fn open() -> Arc<CapturedSpans> {
     let sink = Arc::new(CapturedSpans::default());
-    CURRENT.with(|c| c.borrow_mut().push(sink.clone()));
+    CURRENT.with(|c| {
+        let mut current = c.borrow_mut();
+        current.retain(is_open);
+        current.push(Arc::downgrade(&sink));
+    });
     LIVE_CAPTURES.fetch_add(1, Ordering::SeqCst);
     sink
 }
 
-/// Ends `sink`'s capture: no trace is routed to it any more.
+/// Ends `sink`'s capture, on whatever thread: nothing is routed to it any more.
 pub(super) fn close(sink: &Arc<CapturedSpans>) {
-    CURRENT.with(|c| c.borrow_mut().retain(|s| !Arc::ptr_eq(s, sink)));
+    sink.closed.store(true, Ordering::SeqCst);
+    // `try_with`: a capture in a thread-local may be dropped after this one.
+    let _ = CURRENT.try_with(|c| c.borrow_mut().retain(is_open));
     LIVE_CAPTURES.fetch_sub(1, Ordering::SeqCst);
     let mut routes = ROUTES.lock().unwrap_or_else(PoisonError::into_inner);
-    let still_owned = |owners: &mut Owners| {
+    let without_sink = |owners: &mut Owners| {
         if owners.iter().any(|o| std::ptr::eq(o.as_ptr(), &**sink)) {
-            *owners = owners
-                .iter()
-                .filter(|o| o.strong_count() > 0 && !std::ptr::eq(o.as_ptr(), &**sink))
-                .cloned()
-                .collect();
+            *owners = owners.iter().filter(|o| is_open(o)).cloned().collect();
         }
-        owners.iter().any(|o| o.strong_count() > 0)
+        owners.iter().any(is_open)
     };
-    routes.traces.retain(|_, owners| still_owned(owners));
-    routes.spans.retain(|_, owners| still_owned(owners));
+    routes.spans.retain(|_, owners| without_sink(owners));
+    routes.traces.retain(|_, (owners, _)| without_sink(owners));
 }
 
-/// The test capture as a sink, in every godtrace provider: hands finished spans to the capture
-/// that owns their trace. One atomic load per span while no capture is alive.
+/// The test capture as a sink, in every godtrace provider: hands finished spans to the
+/// captures they belong to ([`Routes`]). One atomic load per span while no capture is alive.
 #[derive(Debug)]
 pub(crate) struct CaptureSink;
 
@@ -82,15 +100,15 @@ impl CaptureSink {
     /// Copies `span` into the captures it belongs to, if any.
     fn offer(span: &SpanData) {
         let owners = {
-            let mut routes = ROUTES.lock().unwrap_or_else(PoisonError::into_inner);
-            let own = routes.spans.remove(&span.span_context.span_id());
-            own.or_else(|| routes.traces.get(&span.span_context.trace_id()).cloned())
+            let routes = ROUTES.lock().unwrap_or_else(PoisonError::into_inner);
+            let own = routes.spans.get(&span.span_context.span_id()).cloned();
+            own.or_else(|| unshared(&routes, span.span_context.trace_id()))
         };
-        for sink in owners
+        let open = owners
             .iter()
             .flat_map(|o| o.iter())
-            .filter_map(Weak::upgrade)
-        {
+            .filter_map(Weak::upgrade);
+        for sink in open.filter(|c| !c.closed.load(Ordering::SeqCst)) {
             sink.spans
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -99,30 +117,46 @@ impl CaptureSink {
     }
 }
 
-/// A span of ids `ids`, child of `parent`, starts on this thread: it goes to the captures
-/// current here, else to its parent's, else to its trace's. A trace goes to the captures of
-/// the first of its spans routed.
+/// The captures of trace `trace_id`, when the spans of one set of captures only were routed
+/// in it.
+fn unshared(routes: &Routes, trace_id: TraceId) -> Option<Owners> {
+    match routes.traces.get(&trace_id) {
+        Some((owners, false)) => Some(owners.clone()),
+        _ => None,
+    }
+}
+
+/// A span of ids `ids`, child of `parent`, starts on this thread: see [`Routes`].
 #[cold]
 fn route(ids: &SpanContext, parent: SpanId) {
     // `try_with`: a traced call can run while the thread exits, after this is dropped.
-    let here: Option<Owners> = CURRENT
-        .try_with(|c| {
-            let current = c.borrow();
-            (!current.is_empty()).then(|| current.iter().map(Arc::downgrade).collect())
-        })
-        .ok()
-        .flatten();
+    let here = || -> Option<Owners> {
+        CURRENT
+            .try_with(|c| {
+                let open: Vec<_> = c.borrow().iter().filter(|w| is_open(w)).cloned().collect();
+                (!open.is_empty()).then(|| open.into())
+            })
+            .ok()
+            .flatten()
+    };
     let mut routes = ROUTES.lock().unwrap_or_else(PoisonError::into_inner);
-    let owners = here
-        .or_else(|| routes.spans.get(&parent).cloned())
-        .or_else(|| routes.traces.get(&ids.trace_id()).cloned());
+    let owners = routes
+        .spans
+        .get(&parent)
+        .cloned()
+        .or_else(here)
+        .or_else(|| unshared(&routes, ids.trace_id()));
     let Some(owners) = owners else {
         return;
+    };
+    let same = |a: &Owners| {
+        a.len() == owners.len() && a.iter().zip(owners.iter()).all(|(a, b)| a.ptr_eq(b))
     };
     routes
         .traces
         .entry(ids.trace_id())
-        .or_insert_with(|| owners.clone());
+        .and_modify(|(first, shared)| *shared |= !same(first))
+        .or_insert_with(|| (owners.clone(), false));
     routes.spans.insert(ids.span_id(), owners);
 }
 

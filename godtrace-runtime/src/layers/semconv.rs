@@ -252,7 +252,12 @@ pub(crate) fn host_and_port(authority: &str) -> Option<(&str, Option<u16>)> {
 /// [`host_and_port`] of a header's value (`Host`, `X-Forwarded-Host`, `Forwarded`'s `host=`),
 /// which is `host[:port]` alone: one holding user-info (`user:pw@evil.example`) is not one.
 pub(crate) fn host_header(value: &str) -> Option<(&str, Option<u16>)> {
-    if value.contains('@') {
+    // Percent-encoded (`user%3Apw%40h`, as `Forwarded` may quote it) as well.
+    let encoded_at = value
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"%40"));
+    if value.contains('@') || encoded_at {
         None
     } else {
         host_and_port(value)
@@ -473,6 +478,7 @@ mod tests {
         assert_eq!(host_and_port("[::1]"), Some(("::1", None)));
         assert_eq!(host_and_port("user:pw@host:1"), Some(("host", Some(1))));
         assert_eq!(host_header("user:pw@host:1"), None);
+        assert_eq!(host_header("user%3Apw%40host"), None);
         assert_eq!(host_header("host:1"), Some(("host", Some(1))));
         // Hostile or broken: no address rather than a wrong one, never a panic.
         for bad in [

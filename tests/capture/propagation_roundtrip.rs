@@ -895,3 +895,39 @@ fn nested_captures_both_collect_while_both_are_alive() {
     assert_eq!(names, ["nested.before", "nested.during", "nested.after"]);
     assert_eq!(inner_names, ["nested.during"]);
 }
+
+/// A span started under a span of a capture that was dropped goes nowhere, not to the
+/// capture that is on its thread now (a later test's); a helper's capture nested in a test's
+/// does not make the test's trace count as another test's.
+#[test]
+fn spans_under_a_dropped_captures_span_go_nowhere() {
+    let first = testing::capture();
+    let left = godtrace::span_builder("left.root").start_detached();
+    let cx = left.context();
+    drop(first);
+    let second = testing::capture();
+    drop(godtrace::span_builder("left.late").parent(&cx).start());
+    left.end();
+    assert!(second.spans().is_empty(), "{:?}", second.spans());
+
+    const HEADER: &str = "00-7a1f0c2a7b3d4e9f8a6b1c2d3e4f5a6c-c7ad6b7169203331-01";
+    let headers = HashMap::from([("traceparent".to_owned(), HEADER.to_owned())]);
+    let remote = propagation::extract_map(&headers);
+    drop(godtrace::span_builder("own.first").parent(&remote).start());
+    let helper = testing::capture();
+    drop(godtrace::span_builder("own.helper").parent(&remote).start());
+    drop(helper);
+    let remote = remote.clone();
+    std::thread::spawn(move || {
+        drop(
+            godtrace::span_builder("own.elsewhere")
+                .parent(&remote)
+                .start(),
+        )
+    })
+    .join()
+    .unwrap();
+    let mut names: Vec<String> = second.spans().into_iter().map(|s| s.name).collect();
+    names.sort();
+    assert_eq!(names, ["own.elsewhere", "own.first", "own.helper"]);
+}

@@ -5,7 +5,7 @@ use crate::span::sink::{Interest, Sink};
 use opentelemetry::trace::{SpanContext, SpanId, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 
@@ -28,12 +28,19 @@ type Owners = Arc<[Weak<CapturedSpans>]>;
 struct Routes {
     /// By span, every span routed, until its captures close: a child started after its
     /// parent ended (a detached one) still finds it. (A capture keeps every span it is
-    /// given, so this grows with what the captures hold.)
+    /// given, so this grows with what the captures hold.) A span whose captures all closed
+    /// stays, with none, among the last [`CLOSED_SPANS_KEPT`]: its later children go nowhere,
+    /// not to whatever capture is on the thread they start on.
     spans: HashMap<SpanId, Owners>,
-    /// By trace: the captures of its first routed span, and whether others' spans were
-    /// routed in it too.
+    /// The spans whose captures all closed, oldest first.
+    closed_spans: VecDeque<SpanId>,
+    /// By trace: the captures of its first routed span, and whether spans of another test
+    /// (another outermost capture) were routed in it too.
     traces: HashMap<TraceId, (Owners, bool)>,
 }
+
+/// How many spans of closed captures are remembered (see [`Routes::spans`]).
+const CLOSED_SPANS_KEPT: usize = 1 << 16;
 
 thread_local! {
     /// The captures made on this thread, innermost last (by weak reference: a capture may
@@ -47,6 +54,9 @@ pub(super) struct CapturedSpans {
     pub(super) spans: Mutex<Vec<FinishedSpan>>,
     /// Set when the capture is dropped, on whatever thread.
     closed: AtomicBool,
+    /// The spans and traces routed to it: what its closing updates, and nothing else (the
+    /// routes of other captures, a million spans' worth, are not walked).
+    routed: Mutex<(Vec<SpanId>, Vec<TraceId>)>,
 }
 
 /// Whether `capture` still collects.
@@ -74,15 +84,39 @@ pub(super) fn close(sink: &Arc<CapturedSpans>) {
     // `try_with`: a capture in a thread-local may be dropped after this one.
     let _ = CURRENT.try_with(|c| c.borrow_mut().retain(is_open));
     LIVE_CAPTURES.fetch_sub(1, Ordering::SeqCst);
+    let (spans, traces) =
+        std::mem::take(&mut *sink.routed.lock().unwrap_or_else(PoisonError::into_inner));
     let mut routes = ROUTES.lock().unwrap_or_else(PoisonError::into_inner);
-    let without_sink = |owners: &mut Owners| {
-        if owners.iter().any(|o| std::ptr::eq(o.as_ptr(), &**sink)) {
-            *owners = owners.iter().filter(|o| is_open(o)).cloned().collect();
+    let Routes {
+        spans: span_routes,
+        closed_spans,
+        traces: trace_routes,
+    } = &mut *routes;
+    let still_open =
+        |owners: &Owners| -> Owners { owners.iter().filter(|o| is_open(o)).cloned().collect() };
+    for id in spans {
+        if let Some(owners) = span_routes.get_mut(&id) {
+            *owners = still_open(owners);
+            if owners.is_empty() {
+                closed_spans.push_back(id);
+            }
         }
-        owners.iter().any(is_open)
-    };
-    routes.spans.retain(|_, owners| without_sink(owners));
-    routes.traces.retain(|_, (owners, _)| without_sink(owners));
+    }
+    while closed_spans.len() > CLOSED_SPANS_KEPT {
+        if let Some(old) = closed_spans.pop_front()
+            && span_routes.get(&old).is_some_and(|o| o.is_empty())
+        {
+            span_routes.remove(&old);
+        }
+    }
+    for id in traces {
+        if let Some((owners, _)) = trace_routes.get_mut(&id) {
+            *owners = still_open(owners);
+            if owners.is_empty() {
+                trace_routes.remove(&id);
+            }
+        }
+    }
 }
 
 /// The test capture as a sink, in every godtrace provider: hands finished spans to the
@@ -149,14 +183,40 @@ fn route(ids: &SpanContext, parent: SpanId) {
     let Some(owners) = owners else {
         return;
     };
-    let same = |a: &Owners| {
-        a.len() == owners.len() && a.iter().zip(owners.iter()).all(|(a, b)| a.ptr_eq(b))
+    if owners.is_empty() {
+        // Under a span of a closed capture: nowhere, and so are its own children.
+        routes.spans.insert(ids.span_id(), owners);
+        routes.closed_spans.push_back(ids.span_id());
+        if routes.closed_spans.len() > CLOSED_SPANS_KEPT
+            && let Some(old) = routes.closed_spans.pop_front()
+        {
+            routes.spans.remove(&old);
+        }
+        return;
+    }
+    // One test's spans: those of one outermost capture (a helper's nested capture is the
+    // same test's).
+    let same_test = |a: &Owners| {
+        a.first()
+            .zip(owners.first())
+            .is_some_and(|(a, b)| a.ptr_eq(b))
     };
+    let mut new_trace = false;
     routes
         .traces
         .entry(ids.trace_id())
-        .and_modify(|(first, shared)| *shared |= !same(first))
-        .or_insert_with(|| (owners.clone(), false));
+        .and_modify(|(first, shared)| *shared |= !same_test(first))
+        .or_insert_with(|| {
+            new_trace = true;
+            (owners.clone(), false)
+        });
+    for owner in owners.iter().filter_map(Weak::upgrade) {
+        let mut routed = owner.routed.lock().unwrap_or_else(PoisonError::into_inner);
+        routed.0.push(ids.span_id());
+        if new_trace {
+            routed.1.push(ids.trace_id());
+        }
+    }
     routes.spans.insert(ids.span_id(), owners);
 }
 

@@ -265,7 +265,7 @@ impl Desugared {
             &self.taken[..]
         };
         let reads = &self.reads;
-        let lets = if self.nests() {
+        let lets = if self.nested() {
             TokenStream::new()
         } else {
             let allow = allow_parameter_reads();
@@ -302,14 +302,10 @@ impl Desugared {
         quote!({ #(#taken)* #nested })
     }
 
-    /// Whether the arguments can be bound by matches: none is under a `#[cfg(..)]`.
-    fn nests(&self) -> bool {
-        self.binds.iter().all(|b| b.cfgs.is_empty())
-    }
-
-    /// Whether [`Self::around`] writes matches (there are arguments, and they can be).
+    /// Whether [`Self::around`] binds the arguments by matches: there are some, and none is
+    /// under a `#[cfg(..)]` (else [`Self::first_statements`] binds them by statements).
     fn nested(&self) -> bool {
-        !self.binds.is_empty() && self.nests()
+        !self.binds.is_empty() && self.binds.iter().all(|b| b.cfgs.is_empty())
     }
 }
 

@@ -1,0 +1,204 @@
+use super::{MAX_ANSWER, MAX_GRPC_ANSWER, Rejected, USER_AGENT};
+use crate::config::{Compression, OtlpTarget};
+use crate::otlp::connection::Connection;
+use crate::otlp::retry::{self, Failure, Retry};
+use crate::otlp::{answer, client};
+use bytes::Bytes;
+
+pub(crate) struct Client {
+    connection: Connection,
+    /// The export method's URI on the endpoint (scheme, host and port, and the method's
+    /// path), built once.
+    uri: http::Uri,
+    /// The configured headers, and gRPC's own.
+    headers: http::HeaderMap,
+}
+
+impl Client {
+    pub(super) fn new(target: &OtlpTarget, method: &'static str) -> Result<Client, String> {
+        let gzip = target.compression == Compression::Gzip;
+        let mut headers = client::grpc_metadata(target)?.into_headers();
+        let fixed = [
+            ("content-type", "application/grpc"),
+            ("te", "trailers"),
+            ("grpc-accept-encoding", "identity,gzip"),
+        ];
+        for (name, value) in fixed {
+            headers.insert(name, http::HeaderValue::from_static(value));
+        }
+        if gzip {
+            headers.insert("grpc-encoding", http::HeaderValue::from_static("gzip"));
+        }
+        if !headers.contains_key(http::header::USER_AGENT) {
+            headers.insert(
+                http::header::USER_AGENT,
+                http::HeaderValue::from_static(USER_AGENT),
+            );
+        }
+        client::add_endpoint_credentials(target, &mut headers)?;
+        let endpoint = http::Uri::try_from(target.endpoint.as_str())
+            .map_err(|e| format!("{}: {e}", target.endpoint))?;
+        Ok(Client {
+            connection: Connection::new(&endpoint, client::grpc_tls(target)?, target.timeout)?,
+            uri: method_uri(&endpoint, method)?,
+            headers,
+        })
+    }
+
+    /// Sends `frame`, one gRPC frame (head included).
+    pub(super) async fn send(&self, frame: Bytes) -> Result<Option<Rejected>, Failure> {
+        let (sender, unanswered) = self.connection.ready_sender().await?;
+        let outcome = self.call(sender, frame).await;
+        // An answer, or an error the connection's task knows of: only a request dropped
+        // while it waits (its deadline passed) gives the connection up.
+        unanswered.answered();
+        outcome
+    }
+
+    /// One call on `sender`'s connection.
+    async fn call(
+        &self,
+        mut sender: crate::otlp::connection::Sender,
+        frame: Bytes,
+    ) -> Result<Option<Rejected>, Failure> {
+        let mut call = http::Request::new(());
+        *call.method_mut() = http::Method::POST;
+        *call.uri_mut() = self.uri.clone();
+        *call.headers_mut() = self.headers.clone();
+        let (response, mut body) = sender.send_request(call, false).map_err(h2_failure)?;
+        // The whole message at once: h2 writes it as the receiver's window allows.
+        body.send_data(frame, true).map_err(h2_failure)?;
+        let (head, mut answer) = response.await.map_err(h2_failure)?.into_parts();
+        if !head.status.is_success() {
+            // The gRPC mapping of HTTP statuses: these are UNAVAILABLE, retried.
+            let retry = Retry::when(retry::http_retryable(head.status.as_u16()), None);
+            let message = format!("gRPC: HTTP {}", head.status);
+            return Err(Failure { message, retry });
+        }
+        // Trailers-only answers carry the status in the headers.
+        let mut message = Vec::new();
+        let status = match grpc_status(&head.headers) {
+            Some(status) => Some(status),
+            None => {
+                let mut read = 0usize;
+                while let Some(data) = answer.data().await {
+                    let data = data.map_err(h2_failure)?;
+                    // Read: the connection's window takes it back. An answer (a partial
+                    // success, an error's details) is a few hundred bytes: its first
+                    // `MAX_ANSWER` are kept, which hold the count of rejected spans, and
+                    // the rest is read past to the status, up to gRPC's usual bound on a
+                    // message, since one without end never gives a status.
+                    let _ = answer.flow_control().release_capacity(data.len());
+                    read += data.len();
+                    if read > MAX_GRPC_ANSWER {
+                        return Err(Failure::fatal(format!(
+                            "gRPC: an answer longer than {MAX_GRPC_ANSWER} bytes"
+                        )));
+                    }
+                    let room = MAX_ANSWER.saturating_sub(message.len());
+                    message.extend_from_slice(&data[..data.len().min(room)]);
+                }
+                let trailers = answer.trailers().await.map_err(h2_failure)?;
+                trailers.as_ref().and_then(grpc_status)
+            }
+        };
+        match status {
+            Some((0, _)) => Ok(answer::rejected_in_grpc(&message)),
+            Some((number, message)) => {
+                let code = tonic::Code::from(number);
+                let message = if message.is_empty() {
+                    format!("gRPC status {code:?}")
+                } else {
+                    format!("gRPC status {code:?}: {message}")
+                };
+                let retry = Retry::when(retry::grpc_retryable(number), None);
+                Err(Failure { message, retry })
+            }
+            None => Err(Failure::fatal(
+                "gRPC: the answer has no grpc-status".to_owned(),
+            )),
+        }
+    }
+}
+
+/// An HTTP/2 error as a failed attempt. A stream the receiver never processed is retried
+/// (on a new connection, as the old one takes no more): one it refused (`REFUSED_STREAM`,
+/// which gRPC's HTTP/2 mapping reads as UNAVAILABLE) or left out when it said it was going
+/// away (RFC 9113 §6.8: such streams "were not processed" and can be retried; collectors
+/// and load balancers drain connections so), and a cancelled one (CANCELLED). Anything
+/// else, such as a connection lost mid-request, is not: the receiver may have taken it.
+fn h2_failure(e: h2::Error) -> Failure {
+    let message = format!("gRPC: {}", client::chain(&e));
+    let unprocessed = matches!(
+        e.reason(),
+        Some(h2::Reason::REFUSED_STREAM | h2::Reason::CANCEL)
+    ) || (e.is_go_away() && e.is_remote());
+    Failure {
+        message,
+        retry: Retry::resend_if(unprocessed),
+    }
+}
+
+/// `endpoint`'s scheme and host (and port) with `method` as the path; never the
+/// endpoint's user information.
+fn method_uri(endpoint: &http::Uri, method: &'static str) -> Result<http::Uri, String> {
+    let host = endpoint.host().ok_or("the endpoint has no host")?;
+    let authority = match endpoint.port_u16() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    http::Uri::builder()
+        .scheme(endpoint.scheme_str().unwrap_or("http"))
+        .authority(authority)
+        .path_and_query(method)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The answer's status and message headers: names made once, not parsed on every answer.
+static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+static GRPC_MESSAGE: http::HeaderName = http::HeaderName::from_static("grpc-message");
+
+/// `grpc-status` and `grpc-message` of `headers`, if the status is there.
+fn grpc_status(headers: &http::HeaderMap) -> Option<(i32, String)> {
+    let code = headers.get(&GRPC_STATUS)?.to_str().ok()?.parse().ok()?;
+    // The server's words, in a message of ours: bounded, percent-decoded (gRPC sends the
+    // message so), and made one line (no control or direction-changing characters reach
+    // a terminal).
+    let message = headers
+        .get(&GRPC_MESSAGE)
+        .map(|m| {
+            let mut message =
+                crate::text::one_line(&percent_decoded(&m.as_bytes()[..m.len().min(256)]));
+            if m.len() > 256 {
+                message.push(crate::text::CUT_MARK);
+            }
+            message
+        })
+        .unwrap_or_default();
+    Some((code, message))
+}
+
+/// `bytes` with each `%XX` escape decoded (a malformed one kept as it is), as UTF-8.
+fn percent_decoded(bytes: &[u8]) -> String {
+    let hex = |at: usize| bytes.get(at).and_then(|&b| (b as char).to_digit(16));
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            // Two hex digits make at most 255.
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests;

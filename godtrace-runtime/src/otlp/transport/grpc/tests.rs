@@ -1,0 +1,332 @@
+use super::super::Transport;
+use super::super::tests::run;
+use super::method_uri;
+use crate::config::{Compression, OtlpTarget, Protocol};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// What the test receiver does with a request: its connection's number and the
+/// request's number on the connection (both from 0).
+#[derive(Clone, Copy)]
+enum Answer {
+    Ok,
+    Refuse,
+    Never,
+    Endless,
+    /// Status OK after a partial success rejecting nothing, with a 70 KB message.
+    LongOk,
+    /// Status OK with a 1 MiB header.
+    HugeHeaders,
+}
+
+/// The connections a test receiver accepted, and those the client closed.
+#[derive(Default)]
+struct Connections {
+    opened: AtomicUsize,
+    closed: AtomicUsize,
+}
+
+/// A gRPC receiver on loopback (h2's server) answering each request as `answer`
+/// says; counts connections.
+async fn receiver(answer: fn(usize, usize) -> Answer) -> (OtlpTarget, Arc<Connections>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    receiver_on(listener, answer)
+}
+
+/// [`receiver`] on `listener`.
+fn receiver_on(
+    listener: tokio::net::TcpListener,
+    answer: fn(usize, usize) -> Answer,
+) -> (OtlpTarget, Arc<Connections>) {
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(Connections::default());
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let connection = counted.opened.fetch_add(1, Ordering::SeqCst);
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let Ok(mut h2) = h2::server::handshake(socket).await else {
+                    return;
+                };
+                let mut held = Vec::new();
+                let mut n = 0;
+                while let Some(Ok((_request, mut respond))) = h2.accept().await {
+                    match answer(connection, n) {
+                        Answer::Ok => {
+                            let ok = http::Response::builder()
+                                .header("content-type", "application/grpc")
+                                .header("grpc-status", "0")
+                                .body(())
+                                .unwrap();
+                            let _ = respond.send_response(ok, true);
+                        }
+                        Answer::Refuse => respond.send_reset(h2::Reason::REFUSED_STREAM),
+                        Answer::HugeHeaders => {
+                            let ok = http::Response::builder()
+                                .header("content-type", "application/grpc")
+                                .header("grpc-status", "0")
+                                .header("x-padding", "p".repeat(1 << 20))
+                                .body(())
+                                .unwrap();
+                            let _ = respond.send_response(ok, true);
+                        }
+                        Answer::LongOk => {
+                            if let Ok(mut body) = respond.send_response(grpc_head(), false) {
+                                tokio::spawn(async move {
+                                    let frame = long_partial_success();
+                                    body.reserve_capacity(frame.len());
+                                    let _ = body.send_data(frame.into(), false);
+                                    let mut trailers = http::HeaderMap::new();
+                                    trailers
+                                        .insert("grpc-status", http::HeaderValue::from_static("0"));
+                                    let _ = body.send_trailers(trailers);
+                                });
+                            }
+                        }
+                        Answer::Never => held.push(respond),
+                        Answer::Endless => {
+                            if let Ok(mut body) = respond.send_response(grpc_head(), false) {
+                                tokio::spawn(async move {
+                                    loop {
+                                        body.reserve_capacity(16 << 10);
+                                        let chunk = Bytes::from(vec![0u8; 16 << 10]);
+                                        if body.send_data(chunk, false).is_err() {
+                                            return;
+                                        }
+                                        tokio::time::sleep(Duration::from_millis(1)).await;
+                                    }
+                                });
+                            }
+                        }
+                    }
+                    n += 1;
+                }
+                counted.closed.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (grpc_target(endpoint), connections)
+}
+
+fn grpc_target(endpoint: String) -> OtlpTarget {
+    OtlpTarget {
+        protocol: Protocol::Grpc,
+        endpoint,
+        headers: Vec::new(),
+        // Far beyond what the tests wait: reaching it is the failure they catch.
+        timeout: Duration::from_secs(60),
+        compression: Compression::None,
+        tls: Default::default(),
+    }
+}
+
+const FRAME: &[u8] = b"\0\0\0\0\0";
+
+/// A stream the receiver refused (`REFUSED_STREAM`: gRPC's UNAVAILABLE, nothing was
+/// processed) is sent again.
+#[test]
+fn a_refused_stream_is_sent_again() {
+    run(async {
+        let (target, _) = receiver(|_, n| if n == 0 { Answer::Refuse } else { Answer::Ok }).await;
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        assert_eq!(
+            transport
+                .send_body(FRAME.to_vec(), std::future::pending())
+                .await,
+            Ok(None)
+        );
+    });
+}
+
+/// A receiver that cannot be reached yet (a collector restarting) is connected to
+/// again, after a backoff, and gets the request once it listens.
+#[test]
+fn a_receiver_not_listening_yet_gets_the_request_once_it_listens() {
+    run(async {
+        let port = super::super::tests::port_nothing_listens_on();
+        let late = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await;
+            receiver_on(listener.unwrap(), |_, _| Answer::Ok)
+        });
+        let target = grpc_target(format!("http://127.0.0.1:{port}"));
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        let sent = transport.send_body(FRAME.to_vec(), std::future::pending());
+        assert_eq!(sent.await, Ok(None));
+        let (_, connections) = late.await.unwrap();
+        assert_eq!(connections.opened.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A connection that stopped answering (a middlebox dropped it, the receiver hangs on
+/// it) is given up when a request on it runs out of time: the next request opens
+/// another, and gets through.
+#[test]
+fn a_connection_that_stopped_answering_is_given_up() {
+    run(async {
+        let (target, connections) = receiver(|connection, _| {
+            if connection == 0 {
+                Answer::Never
+            } else {
+                Answer::Ok
+            }
+        })
+        .await;
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        let first = tokio::time::timeout(
+            Duration::from_millis(300),
+            transport.send_body(FRAME.to_vec(), std::future::pending()),
+        )
+        .await;
+        assert!(first.is_err(), "no answer on the first connection");
+        assert_eq!(
+            transport
+                .send_body(FRAME.to_vec(), std::future::pending())
+                .await,
+            Ok(None)
+        );
+        assert_eq!(connections.opened.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// A connection given up (a request on it got no answer in time) is closed when the
+/// next request opens another: a receiver that never answers does not hold one more
+/// connection per request timeout.
+#[test]
+fn a_connection_given_up_is_closed() {
+    run(async {
+        let (target, connections) = receiver(|_, _| Answer::Never).await;
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        for _ in 0..4 {
+            // Each request given up is a failed one: the next waits out its pause
+            // first, here, so that each gets to its connection.
+            if let Some(until) = transport.paused_until() {
+                tokio::time::sleep_until(until.into()).await;
+            }
+            let sent = transport.send_body(FRAME.to_vec(), std::future::pending());
+            let given_up = tokio::time::timeout(Duration::from_millis(200), sent).await;
+            assert!(given_up.is_err());
+        }
+        // The receiver sees the first three closed (the fourth is the one in use).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while connections.closed.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(connections.opened.load(Ordering::SeqCst), 4);
+        assert_eq!(connections.closed.load(Ordering::SeqCst), 3);
+    });
+}
+
+/// The head of a gRPC answer whose status comes in its trailers.
+fn grpc_head() -> http::Response<()> {
+    http::Response::builder()
+        .header("content-type", "application/grpc")
+        .body(())
+        .unwrap()
+}
+
+/// A partial success that rejects nothing, with a 70 KB message, framed for gRPC.
+fn long_partial_success() -> Vec<u8> {
+    use prost::Message;
+    let partial = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse {
+        partial_success: Some(
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess {
+                rejected_spans: 0,
+                error_message: "w".repeat(70_000),
+            },
+        ),
+    }
+    .encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(partial.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&partial);
+    frame
+}
+
+/// An answer longer than what is kept of it, with status OK, is an export that
+/// succeeded: the spans were delivered.
+#[test]
+fn a_long_ok_answer_is_a_success() {
+    run(async {
+        let (target, _) = receiver(|_, _| Answer::LongOk).await;
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        let sent = transport
+            .send_body(FRAME.to_vec(), std::future::pending())
+            .await;
+        assert_eq!(sent, Ok(None));
+        assert!(crate::otlp::transport::MAX_GRPC_ANSWER > long_partial_success().len());
+    });
+}
+
+/// An answer's headers are bounded as its body is (h2 would buffer 16 MiB of them):
+/// a receiver that sends more is a failed export.
+#[test]
+fn huge_answer_headers_are_refused() {
+    run(async {
+        let (target, _) = receiver(|_, _| Answer::HugeHeaders).await;
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        let sent = transport
+            .send_body(FRAME.to_vec(), std::future::pending())
+            .await;
+        assert!(sent.is_err(), "{sent:?}");
+    });
+}
+
+/// An answer without end is read up to the answers' bound, not until the timeout.
+#[test]
+fn an_endless_answer_is_given_up_at_its_bound() {
+    run(async {
+        let (target, _) = receiver(|_, _| Answer::Endless).await;
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        let started = Instant::now();
+        let error = transport
+            .send_body(FRAME.to_vec(), std::future::pending())
+            .await
+            .unwrap_err();
+        assert!(error.contains("longer than"), "{error}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+}
+
+/// The receiver's `grpc-message` is percent-decoded and cannot drive a terminal.
+#[test]
+fn the_grpc_message_is_decoded_and_made_one_line() {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+    headers.insert(
+        "grpc-message",
+        http::HeaderValue::from_static("bad%20value%C2%9B2J%E2%80%AE%0Anext%zz"),
+    );
+    let (code, message) = super::grpc_status(&headers).unwrap();
+    assert_eq!(code, 3);
+    assert_eq!(message, "bad value\\u{9b}2J\\u{202e}\\nnext%zz");
+}
+
+#[test]
+fn the_method_uri_has_the_endpoints_scheme_and_host_and_never_its_credentials() {
+    let method = super::super::TRACES;
+    let uri = |endpoint: &str| {
+        method_uri(&endpoint.parse().expect("a URI"), method)
+            .expect("built")
+            .to_string()
+    };
+    assert_eq!(
+        uri("http://collector:4317"),
+        format!("http://collector:4317{method}")
+    );
+    assert_eq!(
+        uri("https://user:secret@collector/base"),
+        format!("https://collector{method}")
+    );
+    assert_eq!(
+        uri("http://[::1]:4317"),
+        format!("http://[::1]:4317{method}")
+    );
+}

@@ -112,6 +112,43 @@ fn the_error_label_is_set_on_failures_only() {
     assert!(snap.operation("rec.sync.panics").is_none());
 }
 
+/// An error whose type name is long, as generic types' names are.
+#[derive(Debug)]
+struct Wrapped<T>(T);
+
+impl<T: std::fmt::Debug> std::fmt::Display for Wrapped<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "wrapped: {:?}", self.0)
+    }
+}
+
+impl<T: std::fmt::Debug> std::error::Error for Wrapped<T> {}
+
+type LongNamedError = Wrapped<Wrapped<Wrapped<Wrapped<Wrapped<Wrapped<Wrapped<LedgerError>>>>>>>;
+
+#[traced(operation = "rec.sync.long_error_type")]
+fn fails_with_a_long_named_error() -> Result<(), LongNamedError> {
+    Err(Wrapped(Wrapped(Wrapped(Wrapped(Wrapped(Wrapped(Wrapped(LedgerError))))))))
+}
+
+/// A type name longer than a metric attribute may be (256 bytes) is cut once, the same for the
+/// span and the histogram, so that the two still join on `error.type` (each cut it at its own
+/// limit: the span's value was the whole name, the series' its first 256 bytes).
+#[test]
+fn a_long_error_type_name_is_the_same_on_the_span_and_the_histogram() {
+    let c = testing::capture();
+    fails_with_a_long_named_error().unwrap_err();
+    assert!(std::any::type_name::<LongNamedError>().len() > 256);
+    let span = c.span("rec.sync.long_error_type");
+    let on_span = span.attr("error.type").expect("error.type").as_str();
+    assert!(on_span.len() <= 256, "{on_span}");
+    let snap = metrics_snapshot();
+    let points = snap.operation_points("rec.sync.long_error_type");
+    let on_series: Vec<_> = points.iter().filter_map(|p| p.attr("error.type")).collect();
+    assert_eq!(on_series.len(), 1, "{points:?}");
+    assert_eq!(on_series[0].as_str(), on_span);
+}
+
 /// A local whose drop panics.
 struct PanicsOnDrop;
 

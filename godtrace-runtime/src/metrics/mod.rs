@@ -19,7 +19,7 @@
 //! counters of its own thread's (no locked instruction, no cache line shared with another
 //! recording thread) and looks nothing up. Collection ([`metrics_snapshot`]) reads every series into one
 //! model that the exporters render.
-mod attrs;
+pub(crate) mod attrs;
 mod buckets;
 pub(crate) mod config;
 mod exemplar;

@@ -153,6 +153,23 @@ pub(crate) fn leading_identifier(text: &str) -> Option<&str> {
 
 /// Names taken from `Debug` texts so far.
 static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+/// Type names too long for an attribute, as cut once for both the span and the histogram.
+static CUT_NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+/// `name` as both the span's `error.type` and the duration histogram's: within the span's
+/// attribute value limit and the metric attribute's ([`MAX_VALUE_LEN`]), so that neither cuts
+/// it on its own (each would cut at its own length, and a dashboard joining the two would find
+/// no match). A longer name (a generic type's) is cut once, with the truncation marker, and
+/// kept for the process as [`intern`] keeps names; past [`MAX_NAMES`] such names, [`OTHER`].
+///
+/// [`MAX_VALUE_LEN`]: crate::metrics::attrs::MAX_VALUE_LEN
+pub(crate) fn joinable(name: &'static str) -> &'static str {
+    let bound = crate::value::max_attribute_len().min(crate::metrics::attrs::MAX_VALUE_LEN);
+    if name.len() <= bound {
+        return name;
+    }
+    intern_in(&CUT_NAMES, &crate::value::bounded_text(name, bound))
+}
 
 /// `name` as a `&'static str`: the one kept already, or a new one while fewer than
 /// [`MAX_NAMES`] are kept; else [`OTHER`].
@@ -169,7 +186,7 @@ pub(crate) fn intern_in(names: &Mutex<Vec<&'static str>>, name: &str) -> &'stati
     if names.len() >= MAX_NAMES {
         return OTHER;
     }
-    // Leaked on purpose: at most MAX_NAMES names of at most MAX_NAME_LEN bytes per process.
+    // Leaked on purpose: at most MAX_NAMES names per set, each a few hundred bytes at most.
     let kept: &'static str = Box::leak(name.to_owned().into_boxed_str());
     names.push(kept);
     kept

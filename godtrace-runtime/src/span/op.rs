@@ -631,8 +631,9 @@ impl OpSpan {
     }
 
     /// Ends the span with status Error: `description()` (called only when the span is
-    /// recording), and `error.type` = `error_type`.
+    /// recording), and `error.type` = `error_type` (cut as the histogram's is, when long).
     pub fn record_error(&self, error_type: &'static str, description: impl FnOnce() -> String) {
+        let error_type = crate::record::error_type::joinable(error_type);
         self.error_type.set(Some(error_type));
         let Some(live) = &self.live else { return };
         live.set_attribute(KeyValue::new("error.type", error_type));

@@ -48,7 +48,15 @@ impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InitError::AlreadyInitialized => {
-                f.write_str("godtrace is already initialized in this process")
+                f.write_str("godtrace is already initialized in this process")?;
+                if crate::provider::installed_by_capture() {
+                    // Otherwise the message names a call the user never made.
+                    f.write_str(
+                        " (by `testing::capture()`, which starts godtrace for tests when `init` \
+                         has not been called: call `init` before the first capture)",
+                    )?;
+                }
+                Ok(())
             }
             InitError::InvalidValue {
                 name,

@@ -25,6 +25,13 @@ struct Installed {
     provider: SdkTracerProvider,
     /// Bounds the shutdown when the guard drops.
     shutdown_timeout: Duration,
+    /// Installed by `testing::capture`, not by `init` (a later `init`'s error says so).
+    by_capture: bool,
+}
+
+/// Whether the provider installed is the test capture's (no `init` came first).
+pub(crate) fn installed_by_capture() -> bool {
+    STATE.get().is_some_and(|installed| installed.by_capture)
 }
 
 /// Set once the installed provider's settings are all in place.
@@ -121,6 +128,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
             enabled: settings.enabled,
             otel_context: settings.otel_context,
             shutdown_timeout: settings.batch.export_timeout,
+            by_capture: false,
         },
     );
     if let Err(e) = installed {
@@ -310,6 +318,7 @@ pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
             enabled: config.code.enabled.unwrap_or(true),
             otel_context: config.code.otel_context.unwrap_or(false),
             shutdown_timeout: crate::config::BatchSettings::default().export_timeout,
+            by_capture: true,
         },
     )
 }
@@ -321,6 +330,7 @@ struct Switches {
     enabled: bool,
     otel_context: bool,
     shutdown_timeout: Duration,
+    by_capture: bool,
 }
 
 fn install_with(
@@ -334,6 +344,7 @@ fn install_with(
         enabled,
         otel_context,
         shutdown_timeout,
+        by_capture,
     } = switches;
     // Before the provider is published: calibrating the clock takes a moment.
     crate::span::warm_up();
@@ -354,6 +365,7 @@ fn install_with(
     let _ = STATE.set(Installed {
         provider: provider.clone(),
         shutdown_timeout,
+        by_capture,
     });
     crate::span::sampling::install(sampler);
     crate::value::set_max_attribute_len(max_attribute_len);

@@ -13,13 +13,32 @@ fn work() -> u8 {
     7
 }
 
+/// Where a capture started godtrace, `init` fails naming it: the user never called `init`,
+/// and whether a suite's `init` works depends on which test ran first.
+#[test]
+fn init_after_a_capture_says_the_capture_started_godtrace() {
+    crate::support::own_process!();
+    let c = testing::capture();
+    let refused = godtrace::init(Config::new("init-after-capture").local_tree(false));
+    assert_eq!(refused.as_ref().err(), Some(&InitError::AlreadyInitialized));
+    let message = refused.err().unwrap().to_string();
+    assert!(
+        message.contains("by `testing::capture()`") && message.contains("call `init` before"),
+        "{message}"
+    );
+    assert_eq!(work(), 7);
+    c.span("isolated::init_once::work");
+}
+
 #[test]
 fn a_second_init_is_an_error_and_the_first_keeps_working() {
     crate::support::own_process!();
     let guard = godtrace::init(Config::new("init-once").local_tree(false)).expect("first init");
     assert!(godtrace::is_enabled());
     let again = godtrace::init(Config::new("init-twice"));
-    assert_eq!(again.err(), Some(InitError::AlreadyInitialized));
+    assert_eq!(again.as_ref().err(), Some(&InitError::AlreadyInitialized));
+    let message = again.err().unwrap().to_string();
+    assert!(!message.contains("capture"), "{message}");
     let c = testing::capture();
     assert_eq!(work(), 7);
     c.span("isolated::init_once::work");

@@ -177,6 +177,12 @@ pub fn set_attribute(key: impl Into<Cow<'static, str>>, value: impl Into<Value>)
 /// Adds an event to the current span (no-op when there is none). It keeps its first 128
 /// attributes (OpenTelemetry's default event attribute count limit) and counts the others as
 /// dropped; keys and values are bounded as in [`set_attribute`].
+///
+/// ```
+/// godtrace_runtime::add_event("payout.sent", [("amount.eth", 0.25.into())]);
+/// // No attributes: an empty array names no key type, so name it.
+/// godtrace_runtime::add_event::<&str>("cache.flushed", []);
+/// ```
 pub fn add_event<K: Into<Cow<'static, str>>>(
     name: impl Into<Cow<'static, str>>,
     attributes: impl IntoIterator<Item = (K, Value)>,

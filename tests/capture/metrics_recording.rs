@@ -128,7 +128,9 @@ type LongNamedError = Wrapped<Wrapped<Wrapped<Wrapped<Wrapped<Wrapped<Wrapped<Le
 
 #[traced(operation = "rec.sync.long_error_type")]
 fn fails_with_a_long_named_error() -> Result<(), LongNamedError> {
-    Err(Wrapped(Wrapped(Wrapped(Wrapped(Wrapped(Wrapped(Wrapped(LedgerError))))))))
+    Err(Wrapped(Wrapped(Wrapped(Wrapped(Wrapped(Wrapped(
+        Wrapped(LedgerError),
+    )))))))
 }
 
 /// A type name longer than a metric attribute may be (256 bytes) is cut once, the same for the

@@ -161,7 +161,7 @@ fn spans_ending_after_shutdown_began_are_said_to_be_dropped_for_it() {
         LATE_CHILD,
     );
     assert!(
-        stderr.contains("spans that ended after shutdown had begun"),
+        stderr.contains("dropped 1 span that ended after shutdown had begun (1 in all)"),
         "{stderr}"
     );
     // The queue held the one call's spans with room to spare: nothing says it was full.

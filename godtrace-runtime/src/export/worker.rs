@@ -561,7 +561,10 @@ impl ExportLoop<'_> {
                 Counters::add(&self.counters.exported, spans - rejected);
                 Counters::add(&self.counters.failed_spans, rejected);
                 Counters::add(&self.counters.exports, 1);
-                let message = format!("the receiver rejected {rejected} spans: {reason}");
+                let message = format!(
+                    "the receiver rejected {}: {reason}",
+                    crate::text::spans(rejected as u64)
+                );
                 self.failures.last_error = url::scrub(&message, &self.options.destination);
             }
             Err(message) => {
@@ -586,21 +589,23 @@ impl ExportLoop<'_> {
         let full = dropped.saturating_sub(at_shutdown);
         if let Some(new) = self.drops.due(full, force) {
             crate::stderr::say(format!(
-                "godtrace: export queue full (max_queue_size {}): dropped {new} spans \
-                 ({full} in all)",
-                self.shared.settings.max_queue_size
+                "godtrace: export queue full (max_queue_size {}): dropped {} ({full} in all)",
+                self.shared.settings.max_queue_size,
+                crate::text::spans(new)
             ));
         }
         if let Some(new) = self.late_drops.due(at_shutdown, force) {
             crate::stderr::say(format!(
-                "godtrace: dropped {new} spans that ended after shutdown had begun \
-                 ({at_shutdown} in all): end them before the guard is dropped"
+                "godtrace: dropped {} that ended after shutdown had begun \
+                 ({at_shutdown} in all): end them before the guard is dropped",
+                crate::text::spans(new)
             ));
         }
         let failed = self.counters.failed_spans.load(Ordering::Relaxed);
         if let Some(new) = self.failures.due(failed, force) {
             let report = format!(
-                "godtrace: could not export {new} spans to {} ({failed} in all): {}",
+                "godtrace: could not export {} to {} ({failed} in all): {}",
+                crate::text::spans(new),
                 url::redacted(&self.options.destination),
                 self.failures.last_error
             );

@@ -73,11 +73,11 @@ fn commands_and_pipelines_are_client_spans_without_keys_or_values() {
     let op = c.span("e2e::db_redis::cache_profile");
     let children = c.children(&op);
     let names: Vec<&str> = children.iter().map(|s| s.name.as_str()).collect();
-    // A batch whose commands share one operation is named after it (`BATCH INCRBY`), as the
-    // database conventions name batches.
+    // A batch whose commands share one operation is named after it (`MULTI INCRBY` for a
+    // transaction), as Redis's conventions name batches.
     assert_eq!(
         names,
-        ["SET", "GET", "PIPELINE", "BATCH INCRBY"],
+        ["SET", "GET", "PIPELINE", "MULTI INCRBY"],
         "{children:#?}"
     );
     for span in &children {
@@ -95,7 +95,7 @@ fn commands_and_pipelines_are_client_spans_without_keys_or_values() {
         "GET ?; INCRBY ? ?; EXPIRE ? ?"
     );
     let multi = &children[3];
-    assert_eq!(string_attr(multi, "db.operation.name"), "BATCH INCRBY");
+    assert_eq!(string_attr(multi, "db.operation.name"), "MULTI INCRBY");
     assert_eq!(int_attr(multi, "db.operation.batch.size"), 2);
 
     let snapshot = godtrace::metrics::metrics_snapshot();

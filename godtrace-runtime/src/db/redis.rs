@@ -10,7 +10,7 @@
 //! let conn = client.get_multiplexed_async_connection().await?;
 //! let mut conn = TracedConnection::new(conn, client.get_connection_info());
 //! conn.set("wallet:7xKX", "profile").await?; // a span `SET`, db.query.text `SET ? ?`
-//! redis::pipe().get("a").get("b").query_async::<()>(&mut conn).await?; // one span `BATCH GET`
+//! redis::pipe().get("a").get("b").query_async::<()>(&mut conn).await?; // one span `PIPELINE GET`
 //! # Ok(())
 //! # }
 //! ```
@@ -24,9 +24,8 @@
 //! `server.port`, and on failure `error.type` and `db.response.status_code` (the server's
 //! error code, `WRONGTYPE`, or the kind of client error: `timeout`, `io`). Arguments, keys
 //! included, are never recorded: keys often hold user ids or tokens. A pipeline is one span
-//! named `BATCH` and its commands' operation when they share one (`BATCH GET`), else
-//! `PIPELINE` (`MULTI` for a transaction, `pipe().atomic()`), as the database conventions name
-//! a batch, with `db.operation.batch.size` and its commands' texts joined by `; `. A pipeline
+//! named `PIPELINE` (`MULTI` for a transaction, `pipe().atomic()`), followed by its commands'
+//! operation when they share one (`PIPELINE GET`), as Redis's conventions name a batch, with `db.operation.batch.size` and its commands' texts joined by `; `. A pipeline
 //! of one command is no batch: it is named after the command (`MULTI GET` in a transaction).
 use super::call::{self, Call, Endpoint, Failure};
 use super::redis_command;
@@ -350,7 +349,7 @@ mod tests {
         assert!(multi.attr("db.query.text").is_none());
         assert!(multi.attr("db.operation.batch.size").is_none());
         send(::redis::pipe().get("k").get("j"));
-        let piped = capture.span("BATCH GET");
+        let piped = capture.span("PIPELINE GET");
         assert_eq!(
             piped.attr("db.query.text"),
             Some(&opentelemetry::Value::from("GET ?; GET ?"))

@@ -54,12 +54,12 @@ pub(crate) fn summarize<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Command
     }
 }
 
-/// The operation of a batch of `commands` (each given as its arguments), as the database
-/// conventions name a batch: `BATCH` followed by the commands' operation when they all have the
-/// same one (`BATCH INCRBY`); else the system's term for it, `batch` (`PIPELINE`, or `MULTI`
-/// for a transaction). A pipeline of one command is not a batch (the conventions: a batch has
-/// two or more operations): its command's operation (`MULTI` and it, in a transaction). No
-/// allocation per command: names are compared as given, in any case.
+/// The operation of a batch of `commands` (each given as its arguments), as Redis's conventions
+/// name one (they override the general `BATCH` prefix): `batch` (`PIPELINE`, or `MULTI` for a
+/// transaction) followed by the commands' operation when they all have the same one
+/// (`PIPELINE INCRBY`); else `batch` alone. A pipeline of one command is not a batch (the
+/// conventions: a batch has two or more operations): its command's operation (`MULTI` and it,
+/// in a transaction). No allocation per command: names are compared as given, in any case.
 pub(crate) fn batch_operation<'a, C, A>(
     batch: &str,
     transaction: bool,
@@ -83,9 +83,9 @@ where
     let operation = summarize(first.into_iter().flatten()).operation;
     match operation {
         operation if count == 1 && !transaction => operation,
-        // A transaction of one command is no batch either (MULTI, the command, EXEC).
-        Some(operation) if count == 1 => Some(format!("{batch} {operation}")),
-        Some(operation) if same => Some(format!("BATCH {operation}")),
+        // A transaction of one command is no batch either (MULTI, the command, EXEC), and is
+        // named as a transaction whose commands share their operation.
+        Some(operation) if same => Some(format!("{batch} {operation}")),
         _ => Some(batch.to_owned()),
     }
 }
@@ -235,7 +235,9 @@ mod tests {
             )
         };
         let same = name(false, &[&["incrby", "a", "1"], &["INCRBY", "b", "2"]]);
-        assert_eq!(same.as_deref(), Some("BATCH INCRBY"));
+        assert_eq!(same.as_deref(), Some("PIPELINE INCRBY"));
+        let same = name(true, &[&["incrby", "a", "1"], &["INCRBY", "b", "2"]]);
+        assert_eq!(same.as_deref(), Some("MULTI INCRBY"));
         let mixed = name(true, &[&["SET", "a", "1"], &["LPUSH", "a", "2"]]);
         assert_eq!(mixed.as_deref(), Some("MULTI"));
         let one = name(false, &[&["GET", "a"]]);
@@ -252,7 +254,7 @@ mod tests {
         );
         assert_eq!(config.as_deref(), Some("PIPELINE"));
         let config = name(false, &[&["CONFIG", "GET", "a"], &["config", "get", "b"]]);
-        assert_eq!(config.as_deref(), Some("BATCH CONFIG GET"));
+        assert_eq!(config.as_deref(), Some("PIPELINE CONFIG GET"));
         let unnamed = name(false, &[&["1x", "a"], &["1x", "b"]]);
         assert_eq!(unnamed.as_deref(), Some("PIPELINE"));
         assert_eq!(name(false, &[]).as_deref(), Some("PIPELINE"));

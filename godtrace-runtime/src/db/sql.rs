@@ -472,6 +472,8 @@ struct Parser {
     /// The first operation, and whether another one (a different word) followed.
     operation: Option<String>,
     other_operation: bool,
+    /// `CREATE`, `ALTER` or `DROP` as written, while its object's kind is read.
+    object_operation: String,
     /// The first table, and whether another one (a different name, or one not read) followed.
     collection: Option<String>,
     other_collection: bool,
@@ -509,7 +511,8 @@ enum State {
     Start,
     /// Reading keywords for operations and the words that precede tables.
     Idle,
-    /// After `CREATE`, `ALTER` or `DROP`: the kind of object follows (`TABLE`, `INDEX`).
+    /// After `CREATE`, `ALTER` or `DROP` (in capitals; `Parser::object_operation` has it as
+    /// written): the kind of object follows (`TABLE`, `INDEX`).
     ObjectKind(&'static str),
     /// The next word (after optional modifiers) names a table.
     TableNext,
@@ -646,9 +649,9 @@ impl Parser {
                     if kind.len() <= MAX_OPERATION_LEN
                         && kind.bytes().all(|c| c.is_ascii_alphabetic()) =>
                 {
-                    let kind = kind.to_ascii_uppercase();
-                    self.add_operation(&format!("{operation} {kind}"));
-                    if kind == "TABLE" {
+                    let written = std::mem::take(&mut self.object_operation);
+                    self.add_operation(&format!("{written} {kind}"));
+                    if kind.eq_ignore_ascii_case("TABLE") {
                         // `DROP TABLE a, b` names two.
                         self.table_next(false, operation == "DROP");
                     } else {
@@ -656,7 +659,8 @@ impl Parser {
                     }
                 }
                 _ => {
-                    self.add_operation(operation);
+                    let written = std::mem::take(&mut self.object_operation);
+                    self.add_operation(&written);
                     self.statement_done = true;
                 }
             },
@@ -729,19 +733,25 @@ impl Parser {
             return;
         }
         self.state = State::Idle;
-        let operation = word.to_ascii_uppercase();
-        match operation.as_str() {
+        // Matched in capitals, recorded as written (the conventions: no case normalization).
+        let keyword = word.to_ascii_uppercase();
+        match keyword.as_str() {
             "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "WITH" => self.idle(token),
-            "CREATE" => self.state = State::ObjectKind("CREATE"),
-            "ALTER" => self.state = State::ObjectKind("ALTER"),
-            "DROP" => self.state = State::ObjectKind("DROP"),
+            "CREATE" | "ALTER" | "DROP" => {
+                self.object_operation = word.to_owned();
+                self.state = State::ObjectKind(match keyword.as_str() {
+                    "CREATE" => "CREATE",
+                    "ALTER" => "ALTER",
+                    _ => "DROP",
+                });
+            }
             "TRUNCATE" => {
                 // `TRUNCATE a, b` names two.
-                self.add_operation(&operation);
+                self.add_operation(word);
                 self.table_next(false, true);
             }
             "COPY" => {
-                self.add_operation(&operation);
+                self.add_operation(word);
                 // Its `FROM` names a file, `STDIN` or `PROGRAM`, not a table (a query in
                 // parentheses is a query of its own).
                 self.queries &= !1;
@@ -749,7 +759,7 @@ impl Parser {
             }
             // `BEGIN`, `SET`, `VACUUM`…: the operation alone.
             _ => {
-                self.add_operation(&operation);
+                self.add_operation(word);
                 self.statement_done = true;
             }
         }
@@ -772,7 +782,7 @@ impl Parser {
             if self.with_depth == Some(self.depth) {
                 self.with_depth = None;
             }
-            self.add_operation(&word.to_ascii_uppercase());
+            self.add_operation(word);
             if is("UPDATE") {
                 self.table_next(false, false);
             }
@@ -809,7 +819,8 @@ impl Parser {
         }
         match &self.operation {
             None => self.operation = Some(operation.to_owned()),
-            Some(first) if first != operation => self.other_operation = true,
+            // `select ..; SELECT ..` is one kind of operation, named as first written.
+            Some(first) if !first.eq_ignore_ascii_case(operation) => self.other_operation = true,
             Some(_) => {}
         }
         self.push(operation);

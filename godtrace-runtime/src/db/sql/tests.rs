@@ -144,7 +144,13 @@ fn quoted_identifiers_and_non_ascii_are_kept() {
 fn operation_and_first_table() {
     assert_eq!(
         op_and_table("select * from Wallets w join Wallets v on true"),
-        some("SELECT", Some("Wallets"))
+        some("select", Some("Wallets")),
+        "operations and tables as written: the conventions ask for no case normalization"
+    );
+    assert_eq!(
+        op_and_table("select 1 from t; SELECT 2 from t"),
+        some("select", Some("t")),
+        "one kind of operation, in any case"
     );
     assert_eq!(
         op_and_table("SELECT count(*) FROM public.wallets"),
@@ -182,7 +188,7 @@ fn operation_and_first_table() {
         op_and_table("TRUNCATE TABLE s4"),
         some("TRUNCATE", Some("s4"))
     );
-    assert_eq!(op_and_table("begin"), some("BEGIN", None));
+    assert_eq!(op_and_table("begin"), some("begin", None));
     assert_eq!(op_and_table("SELECT 1"), some("SELECT", None));
     // Every statement counts: one operation and one table across both.
     assert_eq!(
@@ -241,7 +247,9 @@ fn the_summary_lists_every_operation_and_table_in_order() {
         ("TRUNCATE TABLE s4", "TRUNCATE s4"),
         ("SELECT * FROM generate_series(1, 3)", "SELECT"),
         ("SELECT a IS DISTINCT FROM b FROM t", "SELECT t"),
-        ("begin", "BEGIN"),
+        ("begin", "begin"),
+        ("drop Table T", "drop Table T"),
+        ("Create index i ON t (a)", "Create index"),
         ("SELECT 1; DELETE FROM later", "SELECT DELETE later"),
     ] {
         assert_eq!(summary(sql).as_deref(), Some(expected), "{sql}");

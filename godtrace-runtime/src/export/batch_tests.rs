@@ -738,6 +738,7 @@ impl worker::Exporter for PacedHandle {
         worker::Pace {
             not_before: until.filter(|until| *until > std::time::Instant::now()),
             one_at_a_time: until.is_some() && self.0.delivered.load(Ordering::SeqCst) == 0,
+            unanswered: false,
         }
     }
 
@@ -859,4 +860,78 @@ fn records_handed_over_in_line_by_threads_that_stay_and_exit_are_all_exported() 
     assert_eq!(get(&counters.queued), 3 * per_thread);
     assert_eq!(get(&counters.dropped), 0);
     pipeline.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+/// An exporter whose receiver never answers: each request waits until shutdown begins, then
+/// fails unanswered (as the transport's request does when its time runs out).
+#[derive(Debug, Default)]
+struct Silent {
+    sent: AtomicU64,
+    unanswered: std::sync::atomic::AtomicBool,
+}
+
+struct SilentHandle(Arc<Silent>);
+
+impl worker::Exporter for SilentHandle {
+    const IN_FLIGHT: usize = 2;
+    const PREPARE_AHEAD: bool = true;
+    type Request = usize;
+
+    fn set_resource(&mut self, _resource: &Resource) {}
+
+    fn prepare(&self, batch: &mut Vec<Queued>, _emptied: &mut Vec<Box<Live>>) -> usize {
+        batch.drain(..).count()
+    }
+
+    async fn send(
+        &self,
+        _spans: usize,
+        closing: worker::ShutdownBegun,
+    ) -> Result<worker::Accepted, String> {
+        self.0.sent.fetch_add(1, Ordering::SeqCst);
+        closing.wait().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.0.unanswered.store(true, Ordering::SeqCst);
+        Err("no answer within 50 ms".into())
+    }
+
+    fn pace(&self) -> worker::Pace {
+        worker::Pace {
+            unanswered: self.0.unanswered.load(Ordering::SeqCst),
+            ..worker::Pace::default()
+        }
+    }
+
+    fn shutdown(&mut self, _timeout: Duration) {}
+}
+
+/// A receiver that does not answer during shutdown is not sent the batches behind the
+/// request it left unanswered, each for a request timeout of its own (a process whose
+/// collector hangs or is gone took the whole export timeout to exit): they are counted failed
+/// at once, and the report says why after the failure.
+#[test]
+fn shutdown_sends_nothing_more_once_a_request_went_unanswered() {
+    let exporter = Arc::new(Silent::default());
+    let (processor, counters) = start_exporter(
+        SilentHandle(exporter.clone()),
+        2000,
+        100,
+        Duration::from_secs(600),
+    );
+    for i in 0..1000 {
+        processor.on_end(span(i));
+    }
+    // The two requests in flight hang; the rest wait, prepared or queued.
+    let waited = Instant::now();
+    while get(&exporter.sent) < 2 && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = processor.shutdown(Duration::from_secs(10));
+    assert_eq!(
+        get(&exporter.sent),
+        2,
+        "batches sent after an unanswered one"
+    );
+    assert_eq!(get(&counters.failed_spans), 1000);
+    assert_eq!(get(&counters.exported), 0);
 }

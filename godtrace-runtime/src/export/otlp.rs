@@ -94,6 +94,7 @@ impl Exporter for OtlpExporter {
         Pace {
             not_before: self.transport.paused_until(),
             one_at_a_time: self.transport.failing(),
+            unanswered: self.transport.unanswered(),
         }
     }
 

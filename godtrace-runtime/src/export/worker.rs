@@ -73,7 +73,16 @@ pub(crate) struct Pace {
     pub(crate) not_before: Option<Instant>,
     /// At most one request in flight.
     pub(crate) one_at_a_time: bool,
+    /// The last request failed without an answer (the receiver is not there, or hangs): once
+    /// shutdown has begun, such a failure gives up what is left rather than trying each batch
+    /// in turn for a request timeout each.
+    pub(crate) unanswered: bool,
 }
+
+/// Why spans were not sent: shutdown's deadline came first.
+const SHUTDOWN_OUT_OF_TIME: &str = "shutdown ran out of time before sending them";
+/// Why spans were not sent: a request failed unanswered once shutdown had begun.
+const RECEIVER_GONE: &str = "the rest were not sent: the receiver did not answer during shutdown";
 
 /// Sleeps until `until`; for ever when it is `None`.
 async fn sleep_until_some(until: Option<Instant>) {
@@ -309,13 +318,21 @@ impl ExportLoop<'_> {
         let mut emptied = Vec::with_capacity(settings.max_export_batch_size);
         let mut in_flight: VecDeque<Sending<'_>> = VecDeque::with_capacity(E::IN_FLIGHT);
         let mut prepared: VecDeque<Prepared<E::Request>> = VecDeque::new();
+        // A request failed unanswered after shutdown began: nothing more is sent.
+        let mut receiver_gone = false;
         loop {
             self.report(false);
             // Past the deadline nothing more is prepared (encoding a large queue could take
             // longer than the caller still waits): what is queued is counted failed at once,
             // by this thread, which reports it before it exits.
             if self.past_deadline() {
-                self.give_up_queued();
+                self.give_up_queued(SHUTDOWN_OUT_OF_TIME);
+            }
+            if receiver_gone {
+                for waiting in prepared.drain(..) {
+                    self.give_up(waiting.spans, RECEIVER_GONE);
+                }
+                self.give_up_queued(RECEIVER_GONE);
             }
             // Shutdown's last flush is not held back by a pause.
             let closing = self.shared.deadline.borrow().is_some();
@@ -385,7 +402,10 @@ impl ExportLoop<'_> {
             }
             while in_flight.front().is_some_and(|s| s.outcome.is_some()) {
                 let done = in_flight.pop_front().expect("checked");
+                let failed = done.outcome.as_ref().is_some_and(Result::is_err);
                 self.account(done.spans, done.outcome.expect("checked"));
+                receiver_gone |=
+                    failed && self.shared.deadline.borrow().is_some() && exporter.pace().unanswered;
             }
         }
     }
@@ -405,10 +425,7 @@ impl ExportLoop<'_> {
                 spans: next.spans,
                 outcome: None,
             }),
-            None => {
-                let failed = Err("shutdown ran out of time before sending them".into());
-                self.account(next.spans, failed);
-            }
+            None => self.give_up(next.spans, SHUTDOWN_OUT_OF_TIME),
         }
     }
 
@@ -438,16 +455,25 @@ impl ExportLoop<'_> {
     }
 
     /// Counts failed the spans still queued (and those the lanes hold), without preparing
-    /// them: shutdown has no time left to send them.
-    fn give_up_queued(&mut self) {
+    /// them, for the reason `why` (shutdown has no time left, or no receiver, to send them).
+    fn give_up_queued(&mut self, why: &str) {
         // Taken out of the lock (the lanes closed: shutdown has begun), freed outside it.
         let let_go = std::mem::take(&mut self.collect().queue);
         self.counters.queue_len.store(0, Ordering::Relaxed);
         let spans = let_go.len();
         drop(let_go);
         if spans > 0 {
-            let reason = "shutdown ran out of time before sending them";
-            self.account(spans, Err(reason.to_owned()));
+            self.give_up(spans, why);
+        }
+    }
+
+    /// Counts `spans` failed without sending them, for the reason `why`, said after the
+    /// failure it follows from (which the report would lose otherwise).
+    fn give_up(&mut self, spans: usize, why: &str) {
+        let cause = std::mem::take(&mut self.failures.last_error);
+        self.account(spans, Err(why.to_owned()));
+        if !cause.is_empty() && !cause.ends_with(why) {
+            self.failures.last_error = format!("{cause}; then {why}");
         }
     }
 

@@ -293,6 +293,9 @@ struct PauseState {
     until: Option<Instant>,
     /// Failed requests in a row.
     failures: u32,
+    /// The last failed request had no answer: the receiver could not be reached, or did not
+    /// answer within the request's time.
+    unanswered: bool,
 }
 
 impl Pause {
@@ -322,6 +325,11 @@ impl Pause {
         self.engaged.load(std::sync::atomic::Ordering::Acquire)
     }
 
+    /// Whether the last request failed without an answer from the receiver.
+    pub(crate) fn unanswered(&self) -> bool {
+        self.failing() && self.state().unanswered
+    }
+
     /// A request got through: the next goes at once.
     pub(crate) fn got_through(&self) {
         if self.failing() {
@@ -333,9 +341,20 @@ impl Pause {
         }
     }
 
-    /// A request failed, its last attempt with `retry`: the next waits.
+    /// A request failed, its last attempt with `retry` (a receiver that could not be reached
+    /// is [`Retry::Reconnect`]'s): the next waits.
     pub(crate) fn failed(&self, retry: Retry) {
+        self.failed_with(retry, retry == Retry::Reconnect);
+    }
+
+    /// A request was given up before the receiver answered it (its time ran out).
+    pub(crate) fn failed_unanswered(&self) {
+        self.failed_with(Retry::No, true);
+    }
+
+    fn failed_with(&self, retry: Retry, unanswered: bool) {
         let mut state = self.state();
+        state.unanswered = unanswered;
         let doublings = state.failures.min(10);
         state.failures = state.failures.saturating_add(1);
         let backoff = jittered((FIRST_BACKOFF * (1 << doublings)).min(MAX_BACKOFF));
@@ -363,6 +382,21 @@ fn jittered(backoff: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_without_an_answer_is_remembered_until_one_gets_through() {
+        let pause = Pause::new();
+        pause.failed(Retry::After(None));
+        assert!(pause.failing() && !pause.unanswered());
+        pause.failed(Retry::Reconnect);
+        assert!(pause.unanswered());
+        pause.got_through();
+        assert!(!pause.failing() && !pause.unanswered());
+        pause.failed_unanswered();
+        assert!(pause.unanswered());
+        pause.failed(Retry::No);
+        assert!(!pause.unanswered(), "the last failure had an answer");
+    }
 
     fn retryable(hint: Option<Duration>) -> Failure {
         Failure {

@@ -157,6 +157,11 @@ impl Transport {
         self.pause.until()
     }
 
+    /// Whether the last request failed without an answer (see [`Pause::unanswered`]).
+    pub(crate) fn unanswered(&self) -> bool {
+        self.pause.unanswered()
+    }
+
     /// Whether the last request failed (see [`Pause::failing`]).
     pub(crate) fn failing(&self) -> bool {
         self.pause.failing()
@@ -273,7 +278,7 @@ struct FailsUnlessAnswered<'a> {
 impl Drop for FailsUnlessAnswered<'_> {
     fn drop(&mut self) {
         if !self.answered.get() {
-            self.pause.failed(Retry::No);
+            self.pause.failed_unanswered();
         }
     }
 }

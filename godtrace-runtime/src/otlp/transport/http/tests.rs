@@ -464,3 +464,50 @@ fn an_endless_answer_is_read_only_up_to_its_bound() {
         );
     });
 }
+
+/// A request the receiver did not answer (refused, or given up while it waited) is told
+/// apart from one it answered with an error: shutdown sends nothing more after the first.
+#[test]
+fn a_request_left_unanswered_is_told_apart_from_a_refused_one() {
+    run(async {
+        let port = super::super::tests::port_nothing_listens_on();
+        let refused = format!("http://127.0.0.1:{port}/v1/traces");
+        let closing = tokio::time::sleep(Duration::from_millis(100));
+        let transport = Transport::new(&target(refused), super::super::TRACES).unwrap();
+        assert!(
+            transport
+                .send_body(b"spans".to_vec(), closing)
+                .await
+                .is_err()
+        );
+        assert!(transport.unanswered(), "a connection refused");
+
+        // Accepted, never answered: the exporter's own bound gives it up.
+        let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/traces", silent.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let (socket, _) = silent.accept().await.unwrap();
+            std::future::pending::<()>().await;
+            drop(socket);
+        });
+        let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+        let sent = transport.send_body(b"spans".to_vec(), std::future::pending());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), sent)
+                .await
+                .is_err()
+        );
+        assert!(transport.unanswered(), "no answer in time");
+        held.abort();
+
+        let bad = "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+        let (url, _) = server(&[bad], None).await;
+        let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+        let sent = transport.send_body(b"spans".to_vec(), std::future::pending());
+        assert!(sent.await.is_err());
+        assert!(
+            transport.failing() && !transport.unanswered(),
+            "an answer, an error"
+        );
+    });
+}

@@ -23,9 +23,13 @@ enum Command {
 pub(crate) struct Pusher {
     commands: mpsc::Sender<Command>,
     worker: JoinableThread,
-    /// Set when the pusher is asked to stop: a push under way (a periodic one, a flush's, the
-    /// last one) no longer waits to connect again to a receiver that cannot be reached.
-    closing: tokio::sync::watch::Sender<bool>,
+    /// Set when the pusher is asked to stop, to the moment the last push must have ended by
+    /// (the export timeout from then): a push under way (a periodic one, a flush's, the last
+    /// one) no longer waits to connect again to a receiver that cannot be reached, and none
+    /// runs past it.
+    closing: tokio::sync::watch::Sender<Option<Instant>>,
+    /// The export timeout.
+    timeout: Duration,
 }
 
 /// What to do when the receiver says it has no metrics service (a traces-only backend, such
@@ -52,7 +56,8 @@ impl Pusher {
     ) -> Result<Pusher, InitError> {
         let (commands, rx) = mpsc::channel();
         let (ready_tx, ready) = mpsc::sync_channel(1);
-        let (closing, closed) = tokio::sync::watch::channel(false);
+        let (closing, closed) = tokio::sync::watch::channel(None);
+        let timeout = target.timeout;
         let worker = JoinableThread::spawn("godtrace-metrics", move || {
             run(&target, &resource, interval, &rx, &ready_tx, closed);
         })
@@ -62,6 +67,7 @@ impl Pusher {
                 commands,
                 worker,
                 closing,
+                timeout,
             }),
             Ok(Err(e)) => Err(InitError::exporter(e)),
             Err(_) => Err(InitError::Exporter("the metrics thread stopped".into())),
@@ -77,15 +83,30 @@ impl Pusher {
 
     /// Asks for a last push and the end of the thread, which the caller may wait for.
     pub(crate) fn stop_begin(self) -> Option<JoinableThread> {
-        self.closing.send_replace(true);
+        // A push under way when the stop comes and the last push share one timeout.
+        self.closing
+            .send_replace(Some(deadline_after(self.timeout)));
         let _ = self.commands.send(Command::Stop);
         Some(self.worker)
     }
 }
 
 /// Completes once the pusher is asked to stop (or is gone).
-async fn stopping(mut closing: tokio::sync::watch::Receiver<bool>) {
-    let _ = closing.wait_for(|stop| *stop).await;
+async fn stopping(mut closing: tokio::sync::watch::Receiver<Option<Instant>>) {
+    let _ = closing.wait_for(Option::is_some).await;
+}
+
+/// Completes when the time for the last push has run out; never before the pusher is asked
+/// to stop (nor when it cannot be).
+async fn stop_deadline(mut closing: tokio::sync::watch::Receiver<Option<Instant>>) {
+    let deadline = match closing.wait_for(Option::is_some).await {
+        Ok(deadline) => *deadline,
+        Err(_) => None,
+    };
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn run(
@@ -94,7 +115,7 @@ fn run(
     interval: Duration,
     commands: &mpsc::Receiver<Command>,
     ready: &mpsc::SyncSender<Result<(), String>>,
-    closing: tokio::sync::watch::Receiver<bool>,
+    closing: tokio::sync::watch::Receiver<Option<Instant>>,
 ) {
     let build = || {
         Transport::new(target, transport::METRICS).map_err(|e| {
@@ -121,14 +142,18 @@ fn run(
         let request = encode::request(&snapshot, resource, registry().start, SystemTime::now())
             .encode_to_vec();
         let sent = runtime.block_on(async {
-            match tokio::time::timeout(
+            let send = tokio::time::timeout(
                 target.timeout,
                 client.send(request, stopping(closing.clone())),
-            )
-            .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(format!("no answer within {:?}", target.timeout)),
+            );
+            tokio::select! {
+                sent = send => match sent {
+                    Ok(result) => result,
+                    Err(_) => Err(format!("no answer within {:?}", target.timeout)),
+                },
+                () = stop_deadline(closing.clone()) => {
+                    Err(format!("shutdown's {:?} ran out while sending", target.timeout))
+                }
             }
         });
         // Data points the receiver rejected of a push it accepted: said like a failure (the
@@ -286,6 +311,38 @@ mod tests {
         let pushes = connections.load(Ordering::SeqCst);
         assert!((1..=3).contains(&pushes), "{pushes} pushes for 30 flushes");
         drop(pusher.stop_begin());
+    }
+
+    /// A push under way when the pusher is asked to stop and the last push share the export
+    /// timeout: against a receiver that accepts and never answers, the thread ends within
+    /// one timeout of the stop (the push under way ran to its own end, then the last push
+    /// had a whole timeout of its own: almost two).
+    #[test]
+    fn the_last_push_ends_within_the_timeout_of_the_stop() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                held.push(stream);
+            }
+        });
+        crate::metrics::manual::counter_add("otlp.push.stop_test", 1.0, &[]);
+        let timeout = Duration::from_secs(2);
+        let target = http_target(format!("http://{addr}/v1/metrics"), timeout);
+        let pusher = Pusher::start(target, Vec::new(), Duration::from_millis(50)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while connections.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let stopped = Instant::now();
+        let thread = pusher.stop_begin().expect("a thread");
+        assert!(thread.wait_until(stopped + Duration::from_secs(30)));
+        let took = stopped.elapsed();
+        assert!(took < timeout + Duration::from_millis(900), "{took:?}");
     }
 
     /// The export interval runs from the start of one push to the start of the next (the

@@ -128,7 +128,15 @@ impl Client {
 /// and load balancers drain connections so), and a cancelled one (CANCELLED). Anything
 /// else, such as a connection lost mid-request, is not: the receiver may have taken it.
 fn h2_failure(e: h2::Error) -> Failure {
-    let message = format!("gRPC: {}", client::chain(&e));
+    // h2 words a GOAWAY without error as "not a result of an error": say what happened.
+    let message = if e.is_go_away() && e.is_remote() {
+        format!(
+            "gRPC: the receiver closed the connection (HTTP/2 GOAWAY) before answering: {}",
+            client::chain(&e)
+        )
+    } else {
+        format!("gRPC: {}", client::chain(&e))
+    };
     let unprocessed = matches!(
         e.reason(),
         Some(h2::Reason::REFUSED_STREAM | h2::Reason::CANCEL)

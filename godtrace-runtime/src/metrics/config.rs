@@ -147,7 +147,7 @@ impl MetricsConfig {
     /// The bucket bounds of manual histogram `name` (inclusive upper bounds: finite,
     /// non-negative, increasing), instead of OpenTelemetry's defaults (0, 5, 10, 25, 50, 75,
     /// 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000). The duration histogram's seconds
-    /// buckets are fixed.
+    /// buckets are fixed: naming it is an [`InitError`].
     pub fn histogram_buckets(
         mut self,
         name: impl Into<String>,
@@ -205,6 +205,15 @@ impl MetricsConfig {
             limits.per_metric.push((name.clone(), *limit));
         }
         for (name, bounds) in &self.buckets {
+            // Else set and silently not used: a `Config` never falls back without saying so.
+            if name == super::snapshot::DURATION_METRIC {
+                return Err(InitError::invalid(
+                    &format!("histogram_buckets({name:?})"),
+                    &format!("{bounds:?}"),
+                    "a histogram of your own or a layer's: the duration histogram's \
+                     buckets are fixed (100 µs to 10 s)",
+                ));
+            }
             if !valid_bounds(bounds) {
                 return Err(InitError::invalid(
                     &format!("histogram_buckets({name:?})"),

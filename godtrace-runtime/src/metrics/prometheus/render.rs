@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex, RwLock};
 use std::time::UNIX_EPOCH;
 
@@ -95,11 +96,18 @@ pub(crate) fn set_resource(resource: Vec<KeyValue>) {
 
 /// The process's metrics in `format`, after the resource's `target_info`.
 pub(crate) fn render_registry(format: Format) -> String {
+    render_registry_unless(format, &AtomicBool::new(false)).unwrap_or_default()
+}
+
+/// [`render_registry`], given up (`None`) once `stop` is set, checked between metrics: the
+/// endpoint stops within a metric's rendering (its series bounded by the cardinality limit),
+/// not a whole exposition's.
+pub(crate) fn render_registry_unless(format: Format, stop: &AtomicBool) -> Option<String> {
     let snapshot = registry().collect();
     let mut out = target_info(&RESOURCE.read().unwrap_or_else(|e| e.into_inner()), format);
     let mut families = FAMILIES.lock().unwrap_or_else(|e| e.into_inner());
-    out.push_str(&render(&snapshot, format, &mut families));
-    out
+    out.push_str(&render_unless(&snapshot, format, &mut families, stop)?);
+    Some(out)
 }
 
 /// The resource's attributes as the labels of one `target_info` series of value 1, as
@@ -179,8 +187,21 @@ pub(crate) fn render(
     format: Format,
     families: &mut Families,
 ) -> String {
+    render_unless(snapshot, format, families, &AtomicBool::new(false)).unwrap_or_default()
+}
+
+/// [`render`], given up (`None`) once `stop` is set.
+fn render_unless(
+    snapshot: &MetricsSnapshot,
+    format: Format,
+    families: &mut Families,
+    stop: &AtomicBool,
+) -> Option<String> {
     let mut out = String::new();
     for metric in snapshot.metrics() {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
         let counter = matches!(metric.points, MetricPoints::Counter(_));
         let name = family_name(&metric.name, &metric.unit, counter);
         if let Err(owner) = families.claim(&metric.name, &name, counter) {
@@ -198,7 +219,7 @@ pub(crate) fn render(
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
     }
-    out
+    Some(out)
 }
 
 fn family(out: &mut String, metric: &MetricData, name: &str, format: Format) {

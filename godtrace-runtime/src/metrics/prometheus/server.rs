@@ -23,7 +23,7 @@
 //! [`Server::stop_begin`] ends everything within about one slice, whatever clients do: the
 //! accepting thread closes the listener (the port is free again) and joins every connection
 //! thread, and those give up their client as soon as they see the stop flag.
-use super::render::{Format, negotiate, render_registry};
+use super::render::{Format, negotiate, render_registry_unless};
 use crate::metrics::worker::JoinableThread;
 use renderer::Renderer;
 use std::io::{self, Read, Write};
@@ -112,7 +112,7 @@ impl Server {
         let stop = Arc::new(AtomicBool::new(false));
         let (wake, woken) = mpsc::channel();
         let flag = stop.clone();
-        let (renderer, rendering_thread) = Renderer::start(render_registry)?;
+        let (renderer, rendering_thread) = Renderer::start(render_registry_unless, stop.clone())?;
         let worker = JoinableThread::spawn("godtrace-prometheus", move || {
             serve(listener, &flag, &woken, limits, renderer);
             // Its last sender dropped with `serve`'s: it ends once a rendering under way does.

@@ -307,6 +307,11 @@ fn bad_values_name_their_source() {
         code_err(MetricsConfig::new().histogram_buckets("h", [2.0, 1.0])),
         "histogram_buckets(\"h\")"
     );
+    // Fixed buckets: refused, not set and silently unused.
+    assert_eq!(
+        code_err(MetricsConfig::new().histogram_buckets("godtrace.operation.duration", [1.0])),
+        "histogram_buckets(\"godtrace.operation.duration\")"
+    );
     assert_eq!(
         code_err(MetricsConfig::new().prometheus_listen("nope")),
         "prometheus_listen"

@@ -2,7 +2,8 @@
 use super::super::render::Format;
 use std::io;
 use std::panic::catch_unwind;
-use std::sync::mpsc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 /// The one thread that renders: every rendering, and what it allocates on the way (the
@@ -13,15 +14,21 @@ use std::thread::JoinHandle;
 #[derive(Clone)]
 pub(super) struct Renderer {
     jobs: mpsc::Sender<(Format, mpsc::SyncSender<Option<String>>)>,
-    /// What renders (`render_registry`).
-    render: fn(Format) -> String,
+    /// What renders (`render_registry_unless`): `None` once the flag is set.
+    render: fn(Format, &AtomicBool) -> Option<String>,
+    /// Set when the server stops: a rendering under way is given up.
+    stop: Arc<AtomicBool>,
 }
 
 impl Renderer {
-    /// Starts the thread, rendering with `render`; it ends once every `Renderer` is dropped
-    /// (and a rendering under way is done).
-    pub(super) fn start(render: fn(Format) -> String) -> io::Result<(Renderer, JoinHandle<()>)> {
+    /// Starts the thread, rendering with `render` until `stop` is set; it ends once every
+    /// `Renderer` is dropped (and a rendering under way is done or given up).
+    pub(super) fn start(
+        render: fn(Format, &AtomicBool) -> Option<String>,
+        stop: Arc<AtomicBool>,
+    ) -> io::Result<(Renderer, JoinHandle<()>)> {
         let (jobs, incoming) = mpsc::channel::<(Format, mpsc::SyncSender<Option<String>>)>();
+        let stopping = stop.clone();
         let thread = std::thread::Builder::new()
             .name("godtrace-prometheus-render".to_owned())
             .spawn(move || {
@@ -30,19 +37,20 @@ impl Renderer {
                     // A rendering that panicked is none (the panic is reported as any is): the
                     // scrape is answered 503 rather than with an empty exposition, which
                     // Prometheus would take for metrics that are all gone.
-                    let _ = reply.send(catch_unwind(|| render(format)).ok());
+                    let _ = reply.send(catch_unwind(|| render(format, &stopping)).ok().flatten());
                 }
             })?;
-        Ok((Renderer { jobs, render }, thread))
+        Ok((Renderer { jobs, render, stop }, thread))
     }
 
     /// The metrics in `format`, rendered on the rendering thread (here should it be gone);
-    /// `None` when the rendering panicked.
+    /// `None` when the rendering panicked or the server stopped.
     pub(super) fn render(&self, format: Format) -> Option<String> {
         let (reply, body) = mpsc::sync_channel(1);
         if self.jobs.send((format, reply)).is_err() {
-            return Some((self.render)(format));
+            return (self.render)(format, &self.stop);
         }
-        body.recv().unwrap_or_else(|_| Some((self.render)(format)))
+        body.recv()
+            .unwrap_or_else(|_| (self.render)(format, &self.stop))
     }
 }

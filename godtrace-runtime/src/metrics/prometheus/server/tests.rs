@@ -456,7 +456,7 @@ fn a_request_target_in_absolute_form_is_served_as_its_path() {
         ("ftp://host/metrics", 404),
         ("/metrics", 200),
     ] {
-        let (renderer, _thread) = Renderer::start(render_registry).unwrap();
+        let (renderer, _thread) = Renderer::start(render_registry_unless, never_stopped()).unwrap();
         let response = respond(
             &format!("GET {target} HTTP/1.1\r\n\r\n"),
             Instant::now(),
@@ -856,10 +856,10 @@ fn stalled_for(for_: Duration) -> Connection {
 /// thread renders on.
 #[test]
 fn renderings_are_made_on_the_one_rendering_thread() {
-    fn thread_name(_: Format) -> String {
-        std::thread::current().name().unwrap_or("").to_owned()
+    fn thread_name(_: Format, _: &AtomicBool) -> Option<String> {
+        Some(std::thread::current().name().unwrap_or("").to_owned())
     }
-    let (renderer, thread) = Renderer::start(thread_name).unwrap();
+    let (renderer, thread) = Renderer::start(thread_name, never_stopped()).unwrap();
     let answers: Vec<Option<String>> = (0..3)
         .map(|_| {
             let renderer = renderer.clone();
@@ -873,7 +873,8 @@ fn renderings_are_made_on_the_one_rendering_thread() {
         answers,
         vec![Some("godtrace-prometheus-render".to_owned()); 3]
     );
-    let (panicky, panicky_thread) = Renderer::start(|_| panic!("a rendering panicked")).unwrap();
+    let (panicky, panicky_thread) =
+        Renderer::start(|_, _| panic!("a rendering panicked"), never_stopped()).unwrap();
     assert_eq!(panicky.render(Format::OpenMetrics), None);
     assert_eq!(
         panicky.render(Format::Text),
@@ -889,7 +890,8 @@ fn renderings_are_made_on_the_one_rendering_thread() {
 /// as every series gone (stale), not as a failed scrape.
 #[test]
 fn a_rendering_that_panicked_is_a_503() {
-    let (renderer, _thread) = Renderer::start(|_| panic!("a rendering panicked")).unwrap();
+    let (renderer, _thread) =
+        Renderer::start(|_, _| panic!("a rendering panicked"), never_stopped()).unwrap();
     // Arrived after any rendering another test may have under way: this one renders.
     let response = respond(
         "GET /metrics HTTP/1.1\r\n\r\n",
@@ -899,4 +901,26 @@ fn a_rendering_that_panicked_is_a_503() {
         &renderer,
     );
     assert_eq!(response.status, 503);
+}
+
+/// A stop flag never set.
+fn never_stopped() -> Arc<AtomicBool> {
+    Arc::new(AtomicBool::new(false))
+}
+
+/// A rendering under way when the server stops is given up between metrics: the endpoint's
+/// threads end within a metric's rendering, not a whole exposition's (a scrape of a large
+/// exposition held the guard's drop for its one-second bound).
+#[test]
+fn a_rendering_under_way_is_given_up_when_the_server_stops() {
+    for i in 0..50 {
+        crate::metrics::manual::counter_add(&format!("render.stop.test{i}"), 1.0, &[]);
+    }
+    let stop = AtomicBool::new(false);
+    assert!(super::super::render::render_registry_unless(Format::Text, &stop).is_some());
+    stop.store(true, Ordering::SeqCst);
+    assert_eq!(
+        super::super::render::render_registry_unless(Format::Text, &stop),
+        None
+    );
 }

@@ -180,8 +180,8 @@ impl Format {
     }
 }
 
-/// The whole snapshot in `format`, but for each metric whose family (or one of its series)
-/// `families` gives to another instrument: that one is left out and reported once.
+/// [`render_unless`], never given up.
+#[cfg(test)]
 pub(crate) fn render(
     snapshot: &MetricsSnapshot,
     format: Format,
@@ -190,7 +190,9 @@ pub(crate) fn render(
     render_unless(snapshot, format, families, &AtomicBool::new(false)).unwrap_or_default()
 }
 
-/// [`render`], given up (`None`) once `stop` is set.
+/// The whole snapshot in `format`, but for each metric whose family (or one of its series)
+/// `families` gives to another instrument: that one is left out and reported once. Given up
+/// (`None`) once `stop` is set, checked between metrics.
 fn render_unless(
     snapshot: &MetricsSnapshot,
     format: Format,

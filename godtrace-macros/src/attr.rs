@@ -184,7 +184,9 @@ impl Options {
             FIELDS => self.fields.fill(&name, errors, |e| fields(&name, value, e)),
             _ => {
                 let mut msg = format!("unknown option `{key}`");
-                if let Some(near) = nearest(&key) {
+                if let Some(instead) = instead_of_tracings(&key) {
+                    msg.push_str(&format!(" (`tracing::instrument`'s): {instead}"));
+                } else if let Some(near) = nearest(&key) {
                     msg.push_str(&format!("; did you mean `{near}`?"));
                 }
                 msg.push_str(&format!("\n{}", valid()));
@@ -192,6 +194,25 @@ impl Options {
             }
         }
     }
+}
+
+/// What to write instead of an option of `#[tracing::instrument]`'s that godtrace does not
+/// take: users come from it, and a list of the valid options does not say what maps to what.
+fn instead_of_tracings(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "ret" => "`include_result` records the return value",
+        "err" => {
+            "a returned `Err` is always recorded (status Error, `error.type`, its text); `include_result` records `Ok` values too"
+        }
+        "name" => "`operation = \"..\"` names the span",
+        "level" => {
+            "godtrace has no levels: every traced call is a span, and sampling (`sample_rate`) decides which are kept"
+        }
+        "target" => "godtrace has no targets: `operation = \"..\"` names the span",
+        "skip_all" => "nothing is recorded unless `include_args` asks; it is the default",
+        "follows_from" => "links are made with the manual API (`span.follows_from(..)`)",
+        _ => return None,
+    })
 }
 
 fn error(errors: &mut Vec<syn::Error>, at: impl quote::ToTokens, msg: impl std::fmt::Display) {

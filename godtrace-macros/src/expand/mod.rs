@@ -76,6 +76,12 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
             if let Some(attr) = f.attrs.iter().find(|a| a.path().is_ident("track_caller")) {
                 return Err(track_caller_error(attr));
             }
+            if let Some(attr) = f.attrs.iter().find(|a| is_naked(a)) {
+                return Err(syn::Error::new_spanned(
+                    attr,
+                    "a naked function cannot be traced: its body must be a single `naked_asm!`, with no code around it to record a span",
+                ));
+            }
             if let Some(attr) = f.attrs.iter().find(|a| last_ident_is(a.path(), "traced")) {
                 return Err(syn::Error::new_spanned(
                     attr,
@@ -88,6 +94,12 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
                     (f.attrs.iter()).find_map(|a| Some((a, must_see(a, async_fn)?)))
             {
                 return Err(below_traced_error(attr, &path, async_fn));
+            }
+            if let Some(bound) = bound_the_traced_future_lacks(&f.sig) {
+                return Err(syn::Error::new_spanned(
+                    bound,
+                    "`#[traced]` returns its own future wrapping this one, which has only the auto traits (`Send`, `Sync`, `Unpin`, unwind safety) of the one it wraps: remove this bound, or trace a function the future calls",
+                ));
             }
             if let (Some(_), ReturnType::Type(_, never)) = (f.sig.asyncness, &f.sig.output)
                 && generate::is_never(&f.sig.output)
@@ -175,6 +187,16 @@ fn below_traced_error(attr: &Attribute, path: &syn::Path, async_fn: bool) -> syn
         )
     };
     syn::Error::new_spanned(attr, format!("put `#[traced]` below `#[{name}]`: {why}"))
+}
+
+/// `#[unsafe(naked)]` (or the older `#[naked]`).
+fn is_naked(attr: &Attribute) -> bool {
+    let path = attr.path();
+    path.is_ident("naked")
+        || (path.is_ident("unsafe")
+            && attr
+                .parse_args::<syn::Path>()
+                .is_ok_and(|inner| inner.is_ident("naked")))
 }
 
 /// `#[track_caller]` beside `#[traced]`: the body runs in a closure, which stable Rust cannot
@@ -448,6 +470,38 @@ fn shape(sig: &Signature) -> Shape {
         }
         _ => Shape::Sync,
     }
+}
+
+/// A bound of a returned `impl Future + ..` that the traced future does not carry (`Clone`,
+/// `Debug`): the compiler's error would name godtrace's wrapper, not the bound.
+fn bound_the_traced_future_lacks(sig: &Signature) -> Option<&syn::TraitBound> {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return None;
+    };
+    let Type::ImplTrait(i) = &**ty else {
+        return None;
+    };
+    if sig.asyncness.is_some() || !bounds_have_future(i.bounds.iter()) {
+        return None;
+    }
+    const CARRIED: [&str; 6] = [
+        "Future",
+        "Send",
+        "Sync",
+        "Unpin",
+        "UnwindSafe",
+        "RefUnwindSafe",
+    ];
+    i.bounds.iter().find_map(|bound| match bound {
+        syn::TypeParamBound::Trait(t)
+            if !CARRIED
+                .iter()
+                .any(|carried| last_ident_is(&t.path, carried)) =>
+        {
+            Some(t)
+        }
+        _ => None,
+    })
 }
 
 fn last_ident_is(path: &syn::Path, name: &str) -> bool {

@@ -167,3 +167,18 @@ mod tests {
         }
     }
 }
+
+/// Clippy's `must_use_candidate` (pedantic) cannot see a traced body's effects (it runs in a
+/// closure) and would call a function that changes a static pure: the expansion allows it.
+/// `cargo clippy --workspace --all-targets -- -D warnings` checks it.
+pub mod side_effects {
+    #![warn(clippy::must_use_candidate)]
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+
+    #[godtrace::traced]
+    pub fn count(by: u32) -> u32 {
+        CALLS.fetch_add(by, Ordering::Relaxed)
+    }
+}

@@ -11,4 +11,10 @@ fn measured() {}
 #[traced(verbose)]
 fn far_miss() {}
 
+// `tracing::instrument`'s options say what godtrace writes instead.
+#[traced(ret, err, level = "info", skip_all)]
+fn from_tracing() -> Result<u32, String> {
+    Ok(1)
+}
+
 fn main() {}

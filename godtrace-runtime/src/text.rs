@@ -64,14 +64,6 @@ fn hex_digit(b: u8) -> Option<u8> {
     }
 }
 
-/// `count` spans in words: "1 span", "2 spans" (stderr reports count them).
-pub(crate) fn spans(count: impl Into<u64>) -> String {
-    match count.into() {
-        1 => "1 span".to_owned(),
-        n => format!("{n} spans"),
-    }
-}
-
 /// `text` as one line for a terminal or a log: control characters (newlines, terminal
 /// escapes, C1 controls) and the characters that reorder text on a terminal (bidirectional
 /// overrides and isolates) escaped. For what others wrote (a receiver's words, an error's
@@ -137,13 +129,6 @@ pub(crate) fn unbracketed(host: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn one_span_is_a_span() {
-        assert_eq!(super::spans(1u64), "1 span");
-        assert_eq!(super::spans(0u64), "0 spans");
-        assert_eq!(super::spans(2u64), "2 spans");
-    }
-
     /// A report quoting a 300 KB endpoint is one line of bounded length.
     #[test]
     fn reports_are_cut_at_a_character_boundary() {

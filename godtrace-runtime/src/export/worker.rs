@@ -84,6 +84,14 @@ const SHUTDOWN_OUT_OF_TIME: &str = "shutdown ran out of time before sending them
 /// Why spans were not sent: a request failed unanswered once shutdown had begun.
 const RECEIVER_GONE: &str = "the rest were not sent: the receiver did not answer during shutdown";
 
+/// `count` spans in words: "1 span", "2 spans" (stderr reports count them).
+fn in_words(count: impl Into<u64>) -> String {
+    match count.into() {
+        1 => "1 span".to_owned(),
+        n => format!("{n} spans"),
+    }
+}
+
 /// Sleeps until `until`; for ever when it is `None`.
 async fn sleep_until_some(until: Option<Instant>) {
     match until {
@@ -589,7 +597,7 @@ impl ExportLoop<'_> {
                 Counters::add(&self.counters.exports, 1);
                 let message = format!(
                     "the receiver rejected {}: {reason}",
-                    crate::text::spans(rejected as u64)
+                    in_words(rejected as u64)
                 );
                 self.failures.last_error = url::scrub(&message, &self.options.destination);
             }
@@ -617,21 +625,21 @@ impl ExportLoop<'_> {
             crate::stderr::say(format!(
                 "godtrace: export queue full (max_queue_size {}): dropped {} ({full} in all)",
                 self.shared.settings.max_queue_size,
-                crate::text::spans(new)
+                in_words(new)
             ));
         }
         if let Some(new) = self.late_drops.due(at_shutdown, force) {
             crate::stderr::say(format!(
                 "godtrace: dropped {} that ended after shutdown had begun \
                  ({at_shutdown} in all): end them before the guard is dropped",
-                crate::text::spans(new)
+                in_words(new)
             ));
         }
         let failed = self.counters.failed_spans.load(Ordering::Relaxed);
         if let Some(new) = self.failures.due(failed, force) {
             let report = format!(
                 "godtrace: could not export {} to {} ({failed} in all): {}",
-                crate::text::spans(new),
+                in_words(new),
                 url::redacted(&self.options.destination),
                 self.failures.last_error
             );

@@ -167,3 +167,10 @@ fn taking_the_front_of_the_queue_keeps_every_span_in_order() {
     assert_eq!(numbers(&batch), [9, 0, 1]);
     assert_eq!(numbers(&queue), [2]);
 }
+
+#[test]
+fn one_span_is_a_span() {
+    assert_eq!(super::in_words(1u64), "1 span");
+    assert_eq!(super::in_words(0u64), "0 spans");
+    assert_eq!(super::in_words(2u64), "2 spans");
+}

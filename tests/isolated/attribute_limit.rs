@@ -145,3 +145,99 @@ fn span_names_are_not_cut_below_256_bytes_by_a_small_value_limit() {
     assert!(spans[1].name.len() <= 256, "{}", spans[1].name.len());
     assert!(spans[1].name.starts_with("url.xxx"), "{}", spans[1].name);
 }
+
+#[traced(operation = "limit.panics")]
+fn panics() -> u32 {
+    panic!("boom")
+}
+
+/// The `error.type` of the spans kept (the first one each operation ended with), by operation.
+fn error_types(exporter: &Keeps) -> Vec<(String, String)> {
+    let spans = exporter.0.lock().unwrap();
+    spans
+        .iter()
+        .filter_map(|span| {
+            let error_type = span
+                .attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == "error.type")?;
+            Some((
+                span.name.to_string(),
+                error_type.value.as_str().into_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Under a limit shorter than the names, a failure's `error.type` is cut once, the same on the
+/// span and on the duration histogram's series, a panic's too (its span had `pan…` and its
+/// series `panic`); and the series is found by the `Err` type's name as written.
+#[test]
+fn a_cut_error_type_is_the_same_on_the_span_and_the_histogram() {
+    crate::support::own_process!();
+    let (exporter, guard) = Keeps::installed();
+    let _ = a_function_whose_path_is_longer_than_the_limit();
+    let _ = std::panic::catch_unwind(panics);
+    guard.flush();
+    let on_spans = error_types(&exporter);
+    assert_eq!(on_spans.len(), 2, "{on_spans:?}");
+    let snapshot = godtrace::metrics::metrics_snapshot();
+    for (operation, error_type) in &on_spans {
+        assert!(error_type.len() <= LIMIT, "{error_type}");
+        let series = snapshot
+            .operation_points(operation)
+            .into_iter()
+            .find_map(|p| p.attr("error.type").map(|v| v.as_str().into_owned()));
+        assert_eq!(series.as_ref(), Some(error_type), "{operation}");
+    }
+    let by_name = std::any::type_name::<AnErrorWhoseTypeNameIsLongerThanTheLimit>();
+    let found = snapshot.operation_errors("limit.fails", by_name);
+    assert_eq!(found.map(|p| p.count), Some(1), "looked up by {by_name}");
+}
+
+/// A limit of 0 empties every span value, `error.type` included; the histogram then labels the
+/// failure `_OTHER` (an empty label is no label to Prometheus, which would count it a success).
+#[test]
+fn a_limit_of_zero_keeps_failures_apart_in_the_histogram() {
+    crate::support::own_process!();
+    let guard = godtrace::init(
+        Config::new("attribute-limit-zero")
+            .local_tree(false)
+            .max_attribute_len(0),
+    )
+    .expect("init");
+    let _ = a_function_whose_path_is_longer_than_the_limit();
+    let snapshot = godtrace::metrics::metrics_snapshot();
+    let labels: Vec<String> = snapshot
+        .operation_points("limit.fails")
+        .into_iter()
+        .filter_map(|p| p.attr("error.type").map(|v| v.as_str().into_owned()))
+        .collect();
+    assert_eq!(labels, ["_OTHER"]);
+    drop(guard);
+}
+
+/// Under a limit shorter than `panic`, a panic's `error.type` is cut alike on the span and on
+/// the histogram's series (the span had `pan`, the series `panic`).
+#[test]
+fn a_panics_error_type_is_cut_alike_under_a_tiny_limit() {
+    crate::support::own_process!();
+    let exporter = Keeps::default();
+    let guard = godtrace::init(
+        Config::new("attribute-limit-tiny")
+            .span_exporter(exporter.clone())
+            .max_attribute_len(3),
+    )
+    .expect("init");
+    let _ = std::panic::catch_unwind(panics);
+    guard.flush();
+    let on_spans = error_types(&exporter);
+    assert_eq!(on_spans.len(), 1, "{on_spans:?}");
+    let snapshot = godtrace::metrics::metrics_snapshot();
+    let series: Vec<String> = snapshot
+        .operation_points("limit.panics")
+        .into_iter()
+        .filter_map(|p| p.attr("error.type").map(|v| v.as_str().into_owned()))
+        .collect();
+    assert_eq!(series, [on_spans[0].1.clone()]);
+}

@@ -146,13 +146,18 @@ impl MetricsSnapshot {
     }
 
     /// The calls of `operation` that failed with `error_type` (the `Err` type's name, or
-    /// `panic`) in the duration histogram.
+    /// `panic`) in the duration histogram; a name longer than the attribute limit is looked
+    /// up as recording cut it.
     pub fn operation_errors(&self, operation: &str, error_type: &str) -> Option<&HistogramPoint> {
+        let error_type = match crate::record::error_type::joinable_text(error_type) {
+            cut if cut.is_empty() => crate::record::error_type::OTHER.to_owned(),
+            cut => cut.into_owned(),
+        };
         self.histogram(
             DURATION_METRIC,
             &[
                 KeyValue::new("operation", operation.to_owned()),
-                KeyValue::new("error.type", error_type.to_owned()),
+                KeyValue::new("error.type", error_type),
             ],
         )
     }

@@ -23,6 +23,8 @@ const MAX_RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
 pub(crate) struct Failure {
     pub(crate) message: String,
     pub(crate) retry: Retry,
+    /// The receiver gave no answer: it could not be reached, or did not answer in time.
+    pub(crate) unanswered: bool,
 }
 
 /// Whether a failed attempt is worth another.
@@ -71,6 +73,26 @@ impl Failure {
         Failure {
             message,
             retry: Retry::No,
+            unanswered: false,
+        }
+    }
+
+    /// A request the receiver did not answer within the request timeout.
+    pub(crate) fn no_answer(message: String) -> Failure {
+        Failure {
+            message,
+            retry: Retry::No,
+            unanswered: true,
+        }
+    }
+
+    /// A failed attempt, `retry` saying whether to send it again: unanswered when it is
+    /// [`Retry::Reconnect`]'s (the receiver could not be reached).
+    pub(crate) fn new(message: String, retry: Retry) -> Failure {
+        Failure {
+            message,
+            retry,
+            unanswered: retry == Retry::Reconnect,
         }
     }
 
@@ -80,13 +102,15 @@ impl Failure {
         message: String,
         error: &(dyn std::error::Error + 'static),
     ) -> Failure {
+        let unreachable = unreachable(error);
         Failure {
             message,
-            retry: if unreachable(error) {
+            retry: if unreachable {
                 Retry::Reconnect
             } else {
                 Retry::No
             },
+            unanswered: unreachable,
         }
     }
 }
@@ -341,10 +365,9 @@ impl Pause {
         }
     }
 
-    /// A request failed, its last attempt with `retry` (a receiver that could not be reached
-    /// is [`Retry::Reconnect`]'s): the next waits.
-    pub(crate) fn failed(&self, retry: Retry) {
-        self.failed_with(retry, retry == Retry::Reconnect);
+    /// A request failed, its last attempt with `failure`: the next waits.
+    pub(crate) fn failed(&self, failure: &Failure) {
+        self.failed_with(failure.retry, failure.unanswered);
     }
 
     /// A request was given up before the receiver answered it (its time ran out).
@@ -386,23 +409,22 @@ mod tests {
     #[test]
     fn a_failure_without_an_answer_is_remembered_until_one_gets_through() {
         let pause = Pause::new();
-        pause.failed(Retry::After(None));
+        pause.failed(&Failure::new("503".into(), Retry::After(None)));
         assert!(pause.failing() && !pause.unanswered());
-        pause.failed(Retry::Reconnect);
+        pause.failed(&unreachable_receiver());
         assert!(pause.unanswered());
         pause.got_through();
         assert!(!pause.failing() && !pause.unanswered());
         pause.failed_unanswered();
         assert!(pause.unanswered());
-        pause.failed(Retry::No);
+        pause.failed(&Failure::fatal("400".into()));
         assert!(!pause.unanswered(), "the last failure had an answer");
+        pause.failed(&Failure::no_answer("no answer within 10 ms".into()));
+        assert!(pause.unanswered());
     }
 
     fn retryable(hint: Option<Duration>) -> Failure {
-        Failure {
-            message: "503".into(),
-            retry: Retry::After(hint),
-        }
+        Failure::new("503".into(), Retry::After(hint))
     }
 
     /// Each wait is within the doubling backoff (100 ms, 200 ms, .. up to 5 s) and at least

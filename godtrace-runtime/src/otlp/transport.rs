@@ -210,8 +210,8 @@ impl Transport {
         // Reported, and the pause set.
         let failed = |failure: Failure| {
             unanswered.answered.set(true);
+            self.pause.failed(&failure);
             let message = self.without_secrets(failure.message);
-            self.pause.failed(failure.retry);
             Err(message)
         };
         loop {

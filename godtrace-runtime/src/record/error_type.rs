@@ -161,14 +161,25 @@ static CUT_NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 /// it on its own (each would cut at its own length, and a dashboard joining the two would find
 /// no match). A longer name (a generic type's) is cut once, with the truncation marker, and
 /// kept for the process as [`intern`] keeps names; past [`MAX_NAMES`] such names, [`OTHER`].
+/// A limit that leaves nothing of it (0) gives the histogram [`OTHER`]: an empty label is no
+/// label to Prometheus, which would count the failures as successes.
 ///
 /// [`MAX_VALUE_LEN`]: crate::metrics::attrs::MAX_VALUE_LEN
 pub(crate) fn joinable(name: &'static str) -> &'static str {
+    match joinable_text(name) {
+        std::borrow::Cow::Borrowed(_) => name,
+        std::borrow::Cow::Owned(cut) if cut.is_empty() => OTHER,
+        std::borrow::Cow::Owned(cut) => intern_in(&CUT_NAMES, &cut),
+    }
+}
+
+/// What [`joinable`] makes of `name`, without keeping it (a lookup by the `Err` type's name).
+pub(crate) fn joinable_text(name: &str) -> std::borrow::Cow<'_, str> {
     let bound = crate::value::max_attribute_len().min(crate::metrics::attrs::MAX_VALUE_LEN);
     if name.len() <= bound {
-        return name;
+        return std::borrow::Cow::Borrowed(name);
     }
-    intern_in(&CUT_NAMES, &crate::value::bounded_text(name, bound))
+    std::borrow::Cow::Owned(crate::value::bounded_text(name, bound))
 }
 
 /// `name` as a `&'static str`: the one kept already, or a new one while fewer than

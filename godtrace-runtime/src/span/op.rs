@@ -662,10 +662,12 @@ impl OpSpan {
     /// Marks the span failed by a panic: `description` is the status description, and the
     /// `exception` event's message when it `is_the_message` (the payload's own text).
     fn record_failure_by_panic(&self, description: &str, is_the_message: bool) {
-        self.error_type.set(Some(PANIC_ERROR_TYPE));
+        // The same value as the duration histogram's label (cut alike under a tiny limit), so
+        // that a dashboard joins them.
+        let error_type = crate::record::error_type::joinable(PANIC_ERROR_TYPE);
+        self.error_type.set(Some(error_type));
         let Some(live) = &self.live else { return };
-        // The same value as the duration histogram's label, so that a dashboard joins them.
-        live.set_attribute(KeyValue::new("error.type", PANIC_ERROR_TYPE));
+        live.set_attribute(KeyValue::new("error.type", error_type));
         // A panic's message is the user's text, as an error's is (see `set_status`).
         let limit = crate::value::max_attribute_len();
         let description = crate::value::bounded_text(description, limit);

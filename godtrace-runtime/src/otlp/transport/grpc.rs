@@ -73,7 +73,7 @@ impl Client {
             // The gRPC mapping of HTTP statuses: these are UNAVAILABLE, retried.
             let retry = Retry::when(retry::http_retryable(head.status.as_u16()), None);
             let message = format!("gRPC: HTTP {}", head.status);
-            return Err(Failure { message, retry });
+            return Err(Failure::new(message, retry));
         }
         // Trailers-only answers carry the status in the headers.
         let mut message = Vec::new();
@@ -112,7 +112,7 @@ impl Client {
                     format!("gRPC status {code:?}: {message}")
                 };
                 let retry = Retry::when(retry::grpc_retryable(number), None);
-                Err(Failure { message, retry })
+                Err(Failure::new(message, retry))
             }
             None => Err(Failure::fatal(
                 "gRPC: the answer has no grpc-status".to_owned(),
@@ -141,10 +141,7 @@ fn h2_failure(e: h2::Error) -> Failure {
         e.reason(),
         Some(h2::Reason::REFUSED_STREAM | h2::Reason::CANCEL)
     ) || (e.is_go_away() && e.is_remote());
-    Failure {
-        message,
-        retry: Retry::resend_if(unprocessed),
-    }
+    Failure::new(message, Retry::resend_if(unprocessed))
 }
 
 /// `endpoint`'s scheme and host (and port) with `method` as the path; never the

@@ -60,7 +60,7 @@ impl Client {
         match tokio::time::timeout(self.timeout, self.exchange(body)).await {
             Ok(outcome) => outcome,
             // Whole milliseconds, as the export thread words its own bound.
-            Err(_) => Err(Failure::from(format!(
+            Err(_) => Err(Failure::no_answer(format!(
                 "{}: no answer within {} ms",
                 self.url,
                 self.timeout.as_millis()
@@ -86,7 +86,7 @@ impl Client {
                 // shutdown's last flush, after an idle spell), or a receiver restarting.
                 // The specification has the request sent again, shutdown or not.
                 let retry = Retry::resend_if(closed_before_answer(&e));
-                return Err(Failure { message, retry });
+                return Err(Failure::new(message, retry));
             }
         };
         let status = response.status();
@@ -118,7 +118,7 @@ impl Client {
             if let Some(said) = protobuf.then(|| answer::failure_message(&answer)).flatten() {
                 message = format!("{message}: {said}");
             }
-            Err(Failure { message, retry })
+            Err(Failure::new(message, retry))
         }
     }
 }

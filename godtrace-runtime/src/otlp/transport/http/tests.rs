@@ -500,6 +500,25 @@ fn a_request_left_unanswered_is_told_apart_from_a_refused_one() {
         assert!(transport.unanswered(), "no answer in time");
         held.abort();
 
+        // Accepted, never answered: the request's own timeout gives it up.
+        let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/traces", silent.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let (socket, _) = silent.accept().await.unwrap();
+            std::future::pending::<()>().await;
+            drop(socket);
+        });
+        let mut short = target(url);
+        short.timeout = Duration::from_millis(300);
+        let transport = Transport::new(&short, super::super::TRACES).unwrap();
+        let sent = transport.send_body(b"spans".to_vec(), std::future::pending());
+        assert!(sent.await.is_err());
+        assert!(
+            transport.unanswered(),
+            "no answer within the request timeout"
+        );
+        held.abort();
+
         let bad = "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
         let (url, _) = server(&[bad], None).await;
         let transport = Transport::new(&target(url), super::super::TRACES).unwrap();

@@ -84,3 +84,46 @@ fn without_a_collector_shutdown_does_not_wait_for_one() {
     let stats = godtrace::stats();
     assert_eq!(stats.spans_failed, 300, "{stats:?}");
 }
+
+/// A backend that accepts and never answers, at shutdown: the first requests run out their
+/// request timeout, and the batches behind them are counted failed at once (each batch waited
+/// a request timeout of its own, two at a time, up to the export timeout).
+fn silent_backend_at_shutdown(protocol: Protocol) {
+    let request_timeout = Duration::from_millis(1500);
+    let receiver = Receiver::start(Kind::BlackHole);
+    let guard = godtrace::init(
+        Config::new("faults-unreachable-shutdown")
+            .endpoint(receiver.endpoint())
+            .protocol(protocol)
+            .timeout(request_timeout)
+            .max_export_batch_size(10)
+            .schedule_delay(Duration::from_secs(600))
+            .export_timeout(Duration::from_secs(60)),
+    )
+    .expect("init");
+    // 120 spans: 12 batches.
+    for i in 0..40 {
+        deliver::work_sync(i);
+    }
+    let started = Instant::now();
+    drop(guard);
+    let shutdown = started.elapsed();
+    assert!(
+        shutdown < request_timeout * 3,
+        "{protocol:?}: shutdown took {shutdown:?}"
+    );
+    let stats = godtrace::stats();
+    assert_eq!(stats.spans_failed, 120, "{protocol:?}: {stats:?}");
+}
+
+#[test]
+fn a_silent_backend_holds_shutdown_for_one_request_timeout_over_http() {
+    crate::support::own_process!();
+    silent_backend_at_shutdown(Protocol::HttpProtobuf);
+}
+
+#[test]
+fn a_silent_backend_holds_shutdown_for_one_request_timeout_over_grpc() {
+    crate::support::own_process!();
+    silent_backend_at_shutdown(Protocol::Grpc);
+}

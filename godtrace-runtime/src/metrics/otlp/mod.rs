@@ -280,15 +280,13 @@ mod tests {
         assert_eq!(no_metrics_hint(&unavailable), "", "{unavailable}");
     }
 
-    /// Flushes asked for while a push hangs on a receiver that never answers are answered
-    /// together by the next push, not by one push (one request timeout) each.
-    #[test]
-    fn flushes_that_pile_up_while_the_receiver_hangs_cost_one_push() {
+    /// A receiver that accepts connections and never answers (each push ends at its timeout
+    /// and drops its connection), and how many connections it accepted.
+    fn silent_receiver() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
         let counted = connections.clone();
-        // Accepts, never answers: each push ends at its timeout and drops its connection.
         std::thread::spawn(move || {
             let mut held = Vec::new();
             for stream in listener.incoming() {
@@ -296,6 +294,14 @@ mod tests {
                 held.push(stream);
             }
         });
+        (addr, connections)
+    }
+
+    /// Flushes asked for while a push hangs on a receiver that never answers are answered
+    /// together by the next push, not by one push (one request timeout) each.
+    #[test]
+    fn flushes_that_pile_up_while_the_receiver_hangs_cost_one_push() {
+        let (addr, connections) = silent_receiver();
         // Something to push (recorded whether godtrace is initialised or not).
         crate::metrics::manual::counter_add("otlp.push.flush_test", 1.0, &[]);
         let target = http_target(
@@ -319,17 +325,7 @@ mod tests {
     /// had a whole timeout of its own: almost two).
     #[test]
     fn the_last_push_ends_within_the_timeout_of_the_stop() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let counted = connections.clone();
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for stream in listener.incoming() {
-                counted.fetch_add(1, Ordering::SeqCst);
-                held.push(stream);
-            }
-        });
+        let (addr, connections) = silent_receiver();
         crate::metrics::manual::counter_add("otlp.push.stop_test", 1.0, &[]);
         let timeout = Duration::from_secs(2);
         let target = http_target(format!("http://{addr}/v1/metrics"), timeout);

@@ -41,6 +41,11 @@ impl InitError {
     }
 }
 
+/// Set when the test capture installed the process's provider (no `init` came first): an
+/// `init` after it is refused with a message naming the capture, not a call never made.
+pub(crate) static INSTALLED_BY_CAPTURE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// The most of an invalid value an error quotes.
 const MAX_QUOTED_VALUE_LEN: usize = 256;
 
@@ -49,7 +54,7 @@ impl fmt::Display for InitError {
         match self {
             InitError::AlreadyInitialized => {
                 f.write_str("godtrace is already initialized in this process")?;
-                if crate::provider::installed_by_capture() {
+                if INSTALLED_BY_CAPTURE.load(std::sync::atomic::Ordering::Relaxed) {
                     // Otherwise the message names a call the user never made.
                     f.write_str(
                         " (by `testing::capture()`, which starts godtrace for tests when `init` \

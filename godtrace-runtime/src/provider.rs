@@ -25,13 +25,6 @@ struct Installed {
     provider: SdkTracerProvider,
     /// Bounds the shutdown when the guard drops.
     shutdown_timeout: Duration,
-    /// Installed by `testing::capture`, not by `init` (a later `init`'s error says so).
-    by_capture: bool,
-}
-
-/// Whether the provider installed is the test capture's (no `init` came first).
-pub(crate) fn installed_by_capture() -> bool {
-    STATE.get().is_some_and(|installed| installed.by_capture)
 }
 
 /// Set once the installed provider's settings are all in place.
@@ -365,8 +358,9 @@ fn install_with(
     let _ = STATE.set(Installed {
         provider: provider.clone(),
         shutdown_timeout,
-        by_capture,
     });
+    // Before `READY`: a later `init` reads it through its error's message.
+    crate::error::INSTALLED_BY_CAPTURE.store(by_capture, Ordering::Relaxed);
     crate::span::sampling::install(sampler);
     crate::value::set_max_attribute_len(max_attribute_len);
     switches::set_attaches_otel_context(otel_context);

@@ -81,7 +81,7 @@ fn a_full_queue_drops_counts_and_logs_once_per_interval() {
 
 /// Runs `test` alone in a child process with `marker` set, and returns its stdout and stderr
 /// once it has succeeded.
-fn run_child(test: &str, marker: &str) -> (String, String) {
+pub(crate) fn run_child(test: &str, marker: &str) -> (String, String) {
     let started = Instant::now();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture"])

@@ -127,3 +127,33 @@ fn a_silent_backend_holds_shutdown_for_one_request_timeout_over_grpc() {
     crate::support::own_process!();
     silent_backend_at_shutdown(Protocol::Grpc);
 }
+
+/// Set in the child process of the test below.
+const SILENT_CHILD: &str = "GODTRACE_TEST_SILENT_BACKEND_CHILD";
+
+/// The report of a shutdown that gave up says so after the failure it followed (the second
+/// request in flight, failing later, left only its own "no answer" in the report, which read
+/// as if every batch had waited its timeout).
+#[test]
+fn a_shutdown_that_gave_up_says_the_rest_were_not_sent() {
+    crate::support::own_process!();
+    if std::env::var_os(SILENT_CHILD).is_some() {
+        silent_backend_at_shutdown(Protocol::HttpProtobuf);
+        return;
+    }
+    let (_, stderr) = crate::faults_overflow::run_child(
+        "faults_unreachable::a_shutdown_that_gave_up_says_the_rest_were_not_sent",
+        SILENT_CHILD,
+    );
+    let last = stderr
+        .lines()
+        .rfind(|line| line.starts_with("godtrace: could not export"))
+        .unwrap_or_else(|| panic!("no failure reported: {stderr}"));
+    assert!(last.contains("no answer within"), "{stderr}");
+    assert!(
+        last.ends_with(
+            "; then the rest were not sent: the receiver did not answer during shutdown"
+        ),
+        "{stderr}"
+    );
+}

@@ -45,3 +45,49 @@ async fn the_variable_replaces_the_known_methods_of_the_layers() {
         (Some(Value::from("_OTHER")), Some(Value::from("POST")))
     );
 }
+
+/// Under an attribute limit shorter than a status code, a failed request's `error.type` is
+/// cut once, the same on its span and on `http.server.request.duration` (the span had `50`,
+/// the series `503`); at a limit of 0 the series says `_OTHER` rather than nothing.
+#[tokio::test]
+async fn a_cut_error_type_is_the_same_on_the_server_span_and_its_histogram() {
+    crate::support::own_process!();
+    let _guard = godtrace::init(
+        Config::new("layer-error-type")
+            .local_tree(false)
+            .max_attribute_len(2),
+    )
+    .unwrap();
+    let capture = testing::capture();
+    let service = godtrace::layers::HttpServerLayer::new().layer(tower::service_fn(
+        |_req: http::Request<String>| async {
+            let mut response = http::Response::new(String::new());
+            *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+            Ok::<_, Infallible>(response)
+        },
+    ));
+    let request = http::Request::builder()
+        .uri("/busy")
+        .body(String::new())
+        .unwrap();
+    assert_eq!(service.oneshot(request).await.unwrap().status(), 503);
+    let spans = capture.spans_named("GET");
+    assert_eq!(spans.len(), 1, "{:#?}", capture.spans());
+    let on_span = spans[0]
+        .attr("error.type")
+        .expect("error.type")
+        .as_str()
+        .into_owned();
+    let snapshot = godtrace::metrics::metrics_snapshot();
+    let metric = snapshot
+        .metric("http.server.request.duration")
+        .expect("the server histogram");
+    let godtrace::metrics::MetricPoints::Histogram(points) = &metric.points else {
+        panic!("{metric:?}")
+    };
+    let on_series: Vec<String> = points
+        .iter()
+        .filter_map(|p| p.attr("error.type").map(|v| v.as_str().into_owned()))
+        .collect();
+    assert_eq!(on_series, [on_span]);
+}

@@ -472,8 +472,10 @@ fn shape(sig: &Signature) -> Shape {
     }
 }
 
-/// A bound of a returned `impl Future + ..` that the traced future does not carry (`Clone`,
-/// `Debug`): the compiler's error would name godtrace's wrapper, not the bound.
+/// A bound of a returned `impl Future + ..` that the traced future does not carry: the
+/// standard library's traits a future may implement beside the auto traits (`Clone`,
+/// `Debug`), whose error from the compiler would name godtrace's wrapper, not the bound. Other
+/// bounds pass (a `Captures<'a>` trait every type implements, `Sized`, `Any`).
 fn bound_the_traced_future_lacks(sig: &Signature) -> Option<&syn::TraitBound> {
     let ReturnType::Type(_, ty) = &sig.output else {
         return None;
@@ -484,19 +486,21 @@ fn bound_the_traced_future_lacks(sig: &Signature) -> Option<&syn::TraitBound> {
     if sig.asyncness.is_some() || !bounds_have_future(i.bounds.iter()) {
         return None;
     }
-    const CARRIED: [&str; 6] = [
-        "Future",
-        "Send",
-        "Sync",
-        "Unpin",
-        "UnwindSafe",
-        "RefUnwindSafe",
+    const NOT_CARRIED: [&str; 10] = [
+        "Clone",
+        "Copy",
+        "Debug",
+        "Display",
+        "Default",
+        "PartialEq",
+        "Eq",
+        "PartialOrd",
+        "Ord",
+        "Hash",
     ];
     i.bounds.iter().find_map(|bound| match bound {
         syn::TypeParamBound::Trait(t)
-            if !CARRIED
-                .iter()
-                .any(|carried| last_ident_is(&t.path, carried)) =>
+            if NOT_CARRIED.iter().any(|name| last_ident_is(&t.path, name)) =>
         {
             Some(t)
         }

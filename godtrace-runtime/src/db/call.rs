@@ -191,10 +191,12 @@ impl Call {
                 // failed with one (database-metrics.md).
                 attributes.push(KeyValue::new("db.response.status_code", code.clone()));
             }
-            self.span
-                .set_attribute("error.type", failure.error_type.clone());
+            // One value for the span and the histogram, which would each cut it at their own
+            // limit.
+            let error_type = crate::record::error_type::joinable_value(failure.error_type);
+            self.span.set_attribute("error.type", error_type.clone());
             self.span.set_error(failure.description);
-            attributes.push(KeyValue::new("error.type", failure.error_type));
+            attributes.push(KeyValue::new("error.type", error_type));
         }
         // This call's span is the point's exemplar (not the operation that made the call).
         record_duration(elapsed, &attributes, self.span.recording_span_context());

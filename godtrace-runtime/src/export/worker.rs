@@ -277,6 +277,9 @@ struct Reporter {
     reported: u64,
     last: Option<Instant>,
     last_error: String,
+    /// Why spans were then counted failed without being sent, said after `last_error`
+    /// (another request's failure, ending later, would otherwise be all the report says).
+    gave_up: Option<&'static str>,
 }
 
 impl Reporter {
@@ -464,7 +467,7 @@ impl ExportLoop<'_> {
 
     /// Counts failed the spans still queued (and those the lanes hold), without preparing
     /// them, for the reason `why` (shutdown has no time left, or no receiver, to send them).
-    fn give_up_queued(&mut self, why: &str) {
+    fn give_up_queued(&mut self, why: &'static str) {
         // Taken out of the lock (the lanes closed: shutdown has begun), freed outside it.
         let let_go = std::mem::take(&mut self.collect().queue);
         self.counters.queue_len.store(0, Ordering::Relaxed);
@@ -477,11 +480,12 @@ impl ExportLoop<'_> {
 
     /// Counts `spans` failed without sending them, for the reason `why`, said after the
     /// failure it follows from (which the report would lose otherwise).
-    fn give_up(&mut self, spans: usize, why: &str) {
+    fn give_up(&mut self, spans: usize, why: &'static str) {
         let cause = std::mem::take(&mut self.failures.last_error);
         self.account(spans, Err(why.to_owned()));
-        if !cause.is_empty() && !cause.ends_with(why) {
-            self.failures.last_error = format!("{cause}; then {why}");
+        if !cause.is_empty() {
+            self.failures.last_error = cause;
+            self.failures.gave_up = Some(why);
         }
     }
 
@@ -637,8 +641,12 @@ impl ExportLoop<'_> {
         }
         let failed = self.counters.failed_spans.load(Ordering::Relaxed);
         if let Some(new) = self.failures.due(failed, force) {
+            let then = match self.failures.gave_up.take() {
+                Some(why) => format!("; then {why}"),
+                None => String::new(),
+            };
             let report = format!(
-                "godtrace: could not export {} to {} ({failed} in all): {}",
+                "godtrace: could not export {} to {} ({failed} in all): {}{then}",
                 in_words(new),
                 url::redacted(&self.options.destination),
                 self.failures.last_error

@@ -202,6 +202,9 @@ impl Exchange {
             Role::HttpClient => self.finish_http(semconv::client_status_is_error),
             Role::GrpcServer | Role::GrpcClient => self.finish_grpc(),
         }
+        // One value for the span and the histogram, which would each cut it at their own
+        // limit.
+        self.error_type = (self.error_type.take()).map(crate::record::error_type::joinable_value);
         self.record_duration();
         if let Some(error_type) = &self.error_type {
             self.span.set_attribute("error.type", error_type.clone());

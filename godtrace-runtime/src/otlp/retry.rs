@@ -78,6 +78,7 @@ impl Failure {
     }
 
     /// A request the receiver did not answer within the request timeout.
+    #[cfg(any(test, feature = "otlp-http"))]
     pub(crate) fn no_answer(message: String) -> Failure {
         Failure {
             message,

@@ -173,6 +173,29 @@ pub(crate) fn joinable(name: &'static str) -> &'static str {
     }
 }
 
+/// [`joinable`] for a value the span and its metric both take as they are given it (the
+/// layers' and database calls' `error.type`: a status code, a SQLSTATE, a type name): cut
+/// once, [`OTHER`] when the limit leaves nothing of it.
+#[cfg(any(
+    feature = "tower",
+    feature = "reqwest",
+    feature = "sqlx",
+    feature = "redis"
+))]
+pub(crate) fn joinable_value(
+    name: std::borrow::Cow<'static, str>,
+) -> std::borrow::Cow<'static, str> {
+    let cut = match joinable_text(&name) {
+        std::borrow::Cow::Borrowed(_) => return name,
+        std::borrow::Cow::Owned(cut) => cut,
+    };
+    if cut.is_empty() {
+        std::borrow::Cow::Borrowed(OTHER)
+    } else {
+        std::borrow::Cow::Owned(cut)
+    }
+}
+
 /// What [`joinable`] makes of `name`, without keeping it (a lookup by the `Err` type's name).
 pub(crate) fn joinable_text(name: &str) -> std::borrow::Cow<'_, str> {
     let bound = crate::value::max_attribute_len().min(crate::metrics::attrs::MAX_VALUE_LEN);

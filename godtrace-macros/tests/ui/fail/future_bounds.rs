@@ -17,4 +17,20 @@ fn carried(x: u8) -> impl std::future::Future<Output = u8> + Send + Sync + Unpin
     std::future::ready(x)
 }
 
+// Bounds every type meets pass: a `Captures<'a>` trait (edition 2021's way to name a captured
+// lifetime), `Sized`, `Any`.
+pub trait Captures<'a> {}
+impl<T: ?Sized> Captures<'_> for T {}
+
+#[traced]
+fn captures<'a>(x: &'a u8) -> impl std::future::Future<Output = u8> + Captures<'a> + 'a {
+    let v = *x;
+    async move { v }
+}
+
+#[traced]
+fn sized() -> impl std::future::Future<Output = u8> + Sized + std::any::Any {
+    std::future::ready(1)
+}
+
 fn main() {}

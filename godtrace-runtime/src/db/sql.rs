@@ -511,9 +511,9 @@ enum State {
     Start,
     /// Reading keywords for operations and the words that precede tables.
     Idle,
-    /// After `CREATE`, `ALTER` or `DROP` (in capitals; `Parser::object_operation` has it as
-    /// written): the kind of object follows (`TABLE`, `INDEX`).
-    ObjectKind(&'static str),
+    /// After `CREATE`, `ALTER` or `DROP` (`Parser::object_operation`, as written): the kind
+    /// of object follows (`TABLE`, `INDEX`).
+    ObjectKind,
     /// The next word (after optional modifiers) names a table.
     TableNext,
     /// Inside a table name: a `.` continues it.
@@ -642,7 +642,7 @@ impl Parser {
         match self.state {
             State::Start => self.first(token),
             State::Idle => self.idle(token),
-            State::ObjectKind(operation) => match token {
+            State::ObjectKind => match token {
                 Token::Word(w) if is_any(w, &KIND_MODIFIERS) => {}
                 // Bounded as the operation is: the object kind is a keyword.
                 Token::Word(kind)
@@ -653,7 +653,7 @@ impl Parser {
                     self.add_operation(&format!("{written} {kind}"));
                     if kind.eq_ignore_ascii_case("TABLE") {
                         // `DROP TABLE a, b` names two.
-                        self.table_next(false, operation == "DROP");
+                        self.table_next(false, written.eq_ignore_ascii_case("DROP"));
                     } else {
                         self.statement_done = true;
                     }
@@ -739,11 +739,7 @@ impl Parser {
             "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "WITH" => self.idle(token),
             "CREATE" | "ALTER" | "DROP" => {
                 self.object_operation = word.to_owned();
-                self.state = State::ObjectKind(match keyword.as_str() {
-                    "CREATE" => "CREATE",
-                    "ALTER" => "ALTER",
-                    _ => "DROP",
-                });
+                self.state = State::ObjectKind;
             }
             "TRUNCATE" => {
                 // `TRUNCATE a, b` names two.

@@ -149,10 +149,7 @@ impl MetricsSnapshot {
     /// `panic`) in the duration histogram; a name longer than the attribute limit is looked
     /// up as recording cut it.
     pub fn operation_errors(&self, operation: &str, error_type: &str) -> Option<&HistogramPoint> {
-        let error_type = match crate::record::error_type::joinable_text(error_type) {
-            cut if cut.is_empty() => crate::record::error_type::OTHER.to_owned(),
-            cut => cut.into_owned(),
-        };
+        let error_type = crate::record::error_type::joinable_text(error_type).into_owned();
         self.histogram(
             DURATION_METRIC,
             &[

@@ -141,14 +141,8 @@ impl Dial {
         match tokio::time::timeout(self.timeout, self.connect()).await {
             Ok(opened) => opened,
             Err(_) => {
-                // A TLS handshake that never ends times out here too.
-                let handshake = if self.tls.is_some() {
-                    " (TCP and TLS handshakes)"
-                } else {
-                    ""
-                };
                 let message = format!(
-                    "could not connect to {}:{} within {:?}{handshake}",
+                    "could not connect to {}:{} within {:?}",
                     self.host, self.port, self.timeout
                 );
                 let timed_out = std::io::Error::from(std::io::ErrorKind::TimedOut);

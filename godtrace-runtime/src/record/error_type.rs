@@ -16,6 +16,7 @@
 //! Names found through `Debug` are kept for the process (the histogram label is a
 //! `&'static str`), at most [`MAX_NAMES`] of them; any later new name is `_OTHER`, so that
 //! cardinality and memory stay bounded whatever the errors print.
+use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
@@ -166,10 +167,10 @@ static CUT_NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 ///
 /// [`MAX_VALUE_LEN`]: crate::metrics::attrs::MAX_VALUE_LEN
 pub(crate) fn joinable(name: &'static str) -> &'static str {
-    match joinable_text(name) {
-        std::borrow::Cow::Borrowed(_) => name,
-        std::borrow::Cow::Owned(cut) if cut.is_empty() => OTHER,
-        std::borrow::Cow::Owned(cut) => intern_in(&CUT_NAMES, &cut),
+    match cut_for_both(name) {
+        None => name,
+        Some(Cow::Borrowed(other)) => other,
+        Some(Cow::Owned(cut)) => intern_in(&CUT_NAMES, &cut),
     }
 }
 
@@ -182,27 +183,28 @@ pub(crate) fn joinable(name: &'static str) -> &'static str {
     feature = "sqlx",
     feature = "redis"
 ))]
-pub(crate) fn joinable_value(
-    name: std::borrow::Cow<'static, str>,
-) -> std::borrow::Cow<'static, str> {
-    let cut = match joinable_text(&name) {
-        std::borrow::Cow::Borrowed(_) => return name,
-        std::borrow::Cow::Owned(cut) => cut,
-    };
-    if cut.is_empty() {
-        std::borrow::Cow::Borrowed(OTHER)
-    } else {
-        std::borrow::Cow::Owned(cut)
-    }
+pub(crate) fn joinable_value(name: Cow<'static, str>) -> Cow<'static, str> {
+    cut_for_both(&name).unwrap_or(name)
 }
 
 /// What [`joinable`] makes of `name`, without keeping it (a lookup by the `Err` type's name).
-pub(crate) fn joinable_text(name: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn joinable_text(name: &str) -> Cow<'_, str> {
+    cut_for_both(name).unwrap_or(Cow::Borrowed(name))
+}
+
+/// The one rule of the three above: `None` while `name` is within both limits; else `name`
+/// cut once (the marker within the bound), or [`OTHER`] when the bound leaves nothing.
+fn cut_for_both(name: &str) -> Option<Cow<'static, str>> {
     let bound = crate::value::max_attribute_len().min(crate::metrics::attrs::MAX_VALUE_LEN);
     if name.len() <= bound {
-        return std::borrow::Cow::Borrowed(name);
+        return None;
     }
-    std::borrow::Cow::Owned(crate::value::bounded_text(name, bound))
+    let cut = crate::value::bounded_text(name, bound);
+    Some(if cut.is_empty() {
+        Cow::Borrowed(OTHER)
+    } else {
+        Cow::Owned(cut)
+    })
 }
 
 /// `name` as a `&'static str`: the one kept already, or a new one while fewer than

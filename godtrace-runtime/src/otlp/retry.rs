@@ -98,7 +98,7 @@ impl Failure {
     }
 
     /// A connection that could not be opened because of `error`: tried again when the
-    /// receiver could not be reached ([`unreachable`]), else fatal.
+    /// receiver could not be reached ([`unreachable()`]), else fatal.
     pub(crate) fn connecting(
         message: String,
         error: &(dyn std::error::Error + 'static),

@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{LazyLock, Mutex, PoisonError};
+
+use std::sync::LazyLock;
 
 /// The span limits (SDK defaults unless `OTEL_SPAN_*_COUNT_LIMIT` say otherwise).
 use crate::config::limits::{
@@ -187,7 +187,7 @@ pub(super) struct ThisThread {
     /// How many of `spares` hold a record.
     spare_count: Cell<usize>,
     /// Whether this thread keeps spares: `None` until its first is kept, which registers
-    /// [`SparesOwner`] to free them when the thread exits; `false` once that has run (or
+    /// `spares::SparesOwner` to free them when the thread exits; `false` once that has run (or
     /// could not be registered, the thread exiting already).
     keeps_spares: Cell<Option<bool>>,
 }
@@ -205,69 +205,6 @@ thread_local! {
             keeps_spares: Cell::new(None),
         }
     };
-    /// Frees this thread's spare records when the thread exits ([`ThisThread`] has no
-    /// destructor, so that it stays readable to the end).
-    static SPARES_OWNER: SparesOwner = const { SparesOwner };
-}
-
-impl ThisThread {
-    /// The spare kept last, if any.
-    #[inline(always)]
-    fn pop_spare(&self) -> Option<Spare> {
-        let last = self.spare_count.get().checked_sub(1)?;
-        // SAFETY: `spare_count` never exceeds `MAX_SPARES` (`keep_spare` raises it only below
-        // the array's length, `refill` to at most `REFILL`, which is no more), so `last` is
-        // within `spares`.
-        let spare = unsafe { self.spares.get_unchecked(last) }.get();
-        self.spare_count.set(last);
-        // SAFETY: the first `spare_count` of `spares` hold boxes leaked by `keep_spare` or
-        // `refill` on this thread, each once; this one was just left out of them, so it is
-        // taken back once.
-        Some(Spare(unsafe { Box::from_raw(spare.as_ptr()) }))
-    }
-
-    /// Keeps `spare` for this thread's next span, or frees it when the thread has enough
-    /// (or exits).
-    #[inline]
-    fn keep_spare(&self, spare: Spare) {
-        let count = self.spare_count.get();
-        let Some(slot) = self.spares.get(count) else {
-            return;
-        };
-        if !self.keeps_spares() {
-            return;
-        }
-        slot.set(NonNull::from(Box::leak(spare.0)));
-        self.spare_count.set(count + 1);
-    }
-
-    /// Whether this thread may keep spares: the first time, registers [`SparesOwner`]; not
-    /// once it has run (the thread exits).
-    #[inline]
-    fn keeps_spares(&self) -> bool {
-        match self.keeps_spares.get() {
-            Some(keeps) => keeps,
-            None => {
-                let keeps = SPARES_OWNER.try_with(|_| {}).is_ok();
-                self.keeps_spares.set(Some(keeps));
-                keeps
-            }
-        }
-    }
-}
-
-/// See [`SPARES_OWNER`].
-struct SparesOwner;
-
-impl Drop for SparesOwner {
-    fn drop(&mut self) {
-        let thread = this_thread();
-        // A span ended after this (from another thread-local's destructor) frees its record.
-        thread.keeps_spares.set(Some(false));
-        while let Some(spare) = thread.pop_spare() {
-            drop(spare);
-        }
-    }
 }
 
 /// This thread's [`ThisThread`].
@@ -284,237 +221,6 @@ pub(super) fn this_thread() -> &'static ThisThread {
     // not `Send`, and cannot be put in a `static` either.
     unsafe { &*thread }
 }
-
-/// The top of this thread's list of current spans (`current` reads it).
-#[inline]
-pub(super) fn list_top() -> Option<Link> {
-    this_thread().top.get()
-}
-
-/// Puts `live` on top of this thread's list of current spans until [`remove_current`] takes
-/// it off (its owner does, at the latest, when it ends or is dropped); `otel_seen` gives the
-/// span id OpenTelemetry's current context shows. A span already on the list stays where it
-/// is.
-///
-/// # Safety
-/// Until the span is taken off, its owner `live` stays on this thread: the list is this
-/// thread's, and the record is not `Sync`.
-#[inline]
-pub(super) unsafe fn push_current(live: &LiveBox, otel_seen: impl FnOnce() -> SpanId) {
-    if live.linked.get() {
-        return;
-    }
-    // SAFETY: not on the list (checked just above); the rest is forwarded to our caller.
-    unsafe { push_unlinked(live, otel_seen()) };
-}
-
-/// [`push_current`] of a span known not to be on the list (one just started), which
-/// `otel_seen` entered.
-///
-/// # Safety
-/// As for [`push_current`], and `live` is on no list.
-#[inline(always)]
-pub(super) unsafe fn push_unlinked(live: &LiveBox, otel_seen: SpanId) {
-    live.linked.set(true);
-    live.otel_seen.set(otel_seen);
-    let top = &this_thread().top;
-    let below = top.get();
-    live.prev.set(below);
-    if let Some(below) = below {
-        // SAFETY: `below` was read from this thread's list, where it stays meanwhile.
-        unsafe { below.get() }.next.set(Some(live.link()));
-    }
-    top.set(Some(live.link()));
-}
-
-/// Takes `live` off this thread's list, wherever it is: normally on top, but a manual span's
-/// guard may be dropped out of order, or outlive the traced call it was made in. At once
-/// wherever it is (the list is linked both ways): guards dropped outermost first (a
-/// `Vec<SpanGuard>` dropped whole) cost as much as innermost first. Nothing when `live` is on
-/// no list.
-#[inline]
-pub(super) fn remove_current(live: &Live) {
-    let top = &this_thread().top;
-    if top.get().is_some_and(|entered| entered.is(live)) {
-        top.set(live.prev.get());
-        live.linked.set(false);
-    } else if live.linked.get() {
-        unlink_below_top(live);
-    }
-}
-
-/// Whether `live` is on this thread's list with a span entered after it still there (it is
-/// not the top).
-#[inline]
-pub(super) fn has_spans_above(live: &Live) -> bool {
-    live.linked.get() && !this_thread().top.get().is_some_and(|top| top.is(live))
-}
-
-/// Has each span entered above `live` (on this thread's list below its top) that noted
-/// OpenTelemetry's context showing span `from` when it was entered note `to` instead (see
-/// `current::detach_below`): the [`RESEATED_AT_MOST`] entered right after it, so that
-/// guards dropped out of order under thousands of open spans cost no more each.
-#[cold]
-pub(super) fn reseat_otel_seen_above(live: &Live, from: SpanId, to: SpanId) {
-    if !has_spans_above(live) {
-        return;
-    }
-    let top = this_thread().top.get();
-    let mut at = live.next.get();
-    for _ in 0..RESEATED_AT_MOST {
-        let Some(link) = at else { return };
-        // SAFETY: `live` is on this thread's list below its top, so the spans entered after
-        // it are too, each linked to the next by `next` (kept up below the top) up to the
-        // top; they stay there meanwhile.
-        let above = unsafe { link.get() };
-        if above.otel_seen.get() == from {
-            above.otel_seen.set(to);
-        }
-        at = if Some(link) == top {
-            None
-        } else {
-            above.next.get()
-        };
-    }
-}
-
-/// How many spans above a guard dropped out of order [`reseat_otel_seen_above`] looks at.
-const RESEATED_AT_MOST: usize = 64;
-
-/// Takes off this thread's list every span entered above `live` and still on it, which is
-/// what a poll of `live`'s future left there: a `SpanGuard` held across an `.await` is current
-/// in that future only, not in the tasks the thread polls next (each such span is unlinked,
-/// and its guard's drop then finds nothing to take off). Nothing when `live` is on no list.
-#[inline]
-pub(super) fn leave_above(live: &Live) {
-    if !live.linked.get() {
-        return;
-    }
-    take_off_down_to(Some(Link(NonNull::from(live))));
-}
-
-/// Takes off this thread's list the spans above `floor` (all of them for `None`), which the
-/// caller knows to be on it (or `None`).
-fn take_off_down_to(floor: Option<Link>) {
-    let top = &this_thread().top;
-    while let Some(entered) = top.get() {
-        if Some(entered) == floor {
-            return;
-        }
-        // SAFETY: `entered` was read from this thread's list, and is taken off it only below.
-        let entered = unsafe { entered.get() };
-        top.set(entered.prev.get());
-        entered.linked.set(false);
-        // Left by its owner later, off the list: nothing was handed for that.
-        entered.handed_mark.set(None);
-    }
-}
-
-/// Where this thread's list stands, to compare with later ([`leave_above_top`]): its top,
-/// never read through afterwards.
-#[derive(Clone, Copy)]
-pub(super) struct ListPosition(Option<Link>);
-
-/// This thread's list as it stands now (see [`ListPosition`]).
-#[inline(always)]
-pub(super) fn list_position() -> ListPosition {
-    ListPosition(this_thread().top.get())
-}
-
-/// Takes off this thread's list the spans entered since `at` (when the poll of a future with
-/// no span of its own began, a sampled-out call's) and left there, as [`leave_above`] does for
-/// a future with a span.
-#[inline(always)]
-pub(super) fn leave_above_top(at: ListPosition) {
-    if this_thread().top.get() != at.0 {
-        leave_above_top_slow(at);
-    }
-}
-
-/// [`leave_above_top`] with spans above: they are taken off down to the top at `at`, found
-/// by its address (it may have gone meanwhile: then the poll ended the span current when it
-/// began, a guard handed to it, and what was entered since cannot be told from what was
-/// there; the list is left as it is).
-#[cold]
-#[inline(never)]
-fn leave_above_top_slow(at: ListPosition) {
-    let mut found = this_thread().top.get();
-    while found.is_some() && found != at.0 {
-        // SAFETY: `found` was read from this thread's list (its top, or a span's `prev`
-        // there), where it is.
-        found = found.and_then(|entered| unsafe { entered.get() }.prev.get());
-    }
-    if found == at.0 {
-        take_off_down_to(at.0);
-    }
-}
-
-/// [`remove_current`] of a span on the list below its top: the span entered right above it
-/// (its `next`, kept up for a span below the top) now follows what it followed, and the span
-/// below it (if any) is followed by that one; a mark handed to `live` goes on to that span,
-/// which now leaves where `live` would have.
-#[cold]
-#[inline(never)]
-fn unlink_below_top(live: &Live) {
-    let (below, above) = (live.prev.get(), live.next.get());
-    // A span below the top has one above it: its `next`.
-    if let Some(above) = above {
-        // SAFETY: `above` was read from `live`, which is on this thread's list below its top,
-        // so `above` is on it too, and stays there meanwhile.
-        let above = unsafe { above.get() };
-        above.prev.set(below);
-        if let Some(mark) = live.handed_mark.take() {
-            above.handed_mark.set(Some(mark));
-        }
-    }
-    if let Some(below) = below {
-        // SAFETY: `below` was read from `live`, which is on this thread's list: so is `below`.
-        unsafe { below.get() }.next.set(above);
-    }
-    live.linked.set(false);
-}
-
-/// A pointer to a span on this thread's list of current spans (`current`): the list's top and
-/// each span's `prev`. A span is linked (`Live::linked`) exactly while it is on the list, its
-/// owner stays on that thread meanwhile (`current::push`'s contract), and takes it off before
-/// it frees or recycles it (`LiveBox::take_box`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) struct Link(NonNull<Live>);
-
-impl Link {
-    /// The span this points at.
-    ///
-    /// # Safety
-    /// The span must be on this thread's list, and stay there while the reference is used.
-    #[inline(always)]
-    pub(super) unsafe fn get<'a>(self) -> &'a Live {
-        // SAFETY: a span on the list is allocated (its owner takes it off before freeing it,
-        // see the type's doc) and only read through shared references while it is there.
-        unsafe { self.0.as_ref() }
-    }
-
-    /// Whether this points at `live`.
-    #[inline(always)]
-    pub(super) fn is(self, live: &Live) -> bool {
-        std::ptr::eq(self.0.as_ptr(), live)
-    }
-}
-
-/// Spare boxes kept per thread, at most.
-const MAX_SPARES: usize = 64;
-/// Boxes the export thread has emptied, for any thread to take, at most: as many as the queue
-/// holds (set at install), so that memory stays bounded by the configured queue.
-static MAX_RETURNED: AtomicUsize = AtomicUsize::new(4096);
-/// How many boxes a thread takes from the returned ones at a time.
-const REFILL: usize = 32;
-// `refill` takes a batch into a thread's empty pool of spares, which keeps all of it.
-const _: () = assert!(REFILL <= MAX_SPARES);
-
-/// Boxes of spans the export thread has turned into `SpanData`: they were taken from the
-/// recording threads' pools, and go back to them from here, a batch per lock.
-static RETURNED: Mutex<Vec<Spare>> = Mutex::new(Vec::new());
-/// How many boxes `RETURNED` holds, readable without its lock.
-static RETURNED_LEN: AtomicUsize = AtomicUsize::new(0);
 
 /// What is set on a span while it runs.
 #[derive(Default)]
@@ -966,91 +672,6 @@ impl Live {
     }
 }
 
-/// An emptied box for a new span of this thread, if one is at hand.
-#[inline(always)]
-fn take_spare() -> Option<Spare> {
-    let thread = this_thread();
-    match thread.pop_spare() {
-        Some(spare) => Some(spare),
-        None => refill(thread),
-    }
-}
-
-/// Keeps up to `queue_size` emptied boxes for reuse (the export queue's size).
-#[cfg_attr(
-    not(any(feature = "otlp-grpc", feature = "otlp-http")),
-    allow(dead_code, reason = "only the export thread returns boxes")
-)]
-pub(crate) fn set_max_returned(queue_size: usize) {
-    MAX_RETURNED.store(queue_size.max(REFILL), Ordering::Relaxed);
-}
-
-/// Takes a batch of the boxes the export thread returned into this thread's spares (which
-/// are none), and one of them.
-#[cold]
-fn refill(thread: &ThisThread) -> Option<Spare> {
-    // Nothing returned (the export thread is behind, or there is none): no lock to take.
-    if RETURNED_LEN.load(Ordering::Relaxed) == 0 || !thread.keeps_spares() {
-        return None;
-    }
-    let mut returned = RETURNED.lock().unwrap_or_else(PoisonError::into_inner);
-    let at = returned.len().saturating_sub(REFILL);
-    // At most `REFILL` (below `MAX_SPARES`) into an empty pool: every one is kept, written
-    // here in one pass, without `keep_spare`'s checks.
-    let taken = returned.drain(at..);
-    thread.spare_count.set(taken.len());
-    for (slot, Spare(spare)) in thread.spares.iter().zip(taken) {
-        slot.set(NonNull::from(Box::leak(spare)));
-    }
-    RETURNED_LEN.store(returned.len(), Ordering::Relaxed);
-    drop(returned);
-    thread.pop_spare()
-}
-
-/// Hands emptied boxes back for the recording threads, keeping at most `MAX_RETURNED`.
-#[cfg_attr(
-    not(any(feature = "otlp-grpc", feature = "otlp-http")),
-    allow(dead_code, reason = "only the export thread returns boxes")
-)]
-#[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
-pub(crate) fn return_spares(boxes: &mut Vec<Box<Live>>) {
-    if boxes.is_empty() {
-        return;
-    }
-    // Emptied here, on the export thread, and outside the lock the recording threads take.
-    for boxed in boxes.iter_mut() {
-        boxed.empty();
-    }
-    give_back_emptied(boxes);
-}
-
-/// [`return_spares`] of boxes known to hold nothing already: each was a [`Finished`] for which
-/// [`Finished::holds_nothing`] was true (the check `Live::empty` makes), and is not read again.
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-#[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
-pub(crate) fn return_empty_spares(boxes: &mut Vec<Box<Live>>) {
-    if !boxes.is_empty() {
-        give_back_emptied(boxes);
-    }
-}
-
-/// Into the pool the recording threads take boxes from, as many of `boxes` (emptied) as it
-/// has room for; the rest are freed. `boxes` is left empty.
-#[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
-fn give_back_emptied(boxes: &mut Vec<Box<Live>>) {
-    let mut returned = RETURNED.lock().unwrap_or_else(PoisonError::into_inner);
-    let room = MAX_RETURNED
-        .load(Ordering::Relaxed)
-        .saturating_sub(returned.len());
-    let kept = boxes.len().min(room);
-    // Emptied just above.
-    returned.extend(boxes.drain(..kept).map(Spare));
-    RETURNED_LEN.store(returned.len(), Ordering::Relaxed);
-    drop(returned);
-    // No room for these: freed, outside the lock.
-    boxes.clear();
-}
-
 /// The largest attribute list an emptied record keeps (its capacity, in attributes), for its
 /// next span to record into without allocating; a larger one is dropped. 16 covers a traced
 /// call's arguments and `fields(..)` and a few attributes set while it runs (lists grow 4, 8,
@@ -1133,19 +754,6 @@ fn drop_out_of_line<T>(value: T) {
     drop(value);
 }
 
-/// A box whose span has ended, emptied ([`Live::empty`]) where it was given up, ready for the
-/// next one.
-struct Spare(Box<Live>);
-
-impl From<Box<Live>> for Spare {
-    // In line into `Live::recycle`, the path of a span no exporter takes: a call saved.
-    #[inline(always)]
-    fn from(mut boxed: Box<Live>) -> Spare {
-        boxed.empty();
-        Spare(boxed)
-    }
-}
-
 /// The instrumentation scope of godtrace's own spans.
 pub(crate) static SCOPE: LazyLock<InstrumentationScope> = LazyLock::new(|| {
     InstrumentationScope::builder("godtrace")
@@ -1154,9 +762,19 @@ pub(crate) static SCOPE: LazyLock<InstrumentationScope> = LazyLock::new(|| {
 });
 
 mod finished;
+mod list;
+mod spares;
 pub(crate) use finished::Finished;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use finished::Recorded;
+pub(super) use list::{
+    Link, ListPosition, has_spans_above, leave_above, leave_above_top, list_position, list_top,
+    push_current, push_unlinked, remove_current, reseat_otel_seen_above,
+};
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) use spares::return_empty_spares;
+use spares::{MAX_SPARES, Spare, take_spare};
+pub(crate) use spares::{return_spares, set_max_returned};
 
 #[cfg(test)]
 mod clear_tests;

@@ -97,7 +97,7 @@ impl OpSpan {
     /// attributes, only when it is sampled in (`record_args` is not called when `arg_count` is
     /// 0: it has nothing to push then). When godtrace is not initialised or disabled this is
     /// one relaxed load and a branch, and a given `parent` is only made current for the call
-    /// ([`OpSpan::passing_through`]).
+    /// (`OpSpan::passing_through`).
     #[inline(always)]
     pub fn start<P: ParentContext>(
         site: &'static CallSite,

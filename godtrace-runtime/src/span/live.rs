@@ -774,6 +774,10 @@ pub(super) use list::{
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use spares::return_empty_spares;
 use spares::{MAX_SPARES, Spare, take_spare};
+#[cfg_attr(
+    not(any(feature = "otlp-grpc", feature = "otlp-http")),
+    allow(unused_imports, reason = "only the export thread returns boxes")
+)]
 pub(crate) use spares::{return_spares, set_max_returned};
 
 #[cfg(test)]

@@ -1386,6 +1386,59 @@ async fn a_response_cut_off_mid_body_is_cancelled() {
     );
 }
 
+/// A streamed body sent with a `Content-Length` (a file tower-http serves, a relayed
+/// download): an HTTP/1 server stops polling it once that length is out and drops it without
+/// reading its end, as this test's reader does. The response was sent whole: no `cancelled`
+/// (it was, on the span and the histogram).
+#[tokio::test]
+async fn a_streamed_body_that_sent_its_declared_length_is_not_cancelled() {
+    use tokio_stream::StreamExt as _;
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route(
+            "/layers/declared-length",
+            axum::routing::get(|| async {
+                let parts = ["first", "-last"].map(|part| {
+                    Ok::<_, std::io::Error>(axum::body::Bytes::from_static(part.as_bytes()))
+                });
+                // The end is never said: only the length tells the body is over.
+                let body = tokio_stream::iter(parts).chain(tokio_stream::pending());
+                (
+                    [(http::header::CONTENT_LENGTH, "10")],
+                    axum::body::Body::from_stream(body),
+                )
+            }),
+        )
+        .layer(HttpServerLayer::new());
+    let request = http::Request::get("/layers/declared-length")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let mut body = response.into_body().into_data_stream();
+    assert_eq!(body.next().await.unwrap().unwrap(), "first");
+    assert_eq!(body.next().await.unwrap().unwrap(), "-last");
+    drop(body);
+    let span = capture.span("GET /layers/declared-length");
+    assert!(!span.is_error(), "{span:#?}");
+    assert_eq!(str_attr(&span, "error.type"), None);
+    let snapshot = metrics_snapshot();
+    let sent = snapshot.histogram(
+        "http.server.request.duration",
+        &[
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("http.route", "/layers/declared-length"),
+            KeyValue::new("network.protocol.version", "1.1"),
+            KeyValue::new("http.response.status_code", 200),
+        ],
+    );
+    assert!(
+        sent.is_some(),
+        "{:#?}",
+        snapshot.metric("http.server.request.duration")
+    );
+}
+
 /// A session id in a path parameter (`;jsessionid=`) is a credential: `url.path` shows it
 /// redacted, as the conventions ask of sensitive content they can identify.
 #[tokio::test]

@@ -431,6 +431,21 @@ fn tls_settings_that_would_be_ignored_are_errors() {
             .contains("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE"),
         "{mixed}"
     );
+    // The other way round: the https:// endpoint is the traces'; the hint names theirs.
+    let mixed = init_error(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "http://collector:4318/v1/metrics",
+        ),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca),
+    ]);
+    let mixed = mixed.to_string();
+    assert!(
+        mixed.contains("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE")
+            && !mixed.contains("METRICS_CERTIFICATE"),
+        "{mixed}"
+    );
     let half = init_error(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
         (

@@ -95,3 +95,45 @@ fn the_endpoints_user_info_is_sent_as_basic_credentials() {
         godtrace::Protocol::HttpProtobuf,
     );
 }
+
+/// `NO_PROXY=*` means no proxy for any endpoint, an IP address's too (the HTTP client's
+/// matcher reads the `*` for host names only): nothing reaches the proxy the environment
+/// names, whose export would carry the configured headers.
+#[test]
+fn no_proxy_star_keeps_an_ip_addresss_export_off_the_proxy() {
+    use std::io::Read as _;
+    crate::support::own_process!();
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for the proxy");
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    // SAFETY: this test runs alone in its own process, before any thread is started.
+    unsafe { std::env::set_var("HTTP_PROXY", proxy_url) };
+    // SAFETY: as above.
+    unsafe { std::env::set_var("NO_PROXY", "*") };
+    // An address nothing answers at (TEST-NET-1): the export goes there directly and fails.
+    let guard = godtrace::init(
+        godtrace::Config::new("no-proxy-star")
+            .endpoint("http://192.0.2.2:4318")
+            .protocol(godtrace::Protocol::HttpProtobuf)
+            .timeout(std::time::Duration::from_millis(300))
+            .header("x-api-key", "secret"),
+    )
+    .expect("init");
+    otlp_support::deliver::work_sync(1);
+    guard.flush();
+    drop(guard);
+    let mut reached = Vec::new();
+    if let Ok((mut stream, _)) = proxy.accept() {
+        stream.set_nonblocking(false).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        let _ = stream.read_to_end(&mut reached);
+        reached.extend_from_slice(b"(connected)");
+    }
+    assert!(
+        reached.is_empty(),
+        "the proxy got: {}",
+        String::from_utf8_lossy(&reached)
+    );
+}

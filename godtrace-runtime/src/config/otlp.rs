@@ -220,7 +220,7 @@ pub(crate) fn resolve(
         Some(t) => bounded_duration(t.value, &t.name)?,
         None => DEFAULT_TIMEOUT,
     };
-    let tls = resolve_tls(sources, &endpoint)?;
+    let tls = resolve_tls(sources, signal, &endpoint)?;
     Ok(OtlpTarget {
         protocol,
         endpoint,
@@ -306,7 +306,7 @@ pub(crate) fn default_endpoint(protocol: Protocol, signal: Signal) -> String {
 
 /// The CA and client certificate files, read and parsed now: a missing or broken file is an
 /// error naming its setting and path, not a failure on every export.
-fn resolve_tls(sources: &Sources<'_>, endpoint: &str) -> Result<Tls, InitError> {
+fn resolve_tls(sources: &Sources<'_>, signal: Signal, endpoint: &str) -> Result<Tls, InitError> {
     let tls = read_tls(sources)?;
     let ca = sources.first_and_whose(|l| l.certificate.as_ref());
     let cert = sources.first_and_whose(|l| l.client_certificate.as_ref());
@@ -316,11 +316,23 @@ fn resolve_tls(sources: &Sources<'_>, endpoint: &str) -> Result<Tls, InitError> 
         && tls != Tls::default()
         && !endpoint.starts_with("https://")
     {
-        let hint = if !own {
-            "; a certificate for another signal's https:// endpoint only goes in that \
-             signal's variable, such as OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE"
+        let hint = if own {
+            String::new()
         } else {
-            ""
+            let other = match signal {
+                Signal::Traces => Signal::Metrics,
+                Signal::Metrics => Signal::Traces,
+            };
+            let setting = if ca.is_some() {
+                "CERTIFICATE"
+            } else {
+                "CLIENT_CERTIFICATE"
+            };
+            format!(
+                "; a certificate for the other signal's https:// endpoint only goes in that \
+                 signal's variable, OTEL_EXPORTER_OTLP_{}{setting}",
+                other.env_infix()
+            )
         };
         return Err(InitError::invalid(
             &set.name,

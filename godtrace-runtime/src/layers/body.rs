@@ -2,6 +2,7 @@
 //! has been sent or dropped, so the duration covers the whole response and gRPC statuses sent
 //! in trailers are read.
 use super::exchange::Exchange;
+use bytes::Buf as _;
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -14,18 +15,29 @@ pin_project_lite::pin_project! {
         exchange: Option<Exchange>,
         // Whether polling the body may run the application's code (see `new`).
         streams: bool,
+        // What the response's `Content-Length` leaves to send, when it has one.
+        unsent: Option<u64>,
     }
 }
 
 impl<B: Body> TracedBody<B> {
-    /// Wraps `inner`; an already finished body ends the exchange at once.
+    /// Wraps `inner`, whose response declared `content_length` (its `Content-Length`, if
+    /// any); an already finished body ends the exchange at once.
     ///
     /// A body whose exact length is known before it is sent is in memory (a `String`, a
     /// `Full`, axum's bodies made of them): polling it runs no application code, so its
     /// polls do not make the span current (that would cost more than the poll). A body of
     /// unknown length (a stream) may run the application's code as it is polled: its polls
     /// are under the span, so that spans started there nest under the request's.
-    pub(crate) fn new(inner: B, mut exchange: Exchange) -> TracedBody<B> {
+    ///
+    /// A body that has sent the length its response declared is over, whatever it says: an
+    /// HTTP/1 server stops polling it there and drops it without reading its end (a stream
+    /// sent with a `Content-Length`, a file tower-http serves).
+    pub(crate) fn new(
+        inner: B,
+        mut exchange: Exchange,
+        content_length: Option<u64>,
+    ) -> TracedBody<B> {
         let exchange = if inner.is_end_stream() {
             exchange.on_body_end();
             None
@@ -37,6 +49,7 @@ impl<B: Body> TracedBody<B> {
             inner,
             exchange,
             streams,
+            unsent: content_length,
         }
     }
 
@@ -46,6 +59,7 @@ impl<B: Body> TracedBody<B> {
             inner,
             exchange: None,
             streams: false,
+            unsent: None,
         }
     }
 }
@@ -84,6 +98,10 @@ impl<B: Body> Body for TracedBody<B> {
                     if let Some(trailers) = frame.trailers_ref() {
                         exchange.on_trailers(trailers);
                     }
+                    if let (Some(data), Some(unsent)) = (frame.data_ref(), this.unsent.as_mut()) {
+                        let sent = u64::try_from(data.remaining()).unwrap_or(u64::MAX);
+                        *unsent = unsent.saturating_sub(sent);
+                    }
                 }
                 Some(Err(_)) => exchange.on_body_error(),
                 None => {}
@@ -92,7 +110,7 @@ impl<B: Body> Body for TracedBody<B> {
         // Ends the exchange as soon as the body is known to be over: servers stop polling a
         // body that says so, and may keep it around for a while before dropping it.
         let failed = matches!(frame, Some(Err(_)));
-        if frame.is_none() || failed || inner.is_end_stream() {
+        if frame.is_none() || failed || inner.is_end_stream() || *this.unsent == Some(0) {
             // Taken in every case: dropping the exchange ends it.
             let ended = this.exchange.take();
             if let Some(mut exchange) = ended

@@ -103,7 +103,11 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 exchange.on_response(response.status(), response.headers());
-                Ok(response.map(|body| TracedBody::new(body, exchange)))
+                let content_length = response
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok());
+                Ok(response.map(|body| TracedBody::new(body, exchange, content_length)))
             }
             Err(e) => {
                 exchange.on_service_error::<E>();

@@ -101,15 +101,37 @@ pub(crate) fn proxy_var(name: &str) -> Option<String> {
 }
 
 /// Whether `value` is a proxy URL the HTTP client can use: hyper-util's matcher, given it
-/// alone, takes it for a destination.
+/// alone, takes it for a destination, and its port (if any) is one. The matcher takes a port
+/// it cannot read (`:99999`, `:1x`) for none, and the client would then reach the proxy's
+/// host at port 80 (or 1080), a server nobody named, with the export's headers.
 #[cfg(feature = "otlp-http")]
 fn usable_proxy(value: &str) -> bool {
     let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
         .all(value.to_owned())
         .build();
-    matcher
-        .intercept(&http::Uri::from_static("http://collector.invalid/"))
-        .is_some()
+    let Some(intercept) = matcher.intercept(&http::Uri::from_static("http://collector.invalid/"))
+    else {
+        return false;
+    };
+    // The URL standard's reading of the authority (as the matcher, `http://` when no scheme
+    // is written): its port is a number up to 65535, or nothing.
+    let with_scheme = if value.contains("://") {
+        value.to_owned()
+    } else {
+        format!("http://{value}")
+    };
+    let port_is_readable = reqwest::Url::parse(&with_scheme).is_ok();
+    port_is_readable && intercept.uri().host().is_some()
+}
+
+/// Whether `NO_PROXY` (or `no_proxy`, read when the first is unset) is `*`: no proxy for any
+/// endpoint, as curl and reqwest read it (hyper-util's matcher reads the `*` for host names
+/// only, and sends an IP address's exports through the proxy).
+#[cfg(feature = "otlp-http")]
+pub(crate) fn no_proxy_for_any(var: impl Fn(&str) -> Option<String>) -> bool {
+    var("NO_PROXY")
+        .or_else(|| var("no_proxy"))
+        .is_some_and(|value| value.trim() == "*")
 }
 
 /// Whether `endpoint`'s host is this host's loopback: `localhost` (or a name under it) or a
@@ -297,12 +319,12 @@ pub(crate) fn explain(message: &str) -> String {
         })
         .map(|(_, reason)| *reason)
         .or_else(|| {
-            lower
-                .contains("peer closed connection without sending tls close_notify")
-                .then_some(
-                    "the server closed the connection after the handshake (as one requiring a \
+            (lower.contains("peer closed connection without sending tls close_notify")
+                || lower.contains("after the tls handshake, before any answer"))
+            .then_some(
+                "the server closed the connection after the handshake (as one requiring a \
                  client certificate does when none is sent)",
-                )
+            )
         });
     match reason {
         Some(reason) => format!("TLS: {reason}: {message}"),
@@ -364,6 +386,12 @@ mod tests {
             (https, &[("HTTPS_PROXY", "http://[::1")][..]),
             (https, &[("ALL_PROXY", "ftp://proxy.example:21")][..]),
             (http, &[("HTTP_PROXY", ""), ("all_proxy", "@")][..]),
+            // A port that is not one: the client would go to the host's port 80 (or 1080).
+            (http, &[("HTTP_PROXY", "http://u:p@127.0.0.1:99999")][..]),
+            (http, &[("HTTP_PROXY", "http://127.0.0.1:1x")][..]),
+            (http, &[("HTTP_PROXY", "127.0.0.1:-1")][..]),
+            (https, &[("HTTPS_PROXY", "http://proxy.example:70000")][..]),
+            (http, &[("ALL_PROXY", "socks5://u:p@127.0.0.1:99999")][..]),
         ] {
             let error = check_proxies(endpoint, env(vars)).expect_err(&format!("{vars:?}"));
             assert!(!error.contains("u:p"), "{error}");
@@ -372,7 +400,12 @@ mod tests {
             (http, &[][..]),
             (http, &[("HTTP_PROXY", "http://u:p@proxy.example:3128")][..]),
             (http, &[("HTTP_PROXY", "proxy.example:3128")][..]),
+            (http, &[("HTTP_PROXY", "http://[::1]:65535")][..]),
             (https, &[("HTTPS_PROXY", "socks5h://proxy.example")][..]),
+            (
+                https,
+                &[("HTTPS_PROXY", "socks5://u:p@proxy.example:1080")][..],
+            ),
             // Not read for this endpoint, shadowed, set empty, or in a CGI script.
             (https, &[("HTTP_PROXY", "://x")][..]),
             (

@@ -206,6 +206,7 @@ impl Connector {
             io: TokioIo::new(Bounded {
                 stream,
                 read_since_write: 0,
+                answered: false,
             }),
             forwarded,
         })
@@ -288,6 +289,8 @@ impl hyper::rt::Write for Conn {
 struct Bounded {
     stream: Stream,
     read_since_write: u64,
+    /// Whether anything of an answer came in on this connection yet.
+    answered: bool,
 }
 
 /// TCP, or TLS over it.
@@ -309,12 +312,73 @@ impl AsyncRead for Bounded {
             ))));
         }
         let before = buf.filled().len();
+        let wanted = buf.remaining() > 0;
         let read = match &mut self.stream {
             Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
         };
-        self.read_since_write += (buf.filled().len() - before) as u64;
-        read
+        let got = buf.filled().len() - before;
+        self.read_since_write += got as u64;
+        if self.answered {
+            return read;
+        }
+        self.answered = got > 0;
+        let tls = matches!(self.stream, Stream::Tls(_));
+        match read {
+            // Closed or reset before its first answer: said so (see `FirstAnswerLost`).
+            Poll::Ready(Ok(())) if wanted && got == 0 => {
+                Poll::Ready(Err(io::Error::other(FirstAnswerLost {
+                    tls,
+                    cause: io::ErrorKind::UnexpectedEof.into(),
+                })))
+            }
+            Poll::Ready(Err(cause)) if FirstAnswerLost::closed(&cause) => {
+                Poll::Ready(Err(io::Error::other(FirstAnswerLost { tls, cause })))
+            }
+            read => read,
+        }
+    }
+}
+
+/// A new connection the receiver closed (or reset) before it answered anything: not the race
+/// of a kept-alive connection closed as it was reused, which a request sent again mends, but a
+/// server that will not talk to this client (one requiring a client certificate none was sent
+/// for, a TLS port given `http://`) or one going down. The request is tried again on a new
+/// connection while the exporter runs, as when the receiver cannot be reached, and not once it
+/// is closing (`transport::http`).
+#[derive(Debug)]
+pub(crate) struct FirstAnswerLost {
+    tls: bool,
+    cause: io::Error,
+}
+
+impl FirstAnswerLost {
+    /// Whether `error` is the connection closing under the reader.
+    fn closed(error: &io::Error) -> bool {
+        matches!(
+            error.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+        )
+    }
+}
+
+impl std::fmt::Display for FirstAnswerLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `client::explain` reads the TLS case's words.
+        f.write_str(if self.tls {
+            "the receiver closed a new connection after the TLS handshake, before any answer"
+        } else {
+            "the receiver closed a new connection before any answer"
+        })
+    }
+}
+
+impl std::error::Error for FirstAnswerLost {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
     }
 }
 
@@ -328,10 +392,15 @@ impl AsyncWrite for Bounded {
             Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
         };
-        if let Poll::Ready(Ok(n)) = written
-            && n > 0
-        {
-            self.read_since_write = 0;
+        match written {
+            Poll::Ready(Ok(n)) if n > 0 => self.read_since_write = 0,
+            // The request could not be written on a new connection the receiver closed
+            // (see `FirstAnswerLost`).
+            Poll::Ready(Err(cause)) if !self.answered && FirstAnswerLost::closed(&cause) => {
+                let tls = matches!(self.stream, Stream::Tls(_));
+                return Poll::Ready(Err(io::Error::other(FirstAnswerLost { tls, cause })));
+            }
+            _ => {}
         }
         written
     }
@@ -355,7 +424,9 @@ impl AsyncWrite for Bounded {
 /// environment names for it (read as reqwest reads them: `HTTPS_PROXY` or `HTTP_PROXY` by the
 /// endpoint's scheme, else `ALL_PROXY`, less `NO_PROXY`), if any.
 pub(crate) fn route(target: &OtlpTarget, endpoint: &Uri) -> Result<Route, String> {
-    if super::client::is_loopback(&target.endpoint) {
+    if super::client::is_loopback(&target.endpoint)
+        || super::client::no_proxy_for_any(super::client::proxy_var)
+    {
         return Ok(Route::Direct);
     }
     super::client::check_proxies(&target.endpoint, super::client::proxy_var)?;

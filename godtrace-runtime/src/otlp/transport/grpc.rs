@@ -12,6 +12,10 @@ pub(crate) struct Client {
     uri: http::Uri,
     /// The configured headers, and gRPC's own.
     headers: http::HeaderMap,
+    /// Whether the endpoint is `https://`.
+    tls: bool,
+    /// Whether any request got an answer's head yet (see [`Client::h2_failure`]).
+    answered_once: std::sync::atomic::AtomicBool,
 }
 
 impl Client {
@@ -42,6 +46,8 @@ impl Client {
             connection: Connection::new(&endpoint, client::grpc_tls(target)?, target.timeout)?,
             uri: method_uri(&endpoint, method)?,
             headers,
+            tls: endpoint.scheme_str() == Some("https"),
+            answered_once: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -65,10 +71,15 @@ impl Client {
         *call.method_mut() = http::Method::POST;
         *call.uri_mut() = self.uri.clone();
         *call.headers_mut() = self.headers.clone();
-        let (response, mut body) = sender.send_request(call, false).map_err(h2_failure)?;
+        let (response, mut body) = sender
+            .send_request(call, false)
+            .map_err(|e| self.h2_failure(e))?;
         // The whole message at once: h2 writes it as the receiver's window allows.
-        body.send_data(frame, true).map_err(h2_failure)?;
-        let (head, mut answer) = response.await.map_err(h2_failure)?.into_parts();
+        body.send_data(frame, true)
+            .map_err(|e| self.h2_failure(e))?;
+        let (head, mut answer) = response.await.map_err(|e| self.h2_failure(e))?.into_parts();
+        self.answered_once
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if !head.status.is_success() {
             // The gRPC mapping of HTTP statuses: these are UNAVAILABLE, retried.
             let retry = Retry::when(retry::http_retryable(head.status.as_u16()), None);
@@ -82,7 +93,7 @@ impl Client {
             None => {
                 let mut read = 0usize;
                 while let Some(data) = answer.data().await {
-                    let data = data.map_err(h2_failure)?;
+                    let data = data.map_err(|e| self.h2_failure(e))?;
                     // Read: the connection's window takes it back. An answer (a partial
                     // success, an error's details) is a few hundred bytes: its first
                     // `MAX_ANSWER` are kept, which hold the count of rejected spans, and
@@ -98,7 +109,7 @@ impl Client {
                     let room = MAX_ANSWER.saturating_sub(message.len());
                     message.extend_from_slice(&data[..data.len().min(room)]);
                 }
-                let trailers = answer.trailers().await.map_err(h2_failure)?;
+                let trailers = answer.trailers().await.map_err(|e| self.h2_failure(e))?;
                 trailers.as_ref().and_then(grpc_status)
             }
         };
@@ -118,6 +129,37 @@ impl Client {
                 "gRPC: the answer has no grpc-status".to_owned(),
             )),
         }
+    }
+}
+
+impl Client {
+    /// [`h2_failure`], saying so when the receiver closed the TLS connection before ever
+    /// answering: what a server requiring a client certificate does when none is sent (its
+    /// alert is often lost: h2 writes its preface as the server closes, and sees a broken
+    /// pipe). `client::explain` reads these words.
+    fn h2_failure(&self, e: h2::Error) -> Failure {
+        use std::io::ErrorKind;
+        let closed = e.get_io().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                ErrorKind::BrokenPipe
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::UnexpectedEof
+            )
+        });
+        let never_answered = !self
+            .answered_once
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let mut failure = h2_failure(e);
+        if self.tls && closed && never_answered {
+            failure.message = format!(
+                "gRPC: the receiver closed a new connection after the TLS handshake, before \
+                 any answer: {}",
+                failure.message.trim_start_matches("gRPC: ")
+            );
+        }
+        failure
     }
 }
 

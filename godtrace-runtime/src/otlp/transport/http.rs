@@ -81,6 +81,12 @@ impl Client {
                 if e.is_connect() {
                     return Err(Failure::connecting(message, &e));
                 }
+                // A new connection closed before any answer: not the receiver's answer to
+                // this request (tried again on a new connection while running), and no
+                // answer to wait for at shutdown.
+                if first_answer_lost(&e) {
+                    return Err(Failure::new(message, Retry::Reconnect));
+                }
                 // Closed or reset after the request went out, before any answer: a
                 // kept-alive connection the receiver closed as it was reused (likeliest at
                 // shutdown's last flush, after an idle spell), or a receiver restarting.
@@ -121,6 +127,24 @@ impl Client {
             Err(Failure::new(message, retry))
         }
     }
+}
+
+/// Whether `error` is a new connection closed before its first answer
+/// ([`http1::FirstAnswerLost`]).
+fn first_answer_lost(error: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        // An I/O error's `source` skips what it wraps.
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<http1::FirstAnswerLost>())
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// Whether `error` is a connection's end (closed, reset) after it was opened and before

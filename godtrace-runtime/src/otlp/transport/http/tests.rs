@@ -210,17 +210,72 @@ fn a_throttling_answer_is_not_waited_out_once_the_exporter_closes() {
 /// failure of shutdown's last flush (after an idle spell): the request is sent again
 /// on a new connection even once the exporter is closing.
 #[test]
-fn a_connection_closed_before_any_answer_is_resent_even_when_closing() {
+fn a_kept_alive_connection_closed_as_it_was_reused_is_resent_even_when_closing() {
     run(async {
-        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-        let (url, attempts) = server(&["", ok], None).await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+            // The first connection answers one request, then closes on the next; the
+            // second answers.
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    socket.write_all(ok).await.unwrap();
+                    if first {
+                        let _ = socket.read(&mut request).await;
+                        return;
+                    }
+                    let _ = socket.read(&mut request).await;
+                });
+            }
+        });
         let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+        let sent = transport.send_body(b"spans".to_vec(), std::future::pending());
+        assert_eq!(sent.await, Ok(None));
         let closing = std::future::ready(());
         assert_eq!(
             transport.send_body(b"spans".to_vec(), closing).await,
             Ok(None)
         );
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// A new connection the receiver closes before answering anything (a server requiring a
+/// client certificate none was sent for, a TLS port given `http://`): tried again on a
+/// new connection while the exporter runs, as a receiver that cannot be reached is, but
+/// once it is closing the failure is the error at once (it was resent on a new
+/// connection until the request's timeout, for a server that will never answer).
+#[test]
+fn a_new_connection_closed_before_any_answer_is_not_resent_once_closing() {
+    run(async {
+        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        let (url, attempts) = server(&["", ok], None).await;
+        let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+        let sent = transport.send_body(b"spans".to_vec(), std::future::pending());
+        assert_eq!(sent.await, Ok(None));
         assert_eq!(attempts.load(Ordering::SeqCst), 2);
+
+        let (url, attempts) = server(&[""], None).await;
+        let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
+        let started = Instant::now();
+        let error = transport
+            .send_body(b"spans".to_vec(), std::future::ready(()))
+            .await
+            .unwrap_err();
+        assert!(error.contains("closed a new connection"), "{error}");
+        assert_eq!(attempts.load(Ordering::SeqCst), 1, "not sent again");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(transport.unanswered(), "the rest of a shutdown gives up");
     });
 }
 

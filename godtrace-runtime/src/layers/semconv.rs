@@ -244,7 +244,8 @@ pub(crate) fn host_and_port(authority: &str) -> Option<(&str, Option<u16>)> {
         return None;
     }
     match port {
-        None => Some((host, None)),
+        // `host:` is the scheme's default port (RFC 3986 §3.2.3 allows the empty port).
+        None | Some("") => Some((host, None)),
         Some(port) => Some((host, Some(port.parse().ok()?))),
     }
 }
@@ -476,6 +477,9 @@ mod tests {
         // An IPv6 literal without its brackets, as the conventions write addresses.
         assert_eq!(host_and_port("[::1]:443"), Some(("::1", Some(443))));
         assert_eq!(host_and_port("[::1]"), Some(("::1", None)));
+        // An empty port is the scheme's default.
+        assert_eq!(host_and_port("example.com:"), Some(("example.com", None)));
+        assert_eq!(host_and_port("[::1]:"), Some(("::1", None)));
         assert_eq!(host_and_port("user:pw@host:1"), Some(("host", Some(1))));
         assert_eq!(host_header("user:pw@host:1"), None);
         assert_eq!(host_header("user%3Apw%40host"), None);

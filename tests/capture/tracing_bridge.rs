@@ -121,6 +121,30 @@ fn a_scoped_subscribers_spans_are_not_taken_for_the_outer_ones() {
     assert_eq!(c.span("bridge.scoped").attr("bridge.user_id"), None);
 }
 
+/// A span entered from one subscriber's registry while another subscriber is the default:
+/// an event there is not added to the span of the same `tracing` id in the default one's
+/// registry (a span never entered, which the event marked failed).
+#[test]
+fn an_event_is_not_added_to_another_registrys_span_of_the_same_id() {
+    let c = testing::capture();
+    let outer =
+        tracing::Dispatch::new(tracing_subscriber::registry().with(godtrace::tracing::layer()));
+    let inner =
+        tracing::Dispatch::new(tracing_subscriber::registry().with(godtrace::tracing::layer()));
+    let outers = tracing::dispatcher::with_default(&outer, || tracing::info_span!("bridge.outers"));
+    // The first span of each registry: the same `tracing` id.
+    let namesake =
+        tracing::dispatcher::with_default(&inner, || tracing::info_span!("bridge.namesake"));
+    tracing::dispatcher::with_default(&inner, || {
+        let _entered = outers.enter();
+        tracing::error!("bridge.elsewhere");
+    });
+    drop((outers, namesake));
+    let namesake = c.span("bridge.namesake");
+    assert!(namesake.events.is_empty(), "{namesake:#?}");
+    assert!(!namesake.is_error(), "{namesake:#?}");
+}
+
 #[traced]
 fn traced_after_a_forgotten_guard() {}
 
@@ -666,6 +690,42 @@ fn a_filter_decides_which_spans_reach_godtrace() {
         "capture::tracing_bridge::traced_leaf",
         "bridge.kept"
     ));
+}
+
+/// An event whose explicit parent a per-layer filter keeps from godtrace's layer goes, as one
+/// inside that span would, to the nearest span the layer saw, and its fmt line carries that
+/// span's ids (it was lost, and the line had none).
+#[test]
+fn an_event_under_a_filtered_explicit_parent_goes_to_its_nearest_recorded_ancestor() {
+    let c = testing::capture();
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .map_event_format(godtrace::tracing::TraceIds::new);
+    let layer = godtrace::tracing::layer().with_filter(filter::LevelFilter::INFO);
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(layer).with(fmt));
+    {
+        let _kept = tracing::info_span!("bridge.filter.kept").entered();
+        let filtered = tracing::debug_span!("bridge.filter.out");
+        tracing::info!(parent: &filtered, "bridge.filter.explicit");
+    }
+    let kept = c.span("bridge.filter.kept");
+    assert!(kept.event("bridge.filter.explicit").is_some(), "{kept:#?}");
+    let text = lines.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("bridge.filter.explicit"))
+        .unwrap();
+    assert!(
+        line.starts_with(&format!(
+            "trace_id={} span_id={} ",
+            kept.trace_id, kept.span_id
+        )),
+        "{text}"
+    );
 }
 
 #[traced(sample_rate = 0.0)]

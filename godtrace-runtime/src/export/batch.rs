@@ -28,6 +28,9 @@ use std::time::{Duration, Instant};
 pub(crate) struct BatchProcessor {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The export thread's id: a flush or shutdown called there (from the user's
+    /// `SpanExporter`) cannot wait for that thread.
+    thread_id: std::thread::ThreadId,
 }
 
 impl BatchProcessor {
@@ -65,6 +68,7 @@ impl BatchProcessor {
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(BatchProcessor {
                 shared,
+                thread_id: thread.thread().id(),
                 thread: Mutex::new(Some(thread)),
             }),
             Ok(Err(message)) => {
@@ -75,6 +79,12 @@ impl BatchProcessor {
                 "the export thread stopped while starting".into(),
             )),
         }
+    }
+
+    /// Whether this is the export thread (a user's exporter calling `flush` or dropping the
+    /// guard): it would wait for itself until the timeout.
+    fn on_export_thread(&self) -> bool {
+        std::thread::current().id() == self.thread_id
     }
 
     /// Waits until `done(state)` or the thread exited, at most until `deadline`.
@@ -260,6 +270,11 @@ impl Sink for BatchProcessor {
             state.pushed
         };
         self.shared.wake.notify_one();
+        // Called by the exporter, on the thread that sends: what is queued goes once the
+        // exporter returns, with nothing to wait for here.
+        if self.on_export_thread() {
+            return Ok(());
+        }
         if self.wait_until(deadline_after(timeout), |s| s.done >= target) {
             Ok(())
         } else {
@@ -284,6 +299,11 @@ impl Sink for BatchProcessor {
         }
         self.shared.deadline.send_replace(Some(worker_deadline));
         self.shared.wake.notify_one();
+        // Called by the exporter, on the thread that sends: it stops once the exporter returns
+        // (its deadline set above), and exits unjoined.
+        if self.on_export_thread() {
+            return Ok(());
+        }
         if !self.wait_until(deadline, |s| s.exited) {
             // Still finishing (its own deadline is the same): leave it, never block longer.
             self.count_cut_off();

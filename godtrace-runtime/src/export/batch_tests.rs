@@ -935,3 +935,65 @@ fn shutdown_sends_nothing_more_once_a_request_went_unanswered() {
     assert_eq!(get(&counters.failed_spans), 1000);
     assert_eq!(get(&counters.exported), 0);
 }
+
+/// An exporter that flushes, then shuts down, the processor it exports for (a user's
+/// `SpanExporter` that calls `Guard::flush` or drops the guard): on the export thread.
+struct Reentrant {
+    processor: Arc<std::sync::OnceLock<Arc<BatchProcessor>>>,
+    took: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl std::fmt::Debug for Reentrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reentrant")
+    }
+}
+
+impl SpanExporter for Reentrant {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        if let Some(processor) = self.processor.get() {
+            let started = Instant::now();
+            let _ = processor.flush();
+            let _ = processor.shutdown(Duration::from_secs(20));
+            self.took.lock().unwrap().push(started.elapsed());
+        }
+        Ok(())
+    }
+}
+
+/// A flush or shutdown the exporter calls on the export thread returns at once: it waited for
+/// that thread, itself, for the whole export timeout (20 s here, 30 s by default), and no
+/// span went out meanwhile.
+#[test]
+fn a_flush_or_shutdown_from_the_exporter_does_not_wait_for_its_own_thread() {
+    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+    let settings = BatchSettings {
+        max_queue_size: 5000,
+        max_export_batch_size: 512,
+        schedule_delay: Duration::from_secs(600),
+        export_timeout: Duration::from_secs(20),
+    };
+    let options = ExportSetup {
+        request_timeout: Duration::from_secs(600),
+        destination: "reentrant".into(),
+        resource: Resource::builder_empty().build(),
+    };
+    let cell = Arc::new(std::sync::OnceLock::new());
+    let took = Arc::new(Mutex::new(Vec::new()));
+    let exporter = Reentrant {
+        processor: cell.clone(),
+        took: took.clone(),
+    };
+    let processor =
+        Arc::new(BatchProcessor::start(settings, counters, options, move || Ok(exporter)).unwrap());
+    cell.set(processor.clone()).unwrap();
+    for i in 0..100 {
+        processor.on_end(span(i));
+    }
+    let flushing = processor.clone();
+    let _ = returns(move || flushing.flush());
+    let took = took.lock().unwrap().clone();
+    assert!(!took.is_empty(), "the exporter ran");
+    assert!(took.iter().all(|t| *t < Duration::from_secs(5)), "{took:?}");
+    assert_eq!(get(&counters.exported), 100);
+}

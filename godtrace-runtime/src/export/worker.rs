@@ -645,11 +645,16 @@ impl ExportLoop<'_> {
                 Some(why) => format!("; then {why}"),
                 None => String::new(),
             };
+            // No failure of a request to tell: they were cut off by a shutdown that could
+            // not wait for them (`BatchProcessor::count_cut_off`).
+            let why = match self.failures.last_error.as_str() {
+                "" => "shutdown's wait for the export ran out before they were sent",
+                said => said,
+            };
             let report = format!(
-                "godtrace: could not export {} to {} ({failed} in all): {}{then}",
+                "godtrace: could not export {} to {} ({failed} in all): {why}{then}",
                 in_words(new),
                 url::redacted(&self.options.destination),
-                self.failures.last_error
             );
             crate::stderr::say(crate::text::cut(report, crate::text::MAX_REPORT));
         }

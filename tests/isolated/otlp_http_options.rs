@@ -21,7 +21,6 @@ fn spans_an_http_receiver_rejects_are_failed_not_exported() {
 /// configured headers (an API key) go to the collector, and nothing reaches the proxy.
 #[test]
 fn a_loopback_collector_is_reached_without_the_environments_proxy() {
-    use std::io::Read as _;
     crate::support::own_process!();
     let proxy = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for the proxy");
     proxy.set_nonblocking(true).unwrap();
@@ -52,14 +51,7 @@ fn a_loopback_collector_is_reached_without_the_environments_proxy() {
         otlp_support::deliver::SPANS_PER_CALL,
         "{stats:?}"
     );
-    let mut reached = Vec::new();
-    if let Ok((mut stream, _)) = proxy.accept() {
-        stream.set_nonblocking(false).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
-            .unwrap();
-        let _ = stream.read_to_end(&mut reached);
-    }
+    let reached = what_reached(&proxy);
     assert!(
         reached.is_empty(),
         "the proxy got: {}",
@@ -101,7 +93,6 @@ fn the_endpoints_user_info_is_sent_as_basic_credentials() {
 /// names, whose export would carry the configured headers.
 #[test]
 fn no_proxy_star_keeps_an_ip_addresss_export_off_the_proxy() {
-    use std::io::Read as _;
     crate::support::own_process!();
     let proxy = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for the proxy");
     proxy.set_nonblocking(true).unwrap();
@@ -122,6 +113,18 @@ fn no_proxy_star_keeps_an_ip_addresss_export_off_the_proxy() {
     otlp_support::deliver::work_sync(1);
     guard.flush();
     drop(guard);
+    let reached = what_reached(&proxy);
+    assert!(
+        reached.is_empty(),
+        "the proxy got: {}",
+        String::from_utf8_lossy(&reached)
+    );
+}
+
+/// What reached the proxy listening on `proxy` (non-blocking): the first connection's bytes,
+/// and `(connected)` when a connection came at all; empty when none did.
+fn what_reached(proxy: &std::net::TcpListener) -> Vec<u8> {
+    use std::io::Read as _;
     let mut reached = Vec::new();
     if let Ok((mut stream, _)) = proxy.accept() {
         stream.set_nonblocking(false).unwrap();
@@ -131,9 +134,5 @@ fn no_proxy_star_keeps_an_ip_addresss_export_off_the_proxy() {
         let _ = stream.read_to_end(&mut reached);
         reached.extend_from_slice(b"(connected)");
     }
-    assert!(
-        reached.is_empty(),
-        "the proxy got: {}",
-        String::from_utf8_lossy(&reached)
-    );
+    reached
 }

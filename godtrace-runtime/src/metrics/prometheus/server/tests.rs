@@ -1,4 +1,5 @@
 use super::*;
+use std::io::{Read, Write};
 
 /// Longer than any of these tests takes on a loaded machine, and far shorter than a test
 /// runner's patience: a wait for something that does not happen gives up after this.

@@ -692,11 +692,13 @@ fn a_filter_decides_which_spans_reach_godtrace() {
     ));
 }
 
-/// An event whose explicit parent a per-layer filter keeps from godtrace's layer goes, as one
-/// inside that span would, to the nearest span the layer saw, and its fmt line carries that
-/// span's ids (it was lost, and the line had none).
+/// An event whose explicit `parent:` a per-layer filter keeps from godtrace's layer: the layer
+/// never saw that span, nor what was current when it started (a `#[traced]` call, say), so it
+/// cannot tell where the event belongs; it records it nowhere, and its fmt line has no ids,
+/// rather than put it (and an `error!`'s failure) on an ancestor it may not belong to. An
+/// event inside the same span, in context, goes to the current span.
 #[test]
-fn an_event_under_a_filtered_explicit_parent_goes_to_its_nearest_recorded_ancestor() {
+fn an_event_under_a_filtered_explicit_parent_is_recorded_nowhere() {
     let c = testing::capture();
     let lines = Lines::default();
     let writer = lines.clone();
@@ -710,17 +712,30 @@ fn an_event_under_a_filtered_explicit_parent_goes_to_its_nearest_recorded_ancest
     {
         let _kept = tracing::info_span!("bridge.filter.kept").entered();
         let filtered = tracing::debug_span!("bridge.filter.out");
-        tracing::info!(parent: &filtered, "bridge.filter.explicit");
+        tracing::error!(parent: &filtered, "bridge.filter.explicit");
+        let _in = filtered.enter();
+        tracing::info!("bridge.filter.contextual");
     }
     let kept = c.span("bridge.filter.kept");
-    assert!(kept.event("bridge.filter.explicit").is_some(), "{kept:#?}");
-    let text = lines.text();
-    let line = text
-        .lines()
-        .find(|l| l.contains("bridge.filter.explicit"))
-        .unwrap();
+    assert!(kept.event("bridge.filter.explicit").is_none(), "{kept:#?}");
+    assert!(!kept.is_error(), "{kept:#?}");
     assert!(
-        line.starts_with(&format!(
+        kept.event("bridge.filter.contextual").is_some(),
+        "{kept:#?}"
+    );
+    let text = lines.text();
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        !line("bridge.filter.explicit").contains("trace_id="),
+        "{text}"
+    );
+    assert!(
+        line("bridge.filter.contextual").starts_with(&format!(
             "trace_id={} span_id={} ",
             kept.trace_id, kept.span_id
         )),

@@ -85,7 +85,6 @@ pub fn layer() -> GodtraceLayer {
         min_span_level: Level::DEBUG,
         min_event_level: Level::INFO,
         error_events_fail_span: true,
-        dispatch: std::sync::OnceLock::new(),
     }
 }
 
@@ -96,58 +95,9 @@ pub struct GodtraceLayer {
     min_span_level: Level,
     min_event_level: Level,
     error_events_fail_span: bool,
-    /// The subscriber the layer is part of, to read its registry past a per-layer filter
-    /// (`add_event_under_filtered`): inside an event's dispatch, `tracing` hands out no
-    /// default dispatcher.
-    dispatch: std::sync::OnceLock<::tracing::dispatcher::WeakDispatch>,
 }
 
 impl GodtraceLayer {
-    /// Adds `event` to the nearest ancestor of its explicit `parent` that this layer saw, when a
-    /// per-layer filter kept `parent` from it (the layer's context does not show such a span):
-    /// as an event inside it would be (README, "Using godtrace with `tracing`"). The registry of
-    /// the subscriber the layer is part of is read without the filter.
-    fn add_event_under_filtered(
-        &self,
-        parent: &::tracing::span::Id,
-        event: &Event<'_>,
-        fails: bool,
-    ) {
-        let Some(dispatch) = self.dispatch.get().and_then(|weak| weak.upgrade()) else {
-            return;
-        };
-        let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
-            return;
-        };
-        let seen = |span: &tracing_subscriber::registry::SpanRef<'_, _>| {
-            span.extensions().get::<Bridged>().is_some()
-        };
-        let Some(parent) = registry.span(parent) else {
-            return;
-        };
-        // A span the layer saw is not this case (a closed one's id reused, say).
-        if seen(&parent) {
-            return;
-        }
-        let Some(ancestor) = parent.scope().find(seen) else {
-            return;
-        };
-        let id = ancestor.id();
-        // The event is built (the user's `Debug` run) with no span held.
-        drop((ancestor, parent));
-        if registry
-            .span(&id)
-            .and_then(|span| with_record_through(span, |_| ()))
-            .is_none()
-        {
-            return;
-        }
-        let (name, attributes) = event_of(event);
-        if let Some(span) = registry.span(&id) {
-            with_record_through(span, |record| record.add_event(name, attributes, fails));
-        }
-    }
-
     /// Spans at `level` or more severe are recorded (DEBUG by default: the TRACE spans h2 and
     /// hyper make for every frame and poll are not). A span below it is transparent: what runs
     /// in it (events, `#[traced]` calls, spans) is recorded under the span's parent, on
@@ -212,10 +162,6 @@ impl<S> Layer<S> for GodtraceLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_register_dispatch(&self, dispatch: &::tracing::Dispatch) {
-        let _ = self.dispatch.set(dispatch.downgrade());
-    }
-
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
         if !switches::is_enabled() {
             return;
@@ -266,10 +212,6 @@ where
         }
         let fails = self.fails_span(event);
         if let Some(parent) = event.parent() {
-            if ctx.span(parent).is_none() {
-                self.add_event_under_filtered(parent, event, fails);
-                return;
-            }
             // The event is built (the user's `Debug` run) with no extension borrowed.
             let recorded = ctx
                 .span(parent)

@@ -49,15 +49,12 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        // The span godtrace's layer puts the event in: its explicit parent, or the nearest
-        // ancestor of it the layer saw when a per-layer filter kept it out; none for `parent:
-        // None`; else the current span.
+        // The span godtrace's layer puts the event in: its explicit parent when that span was
+        // bridged (none when it was not), none for `parent: None`, else the current span.
         let ids = match event.parent() {
             Some(id) => ctx.span(id).and_then(|span| {
-                span.scope().find_map(|span| {
-                    let extensions = span.extensions();
-                    Some(extensions.get::<Bridged>()?.span_context())
-                })
+                let extensions = span.extensions();
+                Some(extensions.get::<Bridged>()?.span_context())
             }),
             None if event.is_root() => None,
             None => crate::bridge::current_ids(),

@@ -1439,6 +1439,40 @@ async fn a_streamed_body_that_sent_its_declared_length_is_not_cancelled() {
     );
 }
 
+/// A streamed body that ends short of the `Content-Length` its response declared, or sends
+/// more than it: the client gets a cut or failed response, so the span and the histogram say
+/// `body` (they said the request succeeded).
+#[tokio::test]
+async fn a_body_that_breaks_its_declared_length_fails_its_span() {
+    use tokio_stream::StreamExt as _;
+    let capture = testing::capture();
+    let declaring = |length: &'static str| {
+        move || async move {
+            let part = Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"first"));
+            (
+                [(http::header::CONTENT_LENGTH, length)],
+                axum::body::Body::from_stream(tokio_stream::iter([part])),
+            )
+        }
+    };
+    let app = axum::Router::new()
+        .route("/layers/short", axum::routing::get(declaring("10")))
+        .route("/layers/long", axum::routing::get(declaring("3")))
+        .layer(HttpServerLayer::new());
+    for path in ["/layers/short", "/layers/long"] {
+        let request = http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let mut body = response.into_body().into_data_stream();
+        while let Some(Ok(_)) = body.next().await {}
+        drop(body);
+        let span = capture.span(&format!("GET {path}"));
+        assert!(span.is_error(), "{span:#?}");
+        assert_eq!(str_attr(&span, "error.type"), Some("body"), "{path}");
+    }
+}
+
 /// A session id in a path parameter (`;jsessionid=`) is a credential: `url.path` shows it
 /// redacted, as the conventions ask of sensitive content they can identify.
 #[tokio::test]

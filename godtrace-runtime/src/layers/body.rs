@@ -92,24 +92,30 @@ impl<B: Body> Body for TracedBody<B> {
             }
             _ => ready!(inner.as_mut().poll_frame(cx)),
         };
+        let mut failed = matches!(frame, Some(Err(_)));
         if let Some(exchange) = this.exchange {
-            match &frame {
-                Some(Ok(frame)) => {
-                    if let Some(trailers) = frame.trailers_ref() {
-                        exchange.on_trailers(trailers);
-                    }
-                    if let (Some(data), Some(unsent)) = (frame.data_ref(), this.unsent.as_mut()) {
-                        let sent = u64::try_from(data.remaining()).unwrap_or(u64::MAX);
-                        *unsent = unsent.saturating_sub(sent);
-                    }
+            if let Some(Ok(frame)) = &frame {
+                if let Some(trailers) = frame.trailers_ref() {
+                    exchange.on_trailers(trailers);
                 }
-                Some(Err(_)) => exchange.on_body_error(),
-                None => {}
+                if let (Some(data), Some(unsent)) = (frame.data_ref(), this.unsent.as_mut()) {
+                    let sent = u64::try_from(data.remaining()).unwrap_or(u64::MAX);
+                    // More than the response declared: the server fails the response
+                    // (HTTP/2) or sends it cut (HTTP/1).
+                    failed |= sent > *unsent;
+                    *unsent = unsent.saturating_sub(sent);
+                }
+            }
+            // Over before the length its response declared: the client gets it cut.
+            let over = frame.is_none() || inner.is_end_stream();
+            failed |= over && this.unsent.is_some_and(|unsent| unsent > 0);
+            if failed {
+                exchange.on_body_error();
             }
         }
         // Ends the exchange as soon as the body is known to be over: servers stop polling a
-        // body that says so, and may keep it around for a while before dropping it.
-        let failed = matches!(frame, Some(Err(_)));
+        // body that says so (or that sent its declared length), and may keep it around for a
+        // while before dropping it.
         if frame.is_none() || failed || inner.is_end_stream() || *this.unsent == Some(0) {
             // Taken in every case: dropping the exchange ends it.
             let ended = this.exchange.take();

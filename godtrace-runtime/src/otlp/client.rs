@@ -87,7 +87,8 @@ pub(crate) fn check_proxies(
         // Not the value: it may hold the proxy's credentials.
         return Err(format!(
             "{name} is not a proxy URL ([scheme://][user[:password]@]host[:port], the scheme \
-             http, socks4, socks4a, socks5 or socks5h)"
+             http, socks4, socks4a, socks5 or socks5h, the port at most 65535, an `@` in the \
+             user or password written %40)"
         ));
     }
     Ok(())
@@ -121,7 +122,14 @@ fn usable_proxy(value: &str) -> bool {
         format!("http://{value}")
     };
     let port_is_readable = reqwest::Url::parse(&with_scheme).is_ok();
-    port_is_readable && intercept.uri().host().is_some()
+    // One `@` at most before the host: with a raw one in the password (`u:p@ss@host`), the
+    // client and the URL standard split the user-info at different `@`s, and the proxy
+    // would get other credentials than were written (a `%40` says it).
+    let authority = with_scheme.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or("")
+    });
+    let one_at = authority.matches('@').count() <= 1;
+    port_is_readable && one_at && intercept.uri().host().is_some()
 }
 
 /// Whether `NO_PROXY` (or `no_proxy`, read when the first is unset) is `*`: no proxy for any
@@ -392,6 +400,8 @@ mod tests {
             (http, &[("HTTP_PROXY", "127.0.0.1:-1")][..]),
             (https, &[("HTTPS_PROXY", "http://proxy.example:70000")][..]),
             (http, &[("ALL_PROXY", "socks5://u:p@127.0.0.1:99999")][..]),
+            // A raw `@` in the password: the proxy would get `u:p`.
+            (http, &[("HTTP_PROXY", "http://u:p@ss@127.0.0.1:3128")][..]),
         ] {
             let error = check_proxies(endpoint, env(vars)).expect_err(&format!("{vars:?}"));
             assert!(!error.contains("u:p"), "{error}");
@@ -401,6 +411,10 @@ mod tests {
             (http, &[("HTTP_PROXY", "http://u:p@proxy.example:3128")][..]),
             (http, &[("HTTP_PROXY", "proxy.example:3128")][..]),
             (http, &[("HTTP_PROXY", "http://[::1]:65535")][..]),
+            (
+                http,
+                &[("HTTP_PROXY", "http://u:p%40ss@proxy.example:3128/")][..],
+            ),
             (https, &[("HTTPS_PROXY", "socks5h://proxy.example")][..]),
             (
                 https,

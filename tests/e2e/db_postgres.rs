@@ -425,3 +425,43 @@ fn a_summary_names_every_operation_and_rows_before_a_failure_are_counted() {
     assert_eq!(string_attr(failed, "db.operation.name"), "SELECT");
     assert_eq!(int_attr(failed, "db.response.returned_rows"), 2);
 }
+
+#[traced(operation = "e2e::db_postgres::streams_read_later")]
+async fn streams_read_later(pool: &TracedPool) -> i64 {
+    use tokio_stream::StreamExt as _;
+    let mut rows = sqlx::query("SELECT 41 + 1 AS read_later").fetch(pool);
+    // Never read: sqlx sends nothing for it.
+    drop(sqlx::query("SELECT 2 AS never_read").fetch(pool));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let row = rows.next().await.unwrap().unwrap();
+    while rows.next().await.is_some() {}
+    row.get::<i32, _>(0).into()
+}
+
+/// A row stream is the query's call from its first read, under the span it was made in: one
+/// read 1.5 s after it was made is not 1.5 s long, and one dropped unread records nothing (it
+/// was a failed, cancelled query that never ran).
+#[test]
+fn a_row_stream_is_timed_from_its_first_read_and_one_never_read_records_nothing() {
+    let Some(url) = db::database_url() else {
+        return;
+    };
+    let c = testing::capture();
+    let answer = run(async { streams_read_later(&connect(&url).await).await });
+    assert_eq!(answer, 42);
+    let operation = c.span("e2e::db_postgres::streams_read_later");
+    let selects: Vec<FinishedSpan> = c
+        .spans()
+        .into_iter()
+        .filter(|s| s.name == "SELECT")
+        .collect();
+    assert_eq!(selects.len(), 1, "{selects:#?}");
+    let select = &selects[0];
+    assert!(!select.is_error(), "{select:#?}");
+    assert_eq!(select.parent_span_id, Some(operation.span_id));
+    assert!(
+        select.duration < Duration::from_millis(1500),
+        "{:?}",
+        select.duration
+    );
+}

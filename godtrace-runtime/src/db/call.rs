@@ -78,6 +78,19 @@ impl Call {
         collection: Option<String>,
         text: impl FnOnce() -> Option<String>,
     ) -> Call {
+        Call::start_under(None, endpoint, summary, operation, collection, text)
+    }
+
+    /// [`Call::start`] under `parent` (`None`: the current span): the context where a row
+    /// stream was made, for a call that starts when the stream is first read.
+    pub(crate) fn start_under(
+        parent: Option<opentelemetry::Context>,
+        endpoint: &Arc<Endpoint>,
+        summary: Option<String>,
+        operation: Option<String>,
+        collection: Option<String>,
+        text: impl FnOnce() -> Option<String>,
+    ) -> Call {
         let name: Cow<'static, str> = match (&summary, &operation, &collection) {
             (Some(summary), _, _) => summary.clone().into(),
             (None, Some(op), Some(coll)) => format!("{op} {coll}").into(),
@@ -88,7 +101,10 @@ impl Call {
                 None => endpoint.system.into(),
             },
         };
-        let span = span_builder(name).kind(SpanKind::Client).start_detached();
+        let span = span_builder(name)
+            .kind(SpanKind::Client)
+            .parent(parent)
+            .start_detached();
         let call = Call {
             span,
             started: Instant::now(),

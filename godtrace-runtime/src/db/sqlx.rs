@@ -154,15 +154,21 @@ fn shared(text: &str) -> StringValue {
     StringValue::from(Arc::<str>::from(text))
 }
 
-/// The call of statement `sql`, or `None` with tracing off.
-fn start_statement(endpoint: &Arc<Endpoint>, sql: &str) -> Option<Call> {
+/// The call of statement `sql` under `parent` (`None`: the current span), or `None` with
+/// tracing off.
+fn start_statement(
+    parent: Option<opentelemetry::Context>,
+    endpoint: &Arc<Endpoint>,
+    sql: &str,
+) -> Option<Call> {
     if !call::enabled() {
         return None;
     }
     let summary = sql::summarize(sql, None);
     // The conventions: the query summary is also the span's name; the operation and table
     // are set only when the statement has one of each.
-    let call = Call::start(
+    let call = Call::start_under(
+        parent,
         endpoint,
         summary.summary,
         summary.operation,
@@ -170,6 +176,13 @@ fn start_statement(endpoint: &Arc<Endpoint>, sql: &str) -> Option<Call> {
         || sql::summarize(sql, Some(call::query_text_cap())).text,
     );
     Some(call)
+}
+
+/// Where a query's stream or future is made, when tracing is on: its call's parent. The call
+/// itself starts when the stream is first read (sqlx sends nothing before): a stream read
+/// later is timed from then, and one dropped unread records nothing.
+fn made_in() -> Option<opentelemetry::Context> {
+    call::enabled().then(crate::span::current_context)
 }
 
 /// The call of a transaction command (`BEGIN`, `COMMIT`, `ROLLBACK`), or `None` with
@@ -315,12 +328,12 @@ impl<'p> Executor<'p> for &'_ TracedPool {
     where
         E: 'q + Execute<'q, Postgres>,
     {
-        let Some(call) = start_statement(&self.endpoint, query.sql()) else {
+        let Some(parent) = made_in() else {
             return self.pool.fetch_many(query);
         };
-        let pool = self.pool.clone();
+        let (pool, endpoint) = (self.pool.clone(), self.endpoint.clone());
         Box::pin(Generated::new(move |yielder| async move {
-            let call = Some(call);
+            let call = start_statement(Some(parent), &endpoint, query.sql());
             let waited = Instant::now();
             let mut conn = match pool.acquire().await {
                 Ok(conn) => conn,
@@ -338,12 +351,12 @@ impl<'p> Executor<'p> for &'_ TracedPool {
     where
         E: 'q + Execute<'q, Postgres>,
     {
-        let Some(call) = start_statement(&self.endpoint, query.sql()) else {
+        let Some(parent) = made_in() else {
             return self.pool.fetch_optional(query);
         };
-        let pool = self.pool.clone();
+        let (pool, endpoint) = (self.pool.clone(), self.endpoint.clone());
         Box::pin(async move {
-            let call = Some(call);
+            let call = start_statement(Some(parent), &endpoint, query.sql());
             let waited = Instant::now();
             let result = match pool.acquire().await {
                 Ok(mut conn) => {
@@ -385,13 +398,14 @@ fn fetch_many_on<'e, 'q: 'e, E>(
 where
     E: 'q + Execute<'q, Postgres>,
 {
-    let call = start_statement(endpoint, query.sql());
+    let Some(parent) = made_in() else {
+        return conn.fetch_many(query);
+    };
+    let (sql, endpoint) = (query.sql(), endpoint.clone());
     let stream = conn.fetch_many(query);
-    if call.is_none() {
-        return stream;
-    }
-    Box::pin(Generated::new(move |yielder| {
-        relay(stream, call, yielder, is_row)
+    Box::pin(Generated::new(move |yielder| async move {
+        let call = start_statement(Some(parent), &endpoint, sql);
+        relay(stream, call, yielder, is_row).await
     }))
 }
 
@@ -404,12 +418,13 @@ fn fetch_optional_on<'e, 'q: 'e, E>(
 where
     E: 'q + Execute<'q, Postgres>,
 {
-    let call = start_statement(endpoint, query.sql());
+    let Some(parent) = made_in() else {
+        return conn.fetch_optional(query);
+    };
+    let (sql, endpoint) = (query.sql(), endpoint.clone());
     let future = conn.fetch_optional(query);
-    if call.is_none() {
-        return future;
-    }
     Box::pin(async move {
+        let call = start_statement(Some(parent), &endpoint, sql);
         let result = future.await;
         finish(
             call,

@@ -502,6 +502,10 @@ struct Parser {
     statement_done: bool,
     /// The summary is full: nothing more is read.
     done: bool,
+    /// Where the summary ended before its last operation, while no table follows it yet: a
+    /// table of it that does not fit takes the operation out too (`… SELECT` would read as
+    /// one naming no table).
+    bare_operation: Option<usize>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -819,7 +823,10 @@ impl Parser {
             Some(first) if !first.eq_ignore_ascii_case(operation) => self.other_operation = true,
             Some(_) => {}
         }
-        self.push(operation);
+        let before = self.summary.len();
+        if self.push(operation) {
+            self.bare_operation = Some(before);
+        }
     }
 
     /// The table just read, unless it names one of the statement's `WITH` definitions.
@@ -833,21 +840,27 @@ impl Parser {
             Some(first) if *first != name => self.other_collection = true,
             Some(_) => {}
         }
-        self.push(&name);
+        if self.push(&name) {
+            self.bare_operation = None;
+        } else if let Some(before) = self.bare_operation.take() {
+            self.summary.truncate(before);
+        }
     }
 
     /// Appends a word to the summary; one that would take it past [`MAX_SUMMARY_LEN`] ends
     /// the reading (counted first: what the attributes say about one or several still holds).
-    fn push(&mut self, piece: &str) {
+    /// Whether it fitted.
+    fn push(&mut self, piece: &str) -> bool {
         let space = usize::from(!self.summary.is_empty());
         if self.summary.len() + space + piece.len() > MAX_SUMMARY_LEN {
             self.done = true;
-            return;
+            return false;
         }
         if space == 1 {
             self.summary.push(' ');
         }
         self.summary.push_str(piece);
+        true
     }
 
     /// Appends to the table name; past [`MAX_COLLECTION_LEN`] the name is dropped (a cut

@@ -369,6 +369,20 @@ fn the_summary_is_bounded_and_so_is_its_work() {
     let s = summarize(&sql, None);
     assert_eq!(s.summary, Some(format!("SELECT {}", long("a"))));
     assert_eq!(s.collection, None);
+    // An operation whose table does not fit goes with it: the summary does not end with an
+    // operation that seems to name no table.
+    let statements: String = (0..200)
+        .map(|i| format!("SELECT * FROM table_with_long_name_{i}; "))
+        .collect();
+    let text = summary(&statements).unwrap();
+    assert!(text.len() <= MAX_SUMMARY_LEN, "{}", text.len());
+    assert!(
+        text.rsplit(' ')
+            .next()
+            .unwrap()
+            .starts_with("table_with_long_name_"),
+        "{text}"
+    );
     // 10,000 nested parentheses, then a 1 MB query: one pass, no recursion.
     let nested =
         "SELECT ".to_owned() + &"(".repeat(10_000) + "SELECT 1 FROM deep" + &")".repeat(10_000);

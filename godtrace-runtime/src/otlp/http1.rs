@@ -371,7 +371,8 @@ impl std::fmt::Display for FirstAnswerLost {
         f.write_str(if self.tls {
             "the receiver closed a new connection after the TLS handshake, before any answer"
         } else {
-            "the receiver closed a new connection before any answer"
+            "the receiver closed a new connection before any answer (as a TLS port given an \
+             http:// endpoint does)"
         })
     }
 }

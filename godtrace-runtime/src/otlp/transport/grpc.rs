@@ -133,10 +133,10 @@ impl Client {
 }
 
 impl Client {
-    /// [`h2_failure`], saying so when the receiver closed the TLS connection before ever
+    /// [`h2_failure`], saying so when the receiver closed the connection before ever
     /// answering: what a server requiring a client certificate does when none is sent (its
     /// alert is often lost: h2 writes its preface as the server closes, and sees a broken
-    /// pipe). `client::explain` reads these words.
+    /// pipe), or a TLS port given `http://`. `client::explain` reads the TLS case's words.
     fn h2_failure(&self, e: h2::Error) -> Failure {
         use std::io::ErrorKind;
         let closed = e.get_io().is_some_and(|io| {
@@ -152,10 +152,15 @@ impl Client {
             .answered_once
             .load(std::sync::atomic::Ordering::Relaxed);
         let mut failure = h2_failure(e);
-        if self.tls && closed && never_answered {
+        if closed && never_answered {
+            let what = if self.tls {
+                "the receiver closed a new connection after the TLS handshake, before any answer"
+            } else {
+                "the receiver closed a new connection before any answer (as a TLS port given \
+                 an http:// endpoint does)"
+            };
             failure.message = format!(
-                "gRPC: the receiver closed a new connection after the TLS handshake, before \
-                 any answer: {}",
+                "gRPC: {what}: {}",
                 failure.message.trim_start_matches("gRPC: ")
             );
         }

@@ -506,6 +506,9 @@ struct Parser {
     /// table of it that does not fit takes the operation out too (`… SELECT` would read as
     /// one naming no table).
     bare_operation: Option<usize>,
+    /// Where the summary ended when this statement began: when a later statement does not
+    /// fit whole, the summary ends with the statements before it.
+    statement_start: usize,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -854,6 +857,12 @@ impl Parser {
         let space = usize::from(!self.summary.is_empty());
         if self.summary.len() + space + piece.len() > MAX_SUMMARY_LEN {
             self.done = true;
+            // A statement after the first that does not fit whole is left out whole: cut,
+            // it would name fewer tables than it reads. The first is kept as far as it fits.
+            if self.statement_start > 0 {
+                self.summary.truncate(self.statement_start);
+                self.bare_operation = None;
+            }
             return false;
         }
         if space == 1 {
@@ -886,6 +895,7 @@ impl Parser {
     /// starts (with what the summary, the operation and the table hold so far).
     fn end_statement(&mut self) {
         self.finish();
+        let statement_start = self.summary.len();
         *self = Parser {
             summary: std::mem::take(&mut self.summary),
             operation: self.operation.take(),
@@ -893,6 +903,7 @@ impl Parser {
             collection: self.collection.take(),
             other_collection: self.other_collection,
             done: self.done,
+            statement_start,
             ..Parser::default()
         };
     }

@@ -383,6 +383,23 @@ fn the_summary_is_bounded_and_so_is_its_work() {
             .starts_with("table_with_long_name_"),
         "{text}"
     );
+    // A statement after the first that does not fit whole is left out whole: none ends
+    // having lost a table (`SELECT a b SELECT a`) or with its operation alone.
+    let (a, b) = ("a".repeat(40), "b".repeat(40));
+    for statement in [
+        format!("SELECT * FROM {a} JOIN {b} ON true; "),
+        format!("INSERT INTO {a} SELECT * FROM {b}; "),
+    ] {
+        let text = summary(&statement.repeat(4)).unwrap();
+        let whole = summary(&statement).unwrap();
+        assert!(text.len() <= MAX_SUMMARY_LEN, "{}", text.len());
+        let words: Vec<&str> = text.split(' ').collect();
+        let units: Vec<String> = words
+            .chunks(whole.split(' ').count())
+            .map(|unit| unit.join(" "))
+            .collect();
+        assert!(units.iter().all(|unit| *unit == whole), "{text}");
+    }
     // 10,000 nested parentheses, then a 1 MB query: one pass, no recursion.
     let nested =
         "SELECT ".to_owned() + &"(".repeat(10_000) + "SELECT 1 FROM deep" + &")".repeat(10_000);

@@ -724,21 +724,13 @@ fn an_event_under_a_filtered_explicit_parent_is_recorded_nowhere() {
         "{kept:#?}"
     );
     let text = lines.text();
-    let line = |needle: &str| {
-        text.lines()
-            .find(|l| l.contains(needle))
-            .unwrap()
-            .to_owned()
-    };
+    let line = |needle: &str| line_with(&text, needle);
     assert!(
         !line("bridge.filter.explicit").contains("trace_id="),
         "{text}"
     );
     assert!(
-        line("bridge.filter.contextual").starts_with(&format!(
-            "trace_id={} span_id={} ",
-            kept.trace_id, kept.span_id
-        )),
+        line("bridge.filter.contextual").starts_with(&ids_of(&kept)),
         "{text}"
     );
 }
@@ -826,6 +818,19 @@ impl Lines {
     }
 }
 
+/// The first line of `text` that contains `needle`.
+fn line_with(text: &str, needle: &str) -> String {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap()
+        .to_owned()
+}
+
+/// The ids `TraceIds` puts at the start of a line in `span`.
+fn ids_of(span: &testing::FinishedSpan) -> String {
+    format!("trace_id={} span_id={} ", span.trace_id, span.span_id)
+}
+
 #[traced]
 fn traced_logging() {
     tracing::info!("inside traced");
@@ -862,36 +867,19 @@ fn fmt_lines_carry_the_ids_of_the_current_span() {
     let logged = c.span("bridge.logged");
     let traced = c.span("capture::tracing_bridge::traced_logging");
     let text = lines.text();
-    let line = |needle: &str| {
-        text.lines()
-            .find(|l| l.contains(needle))
-            .unwrap()
-            .to_owned()
-    };
+    let line = |needle: &str| line_with(&text, needle);
     assert!(!line("outside any span").contains("trace_id="), "{text}");
     assert!(!line("an explicit root").contains("trace_id="), "{text}");
     assert!(
-        line("inside tracing span").starts_with(&format!(
-            "trace_id={} span_id={} ",
-            logged.trace_id, logged.span_id
-        )),
+        line("inside tracing span").starts_with(&ids_of(&logged)),
         "{text}"
     );
     assert!(
-        line("inside traced").starts_with(&format!(
-            "trace_id={} span_id={} ",
-            traced.trace_id, traced.span_id
-        )),
+        line("inside traced").starts_with(&ids_of(&traced)),
         "{text}"
     );
     for event in [": new", ": close"] {
-        assert!(
-            line(event).starts_with(&format!(
-                "trace_id={} span_id={} ",
-                logged.trace_id, logged.span_id
-            )),
-            "{text}"
-        );
+        assert!(line(event).starts_with(&ids_of(&logged)), "{text}");
     }
 }
 

@@ -154,10 +154,9 @@ fn shared(text: &str) -> StringValue {
     StringValue::from(Arc::<str>::from(text))
 }
 
-/// The call of statement `sql` under `parent` (`None`: the current span), or `None` with
-/// tracing off.
+/// The call of statement `sql` under `parent` (see [`made_in`]), or `None` with tracing off.
 fn start_statement(
-    parent: Option<opentelemetry::Context>,
+    parent: opentelemetry::Context,
     endpoint: &Arc<Endpoint>,
     sql: &str,
 ) -> Option<Call> {
@@ -168,7 +167,7 @@ fn start_statement(
     // The conventions: the query summary is also the span's name; the operation and table
     // are set only when the statement has one of each.
     let call = Call::start_under(
-        parent,
+        Some(parent),
         endpoint,
         summary.summary,
         summary.operation,
@@ -333,7 +332,7 @@ impl<'p> Executor<'p> for &'_ TracedPool {
         };
         let (pool, endpoint) = (self.pool.clone(), self.endpoint.clone());
         Box::pin(Generated::new(move |yielder| async move {
-            let call = start_statement(Some(parent), &endpoint, query.sql());
+            let call = start_statement(parent, &endpoint, query.sql());
             let waited = Instant::now();
             let mut conn = match pool.acquire().await {
                 Ok(conn) => conn,
@@ -356,7 +355,7 @@ impl<'p> Executor<'p> for &'_ TracedPool {
         };
         let (pool, endpoint) = (self.pool.clone(), self.endpoint.clone());
         Box::pin(async move {
-            let call = start_statement(Some(parent), &endpoint, query.sql());
+            let call = start_statement(parent, &endpoint, query.sql());
             let waited = Instant::now();
             let result = match pool.acquire().await {
                 Ok(mut conn) => {
@@ -404,7 +403,7 @@ where
     let (sql, endpoint) = (query.sql(), endpoint.clone());
     let stream = conn.fetch_many(query);
     Box::pin(Generated::new(move |yielder| async move {
-        let call = start_statement(Some(parent), &endpoint, sql);
+        let call = start_statement(parent, &endpoint, sql);
         relay(stream, call, yielder, is_row).await
     }))
 }
@@ -424,7 +423,7 @@ where
     let (sql, endpoint) = (query.sql(), endpoint.clone());
     let future = conn.fetch_optional(query);
     Box::pin(async move {
-        let call = start_statement(Some(parent), &endpoint, sql);
+        let call = start_statement(parent, &endpoint, sql);
         let result = future.await;
         finish(
             call,

@@ -966,26 +966,14 @@ impl SpanExporter for Reentrant {
 /// span went out meanwhile.
 #[test]
 fn a_flush_or_shutdown_from_the_exporter_does_not_wait_for_its_own_thread() {
-    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
-    let settings = BatchSettings {
-        max_queue_size: 5000,
-        max_export_batch_size: 512,
-        schedule_delay: Duration::from_secs(600),
-        export_timeout: Duration::from_secs(20),
-    };
-    let options = ExportSetup {
-        request_timeout: Duration::from_secs(600),
-        destination: "reentrant".into(),
-        resource: Resource::builder_empty().build(),
-    };
     let cell = Arc::new(std::sync::OnceLock::new());
     let took = Arc::new(Mutex::new(Vec::new()));
     let exporter = Reentrant {
         processor: cell.clone(),
         took: took.clone(),
     };
-    let processor =
-        Arc::new(BatchProcessor::start(settings, counters, options, move || Ok(exporter)).unwrap());
+    let (processor, counters) = start_exporter(exporter, 5000, 512, Duration::from_secs(600));
+    let processor = Arc::new(processor);
     cell.set(processor.clone()).unwrap();
     for i in 0..100 {
         processor.on_end(span(i));

@@ -293,6 +293,14 @@ struct Bounded {
     answered: bool,
 }
 
+impl Bounded {
+    /// `cause`, the end of a connection that answered nothing yet, as [`FirstAnswerLost`].
+    fn first_answer_lost(&self, cause: io::Error) -> io::Error {
+        let tls = matches!(self.stream, Stream::Tls(_));
+        io::Error::other(FirstAnswerLost { tls, cause })
+    }
+}
+
 /// TCP, or TLS over it.
 enum Stream {
     Plain(TcpStream),
@@ -323,17 +331,13 @@ impl AsyncRead for Bounded {
             return read;
         }
         self.answered = got > 0;
-        let tls = matches!(self.stream, Stream::Tls(_));
         match read {
             // Closed or reset before its first answer: said so (see `FirstAnswerLost`).
-            Poll::Ready(Ok(())) if wanted && got == 0 => {
-                Poll::Ready(Err(io::Error::other(FirstAnswerLost {
-                    tls,
-                    cause: io::ErrorKind::UnexpectedEof.into(),
-                })))
-            }
-            Poll::Ready(Err(cause)) if FirstAnswerLost::closed(&cause) => {
-                Poll::Ready(Err(io::Error::other(FirstAnswerLost { tls, cause })))
+            Poll::Ready(Ok(())) if wanted && got == 0 => Poll::Ready(Err(
+                self.first_answer_lost(io::ErrorKind::UnexpectedEof.into())
+            )),
+            Poll::Ready(Err(cause)) if super::retry::connection_closed(&cause) => {
+                Poll::Ready(Err(self.first_answer_lost(cause)))
             }
             read => read,
         }
@@ -352,28 +356,9 @@ pub(crate) struct FirstAnswerLost {
     cause: io::Error,
 }
 
-impl FirstAnswerLost {
-    /// Whether `error` is the connection closing under the reader.
-    fn closed(error: &io::Error) -> bool {
-        matches!(
-            error.kind(),
-            io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof
-        )
-    }
-}
-
 impl std::fmt::Display for FirstAnswerLost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // `client::explain` reads the TLS case's words.
-        f.write_str(if self.tls {
-            "the receiver closed a new connection after the TLS handshake, before any answer"
-        } else {
-            "the receiver closed a new connection before any answer (as a TLS port given an \
-             http:// endpoint does)"
-        })
+        f.write_str(super::retry::first_answer_lost(self.tls))
     }
 }
 
@@ -397,9 +382,10 @@ impl AsyncWrite for Bounded {
             Poll::Ready(Ok(n)) if n > 0 => self.read_since_write = 0,
             // The request could not be written on a new connection the receiver closed
             // (see `FirstAnswerLost`).
-            Poll::Ready(Err(cause)) if !self.answered && FirstAnswerLost::closed(&cause) => {
-                let tls = matches!(self.stream, Stream::Tls(_));
-                return Poll::Ready(Err(io::Error::other(FirstAnswerLost { tls, cause })));
+            Poll::Ready(Err(cause))
+                if !self.answered && super::retry::connection_closed(&cause) =>
+            {
+                return Poll::Ready(Err(self.first_answer_lost(cause)));
             }
             _ => {}
         }

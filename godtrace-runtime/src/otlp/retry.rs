@@ -116,6 +116,32 @@ impl Failure {
     }
 }
 
+/// Whether `error` is the connection ending under its reader or writer: closed, reset or
+/// aborted by the receiver.
+pub(crate) fn connection_closed(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof
+    )
+}
+
+/// What a new connection the receiver closed before answering anything is reported as, over
+/// TLS or not: a server requiring a client certificate none was sent for (its alert is often
+/// lost in the close), or a TLS port given `http://`. `client::explain` reads the TLS case's
+/// words.
+pub(crate) fn first_answer_lost(tls: bool) -> &'static str {
+    if tls {
+        "the receiver closed a new connection after the TLS handshake, before any answer"
+    } else {
+        "the receiver closed a new connection before any answer (as a TLS port given an \
+         http:// endpoint does)"
+    }
+}
+
 /// Whether `error` (or what caused it) says the receiver could not be reached: refused, reset
 /// or aborted while connecting, timed out, no route to it. Not a name that does not resolve,
 /// nor a TLS failure (a configuration's, which no retry mends).

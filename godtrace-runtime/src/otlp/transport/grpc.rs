@@ -133,38 +133,14 @@ impl Client {
 }
 
 impl Client {
-    /// [`h2_failure`], saying so when the receiver closed the connection before ever
-    /// answering: what a server requiring a client certificate does when none is sent (its
-    /// alert is often lost: h2 writes its preface as the server closes, and sees a broken
-    /// pipe), or a TLS port given `http://`. `client::explain` reads the TLS case's words.
+    /// [`h2_failure`] on this client: whether the receiver closed the connection before
+    /// ever answering ([`retry::first_answer_lost`]) is read here.
     fn h2_failure(&self, e: h2::Error) -> Failure {
-        use std::io::ErrorKind;
-        let closed = e.get_io().is_some_and(|io| {
-            matches!(
-                io.kind(),
-                ErrorKind::BrokenPipe
-                    | ErrorKind::ConnectionReset
-                    | ErrorKind::ConnectionAborted
-                    | ErrorKind::UnexpectedEof
-            )
-        });
         let never_answered = !self
             .answered_once
             .load(std::sync::atomic::Ordering::Relaxed);
-        let mut failure = h2_failure(e);
-        if closed && never_answered {
-            let what = if self.tls {
-                "the receiver closed a new connection after the TLS handshake, before any answer"
-            } else {
-                "the receiver closed a new connection before any answer (as a TLS port given \
-                 an http:// endpoint does)"
-            };
-            failure.message = format!(
-                "gRPC: {what}: {}",
-                failure.message.trim_start_matches("gRPC: ")
-            );
-        }
-        failure
+        let first_answer_lost = never_answered && e.get_io().is_some_and(retry::connection_closed);
+        h2_failure(e, first_answer_lost.then_some(self.tls))
     }
 }
 
@@ -174,15 +150,17 @@ impl Client {
 /// away (RFC 9113 §6.8: such streams "were not processed" and can be retried; collectors
 /// and load balancers drain connections so), and a cancelled one (CANCELLED). Anything
 /// else, such as a connection lost mid-request, is not: the receiver may have taken it.
-fn h2_failure(e: h2::Error) -> Failure {
-    // h2 words a GOAWAY without error as "not a result of an error": say what happened.
-    let message = if e.is_go_away() && e.is_remote() {
-        format!(
-            "gRPC: the receiver closed the connection (HTTP/2 GOAWAY) before answering: {}",
-            client::chain(&e)
-        )
-    } else {
-        format!("gRPC: {}", client::chain(&e))
+/// `first_answer_lost`: the receiver closed a new connection before any answer, over TLS or
+/// not.
+fn h2_failure(e: h2::Error, first_answer_lost: Option<bool>) -> Failure {
+    let cause = client::chain(&e);
+    let message = match first_answer_lost {
+        Some(tls) => format!("gRPC: {}: {cause}", retry::first_answer_lost(tls)),
+        // h2 words a GOAWAY without error as "not a result of an error": say what happened.
+        None if e.is_go_away() && e.is_remote() => format!(
+            "gRPC: the receiver closed the connection (HTTP/2 GOAWAY) before answering: {cause}"
+        ),
+        None => format!("gRPC: {cause}"),
     };
     let unprocessed = matches!(
         e.reason(),

@@ -151,7 +151,6 @@ fn first_answer_lost(error: &hyper_util::client::legacy::Error) -> bool {
 /// any answer came: not a connection that could not be opened, nor an answer that broke a
 /// bound.
 fn closed_before_answer(error: &hyper_util::client::legacy::Error) -> bool {
-    use std::io::ErrorKind;
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
@@ -160,13 +159,7 @@ fn closed_before_answer(error: &hyper_util::client::legacy::Error) -> bool {
             return true;
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                ErrorKind::ConnectionReset
-                    | ErrorKind::ConnectionAborted
-                    | ErrorKind::BrokenPipe
-                    | ErrorKind::UnexpectedEof
-            );
+            return retry::connection_closed(io);
         }
         source = cause.source();
     }

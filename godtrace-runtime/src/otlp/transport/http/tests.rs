@@ -171,25 +171,6 @@ fn failed_requests_in_a_row_pause_the_next_longer_until_one_gets_through() {
     });
 }
 
-/// A connection closed after the request went out and before any answer (a
-/// kept-alive connection the receiver closed as it was reused) has the request sent
-/// again, on a new connection, as the specification asks.
-#[test]
-fn a_connection_closed_before_any_answer_has_the_request_sent_again() {
-    run(async {
-        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-        let (url, attempts) = server(&["", ok], None).await;
-        let transport = Transport::new(&target(url), super::super::TRACES).unwrap();
-        assert_eq!(
-            transport
-                .send_body(b"spans".to_vec(), std::future::pending())
-                .await,
-            Ok(None)
-        );
-        assert_eq!(attempts.load(Ordering::SeqCst), 2);
-    });
-}
-
 /// A receiver that answers it cannot take the request now (a load balancer's 503
 /// with no collector behind it, asking for 5 s) is not waited out once the exporter
 /// is closing: the answer is the error, at once, not after the retries the request's
@@ -254,6 +235,7 @@ fn a_kept_alive_connection_closed_as_it_was_reused_is_resent_even_when_closing()
 #[test]
 fn a_new_connection_closed_before_any_answer_is_not_resent_once_closing() {
     run(async {
+        // Running: sent again on a new connection, which answers.
         let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
         let (url, attempts) = server(&["", ok], None).await;
         let transport = Transport::new(&target(url), super::super::TRACES).unwrap();

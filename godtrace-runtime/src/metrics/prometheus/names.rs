@@ -49,12 +49,15 @@ pub(crate) fn family_name(name: &str, unit: &str, counter: bool) -> String {
     out
 }
 
-/// A label name for attribute `key`: sanitized; `key_` first when it would start with a digit.
+/// A label name for attribute `key`: sanitized; `key` first when it would start with `_`
+/// (OpenMetrics reserves those names, and `__name__` is Prometheus's own) or with a digit
+/// (`key_1st`).
 pub(crate) fn label_name(key: &str) -> String {
     let out = sanitize(key, false);
-    match out.strip_prefix('_') {
-        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => format!("key_{rest}"),
-        _ => out,
+    if out.starts_with('_') {
+        format!("key{out}")
+    } else {
+        out
     }
 }
 
@@ -135,6 +138,10 @@ mod tests {
         assert_eq!(label_name("error.type"), "error_type");
         assert_eq!(label_name("operation"), "operation");
         assert_eq!(label_name("1st"), "key_1st");
+        // OpenMetrics reserves label names starting with `_`.
+        assert_eq!(label_name("__name__"), "key_name_");
+        assert_eq!(label_name("_private"), "key_private");
+        assert_eq!(label_name("ünï.cødé"), "key_n_c_d_");
         assert_eq!(label_name("otel.metric.overflow"), "otel_metric_overflow");
     }
 

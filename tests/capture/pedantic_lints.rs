@@ -3,6 +3,8 @@
 //! are not blamed on the user's code. `cargo clippy --all-targets -- -D warnings`
 //! (`scripts/test`) checks it; the tests check what the forms record.
 #![warn(clippy::pedantic)]
+// An `#[expect]` on a traced function that the expansion leaves unfulfilled fails the build.
+#![deny(unfulfilled_lint_expectations)]
 
 use crate::shapes::futures_block_on;
 use godtrace::otel::Value;
@@ -126,4 +128,41 @@ fn returned_closures_calling_functions_work() {
     assert_eq!(returns_a_closure_calling_a_method()("ab"), 2);
     c.span(&format!("{MOD}::returns_a_closure_calling_a_function"));
     c.span(&format!("{MOD}::returns_a_closure_calling_a_method"));
+}
+
+/// Lints the function as written has and the expansion does not give it (an `async fn`
+/// without an `.await` is a function returning a future; every parameter is read): their
+/// expectations are not warnings of their own, before or after `#[traced]`, and in a
+/// `cfg_attr`.
+#[expect(clippy::unused_async, reason = "the signature callers expect")]
+#[traced]
+async fn async_without_await(x: u32) -> u32 {
+    x + 1
+}
+
+#[traced]
+#[expect(unused_variables)]
+fn sync_with_an_unused_parameter(used: u32, unused: u32) -> u32 {
+    used
+}
+
+#[traced]
+#[cfg_attr(all(), expect(clippy::needless_pass_by_value, unused_variables))]
+fn takes_by_value(s: String, unused: u32) -> usize {
+    s.len()
+}
+
+#[test]
+fn expectations_of_lints_the_expansion_hides_are_not_warnings() {
+    let c = testing::capture();
+    assert_eq!(futures_block_on(async_without_await(1)), 2);
+    assert_eq!(sync_with_an_unused_parameter(1, 2), 1);
+    assert_eq!(takes_by_value("abc".to_owned(), 2), 3);
+    for name in [
+        "async_without_await",
+        "sync_with_an_unused_parameter",
+        "takes_by_value",
+    ] {
+        c.span(&format!("{MOD}::{name}"));
+    }
 }

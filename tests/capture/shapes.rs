@@ -575,3 +575,62 @@ fn a_returned_closure_takes_its_signature_from_the_return_type() {
         c.span(&format!("capture::shapes::{name}"));
     }
 }
+
+/// A user type named as the helper's type parameter was (`F`) is still the user's in the
+/// returned closure's signature.
+pub struct F(u32);
+
+#[traced]
+fn reads_f() -> impl Fn(F) -> u32 {
+    |f| f.0 + 1
+}
+
+#[test]
+fn a_user_type_named_f_in_a_returned_closure_stays_the_users() {
+    let c = testing::capture();
+    assert_eq!(reads_f()(F(1)), 2);
+    only(&c, "reads_f");
+}
+
+/// A function whose types a `macro_rules!` writes as `$t:ty` fragments (each in an invisible
+/// group).
+macro_rules! traced_fn {
+    ($name:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty, $body:block) => {
+        #[traced(include_args)]
+        fn $name($($arg: $ty),*) -> $ret $body
+    };
+}
+
+traced_fn!(future_through_a_macro, (x: u32) -> impl Future<Output = u32>, {
+    async move {
+        tokio::task::yield_now().await;
+        free_sync(x)
+    }
+});
+traced_fn!(closure_through_a_macro, () -> impl Fn(&str) -> usize, { |s| s.len() });
+traced_fn!(never_through_a_macro, (code: u32) -> !, { panic!("gave up with {code}") });
+traced_fn!(str_through_a_macro, (name: &str) -> usize, { name.len() });
+
+/// Types from a `macro_rules!` fragment are read as written: the future's span covers its
+/// polls, the closure takes its signature, `!` compiles, and a `&str` is recorded as a string.
+#[test]
+fn types_written_by_a_declarative_macro_are_read_as_written() {
+    let c = testing::capture();
+    assert_eq!(futures_block_on(future_through_a_macro(1)), 2);
+    let future = only(&c, "future_through_a_macro");
+    let inner = c.spans_named(&format!("{MOD}::free_sync"));
+    assert!(
+        inner
+            .iter()
+            .any(|s| s.parent_span_id == Some(future.span_id)),
+        "the future's polls run under its span"
+    );
+    assert_eq!(closure_through_a_macro()("four"), 4);
+    only(&c, "closure_through_a_macro");
+    assert!(std::panic::catch_unwind(|| never_through_a_macro(3)).is_err());
+    let never = only(&c, "never_through_a_macro");
+    assert_eq!(never.error_message(), Some("gave up with 3"));
+    assert_eq!(str_through_a_macro("ab"), 2);
+    let s = only(&c, "str_through_a_macro");
+    assert_eq!(s.attr("name"), Some(&godtrace::otel::Value::from("ab")));
+}

@@ -59,8 +59,9 @@ pub(super) fn give_the_closure_its_signature(sig: &Signature, output: &Type, blo
     *tail = Expr::Verbatim(quote!(#value));
     let at = block.stmts.len() - 1;
     block.stmts.insert(at, bound);
+    // The type parameter's name is one no user type has: it would hide the user's in `bounds`.
     let item: Stmt = syn::parse_quote! {
-        fn #helper<F: #(#bounds)+*>(f: F) -> F {
+        fn #helper<__GodtraceClosure: #(#bounds)+*>(f: __GodtraceClosure) -> __GodtraceClosure {
             f
         }
     };

@@ -66,7 +66,9 @@ pub(crate) fn expand(options: Options, args: TokenStream, item: TokenStream) -> 
 
 fn parse_function(item: TokenStream) -> syn::Result<Function> {
     match syn::parse2::<Item>(item.clone()) {
-        Ok(Item::Fn(f)) => {
+        Ok(Item::Fn(mut f)) => {
+            ungroup_types(&mut f.sig);
+            expectations_as_allows(&mut f.attrs);
             if let Some(c) = f.sig.constness {
                 return Err(syn::Error::new_spanned(
                     c,
@@ -141,6 +143,61 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
 /// Whether `block` is one `#[traced]` wrote: its first statement binds the call site. Another
 /// `#[traced]` on the function ran first under a name the "given twice" check does not know
 /// (it reads attribute names only), or an impl block's `#[traced]` did.
+/// Takes the return type and each parameter's type out of the invisible group a
+/// `macro_rules!` `$t:ty` fragment puts them in, so that they are read as written
+/// (`impl Future<..>`, `!`, `&str`). Only at the top: there, the group sets no precedence.
+fn ungroup_types(sig: &mut Signature) {
+    fn ungroup(ty: &mut Type) {
+        while let Type::Group(group) = ty {
+            *ty = std::mem::replace(&mut *group.elem, Type::Verbatim(TokenStream::new()));
+        }
+    }
+    if let ReturnType::Type(_, ty) = &mut sig.output {
+        ungroup(ty);
+    }
+    for input in &mut sig.inputs {
+        if let syn::FnArg::Typed(typed) = input {
+            ungroup(&mut typed.ty);
+        }
+    }
+}
+
+/// Each `#[expect(..)]` on the function (or in a `#[cfg_attr(..)]`) as `#[allow(..)]`. The
+/// expansion changes the code lints see (an `async fn` is a function returning a future,
+/// the parameters are read by the span): a lint that fired on the function as written
+/// (`clippy::unused_async`, `unused_variables`) may not fire on it traced, and its
+/// expectation would then be unfulfilled, a warning the attribute caused. The lints are
+/// still allowed; only the check that they fire is lost.
+fn expectations_as_allows(attrs: &mut [Attribute]) {
+    fn as_allow(path: &mut syn::Path) {
+        if path.is_ident("expect") {
+            let at = path.segments[0].ident.span();
+            *path = Ident::new("allow", at).into();
+        }
+    }
+    for attr in attrs {
+        let syn::Meta::List(list) = &mut attr.meta else {
+            continue;
+        };
+        if list.path.is_ident("cfg_attr") {
+            // `cfg_attr(predicate, attr, ..)`: the attributes after the predicate.
+            let Ok(mut metas) =
+                list.parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+            else {
+                continue;
+            };
+            for meta in metas.iter_mut().skip(1) {
+                if let syn::Meta::List(inner) = meta {
+                    as_allow(&mut inner.path);
+                }
+            }
+            list.tokens = metas.to_token_stream();
+        } else {
+            as_allow(&mut list.path);
+        }
+    }
+}
+
 fn is_traced_already(block: &syn::Block) -> bool {
     matches!(block.stmts.first(), Some(syn::Stmt::Local(local))
         if matches!(&local.pat, syn::Pat::Ident(p) if p.ident == "__godtrace_site"))

@@ -499,6 +499,38 @@ async fn async_trait_methods() {
     assert_eq!(err.error_message(), Some("empty wallet"));
 }
 
+#[async_trait::async_trait]
+trait Login {
+    async fn login(&self, user: &str, token: String, pair: (u32, u32)) -> u32;
+}
+
+struct Gate;
+
+/// `#[async_trait]` renames a parameter written as a pattern (`_`, `(a, b)`) by its position
+/// before `#[traced]` sees it.
+#[async_trait::async_trait]
+#[traced(include_args, skip(b))]
+impl Login for Gate {
+    async fn login(&self, user: &str, _: String, (a, b): (u32, u32)) -> u32 {
+        user.len() as u32 + a + b
+    }
+}
+
+/// Those parameters are not recorded (a `_` never is; the pattern's names are out of the
+/// attribute's sight), and a `skip` of a name in such a pattern is not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_trait_parameters_written_as_patterns_are_not_recorded() {
+    let c = testing::capture();
+    assert_eq!(Gate.login("ann", "secret".to_owned(), (1, 2)).await, 6);
+    let s = only(&c, "Gate::login");
+    assert_eq!(s.attr("user"), Some(&"ann".into()));
+    let keys: Vec<&str> = s.attributes.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(
+        !keys.iter().any(|k| k.starts_with("__arg")),
+        "positional parameters recorded: {keys:?}"
+    );
+}
+
 /// A minimal executor, so the shape tests do not depend on a runtime being entered.
 pub(crate) fn futures_block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()

@@ -1,7 +1,8 @@
 //! The traced function's new body: the call site, the argument checks and records, the span's
 //! start, and the call of the user's body in the shape it has (sync, async, future-returning).
 use super::{
-    Function, Shape, allow_parameter_reads, async_fn, bound_params, is_nameable, param_cfgs,
+    Function, Shape, allow_parameter_reads, async_fn, bound_params, is_async_trait_positional,
+    is_nameable, param_cfgs,
 };
 use crate::attr::Options;
 use proc_macro2::{Span, TokenStream};
@@ -262,6 +263,7 @@ impl RecordedArgs {
                 .into_iter()
                 .filter(|(ident, _)| !options.skips(ident))
                 .filter(|(ident, _)| !named.contains(ident))
+                .filter(|(ident, _)| !is_async_trait_positional(ident))
                 .collect()
         } else {
             Vec::new()

@@ -193,9 +193,10 @@ fn check_block_skips(options: &Options, block: &ItemImpl, errors: &mut Vec<syn::
         }
     }
     for name in options.skip.get() {
-        let somewhere = block.items.iter().any(|item| {
-            matches!(item, ImplItem::Fn(m) if super::bound_params(&m.sig).iter().any(|(p, _)| same_name(p, name)))
-        });
+        let somewhere = block
+            .items
+            .iter()
+            .any(|item| matches!(item, ImplItem::Fn(m) if super::may_have_param(&m.sig, name)));
         if !somewhere {
             errors.push(syn::Error::new_spanned(
                 name,

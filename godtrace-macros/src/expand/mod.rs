@@ -297,7 +297,7 @@ const SKIP_WITHOUT_INCLUDE_ARGS: &str = "`skip(...)` does nothing without `inclu
 fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
     let params: Vec<Ident> = bound_params(&f.sig).into_iter().map(|(i, _)| i).collect();
     for name in options.skip.get() {
-        if !params.iter().any(|p| crate::attr::same_name(p, name)) {
+        if !may_have_param(&f.sig, name) {
             let listed = params.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>();
             let hint = if listed.is_empty() {
                 "the function has no parameters to skip".to_owned()
@@ -478,6 +478,23 @@ fn param_cfgs(sig: &Signature, ident: &Ident) -> Vec<Attribute> {
 /// Each identifier a parameter pattern binds, with the parameter's type when the pattern is
 /// that identifier alone (`None` inside a destructuring pattern). `self` is left out: it is
 /// never recorded.
+/// Whether `name` may be a parameter of `sig`: one of its bindings, or a binding of a pattern
+/// `#[async_trait]` moved out of sight (see [`is_async_trait_positional`]).
+fn may_have_param(sig: &Signature, name: &Ident) -> bool {
+    bound_params(sig)
+        .iter()
+        .any(|(p, _)| crate::attr::same_name(p, name) || is_async_trait_positional(p))
+}
+
+/// Whether `ident` is a parameter `#[async_trait]` named by its position (`__arg1`): one
+/// written as a pattern (`_`, `(a, b)`), which async_trait binds inside the future it makes.
+/// Never recorded: a `_` is not, and the pattern's names are out of the attribute's sight.
+fn is_async_trait_positional(ident: &Ident) -> bool {
+    let name = ident.to_string();
+    name.strip_prefix("__arg")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn bound_params(sig: &Signature) -> Vec<(Ident, Option<Type>)> {
     let mut out = Vec::new();
     for arg in &sig.inputs {

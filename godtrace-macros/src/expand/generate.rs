@@ -746,11 +746,13 @@ fn idents_in(tokens: TokenStream) -> Vec<Ident> {
     out
 }
 
-/// Where to point when a return value cannot be recorded: for `Result<T, E>` (or any
-/// `Path<T, ..>`), at `T`, which is what `include_result` records.
+/// Where to point when a return value cannot be recorded: for `Result<T, E>` (any path
+/// ending in `Result`, `io::Result<T>` too), at `T`, which is what `include_result` records;
+/// else at the whole type (a `HashMap<u32, V>` is recorded whole).
 fn recorded_part_of(ty: &Type) -> &Type {
     if let Type::Path(p) = ty
         && let Some(seg) = p.path.segments.last()
+        && seg.ident == "Result"
         && let syn::PathArguments::AngleBracketed(args) = &seg.arguments
         && let Some(syn::GenericArgument::Type(first)) = args.args.first()
     {

@@ -468,6 +468,22 @@ impl Conditional {
     fn nested_condition(&self, n: u32) -> u32 {
         n
     }
+
+    // `true` and `false` (stable since 1.88) are conditions too.
+    #[cfg_attr(true, traced(kind = consumer))]
+    fn when_literally_true(&self, n: u32) -> u32 {
+        n
+    }
+
+    #[cfg_attr(false, traced(kind = consumer))]
+    fn when_literally_false(&self, n: u32) -> u32 {
+        n
+    }
+
+    #[cfg_attr(true, untraced)]
+    fn left_alone_literally(&self) -> u32 {
+        6
+    }
 }
 
 #[test]
@@ -489,6 +505,22 @@ fn conditional_traced_and_untraced_on_methods_of_a_traced_block() {
     }
     assert!(
         c.spans_named(&format!("{MOD}::Conditional::left_alone"))
+            .is_empty()
+    );
+    assert_eq!(
+        it.when_literally_true(7) + it.when_literally_false(8) + it.left_alone_literally(),
+        21
+    );
+    assert_eq!(
+        span(&c, "Conditional::when_literally_true").kind,
+        SpanKind::Consumer
+    );
+    assert_eq!(
+        span(&c, "Conditional::when_literally_false").kind,
+        SpanKind::Internal
+    );
+    assert!(
+        c.spans_named(&format!("{MOD}::Conditional::left_alone_literally"))
             .is_empty()
     );
     assert_eq!(it.nested_condition(5), 5);

@@ -152,16 +152,24 @@ fn takes_by_value(s: String, unused: u32) -> usize {
     s.len()
 }
 
+#[traced]
+#[cfg_attr(true, cfg_attr(all(), expect(unused_variables)))]
+fn nested_and_literal_conditions(used: u32, unused: u32) -> u32 {
+    used
+}
+
 #[test]
 fn expectations_of_lints_the_expansion_hides_are_not_warnings() {
     let c = testing::capture();
     assert_eq!(futures_block_on(async_without_await(1)), 2);
     assert_eq!(sync_with_an_unused_parameter(1, 2), 1);
     assert_eq!(takes_by_value("abc".to_owned(), 2), 3);
+    assert_eq!(nested_and_literal_conditions(4, 5), 4);
     for name in [
         "async_without_await",
         "sync_with_an_unused_parameter",
         "takes_by_value",
+        "nested_and_literal_conditions",
     ] {
         c.span(&format!("{MOD}::{name}"));
     }

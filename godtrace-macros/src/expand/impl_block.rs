@@ -270,23 +270,12 @@ fn split_on_conditional_tracing(block: &mut ItemImpl) {
 
 /// `cfg_attr(pred, a, b, ..)` applying `traced` or `untraced`: the condition and what it
 /// applies.
-fn conditional_tracing(attr: &Attribute) -> Option<(syn::Meta, Vec<syn::Meta>)> {
-    if !attr.path().is_ident("cfg_attr") {
-        return None;
-    }
-    let (pred, applied) = attr
-        .parse_args_with(|input: syn::parse::ParseStream<'_>| {
-            let pred: syn::Meta = input.parse()?;
-            input.parse::<syn::Token![,]>()?;
-            let applied =
-                syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated(input)?;
-            Ok((pred, applied.into_iter().collect::<Vec<_>>()))
-        })
-        .ok()?;
+fn conditional_tracing(attr: &Attribute) -> Option<(TokenStream, Vec<syn::Meta>)> {
+    let (_, pred, applied) = super::cfg_attr_parts(&attr.meta)?;
     applied
         .iter()
         .any(applies_tracing)
-        .then_some((pred, applied))
+        .then(|| (pred, applied.into_iter().collect()))
 }
 
 /// Whether `meta` is `traced`, `untraced`, or a `cfg_attr` applying one (at any depth).
@@ -295,14 +284,7 @@ fn applies_tracing(meta: &syn::Meta) -> bool {
     if last.is_some_and(|s| s.ident == "traced" || s.ident == "untraced") {
         return true;
     }
-    let syn::Meta::List(list) = meta else {
-        return false;
-    };
-    if !meta.path().is_ident("cfg_attr") {
-        return false;
-    }
-    list.parse_args_with(syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
-        .is_ok_and(|metas| metas.iter().skip(1).any(applies_tracing))
+    super::cfg_attr_parts(meta).is_some_and(|(_, _, applied)| applied.iter().any(applies_tracing))
 }
 
 /// Removes and returns the first attribute whose path ends in `name`.

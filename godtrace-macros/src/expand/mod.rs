@@ -169,32 +169,21 @@ fn ungroup_types(sig: &mut Signature) {
 /// expectation would then be unfulfilled, a warning the attribute caused. The lints are
 /// still allowed; only the check that they fire is lost.
 fn expectations_as_allows(attrs: &mut [Attribute]) {
-    fn as_allow(path: &mut syn::Path) {
-        if path.is_ident("expect") {
-            let at = path.segments[0].ident.span();
-            *path = Ident::new("allow", at).into();
+    fn as_allow(meta: &mut syn::Meta) {
+        if let Some((_, predicate, mut applied)) = cfg_attr_parts(meta) {
+            applied.iter_mut().for_each(as_allow);
+            if let syn::Meta::List(list) = meta {
+                list.tokens = quote::quote!(#predicate, #applied);
+            }
+        } else if let syn::Meta::List(list) = meta
+            && list.path.is_ident("expect")
+        {
+            let at = list.path.segments[0].ident.span();
+            list.path = Ident::new("allow", at).into();
         }
     }
     for attr in attrs {
-        let syn::Meta::List(list) = &mut attr.meta else {
-            continue;
-        };
-        if list.path.is_ident("cfg_attr") {
-            // `cfg_attr(predicate, attr, ..)`: the attributes after the predicate.
-            let Ok(mut metas) =
-                list.parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
-            else {
-                continue;
-            };
-            for meta in metas.iter_mut().skip(1) {
-                if let syn::Meta::List(inner) = meta {
-                    as_allow(&mut inner.path);
-                }
-            }
-            list.tokens = metas.to_token_stream();
-        } else {
-            as_allow(&mut list.path);
-        }
+        as_allow(&mut attr.meta);
     }
 }
 
@@ -426,7 +415,7 @@ fn only_cfgs(meta: &syn::Meta) -> Option<syn::Meta> {
 /// A `cfg_attr(pred, a, b)`: the list, its predicate as written (`unix`, `not(..)`,
 /// `feature = ".."`, or `true`, which is no `Meta`), and the attributes it applies. `None`
 /// for any other attribute, and for a malformed one (the compiler reports it).
-fn cfg_attr_parts(
+pub(super) fn cfg_attr_parts(
     meta: &syn::Meta,
 ) -> Option<(
     &syn::MetaList,

@@ -531,6 +531,21 @@ async fn async_trait_parameters_written_as_patterns_are_not_recorded() {
     );
 }
 
+/// A parameter of the user's own named like async_trait's positional ones is recorded.
+#[traced(include_args)]
+#[allow(clippy::used_underscore_binding)]
+fn named_like_a_position(__arg1: u32) -> u32 {
+    __arg1
+}
+
+#[test]
+fn a_parameter_named_like_async_traits_outside_it_is_recorded() {
+    let c = testing::capture();
+    assert_eq!(named_like_a_position(4), 4);
+    let s = only(&c, "named_like_a_position");
+    assert_eq!(s.attr("__arg1"), Some(&godtrace::otel::Value::I64(4)));
+}
+
 /// A minimal executor, so the shape tests do not depend on a runtime being entered.
 pub(crate) fn futures_block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()

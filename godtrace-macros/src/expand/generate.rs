@@ -263,7 +263,7 @@ impl RecordedArgs {
                 .into_iter()
                 .filter(|(ident, _)| !options.skips(ident))
                 .filter(|(ident, _)| !named.contains(ident))
-                .filter(|(ident, _)| !is_async_trait_positional(ident))
+                .filter(|(ident, _)| !is_async_trait_positional(sig, ident))
                 .collect()
         } else {
             Vec::new()

@@ -472,16 +472,23 @@ fn param_cfgs(sig: &Signature, ident: &Ident) -> Vec<Attribute> {
 fn may_have_param(sig: &Signature, name: &Ident) -> bool {
     bound_params(sig)
         .iter()
-        .any(|(p, _)| crate::attr::same_name(p, name) || is_async_trait_positional(p))
+        .any(|(p, _)| crate::attr::same_name(p, name) || is_async_trait_positional(sig, p))
 }
 
-/// Whether `ident` is a parameter `#[async_trait]` named by its position (`__arg1`): one
-/// written as a pattern (`_`, `(a, b)`), which async_trait binds inside the future it makes.
-/// Never recorded: a `_` is not, and the pattern's names are out of the attribute's sight.
-fn is_async_trait_positional(ident: &Ident) -> bool {
-    let name = ident.to_string();
-    name.strip_prefix("__arg")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+/// Whether `ident` is a parameter `#[async_trait]` named by its position (`__arg1`) in `sig`,
+/// a signature async_trait wrote (it has async_trait's lifetime `'async_trait`): one written
+/// as a pattern (`_`, `(a, b)`), which async_trait binds inside the future it makes. Never
+/// recorded: a `_` is not, and the pattern's names are out of the attribute's sight.
+fn is_async_trait_positional(sig: &Signature, ident: &Ident) -> bool {
+    let positional = ident
+        .to_string()
+        .strip_prefix("__arg")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    positional
+        && sig
+            .generics
+            .lifetimes()
+            .any(|l| l.lifetime.ident == "async_trait")
 }
 
 fn bound_params(sig: &Signature) -> Vec<(Ident, Option<Type>)> {

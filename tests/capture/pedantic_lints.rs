@@ -158,6 +158,17 @@ fn nested_and_literal_conditions(used: u32, unused: u32) -> u32 {
     used
 }
 
+/// The same on a traced impl block.
+#[expect(unused_variables)]
+#[traced]
+impl Gate {
+    fn open(&self, used: u32, unused: u32) -> u32 {
+        used + self.0
+    }
+}
+
+struct Gate(u32);
+
 #[test]
 fn expectations_of_lints_the_expansion_hides_are_not_warnings() {
     let c = testing::capture();
@@ -165,6 +176,8 @@ fn expectations_of_lints_the_expansion_hides_are_not_warnings() {
     assert_eq!(sync_with_an_unused_parameter(1, 2), 1);
     assert_eq!(takes_by_value("abc".to_owned(), 2), 3);
     assert_eq!(nested_and_literal_conditions(4, 5), 4);
+    assert_eq!(Gate(1).open(6, 7), 7);
+    c.span(&format!("{MOD}::Gate::open"));
     for name in [
         "async_without_await",
         "sync_with_an_unused_parameter",

@@ -658,6 +658,27 @@ traced_fn!(closure_through_a_macro, () -> impl Fn(&str) -> usize, { |s| s.len() 
 traced_fn!(never_through_a_macro, (code: u32) -> !, { panic!("gave up with {code}") });
 traced_fn!(str_through_a_macro, (name: &str) -> usize, { name.len() });
 
+/// A fragment nested in a type the attribute reads (`Pin<Box<$t>>`), and one behind a
+/// reference whose bounds the group kept together (`&$t`, `$t` = `dyn Debug + Send`).
+macro_rules! traced_nested {
+    ($name:ident, $future:ty, $shown:ty) => {
+        #[traced(include_args)]
+        fn $name<'a>(x: u32, shown: &'a $shown) -> Pin<Box<$future>> {
+            let _ = shown;
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                free_sync(x)
+            })
+        }
+    };
+}
+
+traced_nested!(
+    boxed_through_a_macro,
+    dyn Future<Output = u32> + Send + 'a,
+    dyn std::fmt::Debug + Sync
+);
+
 /// Types from a `macro_rules!` fragment are read as written: the future's span covers its
 /// polls, the closure takes its signature, `!` compiles, and a `&str` is recorded as a string.
 #[test]
@@ -680,4 +701,16 @@ fn types_written_by_a_declarative_macro_are_read_as_written() {
     assert_eq!(str_through_a_macro("ab"), 2);
     let s = only(&c, "str_through_a_macro");
     assert_eq!(s.attr("name"), Some(&godtrace::otel::Value::from("ab")));
+    assert_eq!(futures_block_on(boxed_through_a_macro(3, &"x")), 4);
+    let boxed = only(&c, "boxed_through_a_macro");
+    assert!(
+        c.spans_named(&format!("{MOD}::free_sync"))
+            .iter()
+            .any(|s| s.parent_span_id == Some(boxed.span_id)),
+        "the boxed future's polls run under its span"
+    );
+    assert_eq!(
+        boxed.attr("shown"),
+        Some(&godtrace::otel::Value::from("\"x\""))
+    );
 }

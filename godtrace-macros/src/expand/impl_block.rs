@@ -15,6 +15,8 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
         ));
     }
     split_on_conditional_tracing(&mut block);
+    // The methods' code changes under the block's `#[expect]`s as under their own.
+    super::expectations_as_allows(&mut block.attrs);
     check_block_skips(&options, &block, &mut errors);
     let krate = options
         .krate
@@ -193,10 +195,9 @@ fn check_block_skips(options: &Options, block: &ItemImpl, errors: &mut Vec<syn::
         }
     }
     for name in options.skip.get() {
-        let somewhere = block
-            .items
-            .iter()
-            .any(|item| matches!(item, ImplItem::Fn(m) if super::may_have_param(&m.sig, name)));
+        let somewhere = block.items.iter().any(
+            |item| matches!(item, ImplItem::Fn(m) if super::has_param(&m.sig, &m.block, name)),
+        );
         if !somewhere {
             errors.push(syn::Error::new_spanned(
                 name,

@@ -140,24 +140,55 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
     }
 }
 
-/// Whether `block` is one `#[traced]` wrote: its first statement binds the call site. Another
-/// `#[traced]` on the function ran first under a name the "given twice" check does not know
-/// (it reads attribute names only), or an impl block's `#[traced]` did.
-/// Takes the return type and each parameter's type out of the invisible group a
-/// `macro_rules!` `$t:ty` fragment puts them in, so that they are read as written
-/// (`impl Future<..>`, `!`, `&str`). Only at the top: there, the group sets no precedence.
+/// Takes the return type and the parameters' types out of the invisible groups a
+/// `macro_rules!` `$t:ty` fragment puts them in, at any depth, so that they are read as written
+/// (`impl Future<..>`, `!`, `&str`, `Pin<Box<dyn Future<..>>>`). Behind `&` or a raw pointer,
+/// a group around a type of several bounds (`&$t` with `$t` = `dyn Debug + Send`) becomes
+/// parentheses: what the group meant there, which the compiler does not always read in a
+/// macro's output.
 fn ungroup_types(sig: &mut Signature) {
-    fn ungroup(ty: &mut Type) {
+    struct Ungroup;
+    fn ungrouped(ty: &mut Type) {
         while let Type::Group(group) = ty {
             *ty = std::mem::replace(&mut *group.elem, Type::Verbatim(TokenStream::new()));
         }
     }
+    fn parenthesized(elem: &mut Type) {
+        if !matches!(elem, Type::Group(_)) {
+            return;
+        }
+        ungrouped(elem);
+        let several = match &*elem {
+            Type::TraitObject(t) => t.bounds.len() > 1,
+            Type::ImplTrait(i) => i.bounds.len() > 1,
+            _ => false,
+        };
+        if several {
+            let inner = std::mem::replace(elem, Type::Verbatim(TokenStream::new()));
+            *elem = Type::Paren(syn::TypeParen {
+                attrs: Vec::new(),
+                paren_token: syn::token::Paren::default(),
+                elem: Box::new(inner),
+            });
+        }
+    }
+    impl syn::visit_mut::VisitMut for Ungroup {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            ungrouped(ty);
+            match ty {
+                Type::Reference(r) => parenthesized(&mut r.elem),
+                Type::Ptr(p) => parenthesized(&mut p.elem),
+                _ => {}
+            }
+            syn::visit_mut::visit_type_mut(self, ty);
+        }
+    }
     if let ReturnType::Type(_, ty) = &mut sig.output {
-        ungroup(ty);
+        syn::visit_mut::VisitMut::visit_type_mut(&mut Ungroup, ty);
     }
     for input in &mut sig.inputs {
         if let syn::FnArg::Typed(typed) = input {
-            ungroup(&mut typed.ty);
+            syn::visit_mut::VisitMut::visit_type_mut(&mut Ungroup, &mut typed.ty);
         }
     }
 }
@@ -168,7 +199,7 @@ fn ungroup_types(sig: &mut Signature) {
 /// (`clippy::unused_async`, `unused_variables`) may not fire on it traced, and its
 /// expectation would then be unfulfilled, a warning the attribute caused. The lints are
 /// still allowed; only the check that they fire is lost.
-fn expectations_as_allows(attrs: &mut [Attribute]) {
+pub(super) fn expectations_as_allows(attrs: &mut [Attribute]) {
     fn as_allow(meta: &mut syn::Meta) {
         if let Some((_, predicate, mut applied)) = cfg_attr_parts(meta) {
             applied.iter_mut().for_each(as_allow);
@@ -187,6 +218,9 @@ fn expectations_as_allows(attrs: &mut [Attribute]) {
     }
 }
 
+/// Whether `block` is one `#[traced]` wrote: its first statement binds the call site. Another
+/// `#[traced]` on the function ran first under a name the "given twice" check does not know
+/// (it reads attribute names only), or an impl block's `#[traced]` did.
 fn is_traced_already(block: &syn::Block) -> bool {
     matches!(block.stmts.first(), Some(syn::Stmt::Local(local))
         if matches!(&local.pat, syn::Pat::Ident(p) if p.ident == "__godtrace_site"))
@@ -286,8 +320,17 @@ const SKIP_WITHOUT_INCLUDE_ARGS: &str = "`skip(...)` does nothing without `inclu
 fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
     let params: Vec<Ident> = bound_params(&f.sig).into_iter().map(|(i, _)| i).collect();
     for name in options.skip.get() {
-        if !may_have_param(&f.sig, name) {
-            let listed = params.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>();
+        if !has_param(&f.sig, &f.block, name) {
+            // An `#[async_trait]` positional parameter by the names its pattern binds.
+            let positional = |p: &&Ident| is_async_trait_positional(&f.sig, p);
+            let in_patterns = match params.iter().any(|p| positional(&p)) {
+                true => async_trait_pattern_names(&f.block),
+                false => Vec::new(),
+            };
+            let listed = (params.iter().filter(|p| !positional(p)))
+                .chain(&in_patterns)
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>();
             let hint = if listed.is_empty() {
                 "the function has no parameters to skip".to_owned()
             } else {
@@ -464,15 +507,38 @@ fn param_cfgs(sig: &Signature, ident: &Ident) -> Vec<Attribute> {
     Vec::new()
 }
 
-/// Each identifier a parameter pattern binds, with the parameter's type when the pattern is
-/// that identifier alone (`None` inside a destructuring pattern). `self` is left out: it is
-/// never recorded.
-/// Whether `name` may be a parameter of `sig`: one of its bindings, or a binding of a pattern
-/// `#[async_trait]` moved out of sight (see [`is_async_trait_positional`]).
-fn may_have_param(sig: &Signature, name: &Ident) -> bool {
-    bound_params(sig)
-        .iter()
-        .any(|(p, _)| crate::attr::same_name(p, name) || is_async_trait_positional(sig, p))
+/// Whether `name` is a parameter of the function of `sig` and `block`: one of its bindings,
+/// or a binding of a pattern `#[async_trait]` moved into the body (see
+/// [`is_async_trait_positional`]).
+pub(super) fn has_param(sig: &Signature, block: &Block, name: &Ident) -> bool {
+    let named = |p: &Ident| crate::attr::same_name(p, name);
+    let params = bound_params(sig);
+    params.iter().any(|(p, _)| named(p))
+        || (params
+            .iter()
+            .any(|(p, _)| is_async_trait_positional(sig, p))
+            && async_trait_pattern_names(block).iter().any(named))
+}
+
+/// The names the patterns of `#[async_trait]`'s positional parameters bind in `block`: it
+/// writes `let (a, b) = { let __arg1 = __arg1; __arg1 };` in the future it makes.
+fn async_trait_pattern_names(block: &Block) -> Vec<Ident> {
+    struct Find(Vec<Ident>);
+    impl<'ast> syn::visit::Visit<'ast> for Find {
+        fn visit_local(&mut self, local: &'ast syn::Local) {
+            if let Some(init) = &local.init
+                && let syn::Expr::Block(moved) = &*init.expr
+                && let Some(syn::Stmt::Local(first)) = moved.block.stmts.first()
+                && matches!(&first.pat, Pat::Ident(p) if is_positional_name(&p.ident))
+            {
+                pattern_idents(&local.pat, &mut self.0);
+            }
+            syn::visit::visit_local(self, local);
+        }
+    }
+    let mut find = Find(Vec::new());
+    syn::visit::Visit::visit_block(&mut find, block);
+    find.0
 }
 
 /// Whether `ident` is a parameter `#[async_trait]` named by its position (`__arg1`) in `sig`,
@@ -480,17 +546,24 @@ fn may_have_param(sig: &Signature, name: &Ident) -> bool {
 /// as a pattern (`_`, `(a, b)`), which async_trait binds inside the future it makes. Never
 /// recorded: a `_` is not, and the pattern's names are out of the attribute's sight.
 fn is_async_trait_positional(sig: &Signature, ident: &Ident) -> bool {
-    let positional = ident
-        .to_string()
-        .strip_prefix("__arg")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    positional
+    is_positional_name(ident)
         && sig
             .generics
             .lifetimes()
             .any(|l| l.lifetime.ident == "async_trait")
 }
 
+/// `__arg` and digits: the name `#[async_trait]` gives a parameter by its position.
+fn is_positional_name(ident: &Ident) -> bool {
+    ident
+        .to_string()
+        .strip_prefix("__arg")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Each identifier a parameter pattern binds, with the parameter's type when the pattern is
+/// that identifier alone (`None` inside a destructuring pattern). `self` is left out: it is
+/// never recorded.
 fn bound_params(sig: &Signature) -> Vec<(Ident, Option<Type>)> {
     let mut out = Vec::new();
     for arg in &sig.inputs {

@@ -1269,6 +1269,39 @@ fn explode() -> &'static str {
     panic!("handler (expected by this test)")
 }
 
+/// A handler's panic that a layer outside godtrace's catches (tower-http's
+/// `CatchPanicLayer`, which answers 500 itself): the server span and the histogram say
+/// `panic`, not `cancelled` (the exchange is dropped once the panic is caught, when nothing
+/// unwinds any more).
+#[tokio::test]
+async fn a_panic_an_outer_layer_catches_is_a_panic() {
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route("/layers/caught", axum::routing::get(|| async { explode() }))
+        .layer(HttpServerLayer::new())
+        .layer(tower_http::catch_panic::CatchPanicLayer::new());
+    let request = http::Request::get("/layers/caught")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 500);
+    let span = capture.span("GET /layers/caught");
+    assert_eq!(str_attr(&span, "error.type"), Some("panic"));
+    assert_eq!(span.error_message(), Some("handler (expected by this test)"));
+    let snapshot = metrics_snapshot();
+    let point = snapshot.histogram(
+        "http.server.request.duration",
+        &[
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("http.route", "/layers/caught"),
+            KeyValue::new("network.protocol.version", "1.1"),
+            KeyValue::new("error.type", "panic"),
+        ],
+    );
+    assert!(point.is_some_and(|p| p.count == 1));
+}
+
 /// A handler that panics, and a body that panics after a 200 head: the histogram says
 /// `panic` as the span does, not `cancelled` nor a success, and the span keeps its status
 /// code.

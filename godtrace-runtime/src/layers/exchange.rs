@@ -68,6 +68,10 @@ pub(crate) struct Exchange {
     /// A gRPC server call's deadline (its `grpc-timeout`), to tell a call broken off by it
     /// from one its caller cancelled.
     deadline: Option<Duration>,
+    /// A panic unwound through [`Exchange::in_scope`]: the service or its body panicked, even
+    /// if an outer layer caught it (tower-http's `CatchPanicLayer`) and dropped the exchange
+    /// later, when nothing is unwinding any more.
+    panicked: bool,
 }
 
 impl Exchange {
@@ -85,6 +89,7 @@ impl Exchange {
             body_ended: false,
             body_polled: false,
             deadline: None,
+            panicked: false,
         }
     }
 
@@ -96,7 +101,17 @@ impl Exchange {
 
     /// Runs `f` with this exchange's span current (the inner service's code nests under it).
     pub(crate) fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        self.span.in_scope(f)
+        /// Sets its flag when dropped: only while unwinding, as it is forgotten on return.
+        struct Unwinding<'a>(&'a mut bool);
+        impl Drop for Unwinding<'_> {
+            fn drop(&mut self) {
+                *self.0 = true;
+            }
+        }
+        let unwinding = Unwinding(&mut self.panicked);
+        let out = self.span.in_scope(f);
+        std::mem::forget(unwinding);
+        out
     }
 
     /// The span, to describe the request further.
@@ -170,10 +185,12 @@ impl Exchange {
 
     /// Sets the final status and attributes on the span and records the duration.
     fn finish(&mut self) {
-        // Dropped while unwinding: a panic in the service or its body ended the request (and
-        // ended the span, `error.type` = `panic`, when it unwound through `in_scope`). The
+        // Dropped while unwinding, or after a panic unwound through `in_scope` (an outer
+        // layer caught it): a panic in the service or its body ended the request (and ended
+        // the span, `error.type` = `panic`, when it unwound through `in_scope`). The
         // histogram says the same, not `cancelled` nor, after a 200 head, a success.
-        if std::thread::panicking() && matches!(self.role, Role::HttpServer | Role::GrpcServer) {
+        let panicked = self.panicked || std::thread::panicking();
+        if panicked && matches!(self.role, Role::HttpServer | Role::GrpcServer) {
             self.responded = true;
             self.error_type = Some(Cow::Borrowed("panic"));
         }

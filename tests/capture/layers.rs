@@ -1287,7 +1287,10 @@ async fn a_panic_an_outer_layer_catches_is_a_panic() {
     assert_eq!(response.status(), 500);
     let span = capture.span("GET /layers/caught");
     assert_eq!(str_attr(&span, "error.type"), Some("panic"));
-    assert_eq!(span.error_message(), Some("handler (expected by this test)"));
+    assert_eq!(
+        span.error_message(),
+        Some("handler (expected by this test)")
+    );
     let snapshot = metrics_snapshot();
     let point = snapshot.histogram(
         "http.server.request.duration",

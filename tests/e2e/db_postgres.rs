@@ -465,3 +465,35 @@ fn a_row_stream_is_timed_from_its_first_read_and_one_never_read_records_nothing(
         select.duration
     );
 }
+
+#[traced(operation = "e2e::db_postgres::procedures")]
+async fn procedures(pool: &TracedPool, table: &str, procedure: &str) {
+    let create = format!("CREATE TABLE {table} (id bigint)");
+    sqlx::query(&create).execute(pool).await.unwrap();
+    let define = format!(
+        "CREATE PROCEDURE {procedure}(n bigint) LANGUAGE sql AS $$ INSERT INTO {table} VALUES (n) $$"
+    );
+    sqlx::query(&define).execute(pool).await.unwrap();
+    let call = format!("CALL {procedure}($1)");
+    sqlx::query(&call).bind(7_i64).execute(pool).await.unwrap();
+}
+
+/// A stored procedure is its call's target: in the summary (the span's name, and the
+/// histogram's series) and as `db.stored_procedure.name`, not a table.
+#[test]
+fn a_called_procedure_names_its_span_and_its_attribute() {
+    let Some(url) = db::database_url() else {
+        return;
+    };
+    let c = testing::capture();
+    let (table, procedure) = (unique("called"), unique("touch"));
+    run(async { procedures(&connect(&url).await, &table, &procedure).await });
+    let children = c.children(&c.span("e2e::db_postgres::procedures"));
+    let (define, call) = (&children[1], &children[2]);
+    assert_eq!(define.name, format!("CREATE PROCEDURE {procedure}"));
+    assert_eq!(call.name, format!("CALL {procedure}"));
+    assert!(!call.is_error(), "{call:#?}");
+    assert_eq!(string_attr(call, "db.operation.name"), "CALL");
+    assert_eq!(string_attr(call, "db.stored_procedure.name"), procedure);
+    assert!(call.attr("db.collection.name").is_none());
+}

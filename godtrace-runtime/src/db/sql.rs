@@ -35,6 +35,9 @@ pub(crate) struct SqlSummary {
     pub(crate) operation: Option<String>,
     /// The table, when the statement has one operation and names one table.
     pub(crate) collection: Option<String>,
+    /// The stored procedure a `CALL` (or a `CREATE`/`ALTER`/`DROP PROCEDURE`) names, when
+    /// the statement has one operation: `db.stored_procedure.name`.
+    pub(crate) procedure: Option<String>,
     /// The text with literals replaced by `?` (only when a cap was given).
     pub(crate) text: Option<String>,
 }
@@ -67,10 +70,14 @@ pub(crate) fn summarize(sql: &str, text_cap: Option<usize>) -> SqlSummary {
     let collection = parser
         .collection
         .filter(|_| operation.is_some() && !parser.other_collection);
+    let procedure = parser
+        .procedure
+        .filter(|_| operation.is_some() && !parser.other_procedure);
     SqlSummary {
         summary: (!parser.summary.is_empty()).then_some(parser.summary),
         operation,
         collection,
+        procedure,
         text,
     }
 }
@@ -477,6 +484,11 @@ struct Parser {
     /// The first table, and whether another one (a different name, or one not read) followed.
     collection: Option<String>,
     other_collection: bool,
+    /// The first stored procedure named, and whether another one followed.
+    procedure: Option<String>,
+    other_procedure: bool,
+    /// The name being read is a stored procedure's (after `CALL`), not a table's.
+    name_is_procedure: bool,
     state: State,
     /// Parenthesis depth: a `WITH` list's commas are told from a subquery's by it.
     depth: u32,
@@ -661,6 +673,8 @@ impl Parser {
                     if kind.eq_ignore_ascii_case("TABLE") {
                         // `DROP TABLE a, b` names two.
                         self.table_next(false, written.eq_ignore_ascii_case("DROP"));
+                    } else if kind.eq_ignore_ascii_case("PROCEDURE") {
+                        self.procedure_next();
                     } else {
                         self.statement_done = true;
                     }
@@ -753,6 +767,10 @@ impl Parser {
                 self.add_operation(word);
                 self.table_next(false, true);
             }
+            "CALL" => {
+                self.add_operation(word);
+                self.procedure_next();
+            }
             "COPY" => {
                 self.add_operation(word);
                 // Its `FROM` names a file, `STDIN` or `PROGRAM`, not a table (a query in
@@ -771,6 +789,8 @@ impl Parser {
     /// A token outside a table name: operations, the keywords before tables, `WITH`.
     fn idle(&mut self, token: Token<'_>) {
         self.state = State::Idle;
+        // Whatever followed `CALL`, no name came: what comes next is no procedure's.
+        self.name_is_procedure = false;
         let word = match token {
             Token::Punct(b',') if self.with_depth == Some(self.depth) => {
                 self.state = State::CteName;
@@ -810,6 +830,14 @@ impl Parser {
         self.in_from_list = list;
     }
 
+    /// A stored procedure's name follows (the conventions' summary keeps it as the target,
+    /// as a table's): the statement says nothing more after it (its arguments, or a
+    /// procedure's definition).
+    fn procedure_next(&mut self) {
+        self.table_next(false, false);
+        self.name_is_procedure = true;
+    }
+
     /// Whether the current depth holds a query (see `queries`).
     fn in_query(&self) -> bool {
         1u64.checked_shl(self.depth)
@@ -835,12 +863,36 @@ impl Parser {
     /// The table just read, unless it names one of the statement's `WITH` definitions.
     fn add_table(&mut self) {
         let name = std::mem::take(&mut self.name);
+        if self.name_is_procedure {
+            self.add_procedure(name);
+            return;
+        }
         if name.is_empty() || self.ctes.iter().any(|cte| cte.eq_ignore_ascii_case(&name)) {
             return;
         }
         match &self.collection {
             None => self.collection = Some(name.clone()),
             Some(first) if *first != name => self.other_collection = true,
+            Some(_) => {}
+        }
+        if self.push(&name) {
+            self.bare_operation = None;
+        } else if let Some(before) = self.bare_operation.take() {
+            self.summary.truncate(before);
+        }
+    }
+
+    /// The stored procedure just read: in the summary after its operation, and the end of
+    /// what the statement says.
+    fn add_procedure(&mut self, name: String) {
+        self.name_is_procedure = false;
+        self.statement_done = true;
+        if name.is_empty() {
+            return;
+        }
+        match &self.procedure {
+            None => self.procedure = Some(name.clone()),
+            Some(first) if *first != name => self.other_procedure = true,
             Some(_) => {}
         }
         if self.push(&name) {
@@ -876,7 +928,11 @@ impl Parser {
     /// name would name another table) and the statement's table is unknown.
     fn extend_name(&mut self, part: &str) {
         if self.name.len() + part.len() > MAX_COLLECTION_LEN {
-            self.other_collection = true;
+            if std::mem::take(&mut self.name_is_procedure) {
+                self.other_procedure = true;
+            } else {
+                self.other_collection = true;
+            }
             self.name.clear();
             self.state = State::Idle;
             return;
@@ -902,6 +958,8 @@ impl Parser {
             other_operation: self.other_operation,
             collection: self.collection.take(),
             other_collection: self.other_collection,
+            procedure: self.procedure.take(),
+            other_procedure: self.other_procedure,
             done: self.done,
             statement_start,
             ..Parser::default()

@@ -22,6 +22,7 @@
 //! `db.query.summary` (read from the statement, also the span's name: every operation and the
 //! tables it names, `INSERT orders SELECT carts`), `db.operation.name` and
 //! `db.collection.name` (only when the statement has one operation and one table),
+//! `db.stored_procedure.name` (the procedure a `CALL` names),
 //! `db.query.text` with every literal replaced by `?` (bound `$1` values are never
 //! read), `server.address`, `server.port`, `db.response.returned_rows`, and on failure
 //! `db.response.status_code` (the SQLSTATE) and `error.type` (the SQLSTATE, or the kind of
@@ -174,6 +175,9 @@ fn start_statement(
         summary.collection,
         || sql::summarize(sql, Some(call::query_text_cap())).text,
     );
+    if let Some(procedure) = summary.procedure {
+        call.set_attribute("db.stored_procedure.name", procedure);
+    }
     Some(call)
 }
 

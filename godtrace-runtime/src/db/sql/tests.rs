@@ -627,3 +627,69 @@ fn temp_tables_and_long_with_lists() {
     let sql = format!("WITH {} SELECT * FROM c11", names.join(", "));
     assert_eq!(summarize(&sql, None).collection, None, "{sql}");
 }
+
+/// A stored procedure is the target of `CALL` (and of a `CREATE`/`ALTER`/`DROP PROCEDURE`):
+/// in the summary, as the conventions' `call some_stored_procedure` example, and as
+/// `db.stored_procedure.name`, never as a table.
+#[test]
+fn a_called_procedure_is_the_summarys_target_and_its_own_attribute() {
+    let read = |sql: &str| {
+        let s = summarize(sql, None);
+        (s.summary, s.operation, s.collection, s.procedure)
+    };
+    let called = |summary: &str, op: &str, procedure: Option<&str>| {
+        (
+            Some(summary.to_owned()),
+            Some(op.to_owned()),
+            None,
+            procedure.map(str::to_owned),
+        )
+    };
+    assert_eq!(
+        read("CALL touch_wallet($1)"),
+        called("CALL touch_wallet", "CALL", Some("touch_wallet"))
+    );
+    assert_eq!(
+        read("call app.\"Touch Wallet\"(1, 'x')"),
+        called(
+            "call app.\"Touch Wallet\"",
+            "call",
+            Some("app.\"Touch Wallet\"")
+        )
+    );
+    assert_eq!(
+        read("CALL refresh"),
+        called("CALL refresh", "CALL", Some("refresh"))
+    );
+    // Its arguments name no table, even with a subquery.
+    assert_eq!(
+        read("CALL audit((SELECT max(id) FROM wallets))"),
+        called("CALL audit", "CALL", Some("audit"))
+    );
+    assert_eq!(
+        read(
+            "CREATE OR REPLACE PROCEDURE touch_wallet(id int) LANGUAGE sql AS $$ UPDATE w SET t = now() $$"
+        ),
+        called(
+            "CREATE PROCEDURE touch_wallet",
+            "CREATE PROCEDURE",
+            Some("touch_wallet")
+        )
+    );
+    assert_eq!(
+        read("DROP PROCEDURE IF EXISTS touch_wallet"),
+        called(
+            "DROP PROCEDURE touch_wallet",
+            "DROP PROCEDURE",
+            Some("touch_wallet")
+        )
+    );
+    // Two statements of one kind naming two procedures: no single one.
+    assert_eq!(read("CALL a(); CALL b()").3, None);
+    assert_eq!(read("CALL a(); CALL a()").3, Some("a".to_owned()));
+    // A name past the bound is no procedure's, and no table follows as one.
+    let long = format!("CALL {}(1)", "p".repeat(300));
+    assert_eq!(read(&long).3, None);
+    // Not a name: no procedure, and what follows is read as before.
+    assert_eq!(read("CALL $1").3, None);
+}

@@ -140,8 +140,9 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
         let call = Call::start(&self.endpoint, None, operation, None, || {
             (!pipeline.is_empty()).then(|| pipeline_text(pipeline))
         });
-        // The conventions: one operation is not a batch, and the size is never 1.
-        if pipeline.len() > 1 {
+        // The conventions: one operation is not a batch (the size is never 1), and an empty
+        // one (a transaction: an empty pipeline sends nothing) is a batch of 0.
+        if pipeline.len() != 1 {
             call.set_attribute("db.operation.batch.size", pipeline.len() as i64);
         }
         let replies = self.inner.req_packed_commands(pipeline, offset, count);
@@ -347,7 +348,10 @@ mod tests {
         let multi = capture.span("MULTI");
         assert!(!multi.is_error());
         assert!(multi.attr("db.query.text").is_none());
-        assert!(multi.attr("db.operation.batch.size").is_none());
+        assert_eq!(
+            multi.attr("db.operation.batch.size"),
+            Some(&opentelemetry::Value::I64(0))
+        );
         send(::redis::pipe().get("k").get("j"));
         let piped = capture.span("PIPELINE GET");
         assert_eq!(

@@ -21,8 +21,9 @@ const CONTAINERS: [&str; 16] = [
 /// The operation and sanitized text of one command.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct CommandSummary {
-    /// The command's name upper-cased (`GET`, `CONFIG GET`), or `None` when the first
-    /// argument is not a command name.
+    /// The command's name as the application gave it (`GET`, `CONFIG GET`, `get` from
+    /// `redis::cmd("get")`: the conventions ask for no case normalization), or `None` when the
+    /// first argument is not a command name.
     pub(crate) operation: Option<String>,
     /// The name and one `?` per other argument (the first [`MAX_PLACEHOLDERS`]).
     pub(crate) text: String,
@@ -40,7 +41,9 @@ pub(crate) fn summarize<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Command
     };
     let mut operation = name;
     let mut args = args.peekable();
-    if CONTAINERS.contains(&operation.as_str())
+    if CONTAINERS
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(&operation))
         && let Some(sub) = args.peek().and_then(|a| command_name(a))
     {
         operation.push(' ');
@@ -136,10 +139,10 @@ fn placeholders(mut text: String, count: usize) -> String {
     text
 }
 
-/// The argument upper-cased if it looks like a command name: 1 to [`MAX_NAME_LEN`] ASCII
+/// The argument, as given, if it looks like a command name: 1 to [`MAX_NAME_LEN`] ASCII
 /// letters, digits, `_`, `.`, `-` or `|`, starting with a letter.
 fn command_name(arg: &[u8]) -> Option<String> {
-    is_command_name(arg).then(|| String::from_utf8_lossy(arg).to_ascii_uppercase())
+    is_command_name(arg).then(|| String::from_utf8_lossy(arg).into_owned())
 }
 
 /// See [`command_name`].
@@ -180,18 +183,19 @@ mod tests {
 
     #[test]
     fn the_name_is_kept_and_every_argument_is_a_placeholder() {
+        // As the application wrote it: the conventions ask for no case normalization.
         let set = of(&["set", "session:alice", "s3cr3t-token", "EX", "60"]);
-        assert_eq!(set.operation.as_deref(), Some("SET"));
-        assert_eq!(set.text, "SET ? ? ? ?");
+        assert_eq!(set.operation.as_deref(), Some("set"));
+        assert_eq!(set.text, "set ? ? ? ?");
         assert_eq!(of(&["PING"]).text, "PING");
-        assert_eq!(of(&["json.get", "k"]).text, "JSON.GET ?");
+        assert_eq!(of(&["json.get", "k"]).text, "json.get ?");
     }
 
     #[test]
     fn container_commands_are_named_with_their_subcommand() {
         let config = of(&["config", "get", "maxmemory"]);
-        assert_eq!(config.operation.as_deref(), Some("CONFIG GET"));
-        assert_eq!(config.text, "CONFIG GET ?");
+        assert_eq!(config.operation.as_deref(), Some("config get"));
+        assert_eq!(config.text, "config get ?");
         let acl = of(&["ACL", "SETUSER", "bob", ">hunter2"]);
         assert_eq!(acl.text, "ACL SETUSER ? ?");
         // A subcommand that is not a name is an argument like any other.
@@ -234,9 +238,10 @@ mod tests {
                 commands,
             )
         };
+        // One operation in any case, named as first written.
         let same = name(false, &[&["incrby", "a", "1"], &["INCRBY", "b", "2"]]);
-        assert_eq!(same.as_deref(), Some("PIPELINE INCRBY"));
-        let same = name(true, &[&["incrby", "a", "1"], &["INCRBY", "b", "2"]]);
+        assert_eq!(same.as_deref(), Some("PIPELINE incrby"));
+        let same = name(true, &[&["INCRBY", "a", "1"], &["incrby", "b", "2"]]);
         assert_eq!(same.as_deref(), Some("MULTI INCRBY"));
         let mixed = name(true, &[&["SET", "a", "1"], &["LPUSH", "a", "2"]]);
         assert_eq!(mixed.as_deref(), Some("MULTI"));

@@ -142,9 +142,12 @@ fn endpoint_of(pool: &PgPool) -> Endpoint {
         Some(socket) => (socket.display().to_string(), None),
         None => (options.get_host().to_owned(), Some(options.get_port())),
     };
+    // Without a database in the options (nor `PGDATABASE`), the server opens the one named
+    // after the user.
+    let database = (options.get_database()).unwrap_or(options.get_username());
     Endpoint {
         system: "postgresql",
-        namespace: options.get_database().map(shared),
+        namespace: (!database.is_empty()).then(|| shared(database)),
         address: Some(shared(crate::text::unbracketed(&address))),
         port,
     }
@@ -500,6 +503,31 @@ mod tests {
             address: None,
             port: None,
         })
+    }
+
+    /// A pool whose options name no database uses the one PostgreSQL opens for it: the
+    /// user's.
+    #[test]
+    fn the_namespace_without_a_database_is_the_users() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _entered = runtime.enter();
+        let namespace = |url: &str| {
+            let pool = PgPool::connect_lazy(url).unwrap();
+            endpoint_of(&pool).namespace.map(|n| n.as_str().to_owned())
+        };
+        assert_eq!(
+            namespace("postgres://scanner@127.0.0.1:5/wallets").as_deref(),
+            Some("wallets")
+        );
+        if std::env::var_os("PGDATABASE").is_none() {
+            assert_eq!(
+                namespace("postgres://scanner@127.0.0.1:5").as_deref(),
+                Some("scanner")
+            );
+        }
     }
 
     /// The conventions define `db.client.connection.wait_time` as a pool metric: the span's

@@ -622,6 +622,15 @@ const NOT_ALIASES: [&str; 32] = [
 /// (`FOR UPDATE`, `ON DELETE`, `DO UPDATE`): operations only after `(`, `)` or at the start.
 const STATEMENT_OPERATIONS: [&str; 4] = ["INSERT", "UPDATE", "DELETE", "MERGE"];
 
+/// Keeps `name` as the statement's first of its kind, or marks that another one followed.
+fn note_first(first: &mut Option<String>, other: &mut bool, name: &str) {
+    match first {
+        None => *first = Some(name.to_owned()),
+        Some(first) if first != name => *other = true,
+        Some(_) => {}
+    }
+}
+
 fn is_any(word: &str, set: &[&str]) -> bool {
     set.iter().any(|w| word.eq_ignore_ascii_case(w))
 }
@@ -870,16 +879,8 @@ impl Parser {
         if name.is_empty() || self.ctes.iter().any(|cte| cte.eq_ignore_ascii_case(&name)) {
             return;
         }
-        match &self.collection {
-            None => self.collection = Some(name.clone()),
-            Some(first) if *first != name => self.other_collection = true,
-            Some(_) => {}
-        }
-        if self.push(&name) {
-            self.bare_operation = None;
-        } else if let Some(before) = self.bare_operation.take() {
-            self.summary.truncate(before);
-        }
+        note_first(&mut self.collection, &mut self.other_collection, &name);
+        self.push_target(&name);
     }
 
     /// The stored procedure just read: in the summary after its operation, and the end of
@@ -890,12 +891,14 @@ impl Parser {
         if name.is_empty() {
             return;
         }
-        match &self.procedure {
-            None => self.procedure = Some(name.clone()),
-            Some(first) if *first != name => self.other_procedure = true,
-            Some(_) => {}
-        }
-        if self.push(&name) {
+        note_first(&mut self.procedure, &mut self.other_procedure, &name);
+        self.push_target(&name);
+    }
+
+    /// Appends an operation's target (a table, a procedure) to the summary; when it does not
+    /// fit, the operation it would follow goes too.
+    fn push_target(&mut self, name: &str) {
+        if self.push(name) {
             self.bare_operation = None;
         } else if let Some(before) = self.bare_operation.take() {
             self.summary.truncate(before);

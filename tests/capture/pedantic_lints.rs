@@ -169,6 +169,11 @@ impl Gate {
 
 struct Gate(u32);
 
+#[traced]
+fn expected_on_a_parameter(used: u32, #[expect(unused_variables)] unused: u32) -> u32 {
+    used
+}
+
 #[test]
 fn expectations_of_lints_the_expansion_hides_are_not_warnings() {
     let c = testing::capture();
@@ -177,6 +182,7 @@ fn expectations_of_lints_the_expansion_hides_are_not_warnings() {
     assert_eq!(takes_by_value("abc".to_owned(), 2), 3);
     assert_eq!(nested_and_literal_conditions(4, 5), 4);
     assert_eq!(Gate(1).open(6, 7), 7);
+    assert_eq!(expected_on_a_parameter(8, 9), 8);
     c.span(&format!("{MOD}::Gate::open"));
     for name in [
         "async_without_await",

@@ -679,6 +679,30 @@ traced_nested!(
     dyn std::fmt::Debug + Sync
 );
 
+/// The same in a traced impl block's methods, and behind a nested fn's `->`.
+macro_rules! traced_methods {
+    ($shown:ty) => {
+        pub struct Shown;
+
+        #[traced(include_args, skip(make, pointer))]
+        impl Shown {
+            pub fn show(&self, shown: &$shown) -> String {
+                format!("{shown:?}")
+            }
+
+            pub fn no_makers(
+                &self,
+                make: Option<&dyn Fn() -> $shown>,
+                pointer: Option<fn() -> $shown>,
+            ) -> bool {
+                make.is_none() && pointer.is_none()
+            }
+        }
+    };
+}
+
+traced_methods!(dyn std::fmt::Debug + Send);
+
 /// Types from a `macro_rules!` fragment are read as written: the future's span covers its
 /// polls, the closure takes its signature, `!` compiles, and a `&str` is recorded as a string.
 #[test]
@@ -713,4 +737,8 @@ fn types_written_by_a_declarative_macro_are_read_as_written() {
         boxed.attr("shown"),
         Some(&godtrace::otel::Value::from("\"x\""))
     );
+    assert_eq!(Shown.show(&7), "7");
+    assert!(Shown.no_makers(None, None));
+    let shown = only(&c, "Shown::show");
+    assert_eq!(shown.attr("shown"), Some(&godtrace::otel::Value::from("7")));
 }

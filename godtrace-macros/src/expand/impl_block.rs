@@ -29,6 +29,9 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
     let mut conditional: Vec<TokenStream> = Vec::new();
     for item in &mut block.items {
         let ImplItem::Fn(method) = item else { continue };
+        // Before the block goes back to the compiler, which would read a macro fragment's
+        // type out of its group (see `ungroup_types`) before the method's own expansion.
+        super::ungroup_types(&mut method.sig);
         if let Some(marker) = take_attr(&mut method.attrs, "untraced") {
             let mut own = Vec::new();
             check_opt_out(&marker, &method.attrs, &mut own);

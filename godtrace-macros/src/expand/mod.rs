@@ -69,6 +69,11 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
         Ok(Item::Fn(mut f)) => {
             ungroup_types(&mut f.sig);
             expectations_as_allows(&mut f.attrs);
+            for input in &mut f.sig.inputs {
+                if let FnArg::Typed(typed) = input {
+                    expectations_as_allows(&mut typed.attrs);
+                }
+            }
             if let Some(c) = f.sig.constness {
                 return Err(syn::Error::new_spanned(
                     c,
@@ -142,11 +147,11 @@ fn parse_function(item: TokenStream) -> syn::Result<Function> {
 
 /// Takes the return type and the parameters' types out of the invisible groups a
 /// `macro_rules!` `$t:ty` fragment puts them in, at any depth, so that they are read as written
-/// (`impl Future<..>`, `!`, `&str`, `Pin<Box<dyn Future<..>>>`). Behind `&` or a raw pointer,
-/// a group around a type of several bounds (`&$t` with `$t` = `dyn Debug + Send`) becomes
-/// parentheses: what the group meant there, which the compiler does not always read in a
-/// macro's output.
-fn ungroup_types(sig: &mut Signature) {
+/// (`impl Future<..>`, `!`, `&str`, `Pin<Box<dyn Future<..>>>`). Behind `&`, a raw pointer or
+/// a nested fn's `->`, a group around a type of several bounds (`&$t` with `$t` =
+/// `dyn Debug + Send`) becomes parentheses: what the group meant there, which the compiler
+/// does not always read in a macro's output.
+pub(super) fn ungroup_types(sig: &mut Signature) {
     struct Ungroup;
     fn ungrouped(ty: &mut Type) {
         while let Type::Group(group) = ty {
@@ -173,6 +178,15 @@ fn ungroup_types(sig: &mut Signature) {
         }
     }
     impl syn::visit_mut::VisitMut for Ungroup {
+        /// Inside a type: the return of a fn pointer or of `Fn(..) -> ..` (the signature's
+        /// own return is a type visited alone).
+        fn visit_return_type_mut(&mut self, output: &mut ReturnType) {
+            if let ReturnType::Type(_, ty) = output {
+                parenthesized(ty);
+            }
+            syn::visit_mut::visit_return_type_mut(self, output);
+        }
+
         fn visit_type_mut(&mut self, ty: &mut Type) {
             ungrouped(ty);
             match ty {

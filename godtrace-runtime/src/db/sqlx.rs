@@ -137,7 +137,11 @@ impl TracedTransaction {
 
 /// The endpoint every span of `pool` names: its database, host (or socket) and port.
 fn endpoint_of(pool: &PgPool) -> Endpoint {
-    let options = pool.connect_options();
+    endpoint_of_options(&pool.connect_options())
+}
+
+/// [`endpoint_of`] a pool connecting with `options`.
+fn endpoint_of_options(options: &::sqlx::postgres::PgConnectOptions) -> Endpoint {
     let (address, port) = match options.get_socket() {
         Some(socket) => (socket.display().to_string(), None),
         None => (options.get_host().to_owned(), Some(options.get_port())),
@@ -509,14 +513,11 @@ mod tests {
     /// user's.
     #[test]
     fn the_namespace_without_a_database_is_the_users() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let _entered = runtime.enter();
         let namespace = |url: &str| {
-            let pool = PgPool::connect_lazy(url).unwrap();
-            endpoint_of(&pool).namespace.map(|n| n.as_str().to_owned())
+            let options = url.parse().unwrap();
+            endpoint_of_options(&options)
+                .namespace
+                .map(|n| n.as_str().to_owned())
         };
         assert_eq!(
             namespace("postgres://scanner@127.0.0.1:5/wallets").as_deref(),

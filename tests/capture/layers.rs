@@ -1269,6 +1269,43 @@ fn explode() -> &'static str {
     panic!("handler (expected by this test)")
 }
 
+/// Two requests joined in one task, one of whose handlers panics: the other one, dropped
+/// while that panic unwinds, was cancelled, not panicked.
+#[tokio::test]
+async fn a_request_dropped_by_another_ones_panic_is_cancelled() {
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route(
+            "/layers/waits",
+            axum::routing::get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/layers/explodes",
+            axum::routing::get(|| async { explode() }),
+        )
+        .layer(HttpServerLayer::new());
+    let request = |path: &str| {
+        http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let (waits, explodes) = (app.clone(), app);
+    let joined = tokio::spawn(async move {
+        tokio::join!(
+            waits.oneshot(request("/layers/waits")),
+            explodes.oneshot(request("/layers/explodes"))
+        )
+    });
+    assert!(joined.await.unwrap_err().is_panic());
+    let waited = capture.span("GET /layers/waits");
+    assert_eq!(str_attr(&waited, "error.type"), Some("cancelled"));
+    let exploded = capture.span("GET /layers/explodes");
+    assert_eq!(str_attr(&exploded, "error.type"), Some("panic"));
+}
+
 /// A handler's panic that a layer outside godtrace's catches (tower-http's
 /// `CatchPanicLayer`, which answers 500 itself): the server span and the histogram say
 /// `panic`, not `cancelled` (the exchange is dropped once the panic is caught, when nothing

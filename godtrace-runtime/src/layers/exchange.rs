@@ -185,12 +185,13 @@ impl Exchange {
 
     /// Sets the final status and attributes on the span and records the duration.
     fn finish(&mut self) {
-        // Dropped while unwinding, or after a panic unwound through `in_scope` (an outer
-        // layer caught it): a panic in the service or its body ended the request (and ended
-        // the span, `error.type` = `panic`, when it unwound through `in_scope`). The
-        // histogram says the same, not `cancelled` nor, after a 200 head, a success.
-        let panicked = self.panicked || std::thread::panicking();
-        if panicked && matches!(self.role, Role::HttpServer | Role::GrpcServer) {
+        // A panic unwound through `in_scope` (then or earlier: an outer layer may have caught
+        // it): a panic in the service or its body ended the request (and ended the span,
+        // `error.type` = `panic`, as it unwound). The histogram says the same, not
+        // `cancelled` nor, after a 200 head, a success.
+        // The flag, not `thread::panicking()`: an exchange dropped while another one's panic
+        // unwinds (two requests joined in one task) was cancelled, not panicked.
+        if self.panicked && matches!(self.role, Role::HttpServer | Role::GrpcServer) {
             self.responded = true;
             self.error_type = Some(Cow::Borrowed("panic"));
         }

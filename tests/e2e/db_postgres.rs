@@ -496,4 +496,23 @@ fn a_called_procedure_names_its_span_and_its_attribute() {
     assert_eq!(string_attr(call, "db.operation.name"), "CALL");
     assert_eq!(string_attr(call, "db.stored_procedure.name"), procedure);
     assert!(call.attr("db.collection.name").is_none());
+    // On the duration point too, as the conventions recommend.
+    let attributes = duration_attributes(
+        "postgresql",
+        "godtrace_test",
+        "CALL",
+        &url,
+        [
+            KeyValue::new("db.stored_procedure.name", procedure.clone()),
+            KeyValue::new("db.query.summary", format!("CALL {procedure}")),
+        ],
+    );
+    let snapshot = godtrace::metrics::metrics_snapshot();
+    assert!(
+        snapshot
+            .histogram("db.client.operation.duration", &attributes)
+            .is_some_and(|p| p.count == 1),
+        "{:#?}",
+        snapshot.metric("db.client.operation.duration")
+    );
 }

@@ -58,6 +58,8 @@ pub(crate) struct Call {
     summary: Option<StringValue>,
     operation: Option<StringValue>,
     collection: Option<StringValue>,
+    /// `db.stored_procedure.name`, on the span and the metric point.
+    procedure: Option<StringValue>,
     /// A result was handed to the caller, who has not asked for more since: a call dropped
     /// now was stopped by its caller, not cancelled.
     delivered: bool,
@@ -112,6 +114,7 @@ impl Call {
             summary: summary.map(StringValue::from),
             operation: operation.map(StringValue::from),
             collection: collection.map(StringValue::from),
+            procedure: None,
             delivered: false,
             rows: 0,
             finished: false,
@@ -137,6 +140,7 @@ impl Call {
             ("db.namespace", &self.endpoint.namespace),
             ("db.operation.name", &self.operation),
             ("db.collection.name", &self.collection),
+            ("db.stored_procedure.name", &self.procedure),
             ("db.query.summary", &self.summary),
             ("server.address", &self.endpoint.address),
         ];
@@ -149,6 +153,14 @@ impl Call {
             attributes.push(("server.port", i64::from(port).into()));
         }
         attributes
+    }
+
+    /// The stored procedure the call runs (`CALL p`), on the span and the metric point.
+    pub(crate) fn set_procedure(&mut self, name: String) {
+        let name = StringValue::from(name);
+        self.span
+            .set_attribute("db.stored_procedure.name", name.clone());
+        self.procedure = Some(name);
     }
 
     /// Sets an attribute on the span (when it is recorded).

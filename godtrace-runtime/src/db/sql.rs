@@ -489,6 +489,8 @@ struct Parser {
     other_procedure: bool,
     /// The name being read is a stored procedure's (after `CALL`), not a table's.
     name_is_procedure: bool,
+    /// The procedures are a list (`DROP PROCEDURE a, b(int)`): a `,` names another.
+    procedure_list: bool,
     state: State,
     /// Parenthesis depth: a `WITH` list's commas are told from a subquery's by it.
     depth: u32,
@@ -543,6 +545,8 @@ enum State {
     AfterTable { aliased: bool },
     /// After `WITH` or a `,` between its definitions: the next word is a name it defines.
     CteName,
+    /// After a procedure in a list: its argument types, then a `,` and another one.
+    ProcedureListed,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -683,7 +687,8 @@ impl Parser {
                         // `DROP TABLE a, b` names two.
                         self.table_next(false, written.eq_ignore_ascii_case("DROP"));
                     } else if kind.eq_ignore_ascii_case("PROCEDURE") {
-                        self.procedure_next();
+                        // `DROP PROCEDURE a, b` names two.
+                        self.procedure_next(written.eq_ignore_ascii_case("DROP"));
                     } else {
                         self.statement_done = true;
                     }
@@ -709,8 +714,12 @@ impl Parser {
                 // `FROM generate_series(..)`: a function, not a table.
                 Token::Punct(b'(') if self.name_may_be_function => self.state = State::Idle,
                 _ => {
+                    let listed = self.name_is_procedure && self.procedure_list;
                     self.add_table();
-                    self.state = State::AfterTable { aliased: false };
+                    self.state = match listed {
+                        true => State::ProcedureListed,
+                        false => State::AfterTable { aliased: false },
+                    };
                     self.step(token);
                 }
             },
@@ -730,6 +739,11 @@ impl Parser {
                 Token::Punct(b',') if self.in_from_list => self.table_next(true, true),
                 _ => self.idle(token),
             },
+            State::ProcedureListed => {
+                if token == Token::Punct(b',') && self.depth == 0 {
+                    self.procedure_next(true);
+                }
+            }
             State::CteName => match token {
                 Token::Word(w) if w.eq_ignore_ascii_case("RECURSIVE") => {}
                 Token::Word(name) | Token::QuotedIdent(name) => {
@@ -778,7 +792,7 @@ impl Parser {
             }
             "CALL" => {
                 self.add_operation(word);
-                self.procedure_next();
+                self.procedure_next(false);
             }
             "COPY" => {
                 self.add_operation(word);
@@ -841,10 +855,11 @@ impl Parser {
 
     /// A stored procedure's name follows (the conventions' summary keeps it as the target,
     /// as a table's): the statement says nothing more after it (its arguments, or a
-    /// procedure's definition).
-    fn procedure_next(&mut self) {
+    /// procedure's definition) but, in a `list`, other procedures after a `,`.
+    fn procedure_next(&mut self, list: bool) {
         self.table_next(false, false);
         self.name_is_procedure = true;
+        self.procedure_list = list;
     }
 
     /// Whether the current depth holds a query (see `queries`).
@@ -887,7 +902,7 @@ impl Parser {
     /// what the statement says.
     fn add_procedure(&mut self, name: String) {
         self.name_is_procedure = false;
-        self.statement_done = true;
+        self.statement_done = !self.procedure_list;
         if name.is_empty() {
             return;
         }

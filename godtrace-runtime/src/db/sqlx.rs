@@ -174,7 +174,7 @@ fn start_statement(
     let summary = sql::summarize(sql, None);
     // The conventions: the query summary is also the span's name; the operation and table
     // are set only when the statement has one of each.
-    let call = Call::start_under(
+    let mut call = Call::start_under(
         Some(parent),
         endpoint,
         summary.summary,
@@ -183,7 +183,7 @@ fn start_statement(
         || sql::summarize(sql, Some(call::query_text_cap())).text,
     );
     if let Some(procedure) = summary.procedure {
-        call.set_attribute("db.stored_procedure.name", procedure);
+        call.set_procedure(procedure);
     }
     Some(call)
 }

@@ -684,6 +684,24 @@ fn a_called_procedure_is_the_summarys_target_and_its_own_attribute() {
             Some("touch_wallet")
         )
     );
+    // A list names each, and no single one (as `DROP TABLE a, b`).
+    assert_eq!(
+        read("DROP PROCEDURE IF EXISTS a, s.b"),
+        (
+            Some("DROP PROCEDURE a s.b".to_owned()),
+            Some("DROP PROCEDURE".to_owned()),
+            None,
+            None
+        )
+    );
+    assert_eq!(
+        read("DROP PROCEDURE \"Weird Proc\"(int, text), s.touch(int) CASCADE").0,
+        Some("DROP PROCEDURE \"Weird Proc\" s.touch".to_owned())
+    );
+    assert_eq!(
+        read("drop procedure touch(bigint)"),
+        called("drop procedure touch", "drop procedure", Some("touch"))
+    );
     // Two statements of one kind naming two procedures: no single one.
     assert_eq!(read("CALL a(); CALL b()").3, None);
     assert_eq!(read("CALL a(); CALL a()").3, Some("a".to_owned()));

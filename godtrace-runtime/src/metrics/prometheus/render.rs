@@ -364,8 +364,8 @@ enum Series {
 
 /// `{a="x",b="y"}` (then the scope's labels, and `le` last when given), or nothing for no
 /// labels. Two attributes whose keys sanitize to the same label have their values joined with
-/// `;`; a histogram's attribute `le` is labelled `key_le`, as its buckets' own `le` takes
-/// that label. An attribute whose value is empty is left out: Prometheus reads a label with
+/// `;`; an attribute `le` is labelled `key_le` (a histogram's buckets' own `le` takes
+/// that label, and Prometheus reads it as a bucket's bound on any series). An attribute whose value is empty is left out: Prometheus reads a label with
 /// an empty value as no label (`{k=""}` is the series `{}`, whose sample it would replace).
 fn labels(attributes: &[KeyValue], series: Series, le: Option<&str>) -> String {
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(attributes.len() + 3);
@@ -381,7 +381,9 @@ fn labels(attributes: &[KeyValue], series: Series, le: Option<&str>) -> String {
             continue;
         }
         let mut name = label_name(key);
-        if series == Series::Histogram && name == "le" {
+        // Prometheus reads `le` as a bucket's bound on any series (`promtool` refuses it
+        // elsewhere): an attribute's is its own label everywhere.
+        if name == "le" {
             name.insert_str(0, "key_");
         }
         match pairs.iter_mut().find(|(n, _)| *n == name) {

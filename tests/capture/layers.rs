@@ -1269,6 +1269,63 @@ fn explode() -> &'static str {
     panic!("handler (expected by this test)")
 }
 
+/// A response body whose own code panics where the layer calls it outside the span (its
+/// size hint, an in-memory body's poll, its `Drop`).
+struct PanickingBody(&'static str);
+
+impl http_body::Body for PanickingBody {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        assert_ne!(self.0, "poll", "poll_frame (expected by this test)");
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(
+            axum::body::Bytes::from_static(b"x"),
+        ))))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        assert_ne!(self.0, "hint", "size_hint (expected by this test)");
+        http_body::SizeHint::with_exact(2)
+    }
+}
+
+impl Drop for PanickingBody {
+    fn drop(&mut self) {
+        if self.0 == "drop" && !std::thread::panicking() {
+            panic!("drop (expected by this test)");
+        }
+    }
+}
+
+/// Each of those panics is the request's: `error.type` `panic`, not a success nor
+/// `cancelled`.
+#[tokio::test]
+async fn a_panic_in_the_bodys_own_code_outside_the_span_is_a_panic() {
+    for at in ["hint", "poll", "drop"] {
+        let capture = testing::capture();
+        let service = HttpServerLayer::new().layer(tower::service_fn(move |_req| async move {
+            Ok::<_, std::convert::Infallible>(http::Response::new(PanickingBody(at)))
+        }));
+        let served = tokio::spawn(async move {
+            let request = http::Request::get("/layers/body")
+                .body(String::new())
+                .unwrap();
+            let mut body = service.oneshot(request).await.unwrap().into_body();
+            let frame = std::future::poll_fn(|cx| {
+                http_body::Body::poll_frame(std::pin::Pin::new(&mut body), cx)
+            });
+            drop(frame.await);
+        });
+        assert!(served.await.unwrap_err().is_panic(), "{at}");
+        let server = one(&capture, "GET", SpanKind::Server);
+        assert_eq!(str_attr(&server, "error.type"), Some("panic"), "{at}");
+    }
+}
+
 /// Two requests joined in one task, one of whose handlers panics: the other one, dropped
 /// while that panic unwinds, was cancelled, not panicked.
 #[tokio::test]

@@ -18,6 +18,16 @@ pin_project_lite::pin_project! {
         // What the response's `Content-Length` leaves to send, when it has one.
         unsent: Option<u64>,
     }
+
+    // Dropped before `inner` and `exchange` (in that order): a panic in the body's own `Drop`
+    // is then told from one that was unwinding already.
+    impl<B> PinnedDrop for TracedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(exchange) = this.project().exchange {
+                exchange.on_body_drop();
+            }
+        }
+    }
 }
 
 impl<B: Body> TracedBody<B> {
@@ -38,13 +48,15 @@ impl<B: Body> TracedBody<B> {
         mut exchange: Exchange,
         content_length: Option<u64>,
     ) -> TracedBody<B> {
-        let exchange = if inner.is_end_stream() {
+        // The body's code (a panic there is the request's).
+        let (ended, streams) =
+            exchange.marks_panics(|| (inner.is_end_stream(), inner.size_hint().exact().is_none()));
+        let exchange = if ended {
             exchange.on_body_end();
             None
         } else {
             Some(exchange)
         };
-        let streams = inner.size_hint().exact().is_none();
         TracedBody {
             inner,
             exchange,
@@ -90,7 +102,12 @@ impl<B: Body> Body for TracedBody<B> {
             Some(exchange) if *this.streams => {
                 ready!(exchange.in_scope(|| inner.as_mut().poll_frame(cx)))
             }
-            _ => ready!(inner.as_mut().poll_frame(cx)),
+            Some(exchange) => ready!(exchange.marks_panics(|| inner.as_mut().poll_frame(cx))),
+            None => ready!(inner.as_mut().poll_frame(cx)),
+        };
+        let end_stream = match this.exchange {
+            Some(exchange) => exchange.marks_panics(|| inner.is_end_stream()),
+            None => inner.is_end_stream(),
         };
         let mut failed = matches!(frame, Some(Err(_)));
         if let Some(exchange) = this.exchange {
@@ -107,7 +124,7 @@ impl<B: Body> Body for TracedBody<B> {
                 }
             }
             // Over before the length its response declared: the client gets it cut.
-            let over = frame.is_none() || inner.is_end_stream();
+            let over = frame.is_none() || end_stream;
             failed |= over && this.unsent.is_some_and(|unsent| unsent > 0);
             if failed {
                 exchange.on_body_error();
@@ -116,7 +133,7 @@ impl<B: Body> Body for TracedBody<B> {
         // Ends the exchange as soon as the body is known to be over: servers stop polling a
         // body that says so (or that sent its declared length), and may keep it around for a
         // while before dropping it.
-        if frame.is_none() || failed || inner.is_end_stream() || *this.unsent == Some(0) {
+        if frame.is_none() || failed || end_stream || *this.unsent == Some(0) {
             // Taken in every case: dropping the exchange ends it.
             let ended = this.exchange.take();
             if let Some(mut exchange) = ended

@@ -68,10 +68,29 @@ pub(crate) struct Exchange {
     /// A gRPC server call's deadline (its `grpc-timeout`), to tell a call broken off by it
     /// from one its caller cancelled.
     deadline: Option<Duration>,
-    /// A panic unwound through [`Exchange::in_scope`]: the service or its body panicked, even
-    /// if an outer layer caught it (tower-http's `CatchPanicLayer`) and dropped the exchange
-    /// later, when nothing is unwinding any more.
+    /// A panic unwound through [`Exchange::in_scope`] or [`Exchange::marks_panics`]: the
+    /// service or its body panicked, even if an outer layer caught it (tower-http's
+    /// `CatchPanicLayer`) and dropped the exchange later, when nothing is unwinding any more.
     panicked: bool,
+    /// Whether a panic was unwinding when the response body began to be dropped (`None`:
+    /// not dropped by the body): one unwinding when the exchange ends but not then came from
+    /// the body's own `Drop`.
+    unwinding_at_body_drop: Option<bool>,
+}
+
+/// Runs `f`, setting `panicked` if a panic unwinds through it.
+fn marking_panics<R>(panicked: &mut bool, f: impl FnOnce() -> R) -> R {
+    /// Sets its flag when dropped: only while unwinding, as it is forgotten on return.
+    struct Unwinding<'a>(&'a mut bool);
+    impl Drop for Unwinding<'_> {
+        fn drop(&mut self) {
+            *self.0 = true;
+        }
+    }
+    let unwinding = Unwinding(panicked);
+    let out = f();
+    std::mem::forget(unwinding);
+    out
 }
 
 impl Exchange {
@@ -90,6 +109,7 @@ impl Exchange {
             body_polled: false,
             deadline: None,
             panicked: false,
+            unwinding_at_body_drop: None,
         }
     }
 
@@ -101,17 +121,20 @@ impl Exchange {
 
     /// Runs `f` with this exchange's span current (the inner service's code nests under it).
     pub(crate) fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        /// Sets its flag when dropped: only while unwinding, as it is forgotten on return.
-        struct Unwinding<'a>(&'a mut bool);
-        impl Drop for Unwinding<'_> {
-            fn drop(&mut self) {
-                *self.0 = true;
-            }
-        }
-        let unwinding = Unwinding(&mut self.panicked);
-        let out = self.span.in_scope(f);
-        std::mem::forget(unwinding);
-        out
+        let span = &mut self.span;
+        marking_panics(&mut self.panicked, || span.in_scope(f))
+    }
+
+    /// Runs `f`, the service's or its body's code run outside the span (a body's size hint, an
+    /// in-memory body's poll), noting a panic that unwinds through it.
+    pub(crate) fn marks_panics<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        marking_panics(&mut self.panicked, f)
+    }
+
+    /// The response body is being dropped (its own fields next): whether a panic is unwinding
+    /// now.
+    pub(crate) fn on_body_drop(&mut self) {
+        self.unwinding_at_body_drop = Some(std::thread::panicking());
     }
 
     /// The span, to describe the request further.
@@ -189,9 +212,14 @@ impl Exchange {
         // it): a panic in the service or its body ended the request (and ended the span,
         // `error.type` = `panic`, as it unwound). The histogram says the same, not
         // `cancelled` nor, after a 200 head, a success.
-        // The flag, not `thread::panicking()`: an exchange dropped while another one's panic
-        // unwinds (two requests joined in one task) was cancelled, not panicked.
-        if self.panicked && matches!(self.role, Role::HttpServer | Role::GrpcServer) {
+        // The flag, not `thread::panicking()` alone: an exchange dropped while another one's
+        // panic unwinds (two requests joined in one task) was cancelled, not panicked. A panic
+        // that began as the body was dropped is the body's own `Drop`.
+        let body_drop_panicked =
+            self.unwinding_at_body_drop == Some(false) && std::thread::panicking();
+        if (self.panicked || body_drop_panicked)
+            && matches!(self.role, Role::HttpServer | Role::GrpcServer)
+        {
             self.responded = true;
             self.error_type = Some(Cow::Borrowed("panic"));
         }

@@ -364,8 +364,9 @@ enum Series {
 
 /// `{a="x",b="y"}` (then the scope's labels, and `le` last when given), or nothing for no
 /// labels. Two attributes whose keys sanitize to the same label have their values joined with
-/// `;`; an attribute `le` is labelled `key_le` (a histogram's buckets' own `le` takes
-/// that label, and Prometheus reads it as a bucket's bound on any series). An attribute whose value is empty is left out: Prometheus reads a label with
+/// `;`; an attribute `le` or `quantile` is labelled `key_le`, `key_quantile` (a histogram's
+/// buckets' own `le` takes that label, and Prometheus reads both as a bucket's or a summary's
+/// on any series). An attribute whose value is empty is left out: Prometheus reads a label with
 /// an empty value as no label (`{k=""}` is the series `{}`, whose sample it would replace).
 fn labels(attributes: &[KeyValue], series: Series, le: Option<&str>) -> String {
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(attributes.len() + 3);
@@ -381,9 +382,9 @@ fn labels(attributes: &[KeyValue], series: Series, le: Option<&str>) -> String {
             continue;
         }
         let mut name = label_name(key);
-        // Prometheus reads `le` as a bucket's bound on any series (`promtool` refuses it
-        // elsewhere): an attribute's is its own label everywhere.
-        if name == "le" {
+        // Prometheus reads `le` as a bucket's bound and `quantile` as a summary's on any
+        // series (`promtool` refuses them elsewhere): an attribute's is its own label.
+        if name == "le" || name == "quantile" {
             name.insert_str(0, "key_");
         }
         match pairs.iter_mut().find(|(n, _)| *n == name) {

@@ -252,8 +252,14 @@ fn a_histogram_attribute_named_le_keeps_its_own_label() {
     );
     assert!(text.contains("sizes_sum{key_le=\"x\"} 1\n"), "{text}");
     // Not a histogram's: still its own label (`promtool` refuses `le` outside histograms).
-    let info = target_info(&[KeyValue::new("le", "x")], Format::Text);
-    assert!(info.contains("target_info{key_le=\"x\"} 1"), "{info}");
+    let info = target_info(
+        &[KeyValue::new("le", "x"), KeyValue::new("quantile", "y")],
+        Format::Text,
+    );
+    assert!(
+        info.contains("target_info{key_le=\"x\",key_quantile=\"y\"} 1"),
+        "{info}"
+    );
 }
 
 #[test]

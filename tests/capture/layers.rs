@@ -1271,7 +1271,7 @@ fn explode() -> &'static str {
 
 /// A response body whose own code panics where the layer calls it outside the span (its
 /// size hint, an in-memory body's poll, its `Drop`).
-struct PanickingBody(&'static str);
+struct PanickingBody(&'static str, std::cell::Cell<u8>);
 
 impl http_body::Body for PanickingBody {
     type Data = axum::body::Bytes;
@@ -1289,6 +1289,12 @@ impl http_body::Body for PanickingBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         assert_ne!(self.0, "hint", "size_hint (expected by this test)");
+        // The layer asks once; the server (here the test) asks again.
+        self.1.set(self.1.get() + 1);
+        assert!(
+            self.0 != "hint-later" || self.1.get() < 2,
+            "size_hint, second call (expected by this test)"
+        );
         http_body::SizeHint::with_exact(2)
     }
 }
@@ -1302,19 +1308,37 @@ impl Drop for PanickingBody {
 }
 
 /// Each of those panics is the request's: `error.type` `panic`, not a success nor
-/// `cancelled`.
+/// `cancelled`; so is one in the handler's future's own `Drop` (a guard it holds), dropped
+/// unfinished.
 #[tokio::test]
 async fn a_panic_in_the_bodys_own_code_outside_the_span_is_a_panic() {
-    for at in ["hint", "poll", "drop"] {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("the handler's guard (expected by this test)");
+        }
+    }
+    for at in ["hint", "hint-later", "poll", "drop", "future-drop"] {
         let capture = testing::capture();
         let service = HttpServerLayer::new().layer(tower::service_fn(move |_req| async move {
-            Ok::<_, std::convert::Infallible>(http::Response::new(PanickingBody(at)))
+            if at == "future-drop" {
+                let _guard = PanicsOnDrop;
+                std::future::pending::<()>().await;
+            }
+            let body = PanickingBody(at, std::cell::Cell::new(0));
+            Ok::<_, std::convert::Infallible>(http::Response::new(body))
         }));
         let served = tokio::spawn(async move {
             let request = http::Request::get("/layers/body")
                 .body(String::new())
                 .unwrap();
-            let mut body = service.oneshot(request).await.unwrap().into_body();
+            let response = service.oneshot(request);
+            let Ok(response) = tokio::time::timeout(Duration::from_millis(20), response).await
+            else {
+                return;
+            };
+            let mut body = response.unwrap().into_body();
+            let _ = http_body::Body::size_hint(&body);
             let frame = std::future::poll_fn(|cx| {
                 http_body::Body::poll_frame(std::pin::Pin::new(&mut body), cx)
             });

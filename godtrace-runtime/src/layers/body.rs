@@ -24,7 +24,7 @@ pin_project_lite::pin_project! {
     impl<B> PinnedDrop for TracedBody<B> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(exchange) = this.project().exchange {
-                exchange.on_body_drop();
+                exchange.on_drop();
             }
         }
     }
@@ -145,11 +145,18 @@ impl<B: Body> Body for TracedBody<B> {
         Poll::Ready(frame)
     }
 
+    // The body's code, which the server calls too: a panic there is the request's.
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.exchange {
+            Some(exchange) => exchange.marks_panics(|| self.inner.is_end_stream()),
+            None => self.inner.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.exchange {
+            Some(exchange) => exchange.marks_panics(|| self.inner.size_hint()),
+            None => self.inner.size_hint(),
+        }
     }
 }

@@ -11,6 +11,7 @@ use crate::Span;
 use http::HeaderMap;
 use opentelemetry::KeyValue;
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The attribute that marks a span whose work was dropped unfinished: the one a dropped
@@ -71,20 +72,23 @@ pub(crate) struct Exchange {
     /// A panic unwound through [`Exchange::in_scope`] or [`Exchange::marks_panics`]: the
     /// service or its body panicked, even if an outer layer caught it (tower-http's
     /// `CatchPanicLayer`) and dropped the exchange later, when nothing is unwinding any more.
-    panicked: bool,
-    /// Whether a panic was unwinding when the response body began to be dropped (`None`:
-    /// not dropped by the body): one unwinding when the exchange ends but not then came from
-    /// the body's own `Drop`.
-    unwinding_at_body_drop: Option<bool>,
+    /// Atomic so that a body's `&self` methods (`size_hint`) can set it: the exchange stays
+    /// `Sync`, as boxed bodies ask.
+    panicked: AtomicBool,
+    /// Whether a panic was unwinding when the response future or body holding the exchange
+    /// began to be dropped (`None`: not dropped by one): one unwinding when the exchange ends
+    /// but not then came from their own `Drop` (the handler's future's, the body's).
+    unwinding_at_drop: Option<bool>,
 }
 
 /// Runs `f`, setting `panicked` if a panic unwinds through it.
-fn marking_panics<R>(panicked: &mut bool, f: impl FnOnce() -> R) -> R {
+fn marking_panics<R>(panicked: &AtomicBool, f: impl FnOnce() -> R) -> R {
     /// Sets its flag when dropped: only while unwinding, as it is forgotten on return.
-    struct Unwinding<'a>(&'a mut bool);
+    struct Unwinding<'a>(&'a AtomicBool);
     impl Drop for Unwinding<'_> {
         fn drop(&mut self) {
-            *self.0 = true;
+            // Read by the exchange's owner once the panic is over: no order to keep.
+            self.0.store(true, Ordering::Relaxed);
         }
     }
     let unwinding = Unwinding(panicked);
@@ -108,8 +112,8 @@ impl Exchange {
             body_ended: false,
             body_polled: false,
             deadline: None,
-            panicked: false,
-            unwinding_at_body_drop: None,
+            panicked: AtomicBool::new(false),
+            unwinding_at_drop: None,
         }
     }
 
@@ -122,19 +126,19 @@ impl Exchange {
     /// Runs `f` with this exchange's span current (the inner service's code nests under it).
     pub(crate) fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
         let span = &mut self.span;
-        marking_panics(&mut self.panicked, || span.in_scope(f))
+        marking_panics(&self.panicked, || span.in_scope(f))
     }
 
     /// Runs `f`, the service's or its body's code run outside the span (a body's size hint, an
     /// in-memory body's poll), noting a panic that unwinds through it.
-    pub(crate) fn marks_panics<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        marking_panics(&mut self.panicked, f)
+    pub(crate) fn marks_panics<R>(&self, f: impl FnOnce() -> R) -> R {
+        marking_panics(&self.panicked, f)
     }
 
-    /// The response body is being dropped (its own fields next): whether a panic is unwinding
-    /// now.
-    pub(crate) fn on_body_drop(&mut self) {
-        self.unwinding_at_body_drop = Some(std::thread::panicking());
+    /// The response future or body holding the exchange is being dropped (its own fields
+    /// next): whether a panic is unwinding now.
+    pub(crate) fn on_drop(&mut self) {
+        self.unwinding_at_drop = Some(std::thread::panicking());
     }
 
     /// The span, to describe the request further.
@@ -214,10 +218,9 @@ impl Exchange {
         // `cancelled` nor, after a 200 head, a success.
         // The flag, not `thread::panicking()` alone: an exchange dropped while another one's
         // panic unwinds (two requests joined in one task) was cancelled, not panicked. A panic
-        // that began as the body was dropped is the body's own `Drop`.
-        let body_drop_panicked =
-            self.unwinding_at_body_drop == Some(false) && std::thread::panicking();
-        if (self.panicked || body_drop_panicked)
+        // that began as the future or body holding it was dropped is their own `Drop`'s.
+        let drop_panicked = self.unwinding_at_drop == Some(false) && std::thread::panicking();
+        if (*self.panicked.get_mut() || drop_panicked)
             && matches!(self.role, Role::HttpServer | Role::GrpcServer)
         {
             self.responded = true;

@@ -74,6 +74,16 @@ pin_project_lite::pin_project! {
         inner: F,
         exchange: Option<Exchange>,
     }
+
+    // Dropped before `inner` and `exchange` (in that order): a panic in the inner future's
+    // own `Drop` (a guard the handler holds) is then told from one that was unwinding already.
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(exchange) = this.project().exchange {
+                exchange.on_drop();
+            }
+        }
+    }
 }
 
 impl<F> std::fmt::Debug for ResponseFuture<F> {

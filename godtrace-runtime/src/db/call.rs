@@ -156,6 +156,7 @@ impl Call {
     }
 
     /// The stored procedure the call runs (`CALL p`), on the span and the metric point.
+    #[cfg(feature = "sqlx")]
     pub(crate) fn set_procedure(&mut self, name: String) {
         let name = StringValue::from(name);
         self.span

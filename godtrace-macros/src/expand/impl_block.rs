@@ -199,7 +199,7 @@ fn check_block_skips(options: &Options, block: &ItemImpl, errors: &mut Vec<syn::
     }
     for name in options.skip.get() {
         let somewhere = block.items.iter().any(
-            |item| matches!(item, ImplItem::Fn(m) if super::has_param(&m.sig, &m.block, name)),
+            |item| matches!(item, ImplItem::Fn(m) if super::skippable_params(&m.sig, &m.block).iter().any(|p| same_name(p, name))),
         );
         if !somewhere {
             errors.push(syn::Error::new_spanned(

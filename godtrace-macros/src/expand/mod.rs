@@ -333,16 +333,11 @@ const SKIP_WITHOUT_INCLUDE_ARGS: &str = "`skip(...)` does nothing without `inclu
 /// `include_args`.
 fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
     let params: Vec<Ident> = bound_params(&f.sig).into_iter().map(|(i, _)| i).collect();
+    let skippable = skippable_params(&f.sig, &f.block);
     for name in options.skip.get() {
-        if !has_param(&f.sig, &f.block, name) {
-            // An `#[async_trait]` positional parameter by the names its pattern binds.
-            let positional = |p: &&Ident| is_async_trait_positional(&f.sig, p);
-            let in_patterns = match params.iter().any(|p| positional(&p)) {
-                true => async_trait_pattern_names(&f.block),
-                false => Vec::new(),
-            };
-            let listed = (params.iter().filter(|p| !positional(p)))
-                .chain(&in_patterns)
+        if !skippable.iter().any(|p| crate::attr::same_name(p, name)) {
+            let listed = skippable
+                .iter()
                 .map(|p| format!("`{p}`"))
                 .collect::<Vec<_>>();
             let hint = if listed.is_empty() {
@@ -521,17 +516,18 @@ fn param_cfgs(sig: &Signature, ident: &Ident) -> Vec<Attribute> {
     Vec::new()
 }
 
-/// Whether `name` is a parameter of the function of `sig` and `block`: one of its bindings,
-/// or a binding of a pattern `#[async_trait]` moved into the body (see
-/// [`is_async_trait_positional`]).
-pub(super) fn has_param(sig: &Signature, block: &Block, name: &Ident) -> bool {
-    let named = |p: &Ident| crate::attr::same_name(p, name);
-    let params = bound_params(sig);
-    params.iter().any(|(p, _)| named(p))
-        || (params
-            .iter()
-            .any(|(p, _)| is_async_trait_positional(sig, p))
-            && async_trait_pattern_names(block).iter().any(named))
+/// The names a `skip` may give for the function of `sig` and `block`: its parameters'
+/// bindings, and for a parameter `#[async_trait]` named by its position, the bindings of the
+/// pattern it moved into the body (see [`is_async_trait_positional`]).
+pub(super) fn skippable_params(sig: &Signature, block: &Block) -> Vec<Ident> {
+    let (positional, mut names): (Vec<Ident>, Vec<Ident>) = bound_params(sig)
+        .into_iter()
+        .map(|(p, _)| p)
+        .partition(|p| is_async_trait_positional(sig, p));
+    if !positional.is_empty() {
+        names.extend(async_trait_pattern_names(block));
+    }
+    names
 }
 
 /// The names the patterns of `#[async_trait]`'s positional parameters bind in `block`: it

@@ -97,18 +97,16 @@ impl<B: Body> Body for TracedBody<B> {
         if let Some(exchange) = this.exchange.as_mut() {
             exchange.on_body_polled();
         }
-        let frame = match this.exchange {
+        let frame = match &mut *this.exchange {
             // A streaming body runs the application's code: keep its spans under ours.
             Some(exchange) if *this.streams => {
                 ready!(exchange.in_scope(|| inner.as_mut().poll_frame(cx)))
             }
-            Some(exchange) => ready!(exchange.marks_panics(|| inner.as_mut().poll_frame(cx))),
-            None => ready!(inner.as_mut().poll_frame(cx)),
+            exchange => ready!(body_code(exchange.as_ref(), || inner
+                .as_mut()
+                .poll_frame(cx))),
         };
-        let end_stream = match this.exchange {
-            Some(exchange) => exchange.marks_panics(|| inner.is_end_stream()),
-            None => inner.is_end_stream(),
-        };
+        let end_stream = body_code(this.exchange.as_ref(), || inner.is_end_stream());
         let mut failed = matches!(frame, Some(Err(_)));
         if let Some(exchange) = this.exchange {
             if let Some(Ok(frame)) = &frame {
@@ -145,18 +143,21 @@ impl<B: Body> Body for TracedBody<B> {
         Poll::Ready(frame)
     }
 
-    // The body's code, which the server calls too: a panic there is the request's.
+    // The body's code, which the server calls too.
     fn is_end_stream(&self) -> bool {
-        match &self.exchange {
-            Some(exchange) => exchange.marks_panics(|| self.inner.is_end_stream()),
-            None => self.inner.is_end_stream(),
-        }
+        body_code(self.exchange.as_ref(), || self.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.exchange {
-            Some(exchange) => exchange.marks_panics(|| self.inner.size_hint()),
-            None => self.inner.size_hint(),
-        }
+        body_code(self.exchange.as_ref(), || self.inner.size_hint())
+    }
+}
+
+/// Runs `f`, the body's code outside the span: a panic there is the request's, while it has
+/// an `exchange`.
+fn body_code<R>(exchange: Option<&Exchange>, f: impl FnOnce() -> R) -> R {
+    match exchange {
+        Some(exchange) => exchange.marks_panics(f),
+        None => f(),
     }
 }

@@ -212,13 +212,12 @@ impl Exchange {
 
     /// Sets the final status and attributes on the span and records the duration.
     fn finish(&mut self) {
-        // A panic unwound through `in_scope` (then or earlier: an outer layer may have caught
-        // it): a panic in the service or its body ended the request (and ended the span,
-        // `error.type` = `panic`, as it unwound). The histogram says the same, not
-        // `cancelled` nor, after a 200 head, a success.
-        // The flag, not `thread::panicking()` alone: an exchange dropped while another one's
-        // panic unwinds (two requests joined in one task) was cancelled, not panicked. A panic
-        // that began as the future or body holding it was dropped is their own `Drop`'s.
+        // A panic in the service or its body ended the request: one that unwound through
+        // `in_scope` or `marks_panics` (then or earlier: an outer layer may have caught it),
+        // or one that began as the future or body holding the exchange was dropped (their own
+        // `Drop`'s). Not `thread::panicking()` alone: an exchange dropped while another one's
+        // panic unwinds (two requests joined in one task) was cancelled. The histogram says
+        // the same as the span, not `cancelled` nor, after a 200 head, a success.
         let drop_panicked = self.unwinding_at_drop == Some(false) && std::thread::panicking();
         if (*self.panicked.get_mut() || drop_panicked)
             && matches!(self.role, Role::HttpServer | Role::GrpcServer)

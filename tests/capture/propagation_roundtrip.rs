@@ -771,6 +771,59 @@ fn attaching_the_current_context_keeps_the_span_writable() {
     );
 }
 
+#[traced(operation = "attached.grandchild")]
+fn attached_grandchild() {}
+
+#[traced(operation = "attached.child")]
+fn child_under_an_attached_parent() -> Option<String> {
+    godtrace::set_attribute("set.in.child", 1_i64);
+    attached_grandchild();
+    godtrace::span_id()
+}
+
+#[traced(operation = "attached.async_child")]
+async fn async_child_under_an_attached_parent() -> Option<String> {
+    godtrace::set_attribute("set.in.child", 1_i64);
+    attached_grandchild();
+    godtrace::span_id()
+}
+
+#[traced(operation = "attached.parent")]
+fn attaches_then_calls_children() -> (Option<String>, Option<String>) {
+    let _attached = godtrace::current_context().attach();
+    let sync = child_under_an_attached_parent();
+    let run = async_child_under_an_attached_parent();
+    let asynchronous = crate::shapes::futures_block_on(run);
+    (sync, asynchronous)
+}
+
+/// A traced call made while OpenTelemetry's context shows its parent's own span
+/// (`current_context()` attached in it, as `in_current_span` and a `tracing` span below the
+/// level filter do) has its own span current: what is set lands on it, and its calls are
+/// its children.
+#[test]
+fn a_call_under_its_parents_attached_context_is_current_in_its_body() {
+    let c = testing::capture();
+    let (sync, asynchronous) = attaches_then_calls_children();
+    for (name, seen) in [
+        ("attached.child", sync),
+        ("attached.async_child", asynchronous),
+    ] {
+        let child = c.span(name);
+        assert_eq!(seen, Some(child.span_id.to_string()), "{name} is current");
+        assert_eq!(
+            child.attr("set.in.child"),
+            Some(&godtrace::otel::Value::I64(1))
+        );
+        let under: Vec<_> = c
+            .spans_named("attached.grandchild")
+            .into_iter()
+            .filter(|g| g.parent_span_id == Some(child.span_id))
+            .collect();
+        assert_eq!(under.len(), 1, "{name} has its grandchild");
+    }
+}
+
 /// Two tests continuing one remote trace at once (the same `traceparent`, as propagation
 /// tests often share) each capture their own spans: children, a child started on another
 /// thread after its parent ended, and a span started under the other test's span on this

@@ -230,6 +230,41 @@ fn spans_below_the_layers_level_are_transparent() {
     assert_eq!(names, ["bridge.level.recorded"]);
 }
 
+#[traced(operation = "bridge.transparent.leaf")]
+fn leaf_with_an_event_and_a_span() -> Option<String> {
+    tracing::info!("bridge.transparent.event");
+    drop(tracing::info_span!("bridge.transparent.inner").entered());
+    godtrace::span_id()
+}
+
+#[traced(operation = "bridge.transparent.outer")]
+fn outer_calling_through_a_trace_span() -> Option<String> {
+    tracing::trace_span!("bridge.transparent.trace").in_scope(leaf_with_an_event_and_a_span)
+}
+
+/// A `#[traced]` call made inside a transparent span (entered under a godtrace span, the
+/// shape of hyper's and h2's TRACE spans around a handler) is the current span in its body:
+/// its events and `tracing` spans are its own.
+#[test]
+fn a_traced_call_inside_a_transparent_span_is_current_in_its_body() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let seen = outer_calling_through_a_trace_span();
+    let leaf = c.span("bridge.transparent.leaf");
+    assert_eq!(seen, Some(leaf.span_id.to_string()));
+    assert!(leaf.event("bridge.transparent.event").is_some());
+    assert!(is_child(
+        &c,
+        "bridge.transparent.inner",
+        "bridge.transparent.leaf"
+    ));
+    assert!(is_child(
+        &c,
+        "bridge.transparent.leaf",
+        "bridge.transparent.outer"
+    ));
+}
+
 /// A transparent span with no parent is a root nothing records: a span given it as its
 /// explicit parent is a root (not a child of whatever is current), and nothing links to it.
 #[test]

@@ -61,7 +61,7 @@ use crate::value::{EventAttributes, bounded_static};
 use ::tracing::span::{Attributes, Id, Record as Values};
 use ::tracing::{Event, Level, Metadata, Subscriber};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
-use opentelemetry::{Context, ContextGuard, KeyValue, Value};
+use opentelemetry::{Context, KeyValue, Value};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
@@ -507,20 +507,10 @@ struct Entry {
     /// Its godtrace span, for what is added to it inside it (`log` records, attributes and
     /// events through godtrace's API).
     span_id: SpanId,
-    /// Dropped by `exit`, or with the thread's other state (see `Drop`).
-    guard: Option<ContextGuard>,
-}
-
-impl Drop for Entry {
-    fn drop(&mut self) {
-        // A thread exiting with the span entered drops this with its thread-locals, maybe
-        // after OpenTelemetry's context, which its guard's `drop` would then reach (and abort).
-        if let Some(guard) = self.guard.take()
-            && !otel_context_usable()
-        {
-            std::mem::forget(guard);
-        }
-    }
+    /// Its context made current: detached when the entry is dropped, by `exit` or with the
+    /// thread's other state (a thread exiting with the span entered, maybe after
+    /// OpenTelemetry's context is gone: `Attached` sees to that).
+    _attached: Option<crate::span::Attached>,
 }
 
 thread_local! {
@@ -536,7 +526,7 @@ fn enter(id: &Id, bridged: &Bridged) {
     let entry = Entry {
         id: id.into_u64(),
         span_id: bridged.span_id(),
-        guard: crate::span::attach_context(bridged.context.clone()),
+        _attached: crate::span::attach_context(bridged.context.clone()),
     };
     // Refused while the thread exits: the entry is dropped (its context detached) at once.
     let _ = ENTERED.try_with(|entered| entered.borrow_mut().push(entry));

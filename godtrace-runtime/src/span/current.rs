@@ -11,14 +11,21 @@
 //! destructor (a `const` thread-local of a type without `Drop` stays readable while the thread
 //! exits). OpenTelemetry's context is another matter: see [`otel_context_usable`].
 use super::live::{self, Live, LiveBox};
-use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
+use opentelemetry::{Context, ContextGuard};
+use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::panic::catch_unwind;
 
 thread_local! {
     /// Dropped while the thread exits, no later than OpenTelemetry's context, which it marks
     /// gone; see [`otel_context_usable`].
     static SENTINEL: Sentinel = const { Sentinel };
+    /// The guards [`restore`] could not drop when their [`Attached`] was dropped, to drop at
+    /// its next call on this thread. No destructor (`ManuallyDrop`): those left when the
+    /// thread exits go with OpenTelemetry's context on it, not dropped after it is gone.
+    static UNRESTORED: RefCell<ManuallyDrop<Vec<ContextGuard>>> =
+        const { RefCell::new(ManuallyDrop::new(Vec::new())) };
 }
 
 /// Makes `live` the current span of this thread until [`remove`] takes it off (its owner does,
@@ -74,7 +81,7 @@ pub(super) fn leave_above_top(at: live::ListPosition) {
 /// other code attached inside them: each that noted the context `live`'s showed notes this
 /// one instead, and stays the innermost span.
 #[cold]
-pub(super) fn detach_below(live: &Live, guard: opentelemetry::ContextGuard) {
+pub(super) fn detach_below(live: &Live, guard: Attached) {
     if !otel_context_usable() {
         drop(guard);
         return;
@@ -128,7 +135,7 @@ pub(super) fn shows_a_span() -> bool {
 /// [`otel_shows_a_span_besides`]). godtrace's list is left as it is.
 #[cold]
 #[inline(never)]
-pub(super) fn hide_under_mark() -> Option<opentelemetry::ContextGuard> {
+pub(super) fn hide_under_mark() -> Option<Attached> {
     let root = super::sampled_out::sampled_out_span_context()?;
     attach(Context::current().with_remote_span_context(root))
 }
@@ -142,8 +149,59 @@ pub(super) fn hide_under_mark() -> Option<opentelemetry::ContextGuard> {
 /// where the catch costs nothing on the path that does not panic (out of line it cost a kept
 /// span with `otel_context(true)` about 20 instructions).
 #[inline]
-pub(crate) fn attach(cx: Context) -> Option<opentelemetry::ContextGuard> {
-    catch_unwind(std::panic::AssertUnwindSafe(|| cx.attach())).ok()
+pub(crate) fn attach(cx: Context) -> Option<Attached> {
+    catch_unwind(std::panic::AssertUnwindSafe(|| cx.attach()))
+        .ok()
+        .map(|guard| Attached(Some(guard)))
+}
+
+/// A context [`attach`] made current in OpenTelemetry's: current no more once this is dropped
+/// (in any order: OpenTelemetry restores the context below a guard dropped out of order when
+/// the ones above it go), wherever the drop happens ([`restore`]).
+pub(crate) struct Attached(Option<ContextGuard>);
+
+impl Drop for Attached {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(guard) = self.0.take() {
+            restore(guard);
+        }
+    }
+}
+
+/// Drops `guard`, and those an earlier call could not. Where OpenTelemetry cannot drop it:
+/// - while the thread exits, once OpenTelemetry's context on it is gone (its guard's drop
+///   would panic in a thread-local destructor: an abort), the guard is forgotten;
+/// - inside OpenTelemetry's `Context::map_current` (an `Attached` moved into its closure and
+///   dropped there, or dropped as a panic unwinds out of it), whose borrow of the context
+///   makes the guard's drop panic (an abort, while a panic unwinds), the guard is kept and
+///   dropped at the next call here on this thread. OpenTelemetry's context shows the
+///   attached one until then.
+#[cold]
+#[inline(never)]
+fn restore(guard: ContextGuard) {
+    if !otel_context_usable() {
+        std::mem::forget(guard);
+        return;
+    }
+    if !otel_context_changeable() {
+        UNRESTORED.with(|kept| kept.borrow_mut().push(guard));
+        return;
+    }
+    drop(guard);
+    // One at a time, the list not borrowed while a guard drops: the context it leaves may
+    // hold values whose `Drop` runs code that detaches a context of its own.
+    while let Some(kept) = UNRESTORED.with(|kept| kept.borrow_mut().pop()) {
+        drop(kept);
+    }
+}
+
+/// Whether OpenTelemetry's context can be changed on this thread now: not inside its
+/// `Context::map_current`. OpenTelemetry has no way to ask but trying: an empty context is
+/// attached and detached at once (a refused attach panics, caught here; the panic hook still
+/// sees it).
+fn otel_context_changeable() -> bool {
+    catch_unwind(|| drop(Context::new().attach())).is_ok()
 }
 
 /// Whether OpenTelemetry's current context can be read on this thread: false once the thread
@@ -213,7 +271,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Current<'_>) -> R) -> R {
     }
     let top = top();
     Context::map_current(|cx| match innermost(cx, top) {
-        InnermostKind::Own => f(Current::Own(
+        InnermostKind::Own(_) => f(Current::Own(
             top.expect("`Own` is only found with a span on the list"),
         )),
         InnermostKind::Other => f(Current::Other(cx)),
@@ -251,7 +309,7 @@ fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
             || current == SpanId::INVALID
             || current == entered.span_context.span_id()
     }) {
-        InnermostKind::Own
+        InnermostKind::Own(current)
     } else if current != SpanId::INVALID {
         InnermostKind::Other
     } else {
@@ -300,7 +358,7 @@ pub(crate) fn own_span_under(cx: &Context) -> Option<SpanContext> {
         return None;
     }
     match innermost(cx, top) {
-        InnermostKind::Own => top.map(|own| own.span_context.clone()),
+        InnermostKind::Own(_) => top.map(|own| own.span_context.clone()),
         // No span anywhere: under a root godtrace sampled out (which attaches nothing, in
         // either mode), that root's ids, not sampled, so that other code's spans are dropped
         // with it and downstream services follow the decision.
@@ -331,7 +389,7 @@ pub(crate) fn span_context() -> Option<SpanContext> {
 pub(super) fn parent() -> Result<Option<SpanContext>, Suppressed> {
     let top = top();
     match Context::map_current(|cx| innermost(cx, top)) {
-        InnermostKind::Own => Ok(top.map(|entered| entered.span_context.clone())),
+        InnermostKind::Own(_) => Ok(top.map(|entered| entered.span_context.clone())),
         InnermostKind::Other => Ok(other_parent()),
         InnermostKind::Nothing => Ok(None),
         InnermostKind::Suppressed => Err(Suppressed),
@@ -353,7 +411,7 @@ pub(super) fn parent_at<'a>() -> Result<Option<ParentAt<'a>>, Suppressed> {
     let top = top();
     match Context::map_current(|cx| innermost(cx, top)) {
         // `Own` is only found with a span on the list.
-        InnermostKind::Own => Ok(top.map(ParentAt::Own)),
+        InnermostKind::Own(otel_seen) => Ok(top.map(|parent| ParentAt::Own(parent, otel_seen))),
         InnermostKind::Other => Ok(Some(ParentAt::Other)),
         InnermostKind::Nothing => Ok(None),
         InnermostKind::Suppressed => Err(Suppressed),
@@ -366,7 +424,9 @@ pub(super) fn parent_at<'a>() -> Result<Option<ParentAt<'a>>, Suppressed> {
 /// used nor held (as a function's argument) past that point, as [`top`] requires.
 #[derive(Clone, Copy)]
 pub(super) enum ParentAt<'a> {
-    Own(&'a Live),
+    /// godtrace's span, and the span id OpenTelemetry's context shows (what a child started
+    /// now notes: not always what the parent noted, as the context may show the parent itself).
+    Own(&'a Live, SpanId),
     Other,
 }
 
@@ -374,7 +434,7 @@ impl ParentAt<'_> {
     /// The parent's ids, as [`parent`] reads them, while nothing changed since [`parent_at`].
     pub(super) fn span_context(self) -> Option<SpanContext> {
         match self {
-            ParentAt::Own(parent) => Some(parent.span_context.clone()),
+            ParentAt::Own(parent, _) => Some(parent.span_context.clone()),
             ParentAt::Other => other_parent(),
         }
     }
@@ -383,7 +443,8 @@ impl ParentAt<'_> {
 /// Which [`Current`] the innermost span is, without borrowing it: what a closure over
 /// OpenTelemetry's context returns, so that it stays small (the span is read outside it).
 enum InnermostKind {
-    Own,
+    /// godtrace's innermost span, and the span id OpenTelemetry's context shows.
+    Own(SpanId),
     Other,
     Nothing,
     Suppressed,

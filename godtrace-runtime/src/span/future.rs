@@ -488,7 +488,7 @@ impl Drop for DroppingInSpan {
 /// What [`DroppingInSpan::enter`] did.
 enum Entered {
     Span(op::Entered),
-    Mark(sampled_out::Held, Option<opentelemetry::ContextGuard>),
+    Mark(sampled_out::Held, Option<current::Attached>),
 }
 
 /// Dropped before completion: ends the span, marked cancelled (a measured sampled-out call

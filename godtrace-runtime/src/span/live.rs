@@ -333,11 +333,13 @@ impl Live {
     /// decision, in `parent`'s trace), as a traced call starts it: the ids are written into the
     /// record straight from the parent's, with nothing built on the stack and copied (the
     /// record is taken first), and no attributes yet
-    /// ([`Live::record_start_attributes`]).
+    /// ([`Live::record_start_attributes`]). `otel_seen` is the span id OpenTelemetry's context
+    /// shows now (see `Live::otel_seen_at_start`).
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline(never))]
     pub(crate) fn start_child(
         parent: &Live,
+        otel_seen: SpanId,
         write_child_of: impl FnOnce(&SpanContext, &mut SpanContext),
         name: Name,
     ) -> LiveBox {
@@ -345,14 +347,14 @@ impl Live {
         let Some(Spare(mut boxed)) = take_spare() else {
             let mut span_context = SpanContext::NONE;
             write_child_of(ids, &mut span_context);
-            let parent = ParentIds::of(Some(ids)).seen_with(parent.otel_seen.get());
+            let parent = ParentIds::of(Some(ids)).seen_with(otel_seen);
             return Live::start_boxed(span_context, parent, name, Vec::new());
         };
         // As in `reuse`: the emptied values replaced here own no memory.
         write_child_of(ids, &mut boxed.span_context);
         boxed.parent_span_id = ids.span_id();
         boxed.parent_is_remote = ids.is_remote();
-        *boxed.otel_seen_at_start.get_mut() = Some(parent.otel_seen.get());
+        *boxed.otel_seen_at_start.get_mut() = Some(otel_seen);
         std::mem::forget(std::mem::replace(&mut boxed.name, name));
         LiveBox::new(boxed)
     }

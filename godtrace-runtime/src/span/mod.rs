@@ -26,6 +26,7 @@ pub(crate) mod sink;
 mod site;
 pub(crate) mod switches;
 
+pub(crate) use current::Attached;
 pub(crate) use current::attach as attach_context;
 pub(crate) use current::{
     Current, context as current_context, otel_context_usable, own_span_under,

@@ -209,10 +209,10 @@ impl OpSpan {
             // The parent is read by calls that return before the arguments are recorded: that
             // runs the caller's code (`Debug`, `fields(..)`), which may end the parent (drop
             // its guard), so no reference to it is held, nor passed down, across it.
-            Quick::UnderParent(current::ParentAt::Own(parent))
+            Quick::UnderParent(current::ParentAt::Own(parent, otel_seen))
                 if sampling::keeps_child_of_own(&parent.span_context) =>
             {
-                let (live, start) = Self::own_child_record(site, parent);
+                let (live, start) = Self::own_child_record(site, parent, otel_seen);
                 started(Self::kept_started::<HAS_ARGS>(
                     site,
                     live,
@@ -237,9 +237,18 @@ impl OpSpan {
     /// OpenTelemetry's context shows what it showed when the parent was entered (that is how
     /// `parent_at` found it innermost).
     #[inline(always)]
-    fn own_child_record(site: &'static CallSite, parent: &Live) -> (LiveBox, Tick) {
+    fn own_child_record(
+        site: &'static CallSite,
+        parent: &Live,
+        otel_seen: SpanId,
+    ) -> (LiveBox, Tick) {
         let start = clock::now();
-        let live = Live::start_child(parent, sampling::write_kept_child_of, Name::Site(site));
+        let live = Live::start_child(
+            parent,
+            otel_seen,
+            sampling::write_kept_child_of,
+            Name::Site(site),
+        );
         (live, start)
     }
 

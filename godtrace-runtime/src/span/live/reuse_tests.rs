@@ -145,7 +145,9 @@ fn a_child_started_on_a_reused_record_shows_nothing_of_the_span_before() {
         let address = record_then_recycle(held);
         let name = Name::Given(Cow::Borrowed("child"), SpanKind::Internal);
         let expected = ids(8, false, TraceState::NONE);
-        let child = Live::start_child(&parent, |_, ids| *ids = expected.clone(), name);
+        // What OpenTelemetry's context shows as the child starts: what the parent saw.
+        let otel_seen = parent.otel_seen.get();
+        let child = Live::start_child(&parent, otel_seen, |_, ids| *ids = expected.clone(), name);
         assert!(std::ptr::eq(&*child, address), "the recycled box is reused");
         assert_eq!(child.otel_seen_at_start.get(), Some(SpanId::from(6)));
         println!("after a span that held {held:?}");

@@ -2,7 +2,7 @@
 //! future's polls and drop, a manual span's scope and guard; a panic in the code marks the span
 //! and goes on unwinding.
 use super::{OpSpan, current, sampled_out, switches};
-use opentelemetry::ContextGuard;
+use crate::span::current::Attached;
 use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
@@ -42,14 +42,14 @@ impl OpSpan {
 /// What [`OpSpan::enter`] did, for [`OpSpan::leave`] to undo.
 pub(in crate::span) struct Entered {
     marked: sampled_out::Held,
-    attached: Option<ContextGuard>,
+    attached: Option<Attached>,
 }
 
 /// Drops the guard of an OpenTelemetry context a traced call attached, if any. By value, out of
 /// line: dropping it in place took its address, which had it stored to the stack on every
 /// call, attached or not.
 #[inline(always)]
-fn detach(attached: Option<ContextGuard>) {
+fn detach(attached: Option<Attached>) {
     if let Some(guard) = attached {
         drop_guard(guard);
     }
@@ -57,14 +57,14 @@ fn detach(attached: Option<ContextGuard>) {
 
 #[cold]
 #[inline(never)]
-fn drop_guard(guard: ContextGuard) {
+fn drop_guard(guard: Attached) {
     drop(guard);
 }
 
 /// What [`OpSpan::make_current`] changed on this thread, to undo.
 pub(in crate::span) struct MadeCurrent {
     marked: sampled_out::Held,
-    pub(in crate::span) attached: Option<ContextGuard>,
+    pub(in crate::span) attached: Option<Attached>,
 }
 
 impl MadeCurrent {
@@ -224,7 +224,7 @@ impl OpSpan {
         &mut self,
         entry: Entry,
         marked: sampled_out::Held,
-        attached: ManuallyDrop<Option<ContextGuard>>,
+        attached: ManuallyDrop<Option<Attached>>,
         f: impl FnOnce() -> R,
     ) -> R {
         let outcome = catch_unwind(AssertUnwindSafe(f));

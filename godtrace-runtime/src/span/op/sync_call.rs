@@ -305,12 +305,16 @@ fn run_sync_dyn<'a>(site: &'static CallSite, mut call: BodyOnce<'a>) -> Returned
     let (live, start, otel_seen) = match sampling::quick(site) {
         Quick::SampledOut(mark) => return run_sampled_out(site, mark, call),
         Quick::Untraced => return call.run(),
-        Quick::UnderParent(current::ParentAt::Own(parent))
+        Quick::UnderParent(current::ParentAt::Own(parent, otel_seen))
             if sampling::keeps_child_of_own(&parent.span_context) =>
         {
             let start = clock::now();
-            let otel_seen = parent.otel_seen.get();
-            let live = Live::start_child(parent, sampling::write_kept_child_of, Name::Site(site));
+            let live = Live::start_child(
+                parent,
+                otel_seen,
+                sampling::write_kept_child_of,
+                Name::Site(site),
+            );
             (live, start, otel_seen)
         }
         Quick::KeptRoot(low) => {

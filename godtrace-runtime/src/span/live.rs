@@ -215,8 +215,12 @@ thread_local! {
 #[inline(always)]
 pub(super) fn this_thread() -> &'static ThisThread {
     let thread = THIS_THREAD.with(std::ptr::from_ref);
-    // SAFETY: a `const` thread-local without a destructor is never dropped: it stays valid as
-    // long as its thread runs code, the thread-locals' destructors included. The reference
+    // SAFETY: a `const` thread-local without a destructor is never dropped where the target
+    // has native thread-locals (Linux, macOS and Windows among them: std keeps it in the
+    // thread's own block, with no destructor to register): it stays valid as long as its
+    // thread runs code, the thread-locals' destructors included. (On a target without them,
+    // std frees it in its key's destructor, after which `with` panics rather than give a
+    // pointer; no caller holds the reference across a thread-local's destructor.) The reference
     // cannot leave this thread: `ThisThread` is not `Sync` (its `Cell`s), so the reference is
     // not `Send`, and cannot be put in a `static` either.
     unsafe { &*thread }

@@ -192,19 +192,12 @@ static GRPC_MESSAGE: http::HeaderName = http::HeaderName::from_static("grpc-mess
 /// `grpc-status` and `grpc-message` of `headers`, if the status is there.
 fn grpc_status(headers: &http::HeaderMap) -> Option<(i32, String)> {
     let code = headers.get(&GRPC_STATUS)?.to_str().ok()?.parse().ok()?;
-    // The server's words, in a message of ours: bounded, percent-decoded (gRPC sends the
-    // message so), and made one line (no control or direction-changing characters reach
-    // a terminal).
+    // The server's words, in a message of ours: percent-decoded (gRPC sends the message so;
+    // the header list is bounded), then cut to 256 bytes at a character boundary and made
+    // one line (no control or direction-changing characters reach a terminal).
     let message = headers
         .get(&GRPC_MESSAGE)
-        .map(|m| {
-            let mut message =
-                crate::text::one_line(&percent_decoded(&m.as_bytes()[..m.len().min(256)]));
-            if m.len() > 256 {
-                message.push(crate::text::CUT_MARK);
-            }
-            message
-        })
+        .map(|m| crate::text::one_line_cut(&percent_decoded(m.as_bytes()), 256))
         .unwrap_or_default();
     Some((code, message))
 }

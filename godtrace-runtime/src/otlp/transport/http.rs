@@ -55,10 +55,15 @@ impl Client {
         })
     }
 
-    /// Sends `body`, the request as it goes on the wire (gzipped when configured).
+    /// Sends `body`, the request as it goes on the wire (gzipped when configured). The
+    /// timeout bounds the request and its answer's head, then the reading of its body: a
+    /// success whose body has not all come by then is a success (what it said of spans it
+    /// rejected, if anything, unknown), not a request left unanswered.
     pub(super) async fn send(&self, body: Bytes) -> Result<Option<Rejected>, Failure> {
-        match tokio::time::timeout(self.timeout, self.exchange(body)).await {
-            Ok(outcome) => outcome,
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        match tokio::time::timeout_at(deadline, self.request(body)).await {
+            Ok(Ok(response)) => self.answer(response, deadline).await,
+            Ok(Err(failure)) => Err(failure),
             // Whole milliseconds, as the export thread words its own bound.
             Err(_) => Err(Failure::no_answer(format!(
                 "{}: no answer within {} ms",
@@ -68,14 +73,14 @@ impl Client {
         }
     }
 
-    /// The request and the reading of its answer.
-    async fn exchange(&self, body: Bytes) -> Result<Option<Rejected>, Failure> {
+    /// The request, up to its answer's head.
+    async fn request(&self, body: Bytes) -> Result<Response, Failure> {
         let mut request = ::http::Request::new(Full::new(body));
         *request.method_mut() = ::http::Method::POST;
         *request.uri_mut() = self.uri.clone();
         *request.headers_mut() = self.headers.clone();
-        let response = match self.inner.send(request).await {
-            Ok(response) => response,
+        match self.inner.send(request).await {
+            Ok(response) => Ok(response),
             Err(e) => {
                 let message = format!("{}: {}", self.url, client::chain(&e));
                 if e.is_connect() {
@@ -92,9 +97,17 @@ impl Client {
                 // shutdown's last flush, after an idle spell), or a receiver restarting.
                 // The specification has the request sent again, shutdown or not.
                 let retry = Retry::resend_if(closed_before_answer(&e));
-                return Err(Failure::new(message, retry));
+                Err(Failure::new(message, retry))
             }
-        };
+        }
+    }
+
+    /// What the receiver's `response` says, its body read until `deadline` at the latest.
+    async fn answer(
+        &self,
+        response: Response,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<Rejected>, Failure> {
         let status = response.status();
         let retry_after = response
             .headers()
@@ -108,8 +121,11 @@ impl Client {
             .is_none_or(|value| value.as_bytes().ends_with(b"protobuf"));
         // The body (a partial success, or an error's details) is read, so that the
         // connection serves the next request; at most `MAX_ANSWER` of it, so that a
-        // receiver sending without end costs no memory (the connection is then dropped).
-        let answer = read_bounded(response, MAX_ANSWER).await;
+        // receiver sending without end costs no memory, and until the deadline (a body
+        // cut there reads as one cut short: the connection is then dropped).
+        let mut answer = Vec::new();
+        let read = read_bounded(response, MAX_ANSWER, &mut answer);
+        let _ = tokio::time::timeout_at(deadline, read).await;
         if status.is_success() {
             Ok(answer::rejected(&answer))
         } else if status.is_redirection() {
@@ -177,11 +193,11 @@ fn endpoint_uri(endpoint: &str) -> Result<::http::Uri, String> {
         .map_err(|e| format!("{}: {e}", crate::config::url::redacted(endpoint)))
 }
 
-/// The first `max` bytes of `response`'s body (fewer when it ends first); reading stops
-/// there, or at the first error.
-pub(super) async fn read_bounded(response: Response, max: usize) -> Vec<u8> {
+/// Reads the first `max` bytes of `response`'s body into `read` (fewer when it ends first);
+/// reading stops there, or at the first error. What came is in `read` if the reading is
+/// dropped before it ends.
+pub(super) async fn read_bounded(response: Response, max: usize, read: &mut Vec<u8>) {
     let mut body = response.into_body();
-    let mut read = Vec::new();
     while read.len() < max {
         match body.frame().await {
             Some(Ok(frame)) => {
@@ -193,7 +209,6 @@ pub(super) async fn read_bounded(response: Response, max: usize) -> Vec<u8> {
             None | Some(Err(_)) => break,
         }
     }
-    read
 }
 
 #[cfg(test)]

@@ -152,9 +152,11 @@ pub(in crate::span) fn leave_above_top(at: ListPosition) {
 }
 
 /// [`leave_above_top`] with spans above: they are taken off down to the top at `at`, found
-/// by its address (it may have gone meanwhile: then the poll ended the span current when it
-/// began, a guard handed to it, and what was entered since cannot be told from what was
-/// there; the list is left as it is).
+/// by its address. That span may have gone meanwhile (the poll ended the span current when
+/// it began, a guard handed to it): then the list is left as it is, unless a span started
+/// in the poll took its record again (the thread's last freed record is its next), found
+/// at the same address: the spans above that one are taken off. Either way only addresses
+/// are compared; every span read is on the list.
 #[cold]
 #[inline(never)]
 fn leave_above_top_slow(at: ListPosition) {

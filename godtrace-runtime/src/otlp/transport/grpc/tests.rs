@@ -309,6 +309,23 @@ fn the_grpc_message_is_decoded_and_made_one_line() {
     assert_eq!(message, "bad value\\u{9b}2J\\u{202e}\\nnext%zz");
 }
 
+/// The 256 bytes a `grpc-message` is cut to are of its decoded text, at a character
+/// boundary: a short message of escaped characters (three bytes each on the wire) comes whole.
+#[test]
+fn the_grpc_message_is_cut_after_it_is_decoded() {
+    let message_of = |text: String| {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+        headers.insert("grpc-message", http::HeaderValue::from_str(&text).unwrap());
+        super::grpc_status(&headers).unwrap().1
+    };
+    assert_eq!(message_of("%C3%A9".repeat(100)), "é".repeat(100));
+    assert_eq!(
+        message_of("%C3%A9".repeat(200)),
+        format!("{}{}", "é".repeat(128), crate::text::CUT_MARK)
+    );
+}
+
 #[test]
 fn the_method_uri_has_the_endpoints_scheme_and_host_and_never_its_credentials() {
     let method = super::super::TRACES;

@@ -502,6 +502,36 @@ fn an_endless_answer_is_read_only_up_to_its_bound() {
     });
 }
 
+/// A success whose body comes too slowly (here: never ends) is a success once the request's
+/// timeout ends its reading, not a request left unanswered: the receiver took the spans.
+#[test]
+fn a_success_whose_body_does_not_end_in_time_is_a_success() {
+    run(async {
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n";
+        let (url, _) = server(&[head], Some(b"\x0a".to_vec())).await;
+        let mut target = target(url);
+        target.timeout = Duration::from_millis(300);
+        let client = Client::new(&target).unwrap();
+        assert_eq!(client.send(SPANS).await.ok(), Some(None));
+    });
+}
+
+/// A failure whose body does not end in time is the failure its status says (retried as it
+/// says), not a request left unanswered.
+#[test]
+fn a_failure_whose_body_does_not_end_in_time_is_that_failure() {
+    run(async {
+        let head = "HTTP/1.1 400 Bad Request\r\ncontent-length: 1000\r\n\r\n";
+        let (url, _) = server(&[head], Some(b"\x0a".to_vec())).await;
+        let mut target = target(url);
+        target.timeout = Duration::from_millis(300);
+        let client = Client::new(&target).unwrap();
+        let failure = client.send(SPANS).await.unwrap_err();
+        assert!(failure.message.contains("HTTP 400"), "{}", failure.message);
+        assert!(!failure.unanswered);
+    });
+}
+
 /// A request the receiver did not answer (refused, or given up while it waited) is told
 /// apart from one it answered with an error: shutdown sends nothing more after the first.
 #[test]

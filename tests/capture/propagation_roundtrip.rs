@@ -3,7 +3,7 @@
 use godtrace::otel::baggage::BaggageExt;
 use godtrace::otel::propagation::TextMapPropagator;
 use godtrace::otel::trace::TraceContextExt;
-use godtrace::otel::{Context, KeyValue};
+use godtrace::otel::{Context, ContextGuard, KeyValue};
 use godtrace::propagation::{self, W3cPropagator};
 use godtrace::{testing, traced};
 use std::collections::HashMap;
@@ -822,6 +822,71 @@ fn a_call_under_its_parents_attached_context_is_current_in_its_body() {
             .collect();
         assert_eq!(under.len(), 1, "{name} has its grandchild");
     }
+}
+
+#[traced(operation = "rerun.leaf")]
+fn rerun_leaf() {}
+
+#[traced(operation = "rerun.runner")]
+fn runs_a_job(job: Box<dyn FnOnce()>) {
+    job();
+}
+
+#[traced(operation = "rerun.parent")]
+fn captures_a_job_and_runs_it_in_a_child() {
+    let job = godtrace::in_current_span(rerun_leaf);
+    godtrace::in_current_span(move || runs_a_job(Box::new(job)))();
+}
+
+/// `in_current_span` run in place inside a span made after it captured the current span (a
+/// rayon job run inside another it waits on) has the captured span current again: a call in
+/// it is that span's child, not the span it happens to run in.
+#[test]
+fn a_job_captured_by_in_current_span_runs_under_its_span_inside_another() {
+    let c = testing::capture();
+    captures_a_job_and_runs_it_in_a_child();
+    let parent = c.span("rerun.parent");
+    assert_eq!(c.span("rerun.runner").parent_span_id, Some(parent.span_id));
+    assert_eq!(c.span("rerun.leaf").parent_span_id, Some(parent.span_id));
+}
+
+#[traced(operation = "dropper.child")]
+fn drops_the_parents_guard(guard: ContextGuard) -> Option<String> {
+    drop(guard);
+    godtrace::set_attribute("set.after.drop", 1_i64);
+    attached_grandchild();
+    godtrace::span_id()
+}
+
+#[traced(operation = "dropper.parent")]
+fn attaches_and_hands_the_guard_down() -> Option<String> {
+    let guard = godtrace::current_context().attach();
+    drops_the_parents_guard(guard)
+}
+
+/// A context its parent attached, detached inside a traced call (the guard handed down and
+/// dropped there), leaves the call its span: OpenTelemetry's context then shows what it showed
+/// before the parent attached it (here, a remote parent), which is no newer span.
+#[test]
+fn a_parents_context_detached_inside_a_call_leaves_the_call_current() {
+    let c = testing::capture();
+    let remote = propagation::extract_map(&HashMap::from([(
+        "traceparent".to_owned(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+    )]));
+    let _remote = remote.attach();
+    let seen = attaches_and_hands_the_guard_down();
+    let child = c.span("dropper.child");
+    assert_eq!(seen, Some(child.span_id.to_string()));
+    assert_eq!(
+        child.attr("set.after.drop"),
+        Some(&godtrace::otel::Value::I64(1))
+    );
+    let grandchild = c
+        .spans_named("attached.grandchild")
+        .into_iter()
+        .find(|g| g.parent_span_id == Some(child.span_id));
+    assert!(grandchild.is_some(), "the call's own child");
 }
 
 /// Two tests continuing one remote trace at once (the same `traceparent`, as propagation

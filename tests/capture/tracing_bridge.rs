@@ -265,6 +265,41 @@ fn a_traced_call_inside_a_transparent_span_is_current_in_its_body() {
     ));
 }
 
+#[traced(operation = "bridge.again.leaf")]
+fn leaf_entered_again() {}
+
+/// A `tracing` span entered again (`in_scope`) inside a godtrace span that was made inside
+/// it is the current span there, as `tracing` has it: a call made in it is its child and its
+/// events are its own; once it is left, the godtrace span is current again.
+#[test]
+fn a_tracing_span_entered_again_inside_a_godtrace_span_is_current_there() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let outer = tracing::info_span!("bridge.again.outer");
+    let _entered = outer.enter();
+    let own = godtrace::span("bridge.again.own");
+    outer.in_scope(|| {
+        leaf_entered_again();
+        tracing::info!("bridge.again.event");
+    });
+    godtrace::add_event::<&str>("bridge.again.after", []);
+    drop(own);
+    drop(_entered);
+    drop(outer);
+    assert!(is_child(&c, "bridge.again.leaf", "bridge.again.outer"));
+    assert!(
+        c.span("bridge.again.outer")
+            .event("bridge.again.event")
+            .is_some()
+    );
+    assert!(
+        c.span("bridge.again.own")
+            .event("bridge.again.after")
+            .is_some()
+    );
+    assert!(is_child(&c, "bridge.again.own", "bridge.again.outer"));
+}
+
 /// A transparent span with no parent is a root nothing records: a span given it as its
 /// explicit parent is a root (not a child of whatever is current), and nothing links to it.
 #[test]

@@ -511,6 +511,9 @@ struct Entry {
     /// thread's other state (a thread exiting with the span entered, maybe after
     /// OpenTelemetry's context is gone: `Attached` sees to that).
     _attached: Option<crate::span::Attached>,
+    /// What entering the span again beside godtrace's innermost span changed there (see
+    /// `span::entered_again`), put back with the entry.
+    _entered_again: Option<crate::span::Unnoted>,
 }
 
 thread_local! {
@@ -523,10 +526,15 @@ fn enter(id: &Id, bridged: &Bridged) {
     if !otel_context_usable() {
         return;
     }
+    let attached = crate::span::attach_context(bridged.context.clone());
+    let entered_again = attached
+        .as_ref()
+        .and_then(|_| crate::span::entered_again(bridged.span_id()));
     let entry = Entry {
         id: id.into_u64(),
         span_id: bridged.span_id(),
-        _attached: crate::span::attach_context(bridged.context.clone()),
+        _attached: attached,
+        _entered_again: entered_again,
     };
     // Refused while the thread exits: the entry is dropped (its context detached) at once.
     let _ = ENTERED.try_with(|entered| entered.borrow_mut().push(entry));

@@ -155,6 +155,15 @@ pub(crate) fn attach(cx: Context) -> Option<Attached> {
         .map(|guard| Attached(Some(guard)))
 }
 
+/// For a context godtrace attached again (showing span `shown`: a `tracing` span entered anew,
+/// `in_current_span` run under a span made in its caller's) while godtrace's innermost span
+/// noted OpenTelemetry's context showing it: that span reads the context as attached inside
+/// it until what this returns is dropped (see `live::unnote_shown`); else the attach would
+/// look like no change, and the innermost span would stay current where the attached one is.
+pub(crate) fn entered_again(shown: SpanId) -> Option<live::Unnoted> {
+    live::unnote_shown(shown)
+}
+
 /// A context [`attach`] made current in OpenTelemetry's: current no more once this is dropped
 /// (in any order: OpenTelemetry restores the context below a guard dropped out of order when
 /// the ones above it go), wherever the drop happens ([`restore`]).
@@ -172,11 +181,13 @@ impl Drop for Attached {
 /// Drops `guard`, and those an earlier call could not. Where OpenTelemetry cannot drop it:
 /// - while the thread exits, once OpenTelemetry's context on it is gone (its guard's drop
 ///   would panic in a thread-local destructor: an abort), the guard is forgotten;
-/// - inside OpenTelemetry's `Context::map_current` (an `Attached` moved into its closure and
-///   dropped there, or dropped as a panic unwinds out of it), whose borrow of the context
-///   makes the guard's drop panic (an abort, while a panic unwinds), the guard is kept and
-///   dropped at the next call here on this thread. OpenTelemetry's context shows the
-///   attached one until then.
+/// - inside OpenTelemetry's `Context::map_current`, whose borrow of the context makes the
+///   guard's drop panic: while a panic unwinds (out of the closure, through an `Attached`
+///   there), that second panic would abort the process, so the guard is kept and dropped at
+///   the next call here on this thread (OpenTelemetry's context shows the attached one until
+///   then). Otherwise the panic is OpenTelemetry's, as its own guard's drop there raises it:
+///   telling the two cases apart costs an attach of its own (about 170 instructions), which
+///   every context godtrace detaches would pay.
 #[cold]
 #[inline(never)]
 fn restore(guard: ContextGuard) {
@@ -184,16 +195,39 @@ fn restore(guard: ContextGuard) {
         std::mem::forget(guard);
         return;
     }
-    if !otel_context_changeable() {
+    if std::thread::panicking() && !otel_context_changeable() {
         UNRESTORED.with(|kept| kept.borrow_mut().push(guard));
+        live::this_thread().guards_kept.set(true);
         return;
     }
     drop(guard);
-    // One at a time, the list not borrowed while a guard drops: the context it leaves may
-    // hold values whose `Drop` runs code that detaches a context of its own.
-    while let Some(kept) = UNRESTORED.with(|kept| kept.borrow_mut().pop()) {
+    if live::this_thread().guards_kept.get() {
+        drop_unrestored();
+    }
+}
+
+/// Drops the guards [`restore`] kept, one at a time, the list not borrowed while a guard drops:
+/// the context it leaves may hold values whose `Drop` runs code that detaches a context of its
+/// own.
+#[cold]
+fn drop_unrestored() {
+    live::this_thread().guards_kept.set(false);
+    while let Some(kept) = take_unrestored() {
         drop(kept);
     }
+}
+
+/// The last guard [`restore`] kept, if any; the list's memory goes with its last guard, so
+/// that none is left for the thread's exit to leak.
+fn take_unrestored() -> Option<ContextGuard> {
+    UNRESTORED.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        let last = kept.pop();
+        if kept.is_empty() && kept.capacity() != 0 {
+            drop(std::mem::take(&mut **kept));
+        }
+        last
+    })
 }
 
 /// Whether OpenTelemetry's context can be changed on this thread now: not inside its
@@ -291,10 +325,12 @@ fn top<'a>() -> Option<&'a Live> {
 }
 
 /// The one rule for which span is innermost: godtrace's own while OpenTelemetry's context
-/// still shows what it showed when that span was entered, or shows no span at all (a context
-/// attached before that span was entered was detached inside it: a `tracing` guard or a
-/// `ContextGuard` dropped in a traced call; nothing newer is current then); else
-/// OpenTelemetry's span. Only compares ids, so the hot path's closure over OpenTelemetry's
+/// still shows what it showed when that span was entered, or the span itself, or what it
+/// showed when the span below was entered, or no span at all (a context attached before that
+/// span was entered was detached inside it: a `tracing` guard or a `ContextGuard` dropped in
+/// a traced call; nothing newer is current then); else OpenTelemetry's span. Other code
+/// attaching again a context showing one of those is read as no change (godtrace's own
+/// attaches say so: [`entered_again`]). Only compares ids, so the hot path's closure over OpenTelemetry's
 /// context stays small.
 #[inline]
 fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
@@ -308,6 +344,7 @@ fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
         entered.otel_seen.get() == current
             || current == SpanId::INVALID
             || current == entered.span_context.span_id()
+            || current == entered.otel_seen_below.get()
     }) {
         InnermostKind::Own(current)
     } else if current != SpanId::INVALID {

@@ -47,6 +47,10 @@ pub(crate) struct Live {
     pub(super) linked: Cell<bool>,
     /// The span id OpenTelemetry's current context showed when this one was entered.
     pub(super) otel_seen: Cell<SpanId>,
+    /// What the span current before this one noted as `otel_seen` (`INVALID` for none): an
+    /// older state of OpenTelemetry's context, which it shows again once a context attached
+    /// before this span was entered is detached inside it.
+    pub(super) otel_seen_below: Cell<SpanId>,
     /// The span id OpenTelemetry's current context shows when a sync call enters the span
     /// right after its start, when the start path knows it: what it showed when the span's
     /// parent was read, or the span's own when the span's context is attached there
@@ -179,6 +183,8 @@ pub(super) struct ThisThread {
     /// Whether OpenTelemetry's context can be read on this thread (see
     /// `current::otel_context_usable`); `None` until checked.
     pub(super) otel_context_usable: Cell<Option<bool>>,
+    /// Whether `current::restore` kept guards of OpenTelemetry contexts to drop later.
+    pub(super) guards_kept: Cell<bool>,
     /// This thread's spare records, emptied, for its next spans (recording then allocates
     /// nothing in the steady state): the first `spare_count`, each a leaked `Box` owned here
     /// (the others are left as they were: not owned, never read). Not a `Vec`, which would need
@@ -200,6 +206,7 @@ thread_local! {
             marks_held: Cell::new(0),
             random: Cell::new(0),
             otel_context_usable: Cell::new(None),
+            guards_kept: Cell::new(false),
             spares: [const { Cell::new(NonNull::dangling()) }; MAX_SPARES],
             spare_count: Cell::new(0),
             keeps_spares: Cell::new(None),
@@ -429,6 +436,7 @@ impl Live {
             next: Cell::new(None),
             linked: Cell::new(false),
             otel_seen: Cell::new(SpanId::INVALID),
+            otel_seen_below: Cell::new(SpanId::INVALID),
             otel_seen_at_start: Cell::new(None),
             handed_mark: Cell::new(None),
         }
@@ -773,6 +781,8 @@ mod spares;
 pub(crate) use finished::Finished;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use finished::Recorded;
+pub(crate) use list::Unnoted;
+pub(super) use list::unnote_shown;
 pub(super) use list::{
     Link, ListPosition, has_spans_above, leave_above, leave_above_top, list_position, list_top,
     push_current, push_unlinked, remove_current, reseat_otel_seen_above,

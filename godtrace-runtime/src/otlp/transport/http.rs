@@ -122,10 +122,17 @@ impl Client {
         // The body (a partial success, or an error's details) is read, so that the
         // connection serves the next request; at most `MAX_ANSWER` of it, so that a
         // receiver sending without end costs no memory, and until the deadline (a body
-        // cut there reads as one cut short: the connection is then dropped).
+        // cut there reads as one cut short: the connection is then dropped). A failure's
+        // details are read for an eighth of the timeout at most: the time left is a
+        // retry's (one is tried only with a quarter of it left).
+        let until = if status.is_success() {
+            deadline
+        } else {
+            deadline.min(tokio::time::Instant::now() + self.timeout / 8)
+        };
         let mut answer = Vec::new();
         let read = read_bounded(response, MAX_ANSWER, &mut answer);
-        let _ = tokio::time::timeout_at(deadline, read).await;
+        let _ = tokio::time::timeout_at(until, read).await;
         if status.is_success() {
             Ok(answer::rejected(&answer))
         } else if status.is_redirection() {

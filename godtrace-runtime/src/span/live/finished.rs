@@ -191,6 +191,7 @@ impl Finished {
             next: Cell::new(None),
             linked: Cell::new(false),
             otel_seen: Cell::new(live.otel_seen.get()),
+            otel_seen_below: Cell::new(live.otel_seen_below.get()),
             otel_seen_at_start: Cell::new(live.otel_seen_at_start.get()),
             handed_mark: Cell::new(None),
         };

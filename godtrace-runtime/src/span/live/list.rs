@@ -40,10 +40,14 @@ pub(in crate::span) unsafe fn push_unlinked(live: &LiveBox, otel_seen: SpanId) {
     let top = &this_thread().top;
     let below = top.get();
     live.prev.set(below);
+    let mut seen_below = SpanId::INVALID;
     if let Some(below) = below {
         // SAFETY: `below` was read from this thread's list, where it stays meanwhile.
-        unsafe { below.get() }.next.set(Some(live.link()));
+        let below = unsafe { below.get() };
+        below.next.set(Some(live.link()));
+        seen_below = below.otel_seen.get();
     }
+    live.otel_seen_below.set(seen_below);
     top.set(Some(live.link()));
 }
 
@@ -100,6 +104,67 @@ pub(in crate::span) fn reseat_otel_seen_above(live: &Live, from: SpanId, to: Spa
 
 /// How many spans above a guard dropped out of order [`reseat_otel_seen_above`] looks at.
 const RESEATED_AT_MOST: usize = 64;
+
+/// For a context just attached to OpenTelemetry's, showing span `shown`, that the innermost
+/// span noted (as `otel_seen` or `otel_seen_below`: the same span entered again above it, as
+/// `tracing` enters a span anew in `in_scope`, or `in_current_span` its caller's): the
+/// innermost span notes nothing instead, so that the context reads as one attached inside it
+/// (see `current::innermost`), until what this returns is dropped. Nothing when the innermost
+/// span noted neither, or is `shown`.
+#[cold]
+pub(in crate::span) fn unnote_shown(shown: SpanId) -> Option<Unnoted> {
+    let top = this_thread().top.get()?;
+    // SAFETY: the top of this thread's list is on it, and stays there meanwhile.
+    let live = unsafe { top.get() };
+    let span_id = live.span_context.span_id();
+    let below = live.otel_seen_below.get();
+    if shown == SpanId::INVALID || span_id == shown {
+        return None;
+    }
+    if live.otel_seen.get() != shown && below != shown {
+        return None;
+    }
+    let noted = live.otel_seen.replace(SpanId::INVALID);
+    live.otel_seen_below.set(SpanId::INVALID);
+    Some(Unnoted {
+        link: top,
+        span_id,
+        noted: (noted, below),
+    })
+}
+
+/// What [`unnote_shown`] changed: put back when dropped, if the span is still on this
+/// thread's list (found among the [`RESEATED_AT_MOST`] innermost by its address and ids: its
+/// record may have been reused) and notes nothing still. Not `Send` (its `Link`).
+pub(crate) struct Unnoted {
+    link: Link,
+    span_id: SpanId,
+    /// The span's `otel_seen` and `otel_seen_below` before.
+    noted: (SpanId, SpanId),
+}
+
+impl Drop for Unnoted {
+    fn drop(&mut self) {
+        let mut at = this_thread().top.get();
+        for _ in 0..RESEATED_AT_MOST {
+            let Some(link) = at else { return };
+            // SAFETY: read from this thread's list (its top, or a span's `prev` there), where
+            // it stays meanwhile.
+            let live = unsafe { link.get() };
+            if link == self.link {
+                if live.span_context.span_id() == self.span_id
+                    && live.otel_seen.get() == SpanId::INVALID
+                    && live.otel_seen_below.get() == SpanId::INVALID
+                {
+                    live.otel_seen.set(self.noted.0);
+                    live.otel_seen_below.set(self.noted.1);
+                }
+                return;
+            }
+            at = live.prev.get();
+        }
+    }
+}
 
 /// Takes off this thread's list every span entered above `live` and still on it, which is
 /// what a poll of `live`'s future left there: a `SpanGuard` held across an `.await` is current

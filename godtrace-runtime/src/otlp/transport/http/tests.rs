@@ -532,6 +532,26 @@ fn a_failure_whose_body_does_not_end_in_time_is_that_failure() {
     });
 }
 
+/// A throttling answer whose details come too slowly is still sent again: its body is read
+/// for a part of the timeout only, which leaves the retry its time.
+#[test]
+fn a_throttling_answer_with_a_slow_body_is_sent_again() {
+    run(async {
+        let throttled = "HTTP/1.1 503 Service Unavailable\r\nretry-after: 0\r\n\
+                         connection: close\r\ncontent-length: 100\r\n\r\n";
+        let ok = "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+        let (url, attempts) = server(&[throttled, ok], Some(b"x".to_vec())).await;
+        let mut target = target(url);
+        target.timeout = Duration::from_millis(2000);
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        let sent = transport
+            .send_body(b"spans".to_vec(), std::future::pending())
+            .await;
+        assert_eq!(sent, Ok(None));
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    });
+}
+
 /// A request the receiver did not answer (refused, or given up while it waited) is told
 /// apart from one it answered with an error: shutdown sends nothing more after the first.
 #[test]

@@ -502,17 +502,23 @@ fn an_endless_answer_is_read_only_up_to_its_bound() {
     });
 }
 
+/// One request to a receiver answering `head` and one byte of the 1000 it announces, with a
+/// 300 ms timeout.
+async fn send_to_a_slow_body(head: &str) -> Result<Option<super::Rejected>, super::Failure> {
+    let head = format!("{head}\r\ncontent-length: 1000\r\n\r\n");
+    let (url, _) = server(&[&head], Some(b"\x0a".to_vec())).await;
+    let mut target = target(url);
+    target.timeout = Duration::from_millis(300);
+    Client::new(&target).unwrap().send(SPANS).await
+}
+
 /// A success whose body comes too slowly (here: never ends) is a success once the request's
 /// timeout ends its reading, not a request left unanswered: the receiver took the spans.
 #[test]
 fn a_success_whose_body_does_not_end_in_time_is_a_success() {
     run(async {
-        let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n";
-        let (url, _) = server(&[head], Some(b"\x0a".to_vec())).await;
-        let mut target = target(url);
-        target.timeout = Duration::from_millis(300);
-        let client = Client::new(&target).unwrap();
-        assert_eq!(client.send(SPANS).await.ok(), Some(None));
+        let sent = send_to_a_slow_body("HTTP/1.1 200 OK").await;
+        assert_eq!(sent.ok(), Some(None));
     });
 }
 
@@ -521,12 +527,9 @@ fn a_success_whose_body_does_not_end_in_time_is_a_success() {
 #[test]
 fn a_failure_whose_body_does_not_end_in_time_is_that_failure() {
     run(async {
-        let head = "HTTP/1.1 400 Bad Request\r\ncontent-length: 1000\r\n\r\n";
-        let (url, _) = server(&[head], Some(b"\x0a".to_vec())).await;
-        let mut target = target(url);
-        target.timeout = Duration::from_millis(300);
-        let client = Client::new(&target).unwrap();
-        let failure = client.send(SPANS).await.unwrap_err();
+        let failure = send_to_a_slow_body("HTTP/1.1 400 Bad Request")
+            .await
+            .unwrap_err();
         assert!(failure.message.contains("HTTP 400"), "{}", failure.message);
         assert!(!failure.unanswered);
     });

@@ -889,6 +889,31 @@ fn a_parents_context_detached_inside_a_call_leaves_the_call_current() {
     assert!(grandchild.is_some(), "the call's own child");
 }
 
+#[traced(operation = "handed.child")]
+fn attaches_the_context_it_is_handed(cx: Context) {
+    let _attached = cx.attach();
+    godtrace::set_attribute("set.under.handed", 1_i64);
+}
+
+#[traced(operation = "handed.parent")]
+fn hands_its_context_to_a_child() {
+    attaches_the_context_it_is_handed(godtrace::current_context());
+}
+
+/// A child that attaches the context its parent handed it has that parent as its current
+/// span there (OpenTelemetry's context shows it): what is set lands on the parent, recorded,
+/// not on OpenTelemetry's non-recording view of it.
+#[test]
+fn what_is_set_under_a_parents_context_attached_in_a_child_lands_on_the_parent() {
+    let c = testing::capture();
+    hands_its_context_to_a_child();
+    assert_eq!(
+        c.span("handed.parent").attr("set.under.handed"),
+        Some(&godtrace::otel::Value::I64(1))
+    );
+    assert_eq!(c.span("handed.child").attr("set.under.handed"), None);
+}
+
 /// Two tests continuing one remote trace at once (the same `traceparent`, as propagation
 /// tests often share) each capture their own spans: children, a child started on another
 /// thread after its parent ended, and a span started under the other test's span on this

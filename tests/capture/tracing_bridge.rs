@@ -300,6 +300,39 @@ fn a_tracing_span_entered_again_inside_a_godtrace_span_is_current_there() {
     assert!(is_child(&c, "bridge.again.own", "bridge.again.outer"));
 }
 
+#[traced(operation = "bridge.notes.grandchild")]
+fn exits_the_span_it_is_handed(entered: tracing::span::EnteredSpan) -> Option<String> {
+    drop(entered);
+    godtrace::span_id()
+}
+
+#[traced(operation = "bridge.notes.child")]
+fn enters_an_outer_span_again(outer: tracing::Span) -> Option<String> {
+    exits_the_span_it_is_handed(outer.entered())
+}
+
+#[traced(operation = "bridge.notes.parent")]
+fn enters_a_span_then_calls(outer: tracing::Span) -> Option<String> {
+    let _inner = tracing::info_span!("bridge.notes.inner").entered();
+    enters_an_outer_span_again(outer)
+}
+
+/// A `tracing` span entered again in a traced call and exited in the call below it leaves
+/// that call current: entering it again does not make the calls below forget what
+/// OpenTelemetry's context showed where they were made.
+#[test]
+fn a_span_entered_again_and_exited_below_leaves_the_call_current() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let outer = tracing::info_span!("bridge.notes.outer");
+    let _entered = outer.clone().entered();
+    let seen = enters_a_span_then_calls(outer);
+    assert_eq!(
+        seen,
+        Some(c.span("bridge.notes.grandchild").span_id.to_string())
+    );
+}
+
 /// A transparent span with no parent is a root nothing records: a span given it as its
 /// explicit parent is a root (not a child of whatever is current), and nothing links to it.
 #[test]

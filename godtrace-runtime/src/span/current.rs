@@ -308,10 +308,23 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Current<'_>) -> R) -> R {
         InnermostKind::Own(_) => f(Current::Own(
             top.expect("`Own` is only found with a span on the list"),
         )),
-        InnermostKind::Other => f(Current::Other(cx)),
+        // A godtrace span of this thread's whose context was attached again (its
+        // `current_context()` handed to a child that attaches it): that span, recording.
+        InnermostKind::Other => match listed(cx.span().span_context().span_id()) {
+            Some(live) => f(Current::Own(live)),
+            None => f(Current::Other(cx)),
+        },
         InnermostKind::Nothing => f(Current::None),
         InnermostKind::Suppressed => f(Current::Suppressed),
     })
+}
+
+/// The span of id `span_id` if it is on this thread's list (near its top).
+fn listed<'a>(span_id: SpanId) -> Option<&'a Live> {
+    let found = live::find_listed(span_id)?;
+    // SAFETY: `found` is on this thread's list; as with [`top`], the reference is used before
+    // any code that could end or drop a span runs.
+    Some(unsafe { found.get() })
 }
 
 /// The innermost span this thread entered and has not left.

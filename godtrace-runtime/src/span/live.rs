@@ -784,8 +784,8 @@ pub(crate) use finished::Recorded;
 pub(crate) use list::Unnoted;
 pub(super) use list::unnote_shown;
 pub(super) use list::{
-    Link, ListPosition, has_spans_above, leave_above, leave_above_top, list_position, list_top,
-    push_current, push_unlinked, remove_current, reseat_otel_seen_above,
+    Link, ListPosition, find_listed, has_spans_above, leave_above, leave_above_top, list_position,
+    list_top, push_current, push_unlinked, remove_current, reseat_otel_seen_above,
 };
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use spares::return_empty_spares;

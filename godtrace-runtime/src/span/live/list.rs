@@ -45,7 +45,11 @@ pub(in crate::span) unsafe fn push_unlinked(live: &LiveBox, otel_seen: SpanId) {
         // SAFETY: `below` was read from this thread's list, where it stays meanwhile.
         let below = unsafe { below.get() };
         below.next.set(Some(live.link()));
-        seen_below = below.otel_seen.get();
+        // A span that noted itself (its own context attached) noted no older state.
+        let noted = below.otel_seen.get();
+        if noted != below.span_context.span_id() {
+            seen_below = noted;
+        }
     }
     live.otel_seen_below.set(seen_below);
     top.set(Some(live.link()));
@@ -105,6 +109,23 @@ pub(in crate::span) fn reseat_otel_seen_above(live: &Live, from: SpanId, to: Spa
 /// How many spans above a guard dropped out of order [`reseat_otel_seen_above`] looks at.
 const RESEATED_AT_MOST: usize = 64;
 
+/// The span of id `span_id` among the [`RESEATED_AT_MOST`] innermost on this thread's list.
+#[cold]
+pub(in crate::span) fn find_listed(span_id: SpanId) -> Option<Link> {
+    let mut at = this_thread().top.get();
+    for _ in 0..RESEATED_AT_MOST {
+        let link = at?;
+        // SAFETY: read from this thread's list (its top, or a span's `prev` there), where it
+        // stays meanwhile.
+        let live = unsafe { link.get() };
+        if live.span_context.span_id() == span_id {
+            return Some(link);
+        }
+        at = live.prev.get();
+    }
+    None
+}
+
 /// For a context just attached to OpenTelemetry's, showing span `shown`, that the innermost
 /// span noted (as `otel_seen` or `otel_seen_below`: the same span entered again above it, as
 /// `tracing` enters a span anew in `in_scope`, or `in_current_span` its caller's): the
@@ -124,12 +145,20 @@ pub(in crate::span) fn unnote_shown(shown: SpanId) -> Option<Unnoted> {
     if live.otel_seen.get() != shown && below != shown {
         return None;
     }
-    let noted = live.otel_seen.replace(SpanId::INVALID);
-    live.otel_seen_below.set(SpanId::INVALID);
+    // Only the note that matches: the other stays what a span entered above this one
+    // notes as the state below it.
+    let noted = (live.otel_seen.get(), below);
+    if noted.0 == shown {
+        live.otel_seen.set(SpanId::INVALID);
+    }
+    if noted.1 == shown {
+        live.otel_seen_below.set(SpanId::INVALID);
+    }
     Some(Unnoted {
         link: top,
         span_id,
-        noted: (noted, below),
+        noted,
+        shown,
     })
 }
 
@@ -141,6 +170,8 @@ pub(crate) struct Unnoted {
     span_id: SpanId,
     /// The span's `otel_seen` and `otel_seen_below` before.
     noted: (SpanId, SpanId),
+    /// The span id of the context attached again: which of them was cleared.
+    shown: SpanId,
 }
 
 impl Drop for Unnoted {
@@ -152,12 +183,13 @@ impl Drop for Unnoted {
             // it stays meanwhile.
             let live = unsafe { link.get() };
             if link == self.link {
-                if live.span_context.span_id() == self.span_id
-                    && live.otel_seen.get() == SpanId::INVALID
-                    && live.otel_seen_below.get() == SpanId::INVALID
-                {
-                    live.otel_seen.set(self.noted.0);
-                    live.otel_seen_below.set(self.noted.1);
+                if live.span_context.span_id() == self.span_id {
+                    if self.noted.0 == self.shown && live.otel_seen.get() == SpanId::INVALID {
+                        live.otel_seen.set(self.noted.0);
+                    }
+                    if self.noted.1 == self.shown && live.otel_seen_below.get() == SpanId::INVALID {
+                        live.otel_seen_below.set(self.noted.1);
+                    }
                 }
                 return;
             }

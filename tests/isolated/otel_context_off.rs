@@ -176,3 +176,50 @@ fn with_otel_context_on_opentelemetrys_current_context_shows_the_span() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[traced(operation = "on.in_map_current.leaf")]
+fn leaf_in_map_current() {}
+
+/// With `otel_context(true)`, a span made inside OpenTelemetry's `Context::map_current` (where
+/// its context cannot be attached) is current in godtrace's own list there: what is set lands
+/// on it, and a traced call is its child, not the enclosing span's.
+#[test]
+fn with_otel_context_on_a_span_made_inside_map_current_is_current_there() {
+    crate::support::own_process!();
+    let receiver = Receiver::start(Kind::Grpc);
+    let guard = godtrace::init(
+        Config::new("otel-context-on-map-current")
+            .endpoint(receiver.endpoint())
+            .protocol(Protocol::Grpc)
+            .otel_context(true),
+    )
+    .expect("init");
+    let outer = godtrace::span("on.in_map_current.outer");
+    godtrace::otel::Context::map_current(|_| {
+        let _inner = godtrace::span("on.in_map_current.inner");
+        godtrace::set_attribute("set.inside", 1_i64);
+        leaf_in_map_current();
+    });
+    drop(outer);
+    guard.flush();
+    let spans = receiver.sink.wait_spans(3);
+    let named = |name: &str| spans.iter().find(|s| s.name == name).expect(name);
+    let (inner, leaf) = (
+        named("on.in_map_current.inner"),
+        named("on.in_map_current.leaf"),
+    );
+    let keys = |s: &opentelemetry_proto::tonic::trace::v1::Span| {
+        s.attributes
+            .iter()
+            .map(|kv| kv.key.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        keys(inner).contains(&"set.inside".to_owned()),
+        "{:?}",
+        keys(inner)
+    );
+    assert!(!keys(named("on.in_map_current.outer")).contains(&"set.inside".to_owned()));
+    assert_eq!(leaf.parent_span_id, inner.span_id);
+    drop(guard);
+}

@@ -19,20 +19,23 @@ impl OpSpan {
         // OpenTelemetry's context first: the entry below records what it shows.
         let attached = self.cx.clone().and_then(current::attach);
         // SAFETY: forwarded to our caller.
-        unsafe { self.push_current() };
+        unsafe { self.push_current(attached.is_some()) };
         MadeCurrent { marked, attached }
     }
 
-    /// [`OpSpan::make_current`]'s entry on the thread's list, once its context is attached.
+    /// [`OpSpan::make_current`]'s entry on the thread's list, once its context is attached
+    /// (`attached`: OpenTelemetry took it; not inside its `map_current`).
     ///
     /// # Safety
     /// As for [`OpSpan::make_current`].
     #[inline(always)]
-    unsafe fn push_current(&self) {
+    unsafe fn push_current(&self, attached: bool) {
         if let Some(live) = &self.live {
             // What OpenTelemetry's context shows now: this span, when it was just attached
-            // (`recording` attaches a span's own context exactly when this setting is on).
-            let otel_seen = switches::attaches_otel_context().then(|| live.span_context.span_id());
+            // (`recording` attaches a span's own context exactly when this setting is on);
+            // else it is read.
+            let own = attached && switches::attaches_otel_context();
+            let otel_seen = own.then(|| live.span_context.span_id());
             // SAFETY: forwarded to our caller.
             unsafe { current::push(live, otel_seen) };
         }
@@ -165,7 +168,7 @@ impl OpSpan {
         let marked = sampled_out::hold(self.scope);
         let attached = ManuallyDrop::new(self.cx.clone().and_then(current::attach));
         // SAFETY: `self` is borrowed by this frame, on this thread, until `remove` below.
-        unsafe { self.push_current() };
+        unsafe { self.push_current(attached.is_some()) };
         self.run_entered(entry, marked, attached, f)
     }
 
@@ -180,7 +183,7 @@ impl OpSpan {
         let marked = sampled_out::hold(self.scope);
         let attached = self.cx.clone().and_then(current::attach);
         // SAFETY: forwarded to our caller.
-        unsafe { self.push_current() };
+        unsafe { self.push_current(attached.is_some()) };
         Entered { marked, attached }
     }
 
@@ -208,11 +211,18 @@ impl OpSpan {
         // OpenTelemetry's context first: the entry below records what it shows. Dropped by
         // hand below, never by an unwind (none passes in between: the call's panic is
         // caught), which spares it a slot in memory for the unwind path.
+        let attaches = self.cx.is_some();
         let attached = ManuallyDrop::new(self.cx.take().and_then(current::attach));
         if let Some(live) = &self.live {
+            // What the start noted, unless the context it meant to attach was refused (inside
+            // OpenTelemetry's `map_current`): then what OpenTelemetry's context shows.
+            let noted = live
+                .otel_seen_at_start
+                .get()
+                .filter(|_| attached.is_some() || !attaches);
             // SAFETY: a span just started was never entered; `self` is borrowed by this
             // frame, on this thread, until `remove` below.
-            unsafe { current::push_started(live, live.otel_seen_at_start.get()) };
+            unsafe { current::push_started(live, noted) };
         }
         self.run_entered(Entry::Call, marked, attached, f)
     }

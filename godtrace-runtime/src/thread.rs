@@ -51,13 +51,7 @@ pub fn in_current_span<R>(work: impl FnOnce() -> R) -> impl FnOnce() -> R {
         // Called inside OpenTelemetry's `Context::map_current`, where it cannot attach, the
         // closure runs as untraced. Run in place under a span made since (rayon runs a job
         // inside another it waits on), the captured span is the current one again.
-        let shown = opentelemetry::trace::TraceContextExt::span(&context)
-            .span_context()
-            .span_id();
-        let entered = crate::span::attach_context(context);
-        let _again = entered
-            .as_ref()
-            .and_then(|_| crate::span::entered_again(shown));
+        let _entered = crate::span::attach_again(context);
         work()
     }
 }

@@ -507,13 +507,10 @@ struct Entry {
     /// Its godtrace span, for what is added to it inside it (`log` records, attributes and
     /// events through godtrace's API).
     span_id: SpanId,
-    /// Its context made current: detached when the entry is dropped, by `exit` or with the
+    /// Its context made current: undone when the entry is dropped, by `exit` or with the
     /// thread's other state (a thread exiting with the span entered, maybe after
     /// OpenTelemetry's context is gone: `Attached` sees to that).
-    _attached: Option<crate::span::Attached>,
-    /// What entering the span again beside godtrace's innermost span changed there (see
-    /// `span::entered_again`), put back with the entry.
-    _entered_again: Option<crate::span::Unnoted>,
+    _attached: Option<crate::span::Reattached>,
 }
 
 thread_local! {
@@ -526,15 +523,10 @@ fn enter(id: &Id, bridged: &Bridged) {
     if !otel_context_usable() {
         return;
     }
-    let attached = crate::span::attach_context(bridged.context.clone());
-    let entered_again = attached
-        .as_ref()
-        .and_then(|_| crate::span::entered_again(bridged.span_id()));
     let entry = Entry {
         id: id.into_u64(),
         span_id: bridged.span_id(),
-        _attached: attached,
-        _entered_again: entered_again,
+        _attached: crate::span::attach_again(bridged.context.clone()),
     };
     // Refused while the thread exits: the entry is dropped (its context detached) at once.
     let _ = ENTERED.try_with(|entered| entered.borrow_mut().push(entry));

@@ -155,13 +155,25 @@ pub(crate) fn attach(cx: Context) -> Option<Attached> {
         .map(|guard| Attached(Some(guard)))
 }
 
-/// For a context godtrace attached again (showing span `shown`: a `tracing` span entered anew,
-/// `in_current_span` run under a span made in its caller's) while godtrace's innermost span
-/// noted OpenTelemetry's context showing it: that span reads the context as attached inside
-/// it until what this returns is dropped (see `live::unnote_shown`); else the attach would
-/// look like no change, and the innermost span would stay current where the attached one is.
-pub(crate) fn entered_again(shown: SpanId) -> Option<live::Unnoted> {
-    live::unnote_shown(shown)
+/// [`attach`] of a context made current before, maybe under spans made since (a `tracing`
+/// span entered anew, `in_current_span` run in place inside a span made in its caller): when
+/// godtrace's innermost span noted OpenTelemetry's context showing `cx`'s span, it reads `cx`
+/// as attached inside it until this is dropped (see `live::unnote_shown`); else the attach
+/// would look like no change, and the innermost span would stay current where `cx`'s is.
+pub(crate) fn attach_again(cx: Context) -> Option<Reattached> {
+    let shown = cx.span().span_context().span_id();
+    let attached = attach(cx)?;
+    Some(Reattached {
+        _attached: attached,
+        _unnoted: live::unnote_shown(shown),
+    })
+}
+
+/// What [`attach_again`] did, undone when dropped: the context detached, then the note put
+/// back.
+pub(crate) struct Reattached {
+    _attached: Attached,
+    _unnoted: Option<live::Unnoted>,
 }
 
 /// A context [`attach`] made current in OpenTelemetry's: current no more once this is dropped
@@ -343,8 +355,8 @@ fn top<'a>() -> Option<&'a Live> {
 /// span was entered was detached inside it: a `tracing` guard or a `ContextGuard` dropped in
 /// a traced call; nothing newer is current then); else OpenTelemetry's span. Other code
 /// attaching again a context showing one of those is read as no change (godtrace's own
-/// attaches say so: [`entered_again`]). Only compares ids, so the hot path's closure over OpenTelemetry's
-/// context stays small.
+/// attaches say so: [`attach_again`]). Only compares ids, so the hot path's closure over
+/// OpenTelemetry's context stays small.
 #[inline]
 fn innermost(cx: &Context, top: Option<&Live>) -> InnermostKind {
     if cx.is_telemetry_suppressed() {

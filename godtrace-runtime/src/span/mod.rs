@@ -27,17 +27,14 @@ mod site;
 pub(crate) mod switches;
 
 #[cfg(feature = "tracing")]
-pub(crate) use current::Attached;
-pub(crate) use current::attach as attach_context;
-pub(crate) use current::entered_again;
+pub(crate) use current::Reattached;
+pub(crate) use current::attach_again;
 pub(crate) use current::{
     Current, context as current_context, otel_context_usable, own_span_under,
     span_context as current_span_context, with_current,
 };
 pub use future::{Instrumented, instrument_future, instrument_future_of};
 pub(crate) use live::Live;
-#[cfg(feature = "tracing")]
-pub(crate) use live::Unnoted;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use live::{
     Finished, LiveBox, Name, Recorded, SCOPE, return_empty_spares, return_spares, set_max_returned,

@@ -138,62 +138,51 @@ pub(in crate::span) fn unnote_shown(shown: SpanId) -> Option<Unnoted> {
     // SAFETY: the top of this thread's list is on it, and stays there meanwhile.
     let live = unsafe { top.get() };
     let span_id = live.span_context.span_id();
-    let below = live.otel_seen_below.get();
-    if shown == SpanId::INVALID || span_id == shown {
-        return None;
-    }
-    if live.otel_seen.get() != shown && below != shown {
-        return None;
-    }
     // Only the note that matches: the other stays what a span entered above this one
     // notes as the state below it.
-    let noted = (live.otel_seen.get(), below);
-    if noted.0 == shown {
+    let seen = live.otel_seen.get() == shown;
+    let below = live.otel_seen_below.get() == shown;
+    if shown == SpanId::INVALID || span_id == shown || !(seen || below) {
+        return None;
+    }
+    if seen {
         live.otel_seen.set(SpanId::INVALID);
     }
-    if noted.1 == shown {
+    if below {
         live.otel_seen_below.set(SpanId::INVALID);
     }
     Some(Unnoted {
         link: top,
         span_id,
-        noted,
         shown,
+        cleared: (seen, below),
     })
 }
 
 /// What [`unnote_shown`] changed: put back when dropped, if the span is still on this
-/// thread's list (found among the [`RESEATED_AT_MOST`] innermost by its address and ids: its
-/// record may have been reused) and notes nothing still. Not `Send` (its `Link`).
+/// thread's list (found by [`find_listed`], and at the same address: its record may have been
+/// reused). Not `Send` (its `Link`).
 pub(crate) struct Unnoted {
     link: Link,
     span_id: SpanId,
-    /// The span's `otel_seen` and `otel_seen_below` before.
-    noted: (SpanId, SpanId),
-    /// The span id of the context attached again: which of them was cleared.
+    /// The span id of the context attached again, which the cleared notes held.
     shown: SpanId,
+    /// Whether `otel_seen` and `otel_seen_below` were cleared.
+    cleared: (bool, bool),
 }
 
 impl Drop for Unnoted {
     fn drop(&mut self) {
-        let mut at = this_thread().top.get();
-        for _ in 0..RESEATED_AT_MOST {
-            let Some(link) = at else { return };
-            // SAFETY: read from this thread's list (its top, or a span's `prev` there), where
-            // it stays meanwhile.
-            let live = unsafe { link.get() };
-            if link == self.link {
-                if live.span_context.span_id() == self.span_id {
-                    if self.noted.0 == self.shown && live.otel_seen.get() == SpanId::INVALID {
-                        live.otel_seen.set(self.noted.0);
-                    }
-                    if self.noted.1 == self.shown && live.otel_seen_below.get() == SpanId::INVALID {
-                        live.otel_seen_below.set(self.noted.1);
-                    }
-                }
-                return;
-            }
-            at = live.prev.get();
+        if find_listed(self.span_id) != Some(self.link) {
+            return;
+        }
+        // SAFETY: found on this thread's list, where it stays meanwhile.
+        let live = unsafe { self.link.get() };
+        if self.cleared.0 && live.otel_seen.get() == SpanId::INVALID {
+            live.otel_seen.set(self.shown);
+        }
+        if self.cleared.1 && live.otel_seen_below.get() == SpanId::INVALID {
+            live.otel_seen_below.set(self.shown);
         }
     }
 }

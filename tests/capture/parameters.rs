@@ -465,6 +465,90 @@ fn self_by_value_is_dropped_last() {
     assert_eq!(events(), ["body", "c", "b", "self"]);
 }
 
+/// A `self` by value whose `Drop` reads a field a `mut self` method sets (a transaction's
+/// `commit`, a guard's `disarm`).
+struct Txn {
+    committed: bool,
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        event(if self.committed {
+            "committed"
+        } else {
+            "rolled back"
+        });
+    }
+}
+
+impl Txn {
+    fn untraced_commit(mut self) {
+        self.committed = true;
+    }
+
+    #[traced]
+    fn commit(mut self) {
+        self.committed = true;
+    }
+
+    #[traced(include_args)]
+    fn commit_recording(mut self, attempt: u32) -> u32 {
+        self.committed = true;
+        attempt
+    }
+
+    #[traced]
+    fn commit_later(mut self) -> impl std::future::Future<Output = ()> {
+        self.committed = true;
+        async {}
+    }
+}
+
+/// Two fields dropped in their declared order, the body reading the second.
+struct Conn {
+    _socket: D,
+    permit: D,
+}
+
+impl Conn {
+    fn untraced_close(self) {
+        let _ = &self.permit;
+    }
+
+    #[traced]
+    fn close(self) {
+        let _ = &self.permit;
+    }
+}
+
+/// A sync method's `self` by value is the one the function holds, whole: writes to its
+/// fields reach its `Drop`, and its fields are dropped together, in their order.
+#[test]
+fn a_sync_methods_self_by_value_is_taken_whole() {
+    let _c = testing::capture();
+    Txn { committed: false }.untraced_commit();
+    assert_eq!(events(), ["committed"], "the language changed");
+    Txn { committed: false }.commit();
+    assert_eq!(events(), ["committed"], "#[traced]");
+    assert_eq!(Txn { committed: false }.commit_recording(3), 3);
+    assert_eq!(events(), ["committed"], "#[traced(include_args)]");
+    futures_block_on(Txn { committed: false }.commit_later());
+    assert_eq!(events(), ["committed"], "a sync fn returning a future");
+    let conn = || Conn {
+        _socket: D("socket"),
+        permit: D("permit"),
+    };
+    conn().untraced_close();
+    let untraced = events();
+    assert_eq!(
+        untraced,
+        ["socket", "permit"],
+        "the language's order changed"
+    );
+    conn().close();
+    assert_eq!(events(), untraced);
+}
+
 /// A `self` taken by value with a field the body does not read.
 struct Job {
     _permit: D,

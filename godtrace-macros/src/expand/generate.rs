@@ -51,9 +51,12 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     let finish = finish_closure(options, &f.sig, &pv);
     // A sync call that records only its arguments hands them over by value (see
     // `Call::SyncArgs`): its start, body and end then stay in one call. A `ref x` parameter
-    // takes the general path, which lends it to the recording (`RefParam::lent`).
+    // takes the general path, which lends it to the recording (`RefParam::lent`), and so
+    // does a `mut self` method: its closure's kind is then read from its body (see
+    // `__private::body`), where the handed-over closure's is taken from the call it goes to.
     let by_value = matches!(shape, Shape::Sync)
         && !args.names.is_empty()
+        && !takes_mut_self(&f.sig)
         && !args.conditional
         && by_ref.is_empty()
         && options.fields.get().is_empty()
@@ -495,7 +498,8 @@ fn call_body(
             // A `match`, not a `let`: its arm is a scope for the temporaries of the body's
             // tail, dropped before the parameters (see `Desugared::block`).
             let read = super::mention(handed, &[]);
-            let body = user_braces(quote!(#read #typed_return));
+            let receiver = capture_receiver(&f.sig);
+            let body = user_braces(quote!(#read #receiver #typed_return));
             let unpack = quote!({ match #tuple { (#(#mutable #handed,)*) => #body } });
             (
                 Call::SyncArgs(quote_spanned!(braces=> move |#tuple| #closure_output #unpack)),
@@ -507,7 +511,7 @@ fn call_body(
             let bound = by_ref.iter().map(RefParam::bound);
             let body = user_braces(quote!(#captures #(#bound)* #typed_return));
             (
-                Call::Sync(quote_spanned!(braces=> move || #closure_output #body)),
+                Call::Sync(quote_spanned!(braces=> #pv::body(move || #closure_output #body))),
                 Vec::new(),
             )
         }
@@ -518,7 +522,11 @@ fn call_body(
             let output = super::impl_future_output(&output_ty)
                 .map(|output| with_impl_trait_inferred(&output).to_token_stream());
             (
-                Call::Future(quote_spanned!(braces=> move || #body), boxed, output),
+                Call::Future(
+                    quote_spanned!(braces=> #pv::body(move || #body)),
+                    boxed,
+                    output,
+                ),
                 Vec::new(),
             )
         }
@@ -660,11 +668,34 @@ fn name_ref_params(sig: &mut Signature) -> Vec<RefParam> {
 /// each borrow is a temporary that is never read.
 fn capture_in_drop_order(sig: &Signature) -> TokenStream {
     let params = bound_params(sig);
-    params
+    let mut captures: TokenStream = params
         .iter()
         .rev()
         .map(|(ident, _)| super::mention([ident], &param_cfgs(sig, ident)))
-        .collect()
+        .collect();
+    captures.extend(capture_receiver(sig));
+    captures
+}
+
+/// Whether a method takes `mut self` (by value, bound mutable).
+fn takes_mut_self(sig: &Signature) -> bool {
+    sig.receiver().is_some_and(|r| {
+        r.mutability.is_some() && !matches!(r.kind, syn::ReceiverKind::Reference(..))
+    })
+}
+
+/// Names a method's `self` in the body's closure (after the other parameters: the function
+/// drops it last), so that the closure takes it whole. Left unnamed, the closure would take
+/// the fields the body uses, each on its own: a `mut self` method's writes to a `Copy` field
+/// would go to the closure's copy (unseen by `self`'s `Drop`), and a field the body moves
+/// would be dropped before the others.
+fn capture_receiver(sig: &Signature) -> TokenStream {
+    let Some(receiver) = sig.receiver() else {
+        return TokenStream::new();
+    };
+    let reads = allow_parameter_reads();
+    let this = &receiver.self_token;
+    quote!(#reads let _ = &#this;)
 }
 
 /// Drops `mut` from the bindings of `names` in the signature's patterns (by-reference

@@ -134,14 +134,8 @@ fn run(
     let mut failing = false;
     // Once stopping, a push does not wait for a receiver that cannot be reached (see
     // `Transport::send_body`).
-    let mut push = |client: &Transport| {
-        let snapshot = registry().collect();
-        if snapshot.metrics().is_empty() {
-            return;
-        }
-        let request = encode::request(&snapshot, resource, registry().start, SystemTime::now())
-            .encode_to_vec();
-        let sent = runtime.block_on(async {
+    let send_one = |client: &Transport, request: Vec<u8>| {
+        runtime.block_on(async {
             let send = tokio::time::timeout(
                 target.timeout,
                 client.send(request, stopping(closing.clone())),
@@ -155,16 +149,42 @@ fn run(
                     Err(format!("shutdown's {:?} ran out while sending", target.timeout))
                 }
             }
-        });
-        // Data points the receiver rejected of a push it accepted: said like a failure (the
-        // next push sends them again, being cumulative).
-        let sent = sent.and_then(|rejected| match rejected {
-            None => Ok(()),
-            Some(r) => Err(format!(
-                "the receiver rejected {} data points: {}",
-                r.count, r.message
-            )),
-        });
+        })
+    };
+    let mut push = |client: &Transport| {
+        let snapshot = registry().collect();
+        if snapshot.metrics().is_empty() {
+            return;
+        }
+        let requests = encode::requests(
+            &snapshot,
+            resource,
+            registry().start,
+            SystemTime::now(),
+            encode::MAX_REQUEST_BYTES,
+        );
+        // One after the other; the first that fails ends the push (the next push sends every
+        // total again, being cumulative), so an unreachable receiver costs one timeout.
+        let mut sent = Ok(());
+        for request in requests {
+            match send_one(client, request.encode_to_vec()) {
+                Ok(None) => {}
+                // Data points the receiver rejected of a request it accepted: said like a
+                // failure (the next push sends them again), after the other requests go.
+                Ok(Some(r)) => {
+                    if sent.is_ok() {
+                        sent = Err(format!(
+                            "the receiver rejected {} data points: {}",
+                            r.count, r.message
+                        ));
+                    }
+                }
+                Err(e) => {
+                    sent = Err(e);
+                    break;
+                }
+            }
+        }
         match sent {
             Ok(()) => failing = false,
             Err(e) => {

@@ -441,6 +441,74 @@ async fn a_client_request_its_caller_drops_is_cancelled_not_failed() {
     assert_eq!(point.map(|p| p.count), Some(1), "no status, no error.type");
 }
 
+/// A middleware that panics: what breaks a request below the client's layer.
+struct Explodes;
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for Explodes {
+    async fn handle(
+        &self,
+        _: reqwest::Request,
+        _: &mut http::Extensions,
+        _: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        panic!("middleware (expected by this test)")
+    }
+}
+
+/// A panic below a client's layer (a middleware after it, the service it wraps) failed the
+/// request: `error.type` `panic` on the span and in the histogram, not cancelled by the caller.
+#[tokio::test]
+async fn a_panic_below_a_client_layer_fails_its_request() {
+    let capture = testing::capture();
+    let client = reqwest_middleware::ClientBuilder::new(plain_client())
+        .with(TracingMiddleware::new())
+        .with(Explodes)
+        .build();
+    let sent =
+        tokio::spawn(async move { client.get("http://127.0.0.1:1/layers/boom").send().await });
+    assert!(sent.await.unwrap_err().is_panic());
+    let panics = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        panic!("service (expected by this test)");
+        #[allow(unreachable_code)]
+        Ok::<http::Response<axum::body::Body>, std::convert::Infallible>(http::Response::default())
+    });
+    let request = http::Request::post("http://127.0.0.1:1/pkg.Wallets/Boom")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let call = tokio::spawn(GrpcClientLayer::new().layer(panics).oneshot(request));
+    assert!(call.await.unwrap_err().is_panic());
+
+    for name in ["GET", "pkg.Wallets/Boom"] {
+        let span = one(&capture, name, SpanKind::Client);
+        assert!(span.is_error(), "{span:#?}");
+        assert_eq!(str_attr(&span, "error.type"), Some("panic"), "{span:#?}");
+        assert_eq!(span.attr("godtrace.cancelled"), None, "{span:#?}");
+    }
+    let snapshot = metrics_snapshot();
+    let http = [
+        KeyValue::new("http.request.method", "GET"),
+        KeyValue::new("server.address", "127.0.0.1"),
+        KeyValue::new("server.port", 1_i64),
+        KeyValue::new("error.type", "panic"),
+    ];
+    let grpc = [
+        KeyValue::new("rpc.system.name", "grpc"),
+        KeyValue::new("rpc.method", "pkg.Wallets/Boom"),
+        KeyValue::new("server.address", "127.0.0.1"),
+        KeyValue::new("server.port", 1_i64),
+        KeyValue::new("error.type", "panic"),
+    ];
+    for (histogram, attributes) in [
+        ("http.client.request.duration", &http[..]),
+        ("rpc.client.call.duration", &grpc[..]),
+    ] {
+        let point = snapshot.histogram(histogram, attributes);
+        let all = || format!("{:#?}", snapshot.metric(histogram));
+        assert_eq!(point.map(|p| p.count), Some(1), "{}", all());
+    }
+}
+
 // --- gRPC ---------------------------------------------------------------------------------
 
 /// A trace service that answers by the number of resource spans it gets: 0 → OK,

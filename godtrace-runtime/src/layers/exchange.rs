@@ -97,6 +97,27 @@ fn marking_panics<R>(panicked: &AtomicBool, f: impl FnOnce() -> R) -> R {
     out
 }
 
+/// A future polled under [`marking_panics`] (see [`Exchange::marking_panics`]).
+#[cfg(feature = "reqwest")]
+pub(crate) struct MarkingPanics<'a, F> {
+    inner: std::pin::Pin<&'a mut F>,
+    panicked: &'a AtomicBool,
+}
+
+#[cfg(feature = "reqwest")]
+impl<F: std::future::Future> std::future::Future for MarkingPanics<'_, F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = &mut *self;
+        let inner = this.inner.as_mut();
+        marking_panics(this.panicked, || inner.poll(cx))
+    }
+}
+
 impl Exchange {
     /// An exchange of `span`, its duration recorded with the attributes `metric` starts.
     pub(crate) fn new(span: Span, role: Role, metric: MetricBase) -> Exchange {
@@ -133,6 +154,19 @@ impl Exchange {
     /// in-memory body's poll), noting a panic that unwinds through it.
     pub(crate) fn marks_panics<R>(&self, f: impl FnOnce() -> R) -> R {
         marking_panics(&self.panicked, f)
+    }
+
+    /// `inner`, each poll of it under [`Exchange::marks_panics`] (a client's request, its
+    /// middleware awaiting the rest of the stack).
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn marking_panics<'a, F: std::future::Future>(
+        &'a self,
+        inner: std::pin::Pin<&'a mut F>,
+    ) -> MarkingPanics<'a, F> {
+        MarkingPanics {
+            inner,
+            panicked: &self.panicked,
+        }
     }
 
     /// The response future or body holding the exchange is being dropped (its own fields
@@ -218,10 +252,11 @@ impl Exchange {
         // `Drop`'s). Not `thread::panicking()` alone: an exchange dropped while another one's
         // panic unwinds (two requests joined in one task) was cancelled. The histogram says
         // the same as the span, not `cancelled` nor, after a 200 head, a success.
+        // A client's request that a panic below it broke off (a middleware's, a service's:
+        // one that unwound through the inner call) failed too, as its caller sees it.
+        let server = matches!(self.role, Role::HttpServer | Role::GrpcServer);
         let drop_panicked = self.unwinding_at_drop == Some(false) && std::thread::panicking();
-        if (*self.panicked.get_mut() || drop_panicked)
-            && matches!(self.role, Role::HttpServer | Role::GrpcServer)
-        {
+        if *self.panicked.get_mut() || (drop_panicked && server) {
             self.responded = true;
             self.error_type = Some(Cow::Borrowed("panic"));
         }

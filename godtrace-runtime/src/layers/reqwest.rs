@@ -47,7 +47,11 @@ impl Middleware for TracingMiddleware {
         let resends = extensions.get::<Sent>().map_or(0, |sent| sent.0);
         extensions.insert(Sent(resends.saturating_add(1)));
         let mut exchange = start(&mut request, resends);
-        let result = next.run(request, extensions).await;
+        // A panic below (a middleware after this one, the client) unwinds through this
+        // poll: the exchange then ends failed, not cancelled by the caller.
+        let result = exchange
+            .marking_panics(std::pin::pin!(next.run(request, extensions)))
+            .await;
         match &result {
             Ok(response) => {
                 if let Some(version) = semconv::protocol_version(response.version()) {

@@ -103,3 +103,28 @@ fn sampled_out_calls_are_still_measured_and_served() {
         "the endpoint stops with the guard"
     );
 }
+
+/// A name that only ever got values a metric cannot take (NaN, negative, infinite) makes no
+/// metric: a thousand such names leave room for the names recorded after them.
+#[test]
+fn names_whose_values_are_all_refused_take_no_place() {
+    crate::support::own_process!();
+    let _guard = godtrace::init(
+        Config::new("metrics-refused-values")
+            .local_tree(false)
+            .metrics(MetricsConfig::new().otlp(false)),
+    )
+    .unwrap();
+    for i in 0..1000 {
+        record_histogram(&format!("refused.histogram.{i}"), f64::NAN, &[]);
+        record_counter(&format!("refused.counter.{i}"), -1.0, &[]);
+    }
+    record_counter("kept.counter", 1, &[]);
+    record_histogram("kept.histogram", 0.5, &[]);
+    let snap = metrics_snapshot();
+    assert_eq!(snap.counter("kept.counter", &[]), Some(1.0));
+    assert_eq!(
+        snap.histogram("kept.histogram", &[]).map(|p| p.count),
+        Some(1)
+    );
+}

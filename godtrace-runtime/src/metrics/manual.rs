@@ -9,7 +9,6 @@ use super::table::{MANUAL_SERIES, SeriesTable};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanContext;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 mod sealed {
     pub trait Sealed {}
@@ -56,17 +55,19 @@ pub fn record_counter(name: &str, value: impl MetricValue, attributes: &[KeyValu
 }
 
 pub(super) fn counter_add(name: &str, value: f64, attributes: &[KeyValue]) {
-    let Some(Instrument::Counter(counter)) = instrument(name, Kind::Counter) else {
-        return;
-    };
+    // Before the instrument is looked up: a name that only ever got such values makes none
+    // (it would take one of the names' places for nothing).
     if !(value >= 0.0 && value.is_finite()) {
-        report::once(&counter.bad_value_reported, || {
+        report::once_for(report::Topic::BadValue, name, || {
             format!(
                 "counter {name:?} got the increment {value}; counters only go up by finite, non-negative amounts: dropped"
             )
         });
         return;
     }
+    let Some(Instrument::Counter(counter)) = instrument(name, Kind::Counter) else {
+        return;
+    };
     counter
         .table
         .get_or_insert(attributes, CounterSeries::new)
@@ -205,19 +206,20 @@ fn histogram_record_in(
     attributes: &[KeyValue],
     exemplar: impl FnOnce() -> Option<SpanContext>,
 ) {
-    let Some(Instrument::Histogram(histogram)) = instrument(name, kind) else {
-        return;
-    };
     // A histogram's sum is a counter (OpenMetrics: never NaN nor negative): one negative or
-    // infinite value would break it for the life of the process.
+    // infinite value would break it for the life of the process. Checked before the
+    // instrument is looked up, as a counter's increment is.
     if !(value >= 0.0 && value.is_finite()) {
-        report::once(&histogram.bad_value_reported, || {
+        report::once_for(report::Topic::BadValue, name, || {
             format!(
                 "histogram {name:?} got {value}; histograms take finite, non-negative values: dropped"
             )
         });
         return;
     }
+    let Some(Instrument::Histogram(histogram)) = instrument(name, kind) else {
+        return;
+    };
     let bounds = histogram.bounds.clone();
     let exemplar = exemplar();
     histogram
@@ -306,7 +308,6 @@ fn new_manual<S: super::table::Series>(
         bounds,
         unit,
         description,
-        bad_value_reported: AtomicBool::new(false),
     }
 }
 

@@ -22,8 +22,6 @@ pub(crate) struct Manual<S> {
     pub(crate) unit: &'static str,
     /// Its description: the conventions' text for an instrument they define, else empty.
     pub(crate) description: &'static str,
-    /// Reported: a negative increment (counters) or a value that is not a number.
-    pub(crate) bad_value_reported: AtomicBool,
 }
 
 /// A manual instrument of either kind.

@@ -22,16 +22,19 @@ pub(crate) enum Topic {
     Conflict,
     /// A metric left out of the Prometheus exposition (its family is another's).
     Exposition,
+    /// A value a metric cannot take (negative, infinite, NaN).
+    BadValue,
 }
 
 impl Topic {
-    const ALL: usize = 3;
+    const ALL: usize = 4;
 
     fn what(self) -> &'static str {
         match self {
             Topic::InvalidName => "invalid metric names",
             Topic::Conflict => "metrics recorded as another kind or unit",
             Topic::Exposition => "metrics left out of the Prometheus exposition",
+            Topic::BadValue => "metrics given values they cannot take",
         }
     }
 }

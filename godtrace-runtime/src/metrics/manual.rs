@@ -336,7 +336,8 @@ mod tests {
             counter_add("manual.rs bad name", 1.0, &[]);
             counter_add("manual.rs.negative", -1.0, &[]);
             counter_add("manual.rs.negative", f64::INFINITY, &[]);
-            histogram_record("manual.rs.negative", 1.0, &[]);
+            counter_add("manual.rs.kind", 1.0, &[]);
+            histogram_record("manual.rs.kind", 1.0, &[]);
             histogram_record("manual.rs.nan", f64::NAN, &[]);
             histogram_record("manual.rs.below", -5.0, &[]);
             histogram_record("manual.rs.infinite", f64::INFINITY, &[]);
@@ -348,7 +349,7 @@ mod tests {
             1
         );
         assert_eq!(reports_about("\"manual.rs.negative\" got the increment"), 1);
-        assert_eq!(reports_about("\"manual.rs.negative\" is a Counter"), 1);
+        assert_eq!(reports_about("\"manual.rs.kind\" is a Counter"), 1);
         assert_eq!(reports_about("\"manual.rs.nan\" got NaN"), 1);
         assert_eq!(reports_about("\"manual.rs.below\" got -5"), 1);
         assert_eq!(reports_about("\"manual.rs.infinite\" got inf"), 1);
@@ -357,7 +358,9 @@ mod tests {
             1
         );
         let snap = registry().collect();
-        assert_eq!(snap.counter("manual.rs.negative", &[]), None);
+        // Only refused values: no metric of that name, nor a place taken among the names.
+        assert!(snap.metric("manual.rs.negative").is_none());
+        assert_eq!(snap.counter("manual.rs.kind", &[]), Some(3.0));
         for dropped in ["manual.rs.below", "manual.rs.infinite"] {
             assert_eq!(snap.histogram(dropped, &[]), None, "{dropped}");
         }

@@ -294,6 +294,12 @@ fn skip(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<(Vec
                 &ident,
                 "`self` is never recorded; remove it from `skip`",
             );
+        } else if ident == "_" {
+            error(
+                errors,
+                &ident,
+                "a `_` parameter is never recorded (it has no name); remove it from `skip`",
+            );
         } else if skipped.iter().any(|s| same_name(s, &ident)) {
             error(
                 errors,
@@ -440,10 +446,15 @@ fn kind(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<Iden
             if let Some((_, variant)) = KINDS.iter().find(|(k, _)| ident.unraw() == k) {
                 return Some(Ident::new(variant, ident.span()));
             }
+            let written = ident.unraw().to_string().to_lowercase();
+            let hint = match KINDS.iter().find(|(k, _)| *k == written) {
+                Some((near, _)) => format!("did you mean `{near}`?"),
+                None => format!("valid kinds: {valid}"),
+            };
             error(
                 errors,
                 &ident,
-                format!("unknown span kind `{ident}`; valid kinds: {valid}"),
+                format!("unknown span kind `{ident}`; {hint}"),
             );
         }
         Value::Expr(e) => error(

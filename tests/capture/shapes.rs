@@ -742,3 +742,54 @@ fn types_written_by_a_declarative_macro_are_read_as_written() {
     let shown = only(&c, "Shown::show");
     assert_eq!(shown.attr("shown"), Some(&godtrace::otel::Value::from("7")));
 }
+
+/// A module whose own items are named like the primitive and prelude types the expansion
+/// could name (`str`, `bool`, `Option`, `Result`…): the expansion names none of them as
+/// written, so their meaning here changes nothing.
+mod shadowed_names {
+    #![allow(non_camel_case_types, dead_code)]
+    use godtrace::traced;
+
+    pub type str = [u8];
+    pub type bool = u8;
+    pub type usize = u8;
+    pub type u32 = u8;
+    pub struct Option;
+    pub struct Result;
+    pub struct Some;
+    pub struct Ok;
+    pub struct Box;
+    pub struct String;
+    pub struct Vec;
+    pub struct Drop;
+
+    #[traced]
+    pub fn sync_call(bytes: &str) -> usize {
+        bytes[0]
+    }
+
+    #[traced(include_args, include_result)]
+    pub fn recorded(flag: bool) -> ::core::result::Result<u32, ::std::fmt::Error> {
+        ::core::result::Result::Ok(flag)
+    }
+
+    #[traced]
+    pub async fn async_call(n: u32) -> u32 {
+        n
+    }
+}
+
+#[test]
+fn items_named_like_primitive_and_prelude_types_change_nothing() {
+    let c = testing::capture();
+    assert_eq!(shadowed_names::sync_call(&[7]), 7);
+    assert_eq!(shadowed_names::recorded(3), Ok(3));
+    assert_eq!(futures_block_on(shadowed_names::async_call(5)), 5);
+    for name in ["sync_call", "recorded", "async_call"] {
+        only(&c, &format!("shadowed_names::{name}"));
+    }
+    assert_eq!(
+        only(&c, "shadowed_names::recorded").attr("flag"),
+        Some(&godtrace::otel::Value::I64(3))
+    );
+}

@@ -214,7 +214,7 @@ fn call_site(options: &Options, sig: &Signature, shape: &Shape, pv: &TokenStream
     let file = quote_spanned!(site_span=> ::core::file!());
     let line = quote_spanned!(site_span=> ::core::line!());
     quote! {
-        fn __godtrace_path() -> &'static str {
+        fn __godtrace_path() -> &'static ::core::primitive::str {
             ::core::any::type_name_of_val(&__godtrace_path)
         }
         static __GODTRACE_SITE: #pv::CallSite =

@@ -23,7 +23,13 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
         .get()
         .as_ref()
         .map_or_else(|| quote!(::godtrace), ToTokens::to_token_stream);
-    let segments = split_commas(args);
+    let mut segments = split_commas(args);
+    // With errors in the block's options, its methods still get the options that are right
+    // on their own: a method's own options are then checked against what the block meant
+    // (its `skip` against the block's `include_args`), not reported as misused.
+    if !errors.is_empty() {
+        segments.retain(|segment| Options::parse(segment.clone()).errors.is_empty());
+    }
     // Errors about one method, under that method's `#[cfg(..)]`s: of the copies
     // `split_on_conditional_tracing` makes, only the one the compiler keeps reports its own.
     let mut conditional: Vec<TokenStream> = Vec::new();
@@ -40,9 +46,6 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
             let path = marker.path();
             let seen = Ident::new(crate::IN_TRACED_BLOCK, proc_macro2::Span::call_site());
             method.attrs.insert(0, syn::parse_quote!(#[#path(#seen)]));
-            continue;
-        }
-        if !errors.is_empty() {
             continue;
         }
         distribute(&options, &segments, &krate, method);

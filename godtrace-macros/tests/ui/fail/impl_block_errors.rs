@@ -43,6 +43,19 @@ impl Ledger {
     fn h(&self) {}
 }
 
+// An error in the block's options: its methods still get the rest of them (`m`'s `skip`
+// is not reported as lacking `include_args`).
+#[traced(include_args, bogus)]
+impl Ledger {
+    #[traced(skip(w))]
+    fn m(&self, x: u32, w: u32) -> u32 {
+        x + w
+    }
+}
+
+#[traced(kind = Server)]
+fn capitalised() {}
+
 #[untraced]
 fn outside_a_block() {}
 

@@ -22,6 +22,9 @@ impl Vault {
 #[traced(include_args, skip(anything))]
 fn no_params() {}
 
+#[traced(include_args, skip(_))]
+fn wild(_: u32) {}
+
 fn main() {
     let _ = Vault;
 }

@@ -257,11 +257,15 @@ const SENSITIVE_QUERY_KEYS: [&str; 7] = [
 /// identify as sensitive, and a client's URLs are built by the program itself, with its API
 /// keys. A key that merely contains one (`author`) loses its value too: a value hidden costs
 /// less than a secret exported.
-const CREDENTIAL_KEY_WORDS: [&str; 13] = [
+const CREDENTIAL_KEY_WORDS: [&str; 17] = [
     "token",
     "secret",
     "passw",
     "passphrase",
+    "passcode",
+    "hmac",
+    "saml",
+    "creds",
     "pwd",
     "signature",
     "credential",
@@ -273,8 +277,12 @@ const CREDENTIAL_KEY_WORDS: [&str; 13] = [
     "keyid",
 ];
 
-/// Keys that are credentials as a whole word only (`sig` alone: `signal` is not one).
-const CREDENTIAL_KEYS: [&str; 6] = ["sig", "sign", "code", "pass", "jwt", "sid"];
+/// Keys that are credentials as a whole word only (`sig` alone: `signal` is not one; `otp`
+/// alone: `notpaid` is not one). `hash` is the signature of Telegram's login data, among
+/// others.
+const CREDENTIAL_KEYS: [&str; 12] = [
+    "sig", "sign", "code", "pass", "jwt", "sid", "pw", "otp", "totp", "pin", "mfa", "hash",
+];
 
 /// Whether the value of query key `key` (as written, escapes and all) is redacted.
 fn is_sensitive_query_key(key: &str) -> bool {
@@ -558,6 +566,16 @@ mod tests {
             "https://h/q?a=1;token=REDACTED&access_key=REDACTED;private_key=REDACTED\
              &subscription-key=REDACTED&accessKeyId=REDACTED&passphrase=REDACTED\
              &PHPSESSID=REDACTED&sid=REDACTED&ticket=REDACTED#a=1;access_token=REDACTED"
+        );
+        // Passwords, one-time codes and signatures under short or uncommon names.
+        assert_eq!(
+            url(
+                "https://h/cb?pw=1&passcode=2&hmac=3&hash=4&otp=5&pin=6&creds=7\
+                 &SAMLResponse=8&totp=9&mfa=10&notpaid=11&pinned=12&hashtag=13"
+            ),
+            "https://h/cb?pw=REDACTED&passcode=REDACTED&hmac=REDACTED&hash=REDACTED\
+             &otp=REDACTED&pin=REDACTED&creds=REDACTED&SAMLResponse=REDACTED\
+             &totp=REDACTED&mfa=REDACTED&notpaid=11&pinned=12&hashtag=13"
         );
     }
 }

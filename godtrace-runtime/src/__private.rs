@@ -33,17 +33,6 @@ pub mod err_traits {
     };
 }
 
-/// The body's closure, as it is: passed through a function that asks nothing of it, so that
-/// its kind (`Fn`, `FnMut`, `FnOnce`) is read from its body, not taken from the `FnOnce` bound
-/// of the call it goes to. Of an `FnOnce` closure, rustc takes a write to a field of a value
-/// it captured for a write nobody reads (`unused_assignments`), though the value's `Drop`
-/// reads it (`fn commit(mut self) { self.done = true; }`): a warning the untraced function
-/// does not give.
-#[inline(always)]
-pub fn body<B>(body: B) -> B {
-    body
-}
-
 /// A value of any type, for the expansion's type pin: a branch that is never taken returns
 /// it, which fixes the body's type to the declared one without writing code the compiler
 /// calls unreachable (`let x: T = loop {}` is, and `#[allow(unreachable_code)]` is refused

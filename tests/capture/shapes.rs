@@ -793,3 +793,56 @@ fn items_named_like_primitive_and_prelude_types_change_nothing() {
         Some(&godtrace::otel::Value::I64(3))
     );
 }
+
+/// Borrows handed out of the body: a `&mut` into an argument or into `self`, an iterator of
+/// them. The body's closure takes each reference whole and runs once: what it returns may
+/// live as long as the reference it came from.
+mod lent_out {
+    use godtrace::traced;
+
+    #[traced]
+    pub fn first_mut(v: &mut Vec<u32>) -> &mut u32 {
+        v.push(1);
+        &mut v[0]
+    }
+
+    pub struct Items(pub Vec<u32>);
+
+    impl Items {
+        #[traced]
+        pub fn get_mut(&mut self, i: usize) -> &mut u32 {
+            &mut self.0[i]
+        }
+
+        #[traced(include_args)]
+        pub fn get_mut_recording(&mut self, i: usize) -> &mut u32 {
+            &mut self.0[i]
+        }
+
+        #[traced]
+        pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut u32> {
+            self.0.iter_mut()
+        }
+    }
+}
+
+#[test]
+fn references_into_arguments_and_self_are_handed_out() {
+    let c = testing::capture();
+    let mut v = Vec::new();
+    *lent_out::first_mut(&mut v) += 4;
+    assert_eq!(v, [5]);
+    let mut items = lent_out::Items(vec![1, 2]);
+    *items.get_mut(0) += 10;
+    *items.get_mut_recording(1) += 20;
+    items.iter_mut().for_each(|x| *x += 1);
+    assert_eq!(items.0, [12, 23]);
+    for name in [
+        "first_mut",
+        "Items::get_mut",
+        "Items::get_mut_recording",
+        "Items::iter_mut",
+    ] {
+        only(&c, &format!("lent_out::{name}"));
+    }
+}

@@ -51,12 +51,9 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
     let finish = finish_closure(options, &f.sig, &pv);
     // A sync call that records only its arguments hands them over by value (see
     // `Call::SyncArgs`): its start, body and end then stay in one call. A `ref x` parameter
-    // takes the general path, which lends it to the recording (`RefParam::lent`), and so
-    // does a `mut self` method: its closure's kind is then read from its body (see
-    // `__private::body`), where the handed-over closure's is taken from the call it goes to.
+    // takes the general path, which lends it to the recording (`RefParam::lent`).
     let by_value = matches!(shape, Shape::Sync)
         && !args.names.is_empty()
-        && !takes_mut_self(&f.sig)
         && !args.conditional
         && by_ref.is_empty()
         && options.fields.get().is_empty()
@@ -511,7 +508,7 @@ fn call_body(
             let bound = by_ref.iter().map(RefParam::bound);
             let body = user_braces(quote!(#captures #(#bound)* #typed_return));
             (
-                Call::Sync(quote_spanned!(braces=> #pv::body(move || #closure_output #body))),
+                Call::Sync(quote_spanned!(braces=> move || #closure_output #body)),
                 Vec::new(),
             )
         }
@@ -522,11 +519,7 @@ fn call_body(
             let output = super::impl_future_output(&output_ty)
                 .map(|output| with_impl_trait_inferred(&output).to_token_stream());
             (
-                Call::Future(
-                    quote_spanned!(braces=> #pv::body(move || #body)),
-                    boxed,
-                    output,
-                ),
+                Call::Future(quote_spanned!(braces=> move || #body), boxed, output),
                 Vec::new(),
             )
         }
@@ -675,13 +668,6 @@ fn capture_in_drop_order(sig: &Signature) -> TokenStream {
         .collect();
     captures.extend(capture_receiver(sig));
     captures
-}
-
-/// Whether a method takes `mut self` (by value, bound mutable).
-fn takes_mut_self(sig: &Signature) -> bool {
-    sig.receiver().is_some_and(|r| {
-        r.mutability.is_some() && !matches!(r.kind, syn::ReceiverKind::Reference(..))
-    })
 }
 
 /// Names a method's `self` in the body's closure (after the other parameters: the function

@@ -94,10 +94,14 @@ struct Split {
 const FRAMING: usize = 10;
 
 impl Split {
-    /// Adds `m` whole where it fits, else its points in runs that fit.
+    /// Adds `m` whole where it fits (the request being filled, else a new one), else its
+    /// points in runs that fit.
     fn add(&mut self, mut m: Metric) {
         let whole = m.encoded_len() + FRAMING;
-        if self.bytes + whole <= self.max_bytes {
+        if self.bytes + whole > self.max_bytes {
+            self.close();
+        }
+        if whole <= self.max_bytes {
             self.push(m, whole);
             return;
         }
@@ -128,7 +132,6 @@ impl Split {
             }
             data => {
                 m.data = data;
-                self.close();
                 self.push(m, whole);
             }
         }

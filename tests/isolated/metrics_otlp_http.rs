@@ -176,3 +176,50 @@ fn metrics_are_pushed_over_http_on_the_interval() {
     assert_eq!(header("content-type"), Some("application/x-protobuf"));
     drop(guard);
 }
+
+/// A snapshot past the size a receiver takes in one request (4 MiB by default over gRPC)
+/// goes in several requests of at most 1 MiB of metrics each, which together carry every
+/// point once.
+#[test]
+fn a_large_push_goes_in_requests_of_at_most_a_mebibyte() {
+    crate::support::own_process!();
+    let (endpoint, log) = receiver();
+    let guard = godtrace::init(
+        Config::new("metrics-otlp-http-large")
+            .endpoint(&endpoint)
+            .protocol(Protocol::HttpProtobuf)
+            .local_tree(false)
+            .metrics(MetricsConfig::new().export_interval(Duration::from_secs(3600))),
+    )
+    .unwrap();
+    let (metrics, series) = (5, 1900);
+    let padding = "x".repeat(250);
+    for m in 0..metrics {
+        for s in 0..series {
+            let route = godtrace::otel::KeyValue::new("route", format!("/r/{s}/{padding}"));
+            record_counter(&format!("otlp.http.large.{m}"), 1, &[route]);
+        }
+    }
+    // The last push, at shutdown, is the only one (the interval is an hour).
+    drop(guard);
+    let got: Vec<Received> = log.lock().unwrap().clone();
+    assert!(got.len() >= 3, "{} requests", got.len());
+    let mut points = std::collections::HashSet::new();
+    for received in &got {
+        let size = received.request.encoded_len();
+        assert!(size <= (1 << 20) + 1024, "a request of {size} bytes");
+        for metric in &received.request.resource_metrics[0].scope_metrics[0].metrics {
+            let Some(Data::Sum(sum)) = &metric.data else {
+                continue;
+            };
+            for point in &sum.data_points {
+                let route = format!("{:?}", point.attributes[0].value);
+                assert!(
+                    points.insert((metric.name.clone(), route)),
+                    "a point sent twice"
+                );
+            }
+        }
+    }
+    assert_eq!(points.len(), metrics * series);
+}

@@ -41,6 +41,13 @@ impl<T> Attr<T> {
         self.at
     }
 
+    /// Whether the option was written with a value that did not parse (an error reported):
+    /// checks that depend on its value then leave it alone rather than add a second,
+    /// misleading error.
+    pub(crate) fn written_wrong(&self) -> bool {
+        self.seen && self.at.is_none()
+    }
+
     /// Takes the option written at `name`: `parse` reads its value (pushing its own errors),
     /// unless the option was written before.
     fn fill(

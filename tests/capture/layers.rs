@@ -479,11 +479,17 @@ async fn a_panic_below_a_client_layer_fails_its_request() {
     let call = tokio::spawn(GrpcClientLayer::new().layer(panics).oneshot(request));
     assert!(call.await.unwrap_err().is_panic());
 
-    for name in ["GET", "pkg.Wallets/Boom"] {
+    for (name, message) in [
+        ("GET", "middleware (expected by this test)"),
+        ("pkg.Wallets/Boom", "service (expected by this test)"),
+    ] {
         let span = one(&capture, name, SpanKind::Client);
         assert!(span.is_error(), "{span:#?}");
         assert_eq!(str_attr(&span, "error.type"), Some("panic"), "{span:#?}");
         assert_eq!(span.attr("godtrace.cancelled"), None, "{span:#?}");
+        // The panic's message, as a traced function's panic gives it.
+        assert_eq!(span.error_message(), Some(message), "{span:#?}");
+        assert!(span.event("exception").is_some(), "{span:#?}");
     }
     let snapshot = metrics_snapshot();
     let http = [

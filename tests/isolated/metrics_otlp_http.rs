@@ -22,6 +22,11 @@ type Log = Arc<Mutex<Vec<Received>>>;
 
 /// Serves every connection on its own thread; keeps what was posted to `/v1/metrics`.
 fn receiver() -> (String, Log) {
+    receiver_answering_after(Duration::ZERO)
+}
+
+/// [`receiver`], answering each request `delay` after reading it.
+fn receiver_answering_after(delay: Duration) -> (String, Log) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let log: Log = Arc::default();
@@ -29,14 +34,14 @@ fn receiver() -> (String, Log) {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let keep = keep.clone();
-            std::thread::spawn(move || while serve_one(&stream, &keep).unwrap_or(false) {});
+            std::thread::spawn(move || while serve_one(&stream, &keep, delay).unwrap_or(false) {});
         }
     });
     (format!("http://{addr}"), log)
 }
 
 /// Reads one request and answers 200; false when the connection is done.
-fn serve_one(stream: &TcpStream, log: &Log) -> std::io::Result<bool> {
+fn serve_one(stream: &TcpStream, log: &Log, delay: Duration) -> std::io::Result<bool> {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line)? == 0 {
@@ -74,6 +79,7 @@ fn serve_one(stream: &TcpStream, log: &Log) -> std::io::Result<bool> {
         let request = ExportMetricsServiceRequest::decode(&body[..]).expect("a metrics request");
         log.lock().unwrap().push(Received { headers, request });
     }
+    std::thread::sleep(delay);
     let mut out = stream;
     out.write_all(
         b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
@@ -192,14 +198,7 @@ fn a_large_push_goes_in_requests_of_at_most_a_mebibyte() {
             .metrics(MetricsConfig::new().export_interval(Duration::from_secs(3600))),
     )
     .unwrap();
-    let (metrics, series) = (5, 1900);
-    let padding = "x".repeat(250);
-    for m in 0..metrics {
-        for s in 0..series {
-            let route = godtrace::otel::KeyValue::new("route", format!("/r/{s}/{padding}"));
-            record_counter(&format!("otlp.http.large.{m}"), 1, &[route]);
-        }
-    }
+    let (metrics, series) = record_large();
     // The last push, at shutdown, is the only one (the interval is an hour).
     drop(guard);
     let got: Vec<Received> = log.lock().unwrap().clone();
@@ -222,4 +221,54 @@ fn a_large_push_goes_in_requests_of_at_most_a_mebibyte() {
         }
     }
     assert_eq!(points.len(), metrics * series);
+}
+
+/// Records counters of `(metrics, series)` series with 250-byte attributes: about 2.5 MB of
+/// metrics, three requests or more.
+fn record_large() -> (usize, usize) {
+    let (metrics, series) = (5, 1900);
+    let padding = "x".repeat(250);
+    for m in 0..metrics {
+        for s in 0..series {
+            let route = godtrace::otel::KeyValue::new("route", format!("/r/{s}/{padding}"));
+            record_counter(&format!("otlp.http.large.{m}"), 1, &[route]);
+        }
+    }
+    (metrics, series)
+}
+
+/// The export timeout bounds a push, not each of its requests: a push of several requests
+/// to a receiver slow to answer each ends by the timeout.
+#[test]
+fn the_export_timeout_bounds_a_whole_push() {
+    crate::support::own_process!();
+    let (endpoint, log) = receiver_answering_after(Duration::from_millis(800));
+    let timeout = Duration::from_millis(1500);
+    let guard = godtrace::init(
+        Config::new("metrics-otlp-http-slow")
+            .endpoint(&endpoint)
+            .protocol(Protocol::HttpProtobuf)
+            .local_tree(false)
+            .metrics(
+                MetricsConfig::new()
+                    .export_interval(Duration::from_secs(3600))
+                    .export_timeout(timeout),
+            ),
+    )
+    .unwrap();
+    record_large();
+    let started = Instant::now();
+    guard.flush();
+    let took = started.elapsed();
+    // Not a timing of godtrace: a bound it keeps (three requests of 0.8 s each took 2.4 s
+    // and more when each had the timeout of its own).
+    assert!(
+        took < timeout + Duration::from_millis(600),
+        "the push took {took:?}"
+    );
+    assert!(
+        !log.lock().unwrap().is_empty(),
+        "the first request was answered"
+    );
+    drop(guard);
 }

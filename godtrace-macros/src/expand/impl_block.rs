@@ -2,7 +2,7 @@
 //! own, carrying the block's options merged under the method's; the method-level attribute
 //! then expands as usual (after `#[async_trait]`, whichever order the two are written in).
 use crate::attr::{Options, option_name, same_name, split_commas};
-use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, Meta};
 
@@ -27,8 +27,23 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
     // With errors in the block's options, its methods still get the options that are right
     // on their own: a method's own options are then checked against what the block meant
     // (its `skip` against the block's `include_args`), not reported as misused.
+    // An `include_args` written with a value it does not take (`include_args = maybe`, an
+    // error) is taken as meant.
     if !errors.is_empty() {
-        segments.retain(|segment| Options::parse(segment.clone()).errors.is_empty());
+        segments = segments
+            .into_iter()
+            .filter_map(|segment| {
+                if Options::parse(segment.clone()).errors.is_empty() {
+                    return Some(segment);
+                }
+                let name = option_name(&segment)?;
+                (name == "include_args").then(|| {
+                    let at = segment.clone().into_iter().next().map(|t| t.span());
+                    let flag = Ident::new("include_args", at.unwrap_or_else(Span::call_site));
+                    flag.into_token_stream()
+                })
+            })
+            .collect();
     }
     // Errors about one method, under that method's `#[cfg(..)]`s: of the copies
     // `split_on_conditional_tracing` makes, only the one the compiler keeps reports its own.
@@ -185,7 +200,10 @@ fn add_skips(segment: TokenStream, names: &[&Ident]) -> TokenStream {
 /// block's `skip` must apply to some method: it needs `include_args`, on the block or on a
 /// method (a method that turns it off just leaves the block's `skip` out).
 fn check_block_skips(options: &Options, block: &ItemImpl, errors: &mut Vec<syn::Error>) {
-    if let (Some(span), false) = (options.skip.span(), *options.include_args.get()) {
+    if let (Some(span), false) = (
+        options.skip.span(),
+        *options.include_args.get() || options.include_args.written_wrong(),
+    ) {
         let on_a_method = block.items.iter().any(|item| {
             let ImplItem::Fn(m) = item else { return false };
             m.attrs

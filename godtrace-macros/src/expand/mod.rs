@@ -363,7 +363,10 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
             }
         }
     }
-    if let (Some(span), false) = (options.skip.span(), *options.include_args.get()) {
+    if let (Some(span), false) = (
+        options.skip.span(),
+        *options.include_args.get() || options.include_args.written_wrong(),
+    ) {
         errors.push(syn::Error::new(span, SKIP_WITHOUT_INCLUDE_ARGS));
     }
 }

@@ -97,15 +97,15 @@ fn marking_panics<R>(panicked: &AtomicBool, f: impl FnOnce() -> R) -> R {
     out
 }
 
-/// A future polled under [`marking_panics`] (see [`Exchange::marking_panics`]).
+/// A future each poll of which runs in its exchange's scope (see [`Exchange::polled_in_scope`]).
 #[cfg(feature = "reqwest")]
-pub(crate) struct MarkingPanics<'a, F> {
+pub(crate) struct InScope<'a, F> {
     inner: std::pin::Pin<&'a mut F>,
-    panicked: &'a AtomicBool,
+    exchange: &'a mut Exchange,
 }
 
 #[cfg(feature = "reqwest")]
-impl<F: std::future::Future> std::future::Future for MarkingPanics<'_, F> {
+impl<F: std::future::Future> std::future::Future for InScope<'_, F> {
     type Output = F::Output;
 
     fn poll(
@@ -114,7 +114,7 @@ impl<F: std::future::Future> std::future::Future for MarkingPanics<'_, F> {
     ) -> std::task::Poll<F::Output> {
         let this = &mut *self;
         let inner = this.inner.as_mut();
-        marking_panics(this.panicked, || inner.poll(cx))
+        this.exchange.in_scope(|| inner.poll(cx))
     }
 }
 
@@ -156,16 +156,17 @@ impl Exchange {
         marking_panics(&self.panicked, f)
     }
 
-    /// `inner`, each poll of it under [`Exchange::marks_panics`] (a client's request, its
-    /// middleware awaiting the rest of the stack).
+    /// `inner`, each poll of it under [`Exchange::in_scope`]: a client's request, its
+    /// middleware awaiting the rest of the stack, which runs under the client span (as a
+    /// gRPC client's service does) and whose panic fails it.
     #[cfg(feature = "reqwest")]
-    pub(crate) fn marking_panics<'a, F: std::future::Future>(
-        &'a self,
+    pub(crate) fn polled_in_scope<'a, F: std::future::Future>(
+        &'a mut self,
         inner: std::pin::Pin<&'a mut F>,
-    ) -> MarkingPanics<'a, F> {
-        MarkingPanics {
+    ) -> InScope<'a, F> {
+        InScope {
             inner,
-            panicked: &self.panicked,
+            exchange: self,
         }
     }
 

@@ -47,10 +47,10 @@ impl Middleware for TracingMiddleware {
         let resends = extensions.get::<Sent>().map_or(0, |sent| sent.0);
         extensions.insert(Sent(resends.saturating_add(1)));
         let mut exchange = start(&mut request, resends);
-        // A panic below (a middleware after this one, the client) unwinds through this
-        // poll: the exchange then ends failed, not cancelled by the caller.
+        // The rest of the stack runs under the client span; a panic there (a middleware after
+        // this one, the client) fails it, with its message, not cancelled by the caller.
         let result = exchange
-            .marking_panics(std::pin::pin!(next.run(request, extensions)))
+            .polled_in_scope(std::pin::pin!(next.run(request, extensions)))
             .await;
         match &result {
             Ok(response) => {

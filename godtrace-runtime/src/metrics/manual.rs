@@ -9,6 +9,7 @@ use super::table::{MANUAL_SERIES, SeriesTable};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanContext;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 mod sealed {
     pub trait Sealed {}
@@ -55,10 +56,8 @@ pub fn record_counter(name: &str, value: impl MetricValue, attributes: &[KeyValu
 }
 
 pub(super) fn counter_add(name: &str, value: f64, attributes: &[KeyValue]) {
-    // Before the instrument is looked up: a name that only ever got such values makes none
-    // (it would take one of the names' places for nothing).
     if !(value >= 0.0 && value.is_finite()) {
-        report::once_for(report::Topic::BadValue, name, || {
+        refuse(name, || {
             format!(
                 "counter {name:?} got the increment {value}; counters only go up by finite, non-negative amounts: dropped"
             )
@@ -207,10 +206,9 @@ fn histogram_record_in(
     exemplar: impl FnOnce() -> Option<SpanContext>,
 ) {
     // A histogram's sum is a counter (OpenMetrics: never NaN nor negative): one negative or
-    // infinite value would break it for the life of the process. Checked before the
-    // instrument is looked up, as a counter's increment is.
+    // infinite value would break it for the life of the process.
     if !(value >= 0.0 && value.is_finite()) {
-        report::once_for(report::Topic::BadValue, name, || {
+        refuse(name, || {
             format!(
                 "histogram {name:?} got {value}; histograms take finite, non-negative values: dropped"
             )
@@ -247,8 +245,25 @@ impl Kind<'_> {
     }
 }
 
-/// The instrument `name` of `kind`, if the name is valid and not taken by the other kind.
-fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
+/// Reports a value metric `name` cannot take (`message`), which is dropped. It makes no
+/// instrument: a name that only ever gets such values would take one of the names' places for
+/// nothing. An instrument already made says it once, on its own; another name is reported
+/// among the names without one, up to [`report`]'s bound: names built from data never
+/// silence what a metric in use is told.
+#[cold]
+fn refuse(name: &str, message: impl FnOnce() -> String) {
+    if !valid(name) {
+        return;
+    }
+    match registry().existing(name) {
+        Some(Instrument::Counter(m)) => report::once(&m.bad_value_reported, message),
+        Some(Instrument::Histogram(m)) => report::once(&m.bad_value_reported, message),
+        None => report::once_for(report::Topic::BadValue, name, message),
+    }
+}
+
+/// Whether `name` may name a metric of the user's; reported once if not.
+fn valid(name: &str) -> bool {
     if !valid_name(name) || name == DURATION_METRIC {
         report::once_for(report::Topic::InvalidName, name, || {
             format!(
@@ -256,6 +271,14 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
                  '_', '.', '-' or '/'; and not {DURATION_METRIC}): values dropped"
             )
         });
+        return false;
+    }
+    true
+}
+
+/// The instrument `name` of `kind`, if the name is valid and not taken by the other kind.
+fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
+    if !valid(name) {
         return None;
     }
     let found = registry().instrument(name, || match kind {
@@ -308,6 +331,7 @@ fn new_manual<S: super::table::Series>(
         bounds,
         unit,
         description,
+        bad_value_reported: AtomicBool::new(false),
     }
 }
 
@@ -325,6 +349,7 @@ pub(crate) fn valid_name(name: &str) -> bool {
 mod tests {
     use super::*;
     use crate::metrics::report::recent;
+    use std::sync::atomic::Ordering;
 
     fn reports_about(needle: &str) -> usize {
         recent().iter().filter(|m| m.contains(needle)).count()
@@ -365,6 +390,29 @@ mod tests {
             assert_eq!(snap.histogram(dropped, &[]), None, "{dropped}");
         }
         assert!(snap.metric("manual.rs bad name").is_none());
+    }
+
+    /// A metric in use says its bad values on its own, not among the names that never got a
+    /// value (whose reports, from names built from data, may have run out).
+    #[test]
+    fn a_metric_in_use_reports_its_bad_values_on_its_own() {
+        counter_add("manual.rs.in_use", 1.0, &[]);
+        histogram_record("manual.rs.in_use.histogram", 1.0, &[]);
+        counter_add("manual.rs.in_use", -2.0, &[]);
+        histogram_record("manual.rs.in_use.histogram", f64::NAN, &[]);
+        for name in ["manual.rs.in_use", "manual.rs.in_use.histogram"] {
+            let flagged = match registry().existing(name) {
+                Some(Instrument::Counter(m)) => m.bad_value_reported.load(Ordering::Relaxed),
+                Some(Instrument::Histogram(m)) => m.bad_value_reported.load(Ordering::Relaxed),
+                None => panic!("{name} was made"),
+            };
+            assert!(flagged, "{name}");
+        }
+        assert_eq!(
+            reports_about("\"manual.rs.in_use\" got the increment -2"),
+            1
+        );
+        assert_eq!(reports_about("\"manual.rs.in_use.histogram\" got NaN"), 1);
     }
 
     #[test]

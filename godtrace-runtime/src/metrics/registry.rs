@@ -22,6 +22,8 @@ pub(crate) struct Manual<S> {
     pub(crate) unit: &'static str,
     /// Its description: the conventions' text for an instrument they define, else empty.
     pub(crate) description: &'static str,
+    /// Reported: a negative increment (counters) or a value that is not a number.
+    pub(crate) bad_value_reported: AtomicBool,
 }
 
 /// A manual instrument of either kind.
@@ -73,6 +75,12 @@ impl Registry {
     }
 
     /// The instrument `name`, created by `make` on first use; `None` past the instrument cap.
+    /// The instrument named `name`, if one was made.
+    pub(crate) fn existing(&self, name: &str) -> Option<Instrument> {
+        let instruments = self.instruments.read().unwrap_or_else(|e| e.into_inner());
+        instruments.get(name).cloned()
+    }
+
     pub(crate) fn instrument(
         &self,
         name: &str,

@@ -53,6 +53,28 @@ impl Ledger {
     }
 }
 
+// `include_args` with a value it does not take: one error, at it; the `skip`s are taken as
+// meant, not reported as lacking `include_args`.
+#[traced(kind = server, include_args = maybe)]
+impl Ledger {
+    #[traced(skip(a))]
+    fn n(&self, a: u32) -> u32 {
+        a
+    }
+}
+
+#[traced(include_args = maybe, skip(p))]
+impl Ledger {
+    fn o(&self, p: u32) -> u32 {
+        p
+    }
+}
+
+#[traced(include_args = maybe, skip(q))]
+fn flagged(q: u32) -> u32 {
+    q
+}
+
 #[traced(kind = Server)]
 fn capitalised() {}
 

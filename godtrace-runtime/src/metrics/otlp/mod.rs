@@ -134,10 +134,12 @@ fn run(
     let mut failing = false;
     // Once stopping, a push does not wait for a receiver that cannot be reached (see
     // `Transport::send_body`).
-    let send_one = |client: &Transport, request: Vec<u8>| {
+    // Each request of a push ends by `deadline`, the push's: the export timeout bounds a push
+    // however many requests it takes.
+    let send_one = |client: &Transport, request: Vec<u8>, deadline: Instant| {
         runtime.block_on(async {
-            let send = tokio::time::timeout(
-                target.timeout,
+            let send = tokio::time::timeout_at(
+                deadline.into(),
                 client.send(request, stopping(closing.clone())),
             );
             tokio::select! {
@@ -165,9 +167,10 @@ fn run(
         );
         // One after the other; the first that fails ends the push (the next push sends every
         // total again, being cumulative), so an unreachable receiver costs one timeout.
+        let deadline = deadline_after(target.timeout);
         let mut sent = Ok(());
         for request in requests {
-            match send_one(client, request.encode_to_vec()) {
+            match send_one(client, request.encode_to_vec(), deadline) {
                 Ok(None) => {}
                 // Data points the receiver rejected of a request it accepted: said like a
                 // failure (the next push sends them again), after the other requests go.

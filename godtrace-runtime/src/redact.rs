@@ -257,12 +257,16 @@ const SENSITIVE_QUERY_KEYS: [&str; 7] = [
 /// identify as sensitive, and a client's URLs are built by the program itself, with its API
 /// keys. A key that merely contains one (`author`) loses its value too: a value hidden costs
 /// less than a secret exported.
-const CREDENTIAL_KEY_WORDS: [&str; 17] = [
+const CREDENTIAL_KEY_WORDS: [&str; 21] = [
     "token",
     "secret",
     "passw",
     "passphrase",
     "passcode",
+    "onetime",
+    "smscode",
+    "accesscode",
+    "verificationcode",
     "hmac",
     "saml",
     "creds",
@@ -277,11 +281,16 @@ const CREDENTIAL_KEY_WORDS: [&str; 17] = [
     "keyid",
 ];
 
-/// Keys that are credentials as a whole word only (`sig` alone: `signal` is not one; `otp`
-/// alone: `notpaid` is not one). `hash` is the signature of Telegram's login data, among
+/// Keys that are credentials as a whole (`sig` alone: `signal` is not one; `code` alone:
+/// `country_code` is not one). `hash` is the signature of Telegram's login data, among
 /// others.
-const CREDENTIAL_KEYS: [&str; 12] = [
-    "sig", "sign", "code", "pass", "jwt", "sid", "pw", "otp", "totp", "pin", "mfa", "hash",
+const CREDENTIAL_KEYS: [&str; 6] = ["sig", "sign", "code", "pass", "sid", "hash"];
+
+/// Words that make a key a credential's wherever they stand in it, as words: split at
+/// anything but letters and digits and where a lower-case letter meets a capital (`pin`,
+/// `pin_code`, `userPin`, `otp[]`, `new_pw`, `client_cred`; not `spin` nor `pinned`).
+const CREDENTIAL_WORDS: [&str; 9] = [
+    "pw", "pwd", "otp", "totp", "pin", "mfa", "cred", "creds", "jwt",
 ];
 
 /// Whether the value of query key `key` (as written, escapes and all) is redacted.
@@ -295,9 +304,10 @@ fn is_sensitive_query_key(key: &str) -> bool {
     {
         return true;
     }
+    // An array's or a map's key (`otp[]`, `user[pin]`) is read without its brackets.
     let word: Vec<u8> = decoded
         .iter()
-        .filter(|b| !matches!(b, b'-' | b'_' | b'.'))
+        .filter(|b| !matches!(b, b'-' | b'_' | b'.' | b'[' | b']'))
         .map(u8::to_ascii_lowercase)
         .collect();
     let contains = |part: &str| word.windows(part.len()).any(|w| w == part.as_bytes());
@@ -306,6 +316,31 @@ fn is_sensitive_query_key(key: &str) -> bool {
     word.ends_with(b"key")
         || CREDENTIAL_KEY_WORDS.iter().any(|part| contains(part))
         || CREDENTIAL_KEYS.iter().any(|whole| word == whole.as_bytes())
+        || words(&decoded).any(|w| {
+            CREDENTIAL_WORDS
+                .iter()
+                .any(|c| w.eq_ignore_ascii_case(c.as_bytes()))
+        })
+}
+
+/// The words of a key: split at anything but an ASCII letter or digit, and before a capital
+/// that follows a lower-case letter (`userPin` is `user`, `Pin`).
+fn words(key: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = key;
+    std::iter::from_fn(move || {
+        let start = rest.iter().position(u8::is_ascii_alphanumeric)?;
+        rest = &rest[start..];
+        let mut end = 1;
+        while end < rest.len()
+            && rest[end].is_ascii_alphanumeric()
+            && !(rest[end - 1].is_ascii_lowercase() && rest[end].is_ascii_uppercase())
+        {
+            end += 1;
+        }
+        let (word, after) = rest.split_at(end);
+        rest = after;
+        Some(word)
+    })
 }
 
 /// `query` (or a fragment of `key=value` pairs) with the values of sensitive keys
@@ -576,6 +611,19 @@ mod tests {
             "https://h/cb?pw=REDACTED&passcode=REDACTED&hmac=REDACTED&hash=REDACTED\
              &otp=REDACTED&pin=REDACTED&creds=REDACTED&SAMLResponse=REDACTED\
              &totp=REDACTED&mfa=REDACTED&notpaid=11&pinned=12&hashtag=13"
+        );
+        // The same words inside longer keys, and array or map keys.
+        assert_eq!(
+            url(
+                "https://h/cb?pin_code=1&otpCode=2&new_pw=3&client_cred=4&userPin=5\
+                 &otp[]=6&user[pin]=7&pin%5B%5D=8&code[]=9&spin=10&country_code=11&mfa-code=12\
+                 &sms_code=13&verification-code=14&accessCode=15&one_time_code=16"
+            ),
+            "https://h/cb?pin_code=REDACTED&otpCode=REDACTED&new_pw=REDACTED\
+             &client_cred=REDACTED&userPin=REDACTED&otp[]=REDACTED&user[pin]=REDACTED\
+             &pin%5B%5D=REDACTED&code[]=REDACTED&spin=10&country_code=11&mfa-code=REDACTED\
+             &sms_code=REDACTED&verification-code=REDACTED&accessCode=REDACTED\
+             &one_time_code=REDACTED"
         );
     }
 }

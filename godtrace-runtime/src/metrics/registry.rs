@@ -74,25 +74,20 @@ impl Registry {
             .get_or_insert(&attributes, DurationSeries::new)
     }
 
-    /// The instrument `name`, created by `make` on first use; `None` past the instrument cap.
     /// The instrument named `name`, if one was made.
     pub(crate) fn existing(&self, name: &str) -> Option<Instrument> {
         let instruments = self.instruments.read().unwrap_or_else(|e| e.into_inner());
         instruments.get(name).cloned()
     }
 
+    /// The instrument `name`, created by `make` on first use; `None` past the instrument cap.
     pub(crate) fn instrument(
         &self,
         name: &str,
         make: impl FnOnce() -> Instrument,
     ) -> Option<Instrument> {
-        if let Some(found) = self
-            .instruments
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-        {
-            return Some(found.clone());
+        if let Some(found) = self.existing(name) {
+            return Some(found);
         }
         let mut instruments = self.instruments.write().unwrap_or_else(|e| e.into_inner());
         if let Some(found) = instruments.get(name) {

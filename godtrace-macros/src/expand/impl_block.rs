@@ -24,26 +24,8 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
         .as_ref()
         .map_or_else(|| quote!(::godtrace), ToTokens::to_token_stream);
     let mut segments = split_commas(args);
-    // With errors in the block's options, its methods still get the options that are right
-    // on their own: a method's own options are then checked against what the block meant
-    // (its `skip` against the block's `include_args`), not reported as misused.
-    // An `include_args` written with a value it does not take (`include_args = maybe`, an
-    // error) is taken as meant.
     if !errors.is_empty() {
-        segments = segments
-            .into_iter()
-            .filter_map(|segment| {
-                if Options::parse(segment.clone()).errors.is_empty() {
-                    return Some(segment);
-                }
-                let name = option_name(&segment)?;
-                (name == "include_args").then(|| {
-                    let at = segment.clone().into_iter().next().map(|t| t.span());
-                    let flag = Ident::new("include_args", at.unwrap_or_else(Span::call_site));
-                    flag.into_token_stream()
-                })
-            })
-            .collect();
+        segments = without_errors(segments);
     }
     // Errors about one method, under that method's `#[cfg(..)]`s: of the copies
     // `split_on_conditional_tracing` makes, only the one the compiler keeps reports its own.
@@ -102,6 +84,25 @@ fn under_the_methods_cfgs(attrs: &[Attribute], errors: Vec<syn::Error>) -> Vec<T
 /// added to the method's own, so that a method cannot record what the block keeps secret;
 /// they are left out when the method turns `include_args` off, where they mean nothing. A
 /// `const fn` is left alone: it cannot be traced.
+/// The block's options (`segments`) its methods still get when some have errors: those right
+/// on their own, so that a method's own options are checked against what the block meant (its
+/// `skip` against the block's `include_args`), not reported as misused. An `include_args`
+/// written with a value it does not take (`include_args = maybe`) is taken as meant.
+fn without_errors(segments: Vec<TokenStream>) -> Vec<TokenStream> {
+    segments
+        .into_iter()
+        .filter_map(|segment| {
+            if Options::parse(segment.clone()).errors.is_empty() {
+                return Some(segment);
+            }
+            (option_name(&segment)? == "include_args").then(|| {
+                let at = segment.clone().into_iter().next().map(|t| t.span());
+                Ident::new("include_args", at.unwrap_or_else(Span::call_site)).into_token_stream()
+            })
+        })
+        .collect()
+}
+
 fn distribute(
     options: &Options,
     segments: &[TokenStream],

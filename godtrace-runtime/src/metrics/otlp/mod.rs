@@ -132,11 +132,13 @@ fn run(
     };
     let (runtime, client, _suppressed) = (started.runtime, started.client, started.suppressed);
     let mut failing = false;
+    // The request a push starts with: the one the last push did not get through (see below).
+    let mut first = 0;
     // Once stopping, a push does not wait for a receiver that cannot be reached (see
     // `Transport::send_body`).
     // Each request of a push ends by `deadline`, the push's: the export timeout bounds a push
-    // however many requests it takes.
-    let send_one = |client: &Transport, request: Vec<u8>, deadline: Instant| {
+    // however many requests it takes. `at`: which request, for the report.
+    let send_one = |client: &Transport, request: Vec<u8>, deadline: Instant, at: (usize, usize)| {
         runtime.block_on(async {
             let send = tokio::time::timeout_at(
                 deadline.into(),
@@ -145,7 +147,10 @@ fn run(
             tokio::select! {
                 sent = send => match sent {
                     Ok(result) => result,
-                    Err(_) => Err(format!("no answer within {:?}", target.timeout)),
+                    Err(_) => Err(format!(
+                        "the push's {:?} ran out at its request {} of {} (the next push starts there)",
+                        target.timeout, at.0 + 1, at.1
+                    )),
                 },
                 () = stop_deadline(closing.clone()) => {
                     Err(format!("shutdown's {:?} ran out while sending", target.timeout))
@@ -158,19 +163,26 @@ fn run(
         if snapshot.metrics().is_empty() {
             return;
         }
-        let requests = encode::requests(
+        let mut requests = encode::requests(
             &snapshot,
             resource,
             registry().start,
             SystemTime::now(),
             encode::MAX_REQUEST_BYTES,
         );
-        // One after the other; the first that fails ends the push (the next push sends every
-        // total again, being cumulative), so an unreachable receiver costs one timeout.
+        // One after the other; the first that fails ends the push, so an unreachable
+        // receiver costs one timeout. The next push starts with the request that failed (its
+        // totals then, being cumulative): a receiver too slow for every request within a
+        // push's timeout still gets all of them, a few pushes apart, not the first ones only.
         let deadline = deadline_after(target.timeout);
+        let count = requests.len();
+        let start = first % count.max(1);
+        requests.rotate_left(start);
+        first = 0;
         let mut sent = Ok(());
-        for request in requests {
-            match send_one(client, request.encode_to_vec(), deadline) {
+        for (i, request) in requests.into_iter().enumerate() {
+            let at = (start + i) % count;
+            match send_one(client, request.encode_to_vec(), deadline, (at, count)) {
                 Ok(None) => {}
                 // Data points the receiver rejected of a request it accepted: said like a
                 // failure (the next push sends them again), after the other requests go.
@@ -184,6 +196,7 @@ fn run(
                 }
                 Err(e) => {
                     sent = Err(e);
+                    first = at;
                     break;
                 }
             }

@@ -257,16 +257,12 @@ const SENSITIVE_QUERY_KEYS: [&str; 7] = [
 /// identify as sensitive, and a client's URLs are built by the program itself, with its API
 /// keys. A key that merely contains one (`author`) loses its value too: a value hidden costs
 /// less than a secret exported.
-const CREDENTIAL_KEY_WORDS: [&str; 21] = [
+const CREDENTIAL_KEY_WORDS: [&str; 17] = [
     "token",
     "secret",
     "passw",
     "passphrase",
     "passcode",
-    "onetime",
-    "smscode",
-    "accesscode",
-    "verificationcode",
     "hmac",
     "saml",
     "creds",
@@ -286,11 +282,36 @@ const CREDENTIAL_KEY_WORDS: [&str; 21] = [
 /// others.
 const CREDENTIAL_KEYS: [&str; 6] = ["sig", "sign", "code", "pass", "sid", "hash"];
 
-/// Words that make a key a credential's wherever they stand in it, as words: split at
-/// anything but letters and digits and where a lower-case letter meets a capital (`pin`,
-/// `pin_code`, `userPin`, `otp[]`, `new_pw`, `client_cred`; not `spin` nor `pinned`).
-const CREDENTIAL_WORDS: [&str; 9] = [
-    "pw", "pwd", "otp", "totp", "pin", "mfa", "cred", "creds", "jwt",
+/// Words that make a key a credential's wherever they stand in it, as words (see [`words`]:
+/// `pin`, `pin_code`, `userPin`, `PINCode`, `pin1`, `user[pin]`, `new_pw`, `client_cred`; not
+/// `spin` nor `pinned`).
+const CREDENTIAL_WORDS: [&str; 12] = [
+    "pw", "pwd", "otp", "totp", "pin", "mfa", "cred", "creds", "jwt", "2fa", "tfa", "twofa",
+];
+
+/// Words that make a `code` one that proves who someone is (`sms_code`, `verifyCode`,
+/// `recovery_code`; also run together, `smscode`): not a `country_code` nor a `zip_code`.
+const SECRET_CODE_KINDS: [&str; 20] = [
+    "sms",
+    "access",
+    "verification",
+    "verify",
+    "recovery",
+    "backup",
+    "reset",
+    "confirmation",
+    "confirm",
+    "activation",
+    "email",
+    "security",
+    "login",
+    "magic",
+    "otp",
+    "totp",
+    "pin",
+    "mfa",
+    "2fa",
+    "tfa",
 ];
 
 /// Whether the value of query key `key` (as written, escapes and all) is redacted.
@@ -304,10 +325,14 @@ fn is_sensitive_query_key(key: &str) -> bool {
     {
         return true;
     }
-    // An array's or a map's key (`otp[]`, `user[pin]`) is read without its brackets.
-    let word: Vec<u8> = decoded
+    // An array's key (`code[]`, `otp[][]`) is read without its brackets.
+    let mut bare = decoded.as_slice();
+    while let Some(inner) = bare.strip_suffix(b"[]") {
+        bare = inner;
+    }
+    let word: Vec<u8> = bare
         .iter()
-        .filter(|b| !matches!(b, b'-' | b'_' | b'.' | b'[' | b']'))
+        .filter(|b| !matches!(b, b'-' | b'_' | b'.'))
         .map(u8::to_ascii_lowercase)
         .collect();
     let contains = |part: &str| word.windows(part.len()).any(|w| w == part.as_bytes());
@@ -316,25 +341,45 @@ fn is_sensitive_query_key(key: &str) -> bool {
     word.ends_with(b"key")
         || CREDENTIAL_KEY_WORDS.iter().any(|part| contains(part))
         || CREDENTIAL_KEYS.iter().any(|whole| word == whole.as_bytes())
-        || words(&decoded).any(|w| {
-            CREDENTIAL_WORDS
-                .iter()
-                .any(|c| w.eq_ignore_ascii_case(c.as_bytes()))
+        || has_credential_word(&decoded)
+        || SECRET_CODE_KINDS.iter().any(|kind| {
+            let run = kind.len() + "code".len();
+            (word.windows(run)).any(|w| w.starts_with(kind.as_bytes()) && w.ends_with(b"code"))
         })
 }
 
-/// The words of a key: split at anything but an ASCII letter or digit, and before a capital
-/// that follows a lower-case letter (`userPin` is `user`, `Pin`).
+/// Whether `key` has one of [`CREDENTIAL_WORDS`] among its [`words`], or a `code` with one of
+/// [`SECRET_CODE_KINDS`] (or `one` `time`) beside it anywhere in the key.
+fn has_credential_word(key: &[u8]) -> bool {
+    let words: Vec<&[u8]> = words(key).collect();
+    let is = |w: &[u8], list: &[&str]| list.iter().any(|c| w.eq_ignore_ascii_case(c.as_bytes()));
+    let one_time = words
+        .windows(2)
+        .any(|pair| is(pair[0], &["one"]) && is(pair[1], &["time"]));
+    words.iter().any(|w| is(w, &CREDENTIAL_WORDS))
+        || (words.iter().any(|w| is(w, &["code", "codes"]))
+            && (one_time || words.iter().any(|w| is(w, &SECRET_CODE_KINDS))))
+}
+
+/// The words of a key: split at anything but an ASCII letter or digit, before a capital that
+/// follows a lower-case letter (`userPin`: `user`, `Pin`), before the last capital of a run
+/// followed by a lower-case letter (`OTPCode`: `OTP`, `Code`), and before a digit that follows
+/// a letter (`pin1`: `pin`, `1`; `2fa` stays one).
 fn words(key: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = key;
     std::iter::from_fn(move || {
         let start = rest.iter().position(u8::is_ascii_alphanumeric)?;
         rest = &rest[start..];
         let mut end = 1;
-        while end < rest.len()
-            && rest[end].is_ascii_alphanumeric()
-            && !(rest[end - 1].is_ascii_lowercase() && rest[end].is_ascii_uppercase())
-        {
+        while end < rest.len() && rest[end].is_ascii_alphanumeric() {
+            let (before, here) = (rest[end - 1], rest[end]);
+            let next_lower = rest.get(end + 1).is_some_and(u8::is_ascii_lowercase);
+            let boundary = (before.is_ascii_lowercase() && here.is_ascii_uppercase())
+                || (before.is_ascii_uppercase() && here.is_ascii_uppercase() && next_lower)
+                || (before.is_ascii_alphabetic() && here.is_ascii_digit());
+            if boundary {
+                break;
+            }
             end += 1;
         }
         let (word, after) = rest.split_at(end);
@@ -624,6 +669,20 @@ mod tests {
              &pin%5B%5D=REDACTED&code[]=REDACTED&spin=10&country_code=11&mfa-code=REDACTED\
              &sms_code=REDACTED&verification-code=REDACTED&accessCode=REDACTED\
              &one_time_code=REDACTED"
+        );
+        // Acronyms, digits and run-together codes; and keys that only look alike.
+        assert_eq!(
+            url(
+                "https://h/cb?OTPCode=1&PINNumber=2&pin1=3&pw2=4&otpcode=5&verifyCode=6\
+                 &recovery_code=7&backup_code=8&2fa=9&tfa_code=10&security_code=11\
+                 &done_time=12&phone_timestamp=13&filter[key]=14&one_time=15&zip_code=16\
+                 &onetime_purchase=17"
+            ),
+            "https://h/cb?OTPCode=REDACTED&PINNumber=REDACTED&pin1=REDACTED&pw2=REDACTED\
+             &otpcode=REDACTED&verifyCode=REDACTED&recovery_code=REDACTED\
+             &backup_code=REDACTED&2fa=REDACTED&tfa_code=REDACTED&security_code=REDACTED\
+             &done_time=12&phone_timestamp=13&filter[key]=14&one_time=15&zip_code=16\
+             &onetime_purchase=17"
         );
     }
 }

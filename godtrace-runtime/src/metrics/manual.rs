@@ -57,7 +57,7 @@ pub fn record_counter(name: &str, value: impl MetricValue, attributes: &[KeyValu
 
 pub(super) fn counter_add(name: &str, value: f64, attributes: &[KeyValue]) {
     if !(value >= 0.0 && value.is_finite()) {
-        refuse(name, || {
+        refuse(name, Kind::Counter, || {
             format!(
                 "counter {name:?} got the increment {value}; counters only go up by finite, non-negative amounts: dropped"
             )
@@ -208,7 +208,7 @@ fn histogram_record_in(
     // A histogram's sum is a counter (OpenMetrics: never NaN nor negative): one negative or
     // infinite value would break it for the life of the process.
     if !(value >= 0.0 && value.is_finite()) {
-        refuse(name, || {
+        refuse(name, kind, || {
             format!(
                 "histogram {name:?} got {value}; histograms take finite, non-negative values: dropped"
             )
@@ -245,21 +245,37 @@ impl Kind<'_> {
     }
 }
 
-/// Reports a value metric `name` cannot take (`message`), which is dropped. It makes no
-/// instrument: a name that only ever gets such values would take one of the names' places for
-/// nothing. An instrument already made says it once, on its own; another name is reported
-/// among the names without one, up to [`report`]'s bound: names built from data never
-/// silence what a metric in use is told.
+/// Reports a value metric `name` (of `kind`) cannot take (`message`), which is dropped. It
+/// makes no instrument: a name that only ever gets such values would take one of the names'
+/// places for nothing. An instrument already made says it once, on its own (or, of the other
+/// kind, says that); another name is reported among the names without one, up to
+/// [`report`]'s bound: names built from data never silence what a metric in use is told.
 #[cold]
-fn refuse(name: &str, message: impl FnOnce() -> String) {
+fn refuse(name: &str, kind: Kind, message: impl FnOnce() -> String) {
     if !valid(name) {
         return;
     }
     match registry().existing(name) {
-        Some(Instrument::Counter(m)) => report::once(&m.bad_value_reported, message),
-        Some(Instrument::Histogram(m)) => report::once(&m.bad_value_reported, message),
+        Some(Instrument::Counter(m)) if kind.is_counter() => {
+            report::once(&m.bad_value_reported, message);
+        }
+        Some(Instrument::Histogram(m)) if !kind.is_counter() => {
+            report::once(&m.bad_value_reported, message);
+        }
+        Some(other) => kind_conflict(name, &other),
         None => report::once_for(report::Topic::BadValue, name, message),
     }
+}
+
+/// Reports that `name` is `found`, of the other kind than it is recorded as.
+fn kind_conflict(name: &str, found: &Instrument) {
+    let (found_kind, kind) = match found {
+        Instrument::Counter(_) => ("Counter", "Histogram"),
+        Instrument::Histogram(_) => ("Histogram", "Counter"),
+    };
+    report::once_for(report::Topic::Conflict, &format!("kind of {name}"), || {
+        format!("metric {name:?} is a {found_kind}; recording it as a {kind} is dropped")
+    });
 }
 
 /// Whether `name` may name a metric of the user's; reported once if not.
@@ -290,16 +306,8 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
             description,
         ))),
     })?;
-    let found_counter = matches!(found, Instrument::Counter(_));
-    if found_counter != kind.is_counter() {
-        let (found_kind, kind) = if found_counter {
-            ("Counter", "Histogram")
-        } else {
-            ("Histogram", "Counter")
-        };
-        report::once_for(report::Topic::Conflict, &format!("kind of {name}"), || {
-            format!("metric {name:?} is a {found_kind}; recording it as a {kind} is dropped")
-        });
+    if matches!(found, Instrument::Counter(_)) != kind.is_counter() {
+        kind_conflict(name, &found);
         return None;
     }
     // One name, one unit: a histogram of yours named like an integration's (its durations in
@@ -331,7 +339,8 @@ fn new_manual<S: super::table::Series>(
         bounds,
         unit,
         description,
-        bad_value_reported: AtomicBool::new(false),
+        // A bad value it got before its first good one was reported already.
+        bad_value_reported: AtomicBool::new(report::was_reported(report::Topic::BadValue, name)),
     }
 }
 
@@ -413,6 +422,26 @@ mod tests {
             1
         );
         assert_eq!(reports_about("\"manual.rs.in_use.histogram\" got NaN"), 1);
+    }
+
+    /// A bad value recorded as the other kind says that the name is of the other kind, and
+    /// leaves the metric's own report for its own bad values; a bad value reported before a
+    /// name's first good one is not reported again once the metric is made.
+    #[test]
+    fn a_bad_value_is_told_once_and_as_what_it_is() {
+        histogram_record("manual.rs.kind.h", 1.0, &[]);
+        counter_add("manual.rs.kind.h", -1.0, &[]);
+        histogram_record("manual.rs.kind.h", -3.0, &[]);
+        assert_eq!(
+            reports_about("\"manual.rs.kind.h\" is a Histogram; recording it as a Counter"),
+            1
+        );
+        assert_eq!(reports_about("counter \"manual.rs.kind.h\""), 0);
+        assert_eq!(reports_about("\"manual.rs.kind.h\" got -3"), 1);
+        counter_add("manual.rs.late", -1.0, &[]);
+        counter_add("manual.rs.late", 1.0, &[]);
+        counter_add("manual.rs.late", -5.0, &[]);
+        assert_eq!(reports_about("\"manual.rs.late\" got the increment"), 1);
     }
 
     #[test]

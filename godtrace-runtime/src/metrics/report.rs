@@ -83,6 +83,16 @@ pub(crate) fn once_for(topic: Topic, key: &str, message: impl FnOnce() -> String
     in_set(&SEEN[topic as usize], topic.what(), key, message);
 }
 
+/// Whether `key` was reported on `topic` (by [`once_for`]).
+pub(crate) fn was_reported(topic: Topic, key: &str) -> bool {
+    let key = &key[..crate::value::floor_char_boundary(key, MAX_KEY_LEN)];
+    let keys = SEEN[topic as usize]
+        .keys
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    keys.as_ref().is_some_and(|keys| keys.contains(key))
+}
+
 fn in_set(seen: &Seen, what: &str, key: &str, message: impl FnOnce() -> String) {
     let key = &key[..crate::value::floor_char_boundary(key, MAX_KEY_LEN)];
     let mut keys = seen.keys.lock().unwrap_or_else(|e| e.into_inner());

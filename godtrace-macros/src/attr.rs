@@ -150,9 +150,17 @@ impl Options {
     pub(crate) fn parse(tokens: TokenStream) -> Options {
         let mut options = Options::unset();
         for segment in split_commas(tokens) {
+            let written = option_name(&segment);
             match Option_::parse.parse2(segment) {
                 Ok(option) => options.apply(option),
-                Err(e) => options.errors.push(e),
+                Err(e) => {
+                    options.errors.push(e);
+                    // `include_args =` with nothing after it: written, wrong (see
+                    // `Attr::written_wrong`), as `include_args = maybe` is.
+                    if written.as_deref() == Some(INCLUDE_ARGS) {
+                        options.include_args.seen = true;
+                    }
+                }
             }
         }
         options

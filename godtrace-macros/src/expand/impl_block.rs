@@ -211,7 +211,10 @@ fn check_block_skips(options: &Options, block: &ItemImpl, errors: &mut Vec<syn::
                 .iter()
                 .filter(|a| is_named(a, "traced"))
                 .any(|a| match &a.meta {
-                    Meta::List(list) => *Options::parse(list.tokens.clone()).include_args.get(),
+                    Meta::List(list) => {
+                        let own = Options::parse(list.tokens.clone());
+                        *own.include_args.get() || own.include_args.written_wrong()
+                    }
                     _ => false,
                 })
         });

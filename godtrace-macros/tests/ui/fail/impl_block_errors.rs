@@ -75,6 +75,19 @@ fn flagged(q: u32) -> u32 {
     q
 }
 
+#[traced(include_args =, skip(r))]
+fn flag_without_value(r: u32) -> u32 {
+    r
+}
+
+#[traced(skip(s))]
+impl Ledger {
+    #[traced(include_args = maybe)]
+    fn p(&self, s: u32) -> u32 {
+        s
+    }
+}
+
 #[traced(kind = Server)]
 fn capitalised() {}
 

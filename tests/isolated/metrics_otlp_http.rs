@@ -27,6 +27,12 @@ fn receiver() -> (String, Log) {
 
 /// [`receiver`], answering each request `delay` after reading it.
 fn receiver_answering_after(delay: Duration) -> (String, Log) {
+    receiver_with(delay, None)
+}
+
+/// [`receiver`], answering each request `delay` after reading it, and `400 Bad Request` to a
+/// request holding the metric `refused` (kept in the log all the same).
+fn receiver_with(delay: Duration, refused: Option<&'static str>) -> (String, Log) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let log: Log = Arc::default();
@@ -34,14 +40,23 @@ fn receiver_answering_after(delay: Duration) -> (String, Log) {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let keep = keep.clone();
-            std::thread::spawn(move || while serve_one(&stream, &keep, delay).unwrap_or(false) {});
+            std::thread::spawn(
+                move || {
+                    while serve_one(&stream, &keep, delay, refused).unwrap_or(false) {}
+                },
+            );
         }
     });
     (format!("http://{addr}"), log)
 }
 
 /// Reads one request and answers 200; false when the connection is done.
-fn serve_one(stream: &TcpStream, log: &Log, delay: Duration) -> std::io::Result<bool> {
+fn serve_one(
+    stream: &TcpStream,
+    log: &Log,
+    delay: Duration,
+    refused: Option<&str>,
+) -> std::io::Result<bool> {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line)? == 0 {
@@ -75,14 +90,21 @@ fn serve_one(stream: &TcpStream, log: &Log, delay: Duration) -> std::io::Result<
         flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut plain)?;
         body = plain;
     }
+    let mut refuse = false;
     if request_line.split_whitespace().nth(1) == Some("/v1/metrics") {
         let request = ExportMetricsServiceRequest::decode(&body[..]).expect("a metrics request");
+        refuse = refused.is_some_and(|name| {
+            let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
+            metrics.iter().any(|m| m.name == name)
+        });
         log.lock().unwrap().push(Received { headers, request });
     }
     std::thread::sleep(delay);
     let mut out = stream;
-    out.write_all(
-        b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
+    let status = if refuse { "400 Bad Request" } else { "200 OK" };
+    write!(
+        out,
+        "HTTP/1.1 {status}\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
     )?;
     Ok(true)
 }
@@ -286,6 +308,40 @@ fn the_export_timeout_bounds_a_whole_push_and_the_next_goes_on() {
             received.contains(&name),
             "{name} never arrived: {received:?}"
         );
+    }
+    drop(guard);
+}
+
+/// A request the receiver refuses for good (a 400) does not hold back the others: every push
+/// sends them all.
+#[test]
+fn a_request_refused_for_good_leaves_the_others_going() {
+    crate::support::own_process!();
+    let (endpoint, log) = receiver_with(Duration::ZERO, Some("otlp.http.large.1"));
+    let guard = godtrace::init(
+        Config::new("metrics-otlp-http-refused")
+            .endpoint(&endpoint)
+            .protocol(Protocol::HttpProtobuf)
+            .local_tree(false)
+            .metrics(MetricsConfig::new().export_interval(Duration::from_secs(3600))),
+    )
+    .unwrap();
+    let (metrics, _) = record_large();
+    let pushes = 3;
+    for _ in 0..pushes {
+        guard.flush();
+    }
+    let log = log.lock().unwrap();
+    for m in 0..metrics {
+        let name = format!("otlp.http.large.{m}");
+        let sent = log
+            .iter()
+            .filter(|r| {
+                let metrics = &r.request.resource_metrics[0].scope_metrics[0].metrics;
+                metrics.iter().any(|metric| metric.name == name)
+            })
+            .count();
+        assert_eq!(sent, pushes, "{name}");
     }
     drop(guard);
 }

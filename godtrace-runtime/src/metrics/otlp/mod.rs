@@ -170,10 +170,11 @@ fn run(
             SystemTime::now(),
             encode::MAX_REQUEST_BYTES,
         );
-        // One after the other; the first that fails ends the push, so an unreachable
-        // receiver costs one timeout. The next push starts with the request that failed (its
-        // totals then, being cumulative): a receiver too slow for every request within a
-        // push's timeout still gets all of them, a few pushes apart, not the first ones only.
+        // One after the other, within the push's timeout. A request refused goes on to the
+        // next (a receiver that refuses one request for good still gets the others); once the
+        // timeout has run out the push stops, and the next push starts with the request it
+        // stopped at (its totals then, being cumulative): a receiver too slow for every
+        // request within a push's timeout still gets all of them, a few pushes apart.
         let deadline = deadline_after(target.timeout);
         let count = requests.len();
         let start = first % count.max(1);
@@ -195,9 +196,13 @@ fn run(
                     }
                 }
                 Err(e) => {
-                    sent = Err(e);
-                    first = at;
-                    break;
+                    if sent.is_ok() {
+                        sent = Err(e);
+                    }
+                    if Instant::now() >= deadline {
+                        first = at;
+                        break;
+                    }
                 }
             }
         }

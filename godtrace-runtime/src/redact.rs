@@ -289,9 +289,10 @@ const CREDENTIAL_WORDS: [&str; 12] = [
     "pw", "pwd", "otp", "totp", "pin", "mfa", "cred", "creds", "jwt", "2fa", "tfa", "twofa",
 ];
 
-/// Words that make a `code` one that proves who someone is (`sms_code`, `verifyCode`,
-/// `recovery_code`; also run together, `smscode`): not a `country_code` nor a `zip_code`.
-const SECRET_CODE_KINDS: [&str; 20] = [
+/// Words that make a `code` right after them one that proves who someone is (`sms_code`,
+/// `verifyCode`, `recovery_code`; also run together, `smscode`): not a `country_code`, a
+/// `zip_code` nor an `sms_error_code`.
+const SECRET_CODE_KINDS: [&str; 23] = [
     "sms",
     "access",
     "verification",
@@ -312,6 +313,9 @@ const SECRET_CODE_KINDS: [&str; 20] = [
     "mfa",
     "2fa",
     "tfa",
+    "twofa",
+    "onetime",
+    "twofactor",
 ];
 
 /// Whether the value of query key `key` (as written, escapes and all) is redacted.
@@ -325,40 +329,69 @@ fn is_sensitive_query_key(key: &str) -> bool {
     {
         return true;
     }
-    // An array's key (`code[]`, `otp[][]`) is read without its brackets.
-    let mut bare = decoded.as_slice();
-    while let Some(inner) = bare.strip_suffix(b"[]") {
-        bare = inner;
-    }
-    let word: Vec<u8> = bare
+    names(&decoded).any(is_credential_name) || has_credential_word(&decoded)
+}
+
+/// The names in a key: the key before any `[`, then each name in brackets (`params[api_key]`
+/// is `params` and `api_key`; an array's `code[]` is `code`).
+fn names(key: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let (head, rest) = match key.iter().position(|&b| b == b'[') {
+        Some(at) => key.split_at(at),
+        None => (key, &[][..]),
+    };
+    let nested = rest.split(|&b| b == b'[' || b == b']');
+    std::iter::once(head)
+        .chain(nested)
+        .filter(|name| !name.is_empty())
+}
+
+/// Whether one name of a key is a credential's: it ends in `key` (`apiKey`, `access_key`,
+/// `subscription-key`, `key`; rarely anything else's: `keyword` does not), contains one of
+/// [`CREDENTIAL_KEY_WORDS`] or is one of [`CREDENTIAL_KEYS`], `-`, `_` and `.` left out.
+fn is_credential_name(name: &[u8]) -> bool {
+    let word: Vec<u8> = name
         .iter()
         .filter(|b| !matches!(b, b'-' | b'_' | b'.'))
         .map(u8::to_ascii_lowercase)
         .collect();
     let contains = |part: &str| word.windows(part.len()).any(|w| w == part.as_bytes());
-    // `key` ends a credential's name (`apiKey`, `access_key`, `subscription-key`, `key`),
-    // and rarely anything else's (`keyword` does not end with it).
     word.ends_with(b"key")
         || CREDENTIAL_KEY_WORDS.iter().any(|part| contains(part))
         || CREDENTIAL_KEYS.iter().any(|whole| word == whole.as_bytes())
-        || has_credential_word(&decoded)
-        || SECRET_CODE_KINDS.iter().any(|kind| {
-            let run = kind.len() + "code".len();
-            (word.windows(run)).any(|w| w.starts_with(kind.as_bytes()) && w.ends_with(b"code"))
-        })
 }
 
-/// Whether `key` has one of [`CREDENTIAL_WORDS`] among its [`words`], or a `code` with one of
-/// [`SECRET_CODE_KINDS`] (or `one` `time`) beside it anywhere in the key.
+/// Whether `key` has one of [`CREDENTIAL_WORDS`] among its [`words`] (`two` `fa` counts as
+/// `twofa`), or a `code` right after one of [`SECRET_CODE_KINDS`] (`one` `time` and `two`
+/// `factor` count as `onetime` and `twofactor`), or a word that is such a kind and `code` run
+/// together (`smscode`).
 fn has_credential_word(key: &[u8]) -> bool {
-    let words: Vec<&[u8]> = words(key).collect();
-    let is = |w: &[u8], list: &[&str]| list.iter().any(|c| w.eq_ignore_ascii_case(c.as_bytes()));
-    let one_time = words
-        .windows(2)
-        .any(|pair| is(pair[0], &["one"]) && is(pair[1], &["time"]));
-    words.iter().any(|w| is(w, &CREDENTIAL_WORDS))
-        || (words.iter().any(|w| is(w, &["code", "codes"]))
-            && (one_time || words.iter().any(|w| is(w, &SECRET_CODE_KINDS))))
+    let words: Vec<Vec<u8>> = words(key).map(|w| w.to_ascii_lowercase()).collect();
+    // Each word, and each pair of words run together: `two`, `fa` is also `twofa`.
+    let mut joined: Vec<Vec<u8>> = Vec::with_capacity(words.len() * 2);
+    for (i, word) in words.iter().enumerate() {
+        if let Some(next) = words.get(i + 1) {
+            joined.push([word.as_slice(), next.as_slice()].concat());
+        }
+        joined.push(word.clone());
+    }
+    let is = |w: &[u8], list: &[&str]| list.iter().any(|c| w == c.as_bytes());
+    let code_after = |i: usize| {
+        let before = |n: usize| i.checked_sub(n).map(|at| words[at].as_slice());
+        let pair = i
+            .checked_sub(2)
+            .map(|at| [words[at].as_slice(), words[at + 1].as_slice()].concat());
+        before(1).is_some_and(|w| is(w, &SECRET_CODE_KINDS))
+            || pair.is_some_and(|w| is(&w, &SECRET_CODE_KINDS))
+    };
+    let run_together = |w: &[u8]| {
+        let stem = w.strip_suffix(b"codes").or_else(|| w.strip_suffix(b"code"));
+        stem.is_some_and(|stem| is(stem, &SECRET_CODE_KINDS))
+    };
+    joined.iter().any(|w| is(w, &CREDENTIAL_WORDS))
+        || words
+            .iter()
+            .enumerate()
+            .any(|(i, w)| (is(w, &["code", "codes"]) && code_after(i)) || run_together(w))
 }
 
 /// The words of a key: split at anything but an ASCII letter or digit, before a capital that
@@ -675,14 +708,29 @@ mod tests {
             url(
                 "https://h/cb?OTPCode=1&PINNumber=2&pin1=3&pw2=4&otpcode=5&verifyCode=6\
                  &recovery_code=7&backup_code=8&2fa=9&tfa_code=10&security_code=11\
-                 &done_time=12&phone_timestamp=13&filter[key]=14&one_time=15&zip_code=16\
+                 &done_time=12&phone_timestamp=13&one_time=15&zip_code=16\
                  &onetime_purchase=17"
             ),
             "https://h/cb?OTPCode=REDACTED&PINNumber=REDACTED&pin1=REDACTED&pw2=REDACTED\
              &otpcode=REDACTED&verifyCode=REDACTED&recovery_code=REDACTED\
              &backup_code=REDACTED&2fa=REDACTED&tfa_code=REDACTED&security_code=REDACTED\
-             &done_time=12&phone_timestamp=13&filter[key]=14&one_time=15&zip_code=16\
+             &done_time=12&phone_timestamp=13&one_time=15&zip_code=16\
              &onetime_purchase=17"
+        );
+        // Nested keys are read name by name; two-factor and one-time codes in any spelling;
+        // a kind word not right before `code`, or inside another word, is no code's kind.
+        assert_eq!(
+            url(
+                "https://h/cb?params[api_key]=1&config%5BapiKey%5D=2&settings[license_key]=3\
+                 &onetime_code=4&onetimecode=5&twoFA=6&TwoFaCode=7&two_factor_code=8\
+                 &sms_country_code=9&login_error_code=10&spin_code=11&preset_code=12\
+                 &email_template_code=13"
+            ),
+            "https://h/cb?params[api_key]=REDACTED&config%5BapiKey%5D=REDACTED\
+             &settings[license_key]=REDACTED&onetime_code=REDACTED&onetimecode=REDACTED\
+             &twoFA=REDACTED&TwoFaCode=REDACTED&two_factor_code=REDACTED\
+             &sms_country_code=9&login_error_code=10&spin_code=11&preset_code=12\
+             &email_template_code=13"
         );
     }
 }

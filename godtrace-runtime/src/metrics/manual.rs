@@ -263,8 +263,19 @@ fn refuse(name: &str, kind: Kind, message: impl FnOnce() -> String) {
             report::once(&m.bad_value_reported, message);
         }
         Some(other) => kind_conflict(name, &other),
-        None => report::once_for(report::Topic::BadValue, name, message),
+        None => report::once_for(report::Topic::BadValue, &bad_value_key(name, kind), message),
     }
+}
+
+/// What a bad value given to `name` as `kind` with no metric made yet is reported under: the
+/// metric made later, of that kind, does not report its own first bad value again.
+fn bad_value_key(name: &str, kind: Kind) -> String {
+    let kind = if kind.is_counter() {
+        "counter"
+    } else {
+        "histogram"
+    };
+    format!("{kind} {name}")
 }
 
 /// Reports that `name` is `found`, of the other kind than it is recorded as.
@@ -298,9 +309,12 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
         return None;
     }
     let found = registry().instrument(name, || match kind {
-        Kind::Counter => Instrument::Counter(Arc::new(new_manual(name, Arc::from([]), "", ""))),
+        Kind::Counter => {
+            Instrument::Counter(Arc::new(new_manual(name, kind, Arc::from([]), "", "")))
+        }
         Kind::Histogram(default, unit, description) => Instrument::Histogram(Arc::new(new_manual(
             name,
+            kind,
             limits::histogram_bounds(name, default),
             unit,
             description,
@@ -330,6 +344,7 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
 
 fn new_manual<S: super::table::Series>(
     name: &str,
+    kind: Kind,
     bounds: Arc<[f64]>,
     unit: &'static str,
     description: &'static str,
@@ -340,7 +355,10 @@ fn new_manual<S: super::table::Series>(
         unit,
         description,
         // A bad value it got before its first good one was reported already.
-        bad_value_reported: AtomicBool::new(report::was_reported(report::Topic::BadValue, name)),
+        bad_value_reported: AtomicBool::new(report::was_reported(
+            report::Topic::BadValue,
+            &bad_value_key(name, kind),
+        )),
     }
 }
 
@@ -442,6 +460,12 @@ mod tests {
         counter_add("manual.rs.late", 1.0, &[]);
         counter_add("manual.rs.late", -5.0, &[]);
         assert_eq!(reports_about("\"manual.rs.late\" got the increment"), 1);
+        // A bad counter increment before a histogram of the name is made leaves the
+        // histogram's own report.
+        counter_add("manual.rs.late.other", -1.0, &[]);
+        histogram_record("manual.rs.late.other", 2.0, &[]);
+        histogram_record("manual.rs.late.other", f64::NAN, &[]);
+        assert_eq!(reports_about("\"manual.rs.late.other\" got NaN"), 1);
     }
 
     #[test]

@@ -212,14 +212,11 @@ fn metrics_are_pushed_over_http_on_the_interval() {
 fn a_large_push_goes_in_requests_of_at_most_a_mebibyte() {
     crate::support::own_process!();
     let (endpoint, log) = receiver();
-    let guard = godtrace::init(
-        Config::new("metrics-otlp-http-large")
-            .endpoint(&endpoint)
-            .protocol(Protocol::HttpProtobuf)
-            .local_tree(false)
-            .metrics(MetricsConfig::new().export_interval(Duration::from_secs(3600))),
-    )
-    .unwrap();
+    let guard = init_pushing_to(
+        &endpoint,
+        "metrics-otlp-http-large",
+        MetricsConfig::new().export_interval(Duration::from_secs(3600)),
+    );
     let (metrics, series) = record_large();
     // The last push, at shutdown, is the only one (the interval is an hour).
     drop(guard);
@@ -267,18 +264,13 @@ fn the_export_timeout_bounds_a_whole_push_and_the_next_goes_on() {
     crate::support::own_process!();
     let (endpoint, log) = receiver_answering_after(Duration::from_millis(500));
     let timeout = Duration::from_millis(1200);
-    let guard = godtrace::init(
-        Config::new("metrics-otlp-http-slow")
-            .endpoint(&endpoint)
-            .protocol(Protocol::HttpProtobuf)
-            .local_tree(false)
-            .metrics(
-                MetricsConfig::new()
-                    .export_interval(Duration::from_secs(3600))
-                    .export_timeout(timeout),
-            ),
-    )
-    .unwrap();
+    let guard = init_pushing_to(
+        &endpoint,
+        "metrics-otlp-http-slow",
+        MetricsConfig::new()
+            .export_interval(Duration::from_secs(3600))
+            .export_timeout(timeout),
+    );
     let (metrics, _) = record_large();
     for _ in 0..metrics {
         let started = Instant::now();
@@ -318,14 +310,11 @@ fn the_export_timeout_bounds_a_whole_push_and_the_next_goes_on() {
 fn a_request_refused_for_good_leaves_the_others_going() {
     crate::support::own_process!();
     let (endpoint, log) = receiver_with(Duration::ZERO, Some("otlp.http.large.1"));
-    let guard = godtrace::init(
-        Config::new("metrics-otlp-http-refused")
-            .endpoint(&endpoint)
-            .protocol(Protocol::HttpProtobuf)
-            .local_tree(false)
-            .metrics(MetricsConfig::new().export_interval(Duration::from_secs(3600))),
-    )
-    .unwrap();
+    let guard = init_pushing_to(
+        &endpoint,
+        "metrics-otlp-http-refused",
+        MetricsConfig::new().export_interval(Duration::from_secs(3600)),
+    );
     let (metrics, _) = record_large();
     let pushes = 3;
     for _ in 0..pushes {
@@ -344,4 +333,16 @@ fn a_request_refused_for_good_leaves_the_others_going() {
         assert_eq!(sent, pushes, "{name}");
     }
     drop(guard);
+}
+
+/// `init` with metrics pushed over OTLP/HTTP to `endpoint` as `service`.
+fn init_pushing_to(endpoint: &str, service: &str, metrics: MetricsConfig) -> godtrace::Guard {
+    godtrace::init(
+        Config::new(service)
+            .endpoint(endpoint)
+            .protocol(Protocol::HttpProtobuf)
+            .local_tree(false)
+            .metrics(metrics),
+    )
+    .unwrap()
 }

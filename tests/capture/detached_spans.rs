@@ -229,3 +229,47 @@ fn a_client_span_under_an_unsampled_request_sends_the_trace_on_not_sampled() {
     request.end();
     assert!(c.spans().is_empty(), "{:?}", c.spans());
 }
+
+/// A detached span started in a request's scope, handed to another thread (as the README's
+/// "Threads and blocking work" shows) or asked for its context after the request's scope
+/// ended, sends the request's baggage and whole `tracestate` on.
+#[test]
+fn a_detached_child_sends_the_requests_baggage_and_tracestate_from_anywhere() {
+    const TRACESTATE: &str = "vendor@abcdefghijklmn=1,rojo=00f067aa0ba902b7";
+    let _c = testing::capture();
+    let incoming = HashMap::from([
+        ("traceparent".to_string(), REMOTE.to_string()),
+        ("tracestate".to_string(), TRACESTATE.to_string()),
+        ("baggage".to_string(), "tenant=acme".to_string()),
+    ]);
+    let mut request = godtrace::span_builder("capture::detached_spans::GET /jobs")
+        .kind(SpanKind::Server)
+        .parent(propagation::extract_map(&incoming))
+        .start_detached();
+    let mut job = request
+        .in_scope(|| godtrace::span_builder("capture::detached_spans::job").start_detached());
+    let mut from_context = HashMap::new();
+    propagation::inject_context(&job.context(), &mut from_context);
+    let from_thread = std::thread::spawn(move || {
+        job.in_scope(|| {
+            let mut headers = HashMap::new();
+            propagation::inject(&mut headers);
+            headers
+        })
+    })
+    .join()
+    .unwrap();
+    for outgoing in [from_context, from_thread] {
+        assert_eq!(
+            outgoing.get("baggage").map(String::as_str),
+            Some("tenant=acme"),
+            "{outgoing:?}"
+        );
+        assert_eq!(
+            outgoing.get("tracestate").map(String::as_str),
+            Some(TRACESTATE),
+            "{outgoing:?}"
+        );
+        assert!(outgoing["traceparent"].starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+    }
+}

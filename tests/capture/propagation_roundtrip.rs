@@ -1074,3 +1074,65 @@ fn spans_under_a_dropped_captures_span_go_nowhere() {
     names.sort();
     assert_eq!(names, ["own.elsewhere", "own.first", "own.helper"]);
 }
+
+/// A `tracestate` OpenTelemetry's type holds only in part (it refuses the first member's
+/// 14-character system id), which godtrace keeps whole.
+const TRACESTATE_HELD_IN_PART: &str = "vendor@abcdefghijklmn=1,rojo=00f067aa0ba902b7";
+
+/// A request with a remote parent (sampled or not, `flags`), a `tracestate` and baggage.
+fn request_with_baggage(flags: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (
+            "traceparent".to_string(),
+            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}"),
+        ),
+        (
+            "tracestate".to_string(),
+            TRACESTATE_HELD_IN_PART.to_string(),
+        ),
+        ("baggage".to_string(), "tenant=acme".to_string()),
+    ])
+}
+
+#[traced(operation = "capture::propagation::downstream")]
+async fn downstream_headers() -> HashMap<String, String> {
+    tokio::task::yield_now().await;
+    let mut headers = HashMap::new();
+    propagation::inject(&mut headers);
+    headers
+}
+
+/// A handler that calls downstream twice: awaited, and from a task of its own.
+#[traced(operation = "capture::propagation::fan_out", parent = &parent)]
+async fn fan_out(parent: Context) -> [HashMap<String, String>; 2] {
+    let _ = &parent;
+    let awaited = downstream_headers().await;
+    let spawned = tokio::spawn(downstream_headers()).await.unwrap();
+    [awaited, spawned]
+}
+
+/// A traced call spawned onto a task of its own (polled where the request's context is not
+/// current) sends the request's baggage and whole `tracestate` on, as the same call awaited
+/// in the handler does, whether the request is sampled or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_traced_call_sends_the_requests_baggage_and_tracestate_on() {
+    let _c = testing::capture();
+    for flags in ["01", "00"] {
+        let incoming = request_with_baggage(flags);
+        for outgoing in fan_out(propagation::extract_map(&incoming)).await {
+            assert_eq!(
+                outgoing.get("baggage").map(String::as_str),
+                Some("tenant=acme"),
+                "{outgoing:?}"
+            );
+            assert_eq!(
+                outgoing.get("tracestate").map(String::as_str),
+                Some(TRACESTATE_HELD_IN_PART),
+                "{outgoing:?}"
+            );
+            let traceparent = &outgoing["traceparent"];
+            assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+            assert!(traceparent.ends_with(flags), "{traceparent}");
+        }
+    }
+}

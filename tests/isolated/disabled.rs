@@ -62,6 +62,21 @@ async fn handle_async(
     outgoing()
 }
 
+#[traced]
+async fn call_downstream() -> std::collections::HashMap<String, String> {
+    tokio::task::yield_now().await;
+    outgoing()
+}
+
+/// A handler whose downstream call runs in a task of its own.
+#[traced(parent = &parent)]
+async fn handle_spawning(
+    parent: godtrace::otel::Context,
+) -> std::collections::HashMap<String, String> {
+    let _ = &parent;
+    tokio::spawn(call_downstream()).await.unwrap()
+}
+
 /// Off (`OTEL_SDK_DISABLED=true`), godtrace records nothing but still passes the caller's
 /// context on, as the specification says (the setting "has no effect on propagators"): a
 /// service turned off in the middle does not break its callers' traces or their baggage.
@@ -82,6 +97,8 @@ async fn disabled_passes_the_callers_context_on() {
     // `#[traced(parent = ..)]`, sync and async.
     assert_eq!(handle(parent.clone()), expected);
     assert_eq!(handle_async(parent.clone()).await, expected);
+    // A traced call spawned there: polled where the caller's context is not current.
+    assert_eq!(handle_spawning(parent.clone()).await, expected);
 
     // The manual API: a detached span's context, and a guard under an explicit parent.
     let span = godtrace::span_builder("srv")

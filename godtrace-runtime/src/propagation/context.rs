@@ -8,6 +8,8 @@ use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId, TraceState};
 use std::sync::atomic::Ordering;
 
+use crate::span::FullTraceState;
+
 /// The `tracestate` to send with `sc` from `cx`: the whole list extracted, when `cx` holds
 /// one of this trace that OpenTelemetry's type could only hold in part and `sc` still holds
 /// that part (see the module docs); else `sc`'s own.
@@ -18,18 +20,6 @@ pub(super) fn tracestate_header(cx: &Context, sc: &SpanContext) -> String {
         }
         _ => sc.trace_state().header(),
     }
-}
-
-/// An extracted `tracestate` that OpenTelemetry's [`TraceState`] holds only in part, kept
-/// whole in the [`Context`] beside the span context.
-#[derive(Debug)]
-struct FullTraceState {
-    /// The trace it came with.
-    trace_id: TraceId,
-    /// The part the span context's [`TraceState`] holds.
-    held: TraceState,
-    /// The whole list, as it goes out.
-    header: String,
 }
 
 impl Incoming {

@@ -150,9 +150,16 @@ pub(super) fn hide_under_mark() -> Option<Attached> {
 /// span with `otel_context(true)` about 20 instructions).
 #[inline]
 pub(crate) fn attach(cx: Context) -> Option<Attached> {
-    catch_unwind(std::panic::AssertUnwindSafe(|| cx.attach()))
-        .ok()
-        .map(|guard| Attached(Some(guard)))
+    let carrying = super::carried::carries_more_than_ids(&cx);
+    let guard = catch_unwind(std::panic::AssertUnwindSafe(|| cx.attach())).ok()?;
+    if carrying {
+        let count = &live::this_thread().carrying_attached;
+        count.set(count.get().saturating_add(1));
+    }
+    Some(Attached {
+        guard: Some(guard),
+        carrying,
+    })
 }
 
 /// [`attach`] of a context made current before, maybe under spans made since (a `tracing`
@@ -179,12 +186,21 @@ pub(crate) struct Reattached {
 /// A context [`attach`] made current in OpenTelemetry's: current no more once this is dropped
 /// (in any order: OpenTelemetry restores the context below a guard dropped out of order when
 /// the ones above it go), wherever the drop happens ([`restore`]).
-pub(crate) struct Attached(Option<ContextGuard>);
+pub(crate) struct Attached {
+    guard: Option<ContextGuard>,
+    /// Whether the context carries baggage or a whole `tracestate` (counted in
+    /// `carrying_attached` while attached).
+    carrying: bool,
+}
 
 impl Drop for Attached {
     #[inline]
     fn drop(&mut self) {
-        if let Some(guard) = self.0.take() {
+        if self.carrying {
+            let count = &live::this_thread().carrying_attached;
+            count.set(count.get().saturating_sub(1));
+        }
+        if let Some(guard) = self.guard.take() {
             restore(guard);
         }
     }

@@ -2,7 +2,7 @@
 //! thread) and ends when it completes, panics, or is dropped unfinished.
 use super::clock::Tick;
 use super::op::{self, Entry, OpSpan};
-use super::{CallSite, current, sampled_out, switches};
+use super::{CallSite, carried, current, sampled_out, switches};
 use opentelemetry::KeyValue;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -128,26 +128,45 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
         make: impl FnOnce() -> F,
         finish: Fin,
     ) -> Self {
-        if !switches::is_enabled() {
-            return Self::new(None, make(), finish);
+        // Off, with no context passed through ever (the common off state): untraced.
+        if switches::is_idle() {
+            return Self::untraced(make(), finish);
         }
         Self::start_on(site, make, finish)
     }
 
-    /// [`Instrumented::start`] when tracing is on.
+    /// `inner`, untraced.
+    #[inline(always)]
+    fn untraced(inner: F, finish: Fin) -> Self {
+        Instrumented {
+            inner: ManuallyDrop::new(inner),
+            traced: ManuallyDrop::new(Traced::Off),
+            finish,
+        }
+    }
+
+    /// [`Instrumented::start`] when tracing is on, or off once godtrace has passed a
+    /// context through (then the future takes along the one current here, if any).
     #[inline(never)]
     fn start_on(
         site: impl FnOnce() -> &'static CallSite,
         make: impl FnOnce() -> F,
         finish: Fin,
     ) -> Self {
+        if !switches::is_enabled() {
+            return Self::new(None, make(), finish);
+        }
         let site = site();
         // Made first (an `async fn`'s future runs none of its body when made): it then goes
         // where it is returned, and the span's state is not kept across the call to `make`.
         let inner = ManuallyDrop::new(make());
+        let mut traced = Traced::start(site);
+        if carried::may_be_carried() {
+            traced = traced.carrying_context();
+        }
         Instrumented {
             inner,
-            traced: ManuallyDrop::new(Traced::start(site)),
+            traced: ManuallyDrop::new(traced),
             finish,
         }
     }
@@ -155,9 +174,17 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     /// Wraps `inner`, which runs under `span`; `finish` records the output.
     #[inline(always)]
     pub fn new(span: Option<OpSpan>, inner: F, finish: Fin) -> Self {
+        let mut traced = Traced::of(span);
+        let look = match traced {
+            Traced::Off => switches::passes_context_on() && !switches::is_enabled(),
+            _ => carried::may_be_carried(),
+        };
+        if look {
+            traced = traced.carrying_context();
+        }
         Instrumented {
             inner: ManuallyDrop::new(inner),
-            traced: ManuallyDrop::new(Traced::of(span)),
+            traced: ManuallyDrop::new(traced),
             finish,
         }
     }
@@ -173,6 +200,42 @@ impl Traced {
         let sampled_out =
             |mark, measured: Option<Tick>| Traced::unowned(mark, measured.map(|s| (site, s)));
         OpSpan::start_unread(site, sampled_out, Traced::of)
+    }
+
+    /// This state, taking along the context where the future is made when that carries
+    /// what the work under it sends on (baggage, a whole `tracestate`; see `span::carried`):
+    /// a future may be spawned and polled where that context is not current. While tracing
+    /// is off, the context godtrace passes through (an incoming request's) is taken along too.
+    /// Called only where such a context may be current (`carried::may_be_carried`, or a
+    /// context passed through while off): out of line, by value (the future is then still
+    /// written in place where it is returned).
+    #[inline(never)]
+    fn carrying_context(self) -> Traced {
+        // A future made while the thread exits is not traced (see `otel_context_usable`).
+        if !current::otel_context_usable() {
+            return self;
+        }
+        let found = match &self {
+            Traced::Off => carried::passed_context(),
+            Traced::Span(span) if span.makes_context_current() => return self,
+            _ => carried::carried_context(),
+        };
+        let Some(cx) = found else {
+            return self;
+        };
+        Traced::Span(match self {
+            Traced::Off => OpSpan::passing_through(cx),
+            Traced::Span(mut span) => {
+                span.carry(cx);
+                span
+            }
+            Traced::Measured(measured) => {
+                let mut span = measured.span();
+                span.carry(cx);
+                span
+            }
+            Traced::Mark(mark) => OpSpan::carrying(cx, mark),
+        })
     }
 
     /// What a traced future holds of `span`.

@@ -185,6 +185,9 @@ pub(super) struct ThisThread {
     pub(super) otel_context_usable: Cell<Option<bool>>,
     /// Whether `current::restore` kept guards of OpenTelemetry contexts to drop later.
     pub(super) guards_kept: Cell<bool>,
+    /// How many of the contexts godtrace made current on this thread, and that are still
+    /// attached, carry baggage or a whole `tracestate` (see `span::carried`).
+    pub(super) carrying_attached: Cell<u32>,
     /// This thread's spare records, emptied, for its next spans (recording then allocates
     /// nothing in the steady state): the first `spare_count`, each a leaked `Box` owned here
     /// (the others are left as they were: not owned, never read). Not a `Vec`, which would need
@@ -207,6 +210,7 @@ thread_local! {
             random: Cell::new(0),
             otel_context_usable: Cell::new(None),
             guards_kept: Cell::new(false),
+            carrying_attached: Cell::new(0),
             spares: [const { Cell::new(NonNull::dangling()) }; MAX_SPARES],
             spare_count: Cell::new(0),
             keeps_spares: Cell::new(None),

@@ -12,6 +12,7 @@
 //! every temporary of inlined code keeps its own stack slot, and the frame that stays on the
 //! stack while a traced body runs took 5 to 10 KiB, enough for a recursion of traced functions
 //! to overflow (`tests/isolated/stack_depth.rs`).
+mod carried;
 pub(crate) mod clock;
 mod current;
 mod future;
@@ -26,6 +27,7 @@ pub(crate) mod sink;
 mod site;
 pub(crate) mod switches;
 
+pub(crate) use carried::FullTraceState;
 #[cfg(feature = "tracing")]
 pub(crate) use current::Reattached;
 pub(crate) use current::attach_again;

@@ -4,7 +4,7 @@
 use super::clock::{self, Tick};
 use super::live::{LiveBox, Name, ParentIds};
 use super::sampling::Quick;
-use super::{CallSite, Live, current, sampled_out, sampling, sink, switches};
+use super::{CallSite, Live, carried, current, sampled_out, sampling, sink, switches};
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::any::Any;
@@ -385,6 +385,7 @@ impl OpSpan {
     /// OpenTelemetry's API does without an SDK (the specification: `OTEL_SDK_DISABLED` has
     /// no effect on propagators).
     pub(super) fn passing_through(cx: Context) -> OpSpan {
+        switches::set_passes_context_on();
         OpSpan {
             cx: Some(cx),
             live: None,
@@ -392,6 +393,32 @@ impl OpSpan {
             timing: None,
             error_type: Cell::new(None),
         }
+    }
+
+    /// A sampled-out call that records nothing and is not measured, holding `mark` (0 for
+    /// none) and carrying `cx` for the work under it (see `span::carried`).
+    pub(super) fn carrying(cx: Context, mark: u64) -> OpSpan {
+        OpSpan {
+            cx: Some(cx),
+            live: None,
+            scope: mark,
+            timing: None,
+            error_type: Cell::new(None),
+        }
+    }
+
+    /// Has this span make `cx` current while it runs, unless it already makes one current
+    /// (its explicit parent's, or its own with `Config::otel_context(true)`): the context
+    /// where it started, which carries baggage or a whole `tracestate` (see `span::carried`).
+    pub(super) fn carry(&mut self, cx: Context) {
+        if self.cx.is_none() {
+            self.cx = Some(cx);
+        }
+    }
+
+    /// Whether this span makes a context current while it runs (see [`OpSpan::carry`]).
+    pub(super) fn makes_context_current(&self) -> bool {
+        self.cx.is_some()
     }
 
     /// A call not recorded, outside any span (or under one godtrace dropped), measured from
@@ -551,8 +578,8 @@ impl OpSpan {
             sample_rate: None,
             carries_parent,
         };
-        match sampling::decide(rule, explicit.as_ref()) {
-            sampling::Decision::Suppressed => None,
+        let span = match sampling::decide(rule, explicit.as_ref()) {
+            sampling::Decision::Suppressed => return None,
             sampling::Decision::NotSampled {
                 carry,
                 sampled_out_root,
@@ -576,6 +603,19 @@ impl OpSpan {
                 );
                 Some(OpSpan::recording(live, explicit, None, start))
             }
+        };
+        if !carries_parent {
+            return span;
+        }
+        // A span that can go elsewhere takes the baggage and whole `tracestate` of where it
+        // starts along, as its parent's ids.
+        match (span, carried::carried_context()) {
+            (span, None) => span,
+            (Some(mut span), Some(cx)) => {
+                span.carry(cx);
+                Some(span)
+            }
+            (None, Some(cx)) => Some(OpSpan::carrying(cx, 0)),
         }
     }
 

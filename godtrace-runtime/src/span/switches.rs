@@ -2,10 +2,16 @@
 //! tracing is on, and whether recorded spans are made current in OpenTelemetry's context. (The
 //! installed sampler is in `sampling`, with the rules it configures.) Kept here, not in the
 //! provider, so that the hot path imports no wiring.
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-/// False before `init`, when disabled, and after shutdown.
-static ENABLED: AtomicBool = AtomicBool::new(false);
+/// [`ON`] (clear before `init`, when disabled, and after shutdown) and [`PASSES_CONTEXT`],
+/// in one byte so that the off path of a traced future reads both with one load.
+static STATE: AtomicU8 = AtomicU8::new(0);
+/// The bit of [`STATE`] that says traced calls record.
+const ON: u8 = 1;
+/// The bit of [`STATE`] set once godtrace has passed a context through while off (see
+/// [`passes_context_on`]).
+const PASSES_CONTEXT: u8 = 2;
 /// Whether recorded spans are made current in OpenTelemetry's context too.
 static OTEL_CONTEXT: AtomicBool = AtomicBool::new(false);
 /// Set in a child process that `fork` made of an initialised one (see [`set_forked`]).
@@ -14,12 +20,38 @@ static FORKED: AtomicBool = AtomicBool::new(false);
 /// Whether traced calls currently record spans.
 #[inline(always)]
 pub fn is_enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
+    STATE.load(Ordering::Relaxed) & ON != 0
+}
+
+/// Off, and no context ever passed through while off: `!is_enabled() && !passes_context_on()`
+/// in one load (the off path of a traced future).
+#[inline(always)]
+pub(crate) fn is_idle() -> bool {
+    STATE.load(Ordering::Relaxed) == 0
 }
 
 /// Turns recording on or off.
 pub(crate) fn set_enabled(on: bool) {
-    ENABLED.store(on, Ordering::Relaxed);
+    if on {
+        STATE.fetch_or(ON, Ordering::Relaxed);
+    } else {
+        STATE.fetch_and(!ON, Ordering::Relaxed);
+    }
+}
+
+/// Whether godtrace, while off, has made a context current for code under it (an incoming
+/// request's, given to a layer or `parent = ..`): a traced future made while off then looks
+/// for one to take along (see `Instrumented`). Until then, the off path reads nothing else.
+#[inline(always)]
+pub(crate) fn passes_context_on() -> bool {
+    STATE.load(Ordering::Relaxed) & PASSES_CONTEXT != 0
+}
+
+/// Sets [`passes_context_on`], for good.
+pub(crate) fn set_passes_context_on() {
+    if !passes_context_on() {
+        STATE.fetch_or(PASSES_CONTEXT, Ordering::Relaxed);
+    }
 }
 
 /// Whether a recorded span is made current in OpenTelemetry's context too, so that other
@@ -43,12 +75,13 @@ pub(crate) fn in_forked_child() -> bool {
 }
 
 /// Marks this process a forked child and turns recording off: run in the child right after
-/// `fork` (two atomic stores, which a forked child of a threaded process may make).
+/// `fork` (an atomic store and an atomic `and`, lock-free operations a forked child of a
+/// threaded process may make).
 #[cfg_attr(
     not(unix),
     allow(dead_code, reason = "fork is watched for on Unix only")
 )]
 pub(crate) fn set_forked() {
     FORKED.store(true, Ordering::Relaxed);
-    ENABLED.store(false, Ordering::Relaxed);
+    STATE.fetch_and(!ON, Ordering::Relaxed);
 }

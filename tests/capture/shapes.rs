@@ -846,3 +846,80 @@ fn references_into_arguments_and_self_are_handed_out() {
         only(&c, &format!("lent_out::{name}"));
     }
 }
+
+#[derive(Debug)]
+struct BoxedFailure;
+
+impl std::fmt::Display for BoxedFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("boxed failure")
+    }
+}
+
+impl std::error::Error for BoxedFailure {}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+// Tails that compile only as a coercion to the declared type (an unsizing inside a
+// constructor, an arm, a tuple, a `vec!`), in `async fn`s with parameters.
+#[traced]
+async fn boxed_error(id: u64) -> Result<u64, BoxError> {
+    if id == 0 {
+        Err(Box::new(BoxedFailure))
+    } else {
+        Ok(id)
+    }
+}
+
+#[traced]
+async fn boxed_closure(n: u32) -> Result<Box<dyn Fn() -> u32 + Send>, ()> {
+    Ok(Box::new(move || n))
+}
+
+#[traced]
+async fn unsized_reference(_n: u32) -> Option<&'static (dyn std::fmt::Debug + Sync)> {
+    Some(&5)
+}
+
+#[traced]
+async fn boxed_in_a_vec_and_a_tuple(
+    n: u8,
+) -> (
+    Vec<Box<dyn std::fmt::Debug + Send>>,
+    Box<dyn std::fmt::Debug + Send>,
+) {
+    (vec![Box::new(n)], Box::new(n))
+}
+
+struct Lookup;
+
+impl Lookup {
+    #[traced]
+    async fn find(&self, id: u64) -> Result<u64, BoxError> {
+        match id {
+            0 => Err(Box::new(BoxedFailure)),
+            _ => Ok(id),
+        }
+    }
+}
+
+/// An `async fn`'s tail is coerced to the declared output as without the attribute.
+#[tokio::test]
+async fn an_async_tail_is_coerced_to_the_declared_output() {
+    let c = testing::capture();
+    assert_eq!(
+        boxed_error(0).await.unwrap_err().to_string(),
+        "boxed failure"
+    );
+    assert_eq!(boxed_error(7).await.unwrap(), 7);
+    assert_eq!(boxed_closure(3).await.unwrap()(), 3);
+    assert_eq!(format!("{:?}", unsized_reference(1).await), "Some(5)");
+    assert_eq!(
+        format!("{:?}", boxed_in_a_vec_and_a_tuple(4).await),
+        "([4], 4)"
+    );
+    assert!(Lookup.find(0).await.is_err());
+    let calls = c.spans_named(&format!("{MOD}::boxed_error"));
+    assert_eq!(calls.iter().filter(|s| s.is_error()).count(), 1);
+    assert!(c.span("capture::shapes::Lookup::find").is_error());
+}

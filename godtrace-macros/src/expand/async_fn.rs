@@ -287,10 +287,12 @@ impl Desugared {
     /// (`loop {}`). The nesting drops the arguments last first, as a function's parameters
     /// are. A parameter under `#[cfg(..)]` cannot be a condition on an expression: then every
     /// argument is bound by a statement ([`Self::first_statements`]).
-    pub(super) fn around(&self, body: TokenStream) -> TokenStream {
-        if !self.nested() {
-            return body;
-        }
+    ///
+    /// `pin` (statements that pin the block's output to the declared type) goes first in the
+    /// block, before the matches: the matches' arms then know the type their value goes to,
+    /// and coerce to it (`Err(Box::new(e))` to a `Box<dyn Error>`), as the tail of the untraced
+    /// function's body does; behind a match still being checked, that type was not known yet.
+    pub(super) fn around(&self, body: TokenStream, pin: TokenStream) -> TokenStream {
         let nested = self.binds.iter().rev().fold(
             body,
             |inner, Bind { value, pat, .. }| quote!(match #value { #pat => #inner }),
@@ -299,12 +301,12 @@ impl Desugared {
         // in that order when it is dropped before it runs (the untraced order: `self`, then
         // each argument).
         let taken = &self.taken;
-        quote!({ #(#taken)* #nested })
+        quote!({ #pin #(#taken)* #nested })
     }
 
     /// Whether [`Self::around`] binds the arguments by matches: there are some, and none is
     /// under a `#[cfg(..)]` (else [`Self::first_statements`] binds them by statements).
-    fn nested(&self) -> bool {
+    pub(super) fn nested(&self) -> bool {
         !self.binds.is_empty() && self.binds.iter().all(|b| b.cfgs.is_empty())
     }
 }

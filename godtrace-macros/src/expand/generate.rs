@@ -533,8 +533,12 @@ fn call_body(
             }
             let desugared = async_fn::desugar(&mut f.sig, pv, &used_outside);
             let first = desugared.first_statements();
-            let body = user_braces(quote!(#first #typed_return));
-            let block = desugared.around(body.into_token_stream());
+            let block = if desugared.nested() {
+                let body = user_braces(quote!(#first));
+                desugared.around(body.into_token_stream(), typed_return)
+            } else {
+                user_braces(quote!(#first #typed_return)).into_token_stream()
+            };
             (Call::Async(quote!(async move #block)), desugared.outer)
         }
     }

@@ -234,11 +234,27 @@ fn error(errors: &mut Vec<syn::Error>, at: impl quote::ToTokens, msg: impl std::
     errors.push(syn::Error::new_spanned(at, msg));
 }
 
+/// The longest `operation`, in bytes: what a metric attribute's value holds (the runtime's
+/// `metrics::attrs::MAX_VALUE_LEN`), so that the span's name and its histogram's `operation`
+/// label are the same text.
+const MAX_OPERATION_LEN: usize = 256;
+
 fn operation(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<LitStr> {
     match value {
         Value::Expr(Expr::Lit(lit)) => match lit.lit {
-            Lit::Str(s) if !s.value().trim().is_empty() => return Some(s),
-            Lit::Str(s) => error(errors, &s, "`operation` must not be empty or blank"),
+            Lit::Str(s) if s.value().trim().is_empty() => {
+                error(errors, &s, "`operation` must not be empty or blank");
+            }
+            Lit::Str(s) if s.value().len() > MAX_OPERATION_LEN => error(
+                errors,
+                &s,
+                format!(
+                    "`operation` is at most {MAX_OPERATION_LEN} bytes (the duration histogram's \
+                     `operation` label holds no more); this one has {}",
+                    s.value().len()
+                ),
+            ),
+            Lit::Str(s) => return Some(s),
             other => error(
                 errors,
                 &other,

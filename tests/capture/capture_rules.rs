@@ -421,6 +421,21 @@ fn children_of_a_root_sampled_out_by_its_rate_are_not_recorded_either() {
     assert!(c.spans().is_empty(), "{:?}", c.spans());
 }
 
+/// What the README tells a test to do to see an operation that has a `sample_rate`: the call
+/// made under a span of the test's own follows that span's decision.
+#[test]
+fn an_operation_with_a_sample_rate_is_captured_under_a_span_of_the_tests_own() {
+    let c = testing::capture();
+    for _ in 0..20 {
+        let _test = godtrace::span("capture::capture_rules::test");
+        dropped_root();
+    }
+    assert_eq!(
+        c.spans_named("capture::capture_rules::dropped_root").len(),
+        20
+    );
+}
+
 /// A value whose `Debug` and `Display` panic, as a buggy impl in user code might.
 struct Explosive;
 impl std::fmt::Debug for Explosive {

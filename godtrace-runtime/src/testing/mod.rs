@@ -16,8 +16,12 @@
 //! assert!(span.parent_span_id.is_none());
 //! ```
 //!
-//! If `init` was not called, `capture` installs a recording-only provider (every span
-//! sampled, nothing printed or exported). After that, `init` in the same process returns
+//! If `init` was not called, `capture` installs a recording-only provider (every root
+//! sampled but where an operation's `sample_rate` says otherwise, nothing printed or
+//! exported). A root call of an operation with a `sample_rate` below 1 is then recorded or
+//! not at random, as in production (tests of sampled-out calls rely on it); a test that must
+//! see such a call makes it under a span of its own (`godtrace::span("test")`), whose
+//! children follow its decision. After that, `init` in the same process returns
 //! `AlreadyInitialized`: call `init` first where a test needs both. Once the guard `init`
 //! returned is dropped, godtrace is shut down for good and a capture records nothing: keep
 //! that guard alive as long as any test records (a `static` or `mem::forget`).

@@ -148,3 +148,114 @@ fn a_forked_child_does_not_keep_the_prometheus_port() {
     unsafe { libc::waitpid(pid, &mut status, 0) };
     assert!(rebound.is_ok(), "{addr}: {rebound:?}");
 }
+
+/// A `log` logger that writes nothing: the records only go through godtrace's wrapper.
+struct Discard;
+
+impl log::Log for Discard {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, _: &log::Record<'_>) {}
+    fn flush(&self) {}
+}
+
+/// Logs `message` at INFO through `logger`.
+fn log_info(logger: &dyn log::Log, message: &str) {
+    logger.log(
+        &log::Record::builder()
+            .level(log::Level::Info)
+            .target("fork")
+            .args(format_args!("{message}"))
+            .build(),
+    );
+}
+
+/// A child forked while a parent's thread writes a bridged `tracing` span (its record's lock
+/// held at the fork, as often as not) records on that span through every way in (a field
+/// recorded, a link, godtrace's attribute and event API inside it, a `log` record as a span
+/// event): it records nothing and takes no such lock, so it ends at once.
+#[test]
+fn a_forked_child_takes_no_lock_of_a_bridged_span() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    crate::support::own_process!();
+    let port = crate::support::otlp::free_port();
+    let guard = godtrace::init(
+        Config::new("fork-bridge")
+            .endpoint(format!("http://127.0.0.1:{port}"))
+            .protocol(Protocol::HttpProtobuf),
+    )
+    .expect("init");
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(godtrace::tracing::layer()),
+    )
+    .expect("the only subscriber of this process");
+    let logger = Arc::new(godtrace::log::TraceIdLogger::new(Discard).span_events(log::Level::Info));
+    let shared = Arc::new(tracing::info_span!(
+        "fork.shared",
+        n = tracing::field::Empty
+    ));
+    let followed = tracing::info_span!("fork.followed");
+    // A thread writes the span all along, through each way that takes its record's lock.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (shared, logger, stop) = (shared.clone(), logger.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0_i64;
+            while !stop.load(Ordering::Relaxed) {
+                shared.record("n", i);
+                shared.in_scope(|| {
+                    godtrace::set_attribute("fork.i", i);
+                    godtrace::add_event::<&str>("fork.tick", []);
+                    log_info(&*logger, "fork.logged");
+                });
+                i += 1;
+            }
+        })
+    };
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(5));
+        // SAFETY: the child runs only what follows, which takes no lock a parent's thread
+        // may hold but through godtrace and the `tracing` registry's span lookups (what this
+        // test is about) and the allocator (which glibc makes usable after fork), then ends
+        // with `_exit`.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            shared.record("n", -1);
+            shared.follows_from(&followed);
+            shared.in_scope(|| {
+                godtrace::set_attribute("fork.child", true);
+                godtrace::add_event::<&str>("fork.child", []);
+                log_info(&*logger, "fork.child");
+            });
+            // SAFETY: ends the child at once, running nothing of the parent's.
+            unsafe { libc::_exit(0) };
+        }
+        let started = Instant::now();
+        let status = loop {
+            let mut status = 0;
+            // SAFETY: `pid` is this process's child, waited for here only.
+            let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if waited == pid {
+                break status;
+            }
+            if started.elapsed() > CHILD_BOUND {
+                // SAFETY: `pid` is this process's child, not reaped yet: killed, then reaped.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                // SAFETY: as above.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                panic!("a forked child did not finish within {CHILD_BOUND:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the child failed: status {status}"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    drop((shared, followed));
+    drop(guard);
+}

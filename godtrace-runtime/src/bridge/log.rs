@@ -160,9 +160,13 @@ impl log::kv::Source for WithIds<'_> {
     }
 }
 
-/// Adds `record` as an event of the current span, if there is one.
+/// Adds `record` as an event of the current span, if there is one and recording is on.
 fn record_event(record: &log::Record<'_>) {
-    if super::current_ids().is_none_or(|ids| !ids.is_sampled()) {
+    // Off (a forked child, above all), nothing is recorded: a bridged `tracing` span's record
+    // lock, which a parent's thread may have held at the fork, is not taken.
+    if !crate::span::switches::is_enabled()
+        || super::current_ids().is_none_or(|ids| !ids.is_sampled())
+    {
         return;
     }
     let mut attributes = vec![

@@ -181,7 +181,9 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Values<'_>, ctx: LayerContext<'_, S>) {
-        if with_record(id, &ctx, |_| ()).is_none() {
+        // Off (a forked child, above all), nothing is recorded and the record's lock, which a
+        // parent's thread may have held at the fork, is not taken.
+        if !switches::is_enabled() || with_record(id, &ctx, |_| ()).is_none() {
             return;
         }
         // The user's `Debug` runs before any lock is taken.
@@ -190,6 +192,10 @@ where
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        // Off, no link is recorded, nor the record's lock taken (see `on_record`).
+        if !switches::is_enabled() {
+            return;
+        }
         let Some(other) = ctx.span(follows) else {
             return;
         };
@@ -472,12 +478,17 @@ pub(crate) fn set_attribute_on_entered(cx: &Context, attribute: KeyValue) -> Opt
 /// when `cx` (the current OpenTelemetry context) is that span's: a bridged span's context
 /// holds no recording span of OpenTelemetry's, its record is in the span's extensions. Gives
 /// `value` back when there is no such record (another OpenTelemetry span, or a `tracing` span
-/// sampled out).
+/// sampled out). With recording off, a bridged span's `value` is dropped unrecorded.
 fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Option<T> {
     let current = cx.span().span_context().span_id();
     let Some(id) = entered_id(current) else {
         return Some(value);
     };
+    // Off (a forked child, above all), the span records nothing: its record's lock, which a
+    // parent's thread may have held at the fork, is not taken.
+    if !switches::is_enabled() {
+        return None;
+    }
     let (mut value, mut apply) = (Some(value), Some(apply));
     // The span's record is in the registry of the current subscriber.
     ::tracing::dispatcher::get_default(|dispatch| {

@@ -902,6 +902,30 @@ fn parent_none_starts_a_new_trace_and_an_explicit_parent_is_followed() {
     assert!(is_child(&c, "bridge.explicit", "bridge.request"));
 }
 
+/// A span whose explicit `parent:` a per-layer filter keeps from godtrace's layer: the layer
+/// cannot tell which trace that parent is in, and the span is not put under whatever span is
+/// current (another request's): it starts a trace of its own.
+#[test]
+fn a_span_under_a_filtered_explicit_parent_is_a_root() {
+    let c = testing::capture();
+    let layer = godtrace::tracing::layer().with_filter(filter::LevelFilter::INFO);
+    // Another layer keeps DEBUG spans: the filtered parent exists, unseen by godtrace's.
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::sink);
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(layer).with(fmt));
+    let job = tracing::info_span!("bridge.hidden.job");
+    let step = job.in_scope(|| tracing::debug_span!("bridge.hidden.step"));
+    {
+        let _request = tracing::info_span!("bridge.hidden.request").entered();
+        drop(tracing::info_span!(parent: &step, "bridge.hidden.part").entered());
+    }
+    drop((step, job));
+    let part = c.span("bridge.hidden.part");
+    assert_eq!(part.parent_span_id, None, "{part:#?}");
+    assert_ne!(part.trace_id, c.span("bridge.hidden.request").trace_id);
+    assert_ne!(part.trace_id, c.span("bridge.hidden.job").trace_id);
+}
+
 /// A `MakeWriter` that keeps what the fmt layer writes.
 #[derive(Clone, Default)]
 struct Lines(Arc<Mutex<Vec<u8>>>);

@@ -21,7 +21,8 @@
 //! - **Parents, both ways.** A `tracing` span started inside a `#[traced]` call is its child;
 //!   a `#[traced]` call made while a `tracing` span is entered is that span's child; across
 //!   `.await` (`Instrument`ed futures and `#[traced]` ones) and threads alike. An explicit
-//!   `parent:` is followed (`parent: None` starts a new trace).
+//!   `parent:` is followed (`parent: None` starts a new trace, and so does a parent a
+//!   per-layer filter keeps from this layer).
 //! - **Sampling** is decided once per trace: a `tracing` span under a sampled-out root is
 //!   sampled out, and so is everything under it.
 //! - **Fields** become typed attributes (integers, floats, `bool`, strings; `Debug` and
@@ -277,8 +278,9 @@ where
 }
 
 /// Where a new `tracing` span goes: under its explicit parent (a bridged span's context), at
-/// the root for `parent: None`, else under the innermost current span (a `#[traced]` call,
-/// or the `tracing` span entered here, whose context is current).
+/// the root for `parent: None` or an explicit parent this layer does not see, else under the
+/// innermost current span (a `#[traced]` call, or the `tracing` span entered here, whose
+/// context is current).
 fn parent_of<S>(attrs: &Attributes<'_>, ctx: &LayerContext<'_, S>) -> Parent
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -286,15 +288,20 @@ where
     if attrs.is_root() {
         return Parent::Root;
     }
-    let explicit = attrs.parent().and_then(|id| ctx.span(id));
-    match explicit {
+    let Some(id) = attrs.parent() else {
+        return Parent::Current;
+    };
+    match ctx.span(id) {
         Some(parent) => match parent.extensions().get::<Bridged>() {
             Some(bridged) => Parent::Explicit(bridged.context.clone()),
             // A parent with nothing to carry is a root nothing records (below the layer's
             // level, or made while tracing was off): its children are roots too.
             None => Parent::Root,
         },
-        None => Parent::Current,
+        // A parent a per-layer filter keeps from this layer: the span's place is under it,
+        // whose trace the layer cannot tell, not under whatever is current here (another
+        // request's span, maybe). A root, as tracing-opentelemetry makes it.
+        None => Parent::Root,
     }
 }
 

@@ -730,6 +730,32 @@ fn the_event_level_is_configurable_and_error_events_can_fail_the_span() {
     assert_eq!(traced.error_message(), Some("boom"));
 }
 
+/// `tracing` events inside a span a library started through OpenTelemetry's API (the global
+/// tracer `init` installs) go to that span, the innermost, as `godtrace::add_event` does; an
+/// ERROR event fails it, as it fails a bridged span.
+#[test]
+fn events_inside_a_span_of_opentelemetrys_api_go_to_that_span() {
+    use godtrace::otel::trace::Tracer as _;
+    let c = testing::capture();
+    let _subscriber = bridged();
+    {
+        let _request = tracing::info_span!("bridge.around.library").entered();
+        godtrace::otel::global::tracer("library").in_span("bridge.library.op", |_| {
+            tracing::info!(rows = 2, "library fetched");
+            tracing::error!("library failed");
+        });
+    }
+    let op = c.span("bridge.library.op");
+    let fetched = op.event("library fetched").expect("the INFO event");
+    assert_eq!(fetched.attr("rows"), Some(&Value::I64(2)));
+    assert_eq!(fetched.attr("level"), Some(&Value::from("INFO")));
+    assert!(op.event("library failed").is_some(), "{op:#?}");
+    assert_eq!(op.error_message(), Some("library failed"));
+    let request = c.span("bridge.around.library");
+    assert!(request.events.is_empty(), "{request:#?}");
+    assert!(!request.is_error(), "{request:#?}");
+}
+
 #[tracing::instrument(err)]
 fn instrumented_err(fail: bool) -> Result<u32, String> {
     if fail { Err("declined".into()) } else { Ok(1) }

@@ -393,8 +393,8 @@ fn has_current_span() -> bool {
 }
 
 /// Adds an event to the innermost current span, marking it failed when `fails`: a
-/// `#[traced]` or manual span, or the current `tracing` span when its context is the current
-/// one.
+/// `#[traced]` or manual span, the current `tracing` span when its context is the current
+/// one, or another OpenTelemetry span (a library's, through OpenTelemetry's global tracer).
 fn add_event_to_innermost<S>(
     ctx: &LayerContext<'_, S>,
     name: Cow<'static, str>,
@@ -404,7 +404,7 @@ fn add_event_to_innermost<S>(
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let mut event = Some((name, attributes));
-    let other = with_current(|current| match current {
+    let entered = with_current(|current| match current {
         Current::Own(live) => {
             if let Some((name, attributes)) = event.take() {
                 if fails {
@@ -414,16 +414,34 @@ fn add_event_to_innermost<S>(
             }
             None
         }
-        Current::Other(cx) => Some(cx.span().span_context().span_id()),
+        Current::Other(cx) => {
+            let current = cx.span().span_context().span_id();
+            // The `tracing` span entered last on this thread whose context is the current one
+            // (an invisible span entered since, which makes nothing current, is passed over).
+            if let Some(id) = entered_id(current) {
+                return Some((id, current));
+            }
+            // Another OpenTelemetry span (one started through OpenTelemetry's API, by
+            // godtrace's global tracer): it takes the event through its own API, as
+            // `godtrace::add_event` gives it one, and fails as a bridged span does.
+            if let Some((name, attributes)) = event.take() {
+                let span = cx.span();
+                if fails {
+                    span.set_status(record::failed_status(|| name.clone(), &attributes));
+                }
+                // OpenTelemetry's span API takes no count of dropped attributes; its SDK
+                // applies its own limits to what it is given.
+                span.add_event(name, attributes.into_parts().0);
+            }
+            None
+        }
         Current::None | Current::Suppressed => None,
     });
     // Outside OpenTelemetry's context: the registry is looked up here.
-    let (Some(current), Some((name, attributes))) = (other, event) else {
+    let (Some((id, current)), Some((name, attributes))) = (entered, event) else {
         return;
     };
-    // The `tracing` span entered last on this thread whose context is the current one (an
-    // invisible span entered since, which makes nothing current, is passed over).
-    let Some(span) = entered_id(current).and_then(|id| ctx.span(&id)) else {
+    let Some(span) = ctx.span(&id) else {
         return;
     };
     // The span of that id in the registry handling the event may be another registry's

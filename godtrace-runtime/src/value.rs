@@ -154,11 +154,40 @@ fn bounded_strings(strings: &[StringValue], max_elements: usize, limit: usize) -
 /// must not cut names to nothing.
 pub(crate) const MIN_NAME_LIMIT: usize = 256;
 
+/// The longest span or event name kept, in bytes: the attribute limit, or [`MIN_NAME_LIMIT`],
+/// the larger.
+pub(crate) fn max_name_len() -> usize {
+    max_attribute_len().max(MIN_NAME_LIMIT)
+}
+
+/// `s` as a span or event name: cut as [`bounded_name`] cuts one, as an owned string (a
+/// `tracing` message or `otel.name` given as text).
+#[cfg(feature = "tracing")]
+pub(crate) fn name_text(s: &str) -> String {
+    bounded_text(s, max_name_len())
+}
+
+/// The `Display` text of `value` as a span or event name (a `log` record's message): bounded as
+/// [`bounded_name`] bounds a name, not by the attribute limit alone; the user's `Display`
+/// stops at [`max_name_len`].
+#[cfg(feature = "log")]
+pub(crate) fn display_name<T: fmt::Display + ?Sized>(value: &T) -> String {
+    bounded_fmt_to(format_args!("{value}"), max_name_len(), DISPLAY_PANICKED)
+}
+
+/// The `Debug` text of `value` as a span or event name (a `tracing` message: `format_args!`'s
+/// `Debug` is the formatted text; an `otel.name` given as `?` or `%`), bounded as
+/// [`display_name`] is.
+#[cfg(feature = "tracing")]
+pub(crate) fn debug_name<T: fmt::Debug + ?Sized>(value: &T) -> String {
+    debug_prefix(value, max_name_len())
+}
+
 /// A span or event name as kept: at most the attribute limit (or [`MIN_NAME_LIMIT`], the
 /// larger), cut like a value (a name built from a URL or an error's text could otherwise hold
 /// any amount of memory until exported). Only an over-long name is copied.
 pub(crate) fn bounded_name(name: Cow<'static, str>) -> Cow<'static, str> {
-    let limit = max_attribute_len().max(MIN_NAME_LIMIT);
+    let limit = max_name_len();
     if name.len() <= limit {
         name
     } else {

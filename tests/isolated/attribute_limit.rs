@@ -146,6 +146,74 @@ fn span_names_are_not_cut_below_256_bytes_by_a_small_value_limit() {
     assert!(spans[1].name.starts_with("url.xxx"), "{}", spans[1].name);
 }
 
+/// A `log` logger that writes nothing: its records only become span events.
+struct Discard;
+
+impl log::Log for Discard {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, _: &log::Record<'_>) {}
+    fn flush(&self) {}
+}
+
+/// The names the bridges make (a `tracing` event's message, formatted or given as text, an
+/// `otel.name` given at the start or recorded later, a `log` record's message as a span
+/// event) are cut as span names are: not below 256 bytes by a small value limit, and a longer
+/// one still bounded.
+#[test]
+fn bridged_names_are_not_cut_below_256_bytes_by_a_small_value_limit() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    crate::support::own_process!();
+    let (exporter, guard) = Keeps::installed();
+    let logger = godtrace::log::TraceIdLogger::new(Discard).span_events(log::Level::Info);
+    let subscriber = tracing_subscriber::registry().with(godtrace::tracing::layer());
+    let named = "orders.reconcile.settlement.batch.for.exchange";
+    let long = "x".repeat(1000);
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("limit.bridged", otel.name = named).entered();
+        let n = 3;
+        tracing::info!("a formatted message longer than the limit, {n} times");
+        tracing::info!(message = "a message given as text, longer than the limit");
+        tracing::info!("url.{long}");
+        log::Log::log(
+            &logger,
+            &log::Record::builder()
+                .level(log::Level::Info)
+                .target("limit")
+                .args(format_args!("a log record longer than the limit"))
+                .build(),
+        );
+        drop(span);
+        let renamed = tracing::info_span!("limit.renamed", otel.name = tracing::field::Empty);
+        renamed.record(
+            "otel.name",
+            tracing::field::display("renamed later, past the limit"),
+        );
+    });
+    guard.flush();
+    let spans = exporter.0.lock().unwrap();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+    assert!(names.contains(&named), "{names:?}");
+    assert!(
+        names.contains(&"renamed later, past the limit"),
+        "{names:?}"
+    );
+    let span = spans.iter().find(|s| s.name == named).unwrap();
+    let events: Vec<&str> = span.events.iter().map(|e| e.name.as_ref()).collect();
+    assert_eq!(
+        events[..2],
+        [
+            "a formatted message longer than the limit, 3 times",
+            "a message given as text, longer than the limit",
+        ]
+    );
+    assert_eq!(events[3], "a log record longer than the limit");
+    assert!(events[2].len() <= 256, "{}", events[2].len());
+    assert!(events[2].starts_with("url.xxx"), "{}", events[2]);
+    assert!(events[2].ends_with("…[truncated]"), "{}", events[2]);
+}
+
 #[traced(operation = "limit.panics")]
 fn panics() -> u32 {
     panic!("boom")

@@ -68,17 +68,26 @@ impl<'a> SpanVisitor<'a> {
         self.push(field, || Value::from(crate::redact::error_text(text())));
     }
 
-    /// Handles `field` if it is one of the `otel.*` fields (with its text); returns whether it was.
-    fn update(&mut self, field: &Field, text: impl FnOnce() -> String) -> bool {
+    /// Handles `field` if it is one of the `otel.*` fields; returns whether it was. `text`
+    /// gives the field's text cut at the limit it is handed: `otel.name`'s as a name
+    /// ([`value::max_name_len`]: never below 256 bytes), the others' as a value.
+    fn update(&mut self, field: &Field, text: impl FnOnce(usize) -> String) -> bool {
         let name = field.name();
         if !name.starts_with("otel.") {
             return false;
         }
+        let limit = if name == NAME {
+            value::max_name_len()
+        } else {
+            value::max_attribute_len()
+        };
         match name {
-            NAME => self.updates.name = Some(Cow::Owned(text())),
-            KIND => self.updates.kind = span_kind(&text()),
-            STATUS_CODE => self.updates.ok = status_ok(&text()),
-            _ if STATUS_DESCRIPTIONS.contains(&name) => self.updates.description = Some(text()),
+            NAME => self.updates.name = Some(Cow::Owned(text(limit))),
+            KIND => self.updates.kind = span_kind(&text(limit)),
+            STATUS_CODE => self.updates.ok = status_ok(&text(limit)),
+            _ if STATUS_DESCRIPTIONS.contains(&name) => {
+                self.updates.description = Some(text(limit))
+            }
             _ => return false,
         }
         true
@@ -107,7 +116,7 @@ impl Visit for SpanVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "error" {
             self.push_error_text(field, || bounded_owned(value));
-        } else if !self.update(field, || bounded_owned(value)) {
+        } else if !self.update(field, |limit| value::bounded_text(value, limit)) {
             self.push(field, || bounded_str(value));
         }
     }
@@ -122,7 +131,7 @@ impl Visit for SpanVisitor<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "error" {
             self.push_error_text(field, || debug_text(value));
-        } else if !self.update(field, || debug_text(value)) {
+        } else if !self.update(field, |limit| value::debug_prefix(value, limit)) {
             self.push(field, || Value::from(debug_text(value)));
         }
     }
@@ -194,7 +203,8 @@ impl Visit for EventVisitor {
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
-            "message" => self.message = Some(bounded_owned(value)),
+            // The event's name: cut as names are, not at the attribute limit.
+            "message" => self.message = Some(value::name_text(value)),
             "error" => self.error = Some(crate::redact::error_text(bounded_owned(value))),
             _ => self.push(field, bounded_str(value)),
         }
@@ -209,8 +219,9 @@ impl Visit for EventVisitor {
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         match field.name() {
-            // `format_args!`'s `Debug` is the formatted text, without quotes.
-            "message" => self.message = Some(debug_text(value)),
+            // `format_args!`'s `Debug` is the formatted text, without quotes; the event's
+            // name, cut as names are.
+            "message" => self.message = Some(value::debug_name(value)),
             "error" => self.error = Some(crate::redact::error_text(debug_text(value))),
             _ => self.push(field, Value::from(debug_text(value))),
         }

@@ -103,8 +103,15 @@ impl Counters {
 /// dropped because the queue was full or shutting down (`spans_dropped`: a span that ends
 /// while or after the guard is dropped is counted there too). A queued span is later either
 /// delivered (`spans_exported`) or lost with a failed export, rejected by the backend, or at a
-/// shutdown that ran out of time (`spans_failed`). The span counts stay zero when no OTLP exporter is configured; the
-/// propagation counts are kept either way.
+/// shutdown that ran out of time (`spans_failed`).
+///
+/// The span counts are those of the export queue, which an OTLP exporter, an exporter of your
+/// own (`Config::span_exporter`) or the local tree feeds. With the local tree alone (no
+/// exporter), its spans are counted alike: queued, then exported once handed to the tree
+/// (each batch one of `exports`). Built without the OTLP features, the tree prints from a
+/// thread of its own, and only the spans it had no room for are counted, as dropped. With none
+/// of them (`OTEL_TRACES_EXPORTER=none`, or `testing::capture` without `init`), nothing is
+/// queued and the span counts stay zero. The propagation counts are kept either way.
 ///
 /// A traced call made while its thread exits, from a thread-local destructor that runs after
 /// OpenTelemetry's context on that thread is gone, runs untraced: its span is neither recorded

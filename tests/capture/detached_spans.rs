@@ -237,14 +237,23 @@ fn a_client_span_under_an_unsampled_request_sends_the_trace_on_not_sampled() {
 fn a_detached_child_sends_the_requests_baggage_and_tracestate_from_anywhere() {
     const TRACESTATE: &str = "vendor@abcdefghijklmn=1,rojo=00f067aa0ba902b7";
     let _c = testing::capture();
-    let incoming = HashMap::from([
-        ("traceparent".to_string(), REMOTE.to_string()),
-        ("tracestate".to_string(), TRACESTATE.to_string()),
-        ("baggage".to_string(), "tenant=acme".to_string()),
-    ]);
+    for tracestate in [Some(TRACESTATE), None] {
+        let mut incoming = HashMap::from([
+            ("traceparent".to_string(), REMOTE.to_string()),
+            ("baggage".to_string(), "tenant=acme".to_string()),
+        ]);
+        if let Some(tracestate) = tracestate {
+            incoming.insert("tracestate".to_string(), tracestate.to_string());
+        }
+        sends_the_requests_context_from_anywhere(&incoming, tracestate.unwrap_or(""));
+    }
+}
+
+/// See [`a_detached_child_sends_the_requests_baggage_and_tracestate_from_anywhere`].
+fn sends_the_requests_context_from_anywhere(incoming: &HashMap<String, String>, tracestate: &str) {
     let mut request = godtrace::span_builder("capture::detached_spans::GET /jobs")
         .kind(SpanKind::Server)
-        .parent(propagation::extract_map(&incoming))
+        .parent(propagation::extract_map(incoming))
         .start_detached();
     let mut job = request
         .in_scope(|| godtrace::span_builder("capture::detached_spans::job").start_detached());
@@ -267,7 +276,7 @@ fn a_detached_child_sends_the_requests_baggage_and_tracestate_from_anywhere() {
         );
         assert_eq!(
             outgoing.get("tracestate").map(String::as_str),
-            Some(TRACESTATE),
+            Some(tracestate),
             "{outgoing:?}"
         );
         assert!(outgoing["traceparent"].starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));

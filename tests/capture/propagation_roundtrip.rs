@@ -1079,19 +1079,20 @@ fn spans_under_a_dropped_captures_span_go_nowhere() {
 /// 14-character system id), which godtrace keeps whole.
 const TRACESTATE_HELD_IN_PART: &str = "vendor@abcdefghijklmn=1,rojo=00f067aa0ba902b7";
 
-/// A request with a remote parent (sampled or not, `flags`), a `tracestate` and baggage.
-fn request_with_baggage(flags: &str) -> HashMap<String, String> {
-    HashMap::from([
+/// A request with a remote parent (sampled or not, `flags`), baggage and, when given, a
+/// `tracestate`.
+fn request_with_baggage(flags: &str, tracestate: Option<&str>) -> HashMap<String, String> {
+    let mut headers = HashMap::from([
         (
             "traceparent".to_string(),
             format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}"),
         ),
-        (
-            "tracestate".to_string(),
-            TRACESTATE_HELD_IN_PART.to_string(),
-        ),
         ("baggage".to_string(), "tenant=acme".to_string()),
-    ])
+    ]);
+    if let Some(tracestate) = tracestate {
+        headers.insert("tracestate".to_string(), tracestate.to_string());
+    }
+    headers
 }
 
 #[traced(operation = "capture::propagation::downstream")]
@@ -1117,8 +1118,13 @@ async fn fan_out(parent: Context) -> [HashMap<String, String>; 2] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spawned_traced_call_sends_the_requests_baggage_and_tracestate_on() {
     let _c = testing::capture();
-    for flags in ["01", "00"] {
-        let incoming = request_with_baggage(flags);
+    for (flags, tracestate) in [
+        ("01", Some(TRACESTATE_HELD_IN_PART)),
+        ("00", Some(TRACESTATE_HELD_IN_PART)),
+        ("01", None),
+        ("00", None),
+    ] {
+        let incoming = request_with_baggage(flags, tracestate);
         for outgoing in fan_out(propagation::extract_map(&incoming)).await {
             assert_eq!(
                 outgoing.get("baggage").map(String::as_str),
@@ -1127,12 +1133,92 @@ async fn a_spawned_traced_call_sends_the_requests_baggage_and_tracestate_on() {
             );
             assert_eq!(
                 outgoing.get("tracestate").map(String::as_str),
-                Some(TRACESTATE_HELD_IN_PART),
+                Some(tracestate.unwrap_or("")),
                 "{outgoing:?}"
             );
             let traceparent = &outgoing["traceparent"];
             assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
             assert!(traceparent.ends_with(flags), "{traceparent}");
         }
+    }
+}
+
+#[traced(operation = "capture::propagation::waits_for")]
+async fn waits_for(release: tokio::sync::oneshot::Receiver<()>) {
+    let _ = release.await;
+}
+
+/// A handler whose span of OpenTelemetry's API (the global tracer) spawns a traced call
+/// (its handle returned, for the test to wait on).
+#[allow(clippy::async_yields_async)]
+#[traced(operation = "capture::propagation::spawns_in_an_otel_span", parent = &parent)]
+async fn spawns_in_an_otel_span(
+    parent: Context,
+    release: tokio::sync::oneshot::Receiver<()>,
+) -> tokio::task::JoinHandle<()> {
+    use godtrace::otel::trace::Tracer;
+    let _ = &parent;
+    godtrace::otel::global::tracer("capture").in_span("capture::propagation::otel_api_op", |_| {
+        tokio::spawn(waits_for(release))
+    })
+}
+
+/// What a spawned traced call takes along of the request's context is its baggage and
+/// `tracestate`, not a span of OpenTelemetry's API current where it was made: that span ends
+/// at the end of its scope, not when the task does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_traced_call_does_not_keep_an_opentelemetry_span_open() {
+    let c = testing::capture();
+    let (release, released) = tokio::sync::oneshot::channel();
+    let incoming = request_with_baggage("01", Some(TRACESTATE_HELD_IN_PART));
+    let task = spawns_in_an_otel_span(propagation::extract_map(&incoming), released).await;
+    assert_eq!(
+        c.spans_named("capture::propagation::otel_api_op").len(),
+        1,
+        "ended while the task it spawned still runs"
+    );
+    release.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[traced(operation = "capture::propagation::job")]
+async fn job() -> HashMap<String, String> {
+    let mut headers = HashMap::new();
+    propagation::inject(&mut headers);
+    headers
+}
+
+type Job = std::pin::Pin<Box<dyn std::future::Future<Output = HashMap<String, String>> + Send>>;
+
+/// A root dropped by its rate, under `cx`, that hands a job out.
+#[traced(operation = "capture::propagation::dropped_root_with_a_job", parent = cx, sample_rate = 0.0)]
+async fn dropped_root_with_a_job(cx: Context) -> (HashMap<String, String>, Job) {
+    let mut headers = HashMap::new();
+    propagation::inject(&mut headers);
+    (headers, Box::pin(job()))
+}
+
+#[traced(operation = "capture::propagation::worker")]
+async fn worker(job: Job) -> HashMap<String, String> {
+    job.await
+}
+
+/// A job made under a root sampled out, polled inside a span that records, goes on in the
+/// dropped root's trace (not sampled), with baggage or without.
+#[tokio::test]
+async fn a_job_of_a_dropped_root_polled_in_a_recorded_span_stays_in_the_roots_trace() {
+    let _c = testing::capture();
+    for cx in [
+        Context::new(),
+        Context::new().with_baggage([KeyValue::new("tenant", "acme")]),
+    ] {
+        let (root_sends, job) = dropped_root_with_a_job(cx).await;
+        let job_sends = worker(job).await;
+        assert_eq!(
+            job_sends["traceparent"][..35],
+            root_sends["traceparent"][..35],
+            "the root's trace: {root_sends:?} {job_sends:?}"
+        );
+        assert!(job_sends["traceparent"].ends_with("-02"), "{job_sends:?}");
     }
 }

@@ -5,12 +5,12 @@
 //! thread) keeps that context and makes it current while its work runs, so that what the work
 //! sends on carries them there too ([`carried_context`]).
 use opentelemetry::Context;
-use opentelemetry::baggage::Baggage;
+use opentelemetry::baggage::{Baggage, BaggageExt, KeyValueMetadata};
 use opentelemetry::trace::{TraceContextExt, TraceId, TraceState};
 
 /// An extracted `tracestate` that OpenTelemetry's [`TraceState`] holds only in part, kept
 /// whole in the [`Context`] beside the span context (written and read by `propagation`).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct FullTraceState {
     /// The trace it came with.
     pub(crate) trace_id: TraceId,
@@ -22,14 +22,21 @@ pub(crate) struct FullTraceState {
 
 /// Whether `cx` carries baggage or a whole `tracestate`.
 pub(super) fn carries_more_than_ids(cx: &Context) -> bool {
-    cx.get::<Baggage>()
-        .is_some_and(|baggage| !baggage.is_empty())
-        || cx.get::<FullTraceState>().is_some()
+    !cx.baggage().is_empty() || cx.get::<FullTraceState>().is_some()
+}
+
+/// Whether a context godtrace makes current is one a span that may run elsewhere takes along
+/// (counted while attached, see [`may_be_carried`]): one that carries baggage or a whole
+/// `tracestate`, or, while tracing is off, one that shows a span (an incoming request's, which
+/// godtrace then only passes through).
+pub(super) fn is_worth_carrying(cx: &Context) -> bool {
+    carries_more_than_ids(cx)
+        || (!super::switches::is_enabled() && cx.span().span_context().is_valid())
 }
 
 /// Whether a context godtrace made current on this thread (a request's, made current by a
-/// layer or `parent = ..`; see `current::attach`) carries baggage or a whole `tracestate`:
-/// only then does a span that may run elsewhere look for one ([`carried_context`]). One load:
+/// layer or `parent = ..`; see `current::attach`) is worth taking along ([`is_worth_carrying`]):
+/// only then does a span that may run elsewhere look at OpenTelemetry's context. One load:
 /// what every traced future pays. A context made current with OpenTelemetry's own
 /// `Context::attach` is not seen here (the README says so).
 #[inline(always)]
@@ -37,19 +44,44 @@ pub(super) fn may_be_carried() -> bool {
     super::live::this_thread().carrying_attached.get() != 0
 }
 
-/// OpenTelemetry's current context, when it carries baggage or a whole `tracestate`: for a
-/// span whose work may run away from where it starts to keep. The caller has checked
-/// `otel_context_usable`.
+/// What OpenTelemetry's current context carries for a span's work: its baggage and whole
+/// `tracestate` in a context of their own, when it carries either; for a span whose work may
+/// run away from where it starts to keep. Not the context itself: a span of OpenTelemetry's
+/// API it shows would be kept from ending (its end is its last context's drop) for as long
+/// as the work runs. The caller has checked `otel_context_usable`.
 pub(super) fn carried_context() -> Option<Context> {
-    Context::map_current(|cx| carries_more_than_ids(cx).then(|| cx.clone()))
+    Context::map_current(|cx| carries_more_than_ids(cx).then(|| what_travels(cx)))
 }
 
-/// OpenTelemetry's current context, when it shows a span or carries baggage or a whole
-/// `tracestate`: what a traced future made while tracing is off passes on (an incoming
-/// request's context, which godtrace then only passes through). The caller has checked
-/// `otel_context_usable`.
+/// [`carried_context`] while tracing is off: with the span context OpenTelemetry's current
+/// context shows (an incoming request's, passed through), when it shows one.
 pub(super) fn passed_context() -> Option<Context> {
     Context::map_current(|cx| {
-        (cx.span().span_context().is_valid() || carries_more_than_ids(cx)).then(|| cx.clone())
+        let span = cx.span();
+        let shown = span.span_context();
+        if shown.is_valid() {
+            Some(what_travels(cx).with_remote_span_context(shown.clone()))
+        } else {
+            carries_more_than_ids(cx).then(|| what_travels(cx))
+        }
     })
+}
+
+/// `cx`'s baggage and whole `tracestate`, in a context of their own.
+fn what_travels(cx: &Context) -> Context {
+    let mut carried = Context::new();
+    let baggage = cx.baggage();
+    if !baggage.is_empty() {
+        let copy: Baggage = baggage
+            .iter()
+            .map(|(key, (value, metadata))| {
+                KeyValueMetadata::new(key.clone(), value.clone(), metadata.clone())
+            })
+            .collect();
+        carried = carried.with_baggage(copy);
+    }
+    if let Some(full) = cx.get::<FullTraceState>() {
+        carried = carried.with_value(full.clone());
+    }
+    carried
 }

@@ -150,7 +150,7 @@ pub(super) fn hide_under_mark() -> Option<Attached> {
 /// span with `otel_context(true)` about 20 instructions).
 #[inline]
 pub(crate) fn attach(cx: Context) -> Option<Attached> {
-    let carrying = super::carried::carries_more_than_ids(&cx);
+    let carrying = super::carried::is_worth_carrying(&cx);
     let guard = catch_unwind(std::panic::AssertUnwindSafe(|| cx.attach())).ok()?;
     if carrying {
         let count = &live::this_thread().carrying_attached;
@@ -188,7 +188,7 @@ pub(crate) struct Reattached {
 /// the ones above it go), wherever the drop happens ([`restore`]).
 pub(crate) struct Attached {
     guard: Option<ContextGuard>,
-    /// Whether the context carries baggage or a whole `tracestate` (counted in
+    /// Whether the context is worth taking along (`carried::is_worth_carrying`; counted in
     /// `carrying_attached` while attached).
     carrying: bool,
 }

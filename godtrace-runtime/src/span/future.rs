@@ -153,17 +153,17 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
         make: impl FnOnce() -> F,
         finish: Fin,
     ) -> Self {
-        if !switches::is_enabled() {
-            return Self::new(None, make(), finish);
-        }
         let site = site();
         // Made first (an `async fn`'s future runs none of its body when made): it then goes
         // where it is returned, and the span's state is not kept across the call to `make`.
         let inner = ManuallyDrop::new(make());
-        let mut traced = Traced::start(site);
-        if carried::may_be_carried() {
-            traced = traced.carrying_context();
-        }
+        let traced = if carried::may_be_carried() {
+            Traced::start_carrying(site)
+        } else if switches::is_enabled() {
+            Traced::start(site)
+        } else {
+            Traced::Off
+        };
         Instrumented {
             inner,
             traced: ManuallyDrop::new(traced),
@@ -175,11 +175,7 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
     #[inline(always)]
     pub fn new(span: Option<OpSpan>, inner: F, finish: Fin) -> Self {
         let mut traced = Traced::of(span);
-        let look = match traced {
-            Traced::Off => switches::passes_context_on() && !switches::is_enabled(),
-            _ => carried::may_be_carried(),
-        };
-        if look {
+        if carried::may_be_carried() {
             traced = traced.carrying_context();
         }
         Instrumented {
@@ -202,40 +198,44 @@ impl Traced {
         OpSpan::start_unread(site, sampled_out, Traced::of)
     }
 
-    /// This state, taking along the context where the future is made when that carries
-    /// what the work under it sends on (baggage, a whole `tracestate`; see `span::carried`):
-    /// a future may be spawned and polled where that context is not current. While tracing
-    /// is off, the context godtrace passes through (an incoming request's) is taken along too.
-    /// Called only where such a context may be current (`carried::may_be_carried`, or a
-    /// context passed through while off): out of line, by value (the future is then still
-    /// written in place where it is returned).
+    /// [`Traced::start`], where a context godtrace made current may carry what the future's
+    /// work sends on (see [`Traced::carrying_context`]): out of line, so that the common path
+    /// is left as it was.
+    #[inline(never)]
+    fn start_carrying(site: &'static CallSite) -> Traced {
+        if !switches::is_enabled() {
+            return Traced::Off.carrying_context();
+        }
+        Traced::start(site).carrying_context()
+    }
+
+    /// This state, taking along what the context where the future is made carries for the
+    /// work under it (baggage, a whole `tracestate`; see `span::carried`): a future may be
+    /// spawned and polled where that context is not current. While tracing is off, the
+    /// context godtrace passes through (an incoming request's) is taken along too. A call
+    /// sampled out under a root godtrace dropped (`Mark`, `Measured`) takes nothing: its
+    /// polls hide the span of whoever polls it (`poll_marked`), which a span's poll would not.
+    /// Called only where such a context may be current (`carried::may_be_carried`): out of
+    /// line, by value (the future is then still written in place where it is returned).
     #[inline(never)]
     fn carrying_context(self) -> Traced {
         // A future made while the thread exits is not traced (see `otel_context_usable`).
         if !current::otel_context_usable() {
             return self;
         }
-        let found = match &self {
-            Traced::Off => carried::passed_context(),
-            Traced::Span(span) if span.makes_context_current() => return self,
-            _ => carried::carried_context(),
-        };
-        let Some(cx) = found else {
-            return self;
-        };
-        Traced::Span(match self {
-            Traced::Off => OpSpan::passing_through(cx),
-            Traced::Span(mut span) => {
-                span.carry(cx);
-                span
+        match self {
+            Traced::Off if !switches::is_enabled() => match carried::passed_context() {
+                Some(cx) => Traced::Span(OpSpan::passing_through(cx)),
+                None => Traced::Off,
+            },
+            Traced::Span(mut span) if !span.makes_context_current() => {
+                if let Some(cx) = carried::carried_context() {
+                    span.carry(cx);
+                }
+                Traced::Span(span)
             }
-            Traced::Measured(measured) => {
-                let mut span = measured.span();
-                span.carry(cx);
-                span
-            }
-            Traced::Mark(mark) => OpSpan::carrying(cx, mark),
-        })
+            other => other,
+        }
     }
 
     /// What a traced future holds of `span`.

@@ -186,7 +186,8 @@ pub(super) struct ThisThread {
     /// Whether `current::restore` kept guards of OpenTelemetry contexts to drop later.
     pub(super) guards_kept: Cell<bool>,
     /// How many of the contexts godtrace made current on this thread, and that are still
-    /// attached, carry baggage or a whole `tracestate` (see `span::carried`).
+    /// attached, are worth taking along by a span that may run elsewhere (see
+    /// `span::carried::is_worth_carrying`).
     pub(super) carrying_attached: Cell<u32>,
     /// This thread's spare records, emptied, for its next spans (recording then allocates
     /// nothing in the steady state): the first `spare_count`, each a leaked `Box` owned here

@@ -146,8 +146,9 @@ fn span_names_are_not_cut_below_256_bytes_by_a_small_value_limit() {
     assert!(spans[1].name.starts_with("url.xxx"), "{}", spans[1].name);
 }
 
-/// A `log` logger that writes nothing: its records only become span events.
-struct Discard;
+/// A `log` logger that writes nothing: its records only go through godtrace's wrapper (as
+/// span events).
+pub(crate) struct Discard;
 
 impl log::Log for Discard {
     fn enabled(&self, _: &log::Metadata<'_>) -> bool {

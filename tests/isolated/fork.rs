@@ -1,6 +1,7 @@
 //! A child that `fork` makes of a process recording on several threads: it records nothing,
 //! never waits on a lock a thread of the parent held at the fork (those threads are not in the
 //! child), and its flush and shutdown return at once (the export thread is not there either).
+use crate::attribute_limit::Discard;
 use crate::support::otlp::deliver;
 use godtrace::otel::trace::Tracer;
 use godtrace::{Config, Protocol};
@@ -81,27 +82,7 @@ fn a_forked_child_records_nothing_and_waits_for_nothing() {
             // handlers, no thread-local destructors, no test harness).
             unsafe { libc::_exit(i32::from(outcome.is_err())) };
         }
-        let started = Instant::now();
-        let status = loop {
-            let mut status = 0;
-            // SAFETY: `pid` is this process's child, waited for here only.
-            let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if waited == pid {
-                break status;
-            }
-            if started.elapsed() > CHILD_BOUND {
-                // SAFETY: `pid` is this process's child, not reaped yet: killed, then reaped.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                // SAFETY: as above.
-                unsafe { libc::waitpid(pid, &mut status, 0) };
-                panic!("a forked child did not finish within {CHILD_BOUND:?}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "the child failed: status {status}"
-        );
+        wait_for_child(pid);
     }
     stop.store(true, Ordering::Relaxed);
     for recorder in recorders {
@@ -147,17 +128,6 @@ fn a_forked_child_does_not_keep_the_prometheus_port() {
     // SAFETY: as above.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     assert!(rebound.is_ok(), "{addr}: {rebound:?}");
-}
-
-/// A `log` logger that writes nothing: the records only go through godtrace's wrapper.
-struct Discard;
-
-impl log::Log for Discard {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, _: &log::Record<'_>) {}
-    fn flush(&self) {}
 }
 
 /// Logs `message` at INFO through `logger`.
@@ -232,30 +202,36 @@ fn a_forked_child_takes_no_lock_of_a_bridged_span() {
             // SAFETY: ends the child at once, running nothing of the parent's.
             unsafe { libc::_exit(0) };
         }
-        let started = Instant::now();
-        let status = loop {
-            let mut status = 0;
-            // SAFETY: `pid` is this process's child, waited for here only.
-            let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if waited == pid {
-                break status;
-            }
-            if started.elapsed() > CHILD_BOUND {
-                // SAFETY: `pid` is this process's child, not reaped yet: killed, then reaped.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                // SAFETY: as above.
-                unsafe { libc::waitpid(pid, &mut status, 0) };
-                panic!("a forked child did not finish within {CHILD_BOUND:?}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "the child failed: status {status}"
-        );
+        wait_for_child(pid);
     }
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     drop((shared, followed));
     drop(guard);
+}
+
+/// Waits for the forked child `pid` to exit with status 0, for at most [`CHILD_BOUND`] (then
+/// it is killed and the test fails: a child that hangs).
+fn wait_for_child(pid: libc::pid_t) {
+    let started = Instant::now();
+    let status = loop {
+        let mut status = 0;
+        // SAFETY: `pid` is this process's child, waited for here only.
+        let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if waited == pid {
+            break status;
+        }
+        if started.elapsed() > CHILD_BOUND {
+            // SAFETY: `pid` is this process's child, not reaped yet: killed, then reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: as above.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            panic!("a forked child did not finish within {CHILD_BOUND:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the child failed: status {status}"
+    );
 }

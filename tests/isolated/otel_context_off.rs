@@ -173,6 +173,61 @@ fn with_otel_context_on_opentelemetrys_current_context_shows_the_span() {
     drop(guard);
 }
 
+#[traced(operation = "off.async_leaf")]
+async fn async_leaf(i: u64) -> u64 {
+    std::hint::black_box(i)
+}
+
+/// A request's handler (`parent = ..` with its context) awaiting `calls` traced calls, each
+/// polled here to its end.
+#[traced(operation = "off.request", parent = &cx)]
+fn request(cx: godtrace::otel::Context, calls: u64) {
+    let mut task = std::task::Context::from_waker(std::task::Waker::noop());
+    for i in 0..calls {
+        let mut call = std::pin::pin!(async_leaf(i));
+        while call.as_mut().poll(&mut task).is_pending() {}
+    }
+}
+
+/// The traced calls made in a request whose context carries baggage take it along (a call
+/// may be spawned), sharing it: an incoming `baggage` header of many entries is not copied
+/// for each call.
+#[test]
+fn traced_calls_in_a_request_with_baggage_share_it_and_allocate_nothing() {
+    use godtrace::otel::baggage::BaggageExt;
+    crate::support::own_process!();
+    let receiver = Receiver::start(Kind::Grpc);
+    let guard = godtrace::init(
+        Config::new("otel-context-off-baggage")
+            .endpoint(receiver.endpoint())
+            .protocol(Protocol::Grpc),
+    )
+    .expect("init");
+    let entries =
+        (0..64).map(|i| godtrace::otel::KeyValue::new(format!("key{i}"), format!("value{i}")));
+    let cx = godtrace::propagation::extract_map(&HashMap::from([(
+        "traceparent".to_string(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_string(),
+    )]))
+    .with_baggage(entries);
+    request(cx.clone(), 2_000);
+    let calls = 1_000;
+    let allocated = (0..3)
+        .map(|_| {
+            guard.flush();
+            let before = allocations();
+            request(cx.clone(), calls);
+            allocations() - before
+        })
+        .min()
+        .expect("three runs");
+    assert!(
+        allocated * 10 <= calls as usize,
+        "{allocated} allocations for {calls} traced calls, the fewest of 3 runs"
+    );
+    drop(guard);
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

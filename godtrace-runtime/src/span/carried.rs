@@ -5,12 +5,12 @@
 //! thread) keeps that context and makes it current while its work runs, so that what the work
 //! sends on carries them there too ([`carried_context`]).
 use opentelemetry::Context;
-use opentelemetry::baggage::{Baggage, BaggageExt, KeyValueMetadata};
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{TraceContextExt, TraceId, TraceState};
 
 /// An extracted `tracestate` that OpenTelemetry's [`TraceState`] holds only in part, kept
 /// whole in the [`Context`] beside the span context (written and read by `propagation`).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct FullTraceState {
     /// The trace it came with.
     pub(crate) trace_id: TraceId,
@@ -30,8 +30,13 @@ pub(super) fn carries_more_than_ids(cx: &Context) -> bool {
 /// `tracestate`, or, while tracing is off, one that shows a span (an incoming request's, which
 /// godtrace then only passes through).
 pub(super) fn is_worth_carrying(cx: &Context) -> bool {
-    carries_more_than_ids(cx)
-        || (!super::switches::is_enabled() && cx.span().span_context().is_valid())
+    if !super::switches::is_enabled() {
+        return cx.span().span_context().is_valid() || carries_more_than_ids(cx);
+    }
+    // With `Config::otel_context(true)` a span that may run elsewhere keeps its own context,
+    // made over the current one (its baggage and `tracestate` in it): nothing to look for,
+    // and each span's attach spares the two lookups.
+    !super::switches::attaches_otel_context() && carries_more_than_ids(cx)
 }
 
 /// Whether a context godtrace made current on this thread (a request's, made current by a
@@ -44,44 +49,31 @@ pub(super) fn may_be_carried() -> bool {
     super::live::this_thread().carrying_attached.get() != 0
 }
 
-/// What OpenTelemetry's current context carries for a span's work: its baggage and whole
-/// `tracestate` in a context of their own, when it carries either; for a span whose work may
-/// run away from where it starts to keep. Not the context itself: a span of OpenTelemetry's
-/// API it shows would be kept from ending (its end is its last context's drop) for as long
-/// as the work runs. The caller has checked `otel_context_usable`.
+/// OpenTelemetry's current context, when it carries baggage or a whole `tracestate`: for a
+/// span whose work may run away from where it starts to keep. Shared, not copied (two
+/// reference counts: a request's baggage is not copied for each traced call); but a span of
+/// OpenTelemetry's API it shows that records is replaced by its ids, as that span ends with
+/// its last context's drop and would otherwise last as long as the work. The caller has
+/// checked `otel_context_usable`.
 pub(super) fn carried_context() -> Option<Context> {
-    Context::map_current(|cx| carries_more_than_ids(cx).then(|| what_travels(cx)))
+    Context::map_current(|cx| carries_more_than_ids(cx).then(|| without_a_recording_span(cx)))
 }
 
-/// [`carried_context`] while tracing is off: with the span context OpenTelemetry's current
-/// context shows (an incoming request's, passed through), when it shows one.
+/// [`carried_context`] while tracing is off: also a context that only shows a span (an
+/// incoming request's, passed through).
 pub(super) fn passed_context() -> Option<Context> {
     Context::map_current(|cx| {
-        let span = cx.span();
-        let shown = span.span_context();
-        if shown.is_valid() {
-            Some(what_travels(cx).with_remote_span_context(shown.clone()))
-        } else {
-            carries_more_than_ids(cx).then(|| what_travels(cx))
-        }
+        (cx.span().span_context().is_valid() || carries_more_than_ids(cx))
+            .then(|| without_a_recording_span(cx))
     })
 }
 
-/// `cx`'s baggage and whole `tracestate`, in a context of their own.
-fn what_travels(cx: &Context) -> Context {
-    let mut carried = Context::new();
-    let baggage = cx.baggage();
-    if !baggage.is_empty() {
-        let copy: Baggage = baggage
-            .iter()
-            .map(|(key, (value, metadata))| {
-                KeyValueMetadata::new(key.clone(), value.clone(), metadata.clone())
-            })
-            .collect();
-        carried = carried.with_baggage(copy);
+/// `cx`, or, when the span it shows records, `cx` with that span's ids in its place.
+fn without_a_recording_span(cx: &Context) -> Context {
+    let span = cx.span();
+    if span.is_recording() {
+        cx.with_remote_span_context(span.span_context().clone())
+    } else {
+        cx.clone()
     }
-    if let Some(full) = cx.get::<FullTraceState>() {
-        carried = carried.with_value(full.clone());
-    }
-    carried
 }

@@ -1081,7 +1081,10 @@ const TRACESTATE_HELD_IN_PART: &str = "vendor@abcdefghijklmn=1,rojo=00f067aa0ba9
 
 /// A request with a remote parent (sampled or not, `flags`), baggage and, when given, a
 /// `tracestate`.
-fn request_with_baggage(flags: &str, tracestate: Option<&str>) -> HashMap<String, String> {
+pub(crate) fn request_with_baggage(
+    flags: &str,
+    tracestate: Option<&str>,
+) -> HashMap<String, String> {
     let mut headers = HashMap::from([
         (
             "traceparent".to_string(),
@@ -1093,6 +1096,25 @@ fn request_with_baggage(flags: &str, tracestate: Option<&str>) -> HashMap<String
         headers.insert("tracestate".to_string(), tracestate.to_string());
     }
     headers
+}
+
+/// What an outgoing call made under a request of [`request_with_baggage`] (trace
+/// `4bf92f35…`) sends: the request's trace, baggage and `tracestate`.
+pub(crate) fn assert_sends_the_request_on(outgoing: &HashMap<String, String>, tracestate: &str) {
+    assert_eq!(
+        outgoing.get("baggage").map(String::as_str),
+        Some("tenant=acme"),
+        "{outgoing:?}"
+    );
+    assert_eq!(
+        outgoing.get("tracestate").map(String::as_str),
+        Some(tracestate),
+        "{outgoing:?}"
+    );
+    assert!(
+        outgoing["traceparent"].starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{outgoing:?}"
+    );
 }
 
 #[traced(operation = "capture::propagation::downstream")]
@@ -1126,19 +1148,8 @@ async fn a_spawned_traced_call_sends_the_requests_baggage_and_tracestate_on() {
     ] {
         let incoming = request_with_baggage(flags, tracestate);
         for outgoing in fan_out(propagation::extract_map(&incoming)).await {
-            assert_eq!(
-                outgoing.get("baggage").map(String::as_str),
-                Some("tenant=acme"),
-                "{outgoing:?}"
-            );
-            assert_eq!(
-                outgoing.get("tracestate").map(String::as_str),
-                Some(tracestate.unwrap_or("")),
-                "{outgoing:?}"
-            );
-            let traceparent = &outgoing["traceparent"];
-            assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
-            assert!(traceparent.ends_with(flags), "{traceparent}");
+            assert_sends_the_request_on(&outgoing, tracestate.unwrap_or(""));
+            assert!(outgoing["traceparent"].ends_with(flags), "{outgoing:?}");
         }
     }
 }

@@ -395,13 +395,13 @@ impl OpSpan {
         }
     }
 
-    /// A sampled-out call that records nothing and is not measured, holding `mark` (0 for
-    /// none) and carrying `cx` for the work under it (see `span::carried`).
-    pub(super) fn carrying(cx: Context, mark: u64) -> OpSpan {
+    /// A sampled-out span that records nothing and is not measured, carrying `cx` for the
+    /// work under it (see `span::carried`).
+    fn carrying(cx: Context) -> OpSpan {
         OpSpan {
             cx: Some(cx),
             live: None,
-            scope: mark,
+            scope: 0,
             timing: None,
             error_type: Cell::new(None),
         }
@@ -604,18 +604,18 @@ impl OpSpan {
                 Some(OpSpan::recording(live, explicit, None, start))
             }
         };
-        if !carries_parent {
+        // A span that can go elsewhere takes the baggage and whole `tracestate` of where it
+        // starts along, as its parent's ids (unless it makes a context of its own current).
+        if !carries_parent || span.as_ref().is_some_and(OpSpan::makes_context_current) {
             return span;
         }
-        // A span that can go elsewhere takes the baggage and whole `tracestate` of where it
-        // starts along, as its parent's ids.
         match (span, carried::carried_context()) {
             (span, None) => span,
             (Some(mut span), Some(cx)) => {
                 span.carry(cx);
                 Some(span)
             }
-            (None, Some(cx)) => Some(OpSpan::carrying(cx, 0)),
+            (None, Some(cx)) => Some(OpSpan::carrying(cx)),
         }
     }
 

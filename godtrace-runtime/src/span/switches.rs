@@ -10,7 +10,7 @@ static STATE: AtomicU8 = AtomicU8::new(0);
 /// The bit of [`STATE`] that says traced calls record.
 const ON: u8 = 1;
 /// The bit of [`STATE`] set once godtrace has passed a context through while off (see
-/// [`passes_context_on`]).
+/// [`set_passes_context_on`]).
 const PASSES_CONTEXT: u8 = 2;
 /// Whether recorded spans are made current in OpenTelemetry's context too.
 static OTEL_CONTEXT: AtomicBool = AtomicBool::new(false);
@@ -23,8 +23,8 @@ pub fn is_enabled() -> bool {
     STATE.load(Ordering::Relaxed) & ON != 0
 }
 
-/// Off, and no context ever passed through while off: `!is_enabled() && !passes_context_on()`
-/// in one load (the off path of a traced future).
+/// Off, and no context ever passed through while off (both bits of [`STATE`] clear, in one
+/// load: the off path of a traced future).
 #[inline(always)]
 pub(crate) fn is_idle() -> bool {
     STATE.load(Ordering::Relaxed) == 0
@@ -39,17 +39,12 @@ pub(crate) fn set_enabled(on: bool) {
     }
 }
 
-/// Whether godtrace, while off, has made a context current for code under it (an incoming
+/// Notes, for good, that godtrace has made a context current while off (an incoming
 /// request's, given to a layer or `parent = ..`): a traced future made while off then looks
-/// for one to take along (see `Instrumented`). Until then, the off path reads nothing else.
-#[inline(always)]
-pub(crate) fn passes_context_on() -> bool {
-    STATE.load(Ordering::Relaxed) & PASSES_CONTEXT != 0
-}
-
-/// Sets [`passes_context_on`], for good.
+/// for one to take along (see `Instrumented`, and [`is_idle`]). Until then, the off path
+/// reads nothing else. Written once, not on every pass.
 pub(crate) fn set_passes_context_on() {
-    if !passes_context_on() {
+    if STATE.load(Ordering::Relaxed) & PASSES_CONTEXT == 0 {
         STATE.fetch_or(PASSES_CONTEXT, Ordering::Relaxed);
     }
 }

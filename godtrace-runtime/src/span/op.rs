@@ -386,17 +386,11 @@ impl OpSpan {
     /// no effect on propagators).
     pub(super) fn passing_through(cx: Context) -> OpSpan {
         switches::set_passes_context_on();
-        OpSpan {
-            cx: Some(cx),
-            live: None,
-            scope: 0,
-            timing: None,
-            error_type: Cell::new(None),
-        }
+        OpSpan::carrying(cx)
     }
 
-    /// A sampled-out span that records nothing and is not measured, carrying `cx` for the
-    /// work under it (see `span::carried`).
+    /// A span that records nothing and is not measured, carrying `cx` for the work under it
+    /// (sampled out, see `span::carried`; or tracing off, [`OpSpan::passing_through`]).
     fn carrying(cx: Context) -> OpSpan {
         OpSpan {
             cx: Some(cx),

@@ -371,13 +371,31 @@ pub(crate) fn floor_char_boundary(s: &str, mut at: usize) -> usize {
 /// the refusal, which under `panic = "abort"` ends the process, where untraced it would never
 /// panic. Once [`DISCARDED_AT_MOST`] times the limit has been dropped, writes return
 /// `fmt::Error`, which stops an implementation at its next `?`: a huge value still costs
-/// O(limit) in memory and formatting.
+/// O(limit) in memory and formatting. Writes are also refused (the text cut there) once the
+/// formatting is [`FORMAT_STACK_AT_MOST`] deeper in the stack than where it began: a deeply
+/// nested value (a tree 100,000 levels deep) recurses once per level in its `Debug`, and
+/// would overflow the thread's stack (an abort) where the untraced function never formats it.
 struct BoundedWriter {
     buf: String,
     limit: usize,
     truncated: bool,
     /// Bytes dropped past the limit.
     discarded: usize,
+    /// The address of a local of the function that began the formatting: how deep a write is
+    /// in the stack is measured from there.
+    stack_base: usize,
+}
+
+/// How much stack the `Debug` or `Display` of one recorded value may use below the frame that
+/// formats it. A derived `Debug` takes about 100 to 700 bytes a level (optimised, debug
+/// build), so values nested a few hundred levels deep still print up to the length limit.
+const FORMAT_STACK_AT_MOST: usize = 32 << 10;
+
+/// Where the calling frame is in the stack: the address of a local (only compared).
+#[inline(always)]
+fn stack_position() -> usize {
+    let local = 0u8;
+    std::hint::black_box(&local as *const u8).addr()
 }
 
 /// How much more than its limit a value's text may be formatted (and dropped) before the
@@ -388,6 +406,11 @@ const DISCARDED_AT_LEAST: usize = 16 << 10;
 
 impl fmt::Write for BoundedWriter {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        // The stack may grow either way: its distance from where formatting began.
+        if stack_position().abs_diff(self.stack_base) > FORMAT_STACK_AT_MOST {
+            self.truncated = true;
+            return Err(fmt::Error);
+        }
         if !self.truncated {
             let room = self.limit - self.buf.len();
             if s.len() <= room {
@@ -423,6 +446,7 @@ fn bounded_fmt_to(args: fmt::Arguments<'_>, limit: usize, panicked: &'static str
         limit,
         truncated: false,
         discarded: 0,
+        stack_base: stack_position(),
     };
     // Recording must never change what the traced function does, so a panicking `Debug` or
     // `Display` is caught here and recorded as `panicked`. The panic hook has already run by

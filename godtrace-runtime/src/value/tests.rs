@@ -94,6 +94,38 @@ fn text_past_the_limit_is_dropped_without_failing_the_writes() {
     assert_eq!(text, "");
 }
 
+/// A value nested `0` levels deep, whose `Debug` recurses once per level (as a derived `Debug`
+/// of a tree does) and needs no memory of its own.
+struct Nested(u32);
+
+impl fmt::Debug for Nested {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => f.write_str("leaf"),
+            depth => f.debug_tuple("N").field(&Nested(depth - 1)).finish(),
+        }
+    }
+}
+
+/// A value nested deeper than the thread's stack could format is cut where formatting has
+/// used a bounded amount of stack, instead of overflowing it (which aborts the process, where
+/// the untraced function never formats the value). The old writer went on until sixteen
+/// times the limit was written: thousands of levels here.
+#[test]
+fn a_deeply_nested_value_is_cut_before_it_overflows_the_stack() {
+    let text = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(|| debug_text(&Nested(1_000_000)))
+        .expect("spawn")
+        .join()
+        .expect("formatting a deep value returns");
+    assert!(text.starts_with("N(N(N("), "{text}");
+    assert!(text.ends_with(TRUNCATION_MARKER), "{text}");
+    assert!(text.len() <= max_attribute_len(), "{}", text.len());
+    // A shallow one is whole.
+    assert_eq!(debug_text(&Nested(2)), "N(N(leaf))");
+}
+
 #[test]
 fn a_huge_chunk_is_copied_only_up_to_the_limit() {
     let big = "x".repeat(8 << 20);

@@ -10,7 +10,7 @@ pub use crate::span::{
 };
 pub use crate::value::{
     Probe, Recordable, ValueDebug, ValueOpaque, ValueTyped, assert_recordable,
-    assert_recordable_type, push_attribute,
+    assert_recordable_type, push_attribute, push_field,
 };
 /// The traits the expansion's autoref calls choose among, imported as `use value_traits::*`
 /// (and so on): one glob of unnamed imports counts as used whichever trait a call picks, where

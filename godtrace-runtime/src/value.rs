@@ -35,6 +35,8 @@ pub(crate) const DEBUG_PANICKED: &str = "<Debug panicked>";
 pub(crate) const DISPLAY_PANICKED: &str = "<Display panicked>";
 /// Recorded instead of a type-erased error whose `Deref` or `source()` panicked.
 pub(crate) const ERROR_PANICKED: &str = "<Error panicked>";
+/// Recorded instead of a `fields(..)` entry whose expression panicked.
+pub(crate) const FIELD_PANICKED: &str = "<field panicked>";
 
 /// Cuts `s` to the limit on a char boundary, marking the cut.
 pub(crate) fn bounded_str(s: &str) -> Value {
@@ -728,8 +730,22 @@ impl<T: ?Sized> ValueOpaque for Probe<'_, T> {
 pub trait Recordable {}
 impl<T: fmt::Debug + ?Sized> Recordable for T {}
 
+/// Pushes the attribute `key` = `value()` onto `attributes`, where `value` evaluates a
+/// `fields(..)` entry's expression (the user's code, run only when the span records): a panic
+/// there is recorded as [`FIELD_PANICKED`], as the untraced function, which never evaluates
+/// it, would not have panicked.
+#[inline(always)]
+pub fn push_field(
+    attributes: &mut Vec<KeyValue>,
+    key: &'static str,
+    value: impl FnOnce() -> Value,
+) {
+    let value = caught(value).unwrap_or(Value::String(FIELD_PANICKED.into()));
+    attributes.push(KeyValue::new(key, value));
+}
+
 /// Pushes the attribute `key` = `value()` onto `attributes`: how `#[traced]` records an
-/// argument or a `fields(..)` entry.
+/// argument.
 ///
 /// Through `extend` with one attribute, made once the list has room for it, rather than `push`,
 /// which takes it made already: the attribute is then written straight into the list. Made

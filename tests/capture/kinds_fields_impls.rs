@@ -162,6 +162,32 @@ fn fields_are_evaluated_once_and_only_for_spans_sampled_in() {
     );
 }
 
+#[traced(fields(first = items[0], count = items.len()))]
+fn total(items: &[u32]) -> u32 {
+    items.iter().sum()
+}
+
+#[traced(fields(first = items[0]))]
+async fn async_total(items: Vec<u32>) -> u32 {
+    items.iter().sum()
+}
+
+/// A `fields(..)` expression is evaluated only when the span records (the untraced function
+/// never runs it): one that panics is recorded as a marker, and the call runs and returns as
+/// untraced. It used to make the call panic, sampled in only, before the body ran.
+#[test]
+fn a_field_whose_expression_panics_is_recorded_as_a_marker_and_the_call_runs() {
+    let c = testing::capture();
+    assert_eq!(total(&[]), 0);
+    assert_eq!(block_on(async_total(Vec::new())), 0);
+    let s = span(&c, "total");
+    assert_eq!(s.attr("first"), Some(&Value::from("<field panicked>")));
+    assert_eq!(s.attr("count"), Some(&Value::I64(0)));
+    assert!(!s.is_error(), "{s:?}");
+    let s = span(&c, "async_total");
+    assert_eq!(s.attr("first"), Some(&Value::from("<field panicked>")));
+}
+
 struct Ledger {
     id: u64,
 }

@@ -348,11 +348,14 @@ impl RecordedArgs {
             // At the expression: an unrecordable value is reported under it.
             let value = Ident::new("__godtrace_field", expr.span());
             let check = quote_spanned!(expr.span()=> #pv::assert_recordable(#value););
-            quote! {{
-                let #value = &(#expr);
-                #check
-                #pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(#value)).__godtrace_value());
-            }}
+            // Evaluated where a panic of it is caught: the untraced function never runs it.
+            quote! {
+                #pv::push_field(#attrs, #key, || {
+                    let #value = &(#expr);
+                    #check
+                    (&&&#pv::Probe(#value)).__godtrace_value()
+                });
+            }
         });
         let records = records.chain(fields).collect::<Vec<_>>();
         let count = recorded.len() + options.fields.get().len();

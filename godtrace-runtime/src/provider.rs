@@ -30,6 +30,15 @@ struct Installed {
 /// Set once the installed provider's settings are all in place.
 static READY: AtomicBool = AtomicBool::new(false);
 
+/// Set when the guard `init` returned is dropped: godtrace is off for good.
+static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// Whether the guard `init` returned was dropped (tracing is then off for good), as opposed
+/// to tracing configured off.
+pub(crate) fn is_shut_down() -> bool {
+    SHUT_DOWN.load(Ordering::Relaxed)
+}
+
 /// Whether a provider is installed (by `init` or the test capture); when one is being
 /// installed by another thread, waits until it is in place, so that a caller that goes on to
 /// trace sees its settings.
@@ -425,6 +434,7 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        SHUT_DOWN.store(true, Ordering::Relaxed);
         switches::set_enabled(false);
         if switches::in_forked_child() {
             return;

@@ -26,6 +26,13 @@ fn disabled_means_no_spans() {
     assert_eq!(godtrace::trace_id(), None);
     drop(_manual);
     assert!(c.spans().is_empty(), "{:?}", c.spans());
+    // Looking a span up says why there is none: disabled, not shut down (the guard is alive).
+    let lookup = std::panic::catch_unwind(|| c.span("isolated::disabled::add"));
+    let message = *lookup
+        .expect_err("nothing recorded")
+        .downcast::<String>()
+        .unwrap();
+    assert!(message.contains("godtrace is disabled"), "{message}");
 }
 
 const INCOMING_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

@@ -68,11 +68,9 @@ impl Capture {
         let mut found = spans.iter().filter(|s| s.name == name);
         match (found.next(), found.next()) {
             (Some(s), None) => s.clone(),
-            (None, _) if !crate::span::switches::is_enabled() => panic!(
-                "no span named {name:?}: godtrace was shut down (the guard `init` returned was \
-                 dropped), and nothing is recorded after that; keep the guard for the whole \
-                 test run"
-            ),
+            (None, _) if !crate::span::switches::is_enabled() => {
+                panic!("no span named {name:?}: {}", why_nothing_is_recorded())
+            }
             (None, _) => panic!("no span named {name:?}; captured: {:?}", names(&spans)),
             (Some(_), Some(_)) => panic!("more than one span named {name:?}"),
         }
@@ -92,6 +90,19 @@ impl Capture {
             .into_iter()
             .filter(|s| s.parent_span_id == Some(parent.span_id) && s.trace_id == parent.trace_id)
             .collect()
+    }
+}
+
+/// Why a capture records nothing while godtrace is off: the reason a test author can act on.
+fn why_nothing_is_recorded() -> &'static str {
+    if crate::span::switches::in_forked_child() {
+        "this is a child process `fork` made, where godtrace records nothing"
+    } else if crate::provider::is_shut_down() {
+        "godtrace was shut down (the guard `init` returned was dropped), and nothing is \
+         recorded after that; keep the guard for the whole test run"
+    } else {
+        "godtrace is disabled (`Config::enabled(false)` or `OTEL_SDK_DISABLED=true` given to \
+         `init`), and records nothing"
     }
 }
 

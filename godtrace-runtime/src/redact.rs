@@ -424,26 +424,91 @@ fn words(key: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// `query` (or a fragment of `key=value` pairs) with the values of sensitive keys
 /// ([`is_sensitive_query_key`]) replaced by `REDACTED`. Pairs are separated by `&` or `;`
 /// (which many servers read as `&`), kept as written; borrowed when nothing is redacted.
+/// A value may hold a URL of its own, its query unescaped (`next=https://app/cb?token=..`) or
+/// percent-encoded (`next=https%3A%2F%2Fapp%2Fcb%3Ftoken%3D..`): a `?` or an encoded `?`,
+/// `&` or `;` also separates pairs, and an encoded `=` separates a key from its value (one
+/// pass, so nesting costs nothing more); a `user:password@` in such a URL is redacted too.
 fn redacted_query(query: &str) -> Cow<'_, str> {
     let mut out = String::new();
-    let mut redacted = false;
-    for piece in query.split_inclusive(['&', ';']) {
-        let pair = piece.trim_end_matches(['&', ';']);
-        match pair.split_once('=') {
-            Some((key, _)) if is_sensitive_query_key(key) => {
-                redacted = true;
-                out.push_str(key);
-                out.push_str("=REDACTED");
-                out.push_str(&piece[pair.len()..]);
+    let mut kept = 0;
+    for (pair, pair_end) in pairs(query) {
+        let replacement = match key_end(pair) {
+            Some((key, value_at)) if is_sensitive_query_key(&pair[..key]) => {
+                Some(format!("{}REDACTED", &pair[..value_at]))
             }
-            _ => out.push_str(piece),
+            Some((_, value_at)) => nested_user_info(&pair[value_at..])
+                .map(|value| format!("{}{value}", &pair[..value_at])),
+            None => None,
+        };
+        if let Some(replacement) = replacement {
+            let pair_start = pair_end - pair.len();
+            out.push_str(&query[kept..pair_start]);
+            out.push_str(&replacement);
+            kept = pair_end;
         }
     }
-    if redacted {
-        Cow::Owned(out)
-    } else {
-        Cow::Borrowed(query)
+    if kept == 0 {
+        return Cow::Borrowed(query);
     }
+    out.push_str(&query[kept..]);
+    Cow::Owned(out)
+}
+
+/// The pairs of `query` with where each ends, split at `&`, `;`, `?` and their percent-encoded
+/// forms (see [`redacted_query`]).
+fn pairs(query: &str) -> impl Iterator<Item = (&str, usize)> {
+    let bytes = query.as_bytes();
+    let mut start = 0;
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < bytes.len() {
+            let separator = match bytes[at] {
+                b'&' | b';' | b'?' => 1,
+                b'%' if matches!(
+                    bytes.get(at + 1..at + 3),
+                    Some([b'2', b'6'] | [b'3', b'B' | b'b' | b'F' | b'f'])
+                ) =>
+                {
+                    3
+                }
+                _ => 0,
+            };
+            if separator > 0 {
+                let pair = (&query[start..at], at);
+                at += separator;
+                start = at;
+                return Some(pair);
+            }
+            at += 1;
+        }
+        if start > bytes.len() {
+            return None;
+        }
+        let pair = (&query[start..], bytes.len());
+        start = bytes.len() + 1;
+        Some(pair)
+    })
+}
+
+/// Where `pair`'s key ends and its value starts: at its first `=` or percent-encoded `=`.
+fn key_end(pair: &str) -> Option<(usize, usize)> {
+    let bytes = pair.as_bytes();
+    (0..bytes.len()).find_map(|at| match bytes[at] {
+        b'=' => Some((at, at + 1)),
+        b'%' if matches!(bytes.get(at + 1..at + 3), Some([b'3', b'D' | b'd'])) => {
+            Some((at, at + 3))
+        }
+        _ => None,
+    })
+}
+
+/// `value` with the user-info of a URL in it (`https://user:pass@host/..`) redacted, when it
+/// has one; the authority ends at the first `/` or `#` (a `?` has split the pair already).
+fn nested_user_info(value: &str) -> Option<String> {
+    let (scheme, rest) = value.split_once("://")?;
+    let authority = &rest[..rest.find(['/', '#']).unwrap_or(rest.len())];
+    let at = authority.rfind('@')?;
+    Some(format!("{scheme}://REDACTED:REDACTED@{}", &rest[at + 1..]))
 }
 
 #[cfg(test)]
@@ -645,6 +710,43 @@ mod tests {
             url("https://h/k?X-Amz%2DSignature=fe5f&%73ig=abc&%zz=1&s%69g%=2"),
             "https://h/k?X-Amz%2DSignature=REDACTED&%73ig=REDACTED&%zz=1&s%69g%=2"
         );
+    }
+
+    /// A URL in a query value (a redirect target, a callback) has its own credentials
+    /// redacted, its query unescaped or percent-encoded, and so has a pair whose `=` is
+    /// percent-encoded (the server decodes it). They were kept whole.
+    #[test]
+    fn credentials_in_a_url_inside_a_query_value_are_redacted() {
+        assert_eq!(
+            url("http://h/ok?X-Amz-Signature=s&next=http://x/?token=DDD&q=1"),
+            "http://h/ok?X-Amz-Signature=REDACTED&next=http://x/?token=REDACTED&q=1"
+        );
+        assert_eq!(
+            url("http://h/cb?next=https%3A%2F%2Fx%2Fa%3Fq%3D1%26access_token%3DDDD"),
+            "http://h/cb?next=https%3A%2F%2Fx%2Fa%3Fq%3D1%26access_token%3DREDACTED"
+        );
+        assert_eq!(
+            url("http://h/cb?next=https://bob:pw@x/a&q=1"),
+            "http://h/cb?next=https://REDACTED:REDACTED@x/a&q=1"
+        );
+        assert_eq!(
+            url("http://h/s?password%3DS3CRET"),
+            "http://h/s?password%3DREDACTED"
+        );
+        assert_eq!(
+            urls_in("failed: http://h/s?password%3dS3CRET").as_deref(),
+            Some("failed: http://h/s?password%3dREDACTED")
+        );
+        // Nothing to redact: borrowed, as written.
+        for kept in [
+            "q=what?&a=b",
+            "a%3Db%26c",
+            "next=http://x/?q=1;r=%3F",
+            "",
+            "&&??",
+        ] {
+            assert!(matches!(redacted_query(kept), Cow::Borrowed(_)), "{kept}");
+        }
     }
 
     /// A client's URLs are built by the program, with its API keys: the values of keys that

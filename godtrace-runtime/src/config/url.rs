@@ -264,10 +264,12 @@ fn base64(bytes: &[u8]) -> String {
 
 /// `secret` and the forms a receiver may quote it in: escaped in a JSON string (`"` as
 /// `\"`; also as Go's encoder writes it, `<`, `>` and `&` as `\u003c`.., and with `/` as
-/// `\/`), and percent-encoded (every byte but letters, digits and `-._~`). Letter case is no
-/// form of its own: [`replace_all_at_once`] ignores it.
+/// `\/`), percent-encoded (every byte but letters, digits and `-._~`), and percent-decoded (a
+/// value configured encoded, such as a SAS token, quoted by a receiver that decoded it; gRPC's
+/// `grpc-message` is read decoded too). Letter case is no form of its own:
+/// [`replace_all_at_once`] ignores it.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) fn quoted_forms(secret: &str) -> [String; 5] {
+pub(crate) fn quoted_forms(secret: &str) -> [String; 6] {
     let json = |html_safe: bool, slash: bool| {
         let mut out = String::with_capacity(secret.len());
         for c in secret.chars() {
@@ -300,6 +302,7 @@ pub(crate) fn quoted_forms(secret: &str) -> [String; 5] {
         json(true, false),
         json(false, true),
         percent,
+        String::from_utf8_lossy(&crate::text::percent_decode_lenient(secret)).into_owned(),
     ]
 }
 

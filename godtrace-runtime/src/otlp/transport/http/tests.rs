@@ -314,14 +314,20 @@ fn header_values_are_redacted_in_a_receivers_words_not_in_the_endpoint() {
         ("x-dataset".into(), "traces".into()),
         ("x-api-key".into(), "tok<en>&x1234".into()),
         ("x-other".into(), "abc/def+ghi==".into()),
+        // Configured percent-encoded (a SAS token), quoted decoded.
+        (
+            "authorization".into(),
+            "SharedAccessSignature sig=Zm9v%2BYmFy%3D".into(),
+        ),
     ];
     let transport = Transport::new(&target, super::super::TRACES).unwrap();
     let message = transport.without_secrets(
         "error sending request for url (http://127.0.0.1:1/v1/traces): \
          dataset traces refused; key \"tok\\u003cen\\u003e\\u0026x1234\" and \
-         \"abc\\/def+ghi==\""
+         \"abc\\/def+ghi==\"; sas sig=Zm9v+YmFy="
             .to_owned(),
     );
+    assert!(!message.contains("Zm9v"), "{message}");
     assert!(
         message.starts_with("error sending request for url (http://127.0.0.1:1/v1/traces)"),
         "{message}"

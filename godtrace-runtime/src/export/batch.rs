@@ -53,7 +53,7 @@ impl BatchProcessor {
             progress: Condvar::new(),
             settings,
             counters,
-            budget: Budget::new(settings.max_queue_size),
+            budget: Budget::new(settings.max_queue_size, settings.max_export_batch_size),
             deadline: tokio::sync::watch::Sender::new(None),
         });
         let pending: Arc<dyn Pending> = shared.clone();

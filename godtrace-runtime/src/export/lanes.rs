@@ -493,11 +493,15 @@ struct Slots {
 }
 
 impl Budget {
-    pub(super) fn new(max_queue_size: usize) -> Self {
+    pub(super) fn new(max_queue_size: usize, max_export_batch_size: usize) -> Self {
         Budget {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            // Small queues are shared out in small chunks, so one thread cannot hold them all.
-            chunk: (max_queue_size / 32).clamp(1, MAX_CHUNK),
+            // Small queues are shared out in small chunks, so one thread cannot hold them all;
+            // and no chunk is larger than a batch: a lane wakes the export thread only when it
+            // takes a chunk, so a full batch that fit in one would wait for the schedule delay.
+            chunk: (max_queue_size / 32)
+                .clamp(1, MAX_CHUNK)
+                .min(max_export_batch_size.max(1)),
             size: max_queue_size,
             lanes: AtomicUsize::new(0),
             reclaimed_at: AtomicU64::new(u64::MAX),

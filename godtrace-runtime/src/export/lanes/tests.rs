@@ -4,6 +4,7 @@ use crate::span::clock::Tick;
 use crate::span::{Live, Name};
 use crate::stats::Counters;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
+use std::future::Future;
 use std::sync::Condvar;
 use std::time::Duration;
 
@@ -20,6 +21,16 @@ fn shared_arc(max_queue_size: usize, counters: &'static Counters) -> Arc<Shared>
 }
 
 fn shared_in(this: Weak<Shared>, max_queue_size: usize, counters: &'static Counters) -> Shared {
+    shared_batching(this, max_queue_size, max_queue_size, counters)
+}
+
+/// [`shared_in`] exporting batches of `max_export_batch_size`.
+fn shared_batching(
+    this: Weak<Shared>,
+    max_queue_size: usize,
+    max_export_batch_size: usize,
+    counters: &'static Counters,
+) -> Shared {
     Shared {
         this,
         state: Mutex::new(QueueState::default()),
@@ -27,12 +38,12 @@ fn shared_in(this: Weak<Shared>, max_queue_size: usize, counters: &'static Count
         progress: Condvar::new(),
         settings: BatchSettings {
             max_queue_size,
-            max_export_batch_size: max_queue_size,
+            max_export_batch_size,
             schedule_delay: Duration::from_secs(600),
             export_timeout: Duration::from_secs(20),
         },
         counters,
-        budget: Budget::new(max_queue_size),
+        budget: Budget::new(max_queue_size, max_export_batch_size),
         deadline: tokio::sync::watch::Sender::new(None),
     }
 }
@@ -101,6 +112,31 @@ fn export_all(shared: &Shared) -> Vec<u64> {
 
 fn dropped(counters: &Counters) -> u64 {
     counters.dropped.load(Ordering::Relaxed)
+}
+
+/// Whether the export thread has been woken since this was last asked (a stored permit).
+fn woken(shared: &Shared) -> bool {
+    let notified = std::pin::pin!(shared.wake.notified());
+    let mut task = std::task::Context::from_waker(std::task::Waker::noop());
+    notified.poll(&mut task).is_ready()
+}
+
+/// A lane wakes the export thread once a batch's worth of its spans is queued, also when the
+/// batch is smaller than the slots a lane takes at a time: the chunk is never larger than a
+/// batch. A lane used to take 64 slots (a queue of 2048) and wake nobody until it needed more,
+/// so full batches of 5 waited for the schedule delay.
+#[test]
+fn a_full_batch_smaller_than_a_lanes_chunk_wakes_the_export_thread() {
+    static COUNTERS: Counters = Counters::new();
+    let shared = shared_batching(Weak::new(), 2048, 5, &COUNTERS);
+    let lane = registered_lane(&shared);
+    assert!(push_span(&shared, &lane, 0));
+    assert!(woken(&shared), "the first span's chunk is a batch's worth");
+    for i in 1..=10 {
+        assert!(push_span(&shared, &lane, i));
+    }
+    assert!(woken(&shared), "two more batches' worth queued");
+    export_all(&shared);
 }
 
 #[test]

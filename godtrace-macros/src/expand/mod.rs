@@ -352,6 +352,11 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
         }
     }
     if *options.include_args.get() {
+        for arg in &f.sig.inputs {
+            if let FnArg::Typed(pt) = arg {
+                syn::visit::Visit::visit_pat(&mut SkipsInsideBindings { options, errors }, &pt.pat);
+            }
+        }
         // Compared as recorded: `r#type` is recorded as `type`.
         for field in options.fields.get() {
             let is_key = |name: &Ident| syn::ext::IdentExt::unraw(name) == field.key;
@@ -368,6 +373,34 @@ fn check_skips(options: &Options, f: &Function, errors: &mut Vec<syn::Error>) {
         *options.include_args.get() || options.include_args.written_wrong(),
     ) {
         errors.push(syn::Error::new(span, SKIP_WITHOUT_INCLUDE_ARGS));
+    }
+}
+
+/// Reports a skipped name bound inside a recorded `outer @ pattern` binding: `outer`'s value
+/// holds it, and is recorded whole, so the skip would hide nothing.
+struct SkipsInsideBindings<'a> {
+    options: &'a Options,
+    errors: &'a mut Vec<syn::Error>,
+}
+
+impl<'ast> syn::visit::Visit<'ast> for SkipsInsideBindings<'_> {
+    fn visit_pat_ident(&mut self, binding: &'ast syn::PatIdent) {
+        if let Some((_, inner)) = &binding.subpat
+            && !self.options.skips(&binding.ident)
+        {
+            let mut bound = Vec::new();
+            pattern_idents(inner, &mut bound);
+            let outer = &binding.ident;
+            for name in self.options.skip.get() {
+                if bound.iter().any(|i| crate::attr::same_name(i, name)) {
+                    self.errors.push(syn::Error::new_spanned(
+                        name,
+                        format!("`{name}` is bound inside `{outer}` (`{outer} @ ..`), which is recorded whole: skip `{outer}` too"),
+                    ));
+                }
+            }
+        }
+        syn::visit::visit_pat_ident(self, binding);
     }
 }
 

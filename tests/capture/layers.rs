@@ -1135,8 +1135,9 @@ fn grpc_response(
 #[tokio::test]
 async fn a_grpc_response_without_a_valid_status_is_an_unknown_error() {
     let capture = testing::capture();
-    // (grpc-status in the head, body): no status at all, then one gRPC does not define.
-    let cases = [(None, "payload"), (Some("99"), "")];
+    // (grpc-status in the head, body): no status at all, one gRPC does not define, and one
+    // not written as gRPC writes it (tonic's client reads `05` as UNKNOWN, not NOT_FOUND).
+    let cases = [(None, "payload"), (Some("99"), ""), (Some("05"), "")];
     for (head, body) in cases {
         let inner = tower::service_fn(move |_: http::Request<axum::body::Body>| async move {
             Ok::<_, std::convert::Infallible>(grpc_response(head, body))
@@ -1155,7 +1156,7 @@ async fn a_grpc_response_without_a_valid_status_is_an_unknown_error() {
         }
     }
     let spans = capture.spans_named("pkg.Wallets/Get");
-    assert_eq!(spans.len(), 4, "{spans:#?}");
+    assert_eq!(spans.len(), 6, "{spans:#?}");
     for span in &spans {
         assert_eq!(
             str_attr(span, "rpc.response.status_code"),

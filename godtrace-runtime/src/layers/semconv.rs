@@ -386,13 +386,18 @@ pub(crate) const OTHER_METHOD: &str = "_OTHER";
 /// the RPC conventions say.
 pub(crate) const GRPC_SYSTEM: &str = "grpc";
 
-/// The gRPC status code of a `grpc-status` value: `0..=16`, anything else `None`.
+/// The gRPC status code of a `grpc-status` value: `0..=16` written in canonical decimal,
+/// anything else `None`. Only the canonical form: gRPC clients (tonic's `Code::from_bytes`)
+/// read `00` or `05` as UNKNOWN, and a client span says what its client read.
 pub(crate) fn grpc_status(value: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(value).ok()?;
-    if text.is_empty() || text.len() > 2 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    let digit = |b: &u8| b.is_ascii_digit().then(|| i64::from(b - b'0'));
+    match value {
+        [units] => digit(units),
+        [b'1', units] => digit(units)
+            .map(|units| 10 + units)
+            .filter(|code| *code <= 16),
+        _ => None,
     }
-    text.parse().ok().filter(|code| *code <= 16)
 }
 
 /// Whether a server span ending with this gRPC code is an error: only the codes that mean
@@ -573,7 +578,23 @@ mod tests {
     fn grpc_statuses_parse_and_only_server_failures_are_server_errors() {
         assert_eq!(grpc_status(b"0"), Some(0));
         assert_eq!(grpc_status(b"14"), Some(14));
-        for bad in [&b""[..], b"17", b"-1", b"007", b"1x", b"\xff"] {
+        assert_eq!(grpc_status(b"9"), Some(9));
+        assert_eq!(grpc_status(b"16"), Some(16));
+        // Only the canonical form, as tonic's client reads it: `00` and `05` are UNKNOWN there.
+        for bad in [
+            &b""[..],
+            b"17",
+            b"20",
+            b"-1",
+            b"007",
+            b"00",
+            b"05",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"1x",
+            b"\xff",
+        ] {
             assert_eq!(grpc_status(bad), None, "{bad:?}");
         }
         let server_errors: Vec<i64> = (0..=16).filter(|c| grpc_server_code_is_error(*c)).collect();

@@ -1894,3 +1894,128 @@ async fn a_response_body_that_fails_while_sent_is_a_body_error() {
         Some(&Value::I64(200))
     );
 }
+
+/// A unary gRPC answer of one empty message with `grpc-status` `code` in its trailers, whose
+/// size is known (as `http_body_util::Full` with trailers): hyper's HTTP/2 server declares
+/// it in `content-length`, and so does the answer itself, for the server layer to see it.
+struct SizedThenTrailers(Vec<http_body::Frame<axum::body::Bytes>>);
+
+impl SizedThenTrailers {
+    const MESSAGE: &[u8] = &[0, 0, 0, 0, 0];
+
+    fn answer(code: &'static str) -> http::Response<axum::body::Body> {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static(code));
+        let frames = vec![
+            http_body::Frame::trailers(trailers),
+            http_body::Frame::data(axum::body::Bytes::from_static(Self::MESSAGE)),
+        ];
+        http::Response::builder()
+            .header("content-type", "application/grpc")
+            .header("content-length", Self::MESSAGE.len())
+            .body(axum::body::Body::new(SizedThenTrailers(frames)))
+            .unwrap()
+    }
+}
+
+impl http_body::Body for SizedThenTrailers {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop().map(Ok))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let data = self.0.iter().filter_map(|frame| frame.data_ref());
+        http_body::SizeHint::with_exact(data.map(|data| data.len() as u64).sum())
+    }
+}
+
+/// A gRPC answer with a `content-length` (hyper's HTTP/2 server sets it for a body of known
+/// size) ends at its trailers, not at the length it declared: the status they carry is the
+/// call's, on both layers' spans and histograms, as tonic's client reads it.
+#[tokio::test]
+async fn a_grpc_answer_with_a_content_length_has_the_status_of_its_trailers() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest as Request;
+    type Codec = tonic_prost::ProstCodec<Request, ExportTraceServiceResponse>;
+    let capture = testing::capture();
+    let routes = axum::Router::new()
+        .route(
+            "/capture.Sized/Ok",
+            axum::routing::post(|| async { SizedThenTrailers::answer("0") }),
+        )
+        .route(
+            "/capture.Sized/NotFound",
+            axum::routing::post(|| async { SizedThenTrailers::answer("5") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .layer(GrpcServerLayer::new())
+            .add_routes(tonic::service::Routes::from(routes))
+            .serve_with_incoming(incoming),
+    );
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let origin: http::Uri = format!("http://{addr}").parse().unwrap();
+    let mut client =
+        tonic::client::Grpc::with_origin(GrpcClientLayer::new().layer(channel), origin);
+    for (method, code, tonic_code) in [
+        ("capture.Sized/Ok", "OK", tonic::Code::Ok),
+        ("capture.Sized/NotFound", "NOT_FOUND", tonic::Code::NotFound),
+    ] {
+        client.ready().await.unwrap();
+        let path = format!("/{method}").parse().unwrap();
+        let request = tonic::Request::new(Request::default());
+        let answer = client.unary(request, path, Codec::default()).await;
+        assert_eq!(
+            answer.err().map_or(tonic::Code::Ok, |e| e.code()),
+            tonic_code
+        );
+        // The server's span ends once hyper has sent the trailers, after the client read them.
+        for _ in 0..200 {
+            if capture.spans_named(method).len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let client_error = (code != "OK").then_some(code);
+        for (kind, error_type) in [(SpanKind::Client, client_error), (SpanKind::Server, None)] {
+            let span = one(&capture, method, kind);
+            assert_eq!(
+                str_attr(&span, "rpc.response.status_code"),
+                Some(code),
+                "{span:#?}"
+            );
+            assert_eq!(str_attr(&span, "error.type"), error_type, "{span:#?}");
+        }
+        let snapshot = metrics_snapshot();
+        let mut server = vec![
+            KeyValue::new("rpc.system.name", "grpc"),
+            KeyValue::new("rpc.method", method),
+            KeyValue::new("rpc.response.status_code", code),
+        ];
+        let server_point = snapshot.histogram("rpc.server.call.duration", &server);
+        assert_eq!(server_point.map(|p| p.count), Some(1), "{method}");
+        server.extend([
+            KeyValue::new("server.address", "127.0.0.1"),
+            KeyValue::new("server.port", i64::from(addr.port())),
+        ]);
+        server.extend(client_error.map(|code| KeyValue::new("error.type", code)));
+        let client_point = snapshot.histogram("rpc.client.call.duration", &server);
+        assert_eq!(client_point.map(|p| p.count), Some(1), "{method}");
+    }
+}

@@ -42,7 +42,9 @@ impl<B: Body> TracedBody<B> {
     ///
     /// A body that has sent the length its response declared is over, whatever it says: an
     /// HTTP/1 server stops polling it there and drops it without reading its end (a stream
-    /// sent with a `Content-Length`, a file tower-http serves).
+    /// sent with a `Content-Length`, a file tower-http serves). Not a gRPC body: its status
+    /// comes in the trailers, after the declared length (HTTP/2 allows both, and hyper's
+    /// server declares the length of any body whose size it knows).
     pub(crate) fn new(
         inner: B,
         mut exchange: Exchange,
@@ -129,9 +131,11 @@ impl<B: Body> Body for TracedBody<B> {
             }
         }
         // Ends the exchange as soon as the body is known to be over: servers stop polling a
-        // body that says so (or that sent its declared length), and may keep it around for a
-        // while before dropping it.
-        if frame.is_none() || failed || end_stream || *this.unsent == Some(0) {
+        // body that says so (or that sent its declared length, unless trailers follow it), and
+        // may keep it around for a while before dropping it.
+        let length_sent = *this.unsent == Some(0)
+            && (this.exchange.as_ref()).is_some_and(|exchange| !exchange.awaits_trailers());
+        if frame.is_none() || failed || end_stream || length_sent {
             // Taken in every case: dropping the exchange ends it.
             let ended = this.exchange.take();
             if let Some(mut exchange) = ended

@@ -211,6 +211,12 @@ impl Exchange {
         }
     }
 
+    /// Whether the response's end is its trailers, which follow the length it declared: a
+    /// gRPC call's, whose status they carry.
+    pub(crate) fn awaits_trailers(&self) -> bool {
+        matches!(self.role, Role::GrpcServer | Role::GrpcClient)
+    }
+
     /// The response body ended normally: its last frame came (or it had none).
     pub(crate) fn on_body_end(&mut self) {
         self.body_ended = true;

@@ -2019,3 +2019,117 @@ async fn a_grpc_answer_with_a_content_length_has_the_status_of_its_trailers() {
         assert_eq!(client_point.map(|p| p.count), Some(1), "{method}");
     }
 }
+
+/// A gRPC-Web answer (tonic-web's, behind the layer) carries its status in the body's last
+/// frame, a trailer frame: both layers read it there, whatever chunks it comes in, binary or
+/// base64 (`-text`), with a `content-length` or not; a trailers-only answer's head still
+/// gives it; and a trailer frame the layer cannot read (compressed) leaves the status unset
+/// rather than inventing an UNKNOWN.
+#[tokio::test]
+async fn a_grpc_web_answer_has_the_status_of_its_trailer_frame() {
+    /// A frame of `flag` around `payload`.
+    fn frame(flag: u8, payload: &[u8]) -> Vec<u8> {
+        let mut frame = vec![flag];
+        frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        frame.extend_from_slice(payload);
+        frame
+    }
+    fn answer(path: &str) -> http::Response<axum::body::Body> {
+        let message = frame(0, b"\x0a\x02ok");
+        let (content_type, body, head) = match path {
+            "/capture.Web/Ok" => {
+                let body = [message, frame(0x80, b"grpc-status:0\r\ngrpc-message:\r\n")];
+                ("application/grpc-web+proto", body.concat(), None)
+            }
+            "/capture.Web/NotFound" => {
+                let body = [message, frame(0x80, b"grpc-status:5\r\n")];
+                ("application/grpc-web", body.concat(), None)
+            }
+            // An empty message, then the status UNAVAILABLE, each frame in base64.
+            "/capture.Web/Unavailable" => (
+                "application/grpc-web-text+proto",
+                b"AAAAAAA=gAAAACNncnBjLXN0YXR1czoxNA0KZ3JwYy1tZXNzYWdlOmRvd24NCg==".to_vec(),
+                None,
+            ),
+            "/capture.Web/Denied" => ("application/grpc-web+proto", Vec::new(), Some("7")),
+            _ => {
+                let body = [message, frame(0x81, b"\x1f\x8b compressed")];
+                ("application/grpc-web+proto", body.concat(), None)
+            }
+        };
+        let length = body.len();
+        // In chunks of 3 bytes: frame headers and the trailer frame span several.
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            body.chunks(3).map(|chunk| Ok(chunk.to_vec())).collect();
+        let mut response = http::Response::builder().header("content-type", content_type);
+        if path == "/capture.Web/Ok" {
+            response = response.header("content-length", length);
+        }
+        if let Some(code) = head {
+            response = response.header("grpc-status", code);
+        }
+        let stream = tokio_stream::iter(chunks);
+        response
+            .body(axum::body::Body::from_stream(stream))
+            .unwrap()
+    }
+    let capture = testing::capture();
+    let inner = tower::service_fn(|request: http::Request<axum::body::Body>| async move {
+        Ok::<_, std::convert::Infallible>(answer(request.uri().path()))
+    });
+    let cases = [
+        ("capture.Web/Ok", Some("OK")),
+        ("capture.Web/NotFound", Some("NOT_FOUND")),
+        ("capture.Web/Unavailable", Some("UNAVAILABLE")),
+        ("capture.Web/Denied", Some("PERMISSION_DENIED")),
+        ("capture.Web/Compressed", None),
+    ];
+    for (method, _) in cases {
+        for layered in [
+            GrpcServerLayer::new().layer(inner).boxed_clone(),
+            GrpcClientLayer::new().layer(inner).boxed_clone(),
+        ] {
+            let request = http::Request::post(format!("http://127.0.0.1:1/{method}"))
+                .header("content-type", "application/grpc-web+proto")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = layered.oneshot(request).await.unwrap();
+            let read = axum::body::to_bytes(axum::body::Body::new(response.into_body()), 1024);
+            read.await.unwrap();
+        }
+    }
+    for (method, code) in cases {
+        for kind in [SpanKind::Server, SpanKind::Client] {
+            // A server call with a gate's status (PERMISSION_DENIED) or none read names no
+            // method that no handler answered: the span is `grpc`, the path its original.
+            let named = code.is_some_and(|code| code != "PERMISSION_DENIED");
+            let span = if kind == SpanKind::Server && !named {
+                let grpc = capture.spans_named("grpc").into_iter();
+                let mut grpc = grpc.filter(|s| str_attr(s, "rpc.method_original") == Some(method));
+                grpc.next()
+                    .unwrap_or_else(|| panic!("{method}: {:#?}", capture.spans()))
+            } else {
+                one(&capture, method, kind.clone())
+            };
+            assert_eq!(
+                str_attr(&span, "rpc.response.status_code"),
+                code,
+                "{span:#?}"
+            );
+            let error = match kind {
+                SpanKind::Client => code.filter(|code| *code != "OK"),
+                _ => code.filter(|code| *code == "UNAVAILABLE"),
+            };
+            assert_eq!(str_attr(&span, "error.type"), error, "{span:#?}");
+            assert_eq!(span.is_error(), error.is_some(), "{span:#?}");
+        }
+    }
+    let ok = [
+        KeyValue::new("rpc.system.name", "grpc"),
+        KeyValue::new("rpc.method", "capture.Web/Ok"),
+        KeyValue::new("rpc.response.status_code", "OK"),
+    ];
+    let snapshot = metrics_snapshot();
+    let point = snapshot.histogram("rpc.server.call.duration", &ok);
+    assert_eq!(point.map(|p| p.count), Some(1));
+}

@@ -1,6 +1,6 @@
 //! The response body of a traced exchange: the exchange (and its span) lives until the body
 //! has been sent or dropped, so the duration covers the whole response and gRPC statuses sent
-//! in trailers are read.
+//! in trailers (or, for gRPC-Web, in the body's trailer frame) are read.
 use super::exchange::Exchange;
 use bytes::Buf as _;
 use http_body::{Body, Frame, SizeHint};
@@ -115,6 +115,11 @@ impl<B: Body> Body for TracedBody<B> {
                 if let Some(trailers) = frame.trailers_ref() {
                     exchange.on_trailers(trailers);
                 }
+                if let Some(data) = frame.data_ref()
+                    && exchange.reads_body()
+                {
+                    read_body_bytes(exchange, data);
+                }
                 if let (Some(data), Some(unsent)) = (frame.data_ref(), this.unsent.as_mut()) {
                     let sent = u64::try_from(data.remaining()).unwrap_or(u64::MAX);
                     // More than the response declared: the server fails the response
@@ -154,6 +159,20 @@ impl<B: Body> Body for TracedBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         body_code(self.exchange.as_ref(), || self.inner.size_hint())
+    }
+}
+
+/// Hands the bytes of `data` to `exchange`, when they can be read where they are (a few
+/// slices, as `Bytes` and chains of them are); else says they cannot.
+fn read_body_bytes(exchange: &mut Exchange, data: &impl bytes::Buf) {
+    let mut slices = [std::io::IoSlice::new(&[]); 8];
+    let count = data.chunks_vectored(&mut slices);
+    let slices = &slices[..count];
+    if slices.iter().map(|slice| slice.len()).sum::<usize>() != data.remaining() {
+        return exchange.on_body_bytes(None);
+    }
+    for slice in slices {
+        exchange.on_body_bytes(Some(slice));
     }
 }
 

@@ -6,6 +6,7 @@
     not(all(feature = "tower", feature = "reqwest", feature = "tonic")),
     allow(dead_code)
 )]
+use super::grpc_web::{self, Found, StatusReader};
 use super::semconv::{self, CANCELLED};
 use crate::Span;
 use http::HeaderMap;
@@ -60,6 +61,11 @@ pub(crate) struct Exchange {
     metric: MetricBase,
     http_status: Option<u16>,
     grpc_code: Option<i64>,
+    /// A gRPC-Web answer's reader of the trailer frame in its body, where its status is.
+    grpc_web: Option<StatusReader>,
+    /// The gRPC status was sent where it could not be read (a gRPC-Web trailer frame too big
+    /// or compressed): an answer that ends without one read is not UNKNOWN, but not known.
+    grpc_status_unread: bool,
     error_type: Option<Cow<'static, str>>,
     responded: bool,
     /// The response body ended normally (its last frame, or no body at all).
@@ -128,6 +134,8 @@ impl Exchange {
             metric,
             http_status: None,
             grpc_code: None,
+            grpc_web: None,
+            grpc_status_unread: false,
             error_type: None,
             responded: false,
             body_ended: false,
@@ -198,7 +206,37 @@ impl Exchange {
             Role::HttpServer | Role::HttpClient => self
                 .span
                 .set_attribute("http.response.status_code", i64::from(status.as_u16())),
-            Role::GrpcServer | Role::GrpcClient => self.on_trailers(headers),
+            Role::GrpcServer | Role::GrpcClient => {
+                let content_type = headers.get(http::header::CONTENT_TYPE);
+                self.grpc_web = content_type
+                    .and_then(|value| grpc_web::encoding(value.as_bytes()))
+                    .map(StatusReader::new);
+                self.on_trailers(headers);
+            }
+        }
+    }
+
+    /// Whether the response body's bytes are to be read ([`Exchange::on_body_bytes`]): a
+    /// gRPC-Web answer's, whose status is in them.
+    pub(crate) fn reads_body(&self) -> bool {
+        self.grpc_web.is_some()
+    }
+
+    /// The next bytes of the response body, as sent (see [`Exchange::reads_body`]); `None`:
+    /// some that cannot be read.
+    pub(crate) fn on_body_bytes(&mut self, bytes: Option<&[u8]>) {
+        let Some(reader) = &mut self.grpc_web else {
+            return;
+        };
+        let found = match bytes {
+            Some(bytes) => reader.read(bytes),
+            None => reader.give_up(),
+        };
+        match found {
+            Some(Found::Status(code)) => self.grpc_code = Some(code),
+            // An answer without a status, as one with no trailers.
+            Some(Found::NoStatus) | None => {}
+            Some(Found::Unreadable) => self.grpc_status_unread = true,
         }
     }
 
@@ -212,9 +250,9 @@ impl Exchange {
     }
 
     /// Whether the response's end is its trailers, which follow the length it declared: a
-    /// gRPC call's, whose status they carry.
+    /// gRPC call's, whose status they carry (gRPC-Web's is in the body).
     pub(crate) fn awaits_trailers(&self) -> bool {
-        matches!(self.role, Role::GrpcServer | Role::GrpcClient)
+        matches!(self.role, Role::GrpcServer | Role::GrpcClient) && self.grpc_web.is_none()
     }
 
     /// The response body ended normally: its last frame came (or it had none).
@@ -416,10 +454,13 @@ impl Exchange {
 
     fn finish_grpc(&mut self) {
         // What a gRPC handler answered: its status, or none at the end of a 200 response
-        // (gRPC clients read UNKNOWN, gRPC's mapping of an HTTP 200 without one: it failed).
+        // (gRPC clients read UNKNOWN, gRPC's mapping of an HTTP 200 without one: it failed),
+        // unless it was sent where it could not be read.
         let from_grpc = match (self.grpc_code, self.http_status) {
             (Some(code), _) => Some(code),
-            (None, Some(200)) if self.body_ended => Some(semconv::GRPC_UNKNOWN),
+            (None, Some(200)) if self.body_ended && !self.grpc_status_unread => {
+                Some(semconv::GRPC_UNKNOWN)
+            }
             _ => None,
         };
         // Else an answer that is not gRPC's (a proxy's 503, a rate limiter's 429): the code

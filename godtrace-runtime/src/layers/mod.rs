@@ -43,7 +43,8 @@
 //!   for a call answered UNIMPLEMENTED: a method it does not define), `rpc.response.status_code`
 //!   (the code's name), `server.address`, `server.port`. The status comes from `grpc-status`
 //!   in the response head (trailers-only responses: errors) or in the trailers (a streamed or
-//!   unary body, with a `content-length` or not); a call that ends without one (dropped mid-stream) has no
+//!   unary body, with a `content-length` or not; for gRPC-Web, the trailer frame that ends
+//!   the body); a call that ends without one (dropped mid-stream) has no
 //!   `rpc.response.status_code`. Histograms `rpc.server.call.duration` and
 //!   `rpc.client.call.duration` (seconds; `rpc.system.name`, `rpc.method`,
 //!   `rpc.response.status_code`, `error.type`, and for clients `server.address` and
@@ -64,6 +65,7 @@ mod exchange;
 mod grpc;
 #[cfg(feature = "tonic")]
 mod grpc_methods;
+mod grpc_web;
 #[cfg(feature = "tower")]
 mod http_server;
 #[cfg(feature = "reqwest")]

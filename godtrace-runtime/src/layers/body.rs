@@ -44,7 +44,8 @@ impl<B: Body> TracedBody<B> {
     /// HTTP/1 server stops polling it there and drops it without reading its end (a stream
     /// sent with a `Content-Length`, a file tower-http serves). Not a gRPC body: its status
     /// comes in the trailers, after the declared length (HTTP/2 allows both, and hyper's
-    /// server declares the length of any body whose size it knows).
+    /// server declares the length of any body whose size it knows). A gRPC-Web body is over
+    /// there as an HTTP body: its status is in its bytes (its trailer frame).
     pub(crate) fn new(
         inner: B,
         mut exchange: Exchange,

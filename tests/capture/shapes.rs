@@ -623,6 +623,96 @@ fn a_returned_closure_takes_its_signature_from_the_return_type() {
     }
 }
 
+#[traced]
+fn in_a_block() -> impl Fn(&str) -> usize {
+    let n = 1;
+    {
+        let m = n + 1;
+        move |s| s.len() + m
+    }
+}
+
+#[traced]
+fn in_a_tuple() -> (impl Fn(&str) -> usize, u8, [impl Fn(u8) -> u8; 1]) {
+    (|s| s.len(), 1, [(|x| x + 1)])
+}
+
+#[traced(include_args)]
+fn returned_early(words: &[&str]) -> impl Fn(&str) -> usize {
+    for word in words {
+        if word.is_empty() {
+            return |s| s.len();
+        }
+    }
+    panic!("no empty word")
+}
+
+#[traced(include_args)]
+fn returned_last(long: bool) -> impl Fn(&str) -> usize {
+    assert!(long, "only long ones");
+    return move |s| s.len() * 2;
+}
+
+#[traced]
+fn in_an_unsafe_block() -> impl Fn(&str) -> usize {
+    // SAFETY: the bytes are ASCII, which is UTF-8.
+    unsafe {
+        let n = std::str::from_utf8_unchecked(b"ab").len();
+        move |s| s.len() + n
+    }
+}
+
+#[traced]
+async fn out_of_a_loop() -> impl Fn(&str) -> usize {
+    let mut n = 0;
+    loop {
+        n += 1;
+        if n == 3 {
+            break move |s| s.len() + n;
+        }
+    }
+}
+
+/// Without the attribute, rustc asks for the types of these closures' parameters.
+#[traced(include_args)]
+fn by_branch(kind: u8) -> impl Fn(&str) -> usize {
+    if kind == 0 {
+        |s| s.len()
+    } else {
+        match kind {
+            1 => |s| s.len() + 1,
+            _ => |s| s.len() + 2,
+        }
+    }
+}
+
+/// A closure in a nested tail (a block, a tuple or array element, a branch or an arm), in a
+/// `return` or in a `break` out of the loop the function returns, takes its parameter types
+/// from the declared return type too.
+#[test]
+fn a_nested_returned_closure_takes_its_signature_from_the_return_type() {
+    let c = testing::capture();
+    assert_eq!(in_a_block()("ab"), 4);
+    let (len, one, [next]) = in_a_tuple();
+    assert_eq!((len("ab"), one, next(1)), (2, 1, 2));
+    assert_eq!(returned_early(&["a", ""])("ab"), 2);
+    assert_eq!(returned_last(true)("ab"), 4);
+    assert_eq!(in_an_unsafe_block()("ab"), 4);
+    assert_eq!(futures_block_on(out_of_a_loop())("ab"), 5);
+    assert_eq!([0, 1, 2].map(|kind| by_branch(kind)("ab")), [2, 3, 4]);
+    for name in [
+        "in_a_block",
+        "in_a_tuple",
+        "returned_early",
+        "returned_last",
+        "in_an_unsafe_block",
+        "out_of_a_loop",
+    ] {
+        only(&c, name);
+    }
+    assert_eq!(c.spans_named(&format!("{MOD}::by_branch")).len(), 3);
+}
+
 /// A user type named as the helper's type parameter was (`F`) is still the user's in the
 /// returned closure's signature.
 pub struct F(u32);

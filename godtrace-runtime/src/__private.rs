@@ -42,6 +42,11 @@ pub fn type_pin<T>() -> T {
     unreachable!("the type pin of `#[traced]` is in a branch never taken")
 }
 
+/// The `alloc` items the expansion names: through here, a `#![no_std]` crate (which cannot
+/// name `std`, nor `alloc` without `extern crate alloc`) can be traced.
+pub use std::boxed::Box;
+pub use std::vec::Vec;
+
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{KeyValue, Value};
 

@@ -125,7 +125,7 @@ pub(super) fn generate(options: &Options, mut f: Function, shape: Shape) -> Toke
                 None => quote!(#pv::instrument_future(#start, #closure, #finish)),
             };
             if boxed {
-                quote!(::std::boxed::Box::pin(#fut))
+                quote!(#pv::Box::pin(#fut))
             } else {
                 fut
             }
@@ -334,7 +334,7 @@ impl RecordedArgs {
         });
         let tuple = Ident::new("__godtrace_args", Span::mixed_site());
         let record_by_value = quote! {
-            |#tuple: &_, #attrs: &mut ::std::vec::Vec<#pv::KeyValue>| {
+            |#tuple: &_, #attrs: &mut #pv::Vec<#pv::KeyValue>| {
                 use #pv::value_traits::*;
                 let (#(#unpacked,)*) = #tuple;
                 #(#by_value)*
@@ -363,7 +363,7 @@ impl RecordedArgs {
             quote!(|_| {})
         } else {
             quote! {
-                |#attrs: &mut ::std::vec::Vec<#pv::KeyValue>| {
+                |#attrs: &mut #pv::Vec<#pv::KeyValue>| {
                     use #pv::value_traits::*;
                     #(#records)*
                 }

@@ -161,6 +161,36 @@ fn a_blanket_impls_method_is_named_under_its_trait() {
     );
 }
 
+/// Implemented for types that are not paths: each method is named under its type as Rust
+/// writes that type's path.
+trait Arity {
+    fn arity(&self) -> usize;
+}
+
+impl Arity for fn(u8) -> u8 {
+    #[traced]
+    fn arity(&self) -> usize {
+        1
+    }
+}
+
+impl Arity for (u8, <u8 as std::ops::Add>::Output) {
+    #[traced]
+    fn arity(&self) -> usize {
+        2
+    }
+}
+
+#[test]
+fn a_method_of_a_type_that_is_no_path_is_named_as_rust_writes_the_type() {
+    let c = testing::capture();
+    let double: fn(u8) -> u8 = |x| x * 2;
+    assert_eq!(Arity::arity(&double), 1);
+    assert_eq!((1u8, 2u8).arity(), 2);
+    c.span("<fn(u8) -> u8>::arity");
+    c.span("(u8, <u8 as core::ops::arith::Add>::Output)::arity");
+}
+
 #[traced]
 fn generic_where<'a, T, U>(items: &'a [T], extra: U) -> Option<&'a T>
 where

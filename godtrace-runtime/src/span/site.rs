@@ -109,7 +109,17 @@ fn readable_path(type_name: &'static str) -> &'static str {
             push_readable(rest, &mut out);
         }
         Some((ty, _, rest)) => {
-            push_readable(trait_object_name(ty), &mut out);
+            let ty = trait_object_name(ty);
+            // A type whose text would run into the method's segment (`fn(u8) -> u8::m`,
+            // `&str::m`) is bracketed, as Rust writes such a type's path.
+            let bracketed = !reads_as_a_path(ty);
+            if bracketed {
+                out.push('<');
+            }
+            push_readable(ty, &mut out);
+            if bracketed {
+                out.push('>');
+            }
             push_readable(rest, &mut out);
         }
         None => push_readable(qualified_path, &mut out),
@@ -197,21 +207,72 @@ fn names_no_type(ty: &str) -> bool {
 }
 
 /// A type as a method's path names it: a trait object (`dyn a::Tr + Send`, whose inherent
-/// methods print as `<dyn a::Tr + Send>::m`) by its first trait, any other type as it is.
+/// methods print as `<dyn a::Tr + Send>::m`) by its first trait (with its `dyn` when that
+/// trait ends in a return type: `dyn Fn(u8) -> u8`), any other type as it is.
 fn trait_object_name(ty: &str) -> &str {
     let Some(bounds) = ty.strip_prefix("dyn ") else {
         return ty;
     };
+    let first = first_bound(bounds);
+    if has_arrow_outside_brackets(first) {
+        &ty[..4 + first.len()]
+    } else {
+        first
+    }
+}
+
+/// The first of `+`-separated bounds.
+fn first_bound(bounds: &str) -> &str {
     let mut depth = 0usize;
-    for (i, b) in bounds.bytes().enumerate() {
-        match b {
-            b'<' | b'(' => depth += 1,
-            b'>' | b')' => depth = depth.saturating_sub(1),
+    let bytes = bounds.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'-' if bytes.get(i + 1) == Some(&b'>') => i += 1,
+            b'<' | b'(' | b'[' => depth += 1,
+            b'>' | b')' | b']' => depth = depth.saturating_sub(1),
             b'+' if depth == 0 => return bounds[..i].trim_end(),
             _ => {}
         }
+        i += 1;
     }
     bounds
+}
+
+fn has_arrow_outside_brackets(ty: &str) -> bool {
+    let mut depth = 0usize;
+    let bytes = ty.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'-' if bytes.get(i + 1) == Some(&b'>') => {
+                if depth == 0 {
+                    return true;
+                }
+                i += 1;
+            }
+            b'<' | b'(' | b'[' => depth += 1,
+            b'>' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether a type's text can stand before `::m` as it is: a path (`a::T`), or a type its
+/// brackets close (a tuple, an array, a slice); not a reference, a pointer, a qualified path
+/// (`<u8 as Add>::Output`), a fn pointer or a trait object with a return type, whose text
+/// does not end where the type does.
+fn reads_as_a_path(ty: &str) -> bool {
+    let fn_pointer = ["fn(", "unsafe ", "extern ", "for<", "dyn "]
+        .iter()
+        .any(|prefix| ty.starts_with(prefix));
+    let starts_well = ty
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'(' | b'['));
+    starts_well && !fn_pointer && !has_arrow_outside_brackets(ty)
 }
 
 /// `<T as Tr>::rest`: `T`, `Tr` and `::rest`; `<T>::rest` (an inherent method of a type
@@ -245,32 +306,35 @@ fn qualified(path: &str) -> Option<(&str, Option<&str>, &str)> {
 }
 
 /// Appends `piece` to `out` without its generic-argument lists and `::{{closure}}` segments.
+/// A `<` after a name (`Vec<u8>`, `f::<u8>`) opens a generic-argument list; any other opens
+/// a qualified path or a bracketed type (`(u8, <u8 as Add>::Output)`), which is kept, with
+/// the lists inside it dropped.
 fn push_readable(piece: &str, out: &mut String) {
     const CLOSURE: &str = "::{{closure}}";
     let bytes = piece.as_bytes();
-    let mut depth = 0usize;
-    // The start of what is still to be copied, at depth 0.
-    let mut kept = 0;
+    // The depth inside the outermost generic-argument list being dropped (0: none).
+    let mut dropped = 0usize;
+    // The start of what is still to be copied, outside any dropped list.
+    let mut from = 0;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'-' if bytes.get(i + 1) == Some(&b'>') => i += 1,
-            b'<' => {
-                if depth == 0 {
-                    out.push_str(&piece[kept..i]);
-                }
-                depth += 1;
+            b'<' if dropped > 0 => dropped += 1,
+            b'<' if opens_arguments(bytes, i) => {
+                out.push_str(&piece[from..i]);
+                dropped = 1;
             }
-            b'>' if depth > 0 => {
-                depth -= 1;
-                if depth == 0 {
-                    kept = i + 1;
+            b'>' if dropped > 0 => {
+                dropped -= 1;
+                if dropped == 0 {
+                    from = i + 1;
                 }
             }
-            b':' if depth == 0 && piece[i..].starts_with(CLOSURE) => {
-                out.push_str(&piece[kept..i]);
+            b':' if dropped == 0 && piece[i..].starts_with(CLOSURE) => {
+                out.push_str(&piece[from..i]);
                 i += CLOSURE.len();
-                kept = i;
+                from = i;
                 continue;
             }
             _ => {}
@@ -278,9 +342,17 @@ fn push_readable(piece: &str, out: &mut String) {
         i += 1;
     }
     // An unclosed list is dropped to the end.
-    if depth == 0 {
-        out.push_str(&piece[kept..]);
+    if dropped == 0 {
+        out.push_str(&piece[from..]);
     }
+}
+
+/// Whether the `<` at `at` opens a generic-argument list: it follows a name (`Vec<u8>`) or
+/// `::` (`f::<u8>`).
+fn opens_arguments(bytes: &[u8], at: usize) -> bool {
+    at.checked_sub(1).is_some_and(
+        |before| matches!(bytes[before], b'_' | b':' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z'),
+    )
 }
 
 #[cfg(test)]
@@ -333,6 +405,57 @@ mod tests {
                 "a::Tr::m",
             ),
             ("<dyn a::Tr as a::Tr2>::m::h", "a::Tr::m"),
+        ] {
+            assert_eq!(readable_path(type_name), name, "{type_name}");
+        }
+    }
+
+    #[test]
+    fn a_self_type_that_is_not_a_path_reads_as_rust_writes_it() {
+        for (type_name, name) in [
+            // A qualified path is kept, without its generic-argument lists.
+            (
+                "<(u8, <u8 as core::ops::arith::Add>::Output) as a::Tr>::m::h",
+                "(u8, <u8 as core::ops::arith::Add>::Output)::m",
+            ),
+            (
+                "<(u8, <a::G<u8> as a::Tr2<u16>>::Out<'_>) as a::Tr>::m::{{closure}}::h",
+                "(u8, <a::G as a::Tr2>::Out)::m",
+            ),
+            (
+                "<<a::G<u8, 1> as core::iter::traits::collect::IntoIterator>::Item as a::Tr>::m::h",
+                "<<a::G as core::iter::traits::collect::IntoIterator>::Item>::m",
+            ),
+            // A type whose text does not end where the type does is bracketed.
+            ("<fn(u8) -> u8 as a::Tr>::m::h", "<fn(u8) -> u8>::m"),
+            (
+                "<unsafe fn() -> (u8, u8) as a::Tr>::m::h",
+                "<unsafe fn() -> (u8, u8)>::m",
+            ),
+            (
+                "<extern \"C\" fn(u8) as a::Tr>::m::h",
+                "<extern \"C\" fn(u8)>::m",
+            ),
+            ("<fn(_) -> _ as a::Tr>::m::h", "<fn(_) -> _>::m"),
+            (
+                "<dyn core::ops::function::Fn(u8) -> u8 + core::marker::Send as a::Tr>::m::h",
+                "<dyn core::ops::function::Fn(u8) -> u8>::m",
+            ),
+            ("<&str as a::Tr>::m::h", "<&str>::m"),
+            ("<*const u8 as a::Tr>::m::h", "<*const u8>::m"),
+            (
+                "t::f::<impl t::Tr for fn(u8) -> u8>::m::h",
+                "<fn(u8) -> u8>::m",
+            ),
+            // Brackets that close the type already are enough.
+            (
+                "<(fn(u8) -> u8, u8) as a::Tr>::m::h",
+                "(fn(u8) -> u8, u8)::m",
+            ),
+            (
+                "<dyn core::ops::function::Fn(&'_ u8) as a::Tr>::m::h",
+                "core::ops::function::Fn(&'_ u8)::m",
+            ),
         ] {
             assert_eq!(readable_path(type_name), name, "{type_name}");
         }
@@ -398,6 +521,10 @@ mod tests {
             "a::<impl ",
             "a::<impl b for",
             "<impl <impl > for >::h",
+            "<(u8, <u8 as",
+            "<fn(u8) -> as a>::m::h",
+            "<& as a>::m::h",
+            "<dyn -> as a>::m::h",
             "",
         ] {
             let name = readable_path(type_name);

@@ -2020,6 +2020,43 @@ async fn a_grpc_answer_with_a_content_length_has_the_status_of_its_trailers() {
     }
 }
 
+/// gRPC over HTTP/1.1 (no trailers after a declared length): an answer with a
+/// `content-length` is over once that much is sent, as the HTTP/1 server that stops polling
+/// it there sees it, and its status is then missing (UNKNOWN), not a call the client gave up.
+#[tokio::test]
+async fn a_grpc_answer_over_http1_ends_at_its_declared_length() {
+    use tokio_stream::StreamExt as _;
+    let capture = testing::capture();
+    let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async move {
+        let chunks = [Ok::<_, std::io::Error>(vec![0_u8; 5])];
+        // More would follow (trailers never can over HTTP/1.1 with a length): never ends.
+        let endless = tokio_stream::iter(chunks).chain(tokio_stream::pending());
+        let response = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .header("content-length", 5)
+            .body(axum::body::Body::from_stream(endless))
+            .unwrap();
+        Ok::<_, std::convert::Infallible>(response)
+    });
+    let request = http::Request::post("http://127.0.0.1:1/capture.H1/Sized")
+        .version(http::Version::HTTP_11)
+        .header("content-type", "application/grpc")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = GrpcServerLayer::new().layer(inner).oneshot(request).await;
+    let mut data = axum::body::Body::new(response.unwrap().into_body()).into_data_stream();
+    assert_eq!(data.next().await.unwrap().unwrap().len(), 5);
+    // What hyper's HTTP/1 server does once the declared length is sent.
+    drop(data);
+    let span = one(&capture, "capture.H1/Sized", SpanKind::Server);
+    assert_eq!(
+        str_attr(&span, "rpc.response.status_code"),
+        Some("UNKNOWN"),
+        "{span:#?}"
+    );
+    assert_eq!(str_attr(&span, "error.type"), Some("UNKNOWN"), "{span:#?}");
+}
+
 /// A gRPC-Web answer (tonic-web's, behind the layer) carries its status in the body's last
 /// frame, a trailer frame: both layers read it there, whatever chunks it comes in, binary or
 /// base64 (`-text`), with a `content-length` or not; a trailers-only answer's head still
@@ -2052,6 +2089,22 @@ async fn a_grpc_web_answer_has_the_status_of_its_trailer_frame() {
                 None,
             ),
             "/capture.Web/Denied" => ("application/grpc-web+proto", Vec::new(), Some("7")),
+            // A status in the head and another in the body: clients read the head's.
+            "/capture.Web/HeadWins" => {
+                let body = [message, frame(0x80, b"grpc-status:0\r\n")];
+                ("application/grpc-web+proto", body.concat(), Some("5"))
+            }
+            // A trailer frame without a status (UNKNOWN), in a body that never ends: the
+            // client drops it once it has the trailer frame.
+            "/capture.Web/NoStatus" => {
+                let body = [message, frame(0x80, b"grpc-message:gone\r\n")];
+                ("application/grpc-web+proto", body.concat(), None)
+            }
+            // Compressed as a whole: its trailer frame is not read.
+            "/capture.Web/Gzipped" => {
+                let body = [message, frame(0x80, b"grpc-status:0\r\n")];
+                ("application/grpc-web+proto", body.concat(), None)
+            }
             _ => {
                 let body = [message, frame(0x81, b"\x1f\x8b compressed")];
                 ("application/grpc-web+proto", body.concat(), None)
@@ -2068,11 +2121,21 @@ async fn a_grpc_web_answer_has_the_status_of_its_trailer_frame() {
         if let Some(code) = head {
             response = response.header("grpc-status", code);
         }
+        if path == "/capture.Web/Gzipped" {
+            response = response.header("content-encoding", "gzip");
+        }
         let stream = tokio_stream::iter(chunks);
+        if path == "/capture.Web/NoStatus" {
+            let endless = stream.chain(tokio_stream::pending());
+            return response
+                .body(axum::body::Body::from_stream(endless))
+                .unwrap();
+        }
         response
             .body(axum::body::Body::from_stream(stream))
             .unwrap()
     }
+    use tokio_stream::StreamExt as _;
     let capture = testing::capture();
     let inner = tower::service_fn(|request: http::Request<axum::body::Body>| async move {
         Ok::<_, std::convert::Infallible>(answer(request.uri().path()))
@@ -2083,6 +2146,9 @@ async fn a_grpc_web_answer_has_the_status_of_its_trailer_frame() {
         ("capture.Web/Unavailable", Some("UNAVAILABLE")),
         ("capture.Web/Denied", Some("PERMISSION_DENIED")),
         ("capture.Web/Compressed", None),
+        ("capture.Web/HeadWins", Some("NOT_FOUND")),
+        ("capture.Web/NoStatus", Some("UNKNOWN")),
+        ("capture.Web/Gzipped", None),
     ];
     for (method, _) in cases {
         for layered in [
@@ -2094,8 +2160,18 @@ async fn a_grpc_web_answer_has_the_status_of_its_trailer_frame() {
                 .body(axum::body::Body::empty())
                 .unwrap();
             let response = layered.oneshot(request).await.unwrap();
-            let read = axum::body::to_bytes(axum::body::Body::new(response.into_body()), 1024);
-            read.await.unwrap();
+            let body = axum::body::Body::new(response.into_body());
+            if method == "capture.Web/NoStatus" {
+                // Up to the trailer frame's last byte (the body goes on), then dropped.
+                let mut data = body.into_data_stream();
+                let mut received = 0;
+                while received < 9 + 24 {
+                    received += data.next().await.unwrap().unwrap().len();
+                }
+                drop(data);
+                continue;
+            }
+            axum::body::to_bytes(body, 1024).await.unwrap();
         }
     }
     for (method, code) in cases {
@@ -2118,7 +2194,7 @@ async fn a_grpc_web_answer_has_the_status_of_its_trailer_frame() {
             );
             let error = match kind {
                 SpanKind::Client => code.filter(|code| *code != "OK"),
-                _ => code.filter(|code| *code == "UNAVAILABLE"),
+                _ => code.filter(|code| matches!(*code, "UNAVAILABLE" | "UNKNOWN")),
             };
             assert_eq!(str_attr(&span, "error.type"), error, "{span:#?}");
             assert_eq!(span.is_error(), error.is_some(), "{span:#?}");

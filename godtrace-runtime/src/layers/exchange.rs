@@ -61,8 +61,14 @@ pub(crate) struct Exchange {
     metric: MetricBase,
     http_status: Option<u16>,
     grpc_code: Option<i64>,
-    /// A gRPC-Web answer's reader of the trailer frame in its body, where its status is.
+    /// A gRPC-Web answer's reader of the trailer frame in its body, where its status is
+    /// (none when its head gave the status, or its body is compressed).
     grpc_web: Option<StatusReader>,
+    /// Whether the answer's end is its HTTP trailers (see [`Exchange::awaits_trailers`]).
+    trailers_follow: bool,
+    /// The HTTP version the request came in over: a server's connection's (a response a
+    /// handler builds says HTTP/1.1 whatever the connection).
+    request_version: http::Version,
     /// The gRPC status was sent where it could not be read (a gRPC-Web trailer frame too big
     /// or compressed): an answer that ends without one read is not UNKNOWN, but not known.
     grpc_status_unread: bool,
@@ -135,6 +141,8 @@ impl Exchange {
             http_status: None,
             grpc_code: None,
             grpc_web: None,
+            trailers_follow: false,
+            request_version: http::Version::HTTP_11,
             grpc_status_unread: false,
             error_type: None,
             responded: false,
@@ -197,8 +205,14 @@ impl Exchange {
         }
     }
 
-    /// The response head arrived: its status, and for gRPC a trailers-only `grpc-status`.
-    pub(crate) fn on_response(&mut self, status: http::StatusCode, headers: &HeaderMap) {
+    /// The response head arrived (over HTTP `version`): its status, and for gRPC a
+    /// trailers-only `grpc-status`.
+    pub(crate) fn on_response(
+        &mut self,
+        status: http::StatusCode,
+        version: http::Version,
+        headers: &HeaderMap,
+    ) {
         self.responded = true;
         self.http_status = Some(status.as_u16());
         match self.role {
@@ -206,13 +220,44 @@ impl Exchange {
             Role::HttpServer | Role::HttpClient => self
                 .span
                 .set_attribute("http.response.status_code", i64::from(status.as_u16())),
-            Role::GrpcServer | Role::GrpcClient => {
-                let content_type = headers.get(http::header::CONTENT_TYPE);
-                self.grpc_web = content_type
-                    .and_then(|value| grpc_web::encoding(value.as_bytes()))
-                    .map(StatusReader::new);
-                self.on_trailers(headers);
-            }
+            Role::GrpcServer | Role::GrpcClient => self.on_grpc_head(version, headers),
+        }
+    }
+
+    /// The request goes out (client) or came in (server) over HTTP `version`.
+    pub(crate) fn on_request_version(&mut self, version: http::Version) {
+        self.request_version = version;
+    }
+
+    /// A gRPC answer's head: a trailers-only status (which clients read, whatever follows),
+    /// else where the status will come from: HTTP/2 trailers, or a gRPC-Web body's trailer
+    /// frame. HTTP/1.1 carries no trailers after a declared length: such an answer is over
+    /// there (its status then missing, UNKNOWN, as clients read it).
+    fn on_grpc_head(&mut self, version: http::Version, headers: &HeaderMap) {
+        self.on_trailers(headers);
+        let web = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| grpc_web::encoding(value.as_bytes()));
+        // A server's response says nothing of its connection: the request does.
+        let version = match self.role {
+            Role::GrpcServer => self.request_version,
+            _ => version,
+        };
+        self.trailers_follow = web.is_none() && version >= http::Version::HTTP_2;
+        let Some(encoding) = web else {
+            return;
+        };
+        if self.grpc_code.is_some() {
+            return;
+        }
+        // A body compressed as a whole (`content-encoding`) is not read here.
+        let compressed = headers
+            .get(http::header::CONTENT_ENCODING)
+            .is_some_and(|value| !value.as_bytes().eq_ignore_ascii_case(b"identity"));
+        if compressed {
+            self.grpc_status_unread = true;
+        } else {
+            self.grpc_web = Some(StatusReader::new(encoding));
         }
     }
 
@@ -232,11 +277,18 @@ impl Exchange {
             Some(bytes) => reader.read(bytes),
             None => reader.give_up(),
         };
+        self.on_found(found);
+    }
+
+    /// What the gRPC-Web trailer frame said, once it is known.
+    fn on_found(&mut self, found: Option<Found>) {
         match found {
             Some(Found::Status(code)) => self.grpc_code = Some(code),
-            // An answer without a status, as one with no trailers.
-            Some(Found::NoStatus) | None => {}
+            // An answer without a status, as one with no trailers: recorded now, as a client
+            // that has read the trailer frame may drop the body before its end.
+            Some(Found::NoStatus) => self.grpc_code = Some(semconv::GRPC_UNKNOWN),
             Some(Found::Unreadable) => self.grpc_status_unread = true,
+            None => {}
         }
     }
 
@@ -250,14 +302,20 @@ impl Exchange {
     }
 
     /// Whether the response's end is its trailers, which follow the length it declared: a
-    /// gRPC call's, whose status they carry (gRPC-Web's is in the body).
+    /// gRPC call's over HTTP/2, whose status they carry (gRPC-Web's is in the body, and
+    /// HTTP/1.1 sends no trailers after a declared length).
     pub(crate) fn awaits_trailers(&self) -> bool {
-        matches!(self.role, Role::GrpcServer | Role::GrpcClient) && self.grpc_web.is_none()
+        self.trailers_follow
     }
 
-    /// The response body ended normally: its last frame came (or it had none).
+    /// The response body ended normally: its last frame came (or it had none). A gRPC-Web
+    /// body that ends inside a frame was cut short.
     pub(crate) fn on_body_end(&mut self) {
         self.body_ended = true;
+        if let Some(reader) = &mut self.grpc_web {
+            let found = reader.at_end();
+            self.on_found(found);
+        }
     }
 
     /// The response body is being polled: its sending began.

@@ -121,6 +121,19 @@ impl StatusReader {
     pub(crate) fn give_up(&mut self) -> Option<Found> {
         self.frames.give_up()
     }
+
+    /// The body ended: inside a frame (or a text body's base64 quantum), it was cut short,
+    /// which gRPC-Web clients read as DATA_LOSS; between frames, its status is whatever was
+    /// found (none: UNKNOWN, as for any gRPC answer without one).
+    pub(crate) fn at_end(&mut self) -> Option<Found> {
+        let mid_quantum = self.text.is_some_and(|(_, filled)| filled > 0);
+        let between_frames = matches!(self.frames, Frames::Header { read: 0, .. });
+        match std::mem::replace(&mut self.frames, Frames::Over) {
+            Frames::Over => None,
+            _ if between_frames && !mid_quantum => None,
+            _ => Some(Found::Status(semconv::GRPC_DATA_LOSS)),
+        }
+    }
 }
 
 impl Frames {
@@ -172,6 +185,11 @@ impl Frames {
             Frames::Header { bytes, read: 5 } => {
                 let [flag, length @ ..] = *bytes;
                 let left = u32::from_be_bytes(length);
+                if flag & !(TRAILERS_FLAG | COMPRESSED_FLAG) != 0 {
+                    // A flag gRPC-Web does not define: clients fail the call (tonic's reads
+                    // INTERNAL); what it meant is not known.
+                    return self.give_up();
+                }
                 if flag & TRAILERS_FLAG == 0 {
                     *self = Frames::Message { left };
                 } else if flag & COMPRESSED_FLAG == 0 {
@@ -204,30 +222,44 @@ impl Frames {
     }
 }
 
-/// The `grpc-status` of a trailer block (`name:value` lines ended by CRLF); of its complete
-/// lines only when it is not `whole`.
+/// The `grpc-status` of a trailer block: `name:value` lines, each ended by CRLF, read as
+/// gRPC-Web clients read them (tonic's): only lines ended by CRLF count, the last
+/// `grpc-status` wins, a value is taken without its leading blanks only (`0 ` is no code:
+/// UNKNOWN), and a line that is no header (no `:`, or a name that is no HTTP token) makes the
+/// block unreadable (clients fail the call). Of its first complete lines only when it is not
+/// `whole` (cut at [`MAX_TRAILERS`]): without a status among them, the status is not known.
 fn status_in(block: &[u8], whole: bool) -> Found {
-    let lines = match block.iter().rposition(|b| *b == b'\n') {
-        _ if whole => block,
-        Some(last) => &block[..last],
-        None => &[],
-    };
-    for line in lines.split(|b| *b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut status = None;
+    let mut rest = block;
+    while let Some(end) = rest.windows(2).position(|pair| pair == b"\r\n") {
+        let line = &rest[..end];
+        rest = &rest[end + 2..];
         let Some(colon) = line.iter().position(|b| *b == b':') else {
-            continue;
+            return Found::Unreadable;
         };
-        if line[..colon].eq_ignore_ascii_case(b"grpc-status") {
-            // An HTTP/1 header's value, without the blanks around it.
-            let value = line[colon + 1..].trim_ascii();
-            return Found::Status(semconv::grpc_status(value).unwrap_or(semconv::GRPC_UNKNOWN));
+        let name = &line[..colon];
+        if name.is_empty() || !name.iter().all(|b| is_token_byte(*b)) {
+            return Found::Unreadable;
+        }
+        if name.eq_ignore_ascii_case(b"grpc-status") {
+            let value = &line[colon + 1..];
+            let start = value.iter().position(|b| !matches!(b, b' ' | b'\t'));
+            let value = start.map_or(&[][..], |start| &value[start..]);
+            status = Some(semconv::grpc_status(value).unwrap_or(semconv::GRPC_UNKNOWN));
         }
     }
-    if whole {
-        Found::NoStatus
-    } else {
-        Found::Unreadable
+    match status {
+        // Also in a cut block: a second `grpc-status` past the cut (which clients would keep)
+        // is far less likely than metadata after the status.
+        Some(code) => Found::Status(code),
+        None if whole => Found::NoStatus,
+        None => Found::Unreadable,
     }
+}
+
+/// Whether `b` may be part of an HTTP header name (a token: RFC 9110's `tchar`).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// The bytes of a base64 quantum (`=` padding at its end), or `None` for one that is not.
@@ -350,12 +382,21 @@ mod tests {
                 b"grpc-message:gone\r\nGrpc-Status: 14\r\n",
                 Found::Status(14),
             ),
-            (b"grpc-status:0", Found::Status(0)),
             (b"grpc-status:05\r\n", Found::Status(semconv::GRPC_UNKNOWN)),
             (b"grpc-status:ok\r\n", Found::Status(semconv::GRPC_UNKNOWN)),
             (b"grpc-message:no status\r\n", Found::NoStatus),
             (b"", Found::NoStatus),
-            (b"\xff\xfe:\r\n\r\n", Found::NoStatus),
+            // As tonic's gRPC-Web client reads them: only lines ended by CRLF count; the last
+            // status wins; blanks after a value make it no code; a line that is no header
+            // fails the block (clients fail the call: its status is not known).
+            (b"grpc-status:0", Found::NoStatus),
+            (b"grpc-status:5\n", Found::NoStatus),
+            (b"grpc-status:0\r\ngrpc-status:13\r\n", Found::Status(13)),
+            (b"grpc-status:\t5\r\n", Found::Status(5)),
+            (b"grpc-status:0 \r\n", Found::Status(semconv::GRPC_UNKNOWN)),
+            (b"grpc-status:0\r\nno colon\r\n", Found::Unreadable),
+            (b"\xff\xfe:\r\n", Found::Unreadable),
+            (b"grpc status:0\r\n", Found::Unreadable),
         ] {
             let reader = StatusReader::new(Encoding::Binary);
             let body = frame(0x80, block);
@@ -365,6 +406,37 @@ mod tests {
                 "{block:?}"
             );
         }
+    }
+
+    /// A body that ends inside a frame was cut short: DATA_LOSS, as gRPC-Web clients read
+    /// it (even when the part received holds a status); between frames, nothing is found.
+    #[test]
+    fn a_body_cut_inside_a_frame_is_data_loss() {
+        let whole = [frame(0, b"message"), frame(0x80, b"grpc-status:0\r\n")].concat();
+        for cut in [1, 4, 5, 9, 13, whole.len() - 1] {
+            let mut reader = StatusReader::new(Encoding::Binary);
+            assert_eq!(reader.read(&whole[..cut]), None, "{cut}");
+            assert_eq!(
+                reader.at_end(),
+                Some(Found::Status(semconv::GRPC_DATA_LOSS)),
+                "{cut}"
+            );
+        }
+        let messages = frame(0, b"message");
+        let mut reader = StatusReader::new(Encoding::Binary);
+        assert_eq!(reader.read(&messages), None);
+        assert_eq!(reader.at_end(), None);
+        let mut reader = StatusReader::new(Encoding::Binary);
+        assert_eq!(reader.read(&whole), Some(Found::Status(0)));
+        assert_eq!(reader.at_end(), None);
+        // A text body cut inside a base64 quantum.
+        let mut reader = StatusReader::new(Encoding::Text);
+        let text = base64(&messages);
+        assert_eq!(reader.read(&text[..text.len() - 1]), None);
+        assert_eq!(
+            reader.at_end(),
+            Some(Found::Status(semconv::GRPC_DATA_LOSS))
+        );
     }
 
     #[test]
@@ -385,6 +457,17 @@ mod tests {
         let reader = StatusReader::new(Encoding::Binary);
         let body = frame(0x80, early.as_bytes());
         assert_eq!(read_in_chunks(reader, &body, 100), Some(Found::Status(3)));
+        // A frame flag gRPC-Web does not define.
+        for flag in [0x82, 0xff, 0x02] {
+            let mut body = frame(flag, b"grpc-status:0\r\n");
+            body.extend(frame(0x80, b"grpc-status:0\r\n"));
+            let reader = StatusReader::new(Encoding::Binary);
+            assert_eq!(
+                read_in_chunks(reader, &body, 100),
+                Some(Found::Unreadable),
+                "{flag}"
+            );
+        }
         // Not base64.
         let reader = StatusReader::new(Encoding::Text);
         assert_eq!(

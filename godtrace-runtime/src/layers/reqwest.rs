@@ -57,7 +57,7 @@ impl Middleware for TracingMiddleware {
                 if let Some(version) = semconv::protocol_version(response.version()) {
                     exchange.on_protocol_version(version);
                 }
-                exchange.on_response(response.status(), response.headers());
+                exchange.on_response(response.status(), response.version(), response.headers());
             }
             Err(error) => exchange.on_transport_error(error_type(error)),
         }

@@ -331,6 +331,9 @@ pub(crate) fn grpc_code_name(code: i64) -> &'static str {
 /// gRPC's UNKNOWN: what a missing or unknown `grpc-status` means to a gRPC client.
 pub(crate) const GRPC_UNKNOWN: i64 = 2;
 
+/// gRPC's DATA_LOSS: what gRPC-Web clients read of a body cut inside a frame.
+pub(crate) const GRPC_DATA_LOSS: i64 = 15;
+
 /// The gRPC status a client reads from a response that is not gRPC's (an HTTP status other
 /// than 200, with no `grpc-status`: a proxy's or load balancer's answer), as gRPC's HTTP to
 /// gRPC status code mapping has it.

@@ -54,6 +54,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
         let mut exchange = (self.start)(&mut parts);
+        exchange.on_request_version(parts.version);
         let request = Request::from_parts(parts, body);
         // Services may do their work in `call` already: that too is under the span.
         let inner = exchange.in_scope(|| self.inner.call(request));
@@ -112,7 +113,7 @@ where
         };
         Poll::Ready(match result {
             Ok(response) => {
-                exchange.on_response(response.status(), response.headers());
+                exchange.on_response(response.status(), response.version(), response.headers());
                 let content_length = response
                     .headers()
                     .get(http::header::CONTENT_LENGTH)

@@ -268,23 +268,35 @@ impl<'a> Scanner<'a> {
         self.value();
     }
 
-    /// A number (`42`, `3.5`, `.5`, `1e-3`, `0x1F`): a value.
+    /// A number (`42`, `3.5`, `.5`, `1e-3`, `0x1F`, `0B101`): a value, with any letters glued
+    /// to it (PostgreSQL refuses those).
     fn number(&mut self, start: usize) {
+        let prefixed = self.bytes[start] == b'0'
+            && self
+                .peek(start + 1)
+                .is_some_and(|c| matches!(c.to_ascii_lowercase(), b'x' | b'o' | b'b'));
         let mut at = start;
         while at < self.end {
             let c = self.bytes[at];
-            let exponent_sign = (c == b'+' || c == b'-')
-                && matches!(self.bytes[at - 1], b'e' | b'E')
-                && self.bytes[start].is_ascii_digit()
-                && !self.sql[start..at].starts_with("0x");
-            if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || exponent_sign {
+            if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' {
                 at += 1;
+            } else if !prefixed && self.is_exponent_sign(at) {
+                at += 2;
             } else {
                 break;
             }
         }
         self.pos = at;
         self.value();
+    }
+
+    /// Whether the `+` or `-` at `at`, inside a decimal number, is its exponent's sign: after
+    /// an `e` and before a digit, as PostgreSQL reads it. Without the digit it is an operator
+    /// or, in `1e--x`, the start of a comment, which must not be read as part of the number.
+    fn is_exponent_sign(&self, at: usize) -> bool {
+        matches!(self.bytes[at], b'+' | b'-')
+            && matches!(self.bytes[at - 1], b'e' | b'E')
+            && self.peek(at + 1).is_some_and(|c| c.is_ascii_digit())
     }
 
     /// A word; `E'..'`, `B'..'`, `X'..'`, `N'..'` and `U&'..'` are prefixed string values.

@@ -131,6 +131,30 @@ fn comments_are_dropped_and_whitespace_collapsed() {
     );
 }
 
+/// A `-` after a number's `e` is its exponent's sign only before a digit (as PostgreSQL reads
+/// it), and a hex, octal or binary number (its prefix in either case) has no exponent: else
+/// the first `-` of a `--` comment was read as the number's, and the comment kept as SQL.
+#[test]
+fn a_comment_right_after_a_number_is_dropped() {
+    for (sql, sanitized) in [
+        ("SELECT 0X1E--SECRET11 comment\n", "SELECT ?"),
+        ("SELECT 0X1E+1, 0x1E--SECRET12\n", "SELECT ?+?, ?"),
+        ("SELECT 1e--SECRET13\n", "SELECT ?"),
+        ("SELECT 1.e-3--SECRET34\n", "SELECT ?"),
+        ("SELECT 1e+9--SECRET36\n", "SELECT ?"),
+        ("SELECT 0XABCDE--SECRET37\n", "SELECT ?"),
+        ("SELECT 0XE-1--SECRET38\n", "SELECT ?-?"),
+        ("SELECT 0O17--SECRET\n, 0B101E--SECRET\n", "SELECT ? , ?"),
+        ("SELECT 2E+--SECRET\n", "SELECT ?+"),
+        ("SELECT .5e-3, .5E--SECRET\n", "SELECT ?, ?"),
+        ("SELECT 1e-/*SECRET*/2", "SELECT ?- ?"),
+    ] {
+        assert_eq!(text(sql), sanitized, "{sql:?}");
+    }
+    // An exponent with its sign is still one value.
+    assert_eq!(text("SELECT 1.5e-3, 2E+10, 1e5"), "SELECT ?, ?, ?");
+}
+
 #[test]
 fn quoted_identifiers_and_non_ascii_are_kept() {
     assert_eq!(

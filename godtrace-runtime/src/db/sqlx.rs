@@ -222,15 +222,15 @@ fn finish(call: Option<Call>, result: Result<Option<u64>, &Error>) {
 }
 
 /// How a sqlx error is recorded: the SQLSTATE for a database error (with the constraint it
-/// names), the kind of error otherwise. Never the server's message: it can quote values
-/// (`invalid input syntax for type integer: "..."`).
+/// names, when [`recorded_constraint`] keeps it), the kind of error otherwise. Never the
+/// server's message: it can quote values (`invalid input syntax for type integer: "..."`).
 fn failure(error: &Error) -> Failure {
     if let Error::Database(db) = error {
         let code = db
             .code()
             .map(|c| c.chars().take(16).collect::<String>())
             .unwrap_or_else(|| "unknown".to_owned());
-        let description = match db.constraint() {
+        let description = match recorded_constraint(&code, db.constraint()) {
             Some(constraint) => format!("SQLSTATE {code} (constraint {constraint})"),
             None => format!("SQLSTATE {code}"),
         };
@@ -269,6 +269,27 @@ fn failure(error: &Error) -> Failure {
         status_code: None,
         description,
     }
+}
+
+/// The constraint an error with SQLSTATE `code` names, if it is recorded: only for an
+/// integrity violation (class `23`), whose constraint the server takes from the catalog, and
+/// only when it is a name PostgreSQL could have made (see [`is_identifier`]). Any other error
+/// may carry whatever a function's `RAISE .. USING CONSTRAINT = expr` said, a bound value
+/// included.
+fn recorded_constraint<'a>(code: &str, constraint: Option<&'a str>) -> Option<&'a str> {
+    constraint.filter(|name| code.starts_with("23") && is_identifier(name))
+}
+
+/// Whether `name` is an identifier as PostgreSQL stores one: at most 63 bytes (its
+/// `NAMEDATALEN`), letters, digits, `_` and `$`, not starting with a digit or `$`. A quoted
+/// name with other characters (spaces, `@`) is not: a real one is rare, a value often is.
+fn is_identifier(name: &str) -> bool {
+    const MAX_IDENTIFIER_LEN: usize = 63;
+    let mut chars = name.chars();
+    let starts_well = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_');
+    starts_well
+        && name.len() <= MAX_IDENTIFIER_LEN
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
 }
 
 /// Forwards `stream`'s results to the caller through `yielder`, counting rows (the items
@@ -615,6 +636,99 @@ mod tests {
                 "{span:#?}"
             );
         }
+    }
+
+    /// A server error as sqlx hands it over: its SQLSTATE and the constraint it names.
+    #[derive(Debug)]
+    struct ServerError {
+        code: &'static str,
+        constraint: Option<String>,
+    }
+
+    impl std::fmt::Display for ServerError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("server error")
+        }
+    }
+
+    impl std::error::Error for ServerError {}
+
+    impl ::sqlx::error::DatabaseError for ServerError {
+        fn message(&self) -> &str {
+            "server error"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.code.into())
+        }
+        fn constraint(&self) -> Option<&str> {
+            self.constraint.as_deref()
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ::sqlx::error::ErrorKind {
+            ::sqlx::error::ErrorKind::Other
+        }
+    }
+
+    /// The status description of a server error with `code` naming `constraint`.
+    fn described(code: &'static str, constraint: Option<&str>) -> String {
+        let error = Error::Database(Box::new(ServerError {
+            code,
+            constraint: constraint.map(str::to_owned),
+        }));
+        failure(&error).description
+    }
+
+    /// An integrity violation names the constraint the server read from its catalog; any
+    /// other error's constraint is whatever a function's `RAISE .. USING CONSTRAINT = expr`
+    /// said (a bound value maybe), and a name PostgreSQL could not have made is none.
+    #[test]
+    fn only_an_integrity_violations_constraint_is_recorded() {
+        for (code, constraint) in [
+            ("23505", "wallets_pkey"),
+            ("23503", "orders_wallet_id_fkey"),
+            ("23514", "Positive$Amount_2"),
+            ("23P01", "no_overlap"),
+            ("23505", "prénom_key"),
+        ] {
+            assert_eq!(
+                described(code, Some(constraint)),
+                format!("SQLSTATE {code} (constraint {constraint})")
+            );
+        }
+        for (code, constraint) in [
+            ("P0001", "SECRET_alice@example.com"),
+            ("P0001", "wallets_pkey"),
+            ("22023", "wallets_pkey"),
+            ("23505", "SECRET_alice@example.com"),
+            ("23505", "SECRET with spaces"),
+            ("23505", "1secret"),
+            ("23505", "$secret"),
+            ("23505", ""),
+        ] {
+            assert_eq!(
+                described(code, Some(constraint)),
+                format!("SQLSTATE {code}"),
+                "{code} {constraint:?}"
+            );
+        }
+        let long = "a".repeat(64);
+        assert_eq!(described("23505", Some(&long)), "SQLSTATE 23505");
+        let longest = "a".repeat(63);
+        assert_eq!(
+            described("23505", Some(&longest)),
+            format!("SQLSTATE 23505 (constraint {longest})")
+        );
+        let huge = format!("SECRET{}", "z".repeat(1_000_000));
+        assert_eq!(described("23505", Some(&huge)), "SQLSTATE 23505");
+        assert_eq!(described("23505", None), "SQLSTATE 23505");
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! What each span records: `db.system.name` = `redis`, `db.namespace` (the database index the
 //! connection was opened with),
 //! `db.operation.name` (the command, `GET`, or `CONFIG GET` for a command with a
-//! subcommand), `db.query.text` = the command with each argument written `?`, `server.address`,
+//! subcommand Redis has), `db.query.text` = the command with each argument written `?`, `server.address`,
 //! `server.port`, and on failure `error.type` and `db.response.status_code` (the server's
 //! error code, `WRONGTYPE`, or the kind of client error: `timeout`, `io`). Arguments, keys
 //! included, are never recorded: keys often hold user ids or tokens. A pipeline is one span

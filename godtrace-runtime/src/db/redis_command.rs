@@ -12,11 +12,180 @@ pub(crate) const MAX_PLACEHOLDERS: usize = 16;
 /// `JSON.MGET` included).
 const MAX_NAME_LEN: usize = 32;
 
-/// Commands whose first argument is a subcommand, named together (`CONFIG GET`).
-const CONTAINERS: [&str; 16] = [
-    "ACL", "CLIENT", "CLUSTER", "COMMAND", "CONFIG", "DEBUG", "FUNCTION", "LATENCY", "MEMORY",
-    "MODULE", "OBJECT", "PUBSUB", "SCRIPT", "SLOWLOG", "XGROUP", "XINFO",
+/// Commands whose first argument is a subcommand, named together (`CONFIG GET`), with the
+/// subcommands Redis has for each: only those are part of the name. Any other first argument
+/// is an argument like the rest (`?`): it may be a value (`CLIENT s3cr3t`), and the name is
+/// a span name and a metric label.
+const CONTAINERS: [(&str, &[&str]); 16] = [
+    (
+        "ACL",
+        &[
+            "CAT", "DELUSER", "DRYRUN", "GENPASS", "GETUSER", "HELP", "LIST", "LOAD", "LOG",
+            "SAVE", "SETUSER", "USERS", "WHOAMI",
+        ],
+    ),
+    (
+        "CLIENT",
+        &[
+            "CACHING",
+            "GETNAME",
+            "GETREDIR",
+            "HELP",
+            "ID",
+            "INFO",
+            "KILL",
+            "LIST",
+            "NO-EVICT",
+            "NO-TOUCH",
+            "PAUSE",
+            "REPLY",
+            "SETINFO",
+            "SETNAME",
+            "TRACKING",
+            "TRACKINGINFO",
+            "UNBLOCK",
+            "UNPAUSE",
+        ],
+    ),
+    (
+        "CLUSTER",
+        &[
+            "ADDSLOTS",
+            "ADDSLOTSRANGE",
+            "BUMPEPOCH",
+            "COUNT-FAILURE-REPORTS",
+            "COUNTKEYSINSLOT",
+            "DELSLOTS",
+            "DELSLOTSRANGE",
+            "FAILOVER",
+            "FLUSHSLOTS",
+            "FORGET",
+            "GETKEYSINSLOT",
+            "HELP",
+            "INFO",
+            "KEYSLOT",
+            "LINKS",
+            "MEET",
+            "MYID",
+            "MYSHARDID",
+            "NODES",
+            "REPLICAS",
+            "REPLICATE",
+            "RESET",
+            "SAVECONFIG",
+            "SET-CONFIG-EPOCH",
+            "SETSLOT",
+            "SHARDS",
+            "SLAVES",
+            "SLOT-STATS",
+            "SLOTS",
+        ],
+    ),
+    (
+        "COMMAND",
+        &[
+            "COUNT",
+            "DOCS",
+            "GETKEYS",
+            "GETKEYSANDFLAGS",
+            "HELP",
+            "INFO",
+            "LIST",
+        ],
+    ),
+    ("CONFIG", &["GET", "HELP", "RESETSTAT", "REWRITE", "SET"]),
+    (
+        // Not documented as a container, but `DEBUG HELP` lists these.
+        "DEBUG",
+        &[
+            "CHANGE-REPL-ID",
+            "DIGEST",
+            "DIGEST-VALUE",
+            "HELP",
+            "JMAP",
+            "LISTPACK",
+            "OBJECT",
+            "POPULATE",
+            "PROTOCOL",
+            "QUICKLIST",
+            "RELOAD",
+            "RESTART",
+            "SDSLEN",
+            "SEGFAULT",
+            "SET-ACTIVE-EXPIRE",
+            "SLEEP",
+        ],
+    ),
+    (
+        "FUNCTION",
+        &[
+            "DELETE", "DUMP", "FLUSH", "HELP", "KILL", "LIST", "LOAD", "RESTORE", "STATS",
+        ],
+    ),
+    (
+        "LATENCY",
+        &[
+            "DOCTOR",
+            "GRAPH",
+            "HELP",
+            "HISTOGRAM",
+            "HISTORY",
+            "LATEST",
+            "RESET",
+        ],
+    ),
+    (
+        "MEMORY",
+        &["DOCTOR", "HELP", "MALLOC-STATS", "PURGE", "STATS", "USAGE"],
+    ),
+    ("MODULE", &["HELP", "LIST", "LOAD", "LOADEX", "UNLOAD"]),
+    (
+        "OBJECT",
+        &["ENCODING", "FREQ", "HELP", "IDLETIME", "REFCOUNT"],
+    ),
+    (
+        "PUBSUB",
+        &[
+            "CHANNELS",
+            "HELP",
+            "NUMPAT",
+            "NUMSUB",
+            "SHARDCHANNELS",
+            "SHARDNUMSUB",
+        ],
+    ),
+    (
+        "SCRIPT",
+        &["DEBUG", "EXISTS", "FLUSH", "HELP", "KILL", "LOAD"],
+    ),
+    ("SLOWLOG", &["GET", "HELP", "LEN", "RESET"]),
+    (
+        "XGROUP",
+        &[
+            "CREATE",
+            "CREATECONSUMER",
+            "DELCONSUMER",
+            "DESTROY",
+            "HELP",
+            "SETID",
+        ],
+    ),
+    ("XINFO", &["CONSUMERS", "GROUPS", "HELP", "STREAM"]),
 ];
+
+/// The subcommands of `name` when it is a container command (in any case).
+fn subcommands_of(name: &[u8]) -> Option<&'static [&'static str]> {
+    CONTAINERS
+        .iter()
+        .find(|(container, _)| container.as_bytes().eq_ignore_ascii_case(name))
+        .map(|(_, subcommands)| *subcommands)
+}
+
+/// Whether `sub` is one of container `name`'s subcommands, in any case.
+fn is_subcommand_of(name: &[u8], sub: &[u8]) -> bool {
+    subcommands_of(name)
+        .is_some_and(|subs| subs.iter().any(|s| s.as_bytes().eq_ignore_ascii_case(sub)))
+}
 
 /// The operation and sanitized text of one command.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,14 +210,10 @@ pub(crate) fn summarize<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Command
     };
     let mut operation = name;
     let mut args = args.peekable();
-    if CONTAINERS
-        .iter()
-        .any(|c| c.eq_ignore_ascii_case(&operation))
-        && let Some(sub) = args.peek().and_then(|a| command_name(a))
-    {
+    if let Some(sub) = args.next_if(|sub| is_subcommand_of(operation.as_bytes(), sub)) {
+        // Recorded as written: a subcommand is one of the ASCII words above.
         operation.push(' ');
-        operation.push_str(&sub);
-        args.next();
+        operation.push_str(&String::from_utf8_lossy(sub));
     }
     let rest = args.take(MAX_PLACEHOLDERS + 1).count();
     CommandSummary {
@@ -93,9 +258,10 @@ where
     }
 }
 
-/// A container command's subcommand, when its second argument is a name.
+/// A container command's subcommand, when its second argument is one it has.
 fn subcommand(args: [Option<&[u8]>; 2]) -> Option<&[u8]> {
-    args[1].filter(|sub| is_command_name(sub))
+    let name = args[0]?;
+    args[1].filter(|sub| is_subcommand_of(name, sub))
 }
 
 /// A command's first two arguments: what names it (a container's subcommand is its second).
@@ -105,7 +271,7 @@ fn name_args<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> [Option<&'a [u8]>;
 }
 
 /// Whether two commands have the same operation: the same valid name in any case, and for a
-/// container the same subcommand (or neither a name).
+/// container the same subcommand (or neither one it has).
 fn same_name(a: [Option<&[u8]>; 2], b: [Option<&[u8]>; 2]) -> bool {
     let (Some(name), Some(other)) = (a[0], b[0]) else {
         return false;
@@ -113,10 +279,7 @@ fn same_name(a: [Option<&[u8]>; 2], b: [Option<&[u8]>; 2]) -> bool {
     if !is_command_name(name) || !name.eq_ignore_ascii_case(other) {
         return false;
     }
-    let container = CONTAINERS
-        .iter()
-        .any(|c| c.as_bytes().eq_ignore_ascii_case(name));
-    if !container {
+    if subcommands_of(name).is_none() {
         return true;
     }
     match (subcommand(a), subcommand(b)) {
@@ -200,6 +363,47 @@ mod tests {
         assert_eq!(acl.text, "ACL SETUSER ? ?");
         // A subcommand that is not a name is an argument like any other.
         assert_eq!(of(&["CLIENT", "%%"]).text, "CLIENT ?");
+    }
+
+    /// Only a subcommand the container has is part of the name (a span name, a metric label):
+    /// any other word after it may be a value, and is a `?` like any argument.
+    #[test]
+    fn an_unknown_subcommand_is_an_argument() {
+        let unknown = of(&["CLIENT", "SECRETsub"]);
+        assert_eq!(unknown.operation.as_deref(), Some("CLIENT"));
+        assert_eq!(unknown.text, "CLIENT ?");
+        for (args, operation, text) in [
+            (&["config", "s3cr3t", "x"][..], "config", "config ? ?"),
+            (&["XINFO", "alice@example.com"], "XINFO", "XINFO ?"),
+            (&["OBJECT", "GET", "k"], "OBJECT", "OBJECT ? ?"),
+            // Known ones in any case, recorded as written.
+            (
+                &["client", "SetName", "s3cr3t"],
+                "client SetName",
+                "client SetName ?",
+            ),
+            (
+                &["CLIENT", "no-evict", "on"],
+                "CLIENT no-evict",
+                "CLIENT no-evict ?",
+            ),
+            (
+                &["xgroup", "CREATE", "s", "g", "$"],
+                "xgroup CREATE",
+                "xgroup CREATE ? ? ?",
+            ),
+        ] {
+            let s = of(args);
+            assert_eq!(s.operation.as_deref(), Some(operation), "{args:?}");
+            assert_eq!(s.text, text, "{args:?}");
+        }
+        // A batch of one container with unknown subcommands is named after the container.
+        let commands: [&[&str]; 2] = [&["CLIENT", "SECRETa"], &["client", "SECRETb"]];
+        let commands = commands.iter().map(|c| c.iter().map(|a| a.as_bytes()));
+        assert_eq!(
+            batch_operation("PIPELINE", false, commands).as_deref(),
+            Some("PIPELINE CLIENT")
+        );
     }
 
     #[test]

@@ -519,6 +519,11 @@ struct Parser {
     name_may_be_function: bool,
     /// The table follows `FROM`: a `,` after it (and its alias) names another.
     in_from_list: bool,
+    /// A `(` where the table would be opens a subquery or a parenthesized join (after
+    /// `FROM`, `JOIN` or a `,` of a `FROM` list; after `USING` it is a column list).
+    paren_may_be_table: bool,
+    /// The parentheses opened where a table would be, whose `)` ends that table.
+    table_parens: TableParens,
     /// The names a `WITH` defines: they are the statement's own, not tables.
     ctes: Vec<String>,
     /// The depth of the `WITH` being read, until its main statement starts.
@@ -559,6 +564,52 @@ enum State {
     CteName,
     /// After a procedure in a list: its argument types, then a `,` and another one.
     ProcedureListed,
+    /// After `ROWS FROM` where a table would be: its `(` and list of functions follow.
+    RowsFrom,
+}
+
+/// The parentheses at a table's place (a subquery, a parenthesized join, a function's
+/// arguments, an alias's column list), one bit a depth as [`Parser::queries`]: at the `)` the
+/// table ends, and what follows is read as after a table (its alias, a `,` of the `FROM`
+/// list it is in). Depths past 63 are not tracked: their `)` ends nothing.
+#[derive(Debug, Default)]
+struct TableParens {
+    /// Bit `d`: the `(` that opened depth `d` is at a table's place.
+    open: u64,
+    /// Bit `d`: that table is in a `FROM` list (a `,` after it names another).
+    in_list: u64,
+    /// Bit `d`: the parentheses are an alias's column list (no other alias follows).
+    aliased: u64,
+}
+
+impl TableParens {
+    /// Depth `depth` was just opened: nothing is known of it yet.
+    fn clear(&mut self, depth: u32) {
+        if let Some(bit) = 1u64.checked_shl(depth) {
+            self.open &= !bit;
+            self.in_list &= !bit;
+            self.aliased &= !bit;
+        }
+    }
+
+    /// The `(` that opened `depth` is at a table's place.
+    fn mark(&mut self, depth: u32, in_list: bool, aliased: bool) {
+        if let Some(bit) = 1u64.checked_shl(depth) {
+            self.open |= bit;
+            self.in_list |= if in_list { bit } else { 0 };
+            self.aliased |= if aliased { bit } else { 0 };
+        }
+    }
+
+    /// At the `)` closing `depth`: whether its `(` was at a table's place, and if so whether
+    /// that table is in a `FROM` list and already aliased.
+    fn close(&mut self, depth: u32) -> Option<(bool, bool)> {
+        let bit = 1u64.checked_shl(depth)?;
+        let closed =
+            (self.open & bit != 0).then_some((self.in_list & bit != 0, self.aliased & bit != 0));
+        self.clear(depth);
+        closed
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -634,6 +685,9 @@ const NOT_ALIASES: [&str; 32] = [
     "WITH",
 ];
 
+/// Words that start a query in parentheses where a table would be (`FROM (SELECT ..) s`).
+const QUERY_STARTS: [&str; 3] = ["SELECT", "VALUES", "WITH"];
+
 /// Operations that start a statement or a subquery but are also words of other clauses
 /// (`FOR UPDATE`, `ON DELETE`, `DO UPDATE`): operations only after `(`, `)` or at the start.
 const STATEMENT_OPERATIONS: [&str; 4] = ["INSERT", "UPDATE", "DELETE", "MERGE"];
@@ -660,20 +714,28 @@ impl Parser {
             self.end_statement();
             return;
         }
+        let mut table_closed = None;
         match token {
             Token::Punct(b'(') => {
                 self.depth = self.depth.saturating_add(1);
                 if let Some(bit) = 1u64.checked_shl(self.depth) {
                     self.queries &= !bit;
                 }
+                self.table_parens.clear(self.depth);
             }
-            Token::Punct(b')') => self.depth = self.depth.saturating_sub(1),
+            Token::Punct(b')') if self.depth > 0 => {
+                table_closed = self.table_parens.close(self.depth);
+                self.depth -= 1;
+            }
             _ => {}
         }
         if self.statement_done {
             return;
         }
-        self.step(token);
+        match table_closed {
+            Some((in_list, aliased)) => self.table_paren_closed(in_list, aliased),
+            None => self.step(token),
+        }
         self.last = match token {
             Token::Punct(b'(') => Last::Open,
             Token::Punct(b')') => Last::Close,
@@ -713,18 +775,36 @@ impl Parser {
             },
             State::TableNext => match token {
                 Token::Word(w) if is_any(w, &MODIFIERS) => {}
+                // `FROM (SELECT ..)`, `FROM ((SELECT ..))`: a subquery, whose `(` was read
+                // as a parenthesized join's.
+                Token::Word(w) if is_any(w, &QUERY_STARTS) => self.idle(token),
+                // `FROM (a JOIN b ..)` or a subquery: either way the table ends at its `)`.
+                Token::Punct(b'(') if self.paren_may_be_table => self.open_table_paren(false),
                 Token::Word(part) | Token::QuotedIdent(part) => {
                     self.name.clear();
                     self.state = State::InName;
                     self.extend_name(part);
                 }
-                // `FROM (SELECT ..)`: a subquery, read as the rest of the statement.
+                // `USING (SELECT ..)`: a subquery, read as the rest of the statement.
                 _ => self.idle(token),
             },
             State::InName => match token {
                 Token::Punct(b'.') => self.state = State::AfterDot,
-                // `FROM generate_series(..)`: a function, not a table.
-                Token::Punct(b'(') if self.name_may_be_function => self.state = State::Idle,
+                // `FROM generate_series(..)`: a function, not a table; the `)` ends it.
+                Token::Punct(b'(') if self.name_may_be_function => {
+                    self.name.clear();
+                    self.open_table_paren(false);
+                    self.state = State::Idle;
+                }
+                // `FROM ROWS FROM (f(..), g(..))`: functions, not a table named `ROWS`.
+                Token::Word(w)
+                    if w.eq_ignore_ascii_case("FROM")
+                        && self.name_may_be_function
+                        && self.name.eq_ignore_ascii_case("ROWS") =>
+                {
+                    self.name.clear();
+                    self.state = State::RowsFrom;
+                }
                 _ => {
                     let listed = self.name_is_procedure && self.procedure_list;
                     self.add_table();
@@ -745,10 +825,28 @@ impl Parser {
             },
             State::AfterTable { aliased } => match token {
                 Token::Word(w) if w.eq_ignore_ascii_case("AS") && !aliased => {}
+                // `FROM unnest(..) WITH ORDINALITY AS u(x, n)`: right after a `)` at a table's
+                // place, `WITH` starts no query.
+                Token::Word(w)
+                    if !aliased
+                        && ((w.eq_ignore_ascii_case("WITH") && self.last == Last::Close)
+                            || w.eq_ignore_ascii_case("ORDINALITY")) => {}
                 Token::Word(w) | Token::QuotedIdent(w) if !aliased && !is_any(w, &NOT_ALIASES) => {
                     self.state = State::AfterTable { aliased: true };
                 }
                 Token::Punct(b',') if self.in_from_list => self.table_next(true, true),
+                // `FROM a x(c)`: the alias's column list; the `)` ends the table.
+                Token::Punct(b'(') if aliased => {
+                    self.open_table_paren(true);
+                    self.state = State::Idle;
+                }
+                _ => self.idle(token),
+            },
+            State::RowsFrom => match token {
+                Token::Punct(b'(') => {
+                    self.open_table_paren(false);
+                    self.state = State::Idle;
+                }
                 _ => self.idle(token),
             },
             State::ProcedureListed => {
@@ -850,8 +948,13 @@ impl Parser {
         } else if is("FROM") && self.last != Last::Distinct && self.in_query() {
             // Not `IS [NOT] DISTINCT FROM`, a comparison, nor a function's `FROM`.
             self.table_next(true, true);
-        } else if is("JOIN") || is("USING") {
+        } else if is("JOIN") {
             self.table_next(true, false);
+        } else if is("USING") {
+            // `MERGE .. USING s`, `DELETE .. USING s, t` (a list); `JOIN .. USING (a)` names
+            // columns.
+            self.table_next(true, true);
+            self.paren_may_be_table = false;
         } else if is("INTO") {
             self.table_next(false, false);
         }
@@ -862,7 +965,27 @@ impl Parser {
     fn table_next(&mut self, function: bool, list: bool) {
         self.state = State::TableNext;
         self.name_may_be_function = function;
+        self.paren_may_be_table = function;
         self.in_from_list = list;
+    }
+
+    /// The `(` just read is at a table's place (`aliased`: an alias's column list): what is
+    /// inside is read as any other text, until its `)` (see [`Parser::table_paren_closed`]).
+    fn open_table_paren(&mut self, aliased: bool) {
+        let in_list = self.in_from_list;
+        self.table_parens.mark(self.depth, in_list, aliased);
+        self.in_from_list = false;
+    }
+
+    /// The `)` of parentheses at a table's place: a name read up to it is complete (`(a JOIN
+    /// b)`), and what follows is what may follow a table, an alias (unless it had one) or a
+    /// `,` of the `FROM` list it was in.
+    fn table_paren_closed(&mut self, in_list: bool, aliased: bool) {
+        if self.state == State::InName {
+            self.add_table();
+        }
+        self.state = State::AfterTable { aliased };
+        self.in_from_list = in_list;
     }
 
     /// A stored procedure's name follows (the conventions' summary keeps it as the target,

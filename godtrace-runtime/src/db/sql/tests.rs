@@ -293,6 +293,112 @@ fn the_summary_lists_every_operation_and_table_in_order() {
     assert_eq!(summary(""), None);
 }
 
+/// Parentheses where a table would be (a subquery, a parenthesized join, a function's
+/// arguments, an alias's column list) end at their `)`: what follows is read as after a
+/// table, so a `FROM` list goes on after them and a parenthesized join's tables are all read.
+#[test]
+fn tables_after_parentheses_in_a_from_list_are_read() {
+    for (sql, expected, table) in [
+        ("SELECT * FROM (a JOIN b ON true)", "SELECT a b", None),
+        (
+            "SELECT * FROM a, (SELECT 1) s, b",
+            "SELECT a SELECT b",
+            None,
+        ),
+        ("SELECT * FROM a x(c), b", "SELECT a b", None),
+        ("SELECT * FROM a AS x (c, d), b y", "SELECT a b", None),
+        (
+            "SELECT * FROM generate_series(1,3) g, b",
+            "SELECT b",
+            Some("b"),
+        ),
+        (
+            "SELECT * FROM generate_series(1,3) AS g(n), b",
+            "SELECT b",
+            Some("b"),
+        ),
+        (
+            "SELECT * FROM t1 JOIN (t2 JOIN t3 ON true) ON true",
+            "SELECT t1 t2 t3",
+            None,
+        ),
+        (
+            "SELECT * FROM t1, (SELECT * FROM t2) s, t3",
+            "SELECT t1 SELECT t2 t3",
+            None,
+        ),
+        (
+            "SELECT * FROM ROWS FROM (generate_series(1,2)) g",
+            "SELECT",
+            None,
+        ),
+        (
+            "SELECT * FROM ROWS FROM (f(1), g(2)) AS r(a, b), t",
+            "SELECT t",
+            Some("t"),
+        ),
+        (
+            "SELECT * FROM ((a JOIN b ON true) JOIN c ON true)",
+            "SELECT a b c",
+            None,
+        ),
+        (
+            "SELECT * FROM ((SELECT 1)) s, b",
+            "SELECT SELECT b",
+            Some("b"),
+        ),
+        (
+            "SELECT * FROM (VALUES (1), (2)) v(x), b",
+            "SELECT b",
+            Some("b"),
+        ),
+        (
+            "SELECT * FROM a, LATERAL (SELECT 1) s, b",
+            "SELECT a SELECT b",
+            None,
+        ),
+        (
+            "SELECT * FROM a, (WITH w AS (SELECT 1) SELECT * FROM w) s, b",
+            "SELECT a SELECT SELECT b",
+            None,
+        ),
+        ("SELECT * FROM (a) x, b", "SELECT a b", None),
+        (
+            "SELECT * FROM unnest($1) WITH ORDINALITY AS u(x, n), t",
+            "SELECT t",
+            Some("t"),
+        ),
+        ("DELETE FROM t USING u, v WHERE true", "DELETE t u v", None),
+        (
+            "SELECT * FROM (t) WHERE x IN (SELECT 1)",
+            "SELECT t SELECT",
+            Some("t"),
+        ),
+        // A join's `USING (..)` names columns, not tables; a `(` after an `INSERT`'s table
+        // does too.
+        (
+            "SELECT * FROM t1 JOIN t2 USING (id) JOIN t3 USING (id)",
+            "SELECT t1 t2 t3",
+            None,
+        ),
+        ("INSERT INTO t AS x (a) VALUES (1)", "INSERT t", Some("t")),
+        (
+            "MERGE INTO t USING (SELECT * FROM s) AS s ON t.id = s.id WHEN MATCHED THEN DELETE",
+            "MERGE t SELECT s",
+            None,
+        ),
+    ] {
+        let read = summarize(sql, None);
+        assert_eq!(read.summary.as_deref(), Some(expected), "{sql}");
+        assert_eq!(read.collection.as_deref(), table, "{sql}");
+    }
+    // Deeply nested table parentheses (past what is tracked) still cost one pass, and the
+    // tables before them are kept.
+    let nested = "SELECT * FROM a, ".to_owned() + &"(".repeat(10_000) + "b" + &")".repeat(10_000);
+    let read = summarize(&nested, None);
+    assert!(read.summary.unwrap().starts_with("SELECT a b"));
+}
+
 /// A query of several statements (`sqlx::raw_sql`, a simple query) runs them all: the
 /// summary names each in order, and an operation or a table is named only when all of them
 /// share it (the conventions: not read from a query with several operations).

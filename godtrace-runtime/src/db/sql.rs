@@ -524,6 +524,12 @@ struct Parser {
     paren_may_be_table: bool,
     /// The parentheses opened where a table would be, whose `)` ends that table.
     table_parens: TableParens,
+    /// Bit `d`: a `FROM` list is open at depth `d` (until a clause after it, such as
+    /// `WHERE`): a `,` there names another table, after a join's condition too (`FROM a JOIN
+    /// b ON a.id = b.id, c`). Depths past 63 are not tracked.
+    from_lists: u64,
+    /// `[` not yet closed: a `,` inside (`ARRAY[a, b]`) separates no tables.
+    brackets: u32,
     /// The names a `WITH` defines: they are the statement's own, not tables.
     ctes: Vec<String>,
     /// The depth of the `WITH` being read, until its main statement starts.
@@ -685,6 +691,26 @@ const NOT_ALIASES: [&str; 32] = [
     "WITH",
 ];
 
+/// Words that end a `FROM` list: the clauses after it, and another query's start.
+const FROM_LIST_ENDS: [&str; 16] = [
+    "WHERE",
+    "GROUP",
+    "HAVING",
+    "WINDOW",
+    "ORDER",
+    "LIMIT",
+    "OFFSET",
+    "FETCH",
+    "FOR",
+    "UNION",
+    "INTERSECT",
+    "EXCEPT",
+    "RETURNING",
+    "SELECT",
+    "SET",
+    "VALUES",
+];
+
 /// Words that start a query in parentheses where a table would be (`FROM (SELECT ..) s`).
 const QUERY_STARTS: [&str; 3] = ["SELECT", "VALUES", "WITH"];
 
@@ -722,7 +748,10 @@ impl Parser {
                     self.queries &= !bit;
                 }
                 self.table_parens.clear(self.depth);
+                self.set_from_list(false);
             }
+            Token::Punct(b'[') => self.brackets = self.brackets.saturating_add(1),
+            Token::Punct(b']') => self.brackets = self.brackets.saturating_sub(1),
             Token::Punct(b')') if self.depth > 0 => {
                 table_closed = self.table_parens.close(self.depth);
                 self.depth -= 1;
@@ -929,11 +958,18 @@ impl Parser {
                 self.state = State::CteName;
                 return;
             }
+            Token::Punct(b',') if self.brackets == 0 && self.in_open_from_list() => {
+                self.table_next(true, true);
+                return;
+            }
             Token::Word(word) => word,
             _ => return,
         };
         let is = |keyword: &str| word.eq_ignore_ascii_case(keyword);
         let statement_start = matches!(self.last, Last::Start | Last::Open | Last::Close);
+        if is_any(word, &FROM_LIST_ENDS) {
+            self.set_from_list(false);
+        }
         if is("SELECT") || (statement_start && is_any(word, &STATEMENT_OPERATIONS)) {
             if self.with_depth == Some(self.depth) {
                 self.with_depth = None;
@@ -948,6 +984,7 @@ impl Parser {
         } else if is("FROM") && self.last != Last::Distinct && self.in_query() {
             // Not `IS [NOT] DISTINCT FROM`, a comparison, nor a function's `FROM`.
             self.table_next(true, true);
+            self.set_from_list(true);
         } else if is("JOIN") {
             self.table_next(true, false);
         } else if is("USING") {
@@ -967,6 +1004,22 @@ impl Parser {
         self.name_may_be_function = function;
         self.paren_may_be_table = function;
         self.in_from_list = list;
+    }
+
+    /// Whether a `FROM` list is open at the current depth (see `from_lists`).
+    fn in_open_from_list(&self) -> bool {
+        1u64.checked_shl(self.depth)
+            .is_some_and(|bit| self.from_lists & bit != 0)
+    }
+
+    /// Opens or closes the `FROM` list of the current depth.
+    fn set_from_list(&mut self, open: bool) {
+        if let Some(bit) = 1u64.checked_shl(self.depth) {
+            match open {
+                true => self.from_lists |= bit,
+                false => self.from_lists &= !bit,
+            }
+        }
     }
 
     /// The `(` just read is at a table's place (`aliased`: an alias's column list): what is

@@ -369,6 +369,38 @@ fn tables_after_parentheses_in_a_from_list_are_read() {
             Some("t"),
         ),
         ("DELETE FROM t USING u, v WHERE true", "DELETE t u v", None),
+        // The list goes on after a join's condition and a sample clause, not past the `FROM`
+        // clause nor inside brackets.
+        (
+            "SELECT * FROM a JOIN b ON a.id = b.id, c",
+            "SELECT a b c",
+            None,
+        ),
+        (
+            "SELECT * FROM t TABLESAMPLE SYSTEM (10) REPEATABLE (1), u",
+            "SELECT t u",
+            None,
+        ),
+        (
+            "SELECT * FROM a JOIN b ON b.tags = ARRAY[a.x, a.y] WHERE a.k = 1 ORDER BY a.x, a.y",
+            "SELECT a b",
+            None,
+        ),
+        (
+            "SELECT a, b FROM t GROUP BY a, b HAVING count(*) > 1 ORDER BY a, b",
+            "SELECT t",
+            Some("t"),
+        ),
+        (
+            "UPDATE t SET a = 1, b = 2 FROM u JOIN v ON true, w WHERE true RETURNING a, b",
+            "UPDATE t u v w",
+            None,
+        ),
+        (
+            "INSERT INTO t SELECT a FROM u ON CONFLICT (a) DO UPDATE SET a = 1, b = 2",
+            "INSERT t SELECT u",
+            None,
+        ),
         (
             "SELECT * FROM (t) WHERE x IN (SELECT 1)",
             "SELECT t SELECT",

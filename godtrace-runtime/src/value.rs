@@ -377,6 +377,8 @@ pub(crate) fn floor_char_boundary(s: &str, mut at: usize) -> usize {
 /// formatting is [`FORMAT_STACK_AT_MOST`] deeper in the stack than where it began: a deeply
 /// nested value (a tree 100,000 levels deep) recurses once per level in its `Debug`, and
 /// would overflow the thread's stack (an abort) where the untraced function never formats it.
+/// A value that deep is far past any length limit: values of a few hundred levels (a derived
+/// `Debug` takes up to about 500 bytes a level in a debug build) are not cut by it.
 struct BoundedWriter {
     buf: String,
     limit: usize,
@@ -389,9 +391,9 @@ struct BoundedWriter {
 }
 
 /// How much stack the `Debug` or `Display` of one recorded value may use below the frame that
-/// formats it. A derived `Debug` takes about 100 to 700 bytes a level (optimised, debug
-/// build), so values nested a few hundred levels deep still print up to the length limit.
-const FORMAT_STACK_AT_MOST: usize = 32 << 10;
+/// formats it: enough for values nested a few hundred levels deep in a debug build, little
+/// next to a thread's usual 2 MiB (8 MiB for `main`).
+const FORMAT_STACK_AT_MOST: usize = 256 << 10;
 
 /// Where the calling frame is in the stack: the address of a local (only compared).
 #[inline(always)]

@@ -429,6 +429,15 @@ fn words(key: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// `&` or `;` also separates pairs, and an encoded `=` separates a key from its value (one
 /// pass, so nesting costs nothing more); a `user:password@` in such a URL is redacted too.
 fn redacted_query(query: &str) -> Cow<'_, str> {
+    redacted_pairs(query, 0)
+}
+
+/// How many times a value is percent-decoded to look for credentials in it (a URL encoded
+/// into a query, and encoded again when that query went into another).
+const NESTED_DECODES: u8 = 2;
+
+/// [`redacted_query`] of a query found after `decodes` percent-decodings.
+fn redacted_pairs(query: &str, decodes: u8) -> Cow<'_, str> {
     let mut out = String::new();
     let mut kept = 0;
     for (pair, pair_end) in pairs(query) {
@@ -436,8 +445,16 @@ fn redacted_query(query: &str) -> Cow<'_, str> {
             Some((key, value_at)) if is_sensitive_query_key(&pair[..key]) => {
                 Some(format!("{}REDACTED", &pair[..value_at]))
             }
-            Some((_, value_at)) => nested_user_info(&pair[value_at..])
-                .map(|value| format!("{}{value}", &pair[..value_at])),
+            Some((_, value_at)) => {
+                let value = &pair[value_at..];
+                match nested_user_info(value) {
+                    Some(value) => Some(format!("{}{value}", &pair[..value_at])),
+                    None if holds_encoded_credentials(value, decodes) => {
+                        Some(format!("{}REDACTED", &pair[..value_at]))
+                    }
+                    None => None,
+                }
+            }
             None => None,
         };
         if let Some(replacement) = replacement {
@@ -454,8 +471,8 @@ fn redacted_query(query: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The pairs of `query` with where each ends, split at `&`, `;`, `?` and their percent-encoded
-/// forms (see [`redacted_query`]).
+/// The pairs of `query` with where each ends, split at `&`, `;`, `?`, `#` and their
+/// percent-encoded forms (see [`redacted_query`]).
 fn pairs(query: &str) -> impl Iterator<Item = (&str, usize)> {
     let bytes = query.as_bytes();
     let mut start = 0;
@@ -463,10 +480,10 @@ fn pairs(query: &str) -> impl Iterator<Item = (&str, usize)> {
     std::iter::from_fn(move || {
         while at < bytes.len() {
             let separator = match bytes[at] {
-                b'&' | b';' | b'?' => 1,
+                b'&' | b';' | b'?' | b'#' => 1,
                 b'%' if matches!(
                     bytes.get(at + 1..at + 3),
-                    Some([b'2', b'6'] | [b'3', b'B' | b'b' | b'F' | b'f'])
+                    Some([b'2', b'3' | b'6'] | [b'3', b'B' | b'b' | b'F' | b'f'])
                 ) =>
                 {
                     3
@@ -502,11 +519,25 @@ fn key_end(pair: &str) -> Option<(usize, usize)> {
     })
 }
 
+/// Whether `value`, percent-decoded (up to [`NESTED_DECODES`] times in all), holds a URL's
+/// user-info or a credential's pair: a URL encoded into a query value
+/// (`next=https%3A%2F%2Fbob%3Apw%40app`), whose parts cannot be redacted where they are
+/// written, so the whole value is.
+fn holds_encoded_credentials(value: &str, decodes: u8) -> bool {
+    if decodes >= NESTED_DECODES || !value.contains('%') {
+        return false;
+    }
+    let decoded = crate::text::percent_decode_lenient(value);
+    let decoded = String::from_utf8_lossy(&decoded);
+    nested_user_info(&decoded).is_some()
+        || matches!(redacted_pairs(&decoded, decodes + 1), Cow::Owned(_))
+}
+
 /// `value` with the user-info of a URL in it (`https://user:pass@host/..`) redacted, when it
-/// has one; the authority ends at the first `/` or `#` (a `?` has split the pair already).
+/// has one; the authority ends at the first `/`, `?` or `#`.
 fn nested_user_info(value: &str) -> Option<String> {
     let (scheme, rest) = value.split_once("://")?;
-    let authority = &rest[..rest.find(['/', '#']).unwrap_or(rest.len())];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
     let at = authority.rfind('@')?;
     Some(format!("{scheme}://REDACTED:REDACTED@{}", &rest[at + 1..]))
 }
@@ -733,6 +764,31 @@ mod tests {
             url("http://h/s?password%3DS3CRET"),
             "http://h/s?password%3DREDACTED"
         );
+        // Encoded whole (user-info, a fragment's pair, half encoded, encoded twice): the
+        // value cannot be redacted part by part, so it is redacted whole.
+        for (value, kept) in [
+            ("https%3A%2F%2Fbob%3Apw%40x%2Fa", false),
+            ("https%3A%2F%2Fx%2Fcb%23access_token%3DSECRETFRAG", true),
+            ("https:%2F%2Fbob:pw@x/", false),
+            ("https%3a//bob:pw@x/", false),
+            (
+                "https%253A%252F%252Fx%252Fa%253Faccess_token%253DSECRET2ENC",
+                false,
+            ),
+        ] {
+            let redacted = url(&format!("http://h/cb?next={value}&q=1"));
+            assert!(
+                !redacted.contains("pw") && !redacted.contains("SECRET"),
+                "{redacted}"
+            );
+            assert!(redacted.ends_with("&q=1"), "{redacted}");
+            // Where an encoded `#` splits the value, what comes before it is kept.
+            assert_eq!(
+                redacted.contains("next=https%3A%2F%2Fx%2Fcb"),
+                kept,
+                "{redacted}"
+            );
+        }
         assert_eq!(
             urls_in("failed: http://h/s?password%3dS3CRET").as_deref(),
             Some("failed: http://h/s?password%3dREDACTED")
@@ -744,6 +800,8 @@ mod tests {
             "next=http://x/?q=1;r=%3F",
             "",
             "&&??",
+            "next=https%3A%2F%2Fx%2Fa%3Fq%3D1",
+            "q=a%2540b",
         ] {
             assert!(matches!(redacted_query(kept), Cow::Borrowed(_)), "{kept}");
         }

@@ -532,6 +532,13 @@ struct Parser {
     brackets: u32,
     /// The names a `WITH` defines: they are the statement's own, not tables.
     ctes: Vec<String>,
+    /// More `WITH` names than are kept: a name read as a table may be one of them, so no
+    /// table is the statement's only one (`db.collection.name`).
+    ctes_overflowed: bool,
+    /// The statement's latest operation is `DELETE` or `MERGE` and its `USING` has not come
+    /// yet: that `USING` names tables (a join's `USING (a)` names columns, a `CREATE TABLE ..
+    /// USING heap` an access method, an `ALTER .. TYPE .. USING` an expression).
+    using_names_tables: bool,
     /// The depth of the `WITH` being read, until its main statement starts.
     with_depth: Option<u32>,
     /// The statement being read says nothing more (its operation alone, as `BEGIN`): the
@@ -625,6 +632,8 @@ enum Last {
     Open,
     Close,
     Distinct,
+    /// `FOR VALUES FROM (..) TO (..)`: a partition's bounds, not tables.
+    Values,
     Other,
 }
 
@@ -727,6 +736,16 @@ fn note_first(first: &mut Option<String>, other: &mut bool, name: &str) {
     }
 }
 
+/// A name as PostgreSQL compares it: a quoted one as written inside its quotes (`""` is one
+/// `"`), any other in lower case (`Recent` and `recent` are one name, `"Recent"` another).
+fn folded_name(name: &str) -> std::borrow::Cow<'_, str> {
+    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) if quoted.contains("\"\"") => quoted.replace("\"\"", "\"").into(),
+        Some(quoted) => quoted.into(),
+        None => name.to_lowercase().into(),
+    }
+}
+
 fn is_any(word: &str, set: &[&str]) -> bool {
     set.iter().any(|w| word.eq_ignore_ascii_case(w))
 }
@@ -769,6 +788,7 @@ impl Parser {
             Token::Punct(b'(') => Last::Open,
             Token::Punct(b')') => Last::Close,
             Token::Word(w) if w.eq_ignore_ascii_case("DISTINCT") => Last::Distinct,
+            Token::Word(w) if w.eq_ignore_ascii_case("VALUES") => Last::Values,
             _ => Last::Other,
         };
     }
@@ -886,9 +906,12 @@ impl Parser {
             State::CteName => match token {
                 Token::Word(w) if w.eq_ignore_ascii_case("RECURSIVE") => {}
                 Token::Word(name) | Token::QuotedIdent(name) => {
-                    // Past a few names, the rest are listed as if tables: bounded memory.
+                    // Past a few names, the rest are listed as if tables (bounded memory), and
+                    // no table is taken for the only one.
                     if self.ctes.len() < MAX_CTE_NAMES {
                         self.ctes.push(name.to_owned());
+                    } else {
+                        self.ctes_overflowed = true;
                     }
                     self.state = State::Idle;
                 }
@@ -981,17 +1004,20 @@ impl Parser {
         } else if is("WITH") && statement_start {
             self.with_depth = Some(self.depth);
             self.state = State::CteName;
-        } else if is("FROM") && self.last != Last::Distinct && self.in_query() {
-            // Not `IS [NOT] DISTINCT FROM`, a comparison, nor a function's `FROM`.
+        } else if is("FROM")
+            && !matches!(self.last, Last::Distinct | Last::Values)
+            && self.in_query()
+        {
+            // Not `IS [NOT] DISTINCT FROM`, a comparison, nor a function's `FROM`, nor a
+            // partition's bounds.
             self.table_next(true, true);
             self.set_from_list(true);
         } else if is("JOIN") {
             self.table_next(true, false);
-        } else if is("USING") {
-            // `MERGE .. USING s`, `DELETE .. USING s, t` (a list); `JOIN .. USING (a)` names
-            // columns.
+        } else if is("USING") && self.using_names_tables {
+            // `MERGE .. USING s`, `DELETE .. USING s, t` (a list), `USING (a JOIN b ..)`.
+            self.using_names_tables = false;
             self.table_next(true, true);
-            self.paren_may_be_table = false;
         } else if is("INTO") {
             self.table_next(false, false);
         }
@@ -1060,6 +1086,8 @@ impl Parser {
         if let Some(bit) = 1u64.checked_shl(self.depth) {
             self.queries |= bit;
         }
+        self.using_names_tables =
+            operation.eq_ignore_ascii_case("DELETE") || operation.eq_ignore_ascii_case("MERGE");
         match &self.operation {
             None => self.operation = Some(operation.to_owned()),
             // `select ..; SELECT ..` is one kind of operation, named as first written.
@@ -1079,10 +1107,12 @@ impl Parser {
             self.add_procedure(name);
             return;
         }
-        if name.is_empty() || self.ctes.iter().any(|cte| cte.eq_ignore_ascii_case(&name)) {
+        let folded = folded_name(&name);
+        if name.is_empty() || self.ctes.iter().any(|cte| folded_name(cte) == folded) {
             return;
         }
         note_first(&mut self.collection, &mut self.other_collection, &name);
+        self.other_collection |= self.ctes_overflowed;
         self.push_target(&name);
     }
 

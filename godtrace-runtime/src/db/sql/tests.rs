@@ -431,6 +431,77 @@ fn tables_after_parentheses_in_a_from_list_are_read() {
     assert!(read.summary.unwrap().starts_with("SELECT a b"));
 }
 
+/// Parentheses and `USING` that name no table, and names compared as PostgreSQL compares them:
+/// a partition's bounds (`FOR VALUES FROM (MINVALUE)`) were read as a table, `USING` outside
+/// `DELETE`/`MERGE` named an access method, an expression or `INDEX`, a parenthesized join
+/// after `USING` lost its first table, a quoted `WITH` name was told from a table by its quotes
+/// and case, and past 32 `WITH` names one was taken for the only table.
+#[test]
+fn only_tables_are_read_as_tables() {
+    for (sql, expected, table) in [
+        (
+            "CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (MINVALUE) TO (MAXVALUE)",
+            "CREATE TABLE p1",
+            Some("p1"),
+        ),
+        (
+            "ALTER TABLE p ATTACH PARTITION p1 FOR VALUES FROM (MINVALUE) TO (10)",
+            "ALTER TABLE p",
+            Some("p"),
+        ),
+        (
+            "CREATE TABLE h (a int) USING heap",
+            "CREATE TABLE h",
+            Some("h"),
+        ),
+        (
+            "ALTER TABLE h ALTER COLUMN a TYPE bigint USING a::bigint",
+            "ALTER TABLE h",
+            Some("h"),
+        ),
+        (
+            "MERGE INTO t0 USING (t1 JOIN t0 ON true) ON a = b WHEN MATCHED THEN DELETE",
+            "MERGE t0 t1 t0",
+            None,
+        ),
+        (
+            "DELETE FROM orders USING (archived a JOIN orders o ON a.id = o.id) WHERE true",
+            "DELETE orders archived orders",
+            None,
+        ),
+        (
+            "DELETE FROM t USING a JOIN b USING (id) WHERE true",
+            "DELETE t a b",
+            None,
+        ),
+        (
+            "WITH \"recent\" AS (SELECT 1) SELECT * FROM recent",
+            "SELECT SELECT",
+            None,
+        ),
+        (
+            "WITH \"Recent\" AS (SELECT 1) SELECT * FROM \"recent\"",
+            "SELECT SELECT \"recent\"",
+            Some("\"recent\""),
+        ),
+        (
+            "WITH Recent AS (SELECT 1) SELECT * FROM RECENT",
+            "SELECT SELECT",
+            None,
+        ),
+    ] {
+        let read = summarize(sql, None);
+        assert_eq!(read.summary.as_deref(), Some(expected), "{sql}");
+        assert_eq!(read.collection.as_deref(), table, "{sql}");
+    }
+    let ctes = (0..40)
+        .map(|i| format!("c{i} AS (VALUES (1))"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let read = summarize(&format!("WITH {ctes} SELECT * FROM c39"), None);
+    assert_eq!(read.collection, None);
+}
+
 /// A query of several statements (`sqlx::raw_sql`, a simple query) runs them all: the
 /// summary names each in order, and an operation or a table is named only when all of them
 /// share it (the conventions: not read from a query with several operations).

@@ -734,7 +734,7 @@ impl<T: fmt::Debug + ?Sized> Recordable for T {}
 
 /// Pushes the attribute `key` = `value()` onto `attributes`, where `value` evaluates a
 /// `fields(..)` entry's expression (the user's code, run only when the span records): a panic
-/// there is recorded as [`FIELD_PANICKED`], as the untraced function, which never evaluates
+/// there is recorded as `<field panicked>`, as the untraced function, which never evaluates
 /// it, would not have panicked.
 #[inline(always)]
 pub fn push_field(

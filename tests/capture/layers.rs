@@ -541,17 +541,23 @@ impl TraceService for Collector {
     }
 }
 
-#[tokio::test]
-async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
-    const NAME: &str = "opentelemetry.proto.collector.trace.v1.TraceService/Export";
-    let capture = testing::capture();
+/// A tonic server of `routes` on a free port behind `GrpcServerLayer`, and a channel to it
+/// through `GrpcClientLayer`, with the origin that puts the server's address in the request
+/// URI, where the client layer reads it.
+async fn traced_grpc_pair(
+    routes: tonic::service::Routes,
+) -> (
+    SocketAddr,
+    godtrace::layers::TracedService<tonic::transport::Channel>,
+    http::Uri,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tokio::spawn(
         tonic::transport::Server::builder()
             .layer(GrpcServerLayer::new())
-            .add_service(TraceServiceServer::new(Collector))
+            .add_routes(routes)
             .serve_with_incoming(incoming),
     );
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
@@ -559,9 +565,17 @@ async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
         .connect()
         .await
         .unwrap();
-    // The origin puts the server's address in the request URI, where the layer reads it.
-    let origin: http::Uri = format!("http://{addr}").parse().unwrap();
-    let mut client = TraceServiceClient::with_origin(GrpcClientLayer::new().layer(channel), origin);
+    let origin = format!("http://{addr}").parse().unwrap();
+    (addr, GrpcClientLayer::new().layer(channel), origin)
+}
+
+#[tokio::test]
+async fn grpc_calls_are_client_and_server_spans_with_their_status_codes() {
+    const NAME: &str = "opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    let capture = testing::capture();
+    let routes = tonic::service::Routes::new(TraceServiceServer::new(Collector));
+    let (addr, channel, origin) = traced_grpc_pair(routes).await;
+    let mut client = TraceServiceClient::with_origin(channel, origin);
     let batch = |n: usize| ExportTraceServiceRequest {
         resource_spans: vec![Default::default(); n],
     };
@@ -1956,23 +1970,8 @@ async fn a_grpc_answer_with_a_content_length_has_the_status_of_its_trailers() {
             "/capture.Sized/NotFound",
             axum::routing::post(|| async { SizedThenTrailers::answer("5") }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .layer(GrpcServerLayer::new())
-            .add_routes(tonic::service::Routes::from(routes))
-            .serve_with_incoming(incoming),
-    );
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let origin: http::Uri = format!("http://{addr}").parse().unwrap();
-    let mut client =
-        tonic::client::Grpc::with_origin(GrpcClientLayer::new().layer(channel), origin);
+    let (addr, channel, origin) = traced_grpc_pair(tonic::service::Routes::from(routes)).await;
+    let mut client = tonic::client::Grpc::with_origin(channel, origin);
     for (method, code, tonic_code) in [
         ("capture.Sized/Ok", "OK", tonic::Code::Ok),
         ("capture.Sized/NotFound", "NOT_FOUND", tonic::Code::NotFound),

@@ -520,6 +520,7 @@ fn fields(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<(V
                 continue;
             }
         };
+        field_value::check_stays_inside(&value, errors);
         if out.iter().any(|f| f.key == key) {
             error(
                 errors,
@@ -773,5 +774,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+mod field_value;
 #[cfg(test)]
 mod tests;

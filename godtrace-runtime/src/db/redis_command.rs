@@ -16,7 +16,7 @@ const MAX_NAME_LEN: usize = 32;
 /// subcommands Redis has for each: only those are part of the name. Any other first argument
 /// is an argument like the rest (`?`): it may be a value (`CLIENT s3cr3t`), and the name is
 /// a span name and a metric label.
-const CONTAINERS: [(&str, &[&str]); 16] = [
+const CONTAINERS: [(&str, &[&str]); 17] = [
     (
         "ACL",
         &[
@@ -157,6 +157,32 @@ const CONTAINERS: [(&str, &[&str]); 16] = [
     (
         "SCRIPT",
         &["DEBUG", "EXISTS", "FLUSH", "HELP", "KILL", "LOAD"],
+    ),
+    (
+        "SENTINEL",
+        &[
+            "CKQUORUM",
+            "CONFIG",
+            "DEBUG",
+            "FAILOVER",
+            "FLUSHCONFIG",
+            "GET-MASTER-ADDR-BY-NAME",
+            "HELP",
+            "INFO-CACHE",
+            "IS-MASTER-DOWN-BY-ADDR",
+            "MASTER",
+            "MASTERS",
+            "MONITOR",
+            "MYID",
+            "PENDING-SCRIPTS",
+            "REMOVE",
+            "REPLICAS",
+            "RESET",
+            "SENTINELS",
+            "SET",
+            "SIMULATE-FAILURE",
+            "SLAVES",
+        ],
     ),
     ("SLOWLOG", &["GET", "HELP", "LEN", "RESET"]),
     (
@@ -361,6 +387,11 @@ mod tests {
         assert_eq!(config.text, "config get ?");
         let acl = of(&["ACL", "SETUSER", "bob", ">hunter2"]);
         assert_eq!(acl.text, "ACL SETUSER ? ?");
+        let sentinel = of(&["SENTINEL", "get-master-addr-by-name", "mymaster"]);
+        assert_eq!(
+            sentinel.operation.as_deref(),
+            Some("SENTINEL get-master-addr-by-name")
+        );
         // A subcommand that is not a name is an argument like any other.
         assert_eq!(of(&["CLIENT", "%%"]).text, "CLIENT ?");
     }

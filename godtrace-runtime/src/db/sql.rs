@@ -956,6 +956,11 @@ impl Parser {
                 self.add_operation(word);
                 self.procedure_next(false);
             }
+            // `TABLE t`: PostgreSQL's `SELECT * FROM t`.
+            "TABLE" => {
+                self.add_operation(word);
+                self.table_next(false, false);
+            }
             "COPY" => {
                 self.add_operation(word);
                 // Its `FROM` names a file, `STDIN` or `PROGRAM`, not a table (a query in

@@ -823,7 +823,8 @@ fn a_functions_from_is_no_table() {
     );
 }
 
-/// `TRUNCATE` and `DROP TABLE` name every table of their list; `COPY`'s `FROM` names none.
+/// `TRUNCATE` and `DROP TABLE` name every table of their list; `COPY`'s `FROM` names none;
+/// `TABLE` names its table.
 #[test]
 fn table_lists_and_copy_sources() {
     for (sql, want, table) in [
@@ -835,6 +836,9 @@ fn table_lists_and_copy_sources() {
         ),
         ("DROP TABLE IF EXISTS a, b CASCADE", "DROP TABLE a b", None),
         ("TRUNCATE a", "TRUNCATE a", Some("a")),
+        // PostgreSQL's `TABLE t` (`SELECT * FROM t`) names its table.
+        ("TABLE wallets", "TABLE wallets", Some("wallets")),
+        ("table ONLY s.w ORDER BY id LIMIT 3", "table s.w", Some("s.w")),
         ("COPY t FROM STDIN", "COPY t", Some("t")),
         (
             "COPY t (a, b) FROM STDIN WITH (FORMAT binary)",

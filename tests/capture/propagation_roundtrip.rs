@@ -719,6 +719,77 @@ fn a_library_span_dropped_with_a_sampled_out_root_keeps_the_random_flag() {
     assert!(c.spans_named("library.op").is_empty());
 }
 
+/// What a call shows of its trace: `trace_id()`, `span_id()`, the `traceparent` it injects and
+/// the one a propagator injects from OpenTelemetry's current context, and whether
+/// `current_context()` says sampled.
+fn ids_seen_here() -> (Option<String>, Option<String>, String, String, bool) {
+    let mut injected = HashMap::new();
+    propagation::inject(&mut injected);
+    let mut global = HashMap::new();
+    // OpenTelemetry's own API on its current context (the global propagator `init` installs).
+    W3cPropagator::new().inject_context(&Context::current(), &mut global);
+    let sampled = godtrace::current_context()
+        .span()
+        .span_context()
+        .is_sampled();
+    (
+        godtrace::trace_id(),
+        godtrace::span_id(),
+        injected.remove("traceparent").expect("a traceparent"),
+        global.remove("traceparent").expect("a traceparent"),
+        sampled,
+    )
+}
+
+type Seen = (Option<String>, Option<String>, String, String, bool);
+
+/// A message without a `traceparent`: a new trace, sampled out here.
+#[traced(operation = "message.dropped", sample_rate = 0.0, parent = &message)]
+fn handle_dropped_message(message: Context) -> Seen {
+    ids_seen_here()
+}
+
+#[traced(operation = "message.dropped_async", sample_rate = 0.0, parent = &message)]
+async fn handle_dropped_message_async(message: Context) -> Seen {
+    tokio::task::yield_now().await;
+    ids_seen_here()
+}
+
+#[traced(operation = "batch.recorded")]
+fn recorded_batch() -> [Seen; 2] {
+    let untraced_message = propagation::extract_map(&HashMap::<String, String>::new());
+    [
+        handle_dropped_message(untraced_message.clone()),
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(handle_dropped_message_async(untraced_message)),
+    ]
+}
+
+/// A new trace sampled out under an explicit parent without a span (a message with no
+/// `traceparent`, `Context::new()`), inside a span godtrace records: what runs in it shows and
+/// sends on the dropped root's own ids, not sampled, never the recorded span around it.
+#[test]
+fn a_dropped_new_root_inside_a_recorded_span_sends_its_own_ids() {
+    let c = testing::capture();
+    let seen = recorded_batch();
+    let batch = c.span("batch.recorded");
+    let batch_trace = batch.trace_id.to_string();
+    for (trace_id, span_id, injected, global, sampled) in seen {
+        let trace_id = trace_id.expect("a dropped root shows its ids");
+        assert_ne!(trace_id, batch_trace, "a trace of its own");
+        assert_ne!(span_id, Some(batch.span_id.to_string()));
+        assert!(!sampled, "current_context() is not sampled");
+        for traceparent in [injected, global] {
+            let (_, trace, _, flags) = fields(&traceparent);
+            assert_eq!(trace, trace_id, "{traceparent} names the root's trace");
+            assert_eq!(flags, "02", "{traceparent}: not sampled, random trace id");
+        }
+    }
+    assert!(c.spans_named("message.dropped").is_empty());
+}
+
 #[traced(operation = "consumer.handle")]
 fn handle_message() -> Option<String> {
     godtrace::trace_id()

@@ -152,9 +152,13 @@ pub(super) fn decide_under(
             // A new trace sampled out: a thread-local mark (far cheaper than attaching a
             // context) keeps its children from starting traces of their own, and is all its
             // ids are made of. An explicit parent without a span still carries the request's
-            // baggage.
+            // baggage, and shows the root's ids: attached while the root runs, a context
+            // without a span would read as no change, and a span godtrace recorded around the
+            // call would pass for the current one (its ids sent on, marked sampled).
+            let carry = explicit
+                .map(|cx| cx.with_remote_span_context(sampled_out::ids_of_sampled_out_root(low)));
             return Decision::NotSampled {
-                carry: explicit.cloned(),
+                carry,
                 sampled_out_root: low,
             };
         }

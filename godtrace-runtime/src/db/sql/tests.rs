@@ -838,7 +838,11 @@ fn table_lists_and_copy_sources() {
         ("TRUNCATE a", "TRUNCATE a", Some("a")),
         // PostgreSQL's `TABLE t` (`SELECT * FROM t`) names its table.
         ("TABLE wallets", "TABLE wallets", Some("wallets")),
-        ("table ONLY s.w ORDER BY id LIMIT 3", "table s.w", Some("s.w")),
+        (
+            "table ONLY s.w ORDER BY id LIMIT 3",
+            "table s.w",
+            Some("s.w"),
+        ),
         ("COPY t FROM STDIN", "COPY t", Some("t")),
         (
             "COPY t (a, b) FROM STDIN WITH (FORMAT binary)",

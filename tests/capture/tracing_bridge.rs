@@ -874,6 +874,37 @@ async fn sampled_out_root() {
     child.instrument(tracing::info_span!("bridge.out")).await;
 }
 
+/// OpenTelemetry logs (its `internal-logs` feature) while it holds the thread's context
+/// borrowed: an attach past its stack's limit of 65,535 contexts (spans exited after the next
+/// one is entered leave holes that fill it), and the drop of that attach's guard. godtrace's
+/// layer and `TraceIds` read the context for such an event, which panicked inside
+/// OpenTelemetry's `attach` (an abort under `panic = "abort"`).
+#[test]
+fn opentelemetry_logging_inside_its_context_code_is_passed_over() {
+    let c = testing::capture();
+    let _subscriber = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(godtrace::tracing::layer())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .map_event_format(godtrace::tracing::TraceIds::new)
+                    .with_writer(std::io::sink),
+            ),
+    );
+    let span = tracing::info_span!("bridge.context.full").entered();
+    let mut guards: Vec<_> = (0..u16::MAX)
+        .map(|_| godtrace::otel::Context::current().attach())
+        .collect();
+    tracing::info!("still recorded");
+    while let Some(guard) = guards.pop() {
+        drop(guard);
+    }
+    drop(span);
+    let recorded = c.span("bridge.context.full");
+    let events: Vec<&str> = recorded.events.iter().map(|e| e.name.as_ref()).collect();
+    assert_eq!(events, ["still recorded"]);
+}
+
 #[test]
 fn tracing_spans_under_a_sampled_out_root_stay_out() {
     let c = testing::capture();

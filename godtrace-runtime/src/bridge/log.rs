@@ -76,6 +76,9 @@ impl<L: log::Log> TraceIdLogger<L> {
     /// silenced it, as `sqlx::query=off` keeps statements out of the logs). Below that, the
     /// wrapped logger's level does not count: records it does not write may be span events.
     fn makes_span_events(&self, metadata: &log::Metadata<'_>) -> bool {
+        if super::may_be_inside_otel_context(metadata.target()) {
+            return false;
+        }
         self.span_events.is_some_and(|level| {
             metadata.level() <= level
                 && self.inner.enabled(
@@ -98,6 +101,10 @@ impl<L: log::Log> log::Log for TraceIdLogger<L> {
     }
 
     fn log(&self, record: &log::Record<'_>) {
+        // A `tracing` event forwarded to `log`, maybe from where the context cannot be read.
+        if super::may_be_inside_otel_context(record.target()) {
+            return self.inner.log(record);
+        }
         if self.makes_span_events(record.metadata()) {
             record_event(record);
         }

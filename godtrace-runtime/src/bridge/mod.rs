@@ -31,6 +31,15 @@ pub(crate) fn current_ids() -> Option<SpanContext> {
     crate::span::current_span_context().filter(SpanContext::is_valid)
 }
 
+/// Whether a record of `target` may come from inside OpenTelemetry's context code, which logs
+/// (its `internal-logs` feature, a default one) while it holds the thread's context borrowed:
+/// an attach past its stack's limit, a guard of such an attach dropped. Reading the context
+/// there panics (a `RefCell` already borrowed), so such a record is handed on without ids and
+/// is no span event.
+pub(crate) fn may_be_inside_otel_context(target: &str) -> bool {
+    target == "opentelemetry"
+}
+
 /// A `level` attribute as the events of tracing-opentelemetry carry it.
 pub(crate) fn level_attribute(level: &'static str) -> KeyValue {
     KeyValue::new("level", Value::from(level))

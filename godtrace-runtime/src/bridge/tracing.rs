@@ -214,7 +214,10 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
         let meta = event.metadata();
-        if *meta.level() > self.min_event_level || !switches::is_enabled() {
+        if *meta.level() > self.min_event_level
+            || !switches::is_enabled()
+            || super::may_be_inside_otel_context(meta.target())
+        {
             return;
         }
         let fails = self.fails_span(event);

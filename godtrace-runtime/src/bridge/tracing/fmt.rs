@@ -52,6 +52,7 @@ where
         // The span godtrace's layer puts the event in: its explicit parent when that span was
         // bridged (none when it was not), none for `parent: None`, else the current span.
         let ids = match event.parent() {
+            _ if crate::bridge::may_be_inside_otel_context(event.metadata().target()) => None,
             Some(id) => ctx.span(id).and_then(|span| {
                 let extensions = span.extensions();
                 Some(extensions.get::<Bridged>()?.span_context())

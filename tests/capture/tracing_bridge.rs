@@ -874,6 +874,34 @@ async fn sampled_out_root() {
     child.instrument(tracing::info_span!("bridge.out")).await;
 }
 
+/// What is added to "the current span" through godtrace's API lands on the bridged span
+/// entered, whatever subscriber is the thread's default there: a library silencing `tracing`
+/// inside it (`NoSubscriber`), or the span moved to a thread whose default is another one.
+#[test]
+fn a_bridged_span_takes_what_is_added_under_another_default_subscriber() {
+    let c = testing::capture();
+    let dispatch =
+        tracing::Dispatch::new(tracing_subscriber::registry().with(godtrace::tracing::layer()));
+    let span =
+        tracing::dispatcher::with_default(&dispatch, || tracing::info_span!("bridge.elsewhere"));
+    span.in_scope(|| {
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+            godtrace::set_attribute("silenced.attribute", 1_i64);
+            godtrace::add_event("silenced.event", Vec::<(&str, Value)>::new());
+        });
+    });
+    std::thread::spawn(move || {
+        span.in_scope(|| godtrace::set_attribute("moved.attribute", 2_i64));
+    })
+    .join()
+    .unwrap();
+    let recorded = c.span("bridge.elsewhere");
+    assert_eq!(recorded.attr("silenced.attribute"), Some(&Value::I64(1)));
+    assert_eq!(recorded.attr("moved.attribute"), Some(&Value::I64(2)));
+    let events: Vec<&str> = recorded.events.iter().map(|e| e.name.as_ref()).collect();
+    assert_eq!(events, ["silenced.event"]);
+}
+
 /// OpenTelemetry logs (its `internal-logs` feature) while it holds the thread's context
 /// borrowed: an attach past its stack's limit of 65,535 contexts (spans exited after the next
 /// one is entered leave holes that fill it), and the drop of that attach's guard. godtrace's

@@ -59,12 +59,14 @@ use self::fields::{EventVisitor, SpanUpdates, SpanVisitor};
 use self::record::{Parent, Record};
 use crate::span::{Current, otel_context_usable, switches, with_current};
 use crate::value::{EventAttributes, bounded_static};
+use ::tracing::dispatcher::WeakDispatch;
 use ::tracing::span::{Attributes, Id, Record as Values};
 use ::tracing::{Event, Level, Metadata, Subscriber};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::sync::OnceLock;
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -86,6 +88,7 @@ pub fn layer() -> GodtraceLayer {
         min_span_level: Level::DEBUG,
         min_event_level: Level::INFO,
         error_events_fail_span: true,
+        subscriber: OnceLock::new(),
     }
 }
 
@@ -96,6 +99,11 @@ pub struct GodtraceLayer {
     min_span_level: Level,
     min_event_level: Level,
     error_events_fail_span: bool,
+    /// The subscriber the layer is part of, once it is one (a `Dispatch`): where the record
+    /// of a span entered through it is found by what is added to "the current span", whatever
+    /// the thread's default subscriber is there (a span moved to another thread, a library
+    /// silencing `tracing` inside it). Weak: the layer is part of it.
+    subscriber: OnceLock<WeakDispatch>,
 }
 
 impl GodtraceLayer {
@@ -240,11 +248,15 @@ where
         }
     }
 
+    fn on_register_dispatch(&self, subscriber: &::tracing::Dispatch) {
+        let _ = self.subscriber.set(subscriber.downgrade());
+    }
+
     fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let extensions = span.extensions();
         if let Some(bridged) = extensions.get::<Bridged>() {
-            enter(id, bridged);
+            enter(id, bridged, self.subscriber.get());
         }
     }
 
@@ -509,7 +521,7 @@ pub(crate) fn set_attribute_on_entered(cx: &Context, attribute: KeyValue) -> Opt
 /// sampled out). With recording off, a bridged span's `value` is dropped unrecorded.
 fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Option<T> {
     let current = cx.span().span_context().span_id();
-    let Some(id) = entered_id(current) else {
+    let Some((id, subscriber)) = entered_with_subscriber(current) else {
         return Some(value);
     };
     // Off (a forked child, above all), the span records nothing: its record's lock, which a
@@ -518,8 +530,9 @@ fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Opti
         return None;
     }
     let (mut value, mut apply) = (Some(value), Some(apply));
-    // The span's record is in the registry of the current subscriber.
-    ::tracing::dispatcher::get_default(|dispatch| {
+    // The span's record is in the registry of the subscriber it was entered through (when
+    // known, else the thread's default).
+    let mut apply_in = |dispatch: &::tracing::Dispatch| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
         // The span, or the one a span below the layer's level passes through to.
         for span in registry.span(&id)?.scope() {
@@ -536,7 +549,11 @@ fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Opti
             }
         }
         None
-    });
+    };
+    match subscriber.and_then(|subscriber| subscriber.upgrade()) {
+        Some(dispatch) => apply_in(&dispatch),
+        None => ::tracing::dispatcher::get_default(apply_in),
+    };
     value
 }
 
@@ -546,6 +563,8 @@ struct Entry {
     /// Its godtrace span, for what is added to it inside it (`log` records, attributes and
     /// events through godtrace's API).
     span_id: SpanId,
+    /// The subscriber it was entered through, whose registry holds its record.
+    subscriber: Option<WeakDispatch>,
     /// Its context made current: undone when the entry is dropped, by `exit` or with the
     /// thread's other state (a thread exiting with the span entered, maybe after
     /// OpenTelemetry's context is gone: `Attached` sees to that).
@@ -557,14 +576,16 @@ thread_local! {
     static ENTERED: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Makes `bridged`'s context current on this thread until [`exit`] of `id`.
-fn enter(id: &Id, bridged: &Bridged) {
+/// Makes `bridged`'s context current on this thread until [`exit`] of `id`, entered through
+/// `subscriber`.
+fn enter(id: &Id, bridged: &Bridged, subscriber: Option<&WeakDispatch>) {
     if !otel_context_usable() {
         return;
     }
     let entry = Entry {
         id: id.into_u64(),
         span_id: bridged.span_id(),
+        subscriber: subscriber.cloned(),
         _attached: crate::span::attach_again(bridged.context.clone()),
     };
     // Refused while the thread exits: the entry is dropped (its context detached) at once.
@@ -680,6 +701,18 @@ fn is_global(dispatch: &::tracing::Dispatch) -> bool {
     let mut text = String::new();
     let _ = write!(text, "{dispatch:?}");
     text.starts_with("Dispatch::Global")
+}
+
+/// [`entered_id`], with the subscriber the span was entered through.
+fn entered_with_subscriber(current: SpanId) -> Option<(Id, Option<WeakDispatch>)> {
+    ENTERED
+        .try_with(|entered| {
+            let entered = entered.borrow();
+            let last = entered.last()?;
+            (last.span_id == current).then(|| (Id::from_u64(last.id), last.subscriber.clone()))
+        })
+        .ok()
+        .flatten()
 }
 
 /// The id of the `tracing` span entered last on this thread, when its godtrace span is

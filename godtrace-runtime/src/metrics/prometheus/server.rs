@@ -29,7 +29,7 @@ use renderer::Renderer;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -485,15 +485,70 @@ fn respond(
     }
 }
 
-/// The latest rendering in one format, while a connection still sends it.
+/// The latest rendering in one format, while a connection still sends it or scrapes that
+/// may share it wait for the lock.
 struct Rendered {
     started: Instant,
     body: Weak<String>,
+    /// The body, kept while other scrapes of its format wait: on loopback a client may have
+    /// read all of it before the next waiter (which polls the lock) looks, and the burst would
+    /// then render once per scrape.
+    kept: Option<Arc<String>>,
 }
 
-/// The latest rendering of each format ([`Format::Text`], [`Format::OpenMetrics`]); locked
-/// while rendering, so that renderings run one at a time.
-static LATEST: Mutex<[Option<Rendered>; 2]> = Mutex::new([None, None]);
+/// The latest rendering of each format ([`Format::Text`], [`Format::OpenMetrics`]), locked
+/// while rendering, so that renderings run one at a time; and how many scrapes of each format
+/// are waiting for it or reading it.
+struct Renderings {
+    latest: Mutex<[Option<Rendered>; 2]>,
+    waiting: [AtomicUsize; 2],
+}
+
+impl Renderings {
+    const fn new() -> Renderings {
+        Renderings {
+            latest: Mutex::new([None, None]),
+            waiting: [AtomicUsize::new(0), AtomicUsize::new(0)],
+        }
+    }
+}
+
+static LATEST: Renderings = Renderings::new();
+
+/// A scrape of one format in [`shared_rendering`]; the last one out lets the kept body go
+/// (unless the lock is held: its holder is a scrape of its own then, and sets it).
+struct Waiting<'a> {
+    renderings: &'a Renderings,
+    slot: usize,
+}
+
+impl<'a> Waiting<'a> {
+    fn enter(renderings: &'a Renderings, slot: usize) -> Waiting<'a> {
+        renderings.waiting[slot].fetch_add(1, Ordering::SeqCst);
+        Waiting { renderings, slot }
+    }
+
+    /// Whether scrapes of the format other than this one are waiting.
+    fn others(&self) -> bool {
+        self.renderings.waiting[self.slot].load(Ordering::SeqCst) > 1
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.renderings.waiting[self.slot].fetch_sub(1, Ordering::SeqCst) != 1 {
+            return;
+        }
+        let mut latest = match self.renderings.latest.try_lock() {
+            Ok(latest) => latest,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        if let Some(rendered) = &mut latest[self.slot] {
+            rendered.kept = None;
+        }
+    }
+}
 
 /// The metrics in `format` for a request that arrived at `arrived`: a rendering started after
 /// that and still being sent to another client, else a new one. Each client thus gets metrics
@@ -645,7 +700,7 @@ fn lock_for_rendering<'a, T>(
 
 /// [`exposition`] with these renderings and this way to render.
 fn shared_rendering(
-    latest: &Mutex<[Option<Rendered>; 2]>,
+    renderings: &Renderings,
     format: Format,
     arrived: Instant,
     stop: &AtomicBool,
@@ -655,15 +710,21 @@ fn shared_rendering(
 ) -> Option<Arc<String>> {
     // The scrapes queued here while the server stops do not each render in turn (the rendering
     // they would share is let go as its writer gives up): the stop waits for their threads.
-    let mut latest = lock_for_rendering(latest, stop, waiting)?;
-    let slot = &mut latest[match format {
+    let index = match format {
         Format::Text => 0,
         Format::OpenMetrics => 1,
-    }];
+    };
+    // Left after the lock (declared before it): see `Waiting`.
+    let scrape = Waiting::enter(renderings, index);
+    let mut latest = lock_for_rendering(&renderings.latest, stop, waiting)?;
+    let slot = &mut latest[index];
     if let Some(rendered) = slot
         && rendered.started >= arrived
         && let Some(body) = rendered.body.upgrade()
     {
+        if !scrape.others() {
+            rendered.kept = None;
+        }
         return Some(body);
     }
     // Room first: the scrapes that arrive while it is made (up to about `LONG_ANSWER`) then
@@ -678,6 +739,7 @@ fn shared_rendering(
     *slot = Some(Rendered {
         started,
         body: Arc::downgrade(&body),
+        kept: scrape.others().then(|| Arc::clone(&body)),
     });
     Some(body)
 }

@@ -473,7 +473,7 @@ fn a_request_target_in_absolute_form_is_served_as_its_path() {
 /// renderings, not one each), but never one that started before their request arrived.
 #[test]
 fn scrapes_share_a_rendering_only_when_it_started_after_they_arrived() {
-    let latest = Mutex::new([None, None]);
+    let latest = Renderings::new();
     let renderings = std::cell::Cell::new(0);
     let running = AtomicBool::new(false);
     let get = |format, arrived| {
@@ -502,6 +502,52 @@ fn scrapes_share_a_rendering_only_when_it_started_after_they_arrived() {
     // Sent and dropped: nothing to share, even for a request older than it.
     drop((first, waited, later));
     assert_eq!(*get(Format::Text, before), "rendering 4");
+}
+
+/// A burst of scrapes that arrived before a rendering started shares it, although each client
+/// has read and dropped its answer before the next waiter takes the lock (as on loopback):
+/// the burst rendered once per scrape. The last scrape out lets the kept body go.
+#[test]
+fn a_burst_of_scrapes_shares_one_rendering_after_its_clients_have_read_it() {
+    const SCRAPES: usize = 6;
+    let renderings = Renderings::new();
+    let rendered = AtomicUsize::new(0);
+    let running = AtomicBool::new(false);
+    let all_arrived = std::sync::Barrier::new(SCRAPES);
+    std::thread::scope(|s| {
+        for _ in 0..SCRAPES {
+            s.spawn(|| {
+                let arrived = Instant::now();
+                all_arrived.wait();
+                let render = |_| {
+                    // Every scrape waits before the rendering ends.
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    while renderings.waiting[0].load(Ordering::SeqCst) < SCRAPES
+                        && Instant::now() < deadline
+                    {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    rendered.fetch_add(1, Ordering::SeqCst);
+                    Some("metrics".to_owned())
+                };
+                let body = shared_rendering(
+                    &renderings,
+                    Format::Text,
+                    arrived,
+                    &running,
+                    None,
+                    || {},
+                    render,
+                );
+                // Sent and read at once.
+                drop(body.expect("the server runs"));
+            });
+        }
+    });
+    assert_eq!(rendered.load(Ordering::SeqCst), 1);
+    let latest = renderings.latest.lock().unwrap();
+    let text = latest[0].as_ref().expect("a rendering");
+    assert!(text.kept.is_none() && text.body.strong_count() == 0);
 }
 
 /// Past the slots, with every client reading its answer a trickle at a time (none stalled),
@@ -593,7 +639,7 @@ fn a_new_rendering_makes_the_oldest_held_one_given_up() {
 /// shares that rendering: it starts after the room is made.
 #[test]
 fn a_scrape_arriving_while_room_is_made_shares_the_rendering() {
-    let latest = Mutex::new([None, None]);
+    let latest = Renderings::new();
     let running = AtomicBool::new(false);
     let mut during = None;
     let first = shared_rendering(
@@ -628,7 +674,7 @@ fn a_scrape_arriving_while_room_is_made_shares_the_rendering() {
 /// would have shared is let go as the connection sending it gives up).
 #[test]
 fn scrapes_queued_behind_a_rendering_give_up_when_the_server_stops() {
-    let latest = Mutex::new([None, None]);
+    let latest = Renderings::new();
     let stop = AtomicBool::new(false);
     let renderings = std::sync::atomic::AtomicUsize::new(0);
     let (rendering, started) = std::sync::mpsc::channel();
@@ -713,10 +759,10 @@ fn connections_waiting_for_their_rendering_are_given_up_last_the_oldest_first() 
 /// when the rendering under way ends.
 #[test]
 fn a_connection_given_up_while_it_waits_for_the_rendering_stops_waiting() {
-    let latest = Mutex::new([None, None]);
+    let latest = Renderings::new();
     let stop = AtomicBool::new(false);
     let state = ConnectionState::new();
-    let rendering = latest.lock().unwrap();
+    let rendering = latest.latest.lock().unwrap();
     std::thread::scope(|s| {
         let waiter = s.spawn(|| {
             shared_rendering(

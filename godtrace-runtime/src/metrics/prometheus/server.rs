@@ -466,13 +466,7 @@ fn respond(
     if method != "GET" && method != "HEAD" {
         return Response::error(405, "Method Not Allowed");
     }
-    let accept = lines.find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("accept")
-            .then(|| value.trim())
-    });
-    let format: Format = negotiate(accept);
+    let format: Format = negotiate(accept_list(lines).as_deref());
     let Some(body) = exposition(format, arrived, stop, state, renderer) else {
         return Response::error(503, "Service Unavailable");
     };
@@ -483,6 +477,20 @@ fn respond(
         body,
         head_only: head_method,
     }
+}
+
+/// Every `Accept` line of a request's head `lines`, as one list (RFC 9110, 5.3: a field given
+/// on several lines is one comma-separated list); `None` without one. Bounded by the head.
+fn accept_list<'a>(lines: impl Iterator<Item = &'a str>) -> Option<String> {
+    let values: Vec<&str> = lines
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("accept")
+                .then(|| value.trim())
+        })
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// The latest rendering in one format, while a connection still sends it or scrapes that

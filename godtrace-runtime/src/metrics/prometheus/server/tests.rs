@@ -129,6 +129,17 @@ fn accept_header_negotiation() {
         Format::Text
     );
     assert_eq!(negotiate(Some("garbage;;;q=x,,")), Format::Text);
+    // An `Accept` given on two lines is one list.
+    let two_lines = [
+        "Host: x",
+        "Accept: text/plain;q=0.1",
+        "accept: application/openmetrics-text",
+    ];
+    assert_eq!(
+        negotiate(accept_list(two_lines.into_iter()).as_deref()),
+        Format::OpenMetrics
+    );
+    assert_eq!(accept_list(["Host: x"].into_iter()), None);
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //! [`MAX_ATTRIBUTE_KEY_LEN`] bytes, string values at [`MAX_VALUE_LEN`] bytes (with the
 //! truncation marker), arrays at `MAX_VALUE_LEN / 8` elements and `MAX_VALUE_LEN` bytes of text,
 //! and a set keeps at most [`MAX_ATTRIBUTES`] attributes (the first by key). Of a key given
-//! twice the last value wins, as in OpenTelemetry. An attribute with an empty key is left
+//! twice the last value wins, as in OpenTelemetry; of keys that are one once cut, the value of
+//! the greatest (so that the set is one series whatever its order). An attribute with an empty key is left
 //! out, as spans leave it out (OpenTelemetry requires a non-empty key).
 use crate::value::{self, MAX_ATTRIBUTE_KEY_LEN};
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
@@ -88,8 +89,13 @@ pub(crate) fn same_pair(a: &KeyValue, b: &KeyValue) -> bool {
 pub(crate) fn canonical(attributes: &[KeyValue]) -> (Vec<KeyValue>, usize) {
     let key_of = |at: usize| value::key_prefix(attributes[at].key.as_str());
     let mut order: Vec<usize> = (0..attributes.len()).collect();
-    // Stable: the attributes of one key stay in the order given, the last one last.
-    order.sort_by(|&a, &b| key_of(a).cmp(key_of(b)));
+    // Stable: the attributes of one key stay in the order given, the last one last; keys that
+    // are one once cut, by their whole key.
+    order.sort_by(|&a, &b| {
+        key_of(a)
+            .cmp(key_of(b))
+            .then_with(|| attributes[a].key.as_str().cmp(attributes[b].key.as_str()))
+    });
     let mut out = Vec::with_capacity(order.len().min(MAX_ATTRIBUTES));
     let mut left_out = 0;
     for (i, &at) in order.iter().enumerate() {
@@ -203,6 +209,9 @@ mod tests {
             KeyValue::new(format!("{base}a"), 1),
             KeyValue::new(format!("{base}b"), 2),
         ];
-        assert_eq!(canonical(&given), (vec![KeyValue::new(base, 2)], 0));
+        assert_eq!(canonical(&given), (vec![KeyValue::new(base.clone(), 2)], 0));
+        // One series whatever the order: the greatest key's value.
+        let reversed = [given[1].clone(), given[0].clone()];
+        assert_eq!(canonical(&reversed), (vec![KeyValue::new(base, 2)], 0));
     }
 }

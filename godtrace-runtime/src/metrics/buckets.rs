@@ -76,8 +76,13 @@ pub(crate) fn value_bucket(bounds: &[f64], value: f64) -> usize {
     bounds.partition_point(|&bound| value > bound)
 }
 
+/// The most bucket bounds a histogram takes: each series holds a count and an exemplar slot
+/// per bucket, and one point is exported whole in one request (at most 1 MiB of metrics).
+pub(crate) const MAX_BOUNDS: usize = 1024;
+
 /// Whether `bounds` can be a histogram's: finite, non-negative (histograms take no negative
-/// values: see `manual::histogram_record_in`) and strictly increasing.
+/// values: see `manual::histogram_record_in`) and strictly increasing (their number is
+/// checked apart: [`MAX_BOUNDS`]).
 pub(crate) fn valid_bounds(bounds: &[f64]) -> bool {
     bounds.iter().all(|b| b.is_finite() && *b >= 0.0) && bounds.windows(2).all(|w| w[0] < w[1])
 }

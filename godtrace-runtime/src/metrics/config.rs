@@ -1,6 +1,6 @@
 //! [`MetricsConfig`]: where metrics go, and the limits they keep to. Code over environment
 //! over defaults, like the rest of [`Config`](crate::Config).
-use super::buckets::valid_bounds;
+use super::buckets::{MAX_BOUNDS, valid_bounds};
 use super::limits::Limits;
 use crate::InitError;
 use crate::config::otlp::OtlpLayer;
@@ -145,7 +145,7 @@ impl MetricsConfig {
     }
 
     /// The bucket bounds of manual histogram `name` (inclusive upper bounds: finite,
-    /// non-negative, increasing), instead of OpenTelemetry's defaults (0, 5, 10, 25, 50, 75,
+    /// non-negative, increasing, at most 1,024 of them), instead of OpenTelemetry's defaults (0, 5, 10, 25, 50, 75,
     /// 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000). The duration histogram's seconds
     /// buckets are fixed: naming it is an [`InitError`].
     pub fn histogram_buckets(
@@ -212,6 +212,14 @@ impl MetricsConfig {
                     &format!("{bounds:?}"),
                     "a histogram of your own or a layer's: the duration histogram's \
                      buckets are fixed (100 µs to 10 s)",
+                ));
+            }
+            if bounds.len() > MAX_BOUNDS {
+                let count = bounds.len();
+                return Err(InitError::invalid(
+                    &format!("histogram_buckets({name:?})"),
+                    &format!("{count} bounds"),
+                    &format!("at most {MAX_BOUNDS} bounds"),
                 ));
             }
             if !valid_bounds(bounds) {

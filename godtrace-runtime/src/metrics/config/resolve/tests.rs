@@ -307,6 +307,18 @@ fn bad_values_name_their_source() {
         code_err(MetricsConfig::new().histogram_buckets("h", [2.0, 1.0])),
         "histogram_buckets(\"h\")"
     );
+    // Each series holds a count per bucket, and a point goes whole into one request.
+    let many = (0..=1024).map(f64::from);
+    assert_eq!(
+        code_err(MetricsConfig::new().histogram_buckets("h", many)),
+        "histogram_buckets(\"h\")"
+    );
+    assert!(
+        MetricsConfig::new()
+            .histogram_buckets("h", (0..1024).map(f64::from))
+            .resolve_alone(None, None, B)
+            .is_ok()
+    );
     // Fixed buckets: refused, not set and silently unused.
     assert_eq!(
         code_err(MetricsConfig::new().histogram_buckets("godtrace.operation.duration", [1.0])),

@@ -790,6 +790,46 @@ fn a_dropped_new_root_inside_a_recorded_span_sends_its_own_ids() {
     assert!(c.spans_named("message.dropped").is_empty());
 }
 
+#[traced(operation = "handed.off.child")]
+async fn sends_from_wherever_polled() -> HashMap<String, String> {
+    let mut headers = HashMap::new();
+    propagation::inject(&mut headers);
+    headers
+}
+
+/// A message with baggage and no `traceparent`, sampled out here, whose traced work is made
+/// here and polled on another thread.
+#[traced(operation = "message.dropped_hands_off", sample_rate = 0.0, parent = &message)]
+fn dropped_root_hands_off(message: Context) -> (Option<String>, HashMap<String, String>) {
+    let work = sends_from_wherever_polled();
+    let sent = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(work)
+    })
+    .join()
+    .expect("the work runs");
+    (godtrace::trace_id(), sent)
+}
+
+/// Baggage does not depend on sampling: traced work made under a new trace godtrace dropped,
+/// and polled elsewhere, sends on the request's baggage with the root's ids.
+#[test]
+fn work_handed_off_under_a_dropped_root_sends_the_requests_baggage() {
+    let c = testing::capture();
+    let message = propagation::extract_map(&HashMap::from([(
+        "baggage".to_owned(),
+        "tenant=acme".to_owned(),
+    )]));
+    let (root_trace, sent) = dropped_root_hands_off(message);
+    assert_eq!(sent.get("baggage").map(String::as_str), Some("tenant=acme"));
+    let (_, trace, _, flags) = fields(&sent["traceparent"]);
+    assert_eq!(Some(trace), root_trace, "the dropped root's trace");
+    assert_eq!(flags, "02");
+    assert!(c.spans().is_empty(), "{:?}", c.spans());
+}
+
 #[traced(operation = "consumer.handle")]
 fn handle_message() -> Option<String> {
     godtrace::trace_id()

@@ -213,8 +213,9 @@ impl Traced {
     /// work under it (baggage, a whole `tracestate`; see `span::carried`): a future may be
     /// spawned and polled where that context is not current. While tracing is off, the
     /// context godtrace passes through (an incoming request's) is taken along too. A call
-    /// sampled out under a root godtrace dropped (`Mark`, `Measured`) takes nothing: its
-    /// polls hide the span of whoever polls it (`poll_marked`), which a span's poll would not.
+    /// sampled out under a root godtrace dropped (`Mark`, `Measured`) becomes a span that
+    /// holds the root's mark and makes that context current, shown with the root's ids: its
+    /// polls then hide the span of whoever polls it, as `poll_marked` does.
     /// Called only where such a context may be current (`carried::may_be_carried`): out of
     /// line, by value (the future is then still written in place where it is returned).
     #[inline(never)]
@@ -234,7 +235,24 @@ impl Traced {
                 }
                 Traced::Span(span)
             }
+            Traced::Mark(mark) => Traced::under_dropped_root(mark, None, self),
+            Traced::Measured(m) => {
+                Traced::under_dropped_root(m.mark, Some((m.site, m.start)), self)
+            }
             other => other,
+        }
+    }
+
+    /// A call sampled out under the root marked `mark` (`this`), taking along the context
+    /// where it is made when that carries anything (see `OpSpan::under_dropped_root`).
+    fn under_dropped_root(
+        mark: u64,
+        measured: Option<(&'static CallSite, Tick)>,
+        this: Traced,
+    ) -> Traced {
+        match carried::carried_context() {
+            Some(cx) => Traced::Span(OpSpan::under_dropped_root(mark, measured, cx)),
+            None => this,
         }
     }
 

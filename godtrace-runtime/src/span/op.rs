@@ -401,6 +401,32 @@ impl OpSpan {
         }
     }
 
+    /// A call sampled out under the root marked `mark` (measured from `start` at its site
+    /// when `measured`) that takes along `cx`, the context where it was made, which carries
+    /// baggage or a whole `tracestate` (a request's): shown with that root's ids when it shows
+    /// no span, so that what runs under it stays in the root's trace wherever it runs.
+    pub(super) fn under_dropped_root(
+        mark: u64,
+        measured: Option<(&'static CallSite, Tick)>,
+        cx: Context,
+    ) -> OpSpan {
+        let cx = if mark != 0 && !cx.span().span_context().is_valid() {
+            cx.with_remote_span_context(sampled_out::ids_of_sampled_out_root(mark))
+        } else {
+            cx
+        };
+        OpSpan {
+            cx: Some(cx),
+            live: None,
+            scope: mark,
+            timing: measured.map(|(site, start)| Timing {
+                histogram: Some(site),
+                start,
+            }),
+            error_type: Cell::new(None),
+        }
+    }
+
     /// Has this span make `cx` current while it runs, unless it already makes one current
     /// (its explicit parent's, or its own with `Config::otel_context(true)`): the context
     /// where it started, which carries baggage or a whole `tracestate` (see `span::carried`).

@@ -902,6 +902,40 @@ fn a_bridged_span_takes_what_is_added_under_another_default_subscriber() {
     assert_eq!(events, ["silenced.event"]);
 }
 
+/// The same, silenced, with the layer where tracing-subscriber does not tell it its subscriber
+/// (behind `Option`, in a boxed subscriber): the subscriber entering the span is taken.
+#[test]
+fn a_bridged_span_of_a_layer_behind_option_or_box_takes_what_is_added_silenced() {
+    let c = testing::capture();
+    let optional: Box<dyn tracing::Subscriber + Send + Sync> =
+        Box::new(tracing_subscriber::registry().with(Some(godtrace::tracing::layer())));
+    for (name, subscriber) in [
+        ("bridge.optional", tracing::Dispatch::new(optional)),
+        (
+            "bridge.listed",
+            tracing::Dispatch::new(
+                tracing_subscriber::registry().with(vec![godtrace::tracing::layer().boxed()]),
+            ),
+        ),
+    ] {
+        tracing::dispatcher::with_default(&subscriber, || {
+            tracing::info_span!("bridge.silenced", otel.name = name).in_scope(|| {
+                tracing::subscriber::with_default(
+                    tracing::subscriber::NoSubscriber::default(),
+                    || {
+                        godtrace::set_attribute("silenced.attribute", 1_i64);
+                    },
+                )
+            })
+        });
+        assert_eq!(
+            c.span(name).attr("silenced.attribute"),
+            Some(&Value::I64(1)),
+            "{name}"
+        );
+    }
+}
+
 /// OpenTelemetry logs (its `internal-logs` feature) while it holds the thread's context
 /// borrowed: an attach past its stack's limit of 65,535 contexts (spans exited after the next
 /// one is entered leave holes that fill it), and the drop of that attach's guard. godtrace's

@@ -256,7 +256,14 @@ where
         let Some(span) = ctx.span(id) else { return };
         let extensions = span.extensions();
         if let Some(bridged) = extensions.get::<Bridged>() {
-            enter(id, bridged, self.subscriber.get());
+            // A layer behind `Option`, `Vec`, a reload, or in a subscriber boxed or shared
+            // as `Arc` is not told its subscriber: the thread's default then, the one
+            // entering the span but where the span was moved to another thread.
+            let subscriber = match self.subscriber.get() {
+                Some(subscriber) => subscriber.clone(),
+                None => ::tracing::dispatcher::get_default(::tracing::Dispatch::downgrade),
+            };
+            enter(id, bridged, subscriber);
         }
     }
 
@@ -550,7 +557,7 @@ fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Opti
         }
         None
     };
-    match subscriber.and_then(|subscriber| subscriber.upgrade()) {
+    match subscriber.upgrade() {
         Some(dispatch) => apply_in(&dispatch),
         None => ::tracing::dispatcher::get_default(apply_in),
     };
@@ -564,7 +571,7 @@ struct Entry {
     /// events through godtrace's API).
     span_id: SpanId,
     /// The subscriber it was entered through, whose registry holds its record.
-    subscriber: Option<WeakDispatch>,
+    subscriber: WeakDispatch,
     /// Its context made current: undone when the entry is dropped, by `exit` or with the
     /// thread's other state (a thread exiting with the span entered, maybe after
     /// OpenTelemetry's context is gone: `Attached` sees to that).
@@ -578,14 +585,14 @@ thread_local! {
 
 /// Makes `bridged`'s context current on this thread until [`exit`] of `id`, entered through
 /// `subscriber`.
-fn enter(id: &Id, bridged: &Bridged, subscriber: Option<&WeakDispatch>) {
+fn enter(id: &Id, bridged: &Bridged, subscriber: WeakDispatch) {
     if !otel_context_usable() {
         return;
     }
     let entry = Entry {
         id: id.into_u64(),
         span_id: bridged.span_id(),
-        subscriber: subscriber.cloned(),
+        subscriber,
         _attached: crate::span::attach_again(bridged.context.clone()),
     };
     // Refused while the thread exits: the entry is dropped (its context detached) at once.
@@ -704,7 +711,7 @@ fn is_global(dispatch: &::tracing::Dispatch) -> bool {
 }
 
 /// [`entered_id`], with the subscriber the span was entered through.
-fn entered_with_subscriber(current: SpanId) -> Option<(Id, Option<WeakDispatch>)> {
+fn entered_with_subscriber(current: SpanId) -> Option<(Id, WeakDispatch)> {
     ENTERED
         .try_with(|entered| {
             let entered = entered.borrow();

@@ -549,3 +549,64 @@ fn traced_code_inside_map_current_runs_as_untraced() {
         Some(&Value::Bool(true))
     );
 }
+
+/// Pending on its first poll, ready on the next.
+struct PendingOnce(bool);
+
+impl std::future::Future for PendingOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        task: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            return std::task::Poll::Ready(());
+        }
+        task.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// Holds the guard of a span it records (a new trace) across an `.await`.
+#[traced(parent = &cx)]
+async fn holds_a_recorded_guard_under(cx: godtrace::otel::Context) {
+    let _guard = godtrace::span_builder("capture.guard.across.await")
+        .parent(&godtrace::otel::Context::new())
+        .start();
+    PendingOnce(false).await;
+}
+
+#[traced(parent = &cx, sample_rate = 0.0)]
+async fn dropped_root_holds_a_recorded_guard(cx: godtrace::otel::Context) {
+    holds_a_recorded_guard_under(godtrace::current_context()).await
+}
+
+/// A guard held across an `.await` in a traced future sampled out with a context to carry (a
+/// remote parent's unsampled child, a dropped root whose request carries baggage) is current
+/// in that future only: between its polls, other tasks on the thread do not see it (they
+/// made it their parent).
+#[test]
+fn a_guard_held_across_an_await_under_a_context_carrying_sampled_out_call_stays_in_it() {
+    let c = testing::capture();
+    let unsampled_remote =
+        godtrace::propagation::extract_map(&std::collections::HashMap::from([(
+            "traceparent".to_owned(),
+            "00-6bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".to_owned(),
+        )]));
+    let baggage_only = godtrace::propagation::extract_map(&std::collections::HashMap::from([(
+        "baggage".to_owned(),
+        "tenant=acme".to_owned(),
+    )]));
+    let futures: [std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>; 2] = [
+        Box::pin(holds_a_recorded_guard_under(unsampled_remote)),
+        Box::pin(dropped_root_holds_a_recorded_guard(baggage_only)),
+    ];
+    let mut task = std::task::Context::from_waker(std::task::Waker::noop());
+    for mut future in futures {
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        assert_eq!(godtrace::span_id(), None, "another task sees no guard");
+        assert!(future.as_mut().poll(&mut task).is_ready());
+    }
+    assert_eq!(c.spans_named("capture.guard.across.await").len(), 2);
+}

@@ -3,6 +3,7 @@
 //! and goes on unwinding.
 use super::{OpSpan, current, sampled_out, switches};
 use crate::span::current::Attached;
+use crate::span::live::ListPosition;
 use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
@@ -166,10 +167,13 @@ impl OpSpan {
         // `make_current` and `MadeCurrent::undo`, with the guard held as in
         // `run_current_once` (dropped by hand, never by an unwind).
         let marked = sampled_out::hold(self.scope);
+        // A poll of a span with no record (a call sampled out that carries a context) leaves
+        // the thread's list as it found it, as a span on the list leaves what is above it.
+        let floor = (entry == Entry::Poll && self.live.is_none()).then(current::list_position);
         let attached = ManuallyDrop::new(self.cx.clone().and_then(current::attach));
         // SAFETY: `self` is borrowed by this frame, on this thread, until `remove` below.
         unsafe { self.push_current(attached.is_some()) };
-        self.run_entered(entry, marked, attached, f)
+        self.run_entered(entry, marked, attached, floor, f)
     }
 
     /// Makes this span current as [`OpSpan::run_current`] does, until [`OpSpan::leave`] is
@@ -224,20 +228,25 @@ impl OpSpan {
             // frame, on this thread, until `remove` below.
             unsafe { current::push_started(live, noted) };
         }
-        self.run_entered(Entry::Call, marked, attached, f)
+        self.run_entered(Entry::Call, marked, attached, None, f)
     }
 
     /// Runs `f` in this span, entered (on the thread's list, `attached` attached and `marked`
-    /// the mark it replaced), then leaves it: off the list, the guard dropped, the mark back.
+    /// the mark it replaced), then leaves it: off the list, the guard dropped, the mark back;
+    /// the spans entered above `floor` in `f` and left there taken off.
     #[inline(always)]
     fn run_entered<R>(
         &mut self,
         entry: Entry,
         marked: sampled_out::Held,
         attached: ManuallyDrop<Option<Attached>>,
+        floor: Option<ListPosition>,
         f: impl FnOnce() -> R,
     ) -> R {
         let outcome = catch_unwind(AssertUnwindSafe(f));
+        if let Some(floor) = floor {
+            current::leave_above_top(floor);
+        }
         let mut marked = marked;
         if let Some(live) = &self.live {
             if entry == Entry::Poll {

@@ -572,7 +572,7 @@ impl std::future::Future for PendingOnce {
 #[traced(parent = &cx)]
 async fn holds_a_recorded_guard_under(cx: godtrace::otel::Context) {
     let _guard = godtrace::span_builder("capture.guard.across.await")
-        .parent(&godtrace::otel::Context::new())
+        .parent(godtrace::otel::Context::new())
         .start();
     PendingOnce(false).await;
 }

@@ -250,3 +250,54 @@ fn a_job_made_under_a_dropped_root_stays_dropped_under_any_sampler() {
     assert_eq!(c.spans_named("worker").len(), 1);
     drop(guard);
 }
+
+#[traced]
+async fn sends_wherever_polled() -> HashMap<String, String> {
+    let mut headers = HashMap::new();
+    godtrace::propagation::inject(&mut headers);
+    headers
+}
+
+/// Work made in a call and handed on: not a future itself, so the call ends when it returns.
+struct HandedOn(
+    std::pin::Pin<Box<dyn std::future::Future<Output = HashMap<String, String>> + Send>>,
+);
+
+/// A request with baggage and no `traceparent`, whose new trace the ratio drops.
+#[traced(parent = &request)]
+fn dropped_request_hands_off(request: godtrace::otel::Context) -> HandedOn {
+    HandedOn(Box::pin(sends_wherever_polled()))
+}
+
+/// With `otel_context(true)` too, traced work made under a trace the ratio dropped and polled
+/// elsewhere sends on the request's baggage: what is propagated does not depend on sampling
+/// (nor on that setting).
+#[test]
+fn work_under_a_dropped_root_sends_the_requests_baggage_with_the_otel_context_attached() {
+    crate::support::own_process!();
+    let guard = godtrace::init(
+        Config::new("baggage")
+            .otel_context(true)
+            .sample_ratio(0.0)
+            .local_tree(false),
+    )
+    .expect("init");
+    let request = godtrace::propagation::extract_map(&HashMap::from([(
+        "baggage".to_owned(),
+        "tenant=acme".to_owned(),
+    )]));
+    let HandedOn(work) = dropped_request_hands_off(request);
+    let sent = std::thread::spawn(move || {
+        let mut work = work;
+        let mut task = std::task::Context::from_waker(std::task::Waker::noop());
+        match work.as_mut().poll(&mut task) {
+            std::task::Poll::Ready(sent) => sent,
+            std::task::Poll::Pending => panic!("ready at once"),
+        }
+    })
+    .join()
+    .expect("the work runs");
+    assert_eq!(sent.get("baggage").map(String::as_str), Some("tenant=acme"));
+    assert!(sent["traceparent"].ends_with("-02"), "{sent:?}");
+    drop(guard);
+}

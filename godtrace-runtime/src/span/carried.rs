@@ -28,15 +28,14 @@ pub(super) fn carries_more_than_ids(cx: &Context) -> bool {
 /// Whether a context godtrace makes current is one a span that may run elsewhere takes along
 /// (counted while attached, see [`may_be_carried`]): one that carries baggage or a whole
 /// `tracestate`, or, while tracing is off, one that shows a span (an incoming request's, which
-/// godtrace then only passes through).
+/// godtrace then only passes through). Also with `Config::otel_context(true)`, where a
+/// recorded span keeps its own context, made over the current one: a call sampled out under
+/// a dropped root has none of its own, and takes the request's along.
 pub(super) fn is_worth_carrying(cx: &Context) -> bool {
     if !super::switches::is_enabled() {
         return cx.span().span_context().is_valid() || carries_more_than_ids(cx);
     }
-    // With `Config::otel_context(true)` a span that may run elsewhere keeps its own context,
-    // made over the current one (its baggage and `tracestate` in it): nothing to look for,
-    // and each span's attach spares the two lookups.
-    !super::switches::attaches_otel_context() && carries_more_than_ids(cx)
+    carries_more_than_ids(cx)
 }
 
 /// Whether a context godtrace made current on this thread (a request's, made current by a

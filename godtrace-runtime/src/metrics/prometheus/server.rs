@@ -278,6 +278,8 @@ fn serve(
     for connection in connections {
         let _ = connection.thread.join();
     }
+    // No scrape is left to take what was kept for the waiting ones.
+    LATEST.let_go_unwaited();
 }
 
 /// [`make_room`] for a connection just accepted, after a short wait when every slot is
@@ -431,9 +433,9 @@ fn handle(
     };
     // The answer's wait for a client starts when it is ready, not when the request arrived.
     state.mark_answering();
-    if response.status == 200 {
-        hold(&HOLDERS, &response.body, state);
-    }
+    // Held while it is written (the connection's state lives on in the accepting thread's
+    // list until the next connection is accepted).
+    let _holding = (response.status == 200).then(|| Holding::new(&HOLDERS, &response.body, state));
     let mut writer = Timed::new(stream, stop, Some(state), limits.write_deadline);
     response.write_to(&mut writer)?;
     let _ = stream.shutdown(std::net::Shutdown::Write);
@@ -519,12 +521,31 @@ impl Renderings {
             waiting: [AtomicUsize::new(0), AtomicUsize::new(0)],
         }
     }
+
+    /// Lets go of the renderings kept for formats no scrape waits for (see [`Waiting`]).
+    fn let_go_unwaited_in(&self, latest: &mut [Option<Rendered>; 2]) {
+        for (slot, waiting) in latest.iter_mut().zip(&self.waiting) {
+            if let Some(rendered) = slot
+                && waiting.load(Ordering::SeqCst) == 0
+            {
+                rendered.kept = None;
+            }
+        }
+    }
+
+    /// [`Renderings::let_go_unwaited_in`], taking the lock (the server has stopped: no
+    /// rendering holds it for long).
+    fn let_go_unwaited(&self) {
+        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        self.let_go_unwaited_in(&mut latest);
+    }
 }
 
 static LATEST: Renderings = Renderings::new();
 
-/// A scrape of one format in [`shared_rendering`]; the last one out lets the kept body go
-/// (unless the lock is held: its holder is a scrape of its own then, and sets it).
+/// A scrape of one format in [`shared_rendering`]; the last one out lets the kept body go,
+/// unless the lock is held: then the next scrape of either format to take it does (see
+/// `shared_rendering`), or the server's end.
 struct Waiting<'a> {
     renderings: &'a Renderings,
     slot: usize,
@@ -596,15 +617,39 @@ struct Holder {
 /// The connections sending an answer: see [`make_room_for_a_rendering`].
 static HOLDERS: Mutex<Vec<Holder>> = Mutex::new(Vec::new());
 
-/// Notes that the connection of `state` is sending `body`.
-fn hold(holders: &Mutex<Vec<Holder>>, body: &Arc<String>, state: &Arc<ConnectionState>) {
-    let mut holders = holders.lock().unwrap_or_else(|e| e.into_inner());
-    holders.retain(Holder::is_live);
-    // Bounded: each live one is a connection's, and the connections are.
-    holders.push(Holder {
-        body: Arc::downgrade(body),
-        state: Arc::downgrade(state),
-    });
+/// That the connection of a state is sending a body, noted in `holders` until dropped.
+struct Holding<'a> {
+    holders: &'a Mutex<Vec<Holder>>,
+    state: *const ConnectionState,
+}
+
+impl<'a> Holding<'a> {
+    fn new(
+        holders: &'a Mutex<Vec<Holder>>,
+        body: &Arc<String>,
+        state: &Arc<ConnectionState>,
+    ) -> Holding<'a> {
+        let mut listed = holders.lock().unwrap_or_else(|e| e.into_inner());
+        listed.retain(Holder::is_live);
+        // Bounded: each live one is a connection's, and the connections are.
+        listed.push(Holder {
+            body: Arc::downgrade(body),
+            state: Arc::downgrade(state),
+        });
+        Holding {
+            holders,
+            state: Arc::as_ptr(state),
+        }
+    }
+}
+
+impl Drop for Holding<'_> {
+    /// Written (or given up): a rendering still kept for scrapes waiting for it
+    /// ([`Rendered::kept`]) is not held by this connection any more.
+    fn drop(&mut self) {
+        let mut listed = self.holders.lock().unwrap_or_else(|e| e.into_inner());
+        listed.retain(|holder| holder.state.as_ptr() != self.state && holder.is_live());
+    }
 }
 
 impl Holder {
@@ -725,6 +770,7 @@ fn shared_rendering(
     // Left after the lock (declared before it): see `Waiting`.
     let scrape = Waiting::enter(renderings, index);
     let mut latest = lock_for_rendering(&renderings.latest, stop, waiting)?;
+    renderings.let_go_unwaited_in(&mut latest);
     let slot = &mut latest[index];
     if let Some(rendered) = slot
         && rendered.started >= arrived

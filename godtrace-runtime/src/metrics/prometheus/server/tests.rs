@@ -561,6 +561,76 @@ fn a_burst_of_scrapes_shares_one_rendering_after_its_clients_have_read_it() {
     assert!(text.kept.is_none() && text.body.strong_count() == 0);
 }
 
+/// A connection that has written its answer no longer holds it, although the rendering is
+/// still kept for scrapes waiting for it and the connection's state lives on in the accepting
+/// thread's list: counted as held, two renderings kept for the two formats had each new
+/// rendering wait for room until its give-up time (2.2 s) with nobody reading slowly.
+#[test]
+fn a_rendering_kept_for_waiting_scrapes_is_not_held_by_connections_done_with_it() {
+    let holders = Mutex::new(Vec::new());
+    let states = [
+        Arc::new(ConnectionState::new()),
+        Arc::new(ConnectionState::new()),
+    ];
+    let kept = [
+        Arc::new("text".to_owned()),
+        Arc::new("openmetrics".to_owned()),
+    ];
+    for (state, body) in states.iter().zip(&kept) {
+        let writing = Holding::new(&holders, body, state);
+        drop(writing);
+    }
+    assert!(first_due(&holders.lock().unwrap()).is_none());
+}
+
+/// A rendering kept for a waiting scrape that was given up while the lock was held by a scrape
+/// of the other format is let go by the next scrape to take the lock, and at the server's end.
+#[test]
+fn a_rendering_kept_for_a_scrape_given_up_is_let_go() {
+    let renderings = Renderings::new();
+    let running = AtomicBool::new(false);
+    let render = |format: Format| {
+        let given_up = Waiting::enter(&renderings, 0);
+        let body = shared_rendering(
+            &renderings,
+            format,
+            Instant::now(),
+            &running,
+            None,
+            || {},
+            |_| Some("metrics".to_owned()),
+        );
+        (given_up, body.expect("the server runs"))
+    };
+    let (given_up, body) = render(Format::Text);
+    let text = Arc::downgrade(&body);
+    drop(body);
+    // Given up while a scrape of the other format holds the lock.
+    let held = renderings.latest.lock().unwrap();
+    drop(given_up);
+    drop(held);
+    assert_eq!(text.strong_count(), 1, "kept while the lock was held");
+    let other = shared_rendering(
+        &renderings,
+        Format::OpenMetrics,
+        Instant::now(),
+        &running,
+        None,
+        || {},
+        |_| Some("# EOF".to_owned()),
+    );
+    drop(other);
+    assert_eq!(text.strong_count(), 0, "let go by the next scrape");
+    let (given_up, body) = render(Format::Text);
+    let text = Arc::downgrade(&body);
+    drop(body);
+    let held = renderings.latest.lock().unwrap();
+    drop(given_up);
+    drop(held);
+    renderings.let_go_unwaited();
+    assert_eq!(text.strong_count(), 0, "let go at the server's end");
+}
+
 /// Past the slots, with every client reading its answer a trickle at a time (none stalled),
 /// the one whose answer has been written longest (at least `LONG_ANSWER`) gives its slot up:
 /// slow readers cannot keep scrapes out until their write deadline.
@@ -611,7 +681,7 @@ fn a_new_rendering_makes_the_oldest_held_one_given_up() {
             head_read: AtomicBool::new(true),
             ..ConnectionState::new()
         });
-        hold(&holders, body, &state);
+        std::mem::forget(Holding::new(&holders, body, &state));
         let (body, watched) = (body.clone(), state.clone());
         let thread = std::thread::spawn(move || {
             while !watched.evicted.load(Ordering::SeqCst) {
@@ -810,7 +880,7 @@ fn a_rendering_its_clients_do_not_read_makes_room_without_waiting() {
             progressed_us: AtomicU64::new(1),
             ..ConnectionState::new()
         });
-        hold(&holders, body, &state);
+        std::mem::forget(Holding::new(&holders, body, &state));
         state
     };
     let unread = Arc::new("unread".to_owned());

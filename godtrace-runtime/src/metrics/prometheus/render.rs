@@ -130,12 +130,16 @@ fn target_info(resource: &[KeyValue], format: Format) -> String {
     format!("# HELP {family} Target metadata\n# TYPE {family} {kind}\ntarget_info{labels} 1\n")
 }
 
-/// OpenMetrics when the `Accept` header prefers it to the text format, else text.
+/// OpenMetrics when the `Accept` header prefers it to the text format, else text. The text
+/// format's weight is that of the most specific range naming it (RFC 9110, 12.5.1:
+/// `text/plain;q=0.2, */*` gives it 0.2); OpenMetrics counts only when named.
 pub(crate) fn negotiate(accept: Option<&str>) -> Format {
     let Some(accept) = accept else {
         return Format::Text;
     };
-    let (mut openmetrics, mut text) = (0.0f64, 0.0f64);
+    let mut openmetrics = 0.0f64;
+    // (How specific the range is, its weight.)
+    let mut text = (0u8, 0.0f64);
     for range in accept.split(',') {
         let mut params = range.split(';');
         let media = params.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -149,13 +153,21 @@ pub(crate) fn negotiate(accept: Option<&str>) -> Format {
             })
             .find_map(|q| q.trim().parse::<f64>().ok())
             .unwrap_or(1.0);
-        match media.as_str() {
-            "application/openmetrics-text" => openmetrics = openmetrics.max(q),
-            "text/plain" | "text/*" | "*/*" => text = text.max(q),
-            _ => {}
+        let specific = match media.as_str() {
+            "application/openmetrics-text" => {
+                openmetrics = openmetrics.max(q);
+                continue;
+            }
+            "text/plain" => 3,
+            "text/*" => 2,
+            "*/*" => 1,
+            _ => continue,
+        };
+        if specific > text.0 || (specific == text.0 && q > text.1) {
+            text = (specific, q);
         }
     }
-    if openmetrics > 0.0 && openmetrics >= text {
+    if openmetrics > 0.0 && openmetrics >= text.1 {
         Format::OpenMetrics
     } else {
         Format::Text

@@ -129,6 +129,19 @@ fn accept_header_negotiation() {
         Format::Text
     );
     assert_eq!(negotiate(Some("garbage;;;q=x,,")), Format::Text);
+    // The most specific range naming the text format gives its weight.
+    assert_eq!(
+        negotiate(Some(
+            "text/plain;q=0.2, */*;q=0.9, application/openmetrics-text;q=0.5"
+        )),
+        Format::OpenMetrics
+    );
+    assert_eq!(
+        negotiate(Some(
+            "text/*;q=0.1, application/openmetrics-text;q=0.3, */*"
+        )),
+        Format::OpenMetrics
+    );
     // An `Accept` given on two lines is one list.
     let two_lines = [
         "Host: x",

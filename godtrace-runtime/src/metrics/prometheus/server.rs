@@ -461,6 +461,16 @@ fn respond(
     if !version.starts_with("HTTP/1.") {
         return Response::error(400, "Bad Request").head_only(head_method);
     }
+    // RFC 9112, 5.1 and 5.2: a field name followed by whitespace before its colon, and a line
+    // folded onto the one before, are refused, not read some other way than a proxy reads them.
+    let malformed = |line: &&str| match line.split_once(':') {
+        _ if line.starts_with([' ', '\t']) => true,
+        Some((name, _)) => name.is_empty() || name.ends_with([' ', '\t']),
+        None => !line.is_empty(),
+    };
+    if lines.clone().any(|line| malformed(&line)) {
+        return Response::error(400, "Bad Request").head_only(head_method);
+    }
     let path = request_path(target);
     if path != "/metrics" {
         return Response::error(404, "Not Found").head_only(head_method);

@@ -178,6 +178,15 @@ fn serves_metrics_and_survives_bad_requests() {
     assert!(exchange(addr, b"POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
     assert!(exchange(addr, b"\x00\xff garbage\r\n\r\n").starts_with("HTTP/1.1 400"));
     assert!(exchange(addr, b"GET\r\n\r\n").starts_with("HTTP/1.1 400"));
+    // A space before a field's colon, a folded line, a line that is no field (RFC 9112).
+    for malformed in [
+        &b"GET /metrics HTTP/1.1\r\nAccept : application/openmetrics-text\r\n\r\n"[..],
+        b"GET /metrics HTTP/1.1\r\nAccept: text/plain;q=0.1,\r\n application/openmetrics-text\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nnot a field\r\n\r\n",
+    ] {
+        let answer = exchange(addr, malformed);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    }
     assert!(exchange(addr, b"").starts_with("HTTP/1.1 400"));
     let huge = vec![b'a'; MAX_HEAD + 2048];
     assert!(exchange(addr, &huge).starts_with("HTTP/1.1 431"));

@@ -27,7 +27,8 @@ pub enum InitError {
 impl InitError {
     pub(crate) fn invalid(name: &str, value: &str, expected: &str) -> Self {
         InitError::InvalidValue {
-            name: name.to_owned(),
+            // A setting's name may quote a name of the user's (`histogram_buckets("..")`).
+            name: crate::value::bounded_text(name, MAX_QUOTED_VALUE_LEN),
             value: crate::value::bounded_text(value, MAX_QUOTED_VALUE_LEN),
             expected: expected.to_owned(),
         }
@@ -88,5 +89,15 @@ mod tests {
             shown.len()
         );
         assert!(shown.contains("for http://h/aaa"));
+    }
+
+    /// A setting's name quoting a metric's name of any length is cut too.
+    #[test]
+    fn an_invalid_setting_error_is_bounded() {
+        let name = format!("histogram_buckets({:?})", "m".repeat(100_000));
+        let shown =
+            super::InitError::invalid(&name, "1025 bounds", "at most 1024 bounds").to_string();
+        assert!(shown.len() < 1024, "{}", shown.len());
+        assert!(shown.contains("histogram_buckets(\"mmm"));
     }
 }

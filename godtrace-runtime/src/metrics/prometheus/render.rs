@@ -132,7 +132,11 @@ fn target_info(resource: &[KeyValue], format: Format) -> String {
 
 /// OpenMetrics when the `Accept` header prefers it to the text format, else text. The text
 /// format's weight is that of the most specific range naming it (RFC 9110, 12.5.1:
-/// `text/plain;q=0.2, */*` gives it 0.2); OpenMetrics counts only when named.
+/// `text/plain;q=0.2, */*` gives it 0.2), and a range with parameters names it only when they
+/// are its own (`version=0.0.4`, `charset=utf-8`; Prometheus's `escaping` is read as any):
+/// `text/plain;version=1.0.0` is another format. OpenMetrics counts only when named (any
+/// version: 0.0.1 and 1.0.0 differ in nothing godtrace writes). A range whose weight is not
+/// one (outside 0 to 1) is left out.
 pub(crate) fn negotiate(accept: Option<&str>) -> Format {
     let Some(accept) = accept else {
         return Format::Text;
@@ -141,23 +145,40 @@ pub(crate) fn negotiate(accept: Option<&str>) -> Format {
     // (How specific the range is, its weight.)
     let mut text = (0u8, 0.0f64);
     for range in accept.split(',') {
-        let mut params = range.split(';');
-        let media = params.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = params
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let mut q = Some(1.0);
+        // Whether the range's parameters other than `q` are the text format's, and any.
+        let (mut text_params, mut has_params) = (true, false);
+        for param in parts {
+            let Some((name, value)) = param.split_once('=') else {
+                continue;
+            };
             // Parameter names are case-insensitive (RFC 9110): `Q=0` too.
-            .filter_map(|p| {
-                let p = p.trim();
-                // `get`: a parameter may start with a character of several bytes.
-                let name = p.get(..2)?;
-                name.eq_ignore_ascii_case("q=").then(|| &p[2..])
-            })
-            .find_map(|q| q.trim().parse::<f64>().ok())
-            .unwrap_or(1.0);
+            let (name, value) = (name.trim(), value.trim().trim_matches('"'));
+            if name.eq_ignore_ascii_case("q") {
+                q = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|q| (0.0..=1.0).contains(q));
+                continue;
+            }
+            has_params = true;
+            text_params &= match name.to_ascii_lowercase().as_str() {
+                "version" => value == "0.0.4",
+                "charset" => value.eq_ignore_ascii_case("utf-8"),
+                "escaping" => true,
+                _ => false,
+            };
+        }
+        let Some(q) = q else { continue };
         let specific = match media.as_str() {
             "application/openmetrics-text" => {
                 openmetrics = openmetrics.max(q);
                 continue;
             }
+            "text/plain" if !text_params => continue,
+            "text/plain" if has_params => 4,
             "text/plain" => 3,
             "text/*" => 2,
             "*/*" => 1,

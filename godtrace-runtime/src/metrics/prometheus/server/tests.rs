@@ -142,6 +142,26 @@ fn accept_header_negotiation() {
         )),
         Format::OpenMetrics
     );
+    // A range with parameters names the text format only when they are its own:
+    // Prometheus 3 asks for text 1.0.0 first, then OpenMetrics, then text 0.0.4.
+    let prometheus_3 = "text/plain;version=1.0.0;escaping=underscores;q=0.6,\
+                        application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,\
+                        text/plain;version=0.0.4;q=0.4,*/*;q=0.3";
+    assert_eq!(negotiate(Some(prometheus_3)), Format::OpenMetrics);
+    let rfc_example = "text/*;q=0.3, text/plain;q=0.7, text/plain;format=flowed, \
+                       text/plain;format=fixed;q=0.4, */*;q=0.5, application/openmetrics-text;q=0.8";
+    assert_eq!(negotiate(Some(rfc_example)), Format::OpenMetrics);
+    assert_eq!(
+        negotiate(Some(
+            "text/plain;version=0.0.4;q=0.9, application/openmetrics-text;q=0.5"
+        )),
+        Format::Text
+    );
+    // A weight that is not one leaves its range out.
+    assert_eq!(
+        negotiate(Some("text/plain;q=2, application/openmetrics-text")),
+        Format::OpenMetrics
+    );
     // An `Accept` given on two lines is one list.
     let two_lines = [
         "Host: x",

@@ -451,7 +451,8 @@ fn respond(
     state: &ConnectionState,
     renderer: &Renderer,
 ) -> Response {
-    let mut lines = head.lines();
+    // RFC 9112, 2.2: empty lines before the request line are passed over.
+    let mut lines = head.lines().skip_while(|line| line.is_empty());
     let request_line = lines.next().unwrap_or("");
     let parts: Vec<&str> = request_line.split_whitespace().collect();
     let head_method = parts.first() == Some(&"HEAD");

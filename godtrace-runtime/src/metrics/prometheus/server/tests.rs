@@ -198,6 +198,12 @@ fn serves_metrics_and_survives_bad_requests() {
     assert!(exchange(addr, b"POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
     assert!(exchange(addr, b"\x00\xff garbage\r\n\r\n").starts_with("HTTP/1.1 400"));
     assert!(exchange(addr, b"GET\r\n\r\n").starts_with("HTTP/1.1 400"));
+    // An empty line before the request line is passed over (RFC 9112, 2.2).
+    let after_crlf = exchange(addr, b"\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        after_crlf.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{after_crlf}"
+    );
     // A space before a field's colon, a folded line, a line that is no field (RFC 9112).
     for malformed in [
         &b"GET /metrics HTTP/1.1\r\nAccept : application/openmetrics-text\r\n\r\n"[..],

@@ -637,44 +637,34 @@ fn a_rendering_kept_for_waiting_scrapes_is_not_held_by_connections_done_with_it(
 fn a_rendering_kept_for_a_scrape_given_up_is_let_go() {
     let renderings = Renderings::new();
     let running = AtomicBool::new(false);
-    let render = |format: Format| {
-        let given_up = Waiting::enter(&renderings, 0);
-        let body = shared_rendering(
+    let render = |format: Format, body: &str| {
+        let body = body.to_owned();
+        shared_rendering(
             &renderings,
             format,
             Instant::now(),
             &running,
             None,
             || {},
-            |_| Some("metrics".to_owned()),
-        );
-        (given_up, body.expect("the server runs"))
+            |_| Some(body),
+        )
+        .expect("the server runs")
     };
-    let (given_up, body) = render(Format::Text);
-    let text = Arc::downgrade(&body);
-    drop(body);
-    // Given up while a scrape of the other format holds the lock.
-    let held = renderings.latest.lock().unwrap();
-    drop(given_up);
-    drop(held);
-    assert_eq!(text.strong_count(), 1, "kept while the lock was held");
-    let other = shared_rendering(
-        &renderings,
-        Format::OpenMetrics,
-        Instant::now(),
-        &running,
-        None,
-        || {},
-        |_| Some("# EOF".to_owned()),
-    );
-    drop(other);
+    // A text rendering kept for a waiting scrape given up while a scrape of the other format
+    // held the lock.
+    let kept_for_a_given_up_scrape = || {
+        let given_up = Waiting::enter(&renderings, 0);
+        let text = Arc::downgrade(&render(Format::Text, "metrics"));
+        let held = renderings.latest.lock().unwrap();
+        drop(given_up);
+        drop(held);
+        assert_eq!(text.strong_count(), 1, "kept while the lock was held");
+        text
+    };
+    let text = kept_for_a_given_up_scrape();
+    drop(render(Format::OpenMetrics, "# EOF"));
     assert_eq!(text.strong_count(), 0, "let go by the next scrape");
-    let (given_up, body) = render(Format::Text);
-    let text = Arc::downgrade(&body);
-    drop(body);
-    let held = renderings.latest.lock().unwrap();
-    drop(given_up);
-    drop(held);
+    let text = kept_for_a_given_up_scrape();
     renderings.let_go_unwaited();
     assert_eq!(text.strong_count(), 0, "let go at the server's end");
 }

@@ -17,8 +17,6 @@ pub(super) fn check_stays_inside(value: &Expr, errors: &mut Vec<syn::Error>) {
     escapes.visit_expr(value);
 }
 
-const WHY: &str = "it is evaluated when the span starts, apart from the function's body";
-
 struct Escapes<'a> {
     /// Loops of the value around the expression visited: an unlabeled `break` or `continue`
     /// stays inside when there is one.
@@ -31,8 +29,19 @@ struct Escapes<'a> {
 }
 
 impl Escapes<'_> {
-    fn error(&mut self, at: impl ToTokens, message: String) {
+    /// That the value cannot do `what`, at `at`, and why; `hint` follows.
+    fn cannot(&mut self, at: impl ToTokens, what: &str, hint: &str) {
+        let message = format!(
+            "a `fields(..)` value cannot {what}: it is evaluated when the span starts, apart from the function's body{hint}"
+        );
         self.errors.push(syn::Error::new_spanned(at, message));
+    }
+
+    /// A `break` or `continue` (`keyword`) to `label`, unless it stays inside the value.
+    fn jump(&mut self, keyword: impl ToTokens, label: &Option<Lifetime>, what: &str) {
+        if !self.stays(label.as_ref()) {
+            self.cannot(quote::quote!(#keyword #label), what, "");
+        }
     }
 
     /// Whether a `break` or `continue` to `label` (or to the innermost loop) stays inside.
@@ -64,59 +73,34 @@ impl Escapes<'_> {
 impl<'ast> Visit<'ast> for Escapes<'_> {
     fn visit_expr_try(&mut self, e: &'ast syn::ExprTry) {
         if self.try_blocks == 0 {
-            self.error(
-                e.question_token,
-                format!(
-                    "a `fields(..)` value cannot use `?`: {WHY} (handle the error in the value: `.ok()`, `.unwrap_or(..)`)"
-                ),
-            );
+            let hint = " (handle the error in the value: `.ok()`, `.unwrap_or(..)`)";
+            self.cannot(e.question_token, "use `?`", hint);
         }
         syn::visit::visit_expr_try(self, e);
     }
 
     fn visit_expr_return(&mut self, e: &'ast syn::ExprReturn) {
-        self.error(
-            e.return_token,
-            format!("a `fields(..)` value cannot `return`: {WHY}"),
-        );
+        self.cannot(e.return_token, "`return`", "");
         syn::visit::visit_expr_return(self, e);
     }
 
     fn visit_expr_await(&mut self, e: &'ast syn::ExprAwait) {
-        self.error(
-            e.await_token,
-            format!("a `fields(..)` value cannot `.await`: {WHY}"),
-        );
+        self.cannot(e.await_token, "`.await`", "");
         syn::visit::visit_expr_await(self, e);
     }
 
     fn visit_expr_yield(&mut self, e: &'ast syn::ExprYield) {
-        self.error(
-            e.yield_token,
-            format!("a `fields(..)` value cannot `yield`: {WHY}"),
-        );
+        self.cannot(e.yield_token, "`yield`", "");
         syn::visit::visit_expr_yield(self, e);
     }
 
     fn visit_expr_break(&mut self, e: &'ast syn::ExprBreak) {
-        if !self.stays(e.label.as_ref()) {
-            let (token, label) = (e.break_token, &e.label);
-            self.error(
-                quote::quote!(#token #label),
-                format!("a `fields(..)` value cannot `break` out of itself: {WHY}"),
-            );
-        }
+        self.jump(e.break_token, &e.label, "`break` out of itself");
         syn::visit::visit_expr_break(self, e);
     }
 
     fn visit_expr_continue(&mut self, e: &'ast syn::ExprContinue) {
-        if !self.stays(e.label.as_ref()) {
-            let (token, label) = (e.continue_token, &e.label);
-            self.error(
-                quote::quote!(#token #label),
-                format!("a `fields(..)` value cannot `continue` a loop outside it: {WHY}"),
-            );
-        }
+        self.jump(e.continue_token, &e.label, "`continue` a loop outside it");
         syn::visit::visit_expr_continue(self, e);
     }
 

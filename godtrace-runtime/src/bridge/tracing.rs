@@ -712,24 +712,25 @@ fn is_global(dispatch: &::tracing::Dispatch) -> bool {
 
 /// [`entered_id`], with the subscriber the span was entered through.
 fn entered_with_subscriber(current: SpanId) -> Option<(Id, WeakDispatch)> {
-    ENTERED
-        .try_with(|entered| {
-            let entered = entered.borrow();
-            let last = entered.last()?;
-            (last.span_id == current).then(|| (Id::from_u64(last.id), last.subscriber.clone()))
-        })
-        .ok()
-        .flatten()
+    last_entered(current, |last| {
+        (Id::from_u64(last.id), last.subscriber.clone())
+    })
 }
 
 /// The id of the `tracing` span entered last on this thread, when its godtrace span is
 /// `current`.
 fn entered_id(current: SpanId) -> Option<Id> {
+    last_entered(current, |last| Id::from_u64(last.id))
+}
+
+/// `read` of the `tracing` span entered last on this thread, when its godtrace span is
+/// `current`.
+fn last_entered<R>(current: SpanId, read: impl FnOnce(&Entry) -> R) -> Option<R> {
     ENTERED
         .try_with(|entered| {
             let entered = entered.borrow();
             let last = entered.last()?;
-            (last.span_id == current).then(|| Id::from_u64(last.id))
+            (last.span_id == current).then(|| read(last))
         })
         .ok()
         .flatten()

@@ -462,14 +462,7 @@ fn respond(
     if !version.starts_with("HTTP/1.") {
         return Response::error(400, "Bad Request").head_only(head_method);
     }
-    // RFC 9112, 5.1 and 5.2: a field name followed by whitespace before its colon, and a line
-    // folded onto the one before, are refused, not read some other way than a proxy reads them.
-    let malformed = |line: &&str| match line.split_once(':') {
-        _ if line.starts_with([' ', '\t']) => true,
-        Some((name, _)) => name.is_empty() || name.ends_with([' ', '\t']),
-        None => !line.is_empty(),
-    };
-    if lines.clone().any(|line| malformed(&line)) {
+    if lines.clone().any(malformed_field) {
         return Response::error(400, "Bad Request").head_only(head_method);
     }
     let path = request_path(target);
@@ -489,6 +482,17 @@ fn respond(
         content_type: format.content_type(),
         body,
         head_only: head_method,
+    }
+}
+
+/// Whether `line` of a request's head is no field line RFC 9112 (5.1, 5.2) lets a server read:
+/// whitespace before the colon, a line folded onto the one before, no colon. Such a request is
+/// refused rather than read some other way than a proxy reads it.
+fn malformed_field(line: &str) -> bool {
+    match line.split_once(':') {
+        _ if line.starts_with([' ', '\t']) => true,
+        Some((name, _)) => name.is_empty() || name.ends_with([' ', '\t']),
+        None => !line.is_empty(),
     }
 }
 
@@ -568,7 +572,7 @@ impl<'a> Waiting<'a> {
         Waiting { renderings, slot }
     }
 
-    /// Whether scrapes of the format other than this one are waiting.
+    /// Whether other scrapes of this one's format are waiting.
     fn others(&self) -> bool {
         self.renderings.waiting[self.slot].load(Ordering::SeqCst) > 1
     }
@@ -584,9 +588,7 @@ impl Drop for Waiting<'_> {
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => return,
         };
-        if let Some(rendered) = &mut latest[self.slot] {
-            rendered.kept = None;
-        }
+        self.renderings.let_go_unwaited_in(&mut latest);
     }
 }
 

@@ -54,15 +54,22 @@ pub(crate) fn summarize(sql: &str, text_cap: Option<usize>) -> SqlSummary {
         out: text_cap.map(Output::new),
         parser: Parser::default(),
         settings: Settings::default(),
+        rest_hidden: false,
     };
     scanner.run();
     scanner.parser.finish();
     let truncated = scanner.end < sql.len();
-    let text = scanner.out.map(|out| out.finish(truncated));
+    let text = scanner
+        .out
+        .map(|out| out.finish(truncated || scanner.rest_hidden));
     let mut parser = scanner.parser;
     // What was left unread may hold other operations and tables: a full summary stops the
-    // reading mid-statement; past the scan limit, only a `;` can start another statement.
-    if parser.done || (truncated && sql.as_bytes()[scanner.end..].contains(&b';')) {
+    // reading mid-statement, a value of no sure reading hides the rest; past the scan limit,
+    // only a `;` can start another statement.
+    if parser.done
+        || scanner.rest_hidden
+        || (truncated && sql.as_bytes()[scanner.end..].contains(&b';'))
+    {
         parser.other_operation = true;
         parser.other_collection = true;
     }
@@ -106,6 +113,21 @@ struct Scanner<'a> {
     out: Option<Output>,
     parser: Parser,
     settings: Settings,
+    /// A value was read to the end of the input because no reading of it is sure (see
+    /// [`Scanner::string_end`]): what it hid may hold other operations and tables, and the
+    /// text is marked incomplete, as a cut one.
+    rest_hidden: bool,
+}
+
+/// How a backslash reads in a string (see [`Scanner::string_end`]).
+#[derive(Debug, Clone, Copy)]
+enum Backslashes {
+    /// An escape: `\'` is a quote inside (`E'..'`).
+    Escape,
+    /// A character (`U&'..'`).
+    Character,
+    /// Either, by the server's `standard_conforming_strings` (a plain string).
+    Either,
 }
 
 impl<'a> Scanner<'a> {
@@ -141,7 +163,7 @@ impl<'a> Scanner<'a> {
                 self.space();
             }
             b'\'' => {
-                self.pos = self.string_end(start + 1, false);
+                self.pos = self.string_end(start + 1, Backslashes::Either);
                 self.value();
             }
             b'"' => match self.quoted_end(start + 1, b'"') {
@@ -200,22 +222,45 @@ impl<'a> Scanner<'a> {
         self.end
     }
 
-    /// After an opening `'`: past the closing one (`''` is a quote inside; with `escapes`,
-    /// as in `E'..'`, so is `\'`), or the end of the input when it is unterminated. A
-    /// backslash in a plain string also hides the rest: whether it escapes a quote depends on
-    /// the server's `standard_conforming_strings`, and either reading, if wrong, would put
-    /// part of a value outside its string.
-    fn string_end(&self, mut at: usize, escapes: bool) -> usize {
+    /// After an opening `'`: past the closing one (`''` is a quote inside), or the end of the
+    /// input when it is unterminated. How a backslash reads depends on `backslashes`: an
+    /// escape (`E'..'`), a character (`U&'..'`, which the server takes only where that is
+    /// so), or either (a plain string: it depends on the server's
+    /// `standard_conforming_strings`). Where the two readings of a plain string end it apart
+    /// (`'C:\'`), either, if wrong, would put part of a value outside its string: the rest of
+    /// the input is then the value, and the reading is marked incomplete (see
+    /// [`Scanner::rest_hidden`]).
+    fn string_end(&mut self, at: usize, backslashes: Backslashes) -> usize {
+        match backslashes {
+            Backslashes::Escape => self.string_end_read(at, true).0,
+            Backslashes::Character => self.string_end_read(at, false).0,
+            Backslashes::Either => match self.string_end_read(at, false) {
+                (end, false) => end,
+                (end, true) if self.string_end_read(at, true).0 == end => end,
+                _ => {
+                    self.rest_hidden = true;
+                    self.end
+                }
+            },
+        }
+    }
+
+    /// [`Scanner::string_end`] with `\` read as an escape or not, and whether a backslash
+    /// came before the end.
+    fn string_end_read(&self, mut at: usize, escapes: bool) -> (usize, bool) {
+        let mut backslash = false;
         while at < self.end {
             match self.bytes[at] {
                 b'\\' if escapes => at += 2,
-                b'\\' => return self.end,
                 b'\'' if self.peek(at + 1) == Some(b'\'') => at += 2,
-                b'\'' => return at + 1,
-                _ => at += 1,
+                b'\'' => return (at + 1, backslash),
+                c => {
+                    backslash |= c == b'\\';
+                    at += 1;
+                }
             }
         }
-        self.end
+        (self.end, backslash)
     }
 
     /// After an opening `quote`: past the closing one (doubled inside), or `None` when it is
@@ -247,7 +292,8 @@ impl<'a> Scanner<'a> {
             } else {
                 // Junk glued to a parameter (`$1$q$ secret $q$`, which PostgreSQL refuses):
                 // no reading of what follows is sure (a `$` in it may open or close a
-                // dollar quote), so all of it is one value, as after an unterminated quote.
+                // dollar quote), so all of it is one value, and the reading is incomplete.
+                self.rest_hidden = true;
                 self.pos = self.end;
                 self.value();
             }
@@ -305,16 +351,19 @@ impl<'a> Scanner<'a> {
             is_word_start(c) || c.is_ascii_digit() || c == b'$'
         });
         let word = &self.sql[start..end];
-        // Where the string's body starts (past its opening quote), and whether `\` escapes.
+        // Where the string's body starts (past its opening quote), and how `\` reads there.
         let prefixed = match (word, self.peek(end), self.peek(end + 1)) {
-            ("e" | "E", Some(b'\''), _) => Some((end + 1, true)),
-            ("b" | "B" | "x" | "X" | "n" | "N", Some(b'\''), _) => Some((end + 1, false)),
-            ("u" | "U", Some(b'&'), Some(b'\'')) => Some((end + 2, false)),
+            ("e" | "E", Some(b'\''), _) => Some((end + 1, Backslashes::Escape)),
+            // Bits and hex digits have no backslash; a national string is a plain one.
+            ("b" | "B" | "x" | "X" | "n" | "N", Some(b'\''), _) => {
+                Some((end + 1, Backslashes::Either))
+            }
+            ("u" | "U", Some(b'&'), Some(b'\'')) => Some((end + 2, Backslashes::Character)),
             _ => None,
         };
         match prefixed {
-            Some((body, escapes)) => {
-                self.pos = self.string_end(body, escapes);
+            Some((body, backslashes)) => {
+                self.pos = self.string_end(body, backslashes);
                 self.value();
             }
             None => {
@@ -665,7 +714,8 @@ const KIND_MODIFIERS: [&str; 9] = [
 ];
 
 /// Words after a table name that are never its alias.
-const NOT_ALIASES: [&str; 32] = [
+const NOT_ALIASES: [&str; 33] = [
+    "TABLE",
     "JOIN",
     "INNER",
     "LEFT",
@@ -823,6 +873,10 @@ impl Parser {
                 }
             },
             State::TableNext => match token {
+                // `FROM (TABLE b) s`: a query in the parentheses at a table's place.
+                Token::Word(w) if w.eq_ignore_ascii_case("TABLE") && self.last == Last::Open => {
+                    self.idle(token)
+                }
                 Token::Word(w) if is_any(w, &MODIFIERS) => {}
                 // `FROM (SELECT ..)`, `FROM ((SELECT ..))`: a subquery, whose `(` was read
                 // as a parenthesized join's.
@@ -1024,6 +1078,13 @@ impl Parser {
             self.using_names_tables = false;
             self.table_next(true, true);
         } else if is("INTO") {
+            self.table_next(false, false);
+        } else if is("TABLE") {
+            // A reserved word: past the statement's first word (`CREATE TABLE`, `INTO TEMP
+            // TABLE`, `TRUNCATE TABLE` are read elsewhere) it starts a query, `TABLE t` being
+            // PostgreSQL's `SELECT * FROM t` (`INSERT INTO a TABLE b`, `IN (TABLE b)`,
+            // `UNION TABLE b`).
+            self.add_operation(word);
             self.table_next(false, false);
         }
     }

@@ -142,8 +142,17 @@ fn endpoint_of(pool: &PgPool) -> Endpoint {
 
 /// [`endpoint_of`] a pool connecting with `options`.
 fn endpoint_of_options(options: &::sqlx::postgres::PgConnectOptions) -> Endpoint {
-    let (address, port) = match options.get_socket() {
-        Some(socket) => (socket.display().to_string(), None),
+    // A Unix socket is named by its path, which holds the port (`<dir>/.s.PGSQL.5432`, where
+    // sqlx connects): the conventions' `server.address`, with no `server.port`. sqlx takes
+    // a host starting with `/` as the socket's directory too.
+    let socket_dir = match options.get_socket() {
+        Some(socket) => Some(socket.display().to_string()),
+        None => Some(options.get_host())
+            .filter(|host| host.starts_with('/'))
+            .map(str::to_owned),
+    };
+    let (address, port) = match socket_dir {
+        Some(dir) => (format!("{dir}/.s.PGSQL.{}", options.get_port()), None),
         None => (options.get_host().to_owned(), Some(options.get_port())),
     };
     // Without a database in the options (nor `PGDATABASE`), the server opens the one named
@@ -352,6 +361,30 @@ fn note_wait(call: &Option<Call>, waited: Instant) {
     }
 }
 
+/// `call`'s wait for a pooled connection, noted on it when the wait ends however it ends:
+/// with a connection, with the pool's error (`PoolTimedOut`, a starved pool: the case the
+/// figure is kept for), or cancelled (dropped while waiting, before `call` ends). It holds
+/// `call` mutably, only so as to be `Send` (a `Call` is not `Sync`).
+struct PoolWait<'c> {
+    call: &'c mut Option<Call>,
+    since: Instant,
+}
+
+impl<'c> PoolWait<'c> {
+    fn start(call: &'c mut Option<Call>) -> Self {
+        PoolWait {
+            call,
+            since: Instant::now(),
+        }
+    }
+}
+
+impl Drop for PoolWait<'_> {
+    fn drop(&mut self) {
+        note_wait(self.call, self.since);
+    }
+}
+
 impl<'p> Executor<'p> for &'_ TracedPool {
     type Database = Postgres;
 
@@ -364,16 +397,18 @@ impl<'p> Executor<'p> for &'_ TracedPool {
         };
         let (pool, endpoint) = (self.pool.clone(), self.endpoint.clone());
         Box::pin(Generated::new(move |yielder| async move {
-            let call = start_statement(parent, &endpoint, query.sql());
-            let waited = Instant::now();
-            let mut conn = match pool.acquire().await {
+            let mut call = start_statement(parent, &endpoint, query.sql());
+            let acquired = {
+                let _wait = PoolWait::start(&mut call);
+                pool.acquire().await
+            };
+            let mut conn = match acquired {
                 Ok(conn) => conn,
                 Err(error) => {
                     finish(call, Err(&error));
                     return Some(Err(error));
                 }
             };
-            note_wait(&call, waited);
             relay(conn.fetch_many(query), call, yielder, is_row).await
         }))
     }
@@ -387,13 +422,13 @@ impl<'p> Executor<'p> for &'_ TracedPool {
         };
         let (pool, endpoint) = (self.pool.clone(), self.endpoint.clone());
         Box::pin(async move {
-            let call = start_statement(parent, &endpoint, query.sql());
-            let waited = Instant::now();
-            let result = match pool.acquire().await {
-                Ok(mut conn) => {
-                    note_wait(&call, waited);
-                    conn.fetch_optional(query).await
-                }
+            let mut call = start_statement(parent, &endpoint, query.sql());
+            let acquired = {
+                let _wait = PoolWait::start(&mut call);
+                pool.acquire().await
+            };
+            let result = match acquired {
+                Ok(mut conn) => conn.fetch_optional(query).await,
                 Err(error) => Err(error),
             };
             finish(
@@ -548,6 +583,67 @@ mod tests {
             assert_eq!(
                 namespace("postgres://scanner@127.0.0.1:5").as_deref(),
                 Some("scanner")
+            );
+        }
+    }
+
+    /// A Unix socket's `server.address` is the socket's path, port included, as sqlx
+    /// connects to it: the directory alone (and no port) named two servers alike.
+    #[test]
+    fn a_unix_socket_is_named_by_its_path() {
+        let endpoint = |url: &str| {
+            let endpoint = endpoint_of_options(&url.parse().unwrap());
+            (
+                endpoint.address.map(|a| a.as_str().to_owned()),
+                endpoint.port,
+            )
+        };
+        assert_eq!(
+            endpoint("postgres:///wallets?host=/run/pg&port=55432&user=u"),
+            (Some("/run/pg/.s.PGSQL.55432".to_owned()), None)
+        );
+        let options = ::sqlx::postgres::PgConnectOptions::new()
+            .socket("/tmp/pg")
+            .port(5433);
+        let socket = endpoint_of_options(&options);
+        assert_eq!(
+            (socket.address.map(|a| a.as_str().to_owned()), socket.port),
+            (Some("/tmp/pg/.s.PGSQL.5433".to_owned()), None)
+        );
+        assert_eq!(
+            endpoint("postgres://u@db.internal:5433/wallets"),
+            (Some("db.internal".to_owned()), Some(5433))
+        );
+    }
+
+    /// A query on a pool that gives no connection (here: none can be opened, and the pool
+    /// times out) still tells how long it waited: the starved pool the figure is kept for.
+    /// So does one cancelled while it waits.
+    #[test]
+    fn a_pool_that_gives_no_connection_still_notes_the_wait() {
+        let capture = crate::testing::capture();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let pool = ::sqlx::postgres::PgPoolOptions::new()
+                .acquire_timeout(std::time::Duration::from_millis(200))
+                .connect_lazy("postgres://u@127.0.0.1:1/wallets")
+                .unwrap();
+            let pool = TracedPool::new(pool);
+            let failed = ::sqlx::query("SELECT 1 FROM starved").execute(&pool);
+            assert!(failed.await.is_err());
+            let cancelled = ::sqlx::query("SELECT 2 FROM cancelled").fetch_optional(&pool);
+            let waited = tokio::time::timeout(std::time::Duration::from_millis(50), cancelled);
+            assert!(waited.await.is_err());
+        });
+        for name in ["SELECT starved", "SELECT cancelled"] {
+            let query = capture.span(name);
+            assert!(
+                matches!(query.attr(POOL_WAIT_ATTRIBUTE), Some(opentelemetry::Value::F64(w)) if *w > 0.0),
+                "{name}: {:?}",
+                query.attributes
             );
         }
     }

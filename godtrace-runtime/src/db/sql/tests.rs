@@ -705,8 +705,8 @@ fn unterminated_quotes_and_comments_hide_the_rest() {
         "SELECT ?"
     );
     // So does junk glued to a parameter, which PostgreSQL refuses as well: a `$` in it may
-    // open a dollar quote, or close one that the glued part opened.
-    assert_eq!(text("SELECT $1a$SECRET$1a$, $2"), "SELECT ?");
+    // open a dollar quote, or close one that the glued part opened (marked incomplete).
+    assert_eq!(text("SELECT $1a$SECRET$1a$, $2"), "SELECT ?…");
     for sql in [
         "SELECT $1$q$ hunter2 secret $q$",
         "SELECT $1$$ hunter2 secret $$",
@@ -715,7 +715,7 @@ fn unterminated_quotes_and_comments_hide_the_rest() {
     ] {
         let shown = text(sql);
         assert!(!shown.contains("hunter2"), "{sql:?} shown as {shown:?}");
-        assert!(shown.ends_with('?'), "{sql:?} shown as {shown:?}");
+        assert!(shown.ends_with("?…"), "{sql:?} shown as {shown:?}");
     }
     assert_eq!(text("SELECT a --"), "SELECT a");
     assert_eq!(text("SELECT $"), "SELECT $");
@@ -723,14 +723,97 @@ fn unterminated_quotes_and_comments_hide_the_rest() {
     // Read either way (`\'` an escape or not), a backslash could let a value out.
     assert_eq!(
         text(r"SELECT * FROM t WHERE pw = 'it\'s hunter2' AND k = 'x'"),
-        "SELECT * FROM t WHERE pw = ?"
+        "SELECT * FROM t WHERE pw = ?…"
     );
     assert_eq!(
         text(r"SELECT * FROM t WHERE p = 'C:\' OR q = 'hunter2'"),
-        "SELECT * FROM t WHERE p = ?"
+        "SELECT * FROM t WHERE p = ?…"
     );
     // A carriage return ends a line comment too.
     assert_eq!(text("SELECT a -- note\rFROM t"), "SELECT a FROM t");
+}
+
+/// A backslash in a plain string reads one way or the other by the server's
+/// `standard_conforming_strings`. Where both readings end the string at one quote (the
+/// common case: a path, a `LIKE` or regex escape), the statement is read whole; where they
+/// end it apart, the rest is hidden, and the span no longer claimed the one operation and
+/// table it had read before (nor a text that looked whole).
+#[test]
+fn a_backslash_hides_the_rest_only_where_its_readings_differ() {
+    for sql in [
+        r"UPDATE wallets SET name = 'C:\dir' WHERE id = 3",
+        r"SELECT count(*) FROM wallets WHERE name LIKE '%\_%'",
+        r"SELECT id FROM wallets WHERE name ~ '^\d+$'",
+        r"SELECT id FROM wallets WHERE name = U&'d\0061t\+000061'",
+        r"SELECT id FROM wallets WHERE name = N'a\\b'",
+    ] {
+        let s = summarize(sql, Some(4096));
+        let text = s.text.unwrap();
+        assert!(
+            !text.ends_with('…') && text.contains('?'),
+            "{sql} -> {text}"
+        );
+        assert_eq!(s.collection.as_deref(), Some("wallets"), "{sql}");
+        assert!(s.operation.is_some(), "{sql}");
+    }
+    for (sql, summary) in [
+        (
+            r"UPDATE wallets SET name = 'C:\' WHERE id = 3; DELETE FROM wallets WHERE id = 9",
+            "UPDATE wallets",
+        ),
+        (
+            r"SELECT a FROM wallets WHERE b LIKE 'x' ESCAPE '\' AND c IN (SELECT c FROM archive)",
+            "SELECT wallets",
+        ),
+    ] {
+        let s = summarize(sql, Some(4096));
+        let text = s.text.unwrap();
+        assert!(text.ends_with("?…"), "{sql} -> {text}");
+        assert_eq!((s.operation, s.collection), (None, None), "{sql}");
+        assert_eq!(s.summary.as_deref(), Some(summary));
+    }
+    // Glued junk after a parameter (refused by the server) hides the rest the same way.
+    let s = summarize("SELECT a FROM t WHERE b = $1x; DELETE FROM u", Some(4096));
+    assert_eq!(s.text.as_deref(), Some("SELECT a FROM t WHERE b = ?…"));
+    assert_eq!((s.operation, s.collection), (None, None));
+}
+
+/// `TABLE t` (PostgreSQL's `SELECT * FROM t`) starts a query wherever one may start, not
+/// only a statement: its table was left out, and the other one claimed as the only one.
+#[test]
+fn a_table_query_inside_a_statement_names_its_table() {
+    for (sql, summary) in [
+        ("INSERT INTO a TABLE b", "INSERT a TABLE b"),
+        ("INSERT INTO a (x) TABLE b", "INSERT a TABLE b"),
+        ("SELECT * FROM a WHERE x IN (TABLE b)", "SELECT a TABLE b"),
+        ("SELECT * FROM a UNION ALL (TABLE b)", "SELECT a TABLE b"),
+        ("SELECT * FROM a UNION TABLE b", "SELECT a TABLE b"),
+        (
+            "SELECT * FROM (TABLE b) s JOIN a ON true",
+            "SELECT TABLE b a",
+        ),
+        (
+            "MERGE INTO a USING (TABLE b) s ON true WHEN MATCHED THEN DELETE",
+            "MERGE a TABLE b",
+        ),
+        ("CREATE TABLE a AS TABLE b", "CREATE TABLE a TABLE b"),
+        ("WITH c AS (TABLE b) SELECT * FROM c", "TABLE b SELECT"),
+    ] {
+        let s = summarize(sql, None);
+        assert_eq!(s.summary.as_deref(), Some(summary), "{sql}");
+        assert_eq!((s.operation, s.collection), (None, None), "{sql}");
+    }
+    // Where `TABLE` is a modifier, as before.
+    for (sql, summary, table) in [
+        ("TRUNCATE TABLE a", "TRUNCATE a", "a"),
+        ("SELECT x INTO TEMP TABLE a FROM a", "SELECT a a", "a"),
+        ("TABLE a", "TABLE a", "a"),
+        ("LOCK TABLE a", "LOCK", ""),
+    ] {
+        let s = summarize(sql, None);
+        assert_eq!(s.summary.as_deref(), Some(summary), "{sql}");
+        assert_eq!(s.collection.unwrap_or_default(), table, "{sql}");
+    }
 }
 
 #[test]

@@ -190,6 +190,81 @@ fn parameters_under_cfg_are_recorded_when_kept() {
     }
 }
 
+/// One name for two parameters under exclusive conditions (a type per platform), either
+/// order: the kept one was recorded by the other's condition (left out, or twice).
+#[traced(include_args)]
+fn cfg_twin_args(
+    #[cfg(target_pointer_width = "16")] path: u8,
+    #[cfg(not(target_pointer_width = "16"))] path: &str,
+    n: u32,
+) -> u32 {
+    n + u32::try_from(path.len()).unwrap_or(0)
+}
+
+#[traced(include_args)]
+fn cfg_twin_args_swapped(
+    #[cfg(not(target_pointer_width = "16"))] path: &str,
+    #[cfg(target_pointer_width = "16")] path: u8,
+    n: u32,
+) -> u32 {
+    n + u32::try_from(path.len()).unwrap_or(0)
+}
+
+#[traced(include_args)]
+async fn cfg_twin_args_async(
+    #[cfg(target_pointer_width = "16")] path: u8,
+    #[cfg(not(target_pointer_width = "16"))] path: &str,
+    n: u32,
+) -> u32 {
+    n + u32::try_from(path.len()).unwrap_or(0)
+}
+
+#[test]
+fn a_name_under_exclusive_conditions_is_recorded_once() {
+    let c = testing::capture();
+    assert_eq!(cfg_twin_args("/tmp", 1), 5);
+    assert_eq!(cfg_twin_args_swapped("/tmp", 2), 6);
+    assert_eq!(
+        crate::shapes::futures_block_on(cfg_twin_args_async("/tmp", 3)),
+        7
+    );
+    for name in [
+        "cfg_twin_args",
+        "cfg_twin_args_swapped",
+        "cfg_twin_args_async",
+    ] {
+        let s = c.span(&format!("capture::capture_rules::{name}"));
+        let paths: Vec<_> = s.attributes.iter().filter(|(k, _)| k == "path").collect();
+        assert_eq!(paths.len(), 1, "{name}: {:?}", s.attributes);
+        assert_eq!(paths[0].1, Value::from("/tmp"), "{name}");
+    }
+}
+
+/// A `macro_rules!` may write a parameter of the same name as one it is given, each its own
+/// (hygiene): the traced function compiled with the `mut` on the wrong one (or not at all),
+/// and recorded the name twice.
+macro_rules! traced_with_own_param {
+    ($name:ident, $given:ident) => {
+        #[traced(include_args)]
+        fn $name($given: u32, mut a: u32) -> u32 {
+            a += 1;
+            $given * 100 + a
+        }
+    };
+}
+
+traced_with_own_param!(hygienic_twin, a);
+
+#[test]
+fn a_macro_written_parameter_of_a_given_name_is_its_own() {
+    let c = testing::capture();
+    assert_eq!(hygienic_twin(1, 2), 103);
+    let s = c.span("capture::capture_rules::hygienic_twin");
+    let a: Vec<_> = s.attributes.iter().filter(|(k, _)| k == "a").collect();
+    assert_eq!(a.len(), 1, "{:?}", s.attributes);
+    assert_eq!(a[0].1, Value::I64(1));
+}
+
 /// The same conditions through `cfg_attr` (nested, or beside a lint attribute).
 #[traced(include_args)]
 fn cfg_attr_args(

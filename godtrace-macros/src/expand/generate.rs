@@ -1,8 +1,8 @@
 //! The traced function's new body: the call site, the argument checks and records, the span's
 //! start, and the call of the user's body in the shape it has (sync, async, future-returning).
 use super::{
-    Function, Shape, allow_parameter_reads, async_fn, bound_params, is_async_trait_positional,
-    is_nameable, param_cfgs,
+    Function, Shape, allow_parameter_reads, async_fn, bound_param_cfgs, bound_params,
+    is_async_trait_positional, is_nameable,
 };
 use crate::attr::Options;
 use proc_macro2::{Span, TokenStream};
@@ -258,25 +258,41 @@ impl RecordedArgs {
         rebound: &[Ident],
         named: &[Ident],
     ) -> RecordedArgs {
-        let recorded: Vec<(Ident, Option<Type>)> = if *options.include_args.get() {
-            bound_params(sig)
-                .into_iter()
-                .filter(|(ident, _)| !options.skips(ident))
-                .filter(|(ident, _)| !named.contains(ident))
-                .filter(|(ident, _)| !is_async_trait_positional(sig, ident))
-                .collect()
-        } else {
-            Vec::new()
-        };
         // A parameter under `#[cfg(..)]`: its check and its record are under the same
         // condition (the tuple of `Call::SyncArgs` could not be, so such a call takes the
         // general path).
-        let cfgs: Vec<Vec<syn::Attribute>> = recorded
-            .iter()
-            .map(|(ident, _)| param_cfgs(sig, ident))
-            .collect();
+        let all_cfgs = bound_param_cfgs(sig);
+        let conditional = all_cfgs.iter().any(|cfgs| !cfgs.is_empty());
+        // The recorded bindings, with their conditions and their positions among all the
+        // bindings (two may have one name: compared by name, both were taken for either).
+        let mut recorded: Vec<(Ident, Option<Type>)> = Vec::new();
+        let mut cfgs: Vec<Vec<syn::Attribute>> = Vec::new();
+        let mut recorded_at: Vec<usize> = Vec::new();
+        let mut keys: Vec<(String, String)> = Vec::new();
+        let params = bound_params(sig).into_iter().zip(&all_cfgs).enumerate();
+        for (at, ((ident, ty), param_cfgs)) in params {
+            if !*options.include_args.get()
+                || options.skips(&ident)
+                || named.contains(&ident)
+                || is_async_trait_positional(sig, &ident)
+            {
+                continue;
+            }
+            // One attribute per key: of two parameters of one name under the same conditions
+            // (a `macro_rules!` can write a second one, hygienic), the first.
+            let key = (
+                ident.unraw().to_string(),
+                quote!(#(#param_cfgs)*).to_string(),
+            );
+            if keys.contains(&key) {
+                continue;
+            }
+            keys.push(key);
+            recorded.push((ident, ty));
+            cfgs.push(param_cfgs.clone());
+            recorded_at.push(at);
+        }
         let handed: Vec<Ident> = bound_params(sig).into_iter().map(|(i, _)| i).collect();
-        let conditional = handed.iter().any(|i| !param_cfgs(sig, i).is_empty());
         let checks = recorded
             .iter()
             .zip(&cfgs)
@@ -325,8 +341,8 @@ impl RecordedArgs {
         let by_value = recorded
             .iter()
             .map(|(ident, _)| record_one(ident, quote!(#ident)));
-        let unpacked = handed.iter().map(|ident| {
-            if recorded.iter().any(|(r, _)| r == ident) {
+        let unpacked = handed.iter().enumerate().map(|(at, ident)| {
+            if recorded_at.contains(&at) {
                 quote!(#ident)
             } else {
                 quote!(_)
@@ -488,7 +504,7 @@ fn call_body(
     match shape {
         Shape::Sync if by_value => {
             let handed = &args.handed;
-            let mutable = take_mut(&mut f.sig, handed);
+            let mutable = take_mut(&mut f.sig, handed.len());
             let tuple = Ident::new("__godtrace_args", Span::mixed_site());
             // Each `mut` moves from the signature to this binding (nothing then warns that
             // the parameter need not be mutable); a parameter the body does not use is read
@@ -670,8 +686,9 @@ fn capture_in_drop_order(sig: &Signature) -> TokenStream {
     let params = bound_params(sig);
     let mut captures: TokenStream = params
         .iter()
+        .zip(bound_param_cfgs(sig))
         .rev()
-        .map(|(ident, _)| super::mention([ident], &param_cfgs(sig, ident)))
+        .map(|((ident, _), cfgs)| super::mention([ident], &cfgs))
         .collect();
     captures.extend(capture_receiver(sig));
     captures
@@ -691,27 +708,32 @@ fn capture_receiver(sig: &Signature) -> TokenStream {
     quote!(#reads let _ = &#this;)
 }
 
-/// Drops `mut` from the bindings of `names` in the signature's patterns (by-reference
-/// bindings keep theirs: that one is the reference's): returns, for each of `names` in
-/// order, the `mut` its binding had.
-fn take_mut(sig: &mut Signature, names: &[Ident]) -> Vec<Option<syn::token::Mut>> {
-    struct TakeMut<'a> {
-        names: &'a [Ident],
+/// Drops `mut` from the bindings of the signature's patterns (by-reference bindings keep
+/// theirs: that one is the reference's): returns, for each binding [`bound_params`] gives
+/// (`count` of them), in its order, the `mut` it had. By position, not by name: a
+/// `macro_rules!` may give two parameters one name, each its own (hygiene).
+fn take_mut(sig: &mut Signature, count: usize) -> Vec<Option<syn::token::Mut>> {
+    struct TakeMut {
+        next: usize,
         taken: Vec<Option<syn::token::Mut>>,
     }
-    impl syn::visit_mut::VisitMut for TakeMut<'_> {
+    impl syn::visit_mut::VisitMut for TakeMut {
         fn visit_pat_ident_mut(&mut self, p: &mut syn::PatIdent) {
-            if p.by_ref.is_none()
-                && let Some(i) = self.names.iter().position(|n| *n == p.ident)
-            {
-                self.taken[i] = p.mutability.take();
+            // The bindings `pattern_idents` lists, in its order (`self` is not one).
+            if p.ident != "self" {
+                if p.by_ref.is_none()
+                    && let Some(taken) = self.taken.get_mut(self.next)
+                {
+                    *taken = p.mutability.take();
+                }
+                self.next += 1;
             }
             syn::visit_mut::visit_pat_ident_mut(self, p);
         }
     }
     let mut visitor = TakeMut {
-        names,
-        taken: vec![None; names.len()],
+        next: 0,
+        taken: vec![None; count],
     };
     for arg in sig.inputs.iter_mut() {
         if let syn::FnArg::Typed(pt) = arg {

@@ -538,18 +538,20 @@ fn applied_paths(meta: &syn::Meta) -> Vec<syn::Path> {
     }
 }
 
-/// The conditions of the parameter that binds `ident` (see [`cfg_attrs`]).
-fn param_cfgs(sig: &Signature, ident: &Ident) -> Vec<Attribute> {
+/// The conditions (see [`cfg_attrs`]) of each binding [`bound_params`] gives, in its order:
+/// by position, not by name, as two parameters may bind one name under exclusive conditions
+/// (`#[cfg(unix)] path: &Path, #[cfg(windows)] path: &str`).
+fn bound_param_cfgs(sig: &Signature) -> Vec<Vec<Attribute>> {
+    let mut out = Vec::new();
     for arg in &sig.inputs {
         if let FnArg::Typed(pt) = arg {
             let mut idents = Vec::new();
             pattern_idents(&pt.pat, &mut idents);
-            if idents.contains(ident) {
-                return cfg_attrs(&pt.attrs);
-            }
+            let cfgs = cfg_attrs(&pt.attrs);
+            out.extend(idents.iter().map(|_| cfgs.clone()));
         }
     }
-    Vec::new()
+    out
 }
 
 /// The names a `skip` may give for the function of `sig` and `block`: its parameters'

@@ -30,7 +30,7 @@ pub(crate) fn normalize(name: &str, value: &str, example: &str) -> Result<String
     let scheme_end = value.find("://").map_or(0, |i| i + 3);
     let scheme = value[..scheme_end].to_ascii_lowercase();
     let rest = &value[scheme_end..];
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = rest.split(AUTHORITY_ENDS).next().unwrap_or("");
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
     let well_formed = (scheme == "http://" || scheme == "https://")
         && !host_port.is_empty()
@@ -153,15 +153,51 @@ fn port_ok(host_port: &str) -> bool {
     }
 }
 
-/// The user-info of `url` (`user:password` in `http://user:password@host/`), if any, for
-/// redaction: everything up to the last `@`. A password holding a raw `/`, `?` or `#` would
-/// end the authority there by the URL grammar and hide its `@`; taking a path's `@` for the
-/// user-info's only redacts more than needed.
+/// `url`'s authority (`user:password@host:port`): after the scheme's `://`, up to the first
+/// `/`, `?`, `#` or `\`, where the URL standard ends it in an `http(s)` URL.
+fn authority(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    &rest[..rest.find(AUTHORITY_ENDS).unwrap_or(rest.len())]
+}
+
+/// What ends a URL's authority (see [`authority`]).
+const AUTHORITY_ENDS: [char; 4] = ['/', '?', '#', '\\'];
+
+/// The user-info of `url`'s authority (`user:password` in `http://user:password@host/`), if
+/// any: what HTTP clients send as `Basic` credentials. An `@` in the path or the query is
+/// data, not the end of a user-info.
+fn authority_userinfo(url: &str) -> Option<&str> {
+    let authority = authority(url);
+    let info = &authority[..authority.rfind('@')?];
+    (!info.is_empty()).then_some(info)
+}
+
+/// The user-info of `url`, if any, for redaction: the authority's; or, where the authority
+/// is not a host and port (a password holding a raw `/`, `?` or `#` ends it there by the URL
+/// grammar and hides its `@`), everything up to the last `@`, which only redacts more than
+/// needed in a URL refused anyway.
 fn userinfo(url: &str) -> Option<&str> {
+    if let Some(info) = authority_userinfo(url) {
+        return Some(info);
+    }
+    let authority = authority(url);
+    if port_ok(authority) && host_ok(authority).is_ok() {
+        return None;
+    }
     let start = url.find("://").map_or(0, |i| i + 3);
     let rest = &url[start..];
     let info = &rest[..rest.rfind('@')?];
     (!info.is_empty()).then_some(info)
+}
+
+/// `url`'s scheme and host (and port), without user-info, path or query: a gRPC request's
+/// target is made of them (its path is the method's).
+pub(crate) fn scheme_and_host(url: &str) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let authority = authority(url);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    format!("{}{host_port}", &url[..scheme_end])
 }
 
 /// `url` with its user-info and its query replaced by `<redacted>`, for messages: they are
@@ -234,7 +270,7 @@ pub(crate) fn secrets(url: &str) -> Vec<String> {
 /// sent as it is, as HTTP clients (and godtrace's proxies) read it: the credentials are never
 /// left out.
 pub(crate) fn basic_credentials(url: &str) -> Option<String> {
-    let info = userinfo(url)?;
+    let info = authority_userinfo(url)?;
     let (user, password) = info.split_once(':').unwrap_or((info, ""));
     let mut plain = crate::text::percent_decode_lenient(user);
     plain.push(b':');
@@ -464,7 +500,7 @@ pub(crate) fn normalize_given(
         ));
     }
     let with_scheme = with_grpc_scheme(value, protocol, insecure);
-    normalize(name, &with_scheme, EXAMPLE).map_err(|e| match e {
+    let normalized = normalize(name, &with_scheme, EXAMPLE).map_err(|e| match e {
         InitError::InvalidValue { name, expected, .. } if with_scheme != value => {
             InitError::InvalidValue {
                 name,
@@ -473,7 +509,22 @@ pub(crate) fn normalize_given(
             }
         }
         other => other,
-    })
+    })?;
+    // The gRPC transport sends to HTTP's URI of the scheme and host, which takes an ASCII
+    // host only (the HTTP transport's URL parser converts an international name itself):
+    // refused here, not by every export.
+    #[cfg(feature = "otlp-grpc")]
+    if protocol == Protocol::Grpc && http::Uri::try_from(scheme_and_host(&normalized)).is_err() {
+        return Err(InitError::invalid(
+            name,
+            &redacted(value),
+            &format!(
+                "over gRPC, a URL whose host is an IP address or an ASCII name without \
+                 %-escapes (an international name in its xn-- form), such as {EXAMPLE}"
+            ),
+        ));
+    }
+    Ok(normalized)
 }
 
 /// A gRPC endpoint given without a scheme (`collector:4317`) gets one as the specification

@@ -204,7 +204,54 @@ fn user_info_never_appears_in_errors_or_messages() {
         let err = check("endpoint", bad).unwrap_err().to_string();
         assert!(!err.contains("s3cr3t"), "{err}");
     }
-    assert_eq!(redacted("http://h:1/p@x"), "http://<redacted>@x");
+    // A well-formed authority ends the user-info: an `@` after it is the path's.
+    assert_eq!(redacted("http://h:1/p@x"), "http://h:1/p@x");
+}
+
+/// An `@` in the path or the query is data (RFC 3986, 3.2.1: the user-info is in the
+/// authority): it was read as the end of a user-info, and `Basic` credentials made of the
+/// host and path were sent, in place of the endpoint's own or where it has none.
+#[test]
+fn an_at_sign_past_the_authority_is_no_user_info() {
+    let query = "http://127.0.0.1:18431/v1/traces?owner=ops@example.com";
+    assert_eq!(basic_credentials(query), None);
+    assert_eq!(basic_credentials("http://127.0.0.1:4317/@x"), None);
+    assert_eq!(basic_credentials("http://127.0.0.1:4317\\@x"), None);
+    assert_eq!(
+        basic_credentials("http://alice:secret@127.0.0.1:1/v1/traces?owner=ops@example.com"),
+        Some(format!("Basic {}", base64(b"alice:secret")))
+    );
+    // Messages show the host the exporter sends to, not a part of the query in its place.
+    assert_eq!(
+        redacted("http://127.0.0.1:1/otlp?owner=ops@example.com"),
+        "http://127.0.0.1:1/otlp?<redacted>"
+    );
+    assert_eq!(
+        redacted("http://alice:secret@h:1/p@x"),
+        "http://<redacted>@h:1/p@x"
+    );
+    assert_eq!(
+        scheme_and_host("https://alice:secret@h:1/p@x?q=@"),
+        "https://h:1"
+    );
+}
+
+/// Over gRPC, the request goes to HTTP's URI of the endpoint's scheme and host, which takes
+/// ASCII hosts only: such an endpoint passed `init` and failed every export.
+#[cfg(feature = "otlp-grpc")]
+#[test]
+fn a_grpc_host_http_cannot_send_to_is_refused_at_init() {
+    for given in ["http://bücher.example:4317", "http://%41:4317"] {
+        match normalize_given("E", given, Protocol::Grpc, true) {
+            Err(InitError::InvalidValue { expected, .. }) => {
+                assert!(expected.contains("xn--"), "{given}: {expected}");
+            }
+            other => panic!("{given}: {other:?}"),
+        }
+    }
+    // Its path and query are not sent (the method is the path).
+    let quoted = "http://h:4317/?token=x&x=\"a\"";
+    assert!(normalize_given("E", quoted, Protocol::Grpc, true).is_ok());
 }
 
 /// A `%` that starts no escape (`pass%word`) is part of the password, as HTTP clients

@@ -40,8 +40,11 @@ impl Client {
             );
         }
         client::add_endpoint_credentials(target, &mut headers)?;
-        let endpoint = http::Uri::try_from(target.endpoint.as_str())
-            .map_err(|e| format!("{}: {e}", target.endpoint))?;
+        // The scheme and host alone: the path is the method's, and the user-info is sent as
+        // credentials (above), never in the URI.
+        let endpoint =
+            http::Uri::try_from(crate::config::url::scheme_and_host(&target.endpoint))
+                .map_err(|e| format!("{}: {e}", crate::config::url::redacted(&target.endpoint)))?;
         Ok(Client {
             connection: Connection::new(&endpoint, client::grpc_tls(target)?, target.timeout)?,
             uri: method_uri(&endpoint, method)?,

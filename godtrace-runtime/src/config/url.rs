@@ -193,6 +193,7 @@ fn userinfo(url: &str) -> Option<&str> {
 
 /// `url`'s scheme and host (and port), without user-info, path or query: a gRPC request's
 /// target is made of them (its path is the method's).
+#[cfg(feature = "otlp-grpc")]
 pub(crate) fn scheme_and_host(url: &str) -> String {
     let scheme_end = url.find("://").map_or(0, |i| i + 3);
     let authority = authority(url);

@@ -326,6 +326,50 @@ async fn an_ipv6_server_address_has_no_brackets() {
     assert_eq!(int_attr(&client, "server.port"), Some(i64::from(closed)));
 }
 
+/// A service failing with a boxed error (tower's `BoxError`, which its timeouts, buffers
+/// and load shedders give) has its innermost cause for `error.type`, on the span and the
+/// histogram, as a traced function's: every failure was
+/// `alloc::boxed::Box<dyn core::error::Error + ..>`.
+#[tokio::test]
+async fn a_boxed_service_error_is_named_by_its_cause() {
+    #[derive(Debug)]
+    struct Overloaded;
+    impl std::fmt::Display for Overloaded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("service overloaded")
+        }
+    }
+    impl std::error::Error for Overloaded {}
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+    let capture = testing::capture();
+    for (path, error) in [
+        ("/layers/boxed/overloaded", BoxError::from(Overloaded)),
+        (
+            "/layers/boxed/io",
+            BoxError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)),
+        ),
+    ] {
+        let error = std::sync::Mutex::new(Some(error));
+        let service =
+            HttpServerLayer::new().layer(tower::service_fn(|_req: http::Request<String>| {
+                let error = error.lock().unwrap().take().unwrap();
+                async move { Err::<http::Response<String>, BoxError>(error) }
+            }));
+        let request = http::Request::get(path).body(String::new()).unwrap();
+        assert!(service.oneshot(request).await.is_err());
+    }
+    let types: Vec<_> = capture
+        .spans_named("GET")
+        .iter()
+        .map(|span| str_attr(span, "error.type").map(str::to_owned))
+        .collect();
+    assert!(types.contains(&Some("Overloaded".to_owned())), "{types:?}");
+    assert!(
+        types.contains(&Some("std::io::error::Error".to_owned())),
+        "{types:?}"
+    );
+}
+
 #[tokio::test]
 async fn an_unknown_method_is_other_and_keeps_its_original() {
     let capture = testing::capture();
@@ -1907,6 +1951,75 @@ async fn a_response_body_that_fails_while_sent_is_a_body_error() {
         span.attr("http.response.status_code"),
         Some(&Value::I64(200))
     );
+}
+
+/// A body made of a stream, data then trailers (`StreamBody`), never says it is over: hyper
+/// stops polling it after the trailers, its last frame, and drops it. The response was
+/// whole, not cut: it was recorded as cancelled, and a gRPC answer whose trailers hold no
+/// `grpc-status` as CANCELLED (not an error), not UNKNOWN.
+#[tokio::test]
+async fn a_body_is_over_at_its_trailers() {
+    use http_body_util::BodyExt as _;
+    fn streamed(trailer: (&'static str, &'static str)) -> axum::body::Body {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert(trailer.0, http::HeaderValue::from_static(trailer.1));
+        let frames = [
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(
+                axum::body::Bytes::from_static(&[0, 0, 0, 0, 0]),
+            )),
+            Ok(http_body::Frame::trailers(trailers)),
+        ];
+        axum::body::Body::new(http_body_util::StreamBody::new(tokio_stream::iter(frames)))
+    }
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route(
+            "/layers/trailers",
+            axum::routing::get(|| async { streamed(("server-timing", "db;dur=53")) }),
+        )
+        .layer(HttpServerLayer::new());
+    let request = http::Request::get("/layers/trailers")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let grpc = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        let response = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .body(streamed(("x-note", "no status")))
+            .unwrap();
+        Ok::<_, std::convert::Infallible>(response)
+    });
+    let grpc_request = http::Request::post("http://127.0.0.1:1/capture.Trailers/NoStatus")
+        .header("content-type", "application/grpc")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let grpc_response = GrpcServerLayer::new().layer(grpc).oneshot(grpc_request);
+    for response in [
+        app.oneshot(request)
+            .await
+            .unwrap()
+            .map(axum::body::Body::new),
+        grpc_response.await.unwrap().map(axum::body::Body::new),
+    ] {
+        // As hyper sends it: frames up to the trailers, then the body dropped.
+        let mut body = response.into_body();
+        loop {
+            let frame = body.frame().await.unwrap().unwrap();
+            if frame.is_trailers() {
+                break;
+            }
+        }
+        drop(body);
+    }
+    let span = capture.span("GET /layers/trailers");
+    assert!(!span.is_error(), "{span:#?}");
+    assert_eq!(str_attr(&span, "error.type"), None, "{span:#?}");
+    let span = one(&capture, "capture.Trailers/NoStatus", SpanKind::Server);
+    assert_eq!(
+        str_attr(&span, "rpc.response.status_code"),
+        Some("UNKNOWN"),
+        "{span:#?}"
+    );
+    assert!(span.is_error(), "{span:#?}");
 }
 
 /// A unary gRPC answer of one empty message with `grpc-status` `code` in its trailers, whose

@@ -90,4 +90,21 @@ async fn a_cut_error_type_is_the_same_on_the_server_span_and_its_histogram() {
         .filter_map(|p| p.attr("error.type").map(|v| v.as_str().into_owned()))
         .collect();
     assert_eq!(on_series, [on_span]);
+    // An unknown method's original is a span attribute too: cut to the limit (it was cut
+    // only at 256 bytes).
+    let service = godtrace::layers::HttpServerLayer::new().layer(tower::service_fn(
+        |_req: http::Request<String>| async {
+            Ok::<_, Infallible>(http::Response::new(String::new()))
+        },
+    ));
+    let request = http::Request::builder()
+        .method(http::Method::from_bytes(b"PURGEPURGEPURGE").unwrap())
+        .uri("/cache")
+        .body(String::new())
+        .unwrap();
+    assert_eq!(service.oneshot(request).await.unwrap().status(), 200);
+    let spans = capture.spans_named("HTTP");
+    assert_eq!(spans.len(), 1, "{:#?}", capture.spans());
+    let original = spans[0].attr("http.request.method_original");
+    assert_eq!(original, Some(&Value::from("PU")), "{:#?}", spans[0]);
 }

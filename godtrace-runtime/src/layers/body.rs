@@ -109,7 +109,10 @@ impl<B: Body> Body for TracedBody<B> {
                 .as_mut()
                 .poll_frame(cx))),
         };
-        let end_stream = body_code(this.exchange.as_ref(), || inner.is_end_stream());
+        // Trailers are a body's last frame (http-body): servers stop polling after them, and
+        // a body made of a stream does not say it is over.
+        let end_stream = matches!(&frame, Some(Ok(frame)) if frame.is_trailers())
+            || body_code(this.exchange.as_ref(), || inner.is_end_stream());
         let mut failed = matches!(frame, Some(Err(_)));
         if let Some(exchange) = this.exchange {
             if let Some(Ok(frame)) = &frame {

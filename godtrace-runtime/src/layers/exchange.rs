@@ -323,10 +323,11 @@ impl Exchange {
         self.body_polled = true;
     }
 
-    /// The inner service failed (no response): `error.type` is the error's type name.
-    pub(crate) fn on_service_error<E>(&mut self) {
+    /// The inner service failed (no response): `error.type` is the error's type name, or a
+    /// boxed error's innermost cause's (see `error_type::of_service_error`).
+    pub(crate) fn on_service_error<E: 'static>(&mut self, error: &E) {
         self.responded = true;
-        let name = std::any::type_name::<E>();
+        let name = crate::record::error_type::of_service_error(error);
         self.error_type = Some(Cow::Borrowed(semconv::cut(
             name,
             semconv::MAX_NAME_PART_LEN,

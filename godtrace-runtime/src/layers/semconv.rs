@@ -67,7 +67,11 @@ fn method_in(
     };
     match found {
         Some(known) => (known, None),
-        None => ("_OTHER", Some(bounded_text(name, MAX_NAME_PART_LEN))),
+        // A span attribute: cut to the attribute limit, as every string value a span carries.
+        None => {
+            let limit = MAX_NAME_PART_LEN.min(crate::value::max_attribute_len());
+            ("_OTHER", Some(bounded_text(name, limit)))
+        }
     }
 }
 

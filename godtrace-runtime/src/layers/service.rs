@@ -41,6 +41,8 @@ impl<S: std::fmt::Debug> std::fmt::Debug for TracedService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TracedService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    // Read by type for its `error.type` (a boxed error is named by its cause).
+    S::Error: 'static,
     ResBody: http_body::Body,
 {
     type Response = Response<TracedBody<ResBody>>;
@@ -97,6 +99,7 @@ impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
     B: http_body::Body,
+    E: 'static,
 {
     type Output = Result<Response<TracedBody<B>>, E>;
 
@@ -121,7 +124,7 @@ where
                 Ok(response.map(|body| TracedBody::new(body, exchange, content_length)))
             }
             Err(e) => {
-                exchange.on_service_error::<E>();
+                exchange.on_service_error(&e);
                 Err(e)
             }
         })

@@ -92,6 +92,32 @@ pub(crate) fn erased(error: &(dyn Error + 'static)) -> &'static str {
     known_std_error(root).unwrap_or_else(|| debug_name(root))
 }
 
+/// `error.type` of `error`, whose type is known only as a type parameter (a tower service's
+/// error): a boxed error (`Box<dyn Error ..>`, `Arc<dyn Error ..>`: tower's `BoxError`, which
+/// its timeouts, buffers and load shedders give) named as [`erased`] names it, any other by
+/// its type's name.
+pub(crate) fn of_service_error<E: 'static>(error: &E) -> &'static str {
+    use std::sync::Arc;
+    let any: &dyn std::any::Any = error;
+    macro_rules! first_boxed {
+        ($($boxed:ty),* $(,)?) => {
+            $(if let Some(boxed) = any.downcast_ref::<$boxed>() {
+                let boxed: &(dyn Error + 'static) = &**boxed;
+                // `source()` is the error's own code: a panic there is caught.
+                return crate::value::caught(|| erased(boxed)).unwrap_or(OTHER);
+            })*
+        };
+    }
+    first_boxed!(
+        Box<dyn Error + Send + Sync>,
+        Box<dyn Error + Send>,
+        Box<dyn Error>,
+        Arc<dyn Error + Send + Sync>,
+        Arc<dyn Error>,
+    );
+    std::any::type_name::<E>()
+}
+
 /// The last error of `error`'s `source()` chain.
 fn innermost<'a>(error: &'a (dyn Error + 'static)) -> &'a (dyn Error + 'static) {
     let mut root = error;

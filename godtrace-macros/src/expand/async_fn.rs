@@ -40,8 +40,9 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
 
     // Name every elided lifetime in the inputs, so the returned future can be said to
     // capture it whatever the caller's edition. Each name is located at the reference or
-    // `'_` it stands for (resolved as before, at the call site): a borrow error then points
-    // at the user's parameter, not at the attribute.
+    // `'_` it stands for (resolved as before, at the call site): a borrow error then shows
+    // the lifetime at the user's parameter (the error itself stands at the returned future,
+    // the attribute's).
     // A name the user's own signature does not use already (lifetimes are not hygienic).
     let taken = lifetime_names(sig);
     let mut names: Vec<Lifetime> = Vec::new();

@@ -205,6 +205,10 @@ pub(crate) fn resolve(
     let endpoint = match sources.first_and_whose(|l| l.endpoint.as_ref()) {
         Some((given, own)) => {
             let url = url::normalize_given(&given.name, &given.value, protocol, insecure)?;
+            #[cfg(feature = "otlp-grpc")]
+            if protocol == Protocol::Grpc {
+                url::check_grpc_host(&given.name, &given.value, &url)?;
+            }
             if own {
                 url
             } else {

@@ -501,7 +501,7 @@ pub(crate) fn normalize_given(
         ));
     }
     let with_scheme = with_grpc_scheme(value, protocol, insecure);
-    let normalized = normalize(name, &with_scheme, EXAMPLE).map_err(|e| match e {
+    normalize(name, &with_scheme, EXAMPLE).map_err(|e| match e {
         InitError::InvalidValue { name, expected, .. } if with_scheme != value => {
             InitError::InvalidValue {
                 name,
@@ -510,22 +510,26 @@ pub(crate) fn normalize_given(
             }
         }
         other => other,
-    })?;
-    // The gRPC transport sends to HTTP's URI of the scheme and host, which takes an ASCII
-    // host only (the HTTP transport's URL parser converts an international name itself):
-    // refused here, not by every export.
-    #[cfg(feature = "otlp-grpc")]
-    if protocol == Protocol::Grpc && http::Uri::try_from(scheme_and_host(&normalized)).is_err() {
-        return Err(InitError::invalid(
-            name,
-            &redacted(value),
-            &format!(
-                "over gRPC, a URL whose host is an IP address or an ASCII name without \
-                 %-escapes (an international name in its xn-- form), such as {EXAMPLE}"
-            ),
-        ));
+    })
+}
+
+/// Refuses `url`, normalized from `value` (the variable `name`'s) for the gRPC transport,
+/// when HTTP's URI of its scheme and host, which that transport sends to, cannot hold it:
+/// HTTP's URI takes an ASCII host only (the HTTP transport's URL parser converts an
+/// international name itself). Refused at `init`, not by every export.
+#[cfg(feature = "otlp-grpc")]
+pub(crate) fn check_grpc_host(name: &str, value: &str, url: &str) -> Result<(), InitError> {
+    if http::Uri::try_from(scheme_and_host(url)).is_ok() {
+        return Ok(());
     }
-    Ok(normalized)
+    Err(InitError::invalid(
+        name,
+        &redacted(value),
+        &format!(
+            "over gRPC, a URL whose host is an IP address or an ASCII name without \
+             %-escapes (an international name in its xn-- form), such as {EXAMPLE}"
+        ),
+    ))
 }
 
 /// A gRPC endpoint given without a scheme (`collector:4317`) gets one as the specification

@@ -174,7 +174,7 @@ impl<'a> Scanner<'a> {
                 // Unterminated: what follows may hold literals the quote hides from this
                 // scan (`"email FROM t WHERE pw = 'x'`), so all of it is one value.
                 None => {
-                    self.pos = self.end;
+                    self.pos = self.unterminated();
                     self.value();
                 }
             },
@@ -201,7 +201,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// After `/*`: the end of the comment (PostgreSQL nests them), or the end of the input.
-    fn block_comment_end(&self, mut at: usize) -> usize {
+    fn block_comment_end(&mut self, mut at: usize) -> usize {
         let mut depth = 1_usize;
         while at < self.end {
             match (self.bytes[at], self.peek(at + 1)) {
@@ -219,7 +219,7 @@ impl<'a> Scanner<'a> {
                 _ => at += 1,
             }
         }
-        self.end
+        self.unterminated()
     }
 
     /// After an opening `'`: past the closing one (`''` is a quote inside), or the end of the
@@ -231,7 +231,7 @@ impl<'a> Scanner<'a> {
     /// the input is then the value, and the reading is marked incomplete (see
     /// [`Scanner::rest_hidden`]).
     fn string_end(&mut self, at: usize, backslashes: Backslashes) -> usize {
-        match backslashes {
+        let end = match backslashes {
             Backslashes::Escape => self.string_end_read(at, true).0,
             Backslashes::Character => self.string_end_read(at, false).0,
             Backslashes::Either => match self.string_end_read(at, false) {
@@ -239,28 +239,39 @@ impl<'a> Scanner<'a> {
                 (end, true) if self.string_end_read(at, true).0 == end => end,
                 _ => {
                     self.rest_hidden = true;
-                    self.end
+                    return self.end;
                 }
             },
-        }
+        };
+        end.unwrap_or_else(|| self.unterminated())
     }
 
-    /// [`Scanner::string_end`] with `\` read as an escape or not, and whether a backslash
-    /// came before the end.
-    fn string_end_read(&self, mut at: usize, escapes: bool) -> (usize, bool) {
+    /// [`Scanner::string_end`] with `\` read as an escape or not (`None`: unterminated), and
+    /// whether a backslash came before the end.
+    fn string_end_read(&self, mut at: usize, escapes: bool) -> (Option<usize>, bool) {
         let mut backslash = false;
         while at < self.end {
             match self.bytes[at] {
                 b'\\' if escapes => at += 2,
                 b'\'' if self.peek(at + 1) == Some(b'\'') => at += 2,
-                b'\'' => return (at + 1, backslash),
+                b'\'' => return (Some(at + 1), backslash),
                 c => {
                     backslash |= c == b'\\';
                     at += 1;
                 }
             }
         }
-        (self.end, backslash)
+        (None, backslash)
+    }
+
+    /// Where a quote, a dollar quote or a comment left open ends: the end of what is read. It
+    /// hides the rest of the statement (a `;` and another statement may be in it), so the
+    /// reading is marked incomplete, unless the scan limit cut it (see [`summarize`]).
+    fn unterminated(&mut self) -> usize {
+        if self.end == self.bytes.len() {
+            self.rest_hidden = true;
+        }
+        self.end
     }
 
     /// After an opening `quote`: past the closing one (doubled inside), or `None` when it is
@@ -307,10 +318,13 @@ impl<'a> Scanner<'a> {
         }
         let tag = &self.bytes[start..=tag_end];
         let body = tag_end + 1;
-        self.pos = self.bytes[body.min(self.end)..self.end]
+        let closed = self.bytes[body.min(self.end)..self.end]
             .windows(tag.len())
-            .position(|w| w == tag)
-            .map_or(self.end, |i| body + i + tag.len());
+            .position(|w| w == tag);
+        self.pos = match closed {
+            Some(i) => body + i + tag.len(),
+            None => self.unterminated(),
+        };
         self.value();
     }
 
@@ -683,6 +697,8 @@ enum Last {
     Distinct,
     /// `FOR VALUES FROM (..) TO (..)`: a partition's bounds, not tables.
     Values,
+    /// `UNION`, `INTERSECT`, `EXCEPT` (and their `ALL`): a query follows.
+    SetOperator,
     Other,
 }
 
@@ -770,6 +786,9 @@ const FROM_LIST_ENDS: [&str; 16] = [
     "VALUES",
 ];
 
+/// Words that join two queries, and the `ALL` after one: a query follows.
+const SET_OPERATORS: [&str; 4] = ["UNION", "INTERSECT", "EXCEPT", "ALL"];
+
 /// Words that start a query in parentheses where a table would be (`FROM (SELECT ..) s`).
 const QUERY_STARTS: [&str; 3] = ["SELECT", "VALUES", "WITH"];
 
@@ -839,6 +858,7 @@ impl Parser {
             Token::Punct(b')') => Last::Close,
             Token::Word(w) if w.eq_ignore_ascii_case("DISTINCT") => Last::Distinct,
             Token::Word(w) if w.eq_ignore_ascii_case("VALUES") => Last::Values,
+            Token::Word(w) if is_any(w, &SET_OPERATORS) => Last::SetOperator,
             _ => Last::Other,
         };
     }
@@ -927,6 +947,9 @@ impl Parser {
                 _ => self.idle(token),
             },
             State::AfterTable { aliased } => match token {
+                // `INSERT INTO a TABLE b`, `CREATE TABLE a AS TABLE b`: the query after the
+                // table (`TABLE` is no table's alias: a reserved word).
+                Token::Word(w) if w.eq_ignore_ascii_case("TABLE") => self.table_query(w),
                 Token::Word(w) if w.eq_ignore_ascii_case("AS") && !aliased => {}
                 // `FROM unnest(..) WITH ORDINALITY AS u(x, n)`: right after a `)` at a table's
                 // place, `WITH` starts no query.
@@ -1011,10 +1034,7 @@ impl Parser {
                 self.procedure_next(false);
             }
             // `TABLE t`: PostgreSQL's `SELECT * FROM t`.
-            "TABLE" => {
-                self.add_operation(word);
-                self.table_next(false, false);
-            }
+            "TABLE" => self.table_query(word),
             "COPY" => {
                 self.add_operation(word);
                 // Its `FROM` names a file, `STDIN` or `PROGRAM`, not a table (a query in
@@ -1079,14 +1099,20 @@ impl Parser {
             self.table_next(true, true);
         } else if is("INTO") {
             self.table_next(false, false);
-        } else if is("TABLE") {
-            // A reserved word: past the statement's first word (`CREATE TABLE`, `INTO TEMP
-            // TABLE`, `TRUNCATE TABLE` are read elsewhere) it starts a query, `TABLE t` being
-            // PostgreSQL's `SELECT * FROM t` (`INSERT INTO a TABLE b`, `IN (TABLE b)`,
-            // `UNION TABLE b`).
-            self.add_operation(word);
-            self.table_next(false, false);
+        } else if is("TABLE")
+            && (statement_start || matches!(self.last, Last::SetOperator | Last::Distinct))
+        {
+            // Where a query may start (`IN (TABLE b)`, `UNION TABLE b`), `TABLE b` is
+            // PostgreSQL's `SELECT * FROM b`. Elsewhere the word is a column's name or an
+            // output's alias (`t.table`, `count(*) AS table`: any keyword may be one).
+            self.table_query(word);
         }
+    }
+
+    /// `TABLE b` (PostgreSQL's `SELECT * FROM b`), at `TABLE`: a query naming one table.
+    fn table_query(&mut self, word: &str) {
+        self.add_operation(word);
+        self.table_next(false, false);
     }
 
     /// A table name follows (after modifiers); `function` when a `(` after it would make it

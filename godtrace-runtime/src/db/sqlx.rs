@@ -80,9 +80,14 @@ impl TracedPool {
     /// [`commit`](TracedTransaction::commit) and [`rollback`](TracedTransaction::rollback).
     /// Dropped without either, it is rolled back by sqlx, untraced.
     pub async fn begin(&self) -> Result<TracedTransaction, Error> {
-        // The span covers acquiring the connection and sending BEGIN (sqlx does both).
+        // The span covers acquiring the connection and sending BEGIN (sqlx does both, so the
+        // wait alone is known only when no connection came: all of it was the wait).
         let call = start_named(&self.endpoint, "BEGIN");
+        let started = Instant::now();
         let result = self.pool.begin().await;
+        if matches!(result, Err(Error::PoolTimedOut)) {
+            note_wait(&call, started);
+        }
         finish(call, result.as_ref().map(|_| None));
         Ok(TracedTransaction {
             tx: result?,
@@ -152,7 +157,11 @@ fn endpoint_of_options(options: &::sqlx::postgres::PgConnectOptions) -> Endpoint
             .map(str::to_owned),
     };
     let (address, port) = match socket_dir {
-        Some(dir) => (format!("{dir}/.s.PGSQL.{}", options.get_port()), None),
+        // One name for one socket, however its directory is written (`/run/pg/`).
+        Some(dir) => {
+            let dir = dir.trim_end_matches('/');
+            (format!("{dir}/.s.PGSQL.{}", options.get_port()), None)
+        }
         None => (options.get_host().to_owned(), Some(options.get_port())),
     };
     // Without a database in the options (nor `PGDATABASE`), the server opens the one named
@@ -603,7 +612,7 @@ mod tests {
             (Some("/run/pg/.s.PGSQL.55432".to_owned()), None)
         );
         let options = ::sqlx::postgres::PgConnectOptions::new()
-            .socket("/tmp/pg")
+            .socket("/tmp/pg/")
             .port(5433);
         let socket = endpoint_of_options(&options);
         assert_eq!(
@@ -637,8 +646,9 @@ mod tests {
             let cancelled = ::sqlx::query("SELECT 2 FROM cancelled").fetch_optional(&pool);
             let waited = tokio::time::timeout(std::time::Duration::from_millis(50), cancelled);
             assert!(waited.await.is_err());
+            assert!(pool.begin().await.is_err());
         });
-        for name in ["SELECT starved", "SELECT cancelled"] {
+        for name in ["SELECT starved", "SELECT cancelled", "BEGIN"] {
             let query = capture.span(name);
             assert!(
                 matches!(query.attr(POOL_WAIT_ATTRIBUTE), Some(opentelemetry::Value::F64(w)) if *w > 0.0),

@@ -325,6 +325,7 @@ impl Exchange {
 
     /// The inner service failed (no response): `error.type` is the error's type name, or a
     /// boxed error's innermost cause's (see `error_type::of_service_error`).
+    #[cfg(feature = "tower")]
     pub(crate) fn on_service_error<E: 'static>(&mut self, error: &E) {
         self.responded = true;
         let name = crate::record::error_type::of_service_error(error);

@@ -96,6 +96,7 @@ pub(crate) fn erased(error: &(dyn Error + 'static)) -> &'static str {
 /// error): a boxed error (`Box<dyn Error ..>`, `Arc<dyn Error ..>`: tower's `BoxError`, which
 /// its timeouts, buffers and load shedders give) named as [`erased`] names it, any other by
 /// its type's name.
+#[cfg(feature = "tower")]
 pub(crate) fn of_service_error<E: 'static>(error: &E) -> &'static str {
     use std::sync::Arc;
     let any: &dyn std::any::Any = error;

@@ -403,6 +403,38 @@ fn a_generic_base_endpoint_gets_each_signals_path_over_http() {
     }
 }
 
+/// An international or `%`-escaped host is refused for gRPC only (HTTP's URI, which the gRPC
+/// transport sends to, cannot hold it), not for HTTP/protobuf, whose URL parser converts it:
+/// the gRPC check first ran on every endpoint given, whatever its protocol.
+#[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
+#[test]
+fn an_international_host_is_refused_over_grpc_only() {
+    for host in ["http://bücher.example:4318", "http://%6c%6focalhost:4318"] {
+        for var in [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ] {
+            let over = |protocol: &str| {
+                Config::new("svc")
+                    .with_env_vars([(var, host), ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)])
+                    .resolve()
+            };
+            assert!(over("http/protobuf").is_ok(), "{var}={host}");
+            match over("grpc") {
+                Err(InitError::InvalidValue { name, expected, .. }) => {
+                    assert_eq!(name, var);
+                    assert!(expected.contains("over gRPC"), "{expected}");
+                }
+                other => panic!("{var}={host}: {other:?}"),
+            }
+        }
+        let code = Config::new("svc")
+            .endpoint(host)
+            .protocol(Protocol::HttpProtobuf);
+        assert!(code.resolve().is_ok(), "{host}");
+    }
+}
+
 // Both transports are built in (the default features).
 #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
 #[test]

@@ -238,7 +238,8 @@ fn an_at_sign_past_the_authority_is_no_user_info() {
 #[test]
 fn a_grpc_host_http_cannot_send_to_is_refused_at_init() {
     for given in ["http://bücher.example:4317", "http://%41:4317"] {
-        match normalize_given("E", given, Protocol::Grpc, true) {
+        let url = normalize_given("E", given, Protocol::Grpc, true).unwrap();
+        match check_grpc_host("E", given, &url) {
             Err(InitError::InvalidValue { expected, .. }) => {
                 assert!(expected.contains("xn--"), "{given}: {expected}");
             }
@@ -251,7 +252,8 @@ fn a_grpc_host_http_cannot_send_to_is_refused_at_init() {
     );
     // Its path and query are not sent (the method is the path).
     let quoted = "http://h:4317/?token=x&x=\"a\"";
-    assert!(normalize_given("E", quoted, Protocol::Grpc, true).is_ok());
+    let url = normalize_given("E", quoted, Protocol::Grpc, true).unwrap();
+    assert!(check_grpc_host("E", quoted, &url).is_ok());
 }
 
 /// A `%` that starts no escape (`pass%word`) is part of the password, as HTTP clients

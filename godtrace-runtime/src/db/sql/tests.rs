@@ -693,17 +693,27 @@ fn an_overlong_table_name_is_dropped_not_cut() {
 
 #[test]
 fn unterminated_quotes_and_comments_hide_the_rest() {
-    assert_eq!(text("SELECT 'secret and more"), "SELECT ?");
-    assert_eq!(text(r"SELECT E'secret\' and more"), "SELECT ?");
-    assert_eq!(text("SELECT $x$ secret"), "SELECT ?");
-    assert_eq!(text("SELECT a /* secret"), "SELECT a");
-    assert_eq!(text("SELECT \"unterminated"), "SELECT ?");
+    // Marked incomplete (`…`): what is hidden may hold another statement.
+    assert_eq!(text("SELECT 'secret and more"), "SELECT ?…");
+    assert_eq!(text(r"SELECT E'secret\' and more"), "SELECT ?…");
+    assert_eq!(text("SELECT $x$ secret"), "SELECT ?…");
+    assert_eq!(text("SELECT a /* secret"), "SELECT a…");
+    assert_eq!(text("SELECT \"unterminated"), "SELECT ?…");
     // An unterminated quoted name hides literals too (the server refuses the statement, but
     // its span is still exported).
     assert_eq!(
         text("SELECT \"email FROM users WHERE password = 'hunter2-SECRET'"),
-        "SELECT ?"
+        "SELECT ?…"
     );
+    // Neither the one operation nor the one table is claimed for a text partly hidden.
+    for sql in [
+        "SELECT * FROM t WHERE a = \"x; DELETE FROM users",
+        "SELECT * FROM t WHERE a = 'x; DELETE FROM users",
+        "SELECT * FROM t WHERE a = $x$ ; DELETE FROM users",
+        "SELECT * FROM t /* ; DELETE FROM users",
+    ] {
+        assert_eq!(op_and_table(sql), (None, None), "{sql}");
+    }
     // So does junk glued to a parameter, which PostgreSQL refuses as well: a `$` in it may
     // open a dollar quote, or close one that the glued part opened (marked incomplete).
     assert_eq!(text("SELECT $1a$SECRET$1a$, $2"), "SELECT ?…");
@@ -802,6 +812,30 @@ fn a_table_query_inside_a_statement_names_its_table() {
         let s = summarize(sql, None);
         assert_eq!(s.summary.as_deref(), Some(summary), "{sql}");
         assert_eq!((s.operation, s.collection), (None, None), "{sql}");
+    }
+    // A column or an output named `table` (any keyword may name one after `.` or `AS`).
+    for (sql, summary, table) in [
+        (
+            "SELECT a.table FROM accounts a JOIN users u ON u.id = a.uid",
+            "SELECT accounts users",
+            "",
+        ),
+        ("SELECT t.table FROM t", "SELECT t", "t"),
+        (
+            "SELECT count(*) AS table, b FROM orders",
+            "SELECT orders",
+            "orders",
+        ),
+        ("DELETE FROM t WHERE t.table = 1", "DELETE t", "t"),
+        ("SELECT x FROM t ORDER BY t.table", "SELECT t", "t"),
+        ("UPDATE t SET a = 1 RETURNING t.table", "UPDATE t", "t"),
+        ("SELECT * FROM s.table", "SELECT s.table", "s.table"),
+        ("INSERT INTO a AS x TABLE b", "INSERT a TABLE b", ""),
+        ("SELECT a FROM b UNION ALL TABLE c", "SELECT b TABLE c", ""),
+    ] {
+        let s = summarize(sql, None);
+        assert_eq!(s.summary.as_deref(), Some(summary), "{sql}");
+        assert_eq!(s.collection.unwrap_or_default(), table, "{sql}");
     }
     // Where `TABLE` is a modifier, as before.
     for (sql, summary, table) in [

@@ -255,14 +255,34 @@ macro_rules! traced_with_own_param {
 
 traced_with_own_param!(hygienic_twin, a);
 
+/// The same in an async fn, whose second parameter is a `ref` binding (read by reference
+/// where it is recorded): it was taken for the given one, by name.
+macro_rules! traced_async_with_own_ref_param {
+    ($name:ident, $given:ident) => {
+        #[traced(include_args)]
+        async fn $name($given: String, ref a: String) -> usize {
+            $given.len() * 10 + a.len()
+        }
+    };
+}
+
+traced_async_with_own_ref_param!(hygienic_async_twin, a);
+
 #[test]
 fn a_macro_written_parameter_of_a_given_name_is_its_own() {
     let c = testing::capture();
     assert_eq!(hygienic_twin(1, 2), 103);
-    let s = c.span("capture::capture_rules::hygienic_twin");
-    let a: Vec<_> = s.attributes.iter().filter(|(k, _)| k == "a").collect();
-    assert_eq!(a.len(), 1, "{:?}", s.attributes);
-    assert_eq!(a[0].1, Value::I64(1));
+    let twin = hygienic_async_twin("ab".to_owned(), "xyz".to_owned());
+    assert_eq!(crate::shapes::futures_block_on(twin), 23);
+    for (name, value) in [
+        ("hygienic_twin", Value::I64(1)),
+        ("hygienic_async_twin", Value::from("ab")),
+    ] {
+        let s = c.span(&format!("capture::capture_rules::{name}"));
+        let a: Vec<_> = s.attributes.iter().filter(|(k, _)| k == "a").collect();
+        assert_eq!(a.len(), 1, "{name}: {:?}", s.attributes);
+        assert_eq!(a[0].1, value, "{name}");
+    }
 }
 
 /// The same conditions through `cfg_attr` (nested, or beside a lint attribute).

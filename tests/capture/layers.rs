@@ -2022,6 +2022,78 @@ async fn a_body_is_over_at_its_trailers() {
     assert!(span.is_error(), "{span:#?}");
 }
 
+/// A body of known size with trailers after it (`Full::with_trailers`), in a response that
+/// declares no length: hyper's HTTP/1 server declares the size itself and stops polling
+/// once it is sent (no trailers over HTTP/1.1 with a length). The response was whole: it was
+/// recorded as cancelled, and a gRPC one as CANCELLED where its status is missing (UNKNOWN).
+#[tokio::test]
+async fn a_body_of_known_size_is_over_once_sent() {
+    use http_body_util::BodyExt as _;
+    fn sized_with_trailers() -> axum::body::Body {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let full = http_body_util::Full::new(axum::body::Bytes::from_static(&[0, 0, 0, 0, 0]));
+        axum::body::Body::new(full.with_trailers(async { Some(Ok(trailers)) }))
+    }
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route(
+            "/layers/sized-trailers",
+            axum::routing::get(|| async { sized_with_trailers() }),
+        )
+        .layer(HttpServerLayer::new());
+    let request = http::Request::get("/layers/sized-trailers")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let grpc = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        let response = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .body(sized_with_trailers())
+            .unwrap();
+        Ok::<_, std::convert::Infallible>(response)
+    });
+    let grpc_request = http::Request::post("http://127.0.0.1:1/capture.Sized/H1")
+        .version(http::Version::HTTP_11)
+        .header("content-type", "application/grpc")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let grpc_response = GrpcServerLayer::new().layer(grpc).oneshot(grpc_request);
+    for response in [
+        app.oneshot(request)
+            .await
+            .unwrap()
+            .map(axum::body::Body::new),
+        grpc_response.await.unwrap().map(axum::body::Body::new),
+    ] {
+        // As hyper's HTTP/1 server sends it: its size, then the body dropped.
+        let mut body = response.into_body();
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap().len(), 5);
+        drop(body);
+    }
+    let span = capture.span("GET /layers/sized-trailers");
+    assert_eq!(str_attr(&span, "error.type"), None, "{span:#?}");
+    let span = one(&capture, "capture.Sized/H1", SpanKind::Server);
+    assert_eq!(
+        str_attr(&span, "rpc.response.status_code"),
+        Some("UNKNOWN"),
+        "{span:#?}"
+    );
+}
+
+/// A traced response body is `Sync` when the body it wraps is: it can be boxed as
+/// `BoxBody` (and wrapped by reqwest), which ask it.
+#[test]
+fn a_traced_body_is_sync_when_its_body_is() {
+    use http_body_util::BodyExt as _;
+    fn boxed(
+        body: godtrace::layers::TracedBody<http_body_util::Full<axum::body::Bytes>>,
+    ) -> http_body_util::combinators::BoxBody<axum::body::Bytes, std::convert::Infallible> {
+        body.boxed()
+    }
+    let _ = boxed;
+}
+
 /// A unary gRPC answer of one empty message with `grpc-status` `code` in its trailers, whose
 /// size is known (as `http_body_util::Full` with trailers): hyper's HTTP/2 server declares
 /// it in `content-length`, and so does the answer itself, for the server layer to see it.

@@ -107,4 +107,44 @@ async fn a_cut_error_type_is_the_same_on_the_server_span_and_its_histogram() {
     assert_eq!(spans.len(), 1, "{:#?}", capture.spans());
     let original = spans[0].attr("http.request.method_original");
     assert_eq!(original, Some(&Value::from("PU")), "{:#?}", spans[0]);
+    // Every string a span carries is cut, the short fixed ones too (`url.scheme`,
+    // `http.request.method`, `rpc.system.name`: they were left whole).
+    for (key, cut) in [("url.scheme", "ht"), ("http.request.method", "_O")] {
+        assert_eq!(spans[0].attr(key), Some(&Value::from(cut)), "{key}");
+    }
+    // A histogram's `server.address` is a label, not a span attribute: whole (cut to the
+    // span limit, hosts merged into one series, or an empty label at a limit of 0).
+    let answers = tower::service_fn(|_: http::Request<String>| async {
+        let response = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .header("grpc-status", "0")
+            .body(String::new())
+            .unwrap();
+        Ok::<_, Infallible>(response)
+    });
+    let request = http::Request::post("http://collector.internal:4317/pkg.Svc/Call")
+        .header("content-type", "application/grpc")
+        .body(String::new())
+        .unwrap();
+    let client = godtrace::layers::GrpcClientLayer::new().layer(answers);
+    drop(client.oneshot(request).await.unwrap());
+    let span = capture
+        .spans()
+        .into_iter()
+        .find(|s| s.kind == SpanKind::Client)
+        .expect("the client span");
+    assert_eq!(span.attr("server.address"), Some(&Value::from("co")));
+    assert_eq!(span.attr("rpc.system.name"), Some(&Value::from("gr")));
+    let snapshot = godtrace::metrics::metrics_snapshot();
+    let metric = snapshot
+        .metric("rpc.client.call.duration")
+        .expect("the client histogram");
+    let godtrace::metrics::MetricPoints::Histogram(points) = &metric.points else {
+        panic!("{metric:?}")
+    };
+    let hosts: Vec<String> = points
+        .iter()
+        .filter_map(|p| p.attr("server.address").map(|v| v.as_str().into_owned()))
+        .collect();
+    assert_eq!(hosts, ["collector.internal"]);
 }

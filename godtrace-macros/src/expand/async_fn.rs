@@ -320,14 +320,20 @@ fn moves_whole(pat: &Pat) -> bool {
 }
 
 /// The bindings of the async fn's destructured parameters, which the function reads by
-/// reference before the future exists (each name is a reference there).
-pub(super) fn rebound(sig: &Signature) -> Vec<Ident> {
+/// reference before the future exists (each name is a reference there): their positions
+/// among the bindings `bound_params` gives (by position, not name: a `macro_rules!` may give
+/// two parameters one name, each its own).
+pub(super) fn rebound(sig: &Signature) -> Vec<usize> {
     let mut out = Vec::new();
+    let mut at = 0;
     for arg in &sig.inputs {
-        if let FnArg::Typed(pt) = arg
-            && !moves_whole(&pt.pat)
-        {
-            super::pattern_idents(&pt.pat, &mut out);
+        if let FnArg::Typed(pt) = arg {
+            let mut idents = Vec::new();
+            super::pattern_idents(&pt.pat, &mut idents);
+            if !moves_whole(&pt.pat) {
+                out.extend(at..at + idents.len());
+            }
+            at += idents.len();
         }
     }
     out

@@ -255,7 +255,7 @@ impl RecordedArgs {
         options: &Options,
         sig: &Signature,
         pv: &TokenStream,
-        rebound: &[Ident],
+        rebound: &[usize],
         named: &[Ident],
     ) -> RecordedArgs {
         // A parameter under `#[cfg(..)]`: its check and its record are under the same
@@ -296,7 +296,8 @@ impl RecordedArgs {
         let checks = recorded
             .iter()
             .zip(&cfgs)
-            .map(|((ident, ty), cfgs)| match ty {
+            .zip(&recorded_at)
+            .map(|(((ident, ty), cfgs), param)| match ty {
                 // Naming the type itself puts the error under the whole parameter type.
                 Some(ty) if is_nameable(ty) => {
                     let check = quote_spanned!(ty.span()=> #pv::assert_recordable_type::<#ty>(););
@@ -310,7 +311,7 @@ impl RecordedArgs {
                     // unrecordable value is reported.
                     let mut value = ident.clone();
                     value.set_span(ident.span().located_at(at));
-                    let value = if rebound.contains(ident) {
+                    let value = if rebound.contains(param) {
                         quote!(#value)
                     } else {
                         quote_spanned!(at=> &#value)
@@ -328,15 +329,16 @@ impl RecordedArgs {
             let allow = allow_parameter_reads();
             quote!(#allow #pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(#value)).__godtrace_value());)
         };
-        let records = recorded.iter().zip(&cfgs).map(|((ident, _), cfgs)| {
-            let value = if rebound.contains(ident) {
-                quote!(#ident)
-            } else {
-                quote!(&#ident)
-            };
-            let record = record_one(ident, value);
-            quote!(#(#cfgs)* #record)
-        });
+        let records =
+            (recorded.iter().zip(&cfgs).zip(&recorded_at)).map(|(((ident, _), cfgs), param)| {
+                let value = if rebound.contains(param) {
+                    quote!(#ident)
+                } else {
+                    quote!(&#ident)
+                };
+                let record = record_one(ident, value);
+                quote!(#(#cfgs)* #record)
+            });
         // Bound by reference from the tuple: each name is already a reference.
         let by_value = recorded
             .iter()

@@ -102,11 +102,17 @@ impl Span {
         }
     }
 
-    /// Sets `attributes` (already bounded) at once: one list, no growth (see
-    /// `Live::set_attributes`); for the layers, which know a request's attributes up front.
+    /// Sets `attributes` at once: one list, no growth (see `Live::set_attributes`); for the
+    /// layers, which know a request's attributes up front. Each value is bounded by the
+    /// attribute limit here (most are cut where they are made; short fixed ones, such as
+    /// `url.scheme`, are not, and a limit may be shorter than they are).
     #[cfg(any(feature = "tower", feature = "reqwest"))]
     pub(crate) fn set_bounded_attributes(&self, attributes: Vec<opentelemetry::KeyValue>) {
         if let Some(span) = &self.span {
+            // Collected in place (the same allocation).
+            let attributes = (attributes.into_iter())
+                .map(crate::value::bounded_attribute)
+                .collect();
             span.span().record_all(attributes, 0);
         }
     }

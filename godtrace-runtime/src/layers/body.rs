@@ -30,9 +30,19 @@ pin_project_lite::pin_project! {
     }
 }
 
+/// The length a response's body is sent with, as its headers tell.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Length {
+    /// Its `Content-Length` (`None`: none that can be read, or it is sent chunked).
+    Declared(Option<u64>),
+    /// Neither header: the body's exact size when it knows it, which hyper's server then
+    /// declares itself (and its HTTP/1 server stops there, trailers or not).
+    OfBody,
+}
+
 impl<B: Body> TracedBody<B> {
-    /// Wraps `inner`, whose response declared `content_length` (its `Content-Length`, if
-    /// any); an already finished body ends the exchange at once.
+    /// Wraps `inner`, whose response is sent with `length`; an already finished body ends
+    /// the exchange at once.
     ///
     /// A body whose exact length is known before it is sent is in memory (a `String`, a
     /// `Full`, axum's bodies made of them): polling it runs no application code, so its
@@ -46,14 +56,15 @@ impl<B: Body> TracedBody<B> {
     /// comes in the trailers, after the declared length (HTTP/2 allows both, and hyper's
     /// server declares the length of any body whose size it knows). A gRPC-Web body is over
     /// there as an HTTP body: its status is in its bytes (its trailer frame).
-    pub(crate) fn new(
-        inner: B,
-        mut exchange: Exchange,
-        content_length: Option<u64>,
-    ) -> TracedBody<B> {
+    pub(crate) fn new(inner: B, mut exchange: Exchange, length: Length) -> TracedBody<B> {
         // The body's code (a panic there is the request's).
-        let (ended, streams) =
-            exchange.marks_panics(|| (inner.is_end_stream(), inner.size_hint().exact().is_none()));
+        let (ended, exact) =
+            exchange.marks_panics(|| (inner.is_end_stream(), inner.size_hint().exact()));
+        let streams = exact.is_none();
+        let unsent = match length {
+            Length::Declared(declared) => declared,
+            Length::OfBody => exact,
+        };
         let exchange = if ended {
             exchange.on_body_end();
             None
@@ -64,7 +75,7 @@ impl<B: Body> TracedBody<B> {
             inner,
             exchange,
             streams,
-            unsent: content_length,
+            unsent,
         }
     }
 
@@ -78,6 +89,15 @@ impl<B: Body> TracedBody<B> {
         }
     }
 }
+
+// SAFETY: through `&TracedBody` only `inner` (`Sync` itself, asked here), whether
+// `exchange` is there, and the exchange's `panicked` flag, an `AtomicBool`, are reached: the
+// `&self` methods (`is_end_stream`, `size_hint`, `Debug`) read nothing else, and everything
+// else of the exchange (the span's `Cell`s and record pointer, which make it `!Sync`) is
+// only used through `Pin<&mut Self>` (`poll_frame`) and `Drop`. Sharing the body between
+// threads shares nothing of the span. (`Sync` lets a traced body be boxed as
+// `http_body_util::BoxBody` or wrapped by reqwest, which ask it.)
+unsafe impl<B: Sync> Sync for TracedBody<B> {}
 
 impl<B> std::fmt::Debug for TracedBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -275,7 +275,10 @@ fn push_address(
     scheme: &str,
 ) {
     if let Some((host, port)) = address {
-        attributes.push(text("server.address", host));
+        // Cut to the span attribute limit with the span's attributes, not here: the gRPC
+        // client's histogram shares this value (a cut host would merge series).
+        let host = semconv::cut(host, semconv::MAX_NAME_PART_LEN);
+        attributes.push(KeyValue::new("server.address", host.to_owned()));
         if let Some(port) = port.or_else(|| semconv::default_port(scheme)) {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
         }

@@ -120,15 +120,11 @@ fn start(request: &mut reqwest::Request, resends: u32) -> Exchange {
 /// protocol version and status with the response, `error.type` at the end.
 const SPAN_ATTRIBUTES: usize = 9;
 
-/// `server.address` as a shared value, bounded by the attribute size limit.
+/// `server.address` as a shared value. Not cut to the span attribute limit here: the
+/// histogram's label is the whole host (a cut one would merge hosts into one series, or be
+/// empty), and the span's copy is cut as its attributes are set.
 fn server_address(host: &str) -> StringValue {
-    let limit = crate::value::max_attribute_len();
-    let host: Arc<str> = if host.len() <= limit {
-        Arc::from(host)
-    } else {
-        crate::value::bounded_text(host, limit).into()
-    };
-    StringValue::from(host)
+    StringValue::from(Arc::<str>::from(host))
 }
 
 /// `error.type` of a request that got no response: what failed, in a few fixed words.

@@ -1,6 +1,6 @@
 //! The tower service every layer builds: it starts an [`Exchange`] for each request, keeps its
 //! span current while the inner service runs, and hands the exchange on to the response body.
-use super::body::TracedBody;
+use super::body::{Length, TracedBody};
 use super::exchange::Exchange;
 use http::{Request, Response};
 use std::future::Future;
@@ -117,11 +117,21 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 exchange.on_response(response.status(), response.version(), response.headers());
-                let content_length = response
-                    .headers()
-                    .get(http::header::CONTENT_LENGTH)
-                    .and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok());
-                Ok(response.map(|body| TracedBody::new(body, exchange, content_length)))
+                let headers = response.headers();
+                let length = match headers.get(http::header::CONTENT_LENGTH) {
+                    Some(value) => Length::Declared(
+                        value
+                            .to_str()
+                            .ok()
+                            .and_then(|v| v.trim().parse::<u64>().ok()),
+                    ),
+                    // Sent chunked whatever its size: no length to stop at.
+                    None if headers.contains_key(http::header::TRANSFER_ENCODING) => {
+                        Length::Declared(None)
+                    }
+                    None => Length::OfBody,
+                };
+                Ok(response.map(|body| TracedBody::new(body, exchange, length)))
             }
             Err(e) => {
                 exchange.on_service_error(&e);

@@ -112,8 +112,11 @@ pub(crate) fn of_service_error<E: 'static>(error: &E) -> &'static str {
     first_boxed!(
         Box<dyn Error + Send + Sync>,
         Box<dyn Error + Send>,
+        Box<dyn Error + Sync>,
         Box<dyn Error>,
         Arc<dyn Error + Send + Sync>,
+        Arc<dyn Error + Send>,
+        Arc<dyn Error + Sync>,
         Arc<dyn Error>,
     );
     std::any::type_name::<E>()

@@ -2081,6 +2081,93 @@ async fn a_body_of_known_size_is_over_once_sent() {
     );
 }
 
+/// Over HTTP/2 a server polls a body to its end, past the length it declared (its trailers,
+/// an error): the response is over there, not at the length. A body whose trailers fail
+/// after its data was recorded as a success.
+#[tokio::test]
+async fn over_http2_a_body_is_over_at_its_end_not_its_length() {
+    use http_body_util::BodyExt as _;
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route(
+            "/layers/h2-failing-trailers",
+            axum::routing::get(|| async {
+                let full = http_body_util::Full::new(axum::body::Bytes::from_static(b"hello"));
+                let failing = full
+                    .map_err(|never| match never {})
+                    .with_trailers(async { Some(Err(axum::Error::new("trailers failed"))) });
+                axum::body::Body::new(failing)
+            }),
+        )
+        .layer(HttpServerLayer::new());
+    let request = http::Request::get("/layers/h2-failing-trailers")
+        .version(http::Version::HTTP_2)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let mut body = app.oneshot(request).await.unwrap().into_body();
+    let data = body.frame().await.unwrap().unwrap();
+    assert_eq!(data.into_data().unwrap(), "hello");
+    assert!(body.frame().await.unwrap().is_err());
+    drop(body);
+    let span = capture.span("GET /layers/h2-failing-trailers");
+    assert_eq!(str_attr(&span, "error.type"), Some("body"), "{span:#?}");
+}
+
+/// A response without a body (to a `HEAD`, a 204, a 304) may declare the length a `GET`
+/// would have had (RFC 9110, 9.3.2): sent whole when its empty body ends (as an HTTP/2
+/// server polls it), not a body cut short. A `Content-Length` of one value repeated
+/// (`5, 5`) is that length (RFC 9110, 8.6), which an HTTP/1 server stops at: not cancelled.
+#[tokio::test]
+async fn a_declared_length_is_read_as_servers_read_it() {
+    use http_body_util::BodyExt as _;
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route(
+            "/layers/head",
+            axum::routing::get(|| async {
+                let empty =
+                    tokio_stream::iter(Vec::<Result<axum::body::Bytes, std::io::Error>>::new());
+                http::Response::builder()
+                    .header("content-length", 5)
+                    .body(axum::body::Body::from_stream(empty))
+                    .unwrap()
+            }),
+        )
+        .route(
+            "/layers/repeated-length",
+            axum::routing::get(|| async {
+                let full = http_body_util::Full::new(axum::body::Bytes::from_static(b"hello"));
+                let body = full.with_trailers(async { None });
+                http::Response::builder()
+                    .header("content-length", "5, 5")
+                    .body(axum::body::Body::new(body))
+                    .unwrap()
+            }),
+        )
+        .layer(HttpServerLayer::new());
+    let head = http::Request::head("/layers/head")
+        .version(http::Version::HTTP_2)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let mut body = app.clone().oneshot(head).await.unwrap().into_body();
+    assert!(body.frame().await.is_none());
+    drop(body);
+    let repeated = http::Request::get("/layers/repeated-length")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let mut body = app.oneshot(repeated).await.unwrap().into_body();
+    assert_eq!(
+        body.frame().await.unwrap().unwrap().into_data().unwrap(),
+        "hello"
+    );
+    // What hyper's HTTP/1 server does once the declared length is sent.
+    drop(body);
+    for name in ["HEAD /layers/head", "GET /layers/repeated-length"] {
+        let span = capture.span(name);
+        assert_eq!(str_attr(&span, "error.type"), None, "{span:#?}");
+    }
+}
+
 /// A traced response body is `Sync` when the body it wraps is: it can be boxed as
 /// `BoxBody` (and wrapped by reqwest), which ask it.
 #[test]

@@ -103,16 +103,19 @@ impl Span {
     }
 
     /// Sets `attributes` at once: one list, no growth (see `Live::set_attributes`); for the
-    /// layers, which know a request's attributes up front. Each value is bounded by the
-    /// attribute limit here (most are cut where they are made; short fixed ones, such as
-    /// `url.scheme`, are not, and a limit may be shorter than they are).
+    /// layers, which know a request's attributes up front. Each value ends bounded by the
+    /// attribute limit: those the layers do not cut to it where they make them are at most
+    /// 256 bytes (fixed words such as `url.scheme`, the `server.address` a histogram shares),
+    /// so they are cut here under a shorter limit (under the default one, nothing is read).
     #[cfg(any(feature = "tower", feature = "reqwest"))]
-    pub(crate) fn set_bounded_attributes(&self, attributes: Vec<opentelemetry::KeyValue>) {
+    pub(crate) fn set_bounded_attributes(&self, mut attributes: Vec<opentelemetry::KeyValue>) {
         if let Some(span) = &self.span {
-            // Collected in place (the same allocation).
-            let attributes = (attributes.into_iter())
-                .map(crate::value::bounded_attribute)
-                .collect();
+            if crate::value::max_attribute_len() < crate::layers::MAX_UNCUT_VALUE_LEN {
+                // Collected in place (the same allocation).
+                attributes = (attributes.into_iter())
+                    .map(crate::value::bounded_attribute)
+                    .collect();
+            }
             span.span().record_all(attributes, 0);
         }
     }

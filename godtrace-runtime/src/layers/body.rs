@@ -163,7 +163,7 @@ impl<B: Body> Body for TracedBody<B> {
         // body that says so (or that sent its declared length, unless trailers follow it), and
         // may keep it around for a while before dropping it.
         let length_sent = *this.unsent == Some(0)
-            && (this.exchange.as_ref()).is_some_and(|exchange| !exchange.awaits_trailers());
+            && (this.exchange.as_ref()).is_some_and(Exchange::ends_at_length);
         if frame.is_none() || failed || end_stream || length_sent {
             // Taken in every case: dropping the exchange ends it.
             let ended = this.exchange.take();

@@ -64,11 +64,13 @@ pub(crate) struct Exchange {
     /// A gRPC-Web answer's reader of the trailer frame in its body, where its status is
     /// (none when its head gave the status, or its body is compressed).
     grpc_web: Option<StatusReader>,
-    /// Whether the answer's end is its HTTP trailers (see [`Exchange::awaits_trailers`]).
+    /// Whether the answer's end is its HTTP trailers (see [`Exchange::ends_at_length`]).
     trailers_follow: bool,
     /// The HTTP version the request came in over: a server's connection's (a response a
     /// handler builds says HTTP/1.1 whatever the connection).
     request_version: http::Version,
+    /// The request is a `HEAD`: its response has no body, whatever length it declares.
+    head_request: bool,
     /// The gRPC status was sent where it could not be read (a gRPC-Web trailer frame too big
     /// or compressed): an answer that ends without one read is not UNKNOWN, but not known.
     grpc_status_unread: bool,
@@ -143,6 +145,7 @@ impl Exchange {
             grpc_web: None,
             trailers_follow: false,
             request_version: http::Version::HTTP_11,
+            head_request: false,
             grpc_status_unread: false,
             error_type: None,
             responded: false,
@@ -224,9 +227,18 @@ impl Exchange {
         }
     }
 
-    /// The request goes out (client) or came in (server) over HTTP `version`.
-    pub(crate) fn on_request_version(&mut self, version: http::Version) {
+    /// The request goes out (client) or came in (server) over HTTP `version`, with `method`.
+    pub(crate) fn on_request(&mut self, version: http::Version, method: &http::Method) {
         self.request_version = version;
+        self.head_request = method == http::Method::HEAD;
+    }
+
+    /// Whether a response of `status` to this request has a body to send: not to a `HEAD`,
+    /// nor a 204 or 304 (RFC 9110, 6.4.1), whatever length it declares.
+    pub(crate) fn response_has_body(&self, status: http::StatusCode) -> bool {
+        !self.head_request
+            && status != http::StatusCode::NO_CONTENT
+            && status != http::StatusCode::NOT_MODIFIED
     }
 
     /// A gRPC answer's head: a trailers-only status (which clients read, whatever follows),
@@ -301,11 +313,12 @@ impl Exchange {
         }
     }
 
-    /// Whether the response's end is its trailers, which follow the length it declared: a
-    /// gRPC call's over HTTP/2, whose status they carry (gRPC-Web's is in the body, and
-    /// HTTP/1.1 sends no trailers after a declared length).
-    pub(crate) fn awaits_trailers(&self) -> bool {
-        self.trailers_follow
+    /// Whether the response is over once the length it declared is sent: an HTTP/1 server
+    /// stops polling its body there (no trailers can follow a length over HTTP/1.1) and drops
+    /// it. An HTTP/2 one polls on to the body's end (its trailers, an error, more data), which
+    /// is the response's end, as it is a gRPC call's, whose status the trailers carry.
+    pub(crate) fn ends_at_length(&self) -> bool {
+        !self.trailers_follow && self.request_version < http::Version::HTTP_2
     }
 
     /// The response body ended normally: its last frame came (or it had none). A gRPC-Web

@@ -56,7 +56,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
         let mut exchange = (self.start)(&mut parts);
-        exchange.on_request_version(parts.version);
+        exchange.on_request(parts.version, &parts.method);
         let request = Request::from_parts(parts, body);
         // Services may do their work in `call` already: that too is under the span.
         let inner = exchange.in_scope(|| self.inner.call(request));
@@ -117,20 +117,7 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 exchange.on_response(response.status(), response.version(), response.headers());
-                let headers = response.headers();
-                let length = match headers.get(http::header::CONTENT_LENGTH) {
-                    Some(value) => Length::Declared(
-                        value
-                            .to_str()
-                            .ok()
-                            .and_then(|v| v.trim().parse::<u64>().ok()),
-                    ),
-                    // Sent chunked whatever its size: no length to stop at.
-                    None if headers.contains_key(http::header::TRANSFER_ENCODING) => {
-                        Length::Declared(None)
-                    }
-                    None => Length::OfBody,
-                };
+                let length = sent_length(&exchange, &response);
                 Ok(response.map(|body| TracedBody::new(body, exchange, length)))
             }
             Err(e) => {
@@ -138,5 +125,32 @@ where
                 Err(e)
             }
         })
+    }
+}
+
+/// The length `response`'s body is sent with (see [`Length`]): none for a response without
+/// a body (to a `HEAD`, a 204 or 304: a `Content-Length` there is the one a `GET` would have
+/// had) or sent chunked; its `Content-Length` (RFC 9110, 8.6: a list of one value repeated
+/// is that value); else, as hyper's server then declares it, the body's exact size.
+fn sent_length<B>(exchange: &Exchange, response: &Response<B>) -> Length {
+    if !exchange.response_has_body(response.status()) {
+        return Length::Declared(None);
+    }
+    let headers = response.headers();
+    let declared = headers.get(http::header::CONTENT_LENGTH).and_then(|value| {
+        let mut values = value
+            .to_str()
+            .ok()?
+            .split(',')
+            .map(|v| v.trim().parse::<u64>());
+        let first = values.next()?.ok()?;
+        values.all(|v| v == Ok(first)).then_some(first)
+    });
+    match declared {
+        Some(length) => Length::Declared(Some(length)),
+        // Sent chunked whatever its size: no length to stop at.
+        None if headers.contains_key(http::header::TRANSFER_ENCODING) => Length::Declared(None),
+        // No `Content-Length` hyper can read either: it declares the body's own.
+        None => Length::OfBody,
     }
 }

@@ -216,7 +216,29 @@ pub(crate) fn resolve(
             }
         }
         None => match fallback.endpoint {
-            Some(derive) => derive(protocol),
+            Some(derive) => {
+                let url = derive(protocol);
+                // Another signal's endpoint, over gRPC here (it passed its own check over
+                // its own protocol): refused at `init` when gRPC cannot send to its host,
+                // by the setting that asks for gRPC.
+                #[cfg(feature = "otlp-grpc")]
+                if protocol == Protocol::Grpc
+                    && let Some(asked) = sources.first(|l| l.protocol.as_ref())
+                    && url::check_grpc_host(&asked.name, &url, &url).is_err()
+                {
+                    return Err(InitError::invalid(
+                        &asked.name,
+                        "grpc",
+                        &format!(
+                            "a protocol the shared endpoint {} can be sent over: gRPC takes \
+                             an IP address or an ASCII host name (an international one in its \
+                             xn-- form), not this one (http/protobuf does)",
+                            url::redacted(&url)
+                        ),
+                    ));
+                }
+                url
+            }
             None => default_endpoint(protocol, signal),
         },
     };

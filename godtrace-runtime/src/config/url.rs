@@ -10,6 +10,9 @@ pub(super) const HTTP_DEFAULT_BASE: &str = "http://localhost:4318";
 
 /// What an endpoint URL must look like, for error messages.
 pub(crate) const EXAMPLE: &str = "https://collector:4318";
+/// The same over gRPC (its port).
+#[cfg(feature = "otlp-grpc")]
+const GRPC_EXAMPLE: &str = "https://collector:4317";
 
 /// The longest endpoint URL taken, in bytes.
 pub(crate) const MAX_URL_LEN: usize = 8 << 10;
@@ -527,7 +530,7 @@ pub(crate) fn check_grpc_host(name: &str, value: &str, url: &str) -> Result<(), 
         &redacted(value),
         &format!(
             "over gRPC, a URL whose host is an IP address or an ASCII name without \
-             %-escapes (an international name in its xn-- form), such as {EXAMPLE}"
+             %-escapes (an international name in its xn-- form), such as {GRPC_EXAMPLE}"
         ),
     ))
 }

@@ -604,6 +604,10 @@ struct Parser {
     using_names_tables: bool,
     /// The depth of the `WITH` being read, until its main statement starts.
     with_depth: Option<u32>,
+    /// The depth of an `INSERT` or `CREATE TABLE` whose source query has not come yet: a
+    /// `TABLE b` there is that query, past the clauses before it (`INSERT INTO a (c)
+    /// OVERRIDING SYSTEM VALUE TABLE b`, `CREATE TABLE a (c) WITH (..) AS TABLE b`).
+    awaits_source: Option<u32>,
     /// The statement being read says nothing more (its operation alone, as `BEGIN`): the
     /// next `;` starts the next one.
     statement_done: bool,
@@ -699,6 +703,8 @@ enum Last {
     Values,
     /// `UNION`, `INTERSECT`, `EXCEPT` (and their `ALL`): a query follows.
     SetOperator,
+    /// A `.`: a name follows (`t.table`).
+    Dot,
     Other,
 }
 
@@ -859,6 +865,7 @@ impl Parser {
             Token::Word(w) if w.eq_ignore_ascii_case("DISTINCT") => Last::Distinct,
             Token::Word(w) if w.eq_ignore_ascii_case("VALUES") => Last::Values,
             Token::Word(w) if is_any(w, &SET_OPERATORS) => Last::SetOperator,
+            Token::Punct(b'.') => Last::Dot,
             _ => Last::Other,
         };
     }
@@ -1099,13 +1106,27 @@ impl Parser {
             self.table_next(true, true);
         } else if is("INTO") {
             self.table_next(false, false);
-        } else if is("TABLE")
-            && (statement_start || matches!(self.last, Last::SetOperator | Last::Distinct))
-        {
-            // Where a query may start (`IN (TABLE b)`, `UNION TABLE b`), `TABLE b` is
-            // PostgreSQL's `SELECT * FROM b`. Elsewhere the word is a column's name or an
-            // output's alias (`t.table`, `count(*) AS table`: any keyword may be one).
+        } else if is("TABLE") && self.table_starts_query() {
             self.table_query(word);
+        } else if is("VALUES") || is("DEFAULT") {
+            // An `INSERT`'s source that is no query: a `TABLE` after it is a name.
+            self.awaits_source = None;
+        }
+    }
+
+    /// Whether the word `TABLE` just read starts a query, `TABLE b` being PostgreSQL's
+    /// `SELECT * FROM b`: where a query may start (at the start, in `(`, after a set operator,
+    /// after a `WITH`'s definitions, as an `INSERT`'s or `CREATE TABLE .. AS`'s source).
+    /// Elsewhere it is a column's name or an output's label (`t.table`, `count(*) AS table`,
+    /// `f(x) table`: any keyword may be one).
+    fn table_starts_query(&self) -> bool {
+        match self.last {
+            Last::Start | Last::Open | Last::SetOperator | Last::Distinct => true,
+            Last::Close => {
+                self.with_depth == Some(self.depth) || self.awaits_source == Some(self.depth)
+            }
+            Last::Dot => false,
+            _ => self.awaits_source == Some(self.depth),
         }
     }
 
@@ -1178,6 +1199,9 @@ impl Parser {
         if let Some(bit) = 1u64.checked_shl(self.depth) {
             self.queries |= bit;
         }
+        let takes_source = operation.eq_ignore_ascii_case("INSERT")
+            || operation.eq_ignore_ascii_case("CREATE TABLE");
+        self.awaits_source = takes_source.then_some(self.depth);
         self.using_names_tables =
             operation.eq_ignore_ascii_case("DELETE") || operation.eq_ignore_ascii_case("MERGE");
         match &self.operation {

@@ -831,6 +831,51 @@ fn a_table_query_inside_a_statement_names_its_table() {
         ("UPDATE t SET a = 1 RETURNING t.table", "UPDATE t", "t"),
         ("SELECT * FROM s.table", "SELECT s.table", "s.table"),
         ("INSERT INTO a AS x TABLE b", "INSERT a TABLE b", ""),
+        // A label without `AS` after a call or parentheses (`f(x) table`).
+        ("SELECT count(*) table FROM b", "SELECT b", "b"),
+        ("SELECT (1) table FROM b", "SELECT b", "b"),
+        ("SELECT coalesce(c, 0) table, 'x' s FROM b", "SELECT b", "b"),
+        // The source of an `INSERT` or a `CREATE TABLE .. AS`, past their clauses.
+        (
+            "INSERT INTO a OVERRIDING SYSTEM VALUE TABLE b",
+            "INSERT a TABLE b",
+            "",
+        ),
+        (
+            "INSERT INTO a (c) OVERRIDING USER VALUE TABLE b",
+            "INSERT a TABLE b",
+            "",
+        ),
+        (
+            "CREATE TABLE a (c) AS TABLE b",
+            "CREATE TABLE a TABLE b",
+            "",
+        ),
+        (
+            "CREATE TABLE a (c) WITH (fillfactor = 70) AS TABLE b",
+            "CREATE TABLE a TABLE b",
+            "",
+        ),
+        (
+            "CREATE TABLE a USING heap AS TABLE b",
+            "CREATE TABLE a TABLE b",
+            "",
+        ),
+        (
+            "CREATE TEMP TABLE a ON COMMIT DROP AS TABLE b",
+            "CREATE TABLE a TABLE b",
+            "",
+        ),
+        (
+            "WITH x AS (SELECT 1 FROM c) TABLE b",
+            "SELECT c TABLE b",
+            "",
+        ),
+        (
+            "INSERT INTO a VALUES (1) RETURNING a.table",
+            "INSERT a",
+            "a",
+        ),
         ("SELECT a FROM b UNION ALL TABLE c", "SELECT b TABLE c", ""),
     ] {
         let s = summarize(sql, None);

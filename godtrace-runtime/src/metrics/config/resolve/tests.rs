@@ -90,6 +90,31 @@ fn metrics_follow_the_trace_export() {
     assert_eq!(s.bound, B);
 }
 
+/// Metrics over gRPC sharing the traces' endpoint, whose host only the HTTP transport takes
+/// (an international or `%`-escaped one), are refused at `init` by the setting that asks for
+/// gRPC: they failed to build their exporter, the variable not named.
+#[test]
+#[cfg_attr(
+    not(all(feature = "otlp-grpc", feature = "otlp-http")),
+    ignore = "needs the otlp-grpc and otlp-http features"
+)]
+fn metrics_over_grpc_cannot_share_a_host_only_http_takes() {
+    for host in ["http://bücher.example:4318", "http://%6c%6focalhost:4318"] {
+        let config = crate::Config::new("s").with_env_vars([
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", host),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+        ]);
+        let spans = config.resolve().unwrap();
+        match config.metrics_settings(&spans) {
+            Err(InitError::InvalidValue { name, expected, .. }) => {
+                assert_eq!(name, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL");
+                assert!(expected.contains("gRPC takes"), "{expected}");
+            }
+            other => panic!("{host}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 #[cfg_attr(not(feature = "otlp-grpc"), ignore = "needs the otlp-grpc feature")]
 fn environment_then_code() {

@@ -522,15 +522,29 @@ pub(crate) fn normalize_given(
 /// international name itself). Refused at `init`, not by every export.
 #[cfg(feature = "otlp-grpc")]
 pub(crate) fn check_grpc_host(name: &str, value: &str, url: &str) -> Result<(), InitError> {
-    if http::Uri::try_from(scheme_and_host(url)).is_ok() {
+    let uri = http::Uri::try_from(scheme_and_host(url)).ok();
+    // Over TLS the host is also the server's name, which TLS takes as an IP address or a DNS
+    // name only (`127.1`, `a..b` are neither: the HTTP transport's URL parser rewrites the
+    // first, gRPC's URI keeps it).
+    let usable = uri.as_ref().is_some_and(|uri| {
+        let host = uri.host().unwrap_or("");
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        uri.scheme_str() != Some("https")
+            || rustls_pki_types::ServerName::try_from(host.to_owned()).is_ok()
+    });
+    if usable {
         return Ok(());
     }
     Err(InitError::invalid(
         name,
         &redacted(value),
         &format!(
-            "over gRPC, a URL whose host is an IP address or an ASCII name without \
-             %-escapes (an international name in its xn-- form), such as {GRPC_EXAMPLE}"
+            "over gRPC, a URL whose host is an IP address written in full or an ASCII \
+             name without %-escapes (an international name in its xn-- form), such as \
+             {GRPC_EXAMPLE}"
         ),
     ))
 }

@@ -705,6 +705,8 @@ enum Last {
     SetOperator,
     /// A `.`: a name follows (`t.table`).
     Dot,
+    /// `AS`: a name or a label follows (`1 AS join`), or a `CREATE TABLE`'s query.
+    As,
     Other,
 }
 
@@ -866,6 +868,7 @@ impl Parser {
             Token::Word(w) if w.eq_ignore_ascii_case("VALUES") => Last::Values,
             Token::Word(w) if is_any(w, &SET_OPERATORS) => Last::SetOperator,
             Token::Punct(b'.') => Last::Dot,
+            Token::Word(w) if w.eq_ignore_ascii_case("AS") => Last::As,
             _ => Last::Other,
         };
     }
@@ -1075,7 +1078,17 @@ impl Parser {
             _ => return,
         };
         let is = |keyword: &str| word.eq_ignore_ascii_case(keyword);
-        let statement_start = matches!(self.last, Last::Start | Last::Open | Last::Close);
+        // After `.` a word is a name (`m.from`); after `AS`, a label (`1 AS join`), but for a
+        // `CREATE TABLE .. AS`'s query.
+        let source_start = self.awaits_source == Some(self.depth);
+        if self.last == Last::Dot || (self.last == Last::As && !source_start) {
+            return;
+        }
+        // After a `)`, a query starts only where a `WITH`'s definitions or an `INSERT`'s
+        // columns end: elsewhere a word there is an output's label (`count(*) update`).
+        let after_close =
+            self.last == Last::Close && (self.with_depth == Some(self.depth) || source_start);
+        let statement_start = matches!(self.last, Last::Start | Last::Open) || after_close;
         if is_any(word, &FROM_LIST_ENDS) {
             self.set_from_list(false);
         }
@@ -1087,7 +1100,7 @@ impl Parser {
             if is("UPDATE") {
                 self.table_next(false, false);
             }
-        } else if is("WITH") && statement_start {
+        } else if is("WITH") && (statement_start || source_start) {
             self.with_depth = Some(self.depth);
             self.state = State::CteName;
         } else if is("FROM")
@@ -1201,7 +1214,12 @@ impl Parser {
         }
         let takes_source = operation.eq_ignore_ascii_case("INSERT")
             || operation.eq_ignore_ascii_case("CREATE TABLE");
-        self.awaits_source = takes_source.then_some(self.depth);
+        if takes_source {
+            self.awaits_source = Some(self.depth);
+        } else if self.awaits_source == Some(self.depth) {
+            // The source came (a query in a `WITH` before it leaves it pending).
+            self.awaits_source = None;
+        }
         self.using_names_tables =
             operation.eq_ignore_ascii_case("DELETE") || operation.eq_ignore_ascii_case("MERGE");
         match &self.operation {

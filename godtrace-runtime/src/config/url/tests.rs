@@ -237,7 +237,13 @@ fn an_at_sign_past_the_authority_is_no_user_info() {
 #[cfg(feature = "otlp-grpc")]
 #[test]
 fn a_grpc_host_http_cannot_send_to_is_refused_at_init() {
-    for given in ["http://bücher.example:4317", "http://%41:4317"] {
+    for given in [
+        "http://bücher.example:4317",
+        "http://%41:4317",
+        // Over TLS the host must also be a server name TLS takes.
+        "https://127.1:4317",
+        "https://a..b:4317",
+    ] {
         let url = normalize_given("E", given, Protocol::Grpc, true).unwrap();
         match check_grpc_host("E", given, &url) {
             Err(InitError::InvalidValue { expected, .. }) => {
@@ -251,6 +257,14 @@ fn a_grpc_host_http_cannot_send_to_is_refused_at_init() {
         "https://h:1"
     );
     // Its path and query are not sent (the method is the path).
+    for fine in [
+        "https://127.0.0.1:4317",
+        "https://[::1]:4317",
+        "https://collector:4317",
+    ] {
+        let url = normalize_given("E", fine, Protocol::Grpc, true).unwrap();
+        assert!(check_grpc_host("E", fine, &url).is_ok(), "{fine}");
+    }
     let quoted = "http://h:4317/?token=x&x=\"a\"";
     let url = normalize_given("E", quoted, Protocol::Grpc, true).unwrap();
     assert!(check_grpc_host("E", quoted, &url).is_ok());

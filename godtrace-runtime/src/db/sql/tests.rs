@@ -876,6 +876,49 @@ fn a_table_query_inside_a_statement_names_its_table() {
             "INSERT a",
             "a",
         ),
+        // Other keywords as names after `.` and labels after `AS` or a `)`.
+        (
+            "SELECT m.from, m.to FROM messages m WHERE m.id = 1",
+            "SELECT messages",
+            "messages",
+        ),
+        ("SELECT t.join, t.into, t.select FROM a t", "SELECT a", "a"),
+        ("SELECT 1 AS join, 2 AS from FROM a", "SELECT a", "a"),
+        ("SELECT count(*) update FROM b", "SELECT b", "b"),
+        ("SELECT coalesce(x, 0) merge FROM b", "SELECT b", "b"),
+        (
+            "DELETE FROM a WHERE c = 1 RETURNING (c) delete",
+            "DELETE a",
+            "a",
+        ),
+        // A `WITH` as an `INSERT`'s or a `CREATE TABLE .. AS`'s source.
+        (
+            "INSERT INTO a WITH w AS (SELECT 1) TABLE b",
+            "INSERT a SELECT TABLE b",
+            "",
+        ),
+        (
+            "INSERT INTO a WITH w AS (SELECT 1 AS c) SELECT * FROM w",
+            "INSERT a SELECT SELECT",
+            "",
+        ),
+        (
+            "CREATE TABLE n AS WITH w AS (SELECT 1) TABLE b",
+            "CREATE TABLE n SELECT TABLE b",
+            "",
+        ),
+        (
+            "CREATE TABLE n AS SELECT * FROM b",
+            "CREATE TABLE n SELECT b",
+            "",
+        ),
+        // Still queries after a `WITH`'s definitions.
+        (
+            "WITH w AS (SELECT 1) UPDATE a SET c = 1",
+            "SELECT UPDATE a",
+            "",
+        ),
+        ("WITH w AS (SELECT 1) DELETE FROM a", "SELECT DELETE a", ""),
         ("SELECT a FROM b UNION ALL TABLE c", "SELECT b TABLE c", ""),
     ] {
         let s = summarize(sql, None);

@@ -2168,6 +2168,91 @@ async fn a_declared_length_is_read_as_servers_read_it() {
     }
 }
 
+/// Over HTTP/2 a client closes the stream once it has the length the response declared, and
+/// the server then drops the body before it says it is over: the response was whole (it was
+/// recorded as cancelled), unless it is a gRPC call's, whose status was still owed.
+#[tokio::test]
+async fn over_http2_a_body_dropped_after_its_declared_length_was_whole() {
+    use http_body_util::BodyExt as _;
+    use tokio_stream::StreamExt as _;
+    let capture = testing::capture();
+    let app = axum::Router::new()
+        .route(
+            "/layers/h2-declared",
+            axum::routing::get(|| async {
+                let chunks = [Ok::<_, std::io::Error>(axum::body::Bytes::from("hello"))];
+                // Says it is over only later (a stream's end, polled after the data).
+                let later = tokio_stream::iter(chunks).chain(tokio_stream::pending());
+                http::Response::builder()
+                    .header("content-length", 5)
+                    .body(axum::body::Body::from_stream(later))
+                    .unwrap()
+            }),
+        )
+        .layer(HttpServerLayer::new());
+    let request = http::Request::get("/layers/h2-declared")
+        .version(http::Version::HTTP_2)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let mut body = app.oneshot(request).await.unwrap().into_body();
+    let data = body.frame().await.unwrap().unwrap();
+    assert_eq!(data.into_data().unwrap(), "hello");
+    drop(body);
+    let span = capture.span("GET /layers/h2-declared");
+    assert_eq!(str_attr(&span, "error.type"), None, "{span:#?}");
+}
+
+/// An HTTP/1 server sends a trailer field only when the response's head names it in
+/// `Trailer` (hyper drops the others): a gRPC answer over HTTP/1.1 whose head does not name
+/// `grpc-status` reaches its client without a status (UNKNOWN), whatever its trailers held.
+#[tokio::test]
+async fn over_http1_a_grpc_status_the_head_does_not_announce_is_not_sent() {
+    use http_body_util::BodyExt as _;
+    let capture = testing::capture();
+    for (path, announced, seen) in [
+        ("/capture.H1Trailers/Unannounced", false, "UNKNOWN"),
+        ("/capture.H1Trailers/Announced", true, "UNAVAILABLE"),
+    ] {
+        let service = tower::service_fn(move |_: http::Request<axum::body::Body>| async move {
+            let mut trailers = http::HeaderMap::new();
+            trailers.insert("grpc-status", http::HeaderValue::from_static("14"));
+            let frames = [
+                Ok::<_, std::convert::Infallible>(http_body::Frame::data(
+                    axum::body::Bytes::from_static(&[0, 0, 0, 0, 0]),
+                )),
+                Ok(http_body::Frame::trailers(trailers)),
+            ];
+            let mut response = http::Response::builder().header("content-type", "application/grpc");
+            if announced {
+                response = response.header("trailer", "grpc-status");
+            }
+            let body = http_body_util::StreamBody::new(tokio_stream::iter(frames));
+            Ok::<_, std::convert::Infallible>(response.body(axum::body::Body::new(body)).unwrap())
+        });
+        let request = http::Request::post(format!("http://127.0.0.1:1{path}"))
+            .version(http::Version::HTTP_11)
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = GrpcServerLayer::new().layer(service).oneshot(request).await;
+        let mut body = response.unwrap().into_body();
+        while let Some(frame) = body.frame().await {
+            if frame.unwrap().is_trailers() {
+                break;
+            }
+        }
+        drop(body);
+        let method = path.trim_start_matches('/');
+        let span = one(&capture, method, SpanKind::Server);
+        assert_eq!(
+            str_attr(&span, "rpc.response.status_code"),
+            Some(seen),
+            "{span:#?}"
+        );
+    }
+}
+
 /// A traced response body is `Sync` when the body it wraps is: it can be boxed as
 /// `BoxBody` (and wrapped by reqwest), which ask it.
 #[test]

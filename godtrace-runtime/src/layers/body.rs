@@ -23,7 +23,15 @@ pin_project_lite::pin_project! {
     // is then told from one that was unwinding already.
     impl<B> PinnedDrop for TracedBody<B> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(exchange) = this.project().exchange {
+            let this = this.project();
+            if let Some(exchange) = this.exchange {
+                // All the length it declared was sent (and nothing failed): the response is
+                // whole, as its client reads it (an HTTP/2 client closes the stream there;
+                // hyper then drops the body before its end), but for a gRPC call's, whose
+                // status the trailers still owed carry.
+                if *this.unsent == Some(0) && !exchange.awaits_trailers() {
+                    exchange.on_body_end();
+                }
                 exchange.on_drop();
             }
         }
@@ -137,7 +145,7 @@ impl<B: Body> Body for TracedBody<B> {
         if let Some(exchange) = this.exchange {
             if let Some(Ok(frame)) = &frame {
                 if let Some(trailers) = frame.trailers_ref() {
-                    exchange.on_trailers(trailers);
+                    exchange.on_trailer_frame(trailers);
                 }
                 if let Some(data) = frame.data_ref()
                     && exchange.reads_body()

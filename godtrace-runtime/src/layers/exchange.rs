@@ -66,6 +66,10 @@ pub(crate) struct Exchange {
     grpc_web: Option<StatusReader>,
     /// Whether the answer's end is its HTTP trailers (see [`Exchange::ends_at_length`]).
     trailers_follow: bool,
+    /// An HTTP/1 server sends a trailer field only when the response's head names it in
+    /// `Trailer` (hyper drops the others): a gRPC answer over HTTP/1.1 whose head does not
+    /// name `grpc-status` reaches its client without it, whatever its body's trailers hold.
+    trailers_dropped: bool,
     /// The HTTP version the request came in over: a server's connection's (a response a
     /// handler builds says HTTP/1.1 whatever the connection).
     request_version: http::Version,
@@ -144,6 +148,7 @@ impl Exchange {
             grpc_code: None,
             grpc_web: None,
             trailers_follow: false,
+            trailers_dropped: false,
             request_version: http::Version::HTTP_11,
             head_request: false,
             grpc_status_unread: false,
@@ -256,6 +261,10 @@ impl Exchange {
             _ => version,
         };
         self.trailers_follow = web.is_none() && version >= http::Version::HTTP_2;
+        self.trailers_dropped = self.role == Role::GrpcServer
+            && web.is_none()
+            && version < http::Version::HTTP_2
+            && !names_trailer(headers, "grpc-status");
         let Some(encoding) = web else {
             return;
         };
@@ -311,6 +320,19 @@ impl Exchange {
             self.grpc_code =
                 Some(semconv::grpc_status(status.as_bytes()).unwrap_or(semconv::GRPC_UNKNOWN));
         }
+    }
+
+    /// A trailers frame of the response's body: its gRPC status, unless the server drops it
+    /// on the way (see `trailers_dropped`: the client then reads none, UNKNOWN).
+    pub(crate) fn on_trailer_frame(&mut self, trailers: &HeaderMap) {
+        if !self.trailers_dropped {
+            self.on_trailers(trailers);
+        }
+    }
+
+    /// Whether the answer's end is its HTTP trailers: a gRPC call's over HTTP/2.
+    pub(crate) fn awaits_trailers(&self) -> bool {
+        self.trailers_follow
     }
 
     /// Whether the response is over once the length it declared is sent: an HTTP/1 server
@@ -612,4 +634,16 @@ impl Drop for Exchange {
         self.finish();
         // The span itself ends when `self.span` is dropped, right after.
     }
+}
+
+/// Whether `headers`' `Trailer` fields name `field` (a comma-separated list of names, in any
+/// case).
+fn names_trailer(headers: &HeaderMap, field: &str) -> bool {
+    headers.get_all(http::header::TRAILER).iter().any(|value| {
+        value.to_str().is_ok_and(|names| {
+            names
+                .split(',')
+                .any(|name| name.trim().eq_ignore_ascii_case(field))
+        })
+    })
 }

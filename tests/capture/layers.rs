@@ -1953,13 +1953,26 @@ async fn a_response_body_that_fails_while_sent_is_a_body_error() {
     );
 }
 
+/// Reads `body` as hyper's servers send one: its frames up to its trailers (its last frame),
+/// then drops it.
+async fn send_up_to_trailers<B: http_body::Body + Unpin>(mut body: B)
+where
+    B::Error: std::fmt::Debug,
+{
+    use http_body_util::BodyExt as _;
+    while let Some(frame) = body.frame().await {
+        if frame.unwrap().is_trailers() {
+            break;
+        }
+    }
+}
+
 /// A body made of a stream, data then trailers (`StreamBody`), never says it is over: hyper
 /// stops polling it after the trailers, its last frame, and drops it. The response was
 /// whole, not cut: it was recorded as cancelled, and a gRPC answer whose trailers hold no
 /// `grpc-status` as CANCELLED (not an error), not UNKNOWN.
 #[tokio::test]
 async fn a_body_is_over_at_its_trailers() {
-    use http_body_util::BodyExt as _;
     fn streamed(trailer: (&'static str, &'static str)) -> axum::body::Body {
         let mut trailers = http::HeaderMap::new();
         trailers.insert(trailer.0, http::HeaderValue::from_static(trailer.1));
@@ -2000,15 +2013,7 @@ async fn a_body_is_over_at_its_trailers() {
             .map(axum::body::Body::new),
         grpc_response.await.unwrap().map(axum::body::Body::new),
     ] {
-        // As hyper sends it: frames up to the trailers, then the body dropped.
-        let mut body = response.into_body();
-        loop {
-            let frame = body.frame().await.unwrap().unwrap();
-            if frame.is_trailers() {
-                break;
-            }
-        }
-        drop(body);
+        send_up_to_trailers(response.into_body()).await;
     }
     let span = capture.span("GET /layers/trailers");
     assert!(!span.is_error(), "{span:#?}");
@@ -2207,7 +2212,6 @@ async fn over_http2_a_body_dropped_after_its_declared_length_was_whole() {
 /// `grpc-status` reaches its client without a status (UNKNOWN), whatever its trailers held.
 #[tokio::test]
 async fn over_http1_a_grpc_status_the_head_does_not_announce_is_not_sent() {
-    use http_body_util::BodyExt as _;
     let capture = testing::capture();
     for (path, announced, seen) in [
         ("/capture.H1Trailers/Unannounced", false, "UNKNOWN"),
@@ -2236,13 +2240,7 @@ async fn over_http1_a_grpc_status_the_head_does_not_announce_is_not_sent() {
             .body(axum::body::Body::empty())
             .unwrap();
         let response = GrpcServerLayer::new().layer(service).oneshot(request).await;
-        let mut body = response.unwrap().into_body();
-        while let Some(frame) = body.frame().await {
-            if frame.unwrap().is_trailers() {
-                break;
-            }
-        }
-        drop(body);
+        send_up_to_trailers(response.unwrap().into_body()).await;
         let method = path.trim_start_matches('/');
         let span = one(&capture, method, SpanKind::Server);
         assert_eq!(

@@ -2208,14 +2208,17 @@ async fn over_http2_a_body_dropped_after_its_declared_length_was_whole() {
 }
 
 /// An HTTP/1 server sends a trailer field only when the response's head names it in
-/// `Trailer` (hyper drops the others): a gRPC answer over HTTP/1.1 whose head does not name
-/// `grpc-status` reaches its client without a status (UNKNOWN), whatever its trailers held.
+/// `Trailer` and the request takes trailers (`TE: trailers`; hyper drops the others): a gRPC
+/// answer over HTTP/1.1 without both reaches its client without a status (UNKNOWN), whatever
+/// its trailers held.
 #[tokio::test]
 async fn over_http1_a_grpc_status_the_head_does_not_announce_is_not_sent() {
     let capture = testing::capture();
-    for (path, announced, seen) in [
-        ("/capture.H1Trailers/Unannounced", false, "UNKNOWN"),
-        ("/capture.H1Trailers/Announced", true, "UNAVAILABLE"),
+    // (path, the head names the trailer, the request takes trailers, status the client sees)
+    for (path, announced, te, seen) in [
+        ("/capture.H1Trailers/Unannounced", false, true, "UNKNOWN"),
+        ("/capture.H1Trailers/Announced", true, true, "UNAVAILABLE"),
+        ("/capture.H1Trailers/NotTaken", true, false, "UNKNOWN"),
     ] {
         let service = tower::service_fn(move |_: http::Request<axum::body::Body>| async move {
             let mut trailers = http::HeaderMap::new();
@@ -2233,12 +2236,13 @@ async fn over_http1_a_grpc_status_the_head_does_not_announce_is_not_sent() {
             let body = http_body_util::StreamBody::new(tokio_stream::iter(frames));
             Ok::<_, std::convert::Infallible>(response.body(axum::body::Body::new(body)).unwrap())
         });
-        let request = http::Request::post(format!("http://127.0.0.1:1{path}"))
+        let mut request = http::Request::post(format!("http://127.0.0.1:1{path}"))
             .version(http::Version::HTTP_11)
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(axum::body::Body::empty())
-            .unwrap();
+            .header("content-type", "application/grpc");
+        if te {
+            request = request.header("te", "trailers");
+        }
+        let request = request.body(axum::body::Body::empty()).unwrap();
         let response = GrpcServerLayer::new().layer(service).oneshot(request).await;
         send_up_to_trailers(response.unwrap().into_body()).await;
         let method = path.trim_start_matches('/');

@@ -75,6 +75,8 @@ pub(crate) struct Exchange {
     request_version: http::Version,
     /// The request is a `HEAD`: its response has no body, whatever length it declares.
     head_request: bool,
+    /// The request takes trailers (`TE: trailers`): an HTTP/1 server sends none otherwise.
+    takes_trailers: bool,
     /// The gRPC status was sent where it could not be read (a gRPC-Web trailer frame too big
     /// or compressed): an answer that ends without one read is not UNKNOWN, but not known.
     grpc_status_unread: bool,
@@ -151,6 +153,7 @@ impl Exchange {
             trailers_dropped: false,
             request_version: http::Version::HTTP_11,
             head_request: false,
+            takes_trailers: false,
             grpc_status_unread: false,
             error_type: None,
             responded: false,
@@ -232,10 +235,17 @@ impl Exchange {
         }
     }
 
-    /// The request goes out (client) or came in (server) over HTTP `version`, with `method`.
-    pub(crate) fn on_request(&mut self, version: http::Version, method: &http::Method) {
+    /// The request goes out (client) or came in (server) over HTTP `version`, with `method`
+    /// and `headers`.
+    pub(crate) fn on_request(
+        &mut self,
+        version: http::Version,
+        method: &http::Method,
+        headers: &HeaderMap,
+    ) {
         self.request_version = version;
         self.head_request = method == http::Method::HEAD;
+        self.takes_trailers = names_in(headers, http::header::TE, "trailers");
     }
 
     /// Whether a response of `status` to this request has a body to send: not to a `HEAD`,
@@ -261,10 +271,15 @@ impl Exchange {
             _ => version,
         };
         self.trailers_follow = web.is_none() && version >= http::Version::HTTP_2;
+        // hyper's HTTP/1 server sends trailers only in a chunked answer (HTTP/1.1), to a
+        // request that takes them (`TE: trailers`), and only those its head names.
+        let trailers_sent = version == http::Version::HTTP_11
+            && self.takes_trailers
+            && names_in(headers, http::header::TRAILER, "grpc-status");
         self.trailers_dropped = self.role == Role::GrpcServer
             && web.is_none()
             && version < http::Version::HTTP_2
-            && !names_trailer(headers, "grpc-status");
+            && !trailers_sent;
         let Some(encoding) = web else {
             return;
         };
@@ -636,14 +651,15 @@ impl Drop for Exchange {
     }
 }
 
-/// Whether `headers`' `Trailer` fields name `field` (a comma-separated list of names, in any
-/// case).
-fn names_trailer(headers: &HeaderMap, field: &str) -> bool {
-    headers.get_all(http::header::TRAILER).iter().any(|value| {
+/// Whether `headers`' `header` fields list `name` (comma-separated, in any case, a `;q=`
+/// parameter after it allowed: `TE: trailers, deflate;q=0.5`).
+fn names_in(headers: &HeaderMap, header: http::header::HeaderName, name: &str) -> bool {
+    headers.get_all(header).iter().any(|value| {
         value.to_str().is_ok_and(|names| {
-            names
-                .split(',')
-                .any(|name| name.trim().eq_ignore_ascii_case(field))
+            names.split(',').any(|item| {
+                let item = item.split(';').next().unwrap_or("");
+                item.trim().eq_ignore_ascii_case(name)
+            })
         })
     })
 }

@@ -56,7 +56,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
         let mut exchange = (self.start)(&mut parts);
-        exchange.on_request(parts.version, &parts.method);
+        exchange.on_request(parts.version, &parts.method, &parts.headers);
         let request = Request::from_parts(parts, body);
         // Services may do their work in `call` already: that too is under the span.
         let inner = exchange.in_scope(|| self.inner.call(request));

@@ -263,64 +263,47 @@ impl RecordedArgs {
         // general path).
         let all_cfgs = bound_param_cfgs(sig);
         let conditional = all_cfgs.iter().any(|cfgs| !cfgs.is_empty());
-        // The recorded bindings, with their conditions and their positions among all the
-        // bindings (two may have one name: compared by name, both were taken for either).
-        let mut recorded: Vec<(Ident, Option<Type>)> = Vec::new();
-        let mut cfgs: Vec<Vec<syn::Attribute>> = Vec::new();
-        let mut recorded_at: Vec<usize> = Vec::new();
-        let mut keys: Vec<(String, String)> = Vec::new();
-        let params = bound_params(sig).into_iter().zip(&all_cfgs).enumerate();
-        for (at, ((ident, ty), param_cfgs)) in params {
-            if !*options.include_args.get()
-                || options.skips(&ident)
-                || named.contains(&ident)
-                || is_async_trait_positional(sig, &ident)
-            {
-                continue;
-            }
-            // One attribute per key: of two parameters of one name under the same conditions
-            // (a `macro_rules!` can write a second one, hygienic), the first.
-            let key = (
-                ident.unraw().to_string(),
-                quote!(#(#param_cfgs)*).to_string(),
-            );
-            if keys.contains(&key) {
-                continue;
-            }
-            keys.push(key);
-            recorded.push((ident, ty));
-            cfgs.push(param_cfgs.clone());
-            recorded_at.push(at);
-        }
+        let recorded = if *options.include_args.get() {
+            Recorded::of(options, sig, rebound, named, all_cfgs)
+        } else {
+            Vec::new()
+        };
         let handed: Vec<Ident> = bound_params(sig).into_iter().map(|(i, _)| i).collect();
         let checks = recorded
             .iter()
-            .zip(&cfgs)
-            .zip(&recorded_at)
-            .map(|(((ident, ty), cfgs), param)| match ty {
-                // Naming the type itself puts the error under the whole parameter type.
-                Some(ty) if is_nameable(ty) => {
-                    let check = quote_spanned!(ty.span()=> #pv::assert_recordable_type::<#ty>(););
-                    quote!(#(#cfgs)* #check)
-                }
-                // `impl Trait` parameters and bindings inside a destructuring pattern.
-                _ => {
-                    let at = ty.as_ref().map_or(ident.span(), Spanned::span);
-                    // The parameter's own identifier (raw or not, with its hygiene: it may
-                    // come from a `macro_rules!`), only located at the type, where an
-                    // unrecordable value is reported.
-                    let mut value = ident.clone();
-                    value.set_span(ident.span().located_at(at));
-                    let value = if rebound.contains(param) {
-                        quote!(#value)
-                    } else {
-                        quote_spanned!(at=> &#value)
-                    };
-                    let check = quote_spanned!(at=> #pv::assert_recordable(#value););
-                    let allow = allow_parameter_reads();
-                    quote!(#(#cfgs)* #allow #check)
-                }
-            })
+            .map(
+                |Recorded {
+                     ident,
+                     ty,
+                     cfgs,
+                     rebound,
+                     ..
+                 }| match ty {
+                    // Naming the type itself puts the error under the whole parameter type.
+                    Some(ty) if is_nameable(ty) => {
+                        let check =
+                            quote_spanned!(ty.span()=> #pv::assert_recordable_type::<#ty>(););
+                        quote!(#(#cfgs)* #check)
+                    }
+                    // `impl Trait` parameters and bindings inside a destructuring pattern.
+                    _ => {
+                        let at = ty.as_ref().map_or(ident.span(), Spanned::span);
+                        // The parameter's own identifier (raw or not, with its hygiene: it may
+                        // come from a `macro_rules!`), only located at the type, where an
+                        // unrecordable value is reported.
+                        let mut value = ident.clone();
+                        value.set_span(ident.span().located_at(at));
+                        let value = if *rebound {
+                            quote!(#value)
+                        } else {
+                            quote_spanned!(at=> &#value)
+                        };
+                        let check = quote_spanned!(at=> #pv::assert_recordable(#value););
+                        let allow = allow_parameter_reads();
+                        quote!(#(#cfgs)* #allow #check)
+                    }
+                },
+            )
             .collect();
         let attrs = Ident::new("__godtrace_attrs", Span::mixed_site());
         let record_one = |ident: &Ident, value: TokenStream| {
@@ -329,22 +312,28 @@ impl RecordedArgs {
             let allow = allow_parameter_reads();
             quote!(#allow #pv::push_attribute(#attrs, #key, || (&&&#pv::Probe(#value)).__godtrace_value());)
         };
-        let records =
-            (recorded.iter().zip(&cfgs).zip(&recorded_at)).map(|(((ident, _), cfgs), param)| {
-                let value = if rebound.contains(param) {
+        let records = recorded.iter().map(
+            |Recorded {
+                 ident,
+                 cfgs,
+                 rebound,
+                 ..
+             }| {
+                let value = if *rebound {
                     quote!(#ident)
                 } else {
                     quote!(&#ident)
                 };
                 let record = record_one(ident, value);
                 quote!(#(#cfgs)* #record)
-            });
+            },
+        );
         // Bound by reference from the tuple: each name is already a reference.
         let by_value = recorded
             .iter()
-            .map(|(ident, _)| record_one(ident, quote!(#ident)));
+            .map(|Recorded { ident, .. }| record_one(ident, quote!(#ident)));
         let unpacked = handed.iter().enumerate().map(|(at, ident)| {
-            if recorded_at.contains(&at) {
+            if recorded.iter().any(|r| r.at == at) {
                 quote!(#ident)
             } else {
                 quote!(_)
@@ -389,13 +378,67 @@ impl RecordedArgs {
         };
         RecordedArgs {
             count,
-            names: recorded.into_iter().map(|(ident, _)| ident).collect(),
+            names: recorded.into_iter().map(|r| r.ident).collect(),
             handed,
             checks,
             record,
             record_by_value,
             conditional,
         }
+    }
+}
+
+/// A parameter binding `include_args` records.
+struct Recorded {
+    ident: Ident,
+    /// The parameter's type, when the binding is the whole parameter.
+    ty: Option<Type>,
+    /// Its parameter's `#[cfg(..)]` conditions.
+    cfgs: Vec<syn::Attribute>,
+    /// Its position among all the bindings (`bound_params`).
+    at: usize,
+    /// It is a reference to the argument where it is read (an async fn's destructured
+    /// parameter: see `async_fn::rebound`).
+    rebound: bool,
+}
+
+impl Recorded {
+    /// The bindings of `sig` recorded (`cfgs`: each binding's conditions), in order, by
+    /// position rather than name: two may have one name (exclusive `#[cfg]`s, a
+    /// `macro_rules!`'s own parameter). Of two of one name under the same conditions, the
+    /// first (one attribute per key).
+    fn of(
+        options: &Options,
+        sig: &Signature,
+        rebound: &[usize],
+        named: &[Ident],
+        cfgs: Vec<Vec<syn::Attribute>>,
+    ) -> Vec<Recorded> {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        let mut recorded = Vec::new();
+        let params = bound_params(sig).into_iter().zip(cfgs).enumerate();
+        for (at, ((ident, ty), cfgs)) in params {
+            if options.skips(&ident)
+                || named.contains(&ident)
+                || is_async_trait_positional(sig, &ident)
+            {
+                continue;
+            }
+            let key = (ident.unraw().to_string(), quote!(#(#cfgs)*).to_string());
+            if keys.contains(&key) {
+                continue;
+            }
+            keys.push(key);
+            let rebound = rebound.contains(&at);
+            recorded.push(Recorded {
+                ident,
+                ty,
+                cfgs,
+                at,
+                rebound,
+            });
+        }
+        recorded
     }
 }
 

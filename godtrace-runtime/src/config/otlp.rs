@@ -223,8 +223,8 @@ pub(crate) fn resolve(
                 // by the setting that asks for gRPC.
                 #[cfg(feature = "otlp-grpc")]
                 if protocol == Protocol::Grpc
+                    && !url::grpc_can_send_to(&url)
                     && let Some(asked) = sources.first(|l| l.protocol.as_ref())
-                    && url::check_grpc_host(&asked.name, &url, &url).is_err()
                 {
                     return Err(InitError::invalid(
                         &asked.name,

@@ -517,25 +517,11 @@ pub(crate) fn normalize_given(
 }
 
 /// Refuses `url`, normalized from `value` (the variable `name`'s) for the gRPC transport,
-/// when HTTP's URI of its scheme and host, which that transport sends to, cannot hold it:
-/// HTTP's URI takes an ASCII host only (the HTTP transport's URL parser converts an
-/// international name itself). Refused at `init`, not by every export.
+/// when that transport cannot send to its host ([`grpc_can_send_to`]). Refused at `init`,
+/// not by every export.
 #[cfg(feature = "otlp-grpc")]
 pub(crate) fn check_grpc_host(name: &str, value: &str, url: &str) -> Result<(), InitError> {
-    let uri = http::Uri::try_from(scheme_and_host(url)).ok();
-    // Over TLS the host is also the server's name, which TLS takes as an IP address or a DNS
-    // name only (`127.1`, `a..b` are neither: the HTTP transport's URL parser rewrites the
-    // first, gRPC's URI keeps it).
-    let usable = uri.as_ref().is_some_and(|uri| {
-        let host = uri.host().unwrap_or("");
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        uri.scheme_str() != Some("https")
-            || rustls_pki_types::ServerName::try_from(host.to_owned()).is_ok()
-    });
-    if usable {
+    if grpc_can_send_to(url) {
         return Ok(());
     }
     Err(InitError::invalid(
@@ -547,6 +533,22 @@ pub(crate) fn check_grpc_host(name: &str, value: &str, url: &str) -> Result<(), 
              {GRPC_EXAMPLE}"
         ),
     ))
+}
+
+/// Whether the gRPC transport can send to `url`'s host: HTTP's URI of its scheme and host,
+/// which it sends to, takes an ASCII host only (the HTTP transport's URL parser converts an
+/// international name itself); over TLS the host is also the server's name, which TLS takes
+/// as an IP address or a DNS name only (`127.1`, `a..b` are neither: the URL parser rewrites
+/// the first, gRPC's URI keeps it).
+#[cfg(feature = "otlp-grpc")]
+pub(crate) fn grpc_can_send_to(url: &str) -> bool {
+    let Ok(uri) = http::Uri::try_from(scheme_and_host(url)) else {
+        return false;
+    };
+    let host = uri.host().unwrap_or("");
+    let host = (host.strip_prefix('[').and_then(|h| h.strip_suffix(']'))).unwrap_or(host);
+    uri.scheme_str() != Some("https")
+        || rustls_pki_types::ServerName::try_from(host.to_owned()).is_ok()
 }
 
 /// A gRPC endpoint given without a scheme (`collector:4317`) gets one as the specification

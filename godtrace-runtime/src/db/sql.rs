@@ -1119,27 +1119,19 @@ impl Parser {
             self.table_next(true, true);
         } else if is("INTO") {
             self.table_next(false, false);
-        } else if is("TABLE") && self.table_starts_query() {
+        } else if is("TABLE")
+            && (statement_start
+                || source_start
+                || matches!(self.last, Last::SetOperator | Last::Distinct))
+        {
+            // Where a query may start (also after a set operator, and as an `INSERT`'s or a
+            // `CREATE TABLE .. AS`'s source past their clauses), `TABLE b` is PostgreSQL's
+            // `SELECT * FROM b`. Elsewhere the word is a column's name or an output's label
+            // (`count(*) table`: any keyword may be one).
             self.table_query(word);
         } else if is("VALUES") || is("DEFAULT") {
             // An `INSERT`'s source that is no query: a `TABLE` after it is a name.
             self.awaits_source = None;
-        }
-    }
-
-    /// Whether the word `TABLE` just read starts a query, `TABLE b` being PostgreSQL's
-    /// `SELECT * FROM b`: where a query may start (at the start, in `(`, after a set operator,
-    /// after a `WITH`'s definitions, as an `INSERT`'s or `CREATE TABLE .. AS`'s source).
-    /// Elsewhere it is a column's name or an output's label (`t.table`, `count(*) AS table`,
-    /// `f(x) table`: any keyword may be one).
-    fn table_starts_query(&self) -> bool {
-        match self.last {
-            Last::Start | Last::Open | Last::SetOperator | Last::Distinct => true,
-            Last::Close => {
-                self.with_depth == Some(self.depth) || self.awaits_source == Some(self.depth)
-            }
-            Last::Dot => false,
-            _ => self.awaits_source == Some(self.depth),
         }
     }
 

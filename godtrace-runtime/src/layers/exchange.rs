@@ -355,7 +355,8 @@ impl Exchange {
     /// it. An HTTP/2 one polls on to the body's end (its trailers, an error, more data), which
     /// is the response's end, as it is a gRPC call's, whose status the trailers carry.
     pub(crate) fn ends_at_length(&self) -> bool {
-        !self.trailers_follow && self.request_version < http::Version::HTTP_2
+        // (A gRPC call's trailers follow its length over HTTP/2 only.)
+        self.request_version < http::Version::HTTP_2
     }
 
     /// The response body ended normally: its last frame came (or it had none). A gRPC-Web

@@ -67,11 +67,8 @@ fn method_in(
     };
     match found {
         Some(known) => (known, None),
-        // A span attribute: cut to the attribute limit, as every string value a span carries.
-        None => {
-            let limit = MAX_NAME_PART_LEN.min(crate::value::max_attribute_len());
-            ("_OTHER", Some(bounded_text(name, limit)))
-        }
+        // At most 256 bytes: cut to a shorter attribute limit with the span's attributes.
+        None => ("_OTHER", Some(bounded_text(name, MAX_NAME_PART_LEN))),
     }
 }
 

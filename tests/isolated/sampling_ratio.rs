@@ -181,6 +181,31 @@ fn guards_dropped_in_any_order_leave_no_sampled_out_root_behind() {
     assert_eq!(godtrace::trace_id(), None);
     always(0);
     assert_eq!(recorded(), 1, "after a struct of guards");
+    // The root left while its child is still open: the child is still current, in the
+    // root's trace, and what runs under it is dropped with it (no trace of its own).
+    let root = godtrace::span("isolated.root");
+    let root_trace = godtrace::trace_id().expect("a sampled-out root shows its trace id");
+    let stage = godtrace::span("isolated.stage");
+    drop(root);
+    assert_eq!(
+        godtrace::trace_id().as_ref(),
+        Some(&root_trace),
+        "the stage is current"
+    );
+    let under_stage = godtrace::span("isolated.under_stage");
+    assert_eq!(godtrace::trace_id(), Some(root_trace));
+    drop(under_stage);
+    always(0);
+    assert_eq!(
+        recorded(),
+        1,
+        "under the stage, `always` is no root: dropped"
+    );
+    drop(stage);
+    assert_eq!(godtrace::trace_id(), None);
+    assert!(c.spans_named("isolated.under_stage").is_empty());
+    always(0);
+    assert_eq!(recorded(), 2, "after a root left before its child");
     // Two sampled-out roots, the outer one left first.
     let outer = godtrace::span("isolated.outer");
     let outer_trace = godtrace::trace_id();
@@ -198,17 +223,17 @@ fn guards_dropped_in_any_order_leave_no_sampled_out_root_behind() {
     drop(inner);
     assert_eq!(godtrace::trace_id(), None);
     always(0);
-    assert_eq!(recorded(), 2, "after two roots left out of order");
+    assert_eq!(recorded(), 3, "after two roots left out of order");
     // A guard that outlives the traced call it was made in.
     drop(makes_a_guard());
     assert_eq!(godtrace::trace_id(), None);
     always(0);
-    assert_eq!(recorded(), 3, "after a guard that outlived its call");
+    assert_eq!(recorded(), 4, "after a guard that outlived its call");
     // A guard dropped inside a traced call made under it.
     takes_a_guard(godtrace::span("isolated.handed_over"));
     assert_eq!(godtrace::trace_id(), None);
     always(0);
-    assert_eq!(recorded(), 4, "after a guard dropped in a call under it");
+    assert_eq!(recorded(), 5, "after a guard dropped in a call under it");
 }
 
 #[traced(operation = "job.child")]

@@ -56,8 +56,8 @@ pub(super) fn decode(parts: &[&str]) -> Result<Decoded, TooLong> {
 
 /// The `baggage` header for `baggage`, or `None` when nothing can be sent. Members go out
 /// in key order; a key that is not a token is left out, and so is metadata that is not a
-/// valid property list (the member goes without it). Stops before the member that would
-/// take the header past [`MAX_BAGGAGE_LEN`] bytes or [`MAX_BAGGAGE_MEMBERS`] members.
+/// valid property list (the member goes without it), and so is a member that would take
+/// the header past [`MAX_BAGGAGE_LEN`] bytes; it stops at [`MAX_BAGGAGE_MEMBERS`] members.
 ///
 /// A value's `=` goes as `%3D`: parsers that split a member at every `=` (OpenTelemetry's Rust
 /// SDK among them) then read the value whole. Three bytes for one can take a list that came in
@@ -76,8 +76,10 @@ pub(super) fn encode(baggage: &Baggage) -> Option<String> {
     (!header.is_empty()).then_some(header)
 }
 
-/// [`encode`] with `=` escaped or not: the header, and whether it stopped short of a member
-/// for its length (not for the member limit, which no encoding changes).
+/// [`encode`] with `=` escaped or not: the header, and whether it left out a member for its
+/// length (not for the member limit, which no encoding changes). A member that does not fit
+/// is left out and the next ones are tried (W3C Baggage, *Limits*: members may be dropped
+/// until the limits are met), so that one long value does not take every member after it.
 fn encode_entries(
     entries: &[(
         &opentelemetry::Key,
@@ -87,13 +89,14 @@ fn encode_entries(
 ) -> (String, bool) {
     let mut header = String::new();
     let mut members = 0;
+    let mut left_out = false;
     let mut member = String::new();
     for (key, (value, metadata)) in entries {
         if !is_token(key.as_str()) {
             continue;
         }
         if members == MAX_BAGGAGE_MEMBERS {
-            return (header, false);
+            return (header, left_out);
         }
         member.clear();
         member.push_str(key.as_str());
@@ -102,7 +105,8 @@ fn encode_entries(
         encode_properties(metadata.as_str(), &mut member);
         let separator = usize::from(!header.is_empty());
         if header.len() + separator + member.len() > MAX_BAGGAGE_LEN {
-            return (header, true);
+            left_out = true;
+            continue;
         }
         if separator == 1 {
             header.push(',');
@@ -110,7 +114,7 @@ fn encode_entries(
         header.push_str(&member);
         members += 1;
     }
-    (header, false)
+    (header, left_out)
 }
 
 /// One list member: its key, decoded value and metadata (the properties joined by `;`,
@@ -582,14 +586,22 @@ mod tests {
 
     #[test]
     fn an_injected_header_never_exceeds_the_limit() {
-        // 2000 spaces encode to 6000 bytes: one such member fits, two do not.
+        // 2000 spaces encode to 6000 bytes: one such member fits, two do not; the members
+        // after the one left out still go.
         let spaces = " ".repeat(2000);
         let header = sent(&[("a", &spaces, ""), ("b", &spaces, ""), ("c", "1", "")]).unwrap();
         assert!(header.len() <= MAX_BAGGAGE_LEN, "{}", header.len());
         assert_eq!(
             header,
-            format!("a={}", "%20".repeat(2000)),
+            format!("a={},c=1", "%20".repeat(2000)),
             "whole members only"
+        );
+        // One value too long to send alone (3000 bytes of text, 9000 encoded) is left out,
+        // not every member after it.
+        let euros = "\u{20ac}".repeat(1000);
+        assert_eq!(
+            sent(&[("big", &euros, ""), ("small", "x", "")]).as_deref(),
+            Some("small=x")
         );
         let exact = "v".repeat(MAX_BAGGAGE_LEN - 2);
         assert_eq!(

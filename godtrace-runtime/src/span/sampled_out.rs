@@ -15,6 +15,10 @@ pub(crate) const RANDOM: TraceFlags = TraceFlags::new(0x02);
 #[derive(Clone, Copy)]
 pub(super) struct Held {
     previous: u64,
+    /// How many spans held a mark on this thread when this one took it: those still holding
+    /// one are below it, so more holders than that and this one means a span held after it
+    /// is still current (see [`release_out_of_order`]).
+    below: u32,
 }
 
 impl Held {
@@ -35,6 +39,7 @@ impl Held {
     fn handed(live: &Live) -> Held {
         Held {
             previous: live.handed_mark.take().unwrap_or_default(),
+            below: u32::MAX,
         }
     }
 }
@@ -58,9 +63,11 @@ pub(super) fn hand_up(held: Held, live: &Live) {
 #[inline(always)]
 pub(super) fn hold(mark: u64) -> Held {
     let this = this_thread();
-    this.marks_held.set(this.marks_held.get().wrapping_add(1));
+    let below = this.marks_held.get();
+    this.marks_held.set(below.wrapping_add(1));
     Held {
         previous: this.sampled_out_root.replace(mark),
+        below,
     }
 }
 
@@ -91,14 +98,19 @@ pub(super) fn release(held: Held) {
 /// still current, or this one was taken off the list by a poll's end; every recorded span
 /// holds the same mark, none, so the mark alone cannot tell), else a span held later is
 /// still current, or another already put back what was before; and none is left once no span
-/// holds one, so that a mark never outlives every span that held one.
+/// holds one, so that a mark never outlives every span that held one. A span held after
+/// this one and still holding (more holders now than this one found below it, and itself:
+/// those below can only have left) holds the mark too, when it is the same: a sampled-out
+/// root's guard dropped before its child's, whose spans are on no list.
 #[inline(always)]
 pub(super) fn release_out_of_order(held: Held, mark: u64, anothers: bool) {
     let this = this_thread();
-    let holding = this.marks_held.get().saturating_sub(1);
+    let holders = this.marks_held.get();
+    let holding = holders.saturating_sub(1);
     this.marks_held.set(holding);
     let current = this.sampled_out_root.get();
-    let back = if current == mark && !anothers {
+    let held_after = holding > held.below;
+    let back = if current == mark && !anothers && !held_after {
         held.previous
     } else {
         current
@@ -184,7 +196,21 @@ mod tests {
         // first.
         let (root, child) = (hold(33), hold(33));
         release_out_of_order(root, 33, false);
+        assert_eq!(
+            mark(),
+            33,
+            "the child is still current, under the root's mark"
+        );
         release_out_of_order(child, 33, false);
+        assert_eq!(mark(), 0);
+        // The same under an outer mark: once the child leaves too, the outer mark is back
+        // only when the outer span is the last holder.
+        let outer = hold(77);
+        let (root, child) = (hold(33), hold(33));
+        release_out_of_order(root, 33, false);
+        assert_eq!(mark(), 33);
+        release_out_of_order(child, 33, false);
+        release_out_of_order(outer, 77, false);
         assert_eq!(mark(), 0);
         let (outer, inner) = (hold(11), hold(22));
         release_out_of_order(outer, 11, false);

@@ -3,9 +3,10 @@
 //! OpenTelemetry code.
 //!
 //! The ratio decision is a pure function of the trace id (the rule every OpenTelemetry SDK's
-//! `TraceIdRatioBased` sampler uses: the low 8 bytes of the id, shifted right by one, compared
-//! with `ratio * 2^63`), so every godtrace service, and every other SDK using that rule, keeps
-//! or drops a given trace the same way.
+//! `TraceIdRatioBased` sampler uses in the Rust and Go SDKs: the low 8 bytes of the id,
+//! shifted right by one, compared with `ratio * 2^63`), so every godtrace service, and every
+//! other SDK using that rule, keeps or drops a given trace the same way (not Java's, which
+//! compares the absolute value of those bytes read as a signed number).
 //!
 //! The head decision is made before anything is built: a sampled-out call reads its parent,
 //! decides, and allocates nothing; a sampled-in call gets its ids here too (a per-thread

@@ -265,6 +265,36 @@ fn a_traced_call_inside_a_transparent_span_is_current_in_its_body() {
     ));
 }
 
+#[traced(operation = "bridge.transparent.handler")]
+fn handler_with_events_naming_a_transparent_span() {
+    let helper = tracing::trace_span!("bridge.transparent.helper");
+    let _entered = helper.enter();
+    tracing::info!("bridge.transparent.contextual");
+    tracing::info!(parent: &helper, "bridge.transparent.explicit");
+    tracing::error!(parent: &helper, "bridge.transparent.failure");
+}
+
+/// An event naming as its `parent:` a transparent span whose nearest recorded ancestor is a
+/// `#[traced]` call goes to that call's span, as the events inside the transparent span do
+/// (an ERROR one fails it).
+#[test]
+fn an_event_naming_a_transparent_span_goes_to_its_traced_ancestor() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    handler_with_events_naming_a_transparent_span();
+    let handler = c.span("bridge.transparent.handler");
+    let events: Vec<_> = handler.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        events,
+        [
+            "bridge.transparent.contextual",
+            "bridge.transparent.explicit",
+            "bridge.transparent.failure"
+        ]
+    );
+    assert!(handler.is_error(), "{:?}", handler.status);
+}
+
 #[traced(operation = "bridge.again.leaf")]
 fn leaf_entered_again() {}
 
@@ -1646,6 +1676,40 @@ fn credentials_in_urls_of_recorded_errors_are_redacted() {
         "{span:#?}"
     );
     assert_eq!(span.error_message(), Some(redacted));
+}
+
+/// An event's message (its name) is formatted with values, a database URL among them: the
+/// credentials in its URLs are redacted as the status it gives its span is, for a `tracing`
+/// event and a `log` record alike.
+#[test]
+fn credentials_in_urls_of_messages_are_redacted() {
+    let c = testing::capture();
+    let logger =
+        godtrace::log::TraceIdLogger::new(Records::default()).span_events(log::Level::Info);
+    let _default = bridged();
+    tracing::info_span!("bridge.message").in_scope(|| {
+        tracing::error!("connect to postgres://u:s3cret@db.example/app failed");
+        log::Log::log(
+            &logger,
+            &log::Record::builder()
+                .args(format_args!("retry postgres://u:s3cret@db.example/app"))
+                .level(log::Level::Warn)
+                .build(),
+        );
+    });
+    let span = c.span("bridge.message");
+    let names: Vec<_> = span.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "connect to postgres://REDACTED:REDACTED@db.example/app failed",
+            "retry postgres://REDACTED:REDACTED@db.example/app"
+        ]
+    );
+    assert_eq!(
+        span.error_message(),
+        Some("connect to postgres://REDACTED:REDACTED@db.example/app failed")
+    );
 }
 
 /// A span field named `error`, recorded as text (`%e`, `?e` or a `&str`), is an error's text

@@ -239,6 +239,19 @@ where
             {
                 let (name, attributes) = event_of(event);
                 with_record_through(span, |record| record.add_event(name, attributes, fails));
+                return;
+            }
+            // A transparent span whose nearest recorded ancestor is a godtrace span (a
+            // `#[traced]` call, a manual span): that span takes the event where it is the
+            // current one, as it takes the events inside the transparent span.
+            let carried = ctx.span(parent).and_then(|span| {
+                let extensions = span.extensions();
+                let bridged = extensions.get::<Bridged>()?;
+                bridged.transparent.then(|| bridged.span_id())
+            });
+            if let Some(carried) = carried {
+                let (name, attributes) = event_of(event);
+                add_event_to_own_current(carried, name, attributes, fails);
             }
             return;
         }
@@ -474,6 +487,26 @@ fn add_event_to_innermost<S>(
         return;
     }
     with_record_through(span, |record| record.add_event(name, attributes, fails));
+}
+
+/// Adds an event to the innermost current span when it is godtrace's own span `span_id`,
+/// marking it failed when `fails`; drops it otherwise.
+fn add_event_to_own_current(
+    span_id: SpanId,
+    name: Cow<'static, str>,
+    attributes: EventAttributes,
+    fails: bool,
+) {
+    with_current(|current| {
+        if let Current::Own(live) = current
+            && live.span_context.span_id() == span_id
+        {
+            if fails {
+                live.set_status(record::failed_status(|| name.clone(), &attributes));
+            }
+            live.add_event(name, attributes);
+        }
+    });
 }
 
 /// Runs `f` on the record of `span`, or, for a transparent span, of the nearest recorded

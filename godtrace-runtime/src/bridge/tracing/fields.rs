@@ -163,9 +163,9 @@ impl EventVisitor {
             (Some(message), Some(error)) => {
                 self.attributes
                     .push(KeyValue::new(EXCEPTION_MESSAGE, Value::from(error)));
-                Cow::Owned(message)
+                Cow::Owned(crate::redact::message(message))
             }
-            (Some(message), None) => Cow::Owned(message),
+            (Some(message), None) => Cow::Owned(crate::redact::message(message)),
             (None, Some(error)) => {
                 self.attributes
                     .push(KeyValue::new(EXCEPTION_MESSAGE, Value::from(error)));

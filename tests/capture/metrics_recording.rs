@@ -273,6 +273,19 @@ fn manual_counters_add_per_attribute_set() {
     assert!(snap.metric("9 not a name").is_none());
 }
 
+/// Instrument names are case-insensitive (OpenTelemetry): names that differ in case only are
+/// one instrument, exported under the name it was first given.
+#[test]
+fn names_that_differ_in_case_only_are_one_instrument() {
+    let _c = testing::capture();
+    record_counter("rec.Case.Hits", 1, &[]);
+    record_counter("rec.case.hits", 2, &[]);
+    record_counter("REC.CASE.HITS", 4, &[]);
+    let snap = metrics_snapshot();
+    assert_eq!(snap.counter("rec.Case.Hits", &[]), Some(7.0));
+    assert!(snap.metric("rec.case.hits").is_none());
+}
+
 /// A series is looked up with the attributes it was recorded with, read the same way: a key
 /// given twice is its last value, a long value is cut.
 #[test]

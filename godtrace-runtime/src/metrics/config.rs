@@ -138,23 +138,30 @@ impl MetricsConfig {
         self
     }
 
-    /// The cardinality limit of metric `name` alone, e.g. `godtrace.operation.duration`.
+    /// The cardinality limit of metric `name` alone, e.g. `godtrace.operation.duration`
+    /// (named again, the last limit given counts).
     pub fn cardinality_limit_for(mut self, name: impl Into<String>, limit: usize) -> Self {
-        self.per_metric_limits.push((name.into(), limit));
+        let name = name.into();
+        self.per_metric_limits
+            .retain(|(named, _)| !named.eq_ignore_ascii_case(&name));
+        self.per_metric_limits.push((name, limit));
         self
     }
 
     /// The bucket bounds of manual histogram `name` (inclusive upper bounds: finite,
     /// non-negative, increasing, at most 1,024 of them), instead of OpenTelemetry's defaults (0, 5, 10, 25, 50, 75,
     /// 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000). The duration histogram's seconds
-    /// buckets are fixed: naming it is an [`InitError`].
+    /// buckets are fixed: naming it is an [`InitError`]. Named again, the last bounds given
+    /// count.
     pub fn histogram_buckets(
         mut self,
         name: impl Into<String>,
         bounds: impl IntoIterator<Item = f64>,
     ) -> Self {
+        let name = name.into();
         self.buckets
-            .push((name.into(), bounds.into_iter().collect()));
+            .retain(|(named, _)| !named.eq_ignore_ascii_case(&name));
+        self.buckets.push((name, bounds.into_iter().collect()));
         self
     }
 
@@ -195,6 +202,7 @@ impl MetricsConfig {
             ..Limits::default()
         };
         for (name, limit) in &self.per_metric_limits {
+            check_metric_name("cardinality_limit_for", name)?;
             if *limit == 0 {
                 return Err(InitError::invalid(
                     &format!("cardinality_limit_for({name:?})"),
@@ -205,6 +213,7 @@ impl MetricsConfig {
             limits.per_metric.push((name.clone(), *limit));
         }
         for (name, bounds) in &self.buckets {
+            check_metric_name("histogram_buckets", name)?;
             // Else set and silently not used: a `Config` never falls back without saying so.
             if name == super::snapshot::DURATION_METRIC {
                 return Err(InitError::invalid(
@@ -235,4 +244,17 @@ impl MetricsConfig {
         }
         Ok(limits)
     }
+}
+
+/// A setting's metric name must be one an instrument can have (OpenTelemetry's name syntax):
+/// else the setting would be taken and never used.
+fn check_metric_name(setting: &str, name: &str) -> Result<(), InitError> {
+    if super::manual::valid_name(name) {
+        return Ok(());
+    }
+    Err(InitError::invalid(
+        &format!("{setting}({name:?})"),
+        name,
+        "a metric name: a letter, then up to 254 letters, digits, `_`, `.`, `-` or `/`",
+    ))
 }

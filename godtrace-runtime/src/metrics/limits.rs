@@ -29,7 +29,7 @@ pub(crate) fn cardinality_limit(metric: &str) -> usize {
     limits
         .per_metric
         .iter()
-        .find(|(name, _)| name == metric)
+        .find(|(name, _)| name.eq_ignore_ascii_case(metric))
         .map(|(_, n)| *n)
         .or(limits.cardinality_limit)
         .unwrap_or(DEFAULT_CARDINALITY_LIMIT)
@@ -40,7 +40,11 @@ pub(crate) fn histogram_bounds(metric: &str, default: &[f64]) -> Arc<[f64]> {
     let current = CURRENT.read().unwrap_or_else(|e| e.into_inner());
     current
         .as_ref()
-        .and_then(|l| l.buckets.iter().find(|(name, _)| name == metric))
+        .and_then(|l| {
+            l.buckets
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(metric))
+        })
         .map(|(_, b)| b.clone())
         .unwrap_or_else(|| Arc::from(default))
 }

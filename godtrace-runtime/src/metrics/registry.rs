@@ -36,7 +36,10 @@ pub(crate) enum Instrument {
 /// Everything recorded in this process.
 pub(crate) struct Registry {
     durations: SeriesTable<DurationSeries>,
-    instruments: RwLock<HashMap<String, Instrument>>,
+    /// By name in lower case (OpenTelemetry: instrument names are case-insensitive, and one
+    /// name is one instrument), each with the name it was first given, which it is exported
+    /// under.
+    instruments: RwLock<HashMap<String, (String, Instrument)>>,
     /// When recording started: the start of every cumulative series.
     #[cfg_attr(
         not(any(feature = "otlp-grpc", feature = "otlp-http")),
@@ -52,6 +55,15 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
     start: SystemTime::now(),
     too_many_reported: AtomicBool::new(false),
 });
+
+/// `name` as the registry keys it: in lower case (copied only when it has upper case).
+fn folded(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
 
 /// The process's registry.
 pub(crate) fn registry() -> &'static Registry {
@@ -77,7 +89,9 @@ impl Registry {
     /// The instrument named `name`, if one was made.
     pub(crate) fn existing(&self, name: &str) -> Option<Instrument> {
         let instruments = self.instruments.read().unwrap_or_else(|e| e.into_inner());
-        instruments.get(name).cloned()
+        instruments
+            .get(&*folded(name))
+            .map(|(_, instrument)| instrument.clone())
     }
 
     /// The instrument `name`, created by `make` on first use; `None` past the instrument cap.
@@ -90,7 +104,8 @@ impl Registry {
             return Some(found);
         }
         let mut instruments = self.instruments.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(found) = instruments.get(name) {
+        let key = folded(name);
+        if let Some((_, found)) = instruments.get(&*key) {
             return Some(found.clone());
         }
         if instruments.len() >= MAX_INSTRUMENTS {
@@ -102,7 +117,7 @@ impl Registry {
             return None;
         }
         let instrument = make();
-        instruments.insert(name.to_owned(), instrument.clone());
+        instruments.insert(key.into_owned(), (name.to_owned(), instrument.clone()));
         Some(instrument)
     }
 
@@ -125,7 +140,7 @@ impl Registry {
             .instruments
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .iter()
+            .values()
             .map(|(name, i)| (name.clone(), i.clone()))
             .collect();
         manual.sort_by(|a, b| a.0.cmp(&b.0));

@@ -395,37 +395,25 @@ enum Series {
     Resource,
 }
 
-/// `{a="x",b="y"}` (then the scope's labels, and `le` last when given), or nothing for no
-/// labels. Two attributes whose keys sanitize to the same label have their values joined with
-/// `;`; an attribute `le` or `quantile` is labelled `key_le`, `key_quantile` (a histogram's
-/// buckets' own `le` takes that label, and Prometheus reads both as a bucket's or a summary's
-/// on any series). An attribute whose value is empty is left out: Prometheus reads a label with
-/// an empty value as no label (`{k=""}` is the series `{}`, whose sample it would replace).
+/// `{a="x",b="y"}` (the attributes' labels sorted by name, then the scope's labels, and `le`
+/// last when given), or nothing for no labels. Sorted by the labels' names, not the keys: sets
+/// whose keys sanitize to the same labels (`x.y` and `x_a`, `x_y` and `x_a`) render alike, so
+/// that [`merged`] makes them one series. Two attributes whose keys sanitize to the same label
+/// have their values joined with `;`, in their keys' order; an attribute `le` or `quantile` is
+/// labelled `key_le`, `key_quantile` (a histogram's buckets' own `le` takes that label, and
+/// Prometheus reads both as a bucket's or a summary's on any series). An attribute whose value
+/// is empty is left out: Prometheus reads a label with an empty value as no label (`{k=""}` is
+/// the series `{}`, whose sample it would replace).
 fn labels(attributes: &[KeyValue], series: Series, le: Option<&str>) -> String {
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(attributes.len() + 3);
-    let scope = SCOPE_LABELS
-        .iter()
-        .filter(|_| series != Series::Resource)
-        .map(|&(key, value)| (key, Cow::Borrowed(value)));
-    let attributes = attributes
-        .iter()
-        .map(|kv| (kv.key.as_str(), label_value(&kv.value)));
-    for (key, value) in attributes.chain(scope) {
-        if value.is_empty() {
-            continue;
-        }
-        let mut name = label_name(key);
-        // Prometheus reads `le` as a bucket's bound and `quantile` as a summary's on any
-        // series (`promtool` refuses them elsewhere): an attribute's is its own label.
-        if name == "le" || name == "quantile" {
-            name.insert_str(0, "key_");
-        }
-        match pairs.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, v)) => {
-                v.push(';');
-                v.push_str(&value);
-            }
-            None => pairs.push((name, value.into_owned())),
+    for kv in attributes {
+        add_label(&mut pairs, kv.key.as_str(), &label_value(&kv.value));
+    }
+    // Stable: the scope's labels and `le` go after, in their own order.
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    if series != Series::Resource {
+        for (key, value) in SCOPE_LABELS {
+            add_label(&mut pairs, key, value);
         }
     }
     if let Some(le) = le {
@@ -443,6 +431,27 @@ fn labels(attributes: &[KeyValue], series: Series, le: Option<&str>) -> String {
     }
     out.push('}');
     out
+}
+
+/// Adds the label of attribute `key` with `value` to `pairs`: joined with `;` to the value of
+/// a label of the same name already there; nothing for an empty value.
+fn add_label(pairs: &mut Vec<(String, String)>, key: &str, value: &str) {
+    if value.is_empty() {
+        return;
+    }
+    let mut name = label_name(key);
+    // Prometheus reads `le` as a bucket's bound and `quantile` as a summary's on any series
+    // (`promtool` refuses them elsewhere): an attribute's is its own label.
+    if name == "le" || name == "quantile" {
+        name.insert_str(0, "key_");
+    }
+    match pairs.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, v)) => {
+            v.push(';');
+            v.push_str(value);
+        }
+        None => pairs.push((name, value.to_owned())),
+    }
 }
 
 fn escape(value: &str) -> String {

@@ -359,6 +359,34 @@ fn bad_values_name_their_source() {
     );
 }
 
+/// A metric's own setting names a metric an instrument can have, else it would be taken
+/// and never used; named twice, the last one given counts (as every other setter).
+#[test]
+fn per_metric_settings_name_a_metric_and_the_last_one_counts() {
+    let code_err = |c: MetricsConfig| match c.resolve_alone(None, None, B).unwrap_err() {
+        InitError::InvalidValue { name, .. } => name,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        code_err(MetricsConfig::new().histogram_buckets("bad name!", [1.0])),
+        "histogram_buckets(\"bad name!\")"
+    );
+    assert_eq!(
+        code_err(MetricsConfig::new().cardinality_limit_for("no such metric", 3)),
+        "cardinality_limit_for(\"no such metric\")"
+    );
+    let settings = MetricsConfig::new()
+        .cardinality_limit_for("dup.c", 2)
+        .cardinality_limit_for("dup.c", 5)
+        .histogram_buckets("dup.h", [1.0])
+        .histogram_buckets("dup.h", [10.0, 20.0])
+        .resolve_alone(None, None, B)
+        .unwrap();
+    assert_eq!(settings.limits.per_metric, [("dup.c".to_owned(), 5)]);
+    assert_eq!(settings.limits.buckets.len(), 1);
+    assert_eq!(&*settings.limits.buckets[0].1, [10.0, 20.0]);
+}
+
 #[test]
 fn a_negative_zero_bucket_bound_is_the_bound_zero() {
     let settings = MetricsConfig::new()

@@ -272,6 +272,15 @@ fn attribute_sets_rendered_alike_are_one_series() {
             counter_point(vec![KeyValue::new("code", "500")], 4.0),
             counter_point(vec![KeyValue::new("http.route", "/a")], 8.0),
             counter_point(vec![KeyValue::new("http_route", "/a")], 16.0),
+            // Keys in order (as attribute sets hold them) whose labels sort the other way.
+            counter_point(
+                vec![KeyValue::new("x.y", "1"), KeyValue::new("x_a", "2")],
+                32.0,
+            ),
+            counter_point(
+                vec![KeyValue::new("x_a", "2"), KeyValue::new("x_y", "1")],
+                64.0,
+            ),
         ]),
         ..counter("hits", 0.0)
     };
@@ -304,6 +313,7 @@ fn attribute_sets_rendered_alike_are_one_series() {
             "hits_total{code=\"200\"} 3",
             "hits_total{code=\"500\"} 4",
             "hits_total{http_route=\"/a\"} 24",
+            "hits_total{x_a=\"2\",x_y=\"1\"} 96",
             "sizes_bucket{ok=\"true\",le=\"1\"} 2",
             "sizes_bucket{ok=\"true\",le=\"+Inf\"} 4 # {trace_id=\"0af7651916cd43dd8448eb211c80319c\",\
              span_id=\"b7ad6b7169203331\"} 2 20.000",

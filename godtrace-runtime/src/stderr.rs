@@ -36,7 +36,7 @@ pub(crate) fn say(line: String) {
             .name("godtrace-stderr".into())
             .spawn(move || {
                 for line in waiting {
-                    write_line(&line);
+                    write_line(line);
                     UNWRITTEN.fetch_sub(1, Ordering::Release);
                 }
             })
@@ -59,10 +59,9 @@ pub(crate) fn drain(limit: Duration) {
     }
 }
 
-/// Writes `line` and a newline; a failed write is ignored.
-fn write_line(line: &str) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr
-        .write_all(line.as_bytes())
-        .and_then(|()| stderr.write_all(b"\n"));
+/// Writes `line` and a newline in one write (stderr is unbuffered: two writes let another
+/// process's output, or stdout sharing the pipe, in between); a failed write is ignored.
+fn write_line(mut line: String) {
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }

@@ -49,7 +49,7 @@ fn ten_spans() {
 
 /// Points fd 2 at `fd` until the result is dropped, which points it back (so that a failed
 /// assertion's message is seen).
-fn stderr_to(fd: i32) -> impl Drop {
+pub(crate) fn stderr_to(fd: i32) -> impl Drop {
     struct Restore(i32);
     impl Drop for Restore {
         fn drop(&mut self) {

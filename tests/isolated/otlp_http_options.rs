@@ -17,6 +17,46 @@ fn spans_an_http_receiver_rejects_are_failed_not_exported() {
     );
 }
 
+/// A partial success that rejects nothing and says something is a warning (OTLP): every
+/// span is exported, nothing failed, and the first warning is said on stderr.
+#[test]
+fn a_receivers_warning_is_said_and_every_span_is_exported() {
+    crate::support::own_process!();
+    use std::os::fd::AsRawFd as _;
+    let path = std::env::temp_dir().join(format!("godtrace-warning-{}", std::process::id()));
+    let file = std::fs::File::create(&path).expect("a file for stderr");
+    let receiver = otlp_support::Receiver::start(otlp_support::Kind::HttpWarning);
+    let restore = crate::faults_stderr::stderr_to(file.as_raw_fd());
+    let guard = godtrace::init(
+        godtrace::Config::new("warning")
+            .endpoint(receiver.endpoint())
+            .max_export_batch_size(3),
+    )
+    .expect("init");
+    for _ in 0..10 {
+        drop(godtrace::span("warned"));
+    }
+    guard.flush();
+    let stats = godtrace::stats();
+    drop(guard);
+    drop(restore);
+    let said = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(receiver.sink.requests().len() > 1, "{stats:?}");
+    assert_eq!(stats.spans_exported, 10, "{stats:?}");
+    assert_eq!(
+        (stats.spans_failed, stats.failed_exports),
+        (0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(
+        said.matches("with a warning").count(),
+        1,
+        "said once: {said}"
+    );
+    assert!(said.contains("attribute values cut to 64 bytes"), "{said}");
+}
+
 /// A proxy from the environment is not taken to a collector on loopback: the spans and the
 /// configured headers (an API key) go to the collector, and nothing reaches the proxy.
 #[test]

@@ -224,6 +224,7 @@ pub(super) fn run<E: Exporter>(
         drops: Reporter::default(),
         late_drops: Reporter::default(),
         failures: Reporter::default(),
+        warned: false,
     };
     let deadline = runtime.block_on(worker.export_loop(&exporter));
     let remaining = deadline.saturating_duration_since(Instant::now());
@@ -269,6 +270,8 @@ struct ExportLoop<'a> {
     drops: Reporter,
     late_drops: Reporter,
     failures: Reporter,
+    /// Whether a receiver's warning was reported (the first one is).
+    warned: bool,
 }
 
 /// Rate-limits one kind of message: the first at once, then one summary per interval.
@@ -594,6 +597,23 @@ impl ExportLoop<'_> {
             // A partial success: the request was delivered, and the spans the receiver
             // rejected are not exported. They count as failed, and its reason is reported
             // with the failures.
+            // A warning (a partial success that rejected nothing): said once.
+            Ok(Accepted::AllBut {
+                rejected: 0,
+                reason,
+            }) => {
+                Counters::add(&self.counters.exported, spans);
+                Counters::add(&self.counters.exports, 1);
+                if !std::mem::replace(&mut self.warned, true) {
+                    let report = format!(
+                        "godtrace: the receiver at {} took every span, with a warning \
+                         (later ones are not reported): {reason}",
+                        url::redacted(&self.options.destination),
+                    );
+                    let report = url::scrub(&report, &self.options.destination);
+                    crate::stderr::say(crate::text::cut(report, crate::text::MAX_REPORT));
+                }
+            }
             Ok(Accepted::AllBut { rejected, reason }) => {
                 let rejected = usize::try_from(rejected).unwrap_or(usize::MAX).min(spans);
                 Counters::add(&self.counters.exported, spans - rejected);

@@ -29,8 +29,9 @@ const MAX_MESSAGE: usize = 256;
 #[cfg(feature = "otlp-grpc")]
 const MAX_INFLATED: u64 = 64 << 10;
 
-/// The partial success of an encoded export response; `None` when it rejected nothing (or the
-/// bytes are not a response).
+/// The partial success of an encoded export response; `None` when it rejected nothing and
+/// said nothing (or the bytes are not a response). A count of 0 with a message is a warning
+/// (OTLP: a receiver may convey warnings so), as is a negative count (a receiver's bug).
 pub(crate) fn rejected(response: &[u8]) -> Option<Rejected> {
     // The trace and the metrics responses hold their partial success alike (field 1; in it,
     // the count in field 1 and the message in field 2): the trace type reads both.
@@ -44,9 +45,9 @@ pub(crate) fn rejected(response: &[u8]) -> Option<Rejected> {
         Err(_) => partial_success_prefix(response)?,
     };
     // An int64: a negative count (a receiver's bug) rejects nothing.
-    let count = u64::try_from(count).ok().filter(|&n| n > 0)?;
-    let message = one_line_cut(&message, MAX_MESSAGE);
-    Some(Rejected { count, message })
+    let count = u64::try_from(count).unwrap_or(0);
+    let message = one_line_cut(message.trim(), MAX_MESSAGE);
+    (count > 0 || !message.is_empty()).then_some(Rejected { count, message })
 }
 
 /// The count and message of the partial success at the start of an export response cut short:
@@ -176,18 +177,32 @@ mod tests {
         assert_eq!(split.message, format!("{}…", "x".repeat(255)));
         let lines = super::rejected(&response(3, "bad\nspan \u{1b}[31mred")).unwrap();
         assert_eq!(lines.message, "bad\\nspan \\u{1b}[31mred");
-        // An int64 below zero (a receiver's bug) rejects nothing.
-        assert_eq!(super::rejected(&response(-1, "negative")), None);
+        // An int64 below zero (a receiver's bug) rejects nothing: its message is a warning.
+        let negative = super::rejected(&response(-1, "negative")).unwrap();
+        assert_eq!((negative.count, negative.message.as_str()), (0, "negative"));
     }
 
     #[test]
     fn nothing_rejected_or_nothing_decodable_says_nothing() {
-        assert_eq!(rejected(&response(0, "a warning")), None);
+        assert_eq!(rejected(&response(0, "")), None);
+        assert_eq!(rejected(&response(0, " ")), None);
+        assert_eq!(rejected(&response(-1, "")), None);
         assert_eq!(rejected(b""), None);
         assert_eq!(rejected(b"<html>502 Bad Gateway</html>"), None);
         assert_eq!(rejected(&[0xff; 32]), None);
         // Cut before the count is whole.
         assert_eq!(rejected(&response(1 << 40, "cut")[..4]), None);
+    }
+
+    /// OTLP: a receiver "MAY also use the partial_success field to convey warnings", with 0
+    /// rejected and a message: read, to be said.
+    #[test]
+    fn a_warning_is_a_partial_success_that_rejected_nothing() {
+        let warning = rejected(&response(0, "attribute too long, cut")).unwrap();
+        assert_eq!(
+            (warning.count, warning.message.as_str()),
+            (0, "attribute too long, cut")
+        );
     }
 
     /// An answer longer than the transport reads is cut at its bound: the count, which comes

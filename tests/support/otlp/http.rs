@@ -29,9 +29,13 @@ pub(super) fn start(
                 Ok((stream, _)) if kind == Kind::BlackHole => held.push(stream),
                 Ok((stream, _)) => {
                     let (sink, stop) = (sink.clone(), stop.clone());
-                    let partial = kind == Kind::HttpPartial;
+                    let answer = match kind {
+                        Kind::HttpPartial => Some(super::one_rejected()),
+                        Kind::HttpWarning => Some(super::a_warning()),
+                        _ => None,
+                    };
                     workers.push(std::thread::spawn(move || {
-                        serve(stream, &sink, &stop, partial)
+                        serve(stream, &sink, &stop, answer)
                     }));
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -49,8 +53,13 @@ pub(super) fn start(
 }
 
 /// Serves requests on one keep-alive connection until the client closes it or `stop`;
-/// `partial`: each answer is a partial success rejecting one span.
-fn serve(stream: TcpStream, sink: &Sink, stop: &AtomicBool, partial: bool) {
+/// `partial`: the partial success each answer carries, if any.
+fn serve(
+    stream: TcpStream,
+    sink: &Sink,
+    stop: &AtomicBool,
+    partial: Option<opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess>,
+) {
     let _quiet = Context::enter_telemetry_suppressed_scope();
     stream.set_nonblocking(false).unwrap();
     stream
@@ -89,7 +98,7 @@ fn serve(stream: TcpStream, sink: &Sink, stop: &AtomicBool, partial: bool) {
             request,
         });
         let answer = ExportTraceServiceResponse {
-            partial_success: partial.then(super::one_rejected),
+            partial_success: partial.clone(),
         }
         .encode_to_vec();
         let head = format!(

@@ -28,6 +28,9 @@ pub enum Kind {
     Http,
     /// HTTP that answers each request with a partial success rejecting one span.
     HttpPartial,
+    /// HTTP that answers each request with a warning: a partial success rejecting nothing,
+    /// with a message.
+    HttpWarning,
     /// Accepts TCP connections and never reads or answers.
     BlackHole,
 }
@@ -38,6 +41,14 @@ pub fn one_rejected() -> opentelemetry_proto::tonic::collector::trace::v1::Expor
     opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess {
         rejected_spans: 1,
         error_message: "one span too old".into(),
+    }
+}
+
+/// What the warning receiver answers: nothing rejected, and a warning.
+pub fn a_warning() -> opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess {
+    opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess {
+        rejected_spans: 0,
+        error_message: "attribute values cut to 64 bytes".into(),
     }
 }
 
@@ -206,7 +217,7 @@ impl Receiver {
             Kind::Grpc | Kind::GrpcRefusing | Kind::GrpcPartial => {
                 Running::Grpc(grpc::Server::start(listener, self.sink.clone(), self.kind))
             }
-            Kind::Http | Kind::HttpPartial | Kind::BlackHole => {
+            Kind::Http | Kind::HttpPartial | Kind::HttpWarning | Kind::BlackHole => {
                 let stop = Arc::new(AtomicBool::new(false));
                 let thread = http::start(listener, self.sink.clone(), stop.clone(), self.kind);
                 Running::Std { stop, thread }

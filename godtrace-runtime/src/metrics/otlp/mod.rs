@@ -132,6 +132,7 @@ fn run(
     };
     let (runtime, client, _suppressed) = (started.runtime, started.client, started.suppressed);
     let mut failing = false;
+    let mut warned = false;
     // The request a push starts with: the one the last push did not get through (see below).
     let mut first = 0;
     // Once stopping, a push does not wait for a receiver that cannot be reached (see
@@ -185,6 +186,19 @@ fn run(
             let at = (start + i) % count;
             match send_one(client, request.encode_to_vec(), deadline, (at, count)) {
                 Ok(None) => {}
+                // A warning (nothing rejected): said once.
+                Ok(Some(r)) if r.count == 0 => {
+                    if !std::mem::replace(&mut warned, true) {
+                        crate::stderr::say(crate::text::cut(
+                            format!(
+                                "godtrace: the metrics receiver took every data point, with a \
+                                 warning (later ones are not reported): {}",
+                                r.message
+                            ),
+                            crate::text::MAX_REPORT,
+                        ));
+                    }
+                }
                 // Data points the receiver rejected of a request it accepted: said like a
                 // failure (the next push sends them again), after the other requests go.
                 Ok(Some(r)) => {

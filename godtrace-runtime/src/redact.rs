@@ -110,16 +110,14 @@ pub(crate) fn error_text(text: String) -> String {
     }
 }
 
-/// A log message as an event's name (a `tracing` event's, a `log` record's), bounded
-/// already: its URLs redacted, then bounded again as a name, as `REDACTED` may be longer than
-/// what it replaced. Messages are formatted with values (`error!("connect to {url} failed")`),
-/// a database URL's password among them.
+/// A log message as an event's name (a `tracing` event's, a `log` record's), as read (past
+/// the name's length: see `value::message_text`): its URLs redacted, then cut as a name.
+/// Messages are formatted with values (`error!("connect to {url} failed")`), a database URL's
+/// password among them.
 #[cfg(any(feature = "tracing", feature = "log"))]
 pub(crate) fn message(text: String) -> String {
-    match urls_in(&text) {
-        Some(redacted) => crate::value::bounded_name(Cow::Owned(redacted)).into_owned(),
-        None => text,
-    }
+    let text = urls_in(&text).unwrap_or(text);
+    crate::value::bounded_name(Cow::Owned(text)).into_owned()
 }
 
 /// The path parameters whose values are session ids (the servlet specification's

@@ -162,27 +162,41 @@ pub(crate) fn max_name_len() -> usize {
     max_attribute_len().max(MIN_NAME_LIMIT)
 }
 
-/// `s` as a span or event name: cut as [`bounded_name`] cuts one, as an owned string (a
-/// `tracing` message or `otel.name` given as text).
-#[cfg(feature = "tracing")]
-pub(crate) fn name_text(s: &str) -> String {
-    bounded_text(s, max_name_len())
+/// How much of a log message is read, in names' lengths: the credentials in its URLs are
+/// redacted in what was read ([`crate::redact::message`]) before it is cut as a name, so that a
+/// cut inside a URL (past its user-info's `@`, or in an encoded URL in its query) leaks no part
+/// of a secret unless the URL is longer than what is read past the name's end.
+#[cfg(any(feature = "tracing", feature = "log"))]
+const MESSAGE_READ: usize = 4;
+
+/// The most of a log message read: [`MESSAGE_READ`] names' lengths.
+#[cfg(any(feature = "tracing", feature = "log"))]
+fn message_read_len() -> usize {
+    max_name_len().saturating_mul(MESSAGE_READ)
 }
 
-/// The `Display` text of `value` as a span or event name (a `log` record's message): bounded as
-/// [`bounded_name`] bounds a name, not by the attribute limit alone; the user's `Display`
-/// stops at [`max_name_len`].
+/// A `tracing` message given as text, as read to be an event's name (see [`MESSAGE_READ`]).
+#[cfg(feature = "tracing")]
+pub(crate) fn message_text(s: &str) -> String {
+    bounded_text(s, message_read_len())
+}
+
+/// The `Display` text of a `log` record's message, as read to be an event's name (see
+/// [`MESSAGE_READ`]): the user's `Display` stops there.
 #[cfg(feature = "log")]
-pub(crate) fn display_name<T: fmt::Display + ?Sized>(value: &T) -> String {
-    bounded_fmt_to(format_args!("{value}"), max_name_len(), DISPLAY_PANICKED)
+pub(crate) fn message_display<T: fmt::Display + ?Sized>(value: &T) -> String {
+    bounded_fmt_to(
+        format_args!("{value}"),
+        message_read_len(),
+        DISPLAY_PANICKED,
+    )
 }
 
-/// The `Debug` text of `value` as a span or event name (a `tracing` message: `format_args!`'s
-/// `Debug` is the formatted text; an `otel.name` given as `?` or `%`), bounded as
-/// [`display_name`] is.
+/// The `Debug` text of a `tracing` message (`format_args!`'s `Debug` is the formatted text), as
+/// read to be an event's name (see [`MESSAGE_READ`]).
 #[cfg(feature = "tracing")]
-pub(crate) fn debug_name<T: fmt::Debug + ?Sized>(value: &T) -> String {
-    debug_prefix(value, max_name_len())
+pub(crate) fn message_debug<T: fmt::Debug + ?Sized>(value: &T) -> String {
+    debug_prefix(value, message_read_len())
 }
 
 /// A span or event name as kept: at most the attribute limit (or [`MIN_NAME_LIMIT`], the

@@ -224,8 +224,20 @@ fn guards_dropped_in_any_order_leave_no_sampled_out_root_behind() {
     assert_eq!(godtrace::trace_id(), None);
     always(0);
     assert_eq!(recorded(), 3, "after two roots left out of order");
-    // A guard that outlives the traced call it was made in.
-    drop(makes_a_guard());
+    // A guard that outlives the traced call it was made in: current after the call, as a
+    // kept call's would be, in the call's trace; what runs under it is dropped with it.
+    let escaped = makes_a_guard();
+    assert!(
+        godtrace::trace_id().is_some(),
+        "the escaped guard is current"
+    );
+    always(0);
+    assert_eq!(
+        recorded(),
+        3,
+        "under the escaped guard, `always` is no root"
+    );
+    drop(escaped);
     assert_eq!(godtrace::trace_id(), None);
     always(0);
     assert_eq!(recorded(), 4, "after a guard that outlived its call");

@@ -183,7 +183,7 @@ fn record_event(record: &log::Record<'_>) {
     let mut fields = Fields(&mut attributes);
     let _ = record.key_values().visit(&mut fields);
     // A name: never cut below 256 bytes, however small the attribute limit.
-    let name = crate::redact::message(crate::value::display_name(record.args()));
+    let name = crate::redact::message(crate::value::message_display(record.args()));
     crate::api::add_event_to_current(
         Cow::Owned(name),
         super::bounded_event_attributes(attributes),

@@ -215,7 +215,7 @@ impl MetricsConfig {
         for (name, bounds) in &self.buckets {
             check_metric_name("histogram_buckets", name)?;
             // Else set and silently not used: a `Config` never falls back without saying so.
-            if name == super::snapshot::DURATION_METRIC {
+            if name.eq_ignore_ascii_case(super::snapshot::DURATION_METRIC) {
                 return Err(InitError::invalid(
                     &format!("histogram_buckets({name:?})"),
                     &format!("{bounds:?}"),

@@ -275,7 +275,8 @@ fn bad_value_key(name: &str, kind: Kind) -> String {
     } else {
         "histogram"
     };
-    format!("{kind} {name}")
+    // Names that differ in case only are one metric (see `Registry::instrument`).
+    format!("{kind} {}", name.to_ascii_lowercase())
 }
 
 /// Reports that `name` is `found`, of the other kind than it is recorded as.
@@ -284,14 +285,16 @@ fn kind_conflict(name: &str, found: &Instrument) {
         Instrument::Counter(_) => ("Counter", "Histogram"),
         Instrument::Histogram(_) => ("Histogram", "Counter"),
     };
-    report::once_for(report::Topic::Conflict, &format!("kind of {name}"), || {
-        format!("metric {name:?} is a {found_kind}; recording it as a {kind} is dropped")
-    });
+    report::once_for(
+        report::Topic::Conflict,
+        &format!("kind of {}", name.to_ascii_lowercase()),
+        || format!("metric {name:?} is a {found_kind}; recording it as a {kind} is dropped"),
+    );
 }
 
 /// Whether `name` may name a metric of the user's; reported once if not.
 fn valid(name: &str) -> bool {
-    if !valid_name(name) || name == DURATION_METRIC {
+    if !valid_name(name) || name.eq_ignore_ascii_case(DURATION_METRIC) {
         report::once_for(report::Topic::InvalidName, name, || {
             format!(
                 "{name:?} is not a valid metric name (a letter, then up to 254 letters, digits, \
@@ -330,13 +333,17 @@ fn instrument(name: &str, kind: Kind) -> Option<Instrument> {
         && found.unit != unit
     {
         let found_unit = found.unit;
-        report::once_for(report::Topic::Conflict, &format!("unit of {name}"), || {
-            format!(
-                "histogram {name:?} was made with the unit {found_unit:?}; values recorded under \
+        report::once_for(
+            report::Topic::Conflict,
+            &format!("unit of {}", name.to_ascii_lowercase()),
+            || {
+                format!(
+                    "histogram {name:?} was made with the unit {found_unit:?}; values recorded under \
                  that name with the unit {unit:?} are dropped (a godtrace integration and the \
                  application share the name)"
-            )
-        });
+                )
+            },
+        );
         return None;
     }
     Some(found)

@@ -107,9 +107,11 @@ impl MetricsSnapshot {
         &self.metrics
     }
 
-    /// The metric named `name`.
+    /// The metric named `name` (in any case: names that differ in case only are one metric).
     pub fn metric(&self, name: &str) -> Option<&MetricData> {
-        self.metrics.iter().find(|m| m.name == name)
+        self.metrics
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(name))
     }
 
     /// The point of histogram `name` with exactly these attributes (in any order), read as

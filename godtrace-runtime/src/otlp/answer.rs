@@ -85,7 +85,11 @@ fn partial_success_prefix(response: &[u8]) -> Option<(i64, Cow<'_, str>)> {
             _ => break,
         }
     }
-    Some((count?, message))
+    // No count (proto3 leaves a 0 out) with a message read: a warning.
+    match count {
+        Some(count) => Some((count, message)),
+        None => (!message.is_empty()).then_some((0, message)),
+    }
 }
 
 /// `google.rpc.Status`, the body an OTLP/HTTP receiver answers a failed request with (its
@@ -203,6 +207,13 @@ mod tests {
             (warning.count, warning.message.as_str()),
             (0, "attribute too long, cut")
         );
+        // Longer than the transport reads: proto3 leaves the count of 0 out, and the message
+        // read is still a warning.
+        let mut long = response(0, &"w".repeat(70_000));
+        long.truncate(64 << 10);
+        let warning = rejected(&long).unwrap();
+        assert_eq!(warning.count, 0);
+        assert_eq!(warning.message, format!("{}…", "w".repeat(MAX_MESSAGE)));
     }
 
     /// An answer longer than the transport reads is cut at its bound: the count, which comes

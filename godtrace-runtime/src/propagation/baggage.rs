@@ -61,23 +61,37 @@ pub(super) fn decode(parts: &[&str]) -> Result<Decoded, TooLong> {
 ///
 /// A value's `=` goes as `%3D`: parsers that split a member at every `=` (OpenTelemetry's Rust
 /// SDK among them) then read the value whole. Three bytes for one can take a list that came in
-/// within the limit past it; then every `=` goes as it is (a baggage-octet: *value*), so that
-/// no member is lost to the encoding.
+/// within the limit past it; then, when every `=` going as it is (a baggage-octet: *value*)
+/// sends more members, it goes so, so that no member is lost to the encoding.
 pub(super) fn encode(baggage: &Baggage) -> Option<String> {
     let mut entries: Vec<_> = baggage.iter().collect();
     // Key order: the same baggage always makes the same header, and the same members fit.
     entries.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-    let (header, too_long) = encode_entries(&entries, true);
-    let header = if too_long {
-        encode_entries(&entries, false).0
+    let escaped = encode_entries(&entries, true);
+    let header = if escaped.left_out {
+        let plain = encode_entries(&entries, false);
+        if plain.members > escaped.members {
+            plain.header
+        } else {
+            escaped.header
+        }
     } else {
-        header
+        escaped.header
     };
     (!header.is_empty()).then_some(header)
 }
 
-/// [`encode`] with `=` escaped or not: the header, and whether it left out a member for its
-/// length (not for the member limit, which no encoding changes). A member that does not fit
+/// A `baggage` header as [`encode_entries`] wrote it.
+struct Encoded {
+    header: String,
+    /// How many members it holds.
+    members: usize,
+    /// Whether a member was left out for its length (not for the member limit, which no
+    /// encoding changes).
+    left_out: bool,
+}
+
+/// [`encode`] with `=` escaped or not. A member that does not fit
 /// is left out and the next ones are tried (W3C Baggage, *Limits*: members may be dropped
 /// until the limits are met), so that one long value does not take every member after it.
 fn encode_entries(
@@ -86,7 +100,7 @@ fn encode_entries(
         &(opentelemetry::StringValue, BaggageMetadata),
     )],
     escape_equals: bool,
-) -> (String, bool) {
+) -> Encoded {
     let mut header = String::new();
     let mut members = 0;
     let mut left_out = false;
@@ -96,7 +110,7 @@ fn encode_entries(
             continue;
         }
         if members == MAX_BAGGAGE_MEMBERS {
-            return (header, left_out);
+            break;
         }
         member.clear();
         member.push_str(key.as_str());
@@ -114,7 +128,11 @@ fn encode_entries(
         header.push_str(&member);
         members += 1;
     }
-    (header, left_out)
+    Encoded {
+        header,
+        members,
+        left_out,
+    }
 }
 
 /// One list member: its key, decoded value and metadata (the properties joined by `;`,
@@ -501,6 +519,24 @@ mod tests {
         let mut out = HashMap::new();
         inject_context(&cx, &mut out);
         assert_eq!(out[BAGGAGE], header);
+        // A member too long either way is no reason to send the others' `=` as it is.
+        let euros = "\u{20ac}".repeat(3000);
+        assert_eq!(
+            sent(&[("a", &euros, ""), ("b", "x=y", "")]).as_deref(),
+            Some("b=x%3Dy")
+        );
+        // Nor is the plain list sent when it holds fewer members than the escaped one.
+        let first = format!("{}{}", "=".repeat(2750), "v".repeat(5250));
+        let small = "\u{e9}".repeat(20);
+        let escaped = sent(&[
+            ("a", &first, ""),
+            ("b", &small, ""),
+            ("c", &small, ""),
+            ("d", &small, ""),
+        ])
+        .unwrap();
+        assert!(escaped.starts_with("b="), "{escaped}");
+        assert_eq!(escaped.split(',').count(), 3, "{escaped}");
     }
 
     #[test]

@@ -91,6 +91,25 @@ pub(super) fn release(held: Held) {
         .set(if holding == 0 { 0 } else { held.previous });
 }
 
+/// [`release`] at the end of a sync call or a scope (not a poll): a span held after it and
+/// still holding (a manual guard made in the body and returned out of it) keeps the thread's
+/// mark, as such a guard of a kept call stays current after it.
+#[inline(always)]
+pub(super) fn release_call(held: Held) {
+    let this = this_thread();
+    let holding = this.marks_held.get().saturating_sub(1);
+    this.marks_held.set(holding);
+    let current = this.sampled_out_root.get();
+    // Selects, not branches: this runs at the end of every sampled-out sync call.
+    let back = if holding > held.below {
+        current
+    } else {
+        held.previous
+    };
+    this.sampled_out_root
+        .set(if holding == 0 { 0 } else { back });
+}
+
 /// Undoes [`hold`] of `mark` for a manual span's guard, which may be dropped in any order (a
 /// struct drops its fields first to last) or outlive the traced call it was made in: the
 /// previous mark is put back only while `mark` is still the thread's and the caller does not

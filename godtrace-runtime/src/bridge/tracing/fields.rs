@@ -203,8 +203,9 @@ impl Visit for EventVisitor {
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
-            // The event's name: cut as names are, not at the attribute limit.
-            "message" => self.message = Some(value::name_text(value)),
+            // The event's name: read to be redacted, then cut as names are (not at the
+            // attribute limit).
+            "message" => self.message = Some(value::message_text(value)),
             "error" => self.error = Some(crate::redact::error_text(bounded_owned(value))),
             _ => self.push(field, bounded_str(value)),
         }
@@ -221,7 +222,7 @@ impl Visit for EventVisitor {
         match field.name() {
             // `format_args!`'s `Debug` is the formatted text, without quotes; the event's
             // name, cut as names are.
-            "message" => self.message = Some(value::debug_name(value)),
+            "message" => self.message = Some(value::message_debug(value)),
             "error" => self.error = Some(crate::redact::error_text(debug_text(value))),
             _ => self.push(field, Value::from(debug_text(value))),
         }

@@ -189,14 +189,14 @@ fn run(
                 // A warning (nothing rejected): said once.
                 Ok(Some(r)) if r.count == 0 => {
                     if !std::mem::replace(&mut warned, true) {
-                        crate::stderr::say(crate::text::cut(
-                            format!(
-                                "godtrace: the metrics receiver took every data point, with a \
-                                 warning (later ones are not reported): {}",
-                                r.message
-                            ),
-                            crate::text::MAX_REPORT,
-                        ));
+                        let message = format!(
+                            "godtrace: the metrics receiver took every data point, with a \
+                             warning (later ones are not reported): {}",
+                            r.message
+                        );
+                        // The receiver's words may quote the URL: never its credentials.
+                        let message = url::scrub(&message, &target.endpoint);
+                        crate::stderr::say(crate::text::cut(message, crate::text::MAX_REPORT));
                     }
                 }
                 // Data points the receiver rejected of a request it accepted: said like a

@@ -256,7 +256,11 @@ impl OpSpan {
             marked = marked.or_handed(live);
         }
         detach(ManuallyDrop::into_inner(attached));
-        sampled_out::release(marked);
+        if entry == Entry::Poll {
+            sampled_out::release(marked);
+        } else {
+            sampled_out::release_call(marked);
+        }
         match outcome {
             Err(payload) if entry == Entry::Scope => {
                 self.record_panic(&*payload);

@@ -447,7 +447,7 @@ fn run_sampled_out<'a>(site: &'static CallSite, mark: u64, call: BodyOnce<'a>) -
     let measured = site.include_duration.then(clock::now);
     let held = sampled_out::hold(mark);
     let outcome = catch_unwind(AssertUnwindSafe(|| call.run()));
-    sampled_out::release(held);
+    sampled_out::release_call(held);
     end_sampled_out(site, mark, measured, outcome)
 }
 

@@ -344,10 +344,15 @@ fn bad_values_name_their_source() {
             .resolve_alone(None, None, B)
             .is_ok()
     );
-    // Fixed buckets: refused, not set and silently unused.
+    // Fixed buckets: refused, not set and silently unused (in any case: names that differ
+    // in case only are one metric).
     assert_eq!(
         code_err(MetricsConfig::new().histogram_buckets("godtrace.operation.duration", [1.0])),
         "histogram_buckets(\"godtrace.operation.duration\")"
+    );
+    assert_eq!(
+        code_err(MetricsConfig::new().histogram_buckets("GODTRACE.Operation.Duration", [1.0])),
+        "histogram_buckets(\"GODTRACE.Operation.Duration\")"
     );
     assert_eq!(
         code_err(MetricsConfig::new().prometheus_listen("nope")),

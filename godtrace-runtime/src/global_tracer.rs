@@ -33,6 +33,12 @@ impl Tracer for GlobalTracer {
     type Span = GlobalSpan;
 
     fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> GlobalSpan {
+        // Off (`enabled(false)`, `OTEL_SDK_DISABLED`, a forked child), as OpenTelemetry's no-op
+        // tracer: nothing recorded, and the parent's context passed on unchanged (a new id
+        // marked sampled would name a span that is never exported).
+        if !crate::span::switches::is_enabled() {
+            return GlobalSpan::Dropped(parent_cx.span().span_context().clone());
+        }
         let under_own;
         let parent_cx = match crate::span::own_span_under(parent_cx) {
             Some(own) => {

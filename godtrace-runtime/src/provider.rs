@@ -99,6 +99,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         .collect();
     let builder = SdkTracerProvider::builder()
         .with_sampler(settings.sampler)
+        .with_span_limits(sdk_span_limits(settings.span_limits))
         .with_resource(resource.clone());
     // The capture first: it takes a copy, the last sink the span itself.
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(crate::testing::sink::CaptureSink)];
@@ -307,9 +308,15 @@ fn propagator(list: &[Propagator]) -> TextMapCompositePropagator {
 pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
     let _installing = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     let propagators = config.code.propagators.as_deref();
-    crate::propagation::carry(propagators.unwrap_or(&Propagator::DEFAULT));
-    install_with(
-        SdkTracerProvider::builder(),
+    let propagators = propagators.unwrap_or(&Propagator::DEFAULT);
+    crate::propagation::carry(propagators);
+    // Every root kept and the default limits, set here: the SDK's builder would read them from
+    // the environment, which the capture does not.
+    let builder = SdkTracerProvider::builder()
+        .with_sampler(RatioSampler::ALWAYS_ON)
+        .with_span_limits(sdk_span_limits(crate::config::limits::SpanLimits::default()));
+    let installed = install_with(
+        builder,
         Pipeline::new(vec![Box::new(crate::testing::sink::CaptureSink)]),
         Switches {
             sampler: RatioSampler::ALWAYS_ON,
@@ -322,7 +329,28 @@ pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
             shutdown_timeout: crate::config::BatchSettings::default().export_timeout,
             by_capture: true,
         },
-    )
+    );
+    if installed.is_ok() {
+        // As `init` does: other OpenTelemetry code injects and extracts as godtrace does.
+        opentelemetry::global::set_text_map_propagator(propagator(propagators));
+    }
+    installed
+}
+
+/// godtrace's count limits as the SDK takes them, for spans of other OpenTelemetry code
+/// (its builder would otherwise read the environment itself); links' attributes keep the
+/// SDK's default.
+fn sdk_span_limits(
+    limits: crate::config::limits::SpanLimits,
+) -> opentelemetry_sdk::trace::SpanLimits {
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    opentelemetry_sdk::trace::SpanLimits {
+        max_events_per_span: count(limits.events),
+        max_attributes_per_span: count(limits.attributes),
+        max_links_per_span: count(limits.links),
+        max_attributes_per_event: count(limits.event_attributes),
+        ..Default::default()
+    }
 }
 
 /// The settings the installed provider's hot path and shutdown read.

@@ -1344,3 +1344,59 @@ async fn a_job_of_a_dropped_root_polled_in_a_recorded_span_stays_in_the_roots_tr
         assert!(job_sends["traceparent"].ends_with("-02"), "{job_sends:?}");
     }
 }
+
+/// A third-party library's span (a tracer of the global provider) is bounded as godtrace's
+/// own are: its name, keys and string values cut, its status description cut and redacted,
+/// and one attribute per key, the last value given.
+#[test]
+fn library_spans_are_bounded_as_godtraces_are() {
+    use godtrace::otel::trace::{Span as _, Status, Tracer as _};
+    let c = testing::capture();
+    let mut span = godtrace::otel::global::tracer("library").start("library.long.".repeat(200));
+    span.set_attribute(KeyValue::new("long", "x".repeat(5000)));
+    span.set_attribute(KeyValue::new("k".repeat(400), 1));
+    span.set_attribute(KeyValue::new("dup", 1));
+    span.set_attribute(KeyValue::new("dup", 2));
+    span.set_status(Status::error(format!(
+        "GET https://u:pw@h.example/ failed{}",
+        "!".repeat(5000)
+    )));
+    span.end();
+    let span = c
+        .spans()
+        .into_iter()
+        .find(|s| s.name.starts_with("library.long."))
+        .expect("the library's span");
+    assert!(span.name.len() <= 1100, "{}", span.name.len());
+    let long = match span.attr("long") {
+        Some(godtrace::otel::Value::String(s)) => s.as_str().len(),
+        other => panic!("{other:?}"),
+    };
+    assert!(long <= 1100, "{long}");
+    assert!(span.attributes.iter().all(|(k, _)| k.len() <= 256));
+    let dups: Vec<_> = span.attributes.iter().filter(|(k, _)| k == "dup").collect();
+    assert_eq!(dups.len(), 1, "{:?}", span.attributes);
+    assert_eq!(dups[0].1, godtrace::otel::Value::I64(2));
+    let description = span.error_message().expect("failed");
+    assert!(!description.contains("pw"), "{description}");
+    assert!(description.len() <= 1100, "{}", description.len());
+}
+
+/// OpenTelemetry's global propagator is godtrace's once a capture has started godtrace, as
+/// after `init`: other OpenTelemetry code (an instrumented HTTP client) sends the trace on.
+#[test]
+fn the_global_propagator_injects_under_a_capture() {
+    let _c = testing::capture();
+    let _request = godtrace::span("request");
+    let mut headers = HashMap::new();
+    godtrace::otel::global::get_text_map_propagator(|p| {
+        p.inject_context(&godtrace::current_context(), &mut headers)
+    });
+    let span_id = godtrace::span_id().expect("a span is current");
+    assert!(
+        headers
+            .get("traceparent")
+            .is_some_and(|t| t.contains(&span_id)),
+        "{headers:?}"
+    );
+}

@@ -38,3 +38,17 @@ fn traced_calls_before_init_allocate_nothing() {
     assert_eq!(after - before, 0, "allocations before init");
     assert!(!godtrace::is_enabled());
 }
+
+/// The test capture without `init` keeps every root, whatever the environment says: the
+/// spans of other OpenTelemetry code too (the SDK's builder read `OTEL_TRACES_SAMPLER`).
+#[test]
+fn the_capture_keeps_library_spans_whatever_the_environment_says() {
+    crate::support::own_process!();
+    // SAFETY: this process is this test's alone (`own_process!`), and no other thread reads
+    // the environment yet.
+    unsafe { std::env::set_var("OTEL_TRACES_SAMPLER", "always_off") };
+    let c = godtrace::testing::capture();
+    use godtrace::otel::trace::Tracer as _;
+    godtrace::otel::global::tracer("library").in_span("library.op", |_| ());
+    assert_eq!(c.spans_named("library.op").len(), 1, "{:#?}", c.spans());
+}

@@ -25,6 +25,19 @@ fn disabled_means_no_spans() {
     let _manual = godtrace::span("manual");
     assert_eq!(godtrace::trace_id(), None);
     drop(_manual);
+    // A library's span (OpenTelemetry's global tracer) is no span either, as OpenTelemetry's
+    // no-op tracer's: not recording, and no new ids marked sampled sent on.
+    {
+        use godtrace::otel::trace::{Span as _, TraceContextExt as _, Tracer as _};
+        let span = godtrace::otel::global::tracer("library").start("library.op");
+        assert!(!span.is_recording());
+        assert!(!span.span_context().is_valid(), "{:?}", span.span_context());
+        let cx = godtrace::otel::Context::current_with_span(span);
+        let mut headers = std::collections::HashMap::new();
+        godtrace::propagation::inject_context(&cx, &mut headers);
+        assert!(!headers.contains_key("traceparent"), "{headers:?}");
+        cx.span().end();
+    }
     assert!(c.spans().is_empty(), "{:?}", c.spans());
     // Looking a span up says why there is none: disabled, not shut down (the guard is alive).
     let lookup = std::panic::catch_unwind(|| c.span("isolated::disabled::add"));

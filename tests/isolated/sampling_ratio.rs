@@ -288,6 +288,38 @@ fn a_job_made_under_a_dropped_root_stays_dropped_under_any_sampler() {
     drop(guard);
 }
 
+#[traced(operation = "library.caller", sample_rate = 0.0)]
+fn calls_a_library() {
+    use godtrace::otel::trace::Tracer as _;
+    godtrace::otel::global::tracer("library").in_span("library.op", |_| child(0));
+}
+
+/// A library's span (OpenTelemetry's global tracer) under a root an operation's `sample_rate`
+/// dropped is dropped with it under a sampler that is not parent based too, and so is what
+/// runs under it: recorded, it would name a parent that is never exported.
+#[test]
+fn library_spans_under_a_dropped_root_are_dropped_under_any_sampler() {
+    crate::support::own_process!();
+    let guard = godtrace::init(
+        Config::new("library")
+            .parent_based(false)
+            .sample_ratio(1.0)
+            .local_tree(false),
+    )
+    .expect("init");
+    let c = testing::capture();
+    for _ in 0..20 {
+        calls_a_library();
+    }
+    assert!(c.spans_named("library.op").is_empty(), "{:#?}", c.spans());
+    assert!(c.spans_named("isolated::sampling_ratio::child").is_empty());
+    // A library's span at the root is kept by the ratio of 1.
+    use godtrace::otel::trace::Tracer as _;
+    godtrace::otel::global::tracer("library").in_span("library.root", |_| ());
+    assert_eq!(c.spans_named("library.root").len(), 1);
+    drop(guard);
+}
+
 #[traced]
 async fn sends_wherever_polled() -> HashMap<String, String> {
     let mut headers = HashMap::new();

@@ -2,10 +2,12 @@
 //! through the provider: its one span processor (with several, the SDK would clone every span
 //! for each of them).
 use crate::span::sink::Pipeline;
-use opentelemetry::Context;
-use opentelemetry::trace::{Span as _, TraceContextExt as _};
+use opentelemetry::trace::{Span as _, Status, TraceContextExt as _};
+use opentelemetry::{Context, Key, KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Hands the spans of other OpenTelemetry code to the pipeline's sinks.
@@ -23,7 +25,8 @@ impl SpanProcessor for SdkProcessor {
         self.0.on_start(span.span_context(), &parent);
     }
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
+        bound(&mut span);
         self.0.on_end(span);
     }
 
@@ -34,6 +37,67 @@ impl SpanProcessor for SdkProcessor {
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.0.shutdown(timeout)
     }
+}
+
+/// Applies to a span of other OpenTelemetry code what godtrace applies to its own (the SDK
+/// applies the count limits, `init` gives it godtrace's): its name, keys, string values and
+/// status description cut as godtrace's are (the attribute limit, 256-byte keys, the
+/// description's URLs redacted), and one attribute per key, the last value given where the
+/// key was first given (OTLP's attributes are a map; the SDK keeps every repeat).
+fn bound(span: &mut SpanData) {
+    span.name = crate::value::bounded_name(std::mem::take(&mut span.name));
+    span.dropped_attributes_count += bound_attributes(&mut span.attributes);
+    for event in span.events.events.iter_mut() {
+        event.name = crate::value::bounded_name(std::mem::take(&mut event.name));
+        event.dropped_attributes_count += bound_attributes(&mut event.attributes);
+    }
+    for link in span.links.links.iter_mut() {
+        link.dropped_attributes_count += bound_attributes(&mut link.attributes);
+    }
+    if let Status::Error { description } = &mut span.status {
+        let limit = crate::value::max_attribute_len();
+        let bounded = crate::value::bounded_text(description, limit);
+        *description = Cow::Owned(crate::redact::error_text(bounded));
+    }
+}
+
+/// Cuts the keys and values of `attributes` and keeps one per key (see [`bound`]), leaving out
+/// attributes with an empty key (a key is a non-empty string); returns how many were left out.
+fn bound_attributes(attributes: &mut Vec<KeyValue>) -> u32 {
+    let limit = crate::value::max_attribute_len();
+    for attribute in attributes.iter_mut() {
+        if attribute.key.as_str().len() > crate::limits::MAX_ATTRIBUTE_KEY_LEN {
+            let key = Cow::Owned(attribute.key.as_str().to_owned());
+            attribute.key = Key::new(crate::value::bounded_key(key));
+        }
+        if !crate::value::is_within(&attribute.value, limit) {
+            let whole = std::mem::replace(&mut attribute.value, Value::Bool(false));
+            attribute.value = crate::value::bounded_value(whole, limit);
+        }
+    }
+    let before = attributes.len();
+    // Where each key was first given, by key: linear however many attributes the limits let in.
+    let mut first: HashMap<Key, usize> = HashMap::with_capacity(before);
+    let (mut kept, mut keyless) = (0, 0);
+    for at in 0..before {
+        if attributes[at].key.as_str().is_empty() {
+            keyless += 1;
+            continue;
+        }
+        match first.get(&attributes[at].key) {
+            Some(&position) => {
+                let value = std::mem::replace(&mut attributes[at].value, Value::Bool(false));
+                attributes[position].value = value;
+            }
+            None => {
+                first.insert(attributes[at].key.clone(), kept);
+                attributes.swap(kept, at);
+                kept += 1;
+            }
+        }
+    }
+    attributes.truncate(kept);
+    u32::try_from(keyless).unwrap_or(u32::MAX)
 }
 
 /// A `SpanData` with nothing in it (tests build spans from it).

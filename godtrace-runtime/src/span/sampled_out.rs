@@ -186,6 +186,15 @@ pub(super) fn ids_of_sampled_out_root(mark: u64) -> SpanContext {
     )
 }
 
+/// Whether `trace_id` is that of a root godtrace dropped, in this process or another: its
+/// high half is the mix of its low half [`ids_of_sampled_out_root`] makes (a trace id drawn
+/// at random is one by chance once in 2^64).
+pub(super) fn is_dropped_root_trace(trace_id: TraceId) -> bool {
+    let id = u128::from_be_bytes(trace_id.to_bytes());
+    let (high, low) = ((id >> 64) as u64, id as u64);
+    low != 0 && mix(low ^ 0x6a09_e667_f3bc_c908) == high
+}
+
 /// SplitMix64's finalizer: a bijection of `u64` that spreads every input bit over the output.
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -263,5 +272,10 @@ mod tests {
         assert_ne!(a.span_id(), b.span_id());
         let mark = 0x1234_5678_9abc_def1;
         assert_eq!(ids_of_sampled_out_root(mark), ids_of_sampled_out_root(mark));
+        // Told from its trace id alone, and a drawn trace id is not one.
+        assert!(is_dropped_root_trace(a.trace_id()));
+        assert!(!is_dropped_root_trace(TraceId::from(
+            0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736
+        )));
     }
 }

@@ -193,7 +193,7 @@ pub(super) fn decide_under(
 
 /// The ids of a span under `parent` when the installed sampler keeps it (by the installed
 /// ratio where the sampler is not parent based: a call site's `sample_rate` is for its root
-/// calls, and a child follows its trace); `None` when it drops it.
+/// calls, and a child follows its trace, but for a dropped root's); `None` when it drops it.
 #[inline(always)]
 pub(super) fn kept_child_of(parent: &SpanContext) -> Option<SpanContext> {
     let sampler = installed();
@@ -448,12 +448,17 @@ impl RatioSampler {
     /// The parent-based rule, for godtrace's spans and the SDK's alike: when `parent_based`,
     /// a child follows its parent's decision (local or remote parent alike); otherwise the
     /// ratio (`ratio`: the call site's own, or the configured one) decides by trace id.
+    ///
+    /// Not parent based, a child of a root godtrace dropped (here or in another process) is
+    /// dropped with it: recorded, it would name a parent that is never exported.
     #[inline]
     fn keeps_child_of(&self, parent: &SpanContext, ratio: f64) -> bool {
         if self.parent_based {
             parent.is_sampled()
         } else {
-            should_sample_root(parent.trace_id(), ratio)
+            let dropped =
+                !parent.is_sampled() && sampled_out::is_dropped_root_trace(parent.trace_id());
+            !dropped && should_sample_root(parent.trace_id(), ratio)
         }
     }
 

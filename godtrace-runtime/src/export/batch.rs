@@ -256,18 +256,21 @@ impl Sink for BatchProcessor {
     /// Sends every span queued before the call; returns within the export timeout.
     fn flush(&self) -> OTelSdkResult {
         let timeout = self.shared.settings.export_timeout;
-        let target = {
+        let (target, ticket) = {
             let mut state = self.shared.lock();
             // Every span recorded before the call, on any thread, joins the queue now.
             lanes::collect(&self.shared, &mut state, false);
-            if state.done >= state.pushed {
-                return Ok(());
-            }
             if state.exited || state.shutdown_deadline.is_some() {
+                if state.done >= state.pushed {
+                    return Ok(());
+                }
                 return Err(OTelSdkError::AlreadyShutdown);
             }
             state.flush_target = state.flush_target.max(state.pushed);
-            state.pushed
+            // Seen through by the export thread even with nothing queued: the local tree
+            // then prints what it holds for roots still running.
+            state.flushes_asked += 1;
+            (state.pushed, state.flushes_asked)
         };
         self.shared.wake.notify_one();
         // Called by the exporter, on the thread that sends: what is queued goes once the
@@ -275,7 +278,8 @@ impl Sink for BatchProcessor {
         if self.on_export_thread() {
             return Ok(());
         }
-        if self.wait_until(deadline_after(timeout), |s| s.done >= target) {
+        let flushed = |s: &QueueState| s.done >= target && s.flushes_seen >= ticket;
+        if self.wait_until(deadline_after(timeout), flushed) {
             Ok(())
         } else {
             Err(OTelSdkError::Timeout(timeout))

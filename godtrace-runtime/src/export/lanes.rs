@@ -97,6 +97,10 @@ pub(super) struct QueueState {
     pub(super) flush_target: u64,
     /// Spans taken from the queue whose export has finished (delivered or not).
     pub(super) done: u64,
+    /// Flushes asked for, and those the export thread has seen through (its exporter told,
+    /// once what the flush waits for was prepared: see `Exporter::between_batches`).
+    pub(super) flushes_asked: u64,
+    pub(super) flushes_seen: u64,
     /// Set once by shutdown: the export thread sends what it can until then, and exits.
     pub(super) shutdown_deadline: Option<Instant>,
     pub(super) exited: bool,

@@ -58,6 +58,13 @@ pub(crate) trait Exporter: 'static {
         Pace::default()
     }
 
+    /// Called when the export thread has nothing to take and is about to wait: `flushed`
+    /// when a flush asked for everything recorded before it and that is prepared. Nothing,
+    /// by default (the local tree prints what it held too long, or at a flush everything).
+    fn between_batches(&self, flushed: bool) {
+        let _ = flushed;
+    }
+
     /// Called once, after the last export.
     fn shutdown(&mut self, timeout: Duration);
 }
@@ -390,6 +397,11 @@ impl ExportLoop<'_> {
                 // but what the lanes hold is counted as waiting (`Stats::queue_len`).
                 drop(self.collect());
             }
+            let flushed = self.flush_seen_through();
+            exporter.between_batches(flushed);
+            if flushed {
+                self.shared.progress.notify_all();
+            }
             if in_flight.is_empty() {
                 if paused.is_none()
                     && let Some(deadline) = self.finished()
@@ -499,6 +511,17 @@ impl ExportLoop<'_> {
             () = tokio::time::sleep_until(timer.into()) => {}
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+
+    /// Whether a flush asked for is now seen through: nothing is left in the queue to
+    /// prepare for it (what was queued before it is prepared, or its export finished).
+    fn flush_seen_through(&self) -> bool {
+        let mut state = self.shared.lock();
+        if state.flushes_seen >= state.flushes_asked || !state.queue.is_empty() {
+            return false;
+        }
+        state.flushes_seen = state.flushes_asked;
+        true
     }
 
     /// The shutdown deadline, once shutdown has begun and the queue is empty (the caller

@@ -79,6 +79,19 @@ impl<E: Exporter> Exporter for WithTree<E> {
         self.inner.pace()
     }
 
+    /// Prints what was held for its root too long, or at a flush everything held (a root
+    /// still running shows its children as they stand; its later spans make a continued tree).
+    fn between_batches(&self, flushed: bool) {
+        let mut printer = self.printer.borrow_mut();
+        if flushed {
+            printer.print_all();
+        } else {
+            printer.print_held_since(std::time::Instant::now());
+        }
+        drop(printer);
+        self.inner.between_batches(flushed);
+    }
+
     /// Prints what is left, complete or not, then shuts the inner exporter down.
     fn shutdown(&mut self, timeout: Duration) {
         self.printer.get_mut().print_all();

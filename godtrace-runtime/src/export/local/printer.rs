@@ -58,7 +58,16 @@ impl<W: Write> TreePrinter<W> {
         self.ready = ready;
     }
 
-    /// Prints every trace held, complete or not (at shutdown).
+    /// Prints each trace held for [`super::unprinted::MAX_HOLD`] or more by `now`, as it
+    /// stands.
+    pub(crate) fn print_held_since(&mut self, now: std::time::Instant) {
+        let mut ready = std::mem::take(&mut self.ready);
+        self.unprinted.take_held_since(now, &mut ready);
+        self.print(&mut ready);
+        self.ready = ready;
+    }
+
+    /// Prints every trace held, complete or not (at a flush and at shutdown).
     pub(crate) fn print_all(&mut self) {
         let mut ready = std::mem::take(&mut self.ready);
         self.unprinted.take_all(&mut ready);

@@ -11,7 +11,7 @@ use opentelemetry_sdk::trace::SpanData;
 use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -86,14 +86,26 @@ impl TreeSink {
 fn print_until_stopped(mut printer: TreePrinter<impl Write>, from_sinks: &Receiver<Message>) {
     let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
     let mut batch = Vec::new();
-    while let Ok(first) = from_sinks.recv() {
+    loop {
+        // Woken at least this often: traces held for their root past `MAX_HOLD` print then.
+        let first = match from_sinks.recv_timeout(HELD_CHECK) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => {
+                printer.print_held_since(Instant::now());
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         // What has come in meanwhile goes in the same batch: one write for all of it.
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
                 Message::Span(span) => batch.push(span),
+                // A flush shows what ended before it: what is held for a root still running
+                // too, as it stands (its later spans make a continued tree).
                 Message::Flush(answer) => {
                     printer.take_batch(batch.drain(..));
+                    printer.print_all();
                     let _ = answer.send(());
                 }
                 Message::Stop(answer) => {
@@ -106,8 +118,12 @@ fn print_until_stopped(mut printer: TreePrinter<impl Write>, from_sinks: &Receiv
             next = from_sinks.try_recv().ok();
         }
         printer.take_batch(batch.drain(..));
+        printer.print_held_since(Instant::now());
     }
 }
+
+/// How often the printing thread looks for traces held too long when no span comes in.
+const HELD_CHECK: Duration = Duration::from_millis(250);
 
 impl Sink for TreeSink {
     fn on_end(&self, span: SpanData) {

@@ -78,6 +78,48 @@ fn the_oldest_trace_is_printed_as_it_stands_once_the_bound_is_passed() {
     assert_eq!(traces.held(), 0);
 }
 
+/// Two requests of one trace to this process (a caller's concurrent calls): each local root
+/// prints its own spans, and what the other holds waits for its own root.
+#[test]
+fn two_local_roots_of_one_trace_print_their_own_spans() {
+    let remote = |id, name, at| TreeSpan {
+        is_local_root: true,
+        ..span(5, id, 99, name, at)
+    };
+    let mut printer = TreePrinter::new(false, Vec::new());
+    printer.take_batch([
+        span(5, 11, 10, "a.child", 2),
+        span(5, 21, 20, "b.step", 3),
+        span(5, 22, 21, "b.child", 4),
+    ]);
+    printer.take_batch([remote(10, "request.a", 1)]);
+    let first = printed(&printer);
+    assert_eq!(lines_naming(&first, "a.child"), 1, "{first}");
+    assert_eq!(lines_naming(&first, "b."), 0, "{first}");
+    assert_eq!(printer.held(), 2);
+    printer.take_batch([remote(20, "request.b", 1)]);
+    let both = printed(&printer);
+    let second = &both[first.len()..];
+    assert!(second.contains("└─ request.b"), "{second}");
+    assert_eq!(lines_naming(second, "b.step"), 1, "{second}");
+    assert_eq!(lines_naming(second, "b.child"), 1, "{second}");
+    assert_eq!(printer.held(), 0);
+}
+
+/// A trace is held for its root at most `MAX_HOLD`: then printed as it stands (a server
+/// loop's children; work a request left behind).
+#[test]
+fn a_trace_held_too_long_prints_as_it_stands() {
+    use super::unprinted::MAX_HOLD;
+    let mut printer = TreePrinter::new(false, Vec::new());
+    printer.take_batch([span(6, 2, 1, "child", 20)]);
+    printer.print_held_since(std::time::Instant::now());
+    assert_eq!(printed(&printer), "", "not held long yet");
+    printer.print_held_since(std::time::Instant::now() + MAX_HOLD);
+    assert_eq!(lines_naming(&printed(&printer), "child"), 1);
+    assert_eq!(printer.held(), 0);
+}
+
 #[test]
 fn a_trace_prints_once_its_root_ends_and_is_released() {
     let mut printer = TreePrinter::new(false, Vec::new());

@@ -199,7 +199,9 @@ impl Config {
     }
 
     /// Like [`Config::with_env`], reading the given `(name, value)` pairs instead of the
-    /// process environment (for tests, or a configuration kept elsewhere).
+    /// process environment (for tests, or a configuration kept elsewhere). Reads combine:
+    /// after `with_env`, or another `with_env_vars`, a variable given again takes this value,
+    /// and the others stay (and are checked by `init`).
     ///
     /// ```
     /// let config = godtrace_runtime::Config::new("svc")
@@ -218,11 +220,15 @@ impl Config {
         )
     }
 
+    /// Adds `vars` to what was read before (`with_env` and `with_env_vars` combine, neither
+    /// drops the other's values unchecked): a variable read again takes its later value.
     fn read_env(mut self, vars: impl Iterator<Item = (String, EnvValue)>) -> Self {
-        self.env = Some(
-            vars.filter(|(key, _)| key.starts_with("OTEL_") || key.starts_with("GODTRACE_"))
-                .collect(),
-        );
+        let read: Vec<(String, EnvValue)> = vars
+            .filter(|(key, _)| key.starts_with("OTEL_") || key.starts_with("GODTRACE_"))
+            .collect();
+        let env = self.env.get_or_insert_with(Vec::new);
+        env.retain(|(key, _)| !read.iter().any(|(again, _)| again == key));
+        env.extend(read);
         self
     }
 

@@ -93,7 +93,10 @@ pub(crate) const CUT_MARK: char = '…';
 /// [`one_line`], appended to `out`.
 pub(crate) fn push_one_line(out: &mut String, text: &str) {
     for c in text.chars() {
-        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        // Bidirectional marks and embeddings (the Arabic letter mark among them), the line
+        // and paragraph separators (line breaks to many log viewers), and invisible format
+        // characters (zero width space, byte order mark).
+        let reorders = matches!(c, '\u{061c}' | '\u{200b}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
         if c.is_control() || reorders {
             out.extend(c.escape_default());
         } else {

@@ -9,7 +9,8 @@
 /// Wraps `work` so that it runs, wherever and whenever it is called, under the span current
 /// here and now: traced calls inside become children of it, in the same trace (sampled out
 /// with it when it is sampled out). Works whether or not `Config::otel_context` is on: godtrace's
-/// own current span is carried, not only OpenTelemetry's context.
+/// own current span is carried, not only OpenTelemetry's context. Wrapped where no span is
+/// current, it carries nothing: `work` runs under whatever is current where it runs.
 ///
 /// Of a `#[traced]` call or a manual span, the ids are carried, not the record (it may have
 /// ended by the time `work` runs): [`set_attribute`](crate::set_attribute),

@@ -58,3 +58,28 @@ fn a_span_exporter_replaces_otlp_and_the_local_tree() {
     let with_tree = Config::new("svc").span_exporter(exporter).local_tree(true);
     assert!(with_tree.resolve().unwrap().local_tree);
 }
+
+/// Two reads of the environment combine: a later one neither drops the earlier one's values
+/// unchecked nor hides them; a variable read again takes its later value.
+#[test]
+fn reads_of_the_environment_combine() {
+    let bad_first = Config::new("svc")
+        .with_env_vars([
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+        ])
+        .with_env_vars([("OTEL_SERVICE_NAME", "svc")]);
+    match bad_first.resolve() {
+        Err(crate::InitError::InvalidValue { name, .. }) => {
+            assert_eq!(name, "OTEL_TRACES_SAMPLER_ARG")
+        }
+        other => panic!("{other:?}"),
+    }
+    let fixed = Config::new("svc")
+        .with_env_vars([("OTEL_TRACES_SAMPLER_ARG", "1.5")])
+        .with_env_vars([
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ]);
+    assert!(fixed.resolve().is_ok());
+}

@@ -104,13 +104,30 @@ fn write_details(out: &mut String, prefix: &str, span: &TreeSpan) {
     }
 }
 
+/// `d` in the unit that shows it best, compared after rounding (999.6 µs is `1.00 ms`, not
+/// `1000 µs`; 999.996 ms is `1.00 s`).
 fn format_duration(d: Duration) -> String {
     let micros = d.as_secs_f64() * 1e6;
-    if micros < 1000.0 {
+    if micros.round() < 1000.0 {
         format!("{micros:.0} µs")
-    } else if micros < 1e6 {
+    } else if (micros / 10.0).round() < 1e5 {
         format!("{:.2} ms", micros / 1e3)
     } else {
         format!("{:.2} s", micros / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn a_duration_is_shown_in_the_unit_it_rounds_to() {
+        let at = |micros: f64| format_duration(Duration::from_secs_f64(micros / 1e6));
+        assert_eq!(at(999.4), "999 µs");
+        assert_eq!(at(999.6), "1.00 ms");
+        assert_eq!(at(999_994.0), "999.99 ms");
+        assert_eq!(at(999_996.0), "1.00 s");
     }
 }

@@ -159,15 +159,22 @@ fn names_errors_and_attributes_cannot_forge_lines_or_escapes() {
     root.error = Some("line1\nFAKE trace 0000 \u{1b}[31mRED\u{1b}[0m \u{202e}rev".into());
     root.attributes = vec![KeyValue::new("k\rey", "v\nalue")];
     root.events = vec!["ev\u{1b}[2Jent".into()];
+    root.attributes.push(KeyValue::new(
+        "invisible",
+        "\u{061c}\u{200b}\u{2028}\u{2029}\u{feff}",
+    ));
     printer.take_batch([root]);
     let text = printed(&printer);
     assert!(
         !text.contains('\u{1b}') && !text.contains('\u{202e}'),
         "{text:?}"
     );
+    for hidden in ['\u{061c}', '\u{200b}', '\u{2028}', '\u{2029}', '\u{feff}'] {
+        assert!(!text.contains(hidden), "{hidden:?} in {text:?}");
+    }
     assert!(!text.contains('\r'), "{text:?}");
-    // The header, the span's line, its attribute and its event: nothing else.
-    assert_eq!(text.lines().count(), 4, "{text}");
+    // The header, the span's line, its two attributes and its event: nothing else.
+    assert_eq!(text.lines().count(), 5, "{text}");
     assert!(text.lines().all(|l| !l.starts_with("FAKE")), "{text}");
     assert!(text.contains(r"op\ntrace 0000 fake"), "{text}");
 }

@@ -227,8 +227,16 @@ impl Config {
             .filter(|(key, _)| key.starts_with("OTEL_") || key.starts_with("GODTRACE_"))
             .collect();
         let env = self.env.get_or_insert_with(Vec::new);
-        env.retain(|(key, _)| !read.iter().any(|(again, _)| again == key));
-        env.extend(read);
+        for (key, value) in read {
+            // An empty variable counts as unset: it leaves an earlier read's value.
+            let empty = value.as_deref().is_ok_and(|v| v.trim().is_empty());
+            let earlier = env.iter().position(|(read_before, _)| *read_before == key);
+            match earlier {
+                Some(_) if empty => {}
+                Some(at) => env[at].1 = value,
+                None => env.push((key, value)),
+            }
+        }
         self
     }
 

@@ -338,17 +338,20 @@ pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
 }
 
 /// godtrace's count limits as the SDK takes them, for spans of other OpenTelemetry code
-/// (its builder would otherwise read the environment itself); links' attributes keep the
-/// SDK's default.
+/// (its builder would otherwise read the environment itself). Attributes are kept up to the
+/// most any limit may be: the SDK counts a key set again, or an empty one, against its limit,
+/// so godtrace's limit is applied once they are one per key (`export::sdk`). Links' attributes
+/// keep the SDK's default.
 fn sdk_span_limits(
     limits: crate::config::limits::SpanLimits,
 ) -> opentelemetry_sdk::trace::SpanLimits {
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let attributes = count(crate::config::limits::MAX_COUNT_LIMIT);
     opentelemetry_sdk::trace::SpanLimits {
         max_events_per_span: count(limits.events),
-        max_attributes_per_span: count(limits.attributes),
+        max_attributes_per_span: attributes,
         max_links_per_span: count(limits.links),
-        max_attributes_per_event: count(limits.event_attributes),
+        max_attributes_per_event: attributes,
         ..Default::default()
     }
 }

@@ -3,7 +3,7 @@
 //! specific impl that applies to the concrete type wins, with no specialization.
 //!
 //! The user's `Display` and `Debug` run only when the span is recording, through
-//! [`value::display_text`] and [`value::debug_text`], which bound the text and catch a panic;
+//! [`value::error_display_text`] and [`value::error_debug_text`], which bound the text and catch a panic;
 //! the one exception is naming a type-erased error (see [`error_type`]), which the duration
 //! histogram's label needs on every failed call, and which catches a panic too.
 //!
@@ -33,7 +33,7 @@ impl<T, E: Error> ErrChain for &&&&&Outcome<'_, Result<T, E>> {
     fn __godtrace_error(&self, span: &OpSpan) {
         if let Err(e) = self.0 {
             span.record_error(std::any::type_name::<E>(), || {
-                value::display_text(&error_type::Chain(e))
+                value::error_display_text(&error_type::Chain(e))
             });
         }
     }
@@ -61,7 +61,7 @@ where
             });
             match erased {
                 Some((e, name)) => {
-                    span.record_error(name, || value::display_text(&error_type::Chain(e)));
+                    span.record_error(name, || value::error_display_text(&error_type::Chain(e)));
                 }
                 None => span.record_error(error_type::OTHER, || value::ERROR_PANICKED.to_owned()),
             }
@@ -77,7 +77,7 @@ pub trait ErrDisplay {
 impl<T, E: fmt::Display> ErrDisplay for &&&Outcome<'_, Result<T, E>> {
     fn __godtrace_error(&self, span: &OpSpan) {
         if let Err(e) = self.0 {
-            span.record_error(std::any::type_name::<E>(), || value::display_text(e));
+            span.record_error(std::any::type_name::<E>(), || value::error_display_text(e));
         }
     }
 }
@@ -90,7 +90,7 @@ pub trait ErrDebug {
 impl<T, E: fmt::Debug> ErrDebug for &&Outcome<'_, Result<T, E>> {
     fn __godtrace_error(&self, span: &OpSpan) {
         if let Err(e) = self.0 {
-            span.record_error(std::any::type_name::<E>(), || value::debug_text(e));
+            span.record_error(std::any::type_name::<E>(), || value::error_debug_text(e));
         }
     }
 }

@@ -103,6 +103,7 @@ fn quoted_password_end(body: &str, from: usize, limit: usize) -> Option<usize> {
 /// An error's text, as recorded (a panic's message, an error value of the `tracing`
 /// bridge), bounded already: its URLs redacted (a cut one as cut), then bounded again to the
 /// attribute limit, as `REDACTED` may be longer than what it replaced.
+#[cfg(feature = "tracing")]
 pub(crate) fn error_text(text: String) -> String {
     match urls_in(&text) {
         Some(redacted) => crate::value::bounded_text(&redacted, crate::value::max_attribute_len()),
@@ -118,6 +119,16 @@ pub(crate) fn error_text(text: String) -> String {
 pub(crate) fn message(text: String) -> String {
     let text = urls_in(&text).unwrap_or(text);
     crate::value::bounded_name(Cow::Owned(text)).into_owned()
+}
+
+/// `text`, an error's text (a status description, a panic's message), bounded to `limit`: its
+/// URLs redacted in a prefix of at least [`crate::value::MIN_ERROR_READ`] bytes (a URL that prefix cuts, as
+/// cut), then cut to `limit`, so that a limit shorter than a URL's user-info, or than the cut's
+/// marker, leaves no part of it. The work is bounded by the larger of the two.
+pub(crate) fn error_text_within(text: &str, limit: usize) -> String {
+    let read = crate::value::bounded_text(text, limit.max(crate::value::MIN_ERROR_READ));
+    let redacted = urls_in(&read).unwrap_or(read);
+    crate::value::bounded_text(&redacted, limit)
 }
 
 /// The path parameters whose values are session ids (the servlet specification's

@@ -524,6 +524,24 @@ pub(crate) fn display_text<T: fmt::Display + ?Sized>(value: &T) -> String {
     bounded_fmt(format_args!("{value}"), DISPLAY_PANICKED)
 }
 
+/// The least of an error's text read before its URLs are redacted and it is cut to the
+/// attribute limit (`redact::error_text_within`): a limit shorter than a URL's user-info, or
+/// than the cut's marker, would otherwise keep part of it.
+pub(crate) const MIN_ERROR_READ: usize = 256;
+
+/// The `Display` text of an error, read to be a status description (cut by `set_status`): at
+/// least [`MIN_ERROR_READ`] bytes of it.
+pub(crate) fn error_display_text<T: fmt::Display + ?Sized>(value: &T) -> String {
+    let limit = max_attribute_len().max(MIN_ERROR_READ);
+    bounded_fmt_to(format_args!("{value}"), limit, DISPLAY_PANICKED)
+}
+
+/// [`error_display_text`] of an error's `Debug` text.
+pub(crate) fn error_debug_text<T: fmt::Debug + ?Sized>(value: &T) -> String {
+    let limit = max_attribute_len().max(MIN_ERROR_READ);
+    bounded_fmt_to(format_args!("{value:?}"), limit, DEBUG_PANICKED)
+}
+
 /// Values recorded with their own OpenTelemetry type rather than as `Debug` text, and lists,
 /// whose `Debug` text is written without visiting every element.
 pub trait Typed {

@@ -1357,6 +1357,11 @@ fn library_spans_are_bounded_as_godtraces_are() {
     span.set_attribute(KeyValue::new("k".repeat(400), 1));
     span.set_attribute(KeyValue::new("dup", 1));
     span.set_attribute(KeyValue::new("dup", 2));
+    // A key set again, past the count limit (128) of sets: one key, which leaves room.
+    for i in 0..200 {
+        span.set_attribute(KeyValue::new("same", i));
+    }
+    span.set_attribute(KeyValue::new("after", "kept"));
     span.set_status(Status::error(format!(
         "GET https://u:pw@h.example/ failed{}",
         "!".repeat(5000)
@@ -1377,6 +1382,11 @@ fn library_spans_are_bounded_as_godtraces_are() {
     let dups: Vec<_> = span.attributes.iter().filter(|(k, _)| k == "dup").collect();
     assert_eq!(dups.len(), 1, "{:?}", span.attributes);
     assert_eq!(dups[0].1, godtrace::otel::Value::I64(2));
+    assert_eq!(span.attr("same"), Some(&godtrace::otel::Value::I64(199)));
+    assert_eq!(
+        span.attr("after"),
+        Some(&godtrace::otel::Value::from("kept"))
+    );
     let description = span.error_message().expect("failed");
     assert!(!description.contains("pw"), "{description}");
     assert!(description.len() <= 1100, "{}", description.len());

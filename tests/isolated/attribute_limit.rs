@@ -310,3 +310,32 @@ fn a_panics_error_type_is_cut_alike_under_a_tiny_limit() {
         .collect();
     assert_eq!(series, [on_spans[0].1.clone()]);
 }
+
+#[traced(operation = "limit.tiny")]
+fn fails_naming_a_url_with_credentials() -> Result<(), String> {
+    Err("https://u:SECRETSECRET@host/x".to_owned())
+}
+
+/// A limit shorter than the cut's marker (cut unmarked) leaves no part of a URL's
+/// credentials in a status description: it is redacted before it is cut.
+#[test]
+fn a_limit_shorter_than_the_marker_leaks_no_credentials() {
+    crate::support::own_process!();
+    let exporter = Keeps::default();
+    let guard = godtrace::init(
+        Config::new("tiny-limit")
+            .span_exporter(exporter.clone())
+            .max_attribute_len(13),
+    )
+    .expect("init");
+    let _ = fails_naming_a_url_with_credentials();
+    guard.flush();
+    let spans = exporter.0.lock().unwrap();
+    match &spans[0].status {
+        opentelemetry::trace::Status::Error { description } => {
+            assert!(description.len() <= 13, "{description}");
+            assert!(!description.contains("SEC"), "{description}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -83,3 +83,12 @@ fn reads_of_the_environment_combine() {
         ]);
     assert!(fixed.resolve().is_ok());
 }
+
+/// An empty variable counts as unset: read later, it leaves an earlier read's value.
+#[test]
+fn an_empty_variable_read_later_leaves_the_earlier_value() {
+    let config = Config::new("svc")
+        .with_env_vars([("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20")])
+        .with_env_vars([("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", " ")]);
+    assert_eq!(config.resolve().unwrap().max_attribute_len, 20);
+}

@@ -45,25 +45,28 @@ impl SpanProcessor for SdkProcessor {
 /// description's URLs redacted), and one attribute per key, the last value given where the
 /// key was first given (OTLP's attributes are a map; the SDK keeps every repeat).
 fn bound(span: &mut SpanData) {
+    use crate::config::limits;
     span.name = crate::value::bounded_name(std::mem::take(&mut span.name));
-    span.dropped_attributes_count += bound_attributes(&mut span.attributes);
+    span.dropped_attributes_count +=
+        bound_attributes(&mut span.attributes, limits::span_attributes());
     for event in span.events.events.iter_mut() {
         event.name = crate::value::bounded_name(std::mem::take(&mut event.name));
-        event.dropped_attributes_count += bound_attributes(&mut event.attributes);
+        event.dropped_attributes_count +=
+            bound_attributes(&mut event.attributes, limits::event_attributes());
     }
     for link in span.links.links.iter_mut() {
-        link.dropped_attributes_count += bound_attributes(&mut link.attributes);
+        link.dropped_attributes_count += bound_attributes(&mut link.attributes, usize::MAX);
     }
     if let Status::Error { description } = &mut span.status {
         let limit = crate::value::max_attribute_len();
-        let bounded = crate::value::bounded_text(description, limit);
-        *description = Cow::Owned(crate::redact::error_text(bounded));
+        *description = Cow::Owned(crate::redact::error_text_within(description, limit));
     }
 }
 
 /// Cuts the keys and values of `attributes` and keeps one per key (see [`bound`]), leaving out
-/// attributes with an empty key (a key is a non-empty string); returns how many were left out.
-fn bound_attributes(attributes: &mut Vec<KeyValue>) -> u32 {
+/// attributes with an empty key (a key is a non-empty string), then the first `count` keys;
+/// returns how many were left out for their key or the count (not the repeats).
+fn bound_attributes(attributes: &mut Vec<KeyValue>, count: usize) -> u32 {
     let limit = crate::value::max_attribute_len();
     for attribute in attributes.iter_mut() {
         if attribute.key.as_str().len() > crate::limits::MAX_ATTRIBUTE_KEY_LEN {
@@ -96,8 +99,9 @@ fn bound_attributes(attributes: &mut Vec<KeyValue>) -> u32 {
             }
         }
     }
-    attributes.truncate(kept);
-    u32::try_from(keyless).unwrap_or(u32::MAX)
+    let over = kept.saturating_sub(count);
+    attributes.truncate(kept - over);
+    u32::try_from(keyless + over).unwrap_or(u32::MAX)
 }
 
 /// A `SpanData` with nothing in it (tests build spans from it).

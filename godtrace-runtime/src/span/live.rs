@@ -671,9 +671,9 @@ impl Live {
         let status = match status {
             // Cut first, then redacted (a cut URL as cut): the work is bounded by the limit,
             // not by the text's length.
-            Status::Error { description } if description.len() > limit => Status::error(
-                crate::redact::error_text(crate::value::bounded_text(&description, limit)),
-            ),
+            Status::Error { description } if description.len() > limit => {
+                Status::error(crate::redact::error_text_within(&description, limit))
+            }
             Status::Error { description } => match crate::redact::urls_in(&description) {
                 Some(redacted) => Status::error(crate::value::bounded_text(&redacted, limit)),
                 None => Status::Error { description },

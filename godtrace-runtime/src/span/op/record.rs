@@ -115,8 +115,8 @@ impl OpSpan {
         live.set_attribute(KeyValue::new("error.type", error_type));
         // A panic's message is the user's text, as an error's is (see `set_status`).
         let limit = crate::value::max_attribute_len();
-        let description = crate::value::bounded_text(description, limit);
-        let description = opentelemetry::Value::from(crate::redact::error_text(description));
+        let description = crate::redact::error_text_within(description, limit);
+        let description = opentelemetry::Value::from(description);
         let mut attributes = vec![KeyValue::new("exception.type", PANIC_ERROR_TYPE)];
         if is_the_message {
             attributes.push(KeyValue::new("exception.message", description.clone()));

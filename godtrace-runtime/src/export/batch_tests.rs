@@ -124,6 +124,42 @@ fn flush_delivers_every_queued_span() {
     processor.shutdown(Duration::from_secs(5)).unwrap();
 }
 
+/// Spans recorded after a flush was asked for do not hold it back: under steady recording the
+/// queue is never empty, and the flush returns once what came before it is sent.
+#[test]
+fn spans_recorded_after_a_flush_do_not_hold_it_back() {
+    let settings = BatchSettings {
+        max_queue_size: 5000,
+        max_export_batch_size: 512,
+        schedule_delay: Duration::from_secs(600),
+        export_timeout: Duration::from_secs(3),
+    };
+    let (processor, _, _) = start_with(Mode::Accept, settings, Duration::from_secs(600));
+    let processor = Arc::new(processor);
+    let recording = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let background = {
+        let (processor, recording) = (processor.clone(), recording.clone());
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while recording.load(Ordering::Relaxed) {
+                processor.on_end(span(i));
+                i += 1;
+                if i % 64 == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    for i in 0..5 {
+        processor.on_end(span(1_000_000 + i));
+        assert!(processor.flush().is_ok(), "flush {i} timed out");
+    }
+    recording.store(false, Ordering::Relaxed);
+    background.join().unwrap();
+    processor.shutdown(Duration::from_secs(5)).unwrap();
+}
+
 #[test]
 fn shutdown_delivers_what_is_queued_then_refuses_more() {
     let (processor, received, counters) = start(Mode::Accept, 5000, 100);

@@ -397,7 +397,7 @@ impl ExportLoop<'_> {
                 // but what the lanes hold is counted as waiting (`Stats::queue_len`).
                 drop(self.collect());
             }
-            let flushed = self.flush_seen_through();
+            let flushed = self.flush_seen_through(sending);
             exporter.between_batches(flushed);
             if flushed {
                 self.shared.progress.notify_all();
@@ -513,11 +513,13 @@ impl ExportLoop<'_> {
         }
     }
 
-    /// Whether a flush asked for is now seen through: nothing is left in the queue to
-    /// prepare for it (what was queued before it is prepared, or its export finished).
-    fn flush_seen_through(&self) -> bool {
+    /// Whether a flush asked for is now seen through: what was queued before it has left the
+    /// queue (it is prepared, in flight, or its export finished; `sending` spans are prepared
+    /// or in flight). Spans recorded since do not hold it back.
+    fn flush_seen_through(&self, sending: usize) -> bool {
         let mut state = self.shared.lock();
-        if state.flushes_seen >= state.flushes_asked || !state.queue.is_empty() {
+        let taken = state.done + sending as u64;
+        if state.flushes_seen >= state.flushes_asked || state.flush_target > taken {
             return false;
         }
         state.flushes_seen = state.flushes_asked;
@@ -628,6 +630,7 @@ impl ExportLoop<'_> {
                 Counters::add(&self.counters.exported, spans);
                 Counters::add(&self.counters.exports, 1);
                 if !std::mem::replace(&mut self.warned, true) {
+                    let reason = crate::redact::urls_in(&reason).unwrap_or(reason);
                     let report = format!(
                         "godtrace: the receiver at {} took every span, with a warning \
                          (later ones are not reported): {reason}",

@@ -295,7 +295,10 @@ fn kind_conflict(name: &str, found: &Instrument) {
 /// Whether `name` may name a metric of the user's; reported once if not.
 fn valid(name: &str) -> bool {
     if !valid_name(name) || name.eq_ignore_ascii_case(DURATION_METRIC) {
-        report::once_for(report::Topic::InvalidName, name, || {
+        // Once per name whatever its case, as a metric's own reports (told apart by their
+        // first 256 bytes, as reports are: a name built from data is not copied whole).
+        let key = name[..crate::value::floor_char_boundary(name, 256)].to_ascii_lowercase();
+        report::once_for(report::Topic::InvalidName, &key, || {
             format!(
                 "{name:?} is not a valid metric name (a letter, then up to 254 letters, digits, \
                  '_', '.', '-' or '/'; and not {DURATION_METRIC}): values dropped"

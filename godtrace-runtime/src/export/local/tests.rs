@@ -106,6 +106,34 @@ fn two_local_roots_of_one_trace_print_their_own_spans() {
     assert_eq!(printer.held(), 0);
 }
 
+/// What another request of the trace leaves held is held from when it came in, not from when
+/// the trace's first span did: a short request overlapping others prints whole.
+#[test]
+fn spans_left_by_another_local_root_are_held_from_their_own_arrival() {
+    use super::unprinted::MAX_HOLD;
+    let remote = |id, name, at| TreeSpan {
+        is_local_root: true,
+        ..span(8, id, 99, name, at)
+    };
+    let mut traces = UnprintedTraces::new(100);
+    let mut ready = Vec::new();
+    let start = std::time::Instant::now();
+    traces.add(span(8, 11, 10, "a.child", 2), &mut ready);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    traces.add(span(8, 21, 20, "b.child", 3), &mut ready);
+    traces.add(remote(10, "request.a", 1), &mut ready);
+    assert_eq!(ready.len(), 1);
+    ready.clear();
+    // Past `MAX_HOLD` from the trace's first span, not from `b.child`'s arrival.
+    traces.take_held_since(
+        start + MAX_HOLD + std::time::Duration::from_millis(25),
+        &mut ready,
+    );
+    assert!(ready.is_empty(), "{ready:?}");
+    traces.take_held_since(std::time::Instant::now() + MAX_HOLD, &mut ready);
+    assert_eq!(ready.len(), 1);
+}
+
 /// A trace is held for its root at most `MAX_HOLD`: then printed as it stands (a server
 /// loop's children; work a request left behind).
 #[test]

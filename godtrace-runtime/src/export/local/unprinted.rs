@@ -31,9 +31,9 @@ pub(crate) struct UnprintedTraces {
 #[derive(Debug)]
 struct Unprinted {
     age: u64,
-    /// When its first span held now came in.
-    since: Instant,
     spans: Vec<TreeSpan>,
+    /// When each span came in, in the same order: the first is the one held longest.
+    arrived: Vec<Instant>,
 }
 
 impl UnprintedTraces {
@@ -62,8 +62,8 @@ impl UnprintedTraces {
         let age = self.next_age;
         let trace = self.traces.entry(trace_id).or_insert_with(|| Unprinted {
             age,
-            since: Instant::now(),
             spans: Vec::new(),
+            arrived: Vec::new(),
         });
         if trace.age == age {
             self.by_age.insert(age, trace_id);
@@ -71,6 +71,7 @@ impl UnprintedTraces {
         }
         let root = span.span_id;
         trace.spans.push(span);
+        trace.arrived.push(Instant::now());
         self.held += 1;
         if complete {
             ready.extend(self.remove_tree(trace_id, root));
@@ -85,13 +86,20 @@ impl UnprintedTraces {
     }
 
     /// Pushes onto `ready` each trace held for [`MAX_HOLD`] or more by `now`, oldest first.
+    /// Every trace is looked at (at most one per span held): a trace another local root of
+    /// took spans from holds the rest since they came, not since its first span did.
     pub(crate) fn take_held_since(&mut self, now: Instant, ready: &mut Vec<Vec<TreeSpan>>) {
-        while let Some((_, &oldest)) = self.by_age.first_key_value() {
-            let since = self.traces.get(&oldest).map(|t| t.since);
-            if since.is_some_and(|since| now.duration_since(since) < MAX_HOLD) {
-                break;
-            }
-            ready.extend(self.remove(oldest));
+        let due: Vec<TraceId> = self
+            .by_age
+            .values()
+            .filter(|id| {
+                let first = self.traces.get(id).and_then(|t| t.arrived.first());
+                first.is_none_or(|&at| now.duration_since(at) >= MAX_HOLD)
+            })
+            .copied()
+            .collect();
+        for trace_id in due {
+            ready.extend(self.remove(trace_id));
         }
     }
 
@@ -108,32 +116,23 @@ impl UnprintedTraces {
     /// own root has not ended; work whose parent has not ended), its age kept.
     fn remove_tree(&mut self, trace_id: TraceId, root: SpanId) -> Option<Vec<TreeSpan>> {
         let trace = self.traces.get_mut(&trace_id)?;
-        let parents: HashMap<SpanId, SpanId> = trace
-            .spans
-            .iter()
-            .map(|s| (s.span_id, s.parent_span_id))
-            .collect();
-        // Whether a span's chain of held parents reaches `root`; at most as many steps as
-        // spans held (a cycle, which ids drawn at random do not make, ends there too).
-        let under_root = |mut id: SpanId| {
-            for _ in 0..=parents.len() {
-                if id == root {
-                    return true;
-                }
-                match parents.get(&id) {
-                    Some(&parent) => id = parent,
-                    None => return false,
-                }
+        let under_root = under(root, &trace.spans);
+        let mut tree = Vec::new();
+        let (mut rest, mut rest_arrived) = (Vec::new(), Vec::new());
+        let spans = std::mem::take(&mut trace.spans).into_iter();
+        for (span, arrived) in spans.zip(std::mem::take(&mut trace.arrived)) {
+            if under_root.get(&span.span_id).copied().unwrap_or(false) {
+                tree.push(span);
+            } else {
+                rest.push(span);
+                rest_arrived.push(arrived);
             }
-            false
-        };
-        let (tree, rest): (Vec<TreeSpan>, Vec<TreeSpan>) = std::mem::take(&mut trace.spans)
-            .into_iter()
-            .partition(|s| under_root(s.span_id));
+        }
         if rest.is_empty() {
             return self.remove_whole(trace_id, tree);
         }
         trace.spans = rest;
+        trace.arrived = rest_arrived;
         self.held -= tree.len();
         Some(tree)
     }
@@ -152,4 +151,38 @@ impl UnprintedTraces {
         self.held -= trace.spans.len();
         Some(trace.spans)
     }
+}
+
+/// Whether each of `spans` has `root` in its chain of parents held here (`root` itself
+/// included): each chain is walked once, what it found noted for every span on it, so the work
+/// is linear in the spans held however deep they nest (a cycle, which ids drawn at random do
+/// not make, ends the walk too).
+fn under(root: SpanId, spans: &[TreeSpan]) -> HashMap<SpanId, bool> {
+    let parents: HashMap<SpanId, SpanId> = spans
+        .iter()
+        .map(|s| (s.span_id, s.parent_span_id))
+        .collect();
+    let mut found: HashMap<SpanId, bool> = HashMap::with_capacity(spans.len() + 1);
+    found.insert(root, true);
+    let mut path = Vec::new();
+    for span in spans {
+        let mut id = span.span_id;
+        let reaches = loop {
+            if let Some(&known) = found.get(&id) {
+                break known;
+            }
+            if path.len() > parents.len() {
+                break false;
+            }
+            path.push(id);
+            match parents.get(&id) {
+                Some(&parent) => id = parent,
+                None => break false,
+            }
+        };
+        for on_path in path.drain(..) {
+            found.insert(on_path, reaches);
+        }
+    }
+    found
 }

@@ -189,10 +189,10 @@ fn run(
                 // A warning (nothing rejected): said once.
                 Ok(Some(r)) if r.count == 0 => {
                     if !std::mem::replace(&mut warned, true) {
+                        let said = crate::redact::urls_in(&r.message).unwrap_or(r.message);
                         let message = format!(
                             "godtrace: the metrics receiver took every data point, with a \
-                             warning (later ones are not reported): {}",
-                            r.message
+                             warning (later ones are not reported): {said}"
                         );
                         // The receiver's words may quote the URL: never its credentials.
                         let message = url::scrub(&message, &target.endpoint);

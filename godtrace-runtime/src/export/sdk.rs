@@ -39,11 +39,12 @@ impl SpanProcessor for SdkProcessor {
     }
 }
 
-/// Applies to a span of other OpenTelemetry code what godtrace applies to its own (the SDK
-/// applies the count limits, `init` gives it godtrace's): its name, keys, string values and
-/// status description cut as godtrace's are (the attribute limit, 256-byte keys, the
-/// description's URLs redacted), and one attribute per key, the last value given where the
-/// key was first given (OTLP's attributes are a map; the SDK keeps every repeat).
+/// Applies to a span of other OpenTelemetry code what godtrace applies to its own: its name,
+/// keys, string values and status description cut as godtrace's are (the attribute limit,
+/// 256-byte keys, the description's URLs redacted), one attribute per key, the last value
+/// given where the key was first given (OTLP's attributes are a map; the SDK keeps every
+/// repeat), then godtrace's count limits (the SDK, which counts repeats, keeps more: see
+/// `provider::sdk_span_limits`).
 fn bound(span: &mut SpanData) {
     use crate::config::limits;
     span.name = crate::value::bounded_name(std::mem::take(&mut span.name));

@@ -124,8 +124,7 @@ pub(super) fn release_call(held: Held) {
 #[inline(always)]
 pub(super) fn release_out_of_order(held: Held, mark: u64, anothers: bool) {
     let this = this_thread();
-    let holders = this.marks_held.get();
-    let holding = holders.saturating_sub(1);
+    let holding = this.marks_held.get().saturating_sub(1);
     this.marks_held.set(holding);
     let current = this.sampled_out_root.get();
     let held_after = holding > held.below;
@@ -175,8 +174,8 @@ pub(crate) fn sampled_out_span_context() -> Option<SpanContext> {
 /// (the random bits the sampling decision read, as for a kept trace); the high half and the
 /// span id are different bijective mixes of it.
 pub(super) fn ids_of_sampled_out_root(mark: u64) -> SpanContext {
-    let high = mix(mark ^ 0x6a09_e667_f3bc_c908);
-    let span = mix(mark ^ 0xbb67_ae85_84ca_a73b);
+    let high = mix(mark ^ HIGH_HALF);
+    let span = mix(mark ^ SPAN_ID);
     SpanContext::new(
         TraceId::from(u128::from(high) << 64 | u128::from(mark)),
         SpanId::from(span.max(1)),
@@ -192,8 +191,13 @@ pub(super) fn ids_of_sampled_out_root(mark: u64) -> SpanContext {
 pub(super) fn is_dropped_root_trace(trace_id: TraceId) -> bool {
     let id = u128::from_be_bytes(trace_id.to_bytes());
     let (high, low) = ((id >> 64) as u64, id as u64);
-    low != 0 && mix(low ^ 0x6a09_e667_f3bc_c908) == high
+    low != 0 && mix(low ^ HIGH_HALF) == high
 }
+
+/// What a sampled-out root's mark is mixed with for its trace id's high half, and for its
+/// span id (two mixes of one mark that differ).
+const HIGH_HALF: u64 = 0x6a09_e667_f3bc_c908;
+const SPAN_ID: u64 = 0xbb67_ae85_84ca_a73b;
 
 /// SplitMix64's finalizer: a bijection of `u64` that spreads every input bit over the output.
 fn mix(mut z: u64) -> u64 {
@@ -231,8 +235,7 @@ mod tests {
         );
         release_out_of_order(child, 33, false);
         assert_eq!(mark(), 0);
-        // The same under an outer mark: once the child leaves too, the outer mark is back
-        // only when the outer span is the last holder.
+        // The same under an outer mark; none is left once every holder has left.
         let outer = hold(77);
         let (root, child) = (hold(33), hold(33));
         release_out_of_order(root, 33, false);

@@ -132,6 +132,21 @@ fn spans_left_by_another_local_root_are_held_from_their_own_arrival() {
     assert!(ready.is_empty(), "{ready:?}");
     traces.take_held_since(std::time::Instant::now() + MAX_HOLD, &mut ready);
     assert_eq!(ready.len(), 1);
+    // A trace due for an old span prints that span, not one that came in since (another
+    // request of the trace, shorter than `MAX_HOLD`).
+    ready.clear();
+    let start = std::time::Instant::now();
+    traces.add(span(8, 31, 30, "c.old", 5), &mut ready);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    traces.add(span(8, 41, 40, "d.young", 6), &mut ready);
+    let due_old_only = start + MAX_HOLD + std::time::Duration::from_millis(25);
+    traces.take_held_since(due_old_only, &mut ready);
+    let names: Vec<Vec<&str>> = ready
+        .iter()
+        .map(|t| t.iter().map(|s| s.name.as_ref()).collect())
+        .collect();
+    assert_eq!(names, [["c.old"]]);
+    assert_eq!(traces.held(), 1);
 }
 
 /// A trace is held for its root at most `MAX_HOLD`: then printed as it stands (a server

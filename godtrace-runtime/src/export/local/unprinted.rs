@@ -85,9 +85,10 @@ impl UnprintedTraces {
         }
     }
 
-    /// Pushes onto `ready` each trace held for [`MAX_HOLD`] or more by `now`, oldest first.
-    /// Every trace is looked at (at most one per span held): a trace another local root of
-    /// took spans from holds the rest since they came, not since its first span did.
+    /// Pushes onto `ready` the spans held for [`MAX_HOLD`] or more by `now`, a tree per
+    /// trace, oldest first; the spans of those traces that came in since stay held (another
+    /// request of the trace, shorter than that). Every trace is looked at (at most one per
+    /// span held): a trace another local root took spans from holds the rest since they came.
     pub(crate) fn take_held_since(&mut self, now: Instant, ready: &mut Vec<Vec<TreeSpan>>) {
         let due: Vec<TraceId> = self
             .by_age
@@ -99,7 +100,24 @@ impl UnprintedTraces {
             .copied()
             .collect();
         for trace_id in due {
-            ready.extend(self.remove(trace_id));
+            let Some(trace) = self.traces.get_mut(&trace_id) else {
+                continue;
+            };
+            // Arrivals are in order: the due ones are a prefix.
+            let young = trace
+                .arrived
+                .iter()
+                .position(|&at| now.duration_since(at) < MAX_HOLD);
+            match young {
+                None => ready.extend(self.remove(trace_id)),
+                Some(from) => {
+                    let rest = trace.spans.split_off(from);
+                    let due_spans = std::mem::replace(&mut trace.spans, rest);
+                    trace.arrived.drain(..from);
+                    self.held -= due_spans.len();
+                    ready.push(due_spans);
+                }
+            }
         }
     }
 

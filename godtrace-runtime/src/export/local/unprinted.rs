@@ -147,20 +147,13 @@ impl UnprintedTraces {
             }
         }
         if rest.is_empty() {
-            return self.remove_whole(trace_id, tree);
+            trace.spans = tree;
+            return self.remove(trace_id);
         }
         trace.spans = rest;
         trace.arrived = rest_arrived;
         self.held -= tree.len();
         Some(tree)
-    }
-
-    /// Drops the entry of `trace_id`, whose spans were taken out as `spans`.
-    fn remove_whole(&mut self, trace_id: TraceId, spans: Vec<TreeSpan>) -> Option<Vec<TreeSpan>> {
-        let trace = self.traces.remove(&trace_id)?;
-        self.by_age.remove(&trace.age);
-        self.held -= spans.len();
-        Some(spans)
     }
 
     fn remove(&mut self, trace_id: TraceId) -> Option<Vec<TreeSpan>> {

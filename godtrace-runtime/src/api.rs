@@ -104,7 +104,9 @@ impl SpanGuard {
         self.on().follows_from(span_context);
     }
 
-    /// Ends this span with status Error and `description`.
+    /// Marks this span failed: status Error with `description`; `error.type` is `_OTHER` (the
+    /// conventions' value for a type not known) unless one was set with `set_attribute`, before
+    /// or after.
     pub fn set_error(&self, description: impl Into<Cow<'static, str>>) {
         self.on().set_error(description.into());
     }
@@ -143,8 +145,12 @@ impl OnSpan<'_> {
         }
     }
 
+    /// Status Error with `description`, and `error.type` `_OTHER` (the conventions' value when
+    /// the type is not known) unless one was set: the conventions ask a failed operation for
+    /// one, and dashboards group failures by it.
     fn set_error(&self, description: Cow<'static, str>) {
         if let Some(span) = self.0 {
+            span.record_owned_if_absent(KeyValue::new("error.type", "_OTHER"));
             span.set_status(Status::error(description));
         }
     }

@@ -538,6 +538,34 @@ fn set_error_keeps_the_last_description_bounded() {
     );
 }
 
+/// A failure given by hand has an `error.type`, as the conventions ask of a failed operation:
+/// `_OTHER` (its type is not known), unless the user set one, before or after.
+#[test]
+fn set_error_gives_an_error_type_unless_one_was_set() {
+    let c = testing::capture();
+    godtrace::span("untyped").set_error("timed out");
+    {
+        let s = godtrace::span("typed_before");
+        s.set_attribute("error.type", "timeout");
+        s.set_error("timed out");
+    }
+    {
+        let s = godtrace::span_builder("typed_after").start_detached();
+        s.set_error("timed out");
+        s.set_attribute("error.type", "timeout");
+    }
+    godtrace::span("ok").set_attribute("done", true);
+    let error_type = |name: &str| {
+        c.span(name)
+            .attr("error.type")
+            .map(|v| v.as_str().into_owned())
+    };
+    assert_eq!(error_type("untyped").as_deref(), Some("_OTHER"));
+    assert_eq!(error_type("typed_before").as_deref(), Some("timeout"));
+    assert_eq!(error_type("typed_after").as_deref(), Some("timeout"));
+    assert_eq!(error_type("ok"), None);
+}
+
 /// An event's attribute given again past the count limit takes its new value, as a span's
 /// attribute set again does.
 #[test]

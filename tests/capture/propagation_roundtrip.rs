@@ -1346,8 +1346,9 @@ async fn a_job_of_a_dropped_root_polled_in_a_recorded_span_stays_in_the_roots_tr
 }
 
 /// A third-party library's span (a tracer of the global provider) is bounded as godtrace's
-/// own are: its name, keys and string values cut, its status description cut and redacted,
-/// and one attribute per key, the last value given.
+/// own are: its name, keys and string values cut, its status description and its recorded
+/// error's `exception.message` cut and redacted, and one attribute per key, the last value
+/// given.
 #[test]
 fn library_spans_are_bounded_as_godtraces_are() {
     use godtrace::otel::trace::{Span as _, Status, Tracer as _};
@@ -1362,6 +1363,10 @@ fn library_spans_are_bounded_as_godtraces_are() {
         span.set_attribute(KeyValue::new("same", i));
     }
     span.set_attribute(KeyValue::new("after", "kept"));
+    span.record_error(&std::io::Error::other(format!(
+        "GET https://u:pw@h.example/ failed{}",
+        "!".repeat(5000)
+    )));
     span.set_status(Status::error(format!(
         "GET https://u:pw@h.example/ failed{}",
         "!".repeat(5000)
@@ -1390,6 +1395,16 @@ fn library_spans_are_bounded_as_godtraces_are() {
     let description = span.error_message().expect("failed");
     assert!(!description.contains("pw"), "{description}");
     assert!(description.len() <= 1100, "{}", description.len());
+    let message = match span
+        .event("exception")
+        .and_then(|e| e.attr("exception.message"))
+    {
+        Some(godtrace::otel::Value::String(s)) => s.as_str().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert!(message.starts_with("GET https://"), "{message}");
+    assert!(!message.contains("pw"), "{message}");
+    assert!(message.len() <= 1100, "{}", message.len());
 }
 
 /// OpenTelemetry's global propagator is godtrace's once a capture has started godtrace, as

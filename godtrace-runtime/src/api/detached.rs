@@ -70,7 +70,9 @@ impl Span {
         self.on().add_event(name.into(), attributes);
     }
 
-    /// Marks this span failed: status Error with `description`.
+    /// Marks this span failed: status Error with `description`; `error.type` is `_OTHER` (the
+    /// conventions' value for a type not known) unless one was set with `set_attribute`, before
+    /// or after.
     pub fn set_error(&self, description: impl Into<Cow<'static, str>>) {
         self.on().set_error(description.into());
     }

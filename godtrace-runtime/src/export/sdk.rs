@@ -52,6 +52,7 @@ fn bound(span: &mut SpanData) {
         bound_attributes(&mut span.attributes, limits::span_attributes());
     for event in span.events.events.iter_mut() {
         event.name = crate::value::bounded_name(std::mem::take(&mut event.name));
+        redact_exception_messages(&mut event.attributes);
         event.dropped_attributes_count +=
             bound_attributes(&mut event.attributes, limits::event_attributes());
     }
@@ -61,6 +62,21 @@ fn bound(span: &mut SpanData) {
     if let Status::Error { description } = &mut span.status {
         let limit = crate::value::max_attribute_len();
         *description = Cow::Owned(crate::redact::error_text_within(description, limit));
+    }
+}
+
+/// Redacts the URLs' credentials in each `exception.message` (`record_error` writes the
+/// error's text there, as godtrace's own spans do their status: see `redact::error_text_within`),
+/// before any cut, so that a cut inside a URL leaves no part of a password.
+fn redact_exception_messages(attributes: &mut [KeyValue]) {
+    let limit = crate::value::max_attribute_len();
+    for attribute in attributes.iter_mut() {
+        if attribute.key.as_str() == "exception.message"
+            && let Value::String(text) = &attribute.value
+        {
+            let redacted = crate::redact::error_text_within(text.as_str(), limit);
+            attribute.value = Value::from(redacted);
+        }
     }
 }
 

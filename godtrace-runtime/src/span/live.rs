@@ -558,6 +558,15 @@ impl Live {
         }
     }
 
+    /// Sets `attribute` unless a value was set for its key (a default, such as the
+    /// `error.type` of a failure given by hand, that what the user set stays over).
+    pub(crate) fn set_attribute_if_absent(&self, attribute: KeyValue) {
+        let set = (self.fields.borrow().attributes.iter()).any(|kept| kept.key == attribute.key);
+        if !set {
+            self.set_attribute(attribute);
+        }
+    }
+
     /// The attributes a `#[traced]` span's call site gives it when it is exported (none for
     /// other spans): they are not set at run time, and count toward the attribute limit.
     fn call_site_keys(&self) -> &'static [&'static str] {

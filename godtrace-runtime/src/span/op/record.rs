@@ -36,6 +36,13 @@ impl OpSpan {
         }
     }
 
+    /// Sets `attribute` unless its key is set already (see `Live::set_attribute_if_absent`).
+    pub(crate) fn record_owned_if_absent(&self, attribute: KeyValue) {
+        if let Some(live) = &self.live {
+            live.set_attribute_if_absent(attribute);
+        }
+    }
+
     pub(crate) fn add_event(&self, name: Cow<'static, str>, attrs: crate::value::EventAttributes) {
         if let Some(live) = &self.live {
             live.add_event(name, attrs);

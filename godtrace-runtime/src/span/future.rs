@@ -154,19 +154,24 @@ impl<F: Future, Fin: FnOnce(&OpSpan, &F::Output) + Copy> Instrumented<F, Fin> {
         finish: Fin,
     ) -> Self {
         let site = site();
-        // Made first (an `async fn`'s future runs none of its body when made): it then goes
-        // where it is returned, and the span's state is not kept across the call to `make`.
-        let inner = ManuallyDrop::new(make());
-        let traced = if carried::may_be_carried() {
-            Traced::start_carrying(site)
-        } else if switches::is_enabled() {
-            Traced::start(site)
-        } else {
-            Traced::Off
-        };
+        // Each arm returns the whole future, its state made first by a call that writes it
+        // straight where the future is returned (a state chosen by the arms and stored after
+        // them was copied there whole, the size of the largest: 27 instructions more), then the
+        // inner future (an `async fn`'s: making it runs none of its body, so the order is not
+        // seen).
+        if carried::may_be_carried() {
+            return Instrumented {
+                traced: ManuallyDrop::new(Traced::start_carrying(site)),
+                inner: ManuallyDrop::new(make()),
+                finish,
+            };
+        }
+        if !switches::is_enabled() {
+            return Self::untraced(make(), finish);
+        }
         Instrumented {
-            inner,
-            traced: ManuallyDrop::new(traced),
+            traced: ManuallyDrop::new(Traced::start_out_of_line(site)),
+            inner: ManuallyDrop::new(make()),
             finish,
         }
     }
@@ -196,6 +201,13 @@ impl Traced {
         let sampled_out =
             |mark, measured: Option<Tick>| Traced::unowned(mark, measured.map(|s| (site, s)));
         OpSpan::start_unread(site, sampled_out, Traced::of)
+    }
+
+    /// [`Traced::start`] out of line: each of its arms writes the state straight where it is
+    /// returned, which the caller makes the future's own field (see `Instrumented::start_on`).
+    #[inline(never)]
+    fn start_out_of_line(site: &'static CallSite) -> Traced {
+        Traced::start(site)
     }
 
     /// [`Traced::start`], where a context godtrace made current may carry what the future's

@@ -135,7 +135,8 @@ fn bounded_array(array: &Array, limit: usize) -> Array {
 }
 
 /// The first strings of `strings`, at most `max_elements` of them and `limit` bytes in all;
-/// the last one kept may be cut.
+/// the last one kept may be cut. One cut to nothing is left out (an empty string is not what
+/// was recorded), unless it is the first.
 fn bounded_strings(strings: &[StringValue], max_elements: usize, limit: usize) -> Vec<StringValue> {
     let mut room = limit;
     let mut kept = Vec::with_capacity(strings.len().min(max_elements));
@@ -144,7 +145,10 @@ fn bounded_strings(strings: &[StringValue], max_elements: usize, limit: usize) -
             room -= s.as_str().len();
             kept.push(s.clone());
         } else {
-            kept.push(StringValue::from(bounded_text(s.as_str(), room)));
+            let cut = bounded_text(s.as_str(), room);
+            if !cut.is_empty() || kept.is_empty() {
+                kept.push(StringValue::from(cut));
+            }
             break;
         }
     }

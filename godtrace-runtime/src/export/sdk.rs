@@ -39,14 +39,18 @@ impl SpanProcessor for SdkProcessor {
     }
 }
 
-/// Applies to a span of other OpenTelemetry code what godtrace applies to its own: its name,
-/// keys, string values and status description cut as godtrace's are (the attribute limit,
-/// 256-byte keys, the description's URLs redacted), one attribute per key, the last value
+/// Applies to a span of other OpenTelemetry code what godtrace applies to its own: its end
+/// not before its start, its name, keys, string values and status description cut as
+/// godtrace's are (the attribute limit, 256-byte keys, the description's URLs redacted, and an
+/// `exception.message`'s), one attribute per key, the last value
 /// given where the key was first given (OTLP's attributes are a map; the SDK keeps every
 /// repeat), then godtrace's count limits (the SDK, which counts repeats, keeps more: see
 /// `provider::sdk_span_limits`).
 fn bound(span: &mut SpanData) {
     use crate::config::limits;
+    // An end given before the start (`end_with_timestamp`): OTLP expects end >= start, and a
+    // negative duration breaks backends' views; the span is kept, zero long.
+    span.end_time = span.end_time.max(span.start_time);
     span.name = crate::value::bounded_name(std::mem::take(&mut span.name));
     span.dropped_attributes_count +=
         bound_attributes(&mut span.attributes, limits::span_attributes());
@@ -138,5 +142,32 @@ pub(crate) fn empty_span_data() -> SpanData {
         links: Default::default(),
         status: opentelemetry::trace::Status::Unset,
         instrumentation_scope: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    /// A span ended with a timestamp before its start (`end_with_timestamp`) is sent zero long,
+    /// not with a negative duration OTLP does not expect.
+    #[test]
+    fn an_end_before_the_start_is_the_start() {
+        let start = UNIX_EPOCH + Duration::from_secs(100);
+        let mut span = SpanData {
+            start_time: start,
+            end_time: start - Duration::from_secs(5),
+            ..empty_span_data()
+        };
+        bound(&mut span);
+        assert_eq!(span.end_time, start);
+        let mut span = SpanData {
+            start_time: start,
+            end_time: start + Duration::from_secs(5),
+            ..empty_span_data()
+        };
+        bound(&mut span);
+        assert_eq!(span.end_time, start + Duration::from_secs(5));
     }
 }

@@ -229,6 +229,24 @@ fn arrays_keep_limit_over_8_elements_and_limit_bytes_of_text() {
     assert!(kept.len() <= 32 && text <= 256, "{kept:?}");
 }
 
+/// Strings that fill the limit exactly leave no room for the next: it is left out, not kept
+/// as an empty string the program never recorded. A first string too long is kept, cut.
+#[test]
+fn a_string_array_gains_no_empty_element_where_its_room_ends() {
+    let strings: Vec<StringValue> = (0..50).map(|i| format!("élément{i}").into()).collect();
+    let Value::Array(Array::String(kept)) = bounded_value(Value::Array(strings.into()), 40) else {
+        panic!("not a string array")
+    };
+    let kept: Vec<&str> = kept.iter().map(StringValue::as_str).collect();
+    assert_eq!(kept, ["élément0", "élément1", "élément2", "élément3"]);
+    let long: Vec<StringValue> = vec!["x".repeat(100).into(), "y".into()];
+    let Value::Array(Array::String(kept)) = bounded_value(Value::Array(long.into()), 40) else {
+        panic!("not a string array")
+    };
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].as_str().starts_with("xxx") && kept[0].as_str().len() <= 40);
+}
+
 #[test]
 fn an_event_keeps_its_first_attributes_and_counts_the_others() {
     let attributes: Vec<KeyValue> = (0..1000)

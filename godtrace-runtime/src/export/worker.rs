@@ -40,8 +40,9 @@ pub(crate) trait Exporter: 'static {
     /// The resource of every span it exports.
     fn set_resource(&mut self, resource: &Resource);
 
-    /// Turns `batch` into a request, emptying it: the boxes of godtrace's own spans go into
-    /// `emptied`, for reuse.
+    /// Turns the first spans of `batch` into a request, taking them out of it (all of them,
+    /// or as many as one request should hold, one at least): the boxes of godtrace's own spans
+    /// go into `emptied`, for reuse.
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     fn prepare(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) -> Self::Request;
 
@@ -379,10 +380,19 @@ impl ExportLoop<'_> {
                 || (E::PREPARE_AHEAD
                     && waiting + settings.max_export_batch_size <= settings.max_queue_size);
             if may_take && self.take_batch(&mut timer, &mut batch, sending) {
-                let spans = batch.len();
-                let request = exporter.prepare(&mut batch, &mut emptied);
-                prepared.push_back(Prepared { request, spans });
-                // Whatever was not taken (a failure before preparing) is dropped; the emptied
+                // One request or more: an exporter may take part of a batch at a time (the
+                // OTLP one keeps each request under a receiver's bound on its size), each
+                // time one span at least.
+                while !batch.is_empty() {
+                    let before = batch.len();
+                    let request = exporter.prepare(&mut batch, &mut emptied);
+                    let spans = before - batch.len();
+                    prepared.push_back(Prepared { request, spans });
+                    if spans == 0 {
+                        break;
+                    }
+                }
+                // Whatever was not taken (an exporter that took none) is dropped; the emptied
                 // boxes go back to the application's threads.
                 for span in batch.drain(..) {
                     if let Queued::Own(span) = span {

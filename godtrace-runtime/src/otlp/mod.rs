@@ -14,3 +14,11 @@ pub(crate) mod http1;
 pub(crate) mod retry;
 pub(crate) mod thread;
 pub(crate) mod transport;
+
+/// The most a request's encoded spans or metrics take, about: more go in further requests.
+/// Receivers refuse a larger message whole (gRPC's default bound on a message received, which
+/// the OpenTelemetry Collector keeps, is 4 MiB; its HTTP receiver's, 20 MiB), and a batch of
+/// spans that record their arguments, or the metrics of a service with a few thousand series,
+/// reach that: each request keeps well below (spans are added while it is under this, so it
+/// passes it by at most one span).
+pub(crate) const MAX_REQUEST_BYTES: usize = 1 << 20;

@@ -55,6 +55,12 @@ pub(crate) struct RequestEncoder {
     /// Where each of godtrace's own spans is in `buf`, and its call site, when kept (for
     /// the compressor).
     span_ranges: Option<Vec<Record>>,
+    /// Whether each of the request's own spans, in order, held nothing (its box goes to
+    /// `bare`), between the pass that encodes them and the one that takes them out.
+    held_nothing: Vec<bool>,
+    /// The size past which a request takes no more spans (see
+    /// [`crate::otlp::MAX_REQUEST_BYTES`]).
+    max_bytes: usize,
 }
 
 /// An instrumentation scope's fields of `ScopeSpans`, tags included.
@@ -115,7 +121,15 @@ impl RequestEncoder {
             sdk: Vec::new(),
             bare: Vec::new(),
             span_ranges: None,
+            held_nothing: Vec::new(),
+            max_bytes: crate::otlp::MAX_REQUEST_BYTES,
         }
+    }
+
+    /// Lets requests take spans while they are under `bytes` (tests: a small bound).
+    #[cfg(test)]
+    pub(crate) fn set_max_bytes(&mut self, bytes: usize) {
+        self.max_bytes = bytes;
     }
 
     /// Keeps where each span of a request is, from now on ([`RequestEncoder::request_mut`]).
@@ -129,8 +143,9 @@ impl RequestEncoder {
         self.head_room = bytes;
     }
 
-    /// The request for `batch`, which it empties: the boxes of godtrace's own spans go into
-    /// `emptied`, for reuse.
+    /// The request for the first spans of `batch`, taken out of it: all of them, or as many as
+    /// keep the request about [`crate::otlp::MAX_REQUEST_BYTES`] (one at least); the boxes of
+    /// godtrace's own spans go into `emptied`, for reuse.
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     pub(crate) fn encode(
         &mut self,
@@ -157,9 +172,10 @@ impl RequestEncoder {
         )
     }
 
-    /// Writes the request for `batch` into `buf`, in one pass that empties it: godtrace's
-    /// own spans are read in place and their boxes kept (those holding nothing in `bare`, the
-    /// others in `emptied`), the `SpanData` of other code's taken into `sdk`.
+    /// Writes the request for the first spans of `batch` into `buf` and takes them out of it:
+    /// godtrace's own spans are read in place, then their boxes kept (those holding nothing in
+    /// `bare`, the others in `emptied`), the `SpanData` of other code's taken into `sdk`. Spans
+    /// are taken while the request is under `max_bytes`, the first whatever its size.
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     fn write_request(&mut self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) {
         let RequestEncoder {
@@ -172,13 +188,21 @@ impl RequestEncoder {
             sdk,
             bare,
             span_ranges,
+            held_nothing,
+            max_bytes,
         } = self;
         sdk.clear();
+        held_nothing.clear();
         if let Some(ranges) = span_ranges.as_mut() {
             ranges.clear();
         }
         buf.clear();
         buf.resize(*head_room, 0);
+        // `buf` holds the head room too; other code's spans are encoded after the pass, their
+        // size told by `sdk_span_len` meanwhile.
+        let full = head_room.saturating_add(*max_bytes);
+        let mut sdk_bytes = 0;
+        let mut taken = 0;
         let moved = put_message(buf, 1, 3, |buf| {
             buf.extend_from_slice(resource);
             if batch.iter().any(|queued| matches!(queued, Queued::Own(_))) {
@@ -186,28 +210,26 @@ impl RequestEncoder {
                 let clock = UnixClock::now();
                 let moved = put_message(buf, 2, 3, |buf| {
                     buf.extend_from_slice(&scope.scope);
-                    let mut spans = batch.drain(..);
-                    while let Some(queued) = spans.next() {
-                        if let Some(Queued::Own(ahead)) = spans.as_slice().get(PREFETCH_AHEAD - 1) {
+                    while taken < batch.len() && (taken == 0 || buf.len() + sdk_bytes < full) {
+                        if let Some(Queued::Own(ahead)) = batch.get(taken + PREFETCH_AHEAD) {
                             prefetch(ahead);
                         }
-                        match queued {
-                            Queued::Own(mut span) => {
+                        match &mut batch[taken] {
+                            Queued::Own(span) => {
                                 let at = buf.len();
                                 // The kind of span it is, for the compressor: a call site's
                                 // spans with nothing recorded are laid out alike; others are
                                 // of no known kind (what they recorded moves their fields, and
                                 // the compressor's search finds more in them).
-                                let kind = if let Some(site) =
-                                    put_bare_span(buf, sites, &mut span, clock)
-                                {
-                                    bare.push(span.into_live());
-                                    std::ptr::from_ref::<crate::span::CallSite>(site) as usize
-                                } else {
-                                    put_own_span(buf, sites, &mut span, clock);
-                                    emptied.push(span.into_live());
-                                    0
-                                };
+                                let kind =
+                                    if let Some(site) = put_bare_span(buf, sites, span, clock) {
+                                        held_nothing.push(true);
+                                        std::ptr::from_ref::<crate::span::CallSite>(site) as usize
+                                    } else {
+                                        put_own_span(buf, sites, span, clock);
+                                        held_nothing.push(false);
+                                        0
+                                    };
                                 if let Some(ranges) = span_ranges.as_mut() {
                                     ranges.push(Record {
                                         range: at..buf.len(),
@@ -215,18 +237,32 @@ impl RequestEncoder {
                                     });
                                 }
                             }
-                            Queued::Sdk(span) => sdk.push(*span),
+                            Queued::Sdk(span) => sdk_bytes += sdk_span_len(span),
                         }
+                        taken += 1;
                     }
                     buf.extend_from_slice(&scope.schema_url);
                 });
                 move_ranges(span_ranges, moved);
+            } else {
+                // Spans of other code only (rare).
+                while taken < batch.len() && (taken == 0 || buf.len() + sdk_bytes < full) {
+                    if let Queued::Sdk(span) = &batch[taken] {
+                        sdk_bytes += sdk_span_len(span);
+                    }
+                    taken += 1;
+                }
             }
-            // Spans of other code, rare: none left in the batch after its own spans' pass.
-            sdk.extend(batch.drain(..).filter_map(|queued| match queued {
-                Queued::Sdk(span) => Some(*span),
-                Queued::Own(_) => None,
-            }));
+            let mut held_nothing = held_nothing.iter();
+            for queued in batch.drain(..taken) {
+                match queued {
+                    Queued::Own(span) if held_nothing.next() == Some(&true) => {
+                        bare.push(span.into_live());
+                    }
+                    Queued::Own(span) => emptied.push(span.into_live()),
+                    Queued::Sdk(span) => sdk.push(*span),
+                }
+            }
             put_sdk_spans(buf, sdk);
             buf.extend_from_slice(resource_schema_url);
         });
@@ -503,6 +539,38 @@ fn uint_field_len(value: u32) -> usize {
 fn key_value_field_len(kv: &opentelemetry::KeyValue) -> usize {
     let len = wire::key_value_len(kv.key.as_str(), &kv.value);
     1 + wire::varint_len(len as u64) + len
+}
+
+/// About how many bytes `span`, another OpenTelemetry code's, takes encoded (its text, and a
+/// few bytes for each field and value's tag and length): enough to bound a request's size.
+fn sdk_span_len(span: &SpanData) -> usize {
+    fn value_len(value: &opentelemetry::Value) -> usize {
+        use opentelemetry::{Array, Value};
+        match value {
+            Value::String(s) => s.as_str().len(),
+            Value::Array(Array::String(v)) => v.iter().map(|s| s.as_str().len() + 2).sum(),
+            Value::Array(Array::Bool(v)) => v.len() * 2,
+            Value::Array(Array::I64(v)) => v.len() * 10,
+            Value::Array(Array::F64(v)) => v.len() * 9,
+            _ => 10,
+        }
+    }
+    let attributes = |kvs: &[opentelemetry::KeyValue]| -> usize {
+        kvs.iter()
+            .map(|kv| kv.key.as_str().len() + value_len(&kv.value) + 8)
+            .sum()
+    };
+    let events: usize = (span.events.events.iter())
+        .map(|e| e.name.len() + attributes(&e.attributes) + 24)
+        .sum();
+    let links: usize = (span.links.links.iter())
+        .map(|l| attributes(&l.attributes) + l.span_context.trace_state().header().len() + 40)
+        .sum();
+    let status = match &span.status {
+        opentelemetry::trace::Status::Error { description } => description.len(),
+        _ => 0,
+    };
+    span.name.len() + attributes(&span.attributes) + events + links + status + 80
 }
 
 /// The spans of other OpenTelemetry code taken out of the batch (`sdk`, left empty), grouped

@@ -176,8 +176,10 @@ fn copy_of(batch: &mut [Queued]) -> Vec<Queued> {
         .collect()
 }
 
-/// Writes the request for `batch` (which it takes) and returns its bytes.
+/// Writes the request for `batch` (which it takes whole, whatever its size) and returns its
+/// bytes.
 fn encoded(encoder: &mut RequestEncoder, mut batch: Vec<Queued>) -> Vec<u8> {
+    encoder.set_max_bytes(usize::MAX);
     let mut emptied = Vec::new();
     encoder.write_request(&mut batch, &mut emptied);
     assert!(batch.is_empty(), "the encoder takes every span");
@@ -723,4 +725,56 @@ fn check_ranges_and_gzip(bytes: &[u8], records: &[crate::otlp::gzip::Record], ow
         "{} bytes, a general compressor {zlib}",
         member.len()
     );
+}
+
+/// A batch whose spans would make a request larger than receivers take (gRPC's 4 MiB) goes in
+/// several requests, each under the bound but for its last span, together every span once, in
+/// order, other code's spans included; a span larger than the bound alone is a request of its
+/// own.
+#[test]
+fn a_batch_too_large_for_one_request_goes_in_several() {
+    let resource = Resource::builder_empty().build();
+    let mut encoder = RequestEncoder::new(&resource);
+    encoder.set_max_bytes(20_000);
+    let start = clock::now();
+    let span = |id: u64, bytes: usize| {
+        let live = Live::start(
+            ids(7, id, TraceFlags::SAMPLED, false, ""),
+            None,
+            Name::Site(&CHECKOUT),
+            vec![KeyValue::new("arg", "x".repeat(bytes))],
+        );
+        Queued::Own(live.finish(start, Tick::from_raw(start.raw() + 1_000)))
+    };
+    let mut batch: Vec<Queued> = (1..=40).map(|id| span(id, 4_000)).collect();
+    batch.insert(10, Queued::Sdk(Box::new(sdk_span())));
+    batch.push(span(41, 50_000));
+    batch.push(span(42, 10));
+    let sdk_id = sdk_span().span_context.span_id();
+    let expected: Vec<Vec<u8>> = (1..=42_u64)
+        .map(|id| SpanId::from(id).to_bytes().to_vec())
+        .chain([sdk_id.to_bytes().to_vec()])
+        .collect();
+    let (mut requests, mut seen, mut emptied) = (0, Vec::new(), Vec::new());
+    while !batch.is_empty() {
+        let before = batch.len();
+        let request = encoder.encode(&mut batch, &mut emptied).to_vec();
+        assert!(batch.len() < before, "each request takes a span at least");
+        let decoded = ExportTraceServiceRequest::decode(&request[..]).expect("valid");
+        let spans: Vec<_> = (decoded.resource_spans.iter())
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .collect();
+        if spans.len() > 1 {
+            assert!(request.len() <= 20_000 + 4_200, "{} bytes", request.len());
+        }
+        seen.extend(spans.iter().map(|s| s.span_id.clone()));
+        requests += 1;
+    }
+    let (mut expected, mut seen) = (expected, seen);
+    expected.sort();
+    seen.sort();
+    assert_eq!(seen, expected, "every span once");
+    assert!(requests >= 9, "{requests} requests");
+    assert_eq!(emptied.len() + encoder.bare.len(), 42);
 }

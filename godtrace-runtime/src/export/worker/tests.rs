@@ -131,6 +131,63 @@ fn spans_taken_while_both_requests_are_in_flight_leave_the_queue_room() {
     processor.shutdown(Duration::from_secs(5)).unwrap();
 }
 
+/// An exporter whose requests hold at most three spans (as the OTLP one's hold at most about
+/// a receiver's bound in bytes); it notes each request's spans.
+#[derive(Default)]
+struct ThreeAtATime(Arc<std::sync::Mutex<Vec<usize>>>);
+
+impl Exporter for ThreeAtATime {
+    const IN_FLIGHT: usize = 2;
+    type Request = usize;
+
+    fn set_resource(&mut self, _resource: &Resource) {}
+
+    fn prepare(&self, batch: &mut Vec<Queued>, _emptied: &mut Vec<Box<Live>>) -> usize {
+        batch.drain(..batch.len().min(3)).count()
+    }
+
+    async fn send(&self, spans: usize, _closing: ShutdownBegun) -> Result<Accepted, String> {
+        self.0.lock().unwrap().push(spans);
+        Ok(Accepted::All)
+    }
+
+    fn shutdown(&mut self, _timeout: Duration) {}
+}
+
+/// A batch an exporter takes part of at a time is sent in as many requests as it takes, every
+/// span exported and counted once.
+#[test]
+fn a_batch_taken_in_parts_is_sent_whole() {
+    use crate::span::sink::Sink as _;
+    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let settings = crate::config::BatchSettings {
+        max_queue_size: 100,
+        max_export_batch_size: 10,
+        schedule_delay: Duration::from_secs(600),
+        export_timeout: Duration::from_secs(20),
+    };
+    let options = ExportSetup {
+        request_timeout: Duration::from_secs(600),
+        destination: "three at a time".into(),
+        resource: Resource::builder_empty().build(),
+    };
+    let made = ThreeAtATime(requests.clone());
+    let processor =
+        super::super::batch::BatchProcessor::start(settings, counters, options, move || Ok(made))
+            .unwrap();
+    for i in 0..25 {
+        processor.on_end(sampled(i));
+    }
+    processor.flush().unwrap();
+    let sent = requests.lock().unwrap().clone();
+    assert_eq!(sent.iter().sum::<usize>(), 25, "{sent:?}");
+    assert!(sent.iter().all(|&n| (1..=3).contains(&n)), "{sent:?}");
+    assert_eq!(counters.exported.load(Ordering::SeqCst), 25);
+    assert_eq!(counters.dropped.load(Ordering::SeqCst), 0);
+    processor.shutdown(Duration::from_secs(5)).unwrap();
+}
+
 #[test]
 fn taking_the_front_of_the_queue_keeps_every_span_in_order() {
     for (len, n, wrap) in [

@@ -132,7 +132,11 @@ fn target(
 
 /// The metrics URL beside a traces URL: over HTTP `/v1/traces` (or `/v1/traces/`) at the end
 /// of the path becomes `/v1/metrics`, the query kept after it; over gRPC the endpoint is
-/// shared. Across transports, only the authority is kept.
+/// shared. Across transports, the scheme, user-info and host are kept, and a port given is
+/// the metrics protocol's usual one (a port serves one of the two: the OpenTelemetry
+/// Collector's, Jaeger's, Tempo's 4317 gRPC and 4318 HTTP): `http://c:4317` over gRPC gives
+/// `http://c:4318/v1/metrics` over HTTP. Without a port (the scheme's, which a vendor's
+/// endpoint serves both on), none is added.
 fn metrics_url(traces_url: &str, traces_protocol: Protocol, protocol: Protocol) -> String {
     // Only the path is rewritten: the suffix is looked for before the query (endpoints have
     // no fragment, `init` refuses one), and `from_base` puts the query back after the path.
@@ -141,15 +145,32 @@ fn metrics_url(traces_url: &str, traces_protocol: Protocol, protocol: Protocol) 
         let head = head.trim_end_matches('/');
         format!("{}{query}", head.strip_suffix("/v1/traces").unwrap_or(head))
     } else {
-        // e.g. gRPC traces on :4317 but HTTP metrics: the same host, path /v1/metrics.
+        // e.g. gRPC traces on :4317 but HTTP metrics: the same host, on :4318, path
+        // /v1/metrics.
         let scheme_end = head.find("://").map_or(0, |i| i + 3);
         let authority_end = head[scheme_end..]
             .find('/')
             .map_or(head.len(), |i| scheme_end + i);
-        head[..authority_end].to_owned()
+        let authority = &head[..authority_end];
+        // The port is after the last `:` past the user-info and past an IPv6 host's `]`.
+        let host_from = authority.rfind(['@', ']']).map_or(scheme_end, |i| i + 1);
+        match authority[host_from..].rfind(':') {
+            Some(colon) => {
+                let port = match protocol {
+                    Protocol::Grpc => GRPC_PORT,
+                    Protocol::HttpProtobuf => HTTP_PORT,
+                };
+                format!("{}:{port}", &authority[..host_from + colon])
+            }
+            None => authority.to_owned(),
+        }
     };
     crate::config::url::from_base(&base, protocol, "/v1/metrics")
 }
+
+/// The OTLP ports the specification's default endpoints name, over gRPC and over HTTP.
+const GRPC_PORT: u16 = 4317;
+const HTTP_PORT: u16 = 4318;
 
 #[cfg(test)]
 mod tests;

@@ -22,11 +22,8 @@ fn attributes(kvs: &[KeyValue]) -> Vec<opentelemetry_proto::tonic::common::v1::K
     Attributes::from(kvs.iter().cloned()).0
 }
 
-/// The most a request's encoded metrics take: a snapshot larger than this goes in several
-/// requests. Receivers refuse a larger message whole (the OpenTelemetry Collector's gRPC
-/// receiver at 4 MiB by default, its HTTP one at 20 MiB), and the metrics of a service with a
-/// few thousand series reach that: each request keeps well below.
-pub(crate) const MAX_REQUEST_BYTES: usize = 1 << 20;
+/// The most a request's encoded metrics take: see [`crate::otlp::MAX_REQUEST_BYTES`].
+pub(crate) use crate::otlp::MAX_REQUEST_BYTES;
 
 /// The requests for `snapshot`, taken at `now`, cumulative since `start`: each holds whole
 /// metrics, or a metric's points in runs, and takes at most `max_bytes` of metrics (but for

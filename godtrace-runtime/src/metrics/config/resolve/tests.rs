@@ -403,19 +403,30 @@ fn a_negative_zero_bucket_bound_is_the_bound_zero() {
     assert_eq!(format!("{}", bounds[0]), "0");
 }
 
+/// Across transports the host is kept and a port given becomes the other protocol's: a
+/// port serves one of them (HTTP sent to a gRPC port is refused, and the other way round).
 #[test]
 fn metrics_url_across_transports() {
+    let (grpc, http) = (Protocol::Grpc, Protocol::HttpProtobuf);
     assert_eq!(
-        metrics_url("http://c:4317", Protocol::Grpc, Protocol::HttpProtobuf),
-        "http://c:4317/v1/metrics"
+        metrics_url("http://c:4317", grpc, http),
+        "http://c:4318/v1/metrics"
     );
     assert_eq!(
-        metrics_url(
-            "http://c:4318/base/v1/traces",
-            Protocol::HttpProtobuf,
-            Protocol::Grpc
-        ),
-        "http://c:4318"
+        metrics_url("http://c:4318/base/v1/traces", http, grpc),
+        "http://c:4317"
+    );
+    assert_eq!(
+        metrics_url("https://k:p%3A1@[::1]:27641", grpc, http),
+        "https://k:p%3A1@[::1]:4318/v1/metrics"
+    );
+    assert_eq!(
+        metrics_url("https://u@[2001:db8::1]/x", http, grpc),
+        "https://u@[2001:db8::1]"
+    );
+    assert_eq!(
+        metrics_url("https://api.vendor.example", grpc, http),
+        "https://api.vendor.example/v1/metrics"
     );
     assert_eq!(
         metrics_url(
@@ -452,11 +463,11 @@ fn metrics_url_rewrites_the_path_and_keeps_the_query() {
     }
     assert_eq!(
         metrics_url("http://c:4318/v1/traces?tenant=a", http, Protocol::Grpc),
-        "http://c:4318"
+        "http://c:4317"
     );
     assert_eq!(
         metrics_url("http://c:4317?tenant=a", Protocol::Grpc, http),
-        "http://c:4317/v1/metrics"
+        "http://c:4318/v1/metrics"
     );
 }
 

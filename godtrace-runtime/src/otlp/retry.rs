@@ -184,8 +184,9 @@ pub(crate) fn http_retryable(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
-/// Whether a gRPC status code is one the specification says to retry (`RESOURCE_EXHAUSTED`
-/// only with the server's retry information, which godtrace does not read: not retried).
+/// Whether a gRPC status code is one the specification says to retry whatever the status's
+/// details say (`RESOURCE_EXHAUSTED` is, only with the receiver's `RetryInfo`: see
+/// `transport::grpc`).
 #[cfg(feature = "otlp-grpc")]
 pub(crate) fn grpc_retryable(code: i32) -> bool {
     matches!(code, 1 | 4 | 10 | 11 | 14 | 15)

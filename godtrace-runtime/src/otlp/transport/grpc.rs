@@ -117,16 +117,24 @@ impl Client {
             }
         };
         match status {
-            Some((0, _)) => Ok(answer::rejected_in_grpc(&message)),
-            Some((number, message)) => {
+            Some(GrpcStatus { code: 0, .. }) => Ok(answer::rejected_in_grpc(&message)),
+            Some(GrpcStatus {
+                code: number,
+                message,
+                retry_delay,
+            }) => {
                 let code = tonic::Code::from(number);
                 let message = if message.is_empty() {
                     format!("gRPC status {code:?}")
                 } else {
                     format!("gRPC status {code:?}: {message}")
                 };
-                let retry = Retry::when(retry::grpc_retryable(number), None);
-                Err(Failure::new(message, retry))
+                // RESOURCE_EXHAUSTED is retried when the receiver says when (OTLP/gRPC
+                // throttling: "a status containing RetryInfo"), after that delay; the delay
+                // given with the other retryable codes is waited too.
+                let retryable = retry::grpc_retryable(number)
+                    || (code == tonic::Code::ResourceExhausted && retry_delay.is_some());
+                Err(Failure::new(message, Retry::when(retryable, retry_delay)))
             }
             None => Err(Failure::fatal(
                 "gRPC: the answer has no grpc-status".to_owned(),
@@ -188,12 +196,24 @@ fn method_uri(endpoint: &http::Uri, method: &'static str) -> Result<http::Uri, S
         .map_err(|e| e.to_string())
 }
 
-/// The answer's status and message headers: names made once, not parsed on every answer.
+/// The answer's status headers: names made once, not parsed on every answer.
 static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 static GRPC_MESSAGE: http::HeaderName = http::HeaderName::from_static("grpc-message");
+static GRPC_STATUS_DETAILS: http::HeaderName =
+    http::HeaderName::from_static("grpc-status-details-bin");
 
-/// `grpc-status` and `grpc-message` of `headers`, if the status is there.
-fn grpc_status(headers: &http::HeaderMap) -> Option<(i32, String)> {
+/// What an answer's status headers say.
+#[derive(Debug)]
+struct GrpcStatus {
+    code: i32,
+    message: String,
+    /// The wait before a retry the receiver asks for (`google.rpc.RetryInfo`).
+    retry_delay: Option<std::time::Duration>,
+}
+
+/// `grpc-status`, `grpc-message` and the retry delay of `grpc-status-details-bin` of
+/// `headers`, if the status is there.
+fn grpc_status(headers: &http::HeaderMap) -> Option<GrpcStatus> {
     let code = headers.get(&GRPC_STATUS)?.to_str().ok()?.parse().ok()?;
     // The server's words, in a message of ours: percent-decoded (gRPC sends the message so;
     // the header list is bounded), then cut to 256 bytes at a character boundary and made
@@ -202,7 +222,14 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<(i32, String)> {
         .get(&GRPC_MESSAGE)
         .map(|m| crate::text::one_line_cut(&percent_decoded(m.as_bytes()), 256))
         .unwrap_or_default();
-    Some((code, message))
+    let retry_delay = headers
+        .get(&GRPC_STATUS_DETAILS)
+        .and_then(|details| status_details::retry_delay(details.as_bytes()));
+    Some(GrpcStatus {
+        code,
+        message,
+        retry_delay,
+    })
 }
 
 /// `bytes` with each `%XX` escape decoded (a malformed one kept as it is), as UTF-8.
@@ -225,6 +252,8 @@ fn percent_decoded(bytes: &[u8]) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+mod status_details;
 
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,11 @@ enum Answer {
     LongOk,
     /// Status OK with a 1 MiB header.
     HugeHeaders,
+    /// An error status (`code`), with a `RetryInfo` of `retry_ms` when some.
+    Failed {
+        code: &'static str,
+        retry_ms: Option<i64>,
+    },
 }
 
 /// The connections a test receiver accepted, and those the client closed.
@@ -64,6 +69,18 @@ fn receiver_on(
                             let _ = respond.send_response(ok, true);
                         }
                         Answer::Refuse => respond.send_reset(h2::Reason::REFUSED_STREAM),
+                        Answer::Failed { code, retry_ms } => {
+                            let mut failed = http::Response::builder()
+                                .header("content-type", "application/grpc")
+                                .header("grpc-status", code);
+                            if let Some(ms) = retry_ms {
+                                let nanos = (ms % 1000) as i32 * 1_000_000;
+                                let details =
+                                    super::status_details::tests::details(ms / 1000, nanos, false);
+                                failed = failed.header("grpc-status-details-bin", details);
+                            }
+                            let _ = respond.send_response(failed.body(()).unwrap(), true);
+                        }
                         Answer::HugeHeaders => {
                             let ok = http::Response::builder()
                                 .header("content-type", "application/grpc")
@@ -306,9 +323,10 @@ fn the_grpc_message_is_decoded_and_made_one_line() {
         "grpc-message",
         http::HeaderValue::from_static("bad%20value%C2%9B2J%E2%80%AE%0Anext%zz"),
     );
-    let (code, message) = super::grpc_status(&headers).unwrap();
-    assert_eq!(code, 3);
-    assert_eq!(message, "bad value\\u{9b}2J\\u{202e}\\nnext%zz");
+    let status = super::grpc_status(&headers).unwrap();
+    assert_eq!(status.code, 3);
+    assert_eq!(status.retry_delay, None);
+    assert_eq!(status.message, "bad value\\u{9b}2J\\u{202e}\\nnext%zz");
 }
 
 /// The 256 bytes a `grpc-message` is cut to are of its decoded text, at a character
@@ -319,7 +337,7 @@ fn the_grpc_message_is_cut_after_it_is_decoded() {
         let mut headers = http::HeaderMap::new();
         headers.insert("grpc-status", http::HeaderValue::from_static("3"));
         headers.insert("grpc-message", http::HeaderValue::from_str(&text).unwrap());
-        super::grpc_status(&headers).unwrap().1
+        super::grpc_status(&headers).unwrap().message
     };
     assert_eq!(message_of("%C3%A9".repeat(100)), "é".repeat(100));
     assert_eq!(
@@ -348,4 +366,48 @@ fn the_method_uri_has_the_endpoints_scheme_and_host_and_never_its_credentials() 
         uri("http://[::1]:4317"),
         format!("http://[::1]:4317{method}")
     );
+}
+
+/// OTLP/gRPC throttling: RESOURCE_EXHAUSTED with the receiver's `RetryInfo` is retried after
+/// the delay it gives (and UNAVAILABLE's delay is waited too); RESOURCE_EXHAUSTED without
+/// one is not retried (the specification: "only if the server signals that the recovery from
+/// resource exhaustion is possible").
+#[test]
+fn a_receivers_retry_delay_is_waited_and_makes_resource_exhausted_retryable() {
+    run(async {
+        for code in ["8", "14"] {
+            static CODE: std::sync::Mutex<&str> = std::sync::Mutex::new("");
+            *CODE.lock().unwrap() = code;
+            let (target, _) = receiver(|_, n| match n {
+                0 => Answer::Failed {
+                    code: *CODE.lock().unwrap(),
+                    retry_ms: Some(600),
+                },
+                _ => Answer::Ok,
+            })
+            .await;
+            let transport = Transport::new(&target, super::super::TRACES).unwrap();
+            let started = Instant::now();
+            let sent = transport
+                .send_body(FRAME.to_vec(), std::future::pending())
+                .await;
+            assert!(sent.is_ok(), "{code}: {sent:?}");
+            // A lower bound: the retry waited for the receiver's delay, not the 100 ms backoff.
+            assert!(started.elapsed() >= Duration::from_millis(600), "{code}");
+        }
+        let (target, _) = receiver(|_, n| match n {
+            0 => Answer::Failed {
+                code: "8",
+                retry_ms: None,
+            },
+            _ => Answer::Ok,
+        })
+        .await;
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        let sent = transport
+            .send_body(FRAME.to_vec(), std::future::pending())
+            .await;
+        let error = sent.unwrap_err();
+        assert!(error.contains("ResourceExhausted"), "{error}");
+    });
 }

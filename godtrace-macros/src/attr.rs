@@ -254,6 +254,13 @@ fn operation(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option
                     s.value().len()
                 ),
             ),
+            // A line break or escape sequence would break the lines the name is shown in
+            // (the local tree, Prometheus' text format, logs).
+            Lit::Str(s) if s.value().chars().any(char::is_control) => error(
+                errors,
+                &s,
+                "`operation` must not hold control characters (a line break, a tab, an escape)",
+            ),
             Lit::Str(s) => return Some(s),
             other => error(
                 errors,

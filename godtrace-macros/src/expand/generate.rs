@@ -806,16 +806,70 @@ fn with_impl_trait_inferred(ty: &Type) -> Type {
     ty
 }
 
-/// Whether a body is one call of a macro that never returns (`todo!()`, `unimplemented!()`,
-/// `panic!(..)`, `unreachable!()`): a stub.
+/// Whether a body never gives a value, so that an `impl Trait` it returns has nothing to be
+/// inferred from, as in the function as written (the compiler's fallback): its last statement
+/// never completes (see [`diverges`]: `todo!()`, `let _ = req; unimplemented!()`, `loop {}`,
+/// `std::process::exit(1)`, an `if` whose branches all panic), and nothing in it returns
+/// early (no `return`, no `?`, even in a closure: a body that might is not taken for one).
 fn is_stub(block: &syn::Block) -> bool {
-    let mac = match block.stmts.as_slice() {
-        [syn::Stmt::Macro(m)] => &m.mac,
-        [syn::Stmt::Expr(syn::Expr::Macro(m), _)] => &m.mac,
-        _ => return false,
-    };
+    !mentions_return(block.to_token_stream()) && block_diverges(block)
+}
+
+/// Whether a block's last statement never completes.
+fn block_diverges(block: &syn::Block) -> bool {
+    match block.stmts.last() {
+        Some(syn::Stmt::Macro(m)) => is_diverging_macro(&m.mac),
+        Some(syn::Stmt::Expr(e, _)) => diverges(e),
+        _ => false,
+    }
+}
+
+/// Whether `expr` never completes, by its syntax alone: a panicking macro, a `loop` with no
+/// `break` in it, `process::exit(..)` or `process::abort()`, or an `if`, `match` or block all
+/// of whose ways end so.
+fn diverges(expr: &syn::Expr) -> bool {
+    use syn::Expr;
+    match expr {
+        Expr::Macro(m) => is_diverging_macro(&m.mac),
+        Expr::Loop(l) => !idents_in(l.body.to_token_stream())
+            .iter()
+            .any(|i| i == "break"),
+        Expr::Call(call) => matches!(&*call.func, Expr::Path(p) if is_process_end(&p.path)),
+        Expr::If(i) => {
+            block_diverges(&i.then_branch)
+                && i.else_branch.as_ref().is_some_and(|(_, e)| diverges(e))
+        }
+        Expr::Block(b) => b.label.is_none() && block_diverges(&b.block),
+        Expr::Unsafe(u) => block_diverges(&u.block),
+        Expr::Match(m) => !m.arms.is_empty() && m.arms.iter().all(|arm| diverges(&arm.body)),
+        Expr::Paren(p) => diverges(&p.expr),
+        _ => false,
+    }
+}
+
+/// `todo!`, `unimplemented!`, `panic!` or `unreachable!`.
+fn is_diverging_macro(mac: &syn::Macro) -> bool {
     mac.path.segments.last().is_some_and(|last| {
         ["todo", "unimplemented", "panic", "unreachable"].contains(&last.ident.to_string().as_str())
+    })
+}
+
+/// `process::exit` or `process::abort` (any path ending so: `std::process::exit`).
+fn is_process_end(path: &syn::Path) -> bool {
+    let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    matches!(
+        names.as_slice(),
+        [.., process, end] if process == "process" && (end == "exit" || end == "abort")
+    )
+}
+
+/// Whether `tokens` hold a `return` or a `?`, at any depth.
+fn mentions_return(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        proc_macro2::TokenTree::Ident(i) => i == "return",
+        proc_macro2::TokenTree::Punct(p) => p.as_char() == '?',
+        proc_macro2::TokenTree::Group(g) => mentions_return(g.stream()),
+        proc_macro2::TokenTree::Literal(_) => false,
     })
 }
 

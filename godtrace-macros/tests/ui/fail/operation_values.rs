@@ -23,4 +23,10 @@ fn longest() {}
 #[traced(operation = "too.long.a.name.of.two.hundred.and.fifty.seven.bytes.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")]
 fn too_long() {}
 
+#[traced(operation = "two\nlines")]
+fn line_break() {}
+
+#[traced(operation = "tab\there")]
+fn tab() {}
+
 fn main() {}

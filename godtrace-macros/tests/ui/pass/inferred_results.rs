@@ -123,6 +123,8 @@ fn stub_display(n: u32) -> impl std::fmt::Display {
 fn main() {
     if std::env::args().count() > 99 {
         let _ = (stub(), stub_async(), stub_display(1));
+        let _ = (stub_after_statements(1), stub_exits(), stub_loops());
+        let _ = (stub_branches(1), stub_async_after_statements(1), stub_by_match(None));
     }
     let _ = future_boxed_error(1);
     let _ = future_string_error(1);
@@ -137,4 +139,47 @@ fn main() {
     let _ = labeled(5);
     let _ = recorded_opaque("2");
     let _ = recorded_opaque_async("2");
+}
+
+// Bodies that never give a value, in other forms than a lone macro: statements before it, a
+// loop without a break, the process's end, branches that all panic. Each compiles as the
+// function as written does.
+#[traced]
+fn stub_after_statements(x: u32) -> impl std::fmt::Display {
+    let _unused = x;
+    todo!()
+}
+
+#[traced]
+fn stub_exits() -> impl Clone {
+    std::process::exit(1)
+}
+
+#[traced]
+#[allow(clippy::empty_loop)]
+fn stub_loops() -> impl Sized {
+    loop {}
+}
+
+#[traced]
+fn stub_branches(x: u32) -> impl Debug {
+    if x > 1 {
+        panic!("a")
+    } else {
+        unreachable!()
+    }
+}
+
+#[traced(include_result)]
+async fn stub_async_after_statements(x: u32) -> impl std::fmt::Display {
+    let _unused = x;
+    todo!()
+}
+
+#[traced]
+fn stub_by_match(x: Option<u32>) -> impl Debug {
+    match x {
+        Some(_) => unimplemented!(),
+        None => panic!("none"),
+    }
 }

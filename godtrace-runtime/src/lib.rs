@@ -8,6 +8,7 @@
 #![warn(unreachable_pub)]
 
 mod api;
+mod base64;
 #[cfg(any(feature = "tracing", feature = "log"))]
 mod bridge;
 mod config;

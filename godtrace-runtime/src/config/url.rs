@@ -279,27 +279,7 @@ pub(crate) fn basic_credentials(url: &str) -> Option<String> {
     let mut plain = crate::text::percent_decode_lenient(user);
     plain.push(b':');
     plain.extend(crate::text::percent_decode_lenient(password));
-    Some(format!("Basic {}", base64(&plain)))
-}
-
-/// `bytes` in standard base64, padded.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    Some(format!("Basic {}", crate::base64::encode(&plain)))
 }
 
 /// `secret` and the forms a receiver may quote it in: escaped in a JSON string (`"` as

@@ -105,7 +105,7 @@ impl StatusReader {
                 continue;
             }
             *filled = 0;
-            let found = match decode_quantum(quantum) {
+            let found = match crate::base64::decode_quantum(quantum) {
                 Some((bytes, len)) => self.frames.read(&bytes[..len]),
                 None => self.frames.give_up(),
             };
@@ -262,33 +262,6 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// The bytes of a base64 quantum (`=` padding at its end), or `None` for one that is not.
-fn decode_quantum(quantum: &[u8; 4]) -> Option<([u8; 3], usize)> {
-    let padding = quantum.iter().rev().take_while(|c| **c == b'=').count();
-    if padding > 2 {
-        return None;
-    }
-    let mut bits = 0_u32;
-    for &c in &quantum[..4 - padding] {
-        bits = bits << 6 | u32::from(sextet(c)?);
-    }
-    bits <<= 6 * padding;
-    let [_, bytes @ ..] = bits.to_be_bytes();
-    Some((bytes, 3 - padding))
-}
-
-/// The value of a character of the standard base64 alphabet.
-fn sextet(c: u8) -> Option<u8> {
-    match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,22 +281,7 @@ mod tests {
 
     /// Standard base64 with padding, each frame on its own as gRPC-Web text servers send it.
     fn base64(bytes: &[u8]) -> Vec<u8> {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut text = Vec::new();
-        for group in bytes.chunks(3) {
-            let mut bits = [0_u8; 3];
-            bits[..group.len()].copy_from_slice(group);
-            let n = u32::from_be_bytes([0, bits[0], bits[1], bits[2]]);
-            for i in 0..4 {
-                text.push(if i <= group.len() {
-                    ALPHABET[(n >> (18 - 6 * i) & 63) as usize]
-                } else {
-                    b'='
-                });
-            }
-        }
-        text
+        crate::base64::encode(bytes).into_bytes()
     }
 
     #[test]

@@ -219,7 +219,7 @@ fn an_at_sign_past_the_authority_is_no_user_info() {
     assert_eq!(basic_credentials("http://127.0.0.1:4317\\@x"), None);
     assert_eq!(
         basic_credentials("http://alice:secret@127.0.0.1:1/v1/traces?owner=ops@example.com"),
-        Some(format!("Basic {}", base64(b"alice:secret")))
+        Some(format!("Basic {}", crate::base64::encode(b"alice:secret")))
     );
     // Messages show the host the exporter sends to, not a part of the query in its place.
     assert_eq!(
@@ -277,11 +277,11 @@ fn a_percent_that_starts_no_escape_is_sent_as_it_is() {
     let url = "http://u:pass%word1@127.0.0.1:4318";
     assert_eq!(
         basic_credentials(url),
-        Some(format!("Basic {}", base64(b"u:pass%word1")))
+        Some(format!("Basic {}", crate::base64::encode(b"u:pass%word1")))
     );
     assert_eq!(
         basic_credentials("http://user%:p%41ss%4@h:1"),
-        Some(format!("Basic {}", base64(b"user%:pAss%4")))
+        Some(format!("Basic {}", crate::base64::encode(b"user%:pAss%4")))
     );
     assert_eq!(scrub("401 for pass%word1", url), "401 for <redacted>");
     assert_eq!(scrub("401 for pass%25word1", url), "401 for <redacted>");
@@ -296,9 +296,12 @@ fn user_info_is_redacted_in_the_forms_it_is_sent_in() {
         basic_credentials(url).as_deref(),
         Some("Basic dXNlcjpwQHNzNTV3b3Jk")
     );
-    assert_eq!(base64(b"user:pa55word"), "dXNlcjpwYTU1d29yZA==");
-    assert_eq!(base64(b"ab"), "YWI=");
-    assert_eq!(base64(b""), "");
+    assert_eq!(
+        crate::base64::encode(b"user:pa55word"),
+        "dXNlcjpwYTU1d29yZA=="
+    );
+    assert_eq!(crate::base64::encode(b"ab"), "YWI=");
+    assert_eq!(crate::base64::encode(b""), "");
     let message = "401: authorization: Basic dXNlcjpwQHNzNTV3b3Jk; wrong p@ss55word";
     assert_eq!(
         scrub(message, url),

@@ -40,7 +40,7 @@ struct ProtoDuration {
 /// or it is negative or malformed.
 pub(super) fn retry_delay(header: &[u8]) -> Option<Duration> {
     use prost::Message;
-    let status = Status::decode(&base64_decoded(header)?[..]).ok()?;
+    let status = Status::decode(&crate::base64::decode(header)?[..]).ok()?;
     let info = status
         .details
         .iter()
@@ -52,35 +52,6 @@ pub(super) fn retry_delay(header: &[u8]) -> Option<Duration> {
     Some(Duration::new(u64::try_from(delay.seconds).ok()?, nanos))
 }
 
-/// `text` decoded as standard base64, padded or not (gRPC's binary headers may be either).
-fn base64_decoded(text: &[u8]) -> Option<Vec<u8>> {
-    let digits = text
-        .strip_suffix(b"==")
-        .or_else(|| text.strip_suffix(b"="))
-        .unwrap_or(text);
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    if digits.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let mut bits = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            bits |= u32::from(value(c)?) << (18 - 6 * i);
-        }
-        let bytes = bits.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -88,22 +59,12 @@ pub(super) mod tests {
 
     /// `bytes` as standard base64, unpadded when `padded` is false.
     pub(in super::super) fn base64(bytes: &[u8], padded: bool) -> String {
-        const DIGITS: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let mut bits = 0u32;
-            for (i, &b) in chunk.iter().enumerate() {
-                bits |= u32::from(b) << (16 - 8 * i);
-            }
-            for i in 0..=chunk.len() {
-                out.push(DIGITS[(bits >> (18 - 6 * i) & 63) as usize] as char);
-            }
-            if padded {
-                out.push_str(&"=".repeat(3 - chunk.len()));
-            }
+        let text = crate::base64::encode(bytes);
+        if padded {
+            text
+        } else {
+            text.trim_end_matches('=').to_owned()
         }
-        out
     }
 
     /// A `grpc-status-details-bin` value whose status holds another detail, then a

@@ -88,7 +88,8 @@ fn cut_room(limit: usize) -> (usize, &'static str) {
 }
 
 /// `value` with its text bounded: strings as [`bounded_text`]; arrays keep at most
-/// `limit / 8` elements and `limit` bytes of text in all; other values as they are.
+/// `limit / 8` elements (at least one) and `limit` bytes of text in all; other values as they
+/// are.
 pub(crate) fn bounded_value(value: Value, limit: usize) -> Value {
     match value {
         Value::String(s) if s.as_str().len() > limit => bounded_value_of(&Value::String(s), limit),
@@ -136,7 +137,8 @@ fn bounded_array(array: &Array, limit: usize) -> Array {
 
 /// The first strings of `strings`, at most `max_elements` of them and `limit` bytes in all;
 /// the last one kept may be cut. One cut to nothing is left out (an empty string is not what
-/// was recorded), unless it is the first.
+/// was recorded), the first too: under a limit of 0, or shorter than its first character, the
+/// array is empty.
 fn bounded_strings(strings: &[StringValue], max_elements: usize, limit: usize) -> Vec<StringValue> {
     let mut room = limit;
     let mut kept = Vec::with_capacity(strings.len().min(max_elements));
@@ -146,7 +148,7 @@ fn bounded_strings(strings: &[StringValue], max_elements: usize, limit: usize) -
             kept.push(s.clone());
         } else {
             let cut = bounded_text(s.as_str(), room);
-            if !cut.is_empty() || kept.is_empty() {
+            if !cut.is_empty() {
                 kept.push(StringValue::from(cut));
             }
             break;

@@ -5,7 +5,7 @@ use super::{
     is_async_trait_positional, is_nameable,
 };
 use crate::attr::Options;
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
@@ -809,10 +809,12 @@ fn with_impl_trait_inferred(ty: &Type) -> Type {
 /// Whether a body never gives a value, so that an `impl Trait` it returns has nothing to be
 /// inferred from, as in the function as written (the compiler's fallback): its last statement
 /// never completes (see [`diverges`]: `todo!()`, `let _ = req; unimplemented!()`, `loop {}`,
-/// `std::process::exit(1)`, an `if` whose branches all panic), and nothing in it returns
-/// early (no `return`, no `?`, even in a closure: a body that might is not taken for one).
+/// `std::process::exit(1)`, an `if` whose branches all panic), and nothing in it may return
+/// early (see [`may_return_early`]). Read from the syntax alone, so only what is certain: a
+/// body it cannot be sure of is not a stub (its type is left to inference, as for any body).
 fn is_stub(block: &syn::Block) -> bool {
-    !mentions_return(block.to_token_stream()) && block_diverges(block)
+    let tokens: Vec<TokenTree> = block.to_token_stream().into_iter().collect();
+    !may_return_early(&tokens) && block_diverges(block)
 }
 
 /// Whether a block's last statement never completes.
@@ -824,9 +826,9 @@ fn block_diverges(block: &syn::Block) -> bool {
     }
 }
 
-/// Whether `expr` never completes, by its syntax alone: a panicking macro, a `loop` with no
-/// `break` in it, `process::exit(..)` or `process::abort()`, or an `if`, `match` or block all
-/// of whose ways end so.
+/// Whether `expr` never completes, by its syntax alone: a panicking macro of the standard
+/// library, a `loop` with no `break` in it, `std::process::exit(..)` or `std::process::abort()`,
+/// or an `if`, `match` or block all of whose ways end so.
 fn diverges(expr: &syn::Expr) -> bool {
     use syn::Expr;
     match expr {
@@ -847,30 +849,110 @@ fn diverges(expr: &syn::Expr) -> bool {
     }
 }
 
-/// `todo!`, `unimplemented!`, `panic!` or `unreachable!`.
+/// The standard library's macros that never complete.
+const DIVERGING_MACROS: [&str; 4] = ["todo", "unimplemented", "panic", "unreachable"];
+
+/// The standard library's macros whose expansion holds no `return`, `?` or `break` of its own
+/// (what their arguments hold is read with the rest of the body).
+const PLAIN_MACROS: [&str; 28] = [
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "cfg",
+    "column",
+    "concat",
+    "dbg",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "env",
+    "eprint",
+    "eprintln",
+    "file",
+    "format",
+    "format_args",
+    "include_bytes",
+    "include_str",
+    "line",
+    "matches",
+    "module_path",
+    "option_env",
+    "print",
+    "println",
+    "stringify",
+    "vec",
+    "write",
+    "writeln",
+];
+
+/// `todo!`, `unimplemented!`, `panic!` or `unreachable!`, named bare or by `std::`/`core::`
+/// (a macro of the user's own of one of these names, in a module of theirs, may give a value).
 fn is_diverging_macro(mac: &syn::Macro) -> bool {
-    mac.path.segments.last().is_some_and(|last| {
-        ["todo", "unimplemented", "panic", "unreachable"].contains(&last.ident.to_string().as_str())
-    })
+    let names: Vec<String> = mac
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    match names.as_slice() {
+        [name] => DIVERGING_MACROS.contains(&name.as_str()),
+        [krate, name] => {
+            (krate == "std" || krate == "core") && DIVERGING_MACROS.contains(&name.as_str())
+        }
+        _ => false,
+    }
 }
 
-/// `process::exit` or `process::abort` (any path ending so: `std::process::exit`).
+/// `std::process::exit` or `std::process::abort` (a `process` module of the user's own may
+/// hold functions of those names that return).
 fn is_process_end(path: &syn::Path) -> bool {
     let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     matches!(
         names.as_slice(),
-        [.., process, end] if process == "process" && (end == "exit" || end == "abort")
+        [std, process, end] if std == "std" && process == "process" && (end == "exit" || end == "abort")
     )
 }
 
-/// Whether `tokens` hold a `return` or a `?`, at any depth.
-fn mentions_return(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|tt| match tt {
-        proc_macro2::TokenTree::Ident(i) => i == "return",
-        proc_macro2::TokenTree::Punct(p) => p.as_char() == '?',
-        proc_macro2::TokenTree::Group(g) => mentions_return(g.stream()),
-        proc_macro2::TokenTree::Literal(_) => false,
+/// Whether `tokens` may return from the function early, at any depth: a `return` or a `?`, or
+/// a macro call (`name!(..)`) other than the standard library's known ones, whose expansion the
+/// attribute cannot see (a user's `macro_rules!` may hold a `return`).
+fn may_return_early(tokens: &[TokenTree]) -> bool {
+    tokens.iter().enumerate().any(|(at, tt)| match tt {
+        TokenTree::Ident(i) => {
+            i == "return"
+                || (matches!(tokens.get(at + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!')
+                    && matches!(tokens.get(at + 2), Some(TokenTree::Group(_)))
+                    && !is_known_macro(tokens, at))
+        }
+        TokenTree::Punct(p) => p.as_char() == '?',
+        TokenTree::Group(g) => may_return_early(&g.stream().into_iter().collect::<Vec<_>>()),
+        TokenTree::Literal(_) => false,
     })
+}
+
+/// Whether the macro named at `tokens[at]` is one of the standard library's known ones, named
+/// bare or by `std::`/`core::`.
+fn is_known_macro(tokens: &[TokenTree], at: usize) -> bool {
+    let TokenTree::Ident(name) = &tokens[at] else {
+        return false;
+    };
+    let name = name.to_string();
+    if !DIVERGING_MACROS.contains(&name.as_str()) && !PLAIN_MACROS.contains(&name.as_str()) {
+        return false;
+    }
+    let colon = |i: usize| matches!(tokens.get(i), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+    // Bare, or `std::`/`core::` (itself bare or after a leading `::`).
+    if at < 2 || !(colon(at - 1) && colon(at - 2)) {
+        return true;
+    }
+    let krate = at.checked_sub(3).and_then(|i| match &tokens[i] {
+        TokenTree::Ident(k) => Some(k.to_string()),
+        _ => None,
+    });
+    // `a::std::todo!` is a module of the user's: a segment before `std`.
+    let segment_before =
+        at >= 6 && colon(at - 4) && colon(at - 5) && matches!(tokens[at - 6], TokenTree::Ident(_));
+    matches!(krate.as_deref(), Some("std" | "core")) && !segment_before
 }
 
 /// Whether the function is declared never to return (`-> !`).
@@ -883,8 +965,8 @@ fn idents_in(tokens: TokenStream) -> Vec<Ident> {
     let mut out = Vec::new();
     for tt in tokens {
         match tt {
-            proc_macro2::TokenTree::Ident(i) => out.push(i),
-            proc_macro2::TokenTree::Group(g) => out.extend(idents_in(g.stream())),
+            TokenTree::Ident(i) => out.push(i),
+            TokenTree::Group(g) => out.extend(idents_in(g.stream())),
             _ => {}
         }
     }

@@ -19,6 +19,6 @@ pub(crate) mod transport;
 /// Receivers refuse a larger message whole (gRPC's default bound on a message received, which
 /// the OpenTelemetry Collector keeps, is 4 MiB; its HTTP receiver's, 20 MiB), and a batch of
 /// spans that record their arguments, or the metrics of a service with a few thousand series,
-/// reach that: each request keeps well below (spans are added while it is under this, so it
-/// passes it by at most one span).
+/// reach that: each request keeps within this, but for a span (or a metric's point) larger
+/// than it alone, which goes in a request of its own.
 pub(crate) const MAX_REQUEST_BYTES: usize = 1 << 20;

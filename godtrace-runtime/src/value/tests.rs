@@ -230,7 +230,8 @@ fn arrays_keep_limit_over_8_elements_and_limit_bytes_of_text() {
 }
 
 /// Strings that fill the limit exactly leave no room for the next: it is left out, not kept
-/// as an empty string the program never recorded. A first string too long is kept, cut.
+/// as an empty string the program never recorded. A first string too long is kept, cut, unless
+/// nothing of it fits.
 #[test]
 fn a_string_array_gains_no_empty_element_where_its_room_ends() {
     let strings: Vec<StringValue> = (0..50).map(|i| format!("élément{i}").into()).collect();
@@ -245,6 +246,15 @@ fn a_string_array_gains_no_empty_element_where_its_room_ends() {
     };
     assert_eq!(kept.len(), 1);
     assert!(kept[0].as_str().starts_with("xxx") && kept[0].as_str().len() <= 40);
+    // No room for the first element's first character: nothing, not an empty string.
+    for limit in [0, 1, 3] {
+        let emoji: Vec<StringValue> = vec!["😀😀😀".into()];
+        let Value::Array(Array::String(kept)) = bounded_value(Value::Array(emoji.into()), limit)
+        else {
+            panic!("not a string array")
+        };
+        assert!(kept.is_empty(), "{limit}: {kept:?}");
+    }
 }
 
 #[test]

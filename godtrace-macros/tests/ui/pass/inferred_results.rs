@@ -126,6 +126,7 @@ fn main() {
         let _ = (stub_after_statements(1), stub_exits(), stub_loops());
         let _ = (stub_branches(1), stub_async_after_statements(1), stub_by_match(None));
     }
+    let _ = (returns_through_a_macro(true), exits_of_its_own(), todo_of_its_own());
     let _ = future_boxed_error(1);
     let _ = future_string_error(1);
     let _ = future_into("a");
@@ -182,4 +183,46 @@ fn stub_by_match(x: Option<u32>) -> impl Debug {
         Some(_) => unimplemented!(),
         None => panic!("none"),
     }
+}
+
+// Bodies that look like stubs but may give a value: through a macro of the user's (which may
+// hold a `return`), a `process::exit` or a `todo!` of the user's own. Their type is inferred
+// as for any body.
+macro_rules! give {
+    ($e:expr) => {
+        return $e
+    };
+}
+
+#[traced]
+fn returns_through_a_macro(c: bool) -> impl std::fmt::Display {
+    if c {
+        give!(5)
+    }
+    todo!()
+}
+
+mod process {
+    pub fn exit(_: i32) -> u8 {
+        7
+    }
+}
+
+#[traced]
+fn exits_of_its_own() -> impl std::fmt::Display {
+    process::exit(1)
+}
+
+mod stubs {
+    macro_rules! todo {
+        () => {
+            5u8
+        };
+    }
+    pub(crate) use todo;
+}
+
+#[traced]
+fn todo_of_its_own() -> impl std::fmt::Display {
+    stubs::todo!()
 }

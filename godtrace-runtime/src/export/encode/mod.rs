@@ -175,7 +175,8 @@ impl RequestEncoder {
     /// Writes the request for the first spans of `batch` into `buf` and takes them out of it:
     /// godtrace's own spans are read in place, then their boxes kept (those holding nothing in
     /// `bare`, the others in `emptied`), the `SpanData` of other code's taken into `sdk`. Spans
-    /// are taken while the request is under `max_bytes`, the first whatever its size.
+    /// are taken while the request stays within `max_bytes` with them, the first whatever its
+    /// size.
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     fn write_request(&mut self, batch: &mut Vec<Queued>, emptied: &mut Vec<Box<Live>>) {
         let RequestEncoder {
@@ -210,34 +211,46 @@ impl RequestEncoder {
                 let clock = UnixClock::now();
                 let moved = put_message(buf, 2, 3, |buf| {
                     buf.extend_from_slice(&scope.scope);
-                    while taken < batch.len() && (taken == 0 || buf.len() + sdk_bytes < full) {
+                    while taken < batch.len() {
                         if let Some(Queued::Own(ahead)) = batch.get(taken + PREFETCH_AHEAD) {
                             prefetch(ahead);
                         }
                         match &mut batch[taken] {
                             Queued::Own(span) => {
                                 let at = buf.len();
+                                let bare = put_bare_span(buf, sites, span, clock);
+                                if bare.is_none() {
+                                    put_own_span(buf, sites, span, clock);
+                                }
+                                // Past the bound with it: unwritten, it starts the next request
+                                // (encoding only reads the record, so it is written again
+                                // there), unless it is this one's first.
+                                if taken > 0 && buf.len() + sdk_bytes > full {
+                                    buf.truncate(at);
+                                    break;
+                                }
+                                held_nothing.push(bare.is_some());
                                 // The kind of span it is, for the compressor: a call site's
                                 // spans with nothing recorded are laid out alike; others are
                                 // of no known kind (what they recorded moves their fields, and
                                 // the compressor's search finds more in them).
-                                let kind =
-                                    if let Some(site) = put_bare_span(buf, sites, span, clock) {
-                                        held_nothing.push(true);
-                                        std::ptr::from_ref::<crate::span::CallSite>(site) as usize
-                                    } else {
-                                        put_own_span(buf, sites, span, clock);
-                                        held_nothing.push(false);
-                                        0
-                                    };
                                 if let Some(ranges) = span_ranges.as_mut() {
+                                    let kind = bare.map_or(0, |site| {
+                                        std::ptr::from_ref::<crate::span::CallSite>(site) as usize
+                                    });
                                     ranges.push(Record {
                                         range: at..buf.len(),
                                         kind,
                                     });
                                 }
                             }
-                            Queued::Sdk(span) => sdk_bytes += sdk_span_len(span),
+                            Queued::Sdk(span) => {
+                                let len = sdk_span_len(span);
+                                if taken > 0 && buf.len() + sdk_bytes + len > full {
+                                    break;
+                                }
+                                sdk_bytes += len;
+                            }
                         }
                         taken += 1;
                     }
@@ -246,10 +259,12 @@ impl RequestEncoder {
                 move_ranges(span_ranges, moved);
             } else {
                 // Spans of other code only (rare).
-                while taken < batch.len() && (taken == 0 || buf.len() + sdk_bytes < full) {
-                    if let Queued::Sdk(span) = &batch[taken] {
-                        sdk_bytes += sdk_span_len(span);
+                while let Some(Queued::Sdk(span)) = batch.get(taken) {
+                    let len = sdk_span_len(span);
+                    if taken > 0 && buf.len() + sdk_bytes + len > full {
+                        break;
                     }
+                    sdk_bytes += len;
                     taken += 1;
                 }
             }

@@ -490,9 +490,11 @@ fn call_body(
     // type still pins what it can (the `E` of a `Result<impl Trait, E>`, which `?` and the
     // error's recording need to know).
     let pinned = if matches!(output_ty, Type::ImplTrait(_)) && is_stub(&f.block) {
-        // A stub (`todo!()` alone) gives its hidden type nothing to be inferred from before
-        // the outcome is looked at: it is pinned to a type that never exists, as the
-        // compiler's fallback for the function as written is (`!`, or `()` before 2024).
+        // A body that never gives a value (see `is_stub`) gives its hidden type nothing to be
+        // inferred from before the outcome is looked at: it is pinned to a type that never
+        // exists, as the compiler's fallback for the function as written is from edition 2024
+        // (`!`; before, `()`, which a bound such as `Display` refuses: such a stub compiles
+        // traced where it did not untraced).
         quote!(::core::convert::Infallible)
     } else {
         with_impl_trait_inferred(&output_ty).to_token_stream()

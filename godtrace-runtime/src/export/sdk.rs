@@ -42,10 +42,9 @@ impl SpanProcessor for SdkProcessor {
 /// Applies to a span of other OpenTelemetry code what godtrace applies to its own: its end
 /// not before its start, its name, keys, string values and status description cut as
 /// godtrace's are (the attribute limit, 256-byte keys, the description's URLs redacted, and an
-/// `exception.message`'s), one attribute per key, the last value
-/// given where the key was first given (OTLP's attributes are a map; the SDK keeps every
-/// repeat), then godtrace's count limits (the SDK, which counts repeats, keeps more: see
-/// `provider::sdk_span_limits`).
+/// `exception.message`'s), one attribute per key, the last value given where the key was
+/// first given (OTLP's attributes are a map; the SDK keeps every repeat), then godtrace's
+/// count limits (the SDK, which counts repeats, keeps more: see `provider::sdk_span_limits`).
 fn bound(span: &mut SpanData) {
     use crate::config::limits;
     // An end given before the start (`end_with_timestamp`): OTLP expects end >= start, and a

@@ -58,7 +58,7 @@ pub(crate) struct RequestEncoder {
     /// Whether each of the request's own spans, in order, held nothing (its box goes to
     /// `bare`), between the pass that encodes them and the one that takes them out.
     held_nothing: Vec<bool>,
-    /// The size past which a request takes no more spans (see
+    /// The size a request keeps within, but for a span larger than it alone (see
     /// [`crate::otlp::MAX_REQUEST_BYTES`]).
     max_bytes: usize,
 }
@@ -126,7 +126,7 @@ impl RequestEncoder {
         }
     }
 
-    /// Lets requests take spans while they are under `bytes` (tests: a small bound).
+    /// Keeps requests within `bytes` instead (tests: a small bound).
     #[cfg(test)]
     pub(crate) fn set_max_bytes(&mut self, bytes: usize) {
         self.max_bytes = bytes;
@@ -144,7 +144,7 @@ impl RequestEncoder {
     }
 
     /// The request for the first spans of `batch`, taken out of it: all of them, or as many as
-    /// keep the request about [`crate::otlp::MAX_REQUEST_BYTES`] (one at least); the boxes of
+    /// keep the request within [`crate::otlp::MAX_REQUEST_BYTES`] (one at least); the boxes of
     /// godtrace's own spans go into `emptied`, for reuse.
     #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     pub(crate) fn encode(

@@ -150,7 +150,10 @@ impl OnSpan<'_> {
     /// one, and dashboards group failures by it.
     fn set_error(&self, description: Cow<'static, str>) {
         if let Some(span) = self.0 {
-            span.record_owned_if_absent(KeyValue::new("error.type", "_OTHER"));
+            span.record_owned_if_absent(KeyValue::new(
+                "error.type",
+                crate::record::error_type::OTHER,
+            ));
             span.set_status(Status::error(description));
         }
     }

@@ -887,21 +887,26 @@ const PLAIN_MACROS: [&str; 28] = [
     "writeln",
 ];
 
-/// `todo!`, `unimplemented!`, `panic!` or `unreachable!`, named bare or by `std::`/`core::`
-/// (a macro of the user's own of one of these names, in a module of theirs, may give a value).
+/// `todo!`, `unimplemented!`, `panic!` or `unreachable!` of the standard library (see
+/// [`std_macro`]).
 fn is_diverging_macro(mac: &syn::Macro) -> bool {
-    let names: Vec<String> = mac
+    let path: Vec<String> = mac
         .path
         .segments
         .iter()
         .map(|s| s.ident.to_string())
         .collect();
-    match names.as_slice() {
-        [name] => DIVERGING_MACROS.contains(&name.as_str()),
-        [krate, name] => {
-            (krate == "std" || krate == "core") && DIVERGING_MACROS.contains(&name.as_str())
-        }
-        _ => false,
+    std_macro(&path).is_some_and(|name| DIVERGING_MACROS.contains(&name))
+}
+
+/// The name of a macro `path` names as the standard library's: bare, or by `std::`/`core::`
+/// (a macro of the user's own in a module of theirs, `a::todo!` or `a::std::todo!`, may give a
+/// value).
+fn std_macro(path: &[String]) -> Option<&str> {
+    match path {
+        [name] => Some(name),
+        [krate, name] if krate == "std" || krate == "core" => Some(name),
+        _ => None,
     }
 }
 
@@ -932,29 +937,21 @@ fn may_return_early(tokens: &[TokenTree]) -> bool {
     })
 }
 
-/// Whether the macro named at `tokens[at]` is one of the standard library's known ones, named
-/// bare or by `std::`/`core::`.
+/// Whether the macro named at `tokens[at]` (its path read back from there) is one of the
+/// standard library's known ones (see [`std_macro`]).
 fn is_known_macro(tokens: &[TokenTree], at: usize) -> bool {
-    let TokenTree::Ident(name) = &tokens[at] else {
-        return false;
-    };
-    let name = name.to_string();
-    if !DIVERGING_MACROS.contains(&name.as_str()) && !PLAIN_MACROS.contains(&name.as_str()) {
-        return false;
+    let colon = |i: usize| matches!(&tokens[i], TokenTree::Punct(p) if p.as_char() == ':');
+    let mut path = Vec::new();
+    let mut i = at;
+    while let TokenTree::Ident(segment) = &tokens[i] {
+        path.insert(0, segment.to_string());
+        if i < 3 || !(colon(i - 1) && colon(i - 2)) {
+            break;
+        }
+        i -= 3;
     }
-    let colon = |i: usize| matches!(tokens.get(i), Some(TokenTree::Punct(p)) if p.as_char() == ':');
-    // Bare, or `std::`/`core::` (itself bare or after a leading `::`).
-    if at < 2 || !(colon(at - 1) && colon(at - 2)) {
-        return true;
-    }
-    let krate = at.checked_sub(3).and_then(|i| match &tokens[i] {
-        TokenTree::Ident(k) => Some(k.to_string()),
-        _ => None,
-    });
-    // `a::std::todo!` is a module of the user's: a segment before `std`.
-    let segment_before =
-        at >= 6 && colon(at - 4) && colon(at - 5) && matches!(tokens[at - 6], TokenTree::Ident(_));
-    matches!(krate.as_deref(), Some("std" | "core")) && !segment_before
+    std_macro(&path)
+        .is_some_and(|name| DIVERGING_MACROS.contains(&name) || PLAIN_MACROS.contains(&name))
 }
 
 /// Whether the function is declared never to return (`-> !`).

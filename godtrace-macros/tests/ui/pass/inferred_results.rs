@@ -125,6 +125,7 @@ fn main() {
         let _ = (stub(), stub_async(), stub_display(1));
         let _ = (stub_after_statements(1), stub_exits(), stub_loops());
         let _ = (stub_branches(1), stub_async_after_statements(1), stub_by_match(None));
+        let _ = stub_by_path(1);
     }
     let _ = (returns_through_a_macro(true), exits_of_its_own(), todo_of_its_own());
     let _ = future_boxed_error(1);
@@ -175,6 +176,12 @@ fn stub_branches(x: u32) -> impl Debug {
 async fn stub_async_after_statements(x: u32) -> impl std::fmt::Display {
     let _unused = x;
     todo!()
+}
+
+#[traced]
+fn stub_by_path(x: u32) -> impl Debug {
+    let _unused = x;
+    ::core::panic!("named by its path")
 }
 
 #[traced]

@@ -556,25 +556,12 @@ fn key_value_field_len(kv: &opentelemetry::KeyValue) -> usize {
     1 + wire::varint_len(len as u64) + len
 }
 
-/// About how many bytes `span`, another OpenTelemetry code's, takes encoded (its text, and a
-/// few bytes for each field and value's tag and length): enough to bound a request's size.
+/// About how many bytes `span`, another OpenTelemetry code's, takes encoded: its attributes
+/// (its events' and links' too) exactly, as [`key_value_field_len`] gives them, its text, and a
+/// bound on each part's other fields; enough to keep a request within its bound.
 fn sdk_span_len(span: &SpanData) -> usize {
-    fn value_len(value: &opentelemetry::Value) -> usize {
-        use opentelemetry::{Array, Value};
-        match value {
-            Value::String(s) => s.as_str().len(),
-            Value::Array(Array::String(v)) => v.iter().map(|s| s.as_str().len() + 2).sum(),
-            Value::Array(Array::Bool(v)) => v.len() * 2,
-            Value::Array(Array::I64(v)) => v.len() * 10,
-            Value::Array(Array::F64(v)) => v.len() * 9,
-            _ => 10,
-        }
-    }
-    let attributes = |kvs: &[opentelemetry::KeyValue]| -> usize {
-        kvs.iter()
-            .map(|kv| kv.key.as_str().len() + value_len(&kv.value) + 8)
-            .sum()
-    };
+    let attributes =
+        |kvs: &[opentelemetry::KeyValue]| -> usize { kvs.iter().map(key_value_field_len).sum() };
     let events: usize = (span.events.events.iter())
         .map(|e| e.name.len() + attributes(&e.attributes) + 24)
         .sum();
@@ -582,7 +569,7 @@ fn sdk_span_len(span: &SpanData) -> usize {
         .map(|l| attributes(&l.attributes) + l.span_context.trace_state().header().len() + 40)
         .sum();
     let status = match &span.status {
-        opentelemetry::trace::Status::Error { description } => description.len(),
+        Status::Error { description } => description.len(),
         _ => 0,
     };
     span.name.len() + attributes(&span.attributes) + events + links + status + 80

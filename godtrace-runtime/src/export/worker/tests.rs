@@ -76,11 +76,12 @@ impl Exporter for GatedHandle {
     fn shutdown(&mut self, _timeout: Duration) {}
 }
 
-#[test]
-fn spans_taken_while_both_requests_are_in_flight_leave_the_queue_room() {
-    use crate::span::sink::Sink as _;
-    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
-    let gated = Arc::new(Gated::default());
+/// A processor exporting through `exporter`: a queue of 100 spans, batches of 10, sent when
+/// flushed or full (the schedule's delay and the timeouts far beyond what the tests wait).
+fn started(
+    exporter: impl Exporter + Send,
+    counters: &'static Counters,
+) -> super::super::batch::BatchProcessor {
     let settings = crate::config::BatchSettings {
         max_queue_size: 100,
         max_export_batch_size: 10,
@@ -89,13 +90,19 @@ fn spans_taken_while_both_requests_are_in_flight_leave_the_queue_room() {
     };
     let options = ExportSetup {
         request_timeout: Duration::from_secs(600),
-        destination: "gated".into(),
+        destination: "test".into(),
         resource: Resource::builder_empty().build(),
     };
-    let made = GatedHandle(gated.clone());
-    let processor =
-        super::super::batch::BatchProcessor::start(settings, counters, options, move || Ok(made))
-            .unwrap();
+    super::super::batch::BatchProcessor::start(settings, counters, options, move || Ok(exporter))
+        .unwrap()
+}
+
+#[test]
+fn spans_taken_while_both_requests_are_in_flight_leave_the_queue_room() {
+    use crate::span::sink::Sink as _;
+    let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+    let gated = Arc::new(Gated::default());
+    let processor = started(GatedHandle(gated.clone()), counters);
     // Both requests hang. A batch at a time, each prepared before the next is recorded:
     // the queue's 100 slots hold none of them, and 2 requests of 10 are in flight, so
     // the next 100 spans fit in the prepared requests and the 100 after in the queue.
@@ -161,21 +168,7 @@ fn a_batch_taken_in_parts_is_sent_whole() {
     use crate::span::sink::Sink as _;
     let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
     let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let settings = crate::config::BatchSettings {
-        max_queue_size: 100,
-        max_export_batch_size: 10,
-        schedule_delay: Duration::from_secs(600),
-        export_timeout: Duration::from_secs(20),
-    };
-    let options = ExportSetup {
-        request_timeout: Duration::from_secs(600),
-        destination: "three at a time".into(),
-        resource: Resource::builder_empty().build(),
-    };
-    let made = ThreeAtATime(requests.clone());
-    let processor =
-        super::super::batch::BatchProcessor::start(settings, counters, options, move || Ok(made))
-            .unwrap();
+    let processor = started(ThreeAtATime(requests.clone()), counters);
     for i in 0..25 {
         processor.on_end(sampled(i));
     }

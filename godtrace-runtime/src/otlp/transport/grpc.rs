@@ -74,13 +74,11 @@ impl Client {
         *call.method_mut() = http::Method::POST;
         *call.uri_mut() = self.uri.clone();
         *call.headers_mut() = self.headers.clone();
-        let (response, mut body) = sender
-            .send_request(call, false)
-            .map_err(|e| self.h2_failure(e))?;
+        let unanswered = |e| self.h2_failure(e, Stage::BeforeAnswer);
+        let (response, mut body) = sender.send_request(call, false).map_err(unanswered)?;
         // The whole message at once: h2 writes it as the receiver's window allows.
-        body.send_data(frame, true)
-            .map_err(|e| self.h2_failure(e))?;
-        let (head, mut answer) = response.await.map_err(|e| self.h2_failure(e))?.into_parts();
+        body.send_data(frame, true).map_err(unanswered)?;
+        let (head, mut answer) = response.await.map_err(unanswered)?.into_parts();
         self.answered_once
             .store(true, std::sync::atomic::Ordering::Relaxed);
         if !head.status.is_success() {
@@ -96,7 +94,7 @@ impl Client {
             None => {
                 let mut read = 0usize;
                 while let Some(data) = answer.data().await {
-                    let data = data.map_err(|e| self.h2_failure(e))?;
+                    let data = data.map_err(|e| self.h2_failure(e, Stage::Answering))?;
                     // Read: the connection's window takes it back. An answer (a partial
                     // success, an error's details) is a few hundred bytes: its first
                     // `MAX_ANSWER` are kept, which hold the count of rejected spans, and
@@ -112,7 +110,10 @@ impl Client {
                     let room = MAX_ANSWER.saturating_sub(message.len());
                     message.extend_from_slice(&data[..data.len().min(room)]);
                 }
-                let trailers = answer.trailers().await.map_err(|e| self.h2_failure(e))?;
+                let trailers = answer
+                    .trailers()
+                    .await
+                    .map_err(|e| self.h2_failure(e, Stage::Answering))?;
                 trailers.as_ref().and_then(grpc_status)
             }
         };
@@ -143,41 +144,77 @@ impl Client {
     }
 }
 
+/// Where in a call an HTTP/2 error came.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Before the answer's head: the receiver said nothing of this request yet.
+    BeforeAnswer,
+    /// While the answer was read: the receiver had the request.
+    Answering,
+}
+
 impl Client {
     /// [`h2_failure`] on this client: whether the receiver closed the connection before
     /// ever answering ([`retry::first_answer_lost`]) is read here.
-    fn h2_failure(&self, e: h2::Error) -> Failure {
+    fn h2_failure(&self, e: h2::Error, stage: Stage) -> Failure {
         let never_answered = !self
             .answered_once
             .load(std::sync::atomic::Ordering::Relaxed);
-        let first_answer_lost = never_answered && e.get_io().is_some_and(retry::connection_closed);
-        h2_failure(e, first_answer_lost.then_some(self.tls))
+        let closed =
+            stage == Stage::BeforeAnswer && e.get_io().is_some_and(retry::connection_closed);
+        let end = if never_answered {
+            ConnectionEnd::FirstAnswerLost { tls: self.tls }
+        } else {
+            ConnectionEnd::BeforeAnswer
+        };
+        let ended = closed.then_some(end);
+        h2_failure(e, ended)
     }
+}
+
+/// How the connection a request went on ended before the request's answer.
+#[derive(Clone, Copy)]
+enum ConnectionEnd {
+    /// The receiver never answered anything on this client (a server that will not talk to
+    /// it, over TLS or not, or one going down): tried again on a new connection while the
+    /// exporter runs, as an unreachable receiver is (the HTTP transport's rule).
+    FirstAnswerLost { tls: bool },
+    /// Closed or reset under a request before its answer: likeliest a connection the
+    /// receiver closed (a restart) while the exporter was idle, reused before its end was
+    /// read, so the request never reached a live receiver. Sent again, as HTTP's kept-alive
+    /// connection closed as it was reused.
+    BeforeAnswer,
 }
 
 /// An HTTP/2 error as a failed attempt. A stream the receiver never processed is retried
 /// (on a new connection, as the old one takes no more): one it refused (`REFUSED_STREAM`,
 /// which gRPC's HTTP/2 mapping reads as UNAVAILABLE) or left out when it said it was going
 /// away (RFC 9113 §6.8: such streams "were not processed" and can be retried; collectors
-/// and load balancers drain connections so), and a cancelled one (CANCELLED). Anything
-/// else, such as a connection lost mid-request, is not: the receiver may have taken it.
-/// `first_answer_lost`: the receiver closed a new connection before any answer, over TLS or
-/// not.
-fn h2_failure(e: h2::Error, first_answer_lost: Option<bool>) -> Failure {
+/// and load balancers drain connections so), a cancelled one (CANCELLED), and one whose
+/// connection was closed or reset before its answer (`ended`). Anything else, such as an
+/// answer cut short, is not: the receiver had the request.
+fn h2_failure(e: h2::Error, ended: Option<ConnectionEnd>) -> Failure {
     let cause = client::chain(&e);
-    let message = match first_answer_lost {
-        Some(tls) => format!("gRPC: {}: {cause}", retry::first_answer_lost(tls)),
+    let message = match ended {
+        Some(ConnectionEnd::FirstAnswerLost { tls }) => {
+            format!("gRPC: {}: {cause}", retry::first_answer_lost(tls))
+        }
         // h2 words a GOAWAY without error as "not a result of an error": say what happened.
-        None if e.is_go_away() && e.is_remote() => format!(
+        _ if e.is_go_away() && e.is_remote() => format!(
             "gRPC: the receiver closed the connection (HTTP/2 GOAWAY) before answering: {cause}"
         ),
-        None => format!("gRPC: {cause}"),
+        _ => format!("gRPC: {cause}"),
     };
     let unprocessed = matches!(
         e.reason(),
         Some(h2::Reason::REFUSED_STREAM | h2::Reason::CANCEL)
     ) || (e.is_go_away() && e.is_remote());
-    Failure::new(message, Retry::resend_if(unprocessed))
+    let retry = match ended {
+        Some(ConnectionEnd::FirstAnswerLost { .. }) => Retry::Reconnect,
+        Some(ConnectionEnd::BeforeAnswer) => Retry::Resend,
+        None => Retry::resend_if(unprocessed),
+    };
+    Failure::new(message, retry)
 }
 
 /// `endpoint`'s scheme and host (and port) with `method` as the path; never the

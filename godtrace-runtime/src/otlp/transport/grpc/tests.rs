@@ -411,3 +411,63 @@ fn a_receivers_retry_delay_is_waited_and_makes_resource_exhausted_retryable() {
         assert!(error.contains("ResourceExhausted"), "{error}");
     });
 }
+
+/// A receiver answering every request, on a thread and runtime of its own; stopped, its
+/// runtime drops every connection at once, as a crashed process does.
+struct OwnThreadReceiver {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+    connections: Arc<Connections>,
+}
+
+impl OwnThreadReceiver {
+    /// Listening on `port` when this returns.
+    fn start(port: u16) -> OwnThreadReceiver {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (listening, counted) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            run(async move {
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await;
+                let (_, connections) = receiver_on(listener.unwrap(), |_, _| Answer::Ok);
+                listening.send(connections).unwrap();
+                let _ = stopped.await;
+            });
+        });
+        let connections = counted.recv().unwrap();
+        OwnThreadReceiver {
+            stop,
+            thread,
+            connections,
+        }
+    }
+
+    fn crash(self) {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap();
+    }
+}
+
+/// A connection the receiver closed (it restarted) while the exporter was idle, and that
+/// the next request is sent on before its end is read (the export thread's runtime runs only
+/// while it exports), does not lose that request: it is sent again, on a new connection.
+#[test]
+fn a_request_on_a_connection_the_receiver_closed_while_idle_is_sent_again() {
+    let port = super::super::tests::port_nothing_listens_on();
+    let first = OwnThreadReceiver::start(port);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let target = grpc_target(format!("http://127.0.0.1:{port}"));
+    let transport = runtime.block_on(async { Transport::new(&target, super::super::TRACES) });
+    let transport = transport.unwrap();
+    let send = || runtime.block_on(transport.send_body(FRAME.to_vec(), std::future::pending()));
+    assert_eq!(send(), Ok(None));
+    first.crash();
+    let second = OwnThreadReceiver::start(port);
+    // The end of the first connection reached this process while its runtime was idle.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(send(), Ok(None));
+    assert_eq!(second.connections.opened.load(Ordering::SeqCst), 1);
+    second.crash();
+}

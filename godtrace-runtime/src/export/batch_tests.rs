@@ -972,6 +972,107 @@ fn shutdown_sends_nothing_more_once_a_request_went_unanswered() {
     assert_eq!(get(&counters.exported), 0);
 }
 
+/// An exporter whose receiver never answers, sending one request at a time (as after a
+/// failure) until shutdown: each request fails unanswered after [`Hung::TIMEOUT`], the
+/// request timeout.
+#[derive(Debug, Default)]
+struct Hung {
+    sent: AtomicU64,
+    /// Requests that ran to their end (were not given up by the export loop).
+    ran_out: AtomicU64,
+    unanswered: std::sync::atomic::AtomicBool,
+}
+
+impl Hung {
+    const TIMEOUT: Duration = Duration::from_millis(1500);
+}
+
+struct HungHandle(Arc<Hung>);
+
+impl worker::Exporter for HungHandle {
+    const IN_FLIGHT: usize = 2;
+    const PREPARE_AHEAD: bool = true;
+    type Request = usize;
+
+    fn set_resource(&mut self, _resource: &Resource) {}
+
+    fn prepare(&self, batch: &mut Vec<Queued>, _emptied: &mut Vec<Box<Live>>) -> usize {
+        batch.drain(..).count()
+    }
+
+    async fn send(
+        &self,
+        _spans: usize,
+        _closing: worker::ShutdownBegun,
+    ) -> Result<worker::Accepted, String> {
+        self.0.sent.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Hung::TIMEOUT).await;
+        self.0.ran_out.fetch_add(1, Ordering::SeqCst);
+        self.0.unanswered.store(true, Ordering::SeqCst);
+        Err("no answer".into())
+    }
+
+    fn pace(&self) -> worker::Pace {
+        worker::Pace {
+            one_at_a_time: true,
+            unanswered: self.0.unanswered.load(Ordering::SeqCst),
+            ..worker::Pace::default()
+        }
+    }
+
+    fn shutdown(&mut self, _timeout: Duration) {}
+}
+
+/// Shutdown while a request hangs and others wait, prepared: the exit is held for what is
+/// left of that request's timeout, not for another request started beside it once shutdown
+/// began (which ran to its own timeout: the exit took the request timeout and most of
+/// another), and shutdown is seen at once while nothing more may be taken (it was seen at
+/// the loop's one-second tick).
+#[test]
+fn shutdown_behind_a_hung_request_waits_for_it_alone() {
+    let exporter = Arc::new(Hung::default());
+    let (processor, counters) = start_exporter(
+        HungHandle(exporter.clone()),
+        200,
+        100,
+        Duration::from_millis(10),
+    );
+    for i in 0..100 {
+        processor.on_end(span(i));
+    }
+    let waited = Instant::now();
+    while get(&exporter.sent) < 1 && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let first_sent = Instant::now();
+    // Two batches more, prepared behind the hung request: nothing more may be taken.
+    for i in 100..300 {
+        processor.on_end(span(i));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = processor.shutdown(Duration::from_secs(10));
+    let exit = first_sent.elapsed();
+    assert_eq!(
+        get(&exporter.sent),
+        2,
+        "the next request went once shutdown began"
+    );
+    assert_eq!(
+        get(&exporter.ran_out),
+        1,
+        "the request beside the hung one was waited for"
+    );
+    assert!(
+        exit < Hung::TIMEOUT + Duration::from_millis(800),
+        "{exit:?}"
+    );
+    assert_eq!(
+        get(&counters.failed_spans) + get(&counters.dropped),
+        300,
+        "every span counted once"
+    );
+}
+
 /// An exporter that flushes, then shuts down, the processor it exports for (a user's
 /// `SpanExporter` that calls `Guard::flush` or drops the guard): on the export thread.
 struct Reentrant {

@@ -351,6 +351,15 @@ impl ExportLoop<'_> {
                 self.give_up_queued(SHUTDOWN_OUT_OF_TIME);
             }
             if receiver_gone {
+                // Requests still out beside the one left unanswered (started with it once
+                // shutdown lifted the one-at-a-time rule) are to the same receiver: not
+                // waited for either, so the exit is held for one request timeout, not two.
+                for sending in in_flight.drain(..) {
+                    match sending.outcome {
+                        Some(outcome) => self.account(sending.spans, outcome),
+                        None => self.give_up(sending.spans, RECEIVER_GONE),
+                    }
+                }
                 for waiting in prepared.drain(..) {
                     self.give_up(waiting.spans, RECEIVER_GONE);
                 }
@@ -431,6 +440,9 @@ impl ExportLoop<'_> {
             tokio::select! {
                 () = any_completes(&mut in_flight) => {}
                 () = self.shared.wake.notified(), if may_take => {}
+                // Shutdown is seen at once, also while nothing may be taken (its last flush
+                // is not paced).
+                () = self.shutdown_begun().wait(), if !closing => {}
                 () = tokio::time::sleep_until(timer.into()), if may_take => {}
                 () = sleep_until_some(paused) => {}
                 // A slow backend does not hold back the report of dropped spans.

@@ -5,7 +5,9 @@
 //!
 //! Opened on the first request (plain TCP with `TCP_NODELAY`, or TLS with ALPN `h2` for an
 //! `https://` endpoint), within the target's timeout; opened again by the next request once
-//! its task has ended (the receiver closed it, restarted, or it failed). Requests share it.
+//! its task has ended (the receiver closed it, restarted, or it failed) or it takes no new
+//! request (the receiver drains it: the requests in flight on it are answered there).
+//! Requests share it.
 use super::retry::Failure;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -33,12 +35,26 @@ struct Open {
     /// transport dropped): a connection given up because a request on it got no answer is
     /// closed then, rather than kept open for as long as the receiver keeps it (a receiver
     /// that never answers would otherwise hold one more connection per request timeout).
-    task: tokio::task::AbortHandle,
+    /// `None` once the connection is left to finish (see [`Open::let_finish`]).
+    task: Option<tokio::task::AbortHandle>,
+}
+
+impl Open {
+    /// Lets the connection go without stopping its task: the requests in flight on it are
+    /// answered there. For a connection that takes no new request because the receiver is
+    /// draining it (HTTP/2 GOAWAY: it still answers the streams it took, RFC 9113 §6.8); its
+    /// task ends when they are done (h2 closes a connection with no stream and no handle
+    /// left), and a request on it that gets no answer in time resets its stream.
+    fn let_finish(mut self) {
+        self.task = None;
+    }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -95,9 +111,17 @@ impl Connection {
         let mut open = self.open.lock().await;
         if let Some(current) = &*open
             && !current.ended.load(Ordering::Acquire)
-            && let Ok(sender) = current.sender.clone().ready().await
         {
-            return Ok((sender, Unanswered(Some(current.ended.clone()))));
+            match current.sender.clone().ready().await {
+                Ok(sender) => return Ok((sender, Unanswered(Some(current.ended.clone())))),
+                // Draining (or failed, when its task has ended anyway): the requests still
+                // in flight on it are not cut off.
+                Err(_) => {
+                    if let Some(draining) = open.take() {
+                        draining.let_finish();
+                    }
+                }
+            }
         }
         *open = None;
         // Boxed: the handshakes' state is large, and the send future that awaits this is
@@ -203,7 +227,7 @@ where
     Ok(Open {
         sender,
         ended,
-        task: task.abort_handle(),
+        task: Some(task.abort_handle()),
     })
 }
 

@@ -37,9 +37,11 @@ pub(crate) enum Retry {
     /// collector behind it) is not waited out.
     After(Option<Duration>),
     /// Yes, on a new connection after the backoff, even once the exporter is closing: the
-    /// receiver never processed the request (a kept-alive connection it closed as it was
-    /// reused, a stream it refused or left out when going away), the likeliest failure of
-    /// shutdown's last flush after an idle spell.
+    /// receiver did not answer the request and, but for a crash while it had it, never
+    /// processed it (a kept-alive connection it closed as it was reused or before the
+    /// request's answer, a stream it refused or left out when going away), the likeliest
+    /// failure of shutdown's last flush after an idle spell. A receiver that took a request
+    /// and closed the connection without answering gets it twice.
     Resend,
     /// Yes, on a new connection after the backoff (at most [`MAX_RECONNECT_BACKOFF`]), while
     /// the exporter is not closing: the receiver could not be reached (a collector

@@ -471,3 +471,75 @@ fn a_request_on_a_connection_the_receiver_closed_while_idle_is_sent_again() {
     assert_eq!(second.connections.opened.load(Ordering::SeqCst), 1);
     second.crash();
 }
+
+/// A receiver whose first connection takes two requests, then drains (h2's graceful
+/// GOAWAY: both are still to be answered there), answers the first at once and the second
+/// 300 ms later; later connections answer at once. Counts every request it gets.
+async fn draining_receiver() -> (OtlpTarget, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((socket, _)) = listener.accept().await {
+            let draining = std::mem::take(&mut first);
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let Ok(mut h2) = h2::server::handshake(socket).await else {
+                    return;
+                };
+                let mut held = Vec::new();
+                while let Some(Ok((_request, mut respond))) = h2.accept().await {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    if !draining {
+                        let _ = respond.send_response(grpc_ok(), true);
+                        continue;
+                    }
+                    held.push(respond);
+                    if held.len() == 2 {
+                        h2.graceful_shutdown();
+                        let _ = held[0].send_response(grpc_ok(), true);
+                        let mut second = held.pop().unwrap();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            let _ = second.send_response(grpc_ok(), true);
+                        });
+                    }
+                }
+            });
+        }
+    });
+    (grpc_target(endpoint), requests)
+}
+
+/// A gRPC answer with status OK, trailers-only.
+fn grpc_ok() -> http::Response<()> {
+    http::Response::builder()
+        .header("content-type", "application/grpc")
+        .header("grpc-status", "0")
+        .body(())
+        .unwrap()
+}
+
+/// A connection the receiver drains (GOAWAY: it takes no new stream, and answers those it
+/// has) keeps serving the requests in flight on it while the next request goes on a new
+/// connection: each request is answered once. (The next request dropped the draining
+/// connection, cutting off the one still in flight, which was sent again: a duplicate.)
+#[test]
+fn requests_in_flight_on_a_draining_connection_are_answered_there() {
+    run(async {
+        let (target, requests) = draining_receiver().await;
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        let send = || transport.send_body(FRAME.to_vec(), std::future::pending());
+        // The first answered goes on to send another while the second is still out.
+        let first_then_next = async { (send().await, send().await) };
+        let ((first, next), second) = tokio::join!(first_then_next, send());
+        assert_eq!((first, second, next), (Ok(None), Ok(None), Ok(None)));
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            3,
+            "a request was sent twice"
+        );
+    });
+}

@@ -82,10 +82,7 @@ fn start<const TLS: bool>(request: &mut Parts) -> Exchange {
         let mut attributes =
             semconv::http_method_attributes(method, method_original, SPAN_ATTRIBUTES);
         attributes.push(KeyValue::new("url.scheme", scheme));
-        attributes.push(text(
-            "url.path",
-            &crate::redact::path(request_path(request)),
-        ));
+        attributes.push(text("url.path", &redacted_path(request_path(request))));
         if let Some(route) = route {
             let limit = crate::value::max_attribute_len();
             let value = crate::value::bounded_value(route.value(), limit);
@@ -175,6 +172,14 @@ pub(super) fn text(key: &'static str, value: &str) -> KeyValue {
         key,
         crate::value::bounded_text(value, crate::value::max_attribute_len()),
     )
+}
+
+/// `path` redacted ([`crate::redact::path`]) within what `url.path` keeps of it, and a
+/// margin, so that a parameter the cut falls in is still read as one: a path of tens of KiB
+/// costs what one of 2 KiB does.
+fn redacted_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const PARAMETER_MARGIN: usize = 64;
+    crate::redact::path(semconv::cut(path, semconv::MAX_TEXT_LEN + PARAMETER_MARGIN))
 }
 
 /// The request's path as the client sent it: inside a router nested in another (the layer
@@ -288,4 +293,26 @@ fn push_address(
 /// A header's value; `None` when absent or not visible ASCII.
 fn header_str<K: http::header::AsHeaderName>(request: &Parts, name: K) -> Option<&str> {
     request.headers.get(name)?.to_str().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_path;
+    use crate::layers::semconv::MAX_TEXT_LEN;
+
+    /// A session id is redacted wherever `url.path` keeps it, also one the read's bound
+    /// cuts; past the bound nothing is read.
+    #[test]
+    fn a_long_paths_session_ids_are_redacted_within_what_is_kept() {
+        let session = ";jsessionid=0123456789abcdef0123456789abcdef";
+        for at in [0, MAX_TEXT_LEN - 20, MAX_TEXT_LEN + 40, MAX_TEXT_LEN + 60] {
+            let path = format!("/{}{session}/{}", "a".repeat(at), ";".repeat(60_000));
+            let redacted = redacted_path(&path);
+            assert!(!redacted.contains("0123"), "at {at}");
+            assert!(redacted.len() <= MAX_TEXT_LEN + 64, "at {at}");
+            if at < MAX_TEXT_LEN {
+                assert!(redacted.contains(";jsessionid=REDACTED"), "at {at}");
+            }
+        }
+    }
 }

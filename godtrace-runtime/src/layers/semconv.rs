@@ -144,6 +144,9 @@ pub(crate) fn first_list_value(value: &str) -> Option<&str> {
 /// case-insensitive; a part that is not `name=value` is skipped; the values are the caller's
 /// to check.
 pub(crate) fn forwarded_proto_and_host(value: &str) -> (Option<&str>, Option<&str>) {
+    // A proxy's element is short: a header of tens of KiB (quoted escapes) is read no further
+    // than an attribute's text.
+    let value = cut(value, MAX_TEXT_LEN);
     let first = split_outside_quotes(value, b',').next().unwrap_or_default();
     let (mut proto, mut host) = (None, None);
     for pair in split_outside_quotes(first, b';') {
@@ -528,6 +531,10 @@ mod tests {
             (None, Some("h"))
         );
         assert_eq!(forwarded_proto_and_host("for=1.2.3.4"), (None, None));
+        // A first element of tens of KiB is read as far as an attribute's text: what is in
+        // that much is found.
+        let huge = format!("proto=https;for=\"{}\";host=h", "\\\"".repeat(30_000));
+        assert_eq!(forwarded_proto_and_host(&huge), (Some("https"), None));
         // Broken or hostile: whatever comes out is checked by the caller, and nothing panics.
         for hostile in [
             "",

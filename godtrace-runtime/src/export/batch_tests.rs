@@ -898,12 +898,30 @@ fn records_handed_over_in_line_by_threads_that_stay_and_exit_are_all_exported() 
     pipeline.shutdown(Duration::from_secs(5)).unwrap();
 }
 
-/// An exporter whose receiver never answers: each request waits until shutdown begins, then
-/// fails unanswered (as the transport's request does when its time runs out).
+/// An exporter whose receiver never answers: each request fails unanswered (as the
+/// transport's request does when its time runs out) after `hang` says.
 #[derive(Debug, Default)]
 struct Silent {
+    hang: Hang,
     sent: AtomicU64,
+    /// Requests that ran to their end (were not given up by the export loop).
+    ran_out: AtomicU64,
     unanswered: std::sync::atomic::AtomicBool,
+}
+
+/// How long a [`Silent`] request goes unanswered.
+#[derive(Debug, Default)]
+enum Hang {
+    /// Until shutdown begins, and 50 ms more.
+    #[default]
+    UntilShutdown,
+    /// [`Hang::TIMEOUT`], the request timeout, sending one request at a time (as after a
+    /// failure) until shutdown.
+    OneAtATime,
+}
+
+impl Hang {
+    const TIMEOUT: Duration = Duration::from_millis(1500);
 }
 
 struct SilentHandle(Arc<Silent>);
@@ -925,14 +943,21 @@ impl worker::Exporter for SilentHandle {
         closing: worker::ShutdownBegun,
     ) -> Result<worker::Accepted, String> {
         self.0.sent.fetch_add(1, Ordering::SeqCst);
-        closing.wait().await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        match self.0.hang {
+            Hang::UntilShutdown => {
+                closing.wait().await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Hang::OneAtATime => tokio::time::sleep(Hang::TIMEOUT).await,
+        }
+        self.0.ran_out.fetch_add(1, Ordering::SeqCst);
         self.0.unanswered.store(true, Ordering::SeqCst);
-        Err("no answer within 50 ms".into())
+        Err("no answer".into())
     }
 
     fn pace(&self) -> worker::Pace {
         worker::Pace {
+            one_at_a_time: matches!(self.0.hang, Hang::OneAtATime),
             unanswered: self.0.unanswered.load(Ordering::SeqCst),
             ..worker::Pace::default()
         }
@@ -972,57 +997,6 @@ fn shutdown_sends_nothing_more_once_a_request_went_unanswered() {
     assert_eq!(get(&counters.exported), 0);
 }
 
-/// An exporter whose receiver never answers, sending one request at a time (as after a
-/// failure) until shutdown: each request fails unanswered after [`Hung::TIMEOUT`], the
-/// request timeout.
-#[derive(Debug, Default)]
-struct Hung {
-    sent: AtomicU64,
-    /// Requests that ran to their end (were not given up by the export loop).
-    ran_out: AtomicU64,
-    unanswered: std::sync::atomic::AtomicBool,
-}
-
-impl Hung {
-    const TIMEOUT: Duration = Duration::from_millis(1500);
-}
-
-struct HungHandle(Arc<Hung>);
-
-impl worker::Exporter for HungHandle {
-    const IN_FLIGHT: usize = 2;
-    const PREPARE_AHEAD: bool = true;
-    type Request = usize;
-
-    fn set_resource(&mut self, _resource: &Resource) {}
-
-    fn prepare(&self, batch: &mut Vec<Queued>, _emptied: &mut Vec<Box<Live>>) -> usize {
-        batch.drain(..).count()
-    }
-
-    async fn send(
-        &self,
-        _spans: usize,
-        _closing: worker::ShutdownBegun,
-    ) -> Result<worker::Accepted, String> {
-        self.0.sent.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(Hung::TIMEOUT).await;
-        self.0.ran_out.fetch_add(1, Ordering::SeqCst);
-        self.0.unanswered.store(true, Ordering::SeqCst);
-        Err("no answer".into())
-    }
-
-    fn pace(&self) -> worker::Pace {
-        worker::Pace {
-            one_at_a_time: true,
-            unanswered: self.0.unanswered.load(Ordering::SeqCst),
-            ..worker::Pace::default()
-        }
-    }
-
-    fn shutdown(&mut self, _timeout: Duration) {}
-}
-
 /// Shutdown while a request hangs and others wait, prepared: the exit is held for what is
 /// left of that request's timeout, not for another request started beside it once shutdown
 /// began (which ran to its own timeout: the exit took the request timeout and most of
@@ -1030,9 +1004,12 @@ impl worker::Exporter for HungHandle {
 /// the loop's one-second tick).
 #[test]
 fn shutdown_behind_a_hung_request_waits_for_it_alone() {
-    let exporter = Arc::new(Hung::default());
+    let exporter = Arc::new(Silent {
+        hang: Hang::OneAtATime,
+        ..Silent::default()
+    });
     let (processor, counters) = start_exporter(
-        HungHandle(exporter.clone()),
+        SilentHandle(exporter.clone()),
         200,
         100,
         Duration::from_millis(10),
@@ -1063,7 +1040,7 @@ fn shutdown_behind_a_hung_request_waits_for_it_alone() {
         "the request beside the hung one was waited for"
     );
     assert!(
-        exit < Hung::TIMEOUT + Duration::from_millis(800),
+        exit < Hang::TIMEOUT + Duration::from_millis(800),
         "{exit:?}"
     );
     assert_eq!(

@@ -61,12 +61,7 @@ fn receiver_on(
                 while let Some(Ok((_request, mut respond))) = h2.accept().await {
                     match answer(connection, n) {
                         Answer::Ok => {
-                            let ok = http::Response::builder()
-                                .header("content-type", "application/grpc")
-                                .header("grpc-status", "0")
-                                .body(())
-                                .unwrap();
-                            let _ = respond.send_response(ok, true);
+                            let _ = respond.send_response(grpc_ok(), true);
                         }
                         Answer::Refuse => respond.send_reset(h2::Reason::REFUSED_STREAM),
                         Answer::Failed { code, retry_ms } => {

@@ -575,9 +575,9 @@ impl ExportReceiver {
 static HTTP_SPANS: AtomicU64 = AtomicU64::new(0);
 static HTTP_BODY_BYTES: AtomicU64 = AtomicU64::new(0);
 
-/// The HTTP/protobuf receiver process: HTTP/1.1 keep-alive, each `POST` body gunzipped when
-/// it says so and decoded with prost, answered 200. A thread per connection; lowest
-/// priority, as `receiver.rs`'s.
+/// The HTTP/protobuf receiver process: HTTP/1.1 keep-alive, each trace request's body
+/// gunzipped when it says so and decoded with prost, the metrics push's taken unread, every
+/// request answered 200. A thread per connection; lowest priority, as `receiver.rs`'s.
 pub fn run_http_receiver() -> ! {
     crate::receiver::lower_priority();
     crate::receiver::exit_when_stdin_closes(&HTTP_SPANS, &HTTP_BODY_BYTES);
@@ -592,8 +592,6 @@ pub fn run_http_receiver() -> ! {
 }
 
 fn serve_http(stream: std::net::TcpStream) {
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use prost::Message as _;
     let mut writer = stream.try_clone().expect("clone the stream");
     let mut reader = BufReader::new(stream);
     let mut body = Vec::new();
@@ -605,6 +603,8 @@ fn serve_http(stream: std::net::TcpStream) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+        // The metrics push (on every flush) goes to the same receiver: answered, not counted.
+        let traces = line.split(' ').nth(1) == Some("/v1/traces");
         let (mut len, mut gzip) = (0usize, false);
         loop {
             let mut header = String::new();
@@ -631,25 +631,35 @@ fn serve_http(stream: std::net::TcpStream) {
             }
             return;
         }
-        HTTP_BODY_BYTES.fetch_add(len as u64, Ordering::Relaxed);
-        let bytes = if gzip {
-            plain.clear();
-            flate2::read::GzDecoder::new(&body[..])
-                .read_to_end(&mut plain)
-                .expect("a gzip body");
-            &plain[..]
-        } else {
-            &body[..]
-        };
-        if decode {
-            let request = ExportTraceServiceRequest::decode(bytes).expect("an OTLP trace request");
-            HTTP_SPANS.fetch_add(crate::receiver::spans_in(&request), Ordering::Relaxed);
+        if traces {
+            count_trace_request(&body, gzip, decode, &mut plain);
         }
         let ok =
             "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
         if writer.write_all(ok.as_bytes()).is_err() {
             return;
         }
+    }
+}
+
+/// Counts a trace request's body bytes and, when `decode`, its spans (gunzipped into `plain`
+/// when `gzip`).
+fn count_trace_request(body: &[u8], gzip: bool, decode: bool, plain: &mut Vec<u8>) {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+    HTTP_BODY_BYTES.fetch_add(body.len() as u64, Ordering::Relaxed);
+    let bytes = if gzip {
+        plain.clear();
+        flate2::read::GzDecoder::new(body)
+            .read_to_end(plain)
+            .expect("a gzip body");
+        &plain[..]
+    } else {
+        body
+    };
+    if decode {
+        let request = ExportTraceServiceRequest::decode(bytes).expect("an OTLP trace request");
+        HTTP_SPANS.fetch_add(crate::receiver::spans_in(&request), Ordering::Relaxed);
     }
 }
 

@@ -1,8 +1,14 @@
-//! A discarding OTLP/gRPC trace receiver on loopback, run as a process of its own (this bench
+//! A discarding OTLP/gRPC trace (and metrics) receiver on loopback, run as a process of its own (this bench
 //! binary re-executed with `GODTRACE_BENCH_ROLE=receiver`), so that what it costs never
 //! shows in the measured process's memory. It decodes each request (tonic/prost), counts the
 //! spans and answers success. It exits when its standard input closes, i.e. when the case
 //! process that started it exits, however that happens.
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -82,6 +88,19 @@ impl TraceService for Discard {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         SPANS.fetch_add(spans_in(request.get_ref()), Ordering::Relaxed);
         Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// The metrics push (on every flush) goes to the same receiver: answered, not counted.
+#[tonic::async_trait]
+impl MetricsService for Discard {
+    async fn export(
+        &self,
+        _request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
             partial_success: None,
         }))
     }
@@ -170,6 +189,10 @@ pub fn run() -> ! {
             // gzip accepted, as a collector accepts it (the gzip export cases send it).
             .add_service(
                 TraceServiceServer::new(Discard)
+                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+            )
+            .add_service(
+                MetricsServiceServer::new(Discard)
                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
             )
             .serve_with_incoming(incoming)

@@ -204,8 +204,8 @@ pub(crate) fn scheme_and_host(url: &str) -> String {
     format!("{}{host_port}", &url[..scheme_end])
 }
 
-/// `url` with its user-info and its query replaced by `<redacted>`, for messages: they are
-/// where credentials go (`https://key@…`, `…?api_key=…`).
+/// `url` with its user-info, its query and its fragment replaced by `<redacted>`, for
+/// messages: they are where credentials go (`https://key@…`, `…?api_key=…`, `…#access_token=…`).
 pub(crate) fn redacted(url: &str) -> String {
     scrub(url, url)
 }
@@ -256,12 +256,21 @@ pub(crate) fn secrets(url: &str) -> Vec<String> {
             secrets.extend([value.to_owned(), query_encoded(value), decoded]);
         }
     }
+    // Never sent (a URL with one is refused), but where a token pasted after a `#` ends up
+    // (OAuth's implicit flow puts an access token there): shown in no message either.
+    if let Some((_, fragment)) = url.split_once('#').filter(|(_, f)| !f.is_empty()) {
+        secrets.extend([format!("#{fragment}"), fragment.to_owned()]);
+    }
     secrets.extend(parsed_secrets(url));
     // A part short enough to occur by chance elsewhere in a message (`v=1`, a one-letter
     // password, which would take every `e`) is left to the forms that hold it: the whole
-    // user-info with its `@`, the whole query with its `?`. Those are always looked for.
+    // user-info with its `@`, the whole query with its `?`, the fragment with its `#`. Those
+    // are always looked for.
     secrets.retain(|secret| {
-        secret.len() >= MIN_LONE_SECRET || secret.ends_with('@') || secret.starts_with('?')
+        secret.len() >= MIN_LONE_SECRET
+            || secret.ends_with('@')
+            || secret.starts_with('?')
+            || secret.starts_with('#')
     });
     // Longest first: a value inside the whole query goes with the query.
     secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));

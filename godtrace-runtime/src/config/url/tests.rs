@@ -58,6 +58,12 @@ fn a_fragment_is_refused_as_it_is_never_sent() {
         .to_string();
     assert!(err.contains("#fragment"), "{err}");
     assert!(!err.contains("s3cr3t"), "{err}");
+    // A token pasted after the `#` is not shown either, short or long.
+    for url in ["http://h/#access_token=SECRETTOKEN123", "http://h/#k"] {
+        let err = check("x", url).unwrap_err().to_string();
+        assert!(err.contains("\"http://h/<redacted>\""), "{err}");
+        assert!(!err.contains("SECRET") && !err.contains("#k"), "{err}");
+    }
 }
 
 #[test]

@@ -382,8 +382,8 @@ fn exemplar(out: &mut String, ex: &Exemplar) {
 /// The labels every metric's series carries after its attributes: the instrumentation scope
 /// (the OTLP push's), as OpenTelemetry's Prometheus compatibility rules require.
 const SCOPE_LABELS: [(&str, &str); 2] = [
-    ("otel.scope.name", "godtrace"),
-    ("otel.scope.version", env!("CARGO_PKG_VERSION")),
+    ("otel_scope_name", "godtrace"),
+    ("otel_scope_version", env!("CARGO_PKG_VERSION")),
 ];
 
 /// What a line's labels belong to.
@@ -399,21 +399,25 @@ enum Series {
 /// last when given), or nothing for no labels. Sorted by the labels' names, not the keys: sets
 /// whose keys sanitize to the same labels (`x.y` and `x_a`, `x_y` and `x_a`) render alike, so
 /// that [`merged`] makes them one series. Two attributes whose keys sanitize to the same label
-/// have their values joined with `;`, in their keys' order; an attribute `le` or `quantile` is
-/// labelled `key_le`, `key_quantile` (a histogram's buckets' own `le` takes that label, and
-/// Prometheus reads both as a bucket's or a summary's on any series). An attribute whose value
+/// have their values joined with `;`, in their keys' order; an attribute `le`, `quantile`,
+/// `otel_scope_name` or `otel_scope_version` is labelled with a `key_` prefix (see
+/// [`attribute_label`]). An attribute whose value
 /// is empty is left out: Prometheus reads a label with an empty value as no label (`{k=""}` is
 /// the series `{}`, whose sample it would replace).
 fn labels(attributes: &[KeyValue], series: Series, le: Option<&str>) -> String {
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(attributes.len() + 3);
     for kv in attributes {
-        add_label(&mut pairs, kv.key.as_str(), &label_value(&kv.value));
+        add_label(
+            &mut pairs,
+            attribute_label(kv.key.as_str()),
+            &label_value(&kv.value),
+        );
     }
     // Stable: the scope's labels and `le` go after, in their own order.
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     if series != Series::Resource {
-        for (key, value) in SCOPE_LABELS {
-            add_label(&mut pairs, key, value);
+        for (name, value) in SCOPE_LABELS {
+            add_label(&mut pairs, name.to_owned(), value);
         }
     }
     if let Some(le) = le {
@@ -433,17 +437,26 @@ fn labels(attributes: &[KeyValue], series: Series, le: Option<&str>) -> String {
     out
 }
 
-/// Adds the label of attribute `key` with `value` to `pairs`: joined with `;` to the value of
-/// a label of the same name already there; nothing for an empty value.
-fn add_label(pairs: &mut Vec<(String, String)>, key: &str, value: &str) {
+/// The label of attribute `key`. Prometheus reads `le` as a bucket's bound and `quantile` as a
+/// summary's on any series (`promtool` refuses them elsewhere), and queries pick godtrace's
+/// series by the scope's labels: an attribute named like one of these has a label of its own.
+fn attribute_label(key: &str) -> String {
+    let mut name = label_name(key);
+    let reserved = ["le", "quantile"]
+        .into_iter()
+        .chain(SCOPE_LABELS.map(|(label, _)| label))
+        .any(|label| label == name);
+    if reserved {
+        name.insert_str(0, "key_");
+    }
+    name
+}
+
+/// Adds the label `name` with `value` to `pairs`: joined with `;` to the value of a label of
+/// the same name already there; nothing for an empty value.
+fn add_label(pairs: &mut Vec<(String, String)>, name: String, value: &str) {
     if value.is_empty() {
         return;
-    }
-    let mut name = label_name(key);
-    // Prometheus reads `le` as a bucket's bound and `quantile` as a summary's on any series
-    // (`promtool` refuses them elsewhere): an attribute's is its own label.
-    if name == "le" || name == "quantile" {
-        name.insert_str(0, "key_");
     }
     match pairs.iter_mut().find(|(n, _)| *n == name) {
         Some((_, v)) => {

@@ -263,6 +263,30 @@ fn a_histogram_attribute_named_le_keeps_its_own_label() {
 }
 
 #[test]
+fn an_attribute_named_like_a_scope_label_keeps_its_own_label() {
+    let snapshot = MetricsSnapshot {
+        metrics: vec![MetricData {
+            points: MetricPoints::Counter(vec![CounterPoint {
+                attributes: vec![
+                    KeyValue::new("otel_scope_name", "evil"),
+                    KeyValue::new("otel.scope.version", "9"),
+                ],
+                value: 1.0,
+            }]),
+            ..counter("c.scope", 0.0)
+        }],
+    };
+    // With the scope's labels: a query on `otel_scope_name="godtrace"` finds the series.
+    let text = super::render(&snapshot, Format::Text, &mut Families::default());
+    assert!(
+        text.contains(&format!(
+            "c_scope_total{{key_otel_scope_name=\"evil\",key_otel_scope_version=\"9\",{SCOPE}}} 1\n"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
 fn attribute_sets_rendered_alike_are_one_series() {
     let counter_point = |attributes, value| CounterPoint { attributes, value };
     let counts = MetricData {

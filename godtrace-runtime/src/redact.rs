@@ -131,13 +131,11 @@ pub(crate) fn error_text_within(text: &str, limit: usize) -> String {
     crate::value::bounded_text(&redacted, limit)
 }
 
-/// The path parameters whose values are session ids (the servlet specification's
-/// `;jsessionid=`): the conventions say sensitive content in `url.path` "SHOULD be scrubbed
-/// when instrumentations can identify it". Matched without regard to case.
-const SESSION_PATH_PARAMETERS: &[&str] = &["jsessionid"];
-
-/// `path` with the value of every session-id path parameter (`/cart;jsessionid=…`) replaced
-/// by `REDACTED`, for `url.path` and `url.full`.
+/// `path` with the value of every path parameter named as a credential
+/// (`/cart;jsessionid=…`, `;phpsessid=`, `;sid=`, `;token=`: the names a query's credentials
+/// are known by, [`is_sensitive_query_key`]) replaced by `REDACTED`, for `url.path` and
+/// `url.full`: the conventions say sensitive content in `url.path` "SHOULD be scrubbed when
+/// instrumentations can identify it".
 pub(crate) fn path(path: &str) -> Cow<'_, str> {
     if !path.contains(';') {
         return Cow::Borrowed(path);
@@ -150,12 +148,7 @@ pub(crate) fn path(path: &str) -> Cow<'_, str> {
         rest = &rest[semicolon + 1..];
         let end = rest.find(['/', ';']).unwrap_or(rest.len());
         match rest[..end].split_once('=') {
-            Some((name, value))
-                if !value.is_empty()
-                    && SESSION_PATH_PARAMETERS
-                        .iter()
-                        .any(|p| p.eq_ignore_ascii_case(name)) =>
-            {
+            Some((name, value)) if !value.is_empty() && is_sensitive_query_key(name) => {
                 out.push_str(name);
                 out.push_str("=REDACTED");
                 changed = true;
@@ -717,6 +710,15 @@ mod tests {
         for kept in ["/plain", "/a;v=1", "/a;jsessionid", "/a;jsessionid=", ";"] {
             assert_eq!(path(kept), kept);
         }
+        // Other session ids and credentials, known by the names a query's are.
+        assert_eq!(
+            path("/p;phpsessid=S1/b;sessionid=S2;sid=S3;token=S4;type=a"),
+            "/p;phpsessid=REDACTED/b;sessionid=REDACTED;sid=REDACTED;token=REDACTED;type=a"
+        );
+        assert_eq!(
+            url("http://h/a;PHPSESSID=S1?q=1"),
+            "http://h/a;PHPSESSID=REDACTED?q=1"
+        );
         assert_eq!(
             url("https://h/cart;jsessionid=s3cr3t?q=1#f"),
             "https://h/cart;jsessionid=REDACTED?q=1#f"

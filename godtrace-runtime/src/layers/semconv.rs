@@ -250,7 +250,12 @@ pub(crate) fn host_and_port(authority: &str) -> Option<(&str, Option<u16>)> {
     match port {
         // `host:` is the scheme's default port (RFC 3986 §3.2.3 allows the empty port).
         None | Some("") => Some((host, None)),
-        Some(port) => Some((host, Some(port.parse().ok()?))),
+        // Digits only (RFC 3986's `*DIGIT`: no sign), and a port a server listens on (not 0).
+        Some(port) if port.bytes().all(|b| b.is_ascii_digit()) => {
+            let port = port.parse().ok().filter(|&port: &u16| port != 0)?;
+            Some((host, Some(port)))
+        }
+        Some(_) => None,
     }
 }
 
@@ -501,6 +506,9 @@ mod tests {
             "",
             ":80",
             "host:99999",
+            "host:+80",
+            "host:0",
+            "[::1]:+443",
             "host:x",
             "[::1",
             "[::1]x",

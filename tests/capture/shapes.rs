@@ -639,6 +639,17 @@ async fn echo() -> impl Fn(&str) -> &str {
     |s| s
 }
 
+/// Lifetimes the bound itself declares, or elides among its parameters: not the function's.
+#[traced]
+fn trim() -> impl for<'a> Fn(&'a str) -> &'a str {
+    |s| s.trim()
+}
+
+#[traced]
+fn formatted() -> impl Fn(std::fmt::Arguments<'_>) -> String {
+    |a| a.to_string()
+}
+
 /// A closure returned as `impl Fn(..)` takes its parameter types from the declared return
 /// type, as without the attribute (the body's own closure does not have it in sight).
 #[test]
@@ -648,7 +659,9 @@ fn a_returned_closure_takes_its_signature_from_the_return_type() {
     let mut keep = at_least(2);
     assert!(keep(&(3, 0)) && !keep(&(1, 0)));
     assert_eq!(crate::shapes::futures_block_on(echo())("x"), "x");
-    for name in ["length_of", "at_least", "echo"] {
+    assert_eq!(trim()(" y "), "y");
+    assert_eq!(formatted()(format_args!("{}", 7)), "7");
+    for name in ["length_of", "at_least", "echo", "trim", "formatted"] {
         c.span(&format!("capture::shapes::{name}"));
     }
 }

@@ -304,8 +304,11 @@ fn all_typed(closure: &ExprClosure) -> bool {
     (closure.inputs.iter()).all(|p| matches!(p, syn::Pat::Type(_)))
 }
 
-/// Whether `tokens` name `Self`, a lifetime other than `'static`, or a generic parameter of
-/// `sig`: what a function nested in the body could not name.
+/// Whether `tokens` name `Self`, a generic parameter of `sig`, or a lifetime other than
+/// `'static`: what a function nested in the body could not name (or the attribute cannot
+/// tell: an impl block's). A lifetime the bound declares itself (`for<'a> Fn(&'a str) -> &'a
+/// str`) is not the function's, nor a `'_` among a `Fn(..)`'s parameters (`Fn(Arguments<'_>)`:
+/// the bound's own, as elided there).
 fn names_the_functions_own(sig: &Signature, tokens: TokenStream) -> bool {
     let generics: Vec<String> = sig
         .generics
@@ -317,22 +320,33 @@ fn names_the_functions_own(sig: &Signature, tokens: TokenStream) -> bool {
             syn::GenericParam::Lifetime(_) => None,
         })
         .collect();
+    let bounds_own = lifetimes_declared_by_for(tokens.clone());
     let mut after_quote = false;
-    let mut stack = vec![tokens.into_iter()];
-    while let Some(top) = stack.last_mut() {
+    let mut stack = vec![(tokens.into_iter(), false)];
+    while let Some((top, in_parentheses)) = stack.last_mut() {
+        let in_parentheses = *in_parentheses;
         let Some(token) = top.next() else {
             stack.pop();
             continue;
         };
         match token {
-            TokenTree::Group(g) => stack.push(g.stream().into_iter()),
+            TokenTree::Group(g) => {
+                let parentheses = g.delimiter() == proc_macro2::Delimiter::Parenthesis;
+                stack.push((g.stream().into_iter(), in_parentheses || parentheses));
+            }
             TokenTree::Punct(p) => after_quote = p.as_char() == '\'',
             TokenTree::Ident(i) => {
                 let name = i.to_string();
-                if after_quote && name != "static" {
-                    return true;
-                }
-                if name == "Self" || generics.contains(&name) {
+                let own = if after_quote {
+                    match name.as_str() {
+                        "static" => false,
+                        "_" => !in_parentheses,
+                        _ => !bounds_own.contains(&name),
+                    }
+                } else {
+                    name == "Self" || generics.contains(&name)
+                };
+                if own {
                     return true;
                 }
                 after_quote = false;
@@ -341,4 +355,34 @@ fn names_the_functions_own(sig: &Signature, tokens: TokenStream) -> bool {
         }
     }
     false
+}
+
+/// The lifetimes `for<..>` binders in `tokens` declare (`a` for `for<'a>`).
+fn lifetimes_declared_by_for(tokens: TokenStream) -> Vec<String> {
+    let mut declared = Vec::new();
+    let mut stack = vec![tokens.into_iter()];
+    // 0: nothing; 1: after `for`; 2: inside its `<..>`; 3: after a `'` there.
+    let mut state = 0;
+    while let Some(top) = stack.last_mut() {
+        let Some(token) = top.next() else {
+            stack.pop();
+            continue;
+        };
+        state = match (state, token) {
+            (_, TokenTree::Group(g)) => {
+                stack.push(g.stream().into_iter());
+                0
+            }
+            (_, TokenTree::Ident(i)) if i == "for" => 1,
+            (1, TokenTree::Punct(p)) if p.as_char() == '<' => 2,
+            (2, TokenTree::Punct(p)) if p.as_char() == '\'' => 3,
+            (2, TokenTree::Punct(p)) if p.as_char() == ',' => 2,
+            (3, TokenTree::Ident(i)) => {
+                declared.push(i.to_string());
+                2
+            }
+            _ => 0,
+        };
+    }
+    declared
 }

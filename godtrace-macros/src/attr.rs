@@ -468,10 +468,14 @@ fn parent(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<Ex
 }
 
 fn krate(name: &Ident, value: Value, errors: &mut Vec<syn::Error>) -> Option<syn::Path> {
-    if let Value::Expr(Expr::Path(p)) = value {
-        return Some(p.path);
+    const EXPECTED: &str = "`crate` takes a path: `crate = my_godtrace`";
+    match value {
+        Value::Expr(Expr::Path(p)) => return Some(p.path),
+        // At the value written, as the other options' wrong values are.
+        Value::Expr(e) => error(errors, &e, EXPECTED),
+        Value::List(_, span) => errors.push(syn::Error::new(span, EXPECTED)),
+        Value::None => error(errors, name, EXPECTED),
     }
-    error(errors, name, "`crate` takes a path: `crate = my_godtrace`");
     None
 }
 

@@ -1,7 +1,7 @@
-//! A discarding OTLP/gRPC trace (and metrics) receiver on loopback, run as a process of its own (this bench
-//! binary re-executed with `GODTRACE_BENCH_ROLE=receiver`), so that what it costs never
-//! shows in the measured process's memory. It decodes each request (tonic/prost), counts the
-//! spans and answers success. It exits when its standard input closes, i.e. when the case
+//! A discarding OTLP/gRPC trace (and metrics) receiver on loopback, run as a process of its
+//! own (this bench binary re-executed with `GODTRACE_BENCH_ROLE=receiver`), so that what it
+//! costs never shows in the measured process's memory. It decodes each trace request
+//! (tonic/prost), counts the spans and answers success. It exits when its standard input closes, i.e. when the case
 //! process that started it exits, however that happens.
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,

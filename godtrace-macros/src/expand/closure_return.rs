@@ -359,29 +359,36 @@ fn names_the_functions_own(sig: &Signature, tokens: TokenStream) -> bool {
 
 /// The lifetimes `for<..>` binders in `tokens` declare (`a` for `for<'a>`).
 fn lifetimes_declared_by_for(tokens: TokenStream) -> Vec<String> {
+    /// Where the walk is in a binder.
+    #[derive(Clone, Copy)]
+    enum At {
+        Outside,
+        AfterFor,
+        InBrackets,
+        AfterQuote,
+    }
     let mut declared = Vec::new();
     let mut stack = vec![tokens.into_iter()];
-    // 0: nothing; 1: after `for`; 2: inside its `<..>`; 3: after a `'` there.
-    let mut state = 0;
+    let mut at = At::Outside;
     while let Some(top) = stack.last_mut() {
         let Some(token) = top.next() else {
             stack.pop();
             continue;
         };
-        state = match (state, token) {
+        at = match (at, token) {
             (_, TokenTree::Group(g)) => {
                 stack.push(g.stream().into_iter());
-                0
+                At::Outside
             }
-            (_, TokenTree::Ident(i)) if i == "for" => 1,
-            (1, TokenTree::Punct(p)) if p.as_char() == '<' => 2,
-            (2, TokenTree::Punct(p)) if p.as_char() == '\'' => 3,
-            (2, TokenTree::Punct(p)) if p.as_char() == ',' => 2,
-            (3, TokenTree::Ident(i)) => {
+            (_, TokenTree::Ident(i)) if i == "for" => At::AfterFor,
+            (At::AfterFor, TokenTree::Punct(p)) if p.as_char() == '<' => At::InBrackets,
+            (At::InBrackets, TokenTree::Punct(p)) if p.as_char() == '\'' => At::AfterQuote,
+            (At::InBrackets, TokenTree::Punct(p)) if p.as_char() == ',' => At::InBrackets,
+            (At::AfterQuote, TokenTree::Ident(i)) => {
                 declared.push(i.to_string());
-                2
+                At::InBrackets
             }
-            _ => 0,
+            _ => At::Outside,
         };
     }
     declared

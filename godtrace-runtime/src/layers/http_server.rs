@@ -175,8 +175,9 @@ pub(super) fn text(key: &'static str, value: &str) -> KeyValue {
 }
 
 /// `path` redacted ([`crate::redact::path`]) within what `url.path` keeps of it, and a
-/// margin, so that a parameter the cut falls in is still read as one: a path of tens of KiB
-/// costs what one of 2 KiB does.
+/// margin, so that a parameter the cut falls in is still read as one (its name and `=` within
+/// the margin; a longer name's value is past what is kept): a path of tens of KiB costs what
+/// one of 2 KiB does.
 fn redacted_path(path: &str) -> std::borrow::Cow<'_, str> {
     const PARAMETER_MARGIN: usize = 64;
     crate::redact::path(semconv::cut(path, semconv::MAX_TEXT_LEN + PARAMETER_MARGIN))

@@ -401,9 +401,9 @@ enum Series {
 /// that [`merged`] makes them one series. Two attributes whose keys sanitize to the same label
 /// have their values joined with `;`, in their keys' order; an attribute `le`, `quantile`,
 /// `otel_scope_name` or `otel_scope_version` is labelled with a `key_` prefix (see
-/// [`attribute_label`]). An attribute whose value
-/// is empty is left out: Prometheus reads a label with an empty value as no label (`{k=""}` is
-/// the series `{}`, whose sample it would replace).
+/// [`attribute_label`]). An attribute whose value is empty is left out: Prometheus reads a
+/// label with an empty value as no label (`{k=""}` is the series `{}`, whose sample it would
+/// replace).
 fn labels(attributes: &[KeyValue], series: Series, le: Option<&str>) -> String {
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(attributes.len() + 3);
     for kv in attributes {

@@ -119,6 +119,29 @@ fn a_proxy_variable_that_is_not_text_is_an_init_error() {
     assert!(!error.contains("pw"), "{error}");
 }
 
+/// `SSL_CERT_FILE` naming a file that is not there: an error naming the variable, for either
+/// transport, rather than exports that fail with "unknown issuer" (it replaces the
+/// platform's roots).
+#[test]
+fn a_root_certificate_file_that_cannot_be_read_is_an_init_error() {
+    crate::support::own_process!();
+    // SAFETY: this test runs alone in its own process, before any thread is started.
+    unsafe { std::env::set_var("SSL_CERT_FILE", "/nonexistent/godtrace-roots.pem") };
+    for protocol in [godtrace::Protocol::HttpProtobuf, godtrace::Protocol::Grpc] {
+        let error = godtrace::init(
+            godtrace::Config::new("roots-unreadable")
+                .endpoint("https://collector.example:4318")
+                .protocol(protocol),
+        )
+        .expect_err("roots that cannot be read")
+        .to_string();
+        assert!(
+            error.contains("SSL_CERT_FILE=\"/nonexistent/godtrace-roots.pem\""),
+            "{error}"
+        );
+    }
+}
+
 #[test]
 fn the_endpoints_user_info_is_sent_as_basic_credentials() {
     crate::support::own_process!();

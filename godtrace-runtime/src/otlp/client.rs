@@ -234,10 +234,7 @@ fn rustls_config(tls: &Tls, secure: bool) -> Result<rustls::ClientConfig, String
                     .map_err(|e| format!("{}: {e}", ca.path.display()))?;
             }
         }
-        None if secure => {
-            let native = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(native.certs);
-        }
+        None if secure => roots = super::roots::platform_roots()?,
         None => {}
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());

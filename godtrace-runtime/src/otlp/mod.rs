@@ -1,6 +1,6 @@
 //! The OTLP plumbing both signals share: the export thread's runtime ([`thread`]), the
 //! connection settings ([`client`]: headers, TLS, proxies), the gRPC connection
-//! (`connection`), the HTTP/1.1 client (`http1`), the bodies of requests ([`body`]: gzip, gRPC frames) and the transport
+//! (`connection`), the HTTP/1.1 client (`http1`), the root certificates (`roots`), the bodies of requests ([`body`]: gzip, gRPC frames) and the transport
 //! that sends an encoded request over them ([`transport`]). The span exporter (`export::otlp`)
 //! and the metrics push (`metrics::otlp`) are built on them.
 pub(crate) mod answer;
@@ -12,6 +12,8 @@ pub(crate) mod gzip;
 #[cfg(feature = "otlp-http")]
 pub(crate) mod http1;
 pub(crate) mod retry;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) mod roots;
 pub(crate) mod thread;
 pub(crate) mod transport;
 

@@ -346,3 +346,39 @@ fn init_pushing_to(endpoint: &str, service: &str, metrics: MetricsConfig) -> god
     )
     .unwrap()
 }
+
+/// A push timeout longer than the guard's bound (`OTEL_EXPORTER_OTLP_METRICS_TIMEOUT` set
+/// above `OTEL_BSP_EXPORT_TIMEOUT`): the last push to a receiver that never answers is cut
+/// within the guard's bound and its failure is said before the guard's drop returns (it ran
+/// on past the drop, unsaid).
+#[test]
+fn the_last_push_ends_within_the_guards_bound_and_says_why() {
+    crate::support::own_process!();
+    use std::os::fd::AsRawFd as _;
+    let path = std::env::temp_dir().join(format!("godtrace-last-push-{}", std::process::id()));
+    let file = std::fs::File::create(&path).expect("a file for stderr");
+    let (endpoint, _log) = receiver_answering_after(Duration::from_secs(3600));
+    let restore = crate::faults_stderr::stderr_to(file.as_raw_fd());
+    let guard = godtrace::init(
+        Config::new("metrics-otlp-http-last-push")
+            .endpoint(&endpoint)
+            .protocol(Protocol::HttpProtobuf)
+            .local_tree(false)
+            .export_timeout(Duration::from_millis(1500))
+            .metrics(
+                MetricsConfig::new()
+                    .export_interval(Duration::from_secs(3600))
+                    .export_timeout(Duration::from_secs(60)),
+            ),
+    )
+    .unwrap();
+    record_counter("otlp.http.last_push", 1, &[]);
+    drop(guard);
+    drop(restore);
+    let said = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        said.contains("godtrace: metrics export to") && said.contains("ran out while sending"),
+        "{said}"
+    );
+}

@@ -88,7 +88,7 @@ pub(crate) fn start(
     };
     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     let otlp = match settings.otlp {
-        Some(target) => match Pusher::start(target, resource, settings.interval) {
+        Some(target) => match Pusher::start(target, resource, settings.interval, settings.bound) {
             Ok(pusher) => Some(pusher),
             Err(e) => {
                 stop_begin(Running {

@@ -28,8 +28,18 @@ pub(crate) struct Pusher {
     /// one) no longer waits to connect again to a receiver that cannot be reached, and none
     /// runs past it.
     closing: tokio::sync::watch::Sender<Option<Instant>>,
-    /// The export timeout.
-    timeout: Duration,
+    /// How long the last push may take once asked for ([`last_push_budget`]).
+    last_push: Duration,
+}
+
+/// How long the last push may take: its export timeout, but never past the guard's `bound`,
+/// and ending early enough before the guard stops waiting for it (at `bound`) that a failure
+/// is reported before the guard's drop returns. (A push's own timeout may be set longer than
+/// the guard's bound, `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`: the push then went on after the
+/// guard had returned, and its failure was never said.)
+fn last_push_budget(timeout: Duration, bound: Duration) -> Duration {
+    let to_report = (bound / 10).min(Duration::from_millis(50));
+    timeout.min(bound - to_report)
 }
 
 /// What to do when the receiver says it has no metrics service (a traces-only backend, such
@@ -49,17 +59,21 @@ fn no_metrics_hint(error: &str) -> &'static str {
 
 impl Pusher {
     /// Starts pushing to `target` every `interval`, with `resource` on every request.
+    /// `bound`: the longest the guard's flush and shutdown wait for metrics.
     pub(crate) fn start(
         target: Target,
         resource: Vec<KeyValue>,
         interval: Duration,
+        bound: Duration,
     ) -> Result<Pusher, InitError> {
         let (commands, rx) = mpsc::channel();
         let (ready_tx, ready) = mpsc::sync_channel(1);
         let (closing, closed) = tokio::sync::watch::channel(None);
-        let timeout = target.timeout;
+        let last_push = last_push_budget(target.timeout, bound);
         let worker = JoinableThread::spawn("godtrace-metrics", move || {
-            run(&target, &resource, interval, &rx, &ready_tx, closed);
+            run(
+                &target, &resource, interval, &rx, &ready_tx, closed, last_push,
+            );
         })
         .map_err(|e| InitError::Exporter(format!("could not start the metrics thread: {e}")))?;
         match ready.recv() {
@@ -67,7 +81,7 @@ impl Pusher {
                 commands,
                 worker,
                 closing,
-                timeout,
+                last_push,
             }),
             Ok(Err(e)) => Err(InitError::exporter(e)),
             Err(_) => Err(InitError::Exporter("the metrics thread stopped".into())),
@@ -83,9 +97,9 @@ impl Pusher {
 
     /// Asks for a last push and the end of the thread, which the caller may wait for.
     pub(crate) fn stop_begin(self) -> Option<JoinableThread> {
-        // A push under way when the stop comes and the last push share one timeout.
+        // A push under way when the stop comes and the last push share one budget.
         self.closing
-            .send_replace(Some(deadline_after(self.timeout)));
+            .send_replace(Some(deadline_after(self.last_push)));
         let _ = self.commands.send(Command::Stop);
         Some(self.worker)
     }
@@ -116,6 +130,7 @@ fn run(
     commands: &mpsc::Receiver<Command>,
     ready: &mpsc::SyncSender<Result<(), String>>,
     closing: tokio::sync::watch::Receiver<Option<Instant>>,
+    last_push: Duration,
 ) {
     let build = || {
         Transport::new(target, transport::METRICS).map_err(|e| {
@@ -154,7 +169,7 @@ fn run(
                     )),
                 },
                 () = stop_deadline(closing.clone()) => {
-                    Err(format!("shutdown's {:?} ran out while sending", target.timeout))
+                    Err(format!("shutdown's {last_push:?} ran out while sending"))
                 }
             }
         })
@@ -352,6 +367,10 @@ mod tests {
         (addr, connections)
     }
 
+    /// The guard's default bound (`OTEL_BSP_EXPORT_TIMEOUT`), longer than these tests' push
+    /// timeouts.
+    const GUARD_BOUND: Duration = Duration::from_secs(30);
+
     /// Flushes asked for while a push hangs on a receiver that never answers are answered
     /// together by the next push, not by one push (one request timeout) each.
     #[test]
@@ -363,7 +382,8 @@ mod tests {
             format!("http://{addr}/v1/metrics"),
             Duration::from_millis(300),
         );
-        let pusher = Pusher::start(target, Vec::new(), Duration::from_secs(3600)).unwrap();
+        let pusher =
+            Pusher::start(target, Vec::new(), Duration::from_secs(3600), GUARD_BOUND).unwrap();
         let acks: Vec<_> = (0..30).map(|_| pusher.flush_begin()).collect();
         for ack in acks {
             ack.recv_timeout(Duration::from_secs(60))
@@ -384,7 +404,8 @@ mod tests {
         crate::metrics::manual::counter_add("otlp.push.stop_test", 1.0, &[]);
         let timeout = Duration::from_secs(2);
         let target = http_target(format!("http://{addr}/v1/metrics"), timeout);
-        let pusher = Pusher::start(target, Vec::new(), Duration::from_millis(50)).unwrap();
+        let pusher =
+            Pusher::start(target, Vec::new(), Duration::from_millis(50), GUARD_BOUND).unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while connections.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
@@ -420,7 +441,8 @@ mod tests {
         });
         crate::metrics::manual::counter_add("otlp.push.interval_test", 1.0, &[]);
         let target = http_target(format!("http://{addr}/v1/metrics"), Duration::from_secs(5));
-        let pusher = Pusher::start(target, Vec::new(), Duration::from_millis(500)).unwrap();
+        let pusher =
+            Pusher::start(target, Vec::new(), Duration::from_millis(500), GUARD_BOUND).unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         while starts.lock().unwrap().len() < 5 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
@@ -458,7 +480,8 @@ mod tests {
             format!("http://{addr}/v1/metrics"),
             Duration::from_millis(200),
         );
-        let pusher = Pusher::start(target, Vec::new(), Duration::from_millis(50)).unwrap();
+        let pusher =
+            Pusher::start(target, Vec::new(), Duration::from_millis(50), GUARD_BOUND).unwrap();
         std::thread::sleep(Duration::from_millis(1000));
         assert_eq!(
             connections.load(Ordering::SeqCst),
@@ -488,7 +511,8 @@ mod tests {
             format!("http://127.0.0.1:{port}/v1/metrics"),
             Duration::from_secs(60),
         );
-        let pusher = Pusher::start(target, Vec::new(), Duration::from_millis(100)).unwrap();
+        let pusher =
+            Pusher::start(target, Vec::new(), Duration::from_millis(100), GUARD_BOUND).unwrap();
         // A periodic push has started and waits to connect again.
         std::thread::sleep(Duration::from_millis(500));
         let worker = pusher.stop_begin().expect("a thread");

@@ -1750,3 +1750,48 @@ fn a_span_field_named_error_is_redacted_as_an_events_is() {
         assert!(text.contains(redacted), "{name}: {text}");
     }
 }
+
+/// A field value whose `Debug` calls godtrace's API (`set_attribute`, `add_event`) or logs
+/// through `TraceIdLogger`, recorded on the entered span with a fmt layer beside godtrace's,
+/// the README's setup: the fmt layer formats the value while it holds the lock on the span's
+/// extensions, and what the value adds reached the span's record through that lock, which
+/// deadlocked the thread. It now reaches the span, with no lock of the registry's.
+#[test]
+fn a_recorded_value_that_adds_to_the_entered_span_does_not_deadlock() {
+    struct AddsToTheSpan;
+    impl std::fmt::Debug for AddsToTheSpan {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            godtrace::set_attribute("bridge.from_debug", 1_i64);
+            godtrace::add_event::<&str>("bridge.event_from_debug", []);
+            f.write_str("adds")
+        }
+    }
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let c = testing::capture();
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(std::io::sink)
+            .map_event_format(godtrace::tracing::TraceIds::new);
+        let subscriber = tracing_subscriber::registry()
+            .with(godtrace::tracing::layer())
+            .with(fmt);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("bridge.debug_adds", value = tracing::field::Empty);
+            let _entered = span.enter();
+            span.record("value", tracing::field::debug(&AddsToTheSpan));
+        });
+        let _ = done.send(());
+        c.span("bridge.debug_adds")
+    });
+    // A deadlock guard, not a timing assertion.
+    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        finished.recv_timeout(std::time::Duration::from_secs(60))
+    {
+        panic!("recording the value deadlocked");
+    }
+    let span = worker.join().expect("the recording thread");
+    assert_eq!(span.attr("bridge.from_debug"), Some(&Value::I64(1)));
+    assert!(span.event("bridge.event_from_debug").is_some(), "{span:#?}");
+    assert_eq!(span.attr("value"), Some(&Value::from("adds")));
+}

@@ -59,14 +59,13 @@ use self::fields::{EventVisitor, SpanUpdates, SpanVisitor};
 use self::record::{Parent, Record};
 use crate::span::{Current, otel_context_usable, switches, with_current};
 use crate::value::{EventAttributes, bounded_static};
-use ::tracing::dispatcher::WeakDispatch;
 use ::tracing::span::{Attributes, Id, Record as Values};
 use ::tracing::{Event, Level, Metadata, Subscriber};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::Arc;
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -88,7 +87,6 @@ pub fn layer() -> GodtraceLayer {
         min_span_level: Level::DEBUG,
         min_event_level: Level::INFO,
         error_events_fail_span: true,
-        subscriber: OnceLock::new(),
     }
 }
 
@@ -99,11 +97,6 @@ pub struct GodtraceLayer {
     min_span_level: Level,
     min_event_level: Level,
     error_events_fail_span: bool,
-    /// The subscriber the layer is part of, once it is one (a `Dispatch`): where the record
-    /// of a span entered through it is found by what is added to "the current span", whatever
-    /// the thread's default subscriber is there (a span moved to another thread, a library
-    /// silencing `tracing` inside it). Weak: the layer is part of it.
-    subscriber: OnceLock<WeakDispatch>,
 }
 
 impl GodtraceLayer {
@@ -144,12 +137,15 @@ impl GodtraceLayer {
 /// What the bridge keeps in a `tracing` span's extensions: the span's context, made current
 /// (for godtrace's parent lookup and for other OpenTelemetry code) on each thread that enters
 /// it, and its record, written only by the layer, behind a lock (a `tracing` span may be
-/// entered on several threads at once).
+/// entered on several threads at once). The record is shared with each thread's entry of the
+/// span (`Entry`): what is added to the entered span from inside other code (godtrace's API, a
+/// `log` record) reaches it without the registry, whose lock on the span's extensions another
+/// layer may hold at that moment (a fmt layer formatting a field whose `Debug` logs).
 struct Bridged {
     context: Context,
     /// `None` when the span is not recorded (sampled out): its context still carries that
     /// decision to its children.
-    record: Option<Record>,
+    record: Option<Arc<Record>>,
     /// Below the layer's level: its context is its nearest recorded ancestor's.
     transparent: bool,
 }
@@ -257,27 +253,29 @@ where
         }
         if event.is_contextual() && has_current_span() {
             let (name, attributes) = event_of(event);
-            add_event_to_innermost(&ctx, name, attributes, fails);
+            add_event_to_innermost(name, attributes, fails);
         }
-    }
-
-    fn on_register_dispatch(&self, subscriber: &::tracing::Dispatch) {
-        let _ = self.subscriber.set(subscriber.downgrade());
     }
 
     fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let extensions = span.extensions();
-        if let Some(bridged) = extensions.get::<Bridged>() {
-            // A layer behind `Option`, `Vec`, a reload, or in a subscriber boxed or shared
-            // as `Arc` is not told its subscriber: the thread's default then, the one
-            // entering the span but where the span was moved to another thread.
-            let subscriber = match self.subscriber.get() {
-                Some(subscriber) => subscriber.clone(),
-                None => ::tracing::dispatcher::get_default(::tracing::Dispatch::downgrade),
+        let (context, record, transparent) = {
+            let extensions = span.extensions();
+            let Some(bridged) = extensions.get::<Bridged>() else {
+                return;
             };
-            enter(id, bridged, subscriber);
-        }
+            (
+                bridged.context.clone(),
+                bridged.record.clone(),
+                bridged.transparent,
+            )
+        };
+        // What is added inside a transparent span goes to the span whose context it carries.
+        let record = match record {
+            None if transparent => with_record_through(span, Arc::clone),
+            record => record,
+        };
+        enter(id, context, record);
     }
 
     fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
@@ -307,7 +305,7 @@ where
         // Ended once the span's extensions are no longer borrowed: ending hands it to the sinks.
         drop(span);
         if let Some(record) = record {
-            record.end();
+            Record::end(record);
         }
     }
 }
@@ -370,7 +368,8 @@ fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
     }
     let name = updates.name.take().unwrap_or(Cow::Borrowed(meta.name()));
     let mut bridged = Record::start(name, updates.kind.take(), parent)?;
-    if let Some(record) = &mut bridged.record {
+    // Fresh, so not shared yet.
+    if let Some(record) = bridged.record.as_mut().and_then(Arc::get_mut) {
         let mut attributes = Vec::with_capacity(meta.fields().len() + 3);
         code_attributes(meta, &mut attributes);
         let mut visitor = SpanVisitor::new(Some(&mut attributes), &mut updates);
@@ -403,7 +402,7 @@ where
 {
     let span = ctx.span(id)?;
     let extensions = span.extensions();
-    extensions.get::<Bridged>()?.record.as_ref().map(f)
+    extensions.get::<Bridged>()?.record.as_deref().map(f)
 }
 
 /// A span event of `event`: its name (message, `exception`, or its metadata's name), then
@@ -430,14 +429,7 @@ fn has_current_span() -> bool {
 /// Adds an event to the innermost current span, marking it failed when `fails`: a
 /// `#[traced]` or manual span, the current `tracing` span when its context is the current
 /// one, or another OpenTelemetry span (a library's, through OpenTelemetry's global tracer).
-fn add_event_to_innermost<S>(
-    ctx: &LayerContext<'_, S>,
-    name: Cow<'static, str>,
-    attributes: EventAttributes,
-    fails: bool,
-) where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
+fn add_event_to_innermost(name: Cow<'static, str>, attributes: EventAttributes, fails: bool) {
     let mut event = Some((name, attributes));
     let entered = with_current(|current| match current {
         Current::Own(live) => {
@@ -452,9 +444,10 @@ fn add_event_to_innermost<S>(
         Current::Other(cx) => {
             let current = cx.span().span_context().span_id();
             // The `tracing` span entered last on this thread whose context is the current one
-            // (an invisible span entered since, which makes nothing current, is passed over).
-            if let Some(id) = entered_id(current) {
-                return Some((id, current));
+            // (an invisible span entered since, which makes nothing current, is passed over):
+            // its record, if it is recorded.
+            if let Some(record) = entered_record(current) {
+                return record;
             }
             // Another OpenTelemetry span (one started through OpenTelemetry's API, by
             // godtrace's global tracer): it takes the event through its own API, as
@@ -472,21 +465,10 @@ fn add_event_to_innermost<S>(
         }
         Current::None | Current::Suppressed => None,
     });
-    // Outside OpenTelemetry's context: the registry is looked up here.
-    let (Some((id, current)), Some((name, attributes))) = (entered, event) else {
-        return;
-    };
-    let Some(span) = ctx.span(&id) else {
-        return;
-    };
-    // The span of that id in the registry handling the event may be another registry's
-    // entered span's namesake (see `Bridged::span_id`): not the current one, nothing to add
-    // the event to here.
-    let carried = span.extensions().get::<Bridged>().map(Bridged::span_id);
-    if carried != Some(current) {
-        return;
+    // Outside OpenTelemetry's context.
+    if let (Some(record), Some((name, attributes))) = (entered, event) {
+        record.add_event(name, attributes, fails);
     }
-    with_record_through(span, |record| record.add_event(name, attributes, fails));
 }
 
 /// Adds an event to the innermost current span when it is godtrace's own span `span_id`,
@@ -512,10 +494,10 @@ fn add_event_to_own_current(
 /// Runs `f` on the record of `span`, or, for a transparent span, of the nearest recorded
 /// ancestor whose context it carries; `None` when there is none (a sampled-out span, or an
 /// ancestor that is not a `tracing` span: a `#[traced]` call running elsewhere).
-fn with_record_through<S>(
+fn with_record_through<S, R>(
     span: tracing_subscriber::registry::SpanRef<'_, S>,
-    f: impl FnOnce(&Record),
-) -> Option<()>
+    f: impl FnOnce(&Arc<Record>) -> R,
+) -> Option<R>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -527,8 +509,7 @@ where
             return None;
         }
         if let Some(record) = &bridged.record {
-            f(record);
-            return Some(());
+            return Some(f(record));
         }
     }
     None
@@ -556,12 +537,12 @@ pub(crate) fn set_attribute_on_entered(cx: &Context, attribute: KeyValue) -> Opt
 
 /// Hands `value` to `apply` with the record of the `tracing` span entered last on this thread
 /// when `cx` (the current OpenTelemetry context) is that span's: a bridged span's context
-/// holds no recording span of OpenTelemetry's, its record is in the span's extensions. Gives
+/// holds no recording span of OpenTelemetry's, its record is in the span's entry. Gives
 /// `value` back when there is no such record (another OpenTelemetry span, or a `tracing` span
 /// sampled out). With recording off, a bridged span's `value` is dropped unrecorded.
 fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Option<T> {
     let current = cx.span().span_context().span_id();
-    let Some((id, subscriber)) = entered_with_subscriber(current) else {
+    let Some(record) = entered_record(current) else {
         return Some(value);
     };
     // Off (a forked child, above all), the span records nothing: its record's lock, which a
@@ -569,32 +550,13 @@ fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Opti
     if !switches::is_enabled() {
         return None;
     }
-    let (mut value, mut apply) = (Some(value), Some(apply));
-    // The span's record is in the registry of the subscriber it was entered through (when
-    // known, else the thread's default).
-    let mut apply_in = |dispatch: &::tracing::Dispatch| {
-        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        // The span, or the one a span below the layer's level passes through to.
-        for span in registry.span(&id)?.scope() {
-            let extensions = span.extensions();
-            let bridged = extensions.get::<Bridged>()?;
-            // The span of that id in this registry may be another registry's entered span's
-            // namesake (see `Bridged::span_id`).
-            if bridged.span_id() != current {
-                return None;
-            }
-            if let Some(record) = &bridged.record {
-                (apply.take()?)(record, value.take()?);
-                return Some(());
-            }
+    match record {
+        Some(record) => {
+            apply(&record, value);
+            None
         }
-        None
-    };
-    match subscriber.upgrade() {
-        Some(dispatch) => apply_in(&dispatch),
-        None => ::tracing::dispatcher::get_default(apply_in),
-    };
-    value
+        None => Some(value),
+    }
 }
 
 /// A `tracing` span entered on this thread: its context stays attached until it is exited.
@@ -603,8 +565,9 @@ struct Entry {
     /// Its godtrace span, for what is added to it inside it (`log` records, attributes and
     /// events through godtrace's API).
     span_id: SpanId,
-    /// The subscriber it was entered through, whose registry holds its record.
-    subscriber: WeakDispatch,
+    /// The record that takes what is added inside it: its own, or for a transparent span
+    /// the nearest recorded ancestor's whose context it carries (`None`: not recorded).
+    record: Option<Arc<Record>>,
     /// Its context made current: undone when the entry is dropped, by `exit` or with the
     /// thread's other state (a thread exiting with the span entered, maybe after
     /// OpenTelemetry's context is gone: `Attached` sees to that).
@@ -616,17 +579,17 @@ thread_local! {
     static ENTERED: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Makes `bridged`'s context current on this thread until [`exit`] of `id`, entered through
-/// `subscriber`.
-fn enter(id: &Id, bridged: &Bridged, subscriber: WeakDispatch) {
+/// Makes `context` (the span `id`'s) current on this thread until [`exit`] of `id`; what is
+/// added inside it goes to `record`.
+fn enter(id: &Id, context: Context, record: Option<Arc<Record>>) {
     if !otel_context_usable() {
         return;
     }
     let entry = Entry {
         id: id.into_u64(),
-        span_id: bridged.span_id(),
-        subscriber,
-        _attached: crate::span::attach_again(bridged.context.clone()),
+        span_id: context.span().span_context().span_id(),
+        record,
+        _attached: crate::span::attach_again(context),
     };
     // Refused while the thread exits: the entry is dropped (its context detached) at once.
     let _ = ENTERED.try_with(|entered| entered.borrow_mut().push(entry));
@@ -743,11 +706,10 @@ fn is_global(dispatch: &::tracing::Dispatch) -> bool {
     text.starts_with("Dispatch::Global")
 }
 
-/// [`entered_id`], with the subscriber the span was entered through.
-fn entered_with_subscriber(current: SpanId) -> Option<(Id, WeakDispatch)> {
-    last_entered(current, |last| {
-        (Id::from_u64(last.id), last.subscriber.clone())
-    })
+/// The record of the `tracing` span entered last on this thread (see `Entry::record`), when
+/// its godtrace span is `current`.
+fn entered_record(current: SpanId) -> Option<Option<Arc<Record>>> {
+    last_entered(current, |last| last.record.clone())
 }
 
 /// The id of the `tracing` span entered last on this thread, when its godtrace span is

@@ -9,7 +9,7 @@ use opentelemetry::{Context, KeyValue};
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
 use tracing::Metadata;
 use tracing::span::Record as Values;
 
@@ -46,6 +46,18 @@ struct AskedStatus {
 }
 
 impl Inner {
+    /// Sets the status the span's fields asked for, if any.
+    fn set_asked_status(&mut self) {
+        let status = self.asked.take().and_then(|asked| match asked.ok {
+            Some(true) => Some(Status::Ok),
+            Some(false) => Some(Status::error(asked.description.unwrap_or_default())),
+            None => None,
+        });
+        if let Some(status) = status {
+            self.span.span().set_status(status);
+        }
+    }
+
     /// Keeps the status parts of `updates`.
     fn merge(&mut self, updates: SpanUpdates) {
         if updates.ok.is_none() && updates.description.is_none() {
@@ -82,9 +94,9 @@ impl Record {
         match span {
             Some(span) if span.span().is_recording() => Some(Bridged {
                 context: span.context(),
-                record: Some(Record {
+                record: Some(Arc::new(Record {
                     inner: Mutex::new(Inner { span, asked: None }),
-                }),
+                })),
                 transparent: false,
             }),
             // Sampled out: children follow the decision its own context carries (a root's
@@ -177,19 +189,21 @@ impl Record {
         }
     }
 
-    /// Ends the span, with the status its fields asked for.
-    pub(super) fn end(mut self) {
-        // In place (no lock: the record is no longer shared), not moved out of the lock.
-        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let status = inner.asked.take().and_then(|asked| match asked.ok {
-            Some(true) => Some(Status::Ok),
-            Some(false) => Some(Status::error(asked.description.unwrap_or_default())),
-            None => None,
-        });
-        if let Some(status) = status {
-            inner.span.span().set_status(status);
+    /// Ends the span, with the status its fields asked for, once `record` is its last handle
+    /// (always, but for an entry a thread could not take off its list: see `exit`).
+    pub(super) fn end(record: Arc<Record>) {
+        match Arc::try_unwrap(record) {
+            // In place (no lock: the record is no longer shared), not moved out of the lock.
+            Ok(mut record) => {
+                let inner = record
+                    .inner
+                    .get_mut()
+                    .unwrap_or_else(PoisonError::into_inner);
+                inner.set_asked_status();
+                // Dropping the record drops its span, which ends it.
+            }
+            Err(shared) => shared.lock().set_asked_status(),
         }
-        // Dropping the record drops its span, which ends it.
     }
 }
 

@@ -1795,3 +1795,31 @@ fn a_recorded_value_that_adds_to_the_entered_span_does_not_deadlock() {
     assert!(span.event("bridge.event_from_debug").is_some(), "{span:#?}");
     assert_eq!(span.attr("value"), Some(&Value::from("adds")));
 }
+
+/// A bridged span that ends failed (an ERROR event in it, `otel.status_code = "error"`) has
+/// `error.type` `_OTHER`, as a manual span's `set_error` gives, unless a field gave one; one
+/// whose failure a later `otel.status_code = "ok"` cleared has none.
+#[test]
+fn a_bridged_span_that_ends_failed_has_an_error_type() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    tracing::info_span!("bridge.failed_by_event").in_scope(|| tracing::error!("it broke"));
+    let _ = tracing::info_span!("bridge.failed_by_status", otel.status_code = "error");
+    tracing::info_span!("bridge.typed", error.type = "timeout")
+        .in_scope(|| tracing::error!("timed out"));
+    let cleared = tracing::info_span!("bridge.cleared", otel.status_code = tracing::field::Empty);
+    cleared.in_scope(|| tracing::error!("retried"));
+    cleared.record("otel.status_code", "ok");
+    drop(cleared);
+    let other = Some(Value::from("_OTHER"));
+    for name in ["bridge.failed_by_event", "bridge.failed_by_status"] {
+        let span = c.span(name);
+        assert!(span.is_error(), "{span:#?}");
+        assert_eq!(span.attr("error.type").cloned(), other, "{span:#?}");
+    }
+    let typed = c.span("bridge.typed");
+    assert_eq!(typed.attr("error.type"), Some(&Value::from("timeout")));
+    let cleared = c.span("bridge.cleared");
+    assert!(!cleared.is_error(), "{cleared:#?}");
+    assert_eq!(cleared.attr("error.type"), None, "{cleared:#?}");
+}

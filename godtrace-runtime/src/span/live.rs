@@ -670,6 +670,12 @@ impl Live {
         self.name = Name::Given(name.unwrap_or(old_name), kind.unwrap_or(old_kind));
     }
 
+    /// Whether the span's status is Error.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn is_failed(&self) -> bool {
+        matches!(self.fields.borrow().status, Status::Error { .. })
+    }
+
     /// Sets the status as the specification says: Ok is final, Unset never replaces
     /// anything, and an error replaces an earlier one (the last description is kept; not the
     /// greater, as comparing two `Status` values would). The description is bounded as

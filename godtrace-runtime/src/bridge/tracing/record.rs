@@ -46,7 +46,8 @@ struct AskedStatus {
 }
 
 impl Inner {
-    /// Sets the status the span's fields asked for, if any.
+    /// Sets the status the span's fields asked for, if any, and `error.type` if it ends failed
+    /// without one.
     fn set_asked_status(&mut self) {
         let status = self.asked.take().and_then(|asked| match asked.ok {
             Some(true) => Some(Status::Ok),
@@ -56,6 +57,13 @@ impl Inner {
         if let Some(status) = status {
             self.span.span().set_status(status);
         }
+        // The conventions ask a failed span for an `error.type`, and `SpanGuard::set_error`
+        // gives a manual span the same. Set at the end, as the status is final then (a later
+        // `otel.status_code = ok` clears an ERROR event's failure). A bridged span has no
+        // duration histogram to agree with.
+        self.span
+            .span()
+            .type_failure(crate::record::error_type::OTHER);
     }
 
     /// Keeps the status parts of `updates`.

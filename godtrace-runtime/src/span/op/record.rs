@@ -36,6 +36,16 @@ impl OpSpan {
         }
     }
 
+    /// Sets `error.type` to `error_type` if the span is failed and has none.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn type_failure(&self, error_type: &'static str) {
+        if let Some(live) = &self.live
+            && live.is_failed()
+        {
+            live.set_attribute_if_absent(KeyValue::new("error.type", error_type));
+        }
+    }
+
     /// Sets `attribute` unless its key is set already (see `Live::set_attribute_if_absent`).
     pub(crate) fn record_owned_if_absent(&self, attribute: KeyValue) {
         if let Some(live) = &self.live {

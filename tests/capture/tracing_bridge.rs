@@ -1823,3 +1823,70 @@ fn a_bridged_span_that_ends_failed_has_an_error_type() {
     assert!(!cleared.is_error(), "{cleared:#?}");
     assert_eq!(cleared.attr("error.type"), None, "{cleared:#?}");
 }
+
+#[traced(sample_rate = 0.0)]
+fn traced_sampled_out_info_enabled(logger: &dyn log::Log) -> bool {
+    info_enabled(logger)
+}
+
+/// Inside a sampled-out call no record becomes a span event: `log_enabled!` answers as the
+/// wrapped logger alone would, so code guarded by it does no work for nothing.
+#[test]
+fn a_sampled_out_span_turns_on_no_level_the_logger_filters_out() {
+    let _c = testing::capture();
+    let logger =
+        godtrace::log::TraceIdLogger::new(WarnOnly::default()).span_events(log::Level::Info);
+    assert!(
+        traced_info_enabled(&logger),
+        "sampled in: for the span event"
+    );
+    assert!(!traced_sampled_out_info_enabled(&logger));
+}
+
+/// A message whose `Display` logs a record itself.
+struct LogsWhenShown<'a>(&'a dyn log::Log);
+
+impl std::fmt::Display for LogsWhenShown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        log_info(self.0, "from display");
+        f.write_str("shown")
+    }
+}
+
+#[traced]
+fn traced_logs_a_message_that_logs(logger: &dyn log::Log) {
+    logger.log(
+        &log::Record::builder()
+            .args(format_args!("outer {}", LogsWhenShown(logger)))
+            .level(log::Level::Info)
+            .target("shop")
+            .build(),
+    );
+}
+
+/// A record that becomes a span event and is written has its message formatted once: the
+/// user's `Display` (and what it does, here a record of its own) runs once, not twice.
+#[test]
+fn a_records_message_is_formatted_once_for_the_event_and_the_line() {
+    let c = testing::capture();
+    let logger =
+        godtrace::log::TraceIdLogger::new(Records::default()).span_events(log::Level::Info);
+    traced_logs_a_message_that_logs(&logger);
+    let span = c.span("capture::tracing_bridge::traced_logs_a_message_that_logs");
+    let names: Vec<&str> = span.events.iter().map(|e| e.name.as_ref()).collect();
+    assert_eq!(names, ["from display", "outer shown"], "{span:#?}");
+    let lines = logger_lines(logger);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].contains("] outer shown"), "{lines:?}");
+}
+
+/// A span that follows from itself gains no link.
+#[test]
+fn a_span_following_from_itself_gains_no_link() {
+    let c = testing::capture();
+    let _subscriber = bridged();
+    let span = tracing::info_span!("bridge.self_follows");
+    span.follows_from(&span);
+    drop(span);
+    assert!(c.span("bridge.self_follows").links.is_empty());
+}

@@ -92,12 +92,12 @@ impl<L: log::Log> TraceIdLogger<L> {
 }
 
 impl<L: log::Log> log::Log for TraceIdLogger<L> {
-    /// What the wrapped logger writes, and, inside a span, what becomes a span event: outside
-    /// any span `log_enabled!` answers as the wrapped logger alone would, so code that guards
-    /// costly logging with it does not do that work for nothing.
+    /// What the wrapped logger writes, and, inside a recorded span, what becomes a span event:
+    /// elsewhere (outside any span, in a sampled-out one) `log_enabled!` answers as the wrapped
+    /// logger alone would, so code that guards costly logging with it does not do that work
+    /// for nothing.
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        self.inner.enabled(metadata)
-            || (self.makes_span_events(metadata) && super::current_ids().is_some())
+        self.inner.enabled(metadata) || (self.makes_span_events(metadata) && records_here())
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -105,16 +105,38 @@ impl<L: log::Log> log::Log for TraceIdLogger<L> {
         if super::may_be_inside_otel_context(record.target()) {
             return self.inner.log(record);
         }
-        if self.makes_span_events(record.metadata()) {
-            record_event(record);
-        }
+        let span_event = self.makes_span_events(record.metadata()) && records_here();
         // `enabled` let the record through for a span event: the wrapped logger still decides
         // what it writes, and may not ask again inside `log`.
-        if !self.inner.enabled(record.metadata()) {
-            return;
+        let writes = self.inner.enabled(record.metadata());
+        // The message is formatted once when both need it: its `Display` is the user's code,
+        // whose side effects (a record it logs itself) must not happen twice.
+        let message = (span_event && writes).then(|| record.args().to_string());
+        let args = |message: &Option<String>, write: &mut dyn FnMut(std::fmt::Arguments<'_>)| {
+            match message {
+                Some(text) => write(format_args!("{text}")),
+                None => write(*record.args()),
+            }
+        };
+        if span_event {
+            args(&message, &mut |args| record_event(record, args));
         }
+        if writes {
+            args(&message, &mut |args| self.write(record, args));
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}
+
+impl<L: log::Log> TraceIdLogger<L> {
+    /// Hands `record`, whose message is `args`, to the wrapped logger, with the current span's
+    /// ids when there is one.
+    fn write(&self, record: &log::Record<'_>, args: std::fmt::Arguments<'_>) {
         let Some(ids) = super::current_ids() else {
-            return self.inner.log(record);
+            return self.inner.log(&record.to_builder().args(args).build());
         };
         let trace_id = ids.trace_id();
         let span_id = ids.span_id();
@@ -131,18 +153,13 @@ impl<L: log::Log> log::Log for TraceIdLogger<L> {
             self.inner.log(
                 &builder
                     .args(format_args!(
-                        "[trace_id={trace_id} span_id={span_id}] {}",
-                        record.args()
+                        "[trace_id={trace_id} span_id={span_id}] {args}"
                     ))
                     .build(),
             );
         } else {
-            self.inner.log(&builder.build());
+            self.inner.log(&builder.args(args).build());
         }
-    }
-
-    fn flush(&self) {
-        self.inner.flush();
     }
 }
 
@@ -167,15 +184,16 @@ impl log::kv::Source for WithIds<'_> {
     }
 }
 
-/// Adds `record` as an event of the current span, if there is one and recording is on.
-fn record_event(record: &log::Record<'_>) {
-    // Off (a forked child, above all), nothing is recorded: a bridged `tracing` span's record
-    // lock, which a parent's thread may have held at the fork, is not taken.
-    if !crate::span::switches::is_enabled()
-        || super::current_ids().is_none_or(|ids| !ids.is_sampled())
-    {
-        return;
-    }
+/// Whether a record here becomes an event of the current span: there is one, it is recorded
+/// (sampled in), and recording is on (off, in a forked child above all, a bridged `tracing`
+/// span's record lock, which a parent's thread may have held at the fork, is not taken).
+fn records_here() -> bool {
+    crate::span::switches::is_enabled() && super::current_ids().is_some_and(|ids| ids.is_sampled())
+}
+
+/// Adds `record`, whose message is `args`, as an event of the current span (see
+/// [`records_here`]).
+fn record_event(record: &log::Record<'_>, args: std::fmt::Arguments<'_>) {
     let mut attributes = vec![
         super::level_attribute(level_name(record.level())),
         KeyValue::new("target", Value::from(record.target().to_owned())),
@@ -183,7 +201,7 @@ fn record_event(record: &log::Record<'_>) {
     let mut fields = Fields(&mut attributes);
     let _ = record.key_values().visit(&mut fields);
     // A name: never cut below 256 bytes, however small the attribute limit.
-    let name = crate::redact::message(crate::value::message_display(record.args()));
+    let name = crate::redact::message(crate::value::message_display(&args));
     crate::api::add_event_to_current(
         Cow::Owned(name),
         super::bounded_event_attributes(attributes),

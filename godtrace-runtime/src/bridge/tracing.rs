@@ -197,8 +197,9 @@ where
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
-        // Off, no link is recorded, nor the record's lock taken (see `on_record`).
-        if !switches::is_enabled() {
+        // Off, no link is recorded, nor the record's lock taken (see `on_record`). A span
+        // that follows from itself gains no link: a link to itself says nothing.
+        if !switches::is_enabled() || id == follows {
             return;
         }
         let Some(other) = ctx.span(follows) else {

@@ -126,7 +126,11 @@ impl Client {
         // details are read for an eighth of the timeout at most: the time left is a
         // retry's (one is tried only with a quarter of it left).
         let until = if status.is_success() {
-            deadline
+            // A little before the deadline: the export thread bounds the request by the same
+            // timeout, its clock started just before this one, and a success still reading
+            // its body when that bound ran out counted as unanswered (or not, by which timer
+            // fired first).
+            deadline - (self.timeout / 16).min(std::time::Duration::from_millis(50))
         } else {
             deadline.min(tokio::time::Instant::now() + self.timeout / 8)
         };

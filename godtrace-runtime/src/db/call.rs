@@ -35,6 +35,11 @@ pub(crate) struct Endpoint {
     pub(crate) address: Option<StringValue>,
     /// `server.port` (none for a Unix socket).
     pub(crate) port: Option<u16>,
+    /// The conventions' `{target}` of a call that names neither an operation nor a table:
+    /// what its span is named after, else `system`. Each system's conventions choose it
+    /// (PostgreSQL's database; Redis's server, as they say not to name spans after its
+    /// database index).
+    pub(crate) target: Option<StringValue>,
 }
 
 /// How a call failed, as recorded: nothing here comes from the statement or its values.
@@ -97,9 +102,9 @@ impl Call {
             (Some(summary), _, _) => summary.clone().into(),
             (None, Some(op), Some(coll)) => format!("{op} {coll}").into(),
             (None, Some(op), None) => op.clone().into(),
-            // The conventions' `{target}`, else the system: the database, when known.
-            _ => match &endpoint.namespace {
-                Some(namespace) => namespace.as_str().to_owned().into(),
+            // The conventions' `{target}`, else the system.
+            _ => match &endpoint.target {
+                Some(target) => target.as_str().to_owned().into(),
                 None => endpoint.system.into(),
             },
         };
@@ -295,6 +300,7 @@ mod tests {
                 namespace: namespace.map(StringValue::from),
                 address: None,
                 port: None,
+                target: namespace.map(StringValue::from),
             })
         };
         Call::start(&endpoint(Some("call_rs_db")), None, None, None, || None).succeed();
@@ -312,6 +318,7 @@ mod tests {
             namespace: None,
             address: None,
             port: None,
+            target: None,
         });
         {
             let _operation = crate::span("call_rs.operation");
@@ -349,6 +356,7 @@ mod tests {
             namespace: None,
             address: None,
             port: None,
+            target: None,
         });
         let summary = "INSERT call_rs_o SELECT call_rs_w";
         Call::start(&endpoint, Some(summary.to_owned()), None, None, || None).succeed();

@@ -79,11 +79,25 @@ fn endpoint_of(info: &ConnectionInfo) -> Endpoint {
         ConnectionAddr::Unix(path) => (Some(path.display().to_string()), None),
         _ => (None, None),
     };
+    let address = address.as_deref().map(crate::text::unbracketed);
     Endpoint {
         system: "redis",
         namespace: Some(shared(&info.redis_settings().db().to_string())),
-        address: address.as_deref().map(crate::text::unbracketed).map(shared),
+        target: address.map(|address| shared(&server_target(address, port))),
+        address: address.map(shared),
         port,
+    }
+}
+
+/// The `{target}` of a command with no name: Redis's conventions say not to name a span after
+/// `db.namespace`, and the general ones then take `{server.address}:{server.port}` (the
+/// address alone for a Unix socket, which has no port; an IPv6 address in brackets, as in a
+/// URL, so that the port stands apart).
+fn server_target(address: &str, port: Option<u16>) -> String {
+    match port {
+        Some(port) if address.contains(':') => format!("[{address}]:{port}"),
+        Some(port) => format!("{address}:{port}"),
+        None => address.to_owned(),
     }
 }
 
@@ -358,6 +372,40 @@ mod tests {
             piped.attr("db.query.text"),
             Some(&opentelemetry::Value::from("GET ?; GET ?"))
         );
+    }
+
+    /// Sends the command `name k` on a connection to `url`.
+    fn send_command(name: &[u8], url: &str) {
+        let mut cmd = Cmd::new();
+        cmd.arg(name).arg("k");
+        let info: ConnectionInfo = url.parse().unwrap();
+        let mut conn = TracedConnection::new(Answering, &info);
+        let mut reply = conn.req_packed_command(&cmd);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(reply.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+    }
+
+    /// Redis's conventions say not to name a span after `db.namespace` (the database index):
+    /// a command with no name is named after the server, as the general conventions' target.
+    #[test]
+    fn a_command_with_no_name_is_named_after_the_server_not_the_database() {
+        let capture = crate::testing::capture();
+        for name in [&b""[..], b"\xff\xfe", &[b'A'; 33], b"GET KEY"] {
+            send_command(name, "redis://127.0.0.1:6379/3");
+        }
+        send_command(b"", "redis://[::1]:6380/3");
+        assert!(capture.spans_named("3").is_empty(), "{:?}", capture.spans());
+        let spans = capture.spans_named("127.0.0.1:6379");
+        assert_eq!(spans.len(), 4, "{:?}", capture.spans());
+        for span in spans {
+            assert!(span.attr("db.operation.name").is_none());
+            assert_eq!(
+                span.attr("db.namespace"),
+                Some(&opentelemetry::Value::from("3"))
+            );
+        }
+        assert_eq!(capture.spans_named("[::1]:6380").len(), 1);
+        assert_eq!(server_target("/run/redis.sock", None), "/run/redis.sock");
     }
 
     #[test]

@@ -167,9 +167,13 @@ fn endpoint_of_options(options: &::sqlx::postgres::PgConnectOptions) -> Endpoint
     // Without a database in the options (nor `PGDATABASE`), the server opens the one named
     // after the user.
     let database = (options.get_database()).unwrap_or(options.get_username());
+    let namespace = (!database.is_empty()).then(|| shared(database));
     Endpoint {
         system: "postgresql",
-        namespace: (!database.is_empty()).then(|| shared(database)),
+        // The general conventions' `{target}` for an operation on a database, which
+        // PostgreSQL's do not override.
+        target: namespace.clone(),
+        namespace,
         address: Some(shared(crate::text::unbracketed(&address))),
         port,
     }
@@ -571,6 +575,7 @@ mod tests {
             namespace: None,
             address: None,
             port: None,
+            target: None,
         })
     }
 

@@ -122,7 +122,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
         }
         let summary = redis_command::summarize(cmd.args_iter().map(arg_bytes));
         let call = Call::start(&self.endpoint, None, summary.operation, None, || {
-            Some(summary.text)
+            Some(command_text(summary.text, call::query_text_cap()))
         });
         let reply = self.inner.req_packed_command(cmd);
         Box::pin(async move {
@@ -191,6 +191,12 @@ fn pipeline_text(pipeline: &Pipeline) -> String {
         .cmd_iter()
         .map(|cmd| redis_command::summarize(cmd.args_iter().map(arg_bytes)).text);
     redis_command::pipeline_text(texts, call::query_text_cap())
+}
+
+/// The text of one command, bounded by `cap` as a pipeline's is (it is a pipeline of one):
+/// whole, else `…` alone, never cut again by the attribute limit (`…[truncated]`).
+fn command_text(text: String, cap: usize) -> String {
+    redis_command::pipeline_text([text], cap)
 }
 
 /// Ends `call` with the replies: a server error among them (the first) fails it.
@@ -406,6 +412,23 @@ mod tests {
         }
         assert_eq!(capture.spans_named("[::1]:6380").len(), 1);
         assert_eq!(server_target("/run/redis.sock", None), "/run/redis.sock");
+    }
+
+    /// A command's text is built to fit the attribute limit, as a pipeline's: the generic cut
+    /// would end it with `…[truncated]`, or with no marker at all under a short limit.
+    #[test]
+    fn a_commands_text_is_built_to_fit_the_limit() {
+        let text = |args: &[&str], cap| {
+            let summary = redis_command::summarize(args.iter().map(|a| a.as_bytes()));
+            command_text(summary.text, cap)
+        };
+        let mset: Vec<&str> = std::iter::once("MSET").chain(["k"; 40]).collect();
+        let whole = text(&mset, 1024);
+        assert_eq!(whole, format!("MSET{} …", " ?".repeat(16)));
+        assert_eq!(text(&mset, whole.len()), whole);
+        assert_eq!(text(&mset, 20 - '…'.len_utf8()), "…");
+        assert_eq!(text(&["SET", "a", "b"], 4 - '…'.len_utf8()), "…");
+        assert_eq!(text(&["SET", "a", "b"], 7), "SET ? ?");
     }
 
     #[test]

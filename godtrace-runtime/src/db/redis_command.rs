@@ -4,7 +4,7 @@
 //! Arguments are never recorded, keys included: a key often holds a user id, a session token
 //! or an email address, and values are what users cache. The number of `?` still tells `GET`
 //! from `MGET` of 500 keys. The work is bounded: at most [`MAX_PLACEHOLDERS`] are written
-//! per command and at most the caller's cap for a whole pipeline.
+//! per command and at most the caller's cap for a command's or a whole pipeline's text.
 
 /// Arguments written as `?` per command; more are written as one `…`.
 pub(crate) const MAX_PLACEHOLDERS: usize = 16;
@@ -344,6 +344,7 @@ fn is_command_name(arg: &[u8]) -> bool {
 }
 
 /// The text of a pipeline: its commands' texts joined by `; `, at most `cap` bytes (then `…`).
+/// A single command's is built here too, as a pipeline of one: whole, or `…`.
 pub(crate) fn pipeline_text<S: AsRef<str>>(
     commands: impl IntoIterator<Item = S>,
     cap: usize,

@@ -495,7 +495,7 @@ fn is_word_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
 }
 
-/// The sanitized text, capped.
+/// The sanitized text, capped at a token.
 struct Output {
     text: String,
     cap: usize,
@@ -511,16 +511,17 @@ impl Output {
         }
     }
 
+    /// Appends a token whole, or, when it does not fit, nothing more: a cut token would read
+    /// as another one (`verylongcolumn` as `ve`, `FROM` as `FR`), so the text ends with the
+    /// tokens before it, then `…`. A first token longer than the whole cap leaves the text
+    /// `…` alone: anything shorter would be a part of it.
     fn push(&mut self, piece: &str) {
         if self.full {
             return;
         }
-        let room = self.cap - self.text.len();
-        if piece.len() <= room {
+        if self.text.len() + piece.len() <= self.cap {
             self.text.push_str(piece);
         } else {
-            self.text
-                .push_str(&piece[..floor_char_boundary(piece, room)]);
             self.full = true;
         }
     }

@@ -942,8 +942,34 @@ fn a_table_query_inside_a_statement_names_its_table() {
 fn the_text_is_capped_on_a_char_boundary() {
     let sql = format!("SELECT {} FROM t", "é".repeat(100));
     let capped = summarize(&sql, Some(11)).text.unwrap();
-    assert_eq!(capped, "SELECT éé…");
+    assert_eq!(capped, "SELECT…");
     assert!(summarize(&sql, Some(0)).text.unwrap() == "…");
+}
+
+/// The README: a cut text ends "at a token, as it is built to fit". A token that does not fit
+/// whole is left out (a part of one reads as another name), and the text stays within its cap.
+#[test]
+fn the_text_is_cut_between_tokens() {
+    let columns: Vec<String> = (0..100)
+        .map(|i| format!("verylongcolumnname{i:03}"))
+        .collect();
+    let sql = format!("SELECT {} FROM t", columns.join(", "));
+    for cap in 0..sql.len() {
+        let text = summarize(&sql, Some(cap)).text.unwrap();
+        let kept = text.strip_suffix('…').expect("cut");
+        assert!(kept.len() <= cap, "{cap}: {text}");
+        let last = kept.rsplit([' ', ',']).next().unwrap();
+        assert!(
+            ["", "SELECT", "FROM"].contains(&last) || columns.iter().any(|c| c == last),
+            "{cap}: {text}"
+        );
+    }
+    let cap = 20 - '…'.len_utf8();
+    let text = summarize("SELECT 'abc', 1, 2 FROM pg_class", Some(cap)).text;
+    assert_eq!(text.as_deref(), Some("SELECT ?, ?, ?…"));
+    // A first token longer than the cap: nothing of it.
+    let text = summarize(&format!("{} 1", "A".repeat(40)), Some(cap)).text;
+    assert_eq!(text.as_deref(), Some("…"));
 }
 
 #[test]

@@ -815,12 +815,14 @@ fn note_first(first: &mut Option<String>, other: &mut bool, name: &str) {
 }
 
 /// A name as PostgreSQL compares it: a quoted one as written inside its quotes (`""` is one
-/// `"`), any other in lower case (`Recent` and `recent` are one name, `"Recent"` another).
+/// `"`), any other with its ASCII letters in lower case (`Recent` and `recent` are one name,
+/// `"Recent"` another). PostgreSQL folds no other letter (with a UTF-8 server encoding): `É`
+/// and `é` are two names, and Unicode lower-casing would take a table for a `WITH` name.
 fn folded_name(name: &str) -> std::borrow::Cow<'_, str> {
     match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
         Some(quoted) if quoted.contains("\"\"") => quoted.replace("\"\"", "\"").into(),
         Some(quoted) => quoted.into(),
-        None => name.to_lowercase().into(),
+        None => name.to_ascii_lowercase().into(),
     }
 }
 

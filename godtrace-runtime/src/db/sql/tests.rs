@@ -938,6 +938,38 @@ fn a_table_query_inside_a_statement_names_its_table() {
     }
 }
 
+/// PostgreSQL folds only the ASCII letters of an unquoted name: `é` is not the `WITH` name
+/// `É` but a table, listed as one; `É` is.
+#[test]
+fn names_fold_their_ascii_letters_only() {
+    for (sql, expected, table) in [
+        (
+            "WITH É AS (SELECT 1 AS x) SELECT * FROM é",
+            "SELECT SELECT é",
+            Some("é"),
+        ),
+        (
+            "WITH É AS (SELECT 1 AS x) SELECT * FROM É",
+            "SELECT SELECT",
+            None,
+        ),
+        (
+            "WITH Éa AS (SELECT 1) SELECT * FROM ÉA",
+            "SELECT SELECT",
+            None,
+        ),
+        (
+            "WITH ǅ AS (SELECT 1) SELECT * FROM ǆ",
+            "SELECT SELECT ǆ",
+            Some("ǆ"),
+        ),
+    ] {
+        let read = summarize(sql, None);
+        assert_eq!(read.summary.as_deref(), Some(expected), "{sql}");
+        assert_eq!(read.collection.as_deref(), table, "{sql}");
+    }
+}
+
 #[test]
 fn the_text_is_capped_on_a_char_boundary() {
     let sql = format!("SELECT {} FROM t", "é".repeat(100));

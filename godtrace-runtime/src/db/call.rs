@@ -53,6 +53,18 @@ pub(crate) struct Failure {
     pub(crate) description: String,
 }
 
+/// What only a recorded span shows, built only when the span is recorded.
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    /// `db.query.text`.
+    pub(crate) text: Option<String>,
+    /// `db.query.summary` as the span shows it: built to fit the attribute limit at whole
+    /// parts (a cut one could end with part of a table's name). The span's name and the
+    /// metric point keep the summary the call started with: names are kept to 256 bytes
+    /// whatever the attribute limit, and so are metric values.
+    pub(crate) summary: Option<String>,
+}
+
 /// A call in flight: ends (span and metric point) on `succeed`, `fail`, or when dropped
 /// unfinished (a cancelled call, unless it had already delivered results).
 #[derive(Debug)]
@@ -76,16 +88,17 @@ pub(crate) struct Call {
 
 impl Call {
     /// Starts the span of a call named after its query `summary` when there is one (the
-    /// conventions' first choice), else after `operation` and `collection` (the system's name
-    /// when neither is known), with `text` as `db.query.text` if the span is recorded.
+    /// conventions' first choice), else after `operation` and `collection` (the conventions'
+    /// `{target}`, else the system's name, when neither is known), with what `recorded`
+    /// builds if the span is recorded.
     pub(crate) fn start(
         endpoint: &Arc<Endpoint>,
         summary: Option<String>,
         operation: Option<String>,
         collection: Option<String>,
-        text: impl FnOnce() -> Option<String>,
+        recorded: impl FnOnce() -> Recorded,
     ) -> Call {
-        Call::start_under(None, endpoint, summary, operation, collection, text)
+        Call::start_under(None, endpoint, summary, operation, collection, recorded)
     }
 
     /// [`Call::start`] under `parent` (`None`: the current span): the context where a row
@@ -96,7 +109,7 @@ impl Call {
         summary: Option<String>,
         operation: Option<String>,
         collection: Option<String>,
-        text: impl FnOnce() -> Option<String>,
+        recorded: impl FnOnce() -> Recorded,
     ) -> Call {
         let name: Cow<'static, str> = match (&summary, &operation, &collection) {
             (Some(summary), _, _) => summary.clone().into(),
@@ -125,18 +138,21 @@ impl Call {
             finished: false,
         };
         if call.span.is_recording() {
-            for (key, value) in call.attributes() {
+            let recorded = recorded();
+            let summary = recorded.summary.map(StringValue::from);
+            for (key, value) in call.attributes(&summary) {
                 call.span.set_attribute(key, value);
             }
-            if let Some(text) = text() {
+            if let Some(text) = recorded.text {
                 call.span.set_attribute("db.query.text", text);
             }
         }
         call
     }
 
-    /// The attributes shared by the span and the metric point.
-    fn attributes(&self) -> Vec<(&'static str, Value)> {
+    /// The attributes of the span and the metric point, with `summary` as `db.query.summary`
+    /// (see [`Recorded::summary`]).
+    fn attributes(&self, summary: &Option<StringValue>) -> Vec<(&'static str, Value)> {
         let mut attributes = Vec::with_capacity(8);
         attributes.push(("db.system.name", self.endpoint.system.into()));
         // `db.query.summary` is recommended on the metric too: with several operations or
@@ -146,7 +162,7 @@ impl Call {
             ("db.operation.name", &self.operation),
             ("db.collection.name", &self.collection),
             ("db.stored_procedure.name", &self.procedure),
-            ("db.query.summary", &self.summary),
+            ("db.query.summary", summary),
             ("server.address", &self.endpoint.address),
         ];
         for (key, value) in optional {
@@ -213,7 +229,7 @@ impl Call {
         }
         let elapsed = self.started.elapsed();
         let mut attributes: Vec<KeyValue> = self
-            .attributes()
+            .attributes(&self.summary)
             .into_iter()
             .map(|(key, value)| KeyValue::new(key, value))
             .collect();
@@ -303,8 +319,15 @@ mod tests {
                 target: namespace.map(StringValue::from),
             })
         };
-        Call::start(&endpoint(Some("call_rs_db")), None, None, None, || None).succeed();
-        Call::start(&endpoint(None), None, None, None, || None).succeed();
+        Call::start(
+            &endpoint(Some("call_rs_db")),
+            None,
+            None,
+            None,
+            Recorded::default,
+        )
+        .succeed();
+        Call::start(&endpoint(None), None, None, None, Recorded::default).succeed();
         assert_eq!(capture.spans_named("call_rs_db").len(), 1);
         assert_eq!(capture.spans_named("call_rs_system").len(), 1);
     }
@@ -327,7 +350,7 @@ mod tests {
                 Some("call_rs_exemplar".into()),
                 None,
                 None,
-                || None,
+                Recorded::default,
             )
             .succeed();
         }
@@ -346,6 +369,37 @@ mod tests {
         assert_eq!(exemplars[0].span_id, call.span_id);
     }
 
+    /// A summary built to fit a short attribute limit is the span's attribute; the name and
+    /// the metric point, which that limit does not cut, keep the whole one.
+    #[test]
+    fn the_spans_summary_is_the_one_built_to_fit() {
+        let capture = crate::testing::capture();
+        let endpoint = Arc::new(Endpoint {
+            system: "call_rs_fit",
+            namespace: None,
+            address: None,
+            port: None,
+            target: None,
+        });
+        let summary = "INSERT call_rs_fit_o SELECT call_rs_fit_w";
+        Call::start(&endpoint, Some(summary.to_owned()), None, None, || {
+            Recorded {
+                text: None,
+                summary: Some("INSERT call_rs_fit_o".to_owned()),
+            }
+        })
+        .succeed();
+        let span = capture.span(summary);
+        let fitted = Value::from("INSERT call_rs_fit_o");
+        assert_eq!(span.attr("db.query.summary"), Some(&fitted));
+        let attributes = [
+            KeyValue::new("db.system.name", "call_rs_fit"),
+            KeyValue::new("db.query.summary", summary),
+        ];
+        let snapshot = crate::metrics::metrics_snapshot();
+        assert!(snapshot.histogram(DURATION_METRIC, &attributes).is_some());
+    }
+
     /// Recommended on the metric by the conventions: without it, statements with several
     /// operations or tables (no `db.operation.name`) would all be one series.
     #[test]
@@ -359,7 +413,13 @@ mod tests {
             target: None,
         });
         let summary = "INSERT call_rs_o SELECT call_rs_w";
-        Call::start(&endpoint, Some(summary.to_owned()), None, None, || None).succeed();
+        Call::start(&endpoint, Some(summary.to_owned()), None, None, || {
+            Recorded {
+                text: None,
+                summary: Some(summary.to_owned()),
+            }
+        })
+        .succeed();
         let span = capture.span(summary);
         assert_eq!(span.attr("db.query.summary"), Some(&Value::from(summary)));
         assert!(span.attr("db.operation.name").is_none());

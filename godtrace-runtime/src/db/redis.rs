@@ -27,7 +27,7 @@
 //! named `PIPELINE` (`MULTI` for a transaction, `pipe().atomic()`), followed by its commands'
 //! operation when they share one (`PIPELINE GET`), as Redis's conventions name a batch, with `db.operation.batch.size` and its commands' texts joined by `; `. A pipeline
 //! of one command is no batch: it is named after the command (`MULTI GET` in a transaction).
-use super::call::{self, Call, Endpoint, Failure};
+use super::call::{self, Call, Endpoint, Failure, Recorded};
 use super::redis_command;
 use crate::record::error_type::{OTHER, intern_in};
 use ::redis::aio::ConnectionLike;
@@ -121,8 +121,9 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
             return self.inner.req_packed_command(cmd);
         }
         let summary = redis_command::summarize(cmd.args_iter().map(arg_bytes));
-        let call = Call::start(&self.endpoint, None, summary.operation, None, || {
-            Some(command_text(summary.text, call::query_text_cap()))
+        let call = Call::start(&self.endpoint, None, summary.operation, None, || Recorded {
+            text: Some(command_text(summary.text, call::query_text_cap())),
+            summary: None,
         });
         let reply = self.inner.req_packed_command(cmd);
         Box::pin(async move {
@@ -151,8 +152,9 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
         let operation = redis_command::batch_operation(batch, transaction, commands);
         // An empty transaction still sends `MULTI` and `EXEC`: a span `MULTI`, with no text
         // (there is no command of the user's to show).
-        let call = Call::start(&self.endpoint, None, operation, None, || {
-            (!pipeline.is_empty()).then(|| pipeline_text(pipeline))
+        let call = Call::start(&self.endpoint, None, operation, None, || Recorded {
+            text: (!pipeline.is_empty()).then(|| pipeline_text(pipeline)),
+            summary: None,
         });
         // The conventions: one operation is not a batch (the size is never 1), and an empty
         // one (a transaction: an empty pipeline sends nothing) is a batch of 0.

@@ -28,7 +28,7 @@ pub(crate) struct SqlSummary {
     /// `db.query.summary`, as the conventions build it: each operation (`SELECT`,
     /// `CREATE TABLE`) followed by the tables it names, in the order they appear, subqueries
     /// and `WITH` definitions included (`INSERT orders SELECT carts`), at most
-    /// [`MAX_SUMMARY_LEN`] bytes.
+    /// [`MAX_SUMMARY_LEN`] bytes (or the cap [`summarize_to`] is given).
     pub(crate) summary: Option<String>,
     /// The operation, when the statement has one kind only (a subquery's `SELECT` in a
     /// `SELECT` is the same): the conventions say not to read one from a query with several.
@@ -45,6 +45,20 @@ pub(crate) struct SqlSummary {
 /// Reads `sql` for its operation and table, and for its sanitized text (at most `text_cap`
 /// bytes, then `…`) when `text_cap` is `Some`.
 pub(crate) fn summarize(sql: &str, text_cap: Option<usize>) -> SqlSummary {
+    summarize_to(sql, MAX_SUMMARY_LEN, text_cap)
+}
+
+/// The longest `db.query.summary` a span records: [`MAX_SUMMARY_LEN`], or the attribute
+/// limit when it is shorter (the summary is then built to fit it, never cut by it).
+pub(crate) fn summary_cap() -> usize {
+    crate::limits::max_attribute_len().min(MAX_SUMMARY_LEN)
+}
+
+/// [`summarize`] with a summary of at most `summary_cap` bytes, built at whole parts as at
+/// [`MAX_SUMMARY_LEN`]. The reading stops where the summary is full: the operation and table
+/// of a summary shorter than [`MAX_SUMMARY_LEN`] may be unknown where the longer one knows
+/// them, so only its summary and text are used.
+pub(crate) fn summarize_to(sql: &str, summary_cap: usize, text_cap: Option<usize>) -> SqlSummary {
     let mut scanner = Scanner {
         sql,
         bytes: sql.as_bytes(),
@@ -52,7 +66,10 @@ pub(crate) fn summarize(sql: &str, text_cap: Option<usize>) -> SqlSummary {
         // On a char boundary: tokens are slices of `sql`.
         end: floor_char_boundary(sql, MAX_SCAN_LEN),
         out: text_cap.map(Output::new),
-        parser: Parser::default(),
+        parser: Parser {
+            summary_cap,
+            ..Parser::default()
+        },
         settings: Settings::default(),
         rest_hidden: false,
     };
@@ -552,6 +569,8 @@ impl Output {
 struct Parser {
     /// `db.query.summary` so far: operations, each followed by its tables.
     summary: String,
+    /// The longest summary built (see [`summarize_to`]).
+    summary_cap: usize,
     /// The first operation, and whether another one (a different word) followed.
     operation: Option<String>,
     other_operation: bool,
@@ -1267,12 +1286,12 @@ impl Parser {
         }
     }
 
-    /// Appends a word to the summary; one that would take it past [`MAX_SUMMARY_LEN`] ends
+    /// Appends a word to the summary; one that would take it past its cap ends
     /// the reading (counted first: what the attributes say about one or several still holds).
     /// Whether it fitted.
     fn push(&mut self, piece: &str) -> bool {
         let space = usize::from(!self.summary.is_empty());
-        if self.summary.len() + space + piece.len() > MAX_SUMMARY_LEN {
+        if self.summary.len() + space + piece.len() > self.summary_cap {
             self.done = true;
             // A statement after the first that does not fit whole is left out whole: cut,
             // it would name fewer tables than it reads. The first is kept as far as it fits.
@@ -1319,6 +1338,7 @@ impl Parser {
         let statement_start = self.summary.len();
         *self = Parser {
             summary: std::mem::take(&mut self.summary),
+            summary_cap: self.summary_cap,
             operation: self.operation.take(),
             other_operation: self.other_operation,
             collection: self.collection.take(),

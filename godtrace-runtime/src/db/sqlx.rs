@@ -28,7 +28,7 @@
 //! `db.response.status_code` (the SQLSTATE) and `error.type` (the SQLSTATE, or the kind of
 //! client error). On the pool, `godtrace.db.pool.wait_time` is the time (seconds) spent
 //! waiting for a connection. Inside a transaction each statement is its own span.
-use super::call::{self, Call, Endpoint, Failure};
+use super::call::{self, Call, Endpoint, Failure, Recorded};
 use super::generated::{Generated, Yielder};
 use super::sql;
 use ::sqlx::pool::PoolConnection;
@@ -202,12 +202,22 @@ fn start_statement(
         summary.summary,
         summary.operation,
         summary.collection,
-        || sql::summarize(sql, Some(call::query_text_cap())).text,
+        || recorded(sql),
     );
     if let Some(procedure) = summary.procedure {
         call.set_procedure(procedure);
     }
     Some(call)
+}
+
+/// What the recorded span of `sql` shows: its text, and its summary built to fit the
+/// attribute limit (the span's name keeps the whole one), in one more reading.
+fn recorded(sql: &str) -> Recorded {
+    let read = sql::summarize_to(sql, sql::summary_cap(), Some(call::query_text_cap()));
+    Recorded {
+        text: read.text,
+        summary: read.summary,
+    }
 }
 
 /// Where a query's stream or future is made, when tracing is on: its call's parent. The call
@@ -224,7 +234,7 @@ fn start_named(endpoint: &Arc<Endpoint>, operation: &'static str) -> Option<Call
         // Its summary is the command itself, as a statement's is its operation and tables.
         let summary = Some(operation.to_owned());
         Call::start(endpoint, summary, Some(operation.to_owned()), None, || {
-            Some(operation.to_owned())
+            recorded(operation)
         })
     })
 }

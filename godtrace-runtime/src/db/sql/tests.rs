@@ -645,6 +645,34 @@ fn the_summary_is_bounded_and_so_is_its_work() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
+/// Under an attribute limit shorter than [`MAX_SUMMARY_LEN`], the summary is built to fit it
+/// as at 255 bytes, at whole parts: cut by the limit, `SELECT pg_class` would end `pg_cl`.
+#[test]
+fn the_summary_is_built_to_a_shorter_cap_at_whole_parts() {
+    let to = |sql: &str, cap| summarize_to(sql, cap, None).summary;
+    let sql = "SELECT * FROM pg_class";
+    assert_eq!(to(sql, 15).as_deref(), Some("SELECT pg_class"));
+    // The table does not fit: its operation goes with it, as at 255 bytes.
+    assert_eq!(to(sql, 12), None);
+    let sql = "BEGIN; SELECT * FROM pg_class; COMMIT";
+    assert_eq!(to(sql, 12).as_deref(), Some("BEGIN"));
+    assert_eq!(to(sql, 21).as_deref(), Some("BEGIN SELECT pg_class"));
+    for cap in 0..=MAX_SUMMARY_LEN {
+        let statements = "SELECT * FROM wallets JOIN scans ON true; ".repeat(20);
+        let summary = to(&statements, cap).unwrap_or_default();
+        assert!(summary.len() <= cap, "{cap}: {summary}");
+        assert!(
+            summary.is_empty() || summary.ends_with("wallets") || summary.ends_with("scans"),
+            "{cap}: {summary}"
+        );
+    }
+    // The summary the span's name and the metric take is still read to 255 bytes.
+    assert_eq!(
+        summarize(sql, None).summary.as_deref(),
+        Some("BEGIN SELECT pg_class COMMIT")
+    );
+}
+
 #[test]
 fn a_from_in_a_subquery_or_function_is_not_the_statements_table() {
     assert_eq!(

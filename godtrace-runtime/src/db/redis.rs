@@ -27,6 +27,9 @@
 //! named `PIPELINE` (`MULTI` for a transaction, `pipe().atomic()`), followed by its commands'
 //! operation when they share one (`PIPELINE GET`), as Redis's conventions name a batch, with `db.operation.batch.size` and its commands' texts joined by `; `. A pipeline
 //! of one command is no batch: it is named after the command (`MULTI GET` in a transaction).
+//! A command whose first argument is no command name has no `db.operation.name` and is named
+//! after the server (`host:port`), never the database index. A text longer than the attribute
+//! limit is `…`: commands are kept whole.
 use super::call::{self, Call, Endpoint, Failure, Recorded};
 use super::redis_command;
 use crate::record::error_type::{OTHER, intern_in};

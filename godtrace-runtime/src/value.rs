@@ -394,7 +394,8 @@ pub(crate) fn floor_char_boundary(s: &str, mut at: usize) -> usize {
 /// panic. Once [`DISCARDED_AT_MOST`] times the limit has been dropped, writes return
 /// `fmt::Error`, which stops an implementation at its next `?`: a huge value still costs
 /// O(limit) in memory and formatting. Writes are also refused (the text cut there) once the
-/// formatting is [`FORMAT_STACK_AT_MOST`] deeper in the stack than where it began: a deeply
+/// formatting is [`FORMAT_STACK_AT_MOST`] deeper in the stack than where it began (the
+/// outermost recording under way on the thread, see [`FORMAT_BASE`]): a deeply
 /// nested value (a tree 100,000 levels deep) recurses once per level in its `Debug`, and
 /// would overflow the thread's stack (an abort) where the untraced function never formats it.
 /// A value that deep is far past any length limit: values of a few hundred levels (a derived
@@ -405,9 +406,21 @@ struct BoundedWriter {
     truncated: bool,
     /// Bytes dropped past the limit.
     discarded: usize,
-    /// The address of a local of the function that began the formatting: how deep a write is
-    /// in the stack is measured from there.
+    /// The address of a local of the function that began the formatting (the outermost
+    /// recording under way on the thread, see [`FORMAT_BASE`]): how deep a write is in the
+    /// stack is measured from there.
     stack_base: usize,
+}
+
+thread_local! {
+    /// Where the outermost recording of a value under way on this thread began (0: none). A
+    /// value's `Debug` or `Display` may call a traced function whose recording formats
+    /// another value, and so on (an error whose `Display` looks its text up through a traced
+    /// call that fails with that error): measured from its own start, each recording stayed
+    /// within its bound while together they recursed until the stack overflowed, where the
+    /// untraced program formats nothing. Measured from here, the nesting is bounded as one
+    /// value's formatting is.
+    static FORMAT_BASE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// How much stack the `Debug` or `Display` of one recorded value may use below the frame that
@@ -465,20 +478,33 @@ fn bounded_fmt(args: fmt::Arguments<'_>, panicked: &'static str) -> String {
 
 /// [`bounded_fmt`] with a limit of `limit` bytes.
 fn bounded_fmt_to(args: fmt::Arguments<'_>, limit: usize, panicked: &'static str) -> String {
+    let here = stack_position();
+    // Outside any recording, or while the thread's storage is being destroyed: from here.
+    let outer = FORMAT_BASE.try_with(std::cell::Cell::get).unwrap_or(0);
+    let base = if outer == 0 { here } else { outer };
     let mut w = BoundedWriter {
         buf: String::new(),
         limit,
         truncated: false,
         discarded: 0,
-        stack_base: stack_position(),
+        stack_base: base,
     };
+    // Already as deep as a recording may go: the user's code is not run at all (its first
+    // write would be refused, but what it does before writing, a traced call, would not).
+    if here.abs_diff(base) > FORMAT_STACK_AT_MOST {
+        return cut_room(limit).1.to_owned();
+    }
+    let _ = FORMAT_BASE.try_with(|b| b.set(base));
     // Recording must never change what the traced function does, so a panicking `Debug` or
     // `Display` is caught here and recorded as `panicked`. The panic hook has already run by
     // then: the user's panic message is still printed, as for any panic, which names the
     // faulty impl. (Built with `panic = "abort"`, the process aborts as it would untraced.)
     // Nothing observes `w` after a panic but this function, which drops its partial text, so
     // asserting unwind safety is sound.
-    match caught(|| w.write_fmt(args)) {
+    let written = caught(|| w.write_fmt(args));
+    // `caught` returns on a panic too: the thread's base is put back in every case.
+    let _ = FORMAT_BASE.try_with(|b| b.set(outer));
+    match written {
         // An error means the limit was reached (or the impl failed on its own): what was
         // written is kept.
         Some(_) => {

@@ -133,3 +133,40 @@ fn a_thread_with_a_32_kib_stack_records_and_exports_its_spans() {
     }
     drop(guard);
 }
+
+/// An error whose `Display` looks its text up through a traced call that fails with the same
+/// error: untraced, the lookup's error is never formatted; traced, each failed call's
+/// recording formatted the next, until the stack overflowed (an abort). Recordings nested on
+/// one thread now share one bound: the deepest is cut, and the program runs as untraced.
+#[derive(Debug)]
+struct LookupError(String);
+
+impl std::fmt::Display for LookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = lookup("error.lookup").unwrap_or_else(|_| "lookup failed".into());
+        write!(f, "{text}: {}", self.0)
+    }
+}
+
+impl std::error::Error for LookupError {}
+
+#[traced(operation = "stack.lookup")]
+fn lookup(key: &str) -> Result<String, LookupError> {
+    Err(LookupError(key.into()))
+}
+
+#[test]
+fn recording_values_whose_formatting_records_values_stays_within_the_stack() {
+    crate::support::own_process!();
+    let capture = godtrace::testing::capture();
+    let failed = lookup("greeting").map_err(|e| e.0);
+    assert_eq!(failed, Err("greeting".to_owned()));
+    // The nested calls are made as the outer call's outcome is recorded, its span ending: it
+    // ends last.
+    let spans = capture.spans_named("stack.lookup");
+    let outermost = spans.last().expect("the outermost call's span");
+    assert_eq!(
+        outermost.status,
+        godtrace::otel::trace::Status::error("lookup failed: greeting")
+    );
+}

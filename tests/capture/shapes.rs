@@ -650,6 +650,18 @@ fn formatted() -> impl Fn(std::fmt::Arguments<'_>) -> String {
     |a| a.to_string()
 }
 
+/// A lifetime bound on the closure (`+ 'a`, `+ '_`) names the function's lifetime, but does
+/// not shape the closure's signature.
+#[traced]
+fn equal_to<'a>(p: &'a str) -> impl Fn(&str) -> bool + 'a {
+    move |s| s == p
+}
+
+#[traced]
+fn prefix_of(p: &str) -> impl Fn(&str) -> bool + '_ {
+    move |s| s.starts_with(p)
+}
+
 /// A closure returned as `impl Fn(..)` takes its parameter types from the declared return
 /// type, as without the attribute (the body's own closure does not have it in sight).
 #[test]
@@ -661,7 +673,11 @@ fn a_returned_closure_takes_its_signature_from_the_return_type() {
     assert_eq!(crate::shapes::futures_block_on(echo())("x"), "x");
     assert_eq!(trim()(" y "), "y");
     assert_eq!(formatted()(format_args!("{}", 7)), "7");
-    for name in ["length_of", "at_least", "echo", "trim", "formatted"] {
+    let equal = equal_to("z");
+    assert!(equal("z") && !equal("y"));
+    assert!(prefix_of("ab")("abc"));
+    let names = ["length_of", "at_least", "echo", "trim", "formatted"];
+    for name in names.into_iter().chain(["equal_to", "prefix_of"]) {
         c.span(&format!("capture::shapes::{name}"));
     }
 }

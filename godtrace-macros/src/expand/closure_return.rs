@@ -100,8 +100,11 @@ impl Expected {
     }
 }
 
-/// The trait and lifetime bounds of an `impl ..` that names a `Fn` trait (one with
-/// parenthesized arguments) and nothing a nested function cannot name.
+/// The trait bounds of an `impl ..` that names a `Fn` trait (one with parenthesized
+/// arguments) and nothing a nested function cannot name. Its lifetime bounds (`+ 'a`, `+ '_`)
+/// are left out: they do not shape the closure's signature (the function's own return type
+/// still holds the closure to them), and one naming the function's lifetime cannot be written
+/// in a nested function.
 fn closure_bounds(
     sig: &Signature,
     bounds: &syn::punctuated::Punctuated<TypeParamBound, syn::Token![+]>,
@@ -112,7 +115,7 @@ fn closure_bounds(
         }))
     });
     let bounds: Vec<TypeParamBound> = (bounds.iter())
-        .filter(|b| matches!(b, TypeParamBound::Trait(_) | TypeParamBound::Lifetime(_)))
+        .filter(|b| matches!(b, TypeParamBound::Trait(_)))
         .cloned()
         .collect();
     let tokens: TokenStream = quote!(#(#bounds)*);

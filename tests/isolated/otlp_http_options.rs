@@ -200,44 +200,6 @@ fn what_reached(proxy: &std::net::TcpListener) -> Vec<u8> {
     reached
 }
 
-/// Serves each connection with a `200` whose body never ends (HTTP/1.0, delimited by the close
-/// that never comes): what a stalled receiver or proxy gives. Returns the endpoint.
-fn receiver_whose_success_never_ends() -> String {
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(&stream);
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let line = line.trim_end().to_ascii_lowercase();
-                    if line.is_empty() {
-                        break;
-                    }
-                    if let Some(value) = line.strip_prefix("content-length:") {
-                        length = value.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_err() {
-                    return;
-                }
-                let head = "HTTP/1.0 200 OK\r\ncontent-type: application/x-protobuf\r\n\r\n";
-                let _ = (&stream).write_all(head.as_bytes());
-                // Held open, silent, until the process ends.
-                std::thread::sleep(std::time::Duration::from_secs(3600));
-            });
-        }
-    });
-    endpoint
-}
-
 /// A success whose body does not come by the request timeout is a success (what it said of
 /// rejected spans unknown): every request's spans count exported. The export thread bounds
 /// the request by the same timeout, and whichever bound came first decided, so some requests
@@ -246,9 +208,10 @@ fn receiver_whose_success_never_ends() -> String {
 #[test]
 fn a_success_whose_body_never_ends_counts_its_spans_exported() {
     crate::support::own_process!();
+    let receiver = otlp_support::Receiver::start(otlp_support::Kind::HttpStalledSuccess);
     let guard = godtrace::init(
         godtrace::Config::new("success-body-stalls")
-            .endpoint(receiver_whose_success_never_ends())
+            .endpoint(receiver.endpoint())
             .protocol(godtrace::Protocol::HttpProtobuf)
             .timeout(std::time::Duration::from_millis(500))
             .max_export_batch_size(10),
@@ -266,4 +229,5 @@ fn a_success_whose_body_never_ends_counts_its_spans_exported() {
         (30, 0),
         "{stats:?}"
     );
+    assert_eq!(receiver.sink.requests().len(), 3);
 }

@@ -34,8 +34,9 @@ pub(super) fn start(
                         Kind::HttpWarning => Some(super::a_warning()),
                         _ => None,
                     };
+                    let stalls = kind == Kind::HttpStalledSuccess;
                     workers.push(std::thread::spawn(move || {
-                        serve(stream, &sink, &stop, answer)
+                        serve(stream, &sink, &stop, answer, stalls)
                     }));
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -53,12 +54,14 @@ pub(super) fn start(
 }
 
 /// Serves requests on one keep-alive connection until the client closes it or `stop`;
-/// `partial`: the partial success each answer carries, if any.
+/// `partial`: the partial success each answer carries, if any; `stalls`: the first answer is
+/// a success whose body never ends (see `Kind::HttpStalledSuccess`).
 fn serve(
     stream: TcpStream,
     sink: &Sink,
     stop: &AtomicBool,
     partial: Option<opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess>,
+    stalls: bool,
 ) {
     let _quiet = Context::enter_telemetry_suppressed_scope();
     stream.set_nonblocking(false).unwrap();
@@ -97,6 +100,14 @@ fn serve(
             headers,
             request,
         });
+        if stalls {
+            let head = "HTTP/1.0 200 OK\r\ncontent-type: application/x-protobuf\r\n\r\n";
+            let _ = writer.write_all(head.as_bytes());
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return;
+        }
         let answer = ExportTraceServiceResponse {
             partial_success: partial.clone(),
         }

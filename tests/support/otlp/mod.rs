@@ -31,6 +31,9 @@ pub enum Kind {
     /// HTTP that answers each request with a warning: a partial success rejecting nothing,
     /// with a message.
     HttpWarning,
+    /// HTTP that answers each request with a `200` whose body never ends (HTTP/1.0, delimited
+    /// by a close that never comes), as a stalled receiver or proxy does.
+    HttpStalledSuccess,
     /// Accepts TCP connections and never reads or answers.
     BlackHole,
 }
@@ -217,7 +220,11 @@ impl Receiver {
             Kind::Grpc | Kind::GrpcRefusing | Kind::GrpcPartial => {
                 Running::Grpc(grpc::Server::start(listener, self.sink.clone(), self.kind))
             }
-            Kind::Http | Kind::HttpPartial | Kind::HttpWarning | Kind::BlackHole => {
+            Kind::Http
+            | Kind::HttpPartial
+            | Kind::HttpWarning
+            | Kind::HttpStalledSuccess
+            | Kind::BlackHole => {
                 let stop = Arc::new(AtomicBool::new(false));
                 let thread = http::start(listener, self.sink.clone(), stop.clone(), self.kind);
                 Running::Std { stop, thread }

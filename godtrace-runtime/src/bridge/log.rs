@@ -109,20 +109,18 @@ impl<L: log::Log> log::Log for TraceIdLogger<L> {
         // `enabled` let the record through for a span event: the wrapped logger still decides
         // what it writes, and may not ask again inside `log`.
         let writes = self.inner.enabled(record.metadata());
-        // The message is formatted once when both need it: its `Display` is the user's code,
+        // Both need the message: it is formatted once, as its `Display` is the user's code,
         // whose side effects (a record it logs itself) must not happen twice.
-        let message = (span_event && writes).then(|| record.args().to_string());
-        let args = |message: &Option<String>, write: &mut dyn FnMut(std::fmt::Arguments<'_>)| {
-            match message {
-                Some(text) => write(format_args!("{text}")),
-                None => write(*record.args()),
-            }
-        };
+        if span_event && writes {
+            let text = record.args().to_string();
+            record_event(record, format_args!("{text}"));
+            return self.write(record, format_args!("{text}"));
+        }
         if span_event {
-            args(&message, &mut |args| record_event(record, args));
+            record_event(record, *record.args());
         }
         if writes {
-            args(&message, &mut |args| self.write(record, args));
+            self.write(record, *record.args());
         }
     }
 

@@ -598,7 +598,7 @@ macro_rules! typed_wide_int {
             fn typed_value(&self) -> Value {
                 match i64::try_from(*self) {
                     Ok(v) => Value::I64(v),
-                    Err(_) => Value::String(StringValue::from(self.to_string())),
+                    Err(_) => bounded_str(&self.to_string()),
                 }
             }
         }
@@ -649,7 +649,8 @@ impl Typed for bool {
 }
 impl Typed for char {
     fn typed_value(&self) -> Value {
-        Value::String(StringValue::from(self.to_string()))
+        // Bounded too: a limit under four bytes cuts it.
+        bounded_str(self.encode_utf8(&mut [0; 4]))
     }
 }
 impl Typed for str {

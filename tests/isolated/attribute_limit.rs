@@ -110,6 +110,30 @@ fn values_godtrace_writes_are_cut_at_the_limit_for_an_exporter_of_ones_own() {
     assert_within(&exporter.texts());
 }
 
+#[traced(include_args)]
+fn wide(digits: u128, index: usize) -> u128 {
+    digits / index as u128
+}
+
+/// An argument recorded as text though it is a number (an integer too wide for an
+/// OpenTelemetry int keeps its digits) is cut like any text.
+#[test]
+fn wide_integers_recorded_as_digits_are_cut_at_the_limit() {
+    crate::support::own_process!();
+    let (exporter, guard) = Keeps::installed();
+    assert_eq!(wide(u128::MAX, usize::MAX), u128::MAX / usize::MAX as u128);
+    guard.flush();
+    let texts = exporter.texts();
+    for (key, digits) in [("digits", "34028"), ("index", "18446")] {
+        let (_, text) = texts
+            .iter()
+            .find(|(k, _)| k == key)
+            .unwrap_or_else(|| panic!("{key} missing: {texts:?}"));
+        assert!(text.len() <= LIMIT, "{key} = {text:?}");
+        assert!(text.starts_with(digits), "{key} = {text:?}");
+    }
+}
+
 /// A bridged `tracing` span's `code.*` text is cut like the rest.
 #[test]
 fn a_bridged_spans_code_attributes_are_cut_at_the_limit() {

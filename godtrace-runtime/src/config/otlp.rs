@@ -4,6 +4,7 @@
 //! `/v1/traces` or `/v1/metrics` over HTTP.
 use super::{Compression, MAX_DURATION, Protocol, url};
 use crate::InitError;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -296,7 +297,10 @@ pub(crate) fn resolve_headers(
     } else {
         &sources.env_signal.headers
     };
-    let mut headers: Vec<(String, String)> = Vec::new();
+    // A name given again replaces the earlier header, whose slot is emptied: with its index by
+    // name, one pass however many headers there are.
+    let mut headers: Vec<Option<(String, String)>> = Vec::new();
+    let mut slot_of: HashMap<String, usize> = HashMap::new();
     for header in env
         .iter()
         .chain(&sources.code.headers)
@@ -314,10 +318,12 @@ pub(crate) fn resolve_headers(
                 "over gRPC, header names that do not end in -bin (binary metadata)",
             ));
         }
-        headers.retain(|(n, _)| *n != name);
-        headers.push((name, value.clone()));
+        if let Some(earlier) = slot_of.insert(name.clone(), headers.len()) {
+            headers[earlier] = None;
+        }
+        headers.push(Some((name, value.clone())));
     }
-    Ok(headers)
+    Ok(headers.into_iter().flatten().collect())
 }
 
 /// `http://localhost:4317` over gRPC, `http://localhost:4318/v1/{signal}` over HTTP.
@@ -569,7 +575,7 @@ fn check_identity(cert: &PemFile, key: &PemFile) -> Result<(), IdentityFailure> 
         .map_err(|_| IdentityFailure::Certificate("a PEM file of certificates".to_owned()))?;
     let key = PrivateKeyDer::from_pem_slice(&key.pem)
         .map_err(|_| IdentityFailure::Key("a PEM private key".to_owned()))?;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::otlp::client::crypto_provider();
     rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| IdentityFailure::Key(e.to_string()))?

@@ -108,9 +108,11 @@ pub(super) fn resolve(code: &Layer, env: &Layer) -> Result<Settings, InitError> 
     }
     let export = resolve_export(code, env)?;
     let console = env.traces_exporter.is_some_and(|e| e.console);
+    let resource = resolve_resource(code, env);
+    check_resource_size(&resource)?;
     Ok(Settings {
         enabled: code.enabled.or(env.enabled).unwrap_or(true),
-        resource: resolve_resource(code, env),
+        resource,
         sampler,
         max_attribute_len: code
             .max_attribute_len
@@ -179,6 +181,36 @@ fn resolve_resource(code: &Layer, env: &Layer) -> Vec<KeyValue> {
         .into_iter()
         .map(|(k, v)| KeyValue::new(k, v))
         .collect()
+}
+
+/// The most text the resource's attributes may hold, keys and values together: every export
+/// request carries them whole (spans and metrics alike), so a resource near the request's
+/// bound (1 MiB) would make each request hold one span, and one over a receiver's (4 MiB for
+/// gRPC by default) would lose every span. Real resources take a few KiB.
+pub(crate) const MAX_RESOURCE_BYTES: usize = 64 * 1024;
+
+/// Refuses a resource whose attributes hold more than [`MAX_RESOURCE_BYTES`] of text, naming
+/// the largest attribute (its key cut short) rather than quoting any value.
+fn check_resource_size(resource: &[KeyValue]) -> Result<(), InitError> {
+    let size = |kv: &KeyValue| kv.key.as_str().len() + kv.value.as_str().len();
+    let total: usize = resource.iter().map(size).sum();
+    if total <= MAX_RESOURCE_BYTES {
+        return Ok(());
+    }
+    let largest = resource.iter().max_by_key(|kv| size(kv));
+    let (key, largest) = largest.map_or((String::new(), 0), |kv| {
+        (crate::value::bounded_text(kv.key.as_str(), 64), size(kv))
+    });
+    Err(InitError::invalid(
+        "resource",
+        &format!("{} attributes, {total} bytes", resource.len()),
+        &format!(
+            "attributes (OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME, `service_name`, \
+             `resource_attribute`) of at most {} KiB of keys and values in all, which every \
+             export request carries; the largest is `{key}` ({largest} bytes)",
+            MAX_RESOURCE_BYTES / 1024
+        ),
+    ))
 }
 
 /// The service name when none is given: `unknown_service:` and the executable's name, as the

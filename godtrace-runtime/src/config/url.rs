@@ -177,7 +177,7 @@ fn authority_userinfo(url: &str) -> Option<&str> {
 }
 
 /// The user-info of `url`, if any, for redaction: the authority's; or, where the authority
-/// is not a host and port (a password holding a raw `/`, `?` or `#` ends it there by the URL
+/// is empty or not a host and port (a password holding a raw `/`, `?` or `#` ends it there by the URL
 /// grammar and hides its `@`), everything up to the last `@`, which only redacts more than
 /// needed in a URL refused anyway.
 fn userinfo(url: &str) -> Option<&str> {
@@ -185,7 +185,9 @@ fn userinfo(url: &str) -> Option<&str> {
         return Some(info);
     }
     let authority = authority(url);
-    if port_ok(authority) && host_ok(authority).is_ok() {
+    // An empty authority is no host: a URL with no scheme whose slashes end it at once
+    // (`//user:pw@host`, a typo of `http://`) hides its `@` after them.
+    if !authority.is_empty() && port_ok(authority) && host_ok(authority).is_ok() {
         return None;
     }
     let start = url.find("://").map_or(0, |i| i + 3);

@@ -81,8 +81,10 @@ pub(crate) fn check_proxies(
             continue;
         }
         if usable_proxy(&value) {
-            // The one used: `ALL_PROXY` is read only in its absence.
-            return Ok(());
+            // The one used (`ALL_PROXY` is read only in its absence), unless `NO_PROXY` says
+            // otherwise: the client takes one that is not UTF-8 for unset, and would send
+            // the exports it excludes through the proxy.
+            return check_no_proxy(&var);
         }
         // Not the value: it may hold the proxy's credentials.
         return Err(format!(
@@ -92,6 +94,22 @@ pub(crate) fn check_proxies(
         ));
     }
     Ok(())
+}
+
+/// `NO_PROXY` (or `no_proxy`) where a proxy is used: one that is not UTF-8 is an error (see
+/// [`check_proxies`]). Its text is not quoted: it names hosts, no secret, but reads as none.
+#[cfg(feature = "otlp-http")]
+fn check_no_proxy(var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    match ["NO_PROXY", "no_proxy"]
+        .into_iter()
+        .find(|&name| var(name).is_some_and(|value| value.contains('\u{fffd}')))
+    {
+        Some(name) => Err(format!(
+            "{name} is not valid UTF-8 text: the HTTP client would ignore it and send every \
+             export through the proxy"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The value of proxy variable `name` as [`check_proxies`] reads it: one that is not UTF-8,
@@ -213,6 +231,17 @@ pub(crate) fn tls_connector(
     Ok((tokio_rustls::TlsConnector::from(config), name))
 }
 
+/// The TLS provider of every connection and check: rustls with *ring*, which needs no C
+/// toolchain beyond what *ring* builds with (README, "TLS"). rustls 0.23.48 deprecates it for
+/// lacking post-quantum key exchange, which its other provider (aws-lc-rs) has at the cost of
+/// CMake and a C compiler: the warning is allowed here, once, by choice.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    std::sync::Arc::new(provider)
+}
+
 /// The rustls configuration of either transport. The platform's roots are loaded only for an
 /// `https://` target without a CA of its own.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -221,7 +250,6 @@ fn rustls_config(tls: &Tls, secure: bool) -> Result<rustls::ClientConfig, String
     use rustls::RootCertStore;
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    use std::sync::Arc;
 
     let mut roots = RootCertStore::empty();
     match &tls.ca {
@@ -237,7 +265,7 @@ fn rustls_config(tls: &Tls, secure: bool) -> Result<rustls::ClientConfig, String
         None if secure => roots = super::roots::platform_roots()?,
         None => {}
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crypto_provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
@@ -399,6 +427,19 @@ mod tests {
             (http, &[("ALL_PROXY", "socks5://u:p@127.0.0.1:99999")][..]),
             // A raw `@` in the password: the proxy would get `u:p`.
             (http, &[("HTTP_PROXY", "http://u:p@ss@127.0.0.1:3128")][..]),
+            // A `NO_PROXY` that is not UTF-8 (as `proxy_var` reads it): the client would
+            // take it for unset and send the hosts it names through the proxy.
+            (
+                http,
+                &[
+                    ("HTTP_PROXY", "http://127.0.0.1:3128"),
+                    ("NO_PROXY", "collector.example,\u{fffd}"),
+                ][..],
+            ),
+            (
+                https,
+                &[("ALL_PROXY", "socks5://h:1080"), ("no_proxy", "\u{fffd}")][..],
+            ),
         ] {
             let error = check_proxies(endpoint, env(vars)).expect_err(&format!("{vars:?}"));
             assert!(!error.contains("u:p"), "{error}");
@@ -434,6 +475,15 @@ mod tests {
             (
                 http,
                 &[("REQUEST_METHOD", "GET"), ("HTTP_PROXY", "://x")][..],
+            ),
+            // `NO_PROXY` matters only where a proxy is used.
+            (http, &[("NO_PROXY", "\u{fffd}")][..]),
+            (
+                http,
+                &[
+                    ("HTTP_PROXY", "http://127.0.0.1:3128"),
+                    ("NO_PROXY", "collector.example"),
+                ][..],
             ),
         ] {
             assert!(check_proxies(endpoint, env(vars)).is_ok(), "{vars:?}");

@@ -758,3 +758,33 @@ fn endpoints_are_checked_when_nothing_is_exported() {
     ]);
     assert!(grpc.resolve().is_ok());
 }
+
+/// Every export request carries the resource whole: one of megabytes would make each request
+/// one span (or lose them all past a receiver's bound), so `init` refuses it, naming its
+/// largest attribute and quoting no value.
+#[test]
+fn a_resource_too_large_for_export_requests_is_refused() {
+    let name = "n".repeat(super::MAX_RESOURCE_BYTES + 1);
+    let err = Config::new(name.clone()).resolve().unwrap_err().to_string();
+    assert!(err.contains("`service.name`"), "{err}");
+    assert!(err.contains("64 KiB"), "{err}");
+    assert!(!err.contains("nnnn"), "{err}");
+    // Many small attributes from the environment count together.
+    let many: Vec<String> = (0..7000).map(|i| format!("key{i}=value{i}")).collect();
+    let env = [("OTEL_RESOURCE_ATTRIBUTES", many.join(","))];
+    let err = Config::new("s").with_env_vars(env).resolve().unwrap_err();
+    assert!(
+        err.to_string().starts_with("resource=\"7001 attributes"),
+        "{err}"
+    );
+    // A large resource that fits is kept whole.
+    let fits = Config::new("s")
+        .resource_attribute("k8s.pod.labels", "l".repeat(60 * 1024))
+        .resolve()
+        .unwrap();
+    assert!(
+        fits.resource
+            .iter()
+            .any(|kv| kv.value.as_str().len() == 60 * 1024)
+    );
+}

@@ -446,3 +446,22 @@ fn hosts_no_transport_accepts_are_refused() {
         assert_eq!(check("x", good).unwrap(), good);
     }
 }
+
+/// An endpoint given without a scheme but with what looks like one's slashes (`//user:pw@h`,
+/// a typo of `http://`) is refused, and its message quotes no credential.
+#[test]
+fn user_info_after_leading_slashes_is_redacted() {
+    for url in [
+        "//user:SECRETPW5@127.0.0.1:4318",
+        "/u:SECRETPW5@h:4318",
+        "\\\\u:SECRETPW5@h:4318/v1/metrics",
+        "///u:SECRETPW5@h",
+    ] {
+        let shown = redacted(url);
+        assert!(!shown.contains("SECRETPW5"), "{url}: {shown}");
+        assert!(shown.contains("<redacted>"), "{url}: {shown}");
+        let message = format!("could not export to {url}: refused, password SECRETPW5");
+        let scrubbed = scrub(&message, url);
+        assert!(!scrubbed.contains("SECRETPW5"), "{url}: {scrubbed}");
+    }
+}

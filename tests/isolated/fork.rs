@@ -235,3 +235,71 @@ fn wait_for_child(pid: libc::pid_t) {
         "the child failed: status {status}"
     );
 }
+
+/// The workers of a pre-forking server, each calling `init` after the fork as the README says,
+/// draw trace and span ids of their own: the forking thread's random state (the standard
+/// library's keys, its thread id) is the same in every child.
+#[test]
+fn workers_initialised_after_a_fork_draw_ids_of_their_own() {
+    crate::support::own_process!();
+    // The forking thread's hash keys are drawn before the fork, as in nearly every program.
+    let _ = std::collections::HashMap::<u8, u8>::new();
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors `pipe` writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    let mut children = Vec::new();
+    for _ in 0..3 {
+        // SAFETY: the child runs only what follows (godtrace's `init`, one span, a `write` to
+        // the pipe), then ends with `_exit`.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let outcome = std::panic::catch_unwind(|| {
+                let _guard = godtrace::init(Config::new("worker").local_tree(false));
+                let span = godtrace::span("worker.request");
+                let ids = format!(
+                    "{}/{}\n",
+                    godtrace::trace_id().unwrap(),
+                    godtrace::span_id().unwrap()
+                );
+                drop(span);
+                // SAFETY: writes `ids`' bytes to the pipe's write end, open in the child.
+                let written = unsafe { libc::write(fds[1], ids.as_ptr().cast(), ids.len()) };
+                assert_eq!(written, ids.len() as isize);
+            });
+            // SAFETY: ends the child at once, running nothing of the parent's.
+            unsafe { libc::_exit(i32::from(outcome.is_err())) };
+        }
+        children.push(pid);
+    }
+    for pid in children {
+        wait_for_child(pid);
+    }
+    // SAFETY: the parent's write end, closed once; every child has exited.
+    unsafe { libc::close(fds[1]) };
+    let mut read = Vec::new();
+    let mut buffer = [0u8; 256];
+    loop {
+        // SAFETY: reads at most `buffer.len()` bytes into `buffer`.
+        let n = unsafe { libc::read(fds[0], buffer.as_mut_ptr().cast(), buffer.len()) };
+        if n <= 0 {
+            break;
+        }
+        read.extend_from_slice(&buffer[..n as usize]);
+    }
+    // SAFETY: the read end, closed once.
+    unsafe { libc::close(fds[0]) };
+    let lines: Vec<String> = String::from_utf8(read)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let traces: std::collections::HashSet<&str> =
+        lines.iter().map(|l| l.split('/').next().unwrap()).collect();
+    assert_eq!(
+        traces.len(),
+        3,
+        "the workers drew the same trace ids: {lines:?}"
+    );
+}

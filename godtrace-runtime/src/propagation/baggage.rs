@@ -81,6 +81,29 @@ pub(super) fn encode(baggage: &Baggage) -> Option<String> {
     (!header.is_empty()).then_some(header)
 }
 
+/// The `baggage` header for a request that holds `existing` already (set by the user on that
+/// request) and is to carry `ours` (the context's, as [`encode`] wrote it): the members of
+/// both, the request's own winning for a key both have, as Baggage is a list members are
+/// added to. `None` when `existing` is no baggage (over [`MAX_BAGGAGE_LEN`] bytes, or no valid
+/// member): `ours` then goes alone. The request's members come first for the limits.
+#[cfg(feature = "http")]
+pub(super) fn merged(existing: &[&str], ours: &str) -> Option<String> {
+    let mut merged = decode(existing).ok()?.baggage;
+    if merged.is_empty() {
+        return None;
+    }
+    let Ok(ours) = decode(&[ours]) else {
+        return encode(&merged);
+    };
+    for (key, (value, metadata)) in ours.baggage.iter() {
+        if merged.get(key.as_str()).is_none() {
+            // Refused past OpenTelemetry's own limits: the request's members are in first.
+            merged.insert_with_metadata(key.clone(), value.clone(), metadata.clone());
+        }
+    }
+    encode(&merged)
+}
+
 /// A `baggage` header as [`encode_entries`] wrote it.
 struct Encoded {
     header: String,
@@ -719,5 +742,45 @@ mod tests {
             assert_eq!(back.len(), 1, "{header:?}");
             assert_eq!(back[0].1, value, "{header:?}");
         }
+    }
+
+    /// A `baggage` header the user set on the request keeps its members beside the context's
+    /// (its own winning for a key both have), instead of being replaced by the context's.
+    #[cfg(feature = "http")]
+    #[test]
+    fn a_requests_own_baggage_keeps_its_members_beside_the_contexts() {
+        use super::super::HeaderInjector;
+        let cx = Context::new().with_baggage([
+            opentelemetry::KeyValue::new("incoming", "1"),
+            opentelemetry::KeyValue::new("shared", "context"),
+        ]);
+        let send = |own: &[&str]| {
+            let mut headers = http::HeaderMap::new();
+            for value in own {
+                headers.append(BAGGAGE, value.parse().unwrap());
+            }
+            W3cPropagator::new().inject_context(&cx, &mut HeaderInjector(&mut headers));
+            let sent: Vec<&str> = headers
+                .get_all(BAGGAGE)
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect();
+            assert_eq!(sent.len(), 1, "{sent:?}");
+            read(sent[0])
+        };
+        assert_eq!(
+            send(&["userbag=1, shared=request", "more=2;p"]),
+            owned(&[
+                ("incoming", "1", ""),
+                ("more", "2", "p"),
+                ("shared", "request", ""),
+                ("userbag", "1", ""),
+            ])
+        );
+        // None of its own, or none that is baggage: the context's alone.
+        let contexts = owned(&[("incoming", "1", ""), ("shared", "context", "")]);
+        assert_eq!(send(&[]), contexts);
+        assert_eq!(send(&["not baggage"]), contexts);
+        assert_eq!(send(&[&"k=v,".repeat(MAX_BAGGAGE_LEN / 4 + 1)]), contexts);
     }
 }

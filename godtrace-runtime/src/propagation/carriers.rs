@@ -164,8 +164,16 @@ mod http_carrier {
 
     impl Injector for HeaderInjector<'_> {
         /// Replaces the header `key`; an empty `value` removes it (godtrace's propagator
-        /// writes an empty `tracestate` over one left from another trace).
-        fn set(&mut self, key: &str, value: String) {
+        /// writes an empty `tracestate` over one left from another trace). `baggage` is
+        /// added to what the request holds already: its own members stay beside the context's
+        /// (and win for a key both have).
+        fn set(&mut self, key: &str, mut value: String) {
+            if key == BAGGAGE
+                && self.0.contains_key(BAGGAGE)
+                && let Some(merged) = merged_baggage(self.0, &value)
+            {
+                value = merged;
+            }
             if value.is_empty() {
                 if let Ok(name) = HeaderName::from_bytes(key.as_bytes()) {
                     self.0.remove(name);
@@ -179,6 +187,17 @@ mod http_carrier {
                 self.0.insert(name, value);
             }
         }
+    }
+
+    /// The `baggage` header for `headers`, which hold one already, and the context's `ours`
+    /// (see `baggage::merged`); a header that is not text counts as none.
+    fn merged_baggage(headers: &HeaderMap, ours: &str) -> Option<String> {
+        let existing: Vec<&str> = headers
+            .get_all(BAGGAGE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        super::super::baggage::merged(&existing, ours)
     }
 
     /// An OpenTelemetry [`Extractor`] reading an `http::HeaderMap` (feature `http`). A value

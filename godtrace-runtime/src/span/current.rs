@@ -293,10 +293,14 @@ pub(crate) fn otel_context_usable() -> bool {
 fn check_otel_context() -> bool {
     // Reading the context registers its destructor. It panics when the context was already
     // dropped (this thread's first traced call is made while it exits): caught here, once, and
-    // the thread then records nothing.
+    // the thread then records nothing. Meanwhile the thread reads as exiting: the panic hook
+    // runs before the panic is caught, and a hook that logs through `tracing` or calls
+    // godtrace would otherwise check again, panicking inside the panic (an abort).
+    let usable = &live::this_thread().otel_context_usable;
+    usable.set(Some(false));
     let alive =
         catch_unwind(|| Context::map_current(|_| ())).is_ok() && SENTINEL.try_with(|_| {}).is_ok();
-    live::this_thread().otel_context_usable.set(Some(alive));
+    usable.set(Some(alive));
     alive
 }
 

@@ -352,8 +352,15 @@ fn unrecorded_under(base: &Context, parent: &SpanContext) -> Context {
 #[inline(never)]
 fn seed() -> u64 {
     use std::hash::{BuildHasher, RandomState};
-    // RandomState is seeded from the OS once per thread; never zero for xorshift.
-    RandomState::new().hash_one(std::thread::current().id()) | 1
+    // RandomState's keys come from the OS once per thread, then only count up: `fork` copies
+    // them, and the forking thread's id, into every child. The process id and the time tell
+    // the workers of one pre-forking parent apart (their ids would be the same otherwise).
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let this = (std::thread::current().id(), std::process::id(), since_epoch);
+    // Never zero for xorshift.
+    RandomState::new().hash_one(this) | 1
 }
 
 /// The next number of this thread's xorshift64* generator; never zero (the state never is,

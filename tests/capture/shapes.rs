@@ -682,6 +682,29 @@ fn a_returned_closure_takes_its_signature_from_the_return_type() {
     }
 }
 
+/// A tail coerced to the declared type (`Box<io::Error>` unsized to `Box<dyn Error>`), with
+/// the arguments recorded as without.
+#[traced(include_args)]
+fn refused(reason: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    Err(Box::new(std::io::Error::other(reason.to_owned())))
+}
+
+#[traced]
+fn refused_unrecorded(reason: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    Err(Box::new(std::io::Error::other(reason.to_owned())))
+}
+
+#[test]
+fn a_tail_is_coerced_to_the_declared_type_with_arguments_recorded() {
+    let c = testing::capture();
+    assert_eq!(refused("full").unwrap_err().to_string(), "full");
+    assert_eq!(refused_unrecorded("late").unwrap_err().to_string(), "late");
+    let span = c.span("capture::shapes::refused");
+    assert_eq!(span.attr("reason"), Some(&"full".into()));
+    assert!(span.is_error());
+    assert!(c.span("capture::shapes::refused_unrecorded").is_error());
+}
+
 #[traced]
 fn in_a_block() -> impl Fn(&str) -> usize {
     let n = 1;

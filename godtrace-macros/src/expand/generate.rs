@@ -562,8 +562,12 @@ fn call_body(
             // tail, dropped before the parameters (see `Desugared::block`).
             let read = super::mention(handed, &[]);
             let receiver = capture_receiver(&f.sig);
-            let body = user_braces(quote!(#read #receiver #typed_return));
-            let unpack = quote!({ match #tuple { (#(#mutable #handed,)*) => #body } });
+            let body = user_braces(quote!(#read #receiver));
+            // The type is pinned before the `match`, whose arm takes its expected type from
+            // the closure's when the `match` is checked: pinned inside the arm, it came too
+            // late for the tail to be coerced to it (`Err(Box::new(e))` to a `Box<dyn Error>`).
+            let unpack =
+                quote!({ #typed_return match #tuple { (#(#mutable #handed,)*) => #body } });
             (
                 Call::SyncArgs(quote_spanned!(braces=> move |#tuple| #closure_output #unpack)),
                 Vec::new(),

@@ -564,6 +564,17 @@ mod pem_tests {
     }
 }
 
+/// The TLS provider of every connection and check: rustls with *ring*, which needs no C
+/// toolchain beyond what *ring* builds with (README, "TLS"). rustls 0.23.48 deprecates it for
+/// lacking post-quantum key exchange, which its other provider (aws-lc-rs) has at the cost of
+/// CMake and a C compiler: the warning is allowed here, once, by choice.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    std::sync::Arc::new(provider)
+}
+
 /// Whether the client certificate chain and key (PEM) make an identity rustls accepts: a key
 /// it can load, matching the certificate. An error says why, never quoting the key.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -575,7 +586,7 @@ fn check_identity(cert: &PemFile, key: &PemFile) -> Result<(), IdentityFailure> 
         .map_err(|_| IdentityFailure::Certificate("a PEM file of certificates".to_owned()))?;
     let key = PrivateKeyDer::from_pem_slice(&key.pem)
         .map_err(|_| IdentityFailure::Key("a PEM private key".to_owned()))?;
-    let provider = crate::otlp::client::crypto_provider();
+    let provider = crypto_provider();
     rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| IdentityFailure::Key(e.to_string()))?

@@ -231,17 +231,6 @@ pub(crate) fn tls_connector(
     Ok((tokio_rustls::TlsConnector::from(config), name))
 }
 
-/// The TLS provider of every connection and check: rustls with *ring*, which needs no C
-/// toolchain beyond what *ring* builds with (README, "TLS"). rustls 0.23.48 deprecates it for
-/// lacking post-quantum key exchange, which its other provider (aws-lc-rs) has at the cost of
-/// CMake and a C compiler: the warning is allowed here, once, by choice.
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
-    #[allow(deprecated)]
-    let provider = rustls::crypto::ring::default_provider();
-    std::sync::Arc::new(provider)
-}
-
 /// The rustls configuration of either transport. The platform's roots are loaded only for an
 /// `https://` target without a CA of its own.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -265,7 +254,7 @@ fn rustls_config(tls: &Tls, secure: bool) -> Result<rustls::ClientConfig, String
         None if secure => roots = super::roots::platform_roots()?,
         None => {}
     }
-    let provider = crypto_provider();
+    let provider = crate::config::otlp::crypto_provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?

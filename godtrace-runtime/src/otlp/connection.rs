@@ -238,7 +238,7 @@ mod tests {
 
     fn dial(endpoint: &str, tls: bool) -> (String, u16, bool) {
         let tls = tls.then(|| {
-            let provider = crate::otlp::client::crypto_provider();
+            let provider = crate::config::otlp::crypto_provider();
             let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .expect("protocol versions")

@@ -566,7 +566,7 @@ mod tests {
                 authorization: Some(HeaderValue::from_static("Basic dTpw")),
             };
             let endpoint: Uri = "https://collector.example/v1/traces".parse().unwrap();
-            let provider = crate::otlp::client::crypto_provider();
+            let provider = crate::config::otlp::crypto_provider();
             let tls = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .unwrap()

@@ -88,20 +88,23 @@ pub(super) fn encode(baggage: &Baggage) -> Option<String> {
 /// member): `ours` then goes alone. The request's members come first for the limits.
 #[cfg(feature = "http")]
 pub(super) fn merged(existing: &[&str], ours: &str) -> Option<String> {
-    let mut merged = decode(existing).ok()?.baggage;
-    if merged.is_empty() {
-        return None;
-    }
-    let Ok(ours) = decode(&[ours]) else {
-        return encode(&merged);
-    };
-    for (key, (value, metadata)) in ours.baggage.iter() {
-        if merged.get(key.as_str()).is_none() {
-            // Refused past OpenTelemetry's own limits: the request's members are in first.
-            merged.insert_with_metadata(key.clone(), value.clone(), metadata.clone());
+    let theirs = decode(existing).ok()?.baggage;
+    let mut header = encode(&theirs)?;
+    let mut members = header.split(',').count();
+    // `ours` is this module's own encoding: members split at commas, each `key=...`.
+    for member in ours.split(',') {
+        let key = member.split('=').next().unwrap_or(member);
+        if members == MAX_BAGGAGE_MEMBERS {
+            break;
         }
+        if theirs.get(key).is_some() || header.len() + 1 + member.len() > MAX_BAGGAGE_LEN {
+            continue;
+        }
+        header.push(',');
+        header.push_str(member);
+        members += 1;
     }
-    encode(&merged)
+    Some(header)
 }
 
 /// A `baggage` header as [`encode_entries`] wrote it.
@@ -782,5 +785,12 @@ mod tests {
         assert_eq!(send(&[]), contexts);
         assert_eq!(send(&["not baggage"]), contexts);
         assert_eq!(send(&[&"k=v,".repeat(MAX_BAGGAGE_LEN / 4 + 1)]), contexts);
+        // The request's members come first for the limits: the context's fill what is left.
+        let own: Vec<String> = (0..63).map(|i| format!("own{i}=x")).collect();
+        let sent = send(&[&own.join(",")]);
+        assert_eq!(sent.len(), 64, "{sent:?}");
+        assert!(sent.iter().any(|(k, _, _)| k == "incoming"), "{sent:?}");
+        let long = format!("own={}", "v".repeat(MAX_BAGGAGE_LEN - 20));
+        assert_eq!(send(&[&long]).len(), 2, "the one context member that fits");
     }
 }

@@ -285,8 +285,19 @@ pub(crate) fn query_text_cap() -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The endpoint of a `system` call, with nothing else known.
+    pub(crate) fn endpoint_of(system: &'static str) -> Endpoint {
+        Endpoint {
+            system,
+            namespace: None,
+            address: None,
+            port: None,
+            target: None,
+        }
+    }
 
     #[test]
     fn the_duration_histogram_has_the_conventions_description() {
@@ -310,13 +321,10 @@ mod tests {
     #[test]
     fn a_call_naming_nothing_is_named_after_its_database() {
         let capture = crate::testing::capture();
-        let endpoint = |namespace: Option<&'static str>| {
+        let endpoint = |target: Option<&'static str>| {
             Arc::new(Endpoint {
-                system: "call_rs_system",
-                namespace: namespace.map(StringValue::from),
-                address: None,
-                port: None,
-                target: namespace.map(StringValue::from),
+                target: target.map(StringValue::from),
+                ..endpoint_of("call_rs_system")
             })
         };
         Call::start(
@@ -336,13 +344,7 @@ mod tests {
     #[test]
     fn the_calls_span_is_its_duration_points_exemplar() {
         let capture = crate::testing::capture();
-        let endpoint = Arc::new(Endpoint {
-            system: "call_rs_exemplar",
-            namespace: None,
-            address: None,
-            port: None,
-            target: None,
-        });
+        let endpoint = Arc::new(endpoint_of("call_rs_exemplar"));
         {
             let _operation = crate::span("call_rs.operation");
             Call::start(
@@ -369,68 +371,52 @@ mod tests {
         assert_eq!(exemplars[0].span_id, call.span_id);
     }
 
-    /// A summary built to fit a short attribute limit is the span's attribute; the name and
-    /// the metric point, which that limit does not cut, keep the whole one.
-    #[test]
-    fn the_spans_summary_is_the_one_built_to_fit() {
+    /// Starts and ends a call of `system` named by `summary`, whose recorded span shows
+    /// `shown`; checks that the metric point has the whole `summary` and returns the span.
+    fn summarized(
+        system: &'static str,
+        summary: &str,
+        shown: &str,
+    ) -> crate::testing::FinishedSpan {
         let capture = crate::testing::capture();
-        let endpoint = Arc::new(Endpoint {
-            system: "call_rs_fit",
-            namespace: None,
-            address: None,
-            port: None,
-            target: None,
-        });
-        let summary = "INSERT call_rs_fit_o SELECT call_rs_fit_w";
-        Call::start(&endpoint, Some(summary.to_owned()), None, None, || {
-            Recorded {
-                text: None,
-                summary: Some("INSERT call_rs_fit_o".to_owned()),
-            }
-        })
-        .succeed();
-        let span = capture.span(summary);
-        let fitted = Value::from("INSERT call_rs_fit_o");
-        assert_eq!(span.attr("db.query.summary"), Some(&fitted));
+        let recorded = || Recorded {
+            text: None,
+            summary: Some(shown.to_owned()),
+        };
+        let endpoint = Arc::new(endpoint_of(system));
+        Call::start(&endpoint, Some(summary.to_owned()), None, None, recorded).succeed();
         let attributes = [
-            KeyValue::new("db.system.name", "call_rs_fit"),
-            KeyValue::new("db.query.summary", summary),
-        ];
-        let snapshot = crate::metrics::metrics_snapshot();
-        assert!(snapshot.histogram(DURATION_METRIC, &attributes).is_some());
-    }
-
-    /// Recommended on the metric by the conventions: without it, statements with several
-    /// operations or tables (no `db.operation.name`) would all be one series.
-    #[test]
-    fn the_query_summary_is_on_the_span_and_the_metric() {
-        let capture = crate::testing::capture();
-        let endpoint = Arc::new(Endpoint {
-            system: "call_rs_test",
-            namespace: None,
-            address: None,
-            port: None,
-            target: None,
-        });
-        let summary = "INSERT call_rs_o SELECT call_rs_w";
-        Call::start(&endpoint, Some(summary.to_owned()), None, None, || {
-            Recorded {
-                text: None,
-                summary: Some(summary.to_owned()),
-            }
-        })
-        .succeed();
-        let span = capture.span(summary);
-        assert_eq!(span.attr("db.query.summary"), Some(&Value::from(summary)));
-        assert!(span.attr("db.operation.name").is_none());
-        let attributes = [
-            KeyValue::new("db.system.name", "call_rs_test"),
-            KeyValue::new("db.query.summary", summary),
+            KeyValue::new("db.system.name", system),
+            KeyValue::new("db.query.summary", summary.to_owned()),
         ];
         let snapshot = crate::metrics::metrics_snapshot();
         assert!(
             snapshot.histogram(DURATION_METRIC, &attributes).is_some(),
             "{snapshot:#?}"
         );
+        capture.span(summary)
+    }
+
+    /// A summary built to fit a short attribute limit is the span's attribute; the name and
+    /// the metric point, which that limit does not cut, keep the whole one.
+    #[test]
+    fn the_spans_summary_is_the_one_built_to_fit() {
+        let span = summarized(
+            "call_rs_fit",
+            "INSERT call_rs_fit_o SELECT call_rs_fit_w",
+            "INSERT call_rs_fit_o",
+        );
+        let fitted = Value::from("INSERT call_rs_fit_o");
+        assert_eq!(span.attr("db.query.summary"), Some(&fitted));
+    }
+
+    /// Recommended on the metric by the conventions: without it, statements with several
+    /// operations or tables (no `db.operation.name`) would all be one series.
+    #[test]
+    fn the_query_summary_is_on_the_span_and_the_metric() {
+        let summary = "INSERT call_rs_o SELECT call_rs_w";
+        let span = summarized("call_rs_test", summary, summary);
+        assert_eq!(span.attr("db.query.summary"), Some(&Value::from(summary)));
+        assert!(span.attr("db.operation.name").is_none());
     }
 }

@@ -580,13 +580,7 @@ mod tests {
     use super::*;
 
     fn endpoint() -> Arc<Endpoint> {
-        Arc::new(Endpoint {
-            system: "postgresql",
-            namespace: None,
-            address: None,
-            port: None,
-            target: None,
-        })
+        Arc::new(super::call::tests::endpoint_of("postgresql"))
     }
 
     /// A pool whose options name no database uses the one PostgreSQL opens for it: the

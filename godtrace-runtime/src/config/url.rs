@@ -177,9 +177,9 @@ fn authority_userinfo(url: &str) -> Option<&str> {
 }
 
 /// The user-info of `url`, if any, for redaction: the authority's; or, where the authority
-/// is empty or not a host and port (a password holding a raw `/`, `?` or `#` ends it there by the URL
-/// grammar and hides its `@`), everything up to the last `@`, which only redacts more than
-/// needed in a URL refused anyway.
+/// is empty or not a host and port (a password holding a raw `/`, `?` or `#` ends it there by
+/// the URL grammar and hides its `@`), everything up to the last `@`, which only redacts more
+/// than needed in a URL refused anyway.
 fn userinfo(url: &str) -> Option<&str> {
     if let Some(info) = authority_userinfo(url) {
         return Some(info);

@@ -5,6 +5,7 @@ use crate::attribute_limit::Discard;
 use crate::support::otlp::deliver;
 use godtrace::otel::trace::Tracer;
 use godtrace::{Config, Protocol};
+use std::io::{Read as _, Write as _};
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -244,59 +245,44 @@ fn workers_initialised_after_a_fork_draw_ids_of_their_own() {
     crate::support::own_process!();
     // The forking thread's hash keys are drawn before the fork, as in nearly every program.
     let _ = std::collections::HashMap::<u8, u8>::new();
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors `pipe` writes.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    let (mut reader, mut writer) = std::io::pipe().expect("pipe");
     let mut children = Vec::new();
     for _ in 0..3 {
-        // SAFETY: the child runs only what follows (godtrace's `init`, one span, a `write` to
+        // SAFETY: the child runs only what follows (godtrace's `init`, one span, a write to
         // the pipe), then ends with `_exit`.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork failed");
         if pid == 0 {
-            let outcome = std::panic::catch_unwind(|| {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let _guard = godtrace::init(Config::new("worker").local_tree(false));
-                let span = godtrace::span("worker.request");
-                let ids = format!(
-                    "{}/{}\n",
-                    godtrace::trace_id().unwrap(),
-                    godtrace::span_id().unwrap()
-                );
-                drop(span);
-                // SAFETY: writes `ids`' bytes to the pipe's write end, open in the child.
-                let written = unsafe { libc::write(fds[1], ids.as_ptr().cast(), ids.len()) };
-                assert_eq!(written, ids.len() as isize);
-            });
+                let _span = godtrace::span("worker.request");
+                let trace = godtrace::trace_id().unwrap();
+                let span = godtrace::span_id().unwrap();
+                writer.write_all(format!("{trace}/{span}\n").as_bytes())
+            }));
             // SAFETY: ends the child at once, running nothing of the parent's.
-            unsafe { libc::_exit(i32::from(outcome.is_err())) };
+            unsafe { libc::_exit(i32::from(!matches!(outcome, Ok(Ok(()))))) };
         }
         children.push(pid);
     }
     for pid in children {
         wait_for_child(pid);
     }
-    // SAFETY: the parent's write end, closed once; every child has exited.
-    unsafe { libc::close(fds[1]) };
-    let mut read = Vec::new();
-    let mut buffer = [0u8; 256];
-    loop {
-        // SAFETY: reads at most `buffer.len()` bytes into `buffer`.
-        let n = unsafe { libc::read(fds[0], buffer.as_mut_ptr().cast(), buffer.len()) };
-        if n <= 0 {
-            break;
-        }
-        read.extend_from_slice(&buffer[..n as usize]);
-    }
-    // SAFETY: the read end, closed once.
-    unsafe { libc::close(fds[0]) };
-    let lines: Vec<String> = String::from_utf8(read)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    // The last write end: reading then ends with the children's lines.
+    drop(writer);
+    let mut read = String::new();
+    reader.read_to_string(&mut read).expect("read");
+    let lines: Vec<&str> = read.lines().collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
     let traces: std::collections::HashSet<&str> =
         lines.iter().map(|l| l.split('/').next().unwrap()).collect();
+    let spans: std::collections::HashSet<&str> =
+        lines.iter().map(|l| l.split('/').nth(1).unwrap()).collect();
+    assert_eq!(
+        spans.len(),
+        3,
+        "the workers drew the same span ids: {lines:?}"
+    );
     assert_eq!(
         traces.len(),
         3,

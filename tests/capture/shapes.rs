@@ -1095,3 +1095,31 @@ async fn an_async_tail_is_coerced_to_the_declared_output() {
     assert_eq!(calls.iter().filter(|s| s.is_error()).count(), 1);
     assert!(c.span("capture::shapes::Lookup::find").is_error());
 }
+
+/// A unit struct named in a parameter's pattern: the pattern matches it, binding nothing.
+#[derive(Debug, Clone, Copy)]
+struct Marker;
+
+#[allow(non_snake_case)]
+#[traced(include_args)]
+fn marked(Marker: Marker, n: u32) -> u32 {
+    n + 1
+}
+
+#[allow(non_snake_case)]
+#[traced(include_args)]
+async fn marked_async(Marker: Marker, n: u32) -> u32 {
+    n + 2
+}
+
+#[test]
+fn a_unit_struct_pattern_parameter_compiles_and_records_the_rest() {
+    let c = testing::capture();
+    assert_eq!(marked(Marker, 1), 2);
+    assert_eq!(futures_block_on(marked_async(Marker, 1)), 3);
+    for name in ["capture::shapes::marked", "capture::shapes::marked_async"] {
+        let span = c.span(name);
+        assert_eq!(span.attr("Marker"), Some(&"Marker".into()), "{name}");
+        assert_eq!(span.attr("n"), Some(&1i64.into()), "{name}");
+    }
+}

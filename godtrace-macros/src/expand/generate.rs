@@ -328,13 +328,19 @@ impl RecordedArgs {
                 quote!(#(#cfgs)* #record)
             },
         );
-        // Bound by reference from the tuple: each name is already a reference.
-        let by_value = recorded
-            .iter()
-            .map(|Recorded { ident, .. }| record_one(ident, quote!(#ident)));
-        let unpacked = handed.iter().enumerate().map(|(at, ident)| {
+        // Bound by reference from the tuple, each under a name of the expansion's: a
+        // parameter's own name may be a unit struct or a constant (`Unit: Unit`), which a
+        // pattern matches rather than binds.
+        let unpacked_name =
+            |at: usize| Ident::new(&format!("__godtrace_arg{at}"), Span::mixed_site());
+        let by_value = recorded.iter().map(|Recorded { ident, at, .. }| {
+            let name = unpacked_name(*at);
+            record_one(ident, quote!(#name))
+        });
+        let unpacked = (0..handed.len()).map(|at| {
             if recorded.iter().any(|r| r.at == at) {
-                quote!(#ident)
+                let name = unpacked_name(at);
+                quote!(#name)
             } else {
                 quote!(_)
             }

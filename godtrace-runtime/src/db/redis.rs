@@ -34,7 +34,9 @@ use super::call::{self, Call, Endpoint, Failure, Recorded};
 use super::redis_command;
 use crate::record::error_type::{OTHER, intern_in};
 use ::redis::aio::ConnectionLike;
-use ::redis::{Arg, Cmd, ConnectionAddr, ConnectionInfo, Pipeline, RedisError, RedisFuture, Value};
+use ::redis::{
+    Arg, Cmd, ConnectionAddr, ConnectionInfo, Pipeline, RedisError, RedisFuture, ServerError, Value,
+};
 use opentelemetry::StringValue;
 use std::sync::{Arc, Mutex};
 
@@ -167,19 +169,9 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
         let replies = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
             let result = replies.await;
-            match &result {
-                // The replies of a MULTI .. EXEC come back as EXEC's one array: a command
-                // that failed inside it failed the transaction.
-                Ok(replies) if transaction => {
-                    let inside = replies.iter().flat_map(|reply| match reply {
-                        Value::Array(items) => items.as_slice(),
-                        other => std::slice::from_ref(other),
-                    });
-                    finish_replies(call, inside);
-                }
-                Ok(replies) => finish_replies(call, replies.iter()),
-                Err(error) => call.fail(client_failure(error)),
-            }
+            // The replies of a MULTI .. EXEC come back as EXEC's one array: a command that
+            // failed inside it (an error nested in a reply) failed the transaction.
+            finish(call, result.as_deref());
             result
         })
     }
@@ -220,18 +212,41 @@ fn finish_replies<'a>(call: Call, mut replies: impl Iterator<Item = &'a Value>) 
     }
 }
 
-/// A reply that is a server error (`-WRONGTYPE ...`): its code, never its message (which can
-/// quote the arguments).
+/// How deep in a reply a server error is looked for: deeper than any reply a command gives.
+const MAX_REPLY_DEPTH: usize = 32;
+
+/// A reply that is a server error (`-WRONGTYPE ...`), or holds one (a script's
+/// `{1, redis.error_reply(..)}`, a command inside EXEC's array), as the redis crate turns
+/// either into an `Err` for the caller: its code, never its message (which can quote the
+/// arguments).
 fn server_error(reply: &Value) -> Option<Failure> {
-    let Value::ServerError(error) = reply else {
-        return None;
-    };
+    let error = nested_server_error(reply, MAX_REPLY_DEPTH)?;
     let code = bounded_code(error.code());
     Some(Failure {
         error_type: code.into(),
         status_code: Some(code.to_owned()),
         description: format!("server error {code}"),
     })
+}
+
+/// The first server error in `reply`, depth first (the one the redis crate's
+/// `Value::extract_error` gives), looking `depth` levels down at most.
+fn nested_server_error(reply: &Value, depth: usize) -> Option<&ServerError> {
+    let (values, pairs): (&[Value], &[(Value, Value)]) = match reply {
+        Value::ServerError(error) => return Some(error),
+        Value::Array(values) | Value::Set(values) | Value::Push { data: values, .. } => {
+            (values, &[])
+        }
+        Value::Map(pairs) => (&[], pairs),
+        Value::Attribute { data, attributes } => (std::slice::from_ref(&**data), attributes),
+        _ => return None,
+    };
+    let depth = depth.checked_sub(1)?;
+    let in_pairs = pairs.iter().flat_map(|(key, value)| [key, value]);
+    values
+        .iter()
+        .chain(in_pairs)
+        .find_map(|value| nested_server_error(value, depth))
 }
 
 /// How a client-side error is recorded: the server's code when it carries one, else what
@@ -383,6 +398,66 @@ mod tests {
             piped.attr("db.query.text"),
             Some(&opentelemetry::Value::from("GET ?; GET ?"))
         );
+    }
+
+    /// A connection whose every reply is an array holding a script's error reply, as
+    /// `EVAL "return {1, redis.error_reply('ERR nested')}" 0` answers.
+    struct NestedError;
+
+    fn nested_error() -> Value {
+        ::redis::parse_redis_value(b"*2\r\n:1\r\n-ERR nested failure\r\n").unwrap()
+    }
+
+    impl ConnectionLike for NestedError {
+        fn req_packed_command<'a>(&'a mut self, _: &'a Cmd) -> RedisFuture<'a, Value> {
+            Box::pin(async { Ok(nested_error()) })
+        }
+
+        fn req_packed_commands<'a>(
+            &'a mut self,
+            _: &'a Pipeline,
+            _: usize,
+            count: usize,
+        ) -> RedisFuture<'a, Vec<Value>> {
+            Box::pin(async move { Ok(vec![nested_error(); count]) })
+        }
+
+        fn get_db(&self) -> i64 {
+            0
+        }
+    }
+
+    /// The redis crate gives the caller an `Err` for a server error anywhere in a reply: the
+    /// call failed, with the error's code.
+    #[test]
+    fn a_server_error_nested_in_a_reply_fails_the_call() {
+        let capture = crate::testing::capture();
+        let info: ConnectionInfo = "redis://127.0.0.1:6379/0".parse().unwrap();
+        let mut conn = TracedConnection::new(NestedError, &info);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut eval = Cmd::new();
+        eval.arg("EVAL").arg("return 1").arg(0);
+        let reply = conn.req_packed_command(&eval).as_mut().poll(&mut cx);
+        let Poll::Ready(Ok(reply)) = reply else {
+            panic!("{reply:?}")
+        };
+        assert!(reply.extract_error().is_err());
+        let pipeline = ::redis::pipe().cmd("EVAL").arg("return 1").arg(0).clone();
+        let replies = conn
+            .req_packed_commands(&pipeline, 0, 1)
+            .as_mut()
+            .poll(&mut cx);
+        assert!(matches!(replies, Poll::Ready(Ok(_))));
+        // The command, and the pipeline of one (named after its command).
+        let spans = capture.spans_named("EVAL");
+        assert_eq!(spans.len(), 2, "{spans:?}");
+        for span in spans {
+            assert!(span.is_error(), "{span:?}");
+            assert_eq!(
+                span.attr("error.type"),
+                Some(&opentelemetry::Value::from("ERR"))
+            );
+        }
     }
 
     /// Sends the command `name k` on a connection to `url`.

@@ -196,6 +196,13 @@ impl<'a> Scanner<'a> {
                 }
             },
             b'$' => self.dollar(start),
+            // The server reads the statement as a C string: it parses nothing past a NUL (the
+            // wire protocol refuses the message), so the rest is not taken for SQL: it is one
+            // value, as an unterminated quote's.
+            0 => {
+                self.pos = self.unterminated();
+                self.value();
+            }
             b'0'..=b'9' => self.number(start),
             b'.' if self.peek(start + 1).is_some_and(|c| c.is_ascii_digit()) => self.number(start),
             _ if is_word_start(b) => self.word(start),
@@ -440,8 +447,11 @@ struct Settings {
     /// Words of the statement so far, up to 2.
     words: u8,
     kind: SettingsKind,
-    /// Past the `=` or `TO` of a setting, until the statement ends.
+    /// Past the `=` or `TO` of a setting (or `TIME ZONE`, whose value needs neither), until
+    /// the statement ends.
     in_value: bool,
+    /// The last word was `TIME`.
+    after_time: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -496,8 +506,13 @@ impl Settings {
                     }
                     (_, SettingsKind::Routine) if is("SET") => self.kind = SettingsKind::Setting,
                     (_, SettingsKind::Setting) if is("TO") => self.in_value = true,
+                    // `SET TIME ZONE value`: a zone written as a word is a value too.
+                    (_, SettingsKind::Setting) if self.after_time && is("ZONE") => {
+                        self.in_value = true;
+                    }
                     _ => {}
                 }
+                self.after_time = is("TIME");
             }
             Token::Punct(b'=') if self.kind == SettingsKind::Setting => self.in_value = true,
             _ => {}

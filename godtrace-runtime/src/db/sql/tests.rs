@@ -105,6 +105,16 @@ fn a_settings_value_is_a_value_even_as_a_word() {
     ] {
         assert_eq!(text(sql), sanitized);
     }
+    // `TIME ZONE` takes its value with neither `=` nor `TO`.
+    assert_eq!(text("SET TIME ZONE s3cr3t"), "SET TIME ZONE ?");
+    assert_eq!(
+        text("SET LOCAL TIME ZONE s3cr3t; SELECT a FROM t"),
+        "SET LOCAL TIME ZONE ?; SELECT a FROM t"
+    );
+    assert_eq!(
+        text("SELECT a AT TIME ZONE b FROM t"),
+        "SELECT a AT TIME ZONE b FROM t"
+    );
     let created =
         text("CREATE OR REPLACE FUNCTION f() RETURNS int SET myapp.token = s3cr3t AS 'SELECT 1'");
     assert!(!created.contains("s3cr3t"), "{created}");
@@ -1242,4 +1252,14 @@ fn a_called_procedure_is_the_summarys_target_and_its_own_attribute() {
     assert_eq!(read(&long).3, None);
     // Not a name: no procedure, and what follows is read as before.
     assert_eq!(read("CALL $1").3, None);
+}
+
+/// The server parses a statement up to its first NUL only (and refuses the message): what
+/// follows is never SQL it read, so none of it is kept as written.
+#[test]
+fn nothing_past_a_nul_is_kept() {
+    let summary = summarize("SELECT 1\0 s3cr3t FROM t", Some(4096));
+    let text = summary.text.unwrap();
+    assert!(!text.contains("s3cr3t") && !text.contains('\0'), "{text:?}");
+    assert!(text.starts_with("SELECT ?"), "{text:?}");
 }

@@ -2567,3 +2567,157 @@ async fn a_grpc_web_answer_has_the_status_of_its_trailer_frame() {
     let point = snapshot.histogram("rpc.server.call.duration", &ok);
     assert_eq!(point.map(|p| p.count), Some(1));
 }
+
+/// A gRPC request on `path` over HTTP/2, for a layer's service called directly.
+fn grpc_request(path: &str) -> http::Request<axum::body::Body> {
+    http::Request::post(format!("http://127.0.0.1:1{path}"))
+        .version(http::Version::HTTP_2)
+        .header("content-type", "application/grpc")
+        .body(axum::body::Body::empty())
+        .unwrap()
+}
+
+/// A gRPC answer's head (200, no status: it comes in the trailers) over `body`.
+fn grpc_answer(body: axum::body::Body) -> http::Response<axum::body::Body> {
+    http::Response::builder()
+        .header("content-type", "application/grpc")
+        .body(body)
+        .unwrap()
+}
+
+/// The one span whose `rpc.method_original` or name is `method`.
+fn grpc_span(capture: &Capture, method: &str) -> FinishedSpan {
+    let mut spans = capture.spans_named(method);
+    spans.extend(
+        capture
+            .spans_named("grpc")
+            .into_iter()
+            .filter(|s| str_attr(s, "rpc.method_original") == Some(method)),
+    );
+    assert_eq!(spans.len(), 1, "{method}: {:#?}", capture.spans());
+    spans.remove(0)
+}
+
+/// hyper drops an answer's body unsent when its client reset the call first (a client stream
+/// cancelled while its handler waited for it, which then answered): the call was broken off.
+#[tokio::test]
+async fn a_grpc_answer_dropped_before_it_is_sent_is_cancelled() {
+    const METHOD: &str = "capture.layers.Unsent/Call";
+    let capture = testing::capture();
+    let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        Ok::<_, std::convert::Infallible>(grpc_answer(axum::body::Body::from("\0\0\0\0\0")))
+    });
+    let layered = GrpcServerLayer::new().layer(inner);
+    let response = layered.oneshot(grpc_request(&format!("/{METHOD}")));
+    drop(response.await.unwrap());
+    let span = grpc_span(&capture, METHOD);
+    assert_eq!(
+        str_attr(&span, "rpc.response.status_code"),
+        Some("CANCELLED"),
+        "{span:#?}"
+    );
+    assert!(!span.is_error(), "{span:#?}");
+}
+
+/// A body that sends one message and panics when polled for the next.
+struct PanicsAfterOneMessage(bool);
+
+impl http_body::Body for PanicsAfterOneMessage {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        assert!(!self.0, "the stream's second message panics");
+        self.0 = true;
+        let message = axum::body::Bytes::from_static(b"\0\0\0\0\0");
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(message))))
+    }
+}
+
+/// A server stream that panics after its first message: a method's handler answered (a gate
+/// in front of the methods sends no message), so the span keeps the method's name.
+#[tokio::test]
+async fn a_grpc_stream_that_panics_after_a_message_keeps_its_methods_name() {
+    use http_body::Body as _;
+    const METHOD: &str = "capture.layers.Streams/PanicsMidway";
+    let capture = testing::capture();
+    let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        let body = axum::body::Body::new(PanicsAfterOneMessage(false));
+        Ok::<_, std::convert::Infallible>(grpc_answer(body))
+    });
+    let layered = GrpcServerLayer::new().layer(inner);
+    let response = layered.oneshot(grpc_request(&format!("/{METHOD}")));
+    let mut body = Box::pin(response.await.unwrap().into_body());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let first = body.as_mut().poll_frame(&mut cx);
+    assert!(matches!(first, std::task::Poll::Ready(Some(Ok(_)))));
+    let second = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = body.as_mut().poll_frame(&mut cx);
+    }));
+    assert!(second.is_err());
+    drop(body);
+    let span = capture.span(METHOD);
+    assert_eq!(str_attr(&span, "rpc.method"), Some(METHOD), "{span:#?}");
+    assert_eq!(str_attr(&span, "error.type"), Some("panic"), "{span:#?}");
+}
+
+/// A status in the answer's head is what the client reads (tonic's `Ok`), whatever trailers
+/// follow.
+#[tokio::test]
+async fn a_grpc_status_in_the_head_is_not_replaced_by_later_trailers() {
+    use tokio_stream::StreamExt as _;
+    const METHOD: &str = "capture.layers.HeadStatus/Call";
+    let capture = testing::capture();
+    let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("13"));
+        let frames = tokio_stream::iter([
+            http_body::Frame::data(axum::body::Bytes::from_static(b"\0\0\0\0\0")),
+            http_body::Frame::trailers(trailers),
+        ])
+        .map(Ok::<_, std::convert::Infallible>);
+        let body = axum::body::Body::new(http_body_util::StreamBody::new(frames));
+        let mut answer = grpc_answer(body);
+        let ok = http::HeaderValue::from_static("0");
+        answer.headers_mut().insert("grpc-status", ok);
+        Ok::<_, std::convert::Infallible>(answer)
+    });
+    let response = GrpcClientLayer::new()
+        .layer(inner)
+        .oneshot(grpc_request(&format!("/{METHOD}")));
+    let read = axum::body::to_bytes(
+        axum::body::Body::new(response.await.unwrap().into_body()),
+        64,
+    );
+    read.await.unwrap();
+    let span = capture.span(METHOD);
+    assert_eq!(str_attr(&span, "rpc.response.status_code"), Some("OK"));
+    assert!(!span.is_error(), "{span:#?}");
+}
+
+/// A client's answer dropped before its status (the caller stopped reading a stream, or
+/// tonic failed to decode a message): marked as a call dropped before its answer is.
+#[tokio::test]
+async fn a_grpc_answer_a_client_drops_before_its_status_is_marked_cancelled() {
+    use http_body::Body as _;
+    const METHOD: &str = "capture.layers.ClientCut/Call";
+    let capture = testing::capture();
+    let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        let body = axum::body::Body::new(PanicsAfterOneMessage(false));
+        Ok::<_, std::convert::Infallible>(grpc_answer(body))
+    });
+    let response = GrpcClientLayer::new()
+        .layer(inner)
+        .oneshot(grpc_request(&format!("/{METHOD}")));
+    let mut body = Box::pin(response.await.unwrap().into_body());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let first = body.as_mut().poll_frame(&mut cx);
+    assert!(matches!(first, std::task::Poll::Ready(Some(Ok(_)))));
+    drop(body);
+    let span = capture.span(METHOD);
+    assert_eq!(span.attr("godtrace.cancelled"), Some(&Value::Bool(true)));
+    assert_eq!(str_attr(&span, "rpc.response.status_code"), None);
+}

@@ -146,6 +146,8 @@ impl<B: Body> Body for TracedBody<B> {
             if let Some(Ok(frame)) = &frame {
                 if let Some(trailers) = frame.trailers_ref() {
                     exchange.on_trailer_frame(trailers);
+                } else if frame.is_data() {
+                    exchange.on_body_data();
                 }
                 if let Some(data) = frame.data_ref()
                     && exchange.reads_body()

@@ -86,6 +86,12 @@ pub(crate) struct Exchange {
     body_ended: bool,
     /// The response body was polled: its sending began.
     body_polled: bool,
+    /// The response body gave a frame of data (a gRPC answer's message: a gate in front of
+    /// the methods answers with none).
+    body_sent_data: bool,
+    /// A gRPC status came in the response's head (trailers-only), which clients read
+    /// whatever follows.
+    grpc_status_in_head: bool,
     /// A gRPC server call's deadline (its `grpc-timeout`), to tell a call broken off by it
     /// from one its caller cancelled.
     deadline: Option<Duration>,
@@ -159,6 +165,8 @@ impl Exchange {
             responded: false,
             body_ended: false,
             body_polled: false,
+            body_sent_data: false,
+            grpc_status_in_head: false,
             deadline: None,
             panicked: AtomicBool::new(false),
             unwinding_at_drop: None,
@@ -262,6 +270,7 @@ impl Exchange {
     /// there (its status then missing, UNKNOWN, as clients read it).
     fn on_grpc_head(&mut self, version: http::Version, headers: &HeaderMap) {
         self.on_trailers(headers);
+        self.grpc_status_in_head = self.grpc_code.is_some();
         let web = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|value| grpc_web::encoding(value.as_bytes()));
@@ -338,9 +347,10 @@ impl Exchange {
     }
 
     /// A trailers frame of the response's body: its gRPC status, unless the server drops it
-    /// on the way (see `trailers_dropped`: the client then reads none, UNKNOWN).
+    /// on the way (see `trailers_dropped`: the client then reads none, UNKNOWN), or the head
+    /// gave one already (clients read that one).
     pub(crate) fn on_trailer_frame(&mut self, trailers: &HeaderMap) {
-        if !self.trailers_dropped {
+        if !self.trailers_dropped && !self.grpc_status_in_head {
             self.on_trailers(trailers);
         }
     }
@@ -372,6 +382,11 @@ impl Exchange {
     /// The response body is being polled: its sending began.
     pub(crate) fn on_body_polled(&mut self) {
         self.body_polled = true;
+    }
+
+    /// The response body gave a frame of data.
+    pub(crate) fn on_body_data(&mut self) {
+        self.body_sent_data = true;
     }
 
     /// The inner service failed (no response): `error.type` is the error's type name, or a
@@ -416,7 +431,10 @@ impl Exchange {
             self.responded = true;
             self.error_type = Some(Cow::Borrowed("panic"));
         }
-        if self.responded && self.body_polled && !self.body_ended && self.error_type.is_none() {
+        // A gRPC server's answer is cut too when its body is dropped before its first poll
+        // (hyper drops it unsent once the client reset the call): its status was still owed.
+        let sending = self.body_polled || self.role == Role::GrpcServer;
+        if self.responded && sending && !self.body_ended && self.error_type.is_none() {
             self.on_body_cut();
         }
         if !self.responded {
@@ -466,6 +484,11 @@ impl Exchange {
             Role::GrpcServer => {
                 let code = self.grpc_broken_off_code();
                 self.grpc_code.get_or_insert(code);
+            }
+            // The client stopped reading before the status (or tonic did, failing to decode
+            // a message: the layer cannot tell): marked as a call dropped before its answer.
+            Role::GrpcClient if self.grpc_code.is_none() => {
+                self.span.set_attribute(CANCELLED_ATTRIBUTE, true);
             }
             Role::HttpClient | Role::GrpcClient => {}
         }
@@ -631,6 +654,13 @@ impl Exchange {
         if method.value.as_str() == semconv::OTHER_METHOD {
             return;
         }
+        // A message sent before the trailers shows a method's handler answered, whatever
+        // ended the call after it (a panic, a cancelled stream): named, as a non-gate code
+        // names it. (A gRPC-Web body's data holds its trailer frame too: not counted.)
+        let answered = match answered {
+            None if self.body_sent_data && self.trailers_follow => Some(semconv::GRPC_OK),
+            answered => answered,
+        };
         if !super::grpc_methods::names_method(method.value.as_str().as_ref(), answered) {
             let original = std::mem::replace(
                 &mut method.value,

@@ -360,6 +360,9 @@ pub(crate) fn grpc_code_of_http_status(status: u16) -> i64 {
 /// gRPC's CANCELLED: the caller gave the call up.
 pub(crate) const GRPC_CANCELLED: i64 = 1;
 
+/// gRPC's code OK.
+pub(crate) const GRPC_OK: i64 = 0;
+
 /// gRPC's DEADLINE_EXCEEDED: the call outlived the deadline its caller set.
 pub(crate) const GRPC_DEADLINE_EXCEEDED: i64 = 4;
 

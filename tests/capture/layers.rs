@@ -2620,21 +2620,15 @@ async fn a_grpc_answer_dropped_before_it_is_sent_is_cancelled() {
 }
 
 /// A body that sends one message and panics when polled for the next.
-struct PanicsAfterOneMessage(bool);
-
-impl http_body::Body for PanicsAfterOneMessage {
-    type Data = axum::body::Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        assert!(!self.0, "the stream's second message panics");
-        self.0 = true;
-        let message = axum::body::Bytes::from_static(b"\0\0\0\0\0");
-        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(message))))
-    }
+fn panics_after_one_message() -> axum::body::Body {
+    use tokio_stream::StreamExt as _;
+    let message = axum::body::Bytes::from_static(b"\0\0\0\0\0");
+    let panics = std::iter::from_fn(|| -> Option<axum::body::Bytes> {
+        panic!("the stream's second message panics")
+    });
+    let frames = tokio_stream::iter(std::iter::once(message).chain(panics))
+        .map(|data| Ok::<_, std::convert::Infallible>(http_body::Frame::data(data)));
+    axum::body::Body::new(http_body_util::StreamBody::new(frames))
 }
 
 /// A server stream that panics after its first message: a method's handler answered (a gate
@@ -2645,8 +2639,7 @@ async fn a_grpc_stream_that_panics_after_a_message_keeps_its_methods_name() {
     const METHOD: &str = "capture.layers.Streams/PanicsMidway";
     let capture = testing::capture();
     let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
-        let body = axum::body::Body::new(PanicsAfterOneMessage(false));
-        Ok::<_, std::convert::Infallible>(grpc_answer(body))
+        Ok::<_, std::convert::Infallible>(grpc_answer(panics_after_one_message()))
     });
     let layered = GrpcServerLayer::new().layer(inner);
     let response = layered.oneshot(grpc_request(&format!("/{METHOD}")));
@@ -2706,8 +2699,7 @@ async fn a_grpc_answer_a_client_drops_before_its_status_is_marked_cancelled() {
     const METHOD: &str = "capture.layers.ClientCut/Call";
     let capture = testing::capture();
     let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
-        let body = axum::body::Body::new(PanicsAfterOneMessage(false));
-        Ok::<_, std::convert::Infallible>(grpc_answer(body))
+        Ok::<_, std::convert::Infallible>(grpc_answer(panics_after_one_message()))
     });
     let response = GrpcClientLayer::new()
         .layer(inner)

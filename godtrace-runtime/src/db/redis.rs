@@ -342,12 +342,13 @@ mod tests {
     use crate::record::error_type::MAX_NAMES;
     use std::task::{Context, Poll, Waker};
 
-    /// A connection that answers every pipeline at once, with one `OK` per reply expected.
-    struct Answering;
+    /// A connection that answers every command at once, with this reply (one per reply
+    /// expected of a pipeline).
+    struct Answering(Value);
 
     impl ConnectionLike for Answering {
         fn req_packed_command<'a>(&'a mut self, _: &'a Cmd) -> RedisFuture<'a, Value> {
-            Box::pin(async { Ok(Value::Okay) })
+            Box::pin(async { Ok(self.0.clone()) })
         }
 
         fn req_packed_commands<'a>(
@@ -356,7 +357,7 @@ mod tests {
             _: usize,
             count: usize,
         ) -> RedisFuture<'a, Vec<Value>> {
-            Box::pin(async move { Ok(vec![Value::Array(vec![]); count]) })
+            Box::pin(async move { Ok(vec![self.0.clone(); count]) })
         }
 
         fn get_db(&self) -> i64 {
@@ -366,7 +367,7 @@ mod tests {
 
     fn send(pipeline: &Pipeline) {
         let info: ConnectionInfo = "redis://127.0.0.1:6379/0".parse().unwrap();
-        let mut conn = TracedConnection::new(Answering, &info);
+        let mut conn = TracedConnection::new(Answering(Value::Okay), &info);
         let (offset, count) = if pipeline.is_transaction() {
             (pipeline.len() + 1, 1)
         } else {
@@ -400,31 +401,10 @@ mod tests {
         );
     }
 
-    /// A connection whose every reply is an array holding a script's error reply, as
+    /// A script's error reply inside an array, as
     /// `EVAL "return {1, redis.error_reply('ERR nested')}" 0` answers.
-    struct NestedError;
-
     fn nested_error() -> Value {
         ::redis::parse_redis_value(b"*2\r\n:1\r\n-ERR nested failure\r\n").unwrap()
-    }
-
-    impl ConnectionLike for NestedError {
-        fn req_packed_command<'a>(&'a mut self, _: &'a Cmd) -> RedisFuture<'a, Value> {
-            Box::pin(async { Ok(nested_error()) })
-        }
-
-        fn req_packed_commands<'a>(
-            &'a mut self,
-            _: &'a Pipeline,
-            _: usize,
-            count: usize,
-        ) -> RedisFuture<'a, Vec<Value>> {
-            Box::pin(async move { Ok(vec![nested_error(); count]) })
-        }
-
-        fn get_db(&self) -> i64 {
-            0
-        }
     }
 
     /// The redis crate gives the caller an `Err` for a server error anywhere in a reply: the
@@ -433,7 +413,7 @@ mod tests {
     fn a_server_error_nested_in_a_reply_fails_the_call() {
         let capture = crate::testing::capture();
         let info: ConnectionInfo = "redis://127.0.0.1:6379/0".parse().unwrap();
-        let mut conn = TracedConnection::new(NestedError, &info);
+        let mut conn = TracedConnection::new(Answering(nested_error()), &info);
         let mut cx = Context::from_waker(Waker::noop());
         let mut eval = Cmd::new();
         eval.arg("EVAL").arg("return 1").arg(0);
@@ -465,7 +445,7 @@ mod tests {
         let mut cmd = Cmd::new();
         cmd.arg(name).arg("k");
         let info: ConnectionInfo = url.parse().unwrap();
-        let mut conn = TracedConnection::new(Answering, &info);
+        let mut conn = TracedConnection::new(Answering(Value::Okay), &info);
         let mut reply = conn.req_packed_command(&cmd);
         let mut cx = Context::from_waker(Waker::noop());
         assert!(matches!(reply.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));

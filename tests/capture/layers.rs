@@ -2709,7 +2709,56 @@ async fn a_grpc_answer_a_client_drops_before_its_status_is_marked_cancelled() {
     let first = body.as_mut().poll_frame(&mut cx);
     assert!(matches!(first, std::task::Poll::Ready(Some(Ok(_)))));
     drop(body);
+    // Dropped unread too: tonic fails a call from its head (an encoding it does not take).
+    let unread = "capture.layers.ClientCut/Unread";
+    let response = GrpcClientLayer::new()
+        .layer(inner)
+        .oneshot(grpc_request(&format!("/{unread}")));
+    drop(response.await.unwrap());
+    for method in [METHOD, unread] {
+        let span = capture.span(method);
+        assert_eq!(span.attr("godtrace.cancelled"), Some(&Value::Bool(true)));
+        assert_eq!(str_attr(&span, "rpc.response.status_code"), None);
+    }
+}
+
+/// tonic-web's `GrpcWebLayer` in front of the server layer hands it gRPC-Web calls turned into
+/// gRPC, over HTTP/1.1, with the `accept-encoding` it sets; their trailers go back in the
+/// body's trailer frame, not dropped by hyper: the status is the trailers'.
+#[tokio::test]
+async fn a_grpc_call_tonic_web_converted_has_the_status_of_its_trailers() {
+    use tokio_stream::StreamExt as _;
+    const METHOD: &str = "capture.layers.FromWeb/Call";
+    let capture = testing::capture();
+    let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("5"));
+        let frames = tokio_stream::iter([
+            http_body::Frame::data(axum::body::Bytes::from_static(b"\0\0\0\0\0")),
+            http_body::Frame::trailers(trailers),
+        ])
+        .map(Ok::<_, std::convert::Infallible>);
+        let body = axum::body::Body::new(http_body_util::StreamBody::new(frames));
+        Ok::<_, std::convert::Infallible>(grpc_answer(body))
+    });
+    // As tonic-web's `coerce_request` leaves it.
+    let request = http::Request::post(format!("http://127.0.0.1:1/{METHOD}"))
+        .version(http::Version::HTTP_11)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("accept-encoding", "identity,deflate,gzip")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = GrpcServerLayer::new().layer(inner).oneshot(request);
+    let read = axum::body::to_bytes(
+        axum::body::Body::new(response.await.unwrap().into_body()),
+        64,
+    );
+    read.await.unwrap();
     let span = capture.span(METHOD);
-    assert_eq!(span.attr("godtrace.cancelled"), Some(&Value::Bool(true)));
-    assert_eq!(str_attr(&span, "rpc.response.status_code"), None);
+    assert_eq!(
+        str_attr(&span, "rpc.response.status_code"),
+        Some("NOT_FOUND"),
+        "{span:#?}"
+    );
 }

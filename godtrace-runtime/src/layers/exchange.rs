@@ -77,6 +77,10 @@ pub(crate) struct Exchange {
     head_request: bool,
     /// The request takes trailers (`TE: trailers`): an HTTP/1 server sends none otherwise.
     takes_trailers: bool,
+    /// The request is a gRPC-Web one tonic-web's `GrpcWebLayer` turned into gRPC (see
+    /// [`from_grpc_web`]): the answer's trailers go back as its body's trailer frame, whatever
+    /// the HTTP version.
+    from_grpc_web: bool,
     /// The gRPC status was sent where it could not be read (a gRPC-Web trailer frame too big
     /// or compressed): an answer that ends without one read is not UNKNOWN, but not known.
     grpc_status_unread: bool,
@@ -160,6 +164,7 @@ impl Exchange {
             request_version: http::Version::HTTP_11,
             head_request: false,
             takes_trailers: false,
+            from_grpc_web: false,
             grpc_status_unread: false,
             error_type: None,
             responded: false,
@@ -254,6 +259,7 @@ impl Exchange {
         self.request_version = version;
         self.head_request = method == http::Method::HEAD;
         self.takes_trailers = names_in(headers, http::header::TE, "trailers");
+        self.from_grpc_web = version < http::Version::HTTP_2 && from_grpc_web(headers);
     }
 
     /// Whether a response of `status` to this request has a body to send: not to a `HEAD`,
@@ -286,6 +292,7 @@ impl Exchange {
             && self.takes_trailers
             && names_in(headers, http::header::TRAILER, "grpc-status");
         self.trailers_dropped = self.role == Role::GrpcServer
+            && !self.from_grpc_web
             && web.is_none()
             && version < http::Version::HTTP_2
             && !trailers_sent;
@@ -431,9 +438,11 @@ impl Exchange {
             self.responded = true;
             self.error_type = Some(Cow::Borrowed("panic"));
         }
-        // A gRPC server's answer is cut too when its body is dropped before its first poll
-        // (hyper drops it unsent once the client reset the call): its status was still owed.
-        let sending = self.body_polled || self.role == Role::GrpcServer;
+        // A gRPC answer is cut too when its body is dropped before its first poll (a server's:
+        // hyper drops it unsent once the client reset the call; a client's: tonic fails the
+        // call from its head, an encoding it does not take): its status was still owed.
+        let grpc = matches!(self.role, Role::GrpcServer | Role::GrpcClient);
+        let sending = self.body_polled || grpc;
         if self.responded && sending && !self.body_ended && self.error_type.is_none() {
             self.on_body_cut();
         }
@@ -487,7 +496,13 @@ impl Exchange {
             }
             // The client stopped reading before the status (or tonic did, failing to decode
             // a message: the layer cannot tell): marked as a call dropped before its answer.
-            Role::GrpcClient if self.grpc_code.is_none() => {
+            // Not one whose status was sent where it could not be read (not known), nor an
+            // answer that is not gRPC's (an HTTP error: the code gRPC's mapping gives).
+            Role::GrpcClient
+                if self.grpc_code.is_none()
+                    && !self.grpc_status_unread
+                    && self.http_status == Some(200) =>
+            {
                 self.span.set_attribute(CANCELLED_ATTRIBUTE, true);
             }
             Role::HttpClient | Role::GrpcClient => {}
@@ -693,4 +708,17 @@ fn names_in(headers: &HeaderMap, header: http::header::HeaderName, name: &str) -
             })
         })
     })
+}
+
+/// Whether a gRPC request over HTTP/1 is a gRPC-Web one that tonic-web's `GrpcWebLayer`
+/// turned into gRPC before this layer (the server layer placed inside it): that layer answers
+/// any other HTTP/1 request itself (400), and marks the ones it converts with the
+/// `accept-encoding` it sets. Such an answer's trailers reach the client in its body.
+fn from_grpc_web(headers: &HeaderMap) -> bool {
+    const SET_BY_TONIC_WEB: &str = "identity,deflate,gzip";
+    let mut accepted = headers.get_all(http::header::ACCEPT_ENCODING).iter();
+    accepted
+        .next()
+        .is_some_and(|value| value == SET_BY_TONIC_WEB)
+        && accepted.next().is_none()
 }

@@ -2,17 +2,15 @@
 //! has no HTTP trailers, so the status comes in the body's last frame, a trailer frame (flag
 //! bit 0x80) whose payload is an HTTP/1 header block (`grpc-status:0\r\ngrpc-message:\r\n`).
 //! The reader follows the frames' 5-byte headers across the body's chunks with fixed state,
-//! passes over the messages and keeps at most [`MAX_TRAILERS`] of the trailer frame.
+//! passes over the messages and reads the trailer frame's lines as they come, keeping none
+//! (tonic writes a status's metadata before its `grpc-status`: the status may come last
+//! after any amount of it).
 // Each layer's feature uses its part of this: with all of them on, nothing is unused.
 #![cfg_attr(
     not(all(feature = "tower", feature = "reqwest", feature = "tonic")),
     allow(dead_code)
 )]
 use super::semconv;
-
-/// The most of a trailer frame's payload kept to find its `grpc-status`: a status and a
-/// message, with room for some metadata.
-const MAX_TRAILERS: usize = 4096;
 
 /// A frame's flag bit that makes it the trailer frame.
 const TRAILERS_FLAG: u8 = 0x80;
@@ -53,8 +51,7 @@ pub(crate) enum Found {
     Status(i64),
     /// It holds no `grpc-status`: gRPC clients read UNKNOWN, as for a gRPC answer without one.
     NoStatus,
-    /// It could not be read (compressed, badly encoded, or its status beyond what is kept):
-    /// the status is not known.
+    /// It could not be read (compressed, badly encoded): the status is not known.
     Unreadable,
 }
 
@@ -64,9 +61,8 @@ enum Frames {
     Header { bytes: [u8; 5], read: usize },
     /// In a message's payload: the bytes left of it.
     Message { left: u32 },
-    /// In the trailer frame's payload: the bytes left of it, those kept, and whether some
-    /// were not.
-    Trailers { left: u32, kept: Vec<u8>, cut: bool },
+    /// In the trailer frame's payload: the bytes left of it, and its lines read so far.
+    Trailers { left: u32, block: TrailerBlock },
     /// Past the trailer frame (or given up): nothing more to read.
     Over,
 }
@@ -122,15 +118,17 @@ impl StatusReader {
         self.frames.give_up()
     }
 
-    /// The body ended: inside a frame (or a text body's base64 quantum), it was cut short,
-    /// which gRPC-Web clients read as DATA_LOSS; between frames, its status is whatever was
-    /// found (none: UNKNOWN, as for any gRPC answer without one).
+    /// The body ended: inside a frame's payload (or a text body's base64 quantum), it was
+    /// cut short, which gRPC-Web clients read as DATA_LOSS; inside a frame's 5-byte header,
+    /// before any payload, they find no status (tonic's reads UNKNOWN); between frames, its
+    /// status is whatever was found (none: UNKNOWN, as for any gRPC answer without one).
     pub(crate) fn at_end(&mut self) -> Option<Found> {
         let mid_quantum = self.text.is_some_and(|(_, filled)| filled > 0);
-        let between_frames = matches!(self.frames, Frames::Header { read: 0, .. });
         match std::mem::replace(&mut self.frames, Frames::Over) {
             Frames::Over => None,
-            _ if between_frames && !mid_quantum => None,
+            _ if mid_quantum => Some(Found::Status(semconv::GRPC_DATA_LOSS)),
+            Frames::Header { read: 0, .. } => None,
+            Frames::Header { .. } => Some(Found::NoStatus),
             _ => Some(Found::Status(semconv::GRPC_DATA_LOSS)),
         }
     }
@@ -164,11 +162,9 @@ impl Frames {
                     *left -= n as u32; // at most `left`
                     n
                 }
-                Frames::Trailers { left, kept, cut } => {
+                Frames::Trailers { left, block } => {
                     let n = chunk.len().min(*left as usize);
-                    let room = MAX_TRAILERS - kept.len();
-                    kept.extend_from_slice(&chunk[..n.min(room)]);
-                    *cut |= n > room;
+                    block.read(&chunk[..n]);
                     *left -= n as u32; // at most `left`
                     n
                 }
@@ -193,11 +189,9 @@ impl Frames {
                 if flag & TRAILERS_FLAG == 0 {
                     *self = Frames::Message { left };
                 } else if flag & COMPRESSED_FLAG == 0 {
-                    let kept = Vec::with_capacity((left as usize).min(MAX_TRAILERS));
                     *self = Frames::Trailers {
                         left,
-                        kept,
-                        cut: false,
+                        block: TrailerBlock::default(),
                     };
                 } else {
                     // Compressed with what the answer's `grpc-encoding` names: not read here.
@@ -212,8 +206,8 @@ impl Frames {
                 };
                 None
             }
-            Frames::Trailers { left: 0, kept, cut } => {
-                let found = status_in(kept, !*cut);
+            Frames::Trailers { left: 0, block } => {
+                let found = block.found();
                 *self = Frames::Over;
                 Some(found)
             }
@@ -222,38 +216,106 @@ impl Frames {
     }
 }
 
-/// The `grpc-status` of a trailer block: `name:value` lines, each ended by CRLF, read as
-/// gRPC-Web clients read them (tonic's): only lines ended by CRLF count, the last
-/// `grpc-status` wins, a value is taken without its leading blanks only (`0 ` is no code:
-/// UNKNOWN), and a line that is no header (no `:`, or a name that is no HTTP token) makes the
-/// block unreadable (clients fail the call). Of its first complete lines only when it is not
-/// `whole` (cut at [`MAX_TRAILERS`]): without a status among them, the status is not known.
-fn status_in(block: &[u8], whole: bool) -> Found {
-    let mut status = None;
-    let mut rest = block;
-    while let Some(end) = rest.windows(2).position(|pair| pair == b"\r\n") {
-        let line = &rest[..end];
-        rest = &rest[end + 2..];
-        let Some(colon) = line.iter().position(|b| *b == b':') else {
-            return Found::Unreadable;
-        };
-        let name = &line[..colon];
-        if name.is_empty() || !name.iter().all(|b| is_token_byte(*b)) {
-            return Found::Unreadable;
-        }
-        if name.eq_ignore_ascii_case(b"grpc-status") {
-            let value = &line[colon + 1..];
-            let start = value.iter().position(|b| !matches!(b, b' ' | b'\t'));
-            let value = start.map_or(&[][..], |start| &value[start..]);
-            status = Some(semconv::grpc_status(value).unwrap_or(semconv::GRPC_UNKNOWN));
+/// The `grpc-status` of a trailer block, read byte by byte as it comes, in fixed memory:
+/// `name:value` lines, each ended by CRLF, read as gRPC-Web clients read them (tonic's): only
+/// lines ended by CRLF count, the last `grpc-status` wins, a value is taken without its
+/// leading blanks only (`0 ` is no code: UNKNOWN), and a line that is no header (no `:`, or a
+/// name that is no HTTP token) makes the block unreadable (clients fail the call).
+#[derive(Debug, Default)]
+struct TrailerBlock {
+    /// Past the current line's `:`.
+    in_value: bool,
+    /// The bytes of the current line's name so far.
+    name_len: usize,
+    /// The name so far is (a prefix of) `grpc-status`, in any case.
+    names_status: bool,
+    /// The last byte was a CR: a LF next ends the line.
+    after_cr: bool,
+    /// The status line's value after its leading blanks: its first bytes (a code has at most
+    /// two), how many, and whether more came.
+    value: [u8; 2],
+    value_len: usize,
+    value_too_long: bool,
+    /// The last complete `grpc-status` line's code.
+    status: Option<i64>,
+    unreadable: bool,
+}
+
+impl TrailerBlock {
+    const STATUS: &'static [u8] = b"grpc-status";
+
+    fn read(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.unreadable {
+                return;
+            }
+            if std::mem::take(&mut self.after_cr) {
+                if b == b'\n' {
+                    self.end_line();
+                    continue;
+                }
+                self.line_byte(b'\r');
+            }
+            if b == b'\r' {
+                self.after_cr = true;
+            } else {
+                self.line_byte(b);
+            }
         }
     }
-    match status {
-        // Also in a cut block: a second `grpc-status` past the cut (which clients would keep)
-        // is far less likely than metadata after the status.
-        Some(code) => Found::Status(code),
-        None if whole => Found::NoStatus,
-        None => Found::Unreadable,
+
+    /// A byte of the current line (not its CRLF).
+    fn line_byte(&mut self, b: u8) {
+        if self.in_value {
+            let blank = matches!(b, b' ' | b'\t');
+            if self.names_status && (self.value_len > 0 || !blank) {
+                match self.value.get_mut(self.value_len) {
+                    Some(slot) => {
+                        *slot = b;
+                        self.value_len += 1;
+                    }
+                    None => self.value_too_long = true,
+                }
+            }
+        } else if b == b':' {
+            self.unreadable |= self.name_len == 0;
+            self.names_status &= self.name_len == Self::STATUS.len();
+            self.in_value = true;
+        } else if is_token_byte(b) {
+            let expected = Self::STATUS.get(self.name_len);
+            self.names_status = (self.name_len == 0 || self.names_status)
+                && expected.is_some_and(|e| e.eq_ignore_ascii_case(&b));
+            self.name_len = self.name_len.saturating_add(1);
+        } else {
+            self.unreadable = true;
+        }
+    }
+
+    /// A CRLF: a line with no `:` is no header; a `grpc-status` one gives its code.
+    fn end_line(&mut self) {
+        if !self.in_value {
+            self.unreadable = true;
+            return;
+        }
+        if self.names_status {
+            let value = &self.value[..self.value_len];
+            let code = (!self.value_too_long).then(|| semconv::grpc_status(value));
+            self.status = Some(code.flatten().unwrap_or(semconv::GRPC_UNKNOWN));
+        }
+        let status = self.status;
+        *self = TrailerBlock {
+            status,
+            ..TrailerBlock::default()
+        };
+    }
+
+    /// What the block said once it is over (a last line without its CRLF does not count).
+    fn found(&self) -> Found {
+        match (self.unreadable, self.status) {
+            (true, _) => Found::Unreadable,
+            (false, Some(code)) => Found::Status(code),
+            (false, None) => Found::NoStatus,
+        }
     }
 }
 
@@ -366,12 +428,13 @@ mod tests {
         }
     }
 
-    /// A body that ends inside a frame was cut short: DATA_LOSS, as gRPC-Web clients read
-    /// it (even when the part received holds a status); between frames, nothing is found.
+    /// A body that ends inside a frame's payload was cut short: DATA_LOSS, as gRPC-Web
+    /// clients read it (even when the part received holds a status); inside a frame's header,
+    /// no status was sent (tonic's client reads UNKNOWN); between frames, nothing is found.
     #[test]
     fn a_body_cut_inside_a_frame_is_data_loss() {
         let whole = [frame(0, b"message"), frame(0x80, b"grpc-status:0\r\n")].concat();
-        for cut in [1, 4, 5, 9, 13, whole.len() - 1] {
+        for cut in [5, 9, 18, whole.len() - 1] {
             let mut reader = StatusReader::new(Encoding::Binary);
             assert_eq!(reader.read(&whole[..cut]), None, "{cut}");
             assert_eq!(
@@ -379,6 +442,11 @@ mod tests {
                 Some(Found::Status(semconv::GRPC_DATA_LOSS)),
                 "{cut}"
             );
+        }
+        for cut in [1, 4, 13, 16] {
+            let mut reader = StatusReader::new(Encoding::Binary);
+            assert_eq!(reader.read(&whole[..cut]), None, "{cut}");
+            assert_eq!(reader.at_end(), Some(Found::NoStatus), "{cut}");
         }
         let messages = frame(0, b"message");
         let mut reader = StatusReader::new(Encoding::Binary);
@@ -399,22 +467,10 @@ mod tests {
 
     #[test]
     fn an_unreadable_trailer_frame_leaves_the_status_unknown() {
-        let big = format!("x-meta:{}\r\ngrpc-status:3\r\n", "a".repeat(MAX_TRAILERS));
-        let early = format!("grpc-status:3\r\nx-meta:{}\r\n", "a".repeat(MAX_TRAILERS));
-        let unreadable = [
-            // Its status past what is kept.
-            frame(0x80, big.as_bytes()),
-            // Compressed.
-            frame(0x81, b"\x1f\x8b"),
-        ];
-        for body in unreadable {
-            let reader = StatusReader::new(Encoding::Binary);
-            assert_eq!(read_in_chunks(reader, &body, 100), Some(Found::Unreadable));
-        }
-        // A long block whose status comes first is read.
+        // Compressed.
         let reader = StatusReader::new(Encoding::Binary);
-        let body = frame(0x80, early.as_bytes());
-        assert_eq!(read_in_chunks(reader, &body, 100), Some(Found::Status(3)));
+        let body = frame(0x81, b"\x1f\x8b");
+        assert_eq!(read_in_chunks(reader, &body, 100), Some(Found::Unreadable));
         // A frame flag gRPC-Web does not define.
         for flag in [0x82, 0xff, 0x02] {
             let mut body = frame(flag, b"grpc-status:0\r\n");
@@ -437,6 +493,25 @@ mod tests {
         assert_eq!(reader.give_up(), Some(Found::Unreadable));
         assert_eq!(reader.read(&frame(0x80, b"grpc-status:0\r\n")), None);
         assert_eq!(reader.give_up(), None);
+    }
+
+    /// tonic writes a status's metadata first and its `grpc-status` last: a status after
+    /// megabytes of metadata is read, and so is one before them.
+    #[test]
+    fn a_status_is_read_after_any_amount_of_metadata() {
+        let metadata = format!("x-meta:{}\r\n", "a".repeat(1 << 20));
+        for block in [
+            format!("{metadata}grpc-status:13\r\ngrpc-message:x\r\n"),
+            format!("grpc-status:13\r\n{metadata}"),
+        ] {
+            let reader = StatusReader::new(Encoding::Binary);
+            let body = frame(0x80, block.as_bytes());
+            assert_eq!(read_in_chunks(reader, &body, 4096), Some(Found::Status(13)));
+        }
+        let long_name = format!("{}:v\r\ngrpc-status:1\r\n", "grpc-status".repeat(3));
+        let reader = StatusReader::new(Encoding::Binary);
+        let body = frame(0x80, long_name.as_bytes());
+        assert_eq!(read_in_chunks(reader, &body, 7), Some(Found::Status(1)));
     }
 
     #[test]

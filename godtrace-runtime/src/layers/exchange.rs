@@ -81,8 +81,8 @@ pub(crate) struct Exchange {
     /// [`from_grpc_web`]): the answer's trailers go back as its body's trailer frame, whatever
     /// the HTTP version.
     from_grpc_web: bool,
-    /// The gRPC status was sent where it could not be read (a gRPC-Web trailer frame too big
-    /// or compressed): an answer that ends without one read is not UNKNOWN, but not known.
+    /// The gRPC status was sent where it could not be read (a gRPC-Web trailer frame
+    /// compressed, or not made of header lines): an answer that ends without one read is not UNKNOWN, but not known.
     grpc_status_unread: bool,
     error_type: Option<Cow<'static, str>>,
     responded: bool,
@@ -259,7 +259,9 @@ impl Exchange {
         self.request_version = version;
         self.head_request = method == http::Method::HEAD;
         self.takes_trailers = names_in(headers, http::header::TE, "trailers");
-        self.from_grpc_web = version < http::Version::HTTP_2 && from_grpc_web(headers);
+        self.from_grpc_web = self.role == Role::GrpcServer
+            && version < http::Version::HTTP_2
+            && from_grpc_web(headers);
     }
 
     /// Whether a response of `status` to this request has a body to send: not to a `HEAD`,

@@ -2619,6 +2619,19 @@ async fn a_grpc_answer_dropped_before_it_is_sent_is_cancelled() {
     assert!(!span.is_error(), "{span:#?}");
 }
 
+/// A body of one empty message, then trailers with `grpc-status` `code`.
+fn message_then_status(code: &'static str) -> axum::body::Body {
+    use tokio_stream::StreamExt as _;
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("grpc-status", http::HeaderValue::from_static(code));
+    let frames = tokio_stream::iter([
+        http_body::Frame::data(axum::body::Bytes::from_static(b"\0\0\0\0\0")),
+        http_body::Frame::trailers(trailers),
+    ])
+    .map(Ok::<_, std::convert::Infallible>);
+    axum::body::Body::new(http_body_util::StreamBody::new(frames))
+}
+
 /// A body that sends one message and panics when polled for the next.
 fn panics_after_one_message() -> axum::body::Body {
     use tokio_stream::StreamExt as _;
@@ -2661,19 +2674,10 @@ async fn a_grpc_stream_that_panics_after_a_message_keeps_its_methods_name() {
 /// follow.
 #[tokio::test]
 async fn a_grpc_status_in_the_head_is_not_replaced_by_later_trailers() {
-    use tokio_stream::StreamExt as _;
     const METHOD: &str = "capture.layers.HeadStatus/Call";
     let capture = testing::capture();
     let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
-        let mut trailers = http::HeaderMap::new();
-        trailers.insert("grpc-status", http::HeaderValue::from_static("13"));
-        let frames = tokio_stream::iter([
-            http_body::Frame::data(axum::body::Bytes::from_static(b"\0\0\0\0\0")),
-            http_body::Frame::trailers(trailers),
-        ])
-        .map(Ok::<_, std::convert::Infallible>);
-        let body = axum::body::Body::new(http_body_util::StreamBody::new(frames));
-        let mut answer = grpc_answer(body);
+        let mut answer = grpc_answer(message_then_status("13"));
         let ok = http::HeaderValue::from_static("0");
         answer.headers_mut().insert("grpc-status", ok);
         Ok::<_, std::convert::Infallible>(answer)
@@ -2727,19 +2731,10 @@ async fn a_grpc_answer_a_client_drops_before_its_status_is_marked_cancelled() {
 /// body's trailer frame, not dropped by hyper: the status is the trailers'.
 #[tokio::test]
 async fn a_grpc_call_tonic_web_converted_has_the_status_of_its_trailers() {
-    use tokio_stream::StreamExt as _;
     const METHOD: &str = "capture.layers.FromWeb/Call";
     let capture = testing::capture();
     let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
-        let mut trailers = http::HeaderMap::new();
-        trailers.insert("grpc-status", http::HeaderValue::from_static("5"));
-        let frames = tokio_stream::iter([
-            http_body::Frame::data(axum::body::Bytes::from_static(b"\0\0\0\0\0")),
-            http_body::Frame::trailers(trailers),
-        ])
-        .map(Ok::<_, std::convert::Infallible>);
-        let body = axum::body::Body::new(http_body_util::StreamBody::new(frames));
-        Ok::<_, std::convert::Infallible>(grpc_answer(body))
+        Ok::<_, std::convert::Infallible>(grpc_answer(message_then_status("5")))
     });
     // As tonic-web's `coerce_request` leaves it.
     let request = http::Request::post(format!("http://127.0.0.1:1/{METHOD}"))

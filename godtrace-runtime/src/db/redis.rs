@@ -198,15 +198,11 @@ fn command_text(text: String, cap: usize) -> String {
 
 /// Ends `call` with the replies: a server error among them (the first) fails it.
 fn finish(call: Call, result: Result<&[Value], &RedisError>) {
-    match result {
-        Ok(replies) => finish_replies(call, replies.iter()),
-        Err(error) => call.fail(client_failure(error)),
-    }
-}
-
-/// Ends `call` with `replies`: the first server error among them fails it.
-fn finish_replies<'a>(call: Call, mut replies: impl Iterator<Item = &'a Value>) {
-    match replies.find_map(server_error) {
+    let failure = match result {
+        Ok(replies) => replies.iter().find_map(server_error),
+        Err(error) => Some(client_failure(error)),
+    };
+    match failure {
         Some(failure) => call.fail(failure),
         None => call.succeed(),
     }
@@ -221,12 +217,17 @@ const MAX_REPLY_DEPTH: usize = 32;
 /// arguments).
 fn server_error(reply: &Value) -> Option<Failure> {
     let error = nested_server_error(reply, MAX_REPLY_DEPTH)?;
-    let code = bounded_code(error.code());
-    Some(Failure {
+    Some(server_failure(error.code()))
+}
+
+/// The failure of a server error with `code`: the code if it is one (see `bounded_code`).
+fn server_failure(code: &str) -> Failure {
+    let code = bounded_code(code);
+    Failure {
         error_type: code.into(),
         status_code: Some(code.to_owned()),
         description: format!("server error {code}"),
-    })
+    }
 }
 
 /// The first server error in `reply`, depth first (the one the redis crate's
@@ -253,12 +254,7 @@ fn nested_server_error(reply: &Value, depth: usize) -> Option<&ServerError> {
 /// kind of failure it was.
 fn client_failure(error: &RedisError) -> Failure {
     if let Some(code) = error.code() {
-        let code = bounded_code(code);
-        return Failure {
-            error_type: code.into(),
-            status_code: Some(code.to_owned()),
-            description: format!("server error {code}"),
-        };
+        return server_failure(code);
     }
     let (error_type, description) = if error.is_timeout() {
         ("timeout", "timed out waiting for the server")

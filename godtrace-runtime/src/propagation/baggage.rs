@@ -93,10 +93,10 @@ pub(super) fn merged(existing: &[&str], ours: &str) -> Option<String> {
     let mut members = header.split(',').count();
     // `ours` is this module's own encoding: members split at commas, each `key=...`.
     for member in ours.split(',') {
-        let key = member.split('=').next().unwrap_or(member);
         if members == MAX_BAGGAGE_MEMBERS {
             break;
         }
+        let key = member.split_once('=').map_or(member, |(key, _)| key);
         if theirs.get(key).is_some() || header.len() + 1 + member.len() > MAX_BAGGAGE_LEN {
             continue;
         }

@@ -217,7 +217,7 @@ fn a_success_whose_body_never_ends_counts_its_spans_exported() {
             .max_export_batch_size(10),
     )
     .expect("init");
-    // Three requests: more than the two in flight at once.
+    // Three requests or more: more than the two in flight at once.
     for _ in 0..30 {
         drop(godtrace::span("stalled.success"));
     }
@@ -229,5 +229,8 @@ fn a_success_whose_body_never_ends_counts_its_spans_exported() {
         (30, 0),
         "{stats:?}"
     );
-    assert_eq!(receiver.sink.requests().len(), 3);
+    // Every span arrived; in three requests at least (four when the export thread took a
+    // batch before the loop had recorded the next ten).
+    assert_eq!(receiver.sink.span_count(), 30);
+    assert!(receiver.sink.requests().len() >= 3);
 }

@@ -132,7 +132,19 @@ impl GodtraceLayer {
     fn fails_span(&self, event: &Event<'_>) -> bool {
         self.error_events_fail_span && *event.metadata().level() == Level::ERROR
     }
+
+    /// What tells this layer's entries on a thread from another's: its address. `tracing`
+    /// ids are unique within one registry only, and two subscribers (a scoped `with_default`
+    /// beside the global one) give out the same ones. A layer does not move while spans are
+    /// entered through it: a subscriber is entered through a `Dispatch`, which holds it in an
+    /// `Arc` (or a `&'static`), and two layers alive at once have two addresses (the layer
+    /// is not zero-sized).
+    fn key(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
 }
+
+const _: () = assert!(std::mem::size_of::<GodtraceLayer>() > 0);
 
 /// What the bridge keeps in a `tracing` span's extensions: the span's context, made current
 /// (for godtrace's parent lookup and for other OpenTelemetry code) on each thread that enters
@@ -155,9 +167,8 @@ impl Bridged {
         self.context.span().span_context().clone()
     }
 
-    /// Its godtrace span's id. With its `tracing` id, it names the span among those entered
-    /// on this thread: ids are unique within one registry only, and two subscribers (a
-    /// scoped `with_default` beside the global one) give out the same ones.
+    /// Its godtrace span's id (for a transparent span, the ancestor's whose context it
+    /// carries).
     fn span_id(&self) -> SpanId {
         self.context.span().span_context().span_id()
     }
@@ -276,15 +287,12 @@ where
             None if transparent => with_record_through(span, Arc::clone),
             record => record,
         };
-        enter(id, context, record);
+        enter(id, self.key(), context, record);
     }
 
-    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        let span_id = span.extensions().get::<Bridged>().map(Bridged::span_id);
-        if let Some(span_id) = span_id {
-            exit(id, span_id);
-        }
+    fn on_exit(&self, id: &Id, _: LayerContext<'_, S>) {
+        // No registry lookup: the thread's entries say which span this layer entered.
+        exit(id, self.key());
     }
 
     fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
@@ -292,17 +300,17 @@ where
         // The record is taken; the context stays with the span until the registry frees it,
         // after every layer's `on_close`: a `fmt` layer after this one prints the span's close
         // line then, with its ids (`TraceIds`).
-        let (span_id, record) = {
+        let record = {
             let mut extensions = span.extensions_mut();
             let Some(bridged) = extensions.get_mut::<Bridged>() else {
                 return;
             };
-            (bridged.span_id(), bridged.record.take())
+            bridged.record.take()
         };
         // A span closed while still entered on this thread (its guard forgotten): its context
         // must not stay current here for the rest of the thread (nor be taken for a later
         // span given the same id).
-        exit_closed(&id, span_id);
+        exit_closed(&id, self.key());
         // Ended once the span's extensions are no longer borrowed: ending hands it to the sinks.
         drop(span);
         if let Some(record) = record {
@@ -563,6 +571,8 @@ fn to_entered<T>(cx: &Context, value: T, apply: impl FnOnce(&Record, T)) -> Opti
 /// A `tracing` span entered on this thread: its context stays attached until it is exited.
 struct Entry {
     id: u64,
+    /// The layer that entered it ([`GodtraceLayer::key`]).
+    layer: usize,
     /// Its godtrace span, for what is added to it inside it (`log` records, attributes and
     /// events through godtrace's API).
     span_id: SpanId,
@@ -580,14 +590,15 @@ thread_local! {
     static ENTERED: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Makes `context` (the span `id`'s) current on this thread until [`exit`] of `id`; what is
-/// added inside it goes to `record`.
-fn enter(id: &Id, context: Context, record: Option<Arc<Record>>) {
+/// Makes `context` (the span `id`'s, entered through the layer `layer`) current on this
+/// thread until [`exit`] of `id`; what is added inside it goes to `record`.
+fn enter(id: &Id, layer: usize, context: Context, record: Option<Arc<Record>>) {
     if !otel_context_usable() {
         return;
     }
     let entry = Entry {
         id: id.into_u64(),
+        layer,
         span_id: context.span().span_context().span_id(),
         record,
         _attached: crate::span::attach_again(context),
@@ -596,11 +607,11 @@ fn enter(id: &Id, context: Context, record: Option<Arc<Record>>) {
     let _ = ENTERED.try_with(|entered| entered.borrow_mut().push(entry));
 }
 
-/// Undoes the latest [`enter`] of `id` (whose godtrace span is `span_id`) on this thread
+/// Undoes the latest [`enter`] of `id` through the layer `layer` on this thread, if any
 /// (tracing exits spans in any order).
-fn exit(id: &Id, span_id: SpanId) {
+fn exit(id: &Id, layer: usize) {
     let id = id.into_u64();
-    let this = |entry: &Entry| entry.id == id && entry.span_id == span_id;
+    let this = |entry: &Entry| entry.id == id && entry.layer == layer;
     let entry = ENTERED
         .try_with(|entered| {
             let mut entered = entered.borrow_mut();
@@ -617,11 +628,11 @@ fn exit(id: &Id, span_id: SpanId) {
     drop(entry);
 }
 
-/// Undoes every [`enter`] of the closed span `id` (whose godtrace span is `span_id`) left on
-/// this thread.
-fn exit_closed(id: &Id, span_id: SpanId) {
+/// Undoes every [`enter`] of the closed span `id` through the layer `layer` left on this
+/// thread.
+fn exit_closed(id: &Id, layer: usize) {
     let id = id.into_u64();
-    let this = |entry: &Entry| entry.id == id && entry.span_id == span_id;
+    let this = |entry: &Entry| entry.id == id && entry.layer == layer;
     let left = ENTERED
         .try_with(|entered| {
             let mut entered = entered.borrow_mut();

@@ -2619,6 +2619,46 @@ async fn a_grpc_answer_dropped_before_it_is_sent_is_cancelled() {
     assert!(!span.is_error(), "{span:#?}");
 }
 
+/// A request that is no gRPC call reaching the gRPC server layer (a browser's CORS preflight
+/// answered by a CORS layer inside it, a REST route of a server that serves gRPC too) gets an
+/// HTTP server span: its 200 is no failed call, and its path names no method.
+#[tokio::test]
+async fn a_request_that_is_no_grpc_call_gets_an_http_span_from_the_grpc_layer() {
+    let capture = testing::capture();
+    let inner = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        let answer = http::Response::builder()
+            .header("content-type", "text/plain")
+            .body(axum::body::Body::from("ok"))
+            .unwrap();
+        Ok::<_, std::convert::Infallible>(answer)
+    });
+    let layered = GrpcServerLayer::new().layer(inner);
+    let preflight = http::Request::options("http://127.0.0.1:1/made.Up/Anything")
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let rest = http::Request::get("http://127.0.0.1:1/users/7")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    for request in [preflight, rest] {
+        let response = layered.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap();
+    }
+    for (name, path) in [("OPTIONS", "/made.Up/Anything"), ("GET", "/users/7")] {
+        let span = capture.span(name);
+        assert_eq!(span.kind, SpanKind::Server, "{span:#?}");
+        assert_eq!(str_attr(&span, "url.path"), Some(path), "{span:#?}");
+        assert_eq!(int_attr(&span, "http.response.status_code"), Some(200));
+        assert_eq!(str_attr(&span, "rpc.method"), None, "{span:#?}");
+        assert!(!span.is_error(), "{span:#?}");
+    }
+    assert!(capture.spans_named("grpc").is_empty());
+}
+
 /// A body of one empty message, then trailers with `grpc-status` `code`.
 fn message_then_status(code: &'static str) -> axum::body::Body {
     use tokio_stream::StreamExt as _;

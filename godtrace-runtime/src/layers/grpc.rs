@@ -67,6 +67,12 @@ impl<S> Layer<S> for GrpcClientLayer {
 }
 
 fn start_server(request: &mut Parts) -> Exchange {
+    // A request that is no gRPC call (a browser's CORS preflight, a REST route or an HTTP
+    // health check of a server that serves gRPC too): its answer is no call's status, and
+    // its path no method. An HTTP server span, as `HttpServerLayer` records it.
+    if !is_grpc_call(request) {
+        return super::http_server::start::<false>(request);
+    }
     let parent = propagation::extract_headers(&request.headers);
     let method = rpc_method(request);
     let span = crate::span_builder(span_name(method.as_deref()))
@@ -93,6 +99,26 @@ fn start_client(request: &mut Parts) -> Exchange {
     let address = describe(&span, request, method.as_deref(), Role::GrpcClient);
     propagation::inject_context(&span.context(), &mut HeaderInjector(&mut request.headers));
     Exchange::new(span, Role::GrpcClient, metric_attributes(method, &address))
+}
+
+/// Whether `request` is a gRPC call: a `POST` of `application/grpc` (with a `+format` or
+/// parameters) or of gRPC-Web's `application/grpc-web` and `application/grpc-web-text`, as
+/// gRPC's HTTP/2 protocol and gRPC-Web define calls.
+fn is_grpc_call(request: &Parts) -> bool {
+    const GRPC: &[u8] = b"application/grpc";
+    let Some(content_type) = request.headers.get(http::header::CONTENT_TYPE) else {
+        return false;
+    };
+    let content_type = content_type.as_bytes();
+    let grpc = content_type
+        .get(..GRPC.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(GRPC))
+        && matches!(
+            content_type.get(GRPC.len()),
+            None | Some(b'+' | b';' | b' ' | b'\t')
+        );
+    request.method == http::Method::POST
+        && (grpc || super::grpc_web::encoding(content_type).is_some())
 }
 
 /// `rpc.method` of a call: the fully-qualified `{package.Service}/{Method}` its path names

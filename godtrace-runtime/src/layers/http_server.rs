@@ -65,7 +65,7 @@ impl<S> Layer<S> for HttpServerLayer {
 
 /// The request's exchange: its span, started under the extracted context, and the histogram
 /// attributes known so far. `TLS`: the server speaks TLS itself ([`HttpServerLayer::https`]).
-fn start<const TLS: bool>(request: &mut Parts) -> Exchange {
+pub(super) fn start<const TLS: bool>(request: &mut Parts) -> Exchange {
     // Godtrace's own parser: hostile headers are rejected (a new trace) and counted.
     let parent = propagation::extract_headers(&request.headers);
     let (method, method_original) = semconv::method(&request.method);

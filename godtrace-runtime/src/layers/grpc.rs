@@ -105,20 +105,14 @@ fn start_client(request: &mut Parts) -> Exchange {
 /// parameters) or of gRPC-Web's `application/grpc-web` and `application/grpc-web-text`, as
 /// gRPC's HTTP/2 protocol and gRPC-Web define calls.
 fn is_grpc_call(request: &Parts) -> bool {
-    const GRPC: &[u8] = b"application/grpc";
-    let Some(content_type) = request.headers.get(http::header::CONTENT_TYPE) else {
-        return false;
-    };
-    let content_type = content_type.as_bytes();
-    let grpc = content_type
-        .get(..GRPC.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(GRPC))
-        && matches!(
-            content_type.get(GRPC.len()),
-            None | Some(b'+' | b';' | b' ' | b'\t')
-        );
+    use super::grpc_web;
+    let content_type = request
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .map_or(&b""[..], |value| value.as_bytes());
     request.method == http::Method::POST
-        && (grpc || super::grpc_web::encoding(content_type).is_some())
+        && (grpc_web::is_of_type(content_type, b"application/grpc")
+            || grpc_web::encoding(content_type).is_some())
 }
 
 /// `rpc.method` of a call: the fully-qualified `{package.Service}/{Method}` its path names

@@ -30,18 +30,24 @@ pub(crate) enum Encoding {
 /// The gRPC-Web encoding of a response of this `content-type`, or `None` for one that is not
 /// gRPC-Web's.
 pub(crate) fn encoding(content_type: &[u8]) -> Option<Encoding> {
-    let (encoding, rest) = [
+    [
         (Encoding::Text, &b"application/grpc-web-text"[..]),
         (Encoding::Binary, b"application/grpc-web"),
     ]
     .into_iter()
-    .find_map(|(encoding, name)| {
-        let head = content_type.get(..name.len())?;
-        head.eq_ignore_ascii_case(name)
-            .then(|| (encoding, &content_type[name.len()..]))
-    })?;
-    // The name ends there: a format (`+proto`), parameters, or nothing.
-    matches!(rest.first(), None | Some(b'+' | b';' | b' ' | b'\t')).then_some(encoding)
+    .find_map(|(encoding, name)| is_of_type(content_type, name).then_some(encoding))
+}
+
+/// Whether `content_type` names the media type `name` (in any case), with a format
+/// (`+proto`), parameters, or nothing after it.
+pub(crate) fn is_of_type(content_type: &[u8], name: &[u8]) -> bool {
+    content_type
+        .get(..name.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(name))
+        && matches!(
+            content_type.get(name.len()),
+            None | Some(b'+' | b';' | b' ' | b'\t')
+        )
 }
 
 /// What the trailer frame said.

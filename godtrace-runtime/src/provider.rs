@@ -110,7 +110,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     };
     sinks.extend(queue);
     let pipeline = Pipeline::new(sinks);
-    let metrics = if settings.enabled {
+    let mut metrics = if settings.enabled {
         match crate::metrics::start(metrics, metrics_resource) {
             Ok(started) => Some(started),
             Err(e) => {
@@ -133,6 +133,19 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
             shutdown_timeout: settings.batch.export_timeout,
             by_capture: false,
         },
+        // The rest of the configuration, in place before the first span or measurement: a
+        // thread recording while `init` runs gets the configured limits, buckets and formats.
+        || {
+            if let Some(metrics) = metrics.take() {
+                metrics.publish();
+            }
+            EXPORTING.store(exporting, Ordering::Relaxed);
+            crate::config::limits::set(settings.span_limits);
+            crate::config::http_methods::install(settings.known_http_methods.as_deref());
+            crate::links::set_from_init(settings.jaeger_ui.clone());
+            opentelemetry::global::set_text_map_propagator(propagator(&settings.propagators));
+            crate::propagation::carry(&settings.propagators);
+        },
     );
     if let Err(e) = installed {
         if let Some(metrics) = metrics {
@@ -140,15 +153,6 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         }
         return Err(e);
     }
-    if let Some(metrics) = metrics {
-        metrics.publish();
-    }
-    EXPORTING.store(exporting, Ordering::Relaxed);
-    crate::config::limits::set(settings.span_limits);
-    crate::config::http_methods::install(settings.known_http_methods.as_deref());
-    crate::links::set_from_init(settings.jaeger_ui.clone());
-    opentelemetry::global::set_text_map_propagator(propagator(&settings.propagators));
-    crate::propagation::carry(&settings.propagators);
     Ok(Guard { _private: () })
 }
 
@@ -315,7 +319,7 @@ pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
     let builder = SdkTracerProvider::builder()
         .with_sampler(RatioSampler::ALWAYS_ON)
         .with_span_limits(sdk_span_limits(crate::config::limits::SpanLimits::default()));
-    let installed = install_with(
+    install_with(
         builder,
         Pipeline::new(vec![Box::new(crate::testing::sink::CaptureSink)]),
         Switches {
@@ -329,12 +333,9 @@ pub(crate) fn install_capture_only(config: &Config) -> Result<(), InitError> {
             shutdown_timeout: crate::config::BatchSettings::default().export_timeout,
             by_capture: true,
         },
-    );
-    if installed.is_ok() {
         // As `init` does: other OpenTelemetry code injects and extracts as godtrace does.
-        opentelemetry::global::set_text_map_propagator(propagator(propagators));
-    }
-    installed
+        || opentelemetry::global::set_text_map_propagator(propagator(propagators)),
+    )
 }
 
 /// godtrace's count limits as the SDK takes them, for spans of other OpenTelemetry code
@@ -366,10 +367,13 @@ struct Switches {
     by_capture: bool,
 }
 
+/// Installs the provider; `configure` sets up the rest once it is installed, before recording
+/// is switched on.
 fn install_with(
     builder: opentelemetry_sdk::trace::TracerProviderBuilder,
     pipeline: Pipeline,
     switches: Switches,
+    configure: impl FnOnce(),
 ) -> Result<(), InitError> {
     let Switches {
         sampler,
@@ -405,6 +409,7 @@ fn install_with(
     crate::value::set_max_attribute_len(max_attribute_len);
     switches::set_attaches_otel_context(otel_context);
     opentelemetry::global::set_tracer_provider(crate::global_tracer::GlobalProvider(provider));
+    configure();
     switches::set_enabled(enabled);
     watch_for_fork();
     READY.store(true, Ordering::Release);

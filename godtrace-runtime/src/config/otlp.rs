@@ -209,6 +209,7 @@ pub(crate) fn resolve(
             #[cfg(feature = "otlp-grpc")]
             if protocol == Protocol::Grpc {
                 url::check_grpc_host(&given.name, &given.value, &url)?;
+                url::check_grpc_path(&given.name, &given.value, &url)?;
             }
             if own {
                 url

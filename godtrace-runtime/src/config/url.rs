@@ -526,6 +526,27 @@ pub(crate) fn check_grpc_host(name: &str, value: &str, url: &str) -> Result<(), 
     ))
 }
 
+/// Refuses `url`, normalized from `value` (the variable `name`'s) for the gRPC transport,
+/// when it has a path or a query: a gRPC request's path is its method
+/// (`/opentelemetry.proto.collector.trace.v1.TraceService/Export`), so neither could be sent,
+/// and a prefix a proxy routes by, or a token in the query, would be left out of every request.
+#[cfg(feature = "otlp-grpc")]
+pub(crate) fn check_grpc_path(name: &str, value: &str, url: &str) -> Result<(), InitError> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let after_host = &url[start + authority(url).len()..];
+    if after_host.is_empty() || after_host == "/" {
+        return Ok(());
+    }
+    Err(InitError::invalid(
+        name,
+        &redacted(value),
+        &format!(
+            "over gRPC, a URL with no path or query (a gRPC request's path is its method), \
+             such as {GRPC_EXAMPLE}; a collector behind a path takes http/protobuf"
+        ),
+    ))
+}
+
 /// Whether the gRPC transport can send to `url`'s host: HTTP's URI of its scheme and host,
 /// which it sends to, takes an ASCII host only (the HTTP transport's URL parser converts an
 /// international name itself); over TLS the host is also the server's name, which TLS takes

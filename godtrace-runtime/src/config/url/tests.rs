@@ -262,7 +262,6 @@ fn a_grpc_host_http_cannot_send_to_is_refused_at_init() {
         scheme_and_host("https://alice:secret@h:1/p@x?q=@"),
         "https://h:1"
     );
-    // Its path and query are not sent (the method is the path).
     for fine in [
         "https://127.0.0.1:4317",
         "https://[::1]:4317",
@@ -271,9 +270,38 @@ fn a_grpc_host_http_cannot_send_to_is_refused_at_init() {
         let url = normalize_given("E", fine, Protocol::Grpc, true).unwrap();
         assert!(check_grpc_host("E", fine, &url).is_ok(), "{fine}");
     }
-    let quoted = "http://h:4317/?token=x&x=\"a\"";
-    let url = normalize_given("E", quoted, Protocol::Grpc, true).unwrap();
-    assert!(check_grpc_host("E", quoted, &url).is_ok());
+}
+
+/// Over gRPC the request's path is its method: a path or a query in the endpoint could not
+/// be sent, and was left out of every request without a word (a proxy's prefix, a token).
+#[cfg(feature = "otlp-grpc")]
+#[test]
+fn a_grpc_endpoint_with_a_path_or_a_query_is_refused_at_init() {
+    for given in [
+        "http://h:4317/some/prefix",
+        "http://h:4317/v1/traces",
+        "http://h:4317?token=s3cr3t",
+        "http://h:4317/?token=x&x=\"s3cr3t\"",
+    ] {
+        let url = normalize_given("E", given, Protocol::Grpc, true).unwrap();
+        match check_grpc_path("E", given, &url) {
+            Err(e @ InitError::InvalidValue { .. }) => {
+                let message = e.to_string();
+                assert!(message.contains("no path or query"), "{given}: {message}");
+                assert!(!message.contains("s3cr3t"), "{given}: {message}");
+            }
+            other => panic!("{given}: {other:?}"),
+        }
+    }
+    for fine in [
+        "http://h:4317",
+        "http://h:4317/",
+        "h:4317",
+        "https://[::1]:4317/",
+    ] {
+        let url = normalize_given("E", fine, Protocol::Grpc, true).unwrap();
+        assert!(check_grpc_path("E", fine, &url).is_ok(), "{fine}");
+    }
 }
 
 /// A `%` that starts no escape (`pass%word`) is part of the password, as HTTP clients

@@ -292,7 +292,8 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
 
 /// `message` with a plain reason put first when it is a TLS failure, so that a failed export
 /// says what to fix. Only the TLS library's own words are read (a reason after its
-/// "invalid peer certificate" or "received fatal alert"), never what a server wrote (a gRPC
+/// "invalid peer certificate" or "received fatal alert", its "received corrupt message of
+/// type InvalidContentType"), never what a server wrote (a gRPC
 /// status message or a partial success may say "Expired" about anything).
 pub(crate) fn explain(message: &str) -> String {
     const NAME_MISMATCH: &str =
@@ -340,6 +341,15 @@ pub(crate) fn explain(message: &str) -> String {
                 .and_then(|rest| alert.iter().find(|(marker, _)| rest.contains(marker)))
         })
         .map(|(_, reason)| *reason)
+        .or_else(|| {
+            // rustls's words for a first answer that is no TLS record: a plain-HTTP port.
+            lower
+                .contains("received corrupt message of type invalidcontenttype")
+                .then_some(
+                    "the server did not answer in TLS (a plain port: its endpoint would be \
+                     `http://`)",
+                )
+        })
         .or_else(|| {
             (lower.contains("peer closed connection without sending tls close_notify")
                 || lower.contains("after the tls handshake, before any answer"))
@@ -506,6 +516,15 @@ mod tests {
         assert!(
             required.starts_with("TLS: the server requires"),
             "{required}"
+        );
+        // An `https://` endpoint on a plain-HTTP port, as hyper's client and rustls say it.
+        let plain = explain(
+            "client error (Connect): received corrupt message of type \
+                             InvalidContentType",
+        );
+        assert!(
+            plain.starts_with("TLS: the server did not answer in TLS"),
+            "{plain}"
         );
         assert_eq!(explain("connection refused"), "connection refused");
         // A server's own words are not the TLS library's.

@@ -107,8 +107,16 @@ impl Client {
                             "gRPC: an answer longer than {MAX_GRPC_ANSWER} bytes"
                         )));
                     }
+                    let had_prefix = message.len() >= PREFIX;
                     let room = MAX_ANSWER.saturating_sub(message.len());
                     message.extend_from_slice(&data[..data.len().min(room)]);
+                    // A message said to be longer than the bound fails at its prefix, not
+                    // once that much has come (or the timeout, from a receiver that stalls).
+                    if !had_prefix && declared_length(&message) > Some(MAX_GRPC_ANSWER) {
+                        return Err(Failure::fatal(format!(
+                            "gRPC: an answer longer than {MAX_GRPC_ANSWER} bytes"
+                        )));
+                    }
                 }
                 let trailers = answer
                     .trailers()
@@ -215,6 +223,15 @@ fn h2_failure(e: h2::Error, ended: Option<ConnectionEnd>) -> Failure {
         None => Retry::resend_if(unprocessed),
     };
     Failure::new(message, retry)
+}
+
+/// The length of a gRPC message's prefix: its compression flag, then its length.
+const PREFIX: usize = 5;
+
+/// The length the prefix at the start of `message` declares, once it has come whole.
+fn declared_length(message: &[u8]) -> Option<usize> {
+    let length: [u8; 4] = message.get(1..PREFIX)?.try_into().ok()?;
+    usize::try_from(u32::from_be_bytes(length)).ok()
 }
 
 /// `endpoint`'s scheme and host (and port) with `method` as the path; never the

@@ -19,6 +19,8 @@ enum Answer {
     LongOk,
     /// Status OK with a 1 MiB header.
     HugeHeaders,
+    /// A message whose prefix says 100 MB, 16 KiB of it, then nothing (the stream held open).
+    DeclaresHuge,
     /// An error status (`code`), with a `RetryInfo` of `retry_ms` when some.
     Failed {
         code: &'static str,
@@ -99,6 +101,19 @@ fn receiver_on(
                             }
                         }
                         Answer::Never => held.push(respond),
+                        Answer::DeclaresHuge => {
+                            if let Ok(mut body) = respond.send_response(grpc_head(), false) {
+                                tokio::spawn(async move {
+                                    let mut frame = vec![0u8; 5 + (16 << 10)];
+                                    frame[1..5].copy_from_slice(&100_000_000u32.to_be_bytes());
+                                    body.reserve_capacity(frame.len());
+                                    let _ = body.send_data(frame.into(), false);
+                                    // Held open, never ended.
+                                    std::future::pending::<()>().await;
+                                    drop(body);
+                                });
+                            }
+                        }
                         Answer::Endless => {
                             if let Ok(mut body) = respond.send_response(grpc_head(), false) {
                                 tokio::spawn(async move {
@@ -536,5 +551,54 @@ fn requests_in_flight_on_a_draining_connection_are_answered_there() {
             3,
             "a request was sent twice"
         );
+    });
+}
+
+/// A TLS endpoint whose server accepts the connection and then says nothing (a plain port
+/// that waits for a request, a stuck proxy): the failure says the TLS handshake did not
+/// finish, not that the connection could not be made.
+#[test]
+fn a_tls_handshake_that_never_finishes_is_named_in_the_failure() {
+    run(async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let mut accepted = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                accepted.push(stream);
+            }
+        });
+        let mut target = grpc_target(format!("https://127.0.0.1:{port}"));
+        target.timeout = Duration::from_millis(300);
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        let failed = transport
+            .send_body(FRAME.to_vec(), std::future::pending())
+            .await
+            .expect_err("no TLS answer");
+        assert!(
+            failed.contains("did not finish the TLS handshake"),
+            "{failed}"
+        );
+        held.abort();
+    });
+}
+
+/// An answer whose prefix says it is longer than the bound fails there: a receiver that then
+/// stalls does not hold the request until its timeout.
+#[test]
+fn an_answer_said_to_be_longer_than_the_bound_fails_at_its_prefix() {
+    run(async {
+        let (target, _) = receiver(|_, _| Answer::DeclaresHuge).await;
+        let transport = Transport::new(&target, super::super::TRACES).unwrap();
+        let error = tokio::time::timeout(
+            Duration::from_secs(20),
+            transport.send_body(FRAME.to_vec(), std::future::pending()),
+        )
+        .await
+        .expect("failed before the timeout")
+        .unwrap_err();
+        assert!(error.contains("longer than"), "{error}");
     });
 }

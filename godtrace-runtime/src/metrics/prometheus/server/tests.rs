@@ -214,6 +214,21 @@ fn serves_metrics_and_survives_bad_requests() {
         assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     }
     assert!(exchange(addr, b"").starts_with("HTTP/1.1 400"));
+    // Empty lines before the request line are skipped (RFC 9112, 2.2), a few of them.
+    for request in [
+        &b"\r\nGET /metrics HTTP/1.1\r\n\r\n"[..],
+        b"\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n",
+        b"\nGET /metrics HTTP/1.1\n\n",
+    ] {
+        let answer = exchange(addr, request);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    let endless = [&b"\r\n"[..]; 20].concat();
+    let answer = exchange(
+        addr,
+        &[&endless[..], b"GET /metrics HTTP/1.1\r\n\r\n"].concat(),
+    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     let huge = vec![b'a'; MAX_HEAD + 2048];
     assert!(exchange(addr, &huge).starts_with("HTTP/1.1 431"));
     // Still serving after all that.

@@ -112,6 +112,7 @@ pub(super) enum Head {
 pub(super) fn read_head(stream: &mut impl Read) -> io::Result<Head> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
+    let mut skipped = 0;
     loop {
         if let Some(end) = find_end(&buf) {
             buf.truncate(end);
@@ -128,7 +129,25 @@ pub(super) fn read_head(stream: &mut impl Read) -> io::Result<Head> {
             return Ok(Head::Complete(String::from_utf8_lossy(&buf).into_owned()));
         }
         buf.extend_from_slice(&chunk[..n]);
+        skip_empty_lines(&mut buf, &mut skipped);
     }
+}
+
+/// The most bytes of empty lines skipped before a request line: a client's stray line
+/// endings, not a stream of them that would keep the head from ever starting.
+const MAX_EMPTY_LINES: usize = 16;
+
+/// Drops the empty lines that start `buf`, as HTTP/1.1 asks a server to (RFC 9112, 2.2: a
+/// client may end a request's body with a line ending more), up to [`MAX_EMPTY_LINES`] bytes
+/// counted in `skipped`; past those, the head is read as it is (and refused).
+fn skip_empty_lines(buf: &mut Vec<u8>, skipped: &mut usize) {
+    let empty = buf
+        .iter()
+        .take(MAX_EMPTY_LINES - *skipped)
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    buf.drain(..empty);
+    *skipped += empty;
 }
 
 fn find_end(buf: &[u8]) -> Option<usize> {

@@ -596,6 +596,23 @@ impl Parse for FieldEntry {
                 format!("field `{key}` needs a value after `=`"),
             ));
         }
+        if input.peek(Token![%]) || input.peek(Token![?]) {
+            // `tracing`'s `%value` (Display) and `?value` (Debug).
+            let sigil: proc_macro2::TokenTree = input.parse()?;
+            let value = input.parse::<Expr>().map_or_else(
+                |_| "value".to_owned(),
+                |e| quote::ToTokens::to_token_stream(&e).to_string(),
+            );
+            return Err(syn::Error::new_spanned(
+                sigil,
+                format!(
+                    "`%` and `?` are `tracing`'s: godtrace records a value by its type \
+                     (strings as text, numbers as numbers, anything else as its `Debug` text): \
+                     write `{key} = {value}`, or `{key} = {value}.to_string()` for its \
+                     `Display` text"
+                ),
+            ));
+        }
         let value: Expr = input.parse()?;
         Ok(FieldEntry { key, at, value })
     }

@@ -37,6 +37,14 @@ pub(super) fn expand(options: Options, args: TokenStream, mut block: ItemImpl) -
         super::ungroup_types(&mut method.sig);
         if let Some(marker) = take_attr(&mut method.attrs, "untraced") {
             let mut own = Vec::new();
+            // A second one, left there, would expand on its own and say it is outside a
+            // traced block.
+            while let Some(again) = take_attr(&mut method.attrs, "untraced") {
+                own.push(syn::Error::new_spanned(
+                    again,
+                    "`#[untraced]` is given twice",
+                ));
+            }
             check_opt_out(&marker, &method.attrs, &mut own);
             conditional.extend(under_the_methods_cfgs(&method.attrs, own));
             // Kept, so the user's import of it is used, with the mark that it was seen here.

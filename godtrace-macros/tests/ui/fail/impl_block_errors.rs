@@ -28,6 +28,10 @@ impl Ledger {
 
     #[traced(kind = sever)]
     fn f(&self) {}
+
+    #[untraced]
+    #[untraced]
+    fn twice(&self) {}
 }
 
 // Both under conditions: an error only where both hold (`g`), none where they exclude each

@@ -518,10 +518,8 @@ mod tests {
             "{required}"
         );
         // An `https://` endpoint on a plain-HTTP port, as hyper's client and rustls say it.
-        let plain = explain(
-            "client error (Connect): received corrupt message of type \
-                             InvalidContentType",
-        );
+        let plain =
+            explain("client error (Connect): received corrupt message of type InvalidContentType");
         assert!(
             plain.starts_with("TLS: the server did not answer in TLS"),
             "{plain}"

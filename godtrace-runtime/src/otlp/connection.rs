@@ -11,7 +11,7 @@
 use super::retry::Failure;
 use bytes::Bytes;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -162,16 +162,20 @@ impl Drop for Unanswered {
 impl Dial {
     /// Opens a connection within the timeout, and starts its task.
     async fn open(&self) -> Result<Open, Failure> {
-        let stage = AtomicU8::new(Stage::Tcp as u8);
-        match tokio::time::timeout(self.timeout, self.connect(&stage)).await {
+        let in_tls_handshake = AtomicBool::new(false);
+        match tokio::time::timeout(self.timeout, self.connect(&in_tls_handshake)).await {
             Ok(opened) => opened,
             Err(_) => {
+                // HTTP/2's handshake waits for nothing (h2 writes its preface and goes on):
+                // past the TCP connection, only TLS's can be what the time ran out in.
+                let unfinished = if in_tls_handshake.load(Ordering::Relaxed) {
+                    ": the server accepted the connection but did not finish the TLS handshake"
+                } else {
+                    ""
+                };
                 let message = format!(
-                    "could not connect to {}:{} within {:?}{}",
-                    self.host,
-                    self.port,
-                    self.timeout,
-                    Stage::unfinished(stage.load(Ordering::Relaxed)),
+                    "could not connect to {}:{} within {:?}{unfinished}",
+                    self.host, self.port, self.timeout
                 );
                 let timed_out = std::io::Error::from(std::io::ErrorKind::TimedOut);
                 Err(Failure::connecting(message, &timed_out))
@@ -179,8 +183,9 @@ impl Dial {
         }
     }
 
-    /// Connects, noting in `stage` what it waits for (said when the timeout cuts it short).
-    async fn connect(&self, stage: &AtomicU8) -> Result<Open, Failure> {
+    /// Connects, noting in `in_tls_handshake` while the TLS handshake runs (said when the
+    /// timeout cuts it short).
+    async fn connect(&self, in_tls_handshake: &AtomicBool) -> Result<Open, Failure> {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| {
@@ -191,41 +196,16 @@ impl Dial {
         tcp.set_nodelay(true)
             .map_err(|e| Failure::fatal(format!("TCP_NODELAY: {e}")))?;
         match &self.tls {
-            None => {
-                stage.store(Stage::Http2 as u8, Ordering::Relaxed);
-                Ok(handshake(tcp).await?)
-            }
+            None => Ok(handshake(tcp).await?),
             Some((connector, name)) => {
-                stage.store(Stage::Tls as u8, Ordering::Relaxed);
+                in_tls_handshake.store(true, Ordering::Relaxed);
                 let tls = connector
                     .connect(name.clone(), tcp)
                     .await
                     .map_err(|e| format!("TLS: {}", super::client::chain(&e)))?;
-                stage.store(Stage::Http2 as u8, Ordering::Relaxed);
+                in_tls_handshake.store(false, Ordering::Relaxed);
                 Ok(handshake(tls).await?)
             }
-        }
-    }
-}
-
-/// What opening a connection waits for.
-#[derive(Clone, Copy)]
-enum Stage {
-    Tcp,
-    Tls,
-    Http2,
-}
-
-impl Stage {
-    /// What a connection cut short at `stage` had not finished, for its message: the TCP
-    /// connection needs no word.
-    fn unfinished(stage: u8) -> &'static str {
-        if stage == Stage::Tls as u8 {
-            ": the server accepted the connection but did not finish the TLS handshake"
-        } else if stage == Stage::Http2 as u8 {
-            ": the server accepted the connection but did not finish the HTTP/2 handshake"
-        } else {
-            ""
         }
     }
 }

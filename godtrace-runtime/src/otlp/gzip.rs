@@ -188,41 +188,111 @@ fn alike_slot(len: usize, kind: usize) -> usize {
 /// stretch of at least [`MIN_MATCH`] equal bytes is one back-reference, the rest literals.
 fn put_aligned(bits: &mut BitWriter<'_>, record: &[u8], earlier: &[u8], distance: usize) {
     let len = record.len().min(earlier.len());
-    let (distance_code, distance_len) = distance_code(distance);
+    let (record, earlier) = (&record[..len], &earlier[..len]);
+    let mut aligned = Aligned {
+        distance: distance_code(distance),
+        literals_from: 0,
+        equal_from: 0,
+    };
+    let (lanes, earlier_lanes) = (record.as_chunks().0, earlier.as_chunks().0);
     let mut at = 0;
-    while at < len {
-        // The equal stretch from `at`.
-        let equal_to = at + common_prefix(&record[at..len], &earlier[at..len]);
-        if equal_to - at >= MIN_MATCH {
-            put_match(bits, equal_to - at, (distance_code, distance_len));
-        } else {
-            put_literals(bits, &record[at..equal_to]);
+    for (a, b) in lanes.iter().zip(earlier_lanes) {
+        let differ = differing_in_lane(a, b);
+        if differ != 0 {
+            aligned.differ_at(bits, record, at, differ);
         }
-        // The differing stretch from there: up to the next MIN_MATCH equal bytes, or the end
-        // when fewer than MIN_MATCH bytes are left.
-        let mut differ_to = equal_to;
-        while differ_to < len {
-            if differ_to + 8 <= len {
-                let low = (word(record, differ_to) ^ word(earlier, differ_to)) as u32;
-                if low == 0 {
-                    break;
-                }
-                // Past the last differing byte of the four.
-                differ_to += 4 - (low.leading_zeros() / 8) as usize;
-            } else if len - differ_to >= MIN_MATCH
-                && record[differ_to..differ_to + MIN_MATCH]
-                    != earlier[differ_to..differ_to + MIN_MATCH]
-            {
-                differ_to += 1;
-            } else if len - differ_to < MIN_MATCH {
-                differ_to = len;
-            } else {
-                break;
-            }
-        }
-        put_literals(bits, &record[equal_to..differ_to]);
-        at = differ_to;
+        at += LANE;
     }
+    if at < len {
+        let differ = if len >= LANE {
+            // The last lane of the record, less the bytes already compared.
+            let last = len - LANE;
+            differing_in_lane(lane(record, last), lane(earlier, last)) >> (at - last)
+        } else {
+            (0..len).fold(0, |differ, i| {
+                differ | u32::from(record[i] != earlier[i]) << i
+            })
+        };
+        aligned.differ_at(bits, record, at, differ);
+    }
+    aligned.end(bits, record);
+}
+
+/// Where [`put_aligned`] is in its record.
+struct Aligned {
+    distance: (u32, u32),
+    /// The bytes before it are written.
+    literals_from: usize,
+    /// The bytes from it to those compared are equal to the earlier record's.
+    equal_from: usize,
+}
+
+impl Aligned {
+    /// Takes the bytes from `at` on that differ from the earlier record's, bit `i` of
+    /// `differ` for byte `at + i`: the equal stretch before each differing one is written
+    /// (as a back-reference when long enough).
+    #[inline(always)]
+    fn differ_at(&mut self, bits: &mut BitWriter<'_>, record: &[u8], at: usize, mut differ: u32) {
+        while differ != 0 {
+            let first = differ.trailing_zeros();
+            // The stretch of differing bytes from `first`, up to the lane's end at most.
+            let run = (!(differ >> first)).trailing_zeros();
+            let differ_from = at + first as usize;
+            if differ_from - self.equal_from >= MIN_MATCH {
+                self.put_equal(bits, record, differ_from);
+            }
+            self.equal_from = differ_from + run as usize;
+            differ &= u32::MAX.checked_shl(first + run).unwrap_or(0);
+        }
+    }
+
+    /// Writes what is held, and the equal stretch up to `to` as a back-reference.
+    #[inline(always)]
+    fn put_equal(&mut self, bits: &mut BitWriter<'_>, record: &[u8], to: usize) {
+        put_literals(bits, &record[self.literals_from..self.equal_from]);
+        put_match(bits, to - self.equal_from, self.distance);
+        self.literals_from = to;
+    }
+
+    /// Writes the rest of `record`.
+    fn end(mut self, bits: &mut BitWriter<'_>, record: &[u8]) {
+        if record.len() - self.equal_from >= MIN_MATCH {
+            self.put_equal(bits, record, record.len());
+        } else {
+            put_literals(bits, &record[self.literals_from..]);
+        }
+    }
+}
+
+/// Bytes compared at once.
+const LANE: usize = 16;
+
+/// The [`LANE`] bytes at `at` (`at + LANE` is within `bytes`).
+#[inline(always)]
+fn lane(bytes: &[u8], at: usize) -> &[u8; LANE] {
+    bytes[at..at + LANE].try_into().expect("a lane's length")
+}
+
+/// Bit `i` set when byte `i` of `a` and `b` differ.
+#[inline(always)]
+fn differing_in_lane(a: &[u8; LANE], b: &[u8; LANE]) -> u32 {
+    let (low, high) = (word(a, 0) ^ word(b, 0), word(a, 8) ^ word(b, 8));
+    // Most lanes of a record are equal to the earlier one's: two compares.
+    if low | high == 0 {
+        return 0;
+    }
+    u32::from(differing_in_word(low)) | u32::from(differing_in_word(high)) << 8
+}
+
+/// Bit `i` set when byte `i` of `x` (little-endian) is not zero.
+#[inline(always)]
+fn differing_in_word(x: u64) -> u8 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // Each byte's top bit: set when its low seven bits are not all zero (their sum with 0x7f
+    // carries into it, and never out of the byte) or it is set itself.
+    let tops = (((x & LOW7) + LOW7) | x) & !LOW7;
+    // Gathers the eight top bits into the top byte, byte `i`'s at bit `56 + i`.
+    ((tops >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
 }
 
 /// The eight bytes at `at` (`at + 8` is within `bytes`).

@@ -253,3 +253,20 @@ fn a_member_of_what_does_not_compress_holds_little_more_room_than_it_needs() {
         out.capacity()
     );
 }
+
+#[test]
+fn a_lanes_differing_bytes_are_each_byte_that_differs() {
+    let mut rng = Rng(13);
+    for case in 0..20_000 {
+        let a: [u8; LANE] = std::array::from_fn(|_| rng.next() as u8);
+        let mut b = a;
+        // From no byte to every byte changed, by any bit (the top one included).
+        for _ in 0..case % (LANE + 1) {
+            b[rng.below(LANE)] ^= 1 << rng.below(8);
+        }
+        let expected = (0..LANE).fold(0, |bits, i| bits | u32::from(a[i] != b[i]) << i);
+        assert_eq!(differing_in_lane(&a, &b), expected, "{a:?} {b:?}");
+    }
+    assert_eq!(differing_in_lane(&[0; LANE], &[0x80; LANE]), 0xffff);
+    assert_eq!(differing_in_word(0x0100_0000_0000_00ff), 0b1000_0001);
+}

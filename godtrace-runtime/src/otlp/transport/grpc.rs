@@ -1,5 +1,6 @@
 use super::{MAX_ANSWER, MAX_GRPC_ANSWER, Rejected, USER_AGENT};
 use crate::config::{Compression, OtlpTarget};
+use crate::otlp::body::GRPC_HEAD;
 use crate::otlp::connection::Connection;
 use crate::otlp::retry::{self, Failure, Retry};
 use crate::otlp::{answer, client};
@@ -102,17 +103,13 @@ impl Client {
                     // message, since one without end never gives a status.
                     let _ = answer.flow_control().release_capacity(data.len());
                     read += data.len();
-                    if read > MAX_GRPC_ANSWER {
-                        return Err(Failure::fatal(format!(
-                            "gRPC: an answer longer than {MAX_GRPC_ANSWER} bytes"
-                        )));
-                    }
-                    let had_prefix = message.len() >= PREFIX;
+                    let had_prefix = message.len() >= GRPC_HEAD;
                     let room = MAX_ANSWER.saturating_sub(message.len());
                     message.extend_from_slice(&data[..data.len().min(room)]);
                     // A message said to be longer than the bound fails at its prefix, not
                     // once that much has come (or the timeout, from a receiver that stalls).
-                    if !had_prefix && declared_length(&message) > Some(MAX_GRPC_ANSWER) {
+                    let declared = (!had_prefix).then(|| declared_length(&message)).flatten();
+                    if read > MAX_GRPC_ANSWER || declared > Some(MAX_GRPC_ANSWER) {
                         return Err(Failure::fatal(format!(
                             "gRPC: an answer longer than {MAX_GRPC_ANSWER} bytes"
                         )));
@@ -225,12 +222,9 @@ fn h2_failure(e: h2::Error, ended: Option<ConnectionEnd>) -> Failure {
     Failure::new(message, retry)
 }
 
-/// The length of a gRPC message's prefix: its compression flag, then its length.
-const PREFIX: usize = 5;
-
 /// The length the prefix at the start of `message` declares, once it has come whole.
 fn declared_length(message: &[u8]) -> Option<usize> {
-    let length: [u8; 4] = message.get(1..PREFIX)?.try_into().ok()?;
+    let length: [u8; 4] = message.get(1..GRPC_HEAD)?.try_into().ok()?;
     usize::try_from(u32::from_be_bytes(length)).ok()
 }
 

@@ -379,13 +379,14 @@ fn start(attrs: &Attributes<'_>, parent: Parent) -> Option<Bridged> {
     let mut bridged = Record::start(name, updates.kind.take(), parent)?;
     // Fresh, so not shared yet.
     if let Some(record) = bridged.record.as_mut().and_then(Arc::get_mut) {
-        let mut attributes = Vec::with_capacity(meta.fields().len() + 3);
-        code_attributes(meta, &mut attributes);
-        let mut visitor = SpanVisitor::new(Some(&mut attributes), &mut updates);
-        attrs.record(&mut visitor);
-        // Each error value adds an `exception.message`: two of them repeat it.
-        let distinct = site.distinct_keys && visitor.errors <= 1;
-        record.init(attributes, updates, distinct);
+        record.init(meta.fields().len() + 3, |attributes| {
+            code_attributes(meta, attributes);
+            let mut visitor = SpanVisitor::new(Some(attributes), &mut updates);
+            attrs.record(&mut visitor);
+            // Each error value adds an `exception.message`: two of them repeat it.
+            site.distinct_keys && visitor.errors <= 1
+        });
+        record.ask_status(updates);
     }
     Some(bridged)
 }

@@ -391,9 +391,20 @@ impl Live {
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) {
+        self.fill_start_attributes(arg_count, record_args);
+    }
+
+    /// [`Live::record_start_attributes`] in line, with what `fill` returns (for a caller
+    /// that starts spans of one kind only: the bridge).
+    #[inline(always)]
+    pub(crate) fn fill_start_attributes<R>(
+        &self,
+        capacity: usize,
+        fill: impl FnOnce(&mut Vec<KeyValue>) -> R,
+    ) -> R {
         let mut attributes = std::mem::take(&mut self.fields.borrow_mut().attributes);
-        attributes.reserve(arg_count);
-        record_args(&mut attributes);
+        attributes.reserve(capacity);
+        let filled = fill(&mut attributes);
         let room = max_attributes().saturating_sub(self.call_site_keys().len());
         if attributes.len() > room {
             // The count limit holds for the arguments and fields too (in their order), as for
@@ -412,6 +423,15 @@ impl Live {
         } else {
             drop_out_of_line(left);
         }
+        filled
+    }
+
+    /// Counts `n` attributes left out before they reached the span (keyless, or a key
+    /// repeated: see `value::one_per_key`).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn count_dropped_attributes(&self, n: usize) {
+        let dropped = &mut self.fields.borrow_mut().dropped_attributes;
+        *dropped = dropped.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
     }
 
     /// [`Live::start`] in a new box (no spare at hand: the first spans of a thread).
@@ -579,7 +599,7 @@ impl Live {
     /// Sets `attributes` (one per key, each value bounded: the caller saw to it), in order: into the span's own
     /// list when it has none yet (no copy, no allocation), keeping at most the span attribute
     /// count limit; `dropped` more were left out already.
-    #[cfg(any(feature = "tracing", feature = "tower", feature = "reqwest"))]
+    #[cfg(any(feature = "tower", feature = "reqwest"))]
     pub(crate) fn set_attributes(&self, mut attributes: Vec<KeyValue>, dropped: usize) {
         let mut fields = self.fields.borrow_mut();
         fields.dropped_attributes = fields

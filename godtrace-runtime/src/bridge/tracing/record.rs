@@ -135,24 +135,30 @@ impl Record {
         f(self.lock().span.span());
     }
 
-    /// Sets a new span's first `attributes` and the status its fields ask for (no lock:
-    /// the record is not shared yet). `distinct`: their keys are known to be distinct and
-    /// non-empty (see [`SiteFacts::distinct_keys`]).
-    pub(super) fn init(
-        &mut self,
-        mut attributes: Vec<KeyValue>,
-        updates: SpanUpdates,
-        distinct: bool,
-    ) {
+    /// Sets a new span's first attributes, which `fill` pushes into the span's own list and
+    /// returns whether their keys are known to be distinct and non-empty (see
+    /// [`SiteFacts::distinct_keys`]); no lock: the record is not shared yet. `capacity`: how
+    /// many it is likely to push.
+    pub(super) fn init(&mut self, capacity: usize, fill: impl FnOnce(&mut Vec<KeyValue>) -> bool) {
         let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
-        // A field may repeat a key the bridge writes (`code.line.number`, `exception.message`
-        // beside an error) or have none: one per key, as later `record`s set them.
-        let keyless = if distinct {
-            0
-        } else {
-            crate::value::one_per_key(&mut attributes)
-        };
-        inner.span.span().record_all(attributes, keyless);
+        inner
+            .span
+            .span()
+            .record_first_attributes(capacity, |attributes| {
+                // A field may repeat a key the bridge writes (`code.line.number`,
+                // `exception.message` beside an error) or have none: one per key, as later
+                // `record`s set them.
+                if fill(attributes) {
+                    0
+                } else {
+                    crate::value::one_per_key(attributes)
+                }
+            });
+    }
+
+    /// Keeps the status a new span's fields ask for (no lock: the record is not shared yet).
+    pub(super) fn ask_status(&mut self, updates: SpanUpdates) {
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
         inner.merge(updates);
     }
 

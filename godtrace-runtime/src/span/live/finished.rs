@@ -121,22 +121,23 @@ impl Finished {
             &mut live.name,
             Name::Given(Cow::Borrowed(""), SpanKind::Internal),
         );
-        let (name, span_kind, attributes) = match name {
-            Name::Site(site) => {
-                let mut attributes = Vec::with_capacity(3 + recorded.len());
-                attributes.extend([
-                    KeyValue::new("code.function.name", bounded_static(site.function())),
-                    KeyValue::new("code.file.path", bounded_static(site.file)),
-                    KeyValue::new("code.line.number", i64::from(site.line)),
-                ]);
-                attributes.append(&mut recorded);
-                // Its capacity stays with the box, for the next span's attributes
-                // (`Live::empty` drops it if it is over the bound).
-                live.fields.get_mut().attributes = recorded;
-                (Cow::Borrowed(site.name()), site.kind.clone(), attributes)
-            }
-            Name::Given(name, kind) => (name, kind, recorded),
+        // The attributes are moved into a list of the exporters' own: the record's list keeps
+        // its capacity, for the next span's attributes, so that the recording thread does not
+        // allocate one for each span (`Live::empty` drops it if it is over the bound).
+        let (name, span_kind, code) = match name {
+            Name::Site(site) => (Cow::Borrowed(site.name()), site.kind.clone(), Some(site)),
+            Name::Given(name, kind) => (name, kind, None),
         };
+        let mut attributes = Vec::with_capacity(3 * usize::from(code.is_some()) + recorded.len());
+        if let Some(site) = code {
+            attributes.extend([
+                KeyValue::new("code.function.name", bounded_static(site.function())),
+                KeyValue::new("code.file.path", bounded_static(site.file)),
+                KeyValue::new("code.line.number", i64::from(site.line)),
+            ]);
+        }
+        attributes.append(&mut recorded);
+        live.fields.get_mut().attributes = recorded;
         let mut span_events = SpanEvents::default();
         span_events.events = events;
         span_events.dropped_count = dropped_events;

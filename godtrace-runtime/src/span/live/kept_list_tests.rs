@@ -177,3 +177,60 @@ fn spans_leave_the_list_of_current_spans_in_any_order() {
         assert_eq!(list_both_ways(), Vec::<u64>::new());
     }
 }
+
+/// A span named at its start (a bridged `tracing` span's, a layer's) on this thread's next
+/// record, with `attributes` set as the bridge sets them, in the record's own list.
+#[cfg(feature = "tracing")]
+fn named_with(span_id: u64, attributes: &[(&'static str, i64)]) -> LiveBox {
+    let ids = || {
+        let (trace_id, span_id) = (TraceId::from(11_u128), SpanId::from(span_id));
+        SpanContext::new(
+            trace_id,
+            span_id,
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        )
+    };
+    let name = Name::Given(Cow::Borrowed("named"), SpanKind::Internal);
+    let live = Live::start_with_ids(ids, ParentIds::NONE, name);
+    let left_out = live.fill_start_attributes(attributes.len(), |list| {
+        list.extend(
+            attributes
+                .iter()
+                .map(|&(key, value)| KeyValue::new(key, value)),
+        );
+        0
+    });
+    assert_eq!(left_out, 0);
+    live
+}
+
+#[cfg(feature = "tracing")]
+#[test]
+fn a_named_spans_list_stays_with_its_box_when_its_span_data_is_taken() {
+    let two = [("n", 7), ("len", 44)];
+    let live = named_with(1, &two);
+    let address: *const Live = &*live;
+    let (data, boxed) = live
+        .finish(Tick::from_raw(0), Tick::from_raw(1))
+        .into_span_data();
+    let exported: Vec<KeyValue> = two
+        .iter()
+        .map(|&(key, value)| KeyValue::new(key, Value::I64(value)))
+        .collect();
+    assert_eq!(data.attributes, exported, "no `code.*` for a named span");
+    let kept = boxed.fields.borrow().attributes.capacity();
+    assert!(kept >= two.len(), "the list's capacity is kept: {kept}");
+    Live::recycle(boxed);
+
+    // The next span of this thread fills the same list: nothing is allocated for it.
+    let (live, allocations) = counting_alloc::allocations_during(|| named_with(2, &two));
+    assert!(std::ptr::eq(&*live, address), "the same box, reused");
+    assert_eq!(allocations, 0);
+    let (data, boxed) = live
+        .finish(Tick::from_raw(0), Tick::from_raw(1))
+        .into_span_data();
+    assert_eq!(data.attributes, exported);
+    Live::recycle(boxed);
+}

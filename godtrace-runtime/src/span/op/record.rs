@@ -72,8 +72,26 @@ impl OpSpan {
         }
     }
 
+    /// Sets a span's first attributes, just after it started: `fill` pushes them into the
+    /// record's own list (a reused record's, with its capacity: nothing is allocated for them
+    /// in the steady state; see `Live::record_start_attributes`, which also runs the caller's
+    /// code safely) and returns how many it left out, counted dropped. `capacity`: how many it
+    /// is likely to push.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn record_first_attributes(
+        &self,
+        capacity: usize,
+        fill: impl FnOnce(&mut Vec<KeyValue>) -> usize,
+    ) {
+        let Some(live) = &self.live else { return };
+        let left_out = live.fill_start_attributes(capacity, fill);
+        if left_out > 0 {
+            live.count_dropped_attributes(left_out);
+        }
+    }
+
     /// See `Live::set_attributes`.
-    #[cfg(any(feature = "tracing", feature = "tower", feature = "reqwest"))]
+    #[cfg(any(feature = "tower", feature = "reqwest"))]
     pub(crate) fn record_all(&self, attributes: Vec<KeyValue>, dropped: usize) {
         if let Some(live) = &self.live {
             live.set_attributes(attributes, dropped);

@@ -17,20 +17,21 @@ static SITE: CallSite = CallSite::new(
     },
 );
 
+/// The ids of a sampled root span.
+fn ids(trace_id: u128, span_id: u64) -> SpanContext {
+    SpanContext::new(
+        TraceId::from(trace_id),
+        SpanId::from(span_id),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::NONE,
+    )
+}
+
 /// A root of [`SITE`] on this thread's next record, with `args` recorded as a traced
 /// call records its arguments.
 fn root_with_args(span_id: u64, args: &[(&'static str, i64)]) -> LiveBox {
-    let ids = || {
-        let (trace_id, span_id) = (TraceId::from(9_u128), SpanId::from(span_id));
-        SpanContext::new(
-            trace_id,
-            span_id,
-            TraceFlags::SAMPLED,
-            false,
-            TraceState::NONE,
-        )
-    };
-    let live = Live::start_with_ids(ids, ParentIds::NONE, Name::Site(&SITE));
+    let live = Live::start_with_ids(|| ids(9, span_id), ParentIds::NONE, Name::Site(&SITE));
     if !args.is_empty() {
         live.record_start_attributes(args.len(), &mut |attributes: &mut Vec<KeyValue>| {
             attributes.extend(args.iter().map(|&(key, value)| KeyValue::new(key, value)));
@@ -182,18 +183,8 @@ fn spans_leave_the_list_of_current_spans_in_any_order() {
 /// record, with `attributes` set as the bridge sets them, in the record's own list.
 #[cfg(feature = "tracing")]
 fn named_with(span_id: u64, attributes: &[(&'static str, i64)]) -> LiveBox {
-    let ids = || {
-        let (trace_id, span_id) = (TraceId::from(11_u128), SpanId::from(span_id));
-        SpanContext::new(
-            trace_id,
-            span_id,
-            TraceFlags::SAMPLED,
-            false,
-            TraceState::NONE,
-        )
-    };
     let name = Name::Given(Cow::Borrowed("named"), SpanKind::Internal);
-    let live = Live::start_with_ids(ids, ParentIds::NONE, name);
+    let live = Live::start_with_ids(|| ids(11, span_id), ParentIds::NONE, name);
     let left_out = live.fill_start_attributes(attributes.len(), |list| {
         list.extend(
             attributes

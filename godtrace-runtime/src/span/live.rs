@@ -391,28 +391,32 @@ impl Live {
         arg_count: usize,
         record_args: &mut dyn FnMut(&mut Vec<KeyValue>),
     ) {
-        self.fill_start_attributes(arg_count, record_args);
+        self.fill_start_attributes(arg_count, |attributes| {
+            record_args(attributes);
+            0
+        });
     }
 
-    /// [`Live::record_start_attributes`] in line, with what `fill` returns (for a caller
-    /// that starts spans of one kind only: the bridge).
+    /// [`Live::record_start_attributes`] in line (for a caller that starts spans of one kind
+    /// only: the bridge), `fill` returning how many attributes it left out (keyless, or a key
+    /// repeated: see `value::one_per_key`), which are counted dropped.
     #[inline(always)]
-    pub(crate) fn fill_start_attributes<R>(
+    pub(crate) fn fill_start_attributes(
         &self,
         capacity: usize,
-        fill: impl FnOnce(&mut Vec<KeyValue>) -> R,
-    ) -> R {
+        fill: impl FnOnce(&mut Vec<KeyValue>) -> usize,
+    ) {
         let mut attributes = std::mem::take(&mut self.fields.borrow_mut().attributes);
         attributes.reserve(capacity);
-        let filled = fill(&mut attributes);
+        let left_out = fill(&mut attributes);
         let room = max_attributes().saturating_sub(self.call_site_keys().len());
-        if attributes.len() > room {
-            // The count limit holds for the arguments and fields too (in their order), as for
-            // what is set later: past it they are dropped and counted.
-            let over = attributes.len() - room;
+        // The count limit holds for the arguments and fields too (in their order), as for
+        // what is set later: past it they are dropped and counted.
+        if attributes.len() > room || left_out > 0 {
+            let over = attributes.len().saturating_sub(room);
             attributes.truncate(room);
             let dropped = &mut self.fields.borrow_mut().dropped_attributes;
-            *dropped = dropped.saturating_add(u32::try_from(over).unwrap_or(u32::MAX));
+            *dropped = dropped.saturating_add(u32::try_from(over + left_out).unwrap_or(u32::MAX));
         }
         let left = std::mem::replace(&mut self.fields.borrow_mut().attributes, attributes);
         // What `take` left: nothing reaches the record's list meanwhile (the span is on no
@@ -423,15 +427,6 @@ impl Live {
         } else {
             drop_out_of_line(left);
         }
-        filled
-    }
-
-    /// Counts `n` attributes left out before they reached the span (keyless, or a key
-    /// repeated: see `value::one_per_key`).
-    #[cfg(feature = "tracing")]
-    pub(crate) fn count_dropped_attributes(&self, n: usize) {
-        let dropped = &mut self.fields.borrow_mut().dropped_attributes;
-        *dropped = dropped.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
     }
 
     /// [`Live::start`] in a new box (no spare at hand: the first spans of a thread).

@@ -139,6 +139,7 @@ impl Record {
     /// returns whether their keys are known to be distinct and non-empty (see
     /// [`SiteFacts::distinct_keys`]); no lock: the record is not shared yet. `capacity`: how
     /// many it is likely to push.
+    #[inline(always)]
     pub(super) fn init(&mut self, capacity: usize, fill: impl FnOnce(&mut Vec<KeyValue>) -> bool) {
         let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
         inner

@@ -2,7 +2,7 @@
 //! place by the OTLP encoder or turned into the SDK's `SpanData`.
 use super::{Fields, Live, Name, SCOPE, clock};
 use crate::span::clock::Tick;
-use crate::value::bounded_static;
+use crate::value::{CALL_SITE_KEYS, bounded_static};
 use opentelemetry::KeyValue;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use opentelemetry::trace::{Event, SpanId, Status};
@@ -128,7 +128,8 @@ impl Finished {
             Name::Site(site) => (Cow::Borrowed(site.name()), site.kind.clone(), Some(site)),
             Name::Given(name, kind) => (name, kind, None),
         };
-        let mut attributes = Vec::with_capacity(3 * usize::from(code.is_some()) + recorded.len());
+        let mut attributes =
+            Vec::with_capacity(code.map_or(0, |_| CALL_SITE_KEYS.len()) + recorded.len());
         if let Some(site) = code {
             attributes.extend([
                 KeyValue::new("code.function.name", bounded_static(site.function())),

@@ -78,15 +78,14 @@ impl OpSpan {
     /// code safely) and returns how many it left out, counted dropped. `capacity`: how many it
     /// is likely to push.
     #[cfg(feature = "tracing")]
+    #[inline(always)]
     pub(crate) fn record_first_attributes(
         &self,
         capacity: usize,
         fill: impl FnOnce(&mut Vec<KeyValue>) -> usize,
     ) {
-        let Some(live) = &self.live else { return };
-        let left_out = live.fill_start_attributes(capacity, fill);
-        if left_out > 0 {
-            live.count_dropped_attributes(left_out);
+        if let Some(live) = &self.live {
+            live.fill_start_attributes(capacity, fill);
         }
     }
 

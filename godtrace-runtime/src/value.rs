@@ -63,6 +63,16 @@ pub(crate) fn bounded_attribute(attribute: KeyValue) -> KeyValue {
     KeyValue::new(attribute.key, bounded_value(attribute.value, limit))
 }
 
+/// [`bounded_attribute`] in place (an attribute already in a span's list).
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+pub(crate) fn bound_in_place(attribute: &mut KeyValue) {
+    let limit = max_attribute_len();
+    if !is_within(&attribute.value, limit) {
+        let value = std::mem::replace(&mut attribute.value, Value::Bool(false));
+        attribute.value = bounded_value(value, limit);
+    }
+}
+
 /// `s` cut to at most `limit` bytes on a char boundary, ending with the marker when it was cut
 /// (the marker within the limit). Only the part kept is copied.
 pub(crate) fn bounded_text(s: &str, limit: usize) -> String {

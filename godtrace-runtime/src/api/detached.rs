@@ -104,21 +104,31 @@ impl Span {
         }
     }
 
-    /// Sets `attributes` at once: one list, no growth (see `Live::set_attributes`); for the
-    /// layers, which know a request's attributes up front. Each value ends bounded by the
-    /// attribute limit: those the layers do not cut to it where they make them are at most
-    /// 256 bytes (fixed words such as `url.scheme`, the `server.address` a histogram shares),
-    /// so they are cut here under a shorter limit (under the default one, nothing is read).
+    /// Sets the span's first attributes at once, for the layers, which know a request's
+    /// attributes up front: `fill` pushes them (each key once) into the record's own list, with
+    /// room for `capacity` (a reused record's list has it already: nothing is allocated for the
+    /// list in the steady state). Each value ends bounded by the attribute limit: those the
+    /// layers do not cut to it where they make them are at most 256 bytes (fixed words such as
+    /// `url.scheme`, the `server.address` a histogram shares), so they are cut here under a
+    /// shorter limit (under the default one, nothing is read). A span that does not record
+    /// runs nothing of `fill`.
     #[cfg(any(feature = "tower", feature = "reqwest"))]
-    pub(crate) fn set_bounded_attributes(&self, mut attributes: Vec<opentelemetry::KeyValue>) {
+    pub(crate) fn fill_bounded_attributes(
+        &self,
+        capacity: usize,
+        fill: impl FnOnce(&mut Vec<opentelemetry::KeyValue>),
+    ) {
         if let Some(span) = &self.span {
-            if crate::value::max_attribute_len() < crate::layers::MAX_UNCUT_VALUE_LEN {
-                // Collected in place (the same allocation).
-                attributes = (attributes.into_iter())
-                    .map(crate::value::bounded_attribute)
-                    .collect();
-            }
-            span.span().record_all(attributes, 0);
+            span.span().record_first_attributes(capacity, |attributes| {
+                let from = attributes.len();
+                fill(attributes);
+                if crate::value::max_attribute_len() < crate::layers::MAX_UNCUT_VALUE_LEN {
+                    attributes[from..]
+                        .iter_mut()
+                        .for_each(crate::value::bound_in_place);
+                }
+                0
+            });
         }
     }
 

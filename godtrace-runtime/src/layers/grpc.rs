@@ -156,22 +156,19 @@ fn describe(span: &Span, request: &Parts, method: Option<&str>, role: Role) -> V
     };
     let mut address = Vec::new();
     push_server_address(&mut address, request, scheme);
-    if !span.is_recording() {
-        return address;
-    }
-    let mut attributes = Vec::with_capacity(4 + address.len());
-    attributes.push(KeyValue::new("rpc.system.name", semconv::GRPC_SYSTEM));
-    match method {
-        Some(method) if role == Role::GrpcClient => attributes.push(text("rpc.method", method)),
-        Some(_) => {}
-        None => {
-            let path = request.uri.path();
-            attributes.push(KeyValue::new("rpc.method", semconv::OTHER_METHOD));
-            let original = path.strip_prefix('/').unwrap_or(path);
-            attributes.push(text("rpc.method_original", original));
+    span.fill_bounded_attributes(4 + address.len(), |attributes| {
+        attributes.push(KeyValue::new("rpc.system.name", semconv::GRPC_SYSTEM));
+        match method {
+            Some(method) if role == Role::GrpcClient => attributes.push(text("rpc.method", method)),
+            Some(_) => {}
+            None => {
+                let path = request.uri.path();
+                attributes.push(KeyValue::new("rpc.method", semconv::OTHER_METHOD));
+                let original = path.strip_prefix('/').unwrap_or(path);
+                attributes.push(text("rpc.method_original", original));
+            }
         }
-    }
-    attributes.extend_from_slice(&address);
-    span.set_bounded_attributes(attributes);
+        attributes.extend_from_slice(&address);
+    });
     address
 }

@@ -78,9 +78,8 @@ pub(super) fn start<const TLS: bool>(request: &mut Parts) -> Exchange {
         .kind(SpanKind::Server)
         .parent(parent)
         .start_detached();
-    if span.is_recording() {
-        let mut attributes =
-            semconv::http_method_attributes(method, method_original, SPAN_ATTRIBUTES);
+    span.fill_bounded_attributes(SPAN_ATTRIBUTES, |attributes| {
+        semconv::push_http_method(attributes, method, method_original);
         attributes.push(KeyValue::new("url.scheme", scheme));
         attributes.push(text("url.path", &redacted_path(request_path(request))));
         if let Some(route) = route {
@@ -88,15 +87,14 @@ pub(super) fn start<const TLS: bool>(request: &mut Parts) -> Exchange {
             let value = crate::value::bounded_value(route.value(), limit);
             attributes.push(KeyValue::new("http.route", value));
         }
-        push_address(&mut attributes, original_host(request, forwarded.1), scheme);
+        push_address(attributes, original_host(request, forwarded.1), scheme);
         if let Some(version) = version {
             attributes.push(KeyValue::new("network.protocol.version", version));
         }
         if let Some(agent) = header_str(request, http::header::USER_AGENT) {
             attributes.push(text("user_agent.original", agent));
         }
-        span.set_bounded_attributes(attributes);
-    }
+    });
     let metric = metric_base(method, scheme, route, version);
     Exchange::new(span, Role::HttpServer, metric)
 }

@@ -80,7 +80,7 @@ mod service;
 
 /// The longest value a layer puts on a span without cutting it to the attribute limit where
 /// it makes it (a host shared with a histogram, fixed words): cut to the limit when the span's
-/// attributes are set, only under a limit shorter than this (`Span::set_bounded_attributes`).
+/// attributes are set, only under a limit shorter than this (`Span::fill_bounded_attributes`).
 pub(crate) const MAX_UNCUT_VALUE_LEN: usize = semconv::MAX_NAME_PART_LEN;
 
 #[cfg(feature = "tower")]

@@ -81,9 +81,8 @@ fn start(request: &mut reqwest::Request, resends: u32) -> Exchange {
     let span = crate::span_builder(semconv::http_span_name(method, None))
         .kind(SpanKind::Client)
         .start_detached();
-    if span.is_recording() {
-        let mut attributes =
-            semconv::http_method_attributes(method, method_original, SPAN_ATTRIBUTES);
+    span.fill_bounded_attributes(SPAN_ATTRIBUTES, |attributes| {
+        semconv::push_http_method(attributes, method, method_original);
         let full = semconv::redacted_url(url.as_str()).into();
         attributes.push(KeyValue::new(
             "url.full",
@@ -101,8 +100,7 @@ fn start(request: &mut reqwest::Request, resends: u32) -> Exchange {
                 i64::from(resends),
             ));
         }
-        span.set_bounded_attributes(attributes);
-    }
+    });
     propagation::inject_context(&span.context(), &mut HeaderInjector(request.headers_mut()));
     // `url.scheme` is opt-in on the client histogram (required on the server's): left out.
     let mut metric = Vec::with_capacity(3 + METRIC_ATTRIBUTES_ADDED);

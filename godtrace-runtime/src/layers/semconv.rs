@@ -90,20 +90,17 @@ fn default_known_method(name: &str) -> Option<&'static str> {
     })
 }
 
-/// The first of an HTTP span's attributes, which are set at once: a list with room for
-/// `capacity` (one allocation per span), opened with `http.request.method` and, for a method
+/// Pushes the first of an HTTP span's attributes: `http.request.method` and, for a method
 /// outside the known ones, `http.request.method_original`.
-pub(crate) fn http_method_attributes(
+pub(crate) fn push_http_method(
+    attributes: &mut Vec<KeyValue>,
     method: &'static str,
     original: Option<String>,
-    capacity: usize,
-) -> Vec<KeyValue> {
-    let mut attributes = Vec::with_capacity(capacity);
+) {
     attributes.push(KeyValue::new("http.request.method", method));
     if let Some(original) = original {
         attributes.push(KeyValue::new("http.request.method_original", original));
     }
-    attributes
 }
 
 /// A scheme the conventions' `url.scheme` takes from a header: `http` or `https` in any case

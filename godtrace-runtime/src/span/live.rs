@@ -397,8 +397,8 @@ impl Live {
         });
     }
 
-    /// [`Live::record_start_attributes`] in line (for a caller that starts spans of one kind
-    /// only: the bridge), `fill` returning how many attributes it left out (keyless, or a key
+    /// [`Live::record_start_attributes`] in line (for callers that start spans of one kind
+    /// only: the bridge, the layers), `fill` returning how many attributes it left out (keyless, or a key
     /// repeated: see `value::one_per_key`), which are counted dropped.
     #[inline(always)]
     pub(crate) fn fill_start_attributes(
@@ -589,29 +589,6 @@ impl Live {
             Name::Site(_) => &crate::value::CALL_SITE_KEYS,
             Name::Given(..) => &[],
         }
-    }
-
-    /// Sets `attributes` (one per key, each value bounded: the caller saw to it), in order: into the span's own
-    /// list when it has none yet (no copy, no allocation), keeping at most the span attribute
-    /// count limit; `dropped` more were left out already.
-    #[cfg(any(feature = "tower", feature = "reqwest"))]
-    pub(crate) fn set_attributes(&self, mut attributes: Vec<KeyValue>, dropped: usize) {
-        let mut fields = self.fields.borrow_mut();
-        fields.dropped_attributes = fields
-            .dropped_attributes
-            .saturating_add(u32::try_from(dropped).unwrap_or(u32::MAX));
-        if !fields.attributes.is_empty() {
-            drop(fields);
-            attributes.into_iter().for_each(|a| self.set_attribute(a));
-            return;
-        }
-        let limit = max_attributes();
-        let over = attributes.len().saturating_sub(limit);
-        attributes.truncate(limit);
-        fields.attributes = attributes;
-        fields.dropped_attributes = fields
-            .dropped_attributes
-            .saturating_add(u32::try_from(over).unwrap_or(u32::MAX));
     }
 
     /// Adds an event, keeping at most the event attribute count limit of its attributes and

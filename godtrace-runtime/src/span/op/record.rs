@@ -77,7 +77,7 @@ impl OpSpan {
     /// in the steady state; see `Live::record_start_attributes`, which also runs the caller's
     /// code safely) and returns how many it left out, counted dropped. `capacity`: how many it
     /// is likely to push.
-    #[cfg(feature = "tracing")]
+    #[cfg(any(feature = "tracing", feature = "tower", feature = "reqwest"))]
     #[inline(always)]
     pub(crate) fn record_first_attributes(
         &self,
@@ -86,14 +86,6 @@ impl OpSpan {
     ) {
         if let Some(live) = &self.live {
             live.fill_start_attributes(capacity, fill);
-        }
-    }
-
-    /// See `Live::set_attributes`.
-    #[cfg(any(feature = "tower", feature = "reqwest"))]
-    pub(crate) fn record_all(&self, attributes: Vec<KeyValue>, dropped: usize) {
-        if let Some(live) = &self.live {
-            live.set_attributes(attributes, dropped);
         }
     }
 

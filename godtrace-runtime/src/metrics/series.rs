@@ -6,8 +6,8 @@ use super::thread_cells::ThreadCells;
 use crate::span::clock::{self, Tick};
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// An `f64` that threads add to.
 #[derive(Debug, Default)]
@@ -123,7 +123,19 @@ pub(crate) struct DurationSeries {
     /// How long, in ticks, an exemplar stands before a call replaces it ([`fresh_ticks`]).
     exemplar_fresh_ticks: u64,
     cells: ThreadCells,
+    /// The sum past what the cells' `u64` of ticks holds (see [`SumRead`]).
+    sum_read: Mutex<SumRead>,
     exemplars: [ExemplarSlot; DURATION_BUCKETS],
+}
+
+/// The cells' sum wraps after 2^64 ticks: about 190 years of calls at 3 GHz, but weeks for a
+/// thousand calls that never end (streams, connections) measured in one series. Each read adds
+/// how far the raw sum moved since the read before (less than 2^64 ticks, unless no read was
+/// made in all that time), read under the lock, so that reads see raw sums in their order.
+#[derive(Debug, Default)]
+struct SumRead {
+    last_raw: u64,
+    total: u128,
 }
 
 impl DurationSeries {
@@ -133,6 +145,7 @@ impl DurationSeries {
             bounds: TickBounds::of_clock(),
             exemplar_fresh_ticks: fresh_ticks(),
             cells: ThreadCells::default(),
+            sum_read: Mutex::default(),
             exemplars: std::array::from_fn(|_| ExemplarSlot::new()),
         }
     }
@@ -188,17 +201,33 @@ impl DurationSeries {
     }
 
     pub(crate) fn snapshot(&self) -> HistogramPoint {
-        let (counts, sum_ticks) = self.cells.read();
+        let (counts, sum_ticks) = {
+            let mut sum = self.sum_read.lock().unwrap_or_else(PoisonError::into_inner);
+            let (counts, raw) = self.cells.read();
+            sum.total += u128::from(raw.wrapping_sub(sum.last_raw));
+            sum.last_raw = raw;
+            (counts, sum.total)
+        };
         let bucket_counts = counts.to_vec();
         HistogramPoint {
             attributes: self.attributes.clone(),
             bounds: DURATION_BOUNDS_SECONDS.to_vec(),
             count: bucket_counts.iter().sum(),
             bucket_counts,
-            sum: clock::nanos_of_ticks(sum_ticks) as f64 / 1e9,
+            sum: seconds_of_ticks(sum_ticks),
             exemplars: self.exemplars.iter().map(ExemplarSlot::read).collect(),
         }
     }
+}
+
+/// `ticks` in seconds, a total past a `u64` too: whole chunks of 2^40 ticks (minutes), the
+/// chunk scaled once, and the rest.
+fn seconds_of_ticks(ticks: u128) -> f64 {
+    const CHUNK_BITS: u32 = 40;
+    let chunks = (ticks >> CHUNK_BITS) as f64;
+    let rest = (ticks & ((1 << CHUNK_BITS) - 1)) as u64;
+    let chunk_nanos = clock::nanos_of_ticks(1 << CHUNK_BITS) as f64;
+    (chunks * chunk_nanos + clock::nanos_of_ticks(rest) as f64) / 1e9
 }
 
 /// One attribute set of a manual histogram.
@@ -322,6 +351,28 @@ mod tests {
         let tick_s = clock::nanos_of_ticks(1_000) as f64 / 1e12;
         assert!((p.sum - 20.00205).abs() <= 3.0 * tick_s + 1e-9, "{}", p.sum);
         assert!(p.exemplars.iter().all(Option::is_none));
+    }
+
+    /// The sum in ticks outgrows a `u64` (it wrapped to a smaller sum, which Prometheus reads
+    /// as a counter reset) and goes on growing.
+    #[test]
+    fn the_duration_sum_goes_on_past_what_a_u64_of_ticks_holds() {
+        let s = DurationSeries::new(vec![KeyValue::new("operation", "t")]);
+        let half = 1u64 << 63;
+        let mut last = 0.0;
+        for calls in 1..=3 {
+            s.record(half, None);
+            let p = s.snapshot();
+            assert_eq!(p.count, calls);
+            assert!(p.sum > last, "{calls} calls: {} after {last}", p.sum);
+            last = p.sum;
+        }
+        let tick_ns = clock::nanos_of_ticks(1 << 40) as f64 / (1u64 << 40) as f64;
+        let expected = 3.0 * half as f64 * tick_ns / 1e9;
+        assert!(
+            (last - expected).abs() <= expected * 1e-9,
+            "{last} for {expected}"
+        );
     }
 
     #[test]

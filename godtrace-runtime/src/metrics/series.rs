@@ -128,7 +128,7 @@ pub(crate) struct DurationSeries {
     exemplars: [ExemplarSlot; DURATION_BUCKETS],
 }
 
-/// The cells' sum wraps after 2^64 ticks: about 190 years of calls at 3 GHz, but weeks for a
+/// The cells' sum wraps after 2^64 ticks: about 195 years of calls at 3 GHz, but ten weeks for a
 /// thousand calls that never end (streams, connections) measured in one series. Each read adds
 /// how far the raw sum moved since the read before (less than 2^64 ticks, unless no read was
 /// made in all that time), read under the lock, so that reads see raw sums in their order.

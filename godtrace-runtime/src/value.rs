@@ -55,16 +55,12 @@ pub(crate) fn bounded_static(s: &'static str) -> Value {
 
 /// `attribute` with its value bounded by the limit ([`bounded_value`]): what a span keeps of an
 /// attribute set at run time, whoever set it.
-pub(crate) fn bounded_attribute(attribute: KeyValue) -> KeyValue {
-    let limit = max_attribute_len();
-    if is_within(&attribute.value, limit) {
-        return attribute;
-    }
-    KeyValue::new(attribute.key, bounded_value(attribute.value, limit))
+pub(crate) fn bounded_attribute(mut attribute: KeyValue) -> KeyValue {
+    bound_in_place(&mut attribute);
+    attribute
 }
 
 /// [`bounded_attribute`] in place (an attribute already in a span's list).
-#[cfg(any(feature = "tower", feature = "reqwest"))]
 pub(crate) fn bound_in_place(attribute: &mut KeyValue) {
     let limit = max_attribute_len();
     if !is_within(&attribute.value, limit) {

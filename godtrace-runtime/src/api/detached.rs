@@ -120,12 +120,9 @@ impl Span {
     ) {
         if let Some(span) = &self.span {
             span.span().record_first_attributes(capacity, |attributes| {
-                let from = attributes.len();
                 fill(attributes);
                 if crate::value::max_attribute_len() < crate::layers::MAX_UNCUT_VALUE_LEN {
-                    attributes[from..]
-                        .iter_mut()
-                        .for_each(crate::value::bound_in_place);
+                    attributes.iter_mut().for_each(crate::value::bound_in_place);
                 }
                 0
             });

@@ -397,9 +397,9 @@ impl Live {
         });
     }
 
-    /// [`Live::record_start_attributes`] in line (for callers that start spans of one kind
-    /// only: the bridge, the layers), `fill` returning how many attributes it left out (keyless, or a key
-    /// repeated: see `value::one_per_key`), which are counted dropped.
+    /// [`Live::record_start_attributes`] in line (for the bridge and the layers, each of which
+    /// starts spans from one place), `fill` returning how many attributes it left out (keyless,
+    /// or a key repeated: see `value::one_per_key`), which are counted dropped.
     #[inline(always)]
     pub(crate) fn fill_start_attributes(
         &self,

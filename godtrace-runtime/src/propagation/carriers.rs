@@ -163,10 +163,10 @@ mod http_carrier {
     pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
     impl Injector for HeaderInjector<'_> {
-        /// Replaces the header `key`; an empty `value` removes it (godtrace's propagator
-        /// writes an empty `tracestate` over one left from another trace). `baggage` is
-        /// added to what the request holds already: its own members stay beside the context's
-        /// (and win for a key both have).
+        /// Replaces the header `key`; an empty `value`, or one that is not a valid header
+        /// value, removes it (godtrace's propagator writes an empty `tracestate` over one left
+        /// from another trace). `baggage` is added to what the request holds already: its
+        /// own members stay beside the context's (and win for a key both have).
         fn set(&mut self, key: &str, mut value: String) {
             if key == BAGGAGE
                 && self.0.contains_key(BAGGAGE)
@@ -174,18 +174,15 @@ mod http_carrier {
             {
                 value = merged;
             }
-            if value.is_empty() {
-                if let Ok(name) = HeaderName::from_bytes(key.as_bytes()) {
-                    self.0.remove(name);
-                }
+            let Ok(name) = HeaderName::from_bytes(key.as_bytes()) else {
                 return;
-            }
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(key.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                self.0.insert(name, value);
-            }
+            };
+            // A value no header can hold (another propagator's) removes the old one too: it
+            // would go out beside what replaced it.
+            match HeaderValue::from_str(&value) {
+                Ok(value) if !value.is_empty() => self.0.insert(name, value),
+                _ => self.0.remove(name),
+            };
         }
     }
 

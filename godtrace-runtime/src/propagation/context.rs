@@ -1,7 +1,7 @@
 //! Between the parsed headers and OpenTelemetry's [`Context`]: the remote parent and baggage
 //! put into a context (and counted when rejected), and the whole `tracestate` kept beside it.
 use super::baggage::{Decoded, TooLong, decode};
-use super::w3c::{Field, Fields, Incoming, Rejected, parse_fields};
+use super::w3c::{Field, Fields, Incoming, Rejected, outgoing_tracestate, parse_fields};
 use super::{BAGGAGE_REJECTED, CONTEXTS_REJECTED};
 use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
@@ -10,16 +10,17 @@ use std::sync::atomic::Ordering;
 
 use crate::span::FullTraceState;
 
-/// The `tracestate` to send with `sc` from `cx`: the whole list extracted, when `cx` holds
-/// one of this trace that OpenTelemetry's type could only hold in part and `sc` still holds
-/// that part (see the module docs); else `sc`'s own.
+/// The `tracestate` to send with `sc` from `cx`: `sc`'s own, with the members of the whole
+/// list `cx` holds of this trace, when OpenTelemetry's type could only hold part of it (see
+/// [`outgoing_tracestate`] and the module docs).
 pub(super) fn tracestate_header(cx: &Context, sc: &SpanContext) -> String {
-    match cx.get::<FullTraceState>() {
-        Some(full) if full.trace_id == sc.trace_id() && &full.held == sc.trace_state() => {
-            full.header.clone()
-        }
-        _ => sc.trace_state().header(),
-    }
+    let whole = cx
+        .get::<FullTraceState>()
+        .filter(|full| full.trace_id == sc.trace_id());
+    outgoing_tracestate(
+        sc.trace_state(),
+        whole.map(|full| (&full.held, full.header.as_str())),
+    )
 }
 
 impl Incoming {

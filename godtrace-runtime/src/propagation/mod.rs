@@ -126,8 +126,11 @@
 //! 13 characters after an `@`, and only one `@`), so when it cannot hold every member, the
 //! span context holds the members it accepts and the extracted [`Context`] also holds the
 //! whole list as godtrace received it. [`inject_context`] writes that whole list for any
-//! span context of the same trace whose trace state is still the one it was made with (so a
-//! trace state that OpenTelemetry code changed goes out as changed). Everything derived
+//! span context of the same trace; where OpenTelemetry code changed the trace state since,
+//! the members it added or changed go first and the others, the refused ones too, keep
+//! their place (*Mutating the tracestate Field*). Only valid members go out (that type also
+//! takes values the grammar does not, such as control characters), within the limits, a key
+//! once. Everything derived
 //! from the extracted context (a traced call under it, its children,
 //! [`crate::current_context`]) keeps the whole list; exported spans show the part
 //! OpenTelemetry holds.

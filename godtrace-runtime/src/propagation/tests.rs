@@ -323,3 +323,84 @@ fn only_godtraces_own_extractors_mark_a_value_not_text() {
         "the DEL member is skipped, the rest is kept"
     );
 }
+
+/// What `inject_context` writes as `tracestate` for a span context holding `state`, under
+/// `cx` (which may hold the whole list a request came with).
+fn tracestate_sent(cx: &Context, state: TraceState) -> String {
+    let span = cx.span();
+    let sc = span.span_context();
+    let sc = SpanContext::new(sc.trace_id(), sc.span_id(), sc.trace_flags(), true, state);
+    let mut map: HashMap<String, String> = HashMap::new();
+    inject_context(&cx.with_remote_span_context(sc), &mut map);
+    map.remove(TRACESTATE).unwrap_or_default()
+}
+
+#[test]
+fn members_opentelemetry_refused_stay_when_its_code_changes_the_trace_state() {
+    let headers = HashMap::from([
+        (TRACEPARENT.to_string(), format!("00-{TID}-{SID}-01")),
+        // `rojo@vendor12345678`: valid (a 14-character system id), refused by OpenTelemetry.
+        (
+            TRACESTATE.to_string(),
+            "a=1,rojo@vendor12345678=x,congo=t61,b=2".to_string(),
+        ),
+    ]);
+    let cx = extract_map(&headers);
+    let held = cx.span().span_context().trace_state().clone();
+    assert_eq!(held.header(), "a=1,congo=t61,b=2");
+    // Unchanged: the whole list, as it came.
+    assert_eq!(
+        tracestate_sent(&cx, held.clone()),
+        "a=1,rojo@vendor12345678=x,congo=t61,b=2"
+    );
+    // A vendor updates its own member: it goes first, the others keep their place.
+    let updated = held.insert("congo", "new").unwrap();
+    assert_eq!(
+        tracestate_sent(&cx, updated.clone()),
+        "congo=new,a=1,rojo@vendor12345678=x,b=2"
+    );
+    // A deleted member stays deleted; an added one goes first.
+    let changed = updated.delete("a").unwrap().insert("n", "1").unwrap();
+    assert_eq!(
+        tracestate_sent(&cx, changed),
+        "n=1,congo=new,rojo@vendor12345678=x,b=2"
+    );
+    // The limits still hold: 31 added members and the refused one make 32.
+    let full = (0..31).fold(held, |state, i| state.insert(format!("k{i}"), "v").unwrap());
+    let sent = tracestate_sent(&cx, full);
+    assert_eq!(sent.split(',').count(), MAX_TRACESTATE_MEMBERS, "{sent}");
+    assert!(sent.starts_with("k30=v,"), "{sent}");
+}
+
+#[test]
+fn members_that_are_not_valid_w3c_never_go_out() {
+    // OpenTelemetry's type takes any value without `,` or `=`.
+    for (state, sent) in [
+        (vec![("k", "a\r\nx-injected: 1"), ("ok", "1")], "ok=1"),
+        (vec![("k", "café")], ""),
+        (vec![("k", "trail ")], ""),
+        (vec![("k", "v"), ("ok", "1")], "k=v,ok=1"),
+    ] {
+        let state = TraceState::from_key_value(state.iter().copied()).unwrap();
+        let cx = Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from_hex(TID).unwrap(),
+            SpanId::from_hex(SID).unwrap(),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::NONE,
+        ));
+        assert_eq!(tracestate_sent(&cx, state), sent);
+    }
+}
+
+#[cfg(feature = "http")]
+#[test]
+fn a_header_injector_removes_the_old_header_for_a_value_no_header_holds() {
+    use opentelemetry::propagation::Injector;
+    let mut headers = http::HeaderMap::new();
+    headers.insert(TRACESTATE, http::HeaderValue::from_static("stale=1"));
+    super::HeaderInjector(&mut headers).set(TRACESTATE, "k=a\nb".to_string());
+    assert!(headers.get(TRACESTATE).is_none(), "{headers:?}");
+    super::HeaderInjector(&mut headers).set(TRACESTATE, "k=v".to_string());
+    assert_eq!(headers[TRACESTATE], "k=v");
+}

@@ -260,8 +260,74 @@ fn trace_state(members: &[(&str, &str)]) -> (TraceState, Option<String>) {
         .copied()
         .filter(|&member| TraceState::from_key_value([member]).is_ok());
     let held = TraceState::from_key_value(accepted).unwrap_or_default();
-    let whole: Vec<String> = members.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    (held, Some(whole.join(",")))
+    (held, Some(join(members)))
+}
+
+/// The `tracestate` sent with a span context whose [`TraceState`] is `state`. `came_with`,
+/// when this trace's list came in with members OpenTelemetry's type refused: the part it held
+/// (`state` was built from it) and the whole list, as it came. Members OpenTelemetry code
+/// added or changed since go first, as that type orders them (*Mutating the tracestate
+/// Field*: a changed key moves to the front); the others keep their place, also the refused
+/// ones, which only the limits may remove; a member that code deleted stays deleted. Only
+/// valid members go out (that type takes values the grammar does not: control characters, a
+/// space at the end), a key once, at most [`MAX_TRACESTATE_MEMBERS`] of them in
+/// [`MAX_TRACESTATE_LEN`] bytes.
+pub(super) fn outgoing_tracestate(
+    state: &TraceState,
+    came_with: Option<(&TraceState, &str)>,
+) -> String {
+    let own = state.header();
+    let Some((held, whole)) = came_with else {
+        return valid_list(list_members(&own).collect()).unwrap_or(own);
+    };
+    if held == state {
+        // Unchanged: the whole list, valid as it came in.
+        return whole.to_owned();
+    }
+    let held = held.header();
+    let held: Vec<(&str, &str)> = list_members(&held).collect();
+    let now: Vec<(&str, &str)> = list_members(&own).collect();
+    let mut list: Vec<(&str, &str)> = now.iter().filter(|m| !held.contains(m)).copied().collect();
+    let set_anew = list.len();
+    for member in list_members(whole) {
+        let kept = if held.iter().any(|h| h.0 == member.0) {
+            // Still held as it came (a changed one is at the front, a deleted one gone).
+            now.contains(&member)
+        } else {
+            // Refused by OpenTelemetry's type: kept, unless code has set its key since.
+            !list[..set_anew].iter().any(|m| m.0 == member.0)
+        };
+        if kept {
+            list.push(member);
+        }
+    }
+    valid_list(list.clone()).unwrap_or_else(|| join(&list))
+}
+
+/// The `key=value` members of a `tracestate` list as written (`,`-separated, members without
+/// `=` left out).
+fn list_members(list: &str) -> impl Iterator<Item = (&str, &str)> {
+    list.split(',').filter_map(|member| member.split_once('='))
+}
+
+/// `list` written out, when it needs to differ from what it was read from: members that are
+/// not valid, a key's later members, those past [`MAX_TRACESTATE_MEMBERS`] and those
+/// [`trim_to_limit`] removes left out. `None` when every member goes out as it is.
+fn valid_list(mut list: Vec<(&str, &str)>) -> Option<String> {
+    let before = list.len();
+    let mut seen = HashSet::new();
+    list.retain(|&(key, value)| {
+        valid_tracestate_key(key) && valid_tracestate_value(value) && seen.insert(key)
+    });
+    list.truncate(MAX_TRACESTATE_MEMBERS);
+    let trimmed = trim_to_limit(&mut list);
+    (trimmed || list.len() != before).then(|| join(&list))
+}
+
+/// `key=value` members joined with commas.
+fn join(list: &[(&str, &str)]) -> String {
+    let members: Vec<String> = list.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    members.join(",")
 }
 
 /// `key = (lcalpha / DIGIT) 0*255(keychar)`, `keychar = lcalpha / DIGIT / "_" / "-" / "*" /

@@ -263,6 +263,41 @@ async fn traced_futures_keep_the_auto_traits_of_the_body() {
     assert_eq!(returned.await, 1);
 }
 
+/// A `ref` binding borrows from the argument the future owns: untraced, a `Cell` argument
+/// leaves the future `Send` when the binding is not used after an `.await`.
+#[traced(include_args)]
+async fn ref_to_a_cell_recorded(ref n: std::cell::Cell<u8>) -> u8 {
+    let v = n.get();
+    std::future::ready(()).await;
+    v
+}
+
+#[traced(fields(n = n.get()))]
+async fn ref_to_a_cell_in_fields((ref n, m): (std::cell::Cell<u8>, u8)) -> u8 {
+    let v = n.get();
+    std::future::ready(()).await;
+    v + m
+}
+
+fn assert_send<T: Send>(_: &T) {}
+
+/// Recording a `ref` binding does not keep it in the future across the body's `.await`s (a
+/// `&Cell` there is not `Send`).
+#[tokio::test]
+async fn a_recorded_ref_binding_leaves_the_future_send() {
+    let c = testing::capture();
+    let recorded = ref_to_a_cell_recorded(std::cell::Cell::new(2));
+    assert_send(&recorded);
+    let in_fields = ref_to_a_cell_in_fields((std::cell::Cell::new(3), 1));
+    assert_send(&in_fields);
+    assert_eq!(recorded.await + in_fields.await, 6);
+    let span = c.span("capture::async_context::ref_to_a_cell_recorded");
+    assert_eq!(
+        span.attr("n").map(|v| v.to_string()).as_deref(),
+        Some("Cell { value: 2 }")
+    );
+}
+
 #[traced]
 fn called_elsewhere() {}
 

@@ -467,19 +467,41 @@ fn returns_box_future_alias(n: usize) -> BoxFuture<'static, usize> {
     })
 }
 
+/// Parentheses change nothing in these types: the future is still seen.
+#[traced]
+#[allow(unused_parens)]
+fn returns_parenthesized_impl() -> (impl Future<Output = u32>) {
+    async {
+        tokio::task::yield_now().await;
+        free_sync(1) + returns_parenthesized_box().await
+    }
+}
+
+#[traced]
+#[allow(unused_parens)]
+fn returns_parenthesized_box() -> Pin<Box<(dyn Future<Output = u32> + Send)>> {
+    Box::pin(async {
+        tokio::task::yield_now().await;
+        free_sync(4)
+    })
+}
+
 #[test]
 fn functions_returning_futures_span_the_whole_future() {
     let c = testing::capture();
     assert_eq!(futures_block_on(returns_impl_future(1)), 2);
     assert_eq!(futures_block_on(returns_boxed_future("abc")), 3);
     assert_eq!(futures_block_on(returns_box_future_alias(4)), 4);
+    assert_eq!(futures_block_on(returns_parenthesized_impl()), 7);
     let a = only(&c, "returns_impl_future");
     let b = only(&c, "returns_boxed_future");
     let alias = only(&c, "returns_box_future_alias");
+    let parens = only(&c, "returns_parenthesized_impl");
+    let parens_box = only(&c, "returns_parenthesized_box");
     let inner = c.spans_named(&format!("{MOD}::free_sync"));
-    assert_eq!(inner.len(), 3);
+    assert_eq!(inner.len(), 5);
     // The work done while the future is polled nests under the function's span.
-    for outer in [&a, &b, &alias] {
+    for outer in [&a, &b, &alias, &parens, &parens_box] {
         assert!(
             inner
                 .iter()

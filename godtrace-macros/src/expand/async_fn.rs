@@ -124,7 +124,9 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
             let mutability = has_ref_mut(&pat).then(|| quote!(mut));
             // Bindings read outside need no use in the body.
             if read_outside {
-                desugared.reads.push(super::mention(&idents, &cfgs));
+                desugared
+                    .reads
+                    .push(super::mention_in_future(&idents, &cfgs));
             }
             desugared.binds.push(Bind {
                 cfgs: cfgs.clone(),
@@ -162,12 +164,14 @@ pub(super) fn desugar(sig: &mut Signature, pv: &TokenStream, used_outside: &[Ide
         let ident = &p.ident;
         // A binding read outside needs no use in the body.
         if used_outside.contains(ident) {
-            desugared.reads.push(super::mention([ident], &cfgs));
+            desugared
+                .reads
+                .push(super::mention_in_future([ident], &cfgs));
         }
         // Moved by a statement first, which can allow the lints about reading an
         // underscore binding (an expression cannot carry them).
         let reads = allow_parameter_reads();
-        let moved = Ident::new("godtrace_moved", Span::mixed_site());
+        let moved = Ident::new("__godtrace_moved", Span::mixed_site());
         desugared.binds.push(Bind {
             cfgs,
             value: quote!({ #reads let #moved = #ident; #moved }),

@@ -461,12 +461,32 @@ fn allow_parameter_reads() -> TokenStream {
 /// Statements that read each of `idents` by reference and do nothing with it: a binding the
 /// body may leave unused, but the expansion reads elsewhere (recording, the body's closure
 /// taking it), is then used, with no `#[allow(unused_variables)]`, which a
-/// `#![forbid(unused_variables)]` in the user's crate would refuse. `cfgs`: the parameter's.
+/// `#![forbid(unused_variables)]` in the user's crate would refuse. By reference: a closure
+/// then captures the binding (`let _ = x;` alone captures nothing). `cfgs`: the parameter's.
 fn mention<'a>(idents: impl IntoIterator<Item = &'a Ident>, cfgs: &[Attribute]) -> TokenStream {
+    mention_as(idents, cfgs, quote::quote!(&))
+}
+
+/// [`mention`] inside an async fn's future, of the bindings it makes there: by name alone,
+/// neither moved nor borrowed. A borrow would keep a `ref x` binding (a reference into an
+/// argument) in the future across every `.await` in its scope (the compiler keeps a local
+/// once borrowed), and a `&Cell` there makes the future not `Send`.
+fn mention_in_future<'a>(
+    idents: impl IntoIterator<Item = &'a Ident>,
+    cfgs: &[Attribute],
+) -> TokenStream {
+    mention_as(idents, cfgs, TokenStream::new())
+}
+
+fn mention_as<'a>(
+    idents: impl IntoIterator<Item = &'a Ident>,
+    cfgs: &[Attribute],
+    by: TokenStream,
+) -> TokenStream {
     let reads = allow_parameter_reads();
     idents
         .into_iter()
-        .map(|ident| quote::quote!(#(#cfgs)* #reads let _ = &#ident;))
+        .map(|ident| quote::quote!(#(#cfgs)* #reads let _ = #by #ident;))
         .collect()
 }
 
@@ -671,7 +691,7 @@ fn bound_the_traced_future_lacks(sig: &Signature) -> Option<&syn::TraitBound> {
     let ReturnType::Type(_, ty) = &sig.output else {
         return None;
     };
-    let Type::ImplTrait(i) = &**ty else {
+    let Type::ImplTrait(i) = unparenthesized(ty) else {
         return None;
     };
     if sig.asyncness.is_some() || !bounds_have_future(i.bounds.iter()) {
@@ -708,12 +728,23 @@ fn bounds_have_future<'a>(mut bounds: impl Iterator<Item = &'a syn::TypeParamBou
 }
 
 fn is_impl_future(ty: &Type) -> bool {
-    matches!(ty, Type::ImplTrait(i) if bounds_have_future(i.bounds.iter()))
+    matches!(unparenthesized(ty), Type::ImplTrait(i) if bounds_have_future(i.bounds.iter()))
+}
+
+/// `ty` without the parentheses around it, which change nothing there (`-> (impl Future<..>)`,
+/// `Box<(dyn Future<..> + Send)>`).
+fn unparenthesized(mut ty: &Type) -> &Type {
+    while let Type::Paren(p) = ty {
+        ty = &p.elem;
+    }
+    ty
 }
 
 /// The `X` of a return type `impl Future<Output = X> + ..`, if it names one.
 pub(super) fn impl_future_output(ty: &Type) -> Option<Type> {
-    let Type::ImplTrait(i) = ty else { return None };
+    let Type::ImplTrait(i) = unparenthesized(ty) else {
+        return None;
+    };
     i.bounds.iter().find_map(|bound| {
         let syn::TypeParamBound::Trait(t) = bound else {
             return None;
@@ -732,14 +763,16 @@ pub(super) fn impl_future_output(ty: &Type) -> Option<Type> {
 /// `BoxFuture<'a, T>` or `LocalBoxFuture<'a, T>` (the `futures` crate's names for
 /// `Pin<Box<dyn Future<Output = T> (+ Send) + 'a>>`), with any path prefix.
 fn is_box_future_alias(ty: &Type) -> bool {
-    matches!(ty, Type::Path(p) if p.qself.is_none()
+    matches!(unparenthesized(ty), Type::Path(p) if p.qself.is_none()
         && (last_ident_is(&p.path, "BoxFuture") || last_ident_is(&p.path, "LocalBoxFuture")))
 }
 
 /// `Pin<Box<dyn Future<Output = T> + ...>>`, spelled with any path prefix.
 fn is_pin_box_dyn_future(ty: &Type) -> bool {
     fn only_type_arg(ty: &Type, name: &str) -> Option<Type> {
-        let Type::Path(p) = ty else { return None };
+        let Type::Path(p) = unparenthesized(ty) else {
+            return None;
+        };
         let seg = p.path.segments.last()?;
         if seg.ident != name {
             return None;
@@ -754,7 +787,9 @@ fn is_pin_box_dyn_future(ty: &Type) -> bool {
     }
     only_type_arg(ty, "Pin")
         .and_then(|b| only_type_arg(&b, "Box"))
-        .is_some_and(|d| matches!(d, Type::TraitObject(o) if bounds_have_future(o.bounds.iter())))
+        .is_some_and(|d| {
+            matches!(unparenthesized(&d), Type::TraitObject(o) if bounds_have_future(o.bounds.iter()))
+        })
 }
 
 /// Whether a type can be written in a `let` (no `impl Trait` inside).

@@ -15,7 +15,9 @@ pub enum InitError {
         /// The environment variable or builder setting that carried the value.
         name: String,
         /// The value as given, its first 256 bytes when longer (marked `…[truncated]`): an
-        /// error message stays readable whatever was given.
+        /// error message stays readable whatever was given. The credentials of a URL in it
+        /// are redacted, whichever setting it was given to (an endpoint put in the protocol's
+        /// variable).
         value: String,
         /// What would have been accepted.
         expected: String,
@@ -29,7 +31,7 @@ impl InitError {
         InitError::InvalidValue {
             // A setting's name may quote a name of the user's (`histogram_buckets("..")`).
             name: crate::value::bounded_text(name, MAX_QUOTED_VALUE_LEN),
-            value: crate::value::bounded_text(value, MAX_QUOTED_VALUE_LEN),
+            value: quoted(value),
             expected: expected.to_owned(),
         }
     }
@@ -40,6 +42,13 @@ impl InitError {
     pub(crate) fn exporter(message: String) -> Self {
         InitError::Exporter(crate::text::cut(message, crate::text::MAX_REPORT))
     }
+}
+
+/// `value` as an error quotes it: its first [`MAX_QUOTED_VALUE_LEN`] bytes, the credentials
+/// of a URL in them redacted (that of a URL the cut ends in too: see `redact::urls_in`).
+fn quoted(value: &str) -> String {
+    let value = crate::value::bounded_text(value, MAX_QUOTED_VALUE_LEN);
+    crate::redact::urls_in(&value).unwrap_or(value)
 }
 
 /// Set when the test capture installed the process's provider (no `init` came first): an

@@ -92,3 +92,37 @@ fn an_empty_variable_read_later_leaves_the_earlier_value() {
         .with_env_vars([("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", " ")]);
     assert_eq!(config.resolve().unwrap().max_attribute_len, 20);
 }
+
+/// An error quotes a bad value bounded, whichever setting it was given to; the scheme-less
+/// endpoint (read as gRPC's `host:port`) quoted it whole.
+#[test]
+fn a_bad_value_is_quoted_bounded_and_without_a_urls_credentials() {
+    let long = "a".repeat(1 << 20);
+    for config in [
+        Config::new("svc").endpoint(long.clone()),
+        Config::new("svc").with_env_vars([("OTEL_EXPORTER_OTLP_ENDPOINT", long.as_str())]),
+        Config::new("svc").with_env_vars([("OTEL_EXPORTER_OTLP_PROTOCOL", long.as_str())]),
+    ] {
+        let Err(error) = config.resolve() else {
+            panic!("accepted")
+        };
+        assert!(
+            error.to_string().len() < 1024,
+            "{}",
+            error.to_string().len()
+        );
+        assert!(format!("{error:?}").len() < 1024);
+    }
+    // An endpoint put in the protocol's variable.
+    let config = Config::new("svc").with_env_vars([(
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "https://user:S3cretPW@collector:4318",
+    )]);
+    let Err(error) = config.resolve() else {
+        panic!("accepted")
+    };
+    for shown in [error.to_string(), format!("{error:?}")] {
+        assert!(!shown.contains("S3cretPW"), "{shown}");
+        assert!(shown.contains("OTEL_EXPORTER_OTLP_PROTOCOL"), "{shown}");
+    }
+}

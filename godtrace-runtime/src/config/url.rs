@@ -497,11 +497,11 @@ pub(crate) fn normalize_given(
     let with_scheme = with_grpc_scheme(value, protocol, insecure);
     normalize(name, &with_scheme, EXAMPLE).map_err(|e| match e {
         InitError::InvalidValue { name, expected, .. } if with_scheme != value => {
-            InitError::InvalidValue {
-                name,
-                value: redacted(value),
-                expected: format!("{expected} (or host:port, over gRPC)"),
-            }
+            InitError::invalid(
+                &name,
+                &redacted(value),
+                &format!("{expected} (or host:port, over gRPC)"),
+            )
         }
         other => other,
     })

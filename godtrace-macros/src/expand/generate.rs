@@ -495,17 +495,17 @@ fn call_body(
     // `impl Trait` cannot be written there: it is left to inference (`_`), and the rest of the
     // type still pins what it can (the `E` of a `Result<impl Trait, E>`, which `?` and the
     // error's recording need to know).
-    let pinned =
-        if matches!(super::unparenthesized(&output_ty), Type::ImplTrait(_)) && is_stub(&f.block) {
-            // A body that never gives a value (see `is_stub`) gives its hidden type nothing to be
-            // inferred from before the outcome is looked at: it is pinned to a type that never
-            // exists, as the compiler's fallback for the function as written is from edition 2024
-            // (`!`; before, `()`, which a bound such as `Display` refuses: such a stub compiles
-            // traced where it did not untraced).
-            quote!(::core::convert::Infallible)
-        } else {
-            with_impl_trait_inferred(&output_ty).to_token_stream()
-        };
+    let opaque = matches!(super::unparenthesized(&output_ty), Type::ImplTrait(_));
+    let pinned = if opaque && is_stub(&f.block) {
+        // A body that never gives a value (see `is_stub`) gives its hidden type nothing to be
+        // inferred from before the outcome is looked at: it is pinned to a type that never
+        // exists, as the compiler's fallback for the function as written is from edition 2024
+        // (`!`; before, `()`, which a bound such as `Display` refuses: such a stub compiles
+        // traced where it did not untraced).
+        quote!(::core::convert::Infallible)
+    } else {
+        with_impl_trait_inferred(&output_ty).to_token_stream()
+    };
     let typed_return = if never {
         quote!()
     } else {

@@ -478,6 +478,7 @@ fn mention_in_future<'a>(
     mention_as(idents, cfgs, TokenStream::new())
 }
 
+/// `let _ = #by x;` for each `x` of `idents`, under `cfgs` (see [`mention`]).
 fn mention_as<'a>(
     idents: impl IntoIterator<Item = &'a Ident>,
     cfgs: &[Attribute],

@@ -278,7 +278,12 @@ pub(super) fn outgoing_tracestate(
 ) -> String {
     let own = state.header();
     let Some((held, whole)) = came_with else {
-        return valid_list(list_members(&own).collect()).unwrap_or(own);
+        let mut list = list_members(&own).collect();
+        return if keep_valid(&mut list) {
+            join(&list)
+        } else {
+            own
+        };
     };
     if held == state {
         // Unchanged: the whole list, valid as it came in.
@@ -301,7 +306,8 @@ pub(super) fn outgoing_tracestate(
             list.push(member);
         }
     }
-    valid_list(list.clone()).unwrap_or_else(|| join(&list))
+    keep_valid(&mut list);
+    join(&list)
 }
 
 /// The `key=value` members of a `tracestate` list as written (`,`-separated, members without
@@ -310,18 +316,16 @@ fn list_members(list: &str) -> impl Iterator<Item = (&str, &str)> {
     list.split(',').filter_map(|member| member.split_once('='))
 }
 
-/// `list` written out, when it needs to differ from what it was read from: members that are
-/// not valid, a key's later members, those past [`MAX_TRACESTATE_MEMBERS`] and those
-/// [`trim_to_limit`] removes left out. `None` when every member goes out as it is.
-fn valid_list(mut list: Vec<(&str, &str)>) -> Option<String> {
+/// Leaves out of `list` the members that are not valid, a key's later members, those past
+/// [`MAX_TRACESTATE_MEMBERS`] and those [`trim_to_limit`] removes; whether any went.
+fn keep_valid(list: &mut Vec<(&str, &str)>) -> bool {
     let before = list.len();
     let mut seen = HashSet::new();
     list.retain(|&(key, value)| {
         valid_tracestate_key(key) && valid_tracestate_value(value) && seen.insert(key)
     });
     list.truncate(MAX_TRACESTATE_MEMBERS);
-    let trimmed = trim_to_limit(&mut list);
-    (trimmed || list.len() != before).then(|| join(&list))
+    trim_to_limit(list) || list.len() != before
 }
 
 /// `key=value` members joined with commas.
